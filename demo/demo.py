@@ -1,0 +1,359 @@
+"""`make demo`: the Amagasaki story, played with the installed `keyserver` and `rwc` commands.
+
+A key server starts on a free loopback port with its embedded SQLite database in a temporary
+directory. A contractor seals a synthetic resident register onto a "USB stick", a city clerk
+opens it, the stick is lost, an official reports the loss, the container no longer opens,
+and the medium's report and the audit chain answer "was it opened after the loss?".
+
+Everything runs as separate processes talking over real sockets, exactly as people would use
+the commands. The script exits non-zero as soon as a step does not behave as expected, and
+always stops the server.
+
+Usage::
+
+    .venv/bin/python demo/demo.py [--rows N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from register import DEFAULT_ROWS, generate_register
+
+BIN = Path(sys.executable).parent
+KEYSERVER = BIN / "keyserver"
+RWC = BIN / "rwc"
+MEDIUM = "USB-2022-06-AMA"
+LABEL = "Amagasaki resident register, benefit payments export (synthetic)"
+WRITER = "contractor@vendor.example"
+READER = "clerk@city.example"
+OFFICIAL = "security@city.example"
+TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
+HEALTH_TIMEOUT = 30.0
+COMMAND_TIMEOUT = 120.0
+# A demo password for a synthetic register; real ones come from a password manager.
+PASSWORD = "Amagasaki-2022-benefits"  # noqa: S105
+EXIT_REVOKED = 3  # rwc: the container was revoked (its key was destroyed)
+
+
+class DemoError(Exception):
+    """A step did not behave as the story says it should."""
+
+
+def say(text: str) -> None:
+    """Tell the audience what happens, in plain words."""
+    sys.stdout.write(f"\n== {text}\n")
+    sys.stdout.flush()
+
+
+def show(text: str, prefix: str = "   | ") -> None:
+    """Show a command's output, indented."""
+    for line in text.rstrip("\n").splitlines():
+        sys.stdout.write(f"{prefix}{line}\n")
+    sys.stdout.flush()
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """The environment without the user's own RWC_*/KEYSERVER_* settings, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
+    env.update(extra)
+    return env
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    env: Mapping[str, str],
+    *,
+    expect: int = 0,
+    echo: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run one command; show it (never its environment, which holds tokens); check its exit.
+
+    Raises:
+        DemoError: The command exited with another code than ``expect``.
+    """
+    args = [os.fspath(a) for a in argv]
+    if echo:
+        show(" ".join([Path(args[0]).name, *args[1:]]), prefix="   $ ")
+    # The argv is built by this script from fixed strings and paths it created.
+    proc = subprocess.run(  # noqa: S603
+        args,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != expect:
+        show(proc.stdout)
+        show(proc.stderr)
+        raise DemoError(f"{Path(args[0]).name} {args[1]} exited {proc.returncode}, not {expect}")
+    return proc
+
+
+def one_token(stdout: str) -> str:
+    """The single bearer token a command printed."""
+    tokens = TOKEN_RE.findall(stdout)
+    if len(tokens) != 1:
+        raise DemoError("expected the command to print exactly one token")
+    return str(tokens[0])
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create a file readable by its owner only (it holds a password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+class Server:
+    """A `keyserver serve` process on a free loopback port."""
+
+    def __init__(self, data_dir: Path, log_path: Path) -> None:
+        """Remember where the data and the log go; nothing starts yet."""
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (plain http is accepted for loopback only)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start serving and wait for /healthz.
+
+        Raises:
+            DemoError: The server exited or did not answer in time.
+        """
+        self.port = free_port()
+        argv: list[str] = [os.fspath(KEYSERVER), "serve", "--data-dir", os.fspath(self.data_dir)]
+        argv += ["--host", "127.0.0.1", "--port", str(self.port)]
+        show(" ".join(["keyserver", *argv[1:]]), prefix="   $ ")
+        with self.log_path.open("wb") as log:
+            # Fixed argv built by this script.
+            self.proc = subprocess.Popen(  # noqa: S603
+                argv,
+                env=base_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        show(self.log_path.read_text(errors="replace"))
+        raise DemoError("the key server did not come up")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+
+
+def keyserver(server: Server, token: str, *args: str, expect: int = 0) -> str:
+    """Run a `keyserver` management command against the running server (remote mode)."""
+    proc = run(
+        [KEYSERVER, *args, "--server", server.url],
+        base_env(KEYSERVER_TOKEN=token),
+        expect=expect,
+    )
+    return proc.stdout
+
+
+def keyserver_json(server: Server, token: str, *args: str) -> Any:
+    """Run a `keyserver` command with --json and decode its output."""
+    proc = run(
+        [KEYSERVER, *args, "--json", "--server", server.url],
+        base_env(KEYSERVER_TOKEN=token),
+        echo=False,
+    )
+    try:
+        return json.loads(proc.stdout)
+    except ValueError as exc:
+        raise DemoError(f"keyserver {args[0]} --json did not print JSON") from exc
+
+
+def story(work: Path, rows: int) -> None:
+    """Play the story; raise DemoError at the first step that misbehaves."""
+    data_dir = work / "keyserver"
+    say("The city sets up its key server (SQLite in a temporary directory).")
+    init = run([KEYSERVER, "init", "--data-dir", data_dir], base_env())
+    admin = one_token(init.stdout)
+    show("(the admin token is printed once; the demo keeps it in memory)")
+    server = Server(data_dir, work / "keyserver.log")
+    try:
+        server.start()
+        show(f"listening on {server.url}")
+        play(server, admin, work, rows)
+    finally:
+        say("The demo stops the key server.")
+        server.stop()
+
+
+def play(server: Server, admin: str, work: Path, rows: int) -> None:
+    """The story proper, with a running server."""
+    say("The administrator registers a contractor (writer), a clerk (reader), an official.")
+    writer = one_token(keyserver(server, admin, "principal", "add", WRITER, "--role", "writer"))
+    reader = one_token(keyserver(server, admin, "principal", "add", READER, "--role", "reader"))
+    official = one_token(
+        keyserver(server, admin, "principal", "add", OFFICIAL, "--role", "official")
+    )
+
+    export = work / "export"
+    export.mkdir()
+    register = export / "register.csv"
+    register.write_bytes(generate_register(rows))
+    original = register.read_bytes()
+    say(f"The contractor has an export of {rows} residents (synthetic, seeded): register.csv")
+    show(original.decode("utf-8").splitlines()[1])
+
+    usb = work / "usb"
+    usb.mkdir()
+    container = usb / "export.rwc"
+    password_file = work / "password.txt"
+    write_secret(password_file, PASSWORD)
+    say(f"The contractor seals it onto the USB stick {MEDIUM}, for the clerk only.")
+    run(
+        [
+            *(RWC, "seal", register, "-o", container, "--server", server.url),
+            *("--label", LABEL, "--medium", MEDIUM, "--reader", READER),
+            *("--password-file", password_file),
+        ],
+        base_env(RWC_TOKEN=writer),
+    )
+    show(f"{container.name}: {container.stat().st_size} bytes on the stick")
+    info = run([RWC, "info", container], base_env())
+    show(info.stdout)
+
+    say("The clerk opens the stick at the city office (online, with the password).")
+    clerk_env = base_env(RWC_TOKEN=reader, RWC_PASSWORD=PASSWORD)
+    listing = run([RWC, "ls", container, "--long"], clerk_env)
+    show(listing.stdout)
+    desk = work / "clerk"
+    run([RWC, "open", container, "-C", desk], clerk_env)
+    opened = [p for p in desk.rglob("register.csv") if p.is_file()]
+    if len(opened) != 1 or opened[0].read_bytes() != original:
+        raise DemoError("the opened register.csv differs from the original")
+    show(f"{opened[0].relative_to(desk)}: {len(original)} bytes, identical to the original")
+
+    say("On the way home the stick is lost. The official reports the medium lost.")
+    keyserver(
+        server,
+        official,
+        "report-loss",
+        "--medium",
+        MEDIUM,
+        "--now",
+        "--reason",
+        "USB stick lost on the way home after an evening out",
+        "--yes",
+    )
+
+    say("Whoever finds the stick, even with the password and a reader token, is refused now:")
+    finder = work / "finder"
+    refused = run([RWC, "open", container, "-C", finder], clerk_env, expect=EXIT_REVOKED)
+    show(refused.stderr)
+    if finder.exists() and any(finder.iterdir()):
+        raise DemoError("a refused open wrote files")
+
+    say("The official asks: was it opened after the loss? The medium's report:")
+    show(keyserver(server, official, "report", "--medium", MEDIUM))
+    check_report(keyserver_json(server, official, "report", "--medium", MEDIUM))
+
+    say("The audit chain is verified (every release and refusal, tamper-evident).")
+    show(keyserver(server, official, "audit", "verify"))
+    verdict = keyserver_json(server, official, "audit", "verify")
+    if not isinstance(verdict, dict) or verdict.get("ok") is not True:
+        raise DemoError("the audit chain does not verify")
+
+
+def check_report(report: Any) -> None:
+    """The report must show the clerk's confirmed open before the loss and the refusal after.
+
+    Raises:
+        DemoError: The report says something else.
+    """
+    if not isinstance(report, dict) or not isinstance(report.get("evaluations"), list):
+        raise DemoError("the medium report has no evaluations")
+    lost_at = report.get("loss_reported_at")
+    if not isinstance(lost_at, str) or report.get("released_after_loss") != 0:
+        raise DemoError("the report does not show the loss, or shows releases after it")
+    evaluations = report["evaluations"]
+    released = [e for e in evaluations if e.get("outcome") == "released"]
+    refused = [e for e in evaluations if e.get("outcome") == "refused"]
+    if not released or not released[-1].get("confirmed") or released[-1]["at"] > lost_at:
+        raise DemoError("the report does not show the confirmed open before the loss")
+    if not refused or refused[-1]["at"] < lost_at or refused[-1].get("problem") != "destroyed":
+        raise DemoError("the report does not show the refused attempt after the loss")
+    show(
+        f"last confirmed open: {released[-1]['at']} by {released[-1]['actor']}; "
+        f"loss reported: {lost_at}; refused after the loss: {len(refused)}; "
+        f"keys released after the loss: {report['released_after_loss']}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; 0 if every step behaved as expected."""
+    parser = argparse.ArgumentParser(description="Play the rwc story end to end.")
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="residents to generate")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+    if args.rows < 1:
+        parser.error("--rows must be >= 1")
+    for tool in (KEYSERVER, RWC):
+        if not tool.exists():
+            sys.stderr.write(f"demo: {tool} not found; run `make demo` (it creates .venv)\n")
+            return 1
+    work = Path(tempfile.mkdtemp(prefix="rwc-demo-"))
+    try:
+        story(work, args.rows)
+    except (DemoError, OSError, subprocess.SubprocessError) as exc:
+        sys.stderr.write(f"\ndemo FAILED: {exc}\n")
+        return 1
+    finally:
+        if args.keep:
+            sys.stdout.write(f"\n(files kept in {work})\n")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    say("Done: the lost stick is worthless, and the city can show it was not opened after.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
