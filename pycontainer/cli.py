@@ -1,0 +1,156 @@
+"""`rwc`: seal, open and inspect remote-wipe containers.
+
+Commands: seal, open, ls, cat, verify (online: they need the key server and the password),
+info (offline header), login/logout (the per-server token store).
+
+Global options: --json (one JSON object per result on stdout; errors as JSON on stderr),
+--quiet, --verbose (tracebacks only with --verbose). Errors print as ``rwc: error: ...`` and
+``rwc: hint: ...`` on stderr.
+
+Environment: RWC_TOKEN (bearer token; else the token stored by `rwc login`), RWC_SERVER
+(key-server URL for seal, override for readers), RWC_PASSWORD, RWC_CA_BUNDLE,
+XDG_CONFIG_HOME.
+
+Exit codes (pycontainer.cli_exit.EXIT_CODE_TABLE):
+    0 success; 1 other error; 2 usage error; 3 revoked (key destroyed); 4 suspended;
+    5 not allowed (denied or not authenticated); 6 wrong password; 7 key server unreachable;
+    8 corrupt container (format, header, payload, unsafe path); 9 expired;
+    10 output exists (refusing to overwrite without --force).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import NoReturn, TextIO
+
+from pycontainer import cli_login, cli_read, cli_seal
+from pycontainer.cli_exit import ExitCode, UsageError, epilog, exit_code_for
+from pycontainer.cli_ui import Ui
+from pycontainer.errors import ContainerError
+
+PROG = "rwc"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so --json can report it."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """Global options, accepted before and after the subcommand.
+
+    In the subcommand copy the default is SUPPRESS so that it does not reset a value given
+    before the subcommand.
+    """
+    p = _Parser(add_help=False)
+    default: object = argparse.SUPPRESS if suppress else False
+    p.add_argument("--json", action="store_true", default=default, help="machine-readable output")
+    p.add_argument("-q", "--quiet", action="store_true", default=default, help="only errors")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="details and tracebacks"
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the `rwc` argument parser."""
+    parser = _Parser(
+        prog=PROG,
+        description="Seal data into remote-wipe containers and open them with the key server.",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common_options(suppress=False)],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    parents = [_common_options(suppress=True)]
+    cli_seal.add_parser(sub, parents)
+    cli_read.add_parsers(sub, parents)
+    cli_login.add_parsers(sub, parents)
+    return parser
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run `rwc` with ``argv`` and return the exit code (never raises, never exits).
+
+    Args:
+        argv: Arguments without the program name (default sys.argv[1:]).
+        env: Environment (default os.environ).
+        stdout: Text stream for results (default sys.stdout).
+        stderr: Text stream for errors, warnings, progress (default sys.stderr).
+    """
+    env = os.environ if env is None else env
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ui = Ui(
+        stdout=stdout or sys.stdout,
+        stderr=stderr or sys.stderr,
+        json_mode="--json" in argv,  # known before parsing, so usage errors come out as JSON
+        verbose="--verbose" in argv or "-v" in argv,
+    )
+    try:
+        args = build_parser().parse_args(argv)
+        ui.json_mode = args.json
+        ui.quiet = args.quiet
+        ui.verbose = args.verbose
+        args.run(args, ui, env)
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        ui.stderr.write("\nrwc: interrupted; nothing was written\n")
+        return 130
+    except BrokenPipeError:
+        # The consumer of stdout went away (`rwc cat ... | head`); nothing more to say.
+        _silence_stdout()
+        return ExitCode.ERROR
+    except (ContainerError, OSError) as exc:
+        code = exit_code_for(exc)
+        if isinstance(exc, OSError) and not isinstance(exc, ContainerError):
+            exc = ContainerError(_os_message(exc))
+        ui.error(exc, code)
+        return int(code)
+    except Exception as exc:  # noqa: BLE001 (a bug: one line, traceback only with --verbose)
+        ui.error(
+            ContainerError(
+                f"internal error ({type(exc).__name__})",
+                hint="run again with --verbose and report the traceback",
+            ),
+            ExitCode.ERROR,
+        )
+        if ui.verbose:
+            import traceback  # noqa: PLC0415
+
+            traceback.print_exception(exc, file=ui.stderr)
+        return int(ExitCode.ERROR)
+    return int(ExitCode.OK)
+
+
+def _os_message(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point (`rwc`)."""
+    return run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Pieces shared by the `rwc` subcommands: environment names, token, client and password."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pycontainer.cli_password import ENV_PASSWORD, get_password
+from pycontainer.cli_ui import Ui
+from pycontainer.client import KeyServerClient, b64url_encode
+from pycontainer.config import ENV_TOKEN, TokenStore, config_dir, resolve_token
+from pycontainer.errors import KeyServerDeniedError
+
+ENV_SERVER = "RWC_SERVER"
+ENV_CA_BUNDLE = "RWC_CA_BUNDLE"
+# The subcommand table (its parser class is cli._Parser, hence Any).
+SubParsers = argparse._SubParsersAction[Any]
+
+
+def b64(data: bytes) -> str:
+    """Container ids and the like as people and scripts see them (base64url, no padding)."""
+    return b64url_encode(data)
+
+
+def add_tls_option(p: argparse.ArgumentParser) -> None:
+    """Add --ca-bundle (TLS verification itself cannot be switched off)."""
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help=f"PEM file of CA certificates to trust for the key server (or {ENV_CA_BUNDLE})",
+    )
+
+
+def add_password_options(p: argparse.ArgumentParser) -> None:
+    """Add --password-file and --no-password (readers)."""
+    p.add_argument(
+        "--password-file", metavar="FILE", help=f"read the password from FILE (or {ENV_PASSWORD})"
+    )
+    p.add_argument(
+        "--no-password",
+        action="store_true",
+        help="the container was sealed with --no-password (uses the empty password)",
+    )
+
+
+def store_for(env: Mapping[str, str]) -> TokenStore:
+    """The user's token store, honouring XDG_CONFIG_HOME from ``env``."""
+    return TokenStore(config_dir(env))
+
+
+def require_token(urls: Sequence[str], env: Mapping[str, str]) -> str:
+    """Return the token for the first of ``urls`` that has one (RWC_TOKEN wins).
+
+    Raises:
+        KeyServerDeniedError: No token at all (exit code 5, not authenticated).
+    """
+    token = resolve_token(urls, env=env, store=store_for(env))
+    if token is None:
+        raise KeyServerDeniedError(
+            f"no token for the key server {urls[0]}",
+            hint=f"run `rwc login {urls[0]}` or set {ENV_TOKEN}",
+        )
+    return token
+
+
+def make_client(
+    url: str, token: str, args: argparse.Namespace, env: Mapping[str, str]
+) -> KeyServerClient:
+    """Build the HTTP client for ``url`` with --ca-bundle / RWC_CA_BUNDLE."""
+    ca_bundle = getattr(args, "ca_bundle", None) or env.get(ENV_CA_BUNDLE) or None
+    return KeyServerClient(url, token, ca_bundle=ca_bundle)
+
+
+def read_password(
+    args: argparse.Namespace, ui: Ui, env: Mapping[str, str], *, confirm: bool, what: str
+) -> str:
+    """Get the password from the options, RWC_PASSWORD or the terminal."""
+    return get_password(
+        no_password=args.no_password,
+        password_file=args.password_file,
+        confirm=confirm,
+        what=what,
+        warn=ui.warn,
+        env=env,
+    )

@@ -1,0 +1,147 @@
+"""Map the key server's RFC 9457 problem documents to pycontainer's KeyServerError classes.
+
+Pure functions, no I/O: the HTTP client hands over the status, the content type and the body
+it read. Everything the server says is sanitised before it reaches a terminal (a hostile or
+compromised server must not be able to send escape sequences to the reader's terminal).
+
+Spec anchors: spec/protocol.md §errors (problem types and their statuses).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pycontainer.errors import (
+    KeyServerDeniedError,
+    KeyServerError,
+    KeyServerExpiredError,
+    KeyServerProtocolError,
+    KeyServerRevokedError,
+    KeyServerSuspendedError,
+    KeyServerUnavailableError,
+)
+
+PROBLEM_PREFIX = "urn:rwc:problem:"
+TEXT_LIMIT = 500  # longest server text we show; a longer one is cut
+
+
+def clean_text(value: object, limit: int = TEXT_LIMIT) -> str | None:
+    """Return a server-supplied string safe to print, or None if it is not a string.
+
+    Control characters (including ESC, so no terminal escape sequences) become spaces and the
+    text is cut at ``limit`` characters.
+    """
+    if not isinstance(value, str):
+        return None
+    text = "".join(" " if (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0) else c for c in value)
+    text = text.strip()
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return text or None
+
+
+def _parse_problem(content_type: str, body: bytes) -> dict[str, Any] | None:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in ("application/problem+json", "application/json"):
+        return None
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) -> KeyServerError:
+    """Turn a non-2xx answer into the matching KeyServerError.
+
+    Args:
+        status: HTTP status code.
+        content_type: The Content-Type header ("" if absent).
+        body: The response body (already size-limited by the caller).
+        what: What the client was doing, for the message ("evaluate", "register" ...).
+
+    Returns:
+        The exception to raise (not raised here so callers keep control of chaining).
+    """
+    doc = _parse_problem(content_type, body) or {}
+    ptype = doc.get("type")
+    slug = (
+        ptype[len(PROBLEM_PREFIX) :]
+        if isinstance(ptype, str) and ptype.startswith(PROBLEM_PREFIX)
+        else None
+    )
+    detail = clean_text(doc.get("detail")) or clean_text(doc.get("title"))
+    contact = clean_text(doc.get("contact"))
+    said = f": {detail}" if detail else ""
+    contact_hint = f"contact {contact}" if contact else None
+
+    if slug == "destroyed" or (slug is None and status == 410 and "revoked_at" in doc):
+        revoked_at = clean_text(doc.get("revoked_at"), 64)
+        reason = clean_text(doc.get("reason"))
+        parts = ["this container was revoked: its key was destroyed on the key server"]
+        if revoked_at:
+            parts.append(f" on {revoked_at}")
+        parts.append(f"; reason: {reason}" if reason else "; no public reason was given")
+        if contact:
+            parts.append(f"; contact: {contact}")
+        return KeyServerRevokedError(
+            "".join(parts),
+            hint="it can never be opened again; " + (contact_hint or "ask the sender"),
+            contact=contact,
+            revoked_at=revoked_at,
+            reason=reason,
+        )
+    if slug == "expired":
+        not_after = clean_text(doc.get("not_after"), 64)
+        when = f" (it expired on {not_after})" if not_after else ""
+        return KeyServerExpiredError(
+            f"this container has expired on the key server{when}",
+            hint=contact_hint or "ask the sender for a fresh container",
+            contact=contact,
+        )
+    if slug == "suspended" or (slug is None and status == 423):
+        since = clean_text(doc.get("suspended_at"), 64)
+        public_reason = clean_text(doc.get("reason"))
+        text = "this container is suspended on the key server"
+        text += f" since {since}" if since else ""
+        text += f"; reason: {public_reason}" if public_reason else said
+        if contact:
+            text += f"; contact: {contact}"
+        return KeyServerSuspendedError(
+            text,
+            hint=(contact_hint or "ask the officials") + " to have it restored",
+            contact=contact,
+        )
+    if slug == "unauthenticated" or (slug is None and status == 401):
+        return KeyServerDeniedError(
+            f"the key server did not accept your token{said}",
+            hint="run `rwc login URL` with a valid token, or set RWC_TOKEN",
+            contact=contact,
+        )
+    if slug in ("not-allowed", "forbidden") or (slug is None and status == 403):
+        return KeyServerDeniedError(
+            f"the key server refused to {what} for you{said}",
+            hint=contact_hint or "ask the officials to add you to the container's readers",
+            contact=contact,
+        )
+    if slug == "unavailable" or status >= 500:
+        return KeyServerUnavailableError(
+            f"the key server is unavailable (HTTP {status}){said}",
+            hint="try again later; " + (contact_hint or "tell the key-server operators"),
+            contact=contact,
+        )
+    if slug in ("invalid-request", "payload-too-large", "unsupported-media-type") or slug is None:
+        # The client and server disagree on the protocol: a bug or a version mismatch.
+        return KeyServerProtocolError(
+            f"the key server rejected the {what} request (HTTP {status}){said}",
+            hint="check that rwc and the key server are compatible versions",
+            contact=contact,
+        )
+    # not-found, pending, conflict and any future slug: the server's own words are the best
+    # explanation we have.
+    return KeyServerError(
+        f"the key server refused to {what} ({slug}, HTTP {status}){said}",
+        hint=contact_hint,
+        contact=contact,
+    )
