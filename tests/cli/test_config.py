@@ -1,0 +1,82 @@
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from pycontainer.config import ConfigError, TokenStore, check_token, config_dir, resolve_token
+
+TOKEN = "rwc_" + "A" * 43
+OTHER = "rwc_" + "b" * 43
+
+
+def test_config_dir_follows_xdg(tmp_path: Path) -> None:
+    assert config_dir({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "rwc"
+    # A relative XDG_CONFIG_HOME is invalid per the XDG spec and ignored.
+    assert config_dir({"XDG_CONFIG_HOME": "rel"}) == Path.home() / ".config" / "rwc"
+
+
+def test_store_modes_and_roundtrip(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "cfg" / "rwc")
+    store.put("https://Keys.City.Example/", TOKEN)
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
+    assert store.get("https://keys.city.example") == TOKEN
+    store.put("http://127.0.0.1:9", OTHER)
+    assert store.servers() == ["http://127.0.0.1:9", "https://keys.city.example"]
+    doc = json.loads(store.path.read_text())
+    assert doc["version"] == 1
+    assert store.remove("https://keys.city.example") is True
+    assert store.remove("https://keys.city.example") is False
+    assert store.get("https://keys.city.example") is None
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    # No temporary files are left behind.
+    assert sorted(p.name for p in store.directory.iterdir()) == ["tokens.json", "tokens.lock"]
+
+
+def test_store_refuses_group_readable_file(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path)
+    store.put("https://keys.city.example", TOKEN)
+    store.path.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by other users"):
+        store.get("https://keys.city.example")
+
+
+def test_store_refuses_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.json"
+    target.write_text('{"version": 1, "tokens": {}}')
+    target.chmod(0o600)
+    (tmp_path / "rwc").mkdir(mode=0o700)
+    (tmp_path / "rwc" / "tokens.json").symlink_to(target)
+    with pytest.raises(ConfigError):
+        TokenStore(tmp_path / "rwc").get("https://keys.city.example")
+
+
+def test_damaged_store(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path)
+    fd = os.open(store.path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"{not json")
+    os.close(fd)
+    with pytest.raises(ConfigError, match="damaged"):
+        store.get("https://keys.city.example")
+
+
+def test_env_token_wins_then_first_url(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path)
+    store.put("https://b.example", OTHER)
+    assert resolve_token(["https://a.example", "https://b.example"], env={}, store=store) == OTHER
+    assert resolve_token(["https://b.example"], env={"RWC_TOKEN": TOKEN}, store=store) == TOKEN
+    assert resolve_token(["https://c.example"], env={}, store=store) is None
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "rwc_abc def", "rwc_\nx", "tök", "x" * 2000])
+def test_bad_tokens_refused_without_echo(bad: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_token(bad)
+    if bad.strip():
+        assert bad.strip() not in str(info.value)
+
+
+def test_token_is_stripped() -> None:
+    assert check_token(f"  {TOKEN}\n") == TOKEN

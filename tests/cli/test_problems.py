@@ -1,0 +1,70 @@
+"""Problem-document mapping on bytes (the live-server mappings are in test_client_live.py)."""
+
+import json
+
+from pycontainer.errors import (
+    KeyServerDeniedError,
+    KeyServerError,
+    KeyServerProtocolError,
+    KeyServerRevokedError,
+    KeyServerUnavailableError,
+)
+from pycontainer.problems import clean_text, problem_to_error
+
+PJ = "application/problem+json"
+
+
+def doc(**kw: object) -> bytes:
+    return json.dumps(kw).encode()
+
+
+def test_destroyed_carries_date_reason_contact() -> None:
+    err = problem_to_error(
+        410,
+        PJ,
+        doc(
+            type="urn:rwc:problem:destroyed",
+            status=410,
+            revoked_at="2026-11-20T10:00:00Z",
+            reason="medium reported lost",
+            contact="security@city.example",
+        ),
+        what="release the key",
+    )
+    assert isinstance(err, KeyServerRevokedError)
+    assert err.revoked_at == "2026-11-20T10:00:00Z"
+    assert err.reason == "medium reported lost"
+    assert err.contact == "security@city.example"
+    for part in ("2026-11-20T10:00:00Z", "medium reported lost", "security@city.example"):
+        assert part in str(err)
+
+
+def test_terminal_escapes_from_server_are_neutralised() -> None:
+    err = problem_to_error(
+        403,
+        PJ,
+        doc(type="urn:rwc:problem:not-allowed", detail="no\x1b[31m way\x07", contact=None),
+        what="release the key",
+    )
+    assert isinstance(err, KeyServerDeniedError)
+    assert "\x1b" not in str(err) and "\x07" not in str(err)
+    assert clean_text("a" * 1000) is not None and len(clean_text("a" * 1000) or "") == 500
+
+
+def test_html_error_page_5xx_is_unavailable_4xx_is_protocol() -> None:
+    assert isinstance(
+        problem_to_error(502, "text/html", b"<html>bad gateway</html>", what="x"),
+        KeyServerUnavailableError,
+    )
+    assert isinstance(
+        problem_to_error(400, "text/html", b"<html>nope</html>", what="x"),
+        KeyServerProtocolError,
+    )
+
+
+def test_unknown_slug_is_generic_with_server_detail() -> None:
+    err = problem_to_error(
+        409, PJ, doc(type="urn:rwc:problem:pending", detail="never committed"), what="x"
+    )
+    assert type(err) is KeyServerError
+    assert "never committed" in str(err)
