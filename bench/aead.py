@@ -1,0 +1,117 @@
+"""AES-256-GCM ceilings: ``openssl speed`` (one core) and ``cryptography``'s AESGCM alone.
+
+The AESGCM sweep over chunk sizes is what picks the container's default
+chunk size: the smallest chunk whose 2-thread throughput is within
+``tolerance`` of the best (smaller chunks = less memory per worker and
+cheaper random access; bigger ones amortise the per-call overhead).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from stats import MIB, median
+from tools import require
+
+CHUNK_LOG2_SWEEP = (12, 14, 16, 18, 20, 22, 24)  # 4 KiB .. 16 MiB
+
+
+@dataclass(frozen=True)
+class OpenSSLSpeed:
+    """openssl speed -evp aes-256-gcm figures, bytes/second per block size."""
+
+    by_block: dict[int, float]
+
+    @property
+    def ceiling(self) -> float:
+        """The one-core ceiling: best of the 16 KiB and bigger blocks."""
+        big = [v for size, v in self.by_block.items() if size >= 16384]
+        return max(big) if big else max(self.by_block.values())
+
+
+def openssl_speed(seconds: int, big_blocks: tuple[int, ...] = (1 << 20,)) -> OpenSSLSpeed:
+    """Run ``openssl speed -evp aes-256-gcm`` (single process = one core) and parse -mr output."""
+    openssl = require("openssl", "openssl")
+    by_block: dict[int, float] = {}
+    runs = [[]] + [["-bytes", str(b)] for b in big_blocks]
+    for extra in runs:
+        argv = [openssl, "speed", "-mr", "-seconds", str(seconds), *extra, "-evp", "aes-256-gcm"]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        sizes: list[int] = []
+        for line in out.splitlines():
+            # -mr format: "+H:16:64:..." header, "+F:<n>:AES-256-GCM:<bytes/s>:..." figures.
+            if line.startswith("+H:"):
+                sizes = [int(x) for x in line[3:].split(":") if x]
+            elif line.startswith("+F:") and sizes:
+                values = [float(x) for x in line.split(":")[3:] if x]
+                by_block.update(zip(sizes, values, strict=False))
+    if not by_block:
+        raise RuntimeError("could not parse `openssl speed -mr` output")
+    return OpenSSLSpeed(by_block=dict(sorted(by_block.items())))
+
+
+def _encrypt_loop(key: AESGCM, chunk: bytes, count: int) -> None:
+    nonce = bytearray(12)
+    for i in range(count):
+        # STREAM-style counter nonces, as the container does; values are irrelevant here.
+        nonce[:8] = i.to_bytes(8, "big")
+        key.encrypt(bytes(nonce), chunk, None)
+
+
+def aesgcm_throughput(chunk_size: int, total_bytes: int, threads: int, runs: int) -> float:
+    """Median bytes/second of AESGCM.encrypt over ``total_bytes`` split across threads."""
+    key = AESGCM(AESGCM.generate_key(256))
+    chunk = os.urandom(chunk_size)
+    per_thread = max(1, total_bytes // chunk_size // threads)
+    results = []
+    for _ in range(runs):
+        workers = [
+            threading.Thread(target=_encrypt_loop, args=(key, chunk, per_thread))
+            for _ in range(threads)
+        ]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - start
+        results.append(per_thread * threads * chunk_size / elapsed)
+    return median(results)
+
+
+@dataclass(frozen=True)
+class ChunkSweep:
+    """AESGCM throughput (bytes/s) per chunk_log2, on 1 and 2 threads."""
+
+    one_thread: dict[int, float]
+    two_threads: dict[int, float]
+
+    def recommend(self, tolerance: float = 0.05) -> int:
+        """Smallest chunk_log2 within ``tolerance`` of the best 2-thread throughput."""
+        best = max(self.two_threads.values())
+        for log2 in sorted(self.two_threads):
+            if self.two_threads[log2] >= (1 - tolerance) * best:
+                return log2
+        return max(self.two_threads)
+
+
+def chunk_sweep(total_bytes: int, runs: int) -> ChunkSweep:
+    """Measure AESGCM alone at 4 KiB .. 16 MiB chunks on 1 and 2 threads."""
+    one = {}
+    two = {}
+    for log2 in CHUNK_LOG2_SWEEP:
+        size = 1 << log2
+        total = max(total_bytes, 4 * size)
+        one[log2] = aesgcm_throughput(size, total, 1, runs)
+        two[log2] = aesgcm_throughput(size, total, 2, runs)
+    return ChunkSweep(one_thread=one, two_threads=two)
+
+
+def mib_s(bytes_per_second: float) -> str:
+    """Format a rate in MiB/s."""
+    return f"{bytes_per_second / MIB:,.0f}"
