@@ -7,7 +7,7 @@ from pycontainer.cli_exit import UsageError
 from pycontainer.cli_password import get_password
 
 
-def ask(answers: list[str]):  # noqa: ANN201
+def ask(answers: list[str]):
     it = iter(answers)
     return lambda _prompt: next(it)
 
