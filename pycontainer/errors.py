@@ -1,0 +1,129 @@
+"""The flat exception hierarchy of pycontainer.
+
+Every error carries a message written for a person (what happened) and an optional
+``hint`` (what to do about it). The CLI prints both and never a traceback.
+
+Spec anchors: spec/format.md §errors (which failure maps to which class).
+"""
+
+from __future__ import annotations
+
+PAYLOAD_ERROR_MESSAGE = (
+    "payload chunk authentication failed: the container is corrupt or was tampered with"
+)
+
+
+class ContainerError(Exception):
+    """Base class of every error raised by pycontainer.
+
+    Attributes:
+        message: What happened, for a person.
+        hint: What to do about it, or None.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FormatError(ContainerError):
+    """The container (or a header/index inside it) is malformed or corrupt."""
+
+
+class UnsupportedVersionError(FormatError):
+    """The container uses a version, suite or critical extension this reader does not know."""
+
+
+class UnsafePathError(FormatError):
+    """The container's index holds a path that is unsafe to extract (corrupt container)."""
+
+
+class HeaderAuthError(ContainerError):
+    """The header MAC did not verify: the header was modified after sealing."""
+
+
+class PayloadError(ContainerError):
+    """A payload chunk failed authentication (corruption, truncation or tampering).
+
+    The message is always the same fixed text so that no detail leaks about where or how the
+    payload was modified.
+    """
+
+    def __init__(self, *, hint: str | None = None) -> None:
+        super().__init__(
+            PAYLOAD_ERROR_MESSAGE,
+            hint=hint
+            or "get a fresh copy of the container from its sender; nothing was extracted",
+        )
+
+
+class WrongPasswordError(ContainerError):
+    """The content key could not be unwrapped: wrong password (or a wrong slot/server key)."""
+
+
+class InputError(ContainerError):
+    """Input refused (sealing a symlink or device, a file that changed, an unknown entry...)."""
+
+
+class OutputExistsError(ContainerError):
+    """The output already exists and overwriting was not allowed."""
+
+
+class KeyServerError(ContainerError):
+    """Base class of key-server failures.
+
+    Attributes:
+        contact: Whom to contact about this container, as configured on the server, or None.
+    """
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, contact: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.contact = contact
+
+
+class KeyServerRevokedError(KeyServerError):
+    """The container's server key was destroyed (crypto-erased); it can never be opened again.
+
+    Attributes:
+        revoked_at: When the key was destroyed (RFC 3339 text), or None.
+        reason: The public reason given by the officials, or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        contact: str | None = None,
+        revoked_at: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, contact=contact)
+        self.revoked_at = revoked_at
+        self.reason = reason
+
+
+class KeyServerSuspendedError(KeyServerError):
+    """The container is suspended; the server refuses to release its key for now."""
+
+
+class KeyServerDeniedError(KeyServerError):
+    """The server refused: not authenticated, or not allowed to open this container."""
+
+
+class KeyServerExpiredError(KeyServerError):
+    """The container is past its expiry date on the server."""
+
+
+class KeyServerUnavailableError(KeyServerError):
+    """The key server could not be reached (network error, timeout, 5xx)."""
+
+
+class KeyServerProtocolError(KeyServerError):
+    """The key server answered something invalid (bad proof, malformed response)."""

@@ -1,0 +1,253 @@
+"""Extraction of authenticated entries into a directory, all or nothing.
+
+Everything is written into a private (0700) temp directory beside the destination; files
+are created 0600 and get their stored permission bits and mtimes only when complete. Only
+after every extracted byte authenticated are the top-level items moved into the
+destination. On any failure the temp directory is removed, so no plaintext from a corrupt
+or tampered container stays on disk.
+
+Semantics of ``dest`` (like ``tar -C`` but safer): a directory; created if missing; if it
+exists it must be empty unless ``force``; with ``force`` an existing top-level file of the
+same name is replaced, but an existing directory is never merged or deleted.
+
+Spec anchors: spec/format.md §index, §paths (paths were already checked by archive.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from pycontainer import primitives as p
+from pycontainer.archive import Entry
+from pycontainer.errors import ContainerError, InputError, OutputExistsError
+from pycontainer.stream import Layout
+
+ChunkSource = Callable[[Iterable[int]], Iterator[tuple[int, memoryview]]]
+Progress = Callable[[int, int], None]
+
+
+def select(entries: Sequence[Entry], paths: Sequence[str] | None) -> list[Entry]:
+    """Return the entries named by ``paths`` (a directory selects its subtree), index order.
+
+    Raises:
+        InputError: A requested path is not in the container.
+    """
+    if paths is None:
+        return list(entries)
+    wanted = [unicodedata.normalize("NFC", q.strip("/")) for q in paths]
+    chosen: set[int] = set()
+    for q in wanted:
+        hits = [i for i, e in enumerate(entries) if e.path == q or e.path.startswith(q + "/")]
+        if not q or not hits:
+            raise InputError(
+                f"{q!r} is not in this container", hint="list the entries to see its content"
+            )
+        chosen.update(hits)
+    return [entries[i] for i in sorted(chosen)]
+
+
+def _top(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
+def _check_dest(dest: Path, selected: Sequence[Entry], *, force: bool) -> bool:
+    """Check the destination; return True if it already exists."""
+    if not dest.exists():
+        if dest.is_symlink():
+            raise OutputExistsError(f"{dest} is a dangling symbolic link", hint="remove it")
+        if not dest.parent.is_dir():
+            raise InputError(f"the directory {dest.parent} does not exist", hint="create it")
+        return False
+    if not dest.is_dir():
+        raise OutputExistsError(
+            f"{dest} exists and is not a directory", hint="choose a directory to extract into"
+        )
+    if not force and any(dest.iterdir()):
+        raise OutputExistsError(
+            f"{dest} is not empty",
+            hint="choose a new or empty directory, or pass --force to extract into it",
+        )
+    tops = {_top(e.path): (e.is_dir or "/" in e.path) for e in selected}
+    for name, is_dir in tops.items():
+        target = dest / name
+        if not (target.exists() or target.is_symlink()):
+            continue
+        # Never merge into or delete an existing directory: that could destroy data.
+        if is_dir or (target.is_dir() and not target.is_symlink()):
+            raise OutputExistsError(
+                f"{target} already exists",
+                hint="move it away first; rwc does not merge into existing directories",
+            )
+    return True
+
+
+def _remove_tree(root: Path) -> None:
+    if not root.exists():
+        return
+    # Restored modes may forbid writing (e.g. 0o500 dirs); make them removable first.
+    for dirpath, _dirs, _files in os.walk(root):
+        try:
+            os.chmod(dirpath, 0o700)
+        except OSError:
+            pass
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _open_new(path: Path) -> int:
+    # Exclusive, no-follow, private until complete: plaintext is never readable by others
+    # while it is being written, and nothing pre-existing is written through.
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _write_tree(
+    chunks: ChunkSource,
+    layout: Layout,
+    root: Path,
+    selected: Sequence[Entry],
+    progress: Progress | None,
+) -> None:
+    dirs: dict[str, int | None] = {}
+    for e in selected:
+        parts = e.path.split("/")
+        for i in range(1, len(parts)):
+            dirs.setdefault("/".join(parts[:i]), None)
+        if e.is_dir:
+            dirs[e.path] = e.mode
+    for d in sorted(dirs, key=lambda s: s.count("/")):
+        (root / d).mkdir(mode=0o700)
+    files = [e for e in selected if e.is_file]
+    for e in files:
+        if e.size == 0:
+            os.close(_open_new(root / e.path))
+    data = [e for e in files if e.size]
+    total = sum(e.size for e in data)
+
+    def needed() -> Iterator[int]:
+        last = -1
+        for e in data:
+            for i in layout.chunks_for(e.offset, e.offset + e.size):
+                if i > last:
+                    last = i
+                    yield i
+
+    done = 0
+    j = 0
+    fd = -1
+    try:
+        for i, view in chunks(needed()):
+            cs = i << layout.chunk_log2
+            ce = cs + len(view)
+            k = j
+            while k < len(data) and data[k].offset < ce:
+                e = data[k]
+                end = e.offset + e.size
+                if end <= cs:
+                    k += 1
+                    continue
+                if fd < 0:
+                    fd = _open_new(root / e.path)
+                lo, hi = max(e.offset, cs) - cs, min(end, ce) - cs
+                _write_all(fd, view[lo:hi])
+                done += hi - lo
+                if end <= ce:
+                    os.close(fd)
+                    fd = -1
+                    j = k + 1
+                    k += 1
+                else:
+                    break
+            if progress is not None:
+                progress(done, total)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if j != len(data):  # every selected byte must have come out of an authenticated chunk
+        raise ContainerError("internal error: extraction ended early")
+    for e in files:
+        target = root / e.path
+        # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
+        os.chmod(target, e.mode & p.MODE_MASK)
+        os.utime(target, ns=(e.mtime_total_ns, e.mtime_total_ns))
+    by_path = {e.path: e for e in selected if e.is_dir}
+    # Deepest first: setting a parent's mtime before its children would be undone.
+    for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
+        target = root / d
+        entry = by_path.get(d)
+        os.chmod(target, entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
+        if entry is not None:
+            os.utime(target, ns=(entry.mtime_total_ns, entry.mtime_total_ns))
+
+
+def extract_entries(
+    chunks: ChunkSource,
+    layout: Layout,
+    entries: Sequence[Entry],
+    dest: Path,
+    paths: Sequence[str] | None,
+    *,
+    force: bool,
+    progress: Progress | None,
+) -> list[Entry]:
+    """Extract entries; see the module docstring for the destination semantics.
+
+    Args:
+        chunks: Yields authenticated plaintext chunks for the given indices, in order.
+        layout: The payload geometry.
+        entries: All entries of the container.
+        dest: The destination directory.
+        paths: What to extract (None: everything).
+        force: Allow a non-empty destination.
+        progress: Called as ``progress(bytes_done, bytes_total)``.
+
+    Returns:
+        The extracted entries.
+
+    Raises:
+        InputError: A requested path is not in the container.
+        OutputExistsError: The destination conflicts (see the module docstring).
+        PayloadError: A chunk failed authentication; nothing was extracted.
+        ContainerError: Writing failed; nothing was extracted.
+    """
+    selected = select(entries, paths)
+    existed = _check_dest(dest, selected, force=force)
+    tmp = dest.parent / f".{dest.name}.{os.urandom(6).hex()}.rwc-tmp"
+    created_dest = False
+    try:
+        tmp.mkdir(mode=0o700)
+        _write_tree(chunks, layout, tmp, selected, progress)
+        # Every selected byte has authenticated: only now does anything reach `dest`.
+        if not existed:
+            dest.mkdir()
+            created_dest = True
+        for name in sorted({_top(e.path) for e in selected}):
+            src = tmp / name
+            target = dest / name
+            if force and stat.S_ISREG(os.lstat(src).st_mode):
+                os.replace(src, target)
+            else:
+                if target.exists() or target.is_symlink():
+                    raise OutputExistsError(f"{target} already exists", hint="move it away")
+                os.rename(src, target)
+        tmp.rmdir()
+    except BaseException as exc:
+        _remove_tree(tmp)
+        if created_dest and not any(dest.iterdir()):
+            dest.rmdir()
+        if isinstance(exc, OSError):
+            raise ContainerError(
+                f"extracting into {dest} failed: {exc.strerror or exc}",
+                hint="check free space and permissions; nothing was extracted",
+            ) from None
+        raise
+    return selected
