@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pycontainer.reader import Container, open_container, read_header
-
 from pycontainer.archive import Entry
 from pycontainer.cli_common import (
     ENV_SERVER,
@@ -40,7 +38,7 @@ from pycontainer.cli_exit import UsageError
 from pycontainer.cli_ui import Ui
 from pycontainer.client import KeyServerClient
 from pycontainer.errors import KeyServerError
-from pycontainer.keyschedule import receipt_mac
+from pycontainer.reader import Container, open_container, read_header
 from pycontainer.server_url import normalize_server_url
 
 CAT_BLOCK = 1 << 16
@@ -69,8 +67,18 @@ def add_parsers(
 
     p = online("open", "extract a container (all entries, or the named PATHs)", run_open)
     p.add_argument("paths", nargs="*", metavar="PATH", help="entries to extract (default: all)")
-    p.add_argument("-C", "--directory", default=".", metavar="DIR", help="extract into DIR")
-    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument(
+        "-C",
+        "--directory",
+        metavar="DIR",
+        help="extract into DIR (default: a new directory named after the container, without "
+        ".rwc); DIR must be new or empty unless --force",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="allow a non-empty DIR and replace top-level files of the same name",
+    )
     p = online("ls", "list a container's entries", run_ls)
     p.add_argument("-l", "--long", action="store_true", help="show kind, mode, size, mtime")
     p = online("cat", "write one file entry to stdout", run_cat)
@@ -119,7 +127,7 @@ def _send_receipt(container: Container, client: KeyServerClient, ui: Ui) -> str:
     challenge = container.evaluation.challenge
     if challenge is None:
         return "none"
-    mac = receipt_mac(container.receipt_key, container.container_id, challenge)
+    mac = container.receipt_mac(challenge)
     try:
         client.receipt(container.container_id, challenge, mac)
     except KeyServerError as exc:
@@ -128,14 +136,22 @@ def _send_receipt(container: Container, client: KeyServerClient, ui: Ui) -> str:
     return "sent"
 
 
+def _default_directory(container: Path) -> Path:
+    """``export.rwc`` -> ``./export`` (a new directory, so the current one is not cluttered)."""
+    stem = container.name[: -len(".rwc")] if container.name.endswith(".rwc") else container.name
+    if stem in ("", ".", "..") or stem == container.name:
+        stem = container.name + ".d"
+    return Path(stem)
+
+
 def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Extract entries; nothing appears unless every byte was authenticated (library)."""
-    dest = Path(args.directory)
+    dest = Path(args.directory) if args.directory else _default_directory(Path(args.container))
     with _opened(args, ui, env) as (container, receipt), ui.progress("extracting") as progress:
         extracted = container.extract(
             dest, paths=args.paths or None, force=args.force, progress=progress
         )
-    count = len(extracted) if extracted is not None else len(args.paths or [])
+    count = len(extracted)
     ui.result(
         "open",
         {"directory": str(dest), "entries": count, **receipt},
@@ -191,8 +207,8 @@ def run_cat(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
 
 def run_verify(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Authenticate the whole payload and index; write nothing."""
-    with _opened(args, ui, env) as (container, receipt):
-        container.verify()
+    with _opened(args, ui, env) as (container, receipt), ui.progress("verifying") as progress:
+        container.verify(progress=progress)
         count = len(container.entries())
     ui.result(
         "verify",

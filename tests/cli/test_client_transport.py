@@ -1,0 +1,70 @@
+"""Transport rules of the client over real sockets: TLS, http:// refusal, unreachable, retries."""
+
+from __future__ import annotations
+
+import pytest
+
+from pycontainer.client import KeyServerClient
+from pycontainer.errors import ContainerError, KeyServerUnavailableError
+from pycontainer.keyrelease import SlotInfo
+from pycontainer.server_url import ServerUrlError
+
+TOKEN = "rwc_" + "A" * 43
+
+
+def test_tls_accepted_only_with_the_city_ca(tls_files, hello_tls: int) -> None:
+    url = f"https://127.0.0.1:{hello_tls}"
+    with KeyServerClient(url, TOKEN, ca_bundle=str(tls_files.ca_cert), retries=0) as c:
+        assert c.whoami().name == "tls-probe"
+    # Without the bundle: the system store does not know the test CA.
+    with (
+        KeyServerClient(url, TOKEN, retries=0) as c,
+        pytest.raises(KeyServerUnavailableError) as info,
+    ):
+        c.whoami()
+    assert "not trusted" in str(info.value)
+    assert info.value.hint is not None and "--ca-bundle" in info.value.hint
+    # A bundle with another CA does not help either.
+    with (
+        KeyServerClient(url, TOKEN, ca_bundle=str(tls_files.other_ca_cert), retries=0) as c,
+        pytest.raises(KeyServerUnavailableError, match="not trusted"),
+    ):
+        c.whoami()
+
+
+def test_tls_name_mismatch_refused(tls_files, hello_tls: int) -> None:
+    # The certificate names localhost and 127.0.0.1, not 127.0.0.2 (also loopback).
+    url = f"https://127.0.0.2:{hello_tls}"
+    c = KeyServerClient(url, TOKEN, ca_bundle=str(tls_files.ca_cert), retries=0)
+    with pytest.raises(KeyServerUnavailableError):
+        c.whoami()
+
+
+def test_plain_http_to_non_loopback_refused_before_any_request() -> None:
+    with pytest.raises(ServerUrlError, match="https"):
+        KeyServerClient("http://keys.city.example", TOKEN)
+    with pytest.raises(ServerUrlError):
+        KeyServerClient("http://192.168.1.10:8080", TOKEN)
+
+
+def test_missing_ca_bundle_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ContainerError, match="CA bundle not found"):
+        KeyServerClient("https://127.0.0.1:1", TOKEN, ca_bundle=str(tmp_path / "nope.pem"))
+
+
+def test_unreachable_get_is_retried_with_backoff(closed_port: int) -> None:
+    pauses: list[float] = []
+    c = KeyServerClient(f"http://127.0.0.1:{closed_port}", TOKEN, retries=3, sleep=pauses.append)
+    with pytest.raises(KeyServerUnavailableError, match="cannot reach"):
+        c.whoami()
+    assert pauses == [0.5, 1.0, 2.0]
+
+
+def test_unreachable_evaluate_retried_only_because_nothing_was_sent(closed_port: int) -> None:
+    # Connection refused: the request never left, so even evaluate may be retried.
+    pauses: list[float] = []
+    c = KeyServerClient(f"http://127.0.0.1:{closed_port}", TOKEN, retries=2, sleep=pauses.append)
+    slot = SlotInfo("http://127.0.0.1:1", bytes(16), bytes(32))
+    with pytest.raises(KeyServerUnavailableError):
+        c.evaluate(slot, bytes(32))
+    assert len(pauses) == 2
