@@ -56,8 +56,7 @@ class PayloadError(ContainerError):
     def __init__(self, *, hint: str | None = None) -> None:
         super().__init__(
             PAYLOAD_ERROR_MESSAGE,
-            hint=hint
-            or "get a fresh copy of the container from its sender; nothing was extracted",
+            hint=hint or "get a fresh copy of the container from its sender; nothing was extracted",
         )
 
 

@@ -15,6 +15,7 @@ Spec anchors: spec/format.md §index, §paths (paths were already checked by arc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -91,10 +92,8 @@ def _remove_tree(root: Path) -> None:
         return
     # Restored modes may forbid writing (e.g. 0o500 dirs); make them removable first.
     for dirpath, _dirs, _files in os.walk(root):
-        try:
-            os.chmod(dirpath, 0o700)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            Path(dirpath).chmod(0o700)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -177,16 +176,22 @@ def _write_tree(
     for e in files:
         target = root / e.path
         # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
-        os.chmod(target, e.mode & p.MODE_MASK)
+        target.chmod(e.mode & p.MODE_MASK)
         os.utime(target, ns=(e.mtime_total_ns, e.mtime_total_ns))
     by_path = {e.path: e for e in selected if e.is_dir}
     # Deepest first: setting a parent's mtime before its children would be undone.
     for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
         target = root / d
         entry = by_path.get(d)
-        os.chmod(target, entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
+        target.chmod(entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
         if entry is not None:
             os.utime(target, ns=(entry.mtime_total_ns, entry.mtime_total_ns))
+
+
+def _no_clobber(target: Path) -> None:
+    # Re-checked right before the rename: something may have appeared since _check_dest.
+    if target.exists() or target.is_symlink():
+        raise OutputExistsError(f"{target} already exists", hint="move it away and retry")
 
 
 def extract_entries(
@@ -233,12 +238,11 @@ def extract_entries(
         for name in sorted({_top(e.path) for e in selected}):
             src = tmp / name
             target = dest / name
-            if force and stat.S_ISREG(os.lstat(src).st_mode):
-                os.replace(src, target)
+            if force and stat.S_ISREG(src.lstat().st_mode):
+                src.replace(target)
             else:
-                if target.exists() or target.is_symlink():
-                    raise OutputExistsError(f"{target} already exists", hint="move it away")
-                os.rename(src, target)
+                _no_clobber(target)
+                src.rename(target)
         tmp.rmdir()
     except BaseException as exc:
         _remove_tree(tmp)

@@ -201,9 +201,7 @@ def release_kek(
     oprf.check_public_key(slot.public_key)
     data = keyschedule.oprf_input(slot.container_id, password)
     if len(data) > p.OPRF_INPUT_MAX:
-        raise InputError(
-            "the password is too long", hint="use a password shorter than 60000 bytes"
-        )
+        raise InputError("the password is too long", hint="use a password shorter than 60000 bytes")
     state, blinded = oprf.blind(data)
     evaluation = key_server.evaluate(slot, blinded)
     oprf_out = oprf.finalize(state, evaluation.evaluated_element, evaluation.proof, slot.public_key)

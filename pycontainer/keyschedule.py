@@ -23,9 +23,7 @@ from pycontainer.errors import HeaderAuthError, WrongPasswordError
 
 def hkdf(ikm: bytes, salt: bytes, info: bytes, length: int = p.KEY_SIZE) -> bytes:
     """HKDF-SHA-256 (RFC 5869). An empty salt means the RFC's all-zero default."""
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt or None, info=info).derive(
-        ikm
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt or None, info=info).derive(ikm)
 
 
 def oprf_input(container_id: bytes, password: str) -> bytes:
@@ -59,9 +57,7 @@ def kek(oprf_out: bytes, stretched: bytes, container_id: bytes) -> bytes:
     return hkdf(oprf_out + stretched, container_id, p.LABEL_KEK)
 
 
-def derive_kek(
-    oprf_out: bytes, container_id: bytes, params: p.Argon2Params
-) -> bytes:
+def derive_kek(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> bytes:
     """Run Argon2id and HKDF: the KEK from the verified VOPRF output."""
     return kek(oprf_out, stretch(oprf_out, container_id, params), container_id)
 

@@ -92,7 +92,7 @@ def finalize(state: BlindState, evaluated_element: bytes, proof: bytes, public_k
     try:
         # voprf's wire form of a verifiable output is proof || element (checked against RFC).
         out = _r.VerifiableOutput.deserialize(proof + evaluated_element)
-        client: _r.Client = state._client  # type: ignore[assignment]  # noqa: SLF001
+        client: _r.Client = state._client  # type: ignore[assignment]
         return bytes(client.finalize(out, pk))
     except ValueError:
         # A proof that fails means this answer was not computed with the container's key:

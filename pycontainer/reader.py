@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,15 +36,13 @@ from pycontainer import header as hdr
 from pycontainer import primitives as p
 from pycontainer.archive import Entry
 from pycontainer.errors import (
-    ContainerError,
     FormatError,
     InputError,
-    OutputExistsError,
     PayloadError,
     UnsupportedVersionError,
 )
-from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
 from pycontainer.extract import extract_entries
+from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
 from pycontainer.stream import Layout, StreamCipher, decrypt_chunks
 
 Progress = Callable[[int, int], None]
@@ -232,7 +229,14 @@ def open_container(
         raise InputError("workers must be at least 1")
     fd = _open_fd(path)
     try:
-        return _open(fd, key_server, password, url_override, lim, workers)
+        return _open(
+            fd,
+            key_server=key_server,
+            password=password,
+            url_override=url_override,
+            lim=lim,
+            workers=workers,
+        )
     except BaseException:
         os.close(fd)
         raise
@@ -240,6 +244,7 @@ def open_container(
 
 def _open(
     fd: int,
+    *,
     key_server: KeyServer,
     password: str,
     url_override: str | None,
@@ -269,9 +274,7 @@ def _open(
     kek, evaluation = release_kek(info, key_server, password, slot.argon2)
     dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())
     # spec §header: the MAC covers every header byte, including unknown slots/extensions.
-    keyschedule.verify_header_mac(
-        keyschedule.header_key(dek), raw[: -p.MAC_SIZE], header.mac
-    )
+    keyschedule.verify_header_mac(keyschedule.header_key(dek), raw[: -p.MAC_SIZE], header.mac)
     container = Container(
         fd=fd,
         header_bytes=raw,
@@ -282,7 +285,7 @@ def _open(
         evaluation=evaluation,
         workers=workers,
     )
-    container._load_index(lim)  # noqa: SLF001 -- part of construction
+    container._load_index(lim)
     return container
 
 
@@ -471,8 +474,13 @@ class Container:
             ContainerError: Writing failed (nothing was extracted).
         """
         return extract_entries(
-            self._iter_chunks, self._layout, self._entries, Path(dest), paths,
-            force=force, progress=progress,
+            self._iter_chunks,
+            self._layout,
+            self._entries,
+            Path(dest),
+            paths,
+            force=force,
+            progress=progress,
         )
 
     def close(self) -> None:
@@ -538,13 +546,13 @@ class EntryReader(io.RawIOBase):
         if self.closed:
             raise ValueError("I/O operation on closed file")
         out = memoryview(buffer).cast("B")  # type: ignore[arg-type]
-        log2 = self._c._layout.chunk_log2  # noqa: SLF001
+        log2 = self._c._layout.chunk_log2
         written = 0
         while written < len(out) and self._pos < self.entry.size:
             absolute = self.entry.offset + self._pos
             index = absolute >> log2
             if index != self._cached_index:
-                self._cached = self._c._chunk(index)  # noqa: SLF001
+                self._cached = self._c._chunk(index)
                 self._cached_index = index
             within = absolute - (index << log2)
             k = min(
@@ -560,4 +568,3 @@ class EntryReader(io.RawIOBase):
     def close(self) -> None:  # noqa: D102
         self._cached = b""
         super().close()
-

@@ -15,6 +15,8 @@ Spec anchors: spec/format.md §payload.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import mmap
 import os
 from collections import deque
@@ -69,7 +71,7 @@ class Layout:
 
     @property
     def chunk_count(self) -> int:
-        """n = ceil(L / (C + 16)) (spec §payload)."""
+        """N = ceil(L / (C + 16)) (spec §payload)."""
         return -(-self.ciphertext_length // self.sealed_chunk_size)
 
     @property
@@ -164,10 +166,8 @@ class _Buffers:
         # Unmap eagerly to keep RSS flat; if a caller still holds a view, the mapping is
         # released by the garbage collector instead.
         for m in (self.plain, self.sealed):
-            try:
+            with contextlib.suppress(BufferError):
                 m.close()
-            except BufferError:
-                pass
 
 
 class _Window:
@@ -370,7 +370,7 @@ def decrypt_chunks(
                 if not 0 <= index <= last_index:
                     raise PayloadError
                 bufs = free.pop() if free else _Buffers(size)
-                window.submit(lambda i=index, b=bufs: job(i, b), bufs, index)
+                window.submit(functools.partial(job, index, bufs), bufs, index)
             if not window.pending:
                 return
             n, bufs, tag = window.pop()

@@ -100,9 +100,7 @@ def _lstat(path: str) -> os.stat_result:
     try:
         return os.lstat(path)
     except FileNotFoundError:
-        raise InputError(
-            f"{path} does not exist", hint="check the path you gave to seal"
-        ) from None
+        raise InputError(f"{path} does not exist", hint="check the path you gave to seal") from None
     except OSError as exc:
         raise InputError(
             f"cannot read {path}: {exc.strerror}", hint="check its permissions"
@@ -123,7 +121,8 @@ def collect(paths: Sequence[StrPath]) -> list[_Source]:
     sources: list[_Source] = []
     for given in paths:
         top = os.fspath(given)
-        name = Path(os.path.abspath(top)).name
+        # abspath, not resolve(): normalise '.' and '..' lexically, never follow links.
+        name = Path(os.path.abspath(top)).name  # noqa: PTH100
         if not name:
             raise InputError(
                 f"{top} has no name to store it under",
@@ -139,15 +138,13 @@ def collect(paths: Sequence[StrPath]) -> list[_Source]:
             if entry.is_dir:
                 sources.append(_Source(entry, None))
                 try:
-                    names = sorted(os.listdir(fs_path))
+                    names = sorted(c.name for c in Path(fs_path).iterdir())
                 except OSError as exc:
                     raise InputError(
                         f"cannot list {fs_path}: {exc.strerror}", hint="check its permissions"
                     ) from None
                 # Reversed onto the stack so that children come out in sorted order.
-                stack.extend(
-                    (os.path.join(fs_path, n), f"{arc}/{n}") for n in reversed(names)
-                )
+                stack.extend((f"{fs_path}/{n}", f"{arc}/{n}") for n in reversed(names))
             else:
                 sources.append(_Source(entry, fs_path, (st.st_dev, st.st_ino)))
             if len(sources) > p.ENTRY_COUNT_MAX:
@@ -209,13 +206,12 @@ def _check_destination(out: Path, *, force: bool) -> None:
             f"{out} already exists", hint="choose another name, or pass --force to replace it"
         )
     if not out.parent.is_dir():
-        raise InputError(
-            f"the directory {out.parent} does not exist", hint="create it first"
-        )
+        raise InputError(f"the directory {out.parent} does not exist", hint="create it first")
 
 
 def _build_header(
     slot: SlotInfo,
+    *,
     argon2: p.Argon2Params,
     chunk_log2: int,
     kek: bytes,
@@ -248,7 +244,7 @@ def _write_all(fd: int) -> Callable[[memoryview], None]:
 
 def _publish(tmp: Path, out: Path, *, force: bool) -> None:
     if force:
-        os.replace(tmp, out)
+        tmp.replace(out)
     else:
         try:
             # link() fails if `out` appeared meanwhile: no silent overwrite, even racing.
@@ -265,7 +261,7 @@ def _publish(tmp: Path, out: Path, *, force: bool) -> None:
                     f"{out} already exists",
                     hint="choose another name, or pass --force to replace it",
                 ) from None
-            os.rename(tmp, out)
+            tmp.rename(out)
         else:
             tmp.unlink()
     try:
@@ -304,7 +300,15 @@ def _seal(
     kek, _evaluation = release_kek(slot, key_server, password, argon2)
     dek = rng(p.KEY_SIZE)
     receipt_secret = rng(p.RECEIPT_SECRET_SIZE)
-    header, payload_nonce = _build_header(slot, argon2, chunk_log2, kek, dek, receipt_secret, rng)
+    header, payload_nonce = _build_header(
+        slot,
+        argon2=argon2,
+        chunk_log2=chunk_log2,
+        kek=kek,
+        dek=dek,
+        receipt_secret=receipt_secret,
+        rng=rng,
+    )
     payload_key = keyschedule.payload_key(dek, payload_nonce)
 
     tmp = out.with_name(f".{out.name}.{os.urandom(6).hex()}.rwc-tmp")
@@ -328,12 +332,7 @@ def _seal(
         sink = EncryptingSink(payload_key, chunk_log2, write, workers=workers, progress=on_chunk)
         entries = fill(sink)
         data_bytes = sink.plaintext_length
-        index = archive.encode_index(entries)
-        if len(index) > p.INDEX_LENGTH_MAX:
-            raise InputError(
-                "the file list is too large for one container",
-                hint="split the data into several containers",
-            )
+        index = _encode_index(entries)
         sink.write(index)
         sink.write(archive.encode_trailer(len(index)))
         sink.close()
@@ -364,9 +363,20 @@ def _seal(
     )
 
 
+def _encode_index(entries: list[Entry]) -> bytes:
+    index = archive.encode_index(entries)
+    # spec §index: readers refuse larger indexes, so never write one.
+    if len(index) > p.INDEX_LENGTH_MAX:
+        raise InputError(
+            "the file list is too large for one container",
+            hint="split the data into several containers",
+        )
+    return index
+
+
 def _read_file_into(sink: EncryptingSink, src: _Source) -> None:
     path = src.fs_path
-    assert path is not None  # noqa: S101 -- files always carry their path
+    assert path is not None
     try:
         # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -558,4 +568,3 @@ def seal_stream(
         data_total=0,
         progress=progress,
     )
-
