@@ -52,6 +52,19 @@ def _parse_problem(content_type: str, body: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def _field_errors(errors: object, limit: int = 5) -> str:
+    """Summarise an invalid-request problem's ``errors`` list ({loc, msg}) for people."""
+    if not isinstance(errors, list):
+        return ""
+    parts = []
+    for item in errors[:limit]:
+        if isinstance(item, dict):
+            loc = item.get("loc")
+            where = ".".join(str(x) for x in loc) if isinstance(loc, list) else loc
+            parts.append(f"{clean_text(where, 80) or '?'}: {clean_text(item.get('msg'), 120)}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) -> KeyServerError:
     """Turn a non-2xx answer into the matching KeyServerError.
 
@@ -134,7 +147,8 @@ def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) 
     if slug in ("invalid-request", "payload-too-large", "unsupported-media-type") or slug is None:
         # The client and server disagree on the protocol: a bug or a version mismatch.
         return KeyServerProtocolError(
-            f"the key server rejected the {what} request (HTTP {status}){said}",
+            f"the key server rejected the request to {what} (HTTP {status}){said}"
+            + _field_errors(doc.get("errors")),
             hint="check that rwc and the key server are compatible versions",
             contact=contact,
         )

@@ -6,6 +6,7 @@ certificates are made here with `cryptography`, and the client speaks HTTP over 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -176,3 +178,70 @@ def hello_tls(tls_files: TlsFiles) -> Iterator[int]:
     )
     yield u.port
     stop_uvicorn(u)
+
+
+# --- a live key server ------------------------------------------------------------------
+
+
+class ShiftableClock:
+    """The key server's clock: real time plus an offset a test may move forward."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+
+@dataclass
+class LiveServer:
+    url: str
+    clock: ShiftableClock
+    tokens: dict[str, str]
+    contact: str
+
+    def official(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = requests.post(
+            self.url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.tokens['official']}"},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert isinstance(doc, dict)
+        return doc
+
+
+CONTACT = "Information security desk, +81-6-0000-0000, security@city.example"
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real key server (SQLite) for the session, with its principals."""
+    from keyserver.db import init_database  # noqa: PLC0415
+    from keyserver.testing import bootstrap_principal, running_server, sqlite_settings  # noqa: PLC0415
+
+    clock = ShiftableClock()
+    settings = dataclasses.replace(
+        sqlite_settings(tmp_path_factory.mktemp("ks"), contact=CONTACT), clock=clock
+    )
+    init_database(settings)
+    tokens = {
+        "writer": bootstrap_principal(settings, "contractor@vendor.example", ["writer"]),
+        "reader": bootstrap_principal(settings, "clerk@city.example", ["reader"]),
+        "group_reader": bootstrap_principal(
+            settings, "deputy@city.example", ["reader"], groups=["benefits"]
+        ),
+        "outsider": bootstrap_principal(settings, "intern@city.example", ["reader"]),
+        "official": bootstrap_principal(settings, "security@city.example", ["official"]),
+    }
+    with running_server(settings) as url:
+        yield LiveServer(url, clock, tokens, CONTACT)
+
+
+@pytest.fixture
+def server(live: LiveServer) -> Iterator[LiveServer]:
+    """The live server, with its clock put back after the test."""
+    yield live
+    live.clock.offset = dt.timedelta(0)
