@@ -1,0 +1,127 @@
+"""The FastAPI application factory and the uvicorn entry points.
+
+``create_app(settings)`` builds one app around one :class:`KeyService`;
+``app_from_env`` is the uvicorn factory for multi-worker serving
+(``uvicorn --factory keyserver.app:app_from_env``), reading settings from KEYSERVER_*.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from keyserver.errors import KeyServerError
+from keyserver.metrics import Metrics
+from keyserver.problems import BodyGuard, install_handlers
+from keyserver.routers import audit, containers, health, media, principals
+from keyserver.service import KeyService
+from keyserver.settings import Settings
+
+log = logging.getLogger("keyserver")
+
+
+def _sweeper(service: KeyService, stop: threading.Event) -> None:
+    """Background sweep loop: destroys what is due (see KeyService.sweep)."""
+    interval = service.settings.sweep_interval.total_seconds()
+    while not stop.wait(interval):
+        try:
+            counts = service.sweep()
+            if any(counts.values()):
+                log.info("sweep: %s", counts)
+        except Exception as exc:  # noqa: BLE001 - keep sweeping; the next run retries
+            log.warning("sweep failed: %s", type(exc).__name__)
+
+
+def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI:
+    """Build the key server application.
+
+    Args:
+        settings: Configuration (database, master key, limits, clock, rng).
+        service: An existing service to use (default: one built from ``settings``).
+
+    Returns:
+        The FastAPI app; its ``state.service`` is the :class:`KeyService`.
+    """
+    svc = service if service is not None else KeyService(settings, metrics=Metrics())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if settings.sweep_interval.total_seconds() > 0:
+            thread = threading.Thread(target=_sweeper, args=(svc, stop), daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
+            if service is None:
+                svc.close()
+
+    app = FastAPI(
+        title="rwc key server",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.service = svc
+    install_handlers(app, settings.contact, svc.metrics)
+    for module in (containers, media, audit, principals, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, contact=settings.contact)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory: settings from KEYSERVER_* (and KEYSERVER_DATA_DIR's TOML)."""
+    return create_app(Settings.load())
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8443,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    workers: int = 1,
+) -> None:
+    """Run the server in the foreground until interrupted.
+
+    With ``workers > 1`` uvicorn needs an import string: the workers call
+    :func:`app_from_env`, so the settings must be expressible in KEYSERVER_* variables
+    (the caller exports them; this function exports database URL and data dir).
+
+    Raises:
+        KeyServerError: Never directly; configuration errors surface as ConfigError.
+    """
+    ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    if workers > 1:
+        import os  # noqa: PLC0415
+
+        os.environ["KEYSERVER_DATABASE_URL"] = settings.database_url
+        if settings.data_dir is not None:
+            os.environ["KEYSERVER_DATA_DIR"] = str(settings.data_dir)
+        uvicorn.run(
+            "keyserver.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,
+            **ssl,  # type: ignore[arg-type]
+        )
+        return
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, **ssl)  # type: ignore[arg-type]
+
+
+__all__ = ["KeyServerError", "app_from_env", "create_app", "serve"]

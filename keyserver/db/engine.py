@@ -1,0 +1,88 @@
+"""Engine factory (SQLite and PostgreSQL) and migration entry points.
+
+SQLite: WAL journal, foreign keys, ``secure_delete`` (destroyed key ciphertexts are
+overwritten with zeros in the file, not merely unlinked from the b-tree), a busy timeout,
+and every transaction opened with ``BEGIN IMMEDIATE`` so writers serialise at BEGIN
+instead of failing at their first write (this is SQLite's equivalent of the row locks
+used on PostgreSQL). PostgreSQL: ``postgresql+psycopg://`` with pre-ping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from keyserver.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Create the engine for ``settings.database_url`` with backend-specific setup."""
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
+            pool_size=settings.pool_size,
+            pool_pre_ping=True,
+        )
+        busy = int(settings.busy_timeout_ms)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+            # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            # Security: overwrite deleted content (destroyed key ciphertexts) in the file.
+            cur.execute("PRAGMA secure_delete=ON")
+            # Durability of the audit log over speed.
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute(f"PRAGMA busy_timeout={busy}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # Serialise writers at BEGIN (no lock upgrade deadlocks, no SQLITE_BUSY mid-way).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(
+        url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+    )
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def migrate(settings: Settings, engine: Engine | None = None) -> None:
+    """Bring the database schema to the newest revision (one chain for both backends)."""
+    own = engine is None
+    eng = make_engine(settings) if engine is None else engine
+    try:
+        with eng.begin() as conn:
+            cfg = _alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        if own:
+            eng.dispose()
+
+
+def init_database(settings: Settings, engine: Engine | None = None) -> None:
+    """Create the database schema (and SQLite file) if needed; idempotent."""
+    if settings.database_url.startswith("sqlite:///"):
+        path = Path(settings.database_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    migrate(settings, engine)

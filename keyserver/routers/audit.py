@@ -1,0 +1,54 @@
+"""/v1/audit: list, export (JSON Lines), verify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from keyserver.deps import ActorDep, ServiceDep
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("")
+def audit_list(
+    service: ServiceDep,
+    actor: ActorDep,
+    *,
+    container: str | None = None,
+    action: str | None = None,
+    actor_name: str | None = None,
+    after_seq: int = 0,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """List audit entries (auditor, official). ``actor`` filters by acting principal."""
+    return service.audit_list(
+        actor,
+        container=container,
+        action=action,
+        actor_name=actor_name,
+        after_seq=after_seq,
+        limit=limit,
+    )
+
+
+@router.get("/export")
+def audit_export(service: ServiceDep, actor: ActorDep) -> StreamingResponse:
+    """Every entry as JSON Lines (auditor, official)."""
+    lines = service.audit_export(actor)
+    first = next(lines, None)  # role check and first query happen before the 200 is sent
+
+    def body() -> Any:
+        if first is not None:
+            yield first
+            yield from lines
+
+    return StreamingResponse(body(), media_type="application/jsonl")
+
+
+@router.get("/verify")
+def audit_verify(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    """Verify the keyed hash chain (auditor, official)."""
+    return service.audit_verify(actor)

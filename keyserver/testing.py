@@ -1,0 +1,95 @@
+"""Test helpers (public, stable): run a real server on loopback, make principals.
+
+Example::
+
+    settings = Settings(database_url="sqlite:///...", master_key_b64=...)
+    init_database(settings)
+    admin = bootstrap_principal(settings, "alice", ["writer"])
+    with running_server(settings) as base_url:
+        requests.post(base_url + "/v1/containers", headers={"Authorization": ...}, ...)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from keyserver.app import create_app
+from keyserver.lifecycle import ROLES, Actor
+from keyserver.service import KeyService
+from keyserver.settings import Settings
+
+BOOTSTRAP_ACTOR = "bootstrap"
+
+
+def new_master_key_b64() -> str:
+    """A fresh random master key, base64url (for ``Settings.master_key_b64``)."""
+    return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii")
+
+
+def sqlite_settings(directory: os.PathLike[str] | str, **overrides: object) -> Settings:
+    """Settings for a fresh SQLite database in ``directory`` (no background sweep)."""
+    fields: dict[str, object] = {
+        "database_url": f"sqlite:///{os.fspath(directory)}/keyserver.db",
+        "master_key_b64": new_master_key_b64(),
+        "sweep_interval": 0,
+    }
+    fields.update(overrides)
+    return Settings.load(overrides=fields, env={})
+
+
+@contextmanager
+def running_server(settings: Settings, timeout: float = 20.0) -> Iterator[str]:
+    """Run ``create_app(settings)`` with uvicorn on 127.0.0.1, an ephemeral port.
+
+    Yields:
+        The base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash).
+    """
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("the key server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+
+
+def bootstrap_principal(
+    settings: Settings,
+    name: str,
+    roles: list[str],
+    groups: list[str] | None = None,
+    organisation: str | None = None,
+) -> str:
+    """Create a principal directly in the database; return its bearer token.
+
+    Audited under the actor ``bootstrap``. The database must be initialised
+    (:func:`keyserver.db.init_database`).
+    """
+    service = KeyService(settings)
+    try:
+        actor = Actor(name=BOOTSTRAP_ACTOR, roles=ROLES, local=True)
+        result = service.add_principal(
+            actor, name, roles, organisation=organisation, groups=groups or []
+        )
+    finally:
+        service.close()
+    token = result["token"]
+    assert isinstance(token, str)
+    return token

@@ -1,0 +1,125 @@
+"""Helpers for the key server tests (imported by conftest and the test modules)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from voprf import ristretto as r
+
+from keyserver.settings import Settings
+from keyserver.testing import bootstrap_principal
+
+
+class FakeClock:
+    """An injectable clock the tests move by hand."""
+
+    def __init__(self) -> None:
+        self.t = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw: float) -> None:
+        self.t += timedelta(**kw)
+
+
+@dataclass
+class World:
+    """A server with one principal per role, and helpers to talk to it."""
+
+    settings: Settings
+    url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, who: str | None) -> httpx.Client:
+        headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def call(self, who: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
+        with self.client(who) as c:
+            return c.request(method, path, **kw)
+
+
+ROLE_PRINCIPALS = {
+    "admin": ["admin"],
+    "writer": ["writer"],
+    "reader": ["reader"],
+    "official": ["official"],
+    "auditor": ["auditor"],
+    "outsider": ["reader"],  # a reader not on any policy
+    "groupie": ["reader"],  # a reader allowed through a group
+}
+
+
+def make_world(settings: Settings, url: str) -> World:
+    w = World(settings=settings, url=url)
+    for name, roles in ROLE_PRINCIPALS.items():
+        groups = ["team-a"] if name == "groupie" else []
+        w.tokens[name] = bootstrap_principal(settings, name, roles, groups, "City")
+    return w
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def register(w: World, who: str = "writer", **kw: Any) -> dict[str, Any]:
+    body = {
+        "label": "export-2026-11",
+        "medium": "usb-0001",
+        "readers": ["reader"],
+        "reader_groups": ["team-a"],
+        "not_after": None,
+        "password_required": True,
+        "attempt_budget": None,
+    }
+    body.update(kw)
+    resp = w.call(who, "POST", "/v1/containers", json=body)
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+def oprf(w: World, who: str, cid: str, public_key: str, data: bytes = b"pw") -> dict[str, Any]:
+    """Run a real VOPRF round trip; returns the response plus the finalized output."""
+    client, blinded = r.Client.blind(b"rwc/v1 oprf input" + unb64(cid) + data)
+    resp = w.call(
+        who,
+        "POST",
+        f"/v1/containers/{cid}/evaluate",
+        json={"blinded_element": b64(blinded.serialize())},
+    )
+    assert resp.status_code == 200, resp.text
+    doc = dict(resp.json())
+    out = r.VerifiableOutput.deserialize(unb64(doc["proof"]) + unb64(doc["evaluated_element"]))
+    doc["output"] = client.finalize(out, r.PublicKey.deserialize(unb64(public_key)))
+    return doc
+
+
+def blinded_b64() -> str:
+    _, blinded = r.Client.blind(b"x")
+    return b64(blinded.serialize())
+
+
+def activate(w: World, **kw: Any) -> tuple[dict[str, Any], bytes]:
+    """Register, seal-evaluate and commit; returns (registration, receipt_key)."""
+    reg = register(w, **kw)
+    oprf(w, "writer", reg["container_id"], reg["public_key"])
+    receipt_key = os.urandom(32)
+    resp = w.call(
+        "writer",
+        "POST",
+        f"/v1/containers/{reg['container_id']}/commit",
+        json={"header_digest": b64(os.urandom(32)), "receipt_key": b64(receipt_key)},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"container_id": reg["container_id"], "state": "active"}
+    return reg, receipt_key
