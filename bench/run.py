@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
     }
     print(f"rwc bench {results['date']} on {results['cpus']} CPUs, Python {results['python']}")
+    load = os.getloadavg()[0]
+    results["load_average_1min"] = load
+    if load > 0.5:
+        print(
+            f"WARNING: load average {load:.2f}: other work is running on this machine; "
+            "the figures will be noisy (the tables still compare tools measured side by side)."
+        )
     failed = False
     if args.only in (None, "container"):
         import container  # noqa: PLC0415 - --only keyserver must not need the library
