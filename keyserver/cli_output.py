@@ -1,0 +1,117 @@
+"""Output of the ``keyserver`` command: tables for people, JSON for scripts.
+
+Every command produces one JSON-compatible value (a dict or a list of dicts). With
+``--json`` it is printed as one JSON document (or JSON Lines for the audit export) on
+stdout; otherwise it is rendered with rich. Errors and hints always go to stderr, in the
+form ``keyserver: error: ...`` / ``keyserver: hint: ...``, so that stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+PROG = "keyserver"
+
+
+def _cell(value: Any) -> str:
+    """Render one value for a table cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+class Output:
+    """Where and how a command prints its result.
+
+    Args:
+        stdout: Stream for results.
+        stderr: Stream for errors, hints and notes.
+        as_json: Print machine-readable JSON instead of tables.
+    """
+
+    def __init__(self, stdout: TextIO, stderr: TextIO, *, as_json: bool) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.as_json = as_json
+        # Rich decides on colour from the stream; width is fixed when not a TTY so that
+        # captured output (tests, pipes) does not wrap at 80 columns unpredictably.
+        self._console = Console(
+            file=stdout,
+            highlight=False,
+            soft_wrap=False,
+            width=None if stdout.isatty() else 200,
+        )
+
+    def json(self, value: Any) -> None:
+        """Print ``value`` as one JSON document."""
+        self.stdout.write(json.dumps(value, sort_keys=True, ensure_ascii=False, indent=2))
+        self.stdout.write("\n")
+
+    def record(self, value: Mapping[str, Any], *, title: str | None = None) -> None:
+        """Print one object: JSON, or a two-column key/value table."""
+        if self.as_json:
+            self.json(value)
+            return
+        table = Table(title=title, show_header=False, box=None, pad_edge=False)
+        table.add_column("field", style="bold")
+        table.add_column("value")
+        for key, item in value.items():
+            table.add_row(key, _cell(item))
+        self._console.print(table)
+
+    def rows(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        columns: Sequence[str],
+        *,
+        title: str | None = None,
+    ) -> None:
+        """Print a list of objects: JSON array, or a table with the given columns."""
+        if self.as_json:
+            self.json(list(items))
+            return
+        if not items:
+            self._console.print(f"(no {title or 'entries'})")
+            return
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for item in items:
+            table.add_row(*(_cell(item.get(column)) for column in columns))
+        self._console.print(table)
+
+    def secret(self, label: str, value: str) -> None:
+        """Print a secret shown once (a new token), with a warning for people.
+
+        The warning goes to stderr so that ``$(keyserver principal add ...)`` and ``--json``
+        capture only the value.
+        """
+        if not self.as_json:
+            self.stdout.write(f"{label}: {value}\n")
+            self.note("this token is shown once; store it now (it is kept only as a hash)")
+
+    def text(self, line: str) -> None:
+        """Print a plain line on stdout (people mode only)."""
+        if not self.as_json:
+            self.stdout.write(line + "\n")
+
+    def note(self, message: str) -> None:
+        """Print an informational line on stderr."""
+        self.stderr.write(f"{PROG}: {message}\n")
+
+    def error(self, message: str, hint: str | None = None) -> None:
+        """Print ``keyserver: error: ...`` and an optional hint on stderr."""
+        self.stderr.write(f"{PROG}: error: {message}\n")
+        if hint:
+            self.stderr.write(f"{PROG}: hint: {hint}\n")
