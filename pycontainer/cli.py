@@ -21,6 +21,7 @@ Exit codes (pycontainer.cli_exit.EXIT_CODE_TABLE):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -99,7 +100,8 @@ def run(
         verbose="--verbose" in argv or "-v" in argv,
     )
     try:
-        args = build_parser().parse_args(argv)
+        with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
+            args = build_parser().parse_args(argv)
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from pycontainer.cli_password import ENV_PASSWORD, get_password
 from pycontainer.cli_ui import Ui
@@ -15,7 +15,7 @@ from pycontainer.errors import KeyServerDeniedError
 ENV_SERVER = "RWC_SERVER"
 ENV_CA_BUNDLE = "RWC_CA_BUNDLE"
 # The subcommand table (its parser class is cli._Parser, hence Any).
-SubParsers = argparse._SubParsersAction[Any]
+SubParsers: TypeAlias = "argparse._SubParsersAction[Any]"
 
 
 def b64(data: bytes) -> str:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import stat
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from pycontainer.cli_common import (
 from pycontainer.cli_exit import UsageError
 from pycontainer.cli_ui import Ui
 from pycontainer.client import KeyServerClient
-from pycontainer.errors import KeyServerError
+from pycontainer.errors import KeyServerError, WrongPasswordError
 from pycontainer.reader import Container, open_container, read_header
 from pycontainer.server_url import normalize_server_url
 
@@ -114,9 +114,18 @@ def _opened(
     receipt: dict[str, Any] = {"receipt": "none"}
     with make_client(url, token, args, env) as client:
         ui.note(f"asking the key server at {url}")
-        with open_container(
-            path, key_server=client, password=password, url_override=override
-        ) as container:
+        try:
+            container = open_container(
+                path, key_server=client, password=password, url_override=override
+            )
+        except WrongPasswordError as exc:
+            if not args.no_password:
+                # The header cannot say whether a password was used (spec §slot-server-oprf).
+                exc.hint = (exc.hint + "; " if exc.hint else "") + (
+                    "if the container was sealed with --no-password, pass --no-password"
+                )
+            raise
+        with container:
             try:
                 yield container, receipt
             finally:
@@ -195,14 +204,15 @@ def run_cat(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     everything written to stdout is authenticated plaintext. If a later chunk fails, a
     prefix has already been written; the exit code (8) says the output is incomplete.
     """
-    out = sys.stdout.buffer
+    out = ui.stdout.buffer
     with _opened(args, ui, env) as (container, receipt):
         with container.open_entry(args.path) as f:
             while block := f.read(CAT_BLOCK):
                 out.write(block)
         out.flush()
     if ui.json_mode:  # stdout holds the data: the result goes to stderr
-        ui.stderr.write('{"ok": true, "command": "cat", "receipt": "' + receipt["receipt"] + '"}\n')
+        doc = {"ok": True, "command": "cat", "path": args.path, **receipt, "warnings": ui.warnings}
+        ui.stderr.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
 def run_verify(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:

@@ -70,7 +70,7 @@ class ClientLimits:
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    retries: int = 3
+    retries: int = 2
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
     max_response_bytes: int = 1 << 20

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from pycontainer import keyschedule, oprf
+from pycontainer import oprf
 from pycontainer.client import KeyServerClient, Policy, b64url_encode
 from pycontainer.errors import (
     KeyServerDeniedError,

@@ -1,0 +1,488 @@
+"""`rwc` through main(argv) in process, against a live key server on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pycontainer.cli import run
+from pycontainer.cli_exit import EXIT_CODE_TABLE, ExitCode
+from pycontainer.client import b64url_decode, b64url_encode
+
+KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
+
+
+@dataclass
+class Result:
+    code: int
+    out: bytes
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def err_json(self) -> Any:
+        return json.loads(self.err.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    d = tmp_path / "home"
+    d.mkdir()
+    return d
+
+
+def rwc(
+    server: Any,
+    home: Path,
+    *argv: str,
+    who: str | None = "writer",
+    password: str | None = "correct horse",
+    env: dict[str, str] | None = None,
+) -> Result:
+    e = {"XDG_CONFIG_HOME": str(home)}
+    if who is not None:
+        e["RWC_TOKEN"] = server.tokens[who]
+    if password is not None:
+        e["RWC_PASSWORD"] = password
+    e.update(env or {})
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    err = io.StringIO()
+    code = run(list(argv), env=e, stdout=out, stderr=err)
+    out.flush()
+    return Result(code, raw.getvalue(), err.getvalue())
+
+
+def make_tree(root: Path) -> list[Path]:
+    (root / "notes").mkdir(parents=True, exist_ok=True)
+    (root / "register.csv").write_text("id,name\n1,Tanaka\n2,Suzuki\n")
+    (root / "notes" / "a.txt").write_text("alpha\n")
+    (root / "notes" / "b.bin").write_bytes(bytes(range(256)) * 100)
+    return [root / "register.csv", root / "notes"]
+
+
+def seal(server: Any, home: Path, tmp_path: Path, *extra: str, **kw: Any) -> tuple[Result, Path]:
+    inputs = make_tree(tmp_path / "in")
+    out = tmp_path / "export.rwc"
+    r = rwc(
+        server,
+        home,
+        "seal",
+        *map(str, inputs),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--label",
+        "2022 benefits export",
+        "--medium",
+        "USB-TEST",
+        "--reader",
+        "clerk@city.example",
+        *KDF,
+        *extra,
+        **kw,
+    )
+    return r, out
+
+
+def cid_of(server: Any, home: Path, container: Path) -> bytes:
+    info = rwc(server, home, "--json", "info", str(container), who=None, password=None).json()
+    return b64url_decode(info["slots"][0]["container_id"], 16, "id")
+
+
+def test_round_trip(server: Any, home: Path, tmp_path: Path) -> None:
+    r, out = seal(server, home, tmp_path, "--json", "--expires", "30d")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["ok"] is True and doc["command"] == "seal" and doc["entries"] == 4
+    assert out.is_file()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+    info = rwc(server, home, "info", str(out), who=None, password=None)  # offline, no token
+    assert info.code == 0
+    assert server.url in info.text and doc["container_id"] in info.text
+
+    ls = rwc(server, home, "ls", str(out), who="reader")
+    assert ls.code == 0, ls.err
+    assert sorted(ls.text.split()) == ["notes/", "notes/a.txt", "notes/b.bin", "register.csv"]
+    long = rwc(server, home, "ls", "--long", str(out), who="reader")
+    assert "-rw" in long.text and "25600" in long.text
+
+    cat = rwc(server, home, "cat", str(out), "notes/b.bin", who="reader")
+    assert cat.code == 0 and cat.out == bytes(range(256)) * 100
+
+    v = rwc(server, home, "--json", "verify", str(out), who="reader")
+    assert v.code == 0 and v.json()["valid"] is True and v.json()["receipt"] == "sent"
+
+    dest = tmp_path / "out"
+    o = rwc(server, home, "open", str(out), "-C", str(dest), "--json", who="reader")
+    assert o.code == 0, o.err
+    assert o.json()["entries"] == 4 and o.json()["receipt"] == "sent"
+    assert (dest / "register.csv").read_text() == "id,name\n1,Tanaka\n2,Suzuki\n"
+    assert (dest / "notes" / "b.bin").read_bytes() == bytes(range(256)) * 100
+
+
+def test_open_some_paths_and_default_directory(
+    server: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = seal(server, home, tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    r = rwc(server, home, "open", str(out), "notes/a.txt", who="reader")
+    assert r.code == 0, r.err
+    assert sorted(p.name for p in (work / "export").rglob("*")) == ["a.txt", "notes"]
+
+
+def test_no_password_container(server: Any, home: Path, tmp_path: Path) -> None:
+    r, out = seal(server, home, tmp_path, "--no-password", password=None)
+    assert r.code == 0, r.err
+    ok = rwc(server, home, "ls", "--no-password", str(out), who="reader", password=None)
+    assert ok.code == 0, ok.err
+    # Without --no-password the reader's password is used, which is wrong here.
+    bad = rwc(server, home, "ls", str(out), who="reader", password="guess")
+    assert bad.code == ExitCode.WRONG_PASSWORD
+    assert "--no-password" in bad.err
+
+
+def test_wrong_password_exit_6_and_nothing_written(server: Any, home: Path, tmp_path: Path) -> None:
+    _, out = seal(server, home, tmp_path)
+    dest = tmp_path / "dest"
+    r = rwc(server, home, "open", str(out), "-C", str(dest), who="reader", password="wrong")
+    assert r.code == ExitCode.WRONG_PASSWORD
+    assert r.err.startswith("rwc: error: ")
+    assert "rwc: hint: " in r.err
+    assert "Traceback" not in r.err
+    assert not dest.exists()
+
+
+def test_revoked_exit_3_says_when_why_whom(server: Any, home: Path, tmp_path: Path) -> None:
+    _, out = seal(server, home, tmp_path)
+    cid = b64url_encode(cid_of(server, home, out))
+    server.official(
+        f"/v1/containers/{cid}/destroy",
+        {"reason": "courier lost the bag (internal)", "public_reason": "USB stick lost"},
+    )
+    dest = tmp_path / "dest"
+    r = rwc(server, home, "open", str(out), "-C", str(dest), who="reader")
+    assert r.code == ExitCode.REVOKED
+    assert "USB stick lost" in r.err and server.contact in r.err
+    assert "revoked" in r.err and " on 20" in r.err  # the date
+    assert "internal" not in r.err
+    assert not dest.exists()
+    j = rwc(server, home, "--json", "ls", str(out), who="reader")
+    assert j.code == 3 and j.out == b""
+    err = j.err_json()
+    assert err["ok"] is False
+    assert err["error"]["kind"] == "revoked" and err["error"]["exit_code"] == 3
+    assert err["error"]["reason"] == "USB stick lost"
+    assert err["error"]["contact"] == server.contact
+    assert err["error"]["revoked_at"]
+
+
+def test_suspended_exit_4(server: Any, home: Path, tmp_path: Path) -> None:
+    _, out = seal(server, home, tmp_path)
+    cid = b64url_encode(cid_of(server, home, out))
+    server.official(f"/v1/containers/{cid}/suspend", {"reason": "check", "public_reason": None})
+    r = rwc(server, home, "cat", str(out), "register.csv", who="reader")
+    assert r.code == ExitCode.SUSPENDED and r.out == b""
+    assert "suspended" in r.err
+
+
+def test_not_allowed_exit_5(server: Any, home: Path, tmp_path: Path) -> None:
+    _, out = seal(server, home, tmp_path)
+    r = rwc(server, home, "ls", str(out), who="outsider")
+    assert r.code == ExitCode.DENIED
+    nobody = rwc(server, home, "ls", str(out), who=None)  # no token anywhere
+    assert nobody.code == ExitCode.DENIED
+    assert "rwc login" in nobody.err
+
+
+def test_unreachable_exit_7(server: Any, home: Path, tmp_path: Path, closed_port: int) -> None:
+    _, out = seal(server, home, tmp_path)
+    r = rwc(
+        server, home, "ls", str(out), "--server", f"http://127.0.0.1:{closed_port}", who="reader"
+    )
+    assert r.code == ExitCode.UNREACHABLE
+    assert "cannot reach" in r.err
+    # Sealing against an unreachable server leaves nothing behind.
+    out2 = tmp_path / "second.rwc"
+    s = rwc(
+        server,
+        home,
+        "seal",
+        str(tmp_path / "in" / "register.csv"),
+        "-o",
+        str(out2),
+        "--server",
+        f"http://127.0.0.1:{closed_port}",
+        "--reader",
+        "clerk@city.example",
+        *KDF,
+    )
+    assert s.code == ExitCode.UNREACHABLE
+    assert not out2.exists()
+
+
+def test_server_override_reaches_same_server_under_another_name(
+    server: Any, home: Path, tmp_path: Path
+) -> None:
+    _, out = seal(server, home, tmp_path)
+    other_name = server.url.replace("127.0.0.1", "localhost")
+    r = rwc(server, home, "ls", str(out), "--server", other_name, who="reader")
+    assert r.code == 0, r.err
+    e = rwc(server, home, "ls", str(out), who="reader", env={"RWC_SERVER": other_name})
+    assert e.code == 0, e.err
+
+
+def test_corrupt_exit_8(server: Any, home: Path, tmp_path: Path) -> None:
+    _, out = seal(server, home, tmp_path)
+    data = bytearray(out.read_bytes())
+    data[-40] ^= 1  # inside the last payload chunk
+    bad = tmp_path / "bad.rwc"
+    bad.write_bytes(bytes(data))
+    dest = tmp_path / "dest"
+    r = rwc(server, home, "open", str(bad), "-C", str(dest), who="reader")
+    assert r.code == ExitCode.CORRUPT
+    assert not dest.exists()
+    junk = tmp_path / "junk.rwc"
+    junk.write_bytes(b"\x89RWC\r\n\x1a\n" + b"\x00" * 10)
+    assert rwc(server, home, "info", str(junk), who=None).code == ExitCode.CORRUPT
+    assert rwc(server, home, "ls", str(junk), who="reader").code == ExitCode.CORRUPT
+
+
+def test_expired_exit_9(server: Any, home: Path, tmp_path: Path) -> None:
+    import datetime as dt  # noqa: PLC0415
+
+    _, out = seal(server, home, tmp_path, "--expires", "1h")
+    assert rwc(server, home, "ls", str(out), who="reader").code == 0
+    server.clock.offset = dt.timedelta(hours=2)
+    r = rwc(server, home, "ls", str(out), who="reader")
+    assert r.code == ExitCode.EXPIRED
+    assert "expired" in r.err
+
+
+def test_exists_exit_10_without_force(server: Any, home: Path, tmp_path: Path) -> None:
+    _, out = seal(server, home, tmp_path)
+    before = out.read_bytes()
+    r, _ = seal(server, home, tmp_path)
+    assert r.code == ExitCode.EXISTS
+    assert out.read_bytes() == before
+    forced, _ = seal(server, home, tmp_path, "--force")
+    assert forced.code == 0 and out.read_bytes() != before
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "register.csv").write_text("mine")
+    o = rwc(server, home, "open", str(out), "-C", str(dest), who="reader")
+    assert o.code == ExitCode.EXISTS
+    assert (dest / "register.csv").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["seal", "x", "-o", "y.rwc", "--server", "https://k.example", "--bogus"],
+        ["ls"],
+        ["--json", "ls"],
+    ],
+)
+def test_usage_exit_2(server: Any, home: Path, argv: list[str]) -> None:
+    r = rwc(server, home, *argv)
+    assert r.code == ExitCode.USAGE
+    assert "Traceback" not in r.err
+    if "--json" in argv:
+        assert r.err_json()["error"]["kind"] == "usage"
+    else:
+        assert r.err.startswith("rwc: error: ")
+
+
+def test_seal_refusals_are_usage_errors_and_write_nothing(
+    server: Any, home: Path, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "in")
+    src = str(tmp_path / "in" / "register.csv")
+    out = tmp_path / "x.rwc"
+    base = ["seal", src, "-o", str(out), "--server", server.url]
+    cases = [
+        base + KDF,  # no reader
+        [*base, "--reader", "r", "--kdf-memory", "1024"],  # below the spec bound
+        [*base, "--reader", "r", "--kdf-time", "11", *KDF[:2]],
+        [*base, "--reader", "r", "--expires", "yesterday", *KDF],
+        [*base, "--reader", "r", "--expires", "2001-01-01", *KDF],
+        ["seal", src, "-o", str(out), "--server", "http://keys.city.example", "--reader", "r"],
+    ]
+    for argv in cases:
+        r = rwc(server, home, *argv)
+        assert r.code in (ExitCode.USAGE, ExitCode.ERROR), (argv, r.err)
+        assert not out.exists()
+    empty = rwc(server, home, *base, "--reader", "r", *KDF, password="")
+    assert empty.code == ExitCode.USAGE and "--no-password" in empty.err
+
+
+def test_seal_with_unknown_reader_leaves_nothing(server: Any, home: Path, tmp_path: Path) -> None:
+    make_tree(tmp_path / "in")
+    out = tmp_path / "x.rwc"
+    r = rwc(
+        server,
+        home,
+        "seal",
+        str(tmp_path / "in" / "register.csv"),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--medium",
+        "M",
+        "--reader",
+        "nobody@nowhere.example",
+        *KDF,
+    )
+    assert r.code != 0 and "Traceback" not in r.err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_seal_refuses_symlink_input_and_cleans_up(server: Any, home: Path, tmp_path: Path) -> None:
+    make_tree(tmp_path / "in")
+    link = tmp_path / "in" / "link"
+    link.symlink_to(tmp_path / "in" / "register.csv")
+    out = tmp_path / "x.rwc"
+    r = rwc(
+        server,
+        home,
+        "seal",
+        str(link),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--medium",
+        "M",
+        "--reader",
+        "clerk@city.example",
+        *KDF,
+    )
+    assert r.code == ExitCode.ERROR and "symbolic link" in r.err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_commit_failure_removes_output(server: Any, home: Path, tmp_path: Path) -> None:
+    """The registration lapses mid-seal (server clock moves past pending_expires_at).
+
+    The seal reads stdin, so the test holds it open until the library has evaluated, then
+    moves the server's clock 25 h on: commit answers `expired` and no file may remain.
+    """
+    import datetime as dt  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    rfd, wfd = os.pipe()
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    out = out_dir / "piped.rwc"
+    result: list[Result] = []
+    real_stdin = sys.stdin
+    sys.stdin = io.TextIOWrapper(os.fdopen(rfd, "rb"))
+    try:
+        t = threading.Thread(
+            target=lambda: result.append(
+                rwc(
+                    server,
+                    home,
+                    "seal",
+                    "-",
+                    "-o",
+                    str(out),
+                    "--server",
+                    server.url,
+                    "--medium",
+                    "M",
+                    "--reader",
+                    "clerk@city.example",
+                    *KDF,
+                )
+            )
+        )
+        t.start()
+        os.write(wfd, b"some data\n")
+        deadline = time.monotonic() + 30
+        while not any(p.name.startswith(".") for p in out_dir.iterdir()):
+            assert time.monotonic() < deadline, "seal never started writing"
+            time.sleep(0.02)
+        server.clock.offset = dt.timedelta(hours=25)
+        os.close(wfd)
+        t.join(30)
+    finally:
+        sys.stdin = real_stdin
+    assert result, "seal did not finish"
+    assert result[0].code == ExitCode.EXPIRED, result[0].err
+    assert list(out_dir.iterdir()) == []
+
+
+def test_login_logout_token_file_0600(
+    server: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(server.tokens["reader"] + "\n"))
+    r = rwc(server, home, "login", server.url + "/", "--token-stdin", who=None)
+    assert r.code == 0, r.err
+    assert "clerk@city.example" in r.text
+    store = home / "rwc" / "tokens.json"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.parent.stat().st_mode) == 0o700
+    assert server.tokens["reader"] not in r.text + r.err  # never echoed
+
+    _, out = seal(server, home, tmp_path)
+    ls = rwc(server, home, "ls", str(out), who=None)  # token from the store
+    assert ls.code == 0, ls.err
+
+    lo = rwc(server, home, "--json", "logout", server.url, who=None)
+    assert lo.code == 0 and lo.json()["removed"] is True
+    assert rwc(server, home, "ls", str(out), who=None).code == ExitCode.DENIED
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("rwc_" + "Z" * 43 + "\n"))
+    bad = rwc(server, home, "login", server.url, "--token-stdin", who=None)
+    assert bad.code == ExitCode.DENIED
+    assert json.loads(store.read_text())["tokens"] == {}
+
+
+def test_json_results_parse(server: Any, home: Path, tmp_path: Path) -> None:
+    r, out = seal(server, home, tmp_path, "--json")
+    assert r.json()["container_id"]
+    ls = rwc(server, home, "--json", "ls", str(out), who="reader")
+    entries = ls.json()["entries"]
+    assert {e["path"] for e in entries} == {"notes", "notes/a.txt", "notes/b.bin", "register.csv"}
+    assert all(set(e) == {"path", "kind", "mode", "size", "mtime"} for e in entries)
+    cat = rwc(server, home, "cat", str(out), "register.csv", "--json", who="reader")
+    assert cat.out.startswith(b"id,name")
+    assert cat.err_json()["ok"] is True
+    info = rwc(server, home, "info", "--json", str(out), who=None).json()
+    assert info["version"] == 1 and info["slots"][0]["argon2"] == {"m": 8192, "t": 1, "p": 1}
+
+
+def test_quiet_prints_nothing_on_success(server: Any, home: Path, tmp_path: Path) -> None:
+    r, _ = seal(server, home, tmp_path, "--quiet")
+    assert r.code == 0 and r.out == b"" and r.err == ""
+
+
+def test_help_lists_exit_codes(server: Any, home: Path) -> None:
+    r = rwc(server, home, "--help")
+    assert r.code == 0
+    for code, _, meaning in EXIT_CODE_TABLE:
+        assert f"{int(code):>2}  {meaning}" in r.text
