@@ -1,0 +1,57 @@
+"""README.md cannot drift from the commands: exit codes and the documented test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from keyserver import cli_errors
+from pycontainer.cli_exit import EXIT_CODE_TABLE
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _section(text: str, title: str) -> str:
+    """The body of the '## title' section."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"README.md has no section {title!r}"
+    return match.group(1)
+
+
+def _strip_hint(meaning: str) -> str:
+    """The table's meanings may end with a hint in parentheses for --help; README omits it."""
+    return re.sub(r"\s*\([^)]*\)$", "", meaning)
+
+
+def test_readme_exit_codes_match_rwc() -> None:
+    section = _section(README.read_text(encoding="utf-8"), "Exit codes of `rwc`")
+    rows = re.findall(r"^\| (\d+) \| (.+?) \|$", section, re.M)
+    documented = {int(code): meaning for code, meaning in rows}
+    actual = {int(code): _strip_hint(meaning) for code, _, meaning in EXIT_CODE_TABLE}
+    assert documented == actual
+
+
+def test_readme_shows_the_setup_commands() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "make test" in text
+    assert "make demo" in text
+    assert "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start" in text
+
+
+def test_readme_links_resolve() -> None:
+    text = README.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
+        if "://" in target:
+            continue
+        assert (README.parent / target).exists(), target
+
+
+def test_readme_keyserver_exit_codes_match() -> None:
+    section = _section(README.read_text(encoding="utf-8"), "Exit codes of `keyserver`")
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)}
+    actual = {
+        value
+        for name, value in vars(cli_errors).items()
+        if name.startswith("EXIT_") and isinstance(value, int)
+    }
+    assert documented == actual
