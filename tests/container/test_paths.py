@@ -1,0 +1,141 @@
+"""Authentic containers with hostile indexes: unsafe paths and lying sizes are refused and
+nothing is extracted. Built with the real codec and real keys (Kit.seal_raw)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from pycontainer import archive
+from pycontainer import primitives as p
+from pycontainer.errors import FormatError, UnsafePathError
+
+UNSAFE = [
+    ["/etc/passwd"],
+    ["../escape"],
+    ["a/../../escape"],
+    ["a/./b"],
+    ["."],
+    ["a//b"],
+    ["a/"],
+    ["a\\..\\b"],
+    ["nul\x00byte"],
+    ["bell\x07"],
+    ["c1\x85control"],
+    ["x" * 256],
+    ["cafe\u0301"],  # NFD: not NFC
+    ["same", "same"],
+    ["README", "readme"],  # casefold collision
+    ["caf\u00e9/a", "CAF\u00c9/b", "caf\u00e9"],
+    ["stra\u00dfe", "STRASSE"],  # casefold: ß -> ss
+    ["file", "file/child"],  # a file as a parent
+    ["dir/file", "dir/file/deeper"],
+]
+
+
+def _index(kit, paths: list[str], size: int = 1) -> tuple[bytes, bytes]:
+    entries = [kit.file_entry(q, size) for q in paths]
+    # encode_index checks fields, not paths: exactly what a malicious sealer could write.
+    return b"x" * size * len(paths), archive.encode_index(entries)
+
+
+@pytest.mark.parametrize("paths", UNSAFE, ids=repr)
+def test_unsafe_paths_are_refused(kit, tmp_path, paths):
+    data, index = _index(kit, paths)
+    c = tmp_path / "c.rwc"
+    kit.seal_raw(c, data, index)
+    with pytest.raises(UnsafePathError):
+        kit.open(c)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["c.rwc"]
+
+
+@pytest.mark.parametrize("paths", UNSAFE, ids=repr)
+def test_check_entries_unit(kit, paths):
+    with pytest.raises(UnsafePathError):
+        archive.check_entries([kit.file_entry(q, 0) for q in paths])
+
+
+def test_safe_paths_pass(kit, tmp_path):
+    entries = [
+        kit.dir_entry("d\u00e9j\u00e0"),
+        kit.file_entry("d\u00e9j\u00e0/vu.txt", 2),
+        kit.file_entry("implicit/parent/file", 1),
+        kit.file_entry("x" * 255, 0),
+        kit.file_entry("spaces are fine .txt", 0),
+    ]
+    c = tmp_path / "c.rwc"
+    kit.seal_raw(c, b"abc", archive.encode_index(entries))
+    with kit.open(c) as opened:
+        opened.extract(tmp_path / "out")
+    assert (tmp_path / "out" / "d\u00e9j\u00e0" / "vu.txt").read_bytes() == b"ab"
+    assert (tmp_path / "out" / "implicit" / "parent" / "file").read_bytes() == b"c"
+    assert oct((tmp_path / "out" / "implicit").stat().st_mode & 0o777) == oct(0o755)
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_sizes_must_add_up(kit, tmp_path, delta):
+    index = archive.encode_index([kit.file_entry("f", 4 + delta)])
+    c = tmp_path / "c.rwc"
+    kit.seal_raw(c, b"abcd", index)
+    with pytest.raises(FormatError, match="does not match"):
+        kit.open(c)
+
+
+@pytest.mark.parametrize("index_length", [0, 5, 10**6, 2**64 - 1])
+def test_lying_trailer(kit, tmp_path, index_length):
+    index = archive.encode_index([kit.file_entry("f", 4)])
+    c = tmp_path / "c.rwc"
+    kit.seal_raw(c, b"abcd", index, index_length=index_length)
+    with pytest.raises(FormatError):
+        kit.open(c)
+
+
+def _raw_entry(kind=1, mode=0o644, mtime_s=0, mtime_ns=0, path=b"f", size=0) -> bytes:
+    return (
+        struct.pack(">BHqIH", kind, mode, mtime_s, mtime_ns, len(path))
+        + path
+        + struct.pack(">Q", size)
+    )
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        b"",
+        struct.pack(">I", 1),
+        struct.pack(">I", 2) + _raw_entry(),
+        struct.pack(">I", 1) + _raw_entry() + b"\x00",  # trailing byte
+        struct.pack(">I", 1) + _raw_entry(kind=3),
+        struct.pack(">I", 1) + _raw_entry(mode=0o4755),
+        struct.pack(">I", 1) + _raw_entry(mtime_ns=10**9),
+        struct.pack(">I", 1) + _raw_entry(kind=2, size=1),
+        struct.pack(">I", 1) + _raw_entry(path=b""),
+        struct.pack(">I", 1) + _raw_entry(path=b"\xff\xfe"),
+        struct.pack(">I", p.ENTRY_COUNT_MAX + 1),
+    ],
+)
+def test_malformed_index_bytes(kit, tmp_path, index):
+    c = tmp_path / "c.rwc"
+    kit.seal_raw(c, b"", index)
+    with pytest.raises(FormatError):
+        kit.open(c)
+    with pytest.raises(FormatError):
+        archive.decode_index(index)
+
+
+def test_index_roundtrip_and_offsets(kit):
+    entries = [
+        kit.dir_entry("d"),
+        kit.file_entry("d/a", 3),
+        kit.file_entry("d/b", 0),
+        kit.file_entry("c", 7),
+    ]
+    decoded = archive.decode_index(archive.encode_index(entries))
+    assert [(e.path, e.offset) for e in decoded] == [("d", 0), ("d/a", 0), ("d/b", 3), ("c", 3)]
+
+
+def test_entry_limit_is_configurable(kit):
+    index = archive.encode_index([kit.file_entry(f"f{i}", 0) for i in range(5)])
+    with pytest.raises(FormatError, match="entry count"):
+        archive.decode_index(index, max_entries=4)
