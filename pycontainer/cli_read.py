@@ -250,6 +250,7 @@ def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         "header_length": h.header_length,
         "payload_length": h.payload_length,
         "slots": slots,
+        "unknown_slots": h.unknown_slots,
     }
     lines = [
         f"container:    {path}",
@@ -257,13 +258,14 @@ def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         f"chunk size:   {h.chunk_size} bytes",
         f"header:       {h.header_length} bytes; payload {h.payload_length} bytes",
     ]
-    for s in slots:
-        a = s["argon2"]
+    for s in h.slots:
         lines += [
-            f"key server:   {s['url']}",
-            f"container id: {s['container_id']}",
-            f"argon2id:     m={a['m']} KiB, t={a['t']}, p={a['p']}",
+            f"key server:   {s.url}",
+            f"container id: {b64(s.container_id)}",
+            f"argon2id:     m={s.argon2.m} KiB, t={s.argon2.t}, p={s.argon2.p}",
         ]
+    if h.unknown_slots:
+        lines.append(f"other slots:  {h.unknown_slots} of types this rwc does not know")
     lines.append("(the header is authenticated only when the container is opened)")
     if ui.json_mode:
         ui.result("info", data, None)

@@ -38,7 +38,7 @@ def start_uvicorn(app: Any, **config: Any) -> UvicornThread:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    port: int = sock.getsockname()[1]
     cfg = uvicorn.Config(app, log_level="warning", lifespan="off", **config)
     server = uvicorn.Server(cfg)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -59,7 +59,7 @@ def stop_uvicorn(u: UvicornThread) -> None:
 def _closed_port() -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    port: int = sock.getsockname()[1]
     sock.close()
     return port
 

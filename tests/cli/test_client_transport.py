@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from pycontainer.client import KeyServerClient
@@ -12,7 +15,7 @@ from pycontainer.server_url import ServerUrlError
 TOKEN = "rwc_" + "A" * 43
 
 
-def test_tls_accepted_only_with_the_city_ca(tls_files, hello_tls: int) -> None:
+def test_tls_accepted_only_with_the_city_ca(tls_files: Any, hello_tls: int) -> None:
     url = f"https://127.0.0.1:{hello_tls}"
     with KeyServerClient(url, TOKEN, ca_bundle=str(tls_files.ca_cert), retries=0) as c:
         assert c.whoami().name == "tls-probe"
@@ -32,7 +35,7 @@ def test_tls_accepted_only_with_the_city_ca(tls_files, hello_tls: int) -> None:
         c.whoami()
 
 
-def test_tls_name_mismatch_refused(tls_files, hello_tls: int) -> None:
+def test_tls_name_mismatch_refused(tls_files: Any, hello_tls: int) -> None:
     # The certificate names localhost and 127.0.0.1, not 127.0.0.2 (also loopback).
     url = f"https://127.0.0.2:{hello_tls}"
     c = KeyServerClient(url, TOKEN, ca_bundle=str(tls_files.ca_cert), retries=0)
@@ -47,7 +50,7 @@ def test_plain_http_to_non_loopback_refused_before_any_request() -> None:
         KeyServerClient("http://192.168.1.10:8080", TOKEN)
 
 
-def test_missing_ca_bundle_is_a_clear_error(tmp_path) -> None:
+def test_missing_ca_bundle_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ContainerError, match="CA bundle not found"):
         KeyServerClient("https://127.0.0.1:1", TOKEN, ca_bundle=str(tmp_path / "nope.pem"))
 

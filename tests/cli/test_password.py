@@ -1,4 +1,5 @@
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from pycontainer.cli_exit import UsageError
 from pycontainer.cli_password import get_password
 
 
-def ask(answers: list[str]):
+def ask(answers: list[str]) -> Callable[[str], str]:
     it = iter(answers)
     return lambda _prompt: next(it)
 

@@ -1,0 +1,123 @@
+"""The installed `rwc` command as a separate process (entry point, exit codes, streams)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RWC = Path(sys.executable).parent / "rwc"
+KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
+
+pytestmark = pytest.mark.skipif(not RWC.exists(), reason="rwc is not installed in this venv")
+
+
+def proc(
+    server: Any, tmp_path: Path, *argv: str, who: str | None = "writer", stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+        "RWC_PASSWORD": "correct horse",
+    }
+    if who:
+        env["RWC_TOKEN"] = server.tokens[who]
+    return subprocess.run(
+        [str(RWC), *argv], input=stdin, env=env, capture_output=True, timeout=120, check=False
+    )
+
+
+def test_installed_rwc_seal_cat_revoke(server: Any, tmp_path: Path) -> None:
+    src = tmp_path / "register.csv"
+    src.write_text("id,name\n1,Tanaka\n")
+    out = tmp_path / "export.rwc"
+    s = proc(
+        server,
+        tmp_path,
+        "--json",
+        "seal",
+        str(src),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--medium",
+        "USB-P",
+        "--reader",
+        "clerk@city.example",
+        *KDF,
+    )
+    assert s.returncode == 0, s.stderr
+    cid = json.loads(s.stdout)["container_id"]
+
+    c = proc(server, tmp_path, "cat", str(out), "register.csv", who="reader")
+    assert c.returncode == 0, c.stderr
+    assert c.stdout == b"id,name\n1,Tanaka\n"
+    assert c.stderr == b""  # not a terminal: no progress bar, no chatter
+
+    server.official(
+        f"/v1/containers/{cid}/destroy", {"reason": "lost", "public_reason": "stick lost"}
+    )
+    r = proc(server, tmp_path, "open", str(out), "-C", str(tmp_path / "x"), who="reader")
+    assert r.returncode == 3
+    err = r.stderr.decode()
+    assert err.startswith("rwc: error: this container was revoked")
+    assert "stick lost" in err and server.contact in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_installed_rwc_usage_and_unreachable(server: Any, tmp_path: Path, closed_port: int) -> None:
+    u = proc(server, tmp_path, "seal")
+    assert u.returncode == 2
+    assert u.stderr.startswith(b"rwc: error: ")
+    j = proc(server, tmp_path, "--json", "open")
+    assert j.returncode == 2
+    assert json.loads(j.stderr)["error"]["kind"] == "usage"
+
+    src = tmp_path / "f.txt"
+    src.write_text("x")
+    n = proc(
+        server,
+        tmp_path,
+        "seal",
+        str(src),
+        "-o",
+        str(tmp_path / "f.rwc"),
+        "--server",
+        f"http://127.0.0.1:{closed_port}",
+        "--reader",
+        "r",
+        *KDF,
+    )
+    assert n.returncode == 7
+    assert b"Traceback" not in n.stderr
+    assert not (tmp_path / "f.rwc").exists()
+    v = proc(
+        server,
+        tmp_path,
+        "--verbose",
+        "seal",
+        str(src),
+        "-o",
+        str(tmp_path / "f.rwc"),
+        "--server",
+        f"http://127.0.0.1:{closed_port}",
+        "--reader",
+        "r",
+        *KDF,
+    )
+    assert v.returncode == 7
+    assert b"Traceback" in v.stderr  # only with --verbose
+    assert server.tokens["writer"].encode() not in v.stderr  # the token never appears
+
+
+def test_installed_rwc_help(server: Any, tmp_path: Path) -> None:
+    h = proc(server, tmp_path, "--help", who=None)
+    assert h.returncode == 0
+    assert b"exit codes:" in h.stdout and b"10  the output exists" in h.stdout
