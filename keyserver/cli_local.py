@@ -173,7 +173,9 @@ class LocalBackend:
     ) -> Json:
         """Create a principal and its first token."""
         return _guard(
-            lambda: self._service.add_principal(self._actor, name, roles, organisation, groups)
+            lambda: self._service.add_principal(
+                self._actor, name, roles, organisation=organisation, groups=groups
+            )
         )
 
     def principal_list(self) -> list[Json]:
@@ -296,7 +298,7 @@ def _bootstrap_admin(ctx: Context, settings: Settings) -> dict[str, Any]:
                 hint="use `keyserver principal add` on an initialised server",
                 exit_code=EXIT_CONFIG,
             )
-        return _guard(lambda: service.add_principal(actor, ctx.args.admin, ["admin"], None, []))
+        return _guard(lambda: service.add_principal(actor, ctx.args.admin, ["admin"]))
     finally:
         service.close()
 
