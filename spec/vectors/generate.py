@@ -57,6 +57,7 @@ class Vector:
     directories: list[str] = field(default_factory=list)
     receipt_key: bytes | None = None
     header_digest: bytes | None = None
+    intermediates: list[tuple[str, bytes]] = field(default_factory=list)
 
     def encode(self) -> bytes:
         lines = [f"expect: {self.expect}"]
@@ -69,6 +70,7 @@ class Vector:
             lines.append(f"receipt key: {self.receipt_key.hex()}")
         if self.header_digest is not None:
             lines.append(f"header digest: {self.header_digest.hex()}")
+        lines += [f"{key}: {value.hex()}" for key, value in self.intermediates]
         lines.append(f"comment: {self.comment}")
         for line in lines:
             assert "\n" not in line, line
@@ -137,6 +139,15 @@ def from_builder(
         v.receipt_key = bld.receipt_key
         n = struct.unpack(">I", body[10:14])[0]
         v.header_digest = hashlib.sha256(body[:n]).digest()
+        oprf_out = b.oprf_output(
+            bld.seed, b.LABEL_OPRF_INPUT + bld.container_id + bld.password.encode()
+        )
+        v.intermediates = [
+            ("oprf output", oprf_out),
+            ("kek", bld.kek()),
+            ("dek", bld.dek),
+            ("payload key", bld.payload_key),
+        ]
     return v
 
 
