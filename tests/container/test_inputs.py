@@ -73,7 +73,7 @@ def test_two_inputs_with_the_same_name(kit, tmp_path):
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
         (tmp_path / sub / "same.txt").write_bytes(b"x")
-    with pytest.raises(InputError, match="same.txt"):
+    with pytest.raises(InputError, match=r"same\.txt"):
         kit.seal([tmp_path / "a" / "same.txt", tmp_path / "b" / "same.txt"], tmp_path / "c.rwc")
 
 

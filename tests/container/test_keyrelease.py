@@ -16,7 +16,8 @@ from pycontainer.errors import (
     KeyServerRevokedError,
     WrongPasswordError,
 )
-from pycontainer.keyrelease import Evaluation, InProcessKeyServer, SlotInfo
+from pycontainer.keyrelease import Evaluation, SlotInfo
+from pycontainer.reader import ReaderLimits
 
 
 class WrongKeyServer:
@@ -138,8 +139,6 @@ def test_hostile_argon2_params_rejected_before_server(kit, sealed, argon2):
 
 
 def test_reader_argon2_limit_is_configurable(kit, sealed):
-    from pycontainer.reader import ReaderLimits
-
     calls = kit.ks.calls
     with pytest.raises(FormatError, match="Argon2 memory"):
         kit.open(sealed, limits=ReaderLimits(max_argon2_m=8191))

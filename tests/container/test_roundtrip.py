@@ -226,7 +226,7 @@ def test_output_file_mode_and_header(kit, tmp_path):
     assert info.slots[0].url == kit.slot.url
     assert info.slots[0].argon2 == kit.FAST
     assert stat.S_IMODE(out.stat().st_mode) & 0o111 == 0
-    assert p.MAGIC == out.read_bytes()[:8]
+    assert out.read_bytes()[:8] == p.MAGIC
 
 
 def test_receipt_and_commit_flow(kit, tmp_path):

@@ -18,9 +18,8 @@ SEALED = C + 16
 
 
 def _attempt_extract(kit, path: Path, dest: Path, **kw) -> ContainerError:
-    with pytest.raises(ContainerError) as info:
-        with kit.open(path, **kw) as c:
-            c.extract(dest)
+    with pytest.raises(ContainerError) as info, kit.open(path, **kw) as c:
+        c.extract(dest)
     assert not dest.exists(), "plaintext reached the extraction target"
     assert kit.leftovers(dest.parent) == []
     return info.value
@@ -71,7 +70,7 @@ def _sealed(kit, tmp_path: Path, size: int) -> tuple[Path, bytes, int]:
 
 
 def test_truncation_at_and_between_chunk_boundaries(kit, tmp_path):
-    path, blob, hlen = _sealed(kit, tmp_path, 3 * C + 100)
+    _path, blob, hlen = _sealed(kit, tmp_path, 3 * C + 100)
     payload = len(blob) - hlen
     cuts = {0, 1, 15, 16, 17, payload - 1, payload - 16, payload - 17}
     for k in range(1, payload // SEALED + 1):
@@ -109,7 +108,7 @@ def _chunks(blob: bytes, hlen: int) -> list[bytes]:
     ],
 )
 def test_chunk_rearrangements_are_rejected(kit, tmp_path, rearrange):
-    path, blob, hlen = _sealed(kit, tmp_path, 4 * C + 5)
+    _path, blob, hlen = _sealed(kit, tmp_path, 4 * C + 5)
     chunks = _chunks(blob, hlen)
     assert len(chunks) == 5
     bad = tmp_path / "bad.rwc"
@@ -122,7 +121,7 @@ def test_chunk_rearrangements_are_rejected(kit, tmp_path, rearrange):
 
 
 def test_chunks_from_another_container_are_rejected(kit, tmp_path):
-    a_path, a, hlen = _sealed(kit, tmp_path, 2 * C)
+    _a_path, a, hlen = _sealed(kit, tmp_path, 2 * C)
     b_src = tmp_path / "data"
     b_path = tmp_path / "b.rwc"
     kit.seal([b_src], b_path)

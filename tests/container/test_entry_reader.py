@@ -1,0 +1,102 @@
+"""open_entry(): a seekable read-only file object that decrypts only what it needs."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+
+import pytest
+
+from pycontainer.errors import InputError
+
+C = 1 << 12
+
+
+@pytest.fixture
+def opened(kit, tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    blobs = {
+        "d/small": os.urandom(100),
+        "d/big": os.urandom(7 * C + 123),
+        "d/exact": os.urandom(2 * C),
+        "d/empty": b"",
+    }
+    for name, data in blobs.items():
+        (tmp_path / name).write_bytes(data)
+    out = tmp_path / "c.rwc"
+    kit.seal([d], out)
+    with kit.open(out) as c:
+        yield c, blobs
+
+
+def test_random_seeks_match_original(opened):
+    c, blobs = opened
+    rnd = random.Random(1234)
+    for name, data in blobs.items():
+        with c.open_entry(name) as f:
+            assert f.readable() and f.seekable() and not f.writable()
+            for _ in range(300):
+                pos = rnd.randrange(0, len(data) + 10)
+                n = rnd.randrange(0, 3 * C)
+                whence = rnd.choice([io.SEEK_SET, io.SEEK_CUR, io.SEEK_END])
+                if whence == io.SEEK_SET:
+                    assert f.seek(pos) == pos
+                elif whence == io.SEEK_CUR:
+                    target = max(0, min(pos, len(data)))
+                    f.seek(target - f.tell(), io.SEEK_CUR)
+                    pos = target
+                else:
+                    back = min(pos, len(data))
+                    f.seek(-back, io.SEEK_END)
+                    pos = len(data) - back
+                assert f.tell() == pos
+                assert f.read(n) == data[pos : pos + n]
+            f.seek(0)
+            assert f.read() == data
+
+
+def test_buffered_and_copy_usage(opened, tmp_path):
+    c, blobs = opened
+    with io.BufferedReader(c.open_entry("d/big"), buffer_size=1000) as f:
+        assert f.read(5) == blobs["d/big"][:5]
+        f.seek(C - 2)
+        assert f.read(4) == blobs["d/big"][C - 2 : C + 2]
+    with c.open_entry("d/big") as src, (tmp_path / "copy").open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    assert (tmp_path / "copy").read_bytes() == blobs["d/big"]
+    with c.open_entry("d/small") as f:
+        buf = bytearray(200)
+        assert f.readinto(buf) == 100
+        assert bytes(buf[:100]) == blobs["d/small"]
+        assert f.readinto(buf) == 0
+
+
+def test_bad_seeks_and_closed(opened):
+    c, _ = opened
+    f = c.open_entry("d/small")
+    with pytest.raises(ValueError):
+        f.seek(-1)
+    with pytest.raises(ValueError):
+        f.seek(0, 7)
+    f.close()
+    with pytest.raises(ValueError):
+        f.read(1)
+
+
+def test_directories_and_missing_entries(opened):
+    c, _ = opened
+    with pytest.raises(InputError, match="is a directory"):
+        c.open_entry("d")
+    with pytest.raises(InputError, match="not in this container"):
+        c.open_entry("d/nope")
+
+
+def test_reading_after_container_close_fails(opened):
+    c, _ = opened
+    f = c.open_entry("d/big")
+    c.close()
+    with pytest.raises(ValueError, match="closed"):
+        f.read(1)
