@@ -702,6 +702,17 @@ _url_vector("slot_url_bad_port", b"https://keys.city.amagasaki.example:99999/", 
 _url_vector(
     "slot_url_too_long", b"https://keys.city.amagasaki.example/" + b"a" * 2013, "2049 bytes"
 )
+_url_vector("slot_url_http_short_ipv4", b"http://127.1/", "http:// to '127.1' (not four octets)")
+_url_vector(
+    "slot_url_http_leading_zero",
+    b"http://127.000.000.001/",
+    "http:// to an IPv4 literal with leading zeros",
+)
+_url_vector(
+    "slot_url_http_ipv4_mapped",
+    b"http://[::ffff:127.0.0.1]:8443/",
+    "http:// to the IPv4-mapped IPv6 form of 127.0.0.1 (only ::1 counts)",
+)
 _url_vector(
     "slot_url_http_lookalike",
     b"http://127.0.0.1.example/",
