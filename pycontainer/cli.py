@@ -115,12 +115,13 @@ def run(
         # The consumer of stdout went away (`rwc cat ... | head`); nothing more to say.
         _silence_stdout()
         return ExitCode.ERROR
-    except (ContainerError, OSError) as exc:
+    except ContainerError as exc:
         code = exit_code_for(exc)
-        if isinstance(exc, OSError) and not isinstance(exc, ContainerError):
-            exc = ContainerError(_os_message(exc))
         ui.error(exc, code)
         return int(code)
+    except OSError as exc:  # e.g. permission denied on an output directory
+        ui.error(ContainerError(_os_message(exc)), ExitCode.ERROR, cause=exc)
+        return int(ExitCode.ERROR)
     except Exception as exc:  # noqa: BLE001 (a bug: one line, traceback only with --verbose)
         ui.error(
             ContainerError(
@@ -128,11 +129,8 @@ def run(
                 hint="run again with --verbose and report the traceback",
             ),
             ExitCode.ERROR,
+            cause=exc,
         )
-        if ui.verbose:
-            import traceback  # noqa: PLC0415
-
-            traceback.print_exception(exc, file=ui.stderr)
         return int(ExitCode.ERROR)
     return int(ExitCode.OK)
 

@@ -97,8 +97,14 @@ class Ui:
         if hint:
             self.stderr.write(f"rwc: hint: {hint}\n")
 
-    def error(self, exc: BaseException, code: ExitCode) -> None:
-        """Report the error that ends the run."""
+    def error(self, exc: BaseException, code: ExitCode, cause: BaseException | None = None) -> None:
+        """Report the error that ends the run.
+
+        Args:
+            exc: The error as shown to people.
+            code: The exit code it maps to.
+            cause: The original exception, whose traceback --verbose prints (default exc).
+        """
         message = str(exc) or type(exc).__name__
         hint = exc.hint if isinstance(exc, ContainerError) else None
         if self.json_mode:
@@ -120,7 +126,7 @@ class Ui:
             if hint:
                 self.stderr.write(f"rwc: hint: {hint}\n")
         if self.verbose:
-            traceback.print_exception(exc, file=self.stderr)
+            traceback.print_exception(cause or exc, file=self.stderr)
         self.stderr.flush()
 
     def _interactive(self) -> bool:

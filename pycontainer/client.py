@@ -498,10 +498,10 @@ class KeyServerClient:
 
 def _tls_reason(exc: requests.exceptions.SSLError) -> str:
     text = str(exc)
+    if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
+        return "the server's certificate does not match its name"
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "the server's certificate is not trusted"
-    if "hostname" in text.lower() or "doesn't match" in text:
-        return "the server's certificate does not match its name"
     return "TLS handshake error"
 
 

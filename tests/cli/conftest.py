@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import ipaddress
 import socket
 import threading
 import time
@@ -131,7 +130,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName("localhost")]  # deliberately not 127.0.0.1: see the name test
             ),
             critical=False,
         )
@@ -157,29 +156,6 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return files
 
 
-@pytest.fixture
-def hello_tls(tls_files: TlsFiles) -> Iterator[int]:
-    """A tiny ASGI app over TLS, for transport tests that need no key server."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        body = b'{"name": "tls-probe", "roles": [], "organisation": null, "groups": []}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    u = start_uvicorn(
-        app, ssl_certfile=str(tls_files.server_cert), ssl_keyfile=str(tls_files.server_key)
-    )
-    yield u.port
-    stop_uvicorn(u)
-
-
 # --- a live key server ------------------------------------------------------------------
 
 
@@ -196,6 +172,7 @@ class ShiftableClock:
 @dataclass
 class LiveServer:
     url: str
+    settings: Any
     clock: ShiftableClock
     tokens: dict[str, str]
     contact: str
@@ -237,7 +214,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         "official": bootstrap_principal(settings, "security@city.example", ["official"]),
     }
     with running_server(settings) as url:
-        yield LiveServer(url, clock, tokens, CONTACT)
+        yield LiveServer(url, settings, clock, tokens, CONTACT)
 
 
 @pytest.fixture
@@ -245,3 +222,17 @@ def server(live: LiveServer) -> Iterator[LiveServer]:
     """The live server, with its clock put back after the test."""
     yield live
     live.clock.offset = dt.timedelta(0)
+
+
+@pytest.fixture(scope="session")
+def tls_port(live: LiveServer, tls_files: TlsFiles) -> Iterator[int]:
+    """The same key server (same database) served over TLS by uvicorn with the test CA's cert."""
+    from keyserver.app import create_app  # noqa: PLC0415
+
+    u = start_uvicorn(
+        create_app(live.settings),
+        ssl_certfile=str(tls_files.server_cert),
+        ssl_keyfile=str(tls_files.server_key),
+    )
+    yield u.port
+    stop_uvicorn(u)

@@ -486,3 +486,34 @@ def test_help_lists_exit_codes(server: Any, home: Path) -> None:
     assert r.code == 0
     for code, _, meaning in EXIT_CODE_TABLE:
         assert f"{int(code):>2}  {meaning}" in r.text
+
+
+def test_tls_with_ca_bundle_option_and_env(
+    server: Any, home: Path, tmp_path: Path, tls_files: Any, tls_port: int
+) -> None:
+    _, out = seal(server, home, tmp_path)
+    https = f"https://localhost:{tls_port}"
+    no_ca = rwc(server, home, "ls", str(out), "--server", https, who="reader")
+    assert no_ca.code == ExitCode.UNREACHABLE
+    assert "not trusted" in no_ca.err and "--ca-bundle" in no_ca.err
+    opt = rwc(
+        server,
+        home,
+        "ls",
+        str(out),
+        "--server",
+        https,
+        "--ca-bundle",
+        str(tls_files.ca_cert),
+        who="reader",
+    )
+    assert opt.code == 0, opt.err
+    env = rwc(
+        server,
+        home,
+        "ls",
+        str(out),
+        who="reader",
+        env={"RWC_SERVER": https, "RWC_CA_BUNDLE": str(tls_files.ca_cert)},
+    )
+    assert env.code == 0, env.err

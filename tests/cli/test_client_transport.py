@@ -15,10 +15,11 @@ from pycontainer.server_url import ServerUrlError
 TOKEN = "rwc_" + "A" * 43
 
 
-def test_tls_accepted_only_with_the_city_ca(tls_files: Any, hello_tls: int) -> None:
-    url = f"https://127.0.0.1:{hello_tls}"
-    with KeyServerClient(url, TOKEN, ca_bundle=str(tls_files.ca_cert), retries=0) as c:
-        assert c.whoami().name == "tls-probe"
+def test_tls_accepted_only_with_the_city_ca(server: Any, tls_files: Any, tls_port: int) -> None:
+    url = f"https://localhost:{tls_port}"
+    token = server.tokens["reader"]
+    with KeyServerClient(url, token, ca_bundle=str(tls_files.ca_cert), retries=0) as c:
+        assert c.whoami().name == "clerk@city.example"
     # Without the bundle: the system store does not know the test CA.
     with (
         KeyServerClient(url, TOKEN, retries=0) as c,
@@ -35,11 +36,11 @@ def test_tls_accepted_only_with_the_city_ca(tls_files: Any, hello_tls: int) -> N
         c.whoami()
 
 
-def test_tls_name_mismatch_refused(tls_files: Any, hello_tls: int) -> None:
-    # The certificate names localhost and 127.0.0.1, not 127.0.0.2 (also loopback).
-    url = f"https://127.0.0.2:{hello_tls}"
+def test_tls_name_mismatch_refused(tls_files: Any, tls_port: int) -> None:
+    # The certificate names localhost only; the same server reached as 127.0.0.1 is refused.
+    url = f"https://127.0.0.1:{tls_port}"
     c = KeyServerClient(url, TOKEN, ca_bundle=str(tls_files.ca_cert), retries=0)
-    with pytest.raises(KeyServerUnavailableError):
+    with pytest.raises(KeyServerUnavailableError, match="does not match its name"):
         c.whoami()
 
 

@@ -1,0 +1,77 @@
+"""Output policy: progress only on a terminal, receipts that fail are warnings."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from pycontainer.cli_exit import ExitCode, exit_code_for
+from pycontainer.cli_read import _send_receipt
+from pycontainer.cli_ui import Ui
+from pycontainer.client import KeyServerClient, Policy
+from pycontainer.errors import (
+    HeaderAuthError,
+    KeyServerRevokedError,
+    PayloadError,
+    UnsafePathError,
+    WrongPasswordError,
+)
+from pycontainer.keyrelease import SlotInfo
+from pycontainer.primitives import Argon2Params
+from pycontainer.reader import open_container
+from pycontainer.writer import seal_paths
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_only_on_a_terminal() -> None:
+    quiet = Ui(stdout=io.StringIO(), stderr=io.StringIO())
+    with quiet.progress("sealing") as cb:
+        assert cb is None
+    tty = Tty()
+    ui = Ui(stdout=io.StringIO(), stderr=tty)
+    with ui.progress("sealing") as cb:
+        assert cb is not None
+        cb(512, 1024)
+        cb(1024, 1024)
+    as_json = Ui(stdout=io.StringIO(), stderr=Tty(), json_mode=True)
+    with as_json.progress("sealing") as cb:
+        assert cb is None
+
+
+def test_exit_code_table() -> None:
+    assert exit_code_for(UnsafePathError("x")) == ExitCode.CORRUPT
+    assert exit_code_for(HeaderAuthError("x")) == ExitCode.CORRUPT
+    assert exit_code_for(PayloadError()) == ExitCode.CORRUPT
+    assert exit_code_for(WrongPasswordError("x")) == ExitCode.WRONG_PASSWORD
+    assert exit_code_for(KeyServerRevokedError("x")) == ExitCode.REVOKED
+    assert exit_code_for(ValueError("x")) == ExitCode.ERROR
+
+
+def test_failed_receipt_is_a_warning(server: Any, tmp_path: Path, closed_port: int) -> None:
+    src = tmp_path / "f.txt"
+    src.write_text("hello")
+    writer = KeyServerClient(server.url, server.tokens["writer"], retries=0)
+    reg = writer.register(Policy(readers=("clerk@city.example",), label="l", medium="m"))
+    slot = SlotInfo(server.url, reg.container_id, reg.public_key)
+    out = tmp_path / "c.rwc"
+    fast = Argon2Params(m=8192, t=1, p=1)
+    res = seal_paths([src], out, slot=slot, key_server=writer, password="pw", argon2=fast)
+    writer.commit(res.container_id, res.header_digest, res.receipt_key)
+
+    reader = KeyServerClient(server.url, server.tokens["reader"], retries=0)
+    gone = KeyServerClient(f"http://127.0.0.1:{closed_port}", "rwc_" + "A" * 43, retries=0)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    ui = Ui(stdout=stdout, stderr=stderr)
+    with open_container(out, key_server=reader, password="pw") as c:
+        assert _send_receipt(c, gone, ui) == "failed"
+        assert _send_receipt(c, reader, ui) == "sent"
+    assert stderr.getvalue().startswith("rwc: warning: could not confirm")
+    ui.json_mode = True
+    ui.result("ls", {}, None)
+    assert json.loads(stdout.getvalue())["warnings"][0].startswith("could not confirm")
