@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,24 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
     ap.add_argument("--only", choices=["container", "keyserver"], default=None)
     ap.add_argument("--chunk-log2", type=int, default=None, help="rwc chunk size (default: lib)")
+    ap.add_argument(
+        "--sweep-size", type=parse_size, default=None, help="bytes per AESGCM sweep point"
+    )
+    ap.add_argument("--bulk", type=int, default=None, help="containers in the bulk suspend")
     ap.add_argument("--duration", type=int, default=None, help="wrk seconds per figure")
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figures")
+    ap.add_argument("--verbose", action="store_true", help="show tracebacks on failure")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     return ap
+
+
+def _failure(what: str, exc: Exception, *, verbose: bool) -> None:
+    """One clear line instead of a traceback (``--verbose`` shows it)."""
+    if verbose:
+        traceback.print_exc()
+    print(f"\n{what} bench FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if isinstance(exc, ChildFailedError):
+        print("  (a measured child process failed; its stderr tail is above)", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,14 +81,17 @@ def main(argv: list[str] | None = None) -> int:
             big=args.big,
             big_size=args.big_size,
             chunk_log2=args.chunk_log2,
-            sweep_bytes=(64 if args.quick else 512) * MIB,
+            sweep_bytes=args.sweep_size or (64 if args.quick else 512) * MIB,
             openssl_seconds=1 if args.quick else 3,
             e2e_chunk_sweep=not args.quick,
         )
         try:
             results["container"] = container.run(opts)
-        except (MissingToolError, ChildFailedError) as exc:
+        except MissingToolError as exc:
             print(f"\ncontainer bench SKIPPED: {exc}", file=sys.stderr)
+            failed = True
+        except Exception as exc:
+            _failure("container", exc, verbose=args.verbose)
             failed = True
     if args.only in (None, "keyserver"):
         import keyserver_bench  # noqa: PLC0415 - --only container must not need the server
@@ -83,9 +101,13 @@ def main(argv: list[str] | None = None) -> int:
                 quick=args.quick,
                 duration=args.duration or (3 if args.quick else 10),
                 postgres=not args.no_postgres,
+                bulk=args.bulk or (20_000 if args.quick else 100_000),
             )
-        except (MissingToolError, ChildFailedError) as exc:
+        except MissingToolError as exc:
             print(f"\nkey-server bench SKIPPED: {exc}", file=sys.stderr)
+            failed = True
+        except Exception as exc:
+            _failure("key-server", exc, verbose=args.verbose)
             failed = True
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -33,9 +33,17 @@ def _lua_string(value: str) -> str:
     return f"[==[{value}]==]"
 
 
-def lua_script(method: str, body: str, headers: dict[str, str]) -> str:
-    """A wrk script sending the same request with ``headers`` and ``body`` each time."""
+def lua_script(
+    method: str, body: str, headers: dict[str, str], paths: list[str] | None = None
+) -> str:
+    """A wrk script sending the same request each time (round-robin over ``paths``)."""
     lines = [f"wrk.method = {_lua_string(method)}", f"wrk.body = {_lua_string(body)}"]
+    if paths:
+        lines.append("local paths = {" + ", ".join(_lua_string(p) for p in paths) + "}")
+        lines.append("local n = 0")
+        lines.append(
+            "request = function() n = n % #paths + 1; return wrk.format(nil, paths[n]) end"
+        )
     lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items()]
     return "\n".join(lines) + "\n" + _DONE
 
@@ -65,6 +73,7 @@ def run_wrk(
     threads: int = 2,
     duration: int = 10,
     keepalive: bool = True,
+    paths: list[str] | None = None,
 ) -> WrkResult:
     """Run wrk against ``url``; ``keepalive=False`` sends ``Connection: close`` each time."""
     wrk = require("wrk", "wrk")
@@ -72,7 +81,7 @@ def run_wrk(
     if not keepalive:
         hdrs["Connection"] = "close"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua_script(method, body, hdrs))
+        f.write(lua_script(method, body, hdrs, paths))
         script = Path(f.name)
     try:
         out = subprocess.run(

@@ -1,0 +1,441 @@
+"""Key-server benchmark: key releases per second vs Tang, and a bulk suspension.
+
+For each database (SQLite file, PostgreSQL database created and dropped here) and each
+worker count (``keyserver serve --workers N``): a fresh database is prepared through the
+keyserver's Python API (init, principals, containers registered, evaluated and committed
+exactly as a writer would), the real server is started on loopback with the installed
+``keyserver`` command, and ``wrk`` POSTs evaluate requests (reader token, valid blinded
+ristretto255 element) over 16 keep-alive connections.
+
+Attempt budget: every evaluation without a receipt counts toward the container's budget
+(the server caps a budget at 1000 and suspends at the limit). We register ``containers``
+containers with budget 1000 and spread the load round-robin over them, so a run may make
+up to containers x 1000 releases before anything is suspended; the bench checks that no
+request was refused. No receipts are sent (that would be a second request per release).
+
+Bulk suspension: ``bulk`` active containers of one medium are inserted straight into the
+tables through the ORM models (real sealed seeds; random public keys, because 100,000
+VOPRF key derivations are not what is measured; no per-container audit entries), then ONE
+``POST /v1/media/{medium}/suspend`` is timed from the client side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import insert
+from stats import table, verdict
+from tang import free_port, running_tang, stop
+from voprf import ristretto
+from wrk import WrkResult, run_wrk
+
+TARGET_VS_TANG = 1.5
+TARGET_SUSPEND_SECONDS = 2.0
+TARGET_SUSPEND_COUNT = 100_000
+BUDGET = 1000  # the server's maximum attempt budget (keyserver.service.register)
+PG_ADMIN = os.environ.get(
+    "RWC_BENCH_PG_ADMIN", "host=127.0.0.1 port=5432 dbname=test user=postgres"
+)
+PG_URL = os.environ.get("RWC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/{db}")
+
+
+def _b64(raw: bytes) -> str:
+    import base64  # noqa: PLC0415
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A database ready for the load test."""
+
+    database_url: str
+    master_key_b64: str
+    reader_token: str
+    official_token: str
+    container_ids: list[str]
+
+
+# ----------------------------------------------------------------------------- databases
+
+
+@contextlib.contextmanager
+def sqlite_database() -> Iterator[str]:
+    """A fresh SQLite file in a temporary directory (disk, WAL), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="rwc-bench-ks-") as tmp:
+        yield f"sqlite:///{tmp}/keyserver.db"
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """CREATE DATABASE rwc_bench_<random> on the local server; DROP it afterwards."""
+    import psycopg  # noqa: PLC0415 - only when PostgreSQL figures are wanted
+
+    name = "rwc_bench_" + secrets.token_hex(6)
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.format(db=name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_available() -> str | None:
+    """None if the local PostgreSQL answers, else why not."""
+    try:
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return None
+    except Exception as exc:  # psycopg errors, or psycopg missing
+        return f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+
+
+# ----------------------------------------------------------------------------- preparation
+
+
+def _settings(database_url: str, master_key_b64: str) -> Any:
+    from keyserver.settings import Settings  # noqa: PLC0415
+
+    return Settings.load(
+        overrides={
+            "database_url": database_url,
+            "master_key_b64": master_key_b64,
+            "sweep_interval": 0,
+        },
+        env={},
+    )
+
+
+def prepare(database_url: str, containers: int) -> Prepared:
+    """Migrate, create principals, register+evaluate+commit ``containers`` containers."""
+    from keyserver.db import init_database  # noqa: PLC0415
+    from keyserver.service import KeyService  # noqa: PLC0415
+    from keyserver.testing import bootstrap_principal, new_master_key_b64  # noqa: PLC0415
+
+    master = new_master_key_b64()
+    settings = _settings(database_url, master)
+    init_database(settings)
+    writer_token = bootstrap_principal(settings, "bench-writer", ["writer"])
+    reader_token = bootstrap_principal(settings, "bench-reader", ["reader"])
+    official_token = bootstrap_principal(settings, "bench-official", ["official"])
+    service = KeyService(settings)
+    ids = []
+    try:
+        writer = service.authenticate(writer_token)
+        for i in range(containers):
+            reg = service.register(
+                writer,
+                label=f"bench-{i}",
+                medium="bench-load",
+                readers=["bench-reader"],
+                reader_groups=[],
+                password_required=False,
+                attempt_budget=BUDGET,
+            )
+            cid = reg["container_id"]
+            _, blinded = ristretto.Client.blind(b"rwc bench sealing input")
+            service.evaluate(writer, cid, blinded.serialize())
+            service.commit(writer, cid, header_digest=os.urandom(32), receipt_key=os.urandom(32))
+            ids.append(cid)
+    finally:
+        service.close()
+    return Prepared(database_url, master, reader_token, official_token, ids)
+
+
+def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) -> float:
+    """Insert ``count`` active containers of ``medium`` via the ORM tables; return seconds."""
+    from sqlalchemy import select  # noqa: PLC0415
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from keyserver import keys  # noqa: PLC0415
+    from keyserver.db.engine import make_engine  # noqa: PLC0415
+    from keyserver.db.models import Container, ContainerReader, Principal  # noqa: PLC0415
+
+    settings = _settings(prep.database_url, prep.master_key_b64)
+    ring = keys.KeyRing.from_master(settings.load_master_key())
+    engine = make_engine(settings)
+    start = time.perf_counter()
+    now = datetime.now(UTC)
+    try:
+        with Session(engine) as session, session.begin():
+            issuer = session.execute(
+                select(Principal.id).where(Principal.name == "bench-writer")
+            ).scalar_one()
+            for first in range(0, count, batch):
+                rows, readers = [], []
+                for _ in range(first, min(first + batch, count)):
+                    cid = os.urandom(16)
+                    rows.append(
+                        {
+                            "id": cid,
+                            "label": "bulk",
+                            "medium": medium,
+                            "issuer_id": issuer,
+                            "state": "active",
+                            "public_key": os.urandom(32),
+                            "seed_sealed": ring.seal(
+                                cid, keys.PURPOSE_SEED, os.urandom(32), os.urandom
+                            ),
+                            "receipt_key_sealed": ring.seal(
+                                cid, keys.PURPOSE_RECEIPT, os.urandom(32), os.urandom
+                            ),
+                            "header_digest": os.urandom(32),
+                            "password_required": False,
+                            "attempt_budget": 10,
+                            "unconfirmed": 0,
+                            "created_at": now,
+                            "activated_at": now,
+                            "changed_by": "bench-writer",
+                        }
+                    )
+                    readers.append({"container_id": cid, "name": "bench-reader"})
+                session.execute(insert(Container), rows)
+                session.execute(insert(ContainerReader), readers)
+    finally:
+        engine.dispose()
+    return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------- server
+
+
+def _keyserver_command() -> list[str]:
+    exe = Path(sys.executable).with_name("keyserver")
+    if exe.is_file():
+        return [str(exe)]
+    found = shutil.which("keyserver")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "keyserver.cli"]
+
+
+@contextlib.contextmanager
+def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
+    """``keyserver serve --workers N`` on a loopback port; yields the base URL."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "KEYSERVER_DATABASE_URL": prep.database_url,
+            "KEYSERVER_MASTER_KEY": prep.master_key_b64,
+            "KEYSERVER_SWEEP_INTERVAL": "0",
+        }
+    )
+    env.pop("KEYSERVER_DATA_DIR", None)
+    argv = [*_keyserver_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", str(workers)]
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        # stdout carries uvicorn's access log (one line per request, as in production).
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
+                    raise RuntimeError("keyserver serve exited: " + " / ".join(tail))
+                with contextlib.suppress(requests.RequestException):
+                    if requests.get(base + "/readyz", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("keyserver serve did not become ready in 60 s")
+                time.sleep(0.1)
+            yield base
+        finally:
+            stop(proc)
+
+
+def _evaluate_request(prep: Prepared) -> tuple[str, dict[str, str]]:
+    _, blinded = ristretto.Client.blind(b"rwc bench reader input")
+    body = '{"blinded_element": "' + _b64(blinded.serialize()) + '"}'
+    headers = {
+        "Authorization": "Bearer " + prep.reader_token,
+        "Content-Type": "application/json",
+    }
+    return body, headers
+
+
+def load_test(prep: Prepared, base: str, duration: int, keepalive: bool = True) -> WrkResult:
+    """Check one evaluate by hand, then run wrk round-robin over the containers."""
+    body, headers = _evaluate_request(prep)
+    first = requests.post(
+        f"{base}/v1/containers/{prep.container_ids[0]}/evaluate",
+        data=body,
+        headers=headers,
+        timeout=10,
+    )
+    if first.status_code != 200 or len(first.json().get("proof", "")) == 0:
+        raise RuntimeError(f"evaluate sanity check failed: HTTP {first.status_code}")
+    paths = [f"/v1/containers/{cid}/evaluate" for cid in prep.container_ids]
+    return run_wrk(
+        base + paths[0],
+        method="POST",
+        body=body,
+        headers=headers,
+        duration=duration,
+        keepalive=keepalive,
+        paths=paths,
+    )
+
+
+def time_suspend(prep: Prepared, base: str, medium: str, expected: int) -> float:
+    """Time one POST /v1/media/{medium}/suspend (client side); check the affected count."""
+    start = time.perf_counter()
+    resp = requests.post(
+        f"{base}/v1/media/{medium}/suspend",
+        json={"reason": "bench: lost medium", "public_reason": "lost"},
+        headers={"Authorization": "Bearer " + prep.official_token},
+        timeout=300,
+    )
+    seconds = time.perf_counter() - start
+    if resp.status_code != 200 or resp.json().get("affected") != expected:
+        raise RuntimeError(f"bulk suspend failed: HTTP {resp.status_code} {resp.text[:200]}")
+    return seconds
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run(
+    *,
+    quick: bool,
+    duration: int,
+    postgres: bool,
+    bulk: int = 100_000,
+    containers: int | None = None,
+) -> dict[str, Any]:
+    """Run the key-server benchmark, print the table and return the figures."""
+    n_containers = containers or (20 if quick else 100)
+    workers_list = (1,) if quick else (1, 2)
+    results: dict[str, Any] = {"duration_s": duration, "connections": 16, "rows": []}
+    print(
+        f"\n== Key-server benchmark: wrk 2 threads, 16 connections, {duration} s per figure, "
+        f"loopback, load generator and server share {os.cpu_count()} CPUs ==",
+        flush=True,
+    )
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, r: WrkResult, *, keepalive: bool) -> None:
+        rows.append(
+            {
+                "name": name,
+                "keepalive": keepalive,
+                "rps": r.rps,
+                "p50_ms": r.p50_ms,
+                "p99_ms": r.p99_ms,
+                "errors": r.errors,
+                "requests": r.requests,
+            }
+        )
+
+    print("  Tang ...", flush=True)
+    with running_tang() as tang:
+        for keepalive in (True, False):
+            r = run_wrk(
+                tang.url,
+                method="POST",
+                body=tang.body,
+                headers=tang.headers,
+                duration=duration,
+                keepalive=keepalive,
+            )
+            add("Tang (tangd via socat)", r, keepalive=keepalive)
+
+    backends: list[tuple[str, Any]] = [("SQLite", sqlite_database)]
+    if postgres:
+        why = postgres_available()
+        if why is None:
+            backends.append(("PostgreSQL", postgres_database))
+        else:
+            print(f"  PostgreSQL SKIPPED: {why}")
+    suspends: list[list[str]] = []
+    for db_name, make_db in backends:
+        with make_db() as url:
+            print(f"  {db_name}: preparing {n_containers} containers ...", flush=True)
+            prep = prepare(url, n_containers)
+            for workers in workers_list:
+                print(f"  {db_name}: keyserver serve --workers {workers} ...", flush=True)
+                with running_keyserver(prep, workers) as base:
+                    add(
+                        f"rwc {db_name}, {workers} worker(s)",
+                        load_test(prep, base, duration),
+                        keepalive=True,
+                    )
+                    if workers == 1 and not quick:
+                        add(
+                            f"rwc {db_name}, {workers} worker(s)",
+                            load_test(prep, base, duration, keepalive=False),
+                            keepalive=False,
+                        )
+            print(f"  {db_name}: inserting {bulk:,} containers of one medium ...", flush=True)
+            insert_s = bulk_insert(prep, "bench-bulk", bulk)
+            with running_keyserver(prep, 1) as base:
+                sec = time_suspend(prep, base, "bench-bulk", bulk)
+            ok = sec < TARGET_SUSPEND_SECONDS if bulk >= TARGET_SUSPEND_COUNT else None
+            suspends.append([db_name, f"{bulk:,}", f"{insert_s:.1f}", f"{sec:.2f}", verdict(ok)])
+            results.setdefault("suspend", []).append(
+                {"db": db_name, "containers": bulk, "insert_s": insert_s, "suspend_s": sec}
+            )
+    results["rows"] = rows
+    _print(rows, suspends)
+    return results
+
+
+def _print(rows: list[dict[str, Any]], suspends: list[list[str]]) -> None:
+    tang_ka = next((r["rps"] for r in rows if r["name"].startswith("Tang") and r["keepalive"]), 0)
+    out = []
+    for r in rows:
+        ratio = r["rps"] / tang_ka if tang_ka else None
+        check = (
+            verdict(ratio >= TARGET_VS_TANG)
+            if ratio and r["keepalive"] and r["name"].startswith("rwc")
+            else ""
+        )
+        out.append(
+            [
+                r["name"],
+                "yes" if r["keepalive"] else "no",
+                f"{r['rps']:,.0f}",
+                f"{r['p50_ms']:.1f}",
+                f"{r['p99_ms']:.1f}",
+                r["errors"],
+                f"{ratio:.2f}x" if ratio else "n/a",
+                check,
+            ]
+        )
+    print("\n-- Key releases per second (target: rwc keep-alive >= 1.5x Tang keep-alive)")
+    print(
+        table(
+            [
+                "server",
+                "keep-alive",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "vs Tang k-a",
+                "target",
+            ],
+            out,
+        )
+    )
+    print("\n-- Suspend every container of one medium in ONE call (target < 2 s)")
+    print(table(["database", "containers", "bulk insert s", "suspend call s", "target"], suspends))

@@ -1,0 +1,83 @@
+"""Smoke test of the benchmark harness: it runs and produces figures (never timings).
+
+The quick container bench at a tiny size (4 MiB file, 4 MiB per AESGCM sweep point) takes
+about 10 s on 2 cores; the key-server bench is not run here (it needs wrk, Tang and tens of
+seconds per figure).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import tools  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def test_missing_tool_names_the_apt_command() -> None:
+    with pytest.raises(tools.MissingToolError) as info:
+        tools.require("rwc-no-such-tool", "rwc-no-such-package")
+    message = str(info.value)
+    assert "apt-get install -y rwc-no-such-package" in message
+    assert "rwc-no-such-tool" in message
+
+
+def test_find_locates_libexec_tools() -> None:
+    assert tools.find("sh") is not None
+    assert tools.find("rwc-no-such-tool") is None
+
+
+@pytest.mark.skipif(
+    any(tools.find(t) is None for t in ("age", "age-keygen", "openssl", "time")),
+    reason="reference tools missing: apt-get install -y age openssl time",
+)
+def test_quick_container_bench_produces_figures(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--only",
+            "container",
+            "--quick",
+            "--size",
+            "4M",
+            "--sweep-size",
+            "4M",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "RECOMMENDATION: default chunk_log2 =" in proc.stdout
+    figures = json.loads(out.read_text())["container"]
+    files = figures["files"]
+    for name in (
+        "age seal",
+        "age open",
+        "rwc workers=1 seal",
+        "rwc workers=1 open",
+        "rwc default seal",
+        "rwc default open",
+        "rwc default open+extract",
+    ):
+        assert files[name]["mib_s"] > 0, name
+        assert files[name]["peak_rss_mib"] > 0, name
+    assert figures["openssl_ceiling_mib_s"] > 0
+    assert 12 <= figures["recommended_chunk_log2"] <= 24
+    assert set(figures["aesgcm_sweep_mib_s"]["2"]) == {"12", "14", "16", "18", "20", "22", "24"}
+    assert figures["kdf_seconds"]["default"] > 0
+    assert {t["verdict"] for t in figures["targets"]} <= {"MET", "MISSED", "n/a"}
