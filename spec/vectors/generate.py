@@ -267,6 +267,27 @@ def ok_files_and_directories() -> Vector:
 
 
 @vector
+def ok_many_files() -> Vector:
+    items: Tree = [("archive", None, 0o755, T0)]
+    for d in range(12):
+        items.append((f"archive/ward-{d:02d}", None, 0o750, T0 + d))
+        items += [
+            (
+                f"archive/ward-{d:02d}/household-{h:03d}.txt",
+                f"ward {d} household {h}\n".encode() * (h % 3),
+                0o640,
+                T0 + 1000 * d + h,
+            )
+            for h in range(20)
+        ]
+    return sealed(
+        "ok_many_files",
+        "253 entries: the index alone spans several 4 KiB chunks; a third of the files are empty",
+        items=items,
+    )
+
+
+@vector
 def ok_exact_chunk_multiple() -> Vector:
     # Payload plaintext = content + index (4 + 25 + len("exact.bin")) + trailer (8) = 3 * C.
     size = 3 * C - (4 + 25 + len("exact.bin") + 8)
@@ -368,6 +389,19 @@ def _(bld: b.Builder) -> bytes:
 @ok("ok_unknown_slot_skipped", "a slot of unknown type 0x7777 before the server-oprf slot")
 def _(bld: b.Builder) -> bytes:
     return bld.header(slots=[(0x7777, b"future slot"), (1, bld.oprf_slot())]) + bld.payload()
+
+
+@ok(
+    "ok_second_slot_not_needed",
+    "two server-oprf slots; the first unwraps with the password (the second was wrapped for "
+    "another password), so every reader succeeds",
+)
+def _(bld: b.Builder) -> bytes:
+    given = bld.password
+    bld.password = "another password"  # noqa: S105 -- a vector password
+    second = bld.oprf_slot()
+    bld.password = given
+    return bld.header(slots=[(1, bld.oprf_slot()), (1, second)]) + bld.payload()
 
 
 @ok("ok_noncritical_extension_ignored", "an unknown non-critical extension (flags 0x00)")
