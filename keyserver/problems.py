@@ -19,7 +19,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,6 +94,14 @@ def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
             contact,
         )
 
+    async def on_data_error(_request: Request, exc: Exception) -> JSONResponse:
+        # Safety net: the service validates input before the database sees it; if a
+        # value still slips through, the database refuses it and this is the client's
+        # fault (400), not an outage. Counted so tests can assert it never happens.
+        metrics.inc("rwc_database_rejected_input_total")
+        log.warning("database rejected input: %s", type(exc).__name__)
+        return problem_response(InvalidRequestError("a value was rejected as invalid"), contact)
+
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return await on_database(_request, exc)
@@ -106,6 +114,7 @@ def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(OperationalError, on_database)
     app.add_exception_handler(PoolTimeoutError, on_database)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 
@@ -167,7 +176,7 @@ class BodyGuard:
                 return
             try:
                 json.loads(data)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
                 await self._reject(scope, receive, send, InvalidRequestError("body is not JSON"))
                 return
         sent = False

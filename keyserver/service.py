@@ -33,7 +33,7 @@ from keyserver.audit import (
     lock_head,
 )
 from keyserver.audit import verify as verify_chain
-from keyserver.db.engine import make_engine
+from keyserver.db.engine import READ_ONLY_OPTION, make_engine
 from keyserver.db.models import (
     AuditEntry,
     Challenge,
@@ -74,6 +74,8 @@ from keyserver.settings import Settings
 log = logging.getLogger("keyserver")
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+ACTION_RE = re.compile(r"[a-z][a-z.]{0,31}")
+TOKEN_ID_RE = re.compile(r"tk_[A-Za-z0-9_-]{16}")
 TEXT_MAX = 200
 REASON_MAX = 2000
 CONTAINER_ID_BYTES = 16
@@ -97,7 +99,11 @@ def check_name(value: str, what: str) -> str:
 
 def check_text(value: str, what: str, max_len: int = TEXT_MAX) -> str:
     """Validate free text: 1..max_len characters, no control characters."""
-    if not 1 <= len(value) <= max_len or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    # Control characters (NUL breaks PostgreSQL text) and lone surrogates (not encodable
+    # as UTF-8) are refused here, before they reach the database or the audit log.
+    if not 1 <= len(value) <= max_len or any(
+        ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value
+    ):
         raise InvalidRequestError(f"{what} must be 1..{max_len} printable characters")
     return value
 
@@ -148,7 +154,11 @@ class KeyService:
         self.engine = engine if engine is not None else make_engine(settings)
         self.keyring = keys.KeyRing.from_master(settings.load_master_key())
         self.metrics = metrics if metrics is not None else Metrics()
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads never take SQLite's write lock (PostgreSQL ignores the option).
+        self._sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -161,7 +171,7 @@ class KeyService:
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with self._write_sessions() as session, session.begin():
             yield session
 
     def _audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
@@ -338,6 +348,7 @@ class KeyService:
     ) -> dict[str, Any]:
         """Issue another token for principal ``name`` (admin); shown once."""
         require_role(actor, ADMIN, "issuing tokens")
+        check_name(name, "name")
         with self._tx() as session:
             principal = repository.principal_by_name(session, name)
             if principal is None:
@@ -382,6 +393,8 @@ class KeyService:
     ) -> dict[str, Any]:
         """Revoke a token (admin); effective for the next request on every instance."""
         require_role(actor, ADMIN, "revoking tokens")
+        if not TOKEN_ID_RE.fullmatch(token_id):
+            raise NotFoundError("no such token")
         with self._tx() as session:
             token = session.get(Token, token_id)
             if token is None:
@@ -831,6 +844,11 @@ class KeyService:
         if state is not None and state not in {s.value for s in State}:
             raise InvalidRequestError("unknown state")
         after_id = decode_container_id(after) if after else None
+        for value, what in ((label, "label"), (medium, "medium")):
+            if value is not None:
+                check_text(value, what)
+        if issuer is not None:
+            check_name(issuer, "issuer")
         with self._sessions() as session:
             filters: list[ColumnElement[bool]] = []
             if label is not None:
@@ -901,6 +919,7 @@ class KeyService:
                         repository.view_of(session, c), self.settings.contact, now
                     ) or DestroyedError("destroyed")
             elif scope == "issuer":
+                check_name(target, "issuer")
                 p = repository.principal_by_name(session, target)
                 if p is None:
                     raise NotFoundError(f"no principal named {target!r}")
@@ -1229,6 +1248,12 @@ class KeyService:
         require_role(actor, OVERSIGHT, "reading the audit log")
         if not 1 <= limit <= self.settings.max_list_limit or after_seq < 0:
             raise InvalidRequestError("bad limit or after_seq")
+        if container is not None:
+            decode_container_id(container)
+        if action is not None and not ACTION_RE.fullmatch(action):
+            raise InvalidRequestError("unknown action")
+        if actor_name is not None:
+            check_name(actor_name, "actor")
         filters: list[ColumnElement[bool]] = []
         if container is not None:
             filters.append(AuditEntry.container == container)

@@ -20,6 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from keyserver.settings import Settings
 
+READ_ONLY_OPTION = "rwc_read_only"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -51,8 +52,12 @@ def make_engine(settings: Settings) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            # Serialise writers at BEGIN (no lock upgrade deadlocks, no SQLITE_BUSY mid-way).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY_OPTION):
+                # Read-only sessions: a WAL snapshot, no write lock.
+                conn.exec_driver_sql("BEGIN DEFERRED")
+            else:
+                # Serialise writers at BEGIN (no lock upgrades, no SQLITE_BUSY mid-way).
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(

@@ -109,7 +109,9 @@ def settings(
 @pytest.fixture
 def world(settings: Settings) -> Iterator[World]:
     with running_server(settings) as url:
-        yield make_world(settings, url)
+        w = make_world(settings, url)
+        yield w
+        w.close()
 
 
 @pytest.fixture

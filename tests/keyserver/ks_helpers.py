@@ -12,7 +12,8 @@ import httpx
 from voprf import ristretto as r
 
 from keyserver.settings import Settings
-from keyserver.testing import bootstrap_principal
+from keyserver.lifecycle import ROLES, Actor
+from keyserver.service import KeyService
 
 
 class FakeClock:
@@ -35,14 +36,21 @@ class World:
     settings: Settings
     url: str
     tokens: dict[str, str] = field(default_factory=dict)
+    clients: dict[str | None, httpx.Client] = field(default_factory=dict)
 
     def client(self, who: str | None) -> httpx.Client:
-        headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        # One client per principal: building an httpx client (its TLS context) is slow.
+        if who not in self.clients:
+            headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
+            self.clients[who] = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return self.clients[who]
 
     def call(self, who: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
-        with self.client(who) as c:
-            return c.request(method, path, **kw)
+        return self.client(who).request(method, path, **kw)
+
+    def close(self) -> None:
+        for c in self.clients.values():
+            c.close()
 
 
 ROLE_PRINCIPALS = {
@@ -58,9 +66,15 @@ ROLE_PRINCIPALS = {
 
 def make_world(settings: Settings, url: str) -> World:
     w = World(settings=settings, url=url)
-    for name, roles in ROLE_PRINCIPALS.items():
-        groups = ["team-a"] if name == "groupie" else []
-        w.tokens[name] = bootstrap_principal(settings, name, roles, groups, "City")
+    service = KeyService(settings)
+    actor = Actor(name="bootstrap", roles=ROLES, local=True)
+    try:
+        for name, roles in ROLE_PRINCIPALS.items():
+            groups = ["team-a"] if name == "groupie" else []
+            doc = service.add_principal(actor, name, roles, "City", groups)
+            w.tokens[name] = doc["token"]
+    finally:
+        service.close()
     return w
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 
-from ks_helpers import World, activate, b64, oprf, register, unb64
+from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
+from sqlalchemy.orm import Session
 
+from keyserver.db.engine import make_engine
+from keyserver.db.models import Container
 from keyserver.keys import receipt_mac
+from keyserver.service import KeyService
 
 
 def test_register_evaluate_commit_receipt(world: World) -> None:
@@ -36,3 +41,143 @@ def test_register_evaluate_commit_receipt(world: World) -> None:
     assert status["state"] == "active"
     assert status["unconfirmed"] == 0  # a valid receipt resets the counter
     assert status["last_confirmed_at"] is not None
+
+
+def _change(w: World, path: str, reason: str = "test", public: str | None = "lost") -> dict:
+    resp = w.call("official", "POST", path, json={"reason": reason, "public_reason": public})
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def _evaluate_status(w: World, who: str, cid: str) -> tuple[int, dict]:
+    resp = w.call(
+        who, "POST", f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
+    )
+    doc = resp.json()
+    if resp.status_code != 200:
+        assert resp.headers["content-type"].startswith("application/problem+json")
+    return resp.status_code, doc
+
+
+def test_suspend_restore_destroy(world: World) -> None:
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    assert _change(world, f"/v1/containers/{cid}/suspend") == {
+        "affected": 1,
+        "container_ids": [cid],
+    }
+    code, doc = _evaluate_status(world, "reader", cid)
+    assert code == 423 and doc["type"] == "urn:rwc:problem:suspended"
+    assert doc["reason"] == "lost" and doc["contact"] == "privacy@city.example"
+    # Suspending again changes nothing (idempotent).
+    assert _change(world, f"/v1/containers/{cid}/suspend")["affected"] == 0
+    assert _change(world, f"/v1/containers/{cid}/restore")["affected"] == 1
+    assert _evaluate_status(world, "reader", cid)[0] == 200
+    assert _change(world, f"/v1/containers/{cid}/destroy", public="medium lost")["affected"] == 1
+    code, doc = _evaluate_status(world, "reader", cid)
+    assert code == 410 and doc["type"] == "urn:rwc:problem:destroyed"
+    assert doc["reason"] == "medium lost" and doc["revoked_at"] and doc["contact"]
+    # Irreversible: restore refuses, destroy again affects nothing.
+    resp = world.call("official", "POST", f"/v1/containers/{cid}/restore", json={"reason": "oops"})
+    assert resp.status_code == 410
+    assert _change(world, f"/v1/containers/{cid}/destroy")["affected"] == 0
+    status = world.call("auditor", "GET", f"/v1/containers/{cid}").json()
+    assert status["state"] == "destroyed" and status["changed_by"] == "official"
+    # The tombstone stays; the key material is gone from the row.
+    with Session(make_engine(world.settings)) as s:
+        row = s.get(Container, unb64(cid))
+        assert row is not None
+        assert row.seed_sealed is None and row.receipt_key_sealed is None
+        assert row.destroyed_at is not None and row.reason == "test"
+
+
+def test_pending_expiry_and_not_after(world: World, clock: FakeClock) -> None:
+    reg = register(world)
+    cid = reg["container_id"]
+    clock.advance(hours=25)  # pending_ttl is 24 h
+    code, doc = _evaluate_status(world, "writer", cid)
+    assert code == 410 and doc["type"] == "urn:rwc:problem:expired"
+    resp = world.call(
+        "writer",
+        "POST",
+        f"/v1/containers/{cid}/commit",
+        json={"header_digest": b64(b"\1" * 32), "receipt_key": b64(b"\2" * 32)},
+    )
+    assert resp.status_code == 410
+    # A reader cannot use a pending container either.
+    code, doc = _evaluate_status(world, "reader", cid)
+    assert code == 409 and doc["type"] == "urn:rwc:problem:pending"
+    # not_after: refused once passed, destroyed by the sweep.
+    not_after = (clock() + timedelta(hours=1)).isoformat()
+    active, _ = activate(world, not_after=not_after)
+    aid = active["container_id"]
+    assert _evaluate_status(world, "reader", aid)[0] == 200
+    clock.advance(hours=2)
+    code, doc = _evaluate_status(world, "reader", aid)
+    assert code == 410 and doc["type"] == "urn:rwc:problem:expired" and doc["not_after"]
+    svc = KeyService(world.settings)
+    try:
+        counts = svc.sweep()
+    finally:
+        svc.close()
+    assert counts["pending_expired"] == 1 and counts["not_after"] == 1
+    for c in (cid, aid):
+        assert world.call("official", "GET", f"/v1/containers/{c}").json()["state"] == "destroyed"
+    code, doc = _evaluate_status(world, "reader", aid)
+    assert code == 410 and doc["type"] == "urn:rwc:problem:destroyed"
+
+
+def test_commit_rules(world: World) -> None:
+    reg = register(world)
+    cid = reg["container_id"]
+    body = {"header_digest": b64(b"\1" * 32), "receipt_key": b64(b"\2" * 32)}
+    # Another principal with the writer role is not the issuer.
+    resp = world.call("admin", "POST", f"/v1/containers/{cid}/commit", json=body)
+    assert resp.status_code == 403
+    assert (
+        world.call("writer", "POST", f"/v1/containers/{cid}/commit", json=body).status_code == 200
+    )
+    resp = world.call("writer", "POST", f"/v1/containers/{cid}/commit", json=body)
+    assert resp.status_code == 409 and resp.json()["type"] == "urn:rwc:problem:conflict"
+    # The issuing writer cannot evaluate its container once active (no reader role).
+    assert _evaluate_status(world, "writer", cid)[0] == 403
+
+
+def test_registration_validation(world: World) -> None:
+    base = {"label": "l", "medium": "m", "readers": ["reader"]}
+    for change in (
+        {"readers": ["ghost"]},
+        {"readers": [], "reader_groups": []},
+        {"attempt_budget": 0},
+        {"not_after": "2020-01-01T00:00:00Z"},
+        {"not_after": "2030-01-01T00:00:00"},
+        {"label": "a\x00b"},
+        {"medium": ""},
+        {"readers": ["bad name"]},
+    ):
+        resp = world.call("writer", "POST", "/v1/containers", json={**base, **change})
+        assert resp.status_code == 400, (change, resp.text)
+        assert resp.json()["type"] == "urn:rwc:problem:invalid-request"
+
+
+def test_search_and_issuer_scope(world: World) -> None:
+    a, _ = activate(world, medium="usb-A", label="alpha")
+    b, _ = activate(world, medium="usb-B", label="beta")
+    found = world.call("auditor", "GET", "/v1/containers", params={"medium": "usb-A"}).json()
+    assert [c["container_id"] for c in found["containers"]] == [a["container_id"]]
+    found = world.call(
+        "official",
+        "GET",
+        "/v1/containers",
+        params={"issuer": "writer", "state": "active", "limit": 1},
+    ).json()
+    assert len(found["containers"]) == 1 and found["next"]
+    rest = world.call(
+        "official", "GET", "/v1/containers", params={"issuer": "writer", "after": found["next"]}
+    ).json()
+    ids = {found["containers"][0]["container_id"]} | {c["container_id"] for c in rest["containers"]}
+    assert ids == {a["container_id"], b["container_id"]}
+    assert _change(world, "/v1/issuers/writer/suspend")["affected"] == 2
+    for c in (a, b):
+        assert _evaluate_status(world, "reader", c["container_id"])[0] == 423
+    assert _change(world, "/v1/issuers/writer/restore")["affected"] == 2

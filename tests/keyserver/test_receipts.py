@@ -1,0 +1,116 @@
+"""Attempt budget and receipts: valid, replayed, expired, wrong MAC, wrong principal."""
+
+from __future__ import annotations
+
+from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
+
+from keyserver.keys import receipt_mac
+
+
+def _receipt(w: World, who: str, cid: str, challenge: str, mac: bytes) -> tuple[int, dict]:
+    resp = w.call(
+        who, "POST", f"/v1/containers/{cid}/receipt", json={"challenge": challenge, "mac": b64(mac)}
+    )
+    return resp.status_code, resp.json()
+
+
+def _status(w: World, cid: str) -> dict:
+    return dict(w.call("official", "GET", f"/v1/containers/{cid}").json())
+
+
+def _audit(w: World, cid: str) -> list[dict]:
+    return list(w.call("auditor", "GET", "/v1/audit", params={"container": cid}).json()["entries"])
+
+
+def test_budget_suspends_after_n_unconfirmed(world: World) -> None:
+    reg, key = activate(world, attempt_budget=3)
+    cid, pk = reg["container_id"], reg["public_key"]
+    # Receipts reset the counter: 2 + receipt + 2 stays active.
+    first = oprf(world, "reader", cid, pk)
+    oprf(world, "reader", cid, pk)
+    assert _status(world, cid)["unconfirmed"] == 2
+    mac = receipt_mac(key, unb64(cid), unb64(first["challenge"]))
+    assert _receipt(world, "reader", cid, first["challenge"], mac)[0] == 200
+    assert _status(world, cid)["unconfirmed"] == 0
+    for _ in range(2):
+        oprf(world, "groupie", cid, pk)
+    assert _status(world, cid)["state"] == "active"
+    # The third unconfirmed evaluation in a row is released, then the container suspends.
+    oprf(world, "reader", cid, pk)
+    status = _status(world, cid)
+    assert status["state"] == "suspended" and status["reason"] == "attempt budget exhausted"
+    assert status["changed_by"] == "system"
+    resp = world.call(
+        "reader", "POST", f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
+    )
+    assert resp.status_code == 423
+    assert resp.json()["reason"] == "attempt budget exhausted"
+    entries = _audit(world, cid)
+    suspend = [e for e in entries if e["action"] == "suspend"]
+    assert len(suspend) == 1 and suspend[0]["actor"] == "system"
+    assert suspend[0]["details"]["reason"] == "attempt budget exhausted"
+    refused = [e for e in entries if e["outcome"] == "refused"]
+    assert refused and refused[-1]["details"]["reason"] == "suspended"
+    # An official restores; the counter starts again from zero.
+    resp = world.call(
+        "official",
+        "POST",
+        f"/v1/containers/{cid}/restore",
+        json={"reason": "reader confirmed by phone"},
+    )
+    assert resp.json()["affected"] == 1
+    assert _status(world, cid)["unconfirmed"] == 0
+    oprf(world, "reader", cid, pk)
+
+
+def test_writer_sealing_does_not_count(world: World) -> None:
+    reg = register(world, attempt_budget=2)
+    cid = reg["container_id"]
+    for _ in range(5):
+        doc = oprf(world, "writer", cid, reg["public_key"])
+        assert doc["challenge"] is None
+    assert _status(world, cid)["state"] == "pending"
+    assert _status(world, cid)["unconfirmed"] == 0
+    modes = [e["details"].get("mode") for e in _audit(world, cid) if e["action"] == "evaluate"]
+    assert modes == ["seal"] * 5
+
+
+def test_receipt_cases(world: World, clock: FakeClock) -> None:
+    reg, key = activate(world)
+    cid, pk = reg["container_id"], reg["public_key"]
+    good = oprf(world, "reader", cid, pk)
+    mac = receipt_mac(key, unb64(cid), unb64(good["challenge"]))
+    # Another principal cannot use the reader's challenge.
+    code, doc = _receipt(world, "groupie", cid, good["challenge"], mac)
+    assert code == 400 and doc["type"] == "urn:rwc:problem:invalid-receipt"
+    assert _receipt(world, "reader", cid, good["challenge"], mac) == (200, {"confirmed": True})
+    # Replay.
+    code, doc = _receipt(world, "reader", cid, good["challenge"], mac)
+    assert code == 409 and doc["type"] == "urn:rwc:problem:conflict"
+    # Wrong MAC: refused, and the challenge is consumed by the attempt.
+    bad = oprf(world, "reader", cid, pk)
+    code, doc = _receipt(world, "reader", cid, bad["challenge"], b"\0" * 32)
+    assert code == 400 and doc["type"] == "urn:rwc:problem:invalid-receipt"
+    right = receipt_mac(key, unb64(cid), unb64(bad["challenge"]))
+    assert _receipt(world, "reader", cid, bad["challenge"], right)[0] == 409
+    # MAC computed for another container id does not verify.
+    other = oprf(world, "reader", cid, pk)
+    wrong_id = receipt_mac(key, b"\1" * 16, unb64(other["challenge"]))
+    assert _receipt(world, "reader", cid, other["challenge"], wrong_id)[0] == 400
+    # Expired challenge.
+    late = oprf(world, "reader", cid, pk)
+    clock.advance(minutes=6)
+    mac = receipt_mac(key, unb64(cid), unb64(late["challenge"]))
+    code, doc = _receipt(world, "reader", cid, late["challenge"], mac)
+    assert code == 400 and "expired" in doc["detail"]
+    # Unknown challenge.
+    code, _ = _receipt(world, "reader", cid, b64(b"\7" * 32), mac)
+    assert code == 400
+    outcomes = [
+        (e["outcome"], e["details"].get("reason"))
+        for e in _audit(world, cid)
+        if e["action"] == "receipt"
+    ]
+    assert outcomes[0] == ("refused", "invalid-receipt")
+    assert ("ok", None) in outcomes and ("refused", "conflict") in outcomes
+    assert _status(world, cid)["unconfirmed"] == 3  # bad, other, late: none confirmed
