@@ -443,7 +443,12 @@ def _print(
 
     print("\n-- cryptography AESGCM.encrypt alone (no I/O), MiB/s")
     rows = [
-        [human_size(1 << k), k, aead.mib_s(sweep.one_thread[k]), aead.mib_s(sweep.two_threads[k])]
+        [
+            human_size(1 << k),
+            str(k),
+            aead.mib_s(sweep.one_thread[k]),
+            aead.mib_s(sweep.two_threads[k]),
+        ]
         for k in sorted(sweep.one_thread)
     ]
     print(table(["chunk", "chunk_log2", "1 thread", "2 threads"], rows))
@@ -455,7 +460,7 @@ def _print(
         rows = [
             [
                 human_size(1 << k),
-                k,
+                str(k),
                 f"{v['seal_mib_s']:,.0f}",
                 f"{v['open_mib_s']:,.0f}",
                 f"{v['peak_rss_mib']:.0f}",
