@@ -211,19 +211,22 @@ def _check_workers(workers: int) -> int:
 
 
 class EncryptingSink:
-    """Turns a plaintext byte stream into sealed STREAM chunks, written in order.
+    """Turns a plaintext byte stream into sealed STREAM chunks written at their offsets.
 
     Callers fill the current chunk buffer in place (``space()`` then ``commit(n)``, e.g. with
     ``readinto``) or copy bytes in with ``write()``. A full chunk is only sealed once more
     plaintext arrives, so the final chunk (flag 1) is known without knowing the total length
     in advance.
+
+    Each worker seals a chunk and writes it at its own offset (``write_at``, e.g. pwrite), so
+    encryption and output overlap with reading the next plaintext in the caller's thread.
     """
 
     def __init__(
         self,
         key: bytes,
         chunk_log2: int,
-        write: Callable[[memoryview], None],
+        write_at: Callable[[memoryview, int], None],
         *,
         workers: int = p.WORKERS_DEFAULT,
         progress: Callable[[int], None] | None = None,
@@ -233,13 +236,14 @@ class EncryptingSink:
         Args:
             key: The payload key.
             chunk_log2: log2 of the chunk size.
-            write: Writes all of a ciphertext buffer to the output (called in order).
+            write_at: Writes all of a ciphertext buffer at an offset in the payload. Called
+                from worker threads, possibly out of order, so it must be thread-safe.
             workers: Threads sealing chunks (1 = seal inline, no threads).
             progress: Called with the plaintext bytes sealed so far, after each chunk.
         """
         self._cipher = StreamCipher(key)
         self._size = 1 << chunk_log2
-        self._write = write
+        self._write_at = write_at
         self._progress = progress
         self._window = _Window(_check_workers(workers))
         self._free: list[_Buffers] = []
@@ -258,8 +262,7 @@ class EncryptingSink:
         return _Buffers(self._size)
 
     def _drain_one(self) -> None:
-        n, bufs, plain_len = self._window.pop()
-        self._write(memoryview(bufs.sealed)[:n])
+        _, bufs, plain_len = self._window.pop()
         self._free.append(bufs)
         self._done += int(plain_len)  # type: ignore[call-overload]
         if self._progress is not None:
@@ -267,12 +270,14 @@ class EncryptingSink:
 
     def _emit(self, last: bool) -> None:
         bufs, n, index = self._cur, self._fill, self._index
-        cipher = self._cipher
+        cipher, write_at = self._cipher, self._write_at
+        offset = index * (self._size + p.TAG_SIZE)
 
         def job() -> int:
-            return cipher.encrypt_into(
-                index, last, memoryview(bufs.plain)[:n], memoryview(bufs.sealed)
-            )
+            sealed = memoryview(bufs.sealed)
+            k = cipher.encrypt_into(index, last, memoryview(bufs.plain)[:n], sealed)
+            write_at(sealed[:k], offset)
+            return k
 
         self._window.submit(job, bufs, n)
         self._index += 1

@@ -233,13 +233,12 @@ def _build_header(
     return unsigned + mac, payload_nonce
 
 
-def _write_all(fd: int) -> Callable[[memoryview], None]:
-    def write(view: memoryview) -> None:
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-
-    return write
+def _write_all(fd: int, view: memoryview, offset: int) -> None:
+    # pwrite: thread-safe and position-independent, so workers write chunks concurrently.
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
 
 
 def _publish(tmp: Path, out: Path, *, force: bool) -> None:
@@ -322,14 +321,17 @@ def _seal(
         ) from None
     sink: EncryptingSink | None = None
     try:
-        write = _write_all(fd)
-        write(memoryview(header))
+        _write_all(fd, memoryview(header), 0)
+        base = len(header)
+
+        def write_at(view: memoryview, offset: int) -> None:
+            _write_all(fd, view, base + offset)
 
         def on_chunk(done: int) -> None:
             if progress is not None:
                 progress(min(done, data_total) if data_total else done, data_total)
 
-        sink = EncryptingSink(payload_key, chunk_log2, write, workers=workers, progress=on_chunk)
+        sink = EncryptingSink(payload_key, chunk_log2, write_at, workers=workers, progress=on_chunk)
         entries = fill(sink)
         data_bytes = sink.plaintext_length
         index = _encode_index(entries)

@@ -81,8 +81,13 @@ class Kit:
             rng=os.urandom,
         )
         buf = bytearray(header)
+
+        def write_at(view: memoryview, offset: int) -> None:
+            at = len(header) + offset
+            buf[at : at + len(view)] = view
+
         sink = EncryptingSink(
-            keyschedule.payload_key(dek, payload_nonce), chunk_log2, buf.extend, workers=1
+            keyschedule.payload_key(dek, payload_nonce), chunk_log2, write_at, workers=1
         )
         sink.write(data)
         sink.write(index)

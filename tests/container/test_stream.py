@@ -65,14 +65,17 @@ def test_sink_and_decrypt_pipeline(tmp_path, workers):
     key = os.urandom(32)
     data = os.urandom(9 * C + 5)
     path = tmp_path / "p"
-    with path.open("wb") as fh:
-        sink = EncryptingSink(key, 12, fh.write, workers=workers)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        sink = EncryptingSink(key, 12, lambda v, off: os.pwrite(fd, v, off), workers=workers)
         sink.write(data[:100])
         view = sink.space()
         view[:50] = data[100:150]
         sink.commit(50)
         sink.write(data[150:])
         sink.close()
+    finally:
+        os.close(fd)
     lay = Layout(12, path.stat().st_size)
     lay.check()
     fd = os.open(path, os.O_RDONLY)

@@ -25,6 +25,7 @@ def _attempt_extract(kit, path: Path, dest: Path, **kw) -> ContainerError:
     return info.value
 
 
+@pytest.mark.slow
 def test_every_single_bit_flip_is_rejected(kit, tmp_path):
     # A short URL keeps the container (and so this exhaustive test) small.
     ks = InProcessKeyServer(url="http://[::1]")
