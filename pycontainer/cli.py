@@ -109,7 +109,7 @@ def run(
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
-        ui.stderr.write("\nrwc: interrupted; nothing was written\n")
+        ui.stderr.write("\nrwc: interrupted\n")
         return 130
     except BrokenPipeError:
         # The consumer of stdout went away (`rwc cat ... | head`); nothing more to say.

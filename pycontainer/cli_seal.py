@@ -54,6 +54,7 @@ from pycontainer.server_url import normalize_server_url
 from pycontainer.writer import seal_paths, seal_stream
 
 STDIN_PATH = "-"
+LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
 
 
 def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
@@ -192,12 +193,13 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             "nobody could open this container",
             hint="name its readers with --reader NAME and/or --reader-group GROUP",
         )
-    password = read_password(args, ui, env, confirm=True, what=str(out))
+    # The token first: no point asking for a password twice if we cannot reach the server.
     token = require_token([server], env)
+    password = read_password(args, ui, env, confirm=True, what=str(out))
     policy = Policy(
         readers=tuple(args.reader),
         reader_groups=tuple(args.reader_group),
-        label=args.label or out.name,
+        label=args.label or out.name[:LABEL_MAX],
         medium=args.medium,
         not_after=not_after,
         password_required=bool(password),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -245,23 +246,11 @@ class KeyServerClient:
         """
         limits = limits or ClientLimits()
         if timeout is not None:
-            limits = ClientLimits(
-                connect_timeout=timeout[0],
-                read_timeout=timeout[1],
-                retries=limits.retries,
-                backoff_initial=limits.backoff_initial,
-                backoff_max=limits.backoff_max,
-                max_response_bytes=limits.max_response_bytes,
+            limits = dataclasses.replace(
+                limits, connect_timeout=timeout[0], read_timeout=timeout[1]
             )
         if retries is not None:
-            limits = ClientLimits(
-                connect_timeout=limits.connect_timeout,
-                read_timeout=limits.read_timeout,
-                retries=retries,
-                backoff_initial=limits.backoff_initial,
-                backoff_max=limits.backoff_max,
-                max_response_bytes=limits.max_response_bytes,
-            )
+            limits = dataclasses.replace(limits, retries=retries)
         self.base_url = normalize_server_url(base_url)
         if ca_bundle and not Path(ca_bundle).is_file():
             raise ContainerError(

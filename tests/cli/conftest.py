@@ -63,6 +63,19 @@ def _closed_port() -> int:
     return port
 
 
+class Runner:
+    """start/stop of uvicorn threads, handed to tests as a fixture (importlib mode)."""
+
+    start = staticmethod(start_uvicorn)
+    stop = staticmethod(stop_uvicorn)
+
+
+@pytest.fixture(scope="session")
+def uvicorn_runner() -> Runner:
+    """Start ASGI apps on loopback: ``u = uvicorn_runner.start(app); uvicorn_runner.stop(u)``."""
+    return Runner()
+
+
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nobody listens on (connection refused)."""
