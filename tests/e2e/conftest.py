@@ -218,7 +218,11 @@ class KeyServer:
     def ks(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run ``keyserver ARGS --server URL`` (remote mode) with KEYSERVER_TOKEN=token."""
         env = clean_env(KEYSERVER_TOKEN=token or self.admin_token)
-        return run([KEYSERVER, *args, "--server", self.url], env)
+        # Options before "--": container ids are base64url and may start with "-".
+        argv = list(args)
+        at = argv.index("--") if "--" in argv else len(argv)
+        argv[at:at] = ["--server", self.url]
+        return run([KEYSERVER, *argv], env)
 
     def ks_local(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         """Run ``keyserver ARGS --data-dir DIR`` (local mode, e.g. ``sweep``)."""
@@ -270,6 +274,38 @@ class People:
     official_token: str
     auditor: str
     auditor_token: str
+
+
+def make_people_http(server: KeyServer) -> People:
+    """The same principals, created over HTTP (fast set-up for private servers).
+
+    ``make_people`` exercises ``keyserver principal add`` once per module; private servers
+    only need the principals to exist, and each extra process start costs about a second.
+    """
+    tokens: dict[str, str] = {}
+    names = {role: unique(role) + "@city.example" for role in ("w", "r", "o", "off", "aud")}
+    roles = {"w": "writer", "r": "reader", "o": "reader", "off": "official", "aud": "auditor"}
+    for key, name in names.items():
+        resp = requests.post(
+            f"{server.url}/v1/principals",
+            json={"name": name, "roles": [roles[key]], "organisation": None, "groups": []},
+            headers={"Authorization": f"Bearer {server.admin_token}"},
+            timeout=30,
+        )
+        assert resp.status_code == 201, resp.text
+        tokens[key] = resp.json()["token"]
+    return People(
+        writer=names["w"],
+        writer_token=tokens["w"],
+        reader=names["r"],
+        reader_token=tokens["r"],
+        outsider=names["o"],
+        outsider_token=tokens["o"],
+        official=names["off"],
+        official_token=tokens["off"],
+        auditor=names["aud"],
+        auditor_token=tokens["aud"],
+    )
 
 
 def make_people(server: KeyServer) -> People:
@@ -418,7 +454,9 @@ class Story:
 
     def status(self, container_id: str) -> dict[str, object]:
         """``keyserver status ID --json`` as the official."""
-        proc = self.server.ks("status", container_id, "--json", token=self.people.official_token)
+        proc = self.server.ks(
+            "status", "--json", "--", container_id, token=self.people.official_token
+        )
         expect(proc, 0)
         doc = parse_json(proc)
         assert isinstance(doc, dict), describe(proc)
@@ -486,7 +524,7 @@ def private_story(start_server: Callable[..., KeyServer], tmp_path: Path) -> Sto
     server = start_server()
     work = tmp_path / "work"
     (work / "home").mkdir(parents=True)
-    return Story(server=server, people=make_people(server), rwc=Rwc(work=work), work=work)
+    return Story(server=server, people=make_people_http(server), rwc=Rwc(work=work), work=work)
 
 
 def leftovers(parent: Path, keep: set[str]) -> list[str]:

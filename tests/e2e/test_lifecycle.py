@@ -1,0 +1,288 @@
+"""The officials' side: suspend, restore, destroy, loss reports, attempt budget, expiry.
+
+Every state change goes through the ``keyserver`` command in remote mode against the live
+server; every effect is observed through the installed ``rwc`` (exit code, stderr, files).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+PASSWORD = "correct horse battery staple"
+
+
+def _state(story: Any, container_id: str) -> str:
+    return str(story.status(container_id)["state"])
+
+
+def test_suspend_and_restore(story: Any, h: ModuleType) -> None:
+    src, container, _ = story.seal_for_reader()
+    cid = story.container_id(container)
+    official = story.people.official_token
+
+    proc = story.server.ks(
+        "suspend", "--reason", "audit of the vendor", "--yes", "--", cid, token=official
+    )
+    h.expect(proc, 0)
+    assert _state(story, cid) == "suspended"
+
+    dest = story.work / "dest"
+    opened = story.open_as_reader(container, dest)
+    h.expect(opened, h.EXIT_SUSPENDED)
+    h.no_traceback(opened)
+    assert h.tree(dest) == {}
+
+    proc = story.server.ks("restore", "--reason", "audit done", "--yes", "--", cid, token=official)
+    h.expect(proc, 0)
+    assert _state(story, cid) == "active"
+    h.expect(story.open_as_reader(container, dest), h.EXIT_OK)
+    assert len(h.tree(dest)) == len(h.tree(src))
+
+
+def test_only_officials_change_state(story: Any, h: ModuleType) -> None:
+    _, container, _ = story.seal_for_reader()
+    cid = story.container_id(container)
+    for token in (story.people.reader_token, story.people.writer_token, story.people.auditor_token):
+        proc = story.server.ks("destroy", "--reason", "nope", "--yes", "--", cid, token=token)
+        assert proc.returncode != 0, h.describe(proc)
+        h.no_traceback(proc)
+    assert _state(story, cid) == "active"
+
+
+def test_destroy_is_final(story: Any, h: ModuleType) -> None:
+    _, container, _ = story.seal_for_reader()
+    cid = story.container_id(container)
+    official = story.people.official_token
+    proc = story.server.ks(
+        "destroy", "--reason", "contract ended", "--yes", "--", cid, token=official
+    )
+    h.expect(proc, 0)
+    assert _state(story, cid) == "destroyed"
+
+    dest = story.work / "dest"
+    opened = story.open_as_reader(container, dest)
+    h.expect(opened, h.EXIT_REVOKED)
+    h.no_traceback(opened)
+    assert h.tree(dest) == {}
+    assert b"destroy" in opened.stderr.lower() or b"revoked" in opened.stderr.lower()
+
+    # Restoring a destroyed container is refused; it stays destroyed.
+    proc = story.server.ks("restore", "--reason", "oops", "--yes", "--", cid, token=official)
+    assert proc.returncode != 0, h.describe(proc)
+    h.no_traceback(proc)
+    h.expect(story.open_as_reader(container, dest), h.EXIT_REVOKED)
+
+
+def test_destroy_by_issuer(private_story: Any, h: ModuleType) -> None:
+    # A private server: destroying everything of the issuer must not hit other tests.
+    ps = private_story
+    _, first, _ = ps.seal_for_reader()
+    _, second, _ = ps.seal_for_reader()
+    proc = ps.server.ks(
+        "destroy",
+        "--issuer",
+        ps.people.writer,
+        "--reason",
+        "vendor breach",
+        "--yes",
+        token=ps.people.official_token,
+    )
+    h.expect(proc, 0)
+    for container in (first, second):
+        h.expect(ps.open_as_reader(container, ps.work / "dest"), h.EXIT_REVOKED)
+
+
+def test_attempt_budget_suspends(story: Any, h: ModuleType) -> None:
+    budget = 3
+    _, container, _ = story.seal_for_reader(extra=["--attempt-budget", str(budget)])
+    cid = story.container_id(container)
+    dest = story.work / "dest"
+    for _ in range(budget):
+        proc = story.open_as_reader(container, dest, password="guess")
+        h.expect(proc, h.EXIT_WRONG_PASSWORD)
+    # The budget is used up: the next attempt, even with the right password, is refused.
+    proc = story.open_as_reader(container, dest)
+    h.expect(proc, h.EXIT_SUSPENDED)
+    assert h.tree(dest) == {}
+    assert _state(story, cid) == "suspended"
+
+    # An official restores it; the right password opens it again.
+    proc = story.server.ks(
+        "restore",
+        "--reason",
+        "clerk mistyped",
+        "--yes",
+        "--",
+        cid,
+        token=story.people.official_token,
+    )
+    h.expect(proc, 0)
+    h.expect(story.open_as_reader(container, dest), h.EXIT_OK)
+
+
+def test_successful_opens_do_not_use_the_budget(story: Any, h: ModuleType) -> None:
+    _, container, _ = story.seal_for_reader(extra=["--attempt-budget", "2"])
+    for i in range(4):  # receipts confirm each open, so unconfirmed stays at 0
+        h.expect(story.open_as_reader(container, story.work / f"d{i}"), h.EXIT_OK)
+
+
+def test_expired_container(story: Any, h: ModuleType) -> None:
+    lifetime = timedelta(seconds=4)
+    not_after = datetime.now(UTC) + lifetime
+    _, container, _ = story.seal_for_reader(
+        extra=["--expires", not_after.isoformat(timespec="seconds").replace("+00:00", "Z")]
+    )
+    # Wait (not a timing assertion) until the server's clock is past not_after.
+    time.sleep(max(0.0, (not_after - datetime.now(UTC)).total_seconds()) + 1.5)
+    dest = story.work / "dest"
+    proc = story.open_as_reader(container, dest)
+    h.expect(proc, h.EXIT_EXPIRED)
+    h.no_traceback(proc)
+    assert h.tree(dest) == {}
+
+
+def test_loss_report_with_waiting_period_then_destroy(story: Any, h: ModuleType) -> None:
+    _, container, medium = story.seal_for_reader()
+    _, other, other_medium = story.seal_for_reader()
+    cid = story.container_id(container)
+    official = story.people.official_token
+
+    proc = story.server.ks(
+        "report-loss",
+        "--medium",
+        medium,
+        "--reason",
+        "bag lost in Amagasaki",
+        "--yes",
+        token=official,
+    )
+    h.expect(proc, 0)
+    status = story.status(cid)
+    assert status["state"] == "suspended"
+    assert status["destroy_after"] is not None  # the waiting period runs
+
+    dest = story.work / "dest"
+    h.expect(story.open_as_reader(container, dest), h.EXIT_SUSPENDED)
+    # Another medium is not affected.
+    h.expect(story.open_as_reader(other, story.work / "other"), h.EXIT_OK)
+    assert other_medium != medium
+
+    # The stick is not found: the official destroys the medium's containers.
+    proc = story.server.ks(
+        "destroy", "--medium", medium, "--reason", "not found", "--yes", token=official
+    )
+    h.expect(proc, 0)
+    h.expect(story.open_as_reader(container, dest), h.EXIT_REVOKED)
+    assert h.tree(dest) == {}
+
+
+def test_loss_report_found_again(story: Any, h: ModuleType) -> None:
+    _, container, medium = story.seal_for_reader()
+    official = story.people.official_token
+    proc = story.server.ks(
+        "report-loss", "--medium", medium, "--reason", "missing", "--yes", token=official
+    )
+    h.expect(proc, 0)
+    proc = story.server.ks(
+        "restore", "--medium", medium, "--reason", "found in the bag", "--yes", token=official
+    )
+    h.expect(proc, 0)
+    h.expect(story.open_as_reader(container, story.work / "dest"), h.EXIT_OK)
+
+
+def test_loss_report_now(story: Any, h: ModuleType) -> None:
+    _, container, medium = story.seal_for_reader()
+    proc = story.server.ks(
+        "report-loss",
+        "--medium",
+        medium,
+        "--now",
+        "--reason",
+        "stolen",
+        "--yes",
+        token=story.people.official_token,
+    )
+    h.expect(proc, 0)
+    proc = story.open_as_reader(container, story.work / "dest")
+    h.expect(proc, h.EXIT_REVOKED)
+
+
+def test_medium_report(story: Any, h: ModuleType) -> None:
+    _, container, medium = story.seal_for_reader()
+    official = story.people.official_token
+    # Before the loss: one confirmed open by the reader.
+    h.expect(story.open_as_reader(container, story.work / "before"), h.EXIT_OK)
+    proc = story.server.ks(
+        "report-loss", "--medium", medium, "--now", "--reason", "lost", "--yes", token=official
+    )
+    h.expect(proc, 0)
+    # After the loss: the finder tries with a stolen reader token; refused.
+    h.expect(story.open_as_reader(container, story.work / "after"), h.EXIT_REVOKED)
+
+    proc = story.server.ks("report", "--medium", medium, "--json", token=official)
+    h.expect(proc, 0)
+    report = h.parse_json(proc)
+    assert report["medium"] == medium
+    [entry] = report["containers"]
+    assert entry["container_id"] == story.container_id(container)
+    assert entry["state"] == "destroyed"
+    lost_at = entry["loss_reported_at"]
+    assert lost_at is not None
+    # The last confirmed open before the loss: the reader's, before the loss report.
+    last = entry["last_confirmed_open_before_loss"]
+    assert last is not None
+    assert last["actor"] == story.people.reader
+    assert last["at"] <= lost_at
+    # The attempt after it: the reader's evaluation, refused; nothing was opened after.
+    assert entry["opened_after_loss"] is False
+    after = [a for a in entry["attempts"] if a["at"] >= lost_at]
+    assert [(a["actor"], a["action"]) for a in after] == [(story.people.reader, "evaluate")]
+    assert after[0]["outcome"] != "ok"
+
+    # The auditor may read it too; a reader may not.
+    h.expect(story.server.ks("report", "--medium", medium, token=story.people.auditor_token), 0)
+    proc = story.server.ks("report", "--medium", medium, token=story.people.reader_token)
+    assert proc.returncode != 0, h.describe(proc)
+
+
+def test_audit_chain_verifies(story: Any, h: ModuleType) -> None:
+    _, container, _ = story.seal_for_reader()
+    h.expect(story.open_as_reader(container, story.work / "dest"), h.EXIT_OK)
+    proc = story.server.ks("audit", "verify", "--json", token=story.people.auditor_token)
+    h.expect(proc, 0)
+    result = h.parse_json(proc)
+    assert result["ok"] is True
+    assert result["entries"] > 0
+    assert result["first_bad_seq"] is None
+
+
+def test_loss_report_waiting_period_then_sweep(story: Any, h: ModuleType) -> None:
+    _, container, medium = story.seal_for_reader()
+    cid = story.container_id(container)
+    proc = story.server.ks(
+        "report-loss",
+        "--medium",
+        medium,
+        "--waiting-period",
+        "2s",
+        "--reason",
+        "lost at the station",
+        "--yes",
+        token=story.people.official_token,
+    )
+    h.expect(proc, 0)
+    status = story.status(cid)
+    assert status["state"] == "suspended"
+    destroy_after = datetime.fromisoformat(str(status["destroy_after"]).replace("Z", "+00:00"))
+    dest = story.work / "dest"
+    h.expect(story.open_as_reader(container, dest), h.EXIT_SUSPENDED)
+
+    # Wait (not a timing assertion) until the waiting period is over, then sweep.
+    time.sleep(max(0.0, (destroy_after - datetime.now(UTC)).total_seconds()) + 1.0)
+    h.expect(story.server.ks_local("sweep"), 0)
+    assert _state(story, cid) == "destroyed"
+    h.expect(story.open_as_reader(container, dest), h.EXIT_REVOKED)
+    assert h.tree(dest) == {}
