@@ -118,7 +118,9 @@ class HeaderInfo:
 
 def _open_fd(path: StrPath) -> int:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: opening a FIFO someone passed as "the container" must not hang; it is
+        # refused below. It has no effect on regular files.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise InputError(f"{os.fspath(path)} does not exist", hint="check the path") from None
     except IsADirectoryError:
@@ -564,6 +566,13 @@ class EntryReader(io.RawIOBase):
             written += k
             self._pos += k
         return written
+
+    def readall(self) -> bytes:
+        """Read from the current position to the end of the entry in one allocation."""
+        buf = bytearray(max(0, self.entry.size - self._pos))
+        n = self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
 
     def close(self) -> None:  # noqa: D102
         self._cached = b""

@@ -381,7 +381,8 @@ def _read_file_into(sink: EncryptingSink, src: _Source) -> None:
     assert path is not None
     try:
         # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a file swapped for a FIFO must not hang the seal (refused below).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
         raise InputError(
             f"cannot read {path}: {exc.strerror}",

@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from pycontainer.errors import InputError, KeyServerUnavailableError, OutputExistsError
+from pycontainer.reader import read_header
 
 C = 1 << 12
 
@@ -155,3 +156,15 @@ def test_existing_symlink_destination_not_followed_without_force(kit, tmp_path):
     kit.seal([f], tmp_path / "c.rwc", force=True)  # replaces the link, not its target
     assert target.read_bytes() == b"keep"
     assert not (tmp_path / "c.rwc").is_symlink()
+
+
+def test_reader_refuses_fifo_and_directory_without_hanging(kit, tmp_path):
+    os.mkfifo(tmp_path / "pipe.rwc")
+    with pytest.raises(InputError, match="not a regular file"):
+        read_header(tmp_path / "pipe.rwc")
+    with pytest.raises(InputError, match="not a regular file"):
+        kit.open(tmp_path / "pipe.rwc")
+    with pytest.raises(InputError):
+        kit.open(tmp_path)
+    with pytest.raises(InputError, match="does not exist"):
+        kit.open(tmp_path / "missing.rwc")
