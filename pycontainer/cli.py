@@ -33,6 +33,15 @@ from pycontainer.cli_ui import Ui
 from pycontainer.errors import ContainerError
 
 PROG = "rwc"
+ENVIRONMENT = """environment:
+  RWC_TOKEN        bearer token (else the one stored by `rwc login URL`)
+  RWC_SERVER       key server URL for seal; for readers, another name for the container's server
+  RWC_PASSWORD     container password (else --password-file, else a prompt)
+  RWC_CA_BUNDLE    PEM file of CA certificates for the key server's TLS (--ca-bundle)
+  XDG_CONFIG_HOME  where the token store lives (default ~/.config; rwc/tokens.json, 0600)
+
+--json prints one JSON object per result on stdout and errors as JSON on stderr
+(`cat` keeps stdout for the data and reports on stderr)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Seal data into remote-wipe containers and open them with the key server.",
-        epilog=epilog(),
+        epilog=ENVIRONMENT + "\n\n" + epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common_options(suppress=False)],
     )

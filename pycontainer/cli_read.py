@@ -37,7 +37,7 @@ from pycontainer.cli_common import (
 from pycontainer.cli_exit import UsageError
 from pycontainer.cli_ui import Ui
 from pycontainer.client import KeyServerClient
-from pycontainer.errors import KeyServerError, WrongPasswordError
+from pycontainer.errors import KeyServerError, UnsupportedVersionError, WrongPasswordError
 from pycontainer.reader import Container, open_container, read_header
 from pycontainer.server_url import normalize_server_url
 
@@ -105,6 +105,10 @@ def _opened(
     if not path.is_file():
         raise UsageError(f"{path}: no such container file")
     header = read_header(path)  # offline; a corrupt header fails here, before any request
+    if not header.slots:  # spec §header: a reader needs at least one usable slot
+        raise UnsupportedVersionError(
+            "this container has no key slot this rwc can use", hint="install a newer rwc"
+        )
     slot_url = header.slots[0].url
     override_arg = args.server or env.get(ENV_SERVER)
     override = normalize_server_url(override_arg) if override_arg else None

@@ -28,6 +28,7 @@ from pathlib import Path
 from pycontainer.cli_common import (
     ENV_SERVER,
     SubParsers,
+    add_tls_option,
     b64,
     make_client,
     read_password,
@@ -71,6 +72,7 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files/directories, or - for stdin")
     p.add_argument("-o", "--output", required=True, metavar="OUT.rwc", help="container to write")
     p.add_argument("--server", metavar="URL", help=f"key server URL (or {ENV_SERVER})")
+    add_tls_option(p)
     p.add_argument("--label", metavar="TEXT", help="what the container holds (default: file name)")
     p.add_argument("--medium", metavar="ID", help="the medium it goes on (for loss reports)")
     p.add_argument("--reader", action="append", default=[], metavar="NAME", help="allowed reader")

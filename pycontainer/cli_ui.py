@@ -151,7 +151,7 @@ class Ui:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total or None)  # 0: unknown (stdin)
 
         with bar:
             yield update
