@@ -8,7 +8,6 @@ PostgreSQL half is skipped with a reason.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -21,15 +20,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ks_helpers import FakeClock, World, make_world
+from ks_helpers import PG_ADMIN, PG_URL, FakeClock, World, make_world
 
 from keyserver.db import init_database
 from keyserver.service import KeyService
 from keyserver.settings import Settings
 from keyserver.testing import new_master_key_b64, running_server
-
-PG_ADMIN = os.environ.get("KEYSERVER_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 
 
 def _pg_admin() -> psycopg.Connection[Any] | None:
