@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -43,6 +44,7 @@ LABEL = "Amagasaki resident register, benefit payments export (synthetic)"
 WRITER = "contractor@vendor.example"
 READER = "clerk@city.example"
 OFFICIAL = "security@city.example"
+CONTACT = "the city's information-security desk, security@city.example"
 TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 HEALTH_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 120.0
@@ -89,7 +91,7 @@ def run(
     """
     args = [os.fspath(a) for a in argv]
     if echo:
-        show(" ".join([Path(args[0]).name, *args[1:]]), prefix="   $ ")
+        show(shlex.join([Path(args[0]).name, *args[1:]]), prefix="   $ ")
     # The argv is built by this script from fixed strings and paths it created.
     proc = subprocess.run(  # noqa: S603
         args,
@@ -151,8 +153,8 @@ class Server:
         """
         self.port = free_port()
         argv: list[str] = [os.fspath(KEYSERVER), "serve", "--data-dir", os.fspath(self.data_dir)]
-        argv += ["--host", "127.0.0.1", "--port", str(self.port)]
-        show(" ".join(["keyserver", *argv[1:]]), prefix="   $ ")
+        argv += ["--host", "127.0.0.1", "--port", str(self.port), "--contact", CONTACT]
+        show(shlex.join(["keyserver", *argv[1:]]), prefix="   $ ")
         with self.log_path.open("wb") as log:
             # Fixed argv built by this script.
             self.proc = subprocess.Popen(  # noqa: S603
@@ -282,6 +284,8 @@ def play(server: Server, admin: str, work: Path, rows: int) -> None:
         "--now",
         "--reason",
         "USB stick lost on the way home after an evening out",
+        "--public-reason",
+        "the medium holding this container was reported lost",
         "--yes",
     )
 
@@ -309,22 +313,24 @@ def check_report(report: Any) -> None:
     Raises:
         DemoError: The report says something else.
     """
-    if not isinstance(report, dict) or not isinstance(report.get("evaluations"), list):
-        raise DemoError("the medium report has no evaluations")
-    lost_at = report.get("loss_reported_at")
-    if not isinstance(lost_at, str) or report.get("released_after_loss") != 0:
-        raise DemoError("the report does not show the loss, or shows releases after it")
-    evaluations = report["evaluations"]
-    released = [e for e in evaluations if e.get("outcome") == "released"]
-    refused = [e for e in evaluations if e.get("outcome") == "refused"]
-    if not released or not released[-1].get("confirmed") or released[-1]["at"] > lost_at:
-        raise DemoError("the report does not show the confirmed open before the loss")
-    if not refused or refused[-1]["at"] < lost_at or refused[-1].get("problem") != "destroyed":
+    containers = report.get("containers") if isinstance(report, dict) else None
+    if not isinstance(containers, list) or len(containers) != 1:
+        raise DemoError("the medium report does not list the one container on the stick")
+    entry = containers[0]
+    lost_at = entry.get("loss_reported_at")
+    last = entry.get("last_confirmed_open_before_loss")
+    if not isinstance(lost_at, str):
+        raise DemoError("the report does not show the loss")
+    if not isinstance(last, dict) or last.get("actor") != READER or last["at"] > lost_at:
+        raise DemoError("the report does not show the clerk's confirmed open before the loss")
+    after = [a for a in entry.get("attempts", []) if a.get("at", "") >= lost_at]
+    refused = [a for a in after if a.get("outcome") != "ok"]
+    if entry.get("opened_after_loss") is not False or not refused or len(refused) != len(after):
         raise DemoError("the report does not show the refused attempt after the loss")
     show(
-        f"last confirmed open: {released[-1]['at']} by {released[-1]['actor']}; "
-        f"loss reported: {lost_at}; refused after the loss: {len(refused)}; "
-        f"keys released after the loss: {report['released_after_loss']}"
+        f"last confirmed open: {last['at']} by {last['actor']}; loss reported: {lost_at}; "
+        f"attempts after the loss: {len(after)}, all refused; opened after the loss: no",
+        prefix="   => ",
     )
 
 

@@ -1,9 +1,9 @@
 """End-to-end fixtures: the installed ``keyserver`` and ``rwc`` commands as real processes.
 
-A module-scoped key server (``keyserver init`` + ``keyserver serve`` on a free loopback port,
-SQLite in a temporary directory) is shared by the tests of a module; every test works on its
-own containers and media, so tests do not see each other's state. Tests that stop the server
-start their own with the ``start_server`` factory.
+One session-scoped key server (``keyserver init`` + ``keyserver serve`` on a free loopback
+port, SQLite in a temporary directory) is shared by the tests; every test works on its own
+containers and media, so tests do not see each other's state. Tests that stop the server use
+``private_story``: a server of their module's own, restarted when a test stopped it.
 
 Nothing here imports the code under test: everything goes through the commands' command
 lines, exit codes, stdout and stderr, exactly as a person or a script would use them.
@@ -11,6 +11,7 @@ lines, exit codes, stdout and stderr, exactly as a person or a script would use 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -20,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -276,24 +277,27 @@ class People:
     auditor_token: str
 
 
-def make_people_http(server: KeyServer) -> People:
-    """The same principals, created over HTTP (fast set-up for private servers).
+def add_principal_http(server: KeyServer, name: str, role: str) -> str:
+    """Create a principal over HTTP and return its token (fast set-up, no process start)."""
+    resp = requests.post(
+        f"{server.url}/v1/principals",
+        json={"name": name, "roles": [role], "organisation": None, "groups": []},
+        headers={"Authorization": f"Bearer {server.admin_token}"},
+        timeout=30,
+    )
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["token"])
 
-    ``make_people`` exercises ``keyserver principal add`` once per module; private servers
-    only need the principals to exist, and each extra process start costs about a second.
+
+def make_people_http(server: KeyServer) -> People:
+    """The story's principals, created over HTTP (for servers other than the shared one).
+
+    ``make_people`` exercises ``keyserver principal add`` once per session; other servers
+    only need the principals to exist, and each process start costs about a second.
     """
-    tokens: dict[str, str] = {}
     names = {role: unique(role) + "@city.example" for role in ("w", "r", "o", "off", "aud")}
     roles = {"w": "writer", "r": "reader", "o": "reader", "off": "official", "aud": "auditor"}
-    for key, name in names.items():
-        resp = requests.post(
-            f"{server.url}/v1/principals",
-            json={"name": name, "roles": [roles[key]], "organisation": None, "groups": []},
-            headers={"Authorization": f"Bearer {server.admin_token}"},
-            timeout=30,
-        )
-        assert resp.status_code == 201, resp.text
-        tokens[key] = resp.json()["token"]
+    tokens = {key: add_principal_http(server, name, roles[key]) for key, name in names.items()}
     return People(
         writer=names["w"],
         writer_token=tokens["w"],
@@ -476,9 +480,9 @@ def _find_container_id(doc: dict[str, object]) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyServer]:
-    """One live key server per test module."""
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyServer]:
+    """One live key server for every e2e test that does not stop it."""
     server = init_server(tmp_path_factory.mktemp("ks"))
     server.start()
     try:
@@ -487,44 +491,50 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyServe
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def people(module_server: KeyServer) -> People:
-    """The principals of the story, created once per module."""
-    return make_people(module_server)
+@pytest.fixture(scope="session")
+def people(shared_server: KeyServer) -> People:
+    """The principals of the story, created once with ``keyserver principal add``."""
+    return make_people(shared_server)
 
 
 @pytest.fixture
-def story(module_server: KeyServer, people: People, tmp_path: Path) -> Story:
+def story(shared_server: KeyServer, people: People, tmp_path: Path) -> Story:
     """The shared server and people, with a fresh working directory for this test."""
     (tmp_path / "home").mkdir()
-    return Story(server=module_server, people=people, rwc=Rwc(work=tmp_path), work=tmp_path)
+    return Story(server=shared_server, people=people, rwc=Rwc(work=tmp_path), work=tmp_path)
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., KeyServer]]:
-    """Factory for a private server (for tests that stop it or need special settings)."""
-    servers: list[KeyServer] = []
+def writer_story(shared_server: KeyServer, people: People, tmp_path: Path) -> Story:
+    """Like ``story``, with a writer of its own (for per-issuer operations)."""
+    (tmp_path / "home").mkdir()
+    name = unique("w") + "@vendor.example"
+    own = dataclasses.replace(
+        people, writer=name, writer_token=add_principal_http(shared_server, name, "writer")
+    )
+    return Story(server=shared_server, people=own, rwc=Rwc(work=tmp_path), work=tmp_path)
 
-    def start(**env_extra: str) -> KeyServer:
-        server = init_server(tmp_path / unique("ks"), **env_extra)
-        server.start()
-        servers.append(server)
-        return server
 
+@pytest.fixture(scope="module")
+def stoppable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KeyServer, People]]:
+    """A key server of this module's own, which its tests may stop."""
+    server = init_server(tmp_path_factory.mktemp("ks-own"))
+    server.start()
     try:
-        yield start
+        yield server, make_people_http(server)
     finally:
-        for server in servers:
-            server.stop()
+        server.stop()
 
 
 @pytest.fixture
-def private_story(start_server: Callable[..., KeyServer], tmp_path: Path) -> Story:
-    """A story on a server of its own."""
-    server = start_server()
+def private_story(stoppable: tuple[KeyServer, People], tmp_path: Path) -> Story:
+    """A story on the module's own server, restarted if a previous test stopped it."""
+    server, own_people = stoppable
+    if server.proc is None:
+        server.start()
     work = tmp_path / "work"
     (work / "home").mkdir(parents=True)
-    return Story(server=server, people=make_people_http(server), rwc=Rwc(work=work), work=work)
+    return Story(server=server, people=own_people, rwc=Rwc(work=work), work=work)
 
 
 def leftovers(parent: Path, keep: set[str]) -> list[str]:

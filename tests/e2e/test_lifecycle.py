@@ -76,9 +76,9 @@ def test_destroy_is_final(story: Any, h: ModuleType) -> None:
     h.expect(story.open_as_reader(container, dest), h.EXIT_REVOKED)
 
 
-def test_destroy_by_issuer(private_story: Any, h: ModuleType) -> None:
-    # A private server: destroying everything of the issuer must not hit other tests.
-    ps = private_story
+def test_destroy_by_issuer(writer_story: Any, h: ModuleType) -> None:
+    # A writer of its own: destroying everything of the issuer must not hit other tests.
+    ps = writer_story
     _, first, _ = ps.seal_for_reader()
     _, second, _ = ps.seal_for_reader()
     proc = ps.server.ks(

@@ -1,0 +1,31 @@
+"""`make demo` as a test: run demo/demo.py with the venv's Python; it must succeed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "demo" / "demo.py"), "--rows", "500"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
+    out = proc.stdout.decode(errors="replace")
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
+    assert "Traceback" not in err
+    # The story's landmarks, in order.
+    landmarks = ["seals", "opens", "lost", "refused", "audit"]
+    positions = [out.lower().find(word) for word in landmarks]
+    assert all(p >= 0 for p in positions), out
+    assert positions == sorted(positions), out
