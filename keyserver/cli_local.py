@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import stat
 from collections.abc import Callable, Iterator
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import uvicorn
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from keyserver.app import create_app
 from keyserver.cli_backend import Action, Json, Scope
 from keyserver.cli_config import COMMAND_KEYS, load_settings
 from keyserver.cli_errors import (
@@ -383,12 +383,18 @@ def _env_for_workers(ctx: Context, settings_overrides: dict[str, Any]) -> None:
 
 def app_factory() -> Any:
     """Build the ASGI app from ``KEYSERVER_*`` (used by uvicorn worker processes)."""
+    from keyserver.app import create_app  # noqa: PLC0415 - see cmd_serve
+
     env = {
         k: v
         for k, v in os.environ.items()
         if not (k.startswith("KEYSERVER_") and k[10:].lower() in COMMAND_KEYS)
     }
     return create_app(Settings.load(env=env))
+
+
+def _absorb_signal(_signum: int, _frame: object) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
 
 
 def cmd_serve(ctx: Context) -> int:
@@ -398,8 +404,8 @@ def cmd_serve(ctx: Context) -> int:
     command = ctx.resolved.command
     host = str(command.get("host") or "127.0.0.1")
     try:
-        port = int(command.get("port") or 8443)
-        workers = int(command.get("workers") or 1)
+        port = int(command["port"]) if command.get("port") is not None else 8443
+        workers = int(command["workers"]) if command.get("workers") is not None else 1
     except ValueError as exc:
         raise CliError("port and workers must be integers", exit_code=EXIT_USAGE) from exc
     if not 0 <= port <= 65535 or workers < 1:
@@ -418,6 +424,13 @@ def cmd_serve(ctx: Context) -> int:
     # Fail now, with a message, rather than in the first request.
     open_service(settings).close()
     tls: dict[str, Any] = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)} if cert else {}
+    # uvicorn stops gracefully on SIGTERM, restores the previous handler and re-raises the
+    # signal; with this handler in place the re-raised SIGTERM is absorbed and `serve`
+    # exits 0 after a clean stop (a supervisor asked for it, nothing failed).
+    signal.signal(signal.SIGTERM, _absorb_signal)
+    # Imported here: FastAPI costs a second of start-up that other commands need not pay.
+    from keyserver.app import create_app  # noqa: PLC0415
+
     # The periodic sweep runs inside the app (create_app's lifespan, every sweep_interval);
     # with several workers each runs it, which is safe: the sweep locks what it changes.
     if workers == 1:

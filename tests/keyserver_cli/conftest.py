@@ -12,6 +12,7 @@ real VOPRF blinding, so state changes and audit entries are the real ones.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import secrets
@@ -54,8 +55,6 @@ class Result:
     err: str
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.out)
 
 
@@ -73,8 +72,11 @@ Cli = Callable[..., Result]
 def cli() -> Cli:
     """Run ``keyserver ARGV`` in-process; returns (exit code, stdout, stderr)."""
 
-    def run(*argv: str | os.PathLike[str], env: Mapping[str, str] | None = None,
-            stdin: io.StringIO | None = None) -> Result:
+    def run(
+        *argv: str | os.PathLike[str],
+        env: Mapping[str, str] | None = None,
+        stdin: io.StringIO | None = None,
+    ) -> Result:
         out, err = io.StringIO(), io.StringIO()
         code = main(
             [os.fspath(a) for a in argv],
@@ -122,8 +124,9 @@ def server(data_dir: DataDir) -> Iterator[str]:
         yield url
 
 
-def add_principal(cli: Cli, dd: DataDir, name: str, *roles: str, groups: tuple[str, ...] = ()
-                  ) -> str:
+def add_principal(
+    cli: Cli, dd: DataDir, name: str, *roles: str, groups: tuple[str, ...] = ()
+) -> str:
     """Create a principal through the command (local mode); return its token."""
     argv: list[str] = ["principal", "add", name]
     for role in roles:
@@ -176,14 +179,22 @@ def make_container(
     try:
         writer = service.authenticate(writer_token)
         reg = service.register(
-            writer, label="export", medium=medium, readers=list(readers), reader_groups=[],
-            not_after=None, password_required=True, attempt_budget=attempt_budget,
+            writer,
+            label="export",
+            medium=medium,
+            readers=list(readers),
+            reader_groups=[],
+            not_after=None,
+            password_required=True,
+            attempt_budget=attempt_budget,
         )
         cid = str(reg["container_id"])
         service.evaluate(writer, cid, _blinded())
         if commit:
             service.commit(
-                writer, cid, header_digest=secrets.token_bytes(32),
+                writer,
+                cid,
+                header_digest=secrets.token_bytes(32),
                 receipt_key=secrets.token_bytes(32),
             )
         return cid

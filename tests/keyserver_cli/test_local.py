@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from keyserver import cli as cli_module
 from keyserver.errors import UnauthenticatedError
 from keyserver.service import KeyService
 
@@ -49,8 +50,9 @@ def _audit(h: ModuleType, dd: Any) -> list[dict[str, Any]]:
 # -- init ------------------------------------------------------------------------------------
 
 
-def test_init_creates_master_key_database_and_admin(cli: Any, h: ModuleType, tmp_path: Path
-                                                    ) -> None:
+def test_init_creates_master_key_database_and_admin(
+    cli: Any, h: ModuleType, tmp_path: Path
+) -> None:
     path = tmp_path / "new"
     result = cli("init", "--data-dir", path)
     assert result.code == 0, result
@@ -164,9 +166,21 @@ def test_migrate(cli: Any, data_dir: Any, tmp_path: Path) -> None:
 
 def test_principals_and_tokens(cli: Any, h: ModuleType, data_dir: Any) -> None:
     dd = data_dir.path
-    result = cli("principal", "add", "clerk@city.example", "--role", "reader", "--role",
-                 "auditor", "--group", "benefits", "--organisation", "Amagasaki City",
-                 "--data-dir", dd)
+    result = cli(
+        "principal",
+        "add",
+        "clerk@city.example",
+        "--role",
+        "reader",
+        "--role",
+        "auditor",
+        "--group",
+        "benefits",
+        "--organisation",
+        "Amagasaki City",
+        "--data-dir",
+        dd,
+    )
     assert result.code == 0, result
     token = h.TOKEN_RE.findall(result.out)[0]
     service = _service(h, data_dir)
@@ -183,8 +197,9 @@ def test_principals_and_tokens(cli: Any, h: ModuleType, data_dir: Any) -> None:
     assert names["clerk@city.example"]["organisation"] == "Amagasaki City"
     assert "clerk@city.example" in cli("principal", "list", "--data-dir", dd).out
 
-    second = cli("token", "create", "clerk@city.example", "--expires-in", "30d", "--json",
-                 "--data-dir", dd)
+    second = cli(
+        "token", "create", "clerk@city.example", "--expires-in", "30d", "--json", "--data-dir", dd
+    )
     assert second.code == 0, second
     doc = second.json()
     assert doc["expires_at"] is not None and h.TOKEN_RE.fullmatch(doc["token"])
@@ -232,8 +247,17 @@ def test_principal_errors(cli: Any, h: ModuleType, data_dir: Any) -> None:
 
 def test_acting_principal_is_audited(cli: Any, h: ModuleType, data_dir: Any) -> None:
     h.add_principal(cli, data_dir, "a1", "reader")
-    result = cli("principal", "add", "a2", "--role", "reader", "--data-dir", data_dir.path,
-                 "--as", "tanaka@city.example")
+    result = cli(
+        "principal",
+        "add",
+        "a2",
+        "--role",
+        "reader",
+        "--data-dir",
+        data_dir.path,
+        "--as",
+        "tanaka@city.example",
+    )
     assert result.code == 0
     adds = [e for e in _audit(h, data_dir) if e["action"] == "principal.add"]
     assert [e["actor"] for e in adds] == [OPERATOR, OPERATOR, "tanaka@city.example"]
@@ -252,13 +276,17 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
     cid = h.make_container(settings, people.writer)
     dd = data_dir.path
 
-    result = cli("suspend", cid, "--reason", "vendor audit", "--public-reason", "ask IT",
-                 "--data-dir", dd)
+    result = cli(
+        "suspend", cid, "--reason", "vendor audit", "--public-reason", "ask IT", "--data-dir", dd
+    )
     assert result.code == 0, result
     assert "suspend: 1 container(s) changed" in result.out and cid in result.out
     status = _state(h, data_dir, cid)
     assert (status["state"], status["reason"], status["public_reason"]) == (
-        "suspended", "vendor audit", "ask IT")
+        "suspended",
+        "vendor audit",
+        "ask IT",
+    )
 
     result = cli("restore", cid, "--reason", "audit done", "--json", "--data-dir", dd)
     assert result.json() == {"affected": 1, "container_ids": [cid]}
@@ -291,14 +319,16 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
 
 def test_confirmation_prompt(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> None:
     cid = h.make_container(data_dir.settings(), people.writer)
-    result = cli("destroy", cid, "--reason", "r", "--data-dir", data_dir.path,
-                 stdin=h.TtyInput("no\n"))
+    result = cli(
+        "destroy", cid, "--reason", "r", "--data-dir", data_dir.path, stdin=h.TtyInput("no\n")
+    )
     assert result.code == 8
     assert "Type 'yes' to confirm" in result.err
     assert "aborted; nothing was changed" in result.err
     assert _state(h, data_dir, cid)["state"] == "active"
-    result = cli("destroy", cid, "--reason", "r", "--data-dir", data_dir.path,
-                 stdin=h.TtyInput("yes\n"))
+    result = cli(
+        "destroy", cid, "--reason", "r", "--data-dir", data_dir.path, stdin=h.TtyInput("yes\n")
+    )
     assert result.code == 0, result
     assert _state(h, data_dir, cid)["state"] == "destroyed"
 
@@ -308,13 +338,23 @@ def test_bulk_by_medium_and_issuer(cli: Any, h: ModuleType, data_dir: Any, peopl
     a = h.make_container(settings, people.writer, medium="USB-A")
     b = h.make_container(settings, people.writer, medium="USB-A")
     c = h.make_container(settings, people.writer, medium="USB-B")
-    result = cli("suspend", "--medium", "USB-A", "--reason", "r", "--json",
-                 "--data-dir", data_dir.path)
+    result = cli(
+        "suspend", "--medium", "USB-A", "--reason", "r", "--json", "--data-dir", data_dir.path
+    )
     assert result.code == 0
     assert sorted(result.json()["container_ids"]) == sorted([a, b])
     assert _state(h, data_dir, c)["state"] == "active"
-    result = cli("destroy", "--issuer", "writer", "--reason", "breach", "--yes", "--json",
-                 "--data-dir", data_dir.path)
+    result = cli(
+        "destroy",
+        "--issuer",
+        "writer",
+        "--reason",
+        "breach",
+        "--yes",
+        "--json",
+        "--data-dir",
+        data_dir.path,
+    )
     assert result.json()["affected"] == 3
     result = cli("suspend", "--issuer", "nobody", "--reason", "r", "--data-dir", data_dir.path)
     assert result.code == 5
@@ -328,8 +368,18 @@ def test_report_loss(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> Non
     settings = data_dir.settings()
     cid = h.make_container(settings, people.writer, medium="LOST-1")
     dd = data_dir.path
-    result = cli("report-loss", "--medium", "LOST-1", "--reason", "bag lost",
-                 "--waiting-period", "2h", "--json", "--data-dir", dd)
+    result = cli(
+        "report-loss",
+        "--medium",
+        "LOST-1",
+        "--reason",
+        "bag lost",
+        "--waiting-period",
+        "2h",
+        "--json",
+        "--data-dir",
+        dd,
+    )
     assert result.code == 0, result
     status = _state(h, data_dir, cid)
     assert status["state"] == "suspended"
@@ -337,21 +387,60 @@ def test_report_loss(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> Non
     assert (datetime.fromisoformat(status["destroy_after"]) - lost).total_seconds() == 7200
     assert result.json()["destroy_after"] == status["destroy_after"]
 
-    result = cli("report-loss", "--medium", "LOST-1", "--now", "--reason", "stolen",
-                 "--data-dir", dd)
+    result = cli(
+        "report-loss", "--medium", "LOST-1", "--now", "--reason", "stolen", "--data-dir", dd
+    )
     assert result.code == 2 and "--yes" in result.err
     assert _state(h, data_dir, cid)["state"] == "suspended"
-    result = cli("report-loss", "--medium", "LOST-1", "--now", "--waiting-period", "1h",
-                 "--reason", "x", "--yes", "--data-dir", dd)
+    result = cli(
+        "report-loss",
+        "--medium",
+        "LOST-1",
+        "--now",
+        "--waiting-period",
+        "1h",
+        "--reason",
+        "x",
+        "--yes",
+        "--data-dir",
+        dd,
+    )
     assert result.code == 2 and "exclude each other" in result.err
-    result = cli("report-loss", "--medium", "LOST-1", "--waiting-period", "3x",
-                 "--reason", "x", "--data-dir", dd)
+    result = cli(
+        "report-loss",
+        "--medium",
+        "LOST-1",
+        "--waiting-period",
+        "3x",
+        "--reason",
+        "x",
+        "--data-dir",
+        dd,
+    )
     assert result.code == 2
-    result = cli("report-loss", "--medium", "LOST-1", "--waiting-period", "9999d",
-                 "--reason", "x", "--data-dir", dd)
+    result = cli(
+        "report-loss",
+        "--medium",
+        "LOST-1",
+        "--waiting-period",
+        "9999d",
+        "--reason",
+        "x",
+        "--data-dir",
+        dd,
+    )
     assert result.code == 6 and "waiting period" in result.err
-    result = cli("report-loss", "--medium", "LOST-1", "--now", "--reason", "stolen", "--yes",
-                 "--data-dir", dd)
+    result = cli(
+        "report-loss",
+        "--medium",
+        "LOST-1",
+        "--now",
+        "--reason",
+        "stolen",
+        "--yes",
+        "--data-dir",
+        dd,
+    )
     assert result.code == 0, result
     assert _state(h, data_dir, cid)["state"] == "destroyed"
 
@@ -371,8 +460,9 @@ def test_status_search_report(cli: Any, h: ModuleType, data_dir: Any, people: An
 
     found = cli("search", "--medium", "REP-1", "--json", "--data-dir", dd).json()
     assert {c["container_id"] for c in found["containers"]} == {cid, pending}
-    found = cli("search", "--medium", "REP-1", "--state", "pending", "--json",
-                "--data-dir", dd).json()
+    found = cli(
+        "search", "--medium", "REP-1", "--state", "pending", "--json", "--data-dir", dd
+    ).json()
     assert [c["container_id"] for c in found["containers"]] == [pending]
     page = cli("search", "--limit", "1", "--json", "--data-dir", dd).json()
     assert len(page["containers"]) == 1 and page["next"] is not None
@@ -393,8 +483,9 @@ def test_status_search_report(cli: Any, h: ModuleType, data_dir: Any, people: An
     assert "no containers" in empty.out
 
 
-def test_sweep_destroys_expired_pending(cli: Any, h: ModuleType, data_dir: Any, people: Any
-                                        ) -> None:
+def test_sweep_destroys_expired_pending(
+    cli: Any, h: ModuleType, data_dir: Any, people: Any
+) -> None:
     # Registered "two days ago": its pending lifetime (24 h) is over.
     old = h.make_container(h.backdated(data_dir.settings(), 2), people.writer, commit=False)
     fresh = h.make_container(data_dir.settings(), people.writer, commit=False)
@@ -410,8 +501,9 @@ def test_sweep_destroys_expired_pending(cli: Any, h: ModuleType, data_dir: Any, 
 # -- audit -----------------------------------------------------------------------------------
 
 
-def test_audit_list_export_verify(cli: Any, h: ModuleType, data_dir: Any, people: Any,
-                                  tmp_path: Path) -> None:
+def test_audit_list_export_verify(
+    cli: Any, h: ModuleType, data_dir: Any, people: Any, tmp_path: Path
+) -> None:
     cid = h.make_container(data_dir.settings(), people.writer)
     dd = data_dir.path
     listed = cli("audit", "list", "--container", cid, "--json", "--data-dir", dd).json()
@@ -420,8 +512,9 @@ def test_audit_list_export_verify(cli: Any, h: ModuleType, data_dir: Any, people
     assert {e["actor"] for e in by_actor["entries"]} == {"writer"}
     page = cli("audit", "list", "--limit", "2", "--json", "--data-dir", dd).json()
     assert page["next_after_seq"] == 2
-    nxt = cli("audit", "list", "--after-seq", "2", "--limit", "1", "--json",
-              "--data-dir", dd).json()
+    nxt = cli(
+        "audit", "list", "--after-seq", "2", "--limit", "1", "--json", "--data-dir", dd
+    ).json()
     assert nxt["entries"][0]["seq"] == 3
     assert "more: --after-seq 2" in cli("audit", "list", "--limit", "2", "--data-dir", dd).err
     assert cli("audit", "list", "--limit", "5000", "--data-dir", dd).code == 2
@@ -475,14 +568,14 @@ def test_help_documents_exit_codes(cli: Any, capsys: pytest.CaptureFixture[str])
 
 
 def test_both_modes_at_once(cli: Any, data_dir: Any) -> None:
-    result = cli("status", "A" * 22, "--data-dir", data_dir.path, "--server",
-                 "http://127.0.0.1:9")
+    result = cli("status", "A" * 22, "--data-dir", data_dir.path, "--server", "http://127.0.0.1:9")
     assert result.code == 2
     assert "both --data-dir and a server URL" in result.err
 
 
-def test_config_precedence_flag_env_toml(cli: Any, h: ModuleType, data_dir: Any, people: Any,
-                                         tmp_path: Path) -> None:
+def test_config_precedence_flag_env_toml(
+    cli: Any, h: ModuleType, data_dir: Any, people: Any, tmp_path: Path
+) -> None:
     """loss_waiting_period: TOML 1h < KEYSERVER_LOSS_WAITING_PERIOD 2h < --flag 3h."""
     toml = tmp_path / "ks.toml"
     toml.write_text(f'data_dir = "{data_dir.path}"\nloss_waiting_period = 3600\n')
@@ -491,12 +584,20 @@ def test_config_precedence_flag_env_toml(cli: Any, h: ModuleType, data_dir: Any,
     def waiting(*flags: str, **env: str) -> float:
         medium = f"M-{len(flags)}-{len(env)}"
         cid = h.make_container(settings, people.writer, medium=medium)
-        result = cli("report-loss", "--medium", medium, "--reason", "r", *flags,
-                     env=h.clean_env(KEYSERVER_CONFIG=str(toml), **env))
+        result = cli(
+            "report-loss",
+            "--medium",
+            medium,
+            "--reason",
+            "r",
+            *flags,
+            env=h.clean_env(KEYSERVER_CONFIG=str(toml), **env),
+        )
         assert result.code == 0, result
         status = _state(h, data_dir, cid)
         delta = datetime.fromisoformat(status["destroy_after"]) - datetime.fromisoformat(
-            status["loss_reported_at"])
+            status["loss_reported_at"]
+        )
         return delta.total_seconds()
 
     assert waiting() == 3600
@@ -519,21 +620,25 @@ def test_config_file_errors(cli: Any, h: ModuleType, data_dir: Any, tmp_path: Pa
     unknown.write_text("colour = 'blue'\n")
     result = cli("principal", "list", "--config", unknown, "--data-dir", data_dir.path)
     assert result.code == 3 and "unknown setting 'colour'" in result.err
-    result = cli("principal", "list", "--data-dir", data_dir.path,
-                 env=h.clean_env(KEYSERVER_POOL_SIZE="lots"))
+    result = cli(
+        "principal",
+        "list",
+        "--data-dir",
+        data_dir.path,
+        env=h.clean_env(KEYSERVER_POOL_SIZE="lots"),
+    )
     assert result.code == 3 and "invalid value for pool_size" in result.err
 
 
-def test_verbose_shows_traceback_only_when_asked(cli: Any, h: ModuleType, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verbose_shows_traceback_only_when_asked(
+    cli: Any, h: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     quiet = cli("status", "A" * 22, "--data-dir", tmp_path)
     assert quiet.code == 3 and "Traceback" not in quiet.err
     loud = cli("status", "A" * 22, "--data-dir", tmp_path, "--verbose")
     assert loud.code == 3 and "Traceback (most recent call last)" in loud.err
 
     # The last-resort path: a bug inside a command is a message, not a traceback.
-    from keyserver import cli as cli_module
-
     def broken(_ctx: object) -> int:
         raise RuntimeError("bug")
 
@@ -548,8 +653,6 @@ def test_verbose_shows_traceback_only_when_asked(cli: Any, h: ModuleType, tmp_pa
 
 
 def test_interrupt(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from keyserver import cli as cli_module
-
     def interrupted(_ctx: object) -> int:
         raise KeyboardInterrupt
 

@@ -1,0 +1,199 @@
+"""The installed ``.venv/bin/keyserver`` as a real process: both modes, serve, a real TTY."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import requests
+
+from keyserver.service import KeyService
+
+TIMEOUT = 60
+
+
+def run(
+    h: ModuleType, *argv: str | os.PathLike[str], **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [os.fspath(h.KEYSERVER_BIN), *(os.fspath(a) for a in argv)],
+        env=h.clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_local_and_remote_as_processes(h: ModuleType, data_dir: Any) -> None:
+    added = run(
+        h,
+        "principal",
+        "add",
+        "off",
+        "--role",
+        "official",
+        "--json",
+        KEYSERVER_DATA_DIR=str(data_dir.path),
+    )
+    assert added.returncode == 0, added
+    official = json.loads(added.stdout)["token"]
+    assert added.stderr == ""
+
+    with h.running_server(data_dir.settings()) as url:
+        who = run(h, "whoami", "--json", "--server", url, KEYSERVER_TOKEN=official)
+        assert who.returncode == 0, who
+        assert json.loads(who.stdout)["name"] == "off"
+        refused = run(h, "principal", "list", KEYSERVER_SERVER=url, KEYSERVER_TOKEN=official)
+        assert refused.returncode == 4
+        assert refused.stderr.startswith("keyserver: error: ")
+        assert "Traceback" not in refused.stderr
+
+
+def test_serve_answers_healthz_and_stops_on_sigterm(
+    h: ModuleType, data_dir: Any, tmp_path: Path
+) -> None:
+    dd = data_dir.path
+    log = (tmp_path / "serve.log").open("wb")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            os.fspath(h.KEYSERVER_BIN),
+            "serve",
+            "--data-dir",
+            os.fspath(dd),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--sweep-interval",
+            "1s",
+        ],
+        env=h.clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        healthy = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                healthy = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert healthy is not None, (tmp_path / "serve.log").read_text()
+        assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert ready.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = (tmp_path / "serve.log").read_text()
+    assert "Traceback" not in output
+    assert "Shutting down" in output or "Finished server process" in output
+
+
+def test_serve_refuses_bad_setup(cli: Any, data_dir: Any, tmp_path: Path) -> None:
+    # In-process: each refusal happens before uvicorn would start.
+    result = cli("serve", "--data-dir", tmp_path / "none")
+    assert result.code == 3 and "keyserver init" in result.err
+    dd = data_dir.path
+    result = cli("serve", "--data-dir", dd, "--tls-cert", tmp_path / "c.pem")
+    assert result.code == 2 and "go together" in result.err
+    result = cli(
+        "serve", "--data-dir", dd, "--tls-cert", tmp_path / "c.pem", "--tls-key", tmp_path / "k"
+    )
+    assert result.code == 3 and "does not exist" in result.err
+    result = cli("serve", "--data-dir", dd, "--port", "70000")
+    assert result.code == 2 and "port must be" in result.err
+    result = cli("serve", "--data-dir", dd, "--workers", "0")
+    assert result.code == 2
+    (dd / "master.key").chmod(0o640)
+    result = cli("serve", "--data-dir", dd)
+    assert result.code == 3 and "chmod 600" in result.err
+
+
+def _tty_run(h: ModuleType, argv: list[str], answer: bytes) -> tuple[int, bytes]:
+    """Run the command with its stdin and stderr on a pseudo-terminal; answer the prompt."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [os.fspath(h.KEYSERVER_BIN), *argv],
+        env=h.clean_env(),
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while b"to confirm" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1.0)
+            if ready:
+                try:
+                    seen += os.read(leader, 1024)
+                except OSError:
+                    break
+        os.write(leader, answer)
+        code = proc.wait(timeout=TIMEOUT)
+        while True:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if not ready:
+                break
+            try:
+                chunk = os.read(leader, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return code, seen
+
+
+def test_confirmation_on_a_real_terminal(h: ModuleType, data_dir: Any, people: Any) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer)
+    argv = ["destroy", cid, "--reason", "lost", "--data-dir", os.fspath(data_dir.path)]
+
+    def state() -> str:
+        service = KeyService(data_dir.settings())
+        try:
+            return str(service.status(service.local_actor("t"), cid)["state"])
+        finally:
+            service.close()
+
+    code, seen = _tty_run(h, argv, b"no\n")
+    assert code == 8, seen
+    assert b"This cannot be undone" in seen and b"aborted" in seen
+    assert state() == "active"
+
+    code, seen = _tty_run(h, argv, b"yes\n")
+    assert code == 0, seen
+    assert state() == "destroyed"

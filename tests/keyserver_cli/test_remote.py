@@ -1,0 +1,281 @@
+"""``keyserver`` in remote mode (``--server URL``, KEYSERVER_TOKEN), in-process.
+
+The server is real (``running_server``: uvicorn on a loopback ephemeral port) over the
+same SQLite data directory, so the local and remote modes can be compared on one database.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from keyserver.service import KeyService
+
+
+def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
+    return h.clean_env(KEYSERVER_TOKEN=token, **extra)
+
+
+def _audit(h: ModuleType, dd: Any) -> list[dict[str, Any]]:
+    service = KeyService(h.settings_for(dd.path))
+    try:
+        return service.audit_list(service.local_actor("test"), limit=1000)["entries"]
+    finally:
+        service.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_admin_over_http(cli: Any, h: ModuleType, data_dir: Any, server: str) -> None:
+    env = _as(h, data_dir.admin_token)
+    result = cli(
+        "principal", "add", "clerk", "--role", "reader", "--group", "b", "--server", server, env=env
+    )
+    assert result.code == 0, result
+    token = h.TOKEN_RE.findall(result.out)[0]
+    who = cli("whoami", "--json", "--server", server, env=_as(h, token)).json()
+    assert who == {"name": "clerk", "roles": ["reader"], "organisation": None, "groups": ["b"]}
+
+    listed = cli("principal", "list", "--json", "--server", server, env=env).json()
+    assert {p["name"] for p in listed} == {"admin", "clerk"}
+    issued = cli(
+        "token",
+        "create",
+        "clerk",
+        "--expires-at",
+        "2099-01-01T00:00:00Z",
+        "--json",
+        "--server",
+        server,
+        env=env,
+    ).json()
+    assert issued["expires_at"].startswith("2099-01-01T00:00:00")
+    tokens = cli("token", "list", "--json", "--server", server, env=env).json()
+    assert issued["token_id"] in {t["token_id"] for t in tokens}
+    revoked = cli("token", "revoke", issued["token_id"], "--server", server, env=env)
+    assert revoked.code == 0
+    denied = cli("whoami", "--server", server, env=_as(h, issued["token"]))
+    assert denied.code == 4
+    assert "(unauthenticated)" in denied.err
+    assert "keyserver: hint: KEYSERVER_TOKEN is missing, wrong, expired or revoked" in denied.err
+
+    # Remote actions are audited under the token's principal, local ones under the operator.
+    cli("principal", "add", "local-one", "--role", "reader", "--data-dir", data_dir.path)
+    adds = [e for e in _audit(h, data_dir) if e["action"] == "principal.add"]
+    assert adds[-2]["actor"] == "admin" and adds[-2]["remote"] == "127.0.0.1"
+    assert adds[-1]["actor"].startswith("operator@") and adds[-1]["remote"] == "local"
+
+
+def test_official_over_http(
+    cli: Any, h: ModuleType, data_dir: Any, people: Any, server: str, tmp_path: Path
+) -> None:
+    settings = data_dir.settings()
+    cid = h.make_container(settings, people.writer, medium="R-1")
+    h.reader_evaluates(settings, people.reader, cid)
+    off = _as(h, people.official)
+
+    status = cli("status", cid, "--json", "--server", server, env=off)
+    assert status.code == 0 and status.json()["state"] == "active"
+    local = cli("status", cid, "--json", "--data-dir", data_dir.path)
+    assert local.json() == status.json()  # same document in both modes
+
+    result = cli("suspend", cid, "--reason", "check", "--server", server, env=off)
+    assert result.code == 0 and "1 container(s) changed" in result.out
+    result = cli(
+        "restore", "--medium", "R-1", "--reason", "ok", "--json", "--server", server, env=off
+    )
+    assert result.json() == {"affected": 1, "container_ids": [cid]}
+    result = cli(
+        "suspend", "--issuer", "writer", "--reason", "x", "--json", "--server", server, env=off
+    )
+    assert result.json()["affected"] == 1
+
+    result = cli(
+        "report-loss",
+        "--medium",
+        "R-1",
+        "--reason",
+        "lost",
+        "--waiting-period",
+        "1h",
+        "--json",
+        "--server",
+        server,
+        env=off,
+    )
+    assert result.code == 0, result
+    assert result.json()["destroy_after"] is not None
+    found = cli("search", "--medium", "R-1", "--json", "--server", server, env=off).json()
+    assert [c["state"] for c in found["containers"]] == ["suspended"]
+    report = cli("report", "--medium", "R-1", "--json", "--server", server, env=off).json()
+    assert report["medium"] == "R-1"
+    assert report["containers"][0]["container_id"] == cid
+
+    result = cli("destroy", cid, "--reason", "gone", "--server", server, env=off)
+    assert result.code == 2  # no TTY, no --yes: refused before any request
+    result = cli(
+        "report-loss",
+        "--medium",
+        "R-1",
+        "--now",
+        "--reason",
+        "stolen",
+        "--yes",
+        "--server",
+        server,
+        env=off,
+    )
+    assert result.code == 0
+    result = cli("restore", cid, "--reason", "oops", "--server", server, env=off)
+    assert result.code == 6
+    assert "(destroyed)" in result.err and "keyserver: hint: contact:" in result.err
+
+    aud = _as(h, people.auditor)
+    entries = cli("audit", "list", "--container", cid, "--json", "--server", server, env=aud)
+    actions = [e["action"] for e in entries.json()["entries"]]
+    # Bulk operations (medium, issuer) are one entry listing the ids, not per container.
+    assert actions == ["register", "evaluate", "commit", "evaluate", "suspend"]
+    by_actor = cli("audit", "list", "--actor", "official", "--json", "--server", server, env=aud)
+    assert {e["actor"] for e in by_actor.json()["entries"]} == {"official"}
+    out = tmp_path / "export.jsonl"
+    assert cli("audit", "export", "-o", out, "--server", server, env=aud).code == 0
+    remote_lines = out.read_text()
+    local_lines = cli("audit", "export", "--data-dir", data_dir.path).out
+    # The local export was taken later: the remote one is a prefix of it.
+    assert remote_lines and local_lines.startswith(remote_lines)
+    verify = cli("audit", "verify", "--json", "--server", server, env=aud)
+    assert verify.code == 0 and verify.json()["ok"] is True
+
+
+def test_refusals_map_to_exit_codes(
+    cli: Any, h: ModuleType, data_dir: Any, people: Any, server: str
+) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer)
+    reader = _as(h, people.reader)
+    result = cli("destroy", cid, "--reason", "x", "--yes", "--server", server, env=reader)
+    assert result.code == 4
+    assert "(forbidden)" in result.err
+    assert "keyserver: hint: this principal lacks the role" in result.err
+    result = cli("principal", "list", "--server", server, env=_as(h, people.official))
+    assert result.code == 4
+    result = cli("status", "A" * 22, "--server", server, env=_as(h, people.official))
+    assert result.code == 5 and "(not-found)" in result.err
+    result = cli("status", cid, "--server", server, env=_as(h, "rwc_" + "A" * 43))
+    assert result.code == 4
+    result = cli(
+        "search",
+        "--state",
+        "active",
+        "--limit",
+        "1000",
+        "--server",
+        server,
+        env=_as(h, people.official),
+    )
+    assert result.code == 0
+    assert "Traceback" not in result.err
+
+
+def test_remote_configuration_errors(cli: Any, h: ModuleType, server: str) -> None:
+    result = cli("whoami", "--server", server, env=h.clean_env())
+    assert result.code == 3
+    assert "no token for remote mode" in result.err
+    assert "export KEYSERVER_TOKEN" in result.err
+
+    env = _as(h, "rwc_" + "A" * 43)
+    result = cli("whoami", "--server", "http://keys.city.example", env=env)
+    assert result.code == 3 and "plain http to a non-loopback host" in result.err
+    result = cli("whoami", "--server", "ftp://127.0.0.1", env=env)
+    assert result.code == 3 and "is not an http(s) URL" in result.err
+
+    result = cli("sweep", "--server", server, env=env)
+    assert result.code == 2 and "works only on a data directory" in result.err
+    result = cli("init", env=h.clean_env(KEYSERVER_SERVER=server))
+    assert result.code == 2
+
+
+def test_server_unreachable(cli: Any, h: ModuleType) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = cli("status", "A" * 22, "--server", url, env=_as(h, "rwc_" + "A" * 43))
+    assert result.code == 7
+    assert f"cannot reach the key server at {url}" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_server_from_environment_and_toml(
+    cli: Any, h: ModuleType, data_dir: Any, server: str, tmp_path: Path
+) -> None:
+    toml = tmp_path / "c.toml"
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    toml.write_text(f'server = "{dead}"\n')
+    admin = data_dir.admin_token
+    # TOML alone: the dead server.
+    result = cli("whoami", env=_as(h, admin, KEYSERVER_CONFIG=str(toml)))
+    assert result.code == 7
+    # The environment beats the TOML file.
+    result = cli("whoami", env=_as(h, admin, KEYSERVER_CONFIG=str(toml), KEYSERVER_SERVER=server))
+    assert result.code == 0, result
+    # The flag beats the environment.
+    result = cli("whoami", "--server", dead, env=_as(h, admin, KEYSERVER_SERVER=server))
+    assert result.code == 7
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code", "message"),
+    [
+        (500, b"<html>oops</html>", 7, "HTTP 500 without a problem document"),
+        (200, b"not json", 7, "not JSON"),
+        (
+            423,
+            json.dumps(
+                {
+                    "type": "urn:rwc:problem:suspended",
+                    "status": 423,
+                    "detail": "held",
+                    "contact": "desk",
+                }
+            ).encode(),
+            6,
+            "held (suspended)",
+        ),
+    ],
+)
+def test_odd_server_answers(
+    cli: Any, h: ModuleType, status: int, body: bytes, code: int, message: str
+) -> None:
+    """A server (or proxy) that answers strangely gives a message, never a traceback."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        result = cli("whoami", "--server", url, env=_as(h, "rwc_" + "A" * 43))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert result.code == code, result
+    assert message in result.err
+    assert "Traceback" not in result.err
