@@ -101,6 +101,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Validate ranges so a bad configuration fails at start, not at first use."""
+        for name in _DURATIONS:
+            value = getattr(self, name)
+            if not isinstance(value, timedelta):
+                # Accept seconds (int/float) from direct construction, too.
+                object.__setattr__(self, name, _coerce(name, value))
         if self.default_attempt_budget < 1:
             raise ConfigError("default_attempt_budget must be >= 1")
         if self.max_body_bytes < 1024:

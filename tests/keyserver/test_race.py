@@ -1,0 +1,185 @@
+"""Two server processes on one PostgreSQL database: revocation races evaluation.
+
+Once a destroy has returned (on either instance), no evaluation sent afterwards (to
+either instance) may succeed, and the shared audit chain stays one valid chain in which
+no successful evaluation of a container follows its destroy entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from ks_helpers import World, activate, blinded_b64, make_world
+
+from keyserver.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
+    """``count`` separate uvicorn processes serving keyserver.app:app_from_env."""
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(count):
+            proc, url = _spawn(settings)
+            procs.append(proc)
+            urls.append(url)
+        for proc, url in zip(procs, urls, strict=True):
+            _wait_ready(proc, url)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KEYSERVER_DATABASE_URL": settings.database_url,
+        "KEYSERVER_MASTER_KEY": settings.master_key_b64 or "",
+        "KEYSERVER_SWEEP_INTERVAL": "0",
+        "KEYSERVER_CONTACT": settings.contact,
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "keyserver.app:app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, "server process exited"
+        assert time.monotonic() < deadline, "server process did not start"
+        time.sleep(0.1)
+
+
+def test_two_instances_revocation_race(settings: Settings, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("several instances need PostgreSQL")
+    # The test controls time only through real clocks here: the processes use their own.
+    with server_processes(settings, 2) as (url_a, url_b):
+        world = make_world(settings, url_a)
+        try:
+            _race(world, url_a, url_b)
+        finally:
+            world.close()
+
+
+def _race(world: World, url_a: str, url_b: str) -> None:
+    containers = [
+        activate(world, medium="usb-race", attempt_budget=1000)[0]["container_id"] for _ in range(8)
+    ]
+    destroyed_at: dict[str, float] = {}
+    results: list[tuple[str, float, int]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def evaluator(index: int) -> None:
+        clients = [
+            httpx.Client(
+                base_url=u,
+                timeout=30,
+                headers={"Authorization": f"Bearer {world.tokens['reader']}"},
+            )
+            for u in (url_a, url_b)
+        ]
+        n = index
+        try:
+            while not stop.is_set():
+                cid = containers[n % len(containers)]
+                client = clients[n % 2]
+                n += 1
+                started = time.monotonic()
+                resp = client.post(
+                    f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
+                )
+                with lock:
+                    results.append((cid, started, resp.status_code))
+        finally:
+            for c in clients:
+                c.close()
+
+    threads = [threading.Thread(target=evaluator, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    officials = [
+        httpx.Client(
+            base_url=u, timeout=30, headers={"Authorization": f"Bearer {world.tokens['official']}"}
+        )
+        for u in (url_b, url_a)
+    ]
+    try:
+        time.sleep(0.3)
+        for i, cid in enumerate(containers):
+            resp = officials[i % 2].post(f"/v1/containers/{cid}/destroy", json={"reason": "race"})
+            assert resp.status_code == 200 and resp.json()["affected"] == 1
+            destroyed_at[cid] = time.monotonic()
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        for c in officials:
+            c.close()
+    after = [(cid, code) for cid, started, code in results if started > destroyed_at[cid]]
+    assert after, "no evaluation was sent after a destroy: the race did not happen"
+    assert all(code == 410 for _, code in after), [c for c in after if c[1] != 410][:5]
+    assert any(code == 200 for _, _, code in results)
+    assert {code for _, _, code in results} <= {200, 410}
+    # The shared chain is one valid chain, and in it no release follows a destroy.
+    verify = world.call("auditor", "GET", "/v1/audit/verify").json()
+    assert verify["ok"] is True, verify
+    export = world.call("auditor", "GET", "/v1/audit/export").text.splitlines()
+    dead: set[str] = set()
+    for line in export:
+        entry = json.loads(line)
+        if entry["action"] == "destroy":
+            dead.add(entry["container"])
+        if entry["action"] == "evaluate" and entry["outcome"] == "ok":
+            assert entry["container"] not in dead, entry
+    assert dead == set(containers)
