@@ -342,6 +342,7 @@ def run(
                 "p50_ms": r.p50_ms,
                 "p99_ms": r.p99_ms,
                 "errors": r.errors,
+                "error_kinds": r.error_kinds,
                 "requests": r.requests,
             }
         )
@@ -437,5 +438,8 @@ def _print(rows: list[dict[str, Any]], suspends: list[list[str]]) -> None:
             out,
         )
     )
+    for r in rows:
+        if r["errors"]:
+            print(f"  errors of {r['name']} (keep-alive {r['keepalive']}): {r['error_kinds']}")
     print("\n-- Suspend every container of one medium in ONE call (target < 2 s)")
     print(table(["database", "containers", "bulk insert s", "suspend call s", "target"], suspends))

@@ -12,17 +12,30 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tools import require
 
 _DONE = """
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+statuses = {}
+response = function(status, headers, body)
+  if status >= 300 then statuses[status] = (statuses[status] or 0) + 1 end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
+  local merged = {}
+  for _, t in ipairs(threads) do
+    for code, n in pairs(t:get("statuses")) do merged[code] = (merged[code] or 0) + n end
+  end
+  local parts = {}
+  for code, n in pairs(merged) do table.insert(parts, string.format('"%d":%d', code, n)) end
   io.write(string.format(
     '\\nWRKJSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
-    '"status_errors":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d}\\n',
+    '"status_errors":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"statuses":{%s}}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.status, e.connect, e.read, e.write, e.timeout))
+    e.status, e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
 end
 """
 
@@ -57,6 +70,7 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
+    error_kinds: str = ""
 
     def row(self) -> list[str]:
         """Formatted cells: rate, p50, p99, errors."""
@@ -113,4 +127,12 @@ def run_wrk(
         p99_ms=d["p99_us"] / 1000,
         requests=d["requests"],
         errors=errors,
+        error_kinds=_kinds(d),
     )
+
+
+def _kinds(d: dict[str, Any]) -> str:
+    """Human summary of the failures: HTTP statuses and socket error classes."""
+    kinds = [f"HTTP {code} x{n}" for code, n in sorted(d.get("statuses", {}).items())]
+    kinds += [f"{k} x{d[k]}" for k in ("connect", "read", "write", "timeout") if d[k]]
+    return ", ".join(kinds)
