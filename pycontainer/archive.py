@@ -98,16 +98,16 @@ def encode_index(entries: Sequence[Entry]) -> bytes:
 
 
 def _check_fields(kind: int, mode: int, mtime_ns: int, path_len: int, size: int) -> None:
-    if kind not in (p.ENTRY_FILE, p.ENTRY_DIR):
+    if kind not in (p.ENTRY_FILE, p.ENTRY_DIR):  # spec [F-ENTRY-KIND]
         raise _corrupt("unknown entry kind")
-    # spec §index: permission bits only; setuid/setgid/sticky are never stored.
+    # spec [F-ENTRY-MODE]: permission bits only; setuid/setgid/sticky are never stored.
     if mode & ~p.MODE_MASK:
         raise _corrupt("mode has bits beyond 0o777")
-    if not 0 <= mtime_ns < p.MTIME_NS_LIMIT:
+    if not 0 <= mtime_ns < p.MTIME_NS_LIMIT:  # spec [F-ENTRY-MTIME]
         raise _corrupt("mtime nanoseconds out of range")
-    if not 1 <= path_len <= p.PATH_MAX:
+    if not 1 <= path_len <= p.PATH_MAX:  # spec [F-ENTRY-PATH-LENGTH]
         raise _corrupt("path length out of range")
-    if kind == p.ENTRY_DIR and size != 0:
+    if kind == p.ENTRY_DIR and size != 0:  # spec [F-DIR-SIZE]
         raise _corrupt("a directory has a size")
     if not 0 <= size < 1 << 64:
         raise _corrupt("size out of range")
@@ -131,7 +131,7 @@ def decode_index(data: bytes | memoryview, *, max_entries: int = p.ENTRY_COUNT_M
     if len(view) < _U32.size:
         raise _corrupt("index too short")
     (count,) = _U32.unpack_from(view, 0)
-    # spec §index: bound the count before building anything; each entry needs >= 24 bytes.
+    # spec [F-INDEX-COUNT]: bound the count before building anything; an entry is >= 25 bytes.
     min_entry = _ENTRY_HEAD.size + 1 + _U64.size
     if count > min(max_entries, p.ENTRY_COUNT_MAX) or count * min_entry > len(view) - 4:
         raise _corrupt("entry count out of range")
@@ -139,7 +139,7 @@ def decode_index(data: bytes | memoryview, *, max_entries: int = p.ENTRY_COUNT_M
     offset = 0
     entries: list[Entry] = []
     for _ in range(count):
-        if pos + _ENTRY_HEAD.size > len(view):
+        if pos + _ENTRY_HEAD.size > len(view):  # spec [F-INDEX-LENGTH]
             raise _corrupt("index truncated")
         kind, mode, mtime_s, mtime_ns, plen = _ENTRY_HEAD.unpack_from(view, pos)
         pos += _ENTRY_HEAD.size
@@ -153,10 +153,11 @@ def decode_index(data: bytes | memoryview, *, max_entries: int = p.ENTRY_COUNT_M
         try:
             path = raw.decode("utf-8")
         except UnicodeDecodeError:
+            # Refused per spec [F-PATH-UTF8].
             raise _unsafe(raw.decode("utf-8", "replace"), "not valid UTF-8") from None
         entries.append(Entry(path, kind, mode, mtime_s, mtime_ns, size, offset))
         offset += size
-    # spec §index: canonical means no bytes after the last entry.
+    # spec [F-INDEX-LENGTH]: canonical means no bytes after the last entry.
     if pos != len(view):
         raise _corrupt("unexpected bytes after the last entry")
     check_entries(entries)
@@ -173,23 +174,23 @@ def check_path(path: str) -> None:
     if not 1 <= len(raw) <= p.PATH_MAX:
         raise _unsafe(path, "empty or too long")
     # Surrogates only come from undecodable file names; they are not valid UTF-8.
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in path):
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in path):  # spec [F-PATH-UTF8]
         raise _unsafe(path, "not valid UTF-8")
-    if path.startswith("/"):
+    if path.startswith("/"):  # spec [F-PATH-ABSOLUTE]
         raise _unsafe(path, "absolute path")
-    if "\\" in path:
+    if "\\" in path:  # spec [F-PATH-BACKSLASH]
         raise _unsafe(path, "contains a backslash")
-    # spec §paths: NUL and every other control character (Unicode category Cc).
+    # spec [F-PATH-NUL], [F-PATH-CONTROL]: every control character (category Cc).
     if any(unicodedata.category(ch) == "Cc" for ch in path):
         raise _unsafe(path, "contains a control character")
-    if not unicodedata.is_normalized("NFC", path):
+    if not unicodedata.is_normalized("NFC", path):  # spec [F-PATH-NFC]
         raise _unsafe(path, "not in Unicode NFC form")
     for comp in path.split("/"):
-        if comp == "":
+        if comp == "":  # spec [F-PATH-EMPTY-COMPONENT]
             raise _unsafe(path, "empty path component")
-        if comp in (".", ".."):
+        if comp in (".", ".."):  # spec [F-PATH-DOT]
             raise _unsafe(path, "'.' or '..' component")
-        if len(comp.encode("utf-8")) > p.COMPONENT_MAX:
+        if len(comp.encode("utf-8")) > p.COMPONENT_MAX:  # spec [F-PATH-COMPONENT]
             raise _unsafe(path, "a component is longer than 255 bytes")
 
 
@@ -214,7 +215,7 @@ def check_entries(entries: Iterable[Entry]) -> None:
         check_path(e.path)
         key = fold(e.path)
         other = seen.get(key)
-        if other is not None:
+        if other is not None:  # spec [F-PATH-DUPLICATE], [F-PATH-CASEFOLD]
             if other.path == e.path:
                 raise _unsafe(e.path, "appears twice")
             raise _unsafe(e.path, f"collides with {other.path!r} (case or Unicode form)")
@@ -223,7 +224,7 @@ def check_entries(entries: Iterable[Entry]) -> None:
         parts = key.split("/")
         for i in range(1, len(parts)):
             parent = seen.get("/".join(parts[:i]))
-            # spec §paths: a file may not be a parent (extraction would write through it).
+            # spec [F-PATH-FILE-PARENT]: extraction would otherwise write through a file.
             if parent is not None and parent.is_file:
                 raise _unsafe(e.path, f"its parent {parent.path!r} is a file")
 

@@ -160,7 +160,7 @@ def _corrupt(what: str) -> FormatError:
 
 
 def check_url(url: str) -> None:
-    """Check a key-server URL against the slot rules.
+    """Check a key-server URL against the slot rules (spec [F-URL]).
 
     Args:
         url: The URL.
@@ -206,22 +206,25 @@ def _is_loopback(host: str) -> bool:
 
 
 def _check_fields(h: Header) -> None:
-    # spec §header: suite, chunk size, counts.
+    # Checked per spec [F-VERSION].
     if h.version != p.VERSION:
         raise UnsupportedVersionError(
             f"this container uses format version {h.version}; this rwc reads version "
             f"{p.VERSION} only",
             hint="install a newer rwc",
         )
+    # Checked per spec [F-SUITE].
     if h.suite != p.SUITE_V1:
         raise UnsupportedVersionError(
             f"this container uses cipher suite {h.suite}, which this rwc does not know",
             hint="install a newer rwc",
         )
+    # Checked per spec [F-CHUNK-LOG2].
     if not p.CHUNK_LOG2_MIN <= h.chunk_log2 <= p.CHUNK_LOG2_MAX:
         raise _corrupt("chunk size out of range")
     if len(h.payload_nonce) != p.PAYLOAD_NONCE_SIZE:
         raise _corrupt("payload nonce has the wrong size")
+    # Checked per spec [F-SLOT-COUNT] and [F-EXT-COUNT].
     if not p.SLOT_COUNT_MIN <= len(h.slots) <= p.SLOT_COUNT_MAX:
         raise _corrupt("slot count out of range")
     if len(h.extensions) > p.EXT_COUNT_MAX:
@@ -232,7 +235,7 @@ def _check_fields(h: Header) -> None:
         elif slot.slot_type == p.SLOT_TYPE_SERVER_OPRF:
             raise _corrupt("unknown-slot object uses a known slot type")
     for ext in h.extensions:
-        # spec §extensions: v1 knows no extension; an unknown critical one must be refused.
+        # spec [F-EXT-CRITICAL]: v1 knows no extension; an unknown critical one is refused.
         if ext.critical:
             raise UnsupportedVersionError(
                 f"this container needs header extension {ext.ext_type}, which this rwc does "
@@ -247,7 +250,7 @@ def _check_oprf_slot(slot: OprfSlot) -> None:
         raise _corrupt("container id has the wrong size")
     if len(slot.public_key) != p.PUBLIC_KEY_SIZE:
         raise _corrupt("public key has the wrong size")
-    # spec §slot-server-oprf: Argon2 bounds are checked here, long before any allocation, so
+    # spec [F-ARGON2]: the bounds are checked here, long before any allocation, so
     # a hostile header cannot make a reader burn gigabytes or hours.
     if not slot.argon2.within_bounds():
         raise _corrupt("Argon2 parameters out of the allowed range")
@@ -341,20 +344,20 @@ def header_length(prefix: bytes) -> int:
     if len(prefix) < p.PREFIX_SIZE:
         raise _corrupt("file too short to be a container")
     fields = _PREFIX.parse(prefix[: p.PREFIX_SIZE])
-    # spec §header: magic first, so that "not a container at all" gets its own message.
+    # spec [F-MAGIC] first, so that "not a container at all" gets its own message.
     if fields.magic != p.MAGIC:
         raise FormatError(
             "this file is not an rwc container (wrong magic bytes)",
             hint="check that you picked the right file",
         )
-    if fields.version != p.VERSION:
+    if fields.version != p.VERSION:  # spec [F-VERSION]
         raise UnsupportedVersionError(
             f"this container uses format version {fields.version}; this rwc reads version "
             f"{p.VERSION} only",
             hint="install a newer rwc",
         )
     length = int(fields.header_length)
-    # spec §header: bound the length before reading or allocating anything.
+    # spec [F-HLEN-RANGE]: bound the length before reading or allocating anything.
     if not p.HEADER_MIN <= length <= p.HEADER_MAX:
         raise _corrupt("header length out of range")
     return length
@@ -373,14 +376,14 @@ def decode_header(data: bytes) -> Header:
         FormatError: Malformed or non-canonical header (or a subclass of it).
     """
     length = header_length(data)
-    if len(data) != length:
+    if len(data) != length:  # spec [F-HLEN-FILE]
         raise _corrupt("header is truncated")
     try:
         fields = _BODY.parse(data[: length - p.MAC_SIZE])
         consumed = len(_BODY.build(fields))
     except (c.ConstructError, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise _corrupt("header fields do not parse") from exc
-    # spec §header: the MAC directly follows the last extension; no trailing bytes.
+    # spec [F-HLEN-MATCH]: the MAC directly follows the last extension; no trailing bytes.
     if consumed != length - p.MAC_SIZE:
         raise _corrupt("unexpected bytes before the MAC")
     slots: list[Slot] = []
@@ -392,7 +395,7 @@ def decode_header(data: bytes) -> Header:
             slots.append(UnknownSlot(slot_type=int(s.type), body=bytes(s.body)))
     exts: list[Extension] = []
     for e in fields.exts:
-        # spec §extensions: only bit 0 (critical) is defined; others MUST be zero.
+        # spec [F-EXT-FLAGS]: only bit 0 (critical) is defined; others MUST be zero.
         if e.flags & ~p.EXT_FLAG_CRITICAL:
             raise _corrupt("extension flags have reserved bits set")
         exts.append(
@@ -417,6 +420,7 @@ def decode_header(data: bytes) -> Header:
 
 def _decode_oprf_slot(body: bytes) -> OprfSlot:
     try:
+        # spec [F-SLOT-LENGTH] (Terminated: exactly 154 + url_length bytes), [F-URL] UTF-8.
         f = _OPRF_SLOT.parse(body)
         url = bytes(f.aad.value.url).decode("utf-8")
     except (c.ConstructError, UnicodeDecodeError) as exc:

@@ -77,7 +77,7 @@ def unwrap(key_enc_key: bytes, nonce: bytes, wrapped: bytes, aad: bytes) -> tupl
         WrongPasswordError: Authentication failed. The server's proof had verified, so the
             VOPRF output is the server's: the password is wrong (or the slot was altered).
     """
-    try:
+    try:  # spec [F-WRAP]
         plain = AESGCM(key_enc_key).decrypt(nonce, wrapped, aad)
     except InvalidTag:
         raise WrongPasswordError(

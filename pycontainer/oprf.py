@@ -47,7 +47,7 @@ def blind(oprf_input: bytes) -> tuple[BlindState, bytes]:
 
 
 def check_public_key(public_key: bytes) -> None:
-    """Check that a public key is a valid ristretto255 element.
+    """Check that a public key is a valid, non-identity ristretto255 element (spec [F-PUBKEY]).
 
     Raises:
         FormatError: It is not (a corrupt header or registration).
@@ -95,7 +95,7 @@ def finalize(state: BlindState, evaluated_element: bytes, proof: bytes, public_k
         client: _r.Client = state._client  # type: ignore[assignment]
         return bytes(client.finalize(out, pk))
     except ValueError:
-        # A proof that fails means this answer was not computed with the container's key:
+        # spec [F-PROOF]: a failing proof means the answer was not made with this key:
         # never use it (it could be an attacker's key that they can later brute-force).
         raise KeyServerProtocolError(
             "the key server's proof did not verify: its answer was not made with this "

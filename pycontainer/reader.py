@@ -255,12 +255,12 @@ def _open(
 ) -> Container:
     raw, header = _read_header_fd(fd)
     slots = header.oprf_slots()
-    if not slots:
+    if not slots:  # spec [F-NO-SLOT]
         raise UnsupportedVersionError(
             "this container has no key slot this rwc can use", hint="install a newer rwc"
         )
     slot = slots[0]
-    # spec §slot-server-oprf: bounded before any allocation; readers may be stricter.
+    # spec [F-ARGON2]: a reader MAY set a tighter bound and must then name it.
     if slot.argon2.m > lim.max_argon2_m:
         raise FormatError(
             f"the container asks for {slot.argon2.m} KiB of Argon2 memory, more than this "
@@ -268,14 +268,14 @@ def _open(
             hint="raise the reader's Argon2 memory limit if you trust the sender",
         )
     layout = Layout(header.chunk_log2, os.fstat(fd).st_size - len(raw))
-    # spec §payload: an impossible payload length is truncation; no need to ask the server.
+    # spec [F-PAYLOAD-EMPTY], [F-CHUNK-SHORT] in step 1: truncation costs no server request.
     layout.check()
     if url_override is not None:
         hdr.check_url(url_override)
     info = SlotInfo(url_override or slot.url, slot.container_id, slot.public_key)
     kek, evaluation = release_kek(info, key_server, password, slot.argon2)
     dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())
-    # spec §header: the MAC covers every header byte, including unknown slots/extensions.
+    # spec [F-MAC]: covers every header byte, including unknown slots/extensions.
     keyschedule.verify_header_mac(keyschedule.header_key(dek), raw[: -p.MAC_SIZE], header.mac)
     container = Container(
         fd=fd,
@@ -333,12 +333,13 @@ class Container:
     def _load_index(self, lim: ReaderLimits) -> None:
         layout = self._layout
         last = layout.chunk_count - 1
-        # spec §payload: the final chunk first; it authenticates the end and the trailer.
+        # spec §reading step 4: the final chunk first; it authenticates the end and trailer.
         self._chunk(last)
         total = layout.plaintext_length
         if total < p.TRAILER_SIZE:
             raise FormatError("the payload is too short to hold a trailer")
         index_length = archive.decode_trailer(self._plain(total - p.TRAILER_SIZE, total))
+        # Checked per spec [F-TRAILER] (and the reader limit).
         if index_length > min(lim.max_index_length, p.INDEX_LENGTH_MAX) or (
             index_length > total - p.TRAILER_SIZE
         ):
@@ -349,7 +350,7 @@ class Container:
         data_length = total - p.TRAILER_SIZE - index_length
         index = self._plain(data_length, data_length + index_length)
         entries = archive.decode_index(index, max_entries=lim.max_entries)
-        # spec §index: the sizes must account for every data byte, no more, no less.
+        # spec [F-DATA-SIZE]: the sizes account for every data byte, no more, no less.
         if sum(e.size for e in entries) != data_length:
             raise FormatError(
                 "the container index does not match the payload size",

@@ -87,8 +87,8 @@ class Layout:
                 at a chunk boundary or a cut inside a tag).
         """
         last = self.ciphertext_length - (self.chunk_count - 1) * self.sealed_chunk_size
-        # spec §payload: v1 plaintext is never empty (trailer), so the final chunk holds
-        # 1..C plaintext bytes plus its tag.
+        # spec [F-PAYLOAD-EMPTY], [F-CHUNK-SHORT]: v1 plaintext is never empty, so the final
+        # chunk holds 1..C plaintext bytes plus its tag.
         if self.ciphertext_length <= 0 or last <= p.TAG_SIZE:
             raise PayloadError
 
@@ -132,7 +132,7 @@ class StreamCipher:
         if len(sealed) <= p.TAG_SIZE and not (last and len(sealed) == p.TAG_SIZE):
             raise PayloadError
         n = len(sealed) - p.TAG_SIZE
-        try:
+        try:  # spec [F-CHUNK-AUTH]
             self._aead.decrypt_into(nonce(index, last), sealed, None, out[:n])
         except InvalidTag:
             raise PayloadError from None
