@@ -110,7 +110,7 @@ def run(
     )
     try:
         with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
-            args = build_parser().parse_args(argv)
+            args = _parse(build_parser(), argv)
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose
@@ -142,6 +142,22 @@ def run(
         )
         return int(ExitCode.ERROR)
     return int(ExitCode.OK)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; PATHs of `open` may also follow its options.
+
+    argparse fills a ``nargs="*"`` positional at its first chance, so in
+    ``rwc open C.rwc -C DIR PATH`` the PATH would be "unrecognized"; collect such
+    leftovers for `open` (only plain words, never something that looks like an option).
+    """
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        if getattr(args, "command", None) == "open" and not any(x.startswith("-") for x in extras):
+            args.paths = [*args.paths, *extras]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
 
 
 def _os_message(exc: OSError) -> str:

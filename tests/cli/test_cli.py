@@ -146,6 +146,12 @@ def test_open_some_paths_and_default_directory(
     r = rwc(server, home, "open", str(out), "notes/a.txt", who="reader")
     assert r.code == 0, r.err
     assert sorted(p.name for p in (work / "export").rglob("*")) == ["a.txt", "notes"]
+    # PATHs may also follow the options.
+    r = rwc(server, home, "open", str(out), "-C", "two", "register.csv", "notes", who="reader")
+    assert r.code == 0, r.err
+    assert sorted(p.name for p in (work / "two").iterdir()) == ["notes", "register.csv"]
+    bad = rwc(server, home, "open", str(out), "-C", "three", "x", "--bogus", who="reader")
+    assert bad.code == ExitCode.USAGE and "--bogus" in bad.err
 
 
 def test_no_password_container(server: Any, home: Path, tmp_path: Path) -> None:
