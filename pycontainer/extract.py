@@ -115,7 +115,14 @@ def _write_tree(
     root: Path,
     selected: Sequence[Entry],
     progress: Progress | None,
-) -> None:
+) -> list[tuple[str, Entry | None]]:
+    """Write the selected entries under ``root``.
+
+    Returns:
+        The top-level directories, whose mode and mtime are applied only after they were
+        moved into place: renaming a directory to a new parent needs write permission on it
+        (to update its ".."), and the rename may touch its mtime.
+    """
     dirs: dict[str, int | None] = {}
     for e in selected:
         parts = e.path.split("/")
@@ -181,11 +188,16 @@ def _write_tree(
     by_path = {e.path: e for e in selected if e.is_dir}
     # Deepest first: setting a parent's mtime before its children would be undone.
     for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
-        target = root / d
-        entry = by_path.get(d)
-        target.chmod(entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
-        if entry is not None:
-            os.utime(target, ns=(entry.mtime_total_ns, entry.mtime_total_ns))
+        if "/" in d:
+            _apply_dir_meta(root / d, by_path.get(d))
+    return [(d, by_path.get(d)) for d in dirs if "/" not in d]
+
+
+def _apply_dir_meta(target: Path, entry: Entry | None) -> None:
+    # spec §index: permission bits only; implicit parents get the default mode.
+    target.chmod(entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
+    if entry is not None:
+        os.utime(target, ns=(entry.mtime_total_ns, entry.mtime_total_ns))
 
 
 def _no_clobber(target: Path) -> None:
@@ -230,7 +242,7 @@ def extract_entries(
     created_dest = False
     try:
         tmp.mkdir(mode=0o700)
-        _write_tree(chunks, layout, tmp, selected, progress)
+        top_dirs = _write_tree(chunks, layout, tmp, selected, progress)
         # Every selected byte has authenticated: only now does anything reach `dest`.
         if not existed:
             dest.mkdir()
@@ -244,6 +256,8 @@ def extract_entries(
                 _no_clobber(target)
                 src.rename(target)
         tmp.rmdir()
+        for name, entry in top_dirs:
+            _apply_dir_meta(dest / name, entry)
     except BaseException as exc:
         _remove_tree(tmp)
         if created_dest and not any(dest.iterdir()):

@@ -323,6 +323,7 @@ class Container:
         self._entries: list[Entry] = []
         self._by_path: dict[str, Entry] = {}
         self._data_length = 0
+        self._memo: dict[int, bytes] = {}  # chunks decrypted while loading the index
         self._closed = False
         self.receipt_key = receipt_key
         self.container_id = container_id
@@ -334,7 +335,7 @@ class Container:
         layout = self._layout
         last = layout.chunk_count - 1
         # spec §reading step 4: the final chunk first; it authenticates the end and trailer.
-        self._chunk(last)
+        self._memo[last] = self._chunk(last)
         total = layout.plaintext_length
         if total < p.TRAILER_SIZE:
             raise FormatError("the payload is too short to hold a trailer")
@@ -356,6 +357,7 @@ class Container:
                 "the container index does not match the payload size",
                 hint="the container was built by a faulty or malicious tool",
             )
+        self._memo.clear()
         self._entries = entries
         self._by_path = {e.path: e for e in entries}
         self._data_length = data_length
@@ -376,7 +378,9 @@ class Container:
         log2 = self._layout.chunk_log2
         parts = []
         for i in self._layout.chunks_for(start, end):
-            data = self._chunk(i)
+            data = self._memo.get(i)
+            if data is None:
+                data = self._chunk(i)
             base = i << log2
             parts.append(data[max(start - base, 0) : end - base])
         return b"".join(parts)

@@ -363,6 +363,9 @@ def decrypt_chunks(
             raise PayloadError  # the file shrank under us: same as truncation
         return cipher.decrypt_into(index, index == last_index, view, memoryview(bufs.plain))
 
+    with contextlib.suppress(OSError, AttributeError):
+        # A hint only: ask the kernel for aggressive readahead on the container.
+        os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
     try:
         it = iter(indices)
         exhausted = False

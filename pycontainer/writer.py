@@ -12,6 +12,7 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §pay
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import stat
@@ -396,6 +397,8 @@ def _read_file_into(sink: EncryptingSink, src: _Source) -> None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != src.dev_ino:
             raise changed
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # readahead hint only
         remaining = src.entry.size
         while remaining:
             room = sink.space()

@@ -261,3 +261,26 @@ def test_deterministic_with_injected_rng(kit, tmp_path):
     kit.seal([f], a, rng=counter_rng())
     kit.seal([f], b, rng=counter_rng())
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_read_only_directories_extract(kit, tmp_path):
+    top = tmp_path / "ro"
+    (top / "inner").mkdir(parents=True)
+    (top / "inner" / "f").write_bytes(b"data")
+    (top / "inner").chmod(0o555)
+    top.chmod(0o500)
+    os.utime(top, ns=(0, 1_000_000_123))
+    out = tmp_path / "c.rwc"
+    try:
+        kit.seal([top], out)
+        with kit.open(out) as c:
+            c.extract(tmp_path / "x")
+        got = tmp_path / "x" / "ro"
+        assert stat.S_IMODE(got.stat().st_mode) == 0o500
+        assert stat.S_IMODE((got / "inner").stat().st_mode) == 0o555
+        assert got.stat().st_mtime_ns == 1_000_000_123
+        assert (got / "inner" / "f").read_bytes() == b"data"
+    finally:
+        for d in (top, top / "inner", tmp_path / "x" / "ro", tmp_path / "x" / "ro" / "inner"):
+            if d.exists():
+                d.chmod(0o755)
