@@ -336,7 +336,7 @@ def run_big(opts: Options) -> dict[str, dict[str, float]]:
         print(f"  --big SKIPPED: not enough free space in {base} (set RWC_BENCH_BIG_DIR)")
         return {}
     with tempfile.TemporaryDirectory(prefix="rwc-bench-big-", dir=base) as tmp:
-        return measure_files(opts.big_size, 1, Path(tmp), opts.chunk_log2)
+        return measure_files(opts.big_size, 1, Path(tmp), opts.chunk_log2, extras=False)
 
 
 def _print(

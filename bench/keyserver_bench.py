@@ -323,7 +323,7 @@ def run(
     containers: int | None = None,
 ) -> dict[str, Any]:
     """Run the key-server benchmark, print the table and return the figures."""
-    n_containers = containers or (20 if quick else 100)
+    n_containers = containers or (10 if quick else 100)
     workers_list = (1,) if quick else (1, 2)
     results: dict[str, Any] = {"duration_s": duration, "connections": 16, "rows": []}
     print(

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "container"):
         import container  # noqa: PLC0415 - --only keyserver must not need the library
 
-        size = args.size or (64 * MIB if args.quick else 1024 * MIB)
+        size = args.size or (32 * MIB if args.quick else 1024 * MIB)
         opts = container.Options(
             size=size,
             runs=args.runs or (1 if args.quick else 3),
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             big=args.big,
             big_size=args.big_size,
             chunk_log2=args.chunk_log2,
-            sweep_bytes=args.sweep_size or (64 if args.quick else 512) * MIB,
+            sweep_bytes=args.sweep_size or (32 if args.quick else 512) * MIB,
             openssl_seconds=1 if args.quick else 3,
             e2e_chunk_sweep=not args.quick,
         )
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 quick=args.quick,
                 duration=args.duration or (3 if args.quick else 10),
                 postgres=not args.no_postgres,
-                bulk=args.bulk or (20_000 if args.quick else 100_000),
+                bulk=args.bulk or (10_000 if args.quick else 100_000),
             )
         except MissingToolError as exc:
             print(f"\nkey-server bench SKIPPED: {exc}", file=sys.stderr)
