@@ -72,6 +72,8 @@ def _unsafe(path: str, what: str) -> UnsafePathError:
     return UnsafePathError(
         f"the container holds an unsafe path {path!r}: {what}",
         hint="the container was built by a faulty or malicious tool; nothing was extracted",
+        path=path,
+        reason=what,
     )
 
 

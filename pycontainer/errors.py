@@ -39,7 +39,19 @@ class UnsupportedVersionError(FormatError):
 
 
 class UnsafePathError(FormatError):
-    """The container's index holds a path that is unsafe to extract (corrupt container)."""
+    """The container's index holds a path that is unsafe to extract (corrupt container).
+
+    Attributes:
+        path: The offending path.
+        reason: Which rule it breaks, in words.
+    """
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, path: str = "", reason: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.reason = reason
 
 
 class HeaderAuthError(ContainerError):

@@ -179,7 +179,9 @@ def _write_tree(
         if fd >= 0:
             os.close(fd)
     if j != len(data):  # every selected byte must have come out of an authenticated chunk
-        raise ContainerError("internal error: extraction ended early")
+        raise ContainerError(
+            "internal error: extraction ended early", hint="nothing was extracted; report this"
+        )
     for e in files:
         target = root / e.path
         # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.

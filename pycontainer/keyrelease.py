@@ -144,7 +144,8 @@ class InProcessKeyServer:
             element, proof = rec.evaluator.evaluate(blinded_element)
         except FormatError:
             raise KeyServerProtocolError(
-                "the key server rejected the request: invalid blinded element"
+                "the key server rejected the request: invalid blinded element",
+                hint="the client is misbehaving; update rwc",
             ) from None
         challenge = self._rng(32)
         rec.challenges.append(challenge)

@@ -228,7 +228,7 @@ def open_container(
     """
     lim = limits or ReaderLimits()
     if workers < 1:
-        raise InputError("workers must be at least 1")
+        raise InputError("workers must be at least 1", hint="use the default")
     fd = _open_fd(path)
     try:
         return _open(
@@ -338,7 +338,10 @@ class Container:
         self._memo[last] = self._chunk(last)
         total = layout.plaintext_length
         if total < p.TRAILER_SIZE:
-            raise FormatError("the payload is too short to hold a trailer")
+            raise FormatError(
+                "the payload is too short to hold a trailer",
+                hint="the container was built by a faulty or malicious tool",
+            )
         index_length = archive.decode_trailer(self._plain(total - p.TRAILER_SIZE, total))
         # Checked per spec [F-TRAILER] (and the reader limit).
         if index_length > min(lim.max_index_length, p.INDEX_LENGTH_MAX) or (
@@ -422,7 +425,10 @@ class Container:
         """
         ch = challenge if challenge is not None else self.evaluation.challenge
         if ch is None:
-            raise InputError("the key server sent no receipt challenge")
+            raise InputError(
+                "the key server sent no receipt challenge",
+                hint="no receipt is needed for this opening",
+            )
         return keyschedule.receipt_mac(self.receipt_key, self.container_id, ch)
 
     def verify(self, progress: Progress | None = None) -> None:

@@ -30,6 +30,7 @@ from pycontainer.errors import (
     FormatError,
     InputError,
     OutputExistsError,
+    UnsafePathError,
 )
 from pycontainer.header import Header, OprfSlot, check_url, encode_unsigned
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
@@ -160,9 +161,11 @@ def collect(paths: Sequence[StrPath]) -> list[_Source]:
 def _check_names(sources: Sequence[_Source]) -> None:
     try:
         archive.check_entries(s.entry for s in sources)
-    except FormatError as exc:
+    except UnsafePathError as exc:
         raise InputError(
-            f"cannot seal: {exc.message.replace('the container holds an unsafe path', 'path')}",
+            f"cannot seal {exc.path!r}: the name {exc.reason}"
+            if exc.reason.startswith(("contains", "collides", "appears"))
+            else f"cannot seal {exc.path!r}: {exc.reason}",
             hint="rename the file (names must be valid UTF-8 in NFC form, without control "
             "characters or backslashes, and must differ in more than letter case)",
         ) from None
@@ -194,7 +197,7 @@ def _check_params(chunk_log2: int, argon2: p.Argon2Params, slot: SlotInfo, worke
             hint="use an https:// URL (http:// only for 127.0.0.1/localhost)",
         ) from None
     if workers < 1:
-        raise InputError("workers must be at least 1")
+        raise InputError("workers must be at least 1", hint="use the default")
 
 
 def _check_destination(out: Path, *, force: bool) -> None:
