@@ -28,6 +28,7 @@ class StoppingRelay:
         self.on_trigger = on_trigger
         self.trigger: bytes | None = None  # armed later; None relays everything
         self.fired = threading.Event()
+        self.stopped = threading.Event()  # set once on_trigger has returned
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -68,7 +69,10 @@ class StoppingRelay:
                 if not data:
                     break
                 if upstream and self._should_fire(data):
-                    self.on_trigger()
+                    try:
+                        self.on_trigger()
+                    finally:
+                        self.stopped.set()
                     break  # never forward the request: the server is gone
                 dst.sendall(data)
         except OSError:
@@ -122,6 +126,10 @@ def test_server_stopped_before_key_release(private_story: Any, h: ModuleType) ->
         assert h.tree(dest) == {}
         assert h.leftovers(parent, {"out"}) == []  # at most an empty "out"
     finally:
+        # The server may close the relayed connection (and rwc may exit) while the relay
+        # thread still waits for the server process to end: wait for it before going on.
+        if relay.fired.is_set():
+            assert relay.stopped.wait(60)
         relay.close()
 
 
@@ -144,6 +152,10 @@ def test_server_stopped_after_key_release(private_story: Any, h: ModuleType) -> 
         assert b"confirm" in proc.stderr.lower(), h.describe(proc)
         assert h.tree(dest) == {f"{src.name}/{k}": v for k, v in h.tree(src).items()}
     finally:
+        # The server may close the relayed connection (and rwc may exit) while the relay
+        # thread still waits for the server process to end: wait for it before going on.
+        if relay.fired.is_set():
+            assert relay.stopped.wait(60)
         relay.close()
 
 
