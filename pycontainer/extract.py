@@ -20,7 +20,7 @@ import os
 import shutil
 import stat
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from pycontainer import primitives as p
@@ -28,7 +28,7 @@ from pycontainer.archive import Entry
 from pycontainer.errors import ContainerError, InputError, OutputExistsError
 from pycontainer.stream import Layout
 
-ChunkSource = Callable[[Iterable[int]], Iterator[tuple[int, memoryview]]]
+ChunkSource = Callable[[Iterable[int]], Generator[tuple[int, memoryview], None, None]]
 Progress = Callable[[int, int], None]
 
 
@@ -148,33 +148,31 @@ def _write_tree(
                     yield i
 
     done = 0
-    j = 0
+    j = 0  # data[j] is the first file not yet completely written
     fd = -1
     try:
-        for i, view in chunks(needed()):
-            cs = i << layout.chunk_log2
-            ce = cs + len(view)
-            k = j
-            while k < len(data) and data[k].offset < ce:
-                e = data[k]
-                end = e.offset + e.size
-                if end <= cs:
-                    k += 1
-                    continue
-                if fd < 0:
-                    fd = _open_new(root / e.path)
-                lo, hi = max(e.offset, cs) - cs, min(end, ce) - cs
-                _write_all(fd, view[lo:hi])
-                done += hi - lo
-                if end <= ce:
+        # closing(): on any failure the decrypting workers stop before the tree is removed.
+        with contextlib.closing(chunks(needed())) as decrypted:
+            for i, view in decrypted:
+                cs = i << layout.chunk_log2
+                ce = cs + len(view)
+                # Files overlapping this chunk are data[j], data[j+1], ...; only the last
+                # of them can continue into the next chunk.
+                while j < len(data) and data[j].offset < ce:
+                    e = data[j]
+                    end = e.offset + e.size
+                    if fd < 0:
+                        fd = _open_new(root / e.path)
+                    lo, hi = max(e.offset, cs) - cs, min(end, ce) - cs
+                    _write_all(fd, view[lo:hi])
+                    done += hi - lo
+                    if end > ce:
+                        break
                     os.close(fd)
                     fd = -1
-                    j = k + 1
-                    k += 1
-                else:
-                    break
-            if progress is not None:
-                progress(done, total)
+                    j += 1
+                if progress is not None:
+                    progress(done, total)
     finally:
         if fd >= 0:
             os.close(fd)

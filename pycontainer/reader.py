@@ -21,11 +21,12 @@ Spec anchors: spec/format.md §header, §key-schedule, §payload, §index, §pat
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -439,12 +440,14 @@ class Container:
         """
         total = self._layout.plaintext_length
         done = 0
-        for _, view in self._iter_chunks(range(self._layout.chunk_count)):
-            done += len(view)
-            if progress is not None:
-                progress(done, total)
+        # closing(): stop the workers at once if a chunk fails or progress() raises.
+        with contextlib.closing(self._iter_chunks(range(self._layout.chunk_count))) as chunks:
+            for _, view in chunks:
+                done += len(view)
+                if progress is not None:
+                    progress(done, total)
 
-    def _iter_chunks(self, indices: Iterable[int]) -> Iterator[tuple[int, memoryview]]:
+    def _iter_chunks(self, indices: Iterable[int]) -> Generator[tuple[int, memoryview], None, None]:
         if self._closed:
             raise ValueError("I/O operation on a closed container")
         return decrypt_chunks(

@@ -20,7 +20,7 @@ import functools
 import mmap
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -330,7 +330,7 @@ def decrypt_chunks(
     indices: Iterable[int],
     *,
     workers: int = p.WORKERS_DEFAULT,
-) -> Iterator[tuple[int, memoryview]]:
+) -> Generator[tuple[int, memoryview], None, None]:
     """Read, authenticate and decrypt chunks in the given order, pipelined.
 
     Each yielded view is valid only until the iterator is resumed.

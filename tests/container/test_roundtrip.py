@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import stat
 from pathlib import Path
 
@@ -284,3 +285,23 @@ def test_read_only_directories_extract(kit, tmp_path):
         for d in (top, top / "inner", tmp_path / "x" / "ro", tmp_path / "x" / "ro" / "inner"):
             if d.exists():
                 d.chmod(0o755)
+
+
+def test_random_subsets_extract_exactly(kit, tmp_path):
+    rnd = random.Random(7)
+    src = tmp_path / "s"
+    src.mkdir()
+    sizes = [rnd.choice([0, 1, 100, C - 1, C, C + 1, 3 * C + 7]) for _ in range(40)]
+    for n, size in enumerate(sizes):
+        (src / f"f{n:02d}").write_bytes(os.urandom(size))
+    out = tmp_path / "c.rwc"
+    kit.seal([src], out)
+    with kit.open(out) as c:
+        for round_ in range(6):
+            pick = sorted(rnd.sample(range(40), rnd.randrange(1, 12)))
+            dest = tmp_path / f"x{round_}"
+            c.extract(dest, [f"s/f{n:02d}" for n in pick])
+            got = sorted(p.name for p in (dest / "s").iterdir())
+            assert got == [f"f{n:02d}" for n in pick]
+            for n in pick:
+                assert (dest / "s" / f"f{n:02d}").read_bytes() == (src / f"f{n:02d}").read_bytes()
