@@ -414,6 +414,10 @@ def _read_file_into(sink: EncryptingSink, src: _Source) -> None:
             remaining -= n
         if os.read(fd, 1):
             raise changed  # grew: the extra bytes would be silently dropped
+        after = os.fstat(fd)
+        # Same size but rewritten in place (mtime moved): the bytes read may mix two versions.
+        if after.st_size != src.entry.size or after.st_mtime_ns != src.entry.mtime_total_ns:
+            raise changed
     except OSError as exc:
         raise InputError(
             f"reading {path} failed: {exc.strerror}", hint="check the file and the disk"

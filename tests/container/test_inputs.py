@@ -168,3 +168,18 @@ def test_reader_refuses_fifo_and_directory_without_hanging(kit, tmp_path):
         kit.open(tmp_path)
     with pytest.raises(InputError, match="does not exist"):
         kit.open(tmp_path / "missing.rwc")
+
+
+def test_file_rewritten_in_place_while_sealing(kit, tmp_path):
+    f = tmp_path / "db.sqlite"
+    f.write_bytes(os.urandom(8 * C))
+    os.utime(f, ns=(0, 1_000_000_000))
+
+    def rewrite(done: int, total: int) -> None:
+        if done == C:
+            with f.open("r+b") as fh:
+                fh.write(b"X" * 10)  # same size, new content, new mtime
+
+    with pytest.raises(InputError, match="changed while it was being sealed"):
+        kit.seal([f], tmp_path / "c.rwc", progress=rewrite, workers=1)
+    _assert_clean(kit, tmp_path, "c.rwc")
