@@ -272,7 +272,13 @@ def _open(
     # spec [F-PAYLOAD-EMPTY], [F-CHUNK-SHORT] in step 1: truncation costs no server request.
     layout.check()
     if url_override is not None:
-        hdr.check_url(url_override)
+        try:
+            hdr.check_url(url_override)  # spec §slot-server-oprf: same rules as the header's
+        except FormatError:
+            raise InputError(
+                f"the key server address {url_override!r} is not allowed",
+                hint="use an https:// URL (http:// only for 127.0.0.1, [::1] or localhost)",
+            ) from None
     info = SlotInfo(url_override or slot.url, slot.container_id, slot.public_key)
     kek, evaluation = release_kek(info, key_server, password, slot.argon2)
     dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())

@@ -164,8 +164,10 @@ def test_url_override_is_used_and_checked(kit, sealed):
     with kit.open(sealed, key_server=Spy(), url_override="https://moved.example/rwc") as c:
         assert c.entries()[0].path == "secret.txt"
     assert seen == ["https://moved.example/rwc"]
-    with pytest.raises(FormatError):
+    calls = kit.ks.calls
+    with pytest.raises(InputError, match="not allowed"):
         kit.open(sealed, key_server=Spy(), url_override="http://evil.example/")
+    assert kit.ks.calls == calls
 
 
 def test_revoked_container(kit, sealed):
