@@ -17,6 +17,7 @@ they were ``KEYSERVER_*`` variables, and the real environment is laid over them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping
@@ -43,26 +44,37 @@ COMMAND_KEYS = frozenset(
         "tls_key",
     }
 )
-# Settings fields that take a duration; the command accepts "72h", "30m", "10s", "7d".
-DURATION_SETTINGS = ("pending_ttl", "challenge_ttl", "loss_waiting_period", "sweep_interval")
-# Settings fields offered as flags on every local command (README: every setting has a flag).
-SETTING_FLAGS: tuple[tuple[str, str], ...] = (
-    ("database_url", "SQLAlchemy URL (postgresql+psycopg://... for several instances)"),
-    ("master_key_file", "file holding the 32-byte master key (default DATA_DIR/master.key)"),
-    ("server_id", "identifier of this key server in registration responses"),
-    ("contact", "whom a refused person should contact (carried in every refusal)"),
-    ("pending_ttl", "how long a registered container may stay uncommitted (e.g. 24h)"),
-    ("challenge_ttl", "lifetime of a receipt challenge (e.g. 5m)"),
-    ("default_attempt_budget", "unconfirmed evaluations before self-suspension"),
-    ("loss_waiting_period", "default delay between a loss report and destruction (e.g. 72h)"),
-    ("max_waiting_period_days", "largest waiting period an official may ask for"),
-    ("max_body_bytes", "request bodies above this are refused (413)"),
-    ("max_list_limit", "largest page size of list endpoints"),
-    ("audit_inline_ids_max", "bulk operations list affected ids in the audit up to this"),
-    ("sweep_interval", "period of the background sweep in `serve` (0 disables it)"),
-    ("trust_proxy", "take the client address from X-Forwarded-For (true/false)"),
-    ("busy_timeout_ms", "SQLite busy timeout in milliseconds"),
-    ("pool_size", "database connection pool size"),
+# Help for the settings flags; a settings field without an entry gets a generic help, so a
+# field added to Settings gets its flag without a change here.
+_SETTING_HELP = {
+    "database_url": "SQLAlchemy URL (postgresql+psycopg://... for several instances)",
+    "master_key_file": "file holding the 32-byte master key (default DATA_DIR/master.key)",
+    "server_id": "identifier of this key server in registration responses",
+    "contact": "whom a refused person should contact (carried in every refusal)",
+    "pending_ttl": "how long a registered container may stay uncommitted (e.g. 24h)",
+    "challenge_ttl": "lifetime of a receipt challenge (e.g. 5m)",
+    "default_attempt_budget": "unconfirmed evaluations before self-suspension",
+    "loss_waiting_period": "default delay between a loss report and destruction (e.g. 72h)",
+    "max_waiting_period_days": "largest waiting period an official may ask for",
+    "max_body_bytes": "request bodies above this are refused (413)",
+    "max_list_limit": "largest page size of list endpoints",
+    "audit_inline_ids_max": "bulk operations list affected ids in the audit up to this",
+    "sweep_interval": "period of the background sweep in `serve` (0 disables it)",
+    "trust_proxy": "take the client address from X-Forwarded-For (true/false)",
+    "busy_timeout_ms": "SQLite busy timeout in milliseconds",
+    "pool_size": "database connection pool size",
+}
+# Not flags: injected callables, the data directory (a common option), and the master key
+# itself (security: a secret on the command line is visible in `ps` and shell history).
+_NOT_FLAGS = frozenset({"clock", "rng", "data_dir", "master_key_b64"})
+SETTING_FLAGS: tuple[tuple[str, str], ...] = tuple(
+    (f.name, _SETTING_HELP.get(f.name, "server setting (spec/protocol.md §limits)"))
+    for f in dataclasses.fields(Settings)
+    if f.name not in _NOT_FLAGS
+)
+# Settings that take a duration; the command accepts "72h", "30m", "10s", "7d".
+DURATION_SETTINGS = frozenset(
+    f.name for f in dataclasses.fields(Settings) if isinstance(f.default, timedelta)
 )
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
