@@ -184,7 +184,7 @@ class _Window:
             fut = Future()
             try:
                 fut.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 -- re-raised by result()
+            except Exception as exc:  # noqa: BLE001 -- re-raised by result(), in order
                 fut.set_exception(exc)
         else:
             fut = self.pool.submit(fn)
