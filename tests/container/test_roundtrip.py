@@ -6,6 +6,7 @@ import io
 import os
 import random
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -305,3 +306,23 @@ def test_random_subsets_extract_exactly(kit, tmp_path):
             assert got == [f"f{n:02d}" for n in pick]
             for n in pick:
                 assert (dest / "s" / f"f{n:02d}").read_bytes() == (src / f"f{n:02d}").read_bytes()
+
+
+def test_seal_stream_from_a_real_pipe(kit, tmp_path):
+    data = os.urandom(5 * C + 321)
+    r, w = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(w, "wb") as fh:
+            for i in range(0, len(data), 777):  # many small writes: short reads downstream
+                fh.write(data[i : i + 777])
+                fh.flush()
+
+    t = threading.Thread(target=feed)
+    t.start()
+    with os.fdopen(r, "rb", buffering=0) as fh:
+        res = kit.seal_stream(fh, "stdin", tmp_path / "p.rwc")
+    t.join()
+    assert res.data_bytes == len(data)
+    with kit.open(tmp_path / "p.rwc") as c:
+        assert c.open_entry("stdin").read() == data

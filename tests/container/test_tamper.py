@@ -147,3 +147,27 @@ def test_verify_and_open_entry_detect_middle_corruption(kit, tmp_path):
             f.read(1)
         f.seek(3 * C)
         assert len(f.read()) == 3 * C
+
+
+def test_extract_failing_midway_leaves_no_plaintext(kit, tmp_path):
+    src = tmp_path / "tree"
+    src.mkdir()
+    for n in range(6):
+        (src / f"f{n}").write_bytes(os.urandom(C + 100 * n))
+    path = tmp_path / "c.rwc"
+    kit.seal([src], path)
+    blob = bytearray(path.read_bytes())
+    hlen = read_header(path).header_length
+    blob[hlen + 4 * SEALED + 5] ^= 0x01  # chunk 4: after several files were written
+    path.write_bytes(bytes(blob))
+    for workers in (1, 2):
+        with kit.open(path, workers=workers) as c:  # final and index chunks are intact
+            with pytest.raises(PayloadError):
+                c.extract(tmp_path / "out")
+            existing = tmp_path / "existing"
+            existing.mkdir(exist_ok=True)
+            with pytest.raises(PayloadError):
+                c.extract(existing)
+        assert not (tmp_path / "out").exists()
+        assert list(existing.iterdir()) == []
+        assert kit.leftovers(tmp_path) == []
