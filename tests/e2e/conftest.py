@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import requests
@@ -364,7 +365,7 @@ class Rwc:
         url: str | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         """``rwc seal`` with a password file (0600) and small Argon2 parameters if offered."""
-        argv: list[str | os.PathLike[str]] = ["seal", *inputs, "-o", out]
+        argv: list[str | os.PathLike[str]] = ["seal", "--json", *inputs, "-o", out]
         argv += ["--server", url or server.url, "--label", unique("label")]
         if medium is not None:
             argv += ["--medium", medium]
@@ -397,6 +398,7 @@ class Story:
     people: People
     rwc: Rwc
     work: Path
+    ids: dict[Path, str] = field(default_factory=dict)
 
     def sample_tree(self, name: str = "export") -> Path:
         """A small directory to seal: a CSV with Japanese text, a nested file, a binary file."""
@@ -428,6 +430,9 @@ class Story:
         )
         expect(proc, 0)
         assert out.is_file()
+        result = parse_json(proc)
+        assert isinstance(result, dict), describe(proc)
+        self.ids[out] = str(result["container_id"])
         return src, out, medium
 
     def open_as_reader(
@@ -447,7 +452,9 @@ class Story:
         )
 
     def container_id(self, container: Path) -> str:
-        """The container id (base64url) as ``rwc info --json`` shows it (offline)."""
+        """The container id (base64url): from ``rwc seal --json``, else ``rwc info --json``."""
+        if container in self.ids:
+            return self.ids[container]
         proc = self.rwc("info", container, "--json", token=None)
         expect(proc, 0)
         doc = parse_json(proc)
@@ -456,8 +463,20 @@ class Story:
         assert found is not None, describe(proc)
         return found
 
-    def status(self, container_id: str) -> dict[str, object]:
-        """``keyserver status ID --json`` as the official."""
+    def status(self, container_id: str) -> dict[str, Any]:
+        """The container's status as the official sees it (HTTP GET; fast, for checks)."""
+        resp = requests.get(
+            f"{self.server.url}/v1/containers/{container_id}",
+            headers={"Authorization": f"Bearer {self.people.official_token}"},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        doc = resp.json()
+        assert isinstance(doc, dict)
+        return doc
+
+    def status_cli(self, container_id: str) -> dict[str, object]:
+        """``keyserver status --json -- ID`` as the official."""
         proc = self.server.ks(
             "status", "--json", "--", container_id, token=self.people.official_token
         )

@@ -27,7 +27,9 @@ def test_suspend_and_restore(story: Any, h: ModuleType) -> None:
         "suspend", "--reason", "audit of the vendor", "--yes", "--", cid, token=official
     )
     h.expect(proc, 0)
-    assert _state(story, cid) == "suspended"
+    status = story.status_cli(cid)
+    assert status["state"] == "suspended"
+    assert status["reason"] == "audit of the vendor"
 
     dest = story.work / "dest"
     opened = story.open_as_reader(container, dest)
