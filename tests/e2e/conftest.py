@@ -150,6 +150,8 @@ class KeyServer:
     log_dir: Path
     admin_token: str
     env_extra: dict[str, str] = field(default_factory=dict)
+    # Where the state lives, as `serve` options (default: the SQLite data directory).
+    location: list[str] = field(default_factory=list)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -167,8 +169,7 @@ class KeyServer:
                 [
                     os.fspath(KEYSERVER),
                     "serve",
-                    "--data-dir",
-                    os.fspath(self.data_dir),
+                    *(self.location or ["--data-dir", os.fspath(self.data_dir)]),
                     "--host",
                     "127.0.0.1",
                     "--port",
