@@ -212,9 +212,10 @@ def _text(doc: Mapping[str, Any], key: str) -> str:
 class KeyServerClient:
     """Talks to one key server over HTTPS on behalf of one principal (its bearer token).
 
-    The client is bound to ``base_url``: ``evaluate`` sends to it whatever ``slot.url`` says,
+    The client is bound to ``base_url``: ``evaluate`` goes there regardless of ``slot.url``,
     because a reader may reach the server under another name (``--server``/RWC_SERVER); the
-    caller decides which URL to trust and builds the client for it.
+    caller decides which URL to trust and builds the client for it. (Trust in the answer does
+    not depend on the URL: the library verifies the proof against the header's public key.)
     """
 
     def __init__(
@@ -257,6 +258,9 @@ class KeyServerClient:
                 f"CA bundle not found: {ca_bundle}",
                 hint="--ca-bundle (or RWC_CA_BUNDLE) must name a PEM file of CA certificates",
             )
+        # A token is header material: refuse anything that could split or fold the header.
+        if not token or not all(0x21 <= ord(c) <= 0x7E for c in token):
+            raise ContainerError("the bearer token contains characters a token cannot have")
         self._limits = limits
         self._auth = _BearerAuth(token)
         # TLS verification is always on: True = the system/certifi store, or the city's CA file.
