@@ -23,6 +23,7 @@ Output: tables for people, ``--json`` for scripts; errors as ``keyserver: error:
 from __future__ import annotations
 
 import argparse
+import hmac
 import os
 import sys
 import traceback
@@ -242,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p)
     p = audit.add_parser("verify", help="verify the keyed hash chain (exit 1 if broken)")
     _common(p)
+    p.add_argument(
+        "--expect-head",
+        metavar="SEQ:HASH",
+        help="a head recorded earlier (head_seq:head_hash); detects truncation of the tail",
+    )
     _settings_flags(p)
 
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
@@ -531,7 +537,10 @@ def cmd_audit(ctx: Context) -> int:
             return EXIT_OK
         if a.sub == "export":
             return _export(ctx, b)
+        expected = _parse_head(a.expect_head) if a.expect_head else None
         result = b.audit_verify()
+        if result.get("ok") and expected is not None:
+            result = {**result, **_check_head(b, *expected)}
         if ctx.out.as_json:
             ctx.out.json(result)
         else:
@@ -545,6 +554,38 @@ def cmd_audit(ctx: Context) -> int:
         return EXIT_OK
 
     return _with_backend(ctx, run)
+
+
+def _parse_head(text: str) -> tuple[int, bytes]:
+    """Parse ``SEQ:HASH`` as printed by ``audit verify`` (head_seq, head_hash hex)."""
+    seq_text, _, hash_text = text.partition(":")
+    try:
+        seq, digest = int(seq_text), bytes.fromhex(hash_text)
+    except ValueError:
+        seq, digest = 0, b""
+    if seq < 1 or len(digest) != 32:
+        raise CliError(
+            f"--expect-head {text!r} is not SEQ:HASH",
+            hint="pass head_seq:head_hash as printed by an earlier `keyserver audit verify`",
+            exit_code=EXIT_USAGE,
+        )
+    return seq, digest
+
+
+def _check_head(b: Backend, seq: int, digest: bytes) -> dict[str, Any]:
+    """Check that a recorded head is still in the chain (spec §audit: truncation)."""
+    page = b.audit_list({}, seq - 1, 1)
+    entries = page.get("entries", [])
+    found = entries[0] if entries and entries[0].get("seq") == seq else None
+    if found is None:
+        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head not found"}
+    try:
+        stored = bytes.fromhex(str(found.get("hash", "")))
+    except ValueError:
+        stored = b""
+    if not hmac.compare_digest(stored, digest):
+        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head differs"}
+    return {}
 
 
 def _export(ctx: Context, b: Backend) -> int:

@@ -671,3 +671,33 @@ def test_stdin_is_not_read_without_destructive_action(cli: Any, data_dir: Any) -
     stdin = io.StringIO("yes\n")
     assert cli("principal", "list", "--data-dir", data_dir.path, stdin=stdin).code == 0
     assert stdin.read() == "yes\n"
+
+
+def test_audit_verify_with_recorded_head_detects_truncation(
+    cli: Any, h: ModuleType, data_dir: Any
+) -> None:
+    dd = data_dir.path
+    h.add_principal(cli, data_dir, "p1", "reader")
+    first = cli("audit", "verify", "--json", "--data-dir", dd).json()
+    head = f"{first['head_seq']}:{first['head_hash']}"
+    h.add_principal(cli, data_dir, "p2", "reader")
+    assert cli("audit", "verify", "--expect-head", head, "--data-dir", dd).code == 0
+
+    # Cut the tail and roll the head row back consistently: the chain alone still verifies.
+    with sqlite3.connect(dd / "keyserver.db") as db:
+        db.execute("delete from audit_log where seq > 1")
+        db.execute(
+            "update audit_head set seq = 1, hash = (select hash from audit_log where seq = 1)"
+        )
+    assert cli("audit", "verify", "--data-dir", dd).code == 0
+    result = cli("audit", "verify", "--expect-head", head, "--json", "--data-dir", dd)
+    assert result.code == 1
+    assert result.json()["problem"] == "recorded head not found"
+    assert result.json()["first_bad_seq"] == first["head_seq"]
+
+    wrong = f"1:{'00' * 32}"
+    result = cli("audit", "verify", "--expect-head", wrong, "--json", "--data-dir", dd)
+    assert result.code == 1 and result.json()["problem"] == "recorded head differs"
+    for bad in ("x", "0:" + "00" * 32, "1:abcd"):
+        result = cli("audit", "verify", "--expect-head", bad, "--data-dir", dd)
+        assert result.code == 2 and "is not SEQ:HASH" in result.err

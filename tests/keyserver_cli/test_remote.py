@@ -156,6 +156,12 @@ def test_official_over_http(
     assert remote_lines and local_lines.startswith(remote_lines)
     verify = cli("audit", "verify", "--json", "--server", server, env=aud)
     assert verify.code == 0 and verify.json()["ok"] is True
+    head = f"{verify.json()['head_seq']}:{verify.json()['head_hash']}"
+    again = cli("audit", "verify", "--expect-head", head, "--server", server, env=aud)
+    assert again.code == 0, again
+    wrong = head[:-1] + ("0" if head[-1] != "0" else "1")
+    again = cli("audit", "verify", "--expect-head", wrong, "--server", server, env=aud)
+    assert again.code == 1 and "recorded head differs" in again.err
 
 
 def test_refusals_map_to_exit_codes(
