@@ -12,8 +12,8 @@ from keyserver.problems import remote_address
 from keyserver.service import KeyService, RequestContext
 
 
-def get_service(request: Request) -> KeyService:
-    """The app's :class:`KeyService` (set by create_app)."""
+async def get_service(request: Request) -> KeyService:
+    """The app's :class:`KeyService` (set by create_app); async: no thread hop."""
     service = request.app.state.service
     assert isinstance(service, KeyService)
     return service
@@ -30,7 +30,7 @@ def get_actor(request: Request, service: Annotated[KeyService, Depends(get_servi
     return service.authenticate(token.strip())
 
 
-def get_context(
+async def get_context(
     request: Request, service: Annotated[KeyService, Depends(get_service)]
 ) -> RequestContext:
     """Where the request came from (for the audit log)."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, literal, select, update
 from sqlalchemy.orm import Session
 
 from keyserver.db.models import (
@@ -32,19 +32,30 @@ def principal_by_name(session: Session, name: str) -> Principal | None:
 
 
 def roles_and_groups(session: Session, principal_id: int) -> tuple[frozenset[str], frozenset[str]]:
-    """Return (roles, groups) of a principal."""
-    roles = session.execute(
-        select(PrincipalRole.role).where(PrincipalRole.principal_id == principal_id)
-    ).scalars()
-    groups = session.execute(
-        select(PrincipalGroup.group).where(PrincipalGroup.principal_id == principal_id)
-    ).scalars()
-    return frozenset(roles), frozenset(groups)
+    """Return (roles, groups) of a principal (one round trip)."""
+    rows = session.execute(
+        select(literal("r"), PrincipalRole.role)
+        .where(PrincipalRole.principal_id == principal_id)
+        .union_all(
+            select(literal("g"), PrincipalGroup.group).where(
+                PrincipalGroup.principal_id == principal_id
+            )
+        )
+    ).all()
+    return (
+        frozenset(v for k, v in rows if k == "r"),
+        frozenset(v for k, v in rows if k == "g"),
+    )
 
 
-def token_by_hash(session: Session, digest: bytes) -> Token | None:
-    """Return the token row with this SHA-256 (indexed unique lookup)."""
-    return session.execute(select(Token).where(Token.token_hash == digest)).scalar_one_or_none()
+def token_with_principal(session: Session, digest: bytes) -> tuple[Token, Principal] | None:
+    """Return the token with this SHA-256 and its principal (indexed unique lookup)."""
+    row = session.execute(
+        select(Token, Principal)
+        .join(Principal, Principal.id == Token.principal_id)
+        .where(Token.token_hash == digest)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def container_for_update(session: Session, cid: bytes) -> Container | None:

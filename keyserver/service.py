@@ -213,18 +213,17 @@ class KeyService:
             raise UnauthenticatedError("the bearer token is malformed")
         digest = keys.token_hash(token)
         with self._sessions() as session:
-            row = repository.token_by_hash(session, digest)
+            found = repository.token_with_principal(session, digest)
             # Lookup by hash, then a constant-time compare (defence in depth: the index
             # lookup's timing depends only on a hash of the token, never on the token).
-            if row is None or not hmac.compare_digest(row.token_hash, digest):
+            if found is None or not hmac.compare_digest(found[0].token_hash, digest):
                 raise UnauthenticatedError("unknown bearer token")
+            row, principal = found
             now = self.now()
             if row.revoked_at is not None:
                 raise UnauthenticatedError("the bearer token was revoked")
             if row.expires_at is not None and now >= row.expires_at:
                 raise UnauthenticatedError("the bearer token has expired")
-            principal = session.get(Principal, row.principal_id)
-            assert principal is not None
             roles, groups = repository.roles_and_groups(session, principal.id)
             return Actor(
                 name=principal.name,

@@ -46,7 +46,7 @@ _INTS = {
 }
 _BOOLS = {"trust_proxy"}
 _PATHS = {"master_key_file", "data_dir"}
-_STRS = {"database_url", "master_key_b64", "server_id", "contact"}
+_STRS = {"database_url", "master_key_b64", "server_id", "contact", "sqlite_synchronous"}
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
 
@@ -73,6 +73,8 @@ class Settings:
         sweep_interval: Period of the background sweep in the server (0 disables it).
         trust_proxy: Take the client address from ``X-Forwarded-For`` (only behind a proxy).
         busy_timeout_ms: SQLite busy timeout.
+        sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
+            committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
         clock: Returns the current aware UTC time (injectable for tests).
         rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
@@ -95,6 +97,7 @@ class Settings:
     sweep_interval: timedelta = timedelta(seconds=60)
     trust_proxy: bool = False
     busy_timeout_ms: int = 5000
+    sqlite_synchronous: str = "FULL"
     pool_size: int = 10
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
@@ -113,6 +116,8 @@ class Settings:
         for name in ("pending_ttl", "challenge_ttl"):
             if getattr(self, name) <= timedelta(0):
                 raise ConfigError(f"{name} must be positive")
+        if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
 

@@ -35,6 +35,7 @@ def make_engine(settings: Settings) -> Engine:
             pool_pre_ping=True,
         )
         busy = int(settings.busy_timeout_ms)
+        synchronous = settings.sqlite_synchronous  # validated against a fixed set
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -45,8 +46,8 @@ def make_engine(settings: Settings) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             # Security: overwrite deleted content (destroyed key ciphertexts) in the file.
             cur.execute("PRAGMA secure_delete=ON")
-            # Durability of the audit log over speed.
-            cur.execute("PRAGMA synchronous=FULL")
+            # Durability of the audit log over speed (FULL unless configured otherwise).
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute(f"PRAGMA busy_timeout={busy}")
             cur.close()
 

@@ -1,14 +1,15 @@
 """Shared fixtures: every test runs on SQLite (temp dir) AND PostgreSQL (own database).
 
-PostgreSQL: a migrated template database is created once per test session
-(``ks_tpl_<random>``) and each test gets ``CREATE DATABASE ks_<random> TEMPLATE ...``;
-everything is dropped afterwards. When the server at 127.0.0.1:5432 is unreachable, the
-PostgreSQL half is skipped with a reason.
+PostgreSQL: each test module creates its own database ``ks_<random>`` (via the
+maintenance database ``test``), every test starts from emptied tables, and the database
+is dropped after the module. When the server at 127.0.0.1:5432 is unreachable, the
+PostgreSQL half is skipped with a reason. SQLite: a fresh file per test.
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -35,37 +36,42 @@ def _pg_admin() -> psycopg.Connection[Any] | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[str | None]:
+TABLES = (
+    "audit_log, audit_head, challenges, container_reader_groups, container_readers,"
+    " containers, tokens, principal_groups, principal_roles, principals"
+)
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str | None]:
+    """One migrated PostgreSQL database per test module, dropped afterwards."""
     conn = _pg_admin()
     if conn is None:
         yield None
         return
-    name = "ks_tpl_" + secrets.token_hex(6)
+    name = "ks_" + secrets.token_hex(6)
     conn.execute(f'CREATE DATABASE "{name}"')
-    settings = Settings(database_url=PG_URL.format(db=name), master_key_b64=new_master_key_b64())
-    init_database(settings)
     try:
+        init_database(Settings(database_url=PG_URL.format(db=name), master_key_b64="A" * 43))
         yield name
     finally:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
 
 
-def create_pg_database(template: str) -> str:
-    conn = _pg_admin()
-    assert conn is not None
-    name = "ks_" + secrets.token_hex(6)
-    with conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    return name
+def reset_pg_database(name: str) -> None:
+    """Empty every table and reset the chain head: each test starts from genesis."""
+    with psycopg.connect(PG_ADMIN.replace("dbname=test", f"dbname={name}"), autocommit=True) as c:
+        c.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        c.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s)", (b"\0" * 32,))
 
 
-def drop_pg_database(name: str) -> None:
-    conn = _pg_admin()
-    if conn is not None:
-        with conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("tpl") / "keyserver.db"
+    init_database(Settings(database_url=f"sqlite:///{path}", master_key_b64="A" * 43))
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -80,26 +86,28 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(
-    backend: str, tmp_path: Path, clock: FakeClock, pg_template: str | None
-) -> Iterator[Settings]:
+    backend: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    request: pytest.FixtureRequest,
+) -> Settings:
     common: dict[str, Any] = {
         "master_key_b64": new_master_key_b64(),
         "sweep_interval": timedelta(0),
         "clock": clock,
         "contact": "privacy@city.example",
+        # Tests do not need durability against power loss; production keeps FULL.
+        "sqlite_synchronous": "NORMAL",
     }
     if backend == "sqlite":
-        s = Settings(database_url=f"sqlite:///{tmp_path / 'keyserver.db'}", **common)
-        init_database(s)
-        yield s
-        return
-    if pg_template is None:
+        path = tmp_path / "keyserver.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return Settings(database_url=f"sqlite:///{path}", **common)
+    name = request.getfixturevalue("pg_database")
+    if name is None:
         pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
-    name = create_pg_database(pg_template)
-    try:
-        yield Settings(database_url=PG_URL.format(db=name), **common)
-    finally:
-        drop_pg_database(name)
+    reset_pg_database(name)
+    return Settings(database_url=PG_URL.format(db=name), **common)
 
 
 @pytest.fixture
