@@ -73,8 +73,8 @@ class RemoteBackend:
     ) -> None:
         self._base = base_url
         self._timeout = timeout
+        self._verify = verify
         self._session = requests.Session()
-        self._session.verify = verify
         self._session.headers["Authorization"] = f"Bearer {token}"
         self._session.headers["Accept"] = "application/json, application/problem+json"
 
@@ -103,6 +103,8 @@ class RemoteBackend:
                 timeout=self._timeout,
                 stream=stream,
                 allow_redirects=False,
+                # Per request: a session-level value would lose to REQUESTS_CA_BUNDLE.
+                verify=self._verify,
             )
         except requests.exceptions.SSLError as exc:
             raise CliError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import pty
@@ -10,11 +11,16 @@ import signal
 import socket
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from keyserver.service import KeyService
 
@@ -197,3 +203,84 @@ def test_confirmation_on_a_real_terminal(h: ModuleType, data_dir: Any, people: A
     code, seen = _tty_run(h, argv, b"yes\n")
     assert code == 0, seen
     assert state() == "destroyed"
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 and its key (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_file, key_file
+
+
+def test_serve_with_tls(h: ModuleType, cli: Any, data_dir: Any, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    log = (tmp_path / "tls.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            os.fspath(h.KEYSERVER_BIN),
+            "serve",
+            "--data-dir",
+            os.fspath(data_dir.path),
+            "--port",
+            str(port),
+            "--tls-cert",
+            os.fspath(cert),
+            "--tls-key",
+            os.fspath(key),
+        ],
+        env=h.clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    url = f"https://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                requests.get(url + "/healthz", timeout=2, verify=os.fspath(cert))
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        env = h.clean_env(KEYSERVER_TOKEN=data_dir.admin_token, KEYSERVER_CA_BUNDLE=str(cert))
+        ok = cli("whoami", "--json", "--server", url, env=env)
+        assert ok.code == 0, (ok, (tmp_path / "tls.log").read_text())
+        assert ok.json()["name"] == "admin"
+        # Without the CA the certificate is not trusted: a TLS failure, not a traceback.
+        untrusted = cli(
+            "whoami", "--server", url, env=h.clean_env(KEYSERVER_TOKEN=data_dir.admin_token)
+        )
+        assert untrusted.code == 7
+        assert "TLS failure" in untrusted.err and "KEYSERVER_CA_BUNDLE" in untrusted.err
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
