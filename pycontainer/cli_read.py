@@ -172,13 +172,22 @@ def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     )
 
 
+def _mtime(e: Entry, fmt: str | None = None) -> str:
+    """The entry's mtime in UTC; an mtime outside datetime's range is shown as seconds."""
+    try:
+        when = datetime.fromtimestamp(e.mtime_s, UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"@{e.mtime_s}"
+    return when.strftime(fmt) if fmt else when.isoformat()
+
+
 def _entry_json(e: Entry) -> dict[str, Any]:
     return {
         "path": e.path,
         "kind": "directory" if e.is_dir else "file",
         "mode": f"{e.mode:04o}",
         "size": e.size,
-        "mtime": datetime.fromtimestamp(e.mtime_s, UTC).isoformat(),
+        "mtime": _mtime(e),
     }
 
 
@@ -187,8 +196,7 @@ def _entry_line(e: Entry, long: bool) -> str:
     if not long:
         return name
     perms = stat.filemode((stat.S_IFDIR if e.is_dir else stat.S_IFREG) | e.mode)
-    when = datetime.fromtimestamp(e.mtime_s, UTC).strftime("%Y-%m-%d %H:%M")
-    return f"{perms} {e.size:>12} {when} {name}"
+    return f"{perms} {e.size:>12} {_mtime(e, '%Y-%m-%d %H:%M'):>16} {name}"
 
 
 def run_ls(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:

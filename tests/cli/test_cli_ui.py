@@ -75,3 +75,15 @@ def test_failed_receipt_is_a_warning(server: Any, tmp_path: Path, closed_port: i
     ui.json_mode = True
     ui.result("ls", {}, None)
     assert json.loads(stdout.getvalue())["warnings"][0].startswith("could not confirm")
+
+
+def test_listing_survives_extreme_mtimes() -> None:
+    from pycontainer.archive import Entry  # noqa: PLC0415
+    from pycontainer.cli_read import _entry_json, _entry_line  # noqa: PLC0415
+
+    e = Entry("far.txt", 1, 0o644, 2**62, 0, 3)
+    assert _entry_json(e)["mtime"] == f"@{2**62}"
+    assert _entry_line(e, long=True).endswith("far.txt")
+    ok = Entry("a.txt", 1, 0o640, 0, 0, 3)
+    assert _entry_json(ok)["mtime"] == "1970-01-01T00:00:00+00:00"
+    assert _entry_line(ok, long=True).startswith("-rw-r-----")
