@@ -5,7 +5,7 @@ The table below is the single source of truth: `rwc --help` prints it, README.md
 | code | kind | meaning |
 | 0 | ok | success |
 | 1 | error | other error |
-| 2 | usage | usage error (bad option, missing argument, password mismatch) |
+| 2 | usage | usage error (bad option or URL, missing argument, password mismatch) |
 | 3 | revoked | the container was revoked: its key was destroyed |
 | 4 | suspended | the container is suspended |
 | 5 | denied | not allowed: not authenticated, or not on the container's policy |
@@ -33,6 +33,7 @@ from pycontainer.errors import (
     PayloadError,
     WrongPasswordError,
 )
+from pycontainer.server_url import ServerUrlError
 
 
 class ExitCode(IntEnum):
@@ -74,6 +75,9 @@ KIND = {code: kind for code, kind, _ in EXIT_CODE_TABLE}
 # Most specific first: the first matching class wins.
 _BY_CLASS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (UsageError, ExitCode.USAGE),
+    # Every URL the CLI normalises comes from the user (--server, RWC_SERVER, login URL);
+    # a bad URL inside a container is a FormatError raised by the library instead.
+    (ServerUrlError, ExitCode.USAGE),
     (KeyServerRevokedError, ExitCode.REVOKED),
     (KeyServerSuspendedError, ExitCode.SUSPENDED),
     (KeyServerDeniedError, ExitCode.DENIED),
