@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -253,6 +254,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
     _settings_flags(p)
     return parser
+
+
+_ID_LIKE = re.compile(r"-[A-Za-z0-9_-]{21}")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """Every option string of the parser tree -> whether it takes a value."""
+    found: dict[str, bool] = {}
+    for action in parser._actions:  # argparse has no public walker
+        for option in action.option_strings:
+            found[option] = action.nargs != 0
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.update(_option_strings(sub))
+    return found
+
+
+def protect_ids(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Let container ids that start with ``-`` through argparse.
+
+    A base64url container id starts with ``-`` one time in 64; argparse would take it for
+    an option. Such a token (22 id characters, not an option of ours) becomes
+    ``--option=ID`` after an option that takes a value, else a positional after ``--``.
+    """
+    if "--" in argv:
+        return argv
+    options = _option_strings(parser)
+    out: list[str] = []
+    tail: list[str] = []
+    for token in argv:
+        if not _ID_LIKE.fullmatch(token) or token in options:
+            out.append(token)
+        elif out and options.get(out[-1]) and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            tail.append(token)
+    return [*out, "--", *tail] if tail else out
 
 
 # -- context ---------------------------------------------------------------------------------
@@ -677,7 +715,8 @@ def main(
     out = Output(stdout, stderr, as_json="--json" in argv)
     try:
         try:
-            args = build_parser().parse_args(argv)
+            parser = build_parser()
+            args = parser.parse_args(protect_ids(argv, parser))
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
         out = Output(stdout, stderr, as_json=bool(getattr(args, "json", False)))

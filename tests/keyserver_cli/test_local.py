@@ -701,3 +701,16 @@ def test_audit_verify_with_recorded_head_detects_truncation(
     for bad in ("x", "0:" + "00" * 32, "1:abcd"):
         result = cli("audit", "verify", "--expect-head", bad, "--data-dir", dd)
         assert result.code == 2 and "is not SEQ:HASH" in result.err
+
+
+def test_container_ids_starting_with_a_dash(cli: Any, data_dir: Any) -> None:
+    """One id in 64 starts with '-': it is an id, not an option (exit 5, not usage 2)."""
+    dashed = "-" + "A" * 21
+    dd = data_dir.path
+    assert cli("status", dashed, "--data-dir", dd).code == 5
+    assert cli("suspend", dashed, "--reason", "r", "--data-dir", dd).code == 5
+    assert cli("destroy", "--data-dir", dd, dashed, "--yes", "--reason", "r").code == 5
+    listed = cli("audit", "list", "--container", dashed, "--json", "--data-dir", dd)
+    assert listed.code == 0 and listed.json()["entries"] == []
+    # A real option of the same shape stays an option.
+    assert cli("principal", "list", "--data-dir", dd, "--audit-inline-ids-max", "5").code == 0
