@@ -941,7 +941,8 @@ class KeyService:
         return self._bulk_result(ids)
 
     def _bulk_result(self, ids: list[bytes]) -> dict[str, Any]:
-        shown = sorted(ids)[: self.settings.audit_inline_ids_max]
+        """Result of a bulk change; ``ids`` are sorted (see :meth:`_transition`)."""
+        shown = ids[: self.settings.audit_inline_ids_max]
         return {"affected": len(ids), "container_ids": [b64e(i) for i in shown]}
 
     def _transition(
@@ -981,7 +982,7 @@ class KeyService:
             )
         values.update(extra or {})
         cond = where if where is not None else repository.scope_filter(scope, key)
-        ids = repository.apply_transition(session, op, cond, values)
+        ids = sorted(repository.apply_transition(session, op, cond, values))
         self._audit(
             session,
             NewEntry(
@@ -1326,8 +1327,11 @@ def _attempt(a: AuditEntry) -> dict[str, Any]:
 
 
 def _ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
-    """Audit details naming the affected containers (inline, or count + digest)."""
-    ordered = sorted(ids)
+    """Audit details naming the affected containers (inline, or count + digest).
+
+    ``ids`` must be sorted: the digest is over the sorted concatenation.
+    """
+    ordered = ids
     digest = hashlib.sha256(b"".join(ordered)).hexdigest()
     if len(ordered) <= inline_max:
         return {"container_ids": [b64e(i) for i in ordered], "container_ids_sha256": digest}

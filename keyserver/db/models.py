@@ -124,10 +124,9 @@ class Container(Base):
     public_reason: Mapped[str | None] = mapped_column(Text)
     last_audit_seq: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (
-        Index("ix_containers_medium_state", "medium", "state"),
-        Index("ix_containers_state", "state"),
-    )
+    # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
+    # each index on a changed column multiplies that work. ``state`` is not indexed.
+    __table_args__ = (Index("ix_containers_medium", "medium"),)
 
 
 class ContainerReader(Base):

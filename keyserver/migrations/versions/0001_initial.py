@@ -91,8 +91,7 @@ def upgrade() -> None:
         sa.Column("public_reason", sa.Text(), nullable=True),
         sa.Column("last_audit_seq", sa.Integer(), nullable=True),
     )
-    op.create_index("ix_containers_medium_state", "containers", ["medium", "state"])
-    op.create_index("ix_containers_state", "containers", ["state"])
+    op.create_index("ix_containers_medium", "containers", ["medium"])
     op.create_table(
         "container_readers",
         sa.Column(
