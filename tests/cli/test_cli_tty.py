@@ -1,0 +1,118 @@
+"""The password prompt on a real pseudo-terminal: asked twice, never echoed."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RWC = Path(sys.executable).parent / "rwc"
+KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
+SECRET = "Zebra-Quartz-91"
+
+pytestmark = pytest.mark.skipif(not RWC.exists(), reason="rwc is not installed in this venv")
+
+
+def on_tty(
+    argv: list[str], env: dict[str, str], answers: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes]:
+    """Run rwc with a pty as its controlling terminal; answer each prompt; return (rc, output)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execve(str(RWC), [str(RWC), *argv], env)
+    seen = b""
+    pending = list(answers)
+    deadline = time.monotonic() + 120
+    while True:
+        assert time.monotonic() < deadline, seen
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if pending and pending[0][0] in seen:
+            seen_prompt, answer = pending.pop(0)
+            seen = seen.replace(seen_prompt, b"<" + seen_prompt + b">", 1)
+            os.write(fd, answer)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen
+
+
+def test_seal_prompts_twice_without_echo(server: Any, tmp_path: Path) -> None:
+    src = tmp_path / "f.txt"
+    src.write_text("hello\n")
+    out = tmp_path / "f.rwc"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "RWC_TOKEN": server.tokens["writer"],
+        "TERM": "dumb",
+    }
+    argv = [
+        "seal",
+        str(src),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--medium",
+        "M",
+        "--reader",
+        "clerk@city.example",
+        *KDF,
+    ]
+    rc, seen = on_tty(
+        argv,
+        env,
+        [
+            (b"Password for", SECRET.encode() + b"\n"),
+            (b"Repeat the password", SECRET.encode() + b"\n"),
+        ],
+    )
+    assert rc == 0, seen
+    assert SECRET.encode() not in seen  # the terminal did not echo it
+    assert out.is_file()
+
+    # The same password opens it (given through the environment this time).
+    env_reader = {**env, "RWC_TOKEN": server.tokens["reader"], "RWC_PASSWORD": SECRET}
+    rc, seen = on_tty(["cat", str(out), "f.txt"], env_reader, [])
+    assert rc == 0 and b"hello" in seen
+
+
+def test_seal_prompt_mismatch_is_usage_error(server: Any, tmp_path: Path) -> None:
+    src = tmp_path / "f.txt"
+    src.write_text("hello\n")
+    out = tmp_path / "f.rwc"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "RWC_TOKEN": server.tokens["writer"],
+    }
+    argv = [
+        "seal",
+        str(src),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--medium",
+        "M",
+        "--reader",
+        "clerk@city.example",
+        *KDF,
+    ]
+    rc, seen = on_tty(argv, env, [(b"Password for", b"one\n"), (b"Repeat the password", b"two\n")])
+    assert rc == 2, seen
+    assert b"passwords differ" in seen
+    assert not out.exists()
