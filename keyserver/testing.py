@@ -52,7 +52,11 @@ def running_server(settings: Settings, timeout: float = 20.0) -> Iterator[str]:
         The base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash).
     """
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    # proxy_headers=False: the app alone decides whether X-Forwarded-For is trusted
+    # (Settings.trust_proxy); uvicorn would otherwise rewrite the client address.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
