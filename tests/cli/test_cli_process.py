@@ -121,3 +121,45 @@ def test_installed_rwc_help(server: Any, tmp_path: Path) -> None:
     h = proc(server, tmp_path, "--help", who=None)
     assert h.returncode == 0
     assert b"exit codes:" in h.stdout and b"10  the output exists" in h.stdout
+
+
+def test_cat_into_a_closed_pipe_ends_quietly(server: Any, tmp_path: Path) -> None:
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(1 << 20))
+    out = tmp_path / "big.rwc"
+    s = proc(
+        server,
+        tmp_path,
+        "seal",
+        str(src),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--medium",
+        "M",
+        "--reader",
+        "clerk@city.example",
+        *KDF,
+    )
+    assert s.returncode == 0, s.stderr
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "RWC_TOKEN": server.tokens["reader"],
+        "RWC_PASSWORD": "correct horse",
+    }
+    cat = subprocess.Popen(
+        [str(RWC), "cat", str(out), "big.bin"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert cat.stdout is not None and cat.stderr is not None
+    head = cat.stdout.read(10)
+    cat.stdout.close()  # the consumer goes away, like `| head -c 10`
+    err = cat.stderr.read()
+    rc = cat.wait(60)
+    assert head == src.read_bytes()[:10]
+    assert rc == 1
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
