@@ -251,8 +251,14 @@ class RemoteBackend:
         try:
             for raw in response.iter_lines(decode_unicode=False):
                 if raw:
-                    line = raw.decode("utf-8")
-                    json.loads(line)  # spec §audit: each line is one JSON entry
+                    try:
+                        line = raw.decode("utf-8")
+                        json.loads(line)  # spec §audit: each line is one JSON entry
+                    except ValueError as exc:
+                        raise CliError(
+                            "the key server sent an audit export line that is not JSON",
+                            exit_code=EXIT_UNAVAILABLE,
+                        ) from exc
                     yield line
         finally:
             response.close()

@@ -714,3 +714,13 @@ def test_container_ids_starting_with_a_dash(cli: Any, data_dir: Any) -> None:
     assert listed.code == 0 and listed.json()["entries"] == []
     # A real option of the same shape stays an option.
     assert cli("principal", "list", "--data-dir", dd, "--audit-inline-ids-max", "5").code == 0
+
+
+def test_unreadable_config_and_master_key_paths(cli: Any, data_dir: Any, tmp_path: Path) -> None:
+    result = cli("principal", "list", "--config", tmp_path)  # a directory, not a file
+    assert result.code == 3 and "cannot read config file" in result.err
+    key = data_dir.path / "master.key"
+    key.unlink()
+    key.mkdir()
+    result = cli("principal", "list", "--data-dir", data_dir.path)
+    assert result.code == 3 and "is not a regular file" in result.err

@@ -53,6 +53,13 @@ def test_local_mode_on_postgresql(cli: Any, h: ModuleType, pg_url: str, tmp_path
         assert who.json()["name"] == "admin"
     assert cli("migrate", *flags).code == 0
 
+    # A new master key for a database that already has principals: refused, and the new
+    # key file is removed again (nothing half-made stays behind).
+    other_key = tmp_path / "other.key"
+    result = cli("init", "--database-url", pg_url, "--master-key-file", str(other_key))
+    assert result.code == 3 and "already has principals" in result.err
+    assert not other_key.exists()
+
 
 def test_postgresql_unreachable(cli: Any, tmp_path: Path) -> None:
     # Port 9 (discard) on loopback: nothing listens; the error names no password or URL.

@@ -238,11 +238,14 @@ def test_server_from_environment_and_toml(
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "code", "message"),
+    ("argv", "status", "body", "code", "message"),
     [
-        (500, b"<html>oops</html>", 7, "HTTP 500 without a problem document"),
-        (200, b"not json", 7, "not JSON"),
+        (["whoami"], 500, b"<html>oops</html>", 7, "HTTP 500 without a problem document"),
+        (["whoami"], 200, b"not json", 7, "not JSON"),
+        (["principal", "list"], 200, b"{}", 7, "unexpected response (/v1/principals)"),
+        (["audit", "export"], 200, b"{}\nnope\n", 7, "audit export line that is not JSON"),
         (
+            ["whoami"],
             423,
             json.dumps(
                 {
@@ -258,7 +261,7 @@ def test_server_from_environment_and_toml(
     ],
 )
 def test_odd_server_answers(
-    cli: Any, h: ModuleType, status: int, body: bytes, code: int, message: str
+    cli: Any, h: ModuleType, argv: list[str], status: int, body: bytes, code: int, message: str
 ) -> None:
     """A server (or proxy) that answers strangely gives a message, never a traceback."""
 
@@ -278,7 +281,7 @@ def test_odd_server_answers(
     thread.start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        result = cli("whoami", "--server", url, env=_as(h, "rwc_" + "A" * 43))
+        result = cli(*argv, "--server", url, env=_as(h, "rwc_" + "A" * 43))
     finally:
         httpd.shutdown()
         httpd.server_close()
