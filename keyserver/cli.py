@@ -3,12 +3,12 @@
 Two modes (spec/protocol.md §cli):
 
 - **local** (``--data-dir DIR`` / ``KEYSERVER_DATA_DIR``, or ``--database-url``): the command
-  opens the database and the master key itself and calls the service layer. The acting
-  principal is ``--as NAME`` (an existing principal, checked for roles as over HTTP) or, by
-  default, the built-in ``operator@<hostname>`` principal that the command creates on first
-  use with the roles admin, official and auditor and no token: whoever can read the data
-  directory holds the database and the master key and so has every power anyway; the name
-  makes the audit log say which machine acted.
+  opens the database and the master key itself and calls the service layer as a *local
+  operator* named ``--as NAME``, by default ``operator@<hostname>``. The operator needs no
+  principal row and no token, and role checks are skipped (whoever can read the data
+  directory holds the database and the master key, so has every power anyway), but every
+  action is audited under that name with ``remote = "local"``, and a local operator can
+  never evaluate a container.
 - **remote** (``--server URL``, token in ``KEYSERVER_TOKEN``): the HTTP protocol.
 
 Both write the same audit entries, naming the acting principal. ``init``, ``migrate``,
