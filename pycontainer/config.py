@@ -6,6 +6,11 @@ the directory is created 0700, the file 0600 (created with that mode, never chmo
 the fact), replaced atomically (temporary file, fsync, rename) under an advisory lock, and a
 store readable by group or others is refused rather than used.
 
+Token scope: a stored token is only ever sent to the server it was stored for. RWC_TOKEN is
+not tied to a server, so it goes to whichever server the container's slot names (or the
+--server override): a hostile container could name a server of its own and collect it.
+People who open containers from untrusted sources should use `rwc login` instead.
+
 Spec anchors: spec/protocol.md §auth (token syntax).
 """
 
