@@ -87,3 +87,12 @@ def test_listing_survives_extreme_mtimes() -> None:
     ok = Entry("a.txt", 1, 0o640, 0, 0, 3)
     assert _entry_json(ok)["mtime"] == "1970-01-01T00:00:00+00:00"
     assert _entry_line(ok, long=True).startswith("-rw-r-----")
+
+
+def test_main_entry_point_returns_exit_codes(capsys: Any) -> None:
+    from pycontainer.cli import main  # noqa: PLC0415
+
+    assert main(["--help"]) == 0
+    assert "exit codes:" in capsys.readouterr().out
+    assert main(["info", "/nonexistent/c.rwc"]) == ExitCode.USAGE
+    assert capsys.readouterr().err.startswith("rwc: error: ")
