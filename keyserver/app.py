@@ -15,6 +15,8 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from keyserver.errors import KeyServerError
 from keyserver.metrics import Metrics
@@ -52,6 +54,11 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            svc.check_master_key()  # a wrong master key must not start (ConfigError)
+        except (OperationalError, PoolTimeoutError):
+            # The database may come up later: /readyz and 503 problems tell until then.
+            log.warning("database unavailable at start-up")
         stop = threading.Event()
         thread = None
         if settings.sweep_interval.total_seconds() > 0:

@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from keyserver.audit import format_time
 from keyserver.errors import (
     DestroyedError,
     ExpiredError,
@@ -107,21 +108,24 @@ class ContainerView:
 
 
 def _fmt(value: datetime | None) -> str | None:
-    from keyserver.audit import format_time  # noqa: PLC0415 (avoid an import cycle)
-
     return None if value is None else format_time(value)
+
+
+def destroyed_refusal(c: ContainerView, contact: str) -> DestroyedError:
+    """The 410 refusal for a destroyed container (spec §protocol-errors: destroyed)."""
+    return DestroyedError(
+        "the container's key was destroyed",
+        revoked_at=_fmt(c.destroyed_at),
+        reason=c.public_reason,
+        contact=contact,
+    )
 
 
 def refusal_for_state(c: ContainerView, contact: str, now: datetime) -> KeyServerError | None:
     """Return the refusal implied by the state alone (destroyed, suspended, expired)."""
     extra: dict[str, Any] = {"contact": contact}
     if c.state is State.DESTROYED:
-        return DestroyedError(
-            "the container's key was destroyed",
-            revoked_at=_fmt(c.destroyed_at),
-            reason=c.public_reason,
-            **extra,
-        )
+        return destroyed_refusal(c, contact)
     if c.state is State.SUSPENDED:
         return SuspendedError("the container is suspended", reason=c.public_reason, **extra)
     if (

@@ -34,6 +34,7 @@ from keyserver.errors import (
     UnavailableError,
     UnsupportedMediaTypeError,
 )
+from keyserver.keys import SealedDataError
 from keyserver.metrics import Metrics
 
 log = logging.getLogger("keyserver")
@@ -102,6 +103,15 @@ def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
         log.warning("database rejected input: %s", type(exc).__name__)
         return problem_response(InvalidRequestError("a value was rejected as invalid"), contact)
 
+    async def on_sealed(_request: Request, exc: Exception) -> JSONResponse:
+        # The master key does not open the stored key material: misconfiguration (wrong
+        # master key) or a tampered row. Refuse to serve; never release anything.
+        metrics.inc("rwc_sealed_data_errors_total")
+        log.error("stored key material does not authenticate (wrong master key?)")
+        return problem_response(
+            UnavailableError("the key server cannot open its key material"), contact
+        )
+
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return await on_database(_request, exc)
@@ -115,6 +125,7 @@ def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
     app.add_exception_handler(OperationalError, on_database)
     app.add_exception_handler(PoolTimeoutError, on_database)
     app.add_exception_handler(DataError, on_data_error)
+    app.add_exception_handler(SealedDataError, on_sealed)
     app.add_exception_handler(Exception, on_unexpected)
 
 

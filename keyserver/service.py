@@ -29,6 +29,7 @@ from keyserver.audit import (
     append,
     canonical_json,
     entry_document,
+    entry_hash,
     format_time,
     lock_head,
 )
@@ -48,7 +49,6 @@ from keyserver.db.models import (
 from keyserver.encoding import b64d, b64e
 from keyserver.errors import (
     ConflictError,
-    DestroyedError,
     ForbiddenError,
     InvalidReceiptError,
     InvalidRequestError,
@@ -64,12 +64,13 @@ from keyserver.lifecycle import (
     Actor,
     Op,
     State,
+    destroyed_refusal,
     evaluation_refusal,
     refusal_for_state,
     require_role,
 )
 from keyserver.metrics import Metrics
-from keyserver.settings import Settings
+from keyserver.settings import ConfigError, Settings
 
 log = logging.getLogger("keyserver")
 
@@ -669,9 +670,7 @@ class KeyService:
                 raise NotAllowedError("only the issuing writer may commit a container")
             if c.state != State.PENDING.value:
                 if c.state == State.DESTROYED.value:
-                    raise refusal_for_state(
-                        repository.view_of(session, c), self.settings.contact, now
-                    ) or ConflictError("destroyed")
+                    raise destroyed_refusal(repository.view_of(session, c), self.settings.contact)
                 raise ConflictError(f"the container is {c.state}, not pending")
             refusal = refusal_for_state(repository.view_of(session, c), self.settings.contact, now)
             if refusal is not None:
@@ -732,9 +731,7 @@ class KeyService:
             elif now >= row.expires_at:
                 refusal = InvalidReceiptError("the challenge has expired")
             elif c.state == State.DESTROYED.value:
-                refusal = refusal_for_state(
-                    repository.view_of(session, c), self.settings.contact, now
-                )
+                refusal = destroyed_refusal(repository.view_of(session, c), self.settings.contact)
             elif c.receipt_key_sealed is None:
                 refusal = PendingError("the container is not committed yet")
             else:
@@ -914,9 +911,8 @@ class KeyService:
                 if c is None:
                     raise NotFoundError("no such container")
                 if c.state == State.DESTROYED.value and op is not Op.DESTROY:
-                    raise refusal_for_state(
-                        repository.view_of(session, c), self.settings.contact, now
-                    ) or DestroyedError("destroyed")
+                    # Irreversible: restoring or suspending a destroyed container is refused.
+                    raise destroyed_refusal(repository.view_of(session, c), self.settings.contact)
             elif scope == "issuer":
                 check_name(target, "issuer")
                 p = repository.principal_by_name(session, target)
@@ -1298,6 +1294,26 @@ class KeyService:
                 select(Container.state, func.count()).group_by(Container.state)
             ).all()
         return {str(state): int(n) for state, n in rows}
+
+    def check_master_key(self) -> None:
+        """Refuse a master key that did not write this database's audit chain.
+
+        A wrong key would not open any sealed seed (nothing could be released) but would
+        append entries the right key cannot verify, breaking the chain. Checking the last
+        entry's keyed hash at start-up catches it first.
+
+        Raises:
+            ConfigError: The last audit entry does not verify under this master key.
+        """
+        with self._sessions() as session:
+            last = session.execute(
+                select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
+            ).scalar_one_or_none()
+            if last is None:
+                return
+            expected = entry_hash(self.keyring.audit_key, last.prev_hash, last)
+            if not hmac.compare_digest(expected, last.hash):
+                raise ConfigError("the master key does not match this database")
 
     def ping(self) -> None:
         """Run a trivial query (readiness)."""

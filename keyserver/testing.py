@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import threading
 import time
@@ -58,7 +59,14 @@ def running_server(settings: Settings, timeout: float = 20.0) -> Iterator[str]:
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", proxy_headers=False
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+
+    def run() -> None:
+        # uvicorn exits the process (SystemExit) when start-up fails, e.g. a master key
+        # that does not match the database; in a thread that only ends the thread.
+        with contextlib.suppress(SystemExit):
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:

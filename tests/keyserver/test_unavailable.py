@@ -6,11 +6,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import psycopg
+import pytest
 from ks_helpers import PG_ADMIN, World, activate, blinded_b64, make_world
 
 from keyserver.settings import Settings
-from keyserver.testing import running_server
+from keyserver.testing import new_master_key_b64, running_server
 
 
 @contextmanager
@@ -79,3 +81,14 @@ def _scenario(world: World) -> None:
     assert [(e["action"], e["outcome"]) for e in entries] == [("evaluate", "ok")]
     assert world.call("auditor", "GET", "/v1/audit/verify").json()["ok"] is True
     assert "rwc_internal_errors_total" not in world.call(None, "GET", "/metrics").text
+
+
+def test_wrong_master_key_refuses_to_start(settings: Settings) -> None:
+    with running_server(settings) as url:
+        world = make_world(settings, url)  # writes audit entries under the right key
+        world.close()
+    wrong = settings.replace(master_key_b64=new_master_key_b64())
+    with pytest.raises(RuntimeError), running_server(wrong, timeout=30):
+        pass
+    with running_server(settings) as url:
+        assert httpx.get(url + "/readyz").status_code == 200
