@@ -212,11 +212,10 @@ class KeyServer:
                 self.proc.wait(timeout=15)
         self.proc = None
 
-    def log_text(self) -> str:
-        """The server's combined output so far (for failure messages)."""
-        return "\n".join(
-            p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("*.log"))
-        )
+    def log_text(self, tail: int | None = 4000) -> str:
+        """The server's combined output so far (the last ``tail`` characters of each log)."""
+        texts = [p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log"))]
+        return "\n".join(t if tail is None else t[-tail:] for t in texts)
 
     def ks(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run ``keyserver ARGS --server URL`` (remote mode) with KEYSERVER_TOKEN=token."""

@@ -6,6 +6,7 @@ server; every effect is observed through the installed ``rwc`` (exit code, stder
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -196,23 +197,6 @@ def test_loss_report_found_again(story: Any, h: ModuleType) -> None:
     h.expect(story.open_as_reader(container, story.work / "dest"), h.EXIT_OK)
 
 
-def test_loss_report_now(story: Any, h: ModuleType) -> None:
-    _, container, medium = story.seal_for_reader()
-    proc = story.server.ks(
-        "report-loss",
-        "--medium",
-        medium,
-        "--now",
-        "--reason",
-        "stolen",
-        "--yes",
-        token=story.people.official_token,
-    )
-    h.expect(proc, 0)
-    proc = story.open_as_reader(container, story.work / "dest")
-    h.expect(proc, h.EXIT_REVOKED)
-
-
 def test_medium_report(story: Any, h: ModuleType) -> None:
     _, container, medium = story.seal_for_reader()
     official = story.people.official_token
@@ -251,15 +235,33 @@ def test_medium_report(story: Any, h: ModuleType) -> None:
     assert proc.returncode != 0, h.describe(proc)
 
 
-def test_audit_chain_verifies(story: Any, h: ModuleType) -> None:
+def test_audit_chain_verifies_and_holds_no_secrets(story: Any, h: ModuleType) -> None:
     _, container, _ = story.seal_for_reader()
     h.expect(story.open_as_reader(container, story.work / "dest"), h.EXIT_OK)
+    h.expect(story.open_as_reader(container, story.work / "x", password="wrong"), 6)
     proc = story.server.ks("audit", "verify", "--json", token=story.people.auditor_token)
     h.expect(proc, 0)
     result = h.parse_json(proc)
     assert result["ok"] is True
     assert result["entries"] > 0
     assert result["first_bad_seq"] is None
+
+    proc = story.server.ks("audit", "export", token=story.people.auditor_token)
+    h.expect(proc, 0)
+    entries = [json.loads(line) for line in proc.stdout.decode().splitlines() if line]
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    cid = story.container_id(container)
+    mine = [e for e in entries if cid in json.dumps(e)]
+    assert any(e["actor"] == story.people.reader for e in mine)
+
+    # Never a token or a password in the audit log or the server's log.
+    secrets = [getattr(story.people, f) for f in vars(story.people) if f.endswith("_token")]
+    secrets += [story.server.admin_token, PASSWORD]
+    exported = proc.stdout.decode()
+    log = story.server.log_text(tail=None)
+    for secret in secrets:
+        assert secret not in exported
+        assert secret not in log
 
 
 def test_loss_report_waiting_period_then_sweep(story: Any, h: ModuleType) -> None:
