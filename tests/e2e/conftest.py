@@ -242,7 +242,7 @@ class KeyServer:
         expect(proc, 0)
         found = TOKEN_RE.findall(proc.stdout.decode())
         assert len(found) == 1, describe(proc)
-        return found[0]
+        return str(found[0])
 
 
 def init_server(base: Path, **env_extra: str) -> KeyServer:
