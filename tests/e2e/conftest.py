@@ -342,6 +342,7 @@ class Rwc:
         token: str | None,
         password: str | None = None,
         timeout: float = COMMAND_TIMEOUT,
+        stdin: bytes | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run ``rwc ARGS`` with RWC_TOKEN and (optionally) RWC_PASSWORD set."""
         extra = {"HOME": os.fspath(self.work / "home")}
@@ -349,7 +350,7 @@ class Rwc:
             extra["RWC_TOKEN"] = token
         if password is not None:
             extra["RWC_PASSWORD"] = password
-        return run([RWC, *args], clean_env(**extra), timeout=timeout)
+        return run([RWC, *args], clean_env(**extra), timeout=timeout, stdin=stdin)
 
     def seal(
         self,

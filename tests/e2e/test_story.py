@@ -166,3 +166,22 @@ def test_usage_error(story: Any, h: ModuleType) -> None:
 def _sources(work: Path) -> set[str]:
     """Names in work created by the test itself (sample trees, containers, password files)."""
     return {p.name for p in work.iterdir() if p.name.startswith(("export-", "c-", "password-"))}
+
+
+def test_reader_logs_in_once(story: Any, h: ModuleType) -> None:
+    # README: `rwc login URL` stores the token (0600); later commands need no RWC_TOKEN.
+    src, container, _ = story.seal_for_reader()
+    token = story.people.reader_token
+    proc = story.rwc(
+        "login", story.server.url, "--token-stdin", token=None, stdin=(token + "\n").encode()
+    )
+    h.expect(proc, h.EXIT_OK)
+    assert token.encode() not in proc.stdout + proc.stderr
+    store = story.work / "home" / ".config" / "rwc" / "tokens.json"
+    assert store.stat().st_mode & 0o077 == 0
+    proc = story.rwc("ls", container, token=None, password=PASSWORD)
+    h.expect(proc, h.EXIT_OK)
+    assert f"{src.name}/register.csv".encode() in proc.stdout
+    h.expect(story.rwc("logout", story.server.url, token=None), h.EXIT_OK)
+    proc = story.rwc("ls", container, token=None, password=PASSWORD)
+    h.expect(proc, h.EXIT_NOT_ALLOWED)
