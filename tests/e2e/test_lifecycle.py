@@ -134,7 +134,7 @@ def test_successful_opens_do_not_use_the_budget(story: Any, h: ModuleType) -> No
 
 def test_expired_container(story: Any, h: ModuleType) -> None:
     # Long enough for the seal to finish (under load) before the container expires.
-    lifetime = timedelta(seconds=8)
+    lifetime = timedelta(seconds=10)
     not_after = datetime.now(UTC) + lifetime
     _, container, _ = story.seal_for_reader(
         extra=["--expires", not_after.isoformat(timespec="seconds").replace("+00:00", "Z")]
