@@ -85,8 +85,10 @@ def test_seal_refuses_to_overwrite(story: Any, h: ModuleType) -> None:
     assert container.read_bytes() == before
 
 
+# Known bug, reported: remove this marker once the key server accepts medium=null. Not
+# strict, because the key-server fix may land in parallel with this test.
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="keyserver/schemas.py requires a string medium; spec/protocol.md says str|null "
     "and rwc sends null when --medium is not given",
 )
