@@ -355,7 +355,13 @@ class Context:
         from keyserver.cli_local import LocalBackend  # noqa: PLC0415 - see above
 
         settings = load_settings(self.resolved, self.setting_overrides())
-        return LocalBackend.open(settings, acting=self.resolved.command.get("as"))
+        # Audit commands only read; `audit verify` must report a chain that a wrong key
+        # cannot verify instead of refusing to start.
+        return LocalBackend.open(
+            settings,
+            acting=self.resolved.command.get("as"),
+            check_key=self.args.command != "audit",
+        )
 
     def confirm(self, question: str) -> None:
         """Ask before a destructive action (spec §cli: destroy, report-loss --now).

@@ -123,11 +123,18 @@ def check_master_key_file(settings: Settings) -> None:
         )
 
 
-def open_service(settings: Settings) -> KeyService:
+def open_service(settings: Settings, *, check_key: bool = True) -> KeyService:
     """Open the service on an existing, initialised database.
 
+    Args:
+        settings: The server settings.
+        check_key: Refuse a master key that did not write this database's audit chain
+            (it would append entries the right key cannot verify). ``audit`` commands pass
+            False: they only read, and ``audit verify`` must be able to report a bad chain.
+
     Raises:
-        CliError: Not initialised, unsafe master key, or the database is unavailable.
+        CliError: Not initialised, unsafe or wrong master key, or the database is
+            unavailable.
     """
     sqlite = _sqlite_path(settings)
     if sqlite is not None and not sqlite.is_file():
@@ -138,7 +145,15 @@ def open_service(settings: Settings) -> KeyService:
             exit_code=EXIT_CONFIG,
         )
     check_master_key_file(settings)
-    return _guard(lambda: KeyService(settings))
+    service = _guard(lambda: KeyService(settings))
+    if check_key:
+        try:
+            _guard(service.check_master_key)
+        except CliError as exc:
+            service.close()
+            exc.hint = exc.hint or "is this the master key of this database?"
+            raise
+    return service
 
 
 class LocalBackend:
@@ -149,9 +164,11 @@ class LocalBackend:
         self._actor = actor
 
     @classmethod
-    def open(cls, settings: Settings, *, acting: str | None) -> LocalBackend:
+    def open(
+        cls, settings: Settings, *, acting: str | None, check_key: bool = True
+    ) -> LocalBackend:
         """Open the data directory; act as ``acting`` (default ``operator@<hostname>``)."""
-        service = open_service(settings)
+        service = open_service(settings, check_key=check_key)
         try:
             actor = _guard(lambda: service.local_actor(acting or default_actor_name()))
         except CliError:

@@ -133,14 +133,21 @@ def test_missing_master_key(cli: Any, data_dir: Any) -> None:
     assert "master key file" in result.err and "does not exist" in result.err
 
 
-def test_wrong_master_key_breaks_the_audit_chain(cli: Any, data_dir: Any) -> None:
+def test_wrong_master_key_is_refused(cli: Any, data_dir: Any) -> None:
     key = data_dir.path / "master.key"
-    key.chmod(0o600)
+    right = key.read_bytes()
     key.write_bytes(os.urandom(32))
+    # A command that would append audit entries refuses to run with a foreign key...
+    result = cli("principal", "add", "p", "--role", "reader", "--data-dir", data_dir.path)
+    assert result.code == 3
+    assert "the master key does not match this database" in result.err
+    # ...and audit verify, which only reads, reports the chain as unverifiable.
     result = cli("audit", "verify", "--data-dir", data_dir.path, "--json")
     assert result.code == 1
     assert json.loads(result.out)["ok"] is False
     assert "keyserver: error: the audit chain does not verify" in result.err
+    key.write_bytes(right)
+    assert cli("audit", "verify", "--data-dir", data_dir.path).code == 0  # nothing appended
 
 
 def test_corrupt_database_is_unavailable(cli: Any, data_dir: Any) -> None:
