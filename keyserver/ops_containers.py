@@ -1,0 +1,507 @@
+"""Container operations: register, evaluate, commit, receipt, status, search.
+
+spec §protocol-evaluate: an evaluation is released only after its audit entry commits.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from keyserver import keys, repository
+from keyserver.audit import NewEntry, lock_head
+from keyserver.db.models import (
+    Challenge,
+    Container,
+    ContainerReader,
+    ContainerReaderGroup,
+    Principal,
+)
+from keyserver.encoding import b64e
+from keyserver.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidReceiptError,
+    InvalidRequestError,
+    KeyServerError,
+    NotAllowedError,
+    NotFoundError,
+    PendingError,
+)
+from keyserver.lifecycle import (
+    BUDGET_REASON,
+    Actor,
+    State,
+    destroyed_refusal,
+    evaluation_refusal,
+    refusal_for_state,
+    require_role,
+)
+from keyserver.service_base import (
+    EVALUATORS,
+    LOCAL,
+    OVERSIGHT,
+    SYSTEM_ACTOR,
+    WRITER,
+    RequestContext,
+    ServiceBase,
+)
+from keyserver.validation import (
+    CHALLENGE_BYTES,
+    CONTAINER_ID_BYTES,
+    SUITE,
+    check_name,
+    check_text,
+    decode_container_id,
+    fmt_time,
+)
+
+
+class ContainerOps(ServiceBase):
+    """Per-container operations of writers and readers."""
+
+    def register(
+        self,
+        actor: Actor,
+        *,
+        label: str,
+        medium: str,
+        readers: list[str],
+        reader_groups: list[str],
+        not_after: datetime | None = None,
+        password_required: bool = True,
+        attempt_budget: int | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Register a pending container for the writer ``actor``.
+
+        Returns:
+            ``{container_id, public_key, suite, server_id, state, pending_expires_at}``.
+        """
+        require_role(actor, WRITER, "registering containers")
+        if actor.principal_id is None:
+            raise InvalidRequestError("only a principal can register containers")
+        check_text(label, "label")
+        check_text(medium, "medium")
+        reader_set = sorted({check_name(r, "reader") for r in readers})
+        group_set = sorted({check_name(g, "reader group") for g in reader_groups})
+        if not reader_set and not group_set:
+            raise InvalidRequestError("a container needs at least one reader or reader group")
+        budget = self.settings.default_attempt_budget if attempt_budget is None else attempt_budget
+        if not 1 <= budget <= 1000:
+            raise InvalidRequestError("attempt_budget must be in 1..1000")
+        now = self.now()
+        if not_after is not None and not_after <= now:
+            raise InvalidRequestError("not_after must be in the future")
+        cid = self.settings.rng(CONTAINER_ID_BYTES)
+        seed = self.settings.rng(keys.SEED_BYTES)
+        pk = keys.public_key(seed)
+        pending_expires = now + self.settings.pending_ttl
+        with self._tx() as session:
+            known = set(
+                session.execute(
+                    select(Principal.name).where(Principal.name.in_(reader_set))
+                ).scalars()
+            )
+            missing = sorted(set(reader_set) - known)
+            if missing:
+                raise InvalidRequestError(f"unknown reader principals: {', '.join(missing)}")
+            entry = self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="register",
+                    outcome="ok",
+                    container=b64e(cid),
+                    remote=ctx.remote,
+                    details={
+                        "label": label,
+                        "medium": medium,
+                        "readers": reader_set,
+                        "reader_groups": group_set,
+                        "not_after": fmt_time(not_after),
+                        "attempt_budget": budget,
+                    },
+                ),
+                at=now,
+            )
+            session.add(
+                Container(
+                    id=cid,
+                    label=label,
+                    medium=medium,
+                    issuer_id=actor.principal_id,
+                    state=State.PENDING.value,
+                    public_key=pk,
+                    seed_sealed=self.keyring.seal(cid, keys.PURPOSE_SEED, seed, self.settings.rng),
+                    password_required=password_required,
+                    attempt_budget=budget,
+                    unconfirmed=0,
+                    created_at=now,
+                    pending_expires_at=pending_expires,
+                    not_after=not_after,
+                    changed_by=actor.name,
+                    last_audit_seq=entry.seq,
+                )
+            )
+            session.flush()
+            session.add_all(ContainerReader(container_id=cid, name=n) for n in reader_set)
+            session.add_all(ContainerReaderGroup(container_id=cid, group=g) for g in group_set)
+        return {
+            "container_id": b64e(cid),
+            "public_key": b64e(pk),
+            "suite": SUITE,
+            "server_id": self.settings.server_id,
+            "state": State.PENDING.value,
+            "pending_expires_at": fmt_time(pending_expires),
+        }
+
+    def evaluate(
+        self, actor: Actor, cid_text: str, blinded_element: bytes, *, ctx: RequestContext = LOCAL
+    ) -> dict[str, Any]:
+        """Evaluate a blinded element with the container's key (spec §protocol-evaluate).
+
+        ONE transaction: lock, check state/policy/expiry/budget, evaluate, issue a
+        single-use challenge, count, audit, COMMIT, and only then return.
+
+        Returns:
+            ``{evaluated_element, proof, challenge, challenge_expires_at}`` (challenge is
+            None for the writer's own sealing evaluation: there is no receipt key yet).
+        """
+        cid = decode_container_id(cid_text)
+        try:
+            blinded = keys.parse_blinded(blinded_element)
+        except ValueError as exc:
+            # spec §protocol-evaluate: the identity and non-canonical encodings are refused.
+            raise InvalidRequestError(
+                "blinded_element is not a valid ristretto255 element"
+            ) from exc
+        if not actor.has_any(EVALUATORS) or actor.local:
+            raise self._refuse(
+                actor,
+                "evaluate",
+                cid_text,
+                ctx,
+                ForbiddenError("evaluation needs the reader or writer role"),
+            )
+        refusal: KeyServerError | None = None
+        result: dict[str, Any] = {}
+        with self._tx() as session:
+            now = self.now()
+            lock_head(session)  # lock order: chain head, then container row
+            c = repository.container_for_update(session, cid)
+            if c is None:
+                refusal = NotFoundError("no such container")
+            else:
+                mode, refusal = evaluation_refusal(
+                    repository.view_of(session, c), actor, self.settings.contact, now
+                )
+                if refusal is None:
+                    result = self._release(
+                        session, c, actor, mode=mode, blinded=blinded, now=now, ctx=ctx
+                    )
+        if refusal is not None:
+            raise self._refuse(actor, "evaluate", cid_text, ctx, refusal)
+        self.metrics.inc("rwc_evaluations_total", mode=result.pop("_mode"))
+        return result
+
+    def _release(
+        self,
+        session: Session,
+        c: Container,
+        actor: Actor,
+        *,
+        mode: str,
+        blinded: Any,
+        now: datetime,
+        ctx: RequestContext,
+    ) -> dict[str, Any]:
+        """The releasing half of :meth:`evaluate` (inside its transaction)."""
+        assert c.seed_sealed is not None and actor.principal_id is not None
+        seed = self.keyring.open(c.id, keys.PURPOSE_SEED, c.seed_sealed)
+        element, proof = keys.evaluate(seed, blinded)
+        challenge: bytes | None = None
+        expires: datetime | None = None
+        details: dict[str, Any] = {"mode": mode}
+        if mode == "read":
+            # Single-use challenge; only its hash is stored, so a database reader learns
+            # nothing that lets them answer it (and the MAC needs the receipt key anyway).
+            challenge = self.settings.rng(CHALLENGE_BYTES)
+            expires = now + self.settings.challenge_ttl
+            session.add(
+                Challenge(
+                    challenge_hash=keys.challenge_hash(challenge),
+                    container_id=c.id,
+                    principal_id=actor.principal_id,
+                    issued_at=now,
+                    expires_at=expires,
+                )
+            )
+            c.unconfirmed += 1
+            details["unconfirmed"] = c.unconfirmed
+        entry = self._audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action="evaluate",
+                outcome="ok",
+                container=b64e(c.id),
+                remote=ctx.remote,
+                details=details,
+            ),
+            at=now,
+        )
+        if mode == "read" and c.unconfirmed >= c.attempt_budget:
+            # Too many unconfirmed evaluations in a row: an online password-guessing
+            # attack looks exactly like this. Suspend until an official restores.
+            c.state = State.SUSPENDED.value
+            c.suspended_at = now
+            c.reason = BUDGET_REASON
+            c.public_reason = BUDGET_REASON
+            c.changed_by = SYSTEM_ACTOR
+            entry = self._audit(
+                session,
+                NewEntry(
+                    actor=SYSTEM_ACTOR,
+                    action="suspend",
+                    outcome="ok",
+                    container=b64e(c.id),
+                    remote=ctx.remote,
+                    details={"reason": BUDGET_REASON, "trigger": actor.name},
+                ),
+                at=now,
+            )
+            self.metrics.inc("rwc_budget_suspensions_total")
+        c.last_audit_seq = entry.seq
+        return {
+            "evaluated_element": b64e(element),
+            "proof": b64e(proof),
+            "challenge": None if challenge is None else b64e(challenge),
+            "challenge_expires_at": fmt_time(expires),
+            "_mode": mode,
+        }
+
+    def commit(
+        self,
+        actor: Actor,
+        cid_text: str,
+        *,
+        header_digest: bytes,
+        receipt_key: bytes,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Activate a pending container (its issuing writer only).
+
+        Returns:
+            ``{container_id, state: "active"}``.
+        """
+        cid = decode_container_id(cid_text)
+        require_role(actor, WRITER, "committing containers")
+        if len(header_digest) != 32 or len(receipt_key) != 32:
+            raise InvalidRequestError("header_digest and receipt_key must be 32 bytes")
+        with self._tx() as session:
+            now = self.now()
+            lock_head(session)
+            c = repository.container_for_update(session, cid)
+            if c is None:
+                raise NotFoundError("no such container")
+            if c.issuer_id != actor.principal_id:
+                raise NotAllowedError("only the issuing writer may commit a container")
+            if c.state != State.PENDING.value:
+                if c.state == State.DESTROYED.value:
+                    raise destroyed_refusal(repository.view_of(session, c), self.settings.contact)
+                raise ConflictError(f"the container is {c.state}, not pending")
+            refusal = refusal_for_state(repository.view_of(session, c), self.settings.contact, now)
+            if refusal is not None:
+                raise refusal
+            c.state = State.ACTIVE.value
+            c.activated_at = now
+            c.pending_expires_at = None
+            c.header_digest = header_digest
+            c.receipt_key_sealed = self.keyring.seal(
+                cid, keys.PURPOSE_RECEIPT, receipt_key, self.settings.rng
+            )
+            c.changed_by = actor.name
+            entry = self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="commit",
+                    outcome="ok",
+                    container=cid_text,
+                    remote=ctx.remote,
+                    details={"header_digest": header_digest.hex()},
+                ),
+                at=now,
+            )
+            c.last_audit_seq = entry.seq
+        return {"container_id": cid_text, "state": State.ACTIVE.value}
+
+    def receipt(
+        self,
+        actor: Actor,
+        cid_text: str,
+        *,
+        challenge: bytes,
+        mac: bytes,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Confirm a successful open: verify the receipt MAC, reset the counter.
+
+        Returns:
+            ``{confirmed: true}``.
+        """
+        cid = decode_container_id(cid_text)
+        require_role(actor, EVALUATORS, "receipts")
+        if len(challenge) != CHALLENGE_BYTES or len(mac) != 32:
+            raise InvalidRequestError("challenge and mac must be 32 bytes")
+        refusal: KeyServerError | None = None
+        with self._tx() as session:
+            now = self.now()
+            lock_head(session)
+            c = repository.container_for_update(session, cid)
+            row = repository.challenge_by_hash(session, keys.challenge_hash(challenge))
+            if c is None:
+                raise NotFoundError("no such container")
+            if row is None or row.container_id != cid or row.principal_id != actor.principal_id:
+                refusal = InvalidReceiptError("unknown challenge")
+            elif row.consumed_at is not None:
+                refusal = ConflictError("the challenge was already used")
+            elif now >= row.expires_at:
+                refusal = InvalidReceiptError("the challenge has expired")
+            elif c.state == State.DESTROYED.value:
+                refusal = destroyed_refusal(repository.view_of(session, c), self.settings.contact)
+            elif c.receipt_key_sealed is None:
+                refusal = PendingError("the container is not committed yet")
+            else:
+                row.consumed_at = now  # single use, whether or not the MAC verifies
+                key = self.keyring.open(cid, keys.PURPOSE_RECEIPT, c.receipt_key_sealed)
+                expected = keys.receipt_mac(key, cid, challenge)
+                if not hmac.compare_digest(expected, mac):
+                    refusal = InvalidReceiptError("the receipt MAC does not verify")
+                else:
+                    c.unconfirmed = 0
+                    c.last_confirmed_at = now
+                    self._audit(
+                        session,
+                        NewEntry(
+                            actor=actor.name,
+                            action="receipt",
+                            outcome="ok",
+                            container=cid_text,
+                            remote=ctx.remote,
+                        ),
+                        at=now,
+                    )
+            if refusal is not None:
+                # Commit the consumption and the refusal record together.
+                self.metrics.inc("rwc_refusals_total", action="receipt", reason=refusal.slug)
+                self._audit(
+                    session,
+                    NewEntry(
+                        actor=actor.name,
+                        action="receipt",
+                        outcome="refused",
+                        container=cid_text,
+                        remote=ctx.remote,
+                        details={"reason": refusal.slug, "detail": refusal.detail},
+                    ),
+                    at=now,
+                )
+        if refusal is not None:
+            raise refusal
+        self.metrics.inc("rwc_receipts_total")
+        return {"confirmed": True}
+
+    def _status_doc(self, session: Session, c: Container) -> dict[str, Any]:
+        names, groups = repository.readers_of(session, c.id)
+        issuer = session.get(Principal, c.issuer_id)
+        return {
+            "container_id": b64e(c.id),
+            "label": c.label,
+            "medium": c.medium,
+            "issuer": issuer.name if issuer is not None else None,
+            "state": c.state,
+            "created_at": fmt_time(c.created_at),
+            "pending_expires_at": fmt_time(c.pending_expires_at),
+            "activated_at": fmt_time(c.activated_at),
+            "not_after": fmt_time(c.not_after),
+            "suspended_at": fmt_time(c.suspended_at),
+            "destroyed_at": fmt_time(c.destroyed_at),
+            "destroy_after": fmt_time(c.destroy_after),
+            "loss_reported_at": fmt_time(c.loss_reported_at),
+            "last_confirmed_at": fmt_time(c.last_confirmed_at),
+            "changed_by": c.changed_by,
+            "reason": c.reason,
+            "public_reason": c.public_reason,
+            "unconfirmed": c.unconfirmed,
+            "attempt_budget": c.attempt_budget,
+            "password_required": c.password_required,
+            "readers": names,
+            "reader_groups": groups,
+            "public_key": b64e(c.public_key),
+            "header_digest": None if c.header_digest is None else b64e(c.header_digest),
+            "last_audit_seq": c.last_audit_seq,
+        }
+
+    def status(self, actor: Actor, cid_text: str) -> dict[str, Any]:
+        """Return a container's status (officials, auditors, its issuing writer)."""
+        cid = decode_container_id(cid_text)
+        if not actor.has_any(OVERSIGHT | WRITER):
+            require_role(actor, OVERSIGHT, "container status")
+        with self._sessions() as session:
+            c = session.get(Container, cid)
+            if c is None:
+                raise NotFoundError("no such container")
+            if not actor.has_any(OVERSIGHT) and c.issuer_id != actor.principal_id:
+                raise NotAllowedError("only officials, auditors and the issuer see this")
+            return self._status_doc(session, c)
+
+    def search(
+        self,
+        actor: Actor,
+        *,
+        label: str | None = None,
+        medium: str | None = None,
+        issuer: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        """Search containers (officials, auditors); cursor pagination by id.
+
+        Returns:
+            ``{containers: [status...], next: cursor | null}``.
+        """
+        require_role(actor, OVERSIGHT, "searching containers")
+        if not 1 <= limit <= self.settings.max_list_limit:
+            raise InvalidRequestError(f"limit must be in 1..{self.settings.max_list_limit}")
+        if state is not None and state not in {s.value for s in State}:
+            raise InvalidRequestError("unknown state")
+        after_id = decode_container_id(after) if after else None
+        for value, what in ((label, "label"), (medium, "medium")):
+            if value is not None:
+                check_text(value, what)
+        if issuer is not None:
+            check_name(issuer, "issuer")
+        with self._sessions() as session:
+            filters: list[ColumnElement[bool]] = []
+            if label is not None:
+                filters.append(Container.label == label)
+            if medium is not None:
+                filters.append(Container.medium == medium)
+            if state is not None:
+                filters.append(Container.state == state)
+            if issuer is not None:
+                p = repository.principal_by_name(session, issuer)
+                if p is None:
+                    return {"containers": [], "next": None}
+                filters.append(Container.issuer_id == p.id)
+            rows = repository.search_containers(session, filters, after_id, limit)
+            docs = [self._status_doc(session, c) for c in rows]
+        nxt = docs[-1]["container_id"] if len(docs) == limit else None
+        return {"containers": docs, "next": nxt}

@@ -1,0 +1,245 @@
+"""Principals and tokens: authentication, creation, listing, revocation.
+
+Tokens are ``rwc_`` + base64url(32 random bytes), shown once, stored as SHA-256 only.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyserver import keys, repository
+from keyserver.audit import NewEntry
+from keyserver.db.models import Principal, PrincipalGroup, PrincipalRole, Token
+from keyserver.encoding import b64e
+from keyserver.errors import ConflictError, InvalidRequestError, NotFoundError, UnauthenticatedError
+from keyserver.lifecycle import ROLES, Actor, require_role
+from keyserver.service_base import ADMIN, LOCAL, RequestContext, ServiceBase
+from keyserver.validation import TOKEN_ID_RE, check_name, check_text, fmt_time
+
+
+class PrincipalOps(ServiceBase):
+    """Principal and token operations."""
+
+    def authenticate(self, token: str) -> Actor:
+        """Resolve a bearer token to its principal.
+
+        Raises:
+            UnauthenticatedError: Malformed, unknown, expired or revoked token.
+        """
+        if not token.startswith(keys.TOKEN_PREFIX) or len(token) != 47:
+            raise UnauthenticatedError("the bearer token is malformed")
+        digest = keys.token_hash(token)
+        with self._sessions() as session:
+            found = repository.token_with_principal(session, digest)
+            # Lookup by hash, then a constant-time compare (defence in depth: the index
+            # lookup's timing depends only on a hash of the token, never on the token).
+            if found is None or not hmac.compare_digest(found[0].token_hash, digest):
+                raise UnauthenticatedError("unknown bearer token")
+            row, principal = found
+            now = self.now()
+            if row.revoked_at is not None:
+                raise UnauthenticatedError("the bearer token was revoked")
+            if row.expires_at is not None and now >= row.expires_at:
+                raise UnauthenticatedError("the bearer token has expired")
+            roles, groups = repository.roles_and_groups(session, principal.id)
+            return Actor(
+                name=principal.name,
+                roles=roles,
+                groups=groups,
+                principal_id=principal.id,
+                organisation=principal.organisation,
+            )
+
+    def local_actor(self, name: str) -> Actor:
+        """The actor for local (data-dir) operation, audited under ``name``.
+
+        If a principal called ``name`` exists its id is attached (so e.g. its own
+        containers are recognised); role checks are skipped either way (see
+        :class:`~keyserver.lifecycle.Actor`).
+        """
+        check_name(name, "actor name")
+        with self._sessions() as session:
+            principal = repository.principal_by_name(session, name)
+            pid = principal.id if principal is not None else None
+        return Actor(name=name, roles=ROLES, principal_id=pid, local=True)
+
+    def whoami(self, actor: Actor) -> dict[str, Any]:
+        """Return the actor's name, roles, organisation and groups."""
+        return {
+            "name": actor.name,
+            "roles": sorted(actor.roles),
+            "organisation": actor.organisation,
+            "groups": sorted(actor.groups),
+        }
+
+    def _new_token(
+        self, session: Session, principal_id: int, expires_at: datetime | None
+    ) -> tuple[str, str]:
+        token = keys.new_token(self.settings.rng)
+        token_id = "tk_" + b64e(self.settings.rng(12))
+        session.add(
+            Token(
+                id=token_id,
+                principal_id=principal_id,
+                token_hash=keys.token_hash(token),
+                created_at=self.now(),
+                expires_at=expires_at,
+            )
+        )
+        return token, token_id
+
+    def add_principal(
+        self,
+        actor: Actor,
+        name: str,
+        roles: list[str],
+        organisation: str | None = None,
+        groups: list[str] | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Create a principal with a first token (shown once).
+
+        Returns:
+            ``{name, token, token_id}``.
+        """
+        require_role(actor, ADMIN, "adding principals")
+        check_name(name, "name")
+        if not roles or any(r not in ROLES for r in roles):
+            raise InvalidRequestError(f"roles must be a non-empty subset of {sorted(ROLES)}")
+        group_set = sorted({check_name(g, "group") for g in groups or []})
+        if organisation is not None:
+            check_text(organisation, "organisation")
+        with self._tx() as session:
+            if repository.principal_by_name(session, name) is not None:
+                raise ConflictError(f"a principal named {name!r} exists")
+            principal = Principal(name=name, organisation=organisation, created_at=self.now())
+            session.add(principal)
+            session.flush()
+            session.add_all(PrincipalRole(principal_id=principal.id, role=r) for r in set(roles))
+            session.add_all(PrincipalGroup(principal_id=principal.id, group=g) for g in group_set)
+            token, token_id = self._new_token(session, principal.id, None)
+            self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="principal.add",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={
+                        "name": name,
+                        "roles": sorted(set(roles)),
+                        "groups": group_set,
+                        "organisation": organisation,
+                        "token_id": token_id,
+                    },
+                ),
+            )
+        return {"name": name, "token": token, "token_id": token_id}
+
+    def list_principals(self, actor: Actor) -> dict[str, Any]:
+        """List principals with roles and groups (admin)."""
+        require_role(actor, ADMIN, "listing principals")
+        with self._sessions() as session:
+            out = []
+            for p in session.execute(select(Principal).order_by(Principal.name)).scalars():
+                roles, groups = repository.roles_and_groups(session, p.id)
+                out.append(
+                    {
+                        "name": p.name,
+                        "roles": sorted(roles),
+                        "organisation": p.organisation,
+                        "groups": sorted(groups),
+                        "created_at": fmt_time(p.created_at),
+                    }
+                )
+        return {"principals": out}
+
+    def issue_token(
+        self,
+        actor: Actor,
+        name: str,
+        expires_at: datetime | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Issue another token for principal ``name`` (admin); shown once."""
+        require_role(actor, ADMIN, "issuing tokens")
+        check_name(name, "name")
+        with self._tx() as session:
+            principal = repository.principal_by_name(session, name)
+            if principal is None:
+                raise NotFoundError(f"no principal named {name!r}")
+            token, token_id = self._new_token(session, principal.id, expires_at)
+            self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="token.issue",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={
+                        "name": name,
+                        "token_id": token_id,
+                        "expires_at": fmt_time(expires_at),
+                    },
+                ),
+            )
+        return {
+            "name": name,
+            "token": token,
+            "token_id": token_id,
+            "expires_at": fmt_time(expires_at),
+        }
+
+    def list_tokens(self, actor: Actor) -> dict[str, Any]:
+        """List tokens (ids and metadata only; never hashes) (admin)."""
+        require_role(actor, ADMIN, "listing tokens")
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Token, Principal.name)
+                .join(Principal, Principal.id == Token.principal_id)
+                .order_by(Token.created_at, Token.id)
+            ).all()
+        return {
+            "tokens": [
+                {
+                    "token_id": t.id,
+                    "name": name,
+                    "created_at": fmt_time(t.created_at),
+                    "expires_at": fmt_time(t.expires_at),
+                    "revoked_at": fmt_time(t.revoked_at),
+                }
+                for t, name in rows
+            ]
+        }
+
+    def revoke_token(
+        self, actor: Actor, token_id: str, ctx: RequestContext = LOCAL
+    ) -> dict[str, Any]:
+        """Revoke a token (admin); effective for the next request on every instance."""
+        require_role(actor, ADMIN, "revoking tokens")
+        if not TOKEN_ID_RE.fullmatch(token_id):
+            raise NotFoundError("no such token")
+        with self._tx() as session:
+            token = session.get(Token, token_id)
+            if token is None:
+                raise NotFoundError("no such token")
+            already = token.revoked_at is not None
+            if not already:
+                token.revoked_at = self.now()
+            self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="token.revoke",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={"token_id": token_id, "already_revoked": already},
+                ),
+            )
+            return {"token_id": token_id, "revoked_at": fmt_time(token.revoked_at)}

@@ -1,0 +1,211 @@
+"""Reports and the audit log: medium reports, audit list/export/verify, health checks."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from keyserver import repository
+from keyserver.audit import canonical_json, entry_document, entry_hash
+from keyserver.audit import verify as verify_chain
+from keyserver.db.models import AuditEntry, Container, Principal
+from keyserver.encoding import b64e
+from keyserver.errors import InvalidRequestError
+from keyserver.lifecycle import Actor, require_role
+from keyserver.service_base import OVERSIGHT, ServiceBase
+from keyserver.settings import ConfigError
+from keyserver.validation import ACTION_RE, check_name, check_text, decode_container_id, fmt_time
+
+log = logging.getLogger("keyserver")
+
+
+class ReportOps(ServiceBase):
+    """Read-only views for officials and auditors, plus start-up/health checks."""
+
+    def medium_report(
+        self, actor: Actor, medium: str, since: datetime | None = None
+    ) -> dict[str, Any]:
+        """What happened to a medium's containers (officials, auditors).
+
+        For each container: state, the last confirmed open before the loss report, and
+        every attempt (evaluation or receipt, successful or refused) since the loss
+        report (or since ``since``; everything when neither is set).
+        """
+        require_role(actor, OVERSIGHT, "medium reports")
+        check_text(medium, "medium")
+        with self._sessions() as session:
+            rows = list(
+                session.execute(
+                    select(Container).where(Container.medium == medium).order_by(Container.id)
+                ).scalars()
+            )
+            out = []
+            for c in rows:
+                cid = b64e(c.id)
+                cutoff = since or c.loss_reported_at
+                last_ok = None
+                if c.loss_reported_at is not None:
+                    last_ok = session.execute(
+                        select(AuditEntry)
+                        .where(
+                            AuditEntry.container == cid,
+                            AuditEntry.action == "receipt",
+                            AuditEntry.outcome == "ok",
+                            AuditEntry.at < c.loss_reported_at,
+                        )
+                        .order_by(AuditEntry.seq.desc())
+                        .limit(1)
+                    ).scalar_one_or_none()
+                stmt = select(AuditEntry).where(
+                    AuditEntry.container == cid, AuditEntry.action.in_(["evaluate", "receipt"])
+                )
+                if cutoff is not None:
+                    stmt = stmt.where(AuditEntry.at >= cutoff)
+                attempts = session.execute(stmt.order_by(AuditEntry.seq)).scalars().all()
+                issuer = session.get(Principal, c.issuer_id)
+                out.append(
+                    {
+                        "container_id": cid,
+                        "label": c.label,
+                        "issuer": issuer.name if issuer else None,
+                        "state": c.state,
+                        "loss_reported_at": fmt_time(c.loss_reported_at),
+                        "destroy_after": fmt_time(c.destroy_after),
+                        "destroyed_at": fmt_time(c.destroyed_at),
+                        "last_confirmed_open_before_loss": None
+                        if last_ok is None
+                        else {
+                            "at": fmt_time(last_ok.at),
+                            "actor": last_ok.actor,
+                            "remote": last_ok.remote,
+                        },
+                        "attempts_since": fmt_time(cutoff),
+                        "attempts": [_attempt(a) for a in attempts],
+                        "opened_after_loss": any(
+                            a.action == "receipt" and a.outcome == "ok" for a in attempts
+                        )
+                        if c.loss_reported_at is not None
+                        else None,
+                    }
+                )
+        return {"medium": medium, "containers": out}
+
+    def audit_list(
+        self,
+        actor: Actor,
+        *,
+        container: str | None = None,
+        action: str | None = None,
+        actor_name: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """List audit entries (auditors, officials).
+
+        Returns:
+            ``{entries: [...], next_after_seq: int | null}``.
+        """
+        require_role(actor, OVERSIGHT, "reading the audit log")
+        if not 1 <= limit <= self.settings.max_list_limit or after_seq < 0:
+            raise InvalidRequestError("bad limit or after_seq")
+        if container is not None:
+            decode_container_id(container)
+        if action is not None and not ACTION_RE.fullmatch(action):
+            raise InvalidRequestError("unknown action")
+        if actor_name is not None:
+            check_name(actor_name, "actor")
+        filters: list[ColumnElement[bool]] = []
+        if container is not None:
+            filters.append(AuditEntry.container == container)
+        if action is not None:
+            filters.append(AuditEntry.action == action)
+        if actor_name is not None:
+            filters.append(AuditEntry.actor == actor_name)
+        with self._sessions() as session:
+            rows = repository.audit_page(session, filters, after_seq, limit)
+            docs = [export_document(e) for e in rows]
+        nxt = docs[-1]["seq"] if len(docs) == limit else None
+        return {"entries": docs, "next_after_seq": nxt}
+
+    def audit_export(self, actor: Actor) -> Iterator[str]:
+        """Yield every audit entry as one JSON line (with prev_hash and hash, hex)."""
+        require_role(actor, OVERSIGHT, "exporting the audit log")
+        after = 0
+        while True:
+            with self._sessions() as session:
+                rows = repository.audit_page(session, [], after, 1000)
+                lines = [canonical_json(export_document(e)) + "\n" for e in rows]
+            if not rows:
+                return
+            yield from lines
+            after = rows[-1].seq
+
+    def audit_verify(
+        self, actor: Actor, expected_head: tuple[int, bytes] | None = None
+    ) -> dict[str, Any]:
+        """Verify the keyed audit chain (auditors, officials)."""
+        require_role(actor, OVERSIGHT, "verifying the audit log")
+        with self._sessions() as session:
+            result = verify_chain(session, self.keyring.audit_key, expected_head)
+        if not result.ok:
+            log.error("audit chain verification failed: %s", result.problem)
+        return result.as_dict()
+
+    def counts_by_state(self) -> dict[str, int]:
+        """Number of containers per state (for /metrics)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Container.state, func.count()).group_by(Container.state)
+            ).all()
+        return {str(state): int(n) for state, n in rows}
+
+    def check_master_key(self) -> None:
+        """Refuse a master key that did not write this database's audit chain.
+
+        A wrong key would not open any sealed seed (nothing could be released) but would
+        append entries the right key cannot verify, breaking the chain. Checking the last
+        entry's keyed hash at start-up catches it first.
+
+        Raises:
+            ConfigError: The last audit entry does not verify under this master key.
+        """
+        with self._sessions() as session:
+            last = session.execute(
+                select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
+            ).scalar_one_or_none()
+            if last is None:
+                return
+            expected = entry_hash(self.keyring.audit_key, last.prev_hash, last)
+            if not hmac.compare_digest(expected, last.hash):
+                raise ConfigError("the master key does not match this database")
+
+    def ping(self) -> None:
+        """Run a trivial query (readiness)."""
+        with self._sessions() as session:
+            session.execute(select(1)).scalar_one()
+
+
+def export_document(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry as exported: its hashed content plus prev_hash and hash (hex)."""
+    doc = entry_document(entry)
+    doc["prev_hash"] = entry.prev_hash.hex()
+    doc["hash"] = entry.hash.hex()
+    return doc
+
+
+def _attempt(a: AuditEntry) -> dict[str, Any]:
+    doc = entry_document(a)
+    return {
+        "seq": a.seq,
+        "at": doc["at"],
+        "actor": a.actor,
+        "action": a.action,
+        "remote": a.remote,
+        "outcome": a.outcome,
+        "reason": doc["details"].get("reason"),
+    }

@@ -1,0 +1,106 @@
+"""Shared plumbing of the service layer: sessions, transactions, audit appends, refusals.
+
+Every writing transaction runs through :meth:`ServiceBase._tx`; audit entries through
+:meth:`ServiceBase._audit` (keyserver/audit.py explains the keyed chain and its lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyserver import keys
+from keyserver.audit import NewEntry, append
+from keyserver.db.engine import READ_ONLY_OPTION, make_engine
+from keyserver.db.models import AuditEntry
+from keyserver.errors import KeyServerError
+from keyserver.lifecycle import Actor
+from keyserver.metrics import Metrics
+from keyserver.settings import Settings
+
+SYSTEM_ACTOR = "system"
+
+OFFICIAL = frozenset({"official"})
+OVERSIGHT = frozenset({"official", "auditor"})
+ADMIN = frozenset({"admin"})
+WRITER = frozenset({"writer"})
+EVALUATORS = frozenset({"writer", "reader"})
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where a request came from (recorded in audit entries)."""
+
+    remote: str | None = None
+
+
+LOCAL = RequestContext(remote="local")
+
+
+class ServiceBase:
+    """Configuration, engine, sessions and the audit/refusal helpers of the service.
+
+    Args:
+        settings: Configuration (includes the injectable clock and rng).
+        engine: An existing engine; by default one is created from the settings.
+        metrics: Counters to update (a fresh set by default).
+    """
+
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, metrics: Metrics | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = engine if engine is not None else make_engine(settings)
+        self.keyring = keys.KeyRing.from_master(settings.load_master_key())
+        self.metrics = metrics if metrics is not None else Metrics()
+        self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads never take SQLite's write lock (PostgreSQL ignores the option).
+        self._sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()
+
+    @property
+    def now(self) -> Callable[[], datetime]:
+        """The injected clock."""
+        return self.settings.clock
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    def _audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
+        return append(session, self.keyring.audit_key, at or self.now(), new)
+
+    def _refuse(
+        self,
+        actor: Actor,
+        action: str,
+        container: str | None,
+        ctx: RequestContext,
+        error: KeyServerError,
+    ) -> KeyServerError:
+        """Record a refusal in its own committed transaction; return the error to raise."""
+        self.metrics.inc("rwc_refusals_total", action=action, reason=error.slug)
+        with self._tx() as session:
+            self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action=action,
+                    outcome="refused",
+                    container=container,
+                    remote=ctx.remote,
+                    details={"reason": error.slug, "detail": error.detail},
+                ),
+            )
+        return error
