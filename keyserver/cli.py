@@ -327,15 +327,21 @@ class Context:
 
     @property
     def remote(self) -> bool:
-        """Remote mode: a server URL is configured and ``--data-dir`` was not given."""
-        server = self.resolved.command.get("server")
-        if server and self.resolved.data_dir_from_flag:
+        """Remote mode: ``--server``, or a server URL from env/TOML without ``--data-dir``.
+
+        Flags beat the environment: ``--data-dir`` selects local mode even when
+        KEYSERVER_SERVER is set, ``--server`` remote mode even when KEYSERVER_DATA_DIR is.
+        """
+        r = self.resolved
+        if r.server_from_flag and r.data_dir_from_flag:
             raise CliError(
-                "both --data-dir and a server URL are given",
+                "both --data-dir and --server are given",
                 hint="use --data-dir for local mode or --server for remote mode, not both",
                 exit_code=EXIT_USAGE,
             )
-        return bool(server)
+        if r.data_dir_from_flag:
+            return False
+        return bool(r.command.get("server"))
 
     def backend(self) -> Backend:
         """Open the local or remote backend for this invocation."""
@@ -661,7 +667,7 @@ def _export(ctx: Context, b: Backend) -> int:
 
 def cmd_local_only(ctx: Context) -> int:
     """``init``, ``migrate``, ``serve``, ``sweep``: need the database itself."""
-    if ctx.resolved.command.get("server") and not ctx.resolved.data_dir_from_flag:
+    if ctx.resolved.server_from_flag:
         raise CliError(
             f"`{ctx.args.command}` works only on a data directory, not over --server",
             hint="run it on the key-server host with --data-dir DIR",

@@ -128,6 +128,7 @@ class Resolved:
             as ``KEYSERVER_*`` under the real ``KEYSERVER_*`` variables, command keys removed).
         data_dir: The data directory from ``--data-dir`` / env / TOML, if any.
         data_dir_from_flag: Whether ``--data-dir`` was given on the command line.
+        server_from_flag: Whether ``--server`` was given on the command line.
         token: ``KEYSERVER_TOKEN`` (remote mode), or None.
     """
 
@@ -135,6 +136,7 @@ class Resolved:
     settings_env: dict[str, str]
     data_dir: Path | None
     data_dir_from_flag: bool
+    server_from_flag: bool
     token: str | None
 
 
@@ -185,6 +187,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Resolved:
         settings_env=settings_env,
         data_dir=Path(dd_raw) if dd_raw else None,
         data_dir_from_flag=dd_flag is not None,
+        server_from_flag=flags.get("server") is not None,
         token=env.get(ENV_PREFIX + "TOKEN") or None,
     )
 

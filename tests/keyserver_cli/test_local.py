@@ -577,7 +577,20 @@ def test_help_documents_exit_codes(cli: Any, capsys: pytest.CaptureFixture[str])
 def test_both_modes_at_once(cli: Any, data_dir: Any) -> None:
     result = cli("status", "A" * 22, "--data-dir", data_dir.path, "--server", "http://127.0.0.1:9")
     assert result.code == 2
-    assert "both --data-dir and a server URL" in result.err
+    assert "both --data-dir and --server" in result.err
+
+
+def test_flags_choose_the_mode_over_the_environment(cli: Any, h: ModuleType, data_dir: Any) -> None:
+    dead = "http://127.0.0.1:9"
+    env = h.clean_env(KEYSERVER_SERVER=dead, KEYSERVER_TOKEN="rwc_" + "A" * 43)
+    # --data-dir beats KEYSERVER_SERVER: local mode.
+    result = cli("whoami", "--json", "--data-dir", data_dir.path, env=env)
+    assert result.code == 0 and result.json()["local"] is True
+    # Local-only commands use the data directory from the environment too.
+    env_dd = h.clean_env(KEYSERVER_SERVER=dead, KEYSERVER_DATA_DIR=str(data_dir.path))
+    assert cli("sweep", env=env_dd).code == 0
+    # KEYSERVER_SERVER alone: remote mode (here: unreachable).
+    assert cli("whoami", env=env).code == 7
 
 
 def test_config_precedence_flag_env_toml(

@@ -208,7 +208,7 @@ def test_remote_configuration_errors(cli: Any, h: ModuleType, server: str) -> No
     result = cli("sweep", "--server", server, env=env)
     assert result.code == 2 and "works only on a data directory" in result.err
     result = cli("init", env=h.clean_env(KEYSERVER_SERVER=server))
-    assert result.code == 2
+    assert result.code == 3 and "no data directory" in result.err
 
 
 def test_server_unreachable(cli: Any, h: ModuleType) -> None:
