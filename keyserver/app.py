@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from keyserver.metrics import Metrics
 from keyserver.problems import BodyGuard, install_handlers
 from keyserver.routers import audit, containers, health, media, principals
 from keyserver.service import KeyService
-from keyserver.settings import Settings
+from keyserver.settings import Settings, known_env
 
 log = logging.getLogger("keyserver")
 
@@ -89,8 +90,11 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
 
 
 def app_from_env() -> FastAPI:
-    """Uvicorn factory: settings from KEYSERVER_* (and KEYSERVER_DATA_DIR's TOML)."""
-    return create_app(Settings.load())
+    """Uvicorn factory: settings from KEYSERVER_* (and KEYSERVER_DATA_DIR's TOML).
+
+    Only variables naming settings are read (KEYSERVER_TOKEN etc. belong to the CLI).
+    """
+    return create_app(Settings.load(env=known_env(os.environ)))
 
 
 def serve(
@@ -113,8 +117,6 @@ def serve(
     """
     ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
     if workers > 1:
-        import os  # noqa: PLC0415
-
         os.environ["KEYSERVER_DATABASE_URL"] = settings.database_url
         if settings.data_dir is not None:
             os.environ["KEYSERVER_DATA_DIR"] = str(settings.data_dir)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from keyserver.db import init_database, make_engine
 from keyserver.db.models import Base
 from keyserver.keys import KeyRing, SealedDataError
-from keyserver.settings import ConfigError, Settings
+from keyserver.settings import ConfigError, Settings, known_env
 
 
 def test_precedence_flags_env_file(tmp_path: Path) -> None:
@@ -88,3 +88,16 @@ def test_migrations_match_models_and_pragmas(settings: Settings, backend: str) -
             assert version == "0001"
     finally:
         engine.dispose()
+
+
+def test_known_env_filters_foreign_variables(tmp_path: Path) -> None:
+    environ = {
+        "KEYSERVER_TOKEN": "rwc_x",
+        "KEYSERVER_SERVER": "https://x",
+        "KEYSERVER_CONTACT": "c@x",
+        "KEYSERVER_MASTER_KEY": "A" * 43,
+        "HOME": "/root",
+    }
+    env = known_env(environ)
+    assert env == {"KEYSERVER_CONTACT": "c@x", "KEYSERVER_MASTER_KEY": "A" * 43}
+    assert Settings.load(data_dir=tmp_path, env=env).contact == "c@x"
