@@ -263,18 +263,15 @@ def e2e_chunk_sweep(
     return result
 
 
-def recommend_e2e(e2e: dict[int, dict[str, float]], tolerance: float = 0.05) -> int:
-    """Smallest chunk_log2 whose end-to-end seal AND open are within ``tolerance`` of the best."""
-    best_seal = max(v["seal_mib_s"] for v in e2e.values())
-    best_open = max(v["open_mib_s"] for v in e2e.values())
-    for log2 in sorted(e2e):
-        v = e2e[log2]
-        if (
-            v["seal_mib_s"] >= (1 - tolerance) * best_seal
-            and v["open_mib_s"] >= (1 - tolerance) * best_open
-        ):
-            return log2
-    return max(e2e, key=lambda k: e2e[k]["seal_mib_s"] + e2e[k]["open_mib_s"])
+def recommend_e2e(e2e: dict[int, dict[str, float]], tolerance: float = 0.10) -> int:
+    """Smallest chunk_log2 whose seal + open rate is within ``tolerance`` of the best.
+
+    Smaller chunks mean less memory in flight and cheaper random access, so a bigger chunk
+    must win by more than the run-to-run noise of a shared 2-core machine (~10%).
+    """
+    score = {k: v["seal_mib_s"] + v["open_mib_s"] for k, v in e2e.items()}
+    best = max(score.values())
+    return min(k for k, v in score.items() if v >= (1 - tolerance) * best)
 
 
 def run(opts: Options) -> dict[str, Any]:
@@ -496,7 +493,7 @@ def _print(
     )
     if "recommended_chunk_log2_e2e" in results:
         rec = results["recommended_chunk_log2_e2e"]
-        why = "smallest chunk whose end-to-end seal and open are within 5% of the best"
+        why = "smallest chunk whose end-to-end seal + open rate is within 10% of the best"
     else:
         why = "from the AESGCM sweep alone (no end-to-end sweep in this run)"
     results["recommendation"] = rec
