@@ -113,7 +113,7 @@ def test_wrong_password_writes_nothing(story: Any, h: ModuleType) -> None:
 
 
 def test_reader_not_on_the_policy(story: Any, h: ModuleType) -> None:
-    _, container, _ = story.seal_for_reader()
+    _, container, medium = story.seal_for_reader()
     dest = story.work / "dest"
     proc = story.rwc(
         "open",
@@ -127,6 +127,13 @@ def test_reader_not_on_the_policy(story: Any, h: ModuleType) -> None:
     h.no_traceback(proc)
     assert h.tree(dest) == {}
     # The refusal is audited: the outsider shows up in the medium's report as refused.
+    proc = story.server.ks(
+        "report", "--medium", medium, "--json", token=story.people.official_token
+    )
+    h.expect(proc, 0)
+    [entry] = h.parse_json(proc)["containers"]
+    tries = [a for a in entry["attempts"] if a["actor"] == story.people.outsider]
+    assert [(a["action"], a["outcome"]) for a in tries] == [("evaluate", "refused")]
 
 
 def test_no_token_and_bad_token(story: Any, h: ModuleType) -> None:
