@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -72,43 +73,61 @@ def test_local_and_remote_as_processes(h: ModuleType, data_dir: Any) -> None:
         assert "Traceback" not in refused.stderr
 
 
+def start_serve(
+    h: ModuleType,
+    dd: Path,
+    log_path: Path,
+    *extra: str,
+    scheme: str = "http",
+    verify: str | bool = True,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``keyserver serve`` on a free port; wait for /healthz; return (process, URL).
+
+    Another process may take the port between the probe and the bind: then the server
+    exits at once and is started again on another port.
+    """
+    for _attempt in range(3):
+        port = free_port()
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                [
+                    os.fspath(h.KEYSERVER_BIN),
+                    "serve",
+                    "--data-dir",
+                    os.fspath(dd),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    *extra,
+                ],
+                env=h.clean_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        url = f"{scheme}://127.0.0.1:{port}"
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if requests.get(url + "/healthz", timeout=2, verify=verify).status_code == 200:
+                    return proc, url
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    pytest.fail("keyserver serve did not come up:\n" + log_path.read_text())
+
+
 def test_serve_answers_healthz_and_stops_on_sigterm(
     h: ModuleType, data_dir: Any, tmp_path: Path
 ) -> None:
-    dd = data_dir.path
-    log = (tmp_path / "serve.log").open("wb")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            os.fspath(h.KEYSERVER_BIN),
-            "serve",
-            "--data-dir",
-            os.fspath(dd),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--sweep-interval",
-            "1s",
-        ],
-        env=h.clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    log.close()
+    proc, url = start_serve(h, data_dir.path, tmp_path / "serve.log", "--sweep-interval", "1s")
     try:
-        deadline = time.monotonic() + TIMEOUT
-        healthy = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                healthy = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        assert healthy is not None, (tmp_path / "serve.log").read_text()
+        healthy = requests.get(url + "/healthz", timeout=5)
         assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
-        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        ready = requests.get(url + "/readyz", timeout=5)
         assert ready.status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=TIMEOUT) == 0
@@ -241,39 +260,22 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_serve_with_tls(h: ModuleType, cli: Any, data_dir: Any, tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    port = free_port()
-    log = (tmp_path / "tls.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            os.fspath(h.KEYSERVER_BIN),
-            "serve",
-            "--data-dir",
-            os.fspath(data_dir.path),
-            "--port",
-            str(port),
-            "--tls-cert",
-            os.fspath(cert),
-            "--tls-key",
-            os.fspath(key),
-        ],
-        env=h.clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
+    log = tmp_path / "tls.log"
+    proc, url = start_serve(
+        h,
+        data_dir.path,
+        log,
+        "--tls-cert",
+        os.fspath(cert),
+        "--tls-key",
+        os.fspath(key),
+        scheme="https",
+        verify=os.fspath(cert),
     )
-    log.close()
-    url = f"https://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                requests.get(url + "/healthz", timeout=2, verify=os.fspath(cert))
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
         env = h.clean_env(KEYSERVER_TOKEN=data_dir.admin_token, KEYSERVER_CA_BUNDLE=str(cert))
         ok = cli("whoami", "--json", "--server", url, env=env)
-        assert ok.code == 0, (ok, (tmp_path / "tls.log").read_text())
+        assert ok.code == 0, (ok, log.read_text())
         assert ok.json()["name"] == "admin"
         # Without the CA the certificate is not trusted: a TLS failure, not a traceback.
         untrusted = cli(
