@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, ProgrammingError, SQLAlchemyError
 
 from keyserver.cli_backend import Action, Json, Scope
 from keyserver.cli_config import COMMAND_KEYS, load_settings
@@ -79,6 +79,13 @@ def _guard(fn: Callable[[], T]) -> T:
         raise CliError(
             "stored key material does not open with this master key",
             hint="is KEYSERVER_MASTER_KEY_FILE the master key of this database?",
+            exit_code=EXIT_CONFIG,
+        ) from exc
+    except ProgrammingError as exc:
+        # PostgreSQL answers, but the tables are missing or old (UndefinedTable, ...).
+        raise CliError(
+            f"the database has no current key-server schema ({type(exc.orig).__name__})",
+            hint="run `keyserver init` for a new database or `keyserver migrate` to upgrade",
             exit_code=EXIT_CONFIG,
         ) from exc
     except DBAPIError as exc:

@@ -61,6 +61,15 @@ def test_local_mode_on_postgresql(cli: Any, h: ModuleType, pg_url: str, tmp_path
     assert not other_key.exists()
 
 
+def test_postgresql_without_schema(cli: Any, pg_url: str, tmp_path: Path) -> None:
+    key = tmp_path / "mk"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o600)
+    result = cli("principal", "list", "--database-url", pg_url, "--master-key-file", str(key))
+    assert result.code == 3
+    assert "no current key-server schema" in result.err and "keyserver init" in result.err
+
+
 def test_postgresql_unreachable(cli: Any, tmp_path: Path) -> None:
     # Port 9 (discard) on loopback: nothing listens; the error names no password or URL.
     url = "postgresql+psycopg://postgres:s3cret@127.0.0.1:9/nothing"
