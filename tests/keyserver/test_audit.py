@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -37,7 +38,7 @@ def _sql(service: KeyService, statement: str, **params: object) -> None:
         conn.execute(text(statement), params)
 
 
-def _verify(service: KeyService, admin: Actor) -> dict:
+def _verify(service: KeyService, admin: Actor) -> dict[str, Any]:
     return service.audit_verify(admin)
 
 

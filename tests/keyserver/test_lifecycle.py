@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import timedelta
+from typing import Any
 
 from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
 from sqlalchemy.orm import Session
@@ -43,13 +44,15 @@ def test_register_evaluate_commit_receipt(world: World) -> None:
     assert status["last_confirmed_at"] is not None
 
 
-def _change(w: World, path: str, reason: str = "test", public: str | None = "lost") -> dict:
+def _change(
+    w: World, path: str, reason: str = "test", public: str | None = "lost"
+) -> dict[str, Any]:
     resp = w.call("official", "POST", path, json={"reason": reason, "public_reason": public})
     assert resp.status_code == 200, resp.text
     return dict(resp.json())
 
 
-def _evaluate_status(w: World, who: str, cid: str) -> tuple[int, dict]:
+def _evaluate_status(w: World, who: str, cid: str) -> tuple[int, dict[str, Any]]:
     resp = w.call(
         who, "POST", f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
     )
@@ -145,7 +148,7 @@ def test_commit_rules(world: World) -> None:
 
 def test_registration_validation(world: World) -> None:
     base = {"label": "l", "medium": "m", "readers": ["reader"]}
-    for change in (
+    changes: tuple[dict[str, Any], ...] = (
         {"readers": ["ghost"]},
         {"readers": [], "reader_groups": []},
         {"attempt_budget": 0},
@@ -154,7 +157,8 @@ def test_registration_validation(world: World) -> None:
         {"label": "a\x00b"},
         {"medium": ""},
         {"readers": ["bad name"]},
-    ):
+    )
+    for change in changes:
         resp = world.call("writer", "POST", "/v1/containers", json={**base, **change})
         assert resp.status_code == 400, (change, resp.text)
         assert resp.json()["type"] == "urn:rwc:problem:invalid-request"

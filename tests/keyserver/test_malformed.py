@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,7 @@ def test_malformed_requests(world: World) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]
     ev = f"/v1/containers/{cid}/evaluate"
-    cases: list[tuple[str, str, str, dict, int, str]] = [
+    cases: list[tuple[str | None, str, str, dict[str, Any], int, str]] = [
         # (who, method, path, httpx kwargs, status, slug)
         (
             "writer",

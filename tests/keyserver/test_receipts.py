@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
 
 from keyserver.keys import receipt_mac
 
 
-def _receipt(w: World, who: str, cid: str, challenge: str, mac: bytes) -> tuple[int, dict]:
+def _receipt(
+    w: World, who: str, cid: str, challenge: str, mac: bytes
+) -> tuple[int, dict[str, Any]]:
     resp = w.call(
         who, "POST", f"/v1/containers/{cid}/receipt", json={"challenge": challenge, "mac": b64(mac)}
     )
     return resp.status_code, resp.json()
 
 
-def _status(w: World, cid: str) -> dict:
+def _status(w: World, cid: str) -> dict[str, Any]:
     return dict(w.call("official", "GET", f"/v1/containers/{cid}").json())
 
 
-def _audit(w: World, cid: str) -> list[dict]:
+def _audit(w: World, cid: str) -> list[dict[str, Any]]:
     return list(w.call("auditor", "GET", "/v1/audit", params={"container": cid}).json()["entries"])
 
 
