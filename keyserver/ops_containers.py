@@ -457,9 +457,15 @@ class ContainerOps(ServiceBase):
             c = session.get(Container, cid)
             if c is None:
                 raise NotFoundError("no such container")
-            if not actor.has_any(OVERSIGHT) and c.issuer_id != actor.principal_id:
+            if actor.has_any(OVERSIGHT):
+                return self._status_doc(session, c)
+            if c.issuer_id != actor.principal_id:
                 raise NotAllowedError("only officials, auditors and the issuer see this")
-            return self._status_doc(session, c)
+            doc = self._status_doc(session, c)
+        # The issuing writer (often a contractor) sees the public reason only: the
+        # internal one may name people or incidents meant for officials and auditors.
+        doc["reason"] = doc["public_reason"]
+        return doc
 
     def search(
         self,

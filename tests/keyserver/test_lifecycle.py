@@ -185,3 +185,19 @@ def test_search_and_issuer_scope(world: World) -> None:
     for c in (a, b):
         assert _evaluate_status(world, "reader", c["container_id"])[0] == 423
     assert _change(world, "/v1/issuers/writer/restore")["affected"] == 2
+
+
+def test_issuer_sees_only_the_public_reason(world: World) -> None:
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    _change(
+        world,
+        f"/v1/containers/{cid}/suspend",
+        reason="internal: lost by J. Doe",
+        public="medium reported lost",
+    )
+    mine = world.call("writer", "GET", f"/v1/containers/{cid}").json()
+    assert mine["reason"] == "medium reported lost"
+    assert "J. Doe" not in str(mine)
+    official = world.call("official", "GET", f"/v1/containers/{cid}").json()
+    assert official["reason"] == "internal: lost by J. Doe"
