@@ -1,4 +1,4 @@
-"""Append-only audit log as a KEYED hash chain.
+"""Append-only audit log as a KEYED hash chain (spec §audit).
 
 Each entry's ``hash = HMAC-SHA-256(audit_key, prev_hash || canonical JSON of the entry)``
 with ``audit_key`` HKDF-derived from the master key. Why keyed: a plain SHA-256 chain can

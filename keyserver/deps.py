@@ -20,7 +20,7 @@ async def get_service(request: Request) -> KeyService:
 
 
 def get_actor(request: Request, service: Annotated[KeyService, Depends(get_service)]) -> Actor:
-    """Authenticate ``Authorization: Bearer <token>`` (spec §protocol-auth)."""
+    """Authenticate ``Authorization: Bearer <token>`` (spec §auth)."""
     header = request.headers.get("authorization")
     if header is None:
         raise UnauthenticatedError("missing Authorization: Bearer token")

@@ -1,6 +1,6 @@
 """Canonical, strict base64url (no padding) as the protocol uses for all binary values.
 
-spec §protocol-encoding: binary values are base64url WITHOUT padding; anything else
+spec §conventions: binary values are base64url WITHOUT padding; anything else
 (padding, other alphabets, whitespace, non-canonical trailing bits) is rejected.
 """
 
@@ -31,7 +31,7 @@ def b64d(text: str, length: int, what: str) -> bytes:
     Raises:
         InvalidRequestError: On any deviation from the canonical encoding or length.
     """
-    # spec §protocol-encoding: strict alphabet and no padding; the length check below
+    # spec §conventions: strict alphabet and no padding; the length check below
     # plus re-encoding rejects non-canonical trailing bits.
     if len(text) > 4 * length or not _B64URL.fullmatch(text):
         raise InvalidRequestError(f"{what} is not unpadded base64url")

@@ -4,7 +4,7 @@ Every refusal the server can express is a :class:`KeyServerError` carrying an RF
 problem ``slug`` (``type = "urn:rwc:problem:<slug>"``), an HTTP ``status`` and a ``title``.
 The HTTP layer maps them with ONE handler (keyserver/problems.py); the CLI prints them.
 
-spec §protocol-errors: slugs and statuses are fixed by the protocol.
+spec §problems: slugs and statuses are fixed by the protocol.
 """
 
 from __future__ import annotations

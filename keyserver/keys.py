@@ -1,5 +1,7 @@
 """Key material at rest: master-key subkeys, sealed per-container secrets, tokens, VOPRF.
 
+spec §keys-at-rest, §erasure.
+
 Per-container VOPRF seeds and receipt keys are stored encrypted with AES-256-GCM under
 purpose-specific subkeys HKDF-derived from the master key; the associated data binds each
 ciphertext to its container id and purpose, so a ciphertext copied to another row or
@@ -22,7 +24,7 @@ from voprf import ristretto
 from keyserver.encoding import b64e
 
 CONTAINER_KEY_INFO = b"rwc/v1 container key"  # contract: Evaluator.from_seed(seed, info)
-RECEIPT_LABEL = b"rwc/v1 receipt"  # spec §key-schedule: receipt_mac label
+RECEIPT_LABEL = b"rwc/v1 receipt"  # spec/format.md §Receipts: receipt_mac label
 SEED_BYTES = 32
 NONCE_BYTES = 12
 TOKEN_PREFIX = "rwc_"  # noqa: S105 - a public prefix, not a secret

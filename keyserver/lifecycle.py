@@ -1,6 +1,6 @@
 """The container lifecycle, enforced in ONE place (I/O-free rules).
 
-spec §protocol-lifecycle::
+spec §lifecycle::
 
     pending --commit--> active --suspend--> suspended --restore--> active
     active | suspended --destroy--> destroyed        (irreversible, keys erased)
@@ -112,7 +112,7 @@ def _fmt(value: datetime | None) -> str | None:
 
 
 def destroyed_refusal(c: ContainerView, contact: str) -> DestroyedError:
-    """The 410 refusal for a destroyed container (spec §protocol-errors: destroyed)."""
+    """The 410 refusal for a destroyed container (spec §problems: destroyed)."""
     return DestroyedError(
         "the container's key was destroyed",
         revoked_at=_fmt(c.destroyed_at),

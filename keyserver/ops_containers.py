@@ -1,6 +1,6 @@
 """Container operations: register, evaluate, commit, receipt, status, search.
 
-spec §protocol-evaluate: an evaluation is released only after its audit entry commits.
+spec §evaluate: an evaluation is released only after its audit entry commits.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class ContainerOps(ServiceBase):
     def evaluate(
         self, actor: Actor, cid_text: str, blinded_element: bytes, *, ctx: RequestContext = LOCAL
     ) -> dict[str, Any]:
-        """Evaluate a blinded element with the container's key (spec §protocol-evaluate).
+        """Evaluate a blinded element with the container's key (spec §evaluate).
 
         ONE transaction: lock, check state/policy/expiry/budget, evaluate, issue a
         single-use challenge, count, audit, COMMIT, and only then return.
@@ -176,7 +176,7 @@ class ContainerOps(ServiceBase):
         try:
             blinded = keys.parse_blinded(blinded_element)
         except ValueError as exc:
-            # spec §protocol-evaluate: the identity and non-canonical encodings are refused.
+            # spec §evaluate: the identity and non-canonical encodings are refused.
             raise InvalidRequestError(
                 "blinded_element is not a valid ristretto255 element"
             ) from exc
@@ -294,7 +294,7 @@ class ContainerOps(ServiceBase):
         receipt_key: bytes,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
-        """Activate a pending container (its issuing writer only).
+        """Activate a pending container (its issuing writer only; spec §commit).
 
         Returns:
             ``{container_id, state: "active"}``.
@@ -350,7 +350,7 @@ class ContainerOps(ServiceBase):
         mac: bytes,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
-        """Confirm a successful open: verify the receipt MAC, reset the counter.
+        """Confirm an open: verify the receipt MAC, reset the counter (spec §receipt).
 
         Returns:
             ``{confirmed: true}``.

@@ -1,6 +1,7 @@
 """Revocation: suspend/restore/destroy by container, medium or issuer; loss reports; sweep.
 
-Each is ONE set-based UPDATE (lifecycle.TRANSITIONS) plus ONE audit entry.
+Each is ONE set-based UPDATE (lifecycle.TRANSITIONS) plus ONE audit entry
+(spec §lifecycle, §erasure, §consistency).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Input validation shared by the service layer (canonical, strict; no I/O).
 
-spec §protocol-encoding: names, free text, timestamps and container ids are checked here
+spec §conventions: names, free text, timestamps and container ids are checked here
 before anything reaches the database or the audit log.
 """
 
