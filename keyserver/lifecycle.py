@@ -144,25 +144,41 @@ def refusal_for_state(c: ContainerView, contact: str, now: datetime) -> KeyServe
 def evaluation_refusal(
     c: ContainerView, actor: Actor, contact: str, now: datetime
 ) -> tuple[str, KeyServerError | None]:
-    """Decide an evaluation request.
+    """Decide an evaluation request (spec §evaluate, step 3).
+
+    Authorisation comes first: a caller that is neither the container's issuing writer
+    nor admitted by its reader policy is refused the same way whatever the container's
+    state, so probing with a known id reveals neither the state nor the public reason.
+    The policy is still there for a destroyed container (crypto-erasure removes the
+    sealed keys only, spec §erasure), so this holds for destroyed containers too.
 
     Returns:
         (mode, refusal): mode is ``"seal"`` (issuing writer, pending container; does not
         count toward the budget) or ``"read"`` (allowed reader, active container). When
         refusal is not None the evaluation must not happen.
     """
+    is_reader = actor.has_any(frozenset({"reader"}))
+    issuer = actor.principal_id == c.issuer_id and actor.has_any(frozenset({"writer"}))
+    admitted = is_reader and (
+        actor.name in c.readers or not c.reader_groups.isdisjoint(actor.groups)
+    )
     state_refusal = refusal_for_state(c, contact, now)
+    if not admitted and not (issuer and (c.state is State.PENDING or state_refusal is not None)):
+        # Security: for anyone but the issuer this depends on the actor and the policy
+        # only, never on the state (the issuer may learn its own container's state: it
+        # can read its status anyway).
+        return "read", _not_admitted(actor, contact)
     if c.state is State.PENDING:
-        if actor.principal_id != c.issuer_id or not actor.has_any(frozenset({"writer"})):
+        if not issuer:
             return "seal", PendingError("the container is not committed yet", contact=contact)
         return "seal", state_refusal
-    if not actor.has_any(frozenset({"reader"})):
-        return "read", ForbiddenError("evaluation needs the reader role", contact=contact)
     if state_refusal is not None:
         return "read", state_refusal
-    allowed = actor.name in c.readers or not c.reader_groups.isdisjoint(actor.groups)
-    if not allowed:
-        return "read", NotAllowedError(
-            "you are not among this container's readers", contact=contact
-        )
     return "read", None
+
+
+def _not_admitted(actor: Actor, contact: str) -> KeyServerError:
+    """The refusal for a caller the policy does not admit (depends on the actor only)."""
+    if not actor.has_any(frozenset({"reader"})):
+        return ForbiddenError("evaluation needs the reader role", contact=contact)
+    return NotAllowedError("you are not among this container's readers", contact=contact)
