@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from keyserver.errors import KeyServerError
 from keyserver.metrics import Metrics
+from keyserver.nostore import NoStore
 from keyserver.problems import BodyGuard, install_handlers
 from keyserver.routers import audit, containers, health, media, principals
 from keyserver.service import KeyService
@@ -86,6 +87,8 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     for module in (containers, media, audit, principals, health):
         app.include_router(module.router)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, contact=settings.contact)
+    # Added last, so outermost: it also covers the body guard's 413/415 problems.
+    app.add_middleware(NoStore)
     return app
 
 
