@@ -16,6 +16,8 @@ from keyserver.errors import InvalidRequestError
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 ACTION_RE = re.compile(r"[a-z][a-z.]{0,31}")
 TOKEN_ID_RE = re.compile(r"tk_[A-Za-z0-9_-]{16}")
+HEX64_RE = re.compile(r"[0-9a-fA-F]{64}")
+HEAD_SEQ_DIGITS_MAX = 18  # fits a 64-bit integer column on both backends
 TEXT_MAX = 200
 REASON_MAX = 2000
 CONTAINER_ID_BYTES = 16
@@ -55,6 +57,24 @@ def parse_time(value: str, what: str) -> datetime:
 def decode_container_id(text: str) -> bytes:
     """Decode a container id from its URL form (22 base64url characters)."""
     return b64d(text, CONTAINER_ID_BYTES, "container id")
+
+
+def parse_head(text: str) -> tuple[int, bytes]:
+    """Parse a recorded audit head ``SEQ:HASH`` (decimal seq >= 1, 64 hex digits).
+
+    spec §audit: the same form ``audit verify`` prints and ``--expect-head`` takes.
+    """
+    seq_text, sep, hash_text = text.partition(":")
+    if (
+        not sep
+        or not seq_text.isascii()
+        or not seq_text.isdigit()
+        or len(seq_text) > HEAD_SEQ_DIGITS_MAX
+        or not HEX64_RE.fullmatch(hash_text)
+        or int(seq_text) < 1
+    ):
+        raise InvalidRequestError("expect_head must be SEQ:HASH (seq >= 1, 64 hex digits)")
+    return int(seq_text), bytes.fromhex(hash_text)
 
 
 def fmt_time(value: datetime | None) -> str | None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from keyserver.deps import ActorDep, ServiceDep
+from keyserver.validation import parse_head
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -49,6 +50,13 @@ def audit_export(service: ServiceDep, actor: ActorDep) -> StreamingResponse:
 
 
 @router.get("/verify")
-def audit_verify(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
-    """Verify the keyed hash chain (auditor, official)."""
-    return service.audit_verify(actor)
+def audit_verify(
+    service: ServiceDep, actor: ActorDep, expect_head: str | None = None
+) -> dict[str, Any]:
+    """Verify the keyed hash chain (auditor, official).
+
+    ``expect_head=SEQ:HASH`` (a head recorded earlier, e.g. by monitoring) also detects
+    truncation of the tail with a matching rollback of the head row (spec §audit).
+    """
+    expected = None if expect_head is None else parse_head(expect_head)
+    return service.audit_verify(actor, expected)
