@@ -37,6 +37,30 @@ async def get_context(
     return RequestContext(remote=remote_address(request, service.settings.trust_proxy))
 
 
+def get_evaluator(
+    request: Request,
+    service: Annotated[KeyService, Depends(get_service)],
+    ctx: Annotated[RequestContext, Depends(get_context)],
+) -> Actor:
+    """Like :func:`get_actor`, but an unauthenticated attempt is audited before the 401.
+
+    spec §evaluate: every evaluation attempt, with or without a valid token, is in the
+    audit log (keyserver/unauthenticated.py).
+    """
+    try:
+        return get_actor(request, service)
+    except UnauthenticatedError as exc:
+        service.audit_unauthenticated(
+            request.headers.get("authorization"),
+            "evaluate",
+            request.path_params.get("container_id"),
+            ctx,
+            exc,
+        )
+        raise
+
+
 ServiceDep = Annotated[KeyService, Depends(get_service)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
+EvaluatorDep = Annotated[Actor, Depends(get_evaluator)]

@@ -8,8 +8,8 @@ evaluation leaves the server before its audit record is durable, and a suspensio
 destruction that has returned is visible to every instance sharing the database.
 
 The operations live in one module per concern (ops_principals, ops_containers,
-ops_revocation, ops_reports); this module assembles them and re-exports the names the
-CLI and the routers import.
+ops_revocation, ops_reports, unauthenticated); this module assembles them and re-exports
+the names the CLI and the routers import.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from keyserver.ops_principals import PrincipalOps
 from keyserver.ops_reports import ReportOps, export_document
 from keyserver.ops_revocation import RevocationOps
 from keyserver.service_base import LOCAL, SYSTEM_ACTOR, RequestContext
+from keyserver.unauthenticated import UnauthenticatedOps
 from keyserver.validation import check_name, check_text, decode_container_id, parse_time
 
 
-class KeyService(PrincipalOps, ContainerOps, RevocationOps, ReportOps):
+class KeyService(PrincipalOps, ContainerOps, RevocationOps, ReportOps, UnauthenticatedOps):
     """All key server operations over one database.
 
     Args:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from keyserver.deps import ActorDep, ContextDep, ServiceDep
+from keyserver.deps import ActorDep, ContextDep, EvaluatorDep, ServiceDep
 from keyserver.encoding import b64d
 from keyserver.lifecycle import Op
 from keyserver.schemas import ChangeBody, CommitBody, EvaluateBody, ReceiptBody, RegisterBody
@@ -60,7 +60,11 @@ def container_status(container_id: str, service: ServiceDep, actor: ActorDep) ->
 
 @router.post("/{container_id}/evaluate")
 def evaluate(
-    container_id: str, body: EvaluateBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+    container_id: str,
+    body: EvaluateBody,
+    service: ServiceDep,
+    actor: EvaluatorDep,
+    ctx: ContextDep,
 ) -> dict[str, Any]:
     """Evaluate a blinded element (allowed reader; issuing writer while pending)."""
     blinded = b64d(body.blinded_element, 32, "blinded_element")

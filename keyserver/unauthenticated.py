@@ -1,0 +1,91 @@
+"""Audit records for evaluate attempts refused before authentication (spec §evaluate).
+
+A lost medium is probed with whatever credentials the finder has: none, a guessed token,
+or a stolen one that was revoked after the loss. Those attempts must show up in the
+medium report ("every attempt since the loss"), so they are audited like any other
+refused evaluation: action ``evaluate``, outcome ``refused``, reason ``unauthenticated``,
+the container from the URL when it is a valid id, and the client address. The actor is
+the owner of a revoked or expired token (worth knowing: whose token leaked), else
+:data:`UNAUTHENTICATED_ACTOR`.
+
+Flooding: every such request appends one entry under the chain-head lock, so an
+anonymous client can grow the log and contend with key releases. That cost is bounded
+by the request rate the deployment admits (rate-limit at the reverse proxy, spec
+§operations) and is visible in ``rwc_refusals_total{action="evaluate",
+reason="unauthenticated"}``. Only evaluate is audited this way: it is the one endpoint
+that releases key material, and the only one the medium report shows.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from sqlalchemy import select
+
+from keyserver import keys
+from keyserver.db.models import Principal, Token
+from keyserver.errors import InvalidRequestError, UnauthenticatedError
+from keyserver.lifecycle import Actor
+from keyserver.service_base import RequestContext, ServiceBase
+from keyserver.validation import decode_container_id
+
+UNAUTHENTICATED_ACTOR = "(unauthenticated)"
+TOKEN_LENGTH = 47  # "rwc_" + 43 base64url characters (spec §auth)
+
+
+class UnauthenticatedOps(ServiceBase):
+    """Recording refusals of requests that carry no valid token."""
+
+    def audit_unauthenticated(
+        self,
+        authorization: str | None,
+        action: str,
+        container: str | None,
+        ctx: RequestContext,
+        error: UnauthenticatedError,
+    ) -> None:
+        """Append the refusal of an unauthenticated request to the audit log (committed).
+
+        Args:
+            authorization: The request's Authorization header, if any (only used to
+                find the owner of a revoked or expired token; never recorded).
+            action: The refused action (``"evaluate"``).
+            container: The container id from the URL, recorded only if it is valid.
+            ctx: Where the request came from.
+            error: The refusal about to be answered.
+        """
+        cid = _valid_container_id(container)
+        owner = self._token_owner(authorization)
+        actor = Actor(name=owner or UNAUTHENTICATED_ACTOR, roles=frozenset())
+        self._refuse(actor, action, cid, ctx, error)
+
+    def _token_owner(self, authorization: str | None) -> str | None:
+        """The principal owning a well-formed token that exists (revoked or expired)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or len(token) != TOKEN_LENGTH:
+            return None
+        if not token.startswith(keys.TOKEN_PREFIX):
+            return None
+        digest = keys.token_hash(token)
+        with self._sessions() as session:
+            row = session.execute(
+                select(Token.token_hash, Principal.name)
+                .join(Principal, Principal.id == Token.principal_id)
+                .where(Token.token_hash == digest)
+            ).one_or_none()
+        # Same defence in depth as authentication: compare the hash in constant time.
+        if row is None or not hmac.compare_digest(row[0], digest):
+            return None
+        return str(row[1])
+
+
+def _valid_container_id(text: str | None) -> str | None:
+    """``text`` if it is a canonical container id, else None (never record junk)."""
+    if text is None:
+        return None
+    try:
+        decode_container_id(text)
+    except InvalidRequestError:
+        return None
+    return text
