@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
-from keyserver.db.models import AuditEntry, AuditHead
+from keyserver.db.models import AuditEntry, AuditHead, Base
 
 GENESIS_HASH = b"\x00" * 32
 HEAD_ID = 1
@@ -43,22 +43,48 @@ def canonical_json(value: Any) -> str:
 
 def entry_document(entry: AuditEntry) -> dict[str, Any]:
     """Return the JSON-able content of an entry (what the HMAC covers, plus hashes)."""
+    return _document(
+        entry.seq,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.container,
+        entry.outcome,
+        entry.remote,
+        entry.details,
+    )
+
+
+def _document(  # noqa: PLR0917 - the columns of one entry
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    container: str | None,
+    outcome: str,
+    remote: str | None,
+    details: str,
+) -> dict[str, Any]:
     return {
-        "seq": entry.seq,
-        "at": format_time(entry.at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "container": entry.container,
-        "outcome": entry.outcome,
-        "remote": entry.remote,
-        "details": json.loads(entry.details),
+        "seq": seq,
+        "at": format_time(at),
+        "actor": actor,
+        "action": action,
+        "container": container,
+        "outcome": outcome,
+        "remote": remote,
+        "details": json.loads(details),
     }
+
+
+def _hash(audit_key: bytes, prev_hash: bytes, document: dict[str, Any]) -> bytes:
+    payload = prev_hash + canonical_json(document).encode("utf-8")
+    return hmac.new(audit_key, payload, "sha256").digest()
 
 
 def entry_hash(audit_key: bytes, prev_hash: bytes, entry: AuditEntry) -> bytes:
     """HMAC-SHA-256(audit_key, prev_hash || canonical JSON of the entry)."""
-    payload = prev_hash + canonical_json(entry_document(entry)).encode("utf-8")
-    return hmac.new(audit_key, payload, "sha256").digest()
+    return _hash(audit_key, prev_hash, entry_document(entry))
 
 
 def lock_head(session: Session) -> AuditHead:
@@ -84,13 +110,21 @@ class NewEntry:
     details: Mapping[str, Any] | None = None
 
 
-def append(session: Session, audit_key: bytes, at: datetime, new: NewEntry) -> AuditEntry:
+def append(
+    session: Session,
+    audit_key: bytes,
+    at: datetime,
+    new: NewEntry,
+    head: AuditHead | None = None,
+) -> AuditEntry:
     """Append one entry to the chain within the caller's transaction.
 
     The caller commits; the entry and the action it records commit (or roll back)
-    together.
+    together. ``head`` is the row the caller already locked with :func:`lock_head`
+    (saves a second locking query); by default it is locked here.
     """
-    head = lock_head(session)
+    if head is None:
+        head = lock_head(session)
     entry = AuditEntry(
         seq=head.seq + 1,
         at=at,
@@ -109,6 +143,68 @@ def append(session: Session, audit_key: bytes, at: datetime, new: NewEntry) -> A
     head.hash = entry.hash
     session.flush()
     return entry
+
+
+@dataclass
+class Head:
+    """The locked chain head, carried through one transaction of the Core hot path.
+
+    Attributes:
+        seq: Sequence number of the last entry.
+        hash: Hash of the last entry.
+    """
+
+    seq: int
+    hash: bytes
+
+
+_HEAD_TABLE = Base.metadata.tables[AuditHead.__tablename__]
+_LOG_TABLE = Base.metadata.tables[AuditEntry.__tablename__]
+
+
+def lock_head_row(conn: Connection) -> Head:
+    """Lock the chain-head row (like :func:`lock_head`) without the ORM; first lock."""
+    row = conn.execute(
+        select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash)
+        .where(_HEAD_TABLE.c.id == HEAD_ID)
+        .with_for_update()
+    ).one()
+    return Head(seq=row[0], hash=row[1])
+
+
+def append_row(conn: Connection, audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int:
+    """Append one entry after ``head`` (locked by :func:`lock_head_row`); return its seq.
+
+    Same chain and hash as :func:`append`; ``head`` advances in memory and is written
+    back once per transaction by :func:`store_head`.
+    """
+    seq = head.seq + 1
+    details = canonical_json(dict(new.details or {}))
+    doc = _document(seq, at, new.actor, new.action, new.container, new.outcome, new.remote, details)
+    digest = _hash(audit_key, head.hash, doc)
+    conn.execute(
+        insert(_LOG_TABLE).values(
+            seq=seq,
+            at=at,
+            actor=new.actor,
+            action=new.action,
+            container=new.container,
+            outcome=new.outcome,
+            remote=new.remote,
+            details=details,
+            prev_hash=head.hash,
+            hash=digest,
+        )
+    )
+    head.seq, head.hash = seq, digest
+    return seq
+
+
+def store_head(conn: Connection, head: Head) -> None:
+    """Write the advanced head back (before the transaction commits)."""
+    conn.execute(
+        update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == HEAD_ID).values(seq=head.seq, hash=head.hash)
+    )
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,17 @@ spec §evaluate: an evaluation is released only after its audit entry commits.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from keyserver import keys, repository
-from keyserver.audit import NewEntry, lock_head
+from keyserver.audit import Head, NewEntry, append_row, lock_head, lock_head_row, store_head
 from keyserver.db.models import (
-    Challenge,
     Container,
     ContainerReader,
     ContainerReaderGroup,
@@ -32,6 +33,7 @@ from keyserver.errors import (
     NotFoundError,
     PendingError,
 )
+from keyserver.group_commit import GroupCommit
 from keyserver.lifecycle import (
     BUDGET_REASON,
     Actor,
@@ -41,6 +43,7 @@ from keyserver.lifecycle import (
     refusal_for_state,
     require_role,
 )
+from keyserver.metrics import Metrics
 from keyserver.service_base import (
     EVALUATORS,
     LOCAL,
@@ -50,6 +53,7 @@ from keyserver.service_base import (
     RequestContext,
     ServiceBase,
 )
+from keyserver.settings import Settings
 from keyserver.validation import (
     CHALLENGE_BYTES,
     CONTAINER_ID_BYTES,
@@ -61,6 +65,17 @@ from keyserver.validation import (
 )
 
 
+@dataclass(frozen=True)
+class _EvalJob:
+    """One queued evaluation request (see :meth:`ContainerOps.evaluate`)."""
+
+    actor: Actor
+    cid: bytes
+    cid_text: str
+    blinded: Any
+    ctx: RequestContext
+
+
 class ContainerOps(ServiceBase):
     """Per-container operations of writers and readers."""
 
@@ -69,7 +84,7 @@ class ContainerOps(ServiceBase):
         actor: Actor,
         *,
         label: str,
-        medium: str,
+        medium: str | None,
         readers: list[str],
         reader_groups: list[str],
         not_after: datetime | None = None,
@@ -86,7 +101,10 @@ class ContainerOps(ServiceBase):
         if actor.principal_id is None:
             raise InvalidRequestError("only a principal can register containers")
         check_text(label, "label")
-        check_text(medium, "medium")
+        if medium is not None:
+            # spec §endpoints: optional; without one, only the container id and the
+            # issuer address it (medium-scoped actions and reports never match NULL).
+            check_text(medium, "medium")
         reader_set = sorted({check_name(r, "reader") for r in readers})
         group_set = sorted({check_name(g, "reader group") for g in reader_groups})
         if not reader_set and not group_set:
@@ -160,13 +178,22 @@ class ContainerOps(ServiceBase):
             "pending_expires_at": fmt_time(pending_expires),
         }
 
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, metrics: Metrics | None = None
+    ) -> None:
+        super().__init__(settings, engine, metrics)
+        # Concurrent evaluations share one transaction and one fsync (group_commit.py).
+        self._evaluations: GroupCommit[_EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
+
     def evaluate(
         self, actor: Actor, cid_text: str, blinded_element: bytes, *, ctx: RequestContext = LOCAL
     ) -> dict[str, Any]:
         """Evaluate a blinded element with the container's key (spec §evaluate).
 
         ONE transaction: lock, check state/policy/expiry/budget, evaluate, issue a
-        single-use challenge, count, audit, COMMIT, and only then return.
+        single-use challenge, count, audit, COMMIT, and only then return. Concurrent
+        requests share that transaction (group commit); each gets its answer only after
+        the commit that holds its audit entry.
 
         Returns:
             ``{evaluated_element, proof, challenge, challenge_expires_at}`` (challenge is
@@ -188,95 +215,138 @@ class ContainerOps(ServiceBase):
                 ctx,
                 ForbiddenError("evaluation needs the reader or writer role"),
             )
-        refusal: KeyServerError | None = None
-        result: dict[str, Any] = {}
-        with self._tx() as session:
-            now = self.now()
-            lock_head(session)  # lock order: chain head, then container row
-            c = repository.container_for_update(session, cid)
-            if c is None:
-                refusal = NotFoundError("no such container")
-            else:
-                mode, refusal = evaluation_refusal(
-                    repository.view_of(session, c), actor, self.settings.contact, now
-                )
-                if refusal is None:
-                    result = self._release(
-                        session, c, actor, mode=mode, blinded=blinded, now=now, ctx=ctx
-                    )
-        if refusal is not None:
-            raise self._refuse(actor, "evaluate", cid_text, ctx, refusal)
+        try:
+            result = self._evaluations.submit(_EvalJob(actor, cid, cid_text, blinded, ctx))
+        except KeyServerError as exc:
+            self.metrics.inc("rwc_refusals_total", action="evaluate", reason=exc.slug)
+            raise
         self.metrics.inc("rwc_evaluations_total", mode=result.pop("_mode"))
         return result
 
+    def _evaluate_batch(self, jobs: Sequence[_EvalJob]) -> list[dict[str, Any] | BaseException]:
+        """Run evaluations in ONE transaction (head locked once); refusals are returned.
+
+        A refusal is audited in the same transaction and returned as the exception to
+        raise. An unexpected error rolls the whole batch back; then each job is retried
+        alone, so one broken row cannot fail the others.
+        """
+        out: list[dict[str, Any] | BaseException] = []
+        try:
+            with self._tx() as session:
+                conn = session.connection()
+                now = self.now()
+                head = lock_head_row(conn)  # lock order: chain head, then container rows
+                out.extend(self._evaluate_one(conn, head, job, now) for job in jobs)
+                store_head(conn, head)
+        except Exception as exc:  # noqa: BLE001 - rolled back; reported to its caller(s)
+            if len(jobs) == 1:
+                return [exc]
+        else:
+            return out
+        retried: list[dict[str, Any] | BaseException] = []
+        for job in jobs:
+            retried.extend(self._evaluate_batch([job]))
+        return retried
+
+    def _evaluate_one(
+        self, conn: Connection, head: Head, job: _EvalJob, now: datetime
+    ) -> dict[str, Any] | KeyServerError:
+        """One evaluation inside the batch transaction (SQLAlchemy Core: the hot path)."""
+        actor = job.actor
+        row = repository.evaluation_row(conn, job.cid, actor.name, actor.groups)
+        refusal: KeyServerError | None
+        if row is None:
+            refusal = NotFoundError("no such container")
+        else:
+            mode, refusal = evaluation_refusal(row.view, actor, self.settings.contact, now)
+            if refusal is None:
+                return self._release(conn, head, row, job, mode=mode, now=now)
+        append_row(
+            conn,
+            self.keyring.audit_key,
+            head,
+            now,
+            NewEntry(
+                actor=actor.name,
+                action="evaluate",
+                outcome="refused",
+                container=job.cid_text,
+                remote=job.ctx.remote,
+                details={"reason": refusal.slug, "detail": refusal.detail},
+            ),
+        )
+        return refusal
+
     def _release(
         self,
-        session: Session,
-        c: Container,
-        actor: Actor,
+        conn: Connection,
+        head: Head,
+        row: repository.EvaluationRow,
+        job: _EvalJob,
         *,
         mode: str,
-        blinded: Any,
         now: datetime,
-        ctx: RequestContext,
     ) -> dict[str, Any]:
-        """The releasing half of :meth:`evaluate` (inside its transaction)."""
-        assert c.seed_sealed is not None and actor.principal_id is not None
-        seed = self.keyring.open(c.id, keys.PURPOSE_SEED, c.seed_sealed)
-        element, proof = keys.evaluate(seed, blinded)
+        """The releasing half of an evaluation (inside the batch transaction)."""
+        actor, cid = job.actor, job.cid
+        assert row.seed_sealed is not None and actor.principal_id is not None
+        seed = self.keyring.open(cid, keys.PURPOSE_SEED, row.seed_sealed)
+        element, proof = keys.evaluate(seed, job.blinded)
         challenge: bytes | None = None
         expires: datetime | None = None
         details: dict[str, Any] = {"mode": mode}
+        values: dict[str, Any] = {}
         if mode == "read":
             # Single-use challenge; only its hash is stored, so a database reader learns
             # nothing that lets them answer it (and the MAC needs the receipt key anyway).
             challenge = self.settings.rng(CHALLENGE_BYTES)
             expires = now + self.settings.challenge_ttl
-            session.add(
-                Challenge(
-                    challenge_hash=keys.challenge_hash(challenge),
-                    container_id=c.id,
-                    principal_id=actor.principal_id,
-                    issued_at=now,
-                    expires_at=expires,
-                )
+            repository.insert_challenge(
+                conn, keys.challenge_hash(challenge), cid, actor.principal_id, now, expires
             )
-            c.unconfirmed += 1
-            details["unconfirmed"] = c.unconfirmed
-        entry = self._audit(
-            session,
+            values["unconfirmed"] = row.unconfirmed + 1
+            details["unconfirmed"] = values["unconfirmed"]
+        seq = append_row(
+            conn,
+            self.keyring.audit_key,
+            head,
+            now,
             NewEntry(
                 actor=actor.name,
                 action="evaluate",
                 outcome="ok",
-                container=b64e(c.id),
-                remote=ctx.remote,
+                container=job.cid_text,
+                remote=job.ctx.remote,
                 details=details,
             ),
-            at=now,
         )
-        if mode == "read" and c.unconfirmed >= c.attempt_budget:
+        if mode == "read" and values["unconfirmed"] >= row.attempt_budget:
             # Too many unconfirmed evaluations in a row: an online password-guessing
             # attack looks exactly like this. Suspend until an official restores.
-            c.state = State.SUSPENDED.value
-            c.suspended_at = now
-            c.reason = BUDGET_REASON
-            c.public_reason = BUDGET_REASON
-            c.changed_by = SYSTEM_ACTOR
-            entry = self._audit(
-                session,
+            values.update(
+                state=State.SUSPENDED.value,
+                suspended_at=now,
+                reason=BUDGET_REASON,
+                public_reason=BUDGET_REASON,
+                changed_by=SYSTEM_ACTOR,
+            )
+            seq = append_row(
+                conn,
+                self.keyring.audit_key,
+                head,
+                now,
                 NewEntry(
                     actor=SYSTEM_ACTOR,
                     action="suspend",
                     outcome="ok",
-                    container=b64e(c.id),
-                    remote=ctx.remote,
+                    container=job.cid_text,
+                    remote=job.ctx.remote,
                     details={"reason": BUDGET_REASON, "trigger": actor.name},
                 ),
-                at=now,
             )
             self.metrics.inc("rwc_budget_suspensions_total")
-        c.last_audit_seq = entry.seq
+        values["last_audit_seq"] = seq
+        repository.update_container(conn, cid, values)
         return {
             "evaluated_element": b64e(element),
             "proof": b64e(proof),

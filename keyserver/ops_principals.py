@@ -34,26 +34,26 @@ class PrincipalOps(ServiceBase):
         if not token.startswith(keys.TOKEN_PREFIX) or len(token) != 47:
             raise UnauthenticatedError("the bearer token is malformed")
         digest = keys.token_hash(token)
-        with self._sessions() as session:
-            found = repository.token_with_principal(session, digest)
-            # Lookup by hash, then a constant-time compare (defence in depth: the index
-            # lookup's timing depends only on a hash of the token, never on the token).
-            if found is None or not hmac.compare_digest(found[0].token_hash, digest):
-                raise UnauthenticatedError("unknown bearer token")
-            row, principal = found
-            now = self.now()
-            if row.revoked_at is not None:
-                raise UnauthenticatedError("the bearer token was revoked")
-            if row.expires_at is not None and now >= row.expires_at:
-                raise UnauthenticatedError("the bearer token has expired")
-            roles, groups = repository.roles_and_groups(session, principal.id)
-            return Actor(
-                name=principal.name,
-                roles=roles,
-                groups=groups,
-                principal_id=principal.id,
-                organisation=principal.organisation,
-            )
+        # Core, one round trip (token, principal, roles, groups): this runs per request.
+        with self._read_engine.connect() as conn:
+            row = repository.token_lookup(conn, digest)
+            conn.rollback()
+        # Lookup by hash, then a constant-time compare (defence in depth: the index
+        # lookup's timing depends only on a hash of the token, never on the token).
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            raise UnauthenticatedError("unknown bearer token")
+        now = self.now()
+        if row.revoked_at is not None:
+            raise UnauthenticatedError("the bearer token was revoked")
+        if row.expires_at is not None and now >= row.expires_at:
+            raise UnauthenticatedError("the bearer token has expired")
+        return Actor(
+            name=row.name,
+            roles=row.roles,
+            groups=row.groups,
+            principal_id=row.principal_id,
+            organisation=row.organisation,
+        )
 
     def local_actor(self, name: str) -> Actor:
         """The actor for local (data-dir) operation, audited under ``name``.

@@ -6,14 +6,28 @@ All functions take the caller's :class:`Session`; the service owns transactions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    exists,
+    false,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from keyserver.db.models import (
     AuditEntry,
+    Base,
     Challenge,
     Container,
     ContainerReader,
@@ -159,3 +173,159 @@ def audit_page(
     """Return audit entries matching ``filters`` after ``after_seq``, in order."""
     stmt = select(AuditEntry).where(AuditEntry.seq > after_seq, *filters)
     return list(session.execute(stmt.order_by(AuditEntry.seq).limit(limit)).scalars())
+
+
+# --- The key-release hot path, in SQLAlchemy Core (no ORM unit of work per request). ---
+
+_TABLES = Base.metadata.tables
+_C = _TABLES[Container.__tablename__]
+_READERS = _TABLES[ContainerReader.__tablename__]
+_READER_GROUPS = _TABLES[ContainerReaderGroup.__tablename__]
+_CHALLENGES = _TABLES[Challenge.__tablename__]
+_TOKENS = _TABLES[Token.__tablename__]
+_PRINCIPALS = _TABLES[Principal.__tablename__]
+_ROLES = _TABLES[PrincipalRole.__tablename__]
+_GROUPS = _TABLES[PrincipalGroup.__tablename__]
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    """What an evaluation needs of a locked container row.
+
+    ``view.readers`` / ``view.reader_groups`` hold only the policy entries that match the
+    requesting actor (its name; its groups when one of them is listed): enough for
+    :func:`keyserver.lifecycle.evaluation_refusal`, without loading the whole policy.
+    """
+
+    view: ContainerView
+    seed_sealed: bytes | None
+    unconfirmed: int
+    attempt_budget: int
+
+
+def evaluation_row(
+    conn: Connection, cid: bytes, actor_name: str, actor_groups: frozenset[str]
+) -> EvaluationRow | None:
+    """Lock a container row (FOR UPDATE) and check the actor against its policy.
+
+    ONE statement: the row plus two EXISTS probes of the reader policy.
+    """
+    by_name = (
+        exists()
+        .where(_READERS.c.container_id == _C.c.id, _READERS.c.name == actor_name)
+        .label("by_name")
+    )
+    by_group = (
+        exists()
+        .where(
+            _READER_GROUPS.c.container_id == _C.c.id,
+            _READER_GROUPS.c.group_name.in_(sorted(actor_groups)),
+        )
+        .label("by_group")
+        if actor_groups
+        else false().label("by_group")
+    )
+    row = conn.execute(
+        select(
+            _C.c.state,
+            _C.c.issuer_id,
+            _C.c.pending_expires_at,
+            _C.c.not_after,
+            _C.c.destroyed_at,
+            _C.c.public_reason,
+            _C.c.seed_sealed,
+            _C.c.unconfirmed,
+            _C.c.attempt_budget,
+            by_name,
+            by_group,
+        )
+        .where(_C.c.id == cid)
+        .with_for_update(of=_C)
+    ).one_or_none()
+    if row is None:
+        return None
+    view = ContainerView(
+        state=State(row.state),
+        issuer_id=row.issuer_id,
+        pending_expires_at=row.pending_expires_at,
+        not_after=row.not_after,
+        destroyed_at=row.destroyed_at,
+        public_reason=row.public_reason,
+        readers=frozenset({actor_name}) if row.by_name else frozenset(),
+        reader_groups=actor_groups if row.by_group else frozenset(),
+    )
+    return EvaluationRow(view, row.seed_sealed, row.unconfirmed, row.attempt_budget)
+
+
+def insert_challenge(  # noqa: PLR0917 - the columns of one row
+    conn: Connection,
+    digest: bytes,
+    cid: bytes,
+    principal_id: int,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> None:
+    """Store a receipt challenge (its hash only)."""
+    conn.execute(
+        insert(_CHALLENGES).values(
+            challenge_hash=digest,
+            container_id=cid,
+            principal_id=principal_id,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+    )
+
+
+def update_container(conn: Connection, cid: bytes, values: dict[str, Any]) -> None:
+    """Set columns of one (already locked) container row."""
+    conn.execute(update(_C).where(_C.c.id == cid).values(**values))
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A token with its principal, roles and groups (see :func:`token_lookup`)."""
+
+    token_hash: bytes
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    principal_id: int
+    name: str
+    organisation: str | None
+    roles: frozenset[str]
+    groups: frozenset[str]
+
+
+def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:
+    """Token, principal, roles and groups by the token's SHA-256: ONE round trip."""
+    base = (
+        _TOKENS.c.token_hash,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.expires_at,
+        _PRINCIPALS.c.id,
+        _PRINCIPALS.c.name,
+        _PRINCIPALS.c.organisation,
+    )
+    joined = _TOKENS.join(_PRINCIPALS, _PRINCIPALS.c.id == _TOKENS.c.principal_id)
+    stmt = union_all(
+        select(*base, literal("r").label("kind"), _ROLES.c.role.label("value"))
+        .select_from(joined.outerjoin(_ROLES, _ROLES.c.principal_id == _PRINCIPALS.c.id))
+        .where(_TOKENS.c.token_hash == digest),
+        select(*base, literal("g").label("kind"), _GROUPS.c.group_name.label("value"))
+        .select_from(joined.join(_GROUPS, _GROUPS.c.principal_id == _PRINCIPALS.c.id))
+        .where(_TOKENS.c.token_hash == digest),
+    )
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return TokenRow(
+        token_hash=first[0],
+        revoked_at=first[1],
+        expires_at=first[2],
+        principal_id=first[3],
+        name=first[4],
+        organisation=first[5],
+        roles=frozenset(r[7] for r in rows if r[6] == "r" and r[7] is not None),
+        groups=frozenset(r[7] for r in rows if r[6] == "g"),
+    )

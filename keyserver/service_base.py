@@ -6,10 +6,12 @@ Every writing transaction runs through :meth:`ServiceBase._tx`; audit entries th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +26,10 @@ from keyserver.metrics import Metrics
 from keyserver.settings import Settings
 
 SYSTEM_ACTOR = "system"
+
+# Process-wide: every engine of this process on an SQLite file queues its writers here
+# (re-entrant, so a nested write in the same thread fails as before rather than hanging).
+SQLITE_WRITE_LOCK = threading.RLock()
 
 OFFICIAL = frozenset({"official"})
 OVERSIGHT = frozenset({"official", "auditor"})
@@ -60,8 +66,13 @@ class ServiceBase:
         self.metrics = metrics if metrics is not None else Metrics()
         self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
-        self._sessions = sessionmaker(
-            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
+        self._sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time anyway; queueing writers of this process on a
+        # lock before BEGIN IMMEDIATE hands the database over at once, where SQLite's
+        # busy handler would sleep and poll (multi-second tails, busy-timeout errors).
+        self._write_lock: AbstractContextManager[Any] = (
+            SQLITE_WRITE_LOCK if self.engine.dialect.name == "sqlite" else nullcontext()
         )
 
     def close(self) -> None:
@@ -75,7 +86,7 @@ class ServiceBase:
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        with self._write_sessions() as session, session.begin():
+        with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
 
     def _audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
