@@ -17,7 +17,7 @@ class RegisterBody(_Body):
     """POST /v1/containers."""
 
     label: StrictStr = Field(max_length=200)
-    medium: StrictStr = Field(max_length=200)
+    medium: StrictStr | None = Field(default=None, max_length=200)
     readers: list[StrictStr] = Field(default_factory=list, max_length=1000)
     reader_groups: list[StrictStr] = Field(default_factory=list, max_length=1000)
     not_after: StrictStr | None = None

@@ -100,7 +100,8 @@ class Container(Base):
     __tablename__ = "containers"
     id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     label: Mapped[str] = mapped_column(String(200), index=True)
-    medium: Mapped[str] = mapped_column(String(200))
+    # NULL: registered without a medium; no medium-scoped action or report reaches it.
+    medium: Mapped[str | None] = mapped_column(String(200))
     issuer_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
     state: Mapped[str] = mapped_column(String(16))
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))

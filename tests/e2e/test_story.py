@@ -10,8 +10,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
-
 PASSWORD = "correct horse battery staple"
 
 
@@ -85,21 +83,18 @@ def test_seal_refuses_to_overwrite(story: Any, h: ModuleType) -> None:
     assert container.read_bytes() == before
 
 
-# Known bug, reported: remove this marker once the key server accepts medium=null. Not
-# strict, because the key-server fix may land in parallel with this test.
-@pytest.mark.xfail(
-    strict=False,
-    reason="keyserver/schemas.py requires a string medium; spec/protocol.md says str|null "
-    "and rwc sends null when --medium is not given",
-)
 def test_seal_without_medium(story: Any, h: ModuleType) -> None:
+    # spec §endpoints: --medium is optional; the server records a null medium.
     src = story.sample_tree()
     out = story.work / "no-medium.rwc"
     proc = story.rwc.seal(
         story.server, story.people.writer_token, [src], out, readers=[story.people.reader]
     )
     h.expect(proc, h.EXIT_OK)
+    status = story.status(story.container_id(out))
+    assert status["medium"] is None and status["state"] == "active"
     h.expect(story.open_as_reader(out, story.work / "dest"), h.EXIT_OK)
+    assert h.tree(story.work / "dest") == h.tree(src)
 
 
 def test_wrong_password_writes_nothing(story: Any, h: ModuleType) -> None:
