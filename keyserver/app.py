@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from keyserver import openapi_problems
 from keyserver.errors import KeyServerError
 from keyserver.metrics import Metrics
 from keyserver.nostore import NoStore
@@ -86,6 +87,8 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     install_handlers(app, settings.contact, svc.metrics)
     for module in (containers, media, audit, principals, health):
         app.include_router(module.router)
+    # /openapi.json is spec/openapi.json: with the problem responses of every route.
+    openapi_problems.install(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, contact=settings.contact)
     # Added last, so outermost: it also covers the body guard's 413/415 problems.
     app.add_middleware(NoStore)

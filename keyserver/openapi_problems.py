@@ -5,16 +5,16 @@ only the success response and a 422 that this server never sends (validation fai
 ``400 invalid-request``, keyserver/problems.py). :func:`with_problems` completes the
 document: a ``Problem`` schema, the refusals of each operation, and no 422. It only adds
 responses an operation does not document itself, so routes that declare ``responses=``
-keep theirs. ``spec/openapi.py`` writes the result to ``spec/openapi.json``; to serve the
-same document, a deployment sets ``app.openapi = lambda: with_problems(app)``.
+keep theirs. ``spec/openapi.py`` writes the result to ``spec/openapi.json``, and
+:func:`install` makes the app serve the very same document at ``/openapi.json``.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -127,13 +127,51 @@ def _response(slugs: list[str]) -> dict[str, Any]:
     }
 
 
+def _generated(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's own document for ``app`` (the same arguments as ``FastAPI.openapi``).
+
+    Built with :func:`get_openapi` directly, not ``app.openapi()``: :func:`install`
+    replaces that method with one that calls :func:`with_problems` (no recursion).
+    """
+    return get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        summary=app.summary,
+        description=app.description,
+        terms_of_service=app.terms_of_service,
+        contact=app.contact,
+        license_info=app.license_info,
+        routes=app.routes,
+        webhooks=app.webhooks.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+        separate_input_output_schemas=app.separate_input_output_schemas,
+        external_docs=app.openapi_external_docs,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Serve the completed document at ``/openapi.json`` (built on first use, cached).
+
+    Call after every router is included: the routes are read once.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_problems(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def with_problems(app: FastAPI) -> dict[str, Any]:
     """Return the app's OpenAPI document completed with its problem responses.
 
     Raises:
         UndocumentedRouteError: A route is missing from :data:`OPERATIONS`.
     """
-    doc = copy.deepcopy(app.openapi())
+    doc = _generated(app)  # a fresh document: completed in place
     doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for path, item in doc.get("paths", {}).items():
         for method, operation in item.items():

@@ -13,7 +13,7 @@ from keyserver.validation import parse_head
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-@router.get("")
+@router.get("", summary="List audit entries")
 def audit_list(
     service: ServiceDep,
     actor: ActorDep,
@@ -35,7 +35,7 @@ def audit_list(
     )
 
 
-@router.get("/export")
+@router.get("/export", summary="Export the audit log (JSON Lines)")
 def audit_export(service: ServiceDep, actor: ActorDep) -> StreamingResponse:
     """Every entry as JSON Lines (auditor, official)."""
     lines = service.audit_export(actor)
@@ -49,7 +49,7 @@ def audit_export(service: ServiceDep, actor: ActorDep) -> StreamingResponse:
     return StreamingResponse(body(), media_type="application/jsonl")
 
 
-@router.get("/verify")
+@router.get("/verify", summary="Verify the audit chain")
 def audit_verify(
     service: ServiceDep, actor: ActorDep, expect_head: str | None = None
 ) -> dict[str, Any]:

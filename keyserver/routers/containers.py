@@ -15,7 +15,7 @@ from keyserver.service import parse_time
 router = APIRouter(prefix="/v1/containers", tags=["containers"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Register a container")
 def register(
     body: RegisterBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def register(
     )
 
 
-@router.get("")
+@router.get("", summary="Search containers")
 def search(
     service: ServiceDep,
     actor: ActorDep,
@@ -52,13 +52,13 @@ def search(
     )
 
 
-@router.get("/{container_id}")
+@router.get("/{container_id}", summary="Container status")
 def container_status(container_id: str, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     """Status of one container (official, auditor, issuing writer)."""
     return service.status(actor, container_id)
 
 
-@router.post("/{container_id}/evaluate")
+@router.post("/{container_id}/evaluate", summary="Evaluate a blinded element")
 def evaluate(
     container_id: str,
     body: EvaluateBody,
@@ -71,7 +71,7 @@ def evaluate(
     return service.evaluate(actor, container_id, blinded, ctx=ctx)
 
 
-@router.post("/{container_id}/commit")
+@router.post("/{container_id}/commit", summary="Commit (activate) a container")
 def commit(
     container_id: str, body: CommitBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def commit(
     )
 
 
-@router.post("/{container_id}/receipt")
+@router.post("/{container_id}/receipt", summary="Confirm an open (receipt)")
 def receipt(
     container_id: str, body: ReceiptBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def receipt(
     return service.receipt(actor, container_id, challenge=challenge, mac=mac, ctx=ctx)
 
 
-@router.post("/{container_id}/{op}")
+@router.post("/{container_id}/{op}", summary="Suspend, restore or destroy a container")
 def change(
     container_id: str,
     op: Op,

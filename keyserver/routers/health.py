@@ -12,20 +12,20 @@ from keyserver.deps import ServiceDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness")
 def healthz() -> dict[str, Any]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", summary="Readiness")
 def readyz(service: ServiceDep) -> dict[str, Any]:
     """Readiness: the database answers (503 problem otherwise)."""
     service.ping()
     return {"status": "ready", "server_id": service.settings.server_id}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
 def metrics(service: ServiceDep) -> str:
     """Counters (evaluations, refusals, ...) and containers per state."""
     gauges = {

@@ -15,7 +15,7 @@ from keyserver.service import parse_time
 router = APIRouter(tags=["media"])
 
 
-@router.post("/v1/media/{medium}/loss-report")
+@router.post("/v1/media/{medium}/loss-report", summary="Report a medium lost")
 def loss_report(
     medium: str, body: LossBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def loss_report(
     )
 
 
-@router.get("/v1/media/{medium}/report")
+@router.get("/v1/media/{medium}/report", summary="Medium report")
 def medium_report(
     medium: str, service: ServiceDep, actor: ActorDep, since: str | None = None
 ) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def medium_report(
     return service.medium_report(actor, medium, parse_time(since, "since") if since else None)
 
 
-@router.post("/v1/media/{medium}/{op}")
+@router.post("/v1/media/{medium}/{op}", summary="Suspend, restore or destroy a medium's containers")
 def medium_change(
     medium: str,
     op: Op,
@@ -60,7 +60,9 @@ def medium_change(
     )
 
 
-@router.post("/v1/issuers/{principal}/{op}")
+@router.post(
+    "/v1/issuers/{principal}/{op}", summary="Suspend, restore or destroy an issuer's containers"
+)
 def issuer_change(
     principal: str,
     op: Op,

@@ -13,7 +13,7 @@ from keyserver.service import parse_time
 router = APIRouter(tags=["principals"])
 
 
-@router.post("/v1/principals", status_code=status.HTTP_201_CREATED)
+@router.post("/v1/principals", status_code=status.HTTP_201_CREATED, summary="Create a principal")
 def add_principal(
     body: PrincipalBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -28,13 +28,15 @@ def add_principal(
     )
 
 
-@router.get("/v1/principals")
+@router.get("/v1/principals", summary="List principals")
 def list_principals(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     """List principals (admin)."""
     return service.list_principals(actor)
 
 
-@router.post("/v1/principals/{name}/tokens", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/v1/principals/{name}/tokens", status_code=status.HTTP_201_CREATED, summary="Issue a token"
+)
 def issue_token(
     name: str, body: TokenBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -43,13 +45,13 @@ def issue_token(
     return service.issue_token(actor, name, expires, ctx)
 
 
-@router.get("/v1/tokens")
+@router.get("/v1/tokens", summary="List tokens")
 def list_tokens(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     """List tokens without secrets (admin)."""
     return service.list_tokens(actor)
 
 
-@router.post("/v1/tokens/{token_id}/revoke")
+@router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token")
 def revoke_token(
     token_id: str, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -57,7 +59,7 @@ def revoke_token(
     return service.revoke_token(actor, token_id, ctx)
 
 
-@router.get("/v1/whoami")
+@router.get("/v1/whoami", summary="Who am I")
 def whoami(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
     """Who the token belongs to (any authenticated principal)."""
     return service.whoami(actor)
