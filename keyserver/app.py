@@ -111,8 +111,12 @@ def serve(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     workers: int = 1,
+    access_log: bool = False,
 ) -> None:
     """Run the server in the foreground until interrupted.
+
+    ``access_log`` is off by default: the audit log already records every key release
+    and refusal, and a log line per request costs throughput.
 
     With ``workers > 1`` uvicorn needs an import string: the workers call
     :func:`app_from_env`, so the settings must be expressible in KEYSERVER_* variables
@@ -132,11 +136,19 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            access_log=access_log,
             proxy_headers=False,
             **ssl,  # type: ignore[arg-type]
         )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, **ssl)  # type: ignore[arg-type]
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=access_log,
+        proxy_headers=False,
+        **ssl,  # type: ignore[arg-type]
+    )
 
 
 __all__ = ["KeyServerError", "app_from_env", "create_app", "serve"]

@@ -160,15 +160,19 @@ class Head:
 
 _HEAD_TABLE = Base.metadata.tables[AuditHead.__tablename__]
 _LOG_TABLE = Base.metadata.tables[AuditEntry.__tablename__]
+# Built once; values are bound per call.
+_LOCK_HEAD = (
+    select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash)
+    .where(_HEAD_TABLE.c.id == HEAD_ID)
+    .with_for_update()
+)
+_INSERT_ENTRY = insert(_LOG_TABLE)
+_STORE_HEAD = update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == HEAD_ID)
 
 
 def lock_head_row(conn: Connection) -> Head:
     """Lock the chain-head row (like :func:`lock_head`) without the ORM; first lock."""
-    row = conn.execute(
-        select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash)
-        .where(_HEAD_TABLE.c.id == HEAD_ID)
-        .with_for_update()
-    ).one()
+    row = conn.execute(_LOCK_HEAD).one()
     return Head(seq=row[0], hash=row[1])
 
 
@@ -183,18 +187,19 @@ def append_row(conn: Connection, audit_key: bytes, head: Head, at: datetime, new
     doc = _document(seq, at, new.actor, new.action, new.container, new.outcome, new.remote, details)
     digest = _hash(audit_key, head.hash, doc)
     conn.execute(
-        insert(_LOG_TABLE).values(
-            seq=seq,
-            at=at,
-            actor=new.actor,
-            action=new.action,
-            container=new.container,
-            outcome=new.outcome,
-            remote=new.remote,
-            details=details,
-            prev_hash=head.hash,
-            hash=digest,
-        )
+        _INSERT_ENTRY,
+        {
+            "seq": seq,
+            "at": at,
+            "actor": new.actor,
+            "action": new.action,
+            "container": new.container,
+            "outcome": new.outcome,
+            "remote": new.remote,
+            "details": details,
+            "prev_hash": head.hash,
+            "hash": digest,
+        },
     )
     head.seq, head.hash = seq, digest
     return seq
@@ -202,9 +207,7 @@ def append_row(conn: Connection, audit_key: bytes, head: Head, at: datetime, new
 
 def store_head(conn: Connection, head: Head) -> None:
     """Write the advanced head back (before the transaction commits)."""
-    conn.execute(
-        update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == HEAD_ID).values(seq=head.seq, hash=head.hash)
-    )
+    conn.execute(_STORE_HEAD, {"seq": head.seq, "hash": head.hash})
 
 
 @dataclass(frozen=True)

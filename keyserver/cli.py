@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM)")
     p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every HTTP request (off by default: the audit log records every key "
+        "release and refusal, and a line per request costs throughput)",
+    )
     _settings_flags(p)
 
     principal = add("principal", "manage principals").add_subparsers(

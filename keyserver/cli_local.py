@@ -463,6 +463,7 @@ def cmd_serve(ctx: Context) -> int:
             host=host,
             port=port,
             log_level="info",
+            access_log=bool(command.get("access_log")),
             proxy_headers=False,
             **tls,
         )
@@ -475,6 +476,7 @@ def cmd_serve(ctx: Context) -> int:
             port=port,
             workers=workers,
             log_level="info",
+            access_log=bool(command.get("access_log")),
             proxy_headers=False,
             **tls,
         )

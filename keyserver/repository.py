@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     and_,
+    bindparam,
     delete,
     exists,
-    false,
     insert,
     literal,
     select,
@@ -203,6 +204,34 @@ class EvaluationRow:
     attempt_budget: int
 
 
+# Built once (statement construction costs more than executing it on SQLite); values
+# are bound per call.
+_EVALUATION_STMT = (
+    select(
+        _C.c.state,
+        _C.c.issuer_id,
+        _C.c.pending_expires_at,
+        _C.c.not_after,
+        _C.c.destroyed_at,
+        _C.c.public_reason,
+        _C.c.seed_sealed,
+        _C.c.unconfirmed,
+        _C.c.attempt_budget,
+        exists()
+        .where(_READERS.c.container_id == _C.c.id, _READERS.c.name == bindparam("actor"))
+        .label("by_name"),
+        exists()
+        .where(
+            _READER_GROUPS.c.container_id == _C.c.id,
+            _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
+        )
+        .label("by_group"),
+    )
+    .where(_C.c.id == bindparam("cid"))
+    .with_for_update(of=_C)
+)
+
+
 def evaluation_row(
     conn: Connection, cid: bytes, actor_name: str, actor_groups: frozenset[str]
 ) -> EvaluationRow | None:
@@ -210,37 +239,8 @@ def evaluation_row(
 
     ONE statement: the row plus two EXISTS probes of the reader policy.
     """
-    by_name = (
-        exists()
-        .where(_READERS.c.container_id == _C.c.id, _READERS.c.name == actor_name)
-        .label("by_name")
-    )
-    by_group = (
-        exists()
-        .where(
-            _READER_GROUPS.c.container_id == _C.c.id,
-            _READER_GROUPS.c.group_name.in_(sorted(actor_groups)),
-        )
-        .label("by_group")
-        if actor_groups
-        else false().label("by_group")
-    )
     row = conn.execute(
-        select(
-            _C.c.state,
-            _C.c.issuer_id,
-            _C.c.pending_expires_at,
-            _C.c.not_after,
-            _C.c.destroyed_at,
-            _C.c.public_reason,
-            _C.c.seed_sealed,
-            _C.c.unconfirmed,
-            _C.c.attempt_budget,
-            by_name,
-            by_group,
-        )
-        .where(_C.c.id == cid)
-        .with_for_update(of=_C)
+        _EVALUATION_STMT, {"cid": cid, "actor": actor_name, "groups": sorted(actor_groups)}
     ).one_or_none()
     if row is None:
         return None
@@ -257,6 +257,10 @@ def evaluation_row(
     return EvaluationRow(view, row.seed_sealed, row.unconfirmed, row.attempt_budget)
 
 
+_INSERT_CHALLENGE = insert(_CHALLENGES)
+_UPDATE_CONTAINER = update(_C).where(_C.c.id == bindparam("row_id"))
+
+
 def insert_challenge(  # noqa: PLR0917 - the columns of one row
     conn: Connection,
     digest: bytes,
@@ -267,19 +271,20 @@ def insert_challenge(  # noqa: PLR0917 - the columns of one row
 ) -> None:
     """Store a receipt challenge (its hash only)."""
     conn.execute(
-        insert(_CHALLENGES).values(
-            challenge_hash=digest,
-            container_id=cid,
-            principal_id=principal_id,
-            issued_at=issued_at,
-            expires_at=expires_at,
-        )
+        _INSERT_CHALLENGE,
+        {
+            "challenge_hash": digest,
+            "container_id": cid,
+            "principal_id": principal_id,
+            "issued_at": issued_at,
+            "expires_at": expires_at,
+        },
     )
 
 
 def update_container(conn: Connection, cid: bytes, values: dict[str, Any]) -> None:
     """Set columns of one (already locked) container row."""
-    conn.execute(update(_C).where(_C.c.id == cid).values(**values))
+    conn.execute(_UPDATE_CONTAINER, {"row_id": cid, **values})
 
 
 @dataclass(frozen=True)
@@ -296,8 +301,7 @@ class TokenRow:
     groups: frozenset[str]
 
 
-def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:
-    """Token, principal, roles and groups by the token's SHA-256: ONE round trip."""
+def _token_statement() -> CompoundSelect[Any]:
     base = (
         _TOKENS.c.token_hash,
         _TOKENS.c.revoked_at,
@@ -307,15 +311,22 @@ def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:
         _PRINCIPALS.c.organisation,
     )
     joined = _TOKENS.join(_PRINCIPALS, _PRINCIPALS.c.id == _TOKENS.c.principal_id)
-    stmt = union_all(
+    return union_all(
         select(*base, literal("r").label("kind"), _ROLES.c.role.label("value"))
         .select_from(joined.outerjoin(_ROLES, _ROLES.c.principal_id == _PRINCIPALS.c.id))
-        .where(_TOKENS.c.token_hash == digest),
+        .where(_TOKENS.c.token_hash == bindparam("digest")),
         select(*base, literal("g").label("kind"), _GROUPS.c.group_name.label("value"))
         .select_from(joined.join(_GROUPS, _GROUPS.c.principal_id == _PRINCIPALS.c.id))
-        .where(_TOKENS.c.token_hash == digest),
+        .where(_TOKENS.c.token_hash == bindparam("digest")),
     )
-    rows = conn.execute(stmt).all()
+
+
+_TOKEN_STMT = _token_statement()
+
+
+def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:
+    """Token, principal, roles and groups by the token's SHA-256: ONE round trip."""
+    rows = conn.execute(_TOKEN_STMT, {"digest": digest}).all()
     if not rows:
         return None
     first = rows[0]
