@@ -264,7 +264,8 @@ def play(server: Server, admin: str, work: Path, rows: int) -> None:
     show(info.stdout)
 
     say("The clerk opens the stick at the city office (online, with the password).")
-    clerk_env = base_env(RWC_TOKEN=reader, RWC_PASSWORD=PASSWORD)
+    # RWC_TOKEN goes only to the key server named in RWC_SERVER (or --server).
+    clerk_env = base_env(RWC_TOKEN=reader, RWC_SERVER=server.url, RWC_PASSWORD=PASSWORD)
     listing = run([RWC, "ls", container, "--long"], clerk_env)
     show(listing.stdout)
     desk = work / "clerk"

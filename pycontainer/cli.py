@@ -7,7 +7,8 @@ Global options: --json (one JSON object per result on stdout; errors as JSON on 
 --quiet, --verbose (tracebacks only with --verbose). Errors print as ``rwc: error: ...`` and
 ``rwc: hint: ...`` on stderr.
 
-Environment: RWC_TOKEN (bearer token; else the token stored by `rwc login`), RWC_SERVER
+Environment: RWC_TOKEN (bearer token, sent only to a server named with --server or
+RWC_SERVER; else the token stored by `rwc login` for the server contacted), RWC_SERVER
 (key-server URL for seal, override for readers), RWC_PASSWORD, RWC_CA_BUNDLE,
 XDG_CONFIG_HOME.
 
@@ -25,7 +26,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from pycontainer import cli_login, cli_read, cli_seal
 from pycontainer.cli_exit import ExitCode, UsageError, epilog, exit_code_for
@@ -34,8 +35,10 @@ from pycontainer.errors import ContainerError
 
 PROG = "rwc"
 ENVIRONMENT = """environment:
-  RWC_TOKEN        bearer token (else the one stored by `rwc login URL`)
-  RWC_SERVER       key server URL for seal; for readers, another name for the container's server
+  RWC_TOKEN        bearer token, sent only to the server named by --server or RWC_SERVER
+                   (else the token stored by `rwc login URL` for the server contacted)
+  RWC_SERVER       key server URL for seal; for readers, the server to ask (another name
+                   for the container's server), and the one RWC_TOKEN belongs to
   RWC_PASSWORD     container password (else --password-file, else a prompt)
   RWC_CA_BUNDLE    PEM file of CA certificates for the key server's TLS (--ca-bundle)
   XDG_CONFIG_HOME  where the token store lives (default ~/.config; rwc/tokens.json, 0600)
@@ -49,6 +52,29 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+class _SubcommandParser(_Parser):
+    """A subcommand's parser: PATHs may come before, between or after the options.
+
+    Plain argparse fills a ``nargs="*"``/``"+"`` positional at its first chance, so in
+    ``rwc open C.rwc -C DIR PATH`` or ``rwc seal A -o OUT B`` the last PATH would be
+    "unrecognized". argparse's intermixed parsing (options first, then all positionals)
+    handles that; the top-level parser cannot use it (subparsers), so the subcommand
+    parsers, which argparse calls through parse_known_args, switch to it here.
+    """
+
+    _intermixing = False  # parse_known_intermixed_args calls parse_known_args itself
+
+    # Any: the same signature as the base class's overloads (typeshed), without repeating them.
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
@@ -76,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common_options(suppress=False)],
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubcommandParser)
     sub.required = True
     parents = [_common_options(suppress=True)]
     cli_seal.add_parser(sub, parents)
@@ -110,7 +136,7 @@ def run(
     )
     try:
         with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
-            args = _parse(build_parser(), argv)
+            args = build_parser().parse_args(argv)
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose
@@ -118,7 +144,7 @@ def run(
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
-        ui.stderr.write("\nrwc: interrupted\n")
+        ui.stderr.write("\nrwc: error: interrupted\n")
         return 130
     except BrokenPipeError:
         # The consumer of stdout went away (`rwc cat ... | head`); nothing more to say.
@@ -142,22 +168,6 @@ def run(
         )
         return int(ExitCode.ERROR)
     return int(ExitCode.OK)
-
-
-def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """Parse ``argv``; PATHs of `open` may also follow its options.
-
-    argparse fills a ``nargs="*"`` positional at its first chance, so in
-    ``rwc open C.rwc -C DIR PATH`` the PATH would be "unrecognized"; collect such
-    leftovers for `open` (only plain words, never something that looks like an option).
-    """
-    args, extras = parser.parse_known_args(argv)
-    if extras:
-        if getattr(args, "command", None) == "open" and not any(x.startswith("-") for x in extras):
-            args.paths = [*args.paths, *extras]
-        else:
-            parser.error(f"unrecognized arguments: {' '.join(extras)}")
-    return args
 
 
 def _os_message(exc: OSError) -> str:

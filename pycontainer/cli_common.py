@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 from pycontainer.cli_password import ENV_PASSWORD, get_password
@@ -49,17 +49,25 @@ def store_for(env: Mapping[str, str]) -> TokenStore:
     return TokenStore(config_dir(env))
 
 
-def require_token(urls: Sequence[str], env: Mapping[str, str]) -> str:
-    """Return the token for the first of ``urls`` that has one (RWC_TOKEN wins).
+def require_token(url: str, env: Mapping[str, str], *, named: bool) -> str:
+    """Return the token to send to ``url`` (pycontainer.config, "Token scope").
+
+    Args:
+        url: The key server about to be contacted.
+        env: Environment.
+        named: The user named ``url`` (--server, RWC_SERVER); False for a URL taken from a
+            container's header, to which RWC_TOKEN is never sent.
 
     Raises:
+        TokenScopeError: RWC_TOKEN is set but no server was named (exit code 2).
         KeyServerDeniedError: No token at all (exit code 5, not authenticated).
     """
-    token = resolve_token(urls, env=env, store=store_for(env))
+    token = resolve_token(url, named=named, env=env, store=store_for(env))
     if token is None:
+        how = f"set {ENV_TOKEN}" if named else f"set {ENV_TOKEN} and {ENV_SERVER} (or --server)"
         raise KeyServerDeniedError(
-            f"no token for the key server {urls[0]}",
-            hint=f"run `rwc login {urls[0]}` or set {ENV_TOKEN}",
+            f"no token for the key server {url}",
+            hint=f"run `rwc login {url}` or {how}",
         )
     return token
 

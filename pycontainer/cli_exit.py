@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from pycontainer.config import TokenScopeError
 from pycontainer.errors import (
     ContainerError,
     FormatError,
@@ -78,6 +79,8 @@ _BY_CLASS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     # Every URL the CLI normalises comes from the user (--server, RWC_SERVER, login URL);
     # a bad URL inside a container is a FormatError raised by the library instead.
     (ServerUrlError, ExitCode.USAGE),
+    # RWC_TOKEN without a named server: the user must say where the token belongs.
+    (TokenScopeError, ExitCode.USAGE),
     (KeyServerRevokedError, ExitCode.REVOKED),
     (KeyServerSuspendedError, ExitCode.SUSPENDED),
     (KeyServerDeniedError, ExitCode.DENIED),

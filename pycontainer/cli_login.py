@@ -12,7 +12,7 @@ import getpass
 import sys
 from collections.abc import Mapping
 
-from pycontainer.cli_common import SubParsers, add_tls_option, make_client, store_for
+from pycontainer.cli_common import ENV_SERVER, SubParsers, add_tls_option, make_client, store_for
 from pycontainer.cli_exit import UsageError
 from pycontainer.cli_ui import Ui
 from pycontainer.config import ENV_TOKEN, TOKEN_MAX, check_token
@@ -29,7 +29,8 @@ def add_parsers(
         parents=parents,
         help="store a token for a key server",
         description="Check a token with the key server and store it for URL in "
-        "$XDG_CONFIG_HOME/rwc/tokens.json (mode 0600). RWC_TOKEN, when set, takes precedence.",
+        "$XDG_CONFIG_HOME/rwc/tokens.json (mode 0600). It is only ever sent to URL. RWC_TOKEN "
+        "takes precedence when the server is named with --server or RWC_SERVER.",
     )
     p.add_argument("url", metavar="URL")
     p.add_argument("--token-stdin", action="store_true", help="read the token from stdin")
@@ -41,12 +42,17 @@ def add_parsers(
 
 
 def _read_token(args: argparse.Namespace) -> str:
-    if args.token_stdin:
-        line = sys.stdin.readline(TOKEN_MAX + 2)
-    elif sys.stdin.isatty():
-        line = getpass.getpass(f"Token for {args.url}: ")
-    else:
-        raise UsageError("no terminal to ask for the token", hint="pass it with --token-stdin")
+    try:
+        if args.token_stdin:
+            line = sys.stdin.readline(TOKEN_MAX + 2)
+        elif sys.stdin.isatty():
+            line = getpass.getpass(f"Token for {args.url}: ")
+        else:
+            raise UsageError("no terminal to ask for the token", hint="pass it with --token-stdin")
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError("no token entered") from None
+    except UnicodeDecodeError:  # bytes on stdin that are no text cannot be a token either
+        line = ""
     return check_token(line)
 
 
@@ -59,7 +65,10 @@ def run_login(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     store = store_for(env)
     store.put(url, token)
     if env.get(ENV_TOKEN):
-        ui.warn(f"{ENV_TOKEN} is set and takes precedence over the stored token")
+        ui.warn(
+            f"{ENV_TOKEN} is set and takes precedence over the stored token whenever this "
+            f"server is named with --server or {ENV_SERVER}"
+        )
     roles = ", ".join(who.roles) or "no roles"
     ui.result(
         "login",

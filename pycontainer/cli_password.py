@@ -101,12 +101,15 @@ def get_password(
                     hint=f"use --password-file FILE, set {ENV_PASSWORD}, or pass --no-password",
                 )
             prompt = getpass.getpass
-        password = prompt(f"Password for {what}: ")
-        if confirm:
-            if not password:
-                raise empty
-            if prompt(f"Repeat the password for {what}: ") != password:
-                raise UsageError("the two passwords differ", hint="try again")
+        try:
+            password = prompt(f"Password for {what}: ")
+            if confirm:
+                if not password:
+                    raise empty
+                if prompt(f"Repeat the password for {what}: ") != password:
+                    raise UsageError("the two passwords differ", hint="try again")
+        except EOFError:  # Ctrl-D at the prompt: an answer withheld, not a crash
+            raise UsageError("no password entered") from None
     if not password:
         raise empty
     return password

@@ -2,7 +2,9 @@
 
 Which server: the URL in the container's slot, unless ``--server URL``/RWC_SERVER names
 another way to reach the same server (a reader's network may know it under another name).
-The token is looked up for the override first, then for the slot's URL.
+Which token (pycontainer.config, "Token scope"): RWC_TOKEN only for a server named with
+``--server``/RWC_SERVER, never for the URL a container names; otherwise the token that
+`rwc login` stored for exactly the server contacted.
 
 Receipts: once the key has been released and the content key unwrapped (the password was
 right), the reader confirms with ``receipt_mac`` over the server's challenge
@@ -66,7 +68,9 @@ def add_parsers(
         return p
 
     p = online("open", "extract a container (all entries, or the named PATHs)", run_open)
-    p.add_argument("paths", nargs="*", metavar="PATH", help="entries to extract (default: all)")
+    p.add_argument(
+        "paths", nargs="*", default=[], metavar="PATH", help="entries to extract (default: all)"
+    )
     p.add_argument(
         "-C",
         "--directory",
@@ -113,7 +117,9 @@ def _opened(
     override_arg = args.server or env.get(ENV_SERVER)
     override = normalize_server_url(override_arg) if override_arg else None
     url = override or slot_url
-    token = require_token([override, slot_url] if override else [slot_url], env)
+    # Security decision: the slot URL is the container writer's choice, so it never gets
+    # RWC_TOKEN, and no token stored for another URL (see pycontainer.config).
+    token = require_token(url, env, named=override is not None)
     password = read_password(args, ui, env, confirm=False, what=path.name)
     receipt: dict[str, Any] = {"receipt": "none"}
     with make_client(url, token, args, env) as client:

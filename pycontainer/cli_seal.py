@@ -74,7 +74,13 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--server", metavar="URL", help=f"key server URL (or {ENV_SERVER})")
     add_tls_option(p)
     p.add_argument("--label", metavar="TEXT", help="what the container holds (default: file name)")
-    p.add_argument("--medium", metavar="ID", help="the medium it goes on (for loss reports)")
+    # spec/protocol.md §containers: medium is required (the unit of loss reports).
+    p.add_argument(
+        "--medium",
+        required=True,
+        metavar="ID",
+        help="the medium it goes on: serial number or asset tag (the unit of loss reports)",
+    )
     p.add_argument("--reader", action="append", default=[], metavar="NAME", help="allowed reader")
     p.add_argument(
         "--reader-group", action="append", default=[], metavar="GROUP", help="allowed group"
@@ -125,6 +131,22 @@ def _check_inputs(paths: list[str]) -> None:
     for path in paths:
         if path != STDIN_PATH and not os.path.lexists(path):
             raise UsageError(f"{path}: no such file or directory")
+
+
+def _check_not_inside_inputs(paths: list[str], out: Path) -> None:
+    """Refuse a container written into a directory being sealed.
+
+    The directory walk would find the container's own temporary file and seal a partial
+    copy of it.
+    """
+    where = out.parent.resolve()
+    for path in paths:
+        src = Path(path)
+        if path != STDIN_PATH and src.is_dir() and where.is_relative_to(src.resolve()):
+            raise UsageError(
+                f"{out} would be written inside {path}, which is being sealed",
+                hint="write the container outside the directories you seal",
+            )
 
 
 def _check_output(out: Path, force: bool) -> None:
@@ -179,6 +201,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     out = Path(args.output)
     _check_output(out, args.force)
     _check_inputs(args.paths)
+    _check_not_inside_inputs(args.paths, out)
     argon2 = Argon2Params(m=args.kdf_memory, t=args.kdf_time, p=args.kdf_parallelism)
     if not argon2.within_bounds():  # spec §slot-server-oprf: bounded Argon2 parameters
         raise UsageError(
@@ -187,6 +210,11 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             f"--kdf-time {ARGON2_T_MIN}..{ARGON2_T_MAX}, "
             f"--kdf-parallelism {ARGON2_P_MIN}..{ARGON2_P_MAX}",
         )
+    label = args.label or out.name[:LABEL_MAX]
+    for option, value in (("--label", label), ("--medium", args.medium)):
+        if not value.strip() or len(value) > LABEL_MAX:
+            # spec/protocol.md §containers: checked here so no registration is left behind.
+            raise UsageError(f"{option} must be 1 to {LABEL_MAX} characters")
     not_after = parse_expires(args.expires, datetime.now(UTC)) if args.expires else None
     if args.attempt_budget is not None and args.attempt_budget < 1:
         raise UsageError("--attempt-budget must be at least 1")
@@ -196,12 +224,12 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             hint="name its readers with --reader NAME and/or --reader-group GROUP",
         )
     # The token first: no point asking for a password twice if we cannot reach the server.
-    token = require_token([server], env)
+    token = require_token(server, env, named=True)  # the writer named it
     password = read_password(args, ui, env, confirm=True, what=str(out))
     policy = Policy(
         readers=tuple(args.reader),
         reader_groups=tuple(args.reader_group),
-        label=args.label or out.name[:LABEL_MAX],
+        label=label,
         medium=args.medium,
         not_after=not_after,
         password_required=bool(password),

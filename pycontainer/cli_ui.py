@@ -73,15 +73,28 @@ class Ui:
         """
         if self.json_mode:
             doc = {"ok": True, "command": command, **data, "warnings": self.warnings}
-            self.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            self._write(json.dumps(doc, ensure_ascii=False) + "\n")
         elif text is not None and not self.quiet:
-            self.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+            self._write(text + ("" if text.endswith("\n") else "\n"))
         self.stdout.flush()
 
     def data(self, text: str) -> None:
         """Print primary output that --quiet does not suppress (ls, info), never with --json."""
         if not self.json_mode:
-            self.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+            self._write(text + ("" if text.endswith("\n") else "\n"))
+
+    def _write(self, text: str) -> None:
+        """Write to stdout; what the encoding cannot show is escaped, not a failure.
+
+        A POSIX file name need not be valid UTF-8 (Python keeps such bytes as surrogates);
+        the run has succeeded by the time its result is printed, so printing it must not
+        turn that into an error.
+        """
+        try:
+            self.stdout.write(text)
+        except UnicodeEncodeError:  # raised before anything is written
+            encoding = getattr(self.stdout, "encoding", None) or "utf-8"
+            self.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
 
     def note(self, message: str) -> None:
         """Print a progress note on stderr (only with --verbose)."""

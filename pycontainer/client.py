@@ -6,7 +6,13 @@ writer's ``register``/``commit``, the reader's ``receipt`` and ``whoami``.
 Security decisions, each also commented where it is made:
 
 * TLS certificates are always verified; a city's own PKI is trusted through ``ca_bundle``.
-  There is deliberately no switch to turn verification off.
+  There is deliberately no switch to turn verification off. The trust store is always named
+  explicitly per request (``ca_bundle``, else requests' own certifi store), because requests
+  replaces ``verify=True`` with REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the environment:
+  an inherited variable must not decide whom rwc trusts with a token.
+* Proxies from the environment (HTTPS_PROXY, NO_PROXY) are still honoured (``trust_env``
+  stays on): a city network may only reach the key server through one, and a CONNECT proxy
+  cannot see or change the TLS session, which is verified end to end as above.
 * Plain ``http://`` only to loopback hosts (see pycontainer.server_url).
 * Redirects are not followed (the bearer token must go to the configured server only).
 * Every call has a connect and a read timeout; response bodies are size-limited.
@@ -235,7 +241,8 @@ class KeyServerClient:
         Args:
             base_url: The server's base URL (https://, or http:// for loopback only).
             token: The bearer token ("rwc_...").
-            ca_bundle: A PEM file of CA certificates to trust instead of the system store.
+            ca_bundle: A PEM file of CA certificates to trust instead of the certifi store
+                (the environment's REQUESTS_CA_BUNDLE is never used).
             timeout: (connect, read) seconds; overrides ``limits``.
             retries: Retries of safe requests; overrides ``limits``.
             limits: Timeouts, retries and size limits.
@@ -263,8 +270,10 @@ class KeyServerClient:
             raise ContainerError("the bearer token contains characters a token cannot have")
         self._limits = limits
         self._auth = _BearerAuth(token)
-        # TLS verification is always on: True = the system/certifi store, or the city's CA file.
-        self._verify: bool | str = ca_bundle if ca_bundle else True
+        # TLS verification is always on, against a named file: the city's CA bundle, or the
+        # certifi store requests ships with. Never True: requests would let REQUESTS_CA_BUNDLE
+        # or CURL_CA_BUNDLE from the environment replace it (see the module docstring).
+        self._verify: str = ca_bundle if ca_bundle else requests.utils.DEFAULT_CA_BUNDLE_PATH
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
@@ -442,7 +451,9 @@ class KeyServerClient:
                     json=body,
                     auth=self._auth,
                     timeout=(self._limits.connect_timeout, self._limits.read_timeout),
-                    verify=self._verify,  # never False: see the module docstring
+                    # Per request, so neither the session nor the environment overrides it;
+                    # never False or True: see the module docstring.
+                    verify=self._verify,
                     allow_redirects=False,
                     stream=True,
                 )

@@ -6,12 +6,19 @@ the directory is created 0700, the file 0600 (created with that mode, never chmo
 the fact), replaced atomically (temporary file, fsync, rename) under an advisory lock, and a
 store readable by group or others is refused rather than used.
 
-Token scope: a stored token is only ever sent to the server it was stored for. RWC_TOKEN is
-not tied to a server, so it goes to whichever server the container's slot names (or the
---server override): a hostile container could name a server of its own and collect it.
-People who open containers from untrusted sources should use `rwc login` instead.
+Token scope (a security decision): the key-server URL in a container's header is chosen by
+whoever wrote the container, who may be hostile (spec/format.md §security-considerations,
+"Credentials and the header URL"). A token must therefore never be chosen, or sent,
+because of that URL alone:
 
-Spec anchors: spec/protocol.md §auth (token syntax).
+* a stored token is only ever sent to the server it was stored for (the store is keyed by
+  the normalised URL, and the lookup is for exactly the URL about to be contacted);
+* RWC_TOKEN is not tied to any server, so it is sent only to a server the user named
+  (``--server``/RWC_SERVER, or seal's ``--server``). Without such a name, a reader uses the
+  container's URL only if ``rwc login`` stored a token for it, and otherwise refuses
+  (TokenScopeError) rather than hand RWC_TOKEN to a server a container picked.
+
+Spec anchors: spec/protocol.md §auth (token syntax); spec/format.md §security-considerations.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pycontainer.errors import ContainerError
@@ -43,6 +50,10 @@ TOKEN_MAX = 1024
 
 class ConfigError(ContainerError):
     """The token or the token store is unusable."""
+
+
+class TokenScopeError(ConfigError):
+    """RWC_TOKEN is set, but the user named no server to send it to (a usage error)."""
 
 
 def check_token(token: str) -> str:
@@ -201,32 +212,44 @@ def _parse_store(raw: bytes, path: Path) -> dict[str, str]:
 
 
 def resolve_token(
-    urls: Sequence[str],
+    url: str,
     *,
+    named: bool,
     env: Mapping[str, str] | None = None,
     store: TokenStore | None = None,
 ) -> str | None:
-    """Find the token to use: RWC_TOKEN first, else the first stored token among ``urls``.
+    """Find the token to send to the key server at ``url`` (see "Token scope" above).
 
     Args:
-        urls: Candidate server URLs in order of preference (e.g. the --server override, then
-            the URL in the container).
+        url: The server about to be contacted.
+        named: True if the user named ``url`` (--server, RWC_SERVER); False if it comes
+            from a container's header.
         env: Environment (default os.environ).
         store: Token store (default: the user's).
 
     Returns:
-        The token, or None if there is none.
+        RWC_TOKEN if ``named``, else (or without RWC_TOKEN) the token stored for exactly
+        ``url``, or None if there is none.
 
     Raises:
+        TokenScopeError: RWC_TOKEN is set, ``url`` was not named, and no token is stored
+            for it.
         ConfigError: RWC_TOKEN is malformed, or the store is unusable.
     """
     env = os.environ if env is None else env
     from_env = env.get(ENV_TOKEN)
-    if from_env:
+    # Security decision: RWC_TOKEN goes only to a server the user named. A URL taken from a
+    # container header may be an attacker's server collecting tokens (token harvesting).
+    if from_env and named:
         return check_token(from_env)
     store = store or TokenStore(config_dir(env))
-    for url in urls:
-        token = store.get(url)
-        if token:
-            return check_token(token)
+    # Only the token stored for this very URL: a token never goes to another server.
+    stored = store.get(url)
+    if stored:
+        return check_token(stored)
+    if from_env:
+        raise TokenScopeError(
+            f"{ENV_TOKEN} is set but no key server was named",
+            hint="set RWC_SERVER (or --server) to the key server this token belongs to",
+        )
     return None

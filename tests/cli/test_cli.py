@@ -54,7 +54,9 @@ def rwc(
 ) -> Result:
     e = {"XDG_CONFIG_HOME": str(home)}
     if who is not None:
+        # RWC_TOKEN goes only to a server the user named (pycontainer.config, "Token scope").
         e["RWC_TOKEN"] = server.tokens[who]
+        e["RWC_SERVER"] = server.url
     if password is not None:
         e["RWC_PASSWORD"] = password
     e.update(env or {})
@@ -238,6 +240,8 @@ def test_unreachable_exit_7(server: Any, home: Path, tmp_path: Path, closed_port
         f"http://127.0.0.1:{closed_port}",
         "--reader",
         "clerk@city.example",
+        "--medium",
+        "M",
         *KDF,
     )
     assert s.code == ExitCode.UNREACHABLE
@@ -324,14 +328,17 @@ def test_seal_refusals_are_usage_errors_and_write_nothing(
     make_tree(tmp_path / "in")
     src = str(tmp_path / "in" / "register.csv")
     out = tmp_path / "x.rwc"
-    base = ["seal", src, "-o", str(out), "--server", server.url]
+    base = ["seal", src, "-o", str(out), "--server", server.url, "--medium", "M"]
     cases = [
         base + KDF,  # no reader
+        [*base[:-2], "--reader", "r", *KDF],  # no medium (spec: required)
+        [*base, "--reader", "r", "--label", "x" * 201, *KDF],
+        [*base[:-1], " ", "--reader", "r", *KDF],
         [*base, "--reader", "r", "--kdf-memory", "1024"],  # below the spec bound
         [*base, "--reader", "r", "--kdf-time", "11", *KDF[:2]],
         [*base, "--reader", "r", "--expires", "yesterday", *KDF],
         [*base, "--reader", "r", "--expires", "2001-01-01", *KDF],
-        ["seal", src, "-o", str(out), "--server", "http://keys.city.example", "--reader", "r"],
+        [*base[:4], "--server", "http://keys.city.example", "--medium", "M", "--reader", "r"],
     ]
     for argv in cases:
         r = rwc(server, home, *argv)
@@ -339,6 +346,22 @@ def test_seal_refusals_are_usage_errors_and_write_nothing(
         assert not out.exists()
     empty = rwc(server, home, *base, "--reader", "r", *KDF, password="")
     assert empty.code == ExitCode.USAGE and "--no-password" in empty.err
+    # The container may not be written into a directory being sealed (it would seal itself).
+    inside = tmp_path / "in" / "x.rwc"
+    r = rwc(
+        server,
+        home,
+        "seal",
+        str(tmp_path / "in"),
+        "-o",
+        str(inside),
+        *base[4:],
+        "--reader",
+        "r",
+        *KDF,
+    )
+    assert r.code == ExitCode.USAGE and "inside" in r.err, r.err
+    assert sorted(p.name for p in inside.parent.iterdir()) == ["notes", "register.csv"]
 
 
 def test_seal_with_unknown_reader_leaves_nothing(server: Any, home: Path, tmp_path: Path) -> None:
@@ -523,3 +546,72 @@ def test_tls_with_ca_bundle_option_and_env(
         env={"RWC_SERVER": https, "RWC_CA_BUNDLE": str(tls_files.ca_cert)},
     )
     assert env.code == 0, env.err
+
+
+def test_tls_trust_ignores_requests_ca_bundle(
+    server: Any,
+    home: Path,
+    tmp_path: Path,
+    tls_files: Any,
+    tls_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE (set machine-wide here) never decide whom rwc trusts."""
+    _, out = seal(server, home, tmp_path)
+    https = f"https://localhost:{tls_port}"
+    # The environment trusts the test CA; rwc's default store (certifi) does not.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_files.ca_cert))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tls_files.ca_cert))
+    default = rwc(server, home, "ls", str(out), "--server", https, who="reader")
+    assert default.code == ExitCode.UNREACHABLE, default.err
+    assert "not trusted" in default.err
+    # A wrong bundle in the environment does not override --ca-bundle or RWC_CA_BUNDLE.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_files.other_ca_cert))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tls_files.other_ca_cert))
+    ca = str(tls_files.ca_cert)
+    opt = rwc(server, home, "ls", str(out), "--server", https, "--ca-bundle", ca, who="reader")
+    assert opt.code == 0, opt.err
+    env = rwc(
+        server, home, "ls", str(out), who="reader", env={"RWC_SERVER": https, "RWC_CA_BUNDLE": ca}
+    )
+    assert env.code == 0, env.err
+
+
+def test_paths_may_come_before_between_and_after_options(
+    server: Any, home: Path, tmp_path: Path
+) -> None:
+    register, notes = make_tree(tmp_path / "in")
+    out = tmp_path / "mixed.rwc"
+    r = rwc(
+        server,
+        home,
+        "seal",
+        str(register),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        str(notes),
+        "--reader",
+        "clerk@city.example",
+        "--medium",
+        "USB-MIXED",
+        *KDF,
+        "--json",
+    )
+    assert r.code == 0, r.err
+    assert r.json()["entries"] == 4
+    dest = tmp_path / "dest"
+    o = rwc(
+        server, home, "open", str(out), "notes/a.txt", "-C", str(dest), "register.csv", who="reader"
+    )
+    assert o.code == 0, o.err
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == [
+        "notes",
+        "notes/a.txt",
+        "register.csv",
+    ]
+    # `--` still ends the options: what follows is a PATH even if it looks like one.
+    dash = rwc(server, home, "open", str(out), "-C", str(tmp_path / "d2"), "--", "-x", who="reader")
+    assert dash.code != ExitCode.USAGE, dash.err
+    assert not (tmp_path / "d2").exists()

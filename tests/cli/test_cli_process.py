@@ -28,6 +28,7 @@ def proc(
     }
     if who:
         env["RWC_TOKEN"] = server.tokens[who]
+        env["RWC_SERVER"] = server.url  # RWC_TOKEN goes only to a named server
     return subprocess.run(
         [str(RWC), *argv], input=stdin, env=env, capture_output=True, timeout=120, check=False
     )
@@ -93,6 +94,8 @@ def test_installed_rwc_usage_and_unreachable(server: Any, tmp_path: Path, closed
         f"http://127.0.0.1:{closed_port}",
         "--reader",
         "r",
+        "--medium",
+        "M",
         *KDF,
     )
     assert n.returncode == 7
@@ -110,6 +113,8 @@ def test_installed_rwc_usage_and_unreachable(server: Any, tmp_path: Path, closed
         f"http://127.0.0.1:{closed_port}",
         "--reader",
         "r",
+        "--medium",
+        "M",
         *KDF,
     )
     assert v.returncode == 7
@@ -147,6 +152,7 @@ def test_cat_into_a_closed_pipe_ends_quietly(server: Any, tmp_path: Path) -> Non
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "RWC_TOKEN": server.tokens["reader"],
+        "RWC_SERVER": server.url,
         "RWC_PASSWORD": "correct horse",
     }
     cat = subprocess.Popen(

@@ -85,7 +85,12 @@ def test_seal_prompts_twice_without_echo(server: Any, tmp_path: Path) -> None:
     assert out.is_file()
 
     # The same password opens it (given through the environment this time).
-    env_reader = {**env, "RWC_TOKEN": server.tokens["reader"], "RWC_PASSWORD": SECRET}
+    env_reader = {
+        **env,
+        "RWC_TOKEN": server.tokens["reader"],
+        "RWC_SERVER": server.url,
+        "RWC_PASSWORD": SECRET,
+    }
     rc, seen = on_tty(["cat", str(out), "f.txt"], env_reader, [])
     assert rc == 0 and b"hello" in seen
 

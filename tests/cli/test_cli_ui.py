@@ -96,3 +96,17 @@ def test_main_entry_point_returns_exit_codes(capsys: Any) -> None:
     assert "exit codes:" in capsys.readouterr().out
     assert main(["info", "/nonexistent/c.rwc"]) == ExitCode.USAGE
     assert capsys.readouterr().err.startswith("rwc: error: ")
+
+
+def test_result_with_a_non_utf8_file_name_is_printed_escaped() -> None:
+    # "\udcff" is how Python keeps the byte 0xff of a POSIX file name that is not UTF-8.
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    ui = Ui(stdout=out, stderr=io.StringIO())
+    ui.result("seal", {"output": "\udcff.rwc"}, "sealed 1 entry into \udcff.rwc")
+    ui.data("container:    \udcff.rwc")
+    assert raw.getvalue() == b"sealed 1 entry into \\udcff.rwc\ncontainer:    \\udcff.rwc\n"
+    ui.json_mode = True
+    ui.result("seal", {"output": "\udcff.rwc"}, None)
+    # JSON escapes the surrogate (\\udcff), which a JSON reader turns back into it.
+    assert json.loads(raw.getvalue().splitlines()[-1])["output"] == "\udcff.rwc"

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer.config import ConfigError, TokenStore, check_token, config_dir, resolve_token
+from pycontainer.config import (
+    ConfigError,
+    TokenScopeError,
+    TokenStore,
+    check_token,
+    config_dir,
+    resolve_token,
+)
 
 TOKEN = "rwc_" + "A" * 43
 OTHER = "rwc_" + "b" * 43
@@ -62,12 +69,27 @@ def test_damaged_store(tmp_path: Path) -> None:
         store.get("https://keys.city.example")
 
 
-def test_env_token_wins_then_first_url(tmp_path: Path) -> None:
+def test_env_token_only_for_a_named_server(tmp_path: Path) -> None:
     store = TokenStore(tmp_path)
     store.put("https://b.example", OTHER)
-    assert resolve_token(["https://a.example", "https://b.example"], env={}, store=store) == OTHER
-    assert resolve_token(["https://b.example"], env={"RWC_TOKEN": TOKEN}, store=store) == TOKEN
-    assert resolve_token(["https://c.example"], env={}, store=store) is None
+    env = {"RWC_TOKEN": TOKEN}
+    # Named by the user (--server, RWC_SERVER): RWC_TOKEN wins over a stored token.
+    assert resolve_token("https://b.example", named=True, env=env, store=store) == TOKEN
+    assert resolve_token("https://a.example", named=True, env=env, store=store) == TOKEN
+    # From a container header: never RWC_TOKEN; the stored token for exactly that URL.
+    assert resolve_token("https://B.example/", named=False, env=env, store=store) == OTHER
+    with pytest.raises(TokenScopeError, match="no key server was named") as info:
+        resolve_token("https://a.example", named=False, env=env, store=store)
+    assert TOKEN not in str(info.value) and "RWC_SERVER" in (info.value.hint or "")
+
+
+def test_stored_token_only_for_its_own_server(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path)
+    store.put("https://b.example", OTHER)
+    for named in (True, False):
+        assert resolve_token("https://b.example", named=named, env={}, store=store) == OTHER
+        assert resolve_token("https://c.example", named=named, env={}, store=store) is None
+        assert resolve_token("https://b.example/x", named=named, env={}, store=store) is None
 
 
 @pytest.mark.parametrize("bad", ["", "  ", "rwc_abc def", "rwc_\nx", "tök", "x" * 2000])

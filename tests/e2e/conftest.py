@@ -332,9 +332,14 @@ def make_people(server: KeyServer) -> People:
 
 @dataclass
 class Rwc:
-    """Runs the installed ``rwc`` as a given principal."""
+    """Runs the installed ``rwc`` as a given principal.
+
+    ``server`` is exported as RWC_SERVER whenever a token is given: rwc sends RWC_TOKEN only
+    to a key server the user named (pycontainer/config.py, "Token scope").
+    """
 
     work: Path
+    server: str | None = None
 
     def __call__(
         self,
@@ -348,6 +353,8 @@ class Rwc:
         extra = {"HOME": os.fspath(self.work / "home")}
         if token is not None:
             extra["RWC_TOKEN"] = token
+            if self.server is not None:
+                extra["RWC_SERVER"] = self.server
         if password is not None:
             extra["RWC_PASSWORD"] = password
         return run([RWC, *args], clean_env(**extra), timeout=timeout, stdin=stdin)
@@ -440,8 +447,6 @@ class Story:
         self, container: Path, dest: Path, *paths: str, password: str | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         """``rwc open CONTAINER -C DEST [PATH...]`` as the story's reader."""
-        # PATHs go before -C: `rwc open C -C DIR PATH` is refused by the current CLI
-        # ("unrecognized arguments", argparse nargs="*" after an option); reported.
         return self.rwc(
             "open",
             container,
@@ -521,7 +526,12 @@ def people(shared_server: KeyServer) -> People:
 def story(shared_server: KeyServer, people: People, tmp_path: Path) -> Story:
     """The shared server and people, with a fresh working directory for this test."""
     (tmp_path / "home").mkdir()
-    return Story(server=shared_server, people=people, rwc=Rwc(work=tmp_path), work=tmp_path)
+    return Story(
+        server=shared_server,
+        people=people,
+        rwc=Rwc(work=tmp_path, server=shared_server.url),
+        work=tmp_path,
+    )
 
 
 @pytest.fixture
@@ -532,7 +542,12 @@ def writer_story(shared_server: KeyServer, people: People, tmp_path: Path) -> St
     own = dataclasses.replace(
         people, writer=name, writer_token=add_principal_http(shared_server, name, "writer")
     )
-    return Story(server=shared_server, people=own, rwc=Rwc(work=tmp_path), work=tmp_path)
+    return Story(
+        server=shared_server,
+        people=own,
+        rwc=Rwc(work=tmp_path, server=shared_server.url),
+        work=tmp_path,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -554,7 +569,7 @@ def private_story(stoppable: tuple[KeyServer, People], tmp_path: Path) -> Story:
         server.start()
     work = tmp_path / "work"
     (work / "home").mkdir(parents=True)
-    return Story(server=server, people=own_people, rwc=Rwc(work=work), work=work)
+    return Story(server=server, people=own_people, rwc=Rwc(work=work, server=server.url), work=work)
 
 
 def leftovers(parent: Path, keep: set[str]) -> list[str]:

@@ -62,7 +62,10 @@ def test_two_instances_one_database(database_url: str, tmp_path: Path, h: Module
         work = tmp_path / "work"
         (work / "home").mkdir(parents=True)
         story: Any = h.Story(
-            server=first, people=h.make_people_http(first), rwc=h.Rwc(work=work), work=work
+            server=first,
+            people=h.make_people_http(first),
+            rwc=h.Rwc(work=work, server=first.url),
+            work=work,
         )
         src, container, _ = story.seal_for_reader()
         expected = {f"{src.name}/{k}": v for k, v in h.tree(src).items()}

@@ -106,6 +106,7 @@ def _seal_through(story: Any, h: ModuleType, relay: StoppingRelay) -> tuple[Path
         url=relay.url,
     )
     h.expect(proc, h.EXIT_OK)
+    story.rwc.server = relay.url  # the reader names the relay, where its token may go
     return src, container
 
 
