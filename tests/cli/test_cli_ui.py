@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from pycontainer.cli import run
 from pycontainer.cli_exit import ExitCode, exit_code_for
 from pycontainer.cli_read import _send_receipt
 from pycontainer.cli_ui import Ui
@@ -110,3 +114,19 @@ def test_result_with_a_non_utf8_file_name_is_printed_escaped() -> None:
     ui.result("seal", {"output": "\udcff.rwc"}, None)
     # JSON escapes the surrogate (\\udcff), which a JSON reader turns back into it.
     assert json.loads(raw.getvalue().splitlines()[-1])["output"] == "\udcff.rwc"
+
+
+def test_login_token_stdin_that_is_not_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"rwc_\xff\xfe\n")))
+    err = io.StringIO()
+    code = run(
+        ["login", "https://keys.city.example", "--token-stdin"],
+        env={"XDG_CONFIG_HOME": str(tmp_path)},
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert code == ExitCode.ERROR
+    assert err.getvalue().startswith("rwc: error: that is not a valid token\nrwc: hint: ")
+    assert not (tmp_path / "rwc" / "tokens.json").exists()

@@ -68,3 +68,14 @@ def test_prompt_twice_must_match() -> None:
 def test_missing_file_is_clear(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="cannot read the password file"):
         gp(password_file=str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize("answers", [[], ["pw"]])
+def test_ctrl_d_at_the_prompt_is_a_usage_error(answers: list[str]) -> None:
+    def prompt(_text: str) -> str:
+        if not answers:
+            raise EOFError  # what getpass raises on Ctrl-D
+        return answers.pop()
+
+    with pytest.raises(UsageError, match="no password entered"):
+        gp(prompt=prompt, confirm=True)
