@@ -5,10 +5,12 @@ Chunk ``i`` of plaintext size ``C = 2**chunk_log2`` is sealed with nonce
 empty. Reordering, dropping, duplicating or truncating chunks therefore fails authentication,
 and every such failure raises the same :class:`PayloadError`.
 
-Besides the per-chunk functions this module holds the two hot loops of the library: an
-encrypting sink (the writer fills page-aligned buffers in place with ``readinto``) and an
-ordered decrypting iterator. Both pipeline chunks over a small thread pool (AES-GCM in
-``cryptography`` releases the GIL) with a bounded window, so memory stays constant.
+Besides the per-chunk functions this module holds the hot loops of the library: a
+chunk-parallel sealer for plaintexts of known length (each thread reads, seals and writes
+whole chunks at their fixed offsets), an encrypting sink for streams of unknown length (the
+writer fills page-aligned buffers in place with ``readinto``) and an ordered decrypting
+iterator. All of them spread chunks over a few threads (AES-GCM in ``cryptography`` and file
+I/O release the GIL) with a bounded number of buffers, so memory stays constant.
 
 Spec anchors: spec/format.md §payload.
 """
@@ -19,6 +21,7 @@ import contextlib
 import functools
 import mmap
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -320,6 +323,116 @@ class EncryptingSink:
         for b in self._free:
             b.close()
         self._free.clear()
+
+
+class _Shared:
+    """State shared by the threads of :func:`seal_chunks` (guarded by ``lock``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next = 0
+        self.done = 0
+        self.error: BaseException | None = None
+
+
+def seal_chunks(
+    key: bytes,
+    chunk_log2: int,
+    plaintext_length: int,
+    fill: Callable[[int, memoryview], None],
+    write_at: Callable[[memoryview, int], None],
+    *,
+    workers: int = p.WORKERS_DEFAULT,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Seal a plaintext whose length is known in advance, chunk-parallel.
+
+    Every chunk's offsets are fixed (plaintext ``i*C``, ciphertext ``i*(C+16)``) and the
+    final chunk is known from the length, so chunks need no ordering: each thread takes the
+    next index, reads that chunk's plaintext, seals it and writes it, all on one thread and
+    in one pair of buffers. Measured on the 2-vCPU bench VM (256 MiB on tmpfs, CPU time per
+    MiB): handing a chunk from a reading thread to an encrypting or writing thread costs
+    15-30% more CPU than keeping it on one thread (wake-ups, and 1 MiB moving between the
+    cores' caches), so this layout is the cheapest way to use a second core.
+
+    Args:
+        key: The payload key.
+        chunk_log2: log2 of the chunk size.
+        plaintext_length: Total plaintext bytes (at least 1).
+        fill: ``fill(offset, view)`` writes plaintext bytes ``[offset, offset + len(view))``
+            into ``view``. Called from several threads at once.
+        write_at: Writes all of a ciphertext buffer at an offset in the payload. Called from
+            several threads at once, out of order (e.g. pwrite).
+        workers: Threads, the caller's included (1 = everything in the caller's thread).
+        progress: Called in the caller's thread with the plaintext bytes sealed so far,
+            after each chunk the caller's thread sealed, and once at the end.
+
+    Raises:
+        ValueError: ``plaintext_length`` < 1 or ``workers`` < 1.
+        Exception: Whatever ``fill``, ``write_at`` or ``progress`` raised (the first error;
+            the other threads stop at their next chunk).
+    """
+    if plaintext_length < 1:
+        raise ValueError("the plaintext must not be empty")  # spec [F-PAYLOAD-EMPTY]
+    _check_workers(workers)
+    cipher = StreamCipher(key)
+    size = 1 << chunk_log2
+    count = -(-plaintext_length // size)
+    shared = _Shared()
+
+    def run(report: Callable[[int], None] | None) -> None:
+        bufs = _Buffers(size)
+        plain_all, sealed = memoryview(bufs.plain), memoryview(bufs.sealed)
+        try:
+            while True:
+                with shared.lock:
+                    if shared.error is not None or shared.next >= count:
+                        return
+                    index = shared.next
+                    shared.next += 1
+                start = index << chunk_log2
+                plain = plain_all[: min(size, plaintext_length - start)]
+                fill(start, plain)
+                # spec §payload: the final chunk (flag 1) is the one that ends the plaintext.
+                k = cipher.encrypt_into(index, index == count - 1, plain, sealed)
+                write_at(sealed[:k], index * (size + p.TAG_SIZE))
+                with shared.lock:
+                    shared.done += len(plain)
+                    done = shared.done
+                if report is not None:
+                    report(done)
+        except BaseException as exc:
+            with shared.lock:
+                if shared.error is None:
+                    shared.error = exc
+            raise
+        finally:
+            plain_all.release()
+            sealed.release()
+            bufs.close()
+
+    def helper() -> None:
+        # The error is recorded in `shared` and re-raised by the caller's thread.
+        with contextlib.suppress(BaseException):
+            run(None)
+
+    threads = [
+        threading.Thread(target=helper, name="rwc-seal", daemon=True)
+        for _ in range(min(workers, count) - 1)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        run(progress)
+    finally:
+        with shared.lock:
+            shared.next = count  # stop the helpers at their next chunk
+        for t in threads:
+            t.join()
+    if shared.error is not None:
+        raise shared.error
+    if progress is not None and threads:
+        progress(shared.done)  # the helpers may have sealed the last chunks
 
 
 def decrypt_chunks(

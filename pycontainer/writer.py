@@ -2,8 +2,11 @@
 
 Order of work, so that bad input costs nothing: collect and check the inputs (refusing
 symlinks, devices, FIFOs and sockets), check the destination, run the key-release step,
-then stream the payload through :class:`~pycontainer.stream.EncryptingSink` into a temp
-file beside the destination, fsync it, and rename it into place. Any failure removes the
+then seal the payload into a temp file beside the destination, fsync it, and rename it into
+place. Files are sealed chunk-parallel (:func:`~pycontainer.stream.seal_chunks`: the sizes
+and the index are known before the first byte is read, so every chunk's plaintext source and
+ciphertext offset are fixed); a stream goes through
+:class:`~pycontainer.stream.EncryptingSink`. Any failure removes the
 temp file; a source file that changes size while it is read fails the seal instead of
 producing an index that lies.
 
@@ -12,10 +15,12 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §pay
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +39,7 @@ from pycontainer.errors import (
 )
 from pycontainer.header import Header, OprfSlot, check_url, encode_unsigned
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
-from pycontainer.stream import EncryptingSink, sealed_length
+from pycontainer.stream import EncryptingSink, seal_chunks, sealed_length
 
 RandomSource = Callable[[int], bytes]
 Progress = Callable[[int, int], None]
@@ -279,12 +284,148 @@ def _publish(tmp: Path, out: Path, *, force: bool) -> None:
         os.close(dfd)
 
 
-Filler = Callable[[EncryptingSink], list[Entry]]
+class _FileReader:
+    """Reads plaintext ranges of ``data || tail`` from the source files, thread-safe.
+
+    Each file is opened (and checked to be the file the walk saw) when the first chunk that
+    needs it is read, and closed after the last one, when it is checked again: a file that
+    grew, shrank or was rewritten in place fails the seal instead of producing an index that
+    lies. At most one file per chunk in flight is open at a time, plus files that share a
+    chunk, so many small files do not exhaust file descriptors.
+    """
+
+    def __init__(self, sources: Sequence[_Source], tail: bytes, chunk_log2: int) -> None:
+        self._files = [s for s in sources if s.entry.is_file and s.entry.size]
+        self._empty = [s for s in sources if s.entry.is_file and not s.entry.size]
+        self._starts: list[int] = []
+        pos = 0
+        for s in self._files:
+            self._starts.append(pos)
+            pos += s.entry.size
+        self.data_length = pos
+        self._tail = tail
+        self.length = pos + len(tail)
+        # Chunks touching each file: the fd is closed when the count reaches 0.
+        self._pending = [
+            ((st + s.entry.size - 1) >> chunk_log2) - (st >> chunk_log2) + 1
+            for st, s in zip(self._starts, self._files, strict=True)
+        ]
+        self._fds: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def check_empty_files(self) -> None:
+        """Open and check the empty files (they own no chunk)."""
+        for src in self._empty:
+            fd = _open_source(src)
+            try:
+                _check_unchanged(fd, src)
+            finally:
+                os.close(fd)
+
+    def _acquire(self, j: int) -> int:
+        with self._lock:
+            fd = self._fds.get(j)
+            if fd is None:
+                fd = self._fds[j] = _open_source(self._files[j])
+            return fd
+
+    def _release(self, j: int) -> None:
+        with self._lock:
+            self._pending[j] -= 1
+            if self._pending[j]:
+                return
+            fd = self._fds.pop(j)
+        try:
+            _check_unchanged(fd, self._files[j])
+        finally:
+            os.close(fd)
+
+    def fill(self, offset: int, view: memoryview) -> None:
+        """Write plaintext bytes ``[offset, offset + len(view))`` into ``view``."""
+        end = offset + len(view)
+        j = max(0, bisect.bisect_right(self._starts, offset) - 1)
+        while offset < min(end, self.data_length):
+            src, start = self._files[j], self._starts[j]
+            n = min(end, start + src.entry.size) - offset
+            fd = self._acquire(j)
+            _pread_into(fd, view[:n], offset - start, src)
+            self._release(j)
+            view, offset, j = view[n:], offset + n, j + 1
+        if view:
+            lo = offset - self.data_length
+            view[:] = self._tail[lo : lo + len(view)]
+
+    def close(self) -> None:
+        """Close the files still open (after a failure)."""
+        with self._lock:
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            os.close(fd)
+
+
+def _changed(path: str) -> InputError:
+    return InputError(
+        f"{path} changed while it was being sealed",
+        hint="seal again when nothing is writing to the file",
+    )
+
+
+def _open_source(src: _Source) -> int:
+    path = src.fs_path
+    assert path is not None
+    try:
+        # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
+        # O_NONBLOCK: a file swapped for a FIFO must not hang the seal (refused below).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc.strerror}",
+            hint="check that it still exists and is readable",
+        ) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != src.dev_ino:
+        os.close(fd)
+        raise _changed(path)
+    with contextlib.suppress(OSError, AttributeError):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # readahead hint only
+    return fd
+
+
+def _pread_into(fd: int, view: memoryview, offset: int, src: _Source) -> None:
+    path = src.fs_path
+    assert path is not None
+    try:
+        while view:
+            n = os.preadv(fd, [view], offset)
+            if n == 0:
+                raise _changed(path)  # shrank: the index would promise bytes we do not have
+            view, offset = view[n:], offset + n
+    except OSError as exc:
+        raise InputError(
+            f"reading {path} failed: {exc.strerror}", hint="check the file and the disk"
+        ) from None
+
+
+def _check_unchanged(fd: int, src: _Source) -> None:
+    path = src.fs_path
+    assert path is not None
+    after = os.fstat(fd)
+    # Grew (extra bytes would be silently dropped), shrank, or same size but rewritten in
+    # place (mtime moved: the bytes read may mix two versions).
+    if after.st_size != src.entry.size or after.st_mtime_ns != src.entry.mtime_total_ns:
+        raise _changed(path)
+
+
+WriteAt = Callable[[memoryview, int], None]
+# produce(payload_key, write_at, on_chunk) seals the whole plaintext and returns the index
+# entries, the data bytes and the plaintext length; it releases its resources on failure.
+_Produced = tuple[list[Entry], int, int]
+Producer = Callable[[bytes, WriteAt, Callable[[int], None]], _Produced]
 
 
 def _seal(
     out_path: StrPath,
-    fill: Filler,
+    produce: Producer,
     *,
     slot: SlotInfo,
     key_server: KeyServer,
@@ -323,7 +464,6 @@ def _seal(
             f"cannot create a file in {out.parent}: {exc.strerror}",
             hint="check the directory's permissions and free space",
         ) from None
-    sink: EncryptingSink | None = None
     try:
         _write_all(fd, memoryview(header), 0)
         base = len(header)
@@ -335,20 +475,12 @@ def _seal(
             if progress is not None:
                 progress(min(done, data_total) if data_total else done, data_total)
 
-        sink = EncryptingSink(payload_key, chunk_log2, write_at, workers=workers, progress=on_chunk)
-        entries = fill(sink)
-        data_bytes = sink.plaintext_length
-        index = _encode_index(entries)
-        sink.write(index)
-        sink.write(archive.encode_trailer(len(index)))
-        sink.close()
+        entries, data_bytes, plaintext = produce(payload_key, write_at, on_chunk)
         os.fsync(fd)
         os.close(fd)
         fd = -1
         _publish(tmp, out, force=force)
     except BaseException as exc:
-        if sink is not None:
-            sink.abort()
         if fd >= 0:
             os.close(fd)
         tmp.unlink(missing_ok=True)
@@ -358,7 +490,6 @@ def _seal(
                 hint="check free space and permissions; nothing was written",
             ) from None
         raise
-    plaintext = data_bytes + len(index) + p.TRAILER_SIZE
     return SealResult(
         container_id=slot.container_id,
         header_digest=keyschedule.header_digest(header),
@@ -378,52 +509,6 @@ def _encode_index(entries: list[Entry]) -> bytes:
             hint="split the data into several containers",
         )
     return index
-
-
-def _read_file_into(sink: EncryptingSink, src: _Source) -> None:
-    path = src.fs_path
-    assert path is not None
-    try:
-        # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
-        # O_NONBLOCK: a file swapped for a FIFO must not hang the seal (refused below).
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {path}: {exc.strerror}",
-            hint="check that it still exists and is readable",
-        ) from None
-    changed = InputError(
-        f"{path} changed while it was being sealed",
-        hint="seal again when nothing is writing to the file",
-    )
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != src.dev_ino:
-            raise changed
-        with contextlib.suppress(OSError, AttributeError):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # readahead hint only
-        remaining = src.entry.size
-        while remaining:
-            room = sink.space()
-            if len(room) > remaining:
-                room = room[:remaining]
-            n = os.readv(fd, [room])
-            if n == 0:
-                raise changed  # shrank: the index would promise bytes we do not have
-            sink.commit(n)
-            remaining -= n
-        if os.read(fd, 1):
-            raise changed  # grew: the extra bytes would be silently dropped
-        after = os.fstat(fd)
-        # Same size but rewritten in place (mtime moved): the bytes read may mix two versions.
-        if after.st_size != src.entry.size or after.st_mtime_ns != src.entry.mtime_total_ns:
-            raise changed
-    except OSError as exc:
-        raise InputError(
-            f"reading {path} failed: {exc.strerror}", hint="check the file and the disk"
-        ) from None
-    finally:
-        os.close(fd)
 
 
 def seal_paths(
@@ -470,17 +555,32 @@ def seal_paths(
         ContainerError: Writing the output failed (nothing is left behind).
     """
     sources = collect(paths)
-    total = sum(s.entry.size for s in sources)
+    entries = [s.entry for s in sources]
+    # The index is known before any byte is read (sizes from the walk): a too-large one is
+    # refused before the key server is asked, and the payload length is fixed up front.
+    index = _encode_index(entries)
+    tail = index + archive.encode_trailer(len(index))
 
-    def fill(sink: EncryptingSink) -> list[Entry]:
-        for src in sources:
-            if src.entry.is_file:
-                _read_file_into(sink, src)
-        return [s.entry for s in sources]
+    def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
+        reader = _FileReader(sources, tail, chunk_log2)
+        try:
+            reader.check_empty_files()
+            seal_chunks(
+                key,
+                chunk_log2,
+                reader.length,
+                reader.fill,
+                write_at,
+                workers=workers,
+                progress=on_chunk,
+            )
+        finally:
+            reader.close()
+        return entries, reader.data_length, reader.length
 
     return _seal(
         out_path,
-        fill,
+        produce,
         slot=slot,
         key_server=key_server,
         password=password,
@@ -489,7 +589,7 @@ def seal_paths(
         force=force,
         rng=rng or os.urandom,
         workers=workers,
-        data_total=total,
+        data_total=sum(e.size for e in entries),
         progress=progress,
     )
 
@@ -546,7 +646,20 @@ def seal_stream(
     probe = Entry(name, p.ENTRY_FILE, mode & p.MODE_MASK, secs, nsecs, 0)
     _check_names([_Source(probe, None)])
 
-    def fill(sink: EncryptingSink) -> list[Entry]:
+    def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
+        sink = EncryptingSink(key, chunk_log2, write_at, workers=workers, progress=on_chunk)
+        try:
+            entries = _fill_from_stream(sink)
+            index = _encode_index(entries)
+            sink.write(index)
+            sink.write(archive.encode_trailer(len(index)))
+            sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+        return entries, entries[0].size, sink.plaintext_length
+
+    def _fill_from_stream(sink: EncryptingSink) -> list[Entry]:
         readinto = getattr(stream, "readinto", None)
         try:
             while True:
@@ -569,7 +682,7 @@ def seal_stream(
 
     return _seal(
         out_path,
-        fill,
+        produce,
         slot=slot,
         key_server=key_server,
         password=password,
