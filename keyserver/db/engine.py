@@ -32,7 +32,8 @@ def make_engine(settings: Settings) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
             pool_size=settings.pool_size,
-            pool_pre_ping=True,
+            # No pre-ping: a connection to a local file cannot go stale, and the ping
+            # would cost a statement per checkout (twice per key release).
         )
         busy = int(settings.busy_timeout_ms)
         synchronous = settings.sqlite_synchronous  # validated against a fixed set

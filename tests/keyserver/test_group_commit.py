@@ -14,9 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from ks_helpers import World, activate, b64, unb64
+from sqlalchemy import text
 from voprf import ristretto as r
 
+from keyserver.db.engine import make_engine
 from keyserver.group_commit import GroupCommit
+from keyserver.settings import Settings
 
 THREADS = 12
 
@@ -135,3 +138,18 @@ def test_a_failing_batch_fails_each_of_its_callers() -> None:
         gc.submit(1)
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommit(runner, max_batch=0)
+
+
+def test_postgres_containers_leave_room_for_hot_updates(settings: Settings, backend: str) -> None:
+    # Bulk suspensions rely on HOT updates (migration 0001): half of each page stays free.
+    if backend != "postgres":
+        pytest.skip("a PostgreSQL storage parameter")
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            options = conn.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'containers'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert options == ["fillfactor=50"]
