@@ -74,12 +74,11 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--server", metavar="URL", help=f"key server URL (or {ENV_SERVER})")
     add_tls_option(p)
     p.add_argument("--label", metavar="TEXT", help="what the container holds (default: file name)")
-    # spec/protocol.md §containers: medium is required (the unit of loss reports).
     p.add_argument(
         "--medium",
-        required=True,
         metavar="ID",
-        help="the medium it goes on: serial number or asset tag (the unit of loss reports)",
+        help="the medium it goes on: serial number or asset tag (the unit of loss reports; "
+        "without one the container is left out of medium loss reports)",
     )
     p.add_argument("--reader", action="append", default=[], metavar="NAME", help="allowed reader")
     p.add_argument(
@@ -212,8 +211,8 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         )
     label = args.label or out.name[:LABEL_MAX]
     for option, value in (("--label", label), ("--medium", args.medium)):
-        if not value.strip() or len(value) > LABEL_MAX:
-            # spec/protocol.md §containers: checked here so no registration is left behind.
+        if value is not None and not 1 <= len(value) <= LABEL_MAX:
+            # spec/protocol.md §containers: checked here, before a registration is made.
             raise UsageError(f"{option} must be 1 to {LABEL_MAX} characters")
     not_after = parse_expires(args.expires, datetime.now(UTC)) if args.expires else None
     if args.attempt_budget is not None and args.attempt_budget < 1:
