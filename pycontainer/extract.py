@@ -15,12 +15,14 @@ Spec anchors: spec/format.md §index, §paths (paths were already checked by arc
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import shutil
 import stat
+import threading
 import unicodedata
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pycontainer import primitives as p
@@ -28,7 +30,12 @@ from pycontainer.archive import Entry
 from pycontainer.errors import ContainerError, InputError, OutputExistsError
 from pycontainer.stream import Layout
 
-ChunkSource = Callable[[Iterable[int]], Generator[tuple[int, memoryview], None, None]]
+# run(indices, consume, progress): decrypts and authenticates each chunk of `indices` once,
+# in any order and possibly on several threads, and hands it to consume(index, plaintext),
+# which returns the bytes it used; progress gets their running sum (see stream.open_chunks).
+ChunkRunner = Callable[
+    [Sequence[int], Callable[[int, memoryview], int], Callable[[int], None] | None], None
+]
 Progress = Callable[[int, int], None]
 
 
@@ -103,14 +110,79 @@ def _open_new(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
 
-def _write_all(fd: int, view: memoryview) -> None:
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while view:
-        n = os.write(fd, view)
-        view = view[n:]
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+class _FileWriter:
+    """Writes authenticated chunk plaintext into the files it belongs to, thread-safe.
+
+    Each chunk may arrive on any thread in any order; its pieces go with pwrite to their
+    known offsets (file ``e`` holds plaintext ``[e.offset, e.offset + e.size)``). A file is
+    created when its first chunk arrives and closed after its last, so only the files of
+    the chunks in flight are open, whatever the entry count.
+    """
+
+    def __init__(self, root: Path, data: Sequence[Entry], chunk_log2: int) -> None:
+        self._root = root
+        self._files = list(data)  # non-empty files, in index (= offset) order
+        self._starts = [e.offset for e in self._files]
+        self._log2 = chunk_log2
+        self._pending = [
+            ((e.offset + e.size - 1) >> chunk_log2) - (e.offset >> chunk_log2) + 1
+            for e in self._files
+        ]
+        self._fds: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def _acquire(self, j: int) -> int:
+        with self._lock:
+            fd = self._fds.get(j)
+            if fd is None:
+                fd = self._fds[j] = _open_new(self._root / self._files[j].path)
+            return fd
+
+    def _release(self, j: int) -> None:
+        with self._lock:
+            self._pending[j] -= 1
+            if self._pending[j]:
+                return
+            fd = self._fds.pop(j)
+        os.close(fd)
+
+    def consume(self, index: int, view: memoryview) -> int:
+        """Write the selected parts of chunk ``index``; return the bytes written."""
+        cs = index << self._log2
+        ce = cs + len(view)
+        written = 0
+        j = max(0, bisect.bisect_right(self._starts, cs) - 1)
+        while j < len(self._files) and self._starts[j] < ce:
+            e = self._files[j]
+            lo, hi = max(e.offset, cs), min(e.offset + e.size, ce)
+            if lo < hi:
+                fd = self._acquire(j)
+                _pwrite_all(fd, view[lo - cs : hi - cs], lo - e.offset)
+                self._release(j)
+                written += hi - lo
+            j += 1
+        return written
+
+    def complete(self) -> bool:
+        """Return True if every byte of every file was written."""
+        return not any(self._pending)
+
+    def close(self) -> None:
+        """Close the files still open (after a failure)."""
+        with self._lock:
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            os.close(fd)
 
 
 def _write_tree(
-    chunks: ChunkSource,
+    chunks: ChunkRunner,
     layout: Layout,
     root: Path,
     selected: Sequence[Entry],
@@ -138,45 +210,24 @@ def _write_tree(
             os.close(_open_new(root / e.path))
     data = [e for e in files if e.size]
     total = sum(e.size for e in data)
+    needed: list[int] = []
+    for e in data:
+        for i in layout.chunks_for(e.offset, e.offset + e.size):
+            if not needed or i > needed[-1]:
+                needed.append(i)
+    writer = _FileWriter(root, data, layout.chunk_log2)
 
-    def needed() -> Iterator[int]:
-        last = -1
-        for e in data:
-            for i in layout.chunks_for(e.offset, e.offset + e.size):
-                if i > last:
-                    last = i
-                    yield i
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
 
-    done = 0
-    j = 0  # data[j] is the first file not yet completely written
-    fd = -1
     try:
-        # closing(): on any failure the decrypting workers stop before the tree is removed.
-        with contextlib.closing(chunks(needed())) as decrypted:
-            for i, view in decrypted:
-                cs = i << layout.chunk_log2
-                ce = cs + len(view)
-                # Files overlapping this chunk are data[j], data[j+1], ...; only the last
-                # of them can continue into the next chunk.
-                while j < len(data) and data[j].offset < ce:
-                    e = data[j]
-                    end = e.offset + e.size
-                    if fd < 0:
-                        fd = _open_new(root / e.path)
-                    lo, hi = max(e.offset, cs) - cs, min(end, ce) - cs
-                    _write_all(fd, view[lo:hi])
-                    done += hi - lo
-                    if end > ce:
-                        break
-                    os.close(fd)
-                    fd = -1
-                    j += 1
-                if progress is not None:
-                    progress(done, total)
+        # Chunk-parallel: each thread decrypts a chunk and writes its pieces itself
+        # (stream.open_chunks), so no plaintext is handed between threads.
+        chunks(needed, writer.consume, report)
     finally:
-        if fd >= 0:
-            os.close(fd)
-    if j != len(data):  # every selected byte must have come out of an authenticated chunk
+        writer.close()
+    if not writer.complete():  # every selected byte must come out of an authenticated chunk
         raise ContainerError(
             "internal error: extraction ended early", hint="nothing was extracted; report this"
         )
@@ -207,7 +258,7 @@ def _no_clobber(target: Path) -> None:
 
 
 def extract_entries(
-    chunks: ChunkSource,
+    chunks: ChunkRunner,
     layout: Layout,
     entries: Sequence[Entry],
     dest: Path,
@@ -219,7 +270,7 @@ def extract_entries(
     """Extract entries; see the module docstring for the destination semantics.
 
     Args:
-        chunks: Yields authenticated plaintext chunks for the given indices, in order.
+        chunks: Decrypts, authenticates and hands over the chunks (see ``ChunkRunner``).
         layout: The payload geometry.
         entries: All entries of the container.
         dest: The destination directory.

@@ -21,12 +21,11 @@ Spec anchors: spec/format.md §header, §key-schedule, §payload, §index, §pat
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import stat
 import unicodedata
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,7 +43,7 @@ from pycontainer.errors import (
 )
 from pycontainer.extract import extract_entries
 from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
-from pycontainer.stream import Layout, StreamCipher, decrypt_chunks
+from pycontainer.stream import Layout, StreamCipher, open_chunks
 
 Progress = Callable[[int, int], None]
 StrPath = str | os.PathLike[str]
@@ -445,19 +444,35 @@ class Container:
             PayloadError: A chunk failed authentication.
         """
         total = self._layout.plaintext_length
-        done = 0
-        # closing(): stop the workers at once if a chunk fails or progress() raises.
-        with contextlib.closing(self._iter_chunks(range(self._layout.chunk_count))) as chunks:
-            for _, view in chunks:
-                done += len(view)
-                if progress is not None:
-                    progress(done, total)
 
-    def _iter_chunks(self, indices: Iterable[int]) -> Generator[tuple[int, memoryview], None, None]:
+        def keep_nothing(_index: int, view: memoryview) -> int:
+            return len(view)
+
+        def report(done: int) -> None:
+            if progress is not None:
+                progress(done, total)
+
+        self._run_chunks(range(self._layout.chunk_count), keep_nothing, report)
+
+    def _run_chunks(
+        self,
+        indices: Sequence[int],
+        consume: Callable[[int, memoryview], int],
+        progress: Callable[[int], None] | None,
+    ) -> None:
         if self._closed:
             raise ValueError("I/O operation on a closed container")
-        return decrypt_chunks(
-            self._fd, self._offset, self._layout, self._key, indices, workers=self._workers
+        # Unordered and chunk-parallel: neither verify() nor extraction needs the chunks in
+        # order, and each thread reads, decrypts and consumes its own chunk (no hand-off).
+        open_chunks(
+            self._fd,
+            self._offset,
+            self._layout,
+            self._key,
+            indices,
+            consume=consume,
+            workers=self._workers,
+            progress=progress,
         )
 
     def extract(
@@ -496,7 +511,7 @@ class Container:
             ContainerError: Writing failed (nothing was extracted).
         """
         return extract_entries(
-            self._iter_chunks,
+            self._run_chunks,
             self._layout,
             self._entries,
             Path(dest),

@@ -23,7 +23,7 @@ import mmap
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -326,13 +326,79 @@ class EncryptingSink:
 
 
 class _Shared:
-    """State shared by the threads of :func:`seal_chunks` (guarded by ``lock``)."""
+    """State shared by the threads of :func:`_run_chunks` (guarded by ``lock``)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.next = 0
         self.done = 0
         self.error: BaseException | None = None
+
+
+def _run_chunks(
+    count: int,
+    chunk_size: int,
+    work: Callable[[int, _Buffers], int],
+    workers: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Run ``work(position, buffers)`` for positions 0..count-1 on up to ``workers`` threads.
+
+    The caller's thread is one of them (workers=1: no thread is started). Each thread owns
+    one pair of buffers and takes the next position until none is left or one failed;
+    ``work`` returns the plaintext bytes it handled, summed for ``progress``, which is called
+    in the caller's thread after each of its positions and once at the end.
+
+    Raises:
+        Exception: The first error of any thread (the others stop at their next position).
+    """
+    shared = _Shared()
+
+    def run(report: Callable[[int], None] | None) -> None:
+        bufs = _Buffers(chunk_size)
+        try:
+            while True:
+                with shared.lock:
+                    if shared.error is not None or shared.next >= count:
+                        return
+                    position = shared.next
+                    shared.next += 1
+                n = work(position, bufs)
+                with shared.lock:
+                    shared.done += n
+                    done = shared.done
+                if report is not None:
+                    report(done)
+        except BaseException as exc:
+            with shared.lock:
+                if shared.error is None:
+                    shared.error = exc
+            raise
+        finally:
+            bufs.close()
+
+    def helper() -> None:
+        # The error is recorded in `shared` and re-raised by the caller's thread.
+        with contextlib.suppress(BaseException):
+            run(None)
+
+    threads = [
+        threading.Thread(target=helper, name="rwc-chunks", daemon=True)
+        for _ in range(min(workers, count) - 1)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        run(progress)
+    finally:
+        with shared.lock:
+            shared.next = count  # stop the helpers at their next position
+        for t in threads:
+            t.join()
+    if shared.error is not None:
+        raise shared.error
+    if progress is not None and threads:
+        progress(shared.done)  # the helpers may have done the last positions
 
 
 def seal_chunks(
@@ -378,61 +444,75 @@ def seal_chunks(
     cipher = StreamCipher(key)
     size = 1 << chunk_log2
     count = -(-plaintext_length // size)
-    shared = _Shared()
 
-    def run(report: Callable[[int], None] | None) -> None:
-        bufs = _Buffers(size)
-        plain_all, sealed = memoryview(bufs.plain), memoryview(bufs.sealed)
-        try:
-            while True:
-                with shared.lock:
-                    if shared.error is not None or shared.next >= count:
-                        return
-                    index = shared.next
-                    shared.next += 1
-                start = index << chunk_log2
-                plain = plain_all[: min(size, plaintext_length - start)]
-                fill(start, plain)
-                # spec §payload: the final chunk (flag 1) is the one that ends the plaintext.
-                k = cipher.encrypt_into(index, index == count - 1, plain, sealed)
-                write_at(sealed[:k], index * (size + p.TAG_SIZE))
-                with shared.lock:
-                    shared.done += len(plain)
-                    done = shared.done
-                if report is not None:
-                    report(done)
-        except BaseException as exc:
-            with shared.lock:
-                if shared.error is None:
-                    shared.error = exc
-            raise
-        finally:
-            plain_all.release()
-            sealed.release()
-            bufs.close()
+    def work(index: int, bufs: _Buffers) -> int:
+        start = index << chunk_log2
+        n = min(size, plaintext_length - start)
+        with memoryview(bufs.plain) as plain_all, memoryview(bufs.sealed) as sealed:
+            plain = plain_all[:n]
+            fill(start, plain)
+            # spec §payload: the final chunk (flag 1) is the one that ends the plaintext.
+            k = cipher.encrypt_into(index, index == count - 1, plain, sealed)
+            write_at(sealed[:k], index * (size + p.TAG_SIZE))
+        return n
 
-    def helper() -> None:
-        # The error is recorded in `shared` and re-raised by the caller's thread.
-        with contextlib.suppress(BaseException):
-            run(None)
+    _run_chunks(count, size, work, workers, progress)
 
-    threads = [
-        threading.Thread(target=helper, name="rwc-seal", daemon=True)
-        for _ in range(min(workers, count) - 1)
-    ]
-    for t in threads:
-        t.start()
-    try:
-        run(progress)
-    finally:
-        with shared.lock:
-            shared.next = count  # stop the helpers at their next chunk
-        for t in threads:
-            t.join()
-    if shared.error is not None:
-        raise shared.error
-    if progress is not None and threads:
-        progress(shared.done)  # the helpers may have sealed the last chunks
+
+def open_chunks(
+    fd: int,
+    payload_offset: int,
+    layout: Layout,
+    key: bytes,
+    indices: Sequence[int],
+    *,
+    consume: Callable[[int, memoryview], int],
+    workers: int = p.WORKERS_DEFAULT,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Read, authenticate, decrypt and consume chunks in any order, chunk-parallel.
+
+    The unordered counterpart of :func:`decrypt_chunks`, for consumers that need no order
+    (extraction writes each piece at its known offset): each thread reads, decrypts and
+    consumes whole chunks, so no chunk moves between threads (see :func:`seal_chunks`).
+
+    Args:
+        fd: File descriptor of the container (read with pread).
+        payload_offset: Where the payload starts (the header length).
+        layout: The payload geometry.
+        key: The payload key.
+        indices: The chunk indices to process.
+        consume: ``consume(index, plaintext)`` returns the bytes it used (for
+            ``progress``); called from several threads at once, and only with authenticated
+            plaintext (valid only during the call).
+        workers: Threads, the caller's included (1 = everything in the caller's thread).
+        progress: Called in the caller's thread with the sum of ``consume``'s results.
+
+    Raises:
+        PayloadError: A chunk failed authentication or could not be read in full.
+        Exception: Whatever ``consume`` or ``progress`` raised.
+    """
+    _check_workers(workers)
+    cipher = StreamCipher(key)
+    last_index = layout.chunk_count - 1
+    if any(not 0 <= i <= last_index for i in indices):
+        raise PayloadError
+
+    def work(position: int, bufs: _Buffers) -> int:
+        index = indices[position]
+        start, length = layout.span(index)
+        with memoryview(bufs.sealed) as sealed_all, memoryview(bufs.plain) as plain_all:
+            sealed = sealed_all[:length]
+            if os.preadv(fd, [sealed], payload_offset + start) != length:
+                raise PayloadError  # the file shrank under us: same as truncation
+            n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
+            return consume(index, plain_all[:n])
+
+    with contextlib.suppress(OSError, AttributeError):
+        # A hint only: ask the kernel for aggressive readahead on the container.
+        os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
+    if indices:
+        _run_chunks(len(indices), layout.chunk_size, work, workers, progress)
 
 
 def decrypt_chunks(
