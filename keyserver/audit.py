@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,10 +152,13 @@ class Head:
     Attributes:
         seq: Sequence number of the last entry.
         hash: Hash of the last entry.
+        pending: Entries appended since the lock, inserted by :func:`store_head` in
+            one executemany (nothing reads them back within the transaction).
     """
 
     seq: int
     hash: bytes
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
 
 _HEAD_TABLE = Base.metadata.tables[AuditHead.__tablename__]
@@ -176,7 +179,7 @@ def lock_head_row(conn: Connection) -> Head:
     return Head(seq=row[0], hash=row[1])
 
 
-def append_row(conn: Connection, audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int:
+def append_row(audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int:
     """Append one entry after ``head`` (locked by :func:`lock_head_row`); return its seq.
 
     Same chain and hash as :func:`append`; ``head`` advances in memory and is written
@@ -186,8 +189,7 @@ def append_row(conn: Connection, audit_key: bytes, head: Head, at: datetime, new
     details = canonical_json(dict(new.details or {}))
     doc = _document(seq, at, new.actor, new.action, new.container, new.outcome, new.remote, details)
     digest = _hash(audit_key, head.hash, doc)
-    conn.execute(
-        _INSERT_ENTRY,
+    head.pending.append(
         {
             "seq": seq,
             "at": at,
@@ -206,7 +208,10 @@ def append_row(conn: Connection, audit_key: bytes, head: Head, at: datetime, new
 
 
 def store_head(conn: Connection, head: Head) -> None:
-    """Write the advanced head back (before the transaction commits)."""
+    """Insert the pending entries and write the advanced head back (before COMMIT)."""
+    if head.pending:
+        conn.execute(_INSERT_ENTRY, head.pending)
+        head.pending = []
     conn.execute(_STORE_HEAD, {"seq": head.seq, "hash": head.hash})
 
 

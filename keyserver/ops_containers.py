@@ -262,7 +262,6 @@ class ContainerOps(ServiceBase):
             if refusal is None:
                 return self._release(conn, head, row, job, mode=mode, now=now)
         append_row(
-            conn,
             self.keyring.audit_key,
             head,
             now,
@@ -307,7 +306,6 @@ class ContainerOps(ServiceBase):
             values["unconfirmed"] = row.unconfirmed + 1
             details["unconfirmed"] = values["unconfirmed"]
         seq = append_row(
-            conn,
             self.keyring.audit_key,
             head,
             now,
@@ -331,7 +329,6 @@ class ContainerOps(ServiceBase):
                 changed_by=SYSTEM_ACTOR,
             )
             seq = append_row(
-                conn,
                 self.keyring.audit_key,
                 head,
                 now,

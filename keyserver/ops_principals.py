@@ -35,7 +35,7 @@ class PrincipalOps(ServiceBase):
             raise UnauthenticatedError("the bearer token is malformed")
         digest = keys.token_hash(token)
         # Core, one round trip (token, principal, roles, groups): this runs per request.
-        with self._read_engine.connect() as conn:
+        with self._single_read_engine.connect() as conn:
             row = repository.token_lookup(conn, digest)
             conn.rollback()
         # Lookup by hash, then a constant-time compare (defence in depth: the index

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyserver import keys
 from keyserver.audit import NewEntry, append
-from keyserver.db.engine import READ_ONLY_OPTION, make_engine
+from keyserver.db.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.db.models import AuditEntry
 from keyserver.errors import KeyServerError
 from keyserver.lifecycle import Actor
@@ -68,6 +68,9 @@ class ServiceBase:
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         self._sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._single_read_engine = self.engine.execution_options(
+            **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
+        )
         # SQLite has one writer at a time anyway; queueing writers of this process on a
         # lock before BEGIN IMMEDIATE hands the database over at once, where SQLite's
         # busy handler would sleep and poll (multi-second tails, busy-timeout errors).

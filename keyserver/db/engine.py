@@ -21,6 +21,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from keyserver.settings import Settings
 
 READ_ONLY_OPTION = "rwc_read_only"
+# One SELECT, no transaction needed: SQLite runs it in its own implicit read snapshot.
+SINGLE_READ_OPTION = "rwc_single_read"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -54,7 +56,10 @@ def make_engine(settings: Settings) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            if conn.get_execution_options().get(READ_ONLY_OPTION):
+            options = conn.get_execution_options()
+            if options.get(SINGLE_READ_OPTION):
+                return  # autocommit mode; the closing ROLLBACK is then a no-op
+            if options.get(READ_ONLY_OPTION):
                 # Read-only sessions: a WAL snapshot, no write lock.
                 conn.exec_driver_sql("BEGIN DEFERRED")
             else:
