@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pycontainer.errors import InputError
+from pycontainer.errors import InputError, PayloadError
 from pycontainer.keyrelease import Evaluation, SlotInfo
+from pycontainer.reader import read_header
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,4 +91,29 @@ def test_changed_file_stops_every_worker_and_leaves_nothing(
         kit.seal([tmp_path / "src"], out, workers=workers, key_server=_MeddlingServer(kit, meddle))
     assert _open_fds() == before
     assert not out.exists()
+    assert kit.leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2, 5])
+def test_parallel_extract_and_corrupt_chunk(kit: Kit, tmp_path: Path, workers: int) -> None:
+    files = _tree(tmp_path / "src")
+    out = tmp_path / "c.rwc"
+    kit.seal([tmp_path / "src"], out, workers=workers)
+    before = _open_fds()
+    with kit.open(out, workers=workers) as c:
+        c.extract(tmp_path / "x")
+    assert _open_fds() == before  # every extracted file was closed
+    for name, data in files.items():
+        assert (tmp_path / "x" / "src" / name).read_bytes() == data
+    # Flip one byte in the second chunk: every worker count must refuse, extract nothing.
+    info = read_header(out)
+    raw = bytearray(out.read_bytes())
+    raw[info.header_length + C + 16 + 3] ^= 1
+    out.write_bytes(bytes(raw))
+    with kit.open(out, workers=workers) as c:
+        with pytest.raises(PayloadError):
+            c.verify()
+        with pytest.raises(PayloadError):
+            c.extract(tmp_path / "y")
+    assert not (tmp_path / "y").exists()
     assert kit.leftovers(tmp_path) == []
