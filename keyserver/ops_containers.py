@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
 from keyserver import keys, repository
@@ -239,8 +241,10 @@ class ContainerOps(ServiceBase):
                 out.extend(self._evaluate_one(conn, head, job, now) for job in jobs)
                 store_head(conn, head)
         except Exception as exc:  # noqa: BLE001 - rolled back; reported to its caller(s)
-            if len(jobs) == 1:
-                return [exc]
+            if len(jobs) == 1 or isinstance(exc, (OperationalError, SATimeoutError)):
+                # The database is unreachable or busy: retrying job by job would only
+                # multiply the wait (503 for all of them, spec §problems: unavailable).
+                return [exc] * len(jobs)
         else:
             return out
         retried: list[dict[str, Any] | BaseException] = []
