@@ -85,7 +85,7 @@ def test_migrations_match_models_and_pragmas(settings: Settings, backend: str) -
                 assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
                 assert conn.execute(text("PRAGMA secure_delete")).scalar() == 1
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0002"  # 0002: medium optional
+            assert version == "0001"  # one revision so far
     finally:
         engine.dispose()
 

@@ -65,7 +65,8 @@ def upgrade() -> None:
         "containers",
         sa.Column("id", sa.LargeBinary(16), primary_key=True),
         sa.Column("label", sa.String(200), nullable=False, index=True),
-        sa.Column("medium", sa.String(200), nullable=False),
+        # The medium is optional (rwc seal [--medium]); medium-scoped actions skip NULLs.
+        sa.Column("medium", sa.String(200), nullable=True),
         sa.Column(
             "issuer_id", sa.Integer(), sa.ForeignKey("principals.id"), nullable=False, index=True
         ),
