@@ -23,7 +23,7 @@ from voprf import ristretto
 
 from keyserver.encoding import b64e
 
-CONTAINER_KEY_INFO = b"rwc/v1 container key"  # contract: Evaluator.from_seed(seed, info)
+CONTAINER_KEY_INFO = b"rwc/v1 container key"  # spec/protocol.md §keys-at-rest: DeriveKeyPair info
 RECEIPT_LABEL = b"rwc/v1 receipt"  # spec/format.md §Receipts: receipt_mac label
 SEED_BYTES = 32
 NONCE_BYTES = 12
@@ -103,7 +103,7 @@ def parse_blinded(raw: bytes) -> ristretto.BlindedInput:
 def evaluate(seed: bytes, blinded: ristretto.BlindedInput) -> tuple[bytes, bytes]:
     """Evaluate a blinded element; returns (evaluated_element 32 bytes, proof 64 bytes)."""
     out = bytes(evaluator(seed).evaluate(blinded).serialize())
-    # contract: serialize() = proof (c||s, 64 bytes) || evaluated element (32 bytes).
+    # voprf: serialize() = proof (c||s, 64 bytes) || evaluated element (32 bytes).
     return out[64:], out[:64]
 
 
