@@ -241,7 +241,8 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
     argv += ["--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
-        # stdout carries uvicorn's access log (one line per request, as in production).
+        # The access log is off (the `keyserver serve` default; the audit log records every
+        # release); stdout is discarded anyway, stderr is kept for start-up failures.
         proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
         )

@@ -315,10 +315,13 @@ def test_malformed_requests(world: World) -> None:
         resp = httpx.get(world.url + "/v1/whoami", headers={"Authorization": header})
         _problem(resp, 401, "unauthenticated")
         assert resp.headers["www-authenticate"] == "Bearer"
-    for raw in (b"Bearer \xc3\xa9\xff", b"Bearer rwc_\x7f"):
-        resp = httpx.get(world.url + "/v1/whoami", headers=[(b"Authorization", raw)])
-        _problem(resp, 401, "unauthenticated")
-        assert resp.headers["www-authenticate"] == "Bearer"
+    resp = httpx.get(world.url + "/v1/whoami", headers=[(b"Authorization", b"Bearer \xc3\xa9\xff")])
+    _problem(resp, 401, "unauthenticated")
+    assert resp.headers["www-authenticate"] == "Bearer"
+    # A control character (DEL) in a field value is not HTTP (RFC 9110 §5.5): uvicorn's
+    # httptools parser refuses the request with a bare 400 before the application runs.
+    resp = httpx.get(world.url + "/v1/whoami", headers=[(b"Authorization", b"Bearer rwc_\x7f")])
+    assert resp.status_code == 400
     # The server is still healthy, nothing reached the last-resort handler, and no input
     # slipped past validation into the database.
     assert world.call(None, "GET", "/healthz").json() == {"status": "ok"}
