@@ -374,6 +374,7 @@ class ContainerOps(ServiceBase):
         require_role(actor, WRITER, "committing containers")
         if len(header_digest) != 32 or len(receipt_key) != 32:
             raise InvalidRequestError("header_digest and receipt_key must be 32 bytes")
+        refusal: KeyServerError | None = None
         with self._tx() as session:
             now = self.now()
             lock_head(session)
@@ -381,35 +382,55 @@ class ContainerOps(ServiceBase):
             if c is None:
                 raise NotFoundError("no such container")
             if c.issuer_id != actor.principal_id:
-                raise NotAllowedError("only the issuing writer may commit a container")
-            if c.state != State.PENDING.value:
-                if c.state == State.DESTROYED.value:
-                    raise destroyed_refusal(repository.view_of(session, c), self.settings.contact)
-                raise ConflictError(f"the container is {c.state}, not pending")
-            refusal = refusal_for_state(repository.view_of(session, c), self.settings.contact, now)
+                refusal = NotAllowedError("only the issuing writer may commit a container")
+            elif c.state == State.DESTROYED.value:
+                refusal = destroyed_refusal(repository.view_of(session, c), self.settings.contact)
+            elif c.state != State.PENDING.value:
+                refusal = ConflictError(f"the container is {c.state}, not pending")
+            else:
+                refusal = refusal_for_state(
+                    repository.view_of(session, c), self.settings.contact, now
+                )
             if refusal is not None:
-                raise refusal
-            c.state = State.ACTIVE.value
-            c.activated_at = now
-            c.pending_expires_at = None
-            c.header_digest = header_digest
-            c.receipt_key_sealed = self.keyring.seal(
-                cid, keys.PURPOSE_RECEIPT, receipt_key, self.settings.rng
-            )
-            c.changed_by = actor.name
-            entry = self._audit(
-                session,
-                NewEntry(
-                    actor=actor.name,
-                    action="commit",
-                    outcome="ok",
-                    container=cid_text,
-                    remote=ctx.remote,
-                    details={"header_digest": header_digest.hex()},
-                ),
-                at=now,
-            )
-            c.last_audit_seq = entry.seq
+                # Every refusal is audited (spec §audit), in the transaction that refuses.
+                self.metrics.inc("rwc_refusals_total", action="commit", reason=refusal.slug)
+                self._audit(
+                    session,
+                    NewEntry(
+                        actor=actor.name,
+                        action="commit",
+                        outcome="refused",
+                        container=cid_text,
+                        remote=ctx.remote,
+                        details={"reason": refusal.slug, "detail": refusal.detail},
+                    ),
+                    at=now,
+                )
+            else:
+                c.state = State.ACTIVE.value
+                c.activated_at = now
+                c.pending_expires_at = None
+                c.header_digest = header_digest
+                c.receipt_key_sealed = self.keyring.seal(
+                    cid, keys.PURPOSE_RECEIPT, receipt_key, self.settings.rng
+                )
+                c.changed_by = actor.name
+                entry = self._audit(
+                    session,
+                    NewEntry(
+                        actor=actor.name,
+                        action="commit",
+                        outcome="ok",
+                        container=cid_text,
+                        remote=ctx.remote,
+                        details={"header_digest": header_digest.hex()},
+                    ),
+                    at=now,
+                )
+                c.last_audit_seq = entry.seq
+        # Raised after the transaction so that the refusal's audit record is committed.
+        if refusal is not None:
+            raise refusal
         return {"container_id": cid_text, "state": State.ACTIVE.value}
 
     def receipt(

@@ -134,9 +134,14 @@ def test_commit_rules(world: World) -> None:
     reg = register(world)
     cid = reg["container_id"]
     body = {"header_digest": b64(b"\1" * 32), "receipt_key": b64(b"\2" * 32)}
-    # Another principal with the writer role is not the issuer.
+    # A principal without the writer role is refused by role...
     resp = world.call("admin", "POST", f"/v1/containers/{cid}/commit", json=body)
     assert resp.status_code == 403
+    # ...and another writer is not the issuer.
+    made = world.call("admin", "POST", "/v1/principals", json={"name": "w2", "roles": ["writer"]})
+    world.tokens["w2"] = made.json()["token"]
+    resp = world.call("w2", "POST", f"/v1/containers/{cid}/commit", json=body)
+    assert resp.status_code == 403 and resp.json()["type"] == "urn:rwc:problem:not-allowed"
     assert (
         world.call("writer", "POST", f"/v1/containers/{cid}/commit", json=body).status_code == 200
     )
@@ -144,6 +149,16 @@ def test_commit_rules(world: World) -> None:
     assert resp.status_code == 409 and resp.json()["type"] == "urn:rwc:problem:conflict"
     # The issuing writer cannot evaluate its container once active (no reader role).
     assert _evaluate_status(world, "writer", cid)[0] == 403
+    # Both refused commits are in the audit log, with their reason (spec §audit).
+    entries = world.call(
+        "auditor", "GET", "/v1/audit", params={"container": cid, "action": "commit"}
+    ).json()["entries"]
+    outcomes = [(e["actor"], e["outcome"], e["details"].get("reason")) for e in entries]
+    assert outcomes == [
+        ("w2", "refused", "not-allowed"),
+        ("writer", "ok", None),
+        ("writer", "refused", "conflict"),
+    ]
 
 
 def test_registration_validation(world: World) -> None:
