@@ -6,7 +6,6 @@ Every writing transaction runs through :meth:`ServiceBase._tx`; audit entries th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -20,16 +19,13 @@ from keyserver import keys
 from keyserver.audit import NewEntry, append
 from keyserver.db.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.db.models import AuditEntry
+from keyserver.db.writelock import engine_write_lock
 from keyserver.errors import KeyServerError
 from keyserver.lifecycle import Actor
 from keyserver.metrics import Metrics
 from keyserver.settings import Settings
 
 SYSTEM_ACTOR = "system"
-
-# Process-wide: every engine of this process on an SQLite file queues its writers here
-# (re-entrant, so a nested write in the same thread fails as before rather than hanging).
-SQLITE_WRITE_LOCK = threading.RLock()
 
 OFFICIAL = frozenset({"official"})
 OVERSIGHT = frozenset({"official", "auditor"})
@@ -71,11 +67,16 @@ class ServiceBase:
         self._single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
-        # SQLite has one writer at a time anyway; queueing writers of this process on a
-        # lock before BEGIN IMMEDIATE hands the database over at once, where SQLite's
-        # busy handler would sleep and poll (multi-second tails, busy-timeout errors).
+        # SQLite has one writer at a time anyway; queueing writers (of this process on a
+        # re-entrant thread lock, of every process on the host on an flock of the file
+        # beside the database) before BEGIN IMMEDIATE hands the database over at once,
+        # where SQLite's busy handler would sleep and poll (multi-second tails, busy-timeout
+        # errors, two worker processes slower than one). Shared by every engine of the
+        # process on the same file; see keyserver/db/writelock.py.
         self._write_lock: AbstractContextManager[Any] = (
-            SQLITE_WRITE_LOCK if self.engine.dialect.name == "sqlite" else nullcontext()
+            engine_write_lock(self.engine)
+            if self.engine.dialect.name == "sqlite"
+            else nullcontext()
         )
 
     def close(self) -> None:

@@ -1,0 +1,204 @@
+"""The SQLite writer lock: a thread lock plus an flock shared by every process on the host.
+
+Real files, real processes, no mocks. Whether the flock is held is probed through a second
+open file description of the lock file (flock locks of two descriptions conflict even
+within one process), without blocking.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keyserver.db import make_engine
+from keyserver.db.writelock import WriteLock, engine_write_lock, write_lock_for
+from keyserver.service import KeyService
+from keyserver.settings import Settings
+from keyserver.testing import new_master_key_b64
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fcntl on Windows")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def flock_is_free(lock_path: Path) -> bool:
+    """Whether no open file description (of any process) holds the flock right now."""
+    fd = os.open(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def db_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
+    path = tmp_path / "keyserver.db"
+    shutil.copyfile(sqlite_template, path)
+    return Settings(
+        database_url=f"sqlite:///{path}",
+        master_key_b64=new_master_key_b64(),
+        sqlite_synchronous="NORMAL",
+    )
+
+
+@pytest.fixture
+def two_services(db_settings: Settings) -> Iterator[tuple[KeyService, KeyService]]:
+    first, second = KeyService(db_settings), KeyService(db_settings)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_lock_file_is_created_0600_beside_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "some.db"
+    lock = write_lock_for(str(db))
+    assert lock.lock_path == db.resolve().with_name("some.db.writelock")
+    old_umask = os.umask(0)  # the mode must come from os.open, not from the umask
+    try:
+        with lock:
+            pass
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(lock.lock_path.stat().st_mode) == 0o600
+
+
+def test_engines_and_services_on_one_file_share_one_lock(
+    db_settings: Settings,
+    two_services: tuple[KeyService, KeyService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = two_services
+    assert first._write_lock is second._write_lock
+    engines = [make_engine(db_settings), make_engine(db_settings)]
+    try:
+        assert engine_write_lock(engines[0]) is engine_write_lock(engines[1])
+        assert engine_write_lock(engines[0]) is first._write_lock
+    finally:
+        for engine in engines:
+            engine.dispose()
+    # The registry is keyed by the resolved path: a relative name finds the same lock.
+    db = Path(db_settings.database_url.removeprefix("sqlite:///"))
+    monkeypatch.chdir(db.parent)
+    assert write_lock_for(db.name) is first._write_lock
+    assert write_lock_for(str(db.parent / "other.db")) is not first._write_lock
+
+
+def test_in_memory_databases_take_the_thread_lock_only() -> None:
+    for database in (None, "", ":memory:"):
+        lock = write_lock_for(database)
+        assert lock.lock_path is None
+        with lock, lock:
+            pass
+    assert write_lock_for("file:x?mode=memory&cache=shared", uri=True).lock_path is None
+
+
+def test_service_writes_hold_the_flock(two_services: tuple[KeyService, KeyService]) -> None:
+    service, _ = two_services
+    lock = service._write_lock
+    assert isinstance(lock, WriteLock) and lock.lock_path is not None
+    with service._tx():
+        assert not flock_is_free(lock.lock_path)
+    assert flock_is_free(lock.lock_path)
+
+
+def test_reentrant_in_one_thread_flock_until_outermost_release(tmp_path: Path) -> None:
+    lock = write_lock_for(str(tmp_path / "k.db"))
+    assert lock.lock_path is not None
+    other_thread_got_it = threading.Event()
+
+    def other() -> None:
+        with lock:
+            other_thread_got_it.set()
+
+    with lock:
+        with lock:
+            assert not flock_is_free(lock.lock_path)
+        # The inner release keeps both locks: other threads and processes still wait.
+        assert not flock_is_free(lock.lock_path)
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert not other_thread_got_it.wait(0.05)
+    thread.join(5)
+    assert other_thread_got_it.is_set()
+    assert flock_is_free(lock.lock_path)
+    # An error inside a nested block releases every level on the way out.
+    with pytest.raises(RuntimeError), lock, lock:
+        raise RuntimeError
+    assert flock_is_free(lock.lock_path)
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from keyserver.db.writelock import write_lock_for
+
+    db, markers = sys.argv[1], Path(sys.argv[2])
+    with write_lock_for(db):
+        (markers / "child-acquired").touch()
+        time.sleep(0.4)
+        (markers / "child-released").touch()  # written while still holding the lock
+    """
+)
+
+
+def test_a_process_waits_for_the_writer_of_another_process(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    lock = write_lock_for(str(db))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(markers)], env=env, cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not (markers / "child-acquired").exists():
+            assert child.poll() is None, "child exited before taking the lock"
+            assert time.monotonic() < deadline, "child never took the lock"
+            time.sleep(0.005)
+        # The child holds the flock: this thread blocks in flock, which releases the GIL,
+        # so another thread of this process keeps running meanwhile.
+        waiting, done = threading.Event(), threading.Event()
+        ticks_while_blocked = 0
+
+        def ticker() -> None:
+            nonlocal ticks_while_blocked
+            while not done.is_set():
+                if waiting.is_set() and not (markers / "child-released").exists():
+                    ticks_while_blocked += 1
+                time.sleep(0.001)
+
+        thread = threading.Thread(target=ticker)
+        thread.start()
+        try:
+            waiting.set()
+            with lock:
+                waiting.clear()
+                # Only once the child let go: its 'released' marker precedes its unlock.
+                assert (markers / "child-released").exists()
+        finally:
+            done.set()
+            thread.join(5)
+        assert ticks_while_blocked > 0
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
