@@ -24,6 +24,7 @@ from keyserver.errors import KeyServerError
 from keyserver.metrics import Metrics
 from keyserver.nostore import NoStore
 from keyserver.problems import BodyGuard, install_handlers
+from keyserver.release import ReleaseFastPath
 from keyserver.routers import audit, containers, health, media, principals
 from keyserver.service import KeyService
 from keyserver.settings import Settings, known_env
@@ -82,6 +83,11 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's OpenTelemetry hooks stay off: spans and request metrics would copy
+        # paths (container ids) and timings to an exporter outside the audit log's
+        # control, and the check alone costs an environment lookup per request. The
+        # server's own counters are at /metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.service = svc
     install_handlers(app, settings.contact, svc.metrics)
@@ -89,6 +95,9 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
         app.include_router(module.router)
     # /openapi.json is spec/openapi.json: with the problem responses of every route.
     openapi_problems.install(app)
+    # Innermost of ours: the key-release path served ahead of FastAPI's router, inside
+    # the body guard and no-store (keyserver/release.py).
+    app.add_middleware(ReleaseFastPath, handlers=app.exception_handlers)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, contact=settings.contact)
     # Added last, so outermost: it also covers the body guard's 413/415 problems.
     app.add_middleware(NoStore)

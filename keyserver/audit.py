@@ -164,7 +164,7 @@ class Head:
 _HEAD_TABLE = Base.metadata.tables[AuditHead.__tablename__]
 _LOG_TABLE = Base.metadata.tables[AuditEntry.__tablename__]
 # Built once; values are bound per call.
-_LOCK_HEAD = (
+LOCK_HEAD_STMT = (
     select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash)
     .where(_HEAD_TABLE.c.id == HEAD_ID)
     .with_for_update()
@@ -175,7 +175,7 @@ _STORE_HEAD = update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == HEAD_ID)
 
 def lock_head_row(conn: Connection) -> Head:
     """Lock the chain-head row (like :func:`lock_head`) without the ORM; first lock."""
-    row = conn.execute(_LOCK_HEAD).one()
+    row = conn.execute(LOCK_HEAD_STMT).one()
     return Head(seq=row[0], hash=row[1])
 
 

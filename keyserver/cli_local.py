@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import uvicorn
 from sqlalchemy.exc import DBAPIError, ProgrammingError, SQLAlchemyError
 
+from keyserver import workers as workers_module
 from keyserver.cli_backend import Action, Json, Scope
 from keyserver.cli_config import COMMAND_KEYS, load_settings
 from keyserver.cli_errors import (
     EXIT_CONFIG,
+    EXIT_FAILURE,
     EXIT_OK,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
@@ -469,15 +471,28 @@ def cmd_serve(ctx: Context) -> int:
         )
     else:
         _env_for_workers(ctx, overrides)
-        uvicorn.run(
-            "keyserver.cli_local:app_factory",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            access_log=bool(command.get("access_log")),
-            proxy_headers=False,
+        options: dict[str, Any] = {
+            "log_level": "info",
+            "access_log": bool(command.get("access_log")),
+            "proxy_headers": False,
             **tls,
-        )
+        }
+        if not workers_module.supported():
+            uvicorn.run(
+                "keyserver.cli_local:app_factory",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                **options,
+            )
+            return EXIT_OK
+        # Our own supervisor: one SO_REUSEPORT socket per worker (keyserver/workers.py).
+        try:
+            code = workers_module.serve_workers(
+                "keyserver.cli_local:app_factory", host, port, workers, options
+            )
+        except workers_module.PortInUseError as exc:
+            raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc
+        return EXIT_OK if code == 0 else EXIT_FAILURE
     return EXIT_OK

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from keyserver.errors import UnauthenticatedError
+from keyserver.auth import bearer_token
 from keyserver.lifecycle import Actor
 from keyserver.problems import remote_address
 from keyserver.service import KeyService, RequestContext
@@ -21,13 +21,7 @@ async def get_service(request: Request) -> KeyService:
 
 def get_actor(request: Request, service: Annotated[KeyService, Depends(get_service)]) -> Actor:
     """Authenticate ``Authorization: Bearer <token>`` (spec §auth)."""
-    header = request.headers.get("authorization")
-    if header is None:
-        raise UnauthenticatedError("missing Authorization: Bearer token")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise UnauthenticatedError("the Authorization header must be 'Bearer <token>'")
-    return service.authenticate(token.strip())
+    return service.authenticate(bearer_token(request.headers.get("authorization")))
 
 
 async def get_context(
@@ -37,30 +31,6 @@ async def get_context(
     return RequestContext(remote=remote_address(request, service.settings.trust_proxy))
 
 
-def get_evaluator(
-    request: Request,
-    service: Annotated[KeyService, Depends(get_service)],
-    ctx: Annotated[RequestContext, Depends(get_context)],
-) -> Actor:
-    """Like :func:`get_actor`, but an unauthenticated attempt is audited before the 401.
-
-    spec §evaluate: every evaluation attempt, with or without a valid token, is in the
-    audit log (keyserver/unauthenticated.py).
-    """
-    try:
-        return get_actor(request, service)
-    except UnauthenticatedError as exc:
-        service.audit_unauthenticated(
-            request.headers.get("authorization"),
-            "evaluate",
-            request.path_params.get("container_id"),
-            ctx,
-            exc,
-        )
-        raise
-
-
 ServiceDep = Annotated[KeyService, Depends(get_service)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
-EvaluatorDep = Annotated[Actor, Depends(get_evaluator)]

@@ -2,18 +2,23 @@
 
 spec §evaluate requires the audit entry of a key release to be committed (fsync'd) before
 the release is returned, and every append locks the one chain head. So without batching
-the server releases at most one key per fsync (~200/s on an ordinary disk), whatever the
-CPU. Here the requests that arrive while a transaction is committing are queued, and the
-next transaction runs all of them: one head lock, one fsync, and every request still
-returns only after the commit that contains its audit entry.
+the server releases at most one key per fsync, whatever the CPU. Here requests queue, and
+one committer thread runs everything queued as the next transaction: one head lock, one
+fsync, and every request still returns only after the commit that contains its audit
+entry.
 
-There is no background thread: the first waiting request whose job is not done yet runs
-the next batch ("leader"), the others sleep on a condition. A thread leads at most until
-its own job is done, so under sustained load no request is stuck serving others forever.
+Why one dedicated thread rather than a leader elected among the waiting request threads:
+under load the HTTP server then has two busy threads (event loop and committer) instead
+of one per open connection, so the GIL is handed over once per batch instead of once per
+request, and an ``async`` route awaits its result without a worker-thread hop at all
+(:meth:`GroupCommit.submit_async`). Synchronous callers (the local CLI, tests) use
+:meth:`GroupCommit.submit`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -23,68 +28,139 @@ R = TypeVar("R")
 
 
 class _Item(Generic[J, R]):
-    __slots__ = ("done", "error", "job", "result")
+    """One queued job and how to tell its caller (an Event, or a future on a loop)."""
 
-    def __init__(self, job: J) -> None:
+    __slots__ = ("error", "event", "future", "job", "loop", "result")
+
+    def __init__(
+        self,
+        job: J,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
         self.job = job
-        self.done = False
         self.result: R | None = None
         self.error: BaseException | None = None
+        self.loop = loop
+        self.future = future
+        self.event = threading.Event() if loop is None else None
+
+    def outcome(self) -> R:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
 
 
 class GroupCommit(Generic[J, R]):
-    """Run jobs in batches through ``runner``, each caller waiting for its own result.
+    """Run jobs in batches through ``runner`` on one committer thread.
 
     Args:
         runner: Runs a batch of jobs in ONE transaction and returns one result (or
             exception) per job. If it raises, every job of the batch gets that exception.
         max_batch: Upper bound of jobs per transaction (bounds latency and lock time).
+        name: Name of the committer thread (shown by debuggers and py-spy).
     """
 
     def __init__(
-        self, runner: Callable[[Sequence[J]], Sequence[R | BaseException]], max_batch: int = 64
+        self,
+        runner: Callable[[Sequence[J]], Sequence[R | BaseException]],
+        max_batch: int = 64,
+        name: str = "rwc-group-commit",
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         self._runner = runner
         self._max_batch = max_batch
+        self._name = name
         self._cond = threading.Condition()
         self._queue: list[_Item[J, R]] = []
-        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def submit(self, job: J) -> R:
         """Run ``job`` in the next batch; return its result once that batch committed."""
         item: _Item[J, R] = _Item(job)
+        self._enqueue(item)
+        assert item.event is not None
+        item.event.wait()
+        return item.outcome()
+
+    async def submit_async(self, job: J) -> R:
+        """Like :meth:`submit`, awaiting the commit instead of blocking a thread.
+
+        If the awaiting task is cancelled, the job still runs (it may already be in a
+        committed batch); only its result is dropped.
+        """
+        loop = asyncio.get_running_loop()
+        item: _Item[J, R] = _Item(job, loop, loop.create_future())
+        self._enqueue(item)
+        assert item.future is not None
+        await item.future
+        return item.outcome()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Run what is queued, then stop the committer thread (a later submit restarts it)."""
+        with self._cond:
+            thread = self._thread
+            self._stopping = True
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _enqueue(self, item: _Item[J, R]) -> None:
         with self._cond:
             self._queue.append(item)
-            while not item.done:
-                if self._busy:
+            if self._thread is None or not self._thread.is_alive():
+                # Lazily, so that importing or building a service starts no thread, and
+                # again after close() or in a forked child (threads do not survive fork).
+                self._stopping = False
+                self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
+                self._thread.start()
+            else:
+                self._cond.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
                     self._cond.wait()
-                    continue
-                self._busy = True
+                if not self._queue:
+                    self._thread = None
+                    return
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-                self._cond.release()
-                try:
-                    self._run(batch)
-                finally:
-                    self._cond.acquire()
-                    self._busy = False
-                    self._cond.notify_all()
-        if item.error is not None:
-            raise item.error
-        return item.result  # type: ignore[return-value]
+            self._run(batch)
+            _deliver(batch)
 
     def _run(self, batch: list[_Item[J, R]]) -> None:
         try:
             outcomes = self._runner([i.job for i in batch])
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             for i in batch:
-                i.error, i.done = exc, True
+                i.error = exc
             return
         for i, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 i.error = outcome
             else:
                 i.result = outcome
-            i.done = True
+
+
+def _deliver(batch: Sequence[_Item[J, R]]) -> None:
+    """Wake every caller of a finished batch: ONE wake-up per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for i in batch:
+        if i.event is not None:
+            i.event.set()
+        elif i.loop is not None and i.future is not None:
+            by_loop.setdefault(i.loop, []).append(i.future)
+    for loop, futures in by_loop.items():
+        # A closed loop raises RuntimeError: nobody is waiting there any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, futures)
+
+
+def _resolve(futures: Sequence[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # a cancelled caller no longer wants it
+            future.set_result(None)

@@ -16,6 +16,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from keyserver.schemas import EvaluateBody
+
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -173,6 +175,9 @@ def with_problems(app: FastAPI) -> dict[str, Any]:
     """
     doc = _generated(app)  # a fresh document: completed in place
     doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    # The evaluate route reads its body itself (keyserver/routers/containers.py) and
+    # names the model in openapi_extra; FastAPI only lists models it validates.
+    doc["components"]["schemas"].setdefault("EvaluateBody", EvaluateBody.model_json_schema())
     for path, item in doc.get("paths", {}).items():
         for method, operation in item.items():
             key = (method.upper(), path)

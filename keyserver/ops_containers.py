@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
-from keyserver import keys, repository
-from keyserver.audit import Head, NewEntry, append_row, lock_head, lock_head_row, store_head
+from keyserver import auth, keys, repository
+from keyserver.audit import Head, NewEntry, append_row, lock_head
+from keyserver.db.hotpath import HotPath
 from keyserver.db.models import (
     Container,
     ContainerReader,
@@ -34,6 +35,7 @@ from keyserver.errors import (
     NotAllowedError,
     NotFoundError,
     PendingError,
+    UnauthenticatedError,
 )
 from keyserver.group_commit import GroupCommit
 from keyserver.lifecycle import (
@@ -56,6 +58,7 @@ from keyserver.service_base import (
     ServiceBase,
 )
 from keyserver.settings import Settings
+from keyserver.unauthenticated import UNAUTHENTICATED_ACTOR, valid_container_id
 from keyserver.validation import (
     CHALLENGE_BYTES,
     CONTAINER_ID_BYTES,
@@ -69,13 +72,67 @@ from keyserver.validation import (
 
 @dataclass(frozen=True)
 class _EvalJob:
-    """One queued evaluation request (see :meth:`ContainerOps.evaluate`)."""
+    """One queued evaluation request (see :meth:`ContainerOps.evaluate`).
 
-    actor: Actor
-    cid: bytes
+    Either ``actor`` is set (the caller authenticated it), or the batch authenticates
+    the request inside its own transaction from ``digest`` (``auth_error`` when the
+    header was already unusable). ``input_error`` is answered only after that, so a
+    malformed request cannot skip the audited authentication refusal (spec §evaluate).
+    """
+
     cid_text: str
-    blinded: Any
     ctx: RequestContext
+    actor: Actor | None = None
+    digest: bytes | None = None
+    auth_error: UnauthenticatedError | None = None
+    cid: bytes = b""
+    blinded: Any = None
+    input_error: InvalidRequestError | None = None
+
+
+def _parse_inputs(cid_text: str, blinded_element: bytes) -> tuple[bytes, Any]:
+    """Decode the container id and the blinded element (spec §evaluate).
+
+    Raises:
+        InvalidRequestError: Malformed id, or not a canonical non-identity element.
+    """
+    cid = decode_container_id(cid_text)
+    try:
+        return cid, keys.parse_blinded(blinded_element)
+    except ValueError as exc:
+        # spec §evaluate: the identity and non-canonical encodings are refused.
+        raise InvalidRequestError("blinded_element is not a valid ristretto255 element") from exc
+
+
+def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] | BaseException:
+    """Evaluate a release whose audit entry has committed (spec §evaluate).
+
+    The release was decided, counted and audited under the container's row lock; the
+    evaluation is pure computation on the seed read there, so running it after COMMIT
+    changes nothing a client can observe (the answer still leaves only after the
+    commit) but keeps ~0.3 ms of CPU per release out of the serialised section.
+    """
+    if isinstance(outcome, BaseException):
+        return outcome
+    element, proof = keys.evaluate(outcome.pop("_seed"), outcome.pop("_blinded"))
+    return {"evaluated_element": b64e(element), "proof": b64e(proof), **outcome}
+
+
+def _bearer_job(
+    authorization: str | None, cid_text: str, blinded_element: bytes, ctx: RequestContext
+) -> _EvalJob:
+    """A job that authenticates inside the batch (header checked, token hashed, here)."""
+    digest: bytes | None = None
+    auth_error: UnauthenticatedError | None = None
+    try:
+        digest = auth.token_digest(auth.bearer_token(authorization))
+    except UnauthenticatedError as exc:
+        auth_error = exc
+    try:
+        cid, blinded = _parse_inputs(cid_text, blinded_element)
+    except InvalidRequestError as exc:
+        return _EvalJob(cid_text, ctx, digest=digest, auth_error=auth_error, input_error=exc)
+    return _EvalJob(cid_text, ctx, digest=digest, auth_error=auth_error, cid=cid, blinded=blinded)
 
 
 class ContainerOps(ServiceBase):
@@ -186,6 +243,8 @@ class ContainerOps(ServiceBase):
         super().__init__(settings, engine, metrics)
         # Concurrent evaluations share one transaction and one fsync (group_commit.py).
         self._evaluations: GroupCommit[_EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
+        # The batch runs its statements as pre-compiled DB-API calls (db/hotpath.py).
+        self._hot = HotPath(self.engine.dialect)
 
     def evaluate(
         self, actor: Actor, cid_text: str, blinded_element: bytes, *, ctx: RequestContext = LOCAL
@@ -201,29 +260,52 @@ class ContainerOps(ServiceBase):
             ``{evaluated_element, proof, challenge, challenge_expires_at}`` (challenge is
             None for the writer's own sealing evaluation: there is no receipt key yet).
         """
-        cid = decode_container_id(cid_text)
+        cid, blinded = _parse_inputs(cid_text, blinded_element)
+        return self._submit(_EvalJob(cid_text, ctx, actor=actor, cid=cid, blinded=blinded))
+
+    async def evaluate_bearer(
+        self,
+        authorization: str | None,
+        cid_text: str,
+        blinded_element: bytes,
+        *,
+        ctx: RequestContext,
+    ) -> dict[str, Any]:
+        """Like :meth:`evaluate`, authenticating the Authorization header in the batch.
+
+        The HTTP route's path, awaited on the event loop (no worker thread). The token
+        is looked up inside the release transaction (no separate read), and a refused
+        token is audited in that same transaction, as ``(unauthenticated)`` or as the
+        owner of a revoked or expired token.
+        """
+        job = _bearer_job(authorization, cid_text, blinded_element, ctx)
         try:
-            blinded = keys.parse_blinded(blinded_element)
-        except ValueError as exc:
-            # spec §evaluate: the identity and non-canonical encodings are refused.
-            raise InvalidRequestError(
-                "blinded_element is not a valid ristretto255 element"
-            ) from exc
-        if not actor.has_any(EVALUATORS) or actor.local:
-            raise self._refuse(
-                actor,
-                "evaluate",
-                cid_text,
-                ctx,
-                ForbiddenError("evaluation needs the reader or writer role"),
-            )
-        try:
-            result = self._evaluations.submit(_EvalJob(actor, cid, cid_text, blinded, ctx))
+            result = await self._evaluations.submit_async(job)
         except KeyServerError as exc:
-            self.metrics.inc("rwc_refusals_total", action="evaluate", reason=exc.slug)
+            self._count_refusal(job, exc)
             raise
+        return self._count_release(result)
+
+    def _submit(self, job: _EvalJob) -> dict[str, Any]:
+        try:
+            result = self._evaluations.submit(job)
+        except KeyServerError as exc:
+            self._count_refusal(job, exc)
+            raise
+        return self._count_release(result)
+
+    def _count_refusal(self, job: _EvalJob, exc: KeyServerError) -> None:
+        if exc is not job.input_error:  # a malformed request is not a refusal
+            self.metrics.inc("rwc_refusals_total", action="evaluate", reason=exc.slug)
+
+    def _count_release(self, result: dict[str, Any]) -> dict[str, Any]:
         self.metrics.inc("rwc_evaluations_total", mode=result.pop("_mode"))
         return result
+
+    def close(self) -> None:
+        """Finish queued evaluations, stop the committer thread, dispose of the pool."""
+        self._evaluations.close()
+        super().close()
 
     def _evaluate_batch(self, jobs: Sequence[_EvalJob]) -> list[dict[str, Any] | BaseException]:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
@@ -233,68 +315,127 @@ class ContainerOps(ServiceBase):
         alone, so one broken row cannot fail the others.
         """
         out: list[dict[str, Any] | BaseException] = []
+        hot = self._hot
         try:
             with self._tx() as session:
                 conn = session.connection()
-                now = self.now()
-                head = lock_head_row(conn)  # lock order: chain head, then container rows
-                out.extend(self._evaluate_one(conn, head, job, now) for job in jobs)
-                store_head(conn, head)
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                cur = raw.cursor()
+                try:
+                    now = self.now()
+                    head = hot.lock_head(cur)  # lock order: chain head, then container rows
+                    out.extend(self._evaluate_one(cur, head, job, now) for job in jobs)
+                    hot.store_head(cur, head)
+                except hot.dbapi_error as exc:
+                    # Raised by the driver, not by SQLAlchemy: translate it so the one
+                    # database-error handler answers (503, nothing released) and drop
+                    # a connection that died under us.
+                    gone = self.engine.dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
+                    if gone:
+                        conn.invalidate(exc)
+                    raise hot.translate(exc, invalidated=gone) from exc
+                finally:
+                    cur.close()
         except Exception as exc:  # noqa: BLE001 - rolled back; reported to its caller(s)
             if len(jobs) == 1 or isinstance(exc, (OperationalError, SATimeoutError)):
                 # The database is unreachable or busy: retrying job by job would only
                 # multiply the wait (503 for all of them, spec §problems: unavailable).
                 return [exc] * len(jobs)
         else:
-            return out
+            return [_finish_release(o) for o in out]
         retried: list[dict[str, Any] | BaseException] = []
         for job in jobs:
             retried.extend(self._evaluate_batch([job]))
         return retried
 
     def _evaluate_one(
-        self, conn: Connection, head: Head, job: _EvalJob, now: datetime
+        self, cur: Any, head: Head, job: _EvalJob, now: datetime
     ) -> dict[str, Any] | KeyServerError:
-        """One evaluation inside the batch transaction (SQLAlchemy Core: the hot path)."""
+        """One evaluation inside the batch transaction (spec §evaluate, in this order).
+
+        Authentication (refusal audited), then the request's own form (not audited:
+        nothing was attempted), then role (audited), then the container's state and
+        policy (audited, keyserver/lifecycle.py), then the release.
+        """
         actor = job.actor
-        row = repository.evaluation_row(conn, job.cid, actor.name, actor.groups)
+        if actor is None:
+            authenticated = self._authenticate(cur, job, now)
+            if isinstance(authenticated, tuple):
+                return self._refused(head, now, job, *authenticated)
+            actor = authenticated
+        if job.input_error is not None:
+            return job.input_error
         refusal: KeyServerError | None
+        if not actor.has_any(EVALUATORS) or actor.local:
+            refusal = ForbiddenError("evaluation needs the reader or writer role")
+            return self._refused(head, now, job, actor.name, refusal)
+        row = self._hot.evaluation_row(cur, job.cid, actor.name, actor.groups)
         if row is None:
             refusal = NotFoundError("no such container")
         else:
             mode, refusal = evaluation_refusal(row.view, actor, self.settings.contact, now)
             if refusal is None:
-                return self._release(conn, head, row, job, mode=mode, now=now)
+                return self._release(cur, head, row, job, actor, mode=mode, now=now)
+        return self._refused(head, now, job, actor.name, refusal)
+
+    def _authenticate(
+        self, cur: Any, job: _EvalJob, now: datetime
+    ) -> Actor | tuple[str, UnauthenticatedError]:
+        """Authenticate a queued request inside the batch transaction (spec §auth).
+
+        Returns:
+            The actor, or (the name to audit the refusal under, the refusal): the owner
+            of a revoked or expired token (worth knowing whose token leaked), else
+            ``(unauthenticated)``.
+        """
+        if job.auth_error is not None:
+            return UNAUTHENTICATED_ACTOR, job.auth_error
+        assert job.digest is not None
+        row = self._hot.token(cur, job.digest)
+        try:
+            return auth.actor_for(row, job.digest, now)
+        except UnauthenticatedError as exc:
+            owner = row.name if row is not None and auth.matches(row, job.digest) else None
+            return owner or UNAUTHENTICATED_ACTOR, exc
+
+    def _refused(
+        self, head: Head, now: datetime, job: _EvalJob, actor_name: str, error: KeyServerError
+    ) -> KeyServerError:
+        """Audit a refused evaluation in the batch transaction; return the error."""
         append_row(
             self.keyring.audit_key,
             head,
             now,
             NewEntry(
-                actor=actor.name,
+                actor=actor_name,
                 action="evaluate",
                 outcome="refused",
-                container=job.cid_text,
+                # Only a well-formed id is recorded (never junk from the URL).
+                container=valid_container_id(job.cid_text),
                 remote=job.ctx.remote,
-                details={"reason": refusal.slug, "detail": refusal.detail},
+                details={"reason": error.slug, "detail": error.detail},
             ),
         )
-        return refusal
+        return error
 
     def _release(
         self,
-        conn: Connection,
+        cur: Any,
         head: Head,
         row: repository.EvaluationRow,
         job: _EvalJob,
+        actor: Actor,
         *,
         mode: str,
         now: datetime,
     ) -> dict[str, Any]:
         """The releasing half of an evaluation (inside the batch transaction)."""
-        actor, cid = job.actor, job.cid
+        cid = job.cid
         assert row.seed_sealed is not None and actor.principal_id is not None
+        # Decrypted here (a wrong master key fails the transaction, releasing nothing);
+        # the VOPRF itself runs after COMMIT, outside the write lock (_finish_release).
         seed = self.keyring.open(cid, keys.PURPOSE_SEED, row.seed_sealed)
-        element, proof = keys.evaluate(seed, job.blinded)
         challenge: bytes | None = None
         expires: datetime | None = None
         details: dict[str, Any] = {"mode": mode}
@@ -304,8 +445,8 @@ class ContainerOps(ServiceBase):
             # nothing that lets them answer it (and the MAC needs the receipt key anyway).
             challenge = self.settings.rng(CHALLENGE_BYTES)
             expires = now + self.settings.challenge_ttl
-            repository.insert_challenge(
-                conn, keys.challenge_hash(challenge), cid, actor.principal_id, now, expires
+            self._hot.insert_challenge(
+                cur, keys.challenge_hash(challenge), cid, actor.principal_id, now, expires
             )
             values["unconfirmed"] = row.unconfirmed + 1
             details["unconfirmed"] = values["unconfirmed"]
@@ -347,10 +488,10 @@ class ContainerOps(ServiceBase):
             )
             self.metrics.inc("rwc_budget_suspensions_total")
         values["last_audit_seq"] = seq
-        repository.update_container(conn, cid, values)
+        self._hot.update_container(cur, cid, values)
         return {
-            "evaluated_element": b64e(element),
-            "proof": b64e(proof),
+            "_seed": seed,
+            "_blinded": job.blinded,
             "challenge": None if challenge is None else b64e(challenge),
             "challenge_expires_at": fmt_time(expires),
             "_mode": mode,

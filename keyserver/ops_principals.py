@@ -5,18 +5,17 @@ Tokens are ``rwc_`` + base64url(32 random bytes), shown once, stored as SHA-256 
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyserver import keys, repository
+from keyserver import auth, keys, repository
 from keyserver.audit import NewEntry
 from keyserver.db.models import Principal, PrincipalGroup, PrincipalRole, Token
 from keyserver.encoding import b64e
-from keyserver.errors import ConflictError, InvalidRequestError, NotFoundError, UnauthenticatedError
+from keyserver.errors import ConflictError, InvalidRequestError, NotFoundError
 from keyserver.lifecycle import ROLES, Actor, require_role
 from keyserver.service_base import ADMIN, LOCAL, RequestContext, ServiceBase
 from keyserver.validation import TOKEN_ID_RE, check_name, check_text, fmt_time
@@ -31,29 +30,12 @@ class PrincipalOps(ServiceBase):
         Raises:
             UnauthenticatedError: Malformed, unknown, expired or revoked token.
         """
-        if not token.startswith(keys.TOKEN_PREFIX) or len(token) != 47:
-            raise UnauthenticatedError("the bearer token is malformed")
-        digest = keys.token_hash(token)
+        digest = auth.token_digest(token)
         # Core, one round trip (token, principal, roles, groups): this runs per request.
         with self._single_read_engine.connect() as conn:
             row = repository.token_lookup(conn, digest)
             conn.rollback()
-        # Lookup by hash, then a constant-time compare (defence in depth: the index
-        # lookup's timing depends only on a hash of the token, never on the token).
-        if row is None or not hmac.compare_digest(row.token_hash, digest):
-            raise UnauthenticatedError("unknown bearer token")
-        now = self.now()
-        if row.revoked_at is not None:
-            raise UnauthenticatedError("the bearer token was revoked")
-        if row.expires_at is not None and now >= row.expires_at:
-            raise UnauthenticatedError("the bearer token has expired")
-        return Actor(
-            name=row.name,
-            roles=row.roles,
-            groups=row.groups,
-            principal_id=row.principal_id,
-            organisation=row.organisation,
-        )
+        return auth.actor_for(row, digest, self.now())
 
     def local_actor(self, name: str) -> Actor:
         """The actor for local (data-dir) operation, audited under ``name``.

@@ -206,7 +206,7 @@ class EvaluationRow:
 
 # Built once (statement construction costs more than executing it on SQLite); values
 # are bound per call.
-_EVALUATION_STMT = (
+EVALUATION_STMT = (
     select(
         _C.c.state,
         _C.c.issuer_id,
@@ -240,7 +240,7 @@ def evaluation_row(
     ONE statement: the row plus two EXISTS probes of the reader policy.
     """
     row = conn.execute(
-        _EVALUATION_STMT, {"cid": cid, "actor": actor_name, "groups": sorted(actor_groups)}
+        EVALUATION_STMT, {"cid": cid, "actor": actor_name, "groups": sorted(actor_groups)}
     ).one_or_none()
     if row is None:
         return None
@@ -321,12 +321,12 @@ def _token_statement() -> CompoundSelect[Any]:
     )
 
 
-_TOKEN_STMT = _token_statement()
+TOKEN_STMT = _token_statement()
 
 
 def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:
     """Token, principal, roles and groups by the token's SHA-256: ONE round trip."""
-    rows = conn.execute(_TOKEN_STMT, {"digest": digest}).all()
+    rows = conn.execute(TOKEN_STMT, {"digest": digest}).all()
     if not rows:
         return None
     first = rows[0]

@@ -15,7 +15,6 @@ the names the CLI and the routers import.
 from __future__ import annotations
 
 from keyserver.ops_containers import ContainerOps
-from keyserver.ops_principals import PrincipalOps
 from keyserver.ops_reports import ReportOps, export_document
 from keyserver.ops_revocation import RevocationOps
 from keyserver.service_base import LOCAL, SYSTEM_ACTOR, RequestContext
@@ -23,7 +22,7 @@ from keyserver.unauthenticated import UnauthenticatedOps
 from keyserver.validation import check_name, check_text, decode_container_id, parse_time
 
 
-class KeyService(PrincipalOps, ContainerOps, RevocationOps, ReportOps, UnauthenticatedOps):
+class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps):
     """All key server operations over one database.
 
     Args:

@@ -18,23 +18,37 @@ that releases key material, and the only one the medium report shows.
 
 from __future__ import annotations
 
-import hmac
-
-from sqlalchemy import select
-
-from keyserver import keys
-from keyserver.db.models import Principal, Token
+from keyserver import auth, repository
 from keyserver.errors import InvalidRequestError, UnauthenticatedError
 from keyserver.lifecycle import Actor
-from keyserver.service_base import RequestContext, ServiceBase
+from keyserver.ops_principals import PrincipalOps
+from keyserver.service_base import RequestContext
 from keyserver.validation import decode_container_id
 
 UNAUTHENTICATED_ACTOR = "(unauthenticated)"
-TOKEN_LENGTH = 47  # "rwc_" + 43 base64url characters (spec §auth)
 
 
-class UnauthenticatedOps(ServiceBase):
+class UnauthenticatedOps(PrincipalOps):
     """Recording refusals of requests that carry no valid token."""
+
+    def authenticate_evaluator(
+        self, authorization: str | None, container: str | None, ctx: RequestContext
+    ) -> Actor:
+        """Authenticate an evaluate request; a refusal is audited before it is raised.
+
+        Args:
+            authorization: The request's Authorization header, if any.
+            container: The container id from the URL (recorded only if valid).
+            ctx: Where the request came from.
+
+        Raises:
+            UnauthenticatedError: After its audit entry committed.
+        """
+        try:
+            return self.authenticate(auth.bearer_token(authorization))
+        except UnauthenticatedError as exc:
+            self.audit_unauthenticated(authorization, "evaluate", container, ctx, exc)
+            raise
 
     def audit_unauthenticated(
         self,
@@ -54,33 +68,24 @@ class UnauthenticatedOps(ServiceBase):
             ctx: Where the request came from.
             error: The refusal about to be answered.
         """
-        cid = _valid_container_id(container)
+        cid = valid_container_id(container)
         owner = self._token_owner(authorization)
         actor = Actor(name=owner or UNAUTHENTICATED_ACTOR, roles=frozenset())
         self._refuse(actor, action, cid, ctx, error)
 
     def _token_owner(self, authorization: str | None) -> str | None:
         """The principal owning a well-formed token that exists (revoked or expired)."""
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or len(token) != TOKEN_LENGTH:
+        try:
+            digest = auth.token_digest(auth.bearer_token(authorization))
+        except UnauthenticatedError:
             return None
-        if not token.startswith(keys.TOKEN_PREFIX):
-            return None
-        digest = keys.token_hash(token)
-        with self._sessions() as session:
-            row = session.execute(
-                select(Token.token_hash, Principal.name)
-                .join(Principal, Principal.id == Token.principal_id)
-                .where(Token.token_hash == digest)
-            ).one_or_none()
-        # Same defence in depth as authentication: compare the hash in constant time.
-        if row is None or not hmac.compare_digest(row[0], digest):
-            return None
-        return str(row[1])
+        with self._single_read_engine.connect() as conn:
+            row = repository.token_lookup(conn, digest)
+            conn.rollback()
+        return row.name if row is not None and auth.matches(row, digest) else None
 
 
-def _valid_container_id(text: str | None) -> str | None:
+def valid_container_id(text: str | None) -> str | None:
     """``text`` if it is a canonical container id, else None (never record junk)."""
     if text is None:
         return None
