@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from keyserver import auth, keys, repository
 from keyserver.audit import Head, NewEntry, append_row, lock_head
-from keyserver.db.hotpath import HotPath
+from keyserver.db.hotpath import Batch, HotPath
 from keyserver.db.models import (
     Container,
     ContainerReader,
@@ -324,9 +324,10 @@ class ContainerOps(ServiceBase):
                 cur = raw.cursor()
                 try:
                     now = self.now()
-                    head = hot.lock_head(cur)  # lock order: chain head, then container rows
-                    out.extend(self._evaluate_one(cur, head, job, now) for job in jobs)
-                    hot.store_head(cur, head)
+                    batch = hot.batch(cur)
+                    head = batch.lock_head()  # lock order: chain head, then container rows
+                    out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
+                    batch.store_head(head)
                 except hot.dbapi_error as exc:
                     # Raised by the driver, not by SQLAlchemy: translate it so the one
                     # database-error handler answers (503, nothing released) and drop
@@ -350,7 +351,7 @@ class ContainerOps(ServiceBase):
         return retried
 
     def _evaluate_one(
-        self, cur: Any, head: Head, job: _EvalJob, now: datetime
+        self, batch: Batch, head: Head, job: _EvalJob, now: datetime
     ) -> dict[str, Any] | KeyServerError:
         """One evaluation inside the batch transaction (spec §evaluate, in this order).
 
@@ -360,7 +361,7 @@ class ContainerOps(ServiceBase):
         """
         actor = job.actor
         if actor is None:
-            authenticated = self._authenticate(cur, job, now)
+            authenticated = self._authenticate(batch, job, now)
             if isinstance(authenticated, tuple):
                 return self._refused(head, now, job, *authenticated)
             actor = authenticated
@@ -370,17 +371,17 @@ class ContainerOps(ServiceBase):
         if not actor.has_any(EVALUATORS) or actor.local:
             refusal = ForbiddenError("evaluation needs the reader or writer role")
             return self._refused(head, now, job, actor.name, refusal)
-        row = self._hot.evaluation_row(cur, job.cid, actor.name, actor.groups)
+        row = batch.evaluation_row(job.cid, actor.name, actor.groups)
         if row is None:
             refusal = NotFoundError("no such container")
         else:
             mode, refusal = evaluation_refusal(row.view, actor, self.settings.contact, now)
             if refusal is None:
-                return self._release(cur, head, row, job, actor, mode=mode, now=now)
+                return self._release(batch, head, row, job, actor, mode=mode, now=now)
         return self._refused(head, now, job, actor.name, refusal)
 
     def _authenticate(
-        self, cur: Any, job: _EvalJob, now: datetime
+        self, batch: Batch, job: _EvalJob, now: datetime
     ) -> Actor | tuple[str, UnauthenticatedError]:
         """Authenticate a queued request inside the batch transaction (spec §auth).
 
@@ -392,7 +393,7 @@ class ContainerOps(ServiceBase):
         if job.auth_error is not None:
             return UNAUTHENTICATED_ACTOR, job.auth_error
         assert job.digest is not None
-        row = self._hot.token(cur, job.digest)
+        row = batch.token(job.digest)
         try:
             return auth.actor_for(row, job.digest, now)
         except UnauthenticatedError as exc:
@@ -421,7 +422,7 @@ class ContainerOps(ServiceBase):
 
     def _release(
         self,
-        cur: Any,
+        batch: Batch,
         head: Head,
         row: repository.EvaluationRow,
         job: _EvalJob,
@@ -445,8 +446,8 @@ class ContainerOps(ServiceBase):
             # nothing that lets them answer it (and the MAC needs the receipt key anyway).
             challenge = self.settings.rng(CHALLENGE_BYTES)
             expires = now + self.settings.challenge_ttl
-            self._hot.insert_challenge(
-                cur, keys.challenge_hash(challenge), cid, actor.principal_id, now, expires
+            batch.insert_challenge(
+                keys.challenge_hash(challenge), cid, actor.principal_id, now, expires
             )
             values["unconfirmed"] = row.unconfirmed + 1
             details["unconfirmed"] = values["unconfirmed"]
@@ -488,7 +489,7 @@ class ContainerOps(ServiceBase):
             )
             self.metrics.inc("rwc_budget_suspensions_total")
         values["last_audit_seq"] = seq
-        self._hot.update_container(cur, cid, values)
+        batch.update_container(cid, values)
         return {
             "_seed": seed,
             "_blinded": job.blinded,

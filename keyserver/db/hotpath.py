@@ -158,62 +158,99 @@ class HotPath:
             dialect=self._dialect,
         )
 
-    def lock_head(self, cur: Any) -> Head:
+    def batch(self, cur: Any) -> Batch:
+        """The statements of ONE batch transaction on the DB-API cursor ``cur``."""
+        return Batch(self, cur)
+
+    def _evaluation_statement(self, group_count: int) -> _Statement:
+        stmt = self._evaluation.get(group_count)
+        if stmt is None:
+            # Placeholders only fix the shape; every call binds all three.
+            shape = EVALUATION_STMT.params(cid=b"", actor="", groups=[""] * group_count)
+            stmt = self._compile(shape, expanding=True)
+            self._evaluation[group_count] = stmt
+        return stmt
+
+    def _update_statement(self, keys: tuple[str, ...]) -> _Statement:
+        stmt = self._updates.get(keys)
+        if stmt is None:
+            stmt = self._compile(
+                update(_C)
+                .where(_C.c.id == bindparam("row_id"))
+                .values({k: bindparam(k) for k in keys})
+            )
+            self._updates[keys] = stmt
+        return stmt
+
+
+class Batch:
+    """The statements of one batch transaction, with its writes deferred.
+
+    Reads run at once. Writes (challenges, container updates) are queued and sent
+    together with the audit entries by :meth:`store_head`, as one ``executemany`` per
+    statement shape: on PostgreSQL that is one round trip per shape instead of one per
+    release. A container read again in the same batch (two requests for one container)
+    first gets its queued update written, so every job sees the jobs before it, exactly
+    as if each had run alone. A token is looked up once per batch (one transaction,
+    one snapshot of it).
+    """
+
+    def __init__(self, hot: HotPath, cur: Any) -> None:
+        self._hot = hot
+        self._cur = cur
+        self._tokens: dict[bytes, TokenRow | None] = {}
+        self._challenges: list[Sequence[Any] | dict[str, Any]] = []
+        self._updates: dict[tuple[str, ...], list[Sequence[Any] | dict[str, Any]]] = {}
+        self._dirty: set[bytes] = set()
+
+    def lock_head(self) -> Head:
         """Lock the audit chain head (the batch's first lock; spec §audit)."""
-        cur.execute(self._lock_head.sql, self._lock_head.args({}))
-        seq, digest = cur.fetchone()
+        stmt = self._hot._lock_head
+        self._cur.execute(stmt.sql, stmt.args({}))
+        seq, digest = self._cur.fetchone()
         return Head(seq=seq, hash=bytes(digest))
 
-    def store_head(self, cur: Any, head: Head) -> None:
-        """Insert the entries appended in this transaction and advance the head."""
-        if head.pending:
-            cur.executemany(
-                self._insert_entry.sql, [self._insert_entry.args(e) for e in head.pending]
-            )
-            head.pending = []
-        cur.execute(
-            self._store_head.sql, self._store_head.args({"seq": head.seq, "hash": head.hash})
-        )
-
-    def token(self, cur: Any, digest: bytes) -> TokenRow | None:
+    def token(self, digest: bytes) -> TokenRow | None:
         """Token, principal, roles and groups by the token's SHA-256 (one statement)."""
-        cur.execute(self._token.sql, self._token.args({"digest": digest}))
-        rows = cur.fetchall()
-        if not rows:
-            return None
-        first = rows[0]
-        return TokenRow(
-            token_hash=bytes(first[0]),
-            revoked_at=self._dt_result(first[1]),
-            expires_at=self._dt_result(first[2]),
-            principal_id=first[3],
-            name=first[4],
-            organisation=first[5],
-            roles=frozenset(r[7] for r in rows if r[6] == "r" and r[7] is not None),
-            groups=frozenset(r[7] for r in rows if r[6] == "g"),
-        )
+        if digest in self._tokens:
+            return self._tokens[digest]
+        stmt, dt = self._hot._token, self._hot._dt_result
+        self._cur.execute(stmt.sql, stmt.args({"digest": digest}))
+        rows = self._cur.fetchall()
+        found: TokenRow | None = None
+        if rows:
+            first = rows[0]
+            found = TokenRow(
+                token_hash=bytes(first[0]),
+                revoked_at=dt(first[1]),
+                expires_at=dt(first[2]),
+                principal_id=first[3],
+                name=first[4],
+                organisation=first[5],
+                roles=frozenset(r[7] for r in rows if r[6] == "r" and r[7] is not None),
+                groups=frozenset(r[7] for r in rows if r[6] == "g"),
+            )
+        self._tokens[digest] = found
+        return found
 
     def evaluation_row(
-        self, cur: Any, cid: bytes, actor_name: str, actor_groups: frozenset[str]
+        self, cid: bytes, actor_name: str, actor_groups: frozenset[str]
     ) -> EvaluationRow | None:
         """Lock one container row and probe the policy for the actor (one statement).
 
         Same statement and result as :func:`keyserver.repository.evaluation_row`.
         """
+        if cid in self._dirty:
+            self._flush()
         groups = sorted(actor_groups)
-        stmt = self._evaluation.get(len(groups))
-        if stmt is None:
-            # Placeholders only fix the shape; every call binds all three.
-            shape = EVALUATION_STMT.params(cid=b"", actor="", groups=[""] * len(groups))
-            stmt = self._compile(shape, expanding=True)
-            self._evaluation[len(groups)] = stmt
+        stmt = self._hot._evaluation_statement(len(groups))
         values: dict[str, Any] = {"cid": cid, "actor": actor_name}
         values.update({f"groups_{i}": g for i, g in enumerate(groups, start=1)})
-        cur.execute(stmt.sql, stmt.args(values))
-        row = cur.fetchone()
+        self._cur.execute(stmt.sql, stmt.args(values))
+        row = self._cur.fetchone()
         if row is None:
             return None
-        dt = self._dt_result
+        dt = self._hot._dt_result
         view = ContainerView(
             state=State(row[0]),
             issuer_id=row[1],
@@ -227,19 +264,17 @@ class HotPath:
         seed = None if row[6] is None else bytes(row[6])
         return EvaluationRow(view, seed, row[7], row[8])
 
-    def insert_challenge(  # noqa: PLR0917 - the columns of one row
+    def insert_challenge(
         self,
-        cur: Any,
         digest: bytes,
         cid: bytes,
         principal_id: int,
         issued_at: datetime,
         expires_at: datetime,
     ) -> None:
-        """Store a receipt challenge (its hash only)."""
-        cur.execute(
-            self._challenge.sql,
-            self._challenge.args(
+        """Queue a receipt challenge (its hash only)."""
+        self._challenges.append(
+            self._hot._challenge.args(
                 {
                     "challenge_hash": digest,
                     "container_id": cid,
@@ -247,21 +282,38 @@ class HotPath:
                     "issued_at": issued_at,
                     "expires_at": expires_at,
                 }
-            ),
+            )
         )
 
-    def update_container(self, cur: Any, cid: bytes, values: Mapping[str, Any]) -> None:
-        """Set columns of one (already locked) container row."""
+    def update_container(self, cid: bytes, values: Mapping[str, Any]) -> None:
+        """Queue new values for columns of one (already locked) container row."""
         keys = tuple(sorted(values))
-        stmt = self._updates.get(keys)
-        if stmt is None:
-            stmt = self._compile(
-                update(_C)
-                .where(_C.c.id == bindparam("row_id"))
-                .values({k: bindparam(k) for k in keys})
+        stmt = self._hot._update_statement(keys)
+        self._updates.setdefault(keys, []).append(stmt.args({"row_id": cid, **values}))
+        self._dirty.add(cid)
+
+    def _flush(self) -> None:
+        cur = self._cur
+        if self._challenges:
+            cur.executemany(self._hot._challenge.sql, self._challenges)
+            self._challenges = []
+        for keys, rows in self._updates.items():
+            cur.executemany(self._hot._update_statement(keys).sql, rows)
+        self._updates = {}
+        self._dirty.clear()
+
+    def store_head(self, head: Head) -> None:
+        """Write the queued rows and audit entries, and advance the head (before COMMIT)."""
+        self._flush()
+        hot = self._hot
+        if head.pending:
+            self._cur.executemany(
+                hot._insert_entry.sql, [hot._insert_entry.args(e) for e in head.pending]
             )
-            self._updates[keys] = stmt
-        cur.execute(stmt.sql, stmt.args({"row_id": cid, **values}))
+            head.pending = []
+        self._cur.execute(
+            hot._store_head.sql, hot._store_head.args({"seq": head.seq, "hash": head.hash})
+        )
 
 
 def _same(value: Any) -> Any:

@@ -1,0 +1,105 @@
+"""One batch transaction behaves like its jobs run one after another (spec §evaluate).
+
+The release batch defers its writes (keyserver/db/hotpath.py, ``Batch``) and looks each
+token up once. These tests put several requests for ONE container, and a mix of good and
+bad tokens, into a single batch and check that every job saw the jobs before it: the
+attempt budget counts each release, the budget suspension refuses the rest of the batch,
+and the audit log holds one entry per job, in order, in one verifiable chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ks_helpers import World, activate, b64, unb64
+from voprf import ristretto
+
+from keyserver import keys
+from keyserver.audit import verify
+from keyserver.ops_containers import _bearer_job, _EvalJob
+from keyserver.service import KeyService, RequestContext
+
+CTX = RequestContext(remote="192.0.2.7")
+
+
+def _blinded() -> bytes:
+    _, blinded = ristretto.Client.blind(b"rwc batch test")
+    return bytes(blinded.serialize())
+
+
+def _jobs(world: World, cid: str, count: int, token: str = "reader") -> list[_EvalJob]:
+    auth = f"Bearer {world.tokens[token]}"
+    return [_bearer_job(auth, cid, _blinded(), CTX) for _ in range(count)]
+
+
+def _kind(outcome: Any) -> str:
+    return str(outcome.slug) if isinstance(outcome, Exception) else "ok"
+
+
+def test_one_batch_counts_every_release_and_suspends_at_the_budget(
+    world: World, service: KeyService
+) -> None:
+    reg, _ = activate(world, attempt_budget=3)
+    cid = reg["container_id"]
+    outcomes = service._evaluate_batch(_jobs(world, cid, 5))
+    kinds = [_kind(o) for o in outcomes]
+    # Releases 1..3 count 1..3 unconfirmed; the third reaches the budget and suspends,
+    # so the 4th and 5th of the same batch are refused as suspended.
+    assert kinds == ["ok", "ok", "ok", "suspended", "suspended"]
+    status = world.call("official", "GET", f"/v1/containers/{cid}").json()
+    assert status["state"] == "suspended" and status["unconfirmed"] == 3
+
+    entries = world.call("auditor", "GET", "/v1/audit", params={"container": cid}).json()["entries"]
+    tail = [(e["action"], e["outcome"], e["details"].get("unconfirmed")) for e in entries[-6:]]
+    assert tail == [
+        ("evaluate", "ok", 1),
+        ("evaluate", "ok", 2),
+        ("evaluate", "ok", 3),
+        ("suspend", "ok", None),
+        ("evaluate", "refused", None),
+        ("evaluate", "refused", None),
+    ]
+    with service._sessions() as session:
+        assert verify(session, service.keyring.audit_key).ok
+
+
+def test_good_and_bad_tokens_in_one_batch(world: World, service: KeyService) -> None:
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    good = _jobs(world, cid, 2)
+    bad = [_bearer_job("Bearer rwc_" + "A" * 43, cid, _blinded(), CTX)]
+    outsider = _jobs(world, cid, 1, token="outsider")
+    outcomes = service._evaluate_batch([good[0], *bad, *outsider, good[1]])
+    kinds = [_kind(o) for o in outcomes]
+    assert kinds == ["ok", "unauthenticated", "not-allowed", "ok"]
+    released = [o for o in outcomes if isinstance(o, dict)]
+    assert all(len(o["evaluated_element"]) == 43 and o["challenge"] for o in released)
+    status = world.call("official", "GET", f"/v1/containers/{cid}").json()
+    assert status["unconfirmed"] == 2
+    entries = world.call("auditor", "GET", "/v1/audit", params={"container": cid}).json()["entries"]
+    actors = [(e["actor"], e["outcome"]) for e in entries[-4:]]
+    assert actors == [
+        ("reader", "ok"),
+        ("(unauthenticated)", "refused"),
+        ("outsider", "refused"),
+        ("reader", "ok"),
+    ]
+    assert all(e["remote"] == "192.0.2.7" for e in entries[-4:])
+
+
+def test_challenges_of_one_batch_are_each_usable(world: World, service: KeyService) -> None:
+    reg, receipt_key = activate(world)
+    cid = reg["container_id"]
+    outcomes = service._evaluate_batch(_jobs(world, cid, 3))
+    for o in outcomes:
+        assert isinstance(o, dict)
+        challenge = unb64(o["challenge"])
+        mac = keys.receipt_mac(receipt_key, unb64(cid), challenge)
+        resp = world.call(
+            "reader",
+            "POST",
+            f"/v1/containers/{cid}/receipt",
+            json={"challenge": o["challenge"], "mac": b64(mac)},
+        )
+        assert resp.status_code == 200, resp.text
+    assert world.call("official", "GET", f"/v1/containers/{cid}").json()["unconfirmed"] == 0
