@@ -103,3 +103,18 @@ def test_challenges_of_one_batch_are_each_usable(world: World, service: KeyServi
         )
         assert resp.status_code == 200, resp.text
     assert world.call("official", "GET", f"/v1/containers/{cid}").json()["unconfirmed"] == 0
+
+
+def test_release_latency_histogram_over_http(world: World) -> None:
+    """spec §operations: /metrics has the key-release latency histogram, by outcome."""
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    body = {"blinded_element": b64(_blinded())}
+    for who in ("reader", "reader", "outsider"):
+        world.call(who, "POST", f"/v1/containers/{cid}/evaluate", json=body)
+    text = world.call(None, "GET", "/metrics").text
+    # The writer's sealing evaluation (activate) plus two reads: 3 ok; the outsider: 1.
+    assert 'rwc_evaluate_seconds_count{outcome="ok"} 3' in text
+    assert 'rwc_evaluate_seconds_count{outcome="refused"} 1' in text
+    assert 'rwc_evaluate_seconds_bucket{outcome="ok",le="+Inf"} 3' in text
+    assert "# TYPE rwc_evaluate_seconds histogram" in text
