@@ -1,0 +1,233 @@
+"""The release transaction's pre-compiled DB-API statements (keyserver/db/hotpath.py).
+
+spec §evaluate (the release and its audit entry commit together) and §consistency (the
+chain head, then the container row, locked ``FOR UPDATE`` on PostgreSQL; SQLite takes
+``BEGIN IMMEDIATE``): what the hot path writes reads back through the ORM exactly as if
+the ORM had written it, driver errors become SQLAlchemy's (so spec §problems'
+``unavailable`` applies), and the reader-group policy matches for any number of groups.
+Both backends, real databases.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy.exc as sa_exc
+from ks_helpers import FakeClock, World, activate, blinded_b64, oprf, unb64
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from keyserver import repository
+from keyserver.db.engine import make_engine
+from keyserver.db.hotpath import HotPath
+from keyserver.db.models import AuditEntry, AuditHead, Challenge, Container
+from keyserver.settings import Settings
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings)
+    yield eng
+    eng.dispose()
+
+
+class _Calls:
+    """The read statements on one cursor, as HotPath offers them (per batch, or direct)."""
+
+    def __init__(self, hot: HotPath, cur: Any) -> None:
+        batch = getattr(hot, "batch", None)
+        self._target = batch(cur) if batch is not None else hot
+        self._args: tuple[Any, ...] = () if batch is not None else (cur,)
+
+    def lock_head(self) -> Any:
+        return self._target.lock_head(*self._args)
+
+    def evaluation_row(self, cid: bytes, name: str, groups: frozenset[str]) -> Any:
+        return self._target.evaluation_row(*self._args, cid, name, groups)
+
+
+def _aware_utc(value: object) -> None:
+    assert value is not None and value.tzinfo is not None  # type: ignore[attr-defined]
+    assert value.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
+
+
+def test_what_the_hot_path_writes_reads_back_through_the_orm(
+    world: World, clock: FakeClock, engine: Engine, settings: Settings
+) -> None:
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    clock.advance(seconds=61, microseconds=234567)  # sub-second precision survives
+    released_at = clock()
+    doc = oprf(world, "reader", cid, reg["public_key"])
+    clock.advance(seconds=1)
+    refused_at = clock()
+    resp = world.client(None).post(
+        f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
+    )
+    assert resp.status_code == 401
+
+    with Session(engine) as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "evaluate").order_by(AuditEntry.seq)
+        ).all()
+        head = session.get(AuditHead, 1)
+        container = session.get(Container, unb64(cid))
+        [challenge] = session.scalars(select(Challenge)).all()
+    seal, release, refusal = entries
+    assert seal.actor == "writer" and seal.outcome == "ok"
+    assert (release.actor, release.outcome, release.container) == ("reader", "ok", cid)
+    assert (refusal.actor, refusal.outcome) == ("(unauthenticated)", "refused")
+    for entry, at in ((release, released_at), (refusal, refused_at)):
+        _aware_utc(entry.at)
+        assert entry.at == at and entry.at.tzinfo is not None
+        assert entry.at.astimezone(UTC) == at
+        assert entry.remote == "127.0.0.1"
+    assert head is not None and head.seq == refusal.seq
+    assert head.hash == refusal.hash
+
+    _aware_utc(challenge.issued_at)
+    _aware_utc(challenge.expires_at)
+    assert challenge.issued_at == released_at
+    assert challenge.expires_at == released_at + settings.challenge_ttl
+    assert challenge.container_id == unb64(cid) and challenge.consumed_at is None
+    assert doc["challenge_expires_at"] is not None
+
+    assert container is not None
+    assert container.unconfirmed == 1
+    assert container.last_audit_seq == release.seq
+    assert container.state == "active"
+
+    verify = world.call("auditor", "GET", "/v1/audit/verify").json()
+    assert verify["ok"] is True and verify["head_seq"] == refusal.seq
+    status = world.call("writer", "GET", f"/v1/containers/{cid}").json()
+    assert status["unconfirmed"] == 1
+
+
+def test_locks_are_compiled_for_the_dialect(engine: Engine, backend: str) -> None:
+    hot = HotPath(engine.dialect)
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            calls = _Calls(hot, cur)
+            assert calls.lock_head().seq == 0  # genesis
+            assert calls.evaluation_row(bytes(16), "nobody", frozenset()) is None
+        finally:
+            cur.close()
+        conn.rollback()
+    statements = [hot._lock_head.sql, hot._evaluation[0].sql]
+    if backend == "postgres":
+        assert all("FOR UPDATE" in sql for sql in statements), statements
+        assert "%(" in hot._lock_head.sql or "%s" in hot._lock_head.sql
+    else:
+        assert not any("FOR UPDATE" in sql for sql in statements), statements
+        assert "?" in hot._evaluation[0].sql
+    # The ordinary path's statement locks alike (one source: keyserver/repository.py).
+    core = str(repository.EVALUATION_STMT.compile(dialect=engine.dialect))
+    assert ("FOR UPDATE" in core) == (backend == "postgres")
+
+
+def test_translate_maps_real_driver_errors(engine: Engine, backend: str) -> None:
+    hot = HotPath(engine.dialect)
+    assert hot.dbapi_error is (sqlite3.Error if backend == "sqlite" else psycopg.Error)
+
+    # Bad SQL on a real connection.
+    raw = engine.raw_connection()
+    try:
+        cur = raw.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with pytest.raises(hot.dbapi_error) as bad_sql:
+            cur.execute("SELEC 1")
+        raw.dbapi_connection.rollback()  # type: ignore[union-attr]
+    finally:
+        raw.close()
+    translated = hot.translate(bad_sql.value, invalidated=False)
+    assert translated.orig is bad_sql.value and not translated.connection_invalidated
+    if backend == "sqlite":
+        # sqlite3 reports a syntax error as OperationalError.
+        assert type(translated) is sa_exc.OperationalError
+    else:
+        assert type(translated) is sa_exc.ProgrammingError
+
+    # A connection that is gone: the driver's OperationalError on PostgreSQL.
+    raw = engine.raw_connection()
+    dbapi = raw.dbapi_connection
+    assert dbapi is not None
+    try:
+        if backend == "sqlite":
+            cur = dbapi.cursor()
+            with pytest.raises(sqlite3.OperationalError) as gone:
+                cur.execute("SELECT * FROM no_such_table")
+        else:
+            dbapi.close()
+            with pytest.raises(psycopg.OperationalError) as gone:
+                dbapi.cursor().execute("SELECT 1")
+            assert engine.dialect.is_disconnect(gone.value, dbapi, None)  # type: ignore[arg-type]
+    finally:
+        raw.invalidate()
+    lost = hot.translate(gone.value, invalidated=True)
+    assert isinstance(lost, sa_exc.OperationalError) and isinstance(lost, sa_exc.DBAPIError)
+    assert lost.orig is gone.value and lost.connection_invalidated is True
+
+
+GROUP_CASES = {
+    # name: (groups, admitted through reader_groups ["team-a"])
+    "g0": ([], False),
+    "g1": (["team-a"], True),
+    "g3": (["aaa", "team-a", "zzz"], True),
+    "g3-first": (["team-a", "team-b", "team-c"], True),
+    "g3-none": (["aaa", "team-b", "zzz"], False),
+}
+
+
+def test_group_policy_for_0_1_and_3_groups(world: World, engine: Engine) -> None:
+    reg, _ = activate(world, readers=["reader"], reader_groups=["team-a"])
+    cid = reg["container_id"]
+    for name, (groups, _) in GROUP_CASES.items():
+        resp = world.call(
+            "admin",
+            "POST",
+            "/v1/principals",
+            json={"name": name, "roles": ["reader"], "groups": groups},
+        )
+        assert resp.status_code == 201, resp.text
+        world.tokens[name] = resp.json()["token"]
+
+    # End to end: the server's own HotPath, one compiled form per group count.
+    for name, (_, admitted) in GROUP_CASES.items():
+        resp = world.call(
+            name, "POST", f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
+        )
+        if admitted:
+            assert resp.status_code == 200, (name, resp.text)
+        else:
+            assert resp.status_code == 403, (name, resp.text)
+            assert resp.json()["type"] == "urn:rwc:problem:not-allowed"
+
+    # Statement by statement: the hot path's row equals the ORM path's row.
+    hot = HotPath(engine.dialect)
+    cases = [(n, frozenset(g), a) for n, (g, a) in GROUP_CASES.items()]
+    cases.append(("reader", frozenset(), True))  # admitted by name, no groups
+    for name, groups, admitted in cases:
+        with engine.connect() as conn:
+            core = repository.evaluation_row(conn, unb64(cid), name, groups)
+            conn.rollback()
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            cur = raw.cursor()
+            try:
+                fast = _Calls(hot, cur).evaluation_row(unb64(cid), name, groups)
+            finally:
+                cur.close()
+            conn.rollback()
+        assert fast is not None and core is not None
+        assert fast == core, name
+        assert bool(fast.view.readers or fast.view.reader_groups) is admitted, name
+        assert fast.view.reader_groups == (groups if groups and admitted else frozenset())
+    assert sorted(hot._evaluation) == [0, 1, 3]
+    assert world.call("auditor", "GET", "/v1/audit/verify").json()["ok"] is True
