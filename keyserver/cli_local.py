@@ -37,6 +37,7 @@ from keyserver.cli_errors import (
     exit_code_for_slug,
 )
 from keyserver.db import init_database, migrate
+from keyserver.db.writelock import LOCK_SUFFIX
 from keyserver.errors import KeyServerError
 from keyserver.keys import SealedDataError
 from keyserver.lifecycle import Actor
@@ -348,7 +349,12 @@ def cmd_init(ctx: Context) -> int:
             _write_master_key(key_file, settings.rng(MASTER_KEY_BYTES))
             created.append(key_file)
         if sqlite is not None:
-            created += [sqlite, Path(f"{sqlite}-wal"), Path(f"{sqlite}-shm")]
+            created += [
+                sqlite,
+                Path(f"{sqlite}-wal"),
+                Path(f"{sqlite}-shm"),
+                sqlite.with_name(sqlite.name + LOCK_SUFFIX),  # keyserver/db/writelock.py
+            ]
         _guard(lambda: init_database(settings))
         result = _bootstrap_admin(ctx, settings)
     except BaseException:
@@ -490,9 +496,20 @@ def cmd_serve(ctx: Context) -> int:
         # Our own supervisor: one SO_REUSEPORT socket per worker (keyserver/workers.py).
         try:
             code = workers_module.serve_workers(
-                "keyserver.cli_local:app_factory", host, port, workers, options
+                "keyserver.cli_local:app_factory",
+                host,
+                port,
+                workers,
+                options,
+                # uvicorn does not say where it listens on sockets it is given: with
+                # --port 0 this line is the only place the chosen port is shown.
+                on_ready=lambda bound: ctx.out.note(
+                    f"{workers} workers on {'https' if cert else 'http'}://"
+                    + workers_module.display_address(host, bound)
+                ),
             )
-        except workers_module.PortInUseError as exc:
+        except workers_module.ListenError as exc:
             raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc
-        return EXIT_OK if code == 0 else EXIT_FAILURE
+        if code != 0:
+            raise CliError("a worker process died; the server stopped", exit_code=EXIT_FAILURE)
     return EXIT_OK

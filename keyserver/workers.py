@@ -9,11 +9,19 @@ on a socket of its own and the kernel spreads connections over them by address h
 
 Safety: ``SO_REUSEPORT`` also lets another process of the same user join the port. The
 supervisor therefore first binds the port WITHOUT it: a port already in use is refused,
-as with one worker, instead of being silently shared with another server.
+as with one worker, instead of being silently shared with another server. It then keeps
+the port with an ``SO_REUSEPORT`` socket that never listens (it takes no connections),
+so a second server started while the workers are still loading is refused as well, and
+port 0 stays the one port every worker binds.
+
+Addresses resolve as uvicorn resolves them for one worker: IPv6 if the host contains a
+colon, else IPv4 (``localhost`` is 127.0.0.1 with any number of workers).
 
 The supervisor restarts nothing. If a worker dies, it stops the others and exits 1, so the
 service manager (systemd, a container runtime) sees the failure and restarts the whole
-server. On SIGTERM or SIGINT it stops the workers gracefully and exits 0.
+server. On SIGTERM or SIGINT it stops the workers gracefully and exits 0. A worker that
+is stopped before it serves (still loading, or waiting for the others) exits at once; a
+worker whose supervisor died stops itself, so no orphan keeps the port.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.process
+import os
 import signal
 import socket
 import threading
@@ -34,24 +44,63 @@ log = logging.getLogger("keyserver")
 
 STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests after SIGTERM
 START_TIMEOUT = 60.0  # seconds a loaded worker waits for the others before listening
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class PortInUseError(OSError):
+class ListenError(OSError):
+    """The server cannot listen on the address (unknown host, port taken)."""
+
+
+class PortInUseError(ListenError):
     """The port is already bound by another socket."""
 
 
+def display_address(host: str, port: int) -> str:
+    """``host:port``, an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
-    family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    return family, addr
+    """The socket address of ``host:port``, resolved the way uvicorn binds one worker."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except OSError as exc:
+        raise ListenError(
+            f"cannot listen on {display_address(host, port)}: {exc.strerror}"
+        ) from exc
+    return family, infos[0][4]
 
 
-def reserve_port(host: str, port: int) -> int:
-    """Check that ``host:port`` is free (binding without SO_REUSEPORT); return the port.
+def _reuseport_socket(
+    family: socket.AddressFamily, addr: tuple[Any, ...], *, reuseaddr: bool = True
+) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if reuseaddr:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(addr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def reserve_port(host: str, port: int) -> tuple[int, socket.socket]:
+    """Check that ``host:port`` is free (binding without SO_REUSEPORT) and keep it.
 
     Port 0 picks a free port, which every worker then binds.
 
+    Returns:
+        The port, and the socket that keeps it: bound with SO_REUSEPORT (the workers
+        join it) but never listening. Close it when the workers are gone.
+
     Raises:
         PortInUseError: Something listens there already.
+        ListenError: The host does not resolve.
     """
     family, addr = _address(host, port)
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -61,36 +110,72 @@ def reserve_port(host: str, port: int) -> int:
         try:
             probe.bind(addr)
         except OSError as exc:
-            raise PortInUseError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-        return int(probe.getsockname()[1])
+            raise PortInUseError(
+                f"cannot listen on {display_address(host, port)}: {exc.strerror}"
+            ) from exc
+        port = int(probe.getsockname()[1])
+    # The probe cannot be kept: workers can join only a socket that has SO_REUSEPORT.
+    # The holder has no SO_REUSEADDR, so another probe (which has it) is refused even
+    # while no worker listens yet; only if a closed server's TIME_WAIT connections without
+    # SO_REUSEPORT are in the way does it need SO_REUSEADDR (refusing just the listeners).
+    addr = (addr[0], port, *addr[2:])
+    try:
+        try:
+            holder = _reuseport_socket(family, addr, reuseaddr=False)
+        except OSError:
+            holder = _reuseport_socket(family, addr)
+    except OSError as exc:  # taken in the microseconds since the probe
+        raise PortInUseError(
+            f"cannot listen on {display_address(host, port)}: {exc.strerror}"
+        ) from exc
+    return port, holder
 
 
-def _shared_socket(host: str, port: int) -> socket.socket:
-    family, addr = _address(host, port)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(addr)
-    return sock
+class _Worker:
+    """Signal handling of one worker process.
+
+    Before uvicorn serves, SIGTERM/SIGINT end the process at once (loading and waiting
+    for the others are nothing to finish). While uvicorn serves, its own handlers stop
+    it gracefully; it then restores this handler and re-raises the signal, which a
+    requested stop is not a failure of, so the handler only asks the server to exit.
+    """
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+
+    def on_signal(self, _signum: int, _frame: object) -> None:
+        if self.server is None:
+            raise SystemExit(0)
+        self.server.should_exit = True
 
 
-def _absorb(_signum: int, _frame: object) -> None:
-    """Uvicorn re-raises the signal it stopped on; a requested stop is not a failure."""
+def _watch_parent() -> None:
+    """Stop this worker gracefully when the supervisor is gone (killed, crashed)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    multiprocessing.connection.wait([parent.sentinel])
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _worker(app_factory: str, host: str, port: int, options: dict[str, Any], loaded: Any) -> None:
     """One worker process: its own SO_REUSEPORT socket and a uvicorn server on it."""
-    signal.signal(signal.SIGTERM, _absorb)
-    signal.signal(signal.SIGINT, _absorb)
-    sock = _shared_socket(host, port)
+    worker = _Worker()
+    for sig in _SIGNALS:
+        signal.signal(sig, worker.on_signal)
+    threading.Thread(target=_watch_parent, name="watch-supervisor", daemon=True).start()
+    sock = _reuseport_socket(*_address(host, port))
     config = uvicorn.Config(app_factory, factory=True, host=host, port=port, **options)
     config.load()  # import and build the app now: the slow part of start-up
     # Start listening together: a worker that listened a second before the others
     # would receive every connection a client opens meanwhile and, with keep-alive,
-    # keep them all (the imbalance this module exists to avoid).
+    # keep them all (the imbalance this module exists to avoid). A sibling that fails
+    # to load makes the supervisor stop this worker; one that is merely slow is waited
+    # for START_TIMEOUT at most.
     with contextlib.suppress(threading.BrokenBarrierError):
         loaded.wait(START_TIMEOUT)
-    uvicorn.Server(config).run(sockets=[sock])
+    worker.server = uvicorn.Server(config)
+    worker.server.run(sockets=[sock])
 
 
 def supported() -> bool:
@@ -123,44 +208,52 @@ def serve_workers(
 
     Raises:
         PortInUseError: The port is taken.
+        ListenError: The host does not resolve.
     """
-    port = reserve_port(host, port)
+    port, holder = reserve_port(host, port)
     stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda _s, _f: stop.set())
-        for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    spawn = multiprocessing.get_context("spawn")
-    loaded = spawn.Barrier(workers)
-    procs = [
-        spawn.Process(
-            target=_worker,
-            args=(app_factory, host, port, options, loaded),
-            name=f"keyserver-worker-{i}",
-        )
-        for i in range(workers)
-    ]
+    previous: dict[int, Any] = {}
+    procs: list[multiprocessing.process.BaseProcess] = []
     try:
-        for proc in procs:
+        for sig in _SIGNALS:
+            previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
+        spawn = multiprocessing.get_context("spawn")
+        loaded = spawn.Barrier(workers)
+        for i in range(workers):
+            proc = spawn.Process(
+                target=_worker,
+                args=(app_factory, host, port, options, loaded),
+                name=f"keyserver-worker-{i}",
+            )
             proc.start()
+            procs.append(proc)
         if on_ready is not None:
             on_ready(port)
-        failed = False
         while not stop.is_set():
             # Wake at least every half second to notice a signal; at once if a worker exits.
-            if multiprocessing.connection.wait([p.sentinel for p in procs], timeout=0.5):
-                failed = True
-                log.error("a worker process exited; stopping the server")
-                break
-        return 1 if failed else 0
+            ended = multiprocessing.connection.wait([p.sentinel for p in procs], timeout=0.5)
+            # A Ctrl-C reaches the workers too: one that stops on it is no failure.
+            if ended and not stop.is_set():
+                dead = next(p for p in procs if p.sentinel in ended)
+                dead.join()
+                log.error(
+                    "%s (pid %s) exited with code %s; stopping the server",
+                    dead.name,
+                    dead.pid,
+                    dead.exitcode,
+                )
+                return 1
+        return 0
     finally:
-        for proc in procs:
-            if proc.is_alive() and proc.pid is not None:
-                proc.terminate()  # SIGTERM: uvicorn finishes open requests
-        for proc in procs:
-            proc.join(STOP_TIMEOUT)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for started in procs:
+            if started.is_alive():
+                started.terminate()  # SIGTERM: uvicorn finishes open requests
+        for started in procs:
+            started.join(STOP_TIMEOUT)
+            if started.is_alive():
+                started.kill()
+                started.join()
+        holder.close()
+        for signum, handler in previous.items():
+            if handler is not None:  # None: a handler not installed from Python
+                signal.signal(signum, handler)

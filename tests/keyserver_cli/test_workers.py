@@ -1,0 +1,311 @@
+"""``keyserver serve --workers N`` as real processes on real sockets (keyserver/workers.py).
+
+Which worker served a connection is read from /proc, with no help from the server: while
+the client connections are held open, every established server-side socket on the port
+(/proc/net/tcp{,6}) is mapped to the worker process holding it (/proc/<pid>/fd links).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import importlib.util
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+from voprf import ristretto
+
+from keyserver.db.writelock import LOCK_SUFFIX
+from keyserver.workers import ListenError, PortInUseError, _address, reserve_port
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="SO_REUSEPORT workers, read from /proc"
+)
+
+CONNECTIONS = 32
+
+
+def _test_process() -> ModuleType:
+    """test_process.py's helpers (start_serve, run): no package, --import-mode=importlib."""
+    spec = importlib.util.spec_from_file_location(
+        "keyserver_cli_test_process", Path(__file__).with_name("test_process.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_tp = _test_process()
+TIMEOUT: int = _tp.TIMEOUT
+run = _tp.run
+start_serve = _tp.start_serve
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stat = (entry / "stat").read_text()
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def worker_pids(supervisor: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    return [
+        pid
+        for pid in _children(supervisor)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+def wait_for_workers(supervisor: int, count: int) -> list[int]:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        pids = worker_pids(supervisor)
+        if len(pids) == count:
+            return pids
+        time.sleep(0.05)
+    pytest.fail(f"expected {count} workers of {supervisor}")
+
+
+def established_inodes(port: int) -> set[int]:
+    """Socket inodes of the established TCP connections whose local port is ``port``."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                    inodes.add(int(fields[9]))
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            match = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd))
+            if match:
+                inodes.add(int(match.group(1)))
+    return inodes
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (an exited child reparented to init may linger unreaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def gone(pids: list[int], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while any(_running(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@contextmanager
+def stopped(proc: Any) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_workers_serve_balance_and_stop_on_sigterm(
+    h: ModuleType, data_dir: Any, people: Any, tmp_path: Path
+) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer)
+    log = tmp_path / "serve.log"
+    proc, url = start_serve(h, data_dir.path, log, "--workers", "2")
+    with stopped(proc):
+        workers = wait_for_workers(proc.pid, 2)
+        assert requests.get(url + "/readyz", timeout=5).status_code == 200
+        _client, blinded = ristretto.Client.blind(b"rwc/v1 oprf input")
+        evaluated = requests.post(
+            f"{url}/v1/containers/{cid}/evaluate",
+            json={"blinded_element": _b64(blinded.serialize())},
+            headers={"Authorization": f"Bearer {people.reader}"},
+            timeout=10,
+        )
+        assert evaluated.status_code == 200, evaluated.text
+        assert {"evaluated_element", "proof"} <= set(evaluated.json())
+
+        # Separate TCP connections, all held open: the kernel spreads them over the
+        # workers' own SO_REUSEPORT sockets (one shared socket would give all to one).
+        port = int(url.rsplit(":", 1)[1])
+        conns = [
+            http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(CONNECTIONS)
+        ]
+        try:
+            for conn in conns:
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200
+            server_side = established_inodes(port)
+            owners = {pid: socket_inodes(pid) & server_side for pid in workers}
+        finally:
+            for conn in conns:
+                conn.close()
+        assert sum(len(inodes) for inodes in owners.values()) >= CONNECTIONS
+        serving = [pid for pid, inodes in owners.items() if inodes]
+        assert len(serving) == 2, {pid: len(inodes) for pid, inodes in owners.items()}
+
+        everyone = [*_children(proc.pid)]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
+        assert gone(everyone), everyone
+    output = log.read_text()
+    assert "Traceback" not in output and "error" not in output.lower(), output
+    assert output.count("Finished server process") == 2, output
+
+
+def test_port_in_use_is_refused(h: ModuleType, data_dir: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            h,
+            "serve",
+            "--data-dir",
+            data_dir.path,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        )
+    assert result.returncode == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("keyserver: error: cannot listen on 127.0.0.1:")
+    assert str(port) in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_worker_killed_stops_the_server_ipv6_port_0(
+    h: ModuleType, data_dir: Any, tmp_path: Path
+) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    log = tmp_path / "serve.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                *(os.fspath(h.KEYSERVER_BIN), "serve", "--data-dir", os.fspath(data_dir.path)),
+                *("--host", "::1", "--port", "0", "--workers", "2"),
+            ],
+            env=h.clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    with stopped(proc):
+        # Port 0: the supervisor picks one port and every worker listens on it.
+        deadline = time.monotonic() + TIMEOUT
+        announced = None
+        while announced is None and time.monotonic() < deadline and proc.poll() is None:
+            announced = re.search(
+                r"keyserver: 2 workers on (http://\[::1\]:(\d+))\n", log.read_text()
+            )
+            time.sleep(0.05)
+        assert announced is not None and announced[2] != "0", log.read_text()
+        url = announced[1]
+        while True:  # the workers listen a moment after the announcement
+            try:
+                assert requests.get(url + "/readyz", timeout=5).status_code == 200
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.05)
+        victim, other = wait_for_workers(proc.pid, 2)
+        os.kill(victim, signal.SIGKILL)
+        assert proc.wait(timeout=TIMEOUT) == 1
+        assert gone([other])
+    output = log.read_text()
+    assert "Traceback" not in output, output
+    assert f"(pid {victim}) exited with code -9" in output
+    assert "keyserver: error: a worker process died" in output
+
+
+def test_addresses_resolve_as_uvicorn_binds_them() -> None:
+    assert _address("localhost", 1)[0] == socket.AF_INET
+    assert _address("127.0.0.1", 1) == (socket.AF_INET, ("127.0.0.1", 1))
+    assert _address("::1", 1)[0] == socket.AF_INET6
+    port, holder = reserve_port("127.0.0.1", 0)
+    with holder, socket.socket() as plain:
+        assert port == holder.getsockname()[1] != 0
+        with pytest.raises(OSError):  # kept: a server without SO_REUSEPORT is refused
+            plain.bind(("127.0.0.1", port))
+        # ...and so is a second supervisor while the workers are loading.
+        with pytest.raises(PortInUseError, match=rf"127\.0\.0\.1:{port}: "):
+            reserve_port("127.0.0.1", port)
+    # A listener with SO_REUSEPORT (another server of the same user): the workers could
+    # join it, the probe without SO_REUSEPORT refuses the port.
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        with pytest.raises(PortInUseError):
+            reserve_port("127.0.0.1", other.getsockname()[1])
+    with socket.socket(socket.AF_INET6) as v6:
+        v6.bind(("::1", 0))
+        v6.listen()
+        taken = v6.getsockname()[1]
+        with pytest.raises(PortInUseError, match=rf"cannot listen on \[::1\]:{taken}: "):
+            reserve_port("::1", taken)
+    with pytest.raises(ListenError):
+        reserve_port("no-such-host.invalid", 0)
+
+
+def test_failed_init_leaves_nothing(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure after the first write removes the writer-lock file with the database."""
+    import keyserver.cli_local as cli_local  # noqa: PLC0415
+
+    bootstrap = cli_local._bootstrap_admin
+
+    def fail_after_writing(*args: Any) -> Any:
+        bootstrap(*args)  # writes the admin principal: the lock file exists now
+        assert (tmp_path / "d" / ("keyserver.db" + LOCK_SUFFIX)).exists()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_local, "_bootstrap_admin", fail_after_writing)
+    result = cli("init", "--data-dir", tmp_path / "d")
+    assert result.code == 130
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == []
