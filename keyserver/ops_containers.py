@@ -326,6 +326,7 @@ class ContainerOps(ServiceBase):
                     now = self.now()
                     batch = hot.batch(cur)
                     head = batch.lock_head()  # lock order: chain head, then container rows
+                    batch.prefetch(self._requests(batch, jobs))
                     out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
                     batch.store_head(head)
                 except hot.dbapi_error as exc:
@@ -349,6 +350,28 @@ class ContainerOps(ServiceBase):
         for job in jobs:
             retried.extend(self._evaluate_batch([job]))
         return retried
+
+    @staticmethod
+    def _requests(
+        batch: Batch, jobs: Sequence[_EvalJob]
+    ) -> list[tuple[bytes, str, frozenset[str]]]:
+        """(container, actor, groups) of each job that will read its container.
+
+        Tokens are looked up here (once per batch and token, Batch.token); nothing is
+        decided or audited yet: that happens job by job, in order, in _evaluate_one.
+        """
+        requests = []
+        for job in jobs:
+            if job.input_error is not None or job.auth_error is not None:
+                continue
+            if job.actor is not None:
+                requests.append((job.cid, job.actor.name, job.actor.groups))
+                continue
+            assert job.digest is not None
+            row = batch.token(job.digest)
+            if row is not None:
+                requests.append((job.cid, row.name, row.groups))
+        return requests
 
     def _evaluate_one(
         self, batch: Batch, head: Head, job: _EvalJob, now: datetime

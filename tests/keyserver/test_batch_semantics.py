@@ -118,3 +118,44 @@ def test_release_latency_histogram_over_http(world: World) -> None:
     assert 'rwc_evaluate_seconds_count{outcome="refused"} 1' in text
     assert 'rwc_evaluate_seconds_bucket{outcome="ok",le="+Inf"} 3' in text
     assert "# TYPE rwc_evaluate_seconds histogram" in text
+
+
+def test_a_batch_over_several_containers_prefetched_at_once(
+    world: World, service: KeyService
+) -> None:
+    """Several containers in one batch: their rows are read in one statement
+    (``Batch.prefetch``), and each job still sees the jobs before it."""
+    a, _ = activate(world, attempt_budget=2)
+    b, _ = activate(world)
+    c, _ = activate(world, readers=[], reader_groups=["team-a"])
+    unknown = b64(b"\x01" * 16)
+    jobs = [
+        *_jobs(world, a["container_id"], 1),
+        *_jobs(world, b["container_id"], 1),
+        *_jobs(world, a["container_id"], 1),  # reaches A's budget: A suspends
+        *_jobs(world, unknown, 1),
+        *_jobs(world, a["container_id"], 1),  # refused: A is suspended by now
+        *_jobs(world, c["container_id"], 1, token="groupie"),  # allowed by group
+        *_jobs(world, c["container_id"], 1),  # "reader" is not in team-a
+        *_jobs(world, b["container_id"], 1, token="outsider"),
+    ]
+    kinds = [_kind(o) for o in service._evaluate_batch(jobs)]
+    assert kinds == [
+        "ok",
+        "ok",
+        "ok",
+        "not-found",
+        "suspended",
+        "ok",
+        "not-allowed",
+        "not-allowed",
+    ]
+    status = {
+        name: world.call("official", "GET", f"/v1/containers/{reg['container_id']}").json()
+        for name, reg in (("a", a), ("b", b), ("c", c))
+    }
+    assert (status["a"]["state"], status["a"]["unconfirmed"]) == ("suspended", 2)
+    assert (status["b"]["state"], status["b"]["unconfirmed"]) == ("active", 1)
+    assert (status["c"]["state"], status["c"]["unconfirmed"]) == ("active", 1)
+    with service._sessions() as session:
+        assert verify(session, service.keyring.audit_key).ok
