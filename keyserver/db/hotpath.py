@@ -123,9 +123,10 @@ class _Statement:
         """The DB-API parameters for ``values`` (datetimes converted for the column)."""
         conv = self._to_db
         merged = {**self._fixed, **values} if self._fixed else values
+        # Inline type test: this runs for every value of every row of the batch.
         if self._order is None:
-            return {k: conv(v) for k, v in merged.items()}
-        return tuple(conv(merged[name]) for name in self._order)
+            return {k: conv(v) if type(v) is datetime else v for k, v in merged.items()}
+        return [conv(v) if type(v) is datetime else v for v in map(merged.__getitem__, self._order)]
 
 
 class HotPath:
@@ -168,8 +169,8 @@ class HotPath:
         self._updates: dict[tuple[str, ...], _Statement] = {}
         self._shapes: dict[tuple[Any, ...], _Statement] = {}
 
-    def _to_db(self, value: Any) -> Any:
-        return self._dt_bind(value) if isinstance(value, datetime) else value
+    def _to_db(self, value: datetime) -> Any:
+        return self._dt_bind(value)
 
     def _compile(
         self,
