@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from keyserver import openapi_problems
+from keyserver import workers as workers_module
 from keyserver.errors import KeyServerError
 from keyserver.metrics import Metrics
 from keyserver.nostore import NoStore
@@ -139,15 +140,18 @@ def serve(
         os.environ["KEYSERVER_DATABASE_URL"] = settings.database_url
         if settings.data_dir is not None:
             os.environ["KEYSERVER_DATA_DIR"] = str(settings.data_dir)
+        options = {"access_log": access_log, "proxy_headers": False, **ssl}
+        if workers_module.supported():
+            # One SO_REUSEPORT socket per worker (keyserver/workers.py explains why).
+            workers_module.serve_workers("keyserver.app:app_from_env", host, port, workers, options)
+            return
         uvicorn.run(
             "keyserver.app:app_from_env",
             factory=True,
             host=host,
             port=port,
             workers=workers,
-            access_log=access_log,
-            proxy_headers=False,
-            **ssl,  # type: ignore[arg-type]
+            **options,  # type: ignore[arg-type]
         )
         return
     uvicorn.run(
