@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -46,13 +47,16 @@ def sqlite_settings(directory: os.PathLike[str] | str, **overrides: object) -> S
 
 
 @contextmanager
-def running_server(settings: Settings, timeout: float = 20.0) -> Iterator[str]:
-    """Run ``create_app(settings)`` with uvicorn on 127.0.0.1, an ephemeral port.
+def running_server(
+    settings: Settings, timeout: float = 20.0, app: Any | None = None
+) -> Iterator[str]:
+    """Run ``create_app(settings)`` (or ``app``) with uvicorn on 127.0.0.1, an ephemeral port.
 
     Yields:
         The base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash).
     """
-    app = create_app(settings)
+    if app is None:
+        app = create_app(settings)
     # proxy_headers=False: the app alone decides whether X-Forwarded-For is trusted
     # (Settings.trust_proxy); uvicorn would otherwise rewrite the client address.
     config = uvicorn.Config(

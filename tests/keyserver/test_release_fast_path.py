@@ -12,49 +12,20 @@ first (its refusal audited even when the body is malformed too), then the reques
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from ks_helpers import World, activate, b64, blinded_b64, unb64
 from voprf import ristretto as r
 
 from keyserver.app import create_app
 from keyserver.release import ReleaseFastPath
 from keyserver.settings import Settings
+from keyserver.testing import running_server
 
 BIG = 64 * 1024  # Settings.max_body_bytes default
-
-
-@contextlib.contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on loopback (as keyserver.testing.running_server does)."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-
-    def run() -> None:
-        with contextlib.suppress(SystemExit):
-            server.run()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the key server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
 
 
 def _routed_app(settings: Settings) -> Any:
@@ -71,7 +42,7 @@ def _routed_app(settings: Settings) -> Any:
 @pytest.fixture
 def routed(world: World) -> Iterator[str]:
     """Base URL of the second server (no fast path) over the world's database."""
-    with _serve(_routed_app(world.settings)) as url:
+    with running_server(world.settings, app=_routed_app(world.settings)) as url:
         yield url
 
 
