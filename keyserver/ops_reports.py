@@ -19,9 +19,14 @@ from keyserver.errors import InvalidRequestError
 from keyserver.lifecycle import Actor, require_role
 from keyserver.service_base import OVERSIGHT, ServiceBase
 from keyserver.settings import ConfigError
+from keyserver.unauthenticated import UNAUTHENTICATED_ACTOR
 from keyserver.validation import ACTION_RE, check_name, check_text, decode_container_id, fmt_time
 
 log = logging.getLogger("keyserver")
+
+
+# Actor names the server records for requests without a principal (spec §evaluate).
+RECORDED_ACTORS = frozenset({UNAUTHENTICATED_ACTOR})
 
 
 class ReportOps(ServiceBase):
@@ -117,7 +122,9 @@ class ReportOps(ServiceBase):
             decode_container_id(container)
         if action is not None and not ACTION_RE.fullmatch(action):
             raise InvalidRequestError("unknown action")
-        if actor_name is not None:
+        # Actors recorded by the server itself are not principal names but are
+        # searchable too: who probed a lost medium without a valid token.
+        if actor_name is not None and actor_name not in RECORDED_ACTORS:
             check_name(actor_name, "actor")
         filters: list[ColumnElement[bool]] = []
         if container is not None:

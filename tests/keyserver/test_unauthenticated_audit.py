@@ -70,3 +70,17 @@ def test_other_routes_do_not_audit_unauthenticated_requests(world: World) -> Non
     before = world.call("auditor", "GET", "/v1/audit/verify").json()["head_seq"]
     assert world.call(None, "GET", "/v1/whoami").status_code == 401
     assert world.call("auditor", "GET", "/v1/audit/verify").json()["head_seq"] == before
+
+
+def test_unauthenticated_attempts_can_be_listed_by_actor(world: World) -> None:
+    reg, _ = activate(world, medium=MEDIUM)
+    assert _evaluate(world, reg["container_id"], None) == 401
+    resp = world.call("auditor", "GET", "/v1/audit", params={"actor_name": "(unauthenticated)"})
+    assert resp.status_code == 200, resp.text
+    entries = resp.json()["entries"]
+    assert [(e["actor"], e["action"], e["outcome"]) for e in entries] == [
+        ("(unauthenticated)", "evaluate", "refused")
+    ]
+    # Any other name is still checked like a principal name.
+    bad = world.call("auditor", "GET", "/v1/audit", params={"actor_name": "(someone)"})
+    assert bad.status_code == 400
