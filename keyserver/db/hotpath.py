@@ -16,6 +16,7 @@ Nothing here decides anything: policy stays in keyserver/lifecycle.py and the se
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -449,17 +450,23 @@ class Batch:
         self._dirty.clear()
 
     def store_head(self, head: Head) -> None:
-        """Write the queued rows and audit entries, and advance the head (before COMMIT)."""
-        self._flush()
+        """Write the queued rows and audit entries, and advance the head (before COMMIT).
+
+        On a driver with pipeline mode (psycopg) these statements, which return nothing
+        the batch needs, go out together: one round trip for all the batch's writes.
+        """
         hot = self._hot
-        if head.pending:
-            self._cur.executemany(
-                hot._insert_entry.sql, [hot._insert_entry.args(e) for e in head.pending]
+        pipeline = getattr(self._cur.connection, "pipeline", None)
+        with pipeline() if pipeline is not None else contextlib.nullcontext():
+            self._flush()
+            if head.pending:
+                self._cur.executemany(
+                    hot._insert_entry.sql, [hot._insert_entry.args(e) for e in head.pending]
+                )
+                head.pending = []
+            self._cur.execute(
+                hot._store_head.sql, hot._store_head.args({"seq": head.seq, "hash": head.hash})
             )
-            head.pending = []
-        self._cur.execute(
-            hot._store_head.sql, hot._store_head.args({"seq": head.seq, "hash": head.hash})
-        )
 
 
 def _same(value: Any) -> Any:
