@@ -251,8 +251,8 @@ class ContainerOps(ServiceBase):
     ) -> dict[str, Any]:
         """Evaluate a blinded element with the container's key (spec §evaluate).
 
-        ONE transaction: lock, check state/policy/expiry/budget, evaluate, issue a
-        single-use challenge, count, audit, COMMIT, and only then return. Concurrent
+        ONE transaction: lock, check state/policy/expiry/budget, issue a single-use
+        challenge, count, audit, COMMIT; only then evaluate and return. Concurrent
         requests share that transaction (group commit); each gets its answer only after
         the commit that holds its audit entry.
 
