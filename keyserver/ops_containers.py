@@ -45,7 +45,6 @@ from keyserver.lifecycle import (
     destroyed_refusal,
     evaluation_refusal,
     refusal_for_state,
-    require_role,
 )
 from keyserver.metrics import Metrics
 from keyserver.service_base import (
@@ -156,7 +155,7 @@ class ContainerOps(ServiceBase):
         Returns:
             ``{container_id, public_key, suite, server_id, state, pending_expires_at}``.
         """
-        require_role(actor, WRITER, "registering containers")
+        self._require(actor, WRITER, "registering containers", action="register", ctx=ctx)
         if actor.principal_id is None:
             raise InvalidRequestError("only a principal can register containers")
         check_text(label, "label")
@@ -536,7 +535,9 @@ class ContainerOps(ServiceBase):
             ``{container_id, state: "active"}``.
         """
         cid = decode_container_id(cid_text)
-        require_role(actor, WRITER, "committing containers")
+        self._require(
+            actor, WRITER, "committing containers", action="commit", container=cid_text, ctx=ctx
+        )
         if len(header_digest) != 32 or len(receipt_key) != 32:
             raise InvalidRequestError("header_digest and receipt_key must be 32 bytes")
         refusal: KeyServerError | None = None
@@ -613,7 +614,7 @@ class ContainerOps(ServiceBase):
             ``{confirmed: true}``.
         """
         cid = decode_container_id(cid_text)
-        require_role(actor, EVALUATORS, "receipts")
+        self._require(actor, EVALUATORS, "receipts", action="receipt", container=cid_text, ctx=ctx)
         if len(challenge) != CHALLENGE_BYTES or len(mac) != 32:
             raise InvalidRequestError("challenge and mac must be 32 bytes")
         refusal: KeyServerError | None = None
@@ -705,11 +706,15 @@ class ContainerOps(ServiceBase):
             "last_audit_seq": c.last_audit_seq,
         }
 
-    def status(self, actor: Actor, cid_text: str) -> dict[str, Any]:
+    def status(self, actor: Actor, cid_text: str, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """Return a container's status (officials, auditors, its issuing writer)."""
         cid = decode_container_id(cid_text)
         if not actor.has_any(OVERSIGHT | WRITER):
-            require_role(actor, OVERSIGHT, "container status")
+            # Writers pass the gate (their own containers only, checked below); the
+            # problem detail names the roles that see every container.
+            self._require(
+                actor, OVERSIGHT, "container status", action="status", container=cid_text, ctx=ctx
+            )
         with self._sessions() as session:
             c = session.get(Container, cid)
             if c is None:
@@ -734,13 +739,14 @@ class ContainerOps(ServiceBase):
         state: str | None = None,
         limit: int = 100,
         after: str | None = None,
+        ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Search containers (officials, auditors); cursor pagination by id.
 
         Returns:
             ``{containers: [status...], next: cursor | null}``.
         """
-        require_role(actor, OVERSIGHT, "searching containers")
+        self._require(actor, OVERSIGHT, "searching containers", action="search", ctx=ctx)
         if not 1 <= limit <= self.settings.max_list_limit:
             raise InvalidRequestError(f"limit must be in 1..{self.settings.max_list_limit}")
         if state is not None and state not in {s.value for s in State}:

@@ -16,7 +16,7 @@ from keyserver.audit import NewEntry
 from keyserver.db.models import Principal, PrincipalGroup, PrincipalRole, Token
 from keyserver.encoding import b64e
 from keyserver.errors import ConflictError, InvalidRequestError, NotFoundError
-from keyserver.lifecycle import ROLES, Actor, require_role
+from keyserver.lifecycle import ROLES, Actor
 from keyserver.service_base import ADMIN, LOCAL, RequestContext, ServiceBase
 from keyserver.validation import TOKEN_ID_RE, check_name, check_text, fmt_time
 
@@ -90,7 +90,7 @@ class PrincipalOps(ServiceBase):
         Returns:
             ``{name, token, token_id}``.
         """
-        require_role(actor, ADMIN, "adding principals")
+        self._require(actor, ADMIN, "adding principals", action="principal.add", ctx=ctx)
         check_name(name, "name")
         if not roles or any(r not in ROLES for r in roles):
             raise InvalidRequestError(f"roles must be a non-empty subset of {sorted(ROLES)}")
@@ -124,9 +124,9 @@ class PrincipalOps(ServiceBase):
             )
         return {"name": name, "token": token, "token_id": token_id}
 
-    def list_principals(self, actor: Actor) -> dict[str, Any]:
+    def list_principals(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """List principals with roles and groups (admin)."""
-        require_role(actor, ADMIN, "listing principals")
+        self._require(actor, ADMIN, "listing principals", action="principal.list", ctx=ctx)
         with self._sessions() as session:
             out = []
             for p in session.execute(select(Principal).order_by(Principal.name)).scalars():
@@ -150,7 +150,7 @@ class PrincipalOps(ServiceBase):
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Issue another token for principal ``name`` (admin); shown once."""
-        require_role(actor, ADMIN, "issuing tokens")
+        self._require(actor, ADMIN, "issuing tokens", action="token.issue", ctx=ctx)
         check_name(name, "name")
         with self._tx() as session:
             principal = repository.principal_by_name(session, name)
@@ -178,9 +178,9 @@ class PrincipalOps(ServiceBase):
             "expires_at": fmt_time(expires_at),
         }
 
-    def list_tokens(self, actor: Actor) -> dict[str, Any]:
+    def list_tokens(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """List tokens (ids and metadata only; never hashes) (admin)."""
-        require_role(actor, ADMIN, "listing tokens")
+        self._require(actor, ADMIN, "listing tokens", action="token.list", ctx=ctx)
         with self._sessions() as session:
             rows = session.execute(
                 select(Token, Principal.name)
@@ -204,7 +204,7 @@ class PrincipalOps(ServiceBase):
         self, actor: Actor, token_id: str, ctx: RequestContext = LOCAL
     ) -> dict[str, Any]:
         """Revoke a token (admin); effective for the next request on every instance."""
-        require_role(actor, ADMIN, "revoking tokens")
+        self._require(actor, ADMIN, "revoking tokens", action="token.revoke", ctx=ctx)
         if not TOKEN_ID_RE.fullmatch(token_id):
             raise NotFoundError("no such token")
         with self._tx() as session:

@@ -16,8 +16,8 @@ from keyserver.audit import verify as verify_chain
 from keyserver.db.models import AuditEntry, Container, Principal
 from keyserver.encoding import b64e
 from keyserver.errors import InvalidRequestError
-from keyserver.lifecycle import Actor, require_role
-from keyserver.service_base import OVERSIGHT, ServiceBase
+from keyserver.lifecycle import Actor
+from keyserver.service_base import LOCAL, OVERSIGHT, RequestContext, ServiceBase
 from keyserver.settings import ConfigError
 from keyserver.unauthenticated import UNAUTHENTICATED_ACTOR
 from keyserver.validation import ACTION_RE, check_name, check_text, decode_container_id, fmt_time
@@ -33,7 +33,12 @@ class ReportOps(ServiceBase):
     """Read-only views for officials and auditors, plus start-up/health checks."""
 
     def medium_report(
-        self, actor: Actor, medium: str, since: datetime | None = None
+        self,
+        actor: Actor,
+        medium: str,
+        since: datetime | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """What happened to a medium's containers (officials, auditors).
 
@@ -41,7 +46,7 @@ class ReportOps(ServiceBase):
         every attempt (evaluation or receipt, successful or refused) since the loss
         report (or since ``since``; everything when neither is set).
         """
-        require_role(actor, OVERSIGHT, "medium reports")
+        self._require(actor, OVERSIGHT, "medium reports", action="medium.report", ctx=ctx)
         check_text(medium, "medium")
         with self._sessions() as session:
             rows = list(
@@ -109,13 +114,14 @@ class ReportOps(ServiceBase):
         actor_name: str | None = None,
         after_seq: int = 0,
         limit: int = 100,
+        ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """List audit entries (auditors, officials).
 
         Returns:
             ``{entries: [...], next_after_seq: int | null}``.
         """
-        require_role(actor, OVERSIGHT, "reading the audit log")
+        self._require(actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx)
         if not 1 <= limit <= self.settings.max_list_limit or after_seq < 0:
             raise InvalidRequestError("bad limit or after_seq")
         if container is not None:
@@ -139,9 +145,13 @@ class ReportOps(ServiceBase):
         nxt = docs[-1]["seq"] if len(docs) == limit else None
         return {"entries": docs, "next_after_seq": nxt}
 
-    def audit_export(self, actor: Actor) -> Iterator[str]:
-        """Yield every audit entry as one JSON line (with prev_hash and hash, hex)."""
-        require_role(actor, OVERSIGHT, "exporting the audit log")
+    def audit_export(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> Iterator[str]:
+        """Yield every audit entry as one JSON line (with prev_hash and hash, hex).
+
+        A generator: the role check (and its audited refusal) runs at the first ``next``,
+        which the router calls before it sends the 200.
+        """
+        self._require(actor, OVERSIGHT, "exporting the audit log", action="audit.export", ctx=ctx)
         after = 0
         while True:
             with self._sessions() as session:
@@ -153,10 +163,14 @@ class ReportOps(ServiceBase):
             after = rows[-1].seq
 
     def audit_verify(
-        self, actor: Actor, expected_head: tuple[int, bytes] | None = None
+        self,
+        actor: Actor,
+        expected_head: tuple[int, bytes] | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Verify the keyed audit chain (auditors, officials)."""
-        require_role(actor, OVERSIGHT, "verifying the audit log")
+        self._require(actor, OVERSIGHT, "verifying the audit log", action="audit.verify", ctx=ctx)
         with self._sessions() as session:
             result = verify_chain(session, self.keyring.audit_key, expected_head)
         if not result.ok:

@@ -18,7 +18,7 @@ from keyserver.audit import NewEntry, lock_head
 from keyserver.db.models import Container
 from keyserver.encoding import b64e
 from keyserver.errors import InvalidRequestError, NotFoundError
-from keyserver.lifecycle import Actor, Op, State, destroyed_refusal, require_role
+from keyserver.lifecycle import Actor, Op, State, destroyed_refusal
 from keyserver.service_base import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext, ServiceBase
 from keyserver.validation import REASON_MAX, check_name, check_text, decode_container_id, fmt_time
 
@@ -56,7 +56,18 @@ class RevocationOps(ServiceBase):
             ``{affected, container_ids}`` (ids listed up to ``audit_inline_ids_max``).
         """
         op = Op(op)
-        require_role(actor, OFFICIAL, f"{op.value} containers")
+        if scope == "container":
+            # Decoded before the role gate, as commit, receipt and status do: only a
+            # well-formed id is recorded as the container of a refusal.
+            decode_container_id(target)
+        self._require(
+            actor,
+            OFFICIAL,
+            f"{op.value} containers",
+            action=op.value,
+            container=target if scope == "container" else None,
+            ctx=ctx,
+        )
         check_text(reason, "reason", REASON_MAX)
         if public_reason is not None:
             check_text(public_reason, "public_reason", REASON_MAX)
@@ -182,7 +193,9 @@ class RevocationOps(ServiceBase):
         Returns:
             ``{affected, destroy_after, container_ids}``.
         """
-        require_role(actor, OFFICIAL, "loss reports")
+        # Refused under the action the report would have recorded (spec §audit).
+        action = (Op.DESTROY if now_flag else Op.SUSPEND).value
+        self._require(actor, OFFICIAL, "loss reports", action=action, ctx=ctx)
         check_text(medium, "medium")
         check_text(reason, "reason", REASON_MAX)
         if public_reason is not None:

@@ -1,7 +1,8 @@
 """Shared plumbing of the service layer: sessions, transactions, audit appends, refusals.
 
 Every writing transaction runs through :meth:`ServiceBase._tx`; audit entries through
-:meth:`ServiceBase._audit` (keyserver/audit.py explains the keyed chain and its lock).
+:meth:`ServiceBase._audit` (keyserver/audit.py explains the keyed chain and its lock);
+role gates of every operation but evaluate through :meth:`ServiceBase._require`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from keyserver.audit import NewEntry, append
 from keyserver.db.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.db.models import AuditEntry
 from keyserver.db.writelock import engine_write_lock
-from keyserver.errors import KeyServerError
-from keyserver.lifecycle import Actor
+from keyserver.errors import ForbiddenError, KeyServerError
+from keyserver.lifecycle import Actor, require_role
 from keyserver.metrics import Metrics
 from keyserver.settings import Settings
 
@@ -119,3 +120,41 @@ class ServiceBase:
                 ),
             )
         return error
+
+    def _require(
+        self,
+        actor: Actor,
+        roles: frozenset[str],
+        what: str,
+        *,
+        action: str,
+        container: str | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> None:
+        """Refuse with 403 forbidden unless the actor holds one of ``roles``; audit it.
+
+        The role gate of every operation except evaluate (which audits its own refusals in
+        its batch, keyserver/ops_containers.py). Call it before any transaction is open:
+        the refusal is committed in a transaction of its own.
+
+        Args:
+            actor: Who is acting (a local operator always passes).
+            roles: Roles of which the actor needs at least one.
+            what: What is refused, for the problem detail ("suspend containers").
+            action: Audit action: the one the operation records when it succeeds, or the
+                name of the read it would have been (``audit.list``).
+            container: Container id the request names, already decoded once (so only
+                well-formed ids reach the log), or None.
+            ctx: Request origin, recorded as ``remote``.
+
+        Raises:
+            ForbiddenError: The actor lacks every one of ``roles`` (after the audit commit).
+        """
+        try:
+            require_role(actor, roles, what)
+        except ForbiddenError as exc:
+            # spec §audit: every refusal lands in the tamper-evident log, role refusals too:
+            # a token used outside its role (a reader trying to suspend, a writer reading
+            # the log) may be a stolen or misused credential, and the officials need to see
+            # it. Committed before the 403 is answered, like evaluate's refusals.
+            raise self._refuse(actor, action, container, ctx, exc) from None

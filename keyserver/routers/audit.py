@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from keyserver.deps import ActorDep, ServiceDep
+from keyserver.deps import ActorDep, ContextDep, ServiceDep
 from keyserver.validation import parse_head
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -17,6 +17,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 def audit_list(
     service: ServiceDep,
     actor: ActorDep,
+    ctx: ContextDep,
     *,
     container: str | None = None,
     action: str | None = None,
@@ -32,13 +33,14 @@ def audit_list(
         actor_name=actor_name,
         after_seq=after_seq,
         limit=limit,
+        ctx=ctx,
     )
 
 
 @router.get("/export", summary="Export the audit log (JSON Lines)")
-def audit_export(service: ServiceDep, actor: ActorDep) -> StreamingResponse:
+def audit_export(service: ServiceDep, actor: ActorDep, ctx: ContextDep) -> StreamingResponse:
     """Every entry as JSON Lines (auditor, official)."""
-    lines = service.audit_export(actor)
+    lines = service.audit_export(actor, ctx=ctx)
     first = next(lines, None)  # role check and first query happen before the 200 is sent
 
     def body() -> Any:
@@ -51,7 +53,7 @@ def audit_export(service: ServiceDep, actor: ActorDep) -> StreamingResponse:
 
 @router.get("/verify", summary="Verify the audit chain")
 def audit_verify(
-    service: ServiceDep, actor: ActorDep, expect_head: str | None = None
+    service: ServiceDep, actor: ActorDep, ctx: ContextDep, expect_head: str | None = None
 ) -> dict[str, Any]:
     """Verify the keyed hash chain (auditor, official).
 
@@ -59,4 +61,4 @@ def audit_verify(
     truncation of the tail with a matching rollback of the head row (spec §audit).
     """
     expected = None if expect_head is None else parse_head(expect_head)
-    return service.audit_verify(actor, expected)
+    return service.audit_verify(actor, expected, ctx=ctx)

@@ -40,6 +40,7 @@ def register(
 def search(
     service: ServiceDep,
     actor: ActorDep,
+    ctx: ContextDep,
     *,
     label: str | None = None,
     medium: str | None = None,
@@ -50,14 +51,23 @@ def search(
 ) -> dict[str, Any]:
     """Search containers (official, auditor)."""
     return service.search(
-        actor, label=label, medium=medium, issuer=issuer, state=state, limit=limit, after=after
+        actor,
+        label=label,
+        medium=medium,
+        issuer=issuer,
+        state=state,
+        limit=limit,
+        after=after,
+        ctx=ctx,
     )
 
 
 @router.get("/{container_id}", summary="Container status")
-def container_status(container_id: str, service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+def container_status(
+    container_id: str, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+) -> dict[str, Any]:
     """Status of one container (official, auditor, issuing writer)."""
-    return service.status(actor, container_id)
+    return service.status(actor, container_id, ctx=ctx)
 
 
 # The body is read by the route itself (see evaluate); the document still names its model.

@@ -38,10 +38,11 @@ def loss_report(
 
 @router.get("/v1/media/{medium}/report", summary="Medium report")
 def medium_report(
-    medium: str, service: ServiceDep, actor: ActorDep, since: str | None = None
+    medium: str, service: ServiceDep, actor: ActorDep, ctx: ContextDep, since: str | None = None
 ) -> dict[str, Any]:
     """What happened to a medium's containers (official, auditor)."""
-    return service.medium_report(actor, medium, parse_time(since, "since") if since else None)
+    at = parse_time(since, "since") if since else None
+    return service.medium_report(actor, medium, at, ctx=ctx)
 
 
 @router.post("/v1/media/{medium}/{op}", summary="Suspend, restore or destroy a medium's containers")

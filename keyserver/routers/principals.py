@@ -29,9 +29,9 @@ def add_principal(
 
 
 @router.get("/v1/principals", summary="List principals")
-def list_principals(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+def list_principals(service: ServiceDep, actor: ActorDep, ctx: ContextDep) -> dict[str, Any]:
     """List principals (admin)."""
-    return service.list_principals(actor)
+    return service.list_principals(actor, ctx=ctx)
 
 
 @router.post(
@@ -46,9 +46,9 @@ def issue_token(
 
 
 @router.get("/v1/tokens", summary="List tokens")
-def list_tokens(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+def list_tokens(service: ServiceDep, actor: ActorDep, ctx: ContextDep) -> dict[str, Any]:
     """List tokens without secrets (admin)."""
-    return service.list_tokens(actor)
+    return service.list_tokens(actor, ctx=ctx)
 
 
 @router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token")

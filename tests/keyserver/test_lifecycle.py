@@ -149,12 +149,14 @@ def test_commit_rules(world: World) -> None:
     assert resp.status_code == 409 and resp.json()["type"] == "urn:rwc:problem:conflict"
     # The issuing writer cannot evaluate its container once active (no reader role).
     assert _evaluate_status(world, "writer", cid)[0] == 403
-    # Both refused commits are in the audit log, with their reason (spec §audit).
+    # Every refused commit is in the audit log, with its reason, the role refusal
+    # included (spec §audit).
     entries = world.call(
         "auditor", "GET", "/v1/audit", params={"container": cid, "action": "commit"}
     ).json()["entries"]
     outcomes = [(e["actor"], e["outcome"], e["details"].get("reason")) for e in entries]
     assert outcomes == [
+        ("admin", "refused", "forbidden"),
         ("w2", "refused", "not-allowed"),
         ("writer", "ok", None),
         ("writer", "refused", "conflict"),

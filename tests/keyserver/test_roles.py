@@ -3,6 +3,9 @@
 "Gets in" means the response is neither 401 nor 403; everyone else gets 403 forbidden
 (authenticated) or 401 unauthenticated (no token). The table must cover every route of
 the app, so a new route without a row fails this test.
+
+Every 403 forbidden is audited (spec §audit): exactly one entry per refused request, under
+the action the route records (AUDITED), with the container the route names.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from typing import Any
 from ks_helpers import World, activate, b64, blinded_b64, register
 
 from keyserver.app import create_app
+from keyserver.lifecycle import ROLES as ALL_ROLES
+from keyserver.lifecycle import Actor
+from keyserver.service import KeyService
 
 ROLES = ["admin", "writer", "reader", "official", "auditor", None]
 NOBODY = "AAAAAAAAAAAAAAAAAAAAAA"  # a well-formed container id that does not exist
@@ -94,6 +100,31 @@ TABLE: list[tuple[str, str, str | None, Any, set[str | None]]] = [
 ]
 
 
+# (method, route template) -> (audit action of a role refusal, the container it names:
+# "C" the activated container, NOBODY, or None). Routes anyone may call have no row.
+AUDITED: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("POST", "/v1/containers"): ("register", None),
+    ("GET", "/v1/containers"): ("search", None),
+    ("GET", "/v1/containers/{container_id}"): ("status", "C"),
+    ("POST", "/v1/containers/{container_id}/evaluate"): ("evaluate", "C"),
+    ("POST", "/v1/containers/{container_id}/commit"): ("commit", NOBODY),
+    ("POST", "/v1/containers/{container_id}/receipt"): ("receipt", NOBODY),
+    ("POST", "/v1/containers/{container_id}/{op}"): ("suspend", NOBODY),
+    ("POST", "/v1/media/{medium}/loss-report"): ("suspend", None),
+    ("GET", "/v1/media/{medium}/report"): ("medium.report", None),
+    ("POST", "/v1/media/{medium}/{op}"): ("destroy", None),
+    ("POST", "/v1/issuers/{principal}/{op}"): ("restore", None),
+    ("GET", "/v1/audit"): ("audit.list", None),
+    ("GET", "/v1/audit/export"): ("audit.export", None),
+    ("GET", "/v1/audit/verify"): ("audit.verify", None),
+    ("POST", "/v1/principals"): ("principal.add", None),
+    ("GET", "/v1/principals"): ("principal.list", None),
+    ("POST", "/v1/principals/{name}/tokens"): ("token.issue", None),
+    ("GET", "/v1/tokens"): ("token.list", None),
+    ("POST", "/v1/tokens/{token_id}/revoke"): ("token.revoke", None),
+}
+
+
 def test_table_covers_every_route(world: World) -> None:
     app = create_app(world.settings)
     routes = {
@@ -102,11 +133,28 @@ def test_table_covers_every_route(world: World) -> None:
         for method in operations
     }
     assert routes == {(m, t) for m, t, *_ in TABLE}
+    # Every route some authenticated role is refused on says how the refusal is audited.
+    refusing = {(m, t) for m, t, _, _, allowed in TABLE if set(ROLES) - {None} - allowed}
+    assert refusing == set(AUDITED)
+
+
+def _new_entries(service: KeyService, after: int) -> list[dict[str, Any]]:
+    operator = Actor(name="test", roles=ALL_ROLES, local=True)
+    return list(service.audit_list(operator, after_seq=after, limit=100)["entries"])
 
 
 def test_route_by_role(world: World) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]
+    service = KeyService(world.settings)
+    try:
+        _route_by_role(world, service, cid)
+    finally:
+        service.close()
+
+
+def _route_by_role(world: World, service: KeyService, cid: str) -> None:
+    head = service.audit_verify(Actor(name="test", roles=ALL_ROLES, local=True))["head_seq"]
     seen = []
     for method, template, concrete, body, allowed in TABLE:
         path = (concrete or template).replace("{C}", cid)
@@ -122,6 +170,26 @@ def test_route_by_role(world: World) -> None:
             seen.append((method, path, role, resp.status_code))
             assert got_in == (role in allowed), (method, path, role, resp.status_code, resp.text)
             assert resp.status_code < 500, (method, path, role, resp.text)
+            new = _new_entries(service, head)
+            head = new[-1]["seq"] if new else head
+            where = (method, path, role, new)
+            if role is not None and not got_in:
+                # The one refusal, audited before the 403 was answered.
+                action, container = AUDITED[(method, template)]
+                assert len(new) == 1, where
+                [entry] = new
+                assert entry["actor"] == role and entry["action"] == action, where
+                assert entry["outcome"] == "refused", where
+                assert entry["details"]["reason"] == "forbidden", where
+                assert entry["container"] == (cid if container == "C" else container), where
+                assert entry["remote"] == "127.0.0.1", where
+            elif role is None:
+                # A 401 is audited on evaluate only (spec §evaluate), as unauthenticated.
+                assert len(new) == int(template.endswith("/evaluate")), where
+                assert all(e["details"]["reason"] == "unauthenticated" for e in new), where
+            else:
+                # A permitted call adds no refusal.
+                assert all(e["outcome"] == "ok" for e in new), where
             if not got_in:
                 doc = resp.json()
                 assert resp.headers["content-type"].startswith("application/problem+json")
@@ -143,3 +211,6 @@ def test_route_by_role(world: World) -> None:
     assert world.call("writer", "GET", f"/v1/containers/{other['container_id']}").status_code == 200
     metrics = world.call(None, "GET", "/metrics").text
     assert not re.search(r"rwc_internal_errors_total \d", metrics)
+    assert 'rwc_refusals_total{action="token.list",reason="forbidden"} 4' in metrics
+    # The refusals are links of the keyed chain like every other entry.
+    assert world.call("auditor", "GET", "/v1/audit/verify").json()["ok"] is True
