@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyserver.db.models import AuditEntry, AuditHead, Base
@@ -152,8 +152,9 @@ class Head:
     Attributes:
         seq: Sequence number of the last entry.
         hash: Hash of the last entry.
-        pending: Entries appended since the lock, inserted by :func:`store_head` in
-            one executemany (nothing reads them back within the transaction).
+        pending: Entries appended since the lock, inserted by
+            :meth:`keyserver.db.hotpath.Batch.store_head` in one executemany (nothing
+            reads them back within the transaction).
     """
 
     seq: int
@@ -169,21 +170,13 @@ LOCK_HEAD_STMT = (
     .where(_HEAD_TABLE.c.id == HEAD_ID)
     .with_for_update()
 )
-_INSERT_ENTRY = insert(_LOG_TABLE)
-_STORE_HEAD = update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == HEAD_ID)
-
-
-def lock_head_row(conn: Connection) -> Head:
-    """Lock the chain-head row (like :func:`lock_head`) without the ORM; first lock."""
-    row = conn.execute(LOCK_HEAD_STMT).one()
-    return Head(seq=row[0], hash=row[1])
 
 
 def append_row(audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int:
-    """Append one entry after ``head`` (locked by :func:`lock_head_row`); return its seq.
+    """Append one entry after the locked ``head`` (the release batch); return its seq.
 
     Same chain and hash as :func:`append`; ``head`` advances in memory and is written
-    back once per transaction by :func:`store_head`.
+    back once per transaction (keyserver/db/hotpath.py, ``Batch.store_head``).
     """
     seq = head.seq + 1
     details = canonical_json(dict(new.details or {}))
@@ -205,14 +198,6 @@ def append_row(audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int
     )
     head.seq, head.hash = seq, digest
     return seq
-
-
-def store_head(conn: Connection, head: Head) -> None:
-    """Insert the pending entries and write the advanced head back (before COMMIT)."""
-    if head.pending:
-        conn.execute(_INSERT_ENTRY, head.pending)
-        head.pending = []
-    conn.execute(_STORE_HEAD, {"seq": head.seq, "hash": head.hash})
 
 
 @dataclass(frozen=True)

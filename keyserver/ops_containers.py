@@ -559,19 +559,7 @@ class ContainerOps(ServiceBase):
                 )
             if refusal is not None:
                 # Every refusal is audited (spec §audit), in the transaction that refuses.
-                self.metrics.inc("rwc_refusals_total", action="commit", reason=refusal.slug)
-                self._audit(
-                    session,
-                    NewEntry(
-                        actor=actor.name,
-                        action="commit",
-                        outcome="refused",
-                        container=cid_text,
-                        remote=ctx.remote,
-                        details={"reason": refusal.slug, "detail": refusal.detail},
-                    ),
-                    at=now,
-                )
+                self._audit_refusal(session, actor, "commit", cid_text, ctx, refusal, now)
             else:
                 c.state = State.ACTIVE.value
                 c.activated_at = now
@@ -657,19 +645,7 @@ class ContainerOps(ServiceBase):
                     )
             if refusal is not None:
                 # Commit the consumption and the refusal record together.
-                self.metrics.inc("rwc_refusals_total", action="receipt", reason=refusal.slug)
-                self._audit(
-                    session,
-                    NewEntry(
-                        actor=actor.name,
-                        action="receipt",
-                        outcome="refused",
-                        container=cid_text,
-                        remote=ctx.remote,
-                        details={"reason": refusal.slug, "detail": refusal.detail},
-                    ),
-                    at=now,
-                )
+                self._audit_refusal(session, actor, "receipt", cid_text, ctx, refusal, now)
         if refusal is not None:
             raise refusal
         self.metrics.inc("rwc_receipts_total")

@@ -18,7 +18,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    insert,
     literal,
     select,
     union_all,
@@ -255,36 +254,6 @@ def evaluation_row(
         reader_groups=actor_groups if row.by_group else frozenset(),
     )
     return EvaluationRow(view, row.seed_sealed, row.unconfirmed, row.attempt_budget)
-
-
-_INSERT_CHALLENGE = insert(_CHALLENGES)
-_UPDATE_CONTAINER = update(_C).where(_C.c.id == bindparam("row_id"))
-
-
-def insert_challenge(  # noqa: PLR0917 - the columns of one row
-    conn: Connection,
-    digest: bytes,
-    cid: bytes,
-    principal_id: int,
-    issued_at: datetime,
-    expires_at: datetime,
-) -> None:
-    """Store a receipt challenge (its hash only)."""
-    conn.execute(
-        _INSERT_CHALLENGE,
-        {
-            "challenge_hash": digest,
-            "container_id": cid,
-            "principal_id": principal_id,
-            "issued_at": issued_at,
-            "expires_at": expires_at,
-        },
-    )
-
-
-def update_container(conn: Connection, cid: bytes, values: dict[str, Any]) -> None:
-    """Set columns of one (already locked) container row."""
-    conn.execute(_UPDATE_CONTAINER, {"row_id": cid, **values})
 
 
 @dataclass(frozen=True)

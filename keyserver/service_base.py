@@ -106,20 +106,38 @@ class ServiceBase:
         error: KeyServerError,
     ) -> KeyServerError:
         """Record a refusal in its own committed transaction; return the error to raise."""
-        self.metrics.inc("rwc_refusals_total", action=action, reason=error.slug)
         with self._tx() as session:
-            self._audit(
-                session,
-                NewEntry(
-                    actor=actor.name,
-                    action=action,
-                    outcome="refused",
-                    container=container,
-                    remote=ctx.remote,
-                    details={"reason": error.slug, "detail": error.detail},
-                ),
-            )
+            self._audit_refusal(session, actor, action, container, ctx, error)
         return error
+
+    def _audit_refusal(  # noqa: PLR0917 - the fields of one refusal record
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        container: str | None,
+        ctx: RequestContext,
+        error: KeyServerError,
+        at: datetime | None = None,
+    ) -> None:
+        """Count a refusal and append its audit entry in ``session``'s transaction.
+
+        spec §audit: every refusal is recorded, committed with the transaction that
+        refuses (or, via :meth:`_refuse`, in one of its own).
+        """
+        self.metrics.inc("rwc_refusals_total", action=action, reason=error.slug)
+        self._audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action=action,
+                outcome="refused",
+                container=container,
+                remote=ctx.remote,
+                details={"reason": error.slug, "detail": error.detail},
+            ),
+            at,
+        )
 
     def _require(
         self,
