@@ -13,6 +13,14 @@ of one per open connection, so the GIL is handed over once per batch instead of 
 request, and an ``async`` route awaits its result without a worker-thread hop at all
 (:meth:`GroupCommit.submit_async`). Synchronous callers (the local CLI, tests) use
 :meth:`GroupCommit.submit`.
+
+Why the runner *takes* its batch (``take()``) instead of being handed one: the batch is
+formed at the moment the transaction holds the serialisation point (the SQLite writer
+lock, the chain head's row lock), not before it starts waiting for it. Every request
+that arrived while another process held that lock joins the transaction that gets it
+next, instead of waiting one more whole lock cycle. With two server processes sharing
+one database this is what keeps batches full and the lock's share of each release
+small (bench/README.md: the lock is the resource two workers compete for).
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ from typing import Generic, TypeVar
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+#: ``take()``: the jobs of the batch being run (the same list if called again).
+Take = Callable[[], Sequence[J]]
 
 
 class _Item(Generic[J, R]):
@@ -55,15 +66,17 @@ class GroupCommit(Generic[J, R]):
     """Run jobs in batches through ``runner`` on one committer thread.
 
     Args:
-        runner: Runs a batch of jobs in ONE transaction and returns one result (or
-            exception) per job. If it raises, every job of the batch gets that exception.
+        runner: Runs ONE transaction. Once it holds the lock that serialises writers it
+            calls ``take()`` for the batch (every queued job, up to ``max_batch``) and
+            returns one result (or exception) per taken job. If it raises, every job
+            it took, or the queued batch if it took none, gets that exception.
         max_batch: Upper bound of jobs per transaction (bounds latency and lock time).
         name: Name of the committer thread (shown by debuggers and py-spy).
     """
 
     def __init__(
         self,
-        runner: Callable[[Sequence[J]], Sequence[R | BaseException]],
+        runner: Callable[[Take[J]], Sequence[R | BaseException]],
         max_batch: int = 64,
         name: str = "rwc-group-commit",
     ) -> None:
@@ -127,23 +140,45 @@ class GroupCommit(Generic[J, R]):
                 if not self._queue:
                     self._thread = None
                     return
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-            self._run(batch)
-            _deliver(batch)
+            _deliver(self._run())
 
-    def _run(self, batch: list[_Item[J, R]]) -> None:
+    def _take(self) -> list[_Item[J, R]]:
+        with self._cond:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+        return batch
+
+    def _run(self) -> list[_Item[J, R]]:
+        """Run one transaction; return the items it answered (results or errors set)."""
+        batch: list[_Item[J, R]] | None = None
+        jobs: list[J] = []
+
+        def take() -> Sequence[J]:
+            nonlocal batch
+            if batch is None:
+                batch = self._take()
+                jobs.extend(i.job for i in batch)
+            return jobs
+
         try:
-            outcomes = self._runner([i.job for i in batch])
+            outcomes = self._runner(take)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
-            for i in batch:
+            # Failed before taking (say, the database is down): the queued jobs get the
+            # error rather than being retried for ever.
+            items = batch if batch is not None else self._take()
+            for i in items:
                 i.error = exc
-            return
+            return items
+        if batch is None:
+            error = RuntimeError("group commit runner returned without taking its batch")
+            batch = self._take()
+            outcomes = [error] * len(batch)
         for i, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 i.error = outcome
             else:
                 i.result = outcome
+        return batch
 
 
 def _deliver(batch: Sequence[_Item[J, R]]) -> None:

@@ -37,7 +37,7 @@ from keyserver.errors import (
     PendingError,
     UnauthenticatedError,
 )
-from keyserver.group_commit import GroupCommit
+from keyserver.group_commit import GroupCommit, Take
 from keyserver.lifecycle import (
     BUDGET_REASON,
     Actor,
@@ -115,6 +115,11 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
         return outcome
     element, proof = keys.evaluate(outcome.pop("_seed"), outcome.pop("_blinded"))
     return {"evaluated_element": b64e(element), "proof": b64e(proof), **outcome}
+
+
+def _only(job: _EvalJob) -> Take[_EvalJob]:
+    """A ``take`` for a batch of one job (the one-by-one retry after a failed batch)."""
+    return lambda: (job,)
 
 
 def _bearer_job(
@@ -306,14 +311,17 @@ class ContainerOps(ServiceBase):
         self._evaluations.close()
         super().close()
 
-    def _evaluate_batch(self, jobs: Sequence[_EvalJob]) -> list[dict[str, Any] | BaseException]:
+    def _evaluate_batch(self, take: Take[_EvalJob]) -> list[dict[str, Any] | BaseException]:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
 
-        A refusal is audited in the same transaction and returned as the exception to
-        raise. An unexpected error rolls the whole batch back; then each job is retried
-        alone, so one broken row cannot fail the others.
+        The jobs are taken (``take()``) once the transaction holds the chain head, so
+        every request queued while another transaction or process held it joins this one
+        (group_commit.py). A refusal is audited in the same transaction and returned as
+        the exception to raise. An unexpected error rolls the whole batch back; then each
+        job is retried alone, so one broken row cannot fail the others.
         """
         out: list[dict[str, Any] | BaseException] = []
+        jobs: Sequence[_EvalJob] = ()
         hot = self._hot
         try:
             with self._tx() as session:
@@ -322,9 +330,10 @@ class ContainerOps(ServiceBase):
                 assert raw is not None
                 cur = raw.cursor()
                 try:
-                    now = self.now()
                     batch = hot.batch(cur)
                     head = batch.lock_head()  # lock order: chain head, then container rows
+                    jobs = take()
+                    now = self.now()
                     batch.prefetch(self._requests(batch, jobs))
                     out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
                     batch.store_head(head)
@@ -338,7 +347,9 @@ class ContainerOps(ServiceBase):
                     raise hot.translate(exc, invalidated=gone) from exc
                 finally:
                     cur.close()
-        except Exception as exc:  # noqa: BLE001 - rolled back; reported to its caller(s)
+        except Exception as exc:  # rolled back; reported to its caller(s)
+            if not jobs:
+                raise  # nothing taken yet: group_commit.py fails the queued jobs with it
             if len(jobs) == 1 or isinstance(exc, (OperationalError, SATimeoutError)):
                 # The database is unreachable or busy: retrying job by job would only
                 # multiply the wait (503 for all of them, spec §problems: unavailable).
@@ -347,7 +358,7 @@ class ContainerOps(ServiceBase):
             return [_finish_release(o) for o in out]
         retried: list[dict[str, Any] | BaseException] = []
         for job in jobs:
-            retried.extend(self._evaluate_batch([job]))
+            retried.extend(self._evaluate_batch(_only(job)))
         return retried
 
     @staticmethod

@@ -32,6 +32,11 @@ def _jobs(world: World, cid: str, count: int, token: str = "reader") -> list[_Ev
     return [_bearer_job(auth, cid, _blinded(), CTX) for _ in range(count)]
 
 
+def _run(service: KeyService, jobs: list[_EvalJob]) -> list[Any]:
+    """Run ``jobs`` as ONE batch transaction (what the committer thread does)."""
+    return service._evaluate_batch(lambda: jobs)
+
+
 def _kind(outcome: Any) -> str:
     return str(outcome.slug) if isinstance(outcome, Exception) else "ok"
 
@@ -41,7 +46,7 @@ def test_one_batch_counts_every_release_and_suspends_at_the_budget(
 ) -> None:
     reg, _ = activate(world, attempt_budget=3)
     cid = reg["container_id"]
-    outcomes = service._evaluate_batch(_jobs(world, cid, 5))
+    outcomes = _run(service, _jobs(world, cid, 5))
     kinds = [_kind(o) for o in outcomes]
     # Releases 1..3 count 1..3 unconfirmed; the third reaches the budget and suspends,
     # so the 4th and 5th of the same batch are refused as suspended.
@@ -69,7 +74,7 @@ def test_good_and_bad_tokens_in_one_batch(world: World, service: KeyService) -> 
     good = _jobs(world, cid, 2)
     bad = [_bearer_job("Bearer rwc_" + "A" * 43, cid, _blinded(), CTX)]
     outsider = _jobs(world, cid, 1, token="outsider")
-    outcomes = service._evaluate_batch([good[0], *bad, *outsider, good[1]])
+    outcomes = _run(service, [good[0], *bad, *outsider, good[1]])
     kinds = [_kind(o) for o in outcomes]
     assert kinds == ["ok", "unauthenticated", "not-allowed", "ok"]
     released = [o for o in outcomes if isinstance(o, dict)]
@@ -90,7 +95,7 @@ def test_good_and_bad_tokens_in_one_batch(world: World, service: KeyService) -> 
 def test_challenges_of_one_batch_are_each_usable(world: World, service: KeyService) -> None:
     reg, receipt_key = activate(world)
     cid = reg["container_id"]
-    outcomes = service._evaluate_batch(_jobs(world, cid, 3))
+    outcomes = _run(service, _jobs(world, cid, 3))
     for o in outcomes:
         assert isinstance(o, dict)
         challenge = unb64(o["challenge"])
@@ -139,7 +144,7 @@ def test_a_batch_over_several_containers_prefetched_at_once(
         *_jobs(world, c["container_id"], 1),  # "reader" is not in team-a
         *_jobs(world, b["container_id"], 1, token="outsider"),
     ]
-    kinds = [_kind(o) for o in service._evaluate_batch(jobs)]
+    kinds = [_kind(o) for o in _run(service, jobs)]
     assert kinds == [
         "ok",
         "ok",

@@ -98,7 +98,8 @@ def test_jobs_queued_during_a_batch_share_the_next_one() -> None:
     batches: list[list[int]] = []
     entered, release = threading.Event(), threading.Event()
 
-    def runner(jobs: Sequence[int]) -> list[int | BaseException]:
+    def runner(take: Callable[[], Sequence[int]]) -> list[int | BaseException]:
+        jobs = take()
         batches.append(list(jobs))
         if len(batches) == 1:
             entered.set()
@@ -129,8 +130,64 @@ def test_jobs_queued_during_a_batch_share_the_next_one() -> None:
     assert isinstance(results[3], ValueError)
 
 
+def test_jobs_queued_while_the_runner_waits_for_its_lock_join_its_batch() -> None:
+    # The runner takes its batch once it holds the writers' lock (group_commit.py): what
+    # queued up while another writer held that lock goes into this transaction, not the
+    # one after it.
+    writers_lock = threading.Lock()
+    waiting = threading.Event()
+    batches: list[list[int]] = []
+
+    def runner(take: Callable[[], Sequence[int]]) -> list[int | BaseException]:
+        waiting.set()
+        with writers_lock:
+            jobs = take()
+            assert take() is jobs  # taking again is harmless
+            batches.append(list(jobs))
+            return [j * 10 for j in jobs]
+
+    gc: GroupCommit[int, int] = GroupCommit(runner)
+    results: dict[int, int] = {}
+    threads = [
+        threading.Thread(target=lambda j=j: results.__setitem__(j, gc.submit(j)))
+        for j in range(1, 6)
+    ]
+    with writers_lock:  # another writer holds the lock
+        threads[0].start()
+        assert waiting.wait(10)  # the committer runs job 1's transaction, waiting for the lock
+        for t in threads[1:]:
+            t.start()
+        _wait_for(lambda: len(gc._queue) == 5)  # nothing taken yet
+    for t in threads:
+        t.join(10)
+    assert batches == [[1, 2, 3, 4, 5]]
+    assert results == {j: j * 10 for j in range(1, 6)}
+    gc.close()
+
+
+def test_a_runner_that_fails_before_taking_fails_the_queued_jobs() -> None:
+    calls = 0
+
+    def runner(take: Callable[[], Sequence[int]]) -> list[int | BaseException]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database down")  # before take(): nothing was taken
+        if calls == 2:
+            return []  # a runner that forgets to take fails its jobs, it cannot hang them
+        return [j * 10 for j in take()]
+
+    gc: GroupCommit[int, int] = GroupCommit(runner)
+    with pytest.raises(ConnectionError, match="database down"):
+        gc.submit(1)
+    with pytest.raises(RuntimeError, match="without taking"):
+        gc.submit(2)
+    assert gc.submit(3) == 30  # the committer survived both
+    gc.close()
+
+
 def test_a_failing_batch_fails_each_of_its_callers() -> None:
-    def runner(jobs: Sequence[int]) -> list[int | BaseException]:
+    def runner(take: Callable[[], Sequence[int]]) -> list[int | BaseException]:
         raise RuntimeError("database down")
 
     gc: GroupCommit[int, int] = GroupCommit(runner)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -30,7 +30,8 @@ class Gate:
         if not hold_first:
             self.release.set()
 
-    def __call__(self, jobs: Sequence[int]) -> list[int | BaseException]:
+    def __call__(self, take: Callable[[], Sequence[int]]) -> list[int | BaseException]:
+        jobs = take()
         self.batches.append(list(jobs))
         self.threads.add(threading.current_thread().name)
         self.entered.set()
@@ -72,7 +73,8 @@ def test_results_and_per_job_exceptions() -> None:
 def test_a_failing_batch_fails_every_awaiter() -> None:
     calls: list[list[int]] = []
 
-    def runner(jobs: Sequence[int]) -> list[int | BaseException]:
+    def runner(take: Callable[[], Sequence[int]]) -> list[int | BaseException]:
+        jobs = take()
         calls.append(list(jobs))
         if len(calls) == 1:
             raise RuntimeError("database down")
