@@ -10,6 +10,7 @@ column does not open. Destroying a container sets these columns to NULL (crypto-
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -59,6 +60,11 @@ class KeyRing:
     seal_key: bytes = field(repr=False)
     audit_key: bytes = field(repr=False)
 
+    @functools.cached_property
+    def _aead(self) -> AESGCM:
+        # One cipher object per ring: the release path opens a seed per key release.
+        return AESGCM(self.seal_key)
+
     @classmethod
     def from_master(cls, master: bytes) -> KeyRing:
         """Derive the subkeys (HKDF-SHA-256, one ``info`` label per purpose)."""
@@ -70,7 +76,7 @@ class KeyRing:
         """Encrypt ``secret`` for ``container_id``; returns nonce || ciphertext."""
         nonce = rng(NONCE_BYTES)
         aad = b"rwc/v1 sealed " + purpose + b"\x00" + container_id
-        return nonce + AESGCM(self.seal_key).encrypt(nonce, secret, aad)
+        return nonce + self._aead.encrypt(nonce, secret, aad)
 
     def open(self, container_id: bytes, purpose: bytes, sealed: bytes) -> bytes:
         """Decrypt a value produced by :meth:`seal`.
@@ -80,7 +86,7 @@ class KeyRing:
         """
         aad = b"rwc/v1 sealed " + purpose + b"\x00" + container_id
         try:
-            return AESGCM(self.seal_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
         except (InvalidTag, ValueError) as exc:
             raise SealedDataError("sealed key material does not authenticate") from exc
 

@@ -324,8 +324,7 @@ class ContainerOps(ServiceBase):
         jobs: Sequence[_EvalJob] = ()
         hot = self._hot
         try:
-            with self._tx() as session:
-                conn = session.connection()
+            with self._core_tx() as conn:
                 raw = conn.connection.dbapi_connection
                 assert raw is not None
                 cur = raw.cursor()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyserver import keys
@@ -93,6 +93,16 @@ class ServiceBase:
     def _tx(self) -> Iterator[Session]:
         with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _core_tx(self) -> Iterator[Connection]:
+        """A writing transaction on a Core connection (no ORM session; the release path).
+
+        Same writer lock, BEGIN and COMMIT as :meth:`_tx`, without the session's
+        bookkeeping, for code that runs its statements on the DB-API cursor.
+        """
+        with self._write_lock, self.engine.connect() as conn, conn.begin():
+            yield conn
 
     def _audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
         return append(session, self.keyring.audit_key, at or self.now(), new)

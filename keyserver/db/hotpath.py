@@ -75,6 +75,9 @@ _GROUPS_STMT = select(_READER_GROUPS.c.container_id, _READER_GROUPS.c.group_name
     _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
 )
 
+# Converted datetimes kept between calls (see HotPath._to_db).
+_DT_CACHE_SIZE = 16
+
 # Positional DB-API parameter styles; the others (named, pyformat) take a mapping.
 _POSITIONAL = frozenset({"qmark", "format", "numeric"})
 _AUDIT_COLUMNS = (
@@ -145,6 +148,7 @@ class HotPath:
         bind = impl.bind_processor(dialect)
         result = impl.result_processor(dialect, None)
         self._dt_bind: Callable[[Any], Any] = bind if bind is not None else _same
+        self._dt_cache: dict[datetime, Any] = {}
         self._dt_result: Callable[[Any], Any] = result if result is not None else _same
         self._lock_head = self._compile(LOCK_HEAD_STMT)
         self._store_head = self._compile(
@@ -171,7 +175,15 @@ class HotPath:
         self._shapes: dict[tuple[Any, ...], _Statement] = {}
 
     def _to_db(self, value: datetime) -> Any:
-        return self._dt_bind(value)
+        # The rows of one batch share a handful of instants (its "now", the challenge
+        # expiry): convert each once. Bounded, since every batch brings new ones.
+        cache = self._dt_cache
+        out = cache.get(value)
+        if out is None:
+            if len(cache) >= _DT_CACHE_SIZE:
+                cache.clear()
+            out = cache[value] = self._dt_bind(value)
+        return out
 
     def _compile(
         self,
