@@ -707,9 +707,12 @@ class ContainerOps(ServiceBase):
                 raise NotFoundError("no such container")
             if actor.has_any(OVERSIGHT):
                 return self._status_doc(session, c)
-            if c.issuer_id != actor.principal_id:
-                raise NotAllowedError("only officials, auditors and the issuer see this")
-            doc = self._status_doc(session, c)
+            doc = self._status_doc(session, c) if c.issuer_id == actor.principal_id else None
+        if doc is None:
+            # spec §audit: a writer asking about another writer's container is refused
+            # and, like every refusal, recorded (after the read snapshot is closed).
+            refusal = NotAllowedError("only officials, auditors and the issuer see this")
+            raise self._refuse(actor, "status", cid_text, ctx, refusal)
         # The issuing writer (often a contractor) sees the public reason only: the
         # internal one may name people or incidents meant for officials and auditors.
         doc["reason"] = doc["public_reason"]

@@ -18,7 +18,7 @@ from keyserver.encoding import b64e
 from keyserver.errors import ConflictError, InvalidRequestError, NotFoundError
 from keyserver.lifecycle import ROLES, Actor
 from keyserver.service_base import ADMIN, LOCAL, RequestContext, ServiceBase
-from keyserver.validation import TOKEN_ID_RE, check_name, check_text, fmt_time
+from keyserver.validation import TOKEN_ID_RE, check_name, check_text, fmt_time, recordable
 
 
 class PrincipalOps(ServiceBase):
@@ -90,7 +90,9 @@ class PrincipalOps(ServiceBase):
         Returns:
             ``{name, token, token_id}``.
         """
-        self._require(actor, ADMIN, "adding principals", action="principal.add", ctx=ctx)
+        self._require(
+            actor, ADMIN, "adding principals", action="principal.add", target=_named(name), ctx=ctx
+        )
         check_name(name, "name")
         if not roles or any(r not in ROLES for r in roles):
             raise InvalidRequestError(f"roles must be a non-empty subset of {sorted(ROLES)}")
@@ -150,7 +152,9 @@ class PrincipalOps(ServiceBase):
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Issue another token for principal ``name`` (admin); shown once."""
-        self._require(actor, ADMIN, "issuing tokens", action="token.issue", ctx=ctx)
+        self._require(
+            actor, ADMIN, "issuing tokens", action="token.issue", target=_named(name), ctx=ctx
+        )
         check_name(name, "name")
         with self._tx() as session:
             principal = repository.principal_by_name(session, name)
@@ -204,7 +208,14 @@ class PrincipalOps(ServiceBase):
         self, actor: Actor, token_id: str, ctx: RequestContext = LOCAL
     ) -> dict[str, Any]:
         """Revoke a token (admin); effective for the next request on every instance."""
-        self._require(actor, ADMIN, "revoking tokens", action="token.revoke", ctx=ctx)
+        self._require(
+            actor,
+            ADMIN,
+            "revoking tokens",
+            action="token.revoke",
+            target={"token_id": token_id} if TOKEN_ID_RE.fullmatch(token_id) else {},
+            ctx=ctx,
+        )
         if not TOKEN_ID_RE.fullmatch(token_id):
             raise NotFoundError("no such token")
         with self._tx() as session:
@@ -225,3 +236,9 @@ class PrincipalOps(ServiceBase):
                 ),
             )
             return {"token_id": token_id, "revoked_at": fmt_time(token.revoked_at)}
+
+
+def _named(name: str) -> dict[str, str]:
+    """A refused principal or token operation records the principal named, when valid."""
+    value = recordable(lambda v: check_name(v, "name"), name)
+    return {} if value is None else {"name": value}

@@ -20,7 +20,14 @@ from keyserver.lifecycle import Actor
 from keyserver.service_base import LOCAL, OVERSIGHT, RequestContext, ServiceBase
 from keyserver.settings import ConfigError
 from keyserver.unauthenticated import UNAUTHENTICATED_ACTOR
-from keyserver.validation import ACTION_RE, check_name, check_text, decode_container_id, fmt_time
+from keyserver.validation import (
+    ACTION_RE,
+    check_name,
+    check_text,
+    decode_container_id,
+    fmt_time,
+    recordable,
+)
 
 log = logging.getLogger("keyserver")
 
@@ -46,7 +53,14 @@ class ReportOps(ServiceBase):
         every attempt (evaluation or receipt, successful or refused) since the loss
         report (or since ``since``; everything when neither is set).
         """
-        self._require(actor, OVERSIGHT, "medium reports", action="medium.report", ctx=ctx)
+        self._require(
+            actor,
+            OVERSIGHT,
+            "medium reports",
+            action="medium.report",
+            target=_medium(medium),
+            ctx=ctx,
+        )
         check_text(medium, "medium")
         with self._sessions() as session:
             rows = list(
@@ -230,3 +244,9 @@ def _attempt(a: AuditEntry) -> dict[str, Any]:
         "outcome": a.outcome,
         "reason": doc["details"].get("reason"),
     }
+
+
+def _medium(medium: str) -> dict[str, str]:
+    """A refused medium report records the medium asked about, when well-formed."""
+    value = recordable(lambda v: check_text(v, "medium"), medium)
+    return {} if value is None else {"medium": value}

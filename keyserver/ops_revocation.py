@@ -7,6 +7,7 @@ Each is ONE set-based UPDATE (lifecycle.TRANSITIONS) plus ONE audit entry
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,14 @@ from keyserver.encoding import b64e
 from keyserver.errors import InvalidRequestError, NotFoundError
 from keyserver.lifecycle import Actor, Op, State, destroyed_refusal
 from keyserver.service_base import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext, ServiceBase
-from keyserver.validation import REASON_MAX, check_name, check_text, decode_container_id, fmt_time
+from keyserver.validation import (
+    REASON_MAX,
+    check_name,
+    check_text,
+    decode_container_id,
+    fmt_time,
+    recordable,
+)
 
 
 class RevocationOps(ServiceBase):
@@ -66,6 +74,7 @@ class RevocationOps(ServiceBase):
             f"{op.value} containers",
             action=op.value,
             container=target if scope == "container" else None,
+            target=_refused_target(scope, target),
             ctx=ctx,
         )
         check_text(reason, "reason", REASON_MAX)
@@ -195,7 +204,14 @@ class RevocationOps(ServiceBase):
         """
         # Refused under the action the report would have recorded (spec §audit).
         action = (Op.DESTROY if now_flag else Op.SUSPEND).value
-        self._require(actor, OFFICIAL, "loss reports", action=action, ctx=ctx)
+        self._require(
+            actor,
+            OFFICIAL,
+            "loss reports",
+            action=action,
+            target=_refused_target("medium", medium),
+            ctx=ctx,
+        )
         check_text(medium, "medium")
         check_text(reason, "reason", REASON_MAX)
         if public_reason is not None:
@@ -344,3 +360,21 @@ def _ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
     if len(ordered) <= inline_max:
         return {"container_ids": [b64e(i) for i in ordered], "container_ids_sha256": digest}
     return {"container_ids_sha256": digest}
+
+
+def _refused_target(scope: str, target: str) -> dict[str, str]:
+    """What a role refusal records of a revocation's target (spec §audit).
+
+    The scope and target keys of the operation's own entry, each only when well-formed:
+    a reader trying to restore a lost medium is then listed with that medium.
+    """
+    checks: dict[str, Callable[[str], object]] = {
+        "container": decode_container_id,
+        "medium": lambda v: check_text(v, "medium"),
+        "issuer": lambda v: check_name(v, "issuer"),
+    }
+    check = checks.get(scope)
+    if check is None:
+        return {}
+    value = recordable(check, target)
+    return {"scope": scope} if value is None else {"scope": scope, "target": value}

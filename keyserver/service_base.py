@@ -7,7 +7,7 @@ role gates of every operation but evaluate through :meth:`ServiceBase._require`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,10 +114,12 @@ class ServiceBase:
         container: str | None,
         ctx: RequestContext,
         error: KeyServerError,
+        *,
+        target: Mapping[str, Any] | None = None,
     ) -> KeyServerError:
         """Record a refusal in its own committed transaction; return the error to raise."""
         with self._tx() as session:
-            self._audit_refusal(session, actor, action, container, ctx, error)
+            self._audit_refusal(session, actor, action, container, ctx, error, target=target)
         return error
 
     def _audit_refusal(  # noqa: PLR0917 - the fields of one refusal record
@@ -129,11 +131,16 @@ class ServiceBase:
         ctx: RequestContext,
         error: KeyServerError,
         at: datetime | None = None,
+        *,
+        target: Mapping[str, Any] | None = None,
     ) -> None:
         """Count a refusal and append its audit entry in ``session``'s transaction.
 
         spec §audit: every refusal is recorded, committed with the transaction that
-        refuses (or, via :meth:`_refuse`, in one of its own).
+        refuses (or, via :meth:`_refuse`, in one of its own). ``target`` adds what the
+        request named besides a container (a medium, an issuer, a token), under the keys
+        the operation's own entry uses, so a refused attempt on a lost medium is found
+        next to the medium's other entries.
         """
         self.metrics.inc("rwc_refusals_total", action=action, reason=error.slug)
         self._audit(
@@ -144,7 +151,7 @@ class ServiceBase:
                 outcome="refused",
                 container=container,
                 remote=ctx.remote,
-                details={"reason": error.slug, "detail": error.detail},
+                details={"reason": error.slug, "detail": error.detail, **(target or {})},
             ),
             at,
         )
@@ -157,6 +164,7 @@ class ServiceBase:
         *,
         action: str,
         container: str | None = None,
+        target: Mapping[str, Any] | None = None,
         ctx: RequestContext = LOCAL,
     ) -> None:
         """Refuse with 403 forbidden unless the actor holds one of ``roles``; audit it.
@@ -173,6 +181,8 @@ class ServiceBase:
                 name of the read it would have been (``audit.list``).
             container: Container id the request names, already decoded once (so only
                 well-formed ids reach the log), or None.
+            target: Other things the request names, each already validated or left
+                out (``validation.recordable``), recorded in the refusal's details.
             ctx: Request origin, recorded as ``remote``.
 
         Raises:
@@ -185,4 +195,4 @@ class ServiceBase:
             # a token used outside its role (a reader trying to suspend, a writer reading
             # the log) may be a stolen or misused credential, and the officials need to see
             # it. Committed before the 403 is answered, like evaluate's refusals.
-            raise self._refuse(actor, action, container, ctx, exc) from None
+            raise self._refuse(actor, action, container, ctx, exc, target=target) from None

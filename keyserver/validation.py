@@ -7,6 +7,7 @@ before anything reaches the database or the audit log.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from keyserver.audit import format_time
@@ -29,6 +30,19 @@ def check_name(value: str, what: str) -> str:
     """Validate a principal or group name."""
     if not NAME_RE.fullmatch(value):
         raise InvalidRequestError(f"{what} must match {NAME_RE.pattern}")
+    return value
+
+
+def recordable(check: Callable[[str], object], value: str) -> str | None:
+    """``value`` if ``check`` accepts it (does not raise InvalidRequestError), else None.
+
+    What a refusal made before validation may record of a request: only values that
+    would have passed (never junk from a URL or body in the audit log).
+    """
+    try:
+        check(value)
+    except InvalidRequestError:
+        return None
     return value
 
 

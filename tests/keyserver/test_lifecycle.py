@@ -218,3 +218,20 @@ def test_issuer_sees_only_the_public_reason(world: World) -> None:
     assert "J. Doe" not in str(mine)
     official = world.call("official", "GET", f"/v1/containers/{cid}").json()
     assert official["reason"] == "internal: lost by J. Doe"
+
+
+def test_status_of_another_writers_container_is_refused_and_audited(world: World) -> None:
+    reg = register(world)
+    cid = reg["container_id"]
+    made = world.call("admin", "POST", "/v1/principals", json={"name": "w3", "roles": ["writer"]})
+    world.tokens["w3"] = made.json()["token"]
+    resp = world.call("w3", "GET", f"/v1/containers/{cid}")
+    assert resp.status_code == 403 and resp.json()["type"] == "urn:rwc:problem:not-allowed"
+    assert world.call("writer", "GET", f"/v1/containers/{cid}").status_code == 200
+    # spec §audit: every refusal is recorded; the issuer's own read is not.
+    entries = world.call(
+        "auditor", "GET", "/v1/audit", params={"container": cid, "action": "status"}
+    ).json()["entries"]
+    assert [(e["actor"], e["outcome"], e["details"]["reason"]) for e in entries] == [
+        ("w3", "refused", "not-allowed")
+    ]

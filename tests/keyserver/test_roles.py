@@ -5,7 +5,8 @@
 the app, so a new route without a row fails this test.
 
 Every 403 forbidden is audited (spec §audit): exactly one entry per refused request, under
-the action the route records (AUDITED), with the container the route names.
+the action the route records (AUDITED), with the container the route names and the
+medium, issuer or token it names.
 """
 
 from __future__ import annotations
@@ -101,27 +102,49 @@ TABLE: list[tuple[str, str, str | None, Any, set[str | None]]] = [
 
 
 # (method, route template) -> (audit action of a role refusal, the container it names:
-# "C" the activated container, NOBODY, or None). Routes anyone may call have no row.
-AUDITED: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("POST", "/v1/containers"): ("register", None),
-    ("GET", "/v1/containers"): ("search", None),
-    ("GET", "/v1/containers/{container_id}"): ("status", "C"),
-    ("POST", "/v1/containers/{container_id}/evaluate"): ("evaluate", "C"),
-    ("POST", "/v1/containers/{container_id}/commit"): ("commit", NOBODY),
-    ("POST", "/v1/containers/{container_id}/receipt"): ("receipt", NOBODY),
-    ("POST", "/v1/containers/{container_id}/{op}"): ("suspend", NOBODY),
-    ("POST", "/v1/media/{medium}/loss-report"): ("suspend", None),
-    ("GET", "/v1/media/{medium}/report"): ("medium.report", None),
-    ("POST", "/v1/media/{medium}/{op}"): ("destroy", None),
-    ("POST", "/v1/issuers/{principal}/{op}"): ("restore", None),
-    ("GET", "/v1/audit"): ("audit.list", None),
-    ("GET", "/v1/audit/export"): ("audit.export", None),
-    ("GET", "/v1/audit/verify"): ("audit.verify", None),
-    ("POST", "/v1/principals"): ("principal.add", None),
-    ("GET", "/v1/principals"): ("principal.list", None),
-    ("POST", "/v1/principals/{name}/tokens"): ("token.issue", None),
-    ("GET", "/v1/tokens"): ("token.list", None),
-    ("POST", "/v1/tokens/{token_id}/revoke"): ("token.revoke", None),
+# "C" the activated container, NOBODY, or None; what else the refusal's details record of
+# the request, under the keys the operation's own entry uses). Routes anyone may call
+# have no row.
+AUDITED: dict[tuple[str, str], tuple[str, str | None, dict[str, str]]] = {
+    ("POST", "/v1/containers"): ("register", None, {}),
+    ("GET", "/v1/containers"): ("search", None, {}),
+    ("GET", "/v1/containers/{container_id}"): ("status", "C", {}),
+    ("POST", "/v1/containers/{container_id}/evaluate"): ("evaluate", "C", {}),
+    ("POST", "/v1/containers/{container_id}/commit"): ("commit", NOBODY, {}),
+    ("POST", "/v1/containers/{container_id}/receipt"): ("receipt", NOBODY, {}),
+    ("POST", "/v1/containers/{container_id}/{op}"): (
+        "suspend",
+        NOBODY,
+        {"scope": "container", "target": NOBODY},
+    ),
+    ("POST", "/v1/media/{medium}/loss-report"): (
+        "suspend",
+        None,
+        {"scope": "medium", "target": "nothing-here"},
+    ),
+    ("GET", "/v1/media/{medium}/report"): ("medium.report", None, {"medium": "usb-0001"}),
+    ("POST", "/v1/media/{medium}/{op}"): (
+        "destroy",
+        None,
+        {"scope": "medium", "target": "nothing-here"},
+    ),
+    ("POST", "/v1/issuers/{principal}/{op}"): (
+        "restore",
+        None,
+        {"scope": "issuer", "target": "nobody"},
+    ),
+    ("GET", "/v1/audit"): ("audit.list", None, {}),
+    ("GET", "/v1/audit/export"): ("audit.export", None, {}),
+    ("GET", "/v1/audit/verify"): ("audit.verify", None, {}),
+    ("POST", "/v1/principals"): ("principal.add", None, {"name": "newbie"}),
+    ("GET", "/v1/principals"): ("principal.list", None, {}),
+    ("POST", "/v1/principals/{name}/tokens"): ("token.issue", None, {"name": "reader"}),
+    ("GET", "/v1/tokens"): ("token.list", None, {}),
+    ("POST", "/v1/tokens/{token_id}/revoke"): (
+        "token.revoke",
+        None,
+        {"token_id": "tk_AAAAAAAAAAAAAAAA"},
+    ),
 }
 
 
@@ -175,12 +198,19 @@ def _route_by_role(world: World, service: KeyService, cid: str) -> None:
             where = (method, path, role, new)
             if role is not None and not got_in:
                 # The one refusal, audited before the 403 was answered.
-                action, container = AUDITED[(method, template)]
+                action, container, target = AUDITED[(method, template)]
                 assert len(new) == 1, where
                 [entry] = new
                 assert entry["actor"] == role and entry["action"] == action, where
                 assert entry["outcome"] == "refused", where
                 assert entry["details"]["reason"] == "forbidden", where
+                # The medium, issuer or token asked about, so the refusal is found with
+                # that medium's other entries; nothing else of the request.
+                assert entry["details"] == {
+                    "reason": "forbidden",
+                    "detail": entry["details"]["detail"],
+                    **target,
+                }, where
                 assert entry["container"] == (cid if container == "C" else container), where
                 assert entry["remote"] == "127.0.0.1", where
             elif role is None:
@@ -214,3 +244,17 @@ def _route_by_role(world: World, service: KeyService, cid: str) -> None:
     assert 'rwc_refusals_total{action="token.list",reason="forbidden"} 4' in metrics
     # The refusals are links of the keyed chain like every other entry.
     assert world.call("auditor", "GET", "/v1/audit/verify").json()["ok"] is True
+
+
+def test_a_refusal_records_only_well_formed_targets(world: World) -> None:
+    # A value that would not pass validation never reaches the audit log, even when the
+    # role gate refuses before validation runs.
+    bad_medium = "m" * 300  # longer than any medium name may be
+    resp = world.call("reader", "POST", f"/v1/media/{bad_medium}/suspend", json=CHANGE)
+    assert resp.status_code == 403
+    resp = world.call("reader", "POST", "/v1/tokens/not-a-token-id/revoke")
+    assert resp.status_code == 403
+    entries = world.call("auditor", "GET", "/v1/audit", params={"actor_name": "reader"}).json()
+    refused = [e["details"] for e in entries["entries"] if e["outcome"] == "refused"]
+    assert [d.get("scope") for d in refused] == ["medium", None]
+    assert all("target" not in d and "token_id" not in d for d in refused)
