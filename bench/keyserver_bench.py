@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from bare_voprf import running_bare
 from sqlalchemy import insert
 from stats import table, verdict
 from tang import free_port, running_tang, stop
@@ -264,9 +265,14 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
             stop(proc)
 
 
-def _evaluate_request(prep: Prepared) -> tuple[str, dict[str, str]]:
+def _evaluate_request_body() -> str:
+    """The JSON body of an evaluate request: one valid blinded element."""
     _, blinded = ristretto.Client.blind(b"rwc bench reader input")
-    body = '{"blinded_element": "' + _b64(blinded.serialize()) + '"}'
+    return '{"blinded_element": "' + _b64(blinded.serialize()) + '"}'
+
+
+def _evaluate_request(prep: Prepared) -> tuple[str, dict[str, str]]:
+    body = _evaluate_request_body()
     headers = {
         "Authorization": "Bearer " + prep.reader_token,
         "Content-Type": "application/json",
@@ -365,6 +371,24 @@ def run(
 
         for keepalive in (True, False):
             add("Tang (tangd via socat)", tang_rate(keepalive), keepalive=keepalive)
+        # The issue's second reference: what one VOPRF behind bare FastAPI costs here.
+        body = _evaluate_request_body()
+        for workers in workers_list:
+            print(f"  bare FastAPI + 1 VOPRF, {workers} worker(s) ...", flush=True)
+            with running_bare(free_port(), workers) as base:
+                paired = tang_rate().rps
+                add(
+                    f"bare FastAPI + 1 VOPRF, {workers} worker(s)",
+                    run_wrk(
+                        f"{base}/v1/containers/x/evaluate",
+                        method="POST",
+                        body=body,
+                        headers={"Content-Type": "application/json"},
+                        duration=duration,
+                    ),
+                    keepalive=True,
+                    tang_paired=paired,
+                )
         backends: list[tuple[str, Any]] = [("SQLite", sqlite_database)]
         if postgres:
             why = postgres_available()
