@@ -6,16 +6,23 @@ import io
 import os
 import random
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pycontainer.errors import InputError
+from pycontainer.reader import Container
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 C = 1 << 12
 
 
 @pytest.fixture
-def opened(kit, tmp_path):
+def opened(kit: Kit, tmp_path: Path) -> Iterator[tuple[Container, dict[str, bytes]]]:
     d = tmp_path / "d"
     d.mkdir()
     blobs = {
@@ -32,7 +39,7 @@ def opened(kit, tmp_path):
         yield c, blobs
 
 
-def test_random_seeks_match_original(opened):
+def test_random_seeks_match_original(opened: tuple[Container, dict[str, bytes]]) -> None:
     c, blobs = opened
     rnd = random.Random(1234)
     for name, data in blobs.items():
@@ -58,7 +65,9 @@ def test_random_seeks_match_original(opened):
             assert f.read() == data
 
 
-def test_buffered_and_copy_usage(opened, tmp_path):
+def test_buffered_and_copy_usage(
+    opened: tuple[Container, dict[str, bytes]], tmp_path: Path
+) -> None:
     c, blobs = opened
     with io.BufferedReader(c.open_entry("d/big"), buffer_size=1000) as f:
         assert f.read(5) == blobs["d/big"][:5]
@@ -74,7 +83,7 @@ def test_buffered_and_copy_usage(opened, tmp_path):
         assert f.readinto(buf) == 0
 
 
-def test_bad_seeks_and_closed(opened):
+def test_bad_seeks_and_closed(opened: tuple[Container, dict[str, bytes]]) -> None:
     c, _ = opened
     f = c.open_entry("d/small")
     with pytest.raises(ValueError):
@@ -86,7 +95,7 @@ def test_bad_seeks_and_closed(opened):
         f.read(1)
 
 
-def test_directories_and_missing_entries(opened):
+def test_directories_and_missing_entries(opened: tuple[Container, dict[str, bytes]]) -> None:
     c, _ = opened
     with pytest.raises(InputError, match="is a directory"):
         c.open_entry("d")
@@ -94,7 +103,7 @@ def test_directories_and_missing_entries(opened):
         c.open_entry("d/nope")
 
 
-def test_reading_after_container_close_fails(opened):
+def test_reading_after_container_close_fails(opened: tuple[Container, dict[str, bytes]]) -> None:
     c, _ = opened
     f = c.open_entry("d/big")
     c.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +17,9 @@ from pycontainer import header as hdr
 from pycontainer import primitives as p
 from pycontainer.errors import ContainerError, FormatError, UnsupportedVersionError
 from pycontainer.reader import ReaderLimits
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 urls = st.sampled_from(
     [
@@ -64,7 +69,7 @@ headers = st.builds(
 
 @given(headers)
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
-def test_roundtrip_and_canonical(h):
+def test_roundtrip_and_canonical(h: hdr.Header) -> None:
     data = hdr.encode_header(h)
     assert hdr.header_length(data) == len(data)
     back = hdr.decode_header(data)
@@ -74,14 +79,14 @@ def test_roundtrip_and_canonical(h):
 
 @given(st.binary(max_size=2000))
 @settings(max_examples=300)
-def test_arbitrary_bytes_only_raise_format_errors(data):
+def test_arbitrary_bytes_only_raise_format_errors(data: bytes) -> None:
     with contextlib.suppress(FormatError):
         hdr.decode_header(data)
 
 
 @given(headers, st.data())
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
-def test_mutated_headers_only_raise_format_errors(h, data):
+def test_mutated_headers_only_raise_format_errors(h: hdr.Header, data: st.DataObject) -> None:
     raw = bytearray(hdr.encode_header(h))
     for _ in range(data.draw(st.integers(1, 8))):
         i = data.draw(st.integers(0, len(raw) - 1))
@@ -107,17 +112,18 @@ def _valid_header() -> hdr.Header:
         ("suite", 2),
     ],
 )
-def test_unsupported_version_and_suite(field, value):
+def test_unsupported_version_and_suite(field: str, value: int) -> None:
     raw = bytearray(hdr.encode_header(_valid_header()))
     offset = {"version": 8, "suite": 14}[field]
     raw[offset : offset + 2] = value.to_bytes(2, "big")
     with pytest.raises(UnsupportedVersionError):
         hdr.decode_header(bytes(raw))
     with pytest.raises(UnsupportedVersionError):
-        hdr.encode_header(dataclasses.replace(_valid_header(), **{field: value}))
+        changes: dict[str, Any] = {field: value}
+        hdr.encode_header(dataclasses.replace(_valid_header(), **changes))
 
 
-def test_critical_unknown_extension_refused_noncritical_ignored():
+def test_critical_unknown_extension_refused_noncritical_ignored() -> None:
     h = _valid_header()
     ok = dataclasses.replace(h, extensions=(hdr.Extension(9, False, b"x"),))
     assert hdr.decode_header(hdr.encode_header(ok)).extensions[0].body == b"x"
@@ -146,12 +152,12 @@ def test_critical_unknown_extension_refused_noncritical_ignored():
         "https://ks.example:99999/",
     ],
 )
-def test_url_rules(url):
+def test_url_rules(url: str) -> None:
     with pytest.raises(FormatError):
         hdr.check_url(url)
 
 
-def test_bounds_checked_before_reading():
+def test_bounds_checked_before_reading() -> None:
     raw = bytearray(hdr.encode_header(_valid_header()))
     for length in (0, 63, 65537, 2**32 - 1):
         raw[10:14] = length.to_bytes(4, "big")
@@ -161,7 +167,7 @@ def test_bounds_checked_before_reading():
         hdr.header_length(b"PK\x03\x04" + bytes(20))
 
 
-def test_bounded_container_fuzz(kit, tmp_path):
+def test_bounded_container_fuzz(kit: Kit, tmp_path: Path) -> None:
     """Random mutations of a real container: only library errors, never anything else."""
     f = tmp_path / "f"
     f.write_bytes(b"hello fuzz" * 50)

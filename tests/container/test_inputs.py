@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pycontainer.errors import InputError, KeyServerUnavailableError, OutputExistsError
+from pycontainer.keyrelease import Evaluation, SlotInfo
 from pycontainer.reader import read_header
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 C = 1 << 12
 
 
-def _assert_clean(kit, directory, *expected):
+def _assert_clean(kit: Kit, directory: Path, *expected: str) -> None:
     assert kit.leftovers(directory) == []
     for name in expected:
         assert not (directory / name).exists()
 
 
-def test_symlink_refused(kit, tmp_path):
+def test_symlink_refused(kit: Kit, tmp_path: Path) -> None:
     (tmp_path / "real").write_bytes(b"x")
     (tmp_path / "link").symlink_to("real")
     with pytest.raises(InputError, match="link is a symbolic link") as info:
@@ -29,7 +35,7 @@ def test_symlink_refused(kit, tmp_path):
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_symlink_inside_directory_refused(kit, tmp_path):
+def test_symlink_inside_directory_refused(kit: Kit, tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()
     (d / "ok").write_bytes(b"x")
@@ -41,20 +47,20 @@ def test_symlink_inside_directory_refused(kit, tmp_path):
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_fifo_refused(kit, tmp_path):
+def test_fifo_refused(kit: Kit, tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(InputError, match="FIFO"):
         kit.seal([tmp_path / "pipe"], tmp_path / "c.rwc")
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_device_refused(kit, tmp_path):
+def test_device_refused(kit: Kit, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="/dev/null is a device"):
         kit.seal(["/dev/null"], tmp_path / "c.rwc")
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_socket_refused(kit, tmp_path):
+def test_socket_refused(kit: Kit, tmp_path: Path) -> None:
     path = tmp_path / "s"
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(path))
@@ -63,14 +69,14 @@ def test_socket_refused(kit, tmp_path):
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_missing_input(kit, tmp_path):
+def test_missing_input(kit: Kit, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         kit.seal([tmp_path / "nope"], tmp_path / "c.rwc")
     with pytest.raises(InputError, match="nothing to seal"):
         kit.seal([], tmp_path / "c.rwc")
 
 
-def test_two_inputs_with_the_same_name(kit, tmp_path):
+def test_two_inputs_with_the_same_name(kit: Kit, tmp_path: Path) -> None:
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
         (tmp_path / sub / "same.txt").write_bytes(b"x")
@@ -78,7 +84,7 @@ def test_two_inputs_with_the_same_name(kit, tmp_path):
         kit.seal([tmp_path / "a" / "same.txt", tmp_path / "b" / "same.txt"], tmp_path / "c.rwc")
 
 
-def test_unstorable_name(kit, tmp_path):
+def test_unstorable_name(kit: Kit, tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()
     (d / "back\\slash").write_bytes(b"x")
@@ -92,7 +98,7 @@ def test_unstorable_name(kit, tmp_path):
 
 
 @pytest.mark.parametrize("change", ["grow", "shrink"])
-def test_file_changing_size_while_sealing(kit, tmp_path, change):
+def test_file_changing_size_while_sealing(kit: Kit, tmp_path: Path, change: str) -> None:
     f = tmp_path / "growing.log"
     f.write_bytes(os.urandom(8 * C))
     out = tmp_path / "c.rwc"
@@ -110,9 +116,9 @@ def test_file_changing_size_while_sealing(kit, tmp_path, change):
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_key_server_failure_leaves_nothing(kit, tmp_path):
+def test_key_server_failure_leaves_nothing(kit: Kit, tmp_path: Path) -> None:
     class Down:
-        def evaluate(self, slot, blinded):
+        def evaluate(self, slot: SlotInfo, blinded: bytes) -> Evaluation:
             raise KeyServerUnavailableError("the key server cannot be reached")
 
     f = tmp_path / "f"
@@ -122,7 +128,7 @@ def test_key_server_failure_leaves_nothing(kit, tmp_path):
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_failure_mid_payload_removes_temp_file(kit, tmp_path):
+def test_failure_mid_payload_removes_temp_file(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(os.urandom(6 * C))
     out = tmp_path / "c.rwc"
@@ -136,7 +142,7 @@ def test_failure_mid_payload_removes_temp_file(kit, tmp_path):
     _assert_clean(kit, tmp_path, "c.rwc")
 
 
-def test_destination_is_a_directory_or_missing_parent(kit, tmp_path):
+def test_destination_is_a_directory_or_missing_parent(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"x")
     with pytest.raises(OutputExistsError, match="is a directory"):
@@ -145,7 +151,7 @@ def test_destination_is_a_directory_or_missing_parent(kit, tmp_path):
         kit.seal([f], tmp_path / "no" / "c.rwc")
 
 
-def test_existing_symlink_destination_not_followed_without_force(kit, tmp_path):
+def test_existing_symlink_destination_not_followed_without_force(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"x")
     target = tmp_path / "target"
@@ -158,7 +164,7 @@ def test_existing_symlink_destination_not_followed_without_force(kit, tmp_path):
     assert not (tmp_path / "c.rwc").is_symlink()
 
 
-def test_reader_refuses_fifo_and_directory_without_hanging(kit, tmp_path):
+def test_reader_refuses_fifo_and_directory_without_hanging(kit: Kit, tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.rwc")
     with pytest.raises(InputError, match="not a regular file"):
         read_header(tmp_path / "pipe.rwc")
@@ -170,7 +176,7 @@ def test_reader_refuses_fifo_and_directory_without_hanging(kit, tmp_path):
         kit.open(tmp_path / "missing.rwc")
 
 
-def test_file_rewritten_in_place_while_sealing(kit, tmp_path):
+def test_file_rewritten_in_place_while_sealing(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "db.sqlite"
     f.write_bytes(os.urandom(8 * C))
     os.utime(f, ns=(0, 1_000_000_000))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +20,9 @@ from pycontainer.errors import (
 )
 from pycontainer.keyrelease import Evaluation, SlotInfo
 from pycontainer.reader import ReaderLimits
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 
 class WrongKeyServer:
@@ -42,7 +47,7 @@ class GarbageServer:
 
 
 @pytest.fixture
-def sealed(kit, tmp_path):
+def sealed(kit: Kit, tmp_path: Path) -> Path:
     f = tmp_path / "secret.txt"
     f.write_bytes(b"460517 residents")
     out = tmp_path / "c.rwc"
@@ -50,7 +55,7 @@ def sealed(kit, tmp_path):
     return out
 
 
-def test_wrong_password(kit, sealed, tmp_path):
+def test_wrong_password(kit: Kit, sealed: Path, tmp_path: Path) -> None:
     with pytest.raises(WrongPasswordError) as info:
         kit.open(sealed, password="wrong")
     assert info.value.hint and "password" in info.value.hint
@@ -58,7 +63,7 @@ def test_wrong_password(kit, sealed, tmp_path):
         kit.open(sealed, password="")
 
 
-def test_empty_password_works(kit, tmp_path):
+def test_empty_password_works(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"x")
     out = tmp_path / "c.rwc"
@@ -67,12 +72,12 @@ def test_empty_password_works(kit, tmp_path):
         assert c.open_entry("f").read() == b"x"
 
 
-def test_reader_rejects_proof_from_wrong_key(kit, sealed, tmp_path):
+def test_reader_rejects_proof_from_wrong_key(kit: Kit, sealed: Path, tmp_path: Path) -> None:
     with pytest.raises(KeyServerProtocolError, match="proof did not verify"):
         kit.open(sealed, key_server=WrongKeyServer())
 
 
-def test_writer_rejects_proof_from_wrong_key(kit, tmp_path):
+def test_writer_rejects_proof_from_wrong_key(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"x")
     out = tmp_path / "c.rwc"
@@ -91,12 +96,12 @@ def test_writer_rejects_proof_from_wrong_key(kit, tmp_path):
         (bytes(31), bytes(64)),
     ],
 )
-def test_malformed_server_answers(kit, sealed, element, proof):
+def test_malformed_server_answers(kit: Kit, sealed: Path, element: bytes, proof: bytes) -> None:
     with pytest.raises(KeyServerProtocolError):
         kit.open(sealed, key_server=GarbageServer(element, proof))
 
 
-def test_server_answer_replayed_from_another_request(kit, sealed):
+def test_server_answer_replayed_from_another_request(kit: Kit, sealed: Path) -> None:
     # A valid (element, proof) pair for a *different* blinded input must not verify.
     _, blinded = oprf.blind(b"some other input")
     ev = kit.ks.evaluate(kit.slot, blinded)
@@ -104,7 +109,7 @@ def test_server_answer_replayed_from_another_request(kit, sealed):
         kit.open(sealed, key_server=GarbageServer(ev.evaluated_element, ev.proof))
 
 
-def _rewrite_slot(path, **changes):
+def _rewrite_slot(path: Path, **changes: Any) -> None:
     raw = path.read_bytes()
     h = hdr.decode_header(raw[: hdr.header_length(raw)])
     slot = dataclasses.replace(h.slots[0], **changes)
@@ -123,10 +128,14 @@ def _rewrite_slot(path, **changes):
         (1024, 1, 1),
     ],
 )
-def test_hostile_argon2_params_rejected_before_server(kit, sealed, argon2):
+def test_hostile_argon2_params_rejected_before_server(
+    kit: Kit, sealed: Path, argon2: tuple[int, int, int]
+) -> None:
     raw = bytearray(sealed.read_bytes())
     h = hdr.decode_header(bytes(raw[: hdr.header_length(bytes(raw))]))
-    aad = h.slots[0].aad()
+    slot = h.slots[0]
+    assert isinstance(slot, hdr.OprfSlot)
+    aad = slot.aad()
     # Patch the three u32 fields in place (the encoder itself refuses such values).
     start = raw.index(aad) + len(aad) - 12
     for i, v in enumerate(argon2):
@@ -138,14 +147,14 @@ def test_hostile_argon2_params_rejected_before_server(kit, sealed, argon2):
     assert kit.ks.calls == calls
 
 
-def test_reader_argon2_limit_is_configurable(kit, sealed):
+def test_reader_argon2_limit_is_configurable(kit: Kit, sealed: Path) -> None:
     calls = kit.ks.calls
     with pytest.raises(FormatError, match="Argon2 memory"):
         kit.open(sealed, limits=ReaderLimits(max_argon2_m=8191))
     assert kit.ks.calls == calls
 
 
-def test_modified_url_breaks_unwrap(kit, sealed):
+def test_modified_url_breaks_unwrap(kit: Kit, sealed: Path) -> None:
     # The URL is part of the wrap AAD: pointing a container elsewhere is detected even
     # though the (real) server answered with a valid proof.
     _rewrite_slot(sealed, url="https://evil.example/")
@@ -153,11 +162,11 @@ def test_modified_url_breaks_unwrap(kit, sealed):
         kit.open(sealed)
 
 
-def test_url_override_is_used_and_checked(kit, sealed):
+def test_url_override_is_used_and_checked(kit: Kit, sealed: Path) -> None:
     seen = []
 
     class Spy:
-        def evaluate(self, slot, blinded):
+        def evaluate(self, slot: SlotInfo, blinded: bytes) -> Evaluation:
             seen.append(slot.url)
             return kit.ks.evaluate(slot, blinded)
 
@@ -170,13 +179,13 @@ def test_url_override_is_used_and_checked(kit, sealed):
     assert kit.ks.calls == calls
 
 
-def test_revoked_container(kit, sealed):
+def test_revoked_container(kit: Kit, sealed: Path) -> None:
     kit.ks.destroy(kit.slot.container_id)
     with pytest.raises(KeyServerRevokedError):
         kit.open(sealed)
 
 
-def test_bad_public_key_in_header_rejected_offline(kit, sealed):
+def test_bad_public_key_in_header_rejected_offline(kit: Kit, sealed: Path) -> None:
     _rewrite_slot(sealed, public_key=b"\xff" * 32)
     calls = kit.ks.calls
     with pytest.raises(FormatError, match="public key"):
@@ -184,7 +193,7 @@ def test_bad_public_key_in_header_rejected_offline(kit, sealed):
     assert kit.ks.calls == calls
 
 
-def test_writer_checks_parameters_before_server(kit, tmp_path):
+def test_writer_checks_parameters_before_server(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"x")
     calls = kit.ks.calls

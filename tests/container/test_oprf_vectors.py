@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,16 +21,16 @@ def _evaluator() -> oprf.Evaluator:
     return oprf.Evaluator(bytes.fromhex(KEY["Seed"]), bytes.fromhex(KEY["KeyInfo"]))
 
 
-def test_derive_key_pair_matches_pksm():
+def test_derive_key_pair_matches_pksm() -> None:
     assert _evaluator().public_key.hex() == KEY["pkSm"]
 
 
-def test_there_are_batch_one_vectors():
+def test_there_are_batch_one_vectors() -> None:
     assert len(BATCH1) == 2
 
 
 @pytest.mark.parametrize("vector", BATCH1, ids=lambda v: v["name"])
-def test_output_reproduced(vector):
+def test_output_reproduced(vector: dict[str, Any]) -> None:
     ev = _evaluator()
     state, blinded = oprf.blind(bytes.fromhex(vector["Input"]))
     element, proof = ev.evaluate(blinded)
@@ -38,7 +39,7 @@ def test_output_reproduced(vector):
     assert out.hex() == vector["Output"]
 
 
-def test_rfc_blinded_element_evaluates_to_rfc_element():
+def test_rfc_blinded_element_evaluates_to_rfc_element() -> None:
     # The evaluated element is deterministic given the blinded element (the proof is not).
     ev = _evaluator()
     for vector in BATCH1:
@@ -46,7 +47,7 @@ def test_rfc_blinded_element_evaluates_to_rfc_element():
         assert element.hex() == vector["EvaluationElement"]
 
 
-def test_proof_against_other_key_fails():
+def test_proof_against_other_key_fails() -> None:
     state, blinded = oprf.blind(b"\x00")
     element, proof = _evaluator().evaluate(blinded)
     other = oprf.Evaluator(b"\x01" * 32).public_key
@@ -54,7 +55,7 @@ def test_proof_against_other_key_fails():
         oprf.finalize(state, element, proof, other)
 
 
-def test_tampered_proof_or_element_fails():
+def test_tampered_proof_or_element_fails() -> None:
     ev = _evaluator()
     state, blinded = oprf.blind(b"input")
     element, proof = ev.evaluate(blinded)
@@ -70,17 +71,17 @@ def test_tampered_proof_or_element_fails():
 
 
 @pytest.mark.parametrize("blob", [b"", bytes(32), b"\xff" * 32, bytes(33)])
-def test_evaluator_rejects_invalid_blinded_elements(blob):
+def test_evaluator_rejects_invalid_blinded_elements(blob: bytes) -> None:
     with pytest.raises(FormatError):
         _evaluator().evaluate(blob)
 
 
 @pytest.mark.parametrize("pk", [b"", bytes(31), b"\xff" * 32])
-def test_invalid_public_keys(pk):
+def test_invalid_public_keys(pk: bytes) -> None:
     with pytest.raises(FormatError):
         oprf.check_public_key(pk)
 
 
-def test_seed_must_be_32_bytes():
+def test_seed_must_be_32_bytes() -> None:
     with pytest.raises(ValueError):
         oprf.Evaluator(b"short")

@@ -4,12 +4,17 @@ nothing is extracted. Built with the real codec and real keys (Kit.seal_raw)."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pycontainer import archive
 from pycontainer import primitives as p
 from pycontainer.errors import FormatError, UnsafePathError
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 UNSAFE = [
     ["/etc/passwd"],
@@ -34,14 +39,14 @@ UNSAFE = [
 ]
 
 
-def _index(kit, paths: list[str], size: int = 1) -> tuple[bytes, bytes]:
+def _index(kit: Kit, paths: list[str], size: int = 1) -> tuple[bytes, bytes]:
     entries = [kit.file_entry(q, size) for q in paths]
     # encode_index checks fields, not paths: exactly what a malicious sealer could write.
     return b"x" * size * len(paths), archive.encode_index(entries)
 
 
 @pytest.mark.parametrize("paths", UNSAFE, ids=repr)
-def test_unsafe_paths_are_refused(kit, tmp_path, paths):
+def test_unsafe_paths_are_refused(kit: Kit, tmp_path: Path, paths: list[str]) -> None:
     data, index = _index(kit, paths)
     c = tmp_path / "c.rwc"
     kit.seal_raw(c, data, index)
@@ -51,12 +56,12 @@ def test_unsafe_paths_are_refused(kit, tmp_path, paths):
 
 
 @pytest.mark.parametrize("paths", UNSAFE, ids=repr)
-def test_check_entries_unit(kit, paths):
+def test_check_entries_unit(kit: Kit, paths: list[str]) -> None:
     with pytest.raises(UnsafePathError):
         archive.check_entries([kit.file_entry(q, 0) for q in paths])
 
 
-def test_safe_paths_pass(kit, tmp_path):
+def test_safe_paths_pass(kit: Kit, tmp_path: Path) -> None:
     entries = [
         kit.dir_entry("d\u00e9j\u00e0"),
         kit.file_entry("d\u00e9j\u00e0/vu.txt", 2),
@@ -74,7 +79,7 @@ def test_safe_paths_pass(kit, tmp_path):
 
 
 @pytest.mark.parametrize("delta", [-1, 1])
-def test_sizes_must_add_up(kit, tmp_path, delta):
+def test_sizes_must_add_up(kit: Kit, tmp_path: Path, delta: int) -> None:
     index = archive.encode_index([kit.file_entry("f", 4 + delta)])
     c = tmp_path / "c.rwc"
     kit.seal_raw(c, b"abcd", index)
@@ -83,7 +88,7 @@ def test_sizes_must_add_up(kit, tmp_path, delta):
 
 
 @pytest.mark.parametrize("index_length", [0, 5, 10**6, 2**64 - 1])
-def test_lying_trailer(kit, tmp_path, index_length):
+def test_lying_trailer(kit: Kit, tmp_path: Path, index_length: int) -> None:
     index = archive.encode_index([kit.file_entry("f", 4)])
     c = tmp_path / "c.rwc"
     kit.seal_raw(c, b"abcd", index, index_length=index_length)
@@ -91,7 +96,14 @@ def test_lying_trailer(kit, tmp_path, index_length):
         kit.open(c)
 
 
-def _raw_entry(kind=1, mode=0o644, mtime_s=0, mtime_ns=0, path=b"f", size=0) -> bytes:
+def _raw_entry(
+    kind: int = 1,
+    mode: int = 0o644,
+    mtime_s: int = 0,
+    mtime_ns: int = 0,
+    path: bytes = b"f",
+    size: int = 0,
+) -> bytes:
     return (
         struct.pack(">BHqIH", kind, mode, mtime_s, mtime_ns, len(path))
         + path
@@ -115,7 +127,7 @@ def _raw_entry(kind=1, mode=0o644, mtime_s=0, mtime_ns=0, path=b"f", size=0) -> 
         struct.pack(">I", p.ENTRY_COUNT_MAX + 1),
     ],
 )
-def test_malformed_index_bytes(kit, tmp_path, index):
+def test_malformed_index_bytes(kit: Kit, tmp_path: Path, index: bytes) -> None:
     c = tmp_path / "c.rwc"
     kit.seal_raw(c, b"", index)
     with pytest.raises(FormatError):
@@ -124,7 +136,7 @@ def test_malformed_index_bytes(kit, tmp_path, index):
         archive.decode_index(index)
 
 
-def test_index_roundtrip_and_offsets(kit):
+def test_index_roundtrip_and_offsets(kit: Kit) -> None:
     entries = [
         kit.dir_entry("d"),
         kit.file_entry("d/a", 3),
@@ -135,7 +147,7 @@ def test_index_roundtrip_and_offsets(kit):
     assert [(e.path, e.offset) for e in decoded] == [("d", 0), ("d/a", 0), ("d/b", 3), ("c", 3)]
 
 
-def test_entry_limit_is_configurable(kit):
+def test_entry_limit_is_configurable(kit: Kit) -> None:
     index = archive.encode_index([kit.file_entry(f"f{i}", 0) for i in range(5)])
     with pytest.raises(FormatError, match="entry count"):
         archive.decode_index(index, max_entries=4)

@@ -7,13 +7,18 @@ import os
 import random
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pycontainer import primitives as p
 from pycontainer.errors import InputError, OutputExistsError
 from pycontainer.reader import read_header
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 C = 1 << 12
 
@@ -33,7 +38,7 @@ def _tree_equal(a: Path, b: Path) -> None:
 
 @pytest.mark.parametrize("size", [0, 1, C - 1, C, C + 1, 3 * C, 5 * C + 17])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_single_file_sizes(kit, tmp_path, size, workers):
+def test_single_file_sizes(kit: Kit, tmp_path: Path, size: int, workers: int) -> None:
     src = tmp_path / "src"
     src.mkdir()
     f = src / "data.bin"
@@ -53,7 +58,7 @@ def test_single_file_sizes(kit, tmp_path, size, workers):
 
 
 @pytest.mark.parametrize("extra", range(-10, 11))
-def test_total_plaintext_around_chunk_boundary(kit, tmp_path, extra):
+def test_total_plaintext_around_chunk_boundary(kit: Kit, tmp_path: Path, extra: int) -> None:
     # The index+trailer of one file "f" is 4 + 25 + 1 = 30 + 8 bytes: put the payload end
     # on, just before and just after chunk boundaries.
     size = 2 * C - 38 + extra
@@ -66,7 +71,7 @@ def test_total_plaintext_around_chunk_boundary(kit, tmp_path, extra):
         assert c.open_entry("f").read() == f.read_bytes()
 
 
-def test_tree_with_many_small_files(kit, tmp_path):
+def test_tree_with_many_small_files(kit: Kit, tmp_path: Path) -> None:
     src = tmp_path / "project"
     (src / "a" / "b").mkdir(parents=True)
     (src / "empty-dir").mkdir()
@@ -92,7 +97,7 @@ def test_tree_with_many_small_files(kit, tmp_path):
     assert kit.leftovers(tmp_path) == []
 
 
-def test_setuid_bits_are_not_stored(kit, tmp_path):
+def test_setuid_bits_are_not_stored(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "tool"
     f.write_bytes(b"#!/bin/sh\n")
     f.chmod(0o4755)
@@ -115,7 +120,7 @@ class _NoReadinto:
 
 
 @pytest.mark.parametrize("size", [0, 1, C, 4 * C + 3])
-def test_seal_stream(kit, tmp_path, size):
+def test_seal_stream(kit: Kit, tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
     out = tmp_path / "s.rwc"
     res = kit.seal_stream(io.BytesIO(data), "stdin", out, mtime_ns=10**18 + 7)
@@ -130,13 +135,13 @@ def test_seal_stream(kit, tmp_path, size):
         assert c.open_entry("dump.sql").read() == data
 
 
-def test_stream_name_must_be_safe(kit, tmp_path):
+def test_stream_name_must_be_safe(kit: Kit, tmp_path: Path) -> None:
     with pytest.raises(InputError):
         kit.seal_stream(io.BytesIO(b"x"), "../evil", tmp_path / "s.rwc")
     assert not (tmp_path / "s.rwc").exists()
 
 
-def test_progress_reports_reach_total(kit, tmp_path):
+def test_progress_reports_reach_total(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(os.urandom(10 * C))
     seen: list[tuple[int, int]] = []
@@ -145,7 +150,7 @@ def test_progress_reports_reach_total(kit, tmp_path):
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
-def test_extract_selected_paths(kit, tmp_path):
+def test_extract_selected_paths(kit: Kit, tmp_path: Path) -> None:
     src = tmp_path / "d"
     (src / "keep").mkdir(parents=True)
     (src / "keep" / "k").write_bytes(os.urandom(3 * C))
@@ -162,7 +167,7 @@ def test_extract_selected_paths(kit, tmp_path):
     assert not (tmp_path / "y").exists()
 
 
-def test_extract_destination_rules(kit, tmp_path):
+def test_extract_destination_rules(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"new")
     d = tmp_path / "dir"
@@ -201,7 +206,7 @@ def test_extract_destination_rules(kit, tmp_path):
     assert kit.leftovers(tmp_path) == []
 
 
-def test_seal_refuses_to_overwrite(kit, tmp_path):
+def test_seal_refuses_to_overwrite(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"data")
     out = tmp_path / "c.rwc"
@@ -217,7 +222,7 @@ def test_seal_refuses_to_overwrite(kit, tmp_path):
     assert kit.leftovers(tmp_path) == []
 
 
-def test_output_file_mode_and_header(kit, tmp_path):
+def test_output_file_mode_and_header(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"x")
     out = tmp_path / "c.rwc"
@@ -231,7 +236,7 @@ def test_output_file_mode_and_header(kit, tmp_path):
     assert out.read_bytes()[:8] == p.MAGIC
 
 
-def test_receipt_and_commit_flow(kit, tmp_path):
+def test_receipt_and_commit_flow(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"x")
     out = tmp_path / "c.rwc"
@@ -245,12 +250,12 @@ def test_receipt_and_commit_flow(kit, tmp_path):
         assert not kit.ks.confirm_receipt(c.container_id, c.evaluation.challenge, bytes(32))
 
 
-def test_deterministic_with_injected_rng(kit, tmp_path):
+def test_deterministic_with_injected_rng(kit: Kit, tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"same input")
     os.utime(f, ns=(0, 0))
 
-    def counter_rng():
+    def counter_rng() -> Callable[[int], bytes]:
         state = {"n": 0}
 
         def rng(k: int) -> bytes:
@@ -265,7 +270,7 @@ def test_deterministic_with_injected_rng(kit, tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_read_only_directories_extract(kit, tmp_path):
+def test_read_only_directories_extract(kit: Kit, tmp_path: Path) -> None:
     top = tmp_path / "ro"
     (top / "inner").mkdir(parents=True)
     (top / "inner" / "f").write_bytes(b"data")
@@ -288,7 +293,7 @@ def test_read_only_directories_extract(kit, tmp_path):
                 d.chmod(0o755)
 
 
-def test_random_subsets_extract_exactly(kit, tmp_path):
+def test_random_subsets_extract_exactly(kit: Kit, tmp_path: Path) -> None:
     rnd = random.Random(7)
     src = tmp_path / "s"
     src.mkdir()
@@ -308,7 +313,7 @@ def test_random_subsets_extract_exactly(kit, tmp_path):
                 assert (dest / "s" / f"f{n:02d}").read_bytes() == (src / f"f{n:02d}").read_bytes()
 
 
-def test_seal_stream_from_a_real_pipe(kit, tmp_path):
+def test_seal_stream_from_a_real_pipe(kit: Kit, tmp_path: Path) -> None:
     data = os.urandom(5 * C + 321)
     r, w = os.pipe()
 

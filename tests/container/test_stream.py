@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from pycontainer.stream import EncryptingSink, Layout, StreamCipher, decrypt_chu
 C = 1 << 12
 
 
-def test_nonce_layout():
+def test_nonce_layout() -> None:
     assert nonce(0, False) == bytes(12)
     assert nonce(1, True) == bytes(10) + b"\x01\x01"
     assert nonce(2**88 - 1, False) == b"\xff" * 11 + b"\x00"
@@ -29,7 +30,7 @@ def test_nonce_layout():
         (3 * (C + 16), 3, 3 * C),
     ],
 )
-def test_layout_geometry(length, count, plain):
+def test_layout_geometry(length: int, count: int, plain: int) -> None:
     lay = Layout(12, length)
     lay.check()
     assert lay.chunk_count == count
@@ -38,12 +39,12 @@ def test_layout_geometry(length, count, plain):
 
 
 @pytest.mark.parametrize("length", [0, 16, C + 16 + 16, C + 16 + 1])
-def test_impossible_lengths(length):
+def test_impossible_lengths(length: int) -> None:
     with pytest.raises(PayloadError):
         Layout(12, length).check()
 
 
-def test_chunks_for():
+def test_chunks_for() -> None:
     lay = Layout(12, 10 * (C + 16))
     assert list(lay.chunks_for(0, 0)) == []
     assert list(lay.chunks_for(0, 1)) == [0]
@@ -51,7 +52,7 @@ def test_chunks_for():
     assert list(lay.chunks_for(C, 2 * C)) == [1]
 
 
-def test_last_flag_and_index_are_authenticated():
+def test_last_flag_and_index_are_authenticated() -> None:
     cipher = StreamCipher(os.urandom(32))
     sealed = cipher.encrypt(3, False, b"data")
     assert cipher.decrypt(3, False, sealed) == b"data"
@@ -61,13 +62,17 @@ def test_last_flag_and_index_are_authenticated():
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_sink_and_decrypt_pipeline(tmp_path, workers):
+def test_sink_and_decrypt_pipeline(tmp_path: Path, workers: int) -> None:
     key = os.urandom(32)
     data = os.urandom(9 * C + 5)
     path = tmp_path / "p"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+
+    def write_at(v: memoryview, off: int) -> None:
+        os.pwrite(fd, v, off)
+
     try:
-        sink = EncryptingSink(key, 12, lambda v, off: os.pwrite(fd, v, off), workers=workers)
+        sink = EncryptingSink(key, 12, write_at, workers=workers)
         sink.write(data[:100])
         view = sink.space()
         view[:50] = data[100:150]

@@ -4,8 +4,10 @@ library error, and no plaintext may reach the extraction target."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,11 +15,14 @@ from pycontainer.errors import ContainerError, PayloadError
 from pycontainer.keyrelease import InProcessKeyServer
 from pycontainer.reader import ReaderLimits, read_header
 
+if TYPE_CHECKING:
+    from conftest import Kit
+
 C = 1 << 12
 SEALED = C + 16
 
 
-def _attempt_extract(kit, path: Path, dest: Path, **kw) -> ContainerError:
+def _attempt_extract(kit: Kit, path: Path, dest: Path, **kw: Any) -> ContainerError:
     with pytest.raises(ContainerError) as info, kit.open(path, **kw) as c:
         c.extract(dest)
     assert not dest.exists(), "plaintext reached the extraction target"
@@ -26,7 +31,7 @@ def _attempt_extract(kit, path: Path, dest: Path, **kw) -> ContainerError:
 
 
 @pytest.mark.slow
-def test_every_single_bit_flip_is_rejected(kit, tmp_path):
+def test_every_single_bit_flip_is_rejected(kit: Kit, tmp_path: Path) -> None:
     # A short URL keeps the container (and so this exhaustive test) small.
     ks = InProcessKeyServer(url="http://[::1]")
     slot = ks.register()
@@ -62,7 +67,7 @@ def test_every_single_bit_flip_is_rejected(kit, tmp_path):
     } <= kinds
 
 
-def _sealed(kit, tmp_path: Path, size: int) -> tuple[Path, bytes, int]:
+def _sealed(kit: Kit, tmp_path: Path, size: int) -> tuple[Path, bytes, int]:
     src = tmp_path / "data"
     src.write_bytes(os.urandom(size))
     path = tmp_path / "c.rwc"
@@ -70,7 +75,7 @@ def _sealed(kit, tmp_path: Path, size: int) -> tuple[Path, bytes, int]:
     return path, path.read_bytes(), read_header(path).header_length
 
 
-def test_truncation_at_and_between_chunk_boundaries(kit, tmp_path):
+def test_truncation_at_and_between_chunk_boundaries(kit: Kit, tmp_path: Path) -> None:
     _path, blob, hlen = _sealed(kit, tmp_path, 3 * C + 100)
     payload = len(blob) - hlen
     cuts = {0, 1, 15, 16, 17, payload - 1, payload - 16, payload - 17}
@@ -108,7 +113,9 @@ def _chunks(blob: bytes, hlen: int) -> list[bytes]:
         pytest.param(lambda ch: [*ch, ch[-1]], id="append-final-again"),
     ],
 )
-def test_chunk_rearrangements_are_rejected(kit, tmp_path, rearrange):
+def test_chunk_rearrangements_are_rejected(
+    kit: Kit, tmp_path: Path, rearrange: Callable[[list[bytes]], list[bytes]]
+) -> None:
     _path, blob, hlen = _sealed(kit, tmp_path, 4 * C + 5)
     chunks = _chunks(blob, hlen)
     assert len(chunks) == 5
@@ -121,7 +128,7 @@ def test_chunk_rearrangements_are_rejected(kit, tmp_path, rearrange):
     )
 
 
-def test_chunks_from_another_container_are_rejected(kit, tmp_path):
+def test_chunks_from_another_container_are_rejected(kit: Kit, tmp_path: Path) -> None:
     _a_path, a, hlen = _sealed(kit, tmp_path, 2 * C)
     b_src = tmp_path / "data"
     b_path = tmp_path / "b.rwc"
@@ -133,7 +140,7 @@ def test_chunks_from_another_container_are_rejected(kit, tmp_path):
     assert isinstance(_attempt_extract(kit, bad, tmp_path / "out"), PayloadError)
 
 
-def test_verify_and_open_entry_detect_middle_corruption(kit, tmp_path):
+def test_verify_and_open_entry_detect_middle_corruption(kit: Kit, tmp_path: Path) -> None:
     path, blob, hlen = _sealed(kit, tmp_path, 6 * C)
     mutated = bytearray(blob)
     mutated[hlen + 2 * SEALED + 10] ^= 0x40  # chunk 2: not read when opening
@@ -149,7 +156,7 @@ def test_verify_and_open_entry_detect_middle_corruption(kit, tmp_path):
         assert len(f.read()) == 3 * C
 
 
-def test_extract_failing_midway_leaves_no_plaintext(kit, tmp_path):
+def test_extract_failing_midway_leaves_no_plaintext(kit: Kit, tmp_path: Path) -> None:
     src = tmp_path / "tree"
     src.mkdir()
     for n in range(6):

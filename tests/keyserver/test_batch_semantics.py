@@ -9,7 +9,7 @@ and the audit log holds one entry per job, in order, in one verifiable chain.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ks_helpers import World, activate, b64, unb64
 from voprf import ristretto
@@ -38,7 +38,8 @@ def _run(service: KeyService, jobs: list[_EvalJob]) -> list[Any]:
 
 
 def _kind(outcome: Any) -> str:
-    return str(outcome.slug) if isinstance(outcome, Exception) else "ok"
+    # The refusals are ProblemErrors (they carry a slug); isinstance narrows to Exception.
+    return str(cast(Any, outcome).slug) if isinstance(outcome, Exception) else "ok"
 
 
 def test_one_batch_counts_every_release_and_suspends_at_the_budget(

@@ -41,7 +41,7 @@ class _Calls:
 
     def __init__(self, hot: HotPath, cur: Any) -> None:
         batch = getattr(hot, "batch", None)
-        self._target = batch(cur) if batch is not None else hot
+        self._target: Any = batch(cur) if batch is not None else hot
         self._args: tuple[Any, ...] = () if batch is not None else (cur,)
 
     def lock_head(self) -> Any:
@@ -158,6 +158,7 @@ def test_translate_maps_real_driver_errors(engine: Engine, backend: str) -> None
     raw = engine.raw_connection()
     dbapi = raw.dbapi_connection
     assert dbapi is not None
+    gone: pytest.ExceptionInfo[Exception]
     try:
         if backend == "sqlite":
             cur = dbapi.cursor()
@@ -188,12 +189,12 @@ GROUP_CASES = {
 def test_group_policy_for_0_1_and_3_groups(world: World, engine: Engine) -> None:
     reg, _ = activate(world, readers=["reader"], reader_groups=["team-a"])
     cid = reg["container_id"]
-    for name, (groups, _) in GROUP_CASES.items():
+    for name, (group_names, _) in GROUP_CASES.items():
         resp = world.call(
             "admin",
             "POST",
             "/v1/principals",
-            json={"name": name, "roles": ["reader"], "groups": groups},
+            json={"name": name, "roles": ["reader"], "groups": group_names},
         )
         assert resp.status_code == 201, resp.text
         world.tokens[name] = resp.json()["token"]

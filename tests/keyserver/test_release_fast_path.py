@@ -13,7 +13,7 @@ first (its refusal audited even when the body is malformed too), then the reques
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -33,7 +33,10 @@ def _routed_app(settings: Settings) -> Any:
     app = create_app(settings)
     before = len(app.user_middleware)
     # The middleware stack is built on the first request: removing it now is enough.
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not ReleaseFastPath]
+    # m.cls is typed as a middleware-factory protocol: compare it as a plain object.
+    app.user_middleware = [
+        m for m in app.user_middleware if cast(object, m.cls) is not ReleaseFastPath
+    ]
     assert len(app.user_middleware) == before - 1
     assert app.middleware_stack is None
     return app

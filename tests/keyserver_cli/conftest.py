@@ -137,7 +137,8 @@ def add_principal(
     assert result.code == 0, result
     tokens = TOKEN_RE.findall(result.out)
     assert len(tokens) == 1, result
-    return tokens[0]
+    token: str = tokens[0]
+    return token
 
 
 @dataclass

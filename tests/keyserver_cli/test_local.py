@@ -42,7 +42,9 @@ def _state(h: ModuleType, dd: Any, cid: str) -> dict[str, Any]:
 def _audit(h: ModuleType, dd: Any) -> list[dict[str, Any]]:
     service = _service(h, dd)
     try:
-        return service.audit_list(service.local_actor("test"), limit=1000)["entries"]
+        page = service.audit_list(service.local_actor("test"), limit=1000)
+        entries: list[dict[str, Any]] = page["entries"]
+        return entries
     finally:
         service.close()
 
@@ -662,7 +664,7 @@ def test_verbose_shows_traceback_only_when_asked(
     def broken(_ctx: object) -> int:
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(cli_module.HANDLERS, "whoami", broken)  # type: ignore[index]
+    monkeypatch.setitem(cli_module.HANDLERS, "whoami", broken)
     result = cli("whoami")
     assert result.code == 1
     assert result.err == (
@@ -676,7 +678,7 @@ def test_interrupt(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(_ctx: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(cli_module.HANDLERS, "whoami", interrupted)  # type: ignore[index]
+    monkeypatch.setitem(cli_module.HANDLERS, "whoami", interrupted)
     result = cli("whoami")
     assert (result.code, result.err) == (130, "keyserver: error: interrupted\n")
 

@@ -12,7 +12,7 @@ import socket
 import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -20,13 +20,15 @@ from keyserver.service import KeyService
 
 
 def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
-    return h.clean_env(KEYSERVER_TOKEN=token, **extra)
+    return cast(dict[str, str], h.clean_env(KEYSERVER_TOKEN=token, **extra))
 
 
 def _audit(h: ModuleType, dd: Any) -> list[dict[str, Any]]:
     service = KeyService(h.settings_for(dd.path))
     try:
-        return service.audit_list(service.local_actor("test"), limit=1000)["entries"]
+        page = service.audit_list(service.local_actor("test"), limit=1000)
+        entries: list[dict[str, Any]] = page["entries"]
+        return entries
     finally:
         service.close()
 
