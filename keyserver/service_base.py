@@ -1,6 +1,8 @@
 """Shared plumbing of the service layer: sessions, transactions, audit appends, refusals.
 
-Every writing transaction runs through :meth:`ServiceBase._tx`; audit entries through
+Every writing transaction runs through :meth:`ServiceBase._tx` (the key-release batch
+through :meth:`ServiceBase._core_tx`: the same writer lock and transaction on a Core
+connection, for statements run on the DB-API cursor); audit entries through
 :meth:`ServiceBase._audit` (keyserver/audit.py explains the keyed chain and its lock);
 role gates of every operation but evaluate through :meth:`ServiceBase._require`.
 """
