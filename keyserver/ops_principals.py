@@ -208,15 +208,16 @@ class PrincipalOps(ServiceBase):
         self, actor: Actor, token_id: str, ctx: RequestContext = LOCAL
     ) -> dict[str, Any]:
         """Revoke a token (admin); effective for the next request on every instance."""
+        well_formed = TOKEN_ID_RE.fullmatch(token_id) is not None
         self._require(
             actor,
             ADMIN,
             "revoking tokens",
             action="token.revoke",
-            target={"token_id": token_id} if TOKEN_ID_RE.fullmatch(token_id) else {},
+            target={"token_id": token_id} if well_formed else {},
             ctx=ctx,
         )
-        if not TOKEN_ID_RE.fullmatch(token_id):
+        if not well_formed:
             raise NotFoundError("no such token")
         with self._tx() as session:
             token = session.get(Token, token_id)
@@ -240,5 +241,4 @@ class PrincipalOps(ServiceBase):
 
 def _named(name: str) -> dict[str, str]:
     """A refused principal or token operation records the principal named, when valid."""
-    value = recordable(lambda v: check_name(v, "name"), name)
-    return {} if value is None else {"name": value}
+    return recordable("name", lambda v: check_name(v, "name"), name)

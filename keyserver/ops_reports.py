@@ -248,5 +248,4 @@ def _attempt(a: AuditEntry) -> dict[str, Any]:
 
 def _medium(medium: str) -> dict[str, str]:
     """A refused medium report records the medium asked about, when well-formed."""
-    value = recordable(lambda v: check_text(v, "medium"), medium)
-    return {} if value is None else {"medium": value}
+    return recordable("medium", lambda v: check_text(v, "medium"), medium)

@@ -376,5 +376,4 @@ def _refused_target(scope: str, target: str) -> dict[str, str]:
     check = checks.get(scope)
     if check is None:
         return {}
-    value = recordable(check, target)
-    return {"scope": scope} if value is None else {"scope": scope, "target": value}
+    return {"scope": scope, **recordable("target", check, target)}

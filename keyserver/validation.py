@@ -33,17 +33,17 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def recordable(check: Callable[[str], object], value: str) -> str | None:
-    """``value`` if ``check`` accepts it (does not raise InvalidRequestError), else None.
+def recordable(key: str, check: Callable[[str], object], value: str) -> dict[str, str]:
+    """``{key: value}`` if ``check`` accepts ``value`` (raises no InvalidRequestError), else {}.
 
-    What a refusal made before validation may record of a request: only values that
-    would have passed (never junk from a URL or body in the audit log).
+    What a refusal made before validation may record of a request in its audit details:
+    only values that would have passed (never junk from a URL or body in the log).
     """
     try:
         check(value)
     except InvalidRequestError:
-        return None
-    return value
+        return {}
+    return {key: value}
 
 
 def check_text(value: str, what: str, max_len: int = TEXT_MAX) -> str:
