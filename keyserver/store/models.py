@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -44,6 +45,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+# Audit sequence numbers: 64-bit on PostgreSQL (migration 0002_seq_bigint); SQLite's
+# INTEGER is 64-bit already (and must stay INTEGER to remain the rowid alias).
+SeqInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -123,7 +129,7 @@ class Container(Base):
     changed_by: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     public_reason: Mapped[str | None] = mapped_column(Text)
-    last_audit_seq: Mapped[int | None] = mapped_column(Integer)
+    last_audit_seq: Mapped[int | None] = mapped_column(SeqInt)
 
     # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
     # each index on a changed column multiplies that work. ``state`` is not indexed.
@@ -168,7 +174,7 @@ class AuditEntry(Base):
     """One entry of the append-only, keyed hash chain (see keyserver/store/audit.py)."""
 
     __tablename__ = "audit_log"
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
@@ -191,5 +197,5 @@ class AuditHead(Base):
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(SeqInt)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
