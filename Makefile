@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all venv demo test lint bench vectors clean
+.PHONY: all venv demo test faults lint bench vectors clean
 
 all: test
 
@@ -19,6 +19,11 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+# The fault-injection suite alone (tests/faults; also part of `make test`): killed clients
+# and servers, frozen or refused databases, full disks. Each test prints its figures.
+faults: venv
+	$(BIN)/python -m pytest -q -s -m faults tests/faults
 
 # mypy then checks each tests/ folder on its own, with the folder on MYPYPATH: the folders
 # import their own conftest/helper modules by bare name (e.g. ks_helpers), which would clash

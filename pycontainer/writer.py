@@ -2,12 +2,13 @@
 
 Order of work, so that bad input costs nothing: collect and check the inputs (refusing
 symlinks, devices, FIFOs and sockets), check the destination, run the key-release step,
-then seal the payload into a temp file beside the destination, fsync it, and rename it into
-place. Files are sealed chunk-parallel (:func:`~pycontainer.format.stream.seal_chunks`: the sizes
-and the index are known before the first byte is read, so every chunk's plaintext source and
-ciphertext offset are fixed); a stream goes through
-:class:`~pycontainer.format.stream.EncryptingSink`. Any failure removes the
-temp file; a source file that changes size while it is read fails the seal instead of
+then seal the payload into a staged file beside the destination (nameless on Linux, see
+pycontainer/_engine/staging.py: a killed seal leaves nothing), fsync it, and publish it
+under its name in one step. Files are sealed chunk-parallel
+(:func:`~pycontainer.format.stream.seal_chunks`: the sizes and the index are known before
+the first byte is read, so every chunk's plaintext source and ciphertext offset are fixed);
+a stream goes through :class:`~pycontainer.format.stream.EncryptingSink`. Any failure discards the
+staged file; a source file that changes size while it is read fails the seal instead of
 producing an index that lies.
 
 Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §payload, §index.
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pycontainer._engine import staging
 from pycontainer.errors import (
     ContainerError,
     FormatError,
@@ -250,40 +252,6 @@ def _write_all(fd: int, view: memoryview, offset: int) -> None:
         offset += n
 
 
-def _publish(tmp: Path, out: Path, *, force: bool) -> None:
-    if force:
-        tmp.replace(out)
-    else:
-        try:
-            # link() fails if `out` appeared meanwhile: no silent overwrite, even racing.
-            os.link(tmp, out)
-        except FileExistsError:
-            raise OutputExistsError(
-                f"{out} already exists",
-                hint="choose another name, or pass --force to replace it",
-            ) from None
-        except OSError:
-            # File systems without hard links (FAT USB sticks): best effort check + rename.
-            if out.exists():
-                raise OutputExistsError(
-                    f"{out} already exists",
-                    hint="choose another name, or pass --force to replace it",
-                ) from None
-            tmp.rename(out)
-        else:
-            tmp.unlink()
-    try:
-        dfd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the data itself is synced
-    finally:
-        os.close(dfd)
-
-
 class _FileReader:
     """Reads plaintext ranges of ``data || tail`` from the source files, thread-safe.
 
@@ -437,6 +405,7 @@ def _seal(
     workers: int,
     data_total: int,
     progress: Progress | None,
+    before_publish: Callable[[SealResult], None] | None,
 ) -> SealResult:
     out = Path(out_path)
     _check_params(chunk_log2, argon2, slot, workers)
@@ -455,16 +424,17 @@ def _seal(
     )
     payload_key = keyschedule.payload_key(dek, payload_nonce)
 
-    tmp = out.with_name(f".{out.name}.{os.urandom(6).hex()}.rwc-tmp")
+    # Leftovers of earlier seals killed here (ours only, and only those no live run holds).
+    staging.remove_stale(out.parent)
     try:
-        # Exclusive create: never follow or reuse something planted at the temp name.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        staged = staging.StagedFile(out, 0o644)
     except OSError as exc:
         raise ContainerError(
             f"cannot create a file in {out.parent}: {exc.strerror}",
             hint="check the directory's permissions and free space",
         ) from None
     try:
+        fd = staged.fd
         _write_all(fd, memoryview(header), 0)
         base = len(header)
 
@@ -477,27 +447,26 @@ def _seal(
 
         entries, data_bytes, plaintext = produce(payload_key, write_at, on_chunk)
         os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        _publish(tmp, out, force=force)
+        result = SealResult(
+            container_id=slot.container_id,
+            header_digest=keyschedule.header_digest(header),
+            receipt_key=keyschedule.receipt_key(receipt_secret, slot.container_id),
+            entries=len(entries),
+            payload_bytes=sealed_length(plaintext, chunk_log2),
+            data_bytes=data_bytes,
+        )
+        if before_publish is not None:
+            before_publish(result)
+        staged.publish(force=force)
     except BaseException as exc:
-        if fd >= 0:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
+        staged.discard()
         if isinstance(exc, OSError):
             raise ContainerError(
                 f"writing {out} failed: {exc.strerror}",
                 hint="check free space and permissions; nothing was written",
             ) from None
         raise
-    return SealResult(
-        container_id=slot.container_id,
-        header_digest=keyschedule.header_digest(header),
-        receipt_key=keyschedule.receipt_key(receipt_secret, slot.container_id),
-        entries=len(entries),
-        payload_bytes=sealed_length(plaintext, chunk_log2),
-        data_bytes=data_bytes,
-    )
+    return result
 
 
 def _encode_index(entries: list[Entry]) -> bytes:
@@ -524,6 +493,7 @@ def seal_paths(
     progress: Progress | None = None,
     rng: RandomSource | None = None,
     workers: int = p.WORKERS_DEFAULT,
+    before_publish: Callable[[SealResult], None] | None = None,
 ) -> SealResult:
     """Seal files and directories into a new container.
 
@@ -543,6 +513,10 @@ def seal_paths(
         rng: Randomness for DEK, nonces and receipt secret (``os.urandom`` if None); only
             test-vector generators pass anything else.
         workers: Threads encrypting chunks (1 = single-threaded).
+        before_publish: Called with the result once the container is complete on disk
+            (still nameless) and before it gets its name; an exception from it discards
+            the container (``rwc seal`` commits the registration here, so a container
+            only appears once the server has activated it).
 
     Returns:
         The :class:`SealResult`.
@@ -591,6 +565,7 @@ def seal_paths(
         workers=workers,
         data_total=sum(e.size for e in entries),
         progress=progress,
+        before_publish=before_publish,
     )
 
 
@@ -608,6 +583,7 @@ def seal_stream(
     progress: Progress | None = None,
     rng: RandomSource | None = None,
     workers: int = p.WORKERS_DEFAULT,
+    before_publish: Callable[[SealResult], None] | None = None,
     mode: int = 0o600,
     mtime_ns: int | None = None,
 ) -> SealResult:
@@ -629,6 +605,7 @@ def seal_stream(
         progress: See above.
         rng: See :func:`seal_paths`.
         workers: See :func:`seal_paths`.
+        before_publish: See :func:`seal_paths`.
         mode: Permission bits stored for the entry.
         mtime_ns: Modification time stored (now if None).
 
@@ -693,4 +670,5 @@ def seal_stream(
         workers=workers,
         data_total=0,
         progress=progress,
+        before_publish=before_publish,
     )

@@ -1,10 +1,14 @@
 """Extraction of authenticated entries into a directory, all or nothing.
 
-Everything is written into a private (0700) temp directory beside the destination; files
-are created 0600 and get their stored permission bits and mtimes only when complete. Only
-after every extracted byte authenticated are the top-level items moved into the
-destination. On any failure the temp directory is removed, so no plaintext from a corrupt
-or tampered container stays on disk.
+Everything is written into a private (0700), locked staging directory beside the
+destination (pycontainer/_engine/staging.py); files are created 0600 and get their stored
+permission bits and mtimes only when complete. Only after every extracted byte
+authenticated are the top-level items moved into the destination. On any failure the
+staging directory is removed, so no plaintext from a corrupt or tampered container stays
+on disk. On Linux the files are written nameless (``O_TMPFILE``) and linked into the
+staging tree only once all of them authenticated, so even a process killed with SIGKILL
+leaves no plaintext behind, only empty hidden directories, which the next run removes
+(:func:`staging.remove_stale`, as it does for named leftovers on other systems).
 
 Semantics of ``dest`` (like ``tar -C`` but safer): a directory; created if missing; if it
 exists it must be empty unless ``force``; with ``force`` an existing top-level file of the
@@ -16,15 +20,14 @@ Spec anchors: spec/format.md §index, §paths (paths were already checked by arc
 from __future__ import annotations
 
 import bisect
-import contextlib
 import os
-import shutil
 import stat
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pycontainer._engine import staging
 from pycontainer.errors import ContainerError, InputError, OutputExistsError
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
@@ -94,14 +97,31 @@ def _check_dest(dest: Path, selected: Sequence[Entry], *, force: bool) -> bool:
     return True
 
 
-def _remove_tree(root: Path) -> None:
-    if not root.exists():
-        return
-    # Restored modes may forbid writing (e.g. 0o500 dirs); make them removable first.
-    for dirpath, _dirs, _files in os.walk(root):
-        with contextlib.suppress(OSError):
-            Path(dirpath).chmod(0o700)
-    shutil.rmtree(root, ignore_errors=True)
+# Descriptors kept free for everything else while nameless files stay open.
+_FD_RESERVE = 256
+
+
+def _room_for(count: int) -> bool:
+    """Return True if ``count`` nameless files can stay open until publish.
+
+    Raises the soft RLIMIT_NOFILE towards the hard one when needed (a per-process limit
+    that exists against leaks, not against a run that knows how many files it holds).
+    """
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:  # pragma: no cover - Windows
+        return False
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = count + _FD_RESERVE
+    if soft == resource.RLIM_INFINITY or need <= soft:
+        return True
+    if hard != resource.RLIM_INFINITY and need > hard:
+        return False
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _open_new(path: Path) -> int:
@@ -125,8 +145,13 @@ class _FileWriter:
     the chunks in flight are open, whatever the entry count.
     """
 
-    def __init__(self, root: Path, data: Sequence[Entry], chunk_log2: int) -> None:
+    def __init__(
+        self, root: Path, data: Sequence[Entry], chunk_log2: int, *, anonymous: bool
+    ) -> None:
         self._root = root
+        # anonymous: files are O_TMPFILE, kept open after their last chunk, named by link().
+        self._anonymous = anonymous
+        self.finished: dict[int, int] = {}
         self._files = list(data)  # non-empty files, in index (= offset) order
         self._starts = [e.offset for e in self._files]
         self._log2 = chunk_log2
@@ -141,7 +166,11 @@ class _FileWriter:
         with self._lock:
             fd = self._fds.get(j)
             if fd is None:
-                fd = self._fds[j] = _open_new(self._root / self._files[j].path)
+                if self._anonymous:
+                    fd = staging.open_anonymous(self._root)
+                else:
+                    fd = _open_new(self._root / self._files[j].path)
+                self._fds[j] = fd
             return fd
 
     def _release(self, j: int) -> None:
@@ -150,6 +179,9 @@ class _FileWriter:
             if self._pending[j]:
                 return
             fd = self._fds.pop(j)
+            if self._anonymous:
+                self.finished[j] = fd
+                return
         os.close(fd)
 
     def consume(self, index: int, view: memoryview) -> int:
@@ -173,10 +205,22 @@ class _FileWriter:
         """Return True if every byte of every file was written."""
         return not any(self._pending)
 
+    def link_all(self) -> None:
+        """Name every finished nameless file, with its stored mode and mtime; close them."""
+        for j, fd in sorted(self.finished.items()):
+            e = self._files[j]
+            # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
+            os.fchmod(fd, e.mode & p.MODE_MASK)
+            os.utime(fd, ns=(e.mtime_total_ns, e.mtime_total_ns))
+            staging.link_fd(fd, self._root / e.path)
+            del self.finished[j]
+            os.close(fd)
+
     def close(self) -> None:
-        """Close the files still open (after a failure)."""
+        """Close the files still open (after a failure: nameless ones then vanish)."""
         with self._lock:
-            fds, self._fds = list(self._fds.values()), {}
+            fds, self._fds = [*self._fds.values(), *self.finished.values()], {}
+            self.finished = {}
         for fd in fds:
             os.close(fd)
 
@@ -215,7 +259,8 @@ def _write_tree(
         for i in layout.chunks_for(e.offset, e.offset + e.size):
             if not needed or i > needed[-1]:
                 needed.append(i)
-    writer = _FileWriter(root, data, layout.chunk_log2)
+    anonymous = staging.tmpfile_supported(root) and _room_for(len(data))
+    writer = _FileWriter(root, data, layout.chunk_log2, anonymous=anonymous)
 
     def report(done: int) -> None:
         if progress is not None:
@@ -225,13 +270,16 @@ def _write_tree(
         # Chunk-parallel: each thread decrypts a chunk and writes its pieces itself
         # (stream.open_chunks), so no plaintext is handed between threads.
         chunks(needed, writer.consume, report)
+        if not writer.complete():  # every selected byte must come from an authenticated chunk
+            raise ContainerError(
+                "internal error: extraction ended early", hint="nothing was extracted; report this"
+            )
+        writer.link_all()
     finally:
         writer.close()
-    if not writer.complete():  # every selected byte must come out of an authenticated chunk
-        raise ContainerError(
-            "internal error: extraction ended early", hint="nothing was extracted; report this"
-        )
     for e in files:
+        if anonymous and e.size:
+            continue  # mode and mtime set through the descriptor by link_all
         target = root / e.path
         # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
         target.chmod(e.mode & p.MODE_MASK)
@@ -289,10 +337,13 @@ def extract_entries(
     """
     selected = select(entries, paths)
     existed = _check_dest(dest, selected, force=force)
-    tmp = dest.parent / f".{dest.name}.{os.urandom(6).hex()}.rwc-tmp"
+    # Leftovers of earlier runs killed here (ours only, and only those no live run holds).
+    staging.remove_stale(dest.parent)
     created_dest = False
+    stage: staging.StagingDir | None = None
     try:
-        tmp.mkdir(mode=0o700)
+        stage = staging.StagingDir(dest)
+        tmp = stage.path
         top_dirs = _write_tree(chunks, layout, tmp, selected, progress)
         # Every selected byte has authenticated: only now does anything reach `dest`.
         if not existed:
@@ -306,11 +357,12 @@ def extract_entries(
             else:
                 _no_clobber(target)
                 src.rename(target)
-        tmp.rmdir()
+        stage.rmdir()
         for name, entry in top_dirs:
             _apply_dir_meta(dest / name, entry)
     except BaseException as exc:
-        _remove_tree(tmp)
+        if stage is not None:
+            stage.remove()
         if created_dest and not any(dest.iterdir()):
             dest.rmdir()
         if isinstance(exc, OSError):

@@ -17,6 +17,8 @@ Exit codes (pycontainer.cli.exits.EXIT_CODE_TABLE):
     5 not allowed (denied or not authenticated); 6 wrong password; 7 key server unreachable;
     8 corrupt container (format, header, payload, unsafe path); 9 expired;
     10 output exists (refusing to overwrite without --force).
+    Interrupted: 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP); each removes what the run had
+    written so far, like Ctrl-C (pycontainer.cli.signals).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pycontainer.cli import login as cli_login
 from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
 from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
+from pycontainer.cli.signals import Terminated, terminate_like_interrupt
 from pycontainer.cli.ui import Ui
 from pycontainer.errors import ContainerError
 
@@ -142,9 +145,13 @@ def run(
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose
-        args.run(args, ui, env)
+        with terminate_like_interrupt():
+            args.run(args, ui, env)
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
+    except Terminated as exc:
+        ui.stderr.write(f"\nrwc: error: stopped by {exc.name}\n")
+        return 128 + exc.signum
     except KeyboardInterrupt:
         ui.stderr.write("\nrwc: error: interrupted\n")
         return 130

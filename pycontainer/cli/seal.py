@@ -6,20 +6,20 @@ Order of events, and why:
    Argon2 bounds, --expires, password), so that a mistake does not leave a pending
    registration on the server.
 2. register (policy) -> container id + public key (spec/protocol.md §register).
-3. The library seals into a hidden temporary file beside the destination; its evaluate call
-   goes to the server (the writer may evaluate its own pending container).
+3. The library seals into a staged file beside the destination (nameless on Linux, so a
+   killed seal leaves nothing; pycontainer/_engine/staging.py); its evaluate call goes to
+   the server (the writer may evaluate its own pending container).
 4. commit (header digest, receipt key) activates the container (spec/protocol.md §commit).
-5. Only then is the file published under its name. If anything fails before that, the
-   temporary file is removed: no file ever claims to be a container whose server state is
+5. Only then is the file published under its name, by the writer's one atomic publish
+   (``before_publish`` runs the commit). If anything fails before that, the staged file
+   is discarded: no file ever claims to be a container whose server state is
    still pending (an uncommitted registration lapses on the server by itself).
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import os
-import secrets
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -52,7 +52,7 @@ from pycontainer.format.primitives import (
     Argon2Params,
 )
 from pycontainer.keyrelease import SlotInfo
-from pycontainer.writer import seal_paths, seal_stream
+from pycontainer.writer import SealResult, seal_paths, seal_stream
 
 STDIN_PATH = "-"
 LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
@@ -159,38 +159,6 @@ def _check_output(out: Path, force: bool) -> None:
         )
 
 
-def _publish(tmp: Path, out: Path, force: bool) -> None:
-    """Move the finished container to its name without overwriting unless ``force``."""
-    if force:
-        tmp.replace(out)  # atomic: readers see the old file or the new one, never half
-    else:
-        try:
-            # link() fails if ``out`` exists: no window in which a file appearing meanwhile
-            # would be overwritten.
-            os.link(tmp, out)
-        except FileExistsError:
-            raise OutputExistsError(
-                f"{out} appeared while sealing", hint="pass --force to overwrite it"
-            ) from None
-        except OSError as exc:
-            # FAT/exFAT media (typical USB sticks) have no hard links: fall back to a checked
-            # rename (the window between check and rename is microseconds).
-            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
-                raise
-            if os.path.lexists(out):
-                raise OutputExistsError(
-                    f"{out} appeared while sealing", hint="pass --force to overwrite it"
-                ) from None
-            tmp.replace(out)
-        else:
-            tmp.unlink()
-    dir_fd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Run `rwc seal` (see the module docstring for the order of events)."""
     server_arg = args.server or env.get(ENV_SERVER)
@@ -238,37 +206,39 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         ui.note(f"registering a container on {server}")
         reg = client.register(policy)
         slot = SlotInfo(url=server, container_id=reg.container_id, public_key=reg.public_key)
-        # Hidden name in the destination directory: same filesystem, so publishing is a rename.
-        tmp = out.parent / f".{out.name}.{secrets.token_hex(6)}.rwc-pending"
-        try:
-            with ui.progress("sealing") as progress:
-                if args.paths == [STDIN_PATH]:
-                    result = seal_stream(
-                        sys.stdin.buffer,
-                        args.name,
-                        tmp,
-                        slot=slot,
-                        key_server=client,
-                        password=password,
-                        argon2=argon2,
-                        progress=progress,
-                    )
-                else:
-                    result = seal_paths(
-                        [Path(x) for x in args.paths],
-                        tmp,
-                        slot=slot,
-                        key_server=client,
-                        password=password,
-                        argon2=argon2,
-                        progress=progress,
-                    )
+
+        def activate(sealed: SealResult) -> None:
+            # The container is complete on disk but still nameless: it gets its name only
+            # once the server has activated it (ONE publish, in the writer).
             ui.note("activating the container on the key server")
-            client.commit(result.container_id, result.header_digest, result.receipt_key)
-            _publish(tmp, out, args.force)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            client.commit(sealed.container_id, sealed.header_digest, sealed.receipt_key)
+
+        with ui.progress("sealing") as progress:
+            if args.paths == [STDIN_PATH]:
+                result = seal_stream(
+                    sys.stdin.buffer,
+                    args.name,
+                    out,
+                    slot=slot,
+                    key_server=client,
+                    password=password,
+                    argon2=argon2,
+                    force=args.force,
+                    progress=progress,
+                    before_publish=activate,
+                )
+            else:
+                result = seal_paths(
+                    [Path(x) for x in args.paths],
+                    out,
+                    slot=slot,
+                    key_server=client,
+                    password=password,
+                    argon2=argon2,
+                    force=args.force,
+                    progress=progress,
+                    before_publish=activate,
+                )
     entries = result.entries
     ui.result(
         "seal",

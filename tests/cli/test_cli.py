@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import stat
@@ -411,6 +412,15 @@ def test_seal_refuses_symlink_input_and_cleans_up(server: Any, home: Path, tmp_p
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def _evaluations(server: Any) -> int:
+    import sqlite3  # noqa: PLC0415
+
+    path = server.settings.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        row = db.execute("SELECT count(*) FROM audit_log WHERE action = 'evaluate'").fetchone()
+    return int(row[0])
+
+
 def test_commit_failure_removes_output(server: Any, home: Path, tmp_path: Path) -> None:
     """The registration lapses mid-seal (server clock moves past pending_expires_at).
 
@@ -448,11 +458,14 @@ def test_commit_failure_removes_output(server: Any, home: Path, tmp_path: Path) 
                 )
             )
         )
+        before = _evaluations(server)
         t.start()
         os.write(wfd, b"some data\n")
+        # The container file is nameless while it is written (O_TMPFILE), so the sign that
+        # the seal is past its evaluation is the server's audit log.
         deadline = time.monotonic() + 30
-        while not any(p.name.startswith(".") for p in out_dir.iterdir()):
-            assert time.monotonic() < deadline, "seal never started writing"
+        while _evaluations(server) == before:
+            assert time.monotonic() < deadline, "seal never evaluated"
             time.sleep(0.02)
         server.clock.offset = dt.timedelta(hours=25)
         os.close(wfd)
