@@ -36,10 +36,10 @@ from keyserver.cli.errors import (
     CliError,
     exit_code_for_slug,
 )
+from keyserver.domain.durations import format_duration
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.lifecycle import Actor
-from keyserver.domain.durations import format_duration
 from keyserver.domain.settings import MASTER_KEY_BYTES, ConfigError, Settings
 from keyserver.service import KeyService, parse_time
 from keyserver.store import init_database, migrate
