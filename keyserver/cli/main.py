@@ -369,7 +369,9 @@ def cmd_token(ctx: Context) -> int:
         elif a.sub == "create":
             expires_at = a.expires_at
             if a.expires_in:
-                expires_at = (datetime.now(UTC) + parse_duration(a.expires_in)).isoformat()
+                expires_at = (
+                    datetime.now(UTC) + parse_duration(a.expires_in, flag="--expires-in")
+                ).isoformat()
             result = b.token_create(a.name, expires_at)
             if ctx.out.as_json:
                 ctx.out.json(result)
@@ -415,7 +417,11 @@ def cmd_report_loss(ctx: Context) -> int:
     a = ctx.args
     if a.now and a.waiting_period:
         raise CliError("--now and --waiting-period exclude each other", exit_code=EXIT_USAGE)
-    waiting = int(parse_duration(a.waiting_period).total_seconds()) if a.waiting_period else None
+    waiting = (
+        int(parse_duration(a.waiting_period, flag="--waiting-period").total_seconds())
+        if a.waiting_period
+        else None
+    )
     if a.now:
         ctx.confirm(f"Destroy every key of medium {a.medium!r} now? This cannot be undone.")
 
