@@ -5,10 +5,11 @@ symlinks, devices, FIFOs and sockets), check the destination, run the key-releas
 then seal the payload into a staged file beside the destination (nameless on Linux, see
 pycontainer/_engine/staging.py: a killed seal leaves nothing), fsync it, and publish it
 under its name in one step. Files are sealed chunk-parallel
-(:func:`~pycontainer.format.stream.seal_chunks`: the sizes and the index are known before
-the first byte is read, so every chunk's plaintext source and ciphertext offset are fixed);
-a stream goes through :class:`~pycontainer.format.stream.EncryptingSink`. Any failure discards the
-staged file; a source file that changes size while it is read fails the seal instead of
+(:func:`~pycontainer._engine.pipeline.seal_chunks`: the sizes and the index are known
+before the first byte is read, so every chunk's plaintext source and ciphertext offset are
+fixed); a stream goes through :class:`~pycontainer._engine.pipeline.EncryptingSink`. Any
+failure discards the staged file; a source file that changes size while it is read fails
+the seal instead of
 producing an index that lies.
 
 Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §payload, §index.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pycontainer._engine import staging
+from pycontainer._engine.pipeline import EncryptingSink, seal_chunks
 from pycontainer.errors import (
     ContainerError,
     FormatError,
@@ -40,7 +42,7 @@ from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsigned
-from pycontainer.format.stream import EncryptingSink, seal_chunks, sealed_length
+from pycontainer.format.stream import sealed_length
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
 
 RandomSource = Callable[[int], bytes]
