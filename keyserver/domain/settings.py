@@ -36,7 +36,23 @@ class ConfigError(ValueError):
     """The configuration is invalid or the master key cannot be loaded."""
 
 
-_DURATIONS = {"pending_ttl", "challenge_ttl", "loss_waiting_period", "sweep_interval"}
+_DURATIONS = {
+    "pending_ttl",
+    "challenge_ttl",
+    "loss_waiting_period",
+    "sweep_interval",
+    "db_connect_timeout",
+    "db_statement_timeout",
+    "db_lock_timeout",
+    "db_idle_in_transaction_timeout",
+}
+# Fail fast (issue 14): a database in trouble must give a prompt 503, never a hang.
+_DB_TIMEOUTS = (
+    "db_connect_timeout",
+    "db_statement_timeout",
+    "db_lock_timeout",
+    "db_idle_in_transaction_timeout",
+)
 _INTS = {
     "default_attempt_budget",
     "max_body_bytes",
@@ -74,7 +90,19 @@ class Settings:
             this count; above it only their count and SHA-256 digest are recorded.
         sweep_interval: Period of the background sweep in the server (0 disables it).
         trust_proxy: Take the client address from ``X-Forwarded-For`` (only behind a proxy).
-        busy_timeout_ms: SQLite busy timeout.
+        busy_timeout_ms: SQLite busy timeout, and the longest a writer waits for the
+            writer lock (then 503).
+        db_connect_timeout: Longest wait to open a database connection (PostgreSQL).
+        db_statement_timeout: Longest a statement may run (PostgreSQL ``statement_timeout``)
+            and, on the client side, the longest a connection in use may go without an
+            answer before its socket is closed (keyserver/store/deadline.py): a frozen
+            network path then gives a 503 instead of a hang. Also the wait for a free
+            pooled connection.
+        db_lock_timeout: Longest wait for a row lock, e.g. the audit chain head
+            (PostgreSQL ``lock_timeout``).
+        db_idle_in_transaction_timeout: The server ends a session idle inside a
+            transaction after this long (``idle_in_transaction_session_timeout``), so one
+            stuck instance cannot hold the chain-head lock against the others.
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
@@ -101,6 +129,10 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
+    db_connect_timeout: timedelta = timedelta(seconds=5)
+    db_statement_timeout: timedelta = timedelta(seconds=10)
+    db_lock_timeout: timedelta = timedelta(seconds=5)
+    db_idle_in_transaction_timeout: timedelta = timedelta(seconds=15)
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
 
@@ -123,6 +155,9 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
+        for name in _DB_TIMEOUTS:
+            if getattr(self, name) < timedelta(seconds=1):
+                raise ConfigError(f"{name} must be at least 1s (a database must never hang us)")
 
     @classmethod
     def load(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keyserver.domain.encoding import format_time
@@ -228,20 +228,16 @@ class VerifyResult:
         }
 
 
-def iter_entries(session: Session, batch: int = 2000) -> Iterator[AuditEntry]:
-    """Yield all entries in sequence order, in batches (bounded memory)."""
+def iter_entries(
+    session: Session, batch: int = 2000, upto: int | None = None
+) -> Iterator[AuditEntry]:
+    """Yield the entries in sequence order (up to ``upto``), in batches (bounded memory)."""
     after = 0
     while True:
-        rows = (
-            session.execute(
-                select(AuditEntry)
-                .where(AuditEntry.seq > after)
-                .order_by(AuditEntry.seq)
-                .limit(batch)
-            )
-            .scalars()
-            .all()
-        )
+        stmt = select(AuditEntry).where(AuditEntry.seq > after)
+        if upto is not None:
+            stmt = stmt.where(AuditEntry.seq <= upto)
+        rows = session.execute(stmt.order_by(AuditEntry.seq).limit(batch)).scalars().all()
         if not rows:
             return
         yield from rows
@@ -259,6 +255,14 @@ def verify(
     with the last entry. ``expected_head`` (an earlier recorded (seq, hash)) also detects
     truncation of the tail.
     """
+    # The head is read FIRST and fixes what is verified: entries 1..head.seq. Entries
+    # appended while the (paged, possibly multi-snapshot) read runs are after it and are
+    # not compared with a head that was read before they existed, which raised a false
+    # "truncated?" alarm under load on PostgreSQL (issue 14).
+    fixed = session.execute(
+        select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash).where(_HEAD_TABLE.c.id == HEAD_ID)
+    ).first()
+    head_seq, head_hash = (int(fixed[0]), bytes(fixed[1])) if fixed is not None else (-1, b"")
     prev = GENESIS_HASH
     expected_seq = 1
     recorded: bytes | None = None
@@ -273,7 +277,7 @@ def verify(
             problem=problem,
         )
 
-    for entry in iter_entries(session):
+    for entry in iter_entries(session, upto=max(head_seq, 0)):
         if entry.seq != expected_seq:
             return fail(expected_seq, f"sequence gap: expected {expected_seq}, found {entry.seq}")
         if not hmac.compare_digest(entry.prev_hash, prev):
@@ -285,9 +289,17 @@ def verify(
         if expected_head is not None and entry.seq == expected_head[0]:
             recorded = entry.hash
     last = expected_seq - 1
-    head = session.get(AuditHead, HEAD_ID)
-    if head is None or head.seq != last or not hmac.compare_digest(head.hash, prev):
+    if fixed is None or head_seq != last or not hmac.compare_digest(head_hash, prev):
         return fail(last + 1, "head row disagrees with the last entry (truncated?)")
+    # Rows beyond the fixed head are legitimate only if the head has moved past them since
+    # (a concurrent append); rows no head covers were inserted behind the chain's back.
+    beyond = session.execute(select(func.max(AuditEntry.seq))).scalar()
+    if beyond is not None and beyond > last:
+        now_head = session.execute(
+            select(_HEAD_TABLE.c.seq).where(_HEAD_TABLE.c.id == HEAD_ID)
+        ).scalar()
+        if now_head is None or beyond > now_head:
+            return fail(last + 1, "entries beyond the head row (inserted?)")
     if expected_head is not None and (
         recorded is None or not hmac.compare_digest(recorded, expected_head[1])
     ):

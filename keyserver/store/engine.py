@@ -4,11 +4,25 @@ SQLite: WAL journal, foreign keys, ``secure_delete`` (destroyed key ciphertexts 
 overwritten with zeros in the file, not merely unlinked from the b-tree), a busy timeout,
 and every transaction opened with ``BEGIN IMMEDIATE`` so writers serialise at BEGIN
 instead of failing at their first write (this is SQLite's equivalent of the row locks
-used on PostgreSQL). PostgreSQL: ``postgresql+psycopg://`` with pre-ping.
+used on PostgreSQL). PostgreSQL: ``postgresql+psycopg://``.
+
+Fail fast (issue 14; settings ``db_*_timeout``): PostgreSQL sessions carry
+``statement_timeout``, ``lock_timeout`` and ``idle_in_transaction_session_timeout``,
+connections a connect timeout, TCP keepalive and ``tcp_user_timeout``, and a client-side
+deadline (keyserver/store/deadline.py) that cuts a connection whose server went silent
+(a frozen network path, which no server-side timeout can see). A connection taken from
+the pool is pinged under that deadline. SQLite: the busy timeout, and a connection that
+hit "readonly database" or an I/O error is treated as lost, so the pool reopens it when
+the file is writable again (recovery without restart); side files (-wal, -shm) left
+read-only by a read-only period get the database file's mode back before connecting.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +30,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from keyserver.domain.settings import Settings
+from keyserver.store.deadline import Watchdog
+from keyserver.store.writelock import engine_write_lock, sqlite_file
+
+log = logging.getLogger("keyserver")
 
 READ_ONLY_OPTION = "rwc_read_only"
 # One SELECT, no transaction needed: SQLite runs it in its own implicit read snapshot.
@@ -39,6 +58,21 @@ def make_engine(settings: Settings) -> Engine:
         )
         busy = int(settings.busy_timeout_ms)
         synchronous = settings.sqlite_synchronous  # validated against a fixed set
+        db_file = sqlite_file(engine.url.database, str(engine.url.query.get("uri", "")) == "true")
+        base_is_disconnect = engine.dialect.is_disconnect
+
+        def _is_disconnect(e: Any, connection: Any, cursor: Any) -> bool:
+            # Also consulted by the release batch for its raw-cursor errors (batch.py).
+            return bool(base_is_disconnect(e, connection, cursor)) or _sqlite_reopen(e)
+
+        engine.dialect.is_disconnect = _is_disconnect  # type: ignore[method-assign]
+        # Writers queue on the writer lock no longer than SQLite's own busy timeout.
+        engine_write_lock(engine).timeout = busy / 1000
+
+        @event.listens_for(engine, "do_connect")
+        def _sqlite_do_connect(*_args: Any) -> None:
+            if db_file is not None and repair_side_files(db_file):
+                log.warning("SQLite side files of %s made writable again", db_file.name)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -67,9 +101,121 @@ def make_engine(settings: Settings) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
-        url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+    return _postgres_engine(settings)
+
+
+def _ms(value: Any) -> int:
+    return int(value.total_seconds() * 1000)
+
+
+def _postgres_engine(settings: Settings) -> Engine:
+    statement_ms = _ms(settings.db_statement_timeout)
+    options = (
+        f"-c statement_timeout={statement_ms}"
+        f" -c lock_timeout={_ms(settings.db_lock_timeout)}"
+        f" -c idle_in_transaction_session_timeout={_ms(settings.db_idle_in_transaction_timeout)}"
     )
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_size,
+        # Waiting for a free pooled connection is bounded like a statement.
+        pool_timeout=settings.db_statement_timeout.total_seconds(),
+        # No pool_pre_ping: the checkout hook below pings under the deadline instead.
+        connect_args={
+            "connect_timeout": max(1, int(settings.db_connect_timeout.total_seconds())),
+            "options": options,
+            # A peer that vanished is noticed by the kernel within about 25 s even when
+            # idle, and unacknowledged data fails the connection after statement_timeout.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": statement_ms,
+        },
+    )
+    watchdog = Watchdog(settings.db_statement_timeout.total_seconds())
+    engine.info_watchdog = watchdog  # type: ignore[attr-defined]
+
+    def _arm(record: ConnectionPoolEntry) -> None:
+        dbapi = record.dbapi_connection
+        if dbapi is not None:
+            watchdog.arm(id(record), int(dbapi.pgconn.socket))
+
+    @event.listens_for(engine, "connect")
+    def _pg_connect(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["rwc_fresh"] = True
+
+    @event.listens_for(engine, "checkout")
+    def _pg_checkout(
+        dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        _arm(record)
+        if record.info.pop("rwc_fresh", False):
+            return  # just connected (under connect_timeout): no ping needed
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            watchdog.disarm(id(record))
+            raise DisconnectionError("stale database connection") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _pg_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        watchdog.disarm(id(record))
+
+    @event.listens_for(engine, "begin")
+    def _pg_begin(conn: Connection) -> None:
+        _arm(conn.connection._connection_record)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _pg_statement(conn: Connection, *_args: Any) -> None:
+        _arm(conn.connection._connection_record)
+
+    return engine
+
+
+# SQLite errors after which a pooled connection must be reopened, not reused: a connection
+# opened while the file was read-only stays read-only after the file is writable again.
+_SQLITE_REOPEN = ("readonly database", "disk i/o error", "unable to open database file")
+
+
+def _sqlite_reopen(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        m in str(exc).lower() for m in _SQLITE_REOPEN
+    )
+
+
+def repair_side_files(db_path: Path) -> list[str]:
+    """Give -wal and -shm the database file's write bits back (after a read-only period).
+
+    SQLite creates its side files with the database file's mode. A server started while
+    the file was read-only (0444) leaves a 0444 -shm behind, and later writers can then
+    never write, not even after a restart (issue 14). Only the owner's files are touched.
+
+    Returns:
+        The names whose mode was changed.
+    """
+    try:
+        want = stat.S_IMODE(db_path.stat().st_mode)
+    except OSError:
+        return []
+    if not want & stat.S_IWUSR:
+        return []  # the database itself is read-only: nothing to repair yet
+    changed = []
+    for suffix in ("-wal", "-shm"):
+        side = db_path.with_name(db_path.name + suffix)
+        try:
+            st = side.lstat()
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            if stat.S_IMODE(st.st_mode) & stat.S_IWUSR:
+                continue
+            side.chmod(want)
+        except OSError:
+            continue
+        changed.append(side.name)
+    return changed
 
 
 def _alembic_config() -> Config:

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 if sys.platform != "win32":
     import fcntl
@@ -40,16 +43,34 @@ log = logging.getLogger("keyserver")
 LOCK_SUFFIX = ".writelock"
 
 
+class WriterLockTimeoutError(OperationalError):
+    """The writer lock was not free within the busy timeout (answered 503).
+
+    Like SQLite's own "database is locked": a stuck writer must not hang every request
+    queued behind it.
+    """
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            "acquire the SQLite writer lock",
+            None,
+            sqlite3.OperationalError(f"database is locked (waited {waited:.1f} s)"),
+        )
+
+
 class WriteLock:
     """Re-entrant writer lock: a thread lock, plus an ``flock`` across processes.
 
     Args:
         lock_path: The lock file to ``flock`` at the outermost level, or None for the
             thread lock only (in-memory databases, platforms without ``fcntl``).
+        timeout: Longest wait in seconds (the busy timeout); then
+            :class:`WriterLockTimeoutError`.
     """
 
-    def __init__(self, lock_path: Path | None) -> None:
+    def __init__(self, lock_path: Path | None, timeout: float = 5.0) -> None:
         self.lock_path = lock_path
+        self.timeout = timeout
         self._thread_lock = threading.RLock()
         # Only touched by the thread holding _thread_lock.
         self._depth = 0
@@ -58,11 +79,17 @@ class WriteLock:
         self._disabled = False
 
     def acquire(self) -> None:
-        """Take the lock (blocks until every other thread and process released it)."""
-        self._thread_lock.acquire()
+        """Take the lock (waits until every other thread and process released it).
+
+        Raises:
+            WriterLockTimeoutError: Not free within ``timeout``.
+        """
+        deadline = time.monotonic() + self.timeout
+        if not self._thread_lock.acquire(timeout=self.timeout):
+            raise WriterLockTimeoutError(self.timeout)
         if self._depth == 0:
             try:
-                self._lock_file()
+                self._lock_file(deadline)
             except BaseException:
                 self._thread_lock.release()
                 raise
@@ -89,14 +116,27 @@ class WriteLock:
     ) -> None:
         self.release()
 
-    def _lock_file(self) -> None:
+    def _lock_file(self, deadline: float) -> None:
         if sys.platform == "win32":
             # No fcntl on Windows: writers of one process still queue on the thread lock;
             # other processes fall back to SQLite's busy handler (correct, only slower).
             return
         fd = self._open()
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while blocked
+        if fd is None:
+            return
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise WriterLockTimeoutError(self.timeout) from None
+                # Short sleeps first: the lock normally changes hands within milliseconds.
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 2, 0.002)
+            else:
+                return
 
     def _unlock_file(self) -> None:
         if sys.platform == "win32":

@@ -1,4 +1,4 @@
-"""/healthz (process alive), /readyz (database reachable), /metrics (Prometheus text)."""
+"""/healthz (process alive), /readyz (database writable), /metrics (Prometheus text)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from keyserver.http.deps import ServiceDep
+from keyserver.store.probe import check_writable
 
 router = APIRouter(tags=["health"])
 
@@ -20,8 +21,12 @@ def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", summary="Readiness")
 def readyz(service: ServiceDep) -> dict[str, Any]:
-    """Readiness: the database answers (503 problem otherwise)."""
-    service.ping()
+    """Readiness: the database takes a write (503 problem otherwise).
+
+    Reachable is not enough: a read-only, locked or full database refuses every release
+    and every revocation, so such a server must leave the load balancer's rotation.
+    """
+    check_writable(service.engine)
     return {"status": "ready", "server_id": service.settings.server_id}
 
 

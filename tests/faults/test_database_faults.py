@@ -1,0 +1,351 @@
+"""A database in trouble gives a prompt 503 problem, applies nothing late, and recovers.
+
+PostgreSQL through a small TCP proxy in the test that can stop forwarding (a frozen
+network path: connections stay open, nothing arrives) or refuse connections; a session
+holding the audit chain-head lock. SQLite on a small tmpfs that is filled up, and a file
+locked by another writer. For each: requests are answered with a 503 problem (never a
+hang, never a 500), ``/readyz`` says not ready, a suspension answered 503 is NOT applied
+once the database is back, and the same server process serves again (no restart).
+
+Timeouts are set to 2 s here (defaults: 5-15 s); the printed figures are the waits seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from voprf import ristretto as r
+
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
+from keyserver.store import init_database
+from keyserver.store.engine import repair_side_files
+from keyserver.testing import new_master_key_b64, running_server
+
+PG_ADMIN = os.environ.get("KEYSERVER_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+UNAVAILABLE = "urn:rwc:problem:unavailable"
+FAST = {
+    "db_connect_timeout": timedelta(seconds=2),
+    "db_statement_timeout": timedelta(seconds=2),
+    "db_lock_timeout": timedelta(seconds=2),
+    "db_idle_in_transaction_timeout": timedelta(seconds=2),
+    "busy_timeout_ms": 2000,
+    "sweep_interval": timedelta(0),
+}
+
+
+class Proxy:
+    """A TCP forwarder to PostgreSQL that can freeze (hold every byte) or refuse."""
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+        self.target = target
+        self.frozen = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listen = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listen.getsockname()[1])
+        self._start()
+
+    def _start(self) -> None:
+        threading.Thread(target=self._accept, args=(self._listen,), daemon=True).start()
+
+    def _accept(self, listen: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listen.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                while self.frozen.is_set():  # hold the bytes: the path is frozen
+                    time.sleep(0.01)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def refuse(self) -> None:
+        """Close the listener and every connection: new connections are refused."""
+        # shutdown() first: close() alone does not wake the thread blocked in accept().
+        with contextlib.suppress(OSError):
+            self._listen.shutdown(socket.SHUT_RDWR)
+        self._listen.close()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def resume(self) -> None:
+        """Listen again on the same port, forwarding."""
+        self._listen = socket.create_server(("127.0.0.1", self.port))
+        self._start()
+
+    def close(self) -> None:
+        self.frozen.clear()
+        self.refuse()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _blinded() -> str:
+    _, blinded = r.Client.blind(b"x")
+    return _b64(blinded.serialize())
+
+
+class Setup:
+    """A running server with a writer-committed container and an official and a reader."""
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        service = KeyService(settings)
+        try:
+            actor = Actor(name="bootstrap", roles=ROLES, local=True)
+            tokens = {
+                n: service.add_principal(actor, n, [n], "City", [])["token"]
+                for n in ("writer", "reader", "official")
+            }
+            w = service.authenticate(tokens["writer"])
+            reg = service.register(w, label="c", medium="usb", readers=["reader"], reader_groups=[])
+            self.cid = reg["container_id"]
+            service.commit(w, self.cid, header_digest=b"\1" * 32, receipt_key=b"\2" * 32)
+        finally:
+            service.close()
+        self.http = {
+            n: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {t}"}, timeout=120)
+            for n, t in tokens.items()
+        }
+
+    def evaluate(self) -> httpx.Response:
+        return self.http["reader"].post(
+            f"/v1/containers/{self.cid}/evaluate", json={"blinded_element": _blinded()}
+        )
+
+    def suspend(self) -> httpx.Response:
+        return self.http["official"].post(
+            f"/v1/containers/{self.cid}/suspend", json={"reason": "fault test"}
+        )
+
+    def state(self) -> str:
+        return str(self.http["official"].get(f"/v1/containers/{self.cid}").json()["state"])
+
+    def ready(self) -> int:
+        return self.http["reader"].get("/readyz").status_code
+
+    def close(self) -> None:
+        for c in self.http.values():
+            c.close()
+
+
+def _unavailable(resp: httpx.Response, what: str, started: float) -> None:
+    took = time.monotonic() - started
+    print(f"[faults] {what}: {resp.status_code} after {took:.1f} s")
+    assert resp.status_code == 503, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert resp.json()["type"] == UNAVAILABLE
+
+
+def _recovers(s: Setup, what: str, timeout: float = 60) -> None:
+    started = time.monotonic()
+    while s.ready() != 200:
+        assert time.monotonic() - started < timeout, f"not ready again after {what}"
+        time.sleep(0.2)
+    resp = s.evaluate()
+    assert resp.status_code == 200, resp.text
+    print(f"[faults] {what}: ready and releasing again {time.monotonic() - started:.1f} s later")
+
+
+@pytest.fixture
+def pg_name() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
+    name = "ks_faults_" + secrets.token_hex(5)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def pg(pg_name: str) -> Iterator[tuple[Setup, Proxy, str]]:
+    direct = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
+    init_database(Settings(database_url=direct, master_key_b64="A" * 43))
+    proxy = Proxy()
+    settings = Settings(
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{pg_name}",
+        master_key_b64=new_master_key_b64(),
+        **FAST,
+    )
+    try:
+        with running_server(settings) as url:
+            s = Setup(settings, url)
+            try:
+                yield s, proxy, pg_name
+            finally:
+                s.close()
+    finally:
+        proxy.close()
+
+
+def test_postgres_frozen_path(pg: tuple[Setup, Proxy, str]) -> None:
+    s, proxy, _ = pg
+    assert s.evaluate().status_code == 200
+    proxy.frozen.set()
+    started = time.monotonic()
+    _unavailable(s.evaluate(), "frozen PostgreSQL, evaluate", started)
+    started = time.monotonic()
+    _unavailable(s.suspend(), "frozen PostgreSQL, suspend", started)
+    assert s.ready() == 503
+    proxy.frozen.clear()  # the held bytes now flow: nothing may act on them
+    _recovers(s, "frozen PostgreSQL")
+    # The suspension was answered 503: it must not have been applied later.
+    assert s.state() == "active"
+
+
+def test_postgres_refused(pg: tuple[Setup, Proxy, str]) -> None:
+    s, proxy, _ = pg
+    proxy.refuse()
+    started = time.monotonic()
+    _unavailable(s.evaluate(), "refused PostgreSQL, evaluate", started)
+    assert s.ready() == 503
+    proxy.resume()
+    _recovers(s, "refused PostgreSQL")
+
+
+def test_postgres_chain_head_held(pg: tuple[Setup, Proxy, str]) -> None:
+    """Another session (another instance, stuck) holds the chain-head lock."""
+    s, _proxy, name = pg
+    holder = psycopg.connect(PG_ADMIN.replace("dbname=test", f"dbname={name}"))
+    try:
+        holder.execute("SET idle_in_transaction_session_timeout = '8s'")
+        holder.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+        started = time.monotonic()
+        _unavailable(s.evaluate(), "chain head held, evaluate", started)
+        started = time.monotonic()
+        _unavailable(s.suspend(), "chain head held, suspend", started)
+        # The server ends the idle holder's session; the lock goes with it.
+        _recovers(s, "chain head held")
+        with pytest.raises(psycopg.Error):  # the server ended the holder's session
+            holder.execute("SELECT 1")
+    finally:
+        holder.close()
+    assert s.state() == "active"
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("the SQLite disk-full test mounts a tmpfs: run it as root (CI does)")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", mnt], check=False)
+
+
+@contextlib.contextmanager
+def _sqlite_server(directory: Path) -> Iterator[tuple[Setup, Path]]:
+    db = directory / "keyserver.store"
+    settings = Settings(database_url=f"sqlite:///{db}", master_key_b64=new_master_key_b64(), **FAST)
+    init_database(settings)
+    with running_server(settings) as url:
+        s = Setup(settings, url)
+        try:
+            yield s, db
+        finally:
+            s.close()
+
+
+def test_sqlite_disk_full(tmpfs: Path) -> None:
+    with _sqlite_server(tmpfs) as (s, _db):
+        assert s.evaluate().status_code == 200
+        filler = tmpfs / "filler"
+        with filler.open("wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * (1 << 20))
+                fh.flush()
+        assert s.ready() == 503
+        answers = [s.evaluate() for _ in range(20)]
+        codes = [a.status_code for a in answers]
+        print(f"[faults] SQLite disk full: evaluate answers {sorted(set(codes))}")
+        # A commit that still fit (WAL pages reused) may release; nothing else is allowed.
+        assert set(codes) <= {200, 503}
+        for a in answers:
+            if a.status_code == 503:
+                assert a.json()["type"] == UNAVAILABLE
+        started = time.monotonic()
+        _unavailable(s.suspend(), "SQLite disk full, suspend", started)
+        filler.unlink()
+        _recovers(s, "SQLite disk full")
+        assert s.state() == "active"
+
+
+def test_sqlite_locked_by_another_writer(tmp_path: Path) -> None:
+    import sqlite3  # noqa: PLC0415
+
+    with _sqlite_server(tmp_path) as (s, db):
+        other = sqlite3.connect(db, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another tool holding the write lock
+            started = time.monotonic()
+            _unavailable(s.evaluate(), "SQLite locked, evaluate", started)
+            started = time.monotonic()
+            _unavailable(s.suspend(), "SQLite locked, suspend", started)
+            assert s.ready() == 503
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        _recovers(s, "SQLite locked")
+        assert s.state() == "active"
+
+
+def test_sqlite_side_files_get_write_back(tmp_path: Path) -> None:
+    """After a read-only period the -shm/-wal modes follow the database file again."""
+    db = tmp_path / "keyserver.store"
+    db.write_bytes(b"")
+    db.chmod(0o640)
+    for suffix in ("-wal", "-shm"):
+        side = tmp_path / f"keyserver.store{suffix}"
+        side.write_bytes(b"")
+        side.chmod(0o444)
+    assert sorted(repair_side_files(db)) == ["keyserver.store-shm", "keyserver.store-wal"]
+    for suffix in ("-wal", "-shm"):
+        assert (tmp_path / f"keyserver.store{suffix}").stat().st_mode & 0o777 == 0o640
+    db.chmod(0o444)  # still read-only: nothing to repair yet
+    (tmp_path / "keyserver.store-shm").chmod(0o444)
+    assert repair_side_files(db) == []
