@@ -16,7 +16,7 @@ from pycontainer.errors import InputError
 from pycontainer.reader import Container
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 C = 1 << 12
 

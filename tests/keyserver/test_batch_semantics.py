@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from ks_helpers import World, activate, b64, unb64
 from voprf import ristretto
 
 from keyserver.domain import keys
 from keyserver.service import KeyService, RequestContext
 from keyserver.service.containers import _bearer_job, _EvalJob
 from keyserver.store.audit import verify
+from tests.support.world import World, activate, b64, unb64
 
 CTX = RequestContext(remote="192.0.2.7")
 

@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy.exc as sa_exc
-from ks_helpers import FakeClock, World, activate, blinded_b64, oprf, unb64
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,8 @@ from keyserver.release.hotpath import HotPath
 from keyserver.store import repository
 from keyserver.store.engine import make_engine
 from keyserver.store.models import AuditEntry, AuditHead, Challenge, Container
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, blinded_b64, oprf, unb64
 
 
 @pytest.fixture

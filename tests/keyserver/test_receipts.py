@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
-
 from keyserver.domain.keys import receipt_mac
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, b64, blinded_b64, oprf, register, unb64
 
 
 def _receipt(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import importlib.util
 import os
 import re
 import signal
@@ -29,29 +28,14 @@ from voprf import ristretto
 
 from keyserver.cli.workers import ListenError, PortInUseError, _address, reserve_port
 from keyserver.store.writelock import LOCK_SUFFIX
+from tests.support.keyserver_cli import TIMEOUT, run, start_serve
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SO_REUSEPORT workers, read from /proc"
 )
 
 CONNECTIONS = 32
-
-
-def _test_process() -> ModuleType:
-    """test_process.py's helpers (start_serve, run): no package, --import-mode=importlib."""
-    spec = importlib.util.spec_from_file_location(
-        "keyserver_cli_test_process", Path(__file__).with_name("test_process.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_tp = _test_process()
-TIMEOUT: int = _tp.TIMEOUT
-run = _tp.run
-start_serve = _tp.start_serve
 
 
 def _children(pid: int) -> list[int]:
@@ -145,7 +129,7 @@ def test_workers_serve_balance_and_stop_on_sigterm(
 ) -> None:
     cid = h.make_container(data_dir.settings(), people.writer)
     log = tmp_path / "serve.log"
-    proc, url = start_serve(h, data_dir.path, log, "--workers", "2")
+    proc, url = start_serve(data_dir.path, log, "--workers", "2")
     with stopped(proc):
         workers = wait_for_workers(proc.pid, 2)
         assert requests.get(url + "/readyz", timeout=5).status_code == 200
@@ -221,7 +205,7 @@ def test_worker_killed_stops_the_server_ipv6_port_0(
         with socket.socket(socket.AF_INET6) as probe:
             probe.bind(("::1", 0))
     except OSError:
-        pytest.skip("no IPv6 loopback")
+        missing("IPv6 loopback (::1)", "enable IPv6 on the loopback interface")
     log = tmp_path / "serve.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
