@@ -381,7 +381,9 @@ def test_seal_with_unknown_reader_leaves_nothing(server: Any, home: Path, tmp_pa
         "nobody@nowhere.example",
         *KDF,
     )
-    assert r.code != 0 and "Traceback" not in r.err
+    assert r.code == ExitCode.ERROR, r.err
+    assert "unknown reader principals: nobody@nowhere.example" in r.err
+    assert "Traceback" not in r.err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -612,5 +614,6 @@ def test_paths_may_come_before_between_and_after_options(
     ]
     # `--` still ends the options: what follows is a PATH even if it looks like one.
     dash = rwc(server, home, "open", str(out), "-C", str(tmp_path / "d2"), "--", "-x", who="reader")
-    assert dash.code != ExitCode.USAGE, dash.err
+    assert dash.code == ExitCode.ERROR, dash.err
+    assert "'-x' is not in this container" in dash.err
     assert not (tmp_path / "d2").exists()

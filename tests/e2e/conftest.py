@@ -53,6 +53,11 @@ EXIT_UNREACHABLE = 7
 EXIT_CORRUPT = 8
 EXIT_EXPIRED = 9
 EXIT_OUTPUT_EXISTS = 10
+# `keyserver` exit codes (keyserver/cli/errors.py; docs list them).
+KS_EXIT_USAGE = 2
+KS_EXIT_DENIED = 4
+KS_EXIT_NOT_FOUND = 5
+KS_EXIT_REFUSED = 6
 
 _counter = itertools.count(1)
 

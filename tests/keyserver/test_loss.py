@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from keyserver.domain.keys import receipt_mac
 from keyserver.service import KeyService
+from pycontainer.format.keyschedule import receipt_mac
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, b64, blinded_b64, oprf, unb64
 

@@ -66,7 +66,7 @@ def test_serve_answers_healthz_and_stops_on_sigterm(
             proc.wait()
     output = (tmp_path / "serve.log").read_text()
     assert "Traceback" not in output
-    assert "Shutting down" in output or "Finished server process" in output
+    assert "Shutting down" in output and "Finished server process" in output, output
 
 
 def test_serve_refuses_bad_setup(cli: Any, data_dir: Any, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ the client connections are held open, every established server-side socket on th
 from __future__ import annotations
 
 import base64
+import errno
 import http.client
 import os
 import re
@@ -253,8 +254,9 @@ def test_addresses_resolve_as_uvicorn_binds_them() -> None:
     port, holder = reserve_port("127.0.0.1", 0)
     with holder, socket.socket() as plain:
         assert port == holder.getsockname()[1] != 0
-        with pytest.raises(OSError):  # kept: a server without SO_REUSEPORT is refused
+        with pytest.raises(OSError) as refused:  # kept: a server without SO_REUSEPORT
             plain.bind(("127.0.0.1", port))
+        assert refused.value.errno == errno.EADDRINUSE
         # ...and so is a second supervisor while the workers are loading.
         with pytest.raises(PortInUseError, match=rf"127\.0\.0\.1:{port}: "):
             reserve_port("127.0.0.1", port)
