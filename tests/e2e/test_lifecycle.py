@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -130,22 +130,6 @@ def test_successful_opens_do_not_use_the_budget(story: Any, h: ModuleType) -> No
     _, container, _ = story.seal_for_reader(extra=["--attempt-budget", "2"])
     for i in range(4):  # receipts confirm each open, so unconfirmed stays at 0
         h.expect(story.open_as_reader(container, story.work / f"d{i}"), h.EXIT_OK)
-
-
-def test_expired_container(story: Any, h: ModuleType) -> None:
-    # Long enough for the seal to finish (under load) before the container expires.
-    lifetime = timedelta(seconds=10)
-    not_after = datetime.now(UTC) + lifetime
-    _, container, _ = story.seal_for_reader(
-        extra=["--expires", not_after.isoformat(timespec="seconds").replace("+00:00", "Z")]
-    )
-    # Wait (not a timing assertion) until the server's clock is past not_after.
-    time.sleep(max(0.0, (not_after - datetime.now(UTC)).total_seconds()) + 1.5)
-    dest = story.work / "dest"
-    proc = story.open_as_reader(container, dest)
-    h.expect(proc, h.EXIT_EXPIRED)
-    h.no_traceback(proc)
-    assert h.tree(dest) == {}
 
 
 def test_loss_report_with_waiting_period_then_destroy(story: Any, h: ModuleType) -> None:
