@@ -17,8 +17,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 demo: venv
 	$(BIN)/python demo/demo.py
 
+# Two or more worker processes (pytest-xdist): the suite waits on servers, processes and the
+# database as much as it computes. Tests are safe for it: own databases, ports, temp dirs.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # mypy then checks the tests in one run (helpers in tests/support, imported by name).
 lint: venv
