@@ -181,7 +181,6 @@ def test_port_in_use_is_refused(h: ModuleType, data_dir: Any) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = run(
-            h,
             "serve",
             "--data-dir",
             data_dir.path,
