@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import secrets
 import socket
 import subprocess
 import threading
@@ -23,10 +22,12 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 from voprf import ristretto as r
 
 from keyserver.domain.lifecycle import ROLES, Actor
@@ -35,10 +36,11 @@ from keyserver.service import KeyService
 from keyserver.store import init_database
 from keyserver.store.engine import repair_side_files
 from keyserver.testing import new_master_key_b64, running_server
+from tests.support import postgres
+from tests.support.requirements import missing
 
-PG_ADMIN = os.environ.get("KEYSERVER_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 UNAVAILABLE = "urn:rwc:problem:unavailable"
-FAST = {
+FAST: dict[str, Any] = {
     "db_connect_timeout": timedelta(seconds=2),
     "db_statement_timeout": timedelta(seconds=2),
     "db_lock_timeout": timedelta(seconds=2),
@@ -186,26 +188,20 @@ def _recovers(s: Setup, what: str, timeout: float = 60) -> None:
 
 @pytest.fixture
 def pg_name() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
-    name = "ks_faults_" + secrets.token_hex(5)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with postgres.fresh_database("ks_faults") as name:
         yield name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture
 def pg(pg_name: str) -> Iterator[tuple[Setup, Proxy, str]]:
-    direct = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
+    direct = postgres.database_url(pg_name)
     init_database(Settings(database_url=direct, master_key_b64="A" * 43))
-    proxy = Proxy()
+    target = make_url(direct)
+    proxy = Proxy((target.host or "127.0.0.1", target.port or 5432))
     settings = Settings(
-        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{pg_name}",
+        database_url=target.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        ),
         master_key_b64=new_master_key_b64(),
         **FAST,
     )
@@ -248,7 +244,7 @@ def test_postgres_refused(pg: tuple[Setup, Proxy, str]) -> None:
 def test_postgres_chain_head_held(pg: tuple[Setup, Proxy, str]) -> None:
     """Another session (another instance, stuck) holds the chain-head lock."""
     s, _proxy, name = pg
-    holder = psycopg.connect(PG_ADMIN.replace("dbname=test", f"dbname={name}"))
+    holder = psycopg.connect(postgres.conninfo(name))
     try:
         holder.execute("SET idle_in_transaction_session_timeout = '8s'")
         holder.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
@@ -270,7 +266,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("the SQLite disk-full test mounts a tmpfs: run it as root (CI does)")
+        missing("root (to mount a 16 MiB tmpfs)", "run the fault suite as root, as .ci/run does")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt], check=True)
     try:
         yield mnt

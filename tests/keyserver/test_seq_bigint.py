@@ -7,10 +7,10 @@ numbers crossing 2^31, and read back through the audit list.
 
 from __future__ import annotations
 
-from ks_helpers import World, activate, blinded_b64, oprf
 from sqlalchemy import text
 
 from keyserver.store.engine import make_engine
+from tests.support.world import World, activate, blinded_b64, oprf
 
 NEAR = 2**31 - 2
 
