@@ -45,6 +45,7 @@ _DURATIONS = {
     "db_statement_timeout",
     "db_lock_timeout",
     "db_idle_in_transaction_timeout",
+    "sweep_max_clock_jump",
 }
 # Fail fast (issue 14): a database in trouble must give a prompt 503, never a hang.
 _DB_TIMEOUTS = (
@@ -106,7 +107,12 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
+        sweep_max_clock_jump: The sweep destroys nothing (and alarms) when the clock is
+            further than this ahead of the last audit entry (keyserver/domain/clockguard.py).
         clock: Returns the current aware UTC time (injectable for tests).
+        monotonic: A monotonic clock in seconds for the sweep's clock-step guard (None:
+            ``time.monotonic`` with the built-in ``clock``; no monotonic check with an
+            injected ``clock`` unless this is injected too).
         rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
     """
 
@@ -133,7 +139,9 @@ class Settings:
     db_statement_timeout: timedelta = timedelta(seconds=10)
     db_lock_timeout: timedelta = timedelta(seconds=5)
     db_idle_in_transaction_timeout: timedelta = timedelta(seconds=15)
+    sweep_max_clock_jump: timedelta = timedelta(days=30)
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
+    monotonic: Callable[[], float] | None = field(default=None, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
 
     def __post_init__(self) -> None:

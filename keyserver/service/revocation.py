@@ -7,6 +7,8 @@ Each is ONE set-based UPDATE (lifecycle.TRANSITIONS) plus ONE audit entry
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,10 +16,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
+from keyserver.domain.clockguard import Reading, clock_problem
 from keyserver.domain.context import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError, NotFoundError
 from keyserver.domain.lifecycle import Actor, Op, State, destroyed_refusal
+from keyserver.domain.settings import utc_now
 from keyserver.domain.validation import (
     REASON_MAX,
     check_name,
@@ -29,7 +33,9 @@ from keyserver.domain.validation import (
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
-from keyserver.store.models import Container
+from keyserver.store.models import AuditEntry, Container
+
+log = logging.getLogger("keyserver")
 
 
 class RevocationOps:
@@ -39,6 +45,14 @@ class RevocationOps:
         self._ledger = ledger
         self._settings = ledger.settings
         self._keyring = ledger.keyring
+        # The readings of the last sweep whose clock was plausible (keyserver/domain/
+        # clockguard.py); the monotonic check needs the built-in wall clock, or an
+        # injected monotonic clock next to an injected wall clock (tests).
+        self._trusted_clock: Reading | None = None
+        monotonic = self._settings.monotonic
+        if monotonic is None and self._settings.clock is utc_now:
+            monotonic = time.monotonic
+        self._monotonic = monotonic
 
     def change_state(  # noqa: PLR0917 - stable positional API of the CLI
         self,
@@ -300,7 +314,13 @@ class RevocationOps:
         counts: dict[str, int] = {}
         with self._ledger.tx() as session:
             at = now or self._ledger.now()
-            lock_head(session)
+            head = lock_head(session)
+            problem = self._clock_problem(session, at, head.seq)
+            if problem is not None:
+                # spec §operations: no destroy on an implausible clock; an alarm instead.
+                log.error("sweep: NOT destroying anything: %s; check the clock (NTP)", problem)
+                self._ledger.metrics.inc("rwc_sweep_clock_alarms_total")
+                return {"clock_alarm": 1}
             rules: list[tuple[str, ColumnElement[bool], str]] = [
                 (
                     "pending_expired",
@@ -325,6 +345,18 @@ class RevocationOps:
                 counts[name] = len(ids)
             counts["challenges_deleted"] = repository.consume_expired_challenges(session, at)
         return counts
+
+    def _clock_problem(self, session: Session, at: datetime, head_seq: int) -> str | None:
+        last_at = session.execute(
+            select(AuditEntry.at).where(AuditEntry.seq == head_seq)
+        ).scalar_one_or_none()
+        mono = self._monotonic() if self._monotonic is not None else 0.0
+        reading = Reading(at, mono)
+        trusted = self._trusted_clock if self._monotonic is not None else None
+        problem = clock_problem(reading, last_at, trusted, self._settings.sweep_max_clock_jump)
+        if problem is None and self._monotonic is not None:
+            self._trusted_clock = reading
+        return problem
 
     def _sweep_rule(
         self, session: Session, actor: Actor, cond: ColumnElement[bool], why: str, at: datetime
