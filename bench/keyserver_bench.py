@@ -39,6 +39,7 @@ from typing import Any
 
 import requests
 from bare_voprf import running_bare
+from pg_waits import Waits, sampling
 from procs import group_cpu_seconds, pids_cpu_seconds
 from sqlalchemy import insert
 from stats import table, verdict
@@ -354,21 +355,30 @@ def postgres_backends(database_url: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def with_cpu(
-    pgids: list[int], fn: Callable[[], WrkResult], database_url: str = ""
-) -> tuple[WrkResult, float]:
-    """Run a load test; return it and the server CPU milliseconds per request it answered.
+Measured = tuple[WrkResult, float, Waits | None]
+
+
+def with_cpu(pgids: list[int], fn: Callable[[], WrkResult], database_url: str = "") -> Measured:
+    """Run a load test; return it, the server CPU ms per request it answered, and waits.
 
     Every process of the servers' groups is counted (supervisor, workers, forked tangd),
     and on PostgreSQL the backends of the bench database (pool connections live for the
-    whole run; one opened during the test counts from zero).
+    whole run; one opened during the test counts from zero), whose wait events are also
+    sampled (pg_waits: CPU vs lock wait vs WAL fsync).
     """
+    postgres = database_url.startswith("postgresql")
     backends = postgres_backends(database_url)
     before = sum(group_cpu_seconds(g) for g in pgids) + pids_cpu_seconds(backends)
-    result = fn()
-    after_backends = postgres_backends(database_url)
-    spent = sum(group_cpu_seconds(g) for g in pgids) + pids_cpu_seconds(after_backends) - before
-    return result, spent * 1000 / max(result.requests, 1)
+    with contextlib.ExitStack() as stack:
+        waits = (
+            stack.enter_context(sampling(PG_ADMIN, database_url.rsplit("/", 1)[1]))
+            if postgres
+            else None
+        )
+        result = fn()
+        after_backends = postgres_backends(database_url)
+        spent = sum(group_cpu_seconds(g) for g in pgids) + pids_cpu_seconds(after_backends)
+    return result, (spent - before) * 1000 / max(result.requests, 1), waits
 
 
 def time_suspend(prep: Prepared, base: str, medium: str, expected: int) -> float:
@@ -412,13 +422,13 @@ def run(
 
     def add(
         name: str,
-        measured: tuple[WrkResult, float],
+        measured: Measured,
         *,
         keepalive: bool,
         tang_paired: float | None = None,
         scale: tuple[str, int] = ("", 1),
     ) -> None:
-        r, cpu_ms = measured
+        r, cpu_ms, waits = measured
         rows.append(
             {
                 "name": name,
@@ -430,6 +440,13 @@ def run(
                 "error_kinds": r.error_kinds,
                 "requests": r.requests,
                 "cpu_ms_per_release": cpu_ms,
+                "pg_waits": None
+                if waits is None
+                else {
+                    "shares": waits.shares(),
+                    "commits": waits.commits,
+                    "releases_per_commit": r.requests / waits.commits if waits.commits else None,
+                },
                 "tang_paired_rps": tang_paired,
                 # (series, processes): rows of one series are compared with its 1-process row
                 "series": scale[0],
@@ -440,7 +457,7 @@ def run(
     print("  Tang ...", flush=True)
     with running_tang() as tang:
 
-        def tang_rate(keepalive: bool = True) -> tuple[WrkResult, float]:
+        def tang_rate(keepalive: bool = True) -> Measured:
             return with_cpu(
                 [tang.pgid],
                 lambda: run_wrk(
@@ -619,6 +636,29 @@ def _print(
     for r in rows:
         if r["errors"]:
             print(f"  errors of {r['name']} (keep-alive {r['keepalive']}): {r['error_kinds']}")
+    waits = [r for r in rows if r.get("pg_waits")]
+    if waits:
+        kinds = ("cpu", "client", "lock", "wal", "io")
+        print(
+            "\n-- Where PostgreSQL backend time goes (pg_stat_activity samples while a "
+            "transaction is open; cpu = executing, client = waiting for the key server "
+            "between statements, lock = row/transaction locks, wal = WAL write/fsync)"
+        )
+        print(
+            table(
+                ["server", "keep-alive", "releases per commit", *kinds],
+                [
+                    [
+                        r["name"],
+                        "yes" if r["keepalive"] else "no",
+                        f"{w['releases_per_commit']:.1f}" if w["releases_per_commit"] else "n/a",
+                        *(f"{w['shares'].get(k, 0) * 100:.0f}%" for k in kinds),
+                    ]
+                    for r in waits
+                    for w in [r["pg_waits"]]
+                ],
+            )
+        )
     if scaled:
         print(f"\n-- Scaling out: 2 processes vs 1 (target >= {TARGET_SCALING}x; bare = reference)")
         print(
