@@ -8,44 +8,18 @@ seconds per figure).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
+from bench import tools
+from tests.support.requirements import missing
 
-import tools  # noqa: E402
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = pytest.mark.slow
-
-# Executable -> Debian package, for the one line that says how to install what is missing.
-_PACKAGES = {
-    "age": "age",
-    "age-keygen": "age",
-    "openssl": "openssl",
-    "time": "time",
-    "clevis": "clevis",
-    "tangd": "tang",
-    "tangd-keygen": "tang",
-    "socat": "socat",
-    "jose": "jose",
-}
-
-
-def _need(*names: str) -> None:
-    """Skip (locally) or fail (under CI, where .ci/run installs them) if a tool is missing."""
-    missing = [n for n in names if tools.find(n) is None]
-    if not missing:
-        return
-    packages = " ".join(sorted({_PACKAGES[n] for n in missing}))
-    message = f"reference tools missing ({', '.join(missing)}): apt-get install -y {packages}"
-    if os.environ.get("RWC_TEST_STRICT") or os.environ.get("CI"):  # .ci/run sets RWC_TEST_STRICT
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def test_missing_tool_names_the_apt_command() -> None:
@@ -62,7 +36,9 @@ def test_find_locates_libexec_tools() -> None:
 
 
 def test_quick_container_bench_produces_figures(tmp_path: Path) -> None:
-    _need("age", "age-keygen", "openssl", "time")
+    absent = [t for t in ("age", "age-keygen", "openssl", "time") if tools.find(t) is None]
+    if absent:
+        missing(", ".join(absent), "apt-get install -y age openssl time")
     out = tmp_path / "figures.json"
     proc = subprocess.run(
         [
@@ -108,7 +84,10 @@ def test_quick_container_bench_produces_figures(tmp_path: Path) -> None:
 
 def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     """Whole rwc processes against a live key server, next to age and clevis + Tang."""
-    _need("age", "age-keygen", "time", "clevis", "tangd", "tangd-keygen", "socat", "jose")
+    needed = ("age", "age-keygen", "time", "clevis", "tangd", "tangd-keygen", "socat", "jose")
+    absent = [t for t in needed if tools.find(t) is None]
+    if absent:
+        missing(", ".join(absent), "apt-get install -y age time clevis tang socat jose")
     out = tmp_path / "figures.json"
     proc = subprocess.run(
         [
