@@ -27,6 +27,7 @@ def _chunks(data: bytes) -> Iterator[bytes]:
         yield data[i : i + 4096]
 
 
+@pytest.mark.own_server  # reads /metrics, which a server keeps in memory
 def test_malformed_requests(world: World) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from keyserver.domain.lifecycle import ROLES as ALL_ROLES
 from keyserver.domain.lifecycle import Actor
 from keyserver.http.app import create_app
@@ -165,6 +167,7 @@ def _new_entries(service: KeyService, after: int) -> list[dict[str, Any]]:
     return list(service.audit_list(operator, after_seq=after, limit=100)["entries"])
 
 
+@pytest.mark.own_server  # reads /metrics, which a server keeps in memory
 def test_route_by_role(world: World) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]
