@@ -14,6 +14,7 @@ the names the CLI and the routers import.
 
 from __future__ import annotations
 
+from keyserver.ops_console import ConsoleOps
 from keyserver.ops_containers import ContainerOps
 from keyserver.ops_reports import ReportOps, export_document
 from keyserver.ops_revocation import RevocationOps
@@ -22,7 +23,7 @@ from keyserver.unauthenticated import UnauthenticatedOps
 from keyserver.validation import check_name, check_text, decode_container_id, parse_time
 
 
-class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps):
+class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps, ConsoleOps):
     """All key server operations over one database.
 
     Args:

@@ -14,9 +14,10 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "KEYSERVER_"
 CONFIG_FILE_NAME = "keyserver.toml"
@@ -34,7 +35,14 @@ class ConfigError(ValueError):
     """The configuration is invalid or the master key cannot be loaded."""
 
 
-_DURATIONS = {"pending_ttl", "challenge_ttl", "loss_waiting_period", "sweep_interval"}
+_DURATIONS = {
+    "pending_ttl",
+    "challenge_ttl",
+    "loss_waiting_period",
+    "sweep_interval",
+    "console_idle_timeout",
+    "console_max_age",
+}
 _INTS = {
     "default_attempt_budget",
     "max_body_bytes",
@@ -46,7 +54,14 @@ _INTS = {
 }
 _BOOLS = {"trust_proxy"}
 _PATHS = {"master_key_file", "data_dir"}
-_STRS = {"database_url", "master_key_b64", "server_id", "contact", "sqlite_synchronous"}
+_STRS = {
+    "database_url",
+    "master_key_b64",
+    "server_id",
+    "contact",
+    "sqlite_synchronous",
+    "time_zone",
+}
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
 
@@ -76,6 +91,10 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
+        time_zone: IANA zone in which people are shown times (the console; e.g.
+            ``Asia/Tokyo``); empty: the server's local zone. JSON keeps RFC 3339 UTC.
+        console_idle_timeout: A console session unused this long is over.
+        console_max_age: A console session is over this long after sign-in, used or not.
         clock: Returns the current aware UTC time (injectable for tests).
         rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
     """
@@ -99,6 +118,9 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
+    time_zone: str = ""
+    console_idle_timeout: timedelta = timedelta(minutes=30)
+    console_max_age: timedelta = timedelta(hours=12)
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
 
@@ -113,13 +135,27 @@ class Settings:
             raise ConfigError("default_attempt_budget must be >= 1")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
-        for name in ("pending_ttl", "challenge_ttl"):
+        for name in ("pending_ttl", "challenge_ttl", "console_idle_timeout", "console_max_age"):
             if getattr(self, name) <= timedelta(0):
                 raise ConfigError(f"{name} must be positive")
         if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
+        if self.time_zone:
+            try:
+                ZoneInfo(self.time_zone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ConfigError(
+                    f"time_zone {self.time_zone!r} is not an IANA zone (e.g. Asia/Tokyo)"
+                ) from exc
+
+    def zone(self) -> tzinfo:
+        """The zone times are shown in: ``time_zone``, or the server's local zone."""
+        if self.time_zone:
+            return ZoneInfo(self.time_zone)
+        local = datetime.now(UTC).astimezone().tzinfo
+        return local if local is not None else UTC
 
     @classmethod
     def load(

@@ -37,7 +37,8 @@ def _pg_admin() -> psycopg.Connection[Any] | None:
 
 
 TABLES = (
-    "audit_log, audit_head, challenges, container_reader_groups, container_readers,"
+    "audit_log, audit_head, challenges, console_sessions, container_reader_groups,"
+    " container_readers,"
     " containers, tokens, principal_groups, principal_roles, principals"
 )
 
