@@ -14,7 +14,12 @@ router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _BACK = _security.PREFIX + "/admin"
 
 
-def _admin_page(page: Page, status: int = 200, **values: object) -> Response:
+def _admin_page(
+    page: Page,
+    status: int = 200,
+    issued: dict[str, object] | None = None,
+    revoked: dict[str, object] | None = None,
+) -> Response:
     principals = page.service.list_principals(page.principal, ctx=page.ctx)
     tokens = page.service.list_tokens(page.principal, ctx=page.ctx)
     return page.render(
@@ -23,7 +28,8 @@ def _admin_page(page: Page, status: int = 200, **values: object) -> Response:
         principals=principals["principals"],
         tokens=tokens["tokens"],
         roles=sorted(ROLES),
-        **values,
+        issued=issued,
+        revoked=revoked,
     )
 
 

@@ -38,7 +38,10 @@ _HEADERS = [
     (b"content-security-policy", CSP.encode("ascii")),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # Nothing of a console URL (media names, container ids) goes to another origin. Not
+    # no-referrer: under it browsers send ``Origin: null`` on same-origin form posts,
+    # and the origin check below needs the real one.
+    (b"referrer-policy", b"same-origin"),
     # Pages show tokens (once), reasons and audit entries: never kept by a cache.
     (b"cache-control", b"no-store"),
 ]
