@@ -41,9 +41,9 @@ from console_helpers import (
     ConsoleServer,
 )
 
-from keyserver.lifecycle import ROLES, Actor
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.settings import Settings
 
 
 def _ci() -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from selenium import webdriver
 
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
 
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"

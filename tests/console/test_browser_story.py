@@ -21,7 +21,7 @@ from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 from voprf import ristretto as r
 
-from keyserver.console._i18n import translations
+from keyserver.http.console._i18n import translations
 from keyserver.service import KeyService
 
 pytestmark = pytest.mark.slow
@@ -143,7 +143,9 @@ def test_loss_story(
     shot("06-reported")
 
     # A reader tries after the loss: refused, and listed in the report.
-    assert attempt_after_loss(console_server, console_server.containers[medium][0]) == 423  # suspended
+    assert (
+        attempt_after_loss(console_server, console_server.containers[medium][0]) == 423
+    )  # suspended
     submit_button(driver, _t(language, "Open the medium report"))
     assert heading(driver) == _t(language, "Medium report: %(medium)s") % {"medium": medium}
     answer = driver.find_element(By.CSS_SELECTOR, ".answer-a").text
