@@ -51,6 +51,11 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def session_cookie_name_plain() -> str:
+    """The session cookie's name over plain HTTP (loopback, tests)."""
+    return _SESSION_COOKIE
+
+
 def session_cookie_name(request: Request) -> str:
     """``__Host-rwc_console`` over TLS (browser-enforced Secure, host-only, Path=/)."""
     return "__Host-" + _SESSION_COOKIE if _secure(request) else _SESSION_COOKIE
