@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from keyserver.domain.durations import DurationError, parse_duration
+
 ENV_PREFIX = "KEYSERVER_"
 CONFIG_FILE_NAME = "keyserver.toml"
 DB_FILE_NAME = "keyserver.store"
@@ -60,7 +62,7 @@ _STRS = {
     "server_id",
     "contact",
     "sqlite_synchronous",
-    "time_zone",
+    "display_timezone",
 }
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
@@ -91,8 +93,8 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
-        time_zone: IANA zone in which people are shown times (the console; e.g.
-            ``Asia/Tokyo``); empty: the server's local zone. JSON keeps RFC 3339 UTC.
+        display_timezone: IANA zone in which times are shown to people (with their
+            offset); empty: the server's local zone. JSON always carries UTC.
         console_idle_timeout: A console session unused this long is over.
         console_max_age: A console session is over this long after sign-in, used or not.
         clock: Returns the current aware UTC time (injectable for tests).
@@ -118,7 +120,7 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
-    time_zone: str = ""
+    display_timezone: str = ""
     console_idle_timeout: timedelta = timedelta(minutes=30)
     console_max_age: timedelta = timedelta(hours=12)
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
@@ -129,7 +131,8 @@ class Settings:
         for name in _DURATIONS:
             value = getattr(self, name)
             if not isinstance(value, timedelta):
-                # Accept seconds (int/float) from direct construction, too.
+                # Text from a caller follows the one duration grammar; a bare number is
+                # refused here as everywhere (keyserver.domain.durations says why).
                 object.__setattr__(self, name, _coerce(name, value))
         if self.default_attempt_budget < 1:
             raise ConfigError("default_attempt_budget must be >= 1")
@@ -142,20 +145,8 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
-        if self.time_zone:
-            try:
-                ZoneInfo(self.time_zone)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ConfigError(
-                    f"time_zone {self.time_zone!r} is not an IANA zone (e.g. Asia/Tokyo)"
-                ) from exc
-
-    def zone(self) -> tzinfo:
-        """The zone times are shown in: ``time_zone``, or the server's local zone."""
-        if self.time_zone:
-            return ZoneInfo(self.time_zone)
-        local = datetime.now(UTC).astimezone().tzinfo
-        return local if local is not None else UTC
+        if self.display_timezone:
+            display_zone(self.display_timezone)  # fails at start, not at the first report
 
     @classmethod
     def load(
@@ -246,6 +237,23 @@ class Settings:
         return key
 
 
+def display_zone(name: str) -> tzinfo:
+    """The zone times are shown in: the IANA zone ``name``, or the local zone if empty.
+
+    Raises:
+        ConfigError: ``name`` is not a zone of the installed tz database.
+    """
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"display_timezone {name!r} is not a time zone (e.g. Asia/Tokyo, UTC)"
+        ) from exc
+
+
 def known_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The ``KEYSERVER_*`` variables that name settings (others, e.g. the CLI's, dropped).
 
@@ -274,7 +282,8 @@ def _coerce(key: str, value: Any) -> Any:
         if key in _DURATIONS:
             if isinstance(value, timedelta):
                 return value
-            return timedelta(seconds=float(value))
+            # spec §limits: one grammar for flags, KEYSERVER_* and TOML ("72h", not "72").
+            return parse_duration(value, name=key)
         if key in _INTS:
             return int(value)
         if key in _BOOLS:
@@ -282,5 +291,7 @@ def _coerce(key: str, value: Any) -> Any:
         if key in _PATHS:
             return Path(value)
         return str(value)
+    except DurationError as exc:
+        raise ConfigError(str(exc)) from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid value for {key}") from exc

@@ -25,10 +25,11 @@ from keyserver.domain.encoding import b64d, b64e
 from keyserver.domain.errors import InvalidRequestError, NotFoundError, UnauthenticatedError
 from keyserver.domain.lifecycle import BUDGET_REASON, Actor, State
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
-from keyserver.service.base import ADMIN, LOCAL, OVERSIGHT, RequestContext, ServiceBase
+from keyserver.domain.context import ADMIN, LOCAL, OVERSIGHT, RequestContext
 from keyserver.service.reports import export_document
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, canonical_json, lock_head
+from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, ConsoleSession, Container, Principal
 
 # Who may sign in to the console: officials and auditors (oversight) and admins. Readers
@@ -59,8 +60,12 @@ class ConsoleSignIn:
     session_id: str
 
 
-class ConsoleOps(ServiceBase):
+class ConsoleOps:
     """Console sessions and the console's read-only views."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
 
     # --- sessions -------------------------------------------------------------------
 
@@ -72,24 +77,24 @@ class ConsoleOps(ServiceBase):
             ForbiddenError: A reader or writer (audited, like every refusal).
         """
         digest = auth.token_digest(token)
-        with self._single_read_engine.connect() as conn:
+        with self._ledger.single_read_engine.connect() as conn:
             row = repository.token_lookup(conn, digest)
             conn.rollback()
-        actor = auth.actor_for(row, digest, self.now())
-        self._require(
+        actor = auth.actor_for(row, digest, self._ledger.now())
+        self._ledger.require(
             actor, CONSOLE_ROLES, "signing in to the console", action="console.signin", ctx=ctx
         )
         # A fresh id at every sign-in: a session id known before sign-in (fixation) is
         # never promoted to a signed-in one.
-        session_id = b64e(self.settings.rng(SESSION_ID_BYTES))
-        with self._tx() as session:
-            now = self.now()
+        session_id = b64e(self._settings.rng(SESSION_ID_BYTES))
+        with self._ledger.tx() as session:
+            now = self._ledger.now()
             lock_head(session)
             # Sessions past their absolute age are dropped here; idle ones with them when
             # they are older than the absolute age (sign-in is rare; no sweep needed).
             session.execute(
                 delete(ConsoleSession).where(
-                    ConsoleSession.created_at <= now - self.settings.console_max_age
+                    ConsoleSession.created_at <= now - self._settings.console_max_age
                 )
             )
             session.add(
@@ -100,7 +105,7 @@ class ConsoleOps(ServiceBase):
                     last_seen_at=now,
                 )
             )
-            self._audit(
+            self._ledger.audit(
                 session,
                 NewEntry(
                     actor=actor.name,
@@ -122,8 +127,8 @@ class ConsoleOps(ServiceBase):
         if len(session_id) > 64 or not session_id.isascii():
             return None
         digest = session_digest(session_id)
-        now = self.now()
-        with self._sessions() as session:
+        now = self._ledger.now()
+        with self._ledger.reads() as session:
             row = session.get(ConsoleSession, digest)
             # The row was found by its hash; comparing again in constant time is defence
             # in depth, as for tokens (keyserver/domain/auth.py).
@@ -131,12 +136,12 @@ class ConsoleOps(ServiceBase):
                 return None
             created, seen, token_hash = row.created_at, row.last_seen_at, row.token_hash
         if (
-            now - created >= self.settings.console_max_age
-            or now - seen >= self.settings.console_idle_timeout
+            now - created >= self._settings.console_max_age
+            or now - seen >= self._settings.console_idle_timeout
         ):
             self._end_session(digest)
             return None
-        with self._single_read_engine.connect() as conn:
+        with self._ledger.single_read_engine.connect() as conn:
             token_row = repository.token_lookup(conn, token_hash)
             conn.rollback()
         try:
@@ -148,7 +153,7 @@ class ConsoleOps(ServiceBase):
             self._end_session(digest)
             return None
         if now - seen >= _TOUCH_EVERY:
-            with self._tx() as session:
+            with self._ledger.tx() as session:
                 session.execute(
                     update(ConsoleSession)
                     .where(ConsoleSession.id_hash == digest)
@@ -161,10 +166,10 @@ class ConsoleOps(ServiceBase):
     ) -> None:
         """End a console session (audited)."""
         digest = session_digest(session_id)
-        with self._tx() as session:
+        with self._ledger.tx() as session:
             lock_head(session)
             session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == digest))
-            self._audit(
+            self._ledger.audit(
                 session,
                 NewEntry(
                     actor=actor.name,
@@ -176,15 +181,15 @@ class ConsoleOps(ServiceBase):
             )
 
     def _end_session(self, digest: bytes) -> None:
-        with self._tx() as session:
+        with self._ledger.tx() as session:
             session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == digest))
 
     # --- views ----------------------------------------------------------------------
 
     def console_overview(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """Counts by state, recent loss reports, budget suspensions (officials, auditors)."""
-        self._require(actor, OVERSIGHT, "the console overview", action="search", ctx=ctx)
-        with self._sessions() as session:
+        self._ledger.require(actor, OVERSIGHT, "the console overview", action="search", ctx=ctx)
+        with self._ledger.reads() as session:
             counts = {
                 str(state): int(n)
                 for state, n in session.execute(
@@ -251,7 +256,7 @@ class ConsoleOps(ServiceBase):
         Returns:
             ``{media: [{medium, containers, states}], containers: [...], truncated}``.
         """
-        self._require(actor, OVERSIGHT, "searching containers", action="search", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, "searching containers", action="search", ctx=ctx)
         text = text.strip()
         if text:
             check_text(text, "search text")
@@ -277,7 +282,7 @@ class ConsoleOps(ServiceBase):
             stmt = stmt.where(or_(*matches))
         if state is not None:
             stmt = stmt.where(Container.state == state)
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             rows = session.execute(
                 stmt.order_by(Container.medium, Container.label, Container.id).limit(FIND_LIMIT + 1)
             ).all()
@@ -323,9 +328,9 @@ class ConsoleOps(ServiceBase):
             NotFoundError: No container names this medium; ``suggestions`` lists the
                 nearest media (a typo must never look like an empty, protected medium).
         """
-        self._require(actor, OVERSIGHT, "reading a medium", action="search", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, "reading a medium", action="search", ctx=ctx)
         check_text(medium, "medium")
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             rows = session.execute(
                 select(Container, Principal.name)
                 .join(Principal, Principal.id == Container.issuer_id)
@@ -383,7 +388,7 @@ class ConsoleOps(ServiceBase):
         Returns:
             ``{entries: [...], next_before_seq: int | null}``.
         """
-        self._require(actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx)
         filters: list[ColumnElement[bool]] = []
         if actor_name is not None:
             filters.append(AuditEntry.actor == check_text(actor_name, "actor"))
@@ -400,7 +405,7 @@ class ConsoleOps(ServiceBase):
             filters.append(AuditEntry.at < until)
         if before_seq is not None:
             filters.append(AuditEntry.seq < before_seq)
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             if medium is not None:
                 check_text(medium, "medium")
                 ids = [

@@ -39,7 +39,7 @@ class ConsoleServer:
 
     def settings(self) -> Settings:
         """Settings of the served data directory (for checks through the service)."""
-        return Settings.for_data_dir(self.data_dir, time_zone=ZONE, sweep_interval=0)
+        return Settings.for_data_dir(self.data_dir, display_timezone=ZONE, sweep_interval=0)
 
 
 BrowserFactory = Callable[[str], webdriver.Chrome]

@@ -54,7 +54,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     common: dict[str, Any] = {
         "master_key_b64": new_master_key_b64(),
         "sweep_interval": 0,
-        "time_zone": "Asia/Tokyo",
+        "display_timezone": "Asia/Tokyo",
         "clock": clock,
     }
     if request.param == "sqlite":

@@ -22,8 +22,9 @@ from keyserver.domain.errors import InvalidRequestError, KeyServerError
 from keyserver.domain.lifecycle import Actor
 from keyserver.http.console import _i18n, _security
 from keyserver.http.deps import get_context, get_service
+from keyserver.domain.settings import display_zone
 from keyserver.service import KeyService, RequestContext
-from keyserver.service.base import ADMIN, OFFICIAL, OVERSIGHT
+from keyserver.domain.context import ADMIN, OFFICIAL, OVERSIGHT
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MAX_FIELDS = 40
@@ -151,7 +152,7 @@ def _base_page(request: Request, service: KeyService, ctx: RequestContext) -> Pa
         service=service,
         ctx=ctx,
         language=language,
-        formats=_i18n.Formats(language, service.settings.zone()),
+        formats=_i18n.Formats(language, display_zone(service.settings.display_timezone)),
     )
 
 
