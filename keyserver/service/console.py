@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 
 from keyserver.domain import auth
+from keyserver.domain.context import ADMIN, LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64d, b64e
 from keyserver.domain.errors import InvalidRequestError, NotFoundError, UnauthenticatedError
 from keyserver.domain.lifecycle import BUDGET_REASON, Actor, State
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
-from keyserver.domain.context import ADMIN, LOCAL, OVERSIGHT, RequestContext
 from keyserver.service.reports import export_document
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, canonical_json, lock_head
@@ -388,7 +388,9 @@ class ConsoleOps:
         Returns:
             ``{entries: [...], next_before_seq: int | null}``.
         """
-        self._ledger.require(actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx)
+        self._ledger.require(
+            actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx
+        )
         filters: list[ColumnElement[bool]] = []
         if actor_name is not None:
             filters.append(AuditEntry.actor == check_text(actor_name, "actor"))

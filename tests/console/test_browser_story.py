@@ -9,6 +9,7 @@ screenshot of each page (docs/console holds the checked-in ones).
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,29 @@ def sign_in(driver: WebDriver, url: str, token: str, language: str) -> None:
     assert heading(driver) == _t(language, "Sign in")
     driver.find_element(By.ID, "token").send_keys(token)
     submit_button(driver, _t(language, "Sign in"))
+
+
+def check_printable_on_a4(driver: WebDriver) -> None:
+    """The report prints on A4 (its own @page size) without the console's navigation."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not driver.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
+        assert not driver.find_element(By.ID, "print").is_displayed()
+        assert driver.find_element(By.CSS_SELECTOR, ".answer").is_displayed()
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    # The print button is the script's only job: without the script it stays hidden.
+    assert driver.find_element(By.ID, "print").is_displayed()
+    printed = driver.execute_cdp_cmd(
+        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}
+    )
+    pdf = base64.b64decode(printed["data"])
+    assert pdf.startswith(b"%PDF")
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    assert boxes, "no page in the printed report"
+    for width, height in boxes:  # A4 is 595 x 842 points
+        assert round(float(width)) in {595, 596}
+        assert round(float(height)) in {842, 843}
 
 
 def attempt_after_loss(server: ConsoleServer, container_id: str) -> int:
@@ -154,6 +178,7 @@ def test_loss_story(
     assert "(UTC+09:00)" in body  # times in the configured zone, with the offset
     assert _t(language, "Refused") in body
     shot("07-report")
+    check_printable_on_a4(driver)
 
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
     driver.find_element(By.ID, "restore_reason").send_keys("found in the office")

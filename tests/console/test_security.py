@@ -377,3 +377,41 @@ def test_cookies_over_tls_are_secure_and_host_only() -> None:
     assert "httponly" in header
     assert "samesite=strict" in header
     assert "domain=" not in header
+
+
+def test_report_downloads_as_json(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["suzuki"])  # an auditor reads reports too
+        resp = browser.get(url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("application/json")
+    assert resp.headers["content-disposition"].startswith("attachment;")
+    doc = resp.json()
+    assert doc["medium"] == MEDIUM
+    assert len(doc["containers"]) == 2
+
+
+def test_auditor_cannot_act(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, resp = sign_in(url, tokens["suzuki"])
+        assert signed_in(resp)
+        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+        assert 'action="/console/medium/report-lost"' not in page.text
+        refused = browser.post(
+            url + "/console/medium/report-lost/confirm", data=loss_form(csrf_of(page)), timeout=30
+        )
+        assert refused.status_code == 403
+    assert states(settings) == {"active"}
+    (entry,) = audit_entries(settings, action="suspend")
+    assert (entry["actor"], entry["outcome"]) == ("suzuki", "refused")
+
+
+def test_unknown_medium_suggests_the_nearest(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30)
+        assert page.status_code == 404
+        assert f'href="/console/medium?name={MEDIUM}"' in page.text

@@ -18,13 +18,13 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from keyserver.domain.context import ADMIN, OFFICIAL, OVERSIGHT
 from keyserver.domain.errors import InvalidRequestError, KeyServerError
 from keyserver.domain.lifecycle import Actor
+from keyserver.domain.settings import display_zone
 from keyserver.http.console import _i18n, _security
 from keyserver.http.deps import get_context, get_service
-from keyserver.domain.settings import display_zone
 from keyserver.service import KeyService, RequestContext
-from keyserver.domain.context import ADMIN, OFFICIAL, OVERSIGHT
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MAX_FIELDS = 40

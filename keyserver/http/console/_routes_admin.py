@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver.domain.errors import ForbiddenError
+from keyserver.domain.errors import ForbiddenError, NotFoundError
 from keyserver.domain.lifecycle import ROLES
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
@@ -86,13 +86,21 @@ def issue_token(page: PostedPage) -> Response:
 
 @router.post("/admin/tokens/revoke")
 def revoke_token(page: PostedPage) -> Response:
-    """Revoke a token; every session opened with it ends at its next request."""
+    """Revoke a token, after a confirmation page naming it and its principal.
+
+    Every console session opened with the token ends at its next request.
+    """
 
     def body() -> Response:
         _refuse_non_admin(page)
-        revoked = page.service.revoke_token(
-            page.principal, page.form.get("token_id", ""), ctx=page.ctx
-        )
+        token_id = page.form.get("token_id", "")
+        if page.form.get("confirmed") != "yes":
+            tokens = page.service.list_tokens(page.principal, ctx=page.ctx)["tokens"]
+            token = next((t for t in tokens if t["token_id"] == token_id), None)
+            if token is None:
+                raise NotFoundError("no such token")
+            return page.render("confirm_revoke.html", token=token)
+        revoked = page.service.revoke_token(page.principal, token_id, ctx=page.ctx)
         return _admin_page(page, revoked=revoked)
 
     return page.act(body, _BACK)
