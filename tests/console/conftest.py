@@ -6,7 +6,8 @@ are set up through the service on the same data directory before it starts. Brow
 tests drive headless Chromium with Selenium (chromium + chromium-driver from Debian).
 
 Locally, a machine without Chromium skips the browser tests with one line saying how to
-install it; under CI (``RWC_TEST_STRICT=1``, set by .ci/run) a missing browser fails.
+install it; under CI (``RWC_TEST_STRICT=1``, set by .ci/run) a missing browser fails
+(tests/support/requirements.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,9 +27,11 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from console_helpers import (
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
+from tests.support.console import (
+    BROWSER,
     INSTALL_HINT,
     KEYSERVER,
     MEDIA,
@@ -40,19 +42,7 @@ from console_helpers import (
     BrowserFactory,
     ConsoleServer,
 )
-
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-
-
-def _strict() -> bool:
-    """Under CI (.ci/run sets RWC_TEST_STRICT=1; CI=true too) a skip would hide a gap."""
-    return os.environ.get("RWC_TEST_STRICT") == "1" or os.environ.get("CI", "").lower() in {
-        "1",
-        "true",
-        "yes",
-    }
+from tests.support.requirements import missing
 
 
 @dataclass(frozen=True)
@@ -69,9 +59,7 @@ def chromium() -> Chromium:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if browser is None or driver is None:
-        if _strict():
-            pytest.fail(f"no browser under CI (RWC_TEST_STRICT=1): {INSTALL_HINT}")
-        pytest.skip(INSTALL_HINT)
+        missing(BROWSER, INSTALL_HINT)
     return Chromium(browser=browser, driver=driver)
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from console_helpers import MEDIA, OTHER_MEDIUM, BrowserFactory, ConsoleServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -24,6 +23,7 @@ from voprf import ristretto as r
 
 from keyserver.http.console._i18n import translations
 from keyserver.service import KeyService
+from tests.support.console import MEDIA, OTHER_MEDIUM, BrowserFactory, ConsoleServer
 
 pytestmark = pytest.mark.slow
 

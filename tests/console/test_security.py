@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 from starlette.requests import Request
@@ -28,29 +26,16 @@ from keyserver.http.console import _security
 from keyserver.service import KeyService
 from keyserver.store import init_database
 from keyserver.testing import new_master_key_b64, running_server
+from tests.support import postgres
+from tests.support.clock import FakeClock
 
-PG_ADMIN = os.environ.get("KEYSERVER_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 MEDIUM = "USB-2022-06-AMA"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-class FakeClock:
-    """A clock the tests move by hand."""
-
-    def __init__(self) -> None:
-        self.t = datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, **kw: float) -> None:
-        self.t += timedelta(**kw)
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    clock = FakeClock()
+    clock = FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC))
     common: dict[str, Any] = {
         "master_key_b64": new_master_key_b64(),
         "sweep_interval": 0,
@@ -62,19 +47,10 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         init_database(s)
         yield s
         return
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not running (see DEVELOPERS.md)")
-    name = "ks_" + secrets.token_hex(6)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        s = Settings(database_url=PG_URL.format(db=name), **common)
+    with postgres.fresh_database("console") as name:
+        s = Settings(database_url=postgres.database_url(name), **common)
         init_database(s)
         yield s
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def clock_of(settings: Settings) -> FakeClock:

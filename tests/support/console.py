@@ -1,4 +1,4 @@
-"""Shared names of the console tests (fixtures are in conftest.py)."""
+"""Shared names of the console tests (fixtures in tests/console/conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from keyserver.domain.settings import Settings
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"
 TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
-INSTALL_HINT = "browser tests need Chromium: apt-get install chromium chromium-driver"
+BROWSER = "Chromium with chromedriver (browser tests)"
+INSTALL_HINT = "apt-get install chromium chromium-driver"
 ZONE = "Asia/Tokyo"
 # Screenshots of each page go here when set (docs/console holds the checked-in ones).
 SCREENSHOT_ENV = "RWC_CONSOLE_SCREENSHOTS"
