@@ -391,3 +391,17 @@ def test_unknown_medium_suggests_the_nearest(settings: Settings) -> None:
         page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30)
         assert page.status_code == 404
         assert f'href="/console/medium?name={MEDIUM}"' in page.text
+
+
+def test_unknown_console_page_is_a_page() -> None:
+    from keyserver.http.app import create_app  # noqa: PLC0415
+
+    settings = Settings(database_url="sqlite://", master_key_b64=new_master_key_b64())
+    with running_server(settings, app=create_app(settings)) as url:
+        resp = requests.get(url + "/console/no-such-page", headers={"Accept-Language": "en"})
+        css = requests.get(url + "/console/static/console.css")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "Nothing matched" in resp.text
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")

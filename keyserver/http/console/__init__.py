@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from keyserver.domain.errors import NotFoundError
 from keyserver.http.console import (
     _i18n,
     _routes_admin,
@@ -23,10 +24,22 @@ from keyserver.http.console import (
     _routes_media,
     _routes_session,
 )
-from keyserver.http.console._page import CsrfRefused, SignInRequired, language_of, redirect
+from keyserver.http.console._page import (
+    CsrfRefused,
+    PublicPage,
+    SignInRequired,
+    language_of,
+    redirect,
+)
 from keyserver.http.console._security import PREFIX, ConsoleHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _not_found(page: PublicPage, rest: str) -> Response:
+    """The console's own 404 page."""
+    del rest
+    return page.error(NotFoundError("no such console page"), PREFIX + "/overview")
 
 
 def install(app: FastAPI) -> None:
@@ -34,6 +47,9 @@ def install(app: FastAPI) -> None:
     for module in (_routes_session, _routes_media, _routes_audit, _routes_admin):
         app.include_router(module.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")
+    # Last, so it matches only what no page or static file did: a person who mistyped a
+    # console address gets a page in their language, not a JSON problem.
+    app.add_api_route(PREFIX + "/{rest:path}", _not_found, methods=["GET"], include_in_schema=False)
 
     async def on_sign_in_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequired)
