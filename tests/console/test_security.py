@@ -405,3 +405,33 @@ def test_unknown_console_page_is_a_page() -> None:
     assert "Nothing matched" in resp.text
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_revoking_a_token_asks_first(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        admin, resp = sign_in(url, tokens["sato"])
+        assert signed_in(resp)
+        page = admin.get(url + "/console/admin", timeout=30)
+        token_id = re.findall(r'name="token_id" value="(tk_[A-Za-z0-9_-]{16})"', page.text)
+        listed = requests.get(
+            url + "/v1/tokens", headers={"Authorization": f"Bearer {tokens['sato']}"}, timeout=30
+        ).json()["tokens"]
+        clerk_id = next(t["token_id"] for t in listed if t["name"] == "clerk")
+        assert clerk_id in token_id
+        revoke = url + "/console/admin/tokens/revoke"
+        asked = admin.post(revoke, data={"csrf": csrf_of(page), "token_id": clerk_id}, timeout=30)
+        assert asked.status_code == 200
+        assert 'name="confirmed" value="yes"' in asked.text
+        whoami = url + "/v1/whoami"
+        clerk = {"Authorization": f"Bearer {tokens['clerk']}"}
+        assert requests.get(whoami, headers=clerk, timeout=30).status_code == 200
+        done = admin.post(
+            revoke,
+            data={"csrf": csrf_of(asked), "token_id": clerk_id, "confirmed": "yes"},
+            timeout=30,
+        )
+        assert done.status_code == 200
+        assert requests.get(whoami, headers=clerk, timeout=30).status_code == 401
+    (entry,) = audit_entries(settings, action="token.revoke")
+    assert (entry["actor"], entry["details"]["token_id"]) == ("sato", clerk_id)
