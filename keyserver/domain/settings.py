@@ -14,9 +14,10 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from keyserver.domain.durations import DurationError, parse_duration
 
@@ -41,6 +42,7 @@ _DURATIONS = {
     "challenge_ttl",
     "loss_waiting_period",
     "sweep_interval",
+<<<<<<< HEAD
     "db_connect_timeout",
     "db_statement_timeout",
     "db_lock_timeout",
@@ -54,6 +56,11 @@ _DB_TIMEOUTS = (
     "db_lock_timeout",
     "db_idle_in_transaction_timeout",
 )
+=======
+    "console_idle_timeout",
+    "console_max_age",
+}
+>>>>>>> main
 _INTS = {
     "default_attempt_budget",
     "max_body_bytes",
@@ -65,7 +72,14 @@ _INTS = {
 }
 _BOOLS = {"trust_proxy"}
 _PATHS = {"master_key_file", "data_dir"}
-_STRS = {"database_url", "master_key_b64", "server_id", "contact", "sqlite_synchronous"}
+_STRS = {
+    "database_url",
+    "master_key_b64",
+    "server_id",
+    "contact",
+    "sqlite_synchronous",
+    "display_timezone",
+}
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
 
@@ -107,8 +121,15 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
+<<<<<<< HEAD
         sweep_max_clock_jump: The sweep destroys nothing (and alarms) when the clock is
             further than this ahead of the last audit entry (keyserver/domain/clockguard.py).
+=======
+        display_timezone: IANA zone in which times are shown to people (with their
+            offset); empty: the server's local zone. JSON always carries UTC.
+        console_idle_timeout: A console session unused this long is over.
+        console_max_age: A console session is over this long after sign-in, used or not.
+>>>>>>> main
         clock: Returns the current aware UTC time (injectable for tests).
         monotonic: A monotonic clock in seconds for the sweep's clock-step guard (None:
             ``time.monotonic`` with the built-in ``clock``; no monotonic check with an
@@ -135,11 +156,17 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
+<<<<<<< HEAD
     db_connect_timeout: timedelta = timedelta(seconds=5)
     db_statement_timeout: timedelta = timedelta(seconds=10)
     db_lock_timeout: timedelta = timedelta(seconds=5)
     db_idle_in_transaction_timeout: timedelta = timedelta(seconds=15)
     sweep_max_clock_jump: timedelta = timedelta(days=30)
+=======
+    display_timezone: str = ""
+    console_idle_timeout: timedelta = timedelta(minutes=30)
+    console_max_age: timedelta = timedelta(hours=12)
+>>>>>>> main
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     monotonic: Callable[[], float] | None = field(default=None, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
@@ -156,16 +183,21 @@ class Settings:
             raise ConfigError("default_attempt_budget must be >= 1")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
-        for name in ("pending_ttl", "challenge_ttl"):
+        for name in ("pending_ttl", "challenge_ttl", "console_idle_timeout", "console_max_age"):
             if getattr(self, name) <= timedelta(0):
                 raise ConfigError(f"{name} must be positive")
         if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
+<<<<<<< HEAD
         for name in _DB_TIMEOUTS:
             if getattr(self, name) < timedelta(seconds=1):
                 raise ConfigError(f"{name} must be at least 1s (a database must never hang us)")
+=======
+        if self.display_timezone:
+            display_zone(self.display_timezone)  # fails at start, not at the first report
+>>>>>>> main
 
     @classmethod
     def load(
@@ -254,6 +286,23 @@ class Settings:
         if len(key) != MASTER_KEY_BYTES:
             raise ConfigError("the master key must be exactly 32 bytes")
         return key
+
+
+def display_zone(name: str) -> tzinfo:
+    """The zone times are shown in: the IANA zone ``name``, or the local zone if empty.
+
+    Raises:
+        ConfigError: ``name`` is not a zone of the installed tz database.
+    """
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"display_timezone {name!r} is not a time zone (e.g. Asia/Tokyo, UTC)"
+        ) from exc
 
 
 def known_env(environ: Mapping[str, str]) -> dict[str, str]:
