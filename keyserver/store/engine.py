@@ -40,6 +40,8 @@ from keyserver.store.writelock import engine_write_lock, sqlite_file
 log = logging.getLogger("keyserver")
 
 READ_ONLY_OPTION = "rwc_read_only"
+# Work that may legitimately run long (migrations rewriting a large table): no deadline.
+NO_DEADLINE_OPTION = "rwc_no_deadline"
 # One SELECT, no transaction needed: SQLite runs it in its own implicit read snapshot.
 SINGLE_READ_OPTION = "rwc_single_read"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -164,13 +166,20 @@ def _postgres_engine(settings: Settings) -> Engine:
     def _pg_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         watchdog.disarm(id(record))
 
+    def _renew(conn: Connection) -> None:
+        record = conn.connection._connection_record
+        if conn.get_execution_options().get(NO_DEADLINE_OPTION):
+            watchdog.disarm(id(record))
+        else:
+            _arm(record)
+
     @event.listens_for(engine, "begin")
     def _pg_begin(conn: Connection) -> None:
-        _arm(conn.connection._connection_record)
+        _renew(conn)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _pg_statement(conn: Connection, *_args: Any) -> None:
-        _arm(conn.connection._connection_record)
+        _renew(conn)
 
     return engine
 
@@ -229,7 +238,13 @@ def migrate(settings: Settings, engine: Engine | None = None) -> None:
     own = engine is None
     eng = make_engine(settings) if engine is None else engine
     try:
-        with eng.begin() as conn:
+        # A migration may rewrite a large table (0002_seq_bigint rewrites audit_log): no
+        # client deadline and no statement timeout, only the lock timeout (a migration
+        # must not queue behind a stuck session for ever).
+        with eng.execution_options(**{NO_DEADLINE_OPTION: True}).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
             cfg = _alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")

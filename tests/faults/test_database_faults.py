@@ -345,3 +345,26 @@ def test_sqlite_side_files_get_write_back(tmp_path: Path) -> None:
     db.chmod(0o444)  # still read-only: nothing to repair yet
     (tmp_path / "keyserver.store-shm").chmod(0o444)
     assert repair_side_files(db) == []
+
+
+def test_postgres_deadline_spares_migrations(pg_name: str) -> None:
+    """A statement longer than db_statement_timeout is cut, except in a migration."""
+    from sqlalchemy import exc, text  # noqa: PLC0415
+
+    from keyserver.store.engine import NO_DEADLINE_OPTION, make_engine, migrate  # noqa: PLC0415
+
+    settings = Settings(
+        database_url=postgres.database_url(pg_name),
+        master_key_b64=new_master_key_b64(),
+        **{**FAST, "db_statement_timeout": timedelta(seconds=1)},
+    )
+    engine = make_engine(settings)
+    try:
+        with pytest.raises(exc.OperationalError), engine.begin() as conn:
+            conn.execute(text("SELECT pg_sleep(3)"))
+        with engine.execution_options(**{NO_DEADLINE_OPTION: True}).begin() as conn:
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            conn.execute(text("SELECT pg_sleep(3)"))
+        migrate(settings, engine)  # the whole chain, under a 1 s statement timeout
+    finally:
+        engine.dispose()
