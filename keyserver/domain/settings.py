@@ -42,7 +42,8 @@ _DURATIONS = {
     "challenge_ttl",
     "loss_waiting_period",
     "sweep_interval",
-<<<<<<< HEAD
+    "console_idle_timeout",
+    "console_max_age",
     "db_connect_timeout",
     "db_statement_timeout",
     "db_lock_timeout",
@@ -56,11 +57,6 @@ _DB_TIMEOUTS = (
     "db_lock_timeout",
     "db_idle_in_transaction_timeout",
 )
-=======
-    "console_idle_timeout",
-    "console_max_age",
-}
->>>>>>> main
 _INTS = {
     "default_attempt_budget",
     "max_body_bytes",
@@ -121,15 +117,12 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
-<<<<<<< HEAD
         sweep_max_clock_jump: The sweep destroys nothing (and alarms) when the clock is
             further than this ahead of the last audit entry (keyserver/domain/clockguard.py).
-=======
         display_timezone: IANA zone in which times are shown to people (with their
             offset); empty: the server's local zone. JSON always carries UTC.
         console_idle_timeout: A console session unused this long is over.
         console_max_age: A console session is over this long after sign-in, used or not.
->>>>>>> main
         clock: Returns the current aware UTC time (injectable for tests).
         monotonic: A monotonic clock in seconds for the sweep's clock-step guard (None:
             ``time.monotonic`` with the built-in ``clock``; no monotonic check with an
@@ -156,17 +149,14 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
-<<<<<<< HEAD
     db_connect_timeout: timedelta = timedelta(seconds=5)
     db_statement_timeout: timedelta = timedelta(seconds=10)
     db_lock_timeout: timedelta = timedelta(seconds=5)
     db_idle_in_transaction_timeout: timedelta = timedelta(seconds=15)
     sweep_max_clock_jump: timedelta = timedelta(days=30)
-=======
     display_timezone: str = ""
     console_idle_timeout: timedelta = timedelta(minutes=30)
     console_max_age: timedelta = timedelta(hours=12)
->>>>>>> main
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     monotonic: Callable[[], float] | None = field(default=None, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
@@ -190,14 +180,11 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
-<<<<<<< HEAD
         for name in _DB_TIMEOUTS:
             if getattr(self, name) < timedelta(seconds=1):
                 raise ConfigError(f"{name} must be at least 1s (a database must never hang us)")
-=======
         if self.display_timezone:
             display_zone(self.display_timezone)  # fails at start, not at the first report
->>>>>>> main
 
     @classmethod
     def load(
