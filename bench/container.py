@@ -29,7 +29,7 @@ from procs import ProcResult, run_measured
 from stats import GIB, MIB, human_size, median, table, verdict
 from tools import require
 
-from pycontainer.primitives import CHUNK_LOG2_DEFAULT
+from pycontainer.format.primitives import CHUNK_LOG2_DEFAULT
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "rwc_child.py"

@@ -5,7 +5,7 @@ Separates what the library's own code costs from what the kernel's read/write co
 output goes to a no-op writer, so the figure is AES-GCM plus the library's per-chunk
 bookkeeping. This is the number to hold against ``openssl speed`` (one core) for
 workers=1; the end-to-end figures add reading the input and writing the container.
-Uses an internal module (pycontainer.stream); if its API changes the figure is skipped.
+Uses an internal module (pycontainer.format.stream); if its API changes the figure is skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 def stream_seal_rate(total: int, workers: int, chunk_log2: int, runs: int) -> float | None:
     """Best-of-runs bytes/second of EncryptingSink over ``total`` bytes, or None if unavailable."""
     try:
-        from pycontainer.stream import EncryptingSink  # noqa: PLC0415 - internal, optional
+        from pycontainer.format.stream import EncryptingSink  # noqa: PLC0415 - internal, optional
     except ImportError:
         return None
 
@@ -30,7 +30,7 @@ def stream_seal_rate(total: int, workers: int, chunk_log2: int, runs: int) -> fl
             _one_pass(EncryptingSink, discard, total, workers, chunk_log2) for _ in range(runs)
         ]
     except (TypeError, AttributeError) as exc:  # the internal API changed: skip the figure
-        print(f"  STREAM core figure skipped: pycontainer.stream changed ({exc})")
+        print(f"  STREAM core figure skipped: pycontainer.format.stream changed ({exc})")
         return None
     return max(rates)
 

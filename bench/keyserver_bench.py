@@ -77,7 +77,7 @@ class Prepared:
 def sqlite_database() -> Iterator[str]:
     """A fresh SQLite file in a temporary directory (disk, WAL), removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="rwc-bench-ks-") as tmp:
-        yield f"sqlite:///{tmp}/keyserver.db"
+        yield f"sqlite:///{tmp}/keyserver.store"
 
 
 @contextlib.contextmanager
@@ -110,7 +110,7 @@ def postgres_available() -> str | None:
 
 
 def _settings(database_url: str, master_key_b64: str) -> Any:
-    from keyserver.settings import Settings  # noqa: PLC0415
+    from keyserver.domain.settings import Settings  # noqa: PLC0415
 
     return Settings.load(
         overrides={
@@ -124,8 +124,8 @@ def _settings(database_url: str, master_key_b64: str) -> Any:
 
 def prepare(database_url: str, containers: int) -> Prepared:
     """Migrate, create principals, register+evaluate+commit ``containers`` containers."""
-    from keyserver.db import init_database  # noqa: PLC0415
     from keyserver.service import KeyService  # noqa: PLC0415
+    from keyserver.store import init_database  # noqa: PLC0415
     from keyserver.testing import bootstrap_principal, new_master_key_b64  # noqa: PLC0415
 
     master = new_master_key_b64()
@@ -163,9 +163,9 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
     from sqlalchemy import select  # noqa: PLC0415
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
-    from keyserver import keys  # noqa: PLC0415
-    from keyserver.db.engine import make_engine  # noqa: PLC0415
-    from keyserver.db.models import Container, ContainerReader, Principal  # noqa: PLC0415
+    from keyserver.domain import keys  # noqa: PLC0415
+    from keyserver.store.engine import make_engine  # noqa: PLC0415
+    from keyserver.store.models import Container, ContainerReader, Principal  # noqa: PLC0415
 
     settings = _settings(prep.database_url, prep.master_key_b64)
     ring = keys.KeyRing.from_master(settings.load_master_key())
@@ -222,7 +222,7 @@ def _keyserver_command() -> list[str]:
     found = shutil.which("keyserver")
     if found:
         return [found]
-    return [sys.executable, "-m", "keyserver.cli"]
+    return [sys.executable, "-m", "keyserver.cli.main"]
 
 
 @contextlib.contextmanager

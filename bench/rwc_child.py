@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pycontainer.format.primitives import Argon2Params
 from pycontainer.keyrelease import InProcessKeyServer
-from pycontainer.primitives import Argon2Params
 from pycontainer.reader import open_container
 from pycontainer.writer import seal_paths
 

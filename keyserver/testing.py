@@ -22,10 +22,10 @@ from typing import Any
 
 import uvicorn
 
-from keyserver.app import create_app
-from keyserver.lifecycle import ROLES, Actor
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
+from keyserver.http.app import create_app
 from keyserver.service import KeyService
-from keyserver.settings import Settings
 
 BOOTSTRAP_ACTOR = "bootstrap"
 
@@ -38,7 +38,7 @@ def new_master_key_b64() -> str:
 def sqlite_settings(directory: os.PathLike[str] | str, **overrides: object) -> Settings:
     """Settings for a fresh SQLite database in ``directory`` (no background sweep)."""
     fields: dict[str, object] = {
-        "database_url": f"sqlite:///{os.fspath(directory)}/keyserver.db",
+        "database_url": f"sqlite:///{os.fspath(directory)}/keyserver.store",
         "master_key_b64": new_master_key_b64(),
         "sweep_interval": 0,
     }
@@ -96,7 +96,7 @@ def bootstrap_principal(
     """Create a principal directly in the database; return its bearer token.
 
     Audited under the actor ``bootstrap``. The database must be initialised
-    (:func:`keyserver.db.init_database`).
+    (:func:`keyserver.store.init_database`).
     """
     service = KeyService(settings)
     try:

@@ -8,15 +8,15 @@ Public API (stable; the CLI and the HTTP client build on it):
 - :func:`pycontainer.reader.open_container` -> :class:`pycontainer.reader.Container`
 - :class:`pycontainer.keyrelease.SlotInfo`, :class:`pycontainer.keyrelease.Evaluation`,
   :class:`pycontainer.keyrelease.KeyServer`, :class:`pycontainer.keyrelease.InProcessKeyServer`
-- :class:`pycontainer.primitives.Argon2Params`
+- :class:`pycontainer.format.primitives.Argon2Params`
 - errors in :mod:`pycontainer.errors`
 
 Spec: spec/format.md (format v1), spec/protocol.md (key server).
 """
 
-from pycontainer.archive import Entry
+from pycontainer.format.archive import Entry
+from pycontainer.format.primitives import Argon2Params
 from pycontainer.keyrelease import Evaluation, InProcessKeyServer, KeyServer, SlotInfo
-from pycontainer.primitives import Argon2Params
 from pycontainer.reader import Container, EntryReader, HeaderInfo, open_container, read_header
 from pycontainer.writer import SealResult, seal_paths, seal_stream
 

@@ -1,7 +1,7 @@
 """The key-release step as the library sees it: slot info, the server's answer, and servers.
 
 The writer and reader only need an object with ``evaluate(slot, blinded_element)``; the
-HTTP client (pycontainer/client.py) implements it against the real key server, and
+HTTP client (pycontainer/client/keyserver.py) implements it against the real key server, and
 :class:`InProcessKeyServer` implements it with real VOPRF keys in memory for tests, test
 vectors and offline demos.
 
@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pycontainer import keyschedule, oprf
-from pycontainer import primitives as p
 from pycontainer.errors import (
     FormatError,
     InputError,
@@ -25,6 +23,8 @@ from pycontainer.errors import (
     KeyServerProtocolError,
     KeyServerRevokedError,
 )
+from pycontainer.format import keyschedule, oprf
+from pycontainer.format import primitives as p
 
 RandomSource = Callable[[int], bytes]
 

@@ -31,19 +31,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from pycontainer import archive, keyschedule
-from pycontainer import header as hdr
-from pycontainer import primitives as p
-from pycontainer.archive import Entry
+from pycontainer._engine.extract import extract_entries
 from pycontainer.errors import (
     FormatError,
     InputError,
     PayloadError,
     UnsupportedVersionError,
 )
-from pycontainer.extract import extract_entries
+from pycontainer.format import archive, keyschedule
+from pycontainer.format import header as hdr
+from pycontainer.format import primitives as p
+from pycontainer.format.archive import Entry
+from pycontainer.format.stream import Layout, StreamCipher, open_chunks
 from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
-from pycontainer.stream import Layout, StreamCipher, open_chunks
 
 Progress = Callable[[int, int], None]
 StrPath = str | os.PathLike[str]

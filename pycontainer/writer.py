@@ -3,10 +3,10 @@
 Order of work, so that bad input costs nothing: collect and check the inputs (refusing
 symlinks, devices, FIFOs and sockets), check the destination, run the key-release step,
 then seal the payload into a temp file beside the destination, fsync it, and rename it into
-place. Files are sealed chunk-parallel (:func:`~pycontainer.stream.seal_chunks`: the sizes
+place. Files are sealed chunk-parallel (:func:`~pycontainer.format.stream.seal_chunks`: the sizes
 and the index are known before the first byte is read, so every chunk's plaintext source and
 ciphertext offset are fixed); a stream goes through
-:class:`~pycontainer.stream.EncryptingSink`. Any failure removes the
+:class:`~pycontainer.format.stream.EncryptingSink`. Any failure removes the
 temp file; a source file that changes size while it is read fails the seal instead of
 producing an index that lies.
 
@@ -27,9 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pycontainer import archive, keyschedule
-from pycontainer import primitives as p
-from pycontainer.archive import Entry
 from pycontainer.errors import (
     ContainerError,
     FormatError,
@@ -37,9 +34,12 @@ from pycontainer.errors import (
     OutputExistsError,
     UnsafePathError,
 )
-from pycontainer.header import Header, OprfSlot, check_url, encode_unsigned
+from pycontainer.format import archive, keyschedule
+from pycontainer.format import primitives as p
+from pycontainer.format.archive import Entry
+from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsigned
+from pycontainer.format.stream import EncryptingSink, seal_chunks, sealed_length
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
-from pycontainer.stream import EncryptingSink, seal_chunks, sealed_length
 
 RandomSource = Callable[[int], bytes]
 Progress = Callable[[int, int], None]

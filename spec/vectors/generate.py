@@ -32,8 +32,8 @@ sys.path.insert(1, str(HERE.parent.parent))
 
 import builder as b  # noqa: E402
 
+from pycontainer.format.primitives import Argon2Params  # noqa: E402
 from pycontainer.keyrelease import InProcessKeyServer  # noqa: E402
-from pycontainer.primitives import Argon2Params  # noqa: E402
 from pycontainer.writer import seal_paths, seal_stream  # noqa: E402
 
 NOT_VECTORS = {"README.md", "generate.py", "builder.py"}

@@ -209,7 +209,7 @@ CONTACT = "Information security desk, +81-6-0000-0000, security@city.example"
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One real key server (SQLite) for the session, with its principals."""
-    from keyserver.db import init_database  # noqa: PLC0415
+    from keyserver.store import init_database  # noqa: PLC0415
     from keyserver.testing import bootstrap_principal, running_server, sqlite_settings  # noqa: PLC0415
 
     clock = ShiftableClock()
@@ -240,7 +240,7 @@ def server(live: LiveServer) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def tls_port(live: LiveServer, tls_files: TlsFiles) -> Iterator[int]:
     """The same key server (same database) served over TLS by uvicorn with the test CA's cert."""
-    from keyserver.app import create_app  # noqa: PLC0415
+    from keyserver.http.app import create_app  # noqa: PLC0415
 
     u = start_uvicorn(
         create_app(live.settings),

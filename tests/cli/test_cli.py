@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from pycontainer.cli import run
-from pycontainer.cli_exit import EXIT_CODE_TABLE, ExitCode
-from pycontainer.client import b64url_decode, b64url_encode
+from pycontainer.cli.exits import EXIT_CODE_TABLE, ExitCode
+from pycontainer.cli.main import run
+from pycontainer.client.keyserver import b64url_decode, b64url_encode
 
 KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
 
@@ -54,7 +54,7 @@ def rwc(
 ) -> Result:
     e = {"XDG_CONFIG_HOME": str(home)}
     if who is not None:
-        # RWC_TOKEN goes only to a server the user named (pycontainer.config, "Token scope").
+        # RWC_TOKEN goes only to a server the user named (pycontainer.client.tokens, "Token scope").
         e["RWC_TOKEN"] = server.tokens[who]
         e["RWC_SERVER"] = server.url
     if password is not None:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from pycontainer.cli import run
-from pycontainer.cli_exit import ExitCode, exit_code_for
-from pycontainer.cli_read import _send_receipt
-from pycontainer.cli_ui import Ui
-from pycontainer.client import KeyServerClient, Policy
+from pycontainer.cli.exits import ExitCode, exit_code_for
+from pycontainer.cli.main import run
+from pycontainer.cli.read import _send_receipt
+from pycontainer.cli.ui import Ui
+from pycontainer.client.keyserver import KeyServerClient, Policy
 from pycontainer.errors import (
     HeaderAuthError,
     KeyServerRevokedError,
@@ -22,8 +22,8 @@ from pycontainer.errors import (
     UnsafePathError,
     WrongPasswordError,
 )
+from pycontainer.format.primitives import Argon2Params
 from pycontainer.keyrelease import SlotInfo
-from pycontainer.primitives import Argon2Params
 from pycontainer.reader import open_container
 from pycontainer.writer import seal_paths
 
@@ -82,8 +82,8 @@ def test_failed_receipt_is_a_warning(server: Any, tmp_path: Path, closed_port: i
 
 
 def test_listing_survives_extreme_mtimes() -> None:
-    from pycontainer.archive import Entry  # noqa: PLC0415
-    from pycontainer.cli_read import _entry_json, _entry_line  # noqa: PLC0415
+    from pycontainer.cli.read import _entry_json, _entry_line  # noqa: PLC0415
+    from pycontainer.format.archive import Entry  # noqa: PLC0415
 
     e = Entry("far.txt", 1, 0o644, 2**62, 0, 3)
     assert _entry_json(e)["mtime"] == f"@{2**62}"
@@ -94,7 +94,7 @@ def test_listing_survives_extreme_mtimes() -> None:
 
 
 def test_main_entry_point_returns_exit_codes(capsys: Any) -> None:
-    from pycontainer.cli import main  # noqa: PLC0415
+    from pycontainer.cli.main import main  # noqa: PLC0415
 
     assert main(["--help"]) == 0
     assert "exit codes:" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pycontainer.client import KeyServerClient, b64url_encode
+from pycontainer.client.keyserver import KeyServerClient, b64url_encode
 from pycontainer.errors import KeyServerProtocolError, KeyServerUnavailableError
 from pycontainer.keyrelease import SlotInfo
 

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from pycontainer import oprf
-from pycontainer.client import KeyServerClient, Policy, b64url_encode
+from pycontainer.client.keyserver import KeyServerClient, Policy, b64url_encode
 from pycontainer.errors import (
     KeyServerDeniedError,
     KeyServerError,
@@ -24,8 +23,9 @@ from pycontainer.errors import (
     KeyServerSuspendedError,
     WrongPasswordError,
 )
+from pycontainer.format import oprf
+from pycontainer.format.primitives import Argon2Params
 from pycontainer.keyrelease import SlotInfo
-from pycontainer.primitives import Argon2Params
 from pycontainer.reader import open_container
 from pycontainer.writer import seal_paths
 
@@ -171,7 +171,7 @@ def test_commit_twice_is_a_conflict(server: Any, tmp_path: Path) -> None:
 
 def test_response_sizes_are_validated(server: Any) -> None:
     # A server answer whose element has the wrong length is a protocol error, not a key.
-    from pycontainer.client import b64url_decode  # noqa: PLC0415
+    from pycontainer.client.keyserver import b64url_decode  # noqa: PLC0415
 
     with pytest.raises(KeyServerProtocolError, match="33 bytes, expected 32"):
         b64url_decode(b64url_encode(bytes(33)), 32, "element")

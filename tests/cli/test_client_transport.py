@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pycontainer.client import KeyServerClient
+from pycontainer.client.keyserver import KeyServerClient
+from pycontainer.client.server_url import ServerUrlError
 from pycontainer.errors import ContainerError, KeyServerUnavailableError
 from pycontainer.keyrelease import SlotInfo
-from pycontainer.server_url import ServerUrlError
 
 TOKEN = "rwc_" + "A" * 43
 

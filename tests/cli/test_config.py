@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer.config import (
+from pycontainer.client.tokens import (
     ConfigError,
     TokenScopeError,
     TokenStore,

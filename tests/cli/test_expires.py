@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pycontainer.cli_exit import UsageError
-from pycontainer.cli_expires import parse_expires
+from pycontainer.cli.exits import UsageError
+from pycontainer.cli.expires import parse_expires
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer.cli_exit import UsageError
-from pycontainer.cli_password import get_password
+from pycontainer.cli.exits import UsageError
+from pycontainer.cli.password import get_password
 
 
 def ask(answers: list[str]) -> Callable[[str], str]:

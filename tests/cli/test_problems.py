@@ -2,6 +2,7 @@
 
 import json
 
+from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.errors import (
     KeyServerDeniedError,
     KeyServerError,
@@ -9,7 +10,6 @@ from pycontainer.errors import (
     KeyServerRevokedError,
     KeyServerUnavailableError,
 )
-from pycontainer.problems import clean_text, problem_to_error
 
 PJ = "application/problem+json"
 

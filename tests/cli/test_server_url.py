@@ -1,6 +1,10 @@
 import pytest
 
-from pycontainer.server_url import ServerUrlError, is_loopback_host, normalize_server_url
+from pycontainer.client.server_url import (
+    ServerUrlError,
+    is_loopback_host,
+    normalize_server_url,
+)
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from pycontainer.cli import run
-from pycontainer.cli_exit import ExitCode
-from pycontainer.config import TokenStore
+from pycontainer.cli.exits import ExitCode
+from pycontainer.cli.main import run
+from pycontainer.client.tokens import TokenStore
+from pycontainer.format.primitives import Argon2Params
 from pycontainer.keyrelease import InProcessKeyServer
-from pycontainer.primitives import Argon2Params
 from pycontainer.writer import seal_paths
 
 ENV_TOKEN = "rwc_" + "E" * 43  # the reader's RWC_TOKEN

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from pycontainer import archive, keyschedule
-from pycontainer import primitives as p
+from pycontainer.format import archive, keyschedule
+from pycontainer.format import primitives as p
+from pycontainer.format.stream import EncryptingSink
 from pycontainer.keyrelease import InProcessKeyServer, SlotInfo, release_kek
 from pycontainer.reader import Container, open_container
-from pycontainer.stream import EncryptingSink
 from pycontainer.writer import SealResult, _build_header, seal_paths, seal_stream
 
 FAST = p.Argon2Params(m=8192, t=1, p=1)

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pycontainer import header as hdr
-from pycontainer import primitives as p
 from pycontainer.errors import ContainerError, FormatError, UnsupportedVersionError
+from pycontainer.format import header as hdr
+from pycontainer.format import primitives as p
 from pycontainer.reader import ReaderLimits
 
 if TYPE_CHECKING:

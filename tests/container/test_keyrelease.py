@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pycontainer import header as hdr
-from pycontainer import oprf
-from pycontainer import primitives as p
 from pycontainer.errors import (
     FormatError,
     InputError,
@@ -18,6 +15,9 @@ from pycontainer.errors import (
     KeyServerRevokedError,
     WrongPasswordError,
 )
+from pycontainer.format import header as hdr
+from pycontainer.format import oprf
+from pycontainer.format import primitives as p
 from pycontainer.keyrelease import Evaluation, SlotInfo
 from pycontainer.reader import ReaderLimits
 

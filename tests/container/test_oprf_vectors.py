@@ -1,4 +1,4 @@
-"""RFC 9497 conformance (VOPRF mode, ristretto255-SHA512) through pycontainer.oprf."""
+"""RFC 9497 conformance (VOPRF mode, ristretto255-SHA512) through pycontainer.format.oprf."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pycontainer import oprf
 from pycontainer.errors import FormatError, KeyServerProtocolError
+from pycontainer.format import oprf
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc9497.json"
 SUITE = json.loads(VECTORS.read_text())["suites"]["ristretto255-SHA512"]["VOPRF Mode"]

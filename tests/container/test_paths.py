@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pycontainer import archive
-from pycontainer import primitives as p
 from pycontainer.errors import FormatError, UnsafePathError
+from pycontainer.format import archive
+from pycontainer.format import primitives as p
 
 if TYPE_CHECKING:
     from conftest import Kit

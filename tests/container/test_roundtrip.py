@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pycontainer import primitives as p
 from pycontainer.errors import InputError, OutputExistsError
+from pycontainer.format import primitives as p
 from pycontainer.reader import read_header
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pycontainer.errors import PayloadError
-from pycontainer.stream import EncryptingSink, Layout, StreamCipher, decrypt_chunks, nonce
+from pycontainer.format.stream import EncryptingSink, Layout, StreamCipher, decrypt_chunks, nonce
 
 C = 1 << 12
 

@@ -335,7 +335,7 @@ class Rwc:
     """Runs the installed ``rwc`` as a given principal.
 
     ``server`` is exported as RWC_SERVER whenever a token is given: rwc sends RWC_TOKEN only
-    to a key server the user named (pycontainer/config.py, "Token scope").
+    to a key server the user named (pycontainer/client/tokens.py, "Token scope").
     """
 
     work: Path

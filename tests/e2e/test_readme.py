@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from keyserver import cli_errors
-from pycontainer.cli_exit import EXIT_CODE_TABLE
+from keyserver.cli import errors as cli_errors
+from pycontainer.cli.exits import EXIT_CODE_TABLE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -137,7 +137,7 @@ def test_server_stopped_before_key_release(private_story: Any, h: ModuleType) ->
 def test_server_stopped_after_key_release(private_story: Any, h: ModuleType) -> None:
     """The key arrived, then the server went away before the receipt.
 
-    Documented behaviour (pycontainer/cli_read.py): the open completes, and the receipt that
+    Documented behaviour (pycontainer/cli/read.py): the open completes, and the receipt that
     could not be delivered is a warning; the server then counts the release as unconfirmed.
     """
     story = private_story

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ks_helpers import PG_ADMIN, PG_URL, FakeClock, World, make_world
 
-from keyserver.db import init_database
+from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.settings import Settings
+from keyserver.store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 
 
@@ -69,7 +69,7 @@ def reset_pg_database(name: str) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""
-    path = tmp_path_factory.mktemp("tpl") / "keyserver.db"
+    path = tmp_path_factory.mktemp("tpl") / "keyserver.store"
     init_database(Settings(database_url=f"sqlite:///{path}", master_key_b64="A" * 43))
     return path
 
@@ -100,7 +100,7 @@ def settings(
         "sqlite_synchronous": "NORMAL",
     }
     if backend == "sqlite":
-        path = tmp_path / "keyserver.db"
+        path = tmp_path / "keyserver.store"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return Settings(database_url=f"sqlite:///{path}", **common)
     name = request.getfixturevalue("pg_database")

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from voprf import ristretto as r
 
-from keyserver.lifecycle import ROLES, Actor
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.settings import Settings
 
 # PostgreSQL: trust auth on 127.0.0.1:5432, maintenance database `test`.
 PG_ADMIN = os.environ.get("KEYSERVER_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")

@@ -6,7 +6,7 @@ import time
 
 from ks_helpers import FakeClock, World, activate, blinded_b64, make_world
 
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
 from keyserver.testing import running_server
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from keyserver.audit import canonical_json
-from keyserver.lifecycle import Actor
+from keyserver.domain.lifecycle import Actor
 from keyserver.service import KeyService
+from keyserver.store.audit import canonical_json
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 from ks_helpers import World
 from sqlalchemy import text
 
-from keyserver.db.engine import make_engine
+from keyserver.store.engine import make_engine
 
 
 def _verify(w: World, **params: str) -> tuple[int, dict[str, Any]]:

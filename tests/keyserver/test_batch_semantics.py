@@ -1,6 +1,6 @@
 """One batch transaction behaves like its jobs run one after another (spec §evaluate).
 
-The release batch defers its writes (keyserver/db/hotpath.py, ``Batch``) and looks each
+The release batch defers its writes (keyserver/release/hotpath.py, ``Batch``) and looks each
 token up once. These tests put several requests for ONE container, and a mix of good and
 bad tokens, into a single batch and check that every job saw the jobs before it: the
 attempt budget counts each release, the budget suspension refuses the rest of the batch,
@@ -14,10 +14,10 @@ from typing import Any, cast
 from ks_helpers import World, activate, b64, unb64
 from voprf import ristretto
 
-from keyserver import keys
-from keyserver.audit import verify
-from keyserver.ops_containers import _bearer_job, _EvalJob
+from keyserver.domain import keys
 from keyserver.service import KeyService, RequestContext
+from keyserver.service.containers import _bearer_job, _EvalJob
+from keyserver.store.audit import verify
 
 CTX = RequestContext(remote="192.0.2.7")
 

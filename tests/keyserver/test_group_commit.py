@@ -17,9 +17,9 @@ from ks_helpers import World, activate, b64, unb64
 from sqlalchemy import text
 from voprf import ristretto as r
 
-from keyserver.db.engine import make_engine
-from keyserver.group_commit import GroupCommit
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
+from keyserver.release.group_commit import GroupCommit
+from keyserver.store.engine import make_engine
 
 THREADS = 12
 

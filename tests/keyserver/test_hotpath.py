@@ -1,4 +1,4 @@
-"""The release transaction's pre-compiled DB-API statements (keyserver/db/hotpath.py).
+"""The release transaction's pre-compiled DB-API statements (keyserver/release/hotpath.py).
 
 spec §evaluate (the release and its audit entry commit together) and §consistency (the
 chain head, then the container row, locked ``FOR UPDATE`` on PostgreSQL; SQLite takes
@@ -22,11 +22,11 @@ from ks_helpers import FakeClock, World, activate, blinded_b64, oprf, unb64
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from keyserver import repository
-from keyserver.db.engine import make_engine
-from keyserver.db.hotpath import HotPath
-from keyserver.db.models import AuditEntry, AuditHead, Challenge, Container
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
+from keyserver.release.hotpath import HotPath
+from keyserver.store import repository
+from keyserver.store.engine import make_engine
+from keyserver.store.models import AuditEntry, AuditHead, Challenge, Container
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_locks_are_compiled_for_the_dialect(engine: Engine, backend: str) -> Non
     else:
         assert not any("FOR UPDATE" in sql for sql in statements), statements
         assert "?" in hot._evaluation[0].sql
-    # The ordinary path's statement locks alike (one source: keyserver/repository.py).
+    # The ordinary path's statement locks alike (one source: keyserver/store/repository.py).
     core = str(repository.EVALUATION_STMT.compile(dialect=engine.dialect))
     assert ("FOR UPDATE" in core) == (backend == "postgres")
 

@@ -9,10 +9,10 @@ from typing import Any
 from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
 from sqlalchemy.orm import Session
 
-from keyserver.db.engine import make_engine
-from keyserver.db.models import Container
-from keyserver.keys import receipt_mac
+from keyserver.domain.keys import receipt_mac
 from keyserver.service import KeyService
+from keyserver.store.engine import make_engine
+from keyserver.store.models import Container
 
 
 def test_register_evaluate_commit_receipt(world: World) -> None:

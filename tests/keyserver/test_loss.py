@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, unb64
 
-from keyserver.keys import receipt_mac
+from keyserver.domain.keys import receipt_mac
 from keyserver.service import KeyService
 
 

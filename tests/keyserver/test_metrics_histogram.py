@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from keyserver.metrics import LATENCY_BUCKETS, Metrics
-from keyserver.routers import health
+from keyserver.domain.metrics import LATENCY_BUCKETS, Metrics
+from keyserver.http.routers import health
 
 LE = [
     "0.001",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ks_helpers import World
 
-from keyserver.app import create_app
+from keyserver.http.app import create_app
 
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "openapi.json"
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from ks_helpers import World, activate, blinded_b64, make_world
 
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
 
 
 def _free_port() -> int:
@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 @contextmanager
 def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
-    """``count`` separate uvicorn processes serving keyserver.app:app_from_env."""
+    """``count`` separate uvicorn processes serving keyserver.http.app:app_from_env."""
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -69,7 +69,7 @@ def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
             "-m",
             "uvicorn",
             "--factory",
-            "keyserver.app:app_from_env",
+            "keyserver.http.app:app_from_env",
             "--host",
             "127.0.0.1",
             "--port",

@@ -6,7 +6,7 @@ from typing import Any
 
 from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
 
-from keyserver.keys import receipt_mac
+from keyserver.domain.keys import receipt_mac
 
 
 def _receipt(

@@ -1,6 +1,6 @@
 """The key-release fast path answers exactly like the FastAPI route (spec §evaluate).
 
-keyserver/release.py serves ``POST /v1/containers/{id}/evaluate`` ahead of FastAPI's
+keyserver/http/release.py serves ``POST /v1/containers/{id}/evaluate`` ahead of FastAPI's
 router. Here one server runs the normal app (fast path on) and a second one, over the
 same database, the same app with ``ReleaseFastPath`` removed (FastAPI's route answers);
 both are driven over real HTTP and every observable part of the answers is compared:
@@ -20,9 +20,9 @@ import pytest
 from ks_helpers import World, activate, b64, blinded_b64, unb64
 from voprf import ristretto as r
 
-from keyserver.app import create_app
-from keyserver.release import ReleaseFastPath
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
+from keyserver.http.app import create_app
+from keyserver.http.release import ReleaseFastPath
 from keyserver.testing import running_server
 
 BIG = 64 * 1024  # Settings.max_body_bytes default

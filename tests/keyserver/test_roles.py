@@ -16,9 +16,9 @@ from typing import Any
 
 from ks_helpers import World, activate, b64, blinded_b64, register
 
-from keyserver.app import create_app
-from keyserver.lifecycle import ROLES as ALL_ROLES
-from keyserver.lifecycle import Actor
+from keyserver.domain.lifecycle import ROLES as ALL_ROLES
+from keyserver.domain.lifecycle import Actor
+from keyserver.http.app import create_app
 from keyserver.service import KeyService
 
 ROLES = ["admin", "writer", "reader", "official", "auditor", None]

@@ -12,10 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from keyserver.db import init_database, make_engine
-from keyserver.db.models import Base
-from keyserver.keys import KeyRing, SealedDataError
-from keyserver.settings import ConfigError, Settings, known_env
+from keyserver.domain.keys import KeyRing, SealedDataError
+from keyserver.domain.settings import ConfigError, Settings, known_env
+from keyserver.store import init_database, make_engine
+from keyserver.store.models import Base
 
 
 def test_precedence_flags_env_file(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_precedence_flags_env_file(tmp_path: Path) -> None:
     assert s.pending_ttl == timedelta(seconds=60)
     assert s.challenge_ttl == timedelta(seconds=30)
     assert s.trust_proxy is True
-    assert s.database_url == f"sqlite:///{tmp_path / 'keyserver.db'}"
+    assert s.database_url == f"sqlite:///{tmp_path / 'keyserver.store'}"
     assert s.master_key_file == tmp_path / "master.key"
 
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from ks_helpers import PG_ADMIN, World, activate, blinded_b64, make_world
 
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
 from keyserver.testing import new_master_key_b64, running_server
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.db import make_engine
-from keyserver.db.writelock import WriteLock, engine_write_lock, write_lock_for
+from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.settings import Settings
+from keyserver.store import make_engine
+from keyserver.store.writelock import WriteLock, engine_write_lock, write_lock_for
 from keyserver.testing import new_master_key_b64
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fcntl on Windows")
@@ -48,7 +48,7 @@ def flock_is_free(lock_path: Path) -> bool:
 
 @pytest.fixture
 def db_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
-    path = tmp_path / "keyserver.db"
+    path = tmp_path / "keyserver.store"
     shutil.copyfile(sqlite_template, path)
     return Settings(
         database_url=f"sqlite:///{path}",
@@ -147,7 +147,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from keyserver.db.writelock import write_lock_for
+    from keyserver.store.writelock import write_lock_for
 
     db, markers = sys.argv[1], Path(sys.argv[2])
     with write_lock_for(db):

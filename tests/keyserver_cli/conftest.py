@@ -28,9 +28,9 @@ import psycopg
 import pytest
 from voprf import ristretto
 
-from keyserver.cli import main
+from keyserver.cli.main import main
+from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.settings import Settings
 from keyserver.testing import running_server
 
 TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")

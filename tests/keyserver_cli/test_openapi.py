@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.openapi_problems import OPERATIONS, STATUS
+from keyserver.http.openapi_problems import OPERATIONS, STATUS
 
 SPEC = Path(__file__).resolve().parents[2] / "spec"
 

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from keyserver.settings import Settings
+from keyserver.domain.settings import Settings
 
 pytestmark = pytest.mark.postgres
 

@@ -1,4 +1,4 @@
-"""``keyserver serve --workers N`` as real processes on real sockets (keyserver/workers.py).
+"""``keyserver serve --workers N`` as real processes on real sockets (keyserver/cli/workers.py).
 
 Which worker served a connection is read from /proc, with no help from the server: while
 the client connections are held open, every established server-side socket on the port
@@ -27,8 +27,8 @@ import pytest
 import requests
 from voprf import ristretto
 
-from keyserver.db.writelock import LOCK_SUFFIX
-from keyserver.workers import ListenError, PortInUseError, _address, reserve_port
+from keyserver.cli.workers import ListenError, PortInUseError, _address, reserve_port
+from keyserver.store.writelock import LOCK_SUFFIX
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SO_REUSEPORT workers, read from /proc"
@@ -296,13 +296,13 @@ def test_failed_init_leaves_nothing(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure after the first write removes the writer-lock file with the database."""
-    import keyserver.cli_local as cli_local  # noqa: PLC0415
+    import keyserver.cli.local as cli_local  # noqa: PLC0415
 
     bootstrap = cli_local._bootstrap_admin
 
     def fail_after_writing(*args: Any) -> Any:
         bootstrap(*args)  # writes the admin principal: the lock file exists now
-        assert (tmp_path / "d" / ("keyserver.db" + LOCK_SUFFIX)).exists()
+        assert (tmp_path / "d" / ("keyserver.store" + LOCK_SUFFIX)).exists()
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_local, "_bootstrap_admin", fail_after_writing)

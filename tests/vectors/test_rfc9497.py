@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer import oprf
+from pycontainer.format import oprf
 
 HERE = Path(__file__).resolve().parent
 SUITE = json.loads((HERE / "rfc9497.json").read_text())["suites"]["ristretto255-SHA512"]

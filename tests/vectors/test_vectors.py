@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from pycontainer import keyschedule, oprf
 from pycontainer.errors import (
     ContainerError,
     FormatError,
@@ -28,7 +27,8 @@ from pycontainer.errors import (
     UnsupportedVersionError,
     WrongPasswordError,
 )
-from pycontainer.header import decode_header
+from pycontainer.format import keyschedule, oprf
+from pycontainer.format.header import decode_header
 from pycontainer.keyrelease import Evaluation, InProcessKeyServer, SlotInfo
 from pycontainer.reader import Container, open_container
 

@@ -1,0 +1,92 @@
+"""What the ``keyserver`` command needs from a key server, local or remote.
+
+Two implementations: :mod:`keyserver.cli.local` calls the service layer on a data
+directory; :mod:`keyserver.cli.remote` speaks the HTTP protocol (spec/protocol.md
+§endpoints). Both return the JSON objects of the protocol, so the rendering is shared and a
+script sees the same ``--json`` output in either mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal, Protocol
+
+Scope = Literal["container", "medium", "issuer"]
+Action = Literal["suspend", "restore", "destroy"]
+Json = dict[str, Any]
+
+
+class Backend(Protocol):
+    """Operations of the ``keyserver`` management commands (spec §endpoints)."""
+
+    def whoami(self) -> Json:
+        """Return the acting principal (spec §endpoints: GET /v1/whoami)."""
+        ...
+
+    def principal_add(
+        self, name: str, roles: list[str], groups: list[str], organisation: str | None
+    ) -> Json:
+        """Create a principal and its first token (POST /v1/principals)."""
+        ...
+
+    def principal_list(self) -> list[Json]:
+        """List principals (GET /v1/principals)."""
+        ...
+
+    def token_create(self, name: str, expires_at: str | None) -> Json:
+        """Issue another token for ``name`` (POST /v1/principals/{name}/tokens)."""
+        ...
+
+    def token_list(self) -> list[Json]:
+        """List tokens without their values (GET /v1/tokens)."""
+        ...
+
+    def token_revoke(self, token_id: str) -> Json:
+        """Revoke a token (POST /v1/tokens/{token_id}/revoke)."""
+        ...
+
+    def act(
+        self, action: Action, scope: Scope, target: str, reason: str, public_reason: str | None
+    ) -> Json:
+        """Suspend, restore or destroy by container, medium or issuer."""
+        ...
+
+    def report_loss(
+        self,
+        medium: str,
+        reason: str,
+        public_reason: str | None,
+        *,
+        now: bool,
+        waiting_period_seconds: int | None,
+    ) -> Json:
+        """Report a medium lost (POST /v1/media/{medium}/loss-report)."""
+        ...
+
+    def status(self, container_id: str) -> Json:
+        """Return a container's status (GET /v1/containers/{id})."""
+        ...
+
+    def search(self, filters: dict[str, str], limit: int, after: str | None) -> Json:
+        """Search containers (GET /v1/containers); returns ``{items, next}``."""
+        ...
+
+    def medium_report(self, medium: str) -> Json:
+        """Return the loss report of a medium (GET /v1/media/{medium}/report)."""
+        ...
+
+    def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
+        """Return audit entries (GET /v1/audit); returns ``{items, next_after_seq}``."""
+        ...
+
+    def audit_export(self) -> Iterator[str]:
+        """Yield the audit chain as JSON Lines (GET /v1/audit/export), one line each."""
+        ...
+
+    def audit_verify(self) -> Json:
+        """Verify the audit chain (GET /v1/audit/verify)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

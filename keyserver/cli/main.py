@@ -1,0 +1,772 @@
+"""The ``keyserver`` command: set up, run and manage an rwc key server.
+
+Two modes (spec/protocol.md §cli):
+
+- **local** (``--data-dir DIR`` / ``KEYSERVER_DATA_DIR``, or ``--database-url``): the command
+  opens the database and the master key itself and calls the service layer as a *local
+  operator* named ``--as NAME``, by default ``operator@<hostname>``. The operator needs no
+  principal row and no token, and role checks are skipped (whoever can read the data
+  directory holds the database and the master key, so has every power anyway), but every
+  action is audited under that name with ``remote = "local"``, and a local operator can
+  never evaluate a container.
+- **remote** (``--server URL``, token in ``KEYSERVER_TOKEN``): the HTTP protocol.
+
+Both write the same audit entries, naming the acting principal. ``init``, ``migrate``,
+``serve`` and ``sweep`` are local only. Configuration: flags > ``KEYSERVER_*`` > TOML file
+(``--config`` / ``KEYSERVER_CONFIG``, and ``DATA_DIR/keyserver.toml``).
+
+Output: tables for people, ``--json`` for scripts; errors as ``keyserver: error: ...`` and
+``keyserver: hint: ...`` on stderr, a traceback only with ``--verbose``. Exit codes: see
+:mod:`keyserver.cli.errors` and ``keyserver --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from keyserver.cli.backend import Action, Backend, Scope
+from keyserver.cli.config import (
+    DURATION_SETTINGS,
+    SETTING_FLAGS,
+    Resolved,
+    load_settings,
+    parse_duration,
+    resolve,
+)
+from keyserver.cli.errors import (
+    EXIT_ABORTED,
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+)
+from keyserver.cli.output import PROG, Output
+
+EPILOG = """\
+modes:
+  local   --data-dir DIR (or KEYSERVER_DATA_DIR, or --database-url): acts on the database
+          directly as --as NAME (default: the built-in operator@<hostname> principal)
+  remote  --server URL (or KEYSERVER_SERVER) with the token in KEYSERVER_TOKEN
+
+configuration: flags > KEYSERVER_* environment > TOML file (--config / KEYSERVER_CONFIG,
+and DATA_DIR/keyserver.toml)
+
+exit codes:
+  0  success                       5  not found
+  1  problem found (audit verify)  6  refused by state (pending, suspended, destroyed,
+  2  usage error                      expired, conflict) or invalid request
+  3  configuration error           7  server or database unavailable
+  4  unauthenticated / forbidden   8  aborted at the confirmation prompt
+  130 interrupted
+"""
+
+ROLES = ("admin", "writer", "reader", "official", "auditor")
+STATES = ("pending", "active", "suspended", "destroyed")
+STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
+REPORT_COLUMNS = ("seq", "at", "actor", "action", "outcome", "reason", "remote")
+AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
+LOCAL_ONLY = frozenset({"init", "migrate", "serve", "sweep"})
+REMOTE_CAPABLE = frozenset(
+    {
+        "principal",
+        "token",
+        "suspend",
+        "restore",
+        "destroy",
+        "report-loss",
+        "status",
+        "search",
+        "report",
+        "audit",
+        "whoami",
+    }
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() owns stderr and the exit code."""
+
+    def error(self, message: str) -> Any:
+        raise CliError(message, hint=f"see `{self.prog} --help`", exit_code=EXIT_USAGE)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """Options every command accepts, before or after the command name."""
+    s = argparse.SUPPRESS
+    g = parser.add_argument_group("common options")
+    g.add_argument("--json", action="store_true", default=s, help="machine-readable output")
+    g.add_argument("--verbose", action="store_true", default=s, help="show tracebacks")
+    g.add_argument("--config", metavar="FILE", default=s, help="TOML file (KEYSERVER_CONFIG)")
+    g.add_argument("--data-dir", metavar="DIR", default=s, help="local mode data directory")
+    g.add_argument("--server", metavar="URL", default=s, help="remote mode server URL")
+    g.add_argument("--as", dest="as_", metavar="NAME", default=s, help="local acting principal")
+    g.add_argument("--yes", "-y", action="store_true", default=s, help="do not ask to confirm")
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per server setting (README: every setting has a flag of the same name)."""
+    g = parser.add_argument_group("server settings (flags > KEYSERVER_* > TOML)")
+    for name, help_text in SETTING_FLAGS:
+        g.add_argument(
+            "--" + name.replace("_", "-"), dest="set_" + name, metavar="VALUE", help=help_text
+        )
+
+
+def _target(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("container", nargs="?", help="container id (base64url, 22 characters)")
+    target.add_argument("--medium", help="every container on this medium")
+    target.add_argument("--issuer", help="every container issued by this principal")
+    parser.add_argument("--reason", required=True, help="internal reason (audit, officials)")
+    parser.add_argument("--public-reason", help="reason shown to refused readers")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the ``keyserver`` command."""
+    parser = _Parser(
+        prog=PROG,
+        description="Set up, run and manage an rwc key server (spec/protocol.md).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p)
+        return p
+
+    p = add("init", "create the database, the master key (0600) and an admin principal")
+    p.add_argument("--admin", default="admin", metavar="NAME", help="admin principal name")
+    _settings_flags(p)
+    p = add("migrate", "bring the database schema to the newest version")
+    _settings_flags(p)
+    p = add("serve", "run the HTTP server (and the periodic sweep)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8443)")
+    p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
+    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every HTTP request (off by default: the audit log records every key "
+        "release and refusal, and a line per request costs throughput)",
+    )
+    _settings_flags(p)
+
+    principal = add("principal", "manage principals").add_subparsers(
+        dest="sub", metavar="ACTION", parser_class=_Parser
+    )
+    principal.required = True
+    p = principal.add_parser("add", help="create a principal and print its token once")
+    _common(p)
+    p.add_argument("name")
+    p.add_argument("--role", action="append", required=True, choices=ROLES)
+    p.add_argument("--group", action="append", default=[])
+    p.add_argument("--organisation")
+    _settings_flags(p)
+    p = principal.add_parser("list", help="list principals")
+    _common(p)
+    _settings_flags(p)
+
+    token = add("token", "manage tokens").add_subparsers(
+        dest="sub", metavar="ACTION", parser_class=_Parser
+    )
+    token.required = True
+    p = token.add_parser("list", help="list tokens (never their values)")
+    _common(p)
+    _settings_flags(p)
+    p = token.add_parser("create", help="issue another token for a principal")
+    _common(p)
+    p.add_argument("name")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--expires-at", metavar="RFC3339")
+    when.add_argument("--expires-in", metavar="DURATION", help="e.g. 90d")
+    _settings_flags(p)
+    p = token.add_parser("revoke", help="revoke a token")
+    _common(p)
+    p.add_argument("token_id")
+    _settings_flags(p)
+
+    for action in ("suspend", "restore", "destroy"):
+        p = add(action, f"{action} a container, every container of a medium or of an issuer")
+        _target(p)
+        _settings_flags(p)
+
+    p = add("report-loss", "report a medium lost: suspend now, destroy after a waiting period")
+    p.add_argument("--medium", required=True)
+    p.add_argument("--now", action="store_true", help="destroy at once (asks to confirm)")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--public-reason")
+    p.add_argument("--waiting-period", metavar="DURATION", help="e.g. 72h (default: server's)")
+    _settings_flags(p)
+
+    p = add("status", "show a container's status")
+    p.add_argument("container")
+    _settings_flags(p)
+    p = add("search", "search containers")
+    p.add_argument("--label")
+    p.add_argument("--medium")
+    p.add_argument("--issuer")
+    p.add_argument("--state", choices=STATES)
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--after", metavar="CONTAINER", help="continue after this container id")
+    _settings_flags(p)
+    p = add("report", "was a medium opened after its loss? (evaluations per container)")
+    p.add_argument("--medium", required=True)
+    _settings_flags(p)
+    p = add("whoami", "show the acting principal")
+    _settings_flags(p)
+
+    audit = add("audit", "read, export and verify the audit log").add_subparsers(
+        dest="sub", metavar="ACTION", parser_class=_Parser
+    )
+    audit.required = True
+    p = audit.add_parser("list", help="list audit entries")
+    _common(p)
+    p.add_argument("--container")
+    p.add_argument("--action")
+    p.add_argument("--actor")
+    p.add_argument("--after-seq", type=int)
+    p.add_argument("--limit", type=int, default=100)
+    _settings_flags(p)
+    p = audit.add_parser("export", help="write the whole chain as JSON Lines")
+    _common(p)
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default stdout)")
+    _settings_flags(p)
+    p = audit.add_parser("verify", help="verify the keyed hash chain (exit 1 if broken)")
+    _common(p)
+    p.add_argument(
+        "--expect-head",
+        metavar="SEQ:HASH",
+        help="a head recorded earlier (head_seq:head_hash); detects truncation of the tail",
+    )
+    _settings_flags(p)
+
+    p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
+    _settings_flags(p)
+    return parser
+
+
+_ID_LIKE = re.compile(r"-[A-Za-z0-9_-]{21}")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """Every option string of the parser tree -> whether it takes a value."""
+    found: dict[str, bool] = {}
+    for action in parser._actions:  # argparse has no public walker
+        for option in action.option_strings:
+            found[option] = action.nargs != 0
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.update(_option_strings(sub))
+    return found
+
+
+def protect_ids(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Let container ids that start with ``-`` through argparse.
+
+    A base64url container id starts with ``-`` one time in 64; argparse would take it for
+    an option. Such a token (22 id characters, not an option of ours) becomes
+    ``--option=ID`` after an option that takes a value, else a positional after ``--``.
+    """
+    if "--" in argv:
+        return argv
+    options = _option_strings(parser)
+    out: list[str] = []
+    tail: list[str] = []
+    for token in argv:
+        if not _ID_LIKE.fullmatch(token) or token in options:
+            out.append(token)
+        elif out and options.get(out[-1]) and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            tail.append(token)
+    return [*out, "--", *tail] if tail else out
+
+
+# -- context ---------------------------------------------------------------------------------
+
+
+class Context:
+    """What a command handler needs: parsed args, output, configuration, streams."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        out: Output,
+        resolved: Resolved,
+        stdin: TextIO,
+    ) -> None:
+        self.args = args
+        self.out = out
+        self.resolved = resolved
+        self.stdin = stdin
+
+    def opt(self, name: str, *, default: Any = None) -> Any:
+        """A common option (they are SUPPRESSed when not given)."""
+        return getattr(self.args, name, default)
+
+    def setting_overrides(self) -> dict[str, Any]:
+        """Server settings given as flags (durations parsed)."""
+        overrides: dict[str, Any] = {}
+        for name, _help in SETTING_FLAGS:
+            value = getattr(self.args, "set_" + name, None)
+            if value is None:
+                continue
+            overrides[name] = parse_duration(value) if name in DURATION_SETTINGS else value
+        return overrides
+
+    @property
+    def remote(self) -> bool:
+        """Remote mode: ``--server``, or a server URL from env/TOML without ``--data-dir``.
+
+        Flags beat the environment: ``--data-dir`` selects local mode even when
+        KEYSERVER_SERVER is set, ``--server`` remote mode even when KEYSERVER_DATA_DIR is.
+        """
+        r = self.resolved
+        if r.server_from_flag and r.data_dir_from_flag:
+            raise CliError(
+                "both --data-dir and --server are given",
+                hint="use --data-dir for local mode or --server for remote mode, not both",
+                exit_code=EXIT_USAGE,
+            )
+        if r.data_dir_from_flag:
+            return False
+        return bool(r.command.get("server"))
+
+    def backend(self) -> Backend:
+        """Open the local or remote backend for this invocation."""
+        if self.remote:
+            # Remote mode does not load the database layer (fast start, fewer deps).
+            from keyserver.cli.remote import RemoteBackend, check_server_url  # noqa: PLC0415
+
+            url = check_server_url(str(self.resolved.command["server"]))
+            if not self.resolved.token:
+                raise CliError(
+                    "no token for remote mode",
+                    hint="export KEYSERVER_TOKEN=rwc_... (tokens are never passed as flags)",
+                    exit_code=EXIT_CONFIG,
+                )
+            ca = self.resolved.command.get("ca_bundle")
+            return RemoteBackend(url, self.resolved.token, verify=str(ca) if ca else True)
+        from keyserver.cli.local import LocalBackend  # noqa: PLC0415 - see above
+
+        settings = load_settings(self.resolved, self.setting_overrides())
+        # Audit commands only read; `audit verify` must report a chain that a wrong key
+        # cannot verify instead of refusing to start.
+        return LocalBackend.open(
+            settings,
+            acting=self.resolved.command.get("as"),
+            check_key=self.args.command != "audit",
+        )
+
+    def confirm(self, question: str) -> None:
+        """Ask before a destructive action (spec §cli: destroy, report-loss --now).
+
+        Raises:
+            CliError: Declined (exit 8), or no TTY and no ``--yes`` (usage error).
+        """
+        if self.opt("yes", default=False):
+            return
+        if not self.stdin.isatty():
+            raise CliError(
+                "refusing a destructive action without confirmation",
+                hint="pass --yes to confirm non-interactively",
+                exit_code=EXIT_USAGE,
+            )
+        self.out.stderr.write(f"{question} Type 'yes' to confirm: ")
+        self.out.stderr.flush()
+        answer = self.stdin.readline().strip().lower()
+        if answer != "yes":
+            raise CliError("aborted; nothing was changed", exit_code=EXIT_ABORTED)
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+def _with_backend(ctx: Context, fn: Callable[[Backend], int]) -> int:
+    backend = ctx.backend()
+    try:
+        return fn(backend)
+    finally:
+        backend.close()
+
+
+def cmd_principal(ctx: Context) -> int:
+    """``principal add|list``."""
+    a = ctx.args
+
+    def run(b: Backend) -> int:
+        if a.sub == "add":
+            result = b.principal_add(a.name, sorted(set(a.role)), a.group, a.organisation)
+            if ctx.out.as_json:
+                ctx.out.json(result)
+            else:
+                ctx.out.text(f"principal {result['name']} created (token id {result['token_id']})")
+                ctx.out.secret("token", str(result["token"]))
+            return EXIT_OK
+        columns = ("name", "roles", "groups", "organisation", "created_at")
+        ctx.out.rows(b.principal_list(), columns, title="principals")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_token(ctx: Context) -> int:
+    """``token list|create|revoke``."""
+    a = ctx.args
+
+    def run(b: Backend) -> int:
+        if a.sub == "list":
+            columns = ("token_id", "name", "created_at", "expires_at", "revoked_at")
+            ctx.out.rows(b.token_list(), columns, title="tokens")
+        elif a.sub == "create":
+            expires_at = a.expires_at
+            if a.expires_in:
+                expires_at = (datetime.now(UTC) + parse_duration(a.expires_in)).isoformat()
+            result = b.token_create(a.name, expires_at)
+            if ctx.out.as_json:
+                ctx.out.json(result)
+            else:
+                ctx.out.text(f"token {result['token_id']} issued for {result['name']}")
+                ctx.out.secret("token", str(result["token"]))
+        else:
+            ctx.out.record(b.token_revoke(a.token_id), title="revoked")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_act(ctx: Context) -> int:
+    """``suspend|restore|destroy (CONTAINER | --medium M | --issuer P)``."""
+    a = ctx.args
+    action: Action = a.command
+    scope: Scope
+    if a.medium is not None:
+        scope, target = "medium", a.medium
+    elif a.issuer is not None:
+        scope, target = "issuer", a.issuer
+    else:
+        scope, target = "container", a.container
+    if action == "destroy":
+        ctx.confirm(f"Destroy the key(s) of {scope} {target!r}? This cannot be undone.")
+
+    def run(b: Backend) -> int:
+        result = b.act(action, scope, target, a.reason, a.public_reason)
+        if ctx.out.as_json:
+            ctx.out.json(result)
+        else:
+            ctx.out.text(f"{action}: {result.get('affected', 0)} container(s) changed")
+            for cid in result.get("container_ids", []):
+                ctx.out.text(f"  {cid}")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_report_loss(ctx: Context) -> int:
+    """``report-loss --medium M [--now] --reason TEXT [--waiting-period D]``."""
+    a = ctx.args
+    if a.now and a.waiting_period:
+        raise CliError("--now and --waiting-period exclude each other", exit_code=EXIT_USAGE)
+    waiting = int(parse_duration(a.waiting_period).total_seconds()) if a.waiting_period else None
+    if a.now:
+        ctx.confirm(f"Destroy every key of medium {a.medium!r} now? This cannot be undone.")
+
+    def run(b: Backend) -> int:
+        result = b.report_loss(
+            a.medium, a.reason, a.public_reason, now=a.now, waiting_period_seconds=waiting
+        )
+        if ctx.out.as_json:
+            ctx.out.json(result)
+        else:
+            ctx.out.record(result, title=f"loss report for {a.medium}")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_status(ctx: Context) -> int:
+    """``status CONTAINER``."""
+
+    def run(b: Backend) -> int:
+        ctx.out.record(b.status(ctx.args.container), title="container")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_search(ctx: Context) -> int:
+    """``search [--label] [--medium] [--issuer] [--state]``."""
+    a = ctx.args
+    if not 1 <= a.limit <= 1000:
+        raise CliError("--limit must be between 1 and 1000", exit_code=EXIT_USAGE)
+    filters = {
+        k: v
+        for k, v in (
+            ("label", a.label),
+            ("medium", a.medium),
+            ("issuer", a.issuer),
+            ("state", a.state),
+        )
+        if v is not None
+    }
+
+    def run(b: Backend) -> int:
+        page = b.search(filters, a.limit, a.after)
+        if ctx.out.as_json:
+            ctx.out.json(page)
+        else:
+            ctx.out.rows(page.get("containers", []), STATUS_COLUMNS, title="containers")
+            if page.get("next"):
+                ctx.out.note(f"more: --after {page['next']}")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_report(ctx: Context) -> int:
+    """``report --medium M``."""
+
+    def run(b: Backend) -> int:
+        doc = b.medium_report(ctx.args.medium)
+        if ctx.out.as_json:
+            ctx.out.json(doc)
+            return EXIT_OK
+        containers = doc.get("containers", [])
+        if not containers:
+            ctx.out.text(f"medium {ctx.args.medium}: no containers")
+        for container in containers:
+            summary = {k: v for k, v in container.items() if k != "attempts"}
+            ctx.out.record(summary, title=f"medium {ctx.args.medium}")
+            ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title="attempts")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_whoami(ctx: Context) -> int:
+    """``whoami``."""
+
+    def run(b: Backend) -> int:
+        ctx.out.record(b.whoami(), title="principal")
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def cmd_audit(ctx: Context) -> int:
+    """``audit list|export|verify``."""
+    a = ctx.args
+
+    def run(b: Backend) -> int:
+        if a.sub == "list":
+            if not 1 <= a.limit <= 1000:
+                raise CliError("--limit must be between 1 and 1000", exit_code=EXIT_USAGE)
+            filters = {
+                k: v
+                for k, v in (("container", a.container), ("action", a.action), ("actor", a.actor))
+                if v is not None
+            }
+            page = b.audit_list(filters, a.after_seq, a.limit)
+            if ctx.out.as_json:
+                ctx.out.json(page)
+            else:
+                ctx.out.rows(page.get("entries", []), AUDIT_COLUMNS, title="audit entries")
+                if page.get("next_after_seq") is not None:
+                    ctx.out.note(f"more: --after-seq {page['next_after_seq']}")
+            return EXIT_OK
+        if a.sub == "export":
+            return _export(ctx, b)
+        expected = _parse_head(a.expect_head) if a.expect_head else None
+        result = b.audit_verify()
+        if result.get("ok") and expected is not None:
+            result = {**result, **_check_head(b, *expected)}
+        if ctx.out.as_json:
+            ctx.out.json(result)
+        else:
+            ctx.out.record(result, title="audit chain")
+        if not result.get("ok"):
+            ctx.out.error(
+                f"the audit chain does not verify: {result.get('problem')}",
+                hint="compare with an exported copy; the chain may have been tampered with",
+            )
+            return EXIT_FAILURE
+        return EXIT_OK
+
+    return _with_backend(ctx, run)
+
+
+def _parse_head(text: str) -> tuple[int, bytes]:
+    """Parse ``SEQ:HASH`` as printed by ``audit verify`` (head_seq, head_hash hex)."""
+    seq_text, _, hash_text = text.partition(":")
+    try:
+        seq, digest = int(seq_text), bytes.fromhex(hash_text)
+    except ValueError:
+        seq, digest = 0, b""
+    if seq < 1 or len(digest) != 32:
+        raise CliError(
+            f"--expect-head {text!r} is not SEQ:HASH",
+            hint="pass head_seq:head_hash as printed by an earlier `keyserver audit verify`",
+            exit_code=EXIT_USAGE,
+        )
+    return seq, digest
+
+
+def _check_head(b: Backend, seq: int, digest: bytes) -> dict[str, Any]:
+    """Check that a recorded head is still in the chain (spec §audit: truncation)."""
+    page = b.audit_list({}, seq - 1, 1)
+    entries = page.get("entries", [])
+    found = entries[0] if entries and entries[0].get("seq") == seq else None
+    if found is None:
+        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head not found"}
+    try:
+        stored = bytes.fromhex(str(found.get("hash", "")))
+    except ValueError:
+        stored = b""
+    if not hmac.compare_digest(stored, digest):
+        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head differs"}
+    return {}
+
+
+def _export(ctx: Context, b: Backend) -> int:
+    """Write the chain as JSON Lines to ``-o FILE`` (atomically) or stdout."""
+    if not ctx.args.output:
+        for line in b.audit_export():
+            ctx.out.stdout.write(line + "\n")
+        return EXIT_OK
+    dest = Path(ctx.args.output)
+    if dest.exists():
+        raise CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    # The export is not secret but is evidence: write completely, then rename into place.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in b.audit_export():
+                fh.write(line + "\n")
+                count += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, dest)  # fails if dest appeared meanwhile: never overwrite
+    finally:
+        tmp.unlink(missing_ok=True)
+    ctx.out.note(f"wrote {count} audit entries to {dest}")
+    return EXIT_OK
+
+
+def cmd_local_only(ctx: Context) -> int:
+    """``init``, ``migrate``, ``serve``, ``sweep``: need the database itself."""
+    if ctx.resolved.server_from_flag:
+        raise CliError(
+            f"`{ctx.args.command}` works only on a data directory, not over --server",
+            hint="run it on the key-server host with --data-dir DIR",
+            exit_code=EXIT_USAGE,
+        )
+    from keyserver.cli import local as cli_local  # noqa: PLC0415 - local mode only
+
+    handler: Callable[[Context], int] = getattr(cli_local, "cmd_" + ctx.args.command)
+    return handler(ctx)
+
+
+HANDLERS: Mapping[str, Callable[[Context], int]] = {
+    "principal": cmd_principal,
+    "token": cmd_token,
+    "suspend": cmd_act,
+    "restore": cmd_act,
+    "destroy": cmd_act,
+    "report-loss": cmd_report_loss,
+    "status": cmd_status,
+    "search": cmd_search,
+    "report": cmd_report,
+    "whoami": cmd_whoami,
+    "audit": cmd_audit,
+    "init": cmd_local_only,
+    "migrate": cmd_local_only,
+    "serve": cmd_local_only,
+    "sweep": cmd_local_only,
+}
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run the ``keyserver`` command.
+
+    Args:
+        argv: Arguments without the program name (default ``sys.argv[1:]``).
+        stdin: Input for confirmations (default ``sys.stdin``).
+        stdout: Result stream (default ``sys.stdout``).
+        stderr: Error stream (default ``sys.stderr``).
+        env: Environment (default ``os.environ``).
+
+    Returns:
+        The exit code (see the module docstring and ``keyserver --help``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    env = os.environ if env is None else env
+    verbose = "--verbose" in argv
+    out = Output(stdout, stderr, as_json="--json" in argv)
+    try:
+        try:
+            parser = build_parser()
+            args = parser.parse_args(protect_ids(argv, parser))
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        out = Output(stdout, stderr, as_json=bool(getattr(args, "json", False)))
+        flags = {
+            "config": getattr(args, "config", None),
+            "data_dir": getattr(args, "data_dir", None),
+            "server": getattr(args, "server", None),
+            "as": getattr(args, "as_", None),
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+            "workers": getattr(args, "workers", None),
+            "tls_cert": getattr(args, "tls_cert", None),
+            "tls_key": getattr(args, "tls_key", None),
+        }
+        ctx = Context(args, out, resolve(flags, env), stdin)
+        return HANDLERS[args.command](ctx)
+    except CliError as exc:
+        if verbose:
+            traceback.print_exc(file=stderr)
+        out.error(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, never a bare traceback
+        if verbose:
+            traceback.print_exc(file=stderr)
+        out.error(
+            f"unexpected {type(exc).__name__}",
+            hint="run again with --verbose for the traceback, and report it",
+        )
+        return EXIT_FAILURE
+
+
+__all__ = ["EXIT_CONFIG", "build_parser", "main"]

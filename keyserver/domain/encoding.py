@@ -1,0 +1,44 @@
+"""Canonical, strict base64url (no padding) as the protocol uses for all binary values.
+
+spec §conventions: binary values are base64url WITHOUT padding; anything else
+(padding, other alphabets, whitespace, non-canonical trailing bits) is rejected.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from keyserver.domain.errors import InvalidRequestError
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def b64e(data: bytes) -> str:
+    """Encode bytes as base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64d(text: str, length: int, what: str) -> bytes:
+    """Decode canonical unpadded base64url of exactly ``length`` bytes.
+
+    Args:
+        text: The encoded value.
+        length: The required decoded length.
+        what: Field name for the error message.
+
+    Raises:
+        InvalidRequestError: On any deviation from the canonical encoding or length.
+    """
+    # spec §conventions: strict alphabet and no padding; the length check below
+    # plus re-encoding rejects non-canonical trailing bits.
+    if len(text) > 4 * length or not _B64URL.fullmatch(text):
+        raise InvalidRequestError(f"{what} is not unpadded base64url")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequestError(f"{what} is not unpadded base64url") from exc
+    if len(raw) != length or b64e(raw) != text:
+        raise InvalidRequestError(f"{what} must encode exactly {length} bytes")
+    return raw

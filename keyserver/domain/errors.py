@@ -1,0 +1,168 @@
+"""The key server's one exception hierarchy.
+
+Every refusal the server can express is a :class:`KeyServerError` carrying an RFC 9457
+problem ``slug`` (``type = "urn:rwc:problem:<slug>"``), an HTTP ``status`` and a ``title``.
+The HTTP layer maps them with ONE handler (keyserver/http/problems.py); the CLI prints them.
+
+spec §problems: slugs and statuses are fixed by the protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_TYPE_PREFIX = "urn:rwc:problem:"
+
+
+class KeyServerError(Exception):
+    """Base of all refusals; maps to one RFC 9457 problem document.
+
+    Attributes:
+        detail: A sentence for a person; never contains secrets.
+        extensions: Extra problem members (e.g. ``revoked_at``, ``reason``, ``contact``).
+    """
+
+    slug: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions: dict[str, Any] = extensions
+
+    def problem(self) -> dict[str, Any]:
+        """Return the RFC 9457 problem document for this error."""
+        doc: dict[str, Any] = {
+            "type": PROBLEM_TYPE_PREFIX + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        for key, value in self.extensions.items():
+            doc.setdefault(key, value)
+        return doc
+
+
+class InvalidRequestError(KeyServerError):
+    """The request is malformed (syntax, types, encodings, group elements)."""
+
+    slug = "invalid-request"
+    status = 400
+    title = "Invalid request"
+
+
+class InvalidReceiptError(KeyServerError):
+    """A receipt does not verify (unknown or expired challenge, wrong MAC)."""
+
+    slug = "invalid-receipt"
+    status = 400
+    title = "Invalid receipt"
+
+
+class UnauthenticatedError(KeyServerError):
+    """No, malformed, unknown, expired or revoked bearer token."""
+
+    slug = "unauthenticated"
+    status = 401
+    title = "Authentication required"
+
+
+class ForbiddenError(KeyServerError):
+    """The principal lacks the role the route needs."""
+
+    slug = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class NotAllowedError(KeyServerError):
+    """The principal has the role but is not on the container's policy."""
+
+    slug = "not-allowed"
+    status = 403
+    title = "Not allowed by the container policy"
+
+
+class NotFoundError(KeyServerError):
+    """Unknown container, principal, token or route."""
+
+    slug = "not-found"
+    status = 404
+    title = "Not found"
+
+
+class MethodNotAllowedError(KeyServerError):
+    """The route exists but not with this HTTP method."""
+
+    slug = "method-not-allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class PendingError(KeyServerError):
+    """The container is still pending (not committed by its writer)."""
+
+    slug = "pending"
+    status = 409
+    title = "Container is pending"
+
+
+class ConflictError(KeyServerError):
+    """The request conflicts with the current state (duplicate name, replayed challenge)."""
+
+    slug = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class DestroyedError(KeyServerError):
+    """The container's key was destroyed (crypto-erased); irreversible."""
+
+    slug = "destroyed"
+    status = 410
+    title = "Container key destroyed"
+
+
+class ExpiredError(KeyServerError):
+    """The container is past its not_after (or a pending container past its TTL)."""
+
+    slug = "expired"
+    status = 410
+    title = "Container expired"
+
+
+class PayloadTooLargeError(KeyServerError):
+    """The request body exceeds ``max_body_bytes``."""
+
+    slug = "payload-too-large"
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaTypeError(KeyServerError):
+    """The request body is not ``application/json``."""
+
+    slug = "unsupported-media-type"
+    status = 415
+    title = "Unsupported media type"
+
+
+class SuspendedError(KeyServerError):
+    """The container is suspended; an official may restore it."""
+
+    slug = "suspended"
+    status = 423
+    title = "Container suspended"
+
+
+class UnavailableError(KeyServerError):
+    """The database (or another dependency) is unavailable; nothing was released."""
+
+    slug = "unavailable"
+    status = 503
+    title = "Service unavailable"
+
+
+class InternalError(KeyServerError):
+    """Last resort: an unexpected failure (details only in the server log)."""

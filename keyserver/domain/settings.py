@@ -1,0 +1,250 @@
+"""Key server configuration: one frozen dataclass, loaded flags > env > TOML file.
+
+Nothing here opens a database or reads a key at import time: callers build a
+:class:`Settings` and pass it explicitly (no module-level engine or settings).
+Time (``clock``) and randomness (``rng``) are injectable so tests control both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "KEYSERVER_"
+CONFIG_FILE_NAME = "keyserver.toml"
+DB_FILE_NAME = "keyserver.store"
+MASTER_KEY_FILE_NAME = "master.key"
+MASTER_KEY_BYTES = 32
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware UTC (the default clock)."""
+    return datetime.now(UTC)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid or the master key cannot be loaded."""
+
+
+_DURATIONS = {"pending_ttl", "challenge_ttl", "loss_waiting_period", "sweep_interval"}
+_INTS = {
+    "default_attempt_budget",
+    "max_body_bytes",
+    "busy_timeout_ms",
+    "max_list_limit",
+    "max_waiting_period_days",
+    "audit_inline_ids_max",
+    "pool_size",
+}
+_BOOLS = {"trust_proxy"}
+_PATHS = {"master_key_file", "data_dir"}
+_STRS = {"database_url", "master_key_b64", "server_id", "contact", "sqlite_synchronous"}
+_LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the key server is configured with.
+
+    Attributes:
+        database_url: SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+        master_key_file: File holding the 32-byte master key (created 0600 by init).
+        master_key_b64: Alternatively the master key as base64url (KEYSERVER_MASTER_KEY).
+        data_dir: The data directory, when the settings came from one.
+        server_id: Identifies this key server in registration responses.
+        contact: Who to contact about a refusal; carried in every refusal problem.
+        pending_ttl: How long a registered container may stay uncommitted.
+        challenge_ttl: Lifetime of a receipt challenge.
+        default_attempt_budget: Unconfirmed evaluations in a row before self-suspension.
+        loss_waiting_period: Default delay between a loss report and destruction.
+        max_waiting_period_days: Upper bound an official may request as waiting period.
+        max_body_bytes: Request bodies above this are refused (413) before parsing.
+        max_list_limit: Largest page size for list endpoints.
+        audit_inline_ids_max: Bulk operations list affected ids in the audit entry up to
+            this count; above it only their count and SHA-256 digest are recorded.
+        sweep_interval: Period of the background sweep in the server (0 disables it).
+        trust_proxy: Take the client address from ``X-Forwarded-For`` (only behind a proxy).
+        busy_timeout_ms: SQLite busy timeout.
+        sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
+            committed audit entry survive power loss.
+        pool_size: Connection pool size (PostgreSQL).
+        clock: Returns the current aware UTC time (injectable for tests).
+        rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
+    """
+
+    database_url: str
+    master_key_file: Path | None = None
+    master_key_b64: str | None = field(default=None, repr=False)
+    data_dir: Path | None = None
+    server_id: str = "rwc-keyserver"
+    contact: str = "Contact the data protection office of the issuing organisation."
+    pending_ttl: timedelta = timedelta(hours=24)
+    challenge_ttl: timedelta = timedelta(minutes=5)
+    default_attempt_budget: int = 10
+    loss_waiting_period: timedelta = timedelta(hours=72)
+    max_waiting_period_days: int = 365
+    max_body_bytes: int = 64 * 1024
+    max_list_limit: int = 1000
+    audit_inline_ids_max: int = 1000
+    sweep_interval: timedelta = timedelta(seconds=60)
+    trust_proxy: bool = False
+    busy_timeout_ms: int = 5000
+    sqlite_synchronous: str = "FULL"
+    pool_size: int = 10
+    clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
+    rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Validate ranges so a bad configuration fails at start, not at first use."""
+        for name in _DURATIONS:
+            value = getattr(self, name)
+            if not isinstance(value, timedelta):
+                # Accept seconds (int/float) from direct construction, too.
+                object.__setattr__(self, name, _coerce(name, value))
+        if self.default_attempt_budget < 1:
+            raise ConfigError("default_attempt_budget must be >= 1")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be >= 1024")
+        for name in ("pending_ttl", "challenge_ttl"):
+            if getattr(self, name) <= timedelta(0):
+                raise ConfigError(f"{name} must be positive")
+        if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.loss_waiting_period < timedelta(0):
+            raise ConfigError("loss_waiting_period must not be negative")
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Load settings: ``overrides`` (flags) > ``KEYSERVER_*`` env > TOML file.
+
+        Args:
+            data_dir: Data directory; supplies defaults (SQLite file, master key file) and
+                the optional ``keyserver.toml``. Also read from KEYSERVER_DATA_DIR.
+            overrides: Values from command-line flags (``None`` values are ignored).
+            env: Environment (defaults to ``os.environ``).
+
+        Returns:
+            The validated settings.
+
+        Raises:
+            ConfigError: On unknown keys, bad values or no database URL.
+        """
+        env = os.environ if env is None else env
+        flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+        env_values = {
+            key[len(ENV_PREFIX) :].lower(): value
+            for key, value in env.items()
+            if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "MASTER_KEY"
+        }
+        if ENV_PREFIX + "MASTER_KEY" in env:
+            env_values["master_key_b64"] = env[ENV_PREFIX + "MASTER_KEY"]
+        dd_raw = flags.get("data_dir", data_dir) or env_values.get("data_dir")
+        ddir = Path(dd_raw) if dd_raw else None
+        file_values: dict[str, Any] = {}
+        if ddir is not None and (ddir / CONFIG_FILE_NAME).is_file():
+            with (ddir / CONFIG_FILE_NAME).open("rb") as fh:
+                file_values = tomllib.load(fh)
+        merged: dict[str, Any] = {}
+        for source in (file_values, env_values, flags):
+            for key, value in source.items():
+                if key not in _LOADABLE:
+                    raise ConfigError(f"unknown setting {key!r}")
+                merged[key] = _coerce(key, value)
+        if ddir is not None:
+            merged["data_dir"] = ddir
+            merged.setdefault("database_url", f"sqlite:///{ddir / DB_FILE_NAME}")
+            if "master_key_b64" not in merged:
+                merged.setdefault("master_key_file", ddir / MASTER_KEY_FILE_NAME)
+        if "database_url" not in merged:
+            raise ConfigError("no database: pass --data-dir or set KEYSERVER_DATABASE_URL")
+        return cls(**merged)
+
+    @classmethod
+    def for_data_dir(cls, path: Path, **overrides: Any) -> Settings:
+        """Settings for a data directory: SQLite ``keyserver.store`` and ``master.key`` in it.
+
+        Args:
+            path: The data directory.
+            **overrides: Field values that win over env and the TOML file.
+        """
+        return cls.load(data_dir=path, overrides=overrides)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def load_master_key(self) -> bytes:
+        """Return the 32-byte master key from ``master_key_b64`` or ``master_key_file``.
+
+        Raises:
+            ConfigError: If no key is configured or it is not exactly 32 bytes.
+        """
+        if self.master_key_b64 is not None:
+            text = self.master_key_b64.strip()
+            try:
+                key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            except (binascii.Error, ValueError) as exc:
+                raise ConfigError("KEYSERVER_MASTER_KEY is not base64url") from exc
+        elif self.master_key_file is not None:
+            try:
+                key = self.master_key_file.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"cannot read master key file {self.master_key_file}") from exc
+        else:
+            raise ConfigError("no master key configured")
+        if len(key) != MASTER_KEY_BYTES:
+            raise ConfigError("the master key must be exactly 32 bytes")
+        return key
+
+
+def known_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``KEYSERVER_*`` variables that name settings (others, e.g. the CLI's, dropped).
+
+    :meth:`Settings.load` refuses unknown keys so that typos fail loudly; a process that
+    shares its environment with other ``KEYSERVER_*`` users filters through this first.
+    """
+    keep = {ENV_PREFIX + key.upper() for key in _LOADABLE - {"master_key_b64"}}
+    keep.add(ENV_PREFIX + "MASTER_KEY")
+    return {k: v for k, v in environ.items() if k in keep}
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(text)
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Convert a TOML/env/flag value to the field's type."""
+    try:
+        if key in _DURATIONS:
+            if isinstance(value, timedelta):
+                return value
+            return timedelta(seconds=float(value))
+        if key in _INTS:
+            return int(value)
+        if key in _BOOLS:
+            return _boolean(value)
+        if key in _PATHS:
+            return Path(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid value for {key}") from exc

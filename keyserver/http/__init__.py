@@ -1,0 +1,1 @@
+"""HTTP layer: the FastAPI app factory, routers per resource, problems, schemas."""

@@ -1,0 +1,169 @@
+"""The FastAPI application factory and the uvicorn entry points.
+
+``create_app(settings)`` builds one app around one :class:`KeyService`;
+``app_from_env`` is the uvicorn factory for multi-worker serving
+(``uvicorn --factory keyserver.http.app:app_from_env``), reading settings from KEYSERVER_*.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from keyserver.cli import workers as workers_module
+from keyserver.domain.errors import KeyServerError
+from keyserver.domain.metrics import Metrics
+from keyserver.domain.settings import Settings, known_env
+from keyserver.http import openapi_problems
+from keyserver.http.nostore import NoStore
+from keyserver.http.problems import BodyGuard, install_handlers
+from keyserver.http.release import ReleaseFastPath
+from keyserver.http.routers import audit, containers, health, media, principals
+from keyserver.service import KeyService
+
+log = logging.getLogger("keyserver")
+
+
+def _sweeper(service: KeyService, stop: threading.Event) -> None:
+    """Background sweep loop: destroys what is due (see KeyService.sweep)."""
+    interval = service.settings.sweep_interval.total_seconds()
+    while not stop.wait(interval):
+        try:
+            counts = service.sweep()
+            if any(counts.values()):
+                log.info("sweep: %s", counts)
+        except Exception as exc:  # noqa: BLE001 - keep sweeping; the next run retries
+            log.warning("sweep failed: %s", type(exc).__name__)
+
+
+def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI:
+    """Build the key server application.
+
+    Args:
+        settings: Configuration (database, master key, limits, clock, rng).
+        service: An existing service to use (default: one built from ``settings``).
+
+    Returns:
+        The FastAPI app; its ``state.service`` is the :class:`KeyService`.
+    """
+    svc = service if service is not None else KeyService(settings, metrics=Metrics())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            svc.check_master_key()  # a wrong master key must not start (ConfigError)
+        except (OperationalError, PoolTimeoutError):
+            # The database may come up later: /readyz and 503 problems tell until then.
+            log.warning("database unavailable at start-up")
+        stop = threading.Event()
+        thread = None
+        if settings.sweep_interval.total_seconds() > 0:
+            thread = threading.Thread(target=_sweeper, args=(svc, stop), daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
+            if service is None:
+                svc.close()
+
+    app = FastAPI(
+        title="rwc key server",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # FastAPI's OpenTelemetry hooks stay off: spans and request metrics would copy
+        # paths (container ids) and timings to an exporter outside the audit log's
+        # control, and the check alone costs an environment lookup per request. The
+        # server's own counters are at /metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.service = svc
+    install_handlers(app, settings.contact, svc.metrics)
+    for module in (containers, media, audit, principals, health):
+        app.include_router(module.router)
+    # /openapi.json is spec/openapi.json: with the problem responses of every route.
+    openapi_problems.install(app)
+    # Innermost of ours: the key-release path served ahead of FastAPI's router, inside
+    # the body guard and no-store (keyserver/http/release.py).
+    app.add_middleware(ReleaseFastPath, handlers=app.exception_handlers)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, contact=settings.contact)
+    # Added last, so outermost: it also covers the body guard's 413/415 problems.
+    app.add_middleware(NoStore)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory: settings from KEYSERVER_* (and KEYSERVER_DATA_DIR's TOML).
+
+    Only variables naming settings are read (KEYSERVER_TOKEN etc. belong to the CLI).
+    """
+    return create_app(Settings.load(env=known_env(os.environ)))
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8443,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    workers: int = 1,
+    access_log: bool = False,
+) -> None:
+    """Run the server in the foreground until interrupted.
+
+    ``access_log`` is off by default: the audit log already records every key release
+    and refusal, and a log line per request costs throughput.
+
+    With ``workers > 1`` uvicorn needs an import string: the workers call
+    :func:`app_from_env`, so the settings must be expressible in KEYSERVER_* variables
+    (the caller exports them; this function exports database URL and data dir).
+
+    Raises:
+        KeyServerError: Never directly; configuration errors surface as ConfigError.
+    """
+    ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    if workers > 1:
+        os.environ["KEYSERVER_DATABASE_URL"] = settings.database_url
+        if settings.data_dir is not None:
+            os.environ["KEYSERVER_DATA_DIR"] = str(settings.data_dir)
+        options = {"access_log": access_log, "proxy_headers": False, **ssl}
+        if workers_module.supported():
+            # One SO_REUSEPORT socket per worker (keyserver/cli/workers.py explains why).
+            workers_module.serve_workers(
+                "keyserver.http.app:app_from_env", host, port, workers, options
+            )
+            return
+        uvicorn.run(
+            "keyserver.http.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
+        return
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=access_log,
+        proxy_headers=False,
+        **ssl,  # type: ignore[arg-type]
+    )
+
+
+__all__ = ["KeyServerError", "app_from_env", "create_app", "serve"]

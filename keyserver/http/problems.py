@@ -1,0 +1,216 @@
+"""Map every failure to an RFC 9457 problem document (ONE place), plus the body guard.
+
+- :class:`~keyserver.domain.errors.KeyServerError` -> its slug/status (one handler).
+- Request validation errors (FastAPI/pydantic) -> 400 invalid-request (input not echoed).
+- Unknown routes -> 404 not-found; wrong method -> 405.
+- Database unavailable (OperationalError, pool timeout) -> 503 unavailable. Because every
+  release commits before it is returned, a 503 never follows a released evaluation.
+- Anything else -> 500 problem without traceback (logged; counted in metrics so tests can
+  assert malformed input never gets here).
+- :class:`BodyGuard`: 413 for bodies above ``max_body_bytes`` (checked before any parsing,
+  Content-Length and actual bytes) and 415 for non-JSON bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyserver.domain.errors import (
+    InternalError,
+    InvalidRequestError,
+    KeyServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnavailableError,
+    UnsupportedMediaTypeError,
+)
+from keyserver.domain.keys import SealedDataError
+from keyserver.domain.metrics import Metrics
+
+log = logging.getLogger("keyserver")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(error: KeyServerError, contact: str | None = None) -> JSONResponse:
+    """Render a KeyServerError as an RFC 9457 response."""
+    doc = error.problem()
+    if contact is not None and error.status >= 400:
+        # Every refusal carries the configured contact.
+        doc.setdefault("contact", contact)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(doc, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
+    """Register the exception handlers on ``app``."""
+
+    async def on_key_server_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, KeyServerError)
+        return problem_response(exc, contact)
+
+    async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # Report where and what, never the offending input (it may be a token or element).
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            InvalidRequestError("the request does not match the schema", errors=errors), contact
+        )
+
+    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        err: KeyServerError
+        if exc.status_code == 404:
+            err = NotFoundError("no such resource")
+        elif exc.status_code == 405:
+            err = MethodNotAllowedError("method not allowed on this resource")
+        elif exc.status_code == 413:
+            err = PayloadTooLargeError("request body too large")
+        elif exc.status_code == 415:
+            err = UnsupportedMediaTypeError("request body must be application/json")
+        elif exc.status_code < 500:
+            err = InvalidRequestError(str(exc.detail))
+        else:
+            err = UnavailableError("service unavailable")
+        return problem_response(err, contact)
+
+    async def on_database(_request: Request, exc: Exception) -> JSONResponse:
+        # Log the class only: driver messages can contain connection strings.
+        log.warning("database unavailable: %s", type(exc).__name__)
+        metrics.inc("rwc_database_unavailable_total")
+        return problem_response(
+            UnavailableError("the key server's database is unavailable; nothing was released"),
+            contact,
+        )
+
+    async def on_data_error(_request: Request, exc: Exception) -> JSONResponse:
+        # Safety net: the service validates input before the database sees it; if a
+        # value still slips through, the database refuses it and this is the client's
+        # fault (400), not an outage. Counted so tests can assert it never happens.
+        metrics.inc("rwc_database_rejected_input_total")
+        log.warning("database rejected input: %s", type(exc).__name__)
+        return problem_response(InvalidRequestError("a value was rejected as invalid"), contact)
+
+    async def on_sealed(_request: Request, exc: Exception) -> JSONResponse:
+        # The master key does not open the stored key material: misconfiguration (wrong
+        # master key) or a tampered row. Refuse to serve; never release anything.
+        metrics.inc("rwc_sealed_data_errors_total")
+        log.error("stored key material does not authenticate (wrong master key?)")
+        return problem_response(
+            UnavailableError("the key server cannot open its key material"), contact
+        )
+
+    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return await on_database(_request, exc)
+        metrics.inc("rwc_internal_errors_total")
+        log.error("internal error: %s", type(exc).__name__, exc_info=exc)
+        return problem_response(InternalError("internal error; see the server log"), contact)
+
+    app.add_exception_handler(KeyServerError, on_key_server_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_database)
+    app.add_exception_handler(PoolTimeoutError, on_database)
+    app.add_exception_handler(DataError, on_data_error)
+    app.add_exception_handler(SealedDataError, on_sealed)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+class BodyGuard:
+    """ASGI middleware: bounded body buffering (413) and JSON content type (415).
+
+    The whole body (at most ``max_body_bytes``) is read before the application sees the
+    request, so no parser ever handles an oversized body.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, contact: str) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.contact = contact
+
+    async def _reject(
+        self, scope: Scope, receive: Receive, send: Send, err: KeyServerError
+    ) -> None:
+        await problem_response(err, self.contact)(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Buffer and check the body, then replay it to the application."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._reject(scope, receive, send, InvalidRequestError("bad Content-Length"))
+                return
+            if int(declared) > self.max_body_bytes:
+                await self._reject(scope, receive, send, _too_large(self.max_body_bytes))
+                return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_body_bytes:
+                await self._reject(scope, receive, send, _too_large(self.max_body_bytes))
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        data = b"".join(chunks)
+        if data:
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                await self._reject(
+                    scope,
+                    receive,
+                    send,
+                    UnsupportedMediaTypeError("request body must be application/json"),
+                )
+                return
+            try:
+                json.loads(data)
+            except (ValueError, RecursionError):
+                await self._reject(scope, receive, send, InvalidRequestError("body is not JSON"))
+                return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _too_large(limit: int) -> KeyServerError:
+    return PayloadTooLargeError(f"request body exceeds {limit} bytes", max_body_bytes=limit)
+
+
+def remote_address(request: Request, trust_proxy: bool) -> str | None:
+    """The client address; the proxy's X-Forwarded-For entry only when configured."""
+    if trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            # The right-most entry is the one our trusted proxy appended.
+            return forwarded.split(",")[-1].strip()[:64] or None
+    return request.client.host if request.client else None

@@ -1,0 +1,85 @@
+"""/v1/media and /v1/issuers: bulk state changes, loss reports, medium reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+
+from keyserver.domain.lifecycle import Op
+from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
+from keyserver.http.schemas import ChangeBody, LossBody
+from keyserver.service import parse_time
+
+router = APIRouter(tags=["media"])
+
+
+@router.post("/v1/media/{medium}/loss-report", summary="Report a medium lost")
+def loss_report(
+    medium: str, body: LossBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """Report a medium lost (official)."""
+    wait = (
+        None
+        if body.waiting_period_seconds is None
+        else timedelta(seconds=max(-1, min(body.waiting_period_seconds, 10**9)))
+    )
+    return service.report_loss(
+        actor,
+        medium,
+        reason=body.reason,
+        public_reason=body.public_reason,
+        now_flag=body.now,
+        waiting_period=wait,
+        ctx=ctx,
+    )
+
+
+@router.get("/v1/media/{medium}/report", summary="Medium report")
+def medium_report(
+    medium: str, service: ServiceDep, actor: ActorDep, ctx: ContextDep, since: str | None = None
+) -> dict[str, Any]:
+    """What happened to a medium's containers (official, auditor)."""
+    at = parse_time(since, "since") if since else None
+    return service.medium_report(actor, medium, at, ctx=ctx)
+
+
+@router.post("/v1/media/{medium}/{op}", summary="Suspend, restore or destroy a medium's containers")
+def medium_change(
+    medium: str,
+    op: Op,
+    *,
+    body: ChangeBody,
+    service: ServiceDep,
+    actor: ActorDep,
+    ctx: ContextDep,
+) -> dict[str, Any]:
+    """Suspend, restore or destroy every container of a medium (official)."""
+    return service.change_state(
+        actor, op, "medium", medium, reason=body.reason, public_reason=body.public_reason, ctx=ctx
+    )
+
+
+@router.post(
+    "/v1/issuers/{principal}/{op}", summary="Suspend, restore or destroy an issuer's containers"
+)
+def issuer_change(
+    principal: str,
+    op: Op,
+    *,
+    body: ChangeBody,
+    service: ServiceDep,
+    actor: ActorDep,
+    ctx: ContextDep,
+) -> dict[str, Any]:
+    """Suspend, restore or destroy every container of an issuer (official)."""
+    return service.change_state(
+        actor,
+        op,
+        "issuer",
+        principal,
+        reason=body.reason,
+        public_reason=body.public_reason,
+        ctx=ctx,
+    )

@@ -1,0 +1,65 @@
+"""/v1/principals, /v1/tokens, /v1/whoami."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
+from keyserver.http.schemas import PrincipalBody, TokenBody
+from keyserver.service import parse_time
+
+router = APIRouter(tags=["principals"])
+
+
+@router.post("/v1/principals", status_code=status.HTTP_201_CREATED, summary="Create a principal")
+def add_principal(
+    body: PrincipalBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """Create a principal and its first token (admin)."""
+    return service.add_principal(
+        actor,
+        body.name,
+        body.roles,
+        organisation=body.organisation,
+        groups=body.groups,
+        ctx=ctx,
+    )
+
+
+@router.get("/v1/principals", summary="List principals")
+def list_principals(service: ServiceDep, actor: ActorDep, ctx: ContextDep) -> dict[str, Any]:
+    """List principals (admin)."""
+    return service.list_principals(actor, ctx=ctx)
+
+
+@router.post(
+    "/v1/principals/{name}/tokens", status_code=status.HTTP_201_CREATED, summary="Issue a token"
+)
+def issue_token(
+    name: str, body: TokenBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """Issue another token for a principal (admin)."""
+    expires = parse_time(body.expires_at, "expires_at") if body.expires_at else None
+    return service.issue_token(actor, name, expires, ctx)
+
+
+@router.get("/v1/tokens", summary="List tokens")
+def list_tokens(service: ServiceDep, actor: ActorDep, ctx: ContextDep) -> dict[str, Any]:
+    """List tokens without secrets (admin)."""
+    return service.list_tokens(actor, ctx=ctx)
+
+
+@router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token")
+def revoke_token(
+    token_id: str, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """Revoke a token (admin)."""
+    return service.revoke_token(actor, token_id, ctx)
+
+
+@router.get("/v1/whoami", summary="Who am I")
+def whoami(service: ServiceDep, actor: ActorDep) -> dict[str, Any]:
+    """Who the token belongs to (any authenticated principal)."""
+    return service.whoami(actor)

@@ -1,0 +1,1 @@
+"""The key-release path (spec §evaluate): batch, group commit, hot path."""

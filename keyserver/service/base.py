@@ -1,0 +1,200 @@
+"""Shared plumbing of the service layer: sessions, transactions, audit appends, refusals.
+
+Every writing transaction runs through :meth:`ServiceBase._tx` (the key-release batch
+through :meth:`ServiceBase._core_tx`: the same writer lock and transaction on a Core
+connection, for statements run on the DB-API cursor); audit entries through
+:meth:`ServiceBase._audit` (keyserver/store/audit.py explains the keyed chain and its lock);
+role gates of every operation but evaluate through :meth:`ServiceBase._require`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyserver.domain import keys
+from keyserver.domain.errors import ForbiddenError, KeyServerError
+from keyserver.domain.lifecycle import Actor, require_role
+from keyserver.domain.metrics import Metrics
+from keyserver.domain.settings import Settings
+from keyserver.store.audit import NewEntry, append
+from keyserver.store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
+from keyserver.store.models import AuditEntry
+from keyserver.store.writelock import engine_write_lock
+
+SYSTEM_ACTOR = "system"
+
+OFFICIAL = frozenset({"official"})
+OVERSIGHT = frozenset({"official", "auditor"})
+ADMIN = frozenset({"admin"})
+WRITER = frozenset({"writer"})
+EVALUATORS = frozenset({"writer", "reader"})
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where a request came from (recorded in audit entries)."""
+
+    remote: str | None = None
+
+
+LOCAL = RequestContext(remote="local")
+
+
+class ServiceBase:
+    """Configuration, engine, sessions and the audit/refusal helpers of the service.
+
+    Args:
+        settings: Configuration (includes the injectable clock and rng).
+        engine: An existing engine; by default one is created from the settings.
+        metrics: Counters to update (a fresh set by default).
+    """
+
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, metrics: Metrics | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = engine if engine is not None else make_engine(settings)
+        self.keyring = keys.KeyRing.from_master(settings.load_master_key())
+        self.metrics = metrics if metrics is not None else Metrics()
+        self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads never take SQLite's write lock (PostgreSQL ignores the option).
+        self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
+        self._sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._single_read_engine = self.engine.execution_options(
+            **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
+        )
+        # SQLite has one writer at a time anyway; queueing writers (of this process on a
+        # re-entrant thread lock, of every process on the host on an flock of the file
+        # beside the database) before BEGIN IMMEDIATE hands the database over at once,
+        # where SQLite's busy handler would sleep and poll (multi-second tails, busy-timeout
+        # errors, two worker processes slower than one). Shared by every engine of the
+        # process on the same file; see keyserver/store/writelock.py.
+        self._write_lock: AbstractContextManager[Any] = (
+            engine_write_lock(self.engine)
+            if self.engine.dialect.name == "sqlite"
+            else nullcontext()
+        )
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()
+
+    @property
+    def now(self) -> Callable[[], datetime]:
+        """The injected clock."""
+        return self.settings.clock
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._write_lock, self._write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _core_tx(self) -> Iterator[Connection]:
+        """A writing transaction on a Core connection (no ORM session; the release path).
+
+        Same writer lock, BEGIN and COMMIT as :meth:`_tx`, without the session's
+        bookkeeping, for code that runs its statements on the DB-API cursor.
+        """
+        with self._write_lock, self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
+        return append(session, self.keyring.audit_key, at or self.now(), new)
+
+    def _refuse(
+        self,
+        actor: Actor,
+        action: str,
+        container: str | None,
+        ctx: RequestContext,
+        error: KeyServerError,
+        *,
+        target: Mapping[str, Any] | None = None,
+    ) -> KeyServerError:
+        """Record a refusal in its own committed transaction; return the error to raise."""
+        with self._tx() as session:
+            self._audit_refusal(session, actor, action, container, ctx, error, target=target)
+        return error
+
+    def _audit_refusal(  # noqa: PLR0917 - the fields of one refusal record
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        container: str | None,
+        ctx: RequestContext,
+        error: KeyServerError,
+        at: datetime | None = None,
+        *,
+        target: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Count a refusal and append its audit entry in ``session``'s transaction.
+
+        spec §audit: every refusal is recorded, committed with the transaction that
+        refuses (or, via :meth:`_refuse`, in one of its own). ``target`` adds what the
+        request named besides a container (a medium, an issuer, a token), under the keys
+        the operation's own entry uses, so a refused attempt on a lost medium is found
+        next to the medium's other entries.
+        """
+        self.metrics.inc("rwc_refusals_total", action=action, reason=error.slug)
+        self._audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action=action,
+                outcome="refused",
+                container=container,
+                remote=ctx.remote,
+                details={"reason": error.slug, "detail": error.detail, **(target or {})},
+            ),
+            at,
+        )
+
+    def _require(
+        self,
+        actor: Actor,
+        roles: frozenset[str],
+        what: str,
+        *,
+        action: str,
+        container: str | None = None,
+        target: Mapping[str, Any] | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> None:
+        """Refuse with 403 forbidden unless the actor holds one of ``roles``; audit it.
+
+        The role gate of every operation except evaluate (which audits its own refusals in
+        its batch, keyserver/service/containers.py). Call it before any transaction is open:
+        the refusal is committed in a transaction of its own.
+
+        Args:
+            actor: Who is acting (a local operator always passes).
+            roles: Roles of which the actor needs at least one.
+            what: What is refused, for the problem detail ("suspend containers").
+            action: Audit action: the one the operation records when it succeeds, or the
+                name of the read it would have been (``audit.list``).
+            container: Container id the request names, already decoded once (so only
+                well-formed ids reach the log), or None.
+            target: Other things the request names, each already validated or left
+                out (``validation.recordable``), recorded in the refusal's details.
+            ctx: Request origin, recorded as ``remote``.
+
+        Raises:
+            ForbiddenError: The actor lacks every one of ``roles`` (after the audit commit).
+        """
+        try:
+            require_role(actor, roles, what)
+        except ForbiddenError as exc:
+            # spec §audit: every refusal lands in the tamper-evident log, role refusals too:
+            # a token used outside its role (a reader trying to suspend, a writer reading
+            # the log) may be a stolen or misused credential, and the officials need to see
+            # it. Committed before the 403 is answered, like evaluate's refusals.
+            raise self._refuse(actor, action, container, ctx, exc, target=target) from None

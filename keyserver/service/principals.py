@@ -1,0 +1,245 @@
+"""Principals and tokens: authentication, creation, listing, revocation.
+
+Tokens are ``rwc_`` + base64url(32 random bytes), shown once, stored as SHA-256 only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyserver.domain import auth, keys
+from keyserver.domain.encoding import b64e
+from keyserver.domain.errors import ConflictError, InvalidRequestError, NotFoundError
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.validation import TOKEN_ID_RE, check_name, check_text, fmt_time, recordable
+from keyserver.service.base import ADMIN, LOCAL, RequestContext, ServiceBase
+from keyserver.store import repository
+from keyserver.store.audit import NewEntry
+from keyserver.store.models import Principal, PrincipalGroup, PrincipalRole, Token
+
+
+class PrincipalOps(ServiceBase):
+    """Principal and token operations."""
+
+    def authenticate(self, token: str) -> Actor:
+        """Resolve a bearer token to its principal.
+
+        Raises:
+            UnauthenticatedError: Malformed, unknown, expired or revoked token.
+        """
+        digest = auth.token_digest(token)
+        # Core, one round trip (token, principal, roles, groups): this runs per request.
+        with self._single_read_engine.connect() as conn:
+            row = repository.token_lookup(conn, digest)
+            conn.rollback()
+        return auth.actor_for(row, digest, self.now())
+
+    def local_actor(self, name: str) -> Actor:
+        """The actor for local (data-dir) operation, audited under ``name``.
+
+        If a principal called ``name`` exists its id is attached (so e.g. its own
+        containers are recognised); role checks are skipped either way (see
+        :class:`~keyserver.domain.lifecycle.Actor`).
+        """
+        check_name(name, "actor name")
+        with self._sessions() as session:
+            principal = repository.principal_by_name(session, name)
+            pid = principal.id if principal is not None else None
+        return Actor(name=name, roles=ROLES, principal_id=pid, local=True)
+
+    def whoami(self, actor: Actor) -> dict[str, Any]:
+        """Return the actor's name, roles, organisation and groups."""
+        return {
+            "name": actor.name,
+            "roles": sorted(actor.roles),
+            "organisation": actor.organisation,
+            "groups": sorted(actor.groups),
+        }
+
+    def _new_token(
+        self, session: Session, principal_id: int, expires_at: datetime | None
+    ) -> tuple[str, str]:
+        token = keys.new_token(self.settings.rng)
+        token_id = "tk_" + b64e(self.settings.rng(12))
+        session.add(
+            Token(
+                id=token_id,
+                principal_id=principal_id,
+                token_hash=keys.token_hash(token),
+                created_at=self.now(),
+                expires_at=expires_at,
+            )
+        )
+        return token, token_id
+
+    def add_principal(
+        self,
+        actor: Actor,
+        name: str,
+        roles: list[str],
+        organisation: str | None = None,
+        groups: list[str] | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Create a principal with a first token (shown once).
+
+        Returns:
+            ``{name, token, token_id}``.
+        """
+        self._require(
+            actor, ADMIN, "adding principals", action="principal.add", target=_named(name), ctx=ctx
+        )
+        check_name(name, "name")
+        if not roles or any(r not in ROLES for r in roles):
+            raise InvalidRequestError(f"roles must be a non-empty subset of {sorted(ROLES)}")
+        group_set = sorted({check_name(g, "group") for g in groups or []})
+        if organisation is not None:
+            check_text(organisation, "organisation")
+        with self._tx() as session:
+            if repository.principal_by_name(session, name) is not None:
+                raise ConflictError(f"a principal named {name!r} exists")
+            principal = Principal(name=name, organisation=organisation, created_at=self.now())
+            session.add(principal)
+            session.flush()
+            session.add_all(PrincipalRole(principal_id=principal.id, role=r) for r in set(roles))
+            session.add_all(PrincipalGroup(principal_id=principal.id, group=g) for g in group_set)
+            token, token_id = self._new_token(session, principal.id, None)
+            self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="principal.add",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={
+                        "name": name,
+                        "roles": sorted(set(roles)),
+                        "groups": group_set,
+                        "organisation": organisation,
+                        "token_id": token_id,
+                    },
+                ),
+            )
+        return {"name": name, "token": token, "token_id": token_id}
+
+    def list_principals(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
+        """List principals with roles and groups (admin)."""
+        self._require(actor, ADMIN, "listing principals", action="principal.list", ctx=ctx)
+        with self._sessions() as session:
+            out = []
+            for p in session.execute(select(Principal).order_by(Principal.name)).scalars():
+                roles, groups = repository.roles_and_groups(session, p.id)
+                out.append(
+                    {
+                        "name": p.name,
+                        "roles": sorted(roles),
+                        "organisation": p.organisation,
+                        "groups": sorted(groups),
+                        "created_at": fmt_time(p.created_at),
+                    }
+                )
+        return {"principals": out}
+
+    def issue_token(
+        self,
+        actor: Actor,
+        name: str,
+        expires_at: datetime | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Issue another token for principal ``name`` (admin); shown once."""
+        self._require(
+            actor, ADMIN, "issuing tokens", action="token.issue", target=_named(name), ctx=ctx
+        )
+        check_name(name, "name")
+        with self._tx() as session:
+            principal = repository.principal_by_name(session, name)
+            if principal is None:
+                raise NotFoundError(f"no principal named {name!r}")
+            token, token_id = self._new_token(session, principal.id, expires_at)
+            self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="token.issue",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={
+                        "name": name,
+                        "token_id": token_id,
+                        "expires_at": fmt_time(expires_at),
+                    },
+                ),
+            )
+        return {
+            "name": name,
+            "token": token,
+            "token_id": token_id,
+            "expires_at": fmt_time(expires_at),
+        }
+
+    def list_tokens(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
+        """List tokens (ids and metadata only; never hashes) (admin)."""
+        self._require(actor, ADMIN, "listing tokens", action="token.list", ctx=ctx)
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Token, Principal.name)
+                .join(Principal, Principal.id == Token.principal_id)
+                .order_by(Token.created_at, Token.id)
+            ).all()
+        return {
+            "tokens": [
+                {
+                    "token_id": t.id,
+                    "name": name,
+                    "created_at": fmt_time(t.created_at),
+                    "expires_at": fmt_time(t.expires_at),
+                    "revoked_at": fmt_time(t.revoked_at),
+                }
+                for t, name in rows
+            ]
+        }
+
+    def revoke_token(
+        self, actor: Actor, token_id: str, ctx: RequestContext = LOCAL
+    ) -> dict[str, Any]:
+        """Revoke a token (admin); effective for the next request on every instance."""
+        well_formed = TOKEN_ID_RE.fullmatch(token_id) is not None
+        self._require(
+            actor,
+            ADMIN,
+            "revoking tokens",
+            action="token.revoke",
+            target={"token_id": token_id} if well_formed else {},
+            ctx=ctx,
+        )
+        if not well_formed:
+            raise NotFoundError("no such token")
+        with self._tx() as session:
+            token = session.get(Token, token_id)
+            if token is None:
+                raise NotFoundError("no such token")
+            already = token.revoked_at is not None
+            if not already:
+                token.revoked_at = self.now()
+            self._audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="token.revoke",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={"token_id": token_id, "already_revoked": already},
+                ),
+            )
+            return {"token_id": token_id, "revoked_at": fmt_time(token.revoked_at)}
+
+
+def _named(name: str) -> dict[str, str]:
+    """A refused principal or token operation records the principal named, when valid."""
+    return recordable("name", lambda v: check_name(v, "name"), name)

@@ -1,0 +1,251 @@
+"""Reports and the audit log: medium reports, audit list/export/verify, health checks."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from keyserver.domain.encoding import b64e
+from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.lifecycle import Actor
+from keyserver.domain.settings import ConfigError
+from keyserver.domain.validation import (
+    ACTION_RE,
+    check_name,
+    check_text,
+    decode_container_id,
+    fmt_time,
+    recordable,
+)
+from keyserver.service.base import LOCAL, OVERSIGHT, RequestContext, ServiceBase
+from keyserver.service.unauthenticated import UNAUTHENTICATED_ACTOR
+from keyserver.store import repository
+from keyserver.store.audit import canonical_json, entry_document, entry_hash
+from keyserver.store.audit import verify as verify_chain
+from keyserver.store.models import AuditEntry, Container, Principal
+
+log = logging.getLogger("keyserver")
+
+
+# Actor names the server records for requests without a principal (spec §evaluate).
+RECORDED_ACTORS = frozenset({UNAUTHENTICATED_ACTOR})
+
+
+class ReportOps(ServiceBase):
+    """Read-only views for officials and auditors, plus start-up/health checks."""
+
+    def medium_report(
+        self,
+        actor: Actor,
+        medium: str,
+        since: datetime | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """What happened to a medium's containers (officials, auditors).
+
+        For each container: state, the last confirmed open before the loss report, and
+        every attempt (evaluation or receipt, successful or refused) since the loss
+        report (or since ``since``; everything when neither is set).
+        """
+        self._require(
+            actor,
+            OVERSIGHT,
+            "medium reports",
+            action="medium.report",
+            target=_medium(medium),
+            ctx=ctx,
+        )
+        check_text(medium, "medium")
+        with self._sessions() as session:
+            rows = list(
+                session.execute(
+                    select(Container).where(Container.medium == medium).order_by(Container.id)
+                ).scalars()
+            )
+            out = []
+            for c in rows:
+                cid = b64e(c.id)
+                cutoff = since or c.loss_reported_at
+                last_ok = None
+                if c.loss_reported_at is not None:
+                    last_ok = session.execute(
+                        select(AuditEntry)
+                        .where(
+                            AuditEntry.container == cid,
+                            AuditEntry.action == "receipt",
+                            AuditEntry.outcome == "ok",
+                            AuditEntry.at < c.loss_reported_at,
+                        )
+                        .order_by(AuditEntry.seq.desc())
+                        .limit(1)
+                    ).scalar_one_or_none()
+                stmt = select(AuditEntry).where(
+                    AuditEntry.container == cid, AuditEntry.action.in_(["evaluate", "receipt"])
+                )
+                if cutoff is not None:
+                    stmt = stmt.where(AuditEntry.at >= cutoff)
+                attempts = session.execute(stmt.order_by(AuditEntry.seq)).scalars().all()
+                issuer = session.get(Principal, c.issuer_id)
+                out.append(
+                    {
+                        "container_id": cid,
+                        "label": c.label,
+                        "issuer": issuer.name if issuer else None,
+                        "state": c.state,
+                        "loss_reported_at": fmt_time(c.loss_reported_at),
+                        "destroy_after": fmt_time(c.destroy_after),
+                        "destroyed_at": fmt_time(c.destroyed_at),
+                        "last_confirmed_open_before_loss": None
+                        if last_ok is None
+                        else {
+                            "at": fmt_time(last_ok.at),
+                            "actor": last_ok.actor,
+                            "remote": last_ok.remote,
+                        },
+                        "attempts_since": fmt_time(cutoff),
+                        "attempts": [_attempt(a) for a in attempts],
+                        "opened_after_loss": any(
+                            a.action == "receipt" and a.outcome == "ok" for a in attempts
+                        )
+                        if c.loss_reported_at is not None
+                        else None,
+                    }
+                )
+        return {"medium": medium, "containers": out}
+
+    def audit_list(
+        self,
+        actor: Actor,
+        *,
+        container: str | None = None,
+        action: str | None = None,
+        actor_name: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """List audit entries (auditors, officials).
+
+        Returns:
+            ``{entries: [...], next_after_seq: int | null}``.
+        """
+        self._require(actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx)
+        if not 1 <= limit <= self.settings.max_list_limit or after_seq < 0:
+            raise InvalidRequestError("bad limit or after_seq")
+        if container is not None:
+            decode_container_id(container)
+        if action is not None and not ACTION_RE.fullmatch(action):
+            raise InvalidRequestError("unknown action")
+        # Actors recorded by the server itself are not principal names but are
+        # searchable too: who probed a lost medium without a valid token.
+        if actor_name is not None and actor_name not in RECORDED_ACTORS:
+            check_name(actor_name, "actor")
+        filters: list[ColumnElement[bool]] = []
+        if container is not None:
+            filters.append(AuditEntry.container == container)
+        if action is not None:
+            filters.append(AuditEntry.action == action)
+        if actor_name is not None:
+            filters.append(AuditEntry.actor == actor_name)
+        with self._sessions() as session:
+            rows = repository.audit_page(session, filters, after_seq, limit)
+            docs = [export_document(e) for e in rows]
+        nxt = docs[-1]["seq"] if len(docs) == limit else None
+        return {"entries": docs, "next_after_seq": nxt}
+
+    def audit_export(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> Iterator[str]:
+        """Yield every audit entry as one JSON line (with prev_hash and hash, hex).
+
+        A generator: the role check (and its audited refusal) runs at the first ``next``,
+        which the router calls before it sends the 200.
+        """
+        self._require(actor, OVERSIGHT, "exporting the audit log", action="audit.export", ctx=ctx)
+        after = 0
+        while True:
+            with self._sessions() as session:
+                rows = repository.audit_page(session, [], after, 1000)
+                lines = [canonical_json(export_document(e)) + "\n" for e in rows]
+            if not rows:
+                return
+            yield from lines
+            after = rows[-1].seq
+
+    def audit_verify(
+        self,
+        actor: Actor,
+        expected_head: tuple[int, bytes] | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Verify the keyed audit chain (auditors, officials)."""
+        self._require(actor, OVERSIGHT, "verifying the audit log", action="audit.verify", ctx=ctx)
+        with self._sessions() as session:
+            result = verify_chain(session, self.keyring.audit_key, expected_head)
+        if not result.ok:
+            log.error("audit chain verification failed: %s", result.problem)
+        return result.as_dict()
+
+    def counts_by_state(self) -> dict[str, int]:
+        """Number of containers per state (for /metrics)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Container.state, func.count()).group_by(Container.state)
+            ).all()
+        return {str(state): int(n) for state, n in rows}
+
+    def check_master_key(self) -> None:
+        """Refuse a master key that did not write this database's audit chain.
+
+        A wrong key would not open any sealed seed (nothing could be released) but would
+        append entries the right key cannot verify, breaking the chain. Checking the last
+        entry's keyed hash at start-up catches it first.
+
+        Raises:
+            ConfigError: The last audit entry does not verify under this master key.
+        """
+        with self._sessions() as session:
+            last = session.execute(
+                select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
+            ).scalar_one_or_none()
+            if last is None:
+                return
+            expected = entry_hash(self.keyring.audit_key, last.prev_hash, last)
+            if not hmac.compare_digest(expected, last.hash):
+                raise ConfigError("the master key does not match this database")
+
+    def ping(self) -> None:
+        """Run a trivial query (readiness)."""
+        with self._sessions() as session:
+            session.execute(select(1)).scalar_one()
+
+
+def export_document(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry as exported: its hashed content plus prev_hash and hash (hex)."""
+    doc = entry_document(entry)
+    doc["prev_hash"] = entry.prev_hash.hex()
+    doc["hash"] = entry.hash.hex()
+    return doc
+
+
+def _attempt(a: AuditEntry) -> dict[str, Any]:
+    doc = entry_document(a)
+    return {
+        "seq": a.seq,
+        "at": doc["at"],
+        "actor": a.actor,
+        "action": a.action,
+        "remote": a.remote,
+        "outcome": a.outcome,
+        "reason": doc["details"].get("reason"),
+    }
+
+
+def _medium(medium: str) -> dict[str, str]:
+    """A refused medium report records the medium asked about, when well-formed."""
+    return recordable("medium", lambda v: check_text(v, "medium"), medium)

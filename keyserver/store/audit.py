@@ -1,0 +1,302 @@
+"""Append-only audit log as a KEYED hash chain (spec §audit).
+
+Each entry's ``hash = HMAC-SHA-256(audit_key, prev_hash || canonical JSON of the entry)``
+with ``audit_key`` HKDF-derived from the master key. Why keyed: a plain SHA-256 chain can
+be recomputed by anyone who can write the database (edit an entry, rehash everything after
+it, and the chain verifies again). With the HMAC, rewriting history needs the master key,
+which is not in the database. Truncating the tail and rolling the head row back is only
+detectable against an earlier recorded head (``verify(expected_head=...)``): export or
+record the head (seq, hash) regularly (e.g. from ``GET /v1/audit/verify``).
+
+Appends lock the single chain-head row (``SELECT ... FOR UPDATE``; SQLite serialises
+writers at ``BEGIN IMMEDIATE``), so several server instances on one database extend ONE
+chain, with no gaps and no forks.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyserver.store.models import AuditEntry, AuditHead, Base
+
+GENESIS_HASH = b"\x00" * 32
+HEAD_ID = 1
+
+
+@functools.lru_cache(maxsize=64)
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with microseconds, the canonical time format of the audit log."""
+    # Cached: every entry and answer of a release batch carries the same few instants.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_document(entry: AuditEntry) -> dict[str, Any]:
+    """Return the JSON-able content of an entry (what the HMAC covers, plus hashes)."""
+    return _document(
+        entry.seq,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.container,
+        entry.outcome,
+        entry.remote,
+        entry.details,
+    )
+
+
+def _document(  # noqa: PLR0917 - the columns of one entry
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    container: str | None,
+    outcome: str,
+    remote: str | None,
+    details: str,
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": format_time(at),
+        "actor": actor,
+        "action": action,
+        "container": container,
+        "outcome": outcome,
+        "remote": remote,
+        "details": json.loads(details),
+    }
+
+
+def _hash(audit_key: bytes, prev_hash: bytes, document: dict[str, Any]) -> bytes:
+    payload = prev_hash + canonical_json(document).encode("utf-8")
+    return hmac.new(audit_key, payload, "sha256").digest()
+
+
+def entry_hash(audit_key: bytes, prev_hash: bytes, entry: AuditEntry) -> bytes:
+    """HMAC-SHA-256(audit_key, prev_hash || canonical JSON of the entry)."""
+    return _hash(audit_key, prev_hash, entry_document(entry))
+
+
+def lock_head(session: Session) -> AuditHead:
+    """Lock and return the chain-head row (first lock of every writing transaction).
+
+    Every writer takes this lock FIRST and container row locks after it, so lock order is
+    the same everywhere and transactions cannot deadlock.
+    """
+    return session.execute(
+        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
+    ).scalar_one()
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """The caller-supplied fields of an audit entry."""
+
+    actor: str
+    action: str
+    outcome: str
+    container: str | None = None
+    remote: str | None = None
+    details: Mapping[str, Any] | None = None
+
+
+def append(
+    session: Session,
+    audit_key: bytes,
+    at: datetime,
+    new: NewEntry,
+    head: AuditHead | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain within the caller's transaction.
+
+    The caller commits; the entry and the action it records commit (or roll back)
+    together. ``head`` is the row the caller already locked with :func:`lock_head`
+    (saves a second locking query); by default it is locked here.
+    """
+    if head is None:
+        head = lock_head(session)
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        at=at,
+        actor=new.actor,
+        action=new.action,
+        container=new.container,
+        outcome=new.outcome,
+        remote=new.remote,
+        details=canonical_json(dict(new.details or {})),
+        prev_hash=head.hash,
+        hash=b"",
+    )
+    entry.hash = entry_hash(audit_key, head.hash, entry)
+    session.add(entry)
+    head.seq = entry.seq
+    head.hash = entry.hash
+    session.flush()
+    return entry
+
+
+@dataclass
+class Head:
+    """The locked chain head, carried through one transaction of the Core hot path.
+
+    Attributes:
+        seq: Sequence number of the last entry.
+        hash: Hash of the last entry.
+        pending: Entries appended since the lock, inserted by
+            :meth:`keyserver.release.hotpath.Batch.store_head` in one executemany (nothing
+            reads them back within the transaction).
+    """
+
+    seq: int
+    hash: bytes
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+_HEAD_TABLE = Base.metadata.tables[AuditHead.__tablename__]
+_LOG_TABLE = Base.metadata.tables[AuditEntry.__tablename__]
+# Built once; values are bound per call.
+LOCK_HEAD_STMT = (
+    select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash)
+    .where(_HEAD_TABLE.c.id == HEAD_ID)
+    .with_for_update()
+)
+
+
+def append_row(audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int:
+    """Append one entry after the locked ``head`` (the release batch); return its seq.
+
+    Same chain and hash as :func:`append`; ``head`` advances in memory and is written
+    back once per transaction (keyserver/release/hotpath.py, ``Batch.store_head``).
+    """
+    seq = head.seq + 1
+    details = canonical_json(dict(new.details or {}))
+    doc = _document(seq, at, new.actor, new.action, new.container, new.outcome, new.remote, details)
+    digest = _hash(audit_key, head.hash, doc)
+    head.pending.append(
+        {
+            "seq": seq,
+            "at": at,
+            "actor": new.actor,
+            "action": new.action,
+            "container": new.container,
+            "outcome": new.outcome,
+            "remote": new.remote,
+            "details": details,
+            "prev_hash": head.hash,
+            "hash": digest,
+        },
+    )
+    head.seq, head.hash = seq, digest
+    return seq
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify`.
+
+    Attributes:
+        ok: True when every check passed.
+        entries: Number of entries checked.
+        head_seq: Sequence number of the last entry.
+        head_hash: Hex hash of the last entry (record it to detect later truncation).
+        first_bad_seq: First sequence number where verification failed, if any.
+        problem: What failed, if anything.
+    """
+
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict."""
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+        }
+
+
+def iter_entries(session: Session, batch: int = 2000) -> Iterator[AuditEntry]:
+    """Yield all entries in sequence order, in batches (bounded memory)."""
+    after = 0
+    while True:
+        rows = (
+            session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.seq > after)
+                .order_by(AuditEntry.seq)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(
+    session: Session, audit_key: bytes, expected_head: tuple[int, bytes] | None = None
+) -> VerifyResult:
+    """Verify the whole chain: contiguous seq from 1, prev links, keyed hashes, head row.
+
+    Detects edited entries (hash mismatch), deleted entries (seq gap / link mismatch),
+    inserted or reordered entries (link or hash mismatch) and a head row that disagrees
+    with the last entry. ``expected_head`` (an earlier recorded (seq, hash)) also detects
+    truncation of the tail.
+    """
+    prev = GENESIS_HASH
+    expected_seq = 1
+    recorded: bytes | None = None
+
+    def fail(at_seq: int, problem: str) -> VerifyResult:
+        return VerifyResult(
+            ok=False,
+            entries=expected_seq - 1,
+            head_seq=expected_seq - 1,
+            head_hash=prev.hex(),
+            first_bad_seq=at_seq,
+            problem=problem,
+        )
+
+    for entry in iter_entries(session):
+        if entry.seq != expected_seq:
+            return fail(expected_seq, f"sequence gap: expected {expected_seq}, found {entry.seq}")
+        if not hmac.compare_digest(entry.prev_hash, prev):
+            return fail(expected_seq, "prev_hash does not link to the previous entry")
+        if not hmac.compare_digest(entry.hash, entry_hash(audit_key, prev, entry)):
+            return fail(expected_seq, "entry hash does not verify (edited or forged)")
+        prev = entry.hash
+        expected_seq += 1
+        if expected_head is not None and entry.seq == expected_head[0]:
+            recorded = entry.hash
+    last = expected_seq - 1
+    head = session.get(AuditHead, HEAD_ID)
+    if head is None or head.seq != last or not hmac.compare_digest(head.hash, prev):
+        return fail(last + 1, "head row disagrees with the last entry (truncated?)")
+    if expected_head is not None and (
+        recorded is None or not hmac.compare_digest(recorded, expected_head[1])
+    ):
+        return fail(expected_head[0], "the recorded head is not in the chain (truncated?)")
+    return VerifyResult(ok=True, entries=last, head_seq=last, head_hash=prev.hex())

@@ -1,0 +1,195 @@
+"""SQLAlchemy 2 typed models. The schema itself is created by the alembic chain.
+
+Times are stored as naive UTC and returned as aware UTC (:class:`UTCDateTime`) so SQLite
+and PostgreSQL behave the same and audit hashes recompute identically.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware-UTC datetimes stored as naive UTC (microsecond precision on both backends)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to naive UTC; refuse naive input (a bug, not data)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Attach UTC to stored values."""
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all key server tables."""
+
+
+class Principal(Base):
+    """A person or system that authenticates with tokens."""
+
+    __tablename__ = "principals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PrincipalRole(Base):
+    """One role held by a principal (a principal may hold several)."""
+
+    __tablename__ = "principal_roles"
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class PrincipalGroup(Base):
+    """Group membership of a principal (container policies may name groups)."""
+
+    __tablename__ = "principal_groups"
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    group: Mapped[str] = mapped_column("group_name", String(64), primary_key=True)
+
+
+class Token(Base):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Container(Base):
+    """A container's server-side record; key columns become NULL when destroyed."""
+
+    __tablename__ = "containers"
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), index=True)
+    # NULL: registered without a medium; no medium-scoped action or report reaches it.
+    medium: Mapped[str | None] = mapped_column(String(200))
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    seed_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    receipt_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    header_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    password_required: Mapped[bool] = mapped_column(Boolean)
+    attempt_budget: Mapped[int] = mapped_column(Integer)
+    unconfirmed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    pending_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    destroy_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    loss_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    public_reason: Mapped[str | None] = mapped_column(Text)
+    last_audit_seq: Mapped[int | None] = mapped_column(Integer)
+
+    # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
+    # each index on a changed column multiplies that work. ``state`` is not indexed.
+    __table_args__ = (Index("ix_containers_medium", "medium"),)
+
+
+class ContainerReader(Base):
+    """A principal name allowed to open a container."""
+
+    __tablename__ = "container_readers"
+    container_id: Mapped[bytes] = mapped_column(
+        ForeignKey("containers.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ContainerReaderGroup(Base):
+    """A group whose members may open a container."""
+
+    __tablename__ = "container_reader_groups"
+    container_id: Mapped[bytes] = mapped_column(
+        ForeignKey("containers.id", ondelete="CASCADE"), primary_key=True
+    )
+    group: Mapped[str] = mapped_column("group_name", String(64), primary_key=True)
+
+
+class Challenge(Base):
+    """A single-use receipt challenge, stored as SHA-256 only."""
+
+    __tablename__ = "challenges"
+    challenge_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    container_id: Mapped[bytes] = mapped_column(
+        ForeignKey("containers.id", ondelete="CASCADE"), index=True
+    )
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, keyed hash chain (see keyserver/store/audit.py)."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    container: Mapped[str | None] = mapped_column(String(22))
+    outcome: Mapped[str] = mapped_column(String(16))
+    remote: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = (
+        Index("ix_audit_container_seq", "container", "seq"),
+        Index("ix_audit_actor_seq", "actor", "seq"),
+        Index("ix_audit_action_seq", "action", "seq"),
+    )
+
+
+class AuditHead(Base):
+    """The single chain-head row; appends lock it so all instances write ONE chain."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -1,0 +1,311 @@
+"""Small storage layer: the queries the service needs, nothing else.
+
+All functions take the caller's :class:`Session`; the service owns transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from keyserver.domain.lifecycle import TRANSITIONS, ContainerView, Op, State
+from keyserver.store.models import (
+    AuditEntry,
+    Base,
+    Challenge,
+    Container,
+    ContainerReader,
+    ContainerReaderGroup,
+    Principal,
+    PrincipalGroup,
+    PrincipalRole,
+    Token,
+)
+
+
+def principal_by_name(session: Session, name: str) -> Principal | None:
+    """Return the principal called ``name``."""
+    return session.execute(select(Principal).where(Principal.name == name)).scalar_one_or_none()
+
+
+def roles_and_groups(session: Session, principal_id: int) -> tuple[frozenset[str], frozenset[str]]:
+    """Return (roles, groups) of a principal (one round trip)."""
+    rows = session.execute(
+        select(literal("r"), PrincipalRole.role)
+        .where(PrincipalRole.principal_id == principal_id)
+        .union_all(
+            select(literal("g"), PrincipalGroup.group).where(
+                PrincipalGroup.principal_id == principal_id
+            )
+        )
+    ).all()
+    return (
+        frozenset(v for k, v in rows if k == "r"),
+        frozenset(v for k, v in rows if k == "g"),
+    )
+
+
+def token_with_principal(session: Session, digest: bytes) -> tuple[Token, Principal] | None:
+    """Return the token with this SHA-256 and its principal (indexed unique lookup)."""
+    row = session.execute(
+        select(Token, Principal)
+        .join(Principal, Principal.id == Token.principal_id)
+        .where(Token.token_hash == digest)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def container_for_update(session: Session, cid: bytes) -> Container | None:
+    """Return the container row, locked (FOR UPDATE on PostgreSQL).
+
+    SQLite has no row locks: there the whole transaction holds the write lock taken at
+    BEGIN IMMEDIATE, which is stronger.
+    """
+    return session.execute(
+        select(Container).where(Container.id == cid).with_for_update()
+    ).scalar_one_or_none()
+
+
+def readers_of(session: Session, cid: bytes) -> tuple[list[str], list[str]]:
+    """Return (reader names, reader groups) of a container, sorted."""
+    names = session.execute(
+        select(ContainerReader.name).where(ContainerReader.container_id == cid)
+    ).scalars()
+    groups = session.execute(
+        select(ContainerReaderGroup.group).where(ContainerReaderGroup.container_id == cid)
+    ).scalars()
+    return sorted(names), sorted(groups)
+
+
+def view_of(session: Session, c: Container) -> ContainerView:
+    """Build the lifecycle view of a container row."""
+    names, groups = readers_of(session, c.id)
+    return ContainerView(
+        state=State(c.state),
+        issuer_id=c.issuer_id,
+        pending_expires_at=c.pending_expires_at,
+        not_after=c.not_after,
+        destroyed_at=c.destroyed_at,
+        public_reason=c.public_reason,
+        readers=frozenset(names),
+        reader_groups=frozenset(groups),
+    )
+
+
+def scope_filter(scope: str, target: bytes | str | int) -> ColumnElement[bool]:
+    """WHERE clause selecting the containers of a scope (container, medium or issuer)."""
+    if scope == "container":
+        return Container.id == target
+    if scope == "medium":
+        return Container.medium == target
+    return Container.issuer_id == target
+
+
+def apply_transition(
+    session: Session,
+    op: Op,
+    where: ColumnElement[bool],
+    values: dict[str, Any],
+) -> list[bytes]:
+    """Set-based state change of every container matching ``where`` (ONE UPDATE).
+
+    Only containers in a source state of ``op`` (lifecycle.TRANSITIONS) change; the ids of
+    the changed containers are returned.
+    """
+    sources, target = TRANSITIONS[op]
+    stmt = (
+        update(Container)
+        .where(and_(where, Container.state.in_([s.value for s in sources])))
+        .values(state=target.value, **values)
+        .returning(Container.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def consume_expired_challenges(session: Session, now: datetime) -> int:
+    """Delete challenges past their expiry (they can no longer confirm anything)."""
+    result = session.execute(delete(Challenge).where(Challenge.expires_at < now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def challenge_by_hash(session: Session, digest: bytes) -> Challenge | None:
+    """Return the challenge with this hash."""
+    return session.get(Challenge, digest)
+
+
+def search_containers(
+    session: Session,
+    filters: Sequence[ColumnElement[bool]],
+    after: bytes | None,
+    limit: int,
+) -> list[Container]:
+    """Return containers matching all ``filters``, ordered by id, after a cursor."""
+    stmt = select(Container).where(*filters)
+    if after is not None:
+        stmt = stmt.where(Container.id > after)
+    return list(session.execute(stmt.order_by(Container.id).limit(limit)).scalars())
+
+
+def audit_page(
+    session: Session,
+    filters: Sequence[ColumnElement[bool]],
+    after_seq: int,
+    limit: int,
+) -> list[AuditEntry]:
+    """Return audit entries matching ``filters`` after ``after_seq``, in order."""
+    stmt = select(AuditEntry).where(AuditEntry.seq > after_seq, *filters)
+    return list(session.execute(stmt.order_by(AuditEntry.seq).limit(limit)).scalars())
+
+
+# --- The key-release hot path, in SQLAlchemy Core (no ORM unit of work per request). ---
+
+_TABLES = Base.metadata.tables
+_C = _TABLES[Container.__tablename__]
+_READERS = _TABLES[ContainerReader.__tablename__]
+_READER_GROUPS = _TABLES[ContainerReaderGroup.__tablename__]
+_CHALLENGES = _TABLES[Challenge.__tablename__]
+_TOKENS = _TABLES[Token.__tablename__]
+_PRINCIPALS = _TABLES[Principal.__tablename__]
+_ROLES = _TABLES[PrincipalRole.__tablename__]
+_GROUPS = _TABLES[PrincipalGroup.__tablename__]
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    """What an evaluation needs of a locked container row.
+
+    ``view.readers`` / ``view.reader_groups`` hold only the policy entries that match the
+    requesting actor (its name; its groups when one of them is listed): enough for
+    :func:`keyserver.domain.lifecycle.evaluation_refusal`, without loading the whole policy.
+    """
+
+    view: ContainerView
+    seed_sealed: bytes | None
+    unconfirmed: int
+    attempt_budget: int
+
+
+# Built once (statement construction costs more than executing it on SQLite); values
+# are bound per call.
+EVALUATION_STMT = (
+    select(
+        _C.c.state,
+        _C.c.issuer_id,
+        _C.c.pending_expires_at,
+        _C.c.not_after,
+        _C.c.destroyed_at,
+        _C.c.public_reason,
+        _C.c.seed_sealed,
+        _C.c.unconfirmed,
+        _C.c.attempt_budget,
+        exists()
+        .where(_READERS.c.container_id == _C.c.id, _READERS.c.name == bindparam("actor"))
+        .label("by_name"),
+        exists()
+        .where(
+            _READER_GROUPS.c.container_id == _C.c.id,
+            _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
+        )
+        .label("by_group"),
+    )
+    .where(_C.c.id == bindparam("cid"))
+    .with_for_update(of=_C)
+)
+
+
+def evaluation_row(
+    conn: Connection, cid: bytes, actor_name: str, actor_groups: frozenset[str]
+) -> EvaluationRow | None:
+    """Lock a container row (FOR UPDATE) and check the actor against its policy.
+
+    ONE statement: the row plus two EXISTS probes of the reader policy.
+    """
+    row = conn.execute(
+        EVALUATION_STMT, {"cid": cid, "actor": actor_name, "groups": sorted(actor_groups)}
+    ).one_or_none()
+    if row is None:
+        return None
+    view = ContainerView(
+        state=State(row.state),
+        issuer_id=row.issuer_id,
+        pending_expires_at=row.pending_expires_at,
+        not_after=row.not_after,
+        destroyed_at=row.destroyed_at,
+        public_reason=row.public_reason,
+        readers=frozenset({actor_name}) if row.by_name else frozenset(),
+        reader_groups=actor_groups if row.by_group else frozenset(),
+    )
+    return EvaluationRow(view, row.seed_sealed, row.unconfirmed, row.attempt_budget)
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A token with its principal, roles and groups (see :func:`token_lookup`)."""
+
+    token_hash: bytes
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    principal_id: int
+    name: str
+    organisation: str | None
+    roles: frozenset[str]
+    groups: frozenset[str]
+
+
+def _token_statement() -> CompoundSelect[Any]:
+    base = (
+        _TOKENS.c.token_hash,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.expires_at,
+        _PRINCIPALS.c.id,
+        _PRINCIPALS.c.name,
+        _PRINCIPALS.c.organisation,
+    )
+    joined = _TOKENS.join(_PRINCIPALS, _PRINCIPALS.c.id == _TOKENS.c.principal_id)
+    return union_all(
+        select(*base, literal("r").label("kind"), _ROLES.c.role.label("value"))
+        .select_from(joined.outerjoin(_ROLES, _ROLES.c.principal_id == _PRINCIPALS.c.id))
+        .where(_TOKENS.c.token_hash == bindparam("digest")),
+        select(*base, literal("g").label("kind"), _GROUPS.c.group_name.label("value"))
+        .select_from(joined.join(_GROUPS, _GROUPS.c.principal_id == _PRINCIPALS.c.id))
+        .where(_TOKENS.c.token_hash == bindparam("digest")),
+    )
+
+
+TOKEN_STMT = _token_statement()
+
+
+def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:
+    """Token, principal, roles and groups by the token's SHA-256: ONE round trip."""
+    rows = conn.execute(TOKEN_STMT, {"digest": digest}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return TokenRow(
+        token_hash=first[0],
+        revoked_at=first[1],
+        expires_at=first[2],
+        principal_id=first[3],
+        name=first[4],
+        organisation=first[5],
+        roles=frozenset(r[7] for r in rows if r[6] == "r" and r[7] is not None),
+        groups=frozenset(r[7] for r in rows if r[6] == "g"),
+    )

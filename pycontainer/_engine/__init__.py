@@ -1,0 +1,1 @@
+"""Private engine of the reader and writer: extraction, publishing."""

@@ -1,0 +1,322 @@
+"""Extraction of authenticated entries into a directory, all or nothing.
+
+Everything is written into a private (0700) temp directory beside the destination; files
+are created 0600 and get their stored permission bits and mtimes only when complete. Only
+after every extracted byte authenticated are the top-level items moved into the
+destination. On any failure the temp directory is removed, so no plaintext from a corrupt
+or tampered container stays on disk.
+
+Semantics of ``dest`` (like ``tar -C`` but safer): a directory; created if missing; if it
+exists it must be empty unless ``force``; with ``force`` an existing top-level file of the
+same name is replaced, but an existing directory is never merged or deleted.
+
+Spec anchors: spec/format.md §index, §paths (paths were already checked by archive.py).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import os
+import shutil
+import stat
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pycontainer.errors import ContainerError, InputError, OutputExistsError
+from pycontainer.format import primitives as p
+from pycontainer.format.archive import Entry
+from pycontainer.format.stream import Layout
+
+# run(indices, consume, progress): decrypts and authenticates each chunk of `indices` once,
+# in any order and possibly on several threads, and hands it to consume(index, plaintext),
+# which returns the bytes it used; progress gets their running sum (see stream.open_chunks).
+ChunkRunner = Callable[
+    [Sequence[int], Callable[[int, memoryview], int], Callable[[int], None] | None], None
+]
+Progress = Callable[[int, int], None]
+
+
+def select(entries: Sequence[Entry], paths: Sequence[str] | None) -> list[Entry]:
+    """Return the entries named by ``paths`` (a directory selects its subtree), index order.
+
+    Raises:
+        InputError: A requested path is not in the container.
+    """
+    if paths is None:
+        return list(entries)
+    wanted = [unicodedata.normalize("NFC", q.strip("/")) for q in paths]
+    chosen: set[int] = set()
+    for q in wanted:
+        hits = [i for i, e in enumerate(entries) if e.path == q or e.path.startswith(q + "/")]
+        if not q or not hits:
+            raise InputError(
+                f"{q!r} is not in this container", hint="list the entries to see its content"
+            )
+        chosen.update(hits)
+    return [entries[i] for i in sorted(chosen)]
+
+
+def _top(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
+def _check_dest(dest: Path, selected: Sequence[Entry], *, force: bool) -> bool:
+    """Check the destination; return True if it already exists."""
+    if not dest.exists():
+        if dest.is_symlink():
+            raise OutputExistsError(f"{dest} is a dangling symbolic link", hint="remove it")
+        if not dest.parent.is_dir():
+            raise InputError(f"the directory {dest.parent} does not exist", hint="create it")
+        return False
+    if not dest.is_dir():
+        raise OutputExistsError(
+            f"{dest} exists and is not a directory", hint="choose a directory to extract into"
+        )
+    if not force and any(dest.iterdir()):
+        raise OutputExistsError(
+            f"{dest} is not empty",
+            hint="choose a new or empty directory, or pass --force to extract into it",
+        )
+    tops = {_top(e.path): (e.is_dir or "/" in e.path) for e in selected}
+    for name, is_dir in tops.items():
+        target = dest / name
+        if not (target.exists() or target.is_symlink()):
+            continue
+        # Never merge into or delete an existing directory: that could destroy data.
+        if is_dir or (target.is_dir() and not target.is_symlink()):
+            raise OutputExistsError(
+                f"{target} already exists",
+                hint="move it away first; rwc does not merge into existing directories",
+            )
+    return True
+
+
+def _remove_tree(root: Path) -> None:
+    if not root.exists():
+        return
+    # Restored modes may forbid writing (e.g. 0o500 dirs); make them removable first.
+    for dirpath, _dirs, _files in os.walk(root):
+        with contextlib.suppress(OSError):
+            Path(dirpath).chmod(0o700)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _open_new(path: Path) -> int:
+    # Exclusive, no-follow, private until complete: plaintext is never readable by others
+    # while it is being written, and nothing pre-existing is written through.
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+class _FileWriter:
+    """Writes authenticated chunk plaintext into the files it belongs to, thread-safe.
+
+    Each chunk may arrive on any thread in any order; its pieces go with pwrite to their
+    known offsets (file ``e`` holds plaintext ``[e.offset, e.offset + e.size)``). A file is
+    created when its first chunk arrives and closed after its last, so only the files of
+    the chunks in flight are open, whatever the entry count.
+    """
+
+    def __init__(self, root: Path, data: Sequence[Entry], chunk_log2: int) -> None:
+        self._root = root
+        self._files = list(data)  # non-empty files, in index (= offset) order
+        self._starts = [e.offset for e in self._files]
+        self._log2 = chunk_log2
+        self._pending = [
+            ((e.offset + e.size - 1) >> chunk_log2) - (e.offset >> chunk_log2) + 1
+            for e in self._files
+        ]
+        self._fds: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def _acquire(self, j: int) -> int:
+        with self._lock:
+            fd = self._fds.get(j)
+            if fd is None:
+                fd = self._fds[j] = _open_new(self._root / self._files[j].path)
+            return fd
+
+    def _release(self, j: int) -> None:
+        with self._lock:
+            self._pending[j] -= 1
+            if self._pending[j]:
+                return
+            fd = self._fds.pop(j)
+        os.close(fd)
+
+    def consume(self, index: int, view: memoryview) -> int:
+        """Write the selected parts of chunk ``index``; return the bytes written."""
+        cs = index << self._log2
+        ce = cs + len(view)
+        written = 0
+        j = max(0, bisect.bisect_right(self._starts, cs) - 1)
+        while j < len(self._files) and self._starts[j] < ce:
+            e = self._files[j]
+            lo, hi = max(e.offset, cs), min(e.offset + e.size, ce)
+            if lo < hi:
+                fd = self._acquire(j)
+                _pwrite_all(fd, view[lo - cs : hi - cs], lo - e.offset)
+                self._release(j)
+                written += hi - lo
+            j += 1
+        return written
+
+    def complete(self) -> bool:
+        """Return True if every byte of every file was written."""
+        return not any(self._pending)
+
+    def close(self) -> None:
+        """Close the files still open (after a failure)."""
+        with self._lock:
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            os.close(fd)
+
+
+def _write_tree(
+    chunks: ChunkRunner,
+    layout: Layout,
+    root: Path,
+    selected: Sequence[Entry],
+    progress: Progress | None,
+) -> list[tuple[str, Entry | None]]:
+    """Write the selected entries under ``root``.
+
+    Returns:
+        The top-level directories, whose mode and mtime are applied only after they were
+        moved into place: renaming a directory to a new parent needs write permission on it
+        (to update its ".."), and the rename may touch its mtime.
+    """
+    dirs: dict[str, int | None] = {}
+    for e in selected:
+        parts = e.path.split("/")
+        for i in range(1, len(parts)):
+            dirs.setdefault("/".join(parts[:i]), None)
+        if e.is_dir:
+            dirs[e.path] = e.mode
+    for d in sorted(dirs, key=lambda s: s.count("/")):
+        (root / d).mkdir(mode=0o700)
+    files = [e for e in selected if e.is_file]
+    for e in files:
+        if e.size == 0:
+            os.close(_open_new(root / e.path))
+    data = [e for e in files if e.size]
+    total = sum(e.size for e in data)
+    needed: list[int] = []
+    for e in data:
+        for i in layout.chunks_for(e.offset, e.offset + e.size):
+            if not needed or i > needed[-1]:
+                needed.append(i)
+    writer = _FileWriter(root, data, layout.chunk_log2)
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        # Chunk-parallel: each thread decrypts a chunk and writes its pieces itself
+        # (stream.open_chunks), so no plaintext is handed between threads.
+        chunks(needed, writer.consume, report)
+    finally:
+        writer.close()
+    if not writer.complete():  # every selected byte must come out of an authenticated chunk
+        raise ContainerError(
+            "internal error: extraction ended early", hint="nothing was extracted; report this"
+        )
+    for e in files:
+        target = root / e.path
+        # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
+        target.chmod(e.mode & p.MODE_MASK)
+        os.utime(target, ns=(e.mtime_total_ns, e.mtime_total_ns))
+    by_path = {e.path: e for e in selected if e.is_dir}
+    # Deepest first: setting a parent's mtime before its children would be undone.
+    for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
+        if "/" in d:
+            _apply_dir_meta(root / d, by_path.get(d))
+    return [(d, by_path.get(d)) for d in dirs if "/" not in d]
+
+
+def _apply_dir_meta(target: Path, entry: Entry | None) -> None:
+    # spec §index: permission bits only; implicit parents get the default mode.
+    target.chmod(entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
+    if entry is not None:
+        os.utime(target, ns=(entry.mtime_total_ns, entry.mtime_total_ns))
+
+
+def _no_clobber(target: Path) -> None:
+    # Re-checked right before the rename: something may have appeared since _check_dest.
+    if target.exists() or target.is_symlink():
+        raise OutputExistsError(f"{target} already exists", hint="move it away and retry")
+
+
+def extract_entries(
+    chunks: ChunkRunner,
+    layout: Layout,
+    entries: Sequence[Entry],
+    dest: Path,
+    paths: Sequence[str] | None,
+    *,
+    force: bool,
+    progress: Progress | None,
+) -> list[Entry]:
+    """Extract entries; see the module docstring for the destination semantics.
+
+    Args:
+        chunks: Decrypts, authenticates and hands over the chunks (see ``ChunkRunner``).
+        layout: The payload geometry.
+        entries: All entries of the container.
+        dest: The destination directory.
+        paths: What to extract (None: everything).
+        force: Allow a non-empty destination.
+        progress: Called as ``progress(bytes_done, bytes_total)``.
+
+    Returns:
+        The extracted entries.
+
+    Raises:
+        InputError: A requested path is not in the container.
+        OutputExistsError: The destination conflicts (see the module docstring).
+        PayloadError: A chunk failed authentication; nothing was extracted.
+        ContainerError: Writing failed; nothing was extracted.
+    """
+    selected = select(entries, paths)
+    existed = _check_dest(dest, selected, force=force)
+    tmp = dest.parent / f".{dest.name}.{os.urandom(6).hex()}.rwc-tmp"
+    created_dest = False
+    try:
+        tmp.mkdir(mode=0o700)
+        top_dirs = _write_tree(chunks, layout, tmp, selected, progress)
+        # Every selected byte has authenticated: only now does anything reach `dest`.
+        if not existed:
+            dest.mkdir()
+            created_dest = True
+        for name in sorted({_top(e.path) for e in selected}):
+            src = tmp / name
+            target = dest / name
+            if force and stat.S_ISREG(src.lstat().st_mode):
+                src.replace(target)
+            else:
+                _no_clobber(target)
+                src.rename(target)
+        tmp.rmdir()
+        for name, entry in top_dirs:
+            _apply_dir_meta(dest / name, entry)
+    except BaseException as exc:
+        _remove_tree(tmp)
+        if created_dest and not any(dest.iterdir()):
+            dest.rmdir()
+        if isinstance(exc, OSError):
+            raise ContainerError(
+                f"extracting into {dest} failed: {exc.strerror or exc}",
+                hint="check free space and permissions; nothing was extracted",
+            ) from None
+        raise
+    return selected

@@ -1,0 +1,94 @@
+"""Pieces shared by the `rwc` subcommands: environment names, token, client and password."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+from pycontainer.cli.password import ENV_PASSWORD, get_password
+from pycontainer.cli.ui import Ui
+from pycontainer.client.keyserver import KeyServerClient, b64url_encode
+from pycontainer.client.tokens import ENV_TOKEN, TokenStore, config_dir, resolve_token
+from pycontainer.errors import KeyServerDeniedError
+
+ENV_SERVER = "RWC_SERVER"
+ENV_CA_BUNDLE = "RWC_CA_BUNDLE"
+# The subcommand table (its parser class is cli._Parser, hence Any).
+SubParsers: TypeAlias = "argparse._SubParsersAction[Any]"
+
+
+def b64(data: bytes) -> str:
+    """Container ids and the like as people and scripts see them (base64url, no padding)."""
+    return b64url_encode(data)
+
+
+def add_tls_option(p: argparse.ArgumentParser) -> None:
+    """Add --ca-bundle (TLS verification itself cannot be switched off)."""
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help=f"PEM file of CA certificates to trust for the key server (or {ENV_CA_BUNDLE})",
+    )
+
+
+def add_password_options(p: argparse.ArgumentParser) -> None:
+    """Add --password-file and --no-password (readers)."""
+    p.add_argument(
+        "--password-file", metavar="FILE", help=f"read the password from FILE (or {ENV_PASSWORD})"
+    )
+    p.add_argument(
+        "--no-password",
+        action="store_true",
+        help="the container was sealed with --no-password (uses the empty password)",
+    )
+
+
+def store_for(env: Mapping[str, str]) -> TokenStore:
+    """The user's token store, honouring XDG_CONFIG_HOME from ``env``."""
+    return TokenStore(config_dir(env))
+
+
+def require_token(url: str, env: Mapping[str, str], *, named: bool) -> str:
+    """Return the token to send to ``url`` (pycontainer.client.tokens, "Token scope").
+
+    Args:
+        url: The key server about to be contacted.
+        env: Environment.
+        named: The user named ``url`` (--server, RWC_SERVER); False for a URL taken from a
+            container's header, to which RWC_TOKEN is never sent.
+
+    Raises:
+        TokenScopeError: RWC_TOKEN is set but no server was named (exit code 2).
+        KeyServerDeniedError: No token at all (exit code 5, not authenticated).
+    """
+    token = resolve_token(url, named=named, env=env, store=store_for(env))
+    if token is None:
+        how = f"set {ENV_TOKEN}" if named else f"set {ENV_TOKEN} and {ENV_SERVER} (or --server)"
+        raise KeyServerDeniedError(
+            f"no token for the key server {url}",
+            hint=f"run `rwc login {url}` or {how}",
+        )
+    return token
+
+
+def make_client(
+    url: str, token: str, args: argparse.Namespace, env: Mapping[str, str]
+) -> KeyServerClient:
+    """Build the HTTP client for ``url`` with --ca-bundle / RWC_CA_BUNDLE."""
+    ca_bundle = getattr(args, "ca_bundle", None) or env.get(ENV_CA_BUNDLE) or None
+    return KeyServerClient(url, token, ca_bundle=ca_bundle)
+
+
+def read_password(
+    args: argparse.Namespace, ui: Ui, env: Mapping[str, str], *, confirm: bool, what: str
+) -> str:
+    """Get the password from the options, RWC_PASSWORD or the terminal."""
+    return get_password(
+        no_password=args.no_password,
+        password_file=args.password_file,
+        confirm=confirm,
+        what=what,
+        warn=ui.warn,
+        env=env,
+    )

@@ -1,0 +1,109 @@
+"""Exit codes of `rwc` and the mapping from exceptions to them.
+
+The table below is the single source of truth: `rwc --help` prints it, README.md copies it.
+
+| code | kind | meaning |
+| 0 | ok | success |
+| 1 | error | other error |
+| 2 | usage | usage error (bad option or URL, missing argument, password mismatch) |
+| 3 | revoked | the container was revoked: its key was destroyed |
+| 4 | suspended | the container is suspended |
+| 5 | denied | not allowed: not authenticated, or not on the container's policy |
+| 6 | wrong-password | wrong password |
+| 7 | unreachable | the key server is unreachable |
+| 8 | corrupt | the container is corrupt or was tampered with (format, header, payload, path) |
+| 9 | expired | the container has expired |
+| 10 | exists | the output exists already (refusing to overwrite without --force) |
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from pycontainer.client.server_url import ServerUrlError
+from pycontainer.client.tokens import TokenScopeError
+from pycontainer.errors import (
+    ContainerError,
+    FormatError,
+    HeaderAuthError,
+    KeyServerDeniedError,
+    KeyServerExpiredError,
+    KeyServerRevokedError,
+    KeyServerSuspendedError,
+    KeyServerUnavailableError,
+    OutputExistsError,
+    PayloadError,
+    WrongPasswordError,
+)
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of `rwc` (documented; scripts depend on them)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    REVOKED = 3
+    SUSPENDED = 4
+    DENIED = 5
+    WRONG_PASSWORD = 6
+    UNREACHABLE = 7
+    CORRUPT = 8
+    EXPIRED = 9
+    EXISTS = 10
+
+
+class UsageError(ContainerError):
+    """The command line is wrong (exit code 2)."""
+
+
+# (code, kind for --json, meaning for people)
+EXIT_CODE_TABLE: tuple[tuple[ExitCode, str, str], ...] = (
+    (ExitCode.OK, "ok", "success"),
+    (ExitCode.ERROR, "error", "other error"),
+    (ExitCode.USAGE, "usage", "usage error"),
+    (ExitCode.REVOKED, "revoked", "the container was revoked: its key was destroyed"),
+    (ExitCode.SUSPENDED, "suspended", "the container is suspended"),
+    (ExitCode.DENIED, "denied", "not allowed: not authenticated, or not on the policy"),
+    (ExitCode.WRONG_PASSWORD, "wrong-password", "wrong password"),
+    (ExitCode.UNREACHABLE, "unreachable", "the key server is unreachable"),
+    (ExitCode.CORRUPT, "corrupt", "the container is corrupt or was tampered with"),
+    (ExitCode.EXPIRED, "expired", "the container has expired"),
+    (ExitCode.EXISTS, "exists", "the output exists already (use --force to overwrite)"),
+)
+KIND = {code: kind for code, kind, _ in EXIT_CODE_TABLE}
+
+# Most specific first: the first matching class wins.
+_BY_CLASS: tuple[tuple[type[BaseException], ExitCode], ...] = (
+    (UsageError, ExitCode.USAGE),
+    # Every URL the CLI normalises comes from the user (--server, RWC_SERVER, login URL);
+    # a bad URL inside a container is a FormatError raised by the library instead.
+    (ServerUrlError, ExitCode.USAGE),
+    # RWC_TOKEN without a named server: the user must say where the token belongs.
+    (TokenScopeError, ExitCode.USAGE),
+    (KeyServerRevokedError, ExitCode.REVOKED),
+    (KeyServerSuspendedError, ExitCode.SUSPENDED),
+    (KeyServerDeniedError, ExitCode.DENIED),
+    (WrongPasswordError, ExitCode.WRONG_PASSWORD),
+    (KeyServerUnavailableError, ExitCode.UNREACHABLE),
+    (FormatError, ExitCode.CORRUPT),  # includes UnsupportedVersionError and UnsafePathError
+    (HeaderAuthError, ExitCode.CORRUPT),
+    (PayloadError, ExitCode.CORRUPT),
+    (KeyServerExpiredError, ExitCode.EXPIRED),
+    (OutputExistsError, ExitCode.EXISTS),
+)
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """Return the exit code for an exception (ERROR for anything not in the table)."""
+    for cls, code in _BY_CLASS:
+        if isinstance(exc, cls):
+            return code
+    return ExitCode.ERROR
+
+
+def epilog() -> str:
+    """Return the exit-code table as text for `rwc --help`."""
+    lines = ["exit codes:"]
+    lines += [f"  {int(code):>2}  {meaning}" for code, _, meaning in EXIT_CODE_TABLE]
+    return "\n".join(lines)

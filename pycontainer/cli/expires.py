@@ -1,0 +1,49 @@
+"""Parse `rwc seal --expires`: a duration (30d, 12h, 90m, 2w) or an ISO 8601 date/datetime.
+
+A bare date means the end of that day in UTC (the container is usable through that date).
+A datetime without an offset is local time. The result must lie in the future.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from pycontainer.cli.exits import UsageError
+
+_DURATION = re.compile(r"([1-9][0-9]{0,6})([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_AHEAD = timedelta(days=100 * 366)  # beyond a century is a typo, not a policy
+
+
+def parse_expires(text: str, now: datetime) -> datetime:
+    """Return the expiry instant (timezone-aware, UTC) for ``--expires text``.
+
+    Args:
+        text: "30d", "12h", "90m", "2w", "2027-03-31", "2027-03-31T18:00:00+09:00" ...
+        now: The current time (timezone-aware; injectable for tests).
+
+    Raises:
+        UsageError: Unparseable, not in the future, or absurdly far away.
+    """
+    hint = "use a duration like 30d, 12h or 90m, or a date like 2027-03-31"
+    text = text.strip()
+    match = _DURATION.fullmatch(text)
+    if match:
+        when = now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    else:
+        try:
+            if len(text) == 10:
+                day = date.fromisoformat(text)
+                when = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+            else:
+                when = datetime.fromisoformat(text)
+                if when.tzinfo is None:
+                    when = when.astimezone()  # naive: the user's local time
+        except ValueError:
+            raise UsageError(f"cannot understand --expires {text!r}", hint=hint) from None
+    if when <= now:
+        raise UsageError(f"--expires {text!r} is not in the future", hint=hint)
+    if when - now > MAX_AHEAD:
+        raise UsageError(f"--expires {text!r} is more than a century away", hint=hint)
+    return when.astimezone(UTC)

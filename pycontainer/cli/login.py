@@ -1,0 +1,94 @@
+"""`rwc login URL` and `rwc logout URL`: the per-server token store (pycontainer.client.tokens).
+
+The token is read without echo from the terminal, or from stdin with --token-stdin (never
+from the command line, where other users could see it in the process list). It is checked
+with whoami before it is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Mapping
+
+from pycontainer.cli.common import (
+    ENV_SERVER,
+    SubParsers,
+    add_tls_option,
+    make_client,
+    store_for,
+)
+from pycontainer.cli.exits import UsageError
+from pycontainer.cli.ui import Ui
+from pycontainer.client.server_url import normalize_server_url
+from pycontainer.client.tokens import ENV_TOKEN, TOKEN_MAX, check_token
+
+
+def add_parsers(
+    sub: SubParsers,
+    parents: list[argparse.ArgumentParser],
+) -> None:
+    """Add login and logout."""
+    p = sub.add_parser(
+        "login",
+        parents=parents,
+        help="store a token for a key server",
+        description="Check a token with the key server and store it for URL in "
+        "$XDG_CONFIG_HOME/rwc/tokens.json (mode 0600). It is only ever sent to URL. RWC_TOKEN "
+        "takes precedence when the server is named with --server or RWC_SERVER.",
+    )
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--token-stdin", action="store_true", help="read the token from stdin")
+    add_tls_option(p)
+    p.set_defaults(run=run_login)
+    p = sub.add_parser("logout", parents=parents, help="forget the token stored for a key server")
+    p.add_argument("url", metavar="URL")
+    p.set_defaults(run=run_logout)
+
+
+def _read_token(args: argparse.Namespace) -> str:
+    try:
+        if args.token_stdin:
+            line = sys.stdin.readline(TOKEN_MAX + 2)
+        elif sys.stdin.isatty():
+            line = getpass.getpass(f"Token for {args.url}: ")
+        else:
+            raise UsageError("no terminal to ask for the token", hint="pass it with --token-stdin")
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError("no token entered") from None
+    except UnicodeDecodeError:  # bytes on stdin that are no text cannot be a token either
+        line = ""
+    return check_token(line)
+
+
+def run_login(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """Check the token with whoami, then store it."""
+    url = normalize_server_url(args.url)
+    token = _read_token(args)
+    with make_client(url, token, args, env) as client:
+        who = client.whoami()
+    store = store_for(env)
+    store.put(url, token)
+    if env.get(ENV_TOKEN):
+        ui.warn(
+            f"{ENV_TOKEN} is set and takes precedence over the stored token whenever this "
+            f"server is named with --server or {ENV_SERVER}"
+        )
+    roles = ", ".join(who.roles) or "no roles"
+    ui.result(
+        "login",
+        {"server": url, "name": who.name, "roles": list(who.roles), "store": str(store.path)},
+        f"logged in to {url} as {who.name} ({roles}); token stored in {store.path}",
+    )
+
+
+def run_logout(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """Remove the stored token."""
+    url = normalize_server_url(args.url)
+    removed = store_for(env).remove(url)
+    ui.result(
+        "logout",
+        {"server": url, "removed": removed},
+        f"forgot the token for {url}" if removed else f"no token was stored for {url}",
+    )

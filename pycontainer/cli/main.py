@@ -1,0 +1,193 @@
+"""`rwc`: seal, open and inspect remote-wipe containers.
+
+Commands: seal, open, ls, cat, verify (online: they need the key server and the password),
+info (offline header), login/logout (the per-server token store).
+
+Global options: --json (one JSON object per result on stdout; errors as JSON on stderr),
+--quiet, --verbose (tracebacks only with --verbose). Errors print as ``rwc: error: ...`` and
+``rwc: hint: ...`` on stderr.
+
+Environment: RWC_TOKEN (bearer token, sent only to a server named with --server or
+RWC_SERVER; else the token stored by `rwc login` for the server contacted), RWC_SERVER
+(key-server URL for seal, override for readers), RWC_PASSWORD, RWC_CA_BUNDLE,
+XDG_CONFIG_HOME.
+
+Exit codes (pycontainer.cli.exits.EXIT_CODE_TABLE):
+    0 success; 1 other error; 2 usage error; 3 revoked (key destroyed); 4 suspended;
+    5 not allowed (denied or not authenticated); 6 wrong password; 7 key server unreachable;
+    8 corrupt container (format, header, payload, unsafe path); 9 expired;
+    10 output exists (refusing to overwrite without --force).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn, TextIO
+
+from pycontainer.cli import login as cli_login
+from pycontainer.cli import read as cli_read
+from pycontainer.cli import seal as cli_seal
+from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
+from pycontainer.cli.ui import Ui
+from pycontainer.errors import ContainerError
+
+PROG = "rwc"
+ENVIRONMENT = """environment:
+  RWC_TOKEN        bearer token, sent only to the server named by --server or RWC_SERVER
+                   (else the token stored by `rwc login URL` for the server contacted)
+  RWC_SERVER       key server URL for seal; for readers, the server to ask (another name
+                   for the container's server), and the one RWC_TOKEN belongs to
+  RWC_PASSWORD     container password (else --password-file, else a prompt)
+  RWC_CA_BUNDLE    PEM file of CA certificates for the key server's TLS (--ca-bundle)
+  XDG_CONFIG_HOME  where the token store lives (default ~/.config; rwc/tokens.json, 0600)
+
+--json prints one JSON object per result on stdout and errors as JSON on stderr
+(`cat` keeps stdout for the data and reports on stderr)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so --json can report it."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+class _SubcommandParser(_Parser):
+    """A subcommand's parser: PATHs may come before, between or after the options.
+
+    Plain argparse fills a ``nargs="*"``/``"+"`` positional at its first chance, so in
+    ``rwc open C.rwc -C DIR PATH`` or ``rwc seal A -o OUT B`` the last PATH would be
+    "unrecognized". argparse's intermixed parsing (options first, then all positionals)
+    handles that; the top-level parser cannot use it (subparsers), so the subcommand
+    parsers, which argparse calls through parse_known_args, switch to it here.
+    """
+
+    _intermixing = False  # parse_known_intermixed_args calls parse_known_args itself
+
+    # Any: the same signature as the base class's overloads (typeshed), without repeating them.
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """Global options, accepted before and after the subcommand.
+
+    In the subcommand copy the default is SUPPRESS so that it does not reset a value given
+    before the subcommand.
+    """
+    p = _Parser(add_help=False)
+    default: object = argparse.SUPPRESS if suppress else False
+    p.add_argument("--json", action="store_true", default=default, help="machine-readable output")
+    p.add_argument("-q", "--quiet", action="store_true", default=default, help="only errors")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="details and tracebacks"
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the `rwc` argument parser."""
+    parser = _Parser(
+        prog=PROG,
+        description="Seal data into remote-wipe containers and open them with the key server.",
+        epilog=ENVIRONMENT + "\n\n" + epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common_options(suppress=False)],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubcommandParser)
+    sub.required = True
+    parents = [_common_options(suppress=True)]
+    cli_seal.add_parser(sub, parents)
+    cli_read.add_parsers(sub, parents)
+    cli_login.add_parsers(sub, parents)
+    return parser
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run `rwc` with ``argv`` and return the exit code (never raises, never exits).
+
+    Args:
+        argv: Arguments without the program name (default sys.argv[1:]).
+        env: Environment (default os.environ).
+        stdout: Text stream for results (default sys.stdout).
+        stderr: Text stream for errors, warnings, progress (default sys.stderr).
+    """
+    env = os.environ if env is None else env
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ui = Ui(
+        stdout=stdout or sys.stdout,
+        stderr=stderr or sys.stderr,
+        json_mode="--json" in argv,  # known before parsing, so usage errors come out as JSON
+        verbose="--verbose" in argv or "-v" in argv,
+    )
+    try:
+        with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
+            args = build_parser().parse_args(argv)
+        ui.json_mode = args.json
+        ui.quiet = args.quiet
+        ui.verbose = args.verbose
+        args.run(args, ui, env)
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        ui.stderr.write("\nrwc: error: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The consumer of stdout went away (`rwc cat ... | head`); nothing more to say.
+        _silence_stdout()
+        return ExitCode.ERROR
+    except ContainerError as exc:
+        code = exit_code_for(exc)
+        ui.error(exc, code)
+        return int(code)
+    except OSError as exc:  # e.g. permission denied on an output directory
+        ui.error(ContainerError(_os_message(exc)), ExitCode.ERROR, cause=exc)
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # noqa: BLE001 (a bug: one line, traceback only with --verbose)
+        ui.error(
+            ContainerError(
+                f"internal error ({type(exc).__name__})",
+                hint="run again with --verbose and report the traceback",
+            ),
+            ExitCode.ERROR,
+            cause=exc,
+        )
+        return int(ExitCode.ERROR)
+    return int(ExitCode.OK)
+
+
+def _os_message(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point (`rwc`)."""
+    return run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

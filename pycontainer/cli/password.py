@@ -1,0 +1,115 @@
+"""Where `rwc` gets the container password.
+
+Sources, first match wins: --no-password (the empty password), --password-file, RWC_PASSWORD,
+or a prompt without echo on the terminal (twice when sealing).
+
+The key schedule uses the password as UTF-8 bytes (spec/format.md §key-schedule); a container
+sealed with --no-password uses the empty password, and the header does not say which: a reader
+of such a container passes --no-password too (a wrong guess costs one audited evaluation).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import stat
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pycontainer.cli.exits import UsageError
+from pycontainer.errors import ContainerError
+
+ENV_PASSWORD = "RWC_PASSWORD"  # noqa: S105 (the variable name, not a password)
+PASSWORD_FILE_MAX = 64 * 1024
+Prompt = Callable[[str], str]
+
+
+def _tty_available() -> bool:
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _read_password_file(path: str, warn: Callable[[str], None]) -> str:
+    try:
+        with Path(path).open("rb") as f:
+            if stat.S_IMODE(os.fstat(f.fileno()).st_mode) & 0o077 and Path(path).is_file():
+                warn(f"the password file {path} is readable by other users")
+            raw = f.read(PASSWORD_FILE_MAX + 1)
+    except OSError as exc:
+        raise ContainerError(f"cannot read the password file {path}: {exc.strerror}") from None
+    if len(raw) > PASSWORD_FILE_MAX:
+        raise UsageError(f"the password file {path} is too large to be a password file")
+    # One trailing line break is the file's, not the password's (echo pw > file).
+    if raw.endswith(b"\r\n"):
+        raw = raw[:-2]
+    elif raw.endswith(b"\n"):
+        raw = raw[:-1]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"the password file {path} is not UTF-8 text") from None
+
+
+def get_password(
+    *,
+    no_password: bool,
+    password_file: str | None,
+    confirm: bool,
+    what: str,
+    warn: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+    prompt: Prompt | None = None,
+) -> str:
+    """Return the password to use ("" for --no-password).
+
+    Args:
+        no_password: --no-password was given.
+        password_file: --password-file, or None.
+        confirm: Ask twice on the terminal (sealing).
+        what: What the password is for, shown in the prompt.
+        warn: Called with a warning message (e.g. a world-readable password file).
+        env: Environment (default os.environ).
+        prompt: Prompt function without echo (default getpass.getpass; needs a terminal).
+
+    Raises:
+        UsageError: Conflicting sources, an empty password without --no-password, no terminal
+            to ask on, or the two entries differ.
+    """
+    env = os.environ if env is None else env
+    if no_password:
+        if password_file is not None:
+            raise UsageError("--no-password and --password-file exclude each other")
+        return ""
+    empty = UsageError(
+        "the password is empty",
+        hint="to use no password, pass --no-password (the container is then protected by "
+        "the key server's reader policy alone)",
+    )
+    if password_file is not None:
+        password = _read_password_file(password_file, warn)
+    elif env.get(ENV_PASSWORD) is not None:
+        password = env[ENV_PASSWORD]
+    else:
+        if prompt is None:
+            if not _tty_available():
+                raise UsageError(
+                    "no password given and no terminal to ask for one",
+                    hint=f"use --password-file FILE, set {ENV_PASSWORD}, or pass --no-password",
+                )
+            prompt = getpass.getpass
+        try:
+            password = prompt(f"Password for {what}: ")
+            if confirm:
+                if not password:
+                    raise empty
+                if prompt(f"Repeat the password for {what}: ") != password:
+                    raise UsageError("the two passwords differ", hint="try again")
+        except EOFError:  # Ctrl-D at the prompt: an answer withheld, not a crash
+            raise UsageError("no password entered") from None
+    if not password:
+        raise empty
+    return password

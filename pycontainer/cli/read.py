@@ -1,0 +1,291 @@
+"""`rwc open | ls | cat | verify` (online, need the key server) and `rwc info` (offline).
+
+Which server: the URL in the container's slot, unless ``--server URL``/RWC_SERVER names
+another way to reach the same server (a reader's network may know it under another name).
+Which token (pycontainer.client.tokens, "Token scope"): RWC_TOKEN only for a server named with
+``--server``/RWC_SERVER, never for the URL a container names; otherwise the token that
+`rwc login` stored for exactly the server contacted.
+
+Receipts: once the key has been released and the content key unwrapped (the password was
+right), the reader confirms with ``receipt_mac`` over the server's challenge
+(spec/protocol.md §receipt). It is sent after the command's work, also when that work then
+failed (output exists, corrupt payload): the attempt budget counts *unconfirmed* releases
+to stop password guessing, and a reader who had the right password is not guessing. A
+receipt that cannot be delivered is a warning, never a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pycontainer.cli.common import (
+    ENV_SERVER,
+    SubParsers,
+    add_password_options,
+    add_tls_option,
+    b64,
+    make_client,
+    read_password,
+    require_token,
+)
+from pycontainer.cli.exits import UsageError
+from pycontainer.cli.ui import Ui
+from pycontainer.client.keyserver import KeyServerClient
+from pycontainer.client.server_url import normalize_server_url
+from pycontainer.errors import KeyServerError, UnsupportedVersionError, WrongPasswordError
+from pycontainer.format.archive import Entry
+from pycontainer.reader import Container, open_container, read_header
+
+CAT_BLOCK = 1 << 16
+
+
+def add_parsers(
+    sub: SubParsers,
+    parents: list[argparse.ArgumentParser],
+) -> None:
+    """Add open, ls, cat, verify and info."""
+
+    def online(name: str, help_text: str, run: Callable[..., None]) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(
+            name, parents=parents, help=help_text, description=help_text + "."
+        )
+        p.add_argument("container", metavar="C.rwc")
+        p.add_argument(
+            "--server",
+            metavar="URL",
+            help=f"reach the key server at URL instead of the container's URL (or {ENV_SERVER})",
+        )
+        add_tls_option(p)
+        add_password_options(p)
+        p.set_defaults(run=run)
+        return p
+
+    p = online("open", "extract a container (all entries, or the named PATHs)", run_open)
+    p.add_argument(
+        "paths", nargs="*", default=[], metavar="PATH", help="entries to extract (default: all)"
+    )
+    p.add_argument(
+        "-C",
+        "--directory",
+        metavar="DIR",
+        help="extract into DIR (default: a new directory named after the container, without "
+        ".rwc); DIR must be new or empty unless --force",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="allow a non-empty DIR and replace top-level files of the same name",
+    )
+    p = online("ls", "list a container's entries", run_ls)
+    p.add_argument("-l", "--long", action="store_true", help="show kind, mode, size, mtime")
+    p = online("cat", "write one file entry to stdout", run_cat)
+    p.add_argument("path", metavar="PATH")
+    online("verify", "authenticate every byte of a container, write nothing", run_verify)
+
+    p = sub.add_parser(
+        "info",
+        parents=parents,
+        help="show a container's header (offline, no key server)",
+        description="Show a container's header without contacting the key server. The header "
+        "is not authenticated until the container is opened.",
+    )
+    p.add_argument("container", metavar="C.rwc")
+    p.set_defaults(run=run_info)
+
+
+@contextlib.contextmanager
+def _opened(
+    args: argparse.Namespace, ui: Ui, env: Mapping[str, str]
+) -> Iterator[tuple[Container, dict[str, Any]]]:
+    """Open the container online; on exit send the receipt (see the module docstring)."""
+    path = Path(args.container)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such container file")
+    header = read_header(path)  # offline; a corrupt header fails here, before any request
+    if not header.slots:  # spec §header: a reader needs at least one usable slot
+        raise UnsupportedVersionError(
+            "this container has no key slot this rwc can use", hint="install a newer rwc"
+        )
+    slot_url = header.slots[0].url
+    override_arg = args.server or env.get(ENV_SERVER)
+    override = normalize_server_url(override_arg) if override_arg else None
+    url = override or slot_url
+    # Security decision: the slot URL is the container writer's choice, so it never gets
+    # RWC_TOKEN, and no token stored for another URL (see pycontainer.client.tokens).
+    token = require_token(url, env, named=override is not None)
+    password = read_password(args, ui, env, confirm=False, what=path.name)
+    receipt: dict[str, Any] = {"receipt": "none"}
+    with make_client(url, token, args, env) as client:
+        ui.note(f"asking the key server at {url}")
+        try:
+            container = open_container(
+                path, key_server=client, password=password, url_override=override
+            )
+        except WrongPasswordError as exc:
+            if not args.no_password:
+                # The header cannot say whether a password was used (spec §slot-server-oprf).
+                exc.hint = (exc.hint + "; " if exc.hint else "") + (
+                    "if the container was sealed with --no-password, pass --no-password"
+                )
+            raise
+        with container:
+            try:
+                yield container, receipt
+            finally:
+                receipt["receipt"] = _send_receipt(container, client, ui)
+
+
+def _send_receipt(container: Container, client: KeyServerClient, ui: Ui) -> str:
+    challenge = container.evaluation.challenge
+    if challenge is None:
+        return "none"
+    mac = container.receipt_mac(challenge)
+    try:
+        client.receipt(container.container_id, challenge, mac)
+    except KeyServerError as exc:
+        ui.warn(f"could not confirm the opening to the key server: {exc}", exc.hint)
+        return "failed"
+    return "sent"
+
+
+def _default_directory(container: Path) -> Path:
+    """``export.rwc`` -> ``./export`` (a new directory, so the current one is not cluttered)."""
+    stem = container.name[: -len(".rwc")] if container.name.endswith(".rwc") else container.name
+    if stem in ("", ".", "..") or stem == container.name:
+        stem = container.name + ".d"
+    return Path(stem)
+
+
+def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """Extract entries; nothing appears unless every byte was authenticated (library)."""
+    dest = Path(args.directory) if args.directory else _default_directory(Path(args.container))
+    with _opened(args, ui, env) as (container, receipt), ui.progress("extracting") as progress:
+        extracted = container.extract(
+            dest, paths=args.paths or None, force=args.force, progress=progress
+        )
+    count = len(extracted)
+    ui.result(
+        "open",
+        {"directory": str(dest), "entries": count, **receipt},
+        f"extracted {count} entr{'y' if count == 1 else 'ies'} into {dest}",
+    )
+
+
+def _mtime(e: Entry, fmt: str | None = None) -> str:
+    """The entry's mtime in UTC; an mtime outside datetime's range is shown as seconds."""
+    try:
+        when = datetime.fromtimestamp(e.mtime_s, UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"@{e.mtime_s}"
+    return when.strftime(fmt) if fmt else when.isoformat()
+
+
+def _entry_json(e: Entry) -> dict[str, Any]:
+    return {
+        "path": e.path,
+        "kind": "directory" if e.is_dir else "file",
+        "mode": f"{e.mode:04o}",
+        "size": e.size,
+        "mtime": _mtime(e),
+    }
+
+
+def _entry_line(e: Entry, long: bool) -> str:
+    name = e.path + ("/" if e.is_dir else "")
+    if not long:
+        return name
+    perms = stat.filemode((stat.S_IFDIR if e.is_dir else stat.S_IFREG) | e.mode)
+    return f"{perms} {e.size:>12} {_mtime(e, '%Y-%m-%d %H:%M'):>16} {name}"
+
+
+def run_ls(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """List entries."""
+    with _opened(args, ui, env) as (container, receipt):
+        entries = container.entries()
+    if not ui.json_mode:
+        for e in entries:
+            ui.data(_entry_line(e, args.long))
+    ui.result("ls", {"entries": [_entry_json(e) for e in entries], **receipt}, None)
+
+
+def run_cat(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """Write one file entry to stdout.
+
+    The library's open_entry authenticates each chunk before returning any of its bytes, so
+    everything written to stdout is authenticated plaintext. If a later chunk fails, a
+    prefix has already been written; the exit code (8) says the output is incomplete.
+    """
+    out = ui.stdout.buffer
+    with _opened(args, ui, env) as (container, receipt):
+        with container.open_entry(args.path) as f:
+            while block := f.read(CAT_BLOCK):
+                out.write(block)
+        out.flush()
+    if ui.json_mode:  # stdout holds the data: the result goes to stderr
+        doc = {"ok": True, "command": "cat", "path": args.path, **receipt, "warnings": ui.warnings}
+        ui.stderr.write(json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+def run_verify(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """Authenticate the whole payload and index; write nothing."""
+    with _opened(args, ui, env) as (container, receipt), ui.progress("verifying") as progress:
+        container.verify(progress=progress)
+        count = len(container.entries())
+    ui.result(
+        "verify",
+        {"valid": True, "entries": count, **receipt},
+        f"{args.container}: OK ({count} entr{'y' if count == 1 else 'ies'} authenticated)",
+    )
+
+
+def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """Print the header (offline)."""
+    del env
+    path = Path(args.container)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such container file")
+    h = read_header(path)
+    slots = [
+        {
+            "url": s.url,
+            "container_id": b64(s.container_id),
+            "public_key": b64(s.public_key),
+            "argon2": {"m": s.argon2.m, "t": s.argon2.t, "p": s.argon2.p},
+        }
+        for s in h.slots
+    ]
+    data = {
+        "version": h.version,
+        "suite": h.suite,
+        "chunk_size": h.chunk_size,
+        "header_length": h.header_length,
+        "payload_length": h.payload_length,
+        "slots": slots,
+        "unknown_slots": h.unknown_slots,
+    }
+    lines = [
+        f"container:    {path}",
+        f"version:      {h.version} (suite {h.suite})",
+        f"chunk size:   {h.chunk_size} bytes",
+        f"header:       {h.header_length} bytes; payload {h.payload_length} bytes",
+    ]
+    for s in h.slots:
+        lines += [
+            f"key server:   {s.url}",
+            f"container id: {b64(s.container_id)}",
+            f"argon2id:     m={s.argon2.m} KiB, t={s.argon2.t}, p={s.argon2.p}",
+        ]
+    if h.unknown_slots:
+        lines.append(f"other slots:  {h.unknown_slots} of types this rwc does not know")
+    lines.append("(the header is authenticated only when the container is opened)")
+    if ui.json_mode:
+        ui.result("info", data, None)
+    else:
+        ui.data("\n".join(lines))

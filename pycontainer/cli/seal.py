@@ -1,0 +1,288 @@
+"""`rwc seal`: register a container on the key server, seal the inputs, commit, publish.
+
+Order of events, and why:
+
+1. Everything that can be checked locally is checked first (output exists, inputs exist,
+   Argon2 bounds, --expires, password), so that a mistake does not leave a pending
+   registration on the server.
+2. register (policy) -> container id + public key (spec/protocol.md §register).
+3. The library seals into a hidden temporary file beside the destination; its evaluate call
+   goes to the server (the writer may evaluate its own pending container).
+4. commit (header digest, receipt key) activates the container (spec/protocol.md §commit).
+5. Only then is the file published under its name. If anything fails before that, the
+   temporary file is removed: no file ever claims to be a container whose server state is
+   still pending (an uncommitted registration lapses on the server by itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pycontainer.cli.common import (
+    ENV_SERVER,
+    SubParsers,
+    add_tls_option,
+    b64,
+    make_client,
+    read_password,
+    require_token,
+)
+from pycontainer.cli.exits import UsageError
+from pycontainer.cli.expires import parse_expires
+from pycontainer.cli.ui import Ui
+from pycontainer.client.keyserver import Policy
+from pycontainer.client.server_url import normalize_server_url
+from pycontainer.errors import OutputExistsError
+from pycontainer.format.primitives import (
+    ARGON2_DEFAULT,
+    ARGON2_M_MAX,
+    ARGON2_M_MIN,
+    ARGON2_P_MAX,
+    ARGON2_P_MIN,
+    ARGON2_T_MAX,
+    ARGON2_T_MIN,
+    STREAM_ENTRY_NAME_DEFAULT,
+    Argon2Params,
+)
+from pycontainer.keyrelease import SlotInfo
+from pycontainer.writer import seal_paths, seal_stream
+
+STDIN_PATH = "-"
+LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
+
+
+def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the `seal` subcommand."""
+    p = sub.add_parser(
+        "seal",
+        parents=parents,
+        help="seal files and directories into a container",
+        description="Seal files and directories (or stdin, as '-') into a container that only "
+        "the key server's readers can open. The password comes from --password-file, "
+        "RWC_PASSWORD or a prompt (asked twice); --no-password relies on the reader policy "
+        "alone.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files/directories, or - for stdin")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.rwc", help="container to write")
+    p.add_argument("--server", metavar="URL", help=f"key server URL (or {ENV_SERVER})")
+    add_tls_option(p)
+    p.add_argument("--label", metavar="TEXT", help="what the container holds (default: file name)")
+    p.add_argument(
+        "--medium",
+        metavar="ID",
+        help="the medium it goes on: serial number or asset tag (the unit of loss reports; "
+        "without one the container is left out of medium loss reports)",
+    )
+    p.add_argument("--reader", action="append", default=[], metavar="NAME", help="allowed reader")
+    p.add_argument(
+        "--reader-group", action="append", default=[], metavar="GROUP", help="allowed group"
+    )
+    p.add_argument(
+        "--expires", metavar="WHEN", help="30d, 12h, 90m, 2w, or a date/datetime (ISO 8601)"
+    )
+    p.add_argument(
+        "--attempt-budget",
+        type=int,
+        metavar="N",
+        help="unconfirmed openings after which the server suspends the container",
+    )
+    p.add_argument("--name", default=STREAM_ENTRY_NAME_DEFAULT, help="entry name for stdin")
+    p.add_argument("--force", action="store_true", help="overwrite OUT.rwc if it exists")
+    p.add_argument("--no-password", action="store_true", help="seal without a password")
+    p.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
+    kdf = p.add_argument_group(
+        "advanced", "Argon2id cost (defaults: RFC 9106 second recommended option)"
+    )
+    kdf.add_argument(
+        "--kdf-memory",
+        type=int,
+        default=ARGON2_DEFAULT.m,
+        metavar="KIB",
+        help=f"memory in KiB, {ARGON2_M_MIN}..{ARGON2_M_MAX} (default {ARGON2_DEFAULT.m})",
+    )
+    kdf.add_argument(
+        "--kdf-time",
+        type=int,
+        default=ARGON2_DEFAULT.t,
+        metavar="N",
+        help=f"passes, {ARGON2_T_MIN}..{ARGON2_T_MAX} (default {ARGON2_DEFAULT.t})",
+    )
+    kdf.add_argument(
+        "--kdf-parallelism",
+        type=int,
+        default=ARGON2_DEFAULT.p,
+        metavar="N",
+        help=f"lanes, {ARGON2_P_MIN}..{ARGON2_P_MAX} (default {ARGON2_DEFAULT.p})",
+    )
+    p.set_defaults(run=run_seal)
+
+
+def _check_inputs(paths: list[str]) -> None:
+    if STDIN_PATH in paths and len(paths) > 1:
+        raise UsageError("'-' (stdin) cannot be combined with other paths")
+    for path in paths:
+        if path != STDIN_PATH and not os.path.lexists(path):
+            raise UsageError(f"{path}: no such file or directory")
+
+
+def _check_not_inside_inputs(paths: list[str], out: Path) -> None:
+    """Refuse a container written into a directory being sealed.
+
+    The directory walk would find the container's own temporary file and seal a partial
+    copy of it.
+    """
+    where = out.parent.resolve()
+    for path in paths:
+        src = Path(path)
+        if path != STDIN_PATH and src.is_dir() and where.is_relative_to(src.resolve()):
+            raise UsageError(
+                f"{out} would be written inside {path}, which is being sealed",
+                hint="write the container outside the directories you seal",
+            )
+
+
+def _check_output(out: Path, force: bool) -> None:
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such directory")
+    if out.is_dir():
+        raise UsageError(f"{out} is a directory; give the container's file name with -o")
+    if os.path.lexists(out) and not force:
+        raise OutputExistsError(
+            f"{out} exists already", hint="pass --force to overwrite it, or choose another name"
+        )
+
+
+def _publish(tmp: Path, out: Path, force: bool) -> None:
+    """Move the finished container to its name without overwriting unless ``force``."""
+    if force:
+        tmp.replace(out)  # atomic: readers see the old file or the new one, never half
+    else:
+        try:
+            # link() fails if ``out`` exists: no window in which a file appearing meanwhile
+            # would be overwritten.
+            os.link(tmp, out)
+        except FileExistsError:
+            raise OutputExistsError(
+                f"{out} appeared while sealing", hint="pass --force to overwrite it"
+            ) from None
+        except OSError as exc:
+            # FAT/exFAT media (typical USB sticks) have no hard links: fall back to a checked
+            # rename (the window between check and rename is microseconds).
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+                raise
+            if os.path.lexists(out):
+                raise OutputExistsError(
+                    f"{out} appeared while sealing", hint="pass --force to overwrite it"
+                ) from None
+            tmp.replace(out)
+        else:
+            tmp.unlink()
+    dir_fd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
+    """Run `rwc seal` (see the module docstring for the order of events)."""
+    server_arg = args.server or env.get(ENV_SERVER)
+    if not server_arg:
+        raise UsageError("seal needs the key server", hint=f"pass --server URL or set {ENV_SERVER}")
+    server = normalize_server_url(server_arg)
+    out = Path(args.output)
+    _check_output(out, args.force)
+    _check_inputs(args.paths)
+    _check_not_inside_inputs(args.paths, out)
+    argon2 = Argon2Params(m=args.kdf_memory, t=args.kdf_time, p=args.kdf_parallelism)
+    if not argon2.within_bounds():  # spec §slot-server-oprf: bounded Argon2 parameters
+        raise UsageError(
+            "Argon2 parameters out of bounds",
+            hint=f"--kdf-memory {ARGON2_M_MIN}..{ARGON2_M_MAX} (and >= 8 x parallelism), "
+            f"--kdf-time {ARGON2_T_MIN}..{ARGON2_T_MAX}, "
+            f"--kdf-parallelism {ARGON2_P_MIN}..{ARGON2_P_MAX}",
+        )
+    label = args.label or out.name[:LABEL_MAX]
+    for option, value in (("--label", label), ("--medium", args.medium)):
+        if value is not None and not 1 <= len(value) <= LABEL_MAX:
+            # spec/protocol.md §containers: checked here, before a registration is made.
+            raise UsageError(f"{option} must be 1 to {LABEL_MAX} characters")
+    not_after = parse_expires(args.expires, datetime.now(UTC)) if args.expires else None
+    if args.attempt_budget is not None and args.attempt_budget < 1:
+        raise UsageError("--attempt-budget must be at least 1")
+    if not args.reader and not args.reader_group:
+        raise UsageError(
+            "nobody could open this container",
+            hint="name its readers with --reader NAME and/or --reader-group GROUP",
+        )
+    # The token first: no point asking for a password twice if we cannot reach the server.
+    token = require_token(server, env, named=True)  # the writer named it
+    password = read_password(args, ui, env, confirm=True, what=str(out))
+    policy = Policy(
+        readers=tuple(args.reader),
+        reader_groups=tuple(args.reader_group),
+        label=label,
+        medium=args.medium,
+        not_after=not_after,
+        password_required=bool(password),
+        attempt_budget=args.attempt_budget,
+    )
+    with make_client(server, token, args, env) as client:
+        ui.note(f"registering a container on {server}")
+        reg = client.register(policy)
+        slot = SlotInfo(url=server, container_id=reg.container_id, public_key=reg.public_key)
+        # Hidden name in the destination directory: same filesystem, so publishing is a rename.
+        tmp = out.parent / f".{out.name}.{secrets.token_hex(6)}.rwc-pending"
+        try:
+            with ui.progress("sealing") as progress:
+                if args.paths == [STDIN_PATH]:
+                    result = seal_stream(
+                        sys.stdin.buffer,
+                        args.name,
+                        tmp,
+                        slot=slot,
+                        key_server=client,
+                        password=password,
+                        argon2=argon2,
+                        progress=progress,
+                    )
+                else:
+                    result = seal_paths(
+                        [Path(x) for x in args.paths],
+                        tmp,
+                        slot=slot,
+                        key_server=client,
+                        password=password,
+                        argon2=argon2,
+                        progress=progress,
+                    )
+            ui.note("activating the container on the key server")
+            client.commit(result.container_id, result.header_digest, result.receipt_key)
+            _publish(tmp, out, args.force)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    entries = result.entries
+    ui.result(
+        "seal",
+        {
+            "output": str(out),
+            "container_id": b64(result.container_id),
+            "server": server,
+            "server_id": reg.server_id,
+            "entries": entries,
+            "payload_bytes": result.payload_bytes,
+            "data_bytes": result.data_bytes,
+            "not_after": not_after.isoformat() if not_after else None,
+            "password": bool(password),
+        },
+        f"sealed {entries} entr{'y' if entries == 1 else 'ies'} into {out} "
+        f"(container {b64(result.container_id)}, key server {server})",
+    )

@@ -1,0 +1,522 @@
+"""HTTP client for the rwc key server (the network edge of pycontainer).
+
+``KeyServerClient`` implements the library's ``KeyServer`` protocol (``evaluate``) plus the
+writer's ``register``/``commit``, the reader's ``receipt`` and ``whoami``.
+
+Security decisions, each also commented where it is made:
+
+* TLS certificates are always verified; a city's own PKI is trusted through ``ca_bundle``.
+  There is deliberately no switch to turn verification off. The trust store is always named
+  explicitly per request (``ca_bundle``, else requests' own certifi store), because requests
+  replaces ``verify=True`` with REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the environment:
+  an inherited variable must not decide whom rwc trusts with a token.
+* Proxies from the environment (HTTPS_PROXY, NO_PROXY) are still honoured (``trust_env``
+  stays on): a city network may only reach the key server through one, and a CONNECT proxy
+  cannot see or change the TLS session, which is verified end to end as above.
+* Plain ``http://`` only to loopback hosts (see pycontainer.client.server_url).
+* Redirects are not followed (the bearer token must go to the configured server only).
+* Every call has a connect and a read timeout; response bodies are size-limited.
+* Retries only where repeating cannot change server state (see ``_send``).
+* Tokens and OPRF elements are never logged or put into exception messages.
+
+Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §receipt, §whoami,
+§errors; spec/format.md §slot-server-oprf.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from pycontainer.client.problems import clean_text, problem_to_error
+from pycontainer.client.server_url import normalize_server_url
+from pycontainer.errors import (
+    ContainerError,
+    KeyServerError,
+    KeyServerProtocolError,
+    KeyServerUnavailableError,
+)
+from pycontainer.format.primitives import (
+    CONTAINER_ID_SIZE,
+    OPRF_ELEMENT_SIZE,
+    OPRF_PROOF_SIZE,
+    PUBLIC_KEY_SIZE,
+)
+from pycontainer.keyrelease import Evaluation, SlotInfo
+
+CHALLENGE_SIZE = 32  # spec §evaluate: the receipt challenge is 32 random bytes
+HEADER_DIGEST_SIZE = 32  # SHA-256
+RECEIPT_KEY_SIZE = 32
+RECEIPT_MAC_SIZE = 32  # HMAC-SHA-256
+USER_AGENT = "rwc-client/1"
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """Timeouts, retry policy and size limits of the client (configuration, not magic numbers).
+
+    Attributes:
+        connect_timeout: Seconds to establish a connection (TCP + TLS).
+        read_timeout: Seconds to wait for each read of the answer.
+        retries: How many times a safe request is retried (see KeyServerClient._send).
+        backoff_initial: First pause between retries, in seconds; doubles each time.
+        backoff_max: Longest pause between retries, in seconds.
+        max_response_bytes: Largest response body accepted.
+    """
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retries: int = 2
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    max_response_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the writer asks the server to enforce for a new container (spec §register).
+
+    Attributes:
+        readers: Principal names allowed to open it.
+        reader_groups: Groups whose members may open it.
+        label: Free text shown to officials (e.g. the export's name).
+        medium: Identifier of the medium it is written to (for loss reports).
+        not_after: Expiry (timezone-aware), or None for no expiry.
+        password_required: Whether a password is part of the key (informational for the server).
+        attempt_budget: How many evaluations the server allows, or None for no limit.
+    """
+
+    readers: tuple[str, ...] = ()
+    reader_groups: tuple[str, ...] = ()
+    label: str | None = None
+    medium: str | None = None
+    not_after: datetime | None = None
+    password_required: bool = True
+    attempt_budget: int | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The server's answer to register (spec §register).
+
+    Attributes:
+        container_id: 16 bytes chosen by the server.
+        public_key: The container's VOPRF public key (32 bytes).
+        server_id: The server's identifier.
+        pending_expires_at: When the pending registration lapses unless committed.
+    """
+
+    container_id: bytes
+    public_key: bytes
+    server_id: str
+    pending_expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the token belongs to (spec §whoami)."""
+
+    name: str
+    roles: tuple[str, ...] = ()
+    organisation: str | None = None
+    groups: tuple[str, ...] = field(default=())
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode bytes as base64url without padding (spec §encoding)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: object, size: int, what: str) -> bytes:
+    """Decode canonical unpadded base64url of exactly ``size`` bytes.
+
+    Raises:
+        KeyServerProtocolError: Not a string, not canonical base64url, or the wrong size.
+    """
+    if not isinstance(text, str) or "=" in text:
+        raise KeyServerProtocolError(f"the key server sent a malformed {what}")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyServerProtocolError(f"the key server sent a malformed {what}") from None
+    # spec §encoding: canonical form only (no stray bits in the last character).
+    if b64url_encode(raw) != text:
+        raise KeyServerProtocolError(f"the key server sent a non-canonical {what}")
+    if len(raw) != size:
+        raise KeyServerProtocolError(
+            f"the key server sent a {what} of {len(raw)} bytes, expected {size}"
+        )
+    return raw
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Adds the bearer token; passing auth explicitly also stops requests consulting ~/.netrc."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
+        return "_BearerAuth(<redacted>)"
+
+
+def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
+    """Return True only if the connection was never established, so nothing was sent."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False  # a TLS failure is not transient; retrying would not help
+    reason: object = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    # NewConnectionError (refused, DNS failure) is a ConnectTimeoutError subclass in urllib3 2.
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _strict_json(body: bytes) -> dict[str, Any]:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise ValueError("duplicate key")
+            out[key] = value
+        return out
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"invalid constant {name}")
+
+    try:
+        doc = json.loads(body, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyServerProtocolError("the key server sent malformed JSON") from None
+    if not isinstance(doc, dict):
+        raise KeyServerProtocolError("the key server sent JSON that is not an object")
+    return doc
+
+
+def _text(doc: Mapping[str, Any], key: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value:
+        raise KeyServerProtocolError(f"the key server's answer lacks {key!r}")
+    return value
+
+
+class KeyServerClient:
+    """Talks to one key server over HTTPS on behalf of one principal (its bearer token).
+
+    The client is bound to ``base_url``: ``evaluate`` goes there regardless of ``slot.url``,
+    because a reader may reach the server under another name (``--server``/RWC_SERVER); the
+    caller decides which URL to trust and builds the client for it. (Trust in the answer does
+    not depend on the URL: the library verifies the proof against the header's public key.)
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        ca_bundle: str | None = None,
+        timeout: tuple[float, float] | None = None,
+        retries: int | None = None,
+        limits: ClientLimits | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        """Create a client.
+
+        Args:
+            base_url: The server's base URL (https://, or http:// for loopback only).
+            token: The bearer token ("rwc_...").
+            ca_bundle: A PEM file of CA certificates to trust instead of the certifi store
+                (the environment's REQUESTS_CA_BUNDLE is never used).
+            timeout: (connect, read) seconds; overrides ``limits``.
+            retries: Retries of safe requests; overrides ``limits``.
+            limits: Timeouts, retries and size limits.
+            sleep: Pause function between retries (injectable for tests).
+            session: A requests session to reuse (one is created otherwise).
+
+        Raises:
+            ServerUrlError: The URL is refused (see normalize_server_url).
+        """
+        limits = limits or ClientLimits()
+        if timeout is not None:
+            limits = dataclasses.replace(
+                limits, connect_timeout=timeout[0], read_timeout=timeout[1]
+            )
+        if retries is not None:
+            limits = dataclasses.replace(limits, retries=retries)
+        self.base_url = normalize_server_url(base_url)
+        if ca_bundle and not Path(ca_bundle).is_file():
+            raise ContainerError(
+                f"CA bundle not found: {ca_bundle}",
+                hint="--ca-bundle (or RWC_CA_BUNDLE) must name a PEM file of CA certificates",
+            )
+        # A token is header material: refuse anything that could split or fold the header.
+        if not token or not all(0x21 <= ord(c) <= 0x7E for c in token):
+            raise ContainerError("the bearer token contains characters a token cannot have")
+        self._limits = limits
+        self._auth = _BearerAuth(token)
+        # TLS verification is always on, against a named file: the city's CA bundle, or the
+        # certifi store requests ships with. Never True: requests would let REQUESTS_CA_BUNDLE
+        # or CURL_CA_BUNDLE from the environment replace it (see the module docstring).
+        self._verify: str = ca_bundle if ca_bundle else requests.utils.DEFAULT_CA_BUNDLE_PATH
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+
+    def __repr__(self) -> str:
+        return f"KeyServerClient({self.base_url!r})"
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> KeyServerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the protocol -----------------------------------------------------------------
+
+    def register(self, policy: Policy) -> Registration:
+        """Register a new, pending container with ``policy`` (spec §register).
+
+        Raises:
+            KeyServerError: A refusal, network failure or malformed answer.
+        """
+        body: dict[str, Any] = {
+            "label": policy.label,
+            "medium": policy.medium,
+            "readers": list(policy.readers),
+            "reader_groups": list(policy.reader_groups),
+            "not_after": policy.not_after.isoformat() if policy.not_after else None,
+            "password_required": policy.password_required,
+            "attempt_budget": policy.attempt_budget,
+        }
+        doc = self._call("POST", "/v1/containers", body, what="register a container")
+        cid = b64url_decode(_text(doc, "container_id"), CONTAINER_ID_SIZE, "container id")
+        pk = b64url_decode(_text(doc, "public_key"), PUBLIC_KEY_SIZE, "public key")
+        suite = doc.get("suite")
+        if suite != "ristretto255-SHA512":  # spec §register: the only v1 suite
+            raise KeyServerProtocolError(f"the key server offers an unknown suite {suite!r}")
+        pending = doc.get("pending_expires_at")
+        return Registration(
+            container_id=cid,
+            public_key=pk,
+            server_id=clean_text(_text(doc, "server_id"), 200) or "",
+            pending_expires_at=pending if isinstance(pending, str) else None,
+        )
+
+    def evaluate(self, slot: SlotInfo, blinded_element: bytes) -> Evaluation:
+        """Ask the server to evaluate a blinded element for ``slot``'s container.
+
+        Implements the library's KeyServer protocol (spec §evaluate).
+
+        Raises:
+            KeyServerError: A refusal (revoked, suspended, denied, expired), network failure
+                or malformed answer (wrong sizes).
+        """
+        if len(blinded_element) != OPRF_ELEMENT_SIZE:
+            raise ValueError("a blinded element is 32 bytes")
+        path = f"/v1/containers/{b64url_encode(slot.container_id)}/evaluate"
+        doc = self._call(
+            "POST",
+            path,
+            {"blinded_element": b64url_encode(blinded_element)},
+            what="release the key",
+        )
+        element = b64url_decode(doc.get("evaluated_element"), OPRF_ELEMENT_SIZE, "element")
+        proof = b64url_decode(doc.get("proof"), OPRF_PROOF_SIZE, "proof")
+        raw_challenge = doc.get("challenge")
+        challenge = (
+            None
+            if raw_challenge is None
+            else b64url_decode(raw_challenge, CHALLENGE_SIZE, "challenge")
+        )
+        return Evaluation(evaluated_element=element, proof=proof, challenge=challenge)
+
+    def commit(self, container_id: bytes, header_digest: bytes, receipt_key: bytes) -> None:
+        """Activate a pending container after sealing (spec §commit).
+
+        Raises:
+            KeyServerError: A refusal, network failure or malformed answer.
+        """
+        if len(header_digest) != HEADER_DIGEST_SIZE or len(receipt_key) != RECEIPT_KEY_SIZE:
+            raise ValueError("header digest and receipt key are 32 bytes each")
+        cid = b64url_encode(container_id)
+        doc = self._call(
+            "POST",
+            f"/v1/containers/{cid}/commit",
+            {
+                "header_digest": b64url_encode(header_digest),
+                "receipt_key": b64url_encode(receipt_key),
+            },
+            what="activate the container",
+        )
+        if doc.get("state") != "active" or doc.get("container_id") != cid:
+            raise KeyServerProtocolError("the key server did not confirm the activation")
+
+    def receipt(self, container_id: bytes, challenge: bytes, mac: bytes) -> None:
+        """Confirm to the server that the container was opened (spec §receipt).
+
+        Raises:
+            KeyServerError: A refusal, network failure or malformed answer.
+        """
+        if len(mac) != RECEIPT_MAC_SIZE:
+            raise ValueError("a receipt MAC is 32 bytes")
+        doc = self._call(
+            "POST",
+            f"/v1/containers/{b64url_encode(container_id)}/receipt",
+            {"challenge": b64url_encode(challenge), "mac": b64url_encode(mac)},
+            what="accept the receipt",
+        )
+        if doc.get("confirmed") is not True:
+            raise KeyServerProtocolError("the key server did not confirm the receipt")
+
+    def whoami(self) -> Identity:
+        """Return the principal the token belongs to (spec §whoami).
+
+        Raises:
+            KeyServerError: A refusal (bad token), network failure or malformed answer.
+        """
+        doc = self._call("GET", "/v1/whoami", None, what="identify you")
+
+        def names(key: str) -> tuple[str, ...]:
+            value = doc.get(key) or []
+            if not isinstance(value, list):
+                raise KeyServerProtocolError(f"the key server sent a malformed {key!r}")
+            return tuple(clean_text(v, 200) or "?" for v in value)
+
+        return Identity(
+            name=clean_text(_text(doc, "name"), 200) or "?",
+            roles=names("roles"),
+            organisation=clean_text(doc.get("organisation"), 200),
+            groups=names("groups"),
+        )
+
+    # --- transport --------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: Any, *, what: str) -> dict[str, Any]:
+        status, content_type, raw = self._send(method, path, body)
+        if 200 <= status < 300:
+            media = content_type.split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                raise KeyServerProtocolError(
+                    f"the key server answered {what} with {media or 'no content type'}",
+                    hint="check the server URL: it may point at a web page, not a key server",
+                )
+            return _strict_json(raw)
+        if 300 <= status < 400:
+            # Redirects are not followed: the token must only ever go to the configured URL.
+            raise KeyServerProtocolError(
+                f"the key server answered with a redirect (HTTP {status})",
+                hint="give the final URL of the key server",
+            )
+        raise problem_to_error(status, content_type, raw, what=what)
+
+    def _send(self, method: str, path: str, body: Any) -> tuple[int, str, bytes]:
+        """Send one request, retrying only where it is safe.
+
+        Retry rules: a request is repeated only (a) if the connection could not be established
+        at all, so the server never saw it, or (b) for GET, which changes nothing on the
+        server. POSTs that may have reached the server are never repeated: evaluate counts
+        every attempt against the container's attempt budget (and issues a new receipt
+        challenge), and register/commit are not idempotent, so a blind retry could burn a
+        reader's budget, leave a second pending registration, or turn a lost "active"
+        answer into a confusing conflict.
+        """
+        url = self.base_url + path
+        idempotent = method == "GET"
+        attempt = 0
+        while True:
+            try:
+                resp = self._session.request(
+                    method,
+                    url,
+                    json=body,
+                    auth=self._auth,
+                    timeout=(self._limits.connect_timeout, self._limits.read_timeout),
+                    # Per request, so neither the session nor the environment overrides it;
+                    # never False or True: see the module docstring.
+                    verify=self._verify,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                try:
+                    status = resp.status_code
+                    if idempotent and status in (502, 503, 504) and attempt < self._limits.retries:
+                        self._backoff(attempt)
+                        attempt += 1
+                        continue
+                    raw = self._read_limited(resp)
+                    return status, resp.headers.get("Content-Type", ""), raw
+                finally:
+                    resp.close()
+            except requests.exceptions.SSLError as exc:
+                raise KeyServerUnavailableError(
+                    f"TLS connection to {self.base_url} failed: {_tls_reason(exc)}",
+                    hint="if your city runs its own certificate authority, pass its "
+                    "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                safe = idempotent or _failed_before_sending(exc)
+                if safe and attempt < self._limits.retries:
+                    self._backoff(attempt)
+                    attempt += 1
+                    continue
+                raise _unavailable(self.base_url, exc) from None
+
+    def _backoff(self, attempt: int) -> None:
+        delay = min(self._limits.backoff_initial * (2**attempt), self._limits.backoff_max)
+        self._sleep(delay)
+
+    def _read_limited(self, resp: requests.Response) -> bytes:
+        limit = self._limits.max_response_bytes
+        declared = resp.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise KeyServerProtocolError("the key server's answer is too large")
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in resp.iter_content(chunk_size=65536):
+            total += len(chunk)
+            if total > limit:
+                raise KeyServerProtocolError("the key server's answer is too large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _tls_reason(exc: requests.exceptions.SSLError) -> str:
+    text = str(exc)
+    if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
+        return "the server's certificate does not match its name"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "the server's certificate is not trusted"
+    return "TLS handshake error"
+
+
+def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> KeyServerError:
+    if isinstance(exc, requests.exceptions.Timeout):
+        why = "timed out"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        why = "connection failed" if _failed_before_sending(exc) else "connection lost"
+    else:
+        why = "request failed"
+    return KeyServerUnavailableError(
+        f"cannot reach the key server at {base_url} ({why})",
+        hint="check your network connection and the server URL (--server URL or RWC_SERVER)",
+    )

@@ -1,0 +1,255 @@
+"""Where `rwc` finds its bearer tokens: RWC_TOKEN, or the per-server token store.
+
+The store is ``$XDG_CONFIG_HOME/rwc/tokens.json`` (default ``~/.config/rwc/tokens.json``):
+``{"version": 1, "tokens": {"<normalised server URL>": "<token>"}}``. It holds secrets, so:
+the directory is created 0700, the file 0600 (created with that mode, never chmod-ed after
+the fact), replaced atomically (temporary file, fsync, rename) under an advisory lock, and a
+store readable by group or others is refused rather than used.
+
+Token scope (a security decision): the key-server URL in a container's header is chosen by
+whoever wrote the container, who may be hostile (spec/format.md §security-considerations,
+"Credentials and the header URL"). A token must therefore never be chosen, or sent,
+because of that URL alone:
+
+* a stored token is only ever sent to the server it was stored for (the store is keyed by
+  the normalised URL, and the lookup is for exactly the URL about to be contacted);
+* RWC_TOKEN is not tied to any server, so it is sent only to a server the user named
+  (``--server``/RWC_SERVER, or seal's ``--server``). Without such a name, a reader uses the
+  container's URL only if ``rwc login`` stored a token for it, and otherwise refuses
+  (TokenScopeError) rather than hand RWC_TOKEN to a server a container picked.
+
+Spec anchors: spec/protocol.md §auth (token syntax); spec/format.md §security-considerations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import stat
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from pycontainer.client.server_url import normalize_server_url
+from pycontainer.errors import ContainerError
+
+ENV_TOKEN = "RWC_TOKEN"  # noqa: S105 (the variable name, not a token)
+ENV_CONFIG_HOME = "XDG_CONFIG_HOME"
+STORE_VERSION = 1
+STORE_FILE = "tokens.json"
+LOCK_FILE = "tokens.lock"
+STORE_MAX_BYTES = 1 << 20
+# RFC 6750 b64token; rwc tokens are "rwc_" + 43 base64url characters (spec §auth), but any
+# b64token is passed through so that a server with another token format still works.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+TOKEN_MAX = 1024
+
+
+class ConfigError(ContainerError):
+    """The token or the token store is unusable."""
+
+
+class TokenScopeError(ConfigError):
+    """RWC_TOKEN is set, but the user named no server to send it to (a usage error)."""
+
+
+def check_token(token: str) -> str:
+    """Return the token without surrounding whitespace, or raise if it cannot be a token.
+
+    Raises:
+        ConfigError: Empty, too long, or characters a bearer token cannot contain. The message
+            never repeats the token.
+    """
+    token = token.strip()
+    if not token or len(token) > TOKEN_MAX or not _TOKEN_RE.fullmatch(token):
+        raise ConfigError(
+            "that is not a valid token",
+            hint='a token looks like "rwc_" followed by 43 letters, digits, "-" or "_"',
+        )
+    return token
+
+
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Return the rwc configuration directory ($XDG_CONFIG_HOME/rwc or ~/.config/rwc)."""
+    env = os.environ if env is None else env
+    base = env.get(ENV_CONFIG_HOME)
+    # XDG: a relative value is invalid and must be ignored.
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"
+    return root / "rwc"
+
+
+class TokenStore:
+    """The per-server token store (see the module docstring for the file rules)."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        """Create a store handle; nothing is read or written yet.
+
+        Args:
+            directory: The rwc configuration directory (default: config_dir()).
+        """
+        self.directory = directory if directory is not None else config_dir()
+        self.path = self.directory / STORE_FILE
+
+    def get(self, url: str) -> str | None:
+        """Return the token stored for ``url`` (normalised), or None."""
+        return self._load().get(normalize_server_url(url))
+
+    def servers(self) -> list[str]:
+        """Return the server URLs that have a stored token."""
+        return sorted(self._load())
+
+    def put(self, url: str, token: str) -> None:
+        """Store ``token`` for ``url``, replacing any previous one."""
+        key = normalize_server_url(url)
+        token = check_token(token)
+        with self._locked():
+            tokens = self._load()
+            tokens[key] = token
+            self._write(tokens)
+
+    def remove(self, url: str) -> bool:
+        """Forget the token for ``url``; return False if there was none."""
+        key = normalize_server_url(url)
+        if not self.path.exists():
+            return False
+        with self._locked():
+            tokens = self._load()
+            if key not in tokens:
+                return False
+            del tokens[key]
+            self._write(tokens)
+            return True
+
+    # --- files ------------------------------------------------------------------------
+
+    def _ensure_dir(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = self.directory.lstat()
+        if not stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{self.directory} is not a directory")
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            # Our own rwc directory: tighten it rather than leave tokens next to open doors.
+            self.directory.chmod(0o700)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise writers (two `rwc login` at once must not lose a token)."""
+        self._ensure_dir()
+        fd = os.open(
+            self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _load(self) -> dict[str, str]:
+        try:
+            # O_NOFOLLOW: a symlink planted in our place is refused, not followed.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read the token store {self.path}: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_mode & 0o077:
+                raise ConfigError(
+                    f"the token store {self.path} is readable by other users; refusing to use it",
+                    hint=f"chmod 600 {self.path} (and consider replacing the tokens in it)",
+                )
+            raw = f.read(STORE_MAX_BYTES + 1)
+        return _parse_store(raw, self.path)
+
+    def _write(self, tokens: dict[str, str]) -> None:
+        data = json.dumps(
+            {"version": STORE_VERSION, "tokens": dict(sorted(tokens.items()))}, indent=2
+        ).encode("utf-8")
+        tmp = self.directory / f".{STORE_FILE}.{secrets.token_hex(8)}.tmp"
+        # Created 0600 from the start (O_EXCL: never reuse someone else's file).
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _parse_store(raw: bytes, path: Path) -> dict[str, str]:
+    bad = ConfigError(
+        f"the token store {path} is damaged",
+        hint="remove it and run `rwc login URL` again",
+    )
+    if len(raw) > STORE_MAX_BYTES:
+        raise bad
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(doc, dict) or doc.get("version") != STORE_VERSION:
+        raise bad
+    tokens = doc.get("tokens")
+    if not isinstance(tokens, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tokens.items()
+    ):
+        raise bad
+    return dict(tokens)
+
+
+def resolve_token(
+    url: str,
+    *,
+    named: bool,
+    env: Mapping[str, str] | None = None,
+    store: TokenStore | None = None,
+) -> str | None:
+    """Find the token to send to the key server at ``url`` (see "Token scope" above).
+
+    Args:
+        url: The server about to be contacted.
+        named: True if the user named ``url`` (--server, RWC_SERVER); False if it comes
+            from a container's header.
+        env: Environment (default os.environ).
+        store: Token store (default: the user's).
+
+    Returns:
+        RWC_TOKEN if ``named``, else (or without RWC_TOKEN) the token stored for exactly
+        ``url``, or None if there is none.
+
+    Raises:
+        TokenScopeError: RWC_TOKEN is set, ``url`` was not named, and no token is stored
+            for it.
+        ConfigError: RWC_TOKEN is malformed, or the store is unusable.
+    """
+    env = os.environ if env is None else env
+    from_env = env.get(ENV_TOKEN)
+    # Security decision: RWC_TOKEN goes only to a server the user named. A URL taken from a
+    # container header may be an attacker's server collecting tokens (token harvesting).
+    if from_env and named:
+        return check_token(from_env)
+    store = store or TokenStore(config_dir(env))
+    # Only the token stored for this very URL: a token never goes to another server.
+    stored = store.get(url)
+    if stored:
+        return check_token(stored)
+    if from_env:
+        raise TokenScopeError(
+            f"{ENV_TOKEN} is set but no key server was named",
+            hint="set RWC_SERVER (or --server) to the key server this token belongs to",
+        )
+    return None

@@ -1,0 +1,132 @@
+"""The key schedule of format v1: Argon2id, HKDF, key wrap, header MAC, receipt MAC.
+
+Pure functions over bytes; no I/O. Every primitive comes from ``cryptography`` or
+``argon2-cffi``; this module only fixes labels, salts and lengths.
+
+Spec anchors: spec/format.md §key-schedule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from pycontainer.errors import HeaderAuthError, WrongPasswordError
+from pycontainer.format import primitives as p
+
+
+def hkdf(ikm: bytes, salt: bytes, info: bytes, length: int = p.KEY_SIZE) -> bytes:
+    """HKDF-SHA-256 (RFC 5869). An empty salt means the RFC's all-zero default."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt or None, info=info).derive(ikm)
+
+
+def oprf_input(container_id: bytes, password: str) -> bytes:
+    """Return the VOPRF input: label || container_id || password (UTF-8).
+
+    spec §key-schedule: binding the container id makes each container's password guesses
+    separate work even under the same server key.
+    """
+    return p.LABEL_OPRF_INPUT + container_id + password.encode("utf-8")
+
+
+def stretch(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> bytes:
+    """Argon2id(secret=oprf_out, salt=container_id, t, m, p, version 0x13, 32 bytes).
+
+    The caller must have bounded ``params`` (the header codec does) before calling this.
+    """
+    return hash_secret_raw(
+        secret=oprf_out,
+        salt=container_id,
+        time_cost=params.t,
+        memory_cost=params.m,
+        parallelism=params.p,
+        hash_len=p.KEY_SIZE,
+        type=Type.ID,
+        version=p.ARGON2_VERSION,
+    )
+
+
+def kek(oprf_out: bytes, stretched: bytes, container_id: bytes) -> bytes:
+    """KEK = HKDF(ikm = oprf_out || stretched, salt = container_id, info = "rwc/v1 kek")."""
+    return hkdf(oprf_out + stretched, container_id, p.LABEL_KEK)
+
+
+def derive_kek(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> bytes:
+    """Run Argon2id and HKDF: the KEK from the verified VOPRF output."""
+    return kek(oprf_out, stretch(oprf_out, container_id, params), container_id)
+
+
+def wrap(key_enc_key: bytes, nonce: bytes, dek: bytes, receipt_secret: bytes, aad: bytes) -> bytes:
+    """Seal DEK || receipt_secret under the KEK (AES-256-GCM, 80 bytes out)."""
+    return AESGCM(key_enc_key).encrypt(nonce, dek + receipt_secret, aad)
+
+
+def unwrap(key_enc_key: bytes, nonce: bytes, wrapped: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    """Open the wrapped keys.
+
+    Returns:
+        (DEK, receipt_secret).
+
+    Raises:
+        WrongPasswordError: Authentication failed. The server's proof had verified, so the
+            VOPRF output is the server's: the password is wrong (or the slot was altered).
+    """
+    try:  # spec [F-WRAP]
+        plain = AESGCM(key_enc_key).decrypt(nonce, wrapped, aad)
+    except InvalidTag:
+        raise WrongPasswordError(
+            "the password is wrong (the key server answered correctly, but the container "
+            "key could not be unlocked)",
+            hint="check the password with the person who sealed the container; "
+            "every attempt is recorded by the key server",
+        ) from None
+    return plain[: p.KEY_SIZE], plain[p.KEY_SIZE :]
+
+
+def header_key(dek: bytes) -> bytes:
+    """header_key = HKDF(ikm = DEK, salt = "", info = "rwc/v1 header")."""
+    return hkdf(dek, b"", p.LABEL_HEADER)
+
+
+def payload_key(dek: bytes, payload_nonce: bytes) -> bytes:
+    """payload_key = HKDF(ikm = DEK, salt = payload_nonce, info = "rwc/v1 payload")."""
+    return hkdf(dek, payload_nonce, p.LABEL_PAYLOAD)
+
+
+def receipt_key(receipt_secret: bytes, container_id: bytes) -> bytes:
+    """receipt_key = HKDF(ikm = receipt_secret, salt = container_id, "rwc/v1 receipt key")."""
+    return hkdf(receipt_secret, container_id, p.LABEL_RECEIPT_KEY)
+
+
+def header_mac(key: bytes, unsigned: bytes) -> bytes:
+    """HMAC-SHA-256(header_key, all header bytes before the MAC)."""
+    return hmac.new(key, unsigned, hashlib.sha256).digest()
+
+
+def verify_header_mac(key: bytes, unsigned: bytes, mac: bytes) -> None:
+    """Check the header MAC in constant time.
+
+    Raises:
+        HeaderAuthError: The MAC does not match.
+    """
+    if not hmac.compare_digest(header_mac(key, unsigned), mac):
+        raise HeaderAuthError(
+            "the container header was modified after sealing (header authentication failed)",
+            hint="get a fresh copy of the container from its sender",
+        )
+
+
+def header_digest(header_bytes: bytes) -> bytes:
+    """SHA-256 of the complete header (MAC included): what the writer commits at the server."""
+    return hashlib.sha256(header_bytes).digest()
+
+
+def receipt_mac(key: bytes, container_id: bytes, challenge: bytes) -> bytes:
+    """HMAC-SHA-256(receipt_key, "rwc/v1 receipt" || container_id || challenge)."""
+    return hmac.new(key, p.LABEL_RECEIPT + container_id + challenge, hashlib.sha256).digest()
