@@ -11,10 +11,10 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from keyserver.transparency import BadSignatureError, MalformedError, UnknownKeyError
-from keyserver.transparency.checkpoint import Checkpoint
-from keyserver.transparency.cosignature import cosign, verify_cosignature
-from keyserver.transparency.note import (
+from keyserver.domain.transparency import BadSignatureError, TlogFormatError, UnknownKeyError
+from keyserver.domain.transparency.checkpoint import Checkpoint
+from keyserver.domain.transparency.cosignature import cosign, verify_cosignature
+from keyserver.domain.transparency.note import (
     COSIGNATURE_V1,
     Note,
     SignerKey,
@@ -75,7 +75,7 @@ def test_tampered_note_and_other_key() -> None:
     ],
 )
 def test_malformed_notes(data: bytes) -> None:
-    with pytest.raises(MalformedError):
+    with pytest.raises(TlogFormatError):
         parse_note(data)
 
 
@@ -93,7 +93,7 @@ def test_checkpoint_body() -> None:
         "city.example/rwc\n1\nAAAA\n",
         "city example\n1\n" + base64.b64encode(bytes(32)).decode() + "\n",
     ]:
-        with pytest.raises(MalformedError):
+        with pytest.raises(TlogFormatError):
             Checkpoint.parse(bad)
 
 
@@ -118,7 +118,7 @@ def test_cosignature_by_hand() -> None:
     log.verifier().verify_note(parsed)
     # A cosignature does not verify as a log signature, nor on another body.
     wv = witness.verifier()
-    with pytest.raises(MalformedError):
+    with pytest.raises(TlogFormatError):
         wv.verify_note(parsed)
     moved = Note(Checkpoint("city.example/rwc", 4, bytes(32)).body(), parsed.signatures)
     with pytest.raises(BadSignatureError):
@@ -126,8 +126,8 @@ def test_cosignature_by_hand() -> None:
 
 
 def test_vkey_refuses_a_wrong_id() -> None:
-    with pytest.raises(MalformedError, match="ID does not match"):
+    with pytest.raises(TlogFormatError, match="ID does not match"):
         VerifierKey.parse(GO_VKEY.replace("c74f20a3", "c74f20a4"))
-    with pytest.raises(MalformedError):
+    with pytest.raises(TlogFormatError):
         SignerKey.parse(GO_SKEY.replace("PRIVATE+KEY+", ""))
     assert "AYEKF" not in repr(SignerKey.parse(GO_SKEY))

@@ -13,7 +13,7 @@ class TransparencyError(Exception):
     """Base of every error of the transparency core; the message says what failed."""
 
 
-class MalformedError(TransparencyError):
+class TlogFormatError(TransparencyError):
     """Bytes that do not parse under the format they claim (note, checkpoint, key, proof)."""
 
 

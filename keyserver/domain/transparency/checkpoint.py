@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keyserver.transparency import MalformedError
-from keyserver.transparency.merkle import HASH_SIZE
-from keyserver.transparency.note import b64decode, b64encode, check_name
+from keyserver.domain.transparency import TlogFormatError
+from keyserver.domain.transparency.merkle import HASH_SIZE
+from keyserver.domain.transparency.note import b64decode, b64encode, check_name
 
 MAX_TREE_SIZE = (1 << 63) - 1
 
@@ -32,10 +32,10 @@ class Checkpoint:
     def parse(cls, body: str) -> Checkpoint:
         """Parse a note text strictly as a checkpoint."""
         if not body.endswith("\n"):
-            raise MalformedError("a checkpoint ends with a newline")
+            raise TlogFormatError("a checkpoint ends with a newline")
         lines = body[:-1].split("\n")
         if len(lines) != 3:
-            raise MalformedError("a checkpoint of this log has exactly three lines")
+            raise TlogFormatError("a checkpoint of this log has exactly three lines")
         origin, size_text, root_text = lines
         # tlog-checkpoint: decimal, no leading zeros unless the tree is empty.
         if (
@@ -43,11 +43,11 @@ class Checkpoint:
             or not size_text.isdigit()
             or (size_text != "0" and size_text.startswith("0"))
         ):
-            raise MalformedError("the checkpoint's tree size is not a plain decimal number")
+            raise TlogFormatError("the checkpoint's tree size is not a plain decimal number")
         size = int(size_text)
         if size > MAX_TREE_SIZE:
-            raise MalformedError("the checkpoint's tree size is too large")
+            raise TlogFormatError("the checkpoint's tree size is too large")
         root_hash = b64decode(root_text, "the checkpoint's root hash")
         if len(root_hash) != HASH_SIZE:
-            raise MalformedError("the checkpoint's root hash is not 32 bytes")
+            raise TlogFormatError("the checkpoint's root hash is not 32 bytes")
         return cls(check_name(origin), size, root_hash)

@@ -3,7 +3,7 @@
 A note is a UTF-8 text ending in a newline, an empty line, and signature lines
 ``— <key name> base64(key ID (4 bytes, big-endian) || signature)``. The key ID of an
 Ed25519 key is ``SHA-256(name || 0x0A || 0x01 || public key)[:4]``; witness cosignature
-keys use type ``0x04`` (:mod:`keyserver.transparency.cosignature`). Keys are written as
+keys use type ``0x04`` (:mod:`keyserver.domain.transparency.cosignature`). Keys are written as
 the signed-note "vkey" strings that other tlog tools read: ``<name>+<hex key ID>+
 base64(type || public key)`` and, for the private key, ``PRIVATE+KEY+<name>+<hex key ID>+
 base64(type || 32-byte seed)``.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from keyserver.transparency import BadSignatureError, MalformedError, UnknownKeyError
+from keyserver.domain.transparency import BadSignatureError, TlogFormatError, UnknownKeyError
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -40,9 +40,9 @@ def b64decode(text: str, what: str) -> bytes:
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
-        raise MalformedError(f"{what} is not standard base64") from exc
+        raise TlogFormatError(f"{what} is not standard base64") from exc
     if b64encode(raw) != text:
-        raise MalformedError(f"{what} is not canonical base64")
+        raise TlogFormatError(f"{what} is not canonical base64")
     return raw
 
 
@@ -55,7 +55,7 @@ def key_id(name: str, key_type: int, public_key: bytes) -> bytes:
 def check_name(name: str) -> str:
     """signed-note: a key name is non-empty, without Unicode spaces or ``+``."""
     if not name or "+" in name or any(c.isspace() for c in name) or not name.isprintable():
-        raise MalformedError(f"key name {name!r} is empty or holds a space, + or control")
+        raise TlogFormatError(f"key name {name!r} is empty or holds a space, + or control")
     return name
 
 
@@ -91,35 +91,35 @@ class Note:
 
 
 def parse_note(data: bytes) -> Note:
-    """Parse a signed note strictly (signed-note §Format); raise :class:`MalformedError`."""
+    """Parse a signed note strictly (signed-note §Format); raise :class:`TlogFormatError`."""
     if len(data) > MAX_NOTE_BYTES:
-        raise MalformedError("note is larger than 64 KiB")
+        raise TlogFormatError("note is larger than 64 KiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise MalformedError("note is not UTF-8") from exc
+        raise TlogFormatError("note is not UTF-8") from exc
     if any(ord(c) < 0x20 and c != "\n" for c in text):
-        raise MalformedError("note holds a control character other than newline")
+        raise TlogFormatError("note holds a control character other than newline")
     # The text is separated from the signatures by the LAST empty line.
     cut = text.rfind("\n\n")
     if cut < 0 or not text.endswith("\n"):
-        raise MalformedError("note has no empty line before its signatures")
+        raise TlogFormatError("note has no empty line before its signatures")
     body, sig_block = text[: cut + 1], text[cut + 2 :]
     lines = sig_block[:-1].split("\n") if sig_block else []
     if not lines:
-        raise MalformedError("note has no signature")
+        raise TlogFormatError("note has no signature")
     if len(lines) > MAX_SIGNATURES:
-        raise MalformedError(f"note has more than {MAX_SIGNATURES} signatures")
+        raise TlogFormatError(f"note has more than {MAX_SIGNATURES} signatures")
     sigs = []
     for line in lines:
         if not line.startswith(_DASH):
-            raise MalformedError("a signature line does not start with an em dash and a space")
+            raise TlogFormatError("a signature line does not start with an em dash and a space")
         name, space, b64 = line[len(_DASH) :].partition(" ")
         if not space:
-            raise MalformedError("a signature line has no signature")
+            raise TlogFormatError("a signature line has no signature")
         raw = b64decode(b64, "a signature")
         if len(raw) < 5:
-            raise MalformedError("a signature is shorter than its key ID")
+            raise TlogFormatError("a signature is shorter than its key ID")
         sigs.append(Signature(check_name(name), raw[:4], raw[4:]))
     return Note(body, tuple(sigs))
 
@@ -148,13 +148,13 @@ class VerifierKey:
         name, sep1, rest = text.strip().partition("+")
         hex_id, sep2, blob = rest.partition("+")
         if not (sep1 and sep2):
-            raise MalformedError("a verifier key reads <name>+<key ID>+<base64 key>")
+            raise TlogFormatError("a verifier key reads <name>+<key ID>+<base64 key>")
         raw = b64decode(blob, "the verifier key")
         if len(raw) != 33 or raw[0] not in _KEY_TYPES:
-            raise MalformedError("the verifier key is not an Ed25519 key (type 0x01 or 0x04)")
+            raise TlogFormatError("the verifier key is not an Ed25519 key (type 0x01 or 0x04)")
         key = cls(check_name(name), raw[0], raw[1:])
         if hex_id != key.key_id.hex():
-            raise MalformedError("the verifier key's ID does not match its name and key")
+            raise TlogFormatError("the verifier key's ID does not match its name and key")
         return key
 
     def _ed25519(self) -> Ed25519PublicKey:
@@ -177,7 +177,7 @@ class VerifierKey:
     def verify_note(self, note: Note) -> None:
         """Verify the note's Ed25519 signature by this key over its text."""
         if self.key_type != ED25519:
-            raise MalformedError("a cosignature key does not sign notes")
+            raise TlogFormatError("a cosignature key does not sign notes")
         sig = self.find(note)
         if len(sig.signature) != 64:
             raise BadSignatureError(f"the signature of {self.name} is not 64 bytes")
@@ -220,17 +220,17 @@ class SignerKey:
         """Parse a private key string; its key ID must match the key."""
         text = text.strip()
         if not text.startswith(_PRIVATE_PREFIX):
-            raise MalformedError("a private key starts with PRIVATE+KEY+")
+            raise TlogFormatError("a private key starts with PRIVATE+KEY+")
         name, sep1, rest = text[len(_PRIVATE_PREFIX) :].partition("+")
         hex_id, sep2, blob = rest.partition("+")
         if not (sep1 and sep2):
-            raise MalformedError("a private key reads PRIVATE+KEY+<name>+<key ID>+<base64 key>")
+            raise TlogFormatError("a private key reads PRIVATE+KEY+<name>+<key ID>+<base64 key>")
         raw = b64decode(blob, "the private key")
         if len(raw) != 33 or raw[0] not in _KEY_TYPES:
-            raise MalformedError("the private key is not an Ed25519 key (type 0x01 or 0x04)")
+            raise TlogFormatError("the private key is not an Ed25519 key (type 0x01 or 0x04)")
         key = cls(check_name(name), raw[0], raw[1:])
         if hex_id != key.verifier().key_id.hex():
-            raise MalformedError("the private key's ID does not match its name and key")
+            raise TlogFormatError("the private key's ID does not match its name and key")
         return key
 
     def sign_raw(self, message: bytes) -> bytes:
@@ -240,5 +240,5 @@ class SignerKey:
     def sign_note(self, text: str) -> Signature:
         """signed-note Ed25519: the signature line of this key over the note text."""
         if self.key_type != ED25519:
-            raise MalformedError("a cosignature key does not sign notes")
+            raise TlogFormatError("a cosignature key does not sign notes")
         return Signature(self.name, self.verifier().key_id, self.sign_raw(text.encode("utf-8")))

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import struct
 
-from keyserver.transparency import BadSignatureError, MalformedError
-from keyserver.transparency.note import COSIGNATURE_V1, Note, Signature, SignerKey, VerifierKey
+from keyserver.domain.transparency import BadSignatureError, TlogFormatError
+from keyserver.domain.transparency.note import (
+    COSIGNATURE_V1,
+    Note,
+    Signature,
+    SignerKey,
+    VerifierKey,
+)
 
 MAX_TIMESTAMP = (1 << 63) - 1
 
@@ -20,14 +26,14 @@ MAX_TIMESTAMP = (1 << 63) - 1
 def signed_message(body: str, timestamp: int) -> bytes:
     """tlog-cosignature §Ed25519 signed message."""
     if not 0 <= timestamp <= MAX_TIMESTAMP:
-        raise MalformedError("a cosignature timestamp lies outside 0 .. 2^63 - 1")
+        raise TlogFormatError("a cosignature timestamp lies outside 0 .. 2^63 - 1")
     return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
 
 
 def cosign(key: SignerKey, body: str, timestamp: int) -> Signature:
     """The witness's signature line over a checkpoint body at ``timestamp`` (POSIX seconds)."""
     if key.key_type != COSIGNATURE_V1:
-        raise MalformedError("a witness key has type 0x04 (cosignature/v1)")
+        raise TlogFormatError("a witness key has type 0x04 (cosignature/v1)")
     sig = key.sign_raw(signed_message(body, timestamp))
     return Signature(key.name, key.verifier().key_id, struct.pack(">Q", timestamp) + sig)
 
@@ -35,11 +41,11 @@ def cosign(key: SignerKey, body: str, timestamp: int) -> Signature:
 def verify_cosignature(key: VerifierKey, note: Note) -> int:
     """Verify the cosignature of ``key`` on a checkpoint note; return its timestamp.
 
-    Raises :class:`~keyserver.transparency.UnknownKeyError` when the note has none,
+    Raises :class:`~keyserver.domain.transparency.UnknownKeyError` when the note has none,
     :class:`BadSignatureError` when it does not verify.
     """
     if key.key_type != COSIGNATURE_V1:
-        raise MalformedError("a witness key has type 0x04 (cosignature/v1)")
+        raise TlogFormatError("a witness key has type 0x04 (cosignature/v1)")
     sig = key.find(note)
     if len(sig.signature) != 8 + 64:
         raise BadSignatureError(f"the cosignature of {key.name} is not 72 bytes")

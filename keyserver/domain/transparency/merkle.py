@@ -20,7 +20,7 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from keyserver.transparency import ProofError
+from keyserver.domain.transparency import ProofError
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
