@@ -39,6 +39,7 @@ from keyserver.cli.errors import (
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.lifecycle import Actor
+from keyserver.domain.logkey import create_log_key, default_origin
 from keyserver.domain.settings import MASTER_KEY_BYTES, ConfigError, Settings
 from keyserver.service import KeyService, parse_time
 from keyserver.store import init_database, migrate
@@ -348,6 +349,12 @@ def cmd_init(ctx: Context) -> int:
         if key_file is not None:
             _write_master_key(key_file, settings.rng(MASTER_KEY_BYTES))
             created.append(key_file)
+        log_file = settings.log_key_file
+        if log_file is not None and not log_file.exists():
+            # spec §transparency: the log key is its own file, never derived from the master.
+            origin = ctx.opt("log_origin") or default_origin(settings)
+            _guard(lambda: create_log_key(log_file, origin))
+            created.append(log_file)
         if sqlite is not None:
             created += [
                 sqlite,

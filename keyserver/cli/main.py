@@ -76,7 +76,7 @@ STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
 REPORT_COLUMNS = ("seq", "at", "actor", "action", "outcome", "reason", "remote")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
-LOCAL_ONLY = frozenset({"init", "migrate", "serve", "sweep"})
+LOCAL_ONLY = frozenset({"init", "migrate", "serve", "sweep", "log-key", "checkpoint"})
 REMOTE_CAPABLE = frozenset(
     {
         "principal",
@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("init", "create the database, the master key (0600) and an admin principal")
     p.add_argument("--admin", default="admin", metavar="NAME", help="admin principal name")
+    p.add_argument(
+        "--log-origin",
+        metavar="NAME",
+        help="name of the transparency log (default: SERVER_ID/audit), e.g. city.example/rwc",
+    )
     _settings_flags(p)
     p = add("migrate", "bring the database schema to the newest version")
     _settings_flags(p)
@@ -258,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p)
 
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
+    _settings_flags(p)
+
+    p = add("log-key", "show the transparency log's public key (--create: make one)")
+    p.add_argument("--create", action="store_true", help="create the log key if there is none")
+    p.add_argument(
+        "--origin", metavar="NAME", help="log name for --create (default SERVER_ID/audit)"
+    )
+    _settings_flags(p)
+    p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
     _settings_flags(p)
     return parser
 
@@ -685,6 +699,16 @@ def cmd_local_only(ctx: Context) -> int:
     return handler(ctx)
 
 
+def cmd_tlog(ctx: Context) -> int:
+    """``log-key``, ``checkpoint``: the transparency log on the data directory."""
+    from keyserver.cli import tlog as cli_tlog  # noqa: PLC0415 - local mode only
+
+    handler: Callable[[Context], int] = getattr(
+        cli_tlog, "cmd_" + ctx.args.command.replace("-", "_")
+    )
+    return handler(ctx)
+
+
 HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "principal": cmd_principal,
     "token": cmd_token,
@@ -701,6 +725,8 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "migrate": cmd_local_only,
     "serve": cmd_local_only,
     "sweep": cmd_local_only,
+    "log-key": cmd_tlog,
+    "checkpoint": cmd_tlog,
 }
 
 

@@ -23,6 +23,7 @@ CONFIG_FILE_NAME = "keyserver.toml"
 DB_FILE_NAME = "keyserver.store"
 MASTER_KEY_FILE_NAME = "master.key"
 MASTER_KEY_BYTES = 32
+LOG_KEY_FILE_NAME = "log.key"
 
 
 def utc_now() -> datetime:
@@ -34,7 +35,13 @@ class ConfigError(ValueError):
     """The configuration is invalid or the master key cannot be loaded."""
 
 
-_DURATIONS = {"pending_ttl", "challenge_ttl", "loss_waiting_period", "sweep_interval"}
+_DURATIONS = {
+    "pending_ttl",
+    "challenge_ttl",
+    "loss_waiting_period",
+    "sweep_interval",
+    "checkpoint_interval",
+}
 _INTS = {
     "default_attempt_budget",
     "max_body_bytes",
@@ -43,10 +50,18 @@ _INTS = {
     "max_waiting_period_days",
     "audit_inline_ids_max",
     "pool_size",
+    "report_min_cosignatures",
 }
 _BOOLS = {"trust_proxy"}
-_PATHS = {"master_key_file", "data_dir"}
-_STRS = {"database_url", "master_key_b64", "server_id", "contact", "sqlite_synchronous"}
+_PATHS = {"master_key_file", "data_dir", "log_key_file"}
+_STRS = {
+    "database_url",
+    "master_key_b64",
+    "server_id",
+    "contact",
+    "sqlite_synchronous",
+    "witness_keys",
+}
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
 
@@ -76,6 +91,13 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
+        log_key_file: The transparency log's Ed25519 signing key (signed-note private key
+            string, 0600; created by init as ``<data-dir>/log.key``); None: no log.
+        checkpoint_interval: Period of the background checkpointer (0 disables it).
+        witness_keys: Witness verifier keys (type 0x04 vkeys), separated by commas or
+            whitespace, whose cosignatures the server accepts and serves.
+        report_min_cosignatures: Witness cosignatures a checkpoint needs before a signed
+            report embeds it (default: one if any witness is configured).
         clock: Returns the current aware UTC time (injectable for tests).
         rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
     """
@@ -99,6 +121,10 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
+    log_key_file: Path | None = None
+    checkpoint_interval: timedelta = timedelta(seconds=10)
+    witness_keys: str = ""
+    report_min_cosignatures: int = -1
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
 
@@ -168,6 +194,7 @@ class Settings:
             merged.setdefault("database_url", f"sqlite:///{ddir / DB_FILE_NAME}")
             if "master_key_b64" not in merged:
                 merged.setdefault("master_key_file", ddir / MASTER_KEY_FILE_NAME)
+            merged.setdefault("log_key_file", ddir / LOG_KEY_FILE_NAME)
         if "database_url" not in merged:
             raise ConfigError("no database: pass --data-dir or set KEYSERVER_DATABASE_URL")
         return cls(**merged)

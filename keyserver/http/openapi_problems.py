@@ -114,6 +114,15 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/principals/{name}/tokens"): (*_AUTH, *_BODY, "not-found"),
     ("GET", "/v1/tokens"): _AUTH,
     ("POST", "/v1/tokens/{token_id}/revoke"): (*_AUTH, "not-found"),
+    # spec §transparency: "not-found" also when the server keeps no log (no log key).
+    ("GET", "/.well-known/rwc-log-key"): ("not-found",),
+    ("GET", "/v1/tlog"): ("not-found",),
+    ("GET", "/v1/tlog/checkpoint"): ("invalid-request", "not-found", "unavailable"),
+    ("POST", "/v1/tlog/checkpoint"): (*_AUTH, "not-found"),
+    ("GET", "/v1/tlog/checkpoints/{size}"): ("invalid-request", "not-found", "unavailable"),
+    ("GET", "/v1/tlog/proof/consistency"): ("invalid-request", "not-found", "unavailable"),
+    ("GET", "/v1/tlog/proof/inclusion"): (*_AUTH, "not-allowed", "not-found"),
+    ("POST", "/v1/tlog/cosignatures"): ("invalid-request", "not-found", "unavailable", *_BODY),
 }
 
 

@@ -19,10 +19,11 @@ from keyserver.service.base import LOCAL, SYSTEM_ACTOR, RequestContext
 from keyserver.service.containers import ContainerOps
 from keyserver.service.reports import ReportOps, export_document
 from keyserver.service.revocation import RevocationOps
+from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
 
 
-class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps):
+class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps, TransparencyOps):
     """All key server operations over one database.
 
     Args:

@@ -38,7 +38,8 @@ def _pg_admin() -> psycopg.Connection[Any] | None:
 
 TABLES = (
     "audit_log, audit_head, challenges, container_reader_groups, container_readers,"
-    " containers, tokens, principal_groups, principal_roles, principals"
+    " containers, tokens, principal_groups, principal_roles, principals,"
+    " tlog_cosignatures, tlog_checkpoints, tlog_nodes, tlog_state"
 )
 
 
@@ -64,6 +65,7 @@ def reset_pg_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN.replace("dbname=test", f"dbname={name}"), autocommit=True) as c:
         c.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
         c.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s)", (b"\0" * 32,))
+        c.execute("INSERT INTO tlog_state (id, size) VALUES (1, 0)")
 
 
 @pytest.fixture(scope="session")
