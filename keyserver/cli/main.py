@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from keyserver.cli import witness as cli_witness
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import (
     DURATION_SETTINGS,
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p)
     p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
     _settings_flags(p)
+    cli_witness.add_parser(add)
     return parser
 
 
@@ -727,6 +729,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "sweep": cmd_local_only,
     "log-key": cmd_tlog,
     "checkpoint": cmd_tlog,
+    "witness": cli_witness.cmd_witness,
 }
 
 
