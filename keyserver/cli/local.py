@@ -274,6 +274,10 @@ class LocalBackend:
         """The medium report."""
         return _guard(lambda: self._service.medium_report(self._actor, medium))
 
+    def signed_report(self, kind: str, medium: str) -> Json:
+        """A signed report, made and signed here with the log key."""
+        return _guard(lambda: self._service.signed_report(self._actor, kind, medium))
+
     def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
         """Audit entries."""
         return _guard(

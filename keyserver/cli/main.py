@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import json
 import os
 import re
 import sys
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import (
@@ -234,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p)
     p = add("report", "was a medium opened after its loss? (evaluations per container)")
     p.add_argument("--medium", required=True)
+    p.add_argument(
+        "--signed",
+        choices=("medium-report", "destruction-certificate"),
+        help="write a signed, offline-verifiable document instead (see verify-report)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="with --signed: write to FILE")
     _settings_flags(p)
     p = add("whoami", "show the acting principal")
     _settings_flags(p)
@@ -275,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
     _settings_flags(p)
     cli_witness.add_parser(add)
+    cli_verify_report.add_parser(add)
     return parser
 
 
@@ -560,6 +569,8 @@ def cmd_report(ctx: Context) -> int:
     """``report --medium M``."""
 
     def run(b: Backend) -> int:
+        if ctx.args.signed:
+            return _signed_report(ctx, b)
         doc = b.medium_report(ctx.args.medium)
         if ctx.out.as_json:
             ctx.out.json(doc)
@@ -574,6 +585,24 @@ def cmd_report(ctx: Context) -> int:
         return EXIT_OK
 
     return _with_backend(ctx, run)
+
+
+def _signed_report(ctx: Context, b: Backend) -> int:
+    """``report --medium M --signed KIND [-o FILE]``: the document, never overwriting."""
+    doc = b.signed_report(ctx.args.signed, ctx.args.medium)
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    if not ctx.args.output:
+        ctx.out.text(text.rstrip("\n"))
+        return EXIT_OK
+    try:
+        with Path(ctx.args.output).open("x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError as exc:
+        raise CliError(
+            f"{ctx.args.output} exists already; it is kept", exit_code=EXIT_USAGE
+        ) from exc
+    ctx.out.note(f"wrote the signed {ctx.args.signed} to {ctx.args.output}")
+    return EXIT_OK
 
 
 def cmd_whoami(ctx: Context) -> int:
@@ -730,6 +759,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "log-key": cmd_tlog,
     "checkpoint": cmd_tlog,
     "witness": cli_witness.cmd_witness,
+    "verify-report": cli_verify_report.cmd_verify_report,
 }
 
 

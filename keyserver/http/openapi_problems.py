@@ -122,6 +122,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/tlog/checkpoints/{size}"): ("invalid-request", "not-found", "unavailable"),
     ("GET", "/v1/tlog/proof/consistency"): ("invalid-request", "not-found", "unavailable"),
     ("GET", "/v1/tlog/proof/inclusion"): (*_AUTH, "not-allowed", "not-found"),
+    ("GET", "/v1/media/{medium}/report/signed"): (*_AUTH, "not-found", "conflict"),
+    ("GET", "/v1/media/{medium}/destruction-certificate"): (*_AUTH, "not-found", "conflict"),
     ("POST", "/v1/tlog/cosignatures"): ("invalid-request", "not-found", "unavailable", *_BODY),
 }
 

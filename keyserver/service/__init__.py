@@ -17,13 +17,13 @@ from __future__ import annotations
 from keyserver.domain.validation import check_name, check_text, decode_container_id, parse_time
 from keyserver.service.base import LOCAL, SYSTEM_ACTOR, RequestContext
 from keyserver.service.containers import ContainerOps
-from keyserver.service.reports import ReportOps, export_document
+from keyserver.service.incident import IncidentOps
+from keyserver.service.reports import export_document
 from keyserver.service.revocation import RevocationOps
-from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
 
 
-class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps, TransparencyOps):
+class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, IncidentOps):
     """All key server operations over one database.
 
     Args:

@@ -77,3 +77,19 @@ def inclusion(
 def cosign(service: ServiceDep, body: CosignatureBody) -> dict[str, Any]:
     """Store the cosignatures of configured witnesses on one of this log's checkpoints."""
     return service.add_cosignature(body.checkpoint)
+
+
+@router.get("/v1/media/{medium}/report/signed", summary="Signed medium report")
+def signed_medium_report(
+    service: ServiceDep, actor: ActorDep, ctx: ContextDep, medium: str
+) -> dict[str, Any]:
+    """The medium report as a signed, offline-verifiable document (official, auditor)."""
+    return service.signed_report(actor, "medium-report", medium, ctx=ctx)
+
+
+@router.get("/v1/media/{medium}/destruction-certificate", summary="Destruction certificate")
+def destruction_certificate(
+    service: ServiceDep, actor: ActorDep, ctx: ContextDep, medium: str
+) -> dict[str, Any]:
+    """Which containers of a medium were destroyed, when, by whom, why: signed."""
+    return service.signed_report(actor, "destruction-certificate", medium, ctx=ctx)
