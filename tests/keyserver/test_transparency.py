@@ -136,9 +136,11 @@ def test_proofs(tw: World) -> None:
         second.root_hash,
     )
     # Another reader may not see that entry; an auditor may see any; no token: 401.
-    assert tw.call("outsider", "GET", "/v1/tlog/proof/inclusion", params={"seq": seq}).json()[
-        "type"
-    ].endswith(":not-allowed")
+    assert (
+        tw.call("outsider", "GET", "/v1/tlog/proof/inclusion", params={"seq": seq})
+        .json()["type"]
+        .endswith(":not-allowed")
+    )
     resp = tw.call("auditor", "GET", "/v1/tlog/proof/inclusion", params={"seq": 1})
     assert resp.status_code == 200
     assert tw.call(None, "GET", "/v1/tlog/proof/inclusion", params={"seq": 1}).status_code == 401
@@ -174,7 +176,7 @@ def test_cosignatures(tw: World) -> None:
 def test_follower_refuses_an_entry_that_does_not_verify(tw: World) -> None:
     activate(tw)
     cp, _ = _checkpoint(tw)
-    oprf_reg, _ = activate(tw)
+    activate(tw)
     # Someone without the master key edits an entry after the checkpoint.
     engine = create_engine(tw.settings.database_url)
     with engine.begin() as conn:
