@@ -226,8 +226,18 @@ def _keyserver_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
-    """``keyserver serve --workers N`` on a loopback port; yields the base URL."""
+def running_keyserver(
+    prep: Prepared, workers: int, checkpoint_interval: float | None = 10.0
+) -> Iterator[str]:
+    """``keyserver serve --workers N`` on a loopback port; yields the base URL.
+
+    With a ``checkpoint_interval`` (seconds; the default is the server's own default) the
+    server keeps its transparency log as a deployment does: a log key in a temporary
+    file, the follower hashing the new audit entries and signing a checkpoint that often.
+    None: no log key, no follower (the figures from before issue 13).
+    """
+    from keyserver.domain.logkey import create_log_key  # noqa: PLC0415
+
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -238,6 +248,12 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
         }
     )
     env.pop("KEYSERVER_DATA_DIR", None)
+    env.pop("KEYSERVER_LOG_KEY_FILE", None)
+    key_dir = tempfile.TemporaryDirectory(prefix="rwc-bench-log-")
+    if checkpoint_interval is not None:
+        create_log_key(Path(key_dir.name) / "log.key", "bench.example/rwc")
+        env["KEYSERVER_LOG_KEY_FILE"] = str(Path(key_dir.name) / "log.key")
+        env["KEYSERVER_CHECKPOINT_INTERVAL"] = str(checkpoint_interval)
     argv = [*_keyserver_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
@@ -263,6 +279,7 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
             yield base
         finally:
             stop(proc)
+            key_dir.cleanup()
 
 
 def _evaluate_request_body() -> str:

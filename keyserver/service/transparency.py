@@ -66,9 +66,12 @@ class TransparencyOps(ServiceBase):
         if actor is not None:
             self._require(actor, OVERSIGHT, "make checkpoints", action="tlog.checkpoint", ctx=ctx)
         key = self._key()
-        with self._tx() as session:
-            frontier = tlog.extend(session, self.keyring.audit_key)
-            tlog.sign(session, key, frontier, self.now())
+        caught_up = False
+        while not caught_up:  # several short transactions after a long pause
+            with self._tx() as session:
+                frontier, caught_up = tlog.extend(session, self.keyring.audit_key)
+                if caught_up:
+                    tlog.sign(session, key, frontier, self.now())
         with self._sessions() as session:
             return _checkpoint_doc(tlog.load_checkpoint(session))
 

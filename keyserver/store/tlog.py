@@ -68,8 +68,12 @@ def tree_size(session: Session) -> int:
     return session.execute(select(TlogState.size).where(TlogState.id == STATE_ID)).scalar_one()
 
 
-def extend(session: Session, audit_key: bytes) -> merkle.Frontier:
+def extend(session: Session, audit_key: bytes) -> tuple[merkle.Frontier, bool]:
     """Hash the audit entries after the tree's size into the tree (caller's transaction).
+
+    Returns the new frontier and whether the tree has caught up with the log (False
+    when :data:`EXTEND_BATCH` entries were hashed and more may wait: call again in a
+    new transaction, so that no run holds the lock for long).
 
     Locks the state row first, so concurrent followers (several instances) take turns.
     Refuses (InternalError, nothing written) an entry whose HMAC link does not verify: the
@@ -113,7 +117,7 @@ def extend(session: Session, audit_key: bytes) -> merkle.Frontier:
         session.execute(
             update(TlogState).where(TlogState.id == STATE_ID).values(size=frontier.size)
         )
-    return frontier
+    return frontier, len(rows) < EXTEND_BATCH
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,15 @@ import pytest
 from ks_helpers import World, activate, make_world, oprf
 from sqlalchemy import create_engine, text
 
+from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.logkey import create_log_key
 from keyserver.domain.settings import Settings
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.cosignature import cosign
 from keyserver.domain.transparency.note import COSIGNATURE_V1, SignerKey, VerifierKey, parse_note
+from keyserver.service import KeyService
+from keyserver.store import tlog
 from keyserver.testing import running_server
 
 WITNESS = SignerKey.generate("prefecture.example/witness", COSIGNATURE_V1)
@@ -195,3 +198,20 @@ def test_no_log_key(world: World) -> None:
     resp = world.call(None, "GET", "/v1/tlog/checkpoint")
     assert resp.status_code == 404
     assert "log key" in resp.json()["detail"]
+
+
+def test_catching_up_in_short_transactions(
+    tlog_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = KeyService(tlog_settings)
+    try:
+        actor = Actor(name="op", roles=ROLES, local=True)
+        for i in range(8):
+            service.add_principal(actor, f"p{i}", ["reader"], None, [])
+        monkeypatch.setattr(tlog, "EXTEND_BATCH", 3)
+        doc = service.checkpoint()
+        assert doc["size"] == 8  # three transactions of at most 3 entries, one checkpoint
+        note = parse_note(service.latest_checkpoint().encode())
+        assert Checkpoint.parse(note.text).size == 8
+    finally:
+        service.close()
