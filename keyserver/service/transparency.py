@@ -91,6 +91,8 @@ class TransparencyOps(ServiceBase):
     def checkpoint_at(self, size: int) -> str:
         """The checkpoint note of tree size ``size``."""
         self._key()
+        if not 0 <= size <= MAX_PROOF_SIZE_ARG:
+            raise InvalidRequestError("the tree size must be between 0 and 2^31 - 1")
         with self._sessions() as session:
             return tlog.load_checkpoint(session, size).text
 
@@ -119,12 +121,12 @@ class TransparencyOps(ServiceBase):
         it is the actor of (a reader, its own releases): the entry itself is returned.
         """
         self._key()
-        if seq < 1 or (size is not None and not 1 <= size <= MAX_PROOF_SIZE_ARG):
-            raise InvalidRequestError("seq and size must be positive")
+        if not 1 <= seq <= MAX_PROOF_SIZE_ARG or (
+            size is not None and not 1 <= size <= MAX_PROOF_SIZE_ARG
+        ):
+            raise InvalidRequestError("seq and size must be between 1 and 2^31 - 1")
         with self._sessions() as session:
-            entry = tlog.entry_by_seq(session, seq) if seq <= MAX_PROOF_SIZE_ARG else None
-            if entry is None:
-                raise NotFoundError(f"no audit entry {seq}")
+            entry = tlog.entry_by_seq(session, seq)
             own = entry.actor == actor.name and not actor.local
             if not (actor.has_any(OVERSIGHT) or own):
                 error = NotAllowedError("inclusion proofs of entries of other principals")

@@ -215,3 +215,19 @@ def test_catching_up_in_short_transactions(
         assert Checkpoint.parse(note.text).size == 8
     finally:
         service.close()
+
+
+def test_bad_sizes_are_invalid_requests(tw: World) -> None:
+    _checkpoint(tw)
+    for method, path, params in [
+        ("GET", "/v1/tlog/checkpoints/99999999999999999999", {}),
+        ("GET", "/v1/tlog/proof/consistency", {"old": 3, "new": 2}),
+        ("GET", "/v1/tlog/proof/consistency", {"old": "x", "new": 2}),
+        ("GET", "/v1/tlog/proof/inclusion", {"seq": 0}),
+        ("GET", "/v1/tlog/proof/inclusion", {"seq": 2**40}),
+    ]:
+        resp = tw.call("auditor", method, path, params=params)
+        assert resp.status_code == 400, (path, params, resp.text)
+        assert resp.json()["type"].endswith(":invalid-request")
+    resp = tw.call(None, "GET", "/v1/tlog/checkpoints/123456")
+    assert resp.status_code == 404
