@@ -128,6 +128,18 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+# spec §transparency: /v1 routes anyone may call (hashes and signatures only).
+PUBLIC_OPERATIONS = frozenset(
+    {
+        ("GET", "/v1/tlog"),
+        ("GET", "/v1/tlog/checkpoint"),
+        ("GET", "/v1/tlog/checkpoints/{size}"),
+        ("GET", "/v1/tlog/proof/consistency"),
+        ("POST", "/v1/tlog/cosignatures"),
+    }
+)
+
+
 class UndocumentedRouteError(LookupError):
     """A route of the app has no entry in :data:`OPERATIONS` (update both together)."""
 

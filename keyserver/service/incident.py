@@ -17,7 +17,7 @@ from keyserver.domain.errors import ConflictError, NotFoundError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.report import Evidence, sign_report
-from keyserver.domain.validation import check_text, fmt_time
+from keyserver.domain.validation import check_text, fmt_time, recordable
 from keyserver.service.base import LOCAL, OVERSIGHT, RequestContext
 from keyserver.service.reports import ReportOps
 from keyserver.service.transparency import TransparencyOps
@@ -33,9 +33,8 @@ class IncidentOps(TransparencyOps, ReportOps):
     ) -> dict[str, Any]:
         """A signed ``medium-report`` or ``destruction-certificate`` for ``medium``."""
         action = "medium.report" if kind == "medium-report" else "medium.certificate"
-        self._require(
-            actor, OVERSIGHT, "signed reports", action=action, target={"medium": medium}, ctx=ctx
-        )
+        target = recordable("medium", lambda v: check_text(v, "medium"), medium)
+        self._require(actor, OVERSIGHT, "signed reports", action=action, target=target, ctx=ctx)
         check_text(medium, "medium")
         key = self._key()
         # First cover everything logged so far, so the newest checkpoint is as fresh as
