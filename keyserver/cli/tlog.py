@@ -14,7 +14,7 @@ from keyserver.cli.local import _guard, default_actor_name, open_service
 from keyserver.domain.logkey import create_log_key, default_origin, load_log_key
 
 if TYPE_CHECKING:
-    from keyserver.cli.main import Context
+    from keyserver.cli.context import Context
 
 
 def _local_only(ctx: Context) -> None:

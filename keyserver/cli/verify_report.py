@@ -31,7 +31,7 @@ from keyserver.domain.transparency.report import (
 from keyserver.domain.transparency.witness import check_signed
 
 if TYPE_CHECKING:
-    from keyserver.cli.main import Context
+    from keyserver.cli.context import Context
 
 # What each failure means for the person holding the report (English / Japanese).
 MESSAGES: dict[type[TransparencyError], tuple[str, str]] = {

@@ -51,7 +51,7 @@ from keyserver.domain.transparency.witness import ForkError, check_signed, decid
 if TYPE_CHECKING:
     import argparse
 
-    from keyserver.cli.main import Context
+    from keyserver.cli.context import Context
 
 KEY_FILE = "witness.key"
 LOGS_FILE = "logs.json"
@@ -255,7 +255,9 @@ def _run(ctx: Context, state: Path, key: SignerKey) -> int:
     logs = _logs(state)
     if not logs:
         raise CliError("no logs to witness", hint="add one with `keyserver witness add-log`")
-    every = parse_duration(ctx.args.every).total_seconds() if ctx.args.every else 0.0
+    every = (
+        parse_duration(ctx.args.every, flag="--every").total_seconds() if ctx.args.every else 0.0
+    )
     while True:
         code = EXIT_OK
         for log in logs:

@@ -12,21 +12,27 @@ from typing import Any
 from sqlalchemy import select
 
 from keyserver.domain import logkey
+from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import ConflictError, NotFoundError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.report import Evidence, sign_report
 from keyserver.domain.validation import check_text, fmt_time, recordable
-from keyserver.service.base import LOCAL, OVERSIGHT, RequestContext
 from keyserver.service.reports import ReportOps
 from keyserver.service.transparency import TransparencyOps
 from keyserver.store import tlog
+from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container, Principal
 
 
-class IncidentOps(TransparencyOps, ReportOps):
+class IncidentOps:
     """Signed medium reports and destruction certificates (officials, auditors)."""
+
+    def __init__(self, ledger: Ledger, log: TransparencyOps, reports: ReportOps) -> None:
+        self._ledger = ledger
+        self._log = log
+        self._reports = reports
 
     def signed_report(
         self, actor: Actor, kind: str, medium: str, *, ctx: RequestContext = LOCAL
@@ -34,14 +40,16 @@ class IncidentOps(TransparencyOps, ReportOps):
         """A signed ``medium-report`` or ``destruction-certificate`` for ``medium``."""
         action = "medium.report" if kind == "medium-report" else "medium.certificate"
         target = recordable("medium", lambda v: check_text(v, "medium"), medium)
-        self._require(actor, OVERSIGHT, "signed reports", action=action, target=target, ctx=ctx)
+        self._ledger.require(
+            actor, OVERSIGHT, "signed reports", action=action, target=target, ctx=ctx
+        )
         check_text(medium, "medium")
-        key = self._key()
+        key = self._log.signing_key()
         # First cover everything logged so far, so the newest checkpoint is as fresh as
         # possible; then take the newest one the witnesses have cosigned.
-        self.checkpoint()
-        needed = logkey.min_cosignatures(self.settings)
-        with self._sessions() as session:
+        self._log.checkpoint()
+        needed = logkey.min_cosignatures(self._ledger.settings)
+        with self._ledger.reads() as session:
             cp = tlog.newest_cosigned(session, needed)
         if cp is None:
             raise ConflictError(
@@ -52,7 +60,7 @@ class IncidentOps(TransparencyOps, ReportOps):
             statement = self._medium_statement(actor, medium, cp.size, ctx)
         else:
             statement = self._certificate_statement(medium, cp.size)
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             nodes = tlog.NodeReader(session)
             evidence = [
                 Evidence(
@@ -62,14 +70,14 @@ class IncidentOps(TransparencyOps, ReportOps):
                 )
                 for seq in statement["entries"]
             ]
-        issued = fmt_time(self.now())
+        issued = fmt_time(self._ledger.now())
         assert issued is not None
         return sign_report(key, kind, issued, statement, cp.text, evidence)
 
     def _medium_statement(
         self, actor: Actor, medium: str, covered: int, ctx: RequestContext
     ) -> dict[str, Any]:
-        report = self.medium_report(actor, medium, ctx=ctx)
+        report = self._reports.medium_report(actor, medium, ctx=ctx)
         seqs: set[int] = set()
         uncovered = 0
         for c in report["containers"]:
@@ -77,7 +85,7 @@ class IncidentOps(TransparencyOps, ReportOps):
             uncovered += len(c["attempts"]) - len(kept)
             c["attempts"] = kept
             seqs.update(a["seq"] for a in kept)
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             for (seq,) in session.execute(
                 select(Container.last_audit_seq).where(Container.medium == medium)
             ):
@@ -91,7 +99,7 @@ class IncidentOps(TransparencyOps, ReportOps):
         }
 
     def _certificate_statement(self, medium: str, covered: int) -> dict[str, Any]:
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             rows = session.execute(
                 select(Container, Principal.name)
                 .join(Principal, Principal.id == Container.issuer_id)

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from keyserver.domain import logkey
+from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.errors import InvalidRequestError, NotAllowedError, NotFoundError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.transparency import TransparencyError, UnknownKeyError, merkle
@@ -14,8 +15,8 @@ from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.cosignature import verify_cosignature
 from keyserver.domain.transparency.note import SignerKey, VerifierKey, parse_note
 from keyserver.domain.validation import fmt_time
-from keyserver.service.base import LOCAL, OVERSIGHT, RequestContext, ServiceBase
 from keyserver.store import tlog
+from keyserver.store.ledger import Ledger
 
 log = logging.getLogger("keyserver")
 
@@ -26,20 +27,26 @@ NO_LOG = (
 MAX_PROOF_SIZE_ARG = (1 << 31) - 1
 
 
-class TransparencyOps(ServiceBase):
+class TransparencyOps:
     """Checkpoints, proofs and cosignatures over the audit log."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+        self._keyring = ledger.keyring
 
     @functools.cached_property
     def log_key(self) -> SignerKey | None:
         """The log's signing key, or None (ConfigError for an unsafe or malformed file)."""
-        return logkey.load_log_key(self.settings)
+        return logkey.load_log_key(self._settings)
 
     @functools.cached_property
     def witnesses(self) -> list[VerifierKey]:
         """The witnesses whose cosignatures this server accepts."""
-        return logkey.witness_keys(self.settings)
+        return logkey.witness_keys(self._settings)
 
-    def _key(self) -> SignerKey:
+    def signing_key(self) -> SignerKey:
+        """The log key, or not-found when this server keeps no log."""
         key = self.log_key
         if key is None:
             raise NotFoundError(NO_LOG)
@@ -47,12 +54,12 @@ class TransparencyOps(ServiceBase):
 
     def log_info(self) -> dict[str, Any]:
         """The log's public identity: origin, public key, witnesses (no authentication)."""
-        key = self._key()
+        key = self.signing_key()
         return {
             "origin": key.name,
             "log_key": key.verifier().encode(),
             "witness_keys": [w.encode() for w in self.witnesses],
-            "min_cosignatures": logkey.min_cosignatures(self.settings),
+            "min_cosignatures": logkey.min_cosignatures(self._settings),
         }
 
     def checkpoint(
@@ -64,21 +71,23 @@ class TransparencyOps(ServiceBase):
         (on-demand: e.g. right before issuing a report).
         """
         if actor is not None:
-            self._require(actor, OVERSIGHT, "make checkpoints", action="tlog.checkpoint", ctx=ctx)
-        key = self._key()
+            self._ledger.require(
+                actor, OVERSIGHT, "make checkpoints", action="tlog.checkpoint", ctx=ctx
+            )
+        key = self.signing_key()
         caught_up = False
         while not caught_up:  # several short transactions after a long pause
-            with self._tx() as session:
-                frontier, caught_up = tlog.extend(session, self.keyring.audit_key)
+            with self._ledger.tx() as session:
+                frontier, caught_up = tlog.extend(session, self._keyring.audit_key)
                 if caught_up:
-                    tlog.sign(session, key, frontier, self.now())
-        with self._sessions() as session:
+                    tlog.sign(session, key, frontier, self._ledger.now())
+        with self._ledger.reads() as session:
             return _checkpoint_doc(tlog.load_checkpoint(session))
 
     def latest_checkpoint(self, min_cosignatures: int = 0) -> str:
         """The newest checkpoint note (with every stored cosignature)."""
-        self._key()
-        with self._sessions() as session:
+        self.signing_key()
+        with self._ledger.reads() as session:
             found = tlog.newest_cosigned(session, min_cosignatures)
             if found is None:
                 raise NotFoundError(
@@ -90,10 +99,10 @@ class TransparencyOps(ServiceBase):
 
     def checkpoint_at(self, size: int) -> str:
         """The checkpoint note of tree size ``size``."""
-        self._key()
+        self.signing_key()
         if not 0 <= size <= MAX_PROOF_SIZE_ARG:
             raise InvalidRequestError("the tree size must be between 0 and 2^31 - 1")
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             return tlog.load_checkpoint(session, size).text
 
     def consistency_proof(self, old_size: int, new_size: int) -> dict[str, Any]:
@@ -101,10 +110,10 @@ class TransparencyOps(ServiceBase):
 
         Public: it holds interior hashes only, no entry content, and witnesses need it.
         """
-        self._key()
+        self.signing_key()
         if not 0 <= old_size <= new_size <= MAX_PROOF_SIZE_ARG:
             raise InvalidRequestError("need 0 <= old <= new")
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             # Only sizes the log has signed: proofs to unsigned sizes would be unverifiable.
             new_cp = tlog.load_checkpoint(session, new_size)
             if old_size:
@@ -120,17 +129,17 @@ class TransparencyOps(ServiceBase):
         Officials and auditors may ask for any entry; any other principal only for entries
         it is the actor of (a reader, its own releases): the entry itself is returned.
         """
-        self._key()
+        self.signing_key()
         if not 1 <= seq <= MAX_PROOF_SIZE_ARG or (
             size is not None and not 1 <= size <= MAX_PROOF_SIZE_ARG
         ):
             raise InvalidRequestError("seq and size must be between 1 and 2^31 - 1")
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             entry = tlog.entry_by_seq(session, seq)
             own = entry.actor == actor.name and not actor.local
             if not (actor.has_any(OVERSIGHT) or own):
                 error = NotAllowedError("inclusion proofs of entries of other principals")
-                raise self._refuse(actor, "tlog.proof", None, ctx, error)
+                raise self._ledger.refuse(actor, "tlog.proof", None, ctx, error)
             cp = tlog.load_checkpoint(session, size)
             if cp.size < seq:
                 raise NotFoundError(
@@ -156,7 +165,7 @@ class TransparencyOps(ServiceBase):
         No authentication: what is stored is only what verifies under a configured
         witness key, over a checkpoint this log signed.
         """
-        key = self._key()
+        key = self.signing_key()
         try:
             note = parse_note(note_text.encode("utf-8"))
             cp = Checkpoint.parse(note.text)
@@ -166,7 +175,7 @@ class TransparencyOps(ServiceBase):
             raise InvalidRequestError("the checkpoint is not of this log (origin differs)")
         # Everything is checked in a read transaction first: an anonymous client posting
         # junk must never take the writers' lock (on SQLite, the key releases' lock).
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             stored = tlog.load_checkpoint(session, cp.size)
         if stored.note.text != note.text:
             raise InvalidRequestError("this log never signed that checkpoint")
@@ -187,10 +196,16 @@ class TransparencyOps(ServiceBase):
             raise InvalidRequestError("the note carries no cosignature of a configured witness")
         accepted: list[str] = []
         if fresh:
-            with self._tx() as session:
+            with self._ledger.tx() as session:
                 for witness, timestamp, line in fresh:
                     if tlog.store_cosignature(
-                        session, cp.size, witness.name, witness.key_id, timestamp, line, self.now()
+                        session,
+                        cp.size,
+                        witness.name,
+                        witness.key_id,
+                        timestamp,
+                        line,
+                        self._ledger.now(),
                     ):
                         accepted.append(witness.name)
         return {"size": cp.size, "accepted": accepted}
