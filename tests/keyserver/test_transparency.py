@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from ks_helpers import World, activate, make_world, oprf
 from sqlalchemy import create_engine, text
 
 from keyserver.domain.lifecycle import ROLES, Actor
@@ -26,6 +25,7 @@ from keyserver.domain.transparency.note import COSIGNATURE_V1, SignerKey, Verifi
 from keyserver.service import KeyService
 from keyserver.store import tlog
 from keyserver.testing import running_server
+from tests.support.world import World, activate, make_world, oprf
 
 WITNESS = SignerKey.generate("prefecture.example/witness", COSIGNATURE_V1)
 STRANGER = SignerKey.generate("stranger.example/witness", COSIGNATURE_V1)

@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from ks_helpers import World, activate, make_world, oprf
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -36,6 +35,7 @@ from keyserver.store.models import (
     TlogState,
 )
 from keyserver.testing import running_server
+from tests.support.world import World, activate, make_world, oprf
 
 
 @dataclass
