@@ -232,12 +232,15 @@ def _keyserver_command() -> list[str]:
     return [sys.executable, "-m", "keyserver.cli.main"]
 
 
+_LOG_KEY_DIR = tempfile.TemporaryDirectory(prefix="rwc-bench-log-")
+_LOG_KEYS: dict[str, Path] = {}
+
+
 @contextlib.contextmanager
-<<<<<<< HEAD
 def running_keyserver(
     prep: Prepared, workers: int, checkpoint_interval: float | None = 10.0
-) -> Iterator[str]:
-    """``keyserver serve --workers N`` on a loopback port; yields the base URL.
+) -> Iterator[tuple[str, int]]:
+    """``keyserver serve --workers N`` on a loopback port; yields (base URL, process group).
 
     With a ``checkpoint_interval`` (seconds; the default is the server's own default) the
     server keeps its transparency log as a deployment does: a log key in a temporary
@@ -246,10 +249,6 @@ def running_keyserver(
     """
     from keyserver.domain.logkey import create_log_key  # noqa: PLC0415
 
-=======
-def running_keyserver(prep: Prepared, workers: int) -> Iterator[tuple[str, int]]:
-    """``keyserver serve --workers N`` on a loopback port; yields (base URL, process group)."""
->>>>>>> main
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -261,11 +260,14 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[tuple[str, int]]
     )
     env.pop("KEYSERVER_DATA_DIR", None)
     env.pop("KEYSERVER_LOG_KEY_FILE", None)
-    key_dir = tempfile.TemporaryDirectory(prefix="rwc-bench-log-")
     if checkpoint_interval is not None:
-        create_log_key(Path(key_dir.name) / "log.key", "bench.example/rwc")
-        env["KEYSERVER_LOG_KEY_FILE"] = str(Path(key_dir.name) / "log.key")
-        env["KEYSERVER_CHECKPOINT_INTERVAL"] = str(checkpoint_interval)
+        # One log key per database, shared by every server on it (as instances must).
+        if prep.database_url not in _LOG_KEYS:
+            path = Path(_LOG_KEY_DIR.name) / f"log-{len(_LOG_KEYS)}.key"
+            create_log_key(path, "bench.example/rwc")
+            _LOG_KEYS[prep.database_url] = path
+        env["KEYSERVER_LOG_KEY_FILE"] = str(_LOG_KEYS[prep.database_url])
+        env["KEYSERVER_CHECKPOINT_INTERVAL"] = f"{checkpoint_interval:g}s"
     argv = [*_keyserver_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
@@ -291,7 +293,6 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[tuple[str, int]]
             yield base, proc.pid
         finally:
             stop(proc)
-            key_dir.cleanup()
 
 
 def _evaluate_request_body() -> str:

@@ -32,7 +32,10 @@ def main() -> int:
         prep = prepare(url, args.containers)
         for _ in range(args.rounds):
             for name, interval in (("without log", None), ("with log (1 s checkpoints)", 1.0)):
-                with running_keyserver(prep, args.workers, checkpoint_interval=interval) as base:
+                with running_keyserver(prep, args.workers, checkpoint_interval=interval) as (
+                    base,
+                    _pgid,
+                ):
                     result = load_test(prep, base, args.duration)
                 rates[name].append(result.rps)
                 print(f"  {name}: {result.rps:,.0f} req/s ({result.errors} errors)", flush=True)
