@@ -25,6 +25,7 @@ from keyserver.domain.context import LOCAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
 from keyserver.release.batch import Releaser
+from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
 from keyserver.service.incident import IncidentOps
 from keyserver.service.principals import PrincipalOps
@@ -60,6 +61,7 @@ class KeyService:
         self.unauthenticated = UnauthenticatedOps(self.ledger, self.principals)
         self.transparency = TransparencyOps(self.ledger)
         self.incidents = IncidentOps(self.ledger, self.transparency, self.reports)
+        self.console = ConsoleOps(self.ledger)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
         self.evaluate_bearer = self.releases.evaluate_bearer
@@ -101,6 +103,14 @@ class KeyService:
         self.inclusion_proof = self.transparency.inclusion_proof
         self.add_cosignature = self.transparency.add_cosignature
         self.signed_report = self.incidents.signed_report
+        # the officials' console (keyserver/http/console): sessions and its views
+        self.console_sign_in = self.console.console_sign_in
+        self.console_resume = self.console.console_resume
+        self.console_sign_out = self.console.console_sign_out
+        self.console_overview = self.console.console_overview
+        self.console_find = self.console.console_find
+        self.console_medium = self.console.console_medium
+        self.console_audit = self.console.console_audit
 
     @property
     def now(self) -> Callable[[], datetime]:

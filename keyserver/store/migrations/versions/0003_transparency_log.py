@@ -1,7 +1,7 @@
 """Transparency log: tree nodes over the audit entries, checkpoints, cosignatures.
 
-Revision ID: 0002_transparency_log
-Revises: 0001
+Revision ID: 0003_transparency_log
+Revises: 0002_console_sessions
 Create Date: 2026-12-04
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from keyserver.store.models import UTCDateTime
 
-revision = "0002_transparency_log"
-down_revision = "0001"
+revision = "0003_transparency_log"
+down_revision = "0002_console_sessions"
 branch_labels = None
 depends_on = None
 
