@@ -54,6 +54,14 @@ class UnsafePathError(FormatError):
         self.reason = reason
 
 
+class ReaderLimitError(ContainerError):
+    """A valid container exceeds a limit this reader set below the spec's (spec [F-READER-LIMIT]).
+
+    Not a format error: the container may be fine; this reader was told to refuse that much
+    (Argon2 memory, index size, entry count). The message names the limit.
+    """
+
+
 class HeaderAuthError(ContainerError):
     """The header MAC did not verify: the header was modified after sealing."""
 

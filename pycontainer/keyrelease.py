@@ -18,7 +18,6 @@ from typing import Protocol
 
 from pycontainer.errors import (
     FormatError,
-    InputError,
     KeyServerDeniedError,
     KeyServerProtocolError,
     KeyServerRevokedError,
@@ -198,11 +197,11 @@ def release_kek(
         KeyServerError: The server refused or failed; KeyServerProtocolError if its proof
             did not verify.
     """
-    # Check the public key before talking to the server: a corrupt header costs no request.
+    # Check the public key and the password before talking to the server: a corrupt header
+    # or an impossible password costs no request (spec [F-PUBKEY], [F-PASSWORD-LENGTH]).
     oprf.check_public_key(slot.public_key)
+    keyschedule.check_password(password)
     data = keyschedule.oprf_input(slot.container_id, password)
-    if len(data) > p.OPRF_INPUT_MAX:
-        raise InputError("the password is too long", hint="use a password shorter than 60000 bytes")
     state, blinded = oprf.blind(data)
     evaluation = key_server.evaluate(slot, blinded)
     oprf_out = oprf.finalize(state, evaluation.evaluated_element, evaluation.proof, slot.public_key)

@@ -36,7 +36,7 @@ from pycontainer.errors import (
     FormatError,
     InputError,
     PayloadError,
-    UnsupportedVersionError,
+    ReaderLimitError,
 )
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import header as hdr
@@ -253,23 +253,22 @@ def _open(
     lim: ReaderLimits,
     workers: int,
 ) -> Container:
+    # spec §reading step 1, in its order: the header structure ([F-MAGIC] .. [F-NO-SLOT]),
     raw, header = _read_header_fd(fd)
-    slots = header.oprf_slots()
-    if not slots:  # spec [F-NO-SLOT]
-        raise UnsupportedVersionError(
-            "this container has no key slot this rwc can use", hint="install a newer rwc"
-        )
-    slot = slots[0]
-    # spec [F-ARGON2]: a reader MAY set a tighter bound and must then name it.
+    # spec §slots: exactly one slot is used, the first of a supported type (no reader-
+    # dependent choice; any failure with it ends the open).
+    slot = header.oprf_slots()[0]
+    # then the reader's own limits ([F-READER-LIMIT]: a tighter bound must be named),
     if slot.argon2.m > lim.max_argon2_m:
-        raise FormatError(
+        raise ReaderLimitError(
             f"the container asks for {slot.argon2.m} KiB of Argon2 memory, more than this "
             f"reader allows ({lim.max_argon2_m} KiB)",
             hint="raise the reader's Argon2 memory limit if you trust the sender",
         )
     layout = Layout(header.chunk_log2, os.fstat(fd).st_size - len(raw))
-    # spec [F-PAYLOAD-EMPTY], [F-CHUNK-SHORT] in step 1: truncation costs no server request.
+    # then [F-PAYLOAD-EMPTY], [F-CHUNK-SHORT]: a truncated copy costs no server attempt,
     layout.check()
+    # then the reader's own input: a moved-server address and [F-PASSWORD-LENGTH].
     if url_override is not None:
         try:
             hdr.check_url(url_override)  # spec §slot-server-oprf: same rules as the header's
@@ -278,6 +277,7 @@ def _open(
                 f"the key server address {url_override!r} is not allowed",
                 hint="use an https:// URL (http:// only for 127.0.0.1, [::1] or localhost)",
             ) from None
+    keyschedule.check_password(password)
     info = SlotInfo(url_override or slot.url, slot.container_id, slot.public_key)
     kek, evaluation = release_kek(info, key_server, password, slot.argon2)
     dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())
@@ -343,29 +343,29 @@ class Container:
         # spec §reading step 4: the final chunk first; it authenticates the end and trailer.
         self._memo[last] = self._chunk(last)
         total = layout.plaintext_length
-        if total < p.TRAILER_SIZE:
+        # spec [F-TRAILER]: room for an empty index and the trailer (also when n = 1).
+        if total < p.TRAILER_SIZE + archive.INDEX_MIN:
             raise FormatError(
-                "the payload is too short to hold a trailer",
+                "the payload is too short to hold an index and a trailer",
                 hint="the container was built by a faulty or malicious tool",
             )
         index_length = archive.decode_trailer(self._plain(total - p.TRAILER_SIZE, total))
-        # Checked per spec [F-TRAILER] (and the reader limit).
-        if index_length > min(lim.max_index_length, p.INDEX_LENGTH_MAX) or (
-            index_length > total - p.TRAILER_SIZE
-        ):
+        # spec [F-TRAILER]: 4 <= index_length <= min(len(P) - 8, 2^28).
+        if not archive.INDEX_MIN <= index_length <= min(total - p.TRAILER_SIZE, p.INDEX_LENGTH_MAX):
             raise FormatError(
-                "the container index is larger than allowed",
+                "the container's trailer gives an impossible index length",
                 hint="the container was built by a faulty or malicious tool",
+            )
+        if index_length > lim.max_index_length:  # spec [F-READER-LIMIT]
+            raise ReaderLimitError(
+                f"the container index is {index_length} bytes, more than this reader allows "
+                f"({lim.max_index_length})",
+                hint="raise the reader's index limit if you trust the sender",
             )
         data_length = total - p.TRAILER_SIZE - index_length
         index = self._plain(data_length, data_length + index_length)
-        entries = archive.decode_index(index, max_entries=lim.max_entries)
-        # spec [F-DATA-SIZE]: the sizes account for every data byte, no more, no less.
-        if sum(e.size for e in entries) != data_length:
-            raise FormatError(
-                "the container index does not match the payload size",
-                hint="the container was built by a faulty or malicious tool",
-            )
+        # spec §reading step 5: index rules, [F-DATA-SIZE], then the paths.
+        entries = archive.decode_index(index, max_entries=lim.max_entries, data_length=data_length)
         self._memo.clear()
         self._entries = entries
         self._by_path = {e.path: e for e in entries}

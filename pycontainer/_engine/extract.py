@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -25,7 +26,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pycontainer.errors import ContainerError, InputError, OutputExistsError
+from pycontainer.errors import ContainerError, InputError, OutputExistsError, UnsafePathError
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.stream import Layout
@@ -257,6 +258,24 @@ def _no_clobber(target: Path) -> None:
         raise OutputExistsError(f"{target} already exists", hint="move it away and retry")
 
 
+# errno values with which a file system refuses a name itself (too long, bad encoding,
+# a character it does not allow).
+_NAME_ERRNOS = frozenset(
+    e for e in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL) if isinstance(e, int)
+)
+
+
+def _refused_name(tmp: Path, exc: OSError) -> str | None:
+    """The container path whose creation under ``tmp`` failed because of its name, or None."""
+    if exc.errno not in _NAME_ERRNOS or exc.filename is None:
+        return None
+    try:
+        rel = Path(os.fsdecode(exc.filename)).relative_to(tmp)
+    except ValueError:
+        return None
+    return rel.as_posix() if rel.parts else None
+
+
 def extract_entries(
     chunks: ChunkRunner,
     layout: Layout,
@@ -313,6 +332,15 @@ def extract_entries(
         _remove_tree(tmp)
         if created_dest and not any(dest.iterdir()):
             dest.rmdir()
+        if isinstance(exc, OSError) and (refused := _refused_name(tmp, exc)) is not None:
+            # spec [F-PATH-PLATFORM]: this file system cannot hold the name as stored; never
+            # create another name instead.
+            raise UnsafePathError(
+                f"this system cannot create the name {refused!r}: {exc.strerror or exc}",
+                hint="extract on another system or file system; nothing was extracted",
+                path=refused,
+                reason="refused by the file system",
+            ) from None
         if isinstance(exc, OSError):
             raise ContainerError(
                 f"extracting into {dest} failed: {exc.strerror or exc}",
