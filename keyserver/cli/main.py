@@ -328,7 +328,10 @@ class Context:
             value = getattr(self.args, "set_" + name, None)
             if value is None:
                 continue
-            overrides[name] = parse_duration(value) if name in DURATION_SETTINGS else value
+            flag = "--" + name.replace("_", "-")
+            overrides[name] = (
+                parse_duration(value, flag=flag) if name in DURATION_SETTINGS else value
+            )
         return overrides
 
     @property
@@ -438,7 +441,9 @@ def cmd_token(ctx: Context) -> int:
         elif a.sub == "create":
             expires_at = a.expires_at
             if a.expires_in:
-                expires_at = (datetime.now(UTC) + parse_duration(a.expires_in)).isoformat()
+                expires_at = (
+                    datetime.now(UTC) + parse_duration(a.expires_in, flag="--expires-in")
+                ).isoformat()
             result = b.token_create(a.name, expires_at)
             if ctx.out.as_json:
                 ctx.out.json(result)
@@ -484,7 +489,11 @@ def cmd_report_loss(ctx: Context) -> int:
     a = ctx.args
     if a.now and a.waiting_period:
         raise CliError("--now and --waiting-period exclude each other", exit_code=EXIT_USAGE)
-    waiting = int(parse_duration(a.waiting_period).total_seconds()) if a.waiting_period else None
+    waiting = (
+        int(parse_duration(a.waiting_period, flag="--waiting-period").total_seconds())
+        if a.waiting_period
+        else None
+    )
     if a.now:
         ctx.confirm(f"Destroy every key of medium {a.medium!r} now? This cannot be undone.")
 
