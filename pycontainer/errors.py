@@ -144,5 +144,14 @@ class KeyServerUnavailableError(KeyServerError):
     """The key server could not be reached (network error, timeout, 5xx)."""
 
 
+class KeyServerHeaderMismatchError(KeyServerError):
+    """The key server holds another header digest for this container: this copy was altered.
+
+    Raised before anything was counted against the attempt budget (spec/protocol.md
+    §evaluate, ``header-mismatch``): a tampered or truncated copy, or one whose container id
+    was swapped, must not pass for a wrong password.
+    """
+
+
 class KeyServerProtocolError(KeyServerError):
     """The key server answered something invalid (bad proof, malformed response)."""

@@ -19,6 +19,7 @@ from typing import Protocol
 from pycontainer.errors import (
     FormatError,
     KeyServerDeniedError,
+    KeyServerHeaderMismatchError,
     KeyServerProtocolError,
     KeyServerRevokedError,
 )
@@ -36,11 +37,14 @@ class SlotInfo:
         url: Base URL of the key server.
         container_id: The 16-byte container id.
         public_key: The server's 32-byte VOPRF public key for this container.
+        header_digest: SHA-256 of the container header as read, sent so that the server
+            refuses an altered copy before counting (None while sealing: no header yet).
     """
 
     url: str
     container_id: bytes
     public_key: bytes
+    header_digest: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,17 @@ class InProcessKeyServer:
         """Evaluate a blinded element with the container's key (see :class:`KeyServer`)."""
         self.calls += 1
         rec = self._record(slot.container_id)
+        # spec/protocol.md §evaluate: the committed header first; nothing is counted.
+        if (
+            rec.header_digest is not None
+            and slot.header_digest is not None
+            and not hmac.compare_digest(rec.header_digest, slot.header_digest)
+        ):
+            raise KeyServerHeaderMismatchError(
+                "this copy of the container was altered: its header differs from the one "
+                "registered on the key server",
+                hint="get a fresh copy from the sender",
+            )
         try:
             element, proof = rec.evaluator.evaluate(blinded_element)
         except FormatError:

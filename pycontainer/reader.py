@@ -47,6 +47,8 @@ from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
 
 Progress = Callable[[int, int], None]
 StrPath = str | os.PathLike[str]
+# send(container_id, challenge, receipt_mac): delivers the receipt; must not raise.
+ReceiptSender = Callable[[bytes, bytes, bytes], None]
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,7 @@ def open_container(
     url_override: str | None = None,
     limits: ReaderLimits | None = None,
     workers: int = p.WORKERS_DEFAULT,
+    send_receipt: ReceiptSender | None = None,
 ) -> Container:
     """Open a container: key release, header MAC, trailer and index authentication.
 
@@ -213,6 +216,10 @@ def open_container(
             the proof still has to verify against the header's public key).
         limits: Reader bounds (defaults: the spec's).
         workers: Threads decrypting chunks in verify()/extract() (1 = single-threaded).
+        send_receipt: Called once with (container_id, challenge, receipt_mac) as soon as
+            the key unwrapped, before the header MAC and the payload are checked, when the
+            server sent a challenge (spec §receipts: a damaged payload then costs no
+            attempt). It must not raise: a failed receipt never fails the open.
 
     Returns:
         An open :class:`Container` (use it as a context manager).
@@ -238,6 +245,7 @@ def open_container(
             url_override=url_override,
             lim=lim,
             workers=workers,
+            send_receipt=send_receipt,
         )
     except BaseException:
         os.close(fd)
@@ -252,6 +260,7 @@ def _open(
     url_override: str | None,
     lim: ReaderLimits,
     workers: int,
+    send_receipt: ReceiptSender | None,
 ) -> Container:
     # spec §reading step 1, in its order: the header structure ([F-MAGIC] .. [F-NO-SLOT]),
     raw, header = _read_header_fd(fd)
@@ -278,9 +287,22 @@ def _open(
                 hint="use an https:// URL (http:// only for 127.0.0.1, [::1] or localhost)",
             ) from None
     keyschedule.check_password(password)
-    info = SlotInfo(url_override or slot.url, slot.container_id, slot.public_key)
+    # spec/protocol.md §evaluate: the digest of the header as read lets the server refuse an
+    # altered copy (or a swapped container id) before the attempt counts.
+    info = SlotInfo(
+        url_override or slot.url,
+        slot.container_id,
+        slot.public_key,
+        header_digest=keyschedule.header_digest(raw),
+    )
     kek, evaluation = release_kek(info, key_server, password, slot.argon2)
     dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())
+    receipt_key = keyschedule.receipt_key(receipt_secret, slot.container_id)
+    if send_receipt is not None and evaluation.challenge is not None:
+        # spec §reading step 3: the unwrap proved the password; confirm before anything else
+        # is checked, so a damaged header or payload costs no attempt of the budget.
+        mac = keyschedule.receipt_mac(receipt_key, slot.container_id, evaluation.challenge)
+        send_receipt(slot.container_id, evaluation.challenge, mac)
     # spec [F-MAC]: covers every header byte, including unknown slots/extensions.
     keyschedule.verify_header_mac(keyschedule.header_key(dek), raw[: -p.MAC_SIZE], header.mac)
     container = Container(
@@ -288,7 +310,7 @@ def _open(
         header_bytes=raw,
         layout=layout,
         payload_key=keyschedule.payload_key(dek, header.payload_nonce),
-        receipt_key=keyschedule.receipt_key(receipt_secret, slot.container_id),
+        receipt_key=receipt_key,
         container_id=slot.container_id,
         evaluation=evaluation,
         workers=workers,

@@ -334,12 +334,11 @@ class KeyServerClient:
         if len(blinded_element) != OPRF_ELEMENT_SIZE:
             raise ValueError("a blinded element is 32 bytes")
         path = f"/v1/containers/{b64url_encode(slot.container_id)}/evaluate"
-        doc = self._call(
-            "POST",
-            path,
-            {"blinded_element": b64url_encode(blinded_element)},
-            what="release the key",
-        )
+        body = {"blinded_element": b64url_encode(blinded_element)}
+        if slot.header_digest is not None:
+            # spec/protocol.md §evaluate: the server refuses an altered copy before counting.
+            body["header_digest"] = b64url_encode(slot.header_digest)
+        doc = self._call("POST", path, body, what="release the key")
         element = b64url_decode(doc.get("evaluated_element"), OPRF_ELEMENT_SIZE, "element")
         proof = b64url_decode(doc.get("proof"), OPRF_PROOF_SIZE, "proof")
         raw_challenge = doc.get("challenge")
