@@ -36,7 +36,7 @@ from pycontainer.cli.common import (
     require_token,
 )
 from pycontainer.cli.exits import UsageError
-from pycontainer.cli.ui import Ui
+from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.keyserver import KeyServerClient
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import KeyServerError, UnsupportedVersionError, WrongPasswordError
@@ -201,7 +201,8 @@ def _entry_json(e: Entry) -> dict[str, Any]:
 
 
 def _entry_line(e: Entry, long: bool) -> str:
-    name = e.path + ("/" if e.is_dir else "")
+    # Names come from the container's writer: escaped before they reach a terminal.
+    name = display_name(e.path) + ("/" if e.is_dir else "")
     if not long:
         return name
     perms = stat.filemode((stat.S_IFDIR if e.is_dir else stat.S_IFREG) | e.mode)

@@ -36,7 +36,7 @@ from pycontainer.cli.common import (
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.expires import parse_expires
-from pycontainer.cli.ui import Ui
+from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.keyserver import Policy
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import OutputExistsError
@@ -52,7 +52,7 @@ from pycontainer.format.primitives import (
     Argon2Params,
 )
 from pycontainer.keyrelease import SlotInfo
-from pycontainer.writer import seal_paths, seal_stream
+from pycontainer.writer import check_inputs, check_stream_name, seal_paths, seal_stream
 
 STDIN_PATH = "-"
 LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
@@ -130,6 +130,25 @@ def _check_inputs(paths: list[str]) -> None:
     for path in paths:
         if path != STDIN_PATH and not os.path.lexists(path):
             raise UsageError(f"{path}: no such file or directory")
+
+
+def _check_names(args: argparse.Namespace, ui: Ui) -> None:
+    """Check every name before anything is registered (no phantom pending container).
+
+    spec §paths: all bad names are listed in one error. Names in decomposed form (macOS
+    NFD) are stored in NFC automatically, and the user is told.
+    """
+    if args.paths == [STDIN_PATH]:
+        check_stream_name(args.name)
+        return
+    renamed = check_inputs([Path(x) for x in args.paths])
+    if renamed:
+        shown = ", ".join(display_name(n) for n in renamed[:3])
+        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+        ui.warn(
+            f"{len(renamed)} name{'s' if len(renamed) > 1 else ''} stored in composed Unicode "
+            f"form (NFC), as every reader expects: {shown}{more}"
+        )
 
 
 def _check_not_inside_inputs(paths: list[str], out: Path) -> None:
@@ -222,6 +241,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             "nobody could open this container",
             hint="name its readers with --reader NAME and/or --reader-group GROUP",
         )
+    _check_names(args, ui)
     # The token first: no point asking for a password twice if we cannot reach the server.
     token = require_token(server, env, named=True)  # the writer named it
     password = read_password(args, ui, env, confirm=True, what=str(out))

@@ -291,38 +291,69 @@ def check_entries(entries: Iterable[Entry]) -> None:
 
     Raises:
         UnsafePathError: A path is unsafe, duplicated, collides after NFC+casefold, or has a
-            file as one of its parents.
+            file as one of its parents (the first in the order of spec §paths).
     """
-    listed = list(entries)
-    for e in listed:
-        check_path(e.path)
+    problems = unsafe_entries(entries, first_only=True)
+    if problems:
+        raise problems[0]
+
+
+def unsafe_entries(entries: Iterable[Entry], *, first_only: bool = False) -> list[UnsafePathError]:
+    """Every path problem of ``entries``, in the order of spec §paths (a writer lists them all).
+
+    The rules of each single path first (entries in order), then duplicates and fold
+    collisions among the paths that passed, then files used as parents.
+    """
+    problems: list[UnsafePathError] = []
+    valid: list[Entry] = []
+    for e in entries:
+        try:
+            check_path(e.path)
+        except UnsafePathError as exc:
+            problems.append(exc)
+            if first_only:
+                return problems
+        else:
+            valid.append(e)
     seen: dict[str, Entry] = {}
-    for e in listed:
+    for e in valid:
         key = fold(e.path)
         other = seen.get(key)
-        if other is not None:  # spec [F-PATH-DUPLICATE], [F-PATH-CASEFOLD]
-            if other.path == e.path:
-                raise _unsafe(e.path, "appears twice")
-            raise _unsafe(e.path, f"collides with {other.path!r} (case or Unicode form)")
-        seen[key] = e
+        if other is None:
+            seen[key] = e
+            continue
+        # spec [F-PATH-DUPLICATE] and [F-PATH-CASEFOLD]: the same name, or the same fold.
+        if other.path == e.path:
+            problems.append(_unsafe(e.path, "appears twice"))
+        else:
+            problems.append(_unsafe(e.path, f"collides with {other.path!r} (case or Unicode form)"))
+        if first_only:
+            return problems
     # spec [F-PATH-FILE-PARENT]: extraction would otherwise write through a file. Nodes are
     # numbered; children[(node, component)] -> node; files[node] is the file entry there.
     children: dict[tuple[int, str], int] = {}
     files: dict[int, Entry] = {}
+    below: dict[int, Entry] = {}  # node -> the first entry found below it
     for key, e in seen.items():
         node = 0
         for comp in key.split("/"):
             parent_file = files.get(node)
             if parent_file is not None:
-                raise _unsafe(e.path, f"its parent {parent_file.path!r} is a file")
+                problems.append(_unsafe(e.path, f"its parent {parent_file.path!r} is a file"))
+                if first_only:
+                    return problems
+                break
+            below.setdefault(node, e)
             node = children.setdefault((node, comp), len(children) + 1)
-        if e.is_file:
-            files[node] = e
-    for parent, _comp in children:
-        parent_file = files.get(parent)
-        if parent_file is not None:
-            below = next(x for k, x in seen.items() if k.startswith(fold(parent_file.path) + "/"))
-            raise _unsafe(below.path, f"its parent {parent_file.path!r} is a file")
+        else:
+            if e.is_file:
+                child = below.get(node)
+                if child is not None:  # a path below this file was listed before it
+                    problems.append(_unsafe(child.path, f"its parent {e.path!r} is a file"))
+                    if first_only:
+                        return problems
+                files[node] = e
+    return problems
 
 
 def encode_trailer(index_length: int) -> bytes:
