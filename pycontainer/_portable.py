@@ -33,8 +33,12 @@ def read_flags() -> int:
     """Flags for reading a container or an input: binary, not inherited, no FIFO hang."""
     # O_NONBLOCK: opening a FIFO passed as "the container" must not hang (refused after
     # fstat); Windows has no FIFOs. O_BINARY: Windows would otherwise translate CRLF.
-    return os.O_RDONLY | flag("O_BINARY") | flag("O_CLOEXEC") | flag("O_NOINHERIT") | flag(
-        "O_NONBLOCK"
+    return (
+        os.O_RDONLY
+        | flag("O_BINARY")
+        | flag("O_CLOEXEC")
+        | flag("O_NOINHERIT")
+        | flag("O_NONBLOCK")
     )
 
 
@@ -56,7 +60,7 @@ def create_flags() -> int:
 
 
 def check_regular(fd: int) -> os.stat_result:
-    """fstat ``fd`` and refuse anything but a regular file (the O_NOFOLLOW fallback).
+    """Fstat ``fd`` and refuse anything but a regular file (the O_NOFOLLOW fallback).
 
     Raises:
         OSError: Not a regular file.
