@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from pycontainer import _portable
 from pycontainer._engine.extract import extract_entries
 from pycontainer._engine.pipeline import open_chunks
 from pycontainer.errors import (
@@ -123,7 +124,7 @@ def _open_fd(path: StrPath) -> int:
     try:
         # O_NONBLOCK: opening a FIFO someone passed as "the container" must not hang; it is
         # refused below. It has no effect on regular files.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, _portable.read_flags())
     except FileNotFoundError:
         raise InputError(f"{os.fspath(path)} does not exist", hint="check the path") from None
     except IsADirectoryError:
@@ -143,7 +144,7 @@ def _open_fd(path: StrPath) -> int:
 
 
 def _pread_exact(fd: int, length: int, offset: int) -> bytes:
-    data = os.pread(fd, length, offset)
+    data = _portable.pread(fd, length, offset)
     if len(data) != length:
         raise FormatError(
             "the container is truncated inside its header",
@@ -153,7 +154,7 @@ def _pread_exact(fd: int, length: int, offset: int) -> bytes:
 
 
 def _read_header_fd(fd: int) -> tuple[bytes, hdr.Header]:
-    prefix = os.pread(fd, p.PREFIX_SIZE, 0)
+    prefix = _portable.pread(fd, p.PREFIX_SIZE, 0)
     # spec §header: the length is bounded (<= 64 KiB) before the rest is read.
     length = hdr.header_length(prefix)
     raw = _pread_exact(fd, length, 0)
@@ -400,7 +401,7 @@ class Container:
         if self._closed:
             raise ValueError("I/O operation on a closed container")
         start, length = self._layout.span(index)
-        sealed = os.pread(self._fd, length, self._offset + start)
+        sealed = _portable.pread(self._fd, length, self._offset + start)
         if len(sealed) != length:
             raise PayloadError
         return self._cipher.decrypt(index, index == self._layout.chunk_count - 1, sealed)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pycontainer import _portable
 from pycontainer._engine.pipeline import EncryptingSink, seal_chunks
 from pycontainer.errors import (
     ContainerError,
@@ -293,7 +294,7 @@ def _build_header(
 def _write_all(fd: int, view: memoryview, offset: int) -> None:
     # pwrite: thread-safe and position-independent, so workers write chunks concurrently.
     while view:
-        n = os.pwrite(fd, view, offset)
+        n = _portable.pwrite(fd, view, offset)
         view = view[n:]
         offset += n
 
@@ -320,16 +321,9 @@ def _publish(tmp: Path, out: Path, *, force: bool) -> None:
             tmp.rename(out)
         else:
             tmp.unlink()
-    try:
-        dfd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the data itself is synced
-    finally:
-        os.close(dfd)
+    # Some file systems cannot fsync a directory; the data itself is synced.
+    with contextlib.suppress(OSError):
+        _portable.fsync_directory(out.parent)
 
 
 class _FileReader:
@@ -424,7 +418,8 @@ def _open_source(src: _Source) -> int:
     try:
         # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
         # O_NONBLOCK: a file swapped for a FIFO must not hang the seal (refused below).
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        # Without O_NOFOLLOW (Windows) the dev/ino check below still refuses a swapped file.
+        fd = os.open(path, _portable.read_flags() | _portable.flag("O_NOFOLLOW"))
     except OSError as exc:
         raise InputError(
             f"cannot read {path}: {exc.strerror}",
@@ -444,7 +439,7 @@ def _pread_into(fd: int, view: memoryview, offset: int, src: _Source) -> None:
     assert path is not None
     try:
         while view:
-            n = os.preadv(fd, [view], offset)
+            n = _portable.preadv(fd, view, offset)
             if n == 0:
                 raise _changed(path)  # shrank: the index would promise bytes we do not have
             view, offset = view[n:], offset + n
@@ -506,7 +501,7 @@ def _seal(
     tmp = out.with_name(f".{out.name}.{os.urandom(6).hex()}.rwc-tmp")
     try:
         # Exclusive create: never follow or reuse something planted at the temp name.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, _portable.create_flags(), 0o644)
     except OSError as exc:
         raise ContainerError(
             f"cannot create a file in {out.parent}: {exc.strerror}",

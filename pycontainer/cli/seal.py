@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pycontainer import _portable
 from pycontainer.cli.common import (
     ENV_SERVER,
     SubParsers,
@@ -203,11 +204,7 @@ def _publish(tmp: Path, out: Path, force: bool) -> None:
             tmp.replace(out)
         else:
             tmp.unlink()
-    dir_fd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _portable.fsync_directory(out.parent)
 
 
 def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
