@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import io
+import json
 import os
 import struct
 import sys
@@ -1792,6 +1794,114 @@ def _(bld: b.Builder) -> bytes:
     return bld.header() + bld.payload(bld.plaintext())
 
 
+# --- protocol.md vectors: receipt MAC and audit chain (spec/vectors/protocol/) --------------
+
+
+def _hmac(key: bytes, msg: bytes) -> bytes:
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def receipt_vectors() -> dict[str, object]:
+    """protocol.md §receipt: receipt_key and mac from receipt_secret, container_id, challenge."""
+    rng = b.Drbg("protocol/receipt")
+    cases = []
+    for name in ("random", "second challenge", "all-zero challenge"):
+        secret, cid = rng(32), rng(16)
+        challenge = bytes(32) if name == "all-zero challenge" else rng(32)
+        key = b.hkdf(secret, cid, b.LABEL_RECEIPT_KEY)
+        mac = _hmac(key, b"rwc/v1 receipt" + cid + challenge)
+        cases.append(
+            {
+                "comment": name,
+                "receipt_secret": secret.hex(),
+                "container_id": cid.hex(),
+                "challenge": challenge.hex(),
+                "receipt_key": key.hex(),
+                "mac": mac.hex(),
+            }
+        )
+    return {
+        "comment": "protocol.md §receipt: receipt_key = HKDF-SHA-256(receipt_secret, "
+        "salt = container_id, info = 'rwc/v1 receipt key'); mac = HMAC-SHA-256(receipt_key, "
+        "'rwc/v1 receipt' || container_id || challenge); all values hex",
+        "cases": cases,
+    }
+
+
+def _canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def audit_chain_vectors() -> dict[str, object]:
+    """protocol.md §audit: hash = HMAC(audit_key, prev_hash || canonical_json(entry))."""
+    master = b.Drbg("protocol/audit")(32)
+    audit_key = b.hkdf(master, b"", b"rwc/v1 keyserver audit")
+    entries: list[dict[str, object]] = [
+        {
+            "seq": 1,
+            "at": "2026-11-26T09:00:00.000000Z",
+            "actor": "writer@contractor.example",
+            "action": "register",
+            "container": "AAECAwQFBgcICQoLDA0ODw",
+            "outcome": "ok",
+            "remote": "192.0.2.7",
+            "details": {"label": "2022 給付金 export", "medium": "USB-0001"},
+        },
+        {
+            "seq": 2,
+            "at": "2026-11-26T09:05:00.123456Z",
+            "actor": "担当者@city.example",
+            "action": "evaluate",
+            "container": "AAECAwQFBgcICQoLDA0ODw",
+            "outcome": "refused",
+            "remote": "2001:db8::7",
+            "details": {"reason": "header-mismatch", "mode": "read"},
+        },
+        {
+            "seq": 3,
+            "at": "2026-11-26T09:06:00.000001Z",
+            "actor": "(unauthenticated)",
+            "action": "evaluate",
+            "container": None,
+            "outcome": "refused",
+            "remote": None,
+            "details": {"reason": "unauthenticated", "z": [1, 2.5, True, None], "a": "\u00e9\n"},
+        },
+    ]
+    prev = bytes(32)
+    out = []
+    for entry in entries:
+        text = _canonical_json(entry)
+        digest = _hmac(audit_key, prev + text.encode("utf-8"))
+        out.append(
+            {"entry": entry, "canonical_json": text, "prev_hash": prev.hex(), "hash": digest.hex()}
+        )
+        prev = digest
+    return {
+        "comment": "protocol.md §audit and §keys-at-rest: audit_key = HKDF-SHA-256(master_key, "
+        "salt = none, info = 'rwc/v1 keyserver audit'); hash = HMAC-SHA-256(audit_key, "
+        "prev_hash || UTF-8(canonical_json(entry))), canonical_json = json.dumps(entry, "
+        "sort_keys=True, separators=(',', ':'), ensure_ascii=False); prev_hash of seq 1 is "
+        "32 zero bytes; keys and hashes hex",
+        "master_key": master.hex(),
+        "audit_key": audit_key.hex(),
+        "entries": out,
+    }
+
+
+PROTOCOL_VECTORS = {"receipt_mac.json": receipt_vectors, "audit_chain.json": audit_chain_vectors}
+
+
+def generate_protocol(out: Path) -> list[str]:
+    """Write the protocol.md vectors into ``out/protocol``; return their names."""
+    folder = out / "protocol"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, make in PROTOCOL_VECTORS.items():
+        text = json.dumps(make(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        (folder / name).write_text(text, encoding="utf-8")
+    return sorted(PROTOCOL_VECTORS)
+
+
 # --- driver ---------------------------------------------------------------------------------
 
 
@@ -1804,6 +1914,7 @@ def generate(out: Path) -> list[str]:
         assert v.name not in names, f"duplicate vector {v.name}"
         names.append(v.name)
         (out / v.name).write_bytes(v.encode())
+    generate_protocol(out)
     # Remove vectors that are no longer generated (never README.md or the scripts).
     for stale in out.iterdir():
         if stale.is_file() and stale.name not in NOT_VECTORS and stale.name not in names:

@@ -33,6 +33,10 @@ def test_regenerated_vectors_are_identical(tmp_path: Path, vector_tools: Any) ->
     assert sorted(fresh) == sorted(committed), "run `make vectors` and commit the result"
     changed = [name for name in fresh if fresh[name] != committed[name]]
     assert not changed, f"vectors differ from the generator's output: {changed}"
+    # The protocol.md vectors (receipt MAC, audit chain) too.
+    for name in ("receipt_mac.json", "audit_chain.json"):
+        got = (out / "protocol" / name).read_bytes()
+        assert got == (VECTOR_DIR / "protocol" / name).read_bytes(), name
 
 
 def _rule_index() -> dict[str, str]:
