@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 
 _SEEK_LOCK = threading.Lock()
@@ -109,6 +110,21 @@ def pwrite(fd: int, view: memoryview, offset: int) -> int:
     with _SEEK_LOCK:
         os.lseek(fd, offset, os.SEEK_SET)
         return os.write(fd, view)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def lock_exclusive(fd: int) -> None:
+        """Hold an exclusive lock on ``fd`` until it is closed (Windows: first byte)."""
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+
+else:
+    import fcntl
+
+    def lock_exclusive(fd: int) -> None:
+        """Hold an exclusive lock on ``fd`` until it is closed (flock)."""
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def fsync_directory(path: str | os.PathLike[str]) -> None:

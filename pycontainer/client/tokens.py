@@ -24,7 +24,6 @@ Spec anchors: spec/protocol.md §auth (token syntax); spec/format.md §security-
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -131,7 +130,8 @@ class TokenStore:
         st = self.directory.lstat()
         if not stat.S_ISDIR(st.st_mode):
             raise ConfigError(f"{self.directory} is not a directory")
-        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        getuid = getattr(os, "getuid", None)  # POSIX only: Windows has no mode bits to fix
+        if getuid is not None and st.st_mode & 0o077 and st.st_uid == getuid():
             # Our own rwc directory: tighten it rather than leave tokens next to open doors.
             self.directory.chmod(0o700)
 
@@ -145,7 +145,7 @@ class TokenStore:
             0o600,
         )
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _portable.lock_exclusive(fd)
             yield
         finally:
             os.close(fd)  # closing releases the lock
