@@ -18,7 +18,7 @@ from pycontainer.format import archive
 from pycontainer.writer import check_inputs, check_stream_name
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ks_helpers import World, b64, blinded_b64, oprf, register
+from tests.support.world import World, b64, blinded_b64, oprf, register
 
 
 def _commit(w: World, digest: bytes) -> str:
