@@ -52,6 +52,7 @@ STATUS = {
     "not-found": 404,
     "pending": 409,
     "conflict": 409,
+    "header-mismatch": 409,
     "destroyed": 410,
     "expired": 410,
     "payload-too-large": 413,
@@ -82,6 +83,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "destroyed",
         "expired",
         "suspended",
+        "header-mismatch",
     ),
     ("POST", "/v1/containers/{container_id}/commit"): (
         *_AUTH,
