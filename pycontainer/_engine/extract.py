@@ -1,14 +1,10 @@
 """Extraction of authenticated entries into a directory, all or nothing.
 
-Everything is written into a private (0700), locked staging directory beside the
-destination (pycontainer/_engine/staging.py); files are created 0600 and get their stored
-permission bits and mtimes only when complete. Only after every extracted byte
-authenticated are the top-level items moved into the destination. On any failure the
-staging directory is removed, so no plaintext from a corrupt or tampered container stays
-on disk. On Linux the files are written nameless (``O_TMPFILE``) and linked into the
-staging tree only once all of them authenticated, so even a process killed with SIGKILL
-leaves no plaintext behind, only empty hidden directories, which the next run removes
-(:func:`staging.remove_stale`, as it does for named leftovers on other systems).
+Everything is written into a private (0700) temp directory beside the destination; files
+are created 0600 and get their stored permission bits and mtimes only when complete. Only
+after every extracted byte authenticated are the top-level items moved into the
+destination. On any failure the temp directory is removed, so no plaintext from a corrupt
+or tampered container stays on disk.
 
 Semantics of ``dest`` (like ``tar -C`` but safer): a directory; created if missing; if it
 exists it must be empty unless ``force``; with ``force`` an existing top-level file of the
@@ -21,15 +17,18 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import os
+import shutil
 import stat
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pycontainer import _portable
 from pycontainer._engine import staging
-from pycontainer.errors import ContainerError, InputError, OutputExistsError
+from pycontainer.errors import ContainerError, InputError, OutputExistsError, UnsafePathError
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.stream import Layout
@@ -98,6 +97,75 @@ def _check_dest(dest: Path, selected: Sequence[Entry], *, force: bool) -> bool:
     return True
 
 
+def _remove_tree(root: Path) -> None:
+    if not root.exists():
+        return
+    # Restored modes may forbid writing (e.g. 0o500 dirs); make them removable first.
+    for dirpath, _dirs, _files in os.walk(root):
+        with contextlib.suppress(OSError):
+            Path(dirpath).chmod(0o700)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux /proc).
+
+    Elsewhere it is set to 0o077 and put back at once: the window can only make a file
+    created by another thread more private, never less.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:  # noqa: PTH123
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
+
+
+# Modification times every platform can store (32-bit time_t, 1901..2038) once the exact
+# time was refused: the nearest representable value (spec §implementation notes).
+_SAFE_NS = (-(2**31) * 1_000_000_000, (2**31 - 1) * 1_000_000_000)
+
+
+def _set_mtime(target: Path, ns: int) -> None:
+    try:
+        os.utime(target, ns=(ns, ns))
+    except (OverflowError, OSError, ValueError):
+        # spec §implementation notes: a time the platform cannot represent is clamped;
+        # it never fails the extraction.
+        clamped = min(max(ns, _SAFE_NS[0]), _SAFE_NS[1])
+        try:
+            os.utime(target, ns=(clamped, clamped))
+        except (OverflowError, OSError, ValueError):
+            os.utime(target, ns=(max(clamped, 0), max(clamped, 0)))
+
+
+def _open_new(path: Path) -> int:
+    # Exclusive, no-follow, private until complete: plaintext is never readable by others
+    # while it is being written, and nothing pre-existing is written through.
+    # O_EXCL refuses any existing name, a planted symbolic link included, also where
+    # O_NOFOLLOW does not exist (Windows); see pycontainer/_portable.py.
+    return os.open(path, _portable.create_flags(), 0o600)
+
+
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while view:
+        n = _portable.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    # Begin writing the range to the disk now and let the kernel reuse its pages once
+    # written (POSIX_FADV_DONTNEED), instead of filling the page cache with the whole
+    # extraction: on the bench VM writing 1 GiB to /var/tmp this way took 1.4-2.7 s
+    # instead of 1.6-6.8 s. Advice only; where it is not supported nothing changes.
+    with contextlib.suppress(AttributeError, OSError):
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
 # Descriptors kept free for everything else while nameless files stay open.
 _FD_RESERVE = 256
 
@@ -123,27 +191,6 @@ def _room_for(count: int) -> bool:
     except (ValueError, OSError):
         return False
     return True
-
-
-def _open_new(path: Path) -> int:
-    # Exclusive, no-follow, private until complete: plaintext is never readable by others
-    # while it is being written, and nothing pre-existing is written through.
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-
-
-def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    # Begin writing the range to the disk now and let the kernel reuse its pages once
-    # written (POSIX_FADV_DONTNEED), instead of filling the page cache with the whole
-    # extraction: on the bench VM writing 1 GiB to /var/tmp this way took 1.4-2.7 s
-    # instead of 1.6-6.8 s. Advice only; where it is not supported nothing changes.
-    with contextlib.suppress(AttributeError, OSError):
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 class _FileWriter:
@@ -216,12 +263,12 @@ class _FileWriter:
         """Return True if every byte of every file was written."""
         return not any(self._pending)
 
-    def link_all(self) -> None:
+    def link_all(self, umask: int) -> None:
         """Name every finished nameless file, with its stored mode and mtime; close them."""
         for j, fd in sorted(self.finished.items()):
             e = self._files[j]
-            # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
-            os.fchmod(fd, e.mode & p.MODE_MASK)
+            # spec §index and §implementation notes: permission bits only, umask applied.
+            os.fchmod(fd, e.mode & p.MODE_MASK & ~umask)
             os.utime(fd, ns=(e.mtime_total_ns, e.mtime_total_ns))
             staging.link_fd(fd, self._root / e.path)
             del self.finished[j]
@@ -242,6 +289,8 @@ def _write_tree(
     root: Path,
     selected: Sequence[Entry],
     progress: Progress | None,
+    *,
+    umask: int,
 ) -> list[tuple[str, Entry | None]]:
     """Write the selected entries under ``root``.
 
@@ -285,35 +334,58 @@ def _write_tree(
             raise ContainerError(
                 "internal error: extraction ended early", hint="nothing was extracted; report this"
             )
-        writer.link_all()
+        writer.link_all(umask)
     finally:
         writer.close()
     for e in files:
         if anonymous and e.size:
             continue  # mode and mtime set through the descriptor by link_all
         target = root / e.path
-        # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
-        target.chmod(e.mode & p.MODE_MASK)
-        os.utime(target, ns=(e.mtime_total_ns, e.mtime_total_ns))
+        # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid; and
+        # spec §implementation notes: the reader's umask applies, as tar does for users
+        # other than root (a 0o666 file from another office does not become writable by
+        # everyone here). On Windows chmod sets only the read-only flag (no 0o200 bit).
+        target.chmod(e.mode & p.MODE_MASK & ~umask)
+        _set_mtime(target, e.mtime_total_ns)
     by_path = {e.path: e for e in selected if e.is_dir}
     # Deepest first: setting a parent's mtime before its children would be undone.
     for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
         if "/" in d:
-            _apply_dir_meta(root / d, by_path.get(d))
+            _apply_dir_meta(root / d, by_path.get(d), umask)
     return [(d, by_path.get(d)) for d in dirs if "/" not in d]
 
 
-def _apply_dir_meta(target: Path, entry: Entry | None) -> None:
-    # spec §index: permission bits only; implicit parents get the default mode.
-    target.chmod(entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
+def _apply_dir_meta(target: Path, entry: Entry | None, umask: int) -> None:
+    # spec §index: permission bits only; implicit parents get the default mode; the
+    # reader's umask applies to both (spec §implementation notes).
+    mode = entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE
+    target.chmod(mode & ~umask)
     if entry is not None:
-        os.utime(target, ns=(entry.mtime_total_ns, entry.mtime_total_ns))
+        _set_mtime(target, entry.mtime_total_ns)
 
 
 def _no_clobber(target: Path) -> None:
     # Re-checked right before the rename: something may have appeared since _check_dest.
     if target.exists() or target.is_symlink():
         raise OutputExistsError(f"{target} already exists", hint="move it away and retry")
+
+
+# errno values with which a file system refuses a name itself (too long, bad encoding,
+# a character it does not allow).
+_NAME_ERRNOS = frozenset(
+    e for e in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL) if isinstance(e, int)
+)
+
+
+def _refused_name(tmp: Path, exc: OSError) -> str | None:
+    """The container path whose creation under ``tmp`` failed because of its name, or None."""
+    if exc.errno not in _NAME_ERRNOS or exc.filename is None:
+        return None
+    try:
+        rel = Path(os.fsdecode(exc.filename)).relative_to(tmp)
+    except ValueError:
+        return None
+    return rel.as_posix() if rel.parts else None
 
 
 def extract_entries(
@@ -350,12 +422,14 @@ def extract_entries(
     existed = _check_dest(dest, selected, force=force)
     # Leftovers of earlier runs killed here (ours only, and only those no live run holds).
     staging.remove_stale(dest.parent)
+    tmp = dest.parent  # replaced by the staging directory's path once it exists
     created_dest = False
     stage: staging.StagingDir | None = None
     try:
         stage = staging.StagingDir(dest)
         tmp = stage.path
-        top_dirs = _write_tree(chunks, layout, tmp, selected, progress)
+        umask = _umask()
+        top_dirs = _write_tree(chunks, layout, tmp, selected, progress, umask=umask)
         # Every selected byte has authenticated: only now does anything reach `dest`.
         if not existed:
             dest.mkdir()
@@ -370,12 +444,21 @@ def extract_entries(
                 src.rename(target)
         stage.rmdir()
         for name, entry in top_dirs:
-            _apply_dir_meta(dest / name, entry)
+            _apply_dir_meta(dest / name, entry, umask)
     except BaseException as exc:
         if stage is not None:
             stage.remove()
         if created_dest and not any(dest.iterdir()):
             dest.rmdir()
+        if isinstance(exc, OSError) and (refused := _refused_name(tmp, exc)) is not None:
+            # spec [F-PATH-PLATFORM]: this file system cannot hold the name as stored; never
+            # create another name instead.
+            raise UnsafePathError(
+                f"this system cannot create the name {refused!r}: {exc.strerror or exc}",
+                hint="extract on another system or file system; nothing was extracted",
+                path=refused,
+                reason="refused by the file system",
+            ) from None
         if isinstance(exc, OSError):
             raise ContainerError(
                 f"extracting into {dest} failed: {exc.strerror or exc}",

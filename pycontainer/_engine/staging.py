@@ -32,6 +32,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from pycontainer import _portable
 from pycontainer.errors import OutputExistsError
 
 try:
@@ -39,6 +40,9 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
+# Windows has neither (nor needs O_NOFOLLOW there); O_BINARY keeps bytes as written.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 _SUFFIX = ".rwc-tmp"
 _CREATING = ".rwc-new"
 _STALE_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.rwc-tmp$")
@@ -114,7 +118,9 @@ class StagedFile:
         creating = _hidden_name(dest, _CREATING)
         # Exclusive, no-follow: never write through something planted at the name.
         self.fd = os.open(
-            creating, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode
+            creating,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY | os.O_CLOEXEC,
+            mode,
         )
         try:
             _lock(self.fd, wait=True)  # held until close: remove_stale leaves it alone
@@ -209,16 +215,9 @@ def _exists(dest: Path) -> OutputExistsError:
 
 
 def _fsync_dir(directory: Path) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the data itself is synced
-    finally:
-        os.close(dfd)
+    # Some file systems cannot fsync a directory; the data itself is synced.
+    with contextlib.suppress(OSError):
+        _portable.fsync_directory(directory)
 
 
 def open_anonymous(directory: Path, mode: int = 0o600) -> int:

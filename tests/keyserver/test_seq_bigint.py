@@ -1,4 +1,4 @@
-"""Audit sequence numbers past 2^31 (PostgreSQL INTEGER was 32-bit: migration 0003_seq_bigint).
+"""Audit sequence numbers past 2^31 (PostgreSQL INTEGER was 32-bit: migration 0004_seq_bigint).
 
 The chain head is moved to just below 2^31 with plain SQL (writing two billion entries is
 not a test); then releases and a suspension must still be appended, with the sequence

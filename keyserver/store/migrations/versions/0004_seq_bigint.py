@@ -6,8 +6,8 @@ released and, worse, no container could be suspended or destroyed. SQLite's INTE
 already 64-bit, so SQLite has nothing to change (and a batch rebuild of the audit table
 would only cost time).
 
-Revision ID: 0003_seq_bigint
-Revises: 0002_console_sessions
+Revision ID: 0004_seq_bigint
+Revises: 0003_transparency_log
 Create Date: 2026-12-04
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_seq_bigint"
-down_revision = "0002_console_sessions"
+revision = "0004_seq_bigint"
+down_revision = "0003_transparency_log"
 branch_labels = None
 depends_on = None
 
