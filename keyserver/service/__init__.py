@@ -25,10 +25,13 @@ from keyserver.domain.context import LOCAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
 from keyserver.release.batch import Releaser
+from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
+from keyserver.service.incident import IncidentOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
 from keyserver.service.revocation import RevocationOps
+from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
 from keyserver.store.ledger import Ledger
 
@@ -56,6 +59,9 @@ class KeyService:
         self.revocation = RevocationOps(self.ledger)
         self.reports = ReportOps(self.ledger)
         self.unauthenticated = UnauthenticatedOps(self.ledger, self.principals)
+        self.transparency = TransparencyOps(self.ledger)
+        self.incidents = IncidentOps(self.ledger, self.transparency, self.reports)
+        self.console = ConsoleOps(self.ledger)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
         self.evaluate_bearer = self.releases.evaluate_bearer
@@ -88,6 +94,23 @@ class KeyService:
         self.counts_by_state = self.reports.counts_by_state
         self.check_master_key = self.reports.check_master_key
         self.ping = self.reports.ping
+        # spec §transparency
+        self.log_info = self.transparency.log_info
+        self.checkpoint = self.transparency.checkpoint
+        self.latest_checkpoint = self.transparency.latest_checkpoint
+        self.checkpoint_at = self.transparency.checkpoint_at
+        self.consistency_proof = self.transparency.consistency_proof
+        self.inclusion_proof = self.transparency.inclusion_proof
+        self.add_cosignature = self.transparency.add_cosignature
+        self.signed_report = self.incidents.signed_report
+        # the officials' console (keyserver/http/console): sessions and its views
+        self.console_sign_in = self.console.console_sign_in
+        self.console_resume = self.console.console_resume
+        self.console_sign_out = self.console.console_sign_out
+        self.console_overview = self.console.console_overview
+        self.console_find = self.console.console_find
+        self.console_medium = self.console.console_medium
+        self.console_audit = self.console.console_audit
 
     @property
     def now(self) -> Callable[[], datetime]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -193,3 +194,61 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TlogState(Base):
+    """How many audit entries the transparency tree holds (one row; the follower locks it)."""
+
+    __tablename__ = "tlog_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class TlogNode(Base):
+    """A complete subtree of the RFC 9162 tree: leaves ``[idx * 2**level, (idx+1) * 2**level)``."""
+
+    __tablename__ = "tlog_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TlogCheckpoint(Base):
+    """A signed checkpoint (C2SP tlog-checkpoint note with the log's signature only)."""
+
+    __tablename__ = "tlog_checkpoints"
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text)
+
+
+class TlogCosignature(Base):
+    """A witness's verified cosignature line on one checkpoint."""
+
+    __tablename__ = "tlog_cosignatures"
+    size: Mapped[int] = mapped_column(
+        ForeignKey("tlog_checkpoints.size", ondelete="CASCADE"), primary_key=True
+    )
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(4), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsoleSession(Base):
+    """A signed-in officials' console session (keyserver/service/console.py).
+
+    Server-side, in the shared database, so every worker and instance sees a sign-in and a
+    sign-out at once. Only the SHA-256 of the session id is stored: a copy of the database
+    does not let anyone take over a session. The session holds the SHA-256 of the token it
+    was opened with (the same lookup key as ``tokens.token_hash``), so every request is
+    authenticated by the token rules again: a revoked or expired token ends its sessions.
+    """
+
+    __tablename__ = "console_sessions"
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
