@@ -59,7 +59,6 @@ _INTS = {
 }
 _BOOLS = {"trust_proxy"}
 _PATHS = {"master_key_file", "data_dir", "log_key_file"}
-_PATHS = {"master_key_file", "data_dir"}
 _STRS = {
     "database_url",
     "master_key_b64",
