@@ -231,3 +231,19 @@ def test_bad_sizes_are_invalid_requests(tw: World) -> None:
         assert resp.json()["type"].endswith(":invalid-request")
     resp = tw.call(None, "GET", "/v1/tlog/checkpoints/123456")
     assert resp.status_code == 404
+
+
+def test_transparency_settings_load_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        "KEYSERVER_DATABASE_URL": f"sqlite:///{tmp_path}/k.store",
+        "KEYSERVER_MASTER_KEY": "A" * 43,
+        "KEYSERVER_LOG_KEY_FILE": str(tmp_path / "log.key"),
+        "KEYSERVER_CHECKPOINT_INTERVAL": "30s",
+        "KEYSERVER_WITNESS_KEYS": WITNESS.verifier().encode(),
+        "KEYSERVER_REPORT_MIN_COSIGNATURES": "2",
+    }
+    s = Settings.load(env=env)
+    assert s.log_key_file == tmp_path / "log.key"
+    assert s.checkpoint_interval == timedelta(seconds=30)
+    assert s.witness_keys == WITNESS.verifier().encode()
+    assert s.report_min_cosignatures == 2
