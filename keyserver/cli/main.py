@@ -110,6 +110,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--config", metavar="FILE", default=s, help="TOML file (KEYSERVER_CONFIG)")
     g.add_argument("--data-dir", metavar="DIR", default=s, help="local mode data directory")
     g.add_argument("--server", metavar="URL", default=s, help="remote mode server URL")
+    g.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        default=s,
+        help="PEM file of CA certificates to trust for --server (KEYSERVER_CA_BUNDLE)",
+    )
     g.add_argument("--as", dest="as_", metavar="NAME", default=s, help="local acting principal")
     g.add_argument("--yes", "-y", action="store_true", default=s, help="do not ask to confirm")
 
@@ -366,7 +372,7 @@ class Context:
                     exit_code=EXIT_CONFIG,
                 )
             ca = self.resolved.command.get("ca_bundle")
-            return RemoteBackend(url, self.resolved.token, verify=str(ca) if ca else True)
+            return RemoteBackend(url, self.resolved.token, ca_bundle=str(ca) if ca else None)
         from keyserver.cli.local import LocalBackend  # noqa: PLC0415 - see above
 
         settings = load_settings(self.resolved, self.setting_overrides())
@@ -751,6 +757,7 @@ def main(
             "config": getattr(args, "config", None),
             "data_dir": getattr(args, "data_dir", None),
             "server": getattr(args, "server", None),
+            "ca_bundle": getattr(args, "ca_bundle", None),
             "as": getattr(args, "as_", None),
             "host": getattr(args, "host", None),
             "port": getattr(args, "port", None),

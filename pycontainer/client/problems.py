@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pycontainer.client.transport import problem_slug
 from pycontainer.errors import (
     KeyServerDeniedError,
     KeyServerError,
@@ -22,7 +23,6 @@ from pycontainer.errors import (
     KeyServerUnavailableError,
 )
 
-PROBLEM_PREFIX = "urn:rwc:problem:"
 TEXT_LIMIT = 500  # longest server text we show; a longer one is cut
 
 
@@ -78,12 +78,7 @@ def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) 
         The exception to raise (not raised here so callers keep control of chaining).
     """
     doc = _parse_problem(content_type, body) or {}
-    ptype = doc.get("type")
-    slug = (
-        ptype[len(PROBLEM_PREFIX) :]
-        if isinstance(ptype, str) and ptype.startswith(PROBLEM_PREFIX)
-        else None
-    )
+    slug = problem_slug(doc)
     detail = clean_text(doc.get("detail")) or clean_text(doc.get("title"))
     contact = clean_text(doc.get("contact"))
     said = f": {detail}" if detail else ""
