@@ -84,8 +84,8 @@ class OutputExistsError(ContainerError):
     """The output already exists and overwriting was not allowed."""
 
 
-class KeyServerError(ContainerError):
-    """Base class of key-server failures.
+class KeyServerCallError(ContainerError):
+    """Base class of failed calls to the key server: refused, unreachable or answered badly.
 
     Attributes:
         contact: Whom to contact about this container, as configured on the server, or None.
@@ -98,7 +98,7 @@ class KeyServerError(ContainerError):
         self.contact = contact
 
 
-class KeyServerRevokedError(KeyServerError):
+class KeyServerRevokedError(KeyServerCallError):
     """The container's server key was destroyed (crypto-erased); it can never be opened again.
 
     Attributes:
@@ -120,21 +120,21 @@ class KeyServerRevokedError(KeyServerError):
         self.reason = reason
 
 
-class KeyServerSuspendedError(KeyServerError):
+class KeyServerSuspendedError(KeyServerCallError):
     """The container is suspended; the server refuses to release its key for now."""
 
 
-class KeyServerDeniedError(KeyServerError):
+class KeyServerDeniedError(KeyServerCallError):
     """The server refused: not authenticated, or not allowed to open this container."""
 
 
-class KeyServerExpiredError(KeyServerError):
+class KeyServerExpiredError(KeyServerCallError):
     """The container is past its expiry date on the server."""
 
 
-class KeyServerUnavailableError(KeyServerError):
+class KeyServerUnavailableError(KeyServerCallError):
     """The key server could not be reached (network error, timeout, 5xx)."""
 
 
-class KeyServerProtocolError(KeyServerError):
+class KeyServerProtocolError(KeyServerCallError):
     """The key server answered something invalid (bad proof, malformed response)."""

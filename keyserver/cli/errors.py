@@ -20,6 +20,8 @@ Exit codes (documented in ``keyserver --help`` and spec/protocol.md §cli):
 
 from __future__ import annotations
 
+from keyserver.domain.errors import PROBLEM_STATUS
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -31,30 +33,22 @@ EXIT_UNAVAILABLE = 7
 EXIT_ABORTED = 8
 EXIT_INTERRUPTED = 130
 
-# spec §problems: the problem slug decides the exit code, never the title or the detail.
-_SLUG_EXIT = {
-    "unauthenticated": EXIT_DENIED,
-    "forbidden": EXIT_DENIED,
-    "not-allowed": EXIT_DENIED,
-    "not-found": EXIT_NOT_FOUND,
-    "invalid-request": EXIT_REFUSED,
-    "invalid-receipt": EXIT_REFUSED,
-    "method-not-allowed": EXIT_REFUSED,
-    "pending": EXIT_REFUSED,
-    "conflict": EXIT_REFUSED,
-    "destroyed": EXIT_REFUSED,
-    "expired": EXIT_REFUSED,
-    "suspended": EXIT_REFUSED,
-    "payload-too-large": EXIT_REFUSED,
-    "unsupported-media-type": EXIT_REFUSED,
-    "unavailable": EXIT_UNAVAILABLE,
-    "internal": EXIT_UNAVAILABLE,
-}
-
 
 def exit_code_for_slug(slug: str) -> int:
-    """Return the exit code for an RFC 9457 problem slug (unknown slugs: unavailable)."""
-    return _SLUG_EXIT.get(slug, EXIT_UNAVAILABLE)
+    """Return the exit code for an RFC 9457 problem slug (unknown slugs: unavailable).
+
+    spec §problems: the slug decides, never the title or the detail. Its HTTP status
+    (the one slug -> status table, keyserver.domain.errors.PROBLEM_STATUS) gives the class:
+    401/403 refused, 404 not found, other 4xx refused by state or invalid, 5xx unavailable.
+    """
+    status = PROBLEM_STATUS.get(slug, 503)
+    if status in (401, 403):
+        return EXIT_DENIED
+    if status == 404:
+        return EXIT_NOT_FOUND
+    if 400 <= status < 500:
+        return EXIT_REFUSED
+    return EXIT_UNAVAILABLE
 
 
 class CliError(Exception):

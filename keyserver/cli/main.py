@@ -76,22 +76,6 @@ STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
 REPORT_COLUMNS = ("seq", "at", "actor", "action", "outcome", "reason", "remote")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
-LOCAL_ONLY = frozenset({"init", "migrate", "serve", "sweep"})
-REMOTE_CAPABLE = frozenset(
-    {
-        "principal",
-        "token",
-        "suspend",
-        "restore",
-        "destroy",
-        "report-loss",
-        "status",
-        "search",
-        "report",
-        "audit",
-        "whoami",
-    }
-)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,28 +1,24 @@
-"""The FastAPI application factory and the uvicorn entry points.
+"""The FastAPI application factory.
 
-``create_app(settings)`` builds one app around one :class:`KeyService`;
-``app_from_env`` is the uvicorn factory for multi-worker serving
-(``uvicorn --factory keyserver.http.app:app_from_env``), reading settings from KEYSERVER_*.
+``create_app(settings)`` builds one app around one :class:`KeyService`. Running it is the
+command's job (``keyserver serve``, keyserver/cli/local.py); worker processes build their
+app with ``keyserver.cli.local:app_factory``, the one factory that reads KEYSERVER_*
+(and refuses a misspelled setting, as ``keyserver serve`` does).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from keyserver.cli import workers as workers_module
-from keyserver.domain.errors import KeyServerError
 from keyserver.domain.metrics import Metrics
-from keyserver.domain.settings import Settings, known_env
+from keyserver.domain.settings import Settings
 from keyserver.http import openapi_problems
 from keyserver.http.nostore import NoStore
 from keyserver.http.problems import BodyGuard, install_handlers
@@ -105,65 +101,4 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     return app
 
 
-def app_from_env() -> FastAPI:
-    """Uvicorn factory: settings from KEYSERVER_* (and KEYSERVER_DATA_DIR's TOML).
-
-    Only variables naming settings are read (KEYSERVER_TOKEN etc. belong to the CLI).
-    """
-    return create_app(Settings.load(env=known_env(os.environ)))
-
-
-def serve(
-    settings: Settings,
-    host: str = "127.0.0.1",
-    port: int = 8443,
-    *,
-    tls_cert: Path | None = None,
-    tls_key: Path | None = None,
-    workers: int = 1,
-    access_log: bool = False,
-) -> None:
-    """Run the server in the foreground until interrupted.
-
-    ``access_log`` is off by default: the audit log already records every key release
-    and refusal, and a log line per request costs throughput.
-
-    With ``workers > 1`` uvicorn needs an import string: the workers call
-    :func:`app_from_env`, so the settings must be expressible in KEYSERVER_* variables
-    (the caller exports them; this function exports database URL and data dir).
-
-    Raises:
-        KeyServerError: Never directly; configuration errors surface as ConfigError.
-    """
-    ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
-    if workers > 1:
-        os.environ["KEYSERVER_DATABASE_URL"] = settings.database_url
-        if settings.data_dir is not None:
-            os.environ["KEYSERVER_DATA_DIR"] = str(settings.data_dir)
-        options = {"access_log": access_log, "proxy_headers": False, **ssl}
-        if workers_module.supported():
-            # One SO_REUSEPORT socket per worker (keyserver/cli/workers.py explains why).
-            workers_module.serve_workers(
-                "keyserver.http.app:app_from_env", host, port, workers, options
-            )
-            return
-        uvicorn.run(
-            "keyserver.http.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            **options,  # type: ignore[arg-type]
-        )
-        return
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        access_log=access_log,
-        proxy_headers=False,
-        **ssl,  # type: ignore[arg-type]
-    )
-
-
-__all__ = ["KeyServerError", "app_from_env", "create_app", "serve"]
+__all__ = ["create_app"]

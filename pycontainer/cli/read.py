@@ -39,7 +39,7 @@ from pycontainer.cli.exits import UsageError
 from pycontainer.cli.ui import Ui
 from pycontainer.client.keyserver import KeyServerClient
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.errors import KeyServerError, UnsupportedVersionError, WrongPasswordError
+from pycontainer.errors import KeyServerCallError, UnsupportedVersionError, WrongPasswordError
 from pycontainer.format.archive import Entry
 from pycontainer.reader import Container, open_container, read_header
 
@@ -149,7 +149,7 @@ def _send_receipt(container: Container, client: KeyServerClient, ui: Ui) -> str:
     mac = container.receipt_mac(challenge)
     try:
         client.receipt(container.container_id, challenge, mac)
-    except KeyServerError as exc:
+    except KeyServerCallError as exc:
         ui.warn(f"could not confirm the opening to the key server: {exc}", exc.hint)
         return "failed"
     return "sent"

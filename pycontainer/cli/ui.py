@@ -30,7 +30,7 @@ from rich.progress import (
 )
 
 from pycontainer.cli.exits import KIND, ExitCode
-from pycontainer.errors import ContainerError, KeyServerError, KeyServerRevokedError
+from pycontainer.errors import ContainerError, KeyServerCallError, KeyServerRevokedError
 
 ProgressFn = Callable[[int, int], None]
 
@@ -127,7 +127,7 @@ class Ui:
                 "message": message,
                 "hint": hint,
             }
-            if isinstance(exc, KeyServerError):
+            if isinstance(exc, KeyServerCallError):
                 err["contact"] = exc.contact
             if isinstance(exc, KeyServerRevokedError):
                 err["revoked_at"] = exc.revoked_at

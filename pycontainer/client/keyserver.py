@@ -46,7 +46,7 @@ from pycontainer.client.transport import (
     trust_store,
 )
 from pycontainer.errors import (
-    KeyServerError,
+    KeyServerCallError,
     KeyServerProtocolError,
     KeyServerUnavailableError,
 )
@@ -276,7 +276,7 @@ class KeyServerClient:
         """Register a new, pending container with ``policy`` (spec §register).
 
         Raises:
-            KeyServerError: A refusal, network failure or malformed answer.
+            KeyServerCallError: A refusal, network failure or malformed answer.
         """
         body: dict[str, Any] = {
             "label": policy.label,
@@ -307,7 +307,7 @@ class KeyServerClient:
         Implements the library's KeyServer protocol (spec §evaluate).
 
         Raises:
-            KeyServerError: A refusal (revoked, suspended, denied, expired), network failure
+            KeyServerCallError: A refusal (revoked, suspended, denied, expired), network failure
                 or malformed answer (wrong sizes).
         """
         if len(blinded_element) != OPRF_ELEMENT_SIZE:
@@ -333,7 +333,7 @@ class KeyServerClient:
         """Activate a pending container after sealing (spec §commit).
 
         Raises:
-            KeyServerError: A refusal, network failure or malformed answer.
+            KeyServerCallError: A refusal, network failure or malformed answer.
         """
         if len(header_digest) != HEADER_DIGEST_SIZE or len(receipt_key) != RECEIPT_KEY_SIZE:
             raise ValueError("header digest and receipt key are 32 bytes each")
@@ -354,7 +354,7 @@ class KeyServerClient:
         """Confirm to the server that the container was opened (spec §receipt).
 
         Raises:
-            KeyServerError: A refusal, network failure or malformed answer.
+            KeyServerCallError: A refusal, network failure or malformed answer.
         """
         if len(mac) != RECEIPT_MAC_SIZE:
             raise ValueError("a receipt MAC is 32 bytes")
@@ -371,7 +371,7 @@ class KeyServerClient:
         """Return the principal the token belongs to (spec §whoami).
 
         Raises:
-            KeyServerError: A refusal (bad token), network failure or malformed answer.
+            KeyServerCallError: A refusal (bad token), network failure or malformed answer.
         """
         doc = self._call("GET", "/v1/whoami", None, what="identify you")
 
@@ -471,7 +471,7 @@ def _tls_reason(exc: requests.exceptions.SSLError) -> str:
     return "TLS handshake error"
 
 
-def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> KeyServerError:
+def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> KeyServerCallError:
     if isinstance(exc, requests.exceptions.Timeout):
         why = "timed out"
     elif isinstance(exc, requests.exceptions.ConnectionError):

@@ -1,4 +1,4 @@
-"""Map the key server's RFC 9457 problem documents to pycontainer's KeyServerError classes.
+"""Map the key server's RFC 9457 problem documents to pycontainer's KeyServerCallError classes.
 
 Pure functions, no I/O: the HTTP client hands over the status, the content type and the body
 it read. Everything the server says is sanitised before it reaches a terminal (a hostile or
@@ -14,8 +14,8 @@ from typing import Any
 
 from pycontainer.client.transport import problem_slug
 from pycontainer.errors import (
+    KeyServerCallError,
     KeyServerDeniedError,
-    KeyServerError,
     KeyServerExpiredError,
     KeyServerProtocolError,
     KeyServerRevokedError,
@@ -65,8 +65,10 @@ def _field_errors(errors: object, limit: int = 5) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) -> KeyServerError:
-    """Turn a non-2xx answer into the matching KeyServerError.
+def problem_to_error(
+    status: int, content_type: str, body: bytes, *, what: str
+) -> KeyServerCallError:
+    """Turn a non-2xx answer into the matching KeyServerCallError.
 
     Args:
         status: HTTP status code.
@@ -149,7 +151,7 @@ def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) 
         )
     # not-found, pending, conflict and any future slug: the server's own words are the best
     # explanation we have.
-    return KeyServerError(
+    return KeyServerCallError(
         f"the key server refused to {what} ({slug}, HTTP {status}){said}",
         hint=contact_hint,
         contact=contact,

@@ -21,7 +21,7 @@ from pycontainer.errors import (
     ContainerError,
     FormatError,
     HeaderAuthError,
-    KeyServerError,
+    KeyServerCallError,
     PayloadError,
     UnsafePathError,
     UnsupportedVersionError,
@@ -37,7 +37,7 @@ EXPECT: dict[str, type[ContainerError]] = {
     "unsupported version": UnsupportedVersionError,
     "unsafe path": UnsafePathError,
     "wrong password": WrongPasswordError,
-    "key server error": KeyServerError,
+    "key server error": KeyServerCallError,
     "header auth error": HeaderAuthError,
     "payload error": PayloadError,
 }
