@@ -23,7 +23,6 @@ Output: tables for people, ``--json`` for scripts; errors as ``keyserver: error:
 from __future__ import annotations
 
 import argparse
-import hmac
 import os
 import re
 import sys
@@ -52,6 +51,8 @@ from keyserver.cli.errors import (
     CliError,
 )
 from keyserver.cli.output import PROG, Output
+from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.validation import parse_head
 
 EPILOG = """\
 modes:
@@ -592,10 +593,8 @@ def cmd_audit(ctx: Context) -> int:
             return EXIT_OK
         if a.sub == "export":
             return _export(ctx, b)
-        expected = _parse_head(a.expect_head) if a.expect_head else None
-        result = b.audit_verify()
-        if result.get("ok") and expected is not None:
-            result = {**result, **_check_head(b, *expected)}
+        expected = _parse_head(a.expect_head) if a.expect_head is not None else None
+        result = b.audit_verify(expected)
         if ctx.out.as_json:
             ctx.out.json(result)
         else:
@@ -612,35 +611,15 @@ def cmd_audit(ctx: Context) -> int:
 
 
 def _parse_head(text: str) -> tuple[int, bytes]:
-    """Parse ``SEQ:HASH`` as printed by ``audit verify`` (head_seq, head_hash hex)."""
-    seq_text, _, hash_text = text.partition(":")
+    """Parse ``--expect-head`` with the server's grammar (keyserver.domain.validation)."""
     try:
-        seq, digest = int(seq_text), bytes.fromhex(hash_text)
-    except ValueError:
-        seq, digest = 0, b""
-    if seq < 1 or len(digest) != 32:
+        return parse_head(text)
+    except InvalidRequestError:
         raise CliError(
-            f"--expect-head {text!r} is not SEQ:HASH",
+            f"--expect-head {text!r} is not SEQ:HASH (decimal seq >= 1, 64 hex digits)",
             hint="pass head_seq:head_hash as printed by an earlier `keyserver audit verify`",
             exit_code=EXIT_USAGE,
-        )
-    return seq, digest
-
-
-def _check_head(b: Backend, seq: int, digest: bytes) -> dict[str, Any]:
-    """Check that a recorded head is still in the chain (spec §audit: truncation)."""
-    page = b.audit_list({}, seq - 1, 1)
-    entries = page.get("entries", [])
-    found = entries[0] if entries and entries[0].get("seq") == seq else None
-    if found is None:
-        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head not found"}
-    try:
-        stored = bytes.fromhex(str(found.get("hash", "")))
-    except ValueError:
-        stored = b""
-    if not hmac.compare_digest(stored, digest):
-        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head differs"}
-    return {}
+        ) from None
 
 
 def _export(ctx: Context, b: Backend) -> int:

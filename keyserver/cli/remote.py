@@ -308,6 +308,9 @@ class RemoteBackend:
         finally:
             response.close()
 
-    def audit_verify(self) -> Json:
-        """GET /v1/audit/verify."""
-        return dict(self._json("GET", "/v1/audit/verify"))
+    def audit_verify(self, expected_head: tuple[int, bytes] | None) -> Json:
+        """GET /v1/audit/verify[?expect_head=SEQ:HASH]."""
+        params = None
+        if expected_head is not None:
+            params = {"expect_head": f"{expected_head[0]}:{expected_head[1].hex()}"}
+        return dict(self._json("GET", "/v1/audit/verify", params=params))

@@ -732,15 +732,33 @@ def test_audit_verify_with_recorded_head_detects_truncation(
     assert cli("audit", "verify", "--data-dir", dd).code == 0
     result = cli("audit", "verify", "--expect-head", head, "--json", "--data-dir", dd)
     assert result.code == 1
-    assert result.json()["problem"] == "recorded head not found"
+    assert result.json()["problem"] == "the recorded head is not in the chain (truncated?)"
     assert result.json()["first_bad_seq"] == first["head_seq"]
 
     wrong = f"1:{'00' * 32}"
     result = cli("audit", "verify", "--expect-head", wrong, "--json", "--data-dir", dd)
-    assert result.code == 1 and result.json()["problem"] == "recorded head differs"
-    for bad in ("x", "0:" + "00" * 32, "1:abcd"):
-        result = cli("audit", "verify", "--expect-head", bad, "--data-dir", dd)
-        assert result.code == 2 and "is not SEQ:HASH" in result.err
+    assert result.code == 1 and "not in the chain" in result.json()["problem"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    # The server's grammar (keyserver.domain.validation.parse_head): decimal ASCII seq >= 1,
+    # exactly 64 hex digits. The command used to accept 1_0, +1, spaces and other digits.
+    [
+        "x",
+        "0:" + "00" * 32,
+        "1:abcd",
+        "1_0:" + "00" * 32,
+        "+1:" + "00" * 32,
+        " 1:" + "00" * 32,
+        "1:" + " ".join(["00"] * 32),
+        "\u0663:" + "00" * 32,
+    ],
+)
+def test_expect_head_grammar_is_the_servers(cli: Any, data_dir: Any, bad: str) -> None:
+    result = cli("audit", "verify", "--expect-head", bad, "--data-dir", data_dir.path)
+    assert result.code == 2, result
+    assert "--expect-head" in result.err and "SEQ:HASH" in result.err
 
 
 def test_container_ids_starting_with_a_dash(cli: Any, data_dir: Any) -> None:
