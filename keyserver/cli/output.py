@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from keyserver.cli.errors import KIND
 from pycontainer.client.problems import clean_text
 
 PROG = "keyserver"
@@ -124,8 +125,22 @@ class Output:
         """Print an informational line on stderr."""
         self.stderr.write(f"{PROG}: {_safe(message)}\n")
 
-    def error(self, message: str, hint: str | None = None) -> None:
-        """Print ``keyserver: error: ...`` and an optional hint on stderr."""
+    def error(self, message: str, hint: str | None = None, *, exit_code: int = 1) -> None:
+        """Report an error on stderr, as text or (``--json``) as one JSON document.
+
+        Text: ``keyserver: error: ...`` / ``keyserver: hint: ...``. JSON: the same shape as
+        `rwc`'s (``ok`` false, ``error`` with ``exit_code``, ``kind``, ``message``, ``hint``).
+        """
+        if self.as_json:
+            error = {
+                "exit_code": exit_code,
+                "kind": KIND.get(exit_code, "failure"),
+                "message": message,
+                "hint": hint,
+            }
+            self.stderr.write(json.dumps({"ok": False, "error": error}, ensure_ascii=False))
+            self.stderr.write("\n")
+            return
         self.stderr.write(f"{PROG}: error: {_safe(message)}\n")
         if hint:
             self.stderr.write(f"{PROG}: hint: {_safe(hint)}\n")

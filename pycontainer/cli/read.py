@@ -56,7 +56,7 @@ def add_parsers(
         p: argparse.ArgumentParser = sub.add_parser(
             name, parents=parents, help=help_text, description=help_text + "."
         )
-        p.add_argument("container", metavar="C.rwc")
+        p.add_argument("container", metavar="C.rwc", help="the container file")
         p.add_argument(
             "--server",
             metavar="URL",
@@ -86,7 +86,7 @@ def add_parsers(
     p = online("ls", "list a container's entries", run_ls)
     p.add_argument("-l", "--long", action="store_true", help="show kind, mode, size, mtime")
     p = online("cat", "write one file entry to stdout", run_cat)
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("path", metavar="PATH", help="the entry to write (as `rwc ls` shows it)")
     online("verify", "authenticate every byte of a container, write nothing", run_verify)
 
     p = sub.add_parser(
@@ -96,8 +96,19 @@ def add_parsers(
         description="Show a container's header without contacting the key server. The header "
         "is not authenticated until the container is opened.",
     )
-    p.add_argument("container", metavar="C.rwc")
+    p.add_argument("container", metavar="C.rwc", help="the container file")
     p.set_defaults(run=run_info)
+
+
+def _container_path(name: str) -> Path:
+    """The container file named on the command line; ``-`` (stdin) is refused clearly."""
+    if name == "-":
+        raise UsageError(
+            "rwc reads a container from a file, not from stdin (-)",
+            hint="save it to a file first and give its name: the container is read at known "
+            "offsets, and every byte is checked before anything is written",
+        )
+    return Path(name)
 
 
 @contextlib.contextmanager
@@ -105,7 +116,7 @@ def _opened(
     args: argparse.Namespace, ui: Ui, env: Mapping[str, str]
 ) -> Iterator[tuple[Container, dict[str, Any]]]:
     """Open the container online; on exit send the receipt (see the module docstring)."""
-    path = Path(args.container)
+    path = _container_path(args.container)
     if not path.is_file():
         raise UsageError(f"{path}: no such container file")
     header = read_header(path)  # offline; a corrupt header fails here, before any request
@@ -248,7 +259,7 @@ def run_verify(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None
 def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Print the header (offline)."""
     del env
-    path = Path(args.container)
+    path = _container_path(args.container)
     if not path.is_file():
         raise UsageError(f"{path}: no such container file")
     h = read_header(path)

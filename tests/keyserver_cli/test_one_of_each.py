@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import inspect
 import pkgutil
+import re
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 import keyserver
 import pycontainer
+from keyserver.cli import errors as keyserver_errors
+from keyserver.cli import main as keyserver_main
+from pycontainer.cli import exits as rwc_exits
+from pycontainer.cli import main as rwc_main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _modules(package: object) -> list[str]:
@@ -42,3 +52,66 @@ def test_problem_type_prefix_is_written_once(package: object) -> None:
         if '"urn:rwc:problem:"' in source:
             found.append(name)
     assert len(found) == 1, found
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+@pytest.mark.parametrize("build", [keyserver_main.build_parser, rwc_main.build_parser])
+def test_every_option_has_a_help_line(build: Callable[[], argparse.ArgumentParser]) -> None:
+    missing = [
+        f"{parser.prog} {action.option_strings or action.dest}"
+        for parser in _parsers(build())
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._SubParsersAction)
+    ]
+    assert not missing, missing
+
+
+def test_management_commands_do_not_list_the_servers_settings() -> None:
+    for parser in _parsers(keyserver_main.build_parser()):
+        listed = parser.format_help()
+        if parser.prog.split()[1:2] in (["init"], ["migrate"], ["serve"], ["sweep"]):
+            assert "--loss-waiting-period" in listed, parser.prog
+        elif parser.prog != "keyserver":  # management commands, local or remote
+            assert "--pending-ttl" not in listed and "--pool-size" not in listed, parser.prog
+
+
+@pytest.mark.parametrize(
+    ("heading", "table"),
+    [
+        ("## Exit codes of `rwc`", rwc_exits.EXIT_CODE_TABLE),
+        ("## Exit codes of `keyserver`", keyserver_errors.EXIT_CODE_TABLE),
+    ],
+)
+def test_readme_exit_codes_are_the_tables(
+    heading: str, table: tuple[tuple[int, str, str], ...]
+) -> None:
+    """README.md shows each command's one exit-code table, row for row."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", section, flags=re.MULTILINE)
+    assert rows == [(str(int(code)), meaning) for code, _, meaning in table]
+
+
+@pytest.mark.parametrize(
+    ("build", "table"),
+    [
+        (keyserver_main.build_parser, keyserver_errors.EXIT_CODE_TABLE),
+        (rwc_main.build_parser, rwc_exits.EXIT_CODE_TABLE),
+    ],
+)
+def test_help_prints_the_exit_code_table(
+    build: Callable[[], argparse.ArgumentParser], table: tuple[tuple[int, str, str], ...]
+) -> None:
+    text = build().format_help()
+    for code, _, meaning in table:
+        assert re.search(rf"^ +{int(code)}  {re.escape(meaning)}$", text, flags=re.MULTILINE), (
+            code,
+            meaning,
+        )
