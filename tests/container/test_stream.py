@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pycontainer._engine.pipeline import EncryptingSink, open_chunks
 from pycontainer.errors import PayloadError
-from pycontainer.format.stream import EncryptingSink, Layout, StreamCipher, nonce, open_chunks
+from pycontainer.format.stream import Layout, StreamCipher, nonce
 
 C = 1 << 12
 
