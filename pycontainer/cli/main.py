@@ -59,8 +59,22 @@ class _Parser(argparse.ArgumentParser):
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
 
+    _seen: list[str] = []  # noqa: RUF012 - per instance, set by parse_known_args
+
+    # Any: the same signature as the base class's overloads (typeshed).
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._seen = list(args or [])
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
+        # A mistyped option also leaves a required one missing (`--outptu` for `--output`):
+        # name the typo, which is what the user has to fix.
+        typos = _unknown_options(self, self._seen)
+        if typos and message.startswith("the following arguments are required"):
+            message, hint = _unknown_message(self, typos)
+        else:
+            hint = f"see `{self.prog} --help`"
+        raise UsageError(message, hint=hint)
 
     # Any: the same signature as the base class's overloads (typeshed).
     def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
@@ -103,6 +117,13 @@ def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> A
             if chosen is not None:
                 return _chosen_parser(chosen, ns)
     return parser
+
+
+def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The ``--options`` in ``argv`` that ``parser`` does not know."""
+    known = parser._option_string_actions  # argparse has no public accessor
+    names = [a.split("=", 1)[0] for a in argv if a.startswith("--") and a != "--"]
+    return [n for n in names if n not in known]
 
 
 def _unknown_message(parser: argparse.ArgumentParser, extras: list[str]) -> tuple[str, str]:

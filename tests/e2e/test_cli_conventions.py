@@ -97,6 +97,9 @@ def test_json_usage_errors_are_json(argv: tuple[str | Path, ...]) -> None:
         ((RWC, "ls", "x.rwc", "--lng"), "--lng", "--long", "rwc ls"),
         ((RWC, "open", "x.rwc", "--directroy", "d"), "--directroy", "--directory", "rwc open"),
         ((KEYSERVER, "search", "--lable", "x"), "--lable", "--label", "keyserver search"),
+        # The typo also leaves a required option missing: the typo is what to fix.
+        ((KEYSERVER, "suspend", "--reson", "x"), "--reson", "--reason", "keyserver suspend"),
+        ((RWC, "seal", "a", "--outptu", "x"), "--outptu", "--output", "rwc seal"),
         (
             (KEYSERVER, "audit", "verify", "--expect-haed", "1:00"),
             "--expect-haed",
