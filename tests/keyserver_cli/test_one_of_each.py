@@ -83,23 +83,6 @@ def test_management_commands_do_not_list_the_servers_settings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("heading", "table"),
-    [
-        ("## Exit codes of `rwc`", rwc_exits.EXIT_CODE_TABLE),
-        ("## Exit codes of `keyserver`", keyserver_errors.EXIT_CODE_TABLE),
-    ],
-)
-def test_readme_exit_codes_are_the_tables(
-    heading: str, table: tuple[tuple[int, str, str], ...]
-) -> None:
-    """README.md shows each command's one exit-code table, row for row."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| (\d+) \| (.+) \|$", section, flags=re.MULTILINE)
-    assert rows == [(str(int(code)), meaning) for code, _, meaning in table]
-
-
-@pytest.mark.parametrize(
     ("build", "table"),
     [
         (keyserver_main.build_parser, keyserver_errors.EXIT_CODE_TABLE),
