@@ -188,3 +188,16 @@ def test_extract_failing_midway_leaves_no_plaintext(kit: Kit, tmp_path: Path) ->
         assert not (tmp_path / "out").exists()
         assert list(existing.iterdir()) == []
         assert kit.leftovers(tmp_path) == []
+
+
+def test_views_stop_before_a_corrupt_chunk(kit: Kit, tmp_path: Path) -> None:
+    path, blob, hlen = _sealed(kit, tmp_path, 6 * C)
+    mutated = bytearray(blob)
+    mutated[hlen + 2 * SEALED + 10] ^= 0x40  # chunk 2
+    path.write_bytes(bytes(mutated))
+    with kit.open(path) as c, c.open_entry("data") as f:
+        got: list[bytes] = []
+        with pytest.raises(PayloadError):
+            got.extend(bytes(v) for v in f.views())  # chunk 3 is read ahead, never yielded
+    plain = (tmp_path / "data").read_bytes()
+    assert got == [plain[:C], plain[C : 2 * C]]  # only authenticated chunks came out
