@@ -217,7 +217,7 @@ def test_serve_with_tls(h: ModuleType, cli: Any, data_dir: Any, tmp_path: Path) 
         for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
             token = data_dir.admin_token
             inherited = run(
-                h, "whoami", "--server", url, KEYSERVER_TOKEN=token, **{variable: str(cert)}
+                "whoami", "--server", url, KEYSERVER_TOKEN=token, **{variable: str(cert)}
             )
             assert inherited.returncode == 7, (variable, inherited.stderr)
         # --ca-bundle, like rwc's.
