@@ -14,9 +14,10 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from keyserver.domain.durations import DurationError, parse_duration
 
@@ -36,7 +37,14 @@ class ConfigError(ValueError):
     """The configuration is invalid or the master key cannot be loaded."""
 
 
-_DURATIONS = {"pending_ttl", "challenge_ttl", "loss_waiting_period", "sweep_interval"}
+_DURATIONS = {
+    "pending_ttl",
+    "challenge_ttl",
+    "loss_waiting_period",
+    "sweep_interval",
+    "console_idle_timeout",
+    "console_max_age",
+}
 _INTS = {
     "default_attempt_budget",
     "max_body_bytes",
@@ -48,7 +56,14 @@ _INTS = {
 }
 _BOOLS = {"trust_proxy"}
 _PATHS = {"master_key_file", "data_dir"}
-_STRS = {"database_url", "master_key_b64", "server_id", "contact", "sqlite_synchronous"}
+_STRS = {
+    "database_url",
+    "master_key_b64",
+    "server_id",
+    "contact",
+    "sqlite_synchronous",
+    "display_timezone",
+}
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
 
@@ -78,6 +93,10 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
+        display_timezone: IANA zone in which times are shown to people (with their
+            offset); empty: the server's local zone. JSON always carries UTC.
+        console_idle_timeout: A console session unused this long is over.
+        console_max_age: A console session is over this long after sign-in, used or not.
         clock: Returns the current aware UTC time (injectable for tests).
         rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
     """
@@ -101,6 +120,9 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
+    display_timezone: str = ""
+    console_idle_timeout: timedelta = timedelta(minutes=30)
+    console_max_age: timedelta = timedelta(hours=12)
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
 
@@ -116,13 +138,15 @@ class Settings:
             raise ConfigError("default_attempt_budget must be >= 1")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
-        for name in ("pending_ttl", "challenge_ttl"):
+        for name in ("pending_ttl", "challenge_ttl", "console_idle_timeout", "console_max_age"):
             if getattr(self, name) <= timedelta(0):
                 raise ConfigError(f"{name} must be positive")
         if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
+        if self.display_timezone:
+            display_zone(self.display_timezone)  # fails at start, not at the first report
 
     @classmethod
     def load(
@@ -211,6 +235,23 @@ class Settings:
         if len(key) != MASTER_KEY_BYTES:
             raise ConfigError("the master key must be exactly 32 bytes")
         return key
+
+
+def display_zone(name: str) -> tzinfo:
+    """The zone times are shown in: the IANA zone ``name``, or the local zone if empty.
+
+    Raises:
+        ConfigError: ``name`` is not a zone of the installed tz database.
+    """
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"display_timezone {name!r} is not a time zone (e.g. Asia/Tokyo, UTC)"
+        ) from exc
 
 
 def _boolean(value: Any) -> bool:
