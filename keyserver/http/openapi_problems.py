@@ -68,6 +68,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "destroyed",
         "expired",
         "suspended",
+        "header-mismatch",
     ),
     ("POST", "/v1/containers/{container_id}/commit"): (
         *_AUTH,

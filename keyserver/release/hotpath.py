@@ -61,6 +61,7 @@ _ROW_COLUMNS = (
     "seed_sealed",
     "unconfirmed",
     "attempt_budget",
+    "header_digest",
 )
 _ROWS_STMT = (
     select(_C.c.id, *(_C.c[name] for name in _ROW_COLUMNS))
@@ -349,11 +350,13 @@ class Batch:
             ),
         )
         seed = values["seed_sealed"]
+        digest = values["header_digest"]
         return EvaluationRow(
             view,
             None if seed is None else bytes(seed),
             values["unconfirmed"],
             values["attempt_budget"],
+            None if digest is None else bytes(digest),
         )
 
     def lock_head(self) -> Head:
@@ -419,7 +422,8 @@ class Batch:
             reader_groups=actor_groups if row[10] else frozenset(),
         )
         seed = None if row[6] is None else bytes(row[6])
-        return EvaluationRow(view, seed, row[7], row[8])
+        digest = None if row[11] is None else bytes(row[11])
+        return EvaluationRow(view, seed, row[7], row[8], digest)
 
     def insert_challenge(
         self,

@@ -192,6 +192,7 @@ class EvaluationRow:
     seed_sealed: bytes | None
     unconfirmed: int
     attempt_budget: int
+    header_digest: bytes | None = None  # set at commit (spec §commit), compared at §evaluate
 
 
 # Built once (statement construction costs more than executing it on SQLite); values
@@ -216,6 +217,7 @@ EVALUATION_STMT = (
             _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
         )
         .label("by_group"),
+        _C.c.header_digest,
     )
     .where(_C.c.id == bindparam("cid"))
     .with_for_update(of=_C)
@@ -244,7 +246,9 @@ def evaluation_row(
         readers=frozenset({actor_name}) if row.by_name else frozenset(),
         reader_groups=actor_groups if row.by_group else frozenset(),
     )
-    return EvaluationRow(view, row.seed_sealed, row.unconfirmed, row.attempt_budget)
+    return EvaluationRow(
+        view, row.seed_sealed, row.unconfirmed, row.attempt_budget, row.header_digest
+    )
 
 
 def _token_statement() -> CompoundSelect[Any]:

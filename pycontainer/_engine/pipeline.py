@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from pycontainer import _portable
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
@@ -371,7 +372,7 @@ def open_chunks(
         start, length = layout.span(index)
         with memoryview(bufs.sealed) as sealed_all, memoryview(bufs.plain) as plain_all:
             sealed = sealed_all[:length]
-            if os.preadv(fd, [sealed], payload_offset + start) != length:
+            if _portable.preadv(fd, sealed, payload_offset + start) != length:
                 raise PayloadError  # the file shrank under us: same as truncation
             n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
             return consume(index, plain_all[:n])

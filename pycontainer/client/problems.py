@@ -17,6 +17,7 @@ from pycontainer.errors import (
     KeyServerCallError,
     KeyServerDeniedError,
     KeyServerExpiredError,
+    KeyServerHeaderMismatchError,
     KeyServerProtocolError,
     KeyServerRevokedError,
     KeyServerSuspendedError,
@@ -121,6 +122,15 @@ def problem_to_error(
         return KeyServerSuspendedError(
             text,
             hint=(contact_hint or "ask the officials") + " to have it restored",
+            contact=contact,
+        )
+    if slug == "header-mismatch":
+        # spec/protocol.md §evaluate: refused before anything counted.
+        return KeyServerHeaderMismatchError(
+            "this copy of the container was altered: its header differs from the one "
+            "registered on the key server (nothing was counted against the attempt budget)",
+            hint="do not use this copy; get a fresh copy from the sender and report the "
+            "altered one to " + (contact or "the officials"),
             contact=contact,
         )
     if slug == "unauthenticated" or (slug is None and status == 401):

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
@@ -265,3 +267,37 @@ def test_language_switch(console_server: ConsoleServer, browser: BrowserFactory)
     medium = MEDIA["en"][0]
     driver.get(f"{console_server.url}/console/medium?name={medium}")
     assert not driver.find_elements(By.ID, "reason")
+
+
+def tab_through(driver: WebDriver, presses: int) -> list[str]:
+    """Press Tab ``presses`` times; what got the focus each time (its id, else its text)."""
+    seen = []
+    for _ in range(presses):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        active = driver.switch_to.active_element
+        seen.append(active.get_attribute("id") or active.text)
+    return seen
+
+
+def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -> None:
+    """Sign in and reach every control of a medium's page with the keyboard alone."""
+    driver = browser("en")
+    driver.get(console_server.url + "/console/sign-in")
+    token = driver.switch_to.active_element
+    assert token.get_attribute("id") == "token"  # the field has the focus at once
+    old = driver.find_element(By.TAG_NAME, "html")
+    token.send_keys(console_server.tokens["suzuki"] + Keys.ENTER)
+    WebDriverWait(driver, 30).until(staleness_of(old))
+    assert heading(driver) == "Overview"
+    assert "q" in tab_through(driver, 12)  # the search box, from the top of the page
+
+    # An official's medium page: every field and action is reachable in order.
+    official = browser("en")
+    sign_in(official, console_server.url, console_server.tokens["tanaka"], "en")
+    medium = MEDIA["en"][0]
+    official.get(f"{console_server.url}/console/medium?name={medium}")
+    seen = tab_through(official, 40)
+    wanted = ["waiting_hours", "reason", "public_reason", "Review what this will affect"]
+    positions = [seen.index(w) for w in wanted]
+    assert positions == sorted(positions)
+    assert "Destroy now…" in seen[positions[-1] :]
