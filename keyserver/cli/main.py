@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import difflib
 import importlib.metadata
+import json
 import os
 import re
 import sys
@@ -35,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from keyserver.cli import verify_report as cli_verify_report
+from keyserver.cli import witness as cli_witness
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import (
     SETTING_FLAGS,
@@ -71,7 +74,7 @@ and DATA_DIR/keyserver.toml)
 
 """
 
-LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep")
+LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep", "log-key", "checkpoint")
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
@@ -223,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("init", "create the database, the master key (0600) and an admin principal")
     p.add_argument("--admin", default="admin", metavar="NAME", help="admin principal name")
+    p.add_argument(
+        "--log-origin",
+        metavar="NAME",
+        help="name of the transparency log (default: SERVER_ID/audit), e.g. city.example/rwc",
+    )
     _settings_flags(p, listed=True)
     p = add("migrate", "bring the database schema to the newest version")
     _settings_flags(p, listed=True)
@@ -306,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p)
     p = add("report", "was a medium opened after its loss? (evaluations per container)")
     p.add_argument("--medium", required=True, help="the medium's identifier")
+    p.add_argument(
+        "--signed",
+        choices=("medium-report", "destruction-certificate"),
+        help="write a signed, offline-verifiable document instead (see verify-report)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="with --signed: write to FILE")
     _settings_flags(p)
     p = add("whoami", "show the acting principal")
     _settings_flags(p)
@@ -341,6 +355,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
     _settings_flags(p, listed=True)
+
+    p = add("log-key", "show the transparency log's public key (--create: make one)")
+    p.add_argument("--create", action="store_true", help="create the log key if there is none")
+    p.add_argument(
+        "--origin", metavar="NAME", help="log name for --create (default SERVER_ID/audit)"
+    )
+    _settings_flags(p, listed=True)
+    p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
+    _settings_flags(p, listed=True)
+    cli_witness.add_parser(add)
+    cli_verify_report.add_parser(add)
     return parser
 
 
@@ -565,6 +590,8 @@ def cmd_report(ctx: Context) -> int:
     """``report --medium M``."""
 
     def run(b: Backend) -> int:
+        if ctx.args.signed:
+            return _signed_report(ctx, b)
         doc = b.medium_report(ctx.args.medium)
         if ctx.out.as_json:
             ctx.out.json(doc)
@@ -579,6 +606,24 @@ def cmd_report(ctx: Context) -> int:
         return EXIT_OK
 
     return _with_backend(ctx, run)
+
+
+def _signed_report(ctx: Context, b: Backend) -> int:
+    """``report --medium M --signed KIND [-o FILE]``: the document, never overwriting."""
+    doc = b.signed_report(ctx.args.signed, ctx.args.medium)
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    if not ctx.args.output:
+        ctx.out.text(text.rstrip("\n"))
+        return EXIT_OK
+    try:
+        with Path(ctx.args.output).open("x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError as exc:
+        raise CliError(
+            f"{ctx.args.output} exists already; it is kept", exit_code=EXIT_USAGE
+        ) from exc
+    ctx.out.note(f"wrote the signed {ctx.args.signed} to {ctx.args.output}")
+    return EXIT_OK
 
 
 def cmd_whoami(ctx: Context) -> int:
@@ -685,6 +730,16 @@ def cmd_local_only(ctx: Context) -> int:
     return handler(ctx)
 
 
+def cmd_tlog(ctx: Context) -> int:
+    """``log-key``, ``checkpoint``: the transparency log on the data directory."""
+    from keyserver.cli import tlog as cli_tlog  # noqa: PLC0415 - local mode only
+
+    handler: Callable[[Context], int] = getattr(
+        cli_tlog, "cmd_" + ctx.args.command.replace("-", "_")
+    )
+    return handler(ctx)
+
+
 HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "principal": cmd_principal,
     "token": cmd_token,
@@ -701,6 +756,10 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "migrate": cmd_local_only,
     "serve": cmd_local_only,
     "sweep": cmd_local_only,
+    "log-key": cmd_tlog,
+    "checkpoint": cmd_tlog,
+    "witness": cli_witness.cmd_witness,
+    "verify-report": cli_verify_report.cmd_verify_report,
 }
 
 

@@ -26,6 +26,7 @@ CONFIG_FILE_NAME = "keyserver.toml"
 DB_FILE_NAME = "keyserver.store"
 MASTER_KEY_FILE_NAME = "master.key"
 MASTER_KEY_BYTES = 32
+LOG_KEY_FILE_NAME = "log.key"
 
 
 def utc_now() -> datetime:
@@ -42,6 +43,7 @@ _DURATIONS = {
     "challenge_ttl",
     "loss_waiting_period",
     "sweep_interval",
+    "checkpoint_interval",
     "console_idle_timeout",
     "console_max_age",
 }
@@ -53,15 +55,17 @@ _INTS = {
     "max_waiting_period_days",
     "audit_inline_ids_max",
     "pool_size",
+    "report_min_cosignatures",
 }
 _BOOLS = {"trust_proxy"}
-_PATHS = {"master_key_file", "data_dir"}
+_PATHS = {"master_key_file", "data_dir", "log_key_file"}
 _STRS = {
     "database_url",
     "master_key_b64",
     "server_id",
     "contact",
     "sqlite_synchronous",
+    "witness_keys",
     "display_timezone",
 }
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
@@ -93,6 +97,13 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
+        log_key_file: The transparency log's Ed25519 signing key (signed-note private key
+            string, 0600; created by init as ``<data-dir>/log.key``); None: no log.
+        checkpoint_interval: Period of the background checkpointer (0 disables it).
+        witness_keys: Witness verifier keys (type 0x04 vkeys), separated by commas or
+            whitespace, whose cosignatures the server accepts and serves.
+        report_min_cosignatures: Witness cosignatures a checkpoint needs before a signed
+            report embeds it (default: one if any witness is configured).
         display_timezone: IANA zone in which times are shown to people (with their
             offset); empty: the server's local zone. JSON always carries UTC.
         console_idle_timeout: A console session unused this long is over.
@@ -120,6 +131,10 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
+    log_key_file: Path | None = None
+    checkpoint_interval: timedelta = timedelta(seconds=10)
+    witness_keys: str = ""
+    report_min_cosignatures: int = -1
     display_timezone: str = ""
     console_idle_timeout: timedelta = timedelta(minutes=30)
     console_max_age: timedelta = timedelta(hours=12)
@@ -195,6 +210,7 @@ class Settings:
             merged.setdefault("database_url", f"sqlite:///{ddir / DB_FILE_NAME}")
             if "master_key_b64" not in merged:
                 merged.setdefault("master_key_file", ddir / MASTER_KEY_FILE_NAME)
+            merged.setdefault("log_key_file", ddir / LOG_KEY_FILE_NAME)
         if "database_url" not in merged:
             raise ConfigError("no database: pass --data-dir or set KEYSERVER_DATABASE_URL")
         return cls(**merged)

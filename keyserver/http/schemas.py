@@ -76,3 +76,9 @@ class TokenBody(_Body):
     """POST /v1/principals/{name}/tokens."""
 
     expires_at: StrictStr | None = None
+
+
+class CosignatureBody(_Body):
+    """POST /v1/tlog/cosignatures: a checkpoint note carrying a witness's cosignature."""
+
+    checkpoint: StrictStr = Field(min_length=1, max_length=64 * 1024)

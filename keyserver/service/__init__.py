@@ -27,9 +27,11 @@ from keyserver.domain.settings import Settings
 from keyserver.release.batch import Releaser
 from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
+from keyserver.service.incident import IncidentOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
 from keyserver.service.revocation import RevocationOps
+from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
 from keyserver.store.ledger import Ledger
 
@@ -57,6 +59,8 @@ class KeyService:
         self.revocation = RevocationOps(self.ledger)
         self.reports = ReportOps(self.ledger)
         self.unauthenticated = UnauthenticatedOps(self.ledger, self.principals)
+        self.transparency = TransparencyOps(self.ledger)
+        self.incidents = IncidentOps(self.ledger, self.transparency, self.reports)
         self.console = ConsoleOps(self.ledger)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
@@ -90,6 +94,15 @@ class KeyService:
         self.counts_by_state = self.reports.counts_by_state
         self.check_master_key = self.reports.check_master_key
         self.ping = self.reports.ping
+        # spec §transparency
+        self.log_info = self.transparency.log_info
+        self.checkpoint = self.transparency.checkpoint
+        self.latest_checkpoint = self.transparency.latest_checkpoint
+        self.checkpoint_at = self.transparency.checkpoint_at
+        self.consistency_proof = self.transparency.consistency_proof
+        self.inclusion_proof = self.transparency.inclusion_proof
+        self.add_cosignature = self.transparency.add_cosignature
+        self.signed_report = self.incidents.signed_report
         # the officials' console (keyserver/http/console): sessions and its views
         self.console_sign_in = self.console.console_sign_in
         self.console_resume = self.console.console_resume

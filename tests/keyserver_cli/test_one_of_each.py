@@ -76,7 +76,7 @@ def test_every_option_has_a_help_line(build: Callable[[], argparse.ArgumentParse
 def test_management_commands_do_not_list_the_servers_settings() -> None:
     for parser in _parsers(keyserver_main.build_parser()):
         listed = parser.format_help()
-        if parser.prog.split()[1:2] in (["init"], ["migrate"], ["serve"], ["sweep"]):
+        if parser.prog.split()[1:2] in [[c] for c in keyserver_main.LOCAL_ONLY_COMMANDS]:
             assert "--loss-waiting-period" in listed, parser.prog
         elif parser.prog != "keyserver":  # management commands, local or remote
             assert "--pending-ttl" not in listed and "--pool-size" not in listed, parser.prog
