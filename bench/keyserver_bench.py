@@ -84,7 +84,7 @@ class Prepared:
 def sqlite_database() -> Iterator[str]:
     """A fresh SQLite file in a temporary directory (disk, WAL), removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="rwc-bench-ks-") as tmp:
-        yield f"sqlite:///{tmp}/keyserver.store"
+        yield f"sqlite:///{tmp}/keyserver.db"
 
 
 @contextlib.contextmanager

@@ -38,7 +38,7 @@ def new_master_key_b64() -> str:
 def sqlite_settings(directory: os.PathLike[str] | str, **overrides: object) -> Settings:
     """Settings for a fresh SQLite database in ``directory`` (no background sweep)."""
     fields: dict[str, object] = {
-        "database_url": f"sqlite:///{os.fspath(directory)}/keyserver.store",
+        "database_url": f"sqlite:///{os.fspath(directory)}/keyserver.db",
         "master_key_b64": new_master_key_b64(),
         "sweep_interval": 0,
     }

@@ -23,7 +23,7 @@ from keyserver.domain.durations import DurationError, parse_duration
 
 ENV_PREFIX = "KEYSERVER_"
 CONFIG_FILE_NAME = "keyserver.toml"
-DB_FILE_NAME = "keyserver.store"
+DB_FILE_NAME = "keyserver.db"
 MASTER_KEY_FILE_NAME = "master.key"
 MASTER_KEY_BYTES = 32
 LOG_KEY_FILE_NAME = "log.key"
@@ -217,7 +217,7 @@ class Settings:
 
     @classmethod
     def for_data_dir(cls, path: Path, **overrides: Any) -> Settings:
-        """Settings for a data directory: SQLite ``keyserver.store`` and ``master.key`` in it.
+        """Settings for a data directory: SQLite ``keyserver.db`` and ``master.key`` in it.
 
         Args:
             path: The data directory.

@@ -54,7 +54,7 @@ def pg_database() -> Iterator[str | None]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each module (faster than migrating each time)."""
-    path = tmp_path_factory.mktemp("tpl") / "keyserver.store"
+    path = tmp_path_factory.mktemp("tpl") / "keyserver.db"
     init_database(Settings(database_url=f"sqlite:///{path}", master_key_b64="A" * 43))
     return path
 
@@ -92,7 +92,7 @@ def module_settings(
         "sqlite_synchronous": "NORMAL",
     }
     if backend == "sqlite":
-        path = tmp_path_factory.mktemp("ks") / "keyserver.store"
+        path = tmp_path_factory.mktemp("ks") / "keyserver.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return Settings(database_url=f"sqlite:///{path}", **common)
     name = request.getfixturevalue("pg_database")

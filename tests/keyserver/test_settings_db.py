@@ -33,7 +33,7 @@ def test_precedence_flags_env_file(tmp_path: Path) -> None:
     assert s.pending_ttl == timedelta(seconds=60)
     assert s.challenge_ttl == timedelta(seconds=30)
     assert s.trust_proxy is True
-    assert s.database_url == f"sqlite:///{tmp_path / 'keyserver.store'}"
+    assert s.database_url == f"sqlite:///{tmp_path / 'keyserver.db'}"
     assert s.master_key_file == tmp_path / "master.key"
 
 

@@ -48,7 +48,7 @@ def flock_is_free(lock_path: Path) -> bool:
 
 @pytest.fixture
 def db_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
-    path = tmp_path / "keyserver.store"
+    path = tmp_path / "keyserver.db"
     shutil.copyfile(sqlite_template, path)
     return Settings(
         database_url=f"sqlite:///{path}",

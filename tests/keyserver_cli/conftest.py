@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -51,15 +52,33 @@ def cli() -> Cli:
     return run
 
 
-@pytest.fixture
-def data_dir(cli: Cli, tmp_path: Path) -> DataDir:
-    """``keyserver init`` a fresh data directory (SQLite)."""
-    path = tmp_path / "data"
-    result = cli("init", "--data-dir", path)
-    assert result.code == 0, result
-    tokens = TOKEN_RE.findall(result.out)
-    assert len(tokens) == 1, result
+@pytest.fixture(scope="session")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+    """One ``keyserver init`` per session; tests get copies (init syncs every migration)."""
+    path = tmp_path_factory.mktemp("init") / "data"
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["init", "--data-dir", os.fspath(path)],
+        stdin=io.StringIO(""),
+        stdout=out,
+        stderr=err,
+        env=clean_env(),
+    )
+    assert code == 0, err.getvalue()
+    tokens = TOKEN_RE.findall(out.getvalue())
+    assert len(tokens) == 1, out.getvalue()
     return DataDir(path, tokens[0])
+
+
+@pytest.fixture
+def data_dir(initialised: DataDir, tmp_path: Path) -> DataDir:
+    """A fresh initialised data directory (SQLite): a copy of the session's ``keyserver init``.
+
+    copytree keeps the modes (master.key 0600, the directory's own) and the test owns its copy.
+    """
+    path = tmp_path / "data"
+    shutil.copytree(initialised.path, path)
+    return DataDir(path, initialised.admin_token)
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def test_init_creates_master_key_database_and_admin(
     finally:
         service.close()
     # The token is in the output once, never in the database or the audit log.
-    assert tokens[0].encode() not in (path / "keyserver.store").read_bytes()
+    assert tokens[0].encode() not in (path / "keyserver.db").read_bytes()
 
 
 def test_init_twice_is_refused_and_changes_nothing(cli: Any, data_dir: Any) -> None:
@@ -116,7 +116,7 @@ def test_uninitialised_data_directory(cli: Any, tmp_path: Path) -> None:
     assert result.code == 3
     assert "no key-server database" in result.err
     assert "keyserver init" in result.err
-    assert not (empty / "keyserver.store").exists()  # nothing was created by looking
+    assert not (empty / "keyserver.db").exists()  # nothing was created by looking
 
 
 def test_master_key_readable_by_others_is_refused(cli: Any, data_dir: Any) -> None:
@@ -155,8 +155,8 @@ def test_wrong_master_key_is_refused(cli: Any, data_dir: Any) -> None:
 
 
 def test_corrupt_database_is_unavailable(cli: Any, data_dir: Any) -> None:
-    (data_dir.path / "keyserver.store").write_bytes(b"this is not a database" * 100)
-    for name in ("keyserver.store-wal", "keyserver.store-shm"):
+    (data_dir.path / "keyserver.db").write_bytes(b"this is not a database" * 100)
+    for name in ("keyserver.db-wal", "keyserver.db-shm"):
         (data_dir.path / name).unlink(missing_ok=True)
     result = cli("principal", "list", "--data-dir", data_dir.path)
     assert result.code == 7
@@ -312,7 +312,7 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
     result = cli("destroy", cid, "--reason", "contract ended", "--yes", "--data-dir", dd)
     assert result.code == 0, result
     assert _state(h, data_dir, cid)["state"] == "destroyed"
-    with sqlite3.connect(dd / "keyserver.store") as db:
+    with sqlite3.connect(dd / "keyserver.db") as db:
         row = db.execute("select seed_sealed, receipt_key_sealed from containers").fetchone()
     assert row == (None, None)  # crypto-erasure
 
@@ -547,7 +547,7 @@ def test_audit_list_export_verify(
     assert ok.code == 0 and ok.json()["ok"] is True
 
     # Tamper with one entry the way a database thief without the master key could.
-    with sqlite3.connect(dd / "keyserver.store") as db:
+    with sqlite3.connect(dd / "keyserver.db") as db:
         db.execute("update audit_log set actor = 'nobody' where seq = 2")
     bad = cli("audit", "verify", "--data-dir", dd)
     assert bad.code == 1
@@ -726,7 +726,7 @@ def test_audit_verify_with_recorded_head_detects_truncation(
     assert cli("audit", "verify", "--expect-head", head, "--data-dir", dd).code == 0
 
     # Cut the tail and roll the head row back consistently: the chain alone still verifies.
-    with sqlite3.connect(dd / "keyserver.store") as db:
+    with sqlite3.connect(dd / "keyserver.db") as db:
         db.execute("delete from audit_log where seq > 1")
         db.execute(
             "update audit_head set seq = 1, hash = (select hash from audit_log where seq = 1)"

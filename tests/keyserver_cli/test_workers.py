@@ -288,7 +288,7 @@ def test_failed_init_leaves_nothing(
 
     def fail_after_writing(*args: Any) -> Any:
         bootstrap(*args)  # writes the admin principal: the lock file exists now
-        assert (tmp_path / "d" / ("keyserver.store" + LOCK_SUFFIX)).exists()
+        assert (tmp_path / "d" / ("keyserver.db" + LOCK_SUFFIX)).exists()
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_local, "_bootstrap_admin", fail_after_writing)

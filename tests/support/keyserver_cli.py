@@ -226,7 +226,8 @@ def start_serve(
             try:
                 if requests.get(url + "/healthz", timeout=2, verify=verify).status_code == 200:
                     return proc, url
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or too slow on a loaded machine: ask again until TIMEOUT.
                 time.sleep(0.1)
         if proc.poll() is None:
             proc.kill()
