@@ -4,12 +4,11 @@ spec §protocol (spec/protocol.md) is the normative description of the HTTP API.
 
 Public Python API (stable; used by the ``keyserver`` CLI and the tests):
 
-- :class:`keyserver.domain.settings.Settings` (``load``, ``for_data_dir``, ``load_master_key``)
-  and :func:`keyserver.domain.settings.known_env`.
+- :class:`keyserver.domain.settings.Settings` (``load``, ``for_data_dir``, ``load_master_key``).
 - :func:`keyserver.store.init_database`, :func:`keyserver.store.migrate`.
 - :class:`keyserver.service.KeyService`: every operation, each taking an acting
   :class:`keyserver.domain.lifecycle.Actor` (``KeyService.local_actor(name)`` for local mode).
-- :func:`keyserver.http.app.create_app`, :func:`keyserver.http.app.app_from_env` (uvicorn factory).
-  Serving (one or several workers) is the ``keyserver serve`` command's (keyserver/cli/).
+- :func:`keyserver.http.app.create_app`; ``keyserver.cli.local:app_factory`` is the uvicorn
+  factory (settings from KEYSERVER_*, as ``keyserver serve`` reads them).
 - :func:`keyserver.testing.running_server`, :func:`keyserver.testing.bootstrap_principal`.
 """

@@ -92,8 +92,8 @@ class OutputExistsError(ContainerError):
     """The output already exists and overwriting was not allowed."""
 
 
-class KeyServerError(ContainerError):
-    """Base class of key-server failures.
+class KeyServerCallError(ContainerError):
+    """Base class of failed calls to the key server: refused, unreachable or answered badly.
 
     Attributes:
         contact: Whom to contact about this container, as configured on the server, or None.
@@ -106,7 +106,7 @@ class KeyServerError(ContainerError):
         self.contact = contact
 
 
-class KeyServerRevokedError(KeyServerError):
+class KeyServerRevokedError(KeyServerCallError):
     """The container's server key was destroyed (crypto-erased); it can never be opened again.
 
     Attributes:
@@ -128,23 +128,23 @@ class KeyServerRevokedError(KeyServerError):
         self.reason = reason
 
 
-class KeyServerSuspendedError(KeyServerError):
+class KeyServerSuspendedError(KeyServerCallError):
     """The container is suspended; the server refuses to release its key for now."""
 
 
-class KeyServerDeniedError(KeyServerError):
+class KeyServerDeniedError(KeyServerCallError):
     """The server refused: not authenticated, or not allowed to open this container."""
 
 
-class KeyServerExpiredError(KeyServerError):
+class KeyServerExpiredError(KeyServerCallError):
     """The container is past its expiry date on the server."""
 
 
-class KeyServerUnavailableError(KeyServerError):
+class KeyServerUnavailableError(KeyServerCallError):
     """The key server could not be reached (network error, timeout, 5xx)."""
 
 
-class KeyServerHeaderMismatchError(KeyServerError):
+class KeyServerHeaderMismatchError(KeyServerCallError):
     """The key server holds another header digest for this container: this copy was altered.
 
     Raised before anything was counted against the attempt budget (spec/protocol.md
@@ -153,5 +153,5 @@ class KeyServerHeaderMismatchError(KeyServerError):
     """
 
 
-class KeyServerProtocolError(KeyServerError):
+class KeyServerProtocolError(KeyServerCallError):
     """The key server answered something invalid (bad proof, malformed response)."""

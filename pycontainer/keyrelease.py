@@ -70,7 +70,7 @@ class KeyServer(Protocol):
         """Ask the server holding ``slot``'s key to evaluate ``blinded_element``.
 
         Raises:
-            KeyServerError: Any refusal or failure (subclass says which).
+            KeyServerCallError: Any refusal or failure (subclass says which).
         """
         ...
 
@@ -209,7 +209,7 @@ def release_kek(
     Raises:
         InputError: The password is too long.
         FormatError: The public key is not a valid point.
-        KeyServerError: The server refused or failed; KeyServerProtocolError if its proof
+        KeyServerCallError: The server refused or failed; KeyServerProtocolError if its proof
             did not verify.
     """
     # Check the public key and the password before talking to the server: a corrupt header

@@ -47,8 +47,8 @@ from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.stream import Layout, StreamCipher
 from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
+from pycontainer.progress import Progress
 
-Progress = Callable[[int, int], None]
 StrPath = str | os.PathLike[str]
 # send(container_id, challenge, receipt_mac): delivers the receipt; must not raise.
 ReceiptSender = Callable[[bytes, bytes, bytes], None]
@@ -232,7 +232,7 @@ def open_container(
         FormatError: Malformed header or index (UnsafePathError for unsafe paths,
             UnsupportedVersionError for unknown versions, suites or critical extensions).
         PayloadError: The payload is truncated or a chunk failed authentication.
-        KeyServerError: The key-release step failed (KeyServerProtocolError: bad proof).
+        KeyServerCallError: The key-release step failed (KeyServerProtocolError: bad proof).
         WrongPasswordError: The password is wrong.
         HeaderAuthError: The header was modified.
     """

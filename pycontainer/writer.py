@@ -45,9 +45,9 @@ from pycontainer.format.archive import Entry
 from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsigned
 from pycontainer.format.stream import sealed_length
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
+from pycontainer.progress import Progress
 
 RandomSource = Callable[[int], bytes]
-Progress = Callable[[int, int], None]
 StrPath = str | os.PathLike[str]
 
 
@@ -591,7 +591,7 @@ def seal_paths(
         InputError: An input is missing, special (symlink, device, FIFO, socket),
             unreadable, badly named, or changed while sealing; or a parameter is invalid.
         OutputExistsError: ``out_path`` exists and ``force`` is False.
-        KeyServerError: The key-release step failed (KeyServerProtocolError: bad proof).
+        KeyServerCallError: The key-release step failed (KeyServerProtocolError: bad proof).
         ContainerError: Writing the output failed (nothing is left behind).
     """
     sources = collect(paths)
@@ -681,7 +681,7 @@ def seal_stream(
     Raises:
         InputError: Bad name or parameters, or reading the stream failed.
         OutputExistsError: ``out_path`` exists and ``force`` is False.
-        KeyServerError: The key-release step failed.
+        KeyServerCallError: The key-release step failed.
         ContainerError: Writing the output failed.
     """
     name = _nfc(name)

@@ -87,8 +87,12 @@ class Backend(Protocol):
         """Yield the audit chain as JSON Lines (GET /v1/audit/export), one line each."""
         ...
 
-    def audit_verify(self) -> Json:
-        """Verify the audit chain (GET /v1/audit/verify)."""
+    def audit_verify(self, expected_head: tuple[int, bytes] | None) -> Json:
+        """Verify the audit chain, and that a recorded head is still in it (spec §audit).
+
+        GET /v1/audit/verify?expect_head=SEQ:HASH: the server checks the head, so the
+        command and the server share one grammar and one check.
+        """
         ...
 
     def close(self) -> None:

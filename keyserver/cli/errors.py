@@ -1,24 +1,12 @@
 """Exit codes of the ``keyserver`` command and the one error type it raises.
 
-Exit codes (documented in ``keyserver --help`` and spec/protocol.md §cli):
-
-====  ===========================================================================
-0     success
-1     the command ran but found a problem (``audit verify`` found a broken chain)
-2     usage error: bad arguments, a destructive command without ``--yes`` off a TTY
-3     configuration error: no data directory, missing/unsafe master key, bad TOML,
-      missing token, data directory already initialised
-4     refused: unauthenticated, forbidden, not allowed
-5     not found (container, principal, token, medium)
-6     refused by the container's state (pending, conflict, suspended, destroyed,
-      expired) or the request was invalid
-7     unavailable: the server or the database cannot be reached, or answered 5xx
-8     aborted: the confirmation prompt was declined
-130   interrupted (Ctrl-C)
-====  ===========================================================================
+:data:`EXIT_CODE_TABLE` is the single source of the exit codes: ``keyserver --help`` prints
+it, ``--json`` errors carry its ``kind``, and a test checks README.md against it.
 """
 
 from __future__ import annotations
+
+from keyserver.domain.errors import PROBLEM_STATUS
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -31,30 +19,48 @@ EXIT_UNAVAILABLE = 7
 EXIT_ABORTED = 8
 EXIT_INTERRUPTED = 130
 
-# spec §problems: the problem slug decides the exit code, never the title or the detail.
-_SLUG_EXIT = {
-    "unauthenticated": EXIT_DENIED,
-    "forbidden": EXIT_DENIED,
-    "not-allowed": EXIT_DENIED,
-    "not-found": EXIT_NOT_FOUND,
-    "invalid-request": EXIT_REFUSED,
-    "invalid-receipt": EXIT_REFUSED,
-    "method-not-allowed": EXIT_REFUSED,
-    "pending": EXIT_REFUSED,
-    "conflict": EXIT_REFUSED,
-    "destroyed": EXIT_REFUSED,
-    "expired": EXIT_REFUSED,
-    "suspended": EXIT_REFUSED,
-    "payload-too-large": EXIT_REFUSED,
-    "unsupported-media-type": EXIT_REFUSED,
-    "unavailable": EXIT_UNAVAILABLE,
-    "internal": EXIT_UNAVAILABLE,
-}
+# (code, kind for --json, meaning for people)
+EXIT_CODE_TABLE: tuple[tuple[int, str, str], ...] = (
+    (EXIT_OK, "ok", "success"),
+    (EXIT_FAILURE, "failure", "the command ran but found a problem (audit verify: broken chain)"),
+    (EXIT_USAGE, "usage", "usage error (bad arguments; destructive command without --yes)"),
+    (EXIT_CONFIG, "config", "configuration error (data directory, master key, TOML, token)"),
+    (EXIT_DENIED, "denied", "unauthenticated, forbidden or not allowed"),
+    (EXIT_NOT_FOUND, "not-found", "not found (container, principal, token, medium)"),
+    (
+        EXIT_REFUSED,
+        "refused",
+        "refused by state (pending, suspended, destroyed, expired, conflict) or invalid request",
+    ),
+    (EXIT_UNAVAILABLE, "unavailable", "server or database unavailable"),
+    (EXIT_ABORTED, "aborted", "aborted at the confirmation prompt; nothing was changed"),
+    (EXIT_INTERRUPTED, "interrupted", "interrupted (Ctrl-C)"),
+)
+KIND = {code: kind for code, kind, _ in EXIT_CODE_TABLE}
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table as text for ``keyserver --help``."""
+    lines = ["exit codes:"]
+    lines += [f"  {code:>3}  {meaning}" for code, _, meaning in EXIT_CODE_TABLE]
+    return "\n".join(lines)
 
 
 def exit_code_for_slug(slug: str) -> int:
-    """Return the exit code for an RFC 9457 problem slug (unknown slugs: unavailable)."""
-    return _SLUG_EXIT.get(slug, EXIT_UNAVAILABLE)
+    """Return the exit code for an RFC 9457 problem slug (unknown slugs: unavailable).
+
+    spec §problems: the slug decides, never the title or the detail. Its HTTP status
+    (the one slug -> status table, keyserver.domain.errors.PROBLEM_STATUS) gives the class:
+    401/403 refused, 404 not found, other 4xx refused by state or invalid, 5xx unavailable.
+    """
+    status = PROBLEM_STATUS.get(slug, 503)
+    if status in (401, 403):
+        return EXIT_DENIED
+    if status == 404:
+        return EXIT_NOT_FOUND
+    if 400 <= status < 500:
+        return EXIT_REFUSED
+    return EXIT_UNAVAILABLE
 
 
 class CliError(Exception):

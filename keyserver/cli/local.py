@@ -300,9 +300,9 @@ class LocalBackend:
                 return
             yield line.rstrip("\n")
 
-    def audit_verify(self) -> Json:
-        """Verify the chain."""
-        return _guard(lambda: self._service.audit_verify(self._actor))
+    def audit_verify(self, expected_head: tuple[int, bytes] | None) -> Json:
+        """Verify the chain (and a recorded head)."""
+        return _guard(lambda: self._service.audit_verify(self._actor, expected_head))
 
 
 # -- local-only commands ---------------------------------------------------------------------

@@ -23,7 +23,9 @@ Output: tables for people, ``--json`` for scripts; errors as ``keyserver: error:
 from __future__ import annotations
 
 import argparse
-import hmac
+import contextlib
+import difflib
+import importlib.metadata
 import json
 import os
 import re
@@ -51,9 +53,16 @@ from keyserver.cli.errors import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    exit_codes_epilog,
 )
 from keyserver.cli.output import PROG, Output
+from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.validation import parse_head
 
+SETTINGS_NOTE = (
+    "In local mode the server settings (--loss-waiting-period 72h, ...) apply as well; "
+    "`keyserver serve --help` lists them."
+)
 EPILOG = """\
 modes:
   local   --data-dir DIR (or KEYSERVER_DATA_DIR, or --database-url): acts on the database
@@ -63,43 +72,88 @@ modes:
 configuration: flags > KEYSERVER_* environment > TOML file (--config / KEYSERVER_CONFIG,
 and DATA_DIR/keyserver.toml)
 
-exit codes:
-  0  success                       5  not found
-  1  problem found (audit verify)  6  refused by state (pending, suspended, destroyed,
-  2  usage error                      expired, conflict) or invalid request
-  3  configuration error           7  server or database unavailable
-  4  unauthenticated / forbidden   8  aborted at the confirmation prompt
-  130 interrupted
 """
 
+LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep", "log-key", "checkpoint")
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
 REPORT_COLUMNS = ("seq", "at", "actor", "action", "outcome", "reason", "remote")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
-LOCAL_ONLY = frozenset({"init", "migrate", "serve", "sweep", "log-key", "checkpoint"})
-REMOTE_CAPABLE = frozenset(
-    {
-        "principal",
-        "token",
-        "suspend",
-        "restore",
-        "destroy",
-        "report-loss",
-        "status",
-        "search",
-        "report",
-        "audit",
-        "whoami",
-    }
-)
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so main() owns stderr and the exit code."""
+    """argparse that raises instead of exiting, so main() owns stderr and the exit code.
+
+    No abbreviations: ``--now`` must never be reached by typing ``--n``, and a later option
+    of the same prefix would change what an old script means. An unknown option names the
+    nearest real one and the subcommand's help (as `rwc` does).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    _seen: list[str] = []  # noqa: RUF012 - per instance, set by parse_known_args
+
+    # Any: the same signature as the base class's overloads (typeshed).
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._seen = list(args or [])
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> Any:
+        # A mistyped option also leaves a required one missing (`--reson` for `--reason`):
+        # name the typo, which is what the user has to fix.
+        typos = _unknown_options(self, self._seen)
+        if typos and message.startswith("the following arguments are required"):
+            message, hint = _unknown_message(self, typos)
+            raise CliError(message, hint=hint, exit_code=EXIT_USAGE)
         raise CliError(message, hint=f"see `{self.prog} --help`", exit_code=EXIT_USAGE)
+
+    # Any: the same signature as the base class's overloads (typeshed).
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            message, hint = _unknown_message(_chosen_parser(self, parsed), extras)
+            raise CliError(message, hint=hint, exit_code=EXIT_USAGE)
+        return parsed
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Any:
+    """The (sub)command parser that ``ns`` went through (or ``parser`` itself)."""
+    for action in parser._actions:  # argparse has no public walker
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(ns, action.dest or "", None) or "")
+            if chosen is not None:
+                return _chosen_parser(chosen, ns)
+    return parser
+
+
+def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The ``--options`` in ``argv`` that ``parser`` does not know."""
+    known = parser._option_string_actions  # argparse has no public accessor
+    names = [a.split("=", 1)[0] for a in argv if a.startswith("--") and a != "--"]
+    return [n for n in names if n not in known]
+
+
+def _unknown_message(parser: argparse.ArgumentParser, extras: list[str]) -> tuple[str, str]:
+    """(message, hint) for arguments ``parser`` does not know: the nearest option, its help."""
+    see = f"see `{parser.prog} --help`"
+    unknown = [x for x in extras if x.startswith("-") and x != "-"]
+    if not unknown:
+        return f"unexpected argument(s): {' '.join(extras)}", see
+    name = unknown[0].split("=", 1)[0]
+    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f"unknown option {name}", (f"did you mean {near[0]}? {see}" if near else see)
+
+
+def version() -> str:
+    """The installed version (the `keyserver` and `rwc` commands come from one distribution)."""
+    try:
+        return importlib.metadata.version("rwc")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -111,16 +165,32 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--config", metavar="FILE", default=s, help="TOML file (KEYSERVER_CONFIG)")
     g.add_argument("--data-dir", metavar="DIR", default=s, help="local mode data directory")
     g.add_argument("--server", metavar="URL", default=s, help="remote mode server URL")
+    g.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        default=s,
+        help="PEM file of CA certificates to trust for --server (KEYSERVER_CA_BUNDLE)",
+    )
     g.add_argument("--as", dest="as_", metavar="NAME", default=s, help="local acting principal")
     g.add_argument("--yes", "-y", action="store_true", default=s, help="do not ask to confirm")
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per server setting (README: every setting has a flag of the same name)."""
-    g = parser.add_argument_group("server settings (flags > KEYSERVER_* > TOML)")
+def _settings_flags(parser: argparse.ArgumentParser, *, listed: bool = False) -> None:
+    """One flag per server setting (README: every setting has a flag of the same name).
+
+    Listed in the help of the commands that run the server or set it up (init, migrate,
+    serve, sweep). The management commands accept them too (in local mode they act on the
+    data directory with the server's settings) but do not list them: an official reading
+    `keyserver suspend --help` needs the fifteen options that concern suspending.
+    """
+    title = "server settings (flags > KEYSERVER_* > TOML; durations like 72h, 30m, 7d)"
+    g = parser.add_argument_group(title) if listed else parser
     for name, help_text in SETTING_FLAGS:
         g.add_argument(
-            "--" + name.replace("_", "-"), dest="set_" + name, metavar="VALUE", help=help_text
+            "--" + name.replace("_", "-"),
+            dest="set_" + name,
+            metavar="VALUE",
+            help=help_text if listed else argparse.SUPPRESS,
         )
 
 
@@ -138,15 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Set up, run and manage an rwc key server (spec/protocol.md).",
-        epilog=EPILOG,
+        epilog=EPILOG + "\n" + exit_codes_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
     )
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        epilog = None if name in LOCAL_ONLY_COMMANDS else SETTINGS_NOTE
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog)
         _common(p)
         return p
 
@@ -157,9 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="name of the transparency log (default: SERVER_ID/audit), e.g. city.example/rwc",
     )
-    _settings_flags(p)
+    _settings_flags(p, listed=True)
     p = add("migrate", "bring the database schema to the newest version")
-    _settings_flags(p)
+    _settings_flags(p, listed=True)
     p = add("serve", "run the HTTP server (and the periodic sweep)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8443)")
@@ -172,20 +246,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="log every HTTP request (off by default: the audit log records every key "
         "release and refusal, and a line per request costs throughput)",
     )
-    _settings_flags(p)
+    _settings_flags(p, listed=True)
 
     principal = add("principal", "manage principals").add_subparsers(
         dest="sub", metavar="ACTION", parser_class=_Parser
     )
     principal.required = True
-    p = principal.add_parser("add", help="create a principal and print its token once")
+    p = principal.add_parser(
+        "add", help="create a principal and print its token once", epilog=SETTINGS_NOTE
+    )
     _common(p)
-    p.add_argument("name")
-    p.add_argument("--role", action="append", required=True, choices=ROLES)
-    p.add_argument("--group", action="append", default=[])
-    p.add_argument("--organisation")
+    p.add_argument("name", help="principal name (e.g. clerk@city.example)")
+    p.add_argument(
+        "--role", action="append", required=True, choices=ROLES, help="a role (repeatable)"
+    )
+    p.add_argument(
+        "--group", action="append", default=[], help="a reader group it belongs to (repeatable)"
+    )
+    p.add_argument("--organisation", help="organisation shown to officials")
     _settings_flags(p)
-    p = principal.add_parser("list", help="list principals")
+    p = principal.add_parser("list", help="list principals", epilog=SETTINGS_NOTE)
     _common(p)
     _settings_flags(p)
 
@@ -193,19 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", metavar="ACTION", parser_class=_Parser
     )
     token.required = True
-    p = token.add_parser("list", help="list tokens (never their values)")
+    p = token.add_parser("list", help="list tokens (never their values)", epilog=SETTINGS_NOTE)
     _common(p)
     _settings_flags(p)
-    p = token.add_parser("create", help="issue another token for a principal")
+    p = token.add_parser("create", help="issue another token for a principal", epilog=SETTINGS_NOTE)
     _common(p)
-    p.add_argument("name")
+    p.add_argument("name", help="the principal the token is for")
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--expires-at", metavar="RFC3339")
-    when.add_argument("--expires-in", metavar="DURATION", help="e.g. 90d")
+    when.add_argument("--expires-at", metavar="RFC3339", help="expiry instant (with offset)")
+    when.add_argument("--expires-in", metavar="DURATION", help="expiry from now, e.g. 90d")
     _settings_flags(p)
-    p = token.add_parser("revoke", help="revoke a token")
+    p = token.add_parser("revoke", help="revoke a token", epilog=SETTINGS_NOTE)
     _common(p)
-    p.add_argument("token_id")
+    p.add_argument("token_id", help="token id as shown by `token list` (never the token)")
     _settings_flags(p)
 
     for action in ("suspend", "restore", "destroy"):
@@ -214,26 +294,26 @@ def build_parser() -> argparse.ArgumentParser:
         _settings_flags(p)
 
     p = add("report-loss", "report a medium lost: suspend now, destroy after a waiting period")
-    p.add_argument("--medium", required=True)
+    p.add_argument("--medium", required=True, help="the lost medium's identifier")
     p.add_argument("--now", action="store_true", help="destroy at once (asks to confirm)")
-    p.add_argument("--reason", required=True)
-    p.add_argument("--public-reason")
+    p.add_argument("--reason", required=True, help="internal reason (audit, officials)")
+    p.add_argument("--public-reason", help="reason shown to refused readers")
     p.add_argument("--waiting-period", metavar="DURATION", help="e.g. 72h (default: server's)")
     _settings_flags(p)
 
     p = add("status", "show a container's status")
-    p.add_argument("container")
+    p.add_argument("container", help="container id (base64url, 22 characters)")
     _settings_flags(p)
     p = add("search", "search containers")
-    p.add_argument("--label")
-    p.add_argument("--medium")
-    p.add_argument("--issuer")
-    p.add_argument("--state", choices=STATES)
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--label", help="containers with this label")
+    p.add_argument("--medium", help="containers on this medium")
+    p.add_argument("--issuer", help="containers issued by this principal")
+    p.add_argument("--state", choices=STATES, help="containers in this state")
+    p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
     p.add_argument("--after", metavar="CONTAINER", help="continue after this container id")
     _settings_flags(p)
     p = add("report", "was a medium opened after its loss? (evaluations per container)")
-    p.add_argument("--medium", required=True)
+    p.add_argument("--medium", required=True, help="the medium's identifier")
     p.add_argument(
         "--signed",
         choices=("medium-report", "destruction-certificate"),
@@ -248,19 +328,23 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", metavar="ACTION", parser_class=_Parser
     )
     audit.required = True
-    p = audit.add_parser("list", help="list audit entries")
+    p = audit.add_parser("list", help="list audit entries", epilog=SETTINGS_NOTE)
     _common(p)
-    p.add_argument("--container")
-    p.add_argument("--action")
-    p.add_argument("--actor")
-    p.add_argument("--after-seq", type=int)
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--container", help="entries about this container id")
+    p.add_argument("--action", help="entries of this action (e.g. evaluate, destroy)")
+    p.add_argument("--actor", help="entries by this principal")
+    p.add_argument("--after-seq", type=int, metavar="SEQ", help="continue after this entry")
+    p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
     _settings_flags(p)
-    p = audit.add_parser("export", help="write the whole chain as JSON Lines")
+    p = audit.add_parser("export", help="write the whole chain as JSON Lines", epilog=SETTINGS_NOTE)
     _common(p)
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default stdout)")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write to a new FILE (default, or -: stdout)"
+    )
     _settings_flags(p)
-    p = audit.add_parser("verify", help="verify the keyed hash chain (exit 1 if broken)")
+    p = audit.add_parser(
+        "verify", help="verify the keyed hash chain (exit 1 if broken)", epilog=SETTINGS_NOTE
+    )
     _common(p)
     p.add_argument(
         "--expect-head",
@@ -270,16 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p)
 
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
-    _settings_flags(p)
+    _settings_flags(p, listed=True)
 
     p = add("log-key", "show the transparency log's public key (--create: make one)")
     p.add_argument("--create", action="store_true", help="create the log key if there is none")
     p.add_argument(
         "--origin", metavar="NAME", help="log name for --create (default SERVER_ID/audit)"
     )
-    _settings_flags(p)
+    _settings_flags(p, listed=True)
     p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
-    _settings_flags(p)
+    _settings_flags(p, listed=True)
     cli_witness.add_parser(add)
     cli_verify_report.add_parser(add)
     return parser
@@ -339,7 +423,7 @@ def open_backend(ctx: Context) -> Backend:
                 exit_code=EXIT_CONFIG,
             )
         ca = ctx.resolved.command.get("ca_bundle")
-        return RemoteBackend(url, ctx.resolved.token, verify=str(ca) if ca else True)
+        return RemoteBackend(url, ctx.resolved.token, ca_bundle=str(ca) if ca else None)
     from keyserver.cli.local import LocalBackend  # noqa: PLC0415 - see above
 
     settings = load_settings(ctx.resolved, ctx.setting_overrides())
@@ -575,10 +659,8 @@ def cmd_audit(ctx: Context) -> int:
             return EXIT_OK
         if a.sub == "export":
             return _export(ctx, b)
-        expected = _parse_head(a.expect_head) if a.expect_head else None
-        result = b.audit_verify()
-        if result.get("ok") and expected is not None:
-            result = {**result, **_check_head(b, *expected)}
+        expected = _parse_head(a.expect_head) if a.expect_head is not None else None
+        result = b.audit_verify(expected)
         if ctx.out.as_json:
             ctx.out.json(result)
         else:
@@ -587,6 +669,7 @@ def cmd_audit(ctx: Context) -> int:
             ctx.out.error(
                 f"the audit chain does not verify: {result.get('problem')}",
                 hint="compare with an exported copy; the chain may have been tampered with",
+                exit_code=EXIT_FAILURE,
             )
             return EXIT_FAILURE
         return EXIT_OK
@@ -595,40 +678,20 @@ def cmd_audit(ctx: Context) -> int:
 
 
 def _parse_head(text: str) -> tuple[int, bytes]:
-    """Parse ``SEQ:HASH`` as printed by ``audit verify`` (head_seq, head_hash hex)."""
-    seq_text, _, hash_text = text.partition(":")
+    """Parse ``--expect-head`` with the server's grammar (keyserver.domain.validation)."""
     try:
-        seq, digest = int(seq_text), bytes.fromhex(hash_text)
-    except ValueError:
-        seq, digest = 0, b""
-    if seq < 1 or len(digest) != 32:
+        return parse_head(text)
+    except InvalidRequestError:
         raise CliError(
-            f"--expect-head {text!r} is not SEQ:HASH",
+            f"--expect-head {text!r} is not SEQ:HASH (decimal seq >= 1, 64 hex digits)",
             hint="pass head_seq:head_hash as printed by an earlier `keyserver audit verify`",
             exit_code=EXIT_USAGE,
-        )
-    return seq, digest
-
-
-def _check_head(b: Backend, seq: int, digest: bytes) -> dict[str, Any]:
-    """Check that a recorded head is still in the chain (spec §audit: truncation)."""
-    page = b.audit_list({}, seq - 1, 1)
-    entries = page.get("entries", [])
-    found = entries[0] if entries and entries[0].get("seq") == seq else None
-    if found is None:
-        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head not found"}
-    try:
-        stored = bytes.fromhex(str(found.get("hash", "")))
-    except ValueError:
-        stored = b""
-    if not hmac.compare_digest(stored, digest):
-        return {"ok": False, "first_bad_seq": seq, "problem": "recorded head differs"}
-    return {}
+        ) from None
 
 
 def _export(ctx: Context, b: Backend) -> int:
     """Write the chain as JSON Lines to ``-o FILE`` (atomically) or stdout."""
-    if not ctx.args.output:
+    if ctx.args.output in (None, "-"):
         for line in b.audit_export():
             ctx.out.stdout.write(line + "\n")
         return EXIT_OK
@@ -718,6 +781,36 @@ def main(
         env: Environment (default ``os.environ``).
 
     Returns:
+        The exit code (see ``keyserver --help``: keyserver.cli.errors.EXIT_CODE_TABLE).
+    """
+    code = _main(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env)
+    if stdout is None:
+        try:
+            sys.stdout.flush()  # here, not at interpreter exit, where EPIPE would be noisy
+        except BrokenPipeError:
+            _silence_stdout(sys.stdout)
+            return EXIT_OK
+    return code
+
+
+def _main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run the ``keyserver`` command.
+
+    Args:
+        argv: Arguments without the program name (default ``sys.argv[1:]``).
+        stdin: Input for confirmations (default ``sys.stdin``).
+        stdout: Result stream (default ``sys.stdout``).
+        stderr: Error stream (default ``sys.stderr``).
+        env: Environment (default ``os.environ``).
+
+    Returns:
         The exit code (see the module docstring and ``keyserver --help``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -730,14 +823,16 @@ def main(
     try:
         try:
             parser = build_parser()
-            args = parser.parse_args(protect_ids(argv, parser))
-        except SystemExit as exc:  # --help
+            with contextlib.redirect_stdout(stdout):  # --help and --version go to our stdout
+                args = parser.parse_args(protect_ids(argv, parser))
+        except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)
         out = Output(stdout, stderr, as_json=bool(getattr(args, "json", False)))
         flags = {
             "config": getattr(args, "config", None),
             "data_dir": getattr(args, "data_dir", None),
             "server": getattr(args, "server", None),
+            "ca_bundle": getattr(args, "ca_bundle", None),
             "as": getattr(args, "as_", None),
             "host": getattr(args, "host", None),
             "port": getattr(args, "port", None),
@@ -747,13 +842,18 @@ def main(
         }
         ctx = Context(args, out, resolve(flags, env), stdin)
         return HANDLERS[args.command](ctx)
+    except BrokenPipeError:
+        # The reader of stdout went away (`keyserver audit export | head`): it has what it
+        # wanted, so end quietly and successfully, as other Unix tools do.
+        _silence_stdout(stdout)
+        return EXIT_OK
     except CliError as exc:
         if verbose:
             traceback.print_exc(file=stderr)
-        out.error(exc.message, exc.hint)
+        out.error(exc.message, exc.hint, exit_code=exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.error("interrupted", exit_code=EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - last resort: a message, never a bare traceback
         if verbose:
@@ -761,8 +861,17 @@ def main(
         out.error(
             f"unexpected {type(exc).__name__}",
             hint="run again with --verbose for the traceback, and report it",
+            exit_code=EXIT_FAILURE,
         )
         return EXIT_FAILURE
+
+
+def _silence_stdout(stdout: TextIO) -> None:
+    """Point a closed stdout at /dev/null so the interpreter's last flush stays quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+        os.close(devnull)
 
 
 __all__ = ["EXIT_CONFIG", "build_parser", "main"]

@@ -14,21 +14,36 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from keyserver.cli.errors import KIND
+from pycontainer.client.problems import clean_text
 
 PROG = "keyserver"
+_CELL_LIMIT = 2000  # a reason or a label longer than this is cut in tables (not in --json)
 
 
-def _cell(value: Any) -> str:
-    """Render one value for a table cell."""
+def _safe(text: str) -> str:
+    """Text from the server or the database, safe for a terminal.
+
+    The same sanitiser as rwc's (pycontainer.client.problems.clean_text): control
+    characters, ESC included, become spaces, so no stored reason or hostile server can
+    send escape sequences to an official's terminal.
+    """
+    return clean_text(text, _CELL_LIMIT) or ""
+
+
+def _cell(value: Any) -> Text:
+    """Render one value for a table cell (plain text: never rich markup)."""
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return Text("yes" if value else "no")
     if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value) or "-"
+        return Text(", ".join(_cell(v).plain for v in value) or "-")
     if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return str(value)
+        return Text(json.dumps(value, sort_keys=True, ensure_ascii=True))
+    return Text(_safe(str(value)))
 
 
 class Output:
@@ -67,7 +82,7 @@ class Output:
         table.add_column("field", style="bold")
         table.add_column("value")
         for key, item in value.items():
-            table.add_row(key, _cell(item))
+            table.add_row(Text(_safe(str(key))), _cell(item))
         self._console.print(table)
 
     def rows(
@@ -98,20 +113,34 @@ class Output:
         capture only the value.
         """
         if not self.as_json:
-            self.stdout.write(f"{label}: {value}\n")
+            self.stdout.write(f"{label}: {_safe(value)}\n")
             self.note("this token is shown once; store it now (it is kept only as a hash)")
 
     def text(self, line: str) -> None:
         """Print a plain line on stdout (people mode only)."""
         if not self.as_json:
-            self.stdout.write(line + "\n")
+            self.stdout.write(_safe(line) + "\n")
 
     def note(self, message: str) -> None:
         """Print an informational line on stderr."""
-        self.stderr.write(f"{PROG}: {message}\n")
+        self.stderr.write(f"{PROG}: {_safe(message)}\n")
 
-    def error(self, message: str, hint: str | None = None) -> None:
-        """Print ``keyserver: error: ...`` and an optional hint on stderr."""
-        self.stderr.write(f"{PROG}: error: {message}\n")
+    def error(self, message: str, hint: str | None = None, *, exit_code: int = 1) -> None:
+        """Report an error on stderr, as text or (``--json``) as one JSON document.
+
+        Text: ``keyserver: error: ...`` / ``keyserver: hint: ...``. JSON: the same shape as
+        `rwc`'s (``ok`` false, ``error`` with ``exit_code``, ``kind``, ``message``, ``hint``).
+        """
+        if self.as_json:
+            error = {
+                "exit_code": exit_code,
+                "kind": KIND.get(exit_code, "failure"),
+                "message": message,
+                "hint": hint,
+            }
+            self.stderr.write(json.dumps({"ok": False, "error": error}, ensure_ascii=False))
+            self.stderr.write("\n")
+            return
+        self.stderr.write(f"{PROG}: error: {_safe(message)}\n")
         if hint:
-            self.stderr.write(f"{PROG}: hint: {hint}\n")
+            self.stderr.write(f"{PROG}: hint: {_safe(hint)}\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
@@ -21,9 +21,20 @@ from keyserver.cli.errors import (
     CliError,
     exit_code_for_slug,
 )
+from pycontainer.client.problems import clean_text
+from pycontainer.client.server_url import ServerUrlError, normalize_server_url
+from pycontainer.client.transport import (
+    BearerAuth,
+    iter_lines_limited,
+    open_response,
+    problem_slug,
+    read_limited,
+    trust_store,
+)
+from pycontainer.errors import ContainerError, KeyServerProtocolError
 
-PROBLEM_PREFIX = "urn:rwc:problem:"
 _SCOPE_PATH = {"container": "containers", "medium": "media", "issuer": "issuers"}
+CA_BUNDLE_OPTION = "--ca-bundle (or KEYSERVER_CA_BUNDLE)"
 
 
 def _segment(value: str) -> str:
@@ -32,50 +43,51 @@ def _segment(value: str) -> str:
 
 
 def check_server_url(url: str) -> str:
-    """Validate a ``--server`` URL and return it without a trailing slash.
+    """Validate a ``--server`` URL with rwc's policy and return its normal form.
 
-    spec §conventions: HTTPS, or plain HTTP only to a loopback host (a token sent in clear
-    over a network is a stolen token).
+    spec §conventions: HTTPS, or plain HTTP only to a loopback ADDRESS (a token sent in
+    clear over a network is a stolen token). One policy for both commands:
+    pycontainer.client.server_url (a host name such as ``127.attacker.example`` is not
+    loopback; credentials, queries and fragments are refused).
 
     Raises:
-        CliError: The URL is not usable.
+        CliError: The URL is not usable (configuration error).
     """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http") or not host:
-        raise CliError(
-            f"--server {url!r} is not an http(s) URL",
-            hint="use e.g. --server https://keys.city.example",
-            exit_code=EXIT_CONFIG,
-        )
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
-    if parts.scheme == "http" and not loopback:
-        raise CliError(
-            f"--server {url!r} uses plain http to a non-loopback host",
-            hint="use https:// (plain http is allowed only for 127.0.0.1/::1/localhost)",
-            exit_code=EXIT_CONFIG,
-        )
-    return url.rstrip("/")
+    try:
+        return normalize_server_url(url)
+    except ServerUrlError as exc:
+        raise CliError(f"--server: {exc.message}", hint=exc.hint, exit_code=EXIT_CONFIG) from None
 
 
 class RemoteBackend:
     """The management operations over HTTP (spec §endpoints).
 
+    Transport rules (trust store, no redirects, size limits, sanitised server text) are
+    pycontainer.client.transport's, the same as rwc's.
+
     Args:
         base_url: Server base URL (already checked with :func:`check_server_url`).
         token: Bearer token.
         timeout: Seconds for connect and read.
-        verify: TLS verification: True, or a CA bundle path.
+        ca_bundle: PEM file of CA certificates to trust (``--ca-bundle`` /
+            ``KEYSERVER_CA_BUNDLE``), or None for the certifi store; never the
+            environment's REQUESTS_CA_BUNDLE.
+
+    Raises:
+        CliError: The CA bundle does not exist or the token is malformed.
     """
 
     def __init__(
-        self, base_url: str, token: str, *, timeout: float = 30.0, verify: bool | str = True
+        self, base_url: str, token: str, *, timeout: float = 30.0, ca_bundle: str | None = None
     ) -> None:
         self._base = base_url
-        self._timeout = timeout
-        self._verify = verify
+        self._timeout = (timeout, timeout)
+        try:
+            self._verify = trust_store(ca_bundle, option=CA_BUNDLE_OPTION)
+            self._auth = BearerAuth(token)
+        except ContainerError as exc:
+            raise CliError(exc.message, hint=exc.hint, exit_code=EXIT_CONFIG) from None
         self._session = requests.Session()
-        self._session.headers["Authorization"] = f"Bearer {token}"
         self._session.headers["Accept"] = "application/json, application/problem+json"
 
     def close(self) -> None:
@@ -84,71 +96,98 @@ class RemoteBackend:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _request(
+    def _open(
         self,
         method: str,
         path: str,
         *,
         body: Json | None = None,
         params: dict[str, Any] | None = None,
-        stream: bool = False,
     ) -> requests.Response:
-        url = self._base + path
+        """Send one request; an error answer becomes a CliError. The caller closes it."""
         try:
-            response = self._session.request(
+            response = open_response(
+                self._session,
                 method,
-                url,
-                json=body,
+                self._base + path,
+                body=body,
                 params=params,
+                auth=self._auth,
                 timeout=self._timeout,
-                stream=stream,
-                allow_redirects=False,
-                # Per request: a session-level value would lose to REQUESTS_CA_BUNDLE.
                 verify=self._verify,
             )
         except requests.exceptions.SSLError as exc:
             raise CliError(
                 f"TLS failure talking to {self._base}: {type(exc).__name__}",
-                hint="check the server certificate (KEYSERVER_CA_BUNDLE names a CA file)",
+                hint="check the server certificate; --ca-bundle FILE (or KEYSERVER_CA_BUNDLE) "
+                "names the CA that signed it",
                 exit_code=EXIT_UNAVAILABLE,
-            ) from exc
+            ) from None
         except requests.exceptions.RequestException as exc:
             raise CliError(
                 f"cannot reach the key server at {self._base} ({type(exc).__name__})",
                 hint="check --server / KEYSERVER_SERVER and that the server is running",
                 exit_code=EXIT_UNAVAILABLE,
-            ) from exc
-        if response.status_code >= 400:
-            raise self._problem(response)
+            ) from None
+        if response.status_code >= 300:
+            try:
+                raise self._problem(response.status_code, self._read(response))
+            finally:
+                response.close()
         return response
 
-    def _problem(self, response: requests.Response) -> CliError:
-        """Turn an error response into a CliError (spec §problems)."""
+    @staticmethod
+    def _read(response: requests.Response) -> bytes:
         try:
-            doc = response.json()
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict) or not str(doc.get("type", "")).startswith(PROBLEM_PREFIX):
+            return read_limited(response)
+        except KeyServerProtocolError as exc:
+            raise CliError(exc.message, exit_code=EXIT_UNAVAILABLE) from None
+        except requests.exceptions.RequestException as exc:
+            raise CliError(
+                f"the connection to the key server broke ({type(exc).__name__})",
+                exit_code=EXIT_UNAVAILABLE,
+            ) from None
+
+    def _problem(self, status: int, body: bytes) -> CliError:
+        """Turn an error response into a CliError (spec §problems)."""
+        if 300 <= status < 400:
+            # Redirects are not followed: the token goes to the named server only.
             return CliError(
-                f"the key server answered HTTP {response.status_code} without a problem document",
+                f"the key server answered with a redirect (HTTP {status})",
+                hint="give the final URL of the key server with --server",
                 exit_code=EXIT_UNAVAILABLE,
             )
-        slug = str(doc["type"])[len(PROBLEM_PREFIX) :]
-        detail = str(doc.get("detail") or doc.get("title") or slug)
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+        slug = problem_slug(doc)
+        if slug is None or not isinstance(doc, dict):
+            return CliError(
+                f"the key server answered HTTP {status} without a problem document",
+                exit_code=EXIT_UNAVAILABLE,
+            )
+        # Server text is shown only sanitised (no terminal escape sequences).
+        slug = clean_text(slug, 64) or "?"
+        detail = clean_text(doc.get("detail")) or clean_text(doc.get("title")) or slug
         hint = None
         if slug == "unauthenticated":
             hint = "KEYSERVER_TOKEN is missing, wrong, expired or revoked"
         elif slug == "forbidden":
             hint = "this principal lacks the role the command needs (see `keyserver whoami`)"
-        elif doc.get("contact"):
-            hint = f"contact: {doc['contact']}"
+        elif clean_text(doc.get("contact")):
+            hint = f"contact: {clean_text(doc.get('contact'))}"
         return CliError(f"{detail} ({slug})", hint=hint, exit_code=exit_code_for_slug(slug))
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._request(method, path, **kwargs)
+        response = self._open(method, path, **kwargs)
         try:
-            return response.json()
-        except ValueError as exc:
+            body = self._read(response)
+        finally:
+            response.close()
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
             raise CliError(
                 f"the key server sent a response that is not JSON ({path})",
                 exit_code=EXIT_UNAVAILABLE,
@@ -252,22 +291,31 @@ class RemoteBackend:
 
     def audit_export(self) -> Iterator[str]:
         """GET /v1/audit/export, streamed line by line."""
-        response = self._request("GET", "/v1/audit/export", stream=True)
+        response = self._open("GET", "/v1/audit/export")
         try:
-            for raw in response.iter_lines(decode_unicode=False):
-                if raw:
-                    try:
-                        line = raw.decode("utf-8")
-                        json.loads(line)  # spec §audit: each line is one JSON entry
-                    except ValueError as exc:
-                        raise CliError(
-                            "the key server sent an audit export line that is not JSON",
-                            exit_code=EXIT_UNAVAILABLE,
-                        ) from exc
-                    yield line
+            for raw in iter_lines_limited(response):
+                try:
+                    line = raw.decode("utf-8")
+                    json.loads(line)  # spec §audit: each line is one JSON entry
+                except ValueError as exc:
+                    raise CliError(
+                        "the key server sent an audit export line that is not JSON",
+                        exit_code=EXIT_UNAVAILABLE,
+                    ) from exc
+                yield line
+        except KeyServerProtocolError as exc:
+            raise CliError(exc.message, exit_code=EXIT_UNAVAILABLE) from None
+        except requests.exceptions.RequestException as exc:
+            raise CliError(
+                f"the connection to the key server broke ({type(exc).__name__})",
+                exit_code=EXIT_UNAVAILABLE,
+            ) from None
         finally:
             response.close()
 
-    def audit_verify(self) -> Json:
-        """GET /v1/audit/verify."""
-        return dict(self._json("GET", "/v1/audit/verify"))
+    def audit_verify(self, expected_head: tuple[int, bytes] | None) -> Json:
+        """GET /v1/audit/verify[?expect_head=SEQ:HASH]."""
+        params = None
+        if expected_head is not None:
+            params = {"expect_head": f"{expected_head[0]}:{expected_head[1].hex()}"}
+        return dict(self._json("GET", "/v1/audit/verify", params=params))

@@ -178,3 +178,17 @@ class UnavailableError(KeyServerError):
 
 class InternalError(KeyServerError):
     """Last resort: an unexpected failure (details only in the server log)."""
+
+
+def _subclasses(cls: type[KeyServerError]) -> list[type[KeyServerError]]:
+    found: list[type[KeyServerError]] = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+# spec §problems: slug -> HTTP status, the one table (read off the classes above, so a new
+# refusal class is in it by construction). The OpenAPI document and the CLI's exit codes
+# are derived from it.
+_CLASSES: list[type[KeyServerError]] = [KeyServerError, *_subclasses(KeyServerError)]
+PROBLEM_STATUS: dict[str, int] = {cls.slug: cls.status for cls in _CLASSES}

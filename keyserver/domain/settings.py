@@ -308,17 +308,6 @@ def display_zone(name: str) -> tzinfo:
         ) from exc
 
 
-def known_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The ``KEYSERVER_*`` variables that name settings (others, e.g. the CLI's, dropped).
-
-    :meth:`Settings.load` refuses unknown keys so that typos fail loudly; a process that
-    shares its environment with other ``KEYSERVER_*`` users filters through this first.
-    """
-    keep = {ENV_PREFIX + key.upper() for key in _LOADABLE - {"master_key_b64"}}
-    keep.add(ENV_PREFIX + "MASTER_KEY")
-    return {k: v for k, v in environ.items() if k in keep}
-
-
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value

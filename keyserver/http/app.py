@@ -1,14 +1,14 @@
-"""The FastAPI application factory and the uvicorn entry points.
+"""The FastAPI application factory.
 
-``create_app(settings)`` builds one app around one :class:`KeyService`;
-``app_from_env`` is the uvicorn factory for multi-worker serving
-(``uvicorn --factory keyserver.http.app:app_from_env``), reading settings from KEYSERVER_*.
+``create_app(settings)`` builds one app around one :class:`KeyService`. Running it is the
+command's job (``keyserver serve``, keyserver/cli/local.py); worker processes build their
+app with ``keyserver.cli.local:app_factory``, the one factory that reads KEYSERVER_*
+(and refuses a misspelled setting, as ``keyserver serve`` does).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,9 +17,8 @@ from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from keyserver.domain.errors import KeyServerError
 from keyserver.domain.metrics import Metrics
-from keyserver.domain.settings import Settings, known_env
+from keyserver.domain.settings import Settings
 from keyserver.http import console, openapi_problems
 from keyserver.http.nostore import NoStore
 from keyserver.http.problems import BodyGuard, install_handlers
@@ -126,12 +125,4 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     return app
 
 
-def app_from_env() -> FastAPI:
-    """Uvicorn factory: settings from KEYSERVER_* (and KEYSERVER_DATA_DIR's TOML).
-
-    Only variables naming settings are read (KEYSERVER_TOKEN etc. belong to the CLI).
-    """
-    return create_app(Settings.load(env=known_env(os.environ)))
-
-
-__all__ = ["KeyServerError", "app_from_env", "create_app"]
+__all__ = ["create_app"]

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from keyserver.domain.errors import PROBLEM_STATUS, PROBLEM_TYPE_PREFIX
 from keyserver.http.schemas import EvaluateBody
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -25,7 +26,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status"],
     "properties": {
-        "type": {"type": "string", "description": "urn:rwc:problem:<slug>"},
+        "type": {"type": "string", "description": f"{PROBLEM_TYPE_PREFIX}<slug>"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
@@ -42,24 +43,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 
-# spec §problems: slug -> HTTP status.
-STATUS = {
-    "invalid-request": 400,
-    "invalid-receipt": 400,
-    "unauthenticated": 401,
-    "forbidden": 403,
-    "not-allowed": 403,
-    "not-found": 404,
-    "pending": 409,
-    "conflict": 409,
-    "header-mismatch": 409,
-    "destroyed": 410,
-    "expired": 410,
-    "payload-too-large": 413,
-    "unsupported-media-type": 415,
-    "suspended": 423,
-    "unavailable": 503,
-}
+# spec §problems: slug -> HTTP status (one table, in keyserver.domain.errors).
+STATUS = PROBLEM_STATUS
 
 _AUTH = ("unauthenticated", "forbidden", "invalid-request", "unavailable")
 _BODY = ("payload-too-large", "unsupported-media-type")
@@ -147,7 +132,7 @@ class UndocumentedRouteError(LookupError):
 
 
 def _response(slugs: list[str]) -> dict[str, Any]:
-    names = ", ".join(f"`urn:rwc:problem:{s}`" for s in slugs)
+    names = ", ".join(f"`{PROBLEM_TYPE_PREFIX}{s}`" for s in slugs)
     return {
         "description": f"Refused: {names} (spec §problems)",
         "content": {"application/problem+json": {"schema": PROBLEM_REF}},

@@ -63,16 +63,6 @@ def roles_and_groups(session: Session, principal_id: int) -> tuple[frozenset[str
     )
 
 
-def token_with_principal(session: Session, digest: bytes) -> tuple[Token, Principal] | None:
-    """Return the token with this SHA-256 and its principal (indexed unique lookup)."""
-    row = session.execute(
-        select(Token, Principal)
-        .join(Principal, Principal.id == Token.principal_id)
-        .where(Token.token_hash == digest)
-    ).one_or_none()
-    return None if row is None else (row[0], row[1])
-
-
 def container_for_update(session: Session, cid: bytes) -> Container | None:
     """Return the container row, locked (FOR UPDATE on PostgreSQL).
 

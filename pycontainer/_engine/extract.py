@@ -32,6 +32,7 @@ from pycontainer.errors import ContainerError, InputError, OutputExistsError, Un
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.stream import Layout
+from pycontainer.progress import Progress
 
 # run(indices, consume, progress): decrypts and authenticates each chunk of `indices` once,
 # in any order and possibly on several threads, and hands it to consume(index, plaintext),
@@ -39,7 +40,6 @@ from pycontainer.format.stream import Layout
 ChunkRunner = Callable[
     [Sequence[int], Callable[[int, memoryview], int], Callable[[int], None] | None], None
 ]
-Progress = Callable[[int, int], None]
 
 
 def select(entries: Sequence[Entry], paths: Sequence[str] | None) -> list[Entry]:

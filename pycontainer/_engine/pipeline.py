@@ -13,12 +13,11 @@ Spec anchors: spec/format.md §payload.
 from __future__ import annotations
 
 import contextlib
-import functools
 import mmap
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from pycontainer import _portable
@@ -342,8 +341,8 @@ def open_chunks(
 ) -> None:
     """Read, authenticate, decrypt and consume chunks in any order, chunk-parallel.
 
-    The unordered counterpart of :func:`decrypt_chunks`, for consumers that need no order
-    (extraction writes each piece at its known offset): each thread reads, decrypts and
+    For consumers that need no order (extraction writes each piece at its known
+    offset): each thread reads, decrypts and
     consumes whole chunks, so no chunk moves between threads (see :func:`seal_chunks`).
 
     Args:
@@ -383,71 +382,3 @@ def open_chunks(
         os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
     if indices:
         _run_chunks(len(indices), layout.chunk_size, work, workers, progress)
-
-
-def decrypt_chunks(
-    fd: int,
-    payload_offset: int,
-    layout: Layout,
-    key: bytes,
-    indices: Iterable[int],
-    *,
-    workers: int = p.WORKERS_DEFAULT,
-) -> Generator[tuple[int, memoryview], None, None]:
-    """Read, authenticate and decrypt chunks in the given order, pipelined.
-
-    Each yielded view is valid only until the iterator is resumed.
-
-    Args:
-        fd: File descriptor of the container (read with pread; the offset is not used).
-        payload_offset: Where the payload starts (the header length).
-        layout: The payload geometry.
-        key: The payload key.
-        indices: Chunk indices to decrypt, in the order wanted.
-        workers: Threads decrypting (1 = inline).
-
-    Yields:
-        (chunk index, plaintext view).
-
-    Raises:
-        PayloadError: A chunk failed authentication or could not be read in full.
-    """
-    cipher = StreamCipher(key)
-    last_index = layout.chunk_count - 1
-    window = _Window(_check_workers(workers))
-    free: list[_Buffers] = []
-    size = layout.chunk_size
-
-    def job(index: int, bufs: _Buffers) -> int:
-        start, length = layout.span(index)
-        view = memoryview(bufs.sealed)[:length]
-        got = _portable.preadv(fd, view, payload_offset + start)
-        if got != length:
-            raise PayloadError  # the file shrank under us: same as truncation
-        return cipher.decrypt_into(index, index == last_index, view, memoryview(bufs.plain))
-
-    with contextlib.suppress(OSError, AttributeError):
-        # A hint only: ask the kernel for aggressive readahead on the container.
-        os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
-    try:
-        it = iter(indices)
-        exhausted = False
-        while True:
-            while not exhausted and not window.full():
-                index = next(it, None)
-                if index is None:
-                    exhausted = True
-                    break
-                if not 0 <= index <= last_index:
-                    raise PayloadError
-                bufs = free.pop() if free else _Buffers(size)
-                window.submit(functools.partial(job, index, bufs), bufs, index)
-            if not window.pending:
-                return
-            n, bufs, tag = window.pop()
-            yield int(tag), memoryview(bufs.plain)[:n]  # type: ignore[call-overload]
-            free.append(bufs)
-    finally:
-        window.close()
-        for b in free:
-            b.close()

@@ -1,19 +1,7 @@
 """Exit codes of `rwc` and the mapping from exceptions to them.
 
-The table below is the single source of truth: `rwc --help` prints it, README.md copies it.
-
-| code | kind | meaning |
-| 0 | ok | success |
-| 1 | error | other error |
-| 2 | usage | usage error (bad option or URL, missing argument, password mismatch) |
-| 3 | revoked | the container was revoked: its key was destroyed |
-| 4 | suspended | the container is suspended |
-| 5 | denied | not allowed: not authenticated, or not on the container's policy |
-| 6 | wrong-password | wrong password |
-| 7 | unreachable | the key server is unreachable |
-| 8 | corrupt | the container is corrupt or was tampered with (format, header, payload, path) |
-| 9 | expired | the container has expired |
-| 10 | exists | the output exists already (refusing to overwrite without --force) |
+:data:`EXIT_CODE_TABLE` is the single source of truth: `rwc --help` prints it, ``--json``
+errors carry its ``kind``, and a test checks README.md against it.
 """
 
 from __future__ import annotations

@@ -38,12 +38,12 @@ def add_parsers(
         "$XDG_CONFIG_HOME/rwc/tokens.json (mode 0600). It is only ever sent to URL. RWC_TOKEN "
         "takes precedence when the server is named with --server or RWC_SERVER.",
     )
-    p.add_argument("url", metavar="URL")
+    p.add_argument("url", metavar="URL", help="the key server (https://HOST[:PORT][/PATH])")
     p.add_argument("--token-stdin", action="store_true", help="read the token from stdin")
     add_tls_option(p)
     p.set_defaults(run=run_login)
     p = sub.add_parser("logout", parents=parents, help="forget the token stored for a key server")
-    p.add_argument("url", metavar="URL")
+    p.add_argument("url", metavar="URL", help="the key server whose token to forget")
     p.set_defaults(run=run_logout)
 
 

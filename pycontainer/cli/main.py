@@ -12,19 +12,17 @@ RWC_SERVER; else the token stored by `rwc login` for the server contacted), RWC_
 (key-server URL for seal, override for readers), RWC_PASSWORD, RWC_CA_BUNDLE,
 XDG_CONFIG_HOME.
 
-Exit codes (pycontainer.cli.exits.EXIT_CODE_TABLE):
-    0 success; 1 other error; 2 usage error; 3 revoked (key destroyed); 4 suspended;
-    5 not allowed (denied or not authenticated); 6 wrong password; 7 key server unreachable;
-    8 corrupt container (format, header, payload, unsafe path); 9 expired;
-    10 output exists (refusing to overwrite without --force).
-    Interrupted: 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP); each removes what the run had
-    written so far, like Ctrl-C (pycontainer.cli.signals).
+Exit codes: pycontainer.cli.exits.EXIT_CODE_TABLE (printed by ``rwc --help``).
+Interrupted: 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP); each removes what the run had
+written so far, like Ctrl-C (pycontainer.cli.signals).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -53,10 +51,42 @@ ENVIRONMENT = """environment:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting, so --json can report it."""
+    """argparse that raises UsageError instead of exiting, so --json can report it.
+
+    No abbreviations: ``--pass`` must not silently mean ``--password-file`` (and a later
+    option of the same prefix would change what an old script means). An unknown option
+    names the nearest real one and the subcommand's help.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    _seen: list[str] = []  # noqa: RUF012 - per instance, set by parse_known_args
+
+    # Any: the same signature as the base class's overloads (typeshed).
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._seen = list(args or [])
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
+        # A mistyped option also leaves a required one missing (`--outptu` for `--output`):
+        # name the typo, which is what the user has to fix.
+        typos = _unknown_options(self, self._seen)
+        if typos and message.startswith("the following arguments are required"):
+            message, hint = _unknown_message(self, typos)
+        else:
+            hint = f"see `{self.prog} --help`"
+        raise UsageError(message, hint=hint)
+
+    # Any: the same signature as the base class's overloads (typeshed).
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            chosen = _chosen_parser(self, parsed)
+            message, hint = _unknown_message(chosen, extras)
+            raise UsageError(message, hint=hint)
+        return parsed
 
 
 class _SubcommandParser(_Parser):
@@ -82,6 +112,36 @@ class _SubcommandParser(_Parser):
             self._intermixing = False
 
 
+def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Any:
+    """The subcommand's parser that ``ns`` went through (or ``parser`` itself)."""
+    for action in parser._actions:  # argparse has no public walker
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(ns, action.dest or "", None) or "")
+            if chosen is not None:
+                return _chosen_parser(chosen, ns)
+    return parser
+
+
+def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The ``--options`` in ``argv`` that ``parser`` does not know."""
+    known = parser._option_string_actions  # argparse has no public accessor
+    names = [a.split("=", 1)[0] for a in argv if a.startswith("--") and a != "--"]
+    return [n for n in names if n not in known]
+
+
+def _unknown_message(parser: argparse.ArgumentParser, extras: list[str]) -> tuple[str, str]:
+    """(message, hint) for arguments ``parser`` does not know: the nearest option, its help."""
+    see = f"see `{parser.prog} --help`"
+    unknown = [x for x in extras if x.startswith("-") and x != "-"]
+    if not unknown:
+        return f"unexpected argument(s): {' '.join(extras)}", see
+    name = unknown[0].split("=", 1)[0]
+    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]}? {see}" if near else see
+    return f"unknown option {name}", hint
+
+
 def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
     """Global options, accepted before and after the subcommand.
 
@@ -98,6 +158,14 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
     return p
 
 
+def version() -> str:
+    """The installed version of rwc (both commands come from the one distribution)."""
+    try:
+        return importlib.metadata.version("rwc")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the `rwc` argument parser."""
     parser = _Parser(
@@ -106,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ENVIRONMENT + "\n\n" + epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common_options(suppress=False)],
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubcommandParser)
     sub.required = True
@@ -156,9 +227,10 @@ def run(
         ui.stderr.write("\nrwc: error: interrupted\n")
         return 130
     except BrokenPipeError:
-        # The consumer of stdout went away (`rwc cat ... | head`); nothing more to say.
+        # The consumer of stdout went away (`rwc ls C.rwc | head`): it has what it wanted,
+        # so end quietly and successfully, as other Unix tools do.
         _silence_stdout()
-        return ExitCode.ERROR
+        return int(ExitCode.OK)
     except ContainerError as exc:
         code = exit_code_for(exc)
         ui.error(exc, code)
@@ -193,7 +265,12 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point (`rwc`)."""
-    return run(argv)
+    code = run(argv)
+    try:
+        sys.stdout.flush()  # here, not in the interpreter's exit, where EPIPE would be noisy
+    except BrokenPipeError:
+        _silence_stdout()
+    return code
 
 
 if __name__ == "__main__":

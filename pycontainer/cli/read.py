@@ -38,7 +38,7 @@ from pycontainer.cli.common import (
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.errors import KeyServerError, UnsupportedVersionError, WrongPasswordError
+from pycontainer.errors import KeyServerCallError, UnsupportedVersionError, WrongPasswordError
 
 if TYPE_CHECKING:
     from pycontainer.client.keyserver import KeyServerClient
@@ -61,7 +61,7 @@ def add_parsers(
         p: argparse.ArgumentParser = sub.add_parser(
             name, parents=parents, help=help_text, description=help_text + "."
         )
-        p.add_argument("container", metavar="C.rwc")
+        p.add_argument("container", metavar="C.rwc", help="the container file")
         p.add_argument(
             "--server",
             metavar="URL",
@@ -91,7 +91,7 @@ def add_parsers(
     p = online("ls", "list a container's entries", run_ls)
     p.add_argument("-l", "--long", action="store_true", help="show kind, mode, size, mtime")
     p = online("cat", "write one file entry to stdout", run_cat)
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("path", metavar="PATH", help="the entry to write (as `rwc ls` shows it)")
     online("verify", "authenticate every byte of a container, write nothing", run_verify)
 
     p = sub.add_parser(
@@ -101,8 +101,19 @@ def add_parsers(
         description="Show a container's header without contacting the key server. The header "
         "is not authenticated until the container is opened.",
     )
-    p.add_argument("container", metavar="C.rwc")
+    p.add_argument("container", metavar="C.rwc", help="the container file")
     p.set_defaults(run=run_info)
+
+
+def _container_path(name: str) -> Path:
+    """The container file named on the command line; ``-`` (stdin) is refused clearly."""
+    if name == "-":
+        raise UsageError(
+            "rwc reads a container from a file, not from stdin (-)",
+            hint="save it to a file first and give its name: the container is read at known "
+            "offsets, and every byte is checked before anything is written",
+        )
+    return Path(name)
 
 
 @contextlib.contextmanager
@@ -112,7 +123,7 @@ def _opened(
     """Open the container online; on exit send the receipt (see the module docstring)."""
     from pycontainer.reader import open_container, read_header  # noqa: PLC0415
 
-    path = Path(args.container)
+    path = _container_path(args.container)
     if not path.is_file():
         raise UsageError(f"{path}: no such container file")
     header = read_header(path)  # offline; a corrupt header fails here, before any request
@@ -159,7 +170,7 @@ def _send_receipt(
 ) -> str:
     try:
         client.receipt(container_id, challenge, mac)
-    except KeyServerError as exc:
+    except KeyServerCallError as exc:
         ui.warn(f"could not confirm the opening to the key server: {exc}", exc.hint)
         return "failed"
     return "sent"
@@ -277,7 +288,7 @@ def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     from pycontainer.reader import read_header  # noqa: PLC0415
 
     del env
-    path = Path(args.container)
+    path = _container_path(args.container)
     if not path.is_file():
         raise UsageError(f"{path}: no such container file")
     h = read_header(path)

@@ -188,6 +188,13 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     if not server_arg:
         raise UsageError("seal needs the key server", hint=f"pass --server URL or set {ENV_SERVER}")
     server = normalize_server_url(server_arg)
+    if args.output == STDIN_PATH:
+        # Not a file named "-": a user who writes -o - means stdout, which rwc cannot do.
+        raise UsageError(
+            "rwc seal cannot write a container to stdout (-o -)",
+            hint="name the output file: a container is written at known offsets and appears "
+            "only once complete, so no half-written container is ever left behind",
+        )
     out = Path(args.output)
     _check_output(out, args.force)
     _check_inputs(args.paths)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from pycontainer.cli.exits import KIND, ExitCode
-from pycontainer.errors import ContainerError, KeyServerError, KeyServerRevokedError
+from pycontainer.errors import ContainerError, KeyServerCallError, KeyServerRevokedError
 
 ProgressFn = Callable[[int, int], None]
 
@@ -151,7 +151,7 @@ class Ui:
                 "message": message,
                 "hint": hint,
             }
-            if isinstance(exc, KeyServerError):
+            if isinstance(exc, KeyServerCallError):
                 err["contact"] = exc.contact
             if isinstance(exc, KeyServerRevokedError):
                 err["revoked_at"] = exc.revoked_at

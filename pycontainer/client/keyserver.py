@@ -6,10 +6,8 @@ writer's ``register``/``commit``, the reader's ``receipt`` and ``whoami``.
 Security decisions, each also commented where it is made:
 
 * TLS certificates are always verified; a city's own PKI is trusted through ``ca_bundle``.
-  There is deliberately no switch to turn verification off. The trust store is always named
-  explicitly per request (``ca_bundle``, else requests' own certifi store), because requests
-  replaces ``verify=True`` with REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the environment:
-  an inherited variable must not decide whom rwc trusts with a token.
+  The trust store, the URL policy, redirects and the size limit are the rules of
+  pycontainer.client.transport, which `keyserver --server` follows too.
 * Proxies from the environment (HTTPS_PROXY, NO_PROXY) are still honoured (``trust_env``
   stays on): a city network may only reach the key server through one, and a CONNECT proxy
   cannot see or change the TLS session, which is verified end to end as above. Except for
@@ -35,7 +33,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -43,9 +40,15 @@ import urllib3.exceptions
 
 from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.client.server_url import normalize_server_url
+from pycontainer.client.transport import (
+    MAX_RESPONSE_BYTES,
+    BearerAuth,
+    open_response,
+    read_limited,
+    trust_store,
+)
 from pycontainer.errors import (
-    ContainerError,
-    KeyServerError,
+    KeyServerCallError,
     KeyServerProtocolError,
     KeyServerUnavailableError,
 )
@@ -83,7 +86,7 @@ class ClientLimits:
     retries: int = 2
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
-    max_response_bytes: int = 1 << 20
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True)
@@ -161,20 +164,6 @@ def b64url_decode(text: object, size: int, what: str) -> bytes:
             f"the key server sent a {what} of {len(raw)} bytes, expected {size}"
         )
     return raw
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    """Adds the bearer token; passing auth explicitly also stops requests consulting ~/.netrc."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
-
-    def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
-        return "_BearerAuth(<redacted>)"
 
 
 def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
@@ -263,20 +252,10 @@ class KeyServerClient:
         if retries is not None:
             limits = dataclasses.replace(limits, retries=retries)
         self.base_url = normalize_server_url(base_url)
-        if ca_bundle and not Path(ca_bundle).is_file():
-            raise ContainerError(
-                f"CA bundle not found: {ca_bundle}",
-                hint="--ca-bundle (or RWC_CA_BUNDLE) must name a PEM file of CA certificates",
-            )
-        # A token is header material: refuse anything that could split or fold the header.
-        if not token or not all(0x21 <= ord(c) <= 0x7E for c in token):
-            raise ContainerError("the bearer token contains characters a token cannot have")
+        # TLS verification is always on, against a named file (transport.trust_store).
+        self._verify = trust_store(ca_bundle, option="--ca-bundle (or RWC_CA_BUNDLE)")
         self._limits = limits
-        self._auth = _BearerAuth(token)
-        # TLS verification is always on, against a named file: the city's CA bundle, or the
-        # certifi store requests ships with. Never True: requests would let REQUESTS_CA_BUNDLE
-        # or CURL_CA_BUNDLE from the environment replace it (see the module docstring).
-        self._verify: str = ca_bundle if ca_bundle else requests.utils.DEFAULT_CA_BUNDLE_PATH
+        self._auth = BearerAuth(token)
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
@@ -304,7 +283,7 @@ class KeyServerClient:
         """Register a new, pending container with ``policy`` (spec §register).
 
         Raises:
-            KeyServerError: A refusal, network failure or malformed answer.
+            KeyServerCallError: A refusal, network failure or malformed answer.
         """
         body: dict[str, Any] = {
             "label": policy.label,
@@ -335,7 +314,7 @@ class KeyServerClient:
         Implements the library's KeyServer protocol (spec §evaluate).
 
         Raises:
-            KeyServerError: A refusal (revoked, suspended, denied, expired), network failure
+            KeyServerCallError: A refusal (revoked, suspended, denied, expired), network failure
                 or malformed answer (wrong sizes).
         """
         if len(blinded_element) != OPRF_ELEMENT_SIZE:
@@ -360,7 +339,7 @@ class KeyServerClient:
         """Activate a pending container after sealing (spec §commit).
 
         Raises:
-            KeyServerError: A refusal, network failure or malformed answer.
+            KeyServerCallError: A refusal, network failure or malformed answer.
         """
         if len(header_digest) != HEADER_DIGEST_SIZE or len(receipt_key) != RECEIPT_KEY_SIZE:
             raise ValueError("header digest and receipt key are 32 bytes each")
@@ -381,7 +360,7 @@ class KeyServerClient:
         """Confirm to the server that the container was opened (spec §receipt).
 
         Raises:
-            KeyServerError: A refusal, network failure or malformed answer.
+            KeyServerCallError: A refusal, network failure or malformed answer.
         """
         if len(mac) != RECEIPT_MAC_SIZE:
             raise ValueError("a receipt MAC is 32 bytes")
@@ -398,7 +377,7 @@ class KeyServerClient:
         """Return the principal the token belongs to (spec §whoami).
 
         Raises:
-            KeyServerError: A refusal (bad token), network failure or malformed answer.
+            KeyServerCallError: A refusal (bad token), network failure or malformed answer.
         """
         doc = self._call("GET", "/v1/whoami", None, what="identify you")
 
@@ -451,17 +430,14 @@ class KeyServerClient:
         attempt = 0
         while True:
             try:
-                resp = self._session.request(
+                resp = open_response(
+                    self._session,
                     method,
                     url,
-                    json=body,
+                    body=body,
                     auth=self._auth,
                     timeout=(self._limits.connect_timeout, self._limits.read_timeout),
-                    # Per request, so neither the session nor the environment overrides it;
-                    # never False or True: see the module docstring.
                     verify=self._verify,
-                    allow_redirects=False,
-                    stream=True,
                 )
                 try:
                     status = resp.status_code
@@ -469,7 +445,7 @@ class KeyServerClient:
                         self._backoff(attempt)
                         attempt += 1
                         continue
-                    raw = self._read_limited(resp)
+                    raw = read_limited(resp, self._limits.max_response_bytes)
                     return status, resp.headers.get("Content-Type", ""), raw
                 finally:
                     resp.close()
@@ -491,20 +467,6 @@ class KeyServerClient:
         delay = min(self._limits.backoff_initial * (2**attempt), self._limits.backoff_max)
         self._sleep(delay)
 
-    def _read_limited(self, resp: requests.Response) -> bytes:
-        limit = self._limits.max_response_bytes
-        declared = resp.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise KeyServerProtocolError("the key server's answer is too large")
-        chunks: list[bytes] = []
-        total = 0
-        for chunk in resp.iter_content(chunk_size=65536):
-            total += len(chunk)
-            if total > limit:
-                raise KeyServerProtocolError("the key server's answer is too large")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
 
 def _tls_reason(exc: requests.exceptions.SSLError) -> str:
     text = str(exc)
@@ -515,7 +477,7 @@ def _tls_reason(exc: requests.exceptions.SSLError) -> str:
     return "TLS handshake error"
 
 
-def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> KeyServerError:
+def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> KeyServerCallError:
     if isinstance(exc, requests.exceptions.Timeout):
         why = "timed out"
     elif isinstance(exc, requests.exceptions.ConnectionError):

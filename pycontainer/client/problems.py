@@ -1,4 +1,4 @@
-"""Map the key server's RFC 9457 problem documents to pycontainer's KeyServerError classes.
+"""Map the key server's RFC 9457 problem documents to pycontainer's KeyServerCallError classes.
 
 Pure functions, no I/O: the HTTP client hands over the status, the content type and the body
 it read. Everything the server says is sanitised before it reaches a terminal (a hostile or
@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pycontainer.client.transport import problem_slug
 from pycontainer.errors import (
+    KeyServerCallError,
     KeyServerDeniedError,
-    KeyServerError,
     KeyServerExpiredError,
     KeyServerHeaderMismatchError,
     KeyServerProtocolError,
@@ -23,7 +24,6 @@ from pycontainer.errors import (
     KeyServerUnavailableError,
 )
 
-PROBLEM_PREFIX = "urn:rwc:problem:"
 TEXT_LIMIT = 500  # longest server text we show; a longer one is cut
 
 
@@ -66,8 +66,10 @@ def _field_errors(errors: object, limit: int = 5) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) -> KeyServerError:
-    """Turn a non-2xx answer into the matching KeyServerError.
+def problem_to_error(
+    status: int, content_type: str, body: bytes, *, what: str
+) -> KeyServerCallError:
+    """Turn a non-2xx answer into the matching KeyServerCallError.
 
     Args:
         status: HTTP status code.
@@ -79,12 +81,7 @@ def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) 
         The exception to raise (not raised here so callers keep control of chaining).
     """
     doc = _parse_problem(content_type, body) or {}
-    ptype = doc.get("type")
-    slug = (
-        ptype[len(PROBLEM_PREFIX) :]
-        if isinstance(ptype, str) and ptype.startswith(PROBLEM_PREFIX)
-        else None
-    )
+    slug = problem_slug(doc)
     detail = clean_text(doc.get("detail")) or clean_text(doc.get("title"))
     contact = clean_text(doc.get("contact"))
     said = f": {detail}" if detail else ""
@@ -164,7 +161,7 @@ def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) 
         )
     # not-found, pending, conflict and any future slug: the server's own words are the best
     # explanation we have.
-    return KeyServerError(
+    return KeyServerCallError(
         f"the key server refused to {what} ({slug}, HTTP {status}){said}",
         hint=contact_hint,
         contact=contact,

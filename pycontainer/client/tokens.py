@@ -48,11 +48,11 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 TOKEN_MAX = 1024
 
 
-class ConfigError(ContainerError):
+class TokenConfigError(ContainerError):
     """The token or the token store is unusable."""
 
 
-class TokenScopeError(ConfigError):
+class TokenScopeError(TokenConfigError):
     """RWC_TOKEN is set, but the user named no server to send it to (a usage error)."""
 
 
@@ -60,12 +60,12 @@ def check_token(token: str) -> str:
     """Return the token without surrounding whitespace, or raise if it cannot be a token.
 
     Raises:
-        ConfigError: Empty, too long, or characters a bearer token cannot contain. The message
+        TokenConfigError: Empty, too long, or characters a bearer token cannot contain. The message
             never repeats the token.
     """
     token = token.strip()
     if not token or len(token) > TOKEN_MAX or not _TOKEN_RE.fullmatch(token):
-        raise ConfigError(
+        raise TokenConfigError(
             "that is not a valid token",
             hint='a token looks like "rwc_" followed by 43 letters, digits, "-" or "_"',
         )
@@ -129,7 +129,7 @@ class TokenStore:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = self.directory.lstat()
         if not stat.S_ISDIR(st.st_mode):
-            raise ConfigError(f"{self.directory} is not a directory")
+            raise TokenConfigError(f"{self.directory} is not a directory")
         getuid = getattr(os, "getuid", None)  # POSIX only: Windows has no mode bits to fix
         if getuid is not None and st.st_mode & 0o077 and st.st_uid == getuid():
             # Our own rwc directory: tighten it rather than leave tokens next to open doors.
@@ -160,11 +160,13 @@ class TokenStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise ConfigError(f"cannot read the token store {self.path}: {exc.strerror}") from None
+            raise TokenConfigError(
+                f"cannot read the token store {self.path}: {exc.strerror}"
+            ) from None
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
             if st.st_mode & 0o077:
-                raise ConfigError(
+                raise TokenConfigError(
                     f"the token store {self.path} is readable by other users; refusing to use it",
                     hint=f"chmod 600 {self.path} (and consider replacing the tokens in it)",
                 )
@@ -197,7 +199,7 @@ class TokenStore:
 
 
 def _parse_store(raw: bytes, path: Path) -> dict[str, str]:
-    bad = ConfigError(
+    bad = TokenConfigError(
         f"the token store {path} is damaged",
         hint="remove it and run `rwc login URL` again",
     )
@@ -240,7 +242,7 @@ def resolve_token(
     Raises:
         TokenScopeError: RWC_TOKEN is set, ``url`` was not named, and no token is stored
             for it.
-        ConfigError: RWC_TOKEN is malformed, or the store is unusable.
+        TokenConfigError: RWC_TOKEN is malformed, or the store is unusable.
     """
     env = os.environ if env is None else env
     from_env = env.get(ENV_TOKEN)

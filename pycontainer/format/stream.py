@@ -13,7 +13,6 @@ Spec anchors: spec/format.md §payload.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -23,8 +22,6 @@ from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 
 _COUNTER_LIMIT = 1 << (8 * p.STREAM_COUNTER_SIZE)  # spec §payload: counter < 2^88
-
-Progress = Callable[[int, int], None]
 
 
 def nonce(index: int, last: bool) -> bytes:

@@ -15,8 +15,8 @@ import requests
 
 from pycontainer.client.keyserver import KeyServerClient, Policy, b64url_encode
 from pycontainer.errors import (
+    KeyServerCallError,
     KeyServerDeniedError,
-    KeyServerError,
     KeyServerExpiredError,
     KeyServerProtocolError,
     KeyServerRevokedError,
@@ -72,7 +72,7 @@ def test_register_evaluate_commit_open_receipt(server: Any, tmp_path: Path) -> N
         assert c.evaluation.challenge is not None and len(c.evaluation.challenge) == 32
         reader.receipt(cid, c.evaluation.challenge, c.receipt_mac())
         # A challenge is single-use: a replayed receipt is refused.
-        with pytest.raises(KeyServerError):
+        with pytest.raises(KeyServerCallError):
             reader.receipt(cid, c.evaluation.challenge, c.receipt_mac())
     who = reader.whoami()
     assert who.name == "clerk@city.example" and "reader" in who.roles
@@ -164,7 +164,7 @@ def test_commit_twice_is_a_conflict(server: Any, tmp_path: Path) -> None:
     w, slot = register(server)
     res = seal_paths([src], tmp_path / "c.rwc", slot=slot, key_server=w, password="", argon2=FAST)
     w.commit(res.container_id, res.header_digest, res.receipt_key)
-    with pytest.raises(KeyServerError) as info:
+    with pytest.raises(KeyServerCallError) as info:
         w.commit(res.container_id, res.header_digest, res.receipt_key)
     assert "conflict" in str(info.value)
 
@@ -184,7 +184,7 @@ def test_response_sizes_are_validated(server: Any) -> None:
 def test_server_answers_json_of_another_shape(server: Any) -> None:
     # /healthz is not /v1/whoami: a JSON object without "name" is a protocol error.
     c = KeyServerClient(server.url + "/healthz-prefix-does-not-exist", "rwc_" + "A" * 43)
-    with pytest.raises(KeyServerError):
+    with pytest.raises(KeyServerCallError):
         c.whoami()
     r = requests.get(server.url + "/healthz", timeout=5)
     assert r.status_code == 200

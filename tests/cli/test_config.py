@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pycontainer.client.tokens import (
-    ConfigError,
+    TokenConfigError,
     TokenScopeError,
     TokenStore,
     check_token,
@@ -46,7 +46,7 @@ def test_store_refuses_group_readable_file(tmp_path: Path) -> None:
     store = TokenStore(tmp_path)
     store.put("https://keys.city.example", TOKEN)
     store.path.chmod(0o644)
-    with pytest.raises(ConfigError, match="readable by other users"):
+    with pytest.raises(TokenConfigError, match="readable by other users"):
         store.get("https://keys.city.example")
 
 
@@ -56,7 +56,7 @@ def test_store_refuses_symlink(tmp_path: Path) -> None:
     target.chmod(0o600)
     (tmp_path / "rwc").mkdir(mode=0o700)
     (tmp_path / "rwc" / "tokens.json").symlink_to(target)
-    with pytest.raises(ConfigError):
+    with pytest.raises(TokenConfigError):
         TokenStore(tmp_path / "rwc").get("https://keys.city.example")
 
 
@@ -65,7 +65,7 @@ def test_damaged_store(tmp_path: Path) -> None:
     fd = os.open(store.path, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, b"{not json")
     os.close(fd)
-    with pytest.raises(ConfigError, match="damaged"):
+    with pytest.raises(TokenConfigError, match="damaged"):
         store.get("https://keys.city.example")
 
 
@@ -94,7 +94,7 @@ def test_stored_token_only_for_its_own_server(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["", "  ", "rwc_abc def", "rwc_\nx", "tök", "x" * 2000])
 def test_bad_tokens_refused_without_echo(bad: str) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(TokenConfigError) as info:
         check_token(bad)
     if bad.strip():
         assert bad.strip() not in str(info.value)

@@ -4,8 +4,8 @@ import json
 
 from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.errors import (
+    KeyServerCallError,
     KeyServerDeniedError,
-    KeyServerError,
     KeyServerProtocolError,
     KeyServerRevokedError,
     KeyServerUnavailableError,
@@ -66,5 +66,5 @@ def test_unknown_slug_is_generic_with_server_detail() -> None:
     err = problem_to_error(
         409, PJ, doc(type="urn:rwc:problem:pending", detail="never committed"), what="x"
     )
-    assert type(err) is KeyServerError
+    assert type(err) is KeyServerCallError
     assert "never committed" in str(err)

@@ -47,11 +47,16 @@ def test_readme_links_resolve() -> None:
 
 
 def test_readme_keyserver_exit_codes_match() -> None:
+    """README shows keyserver's one exit-code table (keyserver.cli.errors), row for row."""
     section = _section(README.read_text(encoding="utf-8"), "Exit codes of `keyserver`")
-    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)}
-    actual = {
+    rows = re.findall(r"^\| (\d+) \| (.+?) \|$", section, re.M)
+    documented = {int(code): meaning for code, meaning in rows}
+    actual = {int(code): _strip_hint(meaning) for code, _, meaning in cli_errors.EXIT_CODE_TABLE}
+    assert documented == actual
+    # Every EXIT_* constant is in the table.
+    constants = {
         value
         for name, value in vars(cli_errors).items()
         if name.startswith("EXIT_") and isinstance(value, int)
     }
-    assert documented == actual
+    assert constants == set(actual)

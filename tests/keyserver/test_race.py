@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 @contextmanager
 def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
-    """``count`` separate uvicorn processes serving keyserver.http.app:app_from_env."""
+    """``count`` separate uvicorn processes serving keyserver.cli.local:app_factory."""
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -69,7 +69,7 @@ def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
             "-m",
             "uvicorn",
             "--factory",
-            "keyserver.http.app:app_from_env",
+            "keyserver.cli.local:app_factory",
             "--host",
             "127.0.0.1",
             "--port",

@@ -13,8 +13,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from keyserver.cli.local import app_factory
 from keyserver.domain.keys import KeyRing, SealedDataError
-from keyserver.domain.settings import ConfigError, Settings, known_env
+from keyserver.domain.settings import ConfigError, Settings
 from keyserver.store import init_database, make_engine, migrations
 from keyserver.store.models import Base
 
@@ -92,14 +93,24 @@ def test_migrations_match_models_and_pragmas(settings: Settings, backend: str) -
         engine.dispose()
 
 
-def test_known_env_filters_foreign_variables(tmp_path: Path) -> None:
-    environ = {
-        "KEYSERVER_TOKEN": "rwc_x",
-        "KEYSERVER_SERVER": "https://x",
-        "KEYSERVER_CONTACT": "c@x",
-        "KEYSERVER_MASTER_KEY": "A" * 43,
-        "HOME": "/root",
-    }
-    env = known_env(environ)
-    assert env == {"KEYSERVER_CONTACT": "c@x", "KEYSERVER_MASTER_KEY": "A" * 43}
-    assert Settings.load(data_dir=tmp_path, env=env).contact == "c@x"
+def test_worker_factory_ignores_cli_variables_and_refuses_misspelled_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one uvicorn factory agrees with `keyserver serve`: a misspelled setting fails.
+
+    (The removed keyserver.http.app:app_from_env silently dropped it, so a worker could
+    run with the default 72h waiting period while the operator had set another.)
+    """
+    for name in [k for k in os.environ if k.startswith("KEYSERVER_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("KEYSERVER_DATABASE_URL", f"sqlite:///{tmp_path / 'ks.store'}")
+    monkeypatch.setenv("KEYSERVER_MASTER_KEY", "A" * 43)
+    monkeypatch.setenv("KEYSERVER_CONTACT", "c@x")
+    # The command's own variables are not settings and are not refused.
+    monkeypatch.setenv("KEYSERVER_TOKEN", "rwc_x")
+    monkeypatch.setenv("KEYSERVER_SERVER", "https://x")
+    app = app_factory()
+    assert app.state.service.settings.contact == "c@x"
+    monkeypatch.setenv("KEYSERVER_LOSS_WAITNG_PERIOD", "24h")
+    with pytest.raises(ConfigError, match="unknown setting 'loss_waitng_period'"):
+        app_factory()

@@ -210,7 +210,36 @@ def test_serve_with_tls(h: ModuleType, cli: Any, data_dir: Any, tmp_path: Path) 
             "whoami", "--server", url, env=h.clean_env(KEYSERVER_TOKEN=data_dir.admin_token)
         )
         assert untrusted.code == 7
-        assert "TLS failure" in untrusted.err and "KEYSERVER_CA_BUNDLE" in untrusted.err
+        assert "TLS" in untrusted.err and "KEYSERVER_CA_BUNDLE" in untrusted.err
+        # An inherited REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE does not decide whom the token
+        # goes to (the same trust-store rule as rwc's).
+        # (A process: requests reads these from the real environment.)
+        for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            token = data_dir.admin_token
+            inherited = run(
+                "whoami", "--server", url, KEYSERVER_TOKEN=token, **{variable: str(cert)}
+            )
+            assert inherited.returncode == 7, (variable, inherited.stderr)
+        # --ca-bundle, like rwc's.
+        flag = cli(
+            "whoami",
+            "--json",
+            "--server",
+            url,
+            "--ca-bundle",
+            os.fspath(cert),
+            env=h.clean_env(KEYSERVER_TOKEN=data_dir.admin_token),
+        )
+        assert flag.code == 0 and flag.json()["name"] == "admin", flag
+        missing = cli(
+            "whoami",
+            "--server",
+            url,
+            "--ca-bundle",
+            os.fspath(tmp_path / "nope.pem"),
+            env=h.clean_env(KEYSERVER_TOKEN=data_dir.admin_token),
+        )
+        assert missing.code == 3 and "CA bundle not found" in missing.err, missing
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=TIMEOUT) == 0

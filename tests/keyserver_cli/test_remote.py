@@ -163,7 +163,7 @@ def test_official_over_http(
     assert again.code == 0, again
     wrong = head[:-1] + ("0" if head[-1] != "0" else "1")
     again = cli("audit", "verify", "--expect-head", wrong, "--server", server, env=aud)
-    assert again.code == 1 and "recorded head differs" in again.err
+    assert again.code == 1 and "recorded head is not in the chain" in again.err
 
 
 def test_refusals_map_to_exit_codes(
@@ -203,14 +203,32 @@ def test_remote_configuration_errors(cli: Any, h: ModuleType, server: str) -> No
 
     env = _as(h, "rwc_" + "A" * 43)
     result = cli("whoami", "--server", "http://keys.city.example", env=env)
-    assert result.code == 3 and "plain http to a non-loopback host" in result.err
+    assert result.code == 3 and "refusing plain http:// to 'http://keys.city.example'" in result.err
     result = cli("whoami", "--server", "ftp://127.0.0.1", env=env)
-    assert result.code == 3 and "is not an http(s) URL" in result.err
+    assert result.code == 3 and "--server: " in result.err and "ftp://127.0.0.1" in result.err
 
     result = cli("sweep", "--server", server, env=env)
     assert result.code == 2 and "works only on a data directory" in result.err
     result = cli("init", env=h.clean_env(KEYSERVER_SERVER=server))
     assert result.code == 3 and "no data directory" in result.err
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        # A host NAME that starts with "127." is not a loopback address: plain http to it
+        # would hand the admin's token to whoever runs that name.
+        ("http://127.attacker.example", "refusing plain http:// to 'http://127.attacker.example'"),
+        ("http://127.0.0.1.nip.example:8443", "refusing plain http://"),
+        ("https://admin:pw@keys.city.example", "--server: the key-server URL is refused"),
+        ("https://keys.city.example/?x=1", "--server: the key-server URL is refused"),
+    ],
+)
+def test_server_url_policy_is_rwcs(cli: Any, h: ModuleType, url: str, message: str) -> None:
+    """keyserver --server follows the same URL policy as rwc (pycontainer.client.server_url)."""
+    result = cli("whoami", "--server", url, env=_as(h, "rwc_" + "A" * 43))
+    assert result.code == 3, result
+    assert message in result.err and "Traceback" not in result.err
 
 
 def test_server_unreachable(cli: Any, h: ModuleType) -> None:
@@ -260,6 +278,19 @@ def test_server_from_environment_and_toml(
             6,
             "held (suspended)",
         ),
+        # Server text reaches the terminal only sanitised (no escape sequences).
+        (
+            ["whoami"],
+            403,
+            json.dumps(
+                {"type": "urn:rwc:problem:forbidden", "status": 403, "detail": "no\x1b[2J way"}
+            ).encode(),
+            4,
+            "no [2J way (forbidden)",
+        ),
+        (["whoami"], 200, json.dumps({"name": "evil\x1b]0;pwned\x07"}).encode(), 0, ""),
+        # An answer over the size limit is refused, not read into memory.
+        (["whoami"], 200, b'{"name": "' + b"x" * (2 << 20) + b'"}', 7, "too large"),
     ],
 )
 def test_odd_server_answers(
@@ -290,3 +321,4 @@ def test_odd_server_answers(
     assert result.code == code, result
     assert message in result.err
     assert "Traceback" not in result.err
+    assert "\x1b" not in result.out + result.err and "\x07" not in result.out + result.err

@@ -1,0 +1,163 @@
+"""The HTTP rules both commands follow when they talk to a key server.
+
+`rwc` (pycontainer.client.keyserver) and `keyserver --server URL` (keyserver/cli/remote.py)
+send bearer tokens to a key server; one module decides, for both, how:
+
+* which URLs may receive a token: pycontainer.client.server_url (https, or http to a
+  loopback address only);
+* whom TLS trusts (:func:`trust_store`): the file the user named (``--ca-bundle``,
+  ``RWC_CA_BUNDLE`` / ``KEYSERVER_CA_BUNDLE``), else the certifi store requests ships with.
+  Never ``verify=True``: requests would then let REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from
+  the environment decide whom a token is sent to, and an inherited variable is not a
+  decision the user made. There is deliberately no way to switch verification off;
+* no redirects (the token goes to the named server only), a timeout on every call, and
+  answers read under a size limit (:func:`send`, :func:`iter_lines_limited`): a hostile
+  server must not be able to exhaust the client's memory;
+* what the server says is shown only after :func:`pycontainer.client.problems.clean_text`
+  (no terminal escape sequences from a compromised server);
+* problem documents are recognised by :data:`PROBLEM_PREFIX` (spec/protocol.md §errors).
+
+Spec anchors: spec/protocol.md §transport, §auth, §errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from pycontainer.errors import ContainerError, KeyServerProtocolError
+
+# spec §errors: every refusal is an RFC 9457 document whose type is this prefix + a slug.
+PROBLEM_PREFIX = "urn:rwc:problem:"
+MAX_RESPONSE_BYTES = 1 << 20  # a key-server answer is a few hundred bytes; 1 MiB is plenty
+MAX_LINE_BYTES = 1 << 20  # one line of a streamed answer (an audit entry)
+_CHUNK = 65536
+
+
+class CaBundleError(ContainerError):
+    """The CA bundle named by the user does not exist or is not a file."""
+
+
+def trust_store(ca_bundle: str | None, *, option: str) -> str:
+    """Return the file TLS verification trusts: ``ca_bundle``, else requests' certifi store.
+
+    Args:
+        ca_bundle: The PEM file the user named, or None.
+        option: How the user names it (for the hint), e.g. ``--ca-bundle (or RWC_CA_BUNDLE)``.
+
+    Raises:
+        CaBundleError: ``ca_bundle`` is not a file.
+    """
+    if not ca_bundle:
+        # Security: a named file, never True (see the module docstring: REQUESTS_CA_BUNDLE).
+        return str(requests.utils.DEFAULT_CA_BUNDLE_PATH)
+    if not Path(ca_bundle).is_file():
+        raise CaBundleError(
+            f"CA bundle not found: {ca_bundle}",
+            hint=f"{option} must name a PEM file of CA certificates",
+        )
+    return ca_bundle
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Adds the bearer token; passing auth explicitly also stops requests consulting ~/.netrc."""
+
+    def __init__(self, token: str) -> None:
+        # A token is header material: refuse anything that could split or fold the header.
+        if not token or not all(0x21 <= ord(c) <= 0x7E for c in token):
+            raise ContainerError("the bearer token contains characters a token cannot have")
+        self._token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the Authorization header of ``r``."""
+        r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
+        return "BearerAuth(<redacted>)"
+
+
+def open_response(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    auth: BearerAuth,
+    verify: str,
+    timeout: tuple[float, float],
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+) -> requests.Response:
+    """Send one request under the rules above; the caller reads and closes the response.
+
+    Raises:
+        requests.exceptions.RequestException: The request failed (callers map it).
+    """
+    return session.request(
+        method,
+        url,
+        json=body,
+        params=params,
+        auth=auth,
+        timeout=timeout,
+        # Per request, so neither the session nor the environment overrides it.
+        verify=verify,
+        # Redirects are not followed: the token must only ever go to the named server.
+        allow_redirects=False,
+        stream=True,
+    )
+
+
+def read_limited(resp: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    """Read a whole answer, refusing one larger than ``limit`` bytes.
+
+    Raises:
+        KeyServerProtocolError: The answer is larger than the limit.
+    """
+    declared = resp.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise KeyServerProtocolError("the key server's answer is too large")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in resp.iter_content(chunk_size=_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise KeyServerProtocolError("the key server's answer is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def iter_lines_limited(resp: requests.Response, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Yield the non-empty lines of a streamed answer, refusing a line over ``limit`` bytes.
+
+    A streamed answer (the audit export) may be long as a whole; each line must be bounded.
+
+    Raises:
+        KeyServerProtocolError: A line is longer than the limit.
+    """
+    pending = b""
+    for chunk in resp.iter_content(chunk_size=_CHUNK):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if len(line) > limit:
+                raise KeyServerProtocolError("the key server sent a line that is too long")
+            if line.strip():
+                yield line
+        if len(pending) > limit:
+            raise KeyServerProtocolError("the key server sent a line that is too long")
+    if pending.strip():
+        yield pending
+
+
+def problem_slug(doc: object) -> str | None:
+    """Return the slug of a problem document (spec §errors), or None if it is not one."""
+    if not isinstance(doc, dict):
+        return None
+    ptype = doc.get("type")
+    if isinstance(ptype, str) and ptype.startswith(PROBLEM_PREFIX):
+        return ptype[len(PROBLEM_PREFIX) :]
+    return None

@@ -1,0 +1,161 @@
+"""The two commands speak alike (issue 9), through the installed commands as processes.
+
+--version; --json errors as one JSON document with ``ok``; a closed stdout ends quietly with
+status 0; ``-`` as a file name means stdout or is refused clearly; no silent abbreviations;
+a mistyped option names the nearest one and the subcommand's help.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+RWC = BIN / "rwc"
+KEYSERVER = BIN / "keyserver"
+TIMEOUT = 120
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("KEYSERVER_", "RWC_"))}
+
+
+def run(*argv: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [os.fspath(a) for a in argv],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def run_into_closed_pipe(*argv: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    """Run with stdout a pipe whose reader has already gone (`... | head -0`)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # before the child starts: its first write fails with EPIPE
+    try:
+        return subprocess.run(
+            [os.fspath(a) for a in argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            timeout=TIMEOUT,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("conventions") / "data"
+    result = run(KEYSERVER, "init", "--data-dir", path)
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.mark.parametrize("command", [RWC, KEYSERVER])
+def test_version(command: Path) -> None:
+    result = run(command, "--version")
+    assert result.returncode == 0, result.stderr
+    name, version = result.stdout.split()
+    assert name == command.name and version[0].isdigit()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        (RWC, "--json", "ls"),  # a missing argument
+        (RWC, "ls", "x.rwc", "--json", "--lng"),
+        (KEYSERVER, "--json", "search", "--lable", "x"),
+        (KEYSERVER, "status", "--json"),
+    ],
+)
+def test_json_usage_errors_are_json(argv: tuple[str | Path, ...]) -> None:
+    result = run(*argv)
+    assert result.returncode == 2, result.stderr
+    doc = json.loads(result.stderr)
+    assert doc["ok"] is False
+    assert doc["error"]["exit_code"] == 2 and doc["error"]["kind"] == "usage"
+    assert doc["error"]["message"] and "--help" in doc["error"]["hint"]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "unknown", "nearest", "help_of"),
+    [
+        ((RWC, "ls", "x.rwc", "--lng"), "--lng", "--long", "rwc ls"),
+        ((RWC, "open", "x.rwc", "--directroy", "d"), "--directroy", "--directory", "rwc open"),
+        ((KEYSERVER, "search", "--lable", "x"), "--lable", "--label", "keyserver search"),
+        # The typo also leaves a required option missing: the typo is what to fix.
+        ((KEYSERVER, "suspend", "--reson", "x"), "--reson", "--reason", "keyserver suspend"),
+        ((RWC, "seal", "a", "--outptu", "x"), "--outptu", "--output", "rwc seal"),
+        (
+            (KEYSERVER, "audit", "verify", "--expect-haed", "1:00"),
+            "--expect-haed",
+            "--expect-head",
+            "keyserver audit verify",
+        ),
+    ],
+)
+def test_mistyped_option_names_the_nearest_and_the_subcommand_help(
+    argv: tuple[str | Path, ...], unknown: str, nearest: str, help_of: str
+) -> None:
+    result = run(*argv)
+    assert result.returncode == 2, result.stderr
+    assert f"unknown option {unknown}" in result.stderr
+    assert f"did you mean {nearest}? see `{help_of} --help`" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # --lo would have meant --long, --lab --label: a prefix is not an option.
+        (RWC, "ls", "x.rwc", "--lo"),
+        (KEYSERVER, "search", "--lab", "x"),
+        (KEYSERVER, "report-loss", "--medium", "m", "--reason", "r", "--no", "--yes"),
+    ],
+)
+def test_no_silent_abbreviations(argv: tuple[str | Path, ...]) -> None:
+    result = run(*argv)
+    assert result.returncode == 2, result.stderr
+    assert "unknown option" in result.stderr
+
+
+def test_closed_pipe_ends_quietly_with_status_0(data_dir: Path) -> None:
+    for argv in (
+        (RWC, "--help"),
+        (KEYSERVER, "--help"),
+        (KEYSERVER, "audit", "export", "--data-dir", data_dir),
+        (KEYSERVER, "audit", "list", "--json", "--data-dir", data_dir),
+    ):
+        result = run_into_closed_pipe(*argv)
+        assert result.returncode == 0, (argv, result.stderr)
+        assert result.stderr == "", (argv, result.stderr)
+
+
+def test_dash_means_stdout_or_is_refused_clearly(data_dir: Path, tmp_path: Path) -> None:
+    exported = run(KEYSERVER, "audit", "export", "-o", "-", "--data-dir", data_dir)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout.splitlines()[0])["seq"] == 1
+    source = tmp_path / "a.txt"
+    source.write_text("a")
+    sealed = run(
+        RWC, "seal", source, "-o", "-", "--server", "https://keys.city.example", "--no-password"
+    )
+    assert sealed.returncode == 2 and "cannot write a container to stdout" in sealed.stderr
+    assert not Path("-").exists()
+    for sub in ("ls", "info", "verify"):
+        result = run(RWC, sub, "-")
+        assert result.returncode == 2, result.stderr
+        assert "not from stdin (-)" in result.stderr
