@@ -45,6 +45,7 @@ _SLUG_EXIT = {
     "destroyed": EXIT_REFUSED,
     "expired": EXIT_REFUSED,
     "suspended": EXIT_REFUSED,
+    "attempts-exhausted": EXIT_REFUSED,
     "payload-too-large": EXIT_REFUSED,
     "unsupported-media-type": EXIT_REFUSED,
     "unavailable": EXIT_UNAVAILABLE,

@@ -21,6 +21,7 @@ from keyserver.cli.errors import (
     CliError,
     exit_code_for_slug,
 )
+from keyserver.cli.messages import suggestion_hint
 
 PROBLEM_PREFIX = "urn:rwc:problem:"
 _SCOPE_PATH = {"container": "containers", "medium": "media", "issuer": "issuers"}
@@ -140,6 +141,8 @@ class RemoteBackend:
             hint = "KEYSERVER_TOKEN is missing, wrong, expired or revoked"
         elif slug == "forbidden":
             hint = "this principal lacks the role the command needs (see `keyserver whoami`)"
+        elif isinstance(doc.get("suggestions"), list) and doc["suggestions"]:
+            hint = suggestion_hint([str(n) for n in doc["suggestions"]])
         elif doc.get("contact"):
             hint = f"contact: {doc['contact']}"
         return CliError(f"{detail} ({slug})", hint=hint, exit_code=exit_code_for_slug(slug))
@@ -194,12 +197,32 @@ class RemoteBackend:
         return dict(self._json("POST", f"/v1/tokens/{_segment(token_id)}/revoke", body={}))
 
     def act(
-        self, action: Action, scope: Scope, target: str, reason: str, public_reason: str | None
+        self,
+        action: Action,
+        scope: Scope,
+        target: str,
+        reason: str,
+        public_reason: str | None,
+        *,
+        cause: str | None = None,
     ) -> Json:
         """POST /v1/{containers|media|issuers}/{target}/{action}."""
         path = f"/v1/{_SCOPE_PATH[scope]}/{_segment(target)}/{action}"
-        body = {"reason": reason, "public_reason": public_reason}
+        body: Json = {"reason": reason, "public_reason": public_reason}
+        if cause is not None:
+            body["cause"] = cause
         return dict(self._json("POST", path, body=body))
+
+    def media_list(self, after: str | None, limit: int) -> Json:
+        """GET /v1/media."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        return dict(self._json("GET", "/v1/media", params=params))
+
+    def medium_info(self, medium: str) -> Json:
+        """GET /v1/media/{medium}."""
+        return dict(self._json("GET", f"/v1/media/{_segment(medium)}"))
 
     def report_loss(
         self,
@@ -209,6 +232,7 @@ class RemoteBackend:
         *,
         now: bool,
         waiting_period_seconds: int | None,
+        lost_at: str | None = None,
     ) -> Json:
         """POST /v1/media/{medium}/loss-report."""
         body = {
@@ -216,6 +240,7 @@ class RemoteBackend:
             "public_reason": public_reason,
             "now": now,
             "waiting_period_seconds": waiting_period_seconds,
+            "lost_at": lost_at,
         }
         path = f"/v1/media/{_segment(medium)}/loss-report"
         return dict(self._json("POST", path, body=body))
@@ -231,9 +256,11 @@ class RemoteBackend:
             params["after"] = after
         return dict(self._json("GET", "/v1/containers", params=params))
 
-    def medium_report(self, medium: str) -> Json:
+    def medium_report(self, medium: str, *, since: str | None = None) -> Json:
         """GET /v1/media/{medium}/report."""
-        return dict(self._json("GET", f"/v1/media/{_segment(medium)}/report"))
+        params = {"since": since} if since else None
+        path = f"/v1/media/{_segment(medium)}/report"
+        return dict(self._json("GET", path, params=params))
 
     def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
         """GET /v1/audit."""

@@ -14,9 +14,10 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "KEYSERVER_"
 CONFIG_FILE_NAME = "keyserver.toml"
@@ -34,7 +35,14 @@ class ConfigError(ValueError):
     """The configuration is invalid or the master key cannot be loaded."""
 
 
-_DURATIONS = {"pending_ttl", "challenge_ttl", "loss_waiting_period", "sweep_interval"}
+_DURATIONS = {
+    "pending_ttl",
+    "challenge_ttl",
+    "loss_waiting_period",
+    "sweep_interval",
+    "attempt_window",
+    "short_waiting_period",
+}
 _INTS = {
     "default_attempt_budget",
     "max_body_bytes",
@@ -43,10 +51,19 @@ _INTS = {
     "max_waiting_period_days",
     "audit_inline_ids_max",
     "pool_size",
+    "principal_attempt_cap",
+    "medium_attempt_cap",
 }
-_BOOLS = {"trust_proxy"}
+_BOOLS = {"trust_proxy", "require_medium"}
 _PATHS = {"master_key_file", "data_dir"}
-_STRS = {"database_url", "master_key_b64", "server_id", "contact", "sqlite_synchronous"}
+_STRS = {
+    "database_url",
+    "master_key_b64",
+    "server_id",
+    "contact",
+    "sqlite_synchronous",
+    "display_timezone",
+}
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
 
@@ -76,6 +93,16 @@ class Settings:
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL (default) makes every
             committed audit entry survive power loss.
         pool_size: Connection pool size (PostgreSQL).
+        require_medium: Refuse to register a container without a medium (spec §media).
+        principal_attempt_cap: Unconfirmed evaluations one principal may have across all
+            containers within ``attempt_window`` (spec §receipt).
+        medium_attempt_cap: Unconfirmed evaluations on the containers of one medium
+            within ``attempt_window``, whoever made them (spec §receipt).
+        attempt_window: The sliding window of the two caps above.
+        short_waiting_period: A loss report's waiting period below this asks for a
+            confirmation in the ``keyserver`` command, as ``--now`` does.
+        display_timezone: IANA zone in which times are shown to people (with their
+            offset); empty: the server's local zone. JSON always carries UTC.
         clock: Returns the current aware UTC time (injectable for tests).
         rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
     """
@@ -99,6 +126,12 @@ class Settings:
     busy_timeout_ms: int = 5000
     sqlite_synchronous: str = "FULL"
     pool_size: int = 10
+    require_medium: bool = False
+    principal_attempt_cap: int = 30
+    medium_attempt_cap: int = 50
+    attempt_window: timedelta = timedelta(hours=24)
+    short_waiting_period: timedelta = timedelta(hours=24)
+    display_timezone: str = ""
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
 
@@ -120,6 +153,13 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
+        for name in ("principal_attempt_cap", "medium_attempt_cap"):
+            if not 1 <= getattr(self, name) <= 1_000_000:
+                raise ConfigError(f"{name} must be in 1..1000000")
+        if self.attempt_window <= timedelta(0):
+            raise ConfigError("attempt_window must be positive")
+        if self.display_timezone:
+            display_zone(self.display_timezone)  # fails at start, not at the first report
 
     @classmethod
     def load(
@@ -208,6 +248,23 @@ class Settings:
         if len(key) != MASTER_KEY_BYTES:
             raise ConfigError("the master key must be exactly 32 bytes")
         return key
+
+
+def display_zone(name: str) -> tzinfo:
+    """The zone times are shown in: the IANA zone ``name``, or the local zone if empty.
+
+    Raises:
+        ConfigError: ``name`` is not a zone of the installed tz database.
+    """
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"display_timezone {name!r} is not a time zone (e.g. Asia/Tokyo, UTC)"
+        ) from exc
 
 
 def known_env(environ: Mapping[str, str]) -> dict[str, str]:

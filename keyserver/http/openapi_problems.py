@@ -32,6 +32,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "contact": {"type": ["string", "null"], "description": "whom to contact"},
         "revoked_at": {"type": ["string", "null"], "description": "destroyed: when"},
         "reason": {"type": ["string", "null"], "description": "destroyed/suspended: public"},
+        "suggestions": {
+            "type": "array",
+            "description": "not-found: the nearest existing names (did you mean ...?)",
+            "items": {"type": "string"},
+        },
         "not_after": {"type": ["string", "null"], "description": "expired: the limit"},
         "errors": {
             "type": "array",
@@ -57,6 +62,7 @@ STATUS = {
     "payload-too-large": 413,
     "unsupported-media-type": 415,
     "suspended": 423,
+    "attempts-exhausted": 429,
     "unavailable": 503,
 }
 
@@ -82,6 +88,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "destroyed",
         "expired",
         "suspended",
+        "attempts-exhausted",
     ),
     ("POST", "/v1/containers/{container_id}/commit"): (
         *_AUTH,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     literal,
     select,
     union_all,
@@ -33,6 +34,7 @@ from keyserver.store.models import (
     Container,
     ContainerReader,
     ContainerReaderGroup,
+    Medium,
     Principal,
     PrincipalGroup,
     PrincipalRole,
@@ -106,6 +108,7 @@ def view_of(session: Session, c: Container) -> ContainerView:
         public_reason=c.public_reason,
         readers=frozenset(names),
         reader_groups=frozenset(groups),
+        suspend_cause=c.suspend_cause,
     )
 
 
@@ -140,10 +143,73 @@ def apply_transition(
     return list(session.execute(stmt).scalars())
 
 
-def consume_expired_challenges(session: Session, now: datetime) -> int:
-    """Delete challenges past their expiry (they can no longer confirm anything)."""
-    result = session.execute(delete(Challenge).where(Challenge.expires_at < now))
+def consume_expired_challenges(
+    session: Session, now: datetime, keep_since: datetime | None = None
+) -> int:
+    """Delete challenges past their expiry that left the attempt window.
+
+    An expired challenge can no longer confirm anything, but an unconfirmed one still
+    counts against its principal and medium until it is older than ``keep_since``
+    (now - ``attempt_window``, spec §receipt).
+    """
+    cond = Challenge.expires_at < now
+    if keep_since is not None:
+        cond = cond & (Challenge.issued_at < keep_since)
+    result = session.execute(delete(Challenge).where(cond))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- Media (spec §media) ---
+
+
+def medium_by_key(session: Session, key: str) -> Medium | None:
+    """The medium whose matching key (canonical id, case-folded) is ``key``."""
+    return session.get(Medium, key)
+
+
+def medium_names(session: Session) -> list[str]:
+    """Every medium's canonical name (for "did you mean ...?")."""
+    return list(session.execute(select(Medium.name)).scalars())
+
+
+def principal_names(session: Session) -> list[str]:
+    """Every principal's name (for "did you mean ...?")."""
+    return list(session.execute(select(Principal.name)).scalars())
+
+
+def media_page(
+    session: Session, after: str | None, limit: int
+) -> list[tuple[Medium, dict[str, int]]]:
+    """Media ordered by key after a cursor, each with its container count per state."""
+    stmt = select(Medium)
+    if after is not None:
+        stmt = stmt.where(Medium.key > after)
+    rows = list(session.execute(stmt.order_by(Medium.key).limit(limit)).scalars())
+    counts: dict[str, dict[str, int]] = {m.name: {} for m in rows}
+    if rows:
+        for name, state, n in session.execute(
+            select(Container.medium, Container.state, func.count())
+            .where(Container.medium.in_(list(counts)))
+            .group_by(Container.medium, Container.state)
+        ).all():
+            counts[str(name)][str(state)] = int(n)
+    return [(m, counts[m.name]) for m in rows]
+
+
+def unconfirmed_in_window(
+    session: Session, *, principal_id: int | None, medium: str | None, since: datetime
+) -> int:
+    """Unconfirmed evaluations in the window by a principal, or on a medium (spec §receipt)."""
+    stmt = (
+        select(func.count())
+        .select_from(Challenge)
+        .where(Challenge.issued_at > since, Challenge.confirmed_at.is_(None))
+    )
+    if principal_id is not None:
+        stmt = stmt.where(Challenge.principal_id == principal_id)
+    if medium is not None:
+        stmt = stmt.where(Challenge.medium == medium)
+    return int(session.execute(stmt).scalar_one())
 
 
 def challenge_by_hash(session: Session, digest: bytes) -> Challenge | None:

@@ -38,7 +38,7 @@ def _pg_admin() -> psycopg.Connection[Any] | None:
 
 TABLES = (
     "audit_log, audit_head, challenges, container_reader_groups, container_readers,"
-    " containers, tokens, principal_groups, principal_roles, principals"
+    " containers, media, tokens, principal_groups, principal_roles, principals"
 )
 
 
