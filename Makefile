@@ -27,6 +27,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	for d in tests/*/; do MYPYPATH=$$d:bench $(BIN)/mypy $$d || exit 1; done
 
 vectors: venv

@@ -17,7 +17,7 @@ from typing import Any
 def stream_seal_rate(total: int, workers: int, chunk_log2: int, runs: int) -> float | None:
     """Best-of-runs bytes/second of EncryptingSink over ``total`` bytes, or None if unavailable."""
     try:
-        from pycontainer.format.stream import EncryptingSink  # noqa: PLC0415 - internal, optional
+        from pycontainer._engine.pipeline import EncryptingSink  # noqa: PLC0415 - internal, optional
     except ImportError:
         return None
 

@@ -9,7 +9,7 @@ Public Python API (stable; used by the ``keyserver`` CLI and the tests):
 - :func:`keyserver.store.init_database`, :func:`keyserver.store.migrate`.
 - :class:`keyserver.service.KeyService`: every operation, each taking an acting
   :class:`keyserver.domain.lifecycle.Actor` (``KeyService.local_actor(name)`` for local mode).
-- :func:`keyserver.http.app.create_app`, :func:`keyserver.http.app.app_from_env` (uvicorn factory),
-  :func:`keyserver.http.app.serve`.
+- :func:`keyserver.http.app.create_app`, :func:`keyserver.http.app.app_from_env` (uvicorn factory).
+  Serving (one or several workers) is the ``keyserver serve`` command's (keyserver/cli/).
 - :func:`keyserver.testing.running_server`, :func:`keyserver.testing.bootstrap_principal`.
 """

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Self
 
 from pycontainer._engine.extract import extract_entries
+from pycontainer._engine.pipeline import open_chunks
 from pycontainer.errors import (
     FormatError,
     InputError,
@@ -42,7 +43,7 @@ from pycontainer.format import archive, keyschedule
 from pycontainer.format import header as hdr
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
-from pycontainer.format.stream import Layout, StreamCipher, open_chunks
+from pycontainer.format.stream import Layout, StreamCipher
 from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
 
 Progress = Callable[[int, int], None]

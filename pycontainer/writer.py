@@ -3,10 +3,10 @@
 Order of work, so that bad input costs nothing: collect and check the inputs (refusing
 symlinks, devices, FIFOs and sockets), check the destination, run the key-release step,
 then seal the payload into a temp file beside the destination, fsync it, and rename it into
-place. Files are sealed chunk-parallel (:func:`~pycontainer.format.stream.seal_chunks`: the sizes
+place. Files are sealed chunk-parallel (:func:`~pycontainer._engine.pipeline.seal_chunks`: the sizes
 and the index are known before the first byte is read, so every chunk's plaintext source and
 ciphertext offset are fixed); a stream goes through
-:class:`~pycontainer.format.stream.EncryptingSink`. Any failure removes the
+:class:`~pycontainer._engine.pipeline.EncryptingSink`. Any failure removes the
 temp file; a source file that changes size while it is read fails the seal instead of
 producing an index that lies.
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pycontainer._engine.pipeline import EncryptingSink, seal_chunks
 from pycontainer.errors import (
     ContainerError,
     FormatError,
@@ -38,7 +39,7 @@ from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsigned
-from pycontainer.format.stream import EncryptingSink, seal_chunks, sealed_length
+from pycontainer.format.stream import sealed_length
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
 
 RandomSource = Callable[[int], bytes]

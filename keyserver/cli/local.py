@@ -19,7 +19,7 @@ import stat
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from sqlalchemy.exc import DBAPIError, ProgrammingError, SQLAlchemyError
@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError, SQLAlchemyError
 from keyserver.cli import workers as workers_module
 from keyserver.cli.backend import Action, Json, Scope
 from keyserver.cli.config import COMMAND_KEYS, load_settings
+from keyserver.cli.context import Context
 from keyserver.cli.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -41,12 +42,10 @@ from keyserver.domain.errors import KeyServerError
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import MASTER_KEY_BYTES, ConfigError, Settings
-from keyserver.service import KeyService, parse_time
+from keyserver.domain.validation import parse_time
+from keyserver.service import KeyService
 from keyserver.store import init_database, migrate
 from keyserver.store.writelock import LOCK_SUFFIX
-
-if TYPE_CHECKING:
-    from keyserver.cli.main import Context
 
 T = TypeVar("T")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

@@ -36,15 +36,13 @@ from typing import Any, TextIO
 from keyserver.cli import incident
 from keyserver.cli.backend import Backend
 from keyserver.cli.config import (
-    DURATION_SETTINGS,
     SETTING_FLAGS,
-    Resolved,
     load_settings,
     parse_duration,
     resolve,
 )
+from keyserver.cli.context import Context
 from keyserver.cli.errors import (
-    EXIT_ABORTED,
     EXIT_CONFIG,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -330,108 +328,41 @@ def protect_ids(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     return [*out, "--", *tail] if tail else out
 
 
-# -- context ---------------------------------------------------------------------------------
+# -- backends -------------------------------------------------------------------------------
 
 
-class Context:
-    """What a command handler needs: parsed args, output, configuration, streams."""
+def open_backend(ctx: Context) -> Backend:
+    """Open the local or remote backend for this invocation."""
+    if ctx.remote:
+        # Remote mode does not load the database layer (fast start, fewer deps).
+        from keyserver.cli.remote import RemoteBackend, check_server_url  # noqa: PLC0415
 
-    def __init__(
-        self,
-        args: argparse.Namespace,
-        out: Output,
-        resolved: Resolved,
-        stdin: TextIO,
-    ) -> None:
-        self.args = args
-        self.out = out
-        self.resolved = resolved
-        self.stdin = stdin
-
-    def opt(self, name: str, *, default: Any = None) -> Any:
-        """A common option (they are SUPPRESSed when not given)."""
-        return getattr(self.args, name, default)
-
-    def setting_overrides(self) -> dict[str, Any]:
-        """Server settings given as flags (durations parsed)."""
-        overrides: dict[str, Any] = {}
-        for name, _help in SETTING_FLAGS:
-            value = getattr(self.args, "set_" + name, None)
-            if value is None:
-                continue
-            overrides[name] = parse_duration(value) if name in DURATION_SETTINGS else value
-        return overrides
-
-    @property
-    def remote(self) -> bool:
-        """Remote mode: ``--server``, or a server URL from env/TOML without ``--data-dir``.
-
-        Flags beat the environment: ``--data-dir`` selects local mode even when
-        KEYSERVER_SERVER is set, ``--server`` remote mode even when KEYSERVER_DATA_DIR is.
-        """
-        r = self.resolved
-        if r.server_from_flag and r.data_dir_from_flag:
+        url = check_server_url(str(ctx.resolved.command["server"]))
+        if not ctx.resolved.token:
             raise CliError(
-                "both --data-dir and --server are given",
-                hint="use --data-dir for local mode or --server for remote mode, not both",
-                exit_code=EXIT_USAGE,
+                "no token for remote mode",
+                hint="export KEYSERVER_TOKEN=rwc_... (tokens are never passed as flags)",
+                exit_code=EXIT_CONFIG,
             )
-        if r.data_dir_from_flag:
-            return False
-        return bool(r.command.get("server"))
+        ca = ctx.resolved.command.get("ca_bundle")
+        return RemoteBackend(url, ctx.resolved.token, verify=str(ca) if ca else True)
+    from keyserver.cli.local import LocalBackend  # noqa: PLC0415 - see above
 
-    def backend(self) -> Backend:
-        """Open the local or remote backend for this invocation."""
-        if self.remote:
-            # Remote mode does not load the database layer (fast start, fewer deps).
-            from keyserver.cli.remote import RemoteBackend, check_server_url  # noqa: PLC0415
-
-            url = check_server_url(str(self.resolved.command["server"]))
-            if not self.resolved.token:
-                raise CliError(
-                    "no token for remote mode",
-                    hint="export KEYSERVER_TOKEN=rwc_... (tokens are never passed as flags)",
-                    exit_code=EXIT_CONFIG,
-                )
-            ca = self.resolved.command.get("ca_bundle")
-            return RemoteBackend(url, self.resolved.token, verify=str(ca) if ca else True)
-        from keyserver.cli.local import LocalBackend  # noqa: PLC0415 - see above
-
-        settings = load_settings(self.resolved, self.setting_overrides())
-        # Audit commands only read; `audit verify` must report a chain that a wrong key
-        # cannot verify instead of refusing to start.
-        return LocalBackend.open(
-            settings,
-            acting=self.resolved.command.get("as"),
-            check_key=self.args.command != "audit",
-        )
-
-    def confirm(self, question: str) -> None:
-        """Ask before a destructive action (spec §cli: destroy, report-loss --now).
-
-        Raises:
-            CliError: Declined (exit 8), or no TTY and no ``--yes`` (usage error).
-        """
-        if self.opt("yes", default=False):
-            return
-        if not self.stdin.isatty():
-            raise CliError(
-                "refusing a destructive action without confirmation",
-                hint="pass --yes to confirm non-interactively",
-                exit_code=EXIT_USAGE,
-            )
-        self.out.stderr.write(f"{question} Type 'yes' to confirm: ")
-        self.out.stderr.flush()
-        answer = self.stdin.readline().strip().lower()
-        if answer != "yes":
-            raise CliError("aborted; nothing was changed", exit_code=EXIT_ABORTED)
+    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    # Audit commands only read; `audit verify` must report a chain that a wrong key
+    # cannot verify instead of refusing to start.
+    return LocalBackend.open(
+        settings,
+        acting=ctx.resolved.command.get("as"),
+        check_key=ctx.args.command != "audit",
+    )
 
 
 # -- handlers --------------------------------------------------------------------------------
 
 
 def _with_backend(ctx: Context, fn: Callable[[Backend], int]) -> int:
-    backend = ctx.backend()
+    backend = open_backend(ctx)
     try:
         return fn(backend)
     finally:

@@ -8,12 +8,27 @@ here, so every route authenticates by the same rules and messages.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 
 from keyserver.domain import keys
 from keyserver.domain.errors import UnauthenticatedError
 from keyserver.domain.lifecycle import Actor
-from keyserver.store.repository import TokenRow
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A token with its principal, roles and groups (keyserver.store.repository.token_lookup)."""
+
+    token_hash: bytes
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    principal_id: int
+    name: str
+    organisation: str | None
+    roles: frozenset[str]
+    groups: frozenset[str]
+
 
 TOKEN_LENGTH = 47  # "rwc_" + 43 base64url characters (spec §auth)
 

@@ -1,4 +1,4 @@
-"""Canonical, strict base64url (no padding) as the protocol uses for all binary values.
+"""Canonical encodings of the protocol: strict base64url for bytes, RFC 3339 for times.
 
 spec §conventions: binary values are base64url WITHOUT padding; anything else
 (padding, other alphabets, whitespace, non-canonical trailing bits) is rejected.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
+from datetime import UTC, datetime
 
 from keyserver.domain.errors import InvalidRequestError
 
@@ -42,3 +44,10 @@ def b64d(text: str, length: int, what: str) -> bytes:
     if len(raw) != length or b64e(raw) != text:
         raise InvalidRequestError(f"{what} must encode exactly {length} bytes")
     return raw
+
+
+@functools.lru_cache(maxsize=64)
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with microseconds, the canonical time format of the audit log."""
+    # Cached: every entry and answer of a release batch carries the same few instants.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

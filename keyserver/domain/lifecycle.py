@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from keyserver.domain.encoding import format_time
 from keyserver.domain.errors import (
     DestroyedError,
     ExpiredError,
@@ -28,7 +29,6 @@ from keyserver.domain.errors import (
     PendingError,
     SuspendedError,
 )
-from keyserver.store.audit import format_time
 
 
 class State(StrEnum):

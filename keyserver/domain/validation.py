@@ -10,9 +10,8 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from keyserver.domain.encoding import b64d
+from keyserver.domain.encoding import b64d, format_time
 from keyserver.domain.errors import InvalidRequestError
-from keyserver.store.audit import format_time
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 ACTION_RE = re.compile(r"[a-z][a-z.]{0,31}")
@@ -94,3 +93,14 @@ def parse_head(text: str) -> tuple[int, bytes]:
 def fmt_time(value: datetime | None) -> str | None:
     """RFC 3339 (UTC, microseconds) or None."""
     return None if value is None else format_time(value)
+
+
+def valid_container_id(text: str | None) -> str | None:
+    """``text`` if it is a canonical container id, else None (never record junk)."""
+    if text is None:
+        return None
+    try:
+        decode_container_id(text)
+    except InvalidRequestError:
+        return None
+    return text

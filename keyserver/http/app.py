@@ -12,14 +12,11 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from keyserver.cli import workers as workers_module
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings, known_env
@@ -113,57 +110,4 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.load(env=known_env(os.environ)))
 
 
-def serve(
-    settings: Settings,
-    host: str = "127.0.0.1",
-    port: int = 8443,
-    *,
-    tls_cert: Path | None = None,
-    tls_key: Path | None = None,
-    workers: int = 1,
-    access_log: bool = False,
-) -> None:
-    """Run the server in the foreground until interrupted.
-
-    ``access_log`` is off by default: the audit log already records every key release
-    and refusal, and a log line per request costs throughput.
-
-    With ``workers > 1`` uvicorn needs an import string: the workers call
-    :func:`app_from_env`, so the settings must be expressible in KEYSERVER_* variables
-    (the caller exports them; this function exports database URL and data dir).
-
-    Raises:
-        KeyServerError: Never directly; configuration errors surface as ConfigError.
-    """
-    ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
-    if workers > 1:
-        os.environ["KEYSERVER_DATABASE_URL"] = settings.database_url
-        if settings.data_dir is not None:
-            os.environ["KEYSERVER_DATA_DIR"] = str(settings.data_dir)
-        options = {"access_log": access_log, "proxy_headers": False, **ssl}
-        if workers_module.supported():
-            # One SO_REUSEPORT socket per worker (keyserver/cli/workers.py explains why).
-            workers_module.serve_workers(
-                "keyserver.http.app:app_from_env", host, port, workers, options
-            )
-            return
-        uvicorn.run(
-            "keyserver.http.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            **options,  # type: ignore[arg-type]
-        )
-        return
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        access_log=access_log,
-        proxy_headers=False,
-        **ssl,  # type: ignore[arg-type]
-    )
-
-
-__all__ = ["KeyServerError", "app_from_env", "create_app", "serve"]
+__all__ = ["KeyServerError", "app_from_env", "create_app"]

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from keyserver.domain.auth import bearer_token
+from keyserver.domain.context import RequestContext
 from keyserver.domain.lifecycle import Actor
 from keyserver.http.problems import remote_address
-from keyserver.service import KeyService, RequestContext
+from keyserver.service import KeyService
 
 
 async def get_service(request: Request) -> KeyService:

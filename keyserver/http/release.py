@@ -30,11 +30,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from keyserver.domain.context import RequestContext
 from keyserver.domain.encoding import b64d
 from keyserver.domain.errors import KeyServerError
 from keyserver.http.problems import remote_address
 from keyserver.http.schemas import EvaluateBody
-from keyserver.service import KeyService, RequestContext
+from keyserver.service import KeyService
 
 # Starlette's "{container_id}" path parameter: one non-empty segment.
 _PATH = re.compile(r"/v1/containers/(?P<cid>[^/]+)/evaluate")

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from keyserver.domain.auth import TokenRow
 from keyserver.domain.lifecycle import ContainerView, State
 from keyserver.store.audit import HEAD_ID, LOCK_HEAD_STMT, Head
 from keyserver.store.models import (
@@ -38,7 +39,7 @@ from keyserver.store.models import (
     ContainerReaderGroup,
     UTCDateTime,
 )
-from keyserver.store.repository import EVALUATION_STMT, TOKEN_STMT, EvaluationRow, TokenRow
+from keyserver.store.repository import EVALUATION_STMT, TOKEN_STMT, EvaluationRow
 
 _TABLES = Base.metadata.tables
 _C = _TABLES[Container.__tablename__]

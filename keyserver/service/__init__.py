@@ -2,27 +2,38 @@
 
 The HTTP routers and the local CLI both call :class:`KeyService`; results are JSON-able
 dicts identical to the HTTP response bodies (spec §protocol). Each mutating operation is
-ONE transaction that takes the audit chain-head lock first (keyserver/store/audit.py), applies
-the change, appends its audit entry, and commits before anything is returned: no key
-evaluation leaves the server before its audit record is durable, and a suspension or
+ONE transaction that takes the audit chain-head lock first (keyserver/store/audit.py),
+applies the change, appends its audit entry, and commits before anything is returned: no
+key evaluation leaves the server before its audit record is durable, and a suspension or
 destruction that has returned is visible to every instance sharing the database.
 
-The operations live in one module per concern (ops_principals, ops_containers,
-ops_revocation, ops_reports, unauthenticated); this module assembles them and re-exports
-the names the CLI and the routers import.
+:class:`KeyService` is composed, not inherited: one :class:`~keyserver.store.ledger.Ledger`
+(engine, sessions, audit appends, refusal records) shared by the key-release path
+(keyserver/release/) and one object per concern (principals, containers, revocation,
+reports, unauthenticated attempts). Its methods are theirs, bound here, so a caller
+needs one object and a reader finds each operation in the module of its concern.
 """
 
 from __future__ import annotations
 
-from keyserver.domain.validation import check_name, check_text, decode_container_id, parse_time
-from keyserver.service.base import LOCAL, SYSTEM_ACTOR, RequestContext
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from keyserver.domain.context import LOCAL, SYSTEM_ACTOR, RequestContext
+from keyserver.domain.metrics import Metrics
+from keyserver.domain.settings import Settings
+from keyserver.release.batch import Releaser
 from keyserver.service.containers import ContainerOps
-from keyserver.service.reports import ReportOps, export_document
+from keyserver.service.principals import PrincipalOps
+from keyserver.service.reports import ReportOps
 from keyserver.service.revocation import RevocationOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
+from keyserver.store.ledger import Ledger
 
 
-class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps):
+class KeyService:
     """All key server operations over one database.
 
     Args:
@@ -31,15 +42,62 @@ class KeyService(UnauthenticatedOps, ContainerOps, RevocationOps, ReportOps):
         metrics: Counters to update (a fresh set by default).
     """
 
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, metrics: Metrics | None = None
+    ) -> None:
+        self.ledger = Ledger(settings, engine, metrics)
+        self.settings = settings
+        self.engine = self.ledger.engine
+        self.metrics = self.ledger.metrics
+        self.keyring = self.ledger.keyring
+        self.releases = Releaser(self.ledger)
+        self.principals = PrincipalOps(self.ledger)
+        self.containers = ContainerOps(self.ledger)
+        self.revocation = RevocationOps(self.ledger)
+        self.reports = ReportOps(self.ledger)
+        self.unauthenticated = UnauthenticatedOps(self.ledger, self.principals)
+        # spec §evaluate
+        self.evaluate = self.releases.evaluate
+        self.evaluate_bearer = self.releases.evaluate_bearer
+        # spec §auth, §principals
+        self.authenticate = self.principals.authenticate
+        self.local_actor = self.principals.local_actor
+        self.whoami = self.principals.whoami
+        self.add_principal = self.principals.add_principal
+        self.list_principals = self.principals.list_principals
+        self.issue_token = self.principals.issue_token
+        self.list_tokens = self.principals.list_tokens
+        self.revoke_token = self.principals.revoke_token
+        self.authenticate_evaluator = self.unauthenticated.authenticate_evaluator
+        self.audit_unauthenticated = self.unauthenticated.audit_unauthenticated
+        # spec §register, §commit, §receipt, §status
+        self.register = self.containers.register
+        self.commit = self.containers.commit
+        self.receipt = self.containers.receipt
+        self.status = self.containers.status
+        self.search = self.containers.search
+        # spec §revocation, §loss
+        self.change_state = self.revocation.change_state
+        self.report_loss = self.revocation.report_loss
+        self.sweep = self.revocation.sweep
+        # spec §report, §audit, health
+        self.medium_report = self.reports.medium_report
+        self.audit_list = self.reports.audit_list
+        self.audit_export = self.reports.audit_export
+        self.audit_verify = self.reports.audit_verify
+        self.counts_by_state = self.reports.counts_by_state
+        self.check_master_key = self.reports.check_master_key
+        self.ping = self.reports.ping
 
-__all__ = [
-    "LOCAL",
-    "SYSTEM_ACTOR",
-    "KeyService",
-    "RequestContext",
-    "check_name",
-    "check_text",
-    "decode_container_id",
-    "export_document",
-    "parse_time",
-]
+    @property
+    def now(self) -> Callable[[], datetime]:
+        """The injected clock (``service.now()`` is the current time)."""
+        return self.ledger.now
+
+    def close(self) -> None:
+        """Finish queued evaluations, stop the committer thread, dispose of the pool."""
+        self.releases.close()
+        self.ledger.close()
+
+
+__all__ = ["LOCAL", "SYSTEM_ACTOR", "KeyService", "RequestContext"]

@@ -12,18 +12,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyserver.domain import auth, keys
+from keyserver.domain.context import ADMIN, LOCAL, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import ConflictError, InvalidRequestError, NotFoundError
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.validation import TOKEN_ID_RE, check_name, check_text, fmt_time, recordable
-from keyserver.service.base import ADMIN, LOCAL, RequestContext, ServiceBase
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry
+from keyserver.store.ledger import Ledger
 from keyserver.store.models import Principal, PrincipalGroup, PrincipalRole, Token
 
 
-class PrincipalOps(ServiceBase):
+class PrincipalOps:
     """Principal and token operations."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+        self._keyring = ledger.keyring
 
     def authenticate(self, token: str) -> Actor:
         """Resolve a bearer token to its principal.
@@ -33,10 +39,10 @@ class PrincipalOps(ServiceBase):
         """
         digest = auth.token_digest(token)
         # Core, one round trip (token, principal, roles, groups): this runs per request.
-        with self._single_read_engine.connect() as conn:
+        with self._ledger.single_read_engine.connect() as conn:
             row = repository.token_lookup(conn, digest)
             conn.rollback()
-        return auth.actor_for(row, digest, self.now())
+        return auth.actor_for(row, digest, self._ledger.now())
 
     def local_actor(self, name: str) -> Actor:
         """The actor for local (data-dir) operation, audited under ``name``.
@@ -46,7 +52,7 @@ class PrincipalOps(ServiceBase):
         :class:`~keyserver.domain.lifecycle.Actor`).
         """
         check_name(name, "actor name")
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             principal = repository.principal_by_name(session, name)
             pid = principal.id if principal is not None else None
         return Actor(name=name, roles=ROLES, principal_id=pid, local=True)
@@ -63,14 +69,14 @@ class PrincipalOps(ServiceBase):
     def _new_token(
         self, session: Session, principal_id: int, expires_at: datetime | None
     ) -> tuple[str, str]:
-        token = keys.new_token(self.settings.rng)
-        token_id = "tk_" + b64e(self.settings.rng(12))
+        token = keys.new_token(self._settings.rng)
+        token_id = "tk_" + b64e(self._settings.rng(12))
         session.add(
             Token(
                 id=token_id,
                 principal_id=principal_id,
                 token_hash=keys.token_hash(token),
-                created_at=self.now(),
+                created_at=self._ledger.now(),
                 expires_at=expires_at,
             )
         )
@@ -91,7 +97,7 @@ class PrincipalOps(ServiceBase):
         Returns:
             ``{name, token, token_id}``.
         """
-        self._require(
+        self._ledger.require(
             actor, ADMIN, "adding principals", action="principal.add", target=_named(name), ctx=ctx
         )
         check_name(name, "name")
@@ -100,16 +106,18 @@ class PrincipalOps(ServiceBase):
         group_set = sorted({check_name(g, "group") for g in groups or []})
         if organisation is not None:
             check_text(organisation, "organisation")
-        with self._tx() as session:
+        with self._ledger.tx() as session:
             if repository.principal_by_name(session, name) is not None:
                 raise ConflictError(f"a principal named {name!r} exists")
-            principal = Principal(name=name, organisation=organisation, created_at=self.now())
+            principal = Principal(
+                name=name, organisation=organisation, created_at=self._ledger.now()
+            )
             session.add(principal)
             session.flush()
             session.add_all(PrincipalRole(principal_id=principal.id, role=r) for r in set(roles))
             session.add_all(PrincipalGroup(principal_id=principal.id, group=g) for g in group_set)
             token, token_id = self._new_token(session, principal.id, None)
-            self._audit(
+            self._ledger.audit(
                 session,
                 NewEntry(
                     actor=actor.name,
@@ -129,8 +137,8 @@ class PrincipalOps(ServiceBase):
 
     def list_principals(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """List principals with roles and groups (admin)."""
-        self._require(actor, ADMIN, "listing principals", action="principal.list", ctx=ctx)
-        with self._sessions() as session:
+        self._ledger.require(actor, ADMIN, "listing principals", action="principal.list", ctx=ctx)
+        with self._ledger.reads() as session:
             out = []
             for p in session.execute(select(Principal).order_by(Principal.name)).scalars():
                 roles, groups = repository.roles_and_groups(session, p.id)
@@ -153,16 +161,16 @@ class PrincipalOps(ServiceBase):
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Issue another token for principal ``name`` (admin); shown once."""
-        self._require(
+        self._ledger.require(
             actor, ADMIN, "issuing tokens", action="token.issue", target=_named(name), ctx=ctx
         )
         check_name(name, "name")
-        with self._tx() as session:
+        with self._ledger.tx() as session:
             principal = repository.principal_by_name(session, name)
             if principal is None:
                 raise NotFoundError(f"no principal named {name!r}")
             token, token_id = self._new_token(session, principal.id, expires_at)
-            self._audit(
+            self._ledger.audit(
                 session,
                 NewEntry(
                     actor=actor.name,
@@ -185,8 +193,8 @@ class PrincipalOps(ServiceBase):
 
     def list_tokens(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """List tokens (ids and metadata only; never hashes) (admin)."""
-        self._require(actor, ADMIN, "listing tokens", action="token.list", ctx=ctx)
-        with self._sessions() as session:
+        self._ledger.require(actor, ADMIN, "listing tokens", action="token.list", ctx=ctx)
+        with self._ledger.reads() as session:
             rows = session.execute(
                 select(Token, Principal.name)
                 .join(Principal, Principal.id == Token.principal_id)
@@ -210,7 +218,7 @@ class PrincipalOps(ServiceBase):
     ) -> dict[str, Any]:
         """Revoke a token (admin); effective for the next request on every instance."""
         well_formed = TOKEN_ID_RE.fullmatch(token_id) is not None
-        self._require(
+        self._ledger.require(
             actor,
             ADMIN,
             "revoking tokens",
@@ -220,14 +228,14 @@ class PrincipalOps(ServiceBase):
         )
         if not well_formed:
             raise NotFoundError("no such token")
-        with self._tx() as session:
+        with self._ledger.tx() as session:
             token = session.get(Token, token_id)
             if token is None:
                 raise NotFoundError("no such token")
             already = token.revoked_at is not None
             if not already:
-                token.revoked_at = self.now()
-            self._audit(
+                token.revoked_at = self._ledger.now()
+            self._ledger.audit(
                 session,
                 NewEntry(
                     actor=actor.name,

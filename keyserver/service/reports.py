@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
+from keyserver.domain.context import LOCAL, OVERSIGHT, UNAUTHENTICATED_ACTOR, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.lifecycle import Actor
@@ -22,11 +23,10 @@ from keyserver.domain.validation import (
     fmt_time,
     recordable,
 )
-from keyserver.service.base import LOCAL, OVERSIGHT, RequestContext, ServiceBase
-from keyserver.service.unauthenticated import UNAUTHENTICATED_ACTOR
 from keyserver.store import repository
 from keyserver.store.audit import canonical_json, entry_document, entry_hash
 from keyserver.store.audit import verify as verify_chain
+from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container, Principal
 
 log = logging.getLogger("keyserver")
@@ -36,8 +36,13 @@ log = logging.getLogger("keyserver")
 RECORDED_ACTORS = frozenset({UNAUTHENTICATED_ACTOR})
 
 
-class ReportOps(ServiceBase):
+class ReportOps:
     """Read-only views for officials and auditors, plus start-up/health checks."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+        self._keyring = ledger.keyring
 
     def medium_report(
         self,
@@ -53,7 +58,7 @@ class ReportOps(ServiceBase):
         every attempt (evaluation or receipt, successful or refused) since the loss
         report (or since ``since``; everything when neither is set).
         """
-        self._require(
+        self._ledger.require(
             actor,
             OVERSIGHT,
             "medium reports",
@@ -62,7 +67,7 @@ class ReportOps(ServiceBase):
             ctx=ctx,
         )
         check_text(medium, "medium")
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             rows = list(
                 session.execute(
                     select(Container).where(Container.medium == medium).order_by(Container.id)
@@ -135,8 +140,10 @@ class ReportOps(ServiceBase):
         Returns:
             ``{entries: [...], next_after_seq: int | null}``.
         """
-        self._require(actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx)
-        if not 1 <= limit <= self.settings.max_list_limit or after_seq < 0:
+        self._ledger.require(
+            actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx
+        )
+        if not 1 <= limit <= self._settings.max_list_limit or after_seq < 0:
             raise InvalidRequestError("bad limit or after_seq")
         if container is not None:
             decode_container_id(container)
@@ -153,7 +160,7 @@ class ReportOps(ServiceBase):
             filters.append(AuditEntry.action == action)
         if actor_name is not None:
             filters.append(AuditEntry.actor == actor_name)
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             rows = repository.audit_page(session, filters, after_seq, limit)
             docs = [export_document(e) for e in rows]
         nxt = docs[-1]["seq"] if len(docs) == limit else None
@@ -165,10 +172,12 @@ class ReportOps(ServiceBase):
         A generator: the role check (and its audited refusal) runs at the first ``next``,
         which the router calls before it sends the 200.
         """
-        self._require(actor, OVERSIGHT, "exporting the audit log", action="audit.export", ctx=ctx)
+        self._ledger.require(
+            actor, OVERSIGHT, "exporting the audit log", action="audit.export", ctx=ctx
+        )
         after = 0
         while True:
-            with self._sessions() as session:
+            with self._ledger.reads() as session:
                 rows = repository.audit_page(session, [], after, 1000)
                 lines = [canonical_json(export_document(e)) + "\n" for e in rows]
             if not rows:
@@ -184,16 +193,18 @@ class ReportOps(ServiceBase):
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Verify the keyed audit chain (auditors, officials)."""
-        self._require(actor, OVERSIGHT, "verifying the audit log", action="audit.verify", ctx=ctx)
-        with self._sessions() as session:
-            result = verify_chain(session, self.keyring.audit_key, expected_head)
+        self._ledger.require(
+            actor, OVERSIGHT, "verifying the audit log", action="audit.verify", ctx=ctx
+        )
+        with self._ledger.reads() as session:
+            result = verify_chain(session, self._keyring.audit_key, expected_head)
         if not result.ok:
             log.error("audit chain verification failed: %s", result.problem)
         return result.as_dict()
 
     def counts_by_state(self) -> dict[str, int]:
         """Number of containers per state (for /metrics)."""
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             rows = session.execute(
                 select(Container.state, func.count()).group_by(Container.state)
             ).all()
@@ -209,19 +220,19 @@ class ReportOps(ServiceBase):
         Raises:
             ConfigError: The last audit entry does not verify under this master key.
         """
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             last = session.execute(
                 select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
             ).scalar_one_or_none()
             if last is None:
                 return
-            expected = entry_hash(self.keyring.audit_key, last.prev_hash, last)
+            expected = entry_hash(self._keyring.audit_key, last.prev_hash, last)
             if not hmac.compare_digest(expected, last.hash):
                 raise ConfigError("the master key does not match this database")
 
     def ping(self) -> None:
         """Run a trivial query (readiness)."""
-        with self._sessions() as session:
+        with self._ledger.reads() as session:
             session.execute(select(1)).scalar_one()
 
 

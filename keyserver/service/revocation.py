@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
+from keyserver.domain.context import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError, NotFoundError
 from keyserver.domain.lifecycle import Actor, Op, State, destroyed_refusal
@@ -25,14 +26,19 @@ from keyserver.domain.validation import (
     fmt_time,
     recordable,
 )
-from keyserver.service.base import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext, ServiceBase
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, lock_head
+from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container
 
 
-class RevocationOps(ServiceBase):
+class RevocationOps:
     """Official state changes and the sweep."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+        self._keyring = ledger.keyring
 
     def change_state(  # noqa: PLR0917 - stable positional API of the CLI
         self,
@@ -68,7 +74,7 @@ class RevocationOps(ServiceBase):
             # Decoded before the role gate, as commit, receipt and status do: only a
             # well-formed id is recorded as the container of a refusal.
             decode_container_id(target)
-        self._require(
+        self._ledger.require(
             actor,
             OFFICIAL,
             f"{op.value} containers",
@@ -82,8 +88,8 @@ class RevocationOps(ServiceBase):
             check_text(public_reason, "public_reason", REASON_MAX)
         if scope not in {"container", "medium", "issuer"}:
             raise InvalidRequestError("scope must be container, medium or issuer")
-        with self._tx() as session:
-            now = self.now()
+        with self._ledger.tx() as session:
+            now = self._ledger.now()
             lock_head(session)
             key: bytes | str | int
             if scope == "container":
@@ -93,7 +99,7 @@ class RevocationOps(ServiceBase):
                     raise NotFoundError("no such container")
                 if c.state == State.DESTROYED.value and op is not Op.DESTROY:
                     # Irreversible: restoring or suspending a destroyed container is refused.
-                    raise destroyed_refusal(repository.view_of(session, c), self.settings.contact)
+                    raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
             elif scope == "issuer":
                 check_name(target, "issuer")
                 p = repository.principal_by_name(session, target)
@@ -119,7 +125,7 @@ class RevocationOps(ServiceBase):
 
     def _bulk_result(self, ids: list[bytes]) -> dict[str, Any]:
         """Result of a bulk change; ``ids`` are sorted (see :meth:`_transition`)."""
-        shown = ids[: self.settings.audit_inline_ids_max]
+        shown = ids[: self._settings.audit_inline_ids_max]
         return {"affected": len(ids), "container_ids": [b64e(i) for i in shown]}
 
     def _transition(
@@ -160,7 +166,7 @@ class RevocationOps(ServiceBase):
         values.update(extra or {})
         cond = where if where is not None else repository.scope_filter(scope, key)
         ids = sorted(repository.apply_transition(session, op, cond, values))
-        self._audit(
+        self._ledger.audit(
             session,
             NewEntry(
                 actor=actor.name,
@@ -174,12 +180,12 @@ class RevocationOps(ServiceBase):
                     "reason": reason,
                     "public_reason": public_reason,
                     "affected": len(ids),
-                    **_ids_details(ids, self.settings.audit_inline_ids_max),
+                    **_ids_details(ids, self._settings.audit_inline_ids_max),
                 },
             ),
             at=now,
         )
-        self.metrics.inc("rwc_state_changes_total", len(ids), op=op.value)
+        self._ledger.metrics.inc("rwc_state_changes_total", len(ids), op=op.value)
         return ids
 
     def report_loss(  # noqa: PLR0917 - stable positional API of the CLI
@@ -204,7 +210,7 @@ class RevocationOps(ServiceBase):
         """
         # Refused under the action the report would have recorded (spec §audit).
         action = (Op.DESTROY if now_flag else Op.SUSPEND).value
-        self._require(
+        self._ledger.require(
             actor,
             OFFICIAL,
             "loss reports",
@@ -216,11 +222,11 @@ class RevocationOps(ServiceBase):
         check_text(reason, "reason", REASON_MAX)
         if public_reason is not None:
             check_text(public_reason, "public_reason", REASON_MAX)
-        wait = self.settings.loss_waiting_period if waiting_period is None else waiting_period
-        if wait < timedelta(0) or wait > timedelta(days=self.settings.max_waiting_period_days):
+        wait = self._settings.loss_waiting_period if waiting_period is None else waiting_period
+        if wait < timedelta(0) or wait > timedelta(days=self._settings.max_waiting_period_days):
             raise InvalidRequestError("waiting period out of range")
-        with self._tx() as session:
-            now = self.now()
+        with self._ledger.tx() as session:
+            now = self._ledger.now()
             lock_head(session)
             session.execute(
                 update(Container)
@@ -292,8 +298,8 @@ class RevocationOps(ServiceBase):
         """
         actor = Actor(name=actor_name, roles=frozenset(), local=True)
         counts: dict[str, int] = {}
-        with self._tx() as session:
-            at = now or self.now()
+        with self._ledger.tx() as session:
+            at = now or self._ledger.now()
             lock_head(session)
             rules: list[tuple[str, ColumnElement[bool], str]] = [
                 (

@@ -19,18 +19,21 @@ that releases key material, and the only one the medium report shows.
 from __future__ import annotations
 
 from keyserver.domain import auth
-from keyserver.domain.errors import InvalidRequestError, UnauthenticatedError
+from keyserver.domain.context import UNAUTHENTICATED_ACTOR, RequestContext
+from keyserver.domain.errors import UnauthenticatedError
 from keyserver.domain.lifecycle import Actor
-from keyserver.domain.validation import decode_container_id
-from keyserver.service.base import RequestContext
+from keyserver.domain.validation import valid_container_id
 from keyserver.service.principals import PrincipalOps
 from keyserver.store import repository
+from keyserver.store.ledger import Ledger
 
-UNAUTHENTICATED_ACTOR = "(unauthenticated)"
 
-
-class UnauthenticatedOps(PrincipalOps):
+class UnauthenticatedOps:
     """Recording refusals of requests that carry no valid token."""
+
+    def __init__(self, ledger: Ledger, principals: PrincipalOps) -> None:
+        self._ledger = ledger
+        self._principals = principals
 
     def authenticate_evaluator(
         self, authorization: str | None, container: str | None, ctx: RequestContext
@@ -46,7 +49,7 @@ class UnauthenticatedOps(PrincipalOps):
             UnauthenticatedError: After its audit entry committed.
         """
         try:
-            return self.authenticate(auth.bearer_token(authorization))
+            return self._principals.authenticate(auth.bearer_token(authorization))
         except UnauthenticatedError as exc:
             self.audit_unauthenticated(authorization, "evaluate", container, ctx, exc)
             raise
@@ -72,7 +75,7 @@ class UnauthenticatedOps(PrincipalOps):
         cid = valid_container_id(container)
         owner = self._token_owner(authorization)
         actor = Actor(name=owner or UNAUTHENTICATED_ACTOR, roles=frozenset())
-        self._refuse(actor, action, cid, ctx, error)
+        self._ledger.refuse(actor, action, cid, ctx, error)
 
     def _token_owner(self, authorization: str | None) -> str | None:
         """The principal owning a well-formed token that exists (revoked or expired)."""
@@ -80,18 +83,7 @@ class UnauthenticatedOps(PrincipalOps):
             digest = auth.token_digest(auth.bearer_token(authorization))
         except UnauthenticatedError:
             return None
-        with self._single_read_engine.connect() as conn:
+        with self._ledger.single_read_engine.connect() as conn:
             row = repository.token_lookup(conn, digest)
             conn.rollback()
         return row.name if row is not None and auth.matches(row, digest) else None
-
-
-def valid_container_id(text: str | None) -> str | None:
-    """``text`` if it is a canonical container id, else None (never record junk)."""
-    if text is None:
-        return None
-    try:
-        decode_container_id(text)
-    except InvalidRequestError:
-        return None
-    return text

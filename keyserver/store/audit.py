@@ -15,28 +15,21 @@ chain, with no gaps and no forks.
 
 from __future__ import annotations
 
-import functools
 import hmac
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keyserver.domain.encoding import format_time
 from keyserver.store.models import AuditEntry, AuditHead, Base
 
 GENESIS_HASH = b"\x00" * 32
 HEAD_ID = 1
-
-
-@functools.lru_cache(maxsize=64)
-def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with microseconds, the canonical time format of the audit log."""
-    # Cached: every entry and answer of a release batch carries the same few instants.
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_json(value: Any) -> str:

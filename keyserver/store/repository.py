@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from keyserver.domain.auth import TokenRow
 from keyserver.domain.lifecycle import TRANSITIONS, ContainerView, Op, State
 from keyserver.store.models import (
     AuditEntry,
@@ -320,20 +321,6 @@ def evaluation_row(
         reader_groups=actor_groups if row.by_group else frozenset(),
     )
     return EvaluationRow(view, row.seed_sealed, row.unconfirmed, row.attempt_budget)
-
-
-@dataclass(frozen=True)
-class TokenRow:
-    """A token with its principal, roles and groups (see :func:`token_lookup`)."""
-
-    token_hash: bytes
-    revoked_at: datetime | None
-    expires_at: datetime | None
-    principal_id: int
-    name: str
-    organisation: str | None
-    roles: frozenset[str]
-    groups: frozenset[str]
 
 
 def _token_statement() -> CompoundSelect[Any]:

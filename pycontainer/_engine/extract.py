@@ -32,7 +32,7 @@ from pycontainer.format.stream import Layout
 
 # run(indices, consume, progress): decrypts and authenticates each chunk of `indices` once,
 # in any order and possibly on several threads, and hands it to consume(index, plaintext),
-# which returns the bytes it used; progress gets their running sum (see stream.open_chunks).
+# which returns the bytes it used; progress gets their running sum (see pipeline.open_chunks).
 ChunkRunner = Callable[
     [Sequence[int], Callable[[int, memoryview], int], Callable[[int], None] | None], None
 ]
@@ -223,7 +223,7 @@ def _write_tree(
 
     try:
         # Chunk-parallel: each thread decrypts a chunk and writes its pieces itself
-        # (stream.open_chunks), so no plaintext is handed between threads.
+        # (pipeline.open_chunks), so no plaintext is handed between threads.
         chunks(needed, writer.consume, report)
     finally:
         writer.close()

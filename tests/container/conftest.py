@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from pycontainer._engine.pipeline import EncryptingSink
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
-from pycontainer.format.stream import EncryptingSink
 from pycontainer.keyrelease import InProcessKeyServer, SlotInfo, release_kek
 from pycontainer.reader import Container, open_container
 from pycontainer.writer import SealResult, _build_header, seal_paths, seal_stream

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pycontainer._engine.pipeline import EncryptingSink, decrypt_chunks
 from pycontainer.errors import PayloadError
-from pycontainer.format.stream import EncryptingSink, Layout, StreamCipher, decrypt_chunks, nonce
+from pycontainer.format.stream import Layout, StreamCipher, nonce
 
 C = 1 << 12
 

@@ -15,8 +15,9 @@ from ks_helpers import World, activate, b64, unb64
 from voprf import ristretto
 
 from keyserver.domain import keys
-from keyserver.service import KeyService, RequestContext
-from keyserver.service.containers import _bearer_job, _EvalJob
+from keyserver.domain.context import RequestContext
+from keyserver.release.batch import _bearer_job, _EvalJob
+from keyserver.service import KeyService
 from keyserver.store.audit import verify
 
 CTX = RequestContext(remote="192.0.2.7")
@@ -34,7 +35,7 @@ def _jobs(world: World, cid: str, count: int, token: str = "reader") -> list[_Ev
 
 def _run(service: KeyService, jobs: list[_EvalJob]) -> list[Any]:
     """Run ``jobs`` as ONE batch transaction (what the committer thread does)."""
-    return service._evaluate_batch(lambda: jobs)
+    return service.releases._evaluate_batch(lambda: jobs)
 
 
 def _kind(outcome: Any) -> str:
@@ -65,7 +66,7 @@ def test_one_batch_counts_every_release_and_suspends_at_the_budget(
         ("evaluate", "refused", None),
         ("evaluate", "refused", None),
     ]
-    with service._sessions() as session:
+    with service.ledger.reads() as session:
         assert verify(session, service.keyring.audit_key).ok
 
 
@@ -163,5 +164,5 @@ def test_a_batch_over_several_containers_prefetched_at_once(
     assert (status["a"]["state"], status["a"]["unconfirmed"]) == ("suspended", 2)
     assert (status["b"]["state"], status["b"]["unconfirmed"]) == ("active", 1)
     assert (status["c"]["state"], status["c"]["unconfirmed"]) == ("active", 1)
-    with service._sessions() as session:
+    with service.ledger.reads() as session:
         assert verify(session, service.keyring.audit_key).ok

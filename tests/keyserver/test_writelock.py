@@ -84,19 +84,19 @@ def test_engines_and_services_on_one_file_share_one_lock(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, second = two_services
-    assert first._write_lock is second._write_lock
+    assert first.ledger._write_lock is second.ledger._write_lock
     engines = [make_engine(db_settings), make_engine(db_settings)]
     try:
         assert engine_write_lock(engines[0]) is engine_write_lock(engines[1])
-        assert engine_write_lock(engines[0]) is first._write_lock
+        assert engine_write_lock(engines[0]) is first.ledger._write_lock
     finally:
         for engine in engines:
             engine.dispose()
     # The registry is keyed by the resolved path: a relative name finds the same lock.
     db = Path(db_settings.database_url.removeprefix("sqlite:///"))
     monkeypatch.chdir(db.parent)
-    assert write_lock_for(db.name) is first._write_lock
-    assert write_lock_for(str(db.parent / "other.db")) is not first._write_lock
+    assert write_lock_for(db.name) is first.ledger._write_lock
+    assert write_lock_for(str(db.parent / "other.db")) is not first.ledger._write_lock
 
 
 def test_in_memory_databases_take_the_thread_lock_only() -> None:
@@ -110,9 +110,9 @@ def test_in_memory_databases_take_the_thread_lock_only() -> None:
 
 def test_service_writes_hold_the_flock(two_services: tuple[KeyService, KeyService]) -> None:
     service, _ = two_services
-    lock = service._write_lock
+    lock = service.ledger._write_lock
     assert isinstance(lock, WriteLock) and lock.lock_path is not None
-    with service._tx():
+    with service.ledger.tx():
         assert not flock_is_free(lock.lock_path)
     assert flock_is_free(lock.lock_path)
 

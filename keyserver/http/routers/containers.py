@@ -9,10 +9,10 @@ from fastapi.responses import Response
 
 from keyserver.domain.encoding import b64d
 from keyserver.domain.lifecycle import Op
+from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
 from keyserver.http.release import evaluate_response
 from keyserver.http.schemas import ChangeBody, CommitBody, ReceiptBody, RegisterBody
-from keyserver.service import parse_time
 
 router = APIRouter(prefix="/v1/containers", tags=["containers"])
 

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from keyserver.domain.lifecycle import Op
+from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
 from keyserver.http.schemas import ChangeBody, LossBody
-from keyserver.service import parse_time
 
 router = APIRouter(tags=["media"])
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
+from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
 from keyserver.http.schemas import PrincipalBody, TokenBody
-from keyserver.service import parse_time
 
 router = APIRouter(tags=["principals"])
 

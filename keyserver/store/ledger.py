@@ -1,17 +1,18 @@
-"""Shared plumbing of the service layer: sessions, transactions, audit appends, refusals.
+"""The ledger: sessions, transactions, audit appends and refusal records, in one object.
 
-Every writing transaction runs through :meth:`ServiceBase._tx` (the key-release batch
-through :meth:`ServiceBase._core_tx`: the same writer lock and transaction on a Core
-connection, for statements run on the DB-API cursor); audit entries through
-:meth:`ServiceBase._audit` (keyserver/store/audit.py explains the keyed chain and its lock);
-role gates of every operation but evaluate through :meth:`ServiceBase._require`.
+Every writing transaction runs through :meth:`Ledger.tx` (the key-release batch through
+:meth:`Ledger.core_tx`: the same writer lock and transaction on a Core connection, for
+statements run on the DB-API cursor); audit entries through :meth:`Ledger.audit`
+(keyserver/store/audit.py explains the keyed chain and its lock); role gates of every
+operation but evaluate through :meth:`Ledger.require`. The release path
+(keyserver/release/) and every operation of the service (keyserver/service/) share one
+ledger: they are composed over it, not derived from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyserver.domain import keys
+from keyserver.domain.context import LOCAL, RequestContext
 from keyserver.domain.errors import ForbiddenError, KeyServerError
 from keyserver.domain.lifecycle import Actor, require_role
 from keyserver.domain.metrics import Metrics
@@ -28,27 +30,9 @@ from keyserver.store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_en
 from keyserver.store.models import AuditEntry
 from keyserver.store.writelock import engine_write_lock
 
-SYSTEM_ACTOR = "system"
 
-OFFICIAL = frozenset({"official"})
-OVERSIGHT = frozenset({"official", "auditor"})
-ADMIN = frozenset({"admin"})
-WRITER = frozenset({"writer"})
-EVALUATORS = frozenset({"writer", "reader"})
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    """Where a request came from (recorded in audit entries)."""
-
-    remote: str | None = None
-
-
-LOCAL = RequestContext(remote="local")
-
-
-class ServiceBase:
-    """Configuration, engine, sessions and the audit/refusal helpers of the service.
+class Ledger:
+    """Configuration, engine, sessions and the audit/refusal helpers, shared by every operation.
 
     Args:
         settings: Configuration (includes the injectable clock and rng).
@@ -66,8 +50,8 @@ class ServiceBase:
         self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
-        self._sessions = sessionmaker(self._read_engine, expire_on_commit=False)
-        self._single_read_engine = self.engine.execution_options(
+        self.reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        self.single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
         # SQLite has one writer at a time anyway; queueing writers (of this process on a
@@ -92,24 +76,26 @@ class ServiceBase:
         return self.settings.clock
 
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
+    def tx(self) -> Iterator[Session]:
+        """A writing transaction (writer lock, BEGIN, COMMIT) on an ORM session."""
         with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
 
     @contextmanager
-    def _core_tx(self) -> Iterator[Connection]:
+    def core_tx(self) -> Iterator[Connection]:
         """A writing transaction on a Core connection (no ORM session; the release path).
 
-        Same writer lock, BEGIN and COMMIT as :meth:`_tx`, without the session's
+        Same writer lock, BEGIN and COMMIT as :meth:`tx`, without the session's
         bookkeeping, for code that runs its statements on the DB-API cursor.
         """
         with self._write_lock, self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def _audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
+    def audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
+        """Append ``new`` to the chain in ``session``'s transaction (at ``at`` or now)."""
         return append(session, self.keyring.audit_key, at or self.now(), new)
 
-    def _refuse(
+    def refuse(
         self,
         actor: Actor,
         action: str,
@@ -120,11 +106,11 @@ class ServiceBase:
         target: Mapping[str, Any] | None = None,
     ) -> KeyServerError:
         """Record a refusal in its own committed transaction; return the error to raise."""
-        with self._tx() as session:
-            self._audit_refusal(session, actor, action, container, ctx, error, target=target)
+        with self.tx() as session:
+            self.audit_refusal(session, actor, action, container, ctx, error, target=target)
         return error
 
-    def _audit_refusal(  # noqa: PLR0917 - the fields of one refusal record
+    def audit_refusal(  # noqa: PLR0917 - the fields of one refusal record
         self,
         session: Session,
         actor: Actor,
@@ -139,13 +125,13 @@ class ServiceBase:
         """Count a refusal and append its audit entry in ``session``'s transaction.
 
         spec §audit: every refusal is recorded, committed with the transaction that
-        refuses (or, via :meth:`_refuse`, in one of its own). ``target`` adds what the
+        refuses (or, via :meth:`refuse`, in one of its own). ``target`` adds what the
         request named besides a container (a medium, an issuer, a token), under the keys
         the operation's own entry uses, so a refused attempt on a lost medium is found
         next to the medium's other entries.
         """
         self.metrics.inc("rwc_refusals_total", action=action, reason=error.slug)
-        self._audit(
+        self.audit(
             session,
             NewEntry(
                 actor=actor.name,
@@ -158,7 +144,7 @@ class ServiceBase:
             at,
         )
 
-    def _require(
+    def require(
         self,
         actor: Actor,
         roles: frozenset[str],
@@ -172,7 +158,7 @@ class ServiceBase:
         """Refuse with 403 forbidden unless the actor holds one of ``roles``; audit it.
 
         The role gate of every operation except evaluate (which audits its own refusals in
-        its batch, keyserver/service/containers.py). Call it before any transaction is open:
+        its batch, keyserver/release/batch.py). Call it before any transaction is open:
         the refusal is committed in a transaction of its own.
 
         Args:
@@ -197,4 +183,4 @@ class ServiceBase:
             # a token used outside its role (a reader trying to suspend, a writer reading
             # the log) may be a stolen or misused credential, and the officials need to see
             # it. Committed before the 403 is answered, like evaluate's refusals.
-            raise self._refuse(actor, action, container, ctx, exc, target=target) from None
+            raise self.refuse(actor, action, container, ctx, exc, target=target) from None
