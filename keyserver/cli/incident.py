@@ -11,7 +11,7 @@ in the display zone.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
@@ -20,7 +20,7 @@ from keyserver.cli.messages import say
 from keyserver.domain.settings import Settings
 
 if TYPE_CHECKING:
-    from keyserver.cli.main import Context
+    from keyserver.cli.context import Context
 
 REPORT_COLUMNS = ("seq", "at", "actor", "action", "outcome", "reason", "remote")
 CHANGE_COLUMNS = ("seq", "at", "actor", "action", "cause", "reason")
@@ -45,14 +45,6 @@ PREVIEW_LABELS = 10
 _DEFAULT_SHORT_WAIT: timedelta = Settings(database_url="sqlite://").short_waiting_period
 
 
-def _with_backend(ctx: Context, fn: Any) -> int:
-    backend = ctx.backend()
-    try:
-        return int(fn(backend))
-    finally:
-        backend.close()
-
-
 def _preview(ctx: Context, b: Backend, scope: Scope, target: str) -> tuple[int, list[str]]:
     """(count, labels) of the containers an action on ``scope``/``target`` addresses.
 
@@ -73,9 +65,7 @@ def _preview(ctx: Context, b: Backend, scope: Scope, target: str) -> tuple[int, 
     return count, labels
 
 
-def _confirm_listing(
-    ctx: Context, b: Backend, scope: Scope, target: str, question: str
-) -> None:
+def _confirm_listing(ctx: Context, b: Backend, scope: Scope, target: str, question: str) -> None:
     """Show what the action affects, then ask once (spec §cli)."""
     if ctx.opt("yes", default=False):
         return
@@ -89,7 +79,7 @@ def _confirm_listing(
     ctx.confirm("\n".join([*lines, question]))
 
 
-def cmd_act(ctx: Context) -> int:
+def cmd_act(ctx: Context, b: Backend) -> int:
     """``suspend|restore|destroy (CONTAINER | --medium M | --issuer P) [--cause C]``."""
     a = ctx.args
     action: Action = a.command
@@ -104,22 +94,19 @@ def cmd_act(ctx: Context) -> int:
     if cause is not None and action != "restore":
         raise CliError("--cause applies to restore only", exit_code=EXIT_USAGE)
 
-    def run(b: Backend) -> int:
-        if action == "destroy":
-            _confirm_listing(ctx, b, scope, target, say("confirm_destroy", ctx.out.lang))
-        result = b.act(action, scope, target, a.reason, a.public_reason, cause=cause)
-        if ctx.out.as_json:
-            ctx.out.json(result)
-            return EXIT_OK
-        lang = ctx.out.lang
-        ctx.out.text(say("changed", lang, action=action, count=result.get("affected", 0)))
-        for cid in result.get("container_ids", []):
-            ctx.out.text(f"  {cid}")
-        for left_cause, n in sorted(dict(result.get("left_suspended") or {}).items()):
-            ctx.out.text(say("left_suspended", lang, count=n, cause=left_cause))
+    if action == "destroy":
+        _confirm_listing(ctx, b, scope, target, say("confirm_destroy", ctx.out.lang))
+    result = b.act(action, scope, target, a.reason, a.public_reason, cause=cause)
+    if ctx.out.as_json:
+        ctx.out.json(result)
         return EXIT_OK
-
-    return _with_backend(ctx, run)
+    lang = ctx.out.lang
+    ctx.out.text(say("changed", lang, action=action, count=result.get("affected", 0)))
+    for cid in result.get("container_ids", []):
+        ctx.out.text(f"  {cid}")
+    for left_cause, n in sorted(dict(result.get("left_suspended") or {}).items()):
+        ctx.out.text(say("left_suspended", lang, count=n, cause=left_cause))
+    return EXIT_OK
 
 
 def _short_wait(ctx: Context) -> timedelta:
@@ -147,7 +134,7 @@ def _time_option(text: str | None, option: str) -> str | None:
     return parsed.isoformat()
 
 
-def cmd_report_loss(ctx: Context) -> int:
+def cmd_report_loss(ctx: Context, b: Backend) -> int:
     """``report-loss --medium M [--lost-at T] [--now | --waiting-period D] --reason TEXT``."""
     a = ctx.args
     if a.now and a.waiting_period:
@@ -156,48 +143,42 @@ def cmd_report_loss(ctx: Context) -> int:
     lost_at = _time_option(a.lost_at, "--lost-at")
     lang = ctx.out.lang
 
-    def run(b: Backend) -> int:
-        if a.now:
-            _confirm_listing(ctx, b, "medium", a.medium, say("confirm_destroy", lang))
-        elif wait is not None and wait < _short_wait(ctx):
-            when = ctx.out.cell("at", (datetime.now(UTC) + wait).isoformat())
-            question = say("confirm_short_wait", lang, when=when, minimum=_short_wait(ctx))
-            _confirm_listing(ctx, b, "medium", a.medium, question)
-        result = b.report_loss(
-            a.medium,
-            a.reason,
-            a.public_reason,
-            now=a.now,
-            waiting_period_seconds=None if wait is None else int(wait.total_seconds()),
-            lost_at=lost_at,
-        )
-        if ctx.out.as_json:
-            ctx.out.json(result)
-        else:
-            ctx.out.record(result, title=f"loss report for {result.get('medium', a.medium)}")
-        return EXIT_OK
-
-    return _with_backend(ctx, run)
+    if a.now:
+        _confirm_listing(ctx, b, "medium", a.medium, say("confirm_destroy", lang))
+    elif wait is not None and wait < _short_wait(ctx):
+        when = ctx.out.cell("at", (datetime.now(UTC) + wait).isoformat())
+        question = say("confirm_short_wait", lang, when=when, minimum=_short_wait(ctx))
+        _confirm_listing(ctx, b, "medium", a.medium, question)
+    result = b.report_loss(
+        a.medium,
+        a.reason,
+        a.public_reason,
+        now=a.now,
+        waiting_period_seconds=None if wait is None else int(wait.total_seconds()),
+        lost_at=lost_at,
+    )
+    if ctx.out.as_json:
+        ctx.out.json(result)
+    else:
+        ctx.out.record(result, title=f"loss report for {result.get('medium', a.medium)}")
+    return EXIT_OK
 
 
-def cmd_media(ctx: Context) -> int:
+def cmd_media(ctx: Context, b: Backend) -> int:
     """``media list`` and ``media show MEDIUM``."""
     a = ctx.args
 
-    def run(b: Backend) -> int:
-        if a.sub == "show":
-            ctx.out.record(b.medium_info(a.medium), title="medium")
-            return EXIT_OK
-        page = b.media_list(a.after, a.limit)
-        if ctx.out.as_json:
-            ctx.out.json(page)
-            return EXIT_OK
-        ctx.out.rows(page.get("media", []), MEDIA_COLUMNS, title="media")
-        if page.get("next"):
-            ctx.out.note(f"more: --after {page['next']}")
+    if a.sub == "show":
+        ctx.out.record(b.medium_info(a.medium), title="medium")
         return EXIT_OK
-
-    return _with_backend(ctx, run)
+    page = b.media_list(a.after, a.limit)
+    if ctx.out.as_json:
+        ctx.out.json(page)
+        return EXIT_OK
+    ctx.out.rows(page.get("media", []), MEDIA_COLUMNS, title="media")
+    if page.get("next"):
+        ctx.out.note(f"more: --after {page['next']}")
+    return EXIT_OK
 
 
 def _answer_text(answer: str | None, lang: str) -> str:
@@ -209,34 +190,30 @@ def _answer_text(answer: str | None, lang: str) -> str:
     return say(key, lang)
 
 
-def cmd_report(ctx: Context) -> int:
+def cmd_report(ctx: Context, b: Backend) -> int:
     """``report --medium M [--since T]``: was it opened after the loss? (three-way)."""
     a = ctx.args
 
-    def run(b: Backend) -> int:
-        doc = b.medium_report(a.medium, since=_time_option(a.since, "--since"))
-        if ctx.out.as_json:
-            ctx.out.json(doc)
-            return EXIT_OK
-        lang = ctx.out.lang
-        medium = str(doc.get("medium", a.medium))
-        since = doc.get("window_start")
-        ctx.out.text(
-            say(
-                "report_headline",
-                lang,
-                medium=medium,
-                answer=_answer_text(doc.get("answer"), lang),
-                since=ctx.out.cell("at", since) if since else "-",
-            )
-        )
-        for container in doc.get("containers", []):
-            summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
-            summary["answer"] = _answer_text(container.get("answer"), lang)
-            ctx.out.record(summary, title=f"medium {medium}")
-            ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title="changes")
-            ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title="attempts")
+    doc = b.medium_report(a.medium, since=_time_option(a.since, "--since"))
+    if ctx.out.as_json:
+        ctx.out.json(doc)
         return EXIT_OK
-
-    return _with_backend(ctx, run)
-
+    lang = ctx.out.lang
+    medium = str(doc.get("medium", a.medium))
+    since = doc.get("window_start")
+    ctx.out.text(
+        say(
+            "report_headline",
+            lang,
+            medium=medium,
+            answer=_answer_text(doc.get("answer"), lang),
+            since=ctx.out.cell("at", since) if since else "-",
+        )
+    )
+    for container in doc.get("containers", []):
+        summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
+        summary["answer"] = _answer_text(container.get("answer"), lang)
+        ctx.out.record(summary, title=f"medium {medium}")
+        ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title="changes")
+        ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title="attempts")
+    return EXIT_OK

@@ -37,6 +37,7 @@ from keyserver.cli import incident
 from keyserver.cli.backend import Backend
 from keyserver.cli.config import (
     SETTING_FLAGS,
+    Resolved,
     load_settings,
     parse_duration,
     resolve,
@@ -578,6 +579,11 @@ def cmd_local_only(ctx: Context) -> int:
     return handler(ctx)
 
 
+def _backed(handler: Callable[[Context, Backend], int]) -> Callable[[Context], int]:
+    """A handler that gets the opened backend (keyserver/cli/incident.py)."""
+    return lambda ctx: _with_backend(ctx, lambda b: handler(ctx, b))
+
+
 def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo:
     """The display zone: --display-timezone > KEYSERVER_DISPLAY_TIMEZONE > TOML > local."""
     name = getattr(args, "set_display_timezone", None) or resolved.settings_env.get(
@@ -592,14 +598,14 @@ def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo:
 HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "principal": cmd_principal,
     "token": cmd_token,
-    "suspend": incident.cmd_act,
-    "restore": incident.cmd_act,
-    "destroy": incident.cmd_act,
-    "report-loss": incident.cmd_report_loss,
-    "media": incident.cmd_media,
+    "suspend": _backed(incident.cmd_act),
+    "restore": _backed(incident.cmd_act),
+    "destroy": _backed(incident.cmd_act),
+    "report-loss": _backed(incident.cmd_report_loss),
+    "media": _backed(incident.cmd_media),
     "status": cmd_status,
     "search": cmd_search,
-    "report": incident.cmd_report,
+    "report": _backed(incident.cmd_report),
     "whoami": cmd_whoami,
     "audit": cmd_audit,
     "init": cmd_local_only,

@@ -63,20 +63,29 @@ def refusal(counts: Counts, contact: str) -> AttemptsExhaustedError | None:
     return None
 
 
-def remaining(counts: Counts) -> int:
-    """Unconfirmed attempts left after this evaluation (it counted), before a refusal.
+def available(counts: Counts) -> int:
+    """Unconfirmed attempts the reader may still make before a suspension or refusal.
 
-    The smallest of the three allowances: what the reader is told in the evaluate
-    response, so that rwc can warn before the last attempt suspends the container.
+    The smallest of the three allowances (what ``GET .../access`` answers, before an
+    evaluation).
     """
     return max(
         0,
         min(
-            counts.budget - counts.container - 1,
-            counts.principal_cap - counts.principal - 1,
-            counts.medium_cap - counts.medium - 1,
+            counts.budget - counts.container,
+            counts.principal_cap - counts.principal,
+            counts.medium_cap - counts.medium,
         ),
     )
+
+
+def remaining(counts: Counts) -> int:
+    """Attempts left after this evaluation, which counted (the evaluate response).
+
+    Told to the reader so that rwc can warn before the last attempt suspends the
+    container.
+    """
+    return max(0, available(counts) - 1)
 
 
 def exhausts_budget(counts: Counts) -> bool:

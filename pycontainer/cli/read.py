@@ -199,7 +199,7 @@ def _password(
     left = access.attempts_remaining
     if left is not None and left <= FEW_ATTEMPTS:
         ui.warn(
-            f"only {left + 1} attempt(s) left before the key server locks this container",
+            f"only {left} attempt(s) left before the key server locks this container",
             "type the password carefully; a wrong one is counted until an official restores it",
         )
     return read_password(args, ui, env, confirm=False, what=what)
