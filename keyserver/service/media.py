@@ -74,7 +74,7 @@ def register_medium(session: Session, text: str, now: datetime) -> str:
 
 def medium_target(text: str) -> dict[str, str]:
     """What a refusal records of a named medium: its canonical form, when it has one."""
-    return {"target": canonical_medium(text)} if is_medium(text) else {}
+    return {"medium": canonical_medium(text)} if is_medium(text) else {}
 
 
 def _medium_doc(m: Medium, states: dict[str, int]) -> dict[str, Any]:

@@ -94,7 +94,7 @@ class MediumReportOps:
             OVERSIGHT,
             "medium reports",
             action="medium.report",
-            target={"medium": t} if (t := medium_target(medium).get("target")) else None,
+            target=medium_target(medium),
             ctx=ctx,
         )
         with self._ledger.reads() as session:

@@ -140,6 +140,9 @@ class RevocationOps:
                 ctx=ctx,
                 cause=cause,
             )
+            if op is not Op.RESTORE:
+                return self._bulk_result(ids)
+            # What the restore left in place, and why (spec §lifecycle).
             left = repository.suspended_by_cause(session, repository.scope_filter(scope, key))
         return {**self._bulk_result(ids), "left_suspended": left}
 

@@ -62,7 +62,7 @@ def test_one_batch_counts_every_release_and_suspends_at_the_budget(
         ("evaluate", "ok", 1),
         ("evaluate", "ok", 2),
         ("evaluate", "ok", 3),
-        ("suspend", "ok", None),
+        ("suspend", "ok", 3),  # the budget suspension records the count that reached it
         ("evaluate", "refused", None),
         ("evaluate", "refused", None),
     ]
