@@ -18,7 +18,6 @@ they were ``KEYSERVER_*`` variables, and the real environment is laid over them.
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_USAGE, CliError
+from keyserver.domain.durations import EXAMPLES, DurationError
+from keyserver.domain.durations import parse_duration as domain_parse_duration
 from keyserver.domain.settings import ENV_PREFIX, ConfigError, Settings
 
 # Keys of the command itself; never passed to Settings.load (it refuses unknown keys).
@@ -72,29 +73,24 @@ SETTING_FLAGS: tuple[tuple[str, str], ...] = tuple(
     for f in dataclasses.fields(Settings)
     if f.name not in _NOT_FLAGS
 )
-# Settings that take a duration; the command accepts "72h", "30m", "10s", "7d".
+# Settings that take a duration (keyserver.domain.durations: "72h", "30m", "10s", "7d").
 DURATION_SETTINGS = frozenset(
     f.name for f in dataclasses.fields(Settings) if isinstance(f.default, timedelta)
 )
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``90``, ``90s``, ``30m``, ``72h``, ``7d``, ``2w`` into a timedelta.
+def parse_duration(text: str, *, flag: str) -> timedelta:
+    """Parse a duration flag with the one grammar (keyserver.domain.durations).
 
     Raises:
-        CliError: The text is not a duration (usage error).
+        CliError: The text is not a duration (usage error), with how to write one.
     """
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
+    try:
+        return domain_parse_duration(text, name=flag)
+    except DurationError as exc:
         raise CliError(
-            f"{text!r} is not a duration",
-            hint="write a number with an optional unit s, m, h, d or w (e.g. 72h)",
-            exit_code=EXIT_USAGE,
-        )
-    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+            str(exc), hint=f"write a whole number and a unit, {EXAMPLES}", exit_code=EXIT_USAGE
+        ) from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -41,7 +41,10 @@ class Context:
             value = getattr(self.args, "set_" + name, None)
             if value is None:
                 continue
-            overrides[name] = parse_duration(value) if name in DURATION_SETTINGS else value
+            flag = "--" + name.replace("_", "-")
+            overrides[name] = (
+                parse_duration(value, flag=flag) if name in DURATION_SETTINGS else value
+            )
         return overrides
 
     @property

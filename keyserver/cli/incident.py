@@ -114,7 +114,7 @@ def _short_wait(ctx: Context) -> timedelta:
     text = getattr(ctx.args, "set_short_waiting_period", None) or ctx.resolved.settings_env.get(
         "KEYSERVER_SHORT_WAITING_PERIOD"
     )
-    return parse_duration(text) if text else _DEFAULT_SHORT_WAIT
+    return parse_duration(text, flag="short_waiting_period") if text else _DEFAULT_SHORT_WAIT
 
 
 def _time_option(text: str | None, option: str) -> str | None:
@@ -139,7 +139,7 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
     a = ctx.args
     if a.now and a.waiting_period:
         raise CliError("--now and --waiting-period exclude each other", exit_code=EXIT_USAGE)
-    wait = parse_duration(a.waiting_period) if a.waiting_period else None
+    wait = parse_duration(a.waiting_period, flag="--waiting-period") if a.waiting_period else None
     lost_at = _time_option(a.lost_at, "--lost-at")
     lang = ctx.out.lang
 

@@ -38,6 +38,7 @@ from keyserver.cli.errors import (
     exit_code_for_slug,
 )
 from keyserver.cli.messages import suggestion_hint
+from keyserver.domain.durations import format_duration
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.lifecycle import Actor
@@ -438,7 +439,8 @@ def _env_for_workers(ctx: Context, settings_overrides: dict[str, Any]) -> None:
     if ctx.resolved.data_dir is not None:
         os.environ["KEYSERVER_DATA_DIR"] = str(ctx.resolved.data_dir)
     for name, value in settings_overrides.items():
-        text = str(value.total_seconds()) if isinstance(value, timedelta) else str(value)
+        # Durations in the one grammar the workers parse back (keyserver.domain.durations).
+        text = format_duration(value) if isinstance(value, timedelta) else str(value)
         os.environ["KEYSERVER_" + name.upper()] = text
 
 

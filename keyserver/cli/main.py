@@ -401,7 +401,9 @@ def cmd_token(ctx: Context) -> int:
         elif a.sub == "create":
             expires_at = a.expires_at
             if a.expires_in:
-                expires_at = (datetime.now(UTC) + parse_duration(a.expires_in)).isoformat()
+                expires_at = (
+                    datetime.now(UTC) + parse_duration(a.expires_in, flag="--expires-in")
+                ).isoformat()
             result = b.token_create(a.name, expires_at)
             if ctx.out.as_json:
                 ctx.out.json(result)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from keyserver.domain.durations import DurationError, parse_duration
+
 ENV_PREFIX = "KEYSERVER_"
 CONFIG_FILE_NAME = "keyserver.toml"
 DB_FILE_NAME = "keyserver.store"
@@ -140,7 +142,8 @@ class Settings:
         for name in _DURATIONS:
             value = getattr(self, name)
             if not isinstance(value, timedelta):
-                # Accept seconds (int/float) from direct construction, too.
+                # Text from a caller follows the one duration grammar; a bare number is
+                # refused here as everywhere (keyserver.domain.durations says why).
                 object.__setattr__(self, name, _coerce(name, value))
         if self.default_attempt_budget < 1:
             raise ConfigError("default_attempt_budget must be >= 1")
@@ -295,7 +298,8 @@ def _coerce(key: str, value: Any) -> Any:
         if key in _DURATIONS:
             if isinstance(value, timedelta):
                 return value
-            return timedelta(seconds=float(value))
+            # spec §limits: one grammar for flags, KEYSERVER_* and TOML ("72h", not "72").
+            return parse_duration(value, name=key)
         if key in _INTS:
             return int(value)
         if key in _BOOLS:
@@ -303,5 +307,7 @@ def _coerce(key: str, value: Any) -> Any:
         if key in _PATHS:
             return Path(value)
         return str(value)
+    except DurationError as exc:
+        raise ConfigError(str(exc)) from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid value for {key}") from exc

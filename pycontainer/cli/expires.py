@@ -1,5 +1,10 @@
 """Parse `rwc seal --expires`: a duration (30d, 12h, 90m, 2w) or an ISO 8601 date/datetime.
 
+Durations follow the key server's one grammar (keyserver/domain/durations.py: a whole number
+and one unit s, m, h, d or w; a bare number is refused as ambiguous). pycontainer cannot
+import keyserver, so the grammar is repeated here and tests/keyserver/test_durations.py
+holds both parsers to one table.
+
 A bare date means the end of that day in UTC (the container is usable through that date).
 A datetime without an offset is local time. The result must lie in the future.
 """
@@ -11,8 +16,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pycontainer.cli.exits import UsageError
 
-_DURATION = re.compile(r"([1-9][0-9]{0,6})([mhdw])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"([0-9]{1,9})([smhdw])")
+_BARE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_AHEAD = timedelta(days=100 * 366)  # beyond a century is a typo, not a policy
 
 
@@ -28,9 +34,14 @@ def parse_expires(text: str, now: datetime) -> datetime:
     """
     hint = "use a duration like 30d, 12h or 90m, or a date like 2027-03-31"
     text = text.strip()
-    match = _DURATION.fullmatch(text)
+    match = _DURATION.fullmatch(text.lower())
+    if _BARE.fullmatch(text):
+        raise UsageError(f"--expires {text!r} has no unit and is ambiguous", hint=hint)
     if match:
-        when = now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            when = now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:
+            raise UsageError(f"--expires {text!r} is more than a century away", hint=hint) from None
     else:
         try:
             if len(text) == 10:

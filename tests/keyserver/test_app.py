@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from ks_helpers import FakeClock, World, activate, blinded_b64, make_world
 
@@ -61,7 +62,7 @@ def test_remote_address_from_trusted_proxy_only(settings: Settings) -> None:
 
 
 def test_background_sweep(settings: Settings, clock: FakeClock) -> None:
-    s = settings.replace(sweep_interval=0.05)
+    s = settings.replace(sweep_interval=timedelta(milliseconds=50))
     with running_server(s) as url:
         w = make_world(s, url)
         try:

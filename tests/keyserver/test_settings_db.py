@@ -22,9 +22,9 @@ from keyserver.store.models import Base
 
 def test_precedence_flags_env_file(tmp_path: Path) -> None:
     (tmp_path / "keyserver.toml").write_text(
-        'server_id = "from-file"\ncontact = "file@x"\npending_ttl = 60\ntrust_proxy = true\n'
+        'server_id = "from-file"\ncontact = "file@x"\npending_ttl = "60s"\ntrust_proxy = true\n'
     )
-    env = {"KEYSERVER_CONTACT": "env@x", "KEYSERVER_CHALLENGE_TTL": "30"}
+    env = {"KEYSERVER_CONTACT": "env@x", "KEYSERVER_CHALLENGE_TTL": "30s"}
     s = Settings.load(
         data_dir=tmp_path, overrides={"contact": "flag@x", "server_id": None}, env=env
     )

@@ -604,7 +604,7 @@ def test_config_precedence_flag_env_toml(
 ) -> None:
     """loss_waiting_period: TOML 1h < KEYSERVER_LOSS_WAITING_PERIOD 2h < --flag 3h."""
     toml = tmp_path / "ks.toml"
-    toml.write_text(f'data_dir = "{data_dir.path}"\nloss_waiting_period = 3600\n')
+    toml.write_text(f'data_dir = "{data_dir.path}"\nloss_waiting_period = "1h"\n')
     settings = data_dir.settings()
 
     def waiting(*flags: str, **env: str) -> float:
@@ -627,8 +627,26 @@ def test_config_precedence_flag_env_toml(
         return delta.total_seconds()
 
     assert waiting() == 3600
-    assert waiting(KEYSERVER_LOSS_WAITING_PERIOD="7200") == 7200
-    assert waiting("--loss-waiting-period", "3h", KEYSERVER_LOSS_WAITING_PERIOD="7200") == 10800
+    assert waiting(KEYSERVER_LOSS_WAITING_PERIOD="2h") == 7200
+    assert waiting("--loss-waiting-period", "3h", KEYSERVER_LOSS_WAITING_PERIOD="2h") == 10800
+
+
+@pytest.mark.parametrize("where", ["flag", "env", "toml"])
+def test_bare_number_duration_refused_everywhere(
+    cli: Any, h: ModuleType, data_dir: Any, tmp_path: Path, where: str
+) -> None:
+    """`72` is 72 seconds to a program and 72 hours to an official: refused in all three."""
+    toml = tmp_path / "ks.toml"
+    toml.write_text(
+        f'data_dir = "{data_dir.path}"\n'
+        + ("loss_waiting_period = 72\n" if where == "toml" else "")
+    )
+    flags = ["--loss-waiting-period", "72"] if where == "flag" else []
+    env = {"KEYSERVER_LOSS_WAITING_PERIOD": "72"} if where == "env" else {}
+    result = cli("sweep", *flags, env=h.clean_env(KEYSERVER_CONFIG=str(toml), **env))
+    assert result.code == (2 if where == "flag" else 3), result
+    assert "no unit and is ambiguous" in result.err and "72h" in result.err
+    assert "Traceback" not in result.err
 
 
 def test_config_file_errors(cli: Any, h: ModuleType, data_dir: Any, tmp_path: Path) -> None:

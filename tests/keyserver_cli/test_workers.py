@@ -145,7 +145,8 @@ def test_workers_serve_balance_and_stop_on_sigterm(
 ) -> None:
     cid = h.make_container(data_dir.settings(), people.writer)
     log = tmp_path / "serve.log"
-    proc, url = start_serve(h, data_dir.path, log, "--workers", "2")
+    # A duration flag reaches the workers through KEYSERVER_* in the one duration grammar.
+    proc, url = start_serve(h, data_dir.path, log, "--workers", "2", "--challenge-ttl", "7m")
     with stopped(proc):
         workers = wait_for_workers(proc.pid, 2)
         assert requests.get(url + "/readyz", timeout=5).status_code == 200
