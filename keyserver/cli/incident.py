@@ -17,6 +17,7 @@ from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from keyserver.cli.messages import say
+from keyserver.domain.durations import format_duration
 from keyserver.domain.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,15 +46,15 @@ PREVIEW_LABELS = 10
 _DEFAULT_SHORT_WAIT: timedelta = Settings(database_url="sqlite://").short_waiting_period
 
 
-def _preview(ctx: Context, b: Backend, scope: Scope, target: str) -> tuple[int, list[str]]:
-    """(count, labels) of the containers an action on ``scope``/``target`` addresses.
+def _preview(b: Backend, scope: Scope, target: str) -> tuple[int, list[str], str]:
+    """(count, labels, name) of the containers an action on ``scope``/``target`` addresses.
 
     Looked up on the server first, so a name that matches nothing fails here with
     ``not-found`` and the nearest names, before anyone is asked to confirm anything.
     """
     if scope == "container":
         status = b.status(target)
-        return 1, [str(status.get("label"))]
+        return 1, [str(status.get("label"))], target
     if scope == "medium":
         info = b.medium_info(target)
         count = int(info.get("containers", 0))
@@ -62,17 +63,17 @@ def _preview(ctx: Context, b: Backend, scope: Scope, target: str) -> tuple[int, 
     labels = [str(c.get("label")) for c in page.get("containers", [])]
     if scope == "issuer":
         count = len(labels) if page.get("next") is None else -1
-    return count, labels
+    return count, labels, target
 
 
 def _confirm_listing(ctx: Context, b: Backend, scope: Scope, target: str, question: str) -> None:
     """Show what the action affects, then ask once (spec §cli)."""
     if ctx.opt("yes", default=False):
         return
-    count, labels = _preview(ctx, b, scope, target)
+    count, labels, name = _preview(b, scope, target)
     lang = ctx.out.lang
     shown = f"{count}" if count >= 0 else f"{PREVIEW_LABELS}+"
-    lines = [say("affects", lang, count=shown, what=f"{scope} {target}")]
+    lines = [say("affects", lang, count=shown, what=f"{scope} {name}")]
     lines += [f"  - {label}" for label in labels]
     if count > len(labels):
         lines.append(say("and_more", lang, count=count - len(labels)))
@@ -147,7 +148,8 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
         _confirm_listing(ctx, b, "medium", a.medium, say("confirm_destroy", lang))
     elif wait is not None and wait < _short_wait(ctx):
         when = ctx.out.cell("at", (datetime.now(UTC) + wait).isoformat())
-        question = say("confirm_short_wait", lang, when=when, minimum=_short_wait(ctx))
+        minimum = format_duration(_short_wait(ctx))
+        question = say("confirm_short_wait", lang, when=when, minimum=minimum)
         _confirm_listing(ctx, b, "medium", a.medium, question)
     result = b.report_loss(
         a.medium,
@@ -213,6 +215,12 @@ def cmd_report(ctx: Context, b: Backend) -> int:
     for container in doc.get("containers", []):
         summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
         summary["answer"] = _answer_text(container.get("answer"), lang)
+        last = container.get("last_confirmed_open_before_loss")
+        if isinstance(last, dict):
+            at = ctx.out.cell("at", last.get("at"))
+            summary["last_confirmed_open_before_loss"] = (
+                f"{at} {last.get('actor')} ({last.get('remote')})"
+            )
         ctx.out.record(summary, title=f"medium {medium}")
         ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title="changes")
         ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title="attempts")

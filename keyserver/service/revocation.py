@@ -349,6 +349,7 @@ class RevocationOps:
                         "scope": "medium",
                         "target": name,
                         "loss_report": True,
+                        "cause": Cause.LOSS_REPORT.value,
                         "reason": reason,
                         "public_reason": public_reason,
                         "lost_at": fmt_time(lost),
