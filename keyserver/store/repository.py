@@ -19,10 +19,13 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     delete,
     exists,
     func,
     literal,
+    literal_column,
+    null,
     select,
     union_all,
     update,
@@ -376,7 +379,7 @@ class EvaluationRow:
     medium_unconfirmed: int = 0
 
 
-_CH = _CHALLENGES.alias("window")
+_CH = _CHALLENGES.alias("attempts")
 
 
 def _window_count(*conds: ColumnElement[bool]) -> Any:
@@ -485,9 +488,10 @@ def evaluation_row(
 # statement for all the batch's principals and media.
 WINDOW_COUNTS_STMT = union_all(
     select(
-        literal("p").label("kind"),
+        # Constants rendered in the SQL (not bound): the hot path binds only its values.
+        literal_column("'p'").label("kind"),
         _CH.c.principal_id.label("principal_id"),
-        literal(None, String).label("medium"),
+        cast(null(), String).label("medium"),
         func.count().label("n"),
     )
     .where(
@@ -497,8 +501,8 @@ WINDOW_COUNTS_STMT = union_all(
     )
     .group_by(_CH.c.principal_id),
     select(
-        literal("m").label("kind"),
-        literal(None, Integer).label("principal_id"),
+        literal_column("'m'").label("kind"),
+        cast(null(), Integer).label("principal_id"),
         _CH.c.medium.label("medium"),
         func.count().label("n"),
     )
