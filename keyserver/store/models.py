@@ -195,8 +195,10 @@ class Challenge(Base):
     medium: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
-        Index("ix_challenges_principal_issued", "principal_id", "issued_at"),
-        Index("ix_challenges_medium_issued", "medium", "issued_at"),
+        # confirmed_at second: the window counts read only unconfirmed entries (at most
+        # the cap), however many confirmed openings a busy clerk has in the window.
+        Index("ix_challenges_principal_window", "principal_id", "confirmed_at", "issued_at"),
+        Index("ix_challenges_medium_window", "medium", "confirmed_at", "issued_at"),
     )
 
 

@@ -126,6 +126,15 @@ def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) 
             hint=(contact_hint or "ask the officials") + " to have it restored",
             contact=contact,
         )
+    if slug == "attempts-exhausted" or (slug is None and status == 429):
+        # protocol §receipt: too many unconfirmed attempts by this reader or on this medium
+        # within the window; it lifts by itself as old attempts leave the window.
+        return KeyServerDeniedError(
+            f"the key server refused to {what}: too many unconfirmed attempts{said}",
+            hint="wait and try again later (the limit lifts within a day), or "
+            + (contact_hint or "ask the officials"),
+            contact=contact,
+        )
     if slug == "unauthenticated" or (slug is None and status == 401):
         return KeyServerDeniedError(
             f"the key server did not accept your token{said}",

@@ -44,8 +44,14 @@ def upgrade() -> None:
     with op.batch_alter_table("challenges") as batch:
         batch.add_column(sa.Column("confirmed_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("medium", sa.String(200), nullable=True))
-    op.create_index("ix_challenges_principal_issued", "challenges", ["principal_id", "issued_at"])
-    op.create_index("ix_challenges_medium_issued", "challenges", ["medium", "issued_at"])
+    op.create_index(
+        "ix_challenges_principal_window",
+        "challenges",
+        ["principal_id", "confirmed_at", "issued_at"],
+    )
+    op.create_index(
+        "ix_challenges_medium_window", "challenges", ["medium", "confirmed_at", "issued_at"]
+    )
     _fill(op.get_bind())
 
 
@@ -118,8 +124,8 @@ def _fill(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_challenges_medium_issued", table_name="challenges")
-    op.drop_index("ix_challenges_principal_issued", table_name="challenges")
+    op.drop_index("ix_challenges_medium_window", table_name="challenges")
+    op.drop_index("ix_challenges_principal_window", table_name="challenges")
     with op.batch_alter_table("challenges") as batch:
         batch.drop_column("medium")
         batch.drop_column("confirmed_at")
