@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
+from bench import tools
+from tests.support.requirements import missing
 
-import tools  # noqa: E402
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = pytest.mark.slow
 
@@ -35,11 +35,10 @@ def test_find_locates_libexec_tools() -> None:
     assert tools.find("rwc-no-such-tool") is None
 
 
-@pytest.mark.skipif(
-    any(tools.find(t) is None for t in ("age", "age-keygen", "openssl", "time")),
-    reason="reference tools missing: apt-get install -y age openssl time",
-)
 def test_quick_container_bench_produces_figures(tmp_path: Path) -> None:
+    absent = [t for t in ("age", "age-keygen", "openssl", "time") if tools.find(t) is None]
+    if absent:
+        missing(", ".join(absent), "apt-get install -y age openssl time")
     out = tmp_path / "figures.json"
     proc = subprocess.run(
         [

@@ -322,6 +322,34 @@ def test_usage_exit_2(server: Any, home: Path, argv: list[str]) -> None:
         assert r.err.startswith("rwc: error: ")
 
 
+# Each refused seal: the arguments after `seal SRC -o OUT` ({URL}: the test server's URL).
+_TO = ("--server", "{URL}", "--medium", "M")
+_FOR = (*_TO, "--reader", "r")
+SEAL_REFUSALS = {
+    "no-reader": [*_TO, *KDF],
+    "label-too-long": [*_FOR, "--label", "x" * 201, *KDF],
+    "empty-medium": ["--server", "{URL}", "--medium", "", "--reader", "r", *KDF],
+    "kdf-memory-below-spec": [*_FOR, "--kdf-memory", "1024"],
+    "kdf-time-too-high": [*_FOR, "--kdf-time", "11", *KDF[:2]],
+    "expires-word": [*_FOR, "--expires", "yesterday", *KDF],
+    "expires-past": [*_FOR, "--expires", "2001-01-01", *KDF],
+    "plain-http-remote": ["--server", "http://keys.city.example", "--medium", "M", "--reader", "r"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(SEAL_REFUSALS))
+def test_seal_refusal_is_a_usage_error_and_writes_nothing(
+    server: Any, home: Path, tmp_path: Path, case: str
+) -> None:
+    make_tree(tmp_path / "in")
+    out = tmp_path / "x.rwc"
+    args = [server.url if a == "{URL}" else a for a in SEAL_REFUSALS[case]]
+    r = rwc(server, home, "seal", str(tmp_path / "in" / "register.csv"), "-o", str(out), *args)
+    assert r.code == ExitCode.USAGE, r.err
+    assert "Traceback" not in r.err
+    assert not out.exists()
+
+
 def test_seal_refusals_are_usage_errors_and_write_nothing(
     server: Any, home: Path, tmp_path: Path
 ) -> None:
@@ -329,20 +357,6 @@ def test_seal_refusals_are_usage_errors_and_write_nothing(
     src = str(tmp_path / "in" / "register.csv")
     out = tmp_path / "x.rwc"
     base = ["seal", src, "-o", str(out), "--server", server.url, "--medium", "M"]
-    cases = [
-        base + KDF,  # no reader
-        [*base, "--reader", "r", "--label", "x" * 201, *KDF],
-        [*base[:-1], "", "--reader", "r", *KDF],  # an empty medium
-        [*base, "--reader", "r", "--kdf-memory", "1024"],  # below the spec bound
-        [*base, "--reader", "r", "--kdf-time", "11", *KDF[:2]],
-        [*base, "--reader", "r", "--expires", "yesterday", *KDF],
-        [*base, "--reader", "r", "--expires", "2001-01-01", *KDF],
-        [*base[:4], "--server", "http://keys.city.example", "--medium", "M", "--reader", "r"],
-    ]
-    for argv in cases:
-        r = rwc(server, home, *argv)
-        assert r.code == ExitCode.USAGE, (argv, r.err)
-        assert not out.exists()
     empty = rwc(server, home, *base, "--reader", "r", *KDF, password="")
     assert empty.code == ExitCode.USAGE and "--no-password" in empty.err
     # The container may not be written into a directory being sealed (it would seal itself).
@@ -381,7 +395,9 @@ def test_seal_with_unknown_reader_leaves_nothing(server: Any, home: Path, tmp_pa
         "nobody@nowhere.example",
         *KDF,
     )
-    assert r.code != 0 and "Traceback" not in r.err
+    assert r.code == ExitCode.ERROR, r.err
+    assert "unknown reader principals: nobody@nowhere.example" in r.err
+    assert "Traceback" not in r.err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -509,11 +525,13 @@ def test_quiet_prints_nothing_on_success(server: Any, home: Path, tmp_path: Path
     assert r.code == 0 and r.out == b"" and r.err == ""
 
 
-def test_help_lists_exit_codes(server: Any, home: Path) -> None:
+@pytest.mark.parametrize(
+    ("code", "meaning"), [(code, meaning) for code, _, meaning in EXIT_CODE_TABLE]
+)
+def test_help_lists_exit_codes(server: Any, home: Path, code: int, meaning: str) -> None:
     r = rwc(server, home, "--help")
     assert r.code == 0
-    for code, _, meaning in EXIT_CODE_TABLE:
-        assert f"{int(code):>2}  {meaning}" in r.text
+    assert f"{int(code):>2}  {meaning}" in r.text
 
 
 def test_tls_with_ca_bundle_option_and_env(
@@ -612,5 +630,6 @@ def test_paths_may_come_before_between_and_after_options(
     ]
     # `--` still ends the options: what follows is a PATH even if it looks like one.
     dash = rwc(server, home, "open", str(out), "-C", str(tmp_path / "d2"), "--", "-x", who="reader")
-    assert dash.code != ExitCode.USAGE, dash.err
+    assert dash.code == ExitCode.ERROR, dash.err
+    assert "'-x' is not in this container" in dash.err
     assert not (tmp_path / "d2").exists()

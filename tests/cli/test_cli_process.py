@@ -73,6 +73,43 @@ def test_installed_rwc_seal_cat_revoke(server: Any, tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
+def test_installed_rwc_open_expired_container(server: Any, tmp_path: Path) -> None:
+    """An expired container: exit 9 from the installed command, nothing written.
+
+    The server's clock is moved past ``not_after`` (its injectable clock), not waited for;
+    this test moved here from tests/e2e, whose ``keyserver serve`` process keeps real time.
+    """
+    src = tmp_path / "register.csv"
+    src.write_text("id,name\n1,Tanaka\n")
+    out = tmp_path / "export.rwc"
+    sealed = proc(
+        server,
+        tmp_path,
+        "seal",
+        str(src),
+        "-o",
+        str(out),
+        "--server",
+        server.url,
+        "--medium",
+        "USB-E",
+        "--reader",
+        "clerk@city.example",
+        "--expires",
+        "1h",
+        *KDF,
+    )
+    assert sealed.returncode == 0, sealed.stderr
+    server.clock.advance(hours=1, seconds=1)
+    dest = tmp_path / "dest"
+    r = proc(server, tmp_path, "open", str(out), "-C", str(dest), who="reader")
+    assert r.returncode == 9, r.stderr
+    assert r.stderr.startswith(b"rwc: error: ")
+    assert b"expired" in r.stderr
+    assert b"Traceback" not in r.stderr
+    assert not dest.exists()
+
+
 def test_installed_rwc_usage_and_unreachable(server: Any, tmp_path: Path, closed_port: int) -> None:
     u = proc(server, tmp_path, "seal")
     assert u.returncode == 2

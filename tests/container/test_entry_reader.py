@@ -16,7 +16,7 @@ from pycontainer.errors import InputError
 from pycontainer.reader import Container
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 C = 1 << 12
 
@@ -86,12 +86,12 @@ def test_buffered_and_copy_usage(
 def test_bad_seeks_and_closed(opened: tuple[Container, dict[str, bytes]]) -> None:
     c, _ = opened
     f = c.open_entry("d/small")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="negative seek position"):
         f.seek(-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"invalid whence \(7\)"):
         f.seek(0, 7)
     f.close()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="I/O operation on closed file"):
         f.read(1)
 
 

@@ -19,7 +19,7 @@ from pycontainer.format import primitives as p
 from pycontainer.reader import ReaderLimits
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 urls = st.sampled_from(
     [

@@ -15,7 +15,7 @@ from pycontainer.keyrelease import Evaluation, SlotInfo
 from pycontainer.reader import read_header
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 C = 1 << 12
 

@@ -22,7 +22,7 @@ from pycontainer.keyrelease import Evaluation, SlotInfo
 from pycontainer.reader import ReaderLimits
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 
 class WrongKeyServer:

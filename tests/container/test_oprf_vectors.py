@@ -83,5 +83,5 @@ def test_invalid_public_keys(pk: bytes) -> None:
 
 
 def test_seed_must_be_32_bytes() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the VOPRF seed must be 32 bytes"):
         oprf.Evaluator(b"short")

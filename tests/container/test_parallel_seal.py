@@ -16,7 +16,7 @@ from pycontainer.reader import read_header
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conftest import Kit
+    from tests.support.container import Kit
 
 C = 1 << 12
 

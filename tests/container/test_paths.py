@@ -14,7 +14,7 @@ from pycontainer.format import archive
 from pycontainer.format import primitives as p
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 UNSAFE = [
     ["/etc/passwd"],

@@ -18,7 +18,7 @@ from pycontainer.format import primitives as p
 from pycontainer.reader import read_header
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 C = 1 << 12
 

@@ -16,7 +16,7 @@ from pycontainer.keyrelease import InProcessKeyServer
 from pycontainer.reader import ReaderLimits, read_header
 
 if TYPE_CHECKING:
-    from conftest import Kit
+    from tests.support.container import Kit
 
 C = 1 << 12
 SEALED = C + 16

@@ -8,35 +8,23 @@ instance, the first one refuses too (spec/protocol.md §consistency).
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import psycopg
 import pytest
 
-pytestmark = pytest.mark.postgres
+from tests.support import postgres
 
-PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test, dropped afterwards."""
-    try:
-        conn = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable (see README to start it)")
-    name = "ks_e2e_" + secrets.token_hex(6)
-    conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.format(db=name)
-    finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    with postgres.fresh_database("ks_e2e") as name:
+        yield postgres.database_url(name)
 
 
 def test_two_instances_one_database(database_url: str, tmp_path: Path, h: ModuleType) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -50,7 +50,7 @@ def test_only_officials_change_state(story: Any, h: ModuleType) -> None:
     cid = story.container_id(container)
     for token in (story.people.reader_token, story.people.writer_token, story.people.auditor_token):
         proc = story.server.ks("destroy", "--reason", "nope", "--yes", "--", cid, token=token)
-        assert proc.returncode != 0, h.describe(proc)
+        h.expect(proc, h.KS_EXIT_DENIED)
         h.no_traceback(proc)
     assert _state(story, cid) == "active"
 
@@ -70,11 +70,11 @@ def test_destroy_is_final(story: Any, h: ModuleType) -> None:
     h.expect(opened, h.EXIT_REVOKED)
     h.no_traceback(opened)
     assert h.tree(dest) == {}
-    assert b"destroy" in opened.stderr.lower() or b"revoked" in opened.stderr.lower()
+    assert b"this container was revoked: its key was destroyed" in opened.stderr, opened.stderr
 
     # Restoring a destroyed container is refused; it stays destroyed.
     proc = story.server.ks("restore", "--reason", "oops", "--yes", "--", cid, token=official)
-    assert proc.returncode != 0, h.describe(proc)
+    h.expect(proc, h.KS_EXIT_REFUSED)
     h.no_traceback(proc)
     h.expect(story.open_as_reader(container, dest), h.EXIT_REVOKED)
 
@@ -130,22 +130,6 @@ def test_successful_opens_do_not_use_the_budget(story: Any, h: ModuleType) -> No
     _, container, _ = story.seal_for_reader(extra=["--attempt-budget", "2"])
     for i in range(4):  # receipts confirm each open, so unconfirmed stays at 0
         h.expect(story.open_as_reader(container, story.work / f"d{i}"), h.EXIT_OK)
-
-
-def test_expired_container(story: Any, h: ModuleType) -> None:
-    # Long enough for the seal to finish (under load) before the container expires.
-    lifetime = timedelta(seconds=10)
-    not_after = datetime.now(UTC) + lifetime
-    _, container, _ = story.seal_for_reader(
-        extra=["--expires", not_after.isoformat(timespec="seconds").replace("+00:00", "Z")]
-    )
-    # Wait (not a timing assertion) until the server's clock is past not_after.
-    time.sleep(max(0.0, (not_after - datetime.now(UTC)).total_seconds()) + 1.5)
-    dest = story.work / "dest"
-    proc = story.open_as_reader(container, dest)
-    h.expect(proc, h.EXIT_EXPIRED)
-    h.no_traceback(proc)
-    assert h.tree(dest) == {}
 
 
 def test_loss_report_with_waiting_period_then_destroy(story: Any, h: ModuleType) -> None:
@@ -232,7 +216,7 @@ def test_medium_report(story: Any, h: ModuleType) -> None:
     # The auditor may read it too; a reader may not.
     h.expect(story.server.ks("report", "--medium", medium, token=story.people.auditor_token), 0)
     proc = story.server.ks("report", "--medium", medium, token=story.people.reader_token)
-    assert proc.returncode != 0, h.describe(proc)
+    h.expect(proc, h.KS_EXIT_DENIED)
 
 
 def test_audit_chain_verifies_and_holds_no_secrets(story: Any, h: ModuleType) -> None:

@@ -2,15 +2,14 @@
 
 PostgreSQL: each test module creates its own database ``ks_<random>`` (via the
 maintenance database ``test``), every test starts from emptied tables, and the database
-is dropped after the module. When the server at 127.0.0.1:5432 is unreachable, the
-PostgreSQL half is skipped with a reason. SQLite: a fresh file per test.
+is dropped after the module. When the server (``RWC_TEST_POSTGRES_URL``) is unreachable, the
+PostgreSQL half is skipped with one line saying how to start it, and fails under
+``RWC_TEST_STRICT`` (CI). SQLite: a fresh file per test.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,22 +18,13 @@ from typing import Any
 import psycopg
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ks_helpers import PG_ADMIN, PG_URL, FakeClock, World, make_world
-
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from keyserver.store import init_database
 from keyserver.testing import new_master_key_b64, running_server
-
-
-def _pg_admin() -> psycopg.Connection[Any] | None:
-    try:
-        return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        return None
-
+from tests.support import postgres
+from tests.support.clock import FakeClock
+from tests.support.world import World, make_world
 
 TABLES = (
     "audit_log, audit_head, challenges, container_reader_groups, container_readers,"
@@ -45,23 +35,26 @@ TABLES = (
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str | None]:
     """One migrated PostgreSQL database per test module, dropped afterwards."""
-    conn = _pg_admin()
+    conn = postgres.try_connect()
     if conn is None:
-        yield None
+        yield None  # the tests that need it skip (or fail under RWC_TEST_STRICT)
         return
-    name = "ks_" + secrets.token_hex(6)
-    conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        init_database(Settings(database_url=PG_URL.format(db=name), master_key_b64="A" * 43))
-        yield name
+        name = postgres.create_database(conn, "ks")
+        try:
+            init_database(
+                Settings(database_url=postgres.database_url(name), master_key_b64="A" * 43)
+            )
+            yield name
+        finally:
+            postgres.drop_database(conn, name)
     finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
 
 
 def reset_pg_database(name: str) -> None:
     """Empty every table and reset the chain head: each test starts from genesis."""
-    with psycopg.connect(PG_ADMIN.replace("dbname=test", f"dbname={name}"), autocommit=True) as c:
+    with psycopg.connect(postgres.conninfo(name), autocommit=True) as c:
         c.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
         c.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s)", (b"\0" * 32,))
 
@@ -105,9 +98,9 @@ def settings(
         return Settings(database_url=f"sqlite:///{path}", **common)
     name = request.getfixturevalue("pg_database")
     if name is None:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
+        postgres.admin()  # skips, or fails under RWC_TEST_STRICT, saying how to start it
     reset_pg_database(name)
-    return Settings(database_url=PG_URL.format(db=name), **common)
+    return Settings(database_url=postgres.database_url(name), **common)
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from ks_helpers import FakeClock, World, activate, blinded_b64, make_world
-
 from keyserver.domain.settings import Settings
 from keyserver.testing import running_server
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, blinded_b64, make_world
 
 
 def test_openapi_health_and_metrics(world: World) -> None:

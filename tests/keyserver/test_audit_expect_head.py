@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ks_helpers import World
 from sqlalchemy import text
 
 from keyserver.store.engine import make_engine
+from tests.support.world import World
 
 
 def _verify(w: World, **params: str) -> tuple[int, dict[str, Any]]:

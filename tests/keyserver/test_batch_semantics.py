@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from ks_helpers import World, activate, b64, unb64
 from voprf import ristretto
 
-from keyserver.domain import keys
 from keyserver.domain.context import RequestContext
 from keyserver.release.batch import _bearer_job, _EvalJob
 from keyserver.service import KeyService
 from keyserver.store.audit import verify
+from pycontainer.format import keyschedule
+from tests.support.world import World, activate, b64, unb64
 
 CTX = RequestContext(remote="192.0.2.7")
 
@@ -101,7 +101,7 @@ def test_challenges_of_one_batch_are_each_usable(world: World, service: KeyServi
     for o in outcomes:
         assert isinstance(o, dict)
         challenge = unb64(o["challenge"])
-        mac = keys.receipt_mac(receipt_key, unb64(cid), challenge)
+        mac = keyschedule.receipt_mac(receipt_key, unb64(cid), challenge)
         resp = world.call(
             "reader",
             "POST",

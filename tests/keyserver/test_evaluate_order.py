@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ks_helpers import FakeClock, World, activate, blinded_b64, register
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, blinded_b64, register
 
 CHANGE = {"reason": "medium lost on a train", "public_reason": "medium reported lost"}
 

@@ -13,13 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from ks_helpers import World, activate, b64, unb64
 from sqlalchemy import text
 from voprf import ristretto as r
 
 from keyserver.domain.settings import Settings
 from keyserver.release.group_commit import GroupCommit
 from keyserver.store.engine import make_engine
+from tests.support.world import World, activate, b64, unb64
 
 THREADS = 12
 
@@ -197,10 +197,9 @@ def test_a_failing_batch_fails_each_of_its_callers() -> None:
         GroupCommit(runner, max_batch=0)
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # a PostgreSQL storage parameter
 def test_postgres_containers_leave_room_for_hot_updates(settings: Settings, backend: str) -> None:
     # Bulk suspensions rely on HOT updates (migration 0001): half of each page stays free.
-    if backend != "postgres":
-        pytest.skip("a PostgreSQL storage parameter")
     engine = make_engine(settings)
     try:
         with engine.connect() as conn:

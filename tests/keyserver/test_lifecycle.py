@@ -6,13 +6,14 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
-from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
 from sqlalchemy.orm import Session
 
-from keyserver.domain.keys import receipt_mac
 from keyserver.service import KeyService
 from keyserver.store.engine import make_engine
 from keyserver.store.models import Container
+from pycontainer.format.keyschedule import receipt_mac
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, b64, blinded_b64, oprf, register, unb64
 
 
 def test_register_evaluate_commit_receipt(world: World) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, unb64
-
-from keyserver.domain.keys import receipt_mac
 from keyserver.service import KeyService
+from pycontainer.format.keyschedule import receipt_mac
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, b64, blinded_b64, oprf, unb64
 
 
 def _sweep(w: World) -> dict[str, int]:

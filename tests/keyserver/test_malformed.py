@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from ks_helpers import World, activate, b64
+
+from tests.support.world import World, activate, b64
 
 BIG = 64 * 1024  # Settings.max_body_bytes default
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ks_helpers import World, activate, blinded_b64, oprf
+from tests.support.world import World, activate, blinded_b64, oprf
 
 CHANGE = {"reason": "test"}
 

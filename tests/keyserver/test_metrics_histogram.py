@@ -251,12 +251,12 @@ def test_unlabelled_histogram() -> None:
 
 def test_rejects_nan_le_label_and_counter_name() -> None:
     m = Metrics()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="histogram observation is NaN"):
         m.observe("h", math.nan)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'le' is reserved for histogram buckets"):
         m.observe("h", 0.1, le="1")
     m.inc("c_total")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="c_total is already a counter"):
         m.observe("c_total", 0.1)
     assert m.render() == "# TYPE c_total counter\nc_total 1\n"
 
@@ -334,18 +334,21 @@ def test_whole_metrics_route_output_parses() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "complaint"),
     [
-        "metric{a=b} 1\n",
-        "metric 1 2 3\n",
-        'metric{le="1"} one\n',
-        "# TYPE x counter\n# TYPE x counter\n",
-        'a 1\nb 1\na{x="1"} 1\n',
-        '# TYPE h histogram\nh_bucket{le="1.0"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
-        "metric 1",
+        ("metric{a=b} 1\n", "malformed sample line"),
+        ("metric 1 2 3\n", "malformed sample line"),
+        ('metric{le="1"} one\n', "malformed sample line"),
+        ("# TYPE x counter\n# TYPE x counter\n", "duplicate TYPE for x"),
+        ('a 1\nb 1\na{x="1"} 1\n', "family a is not contiguous"),
+        (
+            '# TYPE h histogram\nh_bucket{le="1.0"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
+            "buckets must be cumulative",
+        ),
+        ("metric 1", "output must end with a newline"),
     ],
 )
-def test_parser_is_strict(bad: str) -> None:
-    """The parser used above does reject malformed text."""
-    with pytest.raises(AssertionError):
+def test_parser_is_strict(bad: str, complaint: str) -> None:
+    """The parser used above rejects malformed text, each for its own reason."""
+    with pytest.raises(AssertionError, match=complaint):
         parse(bad)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from ks_helpers import World, activate, blinded_b64, oprf
+
+from tests.support.world import World, activate, blinded_b64, oprf
 
 
 def _no_store(resp: httpx.Response) -> None:

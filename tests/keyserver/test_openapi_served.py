@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ks_helpers import World
-
 from keyserver.http.app import create_app
+from tests.support.world import World
 
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "openapi.json"
 

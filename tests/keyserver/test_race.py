@@ -19,9 +19,9 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from ks_helpers import World, activate, blinded_b64, make_world
 
 from keyserver.domain.settings import Settings
+from tests.support.world import World, activate, blinded_b64, make_world
 
 
 def _free_port() -> int:
@@ -101,9 +101,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
         time.sleep(0.1)
 
 
+# Several instances need PostgreSQL: SQLite allows one server per database file.
+@pytest.mark.parametrize("backend", ["postgres"])
 def test_two_instances_revocation_race(settings: Settings, backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("several instances need PostgreSQL")
     # The test controls time only through real clocks here: the processes use their own.
     with server_processes(settings, 2) as (url_a, url_b):
         world = make_world(settings, url_a)

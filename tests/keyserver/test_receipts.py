@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from ks_helpers import FakeClock, World, activate, b64, blinded_b64, oprf, register, unb64
+from keyserver.domain import keys
+from pycontainer.format.keyschedule import receipt_mac
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, b64, blinded_b64, oprf, register, unb64
 
-from keyserver.domain.keys import receipt_mac
+# The tests answer challenges with the client's code (pycontainer), never the server's own
+# function, so that a fault the two share cannot pass. Both are pinned to this fixed vector:
+# spec format.md §Receipts: HMAC-SHA-256(receipt_key, "rwc/v1 receipt" || container_id ||
+# challenge), with receipt_key = 00..1f, container_id = 00..0f, challenge = 32 x ff.
+RECEIPT_VECTOR = (
+    bytes(range(32)),
+    bytes(range(16)),
+    b"\xff" * 32,
+    "e657a1969c6ecbd89510a2bcf0c7453ae239f139b170a5b50d3cd702ad49a37e",
+)
+
+
+def test_client_and_server_receipt_macs_match_the_fixed_vector() -> None:
+    key, container_id, challenge, expected = RECEIPT_VECTOR
+    assert receipt_mac(key, container_id, challenge).hex() == expected
+    assert keys.receipt_mac(key, container_id, challenge).hex() == expected
 
 
 def _receipt(

@@ -17,13 +17,13 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from ks_helpers import World, activate, b64, blinded_b64, unb64
 from voprf import ristretto as r
 
 from keyserver.domain.settings import Settings
 from keyserver.http.app import create_app
 from keyserver.http.release import ReleaseFastPath
 from keyserver.testing import running_server
+from tests.support.world import World, activate, b64, blinded_b64, unb64
 
 BIG = 64 * 1024  # Settings.max_body_bytes default
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ks_helpers import World, activate, b64, blinded_b64, register
-
 from keyserver.domain.lifecycle import ROLES as ALL_ROLES
 from keyserver.domain.lifecycle import Actor
 from keyserver.http.app import create_app
 from keyserver.service import KeyService
+from tests.support.world import World, activate, b64, blinded_b64, register
 
 ROLES = ["admin", "writer", "reader", "official", "auditor", None]
 NOBODY = "AAAAAAAAAAAAAAAAAAAAAA"  # a well-formed container id that does not exist

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ks_helpers import FakeClock, World, activate, blinded_b64
+from tests.support.clock import FakeClock
+from tests.support.world import World, activate, blinded_b64
 
 MEDIUM = "usb-0001"
 BODY = {"blinded_element": blinded_b64()}

@@ -138,8 +138,8 @@ def test_reentrant_in_one_thread_flock_until_outermost_release(tmp_path: Path) -
     assert other_thread_got_it.is_set()
     assert flock_is_free(lock.lock_path)
     # An error inside a nested block releases every level on the way out.
-    with pytest.raises(RuntimeError), lock, lock:
-        raise RuntimeError
+    with pytest.raises(RuntimeError, match="inside the nested lock"), lock, lock:
+        raise RuntimeError("inside the nested lock")
     assert flock_is_free(lock.lock_path)
 
 

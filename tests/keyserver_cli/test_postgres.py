@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from keyserver.domain.settings import Settings
+from tests.support import postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -42,7 +43,7 @@ def test_local_mode_on_postgresql(cli: Any, h: ModuleType, pg_url: str, tmp_path
     assert status["state"] == "destroyed"
     # Crypto-erasure in the live table (dead tuples and WAL: see spec/protocol.md §erasure).
     db = pg_url.rsplit("/", 1)[1]
-    with psycopg.connect(f"host=127.0.0.1 port=5432 dbname={db} user=postgres") as conn:
+    with psycopg.connect(postgres.conninfo(db)) as conn:
         row = conn.execute("select seed_sealed, receipt_key_sealed from containers").fetchone()
     assert row == (None, None)
 

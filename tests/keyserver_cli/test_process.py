@@ -8,7 +8,6 @@ import os
 import pty
 import select
 import signal
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,33 +22,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from keyserver.service import KeyService
-
-TIMEOUT = 60
-
-
-def run(
-    h: ModuleType, *argv: str | os.PathLike[str], **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [os.fspath(h.KEYSERVER_BIN), *(os.fspath(a) for a in argv)],
-        env=h.clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.keyserver_cli import TIMEOUT, run, start_serve
 
 
 def test_local_and_remote_as_processes(h: ModuleType, data_dir: Any) -> None:
     added = run(
-        h,
         "principal",
         "add",
         "off",
@@ -64,66 +40,19 @@ def test_local_and_remote_as_processes(h: ModuleType, data_dir: Any) -> None:
     assert added.stderr == ""
 
     with h.running_server(data_dir.settings()) as url:
-        who = run(h, "whoami", "--json", "--server", url, KEYSERVER_TOKEN=official)
+        who = run("whoami", "--json", "--server", url, KEYSERVER_TOKEN=official)
         assert who.returncode == 0, who
         assert json.loads(who.stdout)["name"] == "off"
-        refused = run(h, "principal", "list", KEYSERVER_SERVER=url, KEYSERVER_TOKEN=official)
+        refused = run("principal", "list", KEYSERVER_SERVER=url, KEYSERVER_TOKEN=official)
         assert refused.returncode == 4
         assert refused.stderr.startswith("keyserver: error: ")
         assert "Traceback" not in refused.stderr
 
 
-def start_serve(
-    h: ModuleType,
-    dd: Path,
-    log_path: Path,
-    *extra: str,
-    scheme: str = "http",
-    verify: str | bool = True,
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``keyserver serve`` on a free port; wait for /healthz; return (process, URL).
-
-    Another process may take the port between the probe and the bind: then the server
-    exits at once and is started again on another port.
-    """
-    for _attempt in range(3):
-        port = free_port()
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [
-                    os.fspath(h.KEYSERVER_BIN),
-                    "serve",
-                    "--data-dir",
-                    os.fspath(dd),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    *extra,
-                ],
-                env=h.clean_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        url = f"{scheme}://127.0.0.1:{port}"
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if requests.get(url + "/healthz", timeout=2, verify=verify).status_code == 200:
-                    return proc, url
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    pytest.fail("keyserver serve did not come up:\n" + log_path.read_text())
-
-
 def test_serve_answers_healthz_and_stops_on_sigterm(
     h: ModuleType, data_dir: Any, tmp_path: Path
 ) -> None:
-    proc, url = start_serve(h, data_dir.path, tmp_path / "serve.log", "--sweep-interval", "1s")
+    proc, url = start_serve(data_dir.path, tmp_path / "serve.log", "--sweep-interval", "1s")
     try:
         healthy = requests.get(url + "/healthz", timeout=5)
         assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
@@ -137,7 +66,7 @@ def test_serve_answers_healthz_and_stops_on_sigterm(
             proc.wait()
     output = (tmp_path / "serve.log").read_text()
     assert "Traceback" not in output
-    assert "Shutting down" in output or "Finished server process" in output
+    assert "Shutting down" in output and "Finished server process" in output, output
 
 
 def test_serve_refuses_bad_setup(cli: Any, data_dir: Any, tmp_path: Path) -> None:
@@ -264,7 +193,6 @@ def test_serve_with_tls(h: ModuleType, cli: Any, data_dir: Any, tmp_path: Path) 
     cert, key = _self_signed(tmp_path)
     log = tmp_path / "tls.log"
     proc, url = start_serve(
-        h,
         data_dir.path,
         log,
         "--tls-cert",

@@ -8,8 +8,8 @@ the client connections are held open, every established server-side socket on th
 from __future__ import annotations
 
 import base64
+import errno
 import http.client
-import importlib.util
 import os
 import re
 import signal
@@ -29,29 +29,14 @@ from voprf import ristretto
 
 from keyserver.cli.workers import ListenError, PortInUseError, _address, reserve_port
 from keyserver.store.writelock import LOCK_SUFFIX
+from tests.support.keyserver_cli import TIMEOUT, run, start_serve
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SO_REUSEPORT workers, read from /proc"
 )
 
 CONNECTIONS = 32
-
-
-def _test_process() -> ModuleType:
-    """test_process.py's helpers (start_serve, run): no package, --import-mode=importlib."""
-    spec = importlib.util.spec_from_file_location(
-        "keyserver_cli_test_process", Path(__file__).with_name("test_process.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_tp = _test_process()
-TIMEOUT: int = _tp.TIMEOUT
-run = _tp.run
-start_serve = _tp.start_serve
 
 
 def _children(pid: int) -> list[int]:
@@ -146,7 +131,7 @@ def test_workers_serve_balance_and_stop_on_sigterm(
     cid = h.make_container(data_dir.settings(), people.writer)
     log = tmp_path / "serve.log"
     # A duration flag reaches the workers through KEYSERVER_* in the one duration grammar.
-    proc, url = start_serve(h, data_dir.path, log, "--workers", "2", "--challenge-ttl", "7m")
+    proc, url = start_serve(data_dir.path, log, "--workers", "2", "--challenge-ttl", "7m")
     with stopped(proc):
         workers = wait_for_workers(proc.pid, 2)
         assert requests.get(url + "/readyz", timeout=5).status_code == 200
@@ -196,7 +181,6 @@ def test_port_in_use_is_refused(h: ModuleType, data_dir: Any) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = run(
-            h,
             "serve",
             "--data-dir",
             data_dir.path,
@@ -222,7 +206,7 @@ def test_worker_killed_stops_the_server_ipv6_port_0(
         with socket.socket(socket.AF_INET6) as probe:
             probe.bind(("::1", 0))
     except OSError:
-        pytest.skip("no IPv6 loopback")
+        missing("IPv6 loopback (::1)", "enable IPv6 on the loopback interface")
     log = tmp_path / "serve.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -270,8 +254,9 @@ def test_addresses_resolve_as_uvicorn_binds_them() -> None:
     port, holder = reserve_port("127.0.0.1", 0)
     with holder, socket.socket() as plain:
         assert port == holder.getsockname()[1] != 0
-        with pytest.raises(OSError):  # kept: a server without SO_REUSEPORT is refused
+        with pytest.raises(OSError) as refused:  # kept: a server without SO_REUSEPORT
             plain.bind(("127.0.0.1", port))
+        assert refused.value.errno == errno.EADDRINUSE
         # ...and so is a second supervisor while the workers are loading.
         with pytest.raises(PortInUseError, match=rf"127\.0\.0\.1:{port}: "):
             reserve_port("127.0.0.1", port)

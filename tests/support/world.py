@@ -1,11 +1,10 @@
-"""Helpers for the key server tests (imported by conftest and the test modules)."""
+"""A key server over HTTP with one principal per role, and the requests tests make to it."""
 
 from __future__ import annotations
 
 import base64
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,23 +13,6 @@ from voprf import ristretto as r
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-
-# PostgreSQL: trust auth on 127.0.0.1:5432, maintenance database `test`.
-PG_ADMIN = os.environ.get("KEYSERVER_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
-
-
-class FakeClock:
-    """An injectable clock the tests move by hand."""
-
-    def __init__(self) -> None:
-        self.t = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, **kw: float) -> None:
-        self.t += timedelta(**kw)
 
 
 @dataclass

@@ -1,0 +1,234 @@
+"""Helpers of the ``keyserver`` command tests (tests/keyserver_cli): runs, data, containers.
+
+The command runs in-process through ``main(argv, stdin=, stdout=, stderr=, env=)`` with a
+clean environment (no KEYSERVER_* of the developer leaks in), or as the installed
+``.venv/bin/keyserver`` process. Containers are registered, evaluated and committed through
+the real service layer with real VOPRF blinding, so state changes and audit entries are the
+real ones.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from voprf import ristretto
+
+from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
+from keyserver.testing import running_server
+
+__all__ = ["running_server"]  # re-exported: tests reach it as h.running_server
+
+TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
+KEYSERVER_BIN = Path(sys.executable).parent / "keyserver"
+TIMEOUT = 60
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any KEYSERVER_*/RWC_* variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSERVER_", "RWC_"))}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Result:
+    """What one in-process run of the command produced."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class TtyInput(io.StringIO):
+    """Confirmation answers typed at a terminal (in-process stand-in for a TTY stdin)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+Cli = Callable[..., Result]
+
+
+def settings_for(data_dir: Path, **overrides: Any) -> Settings:
+    """Server settings for an initialised data directory (no background sweep)."""
+    return Settings.load(data_dir=data_dir, overrides={"sweep_interval": 0, **overrides}, env={})
+
+
+@dataclass
+class DataDir:
+    """An initialised data directory and its admin token."""
+
+    path: Path
+    admin_token: str
+
+    def settings(self, **overrides: Any) -> Settings:
+        return settings_for(self.path, **overrides)
+
+
+def add_principal(
+    cli: Cli, dd: DataDir, name: str, *roles: str, groups: tuple[str, ...] = ()
+) -> str:
+    """Create a principal through the command (local mode); return its token."""
+    argv: list[str] = ["principal", "add", name]
+    for role in roles:
+        argv += ["--role", role]
+    for group in groups:
+        argv += ["--group", group]
+    result = cli(*argv, "--data-dir", dd.path)
+    assert result.code == 0, result
+    tokens = TOKEN_RE.findall(result.out)
+    assert len(tokens) == 1, result
+    token: str = tokens[0]
+    return token
+
+
+@dataclass
+class People:
+    """Principals of a test and their tokens."""
+
+    writer: str
+    reader: str
+    official: str
+    auditor: str
+
+
+def _blinded() -> bytes:
+    _client, blinded = ristretto.Client.blind(b"rwc/v1 oprf input" + secrets.token_bytes(16))
+    return bytes(blinded.serialize())
+
+
+def make_container(
+    settings: Settings,
+    writer_token: str,
+    *,
+    medium: str = "USB-1",
+    readers: tuple[str, ...] = ("reader",),
+    commit: bool = True,
+    attempt_budget: int | None = None,
+) -> str:
+    """Register (and by default commit) a container as the writer; return its id."""
+    service = KeyService(settings)
+    try:
+        writer = service.authenticate(writer_token)
+        reg = service.register(
+            writer,
+            label="export",
+            medium=medium,
+            readers=list(readers),
+            reader_groups=[],
+            not_after=None,
+            password_required=True,
+            attempt_budget=attempt_budget,
+        )
+        cid = str(reg["container_id"])
+        service.evaluate(writer, cid, _blinded())
+        if commit:
+            service.commit(
+                writer,
+                cid,
+                header_digest=secrets.token_bytes(32),
+                receipt_key=secrets.token_bytes(32),
+            )
+        return cid
+    finally:
+        service.close()
+
+
+def reader_evaluates(settings: Settings, reader_token: str, cid: str) -> None:
+    """One evaluation by a reader (an audited key release, no receipt)."""
+    service = KeyService(settings)
+    try:
+        service.evaluate(service.authenticate(reader_token), cid, _blinded())
+    finally:
+        service.close()
+
+
+def backdated(settings: Settings, days: float) -> Settings:
+    """The same settings with a clock ``days`` in the past (for due pending containers)."""
+    shift = timedelta(days=days)
+    return settings.replace(clock=lambda: datetime.now(UTC) - shift)
+
+
+def run(*argv: str | os.PathLike[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``keyserver ARGV`` with a clean environment plus ``env``."""
+    return subprocess.run(
+        [os.fspath(KEYSERVER_BIN), *(os.fspath(a) for a in argv)],
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_serve(
+    dd: Path,
+    log_path: Path,
+    *extra: str,
+    scheme: str = "http",
+    verify: str | bool = True,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``keyserver serve`` on a free port; wait for /healthz; return (process, URL).
+
+    Another process may take the port between the probe and the bind: then the server
+    exits at once and is started again on another port.
+    """
+    for _attempt in range(3):
+        port = free_port()
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                [
+                    os.fspath(KEYSERVER_BIN),
+                    "serve",
+                    "--data-dir",
+                    os.fspath(dd),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    *extra,
+                ],
+                env=clean_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        url = f"{scheme}://127.0.0.1:{port}"
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if requests.get(url + "/healthz", timeout=2, verify=verify).status_code == 200:
+                    return proc, url
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    pytest.fail("keyserver serve did not come up:\n" + log_path.read_text())

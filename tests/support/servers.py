@@ -1,0 +1,61 @@
+"""ASGI apps served by uvicorn on a loopback ephemeral port, in a thread of the test process.
+
+For hostile or fake servers written by a test (the key server itself: keyserver.testing).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+
+@dataclass
+class UvicornThread:
+    server: uvicorn.Server
+    thread: threading.Thread
+    port: int
+
+
+def start_uvicorn(app: Any, **config: Any) -> UvicornThread:
+    """Serve ``app`` on 127.0.0.1:<ephemeral> in a thread (TLS if ssl_* are given)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    cfg = uvicorn.Config(app, log_level="warning", lifespan="off", **config)
+    server = uvicorn.Server(cfg)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    return UvicornThread(server, thread, port)
+
+
+def stop_uvicorn(u: UvicornThread) -> None:
+    """Ask the server to exit and wait for its thread."""
+    u.server.should_exit = True
+    u.thread.join(timeout=20)
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (connection refused)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+class Runner:
+    """start/stop of uvicorn threads, also handed to tests as the ``uvicorn_runner`` fixture."""
+
+    start = staticmethod(start_uvicorn)
+    stop = staticmethod(stop_uvicorn)
