@@ -16,8 +16,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from ks_helpers import (
-    FakeClock,
+
+from keyserver.domain.keys import receipt_mac
+from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
+from keyserver.testing import running_server
+from tests.support.clock import FakeClock
+from tests.support.world import (
     World,
     activate,
     b64,
@@ -27,11 +32,6 @@ from ks_helpers import (
     register,
     unb64,
 )
-
-from keyserver.domain.keys import receipt_mac
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-from keyserver.testing import running_server
 
 LOSS = {"reason": "stick lost on the train", "public_reason": "medium lost"}
 

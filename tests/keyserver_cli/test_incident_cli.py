@@ -3,10 +3,10 @@ what they affect, the three-way report in the display zone, in Japanese on reque
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 from keyserver.service import KeyService
+from tests.support import keyserver_cli as h
 
 
 def _state(data_dir: Any, cid: str) -> dict[str, Any]:
@@ -17,9 +17,7 @@ def _state(data_dir: Any, cid: str) -> dict[str, Any]:
         service.close()
 
 
-def test_typo_exits_not_found_with_suggestion(
-    cli: Any, h: ModuleType, data_dir: Any, people: Any
-) -> None:
+def test_typo_exits_not_found_with_suggestion(cli: Any, data_dir: Any, people: Any) -> None:
     cid = h.make_container(data_dir.settings(), people.writer, medium="USB-2022-06-AMA")
     dd = data_dir.path
     for argv in (
@@ -43,7 +41,7 @@ def test_typo_exits_not_found_with_suggestion(
 
 
 def test_short_waiting_period_lists_what_it_affects_and_asks_once(
-    cli: Any, h: ModuleType, data_dir: Any, people: Any
+    cli: Any, data_dir: Any, people: Any
 ) -> None:
     cid = h.make_container(data_dir.settings(), people.writer, medium="USB-S")
     dd = data_dir.path
@@ -60,9 +58,7 @@ def test_short_waiting_period_lists_what_it_affects_and_asks_once(
     assert _state(data_dir, cid)["state"] == "suspended"
 
 
-def test_lost_at_and_the_report_in_the_display_zone(
-    cli: Any, h: ModuleType, data_dir: Any, people: Any
-) -> None:
+def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, people: Any) -> None:
     settings = data_dir.settings()
     cid = h.make_container(settings, people.writer, medium="USB-Z")
     dd = data_dir.path
