@@ -52,8 +52,8 @@ def evaluate(container_id: str, body: _Body) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_bare(port: int, workers: int) -> Iterator[str]:
-    """``uvicorn bare_voprf:app --workers N`` on loopback; yields the base URL."""
+def running_bare(port: int, workers: int) -> Iterator[tuple[str, int]]:
+    """``uvicorn bare_voprf:app --workers N`` on loopback; yields (base URL, process group)."""
     # Imported here: this module is also the app uvicorn imports, which needs neither.
     from tang import stop, wait_for_port  # noqa: PLC0415
 
@@ -84,6 +84,6 @@ def running_bare(port: int, workers: int) -> Iterator[str]:
     try:
         wait_for_port(port, timeout=30)
         time.sleep(1.0 if workers > 1 else 0.2)  # let every worker start accepting
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         stop(proc)

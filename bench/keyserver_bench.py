@@ -21,7 +21,9 @@ VOPRF key derivations are not what is measured; no per-container audit entries),
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -29,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,13 +39,18 @@ from typing import Any
 
 import requests
 from bare_voprf import running_bare
+from pg_waits import Waits, sampling
+from procs import group_cpu_seconds, pids_cpu_seconds
 from sqlalchemy import insert
 from stats import table, verdict
 from tang import free_port, running_tang, stop
 from voprf import ristretto
 from wrk import WrkResult, run_wrk
 
-TARGET_VS_TANG = 1.5
+# Issue 15: 2 workers, and 2 instances on one PostgreSQL, >= 1.6x one worker. (The old
+# ">= 1.5x Tang" target measured how fast the machine forks tangd; it is retired, the ratio
+# is still printed.)
+TARGET_SCALING = 1.6
 TARGET_SUSPEND_SECONDS = 2.0
 TARGET_SUSPEND_COUNT = 100_000
 BUDGET = 1000  # the server's maximum attempt budget (keyserver.service.register)
@@ -226,8 +233,8 @@ def _keyserver_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
-    """``keyserver serve --workers N`` on a loopback port; yields the base URL."""
+def running_keyserver(prep: Prepared, workers: int) -> Iterator[tuple[str, int]]:
+    """``keyserver serve --workers N`` on a loopback port; yields (base URL, process group)."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -260,7 +267,7 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("keyserver serve did not become ready in 60 s")
                 time.sleep(0.1)
-            yield base
+            yield base, proc.pid
         finally:
             stop(proc)
 
@@ -280,7 +287,15 @@ def _evaluate_request(prep: Prepared) -> tuple[str, dict[str, str]]:
     return body, headers
 
 
-def load_test(prep: Prepared, base: str, duration: int, keepalive: bool = True) -> WrkResult:
+def load_test(
+    prep: Prepared,
+    base: str,
+    duration: int,
+    keepalive: bool = True,
+    *,
+    threads: int = 2,
+    connections: int = 16,
+) -> WrkResult:
     """Check one evaluate by hand, then run wrk round-robin over the containers."""
     body, headers = _evaluate_request(prep)
     first = requests.post(
@@ -300,7 +315,70 @@ def load_test(prep: Prepared, base: str, duration: int, keepalive: bool = True) 
         duration=duration,
         keepalive=keepalive,
         paths=paths,
+        threads=threads,
+        connections=connections,
     )
+
+
+def load_test_instances(prep: Prepared, bases: list[str], duration: int) -> WrkResult:
+    """One wrk per instance at the same time (16 connections in all); figures summed."""
+    per = 16 // len(bases)
+    with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
+        parts = list(
+            pool.map(lambda b: load_test(prep, b, duration, threads=1, connections=per), bases)
+        )
+    return WrkResult(
+        rps=sum(p.rps for p in parts),
+        p50_ms=max(p.p50_ms for p in parts),
+        p99_ms=max(p.p99_ms for p in parts),
+        requests=sum(p.requests for p in parts),
+        errors=sum(p.errors for p in parts),
+        error_kinds="; ".join(p.error_kinds for p in parts if p.error_kinds),
+    )
+
+
+def postgres_backends(database_url: str) -> list[int]:
+    """Process ids of the PostgreSQL backends serving the bench database (none on SQLite).
+
+    They do the key server's SQL work, so their CPU belongs to the release; the shared
+    background writers (WAL writer, checkpointer) are not counted.
+    """
+    if not database_url.startswith("postgresql"):
+        return []
+    import psycopg  # noqa: PLC0415
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+Measured = tuple[WrkResult, float, Waits | None]
+
+
+def with_cpu(pgids: list[int], fn: Callable[[], WrkResult], database_url: str = "") -> Measured:
+    """Run a load test; return it, the server CPU ms per request it answered, and waits.
+
+    Every process of the servers' groups is counted (supervisor, workers, forked tangd),
+    and on PostgreSQL the backends of the bench database (pool connections live for the
+    whole run; one opened during the test counts from zero), whose wait events are also
+    sampled (pg_waits: CPU vs lock wait vs WAL fsync).
+    """
+    postgres = database_url.startswith("postgresql")
+    backends = postgres_backends(database_url)
+    before = sum(group_cpu_seconds(g) for g in pgids) + pids_cpu_seconds(backends)
+    with contextlib.ExitStack() as stack:
+        waits = (
+            stack.enter_context(sampling(PG_ADMIN, database_url.rsplit("/", 1)[1]))
+            if postgres
+            else None
+        )
+        result = fn()
+        after_backends = postgres_backends(database_url)
+        spent = sum(group_cpu_seconds(g) for g in pgids) + pids_cpu_seconds(after_backends)
+    return result, (spent - before) * 1000 / max(result.requests, 1), waits
 
 
 def time_suspend(prep: Prepared, base: str, medium: str, expected: int) -> float:
@@ -329,19 +407,28 @@ def run(
     bulk: int = 100_000,
     containers: int | None = None,
 ) -> dict[str, Any]:
-    """Run the key-server benchmark, print the table and return the figures."""
+    """Run the key-server benchmark, print the tables and return the figures."""
     n_containers = containers or (10 if quick else 100)
     workers_list = (1,) if quick else (1, 2)
     results: dict[str, Any] = {"duration_s": duration, "connections": 16, "rows": []}
     print(
         f"\n== Key-server benchmark: wrk 2 threads, 16 connections, {duration} s per figure, "
-        f"loopback, load generator and server share {os.cpu_count()} CPUs ==",
+        f"loopback, load generator and server share {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.2f} ==",
         flush=True,
     )
     rows: list[dict[str, Any]] = []
     suspends: list[list[str]] = []
 
-    def add(name: str, r: WrkResult, *, keepalive: bool, tang_paired: float | None = None) -> None:
+    def add(
+        name: str,
+        measured: Measured,
+        *,
+        keepalive: bool,
+        tang_paired: float | None = None,
+        scale: tuple[str, int] = ("", 1),
+    ) -> None:
+        r, cpu_ms, waits = measured
         rows.append(
             {
                 "name": name,
@@ -352,21 +439,35 @@ def run(
                 "errors": r.errors,
                 "error_kinds": r.error_kinds,
                 "requests": r.requests,
+                "cpu_ms_per_release": cpu_ms,
+                "pg_waits": None
+                if waits is None
+                else {
+                    "shares": waits.shares(),
+                    "commits": waits.commits,
+                    "releases_per_commit": r.requests / waits.commits if waits.commits else None,
+                },
                 "tang_paired_rps": tang_paired,
+                # (series, processes): rows of one series are compared with its 1-process row
+                "series": scale[0],
+                "processes": scale[1],
             }
         )
 
     print("  Tang ...", flush=True)
     with running_tang() as tang:
 
-        def tang_rate(keepalive: bool = True) -> WrkResult:
-            return run_wrk(
-                tang.url,
-                method="POST",
-                body=tang.body,
-                headers=tang.headers,
-                duration=duration,
-                keepalive=keepalive,
+        def tang_rate(keepalive: bool = True) -> Measured:
+            return with_cpu(
+                [tang.pgid],
+                lambda: run_wrk(
+                    tang.url,
+                    method="POST",
+                    body=tang.body,
+                    headers=tang.headers,
+                    duration=duration,
+                    keepalive=keepalive,
+                ),
             )
 
         for keepalive in (True, False):
@@ -375,19 +476,24 @@ def run(
         body = _evaluate_request_body()
         for workers in workers_list:
             print(f"  bare FastAPI + 1 VOPRF, {workers} worker(s) ...", flush=True)
-            with running_bare(free_port(), workers) as base:
-                paired = tang_rate().rps
+            with running_bare(free_port(), workers) as (base, pgid):
+                paired = tang_rate()[0].rps
                 add(
                     f"bare FastAPI + 1 VOPRF, {workers} worker(s)",
-                    run_wrk(
-                        f"{base}/v1/containers/x/evaluate",
-                        method="POST",
-                        body=body,
-                        headers={"Content-Type": "application/json"},
-                        duration=duration,
+                    with_cpu(
+                        [pgid],
+                        functools.partial(
+                            run_wrk,
+                            f"{base}/v1/containers/x/evaluate",
+                            method="POST",
+                            body=body,
+                            headers={"Content-Type": "application/json"},
+                            duration=duration,
+                        ),
                     ),
                     keepalive=True,
                     tang_paired=paired,
+                    scale=("bare", workers),
                 )
         backends: list[tuple[str, Any]] = [("SQLite", sqlite_database)]
         if postgres:
@@ -402,26 +508,57 @@ def run(
                 prep = prepare(url, n_containers)
                 for workers in workers_list:
                     print(f"  {db_name}: keyserver serve --workers {workers} ...", flush=True)
-                    with running_keyserver(prep, workers) as base:
+                    with running_keyserver(prep, workers) as (base, pgid):
                         # Tang again right before each keep-alive row: this VM's speed
                         # drifts by tens of percent within minutes, so the ratio is taken
                         # against the Tang figure measured next to it.
-                        paired = tang_rate().rps
+                        paired = tang_rate()[0].rps
                         add(
                             f"rwc {db_name}, {workers} worker(s)",
-                            load_test(prep, base, duration),
+                            with_cpu(
+                                [pgid], functools.partial(load_test, prep, base, duration), url
+                            ),
                             keepalive=True,
                             tang_paired=paired,
+                            scale=(f"rwc {db_name} workers", workers),
                         )
                         if workers == 1 and not quick:
                             add(
                                 f"rwc {db_name}, {workers} worker(s)",
-                                load_test(prep, base, duration, keepalive=False),
+                                with_cpu(
+                                    [pgid],
+                                    functools.partial(
+                                        load_test, prep, base, duration, keepalive=False
+                                    ),
+                                    url,
+                                ),
                                 keepalive=False,
                             )
+                if db_name == "PostgreSQL" and not quick:
+                    # Two instances (separate `keyserver serve`, one worker each) on one
+                    # database: the deployment the city scales out with.
+                    print(f"  {db_name}: 2 instances of keyserver serve ...", flush=True)
+                    with (
+                        running_keyserver(prep, 1) as (base1, pgid1),
+                        running_keyserver(prep, 1) as (base2, pgid2),
+                    ):
+                        paired = tang_rate()[0].rps
+                        add(
+                            f"rwc {db_name}, 2 instances x 1 worker",
+                            with_cpu(
+                                [pgid1, pgid2],
+                                functools.partial(
+                                    load_test_instances, prep, [base1, base2], duration
+                                ),
+                                url,
+                            ),
+                            keepalive=True,
+                            tang_paired=paired,
+                            scale=(f"rwc {db_name} instances", 2),
+                        )
                 print(f"  {db_name}: inserting {bulk:,} containers of one medium ...", flush=True)
                 insert_s = bulk_insert(prep, "bench-bulk", bulk)
-                with running_keyserver(prep, 1) as base:
+                with running_keyserver(prep, 1) as (base, _pgid):
                     sec = time_suspend(prep, base, "bench-bulk", bulk)
                 ok = sec < TARGET_SUSPEND_SECONDS if bulk >= TARGET_SUSPEND_COUNT else None
                 suspends.append(
@@ -431,22 +568,41 @@ def run(
                     {"db": db_name, "containers": bulk, "insert_s": insert_s, "suspend_s": sec}
                 )
     results["rows"] = rows
-    _print(rows, suspends)
+    results["scaling"] = scaling(rows)
+    _print(rows, results["scaling"], suspends)
     return results
 
 
-def _print(rows: list[dict[str, Any]], suspends: list[list[str]]) -> None:
+def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rate with 2 processes / rate with 1, per series (keep-alive rows)."""
+    ones = {
+        r["series"].replace(" instances", " workers"): r["rps"]
+        for r in rows
+        if r["series"] and r["processes"] == 1 and r["keepalive"]
+    }
+    out = []
+    for r in rows:
+        if not r["series"] or r["processes"] == 1 or not r["keepalive"]:
+            continue
+        one = ones.get(r["series"].replace(" instances", " workers"))
+        if not one:
+            continue
+        ratio = r["rps"] / one
+        # The bare endpoint is the reference (what the machine gives a second process).
+        ok = None if r["series"] == "bare" else ratio >= TARGET_SCALING
+        out.append({"name": r["name"], "ratio": ratio, "verdict": verdict(ok)})
+    return out
+
+
+def _print(
+    rows: list[dict[str, Any]], scaled: list[dict[str, Any]], suspends: list[list[str]]
+) -> None:
     tang_ka = next((r["rps"] for r in rows if r["name"].startswith("Tang") and r["keepalive"]), 0)
     out = []
     for r in rows:
-        # rwc keep-alive rows are compared with the Tang run measured right before them.
+        # Rows are compared with the Tang run measured right before them.
         reference = r.get("tang_paired_rps") or tang_ka
         ratio = r["rps"] / reference if reference else None
-        check = (
-            verdict(ratio >= TARGET_VS_TANG)
-            if ratio and r["keepalive"] and r["name"].startswith("rwc")
-            else ""
-        )
         out.append(
             [
                 r["name"],
@@ -455,12 +611,12 @@ def _print(rows: list[dict[str, Any]], suspends: list[list[str]]) -> None:
                 f"{r['p50_ms']:.1f}",
                 f"{r['p99_ms']:.1f}",
                 r["errors"],
+                f"{r['cpu_ms_per_release']:.2f}",
                 f"{r['tang_paired_rps']:,.0f}" if r.get("tang_paired_rps") else "",
                 f"{ratio:.2f}x" if ratio else "n/a",
-                check,
             ]
         )
-    print("\n-- Key releases per second (target: rwc keep-alive >= 1.5x Tang keep-alive)")
+    print("\n-- Key releases per second, and server CPU per release (all server processes)")
     print(
         table(
             [
@@ -470,9 +626,9 @@ def _print(rows: list[dict[str, Any]], suspends: list[list[str]]) -> None:
                 "p50 ms",
                 "p99 ms",
                 "errors",
+                "CPU ms/release",
                 "Tang k-a next to it",
                 "vs Tang k-a",
-                "target",
             ],
             out,
         )
@@ -480,5 +636,36 @@ def _print(rows: list[dict[str, Any]], suspends: list[list[str]]) -> None:
     for r in rows:
         if r["errors"]:
             print(f"  errors of {r['name']} (keep-alive {r['keepalive']}): {r['error_kinds']}")
+    waits = [r for r in rows if r.get("pg_waits")]
+    if waits:
+        kinds = ("cpu", "client", "lock", "wal", "io")
+        print(
+            "\n-- Where PostgreSQL backend time goes (pg_stat_activity samples while a "
+            "transaction is open; cpu = executing, client = waiting for the key server "
+            "between statements, lock = row/transaction locks, wal = WAL write/fsync)"
+        )
+        print(
+            table(
+                ["server", "keep-alive", "releases per commit", *kinds],
+                [
+                    [
+                        r["name"],
+                        "yes" if r["keepalive"] else "no",
+                        f"{w['releases_per_commit']:.1f}" if w["releases_per_commit"] else "n/a",
+                        *(f"{w['shares'].get(k, 0) * 100:.0f}%" for k in kinds),
+                    ]
+                    for r in waits
+                    for w in [r["pg_waits"]]
+                ],
+            )
+        )
+    if scaled:
+        print(f"\n-- Scaling out: 2 processes vs 1 (target >= {TARGET_SCALING}x; bare = reference)")
+        print(
+            table(
+                ["server", "vs 1 worker", "target"],
+                [[s["name"], f"{s['ratio']:.2f}x", s["verdict"]] for s in scaled],
+            )
+        )
     print("\n-- Suspend every container of one medium in ONE call (target < 2 s)")
     print(table(["database", "containers", "bulk insert s", "suspend call s", "target"], suspends))

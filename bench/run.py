@@ -31,10 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--big", action="store_true", help="also 10 GiB on disk (peak RSS)")
     ap.add_argument("--big-size", type=parse_size, default=parse_size("10G"))
     ap.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
-    ap.add_argument("--only", choices=["container", "keyserver"], default=None)
+    ap.add_argument("--only", choices=["container", "commands", "keyserver"], default=None)
     ap.add_argument("--chunk-log2", type=int, default=None, help="rwc chunk size (default: lib)")
     ap.add_argument(
         "--sweep-size", type=parse_size, default=None, help="bytes per AESGCM sweep point"
+    )
+    ap.add_argument(
+        "--small-runs", type=int, default=None, help="runs of each small-container open (10)"
     )
     ap.add_argument("--bulk", type=int, default=None, help="containers in the bulk suspend")
     ap.add_argument("--duration", type=int, default=None, help="wrk seconds per figure")
@@ -92,6 +95,26 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
         except Exception as exc:
             _failure("container", exc, verbose=args.verbose)
+            failed = True
+    if args.only in (None, "commands"):
+        import commands  # noqa: PLC0415
+
+        try:
+            results["commands"] = commands.run(
+                commands.Options(
+                    sizes=(args.size or (32 * MIB if args.quick else 1024 * MIB),),
+                    runs=args.runs or (1 if args.quick else 3),
+                    small_runs=args.small_runs or (3 if args.quick else 10),
+                    big_size=args.big_size if args.big else None,
+                )
+            )
+            if results["commands"]["small"]["missing"]:
+                failed = True  # a reference tool was missing: the run is incomplete
+        except MissingToolError as exc:
+            print(f"\ncommand bench SKIPPED: {exc}", file=sys.stderr)
+            failed = True
+        except Exception as exc:
+            _failure("command", exc, verbose=args.verbose)
             failed = True
     if args.only in (None, "keyserver"):
         import keyserver_bench  # noqa: PLC0415 - --only container must not need the server

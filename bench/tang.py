@@ -36,6 +36,7 @@ class TangTarget:
     url: str
     body: str
     headers: dict[str, str]
+    pgid: int  # process group of socat and every tangd it forks (procs.group_cpu_seconds)
 
 
 def free_port() -> int:
@@ -114,6 +115,7 @@ def running_tang() -> Iterator[TangTarget]:
                 url=f"http://127.0.0.1:{port}/rec/{kid}",
                 body=recovery_jwk(),
                 headers={"Content-Type": "application/jwk+json"},
+                pgid=proc.pid,
             )
         finally:
             stop(proc)

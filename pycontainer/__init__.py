@@ -11,14 +11,43 @@ Public API (stable; the CLI and the HTTP client build on it):
 - :class:`pycontainer.format.primitives.Argon2Params`
 - errors in :mod:`pycontainer.errors`
 
+The names are loaded on first use (PEP 562): every ``import pycontainer.X``, the ``rwc``
+command's included, imports this package first, and loading the whole library here would
+make each command pay for the modules it does not use (issue 15: start-up of a small
+``rwc cat``). ``from pycontainer import seal_paths`` works as before.
+
 Spec: spec/format.md (format v1), spec/protocol.md (key server).
 """
 
-from pycontainer.format.archive import Entry
-from pycontainer.format.primitives import Argon2Params
-from pycontainer.keyrelease import Evaluation, InProcessKeyServer, KeyServer, SlotInfo
-from pycontainer.reader import Container, EntryReader, HeaderInfo, open_container, read_header
-from pycontainer.writer import SealResult, seal_paths, seal_stream
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pycontainer.format.archive import Entry
+    from pycontainer.format.primitives import Argon2Params
+    from pycontainer.keyrelease import Evaluation, InProcessKeyServer, KeyServer, SlotInfo
+    from pycontainer.reader import Container, EntryReader, HeaderInfo, open_container, read_header
+    from pycontainer.writer import SealResult, seal_paths, seal_stream
+
+# Public name -> the module that defines it.
+_HOME = {
+    "Argon2Params": "pycontainer.format.primitives",
+    "Container": "pycontainer.reader",
+    "Entry": "pycontainer.format.archive",
+    "EntryReader": "pycontainer.reader",
+    "Evaluation": "pycontainer.keyrelease",
+    "HeaderInfo": "pycontainer.reader",
+    "InProcessKeyServer": "pycontainer.keyrelease",
+    "KeyServer": "pycontainer.keyrelease",
+    "SealResult": "pycontainer.writer",
+    "SlotInfo": "pycontainer.keyrelease",
+    "open_container": "pycontainer.reader",
+    "read_header": "pycontainer.reader",
+    "seal_paths": "pycontainer.writer",
+    "seal_stream": "pycontainer.writer",
+}
 
 __all__ = [
     "Argon2Params",
@@ -36,3 +65,16 @@ __all__ = [
     "seal_paths",
     "seal_stream",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pycontainer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once loaded, a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

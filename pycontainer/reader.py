@@ -25,7 +25,8 @@ import io
 import os
 import stat
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -602,6 +603,33 @@ class EntryReader(io.RawIOBase):
             written += k
             self._pos += k
         return written
+
+    def views(self) -> Iterator[memoryview]:
+        """Yield the rest of the entry, chunk by chunk, without copying it.
+
+        Each piece is a view of one chunk's plaintext, yielded only after that whole chunk
+        authenticated. The next chunk is read and decrypted on a helper thread while the
+        caller writes this one (``pread`` and AES-GCM release the GIL): ``rwc cat`` into a
+        pipe then spends its time writing, not waiting for the cipher.
+        """
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        if self._pos >= self.entry.size:
+            return
+        log2 = self._c._layout.chunk_log2
+        first = (self.entry.offset + self._pos) >> log2
+        last = (self.entry.offset + self.entry.size - 1) >> log2
+        with ThreadPoolExecutor(1, thread_name_prefix="rwc-read-ahead") as pool:
+            ahead = pool.submit(self._c._chunk, first)
+            for index in range(first, last + 1):
+                data = ahead.result()
+                if index < last:
+                    ahead = pool.submit(self._c._chunk, index + 1)
+                self._cached, self._cached_index = data, index
+                within = self.entry.offset + self._pos - (index << log2)
+                k = min(len(data) - within, self.entry.size - self._pos)
+                self._pos += k
+                yield memoryview(data)[within : within + k]
 
     def readall(self) -> bytes:
         """Read from the current position to the end of the entry in one allocation."""

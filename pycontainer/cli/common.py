@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pycontainer.cli.password import ENV_PASSWORD, get_password
 from pycontainer.cli.ui import Ui
-from pycontainer.client.keyserver import KeyServerClient, b64url_encode
 from pycontainer.client.tokens import ENV_TOKEN, TokenStore, config_dir, resolve_token
 from pycontainer.errors import KeyServerDeniedError
+
+if TYPE_CHECKING:
+    from pycontainer.client.keyserver import KeyServerClient
+
+# Modules that only some subcommands use (the HTTP client and requests, the container
+# reader and writer, rich) are imported inside the functions that use them: every `rwc`
+# run imports the parsers of all subcommands, and a clerk's `rwc cat` of a small file
+# should not wait for the imports of `rwc seal` (issue 15, bench/README.md).
 
 ENV_SERVER = "RWC_SERVER"
 ENV_CA_BUNDLE = "RWC_CA_BUNDLE"
@@ -20,6 +27,8 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[Any]"
 
 def b64(data: bytes) -> str:
     """Container ids and the like as people and scripts see them (base64url, no padding)."""
+    from pycontainer.client.keyserver import b64url_encode  # noqa: PLC0415 - see above
+
     return b64url_encode(data)
 
 
@@ -76,6 +85,8 @@ def make_client(
     url: str, token: str, args: argparse.Namespace, env: Mapping[str, str]
 ) -> KeyServerClient:
     """Build the HTTP client for ``url`` with --ca-bundle / RWC_CA_BUNDLE."""
+    from pycontainer.client.keyserver import KeyServerClient  # noqa: PLC0415 - see above
+
     ca_bundle = getattr(args, "ca_bundle", None) or env.get(ENV_CA_BUNDLE) or None
     return KeyServerClient(url, token, ca_bundle=ca_bundle)
 

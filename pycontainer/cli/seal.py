@@ -37,7 +37,6 @@ from pycontainer.cli.common import (
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.expires import parse_expires
 from pycontainer.cli.ui import Ui
-from pycontainer.client.keyserver import Policy
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import OutputExistsError
 from pycontainer.format.primitives import (
@@ -51,8 +50,6 @@ from pycontainer.format.primitives import (
     STREAM_ENTRY_NAME_DEFAULT,
     Argon2Params,
 )
-from pycontainer.keyrelease import SlotInfo
-from pycontainer.writer import seal_paths, seal_stream
 
 STDIN_PATH = "-"
 LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
@@ -199,6 +196,11 @@ def _publish(tmp: Path, out: Path, force: bool) -> None:
 
 def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Run `rwc seal` (see the module docstring for the order of events)."""
+    # Imported here, not at the top: see pycontainer.cli.common (only `seal` needs them).
+    from pycontainer.client.keyserver import Policy  # noqa: PLC0415
+    from pycontainer.keyrelease import SlotInfo  # noqa: PLC0415
+    from pycontainer.writer import seal_paths, seal_stream  # noqa: PLC0415
+
     server_arg = args.server or env.get(ENV_SERVER)
     if not server_arg:
         raise UsageError("seal needs the key server", hint=f"pass --server URL or set {ENV_SERVER}")

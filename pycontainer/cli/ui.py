@@ -19,16 +19,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-
 from pycontainer.cli.exits import KIND, ExitCode
 from pycontainer.errors import ContainerError, KeyServerError, KeyServerRevokedError
 
@@ -152,6 +142,17 @@ class Ui:
         if not self._interactive():
             yield None
             return
+        # rich only here: most runs have no terminal (scripts, pipes) and never draw a bar.
+        from rich.console import Console  # noqa: PLC0415
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

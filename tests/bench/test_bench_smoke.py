@@ -80,3 +80,50 @@ def test_quick_container_bench_produces_figures(tmp_path: Path) -> None:
     assert set(figures["aesgcm_sweep_mib_s"]["2"]) == {"12", "14", "16", "18", "20", "22", "24"}
     assert figures["kdf_seconds"]["default"] > 0
     assert {t["verdict"] for t in figures["targets"]} <= {"MET", "MISSED", "n/a"}
+
+
+def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
+    """Whole rwc processes against a live key server, next to age and clevis + Tang."""
+    needed = ("age", "age-keygen", "time", "clevis", "tangd", "tangd-keygen", "socat", "jose")
+    absent = [t for t in needed if tools.find(t) is None]
+    if absent:
+        missing(", ".join(absent), "apt-get install -y age time clevis tang socat jose")
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--only",
+            "commands",
+            "--quick",
+            "--size",
+            "4M",
+            "--small-runs",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    figures = json.loads(out.read_text())["commands"]
+    small = figures["small"]
+    for name in ("rwc cat", "rwc open", "age -d", "clevis decrypt (Tang)"):
+        assert small[name]["seconds"] > 0, name
+        assert small[name]["peak_rss_mib"] > 0, name
+    assert small["startup"]["interpreter_s"] > 0
+    assert small["startup"]["imports_s"] > 0
+    measured = [k for k, v in figures["sizes"].items() if "skipped" not in v]
+    assert measured, figures["sizes"]
+    for key in measured:
+        for name in ("rwc seal", "age seal", "rwc open", "age open", "rwc cat", "age cat"):
+            assert figures["sizes"][key][name]["mib_s"] > 0, (key, name)
+            assert figures["sizes"][key][name]["peak_rss_mib"] > 0, (key, name)
+    verdicts = {t["verdict"] for t in figures["targets"]}
+    assert verdicts <= {"MET", "MISSED"}
+    # 3 rows per measured size and storage, plus the small-container rows.
+    assert len(figures["targets"]) == 3 * len(measured) + 3

@@ -167,7 +167,8 @@ def test_installed_rwc_help(server: Any, tmp_path: Path) -> None:
 
 def test_cat_into_a_closed_pipe_ends_quietly(server: Any, tmp_path: Path) -> None:
     src = tmp_path / "big.bin"
-    src.write_bytes(os.urandom(1 << 20))
+    # More than the 1 MiB pipe buffer rwc cat asks for, so the reader's exit is noticed.
+    src.write_bytes(os.urandom(4 << 20))
     out = tmp_path / "big.rwc"
     s = proc(
         server,

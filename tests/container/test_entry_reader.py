@@ -109,3 +109,16 @@ def test_reading_after_container_close_fails(opened: tuple[Container, dict[str, 
     c.close()
     with pytest.raises(ValueError, match="closed"):
         f.read(1)
+
+
+def test_views_yield_the_rest_of_the_entry(opened: tuple[Container, dict[str, bytes]]) -> None:
+    c, blobs = opened
+    for name, data in blobs.items():
+        for start in (0, 1, C - 1, C, 3 * C + 5, len(data), len(data) + 7):
+            with c.open_entry(name) as f:
+                f.seek(start)
+                pieces = [bytes(v) for v in f.views()]
+                assert b"".join(pieces) == data[start:], (name, start)
+                assert all(pieces), "no empty pieces"
+                assert f.tell() == max(start, len(data))
+                assert f.read() == b""

@@ -1,10 +1,14 @@
 """Shared fixtures: every test runs on SQLite (temp dir) AND PostgreSQL (own database).
 
-PostgreSQL: each test module creates its own database ``ks_<random>`` (via the
-maintenance database ``test``), every test starts from emptied tables, and the database
-is dropped after the module. When the server (``RWC_TEST_POSTGRES_URL``) is unreachable, the
-PostgreSQL half is skipped with one line saying how to start it, and fails under
-``RWC_TEST_STRICT`` (CI). SQLite: a fresh file per test.
+Each test module has one database per backend: SQLite, a copy of a migrated file in the
+module's temporary directory; PostgreSQL, its own database ``ks_<random>`` (via the
+maintenance database), dropped after the module. Every test starts from the freshly migrated
+state (tests/support/database.py puts it back), with the clock at its start. The key server
+of ``world`` is started once per module and backend and serves every test of the module:
+its start-up and the principals' set-up, not the tests, dominated the run time.
+
+When the PostgreSQL server (``RWC_TEST_POSTGRES_URL``) is unreachable, the PostgreSQL half is
+skipped with one line saying how to start it, and fails under ``RWC_TEST_STRICT`` (CI).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from keyserver.domain.settings import Settings
@@ -24,12 +27,8 @@ from keyserver.store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support import postgres
 from tests.support.clock import FakeClock
+from tests.support.database import Pristine
 from tests.support.world import World, make_world
-
-TABLES = (
-    "audit_log, audit_head, challenges, container_reader_groups, container_readers,"
-    " containers, media, tokens, principal_groups, principal_roles, principals"
-)
 
 
 @pytest.fixture(scope="module")
@@ -52,63 +51,94 @@ def pg_database() -> Iterator[str | None]:
         conn.close()
 
 
-def reset_pg_database(name: str) -> None:
-    """Empty every table and reset the chain head: each test starts from genesis."""
-    with psycopg.connect(postgres.conninfo(name), autocommit=True) as c:
-        c.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-        c.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s)", (b"\0" * 32,))
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    """A migrated SQLite file, copied for each module (faster than migrating each time)."""
     path = tmp_path_factory.mktemp("tpl") / "keyserver.store"
     init_database(Settings(database_url=f"sqlite:///{path}", master_key_b64="A" * 43))
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
+@pytest.fixture(scope="module")
+def module_clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def settings(
+def clock(module_clock: FakeClock) -> FakeClock:
+    """The key server's clock, back at its start for each test."""
+    module_clock.t = FakeClock().t
+    return module_clock
+
+
+@pytest.fixture(scope="module")
+def module_settings(
     backend: str,
-    tmp_path: Path,
-    clock: FakeClock,
+    module_clock: FakeClock,
+    tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Settings:
     common: dict[str, Any] = {
         "master_key_b64": new_master_key_b64(),
         "sweep_interval": timedelta(0),
-        "clock": clock,
+        "clock": module_clock,
         "contact": "privacy@city.example",
         # Tests do not need durability against power loss; production keeps FULL.
         "sqlite_synchronous": "NORMAL",
     }
     if backend == "sqlite":
-        path = tmp_path / "keyserver.store"
+        path = tmp_path_factory.mktemp("ks") / "keyserver.store"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return Settings(database_url=f"sqlite:///{path}", **common)
     name = request.getfixturevalue("pg_database")
     if name is None:
         postgres.admin()  # skips, or fails under RWC_TEST_STRICT, saying how to start it
-    reset_pg_database(name)
     return Settings(database_url=postgres.database_url(name), **common)
 
 
+@pytest.fixture(scope="module")
+def pristine(module_settings: Settings) -> Iterator[Pristine]:
+    """The module database's freshly migrated rows (read before any test ran)."""
+    snapshot = Pristine(module_settings.database_url)
+    yield snapshot
+    snapshot.close()
+
+
 @pytest.fixture
-def world(settings: Settings) -> Iterator[World]:
-    with running_server(settings) as url:
-        w = make_world(settings, url)
-        yield w
-        w.close()
+def settings(module_settings: Settings, pristine: Pristine, clock: FakeClock) -> Settings:
+    """The module's settings, over its database put back to the freshly migrated state."""
+    pristine.reset()
+    return module_settings
+
+
+@pytest.fixture(scope="module")
+def module_server(module_settings: Settings, pristine: Pristine) -> Iterator[str]:
+    """One key server for the tests of a module (``world``); yields its base URL."""
+    with running_server(module_settings) as url:
+        yield url
+
+
+@pytest.fixture
+def world(settings: Settings, request: pytest.FixtureRequest) -> Iterator[World]:
+    """The module's key server over a fresh database, with one principal per role.
+
+    A test marked ``own_server`` gets a server of its own: one that reads what a server keeps
+    in memory (the /metrics counters), which the module's server carries from test to test.
+    """
+    if request.node.get_closest_marker("own_server") is not None:
+        with running_server(settings) as url:
+            w = make_world(settings, url)
+            yield w
+            w.close()
+        return
+    w = make_world(settings, request.getfixturevalue("module_server"))
+    yield w
+    w.close()
 
 
 @pytest.fixture

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
+
 from keyserver.domain.settings import Settings
 from keyserver.testing import running_server
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, blinded_b64, make_world
 
 
+@pytest.mark.own_server  # reads /metrics, which a server keeps in memory
 def test_openapi_health_and_metrics(world: World) -> None:
     spec = world.call(None, "GET", "/openapi.json")
     assert (

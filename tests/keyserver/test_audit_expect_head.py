@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from keyserver.store.engine import make_engine
@@ -48,7 +49,7 @@ def test_expect_head_with_another_hash_fails(world: World) -> None:
     assert code == 200 and doc["ok"] is False and doc["first_bad_seq"] == 3
 
 
-def test_expect_head_malformed(world: World) -> None:
+def test_expect_head_malformed(world: World, subtests: pytest.Subtests) -> None:
     zeros = "0" * 64
     for bad in (
         "",
@@ -63,5 +64,6 @@ def test_expect_head_malformed(world: World) -> None:
         "\u0663:" + zeros,
         "9" * 19 + ":" + zeros,
     ):
-        code, doc = _verify(world, expect_head=bad)
-        assert code == 400 and doc["type"] == "urn:rwc:problem:invalid-request", bad
+        with subtests.test(msg=repr(bad)):
+            code, doc = _verify(world, expect_head=bad)
+            assert code == 400 and doc["type"] == "urn:rwc:problem:invalid-request", bad

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
 from voprf import ristretto
 
 from keyserver.domain.context import RequestContext
@@ -112,6 +113,7 @@ def test_challenges_of_one_batch_are_each_usable(world: World, service: KeyServi
     assert world.call("official", "GET", f"/v1/containers/{cid}").json()["unconfirmed"] == 0
 
 
+@pytest.mark.own_server  # reads /metrics, which a server keeps in memory
 def test_release_latency_histogram_over_http(world: World) -> None:
     """spec §operations: /metrics has the key-release latency histogram, by outcome."""
     reg, _ = activate(world)

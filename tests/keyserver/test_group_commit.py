@@ -197,7 +197,7 @@ def test_a_failing_batch_fails_each_of_its_callers() -> None:
         GroupCommit(runner, max_batch=0)
 
 
-@pytest.mark.parametrize("backend", ["postgres"])  # a PostgreSQL storage parameter
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # a PostgreSQL storage parameter
 def test_postgres_containers_leave_room_for_hot_updates(settings: Settings, backend: str) -> None:
     # Bulk suspensions rely on HOT updates (migration 0001): half of each page stays free.
     engine = make_engine(settings)

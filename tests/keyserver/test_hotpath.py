@@ -188,7 +188,9 @@ GROUP_CASES = {
 }
 
 
-def test_group_policy_for_0_1_and_3_groups(world: World, engine: Engine) -> None:
+def test_group_policy_for_0_1_and_3_groups(
+    world: World, engine: Engine, subtests: pytest.Subtests
+) -> None:
     reg, _ = activate(world, readers=["reader"], reader_groups=["team-a"])
     cid = reg["container_id"]
     for name, (group_names, _) in GROUP_CASES.items():
@@ -203,34 +205,39 @@ def test_group_policy_for_0_1_and_3_groups(world: World, engine: Engine) -> None
 
     # End to end: the server's own HotPath, one compiled form per group count.
     for name, (_, admitted) in GROUP_CASES.items():
-        resp = world.call(
-            name, "POST", f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
-        )
-        if admitted:
-            assert resp.status_code == 200, (name, resp.text)
-        else:
-            assert resp.status_code == 403, (name, resp.text)
-            assert resp.json()["type"] == "urn:rwc:problem:not-allowed"
+        with subtests.test(msg=name):
+            resp = world.call(
+                name,
+                "POST",
+                f"/v1/containers/{cid}/evaluate",
+                json={"blinded_element": blinded_b64()},
+            )
+            if admitted:
+                assert resp.status_code == 200, (name, resp.text)
+            else:
+                assert resp.status_code == 403, (name, resp.text)
+                assert resp.json()["type"] == "urn:rwc:problem:not-allowed"
 
     # Statement by statement: the hot path's row equals the ORM path's row.
     hot = HotPath(engine.dialect)
     cases = [(n, frozenset(g), a) for n, (g, a) in GROUP_CASES.items()]
     cases.append(("reader", frozenset(), True))  # admitted by name, no groups
     for name, groups, admitted in cases:
-        with engine.connect() as conn:
-            core = repository.evaluation_row(conn, unb64(cid), name, groups)
-            conn.rollback()
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            cur = raw.cursor()
-            try:
-                fast = _Calls(hot, cur).evaluation_row(unb64(cid), name, groups)
-            finally:
-                cur.close()
-            conn.rollback()
-        assert fast is not None and core is not None
-        assert fast == core, name
-        assert bool(fast.view.readers or fast.view.reader_groups) is admitted, name
-        assert fast.view.reader_groups == (groups if groups and admitted else frozenset())
+        with subtests.test(msg=name, groups=sorted(groups)):
+            with engine.connect() as conn:
+                core = repository.evaluation_row(conn, unb64(cid), name, groups)
+                conn.rollback()
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                cur = raw.cursor()
+                try:
+                    fast = _Calls(hot, cur).evaluation_row(unb64(cid), name, groups)
+                finally:
+                    cur.close()
+                conn.rollback()
+            assert fast is not None and core is not None
+            assert fast == core, name
+            assert bool(fast.view.readers or fast.view.reader_groups) is admitted, name
+            assert fast.view.reader_groups == (groups if groups and admitted else frozenset())
     assert sorted(hot._evaluation) == [0, 1, 3]
     assert world.call("auditor", "GET", "/v1/audit/verify").json()["ok"] is True

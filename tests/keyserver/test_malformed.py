@@ -27,7 +27,8 @@ def _chunks(data: bytes) -> Iterator[bytes]:
         yield data[i : i + 4096]
 
 
-def test_malformed_requests(world: World) -> None:
+@pytest.mark.own_server  # reads /metrics, which a server keeps in memory
+def test_malformed_requests(world: World, subtests: pytest.Subtests) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]
     ev = f"/v1/containers/{cid}/evaluate"
@@ -303,8 +304,9 @@ def test_malformed_requests(world: World) -> None:
         (None, "POST", ev, {"json": {"blinded_element": b64(b"\1" * 32)}}, 401, "unauthenticated"),
     ]
     for who, method, path, kw, status, slug in cases:
-        resp = world.call(who, method, path, **kw)
-        _problem(resp, status, slug)
+        with subtests.test(msg=f"{who} {method} {path} {kw}"):
+            resp = world.call(who, method, path, **kw)
+            _problem(resp, status, slug)
     # Authentication variants.
     for header in (
         "Bearer",
@@ -313,9 +315,10 @@ def test_malformed_requests(world: World) -> None:
         "Bearer rwc_" + "A" * 43,
         "bearer " + "x" * 47,
     ):
-        resp = httpx.get(world.url + "/v1/whoami", headers={"Authorization": header})
-        _problem(resp, 401, "unauthenticated")
-        assert resp.headers["www-authenticate"] == "Bearer"
+        with subtests.test(msg=header):
+            resp = httpx.get(world.url + "/v1/whoami", headers={"Authorization": header})
+            _problem(resp, 401, "unauthenticated")
+            assert resp.headers["www-authenticate"] == "Bearer"
     resp = httpx.get(world.url + "/v1/whoami", headers=[(b"Authorization", b"Bearer \xc3\xa9\xff")])
     _problem(resp, 401, "unauthenticated")
     assert resp.headers["www-authenticate"] == "Bearer"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.world import World, activate, blinded_b64, oprf
 
 CHANGE = {"reason": "test"}
@@ -43,13 +45,14 @@ def test_register_without_medium(world: World) -> None:
     assert resp.status_code == 410
 
 
-def test_empty_or_bad_medium_still_refused(world: World) -> None:
+def test_empty_or_bad_medium_still_refused(world: World, subtests: pytest.Subtests) -> None:
     for medium in ("", "a\x00b", 7, "m" * 201):
-        resp = world.call(
-            "writer",
-            "POST",
-            "/v1/containers",
-            json={"label": "l", "medium": medium, "readers": ["reader"]},
-        )
-        assert resp.status_code == 400, (medium, resp.text)
-        assert resp.json()["type"] == "urn:rwc:problem:invalid-request"
+        with subtests.test(msg=repr(medium)):
+            resp = world.call(
+                "writer",
+                "POST",
+                "/v1/containers",
+                json={"label": "l", "medium": medium, "readers": ["reader"]},
+            )
+            assert resp.status_code == 400, (medium, resp.text)
+            assert resp.json()["type"] == "urn:rwc:problem:invalid-request"

@@ -102,7 +102,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
 
 
 # Several instances need PostgreSQL: SQLite allows one server per database file.
-@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_two_instances_revocation_race(settings: Settings, backend: str) -> None:
     # The test controls time only through real clocks here: the processes use their own.
     with server_processes(settings, 2) as (url_a, url_b):

@@ -126,7 +126,7 @@ def test_success_has_the_same_shape_and_both_verify(world: World, routed: str) -
     assert status["unconfirmed"] == 2
 
 
-def test_failures_answer_alike(world: World, routed: str) -> None:
+def test_failures_answer_alike(world: World, routed: str, subtests: pytest.Subtests) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]
     ev = f"/v1/containers/{cid}/evaluate"
@@ -227,14 +227,12 @@ def test_failures_answer_alike(world: World, routed: str) -> None:
         ("reader", "POST", f"/v2/containers/{cid}/evaluate", {"json": good}, 404, "not-found"),
     ]
     for who, method, path, kw, status, slug in cases:
-        fast, slow = _both(world, routed, who, method, path, **kw)
-        try:
+        with subtests.test(msg=f"{who} {method} {path} {kw}"):
+            fast, slow = _both(world, routed, who, method, path, **kw)
             _same_answer(fast, slow, status, slug)
             # spec §conventions: every /v1 answer is no-store (others are left alone).
             no_store = "no-store" if path.startswith("/v1/") else None
             assert fast.headers.get("cache-control") == no_store
-        except AssertionError as exc:
-            raise AssertionError(f"{method} {path} {kw}: {exc}") from exc
     # A trailing slash is FastAPI's redirect either way (the fast path does not take it).
     fast, slow = _both(world, routed, "reader", "POST", ev + "/", json=good)
     assert fast.status_code == slow.status_code == 307
@@ -244,7 +242,9 @@ def test_failures_answer_alike(world: World, routed: str) -> None:
     assert _head(world) > 0  # the refusals appended a verifiable chain
 
 
-def test_unauthenticated_with_a_bad_body_is_audited_both_ways(world: World, routed: str) -> None:
+def test_unauthenticated_with_a_bad_body_is_audited_both_ways(
+    world: World, routed: str, subtests: pytest.Subtests
+) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]
     ev = f"/v1/containers/{cid}/evaluate"
@@ -256,18 +256,19 @@ def test_unauthenticated_with_a_bad_body_is_audited_both_ways(world: World, rout
         {"json": {"blinded_element": b64(bytes(32))}},  # the identity
     ]
     for kw in bodies:
-        for base in (world.url, routed):
-            before = _head(world)
-            with httpx.Client(base_url=base, timeout=30) as client:
-                resp = client.post(ev, **kw)
-            assert resp.status_code == 401, resp.text
-            assert resp.json()["type"] == "urn:rwc:problem:unauthenticated"
-            assert resp.headers["www-authenticate"] == "Bearer"
-            assert _head(world) == before + 1, (base, kw)
-            entry = _last_evaluate(world)
-            assert entry["actor"] == "(unauthenticated)" and entry["outcome"] == "refused"
-            assert entry["details"]["reason"] == "unauthenticated"
-            assert entry["container"] == cid and entry["remote"] == "127.0.0.1"
+        with subtests.test(msg=str(kw)):
+            for base in (world.url, routed):
+                before = _head(world)
+                with httpx.Client(base_url=base, timeout=30) as client:
+                    resp = client.post(ev, **kw)
+                assert resp.status_code == 401, resp.text
+                assert resp.json()["type"] == "urn:rwc:problem:unauthenticated"
+                assert resp.headers["www-authenticate"] == "Bearer"
+                assert _head(world) == before + 1, (base, kw)
+                entry = _last_evaluate(world)
+                assert entry["actor"] == "(unauthenticated)" and entry["outcome"] == "refused"
+                assert entry["details"]["reason"] == "unauthenticated"
+                assert entry["container"] == cid and entry["remote"] == "127.0.0.1"
     # A body the body guard refuses (not JSON) is answered before any route or the fast
     # path, on every endpoint, and so before authentication: not audited, either way.
     for base in (world.url, routed):

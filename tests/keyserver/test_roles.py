@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from keyserver.domain.lifecycle import ROLES as ALL_ROLES
 from keyserver.domain.lifecycle import Actor
 from keyserver.http.app import create_app
@@ -177,66 +179,72 @@ def _new_entries(service: KeyService, after: int) -> list[dict[str, Any]]:
     return list(service.audit_list(operator, after_seq=after, limit=100)["entries"])
 
 
-def test_route_by_role(world: World) -> None:
+@pytest.mark.own_server  # reads /metrics, which a server keeps in memory
+def test_route_by_role(world: World, subtests: pytest.Subtests) -> None:
     reg, _ = activate(world)
     cid = reg["container_id"]
     service = KeyService(world.settings)
     try:
-        _route_by_role(world, service, cid)
+        _route_by_role(world, service, cid, subtests)
     finally:
         service.close()
 
 
-def _route_by_role(world: World, service: KeyService, cid: str) -> None:
+def _route_by_role(world: World, service: KeyService, cid: str, subtests: pytest.Subtests) -> None:
     head = service.audit_verify(Actor(name="test", roles=ALL_ROLES, local=True))["head_seq"]
     seen = []
     for method, template, concrete, body, allowed in TABLE:
         path = (concrete or template).replace("{C}", cid)
         for role in ROLES:
-            payload = body
-            if body == "REGISTER":
-                payload = {"label": "l", "medium": "m-roles", "readers": ["reader"]}
-            elif body == "BLINDED":
-                payload = {"blinded_element": blinded_b64()}
-            kw = {} if payload is None else {"json": payload}
-            resp = world.call(role, method, path, **kw)
-            got_in = resp.status_code not in (401, 403)
-            seen.append((method, path, role, resp.status_code))
-            assert got_in == (role in allowed), (method, path, role, resp.status_code, resp.text)
-            assert resp.status_code < 500, (method, path, role, resp.text)
-            new = _new_entries(service, head)
-            head = new[-1]["seq"] if new else head
-            where = (method, path, role, new)
-            if role is not None and not got_in:
-                # The one refusal, audited before the 403 was answered.
-                action, container, target = AUDITED[(method, template)]
-                assert len(new) == 1, where
-                [entry] = new
-                assert entry["actor"] == role and entry["action"] == action, where
-                assert entry["outcome"] == "refused", where
-                assert entry["details"]["reason"] == "forbidden", where
-                # The medium, issuer or token asked about, so the refusal is found with
-                # that medium's other entries; nothing else of the request.
-                assert entry["details"] == {
-                    "reason": "forbidden",
-                    "detail": entry["details"]["detail"],
-                    **target,
-                }, where
-                assert entry["container"] == (cid if container == "C" else container), where
-                assert entry["remote"] == "127.0.0.1", where
-            elif role is None:
-                # A 401 is audited on evaluate only (spec §evaluate), as unauthenticated.
-                assert len(new) == int(template.endswith("/evaluate")), where
-                assert all(e["details"]["reason"] == "unauthenticated" for e in new), where
-            else:
-                # A permitted call adds no refusal.
-                assert all(e["outcome"] == "ok" for e in new), where
-            if not got_in:
-                doc = resp.json()
-                assert resp.headers["content-type"].startswith("application/problem+json")
-                expected = "unauthenticated" if role is None else "forbidden"
-                assert doc["type"] == f"urn:rwc:problem:{expected}"
-                assert doc["contact"] == "privacy@city.example"
+            with subtests.test(msg=f"{method} {path}", role=role):
+                payload = body
+                if body == "REGISTER":
+                    payload = {"label": "l", "medium": "m-roles", "readers": ["reader"]}
+                elif body == "BLINDED":
+                    payload = {"blinded_element": blinded_b64()}
+                kw = {} if payload is None else {"json": payload}
+                resp = world.call(role, method, path, **kw)
+                got_in = role in allowed
+                seen.append((method, path, role, resp.status_code))
+                if got_in:  # past the gate: what the route answers is another test's matter
+                    assert resp.status_code not in (401, 403), (method, path, role, resp.text)
+                else:  # no token: 401; a token without the role: 403
+                    refused = 401 if role is None else 403
+                    assert resp.status_code == refused, (method, path, role, resp.text)
+                assert resp.status_code < 500, (method, path, role, resp.text)
+                new = _new_entries(service, head)
+                head = new[-1]["seq"] if new else head
+                where = (method, path, role, new)
+                if role is not None and not got_in:
+                    # The one refusal, audited before the 403 was answered.
+                    action, container, target = AUDITED[(method, template)]
+                    assert len(new) == 1, where
+                    [entry] = new
+                    assert entry["actor"] == role and entry["action"] == action, where
+                    assert entry["outcome"] == "refused", where
+                    assert entry["details"]["reason"] == "forbidden", where
+                    # The medium, issuer or token asked about, so the refusal is found with
+                    # that medium's other entries; nothing else of the request.
+                    assert entry["details"] == {
+                        "reason": "forbidden",
+                        "detail": entry["details"]["detail"],
+                        **target,
+                    }, where
+                    assert entry["container"] == (cid if container == "C" else container), where
+                    assert entry["remote"] == "127.0.0.1", where
+                elif role is None:
+                    # A 401 is audited on evaluate only (spec §evaluate), as unauthenticated.
+                    assert len(new) == int(template.endswith("/evaluate")), where
+                    assert all(e["details"]["reason"] == "unauthenticated" for e in new), where
+                else:
+                    # A permitted call adds no refusal.
+                    assert all(e["outcome"] == "ok" for e in new), where
+                if not got_in:
+                    doc = resp.json()
+                    assert resp.headers["content-type"].startswith("application/problem+json")
+                    expected = "unauthenticated" if role is None else "forbidden"
+                    assert doc["type"] == f"urn:rwc:problem:{expected}"
+                    assert doc["contact"] == "privacy@city.example"
     assert len(seen) == len(TABLE) * len(ROLES)
     # The policy gate inside the reader role: a reader not on the policy is refused.
     resp = world.call(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, blinded_b64
 
@@ -25,6 +27,7 @@ def _evaluate(w: World, cid: str, authorization: str | None) -> int:
     return resp.status_code
 
 
+@pytest.mark.own_server  # reads /metrics, which a server keeps in memory
 def test_unauthenticated_attempts_are_in_the_medium_report(world: World, clock: FakeClock) -> None:
     reg, _ = activate(world, medium=MEDIUM)
     cid = reg["container_id"]

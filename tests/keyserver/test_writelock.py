@@ -99,12 +99,13 @@ def test_engines_and_services_on_one_file_share_one_lock(
     assert write_lock_for(str(db.parent / "other.db")) is not first.ledger._write_lock
 
 
-def test_in_memory_databases_take_the_thread_lock_only() -> None:
+def test_in_memory_databases_take_the_thread_lock_only(subtests: pytest.Subtests) -> None:
     for database in (None, "", ":memory:"):
-        lock = write_lock_for(database)
-        assert lock.lock_path is None
-        with lock, lock:
-            pass
+        with subtests.test(msg=repr(database)):
+            lock = write_lock_for(database)
+            assert lock.lock_path is None
+            with lock, lock:
+                pass
     assert write_lock_for("file:x?mode=memory&cache=shared", uri=True).lock_path is None
 
 

@@ -718,7 +718,7 @@ def test_stdin_is_not_read_without_destructive_action(cli: Any, data_dir: Any) -
 
 
 def test_audit_verify_with_recorded_head_detects_truncation(
-    cli: Any, h: ModuleType, data_dir: Any
+    cli: Any, h: ModuleType, data_dir: Any, subtests: pytest.Subtests
 ) -> None:
     dd = data_dir.path
     h.add_principal(cli, data_dir, "p1", "reader")
@@ -743,8 +743,9 @@ def test_audit_verify_with_recorded_head_detects_truncation(
     result = cli("audit", "verify", "--expect-head", wrong, "--json", "--data-dir", dd)
     assert result.code == 1 and result.json()["problem"] == "recorded head differs"
     for bad in ("x", "0:" + "00" * 32, "1:abcd"):
-        result = cli("audit", "verify", "--expect-head", bad, "--data-dir", dd)
-        assert result.code == 2 and "is not SEQ:HASH" in result.err
+        with subtests.test(msg=bad):
+            result = cli("audit", "verify", "--expect-head", bad, "--data-dir", dd)
+            assert result.code == 2 and "is not SEQ:HASH" in result.err
 
 
 def test_container_ids_starting_with_a_dash(cli: Any, data_dir: Any) -> None:

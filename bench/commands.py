@@ -1,0 +1,570 @@
+"""Whole-command benchmark: the ``rwc`` processes users run, next to whole ``age`` processes.
+
+What a person waits for is a process: interpreter start-up, imports, the password's
+Argon2id (the default m=64 MiB, t=3, p=4), the key release from a real ``keyserver serve``
+over a loopback socket, then the bytes. So every rwc figure here is the wall time of one
+``rwc`` process from fork to exit, measured the same way as one ``age`` process:
+
+- ``rwc seal IN -o OUT`` vs ``age -r R -o OUT IN``;
+- ``rwc open OUT -C DIR`` vs ``age -d -i KEY -o FILE OUT`` (output on the same file system);
+- ``rwc cat OUT NAME | cat`` vs ``age -d -i KEY OUT | cat`` (the same consumer);
+
+on tmpfs (``/dev/shm``) and on disk (``/var/tmp``, page cache dropped before each
+command when we may: ``sync; echo 3 > /proc/sys/vm/drop_caches`` as root), at 1 GiB and
+(``--big``) 10 GiB. rwc keeps its safety properties in every figure: seal writes a temp
+file, fsyncs it and links it into place; open extracts all-or-nothing and fsyncs before
+publishing. age does neither (no fsync), so on disk the comparison is tilted towards age.
+
+Small container: a 3-byte CSV sealed with the default Argon2id; the median wall time of
+``rwc cat`` and ``rwc open -C`` next to ``clevis decrypt`` against Tang (network-bound like
+rwc) and ``age -d``; plus the start-up share: the bare interpreter start-up and the import
+time of the modules one ``rwc cat`` process loads (``-X importtime``).
+
+Peak RSS of every process is read through GNU time (procs.run_measured).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from procs import ProcResult, run_measured
+from stats import GIB, MIB, human_size, median, table, verdict
+from tang import free_port, running_tang, stop
+from tools import MissingToolError, require
+
+TARGET_SEAL_VS_AGE = 1.5
+TARGET_OPEN_VS_AGE = 1.5
+TARGET_CAT_VS_AGE = 1.0
+TARGET_SMALL_WALL_S = 0.25
+TARGET_STARTUP_S = 0.060
+PASSWORD = "correct horse battery staple"
+READER = "bench-reader@city.example"
+TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
+TMPFS = Path("/dev/shm")
+DISK = Path(os.environ.get("RWC_BENCH_DISK_DIR", "/var/tmp"))
+SMALL_CSV = b"a,b"  # the issue's 3-byte CSV
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run; see run.py for the flags."""
+
+    sizes: tuple[int, ...]
+    runs: int
+    small_runs: int
+    big_size: int | None = None  # also run this size (disk always, tmpfs if it fits)
+
+
+@dataclass
+class _Figures:
+    """Seconds and peak RSS of one command over the runs."""
+
+    seconds: list[float] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)
+
+    def add(self, proc: ProcResult) -> None:
+        self.seconds.append(proc.seconds)
+        self.rss_kib.append(proc.max_rss_kib)
+
+    def as_dict(self, size: int | None = None) -> dict[str, float]:
+        sec = median(self.seconds)
+        out = {"seconds": sec, "peak_rss_mib": max(self.rss_kib) / 1024, "runs": len(self.seconds)}
+        if size:
+            out["mib_s"] = size / MIB / sec
+        return out
+
+
+# ----------------------------------------------------------------------------- the key server
+
+
+def _bin(name: str) -> str:
+    exe = Path(sys.executable).with_name(name)
+    if exe.is_file():
+        return str(exe)
+    found = shutil.which(name)
+    if found is None:
+        raise MissingToolError(f"{name!r} is not installed: run `make venv` (pip install -e .)")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without RWC_*/KEYSERVER_* settings (no personal token leaks in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
+    env.pop("XDG_CONFIG_HOME", None)
+    env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Served:
+    """A live ``keyserver serve`` and the tokens the bench uses."""
+
+    url: str
+    pgid: int
+    writer_token: str
+    reader_token: str
+
+
+def _add_principal(url: str, admin: str, name: str, role: str) -> str:
+    resp = requests.post(
+        f"{url}/v1/principals",
+        json={"name": name, "roles": [role], "organisation": None, "groups": []},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
+    )
+    if resp.status_code != 201:
+        raise RuntimeError(f"creating principal {name}: HTTP {resp.status_code} {resp.text[:200]}")
+    return str(resp.json()["token"])
+
+
+@contextlib.contextmanager
+def running_server(base: Path) -> Iterator[Served]:
+    """``keyserver init`` + ``keyserver serve`` (SQLite on disk, one worker), as shipped."""
+    data = base / "keyserver"
+    proc = subprocess.run(
+        [_bin("keyserver"), "init", "--data-dir", str(data)],
+        env=clean_env(),
+        capture_output=True,
+        check=False,
+    )
+    found = TOKEN_RE.findall(proc.stdout.decode())
+    if proc.returncode != 0 or len(found) != 1:
+        raise RuntimeError(f"keyserver init failed: {proc.stderr.decode()[-500:]}")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [_bin("keyserver"), "serve", "--data-dir", str(data), "--port", str(port)]
+    server = subprocess.Popen(
+        [*argv, "--host", "127.0.0.1"],
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError("keyserver serve exited at start-up")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("keyserver serve did not become ready in 60 s")
+            time.sleep(0.1)
+        yield Served(
+            url=url,
+            pgid=server.pid,
+            writer_token=_add_principal(url, found[0], "bench-writer@city.example", "writer"),
+            reader_token=_add_principal(url, found[0], READER, "reader"),
+        )
+    finally:
+        stop(server)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+class _Tools:
+    """Command lines for both tools, with the keys, tokens and password they need."""
+
+    def __init__(self, served: Served, work: Path) -> None:
+        self.rwc = _bin("rwc")
+        self.age = require("age", "age")
+        self.url = served.url
+        home = work / "home"
+        home.mkdir(exist_ok=True)
+        self.password_file = work / "password"
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(PASSWORD + "\n")
+        self.writer_env = clean_env(
+            HOME=str(home), RWC_TOKEN=served.writer_token, RWC_SERVER=served.url
+        )
+        self.reader_env = clean_env(
+            HOME=str(home), RWC_TOKEN=served.reader_token, RWC_SERVER=served.url
+        )
+        self.age_key = work / "age-key.txt"
+        run_measured([require("age-keygen", "age"), "-o", str(self.age_key)])
+        self.recipient = next(
+            line.split(":", 1)[1].strip()
+            for line in self.age_key.read_text().splitlines()
+            if line.startswith("# public key:")
+        )
+
+    def rwc_seal(self, src: Path, out: Path) -> ProcResult:
+        argv = [self.rwc, "seal", "-q", str(src), "-o", str(out), "--force", "--label", "bench"]
+        argv += ["--reader", READER, "--password-file", str(self.password_file)]
+        return run_measured(argv, env=self.writer_env)
+
+    def rwc_open(self, container: Path, dest: Path) -> ProcResult:
+        argv = [self.rwc, "open", "-q", str(container), "-C", str(dest)]
+        argv += ["--password-file", str(self.password_file)]
+        return run_measured(argv, env=self.reader_env)
+
+    def rwc_cat(self, container: Path, name: str, *, pipe: bool = True) -> ProcResult:
+        argv = [self.rwc, "cat", str(container), name, "--password-file", str(self.password_file)]
+        return run_measured(argv, env=self.reader_env, pipe_to=["cat"] if pipe else None)
+
+    def age_seal(self, src: Path, out: Path) -> ProcResult:
+        return run_measured([self.age, "-r", self.recipient, "-o", str(out), str(src)])
+
+    def age_open(self, container: Path, dest: Path) -> ProcResult:
+        argv = [self.age, "-d", "-i", str(self.age_key), "-o", str(dest), str(container)]
+        return run_measured(argv)
+
+    def age_cat(self, container: Path) -> ProcResult:
+        argv = [self.age, "-d", "-i", str(self.age_key), str(container)]
+        return run_measured(argv, pipe_to=["cat"])
+
+
+def _random_file(path: Path, size: int) -> None:
+    with path.open("wb") as f:
+        left = size
+        while left:
+            n = min(8 * MIB, left)
+            f.write(os.urandom(n))
+            left -= n
+
+
+def drop_page_cache() -> bool:
+    """Write back and drop the clean page cache (root only); False if not allowed."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        return False
+    return True
+
+
+def _storages(size: int) -> list[tuple[str, Path | None, str]]:
+    """(label, directory or None, why not) for tmpfs and disk at this size.
+
+    Three copies live at once (input, one container, one output), plus a margin.
+    """
+    need = 3 * size + GIB
+    out: list[tuple[str, Path | None, str]] = []
+    for label, where in (("tmpfs", TMPFS), ("disk", DISK)):
+        if not where.is_dir():
+            out.append((label, None, f"{where} does not exist"))
+        elif shutil.disk_usage(where).free < need:
+            out.append((label, None, f"needs {human_size(need)} free in {where}"))
+        else:
+            out.append((label, where, ""))
+    return out
+
+
+def measure_size(tools: _Tools, size: int, runs: int) -> dict[str, Any]:
+    """Both tools, every command, on tmpfs and on disk; median of ``runs``."""
+    results: dict[str, Any] = {}
+    for label, where, why in _storages(size):
+        key = f"{human_size(size)} {label}"
+        if where is None:
+            print(f"  {key}: SKIPPED ({why})", flush=True)
+            results[key] = {"skipped": why}
+            continue
+        results[key] = _measure_storage(tools, key, where, size, runs, cold=label == "disk")
+    return results
+
+
+class _Runs:
+    """Figures per command; on disk the page cache is dropped before each command."""
+
+    def __init__(self, cold: bool) -> None:
+        self.cold = cold
+        self.dropped = cold
+        self.figures: dict[str, _Figures] = {}
+
+    def measure(self, name: str, fn: Callable[..., ProcResult], *args: Any) -> None:
+        if self.cold:
+            self.dropped = drop_page_cache() and self.dropped
+        self.figures.setdefault(name, _Figures()).add(fn(*args))
+
+
+def _measure_storage(
+    tools: _Tools, key: str, where: Path, size: int, runs: int, *, cold: bool
+) -> dict[str, Any]:
+    r = _Runs(cold)
+    with tempfile.TemporaryDirectory(prefix="rwc-bench-cmd-", dir=where) as tmp:
+        work = Path(tmp)
+        src = work / "input.bin"
+        print(f"  {key}: generating {human_size(size)} of random bytes ...", flush=True)
+        _random_file(src, size)
+        rwc_out, age_out = work / "input.rwc", work / "input.age"
+        plain, extracted = work / "plain.bin", work / "out"
+        for n in range(runs):
+            print(f"  {key}: run {n + 1}/{runs}", flush=True)
+            # Interleaved, so drift on a shared machine hits both tools alike.
+            r.measure("age seal", tools.age_seal, src, age_out)
+            r.measure("rwc seal", tools.rwc_seal, src, rwc_out)
+            r.measure("age open", tools.age_open, age_out, plain)
+            plain.unlink()
+            r.measure("rwc open", tools.rwc_open, rwc_out, extracted)
+            if (extracted / src.name).stat().st_size != size:
+                raise RuntimeError("rwc open did not extract the whole file")
+            shutil.rmtree(extracted)
+            r.measure("age cat", tools.age_cat, age_out)
+            r.measure("rwc cat", tools.rwc_cat, rwc_out, src.name)
+    out: dict[str, Any] = {name: f.as_dict(size) for name, f in r.figures.items()}
+    out["page_cache_dropped"] = cold and r.dropped
+    if cold and not r.dropped:
+        print(f"  {key}: page cache NOT dropped (not root): reads may come from memory")
+    return out
+
+
+# ----------------------------------------------------------------------------- small container
+
+
+def _import_seconds(stderr: str) -> tuple[float, list[tuple[float, str]]]:
+    """Sum of the top-level cumulative import times in ``-X importtime`` output."""
+    total = 0.0
+    top: list[tuple[float, str]] = []
+    for line in stderr.splitlines():
+        parts = line.split("|")
+        if not line.startswith("import time:") or "cumulative" in line or len(parts) != 3:
+            continue
+        cumulative, name = parts[1].strip(), parts[2]
+        if name.startswith(" ") and not name.startswith("  "):  # nesting level 0
+            seconds = int(cumulative) / 1e6
+            total += seconds
+            top.append((seconds, name.strip()))
+    return total, sorted(top, reverse=True)
+
+
+def _python() -> str:
+    """The interpreter that runs ``rwc`` (its console script's #! line)."""
+    return Path(_bin("rwc")).read_text(errors="replace").splitlines()[0].removeprefix("#!").strip()
+
+
+def _import_profile(tools: _Tools, container: Path, name: str) -> tuple[float, list[Any]]:
+    """Imports of one ``rwc cat`` beyond what the bare interpreter imports at start-up."""
+    profile = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
+    bare = run_measured([_python(), "-c", "pass"], env=profile)
+    at_startup = {m for _s, m in _import_seconds(bare.stderr)[1]}
+    env = dict(tools.reader_env, PYTHONPROFILEIMPORTTIME="1")
+    argv = [tools.rwc, "cat", str(container), name, "--password-file", str(tools.password_file)]
+    _, top = _import_seconds(run_measured(argv, env=env).stderr)
+    top = [(s, m) for s, m in top if m not in at_startup]
+    return sum(s for s, _m in top), top
+
+
+def _interpreter_seconds(runs: int) -> float:
+    """Start-up of the interpreter that runs ``rwc`` (site included), median."""
+    return median([run_measured([_python(), "-c", "pass"]).seconds for _ in range(runs)])
+
+
+def measure_small(tools: _Tools, runs: int) -> dict[str, Any]:
+    """A 3-byte CSV with the default Argon2id: rwc cat/open vs clevis decrypt and age -d."""
+    out: dict[str, Any] = {}
+    missing: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="rwc-bench-small-") as tmp:
+        work = Path(tmp)
+        src = work / "small.csv"
+        src.write_bytes(SMALL_CSV)
+        container, age_file = work / "small.rwc", work / "small.age"
+        seal = tools.rwc_seal(src, container)
+        out["rwc seal"] = {"seconds": seal.seconds, "peak_rss_mib": seal.max_rss_kib / 1024}
+        tools.age_seal(src, age_file)
+        figures: dict[str, _Figures] = {}
+        for _ in range(runs):
+            proc = tools.rwc_cat(container, src.name, pipe=False)
+            if proc.stdout.encode() != SMALL_CSV:
+                raise RuntimeError("rwc cat printed something else than the sealed bytes")
+            figures.setdefault("rwc cat", _Figures()).add(proc)
+            figures.setdefault("rwc open", _Figures()).add(tools.rwc_open(container, work / "o"))
+            shutil.rmtree(work / "o")
+            figures.setdefault("age -d", _Figures()).add(
+                run_measured([tools.age, "-d", "-i", str(tools.age_key), str(age_file)])
+            )
+        try:
+            figures.update(_clevis(src, work, runs))
+        except MissingToolError as exc:
+            print(f"  clevis decrypt SKIPPED: {exc}", flush=True)
+            missing.append(str(exc))
+        out.update({name: f.as_dict() for name, f in figures.items()})
+        interp = _interpreter_seconds(max(3, runs))
+        imports, top = _import_profile(tools, container, src.name)
+        out["startup"] = {
+            "interpreter_s": interp,
+            "imports_s": imports,
+            "seconds": interp + imports,
+            "top_imports": [{"module": m, "seconds": s} for s, m in top[:8]],
+        }
+    out["missing"] = missing
+    return out
+
+
+def _clevis(src: Path, work: Path, runs: int) -> dict[str, _Figures]:
+    clevis = require("clevis", "clevis")
+    figures: dict[str, _Figures] = {"clevis decrypt (Tang)": _Figures()}
+    with running_tang() as tang:
+        base = tang.url.split("/rec/", 1)[0]
+        jwe = work / "small.jwe"
+        with src.open("rb") as fin, jwe.open("wb") as fout:
+            subprocess.run(
+                [clevis, "encrypt", "tang", json.dumps({"url": base}), "-y"],
+                stdin=fin,
+                stdout=fout,
+                stderr=subprocess.PIPE,
+                check=True,
+            )
+        for _ in range(runs):
+            proc = run_measured([clevis, "decrypt"], stdin=jwe)
+            if proc.stdout.encode() != SMALL_CSV:
+                raise RuntimeError("clevis decrypt printed something else than the input")
+            figures["clevis decrypt (Tang)"].add(proc)
+    return figures
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run(opts: Options) -> dict[str, Any]:
+    """Run the whole-command bench, print the tables and return the figures."""
+    print(
+        f"\n== Whole commands: rwc (keyserver serve over loopback, default Argon2id "
+        f"m=64 MiB t=3 p=4) vs age; load average {os.getloadavg()[0]:.2f} ==",
+        flush=True,
+    )
+    results: dict[str, Any] = {"sizes": {}, "load_average_1min": os.getloadavg()[0]}
+    with (
+        tempfile.TemporaryDirectory(prefix="rwc-bench-cmd-ks-", dir=DISK) as tmp,
+        running_server(Path(tmp)) as served,
+    ):
+        tools = _Tools(served, Path(tmp))
+        print("  small container: rwc cat / open vs clevis decrypt, age -d ...", flush=True)
+        results["small"] = measure_small(tools, opts.small_runs)
+        sizes = list(opts.sizes) + ([opts.big_size] if opts.big_size else [])
+        for size in sizes:
+            runs = opts.runs if size < 4 * GIB else 1
+            results["sizes"].update(measure_size(tools, size, runs))
+    results["targets"] = _print(results)
+    return results
+
+
+def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str, Any]]]:
+    rows: list[list[str]] = []
+    targets: list[dict[str, Any]] = []
+    spec = (
+        ("seal", "rwc seal IN -o OUT", "age -r R -o OUT IN", TARGET_SEAL_VS_AGE),
+        ("open", "rwc open OUT -C DIR", "age -d -o FILE OUT", TARGET_OPEN_VS_AGE),
+        ("cat", "rwc cat OUT NAME | cat", "age -d OUT | cat", TARGET_CAT_VS_AGE),
+    )
+    for key, figures in results["sizes"].items():
+        if "skipped" in figures:
+            rows.append([key, "(skipped)", figures["skipped"], "", "", "", "", "", ""])
+            continue
+        for op, rwc_cmd, age_cmd, goal in spec:
+            r, a = figures[f"rwc {op}"], figures[f"age {op}"]
+            ratio = a["seconds"] / r["seconds"]
+            ok = ratio >= goal
+            rows.append(
+                [
+                    key,
+                    rwc_cmd,
+                    f"{r['seconds']:.2f}",
+                    f"{r['mib_s']:,.0f}",
+                    f"{r['peak_rss_mib']:.0f}",
+                    f"{a['seconds']:.2f} / {a['peak_rss_mib']:.0f}",
+                    f"{ratio:.2f}x",
+                    f">= {goal}x",
+                    verdict(ok),
+                ]
+            )
+            targets.append(
+                {
+                    "target": f"{key}: {rwc_cmd} vs {age_cmd}",
+                    "ratio": ratio,
+                    "goal": goal,
+                    "verdict": verdict(ok),
+                }
+            )
+    return rows, targets
+
+
+def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
+    small = results["small"]
+    start = small["startup"]
+    targets: list[dict[str, Any]] = []
+    rows = []
+    for name in ("rwc cat", "rwc open"):
+        f = small[name]
+        ok = f["seconds"] <= TARGET_SMALL_WALL_S
+        rows.append(
+            [
+                f"{name} (3-byte CSV)",
+                f"{f['seconds'] * 1000:.0f}",
+                f"{f['peak_rss_mib']:.0f}",
+                f"<= {TARGET_SMALL_WALL_S * 1000:.0f} ms",
+                verdict(ok),
+            ]
+        )
+        targets.append(
+            {"target": f"small {name} wall", "seconds": f["seconds"], "verdict": verdict(ok)}
+        )
+    ok = start["seconds"] <= TARGET_STARTUP_S
+    rows.append(
+        [
+            "  of which start-up + imports",
+            f"{start['seconds'] * 1000:.0f}",
+            "",
+            f"<= {TARGET_STARTUP_S * 1000:.0f} ms",
+            verdict(ok),
+        ]
+    )
+    targets.append(
+        {"target": "start-up + imports", "seconds": start["seconds"], "verdict": verdict(ok)}
+    )
+    rows += [
+        [
+            name,
+            f"{small[name]['seconds'] * 1000:.0f}",
+            f"{small[name]['peak_rss_mib']:.0f}",
+            "reference",
+            "",
+        ]
+        for name in ("clevis decrypt (Tang)", "age -d")
+        if name in small
+    ]
+    print("\n-- Small container (3-byte CSV, default Argon2id), median wall time of the process")
+    print(table(["command", "ms", "peak RSS MiB", "target", "verdict"], rows))
+    print(
+        f"  start-up: interpreter {start['interpreter_s'] * 1000:.0f} ms + imports "
+        f"{start['imports_s'] * 1000:.0f} ms (-X importtime of one `rwc cat`); largest: "
+        + ", ".join(f"{t['module']} {t['seconds'] * 1000:.0f}" for t in start["top_imports"][:5])
+    )
+    big_rows, big_targets = _ratio_rows(results)
+    targets += big_targets
+    print("\n-- Whole commands, wall time of the process (median), rwc vs age in the same run")
+    print(
+        table(
+            [
+                "size, storage",
+                "rwc command",
+                "rwc s",
+                "MiB/s",
+                "RSS MiB",
+                "age s / RSS MiB",
+                "age s / rwc s",
+                "target",
+                "verdict",
+            ],
+            big_rows,
+        )
+    )
+    for key, figures in results["sizes"].items():
+        if figures.get("page_cache_dropped"):
+            print(f"  {key}: page cache dropped before every command")
+    return targets
