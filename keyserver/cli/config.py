@@ -65,6 +65,9 @@ _SETTING_HELP = {
     "trust_proxy": "take the client address from X-Forwarded-For (true/false)",
     "busy_timeout_ms": "SQLite busy timeout in milliseconds",
     "pool_size": "database connection pool size",
+    "display_timezone": "IANA zone the console shows times in (e.g. Asia/Tokyo; default: local)",
+    "console_idle_timeout": "a console session unused this long ends (e.g. 30m)",
+    "console_max_age": "a console session ends this long after sign-in (e.g. 12h)",
 }
 # Not flags: injected callables, the data directory (a common option), and the master key
 # itself (security: a secret on the command line is visible in `ps` and shell history).

@@ -44,6 +44,8 @@ _DURATIONS = {
     "sweep_interval",
     "attempt_window",
     "short_waiting_period",
+    "console_idle_timeout",
+    "console_max_age",
 }
 _INTS = {
     "default_attempt_budget",
@@ -105,6 +107,8 @@ class Settings:
             confirmation in the ``keyserver`` command, as ``--now`` does.
         display_timezone: IANA zone in which times are shown to people (with their
             offset); empty: the server's local zone. JSON always carries UTC.
+        console_idle_timeout: A console session unused this long is over.
+        console_max_age: A console session is over this long after sign-in, used or not.
         clock: Returns the current aware UTC time (injectable for tests).
         rng: Returns n random bytes (injectable for tests; default ``os.urandom``).
     """
@@ -134,6 +138,8 @@ class Settings:
     attempt_window: timedelta = timedelta(hours=24)
     short_waiting_period: timedelta = timedelta(hours=24)
     display_timezone: str = ""
+    console_idle_timeout: timedelta = timedelta(minutes=30)
+    console_max_age: timedelta = timedelta(hours=12)
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
 
@@ -149,7 +155,7 @@ class Settings:
             raise ConfigError("default_attempt_budget must be >= 1")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
-        for name in ("pending_ttl", "challenge_ttl"):
+        for name in ("pending_ttl", "challenge_ttl", "console_idle_timeout", "console_max_age"):
             if getattr(self, name) <= timedelta(0):
                 raise ConfigError(f"{name} must be positive")
         if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings, known_env
-from keyserver.http import openapi_problems
+from keyserver.http import console, openapi_problems
 from keyserver.http.nostore import NoStore
 from keyserver.http.problems import BodyGuard, install_handlers
 from keyserver.http.release import ReleaseFastPath
@@ -91,12 +91,19 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     install_handlers(app, settings.contact, svc.metrics)
     for module in (containers, media, audit, principals, health):
         app.include_router(module.router)
+    # The officials' console (/console): HTML pages over the same service and audit.
+    console.install(app)
     # /openapi.json is spec/openapi.json: with the problem responses of every route.
     openapi_problems.install(app)
     # Innermost of ours: the key-release path served ahead of FastAPI's router, inside
     # the body guard and no-store (keyserver/http/release.py).
     app.add_middleware(ReleaseFastPath, handlers=app.exception_handlers)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, contact=settings.contact)
+    app.add_middleware(
+        BodyGuard,
+        max_body_bytes=settings.max_body_bytes,
+        contact=settings.contact,
+        form_prefix=console.PREFIX + "/",
+    )
     # Added last, so outermost: it also covers the body guard's 413/415 problems.
     app.add_middleware(NoStore)
     return app

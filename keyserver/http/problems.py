@@ -136,10 +136,15 @@ class BodyGuard:
     request, so no parser ever handles an oversized body.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, contact: str) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, contact: str, form_prefix: str | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.contact = contact
+        # Paths whose bodies are HTML forms (the console) instead of JSON: their pages
+        # read ``application/x-www-form-urlencoded`` themselves, within the same bound.
+        self.form_prefix = form_prefix
 
     async def _reject(
         self, scope: Scope, receive: Receive, send: Send, err: KeyServerError
@@ -175,8 +180,13 @@ class BodyGuard:
             chunks.append(body)
             more = message.get("more_body", False)
         data = b"".join(chunks)
-        if data:
-            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        is_form = (
+            self.form_prefix is not None
+            and str(scope.get("path", "")).startswith(self.form_prefix)
+            and ctype == "application/x-www-form-urlencoded"
+        )
+        if data and not is_form:
             if ctype != "application/json":
                 await self._reject(
                     scope,

@@ -25,6 +25,7 @@ from keyserver.domain.context import LOCAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
 from keyserver.release.batch import Releaser
+from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
 from keyserver.service.media import MediaOps
 from keyserver.service.medium_report import MediumReportOps
@@ -60,6 +61,7 @@ class KeyService:
         self.media = MediaOps(self.ledger)
         self.medium_reports = MediumReportOps(self.ledger)
         self.unauthenticated = UnauthenticatedOps(self.ledger, self.principals)
+        self.console = ConsoleOps(self.ledger)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
         self.evaluate_bearer = self.releases.evaluate_bearer
@@ -96,6 +98,14 @@ class KeyService:
         self.counts_by_state = self.reports.counts_by_state
         self.check_master_key = self.reports.check_master_key
         self.ping = self.reports.ping
+        # the officials' console (keyserver/http/console): sessions and its views
+        self.console_sign_in = self.console.console_sign_in
+        self.console_resume = self.console.console_resume
+        self.console_sign_out = self.console.console_sign_out
+        self.console_overview = self.console.console_overview
+        self.console_find = self.console.console_find
+        self.console_medium = self.console.console_medium
+        self.console_audit = self.console.console_audit
 
     @property
     def now(self) -> Callable[[], datetime]:

@@ -231,3 +231,20 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class ConsoleSession(Base):
+    """A signed-in officials' console session (keyserver/service/console.py).
+
+    Server-side, in the shared database, so every worker and instance sees a sign-in and a
+    sign-out at once. Only the SHA-256 of the session id is stored: a copy of the database
+    does not let anyone take over a session. The session holds the SHA-256 of the token it
+    was opened with (the same lookup key as ``tokens.token_hash``), so every request is
+    authenticated by the token rules again: a revoked or expired token ends its sessions.
+    """
+
+    __tablename__ = "console_sessions"
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,8 +15,7 @@ from sqlalchemy import text
 
 from keyserver.domain.keys import KeyRing, SealedDataError
 from keyserver.domain.settings import ConfigError, Settings, known_env
-from keyserver.store import init_database, make_engine
-from keyserver.store.engine import MIGRATIONS_DIR
+from keyserver.store import init_database, make_engine, migrations
 from keyserver.store.models import Base
 
 
@@ -87,9 +86,8 @@ def test_migrations_match_models_and_pragmas(settings: Settings, backend: str) -
                 assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
                 assert conn.execute(text("PRAGMA secure_delete")).scalar() == 1
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            # The newest revision of the ONE chain (a second head would fail here).
-            heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
-            assert [version] == heads
+            # One chain, migrated to its single head.
+            assert ScriptDirectory(str(Path(migrations.__file__).parent)).get_heads() == [version]
     finally:
         engine.dispose()
 

@@ -1,0 +1,71 @@
+"""The officials' web console under ``/console``: same process, same service layer.
+
+Every page calls :class:`~keyserver.service.KeyService` with the signed-in principal as
+actor, so each console action is checked and audited exactly like the same API call.
+Templates are Jinja2 (autoescaped), strings go through the gettext catalogues in
+``locale/`` (Japanese and English), and every asset is served by the key server itself
+(no third-party origin, no build step). Works without JavaScript.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from keyserver.domain.errors import NotFoundError
+from keyserver.http.console import (
+    _i18n,
+    _routes_admin,
+    _routes_audit,
+    _routes_media,
+    _routes_session,
+)
+from keyserver.http.console._page import (
+    CsrfRefused,
+    PublicPage,
+    SignInRequired,
+    language_of,
+    redirect,
+)
+from keyserver.http.console._security import PREFIX, ConsoleHeaders
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _not_found(page: PublicPage, rest: str) -> Response:
+    """The console's own 404 page."""
+    del rest
+    return page.error(NotFoundError("no such console page"), PREFIX + "/overview")
+
+
+def install(app: FastAPI) -> None:
+    """Add the console's routes, static files and security headers to ``app``."""
+    for module in (_routes_session, _routes_media, _routes_audit, _routes_admin):
+        app.include_router(module.router)
+    app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")
+    # Last, so it matches only what no page or static file did: a person who mistyped a
+    # console address gets a page in their language, not a JSON problem.
+    app.add_api_route(PREFIX + "/{rest:path}", _not_found, methods=["GET"], include_in_schema=False)
+
+    async def on_sign_in_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return redirect(f"{PREFIX}/sign-in?next={quote(exc.next_path, safe='/')}")
+
+    async def on_csrf(request: Request, _exc: Exception) -> Response:
+        # No action was taken; the official goes back and submits the page's own form.
+        text = _i18n.translations(language_of(request)).gettext(
+            "This form has expired or did not come from this console. Nothing was changed. "
+            "Go back, reload the page and try again."
+        )
+        return Response(text, status_code=403, media_type="text/plain; charset=utf-8")
+
+    app.add_exception_handler(SignInRequired, on_sign_in_required)
+    app.add_exception_handler(CsrfRefused, on_csrf)
+    app.add_middleware(ConsoleHeaders)
+
+
+__all__ = ["PREFIX", "install"]

@@ -1,0 +1,226 @@
+"""What every console page needs: the signed-in principal, the language, the renderer.
+
+Templates are Jinja2 with autoescaping on for every template (a label such as
+``<script>`` is shown as text), one environment per language with that language's
+catalogue installed, so every string goes through gettext.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+import jinja2
+from fastapi import Depends, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from keyserver.domain.context import ADMIN, OFFICIAL, OVERSIGHT
+from keyserver.domain.errors import InvalidRequestError, KeyServerError
+from keyserver.domain.lifecycle import Actor
+from keyserver.domain.settings import display_zone
+from keyserver.http.console import _i18n, _security
+from keyserver.http.deps import get_context, get_service
+from keyserver.service import KeyService, RequestContext
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_MAX_FIELDS = 40
+
+
+class SignInRequired(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """No live session: the handler sends the browser to the sign-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class CsrfRefused(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A form arrived without the right CSRF token or from another origin."""
+
+
+@cache
+def environment(language: str) -> jinja2.Environment:
+    """The Jinja2 environment of one language (autoescape on, catalogue installed)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        # Every template is HTML: escape everything, whatever its file name.
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(_i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def language_of(request: Request) -> str:
+    """The page language: the console's switch, else Accept-Language."""
+    return _i18n.negotiate(
+        request.headers.get("accept-language"), request.cookies.get(_security.LANG_COOKIE)
+    )
+
+
+@dataclass
+class Page:
+    """One request's view of the console."""
+
+    request: Request
+    service: KeyService
+    ctx: RequestContext
+    language: str
+    formats: _i18n.Formats
+    actor: Actor | None = None
+    session_id: str | None = None
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def principal(self) -> Actor:
+        """The signed-in principal (pages behind :func:`signed_in_page` always have one)."""
+        if self.actor is None:
+            raise SignInRequired(_security.PREFIX + "/overview")
+        return self.actor
+
+    @property
+    def csrf(self) -> str:
+        """The CSRF token to put into this page's forms."""
+        return _security.csrf_token(self.session_id) if self.session_id else ""
+
+    @property
+    def is_official(self) -> bool:
+        """The principal may act on containers (report lost, restore, destroy)."""
+        return self.actor is not None and self.actor.has_any(OFFICIAL)
+
+    @property
+    def is_oversight(self) -> bool:
+        """The principal may read containers, reports and the audit log."""
+        return self.actor is not None and self.actor.has_any(OVERSIGHT)
+
+    @property
+    def is_admin(self) -> bool:
+        """The principal manages principals and tokens."""
+        return self.actor is not None and self.actor.has_any(ADMIN)
+
+    def gettext(self, message: str, **values: Any) -> str:
+        """Translate ``message`` in this page's language (for text built in Python)."""
+        text = _i18n.translations(self.language).gettext(message)
+        return text % values if values else text
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        """Render a template with the page context."""
+        html = (
+            environment(self.language)
+            .get_template(template)
+            .render(
+                page=self,
+                fmt=self.formats,
+                languages=_i18n.LANGUAGE_NAMES,
+                path=self.request.url.path,
+                query=self.request.url.query,
+                **values,
+            )
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def error(self, exc: KeyServerError, back: str | None = None) -> HTMLResponse:
+        """An error page for a refusal of the service, in the page's language."""
+        suggestions = exc.extensions.get("suggestions") or []
+        return self.render(
+            "error.html",
+            status=exc.status,
+            error=exc,
+            suggestions=[str(s) for s in suggestions],
+            back=back,
+        )
+
+    def act(self, call: Callable[[], Response], back: str | None = None) -> Response:
+        """Run a page body; a refusal of the service becomes the error page."""
+        try:
+            return call()
+        except KeyServerError as exc:
+            return self.error(exc, back)
+
+
+def _base_page(request: Request, service: KeyService, ctx: RequestContext) -> Page:
+    language = language_of(request)
+    return Page(
+        request=request,
+        service=service,
+        ctx=ctx,
+        language=language,
+        formats=_i18n.Formats(language, display_zone(service.settings.display_timezone)),
+    )
+
+
+def public_page(
+    request: Request,
+    service: Annotated[KeyService, Depends(get_service)],
+    ctx: Annotated[RequestContext, Depends(get_context)],
+) -> Page:
+    """A page that needs no session (sign-in)."""
+    return _base_page(request, service, ctx)
+
+
+def signed_in_page(
+    request: Request,
+    service: Annotated[KeyService, Depends(get_service)],
+    ctx: Annotated[RequestContext, Depends(get_context)],
+) -> Page:
+    """A page of a signed-in principal; no live session sends the browser to sign in."""
+    page = _base_page(request, service, ctx)
+    session_id = request.cookies.get(_security.session_cookie_name(request))
+    actor = service.console_resume(session_id) if session_id else None
+    if actor is None or session_id is None:
+        path = request.url.path + ("?" + request.url.query if request.url.query else "")
+        raise SignInRequired(path if request.method == "GET" else _security.PREFIX + "/overview")
+    page.actor, page.session_id = actor, session_id
+    return page
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The body of an HTML form (``application/x-www-form-urlencoded``), one value per field.
+
+    The body guard (keyserver/http/problems.py) has already bounded its size.
+
+    Raises:
+        InvalidRequestError: Not UTF-8, too many fields, or a field given twice.
+    """
+    try:
+        text = (await request.body()).decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequestError("the form could not be read") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise InvalidRequestError(f"the form field {key!r} was sent twice")
+        form[key] = value
+    return form
+
+
+def posted_page(
+    page: Annotated[Page, Depends(signed_in_page)],
+    form: Annotated[dict[str, str], Depends(read_form)],
+) -> Page:
+    """A signed-in page reached by a form: CSRF token and origin checked first."""
+    if not _security.same_origin(page.request) or not _security.csrf_matches(
+        page.csrf, form.get("csrf")
+    ):
+        raise CsrfRefused
+    page.form = form
+    return page
+
+
+def redirect(path: str) -> RedirectResponse:
+    """A 303 See Other to a console path (after a form, the browser GETs the result)."""
+    return RedirectResponse(path, status_code=303)
+
+
+PublicPage = Annotated[Page, Depends(public_page)]
+SignedInPage = Annotated[Page, Depends(signed_in_page)]
+PostedPage = Annotated[Page, Depends(posted_page)]
+Form = Annotated[dict[str, str], Depends(read_form)]

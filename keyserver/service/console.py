@@ -1,0 +1,465 @@
+"""Service operations of the officials' console: sessions and the views it reads.
+
+The console's actions (loss reports, restores, destroys, tokens) call the same service
+methods as the HTTP API with the signed-in principal as actor, so they are checked and
+audited exactly alike. What is here is what the API has no call for: console sessions
+(server-side, in the shared database) and the read-only views an official needs in one
+page (overview, partial search, a medium's containers, the audit log filtered by medium
+and time).
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+
+from keyserver.domain import auth
+from keyserver.domain.context import ADMIN, LOCAL, OVERSIGHT, RequestContext
+from keyserver.domain.encoding import b64d, b64e
+from keyserver.domain.errors import InvalidRequestError, NotFoundError, UnauthenticatedError
+from keyserver.domain.lifecycle import BUDGET_REASON, Actor, State
+from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
+from keyserver.service.reports import export_document
+from keyserver.store import repository
+from keyserver.store.audit import NewEntry, canonical_json, lock_head
+from keyserver.store.ledger import Ledger
+from keyserver.store.models import AuditEntry, ConsoleSession, Container, Principal
+
+# Who may sign in to the console: officials and auditors (oversight) and admins. Readers
+# and writers may not: their work is done by `rwc`, and a browser session holding their
+# token would be one more place a stolen credential could be used from.
+CONSOLE_ROLES = OVERSIGHT | ADMIN
+SESSION_ID_BYTES = 32
+# last_seen_at is written at most this often: a page view is a read, and a write per view
+# would queue every reader of the console behind SQLite's single writer.
+_TOUCH_EVERY = timedelta(seconds=30)
+FIND_LIMIT = 200
+AUDIT_PAGE = 100
+_SUGGESTIONS = 3
+# spec §audit: bulk operations record the medium they named as details.target.
+_BULK_ACTIONS = ("suspend", "restore", "destroy")
+
+
+def session_digest(session_id: str) -> bytes:
+    """SHA-256 of a session id: the only form the database holds."""
+    return hashlib.sha256(session_id.encode("ascii")).digest()
+
+
+@dataclass(frozen=True)
+class ConsoleSignIn:
+    """A new console session: who signed in and the session id for the cookie."""
+
+    actor: Actor
+    session_id: str
+
+
+class ConsoleOps:
+    """Console sessions and the console's read-only views."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+
+    # --- sessions -------------------------------------------------------------------
+
+    def console_sign_in(self, token: str, *, ctx: RequestContext = LOCAL) -> ConsoleSignIn:
+        """Open a console session for the principal of ``token``.
+
+        Raises:
+            UnauthenticatedError: Malformed, unknown, expired or revoked token.
+            ForbiddenError: A reader or writer (audited, like every refusal).
+        """
+        digest = auth.token_digest(token)
+        with self._ledger.single_read_engine.connect() as conn:
+            row = repository.token_lookup(conn, digest)
+            conn.rollback()
+        actor = auth.actor_for(row, digest, self._ledger.now())
+        self._ledger.require(
+            actor, CONSOLE_ROLES, "signing in to the console", action="console.signin", ctx=ctx
+        )
+        # A fresh id at every sign-in: a session id known before sign-in (fixation) is
+        # never promoted to a signed-in one.
+        session_id = b64e(self._settings.rng(SESSION_ID_BYTES))
+        with self._ledger.tx() as session:
+            now = self._ledger.now()
+            lock_head(session)
+            # Sessions past their absolute age are dropped here; idle ones with them when
+            # they are older than the absolute age (sign-in is rare; no sweep needed).
+            session.execute(
+                delete(ConsoleSession).where(
+                    ConsoleSession.created_at <= now - self._settings.console_max_age
+                )
+            )
+            session.add(
+                ConsoleSession(
+                    id_hash=session_digest(session_id),
+                    token_hash=digest,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
+            self._ledger.audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="console.signin",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={},
+                ),
+                at=now,
+            )
+        return ConsoleSignIn(actor=actor, session_id=session_id)
+
+    def console_resume(self, session_id: str) -> Actor | None:
+        """The principal of a live console session, or None (unknown, expired, revoked).
+
+        Each request is authenticated again by the token rules (keyserver/domain/auth.py): a
+        revoked or expired token, or a principal no longer allowed in, ends the session.
+        """
+        if len(session_id) > 64 or not session_id.isascii():
+            return None
+        digest = session_digest(session_id)
+        now = self._ledger.now()
+        with self._ledger.reads() as session:
+            row = session.get(ConsoleSession, digest)
+            # The row was found by its hash; comparing again in constant time is defence
+            # in depth, as for tokens (keyserver/domain/auth.py).
+            if row is None or not hmac.compare_digest(row.id_hash, digest):
+                return None
+            created, seen, token_hash = row.created_at, row.last_seen_at, row.token_hash
+        if (
+            now - created >= self._settings.console_max_age
+            or now - seen >= self._settings.console_idle_timeout
+        ):
+            self._end_session(digest)
+            return None
+        with self._ledger.single_read_engine.connect() as conn:
+            token_row = repository.token_lookup(conn, token_hash)
+            conn.rollback()
+        try:
+            actor = auth.actor_for(token_row, token_hash, now)
+        except UnauthenticatedError:
+            self._end_session(digest)
+            return None
+        if not actor.has_any(CONSOLE_ROLES):
+            self._end_session(digest)
+            return None
+        if now - seen >= _TOUCH_EVERY:
+            with self._ledger.tx() as session:
+                session.execute(
+                    update(ConsoleSession)
+                    .where(ConsoleSession.id_hash == digest)
+                    .values(last_seen_at=now)
+                )
+        return actor
+
+    def console_sign_out(
+        self, actor: Actor, session_id: str, *, ctx: RequestContext = LOCAL
+    ) -> None:
+        """End a console session (audited)."""
+        digest = session_digest(session_id)
+        with self._ledger.tx() as session:
+            lock_head(session)
+            session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == digest))
+            self._ledger.audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action="console.signout",
+                    outcome="ok",
+                    remote=ctx.remote,
+                    details={},
+                ),
+            )
+
+    def _end_session(self, digest: bytes) -> None:
+        with self._ledger.tx() as session:
+            session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == digest))
+
+    # --- views ----------------------------------------------------------------------
+
+    def console_overview(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
+        """Counts by state, recent loss reports, budget suspensions (officials, auditors)."""
+        self._ledger.require(actor, OVERSIGHT, "the console overview", action="search", ctx=ctx)
+        with self._ledger.reads() as session:
+            counts = {
+                str(state): int(n)
+                for state, n in session.execute(
+                    select(Container.state, func.count()).group_by(Container.state)
+                ).all()
+            }
+            losses = session.execute(
+                select(
+                    Container.medium,
+                    func.max(Container.loss_reported_at),
+                    func.min(Container.destroy_after),
+                    func.count(),
+                )
+                .where(Container.loss_reported_at.is_not(None), Container.medium.is_not(None))
+                .group_by(Container.medium)
+                .order_by(func.max(Container.loss_reported_at).desc())
+                .limit(20)
+            ).all()
+            budget = list(
+                session.execute(
+                    select(Container)
+                    .where(
+                        Container.state == State.SUSPENDED.value,
+                        Container.reason == BUDGET_REASON,
+                    )
+                    .order_by(Container.suspended_at.desc())
+                    .limit(50)
+                ).scalars()
+            )
+            head = session.execute(select(func.max(AuditEntry.seq))).scalar()
+        return {
+            "counts": {s.value: counts.get(s.value, 0) for s in State},
+            "loss_reports": [
+                {
+                    "medium": medium,
+                    "loss_reported_at": fmt_time(reported),
+                    "destroy_after": fmt_time(deadline),
+                    "containers": int(n),
+                }
+                for medium, reported, deadline, n in losses
+            ],
+            "budget_suspended": [
+                {
+                    "container_id": b64e(c.id),
+                    "label": c.label,
+                    "medium": c.medium,
+                    "suspended_at": fmt_time(c.suspended_at),
+                }
+                for c in budget
+            ],
+            "audit_head_seq": int(head or 0),
+        }
+
+    def console_find(
+        self,
+        actor: Actor,
+        text: str,
+        state: str | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Partial, case-insensitive search over label, medium, issuer and container id.
+
+        Returns:
+            ``{media: [{medium, containers, states}], containers: [...], truncated}``.
+        """
+        self._ledger.require(actor, OVERSIGHT, "searching containers", action="search", ctx=ctx)
+        text = text.strip()
+        if text:
+            check_text(text, "search text")
+        elif state is None:
+            raise InvalidRequestError("type part of a name, or choose a state")
+        if state is not None and state not in {s.value for s in State}:
+            raise InvalidRequestError("unknown state")
+        needle = text.casefold()
+        stmt = select(Container, Principal.name).join(
+            Principal, Principal.id == Container.issuer_id
+        )
+        if text:
+            # lower() folds ASCII only on SQLite (PostgreSQL: all of Unicode); Japanese
+            # has no case, and media, labels and principal names are mostly ASCII.
+            matches: list[ColumnElement[bool]] = [
+                func.lower(Container.label).contains(needle, autoescape=True),
+                func.lower(Container.medium).contains(needle, autoescape=True),
+                func.lower(Principal.name).contains(needle, autoescape=True),
+            ]
+            id_range = _id_prefix_range(text)
+            if id_range is not None:
+                matches.append(Container.id.between(*id_range))
+            stmt = stmt.where(or_(*matches))
+        if state is not None:
+            stmt = stmt.where(Container.state == state)
+        with self._ledger.reads() as session:
+            rows = session.execute(
+                stmt.order_by(Container.medium, Container.label, Container.id).limit(FIND_LIMIT + 1)
+            ).all()
+        found = []
+        for c, issuer in rows[:FIND_LIMIT]:
+            cid = b64e(c.id)
+            # The id range is a superset of the prefix (whole bytes); keep true matches.
+            if text and (
+                needle not in c.label.casefold()
+                and needle not in (c.medium or "").casefold()
+                and needle not in issuer.casefold()
+                and not cid.startswith(text)
+            ):
+                continue
+            found.append(
+                {
+                    "container_id": cid,
+                    "label": c.label,
+                    "medium": c.medium,
+                    "issuer": issuer,
+                    "state": c.state,
+                    "destroy_after": fmt_time(c.destroy_after),
+                }
+            )
+        media: dict[str, dict[str, Any]] = {}
+        for doc in found:
+            if doc["medium"] is None:
+                continue
+            entry = media.setdefault(doc["medium"], {"medium": doc["medium"], "containers": 0})
+            entry["containers"] += 1
+        return {
+            "media": sorted(media.values(), key=lambda m: str(m["medium"])),
+            "containers": found,
+            "truncated": len(rows) > FIND_LIMIT,
+        }
+
+    def console_medium(
+        self, actor: Actor, medium: str, *, ctx: RequestContext = LOCAL
+    ) -> dict[str, Any]:
+        """A medium's containers (officials, auditors).
+
+        Raises:
+            NotFoundError: No container names this medium; ``suggestions`` lists the
+                nearest media (a typo must never look like an empty, protected medium).
+        """
+        self._ledger.require(actor, OVERSIGHT, "reading a medium", action="search", ctx=ctx)
+        check_text(medium, "medium")
+        with self._ledger.reads() as session:
+            rows = session.execute(
+                select(Container, Principal.name)
+                .join(Principal, Principal.id == Container.issuer_id)
+                .where(Container.medium == medium)
+                .order_by(Container.label, Container.id)
+            ).all()
+            if not rows:
+                names = [
+                    str(m)
+                    for m in session.execute(
+                        select(Container.medium).where(Container.medium.is_not(None)).distinct()
+                    ).scalars()
+                ]
+                raise NotFoundError(
+                    f"no container is on the medium {medium!r}",
+                    suggestions=nearest(medium, names),
+                )
+        return {
+            "medium": medium,
+            "containers": [
+                {
+                    "container_id": b64e(c.id),
+                    "label": c.label,
+                    "issuer": issuer,
+                    "state": c.state,
+                    "suspended_at": fmt_time(c.suspended_at),
+                    "destroy_after": fmt_time(c.destroy_after),
+                    "destroyed_at": fmt_time(c.destroyed_at),
+                    "loss_reported_at": fmt_time(c.loss_reported_at),
+                    "reason": c.reason,
+                    "public_reason": c.public_reason,
+                }
+                for c, issuer in rows
+            ],
+        }
+
+    def console_audit(
+        self,
+        actor: Actor,
+        *,
+        actor_name: str | None = None,
+        action: str | None = None,
+        container: str | None = None,
+        medium: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_seq: int | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Audit entries, newest first, filtered (officials, auditors).
+
+        ``medium`` matches the entries of the medium's containers and the bulk entries
+        that named the medium.
+
+        Returns:
+            ``{entries: [...], next_before_seq: int | null}``.
+        """
+        self._ledger.require(
+            actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx
+        )
+        filters: list[ColumnElement[bool]] = []
+        if actor_name is not None:
+            filters.append(AuditEntry.actor == check_text(actor_name, "actor"))
+        if action is not None:
+            if not ACTION_RE.fullmatch(action):
+                raise InvalidRequestError("unknown action")
+            filters.append(AuditEntry.action == action)
+        if container is not None:
+            b64d(container, 16, "container id")
+            filters.append(AuditEntry.container == container)
+        if since is not None:
+            filters.append(AuditEntry.at >= since)
+        if until is not None:
+            filters.append(AuditEntry.at < until)
+        if before_seq is not None:
+            filters.append(AuditEntry.seq < before_seq)
+        with self._ledger.reads() as session:
+            if medium is not None:
+                check_text(medium, "medium")
+                ids = [
+                    b64e(i)
+                    for i in session.execute(
+                        select(Container.id).where(Container.medium == medium)
+                    ).scalars()
+                ]
+                # spec §audit: a bulk entry's details carry {"scope": "medium",
+                # "target": <medium>} in canonical JSON, so the exact pair is a substring.
+                named = canonical_json({"target": medium})[1:-1]
+                filters.append(
+                    or_(
+                        AuditEntry.container.in_(ids),
+                        AuditEntry.details.contains(named, autoescape=True),
+                    )
+                )
+            rows = list(
+                session.execute(
+                    select(AuditEntry)
+                    .where(*filters)
+                    .order_by(AuditEntry.seq.desc())
+                    .limit(AUDIT_PAGE)
+                ).scalars()
+            )
+            docs = [export_document(e) for e in rows]
+        nxt = docs[-1]["seq"] if len(docs) == AUDIT_PAGE else None
+        return {"entries": docs, "next_before_seq": nxt}
+
+
+def nearest(name: str, names: list[str]) -> list[str]:
+    """The existing names closest to ``name`` (case-insensitive), best first."""
+    folded = {n.casefold(): n for n in names}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=_SUGGESTIONS, cutoff=0.6)
+    return [folded[c] for c in close]
+
+
+def _id_prefix_range(text: str) -> tuple[bytes, bytes] | None:
+    """The range of 16-byte ids whose base64url form starts with ``text``, if it can.
+
+    Ids are stored as bytes; a base64url prefix of k characters fixes the first
+    floor(6k/8) bytes, so the range of ids with those bytes is a superset the caller
+    filters exactly. At least 4 characters (3 bytes), so short words do not match ids.
+    """
+    if not 4 <= len(text) <= 22 or any(
+        not (ch.isascii() and (ch.isalnum() or ch in "-_")) for ch in text
+    ):
+        return None
+    whole = len(text) * 6 // 8
+    # Not a protocol value (no canonical check): any trailing bits are cut off below.
+    prefix = base64.urlsafe_b64decode(text + "A" * (-len(text) % 4))[:whole]
+    return prefix + b"\x00" * (16 - whole), prefix + b"\xff" * (16 - whole)
+
+
+__all__ = ["CONSOLE_ROLES", "ConsoleOps", "ConsoleSignIn", "nearest", "session_digest"]

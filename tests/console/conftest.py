@@ -1,0 +1,229 @@
+"""Console fixtures: a real ``keyserver serve`` process and the distribution's Chromium.
+
+The server is started as a person would (``keyserver init``, then ``keyserver serve`` on a
+free loopback port with ``KEYSERVER_DISPLAY_TIMEZONE=Asia/Tokyo``); its principals and containers
+are set up through the service on the same data directory before it starts. Browser
+tests drive headless Chromium with Selenium (chromium + chromium-driver from Debian).
+
+Locally, a machine without Chromium skips the browser tests with one line saying how to
+install it; under CI (``RWC_TEST_STRICT=1``, set by .ci/run) a missing browser fails
+(tests/support/requirements.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
+from tests.support.console import (
+    BROWSER,
+    INSTALL_HINT,
+    KEYSERVER,
+    MEDIA,
+    OTHER_MEDIUM,
+    SCREENSHOT_ENV,
+    TOKEN_RE,
+    ZONE,
+    BrowserFactory,
+    ConsoleServer,
+)
+from tests.support.requirements import missing
+
+
+@dataclass(frozen=True)
+class Chromium:
+    """Paths of the browser and its driver."""
+
+    browser: str
+    driver: str
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Chromium:
+    """The distribution's Chromium and chromedriver; skip (fail under CI) when missing."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        missing(BROWSER, INSTALL_HINT)
+    return Chromium(browser=browser, driver=driver)
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without the developer's own RWC_*/KEYSERVER_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
+    env.update(extra)
+    return env
+
+
+def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Principals of every role and committed containers on the stories' media."""
+    service = KeyService(settings)
+    try:
+        boot = Actor(name="bootstrap", roles=ROLES, local=True)
+        tokens = {}
+        for name, role in (
+            ("tanaka", "official"),
+            ("suzuki", "auditor"),
+            ("sato", "admin"),
+            ("vendor", "writer"),
+            ("clerk", "reader"),
+        ):
+            tokens[name] = service.add_principal(boot, name, [role], organisation="尼崎市")["token"]
+        writer = service.authenticate(tokens["vendor"])
+        containers: dict[str, list[str]] = {}
+        for medium, labels in [*MEDIA.values(), OTHER_MEDIUM]:
+            for label in labels:
+                reg = service.register(
+                    writer, label=label, medium=medium, readers=["clerk"], reader_groups=[]
+                )
+                service.commit(
+                    writer,
+                    reg["container_id"],
+                    header_digest=os.urandom(32),
+                    receipt_key=os.urandom(32),
+                )
+                containers.setdefault(medium, []).append(reg["container_id"])
+        return tokens, containers
+    finally:
+        service.close()
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
+    """``keyserver init`` + set-up + ``keyserver serve`` (Asia/Tokyo), stopped afterwards."""
+    base = tmp_path_factory.mktemp("console")
+    data_dir = base / "data"
+    init = subprocess.run(
+        [os.fspath(KEYSERVER), "init", "--data-dir", os.fspath(data_dir)],
+        env=clean_env(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr.decode(errors="replace")
+    server = ConsoleServer(url="", data_dir=data_dir)
+    server.tokens, server.containers = _seed(server.settings())
+    server.tokens["admin"] = TOKEN_RE.findall(init.stdout.decode())[0]
+    log_path = base / "serve.log"
+    proc: subprocess.Popen[bytes] | None = None
+    for _attempt in range(3):  # another process may take the port between probe and bind
+        port = free_port()
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                [
+                    os.fspath(KEYSERVER),
+                    "serve",
+                    "--data-dir",
+                    os.fspath(data_dir),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=clean_env(KEYSERVER_DISPLAY_TIMEZONE=ZONE),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server.url = f"http://127.0.0.1:{port}"
+        if _healthy(proc, server.url):
+            break
+        _stop(proc)
+        proc = None
+    if proc is None:
+        pytest.fail("keyserver serve did not come up:\n" + log_path.read_text(errors="replace"))
+    try:
+        yield server
+    finally:
+        _stop(proc)
+
+
+def _healthy(proc: subprocess.Popen[bytes], url: str) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture
+def browser(chromium: Chromium, tmp_path: Path) -> Iterator[BrowserFactory]:
+    """Start headless Chromium whose Accept-Language is the given language."""
+    started: list[webdriver.Chrome] = []
+
+    def start(language: str) -> webdriver.Chrome:
+        options = Options()
+        options.binary_location = chromium.browser
+        profile = tmp_path / f"profile-{len(started)}"
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-default-browser-check",
+            f"--user-data-dir={profile}",
+            f"--lang={language}",
+            "--window-size=1280,900",
+        ):
+            options.add_argument(flag)
+        options.add_experimental_option("prefs", {"intl.accept_languages": language})
+        driver = webdriver.Chrome(service=Service(executable_path=chromium.driver), options=options)
+        driver.set_page_load_timeout(60)
+        started.append(driver)
+        return driver
+
+    try:
+        yield start
+    finally:
+        for driver in started:
+            driver.quit()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where page screenshots are written: $RWC_CONSOLE_SCREENSHOTS, else a temp dir."""
+    chosen = os.environ.get(SCREENSHOT_ENV)
+    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,303 @@
+"""The officials' story in a real browser, in Japanese and in English.
+
+Sign in, find the medium by part of its name, report it lost, see the confirmation list,
+confirm, see the containers suspended, open the report, restore: against a real
+``keyserver serve`` over a socket, in headless Chromium. The Japanese run writes a
+screenshot of each page (docs/console holds the checked-in ones).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+import requests
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
+from voprf import ristretto as r
+
+from keyserver.http.console._i18n import translations
+from keyserver.service import KeyService
+from tests.support.console import MEDIA, OTHER_MEDIUM, BrowserFactory, ConsoleServer
+
+pytestmark = pytest.mark.slow
+
+
+def _t(language: str, message: str) -> str:
+    return translations(language).gettext(message)
+
+
+def shoot(driver: WebDriver, directory: Path, name: str) -> None:
+    """A full-page screenshot (the window grown to the page's height)."""
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.set_window_size(1280, max(900, min(height + 40, 6000)))
+    driver.save_screenshot(str(directory / f"{name}.png"))
+    driver.set_window_size(1280, 900)
+
+
+def heading(driver: WebDriver) -> str:
+    return str(driver.find_element(By.TAG_NAME, "h1").text)
+
+
+def submit_button(driver: WebDriver, label: str) -> None:
+    buttons = [
+        b for b in driver.find_elements(By.CSS_SELECTOR, "button, a.button") if b.text == label
+    ]
+    assert len(buttons) == 1, f"one button {label!r} expected, page: {heading(driver)}"
+    click_and_wait(driver, buttons[0])
+
+
+def click_and_wait(driver: WebDriver, element: WebElement) -> None:
+    """Click something that loads a new page, and wait until the new page is there."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 30).until(staleness_of(old))
+
+
+def sign_in(driver: WebDriver, url: str, token: str, language: str) -> None:
+    driver.get(url + "/console/overview")
+    assert heading(driver) == _t(language, "Sign in")
+    driver.find_element(By.ID, "token").send_keys(token)
+    submit_button(driver, _t(language, "Sign in"))
+
+
+def check_printable_on_a4(driver: WebDriver) -> None:
+    """The report prints on A4 (its own @page size) without the console's navigation."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not driver.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
+        assert not driver.find_element(By.ID, "print").is_displayed()
+        assert driver.find_element(By.CSS_SELECTOR, ".answer").is_displayed()
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    # The print button is the script's only job: without the script it stays hidden.
+    assert driver.find_element(By.ID, "print").is_displayed()
+    printed = driver.execute_cdp_cmd(
+        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}
+    )
+    pdf = base64.b64decode(printed["data"])
+    assert pdf.startswith(b"%PDF")
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    assert boxes, "no page in the printed report"
+    for width, height in boxes:  # A4 is 595 x 842 points
+        assert round(float(width)) in {595, 596}
+        assert round(float(height)) in {842, 843}
+
+
+def attempt_after_loss(server: ConsoleServer, container_id: str) -> int:
+    """The reader asks for a key after the loss (over HTTP); the status it got."""
+    _, blinded = r.Client.blind(b"a guess")
+    element = base64.urlsafe_b64encode(blinded.serialize()).rstrip(b"=").decode()
+    resp = requests.post(
+        f"{server.url}/v1/containers/{container_id}/evaluate",
+        json={"blinded_element": element},
+        headers={"Authorization": f"Bearer {server.tokens['clerk']}"},
+        timeout=30,
+    )
+    return resp.status_code
+
+
+def states(server: ConsoleServer, medium: str) -> set[str]:
+    service = KeyService(server.settings())
+    try:
+        official = service.authenticate(server.tokens["tanaka"])
+        doc = service.console_medium(official, medium)
+    finally:
+        service.close()
+    return {c["state"] for c in doc["containers"]}
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_loss_story(
+    console_server: ConsoleServer,
+    browser: BrowserFactory,
+    screenshot_dir: Path,
+    language: str,
+) -> None:
+    medium, labels = MEDIA[language]
+    driver = browser(language)
+    shots = language == "ja"
+
+    def shot(name: str) -> None:
+        if shots:
+            shoot(driver, screenshot_dir, name)
+
+    driver.get(console_server.url + "/console/overview")
+    shot("01-sign-in")
+    sign_in(driver, console_server.url, console_server.tokens["tanaka"], language)
+    assert heading(driver) == _t(language, "Overview"), driver.page_source[:3000]
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
+    shot("02-overview")
+
+    # Part of the name, in the wrong case: the search still finds the medium.
+    partial = medium.lower()[4:]
+    box = driver.find_element(By.ID, "q")
+    box.send_keys(partial)
+    submit_button(driver, _t(language, "Search"))
+    assert heading(driver) == _t(language, "Search")
+    shot("03-search")
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    assert medium in heading(driver)
+    assert states(console_server, medium) == {"active"}
+    shot("04-medium")
+
+    driver.find_element(By.ID, "reason").send_keys("委託先が紛失 (incident 2022-06)")
+    driver.find_element(By.ID, "public_reason").send_keys("media reported lost")
+    submit_button(driver, _t(language, "Review what this will affect"))
+    # The confirmation lists every container before anything happens.
+    assert heading(driver) == _t(language, "Confirm: report %(medium)s lost") % {"medium": medium}
+    rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert sorted(row.find_element(By.TAG_NAME, "td").text for row in rows) == sorted(labels)
+    assert states(console_server, medium) == {"active"}, "the review must not act"
+    shot("05-confirm-loss")
+
+    submit_button(
+        driver,
+        _t(language, "Report lost and suspend %(n)s containers") % {"n": len(labels)},
+    )
+    assert heading(driver) == _t(language, "Done")
+    shown = {e.text for e in driver.find_elements(By.CSS_SELECTOR, "tbody .state")}
+    assert shown == {_t(language, "Suspended")}
+    assert states(console_server, medium) == {"suspended"}
+    shot("06-reported")
+
+    # A reader tries after the loss: refused, and listed in the report.
+    assert (
+        attempt_after_loss(console_server, console_server.containers[medium][0]) == 423
+    )  # suspended
+    submit_button(driver, _t(language, "Open the medium report"))
+    assert heading(driver) == _t(language, "Medium report: %(medium)s") % {"medium": medium}
+    answer = driver.find_element(By.CSS_SELECTOR, ".answer-a").text
+    assert answer == _t(language, "Not opened")
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert "(UTC+09:00)" in body  # times in the configured zone, with the offset
+    assert _t(language, "Refused") in body
+    shot("07-report")
+    check_printable_on_a4(driver)
+
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    driver.find_element(By.ID, "restore_reason").send_keys("found in the office")
+    submit_button(driver, _t(language, "Restore its suspended containers"))
+    assert heading(driver) == _t(language, "Done")
+    assert states(console_server, medium) == {"active"}
+
+
+def test_pages_in_japanese(
+    console_server: ConsoleServer, browser: BrowserFactory, screenshot_dir: Path
+) -> None:
+    """The other pages in Japanese: container, audit, verify, destroy, admin."""
+    driver = browser("ja")
+    sign_in(driver, console_server.url, console_server.tokens["tanaka"], "ja")
+    medium, labels = OTHER_MEDIUM
+    cid = console_server.containers[medium][0]
+    driver.get(f"{console_server.url}/console/container/{cid}")
+    assert labels[0] in heading(driver)
+    assert "コンテナ" in heading(driver)
+    shoot(driver, screenshot_dir, "08-container")
+
+    driver.get(f"{console_server.url}/console/audit")
+    assert heading(driver) == "監査ログ"
+    shoot(driver, screenshot_dir, "09-audit")
+    submit_button(driver, "ログの完全性を検証")
+    assert "改ざんされていません" in driver.find_element(By.CSS_SELECTOR, "p.ok").text
+    shoot(driver, screenshot_dir, "10-verify")
+
+    # Destroy now: a mistyped name destroys nothing; the exact name does.
+    driver.get(f"{console_server.url}/console/medium?name={medium}")
+    submit_button(driver, "今すぐ破棄…")
+    assert states(console_server, medium) == {"active"}
+    shoot(driver, screenshot_dir, "11-destroy")
+    driver.find_element(By.ID, "reason").send_keys("confirmed stolen")
+    driver.find_element(By.ID, "typed").send_keys(medium.lower())
+    submit_button(driver, "1 件のコンテナの鍵を破棄")
+    assert "一致しません" in driver.find_element(By.CSS_SELECTOR, "p.alert[role=alert]").text
+    assert states(console_server, medium) == {"active"}
+    driver.find_element(By.ID, "reason").send_keys("confirmed stolen")
+    driver.find_element(By.ID, "typed").send_keys(medium)
+    submit_button(driver, "1 件のコンテナの鍵を破棄")
+    assert heading(driver) == "完了"
+    assert states(console_server, medium) == {"destroyed"}
+
+    # The admin's page (an admin signs in in a browser of their own).
+    admin = browser("ja")
+    sign_in(admin, console_server.url, console_server.tokens["sato"], "ja")
+    admin.get(console_server.url + "/console/admin")
+    assert heading(admin) == "利用者とトークン"
+    shoot(admin, screenshot_dir, "12-admin")
+
+
+def test_script_label_is_text(console_server: ConsoleServer, browser: BrowserFactory) -> None:
+    """A label containing <script> is shown as text and never runs."""
+    driver = browser("en")
+    sign_in(driver, console_server.url, console_server.tokens["tanaka"], "en")
+    evil = MEDIA["ja"][1][2]
+    driver.get(f"{console_server.url}/console/search?q=script")
+    cells = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "tbody td a")]
+    assert evil in cells
+    # Nothing ran: no alert is open and the page's scripts are only the console's own.
+    assert driver.execute_script("return typeof window.alert") == "function"
+    scripts = [s.get_attribute("src") for s in driver.find_elements(By.TAG_NAME, "script")]
+    assert scripts == [console_server.url + "/console/static/console.js"]
+
+
+def test_reader_cannot_sign_in(console_server: ConsoleServer, browser: BrowserFactory) -> None:
+    driver = browser("en")
+    sign_in(driver, console_server.url, console_server.tokens["clerk"], "en")
+    assert heading(driver) == "Sign in"
+    alert = driver.find_element(By.CSS_SELECTOR, "p.alert").text
+    assert "reader or a writer" in alert
+    driver.get(console_server.url + "/console/overview")
+    assert heading(driver) == "Sign in"
+
+
+def test_language_switch(console_server: ConsoleServer, browser: BrowserFactory) -> None:
+    driver = browser("ja")
+    sign_in(driver, console_server.url, console_server.tokens["suzuki"], "ja")
+    assert heading(driver) == "概要"
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, "English"))
+    assert heading(driver) == "Overview"
+    # An auditor sees no action that only officials may take.
+    medium = MEDIA["en"][0]
+    driver.get(f"{console_server.url}/console/medium?name={medium}")
+    assert not driver.find_elements(By.ID, "reason")
+
+
+def tab_through(driver: WebDriver, presses: int) -> list[str]:
+    """Press Tab ``presses`` times; what got the focus each time (its id, else its text)."""
+    seen = []
+    for _ in range(presses):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        active = driver.switch_to.active_element
+        seen.append(active.get_attribute("id") or active.text)
+    return seen
+
+
+def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -> None:
+    """Sign in and reach every control of a medium's page with the keyboard alone."""
+    driver = browser("en")
+    driver.get(console_server.url + "/console/sign-in")
+    token = driver.switch_to.active_element
+    assert token.get_attribute("id") == "token"  # the field has the focus at once
+    old = driver.find_element(By.TAG_NAME, "html")
+    token.send_keys(console_server.tokens["suzuki"] + Keys.ENTER)
+    WebDriverWait(driver, 30).until(staleness_of(old))
+    assert heading(driver) == "Overview"
+    assert "q" in tab_through(driver, 12)  # the search box, from the top of the page
+
+    # An official's medium page: every field and action is reachable in order.
+    official = browser("en")
+    sign_in(official, console_server.url, console_server.tokens["tanaka"], "en")
+    medium = MEDIA["en"][0]
+    official.get(f"{console_server.url}/console/medium?name={medium}")
+    seen = tab_through(official, 40)
+    wanted = ["waiting_hours", "reason", "public_reason", "Review what this will affect"]
+    positions = [seen.index(w) for w in wanted]
+    assert positions == sorted(positions)
+    assert "Destroy now…" in seen[positions[-1] :]

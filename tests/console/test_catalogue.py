@@ -1,0 +1,85 @@
+"""The message catalogues: every string of the console in Japanese and English.
+
+The .po files are the source (compiled in memory at start-up). These tests fail when a
+template or page gains a string that is not in the catalogues (run the extraction in
+babel.cfg), when a Japanese message is missing or fuzzy, or when a translation drops or
+renames a placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from keyserver.http.console import _i18n
+
+REPO = Path(__file__).resolve().parents[2]
+CONSOLE = REPO / "keyserver" / "http" / "console"
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+
+
+def _extracted() -> set[str]:
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    ids = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(CONSOLE), method_map, options
+    ):
+        ids.add(message if isinstance(message, str) else message[0])
+    return ids
+
+
+def _catalogue(language: str) -> dict[str, str]:
+    path = CONSOLE / "locale" / language / "LC_MESSAGES" / "messages.po"
+    catalog = read_po(BytesIO(path.read_bytes()), locale=language)
+    fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
+    assert fuzzy == [], f"fuzzy messages in {language}: {fuzzy}"
+    return {str(m.id): str(m.string) for m in catalog if m.id}
+
+
+@pytest.mark.parametrize("language", _i18n.LANGUAGES)
+def test_catalogue_matches_the_sources(language: str) -> None:
+    extracted = _extracted()
+    assert len(extracted) > 100  # the extraction itself works
+    catalogue = _catalogue(language)
+    assert sorted(extracted - set(catalogue)) == [], "strings missing from the catalogue"
+    assert sorted(set(catalogue) - extracted) == [], "strings no page uses any more"
+
+
+def test_every_japanese_message_is_translated() -> None:
+    for msgid, msgstr in _catalogue("ja").items():
+        assert msgstr, f"no Japanese for {msgid!r}"
+        assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid)), msgid
+
+
+def test_english_uses_the_source_text() -> None:
+    # English msgstr is empty (gettext falls back to the msgid) or keeps the placeholders.
+    for msgid, msgstr in _catalogue("en").items():
+        if msgstr:
+            assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid))
+
+
+def test_negotiation() -> None:
+    assert _i18n.negotiate("en-US,en;q=0.9,ja;q=0.8", None) == "en"
+    assert _i18n.negotiate("ja,en;q=0.5", None) == "ja"
+    assert _i18n.negotiate("fr-FR, en;q=0.3", None) == "en"
+    assert _i18n.negotiate("fr-FR", None) == "ja"  # the city's language by default
+    assert _i18n.negotiate("en;q=0, ja;q=0.1", None) == "ja"
+    assert _i18n.negotiate("en", "ja") == "ja"  # the console's switch wins
+    assert _i18n.negotiate("en;q=abc", None) == "ja"
+
+
+def test_dates_and_numbers_are_localised() -> None:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    ja = _i18n.Formats("ja", ZoneInfo("Asia/Tokyo"))
+    en = _i18n.Formats("en", ZoneInfo("Asia/Tokyo"))
+    assert ja.datetime("2026-12-04T15:30:00.000000Z") == "2026/12/05 00:30:00 (UTC+09:00)"
+    assert en.datetime("2026-12-04T15:30:00.000000Z") == "5 Dec 2026, 00:30:00 (UTC+09:00)"
+    assert ja.number(460517) == "460,517"
+    assert _i18n.Formats("en", ZoneInfo("UTC")).datetime(None) == ""

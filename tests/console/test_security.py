@@ -1,0 +1,437 @@
+"""Console security over HTTP (a real server on a socket, no browser needed).
+
+CSRF, origin, sign-in roles, session expiry with a moved clock, sign-out, revocation,
+sessions shared by two instances on one database, cookie flags, headers, escaping, and
+console actions audited with the official as actor. SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
+from keyserver.http.console import _security
+from keyserver.service import KeyService
+from keyserver.store import init_database
+from keyserver.testing import new_master_key_b64, running_server
+from tests.support import postgres
+from tests.support.clock import FakeClock
+
+MEDIUM = "USB-2022-06-AMA"
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    clock = FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC))
+    common: dict[str, Any] = {
+        "master_key_b64": new_master_key_b64(),
+        "sweep_interval": 0,
+        "display_timezone": "Asia/Tokyo",
+        "clock": clock,
+    }
+    if request.param == "sqlite":
+        s = Settings(database_url=f"sqlite:///{tmp_path}/keyserver.db", **common)
+        init_database(s)
+        yield s
+        return
+    with postgres.fresh_database("console") as name:
+        s = Settings(database_url=postgres.database_url(name), **common)
+        init_database(s)
+        yield s
+
+
+def clock_of(settings: Settings) -> FakeClock:
+    assert isinstance(settings.clock, FakeClock)
+    return settings.clock
+
+
+def seed(settings: Settings) -> dict[str, str]:
+    service = KeyService(settings)
+    try:
+        boot = Actor(name="bootstrap", roles=ROLES, local=True)
+        tokens = {
+            name: service.add_principal(boot, name, [role])["token"]
+            for name, role in (
+                ("tanaka", "official"),
+                ("suzuki", "auditor"),
+                ("sato", "admin"),
+                ("vendor", "writer"),
+                ("clerk", "reader"),
+            )
+        }
+        writer = service.authenticate(tokens["vendor"])
+        for label in ("residents", "<script>alert(1)</script>"):
+            reg = service.register(
+                writer, label=label, medium=MEDIUM, readers=["clerk"], reader_groups=[]
+            )
+            service.commit(
+                writer,
+                reg["container_id"],
+                header_digest=os.urandom(32),
+                receipt_key=os.urandom(32),
+            )
+        return tokens
+    finally:
+        service.close()
+
+
+def csrf_of(page: requests.Response) -> str:
+    found = CSRF_RE.search(page.text)
+    assert found is not None, page.text[:500]
+    return found.group(1)
+
+
+def sign_in(url: str, token: str) -> tuple[requests.Session, requests.Response]:
+    browser = requests.Session()
+    form = browser.get(url + "/console/sign-in", timeout=30)
+    resp = browser.post(
+        url + "/console/sign-in",
+        data={"csrf": csrf_of(form), "token": token, "next": "/console/overview"},
+        timeout=30,
+    )
+    return browser, resp
+
+
+def signed_in(resp: requests.Response) -> bool:
+    """The response is a console page of a signed-in principal (not the sign-in form)."""
+    return resp.status_code == 200 and 'action="/console/sign-out"' in resp.text
+
+
+def states(settings: Settings) -> set[str]:
+    service = KeyService(settings)
+    try:
+        actor = Actor(name="check", roles=ROLES, local=True)
+        return {c["state"] for c in service.console_medium(actor, MEDIUM)["containers"]}
+    finally:
+        service.close()
+
+
+def audit_entries(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    service = KeyService(settings)
+    try:
+        actor = Actor(name="check", roles=ROLES, local=True)
+        return list(service.console_audit(actor, **filters)["entries"])
+    finally:
+        service.close()
+
+
+def loss_form(csrf: str) -> dict[str, str]:
+    return {
+        "csrf": csrf,
+        "name": MEDIUM,
+        "waiting_hours": "72",
+        "reason": "lost",
+        "public_reason": "",
+    }
+
+
+def test_csrf_and_origin_refused(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, resp = sign_in(url, tokens["tanaka"])
+        assert signed_in(resp)
+        csrf = csrf_of(browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30))
+        confirm = url + "/console/medium/report-lost/confirm"
+        for form, headers in (
+            ({**loss_form(csrf), "csrf": "x" * len(csrf)}, {}),  # a wrong token
+            ({k: v for k, v in loss_form(csrf).items() if k != "csrf"}, {}),  # none
+            (loss_form(csrf), {"Origin": "http://attacker.example"}),  # another origin
+        ):
+            refused = browser.post(confirm, data=form, headers=headers, timeout=30)
+            assert refused.status_code == 403
+            assert states(settings) == {"active"}
+        # Another session's token does not work in this one either.
+        other, _ = sign_in(url, tokens["tanaka"])
+        other_csrf = csrf_of(other.get(url + "/console/overview", timeout=30))
+        assert other_csrf != csrf
+        assert browser.post(confirm, data=loss_form(other_csrf), timeout=30).status_code == 403
+        assert states(settings) == {"active"}
+        assert audit_entries(settings, action="suspend") == []
+        # The right token from this console acts.
+        done = browser.post(confirm, data=loss_form(csrf), timeout=30)
+        assert done.status_code == 200
+        assert states(settings) == {"suspended"}
+
+
+def test_sign_in_form_needs_its_cookie(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        # A foreign page posting a token (login CSRF) has no double-submit cookie.
+        resp = requests.post(
+            url + "/console/sign-in",
+            data={"csrf": "forged", "token": tokens["tanaka"]},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert resp.status_code == 403
+        assert _security.session_cookie_name_plain() not in resp.cookies
+
+
+@pytest.mark.parametrize("who", ["clerk", "vendor"])
+def test_readers_and_writers_cannot_sign_in(settings: Settings, who: str) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, resp = sign_in(url, tokens[who])
+        assert resp.status_code == 403
+        assert not signed_in(resp)
+        assert _security.session_cookie_name_plain() not in browser.cookies
+        assert not signed_in(browser.get(url + "/console/overview", timeout=30))
+    refusals = audit_entries(settings, action="console.signin")
+    assert [(e["actor"], e["outcome"]) for e in refusals] == [(who, "refused")]
+
+
+def test_bad_token_cannot_sign_in(settings: Settings) -> None:
+    seed(settings)
+    with running_server(settings) as url:
+        _, resp = sign_in(url, "rwc_" + "A" * 43)
+        assert resp.status_code == 401
+        assert not signed_in(resp)
+
+
+def test_idle_and_absolute_expiry(settings: Settings) -> None:
+    tokens = seed(settings)
+    clock = clock_of(settings)
+    with running_server(settings) as url:
+        browser, resp = sign_in(url, tokens["tanaka"])
+        assert signed_in(resp)
+        overview = url + "/console/overview"
+        # Used every 29 minutes: the idle timeout (30 min) never strikes...
+        for _ in range(24):
+            clock.advance(minutes=29)
+            assert signed_in(browser.get(overview, timeout=30))
+        # ...but 12 hours after sign-in the session is over, used or not.
+        clock.advance(minutes=29)
+        assert clock.t - datetime(2026, 12, 4, 1, 0, tzinfo=UTC) >= timedelta(hours=12)
+        expired = browser.get(overview, timeout=30)
+        assert not signed_in(expired)
+        assert expired.url.startswith(url + "/console/sign-in")
+
+        browser, resp = sign_in(url, tokens["tanaka"])
+        assert signed_in(resp)
+        clock.advance(minutes=30)  # idle for the whole timeout
+        assert not signed_in(browser.get(overview, timeout=30))
+
+
+def test_sign_out_ends_the_session_everywhere(settings: Settings) -> None:
+    """Two app instances on one database: a session opened on one works on the other, and
+    a sign-out on either ends it on both."""
+    tokens = seed(settings)
+    with running_server(settings) as url_a, running_server(settings) as url_b:
+        browser, resp = sign_in(url_a, tokens["tanaka"])
+        assert signed_in(resp)
+        cookie = browser.cookies.get(_security.session_cookie_name_plain())
+        assert cookie is not None
+        other = requests.Session()
+        other.cookies.set(_security.session_cookie_name_plain(), cookie)
+        page_b = other.get(url_b + "/console/overview", timeout=30)
+        assert signed_in(page_b)
+        out = other.post(url_b + "/console/sign-out", data={"csrf": csrf_of(page_b)}, timeout=30)
+        assert out.url.startswith(url_b + "/console/sign-in")
+        # The old cookie, replayed on the first instance, opens nothing.
+        replay = requests.Session()
+        replay.cookies.set(_security.session_cookie_name_plain(), cookie)
+        assert not signed_in(replay.get(url_a + "/console/overview", timeout=30))
+    assert [e["actor"] for e in audit_entries(settings, action="console.signout")] == ["tanaka"]
+
+
+def test_revoked_token_ends_its_sessions(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, resp = sign_in(url, tokens["tanaka"])
+        assert signed_in(resp)
+        token_id = next(
+            t["token_id"]
+            for t in requests.get(
+                url + "/v1/tokens",
+                headers={"Authorization": f"Bearer {tokens['sato']}"},
+                timeout=30,
+            ).json()["tokens"]
+            if t["name"] == "tanaka"
+        )
+        revoked = requests.post(
+            f"{url}/v1/tokens/{token_id}/revoke",
+            headers={"Authorization": f"Bearer {tokens['sato']}"},
+            timeout=30,
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert not signed_in(browser.get(url + "/console/overview", timeout=30))
+
+
+def test_session_id_is_stored_as_a_hash(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        cookie = browser.cookies.get(_security.session_cookie_name_plain())
+        assert cookie is not None
+    service = KeyService(settings)
+    try:
+        from sqlalchemy import select  # noqa: PLC0415
+
+        from keyserver.store.models import ConsoleSession  # noqa: PLC0415
+
+        with service.engine.connect() as conn:
+            stored = conn.execute(select(ConsoleSession.id_hash)).scalars().all()
+    finally:
+        service.close()
+    assert stored == [hashlib.sha256(cookie.encode()).digest()]
+
+
+def test_console_action_is_audited_as_the_official(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        csrf = csrf_of(browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30))
+        browser.post(url + "/console/medium/report-lost/confirm", data=loss_form(csrf), timeout=30)
+    (entry,) = audit_entries(settings, action="suspend")
+    assert entry["actor"] == "tanaka"
+    assert entry["outcome"] == "ok"
+    assert entry["remote"] == "127.0.0.1"
+    assert entry["details"]["scope"] == "medium"
+    assert entry["details"]["target"] == MEDIUM
+    assert entry["details"]["affected"] == 2
+
+
+def test_cookie_flags_and_headers(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser = requests.Session()
+        form = browser.get(url + "/console/sign-in", timeout=30)
+        resp = browser.post(
+            url + "/console/sign-in",
+            data={"csrf": csrf_of(form), "token": tokens["tanaka"]},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert resp.status_code == 303
+        cookie = resp.headers["set-cookie"].lower()
+        assert "rwc_console=" in cookie
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert "path=/" in cookie
+        page = browser.get(url + "/console/overview", timeout=30)
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store"
+        # Escaped: the label is text, not markup.
+        found = browser.get(url + "/console/search", params={"q": "script"}, timeout=30)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in found.text
+        assert "<script>alert" not in found.text
+
+
+def test_cookies_over_tls_are_secure_and_host_only() -> None:
+    scope = {
+        "type": "http",
+        "scheme": "https",
+        "method": "GET",
+        "path": "/console/sign-in",
+        "headers": [(b"host", b"keys.city.example")],
+        "server": ("keys.city.example", 443),
+    }
+    request = Request(scope)
+    response = Response()
+    name = _security.session_cookie_name(request)
+    assert name == "__Host-rwc_console"
+    _security.set_cookie(response, request, name, "x", 60)
+    header = response.headers["set-cookie"].lower()
+    assert "secure" in header
+    assert "httponly" in header
+    assert "samesite=strict" in header
+    assert "domain=" not in header
+
+
+def test_report_downloads_as_json(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["suzuki"])  # an auditor reads reports too
+        resp = browser.get(url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("application/json")
+    assert resp.headers["content-disposition"].startswith("attachment;")
+    doc = resp.json()
+    assert doc["medium"] == MEDIUM
+    assert len(doc["containers"]) == 2
+
+
+def test_auditor_cannot_act(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, resp = sign_in(url, tokens["suzuki"])
+        assert signed_in(resp)
+        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+        assert 'action="/console/medium/report-lost"' not in page.text
+        refused = browser.post(
+            url + "/console/medium/report-lost/confirm", data=loss_form(csrf_of(page)), timeout=30
+        )
+        assert refused.status_code == 403
+    assert states(settings) == {"active"}
+    (entry,) = audit_entries(settings, action="suspend")
+    assert (entry["actor"], entry["outcome"]) == ("suzuki", "refused")
+
+
+def test_unknown_medium_suggests_the_nearest(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30)
+        assert page.status_code == 404
+        assert f'href="/console/medium?name={MEDIUM}"' in page.text
+
+
+def test_unknown_console_page_is_a_page() -> None:
+    from keyserver.http.app import create_app  # noqa: PLC0415
+
+    settings = Settings(database_url="sqlite://", master_key_b64=new_master_key_b64())
+    with running_server(settings, app=create_app(settings)) as url:
+        resp = requests.get(url + "/console/no-such-page", headers={"Accept-Language": "en"})
+        css = requests.get(url + "/console/static/console.css")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "Nothing matched" in resp.text
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+
+
+def test_revoking_a_token_asks_first(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        admin, resp = sign_in(url, tokens["sato"])
+        assert signed_in(resp)
+        page = admin.get(url + "/console/admin", timeout=30)
+        token_id = re.findall(r'name="token_id" value="(tk_[A-Za-z0-9_-]{16})"', page.text)
+        listed = requests.get(
+            url + "/v1/tokens", headers={"Authorization": f"Bearer {tokens['sato']}"}, timeout=30
+        ).json()["tokens"]
+        clerk_id = next(t["token_id"] for t in listed if t["name"] == "clerk")
+        assert clerk_id in token_id
+        revoke = url + "/console/admin/tokens/revoke"
+        asked = admin.post(revoke, data={"csrf": csrf_of(page), "token_id": clerk_id}, timeout=30)
+        assert asked.status_code == 200
+        assert 'name="confirmed" value="yes"' in asked.text
+        whoami = url + "/v1/whoami"
+        clerk = {"Authorization": f"Bearer {tokens['clerk']}"}
+        assert requests.get(whoami, headers=clerk, timeout=30).status_code == 200
+        done = admin.post(
+            revoke,
+            data={"csrf": csrf_of(asked), "token_id": clerk_id, "confirmed": "yes"},
+            timeout=30,
+        )
+        assert done.status_code == 200
+        assert requests.get(whoami, headers=clerk, timeout=30).status_code == 401
+    (entry,) = audit_entries(settings, action="token.revoke")
+    assert (entry["actor"], entry["details"]["token_id"]) == ("sato", clerk_id)

@@ -1,0 +1,46 @@
+"""Shared names of the console tests (fixtures in tests/console/conftest.py)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from selenium import webdriver
+
+from keyserver.domain.settings import Settings
+
+BIN = Path(sys.executable).parent
+KEYSERVER = BIN / "keyserver"
+TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
+BROWSER = "Chromium with chromedriver (browser tests)"
+INSTALL_HINT = "apt-get install chromium chromium-driver"
+ZONE = "Asia/Tokyo"
+# Screenshots of each page go here when set (docs/console holds the checked-in ones).
+SCREENSHOT_ENV = "RWC_CONSOLE_SCREENSHOTS"
+
+# The media of the stories; each story works on its own so the languages do not interact.
+MEDIA = {
+    "ja": ("USB-2022-06-AMA", ["住民基本台帳-全件", "税務-課税台帳", "<script>alert(1)</script>"]),
+    "en": ("USB-2022-07-KOB", ["residents-register", "tax-ledger"]),
+}
+OTHER_MEDIUM = ("USB-2022-06-NISHI", ["library-loans"])
+
+
+@dataclass
+class ConsoleServer:
+    """A live ``keyserver serve`` and what was set up in it."""
+
+    url: str
+    data_dir: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+    containers: dict[str, list[str]] = field(default_factory=dict)
+
+    def settings(self) -> Settings:
+        """Settings of the served data directory (for checks through the service)."""
+        return Settings.for_data_dir(self.data_dir, display_timezone=ZONE, sweep_interval=0)
+
+
+BrowserFactory = Callable[[str], webdriver.Chrome]
