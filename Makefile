@@ -32,6 +32,7 @@ lint: venv
 
 vectors: venv
 	$(BIN)/python spec/vectors/generate.py
+	$(BIN)/python spec/vectors/tlog/generate.py
 
 bench: venv
 	$(BIN)/python bench/run.py

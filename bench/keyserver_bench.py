@@ -232,9 +232,23 @@ def _keyserver_command() -> list[str]:
     return [sys.executable, "-m", "keyserver.cli.main"]
 
 
+_LOG_KEY_DIR = tempfile.TemporaryDirectory(prefix="rwc-bench-log-")
+_LOG_KEYS: dict[str, Path] = {}
+
+
 @contextlib.contextmanager
-def running_keyserver(prep: Prepared, workers: int) -> Iterator[tuple[str, int]]:
-    """``keyserver serve --workers N`` on a loopback port; yields (base URL, process group)."""
+def running_keyserver(
+    prep: Prepared, workers: int, checkpoint_interval: float | None = 10.0
+) -> Iterator[tuple[str, int]]:
+    """``keyserver serve --workers N`` on a loopback port; yields (base URL, process group).
+
+    With a ``checkpoint_interval`` (seconds; the default is the server's own default) the
+    server keeps its transparency log as a deployment does: a log key in a temporary
+    file, the follower hashing the new audit entries and signing a checkpoint that often.
+    None: no log key, no follower (the figures from before issue 13).
+    """
+    from keyserver.domain.logkey import create_log_key  # noqa: PLC0415
+
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -245,6 +259,15 @@ def running_keyserver(prep: Prepared, workers: int) -> Iterator[tuple[str, int]]
         }
     )
     env.pop("KEYSERVER_DATA_DIR", None)
+    env.pop("KEYSERVER_LOG_KEY_FILE", None)
+    if checkpoint_interval is not None:
+        # One log key per database, shared by every server on it (as instances must).
+        if prep.database_url not in _LOG_KEYS:
+            path = Path(_LOG_KEY_DIR.name) / f"log-{len(_LOG_KEYS)}.key"
+            create_log_key(path, "bench.example/rwc")
+            _LOG_KEYS[prep.database_url] = path
+        env["KEYSERVER_LOG_KEY_FILE"] = str(_LOG_KEYS[prep.database_url])
+        env["KEYSERVER_CHECKPOINT_INTERVAL"] = f"{checkpoint_interval:g}s"
     argv = [*_keyserver_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"

@@ -54,6 +54,14 @@ class UnsafePathError(FormatError):
         self.reason = reason
 
 
+class ReaderLimitError(ContainerError):
+    """A valid container exceeds a limit this reader set below the spec's (spec [F-READER-LIMIT]).
+
+    Not a format error: the container may be fine; this reader was told to refuse that much
+    (Argon2 memory, index size, entry count). The message names the limit.
+    """
+
+
 class HeaderAuthError(ContainerError):
     """The header MAC did not verify: the header was modified after sealing."""
 
@@ -134,6 +142,15 @@ class KeyServerExpiredError(KeyServerError):
 
 class KeyServerUnavailableError(KeyServerError):
     """The key server could not be reached (network error, timeout, 5xx)."""
+
+
+class KeyServerHeaderMismatchError(KeyServerError):
+    """The key server holds another header digest for this container: this copy was altered.
+
+    Raised before anything was counted against the attempt budget (spec/protocol.md
+    §evaluate, ``header-mismatch``): a tampered or truncated copy, or one whose container id
+    was swapped, must not pass for a wrong password.
+    """
 
 
 class KeyServerProtocolError(KeyServerError):

@@ -18,8 +18,8 @@ from typing import Protocol
 
 from pycontainer.errors import (
     FormatError,
-    InputError,
     KeyServerDeniedError,
+    KeyServerHeaderMismatchError,
     KeyServerProtocolError,
     KeyServerRevokedError,
 )
@@ -37,11 +37,14 @@ class SlotInfo:
         url: Base URL of the key server.
         container_id: The 16-byte container id.
         public_key: The server's 32-byte VOPRF public key for this container.
+        header_digest: SHA-256 of the container header as read, sent so that the server
+            refuses an altered copy before counting (None while sealing: no header yet).
     """
 
     url: str
     container_id: bytes
     public_key: bytes
+    header_digest: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,17 @@ class InProcessKeyServer:
         """Evaluate a blinded element with the container's key (see :class:`KeyServer`)."""
         self.calls += 1
         rec = self._record(slot.container_id)
+        # spec/protocol.md §evaluate: the committed header first; nothing is counted.
+        if (
+            rec.header_digest is not None
+            and slot.header_digest is not None
+            and not hmac.compare_digest(rec.header_digest, slot.header_digest)
+        ):
+            raise KeyServerHeaderMismatchError(
+                "this copy of the container was altered: its header differs from the one "
+                "registered on the key server",
+                hint="get a fresh copy from the sender",
+            )
         try:
             element, proof = rec.evaluator.evaluate(blinded_element)
         except FormatError:
@@ -203,11 +217,11 @@ def release_kek(
         KeyServerError: The server refused or failed; KeyServerProtocolError if its proof
             did not verify.
     """
-    # Check the public key before talking to the server: a corrupt header costs no request.
+    # Check the public key and the password before talking to the server: a corrupt header
+    # or an impossible password costs no request (spec [F-PUBKEY], [F-PASSWORD-LENGTH]).
     oprf.check_public_key(slot.public_key)
+    keyschedule.check_password(password)
     data = keyschedule.oprf_input(slot.container_id, password)
-    if len(data) > p.OPRF_INPUT_MAX:
-        raise InputError("the password is too long", hint="use a password shorter than 60000 bytes")
     state, blinded = oprf.blind(data)
     evaluation = key_server.evaluate(slot, blinded)
     oprf_out = oprf.finalize(state, evaluation.evaluated_element, evaluation.proof, slot.public_key)

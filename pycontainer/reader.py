@@ -32,13 +32,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from pycontainer import _portable
 from pycontainer._engine.extract import extract_entries
 from pycontainer._engine.pipeline import open_chunks
 from pycontainer.errors import (
     FormatError,
     InputError,
     PayloadError,
-    UnsupportedVersionError,
+    ReaderLimitError,
 )
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import header as hdr
@@ -49,6 +50,8 @@ from pycontainer.keyrelease import Evaluation, KeyServer, SlotInfo, release_kek
 
 Progress = Callable[[int, int], None]
 StrPath = str | os.PathLike[str]
+# send(container_id, challenge, receipt_mac): delivers the receipt; must not raise.
+ReceiptSender = Callable[[bytes, bytes, bytes], None]
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def _open_fd(path: StrPath) -> int:
     try:
         # O_NONBLOCK: opening a FIFO someone passed as "the container" must not hang; it is
         # refused below. It has no effect on regular files.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, _portable.read_flags())
     except FileNotFoundError:
         raise InputError(f"{os.fspath(path)} does not exist", hint="check the path") from None
     except IsADirectoryError:
@@ -142,7 +145,7 @@ def _open_fd(path: StrPath) -> int:
 
 
 def _pread_exact(fd: int, length: int, offset: int) -> bytes:
-    data = os.pread(fd, length, offset)
+    data = _portable.pread(fd, length, offset)
     if len(data) != length:
         raise FormatError(
             "the container is truncated inside its header",
@@ -152,7 +155,7 @@ def _pread_exact(fd: int, length: int, offset: int) -> bytes:
 
 
 def _read_header_fd(fd: int) -> tuple[bytes, hdr.Header]:
-    prefix = os.pread(fd, p.PREFIX_SIZE, 0)
+    prefix = _portable.pread(fd, p.PREFIX_SIZE, 0)
     # spec §header: the length is bounded (<= 64 KiB) before the rest is read.
     length = hdr.header_length(prefix)
     raw = _pread_exact(fd, length, 0)
@@ -204,6 +207,7 @@ def open_container(
     url_override: str | None = None,
     limits: ReaderLimits | None = None,
     workers: int = p.WORKERS_DEFAULT,
+    send_receipt: ReceiptSender | None = None,
 ) -> Container:
     """Open a container: key release, header MAC, trailer and index authentication.
 
@@ -215,6 +219,10 @@ def open_container(
             the proof still has to verify against the header's public key).
         limits: Reader bounds (defaults: the spec's).
         workers: Threads decrypting chunks in verify()/extract() (1 = single-threaded).
+        send_receipt: Called once with (container_id, challenge, receipt_mac) as soon as
+            the key unwrapped, before the header MAC and the payload are checked, when the
+            server sent a challenge (spec §receipts: a damaged payload then costs no
+            attempt). It must not raise: a failed receipt never fails the open.
 
     Returns:
         An open :class:`Container` (use it as a context manager).
@@ -240,6 +248,7 @@ def open_container(
             url_override=url_override,
             lim=lim,
             workers=workers,
+            send_receipt=send_receipt,
         )
     except BaseException:
         os.close(fd)
@@ -254,24 +263,24 @@ def _open(
     url_override: str | None,
     lim: ReaderLimits,
     workers: int,
+    send_receipt: ReceiptSender | None,
 ) -> Container:
+    # spec §reading step 1, in its order: the header structure ([F-MAGIC] .. [F-NO-SLOT]),
     raw, header = _read_header_fd(fd)
-    slots = header.oprf_slots()
-    if not slots:  # spec [F-NO-SLOT]
-        raise UnsupportedVersionError(
-            "this container has no key slot this rwc can use", hint="install a newer rwc"
-        )
-    slot = slots[0]
-    # spec [F-ARGON2]: a reader MAY set a tighter bound and must then name it.
+    # spec §slots: exactly one slot is used, the first of a supported type (no reader-
+    # dependent choice; any failure with it ends the open).
+    slot = header.oprf_slots()[0]
+    # then the reader's own limits ([F-READER-LIMIT]: a tighter bound must be named),
     if slot.argon2.m > lim.max_argon2_m:
-        raise FormatError(
+        raise ReaderLimitError(
             f"the container asks for {slot.argon2.m} KiB of Argon2 memory, more than this "
             f"reader allows ({lim.max_argon2_m} KiB)",
             hint="raise the reader's Argon2 memory limit if you trust the sender",
         )
     layout = Layout(header.chunk_log2, os.fstat(fd).st_size - len(raw))
-    # spec [F-PAYLOAD-EMPTY], [F-CHUNK-SHORT] in step 1: truncation costs no server request.
+    # then [F-PAYLOAD-EMPTY], [F-CHUNK-SHORT]: a truncated copy costs no server attempt,
     layout.check()
+    # then the reader's own input: a moved-server address and [F-PASSWORD-LENGTH].
     if url_override is not None:
         try:
             hdr.check_url(url_override)  # spec §slot-server-oprf: same rules as the header's
@@ -280,9 +289,23 @@ def _open(
                 f"the key server address {url_override!r} is not allowed",
                 hint="use an https:// URL (http:// only for 127.0.0.1, [::1] or localhost)",
             ) from None
-    info = SlotInfo(url_override or slot.url, slot.container_id, slot.public_key)
+    keyschedule.check_password(password)
+    # spec/protocol.md §evaluate: the digest of the header as read lets the server refuse an
+    # altered copy (or a swapped container id) before the attempt counts.
+    info = SlotInfo(
+        url_override or slot.url,
+        slot.container_id,
+        slot.public_key,
+        header_digest=keyschedule.header_digest(raw),
+    )
     kek, evaluation = release_kek(info, key_server, password, slot.argon2)
     dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())
+    receipt_key = keyschedule.receipt_key(receipt_secret, slot.container_id)
+    if send_receipt is not None and evaluation.challenge is not None:
+        # spec §reading step 3: the unwrap proved the password; confirm before anything else
+        # is checked, so a damaged header or payload costs no attempt of the budget.
+        mac = keyschedule.receipt_mac(receipt_key, slot.container_id, evaluation.challenge)
+        send_receipt(slot.container_id, evaluation.challenge, mac)
     # spec [F-MAC]: covers every header byte, including unknown slots/extensions.
     keyschedule.verify_header_mac(keyschedule.header_key(dek), raw[: -p.MAC_SIZE], header.mac)
     container = Container(
@@ -290,7 +313,7 @@ def _open(
         header_bytes=raw,
         layout=layout,
         payload_key=keyschedule.payload_key(dek, header.payload_nonce),
-        receipt_key=keyschedule.receipt_key(receipt_secret, slot.container_id),
+        receipt_key=receipt_key,
         container_id=slot.container_id,
         evaluation=evaluation,
         workers=workers,
@@ -345,29 +368,29 @@ class Container:
         # spec §reading step 4: the final chunk first; it authenticates the end and trailer.
         self._memo[last] = self._chunk(last)
         total = layout.plaintext_length
-        if total < p.TRAILER_SIZE:
+        # spec [F-TRAILER]: room for an empty index and the trailer (also when n = 1).
+        if total < p.TRAILER_SIZE + archive.INDEX_MIN:
             raise FormatError(
-                "the payload is too short to hold a trailer",
+                "the payload is too short to hold an index and a trailer",
                 hint="the container was built by a faulty or malicious tool",
             )
         index_length = archive.decode_trailer(self._plain(total - p.TRAILER_SIZE, total))
-        # Checked per spec [F-TRAILER] (and the reader limit).
-        if index_length > min(lim.max_index_length, p.INDEX_LENGTH_MAX) or (
-            index_length > total - p.TRAILER_SIZE
-        ):
+        # spec [F-TRAILER]: 4 <= index_length <= min(len(P) - 8, 2^28).
+        if not archive.INDEX_MIN <= index_length <= min(total - p.TRAILER_SIZE, p.INDEX_LENGTH_MAX):
             raise FormatError(
-                "the container index is larger than allowed",
+                "the container's trailer gives an impossible index length",
                 hint="the container was built by a faulty or malicious tool",
+            )
+        if index_length > lim.max_index_length:  # spec [F-READER-LIMIT]
+            raise ReaderLimitError(
+                f"the container index is {index_length} bytes, more than this reader allows "
+                f"({lim.max_index_length})",
+                hint="raise the reader's index limit if you trust the sender",
             )
         data_length = total - p.TRAILER_SIZE - index_length
         index = self._plain(data_length, data_length + index_length)
-        entries = archive.decode_index(index, max_entries=lim.max_entries)
-        # spec [F-DATA-SIZE]: the sizes account for every data byte, no more, no less.
-        if sum(e.size for e in entries) != data_length:
-            raise FormatError(
-                "the container index does not match the payload size",
-                hint="the container was built by a faulty or malicious tool",
-            )
+        # spec §reading step 5: index rules, [F-DATA-SIZE], then the paths.
+        entries = archive.decode_index(index, max_entries=lim.max_entries, data_length=data_length)
         self._memo.clear()
         self._entries = entries
         self._by_path = {e.path: e for e in entries}
@@ -379,7 +402,7 @@ class Container:
         if self._closed:
             raise ValueError("I/O operation on a closed container")
         start, length = self._layout.span(index)
-        sealed = os.pread(self._fd, length, self._offset + start)
+        sealed = _portable.pread(self._fd, length, self._offset + start)
         if len(sealed) != length:
             raise PayloadError
         return self._cipher.decrypt(index, index == self._layout.chunk_count - 1, sealed)

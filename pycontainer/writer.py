@@ -22,18 +22,19 @@ import os
 import stat
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pycontainer import _portable
 from pycontainer._engine.pipeline import EncryptingSink, seal_chunks
 from pycontainer.errors import (
     ContainerError,
     FormatError,
     InputError,
     OutputExistsError,
-    UnsafePathError,
 )
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
@@ -73,6 +74,17 @@ class _Source:
     entry: Entry
     fs_path: str | None  # None for directories
     dev_ino: tuple[int, int] = (0, 0)
+    renamed_from: str | None = None  # the name on disk, when it was not NFC
+
+
+def _nfc(name: str) -> str:
+    # spec [F-PATH-NFC]: macOS hands out decomposed (NFD) names; store the composed form,
+    # which every reader creates as the same file (normalising file systems) or as the
+    # name users type (others). Undecodable names (surrogates) are left for the checks.
+    try:
+        return unicodedata.normalize("NFC", name)
+    except UnicodeError:
+        return name
 
 
 def _refuse(path: str, st_mode: int) -> InputError:
@@ -130,7 +142,7 @@ def collect(paths: Sequence[StrPath]) -> list[_Source]:
     for given in paths:
         top = os.fspath(given)
         # abspath, not resolve(): normalise '.' and '..' lexically, never follow links.
-        name = Path(os.path.abspath(top)).name  # noqa: PTH100
+        name = _nfc(Path(os.path.abspath(top)).name)  # noqa: PTH100
         if not name:
             raise InputError(
                 f"{top} has no name to store it under",
@@ -143,8 +155,10 @@ def collect(paths: Sequence[StrPath]) -> list[_Source]:
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
                 raise _refuse(fs_path, st.st_mode)
             entry = _entry_for(arc, st)
+            on_disk = os.path.basename(fs_path)  # noqa: PTH119
+            renamed = on_disk if _nfc(on_disk) != on_disk else None
             if entry.is_dir:
-                sources.append(_Source(entry, None))
+                sources.append(_Source(entry, None, renamed_from=renamed))
                 try:
                     names = sorted(c.name for c in Path(fs_path).iterdir())
                 except OSError as exc:
@@ -152,9 +166,11 @@ def collect(paths: Sequence[StrPath]) -> list[_Source]:
                         f"cannot list {fs_path}: {exc.strerror}", hint="check its permissions"
                     ) from None
                 # Reversed onto the stack so that children come out in sorted order.
-                stack.extend((f"{fs_path}/{n}", f"{arc}/{n}") for n in reversed(names))
+                stack.extend((f"{fs_path}/{n}", f"{arc}/{_nfc(n)}") for n in reversed(names))
             else:
-                sources.append(_Source(entry, fs_path, (st.st_dev, st.st_ino)))
+                sources.append(
+                    _Source(entry, fs_path, (st.st_dev, st.st_ino), renamed_from=renamed)
+                )
             if len(sources) > p.ENTRY_COUNT_MAX:
                 raise InputError(
                     f"too many files (more than {p.ENTRY_COUNT_MAX})",
@@ -164,17 +180,49 @@ def collect(paths: Sequence[StrPath]) -> list[_Source]:
     return sources
 
 
+_NAMES_LISTED = 50  # bad names shown in one error; the rest are counted
+
+
 def _check_names(sources: Sequence[_Source]) -> None:
-    try:
-        archive.check_entries(s.entry for s in sources)
-    except UnsafePathError as exc:
-        raise InputError(
-            f"cannot seal {exc.path!r}: the name {exc.reason}"
-            if exc.reason.startswith(("contains", "collides", "appears"))
-            else f"cannot seal {exc.path!r}: {exc.reason}",
-            hint="rename the file (names must be valid UTF-8 in NFC form, without control "
-            "characters or backslashes, and must differ in more than letter case)",
-        ) from None
+    """Refuse the inputs if any name cannot be stored, listing every such name at once.
+
+    spec §paths: the writer refuses what every reader would refuse. All names are listed in
+    one run (not one per attempt), and before anything is registered with the server.
+    """
+    problems = archive.unsafe_entries(s.entry for s in sources)
+    if not problems:
+        return
+    lines = [f"  {exc.path!r}: {exc.reason}" for exc in problems[:_NAMES_LISTED]]
+    if len(problems) > _NAMES_LISTED:
+        lines.append(f"  ... and {len(problems) - _NAMES_LISTED} more")
+    count = f"{len(problems)} name{'s' if len(problems) > 1 else ''}"
+    raise InputError(
+        f"cannot seal: {count} cannot be stored in a container:\n" + "\n".join(lines),
+        hint="rename these files (names must be valid UTF-8, without control or invisible "
+        'characters, backslashes or <>:"|?*, not Windows device names such as CON or NUL, '
+        "not ending in a dot or space, and must differ in more than letter case)",
+    )
+
+
+def check_stream_name(name: str) -> None:
+    """Check the entry name of a one-stream container as :func:`seal_stream` will.
+
+    Raises:
+        InputError: The name cannot be stored.
+    """
+    _check_names([_Source(Entry(_nfc(name), p.ENTRY_FILE, 0o600, 0, 0, 0), None)])
+
+
+def check_inputs(paths: Sequence[StrPath]) -> list[str]:
+    """Walk and check the inputs exactly as :func:`seal_paths` will, before registering.
+
+    Returns:
+        The names on disk that will be stored in NFC form (normalised automatically).
+
+    Raises:
+        InputError: As :func:`seal_paths` for its inputs, every bad name listed at once.
+    """
+    return [s.renamed_from for s in collect(paths) if s.renamed_from is not None]
 
 
 def _check_params(chunk_log2: int, argon2: p.Argon2Params, slot: SlotInfo, workers: int) -> None:
@@ -246,7 +294,7 @@ def _build_header(
 def _write_all(fd: int, view: memoryview, offset: int) -> None:
     # pwrite: thread-safe and position-independent, so workers write chunks concurrently.
     while view:
-        n = os.pwrite(fd, view, offset)
+        n = _portable.pwrite(fd, view, offset)
         view = view[n:]
         offset += n
 
@@ -287,16 +335,9 @@ def _publish(tmp: Path, out: Path, *, force: bool) -> None:
             tmp.rename(out)
         else:
             tmp.unlink()
-    try:
-        dfd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the data itself is synced
-    finally:
-        os.close(dfd)
+    # Some file systems cannot fsync a directory; the data itself is synced.
+    with contextlib.suppress(OSError):
+        _portable.fsync_directory(out.parent)
 
 
 class _FileReader:
@@ -391,7 +432,8 @@ def _open_source(src: _Source) -> int:
     try:
         # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
         # O_NONBLOCK: a file swapped for a FIFO must not hang the seal (refused below).
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        # Without O_NOFOLLOW (Windows) the dev/ino check below still refuses a swapped file.
+        fd = os.open(path, _portable.read_flags() | _portable.flag("O_NOFOLLOW"))
     except OSError as exc:
         raise InputError(
             f"cannot read {path}: {exc.strerror}",
@@ -411,7 +453,7 @@ def _pread_into(fd: int, view: memoryview, offset: int, src: _Source) -> None:
     assert path is not None
     try:
         while view:
-            n = os.preadv(fd, [view], offset)
+            n = _portable.preadv(fd, view, offset)
             if n == 0:
                 raise _changed(path)  # shrank: the index would promise bytes we do not have
             view, offset = view[n:], offset + n
@@ -473,7 +515,7 @@ def _seal(
     tmp = out.with_name(f".{out.name}.{os.urandom(6).hex()}.rwc-tmp")
     try:
         # Exclusive create: never follow or reuse something planted at the temp name.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, _portable.create_flags(), 0o644)
     except OSError as exc:
         raise ContainerError(
             f"cannot create a file in {out.parent}: {exc.strerror}",
@@ -657,6 +699,7 @@ def seal_stream(
         KeyServerError: The key-release step failed.
         ContainerError: Writing the output failed.
     """
+    name = _nfc(name)
     when = time.time_ns() if mtime_ns is None else mtime_ns
     secs, nsecs = divmod(when, 1_000_000_000)
     probe = Entry(name, p.ENTRY_FILE, mode & p.MODE_MASK, secs, nsecs, 0)

@@ -91,6 +91,10 @@ class Backend(Protocol):
         """Return the loss report of a medium (GET /v1/media/{medium}/report)."""
         ...
 
+    def signed_report(self, kind: str, medium: str) -> Json:
+        """A signed ``medium-report`` or ``destruction-certificate`` (spec §transparency)."""
+        ...
+
     def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
         """Return audit entries (GET /v1/audit); returns ``{items, next_after_seq}``."""
         ...

@@ -42,6 +42,7 @@ from keyserver.domain.durations import format_duration
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.lifecycle import Actor
+from keyserver.domain.logkey import create_log_key, default_origin
 from keyserver.domain.settings import MASTER_KEY_BYTES, ConfigError, Settings
 from keyserver.domain.validation import parse_time
 from keyserver.service import KeyService
@@ -303,6 +304,10 @@ class LocalBackend:
 
         return _guard(call)
 
+    def signed_report(self, kind: str, medium: str) -> Json:
+        """A signed report, made and signed here with the log key."""
+        return _guard(lambda: self._service.signed_report(self._actor, kind, medium))
+
     def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
         """Audit entries."""
         return _guard(
@@ -378,6 +383,12 @@ def cmd_init(ctx: Context) -> int:
         if key_file is not None:
             _write_master_key(key_file, settings.rng(MASTER_KEY_BYTES))
             created.append(key_file)
+        log_file = settings.log_key_file
+        if log_file is not None and not log_file.exists():
+            # spec §transparency: the log key is its own file, never derived from the master.
+            origin = ctx.opt("log_origin") or default_origin(settings)
+            _guard(lambda: create_log_key(log_file, origin))
+            created.append(log_file)
         if sqlite is not None:
             created += [
                 sqlite,

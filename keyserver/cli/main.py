@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import json
 import os
 import re
 import sys
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from keyserver.cli import incident
+from keyserver.cli import verify_report as cli_verify_report
+from keyserver.cli import witness as cli_witness
 from keyserver.cli.backend import Backend
 from keyserver.cli.config import (
     SETTING_FLAGS,
@@ -78,7 +81,7 @@ ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
-LOCAL_ONLY = frozenset({"init", "migrate", "serve", "sweep"})
+LOCAL_ONLY = frozenset({"init", "migrate", "serve", "sweep", "log-key", "checkpoint"})
 REMOTE_CAPABLE = frozenset(
     {
         "principal",
@@ -154,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("init", "create the database, the master key (0600) and an admin principal")
     p.add_argument("--admin", default="admin", metavar="NAME", help="admin principal name")
+    p.add_argument(
+        "--log-origin",
+        metavar="NAME",
+        help="name of the transparency log (default: SERVER_ID/audit), e.g. city.example/rwc",
+    )
     _settings_flags(p)
     p = add("migrate", "bring the database schema to the newest version")
     _settings_flags(p)
@@ -258,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("report", "was a medium opened after its loss? (opened / possibly / not opened)")
     p.add_argument("--medium", required=True)
     p.add_argument("--since", metavar="TIME", help="window start (default: the time of loss)")
+    p.add_argument(
+        "--signed",
+        choices=("medium-report", "destruction-certificate"),
+        help="write a signed, offline-verifiable document instead (see verify-report)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="with --signed: write to FILE")
     _settings_flags(p)
     p = add("whoami", "show the acting principal")
     _settings_flags(p)
@@ -289,6 +303,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
     _settings_flags(p)
+
+    p = add("log-key", "show the transparency log's public key (--create: make one)")
+    p.add_argument("--create", action="store_true", help="create the log key if there is none")
+    p.add_argument(
+        "--origin", metavar="NAME", help="log name for --create (default SERVER_ID/audit)"
+    )
+    _settings_flags(p)
+    p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
+    _settings_flags(p)
+    cli_witness.add_parser(add)
+    cli_verify_report.add_parser(add)
     return parser
 
 
@@ -456,6 +481,36 @@ def cmd_search(ctx: Context) -> int:
     return _with_backend(ctx, run)
 
 
+def cmd_report(ctx: Context) -> int:
+    """``report --medium M [--since T] [--signed KIND [-o FILE]]``."""
+
+    def run(b: Backend) -> int:
+        if ctx.args.signed:
+            return _signed_report(ctx, b)
+        # The three-way report for people and scripts (keyserver/cli/incident.py).
+        return incident.cmd_report(ctx, b)
+
+    return _with_backend(ctx, run)
+
+
+def _signed_report(ctx: Context, b: Backend) -> int:
+    """``report --medium M --signed KIND [-o FILE]``: the document, never overwriting."""
+    doc = b.signed_report(ctx.args.signed, ctx.args.medium)
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    if not ctx.args.output:
+        ctx.out.text(text.rstrip("\n"))
+        return EXIT_OK
+    try:
+        with Path(ctx.args.output).open("x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError as exc:
+        raise CliError(
+            f"{ctx.args.output} exists already; it is kept", exit_code=EXIT_USAGE
+        ) from exc
+    ctx.out.note(f"wrote the signed {ctx.args.signed} to {ctx.args.output}")
+    return EXIT_OK
+
+
 def cmd_whoami(ctx: Context) -> int:
     """``whoami``."""
 
@@ -597,6 +652,16 @@ def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo:
         raise CliError(str(exc), exit_code=EXIT_CONFIG) from exc
 
 
+def cmd_tlog(ctx: Context) -> int:
+    """``log-key``, ``checkpoint``: the transparency log on the data directory."""
+    from keyserver.cli import tlog as cli_tlog  # noqa: PLC0415 - local mode only
+
+    handler: Callable[[Context], int] = getattr(
+        cli_tlog, "cmd_" + ctx.args.command.replace("-", "_")
+    )
+    return handler(ctx)
+
+
 HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "principal": cmd_principal,
     "token": cmd_token,
@@ -607,13 +672,17 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "media": _backed(incident.cmd_media),
     "status": cmd_status,
     "search": cmd_search,
-    "report": _backed(incident.cmd_report),
+    "report": cmd_report,
     "whoami": cmd_whoami,
     "audit": cmd_audit,
     "init": cmd_local_only,
     "migrate": cmd_local_only,
     "serve": cmd_local_only,
     "sweep": cmd_local_only,
+    "log-key": cmd_tlog,
+    "checkpoint": cmd_tlog,
+    "witness": cli_witness.cmd_witness,
+    "verify-report": cli_verify_report.cmd_verify_report,
 }
 
 

@@ -262,6 +262,11 @@ class RemoteBackend:
         path = f"/v1/media/{_segment(medium)}/report"
         return dict(self._json("GET", path, params=params))
 
+    def signed_report(self, kind: str, medium: str) -> Json:
+        """GET /v1/media/{medium}/report/signed or .../destruction-certificate."""
+        tail = "report/signed" if kind == "medium-report" else "destruction-certificate"
+        return dict(self._json("GET", f"/v1/media/{_segment(medium)}/{tail}"))
+
     def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
         """GET /v1/audit."""
         params: dict[str, Any] = {"limit": limit}

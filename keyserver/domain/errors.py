@@ -116,6 +116,18 @@ class ConflictError(KeyServerError):
     title = "Conflict"
 
 
+class HeaderMismatchError(KeyServerError):
+    """The reader's header digest differs from the committed one: an altered copy.
+
+    spec §evaluate: refused before anything is counted (no challenge, ``unconfirmed``
+    unchanged) and audited, so altering a medium cannot burn a reader's attempt budget.
+    """
+
+    slug = "header-mismatch"
+    status = 409
+    title = "Container header does not match"
+
+
 class DestroyedError(KeyServerError):
     """The container's key was destroyed (crypto-erased); irreversible."""
 

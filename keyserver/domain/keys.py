@@ -91,9 +91,13 @@ class KeyRing:
             raise SealedDataError("sealed key material does not authenticate") from exc
 
 
-def evaluator(seed: bytes) -> ristretto.Evaluator:
-    """Return the per-container VOPRF evaluator (RFC 9497 DeriveKeyPair)."""
-    return ristretto.Evaluator.from_seed(seed, CONTAINER_KEY_INFO)
+def evaluator(seed: bytes, info: bytes = CONTAINER_KEY_INFO) -> ristretto.Evaluator:
+    """Return the per-container VOPRF evaluator (RFC 9497 DeriveKeyPair).
+
+    ``info`` is always the container-key label in the server; the RFC 9497 test vectors
+    use their own (tests/vectors/test_server_voprf.py).
+    """
+    return ristretto.Evaluator.from_seed(seed, info)
 
 
 def public_key(seed: bytes) -> bytes:
@@ -106,9 +110,11 @@ def parse_blinded(raw: bytes) -> ristretto.BlindedInput:
     return ristretto.BlindedInput.deserialize(raw)
 
 
-def evaluate(seed: bytes, blinded: ristretto.BlindedInput) -> tuple[bytes, bytes]:
+def evaluate(
+    seed: bytes, blinded: ristretto.BlindedInput, info: bytes = CONTAINER_KEY_INFO
+) -> tuple[bytes, bytes]:
     """Evaluate a blinded element; returns (evaluated_element 32 bytes, proof 64 bytes)."""
-    out = bytes(evaluator(seed).evaluate(blinded).serialize())
+    out = bytes(evaluator(seed, info).evaluate(blinded).serialize())
     # voprf: serialize() = proof (c||s, 64 bytes) || evaluated element (32 bytes).
     return out[64:], out[:64]
 

@@ -26,6 +26,7 @@ CONFIG_FILE_NAME = "keyserver.toml"
 DB_FILE_NAME = "keyserver.store"
 MASTER_KEY_FILE_NAME = "master.key"
 MASTER_KEY_BYTES = 32
+LOG_KEY_FILE_NAME = "log.key"
 
 
 def utc_now() -> datetime:
@@ -44,6 +45,7 @@ _DURATIONS = {
     "sweep_interval",
     "attempt_window",
     "short_waiting_period",
+    "checkpoint_interval",
     "console_idle_timeout",
     "console_max_age",
 }
@@ -57,15 +59,17 @@ _INTS = {
     "pool_size",
     "principal_attempt_cap",
     "medium_attempt_cap",
+    "report_min_cosignatures",
 }
 _BOOLS = {"trust_proxy", "require_medium"}
-_PATHS = {"master_key_file", "data_dir"}
+_PATHS = {"master_key_file", "data_dir", "log_key_file"}
 _STRS = {
     "database_url",
     "master_key_b64",
     "server_id",
     "contact",
     "sqlite_synchronous",
+    "witness_keys",
     "display_timezone",
 }
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
@@ -105,6 +109,13 @@ class Settings:
         attempt_window: The sliding window of the two caps above.
         short_waiting_period: A loss report's waiting period below this asks for a
             confirmation in the ``keyserver`` command, as ``--now`` does.
+        log_key_file: The transparency log's Ed25519 signing key (signed-note private key
+            string, 0600; created by init as ``<data-dir>/log.key``); None: no log.
+        checkpoint_interval: Period of the background checkpointer (0 disables it).
+        witness_keys: Witness verifier keys (type 0x04 vkeys), separated by commas or
+            whitespace, whose cosignatures the server accepts and serves.
+        report_min_cosignatures: Witness cosignatures a checkpoint needs before a signed
+            report embeds it (default: one if any witness is configured).
         display_timezone: IANA zone in which times are shown to people (with their
             offset); empty: the server's local zone. JSON always carries UTC.
         console_idle_timeout: A console session unused this long is over.
@@ -137,6 +148,10 @@ class Settings:
     medium_attempt_cap: int = 50
     attempt_window: timedelta = timedelta(hours=24)
     short_waiting_period: timedelta = timedelta(hours=24)
+    log_key_file: Path | None = None
+    checkpoint_interval: timedelta = timedelta(seconds=10)
+    witness_keys: str = ""
+    report_min_cosignatures: int = -1
     display_timezone: str = ""
     console_idle_timeout: timedelta = timedelta(minutes=30)
     console_max_age: timedelta = timedelta(hours=12)
@@ -217,6 +232,7 @@ class Settings:
             merged.setdefault("database_url", f"sqlite:///{ddir / DB_FILE_NAME}")
             if "master_key_b64" not in merged:
                 merged.setdefault("master_key_file", ddir / MASTER_KEY_FILE_NAME)
+            merged.setdefault("log_key_file", ddir / LOG_KEY_FILE_NAME)
         if "database_url" not in merged:
             raise ConfigError("no database: pass --data-dir or set KEYSERVER_DATABASE_URL")
         return cls(**merged)

@@ -24,7 +24,7 @@ from keyserver.http import console, openapi_problems
 from keyserver.http.nostore import NoStore
 from keyserver.http.problems import BodyGuard, install_handlers
 from keyserver.http.release import ReleaseFastPath
-from keyserver.http.routers import audit, containers, health, media, principals
+from keyserver.http.routers import audit, containers, health, media, principals, transparency
 from keyserver.service import KeyService
 
 log = logging.getLogger("keyserver")
@@ -40,6 +40,16 @@ def _sweeper(service: KeyService, stop: threading.Event) -> None:
                 log.info("sweep: %s", counts)
         except Exception as exc:  # noqa: BLE001 - keep sweeping; the next run retries
             log.warning("sweep failed: %s", type(exc).__name__)
+
+
+def _checkpointer(service: KeyService, stop: threading.Event) -> None:
+    """Background checkpoints (spec §transparency): every interval, if entries arrived."""
+    interval = service.settings.checkpoint_interval.total_seconds()
+    while not stop.wait(interval):
+        try:
+            service.checkpoint()
+        except Exception as exc:  # noqa: BLE001 - keep going; the next run retries
+            log.warning("checkpoint failed: %s: %s", type(exc).__name__, exc)
 
 
 def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI:
@@ -62,15 +72,22 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
             # The database may come up later: /readyz and 503 problems tell until then.
             log.warning("database unavailable at start-up")
         stop = threading.Event()
-        thread = None
+        threads = []
         if settings.sweep_interval.total_seconds() > 0:
-            thread = threading.Thread(target=_sweeper, args=(svc, stop), daemon=True)
+            threads.append(threading.Thread(target=_sweeper, args=(svc, stop), daemon=True))
+        # A log key that is unreadable or unsafe must stop the start (ConfigError).
+        if (
+            svc.transparency.log_key is not None
+            and settings.checkpoint_interval.total_seconds() > 0
+        ):
+            threads.append(threading.Thread(target=_checkpointer, args=(svc, stop), daemon=True))
+        for thread in threads:
             thread.start()
         try:
             yield
         finally:
             stop.set()
-            if thread is not None:
+            for thread in threads:
                 thread.join(timeout=5)
             if service is None:
                 svc.close()
@@ -89,7 +106,7 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     )
     app.state.service = svc
     install_handlers(app, settings.contact, svc.metrics)
-    for module in (containers, media, audit, principals, health):
+    for module in (containers, media, audit, principals, health, transparency):
         app.include_router(module.router)
     # The officials' console (/console): HTML pages over the same service and audit.
     console.install(app)

@@ -57,6 +57,7 @@ STATUS = {
     "not-found": 404,
     "pending": 409,
     "conflict": 409,
+    "header-mismatch": 409,
     "destroyed": 410,
     "expired": 410,
     "payload-too-large": 413,
@@ -89,6 +90,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "expired",
         "suspended",
         "attempts-exhausted",
+        "header-mismatch",
     ),
     ("POST", "/v1/containers/{container_id}/commit"): (
         *_AUTH,
@@ -132,7 +134,30 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/principals/{name}/tokens"): (*_AUTH, *_BODY, "not-found"),
     ("GET", "/v1/tokens"): _AUTH,
     ("POST", "/v1/tokens/{token_id}/revoke"): (*_AUTH, "not-found"),
+    # spec §transparency: "not-found" also when the server keeps no log (no log key).
+    ("GET", "/.well-known/rwc-log-key"): ("not-found",),
+    ("GET", "/v1/tlog"): ("not-found",),
+    ("GET", "/v1/tlog/checkpoint"): ("invalid-request", "not-found", "unavailable"),
+    ("POST", "/v1/tlog/checkpoint"): (*_AUTH, "not-found"),
+    ("GET", "/v1/tlog/checkpoints/{size}"): ("invalid-request", "not-found", "unavailable"),
+    ("GET", "/v1/tlog/proof/consistency"): ("invalid-request", "not-found", "unavailable"),
+    ("GET", "/v1/tlog/proof/inclusion"): (*_AUTH, "not-allowed", "not-found"),
+    ("GET", "/v1/media/{medium}/report/signed"): (*_AUTH, "not-found", "conflict"),
+    ("GET", "/v1/media/{medium}/destruction-certificate"): (*_AUTH, "not-found", "conflict"),
+    ("POST", "/v1/tlog/cosignatures"): ("invalid-request", "not-found", "unavailable", *_BODY),
 }
+
+
+# spec §transparency: /v1 routes anyone may call (hashes and signatures only).
+PUBLIC_OPERATIONS = frozenset(
+    {
+        ("GET", "/v1/tlog"),
+        ("GET", "/v1/tlog/checkpoint"),
+        ("GET", "/v1/tlog/checkpoints/{size}"),
+        ("GET", "/v1/tlog/proof/consistency"),
+        ("POST", "/v1/tlog/cosignatures"),
+    }
+)
 
 
 class UndocumentedRouteError(LookupError):

@@ -61,7 +61,7 @@ async def evaluate_response(request: Request, container_id: str) -> Response:
     outcome = "refused"
     try:
         try:
-            blinded = _blinded_element(await request.body())
+            blinded, header_digest = _evaluate_body(await request.body())
         except (ValidationError, KeyServerError) as exc:
             # Rare: a malformed body. Authenticate (and audit a failure) first.
             await run_in_threadpool(
@@ -72,7 +72,9 @@ async def evaluate_response(request: Request, container_id: str) -> Response:
                     [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
                 ) from None
             raise
-        result = await service.evaluate_bearer(authorization, container_id, blinded, ctx=ctx)
+        result = await service.evaluate_bearer(
+            authorization, container_id, blinded, ctx=ctx, header_digest=header_digest
+        )
         outcome = "ok"
     finally:
         service.metrics.observe(
@@ -81,15 +83,19 @@ async def evaluate_response(request: Request, container_id: str) -> Response:
     return JSONResponse(result)
 
 
-def _blinded_element(body: bytes) -> bytes:
-    """The 32-byte blinded element of an evaluate body (strict, like every route).
+def _evaluate_body(body: bytes) -> tuple[bytes, bytes | None]:
+    """The 32-byte blinded element and header digest of an evaluate body (strict).
 
     Raises:
         ValidationError: The body does not match :class:`EvaluateBody`.
-        InvalidRequestError: The element is not unpadded base64url of 32 bytes.
+        InvalidRequestError: A value is not unpadded base64url of 32 bytes.
     """
     parsed = EvaluateBody.model_validate_json(body)
-    return b64d(parsed.blinded_element, 32, "blinded_element")
+    digest = parsed.header_digest
+    return (
+        b64d(parsed.blinded_element, 32, "blinded_element"),
+        None if digest is None else b64d(digest, 32, "header_digest"),
+    )
 
 
 class ReleaseFastPath:

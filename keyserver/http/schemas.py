@@ -29,6 +29,8 @@ class EvaluateBody(_Body):
     """POST /v1/containers/{id}/evaluate."""
 
     blinded_element: StrictStr = Field(max_length=64)
+    # spec §evaluate: SHA-256 of the header as the reader read it; absent while sealing.
+    header_digest: StrictStr | None = Field(default=None, max_length=64)
 
 
 class CommitBody(_Body):
@@ -76,3 +78,9 @@ class TokenBody(_Body):
     """POST /v1/principals/{name}/tokens."""
 
     expires_at: StrictStr | None = None
+
+
+class CosignatureBody(_Body):
+    """POST /v1/tlog/cosignatures: a checkpoint note carrying a witness's cosignature."""
+
+    checkpoint: StrictStr = Field(min_length=1, max_length=64 * 1024)

@@ -10,6 +10,7 @@ then the HTTP endpoint (keyserver/http/release.py).
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from keyserver.domain.context import (
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import (
     ForbiddenError,
+    HeaderMismatchError,
     InvalidRequestError,
     KeyServerError,
     NotFoundError,
@@ -66,6 +68,7 @@ class _EvalJob:
     cid: bytes = b""
     blinded: Any = None
     input_error: InvalidRequestError | None = None
+    header_digest: bytes | None = None
 
 
 def _parse_inputs(cid_text: str, blinded_element: bytes) -> tuple[bytes, Any]:
@@ -96,13 +99,29 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
     return {"evaluated_element": b64e(element), "proof": b64e(proof), **outcome}
 
 
+def _altered_copy(row: repository.EvaluationRow, job: _EvalJob, mode: str) -> bool:
+    """True when a read-mode request names another header than the committed one.
+
+    spec §evaluate: compared in constant time on the prefetched row (no extra query). A
+    pending container has no digest yet (seal mode), and a request without a digest is
+    not compared (the digest is public; only honest readers gain from sending it).
+    """
+    if mode != "read" or job.header_digest is None or row.header_digest is None:
+        return False
+    return not hmac.compare_digest(row.header_digest, job.header_digest)
+
+
 def _only(job: _EvalJob) -> Take[_EvalJob]:
     """A ``take`` for a batch of one job (the one-by-one retry after a failed batch)."""
     return lambda: (job,)
 
 
 def _bearer_job(
-    authorization: str | None, cid_text: str, blinded_element: bytes, ctx: RequestContext
+    authorization: str | None,
+    cid_text: str,
+    blinded_element: bytes,
+    ctx: RequestContext,
+    header_digest: bytes | None = None,
 ) -> _EvalJob:
     """A job that authenticates inside the batch (header checked, token hashed, here)."""
     digest: bytes | None = None
@@ -115,7 +134,15 @@ def _bearer_job(
         cid, blinded = _parse_inputs(cid_text, blinded_element)
     except InvalidRequestError as exc:
         return _EvalJob(cid_text, ctx, digest=digest, auth_error=auth_error, input_error=exc)
-    return _EvalJob(cid_text, ctx, digest=digest, auth_error=auth_error, cid=cid, blinded=blinded)
+    return _EvalJob(
+        cid_text,
+        ctx,
+        digest=digest,
+        auth_error=auth_error,
+        cid=cid,
+        blinded=blinded,
+        header_digest=header_digest,
+    )
 
 
 class Releaser:
@@ -131,7 +158,13 @@ class Releaser:
         self._hot = HotPath(ledger.engine.dialect)
 
     def evaluate(
-        self, actor: Actor, cid_text: str, blinded_element: bytes, *, ctx: RequestContext = LOCAL
+        self,
+        actor: Actor,
+        cid_text: str,
+        blinded_element: bytes,
+        *,
+        ctx: RequestContext = LOCAL,
+        header_digest: bytes | None = None,
     ) -> dict[str, Any]:
         """Evaluate a blinded element with the container's key (spec §evaluate).
 
@@ -145,7 +178,10 @@ class Releaser:
             None for the writer's own sealing evaluation: there is no receipt key yet).
         """
         cid, blinded = _parse_inputs(cid_text, blinded_element)
-        return self._submit(_EvalJob(cid_text, ctx, actor=actor, cid=cid, blinded=blinded))
+        job = _EvalJob(
+            cid_text, ctx, actor=actor, cid=cid, blinded=blinded, header_digest=header_digest
+        )
+        return self._submit(job)
 
     async def evaluate_bearer(
         self,
@@ -154,6 +190,7 @@ class Releaser:
         blinded_element: bytes,
         *,
         ctx: RequestContext,
+        header_digest: bytes | None = None,
     ) -> dict[str, Any]:
         """Like :meth:`evaluate`, authenticating the Authorization header in the batch.
 
@@ -162,7 +199,7 @@ class Releaser:
         token is audited in that same transaction, as ``(unauthenticated)`` or as the
         owner of a revoked or expired token.
         """
-        job = _bearer_job(authorization, cid_text, blinded_element, ctx)
+        job = _bearer_job(authorization, cid_text, blinded_element, ctx, header_digest)
         try:
             result = await self._evaluations.submit_async(job)
         except KeyServerError as exc:
@@ -291,6 +328,12 @@ class Releaser:
         else:
             mode, refusal = evaluation_refusal(row.view, actor, self._settings.contact, now)
             counts = self._counts(batch, row, pid)
+            if refusal is None and _altered_copy(row, job, mode):
+                # spec §evaluate: the header before anything counts. Audited below; no
+                # challenge, unconfirmed unchanged, nothing released.
+                refusal = HeaderMismatchError(
+                    "the container header does not match the one committed: the copy was altered"
+                )
             if refusal is None and mode == "read":
                 # spec §receipt: the window caps refuse before anything is released.
                 refusal = budget.refusal(counts, self._settings.contact)

@@ -68,6 +68,7 @@ _ROW_COLUMNS = (
     "seed_sealed",
     "unconfirmed",
     "attempt_budget",
+    "header_digest",
     "suspend_cause",
     "password_required",
     "medium",
@@ -399,11 +400,13 @@ class Batch:
             suspend_cause=values["suspend_cause"],
         )
         seed = values["seed_sealed"]
+        digest = values["header_digest"]
         return EvaluationRow(
             view,
             None if seed is None else bytes(seed),
             values["unconfirmed"],
             values["attempt_budget"],
+            None if digest is None else bytes(digest),
             password_required=bool(values["password_required"]),
             medium=values["medium"],
         )
@@ -475,10 +478,11 @@ class Batch:
             public_reason=row[5],
             readers=frozenset({actor_name}) if row[9] else frozenset(),
             reader_groups=actor_groups if row[10] else frozenset(),
-            suspend_cause=row[11],
+            suspend_cause=row[12],
         )
         seed = None if row[6] is None else bytes(row[6])
-        medium, by_medium, by_principal = row[13], int(row[14]), int(row[15])
+        digest = None if row[11] is None else bytes(row[11])
+        medium, by_medium, by_principal = row[14], int(row[15]), int(row[16])
         # Committed counts as this statement saw them, without what this batch wrote.
         self._base_p[principal_id] = by_principal - self._flushed_p[principal_id]
         if medium is not None:
@@ -488,7 +492,8 @@ class Batch:
             seed,
             row[7],
             row[8],
-            password_required=bool(row[12]),
+            digest,
+            password_required=bool(row[13]),
             medium=medium,
             principal_unconfirmed=by_principal,
             medium_unconfirmed=by_medium,

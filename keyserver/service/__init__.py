@@ -27,11 +27,13 @@ from keyserver.domain.settings import Settings
 from keyserver.release.batch import Releaser
 from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
+from keyserver.service.incident import IncidentOps
 from keyserver.service.media import MediaOps
 from keyserver.service.medium_report import MediumReportOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
 from keyserver.service.revocation import RevocationOps
+from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
 from keyserver.store.ledger import Ledger
 
@@ -61,6 +63,8 @@ class KeyService:
         self.media = MediaOps(self.ledger)
         self.medium_reports = MediumReportOps(self.ledger)
         self.unauthenticated = UnauthenticatedOps(self.ledger, self.principals)
+        self.transparency = TransparencyOps(self.ledger)
+        self.incidents = IncidentOps(self.ledger, self.transparency, self.medium_reports)
         self.console = ConsoleOps(self.ledger)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
@@ -98,6 +102,15 @@ class KeyService:
         self.counts_by_state = self.reports.counts_by_state
         self.check_master_key = self.reports.check_master_key
         self.ping = self.reports.ping
+        # spec §transparency
+        self.log_info = self.transparency.log_info
+        self.checkpoint = self.transparency.checkpoint
+        self.latest_checkpoint = self.transparency.latest_checkpoint
+        self.checkpoint_at = self.transparency.checkpoint_at
+        self.consistency_proof = self.transparency.consistency_proof
+        self.inclusion_proof = self.transparency.inclusion_proof
+        self.add_cosignature = self.transparency.add_cosignature
+        self.signed_report = self.incidents.signed_report
         # the officials' console (keyserver/http/console): sessions and its views
         self.console_sign_in = self.console.console_sign_in
         self.console_resume = self.console.console_resume

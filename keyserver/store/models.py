@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -231,6 +232,47 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TlogState(Base):
+    """How many audit entries the transparency tree holds (one row; the follower locks it)."""
+
+    __tablename__ = "tlog_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class TlogNode(Base):
+    """A complete subtree of the RFC 9162 tree: leaves ``[idx * 2**level, (idx+1) * 2**level)``."""
+
+    __tablename__ = "tlog_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TlogCheckpoint(Base):
+    """A signed checkpoint (C2SP tlog-checkpoint note with the log's signature only)."""
+
+    __tablename__ = "tlog_checkpoints"
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text)
+
+
+class TlogCosignature(Base):
+    """A witness's verified cosignature line on one checkpoint."""
+
+    __tablename__ = "tlog_cosignatures"
+    size: Mapped[int] = mapped_column(
+        ForeignKey("tlog_checkpoints.size", ondelete="CASCADE"), primary_key=True
+    )
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(4), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ConsoleSession(Base):

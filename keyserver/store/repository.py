@@ -373,6 +373,7 @@ class EvaluationRow:
     seed_sealed: bytes | None
     unconfirmed: int
     attempt_budget: int
+    header_digest: bytes | None = None  # set at commit (spec §commit), compared at §evaluate
     password_required: bool = True
     medium: str | None = None
     principal_unconfirmed: int = 0
@@ -421,6 +422,7 @@ EVALUATION_STMT = (
             _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
         )
         .label("by_group"),
+        _C.c.header_digest,
         _C.c.suspend_cause,
         _C.c.password_required,
         _C.c.medium,
@@ -477,6 +479,7 @@ def evaluation_row(
         row.seed_sealed,
         row.unconfirmed,
         row.attempt_budget,
+        row.header_digest,
         password_required=bool(row.password_required),
         medium=row.medium,
         principal_unconfirmed=int(row.principal_unconfirmed),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -25,7 +26,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pycontainer.errors import ContainerError, InputError, OutputExistsError
+from pycontainer import _portable
+from pycontainer.errors import ContainerError, InputError, OutputExistsError, UnsafePathError
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.stream import Layout
@@ -104,15 +106,53 @@ def _remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux /proc).
+
+    Elsewhere it is set to 0o077 and put back at once: the window can only make a file
+    created by another thread more private, never less.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:  # noqa: PTH123
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
+
+
+# Modification times every platform can store (32-bit time_t, 1901..2038) once the exact
+# time was refused: the nearest representable value (spec §implementation notes).
+_SAFE_NS = (-(2**31) * 1_000_000_000, (2**31 - 1) * 1_000_000_000)
+
+
+def _set_mtime(target: Path, ns: int) -> None:
+    try:
+        os.utime(target, ns=(ns, ns))
+    except (OverflowError, OSError, ValueError):
+        # spec §implementation notes: a time the platform cannot represent is clamped;
+        # it never fails the extraction.
+        clamped = min(max(ns, _SAFE_NS[0]), _SAFE_NS[1])
+        try:
+            os.utime(target, ns=(clamped, clamped))
+        except (OverflowError, OSError, ValueError):
+            os.utime(target, ns=(max(clamped, 0), max(clamped, 0)))
+
+
 def _open_new(path: Path) -> int:
     # Exclusive, no-follow, private until complete: plaintext is never readable by others
     # while it is being written, and nothing pre-existing is written through.
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    # O_EXCL refuses any existing name, a planted symbolic link included, also where
+    # O_NOFOLLOW does not exist (Windows); see pycontainer/_portable.py.
+    return os.open(path, _portable.create_flags(), 0o600)
 
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while view:
-        n = os.pwrite(fd, view, offset)
+        n = _portable.pwrite(fd, view, offset)
         view, offset = view[n:], offset + n
 
 
@@ -197,6 +237,8 @@ def _write_tree(
     root: Path,
     selected: Sequence[Entry],
     progress: Progress | None,
+    *,
+    umask: int,
 ) -> list[tuple[str, Entry | None]]:
     """Write the selected entries under ``root``.
 
@@ -243,28 +285,51 @@ def _write_tree(
         )
     for e in files:
         target = root / e.path
-        # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid.
-        target.chmod(e.mode & p.MODE_MASK)
-        os.utime(target, ns=(e.mtime_total_ns, e.mtime_total_ns))
+        # spec §index: permission bits only (mode <= 0o777), so never setuid/setgid; and
+        # spec §implementation notes: the reader's umask applies, as tar does for users
+        # other than root (a 0o666 file from another office does not become writable by
+        # everyone here). On Windows chmod sets only the read-only flag (no 0o200 bit).
+        target.chmod(e.mode & p.MODE_MASK & ~umask)
+        _set_mtime(target, e.mtime_total_ns)
     by_path = {e.path: e for e in selected if e.is_dir}
     # Deepest first: setting a parent's mtime before its children would be undone.
     for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
         if "/" in d:
-            _apply_dir_meta(root / d, by_path.get(d))
+            _apply_dir_meta(root / d, by_path.get(d), umask)
     return [(d, by_path.get(d)) for d in dirs if "/" not in d]
 
 
-def _apply_dir_meta(target: Path, entry: Entry | None) -> None:
-    # spec §index: permission bits only; implicit parents get the default mode.
-    target.chmod(entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE)
+def _apply_dir_meta(target: Path, entry: Entry | None, umask: int) -> None:
+    # spec §index: permission bits only; implicit parents get the default mode; the
+    # reader's umask applies to both (spec §implementation notes).
+    mode = entry.mode & p.MODE_MASK if entry else p.IMPLICIT_DIR_MODE
+    target.chmod(mode & ~umask)
     if entry is not None:
-        os.utime(target, ns=(entry.mtime_total_ns, entry.mtime_total_ns))
+        _set_mtime(target, entry.mtime_total_ns)
 
 
 def _no_clobber(target: Path) -> None:
     # Re-checked right before the rename: something may have appeared since _check_dest.
     if target.exists() or target.is_symlink():
         raise OutputExistsError(f"{target} already exists", hint="move it away and retry")
+
+
+# errno values with which a file system refuses a name itself (too long, bad encoding,
+# a character it does not allow).
+_NAME_ERRNOS = frozenset(
+    e for e in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL) if isinstance(e, int)
+)
+
+
+def _refused_name(tmp: Path, exc: OSError) -> str | None:
+    """The container path whose creation under ``tmp`` failed because of its name, or None."""
+    if exc.errno not in _NAME_ERRNOS or exc.filename is None:
+        return None
+    try:
+        rel = Path(os.fsdecode(exc.filename)).relative_to(tmp)
+    except ValueError:
+        return None
+    return rel.as_posix() if rel.parts else None
 
 
 def extract_entries(
@@ -303,7 +368,8 @@ def extract_entries(
     created_dest = False
     try:
         tmp.mkdir(mode=0o700)
-        top_dirs = _write_tree(chunks, layout, tmp, selected, progress)
+        umask = _umask()
+        top_dirs = _write_tree(chunks, layout, tmp, selected, progress, umask=umask)
         # Every selected byte has authenticated: only now does anything reach `dest`.
         if not existed:
             dest.mkdir()
@@ -318,11 +384,20 @@ def extract_entries(
                 src.rename(target)
         tmp.rmdir()
         for name, entry in top_dirs:
-            _apply_dir_meta(dest / name, entry)
+            _apply_dir_meta(dest / name, entry, umask)
     except BaseException as exc:
         _remove_tree(tmp)
         if created_dest and not any(dest.iterdir()):
             dest.rmdir()
+        if isinstance(exc, OSError) and (refused := _refused_name(tmp, exc)) is not None:
+            # spec [F-PATH-PLATFORM]: this file system cannot hold the name as stored; never
+            # create another name instead.
+            raise UnsafePathError(
+                f"this system cannot create the name {refused!r}: {exc.strerror or exc}",
+                hint="extract on another system or file system; nothing was extracted",
+                path=refused,
+                reason="refused by the file system",
+            ) from None
         if isinstance(exc, OSError):
             raise ContainerError(
                 f"extracting into {dest} failed: {exc.strerror or exc}",

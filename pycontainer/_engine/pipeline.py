@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from pycontainer import _portable
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
@@ -372,7 +373,7 @@ def open_chunks(
         start, length = layout.span(index)
         with memoryview(bufs.sealed) as sealed_all, memoryview(bufs.plain) as plain_all:
             sealed = sealed_all[:length]
-            if os.preadv(fd, [sealed], payload_offset + start) != length:
+            if _portable.preadv(fd, sealed, payload_offset + start) != length:
                 raise PayloadError  # the file shrank under us: same as truncation
             n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
             return consume(index, plain_all[:n])
@@ -420,7 +421,7 @@ def decrypt_chunks(
     def job(index: int, bufs: _Buffers) -> int:
         start, length = layout.span(index)
         view = memoryview(bufs.sealed)[:length]
-        got = os.preadv(fd, [view], payload_offset + start)
+        got = _portable.preadv(fd, view, payload_offset + start)
         if got != length:
             raise PayloadError  # the file shrank under us: same as truncation
         return cipher.decrypt_into(index, index == last_index, view, memoryview(bufs.plain))

@@ -28,6 +28,7 @@ from pycontainer.errors import (
     HeaderAuthError,
     KeyServerDeniedError,
     KeyServerExpiredError,
+    KeyServerHeaderMismatchError,
     KeyServerRevokedError,
     KeyServerSuspendedError,
     KeyServerUnavailableError,
@@ -82,6 +83,8 @@ _BY_CLASS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     # RWC_TOKEN without a named server: the user must say where the token belongs.
     (TokenScopeError, ExitCode.USAGE),
     (KeyServerRevokedError, ExitCode.REVOKED),
+    # spec/protocol.md §evaluate header-mismatch: the copy was altered (tamper code).
+    (KeyServerHeaderMismatchError, ExitCode.CORRUPT),
     (KeyServerSuspendedError, ExitCode.SUSPENDED),
     (KeyServerDeniedError, ExitCode.DENIED),
     (WrongPasswordError, ExitCode.WRONG_PASSWORD),

@@ -6,12 +6,12 @@ Which token (pycontainer.client.tokens, "Token scope"): RWC_TOKEN only for a ser
 ``--server``/RWC_SERVER, never for the URL a container names; otherwise the token that
 `rwc login` stored for exactly the server contacted.
 
-Receipts: once the key has been released and the content key unwrapped (the password was
-right), the reader confirms with ``receipt_mac`` over the server's challenge
-(spec/protocol.md §receipt). It is sent after the command's work, also when that work then
-failed (output exists, corrupt payload): the attempt budget counts *unconfirmed* releases
-to stop password guessing, and a reader who had the right password is not guessing. A
-receipt that cannot be delivered is a warning, never a failure.
+Receipts: as soon as the content key unwrapped (the password was right), before the header
+MAC and the payload are checked, the reader confirms with ``receipt_mac`` over the server's
+challenge (spec/protocol.md §receipt, spec/format.md §reading step 3): the attempt budget
+counts *unconfirmed* releases to stop password guessing, and a reader who had the right
+password is not guessing, even if the payload then turns out damaged. A receipt that
+cannot be delivered is a warning, never a failure.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pycontainer.cli.common import (
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.password import ENV_PASSWORD
-from pycontainer.cli.ui import Ui
+from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import (
     KeyServerError,
@@ -136,6 +136,10 @@ def _opened(
     token = require_token(url, env, named=override is not None)
     receipt: dict[str, Any] = {"receipt": "none"}
     with make_client(url, token, args, env) as client:
+
+        def send_receipt(container_id: bytes, challenge: bytes, mac: bytes) -> None:
+            receipt["receipt"] = _send_receipt(client, ui, container_id, challenge, mac)
+
         ui.note(f"asking the key server at {url}")
         password = _password(
             args, ui, env, client, container_id=header.slots[0].container_id, what=path.name
@@ -143,16 +147,17 @@ def _opened(
         recording = _Recording(client)
         try:
             container = open_container(
-                path, key_server=recording, password=password, url_override=override
+                path,
+                key_server=recording,
+                password=password,
+                url_override=override,
+                send_receipt=send_receipt,
             )
         except WrongPasswordError as exc:
             exc.hint = _wrong_password_hint(exc.hint, recording.last, args.no_password)
             raise
         with container:
-            try:
-                yield container, receipt
-            finally:
-                receipt["receipt"] = _send_receipt(container, client, ui)
+            yield container, receipt
 
 
 # Warn the reader when this many unconfirmed attempts or fewer are left (protocol §receipt).
@@ -169,6 +174,9 @@ class _Recording:
     def evaluate(self, slot: SlotInfo, blinded_element: bytes) -> Evaluation:
         self.last = self._client.evaluate(slot, blinded_element)
         return self.last
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)  # everything else is the client's
 
 
 def _would_prompt(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
@@ -226,13 +234,11 @@ def _wrong_password_hint(hint: str | None, last: Evaluation | None, no_password:
     return "; ".join(parts)
 
 
-def _send_receipt(container: Container, client: KeyServerClient, ui: Ui) -> str:
-    challenge = container.evaluation.challenge
-    if challenge is None:
-        return "none"
-    mac = container.receipt_mac(challenge)
+def _send_receipt(
+    client: KeyServerClient, ui: Ui, container_id: bytes, challenge: bytes, mac: bytes
+) -> str:
     try:
-        client.receipt(container.container_id, challenge, mac)
+        client.receipt(container_id, challenge, mac)
     except KeyServerError as exc:
         ui.warn(f"could not confirm the opening to the key server: {exc}", exc.hint)
         return "failed"
@@ -282,7 +288,8 @@ def _entry_json(e: Entry) -> dict[str, Any]:
 
 
 def _entry_line(e: Entry, long: bool) -> str:
-    name = e.path + ("/" if e.is_dir else "")
+    # Names come from the container's writer: escaped before they reach a terminal.
+    name = display_name(e.path) + ("/" if e.is_dir else "")
     if not long:
         return name
     perms = stat.filemode((stat.S_IFDIR if e.is_dir else stat.S_IFREG) | e.mode)

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pycontainer import _portable
 from pycontainer.cli.common import (
     ENV_SERVER,
     SubParsers,
@@ -36,7 +37,7 @@ from pycontainer.cli.common import (
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.expires import parse_expires
-from pycontainer.cli.ui import Ui
+from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import OutputExistsError
 from pycontainer.format.primitives import (
@@ -135,6 +136,27 @@ def _check_inputs(paths: list[str]) -> None:
             raise UsageError(f"{path}: no such file or directory")
 
 
+def _check_names(args: argparse.Namespace, ui: Ui) -> None:
+    """Check every name before anything is registered (no phantom pending container).
+
+    spec §paths: all bad names are listed in one error. Names in decomposed form (macOS
+    NFD) are stored in NFC automatically, and the user is told.
+    """
+    from pycontainer.writer import check_inputs, check_stream_name  # noqa: PLC0415
+
+    if args.paths == [STDIN_PATH]:
+        check_stream_name(args.name)
+        return
+    renamed = check_inputs([Path(x) for x in args.paths])
+    if renamed:
+        shown = ", ".join(display_name(n) for n in renamed[:3])
+        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+        ui.warn(
+            f"{len(renamed)} name{'s' if len(renamed) > 1 else ''} stored in composed Unicode "
+            f"form (NFC), as every reader expects: {shown}{more}"
+        )
+
+
 def _check_not_inside_inputs(paths: list[str], out: Path) -> None:
     """Refuse a container written into a directory being sealed.
 
@@ -187,11 +209,7 @@ def _publish(tmp: Path, out: Path, force: bool) -> None:
             tmp.replace(out)
         else:
             tmp.unlink()
-    dir_fd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _portable.fsync_directory(out.parent)
 
 
 def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
@@ -238,6 +256,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             "nobody could open this container",
             hint="name its readers with --reader NAME and/or --reader-group GROUP",
         )
+    _check_names(args, ui)
     # The token first: no point asking for a password twice if we cannot reach the server.
     token = require_token(server, env, named=True)  # the writer named it
     password = read_password(args, ui, env, confirm=True, what=str(out))

@@ -12,7 +12,9 @@ Security decisions, each also commented where it is made:
   an inherited variable must not decide whom rwc trusts with a token.
 * Proxies from the environment (HTTPS_PROXY, NO_PROXY) are still honoured (``trust_env``
   stays on): a city network may only reach the key server through one, and a CONNECT proxy
-  cannot see or change the TLS session, which is verified end to end as above.
+  cannot see or change the TLS session, which is verified end to end as above. Except for
+  a loopback server: no proxy is ever used for it (``trust_env`` off), since a proxy would
+  connect to *its own* loopback and a plain ``http://`` request would hand it the token.
 * Plain ``http://`` only to loopback hosts (see pycontainer.client.server_url).
 * Redirects are not followed (the bearer token must go to the configured server only).
 * Every call has a connect and a read timeout; response bodies are size-limited.
@@ -53,6 +55,7 @@ from pycontainer.format.primitives import (
     OPRF_PROOF_SIZE,
     PUBLIC_KEY_SIZE,
 )
+from pycontainer.format.url import parse_server_url
 from pycontainer.keyrelease import Evaluation, SlotInfo
 
 CHALLENGE_SIZE = 32  # spec §evaluate: the receipt challenge is 32 random bytes
@@ -277,6 +280,10 @@ class KeyServerClient:
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
+        if parse_server_url(self.base_url).loopback:
+            # No proxy for this machine (see the module docstring); certificates are still
+            # verified against the named store (verify= per request, unaffected).
+            self._session.trust_env = False
 
     def __repr__(self) -> str:
         return f"KeyServerClient({self.base_url!r})"
@@ -334,12 +341,11 @@ class KeyServerClient:
         if len(blinded_element) != OPRF_ELEMENT_SIZE:
             raise ValueError("a blinded element is 32 bytes")
         path = f"/v1/containers/{b64url_encode(slot.container_id)}/evaluate"
-        doc = self._call(
-            "POST",
-            path,
-            {"blinded_element": b64url_encode(blinded_element)},
-            what="release the key",
-        )
+        body = {"blinded_element": b64url_encode(blinded_element)}
+        if slot.header_digest is not None:
+            # spec/protocol.md §evaluate: the server refuses an altered copy before counting.
+            body["header_digest"] = b64url_encode(slot.header_digest)
+        doc = self._call("POST", path, body, what="release the key")
         element = b64url_decode(doc.get("evaluated_element"), OPRF_ELEMENT_SIZE, "element")
         proof = b64url_decode(doc.get("proof"), OPRF_PROOF_SIZE, "proof")
         raw_challenge = doc.get("challenge")

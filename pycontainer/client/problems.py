@@ -16,6 +16,7 @@ from pycontainer.errors import (
     KeyServerDeniedError,
     KeyServerError,
     KeyServerExpiredError,
+    KeyServerHeaderMismatchError,
     KeyServerProtocolError,
     KeyServerRevokedError,
     KeyServerSuspendedError,
@@ -133,6 +134,15 @@ def problem_to_error(status: int, content_type: str, body: bytes, *, what: str) 
             f"the key server refused to {what}: too many unconfirmed attempts{said}",
             hint="wait and try again later (the limit lifts within a day), or "
             + (contact_hint or "ask the officials"),
+            contact=contact,
+        )
+    if slug == "header-mismatch":
+        # spec/protocol.md §evaluate: refused before anything counted.
+        return KeyServerHeaderMismatchError(
+            "this copy of the container was altered: its header differs from the one "
+            "registered on the key server (nothing was counted against the attempt budget)",
+            hint="do not use this copy; get a fresh copy from the sender and report the "
+            "altered one to " + (contact or "the officials"),
             contact=contact,
         )
     if slug == "unauthenticated" or (slug is None and status == 401):

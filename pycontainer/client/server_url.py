@@ -10,11 +10,8 @@ Spec anchors: spec/format.md §slot-server-oprf (url rules), spec/protocol.md §
 
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import urlsplit, urlunsplit
-
 from pycontainer.errors import ContainerError
-from pycontainer.format.primitives import URL_MAX
+from pycontainer.format.url import UrlError, parse_server_url
 
 
 class ServerUrlError(ContainerError):
@@ -22,21 +19,23 @@ class ServerUrlError(ContainerError):
 
 
 def is_loopback_host(host: str) -> bool:
-    """Return True for ``localhost``, 127.0.0.0/8 and ::1.
+    """Return True for ``localhost``, 127.0.0.0/8 and ::1 (spec [F-URL]).
 
     Args:
         host: A host name or IP literal, without brackets.
     """
-    if host.lower() == "localhost":
-        return True
+    literal = f"[{host}]" if ":" in host else host
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+        return parse_server_url(f"https://{literal}/").loopback
+    except UrlError:
         return False
 
 
 def normalize_server_url(url: str) -> str:
     """Check a key-server base URL and return its normal form.
+
+    The grammar is the slot URL grammar of spec [F-URL] (pycontainer/format/url.py): one
+    policy for what a header may hold and what a user may type.
 
     Args:
         url: ``https://host[:port][/prefix]`` (or ``http://`` for a loopback host).
@@ -49,32 +48,15 @@ def normalize_server_url(url: str) -> str:
             uses plain http:// for a host that is not loopback.
     """
     hint = "give the key server as https://HOST[:PORT][/PATH]"
-    if not url or len(url.encode("utf-8")) > URL_MAX:  # spec §slot-server-oprf: 1..2048 bytes
-        raise ServerUrlError("the key-server URL is empty or too long", hint=hint)
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
-        raise ServerUrlError("the key-server URL contains spaces or control characters", hint=hint)
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port  # raises ValueError on a bad port
-    except ValueError as exc:
-        raise ServerUrlError(f"the key-server URL is malformed: {exc}", hint=hint) from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not host:
-        raise ServerUrlError(f"not an http(s) URL: {url!r}", hint=hint)
-    # Credentials in a URL end up in logs, shell history and the container header.
-    if parts.username is not None or parts.password is not None:
-        raise ServerUrlError("the key-server URL must not contain credentials", hint=hint)
-    if parts.query or parts.fragment:
-        raise ServerUrlError("the key-server URL must not have a query or fragment", hint=hint)
-    # spec §slot-server-oprf: plain http only to loopback. Anywhere else an attacker on the
-    # path could read the bearer token and answer in the server's place.
-    if scheme == "http" and not is_loopback_host(host):
-        raise ServerUrlError(
-            f"refusing plain http:// to {host}: the key server must use https://",
-            hint="http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost)",
-        )
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    return urlunsplit((scheme, netloc.lower(), parts.path.rstrip("/"), "", ""))
+        parsed = parse_server_url(url)
+    except UrlError as exc:
+        # spec [F-URL]: plain http only to loopback. Anywhere else an attacker on the path
+        # could read the bearer token and answer in the server's place.
+        if "http://" in str(exc):
+            raise ServerUrlError(
+                f"refusing plain http:// to {url!r}: the key server must use https://",
+                hint="http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost)",
+            ) from None
+        raise ServerUrlError(f"the key-server URL is refused: {exc}", hint=hint) from None
+    return parsed.base()

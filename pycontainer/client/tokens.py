@@ -24,7 +24,6 @@ Spec anchors: spec/protocol.md §auth (token syntax); spec/format.md §security-
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -33,6 +32,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from pycontainer import _portable
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import ContainerError
 
@@ -130,7 +130,8 @@ class TokenStore:
         st = self.directory.lstat()
         if not stat.S_ISDIR(st.st_mode):
             raise ConfigError(f"{self.directory} is not a directory")
-        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        getuid = getattr(os, "getuid", None)  # POSIX only: Windows has no mode bits to fix
+        if getuid is not None and st.st_mode & 0o077 and st.st_uid == getuid():
             # Our own rwc directory: tighten it rather than leave tokens next to open doors.
             self.directory.chmod(0o700)
 
@@ -139,10 +140,12 @@ class TokenStore:
         """Serialise writers (two `rwc login` at once must not lose a token)."""
         self._ensure_dir()
         fd = os.open(
-            self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            self.directory / LOCK_FILE,
+            os.O_RDWR | os.O_CREAT | _portable.flag("O_NOFOLLOW") | _portable.flag("O_CLOEXEC"),
+            0o600,
         )
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _portable.lock_exclusive(fd)
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -150,7 +153,10 @@ class TokenStore:
     def _load(self) -> dict[str, str]:
         try:
             # O_NOFOLLOW: a symlink planted in our place is refused, not followed.
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(
+                self.path,
+                os.O_RDONLY | _portable.flag("O_NOFOLLOW") | _portable.flag("O_CLOEXEC"),
+            )
         except FileNotFoundError:
             return {}
         except OSError as exc:
@@ -171,9 +177,7 @@ class TokenStore:
         ).encode("utf-8")
         tmp = self.directory / f".{STORE_FILE}.{secrets.token_hex(8)}.tmp"
         # Created 0600 from the start (O_EXCL: never reuse someone else's file).
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
+        fd = os.open(tmp, _portable.create_flags(), 0o600)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data + b"\n")
@@ -183,6 +187,8 @@ class TokenStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        if not _portable.flag("O_DIRECTORY"):
+            return  # Windows: a directory cannot be opened; NTFS journals the rename
         dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dir_fd)

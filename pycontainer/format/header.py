@@ -1,23 +1,24 @@
 """Header codec: bytes <-> dataclasses, canonical and strict, no cryptography.
 
-The header is parsed with ``construct`` from a buffer whose length was bounded first
+The header is read field by field from a buffer whose length was bounded first
 (``HEADER_MIN <= header_length <= HEADER_MAX``), so no field can make us allocate more than
-64 KiB. Decoding then re-checks every rule of the spec, so that exactly one byte string
-encodes a given header (re-encoding a decoded header gives the same bytes).
+64 KiB, and each rule is checked right after its field, in the order spec §reading step 1
+fixes (two faults in one header give the same error class in every conforming reader).
+Encoding uses ``construct``. A decoded header re-encodes to the same bytes.
 
 Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import construct as c
 
 from pycontainer.errors import FormatError, UnsupportedVersionError
+from pycontainer.format import oprf
 from pycontainer.format import primitives as p
+from pycontainer.format.url import UrlError, parse_server_url
 
 _PREFIX = c.Struct(
     "magic" / c.Bytes(8),
@@ -55,6 +56,9 @@ _OPRF_SLOT_AAD = c.Struct(
     "argon2_t" / c.Int32ub,
     "argon2_p" / c.Int32ub,
 )
+
+# spec §slot-server-oprf: slot_length = 154 + url_length.
+_OPRF_SLOT_FIXED = 2 + p.CONTAINER_ID_SIZE + p.PUBLIC_KEY_SIZE + 12 + p.WRAP_NONCE_SIZE + 80
 
 _OPRF_SLOT = c.Struct(
     "aad" / c.RawCopy(_OPRF_SLOT_AAD),
@@ -169,40 +173,9 @@ def check_url(url: str) -> None:
         FormatError: The URL is not allowed in a slot.
     """
     try:
-        raw = url.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise _corrupt("key server URL is not valid UTF-8") from exc
-    if not p.URL_MIN <= len(raw) <= p.URL_MAX:
-        raise _corrupt("key server URL has a bad length")
-    # spec §slot-server-oprf: no whitespace or control characters in the URL.
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise _corrupt("key server URL contains whitespace or control characters")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port  # raises ValueError for a malformed port
-    except ValueError as exc:
-        raise _corrupt("key server URL is not a valid URL") from exc
-    if not host:
-        raise _corrupt("key server URL has no host")
-    # Credentials never belong in a header that travels on a USB stick.
-    if parts.username is not None or parts.password is not None:
-        raise _corrupt("key server URL must not contain credentials")
-    if parts.scheme == "https":
-        return
-    # spec §slot-server-oprf: plain http only towards this machine (tests, local demo).
-    if parts.scheme == "http" and _is_loopback(host):
-        return
-    raise _corrupt("key server URL must be https:// (http:// only for loopback hosts)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        parse_server_url(url)
+    except UrlError as exc:
+        raise _corrupt(f"key server URL refused: {exc}") from None
 
 
 def _check_fields(h: Header) -> None:
@@ -237,11 +210,9 @@ def _check_fields(h: Header) -> None:
     for ext in h.extensions:
         # spec [F-EXT-CRITICAL]: v1 knows no extension; an unknown critical one is refused.
         if ext.critical:
-            raise UnsupportedVersionError(
-                f"this container needs header extension {ext.ext_type}, which this rwc does "
-                "not know",
-                hint="install a newer rwc",
-            )
+            raise _unsupported_extension(ext)
+    if len({e.ext_type for e in h.extensions}) != len(h.extensions):  # spec [F-EXT-DUPLICATE]
+        raise _corrupt("an extension type appears twice")
 
 
 def _check_oprf_slot(slot: OprfSlot) -> None:
@@ -331,25 +302,29 @@ def encode_header(header: Header) -> bytes:
 def header_length(prefix: bytes) -> int:
     """Read and bound ``header_length`` from the first ``PREFIX_SIZE`` bytes of a file.
 
+    Order (spec §reading step 1): [F-MAGIC], [F-PREFIX], [F-VERSION], [F-HLEN-RANGE].
+
     Args:
-        prefix: At least the first 14 bytes of the container.
+        prefix: The first 14 bytes of the container (fewer if the file is shorter).
 
     Returns:
         The total header length, within [HEADER_MIN, HEADER_MAX].
 
     Raises:
-        FormatError: Not a container, or an out-of-range length.
+        FormatError: Not a container, too short, or an out-of-range length.
         UnsupportedVersionError: A version other than 1.
     """
-    if len(prefix) < p.PREFIX_SIZE:
-        raise _corrupt("file too short to be a container")
-    fields = _PREFIX.parse(prefix[: p.PREFIX_SIZE])
     # spec [F-MAGIC] first, so that "not a container at all" gets its own message.
-    if fields.magic != p.MAGIC:
+    if len(prefix) < len(p.MAGIC) or prefix[: len(p.MAGIC)] != p.MAGIC:
         raise FormatError(
             "this file is not an rwc container (wrong magic bytes)",
             hint="check that you picked the right file",
         )
+    # spec [F-PREFIX]: the magic but not even the fixed prefix: truncated, whatever the
+    # bytes after the magic say (a version in a 10-byte file is not looked at).
+    if len(prefix) < p.PREFIX_SIZE:
+        raise _corrupt("the file ends inside the fixed header fields")
+    fields = _PREFIX.parse(prefix[: p.PREFIX_SIZE])
     if fields.version != p.VERSION:  # spec [F-VERSION]
         raise UnsupportedVersionError(
             f"this container uses format version {fields.version}; this rwc reads version "
@@ -363,8 +338,32 @@ def header_length(prefix: bytes) -> int:
     return length
 
 
+class _Fields:
+    """Reads the header's fields in order; a field past ``end`` is [F-HLEN-MATCH]."""
+
+    def __init__(self, data: bytes, pos: int, end: int) -> None:
+        self._data = data
+        self.pos = pos
+        self.end = end
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > self.end:
+            # spec [F-HLEN-MATCH]: no field may run past header_length - 32.
+            raise _corrupt("a field runs past the end of the header (into the MAC)")
+        out = self._data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def uint(self, n: int) -> int:
+        return int.from_bytes(self.take(n), "big")
+
+
 def decode_header(data: bytes) -> Header:
-    """Decode a complete header, strictly.
+    """Decode a complete header, strictly, in the order of spec §reading step 1.
+
+    Each field is checked right after it is read, in byte order; the structure must end
+    exactly at ``header_length - 32``; only then come the "unsupported" verdicts
+    [F-EXT-CRITICAL] and [F-NO-SLOT], so a malformed header is always a format error.
 
     Args:
         data: Exactly the header bytes (``header_length`` of them, MAC included).
@@ -378,59 +377,99 @@ def decode_header(data: bytes) -> Header:
     length = header_length(data)
     if len(data) != length:  # spec [F-HLEN-FILE]
         raise _corrupt("header is truncated")
-    try:
-        fields = _BODY.parse(data[: length - p.MAC_SIZE])
-        consumed = len(_BODY.build(fields))
-    except (c.ConstructError, UnicodeDecodeError, ValueError, OverflowError) as exc:
-        raise _corrupt("header fields do not parse") from exc
-    # spec [F-HLEN-MATCH]: the MAC directly follows the last extension; no trailing bytes.
-    if consumed != length - p.MAC_SIZE:
-        raise _corrupt("unexpected bytes before the MAC")
+    r = _Fields(data, p.PREFIX_SIZE, length - p.MAC_SIZE)
+    suite = r.uint(2)
+    if suite != p.SUITE_V1:  # spec [F-SUITE]: before any suite-specific field is read
+        raise UnsupportedVersionError(
+            f"this container uses cipher suite {suite}, which this rwc does not know",
+            hint="install a newer rwc",
+        )
+    chunk_log2 = r.uint(1)
+    if not p.CHUNK_LOG2_MIN <= chunk_log2 <= p.CHUNK_LOG2_MAX:  # spec [F-CHUNK-LOG2]
+        raise _corrupt("chunk size out of range")
+    payload_nonce = r.take(p.PAYLOAD_NONCE_SIZE)
+    slot_count = r.uint(1)
+    if not p.SLOT_COUNT_MIN <= slot_count <= p.SLOT_COUNT_MAX:  # spec [F-SLOT-COUNT]
+        raise _corrupt("slot count out of range")
     slots: list[Slot] = []
-    for s in fields.slots:
-        if s.type == p.SLOT_TYPE_SERVER_OPRF:
-            slots.append(_decode_oprf_slot(bytes(s.body)))
+    for _ in range(slot_count):
+        slot_type = r.uint(2)
+        body = r.take(r.uint(2))
+        if slot_type == p.SLOT_TYPE_SERVER_OPRF:
+            slots.append(_decode_oprf_slot(body))
         else:
             # spec §header: unknown slot types are skipped (but still covered by the MAC).
-            slots.append(UnknownSlot(slot_type=int(s.type), body=bytes(s.body)))
+            slots.append(UnknownSlot(slot_type=slot_type, body=body))
+    ext_count = r.uint(1)
+    if ext_count > p.EXT_COUNT_MAX:  # spec [F-EXT-COUNT]
+        raise _corrupt("too many extensions")
     exts: list[Extension] = []
-    for e in fields.exts:
+    for _ in range(ext_count):
+        ext_type = r.uint(2)
+        flags = r.uint(1)
+        body = r.take(r.uint(2))
         # spec [F-EXT-FLAGS]: only bit 0 (critical) is defined; others MUST be zero.
-        if e.flags & ~p.EXT_FLAG_CRITICAL:
+        if flags & ~p.EXT_FLAG_CRITICAL:
             raise _corrupt("extension flags have reserved bits set")
-        exts.append(
-            Extension(
-                ext_type=int(e.type),
-                critical=bool(e.flags & p.EXT_FLAG_CRITICAL),
-                body=bytes(e.body),
-            )
-        )
+        # spec [F-EXT-DUPLICATE]: one extension per type, so no reader has to pick one.
+        if any(e.ext_type == ext_type for e in exts):
+            raise _corrupt(f"extension type {ext_type} appears twice")
+        exts.append(Extension(ext_type, bool(flags & p.EXT_FLAG_CRITICAL), body))
+    # spec [F-HLEN-MATCH]: the MAC directly follows the last extension; no byte left over.
+    if r.pos != r.end:
+        raise _corrupt("unexpected bytes before the MAC")
     header = Header(
-        chunk_log2=int(fields.chunk_log2),
-        payload_nonce=bytes(fields.payload_nonce),
+        chunk_log2=chunk_log2,
+        payload_nonce=payload_nonce,
         slots=tuple(slots),
         extensions=tuple(exts),
         mac=bytes(data[length - p.MAC_SIZE : length]),
-        version=int(fields.version),
-        suite=int(fields.suite),
+        version=p.VERSION,
+        suite=suite,
     )
-    _check_fields(header)
+    for ext in exts:
+        # spec [F-EXT-CRITICAL]: v1 knows no extension; an unknown critical one is refused,
+        # only once the whole header proved well-formed.
+        if ext.critical:
+            raise _unsupported_extension(ext)
+    if not header.oprf_slots():  # spec [F-NO-SLOT]
+        raise UnsupportedVersionError(
+            "this container has no key slot this rwc can use", hint="install a newer rwc"
+        )
     return header
 
 
+def _unsupported_extension(ext: Extension) -> UnsupportedVersionError:
+    return UnsupportedVersionError(
+        f"this container needs header extension {ext.ext_type}, which this rwc does not know",
+        hint="install a newer rwc",
+    )
+
+
 def _decode_oprf_slot(body: bytes) -> OprfSlot:
+    """Decode a server-oprf slot: [F-SLOT-LENGTH], [F-URL], [F-PUBKEY], [F-ARGON2] in order."""
+    # spec [F-SLOT-LENGTH]: exactly 154 + url_length bytes (so url_length itself must fit).
+    if len(body) < 2 or len(body) != _OPRF_SLOT_FIXED + int.from_bytes(body[:2], "big"):
+        raise _corrupt("server-oprf slot length does not match its URL length")
+    f = _OPRF_SLOT.parse(body)
     try:
-        # spec [F-SLOT-LENGTH] (Terminated: exactly 154 + url_length bytes), [F-URL] UTF-8.
-        f = _OPRF_SLOT.parse(body)
         url = bytes(f.aad.value.url).decode("utf-8")
-    except (c.ConstructError, UnicodeDecodeError) as exc:
-        raise _corrupt("server-oprf slot does not parse") from exc
+    except UnicodeDecodeError:
+        raise _corrupt("key server URL refused: not valid UTF-8") from None
+    check_url(url)  # spec [F-URL]
     v = f.aad.value
+    public_key = bytes(v.public_key)
+    oprf.check_public_key(public_key)  # spec [F-PUBKEY]
+    argon2 = p.Argon2Params(m=int(v.argon2_m), t=int(v.argon2_t), p=int(v.argon2_p))
+    # spec [F-ARGON2]: the bounds are checked here, long before any allocation, so
+    # a hostile header cannot make a reader burn gigabytes or hours.
+    if not argon2.within_bounds():
+        raise _corrupt("Argon2 parameters out of the allowed range")
     return OprfSlot(
         url=url,
         container_id=bytes(v.container_id),
-        public_key=bytes(v.public_key),
-        argon2=p.Argon2Params(m=int(v.argon2_m), t=int(v.argon2_t), p=int(v.argon2_p)),
+        public_key=public_key,
+        argon2=argon2,
         wrap_nonce=bytes(f.wrap_nonce),
         wrapped=bytes(f.wrapped),
     )

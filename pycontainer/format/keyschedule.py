@@ -17,13 +17,39 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from pycontainer.errors import HeaderAuthError, WrongPasswordError
+from pycontainer.errors import HeaderAuthError, InputError, WrongPasswordError
 from pycontainer.format import primitives as p
 
 
 def hkdf(ikm: bytes, salt: bytes, info: bytes, length: int = p.KEY_SIZE) -> bytes:
     """HKDF-SHA-256 (RFC 5869). An empty salt means the RFC's all-zero default."""
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt or None, info=info).derive(ikm)
+
+
+PASSWORD_MAX = p.OPRF_INPUT_MAX - len(p.LABEL_OPRF_INPUT) - p.CONTAINER_ID_SIZE  # 65502
+
+
+def check_password(password: str) -> None:
+    """Refuse a password the key schedule cannot take (spec [F-PASSWORD-LENGTH]).
+
+    RFC 9497 bounds the OPRF input to 2^16 - 1 bytes, so the password (its UTF-8 bytes) may
+    have at most 65502; checked before anything is sent to a server.
+
+    Raises:
+        InputError: The password is too long or is not encodable as UTF-8.
+    """
+    try:
+        size = len(password.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InputError(
+            "the password contains characters that cannot be encoded (lone surrogates)",
+            hint="type the password again",
+        ) from None
+    if size > PASSWORD_MAX:
+        raise InputError(
+            f"the password is {size} bytes long; at most {PASSWORD_MAX} bytes are possible",
+            hint="use a shorter password",
+        )
 
 
 def oprf_input(container_id: bytes, password: str) -> bytes:

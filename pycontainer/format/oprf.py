@@ -90,6 +90,16 @@ def finalize(state: BlindState, evaluated_element: bytes, proof: bytes, public_k
             hint="the server or something between you and it is misbehaving; tell its operator",
         )
     try:
+        # spec [F-EVALUATED]: the element's encoding is checked before the proof, so an
+        # identity or non-canonical element is refused the same way by every reader.
+        _r.EvaluatedElement.deserialize(evaluated_element)
+    except ValueError:
+        raise KeyServerProtocolError(
+            "the key server sent an invalid evaluated element (not a valid non-identity "
+            "ristretto255 encoding)",
+            hint="the server or something between you and it is misbehaving; tell its operator",
+        ) from None
+    try:
         # voprf's wire form of a verifiable output is proof || element (checked against RFC).
         out = _r.VerifiableOutput.deserialize(proof + evaluated_element)
         client: _r.Client = state._client  # type: ignore[assignment]

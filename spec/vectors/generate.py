@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import io
+import json
 import os
 import struct
 import sys
@@ -53,6 +55,8 @@ class Vector:
     password: str
     comment: str
     spec: list[str] = field(default_factory=list)
+    also: list[str] = field(default_factory=list)
+    evaluated_element: bytes | None = None
     files: list[tuple[str, bytes]] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)
     receipt_key: bytes | None = None
@@ -62,7 +66,10 @@ class Vector:
     def encode(self) -> bytes:
         lines = [f"expect: {self.expect}"]
         lines += [f"spec: {s}" for s in self.spec]
+        lines += [f"also: {s}" for s in self.also]
         lines.append(f"server seed: {self.seed.hex()}")
+        if self.evaluated_element is not None:
+            lines.append(f"evaluated element: {self.evaluated_element.hex()}")
         lines.append(f"password: {self.password}")
         lines += [f"file: {p} {hashlib.sha256(c).hexdigest()}" for p, c in self.files]
         lines += [f"directory: {d}" for d in self.directories]
@@ -1335,6 +1342,566 @@ def _(bld: b.Builder) -> bytes:
     return bld.plaintext()
 
 
+# --- vectors that pin the order of checks and the rules added for determinism ---------------
+
+
+def fail2(
+    name: str, rule: str, also: str, expect: str, comment: str, **kw: object
+) -> Callable[[BuildFn], Callable[[], Vector]]:
+    """A two-fault vector: ``rule`` decides the class, ``also`` is checked later (§reading)."""
+
+    def deco(fn: BuildFn) -> Callable[[], Vector]:
+        make = fail(name, rule, expect, comment, **kw)(fn)
+
+        def with_also() -> Vector:
+            v = make()
+            v.also = [also]
+            return v
+
+        with_also.__name__ = name
+        VECTORS[VECTORS.index(make)] = with_also
+        return with_also
+
+    return deco
+
+
+@fail("header_magic_only", "[F-PREFIX]", "format error", "an 8-byte file: the magic alone")
+def _(bld: b.Builder) -> bytes:
+    return b.MAGIC
+
+
+@fail2(
+    "header_prefix_short_version_2",
+    "[F-PREFIX]",
+    "[F-VERSION]",
+    "format error",
+    "a 12-byte file: magic, version 2, two bytes of header_length; the prefix rule comes "
+    "before the version is read",
+)
+def _(bld: b.Builder) -> bytes:
+    return b.MAGIC + b"\x00\x02\x00\x00"
+
+
+@fail2(
+    "header_version_2_length_huge",
+    "[F-VERSION]",
+    "[F-HLEN-RANGE]",
+    "unsupported version",
+    "version 2 and header_length 2^32-1: the version decides (a newer version may change "
+    "everything after it)",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(version=2, header_length=0xFFFFFFFF) + bld.payload()
+
+
+@fail2(
+    "header_suite_2_truncated",
+    "[F-HLEN-FILE]",
+    "[F-SUITE]",
+    "format error",
+    "suite 2 and the file ends inside the header: the header is read before the suite",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(suite=2)[:-10]
+
+
+@fail2(
+    "header_suite_2_chunk_log2_255",
+    "[F-SUITE]",
+    "[F-CHUNK-LOG2]",
+    "unsupported version",
+    "suite 2 and chunk_log2 255: the suite (offset 14) is checked before later fields",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(suite=2, chunk_log2=255) + bld.payload()
+
+
+@fail2(
+    "header_suite_2_length_one_long",
+    "[F-SUITE]",
+    "[F-HLEN-MATCH]",
+    "unsupported version",
+    "suite 2 and a stray byte before the MAC: the suite is checked before any slot is parsed",
+)
+def _(bld: b.Builder) -> bytes:
+    unsigned = bld.unsigned_header(suite=2, header_length_delta=1) + b"\x00"
+    return bld.sign(unsigned) + bld.payload()
+
+
+@fail2(
+    "header_critical_ext_reserved_flag",
+    "[F-EXT-FLAGS]",
+    "[F-EXT-CRITICAL]",
+    "format error",
+    "an unknown critical extension, then an extension with flag bit 1: the structure is "
+    "checked to its end before an extension is found unsupported",
+)
+def _(bld: b.Builder) -> bytes:
+    exts = [(0x0042, 0x01, b"must understand"), (0x0043, 0x02, b"x")]
+    return bld.header(exts=exts) + bld.payload()
+
+
+@fail2(
+    "header_critical_ext_length_one_long",
+    "[F-HLEN-MATCH]",
+    "[F-EXT-CRITICAL]",
+    "format error",
+    "an unknown critical extension and a stray byte before the MAC",
+)
+def _(bld: b.Builder) -> bytes:
+    exts = [(0x0042, 0x01, b"must understand")]
+    unsigned = bld.unsigned_header(exts=exts, header_length_delta=1) + b"\x00"
+    return bld.sign(unsigned) + bld.payload()
+
+
+@fail2(
+    "header_critical_ext_bad_url",
+    "[F-URL]",
+    "[F-EXT-CRITICAL]",
+    "format error",
+    "an unknown critical extension and a slot URL with a query: slot rules come first",
+    url=b"https://keys.city.amagasaki.example/?x=1",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(exts=[(0x0042, 0x01, b"must understand")]) + bld.payload()
+
+
+@fail2(
+    "header_no_slot_reserved_flag",
+    "[F-EXT-FLAGS]",
+    "[F-NO-SLOT]",
+    "format error",
+    "only an unknown slot type, and an extension with flag bit 1",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(slots=[(0x7777, b"future slot")], exts=[(0x0042, 0x02, b"x")])
+
+
+@fail2(
+    "header_no_slot_critical_ext_payload_empty",
+    "[F-EXT-CRITICAL]",
+    "[F-PAYLOAD-EMPTY]",
+    "unsupported version",
+    "an unknown critical extension and no payload: every header rule precedes the payload "
+    "length rules",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(exts=[(0x0042, 0x01, b"must understand")])
+
+
+@fail(
+    "header_ext_duplicate_type",
+    "[F-EXT-DUPLICATE]",
+    "format error",
+    "two extensions of type 0x0042",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(exts=[(0x0042, 0x00, b"one"), (0x0042, 0x00, b"two")]) + bld.payload()
+
+
+@fail2(
+    "header_ext_duplicate_critical",
+    "[F-EXT-DUPLICATE]",
+    "[F-EXT-CRITICAL]",
+    "format error",
+    "type 0x0042 twice, the second critical",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(exts=[(0x0042, 0x00, b"one"), (0x0042, 0x01, b"two")]) + bld.payload()
+
+
+@fail2(
+    "slot_argon2_t_0_payload_empty",
+    "[F-ARGON2]",
+    "[F-PAYLOAD-EMPTY]",
+    "format error",
+    "Argon2 t = 0 and no payload",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.header(slots=[(1, bld.oprf_slot(argon2=(8192, 0, 1), sealable=False))])
+
+
+@fail2(
+    "payload_empty_wrong_password",
+    "[F-PAYLOAD-EMPTY]",
+    "[F-WRAP]",
+    "payload error",
+    "no payload, and the reader gives a wrong password: a truncated copy is refused before "
+    "the key server is asked (no attempt spent)",
+    password="not the password",  # noqa: S106 -- a vector password
+)
+def _(bld: b.Builder) -> bytes:
+    bld.password = b.DEFAULT_PASSWORD
+    body = bld.header()
+    bld.password = "not the password"  # noqa: S105 -- a vector password
+    return body
+
+
+@fail2(
+    "payload_final_chunk_10_bytes_wrong_password",
+    "[F-CHUNK-SHORT]",
+    "[F-WRAP]",
+    "payload error",
+    "the final chunk cut to 10 bytes and a wrong password: [F-CHUNK-SHORT] is part of step 1",
+    password="not the password",  # noqa: S106 -- a vector password
+    entries=tree(),
+)
+def _(bld: b.Builder) -> bytes:
+    bld.password = b.DEFAULT_PASSWORD
+    chunks = bld.chunks(bld.plaintext())
+    body = bld.header() + b"".join(chunks[:-1]) + chunks[-1][:10]
+    bld.password = "not the password"  # noqa: S105 -- a vector password
+    return body
+
+
+@fail2(
+    "wrong_password_mac_bad",
+    "[F-WRAP]",
+    "[F-MAC]",
+    "wrong password",
+    "a wrong password and a flipped MAC bit: the unwrap comes before the MAC",
+    password="not the password",  # noqa: S106 -- a vector password
+)
+def _(bld: b.Builder) -> bytes:
+    bld.password = b.DEFAULT_PASSWORD
+    h = bytearray(bld.header())
+    h[-1] ^= 0x01
+    body = bytes(h) + bld.payload()
+    bld.password = "not the password"  # noqa: S105 -- a vector password
+    return body
+
+
+@fail2(
+    "header_mac_bad_chunk_bad",
+    "[F-MAC]",
+    "[F-CHUNK-AUTH]",
+    "header auth error",
+    "a flipped MAC bit and a flipped bit in the final chunk",
+)
+def _(bld: b.Builder) -> bytes:
+    h = bytearray(bld.header())
+    h[-1] ^= 0x01
+    body = bytearray(bld.payload())
+    body[-1] ^= 0x01
+    return bytes(h) + bytes(body)
+
+
+def _long_password_vector(name: str, expect: str, comment: str, *, size: int) -> None:
+    def make() -> Vector:
+        bld = b.Builder(name, entries=list(SMALL))
+        password = "x" * size
+        if expect == "success":
+            bld.password = password
+            return from_builder(bld, bld.build(), "success", comment)
+        body = bld.build()
+        return from_builder(
+            bld, body, expect, comment, spec=["[F-PASSWORD-LENGTH]"], password=password
+        )
+
+    make.__name__ = name
+    VECTORS.append(make)
+
+
+_long_password_vector(
+    "ok_password_65502_bytes",
+    "success",
+    "the longest password: 65502 bytes, so oprf_input is 2^16 - 1 bytes",
+    size=65502,
+)
+_long_password_vector(
+    "password_65503_bytes",
+    "input error",
+    "a password of 65503 bytes: refused before the key server is asked",
+    size=65503,
+)
+
+
+def _element_vector(name: str, element: bytes, comment: str) -> None:
+    def make() -> Vector:
+        bld = b.Builder(name, entries=list(SMALL))
+        v = from_builder(bld, bld.build(), "key server error", comment, spec=["[F-EVALUATED]"])
+        v.evaluated_element = element
+        return v
+
+    make.__name__ = name
+    VECTORS.append(make)
+
+
+_element_vector(
+    "server_element_identity",
+    bytes(32),
+    "the server answers with the identity element (its proof is for the real element)",
+)
+_element_vector(
+    "server_element_noncanonical",
+    b"\xff" * 32,
+    "the server answers with FF..FF, not a canonical ristretto255 encoding",
+)
+
+
+@fail(
+    "slot_first_wrong_second_right",
+    "[F-WRAP]",
+    "wrong password",
+    "two server-oprf slots: the first was wrapped for another password, the second for the "
+    "given one; a reader uses the first slot only",
+)
+def _(bld: b.Builder) -> bytes:
+    given = bld.password
+    bld.password = "another password"  # noqa: S105 -- a vector password
+    first = bld.oprf_slot()
+    bld.password = given
+    return bld.header(slots=[(1, first), (1, bld.oprf_slot())]) + bld.payload()
+
+
+@fail(
+    "slot_first_proof_fails",
+    "[F-PROOF]",
+    "key server error",
+    "two server-oprf slots: the first names another server key (the server's proof fails "
+    "against it), the second would work; a failing slot ends the open",
+)
+def _(bld: b.Builder) -> bytes:
+    other = b.public_key(b.Drbg("slot_first_proof_fails/other")(32))
+    first = bld.oprf_slot(public_key_bytes=other, sealable=False)
+    return bld.header(slots=[(1, first), (1, bld.oprf_slot())]) + bld.payload()
+
+
+_url_vector("slot_url_query", b"https://keys.city.amagasaki.example/v?x=1", "a query")
+_url_vector("slot_url_fragment", b"https://keys.city.amagasaki.example/#top", "a fragment")
+_url_vector("slot_url_bad_percent", b"https://keys.city.amagasaki.example/%zz", "'%zz'")
+_url_vector("slot_url_short_percent", b"https://keys.city.amagasaki.example/%4", "'%4' at the end")
+_url_vector(
+    "slot_url_percent_host", b"https://keys%2ecity.amagasaki.example/", "a percent-encoded host"
+)
+_url_vector("slot_url_port_leading_zero", b"https://keys.city.amagasaki.example:0443/", "port 0443")
+_url_vector("slot_url_port_0", b"https://keys.city.amagasaki.example:0/", "port 0")
+_url_vector("slot_url_port_empty", b"https://keys.city.amagasaki.example:/", "an empty port")
+_url_vector(
+    "slot_url_localhost_dot", b"http://localhost./", "http:// to 'localhost.' (trailing dot)"
+)
+_url_vector("slot_url_dns_trailing_dot", b"https://keys.city.amagasaki.example./", "a trailing dot")
+_url_vector("slot_url_zone_id", b"https://[fe80::1%25eth0]/", "an IPv6 zone id")
+_url_vector(
+    "slot_url_non_ascii", "https://尼崎.example/".encode(), "a non-ASCII host (not punycode)"
+)
+_url_vector("slot_url_c1_control", "https://keys.example/\u0085".encode(), "U+0085 (C1)")
+_url_vector("slot_url_outside_rfc3986", b"https://keys.city.amagasaki.example/a|b", "'|'")
+_url_vector("slot_url_hex_ipv4", b"https://0x7f.0.0.1/", "a hexadecimal IPv4-like host")
+_url_vector("slot_url_short_ipv4_https", b"https://127.1/", "https:// to '127.1'")
+_url_vector("slot_url_underscore_host", b"https://keys_city.example/", "'_' in a host name")
+_url_vector("slot_url_tab", b"https://keys.city.amagasaki.example/\t", "a tab")
+
+
+@ok(
+    "ok_url_ipv6_loopback_long",
+    "http:// to [0:0:0:0:0:0:0:1], another spelling of ::1",
+    url=b"http://[0:0:0:0:0:0:0:1]:8443/",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.build()
+
+
+@ok(
+    "ok_url_percent_path",
+    "percent escapes and sub-delims in the path",
+    url=b"https://keys.city.amagasaki.example/r%C3%BCck;v=1/",
+)
+def _(bld: b.Builder) -> bytes:
+    return bld.build()
+
+
+@ok(
+    "ok_names_close_to_windows_rules",
+    "names that look like Windows device names but are not: CONSOLE, com10, nul_x, .hidden, "
+    "a leading space",
+)
+def _(bld: b.Builder) -> bytes:
+    names = ["CONSOLE.txt", "com10.log", "nul_x", ".hidden", " lead.txt", "a.b.c"]
+    bld.entries = [b.Entry(n, f"{n}\n".encode()) for n in names]
+    return bld.build()
+
+
+_path_vector(
+    "path_format_rlo", "[F-PATH-FORMAT]", "U+202E RIGHT-TO-LEFT OVERRIDE", "invoice\u202etxt.exe"
+)
+_path_vector("path_format_zwsp", "[F-PATH-FORMAT]", "U+200B ZERO WIDTH SPACE", "a\u200bb.txt")
+_path_vector("path_format_bom", "[F-PATH-FORMAT]", "U+FEFF (BOM) at the start", "\ufeffa.txt")
+_path_vector("path_line_separator", "[F-PATH-FORMAT]", "U+2028 LINE SEPARATOR (Zl)", "a\u2028b.txt")
+_path_vector("path_paragraph_separator", "[F-PATH-FORMAT]", "U+2029 (Zp)", "a\u2029b.txt")
+_path_vector("path_unassigned", "[F-PATH-UNASSIGNED]", "U+0378 (never assigned)", "a\u0378.txt")
+_path_vector(
+    "path_unassigned_in_14",
+    "[F-PATH-UNASSIGNED]",
+    "U+1E030 (assigned in Unicode 15.0, after the pinned 14.0)",
+    "a\U0001e030.txt",
+)
+_path_vector(
+    "path_casefold_dotless_i",
+    "[F-PATH-CASEFOLD]",
+    "'f\\u0131le.txt' (dotless i) and 'FILE.txt': Windows upper-cases both to FILE.TXT",
+    "f\u0131le.txt",
+    "FILE.txt",
+)
+_path_vector("path_windows_con", "[F-PATH-WINDOWS-NAME]", "'CON'", "CON")
+_path_vector("path_windows_nul_ext", "[F-PATH-WINDOWS-NAME]", "'nul.txt'", "nul.txt")
+_path_vector(
+    "path_windows_com_superscript", "[F-PATH-WINDOWS-NAME]", "'COM\u00b9.log'", "COM\u00b9.log"
+)
+_path_vector("path_windows_lpt_space", "[F-PATH-WINDOWS-NAME]", "'LPT1 .txt'", "LPT1 .txt")
+_path_vector(
+    "path_windows_device_dir", "[F-PATH-WINDOWS-NAME]", "'aux/readme.txt'", "aux/readme.txt"
+)
+_path_vector("path_trailing_dot", "[F-PATH-WINDOWS-NAME]", "'notes.'", "notes.")
+_path_vector("path_trailing_space", "[F-PATH-WINDOWS-NAME]", "'notes '", "dir/notes ")
+_path_vector("path_windows_colon", "[F-PATH-WINDOWS-CHAR]", "'a:b.txt' (an NTFS stream)", "a:b.txt")
+_path_vector("path_windows_question", "[F-PATH-WINDOWS-CHAR]", "'why?.txt'", "why?.txt")
+_path_vector("path_windows_quote", "[F-PATH-WINDOWS-CHAR]", "'say \"hi\".txt'", 'say "hi".txt')
+
+
+def _two_fault_index(name: str, rule: str, also: str, comment: str, entries: list[b.Entry]) -> None:
+    @fail2(name, rule, also, "format error", comment)
+    def _(bld: b.Builder) -> bytes:
+        bld.entries = entries
+        return bld.header() + bld.payload(bld.plaintext())
+
+
+_two_fault_index(
+    "index_bad_path_then_bad_kind",
+    "[F-ENTRY-KIND]",
+    "[F-PATH-DOT]",
+    "entry 0 is '../x', entry 1 has kind 0: index rules come before path rules",
+    [b.Entry("../x", b"a"), b.Entry("b.txt", b"b", kind=0)],
+)
+_two_fault_index(
+    "index_bad_utf8_then_setuid",
+    "[F-ENTRY-MODE]",
+    "[F-PATH-UTF8]",
+    "entry 0's path is not UTF-8, entry 1 is setuid",
+    [b.Entry(b"a\xffb", b"a"), b.Entry("b.sh", b"b", mode=0o4755)],
+)
+
+
+@fail2(
+    "index_sizes_wrong_bad_path",
+    "[F-DATA-SIZE]",
+    "[F-PATH-DOT]",
+    "format error",
+    "a file '../x' whose size is one byte short of the data",
+)
+def _(bld: b.Builder) -> bytes:
+    bld.entries = [b.Entry("../x", b"abcd", size=3)]
+    return bld.header() + bld.payload(bld.plaintext())
+
+
+# --- protocol.md vectors: receipt MAC and audit chain (spec/vectors/protocol/) --------------
+
+
+def _hmac(key: bytes, msg: bytes) -> bytes:
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def receipt_vectors() -> dict[str, object]:
+    """protocol.md §receipt: receipt_key and mac from receipt_secret, container_id, challenge."""
+    rng = b.Drbg("protocol/receipt")
+    cases = []
+    for name in ("random", "second challenge", "all-zero challenge"):
+        secret, cid = rng(32), rng(16)
+        challenge = bytes(32) if name == "all-zero challenge" else rng(32)
+        key = b.hkdf(secret, cid, b.LABEL_RECEIPT_KEY)
+        mac = _hmac(key, b"rwc/v1 receipt" + cid + challenge)
+        cases.append(
+            {
+                "comment": name,
+                "receipt_secret": secret.hex(),
+                "container_id": cid.hex(),
+                "challenge": challenge.hex(),
+                "receipt_key": key.hex(),
+                "mac": mac.hex(),
+            }
+        )
+    return {
+        "comment": "protocol.md §receipt: receipt_key = HKDF-SHA-256(receipt_secret, "
+        "salt = container_id, info = 'rwc/v1 receipt key'); mac = HMAC-SHA-256(receipt_key, "
+        "'rwc/v1 receipt' || container_id || challenge); all values hex",
+        "cases": cases,
+    }
+
+
+def _canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def audit_chain_vectors() -> dict[str, object]:
+    """protocol.md §audit: hash = HMAC(audit_key, prev_hash || canonical_json(entry))."""
+    master = b.Drbg("protocol/audit")(32)
+    audit_key = b.hkdf(master, b"", b"rwc/v1 keyserver audit")
+    entries: list[dict[str, object]] = [
+        {
+            "seq": 1,
+            "at": "2026-11-26T09:00:00.000000Z",
+            "actor": "writer@contractor.example",
+            "action": "register",
+            "container": "AAECAwQFBgcICQoLDA0ODw",
+            "outcome": "ok",
+            "remote": "192.0.2.7",
+            "details": {"label": "2022 給付金 export", "medium": "USB-0001"},
+        },
+        {
+            "seq": 2,
+            "at": "2026-11-26T09:05:00.123456Z",
+            "actor": "担当者@city.example",
+            "action": "evaluate",
+            "container": "AAECAwQFBgcICQoLDA0ODw",
+            "outcome": "refused",
+            "remote": "2001:db8::7",
+            "details": {"reason": "header-mismatch", "mode": "read"},
+        },
+        {
+            "seq": 3,
+            "at": "2026-11-26T09:06:00.000001Z",
+            "actor": "(unauthenticated)",
+            "action": "evaluate",
+            "container": None,
+            "outcome": "refused",
+            "remote": None,
+            "details": {"reason": "unauthenticated", "z": [1, 2.5, True, None], "a": "\u00e9\n"},
+        },
+    ]
+    prev = bytes(32)
+    out = []
+    for entry in entries:
+        text = _canonical_json(entry)
+        digest = _hmac(audit_key, prev + text.encode("utf-8"))
+        out.append(
+            {"entry": entry, "canonical_json": text, "prev_hash": prev.hex(), "hash": digest.hex()}
+        )
+        prev = digest
+    return {
+        "comment": "protocol.md §audit and §keys-at-rest: audit_key = HKDF-SHA-256(master_key, "
+        "salt = none, info = 'rwc/v1 keyserver audit'); hash = HMAC-SHA-256(audit_key, "
+        "prev_hash || UTF-8(canonical_json(entry))), canonical_json = json.dumps(entry, "
+        "sort_keys=True, separators=(',', ':'), ensure_ascii=False); prev_hash of seq 1 is "
+        "32 zero bytes; keys and hashes hex",
+        "master_key": master.hex(),
+        "audit_key": audit_key.hex(),
+        "entries": out,
+    }
+
+
+PROTOCOL_VECTORS = {"receipt_mac.json": receipt_vectors, "audit_chain.json": audit_chain_vectors}
+
+
+def generate_protocol(out: Path) -> list[str]:
+    """Write the protocol.md vectors into ``out/protocol``; return their names."""
+    folder = out / "protocol"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, make in PROTOCOL_VECTORS.items():
+        text = json.dumps(make(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        (folder / name).write_text(text, encoding="utf-8")
+    return sorted(PROTOCOL_VECTORS)
+
+
 # --- driver ---------------------------------------------------------------------------------
 
 
@@ -1347,6 +1914,7 @@ def generate(out: Path) -> list[str]:
         assert v.name not in names, f"duplicate vector {v.name}"
         names.append(v.name)
         (out / v.name).write_bytes(v.encode())
+    generate_protocol(out)
     # Remove vectors that are no longer generated (never README.md or the scripts).
     for stale in out.iterdir():
         if stale.is_file() and stale.name not in NOT_VECTORS and stale.name not in names:

@@ -73,8 +73,11 @@ def test_failed_receipt_is_a_warning(server: Any, tmp_path: Path, closed_port: i
     stdout, stderr = io.StringIO(), io.StringIO()
     ui = Ui(stdout=stdout, stderr=stderr)
     with open_container(out, key_server=reader, password="pw") as c:
-        assert _send_receipt(c, gone, ui) == "failed"
-        assert _send_receipt(c, reader, ui) == "sent"
+        challenge = c.evaluation.challenge
+        assert challenge is not None
+        mac = c.receipt_mac()
+        assert _send_receipt(gone, ui, c.container_id, challenge, mac) == "failed"
+        assert _send_receipt(reader, ui, c.container_id, challenge, mac) == "sent"
     assert stderr.getvalue().startswith("rwc: warning: could not confirm")
     ui.json_mode = True
     ui.result("ls", {}, None)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pycontainer.errors import ContainerError, FormatError, UnsupportedVersionError
 from pycontainer.format import header as hdr
+from pycontainer.format import oprf
 from pycontainer.format import primitives as p
 from pycontainer.reader import ReaderLimits
 
@@ -28,9 +29,11 @@ urls = st.sampled_from(
         "http://127.0.0.1:8080",
         "http://[::1]",
         "http://localhost/x",
-        "https://\u00fcml\u00e4ut.example/p\u00e4th",
+        "https://xn--mlut-loa5a.example/p%C3%A4th",
     ]
 )
+# Valid ristretto255 encodings: a header with another public key fails [F-PUBKEY].
+_KEYS = [oprf.Evaluator(bytes([i]) * 32).public_key for i in range(1, 5)]
 argon2s = st.builds(
     p.Argon2Params,
     m=st.integers(p.ARGON2_M_MIN, p.ARGON2_M_MAX),
@@ -41,7 +44,7 @@ oprf_slots = st.builds(
     hdr.OprfSlot,
     url=urls,
     container_id=st.binary(min_size=16, max_size=16),
-    public_key=st.binary(min_size=32, max_size=32),
+    public_key=st.sampled_from(_KEYS),
     argon2=argon2s,
     wrap_nonce=st.binary(min_size=12, max_size=12),
     wrapped=st.binary(min_size=80, max_size=80),
@@ -61,8 +64,10 @@ headers = st.builds(
     hdr.Header,
     chunk_log2=st.integers(p.CHUNK_LOG2_MIN, p.CHUNK_LOG2_MAX),
     payload_nonce=st.binary(min_size=16, max_size=16),
-    slots=st.lists(st.one_of(oprf_slots, unknown_slots), min_size=1, max_size=8).map(tuple),
-    extensions=st.lists(extensions, max_size=16).map(tuple),
+    slots=st.lists(st.one_of(oprf_slots, unknown_slots), min_size=1, max_size=8)
+    .filter(lambda ss: any(isinstance(x, hdr.OprfSlot) for x in ss))
+    .map(tuple),
+    extensions=st.lists(extensions, max_size=16, unique_by=lambda e: e.ext_type).map(tuple),
     mac=st.binary(min_size=32, max_size=32),
 )
 

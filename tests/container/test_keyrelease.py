@@ -13,6 +13,7 @@ from pycontainer.errors import (
     InputError,
     KeyServerProtocolError,
     KeyServerRevokedError,
+    ReaderLimitError,
     WrongPasswordError,
 )
 from pycontainer.format import header as hdr
@@ -149,7 +150,8 @@ def test_hostile_argon2_params_rejected_before_server(
 
 def test_reader_argon2_limit_is_configurable(kit: Kit, sealed: Path) -> None:
     calls = kit.ks.calls
-    with pytest.raises(FormatError, match="Argon2 memory"):
+    # spec [F-READER-LIMIT]: not a format error; the message names the limit.
+    with pytest.raises(ReaderLimitError, match="8191 KiB"):
         kit.open(sealed, limits=ReaderLimits(max_argon2_m=8191))
     assert kit.ks.calls == calls
 
@@ -204,7 +206,7 @@ def test_writer_checks_parameters_before_server(kit: Kit, tmp_path: Path) -> Non
     bad_slot = dataclasses.replace(kit.slot, url="http://example.com/")
     with pytest.raises(InputError, match="URL"):
         kit.seal([f], tmp_path / "c.rwc", slot=bad_slot)
-    with pytest.raises(InputError, match="too long"):
+    with pytest.raises(InputError, match="at most 65502 bytes"):
         kit.seal([f], tmp_path / "d.rwc", password="x" * 70000)
     assert kit.ks.calls == calls
     assert list(tmp_path.iterdir()) == [f]

@@ -4,12 +4,13 @@ nothing is extracted. Built with the real codec and real keys (Kit.seal_raw)."""
 from __future__ import annotations
 
 import struct
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pycontainer.errors import FormatError, UnsafePathError
+from pycontainer.errors import FormatError, ReaderLimitError, UnsafePathError
 from pycontainer.format import archive
 from pycontainer.format import primitives as p
 
@@ -36,6 +37,26 @@ UNSAFE = [
     ["stra\u00dfe", "STRASSE"],  # casefold: ß -> ss
     ["file", "file/child"],  # a file as a parent
     ["dir/file", "dir/file/deeper"],
+    # spec [F-PATH-FORMAT], [F-PATH-UNASSIGNED]: invisible, reordering, unassigned.
+    ["invoice\u202etxt.exe"],
+    ["zero\u200bwidth"],
+    ["\ufeffbom"],
+    ["line\u2028sep"],
+    ["a\u0378"],
+    ["a\U0001e030"],  # assigned in Unicode 15.0, after the pinned 14.0
+    # spec [F-PATH-CASEFOLD]: Windows upper-cases the dotless i to I.
+    ["f\u0131le", "FILE"],
+    # spec [F-PATH-WINDOWS-CHAR], [F-PATH-WINDOWS-NAME].
+    ["a:b"],
+    ["why?"],
+    ["CON"],
+    ["nul.txt"],
+    ["Com\u00b9.log"],
+    ["LPT1 .txt"],
+    ["aux/readme"],
+    ["dot."],
+    ["dir/space "],
+    ["conin$"],
 ]
 
 
@@ -83,7 +104,7 @@ def test_sizes_must_add_up(kit: Kit, tmp_path: Path, delta: int) -> None:
     index = archive.encode_index([kit.file_entry("f", 4 + delta)])
     c = tmp_path / "c.rwc"
     kit.seal_raw(c, b"abcd", index)
-    with pytest.raises(FormatError, match="does not match"):
+    with pytest.raises(FormatError, match="do not add up"):
         kit.open(c)
 
 
@@ -149,5 +170,46 @@ def test_index_roundtrip_and_offsets(kit: Kit) -> None:
 
 def test_entry_limit_is_configurable(kit: Kit) -> None:
     index = archive.encode_index([kit.file_entry(f"f{i}", 0) for i in range(5)])
-    with pytest.raises(FormatError, match="entry count"):
+    with pytest.raises(ReaderLimitError, match="allows \\(4\\)"):
         archive.decode_index(index, max_entries=4)
+
+
+def test_unicode_is_the_pinned_version() -> None:
+    # spec §paths pins Unicode 14.0; [F-PATH-UNASSIGNED] uses unicodedata's Cn, which is only
+    # that version's set on a Python whose database is 14.0 (3.11). On another Python this
+    # fails until a table of the code points assigned after 14.0 is added to archive.py.
+    assert unicodedata.unidata_version == archive.UNICODE_PIN
+
+
+@pytest.mark.parametrize(
+    "name", ["CONSOLE.txt", "com10.log", "nul_x", ".hidden", " lead", "a.b.c", "LPT"]
+)
+def test_names_close_to_windows_rules_pass(kit: Kit, name: str) -> None:
+    archive.check_entries([kit.file_entry(name, 0)])
+
+
+def test_deep_hostile_index_is_checked_component_by_component(kit: Kit) -> None:
+    # spec §paths: linear in the total path length. 150 paths of 2048 one-byte components
+    # (a ~600 KB index); the quadratic prefix join this replaced took seconds on it.
+    deep = ["/".join([chr(0x61 + i % 26)] * 2040 + [f"f{i:03d}"]) for i in range(150)]
+    entries = [kit.file_entry(q, 0) for q in deep]
+    archive.check_entries(entries)
+    # A file listed after a path below it, and before: both refused.
+    child = kit.file_entry(deep[0] + "/x", 0)
+    for pair in ([child, entries[0]], [entries[0], child]):
+        with pytest.raises(UnsafePathError, match="is a file"):
+            archive.check_entries(pair)
+
+
+def test_name_the_file_system_refuses_is_an_unsafe_path(kit: Kit, tmp_path: Path) -> None:
+    # spec [F-PATH-PLATFORM]: a valid 4096-byte path is longer than Linux's PATH_MAX once
+    # it is under the extraction directory: refused by name, nothing left behind.
+    long_path = "/".join(["d" * 254] * 16) + "/" + "f" * 16
+    assert len(long_path.encode()) == p.PATH_MAX
+    data, index = _index(kit, [long_path])
+    c = tmp_path / "c.rwc"
+    kit.seal_raw(c, data, index)
+    with kit.open(c) as opened, pytest.raises(UnsafePathError) as info:
+        opened.extract(tmp_path / "out")
+    assert info.value.path.startswith("d" * 254)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["c.rwc"]

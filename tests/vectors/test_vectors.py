@@ -21,6 +21,7 @@ from pycontainer.errors import (
     ContainerError,
     FormatError,
     HeaderAuthError,
+    InputError,
     KeyServerError,
     PayloadError,
     UnsafePathError,
@@ -40,6 +41,7 @@ EXPECT: dict[str, type[ContainerError]] = {
     "key server error": KeyServerError,
     "header auth error": HeaderAuthError,
     "payload error": PayloadError,
+    "input error": InputError,
 }
 
 
@@ -51,16 +53,27 @@ class VectorKeyServer:
     mapped that id to this seed would).
     """
 
-    def __init__(self, seed: bytes) -> None:
+    def __init__(self, seed: bytes, element: bytes | None = None) -> None:
         self.server = InProcessKeyServer()
         self._seed = seed
+        self._element = element
         self._known: set[bytes] = set()
 
     def evaluate(self, slot: SlotInfo, blinded_element: bytes) -> Evaluation:
         if slot.container_id not in self._known:
             self.server.register(seed=self._seed, container_id=slot.container_id)
             self._known.add(slot.container_id)
-        return self.server.evaluate(slot, blinded_element)
+        answer = self.server.evaluate(slot, blinded_element)
+        if self._element is not None:  # the vector's "evaluated element" line
+            return Evaluation(self._element, answer.proof, answer.challenge)
+        return answer
+
+
+def _server(v: Any) -> VectorKeyServer:
+    element = v.all("evaluated element")
+    return VectorKeyServer(
+        bytes.fromhex(v.one("server seed")), bytes.fromhex(element[0]) if element else None
+    )
 
 
 def _sha256(data: bytes) -> str:
@@ -99,7 +112,7 @@ def _open(v: Any, path: Path, server: VectorKeyServer) -> Container:
 
 
 def _check_success(v: Any, path: Path, tmp_path: Path) -> None:
-    server = VectorKeyServer(bytes.fromhex(v.one("server seed")))
+    server = _server(v)
     want_files = dict(line.rsplit(" ", 1) for line in v.all("file"))
     want_dirs = set(v.all("directory"))
     with _open(v, path, server) as c:
@@ -125,9 +138,9 @@ def _check_success(v: Any, path: Path, tmp_path: Path) -> None:
 
 def _check_failure(v: Any, path: Path, tmp_path: Path) -> None:
     expected = EXPECT[v.one("expect")]
-    seed = bytes.fromhex(v.one("server seed"))
     dest = tmp_path / "out"
-    with pytest.raises(ContainerError) as info, _open(v, path, VectorKeyServer(seed)) as c:
+    server = _server(v)
+    with pytest.raises(ContainerError) as info, _open(v, path, server) as c:
         c.verify()
         _read_all_entries(c)
         c.extract(dest)
@@ -138,11 +151,24 @@ def _check_failure(v: Any, path: Path, tmp_path: Path) -> None:
     if expected is PayloadError:
         # Extraction without a prior verify() must fail the same way and leave nothing.
         try:
-            with _open(v, path, VectorKeyServer(seed)) as c, pytest.raises(PayloadError):
+            with _open(v, path, _server(v)) as c, pytest.raises(PayloadError):
                 c.extract(dest)
         except PayloadError:
             pass  # the fault was already caught while opening (final or index chunk)
     assert _files_on_disk(tmp_path) == [path], "a failed read left files behind"
+    if set(v.all("spec")) <= STEP_1_RULES:
+        # spec §reading step 1: refused before the key server is asked (no attempt spent).
+        assert server.server.calls == 0, f"{v.name}: the key server was asked"
+
+
+# The rules spec §reading step 1 checks, before any network request.
+STEP_1_RULES = {
+    *(f"[F-{r}]" for r in ("MAGIC", "PREFIX", "VERSION", "HLEN-RANGE", "HLEN-FILE", "SUITE")),
+    *(f"[F-{r}]" for r in ("CHUNK-LOG2", "SLOT-COUNT", "SLOT-LENGTH", "URL", "PUBKEY")),
+    *(f"[F-{r}]" for r in ("ARGON2", "EXT-COUNT", "EXT-FLAGS", "EXT-DUPLICATE", "HLEN-MATCH")),
+    *(f"[F-{r}]" for r in ("EXT-CRITICAL", "NO-SLOT", "PAYLOAD-EMPTY", "CHUNK-SHORT")),
+    "[F-PASSWORD-LENGTH]",
+}
 
 
 def test_vector(vector: Any, tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ canonical medium id, filled from the existing containers), ``containers.suspend_
 the two indexes the sliding-window counts use. Existing suspensions get the cause their
 reason shows (the budget's fixed reason, a loss report's deadline, else an official).
 
-Revision ID: 0003_incident
-Revises: 0002_console_sessions
+Revision ID: 0004_incident
+Revises: 0003_transparency_log
 Create Date: 2026-12-04
 """
 
@@ -22,8 +22,8 @@ from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.media import canonical_medium
 from keyserver.store.models import UTCDateTime
 
-revision = "0003_incident"
-down_revision = "0002_console_sessions"
+revision = "0004_incident"
+down_revision = "0003_transparency_log"
 branch_labels = None
 depends_on = None
 

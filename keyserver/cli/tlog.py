@@ -1,0 +1,76 @@
+"""``keyserver log-key`` and ``keyserver checkpoint``: the transparency log on a data directory.
+
+spec §transparency. Both are local: the log key lives beside the master key on the
+key-server host. Officials and auditors elsewhere use ``POST /v1/tlog/checkpoint``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from keyserver.cli.config import load_settings
+from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.local import _guard, default_actor_name, open_service
+from keyserver.domain.logkey import create_log_key, default_origin, load_log_key
+
+if TYPE_CHECKING:
+    from keyserver.cli.context import Context
+
+
+def _local_only(ctx: Context) -> None:
+    if ctx.resolved.server_from_flag:
+        raise CliError(
+            f"`{ctx.args.command}` works only on a data directory, not over --server",
+            hint="run it on the key-server host with --data-dir DIR",
+            exit_code=EXIT_USAGE,
+        )
+
+
+def cmd_log_key(ctx: Context) -> int:
+    """``keyserver log-key [--create [--origin NAME]]``: show (or create) the log's key."""
+    _local_only(ctx)
+    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    path = settings.log_key_file
+    if path is None:
+        raise CliError(
+            "no log key file is configured",
+            hint="pass --data-dir DIR or --log-key-file FILE",
+            exit_code=EXIT_CONFIG,
+        )
+    key = _guard(lambda: load_log_key(settings))
+    if key is None:
+        if not ctx.args.create:
+            raise CliError(
+                f"there is no log key at {path}",
+                hint="create one with `keyserver log-key --create`, then restart the server",
+                exit_code=EXIT_CONFIG,
+            )
+        origin = ctx.args.origin or default_origin(settings)
+        key = _guard(lambda: create_log_key(path, origin))
+        ctx.out.note(f"created the log key {path} (mode 0600)")
+    elif ctx.args.create:
+        ctx.out.note(f"{path} exists already; it is kept")
+    vkey = key.verifier().encode()
+    if ctx.out.as_json:
+        ctx.out.json({"origin": key.name, "log_key": vkey, "file": str(path)})
+    else:
+        # The public key only: give it to witnesses and publish it (spec §transparency).
+        ctx.out.text(vkey)
+    return EXIT_OK
+
+
+def cmd_checkpoint(ctx: Context) -> int:
+    """``keyserver checkpoint``: hash new audit entries and sign a checkpoint now."""
+    _local_only(ctx)
+    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    service = open_service(settings)
+    try:
+        actor = _guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
+        doc = _guard(lambda: service.checkpoint(actor))
+    finally:
+        service.close()
+    if ctx.out.as_json:
+        ctx.out.json(doc)
+    else:
+        ctx.out.text(str(doc["checkpoint"]).rstrip("\n"))
+    return EXIT_OK

@@ -1,0 +1,151 @@
+"""``keyserver verify-report FILE --log-key KEY [--witness-key KEY ...]``: offline check.
+
+spec §transparency "Reports". Needs no server, no token, no data directory: the report
+carries the checkpoint, its cosignatures and the inclusion proofs; the keys come from the
+city's publication (``/.well-known/rwc-log-key``) and from the witnesses themselves. With
+``--server URL`` it also asks the log whether it still extends the report's checkpoint,
+which shows a history rewritten after the report was issued.
+
+Each failure has its own message (English, then Japanese) and exit code 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
+from keyserver.cli.remote import check_server_url
+from keyserver.domain.transparency import TlogFormatError, TransparencyError
+from keyserver.domain.transparency.note import COSIGNATURE_V1, ED25519, VerifierKey, parse_note
+from keyserver.domain.transparency.report import (
+    NotEnoughCosignaturesError,
+    ReportTamperedError,
+    ReportWrongKeyError,
+    VerifiedReport,
+    check_extends,
+    verify_report,
+)
+from keyserver.domain.transparency.witness import check_signed
+
+if TYPE_CHECKING:
+    from keyserver.cli.context import Context
+
+# What each failure means for the person holding the report (English / Japanese).
+MESSAGES: dict[type[TransparencyError], tuple[str, str]] = {
+    ReportTamperedError: (
+        "TAMPERED: this report does not match what the log signed",
+        "改ざん: この報告書は透明性ログが署名した内容と一致しません",
+    ),
+    ReportWrongKeyError: (
+        "WRONG KEY: this report is not signed by the log key you gave",
+        "鍵の不一致: この報告書は指定された透明性ログの鍵で署名されていません",
+    ),
+    NotEnoughCosignaturesError: (
+        "NOT ENOUGH WITNESSES: too few independent witnesses confirmed this log state",
+        "証人不足: このログの状態を確認した独立した証人の連署が足りません",
+    ),
+    TlogFormatError: (
+        "NOT A REPORT: the file is not an rwc signed report",
+        "形式エラー: このファイルは rwc の署名付き報告書ではありません",
+    ),
+}
+
+
+def add_parser(add: Any) -> None:
+    """Register ``verify-report`` on the main parser (``add(name, help)``)."""
+    p = add("verify-report", "verify a signed report offline (no server needed)")
+    p.add_argument("file", help="the report (JSON)")
+    p.add_argument("--log-key", required=True, help="the log's public key (vkey)")
+    p.add_argument(
+        "--witness-key", action="append", default=[], help="a witness's public key (repeat)"
+    )
+    p.add_argument(
+        "--min-cosignatures",
+        type=int,
+        help="witnesses that must have cosigned (default: every --witness-key)",
+    )
+    p.add_argument("--check-server", metavar="URL", help="also check the log still extends it")
+
+
+def _key(text: str, key_type: int, flag: str) -> VerifierKey:
+    try:
+        key = VerifierKey.parse(text)
+    except TransparencyError as exc:
+        raise CliError(f"{flag}: {exc}", exit_code=EXIT_USAGE) from exc
+    if key.key_type != key_type:
+        kind = "a log key (type 0x01)" if key_type == ED25519 else "a witness key (type 0x04)"
+        raise CliError(f"{flag}: {key.name} is not {kind}", exit_code=EXIT_USAGE)
+    return key
+
+
+def _check_server(url: str, log_key: VerifierKey, report: VerifiedReport) -> int:
+    base = check_server_url(url)
+    try:
+        resp = requests.get(base + "/v1/tlog/checkpoint", timeout=30, allow_redirects=False)
+        resp.raise_for_status()
+        newer = check_signed(log_key, parse_note(resp.content))
+        params = {"old": report.checkpoint.size, "new": newer.size}
+        proof: list[bytes] = []
+        if 0 < report.checkpoint.size < newer.size:
+            doc = requests.get(
+                base + "/v1/tlog/proof/consistency", params=params, timeout=30
+            ).json()
+            proof = [bytes.fromhex(h) for h in doc["proof"]]
+    except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
+        raise CliError(
+            f"cannot get the log's current checkpoint from {base} ({type(exc).__name__})",
+            exit_code=EXIT_UNAVAILABLE,
+        ) from exc
+    check_extends(report.checkpoint, newer, proof)
+    return newer.size
+
+
+def cmd_verify_report(ctx: Context) -> int:
+    """Verify one report; print what it proves, or exactly why it fails."""
+    args = ctx.args
+    log_key = _key(args.log_key, ED25519, "--log-key")
+    witnesses = [_key(k, COSIGNATURE_V1, "--witness-key") for k in args.witness_key]
+    need = len(witnesses) if args.min_cosignatures is None else args.min_cosignatures
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}", exit_code=EXIT_USAGE) from exc
+    try:
+        report = verify_report(data, log_key, witnesses, need)
+        now = _check_server(args.check_server, log_key, report) if args.check_server else None
+    except TransparencyError as exc:
+        en, ja = next(
+            (m for cls, m in MESSAGES.items() if isinstance(exc, cls)), MESSAGES[TlogFormatError]
+        )
+        ctx.out.error(f"{en}: {exc}", hint=ja)
+        return EXIT_FAILURE
+    doc = {
+        "ok": True,
+        "kind": report.kind,
+        "issued_at": report.issued_at,
+        "checkpoint_size": report.checkpoint.size,
+        "cosigned_by": list(report.cosigned_by),
+        "entries_proven": len(report.entries),
+        "log_still_extends_it_at": now,
+        "statement": report.statement,
+    }
+    if ctx.out.as_json:
+        ctx.out.json(doc)
+        return EXIT_OK
+    ctx.out.text(f"OK: {report.kind} issued {report.issued_at} / 検証成功")
+    ctx.out.text(
+        f"  the log ({log_key.name}) signed its first {report.checkpoint.size} entries; "
+        f"cosigned by: {', '.join(report.cosigned_by) or 'no witness'}"
+    )
+    ctx.out.text(f"  {len(report.entries)} audit entries proven to be in that log")
+    if not witnesses:
+        ctx.out.note(
+            "no --witness-key given: this shows only what the log's operator signed "
+            "/ 証人の鍵が指定されていないため、運用者の署名のみを確認しました"
+        )
+    if now is not None:
+        ctx.out.text(f"  the log still extends it today ({now} entries) / 現在のログと整合")
+    return EXIT_OK

@@ -1,0 +1,220 @@
+"""The transparency log's operations (spec §transparency): checkpoints, proofs, cosignatures."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from keyserver.domain import logkey
+from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
+from keyserver.domain.errors import InvalidRequestError, NotAllowedError, NotFoundError
+from keyserver.domain.lifecycle import Actor
+from keyserver.domain.transparency import TransparencyError, UnknownKeyError, merkle
+from keyserver.domain.transparency.checkpoint import Checkpoint
+from keyserver.domain.transparency.cosignature import verify_cosignature
+from keyserver.domain.transparency.note import SignerKey, VerifierKey, parse_note
+from keyserver.domain.validation import fmt_time
+from keyserver.store import tlog
+from keyserver.store.ledger import Ledger
+
+log = logging.getLogger("keyserver")
+
+NO_LOG = (
+    "this key server keeps no transparency log (no log key): "
+    "create one with `keyserver log-key create` and restart"
+)
+MAX_PROOF_SIZE_ARG = (1 << 31) - 1
+
+
+class TransparencyOps:
+    """Checkpoints, proofs and cosignatures over the audit log."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+        self._keyring = ledger.keyring
+
+    @functools.cached_property
+    def log_key(self) -> SignerKey | None:
+        """The log's signing key, or None (ConfigError for an unsafe or malformed file)."""
+        return logkey.load_log_key(self._settings)
+
+    @functools.cached_property
+    def witnesses(self) -> list[VerifierKey]:
+        """The witnesses whose cosignatures this server accepts."""
+        return logkey.witness_keys(self._settings)
+
+    def signing_key(self) -> SignerKey:
+        """The log key, or not-found when this server keeps no log."""
+        key = self.log_key
+        if key is None:
+            raise NotFoundError(NO_LOG)
+        return key
+
+    def log_info(self) -> dict[str, Any]:
+        """The log's public identity: origin, public key, witnesses (no authentication)."""
+        key = self.signing_key()
+        return {
+            "origin": key.name,
+            "log_key": key.verifier().encode(),
+            "witness_keys": [w.encode() for w in self.witnesses],
+            "min_cosignatures": logkey.min_cosignatures(self._settings),
+        }
+
+    def checkpoint(
+        self, actor: Actor | None = None, *, ctx: RequestContext = LOCAL
+    ) -> dict[str, Any]:
+        """Hash every new audit entry into the tree and sign a checkpoint if it grew.
+
+        ``actor`` None is the background checkpointer; an actor needs official or auditor
+        (on-demand: e.g. right before issuing a report).
+        """
+        if actor is not None:
+            self._ledger.require(
+                actor, OVERSIGHT, "make checkpoints", action="tlog.checkpoint", ctx=ctx
+            )
+        key = self.signing_key()
+        caught_up = False
+        while not caught_up:  # several short transactions after a long pause
+            with self._ledger.tx() as session:
+                frontier, caught_up = tlog.extend(session, self._keyring.audit_key)
+                if caught_up:
+                    tlog.sign(session, key, frontier, self._ledger.now())
+        with self._ledger.reads() as session:
+            return _checkpoint_doc(tlog.load_checkpoint(session))
+
+    def latest_checkpoint(self, min_cosignatures: int = 0) -> str:
+        """The newest checkpoint note (with every stored cosignature)."""
+        self.signing_key()
+        with self._ledger.reads() as session:
+            found = tlog.newest_cosigned(session, min_cosignatures)
+            if found is None:
+                raise NotFoundError(
+                    "no checkpoint has that many cosignatures yet"
+                    if min_cosignatures
+                    else "no checkpoint yet"
+                )
+            return found.text
+
+    def checkpoint_at(self, size: int) -> str:
+        """The checkpoint note of tree size ``size``."""
+        self.signing_key()
+        if not 0 <= size <= MAX_PROOF_SIZE_ARG:
+            raise InvalidRequestError("the tree size must be between 0 and 2^31 - 1")
+        with self._ledger.reads() as session:
+            return tlog.load_checkpoint(session, size).text
+
+    def consistency_proof(self, old_size: int, new_size: int) -> dict[str, Any]:
+        """RFC 9162 consistency proof between two checkpointed sizes (no authentication).
+
+        Public: it holds interior hashes only, no entry content, and witnesses need it.
+        """
+        self.signing_key()
+        if not 0 <= old_size <= new_size <= MAX_PROOF_SIZE_ARG:
+            raise InvalidRequestError("need 0 <= old <= new")
+        with self._ledger.reads() as session:
+            # Only sizes the log has signed: proofs to unsigned sizes would be unverifiable.
+            new_cp = tlog.load_checkpoint(session, new_size)
+            if old_size:
+                tlog.load_checkpoint(session, old_size)
+            proof = merkle.consistency_proof(tlog.NodeReader(session), old_size, new_cp.size)
+        return {"old_size": old_size, "new_size": new_size, "proof": [p.hex() for p in proof]}
+
+    def inclusion_proof(
+        self, actor: Actor, seq: int, size: int | None = None, *, ctx: RequestContext = LOCAL
+    ) -> dict[str, Any]:
+        """Inclusion proof of audit entry ``seq`` in the checkpoint of ``size`` (default newest).
+
+        Officials and auditors may ask for any entry; any other principal only for entries
+        it is the actor of (a reader, its own releases): the entry itself is returned.
+        """
+        self.signing_key()
+        if not 1 <= seq <= MAX_PROOF_SIZE_ARG or (
+            size is not None and not 1 <= size <= MAX_PROOF_SIZE_ARG
+        ):
+            raise InvalidRequestError("seq and size must be between 1 and 2^31 - 1")
+        with self._ledger.reads() as session:
+            entry = tlog.entry_by_seq(session, seq)
+            own = entry.actor == actor.name and not actor.local
+            if not (actor.has_any(OVERSIGHT) or own):
+                error = NotAllowedError("inclusion proofs of entries of other principals")
+                raise self._ledger.refuse(actor, "tlog.proof", None, ctx, error)
+            cp = tlog.load_checkpoint(session, size)
+            if cp.size < seq:
+                raise NotFoundError(
+                    f"entry {seq} is not covered by checkpoint {cp.size} yet; "
+                    "ask again after the next checkpoint"
+                )
+            nodes = tlog.NodeReader(session)
+            proof = merkle.inclusion_proof(nodes, seq - 1, cp.size)
+            leaf = tlog.leaf_data(entry)
+        return {
+            "seq": seq,
+            "leaf_index": seq - 1,
+            "tree_size": cp.size,
+            "entry": leaf.decode("utf-8"),
+            "leaf_hash": merkle.leaf_hash(leaf).hex(),
+            "proof": [p.hex() for p in proof],
+            "checkpoint": cp.text,
+        }
+
+    def add_cosignature(self, note_text: str) -> dict[str, Any]:
+        """Accept a witness's cosignature(s) on one of this log's checkpoints.
+
+        No authentication: what is stored is only what verifies under a configured
+        witness key, over a checkpoint this log signed.
+        """
+        key = self.signing_key()
+        try:
+            note = parse_note(note_text.encode("utf-8"))
+            cp = Checkpoint.parse(note.text)
+        except TransparencyError as exc:
+            raise InvalidRequestError(f"not a checkpoint note: {exc}") from None
+        if cp.origin != key.name:
+            raise InvalidRequestError("the checkpoint is not of this log (origin differs)")
+        # Everything is checked in a read transaction first: an anonymous client posting
+        # junk must never take the writers' lock (on SQLite, the key releases' lock).
+        with self._ledger.reads() as session:
+            stored = tlog.load_checkpoint(session, cp.size)
+        if stored.note.text != note.text:
+            raise InvalidRequestError("this log never signed that checkpoint")
+        have = {(s.name, s.key_id) for s in stored.note.signatures}
+        fresh = []
+        for witness in self.witnesses:
+            try:
+                timestamp = verify_cosignature(witness, note)
+            except UnknownKeyError:
+                continue
+            except TransparencyError as exc:
+                raise InvalidRequestError(f"cosignature of {witness.name}: {exc}") from None
+            if (witness.name, witness.key_id) not in have:
+                fresh.append((witness, timestamp, witness.find(note).line().rstrip("\n")))
+        if not fresh and not have & {(w.name, w.key_id) for w in self.witnesses} & {
+            (s.name, s.key_id) for s in note.signatures
+        }:
+            raise InvalidRequestError("the note carries no cosignature of a configured witness")
+        accepted: list[str] = []
+        if fresh:
+            with self._ledger.tx() as session:
+                for witness, timestamp, line in fresh:
+                    if tlog.store_cosignature(
+                        session,
+                        cp.size,
+                        witness.name,
+                        witness.key_id,
+                        timestamp,
+                        line,
+                        self._ledger.now(),
+                    ):
+                        accepted.append(witness.name)
+        return {"size": cp.size, "accepted": accepted}
+
+
+def _checkpoint_doc(cp: tlog.StoredCheckpoint) -> dict[str, Any]:
+    return {
+        "size": cp.size,
+        "root_hash": cp.root.hex(),
+        "created_at": fmt_time(cp.created_at),
+        "checkpoint": cp.text,
+    }

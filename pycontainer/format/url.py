@@ -1,0 +1,147 @@
+"""The key-server URL grammar of a slot (spec [F-URL]), exactly and without a URL library.
+
+General URL parsers (urllib, WHATWG) accept and repair far more than the spec allows, and
+two of them disagree on inputs such as ``http://0x7f.0.0.1/`` or ``https://a%2eb/``. The
+spec therefore fixes one small grammar (format.md §slot-server-oprf) and this module is it:
+ASCII only, ``scheme "://" host [":" port] path``, no userinfo, query or fragment. The client
+(pycontainer/client/server_url.py) and the header codec both use it, so one policy decides.
+
+I/O-free; raises :class:`UrlError` with a reason in words.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from pycontainer.format import primitives as p
+
+_SCHEME = re.compile(r"(?i:https?)://")
+# RFC 3986 pchar: unreserved / pct-encoded / sub-delims / ":" / "@".
+_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
+_DEC_OCTET = re.compile(r"0|[1-9][0-9]{0,2}")
+_IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+_DNS_NAME_MAX = 253
+
+
+class UrlError(ValueError):
+    """The URL breaks the slot URL grammar; ``str()`` says which part."""
+
+
+@dataclass(frozen=True)
+class ServerUrl:
+    """A URL that passed the grammar.
+
+    Attributes:
+        scheme: ``https`` or ``http`` (lower case).
+        host: The host, lower case; an IPv6 literal without its brackets.
+        port: The port, or None when absent.
+        path: The path (possibly empty), as written.
+        loopback: True when the host is a loopback host (spec [F-URL]).
+    """
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    loopback: bool
+
+    def base(self) -> str:
+        """The normal form: lower-case scheme and host, the path without one trailing '/'.
+
+        spec §slot-server-oprf: an endpoint URL is this base followed by the endpoint path.
+        """
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port is not None else ""
+        path = self.path[:-1] if self.path.endswith("/") else self.path
+        return f"{self.scheme}://{host}{port}{path}"
+
+
+def _ipv4(host: str) -> ipaddress.IPv4Address | None:
+    parts = host.split(".")
+    if len(parts) != 4 or not all(_DEC_OCTET.fullmatch(x) for x in parts):
+        return None
+    if any(int(x) > 255 for x in parts):
+        return None
+    return ipaddress.IPv4Address(host)
+
+
+def _host(authority_host: str) -> tuple[str, bool]:
+    """Check a host; return (lower-case host without brackets, loopback)."""
+    if authority_host.startswith("["):
+        if not authority_host.endswith("]"):
+            raise UrlError("an IPv6 literal is not closed with ']'")
+        text = authority_host[1:-1]
+        # No zone id ("%25eth0") and no IPvFuture: only the RFC 4291 §2.2 text forms.
+        if not _IPV6_CHARS.fullmatch(text):
+            raise UrlError("the IPv6 literal has characters outside RFC 4291 text form")
+        try:
+            addr6 = ipaddress.IPv6Address(text)
+        except ValueError:
+            raise UrlError("the IPv6 literal is not a valid address") from None
+        # Only ::1 itself, in any spelling; the IPv4-mapped ::ffff:127.0.0.1 is not loopback.
+        return text.lower(), addr6 == ipaddress.IPv6Address("::1")
+    if not authority_host:
+        raise UrlError("the host is empty")
+    addr4 = _ipv4(authority_host)
+    if addr4 is not None:
+        return authority_host, addr4 in ipaddress.IPv4Network("127.0.0.0/8")
+    labels = authority_host.split(".")
+    # A trailing dot ("localhost.") gives an empty last label: refused, one spelling only.
+    if len(authority_host) > _DNS_NAME_MAX or not all(_LABEL.fullmatch(x) for x in labels):
+        raise UrlError("the host is not a DNS name, an IPv4 address or a bracketed IPv6 address")
+    # "127.1", "0x7f.0.0.1", "1.2.3.256": WHATWG parsers read these as IPv4 numbers and
+    # others as names; the spec refuses a name whose last label looks like a number.
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        raise UrlError("the host looks like a number but is not a dotted-quad IPv4 address")
+    host = authority_host.lower()
+    return host, host == "localhost"
+
+
+def parse_server_url(url: str) -> ServerUrl:
+    """Parse a key-server URL by the grammar of spec [F-URL].
+
+    Raises:
+        UrlError: It breaks the grammar (the message says where).
+    """
+    try:
+        raw = url.encode("ascii")
+    except UnicodeEncodeError:
+        # spec [F-URL]: ASCII only; so C1 controls and non-ASCII white space are refused too.
+        raise UrlError("the URL contains a non-ASCII character") from None
+    if not p.URL_MIN <= len(raw) <= p.URL_MAX:
+        raise UrlError("the URL is empty or longer than 2048 bytes")
+    if any(b < 0x21 or b == 0x7F for b in raw):
+        raise UrlError("the URL contains a space or a control character")
+    m = _SCHEME.match(url)
+    if m is None:
+        raise UrlError("the URL does not start with https:// or http://")
+    scheme = url[: m.end() - 3].lower()
+    rest = url[m.end() :]
+    if "?" in rest or "#" in rest:
+        raise UrlError("the URL has a query or a fragment")
+    slash = rest.find("/")
+    authority, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
+    if "@" in authority:
+        # Credentials never belong in a header that travels on a USB stick.
+        raise UrlError("the URL contains credentials (userinfo)")
+    port: int | None = None
+    host_part = authority
+    colon = authority.rfind(":")
+    if colon >= 0 and "]" not in authority[colon:]:
+        host_part, port_text = authority[:colon], authority[colon + 1 :]
+        # No empty port, no leading zeros, no port 0: one spelling per port.
+        if not _PORT.fullmatch(port_text) or int(port_text) > 65535:
+            raise UrlError("the port is not a number from 1 to 65535 without leading zeros")
+        port = int(port_text)
+    host, loopback = _host(host_part)
+    if not _PATH.fullmatch(path):
+        raise UrlError("the path has a character outside RFC 3986 or a bad percent escape")
+    # spec [F-URL]: plain http only towards this machine (tests, local demo).
+    if scheme == "http" and not loopback:
+        raise UrlError("http:// is allowed only for a loopback host")
+    return ServerUrl(scheme, host, port, path, loopback)
