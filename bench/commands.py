@@ -206,6 +206,7 @@ class _Tools:
 
     def rwc_seal(self, src: Path, out: Path) -> ProcResult:
         argv = [self.rwc, "seal", "-q", str(src), "-o", str(out), "--force", "--label", "bench"]
+        argv += ["--medium", "BENCH-1"]  # rwc seal requires a medium (protocol §media)
         argv += ["--reader", READER, "--password-file", str(self.password_file)]
         return run_measured(argv, env=self.writer_env)
 

@@ -56,11 +56,16 @@ class Evaluation:
         proof: 64-byte DLEQ proof (c || s).
         challenge: The server's receipt challenge (the reader answers it with
             ``receipt_mac``), or None if the server asked for no receipt.
+        attempts_remaining: Unconfirmed evaluations left before the server suspends the
+            container or refuses the reader (protocol §receipt), or None if not told.
+        password_required: Whether the writer sealed with a password, or None if not told.
     """
 
     evaluated_element: bytes
     proof: bytes
     challenge: bytes | None = None
+    attempts_remaining: int | None = None
+    password_required: bool | None = None
 
 
 class KeyServer(Protocol):

@@ -46,9 +46,16 @@ class Backend(Protocol):
         ...
 
     def act(
-        self, action: Action, scope: Scope, target: str, reason: str, public_reason: str | None
+        self,
+        action: Action,
+        scope: Scope,
+        target: str,
+        reason: str,
+        public_reason: str | None,
+        *,
+        cause: str | None = None,
     ) -> Json:
-        """Suspend, restore or destroy by container, medium or issuer."""
+        """Suspend, restore (``cause``: which suspensions to lift) or destroy."""
         ...
 
     def report_loss(
@@ -59,8 +66,17 @@ class Backend(Protocol):
         *,
         now: bool,
         waiting_period_seconds: int | None,
+        lost_at: str | None = None,
     ) -> Json:
         """Report a medium lost (POST /v1/media/{medium}/loss-report)."""
+        ...
+
+    def media_list(self, after: str | None, limit: int) -> Json:
+        """List media with their container counts (GET /v1/media)."""
+        ...
+
+    def medium_info(self, medium: str) -> Json:
+        """One medium with its container counts (GET /v1/media/{medium})."""
         ...
 
     def status(self, container_id: str) -> Json:
@@ -71,7 +87,7 @@ class Backend(Protocol):
         """Search containers (GET /v1/containers); returns ``{items, next}``."""
         ...
 
-    def medium_report(self, medium: str) -> Json:
+    def medium_report(self, medium: str, *, since: str | None = None) -> Json:
         """Return the loss report of a medium (GET /v1/media/{medium}/report)."""
         ...
 

@@ -37,6 +37,7 @@ from keyserver.cli.errors import (
     CliError,
     exit_code_for_slug,
 )
+from keyserver.cli.messages import suggestion_hint
 from keyserver.domain.durations import format_duration
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.keys import SealedDataError
@@ -72,7 +73,10 @@ def _guard(fn: Callable[[], T]) -> T:
     except KeyServerError as exc:
         hint = None
         contact = exc.extensions.get("contact")
-        if isinstance(contact, str) and contact:
+        suggestions = exc.extensions.get("suggestions")
+        if isinstance(suggestions, list) and suggestions:
+            hint = suggestion_hint([str(n) for n in suggestions])
+        elif isinstance(contact, str) and contact:
             hint = f"contact: {contact}"
         raise CliError(
             f"{exc.detail} ({exc.slug})", hint=hint, exit_code=exit_code_for_slug(exc.slug)
@@ -228,14 +232,29 @@ class LocalBackend:
         return _guard(lambda: self._service.revoke_token(self._actor, token_id))
 
     def act(
-        self, action: Action, scope: Scope, target: str, reason: str, public_reason: str | None
+        self,
+        action: Action,
+        scope: Scope,
+        target: str,
+        reason: str,
+        public_reason: str | None,
+        *,
+        cause: str | None = None,
     ) -> Json:
         """Suspend, restore or destroy."""
         return _guard(
             lambda: self._service.change_state(
-                self._actor, action, scope, target, reason, public_reason
+                self._actor, action, scope, target, reason, public_reason, cause=cause
             )
         )
+
+    def media_list(self, after: str | None, limit: int) -> Json:
+        """List media."""
+        return _guard(lambda: self._service.media_list(self._actor, after=after, limit=limit))
+
+    def medium_info(self, medium: str) -> Json:
+        """One medium."""
+        return _guard(lambda: self._service.medium_info(self._actor, medium))
 
     def report_loss(
         self,
@@ -245,12 +264,18 @@ class LocalBackend:
         *,
         now: bool,
         waiting_period_seconds: int | None,
+        lost_at: str | None = None,
     ) -> Json:
         """Report a medium lost."""
         wait = None if waiting_period_seconds is None else timedelta(seconds=waiting_period_seconds)
-        return _guard(
-            lambda: self._service.report_loss(self._actor, medium, reason, public_reason, now, wait)
-        )
+
+        def call() -> Json:
+            lost = parse_time(lost_at, "lost_at") if lost_at else None
+            return self._service.report_loss(
+                self._actor, medium, reason, public_reason, now, wait, lost_at=lost
+            )
+
+        return _guard(call)
 
     def status(self, container_id: str) -> Json:
         """A container's status."""
@@ -270,9 +295,14 @@ class LocalBackend:
             )
         )
 
-    def medium_report(self, medium: str) -> Json:
+    def medium_report(self, medium: str, *, since: str | None = None) -> Json:
         """The medium report."""
-        return _guard(lambda: self._service.medium_report(self._actor, medium))
+
+        def call() -> Json:
+            at = parse_time(since, "since") if since else None
+            return self._service.medium_report(self._actor, medium, at)
+
+        return _guard(call)
 
     def signed_report(self, kind: str, medium: str) -> Json:
         """A signed report, made and signed here with the log key."""

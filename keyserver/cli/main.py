@@ -32,15 +32,17 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
+from keyserver.cli import incident
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
-from keyserver.cli.backend import Action, Backend, Scope
+from keyserver.cli.backend import Backend
 from keyserver.cli.config import (
     SETTING_FLAGS,
+    Resolved,
     load_settings,
     parse_duration,
     resolve,
@@ -55,8 +57,11 @@ from keyserver.cli.errors import (
     CliError,
     exit_codes_epilog,
 )
+from keyserver.cli.messages import language
 from keyserver.cli.output import PROG, Output
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.lifecycle import RESTORE_CAUSES
+from keyserver.domain.settings import ConfigError, display_zone
 from keyserver.domain.validation import parse_head
 
 SETTINGS_NOTE = (
@@ -78,7 +83,6 @@ LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep", "log-key", "checkpoi
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
-REPORT_COLUMNS = ("seq", "at", "actor", "action", "outcome", "reason", "remote")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
 
 
@@ -291,10 +295,36 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("suspend", "restore", "destroy"):
         p = add(action, f"{action} a container, every container of a medium or of an issuer")
         _target(p)
+        if action == "restore":
+            p.add_argument(
+                "--cause",
+                choices=sorted(RESTORE_CAUSES),
+                help="which suspensions to lift (default: loss-report for --medium/--issuer, "
+                "any for one container); the others stay and are listed",
+            )
         _settings_flags(p)
+
+    media = add("media", "list media (the unit of loss reports) and their containers")
+    media_sub = media.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    media_sub.required = True
+    p = media_sub.add_parser("list", help="media with their container counts per state")
+    _common(p)
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--after", metavar="MEDIUM", help="continue after this medium")
+    _settings_flags(p)
+    p = media_sub.add_parser("show", help="one medium with its container counts")
+    _common(p)
+    p.add_argument("medium")
+    _settings_flags(p)
 
     p = add("report-loss", "report a medium lost: suspend now, destroy after a waiting period")
     p.add_argument("--medium", required=True, help="the lost medium's identifier")
+    p.add_argument(
+        "--lost-at",
+        metavar="TIME",
+        help="when the medium was lost, with its offset (e.g. 2022-06-21T18:30+09:00; "
+        "default: now); the medium report's window starts here",
+    )
     p.add_argument("--now", action="store_true", help="destroy at once (asks to confirm)")
     p.add_argument("--reason", required=True, help="internal reason (audit, officials)")
     p.add_argument("--public-reason", help="reason shown to refused readers")
@@ -312,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
     p.add_argument("--after", metavar="CONTAINER", help="continue after this container id")
     _settings_flags(p)
-    p = add("report", "was a medium opened after its loss? (evaluations per container)")
+    p = add("report", "was a medium opened after its loss? (opened / possibly / not opened)")
     p.add_argument("--medium", required=True, help="the medium's identifier")
+    p.add_argument("--since", metavar="TIME", help="window start (default: the time of loss)")
     p.add_argument(
         "--signed",
         choices=("medium-report", "destruction-certificate"),
@@ -494,59 +525,6 @@ def cmd_token(ctx: Context) -> int:
     return _with_backend(ctx, run)
 
 
-def cmd_act(ctx: Context) -> int:
-    """``suspend|restore|destroy (CONTAINER | --medium M | --issuer P)``."""
-    a = ctx.args
-    action: Action = a.command
-    scope: Scope
-    if a.medium is not None:
-        scope, target = "medium", a.medium
-    elif a.issuer is not None:
-        scope, target = "issuer", a.issuer
-    else:
-        scope, target = "container", a.container
-    if action == "destroy":
-        ctx.confirm(f"Destroy the key(s) of {scope} {target!r}? This cannot be undone.")
-
-    def run(b: Backend) -> int:
-        result = b.act(action, scope, target, a.reason, a.public_reason)
-        if ctx.out.as_json:
-            ctx.out.json(result)
-        else:
-            ctx.out.text(f"{action}: {result.get('affected', 0)} container(s) changed")
-            for cid in result.get("container_ids", []):
-                ctx.out.text(f"  {cid}")
-        return EXIT_OK
-
-    return _with_backend(ctx, run)
-
-
-def cmd_report_loss(ctx: Context) -> int:
-    """``report-loss --medium M [--now] --reason TEXT [--waiting-period D]``."""
-    a = ctx.args
-    if a.now and a.waiting_period:
-        raise CliError("--now and --waiting-period exclude each other", exit_code=EXIT_USAGE)
-    waiting = (
-        int(parse_duration(a.waiting_period, flag="--waiting-period").total_seconds())
-        if a.waiting_period
-        else None
-    )
-    if a.now:
-        ctx.confirm(f"Destroy every key of medium {a.medium!r} now? This cannot be undone.")
-
-    def run(b: Backend) -> int:
-        result = b.report_loss(
-            a.medium, a.reason, a.public_reason, now=a.now, waiting_period_seconds=waiting
-        )
-        if ctx.out.as_json:
-            ctx.out.json(result)
-        else:
-            ctx.out.record(result, title=f"loss report for {a.medium}")
-        return EXIT_OK
-
-    return _with_backend(ctx, run)
-
-
 def cmd_status(ctx: Context) -> int:
     """``status CONTAINER``."""
 
@@ -587,23 +565,13 @@ def cmd_search(ctx: Context) -> int:
 
 
 def cmd_report(ctx: Context) -> int:
-    """``report --medium M``."""
+    """``report --medium M [--since T] [--signed KIND [-o FILE]]``."""
 
     def run(b: Backend) -> int:
         if ctx.args.signed:
             return _signed_report(ctx, b)
-        doc = b.medium_report(ctx.args.medium)
-        if ctx.out.as_json:
-            ctx.out.json(doc)
-            return EXIT_OK
-        containers = doc.get("containers", [])
-        if not containers:
-            ctx.out.text(f"medium {ctx.args.medium}: no containers")
-        for container in containers:
-            summary = {k: v for k, v in container.items() if k != "attempts"}
-            ctx.out.record(summary, title=f"medium {ctx.args.medium}")
-            ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title="attempts")
-        return EXIT_OK
+        # The three-way report for people and scripts (keyserver/cli/incident.py).
+        return incident.cmd_report(ctx, b)
 
     return _with_backend(ctx, run)
 
@@ -730,6 +698,22 @@ def cmd_local_only(ctx: Context) -> int:
     return handler(ctx)
 
 
+def _backed(handler: Callable[[Context, Backend], int]) -> Callable[[Context], int]:
+    """A handler that gets the opened backend (keyserver/cli/incident.py)."""
+    return lambda ctx: _with_backend(ctx, lambda b: handler(ctx, b))
+
+
+def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo:
+    """The display zone: --display-timezone > KEYSERVER_DISPLAY_TIMEZONE > TOML > local."""
+    name = getattr(args, "set_display_timezone", None) or resolved.settings_env.get(
+        "KEYSERVER_DISPLAY_TIMEZONE", ""
+    )
+    try:
+        return display_zone(name)
+    except ConfigError as exc:
+        raise CliError(str(exc), exit_code=EXIT_CONFIG) from exc
+
+
 def cmd_tlog(ctx: Context) -> int:
     """``log-key``, ``checkpoint``: the transparency log on the data directory."""
     from keyserver.cli import tlog as cli_tlog  # noqa: PLC0415 - local mode only
@@ -743,10 +727,11 @@ def cmd_tlog(ctx: Context) -> int:
 HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "principal": cmd_principal,
     "token": cmd_token,
-    "suspend": cmd_act,
-    "restore": cmd_act,
-    "destroy": cmd_act,
-    "report-loss": cmd_report_loss,
+    "suspend": _backed(incident.cmd_act),
+    "restore": _backed(incident.cmd_act),
+    "destroy": _backed(incident.cmd_act),
+    "report-loss": _backed(incident.cmd_report_loss),
+    "media": _backed(incident.cmd_media),
     "status": cmd_status,
     "search": cmd_search,
     "report": cmd_report,
@@ -840,7 +825,15 @@ def _main(
             "tls_cert": getattr(args, "tls_cert", None),
             "tls_key": getattr(args, "tls_key", None),
         }
-        ctx = Context(args, out, resolve(flags, env), stdin)
+        resolved = resolve(flags, env)
+        out = Output(
+            stdout,
+            stderr,
+            as_json=bool(getattr(args, "json", False)),
+            zone=_zone(args, resolved),
+            lang=language(env),
+        )
+        ctx = Context(args, out, resolved, stdin)
         return HANDLERS[args.command](ctx)
     except BrokenPipeError:
         # The reader of stdout went away (`keyserver audit export | head`): it has what it

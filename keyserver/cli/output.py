@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -21,6 +22,32 @@ from pycontainer.client.problems import clean_text
 
 PROG = "keyserver"
 _CELL_LIMIT = 2000  # a reason or a label longer than this is cut in tables (not in --json)
+
+# Members holding an RFC 3339 time besides ``at`` and ``*_at`` (spec §endpoints).
+_TIME_KEYS = frozenset({"at", "destroy_after", "not_after", "attempts_since", "window_start"})
+
+
+def is_time_key(key: str) -> bool:
+    """Whether a protocol member named ``key`` holds an RFC 3339 time."""
+    return key in _TIME_KEYS or key.endswith("_at")
+
+
+def local_time(value: str, zone: tzinfo) -> str:
+    """An RFC 3339 time as people read it: in ``zone``, to the second, with the offset.
+
+    ``2026-11-26T09:00:00.000000Z`` in Asia/Tokyo is ``2026-11-26 18:00:00 +09:00``: the
+    offset is always shown, so a time read aloud to the press is never ambiguous. A value
+    that is not a time is returned unchanged.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        return value
+    shown = parsed.astimezone(zone)
+    offset = shown.strftime("%z")
+    return f"{shown:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
 
 
 def _safe(text: str) -> str:
@@ -55,10 +82,22 @@ class Output:
         as_json: Print machine-readable JSON instead of tables.
     """
 
-    def __init__(self, stdout: TextIO, stderr: TextIO, *, as_json: bool) -> None:
+    def __init__(
+        self,
+        stdout: TextIO,
+        stderr: TextIO,
+        *,
+        as_json: bool,
+        zone: tzinfo | None = None,
+        lang: str = "en",
+    ) -> None:
         self.stdout = stdout
         self.stderr = stderr
         self.as_json = as_json
+        # Times for people are shown in this zone (spec §cli: display_timezone); JSON
+        # keeps the protocol's UTC.
+        self.zone = zone
+        self.lang = lang  # of the messages for officials (keyserver/cli/messages.py)
         # Rich decides on colour from the stream; width is fixed when not a TTY so that
         # captured output (tests, pipes) does not wrap at 80 columns unpredictably.
         self._console = Console(
@@ -82,7 +121,7 @@ class Output:
         table.add_column("field", style="bold")
         table.add_column("value")
         for key, item in value.items():
-            table.add_row(Text(_safe(str(key))), _cell(item))
+            table.add_row(Text(_safe(str(key))), self.cell(key, item))
         self._console.print(table)
 
     def rows(
@@ -103,8 +142,14 @@ class Output:
         for column in columns:
             table.add_column(column)
         for item in items:
-            table.add_row(*(_cell(item.get(column)) for column in columns))
+            table.add_row(*(self.cell(column, item.get(column)) for column in columns))
         self._console.print(table)
+
+    def cell(self, key: str, value: Any) -> Text:
+        """Render the member ``key`` for people (times in the display zone)."""
+        if isinstance(value, str) and self.zone is not None and is_time_key(key):
+            return Text(_safe(local_time(value, self.zone)))
+        return _cell(value)
 
     def secret(self, label: str, value: str) -> None:
         """Print a secret shown once (a new token), with a warning for people.

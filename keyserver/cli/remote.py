@@ -21,6 +21,7 @@ from keyserver.cli.errors import (
     CliError,
     exit_code_for_slug,
 )
+from keyserver.cli.messages import suggestion_hint
 from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
@@ -175,6 +176,8 @@ class RemoteBackend:
             hint = "KEYSERVER_TOKEN is missing, wrong, expired or revoked"
         elif slug == "forbidden":
             hint = "this principal lacks the role the command needs (see `keyserver whoami`)"
+        elif isinstance(doc.get("suggestions"), list) and doc["suggestions"]:
+            hint = suggestion_hint([clean_text(str(n)) or "" for n in doc["suggestions"]])
         elif clean_text(doc.get("contact")):
             hint = f"contact: {clean_text(doc.get('contact'))}"
         return CliError(f"{detail} ({slug})", hint=hint, exit_code=exit_code_for_slug(slug))
@@ -233,12 +236,32 @@ class RemoteBackend:
         return dict(self._json("POST", f"/v1/tokens/{_segment(token_id)}/revoke", body={}))
 
     def act(
-        self, action: Action, scope: Scope, target: str, reason: str, public_reason: str | None
+        self,
+        action: Action,
+        scope: Scope,
+        target: str,
+        reason: str,
+        public_reason: str | None,
+        *,
+        cause: str | None = None,
     ) -> Json:
         """POST /v1/{containers|media|issuers}/{target}/{action}."""
         path = f"/v1/{_SCOPE_PATH[scope]}/{_segment(target)}/{action}"
-        body = {"reason": reason, "public_reason": public_reason}
+        body: Json = {"reason": reason, "public_reason": public_reason}
+        if cause is not None:
+            body["cause"] = cause
         return dict(self._json("POST", path, body=body))
+
+    def media_list(self, after: str | None, limit: int) -> Json:
+        """GET /v1/media."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        return dict(self._json("GET", "/v1/media", params=params))
+
+    def medium_info(self, medium: str) -> Json:
+        """GET /v1/media/{medium}."""
+        return dict(self._json("GET", f"/v1/media/{_segment(medium)}"))
 
     def report_loss(
         self,
@@ -248,6 +271,7 @@ class RemoteBackend:
         *,
         now: bool,
         waiting_period_seconds: int | None,
+        lost_at: str | None = None,
     ) -> Json:
         """POST /v1/media/{medium}/loss-report."""
         body = {
@@ -255,6 +279,7 @@ class RemoteBackend:
             "public_reason": public_reason,
             "now": now,
             "waiting_period_seconds": waiting_period_seconds,
+            "lost_at": lost_at,
         }
         path = f"/v1/media/{_segment(medium)}/loss-report"
         return dict(self._json("POST", path, body=body))
@@ -270,9 +295,11 @@ class RemoteBackend:
             params["after"] = after
         return dict(self._json("GET", "/v1/containers", params=params))
 
-    def medium_report(self, medium: str) -> Json:
+    def medium_report(self, medium: str, *, since: str | None = None) -> Json:
         """GET /v1/media/{medium}/report."""
-        return dict(self._json("GET", f"/v1/media/{_segment(medium)}/report"))
+        params = {"since": since} if since else None
+        path = f"/v1/media/{_segment(medium)}/report"
+        return dict(self._json("GET", path, params=params))
 
     def signed_report(self, kind: str, medium: str) -> Json:
         """GET /v1/media/{medium}/report/signed or .../destruction-certificate."""

@@ -168,6 +168,18 @@ class SuspendedError(KeyServerError):
     title = "Container suspended"
 
 
+class AttemptsExhaustedError(KeyServerError):
+    """Too many unconfirmed evaluations by one principal, or on one medium, in the window.
+
+    spec §receipt: a rate limit across containers (the per-container budget suspends the
+    container instead); it lifts by itself as the window slides past old attempts.
+    """
+
+    slug = "attempts-exhausted"
+    status = 429
+    title = "Too many unconfirmed attempts"
+
+
 class UnavailableError(KeyServerError):
     """The database (or another dependency) is unavailable; nothing was released."""
 

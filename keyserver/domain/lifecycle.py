@@ -56,6 +56,22 @@ TRANSITIONS: dict[Op, tuple[frozenset[State], State]] = {
     Op.DESTROY: (frozenset({State.PENDING, State.ACTIVE, State.SUSPENDED}), State.DESTROYED),
 }
 
+
+class Cause(StrEnum):
+    """Why a container is suspended, or a pending one locked (spec §lifecycle).
+
+    A bulk restore lifts one cause only (default: loss reports), so finding a lost
+    stick does not also lift the suspension a password-guessing attack caused.
+    """
+
+    LOSS_REPORT = "loss-report"
+    OFFICIAL = "official"
+    BUDGET = "budget"
+
+
+# What ``restore`` may name: one cause, or every cause (the per-container default).
+RESTORE_CAUSES = frozenset({*(c.value for c in Cause), "any"})
+
 ROLES = frozenset({"writer", "reader", "official", "auditor", "admin"})
 BUDGET_REASON = "attempt budget exhausted"
 
@@ -105,6 +121,9 @@ class ContainerView:
     public_reason: str | None
     readers: frozenset[str]
     reader_groups: frozenset[str]
+    # spec §lifecycle: set on a pending container of a medium reported lost (locked:
+    # neither evaluated nor committed until an official restores it).
+    suspend_cause: str | None = None
 
 
 def _fmt(value: datetime | None) -> str | None:
@@ -128,6 +147,12 @@ def refusal_for_state(c: ContainerView, contact: str, now: datetime) -> KeyServe
         return destroyed_refusal(c, contact)
     if c.state is State.SUSPENDED:
         return SuspendedError("the container is suspended", reason=c.public_reason, **extra)
+    if c.state is State.PENDING and c.suspend_cause is not None:
+        # spec §lifecycle: a loss report locks the medium's pending containers too; a
+        # container sealed onto a lost stick must never become readable.
+        return SuspendedError(
+            "the container's medium was reported lost", reason=c.public_reason, **extra
+        )
     if (
         c.state is State.PENDING
         and c.pending_expires_at is not None

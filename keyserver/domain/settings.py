@@ -43,6 +43,8 @@ _DURATIONS = {
     "challenge_ttl",
     "loss_waiting_period",
     "sweep_interval",
+    "attempt_window",
+    "short_waiting_period",
     "checkpoint_interval",
     "console_idle_timeout",
     "console_max_age",
@@ -67,9 +69,11 @@ _INTS = {
     "max_waiting_period_days",
     "audit_inline_ids_max",
     "pool_size",
+    "principal_attempt_cap",
+    "medium_attempt_cap",
     "report_min_cosignatures",
 }
-_BOOLS = {"trust_proxy"}
+_BOOLS = {"trust_proxy", "require_medium"}
 _PATHS = {"master_key_file", "data_dir", "log_key_file"}
 _STRS = {
     "database_url",
@@ -123,6 +127,14 @@ class Settings:
         pool_size: Connection pool size (PostgreSQL).
         sweep_max_clock_jump: The sweep destroys nothing (and alarms) when the clock is
             further than this ahead of the last audit entry (keyserver/domain/clockguard.py).
+        require_medium: Refuse to register a container without a medium (spec §media).
+        principal_attempt_cap: Unconfirmed evaluations one principal may have across all
+            containers within ``attempt_window`` (spec §receipt).
+        medium_attempt_cap: Unconfirmed evaluations on the containers of one medium
+            within ``attempt_window``, whoever made them (spec §receipt).
+        attempt_window: The sliding window of the two caps above.
+        short_waiting_period: A loss report's waiting period below this asks for a
+            confirmation in the ``keyserver`` command, as ``--now`` does.
         log_key_file: The transparency log's Ed25519 signing key (signed-note private key
             string, 0600; created by init as ``<data-dir>/log.key``); None: no log.
         checkpoint_interval: Period of the background checkpointer (0 disables it).
@@ -165,6 +177,11 @@ class Settings:
     db_lock_timeout: timedelta = timedelta(seconds=5)
     db_idle_in_transaction_timeout: timedelta = timedelta(seconds=15)
     sweep_max_clock_jump: timedelta = timedelta(days=30)
+    require_medium: bool = False
+    principal_attempt_cap: int = 30
+    medium_attempt_cap: int = 50
+    attempt_window: timedelta = timedelta(hours=24)
+    short_waiting_period: timedelta = timedelta(hours=24)
     log_key_file: Path | None = None
     checkpoint_interval: timedelta = timedelta(seconds=10)
     witness_keys: str = ""
@@ -198,6 +215,11 @@ class Settings:
         for name in _DB_TIMEOUTS:
             if getattr(self, name) < timedelta(seconds=1):
                 raise ConfigError(f"{name} must be at least 1s (a database must never hang us)")
+        for name in ("principal_attempt_cap", "medium_attempt_cap"):
+            if not 1 <= getattr(self, name) <= 1_000_000:
+                raise ConfigError(f"{name} must be in 1..1000000")
+        if self.attempt_window <= timedelta(0):
+            raise ConfigError("attempt_window must be positive")
         if self.display_timezone:
             display_zone(self.display_timezone)  # fails at start, not at the first report
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from keyserver.domain.encoding import b64d, format_time
 from keyserver.domain.errors import InvalidRequestError
@@ -64,7 +64,12 @@ def parse_time(value: str, what: str) -> datetime:
         raise InvalidRequestError(f"{what} is not an RFC 3339 timestamp") from exc
     if parsed.tzinfo is None:
         raise InvalidRequestError(f"{what} needs a UTC offset (e.g. Z)")
-    return parsed
+    try:
+        # 9999-12-31T23:59:59-23:59 parses but has no UTC form: refused here, not a 500
+        # when the database layer converts it.
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidRequestError(f"{what} is out of range") from exc
 
 
 def decode_container_id(text: str) -> bytes:

@@ -48,10 +48,11 @@ class ReceiptBody(_Body):
 
 
 class ChangeBody(_Body):
-    """POST .../{suspend|restore|destroy}."""
+    """POST .../{suspend|restore|destroy}; ``cause``: restore only (spec §lifecycle)."""
 
     reason: StrictStr = Field(max_length=2000)
     public_reason: StrictStr | None = Field(default=None, max_length=2000)
+    cause: StrictStr | None = Field(default=None, max_length=32)
 
 
 class LossBody(_Body):
@@ -61,6 +62,7 @@ class LossBody(_Body):
     public_reason: StrictStr | None = Field(default=None, max_length=2000)
     now: StrictBool = False
     waiting_period_seconds: StrictInt | None = None
+    lost_at: StrictStr | None = Field(default=None, max_length=64)
 
 
 class PrincipalBody(_Body):

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
-from keyserver.domain import auth, keys
+from keyserver.domain import auth, budget, keys
 from keyserver.domain.context import (
     EVALUATORS,
     LOCAL,
@@ -36,7 +36,7 @@ from keyserver.domain.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
-from keyserver.domain.lifecycle import BUDGET_REASON, Actor, State, evaluation_refusal
+from keyserver.domain.lifecycle import BUDGET_REASON, Actor, Cause, State, evaluation_refusal
 from keyserver.domain.validation import (
     CHALLENGE_BYTES,
     decode_container_id,
@@ -249,6 +249,7 @@ class Releaser:
                     head = batch.lock_head()  # lock order: chain head, then container rows
                     jobs = take()
                     now = self._ledger.now()
+                    batch.since = now - self._settings.attempt_window
                     batch.prefetch(self._requests(batch, jobs))
                     out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
                     batch.store_head(head)
@@ -279,8 +280,8 @@ class Releaser:
     @staticmethod
     def _requests(
         batch: Batch, jobs: Sequence[_EvalJob]
-    ) -> list[tuple[bytes, str, frozenset[str]]]:
-        """(container, actor, groups) of each job that will read its container.
+    ) -> list[tuple[bytes, str, frozenset[str], int]]:
+        """(container, actor, groups, principal id) of each job that will read its container.
 
         Tokens are looked up here (once per batch and token, Batch.token); nothing is
         decided or audited yet: that happens job by job, in order, in _evaluate_one.
@@ -290,12 +291,13 @@ class Releaser:
             if job.input_error is not None or job.auth_error is not None:
                 continue
             if job.actor is not None:
-                requests.append((job.cid, job.actor.name, job.actor.groups))
+                pid = job.actor.principal_id or 0
+                requests.append((job.cid, job.actor.name, job.actor.groups, pid))
                 continue
             assert job.digest is not None
             row = batch.token(job.digest)
             if row is not None:
-                requests.append((job.cid, row.name, row.groups))
+                requests.append((job.cid, row.name, row.groups, row.principal_id))
         return requests
 
     def _evaluate_one(
@@ -319,20 +321,39 @@ class Releaser:
         if not actor.has_any(EVALUATORS) or actor.local:
             refusal = ForbiddenError("evaluation needs the reader or writer role")
             return self._refused(head, now, job, actor.name, refusal)
-        row = batch.evaluation_row(job.cid, actor.name, actor.groups)
+        pid = actor.principal_id or 0
+        row = batch.evaluation_row(job.cid, actor.name, actor.groups, pid)
         if row is None:
             refusal = NotFoundError("no such container")
         else:
             mode, refusal = evaluation_refusal(row.view, actor, self._settings.contact, now)
+            counts = self._counts(batch, row, pid)
             if refusal is None and _altered_copy(row, job, mode):
                 # spec §evaluate: the header before anything counts. Audited below; no
                 # challenge, unconfirmed unchanged, nothing released.
                 refusal = HeaderMismatchError(
                     "the container header does not match the one committed: the copy was altered"
                 )
+            if refusal is None and mode == "read":
+                # spec §receipt: the window caps refuse before anything is released.
+                refusal = budget.refusal(counts, self._settings.contact)
             if refusal is None:
-                return self._release(batch, head, row, job, actor, mode=mode, now=now)
+                return self._release(
+                    batch, head, row, job, actor, mode=mode, now=now, counts=counts
+                )
         return self._refused(head, now, job, actor.name, refusal)
+
+    def _counts(self, batch: Batch, row: repository.EvaluationRow, pid: int) -> budget.Counts:
+        """The attempt counts before this evaluation (spec §receipt)."""
+        by_principal, on_medium = batch.window(pid, row.medium)
+        return budget.Counts(
+            container=row.unconfirmed,
+            budget=row.attempt_budget,
+            principal=by_principal,
+            principal_cap=self._settings.principal_attempt_cap,
+            medium=on_medium,
+            medium_cap=self._settings.medium_attempt_cap,
+        )
 
     def _authenticate(
         self, batch: Batch, job: _EvalJob, now: datetime
@@ -384,6 +405,7 @@ class Releaser:
         *,
         mode: str,
         now: datetime,
+        counts: budget.Counts,
     ) -> dict[str, Any]:
         """The releasing half of an evaluation (inside the batch transaction)."""
         cid = job.cid
@@ -395,16 +417,24 @@ class Releaser:
         expires: datetime | None = None
         details: dict[str, Any] = {"mode": mode}
         values: dict[str, Any] = {}
+        remaining: int | None = None
         if mode == "read":
             # Single-use challenge; only its hash is stored, so a database reader learns
             # nothing that lets them answer it (and the MAC needs the receipt key anyway).
             challenge = self._settings.rng(CHALLENGE_BYTES)
             expires = now + self._settings.challenge_ttl
             batch.insert_challenge(
-                keys.challenge_hash(challenge), cid, actor.principal_id, now, expires
+                keys.challenge_hash(challenge),
+                cid,
+                actor.principal_id,
+                now,
+                expires,
+                medium=row.medium,
             )
             values["unconfirmed"] = row.unconfirmed + 1
             details["unconfirmed"] = values["unconfirmed"]
+            remaining = budget.remaining(counts)
+            details["attempts_remaining"] = remaining
         seq = append_row(
             self._keyring.audit_key,
             head,
@@ -418,15 +448,17 @@ class Releaser:
                 details=details,
             ),
         )
-        if mode == "read" and values["unconfirmed"] >= row.attempt_budget:
-            # Too many unconfirmed evaluations in a row: an online password-guessing
-            # attack looks exactly like this. Suspend until an official restores.
+        if mode == "read" and budget.exhausts_budget(counts):
+            # Too many unconfirmed evaluations: an online password-guessing attack looks
+            # exactly like this. Suspend until an official restores (cause: budget, so a
+            # bulk restore of a found medium leaves it in place, spec §lifecycle).
             values.update(
                 state=State.SUSPENDED.value,
                 suspended_at=now,
                 reason=BUDGET_REASON,
                 public_reason=BUDGET_REASON,
                 changed_by=SYSTEM_ACTOR,
+                suspend_cause=Cause.BUDGET.value,
             )
             seq = append_row(
                 self._keyring.audit_key,
@@ -438,7 +470,12 @@ class Releaser:
                     outcome="ok",
                     container=job.cid_text,
                     remote=job.ctx.remote,
-                    details={"reason": BUDGET_REASON, "trigger": actor.name},
+                    details={
+                        "reason": BUDGET_REASON,
+                        "cause": Cause.BUDGET.value,
+                        "trigger": actor.name,
+                        "unconfirmed": values["unconfirmed"],
+                    },
                 ),
             )
             self._ledger.metrics.inc("rwc_budget_suspensions_total")
@@ -449,5 +486,7 @@ class Releaser:
             "_blinded": job.blinded,
             "challenge": None if challenge is None else b64e(challenge),
             "challenge_expires_at": fmt_time(expires),
+            "attempts_remaining": remaining,
+            "password_required": row.password_required,
             "_mode": mode,
         }

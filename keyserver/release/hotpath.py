@@ -17,6 +17,7 @@ Nothing here decides anything: policy stays in keyserver/domain/lifecycle.py and
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -39,7 +40,13 @@ from keyserver.store.models import (
     ContainerReaderGroup,
     UTCDateTime,
 )
-from keyserver.store.repository import EVALUATION_STMT, TOKEN_STMT, EvaluationRow
+from keyserver.store.repository import (
+    EPOCH,
+    EVALUATION_STMT,
+    TOKEN_STMT,
+    WINDOW_COUNTS_STMT,
+    EvaluationRow,
+)
 
 _TABLES = Base.metadata.tables
 _C = _TABLES[Container.__tablename__]
@@ -62,6 +69,9 @@ _ROW_COLUMNS = (
     "unconfirmed",
     "attempt_budget",
     "header_digest",
+    "suspend_cause",
+    "password_required",
+    "medium",
 )
 _ROWS_STMT = (
     select(_C.c.id, *(_C.c[name] for name in _ROW_COLUMNS))
@@ -168,6 +178,7 @@ class HotPath:
                 "principal_id",
                 "issued_at",
                 "expires_at",
+                "medium",
             ),
         )
         # The reader-group probe binds one parameter per group of the actor: one
@@ -221,7 +232,9 @@ class HotPath:
         stmt = self._evaluation.get(group_count)
         if stmt is None:
             # Placeholders only fix the shape; every call binds all three.
-            shape = EVALUATION_STMT.params(cid=b"", actor="", groups=[""] * group_count)
+            shape = EVALUATION_STMT.params(
+                cid=b"", actor="", groups=[""] * group_count, pid=0, since=EPOCH
+            )
             stmt = self._compile(shape, expanding=True)
             self._evaluation[group_count] = stmt
         return stmt
@@ -249,6 +262,12 @@ class HotPath:
             lambda: _GROUPS_STMT.params(cids=[b""] * count, groups=[""] * groups),
         )
 
+    def _window_statement(self, pids: int, media: int) -> _Statement:
+        return self._shape(
+            ("window", pids, media),
+            lambda: WINDOW_COUNTS_STMT.params(pids=[0] * pids, media=[""] * media, since=EPOCH),
+        )
+
     def _update_statement(self, keys: tuple[str, ...]) -> _Statement:
         stmt = self._updates.get(keys)
         if stmt is None:
@@ -270,7 +289,13 @@ class Batch:
     release. A container read again in the same batch (two requests for one container)
     first gets its queued update written, so every job sees the jobs before it, exactly
     as if each had run alone. A token is looked up once per batch (one transaction,
-    one snapshot of it).
+    one snapshot of it). Queued updates of one container are merged column by column
+    in job order, so the row ends with the values of its last job (spec §audit: batched
+    writes keep job order; ``unconfirmed`` and ``last_audit_seq`` never go backwards).
+
+    The attempt windows (spec §receipt) are counted the same way: the committed count
+    of a principal or medium as a statement saw it, minus what this batch had written
+    by then, plus every attempt this batch has queued (:meth:`window`).
     """
 
     def __init__(self, hot: HotPath, cur: Any) -> None:
@@ -278,8 +303,17 @@ class Batch:
         self._cur = cur
         self._tokens: dict[bytes, TokenRow | None] = {}
         self._challenges: list[Sequence[Any] | dict[str, Any]] = []
-        self._updates: dict[tuple[str, ...], list[Sequence[Any] | dict[str, Any]]] = {}
+        self._updates: dict[bytes, dict[str, Any]] = {}
         self._dirty: set[bytes] = set()
+        # Window counts: committed base per principal / medium, and this batch's attempts
+        # (all of them, and those already written by a flush).
+        self._base_p: dict[int, int] = {}
+        self._base_m: dict[str, int] = {}
+        self._added_p: Counter[int] = Counter()
+        self._added_m: Counter[str] = Counter()
+        self._flushed_p: Counter[int] = Counter()
+        self._flushed_m: Counter[str] = Counter()
+        self.since: datetime = EPOCH
         # Prefetched rows (column -> value, kept current by update_container), the
         # containers found missing, and the policy pairs found for the probed actors.
         self._rows: dict[bytes, dict[str, Any]] = {}
@@ -289,7 +323,7 @@ class Batch:
         self._reader_pairs: set[tuple[bytes, str]] = set()
         self._group_pairs: set[tuple[bytes, str]] = set()
 
-    def prefetch(self, requests: Sequence[tuple[bytes, str, frozenset[str]]]) -> None:
+    def prefetch(self, requests: Sequence[tuple[bytes, str, frozenset[str], int]]) -> None:
         """Lock the containers of ``(container id, actor, groups)`` requests at once.
 
         Three statements for the whole batch instead of one per request (a round trip
@@ -299,11 +333,12 @@ class Batch:
         these, with :meth:`update_container`'s changes applied as they are queued, so
         a later request for the same container sees the earlier one's effect.
         """
-        cids = sorted({cid for cid, _, _ in requests})
+        cids = sorted({cid for cid, _, _, _ in requests})
         if len(cids) < 2:
             return  # one container: the single-statement path costs the same
-        names = sorted({name for _, name, _ in requests})
-        groups = sorted({g for _, _, gs in requests for g in gs})
+        names = sorted({name for _, name, _, _ in requests})
+        groups = sorted({g for _, _, gs, _ in requests for g in gs})
+        pids = sorted({pid for _, _, _, pid in requests})
         hot, cur, dt = self._hot, self._cur, self._hot._dt_result
         stmt = hot._rows_statement(len(cids))
         cur.execute(stmt.sql, stmt.args(_numbered({"cids": cids})))
@@ -321,12 +356,26 @@ class Batch:
             cur.execute(stmt.sql, stmt.args(_numbered({"cids": cids, "groups": groups})))
             self._group_pairs = {(bytes(c), g) for c, g in cur.fetchall()}
         self._names, self._groups = frozenset(names), frozenset(groups)
+        # The window counts of every principal and medium of the batch: one statement.
+        media = sorted({v["medium"] for v in self._rows.values() if v["medium"] is not None})
+        self._base_p = dict.fromkeys(pids, 0)
+        self._base_m = dict.fromkeys(media, 0)
+        stmt = hot._window_statement(len(pids), len(media))
+        values = _numbered({"pids": pids, "media": media})
+        cur.execute(stmt.sql, stmt.args({**values, "since": self.since}))
+        for kind, pid, medium, n in cur.fetchall():
+            if kind == "p":
+                self._base_p[pid] = int(n)
+            else:
+                self._base_m[medium] = int(n)
 
     def _prefetched(
-        self, cid: bytes, actor_name: str, actor_groups: frozenset[str]
+        self, cid: bytes, actor_name: str, actor_groups: frozenset[str], principal_id: int
     ) -> EvaluationRow | bool | None:
         """The row from :meth:`prefetch`; False when it was not prefetched for this actor."""
         if actor_name not in self._names or not actor_groups <= self._groups:
+            return False
+        if principal_id not in self._base_p:
             return False
         if cid in self._missing:
             return None
@@ -348,6 +397,7 @@ class Batch:
                 if any((cid, g) in self._group_pairs for g in actor_groups)
                 else frozenset()
             ),
+            suspend_cause=values["suspend_cause"],
         )
         seed = values["seed_sealed"]
         digest = values["header_digest"]
@@ -357,6 +407,8 @@ class Batch:
             values["unconfirmed"],
             values["attempt_budget"],
             None if digest is None else bytes(digest),
+            password_required=bool(values["password_required"]),
+            medium=values["medium"],
         )
 
     def lock_head(self) -> Head:
@@ -390,21 +442,27 @@ class Batch:
         return found
 
     def evaluation_row(
-        self, cid: bytes, actor_name: str, actor_groups: frozenset[str]
+        self, cid: bytes, actor_name: str, actor_groups: frozenset[str], principal_id: int = 0
     ) -> EvaluationRow | None:
         """Lock one container row and probe the policy for the actor (one statement).
 
         Same statement and result as :func:`keyserver.store.repository.evaluation_row`
-        (answered from :meth:`prefetch` when it covered this container and actor).
+        (answered from :meth:`prefetch` when it covered this container and actor); the
+        window counts it carries are the committed ones, :meth:`window` adds the batch's.
         """
-        cached = self._prefetched(cid, actor_name, actor_groups)
+        cached = self._prefetched(cid, actor_name, actor_groups, principal_id)
         if cached is not False:
             return cached  # type: ignore[return-value]
         if cid in self._dirty:
             self._flush()
         groups = sorted(actor_groups)
         stmt = self._hot._evaluation_statement(len(groups))
-        values: dict[str, Any] = {"cid": cid, "actor": actor_name}
+        values: dict[str, Any] = {
+            "cid": cid,
+            "actor": actor_name,
+            "pid": principal_id,
+            "since": self.since,
+        }
         values.update({f"groups_{i}": g for i, g in enumerate(groups, start=1)})
         self._cur.execute(stmt.sql, stmt.args(values))
         row = self._cur.fetchone()
@@ -420,10 +478,36 @@ class Batch:
             public_reason=row[5],
             readers=frozenset({actor_name}) if row[9] else frozenset(),
             reader_groups=actor_groups if row[10] else frozenset(),
+            suspend_cause=row[12],
         )
         seed = None if row[6] is None else bytes(row[6])
         digest = None if row[11] is None else bytes(row[11])
-        return EvaluationRow(view, seed, row[7], row[8], digest)
+        medium, by_medium, by_principal = row[14], int(row[15]), int(row[16])
+        # Committed counts as this statement saw them, without what this batch wrote.
+        self._base_p[principal_id] = by_principal - self._flushed_p[principal_id]
+        if medium is not None:
+            self._base_m[medium] = by_medium - self._flushed_m[medium]
+        return EvaluationRow(
+            view,
+            seed,
+            row[7],
+            row[8],
+            digest,
+            password_required=bool(row[13]),
+            medium=medium,
+            principal_unconfirmed=by_principal,
+            medium_unconfirmed=by_medium,
+        )
+
+    def window(self, principal_id: int, medium: str | None) -> tuple[int, int]:
+        """Unconfirmed attempts in the window (spec §receipt): (by principal, on medium).
+
+        Valid after :meth:`evaluation_row` for this principal and the row's medium.
+        """
+        by_principal = self._base_p.get(principal_id, 0) + self._added_p[principal_id]
+        if medium is None:
+            return by_principal, 0
+        return by_principal, self._base_m.get(medium, 0) + self._added_m[medium]
 
     def insert_challenge(
         self,
@@ -432,8 +516,10 @@ class Batch:
         principal_id: int,
         issued_at: datetime,
         expires_at: datetime,
+        *,
+        medium: str | None = None,
     ) -> None:
-        """Queue a receipt challenge (its hash only)."""
+        """Queue a receipt challenge (its hash only); it counts in the windows at once."""
         self._challenges.append(
             self._hot._challenge.args(
                 {
@@ -442,15 +528,19 @@ class Batch:
                     "principal_id": principal_id,
                     "issued_at": issued_at,
                     "expires_at": expires_at,
+                    "medium": medium,
                 }
             )
         )
+        self._added_p[principal_id] += 1
+        if medium is not None:
+            self._added_m[medium] += 1
 
     def update_container(self, cid: bytes, values: Mapping[str, Any]) -> None:
         """Queue new values for columns of one (already locked) container row."""
-        keys = tuple(sorted(values))
-        stmt = self._hot._update_statement(keys)
-        self._updates.setdefault(keys, []).append(stmt.args({"row_id": cid, **values}))
+        # Merged in job order: a later job's value of a column replaces an earlier one,
+        # whatever columns each job changed (one UPDATE per row, never out of order).
+        self._updates.setdefault(cid, {}).update(values)
         self._dirty.add(cid)
         cached = self._rows.get(cid)
         if cached is not None:
@@ -461,10 +551,17 @@ class Batch:
         if self._challenges:
             cur.executemany(self._hot._challenge.sql, self._challenges)
             self._challenges = []
-        for keys, rows in self._updates.items():
+        shapes: dict[tuple[str, ...], list[Sequence[Any] | dict[str, Any]]] = {}
+        for cid, values in self._updates.items():
+            keys = tuple(sorted(values))
+            stmt = self._hot._update_statement(keys)
+            shapes.setdefault(keys, []).append(stmt.args({"row_id": cid, **values}))
+        for keys, rows in shapes.items():
             cur.executemany(self._hot._update_statement(keys).sql, rows)
         self._updates = {}
         self._dirty.clear()
+        self._flushed_p = self._added_p.copy()
+        self._flushed_m = self._added_m.copy()
 
     def store_head(self, head: Head) -> None:
         """Write the queued rows and audit entries, and advance the head (before COMMIT).

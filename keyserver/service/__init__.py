@@ -28,6 +28,8 @@ from keyserver.release.batch import Releaser
 from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
 from keyserver.service.incident import IncidentOps
+from keyserver.service.media import MediaOps
+from keyserver.service.medium_report import MediumReportOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
 from keyserver.service.revocation import RevocationOps
@@ -58,9 +60,11 @@ class KeyService:
         self.containers = ContainerOps(self.ledger)
         self.revocation = RevocationOps(self.ledger)
         self.reports = ReportOps(self.ledger)
+        self.media = MediaOps(self.ledger)
+        self.medium_reports = MediumReportOps(self.ledger)
         self.unauthenticated = UnauthenticatedOps(self.ledger, self.principals)
         self.transparency = TransparencyOps(self.ledger)
-        self.incidents = IncidentOps(self.ledger, self.transparency, self.reports)
+        self.incidents = IncidentOps(self.ledger, self.transparency, self.medium_reports)
         self.console = ConsoleOps(self.ledger)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
@@ -82,12 +86,16 @@ class KeyService:
         self.receipt = self.containers.receipt
         self.status = self.containers.status
         self.search = self.containers.search
+        self.access = self.containers.access
+        # spec §media: the media, matched by canonical id
+        self.media_list = self.media.media_list
+        self.medium_info = self.media.medium_info
         # spec §revocation, §loss
         self.change_state = self.revocation.change_state
         self.report_loss = self.revocation.report_loss
         self.sweep = self.revocation.sweep
         # spec §report, §audit, health
-        self.medium_report = self.reports.medium_report
+        self.medium_report = self.medium_reports.medium_report
         self.audit_list = self.reports.audit_list
         self.audit_export = self.reports.audit_export
         self.audit_verify = self.reports.audit_verify

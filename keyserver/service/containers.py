@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from keyserver.domain import keys
+from keyserver.domain import budget, keys
 from keyserver.domain.context import EVALUATORS, LOCAL, OVERSIGHT, WRITER, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import (
@@ -23,8 +23,16 @@ from keyserver.domain.errors import (
     NotAllowedError,
     NotFoundError,
     PendingError,
+    SuspendedError,
 )
-from keyserver.domain.lifecycle import Actor, State, destroyed_refusal, refusal_for_state
+from keyserver.domain.lifecycle import (
+    Actor,
+    State,
+    destroyed_refusal,
+    evaluation_refusal,
+    refusal_for_state,
+)
+from keyserver.domain.media import canonical_medium, nearest
 from keyserver.domain.validation import (
     CHALLENGE_BYTES,
     CONTAINER_ID_BYTES,
@@ -34,6 +42,7 @@ from keyserver.domain.validation import (
     decode_container_id,
     fmt_time,
 )
+from keyserver.service.media import register_medium, resolve_medium, resolve_principal
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
@@ -76,9 +85,14 @@ class ContainerOps:
             raise InvalidRequestError("only a principal can register containers")
         check_text(label, "label")
         if medium is not None:
-            # spec §endpoints: optional; without one, only the container id and the
-            # issuer address it (medium-scoped actions and reports never match NULL).
-            check_text(medium, "medium")
+            # spec §media: one canonical form, fixed at the medium's first registration;
+            # what cannot be made unambiguous is refused here, never stored.
+            canonical_medium(medium)
+        elif self._settings.require_medium:
+            raise InvalidRequestError(
+                "this key server requires a medium: name the USB stick or disk the "
+                "container goes on (its serial number or asset tag)"
+            )
         reader_set = sorted({check_name(r, "reader") for r in readers})
         group_set = sorted({check_name(g, "reader group") for g in reader_groups})
         if not reader_set and not group_set:
@@ -94,6 +108,7 @@ class ContainerOps:
         pk = keys.public_key(seed)
         pending_expires = now + self._settings.pending_ttl
         with self._ledger.tx() as session:
+            lock_head(session)  # one registration of a new medium at a time (spec §media)
             known = set(
                 session.execute(
                     select(Principal.name).where(Principal.name.in_(reader_set))
@@ -101,7 +116,13 @@ class ContainerOps:
             )
             missing = sorted(set(reader_set) - known)
             if missing:
-                raise InvalidRequestError(f"unknown reader principals: {', '.join(missing)}")
+                names = nearest(missing[0], repository.principal_names(session))
+                hint = f"; did you mean {', '.join(names)}?" if names else ""
+                raise InvalidRequestError(
+                    f"unknown reader principals: {', '.join(missing)}{hint}", suggestions=names
+                )
+            if medium is not None:
+                medium = register_medium(session, medium, now)
             entry = self._ledger.audit(
                 session,
                 NewEntry(
@@ -230,7 +251,12 @@ class ContainerOps:
         mac: bytes,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
-        """Confirm an open: verify the receipt MAC, reset the counter (spec §receipt).
+        """Confirm an open: verify the receipt MAC, refund its evaluation (spec §receipt).
+
+        The receipt refunds exactly the evaluation whose challenge it answers (if that
+        evaluation still counts: issued after the last budget reset), nothing issued
+        before or after it; it is refused while the container is suspended, so an
+        attacker cannot lower the count behind a suspension either.
 
         Returns:
             ``{confirmed: true}``.
@@ -257,6 +283,12 @@ class ContainerOps:
                 refusal = InvalidReceiptError("the challenge has expired")
             elif c.state == State.DESTROYED.value:
                 refusal = destroyed_refusal(repository.view_of(session, c), self._settings.contact)
+            elif c.state == State.SUSPENDED.value:
+                refusal = SuspendedError(
+                    "the container is suspended; receipts are not accepted",
+                    reason=c.public_reason,
+                    contact=self._settings.contact,
+                )
             elif c.receipt_key_sealed is None:
                 refusal = PendingError("the container is not committed yet")
             else:
@@ -266,9 +298,15 @@ class ContainerOps:
                 if not hmac.compare_digest(expected, mac):
                     refusal = InvalidReceiptError("the receipt MAC does not verify")
                 else:
-                    c.unconfirmed = 0
+                    row.confirmed_at = now
+                    # An evaluation issued before the last budget reset no longer counts:
+                    # refunding it would lower the count below what the restore left.
+                    reset = c.budget_reset_at
+                    refunded = (reset is None or row.issued_at >= reset) and c.unconfirmed > 0
+                    if refunded:
+                        c.unconfirmed -= 1
                     c.last_confirmed_at = now
-                    self._ledger.audit(
+                    entry = self._ledger.audit(
                         session,
                         NewEntry(
                             actor=actor.name,
@@ -276,9 +314,15 @@ class ContainerOps:
                             outcome="ok",
                             container=cid_text,
                             remote=ctx.remote,
+                            details={
+                                "evaluated_at": fmt_time(row.issued_at),
+                                "refunded": refunded,
+                                "unconfirmed": c.unconfirmed,
+                            },
                         ),
                         at=now,
                     )
+                    c.last_audit_seq = entry.seq
             if refusal is not None:
                 # Commit the consumption and the refusal record together.
                 self._ledger.audit_refusal(session, actor, "receipt", cid_text, ctx, refusal, now)
@@ -304,6 +348,8 @@ class ContainerOps:
             "destroyed_at": fmt_time(c.destroyed_at),
             "destroy_after": fmt_time(c.destroy_after),
             "loss_reported_at": fmt_time(c.loss_reported_at),
+            "lost_at": fmt_time(c.lost_at),
+            "suspend_cause": c.suspend_cause,
             "last_confirmed_at": fmt_time(c.last_confirmed_at),
             "changed_by": c.changed_by,
             "reason": c.reason,
@@ -367,9 +413,10 @@ class ContainerOps:
         if state is not None and state not in {s.value for s in State}:
             raise InvalidRequestError("unknown state")
         after_id = decode_container_id(after) if after else None
-        for value, what in ((label, "label"), (medium, "medium")):
-            if value is not None:
-                check_text(value, what)
+        if label is not None:
+            check_text(label, "label")
+        if medium is not None:
+            canonical_medium(medium)
         if issuer is not None:
             check_name(issuer, "issuer")
         with self._ledger.reads() as session:
@@ -377,15 +424,65 @@ class ContainerOps:
             if label is not None:
                 filters.append(Container.label == label)
             if medium is not None:
-                filters.append(Container.medium == medium)
+                # spec §media: a medium or issuer that matches nothing is not-found with
+                # the nearest names, never an empty list an official could misread.
+                filters.append(Container.medium == resolve_medium(session, medium).name)
             if state is not None:
                 filters.append(Container.state == state)
             if issuer is not None:
-                p = repository.principal_by_name(session, issuer)
-                if p is None:
-                    return {"containers": [], "next": None}
-                filters.append(Container.issuer_id == p.id)
+                filters.append(
+                    Container.issuer_id == resolve_principal(session, issuer, "issuer").id
+                )
             rows = repository.search_containers(session, filters, after_id, limit)
             docs = [self._status_doc(session, c) for c in rows]
         nxt = docs[-1]["container_id"] if len(docs) == limit else None
         return {"containers": docs, "next": nxt}
+
+    def access(self, actor: Actor, cid_text: str, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
+        """What a reader needs before asking for a password (spec §access).
+
+        Releases nothing and counts nothing. Decided like an evaluation (authorisation
+        first, then state: the same refusal evaluate would give, audited as ``access``),
+        so it tells an admitted reader only what evaluate would.
+
+        Returns:
+            ``{container_id, state, password_required, attempts_remaining}``
+            (``attempts_remaining`` is null for the writer's own pending container).
+        """
+        cid = decode_container_id(cid_text)
+        self._ledger.require(
+            actor, EVALUATORS, "container access", action="access", container=cid_text, ctx=ctx
+        )
+        now = self._ledger.now()
+        refusal: KeyServerError | None = None
+        with self._ledger.reads() as session:
+            c = session.get(Container, cid)
+            if c is None:
+                raise NotFoundError("no such container")
+            mode, refusal = evaluation_refusal(
+                repository.view_of(session, c), actor, self._settings.contact, now
+            )
+            since = now - self._settings.attempt_window
+            counts = budget.Counts(
+                container=c.unconfirmed,
+                budget=c.attempt_budget,
+                principal=repository.unconfirmed_in_window(
+                    session, principal_id=actor.principal_id or 0, medium=None, since=since
+                ),
+                principal_cap=self._settings.principal_attempt_cap,
+                medium=0
+                if c.medium is None
+                else repository.unconfirmed_in_window(
+                    session, principal_id=None, medium=c.medium, since=since
+                ),
+                medium_cap=self._settings.medium_attempt_cap,
+            )
+            doc = {
+                "container_id": cid_text,
+                "state": c.state,
+                "password_required": c.password_required,
+                "attempts_remaining": None if mode == "seal" else budget.available(counts),
+            }
+        if refusal is not None:
+            raise self._ledger.refuse(actor, "access", cid_text, ctx, refusal)
+        return doc

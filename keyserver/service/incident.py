@@ -19,7 +19,7 @@ from keyserver.domain.lifecycle import Actor
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.report import Evidence, sign_report
 from keyserver.domain.validation import check_text, fmt_time, recordable
-from keyserver.service.reports import ReportOps
+from keyserver.service.medium_report import MediumReportOps
 from keyserver.service.transparency import TransparencyOps
 from keyserver.store import tlog
 from keyserver.store.ledger import Ledger
@@ -29,7 +29,7 @@ from keyserver.store.models import Container, Principal
 class IncidentOps:
     """Signed medium reports and destruction certificates (officials, auditors)."""
 
-    def __init__(self, ledger: Ledger, log: TransparencyOps, reports: ReportOps) -> None:
+    def __init__(self, ledger: Ledger, log: TransparencyOps, reports: MediumReportOps) -> None:
         self._ledger = ledger
         self._log = log
         self._reports = reports

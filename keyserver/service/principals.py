@@ -17,6 +17,7 @@ from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import ConflictError, InvalidRequestError, NotFoundError
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.validation import TOKEN_ID_RE, check_name, check_text, fmt_time, recordable
+from keyserver.service.media import resolve_principal
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry
 from keyserver.store.ledger import Ledger
@@ -166,9 +167,8 @@ class PrincipalOps:
         )
         check_name(name, "name")
         with self._ledger.tx() as session:
-            principal = repository.principal_by_name(session, name)
-            if principal is None:
-                raise NotFoundError(f"no principal named {name!r}")
+            # spec §media: a name that matches nothing is not-found with the nearest names.
+            principal = resolve_principal(session, name, "name")
             token, token_id = self._new_token(session, principal.id, expires_at)
             self._ledger.audit(
                 session,

@@ -1,33 +1,28 @@
-"""Reports and the audit log: medium reports, audit list/export/verify, health checks."""
+"""The audit log (list, export, verify) and health checks; medium reports: medium_report.py."""
 
 from __future__ import annotations
 
 import hmac
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
 from keyserver.domain.context import LOCAL, OVERSIGHT, UNAUTHENTICATED_ACTOR, RequestContext
-from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import ConfigError
 from keyserver.domain.validation import (
     ACTION_RE,
     check_name,
-    check_text,
     decode_container_id,
-    fmt_time,
-    recordable,
 )
 from keyserver.store import repository
 from keyserver.store.audit import canonical_json, entry_document, entry_hash
 from keyserver.store.audit import verify as verify_chain
 from keyserver.store.ledger import Ledger
-from keyserver.store.models import AuditEntry, Container, Principal
+from keyserver.store.models import AuditEntry, Container
 
 log = logging.getLogger("keyserver")
 
@@ -43,86 +38,6 @@ class ReportOps:
         self._ledger = ledger
         self._settings = ledger.settings
         self._keyring = ledger.keyring
-
-    def medium_report(
-        self,
-        actor: Actor,
-        medium: str,
-        since: datetime | None = None,
-        *,
-        ctx: RequestContext = LOCAL,
-    ) -> dict[str, Any]:
-        """What happened to a medium's containers (officials, auditors).
-
-        For each container: state, the last confirmed open before the loss report, and
-        every attempt (evaluation or receipt, successful or refused) since the loss
-        report (or since ``since``; everything when neither is set).
-        """
-        self._ledger.require(
-            actor,
-            OVERSIGHT,
-            "medium reports",
-            action="medium.report",
-            target=_medium(medium),
-            ctx=ctx,
-        )
-        check_text(medium, "medium")
-        with self._ledger.reads() as session:
-            rows = list(
-                session.execute(
-                    select(Container).where(Container.medium == medium).order_by(Container.id)
-                ).scalars()
-            )
-            out = []
-            for c in rows:
-                cid = b64e(c.id)
-                cutoff = since or c.loss_reported_at
-                last_ok = None
-                if c.loss_reported_at is not None:
-                    last_ok = session.execute(
-                        select(AuditEntry)
-                        .where(
-                            AuditEntry.container == cid,
-                            AuditEntry.action == "receipt",
-                            AuditEntry.outcome == "ok",
-                            AuditEntry.at < c.loss_reported_at,
-                        )
-                        .order_by(AuditEntry.seq.desc())
-                        .limit(1)
-                    ).scalar_one_or_none()
-                stmt = select(AuditEntry).where(
-                    AuditEntry.container == cid, AuditEntry.action.in_(["evaluate", "receipt"])
-                )
-                if cutoff is not None:
-                    stmt = stmt.where(AuditEntry.at >= cutoff)
-                attempts = session.execute(stmt.order_by(AuditEntry.seq)).scalars().all()
-                issuer = session.get(Principal, c.issuer_id)
-                out.append(
-                    {
-                        "container_id": cid,
-                        "label": c.label,
-                        "issuer": issuer.name if issuer else None,
-                        "state": c.state,
-                        "loss_reported_at": fmt_time(c.loss_reported_at),
-                        "destroy_after": fmt_time(c.destroy_after),
-                        "destroyed_at": fmt_time(c.destroyed_at),
-                        "last_confirmed_open_before_loss": None
-                        if last_ok is None
-                        else {
-                            "at": fmt_time(last_ok.at),
-                            "actor": last_ok.actor,
-                            "remote": last_ok.remote,
-                        },
-                        "attempts_since": fmt_time(cutoff),
-                        "attempts": [_attempt(a) for a in attempts],
-                        "opened_after_loss": any(
-                            a.action == "receipt" and a.outcome == "ok" for a in attempts
-                        )
-                        if c.loss_reported_at is not None
-                        else None,
-                    }
-                )
-        return {"medium": medium, "containers": out}
 
     def audit_list(
         self,
@@ -242,21 +157,3 @@ def export_document(entry: AuditEntry) -> dict[str, Any]:
     doc["prev_hash"] = entry.prev_hash.hex()
     doc["hash"] = entry.hash.hex()
     return doc
-
-
-def _attempt(a: AuditEntry) -> dict[str, Any]:
-    doc = entry_document(a)
-    return {
-        "seq": a.seq,
-        "at": doc["at"],
-        "actor": a.actor,
-        "action": a.action,
-        "remote": a.remote,
-        "outcome": a.outcome,
-        "reason": doc["details"].get("reason"),
-    }
-
-
-def _medium(medium: str) -> dict[str, str]:
-    """A refused medium report records the medium asked about, when well-formed."""
-    return recordable("medium", lambda v: check_text(v, "medium"), medium)

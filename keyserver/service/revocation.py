@@ -13,14 +13,22 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, case, select
 from sqlalchemy.orm import Session
 
 from keyserver.domain.clockguard import Reading, clock_problem
 from keyserver.domain.context import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError, NotFoundError
-from keyserver.domain.lifecycle import Actor, Op, State, destroyed_refusal
+from keyserver.domain.lifecycle import (
+    RESTORE_CAUSES,
+    Actor,
+    Cause,
+    Op,
+    State,
+    destroyed_refusal,
+)
+from keyserver.domain.media import canonical_medium
 from keyserver.domain.settings import utc_now
 from keyserver.domain.validation import (
     REASON_MAX,
@@ -30,6 +38,7 @@ from keyserver.domain.validation import (
     fmt_time,
     recordable,
 )
+from keyserver.service.media import resolve_medium, resolve_principal
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
@@ -63,6 +72,7 @@ class RevocationOps:
         reason: str,
         public_reason: str | None = None,
         *,
+        cause: str | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Suspend, restore or destroy by container, medium or issuer (officials).
@@ -78,10 +88,15 @@ class RevocationOps:
             target: Container id (base64url), medium name or issuer principal name.
             reason: Internal reason (audited).
             public_reason: Reason shown to refused readers.
+            cause: Restore only: the suspensions to lift (spec §lifecycle): ``loss-report``
+                (default for a medium or an issuer), ``official``, ``budget`` or ``any``
+                (default for one container).
             ctx: Request origin.
 
         Returns:
-            ``{affected, container_ids}`` (ids listed up to ``audit_inline_ids_max``).
+            ``{affected, container_ids, left_suspended}`` (ids listed up to
+            ``audit_inline_ids_max``; ``left_suspended``: the suspensions still in place
+            in the scope, as ``{cause: count}``).
         """
         op = Op(op)
         if scope == "container":
@@ -102,6 +117,12 @@ class RevocationOps:
             check_text(public_reason, "public_reason", REASON_MAX)
         if scope not in {"container", "medium", "issuer"}:
             raise InvalidRequestError("scope must be container, medium or issuer")
+        if cause is not None and op is not Op.RESTORE:
+            raise InvalidRequestError("cause applies to restore only")
+        if cause is None and op is Op.RESTORE:
+            cause = "any" if scope == "container" else Cause.LOSS_REPORT.value
+        if cause is not None and cause not in RESTORE_CAUSES:
+            raise InvalidRequestError(f"cause must be one of {', '.join(sorted(RESTORE_CAUSES))}")
         with self._ledger.tx() as session:
             now = self._ledger.now()
             lock_head(session)
@@ -115,13 +136,10 @@ class RevocationOps:
                     # Irreversible: restoring or suspending a destroyed container is refused.
                     raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
             elif scope == "issuer":
-                check_name(target, "issuer")
-                p = repository.principal_by_name(session, target)
-                if p is None:
-                    raise NotFoundError(f"no principal named {target!r}")
-                key = p.id
+                key = resolve_principal(session, target, "issuer").id
             else:
-                check_text(target, "medium")
+                # spec §media: matched by canonical key; recorded under its one name.
+                target = resolve_medium(session, target).name
                 key = target
             ids = self._transition(
                 session,
@@ -134,8 +152,13 @@ class RevocationOps:
                 public_reason=public_reason,
                 now=now,
                 ctx=ctx,
+                cause=cause,
             )
-        return self._bulk_result(ids)
+            if op is not Op.RESTORE:
+                return self._bulk_result(ids)
+            # What the restore left in place, and why (spec §lifecycle).
+            left = repository.suspended_by_cause(session, repository.scope_filter(scope, key))
+        return {**self._bulk_result(ids), "left_suspended": left}
 
     def _bulk_result(self, ids: list[bytes]) -> dict[str, Any]:
         """Result of a bulk change; ``ids`` are sorted (see :meth:`_transition`)."""
@@ -157,6 +180,7 @@ class RevocationOps:
         ctx: RequestContext,
         extra: dict[str, Any] | None = None,
         where: ColumnElement[bool] | None = None,
+        cause: str | None = None,
     ) -> list[bytes]:
         """Apply one lifecycle transition set-based and append its single audit entry."""
         head = lock_head(session)
@@ -167,10 +191,30 @@ class RevocationOps:
             "public_reason": public_reason,
             "last_audit_seq": seq,
         }
+        cond = where if where is not None else repository.scope_filter(scope, key)
+        cleared: list[bytes] = []
         if op is Op.SUSPEND:
-            values["suspended_at"] = now
+            values.update(suspended_at=now, suspend_cause=Cause.OFFICIAL.value)
         elif op is Op.RESTORE:
-            values.update(suspended_at=None, destroy_after=None, unconfirmed=0)
+            # Only a budget suspension resets the budget (spec §receipt): lifting a loss
+            # report leaves the count of unconfirmed attempts where the thief left it.
+            budget_reset = Container.suspend_cause == Cause.BUDGET.value
+            values.update(
+                suspended_at=None,
+                destroy_after=None,
+                suspend_cause=None,
+                unconfirmed=case((budget_reset, 0), else_=Container.unconfirmed),
+                budget_reset_at=case((budget_reset, now), else_=Container.budget_reset_at),
+            )
+            if cause != "any":
+                cond = cond & (Container.suspend_cause == cause)
+            if cause in {Cause.LOSS_REPORT.value, "any"}:
+                # The medium was found: its loss report's deadlines go, also on containers
+                # left suspended for another cause, and its locked pending containers
+                # are unlocked (spec §lifecycle).
+                cleared = repository.clear_loss_deadlines(
+                    session, repository.scope_filter(scope, key), seq, actor.name
+                )
         else:
             # Crypto-erasure: the sealed seed and receipt key are overwritten with NULL in
             # the same transaction as the audit entry; only the tombstone remains.
@@ -178,7 +222,6 @@ class RevocationOps:
                 destroyed_at=now, seed_sealed=None, receipt_key_sealed=None, destroy_after=None
             )
         values.update(extra or {})
-        cond = where if where is not None else repository.scope_filter(scope, key)
         ids = sorted(repository.apply_transition(session, op, cond, values))
         self._ledger.audit(
             session,
@@ -193,14 +236,24 @@ class RevocationOps:
                     "target": target,
                     "reason": reason,
                     "public_reason": public_reason,
+                    **({"cause": cause} if cause is not None else {}),
                     "affected": len(ids),
                     **_ids_details(ids, self._settings.audit_inline_ids_max),
+                    **(
+                        {"deadline_cleared": _ids_details(cleared, self._audit_max)}
+                        if cleared
+                        else {}
+                    ),
                 },
             ),
             at=now,
         )
         self._ledger.metrics.inc("rwc_state_changes_total", len(ids), op=op.value)
         return ids
+
+    @property
+    def _audit_max(self) -> int:
+        return self._settings.audit_inline_ids_max
 
     def report_loss(  # noqa: PLR0917 - stable positional API of the CLI
         self,
@@ -211,16 +264,22 @@ class RevocationOps:
         now_flag: bool = False,
         waiting_period: timedelta | None = None,
         *,
+        lost_at: datetime | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
-        """Report a medium lost: suspend its containers now, destroy them later.
+        """Report a medium lost: lock everything on it now, destroy it later (spec §loss).
 
-        ``destroy_after = now + waiting period`` (default ``loss_waiting_period``); an
-        official may restore until then (a found medium); the sweep destroys when due.
-        ``now_flag=True`` destroys at once.
+        Every container of the medium is covered: active ones are suspended (cause
+        ``loss-report``), pending ones locked (neither evaluated nor committed), and
+        they and the already suspended ones get ``destroy_after = now + waiting period``
+        (default ``loss_waiting_period``); an official may restore until then (a found
+        medium); the sweep destroys when due. ``now_flag=True`` destroys all at once.
+        ``lost_at`` (default: now) is when the medium was lost: the medium report's
+        window starts there. ONE audit entry lists every affected container.
 
         Returns:
-            ``{affected, destroy_after, container_ids}``.
+            ``{medium, affected, container_ids, suspended, already_suspended,
+            pending_locked, lost_at, destroy_after}``.
         """
         # Refused under the action the report would have recorded (spec §audit).
         action = (Op.DESTROY if now_flag else Op.SUSPEND).value
@@ -232,68 +291,98 @@ class RevocationOps:
             target=_refused_target("medium", medium),
             ctx=ctx,
         )
-        check_text(medium, "medium")
+        canonical_medium(medium)
         check_text(reason, "reason", REASON_MAX)
         if public_reason is not None:
             check_text(public_reason, "public_reason", REASON_MAX)
         wait = self._settings.loss_waiting_period if waiting_period is None else waiting_period
-        if wait < timedelta(0) or wait > timedelta(days=self._settings.max_waiting_period_days):
-            raise InvalidRequestError("waiting period out of range")
+        longest = self._settings.max_waiting_period_days
+        if wait < timedelta(0) or wait > timedelta(days=longest):
+            raise InvalidRequestError(
+                f"the waiting period must be between 0 seconds and {longest} days"
+            )
         with self._ledger.tx() as session:
             now = self._ledger.now()
-            lock_head(session)
-            session.execute(
-                update(Container)
-                .where(
-                    Container.medium == medium,
-                    Container.state.in_([State.ACTIVE.value, State.SUSPENDED.value]),
-                )
-                .values(loss_reported_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            lost = now if lost_at is None else lost_at
+            if lost > now:
+                raise InvalidRequestError("lost_at must not be in the future")
+            head = lock_head(session)
+            m = resolve_medium(session, medium)
+            m.lost_at = lost
+            m.loss_reported_at = now
+            name = m.name
+            seq = head.seq + 1  # the one audit entry appended below
+            on_medium = Container.medium == name
+            live = Container.state != State.DESTROYED.value
+            repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)
+            common = {
+                "changed_by": actor.name,
+                "reason": reason,
+                "public_reason": public_reason,
+                "last_audit_seq": seq,
+            }
+            groups: dict[str, list[bytes]]
             if now_flag:
-                ids = self._transition(
+                destroy_after = now
+                groups = {
+                    "destroyed": repository.apply_transition(
+                        session,
+                        Op.DESTROY,
+                        on_medium,
+                        {
+                            **common,
+                            "destroyed_at": now,
+                            "seed_sealed": None,
+                            "receipt_key_sealed": None,
+                            "destroy_after": None,
+                        },
+                    )
+                }
+            else:
+                destroy_after = now + wait
+                groups = repository.lock_for_loss(
                     session,
-                    actor,
-                    Op.DESTROY,
-                    scope="medium",
-                    target=medium,
-                    key=medium,
-                    reason=reason,
-                    public_reason=public_reason,
-                    now=now,
-                    ctx=ctx,
+                    on_medium,
+                    {**common, "destroy_after": destroy_after},
+                    suspend_values={
+                        "suspended_at": now,
+                        "suspend_cause": Cause.LOSS_REPORT.value,
+                    },
                 )
-                return {**self._bulk_result(ids), "destroy_after": fmt_time(now)}
-            destroy_after = now + wait
-            ids = self._transition(
+            ids = sorted(i for group in groups.values() for i in group)
+            counts = {k: len(v) for k, v in groups.items()}
+            self._ledger.audit(
                 session,
-                actor,
-                Op.SUSPEND,
-                scope="medium",
-                target=medium,
-                key=medium,
-                reason=reason,
-                public_reason=public_reason,
-                now=now,
-                ctx=ctx,
-                extra={"destroy_after": destroy_after},
+                NewEntry(
+                    actor=actor.name,
+                    action=action,
+                    outcome="ok",
+                    container=None,
+                    remote=ctx.remote,
+                    details={
+                        "scope": "medium",
+                        "target": name,
+                        "loss_report": True,
+                        "cause": Cause.LOSS_REPORT.value,
+                        "reason": reason,
+                        "public_reason": public_reason,
+                        "lost_at": fmt_time(lost),
+                        "destroy_after": fmt_time(destroy_after),
+                        "affected": len(ids),
+                        **counts,
+                        **_ids_details(ids, self._audit_max),
+                    },
+                ),
+                at=now,
             )
-            # Containers already suspended (e.g. by their budget) get the deadline too.
-            more = session.execute(
-                update(Container)
-                .where(
-                    Container.medium == medium,
-                    Container.state == State.SUSPENDED.value,
-                    Container.destroy_after.is_(None),
-                )
-                .values(destroy_after=destroy_after)
-                .execution_options(synchronize_session=False)
-            )
-            affected = len(ids) + int(getattr(more, "rowcount", 0) or 0)
+            for key, group in groups.items():
+                op = Op.DESTROY if key == "destroyed" else Op.SUSPEND
+                self._ledger.metrics.inc("rwc_state_changes_total", len(group), op=op.value)
         return {
+            "medium": name,
             **self._bulk_result(ids),
-            "affected": affected,
+            **counts,
+            "lost_at": fmt_time(lost),
             "destroy_after": fmt_time(destroy_after),
         }
 
@@ -333,17 +422,21 @@ class RevocationOps:
                     "not_after passed",
                 ),
                 (
+                    # Suspended containers and locked pending ones (spec §lifecycle): only
+                    # a loss report sets destroy_after.
                     "loss_waiting_period",
-                    (Container.state == State.SUSPENDED.value)
-                    & Container.destroy_after.is_not(None)
-                    & (Container.destroy_after <= at),
+                    Container.destroy_after.is_not(None) & (Container.destroy_after <= at),
                     "loss report waiting period over",
                 ),
             ]
             for name, cond, why in rules:
                 ids = self._sweep_rule(session, actor, cond, why, at)
                 counts[name] = len(ids)
-            counts["challenges_deleted"] = repository.consume_expired_challenges(session, at)
+            # Unconfirmed challenges still count in the attempt windows (spec §receipt).
+            keep_since = at - self._settings.attempt_window
+            counts["challenges_deleted"] = repository.consume_expired_challenges(
+                session, at, keep_since
+            )
         return counts
 
     def _clock_problem(self, session: Session, at: datetime, head_seq: int) -> str | None:
@@ -408,7 +501,7 @@ def _refused_target(scope: str, target: str) -> dict[str, str]:
     """
     checks: dict[str, Callable[[str], object]] = {
         "container": decode_container_id,
-        "medium": lambda v: check_text(v, "medium"),
+        "medium": canonical_medium,
         "issuer": lambda v: check_name(v, "issuer"),
     }
     check = checks.get(scope)

@@ -130,10 +130,35 @@ class Container(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     public_reason: Mapped[str | None] = mapped_column(Text)
     last_audit_seq: Mapped[int | None] = mapped_column(SeqInt)
+    # spec §lifecycle: why the container is suspended (``loss-report``, ``official``,
+    # ``budget``), or why a pending one is locked (``loss-report``); NULL otherwise.
+    suspend_cause: Mapped[str | None] = mapped_column(String(16))
+    # spec §media: when the medium was lost (given in the loss report; the report's window
+    # starts here, which may be long before ``loss_reported_at``).
+    lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # spec §receipt: a receipt refunds its evaluation only if the challenge was issued
+    # after the last budget reset (a budget restore), else the count it added is gone.
+    budget_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
     # each index on a changed column multiplies that work. ``state`` is not indexed.
     __table_args__ = (Index("ix_containers_medium", "medium"),)
+
+
+class Medium(Base):
+    """A medium (USB stick, disk) as first registered: the unit of loss reports.
+
+    spec §media: ``key`` is the canonical id case-folded (keyserver/domain/media.py); every
+    mention of a medium is matched by it, and ``name`` (the canonical form fixed at the
+    first registration) is what containers store and people see.
+    """
+
+    __tablename__ = "media"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    loss_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ContainerReader(Base):
@@ -168,6 +193,19 @@ class Challenge(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # spec §receipt: set by a receipt whose MAC verified; an evaluation whose challenge
+    # has no ``confirmed_at`` counts against the per-principal and per-medium windows.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The container's medium when the challenge was issued (counted per medium without a
+    # join on the release path).
+    medium: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        # confirmed_at second: the window counts read only unconfirmed entries (at most
+        # the cap), however many confirmed openings a busy clerk has in the window.
+        Index("ix_challenges_principal_window", "principal_id", "confirmed_at", "issued_at"),
+        Index("ix_challenges_medium_window", "medium", "confirmed_at", "issued_at"),
+    )
 
 
 class AuditEntry(Base):

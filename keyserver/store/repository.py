@@ -7,18 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
+    Integer,
+    String,
     and_,
     bindparam,
+    case,
+    cast,
     delete,
     exists,
+    func,
     literal,
+    literal_column,
+    null,
     select,
     union_all,
     update,
@@ -34,6 +41,7 @@ from keyserver.store.models import (
     Container,
     ContainerReader,
     ContainerReaderGroup,
+    Medium,
     Principal,
     PrincipalGroup,
     PrincipalRole,
@@ -97,6 +105,7 @@ def view_of(session: Session, c: Container) -> ContainerView:
         public_reason=c.public_reason,
         readers=frozenset(names),
         reader_groups=frozenset(groups),
+        suspend_cause=c.suspend_cause,
     )
 
 
@@ -131,10 +140,170 @@ def apply_transition(
     return list(session.execute(stmt).scalars())
 
 
-def consume_expired_challenges(session: Session, now: datetime) -> int:
-    """Delete challenges past their expiry (they can no longer confirm anything)."""
-    result = session.execute(delete(Challenge).where(Challenge.expires_at < now))
+def suspended_by_cause(session: Session, where: ColumnElement[bool]) -> dict[str, int]:
+    """Suspended containers matching ``where``, counted by cause (what a restore left)."""
+    rows = session.execute(
+        select(Container.suspend_cause, func.count())
+        .where(where, Container.state == State.SUSPENDED.value)
+        .group_by(Container.suspend_cause)
+    ).all()
+    return {str(cause or "unknown"): int(n) for cause, n in rows}
+
+
+def clear_loss_deadlines(
+    session: Session, where: ColumnElement[bool], seq: int, actor: str
+) -> list[bytes]:
+    """Undo a loss report's hold on the containers matching ``where`` (a found medium).
+
+    Clears ``destroy_after`` of the suspended containers that stay suspended for another
+    cause, and unlocks pending containers locked by the loss report. Returns their ids.
+    """
+    stmt = (
+        update(Container)
+        .where(
+            where,
+            Container.destroy_after.is_not(None),
+            (Container.state == State.PENDING.value)
+            | (
+                (Container.state == State.SUSPENDED.value)
+                & (Container.suspend_cause != "loss-report")
+            ),
+        )
+        .values(
+            destroy_after=None,
+            suspend_cause=case(
+                (Container.state == State.PENDING.value, None), else_=Container.suspend_cause
+            ),
+            last_audit_seq=seq,
+            changed_by=actor,
+        )
+        .returning(Container.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.execute(stmt).scalars())
+
+
+def mark_lost(
+    session: Session, where: ColumnElement[bool], *, now: datetime, lost_at: datetime
+) -> None:
+    """Record the loss report on every container matching ``where`` (spec §loss)."""
+    session.execute(
+        update(Container)
+        .where(where)
+        .values(loss_reported_at=now, lost_at=lost_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def lock_for_loss(
+    session: Session,
+    where: ColumnElement[bool],
+    values: dict[str, Any],
+    *,
+    suspend_values: dict[str, Any],
+) -> dict[str, list[bytes]]:
+    """A loss report's hold on every live container matching ``where`` (spec §loss).
+
+    Active containers are suspended (``values`` and ``suspend_values``); pending ones
+    are locked (``values``, with the loss-report cause, state unchanged); suspended ones
+    keep their cause and get ``values`` (the deadline of the report). Returns the ids of
+    each group: ``suspended``, ``pending_locked``, ``already_suspended``.
+    """
+
+    def change(state: State, extra: dict[str, Any]) -> list[bytes]:
+        stmt = (
+            update(Container)
+            .where(where, Container.state == state.value)
+            .values(**values, **extra)
+            .returning(Container.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(session.execute(stmt).scalars())
+
+    # Already suspended first, so the containers suspended now are not counted twice.
+    already = change(State.SUSPENDED, {})
+    locked = change(State.PENDING, {"suspend_cause": suspend_values["suspend_cause"]})
+    suspended = change(State.ACTIVE, {"state": State.SUSPENDED.value, **suspend_values})
+    return {"suspended": suspended, "already_suspended": already, "pending_locked": locked}
+
+
+def consume_expired_challenges(
+    session: Session, now: datetime, keep_since: datetime | None = None
+) -> int:
+    """Delete challenges past their expiry that left the attempt window.
+
+    An expired challenge can no longer confirm anything, but an unconfirmed one still
+    counts against its principal and medium until it is older than ``keep_since``
+    (now - ``attempt_window``, spec §receipt).
+    """
+    cond = Challenge.expires_at < now
+    if keep_since is not None:
+        cond = cond & (Challenge.issued_at < keep_since)
+    result = session.execute(delete(Challenge).where(cond))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- Media (spec §media) ---
+
+
+def medium_by_key(session: Session, key: str) -> Medium | None:
+    """The medium whose matching key (canonical id, case-folded) is ``key``."""
+    return session.get(Medium, key)
+
+
+def medium_names(session: Session) -> list[str]:
+    """Every medium's canonical name (for "did you mean ...?")."""
+    return list(session.execute(select(Medium.name)).scalars())
+
+
+def principal_names(session: Session) -> list[str]:
+    """Every principal's name (for "did you mean ...?")."""
+    return list(session.execute(select(Principal.name)).scalars())
+
+
+def media_page(
+    session: Session, after: str | None, limit: int
+) -> list[tuple[Medium, dict[str, int]]]:
+    """Media ordered by key after a cursor, each with its container count per state."""
+    stmt = select(Medium)
+    if after is not None:
+        stmt = stmt.where(Medium.key > after)
+    rows = list(session.execute(stmt.order_by(Medium.key).limit(limit)).scalars())
+    counts: dict[str, dict[str, int]] = {m.name: {} for m in rows}
+    if rows:
+        for name, state, n in session.execute(
+            select(Container.medium, Container.state, func.count())
+            .where(Container.medium.in_(list(counts)))
+            .group_by(Container.medium, Container.state)
+        ).all():
+            counts[str(name)][str(state)] = int(n)
+    return [(m, counts[m.name]) for m in rows]
+
+
+def medium_states(session: Session, name: str) -> dict[str, int]:
+    """Container count per state of the medium called ``name``."""
+    rows = session.execute(
+        select(Container.state, func.count())
+        .where(Container.medium == name)
+        .group_by(Container.state)
+    ).all()
+    return {str(state): int(n) for state, n in rows}
+
+
+def unconfirmed_in_window(
+    session: Session, *, principal_id: int | None, medium: str | None, since: datetime
+) -> int:
+    """Unconfirmed evaluations in the window by a principal, or on a medium (spec §receipt)."""
+    stmt = (
+        select(func.count())
+        .select_from(Challenge)
+        .where(Challenge.issued_at > since, Challenge.confirmed_at.is_(None))
+    )
+    if principal_id is not None:
+        stmt = stmt.where(Challenge.principal_id == principal_id)
+    if medium is not None:
+        stmt = stmt.where(Challenge.medium == medium)
+    return int(session.execute(stmt).scalar_one())
 
 
 def challenge_by_hash(session: Session, digest: bytes) -> Challenge | None:
@@ -186,6 +355,8 @@ class EvaluationRow:
     ``view.readers`` / ``view.reader_groups`` hold only the policy entries that match the
     requesting actor (its name; its groups when one of them is listed): enough for
     :func:`keyserver.domain.lifecycle.evaluation_refusal`, without loading the whole policy.
+    ``principal_unconfirmed`` and ``medium_unconfirmed`` are the committed window counts
+    (spec §receipt) as the statement saw them; the batch adds its own queued attempts.
     """
 
     view: ContainerView
@@ -193,10 +364,34 @@ class EvaluationRow:
     unconfirmed: int
     attempt_budget: int
     header_digest: bytes | None = None  # set at commit (spec §commit), compared at §evaluate
+    password_required: bool = True
+    medium: str | None = None
+    principal_unconfirmed: int = 0
+    medium_unconfirmed: int = 0
 
+
+_CH = _CHALLENGES.alias("attempts")
+
+
+def _window_count(*conds: ColumnElement[bool]) -> Any:
+    """Unconfirmed evaluations in the attempt window matching ``conds`` (spec §receipt)."""
+    return (
+        select(func.count())
+        .select_from(_CH)
+        .where(*conds, _CH.c.issued_at > bindparam("since"), _CH.c.confirmed_at.is_(None))
+        .scalar_subquery()
+    )
+
+
+# The window counts of a row: by the medium of the row, and by the acting principal.
+MEDIUM_WINDOW = _window_count(_CH.c.medium == _C.c.medium).label("medium_unconfirmed")
+PRINCIPAL_WINDOW = _window_count(_CH.c.principal_id == bindparam("pid")).label(
+    "principal_unconfirmed"
+)
 
 # Built once (statement construction costs more than executing it on SQLite); values
-# are bound per call.
+# are bound per call. The window counts ride along as scalar subqueries: no round trip
+# of their own on the release path.
 EVALUATION_STMT = (
     select(
         _C.c.state,
@@ -218,21 +413,43 @@ EVALUATION_STMT = (
         )
         .label("by_group"),
         _C.c.header_digest,
+        _C.c.suspend_cause,
+        _C.c.password_required,
+        _C.c.medium,
+        MEDIUM_WINDOW,
+        PRINCIPAL_WINDOW,
     )
     .where(_C.c.id == bindparam("cid"))
     .with_for_update(of=_C)
 )
 
+# The epoch: window counts asked for without a window count everything.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def evaluation_row(
-    conn: Connection, cid: bytes, actor_name: str, actor_groups: frozenset[str]
+    conn: Connection,
+    cid: bytes,
+    actor_name: str,
+    actor_groups: frozenset[str],
+    *,
+    principal_id: int = 0,
+    since: datetime = EPOCH,
 ) -> EvaluationRow | None:
     """Lock a container row (FOR UPDATE) and check the actor against its policy.
 
-    ONE statement: the row plus two EXISTS probes of the reader policy.
+    ONE statement: the row, two EXISTS probes of the reader policy, and the window
+    counts of the row's medium and of ``principal_id`` since ``since``.
     """
     row = conn.execute(
-        EVALUATION_STMT, {"cid": cid, "actor": actor_name, "groups": sorted(actor_groups)}
+        EVALUATION_STMT,
+        {
+            "cid": cid,
+            "actor": actor_name,
+            "groups": sorted(actor_groups),
+            "pid": principal_id,
+            "since": since,
+        },
     ).one_or_none()
     if row is None:
         return None
@@ -245,10 +462,50 @@ def evaluation_row(
         public_reason=row.public_reason,
         readers=frozenset({actor_name}) if row.by_name else frozenset(),
         reader_groups=actor_groups if row.by_group else frozenset(),
+        suspend_cause=row.suspend_cause,
     )
     return EvaluationRow(
-        view, row.seed_sealed, row.unconfirmed, row.attempt_budget, row.header_digest
+        view,
+        row.seed_sealed,
+        row.unconfirmed,
+        row.attempt_budget,
+        row.header_digest,
+        password_required=bool(row.password_required),
+        medium=row.medium,
+        principal_unconfirmed=int(row.principal_unconfirmed),
+        medium_unconfirmed=int(row.medium_unconfirmed),
     )
+
+
+# The window counts of a batch (hot path prefetch): per principal and per medium, ONE
+# statement for all the batch's principals and media.
+WINDOW_COUNTS_STMT = union_all(
+    select(
+        # Constants rendered in the SQL (not bound): the hot path binds only its values.
+        literal_column("'p'").label("kind"),
+        _CH.c.principal_id.label("principal_id"),
+        cast(null(), String).label("medium"),
+        func.count().label("n"),
+    )
+    .where(
+        _CH.c.principal_id.in_(bindparam("pids", expanding=True)),
+        _CH.c.issued_at > bindparam("since"),
+        _CH.c.confirmed_at.is_(None),
+    )
+    .group_by(_CH.c.principal_id),
+    select(
+        literal_column("'m'").label("kind"),
+        cast(null(), Integer).label("principal_id"),
+        _CH.c.medium.label("medium"),
+        func.count().label("n"),
+    )
+    .where(
+        _CH.c.medium.in_(bindparam("media", expanding=True)),
+        _CH.c.issued_at > bindparam("since"),
+        _CH.c.confirmed_at.is_(None),
+    )
+    .group_by(_CH.c.medium),
+)
 
 
 def _token_statement() -> CompoundSelect[Any]:

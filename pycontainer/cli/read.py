@@ -36,13 +36,20 @@ from pycontainer.cli.common import (
     require_token,
 )
 from pycontainer.cli.exits import UsageError
+from pycontainer.cli.password import ENV_PASSWORD
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.errors import KeyServerCallError, UnsupportedVersionError, WrongPasswordError
+from pycontainer.errors import (
+    KeyServerCallError,
+    KeyServerProtocolError,
+    UnsupportedVersionError,
+    WrongPasswordError,
+)
 
 if TYPE_CHECKING:
     from pycontainer.client.keyserver import KeyServerClient
     from pycontainer.format.archive import Entry
+    from pycontainer.keyrelease import Evaluation, SlotInfo
     from pycontainer.reader import Container
 
 # The reader (and through it construct, cryptography, argon2, voprf) is imported by the
@@ -138,7 +145,6 @@ def _opened(
     # Security decision: the slot URL is the container writer's choice, so it never gets
     # RWC_TOKEN, and no token stored for another URL (see pycontainer.client.tokens).
     token = require_token(url, env, named=override is not None)
-    password = read_password(args, ui, env, confirm=False, what=path.name)
     receipt: dict[str, Any] = {"receipt": "none"}
     with make_client(url, token, args, env) as client:
 
@@ -146,23 +152,97 @@ def _opened(
             receipt["receipt"] = _send_receipt(client, ui, container_id, challenge, mac)
 
         ui.note(f"asking the key server at {url}")
+        password = _password(
+            args, ui, env, client, container_id=header.slots[0].container_id, what=path.name
+        )
+        recording = _Recording(client)
         try:
             container = open_container(
                 path,
-                key_server=client,
+                key_server=recording,
                 password=password,
                 url_override=override,
                 send_receipt=send_receipt,
             )
         except WrongPasswordError as exc:
-            if not args.no_password:
-                # The header cannot say whether a password was used (spec §slot-server-oprf).
-                exc.hint = (exc.hint + "; " if exc.hint else "") + (
-                    "if the container was sealed with --no-password, pass --no-password"
-                )
+            exc.hint = _wrong_password_hint(exc.hint, recording.last, args.no_password)
             raise
         with container:
             yield container, receipt
+
+
+# Warn the reader when this many unconfirmed attempts or fewer are left (protocol §receipt).
+FEW_ATTEMPTS = 3
+
+
+class _Recording:
+    """The key server client, remembering the last evaluation (its attempt count)."""
+
+    def __init__(self, client: KeyServerClient) -> None:
+        self._client = client
+        self.last: Evaluation | None = None
+
+    def evaluate(self, slot: SlotInfo, blinded_element: bytes) -> Evaluation:
+        self.last = self._client.evaluate(slot, blinded_element)
+        return self.last
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)  # everything else is the client's
+
+
+def _would_prompt(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
+    return not args.no_password and args.password_file is None and ENV_PASSWORD not in env
+
+
+def _password(
+    args: argparse.Namespace,
+    ui: Ui,
+    env: Mapping[str, str],
+    client: KeyServerClient,
+    *,
+    container_id: bytes,
+    what: str,
+) -> str:
+    """The password, asked only if the writer sealed with one (protocol §access).
+
+    Every answer to a password prompt costs an attempt of the container's budget, so a
+    container sealed with --no-password is opened without asking; and the reader is told
+    before typing when few attempts are left. Only when rwc would prompt: a password
+    given by option, file or RWC_PASSWORD is used as given.
+    """
+    if not _would_prompt(args, env):
+        return read_password(args, ui, env, confirm=False, what=what)
+    try:
+        access = client.access(container_id)
+    except KeyServerCallError as exc:
+        if type(exc) is not KeyServerCallError and not isinstance(exc, KeyServerProtocolError):
+            raise  # suspended, destroyed, denied, unavailable: evaluate would say the same
+        # A server without the access route (404), or a proxy in the way: ask as before.
+        return read_password(args, ui, env, confirm=False, what=what)
+    if not access.password_required:
+        ui.note("the container was sealed without a password; not asking for one")
+        return ""
+    left = access.attempts_remaining
+    if left is not None and left <= FEW_ATTEMPTS:
+        ui.warn(
+            f"only {left} attempt(s) left before the key server locks this container",
+            "type the password carefully; a wrong one is counted until an official restores it",
+        )
+    return read_password(args, ui, env, confirm=False, what=what)
+
+
+def _wrong_password_hint(hint: str | None, last: Evaluation | None, no_password: bool) -> str:
+    parts = [hint] if hint else []
+    if last is not None and last.attempts_remaining is not None:
+        parts.append(
+            f"{last.attempts_remaining} attempt(s) left before the key server locks the container"
+        )
+    if last is not None and last.password_required is False:
+        parts.append("the container was sealed without a password: pass --no-password")
+    elif not no_password and (last is None or last.password_required is None):
+        # The header cannot say whether a password was used (spec §slot-server-oprf).
+        parts.append("if the container was sealed with --no-password, pass --no-password")
+    return "; ".join(parts)
 
 
 def _send_receipt(

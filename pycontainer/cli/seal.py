@@ -71,11 +71,17 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--server", metavar="URL", help=f"key server URL (or {ENV_SERVER})")
     add_tls_option(p)
     p.add_argument("--label", metavar="TEXT", help="what the container holds (default: file name)")
-    p.add_argument(
+    medium = p.add_mutually_exclusive_group()
+    medium.add_argument(
         "--medium",
         metavar="ID",
-        help="the medium it goes on: serial number or asset tag (the unit of loss reports; "
-        "without one the container is left out of medium loss reports)",
+        help="the medium it goes on: serial number or asset tag as printed on it (the unit "
+        "of loss reports; required unless --no-medium)",
+    )
+    medium.add_argument(
+        "--no-medium",
+        action="store_true",
+        help="register without a medium: no loss report of a medium can ever cover it",
     )
     p.add_argument("--reader", action="append", default=[], metavar="NAME", help="allowed reader")
     p.add_argument(
@@ -206,6 +212,14 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             hint=f"--kdf-memory {ARGON2_M_MIN}..{ARGON2_M_MAX} (and >= 8 x parallelism), "
             f"--kdf-time {ARGON2_T_MIN}..{ARGON2_T_MAX}, "
             f"--kdf-parallelism {ARGON2_P_MIN}..{ARGON2_P_MAX}",
+        )
+    if args.medium is None and not args.no_medium:
+        # protocol §media: a container without a medium is out of reach of every loss
+        # report, so leaving it out must be a decision, not an omission.
+        raise UsageError(
+            "name the medium the container goes on with --medium ID",
+            hint="use the serial number or asset tag printed on the USB stick or disk, so a "
+            "loss report can cover it; pass --no-medium only if it stays on no removable medium",
         )
     label = args.label or out.name[:LABEL_MAX]
     for option, value in (("--label", label), ("--medium", args.medium)):

@@ -333,7 +333,37 @@ class KeyServerClient:
             if raw_challenge is None
             else b64url_decode(raw_challenge, CHALLENGE_SIZE, "challenge")
         )
-        return Evaluation(evaluated_element=element, proof=proof, challenge=challenge)
+        return Evaluation(
+            evaluated_element=element,
+            proof=proof,
+            challenge=challenge,
+            attempts_remaining=_count(doc.get("attempts_remaining")),
+            password_required=_flag(doc.get("password_required")),
+        )
+
+    def access(self, container_id: bytes) -> Access:
+        """What the reader needs to know before asking for a password (protocol §access).
+
+        Releases nothing and counts nothing: whether the writer sealed with a password,
+        and how many unconfirmed attempts are left.
+
+        Raises:
+            KeyServerError: A refusal (suspended, destroyed, not allowed ...), network
+                failure or malformed answer.
+        """
+        doc = self._call(
+            "GET",
+            f"/v1/containers/{b64url_encode(container_id)}/access",
+            None,
+            what="look up the container",
+        )
+        required = _flag(doc.get("password_required"))
+        if required is None:
+            raise KeyServerProtocolError("the key server did not say whether a password is needed")
+        return Access(
+            password_required=required,
+            attempts_remaining=_count(doc.get("attempts_remaining")),
+        )
 
     def commit(self, container_id: bytes, header_digest: bytes, receipt_key: bytes) -> None:
         """Activate a pending container after sealing (spec §commit).
@@ -488,3 +518,27 @@ def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> Ke
         f"cannot reach the key server at {base_url} ({why})",
         hint="check your network connection and the server URL (--server URL or RWC_SERVER)",
     )
+
+
+@dataclass(frozen=True)
+class Access:
+    """The answer of ``GET /v1/containers/{id}/access`` (protocol §access).
+
+    Attributes:
+        password_required: Whether the writer sealed with a password.
+        attempts_remaining: Unconfirmed evaluations left, or None if not told.
+    """
+
+    password_required: bool
+    attempts_remaining: int | None
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative integer the server told us, else None (never trusted further)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
+        return None
+    return value
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None

@@ -124,6 +124,15 @@ def problem_to_error(
             hint=(contact_hint or "ask the officials") + " to have it restored",
             contact=contact,
         )
+    if slug == "attempts-exhausted" or (slug is None and status == 429):
+        # protocol §receipt: too many unconfirmed attempts by this reader or on this medium
+        # within the window; it lifts by itself as old attempts leave the window.
+        return KeyServerDeniedError(
+            f"the key server refused to {what}: too many unconfirmed attempts{said}",
+            hint="wait and try again later (the limit lifts within a day), or "
+            + (contact_hint or "ask the officials"),
+            contact=contact,
+        )
     if slug == "header-mismatch":
         # spec/protocol.md §evaluate: refused before anything counted.
         return KeyServerHeaderMismatchError(

@@ -68,3 +68,16 @@ def test_unknown_slug_is_generic_with_server_detail() -> None:
     )
     assert type(err) is KeyServerCallError
     assert "never committed" in str(err)
+
+
+def test_attempts_exhausted_is_a_denial_that_says_to_wait() -> None:
+    # protocol §receipt: the window caps refuse with 429; the reader is told to wait.
+    err = problem_to_error(
+        429,
+        PJ,
+        doc(type="urn:rwc:problem:attempts-exhausted", status=429, contact="desk"),
+        what="release the key",
+    )
+    assert isinstance(err, KeyServerDeniedError)
+    assert "too many unconfirmed attempts" in str(err)
+    assert err.hint is not None and "wait" in err.hint and "desk" in err.hint

@@ -25,7 +25,7 @@ def test_demo_runs() -> None:
     assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
     assert "Traceback" not in err
     # The story's landmarks, in order.
-    landmarks = ["seals", "opens", "lost", "refused", "audit"]
+    landmarks = ["seals", "opens", "lost", "did you mean", "refused", "possibly opened", "audit"]
     positions = [out.lower().find(word) for word in landmarks]
     assert all(p >= 0 for p in positions), out
     assert positions == sorted(positions), out

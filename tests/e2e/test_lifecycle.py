@@ -208,7 +208,7 @@ def test_medium_report(story: Any, h: ModuleType) -> None:
     assert last["actor"] == story.people.reader
     assert last["at"] <= lost_at
     # The attempt after it: the reader's evaluation, refused; nothing was opened after.
-    assert entry["opened_after_loss"] is False
+    assert entry["answer"] == "not opened" and report["answer"] == "not opened"
     after = [a for a in entry["attempts"] if a["at"] >= lost_at]
     assert [(a["actor"], a["action"]) for a in after] == [(story.people.reader, "evaluate")]
     assert after[0]["outcome"] == "refused", after

@@ -84,11 +84,22 @@ def test_seal_refuses_to_overwrite(story: Any, h: ModuleType) -> None:
 
 
 def test_seal_without_medium(story: Any, h: ModuleType) -> None:
-    # spec §endpoints: --medium is optional; the server records a null medium.
+    # spec §media: a container no loss report can reach is a decision (--no-medium), not
+    # an omission: without either option seal refuses before registering anything.
     src = story.sample_tree()
     out = story.work / "no-medium.rwc"
     proc = story.rwc.seal(
         story.server, story.people.writer_token, [src], out, readers=[story.people.reader]
+    )
+    h.expect(proc, h.EXIT_USAGE)
+    assert b"--medium" in proc.stderr and not out.exists()
+    proc = story.rwc.seal(
+        story.server,
+        story.people.writer_token,
+        [src],
+        out,
+        readers=[story.people.reader],
+        extra=["--no-medium"],
     )
     h.expect(proc, h.EXIT_OK)
     status = story.status(story.container_id(out))
@@ -96,6 +107,28 @@ def test_seal_without_medium(story: Any, h: ModuleType) -> None:
     h.expect(story.open_as_reader(out, story.work / "dest"), h.EXIT_OK)
     # Each input is stored under its base name.
     assert h.tree(story.work / "dest") == {f"{src.name}/{k}": v for k, v in h.tree(src).items()}
+
+
+def test_password_less_container_opens_without_asking(story: Any, h: ModuleType) -> None:
+    # spec §access: rwc asks the server whether the writer used a password before it
+    # prompts; a --no-password container opens with no password source at all (no TTY
+    # here: asking would have failed with a usage error).
+    src = story.sample_tree()
+    out = story.work / "open.rwc"
+    proc = story.rwc.seal(
+        story.server,
+        story.people.writer_token,
+        [src],
+        out,
+        password=None,
+        medium=h.unique("USB"),
+        readers=[story.people.reader],
+    )
+    h.expect(proc, h.EXIT_OK)
+    dest = story.work / "dest"
+    proc = story.rwc("open", out, "-C", dest, token=story.people.reader_token)
+    h.expect(proc, h.EXIT_OK)
+    assert h.tree(dest) == {f"{src.name}/{k}": v for k, v in h.tree(src).items()}
 
 
 def test_wrong_password_writes_nothing(story: Any, h: ModuleType) -> None:

@@ -63,7 +63,7 @@ def test_one_batch_counts_every_release_and_suspends_at_the_budget(
         ("evaluate", "ok", 1),
         ("evaluate", "ok", 2),
         ("evaluate", "ok", 3),
-        ("suspend", "ok", None),
+        ("suspend", "ok", 3),  # the budget suspension records the count that reached it
         ("evaluate", "refused", None),
         ("evaluate", "refused", None),
     ]
@@ -168,3 +168,34 @@ def test_a_batch_over_several_containers_prefetched_at_once(
     assert (status["c"]["state"], status["c"]["unconfirmed"]) == ("active", 1)
     with service.ledger.reads() as session:
         assert verify(session, service.keyring.audit_key).ok
+
+
+def test_one_batch_counts_the_windows_across_containers(world: World, settings: Any) -> None:
+    # spec §receipt: the per-medium and per-principal windows count the batch's own
+    # attempts in job order, across several containers (the prefetch path).
+    small = settings.replace(medium_attempt_cap=3, principal_attempt_cap=100)
+    service = KeyService(small)
+    try:
+        a, _ = activate(world, medium="USB-WIN")
+        b, _ = activate(world, medium="USB-WIN")
+        c, _ = activate(world, medium="USB-ELSE")
+        jobs: list[_EvalJob] = []
+        for _ in range(3):
+            for reg, who in ((a, "reader"), (b, "groupie"), (c, "reader")):
+                jobs += _jobs(world, reg["container_id"], 1, token=who)
+        outcomes = _run(service, jobs)
+        kinds = [_kind(o) for o in outcomes]
+        # USB-WIN: the first three of its six jobs are released; USB-ELSE counts apart.
+        assert kinds == [
+            "ok", "ok", "ok",
+            "ok", "attempts-exhausted", "ok",
+            "attempts-exhausted", "attempts-exhausted", "ok",
+        ]  # fmt: skip
+        # Each release says what is left: the medium cap is the smallest allowance.
+        assert [o["attempts_remaining"] for o in outcomes if isinstance(o, dict)] == [
+            2, 1, 2, 0, 1, 0,
+        ]  # fmt: skip
+        with service.ledger.reads() as session:
+            assert verify(session, service.keyring.audit_key).ok
+    finally:
+        service.close()

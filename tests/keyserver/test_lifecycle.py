@@ -41,7 +41,8 @@ def test_register_evaluate_commit_receipt(world: World) -> None:
     assert resp.json() == {"confirmed": True}
     status = world.call("official", "GET", f"/v1/containers/{cid}").json()
     assert status["state"] == "active"
-    assert status["unconfirmed"] == 0  # a valid receipt resets the counter
+    # spec §receipt: the receipt refunds its own evaluation only (groupie's stays counted).
+    assert status["unconfirmed"] == 1
     assert status["last_confirmed_at"] is not None
 
 
@@ -202,7 +203,17 @@ def test_search_and_issuer_scope(world: World) -> None:
     assert _change(world, "/v1/issuers/writer/suspend")["affected"] == 2
     for c in (a, b):
         assert _evaluate_status(world, "reader", c["container_id"])[0] == 423
-    assert _change(world, "/v1/issuers/writer/restore")["affected"] == 2
+    # spec §lifecycle: a bulk restore lifts loss reports by default; these were suspended
+    # by an official, so they stay until the restore names that cause.
+    kept = _change(world, "/v1/issuers/writer/restore")
+    assert kept["affected"] == 0 and kept["left_suspended"] == {"official": 2}
+    resp = world.call(
+        "official",
+        "POST",
+        "/v1/issuers/writer/restore",
+        json={"reason": "test", "cause": "official"},
+    )
+    assert resp.json()["affected"] == 2 and resp.json()["left_suspended"] == {}
 
 
 def test_issuer_sees_only_the_public_reason(world: World) -> None:

@@ -86,7 +86,9 @@ def test_loss_report_waiting_period_and_sweep(world: World, clock: FakeClock) ->
         ("reader", "refused", "destroyed"),
     ]
     assert all(x["remote"] == "127.0.0.1" for x in attempts)
-    assert entry["opened_after_loss"] is False
+    # spec §report: refused attempts released nothing.
+    assert entry["answer"] == "not opened" and entry["releases_after_loss"] == 0
+    assert report["answer"] == "not opened"
     sweep_entries = world.call(
         "auditor", "GET", "/v1/audit", params={"actor_name": "cron", "action": "destroy"}
     ).json()

@@ -25,12 +25,13 @@ def test_register_without_medium(world: World) -> None:
     assert log["entries"][0]["action"] == "register"
     assert log["entries"][0]["details"]["medium"] is None
     # No medium-scoped action or report reaches it; per id and per issuer still do.
+    # spec §media: no medium was registered, so naming one is not-found, never "0 affected".
     resp = world.call("official", "POST", "/v1/media/usb-0001/loss-report", json=CHANGE)
-    assert resp.status_code == 200 and resp.json()["affected"] == 0
-    report = world.call("official", "GET", "/v1/media/usb-0001/report").json()
-    assert report["containers"] == []
+    assert resp.status_code == 404 and resp.json()["type"] == "urn:rwc:problem:not-found"
+    resp = world.call("official", "GET", "/v1/media/usb-0001/report")
+    assert resp.status_code == 404
     found = world.call("official", "GET", "/v1/containers", params={"medium": "usb-0001"})
-    assert found.json()["containers"] == []
+    assert found.status_code == 404
     resp = world.call("official", "POST", f"/v1/containers/{cid}/suspend", json=CHANGE)
     assert resp.json()["affected"] == 1
     resp = world.call("official", "POST", "/v1/issuers/writer/destroy", json=CHANGE)

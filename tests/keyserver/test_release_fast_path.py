@@ -109,7 +109,14 @@ def test_success_has_the_same_shape_and_both_verify(world: World, routed: str) -
         assert resp.headers.get("cache-control") == "no-store"
         assert "www-authenticate" not in resp.headers
         doc = resp.json()
-        assert sorted(doc) == ["challenge", "challenge_expires_at", "evaluated_element", "proof"]
+        assert sorted(doc) == [
+            "attempts_remaining",
+            "challenge",
+            "challenge_expires_at",
+            "evaluated_element",
+            "password_required",
+            "proof",
+        ]
         assert len(unb64(doc["evaluated_element"])) == 32 and len(unb64(doc["proof"])) == 64
         assert len(unb64(doc["challenge"])) == 32
     assert fast.json()["challenge_expires_at"] == slow.json()["challenge_expires_at"]

@@ -246,6 +246,9 @@ def test_principal_errors(cli: Any, h: ModuleType, data_dir: Any) -> None:
     result = cli("token", "create", "nobody", "--data-dir", dd)
     assert result.code == 5
     assert "(not-found)" in result.err
+    # spec §media: a principal name that matches nothing comes with the nearest names.
+    result = cli("token", "create", "dupe", "--data-dir", dd)
+    assert result.code == 5 and "did you mean dup?" in result.err
     result = cli("token", "revoke", "tk_nothing", "--data-dir", dd)
     assert result.code == 5
     result = cli("token", "create", "dup", "--expires-in", "soon", "--data-dir", dd)
@@ -300,7 +303,7 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
     )
 
     result = cli("restore", cid, "--reason", "audit done", "--json", "--data-dir", dd)
-    assert result.json() == {"affected": 1, "container_ids": [cid]}
+    assert result.json() == {"affected": 1, "container_ids": [cid], "left_suspended": {}}
     assert _state(h, data_dir, cid)["state"] == "active"
 
     # Destructive: no TTY and no --yes is a usage error, and nothing changes.
@@ -388,6 +391,7 @@ def test_report_loss(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> Non
         "--waiting-period",
         "2h",
         "--json",
+        "--yes",  # spec §cli: under short_waiting_period (24 h) it asks, like --now
         "--data-dir",
         dd,
     )
@@ -490,8 +494,11 @@ def test_status_search_report(cli: Any, h: ModuleType, data_dir: Any, people: An
     assert {c["container_id"] for c in doc["containers"]} == {cid, pending}
     text = cli("report", "--medium", "REP-1", "--data-dir", dd)
     assert text.code == 0 and "REP-1" in text.out
+    # spec §media: a medium that matches nothing is not-found (exit 5) with suggestions.
     empty = cli("report", "--medium", "NOTHING", "--data-dir", dd)
-    assert "no containers" in empty.out
+    assert empty.code == 5 and "no medium 'NOTHING'" in empty.err
+    typo = cli("report", "--medium", "REP-2", "--data-dir", dd)
+    assert typo.code == 5 and "did you mean REP-1?" in typo.err
 
 
 def test_sweep_destroys_expired_pending(

@@ -94,10 +94,29 @@ def test_official_over_http(
 
     result = cli("suspend", cid, "--reason", "check", "--server", server, env=off)
     assert result.code == 0 and "1 container(s) changed" in result.out
+    # spec §lifecycle: a bulk restore lifts loss reports unless it names another cause.
     result = cli(
-        "restore", "--medium", "R-1", "--reason", "ok", "--json", "--server", server, env=off
+        "restore", "--medium", "r-1", "--reason", "ok", "--json", "--server", server, env=off
     )
-    assert result.json() == {"affected": 1, "container_ids": [cid]}
+    assert result.json() == {
+        "affected": 0,
+        "container_ids": [],
+        "left_suspended": {"official": 1},
+    }
+    result = cli(
+        "restore",
+        "--medium",
+        "r-1",
+        "--cause",
+        "official",
+        "--reason",
+        "ok",
+        "--json",
+        "--server",
+        server,
+        env=off,
+    )
+    assert result.json() == {"affected": 1, "container_ids": [cid], "left_suspended": {}}
     result = cli(
         "suspend", "--issuer", "writer", "--reason", "x", "--json", "--server", server, env=off
     )
@@ -112,6 +131,7 @@ def test_official_over_http(
         "--waiting-period",
         "1h",
         "--json",
+        "--yes",
         "--server",
         server,
         env=off,

@@ -70,6 +70,17 @@ def container_status(
     return service.status(actor, container_id, ctx=ctx)
 
 
+@router.get("/{container_id}/access", summary="Whether a password is needed, attempts left")
+def access(
+    container_id: str, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """Before asking for a password (admitted reader; issuing writer while pending).
+
+    Releases nothing and counts nothing (spec §access).
+    """
+    return service.access(actor, container_id, ctx=ctx)
+
+
 # The body is read by the route itself (see evaluate); the document still names its model.
 _EVALUATE_BODY_DOC = {
     "requestBody": {
@@ -132,5 +143,6 @@ def change(
         container_id,
         reason=body.reason,
         public_reason=body.public_reason,
+        cause=body.cause,
         ctx=ctx,
     )

@@ -15,6 +15,27 @@ from keyserver.http.schemas import ChangeBody, LossBody
 router = APIRouter(tags=["media"])
 
 
+@router.get("/v1/media", summary="List media")
+def media_list(
+    service: ServiceDep,
+    actor: ActorDep,
+    ctx: ContextDep,
+    *,
+    after: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """Media with their container counts per state (official, auditor)."""
+    return service.media_list(actor, after=after, limit=limit, ctx=ctx)
+
+
+@router.get("/v1/media/{medium}", summary="One medium")
+def medium_info(
+    medium: str, service: ServiceDep, actor: ActorDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """One medium with its container counts per state (official, auditor)."""
+    return service.medium_info(actor, medium, ctx=ctx)
+
+
 @router.post("/v1/media/{medium}/loss-report", summary="Report a medium lost")
 def loss_report(
     medium: str, body: LossBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
@@ -25,6 +46,7 @@ def loss_report(
         if body.waiting_period_seconds is None
         else timedelta(seconds=max(-1, min(body.waiting_period_seconds, 10**9)))
     )
+    lost_at = parse_time(body.lost_at, "lost_at") if body.lost_at else None
     return service.report_loss(
         actor,
         medium,
@@ -32,6 +54,7 @@ def loss_report(
         public_reason=body.public_reason,
         now_flag=body.now,
         waiting_period=wait,
+        lost_at=lost_at,
         ctx=ctx,
     )
 
@@ -57,7 +80,14 @@ def medium_change(
 ) -> dict[str, Any]:
     """Suspend, restore or destroy every container of a medium (official)."""
     return service.change_state(
-        actor, op, "medium", medium, reason=body.reason, public_reason=body.public_reason, ctx=ctx
+        actor,
+        op,
+        "medium",
+        medium,
+        reason=body.reason,
+        public_reason=body.public_reason,
+        cause=body.cause,
+        ctx=ctx,
     )
 
 
@@ -81,5 +111,6 @@ def issuer_change(
         principal,
         reason=body.reason,
         public_reason=body.public_reason,
+        cause=body.cause,
         ctx=ctx,
     )

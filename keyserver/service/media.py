@@ -1,0 +1,137 @@
+"""Media: registration, matching by canonical key, not-found with suggestions, listings.
+
+spec §media. Every operation that names a medium or an issuer resolves it here, so a
+name that matches nothing is refused the same way everywhere (``not-found`` with the
+nearest existing names) and nothing is changed: an official who typed
+``usb-2022-06-ama `` for ``USB-2022-06-AMA`` acts on the right medium, one who typed
+``USB-2022-06-AMX`` is told "did you mean USB-2022-06-AMA?" instead of "affected 0".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
+from keyserver.domain.errors import InvalidRequestError, NotFoundError
+from keyserver.domain.lifecycle import Actor
+from keyserver.domain.media import canonical_medium, is_medium, nearest
+from keyserver.domain.validation import check_name, fmt_time
+from keyserver.store import repository
+from keyserver.store.ledger import Ledger
+from keyserver.store.models import Medium, Principal
+
+
+def resolve_medium(session: Session, text: str) -> Medium:
+    """The registered medium ``text`` names (canonical key match, spec §media).
+
+    Raises:
+        InvalidRequestError: ``text`` has no canonical form.
+        NotFoundError: No medium has that key; ``suggestions`` lists the nearest names.
+    """
+    canonical = canonical_medium(text)
+    found = repository.medium_by_key(session, canonical.lower())
+    if found is None:
+        names = nearest(canonical, repository.medium_names(session))
+        raise NotFoundError(
+            f"no medium {canonical!r}" + (f"; did you mean {', '.join(names)}?" if names else ""),
+            suggestions=names,
+        )
+    return found
+
+
+def resolve_principal(session: Session, name: str, what: str) -> Principal:
+    """The principal ``name`` (issuer, reader ...), or not-found with suggestions."""
+    check_name(name, what)
+    found = repository.principal_by_name(session, name)
+    if found is None:
+        names = nearest(name, repository.principal_names(session))
+        raise NotFoundError(
+            f"no principal named {name!r}"
+            + (f"; did you mean {', '.join(names)}?" if names else ""),
+            suggestions=names,
+        )
+    return found
+
+
+def register_medium(session: Session, text: str, now: datetime) -> str:
+    """The canonical name of ``text``, registering the medium on its first mention.
+
+    The first registration fixes the name (its case, its spelling); later ones that
+    match its key get that name, so all containers of a medium carry one name.
+    Call under the chain-head lock (one registration at a time across instances).
+    """
+    canonical = canonical_medium(text)
+    found = repository.medium_by_key(session, canonical.lower())
+    if found is not None:
+        return found.name
+    session.add(Medium(key=canonical.lower(), name=canonical, created_at=now))
+    session.flush()
+    return canonical
+
+
+def medium_target(text: str) -> dict[str, str]:
+    """What a refusal records of a named medium: its canonical form, when it has one."""
+    return {"medium": canonical_medium(text)} if is_medium(text) else {}
+
+
+def _medium_doc(m: Medium, states: dict[str, int]) -> dict[str, Any]:
+    return {
+        "medium": m.name,
+        "created_at": fmt_time(m.created_at),
+        "lost_at": fmt_time(m.lost_at),
+        "loss_reported_at": fmt_time(m.loss_reported_at),
+        "containers": sum(states.values()),
+        "states": dict(sorted(states.items())),
+    }
+
+
+class MediaOps:
+    """Listings of media for officials and auditors (``keyserver media``, the console)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+
+    def media_list(
+        self,
+        actor: Actor,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Every medium with its container count per state, ordered by canonical key.
+
+        Returns:
+            ``{media: [{medium, created_at, lost_at, loss_reported_at, containers,
+            states}], next: cursor | null}`` (``next`` is the last medium of a full page).
+        """
+        self._ledger.require(actor, OVERSIGHT, "listing media", action="media.list", ctx=ctx)
+        if not 1 <= limit <= self._settings.max_list_limit:
+            raise InvalidRequestError(f"limit must be in 1..{self._settings.max_list_limit}")
+        after_key = canonical_medium(after).lower() if after else None
+        with self._ledger.reads() as session:
+            rows = repository.media_page(session, after_key, limit)
+            docs = [_medium_doc(m, states) for m, states in rows]
+        nxt = docs[-1]["medium"] if len(docs) == limit else None
+        return {"media": docs, "next": nxt}
+
+    def medium_info(
+        self, actor: Actor, medium: str, *, ctx: RequestContext = LOCAL
+    ) -> dict[str, Any]:
+        """One medium with its container count per state (not-found with suggestions)."""
+        self._ledger.require(
+            actor,
+            OVERSIGHT,
+            "reading media",
+            action="media.list",
+            target=medium_target(medium),
+            ctx=ctx,
+        )
+        with self._ledger.reads() as session:
+            m = resolve_medium(session, medium)
+            states = repository.medium_states(session, m.name)
+            return _medium_doc(m, states)

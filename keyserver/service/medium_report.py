@@ -1,0 +1,268 @@
+"""The medium report: "was it opened after the loss?", answered three ways (spec §report).
+
+An official answering the press needs an answer that cannot be wrong in the reassuring
+direction. Per container, over the window that starts when the medium was *lost* (not
+when the loss was reported):
+
+- ``opened``: a key was released and a receipt confirmed it (the content key was
+  recovered);
+- ``possibly opened``: a key was released without a receipt. The password may have
+  been right: a thief who has it simply does not send the receipt;
+- ``not opened``: no key was released (refused attempts are listed, but released
+  nothing).
+
+The medium's headline answer is the worst of its containers. Restores, suspensions and
+destroys in the window are listed with who made them, so a restore between the loss
+and its report is visible. Built from the audit log alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
+from keyserver.domain.encoding import b64e
+from keyserver.domain.lifecycle import Actor
+from keyserver.domain.validation import fmt_time
+from keyserver.service.media import medium_target, resolve_medium
+from keyserver.store.audit import entry_document
+from keyserver.store.ledger import Ledger
+from keyserver.store.models import AuditEntry, Container, Principal
+
+OPENED = "opened"
+POSSIBLY_OPENED = "possibly opened"
+NOT_OPENED = "not opened"
+# Worst first: the headline is the first of these any container has.
+_SEVERITY = (OPENED, POSSIBLY_OPENED, NOT_OPENED)
+_CHANGES = ("suspend", "restore", "destroy")
+# Ids per IN list (well below every backend's parameter limit).
+_CHUNK = 500
+
+
+def worst(answers: Iterable[str | None]) -> str | None:
+    """The headline answer: the worst of the containers' (None if none has one)."""
+    found = {a for a in answers if a is not None}
+    return next((a for a in _SEVERITY if a in found), None)
+
+
+def answer(attempts: Sequence[AuditEntry], details: Sequence[dict[str, Any]]) -> str:
+    """The three-way answer for one container's attempts in the window."""
+    if any(a.action == "receipt" and a.outcome == "ok" for a in attempts):
+        return OPENED
+    released = any(
+        a.action == "evaluate" and a.outcome == "ok" and d.get("mode") == "read"
+        for a, d in zip(attempts, details, strict=True)
+    )
+    return POSSIBLY_OPENED if released else NOT_OPENED
+
+
+class MediumReportOps:
+    """``GET /v1/media/{medium}/report`` and ``keyserver report``."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def medium_report(
+        self,
+        actor: Actor,
+        medium: str,
+        since: datetime | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """What happened to a medium's containers (officials, auditors).
+
+        The window starts at ``since`` if given, else at the medium's time of loss;
+        without either (no loss reported) every attempt is listed and there is no
+        answer. Raises not-found with suggestions for a medium that matches nothing.
+
+        Returns:
+            ``{medium, lost_at, loss_reported_at, window_start, answer, containers:
+            [{container_id, label, issuer, state, suspend_cause, lost_at,
+            loss_reported_at, destroy_after, destroyed_at, answer, releases_after_loss,
+            confirmed_after_loss, last_confirmed_open_before_loss, attempts_since,
+            attempts: [...], state_changes: [...]}]}``.
+        """
+        self._ledger.require(
+            actor,
+            OVERSIGHT,
+            "medium reports",
+            action="medium.report",
+            target=medium_target(medium),
+            ctx=ctx,
+        )
+        with self._ledger.reads() as session:
+            m = resolve_medium(session, medium)
+            start = since or m.lost_at
+            rows = list(
+                session.execute(
+                    select(Container).where(Container.medium == m.name).order_by(Container.id)
+                ).scalars()
+            )
+            cids = [b64e(c.id) for c in rows]
+            attempts = _entries(session, cids, ("evaluate", "receipt"), start)
+            before = (
+                _last_receipts_before(session, cids, m.lost_at) if m.lost_at is not None else {}
+            )
+            changes = _changes(session, m.name, set(cids), start)
+            issuers = _issuer_names(session, {c.issuer_id for c in rows})
+            out = [
+                self._container_doc(
+                    c,
+                    issuers.get(c.issuer_id),
+                    attempts.get(cid, []),
+                    before.get(cid),
+                    changes.get(cid, []),
+                    start,
+                )
+                for c, cid in zip(rows, cids, strict=True)
+            ]
+        return {
+            "medium": m.name,
+            "lost_at": fmt_time(m.lost_at),
+            "loss_reported_at": fmt_time(m.loss_reported_at),
+            "window_start": fmt_time(start),
+            "answer": worst(c["answer"] for c in out),
+            "containers": out,
+        }
+
+    @staticmethod
+    def _container_doc(  # noqa: PLR0917 - one container's parts of the report
+        c: Container,
+        issuer: str | None,
+        attempts: list[AuditEntry],
+        before: AuditEntry | None,
+        changes: list[dict[str, Any]],
+        start: datetime | None,
+    ) -> dict[str, Any]:
+        details = [json.loads(a.details) for a in attempts]
+        return {
+            "container_id": b64e(c.id),
+            "label": c.label,
+            "issuer": issuer,
+            "state": c.state,
+            "suspend_cause": c.suspend_cause,
+            "lost_at": fmt_time(c.lost_at),
+            "loss_reported_at": fmt_time(c.loss_reported_at),
+            "destroy_after": fmt_time(c.destroy_after),
+            "destroyed_at": fmt_time(c.destroyed_at),
+            "answer": None if start is None else answer(attempts, details),
+            "releases_after_loss": sum(
+                1
+                for a, d in zip(attempts, details, strict=True)
+                if a.action == "evaluate" and a.outcome == "ok" and d.get("mode") == "read"
+            ),
+            "confirmed_after_loss": sum(
+                1 for a in attempts if a.action == "receipt" and a.outcome == "ok"
+            ),
+            "last_confirmed_open_before_loss": None
+            if before is None
+            else {"at": fmt_time(before.at), "actor": before.actor, "remote": before.remote},
+            "attempts_since": fmt_time(start),
+            "attempts": [_attempt(a, d) for a, d in zip(attempts, details, strict=True)],
+            "state_changes": changes,
+        }
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _entries(
+    session: Session, cids: Sequence[str], actions: Sequence[str], start: datetime | None
+) -> dict[str, list[AuditEntry]]:
+    """The entries of ``actions`` per container since ``start``, in seq order."""
+    out: dict[str, list[AuditEntry]] = {}
+    for chunk in _chunks(cids):
+        stmt = select(AuditEntry).where(
+            AuditEntry.container.in_(chunk), AuditEntry.action.in_(actions)
+        )
+        if start is not None:
+            stmt = stmt.where(AuditEntry.at >= start)
+        for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
+            out.setdefault(str(e.container), []).append(e)
+    return out
+
+
+def _last_receipts_before(
+    session: Session, cids: Sequence[str], lost_at: datetime
+) -> dict[str, AuditEntry]:
+    """The last confirmed open of each container before the loss."""
+    out: dict[str, AuditEntry] = {}
+    for chunk in _chunks(cids):
+        stmt = select(AuditEntry).where(
+            AuditEntry.container.in_(chunk),
+            AuditEntry.action == "receipt",
+            AuditEntry.outcome == "ok",
+            AuditEntry.at < lost_at,
+        )
+        for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
+            out[str(e.container)] = e  # ordered by seq: the last one wins
+    return out
+
+
+def _changes(
+    session: Session, name: str, cids: set[str], start: datetime | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Suspensions, restores and destroys of each container in the window.
+
+    Per-container entries name their container; bulk ones (a medium, an issuer, the
+    sweep, a budget) list the ids in their details, or (above the inline limit) only
+    their digest: those are matched by their medium scope.
+    """
+    stmt = select(AuditEntry).where(
+        AuditEntry.action.in_(_CHANGES),
+        AuditEntry.outcome == "ok",
+        or_(AuditEntry.container.in_(sorted(cids)), AuditEntry.container.is_(None)),
+    )
+    if start is not None:
+        stmt = stmt.where(AuditEntry.at >= start)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
+        details = json.loads(e.details)
+        if e.container is not None:
+            named = {e.container}
+        elif "container_ids" in details:
+            named = set(details["container_ids"]) & cids
+        elif details.get("scope") == "medium" and details.get("target") == name:
+            named = cids
+        else:
+            named = set()
+        doc = {
+            "seq": e.seq,
+            "at": entry_document(e)["at"],
+            "actor": e.actor,
+            "action": e.action,
+            "cause": details.get("cause"),
+            "reason": details.get("reason"),
+        }
+        for cid in named:
+            out.setdefault(cid, []).append(doc)
+    return out
+
+
+def _issuer_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Principal.id, Principal.name).where(Principal.id.in_(ids)))
+    return {int(i): str(n) for i, n in rows}
+
+
+def _attempt(a: AuditEntry, details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": a.seq,
+        "at": entry_document(a)["at"],
+        "actor": a.actor,
+        "action": a.action,
+        "remote": a.remote,
+        "outcome": a.outcome,
+        "mode": details.get("mode"),
+        "reason": details.get("reason"),
+    }

@@ -1,0 +1,90 @@
+"""The official's commands after a loss (issue 10): typos caught, confirmations that list
+what they affect, the three-way report in the display zone, in Japanese on request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyserver.service import KeyService
+from tests.support import keyserver_cli as h
+
+
+def _state(data_dir: Any, cid: str) -> dict[str, Any]:
+    service = KeyService(data_dir.settings())
+    try:
+        return dict(service.status(service.local_actor("t"), cid))
+    finally:
+        service.close()
+
+
+def test_typo_exits_not_found_with_suggestion(cli: Any, data_dir: Any, people: Any) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-2022-06-AMA")
+    dd = data_dir.path
+    for argv in (
+        ("report-loss", "--medium", "USB-2022-06-AMX", "--reason", "lost"),
+        ("suspend", "--medium", "USB-2022-06-AMX", "--reason", "lost"),
+        ("media", "show", "USB-2022-06-AMX"),
+        ("report", "--medium", "USB-2022-06-AMX"),
+    ):
+        result = cli(*argv, "--data-dir", dd)
+        assert result.code == 5, (argv, result)
+        assert "did you mean USB-2022-06-AMA?" in result.err, result
+        assert "nothing was changed" in result.err
+    assert _state(data_dir, cid)["state"] == "active"
+    # Case and blanks do not matter: this is the same medium.
+    result = cli("media", "show", " usb-2022-06-ama ", "--json", "--data-dir", dd)
+    assert result.code == 0 and result.json()["medium"] == "USB-2022-06-AMA"
+    listing = cli("media", "list", "--json", "--data-dir", dd).json()
+    assert [(m["medium"], m["states"]) for m in listing["media"]] == [
+        ("USB-2022-06-AMA", {"active": 1})
+    ]
+
+
+def test_short_waiting_period_lists_what_it_affects_and_asks_once(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-S")
+    dd = data_dir.path
+    argv = ("report-loss", "--medium", "usb-s", "--waiting-period", "1h", "--reason", "lost")
+    result = cli(*argv, "--data-dir", dd, stdin=h.TtyInput("no\n"))
+    assert result.code == 8, result
+    assert "This affects 1 container(s) on medium USB-S:" in result.err
+    assert "  - export" in result.err and result.err.count("Type 'yes'") == 1
+    assert _state(data_dir, cid)["state"] == "active"
+    # Without a terminal it needs --yes; a long waiting period does not ask.
+    assert cli(*argv, "--data-dir", dd).code == 2
+    result = cli(*argv[:-4], "--waiting-period", "48h", "--reason", "lost", "--data-dir", dd)
+    assert result.code == 0, result
+    assert _state(data_dir, cid)["state"] == "suspended"
+
+
+def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, people: Any) -> None:
+    settings = data_dir.settings()
+    cid = h.make_container(settings, people.writer, medium="USB-Z")
+    dd = data_dir.path
+    naive = cli(
+        "report-loss", "--medium", "USB-Z", "--lost-at", "2026-01-01T10:00", "--reason", "x",
+        "--data-dir", dd,
+    )  # fmt: skip
+    assert naive.code == 2 and "offset" in naive.err
+    # A thief releases a key after the loss and sends no receipt.
+    lost = "2020-01-01T09:00:00+09:00"
+    h.reader_evaluates(settings, people.reader, cid)
+    result = cli(
+        "report-loss", "--medium", "USB-Z", "--lost-at", lost, "--reason", "x", "--json",
+        "--data-dir", dd,
+    )  # fmt: skip
+    assert result.code == 0 and result.json()["lost_at"] == "2020-01-01T00:00:00.000000Z"
+    env = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
+    text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=env)
+    assert text.code == 0, text
+    assert "Medium USB-Z: possibly opened" in text.out
+    assert "(since 2020-01-01 09:00:00 +09:00)" in text.out
+    doc = cli("report", "--medium", "USB-Z", "--json", "--data-dir", dd).json()
+    assert doc["answer"] == "possibly opened" and doc["lost_at"].endswith("Z")
+    ja = h.clean_env(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
+    text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=ja)
+    assert "開封の可能性あり" in text.out
+    bad = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Mars/Olympus")
+    result = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=bad)
+    assert result.code == 3 and "Asia/Tokyo" in result.err
