@@ -309,12 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     media_sub.required = True
     p = media_sub.add_parser("list", help="media with their container counts per state")
     _common(p)
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
     p.add_argument("--after", metavar="MEDIUM", help="continue after this medium")
     _settings_flags(p)
     p = media_sub.add_parser("show", help="one medium with its container counts")
     _common(p)
-    p.add_argument("medium")
+    p.add_argument("medium", help="the medium's identifier (a near miss gets suggestions)")
     _settings_flags(p)
 
     p = add("report-loss", "report a medium lost: suspend now, destroy after a waiting period")

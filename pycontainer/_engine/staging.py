@@ -73,7 +73,7 @@ def tmpfile_supported(directory: Path) -> bool:
     if not flag or not _PROC_FD.is_dir():
         return False
     try:
-        fd = os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        fd = os.open(directory, flag | os.O_WRONLY | _portable.flag("O_CLOEXEC"), 0o600)
     except OSError:
         return False
     os.close(fd)
@@ -106,7 +106,9 @@ class StagedFile:
             anonymous = bool(flag) and _PROC_FD.is_dir()
         if anonymous:
             try:
-                self.fd = os.open(dest.parent, flag | os.O_WRONLY | os.O_CLOEXEC, mode)
+                self.fd = os.open(
+                    dest.parent, flag | os.O_WRONLY | _portable.flag("O_CLOEXEC"), mode
+                )
             except OSError as exc:
                 if exc.errno not in _NO_TMPFILE:
                     raise
@@ -119,7 +121,12 @@ class StagedFile:
         # Exclusive, no-follow: never write through something planted at the name.
         self.fd = os.open(
             creating,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY | os.O_CLOEXEC,
+            os.O_WRONLY
+            | os.O_CREAT
+            | os.O_EXCL
+            | _NOFOLLOW
+            | _BINARY
+            | _portable.flag("O_CLOEXEC"),
             mode,
         )
         try:
@@ -226,14 +233,18 @@ def open_anonymous(directory: Path, mode: int = 0o600) -> int:
     Raises:
         OSError: Not supported here (check :func:`tmpfile_supported` first) or no space.
     """
-    return os.open(directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, mode)
+    return os.open(
+        directory, _portable.flag("O_TMPFILE") | os.O_WRONLY | _portable.flag("O_CLOEXEC"), mode
+    )
 
 
 def link_fd(fd: int, target: Path) -> None:
     """Give the nameless file ``fd`` the name ``target`` (which must not exist)."""
     # linkat(AT_SYMLINK_FOLLOW) is what links the inode behind the /proc link; CPython
     # calls plain link() (which would link the symlink itself) unless a dir fd is given.
-    proc = os.open(_PROC_FD, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    proc = os.open(
+        _PROC_FD, os.O_RDONLY | _portable.flag("O_DIRECTORY") | _portable.flag("O_CLOEXEC")
+    )
     try:
         os.link(str(fd), target, src_dir_fd=proc, follow_symlinks=True)
     finally:
@@ -252,7 +263,9 @@ class StagingDir:
         creating = _hidden_name(dest, _CREATING)
         creating.mkdir(mode=0o700)
         try:
-            self._fd = os.open(creating, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._fd = os.open(
+                creating, os.O_RDONLY | _portable.flag("O_DIRECTORY") | _portable.flag("O_CLOEXEC")
+            )
         except BaseException:
             creating.rmdir()
             raise
@@ -315,9 +328,16 @@ def remove_stale(directory: Path) -> list[str]:
             st = path.lstat()
             if st.st_uid != uid or not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
                 continue
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            # Through _portable: the flags may be missing (tests/portable hides them); the
+            # lock and the inode check below are what make removing safe.
+            flags = (
+                os.O_RDONLY
+                | _portable.flag("O_NOFOLLOW")
+                | _portable.flag("O_CLOEXEC")
+                | _portable.flag("O_NONBLOCK")
+            )
             if stat.S_ISDIR(st.st_mode):
-                flags |= os.O_DIRECTORY
+                flags |= _portable.flag("O_DIRECTORY")
             fd = os.open(path, flags)
         except OSError:
             continue

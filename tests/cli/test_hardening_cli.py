@@ -64,6 +64,7 @@ def test_seal_lists_every_bad_name_and_registers_nothing(server: Any, tmp_path: 
             label,
             "--reader",
             "clerk@city.example",
+            "--no-medium",
             *KDF,
         ],
         env={

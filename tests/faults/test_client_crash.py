@@ -194,7 +194,7 @@ def test_seal_killed_leaves_nothing(story: Any, h: ModuleType, fallback: bool, h
     usb = story.work / "usb"
     usb.mkdir()
     out = usb / "piped.rwc"
-    argv = ["seal", "-", "-o", os.fspath(out), "--reader", story.people.reader]
+    argv = ["seal", "-", "-o", os.fspath(out), "--reader", story.people.reader, "--no-medium"]
     argv += ["--label", h.unique("label"), "--server", story.server.url, *h.argon2_flags(story.rwc)]
     proc = _popen(story, h, argv, token=story.people.writer_token, fallback=fallback)
     assert proc.stdin is not None

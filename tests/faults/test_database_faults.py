@@ -276,7 +276,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _sqlite_server(directory: Path) -> Iterator[tuple[Setup, Path]]:
-    db = directory / "keyserver.store"
+    db = directory / "keyserver.db"
     settings = Settings(database_url=f"sqlite:///{db}", master_key_b64=new_master_key_b64(), **FAST)
     init_database(settings)
     with running_server(settings) as url:
@@ -332,18 +332,18 @@ def test_sqlite_locked_by_another_writer(tmp_path: Path) -> None:
 
 def test_sqlite_side_files_get_write_back(tmp_path: Path) -> None:
     """After a read-only period the -shm/-wal modes follow the database file again."""
-    db = tmp_path / "keyserver.store"
+    db = tmp_path / "keyserver.db"
     db.write_bytes(b"")
     db.chmod(0o640)
     for suffix in ("-wal", "-shm"):
-        side = tmp_path / f"keyserver.store{suffix}"
+        side = tmp_path / f"keyserver.db{suffix}"
         side.write_bytes(b"")
         side.chmod(0o444)
-    assert sorted(repair_side_files(db)) == ["keyserver.store-shm", "keyserver.store-wal"]
+    assert sorted(repair_side_files(db)) == ["keyserver.db-shm", "keyserver.db-wal"]
     for suffix in ("-wal", "-shm"):
-        assert (tmp_path / f"keyserver.store{suffix}").stat().st_mode & 0o777 == 0o640
+        assert (tmp_path / f"keyserver.db{suffix}").stat().st_mode & 0o777 == 0o640
     db.chmod(0o444)  # still read-only: nothing to repair yet
-    (tmp_path / "keyserver.store-shm").chmod(0o444)
+    (tmp_path / "keyserver.db-shm").chmod(0o444)
     assert repair_side_files(db) == []
 
 

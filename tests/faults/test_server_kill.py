@@ -126,7 +126,7 @@ def test_kill_9_under_load_loses_no_acknowledged_release(tmp_path: Path) -> None
             t.join(30)
         server.proc = None
         server.start()
-        recorded = _released(server.data_dir / "keyserver.store", cid)
+        recorded = _released(server.data_dir / "keyserver.db", cid)
         print(f"\n[faults] kill -9 under load: {acknowledged} acknowledged, {recorded} recorded")
         assert acknowledged > 0
         assert recorded >= acknowledged
