@@ -116,7 +116,12 @@ def container(story: Any, big: Path, h: ModuleType) -> Path:
     out: Path = story.work / "usb" / "big.rwc"
     out.parent.mkdir()
     proc = story.rwc.seal(
-        story.server, story.people.writer_token, [big], out, readers=[story.people.reader]
+        story.server,
+        story.people.writer_token,
+        [big],
+        out,
+        readers=[story.people.reader],
+        extra=["--no-medium"],
     )
     h.expect(proc, 0)
     return out
@@ -223,7 +228,12 @@ def test_seal_killed_leaves_nothing(story: Any, h: ModuleType, fallback: bool, h
     # The next seal into the same directory removes the stale entry and publishes.
     src = story.sample_tree()
     again = story.rwc.seal(
-        story.server, story.people.writer_token, [src], out, readers=[story.people.reader]
+        story.server,
+        story.people.writer_token,
+        [src],
+        out,
+        readers=[story.people.reader],
+        extra=["--no-medium"],
     )
     h.expect(again, 0)
     assert sorted(p.name for p in usb.iterdir()) == ["piped.rwc"]

@@ -378,8 +378,8 @@ class Rwc:
         """``rwc seal`` with a password file (0600) and small Argon2 parameters if offered."""
         argv: list[str | os.PathLike[str]] = ["seal", "--json", *inputs, "-o", out]
         argv += ["--server", url or server.url, "--label", unique("label")]
-        # rwc seal requires --medium or an explicit --no-medium (issue 10).
-        argv += ["--medium", medium] if medium is not None else ["--no-medium"]
+        if medium is not None:
+            argv += ["--medium", medium]
         for reader in readers:
             argv += ["--reader", reader]
         if password is None:
