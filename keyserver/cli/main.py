@@ -786,18 +786,7 @@ def _main(
     stderr: TextIO | None = None,
     env: Mapping[str, str] | None = None,
 ) -> int:
-    """Run the ``keyserver`` command.
-
-    Args:
-        argv: Arguments without the program name (default ``sys.argv[1:]``).
-        stdin: Input for confirmations (default ``sys.stdin``).
-        stdout: Result stream (default ``sys.stdout``).
-        stderr: Error stream (default ``sys.stderr``).
-        env: Environment (default ``os.environ``).
-
-    Returns:
-        The exit code (see the module docstring and ``keyserver --help``).
-    """
+    """:func:`main` (same arguments and exit code) without the closed-pipe handling."""
     argv = list(sys.argv[1:] if argv is None else argv)
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
