@@ -51,6 +51,10 @@ COMMAND_KEYS = frozenset(
 _SETTING_HELP = {
     "database_url": "SQLAlchemy URL (postgresql+psycopg://... for several instances)",
     "master_key_file": "file holding the 32-byte master key (default DATA_DIR/master.key)",
+    "hsm_module": "PKCS#11 module of the HSM holding the master key's wrapping key",
+    "hsm_token_label": "label of the HSM token holding the wrapping key",
+    "hsm_key_label": "label of the wrapping key in the HSM token (default rwc-master)",
+    "hsm_pin_file": "file (0600) holding the HSM user PIN (or KEYSERVER_HSM_PIN)",
     "server_id": "identifier of this key server in registration responses",
     "contact": "whom a refused person should contact (carried in every refusal)",
     "pending_ttl": "how long a registered container may stay uncommitted (e.g. 24h)",
@@ -70,8 +74,8 @@ _SETTING_HELP = {
     "console_max_age": "a console session ends this long after sign-in (e.g. 12h)",
 }
 # Not flags: injected callables, the data directory (a common option), and the master key
-# itself (security: a secret on the command line is visible in `ps` and shell history).
-_NOT_FLAGS = frozenset({"clock", "rng", "data_dir", "master_key_b64"})
+# and the HSM PIN themselves (security: a secret on the command line shows in `ps`).
+_NOT_FLAGS = frozenset({"clock", "rng", "data_dir", "master_key_b64", "hsm_pin"})
 SETTING_FLAGS: tuple[tuple[str, str], ...] = tuple(
     (f.name, _SETTING_HELP.get(f.name, "server setting (spec/protocol.md §limits)"))
     for f in dataclasses.fields(Settings)

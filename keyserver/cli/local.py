@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import uvicorn
 from sqlalchemy.exc import DBAPIError, ProgrammingError, SQLAlchemyError
 
+from keyserver.cli import masterkey
 from keyserver.cli import workers as workers_module
 from keyserver.cli.backend import Action, Json, Scope
 from keyserver.cli.config import COMMAND_KEYS, load_settings
@@ -396,7 +397,9 @@ def cmd_init(ctx: Context) -> int:
                 Path(f"{sqlite}-shm"),
                 sqlite.with_name(sqlite.name + LOCK_SUFFIX),  # keyserver/store/writelock.py
             ]
+        _guard(lambda: masterkey.prepare_hsm(ctx, settings))
         _guard(lambda: init_database(settings))
+        _guard(lambda: masterkey.first_generation(settings))
         result = _bootstrap_admin(ctx, settings)
     except BaseException:
         # Nothing half-made stays behind: a rerun of init must work.

@@ -10,10 +10,10 @@ column does not open. Destroying a container sets these columns to NULL (crypto-
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -49,46 +49,146 @@ def _subkey(master: bytes, purpose: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class KeyRing:
-    """Subkeys derived from the master key, one per purpose.
+class CarriedKeys:
+    """Keys that live as long as the deployment: master-key rotation carries them over.
+
+    spec §keys-at-rest: derived from the first generation's master key and, from the
+    second generation on, stored sealed under each generation (keyserver/domain/keygen.py).
+    Rotating them would invalidate every audit hash an auditor or witness already holds.
 
     Attributes:
-        seal_key: AES-256-GCM key for sealed per-container secrets.
         audit_key: HMAC key of the audit hash chain.
     """
 
-    seal_key: bytes = field(repr=False)
     audit_key: bytes = field(repr=False)
 
-    @functools.cached_property
-    def _aead(self) -> AESGCM:
-        # One cipher object per ring: the release path opens a seed per key release.
-        return AESGCM(self.seal_key)
+    @classmethod
+    def from_master(cls, master: bytes) -> CarriedKeys:
+        """Derive the carried keys from a first-generation master key (HKDF-SHA-256)."""
+        return cls(audit_key=_subkey(master, b"audit"))
+
+
+@dataclass(frozen=True)
+class Generations:
+    """What a key ring knows: the carried keys and the seal key of each live generation.
+
+    Attributes:
+        carried: The deployment's long-lived keys.
+        seal_keys: Generation number -> its AES-256-GCM seal key.
+        current: The generation new secrets are sealed under (the newest known).
+    """
+
+    carried: CarriedKeys
+    seal_keys: Mapping[int, bytes] = field(repr=False)
+    current: int
+
+
+def seal_key(data_key: bytes) -> bytes:
+    """Spec §keys-at-rest: a generation's seal key from its 32-byte data (master) key."""
+    return _subkey(data_key, b"seal")
+
+
+class KeyRing:
+    """The server's keys, loaded once (lazily) and reloaded when a rotation adds one.
+
+    A rotation (spec §rotation) re-seals rows under a new generation while servers run;
+    a server meeting a generation it does not know reloads once (``load``) and then opens
+    both: the ring is one object shared by every operation, so a reload reaches them all.
+
+    Args:
+        load: Returns the generations (reads the key store: file, HSM, database).
+    """
+
+    def __init__(self, load: Callable[[], Generations]) -> None:
+        self._load = load
+        self._gens: Generations | None = None
+        self._aeads: dict[bytes, AESGCM] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_master(cls, master: bytes) -> KeyRing:
-        """Derive the subkeys (HKDF-SHA-256, one ``info`` label per purpose)."""
-        return cls(seal_key=_subkey(master, b"seal"), audit_key=_subkey(master, b"audit"))
+        """A ring of one first-generation master key (no rotation yet)."""
+        gens = Generations(CarriedKeys.from_master(master), {1: seal_key(master)}, 1)
+        return cls(lambda: gens)
+
+    @property
+    def generations(self) -> Generations:
+        """The loaded generations (loaded on first use)."""
+        gens = self._gens
+        if gens is None:
+            with self._lock:
+                if self._gens is None:
+                    self._gens = self._load()
+                gens = self._gens
+        return gens
+
+    def reload(self) -> None:
+        """Read the key store again (a rotation started or ended elsewhere)."""
+        gens = self._load()
+        with self._lock:
+            self._gens = gens
+
+    @property
+    def audit_key(self) -> bytes:
+        """HMAC key of the audit hash chain (carried across rotations)."""
+        return self.generations.carried.audit_key
+
+    @property
+    def generation(self) -> int:
+        """The generation new secrets are sealed under."""
+        return self.generations.current
+
+    def _aead(self, generation: int) -> AESGCM:
+        key = self.generations.seal_keys.get(generation)
+        if key is None:
+            # A generation added by a rotation after this ring was loaded: read once more.
+            self.reload()
+            key = self.generations.seal_keys.get(generation)
+        if key is None:
+            raise SealedDataError(f"no key of generation {generation} is configured")
+        aead = self._aeads.get(key)
+        if aead is None:
+            # One cipher object per key: the release path opens a seed per key release.
+            aead = self._aeads[key] = AESGCM(key)
+        return aead
 
     def seal(
-        self, container_id: bytes, purpose: bytes, secret: bytes, rng: Callable[[int], bytes]
+        self,
+        container_id: bytes,
+        purpose: bytes,
+        secret: bytes,
+        rng: Callable[[int], bytes],
+        generation: int | None = None,
     ) -> bytes:
-        """Encrypt ``secret`` for ``container_id``; returns nonce || ciphertext."""
-        nonce = rng(NONCE_BYTES)
-        aad = b"rwc/v1 sealed " + purpose + b"\x00" + container_id
-        return nonce + self._aead.encrypt(nonce, secret, aad)
+        """Encrypt ``secret`` for ``container_id``; returns nonce || ciphertext.
 
-    def open(self, container_id: bytes, purpose: bytes, sealed: bytes) -> bytes:
-        """Decrypt a value produced by :meth:`seal`.
+        ``generation``: the row's generation (default: the current one); one row's
+        secrets are always under one generation, the one its ``key_generation`` names.
+        """
+        nonce = rng(NONCE_BYTES)
+        aead = self._aead(self.generation if generation is None else generation)
+        return nonce + aead.encrypt(nonce, secret, _aad(purpose, container_id))
+
+    def open(
+        self, container_id: bytes, purpose: bytes, sealed: bytes, generation: int = 1
+    ) -> bytes:
+        """Decrypt a value produced by :meth:`seal` under ``generation``.
 
         Raises:
-            SealedDataError: If authentication fails.
+            SealedDataError: If authentication fails or the generation's key is unknown.
         """
-        aad = b"rwc/v1 sealed " + purpose + b"\x00" + container_id
+        aead = self._aead(generation)
         try:
-            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+            return aead.decrypt(
+                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(purpose, container_id)
+            )
         except (InvalidTag, ValueError) as exc:
             raise SealedDataError("sealed key material does not authenticate") from exc
+
+
+def _aad(purpose: bytes, container_id: bytes) -> bytes:
+    # spec §keys-at-rest: binds each ciphertext to its row and column.
+    return b"rwc/v1 sealed " + purpose + b"\x00" + container_id
 
 
 def evaluator(seed: bytes, info: bytes = CONTAINER_KEY_INFO) -> ristretto.Evaluator:

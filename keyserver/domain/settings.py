@@ -74,7 +74,7 @@ _INTS = {
     "report_min_cosignatures",
 }
 _BOOLS = {"trust_proxy", "require_medium"}
-_PATHS = {"master_key_file", "data_dir", "log_key_file"}
+_PATHS = {"master_key_file", "data_dir", "log_key_file", "hsm_module", "hsm_pin_file"}
 _STRS = {
     "database_url",
     "master_key_b64",
@@ -83,7 +83,11 @@ _STRS = {
     "sqlite_synchronous",
     "witness_keys",
     "display_timezone",
+    "hsm_token_label",
+    "hsm_key_label",
 }
+# Secrets that come only from the environment (never a flag, never the TOML file).
+_ENV_ONLY = {ENV_PREFIX + "MASTER_KEY": "master_key_b64", ENV_PREFIX + "HSM_PIN": "hsm_pin"}
 _LOADABLE = _DURATIONS | _INTS | _BOOLS | _PATHS | _STRS
 
 
@@ -95,6 +99,12 @@ class Settings:
         database_url: SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
         master_key_file: File holding the 32-byte master key (created 0600 by init).
         master_key_b64: Alternatively the master key as base64url (KEYSERVER_MASTER_KEY).
+        hsm_module: PKCS#11 module (shared library) of the HSM holding the master key's
+            wrapping key; set, it replaces the master key file (spec §keys-at-rest).
+        hsm_token_label: Label of the HSM token (slot) holding the wrapping key.
+        hsm_key_label: Label of the wrapping key in that token.
+        hsm_pin_file: File holding the token's user PIN (0600); or KEYSERVER_HSM_PIN.
+        hsm_pin: The user PIN from KEYSERVER_HSM_PIN (environment only, never logged).
         data_dir: The data directory, when the settings came from one.
         server_id: Identifies this key server in registration responses.
         contact: Who to contact about a refusal; carried in every refusal problem.
@@ -156,6 +166,11 @@ class Settings:
     database_url: str
     master_key_file: Path | None = None
     master_key_b64: str | None = field(default=None, repr=False)
+    hsm_module: Path | None = None
+    hsm_token_label: str = ""
+    hsm_key_label: str = "rwc-master"
+    hsm_pin_file: Path | None = None
+    hsm_pin: str | None = field(default=None, repr=False)
     data_dir: Path | None = None
     server_id: str = "rwc-keyserver"
     contact: str = "Contact the data protection office of the issuing organisation."
@@ -222,6 +237,14 @@ class Settings:
             raise ConfigError("attempt_window must be positive")
         if self.display_timezone:
             display_zone(self.display_timezone)  # fails at start, not at the first report
+        if self.hsm_module is not None:
+            if self.master_key_b64 is not None or self.master_key_file is not None:
+                raise ConfigError(
+                    "configure one master key: hsm_module, or master_key_file /"
+                    " KEYSERVER_MASTER_KEY, not both"
+                )
+            if not self.hsm_token_label:
+                raise ConfigError("hsm_module needs hsm_token_label (the token's label)")
 
     @classmethod
     def load(
@@ -249,10 +272,9 @@ class Settings:
         env_values = {
             key[len(ENV_PREFIX) :].lower(): value
             for key, value in env.items()
-            if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "MASTER_KEY"
+            if key.startswith(ENV_PREFIX) and key not in _ENV_ONLY
         }
-        if ENV_PREFIX + "MASTER_KEY" in env:
-            env_values["master_key_b64"] = env[ENV_PREFIX + "MASTER_KEY"]
+        secrets = {name: env[key] for key, name in _ENV_ONLY.items() if key in env}
         dd_raw = flags.get("data_dir", data_dir) or env_values.get("data_dir")
         ddir = Path(dd_raw) if dd_raw else None
         file_values: dict[str, Any] = {}
@@ -265,10 +287,11 @@ class Settings:
                 if key not in _LOADABLE:
                     raise ConfigError(f"unknown setting {key!r}")
                 merged[key] = _coerce(key, value)
+        merged.update(secrets)
         if ddir is not None:
             merged["data_dir"] = ddir
             merged.setdefault("database_url", f"sqlite:///{ddir / DB_FILE_NAME}")
-            if "master_key_b64" not in merged:
+            if "master_key_b64" not in merged and "hsm_module" not in merged:
                 merged.setdefault("master_key_file", ddir / MASTER_KEY_FILE_NAME)
             merged.setdefault("log_key_file", ddir / LOG_KEY_FILE_NAME)
         if "database_url" not in merged:
@@ -288,6 +311,34 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def uses_hsm(self) -> bool:
+        """The master key's wrapping key is in an HSM (spec §keys-at-rest)."""
+        return self.hsm_module is not None
+
+    def load_hsm_pin(self) -> str:
+        """Return the HSM user PIN from KEYSERVER_HSM_PIN or ``hsm_pin_file``.
+
+        Raises:
+            ConfigError: No PIN configured, or the file is unreadable or open to others.
+        """
+        if self.hsm_pin is not None:
+            return self.hsm_pin
+        if self.hsm_pin_file is None:
+            raise ConfigError("no HSM PIN: set KEYSERVER_HSM_PIN or hsm_pin_file")
+        try:
+            st = self.hsm_pin_file.stat()
+            text = self.hsm_pin_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as exc:
+            raise ConfigError(f"cannot read the HSM PIN file {self.hsm_pin_file}") from exc
+        if st.st_mode & 0o077:
+            # spec §keys-at-rest: a secret others may read is refused, like the key file.
+            raise ConfigError(
+                f"HSM PIN file {self.hsm_pin_file} is accessible to group or others"
+                f" (chmod 600 {self.hsm_pin_file})"
+            )
+        return text.strip()
 
     def load_master_key(self) -> bytes:
         """Return the 32-byte master key from ``master_key_b64`` or ``master_key_file``.

@@ -412,7 +412,7 @@ class Releaser:
         assert row.seed_sealed is not None and actor.principal_id is not None
         # Decrypted here (a wrong master key fails the transaction, releasing nothing);
         # the VOPRF itself runs after COMMIT, outside the write lock (_finish_release).
-        seed = self._keyring.open(cid, keys.PURPOSE_SEED, row.seed_sealed)
+        seed = self._keyring.open(cid, keys.PURPOSE_SEED, row.seed_sealed, row.key_generation)
         challenge: bytes | None = None
         expires: datetime | None = None
         details: dict[str, Any] = {"mode": mode}

@@ -72,6 +72,7 @@ _ROW_COLUMNS = (
     "suspend_cause",
     "password_required",
     "medium",
+    "key_generation",
 )
 _ROWS_STMT = (
     select(_C.c.id, *(_C.c[name] for name in _ROW_COLUMNS))
@@ -409,6 +410,7 @@ class Batch:
             None if digest is None else bytes(digest),
             password_required=bool(values["password_required"]),
             medium=values["medium"],
+            key_generation=int(values["key_generation"]),
         )
 
     def lock_head(self) -> Head:
@@ -497,6 +499,7 @@ class Batch:
             medium=medium,
             principal_unconfirmed=by_principal,
             medium_unconfirmed=by_medium,
+            key_generation=int(row[17]),
         )
 
     def window(self, principal_id: int, medium: str | None) -> tuple[int, int]:

@@ -123,6 +123,8 @@ class ContainerOps:
                 )
             if medium is not None:
                 medium = register_medium(session, medium, now)
+            # spec §rotation: sealed under the newest generation, even mid-rotation.
+            generation = self._ledger.sealing_generation(session)
             entry = self._ledger.audit(
                 session,
                 NewEntry(
@@ -151,8 +153,9 @@ class ContainerOps:
                     state=State.PENDING.value,
                     public_key=pk,
                     seed_sealed=self._keyring.seal(
-                        cid, keys.PURPOSE_SEED, seed, self._settings.rng
+                        cid, keys.PURPOSE_SEED, seed, self._settings.rng, generation
                     ),
+                    key_generation=generation,
                     password_required=password_required,
                     attempt_budget=budget,
                     unconfirmed=0,
@@ -220,8 +223,9 @@ class ContainerOps:
                 c.activated_at = now
                 c.pending_expires_at = None
                 c.header_digest = header_digest
+                # One row, one generation (spec §rotation): the seed's.
                 c.receipt_key_sealed = self._keyring.seal(
-                    cid, keys.PURPOSE_RECEIPT, receipt_key, self._settings.rng
+                    cid, keys.PURPOSE_RECEIPT, receipt_key, self._settings.rng, c.key_generation
                 )
                 c.changed_by = actor.name
                 entry = self._ledger.audit(
@@ -293,7 +297,9 @@ class ContainerOps:
                 refusal = PendingError("the container is not committed yet")
             else:
                 row.consumed_at = now  # single use, whether or not the MAC verifies
-                key = self._keyring.open(cid, keys.PURPOSE_RECEIPT, c.receipt_key_sealed)
+                key = self._keyring.open(
+                    cid, keys.PURPOSE_RECEIPT, c.receipt_key_sealed, c.key_generation
+                )
                 expected = keys.receipt_mac(key, cid, challenge)
                 if not hmac.compare_digest(expected, mac):
                     refusal = InvalidReceiptError("the receipt MAC does not verify")

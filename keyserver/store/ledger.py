@@ -25,6 +25,7 @@ from keyserver.domain.errors import ForbiddenError, KeyServerError
 from keyserver.domain.lifecycle import Actor, require_role
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
+from keyserver.store import keystore
 from keyserver.store.audit import NewEntry, append
 from keyserver.store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.store.models import AuditEntry
@@ -45,12 +46,14 @@ class Ledger:
     ) -> None:
         self.settings = settings
         self.engine = engine if engine is not None else make_engine(settings)
-        self.keyring = keys.KeyRing.from_master(settings.load_master_key())
         self.metrics = metrics if metrics is not None else Metrics()
         self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         self.reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        # Loaded on first use (the database may not answer yet at construction), often
+        # inside a writing transaction: so on a reading connection (no writer lock).
+        self.keyring = keys.KeyRing(keystore.loader(settings, self._read_engine))
         self.single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
@@ -90,6 +93,18 @@ class Ledger:
         """
         with self._write_lock, self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def sealing_generation(self, session: Session) -> int:
+        """The generation a new row's secrets are sealed under (spec §rotation).
+
+        The newest live generation in the database: once a rotation has started, new
+        rows go to its new key, whichever key this instance was started with (the ring
+        reloads to reach it through the rotation's bridge).
+        """
+        newest = keystore.newest_generation(session)
+        if newest > self.keyring.generation:
+            self.keyring.reload()
+        return newest
 
     def audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
         """Append ``new`` to the chain in ``session``'s transaction (at ``at`` or now)."""

@@ -139,10 +139,35 @@ class Container(Base):
     # spec §receipt: a receipt refunds its evaluation only if the challenge was issued
     # after the last budget reset (a budget restore), else the count it added is gone.
     budget_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # spec §rotation: the master-key generation the sealed columns are under.
+    key_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
-    # each index on a changed column multiplies that work. ``state`` is not indexed.
-    __table_args__ = (Index("ix_containers_medium", "medium"),)
+    # each index on a changed column multiplies that work. ``state`` is not indexed;
+    # ``key_generation`` changes only in a rotation, which looks rows up by it.
+    __table_args__ = (
+        Index("ix_containers_medium", "medium"),
+        Index("ix_containers_key_generation", "key_generation"),
+    )
+
+
+class KeyGeneration(Base):
+    """One master key (file or HSM) and the carried keys sealed under it (spec §rotation).
+
+    keyserver/domain/keygen.py says what each column holds.
+    """
+
+    __tablename__ = "key_generations"
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))
+    carried: Mapped[bytes] = mapped_column(LargeBinary)
+    hsm_key_label: Mapped[str | None] = mapped_column(String(200))
+    hsm_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    prior_under_this: Mapped[bytes | None] = mapped_column(LargeBinary)
+    this_under_prior: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Medium(Base):

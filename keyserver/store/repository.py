@@ -368,6 +368,7 @@ class EvaluationRow:
     medium: str | None = None
     principal_unconfirmed: int = 0
     medium_unconfirmed: int = 0
+    key_generation: int = 1  # spec §rotation: the master-key generation of seed_sealed
 
 
 _CH = _CHALLENGES.alias("attempts")
@@ -418,6 +419,7 @@ EVALUATION_STMT = (
         _C.c.medium,
         MEDIUM_WINDOW,
         PRINCIPAL_WINDOW,
+        _C.c.key_generation,
     )
     .where(_C.c.id == bindparam("cid"))
     .with_for_update(of=_C)
@@ -474,6 +476,7 @@ def evaluation_row(
         medium=row.medium,
         principal_unconfirmed=int(row.principal_unconfirmed),
         medium_unconfirmed=int(row.medium_unconfirmed),
+        key_generation=int(row.key_generation),
     )
 
 
