@@ -22,9 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from keyserver.domain.keys import NONCE_BYTES, CarriedKeys, Generations, seal_key
+from keyserver.domain.keys import NONCE_BYTES, CarriedKeys, GenerationKeys, Generations
 from keyserver.domain.settings import ConfigError
 
 DATA_KEY_BYTES = 32
@@ -97,13 +96,15 @@ def hsm_aad(generation: int) -> bytes:
 
 def _seal(key: bytes, purpose: bytes, generation: int, secret: bytes, nonce: bytes) -> bytes:
     aad = b"rwc/v1 sealed " + purpose + b"\x00" + generation.to_bytes(8, "big")
-    return nonce + AESGCM(seal_key(key)).encrypt(nonce, secret, aad)
+    return nonce + GenerationKeys.from_data_key(key).aead.encrypt(nonce, secret, aad)
 
 
 def _open(key: bytes, purpose: bytes, generation: int, sealed: bytes) -> bytes | None:
     aad = b"rwc/v1 sealed " + purpose + b"\x00" + generation.to_bytes(8, "big")
     try:
-        return AESGCM(seal_key(key)).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+        return GenerationKeys.from_data_key(key).aead.decrypt(
+            sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad
+        )
     except (InvalidTag, ValueError):
         return None
 
@@ -194,13 +195,14 @@ def resolve(records: Sequence[GenerationRecord], key: ConfiguredKey) -> Generati
     if not records:
         if key.data_key is None:
             raise ConfigError(f"this database has no generation for {key.describe}")
-        return Generations(CarriedKeys.from_master(key.data_key), {1: seal_key(key.data_key)}, 1)
+        first = GenerationKeys.from_data_key(key.data_key)
+        return Generations(CarriedKeys.from_master(key.data_key), {1: first}, 1)
     own_gen, found = reach(records, key)
     own = next(r for r in records if r.generation == own_gen)
     raw = _open(found[own_gen], _PURPOSE_CARRIED, own_gen, own.carried)
     assert raw is not None  # _own opened it
     return Generations(
         carried=_decode_carried(raw),
-        seal_keys={g: seal_key(d) for g, d in found.items()},
+        keys={g: GenerationKeys.from_data_key(d) for g, d in found.items()},
         current=max(found),
     )

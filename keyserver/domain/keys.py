@@ -10,6 +10,7 @@ column does not open. Destroying a container sets these columns to NULL (crypto-
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import threading
@@ -69,23 +70,39 @@ class CarriedKeys:
 
 
 @dataclass(frozen=True)
+class GenerationKeys:
+    """The keys of one master-key generation, derived from its data key (HKDF-SHA-256).
+
+    Attributes:
+        seal_key: AES-256-GCM key of the sealed per-container secrets.
+    """
+
+    seal_key: bytes = field(repr=False)
+
+    @functools.cached_property
+    def aead(self) -> AESGCM:
+        """One cipher object per generation: the release path opens a seed per release."""
+        return AESGCM(self.seal_key)
+
+    @classmethod
+    def from_data_key(cls, data_key: bytes) -> GenerationKeys:
+        """Spec §keys-at-rest: the subkeys of a generation's 32-byte data (master) key."""
+        return cls(seal_key=_subkey(data_key, b"seal"))
+
+
+@dataclass(frozen=True)
 class Generations:
-    """What a key ring knows: the carried keys and the seal key of each live generation.
+    """What a key ring knows: the carried keys and the keys of each reachable generation.
 
     Attributes:
         carried: The deployment's long-lived keys.
-        seal_keys: Generation number -> its AES-256-GCM seal key.
+        keys: Generation number -> its keys.
         current: The generation new secrets are sealed under (the newest known).
     """
 
     carried: CarriedKeys
-    seal_keys: Mapping[int, bytes] = field(repr=False)
+    keys: Mapping[int, GenerationKeys] = field(repr=False)
     current: int
-
-
-def seal_key(data_key: bytes) -> bytes:
-    """Spec §keys-at-rest: a generation's seal key from its 32-byte data (master) key."""
-    return _subkey(data_key, b"seal")
 
 
 class KeyRing:
@@ -102,13 +119,14 @@ class KeyRing:
     def __init__(self, load: Callable[[], Generations]) -> None:
         self._load = load
         self._gens: Generations | None = None
-        self._aeads: dict[bytes, AESGCM] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def from_master(cls, master: bytes) -> KeyRing:
         """A ring of one first-generation master key (no rotation yet)."""
-        gens = Generations(CarriedKeys.from_master(master), {1: seal_key(master)}, 1)
+        gens = Generations(
+            CarriedKeys.from_master(master), {1: GenerationKeys.from_data_key(master)}, 1
+        )
         return cls(lambda: gens)
 
     @property
@@ -138,19 +156,20 @@ class KeyRing:
         """The generation new secrets are sealed under."""
         return self.generations.current
 
-    def _aead(self, generation: int) -> AESGCM:
-        key = self.generations.seal_keys.get(generation)
-        if key is None:
+    def keys_of(self, generation: int) -> GenerationKeys:
+        """The keys of ``generation`` (a row's ``key_generation``).
+
+        Raises:
+            SealedDataError: This process's master key does not reach that generation.
+        """
+        keys = self.generations.keys.get(generation)
+        if keys is None:
             # A generation added by a rotation after this ring was loaded: read once more.
             self.reload()
-            key = self.generations.seal_keys.get(generation)
-        if key is None:
+            keys = self.generations.keys.get(generation)
+        if keys is None:
             raise SealedDataError(f"no key of generation {generation} is configured")
-        aead = self._aeads.get(key)
-        if aead is None:
-            # One cipher object per key: the release path opens a seed per key release.
-            aead = self._aeads[key] = AESGCM(key)
-        return aead
+        return keys
 
     def seal(
         self,
@@ -166,7 +185,7 @@ class KeyRing:
         secrets are always under one generation, the one its ``key_generation`` names.
         """
         nonce = rng(NONCE_BYTES)
-        aead = self._aead(self.generation if generation is None else generation)
+        aead = self.keys_of(self.generation if generation is None else generation).aead
         return nonce + aead.encrypt(nonce, secret, _aad(purpose, container_id))
 
     def open(
@@ -177,7 +196,7 @@ class KeyRing:
         Raises:
             SealedDataError: If authentication fails or the generation's key is unknown.
         """
-        aead = self._aead(generation)
+        aead = self.keys_of(generation).aead
         try:
             return aead.decrypt(
                 sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(purpose, container_id)
