@@ -339,7 +339,7 @@ class LocalBackend:
 # -- local-only commands ---------------------------------------------------------------------
 
 
-def _write_master_key(path: Path, key: bytes) -> None:
+def write_master_key(path: Path, key: bytes) -> None:
     """Create the master key file with mode 0600, never overwriting (spec §keys-at-rest)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -382,7 +382,7 @@ def cmd_init(ctx: Context) -> int:
     created: list[Path] = []
     try:
         if key_file is not None:
-            _write_master_key(key_file, settings.rng(MASTER_KEY_BYTES))
+            write_master_key(key_file, settings.rng(MASTER_KEY_BYTES))
             created.append(key_file)
         log_file = settings.log_key_file
         if log_file is not None and not log_file.exists():

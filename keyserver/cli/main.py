@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from keyserver.cli import incident
+from keyserver.cli import rotate as cli_rotate
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
 from keyserver.cli.backend import Backend
@@ -79,7 +80,15 @@ and DATA_DIR/keyserver.toml)
 
 """
 
-LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep", "log-key", "checkpoint")
+LOCAL_ONLY_COMMANDS = (
+    "init",
+    "migrate",
+    "serve",
+    "sweep",
+    "log-key",
+    "checkpoint",
+    "rotate-master-key",
+)
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
@@ -396,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
     _settings_flags(p, listed=True)
     cli_witness.add_parser(add)
+    cli_rotate.add_parser(add, _settings_flags)
     cli_verify_report.add_parser(add)
     return parser
 
@@ -744,6 +754,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "log-key": cmd_tlog,
     "checkpoint": cmd_tlog,
     "witness": cli_witness.cmd_witness,
+    "rotate-master-key": cli_rotate.cmd_rotate_master_key,
     "verify-report": cli_verify_report.cmd_verify_report,
 }
 

@@ -136,6 +136,11 @@ def seal_bridge(
     return _seal(under, _PURPOSE_BRIDGE, under_generation, data_key, rng(NONCE_BYTES))
 
 
+def opens(record: GenerationRecord, data_key: bytes) -> bool:
+    """Whether ``data_key`` is the data key of ``record``'s generation."""
+    return _open(data_key, _PURPOSE_CARRIED, record.generation, record.carried) is not None
+
+
 def _own(records: Sequence[GenerationRecord], key: ConfiguredKey) -> tuple[int, bytes]:
     """Which generation the configured key is, and its data key."""
     for rec in sorted(records, key=lambda r: -r.generation):

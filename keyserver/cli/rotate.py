@@ -1,0 +1,229 @@
+"""``keyserver rotate-master-key``: move every secret to a new master key while serving.
+
+spec §rotation. Local only (it needs the database and both keys):
+
+    keyserver rotate-master-key --data-dir DIR --to-file /etc/rwc/master-2.key
+    keyserver rotate-master-key --data-dir DIR --to-hsm-key rwc-master-2   # file or HSM -> HSM
+    # point every instance at the new key, restart them, then, with the new key configured:
+    keyserver rotate-master-key --data-dir DIR --finish [--old-key-file /etc/rwc/master.key]
+    keyserver rotate-master-key --data-dir DIR --status
+
+Run again after a crash or Ctrl-C with the same target: it resumes where the rows say it
+stopped. The server keeps serving throughout (short transactions, both keys accepted).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keyserver.cli.config import load_settings
+from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.local import _guard, default_actor_name, open_service, write_master_key
+from keyserver.cli.masterkey import prepare_hsm
+from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
+from keyserver.service.rotation import RotationOps
+from keyserver.store import hsm
+
+if TYPE_CHECKING:
+    from keyserver.cli.context import Context
+
+DEFAULT_BATCH = 200
+# An audited progress entry every this many batches (and one at start and at the end).
+PROGRESS_EVERY = 20
+
+
+def add_parser(add: Any, settings_flags: Any) -> None:
+    """Register ``rotate-master-key`` on the main parser (``add(name, help)``)."""
+    p = add(
+        "rotate-master-key",
+        "re-seal every container secret under a new master key, while the server serves",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--to-file", metavar="FILE", help="new key file (created 0600 if absent)")
+    what.add_argument(
+        "--to-hsm-key", metavar="LABEL", help="new HSM wrapping key (created if absent)"
+    )
+    what.add_argument(
+        "--finish",
+        action="store_true",
+        help="after a rotation, with the NEW key configured: destroy the old key",
+    )
+    what.add_argument("--status", action="store_true", help="show the key generations")
+    p.add_argument(
+        "--to-hsm-module", metavar="LIB", help="HSM of the new key (default: hsm_module)"
+    )
+    p.add_argument(
+        "--to-hsm-token-label", metavar="TOKEN", help="its token (default: hsm_token_label)"
+    )
+    p.add_argument(
+        "--to-hsm-pin-file",
+        metavar="FILE",
+        help="its PIN file (default: hsm_pin_file, or KEYSERVER_HSM_PIN)",
+    )
+    p.add_argument(
+        "--old-key-file",
+        metavar="FILE",
+        help="with --finish: the old key file, checked and then overwritten and removed",
+    )
+    p.add_argument(
+        "--batch", type=int, default=DEFAULT_BATCH, help="rows per transaction (default 200)"
+    )
+    settings_flags(p, listed=True)
+
+
+def _target(ctx: Context, settings: Settings) -> Settings:
+    """The settings of the new key (its file, or its HSM key), created if absent."""
+    args = ctx.args
+    if args.to_file:
+        path = Path(args.to_file)
+        if not path.exists():
+            write_master_key(path, settings.rng(MASTER_KEY_BYTES))
+            ctx.out.note(f"created the new master key file {path} (0600)")
+        target = settings.replace(
+            master_key_file=path, master_key_b64=None, hsm_module=None, hsm_pin_file=None
+        )
+        return target
+    module = args.to_hsm_module or settings.hsm_module
+    token = args.to_hsm_token_label or settings.hsm_token_label
+    if module is None or not token:
+        raise CliError(
+            "--to-hsm-key needs the HSM: --to-hsm-module and --to-hsm-token-label",
+            hint="or configure hsm_module and hsm_token_label (the current key's HSM)",
+            exit_code=EXIT_USAGE,
+        )
+    target = _guard(
+        lambda: settings.replace(
+            master_key_file=None,
+            master_key_b64=None,
+            hsm_module=Path(module),
+            hsm_token_label=token,
+            hsm_key_label=args.to_hsm_key,
+            hsm_pin_file=Path(args.to_hsm_pin_file)
+            if args.to_hsm_pin_file
+            else settings.hsm_pin_file,
+        )
+    )
+    _guard(lambda: prepare_hsm(ctx, target))
+    return target
+
+
+def cmd_rotate_master_key(ctx: Context) -> int:
+    """``keyserver rotate-master-key``: start or resume, finish, or show the status."""
+    if ctx.resolved.server_from_flag:
+        raise CliError(
+            "`rotate-master-key` works only on a data directory or database, not over --server",
+            hint="run it on the key-server host with --data-dir DIR or --database-url",
+            exit_code=EXIT_USAGE,
+        )
+    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    service = open_service(settings)
+    try:
+        ops = RotationOps(service.ledger)
+        actor = _guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
+        if ctx.args.status:
+            ctx.out.rows(
+                _guard(ops.status)["generations"],
+                ("generation", "source", "state", "hsm_key_label", "rows"),
+                title="key generations",
+            )
+            return EXIT_OK
+        if ctx.args.finish:
+            return _finish(ctx, settings, ops, actor)
+        if ctx.args.batch < 1:
+            raise CliError("--batch must be at least 1", exit_code=EXIT_USAGE)
+        return _rotate(ctx, _target(ctx, settings), ops, actor)
+    finally:
+        service.close()
+
+
+def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int:
+    begun = _guard(lambda: ops.begin(actor, target))
+    to = int(begun["to"])
+    total = ops.remaining(to)
+    verb = "resuming the rotation" if begun["resumed"] else "rotating"
+    ctx.out.note(f"{verb} from generation {begun['from']} to {to}: {total} rows to re-seal")
+    moved = batches = 0
+    while True:
+        n = _guard(lambda: ops.step(to, ctx.args.batch))
+        moved += n
+        batches += 1
+        if n:
+            ctx.out.note(f"re-sealed {moved} of {total} rows")
+            if batches % PROGRESS_EVERY == 0:
+                _guard(functools.partial(ops.progress, actor, to, moved))
+            continue
+        # Nothing left in this pass; rows registered under the old key meanwhile (an
+        # instance that had not seen the rotation yet) make complete() say "not yet".
+        if _guard(functools.partial(ops.complete, actor, to, moved)):
+            break
+    ctx.out.record(
+        {"generation": to, "re_sealed": moved, "old_generation": to - 1},
+        title="rotation done",
+    )
+    ctx.out.note(
+        "next: configure every instance with the new key, restart them, then run"
+        " `keyserver rotate-master-key --finish` with the new key configured"
+    )
+    return EXIT_OK
+
+
+def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> int:
+    status = _guard(ops.status)["generations"]
+    old = next((g for g in status if g["state"] == "old"), None)
+    if old is None:
+        raise CliError("no finished rotation awaits --finish", exit_code=EXIT_CONFIG)
+    what = (
+        f"the HSM key {old['hsm_key_label']!r}"
+        if old["source"] == "hsm"
+        else "the old key file" + (f" {ctx.args.old_key_file}" if ctx.args.old_key_file else "")
+    )
+    ctx.confirm(
+        f"Destroy master-key generation {old['generation']} ({what})? Every backup, WAL"
+        " segment and replica taken before the rotation becomes useless for good."
+    )
+    old_file = Path(ctx.args.old_key_file) if ctx.args.old_key_file else None
+    if old_file is not None:
+        _check_old_file(old_file, ops, int(old["generation"]))
+    result = _guard(lambda: ops.finish(actor))
+    ctx.out.record(result, title="old master key destroyed")
+    if result["source"] == "hsm":
+        label = str(result["hsm_key_label"])
+        if settings.uses_hsm:
+            _guard(lambda: hsm.destroy_key(settings, label))
+            ctx.out.note(f"destroyed the HSM key {label!r}")
+        else:
+            ctx.out.note(f"now destroy the HSM key {label!r} with the HSM's own tools")
+    elif old_file is not None:
+        _erase(old_file)
+        ctx.out.note(f"overwrote and removed {old_file}")
+    else:
+        ctx.out.note("now destroy the old master key file and every copy of it")
+    return EXIT_OK
+
+
+def _check_old_file(path: Path, ops: RotationOps, generation: int) -> None:
+    """Refuse to erase a file that is not the old key (e.g. the new one by mistake)."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}", exit_code=EXIT_CONFIG) from exc
+    if not ops.is_key_of(generation, content):
+        raise CliError(
+            f"{path} is not the key of generation {generation}; nothing was changed",
+            hint="name the key file of the generation being destroyed",
+            exit_code=EXIT_CONFIG,
+        )
+
+
+def _erase(path: Path) -> None:
+    """Overwrite with zeros, sync, remove (what a file system allows; spec §erasure)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, bytes(os.fstat(fd).st_size))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink()
