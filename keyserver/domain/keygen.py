@@ -141,13 +141,23 @@ def opens(record: GenerationRecord, data_key: bytes) -> bool:
     return _open(data_key, _PURPOSE_CARRIED, record.generation, record.carried) is not None
 
 
+def _destroyed(key: ConfiguredKey, generation: int) -> str:
+    return (
+        f"{key.describe} is generation {generation}, destroyed by a master-key rotation;"
+        " configure the current master key"
+    )
+
+
 def _own(records: Sequence[GenerationRecord], key: ConfiguredKey) -> tuple[int, bytes]:
     """Which generation the configured key is, and its data key."""
     for rec in sorted(records, key=lambda r: -r.generation):
         if key.hsm_key_label is not None:
             if rec.source != SOURCE_HSM or rec.hsm_key_label != key.hsm_key_label:
                 continue
-            assert key.hsm_decrypt is not None and rec.hsm_wrapped is not None
+            if rec.hsm_wrapped is None:
+                # --finish erased it: this label's key was the old one of a rotation.
+                raise ConfigError(_destroyed(key, rec.generation))
+            assert key.hsm_decrypt is not None
             data = key.hsm_decrypt(key.hsm_key_label, rec.hsm_wrapped, hsm_aad(rec.generation))
         elif rec.source == SOURCE_FILE and key.data_key is not None:
             data = key.data_key
@@ -157,10 +167,7 @@ def _own(records: Sequence[GenerationRecord], key: ConfiguredKey) -> tuple[int, 
             continue
         if rec.state not in LIVE_STATES:
             # spec §rotation: a destroyed generation opens nothing any more.
-            raise ConfigError(
-                f"{key.describe} is generation {rec.generation}, destroyed by a master-key "
-                "rotation; configure the current master key"
-            )
+            raise ConfigError(_destroyed(key, rec.generation))
         return rec.generation, data
     raise ConfigError(f"{key.describe} does not match this database")
 

@@ -131,6 +131,9 @@ def test_rotation_while_serving_keeps_every_key_and_destroys_the_old(
     assert result.code == 6, result
     assert "configure the new one (a key file) and restart every instance" in result.err
     old_file = data_dir.path / "master.key"
+    old_copy = tmp_path / "old-copy.key"  # a copy someone kept: refused after --finish
+    old_copy.write_bytes(old_file.read_bytes())
+    old_copy.chmod(0o600)
     env = clean_env(KEYSERVER_MASTER_KEY_FILE=str(new_key))
     result = cli(
         "rotate-master-key",
@@ -156,6 +159,15 @@ def test_rotation_while_serving_keeps_every_key_and_destroys_the_old(
     )
     assert result.code == 0, result
     assert not old_file.exists()
+    result = cli(
+        "status",
+        cids[0],
+        "--data-dir",
+        data_dir.path,
+        env=clean_env(KEYSERVER_MASTER_KEY_FILE=str(old_copy)),
+    )
+    assert result.code == 3
+    assert "is generation 1, destroyed by a master-key rotation" in result.err
     assert _phases(cli, data_dir.path, KEYSERVER_MASTER_KEY_FILE=str(new_key)) == [
         "start",
         "done",
@@ -259,6 +271,9 @@ def test_rotation_file_to_hsm_then_hsm_to_hsm(
     with lib.get_token(token_label=token.label).open(user_pin=token.pin) as sess:
         labels = {o[pkcs11.Attribute.LABEL] for o in sess.get_objects()}
     assert labels == {"k2"}
+    result = cli("status", cids[0], "--data-dir", data, env=k1)
+    assert result.code == 3
+    assert "the HSM key 'k1' is generation 2, destroyed by a master-key rotation" in result.err
     assert _generations(data) == {3: 6}
     hsm_settings = Settings.load(data_dir=data, overrides={"sweep_interval": 0, **_NO_CAPS}, env=k2)
     with running_server(hsm_settings) as url:
