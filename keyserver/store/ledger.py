@@ -51,9 +51,6 @@ class Ledger:
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         self.reads = sessionmaker(self._read_engine, expire_on_commit=False)
-        # Loaded on first use (the database may not answer yet at construction), often
-        # inside a writing transaction: so on a reading connection (no writer lock).
-        self.keyring = keys.KeyRing(keystore.loader(settings, self._read_engine))
         self.single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
@@ -68,6 +65,9 @@ class Ledger:
             if self.engine.dialect.name == "sqlite"
             else nullcontext()
         )
+        # Loaded on first use (the database may not answer yet at construction), often
+        # inside a writing transaction: so on a reading connection (no writer lock).
+        self.keyring = keys.KeyRing(keystore.loader(settings, self._read_engine))
 
     def close(self) -> None:
         """Dispose of the connection pool."""
