@@ -119,3 +119,26 @@ def test_readme_console_steps_name_the_pages_labels() -> None:
         assert msgid is not None, f"README names {english!r}, which no page shows"
         expected = catalogue[msgid].replace("%(n)s", "N").split(" (")[0].replace(" ", "")
         assert japanese.replace(" ", "").startswith(expected), (english, japanese, expected)
+
+
+TEMPLATES = REPO / "keyserver" / "http" / "console" / "templates"
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_TAG = re.compile(r"<[^>]*>", re.S)
+# Attributes a person reads; their value must come from the catalogue (or be data).
+_READ_ATTRS = re.compile(r'\b(?:title|alt|placeholder|aria-label)="([^"]*)"')
+
+
+@pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_no_hard_coded_text_in_templates(template: str) -> None:
+    """Outside {{ _(...) }}, a template holds markup and data only: no word a person reads."""
+    source = (TEMPLATES / template).read_text(encoding="utf-8")
+    for raw in _READ_ATTRS.findall(source):
+        value = _JINJA.sub("", raw)
+        # Machine values shown as examples (an audit action, the token's prefix) are data.
+        assert re.fullmatch(r"[a-z0-9_.…-]*", value) or not re.search(r"[^\W\d_]", value), (
+            template,
+            value,
+        )
+    text = _TAG.sub(" ", _JINJA.sub(" ", source))
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    assert words == [], f"{template}: text outside the catalogue: {words}"
