@@ -294,8 +294,7 @@ def test_console_action_is_audited_as_the_official(settings: Settings) -> None:
     tokens = seed(settings)
     with running_server(settings) as url:
         browser, _ = sign_in(url, tokens["tanaka"])
-        csrf = csrf_of(browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30))
-        browser.post(url + "/console/medium/report-lost/confirm", data=loss_form(csrf), timeout=30)
+        confirm_loss(browser, url)
     (entry,) = audit_entries(settings, action="suspend")
     assert entry["actor"] == "tanaka"
     assert entry["outcome"] == "ok"
@@ -442,6 +441,18 @@ def test_revoking_a_token_asks_first(settings: Settings) -> None:
     assert (entry["actor"], entry["details"]["token_id"]) == ("sato", clerk_id)
 
 
+def get_in_english(browser: requests.Session, url: str, **params: str) -> requests.Response:
+    return browser.get(url, params=params, headers={"Accept-Language": "en"}, timeout=30)
+
+
+def confirm_loss(browser: requests.Session, url: str) -> requests.Response:
+    """Report MEDIUM lost through the console's confirmation form."""
+    page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    return browser.post(
+        url + "/console/medium/report-lost/confirm", data=loss_form(csrf_of(page)), timeout=30
+    )
+
+
 def medium_doc(settings: Settings) -> dict[str, Any]:
     service = KeyService(settings)
     try:
@@ -521,15 +532,8 @@ def test_restore_lifts_only_the_loss_report(settings: Settings) -> None:
         # The confirmation says the held container is already suspended, and why.
         assert review.text.count("effect-already_suspended") == 1
         assert review.text.count("effect-suspended") == 1
-        browser.post(
-            url + "/console/medium/report-lost/confirm", data=loss_form(csrf_of(page)), timeout=30
-        )
-        page = browser.get(
-            f"{url}/console/medium",
-            params={"name": MEDIUM},
-            headers={"Accept-Language": "en"},
-            timeout=30,
-        )
+        confirm_loss(browser, url)
+        page = get_in_english(browser, f"{url}/console/medium", name=MEDIUM)
         assert 'option value="loss-report"' in page.text
         done = browser.post(
             url + "/console/medium/restore",
@@ -553,16 +557,8 @@ def test_report_page_shows_the_services_answer(settings: Settings) -> None:
     tokens = seed(settings)
     with running_server(settings) as url:
         browser, _ = sign_in(url, tokens["tanaka"])
-        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
-        browser.post(
-            url + "/console/medium/report-lost/confirm", data=loss_form(csrf_of(page)), timeout=30
-        )
-        report = browser.get(
-            f"{url}/console/medium/report",
-            params={"name": MEDIUM},
-            headers={"Accept-Language": "en"},
-            timeout=30,
-        )
+        confirm_loss(browser, url)
+        report = get_in_english(browser, f"{url}/console/medium/report", name=MEDIUM)
         unsigned = browser.get(
             url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30
         ).json()
