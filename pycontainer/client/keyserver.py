@@ -7,12 +7,13 @@ Security decisions, each also commented where it is made:
 
 * TLS certificates are always verified; a city's own PKI is trusted through ``ca_bundle``.
   The trust store, the URL policy, redirects and the size limit are the rules of
-  pycontainer.client.transport, which `keyserver --server` follows too.
-* Proxies from the environment (HTTPS_PROXY, NO_PROXY) are still honoured (``trust_env``
-  stays on): a city network may only reach the key server through one, and a CONNECT proxy
-  cannot see or change the TLS session, which is verified end to end as above. Except for
-  a loopback server: no proxy is ever used for it (``trust_env`` off), since a proxy would
-  connect to *its own* loopback and a plain ``http://`` request would hand it the token.
+  pycontainer.client.transport, which `keyserver --server` follows too; the requests go
+  over one keep-alive connection of the standard library (pycontainer.client.connection).
+* Proxies from the environment (HTTPS_PROXY, ALL_PROXY, NO_PROXY) are honoured: a city
+  network may only reach the key server through one, and a CONNECT proxy cannot see or
+  change the TLS session, which is verified end to end as above. Except for a loopback
+  server: no proxy is ever used for it, since a proxy would connect to *its own* loopback
+  and a plain ``http://`` request would hand it the token.
 * Plain ``http://`` only to loopback hosts (see pycontainer.client.server_url).
 * Redirects are not followed (the bearer token must go to the configured server only).
 * Every call has a connect and a read timeout; response bodies are size-limited.
@@ -35,18 +36,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import requests
-import urllib3.exceptions
-
+from pycontainer.client.connection import ConnectFailedError, Connection, ExchangeFailedError
 from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.client.transport import (
-    MAX_RESPONSE_BYTES,
-    BearerAuth,
-    open_response,
-    read_limited,
-    trust_store,
-)
+from pycontainer.client.transport import MAX_RESPONSE_BYTES, BearerAuth, trust_store
 from pycontainer.errors import (
     KeyServerCallError,
     KeyServerProtocolError,
@@ -166,19 +159,6 @@ def b64url_decode(text: object, size: int, what: str) -> bytes:
     return raw
 
 
-def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
-    """Return True only if the connection was never established, so nothing was sent."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.SSLError):
-        return False  # a TLS failure is not transient; retrying would not help
-    reason: object = exc.args[0] if exc.args else None
-    if isinstance(reason, urllib3.exceptions.MaxRetryError):
-        reason = reason.reason
-    # NewConnectionError (refused, DNS failure) is a ConnectTimeoutError subclass in urllib3 2.
-    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
-
-
 def _strict_json(body: bytes) -> dict[str, Any]:
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -226,7 +206,6 @@ class KeyServerClient:
         retries: int | None = None,
         limits: ClientLimits | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
     ) -> None:
         """Create a client.
 
@@ -239,7 +218,6 @@ class KeyServerClient:
             retries: Retries of safe requests; overrides ``limits``.
             limits: Timeouts, retries and size limits.
             sleep: Pause function between retries (injectable for tests).
-            session: A requests session to reuse (one is created otherwise).
 
         Raises:
             ServerUrlError: The URL is refused (see normalize_server_url).
@@ -252,24 +230,29 @@ class KeyServerClient:
         if retries is not None:
             limits = dataclasses.replace(limits, retries=retries)
         self.base_url = normalize_server_url(base_url)
-        # TLS verification is always on, against a named file (transport.trust_store).
-        self._verify = trust_store(ca_bundle, option="--ca-bundle (or RWC_CA_BUNDLE)")
         self._limits = limits
-        self._auth = BearerAuth(token)
         self._sleep = sleep
-        self._session = session or requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
-        if parse_server_url(self.base_url).loopback:
-            # No proxy for this machine (see the module docstring); certificates are still
-            # verified against the named store (verify= per request, unaffected).
-            self._session.trust_env = False
+        self._headers = {
+            "Authorization": BearerAuth(token).header(),
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        # TLS verification is always on, against a named file (transport.trust_store); no
+        # proxy for a loopback server (connection.py).
+        self._connection = Connection(
+            parse_server_url(self.base_url),
+            trust_store=trust_store(ca_bundle, option="--ca-bundle (or RWC_CA_BUNDLE)"),
+            connect_timeout=limits.connect_timeout,
+            read_timeout=limits.read_timeout,
+            max_response_bytes=limits.max_response_bytes,
+        )
 
     def __repr__(self) -> str:
         return f"KeyServerClient({self.base_url!r})"
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self._session.close()
+        """Close the connection."""
+        self._connection.close()
 
     def __enter__(self) -> KeyServerClient:
         return self
@@ -455,65 +438,46 @@ class KeyServerClient:
         reader's budget, leave a second pending registration, or turn a lost "active"
         answer into a confusing conflict.
         """
-        url = self.base_url + path
         idempotent = method == "GET"
+        headers = dict(self._headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         attempt = 0
         while True:
             try:
-                resp = open_response(
-                    self._session,
-                    method,
-                    url,
-                    body=body,
-                    auth=self._auth,
-                    timeout=(self._limits.connect_timeout, self._limits.read_timeout),
-                    verify=self._verify,
-                )
-                try:
-                    status = resp.status_code
-                    if idempotent and status in (502, 503, 504) and attempt < self._limits.retries:
-                        self._backoff(attempt)
-                        attempt += 1
-                        continue
-                    raw = read_limited(resp, self._limits.max_response_bytes)
-                    return status, resp.headers.get("Content-Type", ""), raw
-                finally:
-                    resp.close()
-            except requests.exceptions.SSLError as exc:
-                raise KeyServerUnavailableError(
-                    f"TLS connection to {self.base_url} failed: {_tls_reason(exc)}",
-                    hint="if your city runs its own certificate authority, pass its "
-                    "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
-                ) from None
-            except requests.exceptions.RequestException as exc:
-                safe = idempotent or _failed_before_sending(exc)
-                if safe and attempt < self._limits.retries:
+                answer = self._connection.exchange(method, path, data, headers)
+            except ConnectFailedError as exc:
+                if exc.tls:
+                    raise KeyServerUnavailableError(
+                        f"TLS connection to {self.base_url} failed: {exc.why}",
+                        hint="if your city runs its own certificate authority, pass its "
+                        "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+                    ) from None
+                failure: ConnectFailedError | ExchangeFailedError = exc
+                safe = True  # nothing was sent
+            except ExchangeFailedError as exc:
+                failure, safe = exc, idempotent
+            else:
+                status = answer.status
+                if idempotent and status in (502, 503, 504) and attempt < self._limits.retries:
                     self._backoff(attempt)
                     attempt += 1
                     continue
-                raise _unavailable(self.base_url, exc) from None
+                return status, answer.content_type, answer.body
+            if safe and attempt < self._limits.retries:
+                self._backoff(attempt)
+                attempt += 1
+                continue
+            raise _unavailable(self.base_url, failure.why)
 
     def _backoff(self, attempt: int) -> None:
         delay = min(self._limits.backoff_initial * (2**attempt), self._limits.backoff_max)
         self._sleep(delay)
 
 
-def _tls_reason(exc: requests.exceptions.SSLError) -> str:
-    text = str(exc)
-    if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
-        return "the server's certificate does not match its name"
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "the server's certificate is not trusted"
-    return "TLS handshake error"
-
-
-def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> KeyServerCallError:
-    if isinstance(exc, requests.exceptions.Timeout):
-        why = "timed out"
-    elif isinstance(exc, requests.exceptions.ConnectionError):
-        why = "connection failed" if _failed_before_sending(exc) else "connection lost"
-    else:
-        why = "request failed"
+def _unavailable(base_url: str, why: str) -> KeyServerCallError:
     return KeyServerUnavailableError(
         f"cannot reach the key server at {base_url} ({why})",
         hint="check your network connection and the server URL (--server URL or RWC_SERVER)",
