@@ -126,7 +126,7 @@ def test_releases_through_nginx_while_an_instance_is_killed(
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{base}/v1/whoami", verify=tls.ca_cert, timeout=2)
+                requests.get(f"{base}/v1/whoami", verify=os.fspath(tls.ca_cert), timeout=2)
                 break
             except requests.RequestException:
                 assert front.poll() is None, (work / "error.log").read_text()
