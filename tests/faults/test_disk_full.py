@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import mount_tmpfs
+from tests.faults.conftest import tmpfs_at
 
 MIB = 1 << 20
 
@@ -25,13 +25,8 @@ MIB = 1 << 20
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs: room for the start of a 12 MiB output, not for all of it."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    mount_tmpfs(mnt, "4m")
-    try:
+    with tmpfs_at(tmp_path / "small", "4m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", mnt], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +53,17 @@ def _everything(mnt: Path) -> list[str]:
     )
 
 
+def _seal(story: Any, payload: Path, out: Path) -> subprocess.CompletedProcess[bytes]:
+    return story.rwc.seal(  # type: ignore[no-any-return]
+        story.server,
+        story.people.writer_token,
+        [payload],
+        out,
+        readers=[story.people.reader],
+        extra=["--no-medium"],
+    )
+
+
 def _failed_clearly(proc: subprocess.CompletedProcess[bytes], what: str) -> str:
     err = proc.stderr.decode(errors="replace")
     print(f"\n[faults] {what}: exit {proc.returncode}: {err.strip().splitlines()[:2]}")
@@ -72,47 +78,19 @@ def test_seal_onto_a_full_disk_leaves_nothing(
 ) -> None:
     before = _used(small_disk)
     out = small_disk / "export.rwc"
-    proc = story.rwc.seal(
-        story.server,
-        story.people.writer_token,
-        [payload],
-        out,
-        readers=[story.people.reader],
-        extra=["--no-medium"],
-    )
-    _failed_clearly(proc, "seal onto a 4 MiB disk")
+    _failed_clearly(_seal(story, payload, out), "seal onto a 4 MiB disk")
     assert not out.exists()
     assert _everything(small_disk) == []
     assert _used(small_disk) == before
     # The same seal elsewhere works: the failure was the disk, not the command.
-    h.expect(
-        story.rwc.seal(
-            story.server,
-            story.people.writer_token,
-            [payload],
-            story.work / "export.rwc",
-            readers=[story.people.reader],
-            extra=["--no-medium"],
-        ),
-        0,
-    )
+    h.expect(_seal(story, payload, story.work / "export.rwc"), 0)
 
 
 def test_extract_onto_a_full_disk_leaves_nothing(
     story: Any, h: ModuleType, payload: Path, small_disk: Path
 ) -> None:
     container = story.work / "export.rwc"
-    h.expect(
-        story.rwc.seal(
-            story.server,
-            story.people.writer_token,
-            [payload],
-            container,
-            readers=[story.people.reader],
-            extra=["--no-medium"],
-        ),
-        0,
-    )
+    h.expect(_seal(story, payload, container), 0)
     before = _used(small_disk)
     dest = small_disk / "out"
     proc = story.open_as_reader(container, dest)

@@ -14,9 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.faults.test_server_kill import NO_CAPS, READERS, _blinded, _container
+from tests.faults.test_server_kill import NO_CAPS, Load, _container
 from tests.support import e2e, postgres
 from tests.support.requirements import missing
 from tests.support.tls import TlsFiles, make_tls_files
@@ -136,55 +134,18 @@ def test_releases_through_nginx_while_an_instance_is_killed(
         writer = e2e.add_principal_http(first, "writer-nx", "writer")
         reader = e2e.add_principal_http(first, "reader-nx", "reader")
         cid = _container(first, writer, "reader-nx")
-        codes: Counter[int] = Counter()
-        failures: list[str] = []  # requests that got no answer at all
-        acked_after_kill = 0
-        killed = threading.Event()
-        stop = threading.Event()
-        lock = threading.Lock()
-
-        def load() -> None:
-            nonlocal acked_after_kill
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {reader}"
-            while not stop.is_set():
-                after = killed.is_set()
-                try:
-                    resp = session.post(
-                        f"{base}/v1/containers/{cid}/evaluate",
-                        json={"blinded_element": _blinded()},
-                        timeout=30,
-                        # Per request: a session's verify loses to REQUESTS_CA_BUNDLE.
-                        verify=os.fspath(tls.ca_cert),
-                    )
-                except requests.RequestException as exc:
-                    with lock:
-                        codes[0] += 1
-                        failures.append(type(exc).__name__)
-                    continue
-                with lock:
-                    codes[resp.status_code] += 1
-                    if resp.status_code == 200 and after:
-                        acked_after_kill += 1
-
-        threads = [threading.Thread(target=load) for _ in range(READERS)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 60
-        while codes[200] < 100 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        load = Load(base, reader, cid, verify=os.fspath(tls.ca_cert))
+        load.until(100)
         victim = instances[1]
         assert victim.proc is not None
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait(timeout=30)
         victim.proc = None
-        killed.set()
-        deadline = time.monotonic() + 60
-        while acked_after_kill < 100 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stop.set()
-        for t in threads:
-            t.join(60)
+        before_kill = load.acked()
+        load.until(before_kill + 100)
+        load.stop()
+        codes = load.codes
+        acked_after_kill = codes[200] - before_kill
         with psycopg.connect(postgres.conninfo(name)) as conn:
             row = conn.execute(
                 "SELECT count(*), count(DISTINCT remote) FROM audit_log WHERE action = 'evaluate'"
@@ -195,7 +156,7 @@ def test_releases_through_nginx_while_an_instance_is_killed(
         print(
             f"\n[faults] nginx, 2 instances on PostgreSQL, one killed: answers {dict(codes)},"
             f" {codes[200]} releases acknowledged ({acked_after_kill} after the kill),"
-            f" {recorded} recorded; no answer: {Counter(failures)}"
+            f" {recorded} recorded; no answer: {dict(load.failures)}"
         )
         assert acked_after_kill > 0  # the other instance kept serving through nginx
         assert recorded >= codes[200]

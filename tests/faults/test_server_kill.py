@@ -19,6 +19,7 @@ import signal
 import sqlite3
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,57 @@ def _container(server: e2e.KeyServer, writer: str, reader: str) -> str:
     return str(cid)
 
 
+class Load:
+    """``READERS`` threads releasing ``cid``'s key through ``base`` until stopped.
+
+    ``codes`` counts the answers by status (0: no answer at all, ``failures`` says why).
+    """
+
+    def __init__(self, base: str, token: str, cid: str, *, verify: str | bool = True) -> None:
+        self.codes: Counter[int] = Counter()
+        self.failures: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._args = (f"{base}/v1/containers/{cid}/evaluate", token, verify)
+        self._threads = [threading.Thread(target=self._run) for _ in range(READERS)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self) -> None:
+        url, token, verify = self._args
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        while not self._stop.is_set():
+            try:
+                # verify per request: a session's verify loses to REQUESTS_CA_BUNDLE.
+                resp = session.post(
+                    url, json={"blinded_element": _blinded()}, timeout=30, verify=verify
+                )
+            except requests.RequestException as exc:
+                with self._lock:
+                    self.codes[0] += 1
+                    self.failures[type(exc).__name__] += 1
+                continue
+            with self._lock:
+                self.codes[resp.status_code] += 1
+
+    def acked(self) -> int:
+        """Releases acknowledged so far."""
+        with self._lock:
+            return self.codes[200]
+
+    def until(self, acked: int, timeout: float = 60) -> None:
+        """Wait until ``acked`` releases were acknowledged (or ``timeout`` passed)."""
+        deadline = time.monotonic() + timeout
+        while self.acked() < acked and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
 def _released(db: Path, cid: str) -> int:
     with sqlite3.connect(db) as conn:
         row = conn.execute(
@@ -102,38 +154,13 @@ def test_kill_9_under_load_loses_no_acknowledged_release(tmp_path: Path) -> None
         reader = e2e.add_principal_http(server, "reader-k9", "reader")
         official = e2e.add_principal_http(server, "official-k9", "official")
         cid = _container(server, writer, "reader-k9")
-        acked = 0
-        lock = threading.Lock()
-        stop = threading.Event()
-        url = f"{server.url}/v1/containers/{cid}/evaluate"
-
-        def load() -> None:
-            nonlocal acked
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {reader}"
-            while not stop.is_set():
-                try:
-                    resp = session.post(url, json={"blinded_element": _blinded()}, timeout=10)
-                except requests.RequestException:
-                    continue
-                if resp.status_code == 200:
-                    with lock:
-                        acked += 1
-
-        threads = [threading.Thread(target=load) for _ in range(READERS)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 60
-        while acked < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        load = Load(server.url, reader, cid)
+        load.until(50)
         assert server.proc is not None
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait(timeout=30)
-        with lock:
-            acknowledged = acked
-        stop.set()
-        for t in threads:
-            t.join(30)
+        acknowledged = load.acked()
+        load.stop()
         server.proc = None
         server.start()
         recorded = _released(server.data_dir / "keyserver.db", cid)
@@ -247,24 +274,8 @@ def test_kill_9_postgres_two_workers_loses_nothing_acknowledged(tmp_path: Path) 
             official = e2e.add_principal_http(server, "official-k9", "official")
             load_cid = _container(server, writer, "reader-k9")
             targets = [_container(server, writer, "reader-k9") for _ in range(20)]
-            acked = 0
             suspended: list[str] = []
-            lock = threading.Lock()
             stop = threading.Event()
-
-            def load() -> None:
-                nonlocal acked
-                session = requests.Session()
-                session.headers["Authorization"] = f"Bearer {reader}"
-                url = f"{server.url}/v1/containers/{load_cid}/evaluate"
-                while not stop.is_set():
-                    try:
-                        resp = session.post(url, json={"blinded_element": _blinded()}, timeout=10)
-                    except requests.RequestException:
-                        continue
-                    if resp.status_code == 200:
-                        with lock:
-                            acked += 1
 
             def revoke() -> None:
                 session = requests.Session()
@@ -281,23 +292,20 @@ def test_kill_9_postgres_two_workers_loses_nothing_acknowledged(tmp_path: Path) 
                     except requests.RequestException:
                         continue
                     if resp.status_code == 200:
-                        with lock:
-                            suspended.append(cid)
+                        suspended.append(cid)
                     time.sleep(0.05)
 
-            threads = [threading.Thread(target=load) for _ in range(READERS)]
-            threads.append(threading.Thread(target=revoke))
-            for t in threads:
-                t.start()
+            revoker = threading.Thread(target=revoke)
+            revoker.start()
+            load = Load(server.url, reader, load_cid)
             deadline = time.monotonic() + 60
-            while (acked < 200 or len(suspended) < 3) and time.monotonic() < deadline:
+            while (load.acked() < 200 or len(suspended) < 3) and time.monotonic() < deadline:
                 time.sleep(0.05)
             killed = _kill_all(server)
-            with lock:
-                acknowledged, revoked = acked, list(suspended)
+            acknowledged, revoked = load.acked(), list(suspended)
             stop.set()
-            for t in threads:
-                t.join(30)
+            load.stop()
+            revoker.join(30)
             server.start()
             recorded = _pg_released(name, load_cid)
             states = _pg_states(name, targets)
