@@ -75,6 +75,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "suspended",
         "attempts-exhausted",
         "header-mismatch",
+        "row-integrity",
     ),
     ("POST", "/v1/containers/{container_id}/commit"): (
         *_AUTH,
@@ -84,6 +85,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "conflict",
         "destroyed",
         "expired",
+        "row-integrity",
     ),
     ("POST", "/v1/containers/{container_id}/receipt"): (
         *_AUTH,
@@ -93,8 +95,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "pending",
         "conflict",
         "destroyed",
+        "row-integrity",
     ),
-    ("POST", "/v1/containers/{container_id}/{op}"): (*_AUTH, *_BODY, *_STATE),
+    ("POST", "/v1/containers/{container_id}/{op}"): (*_AUTH, *_BODY, *_STATE, "row-integrity"),
     ("GET", "/v1/containers/{container_id}/access"): (
         *_AUTH,
         "not-allowed",

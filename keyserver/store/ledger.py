@@ -25,6 +25,7 @@ from keyserver.domain.errors import ForbiddenError, KeyServerError
 from keyserver.domain.lifecycle import Actor, require_role
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
+from keyserver.store import rowmacs
 from keyserver.store.audit import NewEntry, append
 from keyserver.store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.store.models import AuditEntry
@@ -79,6 +80,8 @@ class Ledger:
     def tx(self) -> Iterator[Session]:
         """A writing transaction (writer lock, BEGIN, COMMIT) on an ORM session."""
         with self._write_lock, self._write_sessions() as session, session.begin():
+            # Container rows written in this session get their MAC (store/rowmacs.py).
+            session.info[rowmacs.RING] = self.keyring
             yield session
 
     @contextmanager

@@ -139,6 +139,9 @@ class Container(Base):
     # spec §receipt: a receipt refunds its evaluation only if the challenge was issued
     # after the last budget reset (a budget restore), else the count it added is gone.
     budget_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # spec §row-integrity: HMAC-SHA-256 under row_key of the columns listed in
+    # keyserver/domain/rowmac.py; a row that does not verify is refused for every use.
+    row_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
     # each index on a changed column multiplies that work. ``state`` is not indexed.
