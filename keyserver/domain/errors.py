@@ -141,6 +141,18 @@ class RowIntegrityError(KeyServerError):
     title = "Container record failed its integrity check"
 
 
+class RestorePendingError(KeyServerError):
+    """A restored database still lacks destroys or suspensions recorded after its backup.
+
+    spec §backup: evaluations are refused (and ``/readyz`` fails) until ``keyserver restore
+    --replay`` re-applied them from an audit export, so a backup cannot bring a key back.
+    """
+
+    slug = "restore-pending"
+    status = 503
+    title = "Restored database awaits replay"
+
+
 class DestroyedError(KeyServerError):
     """The container's key was destroyed (crypto-erased); irreversible."""
 

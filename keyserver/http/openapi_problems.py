@@ -58,7 +58,7 @@ _STATE = ("conflict", "destroyed", "not-found")
 # (METHOD, path template) -> the refusals beyond the success response (spec §endpoints).
 OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/healthz"): (),
-    ("GET", "/readyz"): ("unavailable",),
+    ("GET", "/readyz"): ("unavailable", "restore-pending"),
     ("GET", "/metrics"): ("unavailable",),
     ("GET", "/v1/whoami"): _AUTH,
     ("POST", "/v1/containers"): (*_AUTH, *_BODY),
@@ -76,6 +76,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "attempts-exhausted",
         "header-mismatch",
         "row-integrity",
+        "restore-pending",
     ),
     ("POST", "/v1/containers/{container_id}/commit"): (
         *_AUTH,

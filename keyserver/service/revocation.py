@@ -436,26 +436,7 @@ class RevocationOps:
                 log.error("sweep: NOT destroying anything: %s; check the clock (NTP)", problem)
                 self._ledger.metrics.inc("rwc_sweep_clock_alarms_total")
                 return {"clock_alarm": 1}
-            rules: list[tuple[str, ColumnElement[bool], str]] = [
-                (
-                    "pending_expired",
-                    (Container.state == State.PENDING.value) & (Container.pending_expires_at <= at),
-                    "pending container was never committed",
-                ),
-                (
-                    "not_after",
-                    Container.not_after.is_not(None) & (Container.not_after <= at),
-                    "not_after passed",
-                ),
-                (
-                    # Suspended containers and locked pending ones (spec §lifecycle): only
-                    # a loss report sets destroy_after.
-                    "loss_waiting_period",
-                    Container.destroy_after.is_not(None) & (Container.destroy_after <= at),
-                    "loss report waiting period over",
-                ),
-            ]
-            for name, cond, why in rules:
+            for name, cond, why in transitions.sweep_rules(at):
                 ids = self._sweep_rule(session, actor, cond, why, at)
                 counts[name] = len(ids)
             # Unconfirmed challenges still count in the attempt windows (spec §receipt).

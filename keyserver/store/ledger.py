@@ -29,6 +29,7 @@ from keyserver.store import rowmacs
 from keyserver.store.audit import NewEntry, append
 from keyserver.store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.store.models import AuditEntry
+from keyserver.store.restore_state import RestoreGate
 from keyserver.store.writelock import engine_write_lock
 
 
@@ -52,6 +53,8 @@ class Ledger:
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         self.reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        # spec §backup: no writing transaction while a restore awaits its replay.
+        self.restore_gate = RestoreGate(self._read_engine)
         self.single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
@@ -77,8 +80,14 @@ class Ledger:
         return self.settings.clock
 
     @contextmanager
-    def tx(self) -> Iterator[Session]:
-        """A writing transaction (writer lock, BEGIN, COMMIT) on an ORM session."""
+    def tx(self, *, restoring: bool = False) -> Iterator[Session]:
+        """A writing transaction (writer lock, BEGIN, COMMIT) on an ORM session.
+
+        Refused while a restored database awaits its replay (spec §backup), except for
+        the replay itself (``restoring``).
+        """
+        if not restoring:
+            self.restore_gate.check()
         with self._write_lock, self._write_sessions() as session, session.begin():
             # Container rows written in this session get their MAC (store/rowmacs.py).
             session.info[rowmacs.RING] = self.keyring
@@ -91,6 +100,7 @@ class Ledger:
         Same writer lock, BEGIN and COMMIT as :meth:`tx`, without the session's
         bookkeeping, for code that runs its statements on the DB-API cursor.
         """
+        self.restore_gate.check()
         with self._write_lock, self.engine.connect() as conn, conn.begin():
             yield conn
 

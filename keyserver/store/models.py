@@ -283,6 +283,21 @@ class TlogCosignature(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class RestoreState(Base):
+    """Present while a restored database awaits its replay (spec §backup; one row, id 1).
+
+    While it exists, no writing transaction runs (keyserver/store/restore_state.py): not
+    even an audit entry, so that ``keyserver restore --replay`` can put the original
+    entries recorded after the backup back in their place.
+    """
+
+    __tablename__ = "restore_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    restored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    backup_head_seq: Mapped[int] = mapped_column(SeqInt)
+    source: Mapped[str] = mapped_column(Text)
+
+
 class ConsoleSession(Base):
     """A signed-in officials' console session (keyserver/service/console.py).
 

@@ -30,6 +30,33 @@ def scope_filter(scope: str, target: bytes | str | int) -> ColumnElement[bool]:
     return Container.issuer_id == target
 
 
+def sweep_rules(at: datetime) -> list[tuple[str, ColumnElement[bool], str]]:
+    """What a sweep at ``at`` destroys: (count name, condition, reason) per rule.
+
+    The one definition: the sweep applies it (keyserver/service/revocation.py), and a
+    replay after a restore applies a recorded sweep again by its reason (spec §backup).
+    """
+    return [
+        (
+            "pending_expired",
+            (Container.state == State.PENDING.value) & (Container.pending_expires_at <= at),
+            "pending container was never committed",
+        ),
+        (
+            "not_after",
+            Container.not_after.is_not(None) & (Container.not_after <= at),
+            "not_after passed",
+        ),
+        (
+            # Suspended containers and locked pending ones (spec §lifecycle): only
+            # a loss report sets destroy_after.
+            "loss_waiting_period",
+            Container.destroy_after.is_not(None) & (Container.destroy_after <= at),
+            "loss report waiting period over",
+        ),
+    ]
+
+
 def apply_transition(
     session: Session,
     op: Op,

@@ -27,6 +27,8 @@ def readyz(service: ServiceDep) -> dict[str, Any]:
     and every revocation, so such a server must leave the load balancer's rotation.
     """
     check_writable(service.engine)
+    # spec §backup: a restored database awaiting its replay must not take traffic.
+    service.ledger.restore_gate.check()
     return {"status": "ready", "server_id": service.settings.server_id}
 
 
