@@ -326,9 +326,7 @@ class Releaser:
         row = batch.evaluation_row(job.cid, actor.name, actor.groups, pid)
         if row is None:
             refusal = NotFoundError("no such container")
-        elif (
-            refusal := rowcheck.refusal(self._keyring, batch, row, job.cid, releasing=False)
-        ) is not None:
+        elif (refusal := rowcheck.mac_refusal(self._keyring, row)) is not None:
             pass  # spec §row-integrity: nothing in an edited row is trusted
         else:
             mode, refusal = evaluation_refusal(row.view, actor, self._settings.contact, now)
@@ -344,7 +342,7 @@ class Releaser:
                 refusal = budget.refusal(counts, self._settings.contact)
             if refusal is None:
                 # spec §row-integrity: a row older than the audit log (a restored backup).
-                refusal = rowcheck.refusal(self._keyring, batch, row, job.cid, releasing=True)
+                refusal = rowcheck.stale_refusal(batch, row, job.cid)
             if refusal is None:
                 return self._release(
                     batch, head, row, job, actor, mode=mode, now=now, counts=counts

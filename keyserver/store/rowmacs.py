@@ -77,25 +77,24 @@ def later_entries(
     return [_entry(row) for row in run(LATER_STMT, {"last": last, "cid_text": cid_text})]
 
 
-def problem(
-    ring: KeyRing,
-    row: Mapping[str, Any],
-    stored: bytes | None,
-    later: Callable[[], tuple[list[rowmac.LaterEntry], str | None]],
+def mac_problem(
+    ring: KeyRing, row: Mapping[str, Any], stored: bytes | None
 ) -> RowIntegrityError | None:
-    """The refusal for a row that fails its MAC or is older than the audit log, or None.
+    """The refusal for a row whose MAC does not verify, or None (spec §row-integrity)."""
+    if rowmac.verifies(ring.row_key, row, stored):
+        return None
+    return RowIntegrityError(
+        "the container's record in the database fails its integrity check (edited in "
+        "the database, or copied from a backup); nothing was released",
+        container_id=b64e(bytes(row["id"])),
+    )
 
-    ``later()`` fetches the entries after the row and the issuer's name; it runs only for
-    a row whose MAC verified.
-    """
+
+def stale_problem(
+    row: Mapping[str, Any], entries: list[rowmac.LaterEntry], issuer: str | None
+) -> RowIntegrityError | None:
+    """The refusal for a (verified) row older than the audit log, or None."""
     cid_text = b64e(bytes(row["id"]))
-    if not rowmac.verifies(ring.row_key, row, stored):
-        return RowIntegrityError(
-            "the container's record in the database fails its integrity check (edited in "
-            "the database, or copied from a backup); nothing was released",
-            container_id=cid_text,
-        )
-    entries, issuer = later()
     changed = rowmac.later_change(row, cid_text, issuer, entries)
     if changed is None:
         return None
@@ -109,18 +108,18 @@ def problem(
 
 
 def session_problem(session: Session, c: Container) -> RowIntegrityError | None:
-    """:func:`problem` for an ORM row (the service's state-changing operations)."""
+    """Both checks for an ORM row (the service's state-changing operations)."""
     row = fields_of(c)
+    bad = mac_problem(ring_of(session), row, c.row_mac)
+    if bad is not None:
+        return bad
 
-    def later() -> tuple[list[rowmac.LaterEntry], str | None]:
-        def run(stmt: Any, params: Mapping[str, Any]) -> Iterable[Sequence[Any]]:
-            return session.execute(stmt, params).all()
+    def run(stmt: Any, params: Mapping[str, Any]) -> Iterable[Sequence[Any]]:
+        return session.execute(stmt, params).all()
 
-        entries = later_entries(run, b64e(c.id), int(c.last_audit_seq or 0))
-        issuer = session.execute(ISSUER_STMT, {"pid": c.issuer_id}).scalar_one_or_none()
-        return entries, issuer
-
-    return problem(ring_of(session), row, c.row_mac, later)
+    entries = later_entries(run, b64e(c.id), int(c.last_audit_seq or 0))
+    issuer = session.execute(ISSUER_STMT, {"pid": c.issuer_id}).scalar_one_or_none()
+    return stale_problem(row, entries, issuer)
 
 
 def failing_ids(session: Session, where: ColumnElement[bool], *, fresh: bool = False) -> set[bytes]:

@@ -180,6 +180,7 @@ def test_migration_0006_macs_existing_rows(world: World, settings: Settings) -> 
             # As 0005 left it (plain DROP COLUMN: a batch downgrade on SQLite would copy the
             # table and cascade the policy rows away).
             conn.execute(text("ALTER TABLE containers DROP COLUMN row_mac"))
+            conn.execute(text("DROP TABLE restore_state"))  # 0007, after 0006
             conn.execute(text("UPDATE alembic_version SET version_num = '0005_incident'"))
             assert "row_mac" not in {c["name"] for c in inspect(conn).get_columns("containers")}
     finally:
