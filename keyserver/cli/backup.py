@@ -134,6 +134,20 @@ def _staged(dest: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _sqlite_copy(source: Path, dest: Path) -> None:
+    """Copy a SQLite database through its online backup API (spec §backup).
+
+    A consistent snapshot, copied page by page while other connections keep writing.
+    """
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
 def cmd_backup(ctx: Context) -> int:
     """``keyserver backup FILE``."""
     settings = _local_settings(ctx)
@@ -143,15 +157,7 @@ def cmd_backup(ctx: Context) -> int:
         if source is not None:
             if not source.exists():
                 raise CliError(f"no database at {source}", exit_code=EXIT_CONFIG)
-            # spec §backup: SQLite's online backup API copies a consistent snapshot page
-            # by page while other connections keep writing.
-            src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-                src.close()
+            _sqlite_copy(source, tmp)
         else:
             # pg_dump reads in one snapshot: consistent while the server serves.
             _run([_tool("pg_dump"), "--format=custom", f"--file={tmp}", _libpq_url(settings)])
@@ -191,13 +197,7 @@ def _put_in_place(settings: Settings, backup: Path, *, force: bool) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     try:
-        src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        dst = sqlite3.connect(tmp)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        _sqlite_copy(backup, tmp)
         # The old database's write-ahead log must go with it: SQLite would otherwise
         # apply its (newer) pages to the restored file.
         for suffix in ("-wal", "-shm"):

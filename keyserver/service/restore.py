@@ -46,20 +46,8 @@ from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, AuditHead, Container, Medium, Principal, Token
 
 _LIVE = (State.PENDING.value, State.ACTIVE.value, State.SUSPENDED.value)
-_EXPORT_KEYS = frozenset(
-    {
-        "seq",
-        "at",
-        "actor",
-        "action",
-        "container",
-        "outcome",
-        "remote",
-        "details",
-        "prev_hash",
-        "hash",
-    }
-)
+# An exported entry has exactly the columns of audit_log (keyserver/service/reports.py).
+_EXPORT_KEYS = frozenset(column.name for column in AuditEntry.__table__.columns)
 
 
 class RestoreOps:
@@ -222,6 +210,14 @@ def _continuation(
     return entries
 
 
+def _stamp(c: Container, entry: AuditEntry, details: dict[str, Any]) -> None:
+    """Who changed the row and why, as the entry says; the entry is its last change."""
+    c.changed_by = entry.actor
+    c.reason = details.get("reason")
+    c.public_reason = details.get("public_reason")
+    c.last_audit_seq = entry.seq
+
+
 class _Replay:
     """Applies exported entries to the restored rows, in order (see the module docstring)."""
 
@@ -285,10 +281,7 @@ class _Replay:
             c.seed_sealed = None
             c.receipt_key_sealed = None
             c.destroy_after = None
-            c.changed_by = entry.actor
-            c.reason = details.get("reason")
-            c.public_reason = details.get("public_reason")
-            c.last_audit_seq = entry.seq
+            _stamp(c, entry, details)
             self.destroyed.add(c.id)
 
     def _suspend(self, entry: AuditEntry, details: dict[str, Any]) -> None:
@@ -315,10 +308,7 @@ class _Replay:
                 c.destroy_after = deadline
                 c.loss_reported_at = entry.at
                 c.lost_at = medium.lost_at if medium is not None else entry.at
-            c.changed_by = entry.actor
-            c.reason = details.get("reason")
-            c.public_reason = details.get("public_reason")
-            c.last_audit_seq = entry.seq
+            _stamp(c, entry, details)
             self.suspended.add(c.id)
 
     def _count(self, entry: AuditEntry, details: dict[str, Any]) -> None:
