@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
-from keyserver.domain.lifecycle import TRANSITIONS, Op, State
+from keyserver.domain.lifecycle import LOSS_EFFECTS, TRANSITIONS, Op, State
 from keyserver.store.models import Container
 from keyserver.store.rowmacs import guarded_update
 
@@ -154,4 +154,8 @@ def lock_for_loss(
     already = change(State.SUSPENDED, {})
     locked = change(State.PENDING, {"suspend_cause": suspend_values["suspend_cause"]})
     suspended = change(State.ACTIVE, {"state": State.SUSPENDED.value, **suspend_values})
-    return {"suspended": suspended, "already_suspended": already, "pending_locked": locked}
+    return {
+        LOSS_EFFECTS[State.ACTIVE]: suspended,
+        LOSS_EFFECTS[State.SUSPENDED]: already,
+        LOSS_EFFECTS[State.PENDING]: locked,
+    }
