@@ -177,8 +177,8 @@ def test_migration_0007_macs_existing_rows(world: World, settings: Settings) -> 
     eng = make_engine(settings)
     try:
         with eng.begin() as conn:
-            # As 0006_lost_seq left it (plain DROP COLUMN: a batch downgrade on SQLite would copy the
-            # table and cascade the policy rows away).
+            # As 0006_lost_seq left it (plain DROP COLUMN: a batch downgrade on SQLite would
+            # copy the table and cascade the policy rows away).
             conn.execute(text("ALTER TABLE containers DROP COLUMN row_mac"))
             conn.execute(text("DROP TABLE restore_state"))  # 0008, after it
             conn.execute(text("UPDATE alembic_version SET version_num = '0006_lost_seq'"))
