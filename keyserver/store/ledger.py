@@ -54,7 +54,7 @@ class Ledger:
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         self.reads = sessionmaker(self._read_engine, expire_on_commit=False)
         # spec §backup: no writing transaction while a restore awaits its replay.
-        self.restore_gate = RestoreGate(self._read_engine)
+        self.restore_gate = RestoreGate()
         # Reads of several statements that must agree (a report: containers, attempts and
         # state changes): one snapshot. SQLite's deferred read transaction already is one
         # (WAL); PostgreSQL's default READ COMMITTED takes a new snapshot per statement, so a
@@ -97,9 +97,9 @@ class Ledger:
         Refused while a restored database awaits its replay (spec §backup), except for
         the replay itself (``restoring``).
         """
-        if not restoring:
-            self.restore_gate.check()
         with self._write_lock, self._write_sessions() as session, session.begin():
+            if not restoring:
+                self.restore_gate.check(session.connection())
             # Container rows written in this session get their MAC (store/rowmacs.py).
             session.info[rowmacs.RING] = self.keyring
             yield session
@@ -111,8 +111,8 @@ class Ledger:
         Same writer lock, BEGIN and COMMIT as :meth:`tx`, without the session's
         bookkeeping, for code that runs its statements on the DB-API cursor.
         """
-        self.restore_gate.check()
         with self._write_lock, self.engine.connect() as conn, conn.begin():
+            self.restore_gate.check(conn)
             yield conn
 
     def audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:

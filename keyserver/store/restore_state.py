@@ -13,8 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from keyserver.domain.errors import RestorePendingError
@@ -54,42 +53,34 @@ def pending_error() -> RestorePendingError:
 
 
 class RestoreGate:
-    """Is a restore pending? Read from the database at most once per :data:`RECHECK_SECONDS`.
+    """Is a restore pending? Read at most once per :data:`RECHECK_SECONDS`.
+
+    Read on the connection of the transaction it guards (:meth:`check`), so a database in
+    trouble costs no second connection attempt, and the marker is seen as that
+    transaction sees the database.
 
     Args:
-        engine: A read engine of the database.
         monotonic: The clock for the re-check interval (injectable).
     """
 
-    def __init__(self, engine: Engine, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._engine = engine
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._pending = False
         self._checked = float("-inf")
 
-    def pending(self) -> bool:
-        """True while the marker is in the database (cached for a second)."""
+    def check(self, conn: Connection) -> None:
+        """Raise :class:`RestorePendingError` while the marker is in the database."""
         now = self._monotonic()
-        if now - self._checked < RECHECK_SECONDS:
-            return self._pending
-        try:
-            with self._engine.connect() as conn:
-                found = conn.execute(
-                    select(RestoreState.id).where(RestoreState.id == MARKER_ID)
-                ).first()
-        except SQLAlchemyError:
-            # A database that cannot be read fails the transaction itself (503); an older
-            # schema without the table is refused at start-up (`keyserver migrate`).
-            return self._pending
-        self._pending = found is not None
-        self._checked = now
-        return self._pending
-
-    def check(self) -> None:
-        """Raise :class:`RestorePendingError` while a restore is pending."""
-        if self.pending():
+        if now - self._checked >= RECHECK_SECONDS:
+            found = conn.execute(_MARKER_STMT).first()
+            self._pending = found is not None
+            self._checked = now
+        if self._pending:
             raise pending_error()
 
     def forget(self) -> None:
         """Read the marker again at the next check (after this process changed it)."""
         self._checked = float("-inf")
+
+
+_MARKER_STMT = select(RestoreState.id).where(RestoreState.id == MARKER_ID)

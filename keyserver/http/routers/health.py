@@ -28,7 +28,9 @@ def readyz(service: ServiceDep) -> dict[str, Any]:
     """
     check_writable(service.engine)
     # spec §backup: a restored database awaiting its replay must not take traffic.
-    service.ledger.restore_gate.check()
+    service.ledger.restore_gate.forget()
+    with service.engine.connect() as conn:
+        service.ledger.restore_gate.check(conn)
     return {"status": "ready", "server_id": service.settings.server_id}
 
 
