@@ -232,7 +232,7 @@ def take_failed(session: Session) -> list[bytes]:
 
 
 def mac_all(conn: Connection, ring: KeyRing) -> int:
-    """MAC every container row as it is now (migration 0007_row_mac); returns the count."""
+    """MAC every container row as it is now (migration 0008_row_mac); returns the count."""
     rows = conn.execute(select(*_MAC_COLUMNS)).mappings().all()
     macs = [{"mac_id": bytes(r["id"]), "mac": rowmac.row_mac(ring.row_key, r)} for r in rows]
     if macs:

@@ -170,18 +170,18 @@ def test_a_bulk_suspend_keeps_a_tampered_row_refused(world: World, engine: Engin
     assert _evaluate(world, "reader", bad["container_id"])[1]["type"] == PROBLEM
 
 
-def test_migration_0007_macs_existing_rows(world: World, settings: Settings) -> None:
-    """A database from before 0007_row_mac (no row_mac column) upgrades to rows that verify."""
+def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> None:
+    """A database from before 0008_row_mac (no row_mac column) upgrades to rows that verify."""
     reg, _ = activate(world)
     cid = reg["container_id"]
     eng = make_engine(settings)
     try:
         with eng.begin() as conn:
-            # As 0006_lost_seq left it (plain DROP COLUMN: a batch downgrade on SQLite would
+            # As 0007_tlog_bigint left it (plain DROP COLUMN: a batch downgrade on SQLite would
             # copy the table and cascade the policy rows away).
             conn.execute(text("ALTER TABLE containers DROP COLUMN row_mac"))
-            conn.execute(text("DROP TABLE restore_state"))  # 0008, after it
-            conn.execute(text("UPDATE alembic_version SET version_num = '0006_lost_seq'"))
+            conn.execute(text("DROP TABLE restore_state"))  # 0009, after it
+            conn.execute(text("UPDATE alembic_version SET version_num = '0007_tlog_bigint'"))
             assert "row_mac" not in {c["name"] for c in inspect(conn).get_columns("containers")}
     finally:
         eng.dispose()

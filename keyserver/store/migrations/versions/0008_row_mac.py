@@ -4,8 +4,8 @@ Adds ``containers.row_mac`` and MACs every existing row under the ``row_key`` of
 deployment's master key. The rows are trusted as they are at this migration (there was
 nothing to check them against before); from here on an edited or restored row is refused.
 
-Revision ID: 0007_row_mac
-Revises: 0006_lost_seq
+Revision ID: 0008_row_mac
+Revises: 0007_tlog_bigint
 Create Date: 2026-12-04
 """
 
@@ -18,8 +18,8 @@ from keyserver.domain.keys import KeyRing
 from keyserver.domain.settings import Settings
 from keyserver.store.rowmacs import mac_all
 
-revision = "0007_row_mac"
-down_revision = "0006_lost_seq"
+revision = "0008_row_mac"
+down_revision = "0007_tlog_bigint"
 branch_labels = None
 depends_on = None
 

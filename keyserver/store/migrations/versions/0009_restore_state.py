@@ -3,8 +3,8 @@
 Adds ``restore_state``: one row while a database restored from a backup awaits the replay
 of what the audit log recorded after the backup; no writing transaction runs meanwhile.
 
-Revision ID: 0008_restore_state
-Revises: 0007_row_mac
+Revision ID: 0009_restore_state
+Revises: 0008_row_mac
 Create Date: 2026-12-04
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from keyserver.store.models import SeqInt, UTCDateTime
 
-revision = "0008_restore_state"
-down_revision = "0007_row_mac"
+revision = "0009_restore_state"
+down_revision = "0008_row_mac"
 branch_labels = None
 depends_on = None
 
