@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from keyserver.cli import audit as cli_audit
+from keyserver.cli import backup as cli_backup
 from keyserver.cli import incident, server_status
 from keyserver.cli import rotate as cli_rotate
 from keyserver.cli import verify_report as cli_verify_report
@@ -87,6 +88,8 @@ LOCAL_ONLY_COMMANDS = (
     "log-key",
     "checkpoint",
     "rotate-master-key",
+    "backup",
+    "restore-backup",
 )
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
@@ -402,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p, listed=True)
     cli_witness.add_parser(add)
     cli_rotate.add_parser(add, _settings_flags)
+    cli_backup.add_parsers(add, _settings_flags)
     cli_verify_report.add_parser(add)
     return parser
 
@@ -662,6 +666,8 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "witness": cli_witness.cmd_witness,
     "rotate-master-key": cli_rotate.cmd_rotate_master_key,
     "verify-report": cli_verify_report.cmd_verify_report,
+    "backup": cli_backup.cmd_backup,
+    "restore-backup": cli_backup.cmd_restore_backup,
 }
 
 

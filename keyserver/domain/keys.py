@@ -32,6 +32,9 @@ NONCE_BYTES = 12
 TOKEN_PREFIX = "rwc_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_RANDOM_BYTES = 32
 
+# spec §row-integrity: the HMAC input of a container row starts with this label.
+ROW_MAC_LABEL = b"rwc/v1 container row"
+
 PURPOSE_SEED = b"seed"
 PURPOSE_RECEIPT = b"receipt-key"
 
@@ -75,9 +78,13 @@ class GenerationKeys:
 
     Attributes:
         seal_key: AES-256-GCM key of the sealed per-container secrets.
+        row_key: HMAC key of the container rows under this generation (spec
+            §row-integrity): a row's MAC is under the key of its ``key_generation``, so a
+            row moved to another generation's key without the key does not verify.
     """
 
     seal_key: bytes = field(repr=False)
+    row_key: bytes = field(repr=False)
 
     @functools.cached_property
     def aead(self) -> AESGCM:
@@ -87,7 +94,7 @@ class GenerationKeys:
     @classmethod
     def from_data_key(cls, data_key: bytes) -> GenerationKeys:
         """Spec §keys-at-rest: the subkeys of a generation's 32-byte data (master) key."""
-        return cls(seal_key=_subkey(data_key, b"seal"))
+        return cls(seal_key=_subkey(data_key, b"seal"), row_key=_subkey(data_key, b"row-mac"))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ A database without a generation row is read as one file-based generation 1 (its 
 key derived from the key file as before); ``keyserver init`` and the first rotation write
 the row.
 
-Revision ID: 0008_key_generations
-Revises: 0007_tlog_bigint
+Revision ID: 0010_key_generations
+Revises: 0009_restore_state
 Create Date: 2026-12-04
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 from keyserver.store.models import UTCDateTime
 
-revision = "0008_key_generations"
-down_revision = "0007_tlog_bigint"
+revision = "0010_key_generations"
+down_revision = "0009_restore_state"
 branch_labels = None
 depends_on = None
 
