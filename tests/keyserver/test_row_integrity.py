@@ -181,6 +181,10 @@ def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> 
             # copy the table and cascade the policy rows away).
             conn.execute(text("ALTER TABLE containers DROP COLUMN row_mac"))
             conn.execute(text("DROP TABLE restore_state"))  # 0009, after it
+            # 0010_key_generations, after that
+            conn.execute(text("DROP INDEX ix_containers_key_generation"))
+            conn.execute(text("ALTER TABLE containers DROP COLUMN key_generation"))
+            conn.execute(text("DROP TABLE key_generations"))
             conn.execute(text("UPDATE alembic_version SET version_num = '0007_tlog_bigint'"))
             assert "row_mac" not in {c["name"] for c in inspect(conn).get_columns("containers")}
     finally:
