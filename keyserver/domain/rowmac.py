@@ -13,6 +13,9 @@ used for anything that releases or grants:
   (tamper-evident, append-only) is asked whether something changed the container after
   that entry (:func:`later_change`): an entry naming the container, or a suspend, restore or
   destroy of its medium, its issuer, or a sweep whose rule covered the row.
+- **Policy**: the reader policy (``container_readers``, ``container_reader_groups``) is
+  written once, at registration, and recorded in the register entry; a release admitted
+  by a policy row must be admitted by that (authenticated) entry too (:func:`policy_admits`).
 """
 
 from __future__ import annotations
@@ -156,3 +159,15 @@ def _swept(row: Mapping[Any, Any], at: datetime) -> bool:
 
     pending_due = row["state"] == "pending" and due("pending_expires_at")
     return pending_due or due("not_after") or due("destroy_after")
+
+
+def policy_admits(
+    register: Mapping[str, Any], actor_name: str, actor_groups: Iterable[str]
+) -> bool:
+    """Does the container's registration (its audit entry's details) admit the actor?
+
+    spec §row-integrity: the reader policy is written once, at registration, and recorded
+    in that entry; a policy row added in the database later admits nobody.
+    """
+    readers, groups = register.get("readers") or [], register.get("reader_groups") or []
+    return actor_name in readers or any(g in groups for g in actor_groups)

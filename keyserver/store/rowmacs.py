@@ -14,6 +14,7 @@ MAC by being suspended, destroyed or swept along with its medium: it stays refus
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from keyserver.domain import rowmac
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import RowIntegrityError
 from keyserver.domain.keys import KeyRing
+from keyserver.store.audit import entry_hash
 from keyserver.store.models import AuditEntry, Base, Container, Principal
 from keyserver.store.repository import IS_BULK_ACTION
 
@@ -36,6 +38,7 @@ FAILED = "rwc.row_mac_failed"
 _C = Base.metadata.tables[Container.__tablename__]
 _MAC_COLUMNS = tuple(_C.c[name] for name in rowmac.FIELD_NAMES)
 _LOG = Base.metadata.tables[AuditEntry.__tablename__]
+AUDIT_FIELDS = tuple(column.name for column in _LOG.columns)
 
 # spec §row-integrity freshness: successful entries after a row's last_audit_seq that name
 # the container, or name none and change containers in bulk. Both halves ride an index
@@ -51,6 +54,29 @@ LATER_STMT = (
     .order_by(_LOG.c.seq)
 )
 ISSUER_STMT = select(Principal.name).where(Principal.id == bindparam("pid"))
+# The container's register entry (spec §row-integrity, policy): its columns as exported.
+REGISTER_STMT = select(*(_LOG.c[name] for name in AUDIT_FIELDS)).where(
+    _LOG.c.container == bindparam("cid_text"),
+    _LOG.c.action == "register",
+    _LOG.c.outcome == "ok",
+)
+
+
+def register_policy(audit_key: bytes, row: Sequence[Any] | None) -> dict[str, Any] | None:
+    """The details of a register entry whose keyed hash verifies, else None.
+
+    ``row``: the :data:`REGISTER_STMT` columns. The entry's HMAC (spec §audit) is checked
+    on its own: without the master key nobody can write an entry that verifies, so a
+    policy row added in the database cannot be backed by an edited register entry.
+    """
+    if row is None:
+        return None
+    entry = AuditEntry(**dict(zip(AUDIT_FIELDS, row, strict=True)))
+    entry.prev_hash, entry.hash = bytes(entry.prev_hash), bytes(entry.hash)
+    if not hmac.compare_digest(entry_hash(audit_key, entry.prev_hash, entry), entry.hash):
+        return None
+    details = json.loads(entry.details)
+    return details if isinstance(details, dict) else None
 
 
 def ring_of(session: Session) -> KeyRing:
