@@ -2,11 +2,16 @@
 
 :data:`EXIT_CODE_TABLE` is the single source of the exit codes: ``keyserver --help`` prints
 it, ``--json`` errors carry its ``kind``, and a test checks README.md against it.
+Messages and hints for officials are :class:`~keyserver.domain.i18n.Message` s from the
+key server's one catalogue, translated when printed (spec §cli).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from keyserver.domain.errors import PROBLEM_STATUS
+from keyserver.domain.i18n import N_, Message, problem_lead
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -73,9 +78,34 @@ class CliError(Exception):
     """
 
     def __init__(
-        self, message: str, *, hint: str | None = None, exit_code: int = EXIT_FAILURE
+        self,
+        message: str | Message,
+        *,
+        hint: str | Message | None = None,
+        exit_code: int = EXIT_FAILURE,
     ) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
         self.message = message
         self.hint = hint
         self.exit_code = exit_code
+
+
+def suggestion_hint(names: Sequence[str]) -> Message:
+    """The hint of a ``not-found`` refusal with suggestions (spec §media): up to three names."""
+    return N_("did you mean %(names)s? (nothing was changed)", names=", ".join(names[:3]))
+
+
+def problem_error(
+    slug: str, detail: str, suggestions: Sequence[str] = (), hint: str | Message | None = None
+) -> CliError:
+    """The error for a refusal of the key server (local or remote: said the same way).
+
+    The lead sentence for people comes from the catalogue, the server's ``detail`` follows
+    as it is (English: it names what was asked); the nearest names, if any, are the hint.
+    """
+    if suggestions:
+        hint = suggestion_hint(suggestions)
+    message = N_(
+        "%(lead)s %(detail)s (%(slug)s)", lead=problem_lead(slug), detail=detail, slug=slug
+    )
+    return CliError(message, hint=hint, exit_code=exit_code_for_slug(slug))

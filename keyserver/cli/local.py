@@ -35,9 +35,8 @@ from keyserver.cli.errors import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CliError,
-    exit_code_for_slug,
+    problem_error,
 )
-from keyserver.cli.messages import suggestion_hint
 from keyserver.domain.durations import format_duration
 from keyserver.domain.errors import KeyServerError
 from keyserver.domain.keys import SealedDataError
@@ -71,15 +70,13 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except KeyServerError as exc:
-        hint = None
         contact = exc.extensions.get("contact")
         suggestions = exc.extensions.get("suggestions")
-        if isinstance(suggestions, list) and suggestions:
-            hint = suggestion_hint([str(n) for n in suggestions])
-        elif isinstance(contact, str) and contact:
-            hint = f"contact: {contact}"
-        raise CliError(
-            f"{exc.detail} ({exc.slug})", hint=hint, exit_code=exit_code_for_slug(exc.slug)
+        raise problem_error(
+            exc.slug,
+            exc.detail,
+            [str(n) for n in suggestions] if isinstance(suggestions, list) else [],
+            hint=f"contact: {contact}" if isinstance(contact, str) and contact else None,
         ) from exc
     except ConfigError as exc:
         raise CliError(f"configuration: {exc}", exit_code=EXIT_CONFIG) from exc

@@ -57,12 +57,12 @@ from keyserver.cli.errors import (
     CliError,
     exit_codes_epilog,
 )
-from keyserver.cli.messages import language
 from keyserver.cli.output import PROG, Output
 from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.lifecycle import RESTORE_CAUSES
 from keyserver.domain.settings import ConfigError, display_zone
 from keyserver.domain.validation import parse_head
+from pycontainer.cli.texts import language
 
 SETTINGS_NOTE = (
     "In local mode the server settings (--loss-waiting-period 72h, ...) apply as well; "
@@ -820,7 +820,7 @@ def _main(
             stderr,
             as_json=bool(getattr(args, "json", False)),
             zone=_zone(args, resolved),
-            lang=language(env),
+            lang=language(env, "KEYSERVER_LANG"),  # one rule for both commands
         )
         ctx = Context(args, out, resolved, stdin)
         return HANDLERS[args.command](ctx)

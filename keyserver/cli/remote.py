@@ -19,9 +19,9 @@ from keyserver.cli.errors import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
     CliError,
-    exit_code_for_slug,
+    problem_error,
 )
-from keyserver.cli.messages import suggestion_hint
+from keyserver.domain.i18n import N_, Message
 from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
@@ -171,16 +171,18 @@ class RemoteBackend:
         # Server text is shown only sanitised (no terminal escape sequences).
         slug = clean_text(slug, 64) or "?"
         detail = clean_text(doc.get("detail")) or clean_text(doc.get("title")) or slug
-        hint = None
+        hint: str | Message | None = None
         if slug == "unauthenticated":
-            hint = "KEYSERVER_TOKEN is missing, wrong, expired or revoked"
+            hint = N_("KEYSERVER_TOKEN is missing, wrong, expired or revoked")
         elif slug == "forbidden":
-            hint = "this principal lacks the role the command needs (see `keyserver whoami`)"
-        elif isinstance(doc.get("suggestions"), list) and doc["suggestions"]:
-            hint = suggestion_hint([clean_text(str(n)) or "" for n in doc["suggestions"]])
+            hint = N_("this principal lacks the role the command needs (see `keyserver whoami`)")
         elif clean_text(doc.get("contact")):
             hint = f"contact: {clean_text(doc.get('contact'))}"
-        return CliError(f"{detail} ({slug})", hint=hint, exit_code=exit_code_for_slug(slug))
+        suggestions = doc.get("suggestions")
+        names = (
+            [clean_text(str(n)) or "" for n in suggestions] if isinstance(suggestions, list) else []
+        )
+        return problem_error(slug, detail, names, hint=hint)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._open(method, path, **kwargs)

@@ -35,10 +35,9 @@ def resolve_medium(session: Session, text: str) -> Medium:
     found = repository.medium_by_key(session, canonical.lower())
     if found is None:
         names = nearest(canonical, repository.medium_names(session))
-        raise NotFoundError(
-            f"no medium {canonical!r}" + (f"; did you mean {', '.join(names)}?" if names else ""),
-            suggestions=names,
-        )
+        # The names go in `suggestions` only: each client says "did you mean ...?" once,
+        # in its reader's language (the command's hint, the console's list).
+        raise NotFoundError(f"no medium {canonical!r}", suggestions=names)
     return found
 
 
@@ -48,11 +47,7 @@ def resolve_principal(session: Session, name: str, what: str) -> Principal:
     found = repository.principal_by_name(session, name)
     if found is None:
         names = nearest(name, repository.principal_names(session))
-        raise NotFoundError(
-            f"no principal named {name!r}"
-            + (f"; did you mean {', '.join(names)}?" if names else ""),
-            suggestions=names,
-        )
+        raise NotFoundError(f"no principal named {name!r}", suggestions=names)
     return found
 
 

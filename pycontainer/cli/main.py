@@ -33,6 +33,7 @@ from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
 from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
 from pycontainer.cli.signals import Terminated, terminate_like_interrupt
+from pycontainer.cli.texts import language
 from pycontainer.cli.ui import Ui
 from pycontainer.errors import ContainerError
 
@@ -210,6 +211,7 @@ def run(
         json_mode="--json" in argv,  # known before parsing, so usage errors come out as JSON
         verbose="--verbose" in argv or "-v" in argv,
     )
+    ui.lang = language(env)
     try:
         with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
             args = build_parser().parse_args(argv)

@@ -1,0 +1,109 @@
+"""The key server's ONE message catalogue: the console's pages and the ``keyserver`` command.
+
+Officials read both, in Japanese or English, so a text has one translation whichever way
+they meet it. The catalogue is gettext's, one ``.po`` file per language in
+``keyserver/locale/<lang>/LC_MESSAGES/messages.po``; the message id is the English text,
+values are named ``%(name)s`` placeholders. The ``.po`` files are compiled in memory with
+Babel's own compiler the first time a language is used: no binary ``.mo`` file is checked
+in or built, so a fresh clone works without a build step and a catalogue can never be
+stale against its source. Extraction and update: DEVELOPERS.md (``babel.cfg``).
+
+Python code marks a text with :func:`N_`, which returns a :class:`Message` (the id and its
+values) translated only when shown, in the language of whoever reads it: the command's
+(``KEYSERVER_LANG`` or the locale, keyserver/cli/main.py) or the console page's
+(Accept-Language or the switch).
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
+DOMAIN = "messages"
+# Japanese first: the city's officials read Japanese; English for everyone else.
+LANGUAGES = ("ja", "en")
+
+
+@cache
+def translations(language: str) -> gettext.GNUTranslations:
+    """The compiled catalogue of ``language`` (one of :data:`LANGUAGES`).
+
+    Raises:
+        ValueError: ``language`` is not one of :data:`LANGUAGES`.
+    """
+    if language not in LANGUAGES:
+        raise ValueError(f"no message catalogue for {language!r}")
+    # Imported here: the `keyserver` command loads Babel only when it has a text to show.
+    from babel.messages.mofile import write_mo  # noqa: PLC0415
+    from babel.messages.pofile import read_po  # noqa: PLC0415
+    from babel.support import Translations  # noqa: PLC0415
+
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=language, domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf, domain=DOMAIN)
+
+
+def translate(language: str, msgid: str, values: Mapping[str, object] | None = None) -> str:
+    """``msgid`` in ``language`` with its ``%(name)s`` values filled in.
+
+    A value that is itself a :class:`Message` is translated into the same language.
+    """
+    text = translations(language).gettext(msgid)
+    if not values:
+        return text
+    return text % {k: v.text(language) if isinstance(v, Message) else v for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A text for a person: its message id and values, translated when shown."""
+
+    msgid: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def text(self, language: str) -> str:
+        """The message in ``language``."""
+        return translate(language, self.msgid, self.values)
+
+    def __str__(self) -> str:
+        """English: logs, ``--json`` output and exception texts stay stable for scripts."""
+        return self.text("en")
+
+
+def N_(msgid: str, /, **values: object) -> Message:  # noqa: N802 - gettext's marker name
+    """Mark ``msgid`` for the catalogue (``pybabel extract`` finds ``N_``) with its values."""
+    return Message(msgid, values)
+
+
+def text(message: str | Message, language: str) -> str:
+    """A text that may be a :class:`Message` (translated) or plain (shown as it is)."""
+    return message.text(language) if isinstance(message, Message) else message
+
+
+# The lead sentence of a refusal for people, by problem slug (spec §problems), before the
+# server's own detail: the console's error page and the command say the same thing.
+PROBLEM_LEADS: Mapping[str, Message] = {
+    "not-found": N_("Nothing matched what you asked for. Nothing was changed."),
+    "forbidden": N_("Your role does not allow this. Nothing was changed."),
+    "invalid-request": N_("Some of what you entered cannot be used. Nothing was changed."),
+    "conflict": N_("This already exists. Nothing was changed."),
+    "destroyed": N_("These keys were destroyed and cannot be brought back."),
+    "unavailable": N_(
+        "The key server's database is not available. Nothing was changed. Try again in a minute."
+    ),
+}
+DEFAULT_LEAD = N_("The key server refused this. Nothing was changed.")
+
+
+def problem_lead(slug: str) -> Message:
+    """The lead sentence for a refusal with problem ``slug``."""
+    return PROBLEM_LEADS.get(slug, DEFAULT_LEAD)

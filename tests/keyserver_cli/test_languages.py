@@ -1,0 +1,99 @@
+"""The `keyserver` command speaks to officials in Japanese or English (issue 12).
+
+Its texts come from the key server's one catalogue (keyserver/locale, shared with the
+console; tests/console/test_catalogue.py checks that every id has its Japanese). Here: the
+language switch, and the incident flow said in each language, with no English left in
+the Japanese one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from keyserver.domain import i18n
+from pycontainer.cli.texts import LOCALE_VARIABLES, language
+from tests.support import keyserver_cli as h
+
+
+def _env(**values: str) -> dict[str, str]:
+    """A clean environment without any locale variable, plus ``values``."""
+    unset = ("KEYSERVER_LANG", *LOCALE_VARIABLES)
+    env = {k: v for k, v in h.clean_env().items() if k not in unset}
+    env.update(values)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "en"),
+        ({"KEYSERVER_LANG": "ja"}, "ja"),
+        ({"LANG": "ja_JP.UTF-8"}, "ja"),
+        ({"LC_MESSAGES": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}, "ja"),
+        ({"LC_ALL": "C", "LANG": "ja_JP.UTF-8"}, "en"),  # LC_ALL overrides LANG
+        ({"KEYSERVER_LANG": "en", "LC_ALL": "ja_JP.UTF-8"}, "en"),  # ours overrides the locale
+        ({"KEYSERVER_LANG": "fr"}, "en"),
+    ],
+)
+def test_language_choice(env: dict[str, str], expected: str) -> None:
+    assert language(env, "KEYSERVER_LANG") == expected
+
+
+def test_messages_nest_and_stay_english_as_strings() -> None:
+    inner = i18n.N_("medium %(name)s", name="USB-1")
+    outer = i18n.N_("This affects %(count)s container(s) on %(what)s:", count=2, what=inner)
+    assert outer.text("ja") == "媒体 USB-1 の 2 件のコンテナが対象です:"
+    assert outer.text("en") == str(outer) == "This affects 2 container(s) on medium USB-1:"
+    with pytest.raises(ValueError, match="no message catalogue"):
+        i18n.translations("fr")
+
+
+def test_typo_confirmation_and_report_in_both_languages(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    h.make_container(data_dir.settings(), people.writer, medium="USB-2022-06-AMA")
+    dd = data_dir.path
+    typo = ("report-loss", "--medium", "USB-2022-06-AMX", "--reason", "lost")
+    short = ("report-loss", "--medium", "usb-2022-06-ama", "--waiting-period", "1h")
+    report = ("report", "--medium", "USB-2022-06-AMA")
+    said: dict[str, list[str]] = {}
+    for lang, env in (("en", _env()), ("ja", _env(KEYSERVER_LANG="ja"))):
+        miss = cli(*typo, "--data-dir", dd, env=env)
+        assert miss.code == 5, miss
+        asked = cli(*short, "--reason", "lost", "--data-dir", dd, env=env, stdin=h.TtyInput("n\n"))
+        assert asked.code == 8, asked
+        answer = cli(*report, "--data-dir", dd, env=env)
+        assert answer.code == 0, answer
+        said[lang] = [miss.err, asked.err, answer.out]
+
+    miss, asked, answer = said["en"]
+    assert "keyserver: hint: did you mean USB-2022-06-AMA? (nothing was changed)" in miss
+    assert "Nothing matched what you asked for." in miss and "(not-found)" in miss
+    assert "This affects 1 container(s) on medium USB-2022-06-AMA:" in asked
+    assert "Type 'yes' to confirm: " in asked and "aborted; nothing was changed" in asked
+    assert "Medium USB-2022-06-AMA: no loss reported for this medium" in answer
+
+    miss, asked, answer = said["ja"]
+    assert "keyserver: hint: もしかして USB-2022-06-AMA ですか?(何も変更されていません)" in miss
+    assert "指定されたものは見つかりませんでした。" in miss and "not-found" in miss
+    assert "媒体 USB-2022-06-AMA の 1 件のコンテナが対象です:" in asked
+    assert "確認のため yes と入力してください: " in asked
+    assert "中止しました。何も変更されていません" in asked
+    assert "媒体 USB-2022-06-AMA: この媒体の紛失は報告されていません" in answer
+    for text in said["ja"]:
+        for english in ("did you mean", "nothing was changed", "This affects", "Type 'yes'"):
+            assert english not in text, text
+
+
+def test_json_errors_stay_english_for_scripts(cli: Any, data_dir: Any, people: Any) -> None:
+    h.make_container(data_dir.settings(), people.writer, medium="USB-J")
+    argv = ("media", "show", "USB-K", "--json", "--data-dir", data_dir.path)
+    result = cli(*argv, env=_env(KEYSERVER_LANG="ja"))
+    assert result.code == 5
+    error = json.loads(result.err)["error"]
+    assert error["kind"] == "not-found"
+    assert error["hint"] == "did you mean USB-J? (nothing was changed)"
+    assert error["message"].startswith("Nothing matched what you asked for.")
