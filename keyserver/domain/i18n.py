@@ -27,6 +27,7 @@ LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 DOMAIN = "messages"
 # Japanese first: the city's officials read Japanese; English for everyone else.
 LANGUAGES = ("ja", "en")
+DEFAULT_LANGUAGE = "ja"  # of the console without a choice or Accept-Language
 
 
 @cache

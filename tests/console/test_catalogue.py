@@ -1,9 +1,10 @@
-"""The message catalogue: every string of the console and the command in Japanese and English.
+"""The one message catalogue: every string of the console (and of the command's texts for
+officials) in Japanese and English.
 
-The .po files (keyserver/locale) are the source, compiled in memory when first used. These
-tests fail when a template, page or command gains a string that is not in the catalogue
-(run the extraction in babel.cfg), when a Japanese message is missing or fuzzy, or when a
-translation drops or renames a placeholder.
+The .po files are the source (compiled in memory on first use). These tests fail when a
+source listed in babel.cfg gains a string that is not in the catalogues (run the extraction
+in babel.cfg), when a Japanese message is missing or fuzzy, or when a translation drops or
+renames a placeholder.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
 
 
 def _extracted() -> set[str]:
-    # The documented extraction itself (babel.cfg), so the test and the command agree.
+    """Every message id of the sources babel.cfg lists (the same map pybabel uses)."""
     with (REPO / "babel.cfg").open(encoding="utf-8") as fh:
         method_map, options = parse_mapping_cfg(fh)  # type: ignore[no-untyped-call]
     ids = set()
@@ -44,7 +45,7 @@ def _catalogue(language: str) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in catalog if m.id}
 
 
-@pytest.mark.parametrize("language", _i18n.LANGUAGES)
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_catalogue_matches_the_sources(language: str) -> None:
     extracted = _extracted()
     assert len(extracted) > 100  # the extraction itself works

@@ -1,8 +1,7 @@
 """Languages of the console: negotiation, localised dates and numbers.
 
 Every string a person reads goes through the key server's one gettext catalogue
-(:mod:`keyserver.domain.i18n`, shared with the ``keyserver`` command and compiled in
-memory from its ``.po`` files: no build step).
+(keyserver/domain/i18n.py), shared with the ``keyserver`` command's texts for officials.
 """
 
 from __future__ import annotations
@@ -14,9 +13,8 @@ from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
-from keyserver.domain.i18n import LANGUAGES, translations
+from keyserver.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
 
-DEFAULT_LANGUAGE = "ja"
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 # Date patterns (CLDR); the UTC offset is always shown, so a printed report is unambiguous.
