@@ -1,0 +1,166 @@
+"""Loss reports: everything on a lost medium is locked now and destroyed later (spec §loss).
+
+One report is ONE audit entry listing every affected container. A second report of a
+medium whose first one still holds keeps the earlier time of loss and destroy deadline
+unless the official asks to replace them (spec §loss).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
+from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.lifecycle import Actor, Cause, Op, State
+from keyserver.domain.media import canonical_medium
+from keyserver.domain.validation import REASON_MAX, check_text, fmt_time
+from keyserver.service.media import resolve_medium
+from keyserver.service.revocation import bulk_result, ids_details, refused_target
+from keyserver.store import repository
+from keyserver.store.audit import NewEntry, lock_head
+from keyserver.store.ledger import Ledger
+from keyserver.store.models import Container
+
+
+class LossOps:
+    """``report_loss``: the official's first action after a loss."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._settings = ledger.settings
+
+    @property
+    def _audit_max(self) -> int:
+        return self._settings.audit_inline_ids_max
+
+    def report_loss(  # noqa: PLR0917 - stable positional API of the CLI
+        self,
+        actor: Actor,
+        medium: str,
+        reason: str,
+        public_reason: str | None = None,
+        now_flag: bool = False,
+        waiting_period: timedelta | None = None,
+        *,
+        lost_at: datetime | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> dict[str, Any]:
+        """Report a medium lost: lock everything on it now, destroy it later (spec §loss).
+
+        Every container of the medium is covered: active ones are suspended (cause
+        ``loss-report``), pending ones locked (neither evaluated nor committed), and
+        they and the already suspended ones get ``destroy_after = now + waiting period``
+        (default ``loss_waiting_period``); an official may restore until then (a found
+        medium); the sweep destroys when due. ``now_flag=True`` destroys all at once.
+        ``lost_at`` (default: now) is when the medium was lost: the medium report's
+        window starts there. ONE audit entry lists every affected container.
+
+        Returns:
+            ``{medium, affected, container_ids, suspended, already_suspended,
+            pending_locked, lost_at, destroy_after}``.
+        """
+        # Refused under the action the report would have recorded (spec §audit).
+        action = (Op.DESTROY if now_flag else Op.SUSPEND).value
+        self._ledger.require(
+            actor,
+            OFFICIAL,
+            "loss reports",
+            action=action,
+            target=refused_target("medium", medium),
+            ctx=ctx,
+        )
+        canonical_medium(medium)
+        check_text(reason, "reason", REASON_MAX)
+        if public_reason is not None:
+            check_text(public_reason, "public_reason", REASON_MAX)
+        wait = self._settings.loss_waiting_period if waiting_period is None else waiting_period
+        longest = self._settings.max_waiting_period_days
+        if wait < timedelta(0) or wait > timedelta(days=longest):
+            raise InvalidRequestError(
+                f"the waiting period must be between 0 seconds and {longest} days"
+            )
+        with self._ledger.tx() as session:
+            now = self._ledger.now()
+            lost = now if lost_at is None else lost_at
+            if lost > now:
+                raise InvalidRequestError("lost_at must not be in the future")
+            head = lock_head(session)
+            m = resolve_medium(session, medium)
+            m.lost_at = lost
+            m.loss_reported_at = now
+            name = m.name
+            seq = head.seq + 1  # the one audit entry appended below
+            on_medium = Container.medium == name
+            live = Container.state != State.DESTROYED.value
+            repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)
+            common = {
+                "changed_by": actor.name,
+                "reason": reason,
+                "public_reason": public_reason,
+                "last_audit_seq": seq,
+            }
+            groups: dict[str, list[bytes]]
+            if now_flag:
+                destroy_after = now
+                groups = {
+                    "destroyed": repository.apply_transition(
+                        session,
+                        Op.DESTROY,
+                        on_medium,
+                        {
+                            **common,
+                            "destroyed_at": now,
+                            "seed_sealed": None,
+                            "receipt_key_sealed": None,
+                            "destroy_after": None,
+                        },
+                    )
+                }
+            else:
+                destroy_after = now + wait
+                groups = repository.lock_for_loss(
+                    session,
+                    on_medium,
+                    {**common, "destroy_after": destroy_after},
+                    suspend_values={
+                        "suspended_at": now,
+                        "suspend_cause": Cause.LOSS_REPORT.value,
+                    },
+                )
+            ids = sorted(i for group in groups.values() for i in group)
+            counts = {k: len(v) for k, v in groups.items()}
+            self._ledger.audit(
+                session,
+                NewEntry(
+                    actor=actor.name,
+                    action=action,
+                    outcome="ok",
+                    container=None,
+                    remote=ctx.remote,
+                    details={
+                        "scope": "medium",
+                        "target": name,
+                        "loss_report": True,
+                        "cause": Cause.LOSS_REPORT.value,
+                        "reason": reason,
+                        "public_reason": public_reason,
+                        "lost_at": fmt_time(lost),
+                        "destroy_after": fmt_time(destroy_after),
+                        "affected": len(ids),
+                        **counts,
+                        **ids_details(ids, self._audit_max),
+                    },
+                ),
+                at=now,
+            )
+            for key, group in groups.items():
+                op = Op.DESTROY if key == "destroyed" else Op.SUSPEND
+                self._ledger.metrics.inc("rwc_state_changes_total", len(group), op=op.value)
+        return {
+            "medium": name,
+            **bulk_result(ids, self._audit_max),
+            **counts,
+            "lost_at": fmt_time(lost),
+            "destroy_after": fmt_time(destroy_after),
+        }
