@@ -11,7 +11,7 @@ in the display zone.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
@@ -185,13 +185,50 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
         now=a.now,
         waiting_period_seconds=None if wait is None else int(wait.total_seconds()),
         lost_at=lost_at,
+        replace_earlier=a.replace_earlier,
     )
     if ctx.out.as_json:
         ctx.out.json(result)
-    else:
-        medium = result.get("medium", a.medium)
-        ctx.out.record(result, title=N_("loss report for %(medium)s", medium=medium))
+        return EXIT_OK
+    medium = result.get("medium", a.medium)
+    shown = {k: v for k, v in result.items() if k not in _EARLIER_KEYS}
+    ctx.out.record(shown, title=N_("loss report for %(medium)s", medium=medium))
+    _say_earlier(ctx, result)
     return EXIT_OK
+
+
+# What a report answers about an earlier one of the same medium (spec §loss): said in
+# sentences below the table, not as raw members.
+_EARLIER_KEYS = frozenset({"earlier_report", "requested", "kept_earlier", "replaced_earlier"})
+_KEPT: dict[str, Message] = {
+    "lost_at": N_("kept the earlier time of loss %(kept)s (this report said %(asked)s)"),
+    "destroy_after": N_(
+        "kept the earlier destroy deadline %(kept)s (this report would have set %(asked)s)"
+    ),
+}
+
+
+def _say_earlier(ctx: Context, result: dict[str, Any]) -> None:
+    """Tell the official that the medium had been reported before, and what was kept."""
+    earlier = result.get("earlier_report")
+    if not isinstance(earlier, dict):
+        return
+    asked = result.get("requested") or {}
+
+    def at(value: Any) -> str:
+        return ctx.out.cell("at", value).plain
+
+    reported = at(earlier.get("loss_reported_at"))
+    ctx.out.text(N_("This medium was already reported lost at %(at)s.", at=reported))
+    if result.get("replaced_earlier"):
+        ctx.out.text(N_("Its time of loss and destroy deadline are replaced by this report's."))
+        return
+    kept = [k for k in result.get("kept_earlier") or [] if k in _KEPT]
+    for key in kept:
+        values = {"kept": at(earlier.get(key)), "asked": at(asked.get(key))}
+        ctx.out.text(Message(_KEPT[key].msgid, values))
+    if kept:
+        ctx.out.text(N_("To use this report's times instead, run it again with --replace-earlier."))
 
 
 def cmd_media(ctx: Context, b: Backend) -> int:

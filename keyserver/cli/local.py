@@ -262,6 +262,7 @@ class LocalBackend:
         now: bool,
         waiting_period_seconds: int | None,
         lost_at: str | None = None,
+        replace_earlier: bool = False,
     ) -> Json:
         """Report a medium lost."""
         wait = None if waiting_period_seconds is None else timedelta(seconds=waiting_period_seconds)
@@ -269,7 +270,14 @@ class LocalBackend:
         def call() -> Json:
             lost = parse_time(lost_at, "lost_at") if lost_at else None
             return self._service.report_loss(
-                self._actor, medium, reason, public_reason, now, wait, lost_at=lost
+                self._actor,
+                medium,
+                reason,
+                public_reason,
+                now,
+                wait,
+                lost_at=lost,
+                replace_earlier=replace_earlier,
             )
 
         return _guard(call)

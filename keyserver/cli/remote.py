@@ -274,6 +274,7 @@ class RemoteBackend:
         now: bool,
         waiting_period_seconds: int | None,
         lost_at: str | None = None,
+        replace_earlier: bool = False,
     ) -> Json:
         """POST /v1/media/{medium}/loss-report."""
         body = {
@@ -282,6 +283,7 @@ class RemoteBackend:
             "now": now,
             "waiting_period_seconds": waiting_period_seconds,
             "lost_at": lost_at,
+            "replace_earlier": replace_earlier,
         }
         path = f"/v1/media/{_segment(medium)}/loss-report"
         return dict(self._json("POST", path, body=body))

@@ -7,8 +7,12 @@ unless the official asks to replace them (spec §loss).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
 from keyserver.domain.errors import InvalidRequestError
@@ -20,7 +24,7 @@ from keyserver.service.revocation import bulk_result, ids_details, refused_targe
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
-from keyserver.store.models import Container
+from keyserver.store.models import Container, Medium
 
 
 class LossOps:
@@ -44,6 +48,7 @@ class LossOps:
         waiting_period: timedelta | None = None,
         *,
         lost_at: datetime | None = None,
+        replace_earlier: bool = False,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Report a medium lost: lock everything on it now, destroy it later (spec §loss).
@@ -56,9 +61,17 @@ class LossOps:
         ``lost_at`` (default: now) is when the medium was lost: the medium report's
         window starts there. ONE audit entry lists every affected container.
 
+        A medium reported again while an earlier report still holds (a destroy deadline
+        not lifted by a restore) keeps the earlier, earliest times: the time of loss and
+        the destroy deadline of the medium are the earlier of both reports', unless
+        ``replace_earlier`` (then this report's replace them). A second report must never
+        quietly push back a destruction, nor shrink the window in which openings are
+        reported (spec §loss).
+
         Returns:
             ``{medium, affected, container_ids, suspended, already_suspended,
-            pending_locked, lost_at, destroy_after}``.
+            pending_locked, lost_at, destroy_after, earlier_report, kept_earlier,
+            requested}``.
         """
         # Refused under the action the report would have recorded (spec §audit).
         action = (Op.DESTROY if now_flag else Op.SUSPEND).value
@@ -87,13 +100,17 @@ class LossOps:
                 raise InvalidRequestError("lost_at must not be in the future")
             head = lock_head(session)
             m = resolve_medium(session, medium)
-            m.lost_at = lost
-            m.loss_reported_at = now
             name = m.name
             seq = head.seq + 1  # the one audit entry appended below
             on_medium = Container.medium == name
             live = Container.state != State.DESTROYED.value
-            repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)
+            requested = LossTimes(lost, now, now if now_flag else now + wait)
+            earlier = _earlier_report(session, m, on_medium & live)
+            times, kept = merge_reports(earlier, requested, replace=replace_earlier)
+            lost = times.lost_at
+            m.lost_at = lost
+            m.loss_reported_at = times.reported_at
+            repository.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
             common = {
                 "changed_by": actor.name,
                 "reason": reason,
@@ -101,8 +118,8 @@ class LossOps:
                 "last_audit_seq": seq,
             }
             groups: dict[str, list[bytes]]
+            destroy_after = times.destroy_after
             if now_flag:
-                destroy_after = now
                 groups = {
                     "destroyed": repository.apply_transition(
                         session,
@@ -118,7 +135,6 @@ class LossOps:
                     )
                 }
             else:
-                destroy_after = now + wait
                 groups = repository.lock_for_loss(
                     session,
                     on_medium,
@@ -150,6 +166,7 @@ class LossOps:
                         "affected": len(ids),
                         **counts,
                         **ids_details(ids, self._audit_max),
+                        **_earlier_details(earlier, requested, kept, replace_earlier),
                     },
                 ),
                 at=now,
@@ -163,4 +180,75 @@ class LossOps:
             **counts,
             "lost_at": fmt_time(lost),
             "destroy_after": fmt_time(destroy_after),
+            **_earlier_details(earlier, requested, kept, replace_earlier),
         }
+
+
+@dataclass(frozen=True)
+class LossTimes:
+    """The times of one loss report: when lost, when reported, when destroyed."""
+
+    lost_at: datetime
+    reported_at: datetime
+    destroy_after: datetime
+
+    def doc(self) -> dict[str, str | None]:
+        """As the protocol writes them (RFC 3339 UTC)."""
+        return {
+            "lost_at": fmt_time(self.lost_at),
+            "loss_reported_at": fmt_time(self.reported_at),
+            "destroy_after": fmt_time(self.destroy_after),
+        }
+
+
+def merge_reports(
+    earlier: LossTimes | None, requested: LossTimes, *, replace: bool
+) -> tuple[LossTimes, list[str]]:
+    """The times a report takes effect with, and which of the earlier report's it kept.
+
+    spec §loss: while an earlier report holds, the earliest time of loss (the widest
+    window of the medium report), the first report's time and the earliest destroy
+    deadline win, unless ``replace``. Returns the effective times and the names of the
+    earlier values kept over different requested ones (``lost_at``, ``destroy_after``).
+    """
+    if earlier is None or replace:
+        return requested, []
+    kept = [
+        key
+        for key in ("lost_at", "destroy_after")
+        if getattr(earlier, key) < getattr(requested, key)
+    ]
+    effective = LossTimes(
+        lost_at=min(earlier.lost_at, requested.lost_at),
+        reported_at=min(earlier.reported_at, requested.reported_at),
+        destroy_after=min(earlier.destroy_after, requested.destroy_after),
+    )
+    return effective, kept
+
+
+def _earlier_report(
+    session: Session, medium: Medium, live_on_medium: ColumnElement[bool]
+) -> LossTimes | None:
+    """The medium's earlier loss report, if it still holds (a deadline not lifted)."""
+    deadline = session.execute(
+        select(func.min(Container.destroy_after)).where(
+            live_on_medium, Container.destroy_after.is_not(None)
+        )
+    ).scalar_one_or_none()
+    if deadline is None or medium.lost_at is None or medium.loss_reported_at is None:
+        return None  # never reported, or restored since (the medium was found)
+    return LossTimes(medium.lost_at, medium.loss_reported_at, deadline)
+
+
+def _earlier_details(
+    earlier: LossTimes | None, requested: LossTimes, kept: list[str], replaced: bool
+) -> dict[str, Any]:
+    """What a report says (answer and audit entry) about an earlier one that held."""
+    if earlier is None:
+        return {"earlier_report": None, "kept_earlier": []}
+    return {
+        "earlier_report": earlier.doc(),
+        "requested": {k: v for k, v in requested.doc().items() if k != "loss_reported_at"},
+        "kept_earlier": kept,
+        "replaced_earlier": replaced,
+    }

@@ -97,3 +97,28 @@ def test_json_errors_stay_english_for_scripts(cli: Any, data_dir: Any, people: A
     assert error["kind"] == "not-found"
     assert error["hint"] == "did you mean USB-J? (nothing was changed)"
     assert error["message"].startswith("Nothing matched what you asked for.")
+
+
+def test_second_loss_report_says_what_it_kept(cli: Any, data_dir: Any, people: Any) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-2")
+    dd = data_dir.path
+    first = ("report-loss", "--medium", "USB-2", "--reason", "lost", "--waiting-period", "72h")
+    assert cli(*first, "--data-dir", dd, env=_env()).code == 0
+    again = (*first[:-1], "100h", "--lost-at", "2999-01-01T00:00+09:00")
+    refused = cli(*again, "--data-dir", dd, env=_env())
+    assert refused.code == 6 and "future" in refused.err  # a time of loss to come: refused
+    again = (*first[:-1], "100h")
+    en = cli(*again, "--data-dir", dd, env=_env())
+    assert en.code == 0, en
+    assert "This medium was already reported lost at " in en.out
+    assert "kept the earlier destroy deadline " in en.out
+    assert "run it again with --replace-earlier" in en.out
+    ja = cli(*again, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert ja.code == 0, ja
+    assert "この媒体は " in ja.out and "先の報告の破棄期限 " in ja.out
+    assert "--replace-earlier を付けて" in ja.out
+    deadline = json.loads(cli("status", cid, "--json", "--data-dir", dd).out)["destroy_after"]
+    replaced = cli(*again, "--replace-earlier", "--json", "--data-dir", dd, env=_env())
+    doc = replaced.json()
+    assert doc["replaced_earlier"] is True and doc["earlier_report"]["destroy_after"] == deadline
+    assert doc["destroy_after"] > deadline  # now the later deadline, as asked
