@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
 from keyserver.domain.encoding import b64e
-from keyserver.domain.errors import InvalidRequestError, NotFoundError
+from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.lifecycle import (
     RESTORE_CAUSES,
     Actor,
@@ -36,7 +36,7 @@ from keyserver.domain.validation import (
     decode_container_id,
     recordable,
 )
-from keyserver.service.media import resolve_medium, resolve_principal
+from keyserver.service.media import missing_container, resolve_medium, resolve_principal
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
@@ -121,7 +121,8 @@ class RevocationOps:
                 key = decode_container_id(target)
                 c = session.get(Container, key)
                 if c is None:
-                    raise NotFoundError("no such container")
+                    # Officials see every container: the nearest ids are offered.
+                    raise missing_container(session, target, issuer_id=None)
                 if c.state == State.DESTROYED.value and op is not Op.DESTROY:
                     # Irreversible: restoring or suspending a destroyed container is refused.
                     raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
