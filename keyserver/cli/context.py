@@ -58,8 +58,8 @@ class Context:
         r = self.resolved
         if r.server_from_flag and r.data_dir_from_flag:
             raise CliError(
-                "both --data-dir and --server are given",
-                hint="use --data-dir for local mode or --server for remote mode, not both",
+                N_("both --data-dir and --server are given"),
+                hint=N_("use --data-dir for local mode or --server for remote mode, not both"),
                 exit_code=EXIT_USAGE,
             )
         if r.data_dir_from_flag:

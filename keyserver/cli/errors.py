@@ -91,8 +91,11 @@ class CliError(Exception):
 
 
 def suggestion_hint(names: Sequence[str]) -> Message:
-    """The hint of a ``not-found`` refusal with suggestions (spec §media): up to three names."""
-    return N_("did you mean %(names)s? (nothing was changed)", names=", ".join(names[:3]))
+    """The hint of a refusal with suggestions (spec §media): up to three names.
+
+    Once, and only the names: the error line before it already says nothing was changed.
+    """
+    return N_("did you mean %(names)s?", names=", ".join(names[:3]))
 
 
 def problem_error(

@@ -39,6 +39,7 @@ from keyserver.cli.errors import (
 )
 from keyserver.domain.durations import format_duration
 from keyserver.domain.errors import KeyServerError
+from keyserver.domain.i18n import N_
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.logkey import create_log_key, default_origin
@@ -79,31 +80,36 @@ def _guard(fn: Callable[[], T]) -> T:
             hint=f"contact: {contact}" if isinstance(contact, str) and contact else None,
         ) from exc
     except ConfigError as exc:
-        raise CliError(f"configuration: {exc}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(
+            N_("configuration: %(error)s", error=str(exc)), exit_code=EXIT_CONFIG
+        ) from exc
     except SealedDataError as exc:
         raise CliError(
-            "stored key material does not open with this master key",
-            hint="is KEYSERVER_MASTER_KEY_FILE the master key of this database?",
+            N_("stored key material does not open with this master key"),
+            hint=N_("is KEYSERVER_MASTER_KEY_FILE the master key of this database?"),
             exit_code=EXIT_CONFIG,
         ) from exc
     except ProgrammingError as exc:
         # PostgreSQL answers, but the tables are missing or old (UndefinedTable, ...).
         raise CliError(
-            f"the database has no current key-server schema ({type(exc.orig).__name__})",
-            hint="run `keyserver init` for a new database or `keyserver migrate` to upgrade",
+            N_(
+                "the database has no current key-server schema (%(error)s)",
+                error=type(exc.orig).__name__,
+            ),
+            hint=N_("run `keyserver init` for a new database or `keyserver migrate` to upgrade"),
             exit_code=EXIT_CONFIG,
         ) from exc
     except DBAPIError as exc:
         # Class name only: driver messages can contain connection strings.
         raise CliError(
-            f"the database is unavailable ({type(exc.orig).__name__})",
-            hint="check --data-dir / --database-url and that the database server runs",
+            N_("the database is unavailable (%(error)s)", error=type(exc.orig).__name__),
+            hint=N_("check --data-dir / --database-url and that the database server runs"),
             exit_code=EXIT_UNAVAILABLE,
         ) from exc
     except SQLAlchemyError as exc:
         raise CliError(
-            f"database error ({type(exc).__name__})",
-            hint="is the schema current? run `keyserver migrate`",
+            N_("database error (%(error)s)", error=type(exc).__name__),
+            hint=N_("is the schema current? run `keyserver migrate`"),
             exit_code=EXIT_UNAVAILABLE,
         ) from exc
 
@@ -152,8 +158,8 @@ def open_service(settings: Settings, *, check_key: bool = True) -> KeyService:
     if sqlite is not None and not sqlite.is_file():
         # Opening would silently create an empty database file.
         raise CliError(
-            f"no key-server database at {sqlite}",
-            hint="run `keyserver init --data-dir DIR` first",
+            N_("no key-server database at %(path)s", path=str(sqlite)),
+            hint=N_("run `keyserver init --data-dir DIR` first"),
             exit_code=EXIT_CONFIG,
         )
     check_master_key_file(settings)
@@ -163,7 +169,7 @@ def open_service(settings: Settings, *, check_key: bool = True) -> KeyService:
             _guard(service.check_master_key)
         except CliError as exc:
             service.close()
-            exc.hint = exc.hint or "is this the master key of this database?"
+            exc.hint = exc.hint or N_("is this the master key of this database?")
             raise
     return service
 

@@ -60,6 +60,13 @@ def check_server_url(url: str) -> str:
         raise CliError(f"--server: {exc.message}", hint=exc.hint, exit_code=EXIT_CONFIG) from None
 
 
+def _broken(exc: Exception) -> CliError:
+    return CliError(
+        N_("the connection to the key server broke (%(error)s)", error=type(exc).__name__),
+        exit_code=EXIT_UNAVAILABLE,
+    )
+
+
 class RemoteBackend:
     """The management operations over HTTP (spec §endpoints).
 
@@ -119,15 +126,25 @@ class RemoteBackend:
             )
         except requests.exceptions.SSLError as exc:
             raise CliError(
-                f"TLS failure talking to {self._base}: {type(exc).__name__}",
-                hint="check the server certificate; --ca-bundle FILE (or KEYSERVER_CA_BUNDLE) "
-                "names the CA that signed it",
+                N_(
+                    "TLS failure talking to %(server)s: %(error)s",
+                    server=self._base,
+                    error=type(exc).__name__,
+                ),
+                hint=N_(
+                    "check the server certificate; --ca-bundle FILE (or KEYSERVER_CA_BUNDLE) "
+                    "names the CA that signed it"
+                ),
                 exit_code=EXIT_UNAVAILABLE,
             ) from None
         except requests.exceptions.RequestException as exc:
             raise CliError(
-                f"cannot reach the key server at {self._base} ({type(exc).__name__})",
-                hint="check --server / KEYSERVER_SERVER and that the server is running",
+                N_(
+                    "cannot reach the key server at %(server)s (%(error)s)",
+                    server=self._base,
+                    error=type(exc).__name__,
+                ),
+                hint=N_("check --server / KEYSERVER_SERVER and that the server is running"),
                 exit_code=EXIT_UNAVAILABLE,
             ) from None
         if response.status_code >= 300:
@@ -144,18 +161,15 @@ class RemoteBackend:
         except KeyServerProtocolError as exc:
             raise CliError(exc.message, exit_code=EXIT_UNAVAILABLE) from None
         except requests.exceptions.RequestException as exc:
-            raise CliError(
-                f"the connection to the key server broke ({type(exc).__name__})",
-                exit_code=EXIT_UNAVAILABLE,
-            ) from None
+            raise _broken(exc) from None
 
     def _problem(self, status: int, body: bytes) -> CliError:
         """Turn an error response into a CliError (spec §problems)."""
         if 300 <= status < 400:
             # Redirects are not followed: the token goes to the named server only.
             return CliError(
-                f"the key server answered with a redirect (HTTP {status})",
-                hint="give the final URL of the key server with --server",
+                N_("the key server answered with a redirect (HTTP %(status)s)", status=status),
+                hint=N_("give the final URL of the key server with --server"),
                 exit_code=EXIT_UNAVAILABLE,
             )
         try:
@@ -165,7 +179,10 @@ class RemoteBackend:
         slug = problem_slug(doc)
         if slug is None or not isinstance(doc, dict):
             return CliError(
-                f"the key server answered HTTP {status} without a problem document",
+                N_(
+                    "the key server answered HTTP %(status)s without a problem document",
+                    status=status,
+                ),
                 exit_code=EXIT_UNAVAILABLE,
             )
         # Server text is shown only sanitised (no terminal escape sequences).
@@ -194,7 +211,7 @@ class RemoteBackend:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise CliError(
-                f"the key server sent a response that is not JSON ({path})",
+                N_("the key server sent a response that is not JSON (%(path)s)", path=path),
                 exit_code=EXIT_UNAVAILABLE,
             ) from exc
 
@@ -202,7 +219,7 @@ class RemoteBackend:
         doc = self._json("GET", path)
         if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
             raise CliError(
-                f"the key server sent an unexpected response ({path})",
+                N_("the key server sent an unexpected response (%(path)s)", path=path),
                 exit_code=EXIT_UNAVAILABLE,
             )
         return list(doc[key])
@@ -337,10 +354,7 @@ class RemoteBackend:
         except KeyServerProtocolError as exc:
             raise CliError(exc.message, exit_code=EXIT_UNAVAILABLE) from None
         except requests.exceptions.RequestException as exc:
-            raise CliError(
-                f"the connection to the key server broke ({type(exc).__name__})",
-                exit_code=EXIT_UNAVAILABLE,
-            ) from None
+            raise _broken(exc) from None
         finally:
             response.close()
 

@@ -70,21 +70,23 @@ def test_typo_confirmation_and_report_in_both_languages(
         said[lang] = [miss.err, asked.err, answer.out]
 
     miss, asked, answer = said["en"]
-    assert "keyserver: hint: did you mean USB-2022-06-AMA? (nothing was changed)" in miss
+    assert miss.count("did you mean") == 1 and miss.count("Nothing was changed") == 1
+    assert "keyserver: hint: did you mean USB-2022-06-AMA?\n" in miss
     assert "Nothing matched what you asked for." in miss and "(not-found)" in miss
     assert "This affects 1 container(s) on medium USB-2022-06-AMA:" in asked
     assert "Type 'yes' to confirm: " in asked and "aborted; nothing was changed" in asked
     assert "Medium USB-2022-06-AMA: no loss reported for this medium" in answer
 
     miss, asked, answer = said["ja"]
-    assert "keyserver: hint: もしかして USB-2022-06-AMA ですか?(何も変更されていません)" in miss
+    assert "keyserver: hint: もしかして USB-2022-06-AMA ですか?\n" in miss
+    assert miss.count("何も変更されていません") == 1
     assert "指定されたものは見つかりませんでした。" in miss and "not-found" in miss
     assert "媒体 USB-2022-06-AMA の 1 件のコンテナが対象です:" in asked
     assert "確認のため yes と入力してください: " in asked
     assert "中止しました。何も変更されていません" in asked
     assert "媒体 USB-2022-06-AMA: この媒体の紛失は報告されていません" in answer
     for text in said["ja"]:
-        for english in ("did you mean", "nothing was changed", "This affects", "Type 'yes'"):
+        for english in ("did you mean", "othing was changed", "This affects", "Type 'yes'"):
             assert english not in text, text
 
 
@@ -95,7 +97,7 @@ def test_json_errors_stay_english_for_scripts(cli: Any, data_dir: Any, people: A
     assert result.code == 5
     error = json.loads(result.err)["error"]
     assert error["kind"] == "not-found"
-    assert error["hint"] == "did you mean USB-J? (nothing was changed)"
+    assert error["hint"] == "did you mean USB-J?"
     assert error["message"].startswith("Nothing matched what you asked for.")
 
 
@@ -130,7 +132,7 @@ def test_mistyped_container_and_token_ids_get_the_nearest(
     for argv in (("suspend", typo, "--reason", "x"), ("destroy", typo, "--reason", "x")):
         result = cli(*argv, "--data-dir", dd, env=_env())
         assert result.code == 5, result
-        assert f"keyserver: hint: did you mean {cid}? (nothing was changed)" in result.err
+        assert f"keyserver: hint: did you mean {cid}?\n" in result.err
     ja = cli("status", typo, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
     assert ja.code == 5 and f"もしかして {cid} ですか?" in ja.err
     assert json.loads(cli("status", cid, "--json", "--data-dir", dd).out)["state"] == "active"
