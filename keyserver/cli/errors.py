@@ -109,6 +109,6 @@ def problem_error(
     if suggestions:
         hint = suggestion_hint(suggestions)
     message = N_(
-        "%(lead)s %(detail)s (%(slug)s)", lead=problem_lead(slug), detail=detail, slug=slug
+        "%(lead)s Detail: %(detail)s (%(slug)s)", lead=problem_lead(slug), detail=detail, slug=slug
     )
     return CliError(message, hint=hint, exit_code=exit_code_for_slug(slug))
