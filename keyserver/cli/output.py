@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keyserver.cli.errors import KIND
+from keyserver.cli.labels import FIELDS
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.i18n import text as localised
 from pycontainer.client.problems import clean_text
@@ -132,7 +133,7 @@ class Output:
         table.add_column("field", style="bold")
         table.add_column("value")
         for key, item in value.items():
-            table.add_row(Text(_safe(str(key))), self.cell(key, item))
+            table.add_row(Text(_safe(self.label(str(key)))), self.cell(key, item))
         self._console.print(table)
 
     def rows(
@@ -152,10 +153,15 @@ class Output:
             return
         table = Table(title=_safe(name))
         for column in columns:
-            table.add_column(column)
+            table.add_column(_safe(self.label(column)))
         for item in items:
             table.add_row(*(self.cell(column, item.get(column)) for column in columns))
         self._console.print(table)
+
+    def label(self, key: str) -> str:
+        """A protocol member's name for people, in the command's language (cli/labels.py)."""
+        found = FIELDS.get(key)
+        return key if found is None else self.say(found)
 
     def cell(self, key: str, value: Any) -> Text:
         """Render the member ``key`` for people (times in the display zone)."""

@@ -140,3 +140,19 @@ def test_mistyped_container_and_token_ids_get_the_nearest(
     token_id = next(t["token_id"] for t in tokens if t["name"] == "reader")
     miss = cli("token", "revoke", token_id[:-1], "--data-dir", dd, env=_env())
     assert miss.code == 5 and f"did you mean {token_id}?" in miss.err
+
+
+def test_tables_name_their_fields_in_the_officials_language(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-T")
+    dd = data_dir.path
+    en = cli("status", cid, "--data-dir", dd, env=_env())
+    assert "destroy_after" in en.out and "破棄予定日時" not in en.out
+    ja = cli("status", cid, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert "破棄予定日時" in ja.out and "コンテナID" in ja.out and "destroy_after" not in ja.out
+    media = cli("media", "list", "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert "紛失日時" in media.out and "lost_at" not in media.out
+    # Scripts read the protocol's names, whatever the language.
+    doc = json.loads(cli("status", cid, "--json", "--data-dir", dd, env=_env(LANG="ja_JP")).out)
+    assert "destroy_after" in doc
