@@ -96,7 +96,7 @@ PROBLEM_LEADS: Mapping[str, Message] = {
     "not-found": N_("Nothing matched what you asked for. Nothing was changed."),
     "forbidden": N_("Your role does not allow this. Nothing was changed."),
     "invalid-request": N_("Some of what you entered cannot be used. Nothing was changed."),
-    "conflict": N_("This already exists. Nothing was changed."),
+    "conflict": N_("This cannot be done in the current state. Nothing was changed."),
     "destroyed": N_("These keys were destroyed and cannot be brought back."),
     "unavailable": N_(
         "The key server's database is not available. Nothing was changed. Try again in a minute."

@@ -21,7 +21,7 @@ from keyserver.domain.media import canonical_medium
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time
 from keyserver.service.media import resolve_medium
 from keyserver.service.revocation import bulk_result, ids_details, refused_target
-from keyserver.store import repository
+from keyserver.store import audit, repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container, Medium
@@ -93,6 +93,12 @@ class LossOps:
             raise InvalidRequestError(
                 f"the waiting period must be between 0 seconds and {longest} days"
             )
+        # spec §report: the time of loss becomes an audit sequence number, fixed now. The
+        # log is searched before the chain-head lock (a scan must not hold up releases).
+        scan = None
+        if lost_at is not None:
+            with self._ledger.reads() as session:
+                scan = audit.scan_loss(session, lost_at)
         with self._ledger.tx() as session:
             now = self._ledger.now()
             lost = now if lost_at is None else lost_at
@@ -110,6 +116,9 @@ class LossOps:
             lost = times.lost_at
             m.lost_at = lost
             m.loss_reported_at = times.reported_at
+            if "lost_at" not in kept:
+                # Kept earlier time of loss: its sequence number stays too.
+                m.lost_seq = audit.loss_seq(session, scan, seq)
             repository.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
             common = {
                 "changed_by": actor.name,
