@@ -37,6 +37,12 @@ def _last_suspend_entry(world: World) -> dict[str, Any]:
     return dict(entries["entries"][-1])
 
 
+def _medium_report(world: World, medium: str) -> dict[str, Any]:
+    resp = world.call("auditor", "GET", f"/v1/media/{medium}/report")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
 def _t(at: datetime) -> str:
     return str(fmt_time(at))
 
@@ -51,6 +57,7 @@ def test_second_report_keeps_the_earliest_times_and_the_sweep_honours_them(
     first = _report(world, "usb-twice", lost_at=_t(lost1), waiting_period_seconds=72 * 3600)
     deadline1 = first_at + timedelta(hours=72)
     assert first["earlier_report"] is None and first["kept_earlier"] == []
+    lost_seq = _medium_report(world, "usb-twice")["lost_seq"]
 
     clock.advance(hours=1)
     again_at = clock()
@@ -73,6 +80,9 @@ def test_second_report_keeps_the_earliest_times_and_the_sweep_honours_them(
         "destroy_after": _t(again_at + timedelta(hours=100)),
     }
     assert _status(world, cid)["destroy_after"] == _t(deadline1)
+    # The medium report's window still starts at the first loss (its sequence number too).
+    report = _medium_report(world, "usb-twice")
+    assert (report["lost_at"], report["lost_seq"]) == (_t(lost1), lost_seq)
     medium = world.call("official", "GET", "/v1/media/usb-twice").json()
     assert (medium["lost_at"], medium["loss_reported_at"]) == (_t(lost1), _t(first_at))
     # The audit entry of the second report records the same.
@@ -89,6 +99,7 @@ def test_second_report_keeps_the_earliest_times_and_the_sweep_honours_them(
     assert third["lost_at"] == _t(lost1 - timedelta(hours=1))
     assert third["destroy_after"] == _t(again_at + timedelta(hours=1))
     assert third["kept_earlier"] == []
+    assert _medium_report(world, "usb-twice")["lost_seq"] <= lost_seq
 
     # The sweep destroys at the earliest deadline, not at the later one a report asked for.
     clock.advance(hours=1, minutes=1)
