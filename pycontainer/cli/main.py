@@ -223,13 +223,15 @@ def run(
         json_mode="--json" in argv,  # known before parsing, so usage errors come out as JSON
         verbose="--verbose" in argv or "-v" in argv,
     )
-    ui.lang = language(env)
     try:
         with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
             args = build_parser().parse_args(argv)
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose
+        # --json keeps English (warnings in the document), as `keyserver --json` does: what a
+        # script reads does not depend on the locale it runs in.
+        ui.lang = "en" if ui.json_mode else language(env)
         with terminate_like_interrupt():
             args.run(args, ui, env)
     except SystemExit as exc:  # --help / --version
