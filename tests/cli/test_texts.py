@@ -42,4 +42,3 @@ def test_say_fills_values() -> None:
         == "あと 2 回失敗すると、鍵サーバーがコンテナを停止します"
     )
     assert texts.say("attempts_left", "en", left=2).startswith("2 attempt(s) left")
-
