@@ -1,8 +1,9 @@
-"""Names of the protocol's members and states as the ``keyserver`` command shows them to people.
+"""Names of the protocol's members and values as the ``keyserver`` command shows them to people.
 
 Tables for people label their fields and columns with these (in the command's language,
-from the one catalogue); the message id is the member's own name, so an English table
-reads as before and ``--json`` is untouched. A member missing here is shown by its name.
+from the one catalogue); the message id is the member's (or value's) own name, so an
+English table reads as before and ``--json`` is untouched. A member missing here is shown
+by its name.
 """
 
 from __future__ import annotations
@@ -57,4 +58,22 @@ FIELDS: Mapping[str, Message] = {
     "outcome": N_("outcome"),
     "remote": N_("remote"),
     "cause": N_("cause"),
+}
+
+# Values shown in words: container states and suspension causes (spec §lifecycle).
+_STATES: Mapping[str, Message] = {
+    "pending": N_("pending"),
+    "active": N_("active"),
+    "suspended": N_("suspended"),
+    "destroyed": N_("destroyed"),
+}
+_CAUSES: Mapping[str, Message] = {
+    "loss-report": N_("loss-report"),
+    "official": N_("official"),
+    "budget": N_("budget"),
+}
+VALUES: Mapping[str, Mapping[str, Message]] = {
+    "state": _STATES,
+    "suspend_cause": _CAUSES,
+    "cause": _CAUSES,
 }

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keyserver.cli.errors import KIND
-from keyserver.cli.labels import FIELDS
+from keyserver.cli.labels import FIELDS, VALUES
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.i18n import text as localised
 from pycontainer.client.problems import clean_text
@@ -167,6 +167,9 @@ class Output:
         """Render the member ``key`` for people (times in the display zone)."""
         if isinstance(value, str) and self.zone is not None and is_time_key(key):
             return Text(_safe(local_time(value, self.zone)))
+        word = VALUES.get(key, {}).get(value) if isinstance(value, str) else None
+        if word is not None:
+            return Text(_safe(self.say(word)))
         return _cell(value)
 
     def secret(self, label: str, value: str) -> None:

@@ -156,3 +156,9 @@ def test_tables_name_their_fields_in_the_officials_language(
     # Scripts read the protocol's names, whatever the language.
     doc = json.loads(cli("status", cid, "--json", "--data-dir", dd, env=_env(LANG="ja_JP")).out)
     assert "destroy_after" in doc
+    # States and causes in words too.
+    cli("suspend", cid, "--reason", "check", "--data-dir", dd)
+    ja = cli("status", cid, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert "停止中" in ja.out and "担当者の操作" in ja.out and "suspended" not in ja.out
+    en = cli("status", cid, "--data-dir", dd, env=_env())
+    assert "suspended" in en.out and "official" in en.out
