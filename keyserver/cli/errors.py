@@ -72,8 +72,12 @@ class CliError(Exception):
     """A failure the command reports as ``keyserver: error: ...`` and an exit code.
 
     Attributes:
-        message: One sentence for a person; never contains secrets.
-        hint: What to do about it, or None.
+        message: One sentence for a person, in English (logs, ``--json``, code that reads
+            it); never contains secrets.
+        hint: What to do about it (English), or None.
+        shown_message: The same for people: a catalogue message, printed in the command's
+            language by the error boundary.
+        shown_hint: The hint for people, or None.
         exit_code: The process exit status.
     """
 
@@ -85,8 +89,10 @@ class CliError(Exception):
         exit_code: int = EXIT_FAILURE,
     ) -> None:
         super().__init__(str(message))
-        self.message = message
-        self.hint = hint
+        self.message = str(message)
+        self.hint = None if hint is None else str(hint)
+        self.shown_message = message
+        self.shown_hint = hint
         self.exit_code = exit_code
 
 

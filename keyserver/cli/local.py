@@ -170,8 +170,8 @@ def open_service(settings: Settings, *, check_key: bool = True) -> KeyService:
             _guard(service.check_master_key)
         except CliError as exc:
             service.close()
-            exc.hint = exc.hint or N_("is this the master key of this database?")
-            raise
+            hint = exc.shown_hint or N_("is this the master key of this database?")
+            raise CliError(exc.shown_message, hint=hint, exit_code=exc.exit_code) from exc
     return service
 
 

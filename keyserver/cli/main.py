@@ -744,7 +744,7 @@ def _main(
     except CliError as exc:
         if verbose:
             traceback.print_exc(file=stderr)
-        out.error(exc.message, exc.hint, exit_code=exc.exit_code)
+        out.error(exc.shown_message, exc.shown_hint, exit_code=exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         out.error("interrupted", exit_code=EXIT_INTERRUPTED)
