@@ -20,8 +20,13 @@ from keyserver.domain.lifecycle import Actor, Cause, Op, State
 from keyserver.domain.media import canonical_medium
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time
 from keyserver.service.media import resolve_medium
-from keyserver.service.revocation import bulk_result, ids_details, refused_target
-from keyserver.store import audit, repository
+from keyserver.service.revocation import (
+    bulk_result,
+    ids_details,
+    integrity_details,
+    refused_target,
+)
+from keyserver.store import audit, transitions
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container, Medium
@@ -119,7 +124,7 @@ class LossOps:
             if "lost_at" not in kept:
                 # Kept earlier time of loss: its sequence number stays too.
                 m.lost_seq = audit.loss_seq(session, scan, seq)
-            repository.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
+            transitions.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
             common = {
                 "changed_by": actor.name,
                 "reason": reason,
@@ -130,7 +135,7 @@ class LossOps:
             destroy_after = times.destroy_after
             if now_flag:
                 groups = {
-                    "destroyed": repository.apply_transition(
+                    "destroyed": transitions.apply_transition(
                         session,
                         Op.DESTROY,
                         on_medium,
@@ -144,7 +149,7 @@ class LossOps:
                     )
                 }
             else:
-                groups = repository.lock_for_loss(
+                groups = transitions.lock_for_loss(
                     session,
                     on_medium,
                     {**common, "destroy_after": destroy_after},
@@ -175,6 +180,7 @@ class LossOps:
                         "affected": len(ids),
                         **counts,
                         **ids_details(ids, self._audit_max),
+                        **integrity_details(session, self._audit_max),
                         **_earlier_details(earlier, requested, kept, replace_earlier),
                     },
                 ),

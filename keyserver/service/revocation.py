@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
 from keyserver.domain.encoding import b64e
-from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.errors import InvalidRequestError, RowIntegrityError
 from keyserver.domain.lifecycle import (
     RESTORE_CAUSES,
     Actor,
@@ -37,7 +37,7 @@ from keyserver.domain.validation import (
     recordable,
 )
 from keyserver.service.media import missing_container, resolve_medium, resolve_principal
-from keyserver.store import repository
+from keyserver.store import repository, rowmacs, transitions
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container
@@ -113,6 +113,25 @@ class RevocationOps:
             cause = "any" if scope == "container" else Cause.LOSS_REPORT.value
         if cause is not None and cause not in RESTORE_CAUSES:
             raise InvalidRequestError(f"cause must be one of {', '.join(sorted(RESTORE_CAUSES))}")
+        try:
+            return self._change_state(actor, op, scope, target, reason, public_reason, cause, ctx)
+        except RowIntegrityError as exc:
+            # Recorded in a transaction of its own: the refused one was rolled back.
+            raise self._ledger.refuse(
+                actor, op.value, target, ctx, exc, target={"scope": scope, "target": target}
+            ) from None
+
+    def _change_state(  # noqa: PLR0917 - change_state's arguments, checked
+        self,
+        actor: Actor,
+        op: Op,
+        scope: str,
+        target: str,
+        reason: str,
+        public_reason: str | None,
+        cause: str | None,
+        ctx: RequestContext,
+    ) -> dict[str, Any]:
         with self._ledger.tx() as session:
             now = self._ledger.now()
             lock_head(session)
@@ -126,6 +145,11 @@ class RevocationOps:
                 if c.state == State.DESTROYED.value and op is not Op.DESTROY:
                     # Irreversible: restoring or suspending a destroyed container is refused.
                     raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
+                problem = None if op is Op.DESTROY else rowmacs.session_problem(session, c)
+                if problem is not None:
+                    # spec §row-integrity: an edited or restored row is not changed on its
+                    # word (a destroy always proceeds: erasing is never unsafe).
+                    raise problem
             elif scope == "issuer":
                 key = resolve_principal(session, target, "issuer").id
             else:
@@ -148,7 +172,7 @@ class RevocationOps:
             if op is not Op.RESTORE:
                 return bulk_result(ids, self._audit_max)
             # What the restore left in place, and why (spec §lifecycle).
-            left = repository.suspended_by_cause(session, repository.scope_filter(scope, key))
+            left = transitions.suspended_by_cause(session, transitions.scope_filter(scope, key))
         return {**bulk_result(ids, self._audit_max), "left_suspended": left}
 
     def transition(
@@ -180,7 +204,7 @@ class RevocationOps:
             "public_reason": public_reason,
             "last_audit_seq": seq,
         }
-        cond = where if where is not None else repository.scope_filter(scope, key)
+        cond = where if where is not None else transitions.scope_filter(scope, key)
         cleared: list[bytes] = []
         if op is Op.SUSPEND:
             values.update(suspended_at=now, suspend_cause=Cause.OFFICIAL.value)
@@ -201,8 +225,8 @@ class RevocationOps:
                 # The medium was found: its loss report's deadlines go, also on containers
                 # left suspended for another cause, and its locked pending containers
                 # are unlocked (spec §lifecycle).
-                cleared = repository.clear_loss_deadlines(
-                    session, repository.scope_filter(scope, key), seq, actor.name
+                cleared = transitions.clear_loss_deadlines(
+                    session, transitions.scope_filter(scope, key), seq, actor.name
                 )
         else:
             # Crypto-erasure: the sealed seed and receipt key are overwritten with NULL in
@@ -211,7 +235,7 @@ class RevocationOps:
                 destroyed_at=now, seed_sealed=None, receipt_key_sealed=None, destroy_after=None
             )
         values.update(extra or {})
-        ids = sorted(repository.apply_transition(session, op, cond, values))
+        ids = sorted(transitions.apply_transition(session, op, cond, values))
         self._ledger.audit(
             session,
             NewEntry(
@@ -233,6 +257,7 @@ class RevocationOps:
                         if cleared
                         else {}
                     ),
+                    **integrity_details(session, self._audit_max),
                 },
             ),
             at=now,
@@ -260,6 +285,18 @@ def ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
     if len(ordered) <= inline_max:
         return {"container_ids": [b64e(i) for i in ordered], "container_ids_sha256": digest}
     return {"container_ids_sha256": digest}
+
+
+def integrity_details(session: Session, inline_max: int) -> dict[str, Any]:
+    """The rows a bulk change found failing their MAC (spec §row-integrity), if any.
+
+    They were changed with the others (suspended or destroyed: never unsafe) but kept
+    their failing MAC, so they stay refused until an official looks.
+    """
+    failed = rowmacs.take_failed(session)
+    if not failed:
+        return {}
+    return {"row_integrity_failed": {"count": len(failed), **ids_details(failed, inline_max)}}
 
 
 def refused_target(scope: str, target: str) -> dict[str, str]:

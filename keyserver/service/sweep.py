@@ -19,7 +19,7 @@ from keyserver.domain.context import LOCAL, SYSTEM_ACTOR
 from keyserver.domain.lifecycle import Actor, Op, State
 from keyserver.domain.settings import utc_now
 from keyserver.service.revocation import RevocationOps
-from keyserver.store import repository
+from keyserver.store import repository, transitions
 from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container
@@ -67,26 +67,7 @@ class SweepOps:
                 log.error("sweep: NOT destroying anything: %s; check the clock (NTP)", problem)
                 self._ledger.metrics.inc("rwc_sweep_clock_alarms_total")
                 return {"clock_alarm": 1}
-            rules: list[tuple[str, ColumnElement[bool], str]] = [
-                (
-                    "pending_expired",
-                    (Container.state == State.PENDING.value) & (Container.pending_expires_at <= at),
-                    "pending container was never committed",
-                ),
-                (
-                    "not_after",
-                    Container.not_after.is_not(None) & (Container.not_after <= at),
-                    "not_after passed",
-                ),
-                (
-                    # Suspended containers and locked pending ones (spec §lifecycle): only
-                    # a loss report sets destroy_after.
-                    "loss_waiting_period",
-                    Container.destroy_after.is_not(None) & (Container.destroy_after <= at),
-                    "loss report waiting period over",
-                ),
-            ]
-            for name, cond, why in rules:
+            for name, cond, why in transitions.sweep_rules(at):
                 ids = self._sweep_rule(session, actor, cond, why, at)
                 counts[name] = len(ids)
             # Unconfirmed challenges still count in the attempt windows (spec §receipt).
