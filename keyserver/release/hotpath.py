@@ -415,8 +415,8 @@ class Batch:
         """Lock the audit chain head (the batch's first lock; spec §audit)."""
         stmt = self._hot._lock_head
         self._cur.execute(stmt.sql, stmt.args({}))
-        seq, digest = self._cur.fetchone()
-        return Head(seq=seq, hash=bytes(digest))
+        seq, digest, at = self._cur.fetchone()
+        return Head(seq=seq, hash=bytes(digest), at=self._hot._dt_result(at))
 
     def token(self, digest: bytes) -> TokenRow | None:
         """Token, principal, roles and groups by the token's SHA-256 (one statement)."""
