@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
@@ -45,8 +47,9 @@ from keyserver.domain.validation import (
     fmt_time,
     valid_container_id,
 )
+from keyserver.release.compiled import HotPath
 from keyserver.release.group_commit import GroupCommit, Take
-from keyserver.release.hotpath import Batch, HotPath
+from keyserver.release.hotpath import Batch
 from keyserver.store import repository
 from keyserver.store.audit import Head, NewEntry, append_row, not_before
 from keyserver.store.ledger import Ledger
@@ -266,44 +269,40 @@ class Releaser:
     def _evaluate_batch(self, take: Take[_EvalJob]) -> list[dict[str, Any] | BaseException]:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
 
-        The jobs are taken (``take()``) once the transaction holds the chain head, so
-        every request queued while another transaction or process held it joins this one
-        (group_commit.py). A refusal is audited in the same transaction and returned as
-        the exception to raise. An unexpected error rolls the whole batch back; then each
-        job is retried alone, so one broken row cannot fail the others.
+        Before the lock, the queued jobs are taken and what does not depend on the
+        chain head is read outside any transaction (:meth:`Batch.preread`: tokens,
+        reader policy), so the head is held only for the ordered part: container rows,
+        attempt windows, decisions, appends, COMMIT (issue 15: the head's hold time per
+        release bounds every instance's rate together). Once the transaction holds the
+        head, ``take()`` again adds every request queued meanwhile (group_commit.py).
+        A refusal is audited in the same transaction and returned as the exception to
+        raise. An unexpected error rolls the whole batch back; then each job is retried
+        alone, so one broken row cannot fail the others.
         """
         out: list[dict[str, Any] | BaseException] = []
         jobs: Sequence[_EvalJob] = ()
         hot = self._hot
-        clock = _LockClock()
         try:
-            with self._ledger.core_tx() as conn:
-                raw = conn.connection.dbapi_connection
-                assert raw is not None
-                cur = raw.cursor()
-                try:
-                    batch = hot.batch(cur)
-                    head = batch.lock_head()  # lock order: chain head, then container rows
-                    clock.locked()
-                    jobs = take()
-                    # spec §audit: the batch's one time, read under the head lock and
-                    # never before the previous entry's (decisions use it too).
-                    now = not_before(self._ledger.now(), head.at)
-                    batch.since = now - self._settings.attempt_window
-                    batch.prefetch(self._requests(batch, jobs))
-                    out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
-                    batch.store_head(head)
-                    clock.committing()
-                except hot.dbapi_error as exc:
-                    # Raised by the driver, not by SQLAlchemy: translate it so the one
-                    # database-error handler answers (503, nothing released) and drop
-                    # a connection that died under us.
-                    gone = self._ledger.engine.dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
-                    if gone:
-                        conn.invalidate(exc)
-                    raise hot.translate(exc, invalidated=gone) from exc
-                finally:
-                    cur.close()
+            jobs = take()
+            batch = Batch(hot, None)
+            with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
+                batch.use(cur)
+                seen = batch.seen_seq()  # before the tokens (Batch.lock_head)
+                batch.preread(self._requests(batch, jobs))
+            clock = _LockClock()
+            with self._ledger.core_tx() as conn, self._cursor(conn) as cur:
+                batch.use(cur)
+                head = batch.lock_head(seen)  # lock order: chain head, then container rows
+                clock.locked()
+                jobs = take()
+                # spec §audit: the batch's one time, read under the head lock and never
+                # before the previous entry's (decisions use it too).
+                now = not_before(self._ledger.now(), head.at)
+                batch.since = now - self._settings.attempt_window
+                batch.prefetch(self._requests(batch, jobs))
+                out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
+                batch.store_head(head)
+                clock.committing()
         except Exception as exc:  # rolled back; reported to its caller(s)
             if not jobs:
                 raise  # nothing taken yet: group_commit.py fails the queued jobs with it
@@ -318,6 +317,25 @@ class Releaser:
         for job in jobs:
             retried.extend(self._evaluate_batch(_only(job)))
         return retried
+
+    @contextmanager
+    def _cursor(self, conn: Connection) -> Iterator[Any]:
+        """The DB-API cursor of ``conn``, its driver errors raised as SQLAlchemy's."""
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            yield cur
+        except self._hot.dbapi_error as exc:
+            # Raised by the driver, not by SQLAlchemy: translate it so the one
+            # database-error handler answers (503, nothing released) and drop a
+            # connection that died under us.
+            gone = self._ledger.engine.dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
+            if gone:
+                conn.invalidate(exc)
+            raise self._hot.translate(exc, invalidated=gone) from exc
+        finally:
+            cur.close()
 
     @staticmethod
     def _requests(
