@@ -96,12 +96,20 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
     The release was decided, counted and audited under the container's row lock; the
     evaluation is pure computation on the seed read there, so running it after COMMIT
     changes nothing a client can observe (the answer still leaves only after the
-    commit) but keeps ~0.3 ms of CPU per release out of the serialised section.
+    commit) but keeps ~0.3 ms of CPU per release out of the serialised section; the
+    challenge and its expiry are encoded here too, for the same reason.
     """
     if isinstance(outcome, BaseException):
         return outcome
     element, proof = keys.evaluate(outcome.pop("_seed"), outcome.pop("_blinded"))
-    return {"evaluated_element": b64e(element), "proof": b64e(proof), **outcome}
+    challenge = outcome.pop("_challenge")
+    return {
+        "evaluated_element": b64e(element),
+        "proof": b64e(proof),
+        "challenge": None if challenge is None else b64e(challenge),
+        "challenge_expires_at": fmt_time(outcome.pop("_expires")),
+        **outcome,
+    }
 
 
 def _altered_copy(row: repository.EvaluationRow, job: _EvalJob, mode: str) -> bool:
@@ -544,8 +552,8 @@ class Releaser:
         return {
             "_seed": seed,
             "_blinded": job.blinded,
-            "challenge": None if challenge is None else b64e(challenge),
-            "challenge_expires_at": fmt_time(expires),
+            "_challenge": challenge,  # encoded after COMMIT (_finish_release)
+            "_expires": expires,
             "attempts_remaining": remaining,
             "password_required": row.password_required,
             "_mode": mode,

@@ -74,8 +74,40 @@ def _document(  # noqa: PLR0917 - the columns of one entry
 
 
 def _hash(audit_key: bytes, prev_hash: bytes, document: dict[str, Any]) -> bytes:
-    payload = prev_hash + canonical_json(document).encode("utf-8")
-    return hmac.new(audit_key, payload, "sha256").digest()
+    return _mac(audit_key, prev_hash, canonical_json(document))
+
+
+def _mac(audit_key: bytes, prev_hash: bytes, text: str) -> bytes:
+    return hmac.new(audit_key, prev_hash + text.encode("utf-8"), "sha256").digest()
+
+
+_SCALAR = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _entry_text(  # noqa: PLR0917 - the columns of one entry
+    seq: int,
+    at_text: str,
+    actor: str,
+    action: str,
+    container: str | None,
+    outcome: str,
+    remote: str | None,
+    details: str,
+) -> str:
+    """``canonical_json(_document(...))`` without building and re-encoding the document.
+
+    The release batch appends under the chain-head lock, where a second ``json.dumps``
+    and a ``json.loads`` of the details per entry were a fifth of its Python (issue 15).
+    Keys in sorted order, scalars encoded as canonical_json encodes them, ``details``
+    already canonical. verify() still recomputes through canonical_json, and a property
+    test holds the two equal (tests/keyserver/test_audit_entry_text.py).
+    """
+    e = _SCALAR
+    return (
+        f'{{"action":{e(action)},"actor":{e(actor)},"at":{e(at_text)},'
+        f'"container":{e(container)},"details":{details},"outcome":{e(outcome)},'
+        f'"remote":{e(remote)},"seq":{seq:d}}}'
+    )
 
 
 def entry_hash(audit_key: bytes, prev_hash: bytes, entry: AuditEntry) -> bytes:
@@ -178,6 +210,7 @@ class Head:
         seq: Sequence number of the last entry.
         hash: Hash of the last entry.
         at: Time of the last entry (None before the first): no entry gets an earlier one.
+        at_text: The last entry time appended and its canonical text (formatted once).
         pending: Entries appended since the lock, inserted by
             :meth:`keyserver.release.hotpath.Batch.store_head` in one executemany (nothing
             reads them back within the transaction).
@@ -187,6 +220,7 @@ class Head:
     hash: bytes
     at: datetime | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
+    at_text: tuple[datetime, str] | None = None
 
 
 _HEAD_TABLE = Base.metadata.tables[AuditHead.__tablename__]
@@ -216,9 +250,13 @@ def append_row(audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int
     """
     seq = head.seq + 1
     at = not_before(at, head.at)
+    if head.at_text is None or head.at_text[0] != at:  # one format per batch, not per entry
+        head.at_text = (at, format_time(at))
     details = canonical_json(dict(new.details or {}))
-    doc = _document(seq, at, new.actor, new.action, new.container, new.outcome, new.remote, details)
-    digest = _hash(audit_key, head.hash, doc)
+    text = _entry_text(
+        seq, head.at_text[1], new.actor, new.action, new.container, new.outcome, new.remote, details
+    )
+    digest = _mac(audit_key, head.hash, text)
     head.pending.append(
         {
             "seq": seq,
