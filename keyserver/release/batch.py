@@ -3,9 +3,10 @@
 spec §evaluate: an evaluation is released only after its audit entry commits. Requests
 queue in :class:`~keyserver.release.group_commit.GroupCommit`; one committer thread runs
 everything queued as ONE transaction (:meth:`Releaser._evaluate_batch`), on statements
-pre-compiled by :mod:`keyserver.release.hotpath`; the VOPRF itself runs after COMMIT
-(:func:`_finish_release`). Read in this order: this module, group_commit.py, hotpath.py,
-then the HTTP endpoint (keyserver/http/release.py).
+pre-compiled by :mod:`keyserver.release.compiled`; the VOPRF itself runs after COMMIT
+(:func:`_finish_release`). Read in this order: jobs.py (a queued request), this
+module, group_commit.py, hotpath.py (the transaction's reads and writes), compiled.py
+(its statements), then the HTTP endpoint (keyserver/http/release.py).
 """
 
 from __future__ import annotations
@@ -49,45 +50,11 @@ from keyserver.domain.validation import (
 )
 from keyserver.release.compiled import HotPath
 from keyserver.release.group_commit import GroupCommit, Take
+from keyserver.release.jobs import EvalJob, bearer_job, parse_inputs
 from keyserver.release.hotpath import Batch
 from keyserver.store import repository
 from keyserver.store.audit import Head, NewEntry, append_row, not_before
 from keyserver.store.ledger import Ledger
-
-
-@dataclass(frozen=True)
-class _EvalJob:
-    """One queued evaluation request (see :meth:`Releaser.evaluate`).
-
-    Either ``actor`` is set (the caller authenticated it), or the batch authenticates
-    the request inside its own transaction from ``digest`` (``auth_error`` when the
-    header was already unusable). ``input_error`` is answered only after that, so a
-    malformed request cannot skip the audited authentication refusal (spec §evaluate).
-    """
-
-    cid_text: str
-    ctx: RequestContext
-    actor: Actor | None = None
-    digest: bytes | None = None
-    auth_error: UnauthenticatedError | None = None
-    cid: bytes = b""
-    blinded: Any = None
-    input_error: InvalidRequestError | None = None
-    header_digest: bytes | None = None
-
-
-def _parse_inputs(cid_text: str, blinded_element: bytes) -> tuple[bytes, Any]:
-    """Decode the container id and the blinded element (spec §evaluate).
-
-    Raises:
-        InvalidRequestError: Malformed id, or not a canonical non-identity element.
-    """
-    cid = decode_container_id(cid_text)
-    try:
-        return cid, keys.parse_blinded(blinded_element)
-    except ValueError as exc:
-        # spec §evaluate: the identity and non-canonical encodings are refused.
-        raise InvalidRequestError("blinded_element is not a valid ristretto255 element") from exc
 
 
 def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] | BaseException:
@@ -112,7 +79,7 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
     }
 
 
-def _altered_copy(row: repository.EvaluationRow, job: _EvalJob, mode: str) -> bool:
+def _altered_copy(row: repository.EvaluationRow, job: EvalJob, mode: str) -> bool:
     """True when a read-mode request names another header than the committed one.
 
     spec §evaluate: compared in constant time on the prefetched row (no extra query). A
@@ -158,38 +125,9 @@ class _LockClock:
         metrics.inc("rwc_release_batch_jobs_total", jobs)
 
 
-def _only(job: _EvalJob) -> Take[_EvalJob]:
+def _only(job: EvalJob) -> Take[EvalJob]:
     """A ``take`` for a batch of one job (the one-by-one retry after a failed batch)."""
     return lambda: (job,)
-
-
-def _bearer_job(
-    authorization: str | None,
-    cid_text: str,
-    blinded_element: bytes,
-    ctx: RequestContext,
-    header_digest: bytes | None = None,
-) -> _EvalJob:
-    """A job that authenticates inside the batch (header checked, token hashed, here)."""
-    digest: bytes | None = None
-    auth_error: UnauthenticatedError | None = None
-    try:
-        digest = auth.token_digest(auth.bearer_token(authorization))
-    except UnauthenticatedError as exc:
-        auth_error = exc
-    try:
-        cid, blinded = _parse_inputs(cid_text, blinded_element)
-    except InvalidRequestError as exc:
-        return _EvalJob(cid_text, ctx, digest=digest, auth_error=auth_error, input_error=exc)
-    return _EvalJob(
-        cid_text,
-        ctx,
-        digest=digest,
-        auth_error=auth_error,
-        cid=cid,
-        blinded=blinded,
-        header_digest=header_digest,
-    )
 
 
 class Releaser:
@@ -200,7 +138,7 @@ class Releaser:
         self._settings = ledger.settings
         self._keyring = ledger.keyring
         # Concurrent evaluations share one transaction and one fsync (group_commit.py).
-        self._evaluations: GroupCommit[_EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
+        self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
         # The batch runs its statements as pre-compiled DB-API calls (hotpath.py).
         self._hot = HotPath(ledger.engine.dialect)
 
@@ -224,8 +162,8 @@ class Releaser:
             ``{evaluated_element, proof, challenge, challenge_expires_at}`` (challenge is
             None for the writer's own sealing evaluation: there is no receipt key yet).
         """
-        cid, blinded = _parse_inputs(cid_text, blinded_element)
-        job = _EvalJob(
+        cid, blinded = parse_inputs(cid_text, blinded_element)
+        job = EvalJob(
             cid_text, ctx, actor=actor, cid=cid, blinded=blinded, header_digest=header_digest
         )
         return self._submit(job)
@@ -246,7 +184,7 @@ class Releaser:
         token is audited in that same transaction, as ``(unauthenticated)`` or as the
         owner of a revoked or expired token.
         """
-        job = _bearer_job(authorization, cid_text, blinded_element, ctx, header_digest)
+        job = bearer_job(authorization, cid_text, blinded_element, ctx, header_digest)
         try:
             result = await self._evaluations.submit_async(job)
         except KeyServerError as exc:
@@ -254,7 +192,7 @@ class Releaser:
             raise
         return self._count_release(result)
 
-    def _submit(self, job: _EvalJob) -> dict[str, Any]:
+    def _submit(self, job: EvalJob) -> dict[str, Any]:
         try:
             result = self._evaluations.submit(job)
         except KeyServerError as exc:
@@ -262,7 +200,7 @@ class Releaser:
             raise
         return self._count_release(result)
 
-    def _count_refusal(self, job: _EvalJob, exc: KeyServerError) -> None:
+    def _count_refusal(self, job: EvalJob, exc: KeyServerError) -> None:
         if exc is not job.input_error:  # a malformed request is not a refusal
             self._ledger.metrics.inc("rwc_refusals_total", action="evaluate", reason=exc.slug)
 
@@ -274,7 +212,7 @@ class Releaser:
         """Finish queued evaluations and stop the committer thread."""
         self._evaluations.close()
 
-    def _evaluate_batch(self, take: Take[_EvalJob]) -> list[dict[str, Any] | BaseException]:
+    def _evaluate_batch(self, take: Take[EvalJob]) -> list[dict[str, Any] | BaseException]:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
 
         Before the lock, the queued jobs are taken and what does not depend on the
@@ -288,7 +226,7 @@ class Releaser:
         alone, so one broken row cannot fail the others.
         """
         out: list[dict[str, Any] | BaseException] = []
-        jobs: Sequence[_EvalJob] = ()
+        jobs: Sequence[EvalJob] = ()
         hot = self._hot
         try:
             jobs = take()
@@ -347,7 +285,7 @@ class Releaser:
 
     @staticmethod
     def _requests(
-        batch: Batch, jobs: Sequence[_EvalJob]
+        batch: Batch, jobs: Sequence[EvalJob]
     ) -> list[tuple[bytes, str, frozenset[str], int]]:
         """(container, actor, groups, principal id) of each job that will read its container.
 
@@ -369,7 +307,7 @@ class Releaser:
         return requests
 
     def _evaluate_one(
-        self, batch: Batch, head: Head, job: _EvalJob, now: datetime
+        self, batch: Batch, head: Head, job: EvalJob, now: datetime
     ) -> dict[str, Any] | KeyServerError:
         """One evaluation inside the batch transaction (spec §evaluate, in this order).
 
@@ -424,7 +362,7 @@ class Releaser:
         )
 
     def _authenticate(
-        self, batch: Batch, job: _EvalJob, now: datetime
+        self, batch: Batch, job: EvalJob, now: datetime
     ) -> Actor | tuple[str, UnauthenticatedError]:
         """Authenticate a queued request inside the batch transaction (spec §auth).
 
@@ -444,7 +382,7 @@ class Releaser:
             return owner or UNAUTHENTICATED_ACTOR, exc
 
     def _refused(
-        self, head: Head, now: datetime, job: _EvalJob, actor_name: str, error: KeyServerError
+        self, head: Head, now: datetime, job: EvalJob, actor_name: str, error: KeyServerError
     ) -> KeyServerError:
         """Audit a refused evaluation in the batch transaction; return the error."""
         append_row(
@@ -468,7 +406,7 @@ class Releaser:
         batch: Batch,
         head: Head,
         row: repository.EvaluationRow,
-        job: _EvalJob,
+        job: EvalJob,
         actor: Actor,
         *,
         mode: str,

@@ -16,7 +16,7 @@ import pytest
 from voprf import ristretto
 
 from keyserver.domain.context import RequestContext
-from keyserver.release.batch import _bearer_job, _EvalJob
+from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.release.hotpath import Batch
 from keyserver.service import KeyService
 from keyserver.store.audit import verify
@@ -25,10 +25,10 @@ from tests.support.world import World, activate
 CTX = RequestContext(remote="192.0.2.7")
 
 
-def _jobs(world: World, cids: list[str], token: str = "reader") -> list[_EvalJob]:
+def _jobs(world: World, cids: list[str], token: str = "reader") -> list[EvalJob]:
     auth = f"Bearer {world.tokens[token]}"
     return [
-        _bearer_job(auth, cid, bytes(ristretto.Client.blind(b"x")[1].serialize()), CTX)
+        bearer_job(auth, cid, bytes(ristretto.Client.blind(b"x")[1].serialize()), CTX)
         for cid in cids
     ]
 
