@@ -15,7 +15,6 @@ import hmac
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +34,6 @@ from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import (
     ForbiddenError,
     HeaderMismatchError,
-    InvalidRequestError,
     KeyServerError,
     NotFoundError,
     UnauthenticatedError,
@@ -44,16 +42,15 @@ from keyserver.domain.lifecycle import BUDGET_REASON, Actor, Cause, State, evalu
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.validation import (
     CHALLENGE_BYTES,
-    decode_container_id,
     fmt_time,
     valid_container_id,
 )
 from keyserver.release.compiled import HotPath
 from keyserver.release.group_commit import GroupCommit, Take
-from keyserver.release.jobs import EvalJob, bearer_job, parse_inputs
 from keyserver.release.hotpath import Batch
+from keyserver.release.jobs import EvalJob, bearer_job, parse_inputs
 from keyserver.store import repository
-from keyserver.store.audit import Head, NewEntry, append_row, not_before
+from keyserver.store.audit import Head, NewEntry, append_row
 from keyserver.store.ledger import Ledger
 
 
@@ -241,9 +238,10 @@ class Releaser:
                 head = batch.lock_head(seen)  # lock order: chain head, then container rows
                 clock.locked()
                 jobs = take()
-                # spec §audit: the batch's one time, read under the head lock and never
-                # before the previous entry's (decisions use it too).
-                now = not_before(self._ledger.now(), head.at)
+                # spec §audit: the batch's one time, read under the head lock. Decisions
+                # (expiry, the windows) use the clock as read; the entries record it held
+                # at the previous entry's time if the clock stepped back (append_row).
+                now = self._ledger.now()
                 batch.since = now - self._settings.attempt_window
                 batch.prefetch(self._requests(batch, jobs))
                 out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)

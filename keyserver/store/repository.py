@@ -502,9 +502,7 @@ WINDOW_COUNTS_STMT = union_all(
     .where(
         # The media of the batch's containers (a container's medium never changes), so
         # this statement does not wait for the rows' and goes out with it.
-        _CH.c.medium.in_(
-            select(_C.c.medium).where(_C.c.id.in_(bindparam("cids", expanding=True)))
-        ),
+        _CH.c.medium.in_(select(_C.c.medium).where(_C.c.id.in_(bindparam("cids", expanding=True)))),
         _CH.c.issued_at > bindparam("since"),
         _CH.c.confirmed_at.is_(None),
     )

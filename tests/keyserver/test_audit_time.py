@@ -69,3 +69,21 @@ def test_clock_stepping_back_keeps_time_order(service: KeyService, clock: FakeCl
     times = [at for _, _, at in _times(service)]
     assert times == sorted(times)
     assert service.audit_verify(admin)["ok"] is True
+
+
+def test_a_clock_that_ran_ahead_does_not_expire_what_is_not_expired(
+    service: KeyService, clock: FakeClock
+) -> None:
+    # The entries keep the later time until the clock catches up; decisions do not: a
+    # pending container sealed after the correction is not "expired" (spec §audit).
+    admin = service.local_actor("ops")
+    w = service.authenticate(service.add_principal(admin, "w", ["writer"])["token"])
+    start = clock.t
+    clock.t = start + timedelta(days=400)  # a wrong clock, then an entry at that time
+    service.issue_token(admin, "w")
+    clock.t = start + timedelta(minutes=1)  # corrected
+    reg = service.register(w, label="c", medium="usb-1", readers=["w"], reader_groups=[])
+    service.evaluate(w, str(reg["container_id"]), _BLINDED)  # seal mode, not expired
+    times = [at for _, _, at in _times(service)]
+    assert times == sorted(times)
+    assert times[-1] == start + timedelta(days=400)

@@ -16,8 +16,8 @@ import pytest
 from voprf import ristretto
 
 from keyserver.domain.context import RequestContext
-from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.release.hotpath import Batch
+from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.audit import verify
 from tests.support.world import World, activate
