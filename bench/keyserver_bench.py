@@ -184,8 +184,14 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
     from keyserver.domain import keys  # noqa: PLC0415
+    from keyserver.domain.media import medium_key  # noqa: PLC0415
     from keyserver.store.engine import make_engine  # noqa: PLC0415
-    from keyserver.store.models import Container, ContainerReader, Principal  # noqa: PLC0415
+    from keyserver.store.models import (  # noqa: PLC0415
+        Container,
+        ContainerReader,
+        Medium,
+        Principal,
+    )
 
     settings = _settings(prep.database_url, prep.master_key_b64)
     ring = keys.KeyRing.from_master(settings.load_master_key())
@@ -197,6 +203,9 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
             issuer = session.execute(
                 select(Principal.id).where(Principal.name == "bench-writer")
             ).scalar_one()
+            # spec §media: a medium is registered before its containers name it (what a
+            # register call does), or the suspend by medium finds no such medium.
+            session.add(Medium(key=medium_key(medium), name=medium, created_at=now))
             for first in range(0, count, batch):
                 rows, readers = [], []
                 for _ in range(first, min(first + batch, count)):
