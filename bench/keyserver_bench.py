@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import functools
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -427,6 +428,48 @@ def with_cpu(pgids: list[int], fn: Callable[[], WrkResult], database_url: str = 
     return result, (spent - before) * 1000 / max(result.requests, 1), waits
 
 
+_HEAD_SERIES = {
+    "jobs": "rwc_release_batch_jobs_total",
+    "batches": "rwc_release_lock_hold_seconds_count",
+    "wait": "rwc_release_lock_wait_seconds_sum",
+    "hold": "rwc_release_lock_hold_seconds_sum",
+    "cpu": "rwc_release_lock_cpu_seconds_sum",
+    "commit": "rwc_release_commit_seconds_sum",
+}
+
+
+def head_snapshot(bases: list[str]) -> dict[str, float]:
+    """The chain-head series of the servers' /metrics, summed (one worker per base)."""
+    sums = dict.fromkeys(_HEAD_SERIES, 0.0)
+    for base in bases:
+        text = requests.get(f"{base}/metrics", timeout=10).text
+        for key, name in _HEAD_SERIES.items():
+            found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+            sums[key] += float(found.group(1)) if found else 0.0
+    return sums
+
+
+def with_head(
+    bases: list[str], fn: Callable[[], Measured]
+) -> tuple[Measured, dict[str, float] | None]:
+    """Run ``fn``; also return the chain head's figures per release over it (issue 15).
+
+    From the servers' own histograms (spec §operations: ``rwc_release_lock_*``), as the
+    difference of two scrapes. Only for servers with ONE worker each: with several,
+    each scrape reaches whichever worker the kernel picks.
+    """
+    before = head_snapshot(bases)
+    measured = fn()
+    after = head_snapshot(bases)
+    delta = {k: after[k] - before[k] for k in before}
+    jobs = delta["jobs"]
+    if jobs <= 0:
+        return measured, None
+    figures = {k: 1000 * delta[k] / jobs for k in ("wait", "hold", "cpu", "commit")}
+    figures["jobs_per_batch"] = jobs / max(delta["batches"], 1)
+    return measured, figures
+
+
 def time_suspend(prep: Prepared, base: str, medium: str, expected: int) -> float:
     """Time one POST /v1/media/{medium}/suspend (client side); check the affected count."""
     start = time.perf_counter()
@@ -473,6 +516,7 @@ def run(
         keepalive: bool,
         tang_paired: float | None = None,
         scale: tuple[str, int] = ("", 1),
+        head: dict[str, float] | None = None,
     ) -> None:
         r, cpu_ms, waits = measured
         rows.append(
@@ -494,6 +538,7 @@ def run(
                     "releases_per_commit": r.requests / waits.commits if waits.commits else None,
                 },
                 "tang_paired_rps": tang_paired,
+                "chain_head": head,
                 # (series, processes): rows of one series are compared with its 1-process row
                 "series": scale[0],
                 "processes": scale[1],
@@ -559,14 +604,20 @@ def run(
                         # drifts by tens of percent within minutes, so the ratio is taken
                         # against the Tang figure measured next to it.
                         paired = tang_rate()[0].rps
+                        load = functools.partial(
+                            with_cpu,
+                            [pgid],
+                            functools.partial(load_test, prep, base, duration),
+                            url,
+                        )
+                        measured, head = with_head([base], load) if workers == 1 else (load(), None)
                         add(
                             f"rwc {db_name}, {workers} worker(s)",
-                            with_cpu(
-                                [pgid], functools.partial(load_test, prep, base, duration), url
-                            ),
+                            measured,
                             keepalive=True,
                             tang_paired=paired,
                             scale=(f"rwc {db_name} workers", workers),
+                            head=head,
                         )
                         if workers == 1 and not quick:
                             add(
@@ -589,18 +640,24 @@ def run(
                         running_keyserver(prep, 1) as (base2, pgid2),
                     ):
                         paired = tang_rate()[0].rps
-                        add(
-                            f"rwc {db_name}, 2 instances x 1 worker",
-                            with_cpu(
+                        measured, head = with_head(
+                            [base1, base2],
+                            functools.partial(
+                                with_cpu,
                                 [pgid1, pgid2],
                                 functools.partial(
                                     load_test_instances, prep, [base1, base2], duration
                                 ),
                                 url,
                             ),
+                        )
+                        add(
+                            f"rwc {db_name}, 2 instances x 1 worker",
+                            measured,
                             keepalive=True,
                             tang_paired=paired,
                             scale=(f"rwc {db_name} instances", 2),
+                            head=head,
                         )
                 print(f"  {db_name}: inserting {bulk:,} containers of one medium ...", flush=True)
                 insert_s = bulk_insert(prep, "bench-bulk", bulk)
@@ -702,6 +759,26 @@ def _print(
                     ]
                     for r in waits
                     for w in [r["pg_waits"]]
+                ],
+            )
+        )
+    heads = [r for r in rows if r.get("chain_head")]
+    if heads:
+        print(
+            "\n-- The chain head per release (the servers' rwc_release_lock_* metrics; "
+            "wall ms except CPU = the committer thread's CPU while it holds the head)"
+        )
+        print(
+            table(
+                ["server", "releases per batch", "wait", "held", "CPU held", "COMMIT"],
+                [
+                    [
+                        r["name"],
+                        f"{h['jobs_per_batch']:.1f}",
+                        *(f"{h[k]:.3f}" for k in ("wait", "hold", "cpu", "commit")),
+                    ]
+                    for r in heads
+                    for h in [r["chain_head"]]
                 ],
             )
         )
