@@ -113,7 +113,7 @@ class _LockClock:
         self._commit = time.perf_counter()
 
     def record(self, metrics: Metrics, jobs: int) -> None:
-        """After COMMIT: observe the batch's figures (nothing if it never took the head)."""
+        """After COMMIT: observe the batch's figures."""
         done, cpu = time.perf_counter(), time.thread_time() - self._cpu
         metrics.observe("rwc_release_lock_wait_seconds", self._hold - self._start)
         metrics.observe("rwc_release_lock_hold_seconds", done - self._hold)
@@ -177,9 +177,10 @@ class Releaser:
         """Like :meth:`evaluate`, authenticating the Authorization header in the batch.
 
         The HTTP route's path, awaited on the event loop (no worker thread). The token
-        is looked up inside the release transaction (no separate read), and a refused
-        token is audited in that same transaction, as ``(unauthenticated)`` or as the
-        owner of a revoked or expired token.
+        is looked up by the batch (before the head lock; again under it if a token was
+        revoked since, spec §consistency), and judged, and a refusal audited, in the
+        release transaction, as ``(unauthenticated)`` or as the owner of a revoked or
+        expired token.
         """
         job = bearer_job(authorization, cid_text, blinded_element, ctx, header_digest)
         try:
@@ -287,8 +288,9 @@ class Releaser:
     ) -> list[tuple[bytes, str, frozenset[str], int]]:
         """(container, actor, groups, principal id) of each job that will read its container.
 
-        Tokens are looked up here (once per batch and token, Batch.token); nothing is
-        decided or audited yet: that happens job by job, in order, in _evaluate_one.
+        Tokens are looked up here (once per batch and token, Batch.token: before the
+        head lock for the jobs taken then, under it for the others); nothing is decided
+        or audited yet: that happens job by job, in order, in _evaluate_one.
         """
         requests = []
         for job in jobs:

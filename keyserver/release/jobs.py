@@ -23,8 +23,8 @@ class EvalJob:
     """One queued evaluation request (see :meth:`~keyserver.release.batch.Releaser.evaluate`).
 
     Either ``actor`` is set (the caller authenticated it), or the batch authenticates
-    the request inside its own transaction from ``digest`` (``auth_error`` when the
-    header was already unusable). ``input_error`` is answered only after that, so a
+    the request from ``digest`` and audits a refusal in its transaction (``auth_error``
+    when the header was already unusable). ``input_error`` is answered only after that, so a
     malformed request cannot skip the audited authentication refusal (spec §evaluate).
     """
 
@@ -60,7 +60,7 @@ def bearer_job(
     ctx: RequestContext,
     header_digest: bytes | None = None,
 ) -> EvalJob:
-    """A job that authenticates inside the batch (header checked, token hashed, here)."""
+    """A job the batch authenticates (header checked and token hashed here, on arrival)."""
     digest: bytes | None = None
     auth_error: UnauthenticatedError | None = None
     try:
