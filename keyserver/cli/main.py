@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from keyserver.cli import audit as cli_audit
-from keyserver.cli import incident
+from keyserver.cli import incident, server_status
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
 from keyserver.cli.backend import Backend
@@ -329,8 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waiting-period", metavar="DURATION", help="e.g. 72h (default: server's)")
     _settings_flags(p)
 
-    p = add("status", "show a container's status")
-    p.add_argument("container", help="container id (base64url, 22 characters)")
+    p = add("status", "show a container's status, or without one the transparency log's key")
+    p.add_argument(
+        "container", nargs="?", help="container id (base64url, 22 characters); none: the log"
+    )
     _settings_flags(p)
     p = add("search", "search containers")
     p.add_argument("--label", help="containers with this label")
@@ -519,16 +521,6 @@ def cmd_token(ctx: Context) -> int:
     return _with_backend(ctx, run)
 
 
-def cmd_status(ctx: Context) -> int:
-    """``status CONTAINER``."""
-
-    def run(b: Backend) -> int:
-        ctx.out.record(b.status(ctx.args.container), title="container")
-        return EXIT_OK
-
-    return _with_backend(ctx, run)
-
-
 def cmd_search(ctx: Context) -> int:
     """``search [--label] [--medium] [--issuer] [--state]``."""
     a = ctx.args
@@ -646,7 +638,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "destroy": _backed(incident.cmd_act),
     "report-loss": _backed(incident.cmd_report_loss),
     "media": _backed(incident.cmd_media),
-    "status": cmd_status,
+    "status": _backed(server_status.cmd_status),
     "search": cmd_search,
     "report": cmd_report,
     "whoami": cmd_whoami,

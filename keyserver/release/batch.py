@@ -11,6 +11,7 @@ module, group_commit.py, hotpath.py (the transaction's reads and writes), compil
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 from collections.abc import Iterator, Sequence
@@ -280,7 +281,10 @@ class Releaser:
                 conn.invalidate(exc)
             raise self._hot.translate(exc, invalidated=gone) from exc
         finally:
-            cur.close()
+            # After invalidate() the connection is closed, its cursor with it: a second
+            # close must not turn the 503 into a 500 (issue 14).
+            with contextlib.suppress(self._hot.dbapi_error):
+                cur.close()
 
     @staticmethod
     def _requests(
