@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Dialect, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -37,7 +37,14 @@ from keyserver.store.models import (
     ContainerReaderGroup,
     UTCDateTime,
 )
-from keyserver.store.repository import EPOCH, EVALUATION_STMT, TOKEN_STMT, WINDOW_COUNTS_STMT
+from keyserver.store.repository import (
+    BULK_NEWEST,
+    EPOCH,
+    EVALUATION_STMT,
+    TOKEN_STMT,
+    WINDOW_COUNTS_STMT,
+)
+from keyserver.store.rowmacs import ISSUER_STMT, LATER_STMT
 
 _TABLES = Base.metadata.tables
 _C = _TABLES[Container.__tablename__]
@@ -63,11 +70,24 @@ ROW_COLUMNS = (
     "suspend_cause",
     "password_required",
     "medium",
+    # spec §row-integrity (keyserver/release/rowcheck.py): the other MACed columns.
+    "receipt_key_sealed",
+    "destroy_after",
+    "budget_reset_at",
+    "last_audit_seq",
+    "row_mac",
 )
+ROW_TIMES = ("pending_expires_at", "not_after", "destroyed_at", "destroy_after", "budget_reset_at")
 _ROWS_STMT = (
-    select(_C.c.id, *(_C.c[name] for name in ROW_COLUMNS))
+    select(_C.c.id, *(_C.c[name] for name in ROW_COLUMNS), BULK_NEWEST)
     .where(_C.c.id.in_(bindparam("cids", expanding=True)))
     .with_for_update(of=_C)
+)
+# The newest entry naming each container of the batch (repository.OWN_NEWEST, grouped).
+_OWN_NEWEST_STMT = (
+    select(_LOG_TABLE.c.container, func.max(_LOG_TABLE.c.seq))
+    .where(_LOG_TABLE.c.container.in_(bindparam("texts", expanding=True)))
+    .group_by(_LOG_TABLE.c.container)
 )
 _READERS_STMT = select(_READERS.c.container_id, _READERS.c.name).where(
     _READERS.c.container_id.in_(bindparam("cids", expanding=True)),
@@ -196,6 +216,8 @@ class HotPath:
         self._insert_entry = self._compile(insert(_LOG_TABLE), column_keys=AUDIT_COLUMNS)
         self._token = self._compile(TOKEN_STMT)
         self._challenge = self._compile(insert(_CHALLENGES), column_keys=CHALLENGE_COLUMNS)
+        self._later = self._compile(LATER_STMT)
+        self._issuer = self._compile(ISSUER_STMT)
         # The reader-group probe binds one parameter per group of the actor: one
         # compiled form per group count, built on first use.
         self._evaluation: dict[int, _Statement] = {}
@@ -245,7 +267,7 @@ class HotPath:
         if stmt is None:
             # Placeholders only fix the shape; every call binds all three.
             shape = EVALUATION_STMT.params(
-                cid=b"", actor="", groups=[""] * group_count, pid=0, since=EPOCH
+                cid=b"", actor="", groups=[""] * group_count, pid=0, since=EPOCH, cid_text=""
             )
             stmt = self._compile(shape, expanding=True)
             self._evaluation[group_count] = stmt
@@ -261,6 +283,11 @@ class HotPath:
 
     def _rows_statement(self, count: int) -> _Statement:
         return self._shape(("rows", count), lambda: _ROWS_STMT.params(cids=[b""] * count))
+
+    def _own_newest_statement(self, count: int) -> _Statement:
+        return self._shape(
+            ("own_newest", count), lambda: _OWN_NEWEST_STMT.params(texts=[""] * count)
+        )
 
     def _readers_statement(self, count: int, names: int) -> _Statement:
         return self._shape(

@@ -16,18 +16,22 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from keyserver.domain import rowmac
 from keyserver.domain.auth import TokenRow
+from keyserver.domain.encoding import b64e
 from keyserver.domain.lifecycle import ContainerView, State
 from keyserver.release.compiled import (
     AUDIT_COLUMNS,
     CHALLENGE_COLUMNS,
     ROW_COLUMNS,
+    ROW_TIMES,
     HotPath,
     _numbered,
     _Statement,
 )
 from keyserver.store.audit import Head
-from keyserver.store.repository import EPOCH, EvaluationRow
+from keyserver.store.repository import EPOCH, EvaluationRow, integrity_members
+from keyserver.store.rowmacs import later_entries
 
 
 class Batch:
@@ -182,11 +186,14 @@ class Batch:
             ]
         )
         for row in rows:
-            values = dict(zip(ROW_COLUMNS, row[1:], strict=True))
-            for name in ("pending_expires_at", "not_after", "destroyed_at"):
+            values = dict(zip(ROW_COLUMNS, row[1:-1], strict=True))
+            for name in ROW_TIMES:
                 values[name] = dt(values[name])
+            values["id"] = bytes(row[0])
+            values["bulk_newest"] = row[-1]
             self._rows[bytes(row[0])] = values
         self._missing = set(cids) - self._rows.keys()
+        self._own_newest()
         # The window counts of every principal and medium of the batch.
         self._base_p = dict.fromkeys(pids, 0)
         self._base_m = dict.fromkeys(
@@ -197,6 +204,16 @@ class Batch:
                 self._base_p[pid] = int(n)
             else:
                 self._base_m[medium] = int(n)
+
+    def _own_newest(self) -> None:
+        """The newest entry naming each prefetched container (spec §row-integrity)."""
+        texts = {b64e(cid): cid for cid in self._rows}
+        if not texts:
+            return
+        stmt = self._hot._own_newest_statement(len(texts))
+        self._cur.execute(stmt.sql, stmt.args(_numbered({"texts": sorted(texts)})))
+        for text, newest in self._cur.fetchall():
+            self._rows[texts[text]]["own_newest"] = newest
 
     def _prefetched(
         self, cid: bytes, actor_name: str, actor_groups: frozenset[str], principal_id: int
@@ -240,6 +257,7 @@ class Batch:
             None if digest is None else bytes(digest),
             password_required=bool(values["password_required"]),
             medium=values["medium"],
+            **integrity_members(values),
         )
 
     def lock_head(self, seen: int | None = None) -> Head:
@@ -301,6 +319,7 @@ class Batch:
             "actor": actor_name,
             "pid": principal_id,
             "since": self.since,
+            "cid_text": b64e(cid),
         }
         values.update({f"groups_{i}": g for i, g in enumerate(groups, start=1)})
         self._cur.execute(stmt.sql, stmt.args(values))
@@ -336,7 +355,54 @@ class Batch:
             medium=medium,
             principal_unconfirmed=by_principal,
             medium_unconfirmed=by_medium,
+            **integrity_members(self._integrity_columns(cid, row)),
         )
+
+    def _integrity_columns(self, cid: bytes, row: Sequence[Any]) -> dict[str, Any]:
+        """The row-integrity columns of an EVALUATION_STMT row, by name."""
+        dt = self._hot._dt_result
+        # Positions 17..: repository.EXTRA_MAC_COLUMNS, row_mac, own_newest, bulk_newest.
+        _, receipt, destroy_after, reset, last, mac, own, bulk = row[17:25]
+        return {
+            "id": cid,
+            "state": row[0],
+            "issuer_id": row[1],
+            "medium": row[14],
+            "seed_sealed": row[6],
+            "receipt_key_sealed": receipt,
+            "header_digest": row[11],
+            "password_required": row[13],
+            "attempt_budget": row[8],
+            "unconfirmed": row[7],
+            "pending_expires_at": dt(row[2]),
+            "not_after": dt(row[3]),
+            "destroyed_at": dt(row[4]),
+            "destroy_after": dt(destroy_after),
+            "suspend_cause": row[12],
+            "budget_reset_at": dt(reset),
+            "last_audit_seq": last,
+            "row_mac": mac,
+            "own_newest": own,
+            "bulk_newest": bulk,
+        }
+
+    def later(
+        self, cid: bytes, last: int, issuer_id: int
+    ) -> tuple[list[rowmac.LaterEntry], str | None]:
+        """Entries after a row's ``last_audit_seq`` that may concern it; its issuer's name.
+
+        spec §row-integrity: asked only when the evaluation statement saw a newer entry.
+        """
+        hot, cur, dt = self._hot, self._cur, self._hot._dt_result
+
+        def run(_: Any, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+            cur.execute(hot._later.sql, hot._later.args(params))
+            return [(s, c, a, dt(at), d) for s, c, a, at, d in cur.fetchall()]
+
+        entries = later_entries(run, b64e(cid), last)
+        cur.execute(hot._issuer.sql, hot._issuer.args({"pid": issuer_id}))
+        found = cur.fetchone()
+        return entries, None if found is None else found[0]
 
     def window(self, principal_id: int, medium: str | None) -> tuple[int, int]:
         """Unconfirmed attempts in the window (spec §receipt): (by principal, on medium).
@@ -382,6 +448,9 @@ class Batch:
         cached = self._rows.get(cid)
         if cached is not None:
             cached.update((k, v) for k, v in values.items() if k in cached)
+            if "last_audit_seq" in values:
+                # Written by this batch: nothing in the log is newer than the row now.
+                cached["own_newest"] = cached["bulk_newest"] = None
 
     def _flush(self) -> None:
         cur = self._cur
