@@ -44,7 +44,7 @@ from keyserver.store.repository import (
     TOKEN_STMT,
     WINDOW_COUNTS_STMT,
 )
-from keyserver.store.rowmacs import ISSUER_STMT, LATER_STMT
+from keyserver.store.rowmacs import ISSUER_STMT, LATER_STMT, REGISTER_STMT
 
 _TABLES = Base.metadata.tables
 _C = _TABLES[Container.__tablename__]
@@ -218,6 +218,10 @@ class HotPath:
         self._challenge = self._compile(insert(_CHALLENGES), column_keys=CHALLENGE_COLUMNS)
         self._later = self._compile(LATER_STMT)
         self._issuer = self._compile(ISSUER_STMT)
+        self._register = self._compile(REGISTER_STMT)
+        # Register entries never change: their verified details, per container, for this
+        # process (bounded: cleared when full; a miss costs one indexed read).
+        self.registrations: dict[bytes, dict[str, Any] | None] = {}
         # The reader-group probe binds one parameter per group of the actor: one
         # compiled form per group count, built on first use.
         self._evaluation: dict[int, _Statement] = {}

@@ -31,7 +31,10 @@ from keyserver.release.compiled import (
 )
 from keyserver.store.audit import Head
 from keyserver.store.repository import EPOCH, EvaluationRow, integrity_members
-from keyserver.store.rowmacs import later_entries
+from keyserver.store.rowmacs import AUDIT_FIELDS, later_entries, register_policy
+
+# Verified register entries kept per process (see Batch.registration).
+_REGISTRATIONS_KEPT = 100_000
 
 
 class Batch:
@@ -385,6 +388,22 @@ class Batch:
             "own_newest": own,
             "bulk_newest": bulk,
         }
+
+    def registration(self, cid: bytes, audit_key: bytes) -> dict[str, Any] | None:
+        """The details of the container's register entry, if its keyed hash verifies."""
+        hot = self._hot
+        if cid in hot.registrations:
+            return hot.registrations[cid]
+        self._cur.execute(hot._register.sql, hot._register.args({"cid_text": b64e(cid)}))
+        row = self._cur.fetchone()
+        if row is not None:
+            row = list(row)
+            row[AUDIT_FIELDS.index("at")] = hot._dt_result(row[AUDIT_FIELDS.index("at")])
+        details = register_policy(audit_key, row)
+        if len(hot.registrations) >= _REGISTRATIONS_KEPT:
+            hot.registrations.clear()
+        hot.registrations[cid] = details
+        return details
 
     def later(
         self, cid: bytes, last: int, issuer_id: int
