@@ -54,6 +54,7 @@ TARGET_SCALING = 1.6
 TARGET_SUSPEND_SECONDS = 2.0
 TARGET_SUSPEND_COUNT = 100_000
 BUDGET = 1000  # the server's maximum attempt budget (keyserver.service.register)
+ATTEMPT_CAP_MAX = 1_000_000  # the largest principal/medium cap the settings accept
 PG_ADMIN = os.environ.get(
     "RWC_BENCH_PG_ADMIN", "host=127.0.0.1 port=5432 dbname=test user=postgres"
 )
@@ -171,8 +172,14 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
     from keyserver.domain import keys  # noqa: PLC0415
+    from keyserver.domain.media import canonical_medium, medium_key  # noqa: PLC0415
     from keyserver.store.engine import make_engine  # noqa: PLC0415
-    from keyserver.store.models import Container, ContainerReader, Principal  # noqa: PLC0415
+    from keyserver.store.models import (  # noqa: PLC0415
+        Container,
+        ContainerReader,
+        Medium,
+        Principal,
+    )
 
     settings = _settings(prep.database_url, prep.master_key_b64)
     ring = keys.KeyRing.from_master(settings.load_master_key())
@@ -184,6 +191,10 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
             issuer = session.execute(
                 select(Principal.id).where(Principal.name == "bench-writer")
             ).scalar_one()
+            # Media are first-class (spec §media): a loss report finds its containers
+            # through the medium's row, as it would after real registrations.
+            name = canonical_medium(medium)
+            session.add(Medium(key=medium_key(name), name=name, created_at=now))
             for first in range(0, count, batch):
                 rows, readers = [], []
                 for _ in range(first, min(first + batch, count)):
@@ -192,7 +203,7 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
                         {
                             "id": cid,
                             "label": "bulk",
-                            "medium": medium,
+                            "medium": name,
                             "issuer_id": issuer,
                             "state": "active",
                             "public_key": os.urandom(32),
@@ -256,6 +267,12 @@ def running_keyserver(
             "KEYSERVER_DATABASE_URL": prep.database_url,
             "KEYSERVER_MASTER_KEY": prep.master_key_b64,
             "KEYSERVER_SWEEP_INTERVAL": "0",
+            # One reader sends every request and never a receipt, so the per-principal and
+            # per-medium caps on unconfirmed attempts (spec §receipt; defaults 30 and 50)
+            # would refuse it within a second. At their maximum they are still checked on
+            # every release, which is the cost this bench must include.
+            "KEYSERVER_PRINCIPAL_ATTEMPT_CAP": str(ATTEMPT_CAP_MAX),
+            "KEYSERVER_MEDIUM_ATTEMPT_CAP": str(ATTEMPT_CAP_MAX),
         }
     )
     env.pop("KEYSERVER_DATA_DIR", None)
