@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 
+from keyserver.cli import audit as cli_audit
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
 from keyserver.cli._argparse import StrictParser
@@ -262,11 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="verify the keyed hash chain (exit 1 if broken)", epilog=SETTINGS_NOTE
     )
     _common(p)
-    p.add_argument(
-        "--expect-head",
-        metavar="SEQ:HASH",
-        help="a head recorded earlier (head_seq:head_hash); detects truncation of the tail",
-    )
+    cli_audit.add_verify_options(p)
     _settings_flags(p)
 
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")

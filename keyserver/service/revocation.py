@@ -39,7 +39,7 @@ from keyserver.domain.validation import (
     recordable,
 )
 from keyserver.service.media import resolve_medium, resolve_principal
-from keyserver.store import repository
+from keyserver.store import audit, repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container
@@ -301,6 +301,12 @@ class RevocationOps:
             raise InvalidRequestError(
                 f"the waiting period must be between 0 seconds and {longest} days"
             )
+        # spec §report: the time of loss becomes an audit sequence number, fixed now. The
+        # log is searched before the chain-head lock (a scan must not hold up releases).
+        scan = None
+        if lost_at is not None:
+            with self._ledger.reads() as session:
+                scan = audit.scan_loss(session, lost_at)
         with self._ledger.tx() as session:
             now = self._ledger.now()
             lost = now if lost_at is None else lost_at
@@ -312,6 +318,7 @@ class RevocationOps:
             m.loss_reported_at = now
             name = m.name
             seq = head.seq + 1  # the one audit entry appended below
+            m.lost_seq = audit.loss_seq(session, scan, seq)
             on_medium = Container.medium == name
             live = Container.state != State.DESTROYED.value
             repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)

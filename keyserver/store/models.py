@@ -159,6 +159,10 @@ class Medium(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     loss_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # spec §report: the first audit entry at or after ``lost_at``, fixed when the loss is
+    # reported. The report's window is decided by it: sequence order is the order things
+    # happened, which a clock stepped back cannot change (times are for display).
+    lost_seq: Mapped[int | None] = mapped_column(SeqInt)
 
 
 class ContainerReader(Base):
