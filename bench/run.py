@@ -1,7 +1,7 @@
 """Benchmarks for rwc, printed side by side with the reference tools in one run.
 
 Usage: ``.venv/bin/python bench/run.py [--quick] [--size 1G] [--big]
-[--only container|commands|keyserver|audit]``
+[--only container|commands|keyserver|audit|tlog]``
 See bench/README.md for what each figure means and the targets.
 """
 
@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--big", action="store_true", help="also 10 GiB on disk (peak RSS)")
     ap.add_argument("--big-size", type=parse_size, default=parse_size("10G"))
     ap.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
-    ap.add_argument("--only", choices=["container", "commands", "keyserver", "audit"], default=None)
+    ap.add_argument(
+        "--only", choices=["container", "commands", "keyserver", "audit", "tlog"], default=None
+    )
     ap.add_argument(
         "--audit-entries",
         type=int,
@@ -152,6 +154,20 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
         except Exception as exc:
             _failure("audit verify", exc, verbose=args.verbose)
+            failed = True
+    if args.only in (None, "tlog"):
+        import tlog_overhead  # noqa: PLC0415 - needs the key server, like the rows above
+
+        try:
+            results["tlog"] = tlog_overhead.run(
+                rounds=args.runs or (1 if args.quick else 3),
+                duration=args.duration or (3 if args.quick else 10),
+            )
+        except MissingToolError as exc:
+            print(f"\ntransparency-log bench SKIPPED: {exc}", file=sys.stderr)
+            failed = True
+        except Exception as exc:
+            _failure("transparency-log", exc, verbose=args.verbose)
             failed = True
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 Scope = Literal["container", "medium", "issuer"]
 Action = Literal["suspend", "restore", "destroy"]
 Json = dict[str, Any]
+# spec §transparency: where anyone fetches the log's public key, without a token.
+LOG_KEY_PATHS = ("/.well-known/rwc-log-key", "/v1/tlog")
 
 
 class Backend(Protocol):
@@ -116,6 +118,18 @@ class Backend(Protocol):
         checks the heads, so the command and the server share one grammar and one check.
         ``start`` resumes after a verified head; ``limit`` verifies one page.
         """
+        ...
+
+    def log_info(self) -> Json:
+        """The transparency log's origin, public key and witnesses (GET /v1/tlog)."""
+        ...
+
+    def latest_checkpoint(self) -> str | None:
+        """The newest checkpoint note (GET /v1/tlog/checkpoint), None before the first."""
+        ...
+
+    def published_at(self) -> list[str]:
+        """Where the log's key is published: the well-known URL and /v1/tlog."""
         ...
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from keyserver.cli import audit as cli_audit
-from keyserver.cli import incident
+from keyserver.cli import incident, server_status
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
 from keyserver.cli.backend import Backend
@@ -107,16 +107,6 @@ def cmd_token(ctx: Context) -> int:
                 ctx.out.secret("token", str(result["token"]))
         else:
             ctx.out.record(b.token_revoke(a.token_id), title="revoked")
-        return EXIT_OK
-
-    return _with_backend(ctx, run)
-
-
-def cmd_status(ctx: Context) -> int:
-    """``status CONTAINER``."""
-
-    def run(b: Backend) -> int:
-        ctx.out.record(b.status(ctx.args.container), title="container")
         return EXIT_OK
 
     return _with_backend(ctx, run)
@@ -228,7 +218,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "destroy": _backed(incident.cmd_act),
     "report-loss": _backed(incident.cmd_report_loss),
     "media": _backed(incident.cmd_media),
-    "status": cmd_status,
+    "status": _backed(server_status.cmd_status),
     "search": cmd_search,
     "report": cmd_report,
     "whoami": cmd_whoami,

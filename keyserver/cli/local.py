@@ -25,12 +25,13 @@ import uvicorn
 from sqlalchemy.exc import DBAPIError, ProgrammingError, SQLAlchemyError
 
 from keyserver.cli import workers as workers_module
-from keyserver.cli.backend import Action, Json, Scope
+from keyserver.cli.backend import LOG_KEY_PATHS, Action, Json, Scope
 from keyserver.cli.config import COMMAND_KEYS, load_settings
 from keyserver.cli.context import Context
 from keyserver.cli.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
@@ -341,6 +342,23 @@ class LocalBackend:
         return _guard(
             lambda: self._service.audit_verify(self._actor, expected_head, start=start, limit=limit)
         )
+
+    def log_info(self) -> Json:
+        """The log's origin, public key and witnesses (not-found without a log key)."""
+        return _guard(self._service.log_info)
+
+    def latest_checkpoint(self) -> str | None:
+        """The newest checkpoint note, None before the first one."""
+        try:
+            return _guard(self._service.latest_checkpoint)
+        except CliError as exc:
+            if exc.exit_code == EXIT_NOT_FOUND:
+                return None
+            raise
+
+    def published_at(self) -> list[str]:
+        """The paths on the server's URL (a data directory does not know that URL)."""
+        return list(LOG_KEY_PATHS)
 
 
 # -- local-only commands ---------------------------------------------------------------------

@@ -217,8 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waiting-period", metavar="DURATION", help="e.g. 72h (default: server's)")
     _settings_flags(p)
 
-    p = add("status", "show a container's status")
-    p.add_argument("container", help="container id (base64url, 22 characters)")
+    p = add("status", "show a container's status, or without one the transparency log's key")
+    p.add_argument(
+        "container", nargs="?", help="container id (base64url, 22 characters); none: the log"
+    )
     _settings_flags(p)
     p = add("search", "search containers")
     p.add_argument("--label", help="containers with this label")

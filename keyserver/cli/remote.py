@@ -14,9 +14,10 @@ from urllib.parse import quote
 
 import requests
 
-from keyserver.cli.backend import Action, Json, Scope
+from keyserver.cli.backend import LOG_KEY_PATHS, Action, Json, Scope
 from keyserver.cli.errors import (
     EXIT_CONFIG,
+    EXIT_NOT_FOUND,
     EXIT_UNAVAILABLE,
     CliError,
     exit_code_for_slug,
@@ -355,3 +356,30 @@ class RemoteBackend:
         if limit is not None:
             params["limit"] = limit
         return dict(self._json("GET", "/v1/audit/verify", params=params or None))
+
+    def log_info(self) -> Json:
+        """GET /v1/tlog (no authentication needed)."""
+        return dict(self._json("GET", "/v1/tlog"))
+
+    def latest_checkpoint(self) -> str | None:
+        """GET /v1/tlog/checkpoint: the note (text/plain), None before the first one."""
+        try:
+            response = self._open("GET", "/v1/tlog/checkpoint")
+        except CliError as exc:
+            if exc.exit_code == EXIT_NOT_FOUND:
+                return None
+            raise
+        try:
+            body = self._read(response)
+        finally:
+            response.close()
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CliError(
+                "the key server sent a checkpoint that is not UTF-8", exit_code=EXIT_UNAVAILABLE
+            ) from exc
+
+    def published_at(self) -> list[str]:
+        """The URLs of this server where anyone fetches the log's key (spec §transparency)."""
+        return [self._base + path for path in LOG_KEY_PATHS]

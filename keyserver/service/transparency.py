@@ -22,9 +22,11 @@ log = logging.getLogger("keyserver")
 
 NO_LOG = (
     "this key server keeps no transparency log (no log key): "
-    "create one with `keyserver log-key create` and restart"
+    "create one with `keyserver log-key --create` and restart"
 )
-MAX_PROOF_SIZE_ARG = (1 << 31) - 1
+# Sizes and sequence numbers are 64-bit columns (0004_seq_bigint, 0007_tlog_bigint): a
+# larger number names nothing, and would overflow the database's BIGINT parameter.
+MAX_PROOF_SIZE_ARG = (1 << 63) - 1
 
 
 class TransparencyOps:
@@ -101,7 +103,7 @@ class TransparencyOps:
         """The checkpoint note of tree size ``size``."""
         self.signing_key()
         if not 0 <= size <= MAX_PROOF_SIZE_ARG:
-            raise InvalidRequestError("the tree size must be between 0 and 2^31 - 1")
+            raise InvalidRequestError("the tree size must be between 0 and 2^63 - 1")
         with self._ledger.reads() as session:
             return tlog.load_checkpoint(session, size).text
 
@@ -133,7 +135,7 @@ class TransparencyOps:
         if not 1 <= seq <= MAX_PROOF_SIZE_ARG or (
             size is not None and not 1 <= size <= MAX_PROOF_SIZE_ARG
         ):
-            raise InvalidRequestError("seq and size must be between 1 and 2^31 - 1")
+            raise InvalidRequestError("seq and size must be between 1 and 2^63 - 1")
         with self._ledger.reads() as session:
             entry = tlog.entry_by_seq(session, seq)
             own = entry.actor == actor.name and not actor.local

@@ -47,8 +47,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-# Audit sequence numbers: 64-bit on PostgreSQL (migration 0004_seq_bigint); SQLite's
-# INTEGER is 64-bit already (and must stay INTEGER to remain the rowid alias).
+# Audit sequence numbers and the transparency tree's sizes and indexes: 64-bit on
+# PostgreSQL (migrations 0004_seq_bigint, 0007_tlog_bigint); SQLite's INTEGER is 64-bit
+# already (and must stay INTEGER to remain the rowid alias).
 SeqInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -248,7 +249,7 @@ class TlogState(Base):
 
     __tablename__ = "tlog_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(SeqInt)
 
 
 class TlogNode(Base):
@@ -256,7 +257,7 @@ class TlogNode(Base):
 
     __tablename__ = "tlog_nodes"
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
@@ -264,7 +265,7 @@ class TlogCheckpoint(Base):
     """A signed checkpoint (C2SP tlog-checkpoint note with the log's signature only)."""
 
     __tablename__ = "tlog_checkpoints"
-    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(Text)
@@ -275,7 +276,7 @@ class TlogCosignature(Base):
 
     __tablename__ = "tlog_cosignatures"
     size: Mapped[int] = mapped_column(
-        ForeignKey("tlog_checkpoints.size", ondelete="CASCADE"), primary_key=True
+        SeqInt, ForeignKey("tlog_checkpoints.size", ondelete="CASCADE"), primary_key=True
     )
     witness: Mapped[str] = mapped_column(String(200), primary_key=True)
     key_id: Mapped[bytes] = mapped_column(LargeBinary(4), primary_key=True)

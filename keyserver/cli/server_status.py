@@ -1,0 +1,92 @@
+"""``keyserver status [CONTAINER]``: a container's status, or the server's public identity.
+
+Without a container id the command shows what a journalist or a witness needs to check
+the city's claims (spec §transparency): the transparency log's name (origin), its public
+key (a C2SP signed-note verifier key), the newest checkpoint, and where all of it is
+published without a token (``/.well-known/rwc-log-key`` and ``/v1/tlog``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from keyserver.cli.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CliError
+from keyserver.domain.transparency import TransparencyError
+from keyserver.domain.transparency.checkpoint import Checkpoint
+from keyserver.domain.transparency.note import parse_note
+
+if TYPE_CHECKING:
+    from keyserver.cli.backend import Backend
+    from keyserver.cli.context import Context
+
+
+def cmd_status(ctx: Context, b: Backend) -> int:
+    """``status CONTAINER`` (a container) or ``status`` (the transparency log)."""
+    if ctx.args.container:
+        ctx.out.record(b.status(ctx.args.container), title="container")
+        return EXIT_OK
+    doc = log_status(b)
+    if ctx.out.as_json:
+        ctx.out.json(doc)
+        return EXIT_OK
+    log = doc["transparency_log"]
+    if log is None:
+        ctx.out.text(f"transparency log: none ({doc['problem']})")
+        return EXIT_OK
+    shown = {
+        "name (origin)": log["origin"],
+        "public key": log["log_key"],
+        "witness keys": log["witness_keys"],
+        "cosignatures reports need": log["min_cosignatures"],
+        "latest checkpoint": _checkpoint_line(log["latest_checkpoint"]),
+        "published at": log["published_at"],
+    }
+    ctx.out.record(shown, title="transparency log")
+    return EXIT_OK
+
+
+def log_status(b: Backend) -> dict[str, Any]:
+    """The log's identity and newest checkpoint as one JSON document (``--json``)."""
+    try:
+        info = b.log_info()
+    except CliError as exc:
+        if exc.exit_code != EXIT_NOT_FOUND:
+            raise
+        # A server without a log key answers not-found saying how to create one.
+        return {"transparency_log": None, "problem": exc.message}
+    note = b.latest_checkpoint()
+    return {
+        "transparency_log": {
+            "origin": info.get("origin"),
+            "log_key": info.get("log_key"),
+            "witness_keys": info.get("witness_keys", []),
+            "min_cosignatures": info.get("min_cosignatures"),
+            "latest_checkpoint": None if note is None else _checkpoint_doc(note),
+            "published_at": b.published_at(),
+        }
+    }
+
+
+def _checkpoint_doc(text: str) -> dict[str, Any]:
+    """Size, root hash and cosignature count of a checkpoint note (parsed strictly)."""
+    try:
+        note = parse_note(text.encode("utf-8"))
+        cp = Checkpoint.parse(note.text)
+    except TransparencyError as exc:
+        raise CliError(
+            f"the key server sent a checkpoint that does not parse: {exc}",
+            exit_code=EXIT_UNAVAILABLE,
+        ) from exc
+    return {
+        "size": cp.size,
+        "root_hash": cp.root_hash.hex(),
+        # The log's own signature is the first line; the others are witnesses'.
+        "cosignatures": max(0, len(note.signatures) - 1),
+        "checkpoint": text,
+    }
+
+
+def _checkpoint_line(cp: dict[str, Any] | None) -> str:
+    if cp is None:
+        return "none yet (`keyserver checkpoint`, or wait checkpoint_interval)"
+    return f"{cp['size']} entries, root {cp['root_hash']}, {cp['cosignatures']} cosignature(s)"
