@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from keyserver.cli import audit as cli_audit
+from keyserver.cli import backup as cli_backup
 from keyserver.cli import incident, server_status
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
@@ -231,4 +232,6 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "checkpoint": cmd_tlog,
     "witness": cli_witness.cmd_witness,
     "verify-report": cli_verify_report.cmd_verify_report,
+    "backup": cli_backup.cmd_backup,
+    "restore-backup": cli_backup.cmd_restore_backup,
 }

@@ -10,6 +10,7 @@ import argparse
 import importlib.metadata
 
 from keyserver.cli import audit as cli_audit
+from keyserver.cli import backup as cli_backup
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
 from keyserver.cli._argparse import StrictParser
@@ -33,7 +34,16 @@ and DATA_DIR/keyserver.toml)
 
 """
 
-LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep", "log-key", "checkpoint")
+LOCAL_ONLY_COMMANDS = (
+    "init",
+    "migrate",
+    "serve",
+    "sweep",
+    "log-key",
+    "checkpoint",
+    "backup",
+    "restore-backup",
+)
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 
@@ -280,5 +290,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
     _settings_flags(p, listed=True)
     cli_witness.add_parser(add)
+    cli_backup.add_parsers(add, _settings_flags)
     cli_verify_report.add_parser(add)
     return parser

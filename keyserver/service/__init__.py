@@ -32,6 +32,7 @@ from keyserver.service.media import MediaOps
 from keyserver.service.medium_report import MediumReportOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
+from keyserver.service.restore import RestoreOps
 from keyserver.service.revocation import RevocationOps
 from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
@@ -66,6 +67,7 @@ class KeyService:
         self.transparency = TransparencyOps(self.ledger)
         self.incidents = IncidentOps(self.ledger, self.transparency, self.medium_reports)
         self.console = ConsoleOps(self.ledger)
+        self.restores = RestoreOps(self.ledger, self.transparency)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
         self.evaluate_bearer = self.releases.evaluate_bearer
