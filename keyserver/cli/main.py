@@ -47,10 +47,10 @@ from keyserver.cli.errors import (
     EXIT_OK,
     CliError,
 )
-from keyserver.cli.messages import language
 from keyserver.cli.output import Output
 from keyserver.cli.parser import build_parser
 from keyserver.domain.settings import ConfigError, display_zone
+from pycontainer.cli.texts import language
 
 
 def main(
@@ -125,7 +125,7 @@ def _main(
             stderr,
             as_json=bool(getattr(args, "json", False)),
             zone=_zone(args, resolved),
-            lang=language(env),
+            lang=language(env, "KEYSERVER_LANG"),  # one rule for both commands
         )
         ctx = Context(args, out, resolved, stdin)
         return HANDLERS[args.command](ctx)
@@ -137,7 +137,7 @@ def _main(
     except CliError as exc:
         if verbose:
             traceback.print_exc(file=stderr)
-        out.error(exc.message, exc.hint, exit_code=exc.exit_code)
+        out.error(exc.shown_message, exc.shown_hint, exit_code=exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         out.error("interrupted", exit_code=EXIT_INTERRUPTED)

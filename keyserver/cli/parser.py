@@ -225,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="internal reason (audit, officials)")
     p.add_argument("--public-reason", help="reason shown to refused readers")
     p.add_argument("--waiting-period", metavar="DURATION", help="e.g. 72h (default: server's)")
+    p.add_argument(
+        "--replace-earlier",
+        action="store_true",
+        help="the medium was reported before: use this report's time of loss and deadline "
+        "(default: the earliest of both are kept)",
+    )
     _settings_flags(p)
 
     p = add("status", "show a container's status, or without one the transparency log's key")

@@ -28,12 +28,14 @@ from keyserver.release.batch import Releaser
 from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
 from keyserver.service.incident import IncidentOps
+from keyserver.service.loss import LossOps
 from keyserver.service.media import MediaOps
 from keyserver.service.medium_report import MediumReportOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
 from keyserver.service.restore import RestoreOps
 from keyserver.service.revocation import RevocationOps
+from keyserver.service.sweep import SweepOps
 from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
 from keyserver.store.ledger import Ledger
@@ -60,6 +62,8 @@ class KeyService:
         self.principals = PrincipalOps(self.ledger)
         self.containers = ContainerOps(self.ledger)
         self.revocation = RevocationOps(self.ledger)
+        self.losses = LossOps(self.ledger)
+        self.sweeper = SweepOps(self.ledger, self.revocation)
         self.reports = ReportOps(self.ledger)
         self.media = MediaOps(self.ledger)
         self.medium_reports = MediumReportOps(self.ledger)
@@ -94,8 +98,8 @@ class KeyService:
         self.medium_info = self.media.medium_info
         # spec §revocation, §loss
         self.change_state = self.revocation.change_state
-        self.report_loss = self.revocation.report_loss
-        self.sweep = self.revocation.sweep
+        self.report_loss = self.losses.report_loss
+        self.sweep = self.sweeper.sweep
         # spec §report, §audit, health
         self.medium_report = self.medium_reports.medium_report
         self.audit_list = self.reports.audit_list
