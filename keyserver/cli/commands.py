@@ -21,6 +21,7 @@ from keyserver.cli.backend import Backend
 from keyserver.cli.config import load_settings, parse_duration
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.domain.i18n import N_
 
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
 
@@ -37,8 +38,8 @@ def open_backend(ctx: Context) -> Backend:
         url = check_server_url(str(ctx.resolved.command["server"]))
         if not ctx.resolved.token:
             raise CliError(
-                "no token for remote mode",
-                hint="export KEYSERVER_TOKEN=rwc_... (tokens are never passed as flags)",
+                N_("no token for remote mode"),
+                hint=N_("export KEYSERVER_TOKEN=rwc_... (tokens are never passed as flags)"),
                 exit_code=EXIT_CONFIG,
             )
         ca = ctx.resolved.command.get("ca_bundle")
@@ -76,7 +77,13 @@ def cmd_principal(ctx: Context) -> int:
             if ctx.out.as_json:
                 ctx.out.json(result)
             else:
-                ctx.out.text(f"principal {result['name']} created (token id {result['token_id']})")
+                ctx.out.text(
+                    N_(
+                        "principal %(name)s created (token id %(token_id)s)",
+                        name=result["name"],
+                        token_id=result["token_id"],
+                    )
+                )
                 ctx.out.secret("token", str(result["token"]))
             return EXIT_OK
         columns = ("name", "roles", "groups", "organisation", "created_at")
@@ -104,7 +111,13 @@ def cmd_token(ctx: Context) -> int:
             if ctx.out.as_json:
                 ctx.out.json(result)
             else:
-                ctx.out.text(f"token {result['token_id']} issued for {result['name']}")
+                ctx.out.text(
+                    N_(
+                        "token %(token_id)s issued for %(name)s",
+                        token_id=result["token_id"],
+                        name=result["name"],
+                    )
+                )
                 ctx.out.secret("token", str(result["token"]))
         else:
             ctx.out.record(b.token_revoke(a.token_id), title="revoked")
@@ -117,7 +130,7 @@ def cmd_search(ctx: Context) -> int:
     """``search [--label] [--medium] [--issuer] [--state]``."""
     a = ctx.args
     if not 1 <= a.limit <= 1000:
-        raise CliError("--limit must be between 1 and 1000", exit_code=EXIT_USAGE)
+        raise CliError(N_("--limit must be between 1 and 1000"), exit_code=EXIT_USAGE)
     filters = {
         k: v
         for k, v in (
@@ -136,7 +149,7 @@ def cmd_search(ctx: Context) -> int:
         else:
             ctx.out.rows(page.get("containers", []), STATUS_COLUMNS, title="containers")
             if page.get("next"):
-                ctx.out.note(f"more: --after {page['next']}")
+                ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
         return EXIT_OK
 
     return _with_backend(ctx, run)
@@ -166,9 +179,11 @@ def _signed_report(ctx: Context, b: Backend) -> int:
             fh.write(text)
     except FileExistsError as exc:
         raise CliError(
-            f"{ctx.args.output} exists already; it is kept", exit_code=EXIT_USAGE
+            N_("%(file)s exists already; it is kept", file=ctx.args.output), exit_code=EXIT_USAGE
         ) from exc
-    ctx.out.note(f"wrote the signed {ctx.args.signed} to {ctx.args.output}")
+    ctx.out.note(
+        N_("wrote the signed %(kind)s to %(file)s", kind=ctx.args.signed, file=ctx.args.output)
+    )
     return EXIT_OK
 
 
@@ -186,8 +201,11 @@ def cmd_local_only(ctx: Context) -> int:
     """``init``, ``migrate``, ``serve``, ``sweep``: need the database itself."""
     if ctx.resolved.server_from_flag:
         raise CliError(
-            f"`{ctx.args.command}` works only on a data directory, not over --server",
-            hint="run it on the key-server host with --data-dir DIR",
+            N_(
+                "`%(command)s` works only on a data directory, not over --server",
+                command=ctx.args.command,
+            ),
+            hint=N_("run it on the key-server host with --data-dir DIR"),
             exit_code=EXIT_USAGE,
         )
     from keyserver.cli import local as cli_local  # noqa: PLC0415 - local mode only

@@ -49,6 +49,7 @@ from keyserver.cli.errors import (
 )
 from keyserver.cli.output import Output
 from keyserver.cli.parser import build_parser
+from keyserver.domain.i18n import N_
 from keyserver.domain.settings import ConfigError, display_zone
 from pycontainer.cli.texts import language
 
@@ -140,14 +141,14 @@ def _main(
         out.error(exc.shown_message, exc.shown_hint, exit_code=exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
-        out.error("interrupted", exit_code=EXIT_INTERRUPTED)
+        out.error(N_("interrupted"), exit_code=EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - last resort: a message, never a bare traceback
         if verbose:
             traceback.print_exc(file=stderr)
         out.error(
-            f"unexpected {type(exc).__name__}",
-            hint="run again with --verbose for the traceback, and report it",
+            N_("unexpected %(error)s", error=type(exc).__name__),
+            hint=N_("run again with --verbose for the traceback, and report it"),
             exit_code=EXIT_FAILURE,
         )
         return EXIT_FAILURE
