@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import functools
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -54,7 +55,18 @@ TARGET_SCALING = 1.6
 TARGET_SUSPEND_SECONDS = 2.0
 TARGET_SUSPEND_COUNT = 100_000
 BUDGET = 1000  # the server's maximum attempt budget (keyserver.service.register)
-ATTEMPT_CAP_MAX = 1_000_000  # the largest principal/medium cap the settings accept
+# The load sends no receipts, so every release stays unconfirmed: the per-principal and
+# per-medium window caps (spec §receipt, defaults 30 and 50) would refuse all but the
+# first few. The bench raises them to their maximum and shortens the window to 1 s; the
+# caps are still counted on every batch. Why the window: a deployment counts at most
+# cap + one batch of rows (refused attempts add none, receipts confirm the others),
+# while a 24 h window here would count every release of the whole run, more with every
+# row (bench/README.md, "window counts").
+BENCH_CAPS = {
+    "principal_attempt_cap": 1_000_000,
+    "medium_attempt_cap": 1_000_000,
+    "attempt_window": "1s",
+}
 PG_ADMIN = os.environ.get(
     "RWC_BENCH_PG_ADMIN", "host=127.0.0.1 port=5432 dbname=test user=postgres"
 )
@@ -125,6 +137,7 @@ def _settings(database_url: str, master_key_b64: str) -> Any:
             "database_url": database_url,
             "master_key_b64": master_key_b64,
             "sweep_interval": 0,
+            **BENCH_CAPS,
         },
         env={},
     )
@@ -172,7 +185,7 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
     from keyserver.domain import keys, rowmac  # noqa: PLC0415
-    from keyserver.domain.media import canonical_medium, medium_key  # noqa: PLC0415
+    from keyserver.domain.media import medium_key  # noqa: PLC0415
     from keyserver.store.engine import make_engine  # noqa: PLC0415
     from keyserver.store.models import (  # noqa: PLC0415
         Container,
@@ -191,10 +204,9 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
             issuer = session.execute(
                 select(Principal.id).where(Principal.name == "bench-writer")
             ).scalar_one()
-            # Media are first-class (spec §media): a loss report finds its containers
-            # through the medium's row, as it would after real registrations.
-            name = canonical_medium(medium)
-            session.add(Medium(key=medium_key(name), name=name, created_at=now))
+            # spec §media: a medium is registered before its containers name it (what a
+            # register call does), or the suspend by medium finds no such medium.
+            session.add(Medium(key=medium_key(medium), name=medium, created_at=now))
             for first in range(0, count, batch):
                 rows, readers = [], []
                 for _ in range(first, min(first + batch, count)):
@@ -203,7 +215,7 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
                         {
                             "id": cid,
                             "label": "bulk",
-                            "medium": name,
+                            "medium": medium,
                             "issuer_id": issuer,
                             "state": "active",
                             "public_key": os.urandom(32),
@@ -270,12 +282,7 @@ def running_keyserver(
             "KEYSERVER_DATABASE_URL": prep.database_url,
             "KEYSERVER_MASTER_KEY": prep.master_key_b64,
             "KEYSERVER_SWEEP_INTERVAL": "0",
-            # One reader sends every request and never a receipt, so the per-principal and
-            # per-medium caps on unconfirmed attempts (spec §receipt; defaults 30 and 50)
-            # would refuse it within a second. At their maximum they are still checked on
-            # every release, which is the cost this bench must include.
-            "KEYSERVER_PRINCIPAL_ATTEMPT_CAP": str(ATTEMPT_CAP_MAX),
-            "KEYSERVER_MEDIUM_ATTEMPT_CAP": str(ATTEMPT_CAP_MAX),
+            **{f"KEYSERVER_{k.upper()}": str(v) for k, v in BENCH_CAPS.items()},
         }
     )
     env.pop("KEYSERVER_DATA_DIR", None)
@@ -424,6 +431,48 @@ def with_cpu(pgids: list[int], fn: Callable[[], WrkResult], database_url: str = 
     return result, (spent - before) * 1000 / max(result.requests, 1), waits
 
 
+_HEAD_SERIES = {
+    "jobs": "rwc_release_batch_jobs_total",
+    "batches": "rwc_release_lock_hold_seconds_count",
+    "wait": "rwc_release_lock_wait_seconds_sum",
+    "hold": "rwc_release_lock_hold_seconds_sum",
+    "cpu": "rwc_release_lock_cpu_seconds_sum",
+    "commit": "rwc_release_commit_seconds_sum",
+}
+
+
+def head_snapshot(bases: list[str]) -> dict[str, float]:
+    """The chain-head series of the servers' /metrics, summed (one worker per base)."""
+    sums = dict.fromkeys(_HEAD_SERIES, 0.0)
+    for base in bases:
+        text = requests.get(f"{base}/metrics", timeout=10).text
+        for key, name in _HEAD_SERIES.items():
+            found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+            sums[key] += float(found.group(1)) if found else 0.0
+    return sums
+
+
+def with_head(
+    bases: list[str], fn: Callable[[], Measured]
+) -> tuple[Measured, dict[str, float] | None]:
+    """Run ``fn``; also return the chain head's figures per release over it (issue 15).
+
+    From the servers' own histograms (spec §operations: ``rwc_release_lock_*``), as the
+    difference of two scrapes. Only for servers with ONE worker each: with several,
+    each scrape reaches whichever worker the kernel picks.
+    """
+    before = head_snapshot(bases)
+    measured = fn()
+    after = head_snapshot(bases)
+    delta = {k: after[k] - before[k] for k in before}
+    jobs = delta["jobs"]
+    if jobs <= 0:
+        return measured, None
+    figures = {k: 1000 * delta[k] / jobs for k in ("wait", "hold", "cpu", "commit")}
+    figures["jobs_per_batch"] = jobs / max(delta["batches"], 1)
+    return measured, figures
+
+
 def time_suspend(prep: Prepared, base: str, medium: str, expected: int) -> float:
     """Time one POST /v1/media/{medium}/suspend (client side); check the affected count."""
     start = time.perf_counter()
@@ -470,6 +519,7 @@ def run(
         keepalive: bool,
         tang_paired: float | None = None,
         scale: tuple[str, int] = ("", 1),
+        head: dict[str, float] | None = None,
     ) -> None:
         r, cpu_ms, waits = measured
         rows.append(
@@ -491,6 +541,7 @@ def run(
                     "releases_per_commit": r.requests / waits.commits if waits.commits else None,
                 },
                 "tang_paired_rps": tang_paired,
+                "chain_head": head,
                 # (series, processes): rows of one series are compared with its 1-process row
                 "series": scale[0],
                 "processes": scale[1],
@@ -556,14 +607,20 @@ def run(
                         # drifts by tens of percent within minutes, so the ratio is taken
                         # against the Tang figure measured next to it.
                         paired = tang_rate()[0].rps
+                        load = functools.partial(
+                            with_cpu,
+                            [pgid],
+                            functools.partial(load_test, prep, base, duration),
+                            url,
+                        )
+                        measured, head = with_head([base], load) if workers == 1 else (load(), None)
                         add(
                             f"rwc {db_name}, {workers} worker(s)",
-                            with_cpu(
-                                [pgid], functools.partial(load_test, prep, base, duration), url
-                            ),
+                            measured,
                             keepalive=True,
                             tang_paired=paired,
                             scale=(f"rwc {db_name} workers", workers),
+                            head=head,
                         )
                         if workers == 1 and not quick:
                             add(
@@ -586,18 +643,24 @@ def run(
                         running_keyserver(prep, 1) as (base2, pgid2),
                     ):
                         paired = tang_rate()[0].rps
-                        add(
-                            f"rwc {db_name}, 2 instances x 1 worker",
-                            with_cpu(
+                        measured, head = with_head(
+                            [base1, base2],
+                            functools.partial(
+                                with_cpu,
                                 [pgid1, pgid2],
                                 functools.partial(
                                     load_test_instances, prep, [base1, base2], duration
                                 ),
                                 url,
                             ),
+                        )
+                        add(
+                            f"rwc {db_name}, 2 instances x 1 worker",
+                            measured,
                             keepalive=True,
                             tang_paired=paired,
                             scale=(f"rwc {db_name} instances", 2),
+                            head=head,
                         )
                 print(f"  {db_name}: inserting {bulk:,} containers of one medium ...", flush=True)
                 insert_s = bulk_insert(prep, "bench-bulk", bulk)
@@ -699,6 +762,26 @@ def _print(
                     ]
                     for r in waits
                     for w in [r["pg_waits"]]
+                ],
+            )
+        )
+    heads = [r for r in rows if r.get("chain_head")]
+    if heads:
+        print(
+            "\n-- The chain head per release (the servers' rwc_release_lock_* metrics; "
+            "wall ms except CPU = the committer thread's CPU while it holds the head)"
+        )
+        print(
+            table(
+                ["server", "releases per batch", "wait", "held", "CPU held", "COMMIT"],
+                [
+                    [
+                        r["name"],
+                        f"{h['jobs_per_batch']:.1f}",
+                        *(f"{h[k]:.3f}" for k in ("wait", "hold", "cpu", "commit")),
+                    ]
+                    for r in heads
+                    for h in [r["chain_head"]]
                 ],
             )
         )

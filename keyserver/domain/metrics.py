@@ -73,6 +73,12 @@ class Metrics:
         with self._lock:
             return self._counts[(name, tuple(sorted(labels.items())))]
 
+    def summary(self, name: str, **labels: str) -> tuple[int, float]:
+        """Return (observations, sum) of one histogram series ((0, 0.0) if none)."""
+        with self._lock:
+            series = self._histograms.get((name, tuple(sorted(labels.items()))))
+            return (0, 0.0) if series is None else (sum(series.counts), series.total)
+
     def observe(self, name: str, value: float, **labels: str) -> None:
         """Record one observation into the histogram ``name`` (buckets LATENCY_BUCKETS).
 

@@ -3,20 +3,23 @@
 spec §evaluate: an evaluation is released only after its audit entry commits. Requests
 queue in :class:`~keyserver.release.group_commit.GroupCommit`; one committer thread runs
 everything queued as ONE transaction (:meth:`Releaser._evaluate_batch`), on statements
-pre-compiled by :mod:`keyserver.release.hotpath`; the VOPRF itself runs after COMMIT
-(:func:`_finish_release`). Read in this order: this module, group_commit.py, hotpath.py,
-then the HTTP endpoint (keyserver/http/release.py).
+pre-compiled by :mod:`keyserver.release.compiled`; the VOPRF itself runs after COMMIT
+(:func:`_finish_release`). Read in this order: jobs.py (a queued request), this
+module, group_commit.py, hotpath.py (the transaction's reads and writes), compiled.py
+(its statements), then the HTTP endpoint (keyserver/http/release.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
@@ -32,59 +35,25 @@ from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import (
     ForbiddenError,
     HeaderMismatchError,
-    InvalidRequestError,
     KeyServerError,
     NotFoundError,
     UnauthenticatedError,
 )
 from keyserver.domain.lifecycle import BUDGET_REASON, Actor, Cause, State, evaluation_refusal
+from keyserver.domain.metrics import Metrics
 from keyserver.domain.validation import (
     CHALLENGE_BYTES,
-    decode_container_id,
     fmt_time,
     valid_container_id,
 )
 from keyserver.release import rowcheck
+from keyserver.release.compiled import HotPath
 from keyserver.release.group_commit import GroupCommit, Take
-from keyserver.release.hotpath import Batch, HotPath
+from keyserver.release.hotpath import Batch
+from keyserver.release.jobs import EvalJob, bearer_job, parse_inputs
 from keyserver.store import repository
 from keyserver.store.audit import Head, NewEntry, append_row
 from keyserver.store.ledger import Ledger
-
-
-@dataclass(frozen=True)
-class _EvalJob:
-    """One queued evaluation request (see :meth:`Releaser.evaluate`).
-
-    Either ``actor`` is set (the caller authenticated it), or the batch authenticates
-    the request inside its own transaction from ``digest`` (``auth_error`` when the
-    header was already unusable). ``input_error`` is answered only after that, so a
-    malformed request cannot skip the audited authentication refusal (spec §evaluate).
-    """
-
-    cid_text: str
-    ctx: RequestContext
-    actor: Actor | None = None
-    digest: bytes | None = None
-    auth_error: UnauthenticatedError | None = None
-    cid: bytes = b""
-    blinded: Any = None
-    input_error: InvalidRequestError | None = None
-    header_digest: bytes | None = None
-
-
-def _parse_inputs(cid_text: str, blinded_element: bytes) -> tuple[bytes, Any]:
-    """Decode the container id and the blinded element (spec §evaluate).
-
-    Raises:
-        InvalidRequestError: Malformed id, or not a canonical non-identity element.
-    """
-    cid = decode_container_id(cid_text)
-    try:
-        return cid, keys.parse_blinded(blinded_element)
-    except ValueError as exc:
-        # spec §evaluate: the identity and non-canonical encodings are refused.
-        raise InvalidRequestError("blinded_element is not a valid ristretto255 element") from exc
 
 
 def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] | BaseException:
@@ -93,15 +62,23 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
     The release was decided, counted and audited under the container's row lock; the
     evaluation is pure computation on the seed read there, so running it after COMMIT
     changes nothing a client can observe (the answer still leaves only after the
-    commit) but keeps ~0.3 ms of CPU per release out of the serialised section.
+    commit) but keeps ~0.3 ms of CPU per release out of the serialised section; the
+    challenge and its expiry are encoded here too, for the same reason.
     """
     if isinstance(outcome, BaseException):
         return outcome
     element, proof = keys.evaluate(outcome.pop("_seed"), outcome.pop("_blinded"))
-    return {"evaluated_element": b64e(element), "proof": b64e(proof), **outcome}
+    challenge = outcome.pop("_challenge")
+    return {
+        "evaluated_element": b64e(element),
+        "proof": b64e(proof),
+        "challenge": None if challenge is None else b64e(challenge),
+        "challenge_expires_at": fmt_time(outcome.pop("_expires")),
+        **outcome,
+    }
 
 
-def _altered_copy(row: repository.EvaluationRow, job: _EvalJob, mode: str) -> bool:
+def _altered_copy(row: repository.EvaluationRow, job: EvalJob, mode: str) -> bool:
     """True when a read-mode request names another header than the committed one.
 
     spec §evaluate: compared in constant time on the prefetched row (no extra query). A
@@ -113,38 +90,43 @@ def _altered_copy(row: repository.EvaluationRow, job: _EvalJob, mode: str) -> bo
     return not hmac.compare_digest(row.header_digest, job.header_digest)
 
 
-def _only(job: _EvalJob) -> Take[_EvalJob]:
+class _LockClock:
+    """Where a batch's time goes: waiting for the chain head, holding it, committing.
+
+    Why: the head is the one thing every release of every instance passes through, so
+    its hold time per release bounds the whole deployment's rate (issue 15). Exported
+    as histograms per batch (spec §operations, /metrics); CPU is the committer
+    thread's own (``time.thread_time``), so the difference between hold and CPU is
+    time spent waiting for the database, the disk or the GIL while holding the head.
+    """
+
+    __slots__ = ("_commit", "_cpu", "_hold", "_start")
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self._hold = self._commit = self._start
+        self._cpu = 0.0
+
+    def locked(self) -> None:
+        self._hold = time.perf_counter()
+        self._cpu = time.thread_time()
+
+    def committing(self) -> None:
+        self._commit = time.perf_counter()
+
+    def record(self, metrics: Metrics, jobs: int) -> None:
+        """After COMMIT: observe the batch's figures."""
+        done, cpu = time.perf_counter(), time.thread_time() - self._cpu
+        metrics.observe("rwc_release_lock_wait_seconds", self._hold - self._start)
+        metrics.observe("rwc_release_lock_hold_seconds", done - self._hold)
+        metrics.observe("rwc_release_lock_cpu_seconds", cpu)
+        metrics.observe("rwc_release_commit_seconds", done - self._commit)
+        metrics.inc("rwc_release_batch_jobs_total", jobs)
+
+
+def _only(job: EvalJob) -> Take[EvalJob]:
     """A ``take`` for a batch of one job (the one-by-one retry after a failed batch)."""
     return lambda: (job,)
-
-
-def _bearer_job(
-    authorization: str | None,
-    cid_text: str,
-    blinded_element: bytes,
-    ctx: RequestContext,
-    header_digest: bytes | None = None,
-) -> _EvalJob:
-    """A job that authenticates inside the batch (header checked, token hashed, here)."""
-    digest: bytes | None = None
-    auth_error: UnauthenticatedError | None = None
-    try:
-        digest = auth.token_digest(auth.bearer_token(authorization))
-    except UnauthenticatedError as exc:
-        auth_error = exc
-    try:
-        cid, blinded = _parse_inputs(cid_text, blinded_element)
-    except InvalidRequestError as exc:
-        return _EvalJob(cid_text, ctx, digest=digest, auth_error=auth_error, input_error=exc)
-    return _EvalJob(
-        cid_text,
-        ctx,
-        digest=digest,
-        auth_error=auth_error,
-        cid=cid,
-        blinded=blinded,
-        header_digest=header_digest,
-    )
 
 
 class Releaser:
@@ -155,7 +137,7 @@ class Releaser:
         self._settings = ledger.settings
         self._keyring = ledger.keyring
         # Concurrent evaluations share one transaction and one fsync (group_commit.py).
-        self._evaluations: GroupCommit[_EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
+        self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
         # The batch runs its statements as pre-compiled DB-API calls (hotpath.py).
         self._hot = HotPath(ledger.engine.dialect)
 
@@ -179,8 +161,8 @@ class Releaser:
             ``{evaluated_element, proof, challenge, challenge_expires_at}`` (challenge is
             None for the writer's own sealing evaluation: there is no receipt key yet).
         """
-        cid, blinded = _parse_inputs(cid_text, blinded_element)
-        job = _EvalJob(
+        cid, blinded = parse_inputs(cid_text, blinded_element)
+        job = EvalJob(
             cid_text, ctx, actor=actor, cid=cid, blinded=blinded, header_digest=header_digest
         )
         return self._submit(job)
@@ -197,11 +179,12 @@ class Releaser:
         """Like :meth:`evaluate`, authenticating the Authorization header in the batch.
 
         The HTTP route's path, awaited on the event loop (no worker thread). The token
-        is looked up inside the release transaction (no separate read), and a refused
-        token is audited in that same transaction, as ``(unauthenticated)`` or as the
-        owner of a revoked or expired token.
+        is looked up by the batch (before the head lock; again under it if a token was
+        revoked since, spec §consistency), and judged, and a refusal audited, in the
+        release transaction, as ``(unauthenticated)`` or as the owner of a revoked or
+        expired token.
         """
-        job = _bearer_job(authorization, cid_text, blinded_element, ctx, header_digest)
+        job = bearer_job(authorization, cid_text, blinded_element, ctx, header_digest)
         try:
             result = await self._evaluations.submit_async(job)
         except KeyServerError as exc:
@@ -209,7 +192,7 @@ class Releaser:
             raise
         return self._count_release(result)
 
-    def _submit(self, job: _EvalJob) -> dict[str, Any]:
+    def _submit(self, job: EvalJob) -> dict[str, Any]:
         try:
             result = self._evaluations.submit(job)
         except KeyServerError as exc:
@@ -217,7 +200,7 @@ class Releaser:
             raise
         return self._count_release(result)
 
-    def _count_refusal(self, job: _EvalJob, exc: KeyServerError) -> None:
+    def _count_refusal(self, job: EvalJob, exc: KeyServerError) -> None:
         if exc is not job.input_error:  # a malformed request is not a refusal
             self._ledger.metrics.inc("rwc_refusals_total", action="evaluate", reason=exc.slug)
 
@@ -229,45 +212,44 @@ class Releaser:
         """Finish queued evaluations and stop the committer thread."""
         self._evaluations.close()
 
-    def _evaluate_batch(self, take: Take[_EvalJob]) -> list[dict[str, Any] | BaseException]:
+    def _evaluate_batch(self, take: Take[EvalJob]) -> list[dict[str, Any] | BaseException]:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
 
-        The jobs are taken (``take()``) once the transaction holds the chain head, so
-        every request queued while another transaction or process held it joins this one
-        (group_commit.py). A refusal is audited in the same transaction and returned as
-        the exception to raise. An unexpected error rolls the whole batch back; then each
-        job is retried alone, so one broken row cannot fail the others.
+        Before the lock, the queued jobs are taken and what does not depend on the
+        chain head is read outside any transaction (:meth:`Batch.preread`: tokens,
+        reader policy), so the head is held only for the ordered part: container rows,
+        attempt windows, decisions, appends, COMMIT (issue 15: the head's hold time per
+        release bounds every instance's rate together). Once the transaction holds the
+        head, ``take()`` again adds every request queued meanwhile (group_commit.py).
+        A refusal is audited in the same transaction and returned as the exception to
+        raise. An unexpected error rolls the whole batch back; then each job is retried
+        alone, so one broken row cannot fail the others.
         """
         out: list[dict[str, Any] | BaseException] = []
-        jobs: Sequence[_EvalJob] = ()
+        jobs: Sequence[EvalJob] = ()
         hot = self._hot
         try:
-            with self._ledger.core_tx() as conn:
-                raw = conn.connection.dbapi_connection
-                assert raw is not None
-                cur = raw.cursor()
-                try:
-                    batch = hot.batch(cur)
-                    head = batch.lock_head()  # lock order: chain head, then container rows
-                    jobs = take()
-                    now = self._ledger.now()
-                    batch.since = now - self._settings.attempt_window
-                    batch.prefetch(self._requests(batch, jobs))
-                    out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
-                    batch.store_head(head)
-                except hot.dbapi_error as exc:
-                    # Raised by the driver, not by SQLAlchemy: translate it so the one
-                    # database-error handler answers (503, nothing released) and drop
-                    # a connection that died under us.
-                    gone = self._ledger.engine.dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
-                    if gone:
-                        conn.invalidate(exc)
-                    raise hot.translate(exc, invalidated=gone) from exc
-                finally:
-                    # After invalidate() the connection is closed, its cursor with it: a
-                    # second close must not turn the 503 into a 500 (issue 14).
-                    with contextlib.suppress(hot.dbapi_error):
-                        cur.close()
+            jobs = take()
+            batch = Batch(hot, None)
+            with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
+                batch.use(cur)
+                seen = batch.seen_seq()  # before the tokens (Batch.lock_head)
+                batch.preread(self._requests(batch, jobs))
+            clock = _LockClock()
+            with self._ledger.core_tx() as conn, self._cursor(conn) as cur:
+                batch.use(cur)
+                head = batch.lock_head(seen)  # lock order: chain head, then container rows
+                clock.locked()
+                jobs = take()
+                # spec §audit: the batch's one time, read under the head lock. Decisions
+                # (expiry, the windows) use the clock as read; the entries record it held
+                # at the previous entry's time if the clock stepped back (append_row).
+                now = self._ledger.now()
+                batch.since = now - self._settings.attempt_window
+                batch.prefetch(self._requests(batch, jobs))
+                out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
+                batch.store_head(head)
+                clock.committing()
         except Exception as exc:  # rolled back; reported to its caller(s)
             if not jobs:
                 raise  # nothing taken yet: group_commit.py fails the queued jobs with it
@@ -276,20 +258,44 @@ class Releaser:
                 # multiply the wait (503 for all of them, spec §problems: unavailable).
                 return [exc] * len(jobs)
         else:
+            clock.record(self._ledger.metrics, len(jobs))
             return [_finish_release(o) for o in out]
         retried: list[dict[str, Any] | BaseException] = []
         for job in jobs:
             retried.extend(self._evaluate_batch(_only(job)))
         return retried
 
+    @contextmanager
+    def _cursor(self, conn: Connection) -> Iterator[Any]:
+        """The DB-API cursor of ``conn``, its driver errors raised as SQLAlchemy's."""
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            yield cur
+        except self._hot.dbapi_error as exc:
+            # Raised by the driver, not by SQLAlchemy: translate it so the one
+            # database-error handler answers (503, nothing released) and drop a
+            # connection that died under us.
+            gone = self._ledger.engine.dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
+            if gone:
+                conn.invalidate(exc)
+            raise self._hot.translate(exc, invalidated=gone) from exc
+        finally:
+            # After invalidate() the connection is closed, its cursor with it: a second
+            # close must not turn the 503 into a 500 (issue 14).
+            with contextlib.suppress(self._hot.dbapi_error):
+                cur.close()
+
     @staticmethod
     def _requests(
-        batch: Batch, jobs: Sequence[_EvalJob]
+        batch: Batch, jobs: Sequence[EvalJob]
     ) -> list[tuple[bytes, str, frozenset[str], int]]:
         """(container, actor, groups, principal id) of each job that will read its container.
 
-        Tokens are looked up here (once per batch and token, Batch.token); nothing is
-        decided or audited yet: that happens job by job, in order, in _evaluate_one.
+        Tokens are looked up here (once per batch and token, Batch.token: before the
+        head lock for the jobs taken then, under it for the others); nothing is decided
+        or audited yet: that happens job by job, in order, in _evaluate_one.
         """
         requests = []
         for job in jobs:
@@ -306,7 +312,7 @@ class Releaser:
         return requests
 
     def _evaluate_one(
-        self, batch: Batch, head: Head, job: _EvalJob, now: datetime
+        self, batch: Batch, head: Head, job: EvalJob, now: datetime
     ) -> dict[str, Any] | KeyServerError:
         """One evaluation inside the batch transaction (spec §evaluate, in this order).
 
@@ -371,7 +377,7 @@ class Releaser:
         )
 
     def _authenticate(
-        self, batch: Batch, job: _EvalJob, now: datetime
+        self, batch: Batch, job: EvalJob, now: datetime
     ) -> Actor | tuple[str, UnauthenticatedError]:
         """Authenticate a queued request inside the batch transaction (spec §auth).
 
@@ -391,7 +397,7 @@ class Releaser:
             return owner or UNAUTHENTICATED_ACTOR, exc
 
     def _refused(
-        self, head: Head, now: datetime, job: _EvalJob, actor_name: str, error: KeyServerError
+        self, head: Head, now: datetime, job: EvalJob, actor_name: str, error: KeyServerError
     ) -> KeyServerError:
         """Audit a refused evaluation in the batch transaction; return the error."""
         append_row(
@@ -415,7 +421,7 @@ class Releaser:
         batch: Batch,
         head: Head,
         row: repository.EvaluationRow,
-        job: _EvalJob,
+        job: EvalJob,
         actor: Actor,
         *,
         mode: str,
@@ -500,8 +506,8 @@ class Releaser:
         return {
             "_seed": seed,
             "_blinded": job.blinded,
-            "challenge": None if challenge is None else b64e(challenge),
-            "challenge_expires_at": fmt_time(expires),
+            "_challenge": challenge,  # encoded after COMMIT (_finish_release)
+            "_expires": expires,
             "attempts_remaining": remaining,
             "password_required": row.password_required,
             "_mode": mode,

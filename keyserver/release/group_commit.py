@@ -14,13 +14,14 @@ request, and an ``async`` route awaits its result without a worker-thread hop at
 (:meth:`GroupCommit.submit_async`). Synchronous callers (the local CLI, tests) use
 :meth:`GroupCommit.submit`.
 
-Why the runner *takes* its batch (``take()``) instead of being handed one: the batch is
-formed at the moment the transaction holds the serialisation point (the SQLite writer
-lock, the chain head's row lock), not before it starts waiting for it. Every request
-that arrived while another process held that lock joins the transaction that gets it
-next, instead of waiting one more whole lock cycle. With two server processes sharing
-one database this is what keeps batches full and the lock's share of each release
-small (bench/README.md: the lock is the resource two workers compete for).
+Why the runner *takes* its batch (``take()``) instead of being handed one, and may take
+twice: the release runner takes what is queued, prepares it before the serialisation
+point (the SQLite writer lock, the chain head's row lock: token and policy reads,
+keyserver/release/batch.py), then takes again once it holds that point. Every request
+that arrived while another process held the lock still joins the transaction that gets
+it next, instead of waiting one more whole lock cycle. With two server processes
+sharing one database this is what keeps batches full and the lock's share of each
+release small (bench/README.md: the lock is the resource two workers compete for).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from typing import Generic, TypeVar
 J = TypeVar("J")
 R = TypeVar("R")
 
-#: ``take()``: the jobs of the batch being run (the same list if called again).
+#: ``take()``: the jobs of the batch being run. A later call adds the jobs queued since
+#: (up to ``max_batch`` in all) to the same list and returns it.
 Take = Callable[[], Sequence[J]]
 
 
@@ -142,22 +144,24 @@ class GroupCommit(Generic[J, R]):
                     return
             _deliver(self._run())
 
-    def _take(self) -> list[_Item[J, R]]:
+    def _take(self, limit: int) -> list[_Item[J, R]]:
         with self._cond:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
+            batch = self._queue[:limit]
+            del self._queue[:limit]
         return batch
 
     def _run(self) -> list[_Item[J, R]]:
         """Run one transaction; return the items it answered (results or errors set)."""
-        batch: list[_Item[J, R]] | None = None
+        batch: list[_Item[J, R]] = []
         jobs: list[J] = []
+        taken = False
 
         def take() -> Sequence[J]:
-            nonlocal batch
-            if batch is None:
-                batch = self._take()
-                jobs.extend(i.job for i in batch)
+            nonlocal taken
+            taken = True
+            more = self._take(self._max_batch - len(batch))
+            batch.extend(more)
+            jobs.extend(i.job for i in more)
             return jobs
 
         try:
@@ -165,13 +169,13 @@ class GroupCommit(Generic[J, R]):
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             # Failed before taking (say, the database is down): the queued jobs get the
             # error rather than being retried for ever.
-            items = batch if batch is not None else self._take()
+            items = batch if taken else self._take(self._max_batch)
             for i in items:
                 i.error = exc
             return items
-        if batch is None:
+        if not taken:
             error = RuntimeError("group commit runner returned without taking its batch")
-            batch = self._take()
+            batch = self._take(self._max_batch)
             outcomes = [error] * len(batch)
         for i, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):

@@ -74,13 +74,57 @@ def _document(  # noqa: PLR0917 - the columns of one entry
 
 
 def _hash(audit_key: bytes, prev_hash: bytes, document: dict[str, Any]) -> bytes:
-    payload = prev_hash + canonical_json(document).encode("utf-8")
-    return hmac.new(audit_key, payload, "sha256").digest()
+    return _mac(audit_key, prev_hash, canonical_json(document))
+
+
+def _mac(audit_key: bytes, prev_hash: bytes, text: str) -> bytes:
+    return hmac.new(audit_key, prev_hash + text.encode("utf-8"), "sha256").digest()
+
+
+_SCALAR = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _entry_text(  # noqa: PLR0917 - the columns of one entry
+    seq: int,
+    at_text: str,
+    actor: str,
+    action: str,
+    container: str | None,
+    outcome: str,
+    remote: str | None,
+    details: str,
+) -> str:
+    """``canonical_json(_document(...))`` without building and re-encoding the document.
+
+    The release batch appends under the chain-head lock, where a second ``json.dumps``
+    and a ``json.loads`` of the details per entry were a fifth of its Python (issue 15).
+    Keys in sorted order, scalars encoded as canonical_json encodes them, ``details``
+    already canonical. verify() still recomputes through canonical_json, and a property
+    test holds the two equal (tests/keyserver/test_audit_entry_text.py).
+    """
+    e = _SCALAR
+    return (
+        f'{{"action":{e(action)},"actor":{e(actor)},"at":{e(at_text)},'
+        f'"container":{e(container)},"details":{details},"outcome":{e(outcome)},'
+        f'"remote":{e(remote)},"seq":{seq:d}}}'
+    )
 
 
 def entry_hash(audit_key: bytes, prev_hash: bytes, entry: AuditEntry) -> bytes:
     """HMAC-SHA-256(audit_key, prev_hash || canonical JSON of the entry)."""
     return _hash(audit_key, prev_hash, entry_document(entry))
+
+
+def not_before(at: datetime, previous: datetime | None) -> datetime:
+    """The time to record for a new entry: ``at``, but never before the previous entry's.
+
+    spec §audit: audit time is taken inside the serialising transaction (after the head
+    lock) and never goes backwards, so time order equals sequence order even when the
+    clock steps back (an NTP correction, a VM restored from a snapshot). Without this, a
+    release ordered before a destroy could show a later time than the destroy, and an
+    official reading the log by time would see them the wrong way round (issue 14).
+    """
+    return at if previous is None or at >= previous else previous
 
 
 def lock_head(session: Session) -> AuditHead:
@@ -121,6 +165,7 @@ def append(
     """
     if head is None:
         head = lock_head(session)
+    at = not_before(at, _last_at(session, head.seq))
     entry = AuditEntry(
         seq=head.seq + 1,
         at=at,
@@ -138,7 +183,23 @@ def append(
     head.seq = entry.seq
     head.hash = entry.hash
     session.flush()
+    session.info[_LAST_AT] = (entry.seq, at)
     return entry
+
+
+# session.info key: (seq, at) of the last entry this session appended, so a transaction
+# that appends several entries reads the previous entry's time once.
+_LAST_AT = "rwc_audit_last_at"
+
+
+def _last_at(session: Session, seq: int) -> datetime | None:
+    """The time of entry ``seq`` (the locked head's), None for the genesis head."""
+    known = session.info.get(_LAST_AT)
+    if known is not None and known[0] == seq:
+        return known[1]  # type: ignore[no-any-return]
+    if seq == 0:
+        return None
+    return session.execute(select(AuditEntry.at).where(AuditEntry.seq == seq)).scalar()
 
 
 @dataclass
@@ -148,6 +209,8 @@ class Head:
     Attributes:
         seq: Sequence number of the last entry.
         hash: Hash of the last entry.
+        at: Time of the last entry (None before the first): no entry gets an earlier one.
+        at_text: The last entry time appended and its canonical text (formatted once).
         pending: Entries appended since the lock, inserted by
             :meth:`keyserver.release.hotpath.Batch.store_head` in one executemany (nothing
             reads them back within the transaction).
@@ -155,16 +218,27 @@ class Head:
 
     seq: int
     hash: bytes
+    at: datetime | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
+    at_text: tuple[datetime, str] | None = None
 
 
 _HEAD_TABLE = Base.metadata.tables[AuditHead.__tablename__]
 _LOG_TABLE = Base.metadata.tables[AuditEntry.__tablename__]
 # Built once; values are bound per call.
+# The head's row, locked, with the time of its entry (the floor of the next entry's time,
+# :func:`not_before`): one statement, no extra round trip under the lock.
 LOCK_HEAD_STMT = (
-    select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash)
+    select(
+        _HEAD_TABLE.c.seq,
+        _HEAD_TABLE.c.hash,
+        select(_LOG_TABLE.c.at)
+        .where(_LOG_TABLE.c.seq == _HEAD_TABLE.c.seq)
+        .scalar_subquery()
+        .label("at"),
+    )
     .where(_HEAD_TABLE.c.id == HEAD_ID)
-    .with_for_update()
+    .with_for_update(of=_HEAD_TABLE)
 )
 
 
@@ -175,9 +249,14 @@ def append_row(audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int
     back once per transaction (keyserver/release/hotpath.py, ``Batch.store_head``).
     """
     seq = head.seq + 1
+    at = not_before(at, head.at)
+    if head.at_text is None or head.at_text[0] != at:  # one format per batch, not per entry
+        head.at_text = (at, format_time(at))
     details = canonical_json(dict(new.details or {}))
-    doc = _document(seq, at, new.actor, new.action, new.container, new.outcome, new.remote, details)
-    digest = _hash(audit_key, head.hash, doc)
+    text = _entry_text(
+        seq, head.at_text[1], new.actor, new.action, new.container, new.outcome, new.remote, details
+    )
+    digest = _mac(audit_key, head.hash, text)
     head.pending.append(
         {
             "seq": seq,
@@ -192,7 +271,7 @@ def append_row(audit_key: bytes, head: Head, at: datetime, new: NewEntry) -> int
             "hash": digest,
         },
     )
-    head.seq, head.hash = seq, digest
+    head.seq, head.hash, head.at = seq, digest, at
     return seq
 
 

@@ -69,6 +69,13 @@ class Ledger:
         self.single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
+        # Reads outside any transaction, each statement seeing what committed before it
+        # started: the release batch's reads before the chain-head lock (unlocked_reads).
+        self._unlocked = (
+            self.single_read_engine
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # SQLite has one writer at a time anyway; queueing writers (of this process on a
         # re-entrant thread lock, of every process on the host on an flock of the file
         # beside the database) before BEGIN IMMEDIATE hands the database over at once,
@@ -113,6 +120,16 @@ class Ledger:
         """
         with self._write_lock, self.engine.connect() as conn, conn.begin():
             self.restore_gate.check(conn)
+            yield conn
+
+    @contextmanager
+    def unlocked_reads(self) -> Iterator[Connection]:
+        """A Core connection for reads outside any transaction and any writer lock.
+
+        Each statement sees what committed before it started (no BEGIN, no snapshot held):
+        the release batch reads tokens and policy here before taking the chain head.
+        """
+        with self._unlocked.connect() as conn:
             yield conn
 
     def audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:

@@ -442,8 +442,8 @@ def integrity_members(values: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-# The window counts of a batch (hot path prefetch): per principal and per medium, ONE
-# statement for all the batch's principals and media.
+# The window counts of a batch (hot path prefetch): per principal and per medium of the
+# batch's containers, ONE statement for all the batch's principals and media.
 WINDOW_COUNTS_STMT = union_all(
     select(
         # Constants rendered in the SQL (not bound): the hot path binds only its values.
@@ -465,7 +465,9 @@ WINDOW_COUNTS_STMT = union_all(
         func.count().label("n"),
     )
     .where(
-        _CH.c.medium.in_(bindparam("media", expanding=True)),
+        # The media of the batch's containers (a container's medium never changes): the
+        # statement needs only the batch's ids, not the rows read before it.
+        _CH.c.medium.in_(select(_C.c.medium).where(_C.c.id.in_(bindparam("cids", expanding=True)))),
         _CH.c.issued_at > bindparam("since"),
         _CH.c.confirmed_at.is_(None),
     )

@@ -15,7 +15,7 @@ import pytest
 from voprf import ristretto
 
 from keyserver.domain.context import RequestContext
-from keyserver.release.batch import _bearer_job, _EvalJob
+from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.audit import verify
 from pycontainer.format import keyschedule
@@ -29,12 +29,12 @@ def _blinded() -> bytes:
     return bytes(blinded.serialize())
 
 
-def _jobs(world: World, cid: str, count: int, token: str = "reader") -> list[_EvalJob]:
+def _jobs(world: World, cid: str, count: int, token: str = "reader") -> list[EvalJob]:
     auth = f"Bearer {world.tokens[token]}"
-    return [_bearer_job(auth, cid, _blinded(), CTX) for _ in range(count)]
+    return [bearer_job(auth, cid, _blinded(), CTX) for _ in range(count)]
 
 
-def _run(service: KeyService, jobs: list[_EvalJob]) -> list[Any]:
+def _run(service: KeyService, jobs: list[EvalJob]) -> list[Any]:
     """Run ``jobs`` as ONE batch transaction (what the committer thread does)."""
     return service.releases._evaluate_batch(lambda: jobs)
 
@@ -75,7 +75,7 @@ def test_good_and_bad_tokens_in_one_batch(world: World, service: KeyService) -> 
     reg, _ = activate(world)
     cid = reg["container_id"]
     good = _jobs(world, cid, 2)
-    bad = [_bearer_job("Bearer rwc_" + "A" * 43, cid, _blinded(), CTX)]
+    bad = [bearer_job("Bearer rwc_" + "A" * 43, cid, _blinded(), CTX)]
     outsider = _jobs(world, cid, 1, token="outsider")
     outcomes = _run(service, [good[0], *bad, *outsider, good[1]])
     kinds = [_kind(o) for o in outcomes]
@@ -179,7 +179,7 @@ def test_one_batch_counts_the_windows_across_containers(world: World, settings: 
         a, _ = activate(world, medium="USB-WIN")
         b, _ = activate(world, medium="USB-WIN")
         c, _ = activate(world, medium="USB-ELSE")
-        jobs: list[_EvalJob] = []
+        jobs: list[EvalJob] = []
         for _ in range(3):
             for reg, who in ((a, "reader"), (b, "groupie"), (c, "reader")):
                 jobs += _jobs(world, reg["container_id"], 1, token=who)

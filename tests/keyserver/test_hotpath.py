@@ -1,4 +1,4 @@
-"""The release transaction's pre-compiled DB-API statements (keyserver/release/hotpath.py).
+"""The release transaction's compiled DB-API statements (keyserver/release/compiled.py).
 
 spec §evaluate (the release and its audit entry commit together) and §consistency (the
 chain head, then the container row, locked ``FOR UPDATE`` on PostgreSQL; SQLite takes
@@ -22,7 +22,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from keyserver.domain.settings import Settings
-from keyserver.release.hotpath import HotPath
+from keyserver.release.compiled import HotPath
+from keyserver.release.hotpath import Batch
 from keyserver.store import repository
 from keyserver.store.engine import make_engine
 from keyserver.store.models import AuditEntry, AuditHead, Challenge, Container
@@ -38,18 +39,16 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 class _Calls:
-    """The read statements on one cursor, as HotPath offers them (per batch, or direct)."""
+    """The read statements of one batch transaction on one cursor."""
 
     def __init__(self, hot: HotPath, cur: Any) -> None:
-        batch = getattr(hot, "batch", None)
-        self._target: Any = batch(cur) if batch is not None else hot
-        self._args: tuple[Any, ...] = () if batch is not None else (cur,)
+        self._batch = Batch(hot, cur)
 
     def lock_head(self) -> Any:
-        return self._target.lock_head(*self._args)
+        return self._batch.lock_head()
 
     def evaluation_row(self, cid: bytes, name: str, groups: frozenset[str]) -> Any:
-        return self._target.evaluation_row(*self._args, cid, name, groups)
+        return self._batch.evaluation_row(cid, name, groups)
 
 
 def _aware_utc(value: object) -> None:

@@ -1,0 +1,150 @@
+"""Where a key release's time goes under the chain-head lock, in CPU time (issue 15).
+
+Runs the release path in process (no HTTP, no wrk): ``concurrency`` asyncio tasks per
+process call ``evaluate_bearer`` exactly as the HTTP endpoint does, in 1 or 2 processes
+on one database, and prints per release: the process's CPU (all threads), the time the
+chain head was held (wall), the committer thread's CPU while holding it, the commit's
+share, the wait for the head, and the batch size. These come from the server's own
+/metrics histograms (``rwc_release_lock_*``), so a deployment reports the same figures.
+
+CPU time, not req/s: on a shared machine wall-clock rates say more about the neighbours
+than about the code. The hold time is wall time, and so grows with load; read the CPU
+under the lock beside it.
+
+    .venv/bin/python bench/release_cpu.py --db postgres --processes 2 --releases 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import keyserver_bench as kb
+
+_HISTOGRAMS = ("wait", "hold", "cpu", "commit")
+
+
+def _child(args: argparse.Namespace) -> None:
+    from voprf import ristretto  # noqa: PLC0415
+
+    from keyserver.domain.context import RequestContext  # noqa: PLC0415
+    from keyserver.service import KeyService  # noqa: PLC0415
+
+    spec = json.loads(sys.stdin.read())
+    settings = kb._settings(spec["url"], spec["master"])
+    service = KeyService(settings)
+    _, blinded = ristretto.Client.blind(b"rwc bench reader input")
+    body = blinded.serialize()
+    header = "Bearer " + spec["token"]
+    ids = spec["ids"]
+    ctx = RequestContext(remote="127.0.0.1")
+    outcomes: dict[str, int] = {}
+    todo = args.releases
+
+    async def worker(start: int) -> None:
+        nonlocal todo
+        i = start
+        while todo > 0:
+            todo -= 1
+            i += 1
+            try:
+                await service.evaluate_bearer(header, ids[i % len(ids)], body, ctx=ctx)
+                key = "ok"
+            except Exception as exc:
+                key = type(exc).__name__
+            outcomes[key] = outcomes.get(key, 0) + 1
+
+    async def main() -> None:
+        await asyncio.gather(*(worker(n * 7) for n in range(args.concurrency)))
+
+    cpu0 = time.process_time()
+    asyncio.run(main())
+    cpu = time.process_time() - cpu0
+    metrics = service.ledger.metrics
+    figures: dict[str, Any] = {"process_cpu": cpu, "outcomes": outcomes}
+    for name in _HISTOGRAMS:
+        figures[name] = metrics.summary(
+            f"rwc_release_lock_{name}_seconds" if name != "commit" else "rwc_release_commit_seconds"
+        )
+    figures["jobs"] = metrics.get("rwc_release_batch_jobs_total")
+    service.close()
+    print(json.dumps(figures))
+
+
+def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    prep = kb.prepare(url, args.containers)
+    spec = json.dumps(
+        {
+            "url": url,
+            "master": prep.master_key_b64,
+            "token": prep.reader_token,
+            "ids": prep.container_ids,
+        }
+    )
+    argv = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--releases",
+        str(args.releases),
+        "--concurrency",
+        str(args.concurrency),
+    ]
+    procs = [
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(args.processes)
+    ]
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write(spec)
+        p.stdin.close()
+    results = []
+    for p in procs:
+        assert p.stdout is not None
+        results.append(json.loads(p.stdout.read()))
+        p.wait()
+    return _summary(results)
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = sum(r["outcomes"].get("ok", 0) for r in results)
+    batches = sum(r["hold"][0] for r in results)
+    jobs = sum(r["jobs"] for r in results)
+    per = max(jobs, 1)
+    out: dict[str, Any] = {
+        "released": ok,
+        "refused": {k: v for r in results for k, v in r["outcomes"].items() if k != "ok"},
+        "jobs_per_batch": round(jobs / max(batches, 1), 2),
+        "cpu_ms_per_release": round(1000 * sum(r["process_cpu"] for r in results) / max(ok, 1), 3),
+    }
+    for name in _HISTOGRAMS:
+        out[f"lock_{name}_ms_per_release"] = round(1000 * sum(r[name][1] for r in results) / per, 3)
+    out["loadavg"] = os.getloadavg()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--releases", type=int, default=2000, help="per process")
+    parser.add_argument("--concurrency", type=int, default=16, help="tasks per process")
+    parser.add_argument("--containers", type=int, default=20)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    database = kb.sqlite_database if args.db == "sqlite" else kb.postgres_database
+    with database() as url:
+        print(json.dumps({"db": args.db, "processes": args.processes, **_run(args, url)}))
+
+
+if __name__ == "__main__":
+    main()

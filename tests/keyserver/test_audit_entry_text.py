@@ -1,0 +1,51 @@
+"""The release batch's entry text equals the spec's canonical JSON of the entry (spec §audit).
+
+keyserver/store/audit.py ``_entry_text`` writes the canonical JSON of an entry directly
+(no document built and re-encoded) for appends under the chain-head lock; verify()
+recomputes through ``canonical_json``. Any difference would make every release entry
+fail verification, so they are compared here on arbitrary text, including non-ASCII,
+quotes and control characters (not lone surrogates, which no column can hold).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keyserver.domain.encoding import format_time
+from keyserver.store.audit import _document, _entry_text, canonical_json
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+_DETAILS = st.dictionaries(
+    _TEXT, st.one_of(st.none(), st.booleans(), st.integers(), _TEXT), max_size=5
+)
+
+
+@given(
+    seq=st.integers(min_value=1, max_value=2**63 - 1),
+    at=st.datetimes(timezones=st.just(UTC), min_value=datetime(1970, 1, 2)),
+    actor=_TEXT,
+    action=_TEXT,
+    container=st.one_of(st.none(), _TEXT),
+    outcome=_TEXT,
+    remote=st.one_of(st.none(), _TEXT),
+    details=_DETAILS,
+)
+def test_entry_text_is_the_canonical_json_of_the_document(
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    container: str | None,
+    outcome: str,
+    remote: str | None,
+    details: dict[str, object],
+) -> None:
+    text = canonical_json(details)
+    expected = canonical_json(_document(seq, at, actor, action, container, outcome, remote, text))
+    assert (
+        _entry_text(seq, format_time(at), actor, action, container, outcome, remote, text)
+        == expected
+    )
