@@ -208,9 +208,9 @@ def cmd_local_only(ctx: Context) -> int:
             hint=N_("run it on the key-server host with --data-dir DIR"),
             exit_code=EXIT_USAGE,
         )
-    from keyserver.cli import local as cli_local  # noqa: PLC0415 - local mode only
+    from keyserver.cli import host as cli_host  # noqa: PLC0415 - local mode only
 
-    handler: Callable[[Context], int] = getattr(cli_local, "cmd_" + ctx.args.command)
+    handler: Callable[[Context], int] = getattr(cli_host, "cmd_" + ctx.args.command)
     return handler(ctx)
 
 

@@ -1,8 +1,8 @@
 """The FastAPI application factory.
 
 ``create_app(settings)`` builds one app around one :class:`KeyService`. Running it is the
-command's job (``keyserver serve``, keyserver/cli/local.py); worker processes build their
-app with ``keyserver.cli.local:app_factory``, the one factory that reads KEYSERVER_*
+command's job (``keyserver serve``, keyserver/cli/host.py); worker processes build their
+app with ``keyserver.cli.host:app_factory``, the one factory that reads KEYSERVER_*
 (and refuses a misspelled setting, as ``keyserver serve`` does).
 """
 
