@@ -8,7 +8,7 @@ Public Python API (stable; used by the ``keyserver`` CLI and the tests):
 - :func:`keyserver.store.init_database`, :func:`keyserver.store.migrate`.
 - :class:`keyserver.service.KeyService`: every operation, each taking an acting
   :class:`keyserver.domain.lifecycle.Actor` (``KeyService.local_actor(name)`` for local mode).
-- :func:`keyserver.http.app.create_app`; ``keyserver.cli.local:app_factory`` is the uvicorn
+- :func:`keyserver.http.app.create_app`; ``keyserver.cli.host:app_factory`` is the uvicorn
   factory (settings from KEYSERVER_*, as ``keyserver serve`` reads them).
 - :func:`keyserver.testing.running_server`, :func:`keyserver.testing.bootstrap_principal`.
 """

@@ -28,7 +28,7 @@ _HEAD_HINT = "pass head_seq:head_hash as printed by an earlier `keyserver audit 
 
 
 def add_verify_options(p: argparse.ArgumentParser) -> None:
-    """The options of ``audit verify`` (registered by keyserver/cli/main.py)."""
+    """The options of ``audit verify`` (registered by keyserver/cli/parser.py)."""
     p.add_argument(
         "--expect-head",
         metavar="SEQ:HASH",

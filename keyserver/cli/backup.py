@@ -81,11 +81,6 @@ def _local_settings(ctx: Context) -> Settings:
     return load_settings(ctx.resolved, ctx.setting_overrides())
 
 
-def _sqlite_path(settings: Settings) -> Path | None:
-    url = settings.database_url
-    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
-
-
 def _libpq_url(settings: Settings) -> str:
     """The database URL as pg_dump and pg_restore take it (no SQLAlchemy driver suffix)."""
     url = settings.database_url
@@ -152,7 +147,9 @@ def cmd_backup(ctx: Context) -> int:
     """``keyserver backup FILE``."""
     settings = _local_settings(ctx)
     dest = Path(ctx.args.file)
-    source = _sqlite_path(settings)
+    from keyserver.cli.local import sqlite_path  # noqa: PLC0415 - local mode only
+
+    source = sqlite_path(settings)
     with _staged(dest) as tmp:
         if source is not None:
             if not source.exists():
@@ -173,7 +170,9 @@ def cmd_backup(ctx: Context) -> int:
 def _put_in_place(settings: Settings, backup: Path, *, force: bool) -> None:
     if not backup.is_file():
         raise CliError(f"no backup file at {backup}", exit_code=EXIT_USAGE)
-    target = _sqlite_path(settings)
+    from keyserver.cli.local import sqlite_path  # noqa: PLC0415 - local mode only
+
+    target = sqlite_path(settings)
     if target is None:
         _empty_postgresql(settings, force=force)
         _run(
@@ -236,18 +235,18 @@ def _read(path: Path, what: str) -> str:
 
 def cmd_restore_backup(ctx: Context) -> int:
     """``keyserver restore-backup [FILE] [--replay AUDIT_EXPORT] [--force]``."""
-    from keyserver.cli.local import _guard, open_service  # noqa: PLC0415 - local mode only
+    from keyserver.cli.local import guard, open_service  # noqa: PLC0415 - local mode only
 
     settings = _local_settings(ctx)
     backup, export = ctx.args.file, ctx.args.replay
     if backup is not None:
         _put_in_place(settings, Path(backup), force=bool(ctx.args.force))
-        _guard(lambda: migrate(settings))  # a backup may predate the newest schema
+        guard(lambda: migrate(settings))  # a backup may predate the newest schema
     service = open_service(settings)
     try:
         restores = service.restores
         if backup is not None:
-            held = _guard(lambda: restores.mark_restored(str(backup)))
+            held = guard(lambda: restores.mark_restored(str(backup)))
             ctx.out.record(held, title="restored")
             ctx.out.note(
                 "the server refuses to serve this database until the destroys recorded "
@@ -257,15 +256,15 @@ def cmd_restore_backup(ctx: Context) -> int:
         kept = None
         if ctx.args.checkpoint is not None:
             data = _read(Path(ctx.args.checkpoint), "checkpoint").encode("utf-8")
-            kept = _guard(lambda: restores.checkpoint(data))
+            kept = guard(lambda: restores.checkpoint(data))
         if export is not None or kept is not None:
             lines = [] if export is None else _read(Path(export), "audit export").splitlines()
             source = str(export or ctx.args.checkpoint)
-            done = _guard(lambda: restores.replay(lines, source=source, checkpoint=kept))
+            done = guard(lambda: restores.replay(lines, source=source, checkpoint=kept))
             ctx.out.record(done, title="replayed")
             ctx.out.note("the database serves again")
         if backup is None and export is None and kept is None:
-            state = _guard(restores.pending)
+            state = guard(restores.pending)
             ctx.out.record(state or {"restore_pending": False}, title="restore")
     finally:
         service.close()

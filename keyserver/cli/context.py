@@ -1,7 +1,7 @@
 """What a ``keyserver`` command handler gets: parsed arguments, output, configuration.
 
-Local-mode handlers (keyserver/cli/local.py) and the rest (keyserver/cli/main.py) take
-the same :class:`Context`; which backend serves a command is chosen in main.py, so this
+Local-mode handlers (keyserver/cli/local.py) and the rest (keyserver/cli/commands.py) take
+the same :class:`Context`; which backend serves a command is chosen in commands.py, so this
 module imports neither backend.
 """
 

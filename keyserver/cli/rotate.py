@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.local import _guard, default_actor_name, open_service, write_master_key
+from keyserver.cli.host import write_master_key
+from keyserver.cli.local import default_actor_name, guard, open_service
 from keyserver.cli.masterkey import prepare_hsm
 from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
 from keyserver.service.rotation import RotationOps
@@ -94,7 +95,7 @@ def _target(ctx: Context, settings: Settings) -> Settings:
             hint="or configure hsm_module and hsm_token_label (the current key's HSM)",
             exit_code=EXIT_USAGE,
         )
-    target = _guard(
+    target = guard(
         lambda: settings.replace(
             master_key_file=None,
             master_key_b64=None,
@@ -106,7 +107,7 @@ def _target(ctx: Context, settings: Settings) -> Settings:
             else settings.hsm_pin_file,
         )
     )
-    _guard(lambda: prepare_hsm(ctx, target))
+    guard(lambda: prepare_hsm(ctx, target))
     return target
 
 
@@ -122,10 +123,10 @@ def cmd_rotate_master_key(ctx: Context) -> int:
     service = open_service(settings)
     try:
         ops = RotationOps(service.ledger)
-        actor = _guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
+        actor = guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
         if ctx.args.status:
             ctx.out.rows(
-                _guard(ops.status)["generations"],
+                guard(ops.status)["generations"],
                 ("generation", "source", "state", "hsm_key_label", "rows"),
                 title="key generations",
             )
@@ -140,24 +141,24 @@ def cmd_rotate_master_key(ctx: Context) -> int:
 
 
 def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int:
-    begun = _guard(lambda: ops.begin(actor, target))
+    begun = guard(lambda: ops.begin(actor, target))
     to = int(begun["to"])
     total = ops.remaining(to)
     verb = "resuming the rotation" if begun["resumed"] else "rotating"
     ctx.out.note(f"{verb} from generation {begun['from']} to {to}: {total} rows to re-seal")
     moved = batches = 0
     while True:
-        n = _guard(lambda: ops.step(to, ctx.args.batch))
+        n = guard(lambda: ops.step(to, ctx.args.batch))
         moved += n
         batches += 1
         if n:
             ctx.out.note(f"re-sealed {moved} of {total} rows")
             if batches % PROGRESS_EVERY == 0:
-                _guard(functools.partial(ops.progress, actor, to, moved))
+                guard(functools.partial(ops.progress, actor, to, moved))
             continue
         # Nothing left in this pass; rows registered under the old key meanwhile (an
         # instance that had not seen the rotation yet) make complete() say "not yet".
-        if _guard(functools.partial(ops.complete, actor, to, moved)):
+        if guard(functools.partial(ops.complete, actor, to, moved)):
             break
     ctx.out.record(
         {"generation": to, "re_sealed": moved, "old_generation": to - 1},
@@ -171,7 +172,7 @@ def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int
 
 
 def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> int:
-    status = _guard(ops.status)["generations"]
+    status = guard(ops.status)["generations"]
     old = next((g for g in status if g["state"] == "old"), None)
     if old is None:
         raise CliError("no finished rotation awaits --finish", exit_code=EXIT_CONFIG)
@@ -187,12 +188,12 @@ def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> i
     old_file = Path(ctx.args.old_key_file) if ctx.args.old_key_file else None
     if old_file is not None:
         _check_old_file(old_file, ops, int(old["generation"]))
-    result = _guard(lambda: ops.finish(actor))
+    result = guard(lambda: ops.finish(actor))
     ctx.out.record(result, title="old master key destroyed")
     if result["source"] == "hsm":
         label = str(result["hsm_key_label"])
         if settings.uses_hsm:
-            _guard(lambda: hsm.destroy_key(settings, label))
+            guard(lambda: hsm.destroy_key(settings, label))
             ctx.out.note(f"destroyed the HSM key {label!r}")
         else:
             ctx.out.note(f"now destroy the HSM key {label!r} with the HSM's own tools")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.local import _guard, default_actor_name, open_service
+from keyserver.cli.local import default_actor_name, guard, open_service
 from keyserver.domain.logkey import create_log_key, default_origin, load_log_key
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def cmd_log_key(ctx: Context) -> int:
             hint="pass --data-dir DIR or --log-key-file FILE",
             exit_code=EXIT_CONFIG,
         )
-    key = _guard(lambda: load_log_key(settings))
+    key = guard(lambda: load_log_key(settings))
     if key is None:
         if not ctx.args.create:
             raise CliError(
@@ -46,7 +46,7 @@ def cmd_log_key(ctx: Context) -> int:
                 exit_code=EXIT_CONFIG,
             )
         origin = ctx.args.origin or default_origin(settings)
-        key = _guard(lambda: create_log_key(path, origin))
+        key = guard(lambda: create_log_key(path, origin))
         ctx.out.note(f"created the log key {path} (mode 0600)")
     elif ctx.args.create:
         ctx.out.note(f"{path} exists already; it is kept")
@@ -65,8 +65,8 @@ def cmd_checkpoint(ctx: Context) -> int:
     settings = load_settings(ctx.resolved, ctx.setting_overrides())
     service = open_service(settings)
     try:
-        actor = _guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
-        doc = _guard(lambda: service.checkpoint(actor))
+        actor = guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
+        doc = guard(lambda: service.checkpoint(actor))
     finally:
         service.close()
     if ctx.out.as_json:

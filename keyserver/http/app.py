@@ -1,8 +1,8 @@
 """The FastAPI application factory.
 
 ``create_app(settings)`` builds one app around one :class:`KeyService`. Running it is the
-command's job (``keyserver serve``, keyserver/cli/local.py); worker processes build their
-app with ``keyserver.cli.local:app_factory``, the one factory that reads KEYSERVER_*
+command's job (``keyserver serve``, keyserver/cli/host.py); worker processes build their
+app with ``keyserver.cli.host:app_factory``, the one factory that reads KEYSERVER_*
 (and refuses a misspelled setting, as ``keyserver serve`` does).
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
 from keyserver.http import console, openapi_problems
-from keyserver.http.nostore import NoStore
+from keyserver.http.headers import NO_STORE, PathHeaders
 from keyserver.http.problems import BodyGuard, install_handlers
 from keyserver.http.release import ReleaseFastPath
 from keyserver.http.routers import audit, containers, health, media, principals, transparency
@@ -121,7 +121,7 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
         form_prefix=console.PREFIX + "/",
     )
     # Added last, so outermost: it also covers the body guard's 413/415 problems.
-    app.add_middleware(NoStore)
+    app.add_middleware(PathHeaders, prefix="/v1", headers=[NO_STORE])
     return app
 
 

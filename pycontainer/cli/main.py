@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,7 @@ from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
 from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
 from pycontainer.cli.signals import Terminated, terminate_like_interrupt
+from pycontainer.cli.strictargs import StrictParser
 from pycontainer.cli.texts import language
 from pycontainer.cli.ui import Ui
 from pycontainer.errors import ContainerError
@@ -50,43 +50,11 @@ ENVIRONMENT = """environment:
 (`cat` keeps stdout for the data and reports on stderr)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting, so --json can report it.
+class _Parser(StrictParser):
+    """The strict parser (pycontainer.cli.strictargs) raising UsageError, so --json reports it."""
 
-    No abbreviations: ``--pass`` must not silently mean ``--password-file`` (and a later
-    option of the same prefix would change what an old script means). An unknown option
-    names the nearest real one and the subcommand's help.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["allow_abbrev"] = False
-        super().__init__(*args, **kwargs)
-
-    _seen: list[str] = []  # noqa: RUF012 - per instance, set by parse_known_args
-
-    # Any: the same signature as the base class's overloads (typeshed).
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        self._seen = list(args or [])
-        return super().parse_known_args(args, namespace)
-
-    def error(self, message: str) -> NoReturn:
-        # A mistyped option also leaves a required one missing (`--outptu` for `--output`):
-        # name the typo, which is what the user has to fix.
-        typos = _unknown_options(self, self._seen)
-        if typos and message.startswith("the following arguments are required"):
-            message, hint = _unknown_message(self, typos)
-        else:
-            hint = f"see `{self.prog} --help`"
+    def usage_error(self, message: str, hint: str) -> NoReturn:
         raise UsageError(message, hint=hint)
-
-    # Any: the same signature as the base class's overloads (typeshed).
-    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
-        parsed, extras = self.parse_known_args(args, namespace)
-        if extras:
-            chosen = _chosen_parser(self, parsed)
-            message, hint = _unknown_message(chosen, extras)
-            raise UsageError(message, hint=hint)
-        return parsed
 
 
 class _SubcommandParser(_Parser):
@@ -110,36 +78,6 @@ class _SubcommandParser(_Parser):
             return self.parse_known_intermixed_args(args, namespace)
         finally:
             self._intermixing = False
-
-
-def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Any:
-    """The subcommand's parser that ``ns`` went through (or ``parser`` itself)."""
-    for action in parser._actions:  # argparse has no public walker
-        if isinstance(action, argparse._SubParsersAction):
-            chosen = action.choices.get(getattr(ns, action.dest or "", None) or "")
-            if chosen is not None:
-                return _chosen_parser(chosen, ns)
-    return parser
-
-
-def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """The ``--options`` in ``argv`` that ``parser`` does not know."""
-    known = parser._option_string_actions  # argparse has no public accessor
-    names = [a.split("=", 1)[0] for a in argv if a.startswith("--") and a != "--"]
-    return [n for n in names if n not in known]
-
-
-def _unknown_message(parser: argparse.ArgumentParser, extras: list[str]) -> tuple[str, str]:
-    """(message, hint) for arguments ``parser`` does not know: the nearest option, its help."""
-    see = f"see `{parser.prog} --help`"
-    unknown = [x for x in extras if x.startswith("-") and x != "-"]
-    if not unknown:
-        return f"unexpected argument(s): {' '.join(extras)}", see
-    name = unknown[0].split("=", 1)[0]
-    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
-    near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    hint = f"did you mean {near[0]}? {see}" if near else see
-    return f"unknown option {name}", hint
 
 
 def _common_options(*, suppress: bool) -> argparse.ArgumentParser:

@@ -1,8 +1,9 @@
 """Smoke test of the benchmark harness: it runs and produces figures (never timings).
 
 The quick container bench at a tiny size (4 MiB file, 4 MiB per AESGCM sweep point) takes
-about 10 s on 2 cores; the key-server bench is not run here (it needs wrk, Tang and tens of
-seconds per figure).
+about 10 s on 2 cores; the key-server bench runs its SQLite rows with 1 s per figure (~30 s):
+its figures are noise at that length, but a release refused by a new server rule (the
+attempt caps, first-class media) fails it here instead of in the next `make bench`.
 """
 
 from __future__ import annotations
@@ -127,6 +128,50 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     assert verdicts <= {"MET", "MISSED"}
     # 3 rows per measured size and storage, plus the small-container rows.
     assert len(figures["targets"]) == 3 * len(measured) + 3
+
+
+def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
+    """The key-server rows run end to end (a release refused by a server default, such as
+    the attempt caps, fails the run's sanity check instead of going unnoticed)."""
+    needed = ("wrk", "tangd", "tangd-keygen", "socat", "jose")
+    absent = [t for t in needed if tools.find(t) is None]
+    if absent:
+        missing(", ".join(absent), "apt-get install -y wrk tang socat jose")
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--only",
+            "keyserver",
+            "--quick",
+            "--duration",
+            "1",
+            "--bulk",
+            "1000",
+            "--no-postgres",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    figures = json.loads(out.read_text())["keyserver"]
+    rows = {r["name"]: r for r in figures["rows"]}
+    rwc = rows["rwc SQLite, 1 worker(s)"]
+    # Every release of the run answered 2xx: no cap, budget or medium rule refused the load.
+    assert rwc["errors"] == 0, rwc["error_kinds"]
+    assert rwc["requests"] > 0
+    assert rwc["cpu_ms_per_release"] > 0
+    assert rows["bare FastAPI + 1 VOPRF, 1 worker(s)"]["requests"] > 0
+    assert any(r["name"].startswith("Tang") for r in figures["rows"])
+    (bulk,) = figures["suspend"]
+    assert (bulk["db"], bulk["containers"]) == ("SQLite", 1000)
+    assert bulk["suspend_s"] > 0
 
 
 def test_audit_verify_bench_produces_figures(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 @contextmanager
 def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
-    """``count`` separate uvicorn processes serving keyserver.cli.local:app_factory."""
+    """``count`` separate uvicorn processes serving keyserver.cli.host:app_factory."""
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -73,7 +73,7 @@ def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
             "-m",
             "uvicorn",
             "--factory",
-            "keyserver.cli.local:app_factory",
+            "keyserver.cli.host:app_factory",
             "--host",
             "127.0.0.1",
             "--port",

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from keyserver.cli.local import app_factory
+from keyserver.cli.host import app_factory
 from keyserver.domain.keys import KeyRing, SealedDataError
 from keyserver.domain.settings import ConfigError, Settings
 from keyserver.store import init_database, make_engine, migrations

@@ -16,7 +16,7 @@ import pytest
 import keyserver
 import pycontainer
 from keyserver.cli import errors as keyserver_errors
-from keyserver.cli import main as keyserver_main
+from keyserver.cli import parser as keyserver_parser
 from pycontainer.cli import exits as rwc_exits
 from pycontainer.cli import main as rwc_main
 
@@ -62,7 +62,7 @@ def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParse
                 yield from _parsers(sub)
 
 
-@pytest.mark.parametrize("build", [keyserver_main.build_parser, rwc_main.build_parser])
+@pytest.mark.parametrize("build", [keyserver_parser.build_parser, rwc_main.build_parser])
 def test_every_option_has_a_help_line(build: Callable[[], argparse.ArgumentParser]) -> None:
     missing = [
         f"{parser.prog} {action.option_strings or action.dest}"
@@ -74,9 +74,9 @@ def test_every_option_has_a_help_line(build: Callable[[], argparse.ArgumentParse
 
 
 def test_management_commands_do_not_list_the_servers_settings() -> None:
-    for parser in _parsers(keyserver_main.build_parser()):
+    for parser in _parsers(keyserver_parser.build_parser()):
         listed = parser.format_help()
-        if parser.prog.split()[1:2] in [[c] for c in keyserver_main.LOCAL_ONLY_COMMANDS]:
+        if parser.prog.split()[1:2] in [[c] for c in keyserver_parser.LOCAL_ONLY_COMMANDS]:
             assert "--loss-waiting-period" in listed, parser.prog
         elif parser.prog != "keyserver":  # management commands, local or remote
             assert "--pending-ttl" not in listed and "--pool-size" not in listed, parser.prog
@@ -85,7 +85,7 @@ def test_management_commands_do_not_list_the_servers_settings() -> None:
 @pytest.mark.parametrize(
     ("build", "table"),
     [
-        (keyserver_main.build_parser, keyserver_errors.EXIT_CODE_TABLE),
+        (keyserver_parser.build_parser, keyserver_errors.EXIT_CODE_TABLE),
         (rwc_main.build_parser, rwc_exits.EXIT_CODE_TABLE),
     ],
 )

@@ -282,16 +282,16 @@ def test_failed_init_leaves_nothing(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure after the first write removes the writer-lock file with the database."""
-    import keyserver.cli.local as cli_local  # noqa: PLC0415
+    import keyserver.cli.host as cli_host  # noqa: PLC0415
 
-    bootstrap = cli_local._bootstrap_admin
+    bootstrap = cli_host._bootstrap_admin
 
     def fail_after_writing(*args: Any) -> Any:
         bootstrap(*args)  # writes the admin principal: the lock file exists now
         assert (tmp_path / "d" / ("keyserver.db" + LOCK_SUFFIX)).exists()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_local, "_bootstrap_admin", fail_after_writing)
+    monkeypatch.setattr(cli_host, "_bootstrap_admin", fail_after_writing)
     result = cli("init", "--data-dir", tmp_path / "d")
     assert result.code == 130
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == []

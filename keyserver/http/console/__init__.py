@@ -33,7 +33,8 @@ from keyserver.http.console._page import (
     language_of,
     redirect,
 )
-from keyserver.http.console._security import PREFIX, ConsoleHeaders
+from keyserver.http.console._security import HEADERS, PREFIX
+from keyserver.http.headers import PathHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -74,7 +75,7 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(CsrfRefused, on_csrf)
-    app.add_middleware(ConsoleHeaders)
+    app.add_middleware(PathHeaders, prefix=PREFIX, headers=HEADERS)
 
 
 __all__ = ["PREFIX", "install"]

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyserver.domain.encoding import b64e
 
@@ -34,7 +33,8 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-_HEADERS = [
+# Set on every /console response by keyserver.http.headers.PathHeaders.
+HEADERS = [
     (b"content-security-policy", CSP.encode("ascii")),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -124,26 +124,3 @@ def safe_next(path: str | None) -> str:
     ):
         return path
     return PREFIX + "/overview"
-
-
-class ConsoleHeaders:
-    """ASGI middleware: the security headers on every ``/console`` response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Add the headers to responses under :data:`PREFIX`."""
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == PREFIX or path.startswith(PREFIX + "/")):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name for name, _ in _HEADERS}
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": headers + _HEADERS}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

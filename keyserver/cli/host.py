@@ -1,0 +1,257 @@
+"""The commands run on the key-server host: ``init``, ``migrate``, ``sweep``, ``serve``.
+
+They need the data directory itself (the database and the master key), so they are local
+only (keyserver/cli/commands.py refuses them over ``--server``); ``serve`` also hands the
+app factory to uvicorn (``keyserver.cli.host:app_factory``, the one factory that reads
+KEYSERVER_* in each worker process).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from keyserver.cli import masterkey
+from keyserver.cli import workers as workers_module
+from keyserver.cli.config import COMMAND_KEYS, load_settings
+from keyserver.cli.context import Context
+from keyserver.cli.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+)
+from keyserver.cli.local import default_actor_name, guard, open_service, sqlite_path
+from keyserver.domain.durations import format_duration
+from keyserver.domain.logkey import create_log_key, default_origin
+from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
+from keyserver.service import KeyService
+from keyserver.store import init_database, migrate
+from keyserver.store.writelock import LOCK_SUFFIX
+
+
+def write_master_key(path: Path, key: bytes) -> None:
+    """Create the master key file with mode 0600, never overwriting (spec §keys-at-rest)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _bootstrap_admin(ctx: Context, settings: Settings) -> dict[str, Any]:
+    """Create the first principal (role admin) as the local actor; return its token."""
+    service = guard(lambda: KeyService(settings))
+    try:
+        actor = guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
+        if guard(lambda: service.list_principals(actor))["principals"]:
+            raise CliError(
+                "the database already has principals",
+                hint="use `keyserver principal add` on an initialised server",
+                exit_code=EXIT_CONFIG,
+            )
+        return guard(lambda: service.add_principal(actor, ctx.args.admin, ["admin"]))
+    finally:
+        service.close()
+
+
+def cmd_init(ctx: Context) -> int:
+    """``keyserver init``: database, master key (0600), admin principal; prints its token."""
+    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    if settings.data_dir is not None:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_file = settings.master_key_file if settings.master_key_b64 is None else None
+    sqlite = sqlite_path(settings)
+    if (key_file is not None and key_file.exists()) or (sqlite is not None and sqlite.exists()):
+        raise CliError(
+            f"{settings.data_dir or key_file} is already initialised",
+            hint="use `keyserver migrate` to upgrade an existing database",
+            exit_code=EXIT_CONFIG,
+        )
+    created: list[Path] = []
+    try:
+        if key_file is not None:
+            write_master_key(key_file, settings.rng(MASTER_KEY_BYTES))
+            created.append(key_file)
+        log_file = settings.log_key_file
+        if log_file is not None and not log_file.exists():
+            # spec §transparency: the log key is its own file, never derived from the master.
+            origin = ctx.opt("log_origin") or default_origin(settings)
+            guard(lambda: create_log_key(log_file, origin))
+            created.append(log_file)
+        if sqlite is not None:
+            created += [
+                sqlite,
+                Path(f"{sqlite}-wal"),
+                Path(f"{sqlite}-shm"),
+                sqlite.with_name(sqlite.name + LOCK_SUFFIX),  # keyserver/store/writelock.py
+            ]
+        guard(lambda: masterkey.prepare_hsm(ctx, settings))
+        guard(lambda: init_database(settings))
+        guard(lambda: masterkey.first_generation(settings))
+        result = _bootstrap_admin(ctx, settings)
+    except BaseException:
+        # Nothing half-made stays behind: a rerun of init must work.
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+    if ctx.out.as_json:
+        ctx.out.json({**result, "data_dir": str(settings.data_dir) if settings.data_dir else None})
+    else:
+        where = settings.data_dir or settings.database_url.split("@")[-1]
+        ctx.out.text(f"initialised {where}; admin principal {result['name']!r}")
+        ctx.out.secret("admin token", str(result["token"]))
+    return EXIT_OK
+
+
+def cmd_migrate(ctx: Context) -> int:
+    """``keyserver migrate``: bring the schema to the newest revision."""
+    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    sqlite = sqlite_path(settings)
+    if sqlite is not None and not sqlite.is_file():
+        raise CliError(
+            f"no key-server database at {sqlite}",
+            hint="run `keyserver init` to create one",
+            exit_code=EXIT_CONFIG,
+        )
+    guard(lambda: migrate(settings))
+    if ctx.out.as_json:
+        ctx.out.json({"migrated": True})
+    else:
+        ctx.out.text("schema is current")
+    return EXIT_OK
+
+
+def cmd_sweep(ctx: Context) -> int:
+    """``keyserver sweep``: destroy what is due now, audited under the acting name."""
+    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    service = open_service(settings)
+    try:
+        name = ctx.opt("as_") or default_actor_name()
+        guard(lambda: service.local_actor(name))  # validates the name
+        counts = guard(lambda: service.sweep(actor_name=name))
+    finally:
+        service.close()
+    ctx.out.record(counts, title="sweep")
+    return EXIT_OK
+
+
+def _env_for_workers(ctx: Context, settings_overrides: dict[str, Any]) -> None:
+    """Export the resolved settings as ``KEYSERVER_*`` so worker processes rebuild them."""
+    os.environ.update(ctx.resolved.settings_env)
+    if ctx.resolved.data_dir is not None:
+        os.environ["KEYSERVER_DATA_DIR"] = str(ctx.resolved.data_dir)
+    for name, value in settings_overrides.items():
+        # Durations in the one grammar the workers parse back (keyserver.domain.durations).
+        text = format_duration(value) if isinstance(value, timedelta) else str(value)
+        os.environ["KEYSERVER_" + name.upper()] = text
+
+
+def app_factory() -> Any:
+    """Build the ASGI app from ``KEYSERVER_*`` (used by uvicorn worker processes)."""
+    from keyserver.http.app import create_app  # noqa: PLC0415 - see cmd_serve
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("KEYSERVER_") and k[10:].lower() in COMMAND_KEYS)
+    }
+    return create_app(Settings.load(env=env))
+
+
+def _absorb_signal(_signum: int, _frame: object) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
+
+
+def cmd_serve(ctx: Context) -> int:
+    """``keyserver serve``: uvicorn on HOST:PORT (TLS optional) plus the periodic sweep."""
+    overrides = ctx.setting_overrides()
+    settings = load_settings(ctx.resolved, overrides)
+    command = ctx.resolved.command
+    host = str(command.get("host") or "127.0.0.1")
+    try:
+        port = int(command["port"]) if command.get("port") is not None else 8443
+        workers = int(command["workers"]) if command.get("workers") is not None else 1
+    except ValueError as exc:
+        raise CliError("port and workers must be integers", exit_code=EXIT_USAGE) from exc
+    if not 0 <= port <= 65535 or workers < 1:
+        raise CliError("port must be 0..65535 and workers >= 1", exit_code=EXIT_USAGE)
+    cert, key = command.get("tls_cert"), command.get("tls_key")
+    if bool(cert) != bool(key):
+        raise CliError("--tls-cert and --tls-key go together", exit_code=EXIT_USAGE)
+    for path in (cert, key):
+        if path and not Path(str(path)).is_file():
+            raise CliError(f"TLS file {path} does not exist", exit_code=EXIT_CONFIG)
+    if not cert and host not in ("127.0.0.1", "::1", "localhost"):
+        ctx.out.note(
+            "warning: serving plain HTTP on a non-loopback address; clients refuse http:// "
+            "except to loopback - put a TLS proxy in front or pass --tls-cert/--tls-key"
+        )
+    # Fail now, with a message, rather than in the first request.
+    open_service(settings).close()
+    tls: dict[str, Any] = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)} if cert else {}
+    # uvicorn stops gracefully on SIGTERM, restores the previous handler and re-raises the
+    # signal; with this handler in place the re-raised SIGTERM is absorbed and `serve`
+    # exits 0 after a clean stop (a supervisor asked for it, nothing failed).
+    signal.signal(signal.SIGTERM, _absorb_signal)
+    # Imported here: FastAPI costs a second of start-up that other commands need not pay.
+    from keyserver.http.app import create_app  # noqa: PLC0415
+
+    # The periodic sweep runs inside the app (create_app's lifespan, every sweep_interval);
+    # with several workers each runs it, which is safe: the sweep locks what it changes.
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=bool(command.get("access_log")),
+            proxy_headers=False,
+            **tls,
+        )
+    else:
+        _env_for_workers(ctx, overrides)
+        options: dict[str, Any] = {
+            "log_level": "info",
+            "access_log": bool(command.get("access_log")),
+            "proxy_headers": False,
+            **tls,
+        }
+        if not workers_module.supported():
+            uvicorn.run(
+                "keyserver.cli.host:app_factory",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                **options,
+            )
+            return EXIT_OK
+        # Our own supervisor: one SO_REUSEPORT socket per worker (keyserver/cli/workers.py).
+        try:
+            code = workers_module.serve_workers(
+                "keyserver.cli.host:app_factory",
+                host,
+                port,
+                workers,
+                options,
+                # uvicorn does not say where it listens on sockets it is given: with
+                # --port 0 this line is the only place the chosen port is shown.
+                on_ready=lambda bound: ctx.out.note(
+                    f"{workers} workers on {'https' if cert else 'http'}://"
+                    + workers_module.display_address(host, bound)
+                ),
+            )
+        except workers_module.ListenError as exc:
+            raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc
+        if code != 0:
+            raise CliError("a worker process died; the server stopped", exit_code=EXIT_FAILURE)
+    return EXIT_OK
