@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from keyserver.cli.approvals import print_requested
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
@@ -98,6 +99,8 @@ def cmd_act(ctx: Context, b: Backend) -> int:
     if action == "destroy":
         _confirm_listing(ctx, b, scope, target, say("confirm_destroy", ctx.out.lang))
     result = b.act(action, scope, target, a.reason, a.public_reason, cause=cause)
+    if print_requested(ctx, result):  # spec §approvals: a second official must approve
+        return EXIT_OK
     if ctx.out.as_json:
         ctx.out.json(result)
         return EXIT_OK
@@ -159,6 +162,8 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
         waiting_period_seconds=None if wait is None else int(wait.total_seconds()),
         lost_at=lost_at,
     )
+    if print_requested(ctx, result):  # spec §approvals: with --now, a bulk destroy
+        return EXIT_OK
     if ctx.out.as_json:
         ctx.out.json(result)
     else:

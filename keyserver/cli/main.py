@@ -36,6 +36,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
+from keyserver.cli import approvals as cli_approvals
 from keyserver.cli import incident, server_status
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
@@ -398,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
     _settings_flags(p, listed=True)
     cli_witness.add_parser(add)
+    cli_approvals.add_parser(add, _common, _settings_flags)
     cli_verify_report.add_parser(add)
     return parser
 
@@ -487,6 +489,8 @@ def cmd_principal(ctx: Context) -> int:
     def run(b: Backend) -> int:
         if a.sub == "add":
             result = b.principal_add(a.name, sorted(set(a.role)), a.group, a.organisation)
+            if cli_approvals.print_requested(ctx, result):
+                return EXIT_OK
             if ctx.out.as_json:
                 ctx.out.json(result)
             else:
@@ -515,6 +519,8 @@ def cmd_token(ctx: Context) -> int:
                     datetime.now(UTC) + parse_duration(a.expires_in, flag="--expires-in")
                 ).isoformat()
             result = b.token_create(a.name, expires_at)
+            if cli_approvals.print_requested(ctx, result):
+                return EXIT_OK
             if ctx.out.as_json:
                 ctx.out.json(result)
             else:
@@ -735,6 +741,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "sweep": cmd_local_only,
     "log-key": cmd_tlog,
     "checkpoint": cmd_tlog,
+    "approvals": _backed(cli_approvals.cmd_approvals),
     "witness": cli_witness.cmd_witness,
     "verify-report": cli_verify_report.cmd_verify_report,
 }

@@ -73,6 +73,35 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "en": "{action}: {count} container(s) changed",
         "ja": "{action}: {count} 件のコンテナを変更しました",
     },
+    # spec §approvals: two officials for the irreversible.
+    "approval_requested": {
+        "en": "request {id} created, awaiting a second {role} (expires {expires}); "
+        "nothing was changed yet",
+        "ja": "申請 {id} を作成しました。別の{role}の承認を待っています(期限 {expires})。"
+        "まだ何も変更していません",
+    },
+    "approval_principal": {
+        "en": "for principal {name} (roles: {roles})",
+        "ja": "対象の利用者 {name}(役割: {roles})",
+    },
+    "approval_how": {
+        "en": "another {role} approves with: keyserver approvals approve {id}",
+        "ja": "別の{role}が承認するには: keyserver approvals approve {id}",
+    },
+    "confirm_approve": {
+        "en": "Approve request {id} of {requester} ({action})? It is carried out now.",
+        "ja": "{requester} の申請 {id}({action})を承認しますか? 今すぐ実行されます。",
+    },
+    "approval_approved": {
+        "en": "request {id} approved and carried out",
+        "ja": "申請 {id} を承認し、実行しました",
+    },
+    "approval_rejected": {
+        "en": "request {id} rejected",
+        "ja": "申請 {id} を却下しました",
+    },
+    "role_official": {"en": "official", "ja": "担当職員"},
+    "role_admin": {"en": "admin", "ja": "管理者"},
 }
 
 

@@ -98,6 +98,39 @@ class RevocationOps:
             ``audit_inline_ids_max``; ``left_suspended``: the suspensions still in place
             in the scope, as ``{cause: count}``).
         """
+        op, cause = self.check_change(
+            actor, op, scope, target, reason, public_reason, cause=cause, ctx=ctx
+        )
+        with self._ledger.tx() as session:
+            return self.change_in(
+                session,
+                actor,
+                op,
+                scope,
+                target,
+                reason,
+                public_reason,
+                cause=cause,
+                ctx=ctx,
+            )
+
+    def check_change(  # noqa: PLR0917 - the arguments of change_state
+        self,
+        actor: Actor,
+        op: Op | str,
+        scope: str,
+        target: str,
+        reason: str,
+        public_reason: str | None = None,
+        *,
+        cause: str | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> tuple[Op, str | None]:
+        """The role gate and argument checks of :meth:`change_state` (before any transaction).
+
+        Returns:
+            The operation and the restore cause with its default applied.
+        """
         op = Op(op)
         if scope == "container":
             # Decoded before the role gate, as commit, receipt and status do: only a
@@ -123,41 +156,73 @@ class RevocationOps:
             cause = "any" if scope == "container" else Cause.LOSS_REPORT.value
         if cause is not None and cause not in RESTORE_CAUSES:
             raise InvalidRequestError(f"cause must be one of {', '.join(sorted(RESTORE_CAUSES))}")
-        with self._ledger.tx() as session:
-            now = self._ledger.now()
-            lock_head(session)
-            key: bytes | str | int
-            if scope == "container":
-                key = decode_container_id(target)
-                c = session.get(Container, key)
-                if c is None:
-                    raise NotFoundError("no such container")
-                if c.state == State.DESTROYED.value and op is not Op.DESTROY:
-                    # Irreversible: restoring or suspending a destroyed container is refused.
-                    raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
-            elif scope == "issuer":
-                key = resolve_principal(session, target, "issuer").id
-            else:
-                # spec §media: matched by canonical key; recorded under its one name.
-                target = resolve_medium(session, target).name
-                key = target
-            ids = self._transition(
-                session,
-                actor,
-                op,
-                scope=scope,
-                target=target,
-                key=key,
-                reason=reason,
-                public_reason=public_reason,
-                now=now,
-                ctx=ctx,
-                cause=cause,
-            )
-            if op is not Op.RESTORE:
-                return self._bulk_result(ids)
-            # What the restore left in place, and why (spec §lifecycle).
-            left = repository.suspended_by_cause(session, repository.scope_filter(scope, key))
+        return op, cause
+
+    def resolve(
+        self, session: Session, op: Op, scope: str, target: str
+    ) -> tuple[str, bytes | str | int]:
+        """The target as recorded (a medium under its one name) and its key in the table.
+
+        Raises the refusals of an unknown target (``not-found`` with suggestions), and of
+        anything but a destroy on a destroyed container.
+        """
+        key: bytes | str | int
+        if scope == "container":
+            key = decode_container_id(target)
+            c = session.get(Container, key)
+            if c is None:
+                raise NotFoundError("no such container")
+            if c.state == State.DESTROYED.value and op is not Op.DESTROY:
+                # Irreversible: restoring or suspending a destroyed container is refused.
+                raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
+        elif scope == "issuer":
+            key = resolve_principal(session, target, "issuer").id
+        else:
+            # spec §media: matched by canonical key; recorded under its one name.
+            target = resolve_medium(session, target).name
+            key = target
+        return target, key
+
+    def change_in(  # noqa: PLR0917 - the arguments of change_state
+        self,
+        session: Session,
+        actor: Actor,
+        op: Op,
+        scope: str,
+        target: str,
+        reason: str,
+        public_reason: str | None,
+        *,
+        cause: str | None,
+        ctx: RequestContext,
+        audit_extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`change_state` inside the caller's transaction (checked arguments).
+
+        ``audit_extra`` adds members to the audit entry's details (an approval's id and
+        requester, spec §approvals).
+        """
+        now = self._ledger.now()
+        lock_head(session)
+        target, key = self.resolve(session, op, scope, target)
+        ids = self._transition(
+            session,
+            actor,
+            op,
+            scope=scope,
+            target=target,
+            key=key,
+            reason=reason,
+            public_reason=public_reason,
+            now=now,
+            ctx=ctx,
+            cause=cause,
+            audit_extra=audit_extra,
+        )
+        if op is not Op.RESTORE:
+            return self._bulk_result(ids)
+        # What the restore left in place, and why (spec §lifecycle).
+        left = repository.suspended_by_cause(session, repository.scope_filter(scope, key))
         return {**self._bulk_result(ids), "left_suspended": left}
 
     def _bulk_result(self, ids: list[bytes]) -> dict[str, Any]:
@@ -181,6 +246,7 @@ class RevocationOps:
         extra: dict[str, Any] | None = None,
         where: ColumnElement[bool] | None = None,
         cause: str | None = None,
+        audit_extra: dict[str, Any] | None = None,
     ) -> list[bytes]:
         """Apply one lifecycle transition set-based and append its single audit entry."""
         head = lock_head(session)
@@ -238,12 +304,13 @@ class RevocationOps:
                     "public_reason": public_reason,
                     **({"cause": cause} if cause is not None else {}),
                     "affected": len(ids),
-                    **_ids_details(ids, self._settings.audit_inline_ids_max),
+                    **ids_details(ids, self._settings.audit_inline_ids_max),
                     **(
-                        {"deadline_cleared": _ids_details(cleared, self._audit_max)}
+                        {"deadline_cleared": ids_details(cleared, self._audit_max)}
                         if cleared
                         else {}
                     ),
+                    **(audit_extra or {}),
                 },
             ),
             at=now,
@@ -281,6 +348,34 @@ class RevocationOps:
             ``{medium, affected, container_ids, suspended, already_suspended,
             pending_locked, lost_at, destroy_after}``.
         """
+        wait = self.check_loss(
+            actor, medium, reason, public_reason, now_flag, waiting_period, ctx=ctx
+        )
+        with self._ledger.tx() as session:
+            return self.report_loss_in(
+                session,
+                actor,
+                medium,
+                reason,
+                public_reason,
+                now_flag,
+                wait,
+                lost_at=lost_at,
+                ctx=ctx,
+            )
+
+    def check_loss(  # noqa: PLR0917 - the arguments of report_loss
+        self,
+        actor: Actor,
+        medium: str,
+        reason: str,
+        public_reason: str | None,
+        now_flag: bool,
+        waiting_period: timedelta | None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> timedelta:
+        """The role gate and argument checks of :meth:`report_loss`; the waiting period."""
         # Refused under the action the report would have recorded (spec §audit).
         action = (Op.DESTROY if now_flag else Op.SUSPEND).value
         self._ledger.require(
@@ -301,83 +396,101 @@ class RevocationOps:
             raise InvalidRequestError(
                 f"the waiting period must be between 0 seconds and {longest} days"
             )
-        with self._ledger.tx() as session:
-            now = self._ledger.now()
-            lost = now if lost_at is None else lost_at
-            if lost > now:
-                raise InvalidRequestError("lost_at must not be in the future")
-            head = lock_head(session)
-            m = resolve_medium(session, medium)
-            m.lost_at = lost
-            m.loss_reported_at = now
-            name = m.name
-            seq = head.seq + 1  # the one audit entry appended below
-            on_medium = Container.medium == name
-            live = Container.state != State.DESTROYED.value
-            repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)
-            common = {
-                "changed_by": actor.name,
-                "reason": reason,
-                "public_reason": public_reason,
-                "last_audit_seq": seq,
-            }
-            groups: dict[str, list[bytes]]
-            if now_flag:
-                destroy_after = now
-                groups = {
-                    "destroyed": repository.apply_transition(
-                        session,
-                        Op.DESTROY,
-                        on_medium,
-                        {
-                            **common,
-                            "destroyed_at": now,
-                            "seed_sealed": None,
-                            "receipt_key_sealed": None,
-                            "destroy_after": None,
-                        },
-                    )
-                }
-            else:
-                destroy_after = now + wait
-                groups = repository.lock_for_loss(
+        return wait
+
+    def report_loss_in(  # noqa: PLR0917 - the arguments of report_loss
+        self,
+        session: Session,
+        actor: Actor,
+        medium: str,
+        reason: str,
+        public_reason: str | None,
+        now_flag: bool,
+        wait: timedelta,
+        *,
+        lost_at: datetime | None,
+        ctx: RequestContext,
+        audit_extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`report_loss` inside the caller's transaction (checked arguments)."""
+        action = (Op.DESTROY if now_flag else Op.SUSPEND).value
+        now = self._ledger.now()
+        lost = now if lost_at is None else lost_at
+        if lost > now:
+            raise InvalidRequestError("lost_at must not be in the future")
+        head = lock_head(session)
+        m = resolve_medium(session, medium)
+        m.lost_at = lost
+        m.loss_reported_at = now
+        name = m.name
+        seq = head.seq + 1  # the one audit entry appended below
+        on_medium = Container.medium == name
+        live = Container.state != State.DESTROYED.value
+        repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)
+        common = {
+            "changed_by": actor.name,
+            "reason": reason,
+            "public_reason": public_reason,
+            "last_audit_seq": seq,
+        }
+        groups: dict[str, list[bytes]]
+        if now_flag:
+            destroy_after = now
+            groups = {
+                "destroyed": repository.apply_transition(
                     session,
+                    Op.DESTROY,
                     on_medium,
-                    {**common, "destroy_after": destroy_after},
-                    suspend_values={
-                        "suspended_at": now,
-                        "suspend_cause": Cause.LOSS_REPORT.value,
+                    {
+                        **common,
+                        "destroyed_at": now,
+                        "seed_sealed": None,
+                        "receipt_key_sealed": None,
+                        "destroy_after": None,
                     },
                 )
-            ids = sorted(i for group in groups.values() for i in group)
-            counts = {k: len(v) for k, v in groups.items()}
-            self._ledger.audit(
+            }
+        else:
+            destroy_after = now + wait
+            groups = repository.lock_for_loss(
                 session,
-                NewEntry(
-                    actor=actor.name,
-                    action=action,
-                    outcome="ok",
-                    container=None,
-                    remote=ctx.remote,
-                    details={
-                        "scope": "medium",
-                        "target": name,
-                        "loss_report": True,
-                        "cause": Cause.LOSS_REPORT.value,
-                        "reason": reason,
-                        "public_reason": public_reason,
-                        "lost_at": fmt_time(lost),
-                        "destroy_after": fmt_time(destroy_after),
-                        "affected": len(ids),
-                        **counts,
-                        **_ids_details(ids, self._audit_max),
-                    },
-                ),
-                at=now,
+                on_medium,
+                {**common, "destroy_after": destroy_after},
+                suspend_values={
+                    "suspended_at": now,
+                    "suspend_cause": Cause.LOSS_REPORT.value,
+                },
             )
-            for key, group in groups.items():
-                op = Op.DESTROY if key == "destroyed" else Op.SUSPEND
-                self._ledger.metrics.inc("rwc_state_changes_total", len(group), op=op.value)
+        ids = sorted(i for group in groups.values() for i in group)
+        counts = {k: len(v) for k, v in groups.items()}
+        self._ledger.audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action=action,
+                outcome="ok",
+                container=None,
+                remote=ctx.remote,
+                details={
+                    "scope": "medium",
+                    "target": name,
+                    "loss_report": True,
+                    "cause": Cause.LOSS_REPORT.value,
+                    "reason": reason,
+                    "public_reason": public_reason,
+                    "lost_at": fmt_time(lost),
+                    "destroy_after": fmt_time(destroy_after),
+                    "affected": len(ids),
+                    **counts,
+                    **ids_details(ids, self._audit_max),
+                    **(audit_extra or {}),
+                },
+            ),
+            at=now,
+        )
+        for key, group in groups.items():
+            op = Op.DESTROY if key == "destroyed" else Op.SUSPEND
+            self._ledger.metrics.inc("rwc_state_changes_total", len(group), op=op.value)
         return {
             "medium": name,
             **self._bulk_result(ids),
@@ -481,7 +594,7 @@ class RevocationOps:
         )
 
 
-def _ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
+def ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
     """Audit details naming the affected containers (inline, or count + digest).
 
     ``ids`` must be sorted: the digest is over the sorted concatenation.

@@ -20,6 +20,7 @@ from keyserver.domain.errors import NotFoundError
 from keyserver.http.console import (
     _i18n,
     _routes_admin,
+    _routes_approvals,
     _routes_audit,
     _routes_media,
     _routes_session,
@@ -44,7 +45,13 @@ def _not_found(page: PublicPage, rest: str) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the console's routes, static files and security headers to ``app``."""
-    for module in (_routes_session, _routes_media, _routes_audit, _routes_admin):
+    for module in (
+        _routes_session,
+        _routes_media,
+        _routes_audit,
+        _routes_admin,
+        _routes_approvals,
+    ):
         app.include_router(module.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")
     # Last, so it matches only what no page or static file did: a person who mistyped a

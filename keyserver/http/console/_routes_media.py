@@ -21,6 +21,7 @@ from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.lifecycle import TRANSITIONS, Op, State
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
+from keyserver.http.console._routes_approvals import approvals_page
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _HOUR = timedelta(hours=1)
@@ -224,6 +225,8 @@ def destroy(page: PostedPage) -> Response:
             reason,
             ctx=page.ctx,
         )
+        if result.get("approval_required"):  # spec §approvals: a second official decides
+            return approvals_page(page, created=result["approval"])
         doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
         return page.render("done.html", what="destroy", result=result, doc=doc)
 
