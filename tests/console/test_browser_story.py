@@ -23,7 +23,7 @@ from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 from voprf import ristretto as r
 
-from keyserver.http.console._i18n import translations
+from keyserver.domain.i18n import translations
 from keyserver.service import KeyService
 from tests.support.console import MEDIA, OTHER_MEDIUM, BrowserFactory, ConsoleServer
 

@@ -78,7 +78,7 @@ def test_version(command: Path) -> None:
         (RWC, "--json", "ls"),  # a missing argument
         (RWC, "ls", "x.rwc", "--json", "--lng"),
         (KEYSERVER, "--json", "search", "--lable", "x"),
-        (KEYSERVER, "status", "--json"),
+        (KEYSERVER, "media", "show", "--json"),  # a missing argument (status has none)
     ],
 )
 def test_json_usage_errors_are_json(argv: tuple[str | Path, ...]) -> None:

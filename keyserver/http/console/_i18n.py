@@ -1,48 +1,24 @@
-"""Languages of the console: message catalogues, negotiation, localised dates and numbers.
+"""Languages of the console: negotiation, localised dates and numbers.
 
-Every string a person reads goes through one gettext catalogue per language
-(``locale/<lang>/LC_MESSAGES/messages.po``, extracted with ``pybabel extract -F babel.cfg``).
-The catalogues are compiled in memory when the app is built, with Babel's own compiler:
-no binary ``.mo`` file is checked in or has to be built before ``make test`` on a fresh
-clone, so a catalogue can never be stale against its ``.po`` source.
+Every string a person reads goes through the key server's one gettext catalogue
+(keyserver/domain/i18n.py), shared with the ``keyserver`` command's texts for officials.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from functools import cache
-from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import Translations
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-DOMAIN = "messages"
-# Japanese first: the city's officials read Japanese; English for everyone else.
-LANGUAGES = ("ja", "en")
-DEFAULT_LANGUAGE = "ja"
+from keyserver.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
+
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 # Date patterns (CLDR); the UTC offset is always shown, so a printed report is unambiguous.
 _DATETIME_PATTERN = {"ja": "y/MM/dd HH:mm:ss", "en": "d MMM y, HH:mm:ss"}
-
-
-@cache
-def translations(language: str) -> Translations:
-    """The compiled catalogue of ``language`` (one of :data:`LANGUAGES`)."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with path.open("rb") as fh:
-        catalog = read_po(fh, locale=language, domain=DOMAIN)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return Translations(buf, domain=DOMAIN)
 
 
 def negotiate(accept_language: str | None, chosen: str | None) -> str:
@@ -103,3 +79,6 @@ class Formats:
     def locale(self) -> Locale:
         """Babel's locale object of the language."""
         return Locale.parse(self.language)
+
+
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "Formats", "negotiate", "translations"]
