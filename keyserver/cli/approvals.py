@@ -137,6 +137,10 @@ def print_requested(ctx: Context, result: Mapping[str, Any]) -> bool:
         return True
     request = dict(result.get("approval") or {})
     lang = ctx.out.lang
+    loss = result.get("loss_report")
+    if isinstance(loss, Mapping):
+        # What was done at once: the loss is reported, everything on it is locked.
+        ctx.out.record(loss, title=f"loss report for {loss.get('medium')}")
     role = say(f"role_{request.get('approver_role', 'official')}", lang)
     ctx.out.text(
         say(

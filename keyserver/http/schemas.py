@@ -126,6 +126,11 @@ class ApprovalRequested(BaseModel):
 
     approval_required: bool = True
     approval: ApprovalView
+    loss_report: dict[str, Any] | None = Field(
+        default=None,
+        description="a loss report asking for an early destroy: what was done at once "
+        "(everything suspended or locked, the default waiting period)",
+    )
 
 
 class ApprovalList(BaseModel):

@@ -172,14 +172,31 @@ def test_loss_report_now_and_issuer_destroy_are_gated(world: World) -> None:
     assert resp.status_code == 202, resp.text
     req = resp.json()["approval"]
     assert req["action"] == "loss-report" and req["affects"]["count"] == 1
-    assert _states(world, [reg["container_id"]]) == {"active"}
+    # What one official may do alone is done at once: the loss is recorded and the
+    # container suspended, with the default waiting period; only the early destroy waits.
+    loss = resp.json()["loss_report"]
+    assert loss["suspended"] == 1 and loss["destroy_after"] is not None
+    assert _states(world, [reg["container_id"]]) == {"suspended"}
+    medium = world.call("official", "GET", "/v1/media/usb-now").json()
+    assert medium["loss_reported_at"] is not None
     _principal(world, "suzuki", ["official"])
     done = world.call("suzuki", "POST", f"/v1/approvals/{req['id']}/approve")
     assert done.status_code == 200, done.text
-    assert done.json()["result"]["destroyed"] == 1
+    assert done.json()["result"]["affected"] == 1
     assert _states(world, [reg["container_id"]]) == {"destroyed"}
-    medium = world.call("official", "GET", "/v1/media/usb-now").json()
-    assert medium["loss_reported_at"] is not None
+    # A waiting period shorter than short_waiting_period (24 h) is an early destroy too.
+    short, _ = activate(world, medium="usb-short")
+    resp = world.call(
+        "official",
+        "POST",
+        "/v1/media/usb-short/loss-report",
+        json={**DESTROY, "waiting_period_seconds": 0},
+    )
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["approval"]["params"]["waiting_period_seconds"] == 0
+    status = world.call("official", "GET", f"/v1/containers/{short['container_id']}").json()
+    assert status["state"] == "suspended"
+    assert status["destroy_after"] > status["suspended_at"]  # the default, not zero
 
     other, _ = activate(world, medium="usb-issuer")
     resp = world.call("official", "POST", "/v1/issuers/writer/destroy", json=DESTROY)

@@ -107,6 +107,7 @@ def test_loss_report_now_destroys_at_once(world: World) -> None:
     # spec §approvals: with now it is a bulk destroy, carried out when a second OFFICIAL
     # approves it (an admin or an auditor cannot).
     assert resp.status_code == 202, resp.text
+    assert _state(world, a["container_id"]) == "suspended"  # stopped at once
     number = resp.json()["approval"]["id"]
     for who in ("admin", "auditor"):
         assert world.call(who, "POST", f"/v1/approvals/{number}/approve").status_code == 403

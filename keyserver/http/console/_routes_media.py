@@ -150,6 +150,8 @@ def report_lost_confirm(page: PostedPage) -> Response:
             waiting_period=timedelta(hours=fields["waiting_hours"]),
             ctx=page.ctx,
         )
+        if result.get("approval_required"):  # an early destroy: a second official decides
+            return approvals_page(page, created=result["approval"])
         doc = page.service.console_medium(page.principal, fields["name"], ctx=page.ctx)
         return page.render("done.html", what="loss", result=result, doc=doc)
 

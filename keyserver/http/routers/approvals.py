@@ -37,7 +37,7 @@ def answer(result: dict[str, Any]) -> dict[str, Any] | JSONResponse:
     """The answer of a gated route: 202 with the request when one was made, else 200."""
     if result.get("approval_required"):
         return JSONResponse(
-            ApprovalRequested.model_validate(result).model_dump(mode="json"),
+            ApprovalRequested.model_validate(result).model_dump(mode="json", exclude_none=True),
             status_code=status.HTTP_202_ACCEPTED,
         )
     return result
