@@ -1,7 +1,7 @@
 """Benchmarks for rwc, printed side by side with the reference tools in one run.
 
 Usage: ``.venv/bin/python bench/run.py [--quick] [--size 1G] [--big]
-[--only container|commands|keyserver|tlog]``
+[--only container|commands|keyserver|audit|tlog]``
 See bench/README.md for what each figure means and the targets.
 """
 
@@ -32,7 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--big", action="store_true", help="also 10 GiB on disk (peak RSS)")
     ap.add_argument("--big-size", type=parse_size, default=parse_size("10G"))
     ap.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
-    ap.add_argument("--only", choices=["container", "commands", "keyserver", "tlog"], default=None)
+    ap.add_argument(
+        "--only", choices=["container", "commands", "keyserver", "audit", "tlog"], default=None
+    )
+    ap.add_argument(
+        "--audit-entries",
+        type=int,
+        default=None,
+        help="audit log size for the verify bench (1,000,000; --quick: 50,000)",
+    )
     ap.add_argument("--chunk-log2", type=int, default=None, help="rwc chunk size (default: lib)")
     ap.add_argument(
         "--sweep-size", type=parse_size, default=None, help="bytes per AESGCM sweep point"
@@ -132,6 +140,20 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
         except Exception as exc:
             _failure("key-server", exc, verbose=args.verbose)
+            failed = True
+    if args.only in (None, "audit"):
+        import audit_verify  # noqa: PLC0415
+
+        try:
+            results["audit"] = audit_verify.run(
+                args.audit_entries or (50_000 if args.quick else 1_000_000),
+                postgres=not args.no_postgres,
+            )
+        except MissingToolError as exc:
+            print(f"\naudit verify bench SKIPPED: {exc}", file=sys.stderr)
+            failed = True
+        except Exception as exc:
+            _failure("audit verify", exc, verbose=args.verbose)
             failed = True
     if args.only in (None, "tlog"):
         import tlog_overhead  # noqa: PLC0415 - needs the key server, like the rows above

@@ -105,11 +105,18 @@ class Backend(Protocol):
         """Yield the audit chain as JSON Lines (GET /v1/audit/export), one line each."""
         ...
 
-    def audit_verify(self, expected_head: tuple[int, bytes] | None) -> Json:
+    def audit_verify(
+        self,
+        expected_head: tuple[int, bytes] | None,
+        *,
+        start: tuple[int, bytes] | None = None,
+        limit: int | None = None,
+    ) -> Json:
         """Verify the audit chain, and that a recorded head is still in it (spec §audit).
 
-        GET /v1/audit/verify?expect_head=SEQ:HASH: the server checks the head, so the
-        command and the server share one grammar and one check.
+        GET /v1/audit/verify?expect_head=SEQ:HASH&from_head=SEQ:HASH&limit=N: the server
+        checks the heads, so the command and the server share one grammar and one check.
+        ``start`` resumes after a verified head; ``limit`` verifies one page.
         """
         ...
 

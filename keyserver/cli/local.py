@@ -331,9 +331,17 @@ class LocalBackend:
                 return
             yield line.rstrip("\n")
 
-    def audit_verify(self, expected_head: tuple[int, bytes] | None) -> Json:
-        """Verify the chain (and a recorded head)."""
-        return _guard(lambda: self._service.audit_verify(self._actor, expected_head))
+    def audit_verify(
+        self,
+        expected_head: tuple[int, bytes] | None,
+        *,
+        start: tuple[int, bytes] | None = None,
+        limit: int | None = None,
+    ) -> Json:
+        """Verify the chain (from ``start``; and a recorded head)."""
+        return _guard(
+            lambda: self._service.audit_verify(self._actor, expected_head, start=start, limit=limit)
+        )
 
     def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
         """Requests by number."""

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from keyserver.cli import approvals as cli_approvals
+from keyserver.cli import audit as cli_audit
 from keyserver.cli import incident, server_status
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
@@ -60,10 +61,8 @@ from keyserver.cli.errors import (
 )
 from keyserver.cli.messages import language
 from keyserver.cli.output import PROG, Output
-from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.lifecycle import RESTORE_CAUSES
 from keyserver.domain.settings import ConfigError, display_zone
-from keyserver.domain.validation import parse_head
 
 SETTINGS_NOTE = (
     "In local mode the server settings (--loss-waiting-period 72h, ...) apply as well; "
@@ -84,7 +83,6 @@ LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep", "log-key", "checkpoi
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
-AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -380,11 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="verify the keyed hash chain (exit 1 if broken)", epilog=SETTINGS_NOTE
     )
     _common(p)
-    p.add_argument(
-        "--expect-head",
-        metavar="SEQ:HASH",
-        help="a head recorded earlier (head_seq:head_hash); detects truncation of the tail",
-    )
+    cli_audit.add_verify_options(p)
     _settings_flags(p)
 
     p = add("sweep", "destroy expired pending, past not_after and past waiting period now")
@@ -602,86 +596,6 @@ def cmd_whoami(ctx: Context) -> int:
     return _with_backend(ctx, run)
 
 
-def cmd_audit(ctx: Context) -> int:
-    """``audit list|export|verify``."""
-    a = ctx.args
-
-    def run(b: Backend) -> int:
-        if a.sub == "list":
-            if not 1 <= a.limit <= 1000:
-                raise CliError("--limit must be between 1 and 1000", exit_code=EXIT_USAGE)
-            filters = {
-                k: v
-                for k, v in (("container", a.container), ("action", a.action), ("actor", a.actor))
-                if v is not None
-            }
-            page = b.audit_list(filters, a.after_seq, a.limit)
-            if ctx.out.as_json:
-                ctx.out.json(page)
-            else:
-                ctx.out.rows(page.get("entries", []), AUDIT_COLUMNS, title="audit entries")
-                if page.get("next_after_seq") is not None:
-                    ctx.out.note(f"more: --after-seq {page['next_after_seq']}")
-            return EXIT_OK
-        if a.sub == "export":
-            return _export(ctx, b)
-        expected = _parse_head(a.expect_head) if a.expect_head is not None else None
-        result = b.audit_verify(expected)
-        if ctx.out.as_json:
-            ctx.out.json(result)
-        else:
-            ctx.out.record(result, title="audit chain")
-        if not result.get("ok"):
-            ctx.out.error(
-                f"the audit chain does not verify: {result.get('problem')}",
-                hint="compare with an exported copy; the chain may have been tampered with",
-                exit_code=EXIT_FAILURE,
-            )
-            return EXIT_FAILURE
-        return EXIT_OK
-
-    return _with_backend(ctx, run)
-
-
-def _parse_head(text: str) -> tuple[int, bytes]:
-    """Parse ``--expect-head`` with the server's grammar (keyserver.domain.validation)."""
-    try:
-        return parse_head(text)
-    except InvalidRequestError:
-        raise CliError(
-            f"--expect-head {text!r} is not SEQ:HASH (decimal seq >= 1, 64 hex digits)",
-            hint="pass head_seq:head_hash as printed by an earlier `keyserver audit verify`",
-            exit_code=EXIT_USAGE,
-        ) from None
-
-
-def _export(ctx: Context, b: Backend) -> int:
-    """Write the chain as JSON Lines to ``-o FILE`` (atomically) or stdout."""
-    if ctx.args.output in (None, "-"):
-        for line in b.audit_export():
-            ctx.out.stdout.write(line + "\n")
-        return EXIT_OK
-    dest = Path(ctx.args.output)
-    if dest.exists():
-        raise CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    # The export is not secret but is evidence: write completely, then rename into place.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for line in b.audit_export():
-                fh.write(line + "\n")
-                count += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, dest)  # fails if dest appeared meanwhile: never overwrite
-    finally:
-        tmp.unlink(missing_ok=True)
-    ctx.out.note(f"wrote {count} audit entries to {dest}")
-    return EXIT_OK
-
-
 def cmd_local_only(ctx: Context) -> int:
     """``init``, ``migrate``, ``serve``, ``sweep``: need the database itself."""
     if ctx.resolved.server_from_flag:
@@ -734,7 +648,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "search": cmd_search,
     "report": cmd_report,
     "whoami": cmd_whoami,
-    "audit": cmd_audit,
+    "audit": _backed(cli_audit.cmd_audit),
     "init": cmd_local_only,
     "migrate": cmd_local_only,
     "serve": cmd_local_only,

@@ -341,12 +341,21 @@ class RemoteBackend:
         finally:
             response.close()
 
-    def audit_verify(self, expected_head: tuple[int, bytes] | None) -> Json:
-        """GET /v1/audit/verify[?expect_head=SEQ:HASH]."""
-        params = None
-        if expected_head is not None:
-            params = {"expect_head": f"{expected_head[0]}:{expected_head[1].hex()}"}
-        return dict(self._json("GET", "/v1/audit/verify", params=params))
+    def audit_verify(
+        self,
+        expected_head: tuple[int, bytes] | None,
+        *,
+        start: tuple[int, bytes] | None = None,
+        limit: int | None = None,
+    ) -> Json:
+        """GET /v1/audit/verify[?expect_head=SEQ:HASH][&from_head=SEQ:HASH][&limit=N]."""
+        params: dict[str, Any] = {}
+        for name, head in (("expect_head", expected_head), ("from_head", start)):
+            if head is not None:
+                params[name] = f"{head[0]}:{head[1].hex()}"
+        if limit is not None:
+            params["limit"] = limit
+        return dict(self._json("GET", "/v1/audit/verify", params=params or None))
 
     def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
         """GET /v1/approvals."""

@@ -72,6 +72,22 @@ class Cause(StrEnum):
 # What ``restore`` may name: one cause, or every cause (the per-container default).
 RESTORE_CAUSES = frozenset({*(c.value for c in Cause), "any"})
 
+# What a loss report does to a container in each state (spec §loss), under the names its
+# result and audit entry count them by: active ones are suspended, pending ones locked,
+# suspended ones keep their cause and get the report's deadline; destroyed ones stay.
+LOSS_EFFECTS: dict[State, str] = {
+    State.ACTIVE: "suspended",
+    State.PENDING: "pending_locked",
+    State.SUSPENDED: "already_suspended",
+    State.DESTROYED: "unchanged",
+}
+
+
+def loss_effect(state: State) -> str:
+    """What a loss report does to a container in ``state`` (:data:`LOSS_EFFECTS`)."""
+    return LOSS_EFFECTS[state]
+
+
 ROLES = frozenset({"writer", "reader", "official", "auditor", "admin"})
 BUDGET_REASON = "attempt budget exhausted"
 

@@ -77,7 +77,7 @@ def decode_container_id(text: str) -> bytes:
     return b64d(text, CONTAINER_ID_BYTES, "container id")
 
 
-def parse_head(text: str) -> tuple[int, bytes]:
+def parse_head(text: str, name: str = "expect_head") -> tuple[int, bytes]:
     """Parse a recorded audit head ``SEQ:HASH`` (decimal seq >= 1, 64 hex digits).
 
     spec §audit: the same form ``audit verify`` prints and ``--expect-head`` takes.
@@ -91,7 +91,7 @@ def parse_head(text: str) -> tuple[int, bytes]:
         or not HEX64_RE.fullmatch(hash_text)
         or int(seq_text) < 1
     ):
-        raise InvalidRequestError("expect_head must be SEQ:HASH (seq >= 1, 64 hex digits)")
+        raise InvalidRequestError(f"{name} must be SEQ:HASH (seq >= 1, 64 hex digits)")
     return int(seq_text), bytes.fromhex(hash_text)
 
 

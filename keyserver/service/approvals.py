@@ -142,6 +142,7 @@ class ApprovalOps:
             actor, medium, reason, public_reason, now_flag, waiting_period, ctx=ctx
         )
         early = now_flag or wait < self._settings.short_waiting_period
+        scan = self._revocation.loss_scan(lost_at)
         with self._ledger.tx() as session:
             if not (early and self._gated(actor, Rule.DESTROY_MEDIUM)):
                 return self._revocation.report_loss_in(
@@ -153,6 +154,7 @@ class ApprovalOps:
                     now_flag,
                     wait,
                     lost_at=lost_at,
+                    scan=scan,
                     ctx=ctx,
                 )
             default = max(self._settings.loss_waiting_period, self._settings.short_waiting_period)
@@ -165,6 +167,7 @@ class ApprovalOps:
                 False,  # noqa: FBT003 - not now: the destroy waits for the approval
                 default,
                 lost_at=lost_at,
+                scan=scan,
                 ctx=ctx,
             )
             name = str(done["medium"])

@@ -11,7 +11,6 @@ and time).
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -23,9 +22,10 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from keyserver.domain import auth
 from keyserver.domain.context import ADMIN, LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64d, b64e
-from keyserver.domain.errors import InvalidRequestError, NotFoundError, UnauthenticatedError
-from keyserver.domain.lifecycle import BUDGET_REASON, Actor, State
+from keyserver.domain.errors import InvalidRequestError, UnauthenticatedError
+from keyserver.domain.lifecycle import Actor, Cause, State, loss_effect
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
+from keyserver.service.media import medium_target, resolve_medium
 from keyserver.service.reports import export_document
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry, canonical_json, lock_head
@@ -42,7 +42,6 @@ SESSION_ID_BYTES = 32
 _TOUCH_EVERY = timedelta(seconds=30)
 FIND_LIMIT = 200
 AUDIT_PAGE = 100
-_SUGGESTIONS = 3
 # spec §audit: bulk operations record the medium they named as details.target.
 _BULK_ACTIONS = ("suspend", "restore", "destroy")
 
@@ -213,7 +212,7 @@ class ConsoleOps:
                     select(Container)
                     .where(
                         Container.state == State.SUSPENDED.value,
-                        Container.reason == BUDGET_REASON,
+                        Container.suspend_cause == Cause.BUDGET.value,
                     )
                     .order_by(Container.suspended_at.desc())
                     .limit(50)
@@ -322,49 +321,59 @@ class ConsoleOps:
     def console_medium(
         self, actor: Actor, medium: str, *, ctx: RequestContext = LOCAL
     ) -> dict[str, Any]:
-        """A medium's containers (officials, auditors).
+        """A medium (matched by its canonical id, spec §media) and its containers.
+
+        Each container carries ``loss_effect``: what a loss report would do to it now
+        (:data:`~keyserver.domain.lifecycle.LOSS_EFFECTS`, the grouping report_loss uses),
+        so the console's confirmation lists exactly what the report will change.
 
         Raises:
-            NotFoundError: No container names this medium; ``suggestions`` lists the
-                nearest media (a typo must never look like an empty, protected medium).
+            NotFoundError: No medium has that id; ``suggestions`` lists the nearest media
+                (a typo must never look like an empty, protected medium).
         """
-        self._ledger.require(actor, OVERSIGHT, "reading a medium", action="search", ctx=ctx)
-        check_text(medium, "medium")
+        self._ledger.require(
+            actor,
+            OVERSIGHT,
+            "reading a medium",
+            action="search",
+            target=medium_target(medium),
+            ctx=ctx,
+        )
         with self._ledger.reads() as session:
+            m = resolve_medium(session, medium)
             rows = session.execute(
                 select(Container, Principal.name)
                 .join(Principal, Principal.id == Container.issuer_id)
-                .where(Container.medium == medium)
+                .where(Container.medium == m.name)
                 .order_by(Container.label, Container.id)
             ).all()
-            if not rows:
-                names = [
-                    str(m)
-                    for m in session.execute(
-                        select(Container.medium).where(Container.medium.is_not(None)).distinct()
-                    ).scalars()
-                ]
-                raise NotFoundError(
-                    f"no container is on the medium {medium!r}",
-                    suggestions=nearest(medium, names),
-                )
+            name, lost, reported = m.name, m.lost_at, m.loss_reported_at
+        containers: list[dict[str, Any]] = [
+            {
+                "container_id": b64e(c.id),
+                "label": c.label,
+                "issuer": issuer,
+                "state": c.state,
+                "suspend_cause": c.suspend_cause,
+                "loss_effect": loss_effect(State(c.state)),
+                "suspended_at": fmt_time(c.suspended_at),
+                "destroy_after": fmt_time(c.destroy_after),
+                "destroyed_at": fmt_time(c.destroyed_at),
+                "loss_reported_at": fmt_time(c.loss_reported_at),
+                "reason": c.reason,
+                "public_reason": c.public_reason,
+            }
+            for c, issuer in rows
+        ]
+        states: dict[str, int] = {}
+        for c in containers:
+            states[c["state"]] = states.get(c["state"], 0) + 1
         return {
-            "medium": medium,
-            "containers": [
-                {
-                    "container_id": b64e(c.id),
-                    "label": c.label,
-                    "issuer": issuer,
-                    "state": c.state,
-                    "suspended_at": fmt_time(c.suspended_at),
-                    "destroy_after": fmt_time(c.destroy_after),
-                    "destroyed_at": fmt_time(c.destroyed_at),
-                    "loss_reported_at": fmt_time(c.loss_reported_at),
-                    "reason": c.reason,
-                    "public_reason": c.public_reason,
-                }
-                for c, issuer in rows
-            ],
+            "medium": name,
+            "lost_at": fmt_time(lost),
+            "loss_reported_at": fmt_time(reported),
+            "states": dict(sorted(states.items())),
+            "containers": containers,
         }
 
     def console_audit(
@@ -409,7 +418,9 @@ class ConsoleOps:
             filters.append(AuditEntry.seq < before_seq)
         with self._ledger.reads() as session:
             if medium is not None:
-                check_text(medium, "medium")
+                # Matched like everywhere else (spec §media); a typo is not-found with
+                # the nearest names, never an empty page that reads as "nothing happened".
+                medium = resolve_medium(session, medium).name
                 ids = [
                     b64e(i)
                     for i in session.execute(
@@ -438,13 +449,6 @@ class ConsoleOps:
         return {"entries": docs, "next_before_seq": nxt}
 
 
-def nearest(name: str, names: list[str]) -> list[str]:
-    """The existing names closest to ``name`` (case-insensitive), best first."""
-    folded = {n.casefold(): n for n in names}
-    close = difflib.get_close_matches(name.casefold(), list(folded), n=_SUGGESTIONS, cutoff=0.6)
-    return [folded[c] for c in close]
-
-
 def _id_prefix_range(text: str) -> tuple[bytes, bytes] | None:
     """The range of 16-byte ids whose base64url form starts with ``text``, if it can.
 
@@ -462,4 +466,4 @@ def _id_prefix_range(text: str) -> tuple[bytes, bytes] | None:
     return prefix + b"\x00" * (16 - whole), prefix + b"\xff" * (16 - whole)
 
 
-__all__ = ["CONSOLE_ROLES", "ConsoleOps", "ConsoleSignIn", "nearest", "session_digest"]
+__all__ = ["CONSOLE_ROLES", "ConsoleOps", "ConsoleSignIn", "session_digest"]

@@ -31,6 +31,7 @@ from keyserver.domain.encoding import b64e
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.validation import fmt_time
 from keyserver.service.media import medium_target, resolve_medium
+from keyserver.store import audit
 from keyserver.store.audit import entry_document
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container, Principal
@@ -78,12 +79,15 @@ class MediumReportOps:
     ) -> dict[str, Any]:
         """What happened to a medium's containers (officials, auditors).
 
-        The window starts at ``since`` if given, else at the medium's time of loss;
-        without either (no loss reported) every attempt is listed and there is no
-        answer. Raises not-found with suggestions for a medium that matches nothing.
+        The window starts at ``since`` if given, else at the medium's time of loss, each
+        as an audit sequence number (``window_start_seq``; the loss's was fixed when it
+        was reported), so a clock step cannot move an entry in or out of it. Without
+        either (no loss reported) every attempt is listed and there is no answer.
+        Raises not-found with suggestions for a medium that matches nothing.
 
         Returns:
-            ``{medium, lost_at, loss_reported_at, window_start, answer, containers:
+            ``{medium, lost_at, lost_seq, loss_reported_at, window_start,
+            window_start_seq, answer, containers:
             [{container_id, label, issuer, state, suspend_cause, lost_at,
             loss_reported_at, destroy_after, destroyed_at, answer, releases_after_loss,
             confirmed_after_loss, last_confirmed_open_before_loss, attempts_since,
@@ -97,20 +101,21 @@ class MediumReportOps:
             target=medium_target(medium),
             ctx=ctx,
         )
-        with self._ledger.reads() as session:
+        with self._ledger.snapshot() as session:
             m = resolve_medium(session, medium)
             start = since or m.lost_at
+            start_seq = _window_start_seq(session, since, m.lost_seq)
             rows = list(
                 session.execute(
                     select(Container).where(Container.medium == m.name).order_by(Container.id)
                 ).scalars()
             )
             cids = [b64e(c.id) for c in rows]
-            attempts = _entries(session, cids, ("evaluate", "receipt"), start)
+            attempts = _entries(session, cids, ("evaluate", "receipt"), start_seq)
             before = (
-                _last_receipts_before(session, cids, m.lost_at) if m.lost_at is not None else {}
+                _last_receipts_before(session, cids, m.lost_seq) if m.lost_seq is not None else {}
             )
-            changes = _changes(session, m.name, set(cids), start)
+            changes = _changes(session, m.name, set(cids), start_seq)
             issuers = _issuer_names(session, {c.issuer_id for c in rows})
             out = [
                 self._container_doc(
@@ -120,14 +125,17 @@ class MediumReportOps:
                     before.get(cid),
                     changes.get(cid, []),
                     start,
+                    start_seq,
                 )
                 for c, cid in zip(rows, cids, strict=True)
             ]
         return {
             "medium": m.name,
             "lost_at": fmt_time(m.lost_at),
+            "lost_seq": m.lost_seq,
             "loss_reported_at": fmt_time(m.loss_reported_at),
             "window_start": fmt_time(start),
+            "window_start_seq": start_seq,
             "answer": worst(c["answer"] for c in out),
             "containers": out,
         }
@@ -140,6 +148,7 @@ class MediumReportOps:
         before: AuditEntry | None,
         changes: list[dict[str, Any]],
         start: datetime | None,
+        start_seq: int | None,
     ) -> dict[str, Any]:
         details = [json.loads(a.details) for a in attempts]
         return {
@@ -152,7 +161,7 @@ class MediumReportOps:
             "loss_reported_at": fmt_time(c.loss_reported_at),
             "destroy_after": fmt_time(c.destroy_after),
             "destroyed_at": fmt_time(c.destroyed_at),
-            "answer": None if start is None else answer(attempts, details),
+            "answer": None if start_seq is None else answer(attempts, details),
             "releases_after_loss": sum(
                 1
                 for a, d in zip(attempts, details, strict=True)
@@ -175,33 +184,49 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[i : i + _CHUNK]
 
 
+def _window_start_seq(session: Session, since: datetime | None, lost_seq: int | None) -> int | None:
+    """The first sequence number of the window (None: no window, every attempt listed).
+
+    spec §report: the window is decided by sequence numbers, times are for display. The
+    loss's was fixed when it was reported; ``since`` maps the same way now (the first entry
+    at or after it; none yet: the next entry to come).
+    """
+    if since is None:
+        return lost_seq
+    found = audit.first_seq_at_or_after(session, since)
+    if found is not None:
+        return found
+    head = audit.read_head(session)
+    return 1 if head is None else head[0] + 1
+
+
 def _entries(
-    session: Session, cids: Sequence[str], actions: Sequence[str], start: datetime | None
+    session: Session, cids: Sequence[str], actions: Sequence[str], start: int | None
 ) -> dict[str, list[AuditEntry]]:
-    """The entries of ``actions`` per container since ``start``, in seq order."""
+    """The entries of ``actions`` per container from seq ``start`` on, in seq order."""
     out: dict[str, list[AuditEntry]] = {}
     for chunk in _chunks(cids):
         stmt = select(AuditEntry).where(
             AuditEntry.container.in_(chunk), AuditEntry.action.in_(actions)
         )
         if start is not None:
-            stmt = stmt.where(AuditEntry.at >= start)
+            stmt = stmt.where(AuditEntry.seq >= start)
         for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
             out.setdefault(str(e.container), []).append(e)
     return out
 
 
 def _last_receipts_before(
-    session: Session, cids: Sequence[str], lost_at: datetime
+    session: Session, cids: Sequence[str], lost_seq: int
 ) -> dict[str, AuditEntry]:
-    """The last confirmed open of each container before the loss."""
+    """The last confirmed open of each container before the loss (by sequence)."""
     out: dict[str, AuditEntry] = {}
     for chunk in _chunks(cids):
         stmt = select(AuditEntry).where(
             AuditEntry.container.in_(chunk),
             AuditEntry.action == "receipt",
             AuditEntry.outcome == "ok",
-            AuditEntry.at < lost_at,
+            AuditEntry.seq < lost_seq,
         )
         for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
             out[str(e.container)] = e  # ordered by seq: the last one wins
@@ -209,7 +234,7 @@ def _last_receipts_before(
 
 
 def _changes(
-    session: Session, name: str, cids: set[str], start: datetime | None
+    session: Session, name: str, cids: set[str], start: int | None
 ) -> dict[str, list[dict[str, Any]]]:
     """Suspensions, restores and destroys of each container in the window.
 
@@ -223,7 +248,7 @@ def _changes(
         or_(AuditEntry.container.in_(sorted(cids)), AuditEntry.container.is_(None)),
     )
     if start is not None:
-        stmt = stmt.where(AuditEntry.at >= start)
+        stmt = stmt.where(AuditEntry.seq >= start)
     out: dict[str, list[dict[str, Any]]] = {}
     for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
         details = json.loads(e.details)

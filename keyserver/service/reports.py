@@ -19,13 +19,20 @@ from keyserver.domain.validation import (
     decode_container_id,
 )
 from keyserver.store import repository
-from keyserver.store.audit import canonical_json, entry_document, entry_hash
+from keyserver.store.audit import canonical_json, entry_document, entry_hash, read_head
 from keyserver.store.audit import verify as verify_chain
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container
 
 log = logging.getLogger("keyserver")
 
+
+# Entries per page of an export (memory stays flat however long the log).
+EXPORT_PAGE = 1000
+# spec §audit: most entries one verify request checks. A page takes seconds, so a remote
+# verification of millions of entries is many short requests, never one that outlasts a
+# client's or a proxy's read timeout.
+VERIFY_PAGE_MAX = 200_000
 
 # Actor names the server records for requests without a principal (spec §evaluate).
 RECORDED_ACTORS = frozenset({UNAUTHENTICATED_ACTOR})
@@ -90,10 +97,16 @@ class ReportOps:
         self._ledger.require(
             actor, OVERSIGHT, "exporting the audit log", action="audit.export", ctx=ctx
         )
+        # Up to the head read first: the export ends at a head that existed, whatever is
+        # appended while it streams (entries up to it never change), so it verifies as a
+        # whole and its last line is a head to record.
+        with self._ledger.reads() as session:
+            head = read_head(session)
+        upto = 0 if head is None else head[0]
         after = 0
-        while True:
+        while after < upto:
             with self._ledger.reads() as session:
-                rows = repository.audit_page(session, [], after, 1000)
+                rows = repository.audit_page(session, [AuditEntry.seq <= upto], after, EXPORT_PAGE)
                 lines = [canonical_json(export_document(e)) + "\n" for e in rows]
             if not rows:
                 return
@@ -105,14 +118,25 @@ class ReportOps:
         actor: Actor,
         expected_head: tuple[int, bytes] | None = None,
         *,
+        start: tuple[int, bytes] | None = None,
+        limit: int | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
-        """Verify the keyed audit chain (auditors, officials)."""
+        """Verify the keyed audit chain (auditors, officials).
+
+        ``start``: a head an earlier run verified; only what follows it is checked
+        (incremental). ``limit``: at most this many entries (one page of a long
+        verification; ``complete`` says whether the head was reached).
+        """
         self._ledger.require(
             actor, OVERSIGHT, "verifying the audit log", action="audit.verify", ctx=ctx
         )
+        if limit is not None and not 1 <= limit <= VERIFY_PAGE_MAX:
+            raise InvalidRequestError(f"limit must be between 1 and {VERIFY_PAGE_MAX}")
         with self._ledger.reads() as session:
-            result = verify_chain(session, self._keyring.audit_key, expected_head)
+            result = verify_chain(
+                session, self._keyring.audit_key, expected_head, start=start, limit=limit
+            )
         if not result.ok:
             log.error("audit chain verification failed: %s", result.problem)
         return result.as_dict()

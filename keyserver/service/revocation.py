@@ -39,7 +39,7 @@ from keyserver.domain.validation import (
     recordable,
 )
 from keyserver.service.media import resolve_medium, resolve_principal
-from keyserver.store import repository
+from keyserver.store import audit, repository
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container
@@ -351,6 +351,7 @@ class RevocationOps:
         wait = self.check_loss(
             actor, medium, reason, public_reason, now_flag, waiting_period, ctx=ctx
         )
+        scan = self.loss_scan(lost_at)
         with self._ledger.tx() as session:
             return self.report_loss_in(
                 session,
@@ -361,8 +362,21 @@ class RevocationOps:
                 now_flag,
                 wait,
                 lost_at=lost_at,
+                scan=scan,
                 ctx=ctx,
             )
+
+    def loss_scan(self, lost_at: datetime | None) -> audit.LossScan | None:
+        """The audit log searched for the time of loss, BEFORE the transaction.
+
+        spec §report: the time of loss becomes an audit sequence number, fixed at the
+        report; the log is searched before the chain-head lock (a scan must not hold up
+        releases), and :meth:`report_loss_in` finishes it under the lock.
+        """
+        if lost_at is None:
+            return None
+        with self._ledger.reads() as session:
+            return audit.scan_loss(session, lost_at)
 
     def check_loss(  # noqa: PLR0917 - the arguments of report_loss
         self,
@@ -409,10 +423,14 @@ class RevocationOps:
         wait: timedelta,
         *,
         lost_at: datetime | None,
+        scan: audit.LossScan | None,
         ctx: RequestContext,
         audit_extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """:meth:`report_loss` inside the caller's transaction (checked arguments)."""
+        """:meth:`report_loss` inside the caller's transaction (checked arguments).
+
+        ``scan``: :meth:`loss_scan` of ``lost_at``, made before the transaction.
+        """
         action = (Op.DESTROY if now_flag else Op.SUSPEND).value
         now = self._ledger.now()
         lost = now if lost_at is None else lost_at
@@ -424,6 +442,7 @@ class RevocationOps:
         m.loss_reported_at = now
         name = m.name
         seq = head.seq + 1  # the one audit entry appended below
+        m.lost_seq = audit.loss_seq(session, scan, seq)
         on_medium = Container.medium == name
         live = Container.state != State.DESTROYED.value
         repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)

@@ -24,7 +24,7 @@ NO_LOG = (
     "this key server keeps no transparency log (no log key): "
     "create one with `keyserver log-key --create` and restart"
 )
-# Sizes and sequence numbers are 64-bit columns (0004_seq_bigint, 0006_tlog_bigint): a
+# Sizes and sequence numbers are 64-bit columns (0004_seq_bigint, 0007_tlog_bigint): a
 # larger number names nothing, and would overflow the database's BIGINT parameter.
 MAX_PROOF_SIZE_ARG = (1 << 63) - 1
 

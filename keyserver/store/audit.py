@@ -202,11 +202,15 @@ class VerifyResult:
 
     Attributes:
         ok: True when every check passed.
-        entries: Number of entries checked.
-        head_seq: Sequence number of the last entry.
-        head_hash: Hex hash of the last entry (record it to detect later truncation).
+        entries: Number of entries checked by this call.
+        head_seq: Sequence number of the last entry verified (resume from here).
+        head_hash: Hex hash of the last entry verified (record it to detect later
+            truncation, or to resume from it).
         first_bad_seq: First sequence number where verification failed, if any.
         problem: What failed, if anything.
+        from_seq: The verified head this call started after (0: the genesis).
+        complete: True when the check reached the chain head (and compared the head row);
+            False after ``limit`` entries with more to go: call again from the head.
     """
 
     ok: bool
@@ -215,6 +219,8 @@ class VerifyResult:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    from_seq: int = 0
+    complete: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -225,6 +231,8 @@ class VerifyResult:
             "head_hash": self.head_hash,
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
+            "from_seq": self.from_seq,
+            "complete": self.complete,
         }
 
 
@@ -245,63 +253,189 @@ def iter_entries(
         session.expunge_all()
 
 
+def read_head(session: Session) -> tuple[int, bytes] | None:
+    """The chain-head row's (seq, hash), without locking it (None if the row is missing)."""
+    row = session.execute(
+        select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash).where(_HEAD_TABLE.c.id == HEAD_ID)
+    ).first()
+    return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def stored_hash(session: Session, seq: int) -> bytes | None:
+    """The hash column of entry ``seq`` (None if there is no such entry)."""
+    found = session.execute(select(_LOG_TABLE.c.hash).where(_LOG_TABLE.c.seq == seq)).scalar()
+    return None if found is None else bytes(found)
+
+
+def first_seq_at_or_after(session: Session, when: datetime, after: int = 0) -> int | None:
+    """The first entry (in sequence order, after ``after``) whose time is at or after ``when``.
+
+    spec §report: how a time of loss becomes a sequence number. The first in *sequence*
+    order, so an entry recorded under a clock that ran ahead counts as at or after the loss
+    too: the window may start earlier than the loss, never later (a report may list too
+    much, never hide an opening).
+    """
+    found = session.execute(
+        select(func.min(_LOG_TABLE.c.seq)).where(_LOG_TABLE.c.seq > after, _LOG_TABLE.c.at >= when)
+    ).scalar()
+    return None if found is None else int(found)
+
+
+@dataclass(frozen=True)
+class LossScan:
+    """A search of the log for the time of loss, made before the chain-head lock.
+
+    Attributes:
+        lost_at: The time of loss.
+        scanned: The head's seq when the log was searched.
+        found: The first seq at or after ``lost_at`` among the entries searched, if any.
+    """
+
+    lost_at: datetime
+    scanned: int
+    found: int | None
+
+
+def scan_loss(session: Session, lost_at: datetime) -> LossScan:
+    """Search the log for the first entry at or after ``lost_at`` (no lock taken)."""
+    head = read_head(session)
+    scanned = 0 if head is None else head[0]
+    return LossScan(lost_at, scanned, first_seq_at_or_after(session, lost_at))
+
+
+def loss_seq(session: Session, scan: LossScan | None, own_seq: int) -> int:
+    """The loss report's ``lost_seq``, under the chain-head lock (spec §report).
+
+    Lost "now" (no scan): the report's own entry, ``own_seq``, whatever the clock says.
+    Else the scan's find: entries appended since it come after it by seq, so they are
+    searched only when it found none, and if they hold none either, the report's own entry.
+    """
+    if scan is None:
+        return own_seq
+    found = scan.found
+    if found is None:
+        found = first_seq_at_or_after(session, scan.lost_at, after=scan.scanned)
+    return own_seq if found is None else found
+
+
+# The columns the chain covers, in _document's argument order, then prev_hash and hash.
+_VERIFY_COLUMNS = (
+    _LOG_TABLE.c.seq,
+    _LOG_TABLE.c.at,
+    _LOG_TABLE.c.actor,
+    _LOG_TABLE.c.action,
+    _LOG_TABLE.c.container,
+    _LOG_TABLE.c.outcome,
+    _LOG_TABLE.c.remote,
+    _LOG_TABLE.c.details,
+    _LOG_TABLE.c.prev_hash,
+    _LOG_TABLE.c.hash,
+)
+_VERIFY_BATCH = 5000
+
+
+def _rows(session: Session, after: int, upto: int) -> Iterator[Any]:
+    """Entry rows ``after < seq <= upto`` in order, as plain tuples, a batch at a time.
+
+    Core rows, not ORM objects: a million of them are verified in one pass, and the ORM's
+    identity map would cost more than the HMACs.
+    """
+    while after < upto:
+        stmt = (
+            select(*_VERIFY_COLUMNS)
+            .where(_LOG_TABLE.c.seq > after, _LOG_TABLE.c.seq <= upto)
+            .order_by(_LOG_TABLE.c.seq)
+            .limit(_VERIFY_BATCH)
+        )
+        rows = session.execute(stmt).all()
+        if not rows:
+            return
+        yield from rows
+        after = int(rows[-1][0])
+
+
 def verify(
-    session: Session, audit_key: bytes, expected_head: tuple[int, bytes] | None = None
+    session: Session,
+    audit_key: bytes,
+    expected_head: tuple[int, bytes] | None = None,
+    *,
+    start: tuple[int, bytes] | None = None,
+    limit: int | None = None,
 ) -> VerifyResult:
-    """Verify the whole chain: contiguous seq from 1, prev links, keyed hashes, head row.
+    """Verify the chain: contiguous seq, prev links, keyed hashes, head row.
 
     Detects edited entries (hash mismatch), deleted entries (seq gap / link mismatch),
     inserted or reordered entries (link or hash mismatch) and a head row that disagrees
     with the last entry. ``expected_head`` (an earlier recorded (seq, hash)) also detects
     truncation of the tail.
+
+    Args:
+        session: A read session.
+        audit_key: The chain's HMAC key.
+        expected_head: A head recorded earlier that must still be in the chain.
+        start: A head (seq, hash) an earlier run verified: only the entries after it are
+            checked (incremental verification, spec §audit), and it must still be in the
+            chain with that hash. None: from the genesis (seq 0, 32 zero bytes).
+        limit: Check at most this many entries (a page of a remote verification); the
+            result then says ``complete=False`` while entries up to the head remain.
     """
-    # The head is read FIRST and fixes what is verified: entries 1..head.seq. Entries
+    # The head is read FIRST and fixes what is verified: entries up to head.seq. Entries
     # appended while the (paged, possibly multi-snapshot) read runs are after it and are
     # not compared with a head that was read before they existed, which raised a false
     # "truncated?" alarm under load on PostgreSQL (issue 14).
-    fixed = session.execute(
-        select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash).where(_HEAD_TABLE.c.id == HEAD_ID)
-    ).first()
-    head_seq, head_hash = (int(fixed[0]), bytes(fixed[1])) if fixed is not None else (-1, b"")
-    prev = GENESIS_HASH
-    expected_seq = 1
-    recorded: bytes | None = None
+    fixed = read_head(session)
+    head_seq, head_hash = fixed if fixed is not None else (-1, b"")
+    from_seq, prev = start if start is not None else (0, GENESIS_HASH)
+    expected_seq = from_seq + 1
 
-    def fail(at_seq: int, problem: str) -> VerifyResult:
+    def result(problem: str | None = None, at_seq: int | None = None) -> VerifyResult:
         return VerifyResult(
-            ok=False,
-            entries=expected_seq - 1,
+            ok=problem is None,
+            entries=expected_seq - 1 - from_seq,
             head_seq=expected_seq - 1,
             head_hash=prev.hex(),
             first_bad_seq=at_seq,
             problem=problem,
+            from_seq=from_seq,
+            complete=problem is None and expected_seq - 1 >= head_seq,
         )
 
-    for entry in iter_entries(session, upto=max(head_seq, 0)):
-        if entry.seq != expected_seq:
-            return fail(expected_seq, f"sequence gap: expected {expected_seq}, found {entry.seq}")
-        if not hmac.compare_digest(entry.prev_hash, prev):
-            return fail(expected_seq, "prev_hash does not link to the previous entry")
-        if not hmac.compare_digest(entry.hash, entry_hash(audit_key, prev, entry)):
-            return fail(expected_seq, "entry hash does not verify (edited or forged)")
-        prev = entry.hash
+    if start is not None:
+        # Entries up to the start were verified by the run that recorded it; that they are
+        # still the same chain shows in the start entry's hash, which every later entry
+        # links to.
+        found = stored_hash(session, from_seq)
+        if found is None or not hmac.compare_digest(found, prev):
+            return result("the verified head to resume from is not in the chain", from_seq)
+    upto = max(head_seq, from_seq)
+    if limit is not None:
+        upto = min(upto, from_seq + limit)
+    for row in _rows(session, from_seq, upto):
+        seq = int(row[0])
+        if seq != expected_seq:
+            return result(f"sequence gap: expected {expected_seq}, found {seq}", expected_seq)
+        if not hmac.compare_digest(bytes(row[8]), prev):
+            return result("prev_hash does not link to the previous entry", expected_seq)
+        digest = _hash(audit_key, prev, _document(*row[:8]))
+        if not hmac.compare_digest(bytes(row[9]), digest):
+            return result("entry hash does not verify (edited or forged)", expected_seq)
+        prev = digest
         expected_seq += 1
-        if expected_head is not None and entry.seq == expected_head[0]:
-            recorded = entry.hash
     last = expected_seq - 1
-    if fixed is None or head_seq != last or not hmac.compare_digest(head_hash, prev):
-        return fail(last + 1, "head row disagrees with the last entry (truncated?)")
-    # Rows beyond the fixed head are legitimate only if the head has moved past them since
-    # (a concurrent append); rows no head covers were inserted behind the chain's back.
-    beyond = session.execute(select(func.max(AuditEntry.seq))).scalar()
-    if beyond is not None and beyond > last:
-        now_head = session.execute(
-            select(_HEAD_TABLE.c.seq).where(_HEAD_TABLE.c.id == HEAD_ID)
-        ).scalar()
-        if now_head is None or beyond > now_head:
-            return fail(last + 1, "entries beyond the head row (inserted?)")
-    if expected_head is not None and (
-        recorded is None or not hmac.compare_digest(recorded, expected_head[1])
-    ):
-        return fail(expected_head[0], "the recorded head is not in the chain (truncated?)")
-    return VerifyResult(ok=True, entries=last, head_seq=last, head_hash=prev.hex())
+    if last < upto < head_seq:  # a page ended early (at the head, the head check says so)
+        return result(f"sequence gap: expected {expected_seq}, found none", expected_seq)
+    if upto >= head_seq:  # this call reached the fixed head: compare the head row
+        if fixed is None or head_seq != last or not hmac.compare_digest(head_hash, prev):
+            return result("head row disagrees with the last entry (truncated?)", last + 1)
+        # Rows beyond the fixed head are legitimate only if the head has moved past them
+        # since (a concurrent append); rows no head covers were inserted behind its back.
+        beyond = session.execute(select(func.max(AuditEntry.seq))).scalar()
+        if beyond is not None and beyond > last:
+            now_head = read_head(session)
+            if now_head is None or beyond > now_head[0]:
+                return result("entries beyond the head row (inserted?)", last + 1)
+    if expected_head is not None and (expected_head[0] <= last or upto >= head_seq):
+        recorded = stored_hash(session, expected_head[0])
+        if recorded is None or not hmac.compare_digest(recorded, expected_head[1]):
+            return result("the recorded head is not in the chain (truncated?)", expected_head[0])
+    return result()

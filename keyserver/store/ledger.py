@@ -51,6 +51,17 @@ class Ledger:
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         self.reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        # Reads of several statements that must agree (a report: containers, attempts and
+        # state changes): one snapshot. SQLite's deferred read transaction already is one
+        # (WAL); PostgreSQL's default READ COMMITTED takes a new snapshot per statement, so a
+        # suspend committed between two statements would show in one and not the other.
+        # REPEATABLE READ on a read-only transaction never fails with a serialization error.
+        snapshot_engine = (
+            self._read_engine.execution_options(isolation_level="REPEATABLE READ")
+            if self.engine.dialect.name == "postgresql"
+            else self._read_engine
+        )
+        self.snapshot = sessionmaker(snapshot_engine, expire_on_commit=False)
         self.single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )

@@ -48,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # Audit sequence numbers and the transparency tree's sizes and indexes: 64-bit on
-# PostgreSQL (migrations 0004_seq_bigint, 0006_tlog_bigint); SQLite's INTEGER is 64-bit
+# PostgreSQL (migrations 0004_seq_bigint, 0007_tlog_bigint); SQLite's INTEGER is 64-bit
 # already (and must stay INTEGER to remain the rowid alias).
 SeqInt = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -160,6 +160,10 @@ class Medium(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     loss_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # spec §report: the first audit entry at or after ``lost_at``, fixed when the loss is
+    # reported. The report's window is decided by it: sequence order is the order things
+    # happened, which a clock stepped back cannot change (times are for display).
+    lost_seq: Mapped[int | None] = mapped_column(SeqInt)
 
 
 class ContainerReader(Base):

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from keyserver.domain.auth import TokenRow
-from keyserver.domain.lifecycle import TRANSITIONS, ContainerView, Op, State
+from keyserver.domain.lifecycle import LOSS_EFFECTS, TRANSITIONS, ContainerView, Op, State
 from keyserver.store.models import (
     AuditEntry,
     Base,
@@ -240,7 +240,11 @@ def lock_for_loss(
     already = change(State.SUSPENDED, {})
     locked = change(State.PENDING, {"suspend_cause": suspend_values["suspend_cause"]})
     suspended = change(State.ACTIVE, {"state": State.SUSPENDED.value, **suspend_values})
-    return {"suspended": suspended, "already_suspended": already, "pending_locked": locked}
+    return {
+        LOSS_EFFECTS[State.ACTIVE]: suspended,
+        LOSS_EFFECTS[State.SUSPENDED]: already,
+        LOSS_EFFECTS[State.PENDING]: locked,
+    }
 
 
 def consume_expired_challenges(

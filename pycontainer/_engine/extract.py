@@ -6,6 +6,13 @@ after every extracted byte authenticated are the top-level items moved into the
 destination. On any failure the temp directory is removed, so no plaintext from a corrupt
 or tampered container stays on disk.
 
+Durability (fsync before publish, as a seal does): each file is fsynced by the thread that
+wrote its last byte, as soon as it is complete (the other threads go on decrypting), and
+every directory of the staging tree once the files are linked in; only then are the
+top-level items renamed into the destination, which is fsynced after the renames (and its
+parent, if the destination was created). A crash can therefore leave the old state or the
+complete new one, never a published name whose content was not yet on the disk.
+
 Semantics of ``dest`` (like ``tar -C`` but safer): a directory; created if missing; if it
 exists it must be empty unless ``force``; with ``force`` an existing top-level file of the
 same name is replaced, but an existing directory is never merged or deleted.
@@ -19,7 +26,6 @@ import bisect
 import contextlib
 import errno
 import os
-import shutil
 import stat
 import threading
 import unicodedata
@@ -95,16 +101,6 @@ def _check_dest(dest: Path, selected: Sequence[Entry], *, force: bool) -> bool:
                 hint="move it away first; rwc does not merge into existing directories",
             )
     return True
-
-
-def _remove_tree(root: Path) -> None:
-    if not root.exists():
-        return
-    # Restored modes may forbid writing (e.g. 0o500 dirs); make them removable first.
-    for dirpath, _dirs, _files in os.walk(root):
-        with contextlib.suppress(OSError):
-            Path(dirpath).chmod(0o700)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _umask() -> int:
@@ -203,9 +199,10 @@ class _FileWriter:
     """
 
     def __init__(
-        self, root: Path, data: Sequence[Entry], chunk_log2: int, *, anonymous: bool
+        self, root: Path, data: Sequence[Entry], chunk_log2: int, *, anonymous: bool, umask: int
     ) -> None:
         self._root = root
+        self._umask = umask
         # anonymous: files are O_TMPFILE, kept open after their last chunk, named by link().
         self._anonymous = anonymous
         self.finished: dict[int, int] = {}
@@ -236,10 +233,23 @@ class _FileWriter:
             if self._pending[j]:
                 return
             fd = self._fds.pop(j)
+        # Complete: finished here, on the thread that wrote the last byte, while the other
+        # threads go on decrypting (see the module docstring, "Durability").
+        try:
             if self._anonymous:
+                e = self._files[j]
+                # spec §index and §implementation notes: permission bits only, umask applied.
+                os.fchmod(fd, e.mode & p.MODE_MASK & ~self._umask)
+                os.utime(fd, ns=(e.mtime_total_ns, e.mtime_total_ns))
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if self._anonymous:
+            with self._lock:
                 self.finished[j] = fd
-                return
-        os.close(fd)
+        else:
+            os.close(fd)
 
     def consume(self, index: int, view: memoryview) -> int:
         """Write the selected parts of chunk ``index``; return the bytes written."""
@@ -263,14 +273,10 @@ class _FileWriter:
         """Return True if every byte of every file was written."""
         return not any(self._pending)
 
-    def link_all(self, umask: int) -> None:
-        """Name every finished nameless file, with its stored mode and mtime; close them."""
+    def link_all(self) -> None:
+        """Name every finished nameless file (mode, mtime and data already synced); close."""
         for j, fd in sorted(self.finished.items()):
-            e = self._files[j]
-            # spec §index and §implementation notes: permission bits only, umask applied.
-            os.fchmod(fd, e.mode & p.MODE_MASK & ~umask)
-            os.utime(fd, ns=(e.mtime_total_ns, e.mtime_total_ns))
-            staging.link_fd(fd, self._root / e.path)
+            staging.link_fd(fd, self._root / self._files[j].path)
             del self.finished[j]
             os.close(fd)
 
@@ -311,7 +317,11 @@ def _write_tree(
     files = [e for e in selected if e.is_file]
     for e in files:
         if e.size == 0:
-            os.close(_open_new(root / e.path))
+            fd = _open_new(root / e.path)
+            try:
+                os.fsync(fd)  # its name is durable with its directory's fsync below
+            finally:
+                os.close(fd)
     data = [e for e in files if e.size]
     total = sum(e.size for e in data)
     needed: list[int] = []
@@ -320,7 +330,7 @@ def _write_tree(
             if not needed or i > needed[-1]:
                 needed.append(i)
     anonymous = staging.tmpfile_supported(root) and _room_for(len(data))
-    writer = _FileWriter(root, data, layout.chunk_log2, anonymous=anonymous)
+    writer = _FileWriter(root, data, layout.chunk_log2, anonymous=anonymous, umask=umask)
 
     def report(done: int) -> None:
         if progress is not None:
@@ -334,7 +344,7 @@ def _write_tree(
             raise ContainerError(
                 "internal error: extraction ended early", hint="nothing was extracted; report this"
             )
-        writer.link_all(umask)
+        writer.link_all()
     finally:
         writer.close()
     for e in files:
@@ -347,6 +357,10 @@ def _write_tree(
         # everyone here). On Windows chmod sets only the read-only flag (no 0o200 bit).
         target.chmod(e.mode & p.MODE_MASK & ~umask)
         _set_mtime(target, e.mtime_total_ns)
+    # Durability: the names in every directory of the tree (before their stored modes,
+    # which may forbid opening them, are applied).
+    for d in dirs:
+        staging.fsync_dir(root / d)
     by_path = {e.path: e for e in selected if e.is_dir}
     # Deepest first: setting a parent's mtime before its children would be undone.
     for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
@@ -442,6 +456,10 @@ def extract_entries(
             else:
                 _no_clobber(target)
                 src.rename(target)
+        # Durability: the renames into `dest` (and `dest` itself if it is new).
+        staging.fsync_dir(dest)
+        if created_dest:
+            staging.fsync_dir(dest.parent)
         stage.rmdir()
         for name, entry in top_dirs:
             _apply_dir_meta(dest / name, entry, umask)

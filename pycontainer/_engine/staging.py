@@ -183,7 +183,7 @@ class StagedFile:
             self._publish(force=force)
         finally:
             self.discard()
-        _fsync_dir(self._dest.parent)
+        fsync_dir(self._dest.parent)
 
     def _publish(self, *, force: bool) -> None:
         dest = self._dest
@@ -221,7 +221,8 @@ def _exists(dest: Path) -> OutputExistsError:
     )
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the names in ``directory`` durable, where the file system can (best effort)."""
     # Some file systems cannot fsync a directory; the data itself is synced.
     with contextlib.suppress(OSError):
         _portable.fsync_directory(directory)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import importlib.metadata
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -160,10 +159,25 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
 
 def version() -> str:
     """The installed version of rwc (both commands come from the one distribution)."""
+    # Imported here: importlib.metadata (and the email package it loads) costs a run of
+    # `rwc cat` more than a tenth of its start-up budget, for --version alone (issue 15).
+    import importlib.metadata  # noqa: PLC0415
+
     try:
         return importlib.metadata.version("rwc")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: like argparse's, but the version is looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        sys.stdout.write(f"{parser.prog} {version()}\n")  # redirected by run(), like --help
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,9 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common_options(suppress=False)],
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
-    )
+    parser.add_argument("--version", action=_VersionAction, help="print the version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubcommandParser)
     sub.required = True
     parents = [_common_options(suppress=True)]

@@ -127,3 +127,37 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     assert verdicts <= {"MET", "MISSED"}
     # 3 rows per measured size and storage, plus the small-container rows.
     assert len(figures["targets"]) == 3 * len(measured) + 3
+
+
+def test_audit_verify_bench_produces_figures(tmp_path: Path) -> None:
+    """The 1,000,000-entry verify bench at 2,000 entries: every figure is there."""
+    if tools.find("time") is None:
+        missing("GNU time", "apt-get install -y time")
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--only",
+            "audit",
+            "--audit-entries",
+            "2000",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    figures = json.loads(out.read_text())["audit"]
+    backends = [row["backend"] for row in figures["rows"]]
+    assert backends == ["sqlite", "postgresql"], proc.stderr[-2000:]
+    for row in figures["rows"]:
+        # One entry (the auditor's principal.add) exists before the built ones.
+        assert row["entries"] == row["remote_entries"] - 1000 == 2001, row
+        assert row["incremental_entries"] == 1000
+        for key in ("local_s", "incremental_s", "remote_s", "remote_server_rss_mib"):
+            assert row[key] > 0, key

@@ -28,6 +28,7 @@ HEAVY = (
     "pycontainer.reader",
     "pycontainer.writer",
     "pycontainer.client.keyserver",
+    "importlib.metadata",  # --version only
 )
 
 

@@ -41,6 +41,7 @@ from tests.support.console import (
     ZONE,
     BrowserFactory,
     ConsoleServer,
+    clean_env,
 )
 from tests.support.requirements import missing
 
@@ -68,13 +69,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without the developer's own RWC_*/KEYSERVER_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
-    env.update(extra)
-    return env
 
 
 def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -188,6 +182,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def browser(chromium: Chromium, tmp_path: Path) -> Iterator[BrowserFactory]:
     """Start headless Chromium whose Accept-Language is the given language."""
     started: list[webdriver.Chrome] = []
+    downloads = tmp_path / "downloads"
 
     def start(language: str) -> webdriver.Chrome:
         options = Options()
@@ -208,8 +203,20 @@ def browser(chromium: Chromium, tmp_path: Path) -> Iterator[BrowserFactory]:
             "--window-size=1280,900",
         ):
             options.add_argument(flag)
-        options.add_experimental_option("prefs", {"intl.accept_languages": language})
+        # Downloads (the signed report) land in tmp_path/downloads without a prompt.
+        downloads.mkdir(exist_ok=True)
+        options.add_experimental_option(
+            "prefs",
+            {
+                "intl.accept_languages": language,
+                "download.default_directory": str(downloads),
+                "download.prompt_for_download": False,
+            },
+        )
         driver = webdriver.Chrome(service=Service(executable_path=chromium.driver), options=options)
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
         driver.set_page_load_timeout(60)
         started.append(driver)
         return driver

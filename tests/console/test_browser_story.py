@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import re
+import shlex
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,14 @@ from voprf import ristretto as r
 
 from keyserver.domain.i18n import translations
 from keyserver.service import KeyService
-from tests.support.console import MEDIA, OTHER_MEDIUM, BrowserFactory, ConsoleServer
+from tests.support.console import (
+    KEYSERVER,
+    MEDIA,
+    OTHER_MEDIUM,
+    BrowserFactory,
+    ConsoleServer,
+    clean_env,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -114,47 +124,120 @@ def states(server: ConsoleServer, medium: str) -> set[str]:
     return {c["state"] for c in doc["containers"]}
 
 
+def wait_for_download(directory: Path, name: str) -> Path:
+    """The file the browser saved as ``name`` once it is complete."""
+    path = directory / name
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if path.exists() and not list(directory.glob("*.crdownload")):
+            return path
+        time.sleep(0.1)
+    raise AssertionError(f"no download {name} in {sorted(p.name for p in directory.iterdir())}")
+
+
+def verify_as_shown(driver: WebDriver, element_id: str, directory: Path) -> str:
+    """Run the ``keyserver verify-report`` line the page shows, where the file was saved."""
+    words = shlex.split(driver.find_element(By.ID, element_id).text)
+    assert words[:2] == ["keyserver", "verify-report"]
+    wait_for_download(directory, words[2])
+    done = subprocess.run(
+        [str(KEYSERVER), *words[1:]],
+        cwd=directory,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+class Steps:
+    """What a newcomer does, counted: pages loaded and things typed or pressed."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self.actions = 0
+        self.started = time.monotonic()
+
+    def page(self) -> None:
+        self.pages += 1
+
+    def act(self, n: int = 1) -> None:
+        self.actions += n
+
+    def summary(self, language: str) -> str:
+        return (
+            f"newcomer story ({language}): {self.pages} pages, {self.actions} actions, "
+            f"{time.monotonic() - self.started:.1f} s (browser under the test's load)"
+        )
+
+
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_loss_story(
     console_server: ConsoleServer,
     browser: BrowserFactory,
     screenshot_dir: Path,
+    tmp_path: Path,
     language: str,
 ) -> None:
+    """The README's console steps, as a newcomer with only an official's token does them."""
     medium, labels = MEDIA[language]
     driver = browser(language)
+    downloads = tmp_path / "downloads"
     shots = language == "ja"
+    steps = Steps()
 
     def shot(name: str) -> None:
         if shots:
             shoot(driver, screenshot_dir, name)
 
-    driver.get(console_server.url + "/console/overview")
+    # 1. Open the console's address and paste the token.
+    driver.get(console_server.url + "/console")
+    steps.page()
     shot("01-sign-in")
-    sign_in(driver, console_server.url, console_server.tokens["tanaka"], language)
+    assert heading(driver) == _t(language, "Sign in")
+    driver.find_element(By.ID, "token").send_keys(console_server.tokens["tanaka"])
+    submit_button(driver, _t(language, "Sign in"))
+    steps.act(2)
+    steps.page()
     assert heading(driver) == _t(language, "Overview"), driver.page_source[:3000]
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
     shot("02-overview")
 
-    # Part of the name, in the wrong case: the search still finds the medium.
+    # 2. Part of the name, in the wrong case: the search still finds the medium.
     partial = medium.lower()[4:]
-    box = driver.find_element(By.ID, "q")
-    box.send_keys(partial)
+    driver.find_element(By.ID, "q").send_keys(partial)
     submit_button(driver, _t(language, "Search"))
+    steps.act(2)
+    steps.page()
     assert heading(driver) == _t(language, "Search")
     shot("03-search")
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    steps.act()
+    steps.page()
     assert medium in heading(driver)
     assert states(console_server, medium) == {"active"}
     shot("04-medium")
 
+    # 3. Report it lost, with the time it was lost (typed as the page shows times).
+    lost_at = driver.find_element(By.ID, "lost_at")
+    assert lost_at.get_attribute("value")  # prefilled with now, in the display zone
+    lost_at.clear()
+    lost_at.send_keys("2026-12-01 18:30")
     driver.find_element(By.ID, "reason").send_keys("委託先が紛失 (incident 2022-06)")
     driver.find_element(By.ID, "public_reason").send_keys("media reported lost")
     submit_button(driver, _t(language, "Review what this will affect"))
+    steps.act(4)
+    steps.page()
     # The confirmation lists every container before anything happens.
     assert heading(driver) == _t(language, "Confirm: report %(medium)s lost") % {"medium": medium}
     rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert sorted(row.find_element(By.TAG_NAME, "td").text for row in rows) == sorted(labels)
+    facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert "(UTC+09:00)" in facts
+    assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in facts
     assert states(console_server, medium) == {"active"}, "the review must not act"
     shot("05-confirm-loss")
 
@@ -162,35 +245,71 @@ def test_loss_story(
         driver,
         _t(language, "Report lost and suspend %(n)s containers") % {"n": len(labels)},
     )
+    steps.act()
+    steps.page()
     assert heading(driver) == _t(language, "Done")
     shown = {e.text for e in driver.find_elements(By.CSS_SELECTOR, "tbody .state")}
     assert shown == {_t(language, "Suspended")}
     assert states(console_server, medium) == {"suspended"}
+    assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
     shot("06-reported")
 
     # A reader tries after the loss: refused, and listed in the report.
     assert (
         attempt_after_loss(console_server, console_server.containers[medium][0]) == 423
     )  # suspended
+    # 4. Open the report: the service's three-way answer, in the display zone.
     submit_button(driver, _t(language, "Open the medium report"))
+    steps.act()
+    steps.page()
     assert heading(driver) == _t(language, "Medium report: %(medium)s") % {"medium": medium}
     answer = driver.find_element(By.CSS_SELECTOR, ".answer-a").text
     assert answer == _t(language, "Not opened")
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "(UTC+09:00)" in body  # times in the configured zone, with the offset
     assert _t(language, "Refused") in body
+    changes = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
+    assert len(changes) == len(labels)  # each container's suspension since the loss
+    assert all(_t(language, "Loss report") in row.text for row in changes)
     shot("07-report")
     check_printable_on_a4(driver)
 
+    # 5. Download the signed report and check it offline, with the command shown.
+    click_and_wait_for_download(driver, driver.find_element(By.ID, "signed-report"))
+    steps.act()
+    out = verify_as_shown(driver, "verify-command", downloads)
+    assert out.startswith("OK: medium-report issued")
+    print(steps.summary(language))  # the newcomer count, for the report (pytest -s)
+
+    # 6. The stick was found: restore (the loss report's suspensions only, by default).
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    selected = driver.find_element(By.CSS_SELECTOR, "#restore_cause option:checked")
+    assert selected.get_attribute("value") == "loss-report"
     driver.find_element(By.ID, "restore_reason").send_keys("found in the office")
     submit_button(driver, _t(language, "Restore its suspended containers"))
     assert heading(driver) == _t(language, "Done")
+    assert _t(language, "Nothing on this medium is suspended any more.") in driver.page_source
     assert states(console_server, medium) == {"active"}
 
 
+def click_and_wait_for_download(driver: WebDriver, link: WebElement) -> None:
+    """Click a download link: the page stays where it is."""
+    link.click()
+    assert driver.find_element(By.TAG_NAME, "h1").is_displayed()
+
+
+def lost_time(server: ConsoleServer, medium: str) -> str | None:
+    service = KeyService(server.settings())
+    try:
+        official = service.authenticate(server.tokens["tanaka"])
+        lost = service.console_medium(official, medium)["lost_at"]
+        return None if lost is None else str(lost)
+    finally:
+        service.close()
+
+
 def test_pages_in_japanese(
-    console_server: ConsoleServer, browser: BrowserFactory, screenshot_dir: Path
+    console_server: ConsoleServer, browser: BrowserFactory, screenshot_dir: Path, tmp_path: Path
 ) -> None:
     """The other pages in Japanese: container, audit, verify, destroy, admin."""
     driver = browser("ja")
@@ -239,6 +358,18 @@ def test_pages_in_japanese(
     submit_button(second, "承認して実行")
     assert "承認し、実行しました" in second.find_element(By.CSS_SELECTOR, ".notice").text
     assert states(console_server, medium) == {"destroyed"}
+
+    # The destroyed medium's signed destruction certificate, checked offline as shown.
+    driver.get(f"{console_server.url}/console/medium?name={medium}")
+    assert driver.find_elements(By.PARTIAL_LINK_TEXT, "署名付き破棄証明書")
+    driver.get(f"{console_server.url}/console/medium/report?name={medium}")
+    click_and_wait_for_download(driver, driver.find_element(By.ID, "signed-certificate"))
+    out = verify_as_shown(driver, "verify-certificate-command", tmp_path / "downloads")
+    assert out.startswith("OK: destruction-certificate issued")
+
+    driver.get(f"{console_server.url}/console/media")
+    assert heading(driver) == "媒体"
+    shoot(driver, screenshot_dir, "13-media")
 
     # The admin's page (an admin signs in in a browser of their own).
     admin = browser("ja")
@@ -312,7 +443,7 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     medium = MEDIA["en"][0]
     official.get(f"{console_server.url}/console/medium?name={medium}")
     seen = tab_through(official, 40)
-    wanted = ["waiting_hours", "reason", "public_reason", "Review what this will affect"]
+    wanted = ["lost_at", "waiting_hours", "reason", "public_reason", "Review what this will affect"]
     positions = [seen.index(w) for w in wanted]
     assert positions == sorted(positions)
     assert "Destroy now…" in seen[positions[-1] :]

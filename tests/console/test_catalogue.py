@@ -10,6 +10,7 @@ renames a placeholder.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -80,9 +81,64 @@ def test_negotiation() -> None:
 def test_dates_and_numbers_are_localised() -> None:
     from zoneinfo import ZoneInfo  # noqa: PLC0415
 
-    ja = _i18n.Formats("ja", ZoneInfo("Asia/Tokyo"))
-    en = _i18n.Formats("en", ZoneInfo("Asia/Tokyo"))
+    now = datetime(2026, 12, 4, 15, 30, tzinfo=UTC)
+    ja = _i18n.Formats("ja", ZoneInfo("Asia/Tokyo"), now)
+    en = _i18n.Formats("en", ZoneInfo("Asia/Tokyo"), now)
     assert ja.datetime("2026-12-04T15:30:00.000000Z") == "2026/12/05 00:30:00 (UTC+09:00)"
     assert en.datetime("2026-12-04T15:30:00.000000Z") == "5 Dec 2026, 00:30:00 (UTC+09:00)"
     assert ja.number(460517) == "460,517"
-    assert _i18n.Formats("en", ZoneInfo("UTC")).datetime(None) == ""
+    assert _i18n.Formats("en", ZoneInfo("UTC"), now).datetime(None) == ""
+    assert ja.offset() == "+09:00"
+    # A zone with summer time: the offset of the moment shown, not of today.
+    berlin = _i18n.Formats("en", ZoneInfo("Europe/Berlin"), now)
+    assert berlin.offset() == "+01:00"
+    assert berlin.datetime("2026-07-01T12:00:00Z") == "1 Jul 2026, 14:00:00 (UTC+02:00)"
+
+
+def test_readme_console_steps_name_the_pages_labels() -> None:
+    """Every button or field the README's console steps name (in bold) is a label of the
+    console, and the Japanese in brackets after it is its translation, so a newcomer who
+    follows the README finds each one on the page."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Console\n", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"\*\*([^*]+)\*\*\s*\(([^)]+?)(?::[^)]*)?\)", " ".join(section.split()))
+    assert len(named) >= 10
+    catalogue = _catalogue("ja")
+    for english, japanese in named:
+        # A label with a count reads "N" in the README; one with a trailing "(zone)" is
+        # named without it.
+        msgid = next(
+            (
+                m
+                for m in catalogue
+                if re.fullmatch(re.escape(m).replace(r"%\(n\)s", "N"), english)
+                or m.startswith(english + " (")
+            ),
+            None,
+        )
+        assert msgid is not None, f"README names {english!r}, which no page shows"
+        expected = catalogue[msgid].replace("%(n)s", "N").split(" (")[0].replace(" ", "")
+        assert japanese.replace(" ", "").startswith(expected), (english, japanese, expected)
+
+
+TEMPLATES = REPO / "keyserver" / "http" / "console" / "templates"
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_TAG = re.compile(r"<[^>]*>", re.S)
+# Attributes a person reads; their value must come from the catalogue (or be data).
+_READ_ATTRS = re.compile(r'\b(?:title|alt|placeholder|aria-label)="([^"]*)"')
+
+
+@pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_no_hard_coded_text_in_templates(template: str) -> None:
+    """Outside {{ _(...) }}, a template holds markup and data only: no word a person reads."""
+    source = (TEMPLATES / template).read_text(encoding="utf-8")
+    for raw in _READ_ATTRS.findall(source):
+        value = _JINJA.sub("", raw)
+        # Machine values shown as examples (an audit action, the token's prefix) are data.
+        assert re.fullmatch(r"[a-z0-9_.…-]*", value) or not re.search(r"[^\W\d_]", value), (
+            template,
+            value,
+        )
+    text = _TAG.sub(" ", _JINJA.sub(" ", source))
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    assert words == [], f"{template}: text outside the catalogue: {words}"

@@ -128,10 +128,11 @@ def audit_entries(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
         service.close()
 
 
-def loss_form(csrf: str) -> dict[str, str]:
+def loss_form(csrf: str, lost_at: str = "2026-12-04 09:30") -> dict[str, str]:
     return {
         "csrf": csrf,
         "name": MEDIUM,
+        "lost_at": lost_at,
         "waiting_hours": "72",
         "reason": "lost",
         "public_reason": "",
@@ -293,8 +294,7 @@ def test_console_action_is_audited_as_the_official(settings: Settings) -> None:
     tokens = seed(settings)
     with running_server(settings) as url:
         browser, _ = sign_in(url, tokens["tanaka"])
-        csrf = csrf_of(browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30))
-        browser.post(url + "/console/medium/report-lost/confirm", data=loss_form(csrf), timeout=30)
+        confirm_loss(browser, url)
     (entry,) = audit_entries(settings, action="suspend")
     assert entry["actor"] == "tanaka"
     assert entry["outcome"] == "ok"
@@ -388,9 +388,13 @@ def test_unknown_medium_suggests_the_nearest(settings: Settings) -> None:
     tokens = seed(settings)
     with running_server(settings) as url:
         browser, _ = sign_in(url, tokens["tanaka"])
-        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30)
+        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-amx"}, timeout=30)
         assert page.status_code == 404
         assert f'href="/console/medium?name={MEDIUM}"' in page.text
+        # Case and blanks do not matter (spec §media): the medium's own page, its own name.
+        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30)
+        assert page.status_code == 200
+        assert f'<span class="name">{MEDIUM}</span>' in page.text
 
 
 def test_unknown_console_page_is_a_page() -> None:
@@ -435,3 +439,153 @@ def test_revoking_a_token_asks_first(settings: Settings) -> None:
         assert requests.get(whoami, headers=clerk, timeout=30).status_code == 401
     (entry,) = audit_entries(settings, action="token.revoke")
     assert (entry["actor"], entry["details"]["token_id"]) == ("sato", clerk_id)
+
+
+def get_in_english(browser: requests.Session, url: str, **params: str) -> requests.Response:
+    return browser.get(url, params=params, headers={"Accept-Language": "en"}, timeout=30)
+
+
+def confirm_loss(browser: requests.Session, url: str) -> requests.Response:
+    """Report MEDIUM lost through the console's confirmation form."""
+    page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    return browser.post(
+        url + "/console/medium/report-lost/confirm", data=loss_form(csrf_of(page)), timeout=30
+    )
+
+
+def medium_doc(settings: Settings) -> dict[str, Any]:
+    service = KeyService(settings)
+    try:
+        actor = Actor(name="check", roles=ROLES, local=True)
+        return service.console_medium(actor, MEDIUM)
+    finally:
+        service.close()
+
+
+def test_time_of_loss_is_read_in_the_display_zone(settings: Settings) -> None:
+    """The official types the time as the pages show it (Asia/Tokyo); UTC is stored."""
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+        assert "Asia/Tokyo" in page.text
+        assert "UTC+09:00" in page.text
+        review = browser.post(
+            url + "/console/medium/report-lost", data=loss_form(csrf_of(page)), timeout=30
+        )
+        assert review.status_code == 200
+        assert "2026/12/04 09:30:00 (UTC+09:00)" in review.text  # the time of loss, as typed
+        assert medium_doc(settings)["lost_at"] is None  # the review acts on nothing
+        hidden = re.search(r'name="lost_at" value="([^"]+)"', review.text)
+        assert hidden is not None
+        form = {**loss_form(csrf_of(review)), "lost_at": hidden.group(1)}
+        done = browser.post(url + "/console/medium/report-lost/confirm", data=form, timeout=30)
+        assert done.status_code == 200, done.text[:2000]
+    doc = medium_doc(settings)
+    assert doc["lost_at"] == "2026-12-04T00:30:00.000000Z"
+    assert doc["loss_reported_at"] == "2026-12-04T01:00:00.000000Z"
+
+
+@pytest.mark.parametrize(
+    ("lost_at", "problem"),
+    [
+        ("", "time of loss is required"),
+        ("yesterday", "is not a date and time"),
+        ("2026-12-04 11:00", "in the future"),  # 02:00 UTC; the clock says 01:00 UTC
+    ],
+)
+def test_bad_time_of_loss_changes_nothing(settings: Settings, lost_at: str, problem: str) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+        for step in ("/console/medium/report-lost", "/console/medium/report-lost/confirm"):
+            refused = browser.post(
+                url + step,
+                data=loss_form(csrf_of(page), lost_at),
+                headers={"Accept-Language": "en"},
+                timeout=30,
+            )
+            assert refused.status_code == 400, refused.text[:2000]
+            assert problem in refused.text
+    assert states(settings) == {"active"}
+    assert medium_doc(settings)["lost_at"] is None
+
+
+def test_restore_lifts_only_the_loss_report(settings: Settings) -> None:
+    """A container an official suspended for another reason stays suspended, and the page
+    says so and why (spec §lifecycle: a bulk restore lifts only the cause it names)."""
+    tokens = seed(settings)
+    service = KeyService(settings)
+    try:
+        official = service.authenticate(tokens["tanaka"])
+        held = medium_doc(settings)["containers"][0]["container_id"]
+        service.change_state(official, "suspend", "container", held, "vendor audit")
+    finally:
+        service.close()
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+        review = browser.post(
+            url + "/console/medium/report-lost", data=loss_form(csrf_of(page)), timeout=30
+        )
+        # The confirmation says the held container is already suspended, and why.
+        assert review.text.count("effect-already_suspended") == 1
+        assert review.text.count("effect-suspended") == 1
+        confirm_loss(browser, url)
+        page = get_in_english(browser, f"{url}/console/medium", name=MEDIUM)
+        assert 'option value="loss-report"' in page.text
+        done = browser.post(
+            url + "/console/medium/restore",
+            data={"csrf": csrf_of(page), "name": MEDIUM, "reason": "found", "cause": "loss-report"},
+            headers={"Accept-Language": "en"},
+            timeout=30,
+        )
+        assert done.status_code == 200
+        assert "1 containers of USB-2022-06-AMA are restored" in done.text
+        assert "Suspended by an official: 1" in done.text
+    by_id = {c["container_id"]: c for c in medium_doc(settings)["containers"]}
+    assert by_id[held]["state"] == "suspended"
+    assert by_id[held]["suspend_cause"] == "official"
+    assert {c["state"] for i, c in by_id.items() if i != held} == {"active"}
+    (entry,) = audit_entries(settings, action="restore")
+    assert (entry["actor"], entry["details"]["cause"]) == ("tanaka", "loss-report")
+
+
+def test_report_page_shows_the_services_answer(settings: Settings) -> None:
+    """The three-way answer and the state changes come from the service's report."""
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        confirm_loss(browser, url)
+        report = get_in_english(browser, f"{url}/console/medium/report", name=MEDIUM)
+        unsigned = browser.get(
+            url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30
+        ).json()
+    assert unsigned["answer"] == "not opened"
+    assert 'class="answer answer-not_opened"' in report.text
+    assert report.text.count('class="changes"') == 2  # each container's suspension is listed
+    assert "Loss report" in report.text  # its cause
+
+
+def test_media_page_lists_counts_per_state(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["suzuki"])
+        page = browser.get(url + "/console/media", headers={"Accept-Language": "en"}, timeout=30)
+    assert page.status_code == 200
+    row = re.search(
+        r"<tr><td><a href=\"/console/medium\?name=USB-2022-06-AMA\">.*?</tr>", page.text
+    )
+    assert row is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(0))
+    assert cells == ["0", "2", "0", "0"]  # pending, active, suspended, destroyed
+
+
+def test_typo_in_the_audit_medium_filter_suggests(settings: Settings) -> None:
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["suzuki"])
+        page = browser.get(url + "/console/audit", params={"medium": "USB-2022-06-AMX"}, timeout=30)
+    assert page.status_code == 404
+    assert f'href="/console/medium?name={MEDIUM}"' in page.text

@@ -67,3 +67,34 @@ def test_expect_head_malformed(world: World, subtests: pytest.Subtests) -> None:
         with subtests.test(msg=repr(bad)):
             code, doc = _verify(world, expect_head=bad)
             assert code == 400 and doc["type"] == "urn:rwc:problem:invalid-request", bad
+
+
+def test_verify_in_pages_from_a_verified_head(world: World) -> None:
+    """``from_head`` + ``limit``: pages that continue from each other reach the head."""
+    _, whole = _verify(world)
+    start: str | None = None
+    pages = []
+    while True:
+        params = {"limit": "3"} if start is None else {"limit": "3", "from_head": start}
+        code, page = _verify(world, **params)
+        assert code == 200 and page["ok"] is True, page
+        pages.append((page["from_seq"], page["entries"], page["complete"]))
+        start = f"{page['head_seq']}:{page['head_hash']}"
+        if page["complete"]:
+            break
+    assert pages == [(0, 3, False), (3, 3, False), (6, 1, True)]
+    assert start == f"{whole['head_seq']}:{whole['head_hash']}"
+    # A truncated tail shows on the page that reaches the head, with expect_head on every
+    # page as the command sends it.
+    code, doc = _verify(world, limit="3", from_head=start, expect_head=start)
+    assert code == 200 and doc["ok"] is True and doc["entries"] == 0 and doc["complete"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": "0"}, {"limit": "200001"}, {"from_head": "0:" + "0" * 64}, {"from_head": "7:ab"}],
+)
+def test_bad_page_parameters_are_refused(world: World, params: dict[str, str]) -> None:
+    code, doc = _verify(world, **params)
+    assert code == 400, doc
+    assert doc["type"].endswith(":invalid-request")

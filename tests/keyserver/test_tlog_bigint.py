@@ -1,4 +1,4 @@
-"""Transparency-log sizes past 2^31 (PostgreSQL INTEGER was 32-bit: migration 0006_tlog_bigint).
+"""Transparency-log sizes past 2^31 (PostgreSQL INTEGER was 32-bit: migration 0007_tlog_bigint).
 
 Hashing two billion entries is not a test: the audit chain and the tree are moved to just
 below 2^31 with plain SQL (the newest entry renumbered to 2^31 - 2, the chain head and the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -44,3 +45,10 @@ class ConsoleServer:
 
 
 BrowserFactory = Callable[[str], webdriver.Chrome]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without the developer's own RWC_*/KEYSERVER_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
+    env.update(extra)
+    return env

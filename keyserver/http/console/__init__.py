@@ -22,7 +22,9 @@ from keyserver.http.console import (
     _routes_admin,
     _routes_approvals,
     _routes_audit,
+    _routes_loss,
     _routes_media,
+    _routes_report,
     _routes_session,
 )
 from keyserver.http.console._page import (
@@ -48,6 +50,8 @@ def install(app: FastAPI) -> None:
     for module in (
         _routes_session,
         _routes_media,
+        _routes_loss,
+        _routes_report,
         _routes_audit,
         _routes_admin,
         _routes_approvals,

@@ -15,6 +15,9 @@ from babel.numbers import format_decimal
 
 from keyserver.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
 
+# The method Formats.datetime hides the type inside the class body.
+_Moment = datetime
+
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 # Date patterns (CLDR); the UTC offset is always shown, so a printed report is unambiguous.
@@ -51,6 +54,9 @@ class Formats:
 
     language: str
     zone: tzinfo
+    # The request's time (the service's injected clock): which offset "now" has in a zone
+    # with summer time.
+    now: datetime
 
     def datetime(self, value: datetime | str | None) -> str:
         """A time in the configured zone with its UTC offset.
@@ -62,11 +68,16 @@ class Formats:
             return ""
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         local = moment.astimezone(self.zone)
-        offset = local.strftime("%z")
         text = format_datetime(
             local, _DATETIME_PATTERN[self.language], tzinfo=self.zone, locale=self.language
         )
-        return f"{text} (UTC{offset[:3]}:{offset[3:]})"
+        return f"{text} (UTC{self.offset(local)})"
+
+    def offset(self, at: _Moment | None = None) -> str:
+        """The zone's UTC offset at ``at`` (default: now), as ``+09:00``."""
+        moment = (at or self.now).astimezone(self.zone)
+        text = moment.strftime("%z")
+        return f"{text[:3]}:{text[3:]}"
 
     def number(self, value: int) -> str:
         """An integer with the language's grouping (``460,517``)."""

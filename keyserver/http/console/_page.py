@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -110,6 +111,34 @@ class Page:
         text = _i18n.translations(self.language).gettext(message)
         return text % values if values else text
 
+    def invalid(self, text: str) -> InvalidRequestError:
+        """A refusal of what was typed into a form; ``text`` is in the page's language.
+
+        Call as ``page.invalid(page.gettext("..."))``, so the message is extracted.
+        """
+        return InvalidRequestError(text, lang=self.language)
+
+    def local_time(self, text: str, what: str) -> datetime | None:
+        """A time typed in a form (``2026-12-04 18:30``), read in the configured zone.
+
+        An explicit offset (``+09:00``, ``Z``) is honoured; without one the time is in the
+        zone every page shows times in, so what the official reads is what they type.
+        """
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise self.invalid(
+                self.gettext(
+                    "%(what)s is not a date and time: write it as 2026-12-04 18:30.", what=what
+                )
+            ) from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.formats.zone)
+        return moment
+
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """Render a template with the page context."""
         html = (
@@ -152,7 +181,9 @@ def _base_page(request: Request, service: KeyService, ctx: RequestContext) -> Pa
         service=service,
         ctx=ctx,
         language=language,
-        formats=_i18n.Formats(language, display_zone(service.settings.display_timezone)),
+        formats=_i18n.Formats(
+            language, display_zone(service.settings.display_timezone), service.now()
+        ),
     )
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from starlette.responses import Response, StreamingResponse
 
-from keyserver.domain.errors import InvalidRequestError
 from keyserver.http.console import _security
-from keyserver.http.console._page import Page, SignedInPage
+from keyserver.http.console._page import SignedInPage
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _HISTORY_LIMIT = 500
@@ -27,19 +24,6 @@ def container(page: SignedInPage, cid: str) -> Response:
         return page.render("container.html", doc=doc, history=history["entries"])
 
     return page.act(body, _security.PREFIX + "/search")
-
-
-def _local_time(page: Page, text: str, what: str) -> datetime | None:
-    """A ``datetime-local`` form value, read in the configured zone."""
-    if not text:
-        return None
-    try:
-        naive = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{what} is not a date and time") from exc
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=page.formats.zone)
 
 
 @router.get("/audit")
@@ -70,8 +54,8 @@ def audit(  # noqa: PLR0917 - the page's filters
             action=action.strip() or None,
             container=container.strip() or None,
             medium=medium.strip() or None,
-            since=_local_time(page, since, "since"),
-            until=_local_time(page, until, "until"),
+            since=page.local_time(since, page.gettext("From")),
+            until=page.local_time(until, page.gettext("Until")),
             before_seq=before,
             ctx=page.ctx,
         )

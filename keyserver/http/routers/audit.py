@@ -53,12 +53,22 @@ def audit_export(service: ServiceDep, actor: ActorDep, ctx: ContextDep) -> Strea
 
 @router.get("/verify", summary="Verify the audit chain")
 def audit_verify(
-    service: ServiceDep, actor: ActorDep, ctx: ContextDep, expect_head: str | None = None
+    service: ServiceDep,
+    actor: ActorDep,
+    ctx: ContextDep,
+    *,
+    expect_head: str | None = None,
+    from_head: str | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Verify the keyed hash chain (auditor, official).
 
     ``expect_head=SEQ:HASH`` (a head recorded earlier, e.g. by monitoring) also detects
     truncation of the tail with a matching rollback of the head row (spec §audit).
+    ``from_head=SEQ:HASH`` (a head an earlier verification ended at) checks only what
+    follows it; ``limit`` checks at most that many entries: a long chain is verified in
+    pages, each continuing from the head the previous one returned, until ``complete``.
     """
     expected = None if expect_head is None else parse_head(expect_head)
-    return service.audit_verify(actor, expected, ctx=ctx)
+    start = None if from_head is None else parse_head(from_head, "from_head")
+    return service.audit_verify(actor, expected, start=start, limit=limit, ctx=ctx)

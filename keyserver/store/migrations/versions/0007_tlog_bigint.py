@@ -7,8 +7,8 @@ a leaf or sign a checkpoint, and the log would stop vouching for every later ent
 the key releases went on. SQLite's INTEGER is already 64-bit, so SQLite has nothing to
 change.
 
-Revision ID: 0006_tlog_bigint
-Revises: 0005_incident
+Revision ID: 0007_tlog_bigint
+Revises: 0006_lost_seq
 Create Date: 2026-12-04
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_tlog_bigint"
-down_revision = "0005_incident"
+revision = "0007_tlog_bigint"
+down_revision = "0006_lost_seq"
 branch_labels = None
 depends_on = None
 

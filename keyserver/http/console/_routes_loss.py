@@ -1,0 +1,165 @@
+"""Acting on a medium: report it lost (review, then confirm), restore, destroy now.
+
+Nothing happens on the first page of a loss report: it lists every container with what
+the report will do to it (the service's own grouping, lifecycle.LOSS_EFFECTS) and the time
+of loss. Destroy now needs the medium's name typed. Every action calls the same service
+method as the HTTP API, with the signed-in principal as actor: it is checked and audited
+exactly like the API call.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
+from keyserver.http.console import _security
+from keyserver.http.console._page import Page, PostedPage, SignedInPage
+from keyserver.http.console._routes_approvals import approvals_page
+from keyserver.http.console._routes_media import medium_url
+
+router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
+_MAX_HOURS_DIGITS = 6
+
+
+def _loss_fields(page: Page) -> dict[str, Any]:
+    """The loss report's fields from the form, checked as far as the form can be."""
+    form = page.form
+    wait_text = form.get("waiting_hours", "").strip()
+    if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
+        raise page.invalid(page.gettext("The waiting period must be a whole number of hours."))
+    reason = form.get("reason", "").strip()
+    if not reason:
+        raise page.invalid(page.gettext("The internal reason is required."))
+    lost_text = form.get("lost_at", "").strip()
+    lost_at = page.local_time(lost_text, page.gettext("Time of loss"))
+    if lost_at is None:
+        raise page.invalid(page.gettext("The time of loss is required."))
+    return {
+        "name": form.get("name", ""),
+        "waiting_hours": int(wait_text),
+        "reason": reason,
+        "public_reason": form.get("public_reason", "").strip(),
+        "lost_at_text": lost_text,
+        "lost_at": lost_at,
+    }
+
+
+@router.post("/medium/report-lost")
+def report_lost(page: PostedPage) -> Response:
+    """Step 1 of a loss report: list every container it will affect; act on nothing."""
+
+    def body() -> Response:
+        fields = _loss_fields(page)
+        doc = page.service.console_medium(page.principal, fields["name"], ctx=page.ctx)
+        now = page.service.now()
+        if fields["lost_at"] > now:
+            raise page.invalid(page.gettext("The time of loss is in the future."))
+        containers = doc["containers"]
+        return page.render(
+            "confirm_loss.html",
+            doc=doc,
+            fields=fields,
+            containers=containers,
+            changing=sum(1 for c in containers if c["loss_effect"] != "unchanged"),
+            deadline=now + timedelta(hours=fields["waiting_hours"]),
+        )
+
+    return page.act(body, medium_url(page.form.get("name", "")))
+
+
+@router.post("/medium/report-lost/confirm")
+def report_lost_confirm(page: PostedPage) -> Response:
+    """Step 2: report the medium lost (KeyService.report_loss, audited as the official)."""
+
+    def body() -> Response:
+        fields = _loss_fields(page)
+        result = page.service.report_loss(
+            page.principal,
+            fields["name"],
+            reason=fields["reason"],
+            public_reason=fields["public_reason"] or None,
+            waiting_period=timedelta(hours=fields["waiting_hours"]),
+            lost_at=fields["lost_at"],
+            ctx=page.ctx,
+        )
+        if result.get("approval_required"):  # an early destroy: a second official decides
+            return approvals_page(page, created=result["approval"])
+        doc = page.service.console_medium(page.principal, result["medium"], ctx=page.ctx)
+        return page.render("done.html", what="loss", result=result, doc=doc)
+
+    return page.act(body, medium_url(page.form.get("name", "")))
+
+
+@router.post("/medium/restore")
+def restore(page: PostedPage) -> Response:
+    """Lift one cause of suspension on a medium (KeyService.change_state, spec §lifecycle).
+
+    The default cause is the loss report (the medium was found); a suspension caused by
+    the attempt budget or by an official stays unless its cause is chosen, and the result
+    page says what was left suspended and why.
+    """
+
+    def body() -> Response:
+        name = page.form.get("name", "")
+        reason = page.form.get("reason", "").strip()
+        cause = page.form.get("cause", "")
+        if not reason:
+            raise page.invalid(page.gettext("The reason is required."))
+        if cause not in RESTORE_CAUSES:
+            raise page.invalid(page.gettext("Choose which suspensions to lift."))
+        result = page.service.change_state(
+            page.principal, Op.RESTORE, "medium", name, reason, cause=cause, ctx=page.ctx
+        )
+        doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
+        return page.render("done.html", what="restore", result=result, doc=doc, cause=cause)
+
+    return page.act(body, medium_url(page.form.get("name", "")))
+
+
+def _destroy_page(page: Page, name: str, status: int = 200, *, mismatch: bool) -> Response:
+    doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
+    sources, _ = TRANSITIONS[Op.DESTROY]
+    containers = [
+        {**c, "effect": "changes" if State(c["state"]) in sources else "unchanged"}
+        for c in doc["containers"]
+    ]
+    return page.render(
+        "confirm_destroy.html",
+        status=status,
+        doc=doc,
+        containers=containers,
+        changing=sum(1 for c in containers if c["effect"] == "changes"),
+        mismatch=mismatch,
+    )
+
+
+@router.get("/medium/destroy")
+def destroy_form(page: SignedInPage, name: str = "") -> Response:
+    """Destroy now: every container it will erase, and a typed confirmation."""
+    return page.act(lambda: _destroy_page(page, name, mismatch=False), medium_url(name))
+
+
+@router.post("/medium/destroy")
+def destroy(page: PostedPage) -> Response:
+    """Destroy a medium's keys now (crypto-erasure; KeyService.change_state)."""
+
+    def body() -> Response:
+        name = page.form.get("name", "")
+        reason = page.form.get("reason", "").strip()
+        if page.form.get("typed", "") != name:
+            return _destroy_page(page, name, 400, mismatch=True)
+        if not reason:
+            raise page.invalid(page.gettext("The reason is required."))
+        result = page.service.change_state(
+            page.principal, Op.DESTROY, "medium", name, reason, ctx=page.ctx
+        )
+        if result.get("approval_required"):  # spec §approvals: a second official decides
+            return approvals_page(page, created=result["approval"])
+        doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
+        return page.render("done.html", what="destroy", result=result, doc=doc)
+
+    return page.act(body, medium_url(page.form.get("name", "")))

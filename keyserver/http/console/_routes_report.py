@@ -1,0 +1,99 @@
+"""The medium report and the signed incident documents.
+
+The report page shows the service's three-way answer (opened / possibly opened / not
+opened, keyserver/service/medium_report.py) for the medium and each container, every
+attempt and every suspension, restore and destroy since the time of loss; it prints on A4
+and downloads as JSON. The signed medium report and the destruction certificate
+(keyserver/service/incident.py) download as files anyone can check offline with
+``keyserver verify-report``; the pages show the exact command.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from keyserver.domain.errors import NotFoundError
+from keyserver.domain.lifecycle import State
+from keyserver.http.console import _security
+from keyserver.http.console._page import Page, SignedInPage
+from keyserver.http.console._routes_media import medium_url
+
+router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
+MEDIUM_REPORT = "medium-report"
+CERTIFICATE = "destruction-certificate"
+
+
+def file_name(kind: str, medium: str) -> str:
+    """The download's file name: ``medium-report-USB-2022-06-AMA.json`` (ASCII only)."""
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "-" for ch in medium)
+    return f"{kind}-{safe[:60]}.json"
+
+
+def verify_command(page: Page, kind: str, medium: str) -> str | None:
+    """The ``keyserver verify-report`` line for a downloaded document (None: no log here)."""
+    try:
+        info = page.service.log_info()
+    except NotFoundError:  # a server that keeps no transparency log signs no document
+        return None
+    words = ["keyserver", "verify-report", file_name(kind, medium), "--log-key", info["log_key"]]
+    for witness in info["witness_keys"]:
+        words += ["--witness-key", witness]
+    return shlex.join(words)
+
+
+def _download(doc: dict[str, Any], name: str) -> Response:
+    return Response(
+        json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/medium/report")
+def medium_report(page: SignedInPage, name: str = "") -> Response:
+    """The medium report: the three-way answer, every attempt and change; printable on A4."""
+
+    def body() -> Response:
+        doc = page.service.medium_report(page.principal, name, ctx=page.ctx)
+        destroyed = any(c["state"] == State.DESTROYED.value for c in doc["containers"])
+        return page.render(
+            "report.html",
+            doc=doc,
+            generated_at=page.service.now(),
+            verify=verify_command(page, MEDIUM_REPORT, doc["medium"]),
+            verify_certificate=verify_command(page, CERTIFICATE, doc["medium"])
+            if destroyed
+            else None,
+        )
+
+    return page.act(body, medium_url(name))
+
+
+@router.get("/medium/report.json")
+def medium_report_json(page: SignedInPage, name: str = "") -> Response:
+    """The same report as JSON (RFC 3339 UTC), as a download."""
+
+    def body() -> Response:
+        doc = page.service.medium_report(page.principal, name, ctx=page.ctx)
+        return _download(doc, file_name("medium-report-unsigned", doc["medium"]))
+
+    return page.act(body, medium_url(name))
+
+
+@router.get("/medium/signed/{kind}")
+def signed_document(page: SignedInPage, kind: str, name: str = "") -> Response:
+    """The signed medium report or destruction certificate (KeyService.signed_report)."""
+
+    def body() -> Response:
+        if kind not in {MEDIUM_REPORT, CERTIFICATE}:
+            raise page.invalid(page.gettext("There is no such document."))
+        doc = page.service.signed_report(page.principal, kind, name, ctx=page.ctx)
+        medium = str(doc["body"]["statement"]["medium"])
+        return _download(doc, file_name(kind, medium))
+
+    return page.act(body, medium_url(name, "/report"))
