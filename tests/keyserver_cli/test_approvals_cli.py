@@ -77,12 +77,14 @@ def test_reject_and_japanese(cli: Cli, data_dir: DataDir, people: People, server
     )  # fmt: skip
     assert asked.code == 0, asked
     assert "申請 1 を作成しました。別の担当職員の承認を待っています" in asked.out
+    assert _state(data_dir, cid) == "suspended"
     rejected = cli(
         "approvals", "reject", "1", "--reason", "found it", *srv,
         env=_as(second, KEYSERVER_LANG="ja"),
     )  # fmt: skip
     assert rejected.code == 0 and "申請 1 を却下しました" in rejected.out
-    assert _state(data_dir, cid) == "active"
+    # The loss itself was reported at once (suspended); only the early destroy was refused.
+    assert _state(data_dir, cid) == "suspended"
     late = cli("approvals", "approve", "1", "--yes", *srv, env=_as(second))
     assert late.code == 6, late  # conflict: already rejected
     assert cli("approvals", "approve", "x", *srv, env=_as(second)).code == 2
