@@ -42,21 +42,21 @@ def build_log(settings: Any, entries: int) -> float:
     from sqlalchemy import insert, select, update  # noqa: PLC0415
 
     from keyserver.domain import keys  # noqa: PLC0415
-    from keyserver.store.audit import HEAD_ID, NewEntry, _document, _hash  # noqa: PLC0415
+    from keyserver.store.audit import HEAD_ID, Head, NewEntry, append_row  # noqa: PLC0415
     from keyserver.store.engine import make_engine  # noqa: PLC0415
     from keyserver.store.models import AuditEntry, AuditHead  # noqa: PLC0415
 
     started = time.perf_counter()
     key = keys.KeyRing.from_master(settings.load_master_key()).audit_key
-    log_table = AuditEntry.__table__
     head_table = AuditHead.__table__
     engine = make_engine(settings)
     try:
         with engine.begin() as conn:
-            seq, prev = conn.execute(
+            seq, digest = conn.execute(
                 select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == HEAD_ID)
             ).one()
-            seq, prev = int(seq), bytes(prev)
+            # The release path's own append (the server's chain formula), a batch at a time.
+            head = Head(int(seq), bytes(digest))
             at = datetime.now(UTC)
             new = NewEntry(
                 actor="clerk-0042@city.example",
@@ -64,38 +64,20 @@ def build_log(settings: Any, entries: int) -> float:
                 outcome="ok",
                 container="AAAAAAAAAAAAAAAAAAAAAA",
                 remote="192.0.2.7",
+                details={"mode": "read", "unconfirmed": 1},
             )
-            details = '{"mode":"read","unconfirmed":1}'
-            rows: list[dict[str, Any]] = []
             for _ in range(entries):
-                seq += 1
                 at += timedelta(milliseconds=3)
-                doc = _document(
-                    seq, at, new.actor, new.action, new.container, new.outcome, new.remote, details
-                )
-                digest = _hash(key, prev, doc)
-                rows.append(
-                    {
-                        "seq": seq,
-                        "at": at,
-                        "actor": new.actor,
-                        "action": new.action,
-                        "container": new.container,
-                        "outcome": new.outcome,
-                        "remote": new.remote,
-                        "details": details,
-                        "prev_hash": prev,
-                        "hash": digest,
-                    }
-                )
-                prev = digest
-                if len(rows) == _BATCH:
-                    conn.execute(insert(log_table), rows)
-                    rows = []
-            if rows:
-                conn.execute(insert(log_table), rows)
+                append_row(key, head, at, new)
+                if len(head.pending) == _BATCH:
+                    conn.execute(insert(AuditEntry.__table__), head.pending)
+                    head.pending.clear()
+            if head.pending:
+                conn.execute(insert(AuditEntry.__table__), head.pending)
             conn.execute(
-                update(head_table).where(head_table.c.id == HEAD_ID).values(seq=seq, hash=prev)
+                update(head_table)
+                .where(head_table.c.id == HEAD_ID)
+                .values(seq=head.seq, hash=head.hash)
             )
     finally:
         engine.dispose()

@@ -21,6 +21,14 @@ rwc) and ``age -d``; plus the start-up share: the bare interpreter start-up and 
 time of the modules one ``rwc cat`` process loads (``-X importtime``).
 
 Peak RSS of every process is read through GNU time (procs.run_measured).
+
+``rwc`` runs as a wheel install would have it (:func:`installed_rwc`): byte-compiled, as
+pip compiles a wheel at install time (an editable install run with PYTHONDONTWRITEBYTECODE=1,
+as on the bench VM, compiles every pycontainer module from source in every process), and
+found on a plain path entry instead of through setuptools' editable-install finder, which
+an installed wheel does not have and which costs every interpreter start-up ~60 M
+instructions (about two thirds of `python -c pass` in the development venv). The code is
+the checkout's, the dependencies the venv's.
 """
 
 from __future__ import annotations
@@ -181,7 +189,8 @@ class _Tools:
     """Command lines for both tools, with the keys, tokens and password they need."""
 
     def __init__(self, served: Served, work: Path) -> None:
-        self.rwc = _bin("rwc")
+        self.rwc = installed_rwc(work / "venv")
+        self.python = _python(self.rwc)
         self.age = require("age", "age")
         self.url = served.url
         home = work / "home"
@@ -344,15 +353,52 @@ def _import_seconds(stderr: str) -> tuple[float, list[tuple[float, str]]]:
     return total, sorted(top, reverse=True)
 
 
-def _python() -> str:
+def _python(rwc: str) -> str:
     """The interpreter that runs ``rwc`` (its console script's #! line)."""
-    return Path(_bin("rwc")).read_text(errors="replace").splitlines()[0].removeprefix("#!").strip()
+    return Path(rwc).read_text(errors="replace").splitlines()[0].removeprefix("#!").strip()
+
+
+def installed_rwc(venv: Path) -> str:
+    """An ``rwc`` command set up as installing the wheel would (see the module docstring).
+
+    A venv without pip whose site-packages has one .pth of plain paths: the checkout (where
+    ``pycontainer`` is) and the development venv's site-packages (the dependencies); its
+    ``rwc`` is the development venv's console script with this venv's interpreter.
+
+    Returns:
+        The path of the ``rwc`` script.
+    """
+    import importlib.util  # noqa: PLC0415
+    import sysconfig  # noqa: PLC0415
+
+    dev_rwc = _bin("rwc")
+    dev_python = _python(dev_rwc)
+    subprocess.run([dev_python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = subprocess.run(
+        [dev_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    spec = importlib.util.find_spec("pycontainer")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingToolError("pycontainer is not installed: run `make venv`")
+    checkout = Path(next(iter(spec.submodule_search_locations))).parent
+    version = f"python{sysconfig.get_python_version()}"
+    site = venv / "lib" / version / "site-packages"
+    (site / "rwc-bench.pth").write_text(f"{checkout}\n{purelib}\n")
+    python = venv / "bin" / "python"
+    script = Path(dev_rwc).read_text().splitlines()
+    rwc = venv / "bin" / "rwc"
+    rwc.write_text("\n".join([f"#!{python}", *script[1:]]) + "\n")
+    rwc.chmod(0o755)
+    return str(rwc)
 
 
 def _import_profile(tools: _Tools, container: Path, name: str) -> tuple[float, list[Any]]:
     """Imports of one ``rwc cat`` beyond what the bare interpreter imports at start-up."""
     profile = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
-    bare = run_measured([_python(), "-c", "pass"], env=profile)
+    bare = run_measured([tools.python, "-c", "pass"], env=profile)
     at_startup = {m for _s, m in _import_seconds(bare.stderr)[1]}
     env = dict(tools.reader_env, PYTHONPROFILEIMPORTTIME="1")
     argv = [tools.rwc, "cat", str(container), name, "--password-file", str(tools.password_file)]
@@ -361,9 +407,9 @@ def _import_profile(tools: _Tools, container: Path, name: str) -> tuple[float, l
     return sum(s for s, _m in top), top
 
 
-def _interpreter_seconds(runs: int) -> float:
+def _interpreter_seconds(python: str, runs: int) -> float:
     """Start-up of the interpreter that runs ``rwc`` (site included), median."""
-    return median([run_measured([_python(), "-c", "pass"]).seconds for _ in range(runs)])
+    return median([run_measured([python, "-c", "pass"]).seconds for _ in range(runs)])
 
 
 def measure_small(tools: _Tools, runs: int) -> dict[str, Any]:
@@ -395,7 +441,7 @@ def measure_small(tools: _Tools, runs: int) -> dict[str, Any]:
             print(f"  clevis decrypt SKIPPED: {exc}", flush=True)
             missing.append(str(exc))
         out.update({name: f.as_dict() for name, f in figures.items()})
-        interp = _interpreter_seconds(max(3, runs))
+        interp = _interpreter_seconds(tools.python, max(3, runs))
         imports, top = _import_profile(tools, container, src.name)
         out["startup"] = {
             "interpreter_s": interp,
@@ -432,6 +478,26 @@ def _clevis(src: Path, work: Path, runs: int) -> dict[str, _Figures]:
 # ----------------------------------------------------------------------------- driver
 
 
+def compile_bytecode() -> None:
+    """Byte-compile pycontainer and keyserver where they are installed, as pip does for a wheel.
+
+    Raises:
+        RuntimeError: compileall failed.
+    """
+    import importlib.util  # noqa: PLC0415
+
+    dirs = []
+    for package in ("pycontainer", "keyserver"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            dirs += list(spec.submodule_search_locations)
+    proc = subprocess.run(
+        [_python(_bin("rwc")), "-m", "compileall", "-q", *dirs], capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"compileall failed: {proc.stdout.decode()[-500:]}")
+
+
 def run(opts: Options) -> dict[str, Any]:
     """Run the whole-command bench, print the tables and return the figures."""
     print(
@@ -440,6 +506,7 @@ def run(opts: Options) -> dict[str, Any]:
         flush=True,
     )
     results: dict[str, Any] = {"sizes": {}, "load_average_1min": os.getloadavg()[0]}
+    compile_bytecode()
     with (
         tempfile.TemporaryDirectory(prefix="rwc-bench-cmd-ks-", dir=DISK) as tmp,
         running_server(Path(tmp)) as served,

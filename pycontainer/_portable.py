@@ -112,6 +112,13 @@ def pwrite(fd: int, view: memoryview, offset: int) -> int:
         return os.write(fd, view)
 
 
+def pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    """Write all of ``view`` at ``offset`` (thread-safe: chunk workers write concurrently)."""
+    while view:
+        n = pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
 if sys.platform == "win32":
     import msvcrt
 

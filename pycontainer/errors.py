@@ -144,6 +144,10 @@ class KeyServerUnavailableError(KeyServerCallError):
     """The key server could not be reached (network error, timeout, 5xx)."""
 
 
+class KeyServerUnknownNameError(KeyServerCallError):
+    """The key server knows no principal (or medium) of a name the user gave (exit code 2)."""
+
+
 class KeyServerHeaderMismatchError(KeyServerCallError):
     """The key server holds another header digest for this container: this copy was altered.
 

@@ -10,6 +10,7 @@ then the HTTP endpoint (keyserver/http/release.py).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -262,7 +263,10 @@ class Releaser:
                         conn.invalidate(exc)
                     raise hot.translate(exc, invalidated=gone) from exc
                 finally:
-                    cur.close()
+                    # After invalidate() the connection is closed, its cursor with it: a
+                    # second close must not turn the 503 into a 500 (issue 14).
+                    with contextlib.suppress(hot.dbapi_error):
+                        cur.close()
         except Exception as exc:  # rolled back; reported to its caller(s)
             if not jobs:
                 raise  # nothing taken yet: group_commit.py fails the queued jobs with it

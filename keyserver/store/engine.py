@@ -19,10 +19,12 @@ read-only by a read-only period get the database file's mode back before connect
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +65,16 @@ def make_engine(settings: Settings) -> Engine:
         db_file = sqlite_file(engine.url.database, str(engine.url.query.get("uri", "")) == "true")
         base_is_disconnect = engine.dialect.is_disconnect
 
+        # Set by an error after which connections are reopened; the next connect first
+        # frees the cursors of failed statements (see _sqlite_do_connect).
+        reopening = threading.Event()
+
         def _is_disconnect(e: Any, connection: Any, cursor: Any) -> bool:
             # Also consulted by the release batch for its raw-cursor errors (batch.py).
-            return bool(base_is_disconnect(e, connection, cursor)) or _sqlite_reopen(e)
+            if _sqlite_reopen(e):
+                reopening.set()
+                return True
+            return bool(base_is_disconnect(e, connection, cursor))
 
         engine.dialect.is_disconnect = _is_disconnect  # type: ignore[method-assign]
         # Writers queue on the writer lock no longer than SQLite's own busy timeout.
@@ -75,6 +84,16 @@ def make_engine(settings: Settings) -> Engine:
         def _sqlite_do_connect(*_args: Any) -> None:
             if db_file is not None and repair_side_files(db_file):
                 log.warning("SQLite side files of %s made writable again", db_file.name)
+            if reopening.is_set():
+                reopening.clear()
+                # A failed statement's cursor lives on in a reference cycle (exception ->
+                # traceback -> frame -> cursor) until the cyclic GC runs, and SQLite keeps
+                # its connection open meanwhile (closed, but a zombie until the statement
+                # is finalized). One opened while the file was read-only holds the
+                # process's -shm mapping read-only, so every new connection stayed
+                # read-only after the file was writable again, for good on an idle server
+                # (issue 14, tests/faults/test_database_faults.py). Free them first.
+                gc.collect()
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:

@@ -27,7 +27,7 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[Any]"
 
 def b64(data: bytes) -> str:
     """Container ids and the like as people and scripts see them (base64url, no padding)."""
-    from pycontainer.client.keyserver import b64url_encode  # noqa: PLC0415 - see above
+    from pycontainer.client.wire import b64url_encode  # noqa: PLC0415 - see above
 
     return b64url_encode(data)
 

@@ -20,6 +20,7 @@ from pycontainer.errors import (
     KeyServerRevokedError,
     KeyServerSuspendedError,
     KeyServerUnavailableError,
+    KeyServerUnknownNameError,
     OutputExistsError,
     PayloadError,
     WrongPasswordError,
@@ -70,6 +71,8 @@ _BY_CLASS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (ServerUrlError, ExitCode.USAGE),
     # RWC_TOKEN without a named server: the user must say where the token belongs.
     (TokenScopeError, ExitCode.USAGE),
+    # A reader or medium name the key server does not know: the command line names it.
+    (KeyServerUnknownNameError, ExitCode.USAGE),
     (KeyServerRevokedError, ExitCode.REVOKED),
     # spec/protocol.md §evaluate header-mismatch: the copy was altered (tamper code).
     (KeyServerHeaderMismatchError, ExitCode.CORRUPT),

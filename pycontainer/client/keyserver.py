@@ -7,12 +7,13 @@ Security decisions, each also commented where it is made:
 
 * TLS certificates are always verified; a city's own PKI is trusted through ``ca_bundle``.
   The trust store, the URL policy, redirects and the size limit are the rules of
-  pycontainer.client.transport, which `keyserver --server` follows too.
-* Proxies from the environment (HTTPS_PROXY, NO_PROXY) are still honoured (``trust_env``
-  stays on): a city network may only reach the key server through one, and a CONNECT proxy
-  cannot see or change the TLS session, which is verified end to end as above. Except for
-  a loopback server: no proxy is ever used for it (``trust_env`` off), since a proxy would
-  connect to *its own* loopback and a plain ``http://`` request would hand it the token.
+  pycontainer.client.transport, which `keyserver --server` follows too; the requests go
+  over one keep-alive connection of the standard library (pycontainer.client.connection).
+* Proxies from the environment (HTTPS_PROXY, ALL_PROXY, NO_PROXY) are honoured: a city
+  network may only reach the key server through one, and a CONNECT proxy cannot see or
+  change the TLS session, which is verified end to end as above. Except for a loopback
+  server: no proxy is ever used for it, since a proxy would connect to *its own* loopback
+  and a plain ``http://`` request would hand it the token.
 * Plain ``http://`` only to loopback hosts (see pycontainer.client.server_url).
 * Redirects are not followed (the bearer token must go to the configured server only).
 * Every call has a connect and a read timeout; response bodies are size-limited.
@@ -25,27 +26,28 @@ Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §recei
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import requests
-import urllib3.exceptions
-
+from pycontainer.client.connection import ConnectFailedError, Connection, ExchangeFailedError
 from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.client.transport import (
-    MAX_RESPONSE_BYTES,
-    BearerAuth,
-    open_response,
-    read_limited,
-    trust_store,
+from pycontainer.client.transport import MAX_RESPONSE_BYTES, BearerAuth, trust_store
+from pycontainer.client.wire import (
+    Access,
+    Identity,
+    Policy,
+    Registration,
+    b64url_decode,
+    b64url_encode,
+    count,
+    flag,
+    strict_json,
+    text,
 )
 from pycontainer.errors import (
     KeyServerCallError,
@@ -60,6 +62,17 @@ from pycontainer.format.primitives import (
 )
 from pycontainer.format.url import parse_server_url
 from pycontainer.keyrelease import Evaluation, SlotInfo
+
+__all__ = [
+    "Access",
+    "ClientLimits",
+    "Identity",
+    "KeyServerClient",
+    "Policy",
+    "Registration",
+    "b64url_decode",
+    "b64url_encode",
+]
 
 CHALLENGE_SIZE = 32  # spec §evaluate: the receipt challenge is 32 random bytes
 HEADER_DIGEST_SIZE = 32  # SHA-256
@@ -89,124 +102,6 @@ class ClientLimits:
     max_response_bytes: int = MAX_RESPONSE_BYTES
 
 
-@dataclass(frozen=True)
-class Policy:
-    """What the writer asks the server to enforce for a new container (spec §register).
-
-    Attributes:
-        readers: Principal names allowed to open it.
-        reader_groups: Groups whose members may open it.
-        label: Free text shown to officials (e.g. the export's name).
-        medium: Identifier of the medium it is written to (for loss reports).
-        not_after: Expiry (timezone-aware), or None for no expiry.
-        password_required: Whether a password is part of the key (informational for the server).
-        attempt_budget: How many evaluations the server allows, or None for no limit.
-    """
-
-    readers: tuple[str, ...] = ()
-    reader_groups: tuple[str, ...] = ()
-    label: str | None = None
-    medium: str | None = None
-    not_after: datetime | None = None
-    password_required: bool = True
-    attempt_budget: int | None = None
-
-
-@dataclass(frozen=True)
-class Registration:
-    """The server's answer to register (spec §register).
-
-    Attributes:
-        container_id: 16 bytes chosen by the server.
-        public_key: The container's VOPRF public key (32 bytes).
-        server_id: The server's identifier.
-        pending_expires_at: When the pending registration lapses unless committed.
-    """
-
-    container_id: bytes
-    public_key: bytes
-    server_id: str
-    pending_expires_at: str | None = None
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the token belongs to (spec §whoami)."""
-
-    name: str
-    roles: tuple[str, ...] = ()
-    organisation: str | None = None
-    groups: tuple[str, ...] = field(default=())
-
-
-def b64url_encode(data: bytes) -> str:
-    """Encode bytes as base64url without padding (spec §encoding)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: object, size: int, what: str) -> bytes:
-    """Decode canonical unpadded base64url of exactly ``size`` bytes.
-
-    Raises:
-        KeyServerProtocolError: Not a string, not canonical base64url, or the wrong size.
-    """
-    if not isinstance(text, str) or "=" in text:
-        raise KeyServerProtocolError(f"the key server sent a malformed {what}")
-    try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyServerProtocolError(f"the key server sent a malformed {what}") from None
-    # spec §encoding: canonical form only (no stray bits in the last character).
-    if b64url_encode(raw) != text:
-        raise KeyServerProtocolError(f"the key server sent a non-canonical {what}")
-    if len(raw) != size:
-        raise KeyServerProtocolError(
-            f"the key server sent a {what} of {len(raw)} bytes, expected {size}"
-        )
-    return raw
-
-
-def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
-    """Return True only if the connection was never established, so nothing was sent."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.SSLError):
-        return False  # a TLS failure is not transient; retrying would not help
-    reason: object = exc.args[0] if exc.args else None
-    if isinstance(reason, urllib3.exceptions.MaxRetryError):
-        reason = reason.reason
-    # NewConnectionError (refused, DNS failure) is a ConnectTimeoutError subclass in urllib3 2.
-    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
-
-
-def _strict_json(body: bytes) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise ValueError("duplicate key")
-            out[key] = value
-        return out
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"invalid constant {name}")
-
-    try:
-        doc = json.loads(body, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (ValueError, UnicodeDecodeError):
-        raise KeyServerProtocolError("the key server sent malformed JSON") from None
-    if not isinstance(doc, dict):
-        raise KeyServerProtocolError("the key server sent JSON that is not an object")
-    return doc
-
-
-def _text(doc: Mapping[str, Any], key: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise KeyServerProtocolError(f"the key server's answer lacks {key!r}")
-    return value
-
-
 class KeyServerClient:
     """Talks to one key server over HTTPS on behalf of one principal (its bearer token).
 
@@ -226,7 +121,6 @@ class KeyServerClient:
         retries: int | None = None,
         limits: ClientLimits | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
     ) -> None:
         """Create a client.
 
@@ -239,7 +133,6 @@ class KeyServerClient:
             retries: Retries of safe requests; overrides ``limits``.
             limits: Timeouts, retries and size limits.
             sleep: Pause function between retries (injectable for tests).
-            session: A requests session to reuse (one is created otherwise).
 
         Raises:
             ServerUrlError: The URL is refused (see normalize_server_url).
@@ -252,24 +145,29 @@ class KeyServerClient:
         if retries is not None:
             limits = dataclasses.replace(limits, retries=retries)
         self.base_url = normalize_server_url(base_url)
-        # TLS verification is always on, against a named file (transport.trust_store).
-        self._verify = trust_store(ca_bundle, option="--ca-bundle (or RWC_CA_BUNDLE)")
         self._limits = limits
-        self._auth = BearerAuth(token)
         self._sleep = sleep
-        self._session = session or requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
-        if parse_server_url(self.base_url).loopback:
-            # No proxy for this machine (see the module docstring); certificates are still
-            # verified against the named store (verify= per request, unaffected).
-            self._session.trust_env = False
+        self._headers = {
+            "Authorization": BearerAuth(token).header(),
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        # TLS verification is always on, against a named file (transport.trust_store); no
+        # proxy for a loopback server (connection.py).
+        self._connection = Connection(
+            parse_server_url(self.base_url),
+            trust_store=trust_store(ca_bundle, option="--ca-bundle (or RWC_CA_BUNDLE)"),
+            connect_timeout=limits.connect_timeout,
+            read_timeout=limits.read_timeout,
+            max_response_bytes=limits.max_response_bytes,
+        )
 
     def __repr__(self) -> str:
         return f"KeyServerClient({self.base_url!r})"
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self._session.close()
+        """Close the connection."""
+        self._connection.close()
 
     def __enter__(self) -> KeyServerClient:
         return self
@@ -295,8 +193,8 @@ class KeyServerClient:
             "attempt_budget": policy.attempt_budget,
         }
         doc = self._call("POST", "/v1/containers", body, what="register a container")
-        cid = b64url_decode(_text(doc, "container_id"), CONTAINER_ID_SIZE, "container id")
-        pk = b64url_decode(_text(doc, "public_key"), PUBLIC_KEY_SIZE, "public key")
+        cid = b64url_decode(text(doc, "container_id"), CONTAINER_ID_SIZE, "container id")
+        pk = b64url_decode(text(doc, "public_key"), PUBLIC_KEY_SIZE, "public key")
         suite = doc.get("suite")
         if suite != "ristretto255-SHA512":  # spec §register: the only v1 suite
             raise KeyServerProtocolError(f"the key server offers an unknown suite {suite!r}")
@@ -304,7 +202,7 @@ class KeyServerClient:
         return Registration(
             container_id=cid,
             public_key=pk,
-            server_id=clean_text(_text(doc, "server_id"), 200) or "",
+            server_id=clean_text(text(doc, "server_id"), 200) or "",
             pending_expires_at=pending if isinstance(pending, str) else None,
         )
 
@@ -337,8 +235,8 @@ class KeyServerClient:
             evaluated_element=element,
             proof=proof,
             challenge=challenge,
-            attempts_remaining=_count(doc.get("attempts_remaining")),
-            password_required=_flag(doc.get("password_required")),
+            attempts_remaining=count(doc.get("attempts_remaining")),
+            password_required=flag(doc.get("password_required")),
         )
 
     def access(self, container_id: bytes) -> Access:
@@ -357,12 +255,12 @@ class KeyServerClient:
             None,
             what="look up the container",
         )
-        required = _flag(doc.get("password_required"))
+        required = flag(doc.get("password_required"))
         if required is None:
             raise KeyServerProtocolError("the key server did not say whether a password is needed")
         return Access(
             password_required=required,
-            attempts_remaining=_count(doc.get("attempts_remaining")),
+            attempts_remaining=count(doc.get("attempts_remaining")),
         )
 
     def commit(self, container_id: bytes, header_digest: bytes, receipt_key: bytes) -> None:
@@ -418,7 +316,7 @@ class KeyServerClient:
             return tuple(clean_text(v, 200) or "?" for v in value)
 
         return Identity(
-            name=clean_text(_text(doc, "name"), 200) or "?",
+            name=clean_text(text(doc, "name"), 200) or "?",
             roles=names("roles"),
             organisation=clean_text(doc.get("organisation"), 200),
             groups=names("groups"),
@@ -435,7 +333,7 @@ class KeyServerClient:
                     f"the key server answered {what} with {media or 'no content type'}",
                     hint="check the server URL: it may point at a web page, not a key server",
                 )
-            return _strict_json(raw)
+            return strict_json(raw)
         if 300 <= status < 400:
             # Redirects are not followed: the token must only ever go to the configured URL.
             raise KeyServerProtocolError(
@@ -455,90 +353,47 @@ class KeyServerClient:
         reader's budget, leave a second pending registration, or turn a lost "active"
         answer into a confusing conflict.
         """
-        url = self.base_url + path
         idempotent = method == "GET"
+        headers = dict(self._headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         attempt = 0
         while True:
             try:
-                resp = open_response(
-                    self._session,
-                    method,
-                    url,
-                    body=body,
-                    auth=self._auth,
-                    timeout=(self._limits.connect_timeout, self._limits.read_timeout),
-                    verify=self._verify,
-                )
-                try:
-                    status = resp.status_code
-                    if idempotent and status in (502, 503, 504) and attempt < self._limits.retries:
-                        self._backoff(attempt)
-                        attempt += 1
-                        continue
-                    raw = read_limited(resp, self._limits.max_response_bytes)
-                    return status, resp.headers.get("Content-Type", ""), raw
-                finally:
-                    resp.close()
-            except requests.exceptions.SSLError as exc:
-                raise KeyServerUnavailableError(
-                    f"TLS connection to {self.base_url} failed: {_tls_reason(exc)}",
-                    hint="if your city runs its own certificate authority, pass its "
-                    "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
-                ) from None
-            except requests.exceptions.RequestException as exc:
-                safe = idempotent or _failed_before_sending(exc)
-                if safe and attempt < self._limits.retries:
+                answer = self._connection.exchange(method, path, data, headers)
+            except ConnectFailedError as exc:
+                if exc.tls:
+                    raise KeyServerUnavailableError(
+                        f"TLS connection to {self.base_url} failed: {exc.why}",
+                        hint="if your city runs its own certificate authority, pass its "
+                        "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+                    ) from None
+                failure: ConnectFailedError | ExchangeFailedError = exc
+                safe = True  # nothing was sent
+            except ExchangeFailedError as exc:
+                failure, safe = exc, idempotent
+            else:
+                status = answer.status
+                if idempotent and status in (502, 503, 504) and attempt < self._limits.retries:
                     self._backoff(attempt)
                     attempt += 1
                     continue
-                raise _unavailable(self.base_url, exc) from None
+                return status, answer.content_type, answer.body
+            if safe and attempt < self._limits.retries:
+                self._backoff(attempt)
+                attempt += 1
+                continue
+            raise _unavailable(self.base_url, failure.why)
 
     def _backoff(self, attempt: int) -> None:
         delay = min(self._limits.backoff_initial * (2**attempt), self._limits.backoff_max)
         self._sleep(delay)
 
 
-def _tls_reason(exc: requests.exceptions.SSLError) -> str:
-    text = str(exc)
-    if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
-        return "the server's certificate does not match its name"
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "the server's certificate is not trusted"
-    return "TLS handshake error"
-
-
-def _unavailable(base_url: str, exc: requests.exceptions.RequestException) -> KeyServerCallError:
-    if isinstance(exc, requests.exceptions.Timeout):
-        why = "timed out"
-    elif isinstance(exc, requests.exceptions.ConnectionError):
-        why = "connection failed" if _failed_before_sending(exc) else "connection lost"
-    else:
-        why = "request failed"
+def _unavailable(base_url: str, why: str) -> KeyServerCallError:
     return KeyServerUnavailableError(
         f"cannot reach the key server at {base_url} ({why})",
         hint="check your network connection and the server URL (--server URL or RWC_SERVER)",
     )
-
-
-@dataclass(frozen=True)
-class Access:
-    """The answer of ``GET /v1/containers/{id}/access`` (protocol §access).
-
-    Attributes:
-        password_required: Whether the writer sealed with a password.
-        attempts_remaining: Unconfirmed evaluations left, or None if not told.
-    """
-
-    password_required: bool
-    attempts_remaining: int | None
-
-
-def _count(value: Any) -> int | None:
-    """A non-negative integer the server told us, else None (never trusted further)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
-        return None
-    return value
-
-
-def _flag(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None

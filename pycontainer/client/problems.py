@@ -22,6 +22,7 @@ from pycontainer.errors import (
     KeyServerRevokedError,
     KeyServerSuspendedError,
     KeyServerUnavailableError,
+    KeyServerUnknownNameError,
 )
 
 TEXT_LIMIT = 500  # longest server text we show; a longer one is cut
@@ -158,6 +159,19 @@ def problem_to_error(
         return KeyServerUnavailableError(
             f"the key server is unavailable (HTTP {status}){said}",
             hint="try again later; " + (contact_hint or "tell the key-server operators"),
+            contact=contact,
+        )
+    names = doc.get("suggestions")
+    if slug in ("invalid-request", "not-found") and isinstance(names, list):
+        # spec/protocol.md §errors: a name the user gave (a reader, a medium) matched nothing;
+        # the server lists the nearest it knows. A typo, not a protocol mismatch.
+        near = [n for n in (clean_text(x, 200) for x in names[:5] if isinstance(x, str)) if n]
+        asked = "did you mean " + ", ".join(near) + "? " if near else ""
+        if detail and "did you mean" in detail:
+            asked = ""  # the server's detail already asks
+        return KeyServerUnknownNameError(
+            f"the key server refused to {what}{said}",
+            hint=asked + "check the names given (--reader, --reader-group, --medium)",
             contact=contact,
         )
     if slug in ("invalid-request", "payload-too-large", "unsupported-media-type") or slug is None:

@@ -1,7 +1,9 @@
 """The HTTP rules both commands follow when they talk to a key server.
 
-`rwc` (pycontainer.client.keyserver) and `keyserver --server URL` (keyserver/cli/remote.py)
-send bearer tokens to a key server; one module decides, for both, how:
+`rwc` (pycontainer.client.keyserver, over pycontainer.client.connection: the standard
+library's http.client, for its start-up time) and `keyserver --server URL`
+(keyserver/cli/remote.py, over requests) send bearer tokens to a key server; one module
+decides, for both, how:
 
 * which URLs may receive a token: pycontainer.client.server_url (https, or http to a
   loopback address only);
@@ -11,8 +13,10 @@ send bearer tokens to a key server; one module decides, for both, how:
   the environment decide whom a token is sent to, and an inherited variable is not a
   decision the user made. There is deliberately no way to switch verification off;
 * no redirects (the token goes to the named server only), a timeout on every call, and
-  answers read under a size limit (:func:`send`, :func:`iter_lines_limited`): a hostile
-  server must not be able to exhaust the client's memory;
+  answers read under a size limit (:func:`open_response`, :func:`read_limited`,
+  :func:`iter_lines_limited`; pycontainer.client.connection for rwc): a hostile server
+  must not be able to exhaust the client's memory;
+* the bearer token is checked to be header material before it is sent (:class:`BearerAuth`);
 * what the server says is shown only after :func:`pycontainer.client.problems.clean_text`
   (no terminal escape sequences from a compromised server);
 * problem documents are recognised by :data:`PROBLEM_PREFIX` (spec/protocol.md §errors).
@@ -24,11 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from pycontainer.errors import ContainerError, KeyServerProtocolError
+
+if TYPE_CHECKING:
+    import requests
+
+# requests is imported by its one user here, keyserver/cli/remote.py (which passes its
+# session in): `rwc` talks through pycontainer.client.connection and must not load it.
 
 # spec §errors: every refusal is an RFC 9457 document whose type is this prefix + a slug.
 PROBLEM_PREFIX = "urn:rwc:problem:"
@@ -41,8 +49,13 @@ class CaBundleError(ContainerError):
     """The CA bundle named by the user does not exist or is not a file."""
 
 
+def answer_too_large() -> KeyServerProtocolError:
+    """The error for an answer over the size limit (the same words from every reader)."""
+    return KeyServerProtocolError("the key server's answer is too large")
+
+
 def trust_store(ca_bundle: str | None, *, option: str) -> str:
-    """Return the file TLS verification trusts: ``ca_bundle``, else requests' certifi store.
+    """Return the file TLS verification trusts: ``ca_bundle``, else the certifi store.
 
     Args:
         ca_bundle: The PEM file the user named, or None.
@@ -53,7 +66,11 @@ def trust_store(ca_bundle: str | None, *, option: str) -> str:
     """
     if not ca_bundle:
         # Security: a named file, never True (see the module docstring: REQUESTS_CA_BUNDLE).
-        return str(requests.utils.DEFAULT_CA_BUNDLE_PATH)
+        # certifi's store, the one requests ships with (requests.utils.DEFAULT_CA_BUNDLE_PATH
+        # is certifi.where()), read without importing requests.
+        import certifi  # noqa: PLC0415 - only when no bundle was named
+
+        return str(certifi.where())
     if not Path(ca_bundle).is_file():
         raise CaBundleError(
             f"CA bundle not found: {ca_bundle}",
@@ -62,8 +79,11 @@ def trust_store(ca_bundle: str | None, *, option: str) -> str:
     return ca_bundle
 
 
-class BearerAuth(requests.auth.AuthBase):
-    """Adds the bearer token; passing auth explicitly also stops requests consulting ~/.netrc."""
+class BearerAuth:
+    """The bearer token as a header; also a requests auth callable.
+
+    Passing auth explicitly to requests also stops it consulting ~/.netrc.
+    """
 
     def __init__(self, token: str) -> None:
         # A token is header material: refuse anything that could split or fold the header.
@@ -71,9 +91,13 @@ class BearerAuth(requests.auth.AuthBase):
             raise ContainerError("the bearer token contains characters a token cannot have")
         self._token = token
 
+    def header(self) -> str:
+        """The value of the Authorization header."""
+        return f"Bearer {self._token}"
+
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Set the Authorization header of ``r``."""
-        r.headers["Authorization"] = f"Bearer {self._token}"
+        """Set the Authorization header of ``r`` (requests calls this)."""
+        r.headers["Authorization"] = self.header()
         return r
 
     def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
@@ -119,13 +143,13 @@ def read_limited(resp: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> by
     """
     declared = resp.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise KeyServerProtocolError("the key server's answer is too large")
+        raise answer_too_large()
     chunks: list[bytes] = []
     total = 0
     for chunk in resp.iter_content(chunk_size=_CHUNK):
         total += len(chunk)
         if total > limit:
-            raise KeyServerProtocolError("the key server's answer is too large")
+            raise answer_too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 

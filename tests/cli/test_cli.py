@@ -396,8 +396,11 @@ def test_seal_with_unknown_reader_leaves_nothing(server: Any, home: Path, tmp_pa
         "nobody@nowhere.example",
         *KDF,
     )
-    assert r.code == ExitCode.ERROR, r.err
+    # A typo on the command line, not a version mismatch (issue 15's note): exit 2, and the
+    # hint names the options to check instead of "compatible versions".
+    assert r.code == ExitCode.USAGE, r.err
     assert "unknown reader principals: nobody@nowhere.example" in r.err
+    assert "compatible versions" not in r.err and "--reader" in r.err
     assert "Traceback" not in r.err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

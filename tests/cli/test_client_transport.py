@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +76,37 @@ def test_unreachable_evaluate_retried_only_because_nothing_was_sent(closed_port:
     with pytest.raises(KeyServerUnavailableError):
         c.evaluate(slot, bytes(32))
     assert len(pauses) == 2
+
+
+def test_connection_closed_while_idle_is_reopened_not_reused() -> None:
+    # A server that answers once per connection and then closes it (as a keep-alive timeout
+    # does while the reader types the password): the next request goes on a new connection
+    # instead of failing on the dead one (a POST there could not be repeated).
+    body = b'{"name": "clerk@city.example", "roles": [], "groups": []}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                with conn:
+                    accepted.append(1)
+                    conn.recv(65536)
+                    conn.sendall(answer)
+                    conn.shutdown(socket.SHUT_RDWR)
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        with KeyServerClient(url, TOKEN, retries=0) as c:
+            assert c.whoami().name == "clerk@city.example"
+            time.sleep(0.2)  # the server's FIN arrives
+            assert c.whoami().name == "clerk@city.example"
+    finally:
+        listener.close()
+    assert len(accepted) == 2

@@ -63,3 +63,11 @@ def test_public_names_load_on_first_use() -> None:
     assert set(pycontainer.__all__) <= set(dir(pycontainer))
     with pytest.raises(AttributeError):
         pycontainer.no_such_name  # noqa: B018
+
+
+def test_key_server_client_uses_the_standard_library() -> None:
+    # rwc's HTTP client is http.client (pycontainer/client/connection.py): requests and its
+    # dependencies cost more to import than a small open's whole start-up budget.
+    loaded = _loaded_after("import pycontainer.client.keyserver")
+    heavy = ("requests", "urllib3", "charset_normalizer", "idna", "importlib.metadata")
+    assert sorted(h for h in heavy if h in loaded) == []

@@ -9,6 +9,7 @@ from pycontainer.errors import (
     KeyServerProtocolError,
     KeyServerRevokedError,
     KeyServerUnavailableError,
+    KeyServerUnknownNameError,
 )
 
 PJ = "application/problem+json"
@@ -81,3 +82,26 @@ def test_attempts_exhausted_is_a_denial_that_says_to_wait() -> None:
     assert isinstance(err, KeyServerDeniedError)
     assert "too many unconfirmed attempts" in str(err)
     assert err.hint is not None and "wait" in err.hint and "desk" in err.hint
+
+
+def test_unknown_name_with_suggestions_is_a_typo_not_a_version_mismatch() -> None:
+    err = problem_to_error(
+        400,
+        PJ,
+        doc(
+            type="urn:rwc:problem:invalid-request",
+            status=400,
+            detail="unknown reader principals: clrek@city.example",
+            suggestions=["clerk@city.example", "\x1b[2Jevil"],
+        ),
+        what="register a container",
+    )
+    assert isinstance(err, KeyServerUnknownNameError)
+    assert "unknown reader principals: clrek@city.example" in str(err)
+    assert err.hint is not None and err.hint.startswith("did you mean clerk@city.example, ")
+    assert "\x1b" not in err.hint and "compatible versions" not in err.hint
+    # Without the suggestions member it stays what it was: a request the server did not take.
+    plain = problem_to_error(
+        400, PJ, doc(type="urn:rwc:problem:invalid-request", status=400), what="register"
+    )
+    assert type(plain) is KeyServerProtocolError

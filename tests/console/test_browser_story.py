@@ -361,11 +361,14 @@ def test_pages_in_japanese(
 
     # The destroyed medium's signed destruction certificate, checked offline as shown.
     driver.get(f"{console_server.url}/console/medium?name={medium}")
-    assert driver.find_elements(By.PARTIAL_LINK_TEXT, "署名付き破棄証明書")
-    driver.get(f"{console_server.url}/console/medium/report?name={medium}")
     click_and_wait_for_download(driver, driver.find_element(By.ID, "signed-certificate"))
     out = verify_as_shown(driver, "verify-certificate-command", tmp_path / "downloads")
     assert out.startswith("OK: destruction-certificate issued")
+    # The report page offers it too.
+    driver.get(f"{console_server.url}/console/medium/report?name={medium}")
+    assert (
+        driver.find_element(By.ID, "signed-certificate").text == "署名付き破棄証明書をダウンロード"
+    )
 
     driver.get(f"{console_server.url}/console/media")
     assert heading(driver) == "媒体"

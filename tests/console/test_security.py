@@ -8,8 +8,10 @@ console actions audited with the official as actor. SQLite and PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import re
+import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.logkey import create_log_key
 from keyserver.domain.settings import Settings
+from keyserver.domain.transparency.note import COSIGNATURE_V1, SignerKey
 from keyserver.http.console import _security
 from keyserver.service import KeyService
 from keyserver.store import init_database
@@ -589,3 +593,37 @@ def test_typo_in_the_audit_medium_filter_suggests(settings: Settings) -> None:
         page = browser.get(url + "/console/audit", params={"medium": "USB-2022-06-AMX"}, timeout=30)
     assert page.status_code == 404
     assert f'href="/console/medium?name={MEDIUM}"' in page.text
+
+
+def test_signed_report_names_the_witnesses_and_waits_for_them(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """With witnesses configured, the page's verify line names each and the cosignatures the
+    server asks for; before any witness has cosigned, the download is a page that says so
+    (no half-signed document, no 500)."""
+    log_key = tmp_path / "log.key"
+    create_log_key(log_key, "city.example/rwc")
+    witnesses = [SignerKey.generate(f"w{i}.example/witness", COSIGNATURE_V1) for i in (1, 2)]
+    settings = settings.replace(
+        log_key_file=log_key,
+        witness_keys=" ".join(w.verifier().encode() for w in witnesses),
+    )
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["suzuki"])
+        report = get_in_english(browser, f"{url}/console/medium/report", name=MEDIUM)
+        command = re.search(r'<pre class="command" id="verify-command">([^<]+)</pre>', report.text)
+        assert command is not None
+        words = shlex.split(html.unescape(command.group(1)))
+        assert words[:3] == ["keyserver", "verify-report", f"medium-report-{MEDIUM}.json"]
+        assert words[words.index("--log-key") + 1].startswith("city.example/rwc+")
+        named = [words[i + 1] for i, w in enumerate(words) if w == "--witness-key"]
+        assert named == [w.verifier().encode() for w in witnesses]
+        assert words[-2:] == ["--min-cosignatures", "1"]
+        signed = get_in_english(browser, f"{url}/console/medium/signed/medium-report", name=MEDIUM)
+        assert signed.status_code == 409
+        assert signed.headers["content-type"].startswith("text/html")
+        assert "keyserver witness run" in signed.text
+        unknown = get_in_english(browser, f"{url}/console/medium/signed/other", name=MEDIUM)
+        assert unknown.status_code == 400
+        assert "There is no such document." in unknown.text

@@ -7,18 +7,35 @@ the end-to-end tests drive, with no second copy of the set-up. Every test here i
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import h, people, shared_server, story
+from tests.support.requirements import missing
 
 __all__ = ["h", "people", "shared_server", "story"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test of this folder ``faults``."""
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if here in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.faults)
+@contextlib.contextmanager
+def tmpfs_at(mnt: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (e.g. ``16m``) mounted on ``mnt``: a disk that really fills up."""
+    if os.geteuid() != 0:
+        missing(f"root (to mount a {size} tmpfs)", "run the fault suite as root, as .ci/run does")
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mnt], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", mnt], check=False)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs."""
+    with tmpfs_at(tmp_path / "mnt", "16m") as mnt:
+        yield mnt

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -36,7 +37,7 @@ from keyserver.service import KeyService
 from keyserver.store import init_database
 from keyserver.store.engine import repair_side_files
 from keyserver.testing import new_master_key_b64, running_server
-from tests.support import postgres
+from tests.support import e2e, postgres
 from tests.support.requirements import missing
 
 UNAVAILABLE = "urn:rwc:problem:unavailable"
@@ -261,19 +262,6 @@ def test_postgres_chain_head_held(pg: tuple[Setup, Proxy, str]) -> None:
     assert s.state() == "active"
 
 
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        missing("root (to mount a 16 MiB tmpfs)", "run the fault suite as root, as .ci/run does")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", mnt], check=False)
-
-
 @contextlib.contextmanager
 def _sqlite_server(directory: Path) -> Iterator[tuple[Setup, Path]]:
     db = directory / "keyserver.db"
@@ -368,3 +356,85 @@ def test_postgres_deadline_spares_migrations(pg_name: str) -> None:
         migrate(settings, engine)  # the whole chain, under a 1 s statement timeout
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def _serve(settings: Settings, port: int, log: Path) -> Iterator[None]:
+    """``keyserver serve`` as a process that file modes apply to, on ``settings``' database.
+
+    Root ignores a file's mode: as root the server runs without CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH (setpriv), so a 0444 database is read-only to it as to a service
+    user.
+    """
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            missing("setpriv (util-linux)", "apt-get install -y util-linux")
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSERVER_")}
+    env.update(
+        KEYSERVER_MASTER_KEY=settings.master_key_b64 or "",
+        KEYSERVER_DB_CONNECT_TIMEOUT="2s",
+        KEYSERVER_DB_STATEMENT_TIMEOUT="2s",
+        KEYSERVER_BUSY_TIMEOUT_MS="2000",
+        KEYSERVER_SWEEP_INTERVAL="0",
+    )
+    argv = [*prefix, os.fspath(e2e.KEYSERVER), "serve", "--database-url", settings.database_url]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "keyserver serve did not come up"
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def test_sqlite_read_only_file(tmp_path: Path) -> None:
+    """The database file is read-only (0444) when the server starts, then writable again.
+
+    Reads still answer; every write is refused with a 503 problem and ``/readyz`` says not
+    ready; a suspension answered 503 is not applied. Once the file is writable again the
+    same process serves again (SQLite's side files, created 0444 meanwhile, are repaired),
+    and so does a restarted one.
+    """
+    db = tmp_path / "keyserver.db"
+    settings = Settings(database_url=f"sqlite:///{db}", master_key_b64=new_master_key_b64(), **FAST)
+    init_database(settings)
+    port = e2e.free_port()
+    s = Setup(settings, f"http://127.0.0.1:{port}")
+    log = tmp_path / "serve.log"
+    try:
+        db.chmod(0o444)
+        with _serve(settings, port, log):
+            assert s.ready() == 503
+            assert s.state() == "active"  # reads answer
+            answers = [s.evaluate().status_code for _ in range(5)]
+            print(f"\n[faults] SQLite file 0444: evaluate answers {answers}")
+            assert set(answers) == {503}
+            started = time.monotonic()
+            _unavailable(s.suspend(), "SQLite file 0444, suspend", started)
+            modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.glob("keyserver.db*")}
+            print(f"[faults] while read-only: {modes}")
+            db.chmod(0o644)
+            _recovers(s, "SQLite file writable again")
+            assert s.state() == "active"
+        for side in tmp_path.glob("keyserver.db-*"):
+            assert side.stat().st_mode & 0o200, side
+        with _serve(settings, port, log):
+            assert s.evaluate().status_code == 200
+    finally:
+        s.close()

@@ -56,8 +56,15 @@ def _ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
+REMOTE_NAME = "keys.city.example"
+
+
 def make_tls_files(d: Path) -> TlsFiles:
-    """A test CA, a server certificate for ``localhost`` it signed, and an unrelated CA."""
+    """A test CA, a server certificate it signed, and an unrelated CA.
+
+    The certificate names ``localhost`` and ``keys.city.example`` (a remote name, reached
+    only through the test's CONNECT proxy: tests/cli/test_client_proxy.py).
+    """
     ca_key, ca_cert = _ca("rwc test city CA")
     _, other_ca = _ca("some other CA")
     key = ec.generate_private_key(ec.SECP256R1())
@@ -72,7 +79,8 @@ def make_tls_files(d: Path) -> TlsFiles:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost")]  # deliberately not 127.0.0.1: see the name test
+                # Deliberately not 127.0.0.1: see the name test.
+                [x509.DNSName("localhost"), x509.DNSName(REMOTE_NAME)]
             ),
             critical=False,
         )

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from keyserver.domain.lifecycle import RESTORE_CAUSES, Cause, State
 from keyserver.http.console import _security
+from keyserver.http.console._documents import CERTIFICATE, verify_command
 from keyserver.http.console._page import SignedInPage
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
@@ -81,7 +82,9 @@ def medium(page: SignedInPage, name: str = "") -> Response:
             can_report=bool(live),
             can_restore=State.SUSPENDED.value in states,
             can_destroy=bool(live),
-            any_destroyed=State.DESTROYED.value in states,
+            verify_certificate=verify_command(page, CERTIFICATE, doc["medium"])
+            if State.DESTROYED.value in states
+            else None,
             causes=CAUSES,
             default_wait_hours=int(page.service.settings.loss_waiting_period.total_seconds())
             // 3600,

@@ -11,39 +11,23 @@ and downloads as JSON. The signed medium report and the destruction certificate
 from __future__ import annotations
 
 import json
-import shlex
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver.domain.errors import NotFoundError
 from keyserver.domain.lifecycle import State
 from keyserver.http.console import _security
-from keyserver.http.console._page import Page, SignedInPage
+from keyserver.http.console._documents import (
+    CERTIFICATE,
+    MEDIUM_REPORT,
+    file_name,
+    verify_command,
+)
+from keyserver.http.console._page import SignedInPage
 from keyserver.http.console._routes_media import medium_url
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
-MEDIUM_REPORT = "medium-report"
-CERTIFICATE = "destruction-certificate"
-
-
-def file_name(kind: str, medium: str) -> str:
-    """The download's file name: ``medium-report-USB-2022-06-AMA.json`` (ASCII only)."""
-    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "-" for ch in medium)
-    return f"{kind}-{safe[:60]}.json"
-
-
-def verify_command(page: Page, kind: str, medium: str) -> str | None:
-    """The ``keyserver verify-report`` line for a downloaded document (None: no log here)."""
-    try:
-        info = page.service.log_info()
-    except NotFoundError:  # a server that keeps no transparency log signs no document
-        return None
-    words = ["keyserver", "verify-report", file_name(kind, medium), "--log-key", info["log_key"]]
-    for witness in info["witness_keys"]:
-        words += ["--witness-key", witness]
-    return shlex.join(words)
 
 
 def _download(doc: dict[str, Any], name: str) -> Response:

@@ -17,14 +17,9 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §pay
 
 from __future__ import annotations
 
-import bisect
-import contextlib
 import dataclasses
 import os
-import stat
-import threading
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +28,7 @@ from typing import BinaryIO
 from pycontainer import _portable
 from pycontainer._engine import staging
 from pycontainer._engine.pipeline import EncryptingSink, seal_chunks
+from pycontainer._engine.writeback import Writeback
 from pycontainer.errors import (
     ContainerError,
     FormatError,
@@ -46,9 +42,28 @@ from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsign
 from pycontainer.format.stream import sealed_length
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
 from pycontainer.progress import Progress
+from pycontainer.writer._files import FileReader
+from pycontainer.writer._inputs import (
+    Source,
+    StrPath,
+    check_inputs,
+    check_names,
+    check_stream_name,
+    collect,
+    nfc,
+)
 
 RandomSource = Callable[[int], bytes]
-StrPath = str | os.PathLike[str]
+
+
+__all__ = [
+    "SealResult",
+    "check_inputs",
+    "check_stream_name",
+    "collect",
+    "seal_paths",
+    "seal_stream",
+]
 
 
 @dataclass(frozen=True)
@@ -70,162 +85,6 @@ class SealResult:
     entries: int
     payload_bytes: int
     data_bytes: int
-
-
-@dataclass(frozen=True)
-class _Source:
-    entry: Entry
-    fs_path: str | None  # None for directories
-    dev_ino: tuple[int, int] = (0, 0)
-    renamed_from: str | None = None  # the name on disk, when it was not NFC
-
-
-def _nfc(name: str) -> str:
-    # spec [F-PATH-NFC]: macOS hands out decomposed (NFD) names; store the composed form,
-    # which every reader creates as the same file (normalising file systems) or as the
-    # name users type (others). Undecodable names (surrogates) are left for the checks.
-    try:
-        return unicodedata.normalize("NFC", name)
-    except UnicodeError:
-        return name
-
-
-def _refuse(path: str, st_mode: int) -> InputError:
-    if stat.S_ISLNK(st_mode):
-        return InputError(
-            f"{path} is a symbolic link; rwc does not store links",
-            hint="replace the link with a copy of the file it points to, or leave it out",
-        )
-    kind = (
-        "a device"
-        if stat.S_ISBLK(st_mode) or stat.S_ISCHR(st_mode)
-        else "a FIFO (named pipe)"
-        if stat.S_ISFIFO(st_mode)
-        else "a socket"
-        if stat.S_ISSOCK(st_mode)
-        else "not a regular file or directory"
-    )
-    return InputError(
-        f"{path} is {kind}; rwc only seals regular files and directories",
-        hint="leave it out, or pipe its content with `rwc seal -` (stream sealing)",
-    )
-
-
-def _entry_for(name: str, st: os.stat_result) -> Entry:
-    secs, nsecs = divmod(st.st_mtime_ns, 1_000_000_000)
-    kind = p.ENTRY_DIR if stat.S_ISDIR(st.st_mode) else p.ENTRY_FILE
-    size = st.st_size if kind == p.ENTRY_FILE else 0
-    # spec §index: permission bits only; setuid/setgid/sticky are dropped.
-    return Entry(name, kind, st.st_mode & p.MODE_MASK, secs, nsecs, size)
-
-
-def _lstat(path: str) -> os.stat_result:
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist", hint="check the path you gave to seal") from None
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {path}: {exc.strerror}", hint="check its permissions"
-        ) from None
-
-
-def collect(paths: Sequence[StrPath]) -> list[_Source]:
-    """Walk the inputs into index order (pre-order, names sorted), refusing special files.
-
-    An input ``a/b/dir`` is stored as ``dir/...``; a file input by its base name.
-
-    Raises:
-        InputError: A missing, special or unreadable input, a name that cannot be stored,
-            or two inputs with the same name.
-    """
-    if not paths:
-        raise InputError("nothing to seal", hint="name at least one file or directory")
-    sources: list[_Source] = []
-    for given in paths:
-        top = os.fspath(given)
-        # abspath, not resolve(): normalise '.' and '..' lexically, never follow links.
-        name = _nfc(Path(os.path.abspath(top)).name)  # noqa: PTH100
-        if not name:
-            raise InputError(
-                f"{top} has no name to store it under",
-                hint="seal the files inside it instead",
-            )
-        stack: list[tuple[str, str]] = [(top, name)]
-        while stack:
-            fs_path, arc = stack.pop()
-            st = _lstat(fs_path)
-            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-                raise _refuse(fs_path, st.st_mode)
-            entry = _entry_for(arc, st)
-            on_disk = os.path.basename(fs_path)  # noqa: PTH119
-            renamed = on_disk if _nfc(on_disk) != on_disk else None
-            if entry.is_dir:
-                sources.append(_Source(entry, None, renamed_from=renamed))
-                try:
-                    names = sorted(c.name for c in Path(fs_path).iterdir())
-                except OSError as exc:
-                    raise InputError(
-                        f"cannot list {fs_path}: {exc.strerror}", hint="check its permissions"
-                    ) from None
-                # Reversed onto the stack so that children come out in sorted order.
-                stack.extend((f"{fs_path}/{n}", f"{arc}/{_nfc(n)}") for n in reversed(names))
-            else:
-                sources.append(
-                    _Source(entry, fs_path, (st.st_dev, st.st_ino), renamed_from=renamed)
-                )
-            if len(sources) > p.ENTRY_COUNT_MAX:
-                raise InputError(
-                    f"too many files (more than {p.ENTRY_COUNT_MAX})",
-                    hint="split the data into several containers",
-                )
-    _check_names(sources)
-    return sources
-
-
-_NAMES_LISTED = 50  # bad names shown in one error; the rest are counted
-
-
-def _check_names(sources: Sequence[_Source]) -> None:
-    """Refuse the inputs if any name cannot be stored, listing every such name at once.
-
-    spec §paths: the writer refuses what every reader would refuse. All names are listed in
-    one run (not one per attempt), and before anything is registered with the server.
-    """
-    problems = archive.unsafe_entries(s.entry for s in sources)
-    if not problems:
-        return
-    lines = [f"  {exc.path!r}: {exc.reason}" for exc in problems[:_NAMES_LISTED]]
-    if len(problems) > _NAMES_LISTED:
-        lines.append(f"  ... and {len(problems) - _NAMES_LISTED} more")
-    count = f"{len(problems)} name{'s' if len(problems) > 1 else ''}"
-    raise InputError(
-        f"cannot seal: {count} cannot be stored in a container:\n" + "\n".join(lines),
-        hint="rename these files (names must be valid UTF-8, without control or invisible "
-        'characters, backslashes or <>:"|?*, not Windows device names such as CON or NUL, '
-        "not ending in a dot or space, and must differ in more than letter case)",
-    )
-
-
-def check_stream_name(name: str) -> None:
-    """Check the entry name of a one-stream container as :func:`seal_stream` will.
-
-    Raises:
-        InputError: The name cannot be stored.
-    """
-    _check_names([_Source(Entry(_nfc(name), p.ENTRY_FILE, 0o600, 0, 0, 0), None)])
-
-
-def check_inputs(paths: Sequence[StrPath]) -> list[str]:
-    """Walk and check the inputs exactly as :func:`seal_paths` will, before registering.
-
-    Returns:
-        The names on disk that will be stored in NFC form (normalised automatically).
-
-    Raises:
-        InputError: As :func:`seal_paths` for its inputs, every bad name listed at once.
-    """
-    return [s.renamed_from for s in collect(paths) if s.renamed_from is not None]
 
 
 def _check_params(chunk_log2: int, argon2: p.Argon2Params, slot: SlotInfo, workers: int) -> None:
@@ -294,161 +153,6 @@ def _build_header(
     return unsigned + mac, payload_nonce
 
 
-def _write_all(fd: int, view: memoryview, offset: int) -> None:
-    # pwrite: thread-safe and position-independent, so workers write chunks concurrently.
-    while view:
-        n = _portable.pwrite(fd, view, offset)
-        view = view[n:]
-        offset += n
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Start writing a sealed range to the disk now, not at the final fsync.
-
-    POSIX_FADV_DONTNEED on freshly written pages makes Linux begin their writeback at once
-    (and drop them from the cache once written), so the disk works while the next chunks
-    are encrypted, and the fsync before publishing (kept: a container is published only
-    once all of it is on disk) waits for the tail only. Measured on the bench VM (1 GiB to
-    /var/tmp, pwrite + fsync): 1.4-2.7 s instead of 2.0-7.2 s. Advice only: a file
-    system or platform without it changes nothing.
-    """
-    with contextlib.suppress(AttributeError, OSError):
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-
-
-class _FileReader:
-    """Reads plaintext ranges of ``data || tail`` from the source files, thread-safe.
-
-    Each file is opened (and checked to be the file the walk saw) when the first chunk that
-    needs it is read, and closed after the last one, when it is checked again: a file that
-    grew, shrank or was rewritten in place fails the seal instead of producing an index that
-    lies. At most one file per chunk in flight is open at a time, plus files that share a
-    chunk, so many small files do not exhaust file descriptors.
-    """
-
-    def __init__(self, sources: Sequence[_Source], tail: bytes, chunk_log2: int) -> None:
-        self._files = [s for s in sources if s.entry.is_file and s.entry.size]
-        self._empty = [s for s in sources if s.entry.is_file and not s.entry.size]
-        self._starts: list[int] = []
-        pos = 0
-        for s in self._files:
-            self._starts.append(pos)
-            pos += s.entry.size
-        self.data_length = pos
-        self._tail = tail
-        self.length = pos + len(tail)
-        # Chunks touching each file: the fd is closed when the count reaches 0.
-        self._pending = [
-            ((st + s.entry.size - 1) >> chunk_log2) - (st >> chunk_log2) + 1
-            for st, s in zip(self._starts, self._files, strict=True)
-        ]
-        self._fds: dict[int, int] = {}
-        self._lock = threading.Lock()
-
-    def check_empty_files(self) -> None:
-        """Open and check the empty files (they own no chunk)."""
-        for src in self._empty:
-            fd = _open_source(src)
-            try:
-                _check_unchanged(fd, src)
-            finally:
-                os.close(fd)
-
-    def _acquire(self, j: int) -> int:
-        with self._lock:
-            fd = self._fds.get(j)
-            if fd is None:
-                fd = self._fds[j] = _open_source(self._files[j])
-            return fd
-
-    def _release(self, j: int) -> None:
-        with self._lock:
-            self._pending[j] -= 1
-            if self._pending[j]:
-                return
-            fd = self._fds.pop(j)
-        try:
-            _check_unchanged(fd, self._files[j])
-        finally:
-            os.close(fd)
-
-    def fill(self, offset: int, view: memoryview) -> None:
-        """Write plaintext bytes ``[offset, offset + len(view))`` into ``view``."""
-        end = offset + len(view)
-        j = max(0, bisect.bisect_right(self._starts, offset) - 1)
-        while offset < min(end, self.data_length):
-            src, start = self._files[j], self._starts[j]
-            n = min(end, start + src.entry.size) - offset
-            fd = self._acquire(j)
-            _pread_into(fd, view[:n], offset - start, src)
-            self._release(j)
-            view, offset, j = view[n:], offset + n, j + 1
-        if view:
-            lo = offset - self.data_length
-            view[:] = self._tail[lo : lo + len(view)]
-
-    def close(self) -> None:
-        """Close the files still open (after a failure)."""
-        with self._lock:
-            fds, self._fds = list(self._fds.values()), {}
-        for fd in fds:
-            os.close(fd)
-
-
-def _changed(path: str) -> InputError:
-    return InputError(
-        f"{path} changed while it was being sealed",
-        hint="seal again when nothing is writing to the file",
-    )
-
-
-def _open_source(src: _Source) -> int:
-    path = src.fs_path
-    assert path is not None
-    try:
-        # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
-        # O_NONBLOCK: a file swapped for a FIFO must not hang the seal (refused below).
-        # Without O_NOFOLLOW (Windows) the dev/ino check below still refuses a swapped file.
-        fd = os.open(path, _portable.read_flags() | _portable.flag("O_NOFOLLOW"))
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {path}: {exc.strerror}",
-            hint="check that it still exists and is readable",
-        ) from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != src.dev_ino:
-        os.close(fd)
-        raise _changed(path)
-    with contextlib.suppress(OSError, AttributeError):
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # readahead hint only
-    return fd
-
-
-def _pread_into(fd: int, view: memoryview, offset: int, src: _Source) -> None:
-    path = src.fs_path
-    assert path is not None
-    try:
-        while view:
-            n = _portable.preadv(fd, view, offset)
-            if n == 0:
-                raise _changed(path)  # shrank: the index would promise bytes we do not have
-            view, offset = view[n:], offset + n
-    except OSError as exc:
-        raise InputError(
-            f"reading {path} failed: {exc.strerror}", hint="check the file and the disk"
-        ) from None
-
-
-def _check_unchanged(fd: int, src: _Source) -> None:
-    path = src.fs_path
-    assert path is not None
-    after = os.fstat(fd)
-    # Grew (extra bytes would be silently dropped), shrank, or same size but rewritten in
-    # place (mtime moved: the bytes read may mix two versions).
-    if after.st_size != src.entry.size or after.st_mtime_ns != src.entry.mtime_total_ns:
-        raise _changed(path)
-
-
 WriteAt = Callable[[memoryview, int], None]
 # produce(payload_key, write_at, on_chunk) seals the whole plaintext and returns the index
 # entries, the data bytes and the plaintext length; it releases its resources on failure.
@@ -500,12 +204,16 @@ def _seal(
         ) from None
     try:
         fd = staged.fd
-        _write_all(fd, memoryview(header), 0)
+        _portable.pwrite_all(fd, memoryview(header), 0)
         base = len(header)
+        # The container is fsynced before publish: its writeback starts as chunks are
+        # written (pycontainer/_engine/writeback.py).
+        writeback = Writeback(fd)
 
         def write_at(view: memoryview, offset: int) -> None:
-            _write_all(fd, view, base + offset)
-            _start_writeback(fd, base + offset, len(view))
+            # pwrite: thread-safe and position-independent, so workers write concurrently.
+            _portable.pwrite_all(fd, view, base + offset)
+            writeback.start(base + offset, len(view))
 
         def on_chunk(done: int) -> None:
             if progress is not None:
@@ -602,7 +310,7 @@ def seal_paths(
     tail = index + archive.encode_trailer(len(index))
 
     def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
-        reader = _FileReader(sources, tail, chunk_log2)
+        reader = FileReader(sources, tail, chunk_log2)
         try:
             reader.check_empty_files()
             seal_chunks(
@@ -684,11 +392,11 @@ def seal_stream(
         KeyServerCallError: The key-release step failed.
         ContainerError: Writing the output failed.
     """
-    name = _nfc(name)
+    name = nfc(name)
     when = time.time_ns() if mtime_ns is None else mtime_ns
     secs, nsecs = divmod(when, 1_000_000_000)
     probe = Entry(name, p.ENTRY_FILE, mode & p.MODE_MASK, secs, nsecs, 0)
-    _check_names([_Source(probe, None)])
+    check_names([Source(probe, None)])
 
     def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
         sink = EncryptingSink(key, chunk_log2, write_at, workers=workers, progress=on_chunk)

@@ -1,0 +1,265 @@
+"""One keep-alive HTTP/1.1 connection to a key server, over the standard library.
+
+An `rwc` run makes two to four small requests (evaluate and receipt; access before a
+password prompt; register and commit when sealing). ``requests`` with urllib3,
+charset_normalizer and idna costs more to import than the whole start-up budget of a small
+``rwc cat`` (issue 15, bench/README.md), and ``http.client`` does what these calls need.
+The rules are pycontainer.client.transport's, as for ``keyserver --server``:
+
+* TLS is verified against the named trust store (:func:`transport.trust_store`), host
+  name included; there is no way to switch it off.
+* Redirects are never followed (http.client does not follow them; the caller refuses 3xx).
+* A connect timeout (TCP, proxy tunnel and TLS handshake) and a read timeout; an answer
+  larger than the limit is refused without reading it all.
+* Proxies from the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), which
+  requests honoured too: a city network may reach the key server only through one. A
+  CONNECT tunnel through an ``http://`` proxy, so the TLS session is end to end with the
+  key server. Never for a loopback server (a proxy would connect to *its own* loopback and
+  a plain ``http://`` request would hand it the token).
+* A connection the server closed while idle (keep-alive timeout, e.g. while the reader
+  typed the password) is noticed before it is reused: a request is never sent on a dead
+  socket, where a POST would look lost and could not be repeated.
+
+Errors say whether anything can have reached the server (:class:`ConnectFailedError`: no, the
+connection was never established) or not known (:class:`ExchangeFailedError`); the client's
+retry rules depend on it (pycontainer.client.keyserver).
+
+Spec anchors: spec/protocol.md §transport.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import select
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from pycontainer.client.transport import answer_too_large
+
+if TYPE_CHECKING:
+    import ssl
+
+    from pycontainer.format.url import ServerUrl
+
+
+class ConnectFailedError(Exception):
+    """The connection (TCP, proxy tunnel or TLS) could not be established: nothing was sent.
+
+    Attributes:
+        why: What failed, in words ("timed out", "connection failed").
+        tls: The TLS handshake failed (not transient: not worth a retry).
+    """
+
+    def __init__(self, why: str, *, tls: bool = False) -> None:
+        super().__init__(why)
+        self.why = why
+        self.tls = tls
+
+
+class ExchangeFailedError(Exception):
+    """The request may have reached the server, but no complete answer came back.
+
+    Attributes:
+        why: "timed out" or "connection lost".
+    """
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete answer: status, media type header and body (at most the limit)."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    host: str
+    port: int
+    headers: dict[str, str]
+
+
+def proxy_for(host: str) -> _Proxy | None:
+    """The environment's proxy for an https request to ``host``, or None (NO_PROXY, none set).
+
+    The same variables requests read: ``https_proxy``/``HTTPS_PROXY``, else ``all_proxy``,
+    and ``no_proxy``. Only ``http://`` proxies (CONNECT); credentials in the proxy URL are
+    sent to the proxy only (Proxy-Authorization), never to the key server.
+
+    Raises:
+        ConnectFailedError: The proxy setting is not an http:// URL this client can use.
+    """
+    import urllib.request  # noqa: PLC0415 - only for a remote server (loaded with its TLS)
+
+    proxies = urllib.request.getproxies()
+    url = proxies.get("https") or proxies.get("all")
+    if not url or urllib.request.proxy_bypass(host):
+        return None
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ConnectFailedError(f"the proxy {parts.scheme}://{parts.hostname} is not supported")
+    headers = {}
+    if parts.username is not None:
+        cred = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(cred).decode("ascii")
+    return _Proxy(parts.hostname, parts.port or 80, headers)
+
+
+def _tls_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
+        return "the server's certificate does not match its name"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "the server's certificate is not trusted"
+    return "TLS handshake error"
+
+
+class Connection:
+    """A keep-alive connection to one key server; reconnects when needed. Not thread-safe."""
+
+    def __init__(
+        self,
+        url: ServerUrl,
+        *,
+        trust_store: str,
+        connect_timeout: float,
+        read_timeout: float,
+        max_response_bytes: int,
+    ) -> None:
+        """Prepare the connection (nothing is opened before the first request).
+
+        Args:
+            url: The key server's parsed base URL (already checked by the URL policy).
+            trust_store: The PEM file TLS trusts (transport.trust_store).
+            connect_timeout: Seconds for TCP, the proxy tunnel and the TLS handshake.
+            read_timeout: Seconds for each read of the answer.
+            max_response_bytes: Largest answer body accepted.
+        """
+        self._url = url
+        self._trust_store = trust_store
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._limit = max_response_bytes
+        self._conn: http.client.HTTPConnection | None = None
+        self._context: ssl.SSLContext | None = None
+
+    def close(self) -> None:
+        """Close the connection (a later request opens a new one)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._context is None:
+            import ssl  # noqa: PLC0415 - http:// to a loopback test server needs no TLS
+
+            # Verification on, host names checked, the named store only (module docstring).
+            self._context = ssl.create_default_context(cafile=self._trust_store)
+        return self._context
+
+    def _open(self) -> http.client.HTTPConnection:
+        u = self._url
+        timeout = self._connect_timeout
+        conn: http.client.HTTPConnection
+        try:
+            if u.scheme == "https":
+                port = u.port or 443
+                proxy = None if u.loopback else proxy_for(u.host)
+                if proxy is None:
+                    conn = http.client.HTTPSConnection(
+                        u.host, port, timeout=timeout, context=self._tls()
+                    )
+                else:
+                    conn = http.client.HTTPSConnection(
+                        proxy.host, proxy.port, timeout=timeout, context=self._tls()
+                    )
+                    conn.set_tunnel(u.host, port, headers=proxy.headers)
+            else:  # plain http: loopback only (the URL policy), so never through a proxy
+                conn = http.client.HTTPConnection(u.host, u.port or 80, timeout=timeout)
+            conn.connect()
+        except ConnectFailedError:
+            raise
+        except TimeoutError:
+            raise ConnectFailedError("timed out") from None
+        except OSError as exc:
+            if _is_tls_error(exc):
+                raise ConnectFailedError(_tls_reason(exc), tls=True) from None
+            raise ConnectFailedError("connection failed") from None
+        assert conn.sock is not None
+        conn.sock.settimeout(self._read_timeout)
+        return conn
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = self._conn
+        if conn is not None and (conn.sock is None or not _idle_and_open(conn.sock)):
+            self.close()  # closed by the server while idle, or by the last answer
+            conn = None
+        if conn is None:
+            conn = self._conn = self._open()
+        return conn
+
+    def exchange(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> Answer:
+        """Send one request and read its whole answer (at most the limit).
+
+        Args:
+            method: GET or POST.
+            path: The path below the base URL, starting with "/".
+            body: The request body (JSON bytes) or None.
+            headers: Request headers (Host, Content-Length are added).
+
+        Raises:
+            ConnectFailedError: Nothing was sent.
+            ExchangeFailedError: The request may have reached the server; no complete answer.
+            KeyServerProtocolError: The answer is larger than the limit.
+        """
+        conn = self._connection()
+        try:
+            conn.request(method, self._url.path + path, body=body, headers=headers)
+            resp = conn.getresponse()
+            answer = Answer(resp.status, resp.getheader("Content-Type") or "", self._read(resp))
+            if not resp.isclosed():
+                self.close()  # the answer was not consumed to its end: not reusable
+        except TimeoutError:
+            self.close()
+            raise ExchangeFailedError("timed out") from None
+        except (http.client.HTTPException, OSError):
+            self.close()
+            raise ExchangeFailedError("connection lost") from None
+        except BaseException:
+            self.close()
+            raise
+        return answer
+
+    def _read(self, resp: http.client.HTTPResponse) -> bytes:
+        declared = resp.getheader("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self._limit:
+            raise answer_too_large()
+        data = resp.read(self._limit + 1)
+        if len(data) > self._limit:
+            raise answer_too_large()
+        return data
+
+
+def _is_tls_error(exc: OSError) -> bool:
+    import ssl  # noqa: PLC0415 - loaded already whenever a TLS error is possible
+
+    return isinstance(exc, (ssl.SSLError, ssl.CertificateError))
+
+
+def _idle_and_open(sock: socket.socket) -> bool:
+    """True if a kept-alive socket is still open: nothing to read (EOF would be readable)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable

@@ -1,0 +1,163 @@
+"""The key server's answers as data: canonical base64url, strict JSON, and their types.
+
+Everything the server sends is checked here before the client uses it: base64url in its
+canonical unpadded form and of the exact size (spec/protocol.md §encoding), JSON without
+duplicate keys or non-finite numbers, counts and flags that are what they claim to be
+(anything else is "not told"). Imported alone by ``rwc info`` (container ids), without the
+HTTP client.
+
+Spec anchors: spec/protocol.md §encoding, §register, §access, §whoami.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pycontainer.errors import KeyServerProtocolError
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the writer asks the server to enforce for a new container (spec §register).
+
+    Attributes:
+        readers: Principal names allowed to open it.
+        reader_groups: Groups whose members may open it.
+        label: Free text shown to officials (e.g. the export's name).
+        medium: Identifier of the medium it is written to (for loss reports).
+        not_after: Expiry (timezone-aware), or None for no expiry.
+        password_required: Whether a password is part of the key (informational for the server).
+        attempt_budget: How many evaluations the server allows, or None for no limit.
+    """
+
+    readers: tuple[str, ...] = ()
+    reader_groups: tuple[str, ...] = ()
+    label: str | None = None
+    medium: str | None = None
+    not_after: datetime | None = None
+    password_required: bool = True
+    attempt_budget: int | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The server's answer to register (spec §register).
+
+    Attributes:
+        container_id: 16 bytes chosen by the server.
+        public_key: The container's VOPRF public key (32 bytes).
+        server_id: The server's identifier.
+        pending_expires_at: When the pending registration lapses unless committed.
+    """
+
+    container_id: bytes
+    public_key: bytes
+    server_id: str
+    pending_expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the token belongs to (spec §whoami)."""
+
+    name: str
+    roles: tuple[str, ...] = ()
+    organisation: str | None = None
+    groups: tuple[str, ...] = field(default=())
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode bytes as base64url without padding (spec §encoding)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: object, size: int, what: str) -> bytes:
+    """Decode canonical unpadded base64url of exactly ``size`` bytes.
+
+    Raises:
+        KeyServerProtocolError: Not a string, not canonical base64url, or the wrong size.
+    """
+    if not isinstance(text, str) or "=" in text:
+        raise KeyServerProtocolError(f"the key server sent a malformed {what}")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyServerProtocolError(f"the key server sent a malformed {what}") from None
+    # spec §encoding: canonical form only (no stray bits in the last character).
+    if b64url_encode(raw) != text:
+        raise KeyServerProtocolError(f"the key server sent a non-canonical {what}")
+    if len(raw) != size:
+        raise KeyServerProtocolError(
+            f"the key server sent a {what} of {len(raw)} bytes, expected {size}"
+        )
+    return raw
+
+
+def strict_json(body: bytes) -> dict[str, Any]:
+    """Parse an answer body: a JSON object, no duplicate keys, no NaN or Infinity.
+
+    Raises:
+        KeyServerProtocolError: Anything else.
+    """
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise ValueError("duplicate key")
+            out[key] = value
+        return out
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"invalid constant {name}")
+
+    try:
+        doc = json.loads(body, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyServerProtocolError("the key server sent malformed JSON") from None
+    if not isinstance(doc, dict):
+        raise KeyServerProtocolError("the key server sent JSON that is not an object")
+    return doc
+
+
+def text(doc: Mapping[str, Any], key: str) -> str:
+    """The non-empty string ``doc[key]``.
+
+    Raises:
+        KeyServerProtocolError: It is missing, empty or not a string.
+    """
+    value = doc.get(key)
+    if not isinstance(value, str) or not value:
+        raise KeyServerProtocolError(f"the key server's answer lacks {key!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Access:
+    """The answer of ``GET /v1/containers/{id}/access`` (protocol §access).
+
+    Attributes:
+        password_required: Whether the writer sealed with a password.
+        attempts_remaining: Unconfirmed evaluations left, or None if not told.
+    """
+
+    password_required: bool
+    attempts_remaining: int | None
+
+
+def count(value: Any) -> int | None:
+    """A non-negative integer the server told us, else None (never trusted further)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
+        return None
+    return value
+
+
+def flag(value: Any) -> bool | None:
+    """A boolean the server told us, else None."""
+    return value if isinstance(value, bool) else None

@@ -1,0 +1,151 @@
+"""Reading the plaintext of the sealed files, chunk by chunk from several threads, checked.
+
+A file that changes while it is sealed (grows, shrinks, is rewritten in place or swapped
+for another file or a link) fails the seal instead of producing an index that lies.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import os
+import stat
+import threading
+from collections.abc import Sequence
+
+from pycontainer import _portable
+from pycontainer.errors import InputError
+from pycontainer.writer._inputs import Source
+
+
+class FileReader:
+    """Reads plaintext ranges of ``data || tail`` from the source files, thread-safe.
+
+    Each file is opened (and checked to be the file the walk saw) when the first chunk that
+    needs it is read, and closed after the last one, when it is checked again: a file that
+    grew, shrank or was rewritten in place fails the seal instead of producing an index that
+    lies. At most one file per chunk in flight is open at a time, plus files that share a
+    chunk, so many small files do not exhaust file descriptors.
+    """
+
+    def __init__(self, sources: Sequence[Source], tail: bytes, chunk_log2: int) -> None:
+        self._files = [s for s in sources if s.entry.is_file and s.entry.size]
+        self._empty = [s for s in sources if s.entry.is_file and not s.entry.size]
+        self._starts: list[int] = []
+        pos = 0
+        for s in self._files:
+            self._starts.append(pos)
+            pos += s.entry.size
+        self.data_length = pos
+        self._tail = tail
+        self.length = pos + len(tail)
+        # Chunks touching each file: the fd is closed when the count reaches 0.
+        self._pending = [
+            ((st + s.entry.size - 1) >> chunk_log2) - (st >> chunk_log2) + 1
+            for st, s in zip(self._starts, self._files, strict=True)
+        ]
+        self._fds: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def check_empty_files(self) -> None:
+        """Open and check the empty files (they own no chunk)."""
+        for src in self._empty:
+            fd = _open_source(src)
+            try:
+                _check_unchanged(fd, src)
+            finally:
+                os.close(fd)
+
+    def _acquire(self, j: int) -> int:
+        with self._lock:
+            fd = self._fds.get(j)
+            if fd is None:
+                fd = self._fds[j] = _open_source(self._files[j])
+            return fd
+
+    def _release(self, j: int) -> None:
+        with self._lock:
+            self._pending[j] -= 1
+            if self._pending[j]:
+                return
+            fd = self._fds.pop(j)
+        try:
+            _check_unchanged(fd, self._files[j])
+        finally:
+            os.close(fd)
+
+    def fill(self, offset: int, view: memoryview) -> None:
+        """Write plaintext bytes ``[offset, offset + len(view))`` into ``view``."""
+        end = offset + len(view)
+        j = max(0, bisect.bisect_right(self._starts, offset) - 1)
+        while offset < min(end, self.data_length):
+            src, start = self._files[j], self._starts[j]
+            n = min(end, start + src.entry.size) - offset
+            fd = self._acquire(j)
+            _pread_into(fd, view[:n], offset - start, src)
+            self._release(j)
+            view, offset, j = view[n:], offset + n, j + 1
+        if view:
+            lo = offset - self.data_length
+            view[:] = self._tail[lo : lo + len(view)]
+
+    def close(self) -> None:
+        """Close the files still open (after a failure)."""
+        with self._lock:
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            os.close(fd)
+
+
+def _changed(path: str) -> InputError:
+    return InputError(
+        f"{path} changed while it was being sealed",
+        hint="seal again when nothing is writing to the file",
+    )
+
+
+def _open_source(src: Source) -> int:
+    path = src.fs_path
+    assert path is not None
+    try:
+        # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
+        # O_NONBLOCK: a file swapped for a FIFO must not hang the seal (refused below).
+        # Without O_NOFOLLOW (Windows) the dev/ino check below still refuses a swapped file.
+        fd = os.open(path, _portable.read_flags() | _portable.flag("O_NOFOLLOW"))
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc.strerror}",
+            hint="check that it still exists and is readable",
+        ) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != src.dev_ino:
+        os.close(fd)
+        raise _changed(path)
+    with contextlib.suppress(OSError, AttributeError):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # readahead hint only
+    return fd
+
+
+def _pread_into(fd: int, view: memoryview, offset: int, src: Source) -> None:
+    path = src.fs_path
+    assert path is not None
+    try:
+        while view:
+            n = _portable.preadv(fd, view, offset)
+            if n == 0:
+                raise _changed(path)  # shrank: the index would promise bytes we do not have
+            view, offset = view[n:], offset + n
+    except OSError as exc:
+        raise InputError(
+            f"reading {path} failed: {exc.strerror}", hint="check the file and the disk"
+        ) from None
+
+
+def _check_unchanged(fd: int, src: Source) -> None:
+    path = src.fs_path
+    assert path is not None
+    after = os.fstat(fd)
+    # Grew (extra bytes would be silently dropped), shrank, or same size but rewritten in
+    # place (mtime moved: the bytes read may mix two versions).
+    if after.st_size != src.entry.size or after.st_mtime_ns != src.entry.mtime_total_ns:
+        raise _changed(path)
