@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -393,88 +394,80 @@ class ApprovalOps:
             ``{approval, result}``: the request, now approved, and the action's own
             answer (the containers destroyed; for a token, the token, shown once).
         """
-        self._ledger.require(
+
+        def carry_out(session: Session, row: Approval) -> dict[str, Any]:
+            problem = self._targets_changed(session, row)
+            if problem is not None:
+                raise problem
+            extra = {"approval": row.id, "requested_by": row.requested_by}
+            return self._execute(session, actor, row, extra, ctx)
+
+        return self._decide(
             actor,
-            DECIDERS,
-            "approving requests",
-            action="approval.approve",
-            target=_named_id(approval_id),
+            approval_id,
+            State.APPROVED,
+            carry_out,
+            {"approved_by": actor.name},
             ctx=ctx,
-        )
-        _check_id(approval_id)
-        problem: KeyServerError | None = None
-        container: str | None = None
-        with self._ledger.tx() as session:
-            now = self._ledger.now()
-            lock_head(session)
-            row = _load(session, approval_id)
-            container = row.target if row.scope == "container" else None
-            problem = _decision_problem(row, actor, now, approving=True)
-            if problem is None:
-                problem = self._targets_changed(session, row)
-            if problem is None:
-                extra = {"approval": row.id, "requested_by": row.requested_by}
-                result = self._execute(session, actor, row, extra, ctx)
-                entry = self._ledger.audit(
-                    session,
-                    NewEntry(
-                        actor=actor.name,
-                        action="approval.approve",
-                        outcome="ok",
-                        container=container,
-                        remote=ctx.remote,
-                        details={
-                            "approval": row.id,
-                            "rule": row.rule,
-                            "request": row.action,
-                            "scope": row.scope,
-                            "target": row.target,
-                            "requested_by": row.requested_by,
-                            "approved_by": actor.name,
-                            **_audit_affects(json.loads(row.affects)),
-                        },
-                    ),
-                    at=now,
-                )
-                row.state = State.APPROVED.value
-                row.decided_by = actor.name
-                row.decided_at = now
-                row.decision_seq = entry.seq
-                return {"approval": _view(row, now), "result": result}
-        # Nothing was changed; the refusal is recorded in a transaction of its own.
-        assert problem is not None
-        raise self._ledger.refuse(
-            actor, "approval.approve", container, ctx, problem, target={"approval": approval_id}
         )
 
     def reject(
         self, actor: Actor, approval_id: int, reason: str, *, ctx: RequestContext = LOCAL
     ) -> dict[str, Any]:
         """Reject a pending request (any principal of its role; the requester withdraws)."""
+        check_text(reason, "reason", REASON_MAX)
+        return self._decide(
+            actor,
+            approval_id,
+            State.REJECTED,
+            None,
+            {"rejected_by": actor.name, "reason": reason},
+            ctx=ctx,
+            reason=reason,
+        )
+
+    def _decide(
+        self,
+        actor: Actor,
+        approval_id: int,
+        decision: State,
+        carry_out: Callable[[Session, Approval], dict[str, Any]] | None,
+        details: dict[str, Any],
+        *,
+        ctx: RequestContext,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Approve (``carry_out`` the action) or reject, in ONE transaction, audited.
+
+        A refusal (role, own request, expired, decided, targets changed) changes nothing
+        and is recorded in a transaction of its own (spec §approvals, §audit).
+        """
+        action = "approval.approve" if decision is State.APPROVED else "approval.reject"
         self._ledger.require(
             actor,
             DECIDERS,
-            "rejecting requests",
-            action="approval.reject",
+            "deciding requests",
+            action=action,
             target=_named_id(approval_id),
             ctx=ctx,
         )
         _check_id(approval_id)
-        check_text(reason, "reason", REASON_MAX)
-        problem: KeyServerError | None = None
         container: str | None = None
-        with self._ledger.tx() as session:
-            now = self._ledger.now()
-            lock_head(session)
-            row = _load(session, approval_id)
-            container = row.target if row.scope == "container" else None
-            problem = _decision_problem(row, actor, now, approving=False)
-            if problem is None:
+        try:
+            with self._ledger.tx() as session:
+                now = self._ledger.now()
+                lock_head(session)
+                row = _load(session, approval_id)
+                container = row.target if row.scope == "container" else None
+                problem = _decision_problem(row, actor, now, approving=decision is State.APPROVED)
+                if problem is not None:
+                    raise problem
+                result = carry_out(session, row) if carry_out is not None else None
                 entry = self._ledger.audit(
                     session,
                     NewEntry(
                         actor=actor.name,
-                        action="approval.reject",
+                        action=action,
                         outcome="ok",
                         container=container,
                         remote=ctx.remote,
@@ -485,22 +478,26 @@ class ApprovalOps:
                             "scope": row.scope,
                             "target": row.target,
                             "requested_by": row.requested_by,
-                            "rejected_by": actor.name,
-                            "reason": reason,
+                            **details,
+                            **_audit_affects(json.loads(row.affects)),
                         },
                     ),
                     at=now,
                 )
-                row.state = State.REJECTED.value
+                row.state = decision.value
                 row.decided_by = actor.name
                 row.decided_at = now
                 row.decision_reason = reason
                 row.decision_seq = entry.seq
-                return {"approval": _view(row, now)}
-        assert problem is not None
-        raise self._ledger.refuse(
-            actor, "approval.reject", container, ctx, problem, target={"approval": approval_id}
-        )
+                answer: dict[str, Any] = {"approval": _view(row, now)}
+                if result is not None:
+                    answer["result"] = result
+                return answer
+        except (ConflictError, ForbiddenError, NotAllowedError) as exc:
+            # Rolled back: nothing changed; the refusal gets its own entry.
+            raise self._ledger.refuse(
+                actor, action, container, ctx, exc, target={"approval": approval_id}
+            ) from None
 
     # -- carrying out ----------------------------------------------------------------------------
 
