@@ -23,7 +23,8 @@ test: venv
 	$(BIN)/python -m pytest -q -n auto
 
 # The fault-injection suite alone (tests/faults; also part of `make test`): killed clients
-# and servers, frozen or refused databases, full disks. Each test prints its figures.
+# and servers (SQLite; PostgreSQL with 2 workers; behind nginx), frozen or refused
+# databases, read-only and full disks. Each test prints its figures.
 faults: venv
 	$(BIN)/python -m pytest -q -s -m faults tests/faults
 

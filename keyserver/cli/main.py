@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 from keyserver.cli import approvals as cli_approvals
 from keyserver.cli import audit as cli_audit
+from keyserver.cli import backup as cli_backup
 from keyserver.cli import incident, server_status
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
@@ -79,7 +80,16 @@ and DATA_DIR/keyserver.toml)
 
 """
 
-LOCAL_ONLY_COMMANDS = ("init", "migrate", "serve", "sweep", "log-key", "checkpoint")
+LOCAL_ONLY_COMMANDS = (
+    "init",
+    "migrate",
+    "serve",
+    "sweep",
+    "log-key",
+    "checkpoint",
+    "backup",
+    "restore-backup",
+)
 ROLES = ("admin", "writer", "reader", "official", "auditor")
 STATES = ("pending", "active", "suspended", "destroyed")
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
@@ -394,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(p, listed=True)
     cli_witness.add_parser(add)
     cli_approvals.add_parser(add, _common, _settings_flags)
+    cli_backup.add_parsers(add, _settings_flags)
     cli_verify_report.add_parser(add)
     return parser
 
@@ -658,6 +669,8 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "approvals": _backed(cli_approvals.cmd_approvals),
     "witness": cli_witness.cmd_witness,
     "verify-report": cli_verify_report.cmd_verify_report,
+    "backup": cli_backup.cmd_backup,
+    "restore-backup": cli_backup.cmd_restore_backup,
 }
 
 

@@ -128,6 +128,31 @@ class HeaderMismatchError(KeyServerError):
     title = "Container header does not match"
 
 
+class RowIntegrityError(KeyServerError):
+    """A container's stored record fails its row MAC, or is older than its audit trail.
+
+    spec §row-integrity: the row was edited in the database or copied from a backup; it is
+    refused for every use (evaluate, commit, receipt, restore) until an official has looked
+    (destroying it is never refused), and each refusal is audited.
+    """
+
+    slug = "row-integrity"
+    status = 409
+    title = "Container record failed its integrity check"
+
+
+class RestorePendingError(KeyServerError):
+    """A restored database still lacks destroys or suspensions recorded after its backup.
+
+    spec §backup: evaluations are refused (and ``/readyz`` fails) until ``keyserver restore
+    --replay`` re-applied them from an audit export, so a backup cannot bring a key back.
+    """
+
+    slug = "restore-pending"
+    status = 503
+    title = "Restored database awaits replay"
+
+
 class DestroyedError(KeyServerError):
     """The container's key was destroyed (crypto-erased); irreversible."""
 

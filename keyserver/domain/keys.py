@@ -31,6 +31,9 @@ NONCE_BYTES = 12
 TOKEN_PREFIX = "rwc_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_RANDOM_BYTES = 32
 
+# spec §row-integrity: the HMAC input of a container row starts with this label.
+ROW_MAC_LABEL = b"rwc/v1 container row"
+
 PURPOSE_SEED = b"seed"
 PURPOSE_RECEIPT = b"receipt-key"
 
@@ -55,10 +58,12 @@ class KeyRing:
     Attributes:
         seal_key: AES-256-GCM key for sealed per-container secrets.
         audit_key: HMAC key of the audit hash chain.
+        row_key: HMAC key of the container rows (spec §row-integrity).
     """
 
     seal_key: bytes = field(repr=False)
     audit_key: bytes = field(repr=False)
+    row_key: bytes = field(repr=False)
 
     @functools.cached_property
     def _aead(self) -> AESGCM:
@@ -68,7 +73,11 @@ class KeyRing:
     @classmethod
     def from_master(cls, master: bytes) -> KeyRing:
         """Derive the subkeys (HKDF-SHA-256, one ``info`` label per purpose)."""
-        return cls(seal_key=_subkey(master, b"seal"), audit_key=_subkey(master, b"audit"))
+        return cls(
+            seal_key=_subkey(master, b"seal"),
+            audit_key=_subkey(master, b"audit"),
+            row_key=_subkey(master, b"row-mac"),
+        )
 
     def seal(
         self, container_id: bytes, purpose: bytes, secret: bytes, rng: Callable[[int], bytes]

@@ -58,7 +58,7 @@ _STATE = ("conflict", "destroyed", "not-found")
 # (METHOD, path template) -> the refusals beyond the success response (spec §endpoints).
 OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/healthz"): (),
-    ("GET", "/readyz"): ("unavailable",),
+    ("GET", "/readyz"): ("unavailable", "restore-pending"),
     ("GET", "/metrics"): ("unavailable",),
     ("GET", "/v1/whoami"): _AUTH,
     ("POST", "/v1/containers"): (*_AUTH, *_BODY),
@@ -75,6 +75,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "suspended",
         "attempts-exhausted",
         "header-mismatch",
+        "row-integrity",
+        "restore-pending",
     ),
     ("POST", "/v1/containers/{container_id}/commit"): (
         *_AUTH,
@@ -84,6 +86,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "conflict",
         "destroyed",
         "expired",
+        "row-integrity",
     ),
     ("POST", "/v1/containers/{container_id}/receipt"): (
         *_AUTH,
@@ -93,8 +96,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "pending",
         "conflict",
         "destroyed",
+        "row-integrity",
     ),
-    ("POST", "/v1/containers/{container_id}/{op}"): (*_AUTH, *_BODY, *_STATE),
+    ("POST", "/v1/containers/{container_id}/{op}"): (*_AUTH, *_BODY, *_STATE, "row-integrity"),
     ("GET", "/v1/containers/{container_id}/access"): (
         *_AUTH,
         "not-allowed",

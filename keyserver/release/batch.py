@@ -44,6 +44,7 @@ from keyserver.domain.validation import (
     fmt_time,
     valid_container_id,
 )
+from keyserver.release import rowcheck
 from keyserver.release.group_commit import GroupCommit, Take
 from keyserver.release.hotpath import Batch, HotPath
 from keyserver.store import repository
@@ -329,6 +330,8 @@ class Releaser:
         row = batch.evaluation_row(job.cid, actor.name, actor.groups, pid)
         if row is None:
             refusal = NotFoundError("no such container")
+        elif (refusal := rowcheck.mac_refusal(self._keyring, row)) is not None:
+            pass  # spec §row-integrity: nothing in an edited row is trusted
         else:
             mode, refusal = evaluation_refusal(row.view, actor, self._settings.contact, now)
             counts = self._counts(batch, row, pid)
@@ -341,6 +344,9 @@ class Releaser:
             if refusal is None and mode == "read":
                 # spec §receipt: the window caps refuse before anything is released.
                 refusal = budget.refusal(counts, self._settings.contact)
+            if refusal is None:
+                # spec §row-integrity: a row older than the audit log (a restored backup).
+                refusal = rowcheck.stale_refusal(batch, row, job.cid)
             if refusal is None:
                 return self._release(
                     batch, head, row, job, actor, mode=mode, now=now, counts=counts
@@ -484,6 +490,7 @@ class Releaser:
             )
             self._ledger.metrics.inc("rwc_budget_suspensions_total")
         values["last_audit_seq"] = seq
+        values.update(rowcheck.mac_values(self._keyring, row, values))
         batch.update_container(cid, values)
         return {
             "_seed": seed,

@@ -22,12 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, insert, select, update
+from sqlalchemy import Dialect, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from keyserver.domain import rowmac
 from keyserver.domain.auth import TokenRow
+from keyserver.domain.encoding import b64e
 from keyserver.domain.lifecycle import ContainerView, State
 from keyserver.store.audit import HEAD_ID, LOCK_HEAD_STMT, Head
 from keyserver.store.models import (
@@ -41,12 +43,15 @@ from keyserver.store.models import (
     UTCDateTime,
 )
 from keyserver.store.repository import (
+    BULK_NEWEST,
     EPOCH,
     EVALUATION_STMT,
     TOKEN_STMT,
     WINDOW_COUNTS_STMT,
     EvaluationRow,
+    integrity_members,
 )
+from keyserver.store.rowmacs import ISSUER_STMT, LATER_STMT, later_entries
 
 _TABLES = Base.metadata.tables
 _C = _TABLES[Container.__tablename__]
@@ -72,11 +77,24 @@ _ROW_COLUMNS = (
     "suspend_cause",
     "password_required",
     "medium",
+    # spec §row-integrity (keyserver/release/rowcheck.py): the other MACed columns.
+    "receipt_key_sealed",
+    "destroy_after",
+    "budget_reset_at",
+    "last_audit_seq",
+    "row_mac",
 )
+_ROW_TIMES = ("pending_expires_at", "not_after", "destroyed_at", "destroy_after", "budget_reset_at")
 _ROWS_STMT = (
-    select(_C.c.id, *(_C.c[name] for name in _ROW_COLUMNS))
+    select(_C.c.id, *(_C.c[name] for name in _ROW_COLUMNS), BULK_NEWEST)
     .where(_C.c.id.in_(bindparam("cids", expanding=True)))
     .with_for_update(of=_C)
+)
+# The newest entry naming each container of the batch (repository.OWN_NEWEST, grouped).
+_OWN_NEWEST_STMT = (
+    select(_LOG_TABLE.c.container, func.max(_LOG_TABLE.c.seq))
+    .where(_LOG_TABLE.c.container.in_(bindparam("texts", expanding=True)))
+    .group_by(_LOG_TABLE.c.container)
 )
 _READERS_STMT = select(_READERS.c.container_id, _READERS.c.name).where(
     _READERS.c.container_id.in_(bindparam("cids", expanding=True)),
@@ -181,6 +199,8 @@ class HotPath:
                 "medium",
             ),
         )
+        self._later = self._compile(LATER_STMT)
+        self._issuer = self._compile(ISSUER_STMT)
         # The reader-group probe binds one parameter per group of the actor: one
         # compiled form per group count, built on first use.
         self._evaluation: dict[int, _Statement] = {}
@@ -233,7 +253,7 @@ class HotPath:
         if stmt is None:
             # Placeholders only fix the shape; every call binds all three.
             shape = EVALUATION_STMT.params(
-                cid=b"", actor="", groups=[""] * group_count, pid=0, since=EPOCH
+                cid=b"", actor="", groups=[""] * group_count, pid=0, since=EPOCH, cid_text=""
             )
             stmt = self._compile(shape, expanding=True)
             self._evaluation[group_count] = stmt
@@ -249,6 +269,11 @@ class HotPath:
 
     def _rows_statement(self, count: int) -> _Statement:
         return self._shape(("rows", count), lambda: _ROWS_STMT.params(cids=[b""] * count))
+
+    def _own_newest_statement(self, count: int) -> _Statement:
+        return self._shape(
+            ("own_newest", count), lambda: _OWN_NEWEST_STMT.params(texts=[""] * count)
+        )
 
     def _readers_statement(self, count: int, names: int) -> _Statement:
         return self._shape(
@@ -343,11 +368,19 @@ class Batch:
         stmt = hot._rows_statement(len(cids))
         cur.execute(stmt.sql, stmt.args(_numbered({"cids": cids})))
         for row in cur.fetchall():
-            values = dict(zip(_ROW_COLUMNS, row[1:], strict=True))
-            for name in ("pending_expires_at", "not_after", "destroyed_at"):
+            values = dict(zip(_ROW_COLUMNS, row[1:-1], strict=True))
+            for name in _ROW_TIMES:
                 values[name] = dt(values[name])
+            values["id"] = bytes(row[0])
+            values["bulk_newest"] = row[-1]
             self._rows[bytes(row[0])] = values
         self._missing = set(cids) - self._rows.keys()
+        texts = {b64e(cid): cid for cid in self._rows}
+        if texts:
+            stmt = hot._own_newest_statement(len(texts))
+            cur.execute(stmt.sql, stmt.args(_numbered({"texts": sorted(texts)})))
+            for text, newest in cur.fetchall():
+                self._rows[texts[text]]["own_newest"] = newest
         stmt = hot._readers_statement(len(cids), len(names))
         cur.execute(stmt.sql, stmt.args(_numbered({"cids": cids, "names": names})))
         self._reader_pairs = {(bytes(c), n) for c, n in cur.fetchall()}
@@ -409,6 +442,7 @@ class Batch:
             None if digest is None else bytes(digest),
             password_required=bool(values["password_required"]),
             medium=values["medium"],
+            **integrity_members(values),
         )
 
     def lock_head(self) -> Head:
@@ -462,6 +496,7 @@ class Batch:
             "actor": actor_name,
             "pid": principal_id,
             "since": self.since,
+            "cid_text": b64e(cid),
         }
         values.update({f"groups_{i}": g for i, g in enumerate(groups, start=1)})
         self._cur.execute(stmt.sql, stmt.args(values))
@@ -497,7 +532,54 @@ class Batch:
             medium=medium,
             principal_unconfirmed=by_principal,
             medium_unconfirmed=by_medium,
+            **integrity_members(self._integrity_columns(cid, row)),
         )
+
+    def _integrity_columns(self, cid: bytes, row: Sequence[Any]) -> dict[str, Any]:
+        """The row-integrity columns of an EVALUATION_STMT row, by name."""
+        dt = self._hot._dt_result
+        # Positions 17..: repository.EXTRA_MAC_COLUMNS, row_mac, own_newest, bulk_newest.
+        _, receipt, destroy_after, reset, last, mac, own, bulk = row[17:25]
+        return {
+            "id": cid,
+            "state": row[0],
+            "issuer_id": row[1],
+            "medium": row[14],
+            "seed_sealed": row[6],
+            "receipt_key_sealed": receipt,
+            "header_digest": row[11],
+            "password_required": row[13],
+            "attempt_budget": row[8],
+            "unconfirmed": row[7],
+            "pending_expires_at": dt(row[2]),
+            "not_after": dt(row[3]),
+            "destroyed_at": dt(row[4]),
+            "destroy_after": dt(destroy_after),
+            "suspend_cause": row[12],
+            "budget_reset_at": dt(reset),
+            "last_audit_seq": last,
+            "row_mac": mac,
+            "own_newest": own,
+            "bulk_newest": bulk,
+        }
+
+    def later(
+        self, cid: bytes, last: int, issuer_id: int
+    ) -> tuple[list[rowmac.LaterEntry], str | None]:
+        """Entries after a row's ``last_audit_seq`` that may concern it; its issuer's name.
+
+        spec §row-integrity: asked only when the evaluation statement saw a newer entry.
+        """
+        hot, cur, dt = self._hot, self._cur, self._hot._dt_result
+
+        def run(_: Any, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+            cur.execute(hot._later.sql, hot._later.args(params))
+            return [(s, c, a, dt(at), d) for s, c, a, at, d in cur.fetchall()]
+
+        entries = later_entries(run, b64e(cid), last)
+        cur.execute(hot._issuer.sql, hot._issuer.args({"pid": issuer_id}))
+        found = cur.fetchone()
+        return entries, None if found is None else found[0]
 
     def window(self, principal_id: int, medium: str | None) -> tuple[int, int]:
         """Unconfirmed attempts in the window (spec §receipt): (by principal, on medium).
@@ -545,6 +627,9 @@ class Batch:
         cached = self._rows.get(cid)
         if cached is not None:
             cached.update((k, v) for k, v in values.items() if k in cached)
+            if "last_audit_seq" in values:
+                # Written by this batch: nothing in the log is newer than the row now.
+                cached["own_newest"] = cached["bulk_newest"] = None
 
     def _flush(self) -> None:
         cur = self._cur

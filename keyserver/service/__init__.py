@@ -33,6 +33,7 @@ from keyserver.service.media import MediaOps
 from keyserver.service.medium_report import MediumReportOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
+from keyserver.service.restore import RestoreOps
 from keyserver.service.revocation import RevocationOps
 from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
@@ -67,6 +68,7 @@ class KeyService:
         self.transparency = TransparencyOps(self.ledger)
         self.incidents = IncidentOps(self.ledger, self.transparency, self.medium_reports)
         self.console = ConsoleOps(self.ledger)
+        self.restores = RestoreOps(self.ledger, self.transparency)
         # spec §approvals: the irreversible operations pass through the two-person gate,
         # which carries them out at once unless approval_required names them.
         self.approvals = ApprovalOps(self.ledger, self.revocation, self.principals)

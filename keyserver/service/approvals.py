@@ -50,7 +50,7 @@ from keyserver.domain.validation import REASON_MAX, check_text, fmt_time, parse_
 from keyserver.service.media import resolve_principal
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.revocation import RevocationOps, ids_details
-from keyserver.store import repository
+from keyserver.store import repository, transitions
 from keyserver.store.audit import NewEntry, canonical_json, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Approval, Container
@@ -92,30 +92,38 @@ class ApprovalOps:
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Suspend, restore or destroy; a gated destroy becomes a request (spec §approvals)."""
-        checked, cause = self._revocation.check_change(
+        gated = (
+            str(op) == Op.DESTROY.value
+            and scope in {"container", "medium", "issuer"}
+            and self._gated(actor, destroy_rule(scope))
+        )
+        if not gated:
+            return self._revocation.change_state(
+                actor, op, scope, target, reason, public_reason, cause=cause, ctx=ctx
+            )
+        checked, _ = self._revocation.check_change(
             actor, op, scope, target, reason, public_reason, cause=cause, ctx=ctx
         )
         with self._ledger.tx() as session:
-            if checked is Op.DESTROY and self._gated(actor, destroy_rule(scope)):
-                lock_head(session)
-                name, key = self._revocation.resolve(session, checked, scope, target)
-                rows = repository.transition_candidates(
-                    session, Op.DESTROY, repository.scope_filter(scope, key)
+            lock_head(session)
+            name, key = self._revocation.resolve(session, checked, scope, target)
+            rows = transitions.transition_candidates(
+                session, Op.DESTROY, transitions.scope_filter(scope, key)
+            )
+            if rows:  # a destroy that changes nothing needs nobody's approval
+                return self._request(
+                    session,
+                    actor,
+                    destroy_rule(scope),
+                    action="destroy",
+                    scope=scope,
+                    target=name,
+                    params={"reason": reason, "public_reason": public_reason},
+                    rows=rows,
+                    ctx=ctx,
                 )
-                if rows:  # a destroy that changes nothing needs nobody's approval
-                    return self._request(
-                        session,
-                        actor,
-                        destroy_rule(scope),
-                        action="destroy",
-                        scope=scope,
-                        target=name,
-                        params={"reason": reason, "public_reason": public_reason},
-                        rows=rows,
-                        ctx=ctx,
-                    )
             return self._revocation.change_in(
-                session, actor, checked, scope, target, reason, public_reason, cause=cause, ctx=ctx
+                session, actor, checked, scope, target, reason, public_reason, cause=None, ctx=ctx
             )
 
     def report_loss(  # noqa: PLR0917 - the positional API of RevocationOps.report_loss
@@ -172,7 +180,7 @@ class ApprovalOps:
                 ctx=ctx,
             )
             name = str(done["medium"])
-            rows = repository.transition_candidates(session, Op.DESTROY, Container.medium == name)
+            rows = transitions.transition_candidates(session, Op.DESTROY, Container.medium == name)
             if not rows:
                 return done
             requested = self._request(
@@ -513,8 +521,8 @@ class ApprovalOps:
                     f"request {row.id}: {scope} {row.target} no longer exists; nothing was "
                     "changed: reject the request"
                 )
-            rows = repository.transition_candidates(
-                session, Op.DESTROY, repository.scope_filter(scope, key)
+            rows = transitions.transition_candidates(
+                session, Op.DESTROY, transitions.scope_filter(scope, key)
             )
             if ids_digest(cid for cid, _ in rows) == row.affected_sha256:
                 return None

@@ -43,7 +43,7 @@ from keyserver.domain.validation import (
     fmt_time,
 )
 from keyserver.service.media import register_medium, resolve_medium, resolve_principal
-from keyserver.store import repository
+from keyserver.store import repository, rowmacs
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import (
@@ -202,7 +202,10 @@ class ContainerOps:
             c = repository.container_for_update(session, cid)
             if c is None:
                 raise NotFoundError("no such container")
-            if c.issuer_id != actor.principal_id:
+            # spec §row-integrity: nothing is decided on an edited or restored row.
+            if (problem := rowmacs.session_problem(session, c)) is not None:
+                refusal = problem
+            elif c.issuer_id != actor.principal_id:
                 refusal = NotAllowedError("only the issuing writer may commit a container")
             elif c.state == State.DESTROYED.value:
                 refusal = destroyed_refusal(repository.view_of(session, c), self._settings.contact)
@@ -275,7 +278,9 @@ class ContainerOps:
             row = repository.challenge_by_hash(session, keys.challenge_hash(challenge))
             if c is None:
                 raise NotFoundError("no such container")
-            if row is None or row.container_id != cid or row.principal_id != actor.principal_id:
+            if (problem := rowmacs.session_problem(session, c)) is not None:
+                refusal = problem  # spec §row-integrity
+            elif row is None or row.container_id != cid or row.principal_id != actor.principal_id:
                 refusal = InvalidReceiptError("unknown challenge")
             elif row.consumed_at is not None:
                 refusal = ConflictError("the challenge was already used")

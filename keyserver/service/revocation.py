@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from keyserver.domain.clockguard import Reading, clock_problem
 from keyserver.domain.context import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.encoding import b64e
-from keyserver.domain.errors import InvalidRequestError, NotFoundError
+from keyserver.domain.errors import InvalidRequestError, NotFoundError, RowIntegrityError
 from keyserver.domain.lifecycle import (
     RESTORE_CAUSES,
     Actor,
@@ -39,7 +39,7 @@ from keyserver.domain.validation import (
     recordable,
 )
 from keyserver.service.media import resolve_medium, resolve_principal
-from keyserver.store import audit, repository
+from keyserver.store import audit, repository, rowmacs, transitions
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container
@@ -101,18 +101,24 @@ class RevocationOps:
         op, cause = self.check_change(
             actor, op, scope, target, reason, public_reason, cause=cause, ctx=ctx
         )
-        with self._ledger.tx() as session:
-            return self.change_in(
-                session,
-                actor,
-                op,
-                scope,
-                target,
-                reason,
-                public_reason,
-                cause=cause,
-                ctx=ctx,
-            )
+        try:
+            with self._ledger.tx() as session:
+                return self.change_in(
+                    session,
+                    actor,
+                    op,
+                    scope,
+                    target,
+                    reason,
+                    public_reason,
+                    cause=cause,
+                    ctx=ctx,
+                )
+        except RowIntegrityError as exc:
+            # Recorded in a transaction of its own: the refused one was rolled back.
+            raise self._ledger.refuse(
+                actor, op.value, target, ctx, exc, target={"scope": scope, "target": target}
+            ) from None
 
     def check_change(  # noqa: PLR0917 - the arguments of change_state
         self,
@@ -175,6 +181,11 @@ class RevocationOps:
             if c.state == State.DESTROYED.value and op is not Op.DESTROY:
                 # Irreversible: restoring or suspending a destroyed container is refused.
                 raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
+            problem = None if op is Op.DESTROY else rowmacs.session_problem(session, c)
+            if problem is not None:
+                # spec §row-integrity: an edited or restored row is not changed on its
+                # word (a destroy always proceeds: erasing is never unsafe).
+                raise problem
         elif scope == "issuer":
             key = resolve_principal(session, target, "issuer").id
         else:
@@ -222,7 +233,7 @@ class RevocationOps:
         if op is not Op.RESTORE:
             return self._bulk_result(ids)
         # What the restore left in place, and why (spec §lifecycle).
-        left = repository.suspended_by_cause(session, repository.scope_filter(scope, key))
+        left = transitions.suspended_by_cause(session, transitions.scope_filter(scope, key))
         return {**self._bulk_result(ids), "left_suspended": left}
 
     def _bulk_result(self, ids: list[bytes]) -> dict[str, Any]:
@@ -257,7 +268,7 @@ class RevocationOps:
             "public_reason": public_reason,
             "last_audit_seq": seq,
         }
-        cond = where if where is not None else repository.scope_filter(scope, key)
+        cond = where if where is not None else transitions.scope_filter(scope, key)
         cleared: list[bytes] = []
         if op is Op.SUSPEND:
             values.update(suspended_at=now, suspend_cause=Cause.OFFICIAL.value)
@@ -278,8 +289,8 @@ class RevocationOps:
                 # The medium was found: its loss report's deadlines go, also on containers
                 # left suspended for another cause, and its locked pending containers
                 # are unlocked (spec §lifecycle).
-                cleared = repository.clear_loss_deadlines(
-                    session, repository.scope_filter(scope, key), seq, actor.name
+                cleared = transitions.clear_loss_deadlines(
+                    session, transitions.scope_filter(scope, key), seq, actor.name
                 )
         else:
             # Crypto-erasure: the sealed seed and receipt key are overwritten with NULL in
@@ -288,7 +299,7 @@ class RevocationOps:
                 destroyed_at=now, seed_sealed=None, receipt_key_sealed=None, destroy_after=None
             )
         values.update(extra or {})
-        ids = sorted(repository.apply_transition(session, op, cond, values))
+        ids = sorted(transitions.apply_transition(session, op, cond, values))
         self._ledger.audit(
             session,
             NewEntry(
@@ -310,6 +321,7 @@ class RevocationOps:
                         if cleared
                         else {}
                     ),
+                    **_integrity_details(session, self._audit_max),
                     **(audit_extra or {}),
                 },
             ),
@@ -445,7 +457,7 @@ class RevocationOps:
         m.lost_seq = audit.loss_seq(session, scan, seq)
         on_medium = Container.medium == name
         live = Container.state != State.DESTROYED.value
-        repository.mark_lost(session, on_medium & live, now=now, lost_at=lost)
+        transitions.mark_lost(session, on_medium & live, now=now, lost_at=lost)
         common = {
             "changed_by": actor.name,
             "reason": reason,
@@ -456,7 +468,7 @@ class RevocationOps:
         if now_flag:
             destroy_after = now
             groups = {
-                "destroyed": repository.apply_transition(
+                "destroyed": transitions.apply_transition(
                     session,
                     Op.DESTROY,
                     on_medium,
@@ -471,7 +483,7 @@ class RevocationOps:
             }
         else:
             destroy_after = now + wait
-            groups = repository.lock_for_loss(
+            groups = transitions.lock_for_loss(
                 session,
                 on_medium,
                 {**common, "destroy_after": destroy_after},
@@ -502,6 +514,7 @@ class RevocationOps:
                     "affected": len(ids),
                     **counts,
                     **ids_details(ids, self._audit_max),
+                    **_integrity_details(session, self._audit_max),
                     **(audit_extra or {}),
                 },
             ),
@@ -542,26 +555,7 @@ class RevocationOps:
                 log.error("sweep: NOT destroying anything: %s; check the clock (NTP)", problem)
                 self._ledger.metrics.inc("rwc_sweep_clock_alarms_total")
                 return {"clock_alarm": 1}
-            rules: list[tuple[str, ColumnElement[bool], str]] = [
-                (
-                    "pending_expired",
-                    (Container.state == State.PENDING.value) & (Container.pending_expires_at <= at),
-                    "pending container was never committed",
-                ),
-                (
-                    "not_after",
-                    Container.not_after.is_not(None) & (Container.not_after <= at),
-                    "not_after passed",
-                ),
-                (
-                    # Suspended containers and locked pending ones (spec §lifecycle): only
-                    # a loss report sets destroy_after.
-                    "loss_waiting_period",
-                    Container.destroy_after.is_not(None) & (Container.destroy_after <= at),
-                    "loss report waiting period over",
-                ),
-            ]
-            for name, cond, why in rules:
+            for name, cond, why in transitions.sweep_rules(at):
                 ids = self._sweep_rule(session, actor, cond, why, at)
                 counts[name] = len(ids)
             # Unconfirmed challenges still count in the attempt windows (spec §receipt).
@@ -623,6 +617,18 @@ def ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
     if len(ordered) <= inline_max:
         return {"container_ids": [b64e(i) for i in ordered], "container_ids_sha256": digest}
     return {"container_ids_sha256": digest}
+
+
+def _integrity_details(session: Session, inline_max: int) -> dict[str, Any]:
+    """The rows a bulk change found failing their MAC (spec §row-integrity), if any.
+
+    They were changed with the others (suspended or destroyed: never unsafe) but kept
+    their failing MAC, so they stay refused until an official looks.
+    """
+    failed = rowmacs.take_failed(session)
+    if not failed:
+        return {}
+    return {"row_integrity_failed": {"count": len(failed), **ids_details(failed, inline_max)}}
 
 
 def _refused_target(scope: str, target: str) -> dict[str, str]:

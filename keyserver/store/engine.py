@@ -266,6 +266,8 @@ def migrate(settings: Settings, engine: Engine | None = None) -> None:
                 conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
             cfg = _alembic_config()
             cfg.attributes["connection"] = conn
+            # 0008_row_mac MACs existing rows under the deployment's master key.
+            cfg.attributes["settings"] = settings
             command.upgrade(cfg, "head")
     finally:
         if own:

@@ -25,9 +25,11 @@ from keyserver.domain.errors import ForbiddenError, KeyServerError
 from keyserver.domain.lifecycle import Actor, require_role
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
+from keyserver.store import rowmacs
 from keyserver.store.audit import NewEntry, append
 from keyserver.store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.store.models import AuditEntry
+from keyserver.store.restore_state import RestoreGate
 from keyserver.store.writelock import engine_write_lock
 
 
@@ -51,6 +53,8 @@ class Ledger:
         # Reads never take SQLite's write lock (PostgreSQL ignores the option).
         self._read_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         self.reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        # spec §backup: no writing transaction while a restore awaits its replay.
+        self.restore_gate = RestoreGate()
         # Reads of several statements that must agree (a report: containers, attempts and
         # state changes): one snapshot. SQLite's deferred read transaction already is one
         # (WAL); PostgreSQL's default READ COMMITTED takes a new snapshot per statement, so a
@@ -87,9 +91,17 @@ class Ledger:
         return self.settings.clock
 
     @contextmanager
-    def tx(self) -> Iterator[Session]:
-        """A writing transaction (writer lock, BEGIN, COMMIT) on an ORM session."""
+    def tx(self, *, restoring: bool = False) -> Iterator[Session]:
+        """A writing transaction (writer lock, BEGIN, COMMIT) on an ORM session.
+
+        Refused while a restored database awaits its replay (spec §backup), except for
+        the replay itself (``restoring``).
+        """
         with self._write_lock, self._write_sessions() as session, session.begin():
+            if not restoring:
+                self.restore_gate.check(session.connection())
+            # Container rows written in this session get their MAC (store/rowmacs.py).
+            session.info[rowmacs.RING] = self.keyring
             yield session
 
     @contextmanager
@@ -100,6 +112,7 @@ class Ledger:
         bookkeeping, for code that runs its statements on the DB-API cursor.
         """
         with self._write_lock, self.engine.connect() as conn, conn.begin():
+            self.restore_gate.check(conn)
             yield conn
 
     def audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:

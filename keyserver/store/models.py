@@ -140,6 +140,9 @@ class Container(Base):
     # spec §receipt: a receipt refunds its evaluation only if the challenge was issued
     # after the last budget reset (a budget restore), else the count it added is gone.
     budget_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # spec §row-integrity: HMAC-SHA-256 under row_key of the columns listed in
+    # keyserver/domain/rowmac.py; a row that does not verify is refused for every use.
+    row_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
     # each index on a changed column multiplies that work. ``state`` is not indexed.
@@ -283,6 +286,21 @@ class TlogCosignature(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     line: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RestoreState(Base):
+    """Present while a restored database awaits its replay (spec §backup; one row, id 1).
+
+    While it exists, no writing transaction runs (keyserver/store/restore_state.py): not
+    even an audit entry, so that ``keyserver restore --replay`` can put the original
+    entries recorded after the backup back in their place.
+    """
+
+    __tablename__ = "restore_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    restored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    backup_head_seq: Mapped[int] = mapped_column(SeqInt)
+    source: Mapped[str] = mapped_column(Text)
 
 
 class ConsoleSession(Base):

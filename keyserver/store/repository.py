@@ -1,12 +1,16 @@
 """Small storage layer: the queries the service needs, nothing else.
 
 All functions take the caller's :class:`Session`; the service owns transactions.
+Set-based state changes live in keyserver/store/transitions.py and row MACs in
+keyserver/store/rowmacs.py (split by job, issue 9). What stays here is one job, reading:
+the service's lookups and the release path's pre-built statements, which
+keyserver/release/hotpath.py compiles and tests/keyserver/test_hotpath.py compares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +20,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     String,
-    and_,
     bindparam,
-    case,
     cast,
     delete,
     exists,
@@ -28,12 +30,13 @@ from sqlalchemy import (
     null,
     select,
     union_all,
-    update,
 )
 from sqlalchemy.orm import Session
 
+from keyserver.domain import rowmac
 from keyserver.domain.auth import TokenRow
-from keyserver.domain.lifecycle import LOSS_EFFECTS, TRANSITIONS, ContainerView, Op, State
+from keyserver.domain.encoding import b64e
+from keyserver.domain.lifecycle import ContainerView, State
 from keyserver.store.models import (
     AuditEntry,
     Base,
@@ -107,144 +110,6 @@ def view_of(session: Session, c: Container) -> ContainerView:
         reader_groups=frozenset(groups),
         suspend_cause=c.suspend_cause,
     )
-
-
-def scope_filter(scope: str, target: bytes | str | int) -> ColumnElement[bool]:
-    """WHERE clause selecting the containers of a scope (container, medium or issuer)."""
-    if scope == "container":
-        return Container.id == target
-    if scope == "medium":
-        return Container.medium == target
-    return Container.issuer_id == target
-
-
-def apply_transition(
-    session: Session,
-    op: Op,
-    where: ColumnElement[bool],
-    values: dict[str, Any],
-) -> list[bytes]:
-    """Set-based state change of every container matching ``where`` (ONE UPDATE).
-
-    Only containers in a source state of ``op`` (lifecycle.TRANSITIONS) change; the ids of
-    the changed containers are returned.
-    """
-    sources, target = TRANSITIONS[op]
-    stmt = (
-        update(Container)
-        .where(and_(where, Container.state.in_([s.value for s in sources])))
-        .values(state=target.value, **values)
-        .returning(Container.id)
-        .execution_options(synchronize_session=False)
-    )
-    return list(session.execute(stmt).scalars())
-
-
-def transition_candidates(
-    session: Session, op: Op, where: ColumnElement[bool]
-) -> list[tuple[bytes, str]]:
-    """``(id, label)`` of the containers :func:`apply_transition` would change, by id.
-
-    What a request for approval lists (spec §approvals): the same WHERE and source states.
-    """
-    sources, _ = TRANSITIONS[op]
-    rows = session.execute(
-        select(Container.id, Container.label)
-        .where(and_(where, Container.state.in_([s.value for s in sources])))
-        .order_by(Container.id)
-    ).all()
-    return [(bytes(cid), str(label)) for cid, label in rows]
-
-
-def suspended_by_cause(session: Session, where: ColumnElement[bool]) -> dict[str, int]:
-    """Suspended containers matching ``where``, counted by cause (what a restore left)."""
-    rows = session.execute(
-        select(Container.suspend_cause, func.count())
-        .where(where, Container.state == State.SUSPENDED.value)
-        .group_by(Container.suspend_cause)
-    ).all()
-    return {str(cause or "unknown"): int(n) for cause, n in rows}
-
-
-def clear_loss_deadlines(
-    session: Session, where: ColumnElement[bool], seq: int, actor: str
-) -> list[bytes]:
-    """Undo a loss report's hold on the containers matching ``where`` (a found medium).
-
-    Clears ``destroy_after`` of the suspended containers that stay suspended for another
-    cause, and unlocks pending containers locked by the loss report. Returns their ids.
-    """
-    stmt = (
-        update(Container)
-        .where(
-            where,
-            Container.destroy_after.is_not(None),
-            (Container.state == State.PENDING.value)
-            | (
-                (Container.state == State.SUSPENDED.value)
-                & (Container.suspend_cause != "loss-report")
-            ),
-        )
-        .values(
-            destroy_after=None,
-            suspend_cause=case(
-                (Container.state == State.PENDING.value, None), else_=Container.suspend_cause
-            ),
-            last_audit_seq=seq,
-            changed_by=actor,
-        )
-        .returning(Container.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(session.execute(stmt).scalars())
-
-
-def mark_lost(
-    session: Session, where: ColumnElement[bool], *, now: datetime, lost_at: datetime
-) -> None:
-    """Record the loss report on every container matching ``where`` (spec §loss)."""
-    session.execute(
-        update(Container)
-        .where(where)
-        .values(loss_reported_at=now, lost_at=lost_at)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def lock_for_loss(
-    session: Session,
-    where: ColumnElement[bool],
-    values: dict[str, Any],
-    *,
-    suspend_values: dict[str, Any],
-) -> dict[str, list[bytes]]:
-    """A loss report's hold on every live container matching ``where`` (spec §loss).
-
-    Active containers are suspended (``values`` and ``suspend_values``); pending ones
-    are locked (``values``, with the loss-report cause, state unchanged); suspended ones
-    keep their cause and get ``values`` (the deadline of the report). Returns the ids of
-    each group: ``suspended``, ``pending_locked``, ``already_suspended``.
-    """
-
-    def change(state: State, extra: dict[str, Any]) -> list[bytes]:
-        stmt = (
-            update(Container)
-            .where(where, Container.state == state.value)
-            .values(**values, **extra)
-            .returning(Container.id)
-            .execution_options(synchronize_session=False)
-        )
-        return sorted(session.execute(stmt).scalars())
-
-    # Already suspended first, so the containers suspended now are not counted twice.
-    already = change(State.SUSPENDED, {})
-    locked = change(State.PENDING, {"suspend_cause": suspend_values["suspend_cause"]})
-    suspended = change(State.ACTIVE, {"state": State.SUSPENDED.value, **suspend_values})
-    return {
-        LOSS_EFFECTS[State.ACTIVE]: suspended,
-        LOSS_EFFECTS[State.SUSPENDED]: already,
-        LOSS_EFFECTS[State.PENDING]: locked,
-    }
 
 
 def consume_expired_challenges(
@@ -388,6 +253,12 @@ class EvaluationRow:
     medium: str | None = None
     principal_unconfirmed: int = 0
     medium_unconfirmed: int = 0
+    # spec §row-integrity: the MACed values as read (keyserver/domain/rowmac.py FIELDS),
+    # the stored MAC, and whether the audit log holds entries after the row's
+    # last_audit_seq that may concern it (then keyserver/release/rowcheck.py asks).
+    mac_fields: Mapping[str, Any] = field(default_factory=dict)
+    row_mac: bytes | None = None
+    log_is_newer: bool = False
 
 
 _CH = _CHALLENGES.alias("attempts")
@@ -407,6 +278,36 @@ def _window_count(*conds: ColumnElement[bool]) -> Any:
 MEDIUM_WINDOW = _window_count(_CH.c.medium == _C.c.medium).label("medium_unconfirmed")
 PRINCIPAL_WINDOW = _window_count(_CH.c.principal_id == bindparam("pid")).label(
     "principal_unconfirmed"
+)
+
+_LOG = _TABLES[AuditEntry.__tablename__]
+
+# spec §row-integrity: the MACed columns the policy decision does not read anyway.
+EXTRA_MAC_COLUMNS = (
+    _C.c.id,
+    _C.c.receipt_key_sealed,
+    _C.c.destroy_after,
+    _C.c.budget_reset_at,
+    _C.c.last_audit_seq,
+)
+# Constants rendered in the SQL: the hot path compiles its statements to text, binding
+# every parameter per call (an IN list of bound values would be left for "post-compile").
+IS_BULK_ACTION = _LOG.c.action.in_([literal_column(f"'{a}'") for a in rowmac.BULK_ACTIONS])
+# The newest entry naming a container (an index-only probe of ix_audit_container_seq),
+# and the newest bulk change after a row's last_audit_seq (ix_audit_action_seq): when
+# neither is after the row, the log has nothing newer to say about it.
+OWN_NEWEST = (
+    select(func.max(_LOG.c.seq)).where(_LOG.c.container == bindparam("cid_text")).scalar_subquery()
+)
+BULK_NEWEST = (
+    select(func.max(_LOG.c.seq))
+    .where(
+        IS_BULK_ACTION,
+        _LOG.c.seq > _C.c.last_audit_seq,
+        _LOG.c.container.is_(None),
+    )
+    .scalar_subquery()
+    .label("bulk_newest")
 )
 
 # Built once (statement construction costs more than executing it on SQLite); values
@@ -438,6 +339,10 @@ EVALUATION_STMT = (
         _C.c.medium,
         MEDIUM_WINDOW,
         PRINCIPAL_WINDOW,
+        *EXTRA_MAC_COLUMNS,
+        _C.c.row_mac,
+        OWN_NEWEST.label("own_newest"),
+        BULK_NEWEST,
     )
     .where(_C.c.id == bindparam("cid"))
     .with_for_update(of=_C)
@@ -469,6 +374,7 @@ def evaluation_row(
             "groups": sorted(actor_groups),
             "pid": principal_id,
             "since": since,
+            "cid_text": b64e(cid),
         },
     ).one_or_none()
     if row is None:
@@ -494,7 +400,25 @@ def evaluation_row(
         medium=row.medium,
         principal_unconfirmed=int(row.principal_unconfirmed),
         medium_unconfirmed=int(row.medium_unconfirmed),
+        **integrity_members(row._mapping),
     )
+
+
+def integrity_members(values: Mapping[Any, Any]) -> dict[str, Any]:
+    """:class:`EvaluationRow`'s row-integrity members from a row's columns by name.
+
+    ``own_newest`` (the newest entry naming the container, absent when not probed) and
+    ``bulk_newest`` say whether the log holds anything after the row's ``last_audit_seq``.
+    """
+    last = values["last_audit_seq"]
+    own, bulk = values.get("own_newest"), values.get("bulk_newest")
+    newer = bulk is not None or (own is not None and (last is None or own > last))
+    stored = values["row_mac"]
+    return {
+        "mac_fields": {name: values[name] for name in rowmac.FIELD_NAMES},
+        "row_mac": None if stored is None else bytes(stored),
+        "log_is_newer": newer,
+    }
 
 
 # The window counts of a batch (hot path prefetch): per principal and per medium, ONE

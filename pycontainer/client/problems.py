@@ -143,6 +143,14 @@ def problem_to_error(
             "altered one to " + (contact or "the officials"),
             contact=contact,
         )
+    if slug == "row-integrity":
+        # spec/protocol.md §row-integrity: the server's record was edited or restored.
+        return KeyServerDeniedError(
+            f"the key server refused to {what}: its record of this container failed its "
+            "integrity check (nothing was released)",
+            hint="do not retry; report it to " + (contact or "the key-server operators"),
+            contact=contact,
+        )
     if slug == "unauthenticated" or (slug is None and status == 401):
         return KeyServerDeniedError(
             f"the key server did not accept your token{said}",

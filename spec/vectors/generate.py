@@ -1889,7 +1889,90 @@ def audit_chain_vectors() -> dict[str, object]:
     }
 
 
-PROTOCOL_VECTORS = {"receipt_mac.json": receipt_vectors, "audit_chain.json": audit_chain_vectors}
+def row_mac_vectors() -> dict[str, object]:
+    """protocol.md §row-integrity: row_mac = HMAC(row_key, encode(row)), written out here."""
+    master = b.Drbg("protocol/row-mac")(32)
+    row_key = b.hkdf(master, b"", b"rwc/v1 keyserver row-mac")
+    rng = b.Drbg("protocol/row-mac/rows")
+    # (name, kind, value); times as microseconds since the epoch (the encoding's integer).
+    active: list[tuple[str, str, object]] = [
+        ("id", "bytes", bytes(range(16))),
+        ("state", "text", "active"),
+        ("issuer_id", "int", 7),
+        ("medium", "text", "USB-0001 総務課"),
+        ("seed_sealed", "bytes", rng(60)),
+        ("receipt_key_sealed", "bytes", rng(60)),
+        ("header_digest", "bytes", rng(32)),
+        ("password_required", "int", 1),
+        ("attempt_budget", "int", 10),
+        ("unconfirmed", "int", 3),
+        ("pending_expires_at", "time", None),
+        ("not_after", "time", 1_798_761_600_000_000),
+        ("destroyed_at", "time", None),
+        ("destroy_after", "time", None),
+        ("suspend_cause", "text", None),
+        ("budget_reset_at", "time", None),
+        ("last_audit_seq", "int", 2_147_483_650),
+    ]
+    destroyed = [
+        (n, k, v)
+        for n, k, v in active
+        if n not in {"state", "seed_sealed", "receipt_key_sealed", "destroyed_at"}
+    ]
+    destroyed += [
+        ("state", "text", "destroyed"),
+        ("seed_sealed", "bytes", None),
+        ("receipt_key_sealed", "bytes", None),
+        ("destroyed_at", "time", 1_764_147_600_123_456),
+    ]
+    order = [n for n, _, _ in active]
+    destroyed.sort(key=lambda f: order.index(f[0]))
+
+    def encode(fields: list[tuple[str, str, object]]) -> bytes:
+        out = bytearray(b"rwc/v1 container row\x00")
+        for _, kind, value in fields:
+            if value is None:
+                out += b"\x00"
+                continue
+            if kind == "bytes":
+                raw = bytes(value)  # type: ignore[arg-type]
+            elif kind == "text":
+                raw = str(value).encode("utf-8")
+            else:
+                raw = int(value).to_bytes(8, "big", signed=True)  # type: ignore[call-overload]
+            out += b"\x01" + len(raw).to_bytes(4, "big") + raw
+        return bytes(out)
+
+    def show(value: object) -> object:
+        return value.hex() if isinstance(value, bytes) else value
+
+    rows = []
+    for fields in (active, destroyed):
+        data = encode(fields)
+        rows.append(
+            {
+                "fields": [{"name": n, "kind": k, "value": show(v)} for n, k, v in fields],
+                "encoded": data.hex(),
+                "row_mac": _hmac(row_key, data).hex(),
+            }
+        )
+    return {
+        "comment": "protocol.md §row-integrity: row_key = HKDF-SHA-256(master_key, salt = none, "
+        "info = 'rwc/v1 keyserver row-mac'); encoded = 'rwc/v1 container row' || 0x00 || per "
+        "field in order: 0x00 if NULL, else 0x01 || u32be(len) || value (bytes as is, text "
+        "UTF-8, int and time as signed 64-bit big-endian, time in microseconds since "
+        "1970-01-01T00:00:00Z); row_mac = HMAC-SHA-256(row_key, encoded); bytes hex",
+        "master_key": master.hex(),
+        "row_key": row_key.hex(),
+        "rows": rows,
+    }
+
+
+PROTOCOL_VECTORS = {
+    "receipt_mac.json": receipt_vectors,
+    "audit_chain.json": audit_chain_vectors,
+    "row_mac.json": row_mac_vectors,
+}
 
 
 def generate_protocol(out: Path) -> list[str]:

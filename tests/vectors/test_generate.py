@@ -34,7 +34,7 @@ def test_regenerated_vectors_are_identical(tmp_path: Path, vector_tools: Any) ->
     changed = [name for name in fresh if fresh[name] != committed[name]]
     assert not changed, f"vectors differ from the generator's output: {changed}"
     # The protocol.md vectors (receipt MAC, audit chain) too.
-    for name in ("receipt_mac.json", "audit_chain.json"):
+    for name in ("receipt_mac.json", "audit_chain.json", "row_mac.json"):
         got = (out / "protocol" / name).read_bytes()
         assert got == (VECTOR_DIR / "protocol" / name).read_bytes(), name
 

@@ -27,6 +27,10 @@ def readyz(service: ServiceDep) -> dict[str, Any]:
     and every revocation, so such a server must leave the load balancer's rotation.
     """
     check_writable(service.engine)
+    # spec §backup: a restored database awaiting its replay must not take traffic.
+    service.ledger.restore_gate.forget()
+    with service.engine.connect() as conn:
+        service.ledger.restore_gate.check(conn)
     return {"status": "ready", "server_id": service.settings.server_id}
 
 

@@ -1,7 +1,7 @@
 """Requests for irreversible actions awaiting a second official (spec §approvals).
 
-Revision ID: 0008_approvals
-Revises: 0007_tlog_bigint
+Revision ID: 0010_approvals
+Revises: 0009_restore_state
 Create Date: 2026-12-04
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from keyserver.store.models import SeqInt, UTCDateTime
 
-revision = "0008_approvals"
-down_revision = "0007_tlog_bigint"
+revision = "0010_approvals"
+down_revision = "0009_restore_state"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,273 @@
+"""Keeping and checking container-row MACs in the database (spec §row-integrity).
+
+The rule every write path follows: **a row's MAC is recomputed only if the row verified
+before the change** (or is new). A tampered or restored row therefore never gets a fresh
+MAC by being suspended, destroyed or swept along with its medium: it stays refused.
+
+- ORM writes (register, commit, receipt) are covered by one ``before_flush`` hook
+  (:func:`_before_flush`): every new or changed :class:`Container` in a session opened by
+  :meth:`keyserver.store.ledger.Ledger.tx` gets its MAC, if its loaded values verified.
+- Set-based writes (keyserver/store/transitions.py) go through :func:`guarded_update`.
+- The release path computes the MAC of the row it writes itself (keyserver/release/
+  rowcheck.py) from the values it read and verified under the row lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, event, select, update
+from sqlalchemy.orm import Session, UOWTransaction, attributes
+
+from keyserver.domain import rowmac
+from keyserver.domain.encoding import b64e
+from keyserver.domain.errors import RowIntegrityError
+from keyserver.domain.keys import KeyRing
+from keyserver.store.models import AuditEntry, Base, Container, Principal
+from keyserver.store.repository import IS_BULK_ACTION
+
+# session.info key of the key ring (set by Ledger.tx; every writing session has it).
+RING = "rwc.keyring"
+# session.info key of the ids a bulk change found failing (read by the service's audit).
+FAILED = "rwc.row_mac_failed"
+
+_C = Base.metadata.tables[Container.__tablename__]
+_MAC_COLUMNS = tuple(_C.c[name] for name in rowmac.FIELD_NAMES)
+_LOG = Base.metadata.tables[AuditEntry.__tablename__]
+
+# spec §row-integrity freshness: successful entries after a row's last_audit_seq that name
+# the container, or name none and change containers in bulk. Both halves ride an index
+# ((container, seq) and (action, seq)); on a consistent database the first is empty and
+# the second holds the bulk changes since the container last changed.
+LATER_STMT = (
+    select(_LOG.c.seq, _LOG.c.container, _LOG.c.action, _LOG.c.at, _LOG.c.details)
+    .where(
+        _LOG.c.seq > bindparam("last"),
+        _LOG.c.outcome == "ok",
+        (_LOG.c.container == bindparam("cid_text")) | (_LOG.c.container.is_(None) & IS_BULK_ACTION),
+    )
+    .order_by(_LOG.c.seq)
+)
+ISSUER_STMT = select(Principal.name).where(Principal.id == bindparam("pid"))
+
+
+def ring_of(session: Session) -> KeyRing:
+    """The key ring of a writing session (a bug if it has none)."""
+    ring = session.info.get(RING)
+    if not isinstance(ring, KeyRing):
+        raise TypeError("a container write outside Ledger.tx: no key ring for its row MAC")
+    return ring
+
+
+def fields_of(c: Container) -> dict[str, Any]:
+    """The MACed values of an ORM row."""
+    return {name: getattr(c, name) for name in rowmac.FIELD_NAMES}
+
+
+def later_entries(
+    run: Callable[[Any, Mapping[str, Any]], Iterable[Sequence[Any]]], cid_text: str, last: int
+) -> list[rowmac.LaterEntry]:
+    """The entries :func:`keyserver.domain.rowmac.later_change` weighs, through ``run``.
+
+    ``run(statement, params)`` returns rows (an ORM session, a Core connection or the
+    release batch's cursor): one query for every caller.
+    """
+    return [_entry(row) for row in run(LATER_STMT, {"last": last, "cid_text": cid_text})]
+
+
+def mac_problem(
+    ring: KeyRing, row: Mapping[str, Any], stored: bytes | None
+) -> RowIntegrityError | None:
+    """The refusal for a row whose MAC does not verify, or None (spec §row-integrity)."""
+    if rowmac.verifies(ring.row_key, row, stored):
+        return None
+    return RowIntegrityError(
+        "the container's record in the database fails its integrity check (edited in "
+        "the database, or copied from a backup); nothing was released",
+        container_id=b64e(bytes(row["id"])),
+    )
+
+
+def stale_problem(
+    row: Mapping[str, Any], entries: list[rowmac.LaterEntry], issuer: str | None
+) -> RowIntegrityError | None:
+    """The refusal for a (verified) row older than the audit log, or None."""
+    cid_text = b64e(bytes(row["id"]))
+    changed = rowmac.later_change(row, cid_text, issuer, entries)
+    if changed is None:
+        return None
+    return RowIntegrityError(
+        f"the container's record is older than audit entry {changed.seq} ({changed.action}): "
+        "it was copied back from a backup; nothing was released (officials: destroy it, "
+        "or bring the database up to date from the audit log)",
+        container_id=cid_text,
+        newer_seq=changed.seq,
+    )
+
+
+def session_problem(session: Session, c: Container) -> RowIntegrityError | None:
+    """Both checks for an ORM row (the service's state-changing operations)."""
+    row = fields_of(c)
+    bad = mac_problem(ring_of(session), row, c.row_mac)
+    if bad is not None:
+        return bad
+
+    def run(stmt: Any, params: Mapping[str, Any]) -> Iterable[Sequence[Any]]:
+        return session.execute(stmt, params).all()
+
+    entries = later_entries(run, b64e(c.id), int(c.last_audit_seq or 0))
+    issuer = session.execute(ISSUER_STMT, {"pid": c.issuer_id}).scalar_one_or_none()
+    return stale_problem(row, entries, issuer)
+
+
+def failing_ids(session: Session, where: ColumnElement[bool], *, fresh: bool = False) -> set[bytes]:
+    """Ids of the rows matching ``where`` that fail their MAC (before a bulk change).
+
+    With ``fresh`` (a change that grants: restore), also those the audit log has changed
+    since their ``last_audit_seq`` (:func:`keyserver.domain.rowmac.later_change`), asked
+    with one query per chunk of rows instead of one per row.
+    """
+    key = ring_of(session).row_key
+    failed: set[bytes] = set()
+    good: list[Mapping[Any, Any]] = []
+    for row in session.execute(select(*_MAC_COLUMNS, _C.c.row_mac).where(where)).mappings():
+        if rowmac.verifies(key, row, row["row_mac"]):
+            good.append(row)
+        else:
+            failed.add(bytes(row["id"]))
+    if fresh and good:
+        failed.update(_stale(session, good))
+    return failed
+
+
+_CHUNK = 500
+
+
+def _stale(session: Session, rows: list[Mapping[Any, Any]]) -> set[bytes]:
+    """The rows (MAC verified) the audit log changed after their ``last_audit_seq``."""
+    first = min(int(r["last_audit_seq"] or 0) for r in rows)
+    bulk = [
+        _entry(e)
+        for e in session.execute(
+            select(_LOG.c.seq, _LOG.c.container, _LOG.c.action, _LOG.c.at, _LOG.c.details)
+            .where(
+                _LOG.c.seq > first,
+                _LOG.c.outcome == "ok",
+                _LOG.c.container.is_(None),
+                _LOG.c.action.in_(rowmac.BULK_ACTIONS),
+            )
+            .order_by(_LOG.c.seq)
+        ).all()
+    ]
+    texts = {b64e(bytes(r["id"])): r for r in rows}
+    own: dict[str, list[rowmac.LaterEntry]] = {}
+    names = sorted(texts)
+    for i in range(0, len(names), _CHUNK):
+        for e in session.execute(
+            select(_LOG.c.seq, _LOG.c.container, _LOG.c.action, _LOG.c.at, _LOG.c.details).where(
+                _LOG.c.container.in_(names[i : i + _CHUNK]),
+                _LOG.c.seq > first,
+                _LOG.c.outcome == "ok",
+            )
+        ).all():
+            own.setdefault(e[1], []).append(_entry(e))
+    issuers = dict(
+        session.execute(
+            select(Principal.id, Principal.name).where(
+                Principal.id.in_({r["issuer_id"] for r in rows})
+            )
+        ).all()
+    )
+    stale = set()
+    for text, r in texts.items():
+        last = int(r["last_audit_seq"] or 0)
+        entries = [e for e in (*own.get(text, ()), *bulk) if e.seq > last]
+        if rowmac.later_change(r, text, issuers.get(r["issuer_id"]), entries) is not None:
+            stale.add(bytes(r["id"]))
+    return stale
+
+
+def _entry(row: Sequence[Any]) -> rowmac.LaterEntry:
+    seq, container, action, at, details = row
+    return rowmac.LaterEntry(seq, container, action, at, json.loads(details))
+
+
+def guarded_update(
+    session: Session, where: ColumnElement[bool], stmt: Update, *, fresh: bool = False
+) -> list[bytes]:
+    """Run a set-based UPDATE of containers matching ``where``; keep the MACs (see module).
+
+    ``stmt`` is the UPDATE with its WHERE; it is run returning the MACed columns, the new
+    MACs of the rows that verified before (and, with ``fresh``, that the audit log has not
+    changed since) go back in one ``executemany``, and the ids of
+    the rows that did not are added to ``session.info[FAILED]`` for the audit entry.
+    Returns the changed ids.
+    """
+    failed = failing_ids(session, where, fresh=fresh)
+    rows = session.execute(
+        stmt.returning(*_MAC_COLUMNS).execution_options(synchronize_session=False)
+    ).mappings()
+    key = ring_of(session).row_key
+    ids: list[bytes] = []
+    macs: list[dict[str, Any]] = []
+    for row in rows:
+        cid = bytes(row["id"])
+        ids.append(cid)
+        if cid not in failed:
+            macs.append({"mac_id": cid, "mac": rowmac.row_mac(key, row)})
+    if macs:
+        session.connection().execute(_STORE_MAC, macs)
+    session.info.setdefault(FAILED, set()).update(failed.intersection(ids))
+    return ids
+
+
+_STORE_MAC = update(_C).where(_C.c.id == bindparam("mac_id")).values(row_mac=bindparam("mac"))
+
+
+def take_failed(session: Session) -> list[bytes]:
+    """The ids bulk changes in this session left unMACed (sorted), and forget them."""
+    return sorted(session.info.pop(FAILED, set()))
+
+
+def mac_all(conn: Connection, ring: KeyRing) -> int:
+    """MAC every container row as it is now (migration 0008_row_mac); returns the count."""
+    rows = conn.execute(select(*_MAC_COLUMNS)).mappings().all()
+    macs = [{"mac_id": bytes(r["id"]), "mac": rowmac.row_mac(ring.row_key, r)} for r in rows]
+    if macs:
+        conn.execute(_STORE_MAC, macs)
+    return len(macs)
+
+
+def _original(c: Container) -> dict[str, Any]:
+    """The values an ORM row had when loaded (before this flush's changes)."""
+    out = {}
+    for name in rowmac.FIELD_NAMES:
+        hist = attributes.get_history(c, name)
+        before = [*(hist.unchanged or ()), *(hist.deleted or ())]
+        out[name] = before[0] if before else getattr(c, name)
+    return out
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    """MAC new containers, and changed ones whose loaded values verified (module rule)."""
+    del flush_context, instances
+    ring = session.info.get(RING)
+    if not isinstance(ring, KeyRing):
+        return  # reads and other engines: nothing written through Ledger.tx
+    for obj in session.new:
+        if isinstance(obj, Container):
+            obj.row_mac = rowmac.row_mac(ring.row_key, fields_of(obj))
+    for obj in session.dirty:
+        if not isinstance(obj, Container) or not session.is_modified(obj):
+            continue
+        if rowmac.verifies(ring.row_key, _original(obj), _original_mac(obj)):
+            obj.row_mac = rowmac.row_mac(ring.row_key, fields_of(obj))
+
+
+def _original_mac(c: Container) -> bytes | None:
+    hist = attributes.get_history(c, "row_mac")
+    before = [*(hist.unchanged or ()), *(hist.deleted or ())]
+    return before[0] if before else c.row_mac

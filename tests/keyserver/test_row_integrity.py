@@ -1,0 +1,189 @@
+"""spec §row-integrity: an edited row, or a row copied back from an older backup, is refused.
+
+Both backends, real server over HTTP. The "backup" is the row as it was read from the
+database earlier; "restoring" it writes those values back with plain SQL, as someone with
+write access to the database (and no master key) would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, inspect, select, text, update
+
+from keyserver.domain.settings import Settings
+from keyserver.store.engine import make_engine, migrate
+from keyserver.store.models import AuditEntry, Container
+from tests.support.world import World, activate, blinded_b64, oprf, unb64
+
+PROBLEM = "urn:rwc:problem:row-integrity"
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings)
+    yield eng
+    eng.dispose()
+
+
+def _row(engine: Engine, cid: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(select(Container).where(Container.id == unb64(cid))).mappings().one()
+    return {c.name: row[c.name] for c in Container.__table__.columns}
+
+
+def _write(engine: Engine, cid: str, values: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Container).where(Container.id == unb64(cid)).values(**values))
+
+
+def _evaluate(w: World, who: str, cid: str) -> tuple[int, dict[str, Any]]:
+    resp = w.call(
+        who, "POST", f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
+    )
+    return resp.status_code, dict(resp.json())
+
+
+def _official(w: World, path: str) -> tuple[int, dict[str, Any]]:
+    resp = w.call("official", "POST", path, json={"reason": "test", "public_reason": "test"})
+    return resp.status_code, dict(resp.json())
+
+
+def _last_refusal(engine: Engine, action: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        entry = conn.execute(
+            select(AuditEntry.details)
+            .where(AuditEntry.action == action, AuditEntry.outcome == "refused")
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        ).scalar_one()
+    return dict(json.loads(entry))
+
+
+def test_an_edited_row_is_refused_everywhere_but_destroy(world: World, engine: Engine) -> None:
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    oprf(world, "reader", cid, reg["public_key"])  # the row as the server writes it verifies
+    # Someone with database access raises the attempt budget to guess for ever.
+    _write(engine, cid, {"attempt_budget": 1000})
+    code, doc = _evaluate(world, "reader", cid)
+    assert (code, doc["type"]) == (409, PROBLEM), doc
+    assert _last_refusal(engine, "evaluate")["reason"] == "row-integrity"
+    # Nothing that grants or changes it on its word: restore, suspend (audited).
+    for op in ("suspend", "restore"):
+        code, doc = _official(world, f"/v1/containers/{cid}/{op}")
+        assert (code, doc["type"]) == (409, PROBLEM), (op, doc)
+        assert _last_refusal(engine, op)["reason"] == "row-integrity"
+    # Destroying is never unsafe: it proceeds, and the row stays refused.
+    code, doc = _official(world, f"/v1/containers/{cid}/destroy")
+    assert (code, doc["affected"]) == (200, 1), doc
+    assert _row(engine, cid)["seed_sealed"] is None
+    assert _evaluate(world, "reader", cid)[1]["type"] == PROBLEM
+
+
+def test_a_row_from_an_old_backup_is_refused(world: World, engine: Engine) -> None:
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    backup = _row(engine, cid)
+    code, _ = _official(world, f"/v1/containers/{cid}/destroy")
+    assert code == 200
+    assert _evaluate(world, "reader", cid)[1]["type"] == "urn:rwc:problem:destroyed"
+    # The whole row as it was before the destroy: its MAC verifies, but the audit log has
+    # the destroy after the row's last_audit_seq.
+    _write(engine, cid, backup)
+    code, doc = _evaluate(world, "reader", cid)
+    assert (code, doc["type"]) == (409, PROBLEM), doc
+    assert "older than audit entry" in doc["detail"]
+    # A restore on its word is refused too (a suspended copy would otherwise come back).
+    code, doc = _official(world, f"/v1/containers/{cid}/restore")
+    assert (code, doc["type"]) == (409, PROBLEM), doc
+
+
+def test_a_row_from_before_a_medium_loss_report_is_refused(world: World, engine: Engine) -> None:
+    reg, _ = activate(world, medium="usb-lost-1")
+    other, _ = activate(world, medium="usb-kept-1")
+    cid = reg["container_id"]
+    backup = _row(engine, cid)
+    resp = world.call(
+        "official",
+        "POST",
+        "/v1/media/usb-lost-1/loss-report",
+        json={"reason": "lost on a train", "now": True},
+    )
+    assert resp.status_code == 200, resp.text
+    _write(engine, cid, backup)
+    code, doc = _evaluate(world, "reader", cid)
+    assert (code, doc["type"]) == (409, PROBLEM), doc
+    # A container of another medium is not concerned by that bulk entry.
+    oprf(world, "reader", other["container_id"], other["public_key"])
+
+
+def test_rolling_back_the_attempt_count_is_refused(world: World, engine: Engine) -> None:
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    before = _row(engine, cid)
+    for _ in range(3):
+        oprf(world, "reader", cid, reg["public_key"])
+    assert _row(engine, cid)["unconfirmed"] == 3
+    _write(engine, cid, before)
+    code, doc = _evaluate(world, "reader", cid)
+    assert (code, doc["type"]) == (409, PROBLEM), doc
+
+
+def test_a_row_moved_to_another_id_is_refused(world: World, engine: Engine) -> None:
+    one, _ = activate(world)
+    two, _ = activate(world)
+    row = _row(engine, one["container_id"])
+    del row["id"]
+    _write(engine, two["container_id"], row)
+    code, doc = _evaluate(world, "reader", two["container_id"])
+    assert (code, doc["type"]) == (409, PROBLEM), doc
+
+
+def test_a_bulk_suspend_keeps_a_tampered_row_refused(world: World, engine: Engine) -> None:
+    good, _ = activate(world, medium="usb-bulk-1")
+    bad, _ = activate(world, medium="usb-bulk-1")
+    _write(engine, bad["container_id"], {"attempt_budget": 999})
+    code, doc = _official(world, "/v1/media/usb-bulk-1/suspend")
+    assert (code, doc["affected"]) == (200, 2), doc
+    with engine.connect() as conn:
+        details = conn.execute(
+            select(AuditEntry.details)
+            .where(AuditEntry.action == "suspend")
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        ).scalar_one()
+    failed = json.loads(details)["row_integrity_failed"]
+    assert failed["count"] == 1 and failed["container_ids"] == [bad["container_id"]]
+    resp = world.call(
+        "official",
+        "POST",
+        "/v1/media/usb-bulk-1/restore",
+        json={"reason": "found", "cause": "official"},
+    )
+    assert resp.status_code == 200, resp.text
+    # The verified row came back; the tampered one was not blessed by the bulk changes.
+    oprf(world, "reader", good["container_id"], good["public_key"])
+    assert _evaluate(world, "reader", bad["container_id"])[1]["type"] == PROBLEM
+
+
+def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> None:
+    """A database from before 0008_row_mac (no row_mac column) upgrades to rows that verify."""
+    reg, _ = activate(world)
+    cid = reg["container_id"]
+    eng = make_engine(settings)
+    try:
+        with eng.begin() as conn:
+            # As 0007_tlog_bigint left it (plain DROP COLUMN: a batch downgrade on SQLite would
+            # copy the table and cascade the policy rows away).
+            conn.execute(text("ALTER TABLE containers DROP COLUMN row_mac"))
+            conn.execute(text("DROP TABLE restore_state"))  # 0009, after it
+            conn.execute(text("UPDATE alembic_version SET version_num = '0007_tlog_bigint'"))
+            assert "row_mac" not in {c["name"] for c in inspect(conn).get_columns("containers")}
+    finally:
+        eng.dispose()
+    migrate(settings)
+    oprf(world, "reader", cid, reg["public_key"])

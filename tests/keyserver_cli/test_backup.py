@@ -1,0 +1,136 @@
+"""spec §backup: a restored backup never brings a destroyed key back.
+
+Take a backup (while a server serves), destroy containers after it (one by id, a medium's
+by a loss report), export the audit log, restore the OLD backup: the server refuses to
+serve (``/readyz``, evaluations) until ``restore-backup --replay`` re-applied the export;
+after that the destroyed containers are destroyed, the others serve, and the audit chain
+verifies as one history. SQLite through the online backup API; PostgreSQL through
+pg_dump/pg_restore.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from keyserver.domain.errors import RestorePendingError
+from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
+from keyserver.testing import running_server
+from tests.support.keyserver_cli import DataDir
+
+
+def _status(settings: Settings, cid: str) -> dict[str, Any]:
+    service = KeyService(settings)
+    try:
+        return service.status(service.local_actor("auditor"), cid)
+    finally:
+        service.close()
+
+
+def _token(cli: Any, where: list[str], name: str, role: str) -> str:
+    result = cli("principal", "add", name, "--role", role, "--json", *where)
+    assert result.code == 0, result
+    return str(result.json()["token"])
+
+
+def _scenario(cli: Any, h: ModuleType, settings: Settings, where: list[str], tmp: Path) -> None:
+    writer, reader = _token(cli, where, "writer", "writer"), _token(cli, where, "reader", "reader")
+    keep = h.make_container(settings, writer, medium="USB-KEEP")
+    solo = h.make_container(settings, writer, medium="USB-SOLO")
+    lost = [h.make_container(settings, writer, medium="USB-LOST") for _ in range(2)]
+    h.reader_evaluates(settings, reader, keep)
+
+    backup = tmp / "keyserver.backup"
+    with running_server(settings):  # online: the server is up while the backup runs
+        result = cli("backup", backup, *where)
+    assert result.code == 0, result
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+
+    # After the backup: destroys by id and by a loss report, and one more release.
+    assert cli("destroy", solo, "--reason", "ended", "--yes", *where).code == 0
+    result = cli(
+        "report-loss", "--medium", "USB-LOST", "--now", "--reason", "lost", "--yes", *where
+    )
+    assert result.code == 0, result
+    early = tmp / "audit-early.jsonl"
+    assert cli("audit", "export", "-o", early, *where).code == 0
+    h.reader_evaluates(settings, reader, keep)
+    # The newest checkpoint the operators kept (a witness's copy), then the newest export.
+    signed = cli("checkpoint", *where, "--json")
+    assert signed.code == 0, signed
+    checkpoint = tmp / "checkpoint.txt"
+    checkpoint.write_text(signed.json()["checkpoint"])
+    export = tmp / "audit.jsonl"
+    assert cli("audit", "export", "-o", export, *where).code == 0
+
+    # The old backup back in place: held, not serving.
+    result = cli("restore-backup", backup, "--force", *where)
+    assert result.code == 0, result
+    assert _status(settings, solo)["state"] == "active"  # the backup's seed is back...
+    with pytest.raises(RestorePendingError):  # ...but nothing is released from it
+        h.reader_evaluates(settings, reader, solo)
+    with running_server(settings) as url:
+        ready = httpx.get(url + "/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["type"] == "urn:rwc:problem:restore-pending"
+    result = cli("restore-backup", *where, "--json")
+    assert result.code == 0 and result.json()["restore_pending"] is True
+
+    # An export edited to hide the loss report does not verify: nothing is replayed.
+    edited = tmp / "edited.jsonl"
+    edited.write_text(export.read_text().replace('"reason":"lost"', '"reason":"lust"'))
+    result = cli("restore-backup", "--replay", edited, *where)
+    assert result.code != 0 and "does not verify" in result.err, result
+    assert cli("restore-backup", *where, "--json").json()["restore_pending"] is True
+
+    # An export older than the kept checkpoint misses something: refused as a whole.
+    result = cli("restore-backup", "--replay", early, "--checkpoint", checkpoint, *where)
+    assert result.code != 0 and "checkpoint shows" in result.err, result
+    assert _status(settings, solo)["state"] == "active"
+
+    # The replay: the destroys come back, the chain continues as it was.
+    result = cli("restore-backup", "--replay", export, "--checkpoint", checkpoint, *where, "--json")
+    assert result.code == 0, result
+    summary = result.json()
+    assert summary["destroyed"] == 3, summary
+    for cid in (solo, *lost):
+        assert _status(settings, cid)["state"] == "destroyed", cid
+    with pytest.raises(Exception, match="destroyed"):
+        h.reader_evaluates(settings, reader, solo)
+    h.reader_evaluates(settings, reader, keep)
+    assert _status(settings, keep)["unconfirmed"] == 3  # the release after the backup too
+    verify = cli("audit", "verify", "--json", *where)
+    assert verify.code == 0 and verify.json()["ok"] is True, verify
+
+
+def test_sqlite_restore_keeps_destroyed_containers_destroyed(
+    cli: Any, h: ModuleType, data_dir: DataDir, tmp_path: Path
+) -> None:
+    _scenario(cli, h, data_dir.settings(), ["--data-dir", str(data_dir.path)], tmp_path)
+
+
+@pytest.mark.postgres
+def test_postgresql_restore_keeps_destroyed_containers_destroyed(
+    cli: Any, h: ModuleType, pg_url: str, tmp_path: Path
+) -> None:
+    key, log_key = tmp_path / "secrets" / "master.key", tmp_path / "secrets" / "log.key"
+    where = ["--database-url", pg_url, "--master-key-file", str(key)]
+    where += ["--log-key-file", str(log_key)]
+    assert cli("init", *where).code == 0
+    assert cli("log-key", "--create", *where).code == 0
+    settings = Settings.load(
+        overrides={
+            "database_url": pg_url,
+            "master_key_file": key,
+            "log_key_file": log_key,
+            "sweep_interval": 0,
+        },
+        env={},
+    )
+    _scenario(cli, h, settings, where, tmp_path)
