@@ -170,7 +170,7 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
     from sqlalchemy import select  # noqa: PLC0415
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
-    from keyserver.domain import keys  # noqa: PLC0415
+    from keyserver.domain import keys, rowmac  # noqa: PLC0415
     from keyserver.store.engine import make_engine  # noqa: PLC0415
     from keyserver.store.models import Container, ContainerReader, Principal  # noqa: PLC0415
 
@@ -211,6 +211,9 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
                             "changed_by": "bench-writer",
                         }
                     )
+                    # spec §row-integrity: rows as the server writes them, MAC included.
+                    mac_input = dict.fromkeys(rowmac.FIELD_NAMES) | rows[-1]
+                    rows[-1]["row_mac"] = rowmac.row_mac(ring.row_key, mac_input)
                     readers.append({"container_id": cid, "name": "bench-reader"})
                 session.execute(insert(Container), rows)
                 session.execute(insert(ContainerReader), readers)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.messages import say
+from keyserver.domain.i18n import N_, Message
 
 if TYPE_CHECKING:
     import argparse
@@ -90,26 +90,24 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
         else:
             _show(ctx, request)
         return EXIT_OK
-    lang = ctx.out.lang
     if a.sub == "approve":
         if not ctx.opt("yes", default=False):
             # spec §cli: a destructive action shows what it will affect and asks once.
             request = b.approval_show(a.id)
             _show(ctx, request, to_stderr=True)
             ctx.confirm(
-                say(
-                    "confirm_approve",
-                    lang,
+                N_(
+                    "Approve request %(id)s of %(requester)s (%(action)s)? It is carried out now.",
                     id=a.id,
-                    requester=request.get("requested_by"),
-                    action=request.get("action"),
+                    requester=str(request.get("requested_by")),
+                    action=str(request.get("action")),
                 )
             )
         done = b.approval_approve(a.id)
         if ctx.out.as_json:
             ctx.out.json(done)
             return EXIT_OK
-        ctx.out.text(say("approval_approved", lang, id=a.id))
+        ctx.out.text(N_("request %(id)s approved and carried out", id=a.id))
         result = dict(done.get("result") or {})
         token = result.pop("token", None)
         ctx.out.record(result, title="result")
@@ -120,7 +118,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
     if ctx.out.as_json:
         ctx.out.json(done)
     else:
-        ctx.out.text(say("approval_rejected", lang, id=a.id))
+        ctx.out.text(N_("request %(id)s rejected", id=a.id))
     return EXIT_OK
 
 
@@ -136,40 +134,55 @@ def print_requested(ctx: Context, result: Mapping[str, Any]) -> bool:
         ctx.out.json(dict(result))
         return True
     request = dict(result.get("approval") or {})
-    lang = ctx.out.lang
     loss = result.get("loss_report")
     if isinstance(loss, Mapping):
         # What was done at once: the loss is reported, everything on it is locked.
         ctx.out.record(loss, title=f"loss report for {loss.get('medium')}")
-    role = say(f"role_{request.get('approver_role', 'official')}", lang)
-    ctx.out.text(
-        say(
-            "approval_requested",
-            lang,
-            id=request.get("id"),
-            role=role,
-            expires=ctx.out.cell("expires_at", request.get("expires_at")).plain,
+    number = request.get("id")
+    expires = ctx.out.cell("expires_at", request.get("expires_at")).plain
+    if request.get("approver_role") == "admin":
+        ctx.out.text(
+            N_(
+                "request %(id)s created, awaiting a second admin (expires %(expires)s); "
+                "nothing was changed yet",
+                id=number,
+                expires=expires,
+            )
         )
-    )
-    for line in _affects_lines(request, lang):
+    else:
+        ctx.out.text(
+            N_(
+                "request %(id)s created, awaiting a second official (expires %(expires)s); "
+                "nothing was changed yet",
+                id=number,
+                expires=expires,
+            )
+        )
+    for line in _affects_lines(request):
         ctx.out.text(line)
-    ctx.out.text(say("approval_how", lang, role=role, id=request.get("id")))
+    ctx.out.text(
+        N_("to approve it, another person runs: keyserver approvals approve %(id)s", id=number)
+    )
     return True
 
 
-def _affects_lines(request: Mapping[str, Any], lang: str) -> list[str]:
+def _affects_lines(request: Mapping[str, Any]) -> list[str | Message]:
     """What a request affects, for people: the count and labels, or the principal."""
     affects = dict(request.get("affects") or {})
     if "principal" in affects:
         roles = ", ".join(str(r) for r in affects.get("roles", []))
-        return [say("approval_principal", lang, name=affects["principal"], roles=roles)]
+        return [
+            N_("for principal %(name)s (roles: %(roles)s)", name=affects["principal"], roles=roles)
+        ]
     count = int(affects.get("count", 0))
     what = f"{request.get('scope')} {request.get('target')}"
-    lines = [say("affects", lang, count=count, what=what)]
+    lines: list[str | Message] = [
+        N_("This affects %(count)s container(s) on %(what)s:", count=count, what=what)
+    ]
     labels = [str(label) for label in affects.get("labels", [])][:PREVIEW_LABELS]
     lines += [f"  - {label}" for label in labels]
     if count > len(labels):
-        lines.append(say("and_more", lang, count=count - len(labels)))
+        lines.append(N_("  ... and %(count)s more", count=count - len(labels)))
     return lines
 
 
@@ -177,11 +190,11 @@ def _show(ctx: Context, request: Mapping[str, Any], *, to_stderr: bool = False) 
     """A request for people: its fields, then what it affects."""
     if to_stderr:
         # Before a confirmation: stdout stays for the result.
-        for line in _affects_lines(request, ctx.out.lang):
+        for line in _affects_lines(request):
             ctx.out.note(line)  # sanitised: labels are text from the server
         return
     shown = {k: v for k, v in request.items() if k not in {"affects", "params"}}
     shown.update({f"param {k}": v for k, v in dict(request.get("params") or {}).items()})
     ctx.out.record(shown, title=f"request {request.get('id')}")
-    for line in _affects_lines(request, ctx.out.lang):
+    for line in _affects_lines(request):
         ctx.out.text(line)

@@ -43,7 +43,7 @@ COMMAND_KEYS = frozenset(
         "workers",
         "tls_cert",
         "tls_key",
-        "lang",  # the language of messages for officials (keyserver/cli/messages.py)
+        "lang",  # KEYSERVER_LANG: the language of texts for people (keyserver.domain.i18n)
     }
 )
 # Help for the settings flags; a settings field without an entry gets a generic help, so a

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from keyserver.cli.config import DURATION_SETTINGS, SETTING_FLAGS, Resolved, parse_duration
 from keyserver.cli.errors import EXIT_ABORTED, EXIT_USAGE, CliError
 from keyserver.cli.output import Output
+from keyserver.domain.i18n import N_, Message
 
 
 class Context:
@@ -57,15 +58,15 @@ class Context:
         r = self.resolved
         if r.server_from_flag and r.data_dir_from_flag:
             raise CliError(
-                "both --data-dir and --server are given",
-                hint="use --data-dir for local mode or --server for remote mode, not both",
+                N_("both --data-dir and --server are given"),
+                hint=N_("use --data-dir for local mode or --server for remote mode, not both"),
                 exit_code=EXIT_USAGE,
             )
         if r.data_dir_from_flag:
             return False
         return bool(r.command.get("server"))
 
-    def confirm(self, question: str) -> None:
+    def confirm(self, question: str | Message) -> None:
         """Ask before a destructive action (spec §cli: destroy, report-loss --now).
 
         Raises:
@@ -75,12 +76,15 @@ class Context:
             return
         if not self.stdin.isatty():
             raise CliError(
-                "refusing a destructive action without confirmation",
-                hint="pass --yes to confirm non-interactively",
+                N_("refusing a destructive action without confirmation"),
+                hint=N_("pass --yes to confirm non-interactively"),
                 exit_code=EXIT_USAGE,
             )
-        self.out.stderr.write(f"{question} Type 'yes' to confirm: ")
+        # The answer is `yes` in every language: one word to type, never a translated one
+        # that a keyboard in the other input mode would get wrong.
+        prompt = self.out.say(N_("Type 'yes' to confirm: "))
+        self.out.stderr.write(f"{self.out.say(question)} {prompt}")
         self.out.stderr.flush()
         answer = self.stdin.readline().strip().lower()
         if answer != "yes":
-            raise CliError("aborted; nothing was changed", exit_code=EXIT_ABORTED)
+            raise CliError(N_("aborted; nothing was changed"), exit_code=EXIT_ABORTED)

@@ -2,11 +2,16 @@
 
 :data:`EXIT_CODE_TABLE` is the single source of the exit codes: ``keyserver --help`` prints
 it, ``--json`` errors carry its ``kind``, and a test checks README.md against it.
+Messages and hints for officials are :class:`~keyserver.domain.i18n.Message` s from the
+key server's one catalogue, translated when printed (spec §cli).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from keyserver.domain.errors import PROBLEM_STATUS
+from keyserver.domain.i18n import N_, Message, problem_lead
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -67,15 +72,49 @@ class CliError(Exception):
     """A failure the command reports as ``keyserver: error: ...`` and an exit code.
 
     Attributes:
-        message: One sentence for a person; never contains secrets.
-        hint: What to do about it, or None.
+        message: One sentence for a person, in English (logs, ``--json``, code that reads
+            it); never contains secrets.
+        hint: What to do about it (English), or None.
+        shown_message: The same for people: a catalogue message, printed in the command's
+            language by the error boundary.
+        shown_hint: The hint for people, or None.
         exit_code: The process exit status.
     """
 
     def __init__(
-        self, message: str, *, hint: str | None = None, exit_code: int = EXIT_FAILURE
+        self,
+        message: str | Message,
+        *,
+        hint: str | Message | None = None,
+        exit_code: int = EXIT_FAILURE,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(str(message))
+        self.message = str(message)
+        self.hint = None if hint is None else str(hint)
+        self.shown_message = message
+        self.shown_hint = hint
         self.exit_code = exit_code
+
+
+def suggestion_hint(names: Sequence[str]) -> Message:
+    """The hint of a refusal with suggestions (spec §media): up to three names.
+
+    Once, and only the names: the error line before it already says nothing was changed.
+    """
+    return N_("did you mean %(names)s?", names=", ".join(names[:3]))
+
+
+def problem_error(
+    slug: str, detail: str, suggestions: Sequence[str] = (), hint: str | Message | None = None
+) -> CliError:
+    """The error for a refusal of the key server (local or remote: said the same way).
+
+    The lead sentence for people comes from the catalogue, the server's ``detail`` follows
+    as it is (English: it names what was asked); the nearest names, if any, are the hint.
+    """
+    if suggestions:
+        hint = suggestion_hint(suggestions)
+    message = N_(
+        "%(lead)s Detail: %(detail)s (%(slug)s)", lead=problem_lead(slug), detail=detail, slug=slug
+    )
+    return CliError(message, hint=hint, exit_code=exit_code_for_slug(slug))

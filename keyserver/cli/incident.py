@@ -11,14 +11,14 @@ in the display zone.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.approvals import print_requested
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.messages import say
 from keyserver.domain.durations import format_duration
+from keyserver.domain.i18n import N_, Message
 from keyserver.domain.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,18 +67,36 @@ def _preview(b: Backend, scope: Scope, target: str) -> tuple[int, list[str], str
     return count, labels, target
 
 
-def _confirm_listing(ctx: Context, b: Backend, scope: Scope, target: str, question: str) -> None:
+_SCOPE_NAMES: dict[Scope, Message] = {
+    "container": N_("container %(name)s"),
+    "medium": N_("medium %(name)s"),
+    "issuer": N_("issuer %(name)s"),
+}
+CONFIRM_DESTROY = N_("Destroy their keys now? They can never be opened again.")
+
+
+def _confirm_listing(
+    ctx: Context, b: Backend, scope: Scope, target: str, question: Message
+) -> None:
     """Show what the action affects, then ask once (spec §cli)."""
     if ctx.opt("yes", default=False):
         return
     count, labels, name = _preview(b, scope, target)
-    lang = ctx.out.lang
+    say = ctx.out.say
     shown = f"{count}" if count >= 0 else f"{PREVIEW_LABELS}+"
-    lines = [say("affects", lang, count=shown, what=f"{scope} {name}")]
+    what = Message(_SCOPE_NAMES[scope].msgid, {"name": name})
+    lines = [say(N_("This affects %(count)s container(s) on %(what)s:", count=shown, what=what))]
     lines += [f"  - {label}" for label in labels]
     if count > len(labels):
-        lines.append(say("and_more", lang, count=count - len(labels)))
-    ctx.confirm("\n".join([*lines, question]))
+        lines.append(say(N_("  ... and %(count)s more", count=count - len(labels))))
+    ctx.confirm("\n".join([*lines, say(question)]))
+
+
+_CHANGED: dict[Action, Message] = {
+    "suspend": N_("suspend: %(count)s container(s) changed"),
+    "restore": N_("restore: %(count)s container(s) changed"),
+    "destroy": N_("destroy: %(count)s container(s) changed"),
+}
 
 
 def cmd_act(ctx: Context, b: Backend) -> int:
@@ -94,22 +112,24 @@ def cmd_act(ctx: Context, b: Backend) -> int:
         scope, target = "container", a.container
     cause = getattr(a, "cause", None)
     if cause is not None and action != "restore":
-        raise CliError("--cause applies to restore only", exit_code=EXIT_USAGE)
+        raise CliError(N_("--cause applies to restore only"), exit_code=EXIT_USAGE)
 
     if action == "destroy":
-        _confirm_listing(ctx, b, scope, target, say("confirm_destroy", ctx.out.lang))
+        _confirm_listing(ctx, b, scope, target, CONFIRM_DESTROY)
     result = b.act(action, scope, target, a.reason, a.public_reason, cause=cause)
     if print_requested(ctx, result):  # spec §approvals: a second official must approve
         return EXIT_OK
     if ctx.out.as_json:
         ctx.out.json(result)
         return EXIT_OK
-    lang = ctx.out.lang
-    ctx.out.text(say("changed", lang, action=action, count=result.get("affected", 0)))
+    count = result.get("affected", 0)
+    ctx.out.text(Message(_CHANGED[action].msgid, {"count": count}))
     for cid in result.get("container_ids", []):
         ctx.out.text(f"  {cid}")
     for left_cause, n in sorted(dict(result.get("left_suspended") or {}).items()):
-        ctx.out.text(say("left_suspended", lang, count=n, cause=left_cause))
+        ctx.out.text(
+            N_("left suspended: %(count)s container(s), cause %(cause)s", count=n, cause=left_cause)
+        )
     return EXIT_OK
 
 
@@ -131,8 +151,12 @@ def _time_option(text: str | None, option: str) -> str | None:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise CliError(
-            f"{option} {text!r} is not a time with its offset",
-            hint="write e.g. 2022-06-21T18:30+09:00 (the offset says which zone)",
+            N_(
+                "%(option)s %(value)s is not a time with its offset",
+                option=option,
+                value=repr(text),
+            ),
+            hint=N_("write e.g. 2022-06-21T18:30+09:00 (the offset says which zone)"),
             exit_code=EXIT_USAGE,
         )
     return parsed.isoformat()
@@ -142,17 +166,20 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
     """``report-loss --medium M [--lost-at T] [--now | --waiting-period D] --reason TEXT``."""
     a = ctx.args
     if a.now and a.waiting_period:
-        raise CliError("--now and --waiting-period exclude each other", exit_code=EXIT_USAGE)
+        raise CliError(N_("--now and --waiting-period exclude each other"), exit_code=EXIT_USAGE)
     wait = parse_duration(a.waiting_period, flag="--waiting-period") if a.waiting_period else None
     lost_at = _time_option(a.lost_at, "--lost-at")
-    lang = ctx.out.lang
 
     if a.now:
-        _confirm_listing(ctx, b, "medium", a.medium, say("confirm_destroy", lang))
+        _confirm_listing(ctx, b, "medium", a.medium, CONFIRM_DESTROY)
     elif wait is not None and wait < _short_wait(ctx):
-        when = ctx.out.cell("at", (datetime.now(UTC) + wait).isoformat())
+        when = ctx.out.cell("at", (datetime.now(UTC) + wait).isoformat()).plain
         minimum = format_duration(_short_wait(ctx))
-        question = say("confirm_short_wait", lang, when=when, minimum=minimum)
+        question = N_(
+            "The keys will be destroyed at %(when)s, in less than %(minimum)s. Continue?",
+            when=when,
+            minimum=minimum,
+        )
         _confirm_listing(ctx, b, "medium", a.medium, question)
     result = b.report_loss(
         a.medium,
@@ -161,14 +188,52 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
         now=a.now,
         waiting_period_seconds=None if wait is None else int(wait.total_seconds()),
         lost_at=lost_at,
+        replace_earlier=a.replace_earlier,
     )
     if print_requested(ctx, result):  # spec §approvals: with --now, a bulk destroy
         return EXIT_OK
     if ctx.out.as_json:
         ctx.out.json(result)
-    else:
-        ctx.out.record(result, title=f"loss report for {result.get('medium', a.medium)}")
+        return EXIT_OK
+    medium = result.get("medium", a.medium)
+    shown = {k: v for k, v in result.items() if k not in _EARLIER_KEYS}
+    ctx.out.record(shown, title=N_("loss report for %(medium)s", medium=medium))
+    _say_earlier(ctx, result)
     return EXIT_OK
+
+
+# What a report answers about an earlier one of the same medium (spec §loss): said in
+# sentences below the table, not as raw members.
+_EARLIER_KEYS = frozenset({"earlier_report", "requested", "kept_earlier", "replaced_earlier"})
+_KEPT: dict[str, Message] = {
+    "lost_at": N_("kept the earlier time of loss %(kept)s (this report said %(asked)s)"),
+    "destroy_after": N_(
+        "kept the earlier destroy deadline %(kept)s (this report would have set %(asked)s)"
+    ),
+}
+
+
+def _say_earlier(ctx: Context, result: dict[str, Any]) -> None:
+    """Tell the official that the medium had been reported before, and what was kept."""
+    earlier = result.get("earlier_report")
+    if not isinstance(earlier, dict):
+        return
+    asked = result.get("requested") or {}
+
+    def at(value: Any) -> str:
+        return ctx.out.cell("at", value).plain
+
+    reported = at(earlier.get("loss_reported_at"))
+    ctx.out.text(N_("This medium was already reported lost at %(at)s.", at=reported))
+    if result.get("replaced_earlier"):
+        ctx.out.text(N_("Its time of loss and destroy deadline are replaced by this report's."))
+        return
+    kept = [k for k in result.get("kept_earlier") or [] if k in _KEPT]
+    for key in kept:
+        values = {"kept": at(earlier.get(key)), "asked": at(asked.get(key))}
+        ctx.out.text(Message(_KEPT[key].msgid, values))
+    if kept:
+        ctx.out.text(N_("To use this report's times instead, run it again with --replace-earlier."))
 
 
 def cmd_media(ctx: Context, b: Backend) -> int:
@@ -176,25 +241,32 @@ def cmd_media(ctx: Context, b: Backend) -> int:
     a = ctx.args
 
     if a.sub == "show":
-        ctx.out.record(b.medium_info(a.medium), title="medium")
+        ctx.out.record(b.medium_info(a.medium), title=N_("medium"))
         return EXIT_OK
     page = b.media_list(a.after, a.limit)
     if ctx.out.as_json:
         ctx.out.json(page)
         return EXIT_OK
-    ctx.out.rows(page.get("media", []), MEDIA_COLUMNS, title="media")
+    ctx.out.rows(page.get("media", []), MEDIA_COLUMNS, title=N_("media"))
     if page.get("next"):
-        ctx.out.note(f"more: --after {page['next']}")
+        ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
     return EXIT_OK
 
 
-def _answer_text(answer: str | None, lang: str) -> str:
-    key = {
-        "opened": "answer_opened",
-        "possibly opened": "answer_possibly_opened",
-        "not opened": "answer_not_opened",
-    }.get(answer or "", "answer_no_loss")
-    return say(key, lang)
+# spec §report: the three-way answer, said in full (the protocol's word alone is terse).
+_ANSWERS: dict[str, Message] = {
+    "opened": N_("opened: a key was released and the reader confirmed the opening"),
+    "possibly opened": N_(
+        "possibly opened: a key was released without confirmation "
+        "(the password may have been right)"
+    ),
+    "not opened": N_("not opened: no key was released"),
+}
+NO_LOSS = N_("no loss reported for this medium")
+
+
+def _answer_text(answer: str | None) -> Message:
+    return _ANSWERS.get(answer or "", NO_LOSS)
 
 
 def cmd_report(ctx: Context, b: Backend) -> int:
@@ -205,28 +277,26 @@ def cmd_report(ctx: Context, b: Backend) -> int:
     if ctx.out.as_json:
         ctx.out.json(doc)
         return EXIT_OK
-    lang = ctx.out.lang
     medium = str(doc.get("medium", a.medium))
     since = doc.get("window_start")
     ctx.out.text(
-        say(
-            "report_headline",
-            lang,
+        N_(
+            "Medium %(medium)s: %(answer)s (since %(since)s)",
             medium=medium,
-            answer=_answer_text(doc.get("answer"), lang),
-            since=ctx.out.cell("at", since) if since else "-",
+            answer=_answer_text(doc.get("answer")),
+            since=ctx.out.cell("at", since).plain if since else "-",
         )
     )
     for container in doc.get("containers", []):
         summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
-        summary["answer"] = _answer_text(container.get("answer"), lang)
+        summary["answer"] = ctx.out.say(_answer_text(container.get("answer")))
         last = container.get("last_confirmed_open_before_loss")
         if isinstance(last, dict):
             at = ctx.out.cell("at", last.get("at"))
             summary["last_confirmed_open_before_loss"] = (
                 f"{at} {last.get('actor')} ({last.get('remote')})"
             )
-        ctx.out.record(summary, title=f"medium {medium}")
-        ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title="changes")
-        ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title="attempts")
+        ctx.out.record(summary, title=N_("medium %(name)s", name=medium))
+        ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title=N_("changes"))
+        ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title=N_("attempts"))
     return EXIT_OK

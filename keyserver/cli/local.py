@@ -36,11 +36,11 @@ from keyserver.cli.errors import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CliError,
-    exit_code_for_slug,
+    problem_error,
 )
-from keyserver.cli.messages import suggestion_hint
 from keyserver.domain.durations import format_duration
 from keyserver.domain.errors import KeyServerError
+from keyserver.domain.i18n import N_
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.logkey import create_log_key, default_origin
@@ -72,42 +72,45 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except KeyServerError as exc:
-        hint = None
         contact = exc.extensions.get("contact")
         suggestions = exc.extensions.get("suggestions")
-        if isinstance(suggestions, list) and suggestions:
-            hint = suggestion_hint([str(n) for n in suggestions])
-        elif isinstance(contact, str) and contact:
-            hint = f"contact: {contact}"
-        raise CliError(
-            f"{exc.detail} ({exc.slug})", hint=hint, exit_code=exit_code_for_slug(exc.slug)
+        raise problem_error(
+            exc.slug,
+            exc.detail,
+            [str(n) for n in suggestions] if isinstance(suggestions, list) else [],
+            hint=f"contact: {contact}" if isinstance(contact, str) and contact else None,
         ) from exc
     except ConfigError as exc:
-        raise CliError(f"configuration: {exc}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(
+            N_("configuration: %(error)s", error=str(exc)), exit_code=EXIT_CONFIG
+        ) from exc
     except SealedDataError as exc:
         raise CliError(
-            "stored key material does not open with this master key",
-            hint="is KEYSERVER_MASTER_KEY_FILE the master key of this database?",
+            N_("stored key material does not open with this master key"),
+            hint=N_("is KEYSERVER_MASTER_KEY_FILE the master key of this database?"),
             exit_code=EXIT_CONFIG,
         ) from exc
     except ProgrammingError as exc:
         # PostgreSQL answers, but the tables are missing or old (UndefinedTable, ...).
         raise CliError(
-            f"the database has no current key-server schema ({type(exc.orig).__name__})",
-            hint="run `keyserver init` for a new database or `keyserver migrate` to upgrade",
+            N_(
+                "the database has no current key-server schema (%(error)s)",
+                error=type(exc.orig).__name__,
+            ),
+            hint=N_("run `keyserver init` for a new database or `keyserver migrate` to upgrade"),
             exit_code=EXIT_CONFIG,
         ) from exc
     except DBAPIError as exc:
         # Class name only: driver messages can contain connection strings.
         raise CliError(
-            f"the database is unavailable ({type(exc.orig).__name__})",
-            hint="check --data-dir / --database-url and that the database server runs",
+            N_("the database is unavailable (%(error)s)", error=type(exc.orig).__name__),
+            hint=N_("check --data-dir / --database-url and that the database server runs"),
             exit_code=EXIT_UNAVAILABLE,
         ) from exc
     except SQLAlchemyError as exc:
         raise CliError(
-            f"database error ({type(exc).__name__})",
-            hint="is the schema current? run `keyserver migrate`",
+            N_("database error (%(error)s)", error=type(exc).__name__),
+            hint=N_("is the schema current? run `keyserver migrate`"),
             exit_code=EXIT_UNAVAILABLE,
         ) from exc
 
@@ -156,8 +159,8 @@ def open_service(settings: Settings, *, check_key: bool = True) -> KeyService:
     if sqlite is not None and not sqlite.is_file():
         # Opening would silently create an empty database file.
         raise CliError(
-            f"no key-server database at {sqlite}",
-            hint="run `keyserver init --data-dir DIR` first",
+            N_("no key-server database at %(path)s", path=str(sqlite)),
+            hint=N_("run `keyserver init --data-dir DIR` first"),
             exit_code=EXIT_CONFIG,
         )
     check_master_key_file(settings)
@@ -167,8 +170,8 @@ def open_service(settings: Settings, *, check_key: bool = True) -> KeyService:
             _guard(service.check_master_key)
         except CliError as exc:
             service.close()
-            exc.hint = exc.hint or "is this the master key of this database?"
-            raise
+            hint = exc.shown_hint or N_("is this the master key of this database?")
+            raise CliError(exc.shown_message, hint=hint, exit_code=exc.exit_code) from exc
     return service
 
 
@@ -266,6 +269,7 @@ class LocalBackend:
         now: bool,
         waiting_period_seconds: int | None,
         lost_at: str | None = None,
+        replace_earlier: bool = False,
     ) -> Json:
         """Report a medium lost."""
         wait = None if waiting_period_seconds is None else timedelta(seconds=waiting_period_seconds)
@@ -273,7 +277,14 @@ class LocalBackend:
         def call() -> Json:
             lost = parse_time(lost_at, "lost_at") if lost_at else None
             return self._service.report_loss(
-                self._actor, medium, reason, public_reason, now, wait, lost_at=lost
+                self._actor,
+                medium,
+                reason,
+                public_reason,
+                now,
+                wait,
+                lost_at=lost,
+                replace_earlier=replace_earlier,
             )
 
         return _guard(call)

@@ -60,10 +60,10 @@ from keyserver.cli.errors import (
     CliError,
     exit_codes_epilog,
 )
-from keyserver.cli.messages import language
 from keyserver.cli.output import PROG, Output
 from keyserver.domain.lifecycle import RESTORE_CAUSES
 from keyserver.domain.settings import ConfigError, display_zone
+from pycontainer.cli.texts import language
 
 SETTINGS_NOTE = (
     "In local mode the server settings (--loss-waiting-period 72h, ...) apply as well; "
@@ -338,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="internal reason (audit, officials)")
     p.add_argument("--public-reason", help="reason shown to refused readers")
     p.add_argument("--waiting-period", metavar="DURATION", help="e.g. 72h (default: server's)")
+    p.add_argument(
+        "--replace-earlier",
+        action="store_true",
+        help="the medium was reported before: use this report's time of loss and deadline "
+        "(default: the earliest of both are kept)",
+    )
     _settings_flags(p)
 
     p = add("status", "show a container's status, or without one the transparency log's key")
@@ -746,7 +752,7 @@ def _main(
             stderr,
             as_json=bool(getattr(args, "json", False)),
             zone=_zone(args, resolved),
-            lang=language(env),
+            lang=language(env, "KEYSERVER_LANG"),  # one rule for both commands
         )
         ctx = Context(args, out, resolved, stdin)
         return HANDLERS[args.command](ctx)
@@ -758,7 +764,7 @@ def _main(
     except CliError as exc:
         if verbose:
             traceback.print_exc(file=stderr)
-        out.error(exc.message, exc.hint, exit_code=exc.exit_code)
+        out.error(exc.shown_message, exc.shown_hint, exit_code=exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         out.error("interrupted", exit_code=EXIT_INTERRUPTED)

@@ -4,6 +4,10 @@ Every command produces one JSON-compatible value (a dict or a list of dicts). Wi
 ``--json`` it is printed as one JSON document (or JSON Lines for the audit export) on
 stdout; otherwise it is rendered with rich. Errors and hints always go to stderr, in the
 form ``keyserver: error: ...`` / ``keyserver: hint: ...``, so that stdout stays parseable.
+
+Texts for people may be :class:`~keyserver.domain.i18n.Message` s: they are printed in the
+command's language (``Output.lang``, spec §cli), except in ``--json`` documents, which keep
+English so that what a script reads does not depend on the locale it runs in.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from keyserver.cli.errors import KIND
+from keyserver.cli.labels import FIELDS, VALUES
+from keyserver.domain.i18n import N_, Message
+from keyserver.domain.i18n import text as localised
 from pycontainer.client.problems import clean_text
 
 PROG = "keyserver"
@@ -97,7 +104,7 @@ class Output:
         # Times for people are shown in this zone (spec §cli: display_timezone); JSON
         # keeps the protocol's UTC.
         self.zone = zone
-        self.lang = lang  # of the messages for officials (keyserver/cli/messages.py)
+        self.lang = lang  # of the texts for people (keyserver.domain.i18n)
         # Rich decides on colour from the stream; width is fixed when not a TTY so that
         # captured output (tests, pipes) does not wrap at 80 columns unpredictably.
         self._console = Console(
@@ -112,16 +119,21 @@ class Output:
         self.stdout.write(json.dumps(value, sort_keys=True, ensure_ascii=False, indent=2))
         self.stdout.write("\n")
 
-    def record(self, value: Mapping[str, Any], *, title: str | None = None) -> None:
+    def say(self, message: str | Message) -> str:
+        """``message`` in the command's language (plain strings are shown as they are)."""
+        return localised(message, self.lang)
+
+    def record(self, value: Mapping[str, Any], *, title: str | Message | None = None) -> None:
         """Print one object: JSON, or a two-column key/value table."""
         if self.as_json:
             self.json(value)
             return
-        table = Table(title=title, show_header=False, box=None, pad_edge=False)
+        shown = None if title is None else _safe(self.say(title))
+        table = Table(title=shown, show_header=False, box=None, pad_edge=False)
         table.add_column("field", style="bold")
         table.add_column("value")
         for key, item in value.items():
-            table.add_row(Text(_safe(str(key))), self.cell(key, item))
+            table.add_row(Text(_safe(self.label(str(key)))), self.cell(key, item))
         self._console.print(table)
 
     def rows(
@@ -129,26 +141,35 @@ class Output:
         items: Sequence[Mapping[str, Any]],
         columns: Sequence[str],
         *,
-        title: str | None = None,
+        title: str | Message | None = None,
     ) -> None:
         """Print a list of objects: JSON array, or a table with the given columns."""
         if self.as_json:
             self.json(list(items))
             return
+        name = self.say(title if title is not None else N_("entries"))
         if not items:
-            self._console.print(f"(no {title or 'entries'})")
+            self._console.print(Text(self.say(N_("(no %(what)s)", what=_safe(name)))))
             return
-        table = Table(title=title)
+        table = Table(title=_safe(name))
         for column in columns:
-            table.add_column(column)
+            table.add_column(_safe(self.label(column)))
         for item in items:
             table.add_row(*(self.cell(column, item.get(column)) for column in columns))
         self._console.print(table)
+
+    def label(self, key: str) -> str:
+        """A protocol member's name for people, in the command's language (cli/labels.py)."""
+        found = FIELDS.get(key)
+        return key if found is None else self.say(found)
 
     def cell(self, key: str, value: Any) -> Text:
         """Render the member ``key`` for people (times in the display zone)."""
         if isinstance(value, str) and self.zone is not None and is_time_key(key):
             return Text(_safe(local_time(value, self.zone)))
+        word = VALUES.get(key, {}).get(value) if isinstance(value, str) else None
+        if word is not None:
+            return Text(_safe(self.say(word)))
         return _cell(value)
 
     def secret(self, label: str, value: str) -> None:
@@ -159,18 +180,20 @@ class Output:
         """
         if not self.as_json:
             self.stdout.write(f"{label}: {_safe(value)}\n")
-            self.note("this token is shown once; store it now (it is kept only as a hash)")
+            self.note(N_("this token is shown once; store it now (it is kept only as a hash)"))
 
-    def text(self, line: str) -> None:
+    def text(self, line: str | Message) -> None:
         """Print a plain line on stdout (people mode only)."""
         if not self.as_json:
-            self.stdout.write(_safe(line) + "\n")
+            self.stdout.write(_safe(self.say(line)) + "\n")
 
-    def note(self, message: str) -> None:
+    def note(self, message: str | Message) -> None:
         """Print an informational line on stderr."""
-        self.stderr.write(f"{PROG}: {_safe(message)}\n")
+        self.stderr.write(f"{PROG}: {_safe(self.say(message))}\n")
 
-    def error(self, message: str, hint: str | None = None, *, exit_code: int = 1) -> None:
+    def error(
+        self, message: str | Message, hint: str | Message | None = None, *, exit_code: int = 1
+    ) -> None:
         """Report an error on stderr, as text or (``--json``) as one JSON document.
 
         Text: ``keyserver: error: ...`` / ``keyserver: hint: ...``. JSON: the same shape as
@@ -180,12 +203,12 @@ class Output:
             error = {
                 "exit_code": exit_code,
                 "kind": KIND.get(exit_code, "failure"),
-                "message": message,
-                "hint": hint,
+                "message": str(message),
+                "hint": None if hint is None else str(hint),
             }
             self.stderr.write(json.dumps({"ok": False, "error": error}, ensure_ascii=False))
             self.stderr.write("\n")
             return
-        self.stderr.write(f"{PROG}: error: {_safe(message)}\n")
+        self.stderr.write(f"{PROG}: error: {_safe(self.say(message))}\n")
         if hint:
-            self.stderr.write(f"{PROG}: hint: {_safe(hint)}\n")
+            self.stderr.write(f"{PROG}: hint: {_safe(self.say(hint))}\n")

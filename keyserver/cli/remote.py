@@ -20,9 +20,9 @@ from keyserver.cli.errors import (
     EXIT_NOT_FOUND,
     EXIT_UNAVAILABLE,
     CliError,
-    exit_code_for_slug,
+    problem_error,
 )
-from keyserver.cli.messages import suggestion_hint
+from keyserver.domain.i18n import N_, Message
 from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
@@ -59,6 +59,13 @@ def check_server_url(url: str) -> str:
         return normalize_server_url(url)
     except ServerUrlError as exc:
         raise CliError(f"--server: {exc.message}", hint=exc.hint, exit_code=EXIT_CONFIG) from None
+
+
+def _broken(exc: Exception) -> CliError:
+    return CliError(
+        N_("the connection to the key server broke (%(error)s)", error=type(exc).__name__),
+        exit_code=EXIT_UNAVAILABLE,
+    )
 
 
 class RemoteBackend:
@@ -120,15 +127,25 @@ class RemoteBackend:
             )
         except requests.exceptions.SSLError as exc:
             raise CliError(
-                f"TLS failure talking to {self._base}: {type(exc).__name__}",
-                hint="check the server certificate; --ca-bundle FILE (or KEYSERVER_CA_BUNDLE) "
-                "names the CA that signed it",
+                N_(
+                    "TLS failure talking to %(server)s: %(error)s",
+                    server=self._base,
+                    error=type(exc).__name__,
+                ),
+                hint=N_(
+                    "check the server certificate; --ca-bundle FILE (or KEYSERVER_CA_BUNDLE) "
+                    "names the CA that signed it"
+                ),
                 exit_code=EXIT_UNAVAILABLE,
             ) from None
         except requests.exceptions.RequestException as exc:
             raise CliError(
-                f"cannot reach the key server at {self._base} ({type(exc).__name__})",
-                hint="check --server / KEYSERVER_SERVER and that the server is running",
+                N_(
+                    "cannot reach the key server at %(server)s (%(error)s)",
+                    server=self._base,
+                    error=type(exc).__name__,
+                ),
+                hint=N_("check --server / KEYSERVER_SERVER and that the server is running"),
                 exit_code=EXIT_UNAVAILABLE,
             ) from None
         if response.status_code >= 300:
@@ -145,18 +162,15 @@ class RemoteBackend:
         except KeyServerProtocolError as exc:
             raise CliError(exc.message, exit_code=EXIT_UNAVAILABLE) from None
         except requests.exceptions.RequestException as exc:
-            raise CliError(
-                f"the connection to the key server broke ({type(exc).__name__})",
-                exit_code=EXIT_UNAVAILABLE,
-            ) from None
+            raise _broken(exc) from None
 
     def _problem(self, status: int, body: bytes) -> CliError:
         """Turn an error response into a CliError (spec §problems)."""
         if 300 <= status < 400:
             # Redirects are not followed: the token goes to the named server only.
             return CliError(
-                f"the key server answered with a redirect (HTTP {status})",
-                hint="give the final URL of the key server with --server",
+                N_("the key server answered with a redirect (HTTP %(status)s)", status=status),
+                hint=N_("give the final URL of the key server with --server"),
                 exit_code=EXIT_UNAVAILABLE,
             )
         try:
@@ -166,22 +180,27 @@ class RemoteBackend:
         slug = problem_slug(doc)
         if slug is None or not isinstance(doc, dict):
             return CliError(
-                f"the key server answered HTTP {status} without a problem document",
+                N_(
+                    "the key server answered HTTP %(status)s without a problem document",
+                    status=status,
+                ),
                 exit_code=EXIT_UNAVAILABLE,
             )
         # Server text is shown only sanitised (no terminal escape sequences).
         slug = clean_text(slug, 64) or "?"
         detail = clean_text(doc.get("detail")) or clean_text(doc.get("title")) or slug
-        hint = None
+        hint: str | Message | None = None
         if slug == "unauthenticated":
-            hint = "KEYSERVER_TOKEN is missing, wrong, expired or revoked"
+            hint = N_("KEYSERVER_TOKEN is missing, wrong, expired or revoked")
         elif slug == "forbidden":
-            hint = "this principal lacks the role the command needs (see `keyserver whoami`)"
-        elif isinstance(doc.get("suggestions"), list) and doc["suggestions"]:
-            hint = suggestion_hint([clean_text(str(n)) or "" for n in doc["suggestions"]])
+            hint = N_("this principal lacks the role the command needs (see `keyserver whoami`)")
         elif clean_text(doc.get("contact")):
             hint = f"contact: {clean_text(doc.get('contact'))}"
-        return CliError(f"{detail} ({slug})", hint=hint, exit_code=exit_code_for_slug(slug))
+        suggestions = doc.get("suggestions")
+        names = (
+            [clean_text(str(n)) or "" for n in suggestions] if isinstance(suggestions, list) else []
+        )
+        return problem_error(slug, detail, names, hint=hint)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._open(method, path, **kwargs)
@@ -193,7 +212,7 @@ class RemoteBackend:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise CliError(
-                f"the key server sent a response that is not JSON ({path})",
+                N_("the key server sent a response that is not JSON (%(path)s)", path=path),
                 exit_code=EXIT_UNAVAILABLE,
             ) from exc
 
@@ -201,7 +220,7 @@ class RemoteBackend:
         doc = self._json("GET", path)
         if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
             raise CliError(
-                f"the key server sent an unexpected response ({path})",
+                N_("the key server sent an unexpected response (%(path)s)", path=path),
                 exit_code=EXIT_UNAVAILABLE,
             )
         return list(doc[key])
@@ -273,6 +292,7 @@ class RemoteBackend:
         now: bool,
         waiting_period_seconds: int | None,
         lost_at: str | None = None,
+        replace_earlier: bool = False,
     ) -> Json:
         """POST /v1/media/{medium}/loss-report."""
         body = {
@@ -281,6 +301,7 @@ class RemoteBackend:
             "now": now,
             "waiting_period_seconds": waiting_period_seconds,
             "lost_at": lost_at,
+            "replace_earlier": replace_earlier,
         }
         path = f"/v1/media/{_segment(medium)}/loss-report"
         return dict(self._json("POST", path, body=body))
@@ -334,10 +355,7 @@ class RemoteBackend:
         except KeyServerProtocolError as exc:
             raise CliError(exc.message, exit_code=EXIT_UNAVAILABLE) from None
         except requests.exceptions.RequestException as exc:
-            raise CliError(
-                f"the connection to the key server broke ({type(exc).__name__})",
-                exit_code=EXIT_UNAVAILABLE,
-            ) from None
+            raise _broken(exc) from None
         finally:
             response.close()
 

@@ -1,37 +1,49 @@
-"""The one message catalogue of the key server: the console's pages and the command's texts.
+"""The key server's ONE message catalogue: the console's pages and the ``keyserver`` command.
 
-Officials read both, in Japanese or English, so both take their strings from one gettext
-catalogue per language (``keyserver/locale/<lang>/LC_MESSAGES/messages.po``; the msgid is
-the English text with named ``%(placeholders)s``). What is extracted from where is listed
-in ``babel.cfg`` at the repository root (DEVELOPERS.md says how to update the catalogues).
+Officials read both, in Japanese or English, so a text has one translation whichever way
+they meet it. The catalogue is gettext's, one ``.po`` file per language in
+``keyserver/locale/<lang>/LC_MESSAGES/messages.po``; the message id is the English text,
+values are named ``%(name)s`` placeholders. The ``.po`` files are compiled in memory with
+Babel's own compiler the first time a language is used: no binary ``.mo`` file is checked
+in or built, so a fresh clone works without a build step and a catalogue can never be
+stale against its source. Extraction and update: DEVELOPERS.md (``babel.cfg``).
 
-The ``.po`` files are compiled in memory on first use, with Babel's own compiler: no binary
-``.mo`` is checked in or has to be built before ``make test`` on a fresh clone, so a
-catalogue can never be stale against its source.
+Python code marks a text with :func:`N_`, which returns a :class:`Message` (the id and its
+values) translated only when shown, in the language of whoever reads it: the command's
+(``KEYSERVER_LANG`` or the locale, keyserver/cli/main.py) or the console page's
+(Accept-Language or the switch).
 """
 
 from __future__ import annotations
 
+import gettext
 import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 DOMAIN = "messages"
 # Japanese first: the city's officials read Japanese; English for everyone else.
 LANGUAGES = ("ja", "en")
-DEFAULT_LANGUAGE = "ja"
+DEFAULT_LANGUAGE = "ja"  # of the console without a choice or Accept-Language
 
 
 @cache
-def translations(language: str) -> Translations:
-    """The compiled catalogue of ``language`` (one of :data:`LANGUAGES`)."""
+def translations(language: str) -> gettext.GNUTranslations:
+    """The compiled catalogue of ``language`` (one of :data:`LANGUAGES`).
+
+    Raises:
+        ValueError: ``language`` is not one of :data:`LANGUAGES`.
+    """
     if language not in LANGUAGES:
-        raise ValueError(f"no catalogue for language {language!r}")
+        raise ValueError(f"no message catalogue for {language!r}")
+    # Imported here: the `keyserver` command loads Babel only when it has a text to show.
+    from babel.messages.mofile import write_mo  # noqa: PLC0415
+    from babel.messages.pofile import read_po  # noqa: PLC0415
+    from babel.support import Translations  # noqa: PLC0415
+
     path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     with path.open("rb") as fh:
         catalog = read_po(fh, locale=language, domain=DOMAIN)
@@ -41,7 +53,58 @@ def translations(language: str) -> Translations:
     return Translations(buf, domain=DOMAIN)
 
 
-def gettext(language: str, message: str, **values: object) -> str:
-    """``message`` in ``language``, with its ``%(name)s`` placeholders filled in."""
-    text = translations(language).gettext(message)
-    return text % values if values else text
+def translate(language: str, msgid: str, values: Mapping[str, object] | None = None) -> str:
+    """``msgid`` in ``language`` with its ``%(name)s`` values filled in.
+
+    A value that is itself a :class:`Message` is translated into the same language.
+    """
+    text = translations(language).gettext(msgid)
+    if not values:
+        return text
+    return text % {k: v.text(language) if isinstance(v, Message) else v for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A text for a person: its message id and values, translated when shown."""
+
+    msgid: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def text(self, language: str) -> str:
+        """The message in ``language``."""
+        return translate(language, self.msgid, self.values)
+
+    def __str__(self) -> str:
+        """English: logs, ``--json`` output and exception texts stay stable for scripts."""
+        return self.text("en")
+
+
+def N_(msgid: str, /, **values: object) -> Message:  # noqa: N802 - gettext's marker name
+    """Mark ``msgid`` for the catalogue (``pybabel extract`` finds ``N_``) with its values."""
+    return Message(msgid, values)
+
+
+def text(message: str | Message, language: str) -> str:
+    """A text that may be a :class:`Message` (translated) or plain (shown as it is)."""
+    return message.text(language) if isinstance(message, Message) else message
+
+
+# The lead sentence of a refusal for people, by problem slug (spec §problems), before the
+# server's own detail: the console's error page and the command say the same thing.
+PROBLEM_LEADS: Mapping[str, Message] = {
+    "not-found": N_("Nothing matched what you asked for. Nothing was changed."),
+    "forbidden": N_("Your role does not allow this. Nothing was changed."),
+    "invalid-request": N_("Some of what you entered cannot be used. Nothing was changed."),
+    "conflict": N_("This cannot be done in the current state. Nothing was changed."),
+    "destroyed": N_("These keys were destroyed and cannot be brought back."),
+    "unavailable": N_(
+        "The key server's database is not available. Nothing was changed. Try again in a minute."
+    ),
+}
+DEFAULT_LEAD = N_("The key server refused this. Nothing was changed.")
+
+
+def problem_lead(slug: str) -> Message:
+    """The lead sentence for a refusal with problem ``slug``."""
+    return PROBLEM_LEADS.get(slug, DEFAULT_LEAD)

@@ -41,6 +41,13 @@ SUGGESTIONS_MAX = 3
 # difflib ratio below which a name is not offered as "did you mean": a third of the
 # characters differing is no longer a typo of the same label.
 _SUGGEST_CUTOFF = 0.6
+# For random ids (containers, tokens) only a slip of a few characters is a typo: up to
+# about four of 22 (any two random ids share a few characters by chance).
+ID_SUGGEST_CUTOFF = 0.8
+# Ids compared for suggestions share their first four characters with the mistyped one:
+# one indexed range of the primary key (3 bytes), so an official's typo never scans a
+# table of a million containers; a typo within those four gets no suggestion.
+ID_PREFIX_CHARS = 4
 
 
 def canonical_medium(value: str) -> str:
@@ -84,13 +91,16 @@ def is_medium(value: str) -> bool:
     return True
 
 
-def nearest(wanted: str, known: Iterable[str], n: int = SUGGESTIONS_MAX) -> list[str]:
+def nearest(
+    wanted: str, known: Iterable[str], n: int = SUGGESTIONS_MAX, *, cutoff: float = _SUGGEST_CUTOFF
+) -> list[str]:
     """Existing names closest to ``wanted`` ("did you mean ...?"), best first.
 
-    Compared case-insensitively (a case slip is the commonest typo), at most ``n``.
+    Compared case-insensitively (a case slip is the commonest typo), at most ``n``, none
+    whose similarity ratio is below ``cutoff`` (:data:`ID_SUGGEST_CUTOFF` for ids).
     """
     by_key: dict[str, str] = {}
     for name in known:
         by_key.setdefault(name.lower(), name)
-    keys = difflib.get_close_matches(wanted.lower(), list(by_key), n=n, cutoff=_SUGGEST_CUTOFF)
+    keys = difflib.get_close_matches(wanted.lower(), list(by_key), n=n, cutoff=cutoff)
     return [by_key[k] for k in keys]

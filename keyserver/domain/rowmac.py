@@ -13,13 +13,16 @@ used for anything that releases or grants:
   (tamper-evident, append-only) is asked whether something changed the container after
   that entry (:func:`later_change`): an entry naming the container, or a suspend, restore or
   destroy of its medium, its issuer, or a sweep whose rule covered the row.
+- **Policy**: the reader policy (``container_readers``, ``container_reader_groups``) is
+  written once, at registration, and recorded in the register entry; a release admitted
+  by a policy row must be admitted by that (authenticated) entry too (:func:`policy_admits`).
 """
 
 from __future__ import annotations
 
 import hmac
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -84,11 +87,53 @@ _HEAD = ROW_MAC_LABEL + b"\x00"
 
 def encode(row: Mapping[Any, Any]) -> bytes:
     """The MAC input: label, 0x00, then per field 0x00 (NULL) or 0x01 || u32 length || value."""
-    parts = [_HEAD]
-    for name, enc in _PLAN:
-        value = row[name]
-        parts.append(b"\x00" if value is None else enc(value))
-    return b"".join(parts)
+    return encode_values([row[name] for name in FIELD_NAMES])
+
+
+_KINDS = tuple(kind for _, kind in FIELDS)
+_NULL = b"\x00"
+
+
+def _part(kind: str, v: Any) -> bytes:
+    if v is None:
+        return _NULL
+    if kind == "int":
+        return _INT_PREFIX + _I64.pack(int(v))
+    if kind == "time":
+        return _INT_PREFIX + _I64.pack(_micros(v))
+    raw = v.encode("utf-8") if kind == "text" else bytes(v)
+    return b"\x01" + _U32.pack(len(raw)) + raw
+
+
+def encode_parts(values: Sequence[Any]) -> list[bytes]:
+    """The encoded fields of values in :data:`FIELDS` order, one item per field.
+
+    A bulk change verifies a row from these, replaces the parts it changes (encoded once
+    for all rows, :func:`encode_field`) and MACs the result: one encoding per row.
+    """
+    return [_part(kind, v) for kind, v in zip(_KINDS, values, strict=True)]
+
+
+def encode_field(name: str, value: Any) -> bytes:
+    """The encoded part of one field (see :func:`encode_parts`)."""
+    return _part(_KINDS[FIELD_NAMES.index(name)], value)
+
+
+def parts_mac(row_key: bytes, parts: Sequence[bytes]) -> bytes:
+    """The row MAC over encoded parts (:func:`encode_parts`)."""
+    mac = hmac.new(row_key, _HEAD, "sha256")
+    mac.update(b"".join(parts))
+    return mac.digest()
+
+
+def encode_values(values: Sequence[Any]) -> bytes:
+    """:func:`encode` of the values in :data:`FIELDS` order (no mapping)."""
+    return _HEAD + b"".join(encode_parts(values))
+
+
+def values_mac(row_key: bytes, values: Sequence[Any]) -> bytes:
+    """:func:`row_mac` of the values in :data:`FIELDS` order."""
+    return hmac.new(row_key, encode_values(values), "sha256").digest()
 
 
 def row_mac(row_key: bytes, row: Mapping[Any, Any]) -> bytes:
@@ -156,3 +201,15 @@ def _swept(row: Mapping[Any, Any], at: datetime) -> bool:
 
     pending_due = row["state"] == "pending" and due("pending_expires_at")
     return pending_due or due("not_after") or due("destroy_after")
+
+
+def policy_admits(
+    register: Mapping[str, Any], actor_name: str, actor_groups: Iterable[str]
+) -> bool:
+    """Does the container's registration (its audit entry's details) admit the actor?
+
+    spec §row-integrity: the reader policy is written once, at registration, and recorded
+    in that entry; a policy row added in the database later admits nobody.
+    """
+    readers, groups = register.get("readers") or [], register.get("reader_groups") or []
+    return actor_name in readers or any(g in groups for g in actor_groups)

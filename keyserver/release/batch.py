@@ -347,6 +347,11 @@ class Releaser:
             if refusal is None:
                 # spec §row-integrity: a row older than the audit log (a restored backup).
                 refusal = rowcheck.stale_refusal(batch, row, job.cid)
+            if refusal is None and mode == "read":
+                # spec §row-integrity: admitted by the policy as registered, not as edited.
+                refusal = rowcheck.policy_refusal(
+                    self._keyring, batch, job.cid, actor.name, actor.groups
+                )
             if refusal is None:
                 return self._release(
                     batch, head, row, job, actor, mode=mode, now=now, counts=counts

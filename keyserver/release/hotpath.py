@@ -51,7 +51,14 @@ from keyserver.store.repository import (
     EvaluationRow,
     integrity_members,
 )
-from keyserver.store.rowmacs import ISSUER_STMT, LATER_STMT, later_entries
+from keyserver.store.rowmacs import (
+    AUDIT_FIELDS,
+    ISSUER_STMT,
+    LATER_STMT,
+    REGISTER_STMT,
+    later_entries,
+    register_policy,
+)
 
 _TABLES = Base.metadata.tables
 _C = _TABLES[Container.__tablename__]
@@ -104,6 +111,9 @@ _GROUPS_STMT = select(_READER_GROUPS.c.container_id, _READER_GROUPS.c.group_name
     _READER_GROUPS.c.container_id.in_(bindparam("cids", expanding=True)),
     _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
 )
+
+# Verified register entries kept per process (see Batch.registration).
+_REGISTRATIONS_KEPT = 100_000
 
 # Converted datetimes kept between calls (see HotPath._to_db).
 _DT_CACHE_SIZE = 16
@@ -201,6 +211,10 @@ class HotPath:
         )
         self._later = self._compile(LATER_STMT)
         self._issuer = self._compile(ISSUER_STMT)
+        self._register = self._compile(REGISTER_STMT)
+        # Register entries never change: their verified details, per container, for this
+        # process (bounded: cleared when full; a miss costs one indexed read).
+        self.registrations: dict[bytes, dict[str, Any] | None] = {}
         # The reader-group probe binds one parameter per group of the actor: one
         # compiled form per group count, built on first use.
         self._evaluation: dict[int, _Statement] = {}
@@ -562,6 +576,22 @@ class Batch:
             "own_newest": own,
             "bulk_newest": bulk,
         }
+
+    def registration(self, cid: bytes, audit_key: bytes) -> dict[str, Any] | None:
+        """The details of the container's register entry, if its keyed hash verifies."""
+        hot = self._hot
+        if cid in hot.registrations:
+            return hot.registrations[cid]
+        self._cur.execute(hot._register.sql, hot._register.args({"cid_text": b64e(cid)}))
+        row = self._cur.fetchone()
+        if row is not None:
+            row = list(row)
+            row[AUDIT_FIELDS.index("at")] = hot._dt_result(row[AUDIT_FIELDS.index("at")])
+        details = register_policy(audit_key, row)
+        if len(hot.registrations) >= _REGISTRATIONS_KEPT:
+            hot.registrations.clear()
+        hot.registrations[cid] = details
+        return details
 
     def later(
         self, cid: bytes, last: int, issuer_id: int

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from keyserver.domain import rowmac
+from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import RowIntegrityError
 from keyserver.domain.keys import KeyRing
 from keyserver.release.hotpath import Batch
@@ -39,6 +40,24 @@ def stale_refusal(batch: Batch, row: EvaluationRow, cid: bytes) -> RowIntegrityE
     fields = row.mac_fields
     entries, issuer = batch.later(cid, int(fields["last_audit_seq"] or 0), row.view.issuer_id)
     return stale_problem(fields, entries, issuer)
+
+
+def policy_refusal(
+    ring: KeyRing, batch: Batch, cid: bytes, actor_name: str, actor_groups: frozenset[str]
+) -> RowIntegrityError | None:
+    """The refusal for a read admitted only by a policy row its registration lacks.
+
+    spec §row-integrity: the policy is recorded in the (keyed) register entry; a reader
+    or group row added in the database later admits nobody. Cached per container.
+    """
+    register = batch.registration(cid, ring.audit_key)
+    if register is not None and rowmac.policy_admits(register, actor_name, actor_groups):
+        return None
+    return RowIntegrityError(
+        "the container's reader policy in the database differs from the one registered "
+        "(edited in the database); nothing was released",
+        container_id=b64e(cid),
+    )
 
 
 def mac_values(ring: KeyRing, row: EvaluationRow, values: Mapping[str, Any]) -> dict[str, Any]:

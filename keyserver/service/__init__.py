@@ -29,12 +29,14 @@ from keyserver.service.approvals import ApprovalOps
 from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
 from keyserver.service.incident import IncidentOps
+from keyserver.service.loss import LossOps
 from keyserver.service.media import MediaOps
 from keyserver.service.medium_report import MediumReportOps
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.reports import ReportOps
 from keyserver.service.restore import RestoreOps
 from keyserver.service.revocation import RevocationOps
+from keyserver.service.sweep import SweepOps
 from keyserver.service.transparency import TransparencyOps
 from keyserver.service.unauthenticated import UnauthenticatedOps
 from keyserver.store.ledger import Ledger
@@ -61,6 +63,8 @@ class KeyService:
         self.principals = PrincipalOps(self.ledger)
         self.containers = ContainerOps(self.ledger)
         self.revocation = RevocationOps(self.ledger)
+        self.losses = LossOps(self.ledger)
+        self.sweeper = SweepOps(self.ledger, self.revocation)
         self.reports = ReportOps(self.ledger)
         self.media = MediaOps(self.ledger)
         self.medium_reports = MediumReportOps(self.ledger)
@@ -71,7 +75,7 @@ class KeyService:
         self.restores = RestoreOps(self.ledger, self.transparency)
         # spec §approvals: the irreversible operations pass through the two-person gate,
         # which carries them out at once unless approval_required names them.
-        self.approvals = ApprovalOps(self.ledger, self.revocation, self.principals)
+        self.approvals = ApprovalOps(self.ledger, self.revocation, self.losses, self.principals)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
         self.evaluate_bearer = self.releases.evaluate_bearer
@@ -103,7 +107,7 @@ class KeyService:
         self.get_approval = self.approvals.get_approval
         self.approve = self.approvals.approve
         self.reject = self.approvals.reject
-        self.sweep = self.revocation.sweep
+        self.sweep = self.sweeper.sweep
         # spec §report, §audit, health
         self.medium_report = self.medium_reports.medium_report
         self.audit_list = self.reports.audit_list

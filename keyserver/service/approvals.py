@@ -47,6 +47,7 @@ from keyserver.domain.errors import (
 )
 from keyserver.domain.lifecycle import Actor, Op
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time, parse_time
+from keyserver.service.loss import LossOps
 from keyserver.service.media import resolve_principal
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.revocation import RevocationOps, ids_details
@@ -66,10 +67,17 @@ MAX_ID = (1 << 63) - 1  # the column is 64-bit; a larger number names nothing
 class ApprovalOps:
     """The gated operations, and the requests' list, approval and rejection."""
 
-    def __init__(self, ledger: Ledger, revocation: RevocationOps, principals: PrincipalOps) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        revocation: RevocationOps,
+        losses: LossOps,
+        principals: PrincipalOps,
+    ) -> None:
         self._ledger = ledger
         self._settings = ledger.settings
         self._revocation = revocation
+        self._losses = losses
         self._principals = principals
 
     def _gated(self, actor: Actor, rule: Rule) -> bool:
@@ -136,6 +144,7 @@ class ApprovalOps:
         waiting_period: timedelta | None = None,
         *,
         lost_at: datetime | None = None,
+        replace_earlier: bool = False,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """A loss report; one that would destroy keys early may need a second official.
@@ -147,14 +156,14 @@ class ApprovalOps:
         containers NOW, which a second official approves. So the thief is stopped at
         once, and no single official can erase a medium early.
         """
-        wait = self._revocation.check_loss(
+        wait = self._losses.check_loss(
             actor, medium, reason, public_reason, now_flag, waiting_period, ctx=ctx
         )
         early = now_flag or wait < self._settings.short_waiting_period
-        scan = self._revocation.loss_scan(lost_at)
+        scan = self._losses.loss_scan(lost_at)
         with self._ledger.tx() as session:
             if not (early and self._gated(actor, Rule.DESTROY_MEDIUM)):
-                return self._revocation.report_loss_in(
+                return self._losses.report_loss_in(
                     session,
                     actor,
                     medium,
@@ -163,11 +172,12 @@ class ApprovalOps:
                     now_flag,
                     wait,
                     lost_at=lost_at,
+                    replace_earlier=replace_earlier,
                     scan=scan,
                     ctx=ctx,
                 )
             default = max(self._settings.loss_waiting_period, self._settings.short_waiting_period)
-            done = self._revocation.report_loss_in(
+            done = self._losses.report_loss_in(
                 session,
                 actor,
                 medium,
@@ -176,6 +186,7 @@ class ApprovalOps:
                 False,  # noqa: FBT003 - not now: the destroy waits for the approval
                 default,
                 lost_at=lost_at,
+                replace_earlier=replace_earlier,
                 scan=scan,
                 ctx=ctx,
             )

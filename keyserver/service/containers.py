@@ -42,7 +42,12 @@ from keyserver.domain.validation import (
     decode_container_id,
     fmt_time,
 )
-from keyserver.service.media import register_medium, resolve_medium, resolve_principal
+from keyserver.service.media import (
+    missing_container,
+    register_medium,
+    resolve_medium,
+    resolve_principal,
+)
 from keyserver.store import repository, rowmacs
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
@@ -381,7 +386,9 @@ class ContainerOps:
         with self._ledger.reads() as session:
             c = session.get(Container, cid)
             if c is None:
-                raise NotFoundError("no such container")
+                # Suggestions from what the caller may see: all, or a writer's own.
+                own = None if actor.has_any(OVERSIGHT) or actor.local else actor.principal_id
+                raise missing_container(session, cid_text, issuer_id=own)
             if actor.has_any(OVERSIGHT):
                 return self._status_doc(session, c)
             doc = self._status_doc(session, c) if c.issuer_id == actor.principal_id else None

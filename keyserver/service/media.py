@@ -1,5 +1,8 @@
 """Media: registration, matching by canonical key, not-found with suggestions, listings.
 
+Also the not-found answers with suggestions for the other names an official types:
+issuers (principals), container ids and token ids.
+
 spec §media. Every operation that names a medium or an issuer resolves it here, so a
 name that matches nothing is refused the same way everywhere (``not-found`` with the
 nearest existing names) and nothing is changed: an official who typed
@@ -9,19 +12,30 @@ nearest existing names) and nothing is changed: an official who typed
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
+from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError, NotFoundError
 from keyserver.domain.lifecycle import Actor
-from keyserver.domain.media import canonical_medium, is_medium, nearest
+from keyserver.domain.media import (
+    ID_PREFIX_CHARS,
+    ID_SUGGEST_CUTOFF,
+    canonical_medium,
+    is_medium,
+    nearest,
+)
 from keyserver.domain.validation import check_name, fmt_time
 from keyserver.store import repository
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Medium, Principal
+
+# Ids sharing a 3-byte prefix with a mistyped one: a handful even among millions.
+_CANDIDATES = 1000
 
 
 def resolve_medium(session: Session, text: str) -> Medium:
@@ -35,10 +49,9 @@ def resolve_medium(session: Session, text: str) -> Medium:
     found = repository.medium_by_key(session, canonical.lower())
     if found is None:
         names = nearest(canonical, repository.medium_names(session))
-        raise NotFoundError(
-            f"no medium {canonical!r}" + (f"; did you mean {', '.join(names)}?" if names else ""),
-            suggestions=names,
-        )
+        # The names go in `suggestions` only: each client says "did you mean ...?" once,
+        # in its reader's language (the command's hint, the console's list).
+        raise NotFoundError(f"no medium {canonical!r}", suggestions=names)
     return found
 
 
@@ -48,12 +61,28 @@ def resolve_principal(session: Session, name: str, what: str) -> Principal:
     found = repository.principal_by_name(session, name)
     if found is None:
         names = nearest(name, repository.principal_names(session))
-        raise NotFoundError(
-            f"no principal named {name!r}"
-            + (f"; did you mean {', '.join(names)}?" if names else ""),
-            suggestions=names,
-        )
+        raise NotFoundError(f"no principal named {name!r}", suggestions=names)
     return found
+
+
+def missing_container(session: Session, cid_text: str, *, issuer_id: int | None) -> NotFoundError:
+    """The ``not-found`` of a container id that names no container, with the nearest ids.
+
+    Only ids the caller may see are offered: every container for officials and auditors
+    (``issuer_id`` None), a writer's own otherwise; never to readers, who are not told
+    which containers exist. Candidates share the id's first characters (one index range,
+    :data:`~keyserver.domain.media.ID_PREFIX_CHARS`).
+    """
+    prefix = base64.urlsafe_b64decode(cid_text[:ID_PREFIX_CHARS])
+    ids = repository.container_ids_from(session, prefix, issuer_id=issuer_id, limit=_CANDIDATES)
+    names = nearest(cid_text, [b64e(i) for i in ids], cutoff=ID_SUGGEST_CUTOFF)
+    return NotFoundError("no such container", suggestions=names)
+
+
+def missing_token(session: Session, token_id: str) -> NotFoundError:
+    """The ``not-found`` of a token id, with the nearest ids (admins see every token)."""
+    names = nearest(token_id, repository.token_ids(session), cutoff=ID_SUGGEST_CUTOFF)
+    return NotFoundError("no such token", suggestions=names)
 
 
 def register_medium(session: Session, text: str, now: datetime) -> str:

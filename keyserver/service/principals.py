@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from keyserver.domain import auth, keys
 from keyserver.domain.context import ADMIN, LOCAL, RequestContext
 from keyserver.domain.encoding import b64e
-from keyserver.domain.errors import ConflictError, InvalidRequestError, NotFoundError
+from keyserver.domain.errors import ConflictError, InvalidRequestError
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.validation import TOKEN_ID_RE, check_name, check_text, fmt_time, recordable
-from keyserver.service.media import resolve_principal
+from keyserver.service.media import missing_token, resolve_principal
 from keyserver.store import repository
 from keyserver.store.audit import NewEntry
 from keyserver.store.ledger import Ledger
@@ -272,12 +272,10 @@ class PrincipalOps:
             target={"token_id": token_id} if well_formed else {},
             ctx=ctx,
         )
-        if not well_formed:
-            raise NotFoundError("no such token")
         with self._ledger.tx() as session:
-            token = session.get(Token, token_id)
+            token = session.get(Token, token_id) if well_formed else None
             if token is None:
-                raise NotFoundError("no such token")
+                raise missing_token(session, token_id)
             already = token.revoked_at is not None
             if not already:
                 token.revoked_at = self._ledger.now()

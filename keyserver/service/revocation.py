@@ -1,25 +1,25 @@
-"""Revocation: suspend/restore/destroy by container, medium or issuer; loss reports; sweep.
+"""Revocation: suspend/restore/destroy by container, medium or issuer (officials).
 
 Each is ONE set-based UPDATE (lifecycle.TRANSITIONS) plus ONE audit entry
-(spec §lifecycle, §erasure, §consistency).
+(spec §lifecycle, §erasure, §consistency). Loss reports are in ``loss.py`` and the sweep
+in ``sweep.py`` (which destroys through :meth:`RevocationOps.transition`); the helpers
+here that name affected containers in audit entries are shared by the three.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, select
+from sqlalchemy import ColumnElement, case
 from sqlalchemy.orm import Session
 
-from keyserver.domain.clockguard import Reading, clock_problem
-from keyserver.domain.context import LOCAL, OFFICIAL, SYSTEM_ACTOR, RequestContext
+from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
 from keyserver.domain.encoding import b64e
-from keyserver.domain.errors import InvalidRequestError, NotFoundError, RowIntegrityError
+from keyserver.domain.errors import InvalidRequestError, RowIntegrityError
 from keyserver.domain.lifecycle import (
     RESTORE_CAUSES,
     Actor,
@@ -29,20 +29,18 @@ from keyserver.domain.lifecycle import (
     destroyed_refusal,
 )
 from keyserver.domain.media import canonical_medium
-from keyserver.domain.settings import utc_now
 from keyserver.domain.validation import (
     REASON_MAX,
     check_name,
     check_text,
     decode_container_id,
-    fmt_time,
     recordable,
 )
-from keyserver.service.media import resolve_medium, resolve_principal
-from keyserver.store import audit, repository, rowmacs, transitions
+from keyserver.service.media import missing_container, resolve_medium, resolve_principal
+from keyserver.store import repository, rowmacs, transitions
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
-from keyserver.store.models import AuditEntry, Container
+from keyserver.store.models import Container
 
 log = logging.getLogger("keyserver")
 
@@ -54,14 +52,6 @@ class RevocationOps:
         self._ledger = ledger
         self._settings = ledger.settings
         self._keyring = ledger.keyring
-        # The readings of the last sweep whose clock was plausible (keyserver/domain/
-        # clockguard.py); the monotonic check needs the built-in wall clock, or an
-        # injected monotonic clock next to an injected wall clock (tests).
-        self._trusted_clock: Reading | None = None
-        monotonic = self._settings.monotonic
-        if monotonic is None and self._settings.clock is utc_now:
-            monotonic = time.monotonic
-        self._monotonic = monotonic
 
     def change_state(  # noqa: PLR0917 - stable positional API of the CLI
         self,
@@ -104,15 +94,7 @@ class RevocationOps:
         try:
             with self._ledger.tx() as session:
                 return self.change_in(
-                    session,
-                    actor,
-                    op,
-                    scope,
-                    target,
-                    reason,
-                    public_reason,
-                    cause=cause,
-                    ctx=ctx,
+                    session, actor, op, scope, target, reason, public_reason, cause=cause, ctx=ctx
                 )
         except RowIntegrityError as exc:
             # Recorded in a transaction of its own: the refused one was rolled back.
@@ -148,7 +130,7 @@ class RevocationOps:
             f"{op.value} containers",
             action=op.value,
             container=target if scope == "container" else None,
-            target=_refused_target(scope, target),
+            target=refused_target(scope, target),
             ctx=ctx,
         )
         check_text(reason, "reason", REASON_MAX)
@@ -169,15 +151,16 @@ class RevocationOps:
     ) -> tuple[str, bytes | str | int]:
         """The target as recorded (a medium under its one name) and its key in the table.
 
-        Raises the refusals of an unknown target (``not-found`` with suggestions), and of
-        anything but a destroy on a destroyed container.
+        Raises the refusals of an unknown target (``not-found`` with suggestions), of
+        anything but a destroy on a destroyed container, and of a row failing its MAC.
         """
         key: bytes | str | int
         if scope == "container":
             key = decode_container_id(target)
             c = session.get(Container, key)
             if c is None:
-                raise NotFoundError("no such container")
+                # Officials see every container: the nearest ids are offered.
+                raise missing_container(session, target, issuer_id=None)
             if c.state == State.DESTROYED.value and op is not Op.DESTROY:
                 # Irreversible: restoring or suspending a destroyed container is refused.
                 raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
@@ -216,7 +199,7 @@ class RevocationOps:
         now = self._ledger.now()
         lock_head(session)
         target, key = self.resolve(session, op, scope, target)
-        ids = self._transition(
+        ids = self.transition(
             session,
             actor,
             op,
@@ -231,17 +214,12 @@ class RevocationOps:
             audit_extra=audit_extra,
         )
         if op is not Op.RESTORE:
-            return self._bulk_result(ids)
+            return bulk_result(ids, self._audit_max)
         # What the restore left in place, and why (spec §lifecycle).
         left = transitions.suspended_by_cause(session, transitions.scope_filter(scope, key))
-        return {**self._bulk_result(ids), "left_suspended": left}
+        return {**bulk_result(ids, self._audit_max), "left_suspended": left}
 
-    def _bulk_result(self, ids: list[bytes]) -> dict[str, Any]:
-        """Result of a bulk change; ``ids`` are sorted (see :meth:`_transition`)."""
-        shown = ids[: self._settings.audit_inline_ids_max]
-        return {"affected": len(ids), "container_ids": [b64e(i) for i in shown]}
-
-    def _transition(
+    def transition(
         self,
         session: Session,
         actor: Actor,
@@ -259,7 +237,10 @@ class RevocationOps:
         cause: str | None = None,
         audit_extra: dict[str, Any] | None = None,
     ) -> list[bytes]:
-        """Apply one lifecycle transition set-based and append its single audit entry."""
+        """Apply one lifecycle transition set-based and append its single audit entry.
+
+        Returns the sorted ids of the containers it changed.
+        """
         head = lock_head(session)
         seq = head.seq + 1  # the audit entry appended below gets this number
         values: dict[str, Any] = {
@@ -321,7 +302,7 @@ class RevocationOps:
                         if cleared
                         else {}
                     ),
-                    **_integrity_details(session, self._audit_max),
+                    **integrity_details(session, self._audit_max),
                     **(audit_extra or {}),
                 },
             ),
@@ -334,277 +315,10 @@ class RevocationOps:
     def _audit_max(self) -> int:
         return self._settings.audit_inline_ids_max
 
-    def report_loss(  # noqa: PLR0917 - stable positional API of the CLI
-        self,
-        actor: Actor,
-        medium: str,
-        reason: str,
-        public_reason: str | None = None,
-        now_flag: bool = False,
-        waiting_period: timedelta | None = None,
-        *,
-        lost_at: datetime | None = None,
-        ctx: RequestContext = LOCAL,
-    ) -> dict[str, Any]:
-        """Report a medium lost: lock everything on it now, destroy it later (spec §loss).
 
-        Every container of the medium is covered: active ones are suspended (cause
-        ``loss-report``), pending ones locked (neither evaluated nor committed), and
-        they and the already suspended ones get ``destroy_after = now + waiting period``
-        (default ``loss_waiting_period``); an official may restore until then (a found
-        medium); the sweep destroys when due. ``now_flag=True`` destroys all at once.
-        ``lost_at`` (default: now) is when the medium was lost: the medium report's
-        window starts there. ONE audit entry lists every affected container.
-
-        Returns:
-            ``{medium, affected, container_ids, suspended, already_suspended,
-            pending_locked, lost_at, destroy_after}``.
-        """
-        wait = self.check_loss(
-            actor, medium, reason, public_reason, now_flag, waiting_period, ctx=ctx
-        )
-        scan = self.loss_scan(lost_at)
-        with self._ledger.tx() as session:
-            return self.report_loss_in(
-                session,
-                actor,
-                medium,
-                reason,
-                public_reason,
-                now_flag,
-                wait,
-                lost_at=lost_at,
-                scan=scan,
-                ctx=ctx,
-            )
-
-    def loss_scan(self, lost_at: datetime | None) -> audit.LossScan | None:
-        """The audit log searched for the time of loss, BEFORE the transaction.
-
-        spec §report: the time of loss becomes an audit sequence number, fixed at the
-        report; the log is searched before the chain-head lock (a scan must not hold up
-        releases), and :meth:`report_loss_in` finishes it under the lock.
-        """
-        if lost_at is None:
-            return None
-        with self._ledger.reads() as session:
-            return audit.scan_loss(session, lost_at)
-
-    def check_loss(  # noqa: PLR0917 - the arguments of report_loss
-        self,
-        actor: Actor,
-        medium: str,
-        reason: str,
-        public_reason: str | None,
-        now_flag: bool,
-        waiting_period: timedelta | None,
-        *,
-        ctx: RequestContext = LOCAL,
-    ) -> timedelta:
-        """The role gate and argument checks of :meth:`report_loss`; the waiting period."""
-        # Refused under the action the report would have recorded (spec §audit).
-        action = (Op.DESTROY if now_flag else Op.SUSPEND).value
-        self._ledger.require(
-            actor,
-            OFFICIAL,
-            "loss reports",
-            action=action,
-            target=_refused_target("medium", medium),
-            ctx=ctx,
-        )
-        canonical_medium(medium)
-        check_text(reason, "reason", REASON_MAX)
-        if public_reason is not None:
-            check_text(public_reason, "public_reason", REASON_MAX)
-        wait = self._settings.loss_waiting_period if waiting_period is None else waiting_period
-        longest = self._settings.max_waiting_period_days
-        if wait < timedelta(0) or wait > timedelta(days=longest):
-            raise InvalidRequestError(
-                f"the waiting period must be between 0 seconds and {longest} days"
-            )
-        return wait
-
-    def report_loss_in(  # noqa: PLR0917 - the arguments of report_loss
-        self,
-        session: Session,
-        actor: Actor,
-        medium: str,
-        reason: str,
-        public_reason: str | None,
-        now_flag: bool,
-        wait: timedelta,
-        *,
-        lost_at: datetime | None,
-        scan: audit.LossScan | None,
-        ctx: RequestContext,
-        audit_extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """:meth:`report_loss` inside the caller's transaction (checked arguments).
-
-        ``scan``: :meth:`loss_scan` of ``lost_at``, made before the transaction.
-        """
-        action = (Op.DESTROY if now_flag else Op.SUSPEND).value
-        now = self._ledger.now()
-        lost = now if lost_at is None else lost_at
-        if lost > now:
-            raise InvalidRequestError("lost_at must not be in the future")
-        head = lock_head(session)
-        m = resolve_medium(session, medium)
-        m.lost_at = lost
-        m.loss_reported_at = now
-        name = m.name
-        seq = head.seq + 1  # the one audit entry appended below
-        m.lost_seq = audit.loss_seq(session, scan, seq)
-        on_medium = Container.medium == name
-        live = Container.state != State.DESTROYED.value
-        transitions.mark_lost(session, on_medium & live, now=now, lost_at=lost)
-        common = {
-            "changed_by": actor.name,
-            "reason": reason,
-            "public_reason": public_reason,
-            "last_audit_seq": seq,
-        }
-        groups: dict[str, list[bytes]]
-        if now_flag:
-            destroy_after = now
-            groups = {
-                "destroyed": transitions.apply_transition(
-                    session,
-                    Op.DESTROY,
-                    on_medium,
-                    {
-                        **common,
-                        "destroyed_at": now,
-                        "seed_sealed": None,
-                        "receipt_key_sealed": None,
-                        "destroy_after": None,
-                    },
-                )
-            }
-        else:
-            destroy_after = now + wait
-            groups = transitions.lock_for_loss(
-                session,
-                on_medium,
-                {**common, "destroy_after": destroy_after},
-                suspend_values={
-                    "suspended_at": now,
-                    "suspend_cause": Cause.LOSS_REPORT.value,
-                },
-            )
-        ids = sorted(i for group in groups.values() for i in group)
-        counts = {k: len(v) for k, v in groups.items()}
-        self._ledger.audit(
-            session,
-            NewEntry(
-                actor=actor.name,
-                action=action,
-                outcome="ok",
-                container=None,
-                remote=ctx.remote,
-                details={
-                    "scope": "medium",
-                    "target": name,
-                    "loss_report": True,
-                    "cause": Cause.LOSS_REPORT.value,
-                    "reason": reason,
-                    "public_reason": public_reason,
-                    "lost_at": fmt_time(lost),
-                    "destroy_after": fmt_time(destroy_after),
-                    "affected": len(ids),
-                    **counts,
-                    **ids_details(ids, self._audit_max),
-                    **_integrity_details(session, self._audit_max),
-                    **(audit_extra or {}),
-                },
-            ),
-            at=now,
-        )
-        for key, group in groups.items():
-            op = Op.DESTROY if key == "destroyed" else Op.SUSPEND
-            self._ledger.metrics.inc("rwc_state_changes_total", len(group), op=op.value)
-        return {
-            "medium": name,
-            **self._bulk_result(ids),
-            **counts,
-            "lost_at": fmt_time(lost),
-            "destroy_after": fmt_time(destroy_after),
-        }
-
-    def sweep(self, actor_name: str = SYSTEM_ACTOR, now: datetime | None = None) -> dict[str, int]:
-        """Destroy what is due and drop expired challenges.
-
-        Destroys: pending containers past ``pending_expires_at``, containers past
-        ``not_after``, and suspended containers past ``destroy_after`` (loss reports).
-
-        Args:
-            actor_name: Name recorded in the audit entries.
-            now: Evaluation time (default: the injected clock).
-
-        Returns:
-            Counts per category.
-        """
-        actor = Actor(name=actor_name, roles=frozenset(), local=True)
-        counts: dict[str, int] = {}
-        with self._ledger.tx() as session:
-            at = now or self._ledger.now()
-            head = lock_head(session)
-            problem = self._clock_problem(session, at, head.seq)
-            if problem is not None:
-                # spec §operations: no destroy on an implausible clock; an alarm instead.
-                log.error("sweep: NOT destroying anything: %s; check the clock (NTP)", problem)
-                self._ledger.metrics.inc("rwc_sweep_clock_alarms_total")
-                return {"clock_alarm": 1}
-            for name, cond, why in transitions.sweep_rules(at):
-                ids = self._sweep_rule(session, actor, cond, why, at)
-                counts[name] = len(ids)
-            # Unconfirmed challenges still count in the attempt windows (spec §receipt).
-            keep_since = at - self._settings.attempt_window
-            counts["challenges_deleted"] = repository.consume_expired_challenges(
-                session, at, keep_since
-            )
-        return counts
-
-    def _clock_problem(self, session: Session, at: datetime, head_seq: int) -> str | None:
-        last_at = session.execute(
-            select(AuditEntry.at).where(AuditEntry.seq == head_seq)
-        ).scalar_one_or_none()
-        mono = self._monotonic() if self._monotonic is not None else 0.0
-        reading = Reading(at, mono)
-        trusted = self._trusted_clock if self._monotonic is not None else None
-        problem = clock_problem(reading, last_at, trusted, self._settings.sweep_max_clock_jump)
-        if problem is None and self._monotonic is not None:
-            self._trusted_clock = reading
-        return problem
-
-    def _sweep_rule(
-        self, session: Session, actor: Actor, cond: ColumnElement[bool], why: str, at: datetime
-    ) -> list[bytes]:
-        due = list(
-            session.execute(
-                select(Container.id).where(
-                    cond,
-                    Container.state.in_(
-                        [State.PENDING.value, State.ACTIVE.value, State.SUSPENDED.value]
-                    ),
-                )
-            ).scalars()
-        )
-        if not due:
-            return []
-        return self._transition(
-            session,
-            actor,
-            Op.DESTROY,
-            scope="sweep",
-            target=why,
-            key="",
-            reason=why,
-            public_reason=why,
-            now=at,
-            ctx=LOCAL,
-            where=cond,
-        )
+def bulk_result(ids: list[bytes], inline_max: int) -> dict[str, Any]:
+    """The answer to a bulk change; ``ids`` sorted (see :meth:`RevocationOps.transition`)."""
+    return {"affected": len(ids), "container_ids": [b64e(i) for i in ids[:inline_max]]}
 
 
 def ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
@@ -619,7 +333,7 @@ def ids_details(ids: list[bytes], inline_max: int) -> dict[str, Any]:
     return {"container_ids_sha256": digest}
 
 
-def _integrity_details(session: Session, inline_max: int) -> dict[str, Any]:
+def integrity_details(session: Session, inline_max: int) -> dict[str, Any]:
     """The rows a bulk change found failing their MAC (spec §row-integrity), if any.
 
     They were changed with the others (suspended or destroyed: never unsafe) but kept
@@ -631,7 +345,7 @@ def _integrity_details(session: Session, inline_max: int) -> dict[str, Any]:
     return {"row_integrity_failed": {"count": len(failed), **ids_details(failed, inline_max)}}
 
 
-def _refused_target(scope: str, target: str) -> dict[str, str]:
+def refused_target(scope: str, target: str) -> dict[str, str]:
     """What a role refusal records of a revocation's target (spec §audit).
 
     The scope and target keys of the operation's own entry, each only when well-formed:

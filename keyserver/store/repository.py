@@ -146,6 +146,27 @@ def principal_names(session: Session) -> list[str]:
     return list(session.execute(select(Principal.name)).scalars())
 
 
+def container_ids_from(
+    session: Session, prefix: bytes, *, issuer_id: int | None, limit: int
+) -> list[bytes]:
+    """Container ids starting with ``prefix`` (for "did you mean ...?"): one PK range.
+
+    ``issuer_id``: only that writer's containers (what a writer may see).
+    """
+    stmt = select(Container.id).where(Container.id >= prefix)
+    end = int.from_bytes(prefix, "big") + 1
+    if end < 256 ** len(prefix):
+        stmt = stmt.where(Container.id < end.to_bytes(len(prefix), "big"))
+    if issuer_id is not None:
+        stmt = stmt.where(Container.issuer_id == issuer_id)
+    return list(session.execute(stmt.order_by(Container.id).limit(limit)).scalars())
+
+
+def token_ids(session: Session) -> list[str]:
+    """Every token id (for "did you mean ...?"; admins list them all anyway)."""
+    return list(session.execute(select(Token.id)).scalars())
+
+
 def media_page(
     session: Session, after: str | None, limit: int
 ) -> list[tuple[Medium, dict[str, int]]]:

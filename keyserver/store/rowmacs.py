@@ -14,6 +14,7 @@ MAC by being suspended, destroyed or swept along with its medium: it stays refus
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from keyserver.domain import rowmac
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import RowIntegrityError
 from keyserver.domain.keys import KeyRing
+from keyserver.store.audit import entry_hash
 from keyserver.store.models import AuditEntry, Base, Container, Principal
 from keyserver.store.repository import IS_BULK_ACTION
 
@@ -36,6 +38,7 @@ FAILED = "rwc.row_mac_failed"
 _C = Base.metadata.tables[Container.__tablename__]
 _MAC_COLUMNS = tuple(_C.c[name] for name in rowmac.FIELD_NAMES)
 _LOG = Base.metadata.tables[AuditEntry.__tablename__]
+AUDIT_FIELDS = tuple(column.name for column in _LOG.columns)
 
 # spec §row-integrity freshness: successful entries after a row's last_audit_seq that name
 # the container, or name none and change containers in bulk. Both halves ride an index
@@ -51,6 +54,29 @@ LATER_STMT = (
     .order_by(_LOG.c.seq)
 )
 ISSUER_STMT = select(Principal.name).where(Principal.id == bindparam("pid"))
+# The container's register entry (spec §row-integrity, policy): its columns as exported.
+REGISTER_STMT = select(*(_LOG.c[name] for name in AUDIT_FIELDS)).where(
+    _LOG.c.container == bindparam("cid_text"),
+    _LOG.c.action == "register",
+    _LOG.c.outcome == "ok",
+)
+
+
+def register_policy(audit_key: bytes, row: Sequence[Any] | None) -> dict[str, Any] | None:
+    """The details of a register entry whose keyed hash verifies, else None.
+
+    ``row``: the :data:`REGISTER_STMT` columns. The entry's HMAC (spec §audit) is checked
+    on its own: without the master key nobody can write an entry that verifies, so a
+    policy row added in the database cannot be backed by an edited register entry.
+    """
+    if row is None:
+        return None
+    entry = AuditEntry(**dict(zip(AUDIT_FIELDS, row, strict=True)))
+    entry.prev_hash, entry.hash = bytes(entry.prev_hash), bytes(entry.hash)
+    if not hmac.compare_digest(entry_hash(audit_key, entry.prev_hash, entry), entry.hash):
+        return None
+    details = json.loads(entry.details)
+    return details if isinstance(details, dict) else None
 
 
 def ring_of(session: Session) -> KeyRing:
@@ -127,18 +153,27 @@ def failing_ids(session: Session, where: ColumnElement[bool], *, fresh: bool = F
 
     With ``fresh`` (a change that grants: restore), also those the audit log has changed
     since their ``last_audit_seq`` (:func:`keyserver.domain.rowmac.later_change`), asked
-    with one query per chunk of rows instead of one per row.
+    with one query per chunk of rows instead of one per row. Rows as tuples in
+    :data:`keyserver.domain.rowmac.FIELDS` order: a medium may hold 100,000 of them.
     """
     key = ring_of(session).row_key
     failed: set[bytes] = set()
-    good: list[Mapping[Any, Any]] = []
-    for row in session.execute(select(*_MAC_COLUMNS, _C.c.row_mac).where(where)).mappings():
-        if rowmac.verifies(key, row, row["row_mac"]):
+    good: list[Sequence[Any]] = []
+    width = len(_MAC_COLUMNS)
+    # On the session's Core connection: no ORM result processing per row.
+    conn = session.connection()
+    for row in conn.execute(select(*_MAC_COLUMNS, _C.c.row_mac).where(where)):
+        stored = row[width]
+        if stored is not None and hmac.compare_digest(
+            rowmac.values_mac(key, row[:width]), bytes(stored)
+        ):
             good.append(row)
         else:
-            failed.add(bytes(row["id"]))
+            failed.add(bytes(row[0]))
     if fresh and good:
-        failed.update(_stale(session, good))
+        failed.update(
+            _stale(session, [dict(zip(rowmac.FIELD_NAMES, r, strict=False)) for r in good])
+        )
     return failed
 
 
@@ -194,6 +229,47 @@ def _entry(row: Sequence[Any]) -> rowmac.LaterEntry:
     return rowmac.LaterEntry(seq, container, action, at, json.loads(details))
 
 
+def constant_update(
+    session: Session, where: ColumnElement[bool], values: Mapping[str, Any]
+) -> list[bytes]:
+    """:func:`guarded_update` for a change whose MACed values are constants.
+
+    A suspend, a destroy, a loss report's hold: each row is read once (locked), verified,
+    and its new MAC computed from the same encoding with the changed fields replaced
+    (encoded once for all rows). 100,000 containers of a medium cost one read, one
+    UPDATE and one executemany of MACs, with one encoding and two HMACs per row.
+    Returns the changed ids (the rows read: the UPDATE has the same WHERE, under lock).
+    """
+    key = ring_of(session).row_key
+    changes = {
+        i: rowmac.encode_field(name, values[name])
+        for i, name in enumerate(rowmac.FIELD_NAMES)
+        if name in values
+    }
+    conn = session.connection()
+    width = len(_MAC_COLUMNS)
+    ids: list[bytes] = []
+    failed: set[bytes] = set()
+    macs: list[tuple[bytes, bytes]] = []
+    read = select(*_MAC_COLUMNS, _C.c.row_mac).where(where).with_for_update(of=_C)
+    for row in conn.execute(read):
+        cid = bytes(row[0])
+        ids.append(cid)
+        parts = rowmac.encode_parts(row[:width])
+        stored = row[width]
+        if stored is None or not hmac.compare_digest(rowmac.parts_mac(key, parts), bytes(stored)):
+            failed.add(cid)
+            continue
+        for i, part in changes.items():
+            parts[i] = part
+        macs.append((rowmac.parts_mac(key, parts), cid))
+    if ids:
+        conn.execute(update(Container).where(where).values(**values))
+        _store_macs(conn, macs)
+        session.info.setdefault(FAILED, set()).update(failed)
+    return ids
+
+
 def guarded_update(
     session: Session, where: ColumnElement[bool], stmt: Update, *, fresh: bool = False
 ) -> list[bytes]:
@@ -206,24 +282,25 @@ def guarded_update(
     Returns the changed ids.
     """
     failed = failing_ids(session, where, fresh=fresh)
-    rows = session.execute(
-        stmt.returning(*_MAC_COLUMNS).execution_options(synchronize_session=False)
-    ).mappings()
+    rows = session.connection().execute(stmt.returning(*_MAC_COLUMNS)).all()
     key = ring_of(session).row_key
-    ids: list[bytes] = []
-    macs: list[dict[str, Any]] = []
-    for row in rows:
-        cid = bytes(row["id"])
-        ids.append(cid)
-        if cid not in failed:
-            macs.append({"mac_id": cid, "mac": rowmac.row_mac(key, row)})
-    if macs:
-        session.connection().execute(_STORE_MAC, macs)
+    ids = [bytes(row[0]) for row in rows]
+    macs = [
+        (rowmac.values_mac(key, row), cid)
+        for row, cid in zip(rows, ids, strict=True)
+        if cid not in failed
+    ]
+    _store_macs(session.connection(), macs)
     session.info.setdefault(FAILED, set()).update(failed.intersection(ids))
     return ids
 
 
-_STORE_MAC = update(_C).where(_C.c.id == bindparam("mac_id")).values(row_mac=bindparam("mac"))
+def _store_macs(conn: Connection, macs: list[tuple[bytes, bytes]]) -> None:
+    """Write ``(mac, id)`` pairs: one driver-level executemany (100,000 rows in a bulk)."""
+    if not macs:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(f"UPDATE containers SET row_mac = {mark} WHERE id = {mark}", macs)  # noqa: S608
 
 
 def take_failed(session: Session) -> list[bytes]:
@@ -233,11 +310,9 @@ def take_failed(session: Session) -> list[bytes]:
 
 def mac_all(conn: Connection, ring: KeyRing) -> int:
     """MAC every container row as it is now (migration 0008_row_mac); returns the count."""
-    rows = conn.execute(select(*_MAC_COLUMNS)).mappings().all()
-    macs = [{"mac_id": bytes(r["id"]), "mac": rowmac.row_mac(ring.row_key, r)} for r in rows]
-    if macs:
-        conn.execute(_STORE_MAC, macs)
-    return len(macs)
+    rows = conn.execute(select(*_MAC_COLUMNS)).all()
+    _store_macs(conn, [(rowmac.values_mac(ring.row_key, r), bytes(r[0])) for r in rows])
+    return len(rows)
 
 
 def _original(c: Container) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from keyserver.domain.lifecycle import LOSS_EFFECTS, TRANSITIONS, Op, State
 from keyserver.store.models import Container
-from keyserver.store.rowmacs import guarded_update
+from keyserver.store.rowmacs import constant_update, guarded_update
 
 
 def scope_filter(scope: str, target: bytes | str | int) -> ColumnElement[bool]:
@@ -70,9 +70,12 @@ def apply_transition(
     """
     sources, target = TRANSITIONS[op]
     cond = and_(where, Container.state.in_([s.value for s in sources]))
+    if op is not Op.RESTORE:
+        # Suspend and destroy set constants: one read, one UPDATE, MACs from one encoding.
+        return constant_update(session, cond, {"state": target.value, **values})
     stmt = update(Container).where(cond).values(state=target.value, **values)
     # A restore grants: a row restored from a backup must not be blessed by it.
-    return guarded_update(session, cond, stmt, fresh=op is Op.RESTORE)
+    return guarded_update(session, cond, stmt, fresh=True)
 
 
 def transition_candidates(
@@ -163,8 +166,7 @@ def lock_for_loss(
 
     def change(state: State, extra: dict[str, Any]) -> list[bytes]:
         cond = and_(where, Container.state == state.value)
-        stmt = update(Container).where(cond).values(**values, **extra)
-        return sorted(guarded_update(session, cond, stmt))
+        return sorted(constant_update(session, cond, {**values, **extra}))
 
     # Already suspended first, so the containers suspended now are not counted twice.
     already = change(State.SUSPENDED, {})

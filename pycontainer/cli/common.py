@@ -102,4 +102,5 @@ def read_password(
         what=what,
         warn=ui.warn,
         env=env,
+        lang=ui.lang,
     )

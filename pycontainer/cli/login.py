@@ -20,6 +20,7 @@ from pycontainer.cli.common import (
     store_for,
 )
 from pycontainer.cli.exits import UsageError
+from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.client.tokens import ENV_TOKEN, TOKEN_MAX, check_token
@@ -47,12 +48,12 @@ def add_parsers(
     p.set_defaults(run=run_logout)
 
 
-def _read_token(args: argparse.Namespace) -> str:
+def _read_token(args: argparse.Namespace, lang: str) -> str:
     try:
         if args.token_stdin:
             line = sys.stdin.readline(TOKEN_MAX + 2)
         elif sys.stdin.isatty():
-            line = getpass.getpass(f"Token for {args.url}: ")
+            line = getpass.getpass(say("token_prompt", lang, url=args.url))
         else:
             raise UsageError("no terminal to ask for the token", hint="pass it with --token-stdin")
     except EOFError:  # Ctrl-D at the prompt
@@ -65,16 +66,13 @@ def _read_token(args: argparse.Namespace) -> str:
 def run_login(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Check the token with whoami, then store it."""
     url = normalize_server_url(args.url)
-    token = _read_token(args)
+    token = _read_token(args, ui.lang)
     with make_client(url, token, args, env) as client:
         who = client.whoami()
     store = store_for(env)
     store.put(url, token)
     if env.get(ENV_TOKEN):
-        ui.warn(
-            f"{ENV_TOKEN} is set and takes precedence over the stored token whenever this "
-            f"server is named with --server or {ENV_SERVER}"
-        )
+        ui.warn(say("token_env_wins", ui.lang, variable=ENV_TOKEN, server_variable=ENV_SERVER))
     roles = ", ".join(who.roles) or "no roles"
     ui.result(
         "login",

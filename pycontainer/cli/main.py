@@ -32,6 +32,7 @@ from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
 from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
 from pycontainer.cli.signals import Terminated, terminate_like_interrupt
+from pycontainer.cli.texts import language
 from pycontainer.cli.ui import Ui
 from pycontainer.errors import ContainerError
 
@@ -228,6 +229,9 @@ def run(
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose
+        # --json keeps English (warnings in the document), as `keyserver --json` does: what a
+        # script reads does not depend on the locale it runs in.
+        ui.lang = "en" if ui.json_mode else language(env)
         with terminate_like_interrupt():
             args.run(args, ui, env)
     except SystemExit as exc:  # --help / --version

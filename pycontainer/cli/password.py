@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pycontainer.cli.exits import UsageError
+from pycontainer.cli.texts import say
 from pycontainer.errors import ContainerError
 
 ENV_PASSWORD = "RWC_PASSWORD"  # noqa: S105 (the variable name, not a password)
@@ -63,6 +64,7 @@ def get_password(
     warn: Callable[[str], None],
     env: Mapping[str, str] | None = None,
     prompt: Prompt | None = None,
+    lang: str = "en",
 ) -> str:
     """Return the password to use ("" for --no-password).
 
@@ -74,6 +76,7 @@ def get_password(
         warn: Called with a warning message (e.g. a world-readable password file).
         env: Environment (default os.environ).
         prompt: Prompt function without echo (default getpass.getpass; needs a terminal).
+        lang: Language of the prompts (pycontainer/cli/texts.py).
 
     Raises:
         UsageError: Conflicting sources, an empty password without --no-password, no terminal
@@ -102,11 +105,11 @@ def get_password(
                 )
             prompt = getpass.getpass
         try:
-            password = prompt(f"Password for {what}: ")
+            password = prompt(say("password_prompt", lang, what=what))
             if confirm:
                 if not password:
                     raise empty
-                if prompt(f"Repeat the password for {what}: ") != password:
+                if prompt(say("password_repeat", lang, what=what)) != password:
                     raise UsageError("the two passwords differ", hint="try again")
         except EOFError:  # Ctrl-D at the prompt: an answer withheld, not a crash
             raise UsageError("no password entered") from None

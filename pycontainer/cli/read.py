@@ -37,6 +37,7 @@ from pycontainer.cli.common import (
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.password import ENV_PASSWORD
+from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import (
@@ -165,7 +166,7 @@ def _opened(
                 send_receipt=send_receipt,
             )
         except WrongPasswordError as exc:
-            exc.hint = _wrong_password_hint(exc.hint, recording.last, args.no_password)
+            exc.hint = _wrong_password_hint(exc.hint, recording.last, args.no_password, ui.lang)
             raise
         with container:
             yield container, receipt
@@ -220,28 +221,25 @@ def _password(
         # A server without the access route (404), or a proxy in the way: ask as before.
         return read_password(args, ui, env, confirm=False, what=what)
     if not access.password_required:
-        ui.note("the container was sealed without a password; not asking for one")
+        ui.note(say("sealed_without_password", ui.lang))
         return ""
     left = access.attempts_remaining
     if left is not None and left <= FEW_ATTEMPTS:
-        ui.warn(
-            f"only {left} attempt(s) left before the key server locks this container",
-            "type the password carefully; a wrong one is counted until an official restores it",
-        )
+        ui.warn(say("few_attempts", ui.lang, left=left), say("few_attempts_hint", ui.lang))
     return read_password(args, ui, env, confirm=False, what=what)
 
 
-def _wrong_password_hint(hint: str | None, last: Evaluation | None, no_password: bool) -> str:
+def _wrong_password_hint(
+    hint: str | None, last: Evaluation | None, no_password: bool, lang: str
+) -> str:
     parts = [hint] if hint else []
     if last is not None and last.attempts_remaining is not None:
-        parts.append(
-            f"{last.attempts_remaining} attempt(s) left before the key server locks the container"
-        )
+        parts.append(say("attempts_left", lang, left=last.attempts_remaining))
     if last is not None and last.password_required is False:
-        parts.append("the container was sealed without a password: pass --no-password")
+        parts.append(say("pass_no_password", lang))
     elif not no_password and (last is None or last.password_required is None):
         # The header cannot say whether a password was used (spec §slot-server-oprf).
-        parts.append("if the container was sealed with --no-password, pass --no-password")
+        parts.append(say("maybe_no_password", lang))
     return "; ".join(parts)
 
 
@@ -251,7 +249,7 @@ def _send_receipt(
     try:
         client.receipt(container_id, challenge, mac)
     except KeyServerCallError as exc:
-        ui.warn(f"could not confirm the opening to the key server: {exc}", exc.hint)
+        ui.warn(say("receipt_failed", ui.lang, error=exc), exc.hint)
         return "failed"
     return "sent"
 

@@ -86,6 +86,8 @@ class Ui:
         self.quiet = quiet
         self.verbose = verbose
         self.warnings: list[str] = []
+        # The language of rwc's own prompts, warnings and hints (pycontainer/cli/texts.py).
+        self.lang = "en"
 
     def result(self, command: str, data: dict[str, Any], text: str | None) -> None:
         """Print the result of a successful command.

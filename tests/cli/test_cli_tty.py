@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import sys
 import time
@@ -121,3 +122,45 @@ def test_seal_prompt_mismatch_is_usage_error(server: Any, tmp_path: Path) -> Non
     assert rc == 2, seen
     assert b"passwords differ" in seen
     assert not out.exists()
+
+
+EN = ({"LANG": "C.UTF-8"}, b"Password for", rb"only \d attempt\(s\) left", rb"\d attempt\(s\) left")
+JA = (
+    {"RWC_LANG": "ja", "LANG": "C.UTF-8"},
+    "のパスワード".encode(),
+    "あと \\d 回失敗すると".encode(),
+    "回失敗すると、鍵サーバーがコンテナを停止します".encode(),
+)
+
+
+@pytest.mark.parametrize(("lang_env", "prompt", "warning", "left"), [EN, JA], ids=["en", "ja"])
+def test_reader_prompt_and_warnings_in_the_readers_language(
+    server: Any,
+    tmp_path: Path,
+    lang_env: dict[str, str],
+    prompt: bytes,
+    warning: bytes,
+    left: bytes,
+) -> None:
+    src = tmp_path / "f.txt"
+    src.write_text("hello\n")
+    out = tmp_path / "f.rwc"
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    seal_env = {**base, "RWC_TOKEN": server.tokens["writer"], "RWC_PASSWORD": SECRET}
+    sealed = on_tty(
+        ["seal", str(src), "-o", str(out), "--server", server.url, "--medium", "M",
+         "--reader", "clerk@city.example", "--attempt-budget", "2", *KDF],
+        seal_env,
+        [],
+    )  # fmt: skip
+    assert sealed[0] == 0, sealed
+    env = {**base, "RWC_TOKEN": server.tokens["reader"], "TERM": "dumb", **lang_env}
+    argv = ["open", str(out), "--server", server.url, "-C", str(tmp_path / "x")]
+    rc, seen = on_tty(argv, env, [(prompt, b"not-the-password\n")])
+    assert rc == 6, seen  # wrong password
+    # Few attempts are left (budget 2): the reader is warned before typing, in their language.
+    warned = re.search(warning, seen)
+    assert warned is not None and warned.start() < seen.index(prompt), seen
+    assert re.search(left, seen.split(b"<" + prompt + b">", 1)[1]), seen  # and in the hint
+    if "RWC_LANG" in lang_env:
+        assert b"attempt(s) left" not in seen and b"Password for" not in seen

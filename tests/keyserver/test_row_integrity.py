@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text, update
+from sqlalchemy import Engine, insert, inspect, select, text, update
 
 from keyserver.domain.settings import Settings
 from keyserver.store.engine import make_engine, migrate
-from keyserver.store.models import AuditEntry, Container
+from keyserver.store.models import AuditEntry, Container, ContainerReader
 from tests.support.world import World, activate, blinded_b64, oprf, unb64
 
 PROBLEM = "urn:rwc:problem:row-integrity"
@@ -190,3 +190,21 @@ def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> 
         eng.dispose()
     migrate(settings)
     oprf(world, "reader", cid, reg["public_key"])
+
+
+def test_a_policy_row_added_in_the_database_admits_nobody(world: World, engine: Engine) -> None:
+    """The reader policy is the registered one (its keyed audit entry), not the table's."""
+    reg, _ = activate(world, readers=["reader"], reader_groups=[])
+    cid = reg["container_id"]
+    resp = world.call(
+        "admin", "POST", "/v1/principals", json={"name": "intruder", "roles": ["reader"]}
+    )
+    assert resp.status_code == 201, resp.text
+    world.tokens["intruder"] = resp.json()["token"]
+    assert _evaluate(world, "intruder", cid)[1]["type"] == "urn:rwc:problem:not-allowed"
+    with engine.begin() as conn:
+        conn.execute(insert(ContainerReader).values(container_id=unb64(cid), name="intruder"))
+    code, doc = _evaluate(world, "intruder", cid)
+    assert (code, doc["type"]) == (409, PROBLEM), doc
+    assert _last_refusal(engine, "evaluate")["reason"] == "row-integrity"
+    oprf(world, "reader", cid, reg["public_key"])  # the registered reader still opens it

@@ -29,7 +29,8 @@ def test_typo_exits_not_found_with_suggestion(cli: Any, data_dir: Any, people: A
         result = cli(*argv, "--data-dir", dd)
         assert result.code == 5, (argv, result)
         assert "did you mean USB-2022-06-AMA?" in result.err, result
-        assert "nothing was changed" in result.err
+        assert "Nothing was changed." in result.err  # once, in the error line
+        assert result.err.count("did you mean") == 1
     assert _state(data_dir, cid)["state"] == "active"
     # Case and blanks do not matter: this is the same medium.
     result = cli("media", "show", " usb-2022-06-ama ", "--json", "--data-dir", dd)

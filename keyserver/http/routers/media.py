@@ -62,6 +62,7 @@ def loss_report(
             now_flag=body.now,
             waiting_period=wait,
             lost_at=lost_at,
+            replace_earlier=body.replace_earlier,
             ctx=ctx,
         )
     )

@@ -1,0 +1,90 @@
+"""What `rwc` says to a reader in its own words (prompts, warnings, hints): Japanese, English.
+
+Readers are city clerks; the texts that decide what they type next (a password prompt,
+"only 2 attempts left") must be in their language. The language: ``RWC_LANG``, else
+``LC_ALL`` / ``LC_MESSAGES`` / ``LANG`` (``ja*`` means Japanese), else English; the same
+rule as the ``keyserver`` command's ``KEYSERVER_LANG``.
+
+A table, not the key server's gettext catalogue: `rwc` must not import ``keyserver`` (the
+import contract), and a dozen texts do not earn a second catalogue and Babel on every
+reader's start-up. ``tests/cli/test_texts.py`` checks that every text exists in both
+languages with the same placeholders. Errors raised by the library stay English (they are
+also what ``--json`` and logs carry); the texts here are the ones a person acts on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES = ("en", "ja")
+# After the command's own variable (RWC_LANG, KEYSERVER_LANG), POSIX's order of precedence.
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    "password_prompt": {
+        "en": "Password for {what}: ",
+        "ja": "{what} のパスワード: ",
+    },
+    "password_repeat": {
+        "en": "Repeat the password for {what}: ",
+        "ja": "{what} のパスワード(確認のためもう一度): ",
+    },
+    "token_prompt": {
+        "en": "Token for {url}: ",
+        "ja": "{url} のトークン: ",
+    },
+    "few_attempts": {
+        "en": "only {left} attempt(s) left before the key server locks this container",
+        "ja": "あと {left} 回失敗すると、鍵サーバーがこのコンテナを停止します",
+    },
+    "few_attempts_hint": {
+        "en": "type the password carefully; a wrong one is counted until an official restores it",
+        "ja": "パスワードは慎重に入力してください。"
+        "誤ったパスワードは、担当者が復元するまで数えられます",
+    },
+    "attempts_left": {
+        "en": "{left} attempt(s) left before the key server locks the container",
+        "ja": "あと {left} 回失敗すると、鍵サーバーがコンテナを停止します",
+    },
+    "sealed_without_password": {
+        "en": "the container was sealed without a password; not asking for one",
+        "ja": "このコンテナはパスワードなしで作成されています。パスワードは尋ねません",
+    },
+    "pass_no_password": {
+        "en": "the container was sealed without a password: pass --no-password",
+        "ja": "このコンテナはパスワードなしで作成されています: --no-password を付けてください",
+    },
+    "maybe_no_password": {
+        "en": "if the container was sealed with --no-password, pass --no-password",
+        "ja": "コンテナが --no-password で作成されている場合は、--no-password を付けてください",
+    },
+    "receipt_failed": {
+        "en": "could not confirm the opening to the key server: {error}",
+        "ja": "開封の確認を鍵サーバーに送れませんでした: {error}",
+    },
+    "token_env_wins": {
+        "en": "{variable} is set and takes precedence over the stored token whenever this "
+        "server is named with --server or {server_variable}",
+        "ja": "{variable} が設定されているため、--server または {server_variable} でこの"
+        "サーバーを指定したときは、保存したトークンより {variable} が優先されます",
+    },
+}
+
+
+def language(env: Mapping[str, str], variable: str = "RWC_LANG") -> str:
+    """The reader's language, ``ja`` or ``en``: ``variable``, else the locale's variables.
+
+    ONE rule for both commands: the ``keyserver`` command calls it with ``KEYSERVER_LANG``.
+    The first variable that is set decides: ``ja`` when it starts with ``ja`` (``ja``,
+    ``ja_JP.UTF-8``), else ``en``; English when none is set.
+    """
+    for var in (variable, *LOCALE_VARIABLES):
+        value = env.get(var, "")
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    return "en"
+
+
+def say(key: str, lang: str, **values: object) -> str:
+    """The text ``key`` in ``lang`` with its ``{placeholders}`` filled in."""
+    return TEXTS[key][lang].format(**values)

@@ -1,0 +1,164 @@
+"""The `keyserver` command speaks to officials in Japanese or English (issue 12).
+
+Its texts come from the key server's one catalogue (keyserver/locale, shared with the
+console; tests/console/test_catalogue.py checks that every id has its Japanese). Here: the
+language switch, and the incident flow said in each language, with no English left in
+the Japanese one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from keyserver.domain import i18n
+from pycontainer.cli.texts import LOCALE_VARIABLES, language
+from tests.support import keyserver_cli as h
+
+
+def _env(**values: str) -> dict[str, str]:
+    """A clean environment without any locale variable, plus ``values``."""
+    unset = ("KEYSERVER_LANG", *LOCALE_VARIABLES)
+    env = {k: v for k, v in h.clean_env().items() if k not in unset}
+    env.update(values)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "en"),
+        ({"KEYSERVER_LANG": "ja"}, "ja"),
+        ({"LANG": "ja_JP.UTF-8"}, "ja"),
+        ({"LC_MESSAGES": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}, "ja"),
+        ({"LC_ALL": "C", "LANG": "ja_JP.UTF-8"}, "en"),  # LC_ALL overrides LANG
+        ({"KEYSERVER_LANG": "en", "LC_ALL": "ja_JP.UTF-8"}, "en"),  # ours overrides the locale
+        ({"KEYSERVER_LANG": "fr"}, "en"),
+    ],
+)
+def test_language_choice(env: dict[str, str], expected: str) -> None:
+    assert language(env, "KEYSERVER_LANG") == expected
+
+
+def test_messages_nest_and_stay_english_as_strings() -> None:
+    inner = i18n.N_("medium %(name)s", name="USB-1")
+    outer = i18n.N_("This affects %(count)s container(s) on %(what)s:", count=2, what=inner)
+    assert outer.text("ja") == "媒体 USB-1 の 2 件のコンテナが対象です:"
+    assert outer.text("en") == str(outer) == "This affects 2 container(s) on medium USB-1:"
+    with pytest.raises(ValueError, match="no message catalogue"):
+        i18n.translations("fr")
+
+
+def test_typo_confirmation_and_report_in_both_languages(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    h.make_container(data_dir.settings(), people.writer, medium="USB-2022-06-AMA")
+    dd = data_dir.path
+    typo = ("report-loss", "--medium", "USB-2022-06-AMX", "--reason", "lost")
+    short = ("report-loss", "--medium", "usb-2022-06-ama", "--waiting-period", "1h")
+    report = ("report", "--medium", "USB-2022-06-AMA")
+    said: dict[str, list[str]] = {}
+    for lang, env in (("en", _env()), ("ja", _env(KEYSERVER_LANG="ja"))):
+        miss = cli(*typo, "--data-dir", dd, env=env)
+        assert miss.code == 5, miss
+        asked = cli(*short, "--reason", "lost", "--data-dir", dd, env=env, stdin=h.TtyInput("n\n"))
+        assert asked.code == 8, asked
+        answer = cli(*report, "--data-dir", dd, env=env)
+        assert answer.code == 0, answer
+        said[lang] = [miss.err, asked.err, answer.out]
+
+    miss, asked, answer = said["en"]
+    assert miss.count("did you mean") == 1 and miss.count("Nothing was changed") == 1
+    assert "keyserver: hint: did you mean USB-2022-06-AMA?\n" in miss
+    assert "Nothing matched what you asked for." in miss and "(not-found)" in miss
+    assert "This affects 1 container(s) on medium USB-2022-06-AMA:" in asked
+    assert "Type 'yes' to confirm: " in asked and "aborted; nothing was changed" in asked
+    assert "Medium USB-2022-06-AMA: no loss reported for this medium" in answer
+
+    miss, asked, answer = said["ja"]
+    assert "keyserver: hint: もしかして USB-2022-06-AMA ですか?\n" in miss
+    assert miss.count("何も変更されていません") == 1
+    assert "指定されたものは見つかりませんでした。" in miss and "not-found" in miss
+    assert "媒体 USB-2022-06-AMA の 1 件のコンテナが対象です:" in asked
+    assert "確認のため yes と入力してください: " in asked
+    assert "中止しました。何も変更されていません" in asked
+    assert "媒体 USB-2022-06-AMA: この媒体の紛失は報告されていません" in answer
+    for text in said["ja"]:
+        for english in ("did you mean", "othing was changed", "This affects", "Type 'yes'"):
+            assert english not in text, text
+
+
+def test_json_errors_stay_english_for_scripts(cli: Any, data_dir: Any, people: Any) -> None:
+    h.make_container(data_dir.settings(), people.writer, medium="USB-J")
+    argv = ("media", "show", "USB-K", "--json", "--data-dir", data_dir.path)
+    result = cli(*argv, env=_env(KEYSERVER_LANG="ja"))
+    assert result.code == 5
+    error = json.loads(result.err)["error"]
+    assert error["kind"] == "not-found"
+    assert error["hint"] == "did you mean USB-J?"
+    assert error["message"].startswith("Nothing matched what you asked for.")
+
+
+def test_second_loss_report_says_what_it_kept(cli: Any, data_dir: Any, people: Any) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-2")
+    dd = data_dir.path
+    first = ("report-loss", "--medium", "USB-2", "--reason", "lost", "--waiting-period", "72h")
+    assert cli(*first, "--data-dir", dd, env=_env()).code == 0
+    again = (*first[:-1], "100h")
+    en = cli(*again, "--data-dir", dd, env=_env())
+    assert en.code == 0, en
+    assert "This medium was already reported lost at " in en.out
+    assert "kept the earlier destroy deadline " in en.out
+    assert "run it again with --replace-earlier" in en.out
+    ja = cli(*again, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert ja.code == 0, ja
+    assert "この媒体は " in ja.out and "先の報告の破棄期限 " in ja.out
+    assert "--replace-earlier を付けて" in ja.out
+    deadline = json.loads(cli("status", cid, "--json", "--data-dir", dd).out)["destroy_after"]
+    replaced = cli(*again, "--replace-earlier", "--json", "--data-dir", dd, env=_env())
+    doc = replaced.json()
+    assert doc["replaced_earlier"] is True and doc["earlier_report"]["destroy_after"] == deadline
+    assert doc["destroy_after"] > deadline  # now the later deadline, as asked
+
+
+def test_mistyped_container_and_token_ids_get_the_nearest(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-ID")
+    typo = cid[:10] + ("B" if cid[10] != "B" else "C") + cid[11:]
+    dd = data_dir.path
+    for argv in (("suspend", typo, "--reason", "x"), ("destroy", typo, "--reason", "x")):
+        result = cli(*argv, "--data-dir", dd, env=_env())
+        assert result.code == 5, result
+        assert f"keyserver: hint: did you mean {cid}?\n" in result.err
+    ja = cli("status", typo, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert ja.code == 5 and f"もしかして {cid} ですか?" in ja.err
+    assert json.loads(cli("status", cid, "--json", "--data-dir", dd).out)["state"] == "active"
+    tokens = json.loads(cli("token", "list", "--json", "--data-dir", dd).out)
+    token_id = next(t["token_id"] for t in tokens if t["name"] == "reader")
+    miss = cli("token", "revoke", token_id[:-1], "--data-dir", dd, env=_env())
+    assert miss.code == 5 and f"did you mean {token_id}?" in miss.err
+
+
+def test_tables_name_their_fields_in_the_officials_language(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-T")
+    dd = data_dir.path
+    en = cli("status", cid, "--data-dir", dd, env=_env())
+    assert "destroy_after" in en.out and "破棄予定日時" not in en.out
+    ja = cli("status", cid, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert "破棄予定日時" in ja.out and "コンテナID" in ja.out and "destroy_after" not in ja.out
+    media = cli("media", "list", "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert "紛失日時" in media.out and "lost_at" not in media.out
+    # Scripts read the protocol's names, whatever the language.
+    doc = json.loads(cli("status", cid, "--json", "--data-dir", dd, env=_env(LANG="ja_JP")).out)
+    assert "destroy_after" in doc
+    # States and causes in words too.
+    cli("suspend", cid, "--reason", "check", "--data-dir", dd)
+    ja = cli("status", cid, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
+    assert "停止中" in ja.out and "担当者の操作" in ja.out and "suspended" not in ja.out
+    en = cli("status", cid, "--data-dir", dd, env=_env())
+    assert "suspended" in en.out and "official" in en.out
