@@ -433,6 +433,24 @@ def _rows(session: Session, after: int, upto: int) -> Iterator[Any]:
         after = int(rows[-1][0])
 
 
+def rows_between(session: Session, after: int, upto: int) -> Iterator[Any]:
+    """Entry rows ``after < seq <= upto`` in seq order, as plain tuples (see :func:`_rows`).
+
+    Columns: seq, at, actor, action, container, outcome, remote, details, prev_hash, hash.
+    """
+    return _rows(session, after, upto)
+
+
+def row_leaf_and_hash(audit_key: bytes, prev_hash: bytes, row: Any) -> tuple[bytes, bytes]:
+    """An entry row's canonical encoding (its transparency leaf) and its keyed hash.
+
+    One canonical JSON for both: the HMAC covers ``prev_hash || encoding`` and the leaf
+    IS the encoding (spec §audit, §transparency), so the follower encodes each entry once.
+    """
+    text = canonical_json(_document(*row[:8])).encode("utf-8")
+    return text, hmac.new(audit_key, prev_hash + text, "sha256").digest()
+
+
 def verify(
     session: Session,
     audit_key: bytes,
