@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keyserver.domain.context import ADMIN, OFFICIAL, OVERSIGHT
 from keyserver.domain.errors import InvalidRequestError, KeyServerError
+from keyserver.domain.i18n import problem_lead
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import display_zone
 from keyserver.http.console import _i18n, _security
@@ -162,6 +163,8 @@ class Page:
             "error.html",
             status=exc.status,
             error=exc,
+            # The same lead sentence the keyserver command prints for this refusal.
+            lead=problem_lead(exc.slug).text(self.language),
             suggestions=[str(s) for s in suggestions],
             back=back,
         )
