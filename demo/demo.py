@@ -5,8 +5,8 @@ directory. A contractor seals a synthetic resident register onto a "USB stick", 
 opens it, the stick is lost and a finder with a stolen reader token tries a password. The
 official mistypes the medium (the typo is caught, nothing changes), reports the loss with the
 time it was lost, and the medium's report answers "was it opened after the loss?" three ways
-(opened / possibly opened / not opened), with times in Asia/Tokyo. The keys are destroyed and
-the audit chain is verified.
+(opened / possibly opened / not opened), with times in Asia/Tokyo. The keys are destroyed when
+a second official approves the first one's request, and the audit chain is verified.
 
 Everything runs as separate processes talking over real sockets, exactly as people would use
 the commands. The script exits non-zero as soon as a step does not behave as expected, and
@@ -48,6 +48,7 @@ LABEL = "Amagasaki resident register, benefit payments export (synthetic)"
 WRITER = "contractor@vendor.example"
 READER = "clerk@city.example"
 OFFICIAL = "security@city.example"
+HEAD_OFFICIAL = "head@city.example"  # the second official of the two-person rule
 CONTACT = "the city's information-security desk, security@city.example"
 TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 HEALTH_TIMEOUT = 30.0
@@ -240,11 +241,17 @@ def story(work: Path, rows: int) -> None:
 
 def play(server: Server, admin: str, work: Path, rows: int) -> None:
     """The story proper, with a running server."""
-    say("The administrator registers a contractor (writer), a clerk (reader), an official.")
+    say(
+        "The administrator registers a contractor (writer), a clerk (reader), an official "
+        "and the head of the section (a second official)."
+    )
     writer = one_token(keyserver(server, admin, "principal", "add", WRITER, "--role", "writer"))
     reader = one_token(keyserver(server, admin, "principal", "add", READER, "--role", "reader"))
     official = one_token(
         keyserver(server, admin, "principal", "add", OFFICIAL, "--role", "official")
+    )
+    head = one_token(
+        keyserver(server, admin, "principal", "add", HEAD_OFFICIAL, "--role", "official")
     )
 
     export = work / "export"
@@ -338,14 +345,23 @@ def play(server: Server, admin: str, work: Path, rows: int) -> None:
     show(keyserver(server, official, "report", "--medium", MEDIUM))
     check_report(keyserver_json(server, official, "report", "--medium", MEDIUM))
 
-    say("The stick is not found: the official destroys the keys now.")
-    keyserver(
+    say("The stick is not found: the official asks to destroy the keys now.")
+    asked = keyserver_json(
         server,
         official,
         *("report-loss", "--medium", MEDIUM, "--now", "--yes"),
         *("--reason", "not found after three days"),
         *("--public-reason", "the medium holding this container was reported lost"),
     )
+    if not isinstance(asked, dict) or not asked.get("approval_required"):
+        raise DemoError("destroying a whole medium did not wait for a second official")
+    number = str(asked["approval"]["id"])
+    show(f"request {number} created, awaiting a second official (nothing destroyed yet)")
+    say("The official cannot approve their own request:")
+    show(keyserver(server, official, "approvals", "approve", number, "--yes", expect=4))
+    say("The head of the section sees what it affects, and approves: the keys are destroyed.")
+    show(keyserver(server, head, "approvals", "show", number))
+    show(keyserver(server, head, "approvals", "approve", number, "--yes"))
     finder = work / "finder"
     refused = run([RWC, "open", container, "-C", finder], clerk_env, expect=EXIT_REVOKED)
     show(refused.stderr)

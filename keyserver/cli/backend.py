@@ -121,6 +121,22 @@ class Backend(Protocol):
         """
         ...
 
+    def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
+        """Requests awaiting (or past) a second approver (GET /v1/approvals)."""
+        ...
+
+    def approval_show(self, approval_id: int) -> Json:
+        """One request (GET /v1/approvals/{id})."""
+        ...
+
+    def approval_approve(self, approval_id: int) -> Json:
+        """Approve, which carries the action out (POST /v1/approvals/{id}/approve)."""
+        ...
+
+    def approval_reject(self, approval_id: int, reason: str) -> Json:
+        """Reject (POST /v1/approvals/{id}/reject)."""
+        ...
+
     def log_info(self) -> Json:
         """The transparency log's origin, public key and witnesses (GET /v1/tlog)."""
         ...

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from keyserver.cli import approvals as cli_approvals
 from keyserver.cli import audit as cli_audit
 from keyserver.cli import backup as cli_backup
 from keyserver.cli import incident, server_status
@@ -75,6 +76,8 @@ def cmd_principal(ctx: Context) -> int:
     def run(b: Backend) -> int:
         if a.sub == "add":
             result = b.principal_add(a.name, sorted(set(a.role)), a.group, a.organisation)
+            if cli_approvals.print_requested(ctx, result):
+                return EXIT_OK
             if ctx.out.as_json:
                 ctx.out.json(result)
             else:
@@ -109,6 +112,8 @@ def cmd_token(ctx: Context) -> int:
                     datetime.now(UTC) + parse_duration(a.expires_in, flag="--expires-in")
                 ).isoformat()
             result = b.token_create(a.name, expires_at)
+            if cli_approvals.print_requested(ctx, result):
+                return EXIT_OK
             if ctx.out.as_json:
                 ctx.out.json(result)
             else:
@@ -249,6 +254,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "sweep": cmd_local_only,
     "log-key": cmd_tlog,
     "checkpoint": cmd_tlog,
+    "approvals": _backed(cli_approvals.cmd_approvals),
     "witness": cli_witness.cmd_witness,
     "verify-report": cli_verify_report.cmd_verify_report,
     "backup": cli_backup.cmd_backup,

@@ -72,6 +72,9 @@ _SETTING_HELP = {
     "display_timezone": "IANA zone the console shows times in (e.g. Asia/Tokyo; default: local)",
     "console_idle_timeout": "a console session unused this long ends (e.g. 30m)",
     "console_max_age": "a console session ends this long after sign-in (e.g. 12h)",
+    "approval_required": "actions a second official must approve: destroy-container, "
+    "destroy-medium, destroy-issuer, privileged-token (commas), or none",
+    "approval_ttl": "how long a request waits for its second approver (e.g. 24h)",
 }
 # Not flags: injected callables, the data directory (a common option), and the master key
 # and the HSM PIN themselves (security: a secret on the command line shows in `ps`).

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from keyserver.cli.approvals import print_requested
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
@@ -116,6 +117,8 @@ def cmd_act(ctx: Context, b: Backend) -> int:
     if action == "destroy":
         _confirm_listing(ctx, b, scope, target, CONFIRM_DESTROY)
     result = b.act(action, scope, target, a.reason, a.public_reason, cause=cause)
+    if print_requested(ctx, result):  # spec §approvals: a second official must approve
+        return EXIT_OK
     if ctx.out.as_json:
         ctx.out.json(result)
         return EXIT_OK
@@ -187,6 +190,8 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
         lost_at=lost_at,
         replace_earlier=a.replace_earlier,
     )
+    if print_requested(ctx, result):  # spec §approvals: with --now, a bulk destroy
+        return EXIT_OK
     if ctx.out.as_json:
         ctx.out.json(result)
         return EXIT_OK

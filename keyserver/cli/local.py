@@ -343,6 +343,24 @@ class LocalBackend:
             lambda: self._service.audit_verify(self._actor, expected_head, start=start, limit=limit)
         )
 
+    def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
+        """Requests by number."""
+        return guard(
+            lambda: self._service.list_approvals(self._actor, state=state, after=after, limit=limit)
+        )
+
+    def approval_show(self, approval_id: int) -> Json:
+        """One request."""
+        return guard(lambda: self._service.get_approval(self._actor, approval_id))
+
+    def approval_approve(self, approval_id: int) -> Json:
+        """Approve as the local operator (a different name from any requester)."""
+        return guard(lambda: self._service.approve(self._actor, approval_id))
+
+    def approval_reject(self, approval_id: int, reason: str) -> Json:
+        """Reject."""
+        return guard(lambda: self._service.reject(self._actor, approval_id, reason))
+
     def log_info(self) -> Json:
         """The log's origin, public key and witnesses (not-found without a log key)."""
         return guard(self._service.log_info)

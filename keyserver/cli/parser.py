@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 
+from keyserver.cli import approvals as cli_approvals
 from keyserver.cli import audit as cli_audit
 from keyserver.cli import backup as cli_backup
 from keyserver.cli import rotate as cli_rotate
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("checkpoint", "sign a transparency-log checkpoint over the audit log now")
     _settings_flags(p, listed=True)
     cli_witness.add_parser(add)
+    cli_approvals.add_parser(add, _common, _settings_flags)
     cli_backup.add_parsers(add, _settings_flags)
     cli_rotate.add_parser(add, _settings_flags)
     cli_verify_report.add_parser(add)

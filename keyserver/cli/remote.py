@@ -375,6 +375,28 @@ class RemoteBackend:
             params["limit"] = limit
         return dict(self._json("GET", "/v1/audit/verify", params=params or None))
 
+    def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
+        """GET /v1/approvals."""
+        params: dict[str, Any] = {"limit": limit}
+        if state is not None:
+            params["state"] = state
+        if after is not None:
+            params["after"] = after
+        return dict(self._json("GET", "/v1/approvals", params=params))
+
+    def approval_show(self, approval_id: int) -> Json:
+        """GET /v1/approvals/{id}."""
+        return dict(self._json("GET", f"/v1/approvals/{approval_id}"))
+
+    def approval_approve(self, approval_id: int) -> Json:
+        """POST /v1/approvals/{id}/approve."""
+        return dict(self._json("POST", f"/v1/approvals/{approval_id}/approve"))
+
+    def approval_reject(self, approval_id: int, reason: str) -> Json:
+        """POST /v1/approvals/{id}/reject."""
+        path = f"/v1/approvals/{approval_id}/reject"
+        return dict(self._json("POST", path, body={"reason": reason}))
+
     def log_info(self) -> Json:
         """GET /v1/tlog (no authentication needed)."""
         return dict(self._json("GET", "/v1/tlog"))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from keyserver.domain.approvals import DEFAULT_RULES, Rule, parse_rules
 from keyserver.domain.durations import DurationError, parse_duration
 
 ENV_PREFIX = "KEYSERVER_"
@@ -53,6 +54,7 @@ _DURATIONS = {
     "db_lock_timeout",
     "db_idle_in_transaction_timeout",
     "sweep_max_clock_jump",
+    "approval_ttl",
 }
 # Fail fast (issue 14): a database in trouble must give a prompt 503, never a hang.
 _DB_TIMEOUTS = (
@@ -85,6 +87,7 @@ _STRS = {
     "display_timezone",
     "hsm_token_label",
     "hsm_key_label",
+    "approval_required",
 }
 # Secrets that come only from the environment (never a flag, never the TOML file).
 _ENV_ONLY = {ENV_PREFIX + "MASTER_KEY": "master_key_b64", ENV_PREFIX + "HSM_PIN": "hsm_pin"}
@@ -156,6 +159,11 @@ class Settings:
             offset); empty: the server's local zone. JSON always carries UTC.
         console_idle_timeout: A console session unused this long is over.
         console_max_age: A console session is over this long after sign-in, used or not.
+        approval_required: The irreversible actions that need a second official (admin for
+            tokens) to approve them (spec §approvals): ``destroy-container``,
+            ``destroy-medium`` (also a loss report with ``now``), ``destroy-issuer``,
+            ``privileged-token``, separated by commas; ``none`` for none.
+        approval_ttl: How long a request waits for its second approver before it expires.
         clock: Returns the current aware UTC time (injectable for tests).
         monotonic: A monotonic clock in seconds for the sweep's clock-step guard (None:
             ``time.monotonic`` with the built-in ``clock``; no monotonic check with an
@@ -204,6 +212,8 @@ class Settings:
     display_timezone: str = ""
     console_idle_timeout: timedelta = timedelta(minutes=30)
     console_max_age: timedelta = timedelta(hours=12)
+    approval_required: str = DEFAULT_RULES
+    approval_ttl: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     monotonic: Callable[[], float] | None = field(default=None, repr=False, compare=False)
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
@@ -220,7 +230,13 @@ class Settings:
             raise ConfigError("default_attempt_budget must be >= 1")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
-        for name in ("pending_ttl", "challenge_ttl", "console_idle_timeout", "console_max_age"):
+        for name in (
+            "pending_ttl",
+            "challenge_ttl",
+            "console_idle_timeout",
+            "console_max_age",
+            "approval_ttl",
+        ):
             if getattr(self, name) <= timedelta(0):
                 raise ConfigError(f"{name} must be positive")
         if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -245,6 +261,15 @@ class Settings:
                 )
             if not self.hsm_token_label:
                 raise ConfigError("hsm_module needs hsm_token_label (the token's label)")
+        try:
+            parse_rules(self.approval_required)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    @property
+    def approval_rules(self) -> frozenset[Rule]:
+        """The actions that need a second approver (parsed ``approval_required``)."""
+        return parse_rules(self.approval_required)
 
     @classmethod
     def load(

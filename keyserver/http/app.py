@@ -23,7 +23,15 @@ from keyserver.http import console, openapi_problems
 from keyserver.http.headers import NO_STORE, PathHeaders
 from keyserver.http.problems import BodyGuard, install_handlers
 from keyserver.http.release import ReleaseFastPath
-from keyserver.http.routers import audit, containers, health, media, principals, transparency
+from keyserver.http.routers import (
+    approvals,
+    audit,
+    containers,
+    health,
+    media,
+    principals,
+    transparency,
+)
 from keyserver.service import KeyService
 
 log = logging.getLogger("keyserver")
@@ -105,7 +113,7 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     )
     app.state.service = svc
     install_handlers(app, settings.contact, svc.metrics)
-    for module in (containers, media, audit, principals, health, transparency):
+    for module in (containers, media, audit, principals, health, transparency, approvals):
         app.include_router(module.router)
     # The officials' console (/console): HTML pages over the same service and audit.
     console.install(app)

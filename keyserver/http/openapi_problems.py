@@ -133,6 +133,17 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/media/{medium}/report/signed"): (*_AUTH, "not-found", "conflict"),
     ("GET", "/v1/media/{medium}/destruction-certificate"): (*_AUTH, "not-found", "conflict"),
     ("POST", "/v1/tlog/cosignatures"): ("invalid-request", "not-found", "unavailable", *_BODY),
+    # spec §approvals: "not-allowed" is the requester approving their own request;
+    # "conflict" an expired or decided request, or targets that changed since it was made.
+    ("GET", "/v1/approvals"): _AUTH,
+    ("GET", "/v1/approvals/{approval_id}"): (*_AUTH, "not-found"),
+    ("POST", "/v1/approvals/{approval_id}/approve"): (
+        *_AUTH,
+        "not-allowed",
+        "not-found",
+        "conflict",
+    ),
+    ("POST", "/v1/approvals/{approval_id}/reject"): (*_AUTH, *_BODY, "not-found", "conflict"),
 }
 
 

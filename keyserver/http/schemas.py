@@ -6,6 +6,8 @@ keyserver.domain.encoding.b64d in the routers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 
@@ -87,3 +89,68 @@ class CosignatureBody(_Body):
     """POST /v1/tlog/cosignatures: a checkpoint note carrying a witness's cosignature."""
 
     checkpoint: StrictStr = Field(min_length=1, max_length=64 * 1024)
+
+
+class RejectBody(_Body):
+    """POST /v1/approvals/{id}/reject: why (audited, shown to the requester)."""
+
+    reason: StrictStr = Field(max_length=2000)
+
+
+# -- typed responses of /v1/approvals (spec §approvals) ------------------------------------
+
+
+class ApprovalView(BaseModel):
+    """One request for an irreversible action awaiting a second principal."""
+
+    id: int
+    rule: str = Field(description="destroy-container | destroy-medium | destroy-issuer | ...")
+    action: str = Field(description="destroy | loss-report | principal.add | token.issue")
+    scope: str | None = Field(description="container | medium | issuer (destroys)")
+    target: str = Field(description="container id, medium, issuer or principal name")
+    params: dict[str, Any] = Field(description="the action's arguments (reasons, roles ...)")
+    affects: dict[str, Any] = Field(
+        description="what it affects: count, labels, container_ids (+ sha256); or principal"
+    )
+    state: str = Field(description="pending | approved | rejected | expired")
+    approver_role: str
+    requested_by: str
+    requested_at: str
+    expires_at: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_reason: str | None
+    request_seq: int
+    decision_seq: int | None
+
+
+class ApprovalRequested(BaseModel):
+    """202 answer of a gated action: it was NOT carried out; a request was made."""
+
+    approval_required: bool = True
+    approval: ApprovalView
+    loss_report: dict[str, Any] | None = Field(
+        default=None,
+        description="a loss report asking for an early destroy: what was done at once "
+        "(everything suspended or locked, the default waiting period)",
+    )
+
+
+class ApprovalList(BaseModel):
+    """GET /v1/approvals."""
+
+    approvals: list[ApprovalView]
+    next: int | None
+
+
+class ApprovalApproved(BaseModel):
+    """POST /v1/approvals/{id}/approve: the request, and the action's own answer."""
+
+    approval: ApprovalView
+    result: dict[str, Any]
+
+
+class ApprovalRejected(BaseModel):
+    """POST /v1/approvals/{id}/reject."""
+
+    approval: ApprovalView

@@ -25,6 +25,7 @@ from keyserver.domain.context import LOCAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
 from keyserver.release.batch import Releaser
+from keyserver.service.approvals import ApprovalOps
 from keyserver.service.console import ConsoleOps
 from keyserver.service.containers import ContainerOps
 from keyserver.service.incident import IncidentOps
@@ -72,6 +73,9 @@ class KeyService:
         self.incidents = IncidentOps(self.ledger, self.transparency, self.medium_reports)
         self.console = ConsoleOps(self.ledger)
         self.restores = RestoreOps(self.ledger, self.transparency)
+        # spec §approvals: the irreversible operations pass through the two-person gate,
+        # which carries them out at once unless approval_required names them.
+        self.approvals = ApprovalOps(self.ledger, self.revocation, self.losses, self.principals)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
         self.evaluate_bearer = self.releases.evaluate_bearer
@@ -79,9 +83,9 @@ class KeyService:
         self.authenticate = self.principals.authenticate
         self.local_actor = self.principals.local_actor
         self.whoami = self.principals.whoami
-        self.add_principal = self.principals.add_principal
+        self.add_principal = self.approvals.add_principal
         self.list_principals = self.principals.list_principals
-        self.issue_token = self.principals.issue_token
+        self.issue_token = self.approvals.issue_token
         self.list_tokens = self.principals.list_tokens
         self.revoke_token = self.principals.revoke_token
         self.authenticate_evaluator = self.unauthenticated.authenticate_evaluator
@@ -97,8 +101,12 @@ class KeyService:
         self.media_list = self.media.media_list
         self.medium_info = self.media.medium_info
         # spec §revocation, §loss
-        self.change_state = self.revocation.change_state
-        self.report_loss = self.losses.report_loss
+        self.change_state = self.approvals.change_state
+        self.report_loss = self.approvals.report_loss
+        self.list_approvals = self.approvals.list_approvals
+        self.get_approval = self.approvals.get_approval
+        self.approve = self.approvals.approve
+        self.reject = self.approvals.reject
         self.sweep = self.sweeper.sweep
         # spec §report, §audit, health
         self.medium_report = self.medium_reports.medium_report

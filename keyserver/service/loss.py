@@ -78,6 +78,37 @@ class LossOps:
             pending_locked, lost_at, destroy_after, earlier_report, kept_earlier,
             requested}``.
         """
+        wait = self.check_loss(
+            actor, medium, reason, public_reason, now_flag, waiting_period, ctx=ctx
+        )
+        scan = self.loss_scan(lost_at)
+        with self._ledger.tx() as session:
+            return self.report_loss_in(
+                session,
+                actor,
+                medium,
+                reason,
+                public_reason,
+                now_flag,
+                wait,
+                lost_at=lost_at,
+                replace_earlier=replace_earlier,
+                scan=scan,
+                ctx=ctx,
+            )
+
+    def check_loss(  # noqa: PLR0917 - the arguments of report_loss
+        self,
+        actor: Actor,
+        medium: str,
+        reason: str,
+        public_reason: str | None,
+        now_flag: bool,
+        waiting_period: timedelta | None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> timedelta:
+        """The role gate and argument checks of :meth:`report_loss`; the waiting period."""
         # Refused under the action the report would have recorded (spec §audit).
         action = (Op.DESTROY if now_flag else Op.SUSPEND).value
         self._ledger.require(
@@ -98,97 +129,121 @@ class LossOps:
             raise InvalidRequestError(
                 f"the waiting period must be between 0 seconds and {longest} days"
             )
-        # spec §report: the time of loss becomes an audit sequence number, fixed now. The
-        # log is searched before the chain-head lock (a scan must not hold up releases).
-        scan = None
-        if lost_at is not None:
-            with self._ledger.reads() as session:
-                scan = audit.scan_loss(session, lost_at)
-        with self._ledger.tx() as session:
-            now = self._ledger.now()
-            lost = now if lost_at is None else lost_at
-            if lost > now:
-                raise InvalidRequestError("lost_at must not be in the future")
-            head = lock_head(session)
-            m = resolve_medium(session, medium)
-            name = m.name
-            seq = head.seq + 1  # the one audit entry appended below
-            on_medium = Container.medium == name
-            live = Container.state != State.DESTROYED.value
-            requested = LossTimes(lost, now, now if now_flag else now + wait)
-            earlier = _earlier_report(session, m, on_medium & live)
-            times, kept = merge_reports(earlier, requested, replace=replace_earlier)
-            lost = times.lost_at
-            m.lost_at = lost
-            m.loss_reported_at = times.reported_at
-            if "lost_at" not in kept:
-                # Kept earlier time of loss: its sequence number stays too.
-                m.lost_seq = audit.loss_seq(session, scan, seq)
-            transitions.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
-            common = {
-                "changed_by": actor.name,
-                "reason": reason,
-                "public_reason": public_reason,
-                "last_audit_seq": seq,
-            }
-            groups: dict[str, list[bytes]]
-            destroy_after = times.destroy_after
-            if now_flag:
-                groups = {
-                    "destroyed": transitions.apply_transition(
-                        session,
-                        Op.DESTROY,
-                        on_medium,
-                        {
-                            **common,
-                            "destroyed_at": now,
-                            "seed_sealed": None,
-                            "receipt_key_sealed": None,
-                            "destroy_after": None,
-                        },
-                    )
-                }
-            else:
-                groups = transitions.lock_for_loss(
+        return wait
+
+    def loss_scan(self, lost_at: datetime | None) -> audit.LossScan | None:
+        """The log searched for the time of loss (spec §report), before the transaction.
+
+        A scan must not hold up releases, so it runs before the chain-head lock;
+        :meth:`report_loss_in` finishes it under the lock.
+        """
+        if lost_at is None:
+            return None
+        with self._ledger.reads() as session:
+            return audit.scan_loss(session, lost_at)
+
+    def report_loss_in(  # noqa: PLR0917 - the arguments of report_loss
+        self,
+        session: Session,
+        actor: Actor,
+        medium: str,
+        reason: str,
+        public_reason: str | None,
+        now_flag: bool,
+        wait: timedelta,
+        *,
+        lost_at: datetime | None,
+        replace_earlier: bool,
+        scan: audit.LossScan | None,
+        ctx: RequestContext,
+        audit_extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`report_loss` inside the caller's transaction (checked arguments)."""
+        action = (Op.DESTROY if now_flag else Op.SUSPEND).value
+        now = self._ledger.now()
+        lost = now if lost_at is None else lost_at
+        if lost > now:
+            raise InvalidRequestError("lost_at must not be in the future")
+        head = lock_head(session)
+        m = resolve_medium(session, medium)
+        name = m.name
+        seq = head.seq + 1  # the one audit entry appended below
+        on_medium = Container.medium == name
+        live = Container.state != State.DESTROYED.value
+        requested = LossTimes(lost, now, now if now_flag else now + wait)
+        earlier = _earlier_report(session, m, on_medium & live)
+        times, kept = merge_reports(earlier, requested, replace=replace_earlier)
+        lost = times.lost_at
+        m.lost_at = lost
+        m.loss_reported_at = times.reported_at
+        if "lost_at" not in kept:
+            # Kept earlier time of loss: its sequence number stays too.
+            m.lost_seq = audit.loss_seq(session, scan, seq)
+        transitions.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
+        common = {
+            "changed_by": actor.name,
+            "reason": reason,
+            "public_reason": public_reason,
+            "last_audit_seq": seq,
+        }
+        groups: dict[str, list[bytes]]
+        destroy_after = times.destroy_after
+        if now_flag:
+            groups = {
+                "destroyed": transitions.apply_transition(
                     session,
+                    Op.DESTROY,
                     on_medium,
-                    {**common, "destroy_after": destroy_after},
-                    suspend_values={
-                        "suspended_at": now,
-                        "suspend_cause": Cause.LOSS_REPORT.value,
+                    {
+                        **common,
+                        "destroyed_at": now,
+                        "seed_sealed": None,
+                        "receipt_key_sealed": None,
+                        "destroy_after": None,
                     },
                 )
-            ids = sorted(i for group in groups.values() for i in group)
-            counts = {k: len(v) for k, v in groups.items()}
-            self._ledger.audit(
+            }
+        else:
+            groups = transitions.lock_for_loss(
                 session,
-                NewEntry(
-                    actor=actor.name,
-                    action=action,
-                    outcome="ok",
-                    container=None,
-                    remote=ctx.remote,
-                    details={
-                        "scope": "medium",
-                        "target": name,
-                        "loss_report": True,
-                        "cause": Cause.LOSS_REPORT.value,
-                        "reason": reason,
-                        "public_reason": public_reason,
-                        "lost_at": fmt_time(lost),
-                        "destroy_after": fmt_time(destroy_after),
-                        "affected": len(ids),
-                        **counts,
-                        **ids_details(ids, self._audit_max),
-                        **integrity_details(session, self._audit_max),
-                        **_earlier_details(earlier, requested, kept, replace_earlier),
-                    },
-                ),
-                at=now,
+                on_medium,
+                {**common, "destroy_after": destroy_after},
+                suspend_values={
+                    "suspended_at": now,
+                    "suspend_cause": Cause.LOSS_REPORT.value,
+                },
             )
-            for key, group in groups.items():
-                op = Op.DESTROY if key == "destroyed" else Op.SUSPEND
-                self._ledger.metrics.inc("rwc_state_changes_total", len(group), op=op.value)
+        ids = sorted(i for group in groups.values() for i in group)
+        counts = {k: len(v) for k, v in groups.items()}
+        self._ledger.audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action=action,
+                outcome="ok",
+                container=None,
+                remote=ctx.remote,
+                details={
+                    "scope": "medium",
+                    "target": name,
+                    "loss_report": True,
+                    "cause": Cause.LOSS_REPORT.value,
+                    "reason": reason,
+                    "public_reason": public_reason,
+                    "lost_at": fmt_time(lost),
+                    "destroy_after": fmt_time(destroy_after),
+                    "affected": len(ids),
+                    **counts,
+                    **ids_details(ids, self._audit_max),
+                    **integrity_details(session, self._audit_max),
+                    **_earlier_details(earlier, requested, kept, replace_earlier),
+                },
+            ),
+            at=now,
+        )
+        for key, group in groups.items():
+            op = Op.DESTROY if key == "destroyed" else Op.SUSPEND
+            self._ledger.metrics.inc("rwc_state_changes_total", len(group), op=op.value)
         return {
             "medium": name,
             **bulk_result(ids, self._audit_max),

@@ -98,6 +98,21 @@ class PrincipalOps:
         Returns:
             ``{name, token, token_id}``.
         """
+        group_set = self.check_add(actor, name, roles, organisation, groups, ctx=ctx)
+        with self._ledger.tx() as session:
+            return self.add_in(session, actor, name, roles, organisation, group_set, ctx=ctx)
+
+    def check_add(
+        self,
+        actor: Actor,
+        name: str,
+        roles: list[str],
+        organisation: str | None = None,
+        groups: list[str] | None = None,
+        *,
+        ctx: RequestContext = LOCAL,
+    ) -> list[str]:
+        """The role gate and argument checks of :meth:`add_principal`; the sorted groups."""
         self._ledger.require(
             actor, ADMIN, "adding principals", action="principal.add", target=_named(name), ctx=ctx
         )
@@ -107,33 +122,46 @@ class PrincipalOps:
         group_set = sorted({check_name(g, "group") for g in groups or []})
         if organisation is not None:
             check_text(organisation, "organisation")
-        with self._ledger.tx() as session:
-            if repository.principal_by_name(session, name) is not None:
-                raise ConflictError(f"a principal named {name!r} exists")
-            principal = Principal(
-                name=name, organisation=organisation, created_at=self._ledger.now()
-            )
-            session.add(principal)
-            session.flush()
-            session.add_all(PrincipalRole(principal_id=principal.id, role=r) for r in set(roles))
-            session.add_all(PrincipalGroup(principal_id=principal.id, group=g) for g in group_set)
-            token, token_id = self._new_token(session, principal.id, None)
-            self._ledger.audit(
-                session,
-                NewEntry(
-                    actor=actor.name,
-                    action="principal.add",
-                    outcome="ok",
-                    remote=ctx.remote,
-                    details={
-                        "name": name,
-                        "roles": sorted(set(roles)),
-                        "groups": group_set,
-                        "organisation": organisation,
-                        "token_id": token_id,
-                    },
-                ),
-            )
+        return group_set
+
+    def add_in(  # noqa: PLR0917 - the arguments of add_principal
+        self,
+        session: Session,
+        actor: Actor,
+        name: str,
+        roles: list[str],
+        organisation: str | None,
+        group_set: list[str],
+        *,
+        ctx: RequestContext,
+        audit_extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`add_principal` inside the caller's transaction (checked arguments)."""
+        if repository.principal_by_name(session, name) is not None:
+            raise ConflictError(f"a principal named {name!r} exists")
+        principal = Principal(name=name, organisation=organisation, created_at=self._ledger.now())
+        session.add(principal)
+        session.flush()
+        session.add_all(PrincipalRole(principal_id=principal.id, role=r) for r in set(roles))
+        session.add_all(PrincipalGroup(principal_id=principal.id, group=g) for g in group_set)
+        token, token_id = self._new_token(session, principal.id, None)
+        self._ledger.audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action="principal.add",
+                outcome="ok",
+                remote=ctx.remote,
+                details={
+                    "name": name,
+                    "roles": sorted(set(roles)),
+                    "groups": group_set,
+                    "organisation": organisation,
+                    "token_id": token_id,
+                    **(audit_extra or {}),
+                },
+            ),
+        )
         return {"name": name, "token": token, "token_id": token_id}
 
     def list_principals(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
@@ -162,28 +190,46 @@ class PrincipalOps:
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Issue another token for principal ``name`` (admin); shown once."""
+        self.check_issue(actor, name, ctx=ctx)
+        with self._ledger.tx() as session:
+            return self.issue_in(session, actor, name, expires_at, ctx=ctx)
+
+    def check_issue(self, actor: Actor, name: str, *, ctx: RequestContext = LOCAL) -> None:
+        """The role gate and argument checks of :meth:`issue_token`."""
         self._ledger.require(
             actor, ADMIN, "issuing tokens", action="token.issue", target=_named(name), ctx=ctx
         )
         check_name(name, "name")
-        with self._ledger.tx() as session:
-            # spec §media: a name that matches nothing is not-found with the nearest names.
-            principal = resolve_principal(session, name, "name")
-            token, token_id = self._new_token(session, principal.id, expires_at)
-            self._ledger.audit(
-                session,
-                NewEntry(
-                    actor=actor.name,
-                    action="token.issue",
-                    outcome="ok",
-                    remote=ctx.remote,
-                    details={
-                        "name": name,
-                        "token_id": token_id,
-                        "expires_at": fmt_time(expires_at),
-                    },
-                ),
-            )
+
+    def issue_in(
+        self,
+        session: Session,
+        actor: Actor,
+        name: str,
+        expires_at: datetime | None,
+        *,
+        ctx: RequestContext,
+        audit_extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`issue_token` inside the caller's transaction (checked arguments)."""
+        # spec §media: a name that matches nothing is not-found with the nearest names.
+        principal = resolve_principal(session, name, "name")
+        token, token_id = self._new_token(session, principal.id, expires_at)
+        self._ledger.audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action="token.issue",
+                outcome="ok",
+                remote=ctx.remote,
+                details={
+                    "name": name,
+                    "token_id": token_id,
+                    "expires_at": fmt_time(expires_at),
+                    **(audit_extra or {}),
+                },
+            ),
+        )
         return {
             "name": name,
             "token": token,

@@ -88,6 +88,37 @@ class RevocationOps:
             ``audit_inline_ids_max``; ``left_suspended``: the suspensions still in place
             in the scope, as ``{cause: count}``).
         """
+        op, cause = self.check_change(
+            actor, op, scope, target, reason, public_reason, cause=cause, ctx=ctx
+        )
+        try:
+            with self._ledger.tx() as session:
+                return self.change_in(
+                    session, actor, op, scope, target, reason, public_reason, cause=cause, ctx=ctx
+                )
+        except RowIntegrityError as exc:
+            # Recorded in a transaction of its own: the refused one was rolled back.
+            raise self._ledger.refuse(
+                actor, op.value, target, ctx, exc, target={"scope": scope, "target": target}
+            ) from None
+
+    def check_change(  # noqa: PLR0917 - the arguments of change_state
+        self,
+        actor: Actor,
+        op: Op | str,
+        scope: str,
+        target: str,
+        reason: str,
+        public_reason: str | None = None,
+        *,
+        cause: str | None = None,
+        ctx: RequestContext = LOCAL,
+    ) -> tuple[Op, str | None]:
+        """The role gate and argument checks of :meth:`change_state` (before any transaction).
+
+        Returns:
+            The operation and the restore cause with its default applied.
+        """
         op = Op(op)
         if scope == "container":
             # Decoded before the role gate, as commit, receipt and status do: only a
@@ -113,66 +144,79 @@ class RevocationOps:
             cause = "any" if scope == "container" else Cause.LOSS_REPORT.value
         if cause is not None and cause not in RESTORE_CAUSES:
             raise InvalidRequestError(f"cause must be one of {', '.join(sorted(RESTORE_CAUSES))}")
-        try:
-            return self._change_state(actor, op, scope, target, reason, public_reason, cause, ctx)
-        except RowIntegrityError as exc:
-            # Recorded in a transaction of its own: the refused one was rolled back.
-            raise self._ledger.refuse(
-                actor, op.value, target, ctx, exc, target={"scope": scope, "target": target}
-            ) from None
+        return op, cause
 
-    def _change_state(  # noqa: PLR0917 - change_state's arguments, checked
+    def resolve(
+        self, session: Session, op: Op, scope: str, target: str
+    ) -> tuple[str, bytes | str | int]:
+        """The target as recorded (a medium under its one name) and its key in the table.
+
+        Raises the refusals of an unknown target (``not-found`` with suggestions), of
+        anything but a destroy on a destroyed container, and of a row failing its MAC.
+        """
+        key: bytes | str | int
+        if scope == "container":
+            key = decode_container_id(target)
+            c = session.get(Container, key)
+            if c is None:
+                # Officials see every container: the nearest ids are offered.
+                raise missing_container(session, target, issuer_id=None)
+            if c.state == State.DESTROYED.value and op is not Op.DESTROY:
+                # Irreversible: restoring or suspending a destroyed container is refused.
+                raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
+            problem = None if op is Op.DESTROY else rowmacs.session_problem(session, c)
+            if problem is not None:
+                # spec §row-integrity: an edited or restored row is not changed on its
+                # word (a destroy always proceeds: erasing is never unsafe).
+                raise problem
+        elif scope == "issuer":
+            key = resolve_principal(session, target, "issuer").id
+        else:
+            # spec §media: matched by canonical key; recorded under its one name.
+            target = resolve_medium(session, target).name
+            key = target
+        return target, key
+
+    def change_in(  # noqa: PLR0917 - the arguments of change_state
         self,
+        session: Session,
         actor: Actor,
         op: Op,
         scope: str,
         target: str,
         reason: str,
         public_reason: str | None,
+        *,
         cause: str | None,
         ctx: RequestContext,
+        audit_extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        with self._ledger.tx() as session:
-            now = self._ledger.now()
-            lock_head(session)
-            key: bytes | str | int
-            if scope == "container":
-                key = decode_container_id(target)
-                c = session.get(Container, key)
-                if c is None:
-                    # Officials see every container: the nearest ids are offered.
-                    raise missing_container(session, target, issuer_id=None)
-                if c.state == State.DESTROYED.value and op is not Op.DESTROY:
-                    # Irreversible: restoring or suspending a destroyed container is refused.
-                    raise destroyed_refusal(repository.view_of(session, c), self._settings.contact)
-                problem = None if op is Op.DESTROY else rowmacs.session_problem(session, c)
-                if problem is not None:
-                    # spec §row-integrity: an edited or restored row is not changed on its
-                    # word (a destroy always proceeds: erasing is never unsafe).
-                    raise problem
-            elif scope == "issuer":
-                key = resolve_principal(session, target, "issuer").id
-            else:
-                # spec §media: matched by canonical key; recorded under its one name.
-                target = resolve_medium(session, target).name
-                key = target
-            ids = self.transition(
-                session,
-                actor,
-                op,
-                scope=scope,
-                target=target,
-                key=key,
-                reason=reason,
-                public_reason=public_reason,
-                now=now,
-                ctx=ctx,
-                cause=cause,
-            )
-            if op is not Op.RESTORE:
-                return bulk_result(ids, self._audit_max)
-            # What the restore left in place, and why (spec §lifecycle).
-            left = transitions.suspended_by_cause(session, transitions.scope_filter(scope, key))
+        """:meth:`change_state` inside the caller's transaction (checked arguments).
+
+        ``audit_extra`` adds members to the audit entry's details (an approval's id and
+        requester, spec §approvals).
+        """
+        now = self._ledger.now()
+        lock_head(session)
+        target, key = self.resolve(session, op, scope, target)
+        ids = self.transition(
+            session,
+            actor,
+            op,
+            scope=scope,
+            target=target,
+            key=key,
+            reason=reason,
+            public_reason=public_reason,
+            now=now,
+            ctx=ctx,
+            cause=cause,
+            audit_extra=audit_extra,
+        )
+        if op is not Op.RESTORE:
+            return bulk_result(ids, self._audit_max)
+        # What the restore left in place, and why (spec §lifecycle).
+        left = transitions.suspended_by_cause(session, transitions.scope_filter(scope, key))
         return {**bulk_result(ids, self._audit_max), "left_suspended": left}
 
     def transition(
@@ -191,6 +235,7 @@ class RevocationOps:
         extra: dict[str, Any] | None = None,
         where: ColumnElement[bool] | None = None,
         cause: str | None = None,
+        audit_extra: dict[str, Any] | None = None,
     ) -> list[bytes]:
         """Apply one lifecycle transition set-based and append its single audit entry.
 
@@ -258,6 +303,7 @@ class RevocationOps:
                         else {}
                     ),
                     **integrity_details(session, self._audit_max),
+                    **(audit_extra or {}),
                 },
             ),
             at=now,

@@ -343,3 +343,32 @@ class ConsoleSession(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Approval(Base):
+    """A request for an irreversible action awaiting a second principal (spec §approvals).
+
+    ``params`` holds the action's own arguments and ``affects`` what it would affect when
+    it was asked for (canonical JSON, shown to the approver); ``affected_sha256`` is the
+    digest of the container ids listed then, compared again at approval, so an approval
+    carries out exactly what the approver was shown or nothing.
+    """
+
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str | None] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(200))
+    params: Mapped[str] = mapped_column(Text)
+    affects: Mapped[str] = mapped_column(Text)
+    affected_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    request_seq: Mapped[int] = mapped_column(SeqInt)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decision_seq: Mapped[int | None] = mapped_column(SeqInt)

@@ -78,6 +78,22 @@ def apply_transition(
     return guarded_update(session, cond, stmt, fresh=True)
 
 
+def transition_candidates(
+    session: Session, op: Op, where: ColumnElement[bool]
+) -> list[tuple[bytes, str]]:
+    """``(id, label)`` of the containers :func:`apply_transition` would change, by id.
+
+    What a request for approval lists (spec §approvals): the same WHERE and source states.
+    """
+    sources, _ = TRANSITIONS[op]
+    rows = session.execute(
+        select(Container.id, Container.label)
+        .where(and_(where, Container.state.in_([s.value for s in sources])))
+        .order_by(Container.id)
+    ).all()
+    return [(bytes(cid), str(label)) for cid, label in rows]
+
+
 def suspended_by_cause(session: Session, where: ColumnElement[bool]) -> dict[str, int]:
     """Suspended containers matching ``where``, counted by cause (what a restore left)."""
     rows = session.execute(

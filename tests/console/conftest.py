@@ -79,6 +79,7 @@ def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
         tokens = {}
         for name, role in (
             ("tanaka", "official"),
+            ("yamada", "official"),  # the second official of the two-person rule
             ("suzuki", "auditor"),
             ("sato", "admin"),
             ("vendor", "writer"),

@@ -341,7 +341,22 @@ def test_pages_in_japanese(
     driver.find_element(By.ID, "reason").send_keys("confirmed stolen")
     driver.find_element(By.ID, "typed").send_keys(medium)
     submit_button(driver, "1 件のコンテナの鍵を破棄")
-    assert heading(driver) == "完了"
+    # spec §approvals: a medium's destroy waits for a second official; nothing changed.
+    assert heading(driver) == "承認待ち"
+    assert (
+        "別の担当職員の承認を待っています" in driver.find_element(By.CSS_SELECTOR, "p.notice").text
+    )
+    assert states(console_server, medium) == {"active"}
+    # The requester is offered no approve button on their own request.
+    assert not [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text == "承認して実行"]
+    second = browser("ja")
+    sign_in(second, console_server.url, console_server.tokens["yamada"], "ja")
+    second.get(console_server.url + "/console/approvals")
+    assert heading(second) == "承認待ち"
+    assert labels[0] in second.find_element(By.TAG_NAME, "main").text  # what it affects
+    shoot(second, screenshot_dir, "11b-approvals")
+    submit_button(second, "承認して実行")
+    assert "承認し、実行しました" in second.find_element(By.CSS_SELECTOR, ".notice").text
     assert states(console_server, medium) == {"destroyed"}
 
     # The destroyed medium's signed destruction certificate, checked offline as shown.

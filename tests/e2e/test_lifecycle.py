@@ -94,8 +94,18 @@ def test_destroy_by_issuer(writer_story: Any, h: ModuleType) -> None:
         token=ps.people.official_token,
     )
     h.expect(proc, 0)
+    # spec §approvals: an issuer's destroy waits for a second official.
+    assert "awaiting a second official" in proc.stdout.decode()
+    h.expect(ps.open_as_reader(first, ps.work / "dest"), h.EXIT_OK)
+    approver = h.add_principal_http(ps.server, h.unique("off2") + "@city.example", "official")
+    pending = ps.server.ks("approvals", "list", "--state", "pending", "--json", token=approver)
+    h.expect(pending, 0)
+    (request,) = [
+        r for r in json.loads(pending.stdout)["approvals"] if r["target"] == ps.people.writer
+    ]
+    h.expect(ps.server.ks("approvals", "approve", str(request["id"]), "--yes", token=approver), 0)
     for container in (first, second):
-        h.expect(ps.open_as_reader(container, ps.work / "dest"), h.EXIT_REVOKED)
+        h.expect(ps.open_as_reader(container, ps.work / "dest2"), h.EXIT_REVOKED)
 
 
 def test_attempt_budget_suspends(story: Any, h: ModuleType) -> None:
@@ -158,10 +168,17 @@ def test_loss_report_with_waiting_period_then_destroy(story: Any, h: ModuleType)
     h.expect(story.open_as_reader(other, story.work / "other"), h.EXIT_OK)
     assert other_medium != medium
 
-    # The stick is not found: the official destroys the medium's containers.
+    # The stick is not found: the official asks to destroy the medium's containers; a
+    # second official approves, and only then are the keys destroyed (spec §approvals).
     proc = story.server.ks(
-        "destroy", "--medium", medium, "--reason", "not found", "--yes", token=official
-    )
+        "destroy", "--medium", medium, "--reason", "not found", "--yes", "--json",
+        token=official,
+    )  # fmt: skip
+    h.expect(proc, 0)
+    request = json.loads(proc.stdout)["approval"]
+    h.expect(story.open_as_reader(container, dest), h.EXIT_SUSPENDED)
+    second = h.add_principal_http(story.server, h.unique("off2") + "@city.example", "official")
+    proc = story.server.ks("approvals", "approve", str(request["id"]), "--yes", token=second)
     h.expect(proc, 0)
     h.expect(story.open_as_reader(container, dest), h.EXIT_REVOKED)
     assert h.tree(dest) == {}
@@ -187,11 +204,16 @@ def test_medium_report(story: Any, h: ModuleType) -> None:
     # Before the loss: one confirmed open by the reader.
     h.expect(story.open_as_reader(container, story.work / "before"), h.EXIT_OK)
     proc = story.server.ks(
-        "report-loss", "--medium", medium, "--now", "--reason", "lost", "--yes", token=official
-    )
+        "report-loss", "--medium", medium, "--now", "--reason", "lost", "--yes", "--json",
+        token=official,
+    )  # fmt: skip
     h.expect(proc, 0)
-    # After the loss: the finder tries with a stolen reader token; refused.
-    h.expect(story.open_as_reader(container, story.work / "after"), h.EXIT_REVOKED)
+    # After the loss: the finder tries with a stolen reader token; refused (suspended at
+    # once; the keys are destroyed when a second official approves, spec §approvals).
+    h.expect(story.open_as_reader(container, story.work / "after"), h.EXIT_SUSPENDED)
+    number = str(json.loads(proc.stdout)["approval"]["id"])
+    second = h.add_principal_http(story.server, h.unique("off2") + "@city.example", "official")
+    h.expect(story.server.ks("approvals", "approve", number, "--yes", token=second), 0)
 
     proc = story.server.ks("report", "--medium", medium, "--json", token=official)
     h.expect(proc, 0)
@@ -251,17 +273,12 @@ def test_audit_chain_verifies_and_holds_no_secrets(story: Any, h: ModuleType) ->
 def test_loss_report_waiting_period_then_sweep(story: Any, h: ModuleType) -> None:
     _, container, medium = story.seal_for_reader()
     cid = story.container_id(container)
-    proc = story.server.ks(
-        "report-loss",
-        "--medium",
-        medium,
-        "--waiting-period",
-        "2s",
-        "--reason",
-        "lost at the station",
-        "--yes",
-        token=story.people.official_token,
-    )
+    # A waiting period this short from an official is an early destroy that needs a
+    # second official (spec §approvals); the operator on the server host is not bound.
+    proc = story.server.ks_local(
+        "report-loss", "--medium", medium, "--waiting-period", "2s",
+        "--reason", "lost at the station", "--yes",
+    )  # fmt: skip
     h.expect(proc, 0)
     status = story.status(cid)
     assert status["state"] == "suspended"

@@ -74,10 +74,11 @@ def test_background_sweep(settings: Settings, clock: FakeClock) -> None:
                 "official",
                 "POST",
                 "/v1/media/usb-bg/loss-report",
-                json={"reason": "lost", "waiting_period_seconds": 3600},
+                # One day: a shorter one would need a second official (spec §approvals).
+                json={"reason": "lost", "waiting_period_seconds": 86400},
             )
             assert resp.json()["affected"] == 1
-            clock.advance(hours=2)
+            clock.advance(hours=25)
             deadline = time.monotonic() + 30
             state = ""
             while time.monotonic() < deadline:

@@ -104,7 +104,20 @@ def test_loss_report_now_destroys_at_once(world: World) -> None:
         "/v1/media/usb-now/loss-report",
         json={"reason": "shredder", "now": True},
     )
-    assert resp.status_code == 200 and resp.json()["affected"] == 1
+    # spec §approvals: with now it is a bulk destroy, carried out when a second OFFICIAL
+    # approves it (an admin or an auditor cannot).
+    assert resp.status_code == 202, resp.text
+    assert _state(world, a["container_id"]) == "suspended"  # stopped at once
+    number = resp.json()["approval"]["id"]
+    for who in ("admin", "auditor"):
+        assert world.call(who, "POST", f"/v1/approvals/{number}/approve").status_code == 403
+    second = world.call(
+        "admin", "POST", "/v1/principals", json={"name": "o2", "roles": ["official"]}
+    )
+    assert second.status_code == 201, second.text
+    world.tokens["o2"] = second.json()["token"]
+    resp = world.call("o2", "POST", f"/v1/approvals/{number}/approve")
+    assert resp.status_code == 200 and resp.json()["result"]["affected"] == 1
     assert _state(world, a["container_id"]) == "destroyed"
     resp = world.call(
         "official",

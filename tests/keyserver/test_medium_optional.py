@@ -34,7 +34,11 @@ def test_register_without_medium(world: World) -> None:
     assert found.status_code == 404
     resp = world.call("official", "POST", f"/v1/containers/{cid}/suspend", json=CHANGE)
     assert resp.json()["affected"] == 1
+    # spec §approvals: an issuer's destroy waits for a second official, and lists it.
     resp = world.call("official", "POST", "/v1/issuers/writer/destroy", json=CHANGE)
+    assert resp.status_code == 202, resp.text
+    assert cid in resp.json()["approval"]["affects"]["container_ids"]
+    resp = world.call("official", "POST", f"/v1/containers/{cid}/destroy", json=CHANGE)
     assert cid in resp.json()["container_ids"]
     resp = world.call(
         "reader",

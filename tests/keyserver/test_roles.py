@@ -140,6 +140,29 @@ TABLE: list[tuple[str, str, str | None, Any, set[str | None]]] = [
         None,
         {"official", "auditor"},
     ),
+    # spec §approvals: readers of requests, and the two roles that decide them.
+    ("GET", "/v1/approvals", None, None, {"official", "admin", "auditor"}),
+    (
+        "GET",
+        "/v1/approvals/{approval_id}",
+        "/v1/approvals/999",
+        None,
+        {"official", "admin", "auditor"},
+    ),
+    (
+        "POST",
+        "/v1/approvals/{approval_id}/approve",
+        "/v1/approvals/999/approve",
+        None,
+        {"official", "admin"},
+    ),
+    (
+        "POST",
+        "/v1/approvals/{approval_id}/reject",
+        "/v1/approvals/999/reject",
+        {"reason": "role test"},
+        {"official", "admin"},
+    ),
     ("GET", "/healthz", None, None, set(ROLES)),
     ("GET", "/readyz", None, None, set(ROLES)),
     ("GET", "/metrics", None, None, set(ROLES)),
@@ -150,7 +173,7 @@ TABLE: list[tuple[str, str, str | None, Any, set[str | None]]] = [
 # "C" the activated container, NOBODY, or None; what else the refusal's details record of
 # the request, under the keys the operation's own entry uses). Routes anyone may call
 # have no row.
-AUDITED: dict[tuple[str, str], tuple[str, str | None, dict[str, str]]] = {
+AUDITED: dict[tuple[str, str], tuple[str, str | None, dict[str, Any]]] = {
     ("POST", "/v1/containers"): ("register", None, {}),
     ("GET", "/v1/containers"): ("search", None, {}),
     ("GET", "/v1/containers/{container_id}"): ("status", "C", {}),
@@ -200,6 +223,10 @@ AUDITED: dict[tuple[str, str], tuple[str, str | None, dict[str, str]]] = {
         None,
         {"token_id": "tk_AAAAAAAAAAAAAAAA"},
     ),
+    ("GET", "/v1/approvals"): ("approval.list", None, {}),
+    ("GET", "/v1/approvals/{approval_id}"): ("approval.list", None, {"approval": 999}),
+    ("POST", "/v1/approvals/{approval_id}/approve"): ("approval.approve", None, {"approval": 999}),
+    ("POST", "/v1/approvals/{approval_id}/reject"): ("approval.reject", None, {"approval": 999}),
 }
 
 

@@ -110,6 +110,9 @@ def scene(settings: Settings, tmp_path: Path) -> Iterator[Scene]:
         yield sc
 
 
+_SECOND_OFFICIAL = {"name": "suzuki", "roles": ["official"]}
+
+
 def _released(sc: Scene) -> int:
     """A container on usb-0001, opened once by the reader; returns that release's seq."""
     reg, _ = activate(sc.w)
@@ -211,14 +214,24 @@ def test_reports_verify_offline_and_fail_distinctly(settings: Settings, tmp_path
             "/v1/media/usb-0001/destroy",
             json={"reason": "stick lost on a train", "public_reason": "medium lost"},
         )
-        assert destroyed.status_code == 200, destroyed.text
+        # spec §approvals: a bulk destroy is carried out when a second official approves.
+        assert destroyed.status_code == 202, destroyed.text
+        second = sc.w.call("admin", "POST", "/v1/principals", json=_SECOND_OFFICIAL)
+        assert second.status_code == 201, second.text
+        sc.w.tokens["suzuki"] = second.json()["token"]
+        number = destroyed.json()["approval"]["id"]
+        approved = sc.w.call("suzuki", "POST", f"/v1/approvals/{number}/approve")
+        assert approved.status_code == 200, approved.text
         sc.checkpoint()
         assert sc.witness().code == 0
         report = sc.report("report.json")
         cert = sc.report("cert.json", "destruction-certificate")
     doc = json.loads(cert.read_text())
     (gone,) = doc["body"]["statement"]["containers"]
-    assert (gone["destroyed_by"], gone["reason"]) == ("official", "stick lost on a train")
+    assert (gone["destroyed_by"], gone["reason"]) == ("suzuki", "stick lost on a train")
+    # The cited destroy entry names the official who asked for it, too.
+    (cited,) = [e for e in doc["body"]["evidence"] if e["seq"] == gone["seq"]]
+    assert json.loads(cited["entry"])["details"]["requested_by"] == "official"
     # The server is gone: from here on, the keys and the files only.
     for path in (report, cert):
         ok = sc.verify(path)

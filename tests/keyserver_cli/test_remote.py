@@ -137,7 +137,10 @@ def test_official_over_http(
         env=off,
     )
     assert result.code == 0, result
-    assert result.json()["destroy_after"] is not None
+    # spec §approvals: a waiting period under 24 h is an early destroy: the loss is reported
+    # at once (default waiting period) and the early destroy awaits a second official.
+    assert result.json()["approval_required"] is True
+    assert result.json()["loss_report"]["destroy_after"] is not None
     found = cli("search", "--medium", "R-1", "--json", "--server", server, env=off).json()
     assert [c["state"] for c in found["containers"]] == ["suspended"]
     report = cli("report", "--medium", "R-1", "--json", "--server", server, env=off).json()
@@ -154,11 +157,17 @@ def test_official_over_http(
         "--reason",
         "stolen",
         "--yes",
+        "--json",
         "--server",
         server,
         env=off,
     )
     assert result.code == 0
+    # A second official approves the early destroy (spec §approvals).
+    number = str(result.json()["approval"]["id"])
+    second = _as(h, h.add_principal(cli, data_dir, "suzuki", "official"))
+    approved = cli("approvals", "approve", number, "--yes", "--server", server, env=second)
+    assert approved.code == 0, approved
     result = cli("restore", cid, "--reason", "oops", "--server", server, env=off)
     assert result.code == 6
     assert "(destroyed)" in result.err and "keyserver: hint: contact:" in result.err

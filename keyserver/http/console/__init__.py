@@ -20,6 +20,7 @@ from keyserver.domain.errors import NotFoundError
 from keyserver.http.console import (
     _i18n,
     _routes_admin,
+    _routes_approvals,
     _routes_audit,
     _routes_loss,
     _routes_media,
@@ -54,6 +55,7 @@ def install(app: FastAPI) -> None:
         _routes_report,
         _routes_audit,
         _routes_admin,
+        _routes_approvals,
     ):
         app.include_router(module.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")

@@ -9,6 +9,7 @@ from keyserver.domain.errors import ForbiddenError, NotFoundError
 from keyserver.domain.lifecycle import ROLES
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
+from keyserver.http.console._routes_approvals import approvals_page
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _BACK = _security.PREFIX + "/admin"
@@ -65,6 +66,8 @@ def add_principal(page: PostedPage) -> Response:
             organisation=organisation,
             ctx=page.ctx,
         )
+        if issued.get("approval_required"):  # spec §approvals: a second admin decides
+            return approvals_page(page, created=issued["approval"])
         return _admin_page(page, issued=issued)
 
     return page.act(body, _BACK)
@@ -79,6 +82,8 @@ def issue_token(page: PostedPage) -> Response:
         issued = page.service.issue_token(
             page.principal, page.form.get("name", "").strip(), ctx=page.ctx
         )
+        if issued.get("approval_required"):  # spec §approvals: a second admin decides
+            return approvals_page(page, created=issued["approval"])
         return _admin_page(page, issued=issued)
 
     return page.act(body, _BACK)

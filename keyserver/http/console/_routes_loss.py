@@ -18,6 +18,7 @@ from starlette.responses import Response
 from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
+from keyserver.http.console._routes_approvals import approvals_page
 from keyserver.http.console._routes_media import medium_url
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
@@ -85,6 +86,8 @@ def report_lost_confirm(page: PostedPage) -> Response:
             lost_at=fields["lost_at"],
             ctx=page.ctx,
         )
+        if result.get("approval_required"):  # an early destroy: a second official decides
+            return approvals_page(page, created=result["approval"])
         doc = page.service.console_medium(page.principal, result["medium"], ctx=page.ctx)
         return page.render("done.html", what="loss", result=result, doc=doc)
 
@@ -154,6 +157,8 @@ def destroy(page: PostedPage) -> Response:
         result = page.service.change_state(
             page.principal, Op.DESTROY, "medium", name, reason, ctx=page.ctx
         )
+        if result.get("approval_required"):  # spec §approvals: a second official decides
+            return approvals_page(page, created=result["approval"])
         doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
         return page.render("done.html", what="destroy", result=result, doc=doc)
 

@@ -12,6 +12,7 @@ from keyserver.domain.lifecycle import Op
 from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
 from keyserver.http.release import evaluate_response
+from keyserver.http.routers.approvals import REQUESTED, answer
 from keyserver.http.schemas import ChangeBody, CommitBody, ReceiptBody, RegisterBody
 
 router = APIRouter(prefix="/v1/containers", tags=["containers"])
@@ -125,7 +126,12 @@ def receipt(
     return service.receipt(actor, container_id, challenge=challenge, mac=mac, ctx=ctx)
 
 
-@router.post("/{container_id}/{op}", summary="Suspend, restore or destroy a container")
+@router.post(
+    "/{container_id}/{op}",
+    summary="Suspend, restore or destroy a container",
+    response_model=dict[str, Any],
+    responses=REQUESTED,
+)
 def change(
     container_id: str,
     op: Op,
@@ -134,15 +140,17 @@ def change(
     service: ServiceDep,
     actor: ActorDep,
     ctx: ContextDep,
-) -> dict[str, Any]:
-    """Suspend, restore or destroy one container (official)."""
-    return service.change_state(
-        actor,
-        op,
-        "container",
-        container_id,
-        reason=body.reason,
-        public_reason=body.public_reason,
-        cause=body.cause,
-        ctx=ctx,
+) -> Any:
+    """Suspend, restore or destroy one container (official); a gated destroy: 202."""
+    return answer(
+        service.change_state(
+            actor,
+            op,
+            "container",
+            container_id,
+            reason=body.reason,
+            public_reason=body.public_reason,
+            cause=body.cause,
+            ctx=ctx,
+        )
     )

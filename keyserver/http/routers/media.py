@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from keyserver.domain.lifecycle import Op
 from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
+from keyserver.http.routers.approvals import REQUESTED, answer
 from keyserver.http.schemas import ChangeBody, LossBody
 
 router = APIRouter(tags=["media"])
@@ -36,27 +37,34 @@ def medium_info(
     return service.medium_info(actor, medium, ctx=ctx)
 
 
-@router.post("/v1/media/{medium}/loss-report", summary="Report a medium lost")
+@router.post(
+    "/v1/media/{medium}/loss-report",
+    summary="Report a medium lost",
+    response_model=dict[str, Any],
+    responses=REQUESTED,
+)
 def loss_report(
     medium: str, body: LossBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
-) -> dict[str, Any]:
-    """Report a medium lost (official)."""
+) -> Any:
+    """Report a medium lost (official); with ``now`` and approval_required: 202."""
     wait = (
         None
         if body.waiting_period_seconds is None
         else timedelta(seconds=max(-1, min(body.waiting_period_seconds, 10**9)))
     )
     lost_at = parse_time(body.lost_at, "lost_at") if body.lost_at else None
-    return service.report_loss(
-        actor,
-        medium,
-        reason=body.reason,
-        public_reason=body.public_reason,
-        now_flag=body.now,
-        waiting_period=wait,
-        lost_at=lost_at,
-        replace_earlier=body.replace_earlier,
-        ctx=ctx,
+    return answer(
+        service.report_loss(
+            actor,
+            medium,
+            reason=body.reason,
+            public_reason=body.public_reason,
+            now_flag=body.now,
+            waiting_period=wait,
+            lost_at=lost_at,
+            replace_earlier=body.replace_earlier,
+            ctx=ctx,
+        )
     )
 
 
@@ -69,7 +77,12 @@ def medium_report(
     return service.medium_report(actor, medium, at, ctx=ctx)
 
 
-@router.post("/v1/media/{medium}/{op}", summary="Suspend, restore or destroy a medium's containers")
+@router.post(
+    "/v1/media/{medium}/{op}",
+    summary="Suspend, restore or destroy a medium's containers",
+    response_model=dict[str, Any],
+    responses=REQUESTED,
+)
 def medium_change(
     medium: str,
     op: Op,
@@ -78,22 +91,27 @@ def medium_change(
     service: ServiceDep,
     actor: ActorDep,
     ctx: ContextDep,
-) -> dict[str, Any]:
-    """Suspend, restore or destroy every container of a medium (official)."""
-    return service.change_state(
-        actor,
-        op,
-        "medium",
-        medium,
-        reason=body.reason,
-        public_reason=body.public_reason,
-        cause=body.cause,
-        ctx=ctx,
+) -> Any:
+    """Suspend, restore or destroy every container of a medium (official); destroy: 202."""
+    return answer(
+        service.change_state(
+            actor,
+            op,
+            "medium",
+            medium,
+            reason=body.reason,
+            public_reason=body.public_reason,
+            cause=body.cause,
+            ctx=ctx,
+        )
     )
 
 
 @router.post(
-    "/v1/issuers/{principal}/{op}", summary="Suspend, restore or destroy an issuer's containers"
+    "/v1/issuers/{principal}/{op}",
+    summary="Suspend, restore or destroy an issuer's containers",
+    response_model=dict[str, Any],
+    responses=REQUESTED,
 )
 def issuer_change(
     principal: str,
@@ -103,15 +121,17 @@ def issuer_change(
     service: ServiceDep,
     actor: ActorDep,
     ctx: ContextDep,
-) -> dict[str, Any]:
-    """Suspend, restore or destroy every container of an issuer (official)."""
-    return service.change_state(
-        actor,
-        op,
-        "issuer",
-        principal,
-        reason=body.reason,
-        public_reason=body.public_reason,
-        cause=body.cause,
-        ctx=ctx,
+) -> Any:
+    """Suspend, restore or destroy every container of an issuer (official); destroy: 202."""
+    return answer(
+        service.change_state(
+            actor,
+            op,
+            "issuer",
+            principal,
+            reason=body.reason,
+            public_reason=body.public_reason,
+            cause=body.cause,
+            ctx=ctx,
+        )
     )

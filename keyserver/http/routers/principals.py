@@ -8,23 +8,32 @@ from fastapi import APIRouter, status
 
 from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
+from keyserver.http.routers.approvals import REQUESTED, answer
 from keyserver.http.schemas import PrincipalBody, TokenBody
 
 router = APIRouter(tags=["principals"])
 
 
-@router.post("/v1/principals", status_code=status.HTTP_201_CREATED, summary="Create a principal")
+@router.post(
+    "/v1/principals",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a principal",
+    response_model=dict[str, Any],
+    responses=REQUESTED,
+)
 def add_principal(
     body: PrincipalBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
-) -> dict[str, Any]:
-    """Create a principal and its first token (admin)."""
-    return service.add_principal(
-        actor,
-        body.name,
-        body.roles,
-        organisation=body.organisation,
-        groups=body.groups,
-        ctx=ctx,
+) -> Any:
+    """Create a principal and its first token (admin); official/admin roles may give 202."""
+    return answer(
+        service.add_principal(
+            actor,
+            body.name,
+            body.roles,
+            organisation=body.organisation,
+            groups=body.groups,
+            ctx=ctx,
+        )
     )
 
 
@@ -35,14 +44,18 @@ def list_principals(service: ServiceDep, actor: ActorDep, ctx: ContextDep) -> di
 
 
 @router.post(
-    "/v1/principals/{name}/tokens", status_code=status.HTTP_201_CREATED, summary="Issue a token"
+    "/v1/principals/{name}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue a token",
+    response_model=dict[str, Any],
+    responses=REQUESTED,
 )
 def issue_token(
     name: str, body: TokenBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
-) -> dict[str, Any]:
-    """Issue another token for a principal (admin)."""
+) -> Any:
+    """Issue another token for a principal (admin); for an official/admin it may give 202."""
     expires = parse_time(body.expires_at, "expires_at") if body.expires_at else None
-    return service.issue_token(actor, name, expires, ctx)
+    return answer(service.issue_token(actor, name, expires, ctx))
 
 
 @router.get("/v1/tokens", summary="List tokens")

@@ -8,8 +8,8 @@ A database without a generation row is read as one file-based generation 1 (its 
 key derived from the key file as before); ``keyserver init`` and the first rotation write
 the row.
 
-Revision ID: 0010_key_generations
-Revises: 0009_restore_state
+Revision ID: 0011_key_generations
+Revises: 0010_approvals
 Create Date: 2026-12-04
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 from keyserver.store.models import UTCDateTime
 
-revision = "0010_key_generations"
-down_revision = "0009_restore_state"
+revision = "0011_key_generations"
+down_revision = "0010_approvals"
 branch_labels = None
 depends_on = None
 
