@@ -236,7 +236,7 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
                     )
                     # spec §row-integrity: rows as the server writes them, MAC included.
                     mac_input = dict.fromkeys(rowmac.FIELD_NAMES) | rows[-1]
-                    rows[-1]["row_mac"] = rowmac.row_mac(ring.row_key, mac_input)
+                    rows[-1]["row_mac"] = rowmac.row_mac(rowmac.key_of(ring, mac_input), mac_input)
                     readers.append({"container_id": cid, "name": "bench-reader"})
                 session.execute(insert(Container), rows)
                 session.execute(insert(ContainerReader), readers)
