@@ -92,17 +92,19 @@ def test_second_report_keeps_the_earliest_times_and_the_sweep_honours_them(
     assert details["earlier_report"] == second["earlier_report"]
     assert details["requested"] == second["requested"]
 
-    # A third report that is earlier on both counts takes effect: nothing to keep.
+    # A third report that is earlier on both counts takes effect: nothing to keep. (24 h:
+    # the shortest wait an official reports alone; shorter ones need a second official,
+    # spec §approvals.)
     third = _report(
-        world, "usb-twice", lost_at=_t(lost1 - timedelta(hours=1)), waiting_period_seconds=3600
+        world, "usb-twice", lost_at=_t(lost1 - timedelta(hours=1)), waiting_period_seconds=86400
     )
     assert third["lost_at"] == _t(lost1 - timedelta(hours=1))
-    assert third["destroy_after"] == _t(again_at + timedelta(hours=1))
+    assert third["destroy_after"] == _t(again_at + timedelta(hours=24))
     assert third["kept_earlier"] == []
     assert _medium_report(world, "usb-twice")["lost_seq"] <= lost_seq
 
     # The sweep destroys at the earliest deadline, not at the later one a report asked for.
-    clock.advance(hours=1, minutes=1)
+    clock.advance(hours=24, minutes=1)
     svc = KeyService(world.settings)
     try:
         assert svc.sweep(actor_name="cron")["loss_waiting_period"] == 1
@@ -115,7 +117,7 @@ def test_replace_earlier_and_a_report_after_a_restore(world: World, clock: FakeC
     box, _ = activate(world, medium="USB-AGAIN")
     cid = box["container_id"]
     first_at = clock()
-    _report(world, "usb-again", waiting_period_seconds=3600)
+    _report(world, "usb-again", waiting_period_seconds=86400)
     clock.advance(minutes=30)
     asked_at = clock()
     replaced = _report(world, "usb-again", waiting_period_seconds=48 * 3600, replace_earlier=True)
@@ -123,7 +125,7 @@ def test_replace_earlier_and_a_report_after_a_restore(world: World, clock: FakeC
     assert replaced["replaced_earlier"] is True and replaced["kept_earlier"] == []
     assert replaced["lost_at"] == _t(asked_at)
     assert replaced["destroy_after"] == _t(asked_at + timedelta(hours=48))
-    assert replaced["earlier_report"]["destroy_after"] == _t(first_at + timedelta(hours=1))
+    assert replaced["earlier_report"]["destroy_after"] == _t(first_at + timedelta(hours=24))
     assert _status(world, cid)["destroy_after"] == _t(asked_at + timedelta(hours=48))
     assert _last_suspend_entry(world)["details"]["replaced_earlier"] is True
 
