@@ -58,25 +58,15 @@ def heading(driver: WebDriver) -> str:
 
 
 def submit_button(driver: WebDriver, label: str) -> None:
-    # Chromium may answer a click with "Node ... does not belong to the document" when the
-    # button was found while the page was still being replaced (seen once in 30 runs under
-    # load): the click was never delivered, so the button is found again and clicked.
-    for attempt in range(3):
-        buttons = [
-            b for b in driver.find_elements(By.CSS_SELECTOR, "button, a.button") if b.text == label
-        ]
-        assert len(buttons) == 1, f"one button {label!r} expected, page: {heading(driver)}"
-        try:
-            click_and_wait(driver, buttons[0])
-        except (StaleElementReferenceException, WebDriverException) as exc:
-            if attempt == 2 or not _detached(exc):
-                raise
-        else:
-            return
+    buttons = [
+        b for b in driver.find_elements(By.CSS_SELECTOR, "button, a.button") if b.text == label
+    ]
+    assert len(buttons) == 1, f"one button {label!r} expected, page: {heading(driver)}"
+    click_and_wait(driver, buttons[0])
 
 
 def _detached(exc: WebDriverException) -> bool:
-    """True for the errors of an element whose page was replaced before the click."""
+    """True for the error of a click that raced the page it started replacing."""
     return isinstance(exc, StaleElementReferenceException) or (
         "does not belong to the document" in str(exc.msg)
     )
@@ -85,7 +75,14 @@ def _detached(exc: WebDriverException) -> bool:
 def click_and_wait(driver: WebDriver, element: WebElement) -> None:
     """Click something that loads a new page, and wait until the new page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
-    element.click()
+    try:
+        element.click()
+    except WebDriverException as exc:
+        # Chromium may report "Node ... does not belong to the document" for a click whose
+        # navigation replaced the page while the click was still being answered (seen twice
+        # under load): the click was delivered, so the new page is waited for as usual.
+        if not _detached(exc):
+            raise
     WebDriverWait(driver, 30).until(staleness_of(old))
 
 
