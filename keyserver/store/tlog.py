@@ -17,17 +17,18 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from keyserver.domain.errors import InternalError, NotFoundError
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.note import Note, SignerKey, parse_note
-from keyserver.store import audit
+from keyserver.store import audit_verify
 from keyserver.store.audit import GENESIS_HASH, canonical_json, entry_document
 from keyserver.store.models import (
     AuditEntry,
+    Base,
     TlogCheckpoint,
     TlogCosignature,
     TlogNode,
@@ -37,6 +38,9 @@ from keyserver.store.models import (
 STATE_ID = 1
 # Entries hashed per follower transaction: bounds the lock time after a long outage.
 EXTEND_BATCH = 5000
+# Core table, not the ORM class: the ORM's bulk INSERT path spent more per node row than
+# hashing the entry did (bench/profiles/tlog.md).
+_NODES = Base.metadata.tables[TlogNode.__tablename__]
 
 
 def leaf_data(entry: AuditEntry) -> bytes:
@@ -88,21 +92,21 @@ def extend(session: Session, audit_key: bytes) -> tuple[merkle.Frontier, bool]:
     prev = GENESIS_HASH
     if size:
         prev = session.execute(select(AuditEntry.hash).where(AuditEntry.seq == size)).scalar_one()
-    # Core rows, not ORM objects, and one canonical encoding per entry for both the HMAC
-    # check and the leaf: the follower's cost per entry is what the 10% budget of key
-    # releases has to cover (bench/tlog_overhead.py).
+    # Core rows, not ORM objects, and one encoding per entry for both the HMAC check and
+    # the leaf: the follower's cost per entry is what the 10% budget of key releases has
+    # to cover (bench/tlog_overhead.py, bench/profiles/tlog.md).
     count = 0
     new_nodes: list[dict[str, object]] = []
-    for row in audit.rows_between(session, size, size + EXTEND_BATCH):
+    for row in audit_verify.rows_between(session, size, size + EXTEND_BATCH):
         count += 1
         seq = int(row[0])
         # spec §transparency: entries enter the tree in seq order, each verified first.
         if seq != frontier.size + 1:
             raise InternalError(f"audit entry {frontier.size + 1} is missing")
-        leaf, digest = audit.row_leaf_and_hash(audit_key, prev, row)
-        if not hmac.compare_digest(bytes(row[8]), prev) or not hmac.compare_digest(
-            bytes(row[9]), digest
-        ):
+        leaf = None
+        if hmac.compare_digest(bytes(row[8]), prev):
+            leaf = audit_verify.verified_text(audit_key, prev, row)
+        if leaf is None:
             raise InternalError(
                 f"audit entry {seq} does not verify; the transparency log stops "
                 "before it (run `keyserver audit verify`)"
@@ -111,7 +115,7 @@ def extend(session: Session, audit_key: bytes) -> tuple[merkle.Frontier, bool]:
         for level, idx, h in frontier.append(merkle.leaf_hash(leaf)):
             new_nodes.append({"level": level, "idx": idx, "hash": h})
     if new_nodes:
-        session.execute(insert(TlogNode), new_nodes)
+        session.execute(_NODES.insert(), new_nodes)
         session.execute(
             update(TlogState).where(TlogState.id == STATE_ID).values(size=frontier.size)
         )
