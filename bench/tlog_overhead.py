@@ -117,6 +117,7 @@ def run(
     series += [(_series_name(i, default), i) for i in dict.fromkeys((default, *intervals))]
     rates: dict[str, list[float]] = {name: [] for name, _ in series}
     cpu: dict[str, list[float]] = {name: [] for name, _ in series}
+    trees: dict[str, list[int]] = {name: [] for name, interval in series if interval is not None}
     print(
         f"\n-- Transparency log overhead ({rounds} x {duration} s per series, "
         f"{workers} worker(s), SQLite, load average {os.getloadavg()[0]:.1f})"
@@ -128,7 +129,10 @@ def run(
                 rps, cpu_ms, errors, size = _measure(prep, workers, interval, duration)
                 rates[name].append(rps)
                 cpu[name].append(cpu_ms)
-                tree = f", tree {size:,}" if interval is not None else ""
+                tree = ""
+                if interval is not None:
+                    trees[name].append(size)
+                    tree = f", tree {size:,}"
                 print(
                     f"  {name}: {rps:,.0f} req/s, {cpu_ms:.3f} CPU ms/release "
                     f"({errors} errors{tree})",
@@ -164,6 +168,7 @@ def run(
     return {
         "rates": rates,
         "cpu_ms_per_release": cpu,
+        "tree_sizes": trees,
         "verdicts": verdicts,
         "verdict": headline["verdict"],
         "cpu_verdict": headline["cpu_verdict"],
