@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from keyserver.domain.errors import InternalError, NotFoundError
-from keyserver.domain.transparency import merkle
+from keyserver.domain.transparency import merkle, tiles
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.note import Note, SignerKey, parse_note
 from keyserver.store import audit_verify
@@ -31,16 +31,16 @@ from keyserver.store.models import (
     Base,
     TlogCheckpoint,
     TlogCosignature,
-    TlogNode,
     TlogState,
+    TlogTile,
 )
 
 STATE_ID = 1
 # Entries hashed per follower transaction: bounds the lock time after a long outage.
 EXTEND_BATCH = 5000
-# Core table, not the ORM class: the ORM's bulk INSERT path spent more per node row than
-# hashing the entry did (bench/profiles/tlog.md).
-_NODES = Base.metadata.tables[TlogNode.__tablename__]
+# Core table, not the ORM class: the ORM's bulk INSERT path costs more per row than
+# hashing an entry does (bench/profiles/tlog.md).
+_TILES = Base.metadata.tables[TlogTile.__tablename__]
 
 
 def leaf_data(entry: AuditEntry) -> bytes:
@@ -49,23 +49,30 @@ def leaf_data(entry: AuditEntry) -> bytes:
 
 
 class NodeReader:
-    """Complete nodes read from ``tlog_nodes`` (a :data:`merkle.NodeSource`), cached."""
+    """Complete nodes of the stored tree (a :data:`merkle.NodeSource`), from its tiles."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._cache: dict[tuple[int, int], bytes] = {}
+        self._nodes = tiles.TileNodes(self._read_tile)
+
+    def _read_tile(self, level: int, idx: int) -> bytes:
+        data = self._session.execute(
+            select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.idx == idx)
+        ).scalar_one_or_none()
+        if data is None:
+            raise InternalError("the transparency tree is missing a tile")
+        return bytes(data)
+
+    def tile(self, level: int, idx: int) -> bytes:
+        """One stored tile's hashes (InternalError if it is missing)."""
+        return self._nodes.tile(level, idx)
 
     def __call__(self, level: int, idx: int) -> bytes:
         """The hash of complete subtree ``(level, idx)``."""
-        key = (level, idx)
-        if key not in self._cache:
-            h = self._session.execute(
-                select(TlogNode.hash).where(TlogNode.level == level, TlogNode.idx == idx)
-            ).scalar_one_or_none()
-            if h is None:
-                raise InternalError("the transparency tree is missing a node")
-            self._cache[key] = h
-        return self._cache[key]
+        try:
+            return self._nodes(level, idx)
+        except tiles.MissingNodeError:
+            raise InternalError("the transparency tree is missing a node") from None
 
 
 def tree_size(session: Session) -> int:
@@ -96,7 +103,7 @@ def extend(session: Session, audit_key: bytes) -> tuple[merkle.Frontier, bool]:
     # the leaf: the follower's cost per entry is what the 10% budget of key releases has
     # to cover (bench/tlog_overhead.py, bench/profiles/tlog.md).
     count = 0
-    new_nodes: list[dict[str, object]] = []
+    created: list[tuple[int, int, bytes]] = []
     for row in audit_verify.rows_between(session, size, size + EXTEND_BATCH):
         count += 1
         seq = int(row[0])
@@ -112,14 +119,36 @@ def extend(session: Session, audit_key: bytes) -> tuple[merkle.Frontier, bool]:
                 "before it (run `keyserver audit verify`)"
             )
         prev = bytes(row[9])
-        for level, idx, h in frontier.append(merkle.leaf_hash(leaf)):
-            new_nodes.append({"level": level, "idx": idx, "hash": h})
-    if new_nodes:
-        session.execute(_NODES.insert(), new_nodes)
+        created += frontier.append(merkle.leaf_hash(leaf))
+    if count:
+        _store_tiles(session, nodes, size, tiles.tile_hashes(created))
         session.execute(
             update(TlogState).where(TlogState.id == STATE_ID).values(size=frontier.size)
         )
     return frontier, count < EXTEND_BATCH
+
+
+def _store_tiles(
+    session: Session, nodes: NodeReader, old_size: int, new_hashes: dict[int, list[bytes]]
+) -> None:
+    """Append the new stored hashes to their tiles: new tiles inserted, a partial one grown."""
+    inserts: list[dict[str, object]] = []
+    for level, idx, held, data in tiles.tile_writes(old_size, new_hashes):
+        if not held:
+            inserts.append({"level": level, "idx": idx, "hashes": data})
+            continue
+        stored = nodes.tile(level, idx)
+        # The partial tile must hold exactly the nodes the old size implies, else appending
+        # would put hashes at the wrong indexes (and every later proof would be wrong).
+        if len(stored) != held * merkle.HASH_SIZE:
+            raise InternalError("the transparency tree's last tile does not match its size")
+        session.execute(
+            update(_TILES)
+            .where(_TILES.c.level == level, _TILES.c.idx == idx)
+            .values(hashes=stored + data)
+        )
+    if inserts:
+        session.execute(_TILES.insert(), inserts)
 
 
 @dataclass(frozen=True)
