@@ -25,14 +25,24 @@ capacity of a CPU-bound server is the inverse of its CPU per release).
 
     python bench/tlog_overhead.py [--rounds 3] [--duration 30] [--interval 1] [--workers 1]
     python bench/run.py --only tlog        # the same, as part of the bench run
+
+``--follower N`` measures the follower alone, in process and in CPU time: N releases
+through the release path (``evaluate_bearer``, as the HTTP endpoint calls it), then one
+follower run hashing them into the tree and signing; it prints the CPU per release and
+per entry hashed, the two figures whose ratio is the log's share (bench/profiles/tlog.md).
+
+    python bench/tlog_overhead.py --follower 5000 [--db postgres] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +51,10 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from keyserver_bench import (
+    BENCH_CAPS,
     Prepared,
     load_test,
+    postgres_database,
     prepare,
     running_keyserver,
     sqlite_database,
@@ -175,6 +187,70 @@ def run(
     }
 
 
+def follower_cpu(entries: int, db: str = "sqlite", repeat: int = 3) -> dict[str, Any]:
+    """CPU ms per release and per entry hashed by the follower, in process (medians)."""
+    from voprf import ristretto  # noqa: PLC0415
+
+    from keyserver.domain.context import RequestContext  # noqa: PLC0415
+    from keyserver.domain.logkey import create_log_key  # noqa: PLC0415
+    from keyserver.domain.settings import Settings  # noqa: PLC0415
+    from keyserver.service import KeyService  # noqa: PLC0415
+
+    database = sqlite_database if db == "sqlite" else postgres_database
+    release_ms: list[float] = []
+    entry_ms: list[float] = []
+    with database() as url, tempfile.TemporaryDirectory() as tmp:
+        prep = prepare(url, 50)
+        key_file = Path(tmp) / "log.key"
+        create_log_key(key_file, "bench.example/rwc")
+        overrides = {
+            "database_url": url,
+            "master_key_b64": prep.master_key_b64,
+            "sweep_interval": 0,
+            "checkpoint_interval": 0,
+            "log_key_file": str(key_file),
+            **BENCH_CAPS,
+        }
+        service = KeyService(Settings.load(overrides=overrides, env={}))
+        try:
+            service.checkpoint()  # the preparation's entries: not measured
+            _, blinded = ristretto.Client.blind(b"rwc bench reader input")
+            body, header = blinded.serialize(), "Bearer " + prep.reader_token
+            ctx = RequestContext(remote="127.0.0.1")
+
+            async def releases() -> None:
+                todo = entries
+
+                async def worker(i: int) -> None:
+                    nonlocal todo
+                    while todo > 0:
+                        todo -= 1
+                        i += 1
+                        cid = prep.container_ids[i % len(prep.container_ids)]
+                        await service.evaluate_bearer(header, cid, body, ctx=ctx)
+
+                await asyncio.gather(*(worker(n * 7) for n in range(16)))
+
+            for _ in range(repeat):
+                cpu0 = time.process_time()
+                asyncio.run(releases())
+                cpu1 = time.process_time()
+                service.checkpoint()
+                cpu2 = time.process_time()
+                release_ms.append(1000 * (cpu1 - cpu0) / entries)
+                entry_ms.append(1000 * (cpu2 - cpu1) / entries)
+                print(
+                    f"  {db}: release {release_ms[-1]:.3f} CPU ms, follower "
+                    f"{entry_ms[-1]:.4f} CPU ms per entry ({entries:,} entries)",
+                    flush=True,
+                )
+        finally:
+            service.close()
+    release, entry = statistics.median(release_ms), statistics.median(entry_ms)
+    print(f"{db}: follower / release = {100 * entry / release:.1f}% (medians of {repeat})")
+    return {"release_cpu_ms": release, "follower_cpu_ms_per_entry": entry}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -190,7 +266,13 @@ def main() -> int:
     )
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--containers", type=int, default=200)
+    ap.add_argument("--follower", type=int, metavar="N", help="the follower alone (see above)")
+    ap.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    if args.follower:
+        follower_cpu(args.follower, args.db, args.repeat)
+        return 0
     result = run(
         rounds=args.rounds,
         duration=args.duration,
