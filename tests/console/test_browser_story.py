@@ -296,8 +296,27 @@ def test_loss_story(
     assert out.startswith("OK: medium-report issued")
     print(steps.summary(language))  # the newcomer count, for the report (pytest -s)
 
-    # 6. The stick was found: restore (the loss report's suspensions only, by default).
+    # 6. A second report (a colleague reports the same stick, later): the earlier, earlier
+    # time of loss is kept (spec §loss), and the done page says so.
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert _t(language, "Lost at") in facts  # the loss is the medium's state now
+    lost_at = driver.find_element(By.ID, "lost_at")
+    lost_at.clear()
+    lost_at.send_keys("2026-12-02 10:00")
+    driver.find_element(By.ID, "reason").send_keys("reported again by the contractor")
+    submit_button(driver, _t(language, "Review what this will affect"))
+    submit_button(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary").text)
+    assert heading(driver) == _t(language, "Done")
+    earlier = driver.find_element(By.ID, "earlier-report").text
+    kept = _t(language, "kept the earlier time of loss %(kept)s (this report said %(asked)s)")
+    assert kept.split("%(kept)s")[0].strip() in earlier
+    assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in earlier
+    assert ("2026/12/02 10:00:00" if language == "ja" else "2 Dec 2026, 10:00:00") in earlier
+    assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
+
+    # 7. The stick was found: restore (the loss report's suspensions only, by default).
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
     selected = driver.find_element(By.CSS_SELECTOR, "#restore_cause option:checked")
     assert selected.get_attribute("value") == "loss-report"
     driver.find_element(By.ID, "restore_reason").send_keys("found in the office")
@@ -305,6 +324,13 @@ def test_loss_story(
     assert heading(driver) == _t(language, "Done")
     assert _t(language, "Nothing on this medium is suspended any more.") in driver.page_source
     assert states(console_server, medium) == {"active"}
+    # The medium's page shows its state now (active, no "Lost at"); the loss is history.
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
+    assert _t(language, "Lost at") not in driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    history = driver.find_element(By.ID, "earlier-loss").text
+    assert _t(language, "History") in history
+    assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in history
+    shot("14-medium-found")
 
 
 def click_and_wait_for_download(driver: WebDriver, link: WebElement) -> None:
