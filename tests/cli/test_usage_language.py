@@ -32,63 +32,55 @@ def rwc(argv: list[str], lang: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-# (argv, the Japanese that must be shown, the English argparse would say)
-KEYSERVER_CASES = [
-    (["wizard"], "は選べません", "invalid choice: 'wizard'"),
-    (["serve", "--port", "x"], "の値として正しくありません", "invalid int value: 'x'"),
-    (["audit", "list", "--limit"], "値を 1 つ指定してください", "expected one argument"),
-    (["audit", "list", "--limt", "5"], "不明なオプション --limt", "unknown option --limt"),
-    (["media", "show"], "次の引数が必要です", "the following arguments are required"),
+# (command, argv, the Japanese that must be shown, the English argparse would say)
+CASES = [
+    ("keyserver", ["wizard"], "は選べません", "invalid choice: 'wizard'"),
+    ("keyserver", ["serve", "--port", "x"], "の値として正しくありません", "invalid int value: 'x'"),
+    (
+        "keyserver",
+        ["audit", "list", "--limit"],
+        "値を 1 つ指定してください",
+        "expected one argument",
+    ),
+    ("keyserver", ["audit", "list", "--limt", "5"], "不明なオプション --limt", "unknown option"),
+    ("keyserver", ["media", "show"], "次の引数が必要です", "the following arguments are required"),
+    ("rwc", ["wizard"], "は選べません", "invalid choice: 'wizard'"),
+    ("rwc", ["ls"], "次の引数が必要です", "the following arguments are required"),
+    ("rwc", ["ls", "c.rwc", "--jsn"], "不明なオプション --jsn", "unknown option --jsn"),
 ]
+COMMANDS = {"keyserver": keyserver, "rwc": rwc}
 
 
-@pytest.mark.parametrize(("argv", "ja", "en"), KEYSERVER_CASES, ids=str)
-def test_keyserver_usage_errors_in_japanese_and_english(argv: list[str], ja: str, en: str) -> None:
-    code, shown = keyserver(argv, "ja")
+@pytest.mark.parametrize(("command", "argv", "ja", "en"), CASES, ids=str)
+def test_usage_errors_in_japanese_and_english(
+    command: str, argv: list[str], ja: str, en: str
+) -> None:
+    call = COMMANDS[command]
+    code, shown = call(argv, "ja")
     assert code == 2
     assert ja in shown
     assert en not in shown
-    assert re.search(r"keyserver: hint: .*--help", shown)
-    code, shown = keyserver(argv, "en")
+    assert re.search(rf"{command}: hint: .*--help", shown)
+    code, shown = call(argv, "en")
     assert code == 2
     assert en in shown
     # --json: English whatever the language, for scripts.
-    code, shown = keyserver([*argv, "--json"], "ja")
+    code, shown = call([*argv, "--json"], "ja")
     assert code == 2
     assert en in json.loads(shown)["error"]["message"]
 
 
-def test_keyserver_names_the_nearest_option_in_japanese() -> None:
-    code, shown = keyserver(["audit", "list", "--limt", "5"], "ja")
+@pytest.mark.parametrize(
+    ("command", "argv", "nearest"),
+    [
+        ("keyserver", ["audit", "list", "--limt", "5"], "--limit"),
+        ("rwc", ["ls", "c", "--jsn"], "--json"),
+    ],
+)
+def test_the_nearest_option_in_japanese(command: str, argv: list[str], nearest: str) -> None:
+    code, shown = COMMANDS[command](argv, "ja")
     assert code == 2
-    assert "--limit のことですか?" in shown
-
-
-RWC_CASES = [
-    (["wizard"], "は選べません", "invalid choice: 'wizard'"),
-    (["ls"], "次の引数が必要です", "the following arguments are required"),
-    (["ls", "c.rwc", "--jsn"], "不明なオプション --jsn", "unknown option --jsn"),
-]
-
-
-@pytest.mark.parametrize(("argv", "ja", "en"), RWC_CASES, ids=str)
-def test_rwc_usage_errors_in_japanese_and_english(argv: list[str], ja: str, en: str) -> None:
-    code, shown = rwc(argv, "ja")
-    assert code == 2
-    assert ja in shown
-    assert en not in shown
-    code, shown = rwc(argv, "en")
-    assert code == 2
-    assert en in shown
-    code, shown = rwc([*argv, "--json"], "ja")
-    assert code == 2
-    assert en in json.loads(shown)["error"]["message"]
-
-
-def test_rwc_names_the_nearest_option_in_japanese() -> None:
-    code, shown = rwc(["ls", "c.rwc", "--jsn"], "ja")
-    assert code == 2
-    assert "--json のことですか?" in shown
+    assert f"{nearest} のことですか?" in shown
 
 
 @pytest.mark.parametrize("key", sorted(strictargs.ENGLISH))
