@@ -283,11 +283,13 @@ def test_loss_story(
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "(UTC+09:00)" in body  # times in the configured zone, with the offset
     assert _t(language, "Refused") in body
+    assert f"({_t(language, 'suspended')})" in body  # why, in the page's language
     changes = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(_t(language, "Loss report") in row.text for row in changes)
     shot("07-report")
     check_printable_on_a4(driver)
+    steps.act()  # Print: pressed by the newcomer; here the browser's own PDF path prints
 
     # 5. Download the signed report and check it offline, with the command shown.
     click_and_wait_for_download(driver, driver.find_element(By.ID, "signed-report"))
@@ -295,6 +297,8 @@ def test_loss_story(
     out = verify_as_shown(driver, "verify-command", downloads)
     assert out.startswith("OK: medium-report issued")
     print(steps.summary(language))  # the newcomer count, for the report (pytest -s)
+    # README.md "Console": seven pages and thirteen actions, as written there.
+    assert (steps.pages, steps.actions) == (7, 13)
 
     # 6. A second report (a colleague reports the same stick, later): the earlier, earlier
     # time of loss is kept (spec §loss), and the done page says so.
@@ -314,6 +318,7 @@ def test_loss_story(
     assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in earlier
     assert ("2026/12/02 10:00:00" if language == "ja" else "2 Dec 2026, 10:00:00") in earlier
     assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
+    shot("06b-reported-again")
 
     # 7. The stick was found: restore (the loss report's suspensions only, by default).
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
@@ -331,6 +336,10 @@ def test_loss_story(
     assert _t(language, "History") in history
     assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in history
     shot("14-medium-found")
+
+
+def heading_of_request(driver: WebDriver) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, "section.card h2").text)
 
 
 def click_and_wait_for_download(driver: WebDriver, link: WebElement) -> None:
@@ -395,6 +404,7 @@ def test_pages_in_japanese(
     second.get(console_server.url + "/console/approvals")
     assert heading(second) == "承認待ち"
     assert labels[0] in second.find_element(By.TAG_NAME, "main").text  # what it affects
+    assert f"媒体 {medium} の鍵の破棄" in heading_of_request(second)  # what it does, in Japanese
     shoot(second, screenshot_dir, "11b-approvals")
     submit_button(second, "承認して実行")
     assert "承認し、実行しました" in second.find_element(By.CSS_SELECTOR, ".notice").text
@@ -414,6 +424,16 @@ def test_pages_in_japanese(
     driver.get(f"{console_server.url}/console/media")
     assert heading(driver) == "媒体"
     shoot(driver, screenshot_dir, "13-media")
+
+    # A mistyped medium: all in Japanese, and the suggestion opens the medium's page.
+    driver.get(f"{console_server.url}/console/medium?name={medium[:-1]}X")
+    assert heading(driver) == "実行されませんでした"
+    main = driver.find_element(By.TAG_NAME, "main").text
+    assert "no medium" not in main
+    assert f"媒体 '{medium[:-1]}X' は登録されていません" in main
+    shoot(driver, screenshot_dir, "15-not-found")
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    assert medium in heading(driver)
 
     # The admin's page (an admin signs in in a browser of their own).
     admin = browser("ja")
