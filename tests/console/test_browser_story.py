@@ -310,6 +310,9 @@ def test_loss_story(
     lost_at.send_keys("2026-12-02 10:00")
     driver.find_element(By.ID, "reason").send_keys("reported again by the contractor")
     submit_button(driver, _t(language, "Review what this will affect"))
+    # Said before anything happens: the medium is already reported, earlier times stay.
+    already = _t(language, "This medium was already reported lost at %(at)s.").split("%(at)s")[0]
+    assert already.strip() in driver.find_element(By.ID, "earlier-report").text
     submit_button(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary").text)
     assert heading(driver) == _t(language, "Done")
     earlier = driver.find_element(By.ID, "earlier-report").text
