@@ -372,6 +372,9 @@ def test_pages_in_japanese(
     driver.get(f"{console_server.url}/console/container/{cid}")
     assert labels[0] in heading(driver)
     assert "コンテナ" in heading(driver)
+    history = driver.find_element(By.TAG_NAME, "main").text
+    assert "登録" in history and "確定" in history  # its actions in words, not names
+    assert "register" not in history
     shoot(driver, screenshot_dir, "08-container")
 
     driver.get(f"{console_server.url}/console/audit")
