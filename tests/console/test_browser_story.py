@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 from voprf import ristretto as r
 
@@ -72,6 +72,26 @@ def _detached(exc: WebDriverException) -> bool:
     )
 
 
+def replaced(old: WebElement) -> Callable[[WebDriver], bool]:
+    """Wait condition: ``old`` (the page's <html>) is no longer in the document.
+
+    Selenium's staleness_of knows only StaleElementReferenceException; Chromium may also
+    answer "Node ... does not belong to the document" for the old page's node (seen in the
+    merge train under load), which means the same: the new page is there.
+    """
+
+    def check(_driver: WebDriver) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException as exc:
+            if _detached(exc):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def click_and_wait(driver: WebDriver, element: WebElement) -> None:
     """Click something that loads a new page, and wait until the new page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
@@ -83,7 +103,7 @@ def click_and_wait(driver: WebDriver, element: WebElement) -> None:
         # under load): the click was delivered, so the new page is waited for as usual.
         if not _detached(exc):
             raise
-    WebDriverWait(driver, 30).until(staleness_of(old))
+    WebDriverWait(driver, 30).until(replaced(old))
 
 
 def sign_in(driver: WebDriver, url: str, token: str, language: str) -> None:
@@ -503,7 +523,7 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     assert token.get_attribute("id") == "token"  # the field has the focus at once
     old = driver.find_element(By.TAG_NAME, "html")
     token.send_keys(console_server.tokens["suzuki"] + Keys.ENTER)
-    WebDriverWait(driver, 30).until(staleness_of(old))
+    WebDriverWait(driver, 30).until(replaced(old))
     assert heading(driver) == "Overview"
     assert "q" in tab_through(driver, 12)  # the search box, from the top of the page
 
