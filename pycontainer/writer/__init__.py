@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Required, TypedDict, Unpack
 
 from pycontainer import _portable
 from pycontainer._engine import staging
@@ -57,6 +57,7 @@ RandomSource = Callable[[int], bytes]
 
 
 __all__ = [
+    "SealOptions",
     "SealResult",
     "check_inputs",
     "check_stream_name",
@@ -85,6 +86,43 @@ class SealResult:
     entries: int
     payload_bytes: int
     data_bytes: int
+
+
+class SealOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`seal_paths` and :func:`seal_stream`.
+
+    One list for both, read in one place (``_seal``), so the two entry points cannot drift
+    apart in their defaults or checks.
+
+    Attributes:
+        slot: The container's registration at the key server (required).
+        key_server: Evaluates the blinded element: the HTTP client, or an in-process one
+            (required).
+        password: The container password, "" for none (required).
+        chunk_log2: log2 of the STREAM chunk size (default ``CHUNK_LOG2_DEFAULT``).
+        argon2: Argon2id cost parameters (default ``ARGON2_DEFAULT``).
+        force: Replace the output file if it exists (default False).
+        progress: Called as ``progress(bytes_done, bytes_total)`` after each chunk;
+            ``bytes_total`` is 0 for a stream (its size is unknown until its end).
+        rng: Randomness for DEK, nonces and receipt secret (``os.urandom`` if None); only
+            test-vector generators pass anything else.
+        workers: Threads sealing chunks, the caller's included (1 = single-threaded).
+        before_publish: Called with the result once the container is complete on disk
+            (still nameless) and before it gets its name; an exception from it discards
+            the container (``rwc seal`` commits the registration here, so a container
+            only appears once the server has activated it).
+    """
+
+    slot: Required[SlotInfo]
+    key_server: Required[KeyServer]
+    password: Required[str]
+    chunk_log2: int
+    argon2: p.Argon2Params
+    force: bool
+    progress: Progress | None
+    rng: RandomSource | None
+    workers: int
+    before_publish: Callable[[SealResult], None] | None
 
 
 def _check_params(chunk_log2: int, argon2: p.Argon2Params, slot: SlotInfo, workers: int) -> None:
@@ -154,32 +192,40 @@ def _build_header(
 
 
 WriteAt = Callable[[memoryview, int], None]
-# produce(payload_key, write_at, on_chunk) seals the whole plaintext and returns the index
-# entries, the data bytes and the plaintext length; it releases its resources on failure.
+
+
+@dataclass(frozen=True)
+class _Payload:
+    """What a producer needs to seal the payload (the options resolved by ``_seal``)."""
+
+    key: bytes = dataclasses.field(repr=False)
+    chunk_log2: int
+    workers: int
+    write_at: WriteAt
+    on_chunk: Callable[[int], None]
+
+
+# produce(payload) seals the whole plaintext and returns the index entries, the data bytes
+# and the plaintext length; it releases its resources on failure.
 _Produced = tuple[list[Entry], int, int]
-Producer = Callable[[bytes, WriteAt, Callable[[int], None]], _Produced]
+Producer = Callable[[_Payload], _Produced]
 
 
 def _seal(
-    out_path: StrPath,
-    produce: Producer,
-    *,
-    slot: SlotInfo,
-    key_server: KeyServer,
-    password: str,
-    chunk_log2: int,
-    argon2: p.Argon2Params,
-    force: bool,
-    rng: RandomSource,
-    workers: int,
-    data_total: int,
-    progress: Progress | None,
-    before_publish: Callable[[SealResult], None] | None,
+    out_path: StrPath, produce: Producer, data_total: int, options: SealOptions
 ) -> SealResult:
     out = Path(out_path)
+    slot, key_server = options["slot"], options["key_server"]
+    chunk_log2 = options.get("chunk_log2", p.CHUNK_LOG2_DEFAULT)
+    argon2 = options.get("argon2", p.ARGON2_DEFAULT)
+    force = options.get("force", False)
+    workers = options.get("workers", p.WORKERS_DEFAULT)
+    progress = options.get("progress")
+    before_publish = options.get("before_publish")
+    rng = options.get("rng") or os.urandom
     _check_params(chunk_log2, argon2, slot, workers)
     _check_destination(out, force=force)
-    kek, _evaluation = release_kek(slot, key_server, password, argon2)
+    kek, _evaluation = release_kek(slot, key_server, options["password"], argon2)
     dek = rng(p.KEY_SIZE)
     receipt_secret = rng(p.RECEIPT_SECRET_SIZE)
     header, payload_nonce = _build_header(
@@ -219,7 +265,9 @@ def _seal(
             if progress is not None:
                 progress(min(done, data_total) if data_total else done, data_total)
 
-        entries, data_bytes, plaintext = produce(payload_key, write_at, on_chunk)
+        entries, data_bytes, plaintext = produce(
+            _Payload(payload_key, chunk_log2, workers, write_at, on_chunk)
+        )
         os.fsync(fd)
         result = SealResult(
             container_id=slot.container_id,
@@ -255,19 +303,7 @@ def _encode_index(entries: list[Entry]) -> bytes:
 
 
 def seal_paths(
-    paths: Sequence[StrPath],
-    out_path: StrPath,
-    *,
-    slot: SlotInfo,
-    key_server: KeyServer,
-    password: str,
-    chunk_log2: int = p.CHUNK_LOG2_DEFAULT,
-    argon2: p.Argon2Params = p.ARGON2_DEFAULT,
-    force: bool = False,
-    progress: Progress | None = None,
-    rng: RandomSource | None = None,
-    workers: int = p.WORKERS_DEFAULT,
-    before_publish: Callable[[SealResult], None] | None = None,
+    paths: Sequence[StrPath], out_path: StrPath, **options: Unpack[SealOptions]
 ) -> SealResult:
     """Seal files and directories into a new container.
 
@@ -277,20 +313,8 @@ def seal_paths(
     Args:
         paths: Files and directories to seal.
         out_path: The container file to create.
-        slot: The container's registration at the key server.
-        key_server: Evaluates the blinded element (the HTTP client, or an in-process one).
-        password: The container password ("" for none).
-        chunk_log2: log2 of the STREAM chunk size.
-        argon2: Argon2id cost parameters.
-        force: Replace ``out_path`` if it exists.
-        progress: Called as ``progress(bytes_done, bytes_total)`` after each chunk.
-        rng: Randomness for DEK, nonces and receipt secret (``os.urandom`` if None); only
-            test-vector generators pass anything else.
-        workers: Threads encrypting chunks (1 = single-threaded).
-        before_publish: Called with the result once the container is complete on disk
-            (still nameless) and before it gets its name; an exception from it discards
-            the container (``rwc seal`` commits the registration here, so a container
-            only appears once the server has activated it).
+        **options: :class:`SealOptions` (``slot``, ``key_server`` and ``password`` are
+            required).
 
     Returns:
         The :class:`SealResult`.
@@ -309,38 +333,24 @@ def seal_paths(
     index = _encode_index(entries)
     tail = index + archive.encode_trailer(len(index))
 
-    def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
-        reader = FileReader(sources, tail, chunk_log2)
+    def produce(payload: _Payload) -> _Produced:
+        reader = FileReader(sources, tail, payload.chunk_log2)
         try:
             reader.check_empty_files()
             seal_chunks(
-                key,
-                chunk_log2,
+                payload.key,
+                payload.chunk_log2,
                 reader.length,
                 reader.fill,
-                write_at,
-                workers=workers,
-                progress=on_chunk,
+                payload.write_at,
+                workers=payload.workers,
+                progress=payload.on_chunk,
             )
         finally:
             reader.close()
         return entries, reader.data_length, reader.length
 
-    return _seal(
-        out_path,
-        produce,
-        slot=slot,
-        key_server=key_server,
-        password=password,
-        chunk_log2=chunk_log2,
-        argon2=argon2,
-        force=force,
-        rng=rng or os.urandom,
-        workers=workers,
-        data_total=sum(e.size for e in entries),
-        progress=progress,
-        before_publish=before_publish,
-    )
+    return _seal(out_path, produce, sum(e.size for e in entries), options)
 
 
 def seal_stream(
@@ -348,40 +358,22 @@ def seal_stream(
     name: str,
     out_path: StrPath,
     *,
-    slot: SlotInfo,
-    key_server: KeyServer,
-    password: str,
-    chunk_log2: int = p.CHUNK_LOG2_DEFAULT,
-    argon2: p.Argon2Params = p.ARGON2_DEFAULT,
-    force: bool = False,
-    progress: Progress | None = None,
-    rng: RandomSource | None = None,
-    workers: int = p.WORKERS_DEFAULT,
-    before_publish: Callable[[SealResult], None] | None = None,
     mode: int = 0o600,
     mtime_ns: int | None = None,
+    **options: Unpack[SealOptions],
 ) -> SealResult:
     """Seal one byte stream (e.g. stdin) as a single file entry called ``name``.
 
     Memory stays constant: the size is learned at the end of the stream. ``progress``
-    receives ``bytes_total == 0`` (unknown). Other arguments as in :func:`seal_paths`.
+    receives ``bytes_total == 0`` (unknown).
 
     Args:
         stream: A binary stream to read until EOF.
         name: The entry name (default for the CLI: "stdin").
         out_path: The container file to create.
-        slot: See :func:`seal_paths`.
-        key_server: See :func:`seal_paths`.
-        password: See :func:`seal_paths`.
-        chunk_log2: See :func:`seal_paths`.
-        argon2: See :func:`seal_paths`.
-        force: See :func:`seal_paths`.
-        progress: See above.
-        rng: See :func:`seal_paths`.
-        workers: See :func:`seal_paths`.
-        before_publish: See :func:`seal_paths`.
         mode: Permission bits stored for the entry.
         mtime_ns: Modification time stored (now if None).
+        **options: :class:`SealOptions`, as for :func:`seal_paths`.
 
     Returns:
         The :class:`SealResult`.
@@ -398,8 +390,14 @@ def seal_stream(
     probe = Entry(name, p.ENTRY_FILE, mode & p.MODE_MASK, secs, nsecs, 0)
     check_names([Source(probe, None)])
 
-    def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
-        sink = EncryptingSink(key, chunk_log2, write_at, workers=workers, progress=on_chunk)
+    def produce(payload: _Payload) -> _Produced:
+        sink = EncryptingSink(
+            payload.key,
+            payload.chunk_log2,
+            payload.write_at,
+            workers=payload.workers,
+            progress=payload.on_chunk,
+        )
         try:
             entries = _fill_from_stream(sink)
             index = _encode_index(entries)
@@ -432,18 +430,4 @@ def seal_stream(
             ) from None
         return [dataclasses.replace(probe, size=sink.plaintext_length)]
 
-    return _seal(
-        out_path,
-        produce,
-        slot=slot,
-        key_server=key_server,
-        password=password,
-        chunk_log2=chunk_log2,
-        argon2=argon2,
-        force=force,
-        rng=rng or os.urandom,
-        workers=workers,
-        data_total=0,
-        progress=progress,
-        before_publish=before_publish,
-    )
+    return _seal(out_path, produce, 0, options)
