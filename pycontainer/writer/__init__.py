@@ -1,10 +1,12 @@
 """Sealing: files, directories or one stream -> a container file, atomically.
 
 Order of work, so that bad input costs nothing: collect and check the inputs (refusing
-symlinks, devices, FIFOs and sockets), check the destination, run the key-release step,
-then seal the payload into a staged file beside the destination (nameless on Linux, see
-pycontainer/_engine/staging.py: a killed seal leaves nothing), fsync it, and publish it
-under its name in one step. Files are sealed chunk-parallel
+symlinks, devices, FIFOs and sockets), check the destination, run the key-release step
+(the server's answer, its proof verified), then seal the payload into a staged file beside
+the destination (nameless on Linux, see pycontainer/_engine/staging.py: a killed seal
+leaves nothing) while Argon2id turns the answer into the KEK in a thread of its own (the
+payload needs only the random DEK), write the header with the wrapped keys, fsync, and
+publish under its name in one step. Files are sealed chunk-parallel
 (:func:`~pycontainer._engine.pipeline.seal_chunks`: the sizes and the index are known
 before the first byte is read, so every chunk's plaintext source and ciphertext offset are
 fixed); a stream goes through :class:`~pycontainer._engine.pipeline.EncryptingSink`. Any
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,7 +43,7 @@ from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsigned
 from pycontainer.format.stream import sealed_length
-from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
+from pycontainer.keyrelease import KeyServer, SlotInfo, release_oprf
 from pycontainer.progress import Progress
 from pycontainer.writer._files import FileReader
 from pycontainer.writer._inputs import (
@@ -167,6 +170,48 @@ def _check_destination(out: Path, *, force: bool) -> None:
         raise InputError(f"the directory {out.parent} does not exist", hint="create it first")
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """The header before the KEK is known: its random parts drawn, its length fixed.
+
+    The payload needs only the DEK, the payload nonce and its own offset (the header's
+    length, which the wrapped keys and the MAC do not change), so it is sealed while
+    Argon2id derives the KEK; :meth:`finish` then wraps the keys and MACs the header.
+    """
+
+    placeholder: OprfSlot
+    chunk_log2: int
+    payload_nonce: bytes
+
+    @property
+    def length(self) -> int:
+        """The length of the finished header."""
+        return len(self._unsigned(self.placeholder)) + p.MAC_SIZE
+
+    def _unsigned(self, oprf_slot: OprfSlot) -> bytes:
+        return encode_unsigned(Header(self.chunk_log2, self.payload_nonce, (oprf_slot,)))
+
+    def finish(self, kek: bytes, dek: bytes, receipt_secret: bytes) -> bytes:
+        """The complete header: the keys wrapped under ``kek``, then the header MAC."""
+        slot = self.placeholder
+        # spec §slot-server-oprf: the wrap's AAD is the slot body before wrap_nonce, so the
+        # URL, public key and Argon2 parameters cannot be swapped without breaking the unwrap.
+        wrapped = keyschedule.wrap(kek, slot.wrap_nonce, dek, receipt_secret, slot.aad())
+        unsigned = self._unsigned(dataclasses.replace(slot, wrapped=wrapped))
+        return unsigned + keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
+
+
+def _draft_header(
+    slot: SlotInfo, *, argon2: p.Argon2Params, chunk_log2: int, rng: RandomSource
+) -> _Draft:
+    wrap_nonce = rng(p.WRAP_NONCE_SIZE)
+    payload_nonce = rng(p.PAYLOAD_NONCE_SIZE)
+    placeholder = OprfSlot(
+        slot.url, slot.container_id, slot.public_key, argon2, wrap_nonce, bytes(p.WRAPPED_SIZE)
+    )
+    return _Draft(placeholder, chunk_log2, payload_nonce)
+
+
 def _build_header(
     slot: SlotInfo,
     *,
@@ -177,18 +222,44 @@ def _build_header(
     receipt_secret: bytes,
     rng: RandomSource,
 ) -> tuple[bytes, bytes]:
-    wrap_nonce = rng(p.WRAP_NONCE_SIZE)
-    payload_nonce = rng(p.PAYLOAD_NONCE_SIZE)
-    placeholder = OprfSlot(
-        slot.url, slot.container_id, slot.public_key, argon2, wrap_nonce, bytes(p.WRAPPED_SIZE)
-    )
-    # spec §slot-server-oprf: the wrap's AAD is the slot body before wrap_nonce, so the URL,
-    # public key and Argon2 parameters cannot be swapped without breaking the unwrap.
-    wrapped = keyschedule.wrap(kek, wrap_nonce, dek, receipt_secret, placeholder.aad())
-    oprf_slot = dataclasses.replace(placeholder, wrapped=wrapped)
-    unsigned = encode_unsigned(Header(chunk_log2, payload_nonce, (oprf_slot,)))
-    mac = keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
-    return unsigned + mac, payload_nonce
+    """The complete header and its payload nonce, in one step (tests/support seals raw)."""
+    draft = _draft_header(slot, argon2=argon2, chunk_log2=chunk_log2, rng=rng)
+    return draft.finish(kek, dek, receipt_secret), draft.payload_nonce
+
+
+class _Stretch:
+    """Argon2id of the verified VOPRF output in a thread of its own, while the payload seals.
+
+    Argon2id (m=64 MiB, t=3, p=4 by default) is the largest fixed cost of a seal after
+    start-up, and its only input is the server's answer: run it beside the payload instead
+    of before it. It does no I/O and touches no shared state; the argon2 binding releases
+    the GIL. :meth:`kek` always waits for it, so no thread outlives the seal.
+    """
+
+    def __init__(self, oprf_out: bytes, container_id: bytes, argon2: p.Argon2Params) -> None:
+        self._args = (oprf_out, container_id, argon2)
+        self._kek: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="rwc-argon2id", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._kek = keyschedule.derive_kek(*self._args)
+        except BaseException as exc:  # noqa: BLE001 -- re-raised by kek() in the caller
+            self._error = exc
+
+    def join(self) -> None:
+        """Wait for the derivation to end (after a failure elsewhere: its result is moot)."""
+        self._thread.join()
+
+    def kek(self) -> bytes:
+        """Wait for the KEK; raise what the derivation raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._kek is not None
+        return self._kek
 
 
 WriteAt = Callable[[memoryview, int], None]
@@ -225,69 +296,70 @@ def _seal(
     rng = options.get("rng") or os.urandom
     _check_params(chunk_log2, argon2, slot, workers)
     _check_destination(out, force=force)
-    kek, _evaluation = release_kek(slot, key_server, options["password"], argon2)
+    # The key release itself comes first, before any input is read: a refusal (revoked,
+    # bad proof, wrong token) costs nothing. Only its Argon2id runs beside the payload.
+    oprf_out, _evaluation = release_oprf(slot, key_server, options["password"])
     dek = rng(p.KEY_SIZE)
     receipt_secret = rng(p.RECEIPT_SECRET_SIZE)
-    header, payload_nonce = _build_header(
-        slot,
-        argon2=argon2,
-        chunk_log2=chunk_log2,
-        kek=kek,
-        dek=dek,
-        receipt_secret=receipt_secret,
-        rng=rng,
-    )
-    payload_key = keyschedule.payload_key(dek, payload_nonce)
-
-    # Leftovers of earlier seals killed here (ours only, and only those no live run holds).
-    staging.remove_stale(out.parent)
+    draft = _draft_header(slot, argon2=argon2, chunk_log2=chunk_log2, rng=rng)
+    payload_key = keyschedule.payload_key(dek, draft.payload_nonce)
+    receipt_key = keyschedule.receipt_key(receipt_secret, slot.container_id)
+    stretch = _Stretch(oprf_out, slot.container_id, argon2)
     try:
-        staged = staging.StagedFile(out, 0o644)
-    except OSError as exc:
-        raise ContainerError(
-            f"cannot create a file in {out.parent}: {exc.strerror}",
-            hint="check the directory's permissions and free space",
-        ) from None
-    try:
-        fd = staged.fd
-        _portable.pwrite_all(fd, memoryview(header), 0)
-        base = len(header)
-        # The container is fsynced before publish: its writeback starts as chunks are
-        # written (pycontainer/_engine/writeback.py).
-        writeback = Writeback(fd)
-
-        def write_at(view: memoryview, offset: int) -> None:
-            # pwrite: thread-safe and position-independent, so workers write concurrently.
-            _portable.pwrite_all(fd, view, base + offset)
-            writeback.start(base + offset, len(view))
-
-        def on_chunk(done: int) -> None:
-            if progress is not None:
-                progress(min(done, data_total) if data_total else done, data_total)
-
-        entries, data_bytes, plaintext = produce(
-            _Payload(payload_key, chunk_log2, workers, write_at, on_chunk)
-        )
-        os.fsync(fd)
-        result = SealResult(
-            container_id=slot.container_id,
-            header_digest=keyschedule.header_digest(header),
-            receipt_key=keyschedule.receipt_key(receipt_secret, slot.container_id),
-            entries=len(entries),
-            payload_bytes=sealed_length(plaintext, chunk_log2),
-            data_bytes=data_bytes,
-        )
-        if before_publish is not None:
-            before_publish(result)
-        staged.publish(force=force)
-    except BaseException as exc:
-        staged.discard()
-        if isinstance(exc, OSError):
+        # Leftovers of earlier seals killed here (ours only, and only those no live run
+        # holds).
+        staging.remove_stale(out.parent)
+        try:
+            staged = staging.StagedFile(out, 0o644)
+        except OSError as exc:
             raise ContainerError(
-                f"writing {out} failed: {exc.strerror}",
-                hint="check free space and permissions; nothing was written",
+                f"cannot create a file in {out.parent}: {exc.strerror}",
+                hint="check the directory's permissions and free space",
             ) from None
-        raise
+        try:
+            fd = staged.fd
+            base = draft.length
+            # The container is fsynced before publish: its writeback starts as chunks are
+            # written (pycontainer/_engine/writeback.py).
+            writeback = Writeback(fd)
+
+            def write_at(view: memoryview, offset: int) -> None:
+                # pwrite: thread-safe and position-independent, so workers write
+                # concurrently.
+                _portable.pwrite_all(fd, view, base + offset)
+                writeback.start(base + offset, len(view))
+
+            def on_chunk(done: int) -> None:
+                if progress is not None:
+                    progress(min(done, data_total) if data_total else done, data_total)
+
+            entries, data_bytes, plaintext = produce(
+                _Payload(payload_key, chunk_log2, workers, write_at, on_chunk)
+            )
+            header = draft.finish(stretch.kek(), dek, receipt_secret)
+            _portable.pwrite_all(fd, memoryview(header), 0)
+            os.fsync(fd)
+            result = SealResult(
+                container_id=slot.container_id,
+                header_digest=keyschedule.header_digest(header),
+                receipt_key=receipt_key,
+                entries=len(entries),
+                payload_bytes=sealed_length(plaintext, chunk_log2),
+                data_bytes=data_bytes,
+            )
+            if before_publish is not None:
+                before_publish(result)
+            staged.publish(force=force)
+        except BaseException as exc:
+            staged.discard()
+            if isinstance(exc, OSError):
+                raise ContainerError(
+                    f"writing {out} failed: {exc.strerror}",
+                    hint="check free space and permissions; nothing was written",
+                ) from None
+            raise
+    finally:
+        stretch.join()  # no thread outlives the seal, whatever happened
     return result
 
 
