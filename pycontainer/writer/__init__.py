@@ -198,7 +198,13 @@ class _Draft:
         # URL, public key and Argon2 parameters cannot be swapped without breaking the unwrap.
         wrapped = keyschedule.wrap(kek, slot.wrap_nonce, dek, receipt_secret, slot.aad())
         unsigned = self._unsigned(dataclasses.replace(slot, wrapped=wrapped))
-        return unsigned + keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
+        header = unsigned + keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
+        if len(header) != self.length:  # the payload already sits at `length`: never shift it
+            raise ContainerError(
+                "internal error: the header changed length while sealing",
+                hint="report this; nothing was written",
+            )
+        return header
 
 
 def _draft_header(
