@@ -10,10 +10,11 @@ rather than skip.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
 
+from tests.support import postgres
 from tests.support.requirements import STRICT_VARIABLE, strict
 
 
@@ -41,3 +42,35 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.skipped]
     for reason, count in sorted(Counter(map(_skip_reason, skipped)).items()):
         terminalreporter.write_line(f"SKIPPED {count} test(s): {reason}", yellow=True)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    """A migrated PostgreSQL database per test process, or None when the server is down.
+
+    Tests that need a migrated database, not a test of the migrations, take a copy
+    (``postgres.create_database(conn, prefix, template=pg_template)``): the server copies
+    files in a fraction of the time the migrations take. When it is None, the test calls
+    ``postgres.admin()``, which skips (fails under RWC_TEST_STRICT) saying how to start it.
+    """
+    conn = postgres.try_connect()
+    if conn is None:
+        yield None
+        return
+    # Imported when first used: a run of the container or rwc tests alone does not load the
+    # key server's store.
+    from keyserver.domain.settings import Settings  # noqa: PLC0415
+    from keyserver.store import init_database  # noqa: PLC0415
+
+    try:
+        name = postgres.create_database(conn, "ks_tpl")
+        try:
+            # The schema does not depend on the master key (init_database only migrates).
+            init_database(
+                Settings(database_url=postgres.database_url(name), master_key_b64="A" * 43)
+            )
+            yield name
+        finally:
+            postgres.drop_database(conn, name)
+    finally:
+        conn.close()
