@@ -234,7 +234,9 @@ class Releaser:
             with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
                 batch.use(cur)
                 seen = batch.seen_seq()  # before the tokens (Batch.lock_head)
-                batch.preread(self._requests(batch, jobs))
+                requests = self._requests(batch, jobs)
+                batch.preread(requests)
+                rowcheck.preread(self._keyring, batch, sorted({r[0] for r in requests}))
             clock = _LockClock()
             with self._ledger.core_tx() as conn, self._cursor(conn) as cur:
                 batch.use(cur)

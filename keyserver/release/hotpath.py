@@ -10,13 +10,11 @@ keyserver/domain/lifecycle.py and keyserver/release/batch.py.
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from keyserver.domain import rowmac
 from keyserver.domain.auth import TokenRow
 from keyserver.domain.encoding import b64e
 from keyserver.domain.lifecycle import ContainerView, State
@@ -27,14 +25,15 @@ from keyserver.release.compiled import (
     ROW_TIMES,
     HotPath,
     _numbered,
-    _Statement,
 )
+from keyserver.release.facts import Shape
+from keyserver.release.unnest import Part
 from keyserver.store.audit import Head
+from keyserver.store.models import AuditEntry, Base, Challenge
 from keyserver.store.repository import EPOCH, EvaluationRow, integrity_members
-from keyserver.store.rowmacs import AUDIT_FIELDS, later_entries, register_policy
 
-# Verified register entries kept per process (see Batch.registration).
-_REGISTRATIONS_KEPT = 100_000
+_CHALLENGES = Base.metadata.tables[Challenge.__tablename__]
+_LOG = Base.metadata.tables[AuditEntry.__tablename__]
 
 
 class Batch:
@@ -119,76 +118,76 @@ class Batch:
     def _probe_policy(
         self, cids: Sequence[bytes], requests: Sequence[tuple[bytes, str, frozenset[str], int]]
     ) -> None:
+        self._facts(**self._policy_lists(cids, requests))
+
+    @staticmethod
+    def _policy_lists(
+        cids: Sequence[bytes], requests: Sequence[tuple[bytes, str, frozenset[str], int]]
+    ) -> dict[str, list[Any]]:
+        """The facts.py lists that probe the policy of ``requests`` on ``cids``."""
         names = sorted({name for _, name, _, _ in requests})
         groups = sorted({g for _, _, gs, _ in requests for g in gs})
-        hot = self._hot
-        queries = [
-            (
-                hot._readers_statement(len(cids), len(names)),
-                _numbered({"cids": cids, "names": names}),
-            )
-        ]
+        lists: dict[str, list[Any]] = {"rcids": list(cids), "names": names}
         if groups:
-            queries.append(
-                (
-                    hot._groups_statement(len(cids), len(groups)),
-                    _numbered({"cids": cids, "groups": groups}),
-                )
-            )
-        results = self._query_all(queries)
-        self._reader_pairs.update((bytes(c), n) for c, n in results[0])
-        self._probed_names.update((c, n) for c in cids for n in names)
-        if groups:
-            self._group_pairs.update((bytes(c), g) for c, g in results[1])
-            self._probed_groups.update((c, g) for c in cids for g in groups)
+            lists.update(gcids=list(cids), groups=groups)
+        return lists
 
-    def _query_all(self, queries: Sequence[tuple[_Statement, Any]]) -> list[list[Any]]:
-        """Run SELECTs one after the other and return their rows.
+    def _facts(self, **lists: list[Any]) -> None:
+        """Read the batch's facts in ONE statement (keyserver/release/facts.py).
 
-        Not pipelined on purpose: measured, psycopg's pipeline mode made two SELECTs
-        take 8 ms where the same two in sequence took 2.6 ms (bench/README.md).
+        ``lists``: the values of the parts wanted (``pids``, ``media``, ``texts``,
+        ``rcids`` + ``names``, ``gcids`` + ``groups``); a missing list leaves its part out.
         """
-        out = []
-        for stmt, values in queries:
-            self._cur.execute(stmt.sql, stmt.args(values))
-            out.append(self._cur.fetchall())
-        return out
+        get = lists.get
+        rcids, names = get("rcids", []), get("names", [])
+        gcids, groups = get("gcids", []), get("groups", [])
+        shape: Shape = (
+            len(get("pids", [])),
+            len(get("media", [])),
+            len(get("texts", [])),
+            (len(rcids), len(names)),
+            (len(gcids), len(groups)),
+        )
+        stmt = self._hot._facts_statement(shape)
+        since = self.since
+        after = min((int(v["last_audit_seq"] or 0) for v in self._rows.values()), default=0)
+        self._cur.execute(stmt.sql, stmt.args({**_numbered(lists), "since": since, "after": after}))
+        rows = self._cur.fetchall()
+        # Probed = asked, whether or not a row matched (no row: not in the policy).
+        self._probed_names.update((c, n) for c in rcids for n in names)
+        self._probed_groups.update((c, g) for c in gcids for g in groups)
+        texts = {b64e(cid): cid for cid in self._rows}
+        for kind, pid, text, cid, n in rows:
+            if kind == "p":
+                self._base_p[pid] = int(n)
+            elif kind == "m":
+                self._base_m[text] = int(n)
+            elif kind == "o":
+                self._rows[texts[text]]["own_newest"] = n
+            elif kind == "r":
+                self._reader_pairs.add((bytes(cid), text))
+            else:
+                self._group_pairs.add((bytes(cid), text))
 
     def prefetch(self, requests: Sequence[tuple[bytes, str, frozenset[str], int]]) -> None:
         """Lock the containers of ``(container id, actor, groups, pid)`` requests at once.
 
-        Under the head lock, for the whole batch instead of one per request: the rows,
-        locked ``FOR UPDATE`` in one statement (after the chain head, the lock order of
-        every writer), and the window counts of every principal and medium of the batch
-        in one more; plus the policy probes :meth:`preread` did not cover (requests
-        taken after it). Then
-        :meth:`evaluation_row` answers from these, with :meth:`update_container`'s
-        changes applied as they are queued, so a later request for the same container
-        sees the earlier one's effect.
+        Under the head lock, for the whole batch instead of one per request, in two
+        statements: the rows, locked ``FOR UPDATE`` (after the chain head, the lock
+        order of every writer); then the batch's facts (keyserver/release/facts.py):
+        the window counts of every principal and medium of the batch, whether the log
+        holds entries after a row, and the policy probes :meth:`preread` did not cover
+        (requests taken after it). Then :meth:`evaluation_row` answers from these,
+        with :meth:`update_container`'s changes applied as they are queued, so a later
+        request for the same container sees the earlier one's effect.
         """
         cids = sorted({cid for cid, _, _, _ in requests})
         if len(cids) < 2:
             return  # one container: the single-statement path costs the same
-        uncovered = [
-            r
-            for r in requests
-            if (r[0], r[1]) not in self._probed_names
-            or any((r[0], g) not in self._probed_groups for g in r[2])
-        ]
-        if uncovered:
-            self._probe_policy(sorted({cid for cid, _, _, _ in uncovered}), uncovered)
-        pids = sorted({pid for _, _, _, pid in requests})
         hot, dt = self._hot, self._hot._dt_result
-        rows, windows = self._query_all(
-            [
-                (hot._rows_statement(len(cids)), _numbered({"cids": cids})),
-                (
-                    hot._window_statement(len(pids), len(cids)),
-                    {**_numbered({"pids": pids, "cids": cids}), "since": self.since},
-                ),
-            ]
-        )
-        for row in rows:
+        stmt = hot._rows_statement(len(cids))
+        self._cur.execute(stmt.sql, stmt.args(_numbered({"cids": cids})))
+        for row in self._cur.fetchall():
             values = dict(zip(ROW_COLUMNS, row[1:-1], strict=True))
             for name in ROW_TIMES:
                 values[name] = dt(values[name])
@@ -196,27 +195,24 @@ class Batch:
             values["bulk_newest"] = row[-1]
             self._rows[bytes(row[0])] = values
         self._missing = set(cids) - self._rows.keys()
-        self._own_newest()
-        # The window counts of every principal and medium of the batch.
-        self._base_p = dict.fromkeys(pids, 0)
-        self._base_m = dict.fromkeys(
-            (v["medium"] for v in self._rows.values() if v["medium"] is not None), 0
-        )
-        for kind, pid, medium, n in windows:
-            if kind == "p":
-                self._base_p[pid] = int(n)
-            else:
-                self._base_m[medium] = int(n)
-
-    def _own_newest(self) -> None:
-        """The newest entry naming each prefetched container (spec §row-integrity)."""
-        texts = {b64e(cid): cid for cid in self._rows}
-        if not texts:
-            return
-        stmt = self._hot._own_newest_statement(len(texts))
-        self._cur.execute(stmt.sql, stmt.args(_numbered({"texts": sorted(texts)})))
-        for text, newest in self._cur.fetchall():
-            self._rows[texts[text]]["own_newest"] = newest
+        uncovered = [
+            r
+            for r in requests
+            if (r[0], r[1]) not in self._probed_names
+            or any((r[0], g) not in self._probed_groups for g in r[2])
+        ]
+        lists: dict[str, list[Any]] = {
+            "pids": sorted({pid for _, _, _, pid in requests}),
+            # A container's medium never changes: the locked rows name the batch's media.
+            "media": sorted({v["medium"] for v in self._rows.values() if v["medium"] is not None}),
+            "texts": sorted(b64e(cid) for cid in self._rows),
+        }
+        if uncovered:
+            lists.update(self._policy_lists(sorted({r[0] for r in uncovered}), uncovered))
+        # The window counts of every principal and medium of the batch (0 if none).
+        self._base_p = dict.fromkeys(lists["pids"], 0)
+        self._base_m = dict.fromkeys(lists["media"], 0)
+        self._facts(**lists)
 
     def _prefetched(
         self, cid: bytes, actor_name: str, actor_groups: frozenset[str], principal_id: int
@@ -392,39 +388,15 @@ class Batch:
             "bulk_newest": bulk,
         }
 
-    def registration(self, cid: bytes, audit_key: bytes) -> dict[str, Any] | None:
-        """The details of the container's register entry, if its keyed hash verifies."""
-        hot = self._hot
-        if cid in hot.registrations:
-            return hot.registrations[cid]
-        self._cur.execute(hot._register.sql, hot._register.args({"cid_text": b64e(cid)}))
-        row = self._cur.fetchone()
-        if row is not None:
-            row = list(row)
-            row[AUDIT_FIELDS.index("at")] = hot._dt_result(row[AUDIT_FIELDS.index("at")])
-        details = register_policy(audit_key, row)
-        if len(hot.registrations) >= _REGISTRATIONS_KEPT:
-            hot.registrations.clear()
-        hot.registrations[cid] = details
-        return details
+    @property
+    def hot(self) -> HotPath:
+        """The compiled statements this batch runs (keyserver/release/compiled.py)."""
+        return self._hot
 
-    def later(
-        self, cid: bytes, last: int, issuer_id: int
-    ) -> tuple[list[rowmac.LaterEntry], str | None]:
-        """Entries after a row's ``last_audit_seq`` that may concern it; its issuer's name.
-
-        spec §row-integrity: asked only when the evaluation statement saw a newer entry.
-        """
-        hot, cur, dt = self._hot, self._cur, self._hot._dt_result
-
-        def run(_: Any, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-            cur.execute(hot._later.sql, hot._later.args(params))
-            return [(s, c, a, dt(at), d) for s, c, a, at, d in cur.fetchall()]
-
-        entries = later_entries(run, b64e(cid), last)
-        cur.execute(hot._issuer.sql, hot._issuer.args({"pid": issuer_id}))
-        found = cur.fetchone()
-        return entries, None if found is None else found[0]
+    def run(self, sql: str, args: Any) -> list[Any]:
+        """Execute one statement of :attr:`hot` on the batch's cursor; its rows."""
+        self._cur.execute(sql, args)
+        return list(self._cur.fetchall())
 
     def window(self, principal_id: int, medium: str | None) -> tuple[int, int]:
         """Unconfirmed attempts in the window (spec §receipt): (by principal, on medium).
@@ -474,58 +446,72 @@ class Batch:
                 # Written by this batch: nothing in the log is newer than the row now.
                 cached["own_newest"] = cached["bulk_newest"] = None
 
-    def _flush(self) -> None:
-        cur = self._cur
+    def _parts(self) -> list[Part]:
+        """The queued writes: challenges, then container updates (one part per shape)."""
+        parts: list[Part] = []
         if self._challenges:
-            self._insert(self._hot._challenge, CHALLENGE_COLUMNS, self._challenges)
-            self._challenges = []
-        hot = self._hot
+            parts.append((_CHALLENGES, CHALLENGE_COLUMNS, self._challenges))
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for cid, values in self._updates.items():
             shapes.setdefault(tuple(sorted(values)), []).append({"row_id": cid, **values})
-        for keys, rows in shapes.items():
-            if hot.multirow and len(rows) > 1:
-                columns = ("row_id", *keys)
-                cur.execute(hot.update_many(keys), {c: hot.column_values(rows, c) for c in columns})
-            else:
-                stmt = hot._update_statement(keys)
-                cur.executemany(stmt.sql, [stmt.args(r) for r in rows])
+        parts.extend((None, keys, rows) for keys, rows in shapes.items())
+        return parts
+
+    def _written(self) -> None:
+        self._challenges = []
         self._updates = {}
         self._dirty.clear()
         self._flushed_p = self._added_p.copy()
         self._flushed_m = self._added_m.copy()
 
+    def _flush(self) -> None:
+        """Write the queued rows now (a container read again in the same batch)."""
+        for part in self._parts():
+            self._write(part)
+        self._written()
+
+    def _write(self, part: Part) -> None:
+        """One part as one statement on PostgreSQL (arrays), an executemany on SQLite.
+
+        psycopg's ``executemany`` sends one statement per row, each costing ~25 us of
+        Python under the chain-head lock (keyserver/release/unnest.py); sqlite3's
+        loops in C.
+        """
+        table, columns, rows = part
+        hot, unnest = self._hot, self._hot.unnest
+        if unnest is not None:
+            if table is None:
+                sql, columns = unnest.update(columns), ("row_id", *columns)
+            else:
+                sql = unnest.insert(table, columns)
+            self._cur.execute(sql, unnest.arrays(columns, rows))
+            return
+        stmt = hot._update_statement(tuple(columns)) if table is None else hot.inserts[table.name]
+        self._cur.executemany(stmt.sql, [stmt.args(r) for r in rows])
+
     def store_head(self, head: Head) -> None:
         """Write the queued rows and audit entries, and advance the head (before COMMIT).
 
-        On a driver with pipeline mode (psycopg) these statements, which return nothing
-        the batch needs, go out together: one round trip for all the batch's writes.
+        On PostgreSQL in ONE statement (keyserver/release/unnest.py): one round trip
+        for all the batch's writes. On SQLite (no network) one ``executemany`` each.
         """
-        hot = self._hot
-        pipeline = getattr(self._cur.connection, "pipeline", None)
-        with pipeline() if pipeline is not None else contextlib.nullcontext():
-            self._flush()
-            if head.pending:
-                self._insert(hot._insert_entry, AUDIT_COLUMNS, head.pending)
-                head.pending = []
-            self._cur.execute(
-                hot._store_head.sql, hot._store_head.args({"seq": head.seq, "hash": head.hash})
-            )
-
-    def _insert(
-        self, one: _Statement, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """INSERT ``rows``: one statement for all of them on PostgreSQL.
-
-        psycopg's ``executemany`` sends one statement per row, each costing ~25 us of
-        Python under the chain-head lock (HotPath.insert_many); sqlite3's loops in C.
-        """
-        hot = self._hot
-        if not hot.multirow or len(rows) < 2:
-            self._cur.executemany(one.sql, [one.args(r) for r in rows])
-            return
-        arrays = {c: hot.column_values(rows, c) for c in columns}
-        self._cur.execute(hot.insert_many(one, columns), arrays)
+        parts = self._parts()
+        if head.pending:
+            parts.append((_LOG, AUDIT_COLUMNS, head.pending))
+        hot, unnest = self._hot, self._hot.unnest
+        if unnest is None:
+            for part in parts:
+                self._write(part)
+            stmt = hot._store_head
+            self._cur.execute(stmt.sql, stmt.args({"seq": head.seq, "hash": head.hash}))
+        else:
+            values: dict[str, Any] = {"head_seq": head.seq, "head_hash": head.hash}
+            for i, (table, columns, rows) in enumerate(parts):
+                names = columns if table is not None else ("row_id", *columns)
+                values.update(unnest.arrays(names, rows, f"w{i}_"))
+            self._cur.execute(unnest.writes(parts), values)
+        head.pending = []
+        self._written()
 
 
 # lock_head's "revoked since" when nothing was read before the lock: no entry is newer.
