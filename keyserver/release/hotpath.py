@@ -17,7 +17,7 @@ from typing import Any
 
 from keyserver.domain.auth import TokenRow
 from keyserver.domain.encoding import b64e
-from keyserver.domain.lifecycle import ContainerView, State
+from keyserver.release import rows
 from keyserver.release.compiled import (
     AUDIT_COLUMNS,
     CHALLENGE_COLUMNS,
@@ -30,7 +30,7 @@ from keyserver.release.facts import Shape
 from keyserver.release.unnest import Part
 from keyserver.store.audit import Head
 from keyserver.store.models import AuditEntry, Base, Challenge
-from keyserver.store.repository import EPOCH, EvaluationRow, integrity_members
+from keyserver.store.repository import EPOCH, EvaluationRow
 
 _CHALLENGES = Base.metadata.tables[Challenge.__tablename__]
 _LOG = Base.metadata.tables[AuditEntry.__tablename__]
@@ -229,35 +229,12 @@ class Batch:
         values = self._rows.get(cid)
         if values is None:
             return False
-        view = ContainerView(
-            state=State(values["state"]),
-            issuer_id=values["issuer_id"],
-            pending_expires_at=values["pending_expires_at"],
-            not_after=values["not_after"],
-            destroyed_at=values["destroyed_at"],
-            public_reason=values["public_reason"],
-            readers=(
-                frozenset({actor_name}) if (cid, actor_name) in self._reader_pairs else frozenset()
-            ),
-            reader_groups=(
-                actor_groups
-                if any((cid, g) in self._group_pairs for g in actor_groups)
-                else frozenset()
-            ),
-            suspend_cause=values["suspend_cause"],
-        )
-        seed = values["seed_sealed"]
-        digest = values["header_digest"]
-        return EvaluationRow(
-            view,
-            None if seed is None else bytes(seed),
-            values["unconfirmed"],
-            values["attempt_budget"],
-            None if digest is None else bytes(digest),
-            password_required=bool(values["password_required"]),
-            medium=values["medium"],
-            key_generation=int(values["key_generation"]),
-            **integrity_members(values),
+        return rows.evaluation_row(
+            values,
+            actor_name,
+            actor_groups,
+            named=(cid, actor_name) in self._reader_pairs,
+            grouped=any((cid, g) in self._group_pairs for g in actor_groups),
         )
 
     def lock_head(self, seen: int | None = None) -> Head:
@@ -326,67 +303,15 @@ class Batch:
         row = self._cur.fetchone()
         if row is None:
             return None
-        dt = self._hot._dt_result
-        view = ContainerView(
-            state=State(row[0]),
-            issuer_id=row[1],
-            pending_expires_at=dt(row[2]),
-            not_after=dt(row[3]),
-            destroyed_at=dt(row[4]),
-            public_reason=row[5],
-            readers=frozenset({actor_name}) if row[9] else frozenset(),
-            reader_groups=actor_groups if row[10] else frozenset(),
-            suspend_cause=row[12],
-        )
-        seed = None if row[6] is None else bytes(row[6])
-        digest = None if row[11] is None else bytes(row[11])
-        medium, by_medium, by_principal = row[14], int(row[15]), int(row[16])
+        values, named, grouped, counts = rows.statement_values(cid, row, self._hot._dt_result)
         # Committed counts as this statement saw them, without what this batch wrote.
-        self._base_p[principal_id] = by_principal - self._flushed_p[principal_id]
+        medium = values["medium"]
+        self._base_p[principal_id] = counts[0] - self._flushed_p[principal_id]
         if medium is not None:
-            self._base_m[medium] = by_medium - self._flushed_m[medium]
-        return EvaluationRow(
-            view,
-            seed,
-            row[7],
-            row[8],
-            digest,
-            password_required=bool(row[13]),
-            medium=medium,
-            principal_unconfirmed=by_principal,
-            medium_unconfirmed=by_medium,
-            key_generation=int(row[22]),
-            **integrity_members(self._integrity_columns(cid, row)),
+            self._base_m[medium] = counts[1] - self._flushed_m[medium]
+        return rows.evaluation_row(
+            values, actor_name, actor_groups, named=named, grouped=grouped, counts=counts
         )
-
-    def _integrity_columns(self, cid: bytes, row: Sequence[Any]) -> dict[str, Any]:
-        """The row-integrity columns of an EVALUATION_STMT row, by name."""
-        dt = self._hot._dt_result
-        # Positions 17..: repository.EXTRA_MAC_COLUMNS, row_mac, own_newest, bulk_newest.
-        _, receipt, destroy_after, reset, last, generation, mac, own, bulk = row[17:26]
-        return {
-            "id": cid,
-            "state": row[0],
-            "issuer_id": row[1],
-            "medium": row[14],
-            "seed_sealed": row[6],
-            "receipt_key_sealed": receipt,
-            "header_digest": row[11],
-            "password_required": row[13],
-            "attempt_budget": row[8],
-            "unconfirmed": row[7],
-            "pending_expires_at": dt(row[2]),
-            "not_after": dt(row[3]),
-            "destroyed_at": dt(row[4]),
-            "destroy_after": dt(destroy_after),
-            "suspend_cause": row[12],
-            "budget_reset_at": dt(reset),
-            "last_audit_seq": last,
-            "key_generation": generation,
-            "row_mac": mac,
-            "own_newest": own,
-            "bulk_newest": bulk,
-        }
 
     @property
     def hot(self) -> HotPath:
