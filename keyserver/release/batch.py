@@ -198,7 +198,8 @@ class Releaser:
             batch = Batch(hot, None)
             with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
                 batch.use(cur)
-                seen = batch.seen_seq()  # before the tokens (Batch.lock_head)
+                # The tokens, with the head's seq they are current as of (Batch.lock_head).
+                seen = batch.read_tokens([j.digest for j in jobs if j.digest is not None])
                 requests = self._requests(batch, jobs)
                 batch.preread(requests)
                 rowcheck.preread(self._keyring, batch, sorted({r[0] for r in requests}))

@@ -21,9 +21,23 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, exists, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    Dialect,
+    LargeBinary,
+    String,
+    bindparam,
+    cast,
+    exists,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, CompoundSelect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from keyserver.release.facts import Shape, facts_statement
@@ -35,9 +49,16 @@ from keyserver.store.models import (
     Base,
     Challenge,
     Container,
+    Token,
     UTCDateTime,
 )
-from keyserver.store.repository import BULK_NEWEST, EPOCH, EVALUATION_STMT, TOKEN_STMT
+from keyserver.store.repository import (
+    BULK_NEWEST,
+    EPOCH,
+    EVALUATION_STMT,
+    TOKEN_STMT,
+    token_statement,
+)
 from keyserver.store.rowmacs import AUDIT_FIELDS, ISSUER_STMT, LATER_STMT, REGISTER_STMT
 
 _TABLES = Base.metadata.tables
@@ -103,7 +124,26 @@ _LOCK_HEAD_SEEN_STMT = (
     .where(_HEAD_TABLE.c.id == HEAD_ID)
     .with_for_update(of=_HEAD_TABLE)
 )
-_HEAD_SEQ_STMT = select(_HEAD_TABLE.c.seq).where(_HEAD_TABLE.c.id == HEAD_ID)
+# The tokens of a batch and the head's seq in ONE statement (Batch.read_tokens): one
+# snapshot, so a revocation is either in both or in neither. The head is the ``h`` row
+# (its seq in the principal-id column).
+_T = Base.metadata.tables[Token.__tablename__]
+_TOKENS_SEEN_STMT: CompoundSelect[Any] = union_all(
+    *token_statement(
+        _T.c.token_hash.in_(bindparam("digests", expanding=True)),
+        kind=lambda k: literal_column(f"'{k}'"),
+    ).selects,
+    select(
+        cast(null(), LargeBinary),
+        cast(null(), UTCDateTime),
+        cast(null(), UTCDateTime),
+        _HEAD_TABLE.c.seq,
+        cast(null(), String),
+        cast(null(), String),
+        literal_column("'h'"),
+        cast(null(), String),
+    ).where(_HEAD_TABLE.c.id == literal_column(str(int(HEAD_ID)))),
+)
 CHALLENGE_COLUMNS = (
     "challenge_hash",
     "container_id",
@@ -193,7 +233,6 @@ class HotPath:
         # statement (psycopg's executemany sends a statement per row; unnest.py).
         self.unnest = Unnest(dialect, self._to_db) if dialect.name == "postgresql" else None
         self._lock_head = self._compile(_LOCK_HEAD_SEEN_STMT)
-        self._head_seq = self._compile(_HEAD_SEQ_STMT)
         self._store_head = self._compile(
             update(_HEAD_TABLE)
             .where(_HEAD_TABLE.c.id == HEAD_ID)
@@ -277,6 +316,11 @@ class HotPath:
 
     def _rows_statement(self, count: int) -> _Statement:
         return self._shape(("rows", count), lambda: _ROWS_STMT.params(cids=[b""] * count))
+
+    def _tokens_statement(self, count: int) -> _Statement:
+        return self._shape(
+            ("tokens", count), lambda: _TOKENS_SEEN_STMT.params(digests=[b""] * count)
+        )
 
     def _registers_statement(self, count: int) -> _Statement:
         return self._shape(("registers", count), lambda: _REGISTERS_STMT.params(texts=[""] * count))

@@ -92,17 +92,6 @@ class Batch:
         """Run the next statements on ``cur`` (the writing transaction's, after preread)."""
         self._cur = cur
 
-    def seen_seq(self) -> int:
-        """The head's seq as committed now (no lock): what :meth:`preread` is newer than.
-
-        Read FIRST, before the tokens: a revocation committed after this read has a
-        larger seq, and :meth:`lock_head` sees it; one committed before, the token read
-        sees (PostgreSQL: each statement sees what committed before it started).
-        """
-        stmt = self._hot._head_seq
-        self._cur.execute(stmt.sql, stmt.args({}))
-        return int(self._cur.fetchone()[0])
-
     def preread(self, requests: Sequence[tuple[bytes, str, frozenset[str], int]]) -> None:
         """Probe the reader policy of ``(container, actor, groups, pid)`` requests.
 
@@ -240,7 +229,7 @@ class Batch:
     def lock_head(self, seen: int | None = None) -> Head:
         """Lock the audit chain head (the batch's first lock; spec §audit).
 
-        ``seen``: the :meth:`seen_seq` before the tokens were read. If a token was
+        ``seen``: the head's seq the tokens were read at (:meth:`read_tokens`). If a token was
         revoked since (an entry after it, same statement, no extra round trip), every
         token is looked up again under the lock, so no release is decided on a token
         whose revocation is ordered before it (spec §consistency).
@@ -252,28 +241,60 @@ class Batch:
             self._tokens.clear()
         return Head(seq=seq, hash=bytes(digest), at=self._hot._dt_result(at))
 
+    def read_tokens(self, digests: Sequence[bytes]) -> int:
+        """Look up the batch's tokens and the head's seq, in ONE statement (before the lock).
+
+        Returns the head's seq as committed in the statement's snapshot: what the
+        tokens read are current as of. A revocation commits its token and its audit
+        entry (which moves the head) together, so it is in both or in neither; if it
+        is in neither, :meth:`lock_head` sees an entry after this seq and every token is
+        looked up again under the lock (spec §consistency).
+        """
+        wanted = sorted({d for d in digests if d not in self._tokens})
+        stmt = self._hot._tokens_statement(len(wanted))
+        self._cur.execute(stmt.sql, stmt.args(_numbered({"digests": wanted})))
+        found, seen = self._token_rows(self._cur.fetchall())
+        for digest in wanted:
+            self._tokens[digest] = found.get(digest)
+        # No head row cannot happen (the genesis head is created with the schema); if it
+        # did, 0 makes lock_head look every token up again if any was ever revoked.
+        return 0 if seen is None else seen
+
     def token(self, digest: bytes) -> TokenRow | None:
         """Token, principal, roles and groups by the token's SHA-256 (one statement)."""
         if digest in self._tokens:
             return self._tokens[digest]
-        stmt, dt = self._hot._token, self._hot._dt_result
+        stmt = self._hot._token
         self._cur.execute(stmt.sql, stmt.args({"digest": digest}))
-        rows = self._cur.fetchall()
-        found: TokenRow | None = None
-        if rows:
-            first = rows[0]
-            found = TokenRow(
-                token_hash=bytes(first[0]),
+        found = self._token_rows(self._cur.fetchall())[0].get(digest)
+        self._tokens[digest] = found
+        return found
+
+    def _token_rows(self, rows: Sequence[Any]) -> tuple[dict[bytes, TokenRow], int | None]:
+        """TOKEN_STMT rows by token, and the head's seq if an ``h`` row came with them."""
+        dt = self._hot._dt_result
+        by: dict[bytes, list[Any]] = {}
+        seen = None
+        for r in rows:
+            if r[6] == "h":
+                seen = int(r[3])
+            else:
+                by.setdefault(bytes(r[0]), []).append(r)
+        tokens = {
+            digest: TokenRow(
+                token_hash=digest,
                 revoked_at=dt(first[1]),
                 expires_at=dt(first[2]),
                 principal_id=first[3],
                 name=first[4],
                 organisation=first[5],
-                roles=frozenset(r[7] for r in rows if r[6] == "r" and r[7] is not None),
-                groups=frozenset(r[7] for r in rows if r[6] == "g"),
+                roles=frozenset(r[7] for r in rs if r[6] == "r" and r[7] is not None),
+                groups=frozenset(r[7] for r in rs if r[6] == "g"),
             )
-        self._tokens[digest] = found
-        return found
+            for digest, rs in by.items()
+            for first in rs[:1]
+        }
+        return tokens, seen
 
     def evaluation_row(
         self, cid: bytes, actor_name: str, actor_groups: frozenset[str], principal_id: int = 0

@@ -9,7 +9,7 @@ keyserver/release/hotpath.py compiles and tests/keyserver/test_hotpath.py compar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -453,7 +453,13 @@ def integrity_members(values: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-def _token_statement() -> CompoundSelect[Any]:
+def token_statement(
+    match: ColumnElement[bool], kind: Callable[[str], Any] = literal
+) -> CompoundSelect[Any]:
+    """Token, principal, roles (``r`` rows) and groups (``g`` rows) of the tokens ``match``.
+
+    ``kind``: how the row kind is written (bound; the release path renders constants).
+    """
     base = (
         _TOKENS.c.token_hash,
         _TOKENS.c.revoked_at,
@@ -464,16 +470,16 @@ def _token_statement() -> CompoundSelect[Any]:
     )
     joined = _TOKENS.join(_PRINCIPALS, _PRINCIPALS.c.id == _TOKENS.c.principal_id)
     return union_all(
-        select(*base, literal("r").label("kind"), _ROLES.c.role.label("value"))
+        select(*base, kind("r").label("kind"), _ROLES.c.role.label("value"))
         .select_from(joined.outerjoin(_ROLES, _ROLES.c.principal_id == _PRINCIPALS.c.id))
-        .where(_TOKENS.c.token_hash == bindparam("digest")),
-        select(*base, literal("g").label("kind"), _GROUPS.c.group_name.label("value"))
+        .where(match),
+        select(*base, kind("g").label("kind"), _GROUPS.c.group_name.label("value"))
         .select_from(joined.join(_GROUPS, _GROUPS.c.principal_id == _PRINCIPALS.c.id))
-        .where(_TOKENS.c.token_hash == bindparam("digest")),
+        .where(match),
     )
 
 
-TOKEN_STMT = _token_statement()
+TOKEN_STMT = token_statement(_TOKENS.c.token_hash == bindparam("digest"))
 
 
 def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:

@@ -236,13 +236,7 @@ def test_the_head_is_held_through_four_statements(
     # The third container's job arrives while the batch holds the lock (group_commit.py):
     # its policy is read under the lock, in the facts statement.
     late = _jobs(world, regs[2], 1)
-    statements: list[str] = []
-    cursor = type(service.releases)._cursor
-
-    @contextmanager
-    def counting(self: Any, conn: Any) -> Iterator[Any]:
-        with cursor(self, conn) as cur:
-            yield _Counting(cur, statements)
+    statements = _recorded(service, monkeypatch)
 
     def take() -> list[EvalJob]:
         if len(taken) == 1:
@@ -252,7 +246,6 @@ def test_the_head_is_held_through_four_statements(
         statements.append("<locked take>")
         return taken[1]
 
-    monkeypatch.setattr(type(service.releases), "_cursor", counting)
     outcomes = service.releases._evaluate_batch(take)
     assert [_kind(o) for o in outcomes] == ["ok", "ok", "ok"]
     locked = statements[statements.index("<locked take>") - 1 :]
@@ -265,6 +258,46 @@ def test_the_head_is_held_through_four_statements(
         assert len(sent) == 3 + 4, sent
     with service.ledger.reads() as session:
         assert verify(session, service.keyring.audit_key).ok
+
+
+def test_the_tokens_of_a_batch_are_read_in_one_statement(
+    world: World, service: KeyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the lock: the batch's tokens (any number) and the head's seq in ONE statement,
+    then the policy in one more (register entries once per container and process)."""
+    regs = [activate(world)[0]["container_id"] for _ in range(2)]
+    jobs = [
+        *_jobs(world, regs[0], 1),
+        *_jobs(world, regs[1], 1, token="outsider"),
+        *_jobs(world, regs[1], 1),
+    ]
+    _run(service, [job for cid in regs for job in _jobs(world, cid, 1)])  # registers read
+    statements = _recorded(service, monkeypatch)
+
+    def take() -> list[EvalJob]:
+        statements.append("<take>")
+        return jobs
+
+    outcomes = service.releases._evaluate_batch(take)
+    assert [_kind(o) for o in outcomes] == ["ok", "not-allowed", "ok"]
+    head = next(i for i, sql in enumerate(statements) if sql.startswith("SELECT audit_head.seq"))
+    before = statements[1:head]  # after the first take, until the head is locked
+    assert len(before) == 2, before
+    assert "tokens.token_hash IN" in " ".join(before[0].split()), before[0]
+
+
+def _recorded(service: KeyService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL the release batch sends from now on, in order (a live list)."""
+    statements: list[str] = []
+    cursor = type(service.releases)._cursor
+
+    @contextmanager
+    def counting(self: Any, conn: Any) -> Iterator[Any]:
+        with cursor(self, conn) as cur:
+            yield _Counting(cur, statements)
+
+    monkeypatch.setattr(type(service.releases), "_cursor", counting)
+    return statements
 
 
 class _Counting:
