@@ -14,8 +14,10 @@ MAC by being suspended, destroyed or swept along with its medium: it stays refus
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -352,7 +354,11 @@ def _write_constant(
             )
         )
     finally:
-        raw.create_function(_NEW_MAC_FUNCTION, 2, None)
+        # A failed UPDATE may have closed the connection (a read-only file: engine.py
+        # invalidates it); then there is no function left to remove, and the database
+        # error (503, spec §problems) must not turn into another one.
+        with contextlib.suppress(sqlite3.Error):
+            raw.create_function(_NEW_MAC_FUNCTION, 2, None)
 
 
 def guarded_update(
