@@ -62,19 +62,22 @@ def canonical_medium(value: str) -> str:
     text = _SPACES.sub(" ", text.strip())
     if MEDIUM_RE.fullmatch(text):
         return text
+    # spec §problems: `field` says the refused value is one a person chose (a usage error
+    # for the client to explain, not a protocol mismatch).
     if not text:
-        raise InvalidRequestError("medium is empty")
+        raise InvalidRequestError("medium is empty", field="medium")
     if len(text) > MEDIUM_MAX:
-        raise InvalidRequestError(f"medium must be at most {MEDIUM_MAX} characters")
+        raise InvalidRequestError(f"medium must be at most {MEDIUM_MAX} characters", field="medium")
     bad = next((ch for ch in text if not MEDIUM_RE.fullmatch("a" + ch + "a")), None)
     if bad is not None:
         # Named by code point only: the character may not print (spec §conventions:
         # the detail never echoes the offending input).
         raise InvalidRequestError(
             f"medium contains U+{ord(bad):04X}, which is not allowed: use ASCII letters, "
-            "digits, space and - _ . : # + as printed on the medium's label"
+            "digits, space and - _ . : # + as printed on the medium's label",
+            field="medium",
         )
-    raise InvalidRequestError("medium must start and end with a letter or a digit")
+    raise InvalidRequestError("medium must start and end with a letter or a digit", field="medium")
 
 
 def medium_key(value: str) -> str:
