@@ -99,7 +99,9 @@ def _main(
     stderr = sys.stderr if stderr is None else stderr
     env = os.environ if env is None else env
     verbose = "--verbose" in argv
-    out = Output(stdout, stderr, as_json="--json" in argv)
+    # Usage errors are said in the command's language too (officials type these
+    # commands): known before parsing, as --json is.
+    out = Output(stdout, stderr, as_json="--json" in argv, lang=language(env, "KEYSERVER_LANG"))
     try:
         try:
             parser = build_parser()

@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 
 MEDIUM_MAX = 100
 # spec §media: the alphabet of canonical medium ids (URL-safe once spaces are encoded).
@@ -65,19 +66,26 @@ def canonical_medium(value: str) -> str:
     # spec §problems: `field` says the refused value is one a person chose (a usage error
     # for the client to explain, not a protocol mismatch).
     if not text:
-        raise InvalidRequestError("medium is empty", field="medium")
+        raise InvalidRequestError(N_("medium is empty"), field="medium")
     if len(text) > MEDIUM_MAX:
-        raise InvalidRequestError(f"medium must be at most {MEDIUM_MAX} characters", field="medium")
+        raise InvalidRequestError(
+            N_("medium must be at most %(max)s characters", max=MEDIUM_MAX), field="medium"
+        )
     bad = next((ch for ch in text if not MEDIUM_RE.fullmatch("a" + ch + "a")), None)
     if bad is not None:
         # Named by code point only: the character may not print (spec §conventions:
         # the detail never echoes the offending input).
         raise InvalidRequestError(
-            f"medium contains U+{ord(bad):04X}, which is not allowed: use ASCII letters, "
-            "digits, space and - _ . : # + as printed on the medium's label",
+            N_(
+                "medium contains U+%(code)s, which is not allowed: use ASCII letters, "
+                "digits, space and - _ . : # + as printed on the medium's label",
+                code=f"{ord(bad):04X}",
+            ),
             field="medium",
         )
-    raise InvalidRequestError("medium must start and end with a letter or a digit", field="medium")
+    raise InvalidRequestError(
+        N_("medium must start and end with a letter or a digit"), field="medium"
+    )
 
 
 def medium_key(value: str) -> str:
