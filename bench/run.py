@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results["tlog"] = tlog_overhead.run(
                 rounds=args.runs or (1 if args.quick else 3),
-                duration=args.duration or (3 if args.quick else 10),
+                duration=args.duration or (3 if args.quick else 30),
             )
         except MissingToolError as exc:
             print(f"\ntransparency-log bench SKIPPED: {exc}", file=sys.stderr)

@@ -45,6 +45,7 @@ from keyserver.domain.errors import (
     NotAllowedError,
     NotFoundError,
 )
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Op
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time, parse_time
 from keyserver.service.loss import LossOps
@@ -229,7 +230,7 @@ class ApprovalOps:
             if privileged and self._gated(actor, Rule.PRIVILEGED_TOKEN):
                 lock_head(session)
                 if repository.principal_by_name(session, name) is not None:
-                    raise ConflictError(f"a principal named {name!r} exists")
+                    raise ConflictError(N_("a principal named %(name)s exists", name=repr(name)))
                 return self._request(
                     session,
                     actor,
@@ -357,14 +358,18 @@ class ApprovalOps:
     ) -> dict[str, Any]:
         """Requests by number (officials, admins, auditors); ``state`` filters as shown."""
         self._ledger.require(
-            actor, READERS, "reading approval requests", action="approval.list", ctx=ctx
+            actor, READERS, N_("reading approval requests"), action="approval.list", ctx=ctx
         )
         if state is not None and state not in {s.value for s in State}:
-            raise InvalidRequestError(f"state must be one of {', '.join(s.value for s in State)}")
+            raise InvalidRequestError(
+                N_("state must be one of %(states)s", states=", ".join(s.value for s in State))
+            )
         if not 1 <= limit <= self._settings.max_list_limit:
-            raise InvalidRequestError(f"limit must be in 1..{self._settings.max_list_limit}")
+            raise InvalidRequestError(
+                N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
+            )
         if after is not None and not 0 <= after <= MAX_ID:
-            raise InvalidRequestError("after must be a request number")
+            raise InvalidRequestError(N_("after must be a request number"))
         now = self._ledger.now()
         query = select(Approval).order_by(Approval.id).limit(limit)
         if after is not None:
@@ -392,7 +397,7 @@ class ApprovalOps:
         self._ledger.require(
             actor,
             READERS,
-            "reading approval requests",
+            N_("reading approval requests"),
             action="approval.list",
             target=_named_id(approval_id),
             ctx=ctx,
@@ -401,7 +406,7 @@ class ApprovalOps:
         with self._ledger.reads() as session:
             row = session.get(Approval, approval_id)
             if row is None:
-                raise NotFoundError(f"no approval request {approval_id}")
+                raise NotFoundError(N_("no approval request %(id)s", id=approval_id))
             return _view(row, self._ledger.now())
 
     def approve(
@@ -465,7 +470,7 @@ class ApprovalOps:
         self._ledger.require(
             actor,
             DECIDERS,
-            "deciding requests",
+            N_("deciding requests"),
             action=action,
             target=_named_id(approval_id),
             ctx=ctx,
@@ -529,8 +534,13 @@ class ApprovalOps:
                 _, key = self._revocation.resolve(session, Op.DESTROY, scope, row.target)
             except KeyServerError:
                 return ConflictError(
-                    f"request {row.id}: {scope} {row.target} no longer exists; nothing was "
-                    "changed: reject the request"
+                    N_(
+                        "request %(id)s: %(scope)s %(target)s no longer exists; nothing was "
+                        "changed: reject the request",
+                        id=row.id,
+                        scope=scope,
+                        target=row.target,
+                    )
                 )
             rows = transitions.transition_candidates(
                 session, Op.DESTROY, transitions.scope_filter(scope, key)
@@ -538,9 +548,14 @@ class ApprovalOps:
             if ids_digest(cid for cid, _ in rows) == row.affected_sha256:
                 return None
             return ConflictError(
-                f"request {row.id} listed {then.get('count')} container(s); "
-                f"{len(rows)} would be destroyed now (the containers changed since the "
-                "request); nothing was destroyed: reject it and make a new request"
+                N_(
+                    "request %(id)s listed %(then)s container(s); %(now)s would be destroyed "
+                    "now (the containers changed since the request); nothing was destroyed: "
+                    "reject it and make a new request",
+                    id=row.id,
+                    then=then.get("count"),
+                    now=len(rows),
+                )
             )
         principal = repository.principal_by_name(session, row.target)
         if principal is None:
@@ -551,8 +566,12 @@ class ApprovalOps:
         if _affects_digest(now_affects) == row.affected_sha256:
             return None
         return ConflictError(
-            f"request {row.id}: principal {row.target} changed since the request "
-            "(created, removed or its roles); nothing was done: reject it"
+            N_(
+                "request %(id)s: principal %(target)s changed since the request "
+                "(created, removed or its roles); nothing was done: reject it",
+                id=row.id,
+                target=row.target,
+            )
         )
 
     def _execute(
@@ -617,7 +636,7 @@ class ApprovalOps:
 
 def _check_id(approval_id: int) -> None:
     if not 1 <= approval_id <= MAX_ID:
-        raise InvalidRequestError("a request number is a positive integer")
+        raise InvalidRequestError(N_("a request number is a positive integer"))
 
 
 def _named_id(approval_id: int) -> dict[str, int]:
@@ -628,7 +647,7 @@ def _named_id(approval_id: int) -> dict[str, int]:
 def _load(session: Session, approval_id: int) -> Approval:
     row = session.get(Approval, approval_id)
     if row is None:
-        raise NotFoundError(f"no approval request {approval_id}")
+        raise NotFoundError(N_("no approval request %(id)s", id=approval_id))
     return row
 
 
@@ -638,21 +657,37 @@ def _decision_problem(
     """Why ``actor`` may not decide ``row`` now, or None (spec §approvals)."""
     role = approver_role(Rule(row.rule))
     if not actor.has_any(frozenset({role})):
-        return ForbiddenError(f"deciding request {row.id} needs the {role} role")
+        return ForbiddenError(
+            N_("deciding request %(id)s needs the %(role)s role", id=row.id, role=role)
+        )
     state = shown_state(row.state, row.expires_at, now)
     if state is State.EXPIRED:
         return ConflictError(
-            f"request {row.id} expired at {fmt_time(row.expires_at)}; nothing was done: "
-            "make a new request"
+            N_(
+                "request %(id)s expired at %(at)s; nothing was done: make a new request",
+                id=row.id,
+                at=fmt_time(row.expires_at),
+            )
         )
     if state is not State.PENDING:
-        return ConflictError(f"request {row.id} was already {state.value} by {row.decided_by}")
+        return ConflictError(
+            N_(
+                "request %(id)s was already %(state)s by %(who)s",
+                id=row.id,
+                state=state.value,
+                who=row.decided_by,
+            )
+        )
     # The two-person rule itself: by principal NAME, so a second token of the same
     # principal (or the same person through the console) is the same person.
     if approving and actor.name == row.requested_by:
         return NotAllowedError(
-            f"request {row.id} was made by {row.requested_by}: a second, different "
-            f"{role} must approve it"
+            N_(
+                "request %(id)s was made by %(who)s: a second, different %(role)s must approve it",
+                id=row.id,
+                who=row.requested_by,
+                role=role,
+            )
         )
     return None
 

@@ -25,6 +25,7 @@ from keyserver.domain.errors import (
     PendingError,
     SuspendedError,
 )
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import (
     Actor,
     State,
@@ -85,7 +86,9 @@ class ContainerOps:
         Returns:
             ``{container_id, public_key, suite, server_id, state, pending_expires_at}``.
         """
-        self._ledger.require(actor, WRITER, "registering containers", action="register", ctx=ctx)
+        self._ledger.require(
+            actor, WRITER, N_("registering containers"), action="register", ctx=ctx
+        )
         if actor.principal_id is None:
             raise InvalidRequestError("only a principal can register containers")
         check_text(label, "label")
@@ -199,7 +202,7 @@ class ContainerOps:
         """
         cid = decode_container_id(cid_text)
         self._ledger.require(
-            actor, WRITER, "committing containers", action="commit", container=cid_text, ctx=ctx
+            actor, WRITER, N_("committing containers"), action="commit", container=cid_text, ctx=ctx
         )
         if len(header_digest) != 32 or len(receipt_key) != 32:
             raise InvalidRequestError("header_digest and receipt_key must be 32 bytes")
@@ -275,7 +278,7 @@ class ContainerOps:
         """
         cid = decode_container_id(cid_text)
         self._ledger.require(
-            actor, EVALUATORS, "receipts", action="receipt", container=cid_text, ctx=ctx
+            actor, EVALUATORS, N_("receipts"), action="receipt", container=cid_text, ctx=ctx
         )
         if len(challenge) != CHALLENGE_BYTES or len(mac) != 32:
             raise InvalidRequestError("challenge and mac must be 32 bytes")
@@ -387,7 +390,12 @@ class ContainerOps:
             # Writers pass the gate (their own containers only, checked below); the
             # problem detail names the roles that see every container.
             self._ledger.require(
-                actor, OVERSIGHT, "container status", action="status", container=cid_text, ctx=ctx
+                actor,
+                OVERSIGHT,
+                N_("container status"),
+                action="status",
+                container=cid_text,
+                ctx=ctx,
             )
         with self._ledger.reads() as session:
             c = session.get(Container, cid)
@@ -425,7 +433,7 @@ class ContainerOps:
         Returns:
             ``{containers: [status...], next: cursor | null}``.
         """
-        self._ledger.require(actor, OVERSIGHT, "searching containers", action="search", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, N_("searching containers"), action="search", ctx=ctx)
         if not 1 <= limit <= self._settings.max_list_limit:
             raise InvalidRequestError(f"limit must be in 1..{self._settings.max_list_limit}")
         if state is not None and state not in {s.value for s in State}:
@@ -469,7 +477,7 @@ class ContainerOps:
         """
         cid = decode_container_id(cid_text)
         self._ledger.require(
-            actor, EVALUATORS, "container access", action="access", container=cid_text, ctx=ctx
+            actor, EVALUATORS, N_("container access"), action="access", container=cid_text, ctx=ctx
         )
         now = self._ledger.now()
         refusal: KeyServerError | None = None

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Cause, Op, State
 from keyserver.domain.media import canonical_medium
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time
@@ -26,7 +27,7 @@ from keyserver.service.revocation import (
     integrity_details,
     refused_target,
 )
-from keyserver.store import audit, transitions
+from keyserver.store import loss_window, transitions
 from keyserver.store.audit import NewEntry, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container, Medium
@@ -114,7 +115,7 @@ class LossOps:
         self._ledger.require(
             actor,
             OFFICIAL,
-            "loss reports",
+            N_("loss reports"),
             action=action,
             target=refused_target("medium", medium),
             ctx=ctx,
@@ -127,11 +128,14 @@ class LossOps:
         longest = self._settings.max_waiting_period_days
         if wait < timedelta(0) or wait > timedelta(days=longest):
             raise InvalidRequestError(
-                f"the waiting period must be between 0 seconds and {longest} days"
+                N_(
+                    "the waiting period must be between 0 seconds and %(days)s days",
+                    days=longest,
+                )
             )
         return wait
 
-    def loss_scan(self, lost_at: datetime | None) -> audit.LossScan | None:
+    def loss_scan(self, lost_at: datetime | None) -> loss_window.LossScan | None:
         """The log searched for the time of loss (spec §report), before the transaction.
 
         A scan must not hold up releases, so it runs before the chain-head lock;
@@ -140,7 +144,7 @@ class LossOps:
         if lost_at is None:
             return None
         with self._ledger.reads() as session:
-            return audit.scan_loss(session, lost_at)
+            return loss_window.scan_loss(session, lost_at)
 
     def report_loss_in(  # noqa: PLR0917 - the arguments of report_loss
         self,
@@ -154,7 +158,7 @@ class LossOps:
         *,
         lost_at: datetime | None,
         replace_earlier: bool,
-        scan: audit.LossScan | None,
+        scan: loss_window.LossScan | None,
         ctx: RequestContext,
         audit_extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -163,7 +167,7 @@ class LossOps:
         now = self._ledger.now()
         lost = now if lost_at is None else lost_at
         if lost > now:
-            raise InvalidRequestError("lost_at must not be in the future")
+            raise InvalidRequestError(N_("lost_at must not be in the future"))
         head = lock_head(session)
         m = resolve_medium(session, medium)
         name = m.name
@@ -171,14 +175,14 @@ class LossOps:
         on_medium = Container.medium == name
         live = Container.state != State.DESTROYED.value
         requested = LossTimes(lost, now, now if now_flag else now + wait)
-        earlier = _earlier_report(session, m, on_medium & live)
+        earlier = holding_report(session, m, on_medium & live)
         times, kept = merge_reports(earlier, requested, replace=replace_earlier)
         lost = times.lost_at
         m.lost_at = lost
         m.loss_reported_at = times.reported_at
         if "lost_at" not in kept:
             # Kept earlier time of loss: its sequence number stays too.
-            m.lost_seq = audit.loss_seq(session, scan, seq)
+            m.lost_seq = loss_window.loss_seq(session, scan, seq)
         transitions.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
         common = {
             "changed_by": actor.name,
@@ -296,10 +300,14 @@ def merge_reports(
     return effective, kept
 
 
-def _earlier_report(
+def holding_report(
     session: Session, medium: Medium, live_on_medium: ColumnElement[bool]
 ) -> LossTimes | None:
-    """The medium's earlier loss report, if it still holds (a deadline not lifted)."""
+    """The medium's loss report, if it still holds (a destroy deadline not lifted).
+
+    The one rule of "is this medium's loss current" (spec §loss): a report again keeps
+    its times, and the console shows it as the medium's state, not as history.
+    """
     deadline = session.execute(
         select(func.min(Container.destroy_after)).where(
             live_on_medium, Container.destroy_after.is_not(None)

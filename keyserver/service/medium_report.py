@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64e
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.validation import fmt_time
 from keyserver.service.media import medium_target, resolve_medium
-from keyserver.store import audit
+from keyserver.store import audit, loss_window
 from keyserver.store.audit import entry_document
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container, Principal
@@ -96,7 +97,7 @@ class MediumReportOps:
         self._ledger.require(
             actor,
             OVERSIGHT,
-            "medium reports",
+            N_("medium reports"),
             action="medium.report",
             target=medium_target(medium),
             ctx=ctx,
@@ -193,7 +194,7 @@ def _window_start_seq(session: Session, since: datetime | None, lost_seq: int | 
     """
     if since is None:
         return lost_seq
-    found = audit.first_seq_at_or_after(session, since)
+    found = loss_window.first_seq_at_or_after(session, since)
     if found is not None:
         return found
     head = audit.read_head(session)

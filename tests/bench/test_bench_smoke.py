@@ -129,6 +129,12 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
         for name in ("rwc seal", "age seal", "rwc open", "age open", "rwc cat", "age cat"):
             assert figures["sizes"][key][name]["mib_s"] > 0, (key, name)
             assert figures["sizes"][key][name]["peak_rss_mib"] > 0, (key, name)
+        if key.endswith("disk"):  # the fair references: age plus an fsync of what it wrote
+            for name in ("age seal+sync", "age open+sync"):
+                assert figures["sizes"][key][name]["seconds"] > 0, (key, name)
+    fair = [t for t in figures["targets"] if "vs_age_with_fsync" in t]
+    assert len(fair) == 2 * sum(key.endswith("disk") for key in measured)
+    assert {t["vs_age_with_fsync"]["verdict"] for t in fair} <= {"MET", "MISSED"}
     verdicts = {t["verdict"] for t in figures["targets"]}
     assert verdicts <= {"MET", "MISSED"}
     # 3 rows per measured size and storage, plus the small-container rows.
@@ -211,3 +217,29 @@ def test_audit_verify_bench_produces_figures(tmp_path: Path) -> None:
         assert row["incremental_entries"] == 1000
         for key in ("local_s", "incremental_s", "remote_s", "remote_server_rss_mib"):
             assert row[key] > 0, key
+
+
+def test_tlog_overhead_bench_produces_figures(tmp_path: Path) -> None:
+    """The transparency-log bench runs both series at the default interval, and the log's
+    window really hashed its releases (the checkpoint caught up inside the window)."""
+    if tools.find("wrk") is None:
+        missing("wrk", "apt-get install -y wrk")
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--only", "tlog", "--quick", "--duration", "1",
+         "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    figures = json.loads(out.read_text())["tlog"]
+    (with_log,) = figures["verdicts"]
+    assert with_log == "with log (10 s checkpoints, the default)"
+    assert figures["verdict"] in {"MET", "MISSED"}
+    for series in ("without log", with_log):
+        (cpu_ms,) = figures["cpu_ms_per_release"][series]
+        assert cpu_ms > 0
+    assert figures["tree_sizes"][with_log][0] > 0
