@@ -58,6 +58,7 @@ def heading(driver: WebDriver) -> str:
 
 
 def submit_button(driver: WebDriver, label: str) -> None:
+    """Press the one button (or button-like link) labelled ``label`` on the current page."""
     buttons = [
         b for b in driver.find_elements(By.CSS_SELECTOR, "button, a.button") if b.text == label
     ]
@@ -92,8 +93,30 @@ def replaced(old: WebElement) -> Callable[[WebDriver], bool]:
     return check
 
 
+def loaded(driver: WebDriver) -> bool:
+    """Wait condition: the current document is complete and has its heading (every page has).
+
+    Asked afresh each time (never through an element found earlier), so a document that
+    is still being replaced answers "not yet" instead of with a detached node.
+    """
+    try:
+        if driver.execute_script("return document.readyState") != "complete":
+            return False
+        return bool(driver.find_elements(By.TAG_NAME, "h1"))
+    except WebDriverException as exc:
+        if _detached(exc):
+            return False
+        raise
+
+
 def click_and_wait(driver: WebDriver, element: WebElement) -> None:
-    """Click something that loads a new page, and wait until the new page is there."""
+    """Click something that loads a new page, and wait until the new page is there.
+
+    Robust by construction under load (merge train, load ~40): the old page's <html> must
+    go stale first (so the check below cannot pass on the old page), then the new page must
+    be complete with its heading. Callers find every element afresh after this returns;
+    none is clicked that was found before a navigation.
+    """
     old = driver.find_element(By.TAG_NAME, "html")
     try:
         element.click()
@@ -103,7 +126,8 @@ def click_and_wait(driver: WebDriver, element: WebElement) -> None:
         # under load): the click was delivered, so the new page is waited for as usual.
         if not _detached(exc):
             raise
-    WebDriverWait(driver, 30).until(replaced(old))
+    WebDriverWait(driver, 60).until(replaced(old))
+    WebDriverWait(driver, 60).until(loaded)
 
 
 def sign_in(driver: WebDriver, url: str, token: str, language: str) -> None:
@@ -258,8 +282,9 @@ def test_loss_story(
 
     # 3. Report it lost, with the time it was lost (typed as the page shows times).
     lost_at = driver.find_element(By.ID, "lost_at")
-    assert lost_at.get_attribute("value")  # prefilled with now, in the display zone
-    lost_at.clear()
+    # Empty: a prefilled "now" was submitted unchanged by a newcomer in a hurry (issue 12).
+    assert lost_at.get_attribute("value") == ""
+    assert "(UTC+09:00)" in driver.find_element(By.ID, "lost_at_hint").text
     lost_at.send_keys("2026-12-01 18:30")
     driver.find_element(By.ID, "reason").send_keys("委託先が紛失 (incident 2022-06)")
     driver.find_element(By.ID, "public_reason").send_keys("media reported lost")
@@ -523,7 +548,8 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     assert token.get_attribute("id") == "token"  # the field has the focus at once
     old = driver.find_element(By.TAG_NAME, "html")
     token.send_keys(console_server.tokens["suzuki"] + Keys.ENTER)
-    WebDriverWait(driver, 30).until(replaced(old))
+    WebDriverWait(driver, 60).until(replaced(old))
+    WebDriverWait(driver, 60).until(loaded)
     assert heading(driver) == "Overview"
     assert "q" in tab_through(driver, 12)  # the search box, from the top of the page
 

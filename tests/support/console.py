@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 from selenium import webdriver
 
 from keyserver.domain.settings import Settings
 
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 BROWSER = "Chromium with chromedriver (browser tests)"
 INSTALL_HINT = "apt-get install chromium chromium-driver"
@@ -52,3 +54,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
     env.update(extra)
     return env
+
+
+def csrf_of(page: requests.Response) -> str:
+    """The CSRF token of a console form page."""
+    found = CSRF_RE.search(page.text)
+    assert found is not None, page.text[:500]
+    return found.group(1)
+
+
+def signed_in_session(url: str, token: str, language: str) -> requests.Session:
+    """A plain HTTP client signed in to the console, asking for pages in ``language``."""
+    browser = requests.Session()
+    browser.headers["Accept-Language"] = language
+    form = browser.get(url + "/console/sign-in", timeout=30)
+    browser.post(
+        url + "/console/sign-in",
+        data={"csrf": csrf_of(form), "token": token, "next": "/console/overview"},
+        timeout=30,
+    )
+    return browser
