@@ -8,39 +8,18 @@ clock fixed at 2026-12-04 10:00 in Asia/Tokyo, so "yesterday evening" is 2026-12
 from __future__ import annotations
 
 import html
-import os
 
 import pytest
 import requests
 
-from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
 from keyserver.testing import running_server
-from tests.support.console import csrf_of, signed_in_session
+from tests.support.console import csrf_of, official_with_medium, signed_in_session
 
 MEDIUM = "USB-2026-0502"
 EXAMPLE = "2026-12-03 18:30"  # yesterday evening in the configured zone
 # The same time typed with a Japanese input method's full-width digits.
 FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "2026/12/03 18:30")
-
-
-def _seed(settings: Settings) -> str:
-    service = KeyService(settings)
-    try:
-        boot = Actor(name="bootstrap", roles=ROLES, local=True)
-        tanaka = service.add_principal(boot, "tanaka", ["official"])["token"]
-        vendor = service.add_principal(boot, "vendor", ["writer"])["token"]
-        writer = service.authenticate(vendor)
-        reg = service.register(
-            writer, label="ledger", medium=MEDIUM, readers=[], reader_groups=["clerks"]
-        )
-        service.commit(
-            writer, reg["container_id"], header_digest=os.urandom(32), receipt_key=os.urandom(32)
-        )
-        return str(tanaka)
-    finally:
-        service.close()
 
 
 def _post(browser: requests.Session, url: str, lost_at: str) -> requests.Response:
@@ -71,7 +50,7 @@ def _value_of(text: str, field: str) -> str:
 
 
 def test_time_of_loss_starts_empty_with_its_zone(settings: Settings) -> None:
-    token = _seed(settings)
+    token = official_with_medium(settings, MEDIUM)
     with running_server(settings) as url:
         page = signed_in_session(url, token, "en").get(
             url + "/console/medium", params={"name": MEDIUM}, timeout=30
@@ -93,7 +72,7 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings) -> None:
 def test_bad_time_is_said_on_the_form_with_everything_kept(
     settings: Settings, language: str, said: str
 ) -> None:
-    token = _seed(settings)
+    token = official_with_medium(settings, MEDIUM)
     with running_server(settings) as url:
         browser = signed_in_session(url, token, language)
         bad = _post(browser, url, "12/05/2026 6:30 PM")  # month or day first: ambiguous
@@ -114,7 +93,7 @@ def test_bad_time_is_said_on_the_form_with_everything_kept(
 
 @pytest.mark.parametrize("typed", ["2026/12/03 18:30", "2026-12-03T18:30", FULL_WIDTH])
 def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed: str) -> None:
-    token = _seed(settings)
+    token = official_with_medium(settings, MEDIUM)
     with running_server(settings) as url:
         review = _post(signed_in_session(url, token, "en"), url, typed)
     assert review.status_code == 200, review.text[:2000]

@@ -12,7 +12,9 @@ from pathlib import Path
 import requests
 from selenium import webdriver
 
+from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
 
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"
@@ -74,3 +76,22 @@ def signed_in_session(url: str, token: str, language: str) -> requests.Session:
         timeout=30,
     )
     return browser
+
+
+def official_with_medium(settings: Settings, medium: str) -> str:
+    """An official's token, with one active container (label ``ledger``) on ``medium``."""
+    service = KeyService(settings)
+    try:
+        boot = Actor(name="bootstrap", roles=ROLES, local=True)
+        official = service.add_principal(boot, "tanaka", ["official"])["token"]
+        vendor = service.add_principal(boot, "vendor", ["writer"])["token"]
+        writer = service.authenticate(vendor)
+        reg = service.register(
+            writer, label="ledger", medium=medium, readers=[], reader_groups=["clerks"]
+        )
+        service.commit(
+            writer, reg["container_id"], header_digest=os.urandom(32), receipt_key=os.urandom(32)
+        )
+        return str(official)
+    finally:
+        service.close()
