@@ -297,6 +297,11 @@ def test_loss_story(
     assert sorted(row.find_element(By.TAG_NAME, "td").text for row in rows) == sorted(labels)
     facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
     assert "(UTC+09:00)" in facts
+    # The deadline as a rule here: the exact time (from the confirmation) is on the next page.
+    rule = driver.find_element(By.ID, "deadline-rule").text
+    assert rule == _t(
+        language, "%(hours)s hours after you confirm (the next page shows the exact time)"
+    ) % {"hours": "72"}
     assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in facts
     assert states(console_server, medium) == {"active"}, "the review must not act"
     shot("05-confirm-loss")
@@ -310,6 +315,10 @@ def test_loss_story(
     assert heading(driver) == _t(language, "Done")
     shown = {e.text for e in driver.find_elements(By.CSS_SELECTOR, "tbody .state")}
     assert shown == {_t(language, "Suspended")}
+    # One word for it: the sentence above the table says what the table's state says.
+    word = {"ja": "利用停止", "en": "suspended"}[language]
+    assert word in _t(language, "Suspended").lower()
+    assert word in driver.find_element(By.CSS_SELECTOR, "p.ok").text
     assert states(console_server, medium) == {"suspended"}
     assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
     shot("06-reported")

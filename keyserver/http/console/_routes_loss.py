@@ -81,7 +81,6 @@ def report_lost(page: PostedPage) -> Response:
             fields=fields,
             containers=containers,
             changing=sum(1 for c in containers if c["loss_effect"] != "unchanged"),
-            deadline=now + timedelta(hours=fields["waiting_hours"]),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))
