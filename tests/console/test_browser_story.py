@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -37,8 +38,16 @@ from tests.support.console import (
     ConsoleServer,
     clean_env,
 )
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.slow
+
+
+# A reason as officials write them (long): it squeezed the report's other columns in print.
+LONG_REASON = (
+    "委託先が紛失 (incident 2022-06)。"
+    + "担当者が電車内で紛失したと電話で連絡があり、警察に遺失届を提出済み。" * 2
+)
 
 
 def _t(language: str, message: str) -> str:
@@ -137,8 +146,12 @@ def sign_in(driver: WebDriver, url: str, token: str, language: str) -> None:
     submit_button(driver, _t(language, "Sign in"))
 
 
-def check_printable_on_a4(driver: WebDriver) -> None:
-    """The report prints on A4 (its own @page size) without the console's navigation."""
+def check_printable_on_a4(driver: WebDriver, words: tuple[str, ...], tmp_path: Path) -> None:
+    """The report prints on A4 (its own @page size) without the console's navigation.
+
+    ``words`` must come out of the PDF whole: a column squeezed by a long reason printed
+    内/容 and 停/止 one character per line (issue 12), which pdftotext then reads apart.
+    """
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     try:
         assert not driver.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
@@ -158,6 +171,19 @@ def check_printable_on_a4(driver: WebDriver) -> None:
     for width, height in boxes:  # A4 is 595 x 842 points
         assert round(float(width)) in {595, 596}
         assert round(float(height)) in {842, 843}
+    if shutil.which("pdftotext") is None:
+        missing("pdftotext", "apt-get install poppler-utils")
+    printed_pdf = tmp_path / "report.pdf"
+    printed_pdf.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(printed_pdf), "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    for word in words:
+        assert word in text, f"{word!r} broken in the printed report:\n{text}"
 
 
 def attempt_after_loss(server: ConsoleServer, container_id: str) -> int:
@@ -286,7 +312,7 @@ def test_loss_story(
     assert lost_at.get_attribute("value") == ""
     assert "(UTC+09:00)" in driver.find_element(By.ID, "lost_at_hint").text
     lost_at.send_keys("2026-12-01 18:30")
-    driver.find_element(By.ID, "reason").send_keys("委託先が紛失 (incident 2022-06)")
+    driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
     driver.find_element(By.ID, "public_reason").send_keys("media reported lost")
     submit_button(driver, _t(language, "Review what this will affect"))
     steps.act(4)
@@ -342,7 +368,12 @@ def test_loss_story(
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(_t(language, "Loss report") in row.text for row in changes)
     shot("07-report")
-    check_printable_on_a4(driver)
+    # The table's own words ("What", "Cause" and the cause itself) print whole.
+    check_printable_on_a4(
+        driver,
+        tuple(_t(language, w) for w in ("What", "Cause", "Loss report", "Suspended")),
+        tmp_path,
+    )
     steps.act()  # Print: pressed by the newcomer; here the browser's own PDF path prints
 
     # 5. Download the signed report and check it offline, with the command shown.
