@@ -114,7 +114,8 @@ def pg_template() -> Iterator[str | None]:
     try:
         name = postgres.create_database(conn, "ks_tpl")
         try:
-            # The schema does not depend on the master key (init_database only migrates).
+            # Any master key: a migration writes no row keyed by it into an empty database
+            # (0008_row_mac MACs the rows that exist), so one template serves every key.
             init_database(
                 Settings(database_url=postgres.database_url(name), master_key_b64="A" * 43)
             )

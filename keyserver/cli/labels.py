@@ -77,3 +77,6 @@ VALUES: Mapping[str, Mapping[str, Message]] = {
     "suspend_cause": _CAUSES,
     "cause": _CAUSES,
 }
+# Members that count containers per value of another member (``states``: {"active": 3}),
+# shown as "active 3, suspended 1" with the values in words and in the order above.
+COUNTS: Mapping[str, str] = {"states": "state"}

@@ -118,13 +118,15 @@ def test_case_blanks_and_full_width_name_the_same_medium(world: World) -> None:
 
 @pytest.mark.parametrize(
     "medium",
-    ["usb/1", "\u0410BC-1", "50%", "what?", "-lead", " ", "x" * 101],
+    ["usb/1", "\u0410BC-1", "50%", "what?", "-lead", " ", "x" * 101, "USB-2026-0417 経理課"],
 )
 def test_media_that_cannot_be_made_safe_are_refused(world: World, medium: str) -> None:
     body = {"label": "l", "medium": medium, "readers": ["reader"]}
     resp = world.call("writer", "POST", "/v1/containers", json=body)
     assert resp.status_code == 400, resp.text
     assert resp.json()["type"] == "urn:rwc:problem:invalid-request"
+    # spec §problems: the client tells its user the rule, not "update rwc".
+    assert resp.json()["field"] == "medium"
     assert world.call("auditor", "GET", "/v1/media").json()["media"] == []
 
 
