@@ -267,6 +267,35 @@ def test_thief_without_receipt_makes_it_possibly_opened(world: World, clock: Fak
     assert report["answer"] == "possibly opened"
 
 
+def test_sealing_after_the_loss_is_creation_not_an_opening(world: World, clock: FakeClock) -> None:
+    """spec §report, kind: the writer's seal-mode release is listed as creation.
+
+    A newcomer read "not opened" next to a succeeded key request by the contractor (the
+    writer sealing a container after the time of loss): each row now says what it is, and
+    only a reader's release moves the answer.
+    """
+    lost_at = clock()
+    clock.advance(hours=1)
+    sealed, _ = activate(world, medium="USB-K", label="made after the loss")
+    clock.advance(hours=1)
+    body = {**LOSS, "lost_at": lost_at.isoformat()}
+    assert world.call("official", "POST", "/v1/media/USB-K/loss-report", json=body).is_success
+    report = world.call("auditor", "GET", "/v1/media/USB-K/report").json()
+    (container,) = report["containers"]
+    assert report["answer"] == container["answer"] == "not opened"
+    rows = [(a["actor"], a["action"], a["outcome"], a["kind"]) for a in container["attempts"]]
+    assert rows == [("writer", "evaluate", "ok", "creation")]
+    assert container["releases_after_loss"] == 0
+    # A reader's release after a mistaken restore is a release, and the answer says so.
+    world.call("official", "POST", "/v1/media/USB-K/restore", json=LOSS)
+    oprf(world, "reader", sealed["container_id"], sealed["public_key"])
+    report = world.call("auditor", "GET", "/v1/media/USB-K/report").json()
+    (container,) = report["containers"]
+    assert report["answer"] == "possibly opened"
+    assert [a["kind"] for a in container["attempts"]] == ["creation", "release"]
+    assert container["releases_after_loss"] == 1
+
+
 def test_lost_at_in_the_future_or_out_of_range_is_refused(world: World) -> None:
     activate(world, medium="USB-F")
     for when in ("2999-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59", "yesterday"):
