@@ -462,13 +462,16 @@ def _startup(tools: _Tools, container: Path, name: str, runs: int) -> dict[str, 
 
     * start-up + imports: a process that starts the interpreter ``rwc`` runs on and
       imports exactly the top-level modules one ``rwc cat`` imports (found with
-      ``-X importtime``), then exits; timed fork to exit like every other row (the sum of
-      ``-X importtime`` figures overstates, the profiler's own cost included);
+      ``-X importtime``), then exits without the interpreter's teardown, as ``rwc`` does;
+      timed fork to exit like every other row (the sum of ``-X importtime`` figures
+      overstates, the profiler's own cost included);
     * the bare interpreter (``python -c pass``) and ``rwc --help`` (the command's own
       start-up: its modules and every subcommand's parser, no container, no server).
     """
     top = _import_profile(tools, container, name)
-    script = "import " + ", ".join(m for _s, m in top)
+    # Then out with os._exit, as rwc's console script ends (cli.main._end): the teardown
+    # is neither start-up nor imports.
+    script = "import " + ", ".join(m for _s, m in top) + "; import os; os._exit(0)"
     n = max(5, runs)
     # -P: no current directory on sys.path, like the console script (its own bin instead).
     imports = _timed([tools.python, "-P", "-c", script], tools.reader_env, n)
