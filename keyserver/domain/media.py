@@ -38,6 +38,10 @@ MEDIUM_MAX = 100
 MEDIUM_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._:#+-]{0,98}[A-Za-z0-9])?")
 _MINUS = "\u2212"
 _SPACES = re.compile(r"\s+")
+# What a search ignores in medium ids (after folding): blanks and the dash.
+_SEARCH_SEPARATORS = re.compile(r"[\s-]+")
+# The same separators as SQL sees them in a stored canonical id (one space, ASCII dash).
+SEARCH_SEPARATORS_STORED = (" ", "-")
 SUGGESTIONS_MAX = 3
 # difflib ratio below which a name is not offered as "did you mean": a third of the
 # characters differing is no longer a typo of the same label.
@@ -58,9 +62,7 @@ def canonical_medium(value: str) -> str:
         InvalidRequestError: Nothing left after trimming, too long, or characters
             outside the alphabet (the message names the first one and what to do).
     """
-    text = unicodedata.normalize("NFKC", value)
-    text = "".join("-" if ch == _MINUS or unicodedata.category(ch) == "Pd" else ch for ch in text)
-    text = _SPACES.sub(" ", text.strip())
+    text = _SPACES.sub(" ", _folded(value).strip())
     if MEDIUM_RE.fullmatch(text):
         return text
     # spec §problems: `field` says the refused value is one a person chose (a usage error
@@ -86,6 +88,23 @@ def canonical_medium(value: str) -> str:
     raise InvalidRequestError(
         N_("medium must start and end with a letter or a digit"), field="medium"
     )
+
+
+def _folded(value: str) -> str:
+    """Steps 1 and 2 of the canonical form: NFKC, every dash or minus sign as ``-``."""
+    text = unicodedata.normalize("NFKC", value)
+    return "".join("-" if ch == _MINUS or unicodedata.category(ch) == "Pd" else ch for ch in text)
+
+
+def medium_search_key(value: str) -> str:
+    """What a search compares a typed text with medium ids by (never used to act).
+
+    The canonical folding (full width, every kind of dash), case folded, and blanks and
+    dashes dropped: an official reads ``USB-2026-0502`` off a label and types
+    ``usb 2026 0502``. Finding is forgiving; acting on a medium still goes through its
+    exact matching key (:func:`medium_key`), so a loose search can only offer, not choose.
+    """
+    return _SEARCH_SEPARATORS.sub("", _folded(value)).lower()
 
 
 def medium_key(value: str) -> str:

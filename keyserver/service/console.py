@@ -25,6 +25,7 @@ from keyserver.domain.encoding import b64d, b64e
 from keyserver.domain.errors import InvalidRequestError, UnauthenticatedError
 from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Cause, State, loss_effect
+from keyserver.domain.media import SEARCH_SEPARATORS_STORED, medium_search_key, nearest
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
 from keyserver.service.loss import LossTimes, holding_report
 from keyserver.service.media import medium_target, resolve_medium
@@ -252,7 +253,8 @@ class ConsoleOps:
         """Partial, case-insensitive search over label, medium, issuer and container id.
 
         Returns:
-            ``{media: [{medium, containers, states}], containers: [...], truncated}``.
+            ``{media: [{medium, containers, states}], containers: [...], truncated,
+            suggestions}`` (suggestions: the nearest medium names when nothing matched).
         """
         self._ledger.require(actor, OVERSIGHT, N_("searching containers"), action="search", ctx=ctx)
         text = text.strip()
@@ -263,6 +265,8 @@ class ConsoleOps:
         if state is not None and state not in {s.value for s in State}:
             raise InvalidRequestError(N_("unknown state"))
         needle = text.casefold()
+        # spec §media: blanks and dashes do not matter in a medium id a person types.
+        loose = medium_search_key(text)
         stmt = select(Container, Principal.name).join(
             Principal, Principal.id == Container.issuer_id
         )
@@ -274,6 +278,10 @@ class ConsoleOps:
                 func.lower(Container.medium).contains(needle, autoescape=True),
                 func.lower(Principal.name).contains(needle, autoescape=True),
             ]
+            if loose:
+                matches.append(
+                    _without_separators(Container.medium).contains(loose, autoescape=True)
+                )
             id_range = _id_prefix_range(text)
             if id_range is not None:
                 matches.append(Container.id.between(*id_range))
@@ -284,6 +292,10 @@ class ConsoleOps:
             rows = session.execute(
                 stmt.order_by(Container.medium, Container.label, Container.id).limit(FIND_LIMIT + 1)
             ).all()
+            # Nothing found: the nearest medium names, as a not-found medium gets them.
+            suggestions = (
+                nearest(text, repository.medium_names(session)) if text and not rows else []
+            )
         found = []
         for c, issuer in rows[:FIND_LIMIT]:
             cid = b64e(c.id)
@@ -291,6 +303,7 @@ class ConsoleOps:
             if text and (
                 needle not in c.label.casefold()
                 and needle not in (c.medium or "").casefold()
+                and not (loose and loose in medium_search_key(c.medium or ""))
                 and needle not in issuer.casefold()
                 and not cid.startswith(text)
             ):
@@ -315,6 +328,7 @@ class ConsoleOps:
             "media": sorted(media.values(), key=lambda m: str(m["medium"])),
             "containers": found,
             "truncated": len(rows) > FIND_LIMIT,
+            "suggestions": suggestions,
         }
 
     def console_medium(
@@ -485,3 +499,15 @@ def _id_prefix_range(text: str) -> tuple[bytes, bytes] | None:
 
 
 __all__ = ["CONSOLE_ROLES", "ConsoleOps", "ConsoleSignIn", "session_digest"]
+
+
+def _without_separators(column: Any) -> Any:
+    """``column`` lower-cased without blanks and dashes, in SQL (domain.media_search_key).
+
+    A stored medium id is canonical already (one ASCII dash, single spaces), so removing
+    those is the same folding the domain applies to what was typed.
+    """
+    out = func.lower(column)
+    for separator in SEARCH_SEPARATORS_STORED:
+        out = func.replace(out, separator, "")
+    return out

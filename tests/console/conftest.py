@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,9 @@ from selenium.webdriver.chrome.service import Service
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
+from keyserver.store import init_database
+from keyserver.testing import new_master_key_b64
+from tests.support.clock import FakeClock
 from tests.support.console import (
     BROWSER,
     INSTALL_HINT,
@@ -235,3 +239,22 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a fresh SQLite key server in Asia/Tokyo, its clock fixed and movable.
+
+    For tests over a real socket (``keyserver.testing.running_server``) that need no
+    browser; tests/console/test_security.py has its own, over both databases.
+    """
+    clock = FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC))
+    s = Settings(
+        database_url=f"sqlite:///{tmp_path}/keyserver.db",
+        master_key_b64=new_master_key_b64(),
+        sweep_interval=timedelta(0),
+        display_timezone=ZONE,
+        clock=clock,
+    )
+    init_database(s)
+    yield s

@@ -9,38 +9,20 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-import pytest
 import requests
 from voprf import ristretto as r
 
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.store import init_database
-from keyserver.testing import new_master_key_b64, running_server
-from tests.console.test_security import csrf_of
+from keyserver.testing import running_server
 from tests.support.clock import FakeClock
+from tests.support.console import signed_in_session
 
 MEDIUM = "USB-2026-0502"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
-    clock = FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC))
-    s = Settings(
-        database_url=f"sqlite:///{tmp_path}/keyserver.db",
-        master_key_b64=new_master_key_b64(),
-        sweep_interval=timedelta(0),
-        display_timezone="Asia/Tokyo",
-        clock=clock,
-    )
-    init_database(s)
-    yield s
 
 
 def _seed(settings: Settings) -> tuple[dict[str, str], str]:
@@ -72,14 +54,7 @@ def _evaluate(url: str, token: str, cid: str) -> requests.Response:
 
 
 def _report_page(url: str, token: str, language: str) -> str:
-    browser = requests.Session()
-    browser.headers["Accept-Language"] = language
-    form = browser.get(url + "/console/sign-in", timeout=30)
-    browser.post(
-        url + "/console/sign-in",
-        data={"csrf": csrf_of(form), "token": token, "next": "/console/overview"},
-        timeout=30,
-    )
+    browser = signed_in_session(url, token, language)
     page = browser.get(url + "/console/medium/report", params={"name": MEDIUM}, timeout=30)
     assert page.status_code == 200, page.text[:500]
     return page.text.split("<main", 1)[1].split("</main>", 1)[0]

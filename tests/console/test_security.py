@@ -33,9 +33,9 @@ from keyserver.store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support import postgres
 from tests.support.clock import FakeClock
+from tests.support.console import csrf_of
 
 MEDIUM = "USB-2022-06-AMA"
-CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -94,12 +94,6 @@ def seed(settings: Settings) -> dict[str, str]:
         return tokens
     finally:
         service.close()
-
-
-def csrf_of(page: requests.Response) -> str:
-    found = CSRF_RE.search(page.text)
-    assert found is not None, page.text[:500]
-    return found.group(1)
 
 
 def sign_in(url: str, token: str) -> tuple[requests.Session, requests.Response]:

@@ -9,12 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 from selenium import webdriver
 
+from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
 
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 BROWSER = "Chromium with chromedriver (browser tests)"
 INSTALL_HINT = "apt-get install chromium chromium-driver"
@@ -52,3 +56,42 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
     env.update(extra)
     return env
+
+
+def csrf_of(page: requests.Response) -> str:
+    """The CSRF token of a console form page."""
+    found = CSRF_RE.search(page.text)
+    assert found is not None, page.text[:500]
+    return found.group(1)
+
+
+def signed_in_session(url: str, token: str, language: str) -> requests.Session:
+    """A plain HTTP client signed in to the console, asking for pages in ``language``."""
+    browser = requests.Session()
+    browser.headers["Accept-Language"] = language
+    form = browser.get(url + "/console/sign-in", timeout=30)
+    browser.post(
+        url + "/console/sign-in",
+        data={"csrf": csrf_of(form), "token": token, "next": "/console/overview"},
+        timeout=30,
+    )
+    return browser
+
+
+def official_with_medium(settings: Settings, medium: str) -> str:
+    """An official's token, with one active container (label ``ledger``) on ``medium``."""
+    service = KeyService(settings)
+    try:
+        boot = Actor(name="bootstrap", roles=ROLES, local=True)
+        official = service.add_principal(boot, "tanaka", ["official"])["token"]
+        vendor = service.add_principal(boot, "vendor", ["writer"])["token"]
+        writer = service.authenticate(vendor)
+        reg = service.register(
+            writer, label="ledger", medium=medium, readers=[], reader_groups=["clerks"]
+        )
+        service.commit(
+            writer, reg["container_id"], header_digest=os.urandom(32), receipt_key=os.urandom(32)
+        )
+        return str(official)
+    finally:
+        service.close()

@@ -7,9 +7,11 @@ catalogue installed, so every string goes through gettext.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +32,13 @@ from keyserver.service import KeyService, RequestContext
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MAX_FIELDS = 40
+# A typed time, year first (issue 12): "2026-12-05 18:30", "2026/12/05 18:30",
+# "2026-12-05T18:30", seconds optional. Only year-first forms: "12/05/2026" is 12 May to
+# some readers and 5 December to others, so it is refused with an example rather than guessed.
+_TYPED_TIME = re.compile(
+    r"(?P<y>\d{4})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})[ T]"
+    r"(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?"
+)
 
 
 class SignInRequired(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -114,21 +123,50 @@ class Page:
     def local_time(self, text: str, what: Message) -> datetime | None:
         """A time typed in a form (``2026-12-04 18:30``), read in the configured zone.
 
-        An explicit offset (``+09:00``, ``Z``) is honoured; without one the time is in the
-        zone every page shows times in, so what the official reads is what they type.
+        Year-first forms with ``-`` or ``/`` and a blank or ``T`` are read in the zone
+        every page shows times in, so what the official reads is what they type;
+        full-width digits (a Japanese input method) count as digits. Other ISO 8601 text
+        is accepted as such, and an explicit offset (``+09:00``, ``Z``) is honoured.
         """
-        text = text.strip()
+        text = unicodedata.normalize("NFKC", text).strip()
         if not text:
             return None
+        found = _TYPED_TIME.fullmatch(text)
         try:
-            moment = datetime.fromisoformat(text)
+            if found is not None:
+                parts = found.groupdict()
+                moment = datetime(
+                    int(parts["y"]),
+                    int(parts["m"]),
+                    int(parts["d"]),
+                    int(parts["hh"]),
+                    int(parts["mm"]),
+                    int(parts["ss"] or 0),
+                )
+            else:
+                moment = datetime.fromisoformat(text)
         except ValueError as exc:
             raise self.invalid(
-                N_("%(what)s is not a date and time: write it as 2026-12-04 18:30.", what=what)
+                N_(
+                    "%(what)s is not a date and time: write it year first, "
+                    "for example %(example)s (%(zone)s).",
+                    what=what,
+                    example=self.time_example(),
+                    zone=self.formats.zone_name(),
+                )
             ) from exc
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.formats.zone)
         return moment
+
+    def time_example(self) -> str:
+        """A plausible time to type: yesterday evening in the configured zone.
+
+        Never a fixed date: an official copying the example must get a recent time, and
+        one in the past (a time of loss cannot be in the future).
+        """
+        yesterday = self.service.now().astimezone(self.formats.zone) - timedelta(days=1)
+        return yesterday.strftime("%Y-%m-%d 18:30")
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """Render a template with the page context."""

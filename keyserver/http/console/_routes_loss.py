@@ -15,30 +15,34 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
 from keyserver.http.console._routes_approvals import approvals_page
-from keyserver.http.console._routes_media import medium_url
+from keyserver.http.console._routes_media import medium_page, medium_url
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
+# The loss form's fields, given back to the form when it is refused.
+_TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "public_reason")
 
 
 def _loss_fields(page: Page) -> dict[str, Any]:
     """The loss report's fields from the form, checked as far as the form can be."""
     form = page.form
+    # In the form's order, so the first thing said is the first field to fix.
+    lost_text = form.get("lost_at", "").strip()
+    lost_at = page.local_time(lost_text, N_("Time of loss"))
+    if lost_at is None:
+        raise page.invalid(N_("The time of loss is required."))
     wait_text = form.get("waiting_hours", "").strip()
     if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
         raise page.invalid(N_("The waiting period must be a whole number of hours."))
     reason = form.get("reason", "").strip()
     if not reason:
         raise page.invalid(N_("The internal reason is required."))
-    lost_text = form.get("lost_at", "").strip()
-    lost_at = page.local_time(lost_text, N_("Time of loss"))
-    if lost_at is None:
-        raise page.invalid(N_("The time of loss is required."))
     return {
         "name": form.get("name", ""),
         "waiting_hours": int(wait_text),
@@ -54,11 +58,22 @@ def report_lost(page: PostedPage) -> Response:
     """Step 1 of a loss report: list every container it will affect; act on nothing."""
 
     def body() -> Response:
-        fields = _loss_fields(page)
-        doc = page.service.console_medium(page.principal, fields["name"], ctx=page.ctx)
         now = page.service.now()
-        if fields["lost_at"] > now:
-            raise page.invalid(N_("The time of loss is in the future."))
+        try:
+            fields = _loss_fields(page)
+            if fields["lost_at"] > now:
+                raise page.invalid(N_("The time of loss is in the future."))
+        except InvalidRequestError as exc:
+            # Said on the form itself, with everything typed kept (issue 12): a separate
+            # error page's Back link lost the reasons and reset the time.
+            return medium_page(
+                page,
+                page.form.get("name", ""),
+                typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
+                error=exc.message.text(page.language) if exc.message is not None else None,
+                status=exc.status,
+            )
+        doc = page.service.console_medium(page.principal, fields["name"], ctx=page.ctx)
         containers = doc["containers"]
         return page.render(
             "confirm_loss.html",
@@ -66,7 +81,6 @@ def report_lost(page: PostedPage) -> Response:
             fields=fields,
             containers=containers,
             changing=sum(1 for c in containers if c["loss_effect"] != "unchanged"),
-            deadline=now + timedelta(hours=fields["waiting_hours"]),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))

@@ -7,6 +7,7 @@ medium are in _routes_loss.py, its report in _routes_report.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from keyserver.domain.lifecycle import RESTORE_CAUSES, Cause, State
 from keyserver.http.console import _security
 from keyserver.http.console._documents import CERTIFICATE, verify_command
-from keyserver.http.console._page import SignedInPage
+from keyserver.http.console._page import Page, SignedInPage
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 # The causes a restore may name, the default (a found medium) first (spec §lifecycle).
@@ -67,28 +68,53 @@ def search(page: SignedInPage, q: str = "", state: str = "") -> Response:
     return page.act(body, _security.PREFIX + "/search")
 
 
+def medium_page(
+    page: Page,
+    name: str,
+    *,
+    typed: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """A medium's page; after a refused loss report, with what was typed and why, on the form.
+
+    Issue 12: a separate error page whose Back link lost the typed reasons made a newcomer
+    type everything again; the form keeps every field and says what to fix above it.
+    """
+    doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
+    states = set(doc["states"])
+    live = states - {State.DESTROYED.value}
+    default_wait = int(page.service.settings.loss_waiting_period.total_seconds()) // 3600
+    return page.render(
+        "medium.html",
+        status=status,
+        doc=doc,
+        can_report=bool(live),
+        can_restore=State.SUSPENDED.value in states,
+        can_destroy=bool(live),
+        verify_certificate=verify_command(page, CERTIFICATE, doc["medium"])
+        if State.DESTROYED.value in states
+        else None,
+        causes=CAUSES,
+        # The time of loss starts empty: a prefilled "now" was submitted unchanged by an
+        # official in a hurry, moving the start of the report's window to the wrong time.
+        typed={
+            "lost_at": "",
+            "waiting_hours": str(default_wait),
+            "reason": "",
+            "public_reason": "",
+            **(typed or {}),
+        },
+        loss_error=error,
+        time_example=page.time_example(),
+    )
+
+
 @router.get("/medium")
 def medium(page: SignedInPage, name: str = "") -> Response:
     """A medium's containers and states, with its actions."""
 
     def body() -> Response:
-        doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
-        states = set(doc["states"])
-        live = states - {State.DESTROYED.value}
-        now = page.service.now().astimezone(page.formats.zone)
-        return page.render(
-            "medium.html",
-            doc=doc,
-            can_report=bool(live),
-            can_restore=State.SUSPENDED.value in states,
-            can_destroy=bool(live),
-            verify_certificate=verify_command(page, CERTIFICATE, doc["medium"])
-            if State.DESTROYED.value in states
-            else None,
-            causes=CAUSES,
-            default_wait_hours=int(page.service.settings.loss_waiting_period.total_seconds())
-            // 3600,
-            now_local=now.strftime("%Y-%m-%d %H:%M"),
-        )
+        return medium_page(page, name)
 
     return page.act(body, _security.PREFIX + "/search")

@@ -1,0 +1,100 @@
+"""The loss form (issue 12): empty time of loss, errors said on the form, common forms read.
+
+A newcomer official submitted a prefilled "now" unchanged, and a bad time sent them to a
+separate page whose Back link lost the typed reasons. Over a real socket (SQLite), the
+clock fixed at 2026-12-04 10:00 in Asia/Tokyo, so "yesterday evening" is 2026-12-03 18:30.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+import requests
+
+from keyserver.domain.settings import Settings
+from keyserver.testing import running_server
+from tests.support.console import csrf_of, official_with_medium, signed_in_session
+
+MEDIUM = "USB-2026-0502"
+EXAMPLE = "2026-12-03 18:30"  # yesterday evening in the configured zone
+# The same time typed with a Japanese input method's full-width digits.
+FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "2026/12/03 18:30")
+
+
+def _post(browser: requests.Session, url: str, lost_at: str) -> requests.Response:
+    page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    return browser.post(
+        url + "/console/medium/report-lost",
+        data={
+            "csrf": csrf_of(page),
+            "name": MEDIUM,
+            "lost_at": lost_at,
+            "waiting_hours": "48",
+            "reason": "委託先が紛失 <b>",
+            "public_reason": "media reported lost",
+        },
+        timeout=30,
+    )
+
+
+def _value_of(text: str, field: str) -> str:
+    start = text.index(f'id="{field}"')
+    tag = text[text.rindex("<", 0, start) : text.index(">", start)]
+    if tag.startswith("<textarea"):
+        body = text[text.index(">", start) + 1 :]
+        return html.unescape(body[: body.index("</textarea>")])
+    marker = 'value="'
+    found = tag.find(marker)
+    return "" if found < 0 else html.unescape(tag[found + len(marker) : tag.index('"', found + 7)])
+
+
+def test_time_of_loss_starts_empty_with_its_zone(settings: Settings) -> None:
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        page = signed_in_session(url, token, "en").get(
+            url + "/console/medium", params={"name": MEDIUM}, timeout=30
+        )
+    assert _value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
+    assert f'placeholder="{EXAMPLE}"' in page.text
+    assert f"for example {EXAMPLE}, in Asia/Tokyo time (UTC+09:00)" in page.text
+    # The console says what is missing itself (in the page's language), not the browser.
+    assert 'action="/console/medium/report-lost" novalidate' in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", f"write it year first, for example {EXAMPLE} (Asia/Tokyo)"),
+        ("ja", f"年を先頭に、{EXAMPLE} のように入力してください"),
+    ],
+)
+def test_bad_time_is_said_on_the_form_with_everything_kept(
+    settings: Settings, language: str, said: str
+) -> None:
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, language)
+        bad = _post(browser, url, "12/05/2026 6:30 PM")  # month or day first: ambiguous
+        empty = _post(browser, url, "")
+        state = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    assert bad.status_code == 400
+    assert 'id="loss-error"' in bad.text and said in html.unescape(bad.text)
+    assert 'action="/console/medium/report-lost"' in bad.text  # the form, not "Not done"
+    assert _value_of(bad.text, "lost_at") == "12/05/2026 6:30 PM"
+    assert _value_of(bad.text, "reason") == "委託先が紛失 <b>"  # kept, and shown as text
+    assert _value_of(bad.text, "public_reason") == "media reported lost"
+    assert _value_of(bad.text, "waiting_hours") == "48"
+    required = "紛失日時を入力してください" if language == "ja" else "The time of loss is required."
+    assert empty.status_code == 400 and required in html.unescape(empty.text)
+    assert _value_of(empty.text, "reason") == "委託先が紛失 <b>"
+    assert "suspended" not in state.text.lower().split("<tbody>", 1)[1].split("</tbody>")[0]
+
+
+@pytest.mark.parametrize("typed", ["2026/12/03 18:30", "2026-12-03T18:30", FULL_WIDTH])
+def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed: str) -> None:
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        review = _post(signed_in_session(url, token, "en"), url, typed)
+    assert review.status_code == 200, review.text[:2000]
+    assert "3 Dec 2026, 18:30:00" in review.text and "(UTC+09:00)" in review.text

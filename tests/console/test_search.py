@@ -1,0 +1,44 @@
+"""Console search matches medium ids as the medium rules do, and says "did you mean".
+
+Issue 12: a newcomer typed ``usb 2026 0502`` for ``USB-2026-0502`` (the README says blanks
+and dashes do not matter) and got "Nothing matches". Over a real socket (SQLite).
+"""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from keyserver.domain.settings import Settings
+from keyserver.testing import running_server
+from tests.support.console import official_with_medium, signed_in_session
+
+MEDIUM = "USB-2026-0502"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["usb 2026 0502", "usb20260502", "2026 0502", "USB\u22122026\u2212", "\uff35\uff33\uff22 2026"],
+)
+def test_blanks_dashes_and_width_do_not_matter(settings: Settings, typed: str) -> None:
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        page = signed_in_session(url, token, "en").get(
+            url + "/console/search", params={"q": typed}, timeout=30
+        )
+    assert page.status_code == 200
+    assert f">{MEDIUM}</a>" in page.text
+    assert "Nothing matches" not in page.text
+
+
+def test_no_match_offers_the_nearest_medium(settings: Settings) -> None:
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, "ja")
+        page = browser.get(url + "/console/search", params={"q": "USB-2026-0503"}, timeout=30)
+        unrelated = browser.get(url + "/console/search", params={"q": "zzzz"}, timeout=30)
+    text = html.unescape(page.text)
+    assert "USB-2026-0503" in text and 'id="search-suggestions"' in text
+    assert f'<a href="/console/medium?name={MEDIUM}">{MEDIUM}</a>' in text
+    assert 'id="search-suggestions"' not in unrelated.text  # nothing near: nothing offered
