@@ -43,7 +43,7 @@ from keyserver.service.approval_records import (
 from keyserver.service.principals import PrincipalOps
 from keyserver.service.revocation import RevocationOps
 from keyserver.store import repository, transitions
-from keyserver.store.audit import NewEntry, lock_head
+from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Approval
 
@@ -195,25 +195,22 @@ class ApprovalDecisions:
                 if problem is not None:
                     raise problem
                 result = carry_out(session, row) if carry_out is not None else None
-                entry = self._ledger.audit(
+                entry = self._ledger.audit_ok(
                     session,
-                    NewEntry(
-                        actor=actor.name,
-                        action=action,
-                        outcome="ok",
-                        container=container,
-                        remote=ctx.remote,
-                        details={
-                            "approval": row.id,
-                            "rule": row.rule,
-                            "request": row.action,
-                            "scope": row.scope,
-                            "target": row.target,
-                            "requested_by": row.requested_by,
-                            **details,
-                            **audit_affects(json.loads(row.affects)),
-                        },
-                    ),
+                    actor,
+                    action,
+                    ctx,
+                    {
+                        "approval": row.id,
+                        "rule": row.rule,
+                        "request": row.action,
+                        "scope": row.scope,
+                        "target": row.target,
+                        "requested_by": row.requested_by,
+                        **details,
+                        **audit_affects(json.loads(row.affects)),
+                    },
+                    container=container,
                     at=now,
                 )
                 row.state = decision.value
@@ -237,7 +234,7 @@ class ApprovalDecisions:
         """Conflict unless the action would affect exactly what the request listed."""
         then = json.loads(row.affects)
         if row.action in {"destroy", "loss-report"}:
-            scope = row.scope or "medium"
+            scope = _destroy_scope(row)
             try:
                 _, key = self._revocation.resolve(session, Op.DESTROY, scope, row.target)
             except KeyServerError:
@@ -278,33 +275,21 @@ class ApprovalDecisions:
     ) -> dict[str, Any]:
         """The requested action, as the approver, in the approval's transaction."""
         params = json.loads(row.params)
-        if row.action == "destroy":
+        if row.action in {"destroy", "loss-report"}:
+            # A loss-report request: the loss itself was reported at the request; what was
+            # asked is the early destroy of the medium's containers (spec §approvals).
+            loss = row.action == "loss-report"
             return self._revocation.change_in(
                 session,
                 actor,
                 Op.DESTROY,
-                row.scope or "container",
+                _destroy_scope(row),
                 row.target,
                 params["reason"],
                 params["public_reason"],
                 cause=None,
                 ctx=ctx,
-                audit_extra=extra,
-            )
-        if row.action == "loss-report":
-            # The loss itself was reported at the request; what was asked is the early
-            # destroy of the medium's containers (spec §approvals).
-            return self._revocation.change_in(
-                session,
-                actor,
-                Op.DESTROY,
-                "medium",
-                row.target,
-                params["reason"],
-                params["public_reason"],
-                cause=None,
-                ctx=ctx,
-                audit_extra={**extra, "loss_report": True},
+                audit_extra={**extra, "loss_report": True} if loss else extra,
             )
         if row.action == "principal.add":
             return self._principals.add_in(
@@ -326,6 +311,13 @@ class ApprovalDecisions:
             ctx=ctx,
             audit_extra=extra,
         )
+
+
+def _destroy_scope(row: Approval) -> str:
+    """What a destroy request names: a container, medium or issuer (a loss report: medium)."""
+    # A destroy request always stores its scope (approvals.py); medium is what a
+    # loss-report request destroys.
+    return "medium" if row.action == "loss-report" or row.scope is None else row.scope
 
 
 def _load(session: Session, approval_id: int) -> Approval:

@@ -20,7 +20,7 @@ from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.validation import fmt_time
 from keyserver.service.revocation import ids_details
-from keyserver.store.audit import NewEntry, canonical_json
+from keyserver.store.audit import canonical_json
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Approval
 
@@ -76,25 +76,22 @@ def record_request(
     )
     session.add(row)
     session.flush()  # the request's number, for the audit entry and the answer
-    entry = ledger.audit(
+    entry = ledger.audit_ok(
         session,
-        NewEntry(
-            actor=actor.name,
-            action="approval.request",
-            outcome="ok",
-            container=target if scope == "container" else None,
-            remote=ctx.remote,
-            details={
-                "approval": row.id,
-                "rule": rule.value,
-                "request": action,
-                "scope": scope,
-                "target": target,
-                **params,
-                **audit_affects(affects),
-                "expires_at": fmt_time(row.expires_at),
-            },
-        ),
+        actor,
+        "approval.request",
+        ctx,
+        {
+            "approval": row.id,
+            "rule": rule.value,
+            "request": action,
+            "scope": scope,
+            "target": target,
+            **params,
+            **audit_affects(affects),
+            "expires_at": fmt_time(row.expires_at),
+        },
+        container=target if scope == "container" else None,
         at=now,
     )
     row.request_seq = entry.seq

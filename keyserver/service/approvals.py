@@ -144,35 +144,30 @@ class ApprovalOps:
         )
         early = now_flag or wait < self._settings.short_waiting_period
         scan = self._losses.loss_scan(lost_at)
+        gated = early and self._gated(actor, Rule.DESTROY_MEDIUM)
+        if gated:
+            # What one official may do alone: not now, the default waiting period; the
+            # early destroy waits for the approval.
+            now_flag_in = False
+            wait_in = max(self._settings.loss_waiting_period, self._settings.short_waiting_period)
+        else:
+            now_flag_in, wait_in = now_flag, wait
         with self._ledger.tx() as session:
-            if not (early and self._gated(actor, Rule.DESTROY_MEDIUM)):
-                return self._losses.report_loss_in(
-                    session,
-                    actor,
-                    medium,
-                    reason,
-                    public_reason,
-                    now_flag,
-                    wait,
-                    lost_at=lost_at,
-                    replace_earlier=replace_earlier,
-                    scan=scan,
-                    ctx=ctx,
-                )
-            default = max(self._settings.loss_waiting_period, self._settings.short_waiting_period)
             done = self._losses.report_loss_in(
                 session,
                 actor,
                 medium,
                 reason,
                 public_reason,
-                False,  # noqa: FBT003 - not now: the destroy waits for the approval
-                default,
+                now_flag_in,
+                wait_in,
                 lost_at=lost_at,
                 replace_earlier=replace_earlier,
                 scan=scan,
                 ctx=ctx,
             )
+            if not gated:
+                return done
             name = str(done["medium"])
             rows = transitions.transition_candidates(session, Op.DESTROY, Container.medium == name)
             if not rows:

@@ -45,7 +45,7 @@ from keyserver.service.media import (
     register_medium,
 )
 from keyserver.store import repository, rowmacs
-from keyserver.store.audit import NewEntry, lock_head
+from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import (
     Container,
@@ -126,23 +126,20 @@ class ContainerOps:
                 medium = register_medium(session, medium, now)
             # spec §rotation: sealed under the newest generation, even mid-rotation.
             generation = self._ledger.sealing_generation(session)
-            entry = self._ledger.audit(
+            entry = self._ledger.audit_ok(
                 session,
-                NewEntry(
-                    actor=actor.name,
-                    action="register",
-                    outcome="ok",
-                    container=b64e(cid),
-                    remote=ctx.remote,
-                    details={
-                        "label": label,
-                        "medium": medium,
-                        "readers": reader_set,
-                        "reader_groups": group_set,
-                        "not_after": fmt_time(not_after),
-                        "attempt_budget": budget,
-                    },
-                ),
+                actor,
+                "register",
+                ctx,
+                {
+                    "label": label,
+                    "medium": medium,
+                    "readers": reader_set,
+                    "reader_groups": group_set,
+                    "not_after": fmt_time(not_after),
+                    "attempt_budget": budget,
+                },
+                container=b64e(cid),
                 at=now,
             )
             session.add(
@@ -232,16 +229,13 @@ class ContainerOps:
                     cid, keys.PURPOSE_RECEIPT, receipt_key, self._settings.rng, c.key_generation
                 )
                 c.changed_by = actor.name
-                entry = self._ledger.audit(
+                entry = self._ledger.audit_ok(
                     session,
-                    NewEntry(
-                        actor=actor.name,
-                        action="commit",
-                        outcome="ok",
-                        container=cid_text,
-                        remote=ctx.remote,
-                        details={"header_digest": header_digest.hex()},
-                    ),
+                    actor,
+                    "commit",
+                    ctx,
+                    {"header_digest": header_digest.hex()},
+                    container=cid_text,
                     at=now,
                 )
                 c.last_audit_seq = entry.seq
@@ -318,20 +312,17 @@ class ContainerOps:
                     if refunded:
                         c.unconfirmed -= 1
                     c.last_confirmed_at = now
-                    entry = self._ledger.audit(
+                    entry = self._ledger.audit_ok(
                         session,
-                        NewEntry(
-                            actor=actor.name,
-                            action="receipt",
-                            outcome="ok",
-                            container=cid_text,
-                            remote=ctx.remote,
-                            details={
-                                "evaluated_at": fmt_time(row.issued_at),
-                                "refunded": refunded,
-                                "unconfirmed": c.unconfirmed,
-                            },
-                        ),
+                        actor,
+                        "receipt",
+                        ctx,
+                        {
+                            "evaluated_at": fmt_time(row.issued_at),
+                            "refunded": refunded,
+                            "unconfirmed": c.unconfirmed,
+                        },
+                        container=cid_text,
                         at=now,
                     )
                     c.last_audit_seq = entry.seq

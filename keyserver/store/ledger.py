@@ -150,6 +150,35 @@ class Ledger:
         """Append ``new`` to the chain in ``session``'s transaction (at ``at`` or now)."""
         return append(session, self.keyring.audit_key, at or self.now(), new)
 
+    def audit_ok(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        ctx: RequestContext,
+        details: Mapping[str, Any],
+        *,
+        container: str | None = None,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Append the entry of an operation ``actor`` carried out, in ``session``'s transaction.
+
+        The counterpart of :meth:`audit_refusal`: the one place an operation's own entry
+        gets its actor, outcome and remote address (spec §audit).
+        """
+        return self.audit(
+            session,
+            NewEntry(
+                actor=actor.name,
+                action=action,
+                outcome="ok",
+                container=container,
+                remote=ctx.remote,
+                details=details,
+            ),
+            at,
+        )
+
     def refuse(
         self,
         actor: Actor,
