@@ -19,12 +19,10 @@ spec §backup. Local only (they need the database itself, not an API):
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from sqlalchemy import inspect, text
 from keyserver.cli.config import load_settings
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.files import written
 from keyserver.domain.settings import Settings
 from keyserver.store import migrate
 from keyserver.store.engine import make_engine
@@ -112,23 +111,6 @@ def _run(argv: list[str]) -> None:
         )
 
 
-@contextmanager
-def _staged(dest: Path) -> Iterator[Path]:
-    """A 0600 temporary file beside ``dest``, linked into place only when complete."""
-    if dest.exists():
-        raise CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
-    try:
-        yield tmp
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.link(tmp, dest)  # fails if dest appeared meanwhile: never overwrite
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _sqlite_copy(source: Path, dest: Path) -> None:
     """Copy a SQLite database through its online backup API (spec §backup).
 
@@ -150,7 +132,9 @@ def cmd_backup(ctx: Context) -> int:
     from keyserver.cli.local import sqlite_path  # noqa: PLC0415 - local mode only
 
     source = sqlite_path(settings)
-    with _staged(dest) as tmp:
+    with written(dest, named=True) as staged:
+        tmp = staged.path
+        assert tmp is not None  # named=True
         if source is not None:
             if not source.exists():
                 raise CliError(f"no database at {source}", exit_code=EXIT_CONFIG)
@@ -192,18 +176,13 @@ def _put_in_place(settings: Settings, backup: Path, *, force: bool) -> None:
             exit_code=EXIT_USAGE,
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.restore")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
-    try:
-        _sqlite_copy(backup, tmp)
+    with written(target, replace=True, named=True) as staged:
+        assert staged.path is not None  # named=True
+        _sqlite_copy(backup, staged.path)
         # The old database's write-ahead log must go with it: SQLite would otherwise
         # apply its (newer) pages to the restored file.
         for suffix in ("-wal", "-shm"):
             target.with_name(target.name + suffix).unlink(missing_ok=True)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _empty_postgresql(settings: Settings, *, force: bool) -> None:
