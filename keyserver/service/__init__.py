@@ -47,10 +47,9 @@ from keyserver.store.ledger import Ledger
 class KeyService:
     """All key server operations over one database.
 
-    Args:
-        settings: Configuration (includes the injectable clock and rng).
-        engine: An existing engine; by default one is created from the settings.
-        metrics: Counters to update (a fresh set by default).
+    The arguments are the :class:`~keyserver.store.ledger.Ledger`'s, passed on to it: the
+    settings (with the injectable clock and rng), an engine (default: one made from the
+    settings) and the metrics (default: a fresh set).
     """
 
     def __init__(

@@ -4,7 +4,9 @@ spec §revocation: suspend, restore and destroy are one operation whatever they 
 ``/v1/containers/{id}/{op}``, ``/v1/media/{medium}/{op}`` and
 ``/v1/issuers/{principal}/{op}`` differ only in the scope they pass, so the body's
 fields reach ``KeyService.change_state`` here, once, and a gated destroy answers 202
-(spec §approvals) the same way on each.
+(spec §approvals) the same way on each. The routes themselves stay declared one by one,
+on purpose: FastAPI reads a route's path parameters from its signature, and the OpenAPI
+document names each (``container_id``, ``medium``, ``principal``).
 """
 
 from __future__ import annotations
