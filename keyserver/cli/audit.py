@@ -11,13 +11,12 @@ timeout and neither side holds more than a page in memory.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from keyserver.cli.backend import Backend, Json
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.files import written
+from keyserver.cli.files import file_name, written_text
 from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.validation import parse_head
 
@@ -42,6 +41,7 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--state",
+        type=file_name,
         metavar="FILE",
         help="keep the verified head in FILE: start after it, replace it when the chain "
         "verifies (the first run, without FILE, verifies everything)",
@@ -173,7 +173,7 @@ def _read_state(path: Path) -> tuple[int, bytes] | None:
 
 def _write_state(path: Path, head: str) -> None:
     """Replace ``path`` with ``head`` atomically: a crash leaves the old head or the new."""
-    with written(path, replace=True) as staged, os.fdopen(os.dup(staged.fd), "w") as fh:
+    with written_text(path, replace=True, encoding="ascii") as fh:
         fh.write(head + "\n")
 
 
@@ -186,7 +186,7 @@ def _export(ctx: Context, b: Backend) -> int:
     dest = Path(ctx.args.output)
     count = 0
     # The export is not secret but is evidence: it appears complete or not at all.
-    with written(dest) as staged, os.fdopen(os.dup(staged.fd), "w", encoding="utf-8") as fh:
+    with written_text(dest) as fh:
         for line in b.audit_export():
             fh.write(line + "\n")
             count += 1

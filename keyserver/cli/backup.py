@@ -31,7 +31,7 @@ from sqlalchemy import inspect, text
 from keyserver.cli.config import load_settings
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.files import written
+from keyserver.cli.files import file_name, written
 from keyserver.domain.settings import Settings
 from keyserver.store import migrate
 from keyserver.store.engine import make_engine
@@ -47,17 +47,27 @@ HELP_RESTORE = (
 def add_parsers(add: Callable[[str, str], Any], settings_flags: Callable[..., None]) -> None:
     """Register ``backup`` and ``restore-backup`` (``add(name, help)`` from main.py)."""
     p = add("backup", HELP_BACKUP)
-    p.add_argument("file", metavar="FILE", help="the backup file to create (never overwritten)")
+    p.add_argument(
+        "file", type=file_name, metavar="FILE", help="the backup file to create (never overwritten)"
+    )
     settings_flags(p, listed=True)
     p = add("restore-backup", HELP_RESTORE)
-    p.add_argument("file", nargs="?", metavar="FILE", help="a file written by `keyserver backup`")
+    p.add_argument(
+        "file",
+        nargs="?",
+        type=file_name,
+        metavar="FILE",
+        help="a file written by `keyserver backup`",
+    )
     p.add_argument(
         "--replay",
+        type=file_name,
         metavar="AUDIT_EXPORT",
         help="an audit export (`keyserver audit export -o FILE`) taken after the backup",
     )
     p.add_argument(
         "--checkpoint",
+        type=file_name,
         metavar="FILE",
         help="the newest signed checkpoint you kept (a witness's copy): the replay must reach it",
     )
@@ -209,7 +219,14 @@ def _empty_postgresql(settings: Settings, *, force: bool) -> None:
 def _read(path: Path, what: str) -> str:
     if not path.is_file():
         raise CliError(f"no {what} at {path}", exit_code=EXIT_USAGE)
-    return path.read_text(encoding="utf-8")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(
+            f"{path} cannot be the {what}: it is not UTF-8 text",
+            hint="give the file `keyserver audit export` or `keyserver checkpoint` wrote",
+            exit_code=EXIT_USAGE,
+        ) from None
 
 
 def cmd_restore_backup(ctx: Context) -> int:

@@ -24,6 +24,7 @@ from keyserver.cli.backend import Backend, Json
 from keyserver.cli.config import load_settings, parse_duration
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.files import written_text
 from keyserver.domain.i18n import N_, Message
 
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
@@ -168,17 +169,21 @@ def cmd_report(ctx: Context) -> int:
 def _signed_report(ctx: Context, b: Backend) -> int:
     """``report --medium M --signed KIND [-o FILE]``: the document, never overwriting."""
     doc = b.signed_report(ctx.args.signed, ctx.args.medium)
-    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
-    if not ctx.args.output:
-        ctx.out.text(text.rstrip("\n"))
+    if ctx.args.output in (None, "-"):
+        # Whole, as JSON, in --json mode too: a document cut to a table cell's length (as
+        # Output.text cuts) no longer verifies. ensure_ascii escapes every control
+        # character, C1 included, so the server's text cannot drive a terminal.
+        ctx.out.stdout.write(json.dumps(doc, ensure_ascii=True, indent=1) + "\n")
         return EXIT_OK
-    try:
-        with Path(ctx.args.output).open("x", encoding="utf-8") as fh:
-            fh.write(text)
-    except FileExistsError as exc:
+    dest = Path(ctx.args.output)
+    if dest.exists():
         raise CliError(
             N_("%(file)s exists already; it is kept", file=ctx.args.output), exit_code=EXIT_USAGE
-        ) from exc
+        )
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    # A signed document is evidence: whole or not at all, never over an existing file.
+    with written_text(dest) as fh:
+        fh.write(text)
     ctx.out.note(
         N_("wrote the signed %(kind)s to %(file)s", kind=ctx.args.signed, file=ctx.args.output)
     )

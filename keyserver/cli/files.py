@@ -11,10 +11,13 @@ share the server-URL policy.
 
 from __future__ import annotations
 
+import argparse
 import errno
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
 from pycontainer._engine.staging import StagedFile, remove_stale
@@ -26,14 +29,17 @@ _MEDIUM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EI
 
 
 @contextmanager
-def written(dest: Path, *, replace: bool = False, named: bool = False) -> Iterator[StagedFile]:
-    """A 0600 file that appears at ``dest`` only when the block completes.
+def written(
+    dest: Path, *, replace: bool = False, named: bool = False, mode: int = 0o600
+) -> Iterator[StagedFile]:
+    """A file that appears at ``dest`` only when the block completes.
 
     Args:
         dest: The file to create (refused if it exists, unless ``replace``).
         replace: Replace an existing ``dest`` atomically (readers see old or new).
         named: Give the temporary file a name (``StagedFile.path``) for writers that
             need one; otherwise write to ``StagedFile.fd``.
+        mode: Its permission bits; 0600 unless what it holds is public.
 
     Raises:
         CliError: ``dest`` exists (usage), or it cannot be written (no room, read-only):
@@ -43,8 +49,8 @@ def written(dest: Path, *, replace: bool = False, named: bool = False) -> Iterat
         raise _exists(dest)
     try:
         remove_stale(dest.parent)
-        # 0600 whatever the file holds: a backup holds sealed seeds (spec §keys-at-rest).
-        staged = StagedFile(dest, 0o600, anonymous=False if named else None)
+        # 0600 by default: a backup holds sealed seeds (spec §keys-at-rest).
+        staged = StagedFile(dest, mode, anonymous=False if named else None)
     except OSError as exc:
         raise _unwritable(dest, exc) from None
     try:
@@ -65,6 +71,18 @@ def written(dest: Path, *, replace: bool = False, named: bool = False) -> Iterat
         raise _unwritable(dest, exc) from None
 
 
+@contextmanager
+def written_text(
+    dest: Path, *, encoding: str = "utf-8", replace: bool = False, mode: int = 0o600
+) -> Iterator[TextIO]:
+    """:func:`written`, as a text stream (flushed before the file is published)."""
+    with (
+        written(dest, replace=replace, mode=mode) as staged,
+        os.fdopen(os.dup(staged.fd), "w", encoding=encoding) as fh,
+    ):
+        yield fh
+
+
 def _exists(dest: Path) -> CliError:
     return CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
 
@@ -75,3 +93,17 @@ def _unwritable(dest: Path, exc: OSError) -> CliError:
         hint="check that the directory exists, is writable and has room",
         exit_code=EXIT_FAILURE,
     )
+
+
+def file_name(value: str) -> str:
+    """The argparse ``type`` of a FILE that must be a file: ``-`` is refused, never a file.
+
+    Where ``-`` can mean stdin or stdout it does (``audit export -o -``, ``report --signed
+    -o -``, ``verify-report -``); where it cannot (a backup, a key, a state file that is
+    replaced), saying so beats writing or reading a file named ``-``.
+    """
+    if value == "-":
+        raise argparse.ArgumentTypeError(
+            "needs a file name: - (stdin or stdout) cannot be used here"
+        )
+    return value

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.files import file_name
 from keyserver.cli.host import write_master_key
 from keyserver.cli.local import default_actor_name, guard, open_service
 from keyserver.cli.masterkey import prepare_hsm
@@ -43,7 +44,9 @@ def add_parser(add: Any, settings_flags: Any) -> None:
         "re-seal every container secret under a new master key, while the server serves",
     )
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--to-file", metavar="FILE", help="new key file (created 0600 if absent)")
+    what.add_argument(
+        "--to-file", type=file_name, metavar="FILE", help="new key file (created 0600 if absent)"
+    )
     what.add_argument(
         "--to-hsm-key", metavar="LABEL", help="new HSM wrapping key (created if absent)"
     )
@@ -61,11 +64,13 @@ def add_parser(add: Any, settings_flags: Any) -> None:
     )
     p.add_argument(
         "--to-hsm-pin-file",
+        type=file_name,
         metavar="FILE",
         help="its PIN file (default: hsm_pin_file, or KEYSERVER_HSM_PIN)",
     )
     p.add_argument(
         "--old-key-file",
+        type=file_name,
         metavar="FILE",
         help="with --finish: the old key file, checked and then overwritten and removed",
     )

@@ -57,7 +57,7 @@ MESSAGES: dict[type[TransparencyError], tuple[str, str]] = {
 def add_parser(add: Any) -> None:
     """Register ``verify-report`` on the main parser (``add(name, help)``)."""
     p = add("verify-report", "verify a signed report offline (no server needed)")
-    p.add_argument("file", help="the report (JSON)")
+    p.add_argument("file", help="the report (JSON); -: read it from stdin")
     p.add_argument("--log-key", required=True, help="the log's public key (vkey)")
     p.add_argument(
         "--witness-key", action="append", default=[], help="a witness's public key (repeat)"
@@ -110,7 +110,10 @@ def cmd_verify_report(ctx: Context) -> int:
     witnesses = [_key(k, COSIGNATURE_V1, "--witness-key") for k in args.witness_key]
     need = len(witnesses) if args.min_cosignatures is None else args.min_cosignatures
     try:
-        data = Path(args.file).read_bytes()
+        # `-`: the report piped in (`curl .../report | keyserver verify-report - ...`).
+        data = (
+            ctx.stdin.read().encode("utf-8") if args.file == "-" else Path(args.file).read_bytes()
+        )
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}", exit_code=EXIT_USAGE) from exc
     try:

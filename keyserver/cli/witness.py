@@ -34,6 +34,7 @@ from keyserver.cli.errors import (
     EXIT_USAGE,
     CliError,
 )
+from keyserver.cli.files import written, written_text
 from keyserver.cli.remote import check_server_url
 from keyserver.domain.transparency import TransparencyError
 from keyserver.domain.transparency.checkpoint import Checkpoint
@@ -108,14 +109,11 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` atomically: a crash leaves the old state or the new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
+    with (
+        written(path, replace=True, mode=mode) as staged,
+        os.fdopen(os.dup(staged.fd), "wb") as fh,
+    ):
+        fh.write(data)
 
 
 def _key(state: Path) -> SignerKey:
@@ -223,8 +221,7 @@ def cmd_witness(ctx: Context) -> int:
             key = SignerKey.generate(args.name, COSIGNATURE_V1)
         except TransparencyError as exc:
             raise CliError(f"witness name: {exc}", exit_code=EXIT_USAGE) from exc
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
+        with written_text(path, encoding="ascii") as fh:
             fh.write(key.encode() + "\n")
         ctx.out.text(key.verifier().encode())
         return EXIT_OK
