@@ -1,8 +1,9 @@
 """argparse for the ``keyserver`` command: ``rwc``'s strict rules, and ids starting with ``-``.
 
 The strict rules (no abbreviations, nearest-option hints) are pycontainer.cli.strictargs,
-shared with ``rwc`` so the two commands speak alike; this module raises them as CliError
-and lets container ids that start with ``-`` through.
+shared with ``rwc`` so the two commands speak alike; this module raises them as CliError,
+said from the key server's catalogue in the command's language (officials read Japanese;
+``--json`` keeps argparse's English), and lets container ids that start with ``-`` through.
 """
 
 from __future__ import annotations
@@ -12,14 +13,38 @@ import re
 from typing import NoReturn
 
 from keyserver.cli.errors import EXIT_USAGE, CliError
+from keyserver.domain.i18n import N_, Message
 from pycontainer.cli import strictargs
+
+# Each usage text of the strict parser (strictargs.ENGLISH, the same English words).
+_TEXTS: dict[str, Message] = {
+    "required": N_("the following arguments are required: %(names)s"),
+    "one_required": N_("one of the arguments %(names)s is required"),
+    "invalid_choice": N_(
+        "argument %(argument)s: invalid choice: %(value)s (choose from %(choices)s)"
+    ),
+    "expected_one": N_("argument %(argument)s: expected one argument"),
+    "invalid_value": N_("argument %(argument)s: invalid %(type)s value: %(value)s"),
+    "not_allowed": N_("argument %(argument)s: not allowed with argument %(other)s"),
+    "bad_argument": N_("argument %(argument)s: %(detail)s"),
+    "unknown_option": N_("unknown option %(name)s"),
+    "unexpected": N_("unexpected argument(s): %(arguments)s"),
+    "see_help": N_("see `%(prog)s --help`"),
+    "did_you_mean": N_("did you mean %(option)s? see `%(prog)s --help`"),
+    "other": N_("%(text)s"),
+}
+
+
+def usage_message(text: strictargs.UsageText) -> Message:
+    """A usage text as a catalogue message (said in the command's language when printed)."""
+    return Message(_TEXTS[text.key].msgid, dict(text.values))
 
 
 class StrictParser(strictargs.StrictParser):
     """The strict parser of both commands (pycontainer.cli.strictargs) raising CliError."""
 
-    def usage_error(self, message: str, hint: str) -> NoReturn:
-        raise CliError(message, hint=hint, exit_code=EXIT_USAGE)
+    def usage_error(self, message: strictargs.UsageText, hint: strictargs.UsageText) -> NoReturn:
+        raise CliError(usage_message(message), hint=usage_message(hint), exit_code=EXIT_USAGE)
 
 
 _ID_LIKE = re.compile(r"-[A-Za-z0-9_-]{21}")

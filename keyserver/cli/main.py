@@ -95,7 +95,9 @@ def _main(
 ) -> int:
     """:func:`main` with its defaults applied, without the closed-pipe handling."""
     verbose = "--verbose" in argv
-    out = Output(stdout, stderr, as_json="--json" in argv)
+    # Usage errors are said in the command's language too (officials type these
+    # commands): known before parsing, as --json is.
+    out = Output(stdout, stderr, as_json="--json" in argv, lang=language(env, "KEYSERVER_LANG"))
     try:
         try:
             parser = build_parser()

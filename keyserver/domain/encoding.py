@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_, Message, field_name
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -36,14 +37,20 @@ def b64d(text: str, length: int, what: str) -> bytes:
     # spec §conventions: strict alphabet and no padding; the length check below
     # plus re-encoding rejects non-canonical trailing bits.
     if len(text) > 4 * length or not _B64URL.fullmatch(text):
-        raise InvalidRequestError(f"{what} is not unpadded base64url")
+        raise InvalidRequestError(_not_base64url(what))
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise InvalidRequestError(f"{what} is not unpadded base64url") from exc
+        raise InvalidRequestError(_not_base64url(what)) from exc
     if len(raw) != length or b64e(raw) != text:
-        raise InvalidRequestError(f"{what} must encode exactly {length} bytes")
+        raise InvalidRequestError(
+            N_("%(what)s must encode exactly %(n)s bytes", what=field_name(what), n=length)
+        )
     return raw
+
+
+def _not_base64url(what: str) -> Message:
+    return N_("%(what)s is not unpadded base64url", what=field_name(what))
 
 
 @functools.lru_cache(maxsize=64)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from keyserver.domain.i18n import Message
+
 PROBLEM_TYPE_PREFIX = "urn:rwc:problem:"
 
 
@@ -18,7 +20,9 @@ class KeyServerError(Exception):
     """Base of all refusals; maps to one RFC 9457 problem document.
 
     Attributes:
-        detail: A sentence for a person; never contains secrets.
+        detail: A sentence for a person, in English; never contains secrets.
+        message: The same sentence as a catalogue message (keyserver/domain/i18n.py), or
+            None for a detail that is not in the catalogue.
         extensions: Extra problem members (e.g. ``revoked_at``, ``reason``, ``contact``).
     """
 
@@ -26,9 +30,13 @@ class KeyServerError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, detail: str | Message, **extensions: Any) -> None:
+        # The problem document keeps the English text whatever the detail was given as:
+        # API clients, scripts and the audit log read one stable language; the console
+        # shows ``message`` in its reader's language.
+        super().__init__(str(detail))
+        self.detail = str(detail)
+        self.message = detail if isinstance(detail, Message) else None
         self.extensions: dict[str, Any] = extensions
 
     def problem(self) -> dict[str, Any]:
@@ -85,11 +93,23 @@ class NotAllowedError(KeyServerError):
 
 
 class NotFoundError(KeyServerError):
-    """Unknown container, principal, token or route."""
+    """Unknown container, principal, token or route.
+
+    Attributes:
+        suggests: What the names in the ``suggestions`` member are (``medium``,
+            ``principal``, ``container`` or ``token``), so that the console links each to
+            its own kind of page; not a problem member (the API document is unchanged).
+    """
 
     slug = "not-found"
     status = 404
     title = "Not found"
+
+    def __init__(
+        self, detail: str | Message, *, suggests: str | None = None, **extensions: Any
+    ) -> None:
+        super().__init__(detail, **extensions)
+        self.suggests = suggests
 
 
 class MethodNotAllowedError(KeyServerError):

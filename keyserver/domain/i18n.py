@@ -108,3 +108,34 @@ DEFAULT_LEAD = N_("The key server refused this. Nothing was changed.")
 def problem_lead(slug: str) -> Message:
     """The lead sentence for a refusal with problem ``slug``."""
     return PROBLEM_LEADS.get(slug, DEFAULT_LEAD)
+
+
+# Field names a refusal may name (spec §conventions), by the name the protocol gives them:
+# the English text IS the member's name, so the API problem's detail stays as it was,
+# and a Japanese page names the field in Japanese.
+FIELD_NAMES: Mapping[str, Message] = {
+    "reason": N_("reason"),
+    "public_reason": N_("public_reason"),
+    "label": N_("label"),
+    "medium": N_("medium"),
+    "name": N_("name"),
+    "group": N_("group"),
+    "organisation": N_("organisation"),
+    "issuer": N_("issuer"),
+    "reader": N_("reader"),
+    "reader group": N_("reader group"),
+    "actor": N_("actor"),
+    "actor name": N_("actor name"),
+    "search text": N_("search text"),
+    "container id": N_("container id"),
+    "lost_at": N_("lost_at"),
+    "since": N_("since"),
+    "expires_at": N_("expires_at"),
+    "not_after": N_("not_after"),
+    "destroy_after": N_("destroy_after"),
+}
+
+
+def field_name(what: str | Message) -> str | Message:
+    """The field ``what`` as a catalogue message when it has one, else as it is."""
+    return FIELD_NAMES.get(what, what) if isinstance(what, str) else what

@@ -29,6 +29,7 @@ from keyserver.domain.errors import (
     PendingError,
     SuspendedError,
 )
+from keyserver.domain.i18n import N_, Message
 
 
 class State(StrEnum):
@@ -119,10 +120,16 @@ class Actor:
         return self.local or not self.roles.isdisjoint(roles)
 
 
-def require_role(actor: Actor, roles: frozenset[str], what: str) -> None:
+def require_role(actor: Actor, roles: frozenset[str], what: str | Message) -> None:
     """Refuse with 403 forbidden unless the actor holds one of ``roles``."""
     if not actor.has_any(roles):
-        raise ForbiddenError(f"{what} needs one of the roles: {', '.join(sorted(roles))}")
+        raise ForbiddenError(
+            N_(
+                "%(what)s needs one of the roles: %(roles)s",
+                what=what,
+                roles=", ".join(sorted(roles)),
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ def _fmt(value: datetime | None) -> str | None:
 def destroyed_refusal(c: ContainerView, contact: str) -> DestroyedError:
     """The 410 refusal for a destroyed container (spec §problems: destroyed)."""
     return DestroyedError(
-        "the container's key was destroyed",
+        N_("the container's key was destroyed"),
         revoked_at=_fmt(c.destroyed_at),
         reason=c.public_reason,
         contact=contact,
@@ -162,22 +169,24 @@ def refusal_for_state(c: ContainerView, contact: str, now: datetime) -> KeyServe
     if c.state is State.DESTROYED:
         return destroyed_refusal(c, contact)
     if c.state is State.SUSPENDED:
-        return SuspendedError("the container is suspended", reason=c.public_reason, **extra)
+        return SuspendedError(N_("the container is suspended"), reason=c.public_reason, **extra)
     if c.state is State.PENDING and c.suspend_cause is not None:
         # spec §lifecycle: a loss report locks the medium's pending containers too; a
         # container sealed onto a lost stick must never become readable.
         return SuspendedError(
-            "the container's medium was reported lost", reason=c.public_reason, **extra
+            N_("the container's medium was reported lost"), reason=c.public_reason, **extra
         )
     if (
         c.state is State.PENDING
         and c.pending_expires_at is not None
         and now >= c.pending_expires_at
     ):
-        return ExpiredError("the pending container was never committed", not_after=None, **extra)
+        return ExpiredError(
+            N_("the pending container was never committed"), not_after=None, **extra
+        )
     if c.not_after is not None and now >= c.not_after:
         return ExpiredError(
-            "the container is past its not_after", not_after=_fmt(c.not_after), **extra
+            N_("the container is past its not_after"), not_after=_fmt(c.not_after), **extra
         )
     return None
 
@@ -211,7 +220,7 @@ def evaluation_refusal(
         return "read", _not_admitted(actor, contact)
     if c.state is State.PENDING:
         if not issuer:
-            return "seal", PendingError("the container is not committed yet", contact=contact)
+            return "seal", PendingError(N_("the container is not committed yet"), contact=contact)
         return "seal", state_refusal
     if state_refusal is not None:
         return "read", state_refusal
@@ -221,5 +230,5 @@ def evaluation_refusal(
 def _not_admitted(actor: Actor, contact: str) -> KeyServerError:
     """The refusal for a caller the policy does not admit (depends on the actor only)."""
     if not actor.has_any(frozenset({"reader"})):
-        return ForbiddenError("evaluation needs the reader role", contact=contact)
-    return NotAllowedError("you are not among this container's readers", contact=contact)
+        return ForbiddenError(N_("evaluation needs the reader role"), contact=contact)
+    return NotAllowedError(N_("you are not among this container's readers"), contact=contact)

@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 
 MEDIUM_MAX = 100
 # spec §media: the alphabet of canonical medium ids (URL-safe once spaces are encoded).
@@ -63,18 +64,21 @@ def canonical_medium(value: str) -> str:
     if MEDIUM_RE.fullmatch(text):
         return text
     if not text:
-        raise InvalidRequestError("medium is empty")
+        raise InvalidRequestError(N_("medium is empty"))
     if len(text) > MEDIUM_MAX:
-        raise InvalidRequestError(f"medium must be at most {MEDIUM_MAX} characters")
+        raise InvalidRequestError(N_("medium must be at most %(max)s characters", max=MEDIUM_MAX))
     bad = next((ch for ch in text if not MEDIUM_RE.fullmatch("a" + ch + "a")), None)
     if bad is not None:
         # Named by code point only: the character may not print (spec §conventions:
         # the detail never echoes the offending input).
         raise InvalidRequestError(
-            f"medium contains U+{ord(bad):04X}, which is not allowed: use ASCII letters, "
-            "digits, space and - _ . : # + as printed on the medium's label"
+            N_(
+                "medium contains U+%(code)s, which is not allowed: use ASCII letters, "
+                "digits, space and - _ . : # + as printed on the medium's label",
+                code=f"{ord(bad):04X}",
+            )
         )
-    raise InvalidRequestError("medium must start and end with a letter or a digit")
+    raise InvalidRequestError(N_("medium must start and end with a letter or a digit"))
 
 
 def medium_key(value: str) -> str:

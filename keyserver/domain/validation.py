@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from keyserver.domain.encoding import b64d, format_time
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_, field_name
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 ACTION_RE = re.compile(r"[a-z][a-z.]{0,31}")
@@ -28,7 +29,9 @@ SUITE = "ristretto255-SHA512"
 def check_name(value: str, what: str) -> str:
     """Validate a principal or group name."""
     if not NAME_RE.fullmatch(value):
-        raise InvalidRequestError(f"{what} must match {NAME_RE.pattern}")
+        raise InvalidRequestError(
+            N_("%(what)s must match %(pattern)s", what=field_name(what), pattern=NAME_RE.pattern)
+        )
     return value
 
 
@@ -52,7 +55,13 @@ def check_text(value: str, what: str, max_len: int = TEXT_MAX) -> str:
     if not 1 <= len(value) <= max_len or any(
         ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value
     ):
-        raise InvalidRequestError(f"{what} must be 1..{max_len} printable characters")
+        raise InvalidRequestError(
+            N_(
+                "%(what)s must be 1..%(max)s printable characters",
+                what=field_name(what),
+                max=max_len,
+            )
+        )
     return value
 
 
@@ -61,15 +70,17 @@ def parse_time(value: str, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRequestError(f"{what} is not an RFC 3339 timestamp") from exc
+        raise InvalidRequestError(
+            N_("%(what)s is not an RFC 3339 timestamp", what=field_name(what))
+        ) from exc
     if parsed.tzinfo is None:
-        raise InvalidRequestError(f"{what} needs a UTC offset (e.g. Z)")
+        raise InvalidRequestError(N_("%(what)s needs a UTC offset (e.g. Z)", what=field_name(what)))
     try:
         # 9999-12-31T23:59:59-23:59 parses but has no UTC form: refused here, not a 500
         # when the database layer converts it.
         return parsed.astimezone(UTC)
     except OverflowError as exc:
-        raise InvalidRequestError(f"{what} is out of range") from exc
+        raise InvalidRequestError(N_("%(what)s is out of range", what=field_name(what))) from exc
 
 
 def decode_container_id(text: str) -> bytes:
@@ -91,7 +102,9 @@ def parse_head(text: str, name: str = "expect_head") -> tuple[int, bytes]:
         or not HEX64_RE.fullmatch(hash_text)
         or int(seq_text) < 1
     ):
-        raise InvalidRequestError(f"{name} must be SEQ:HASH (seq >= 1, 64 hex digits)")
+        raise InvalidRequestError(
+            N_("%(name)s must be SEQ:HASH (seq >= 1, 64 hex digits)", name=field_name(name))
+        )
     return int(seq_text), bytes.fromhex(hash_text)
 
 

@@ -29,6 +29,7 @@ from keyserver.domain.errors import (
     NotAllowedError,
     NotFoundError,
 )
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Op
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time, parse_time
 from keyserver.service.approval_records import (
@@ -73,14 +74,18 @@ class ApprovalDecisions:
     ) -> dict[str, Any]:
         """Requests by number (officials, admins, auditors); ``state`` filters as shown."""
         self._ledger.require(
-            actor, READERS, "reading approval requests", action="approval.list", ctx=ctx
+            actor, READERS, N_("reading approval requests"), action="approval.list", ctx=ctx
         )
         if state is not None and state not in {s.value for s in State}:
-            raise InvalidRequestError(f"state must be one of {', '.join(s.value for s in State)}")
+            raise InvalidRequestError(
+                N_("state must be one of %(states)s", states=", ".join(s.value for s in State))
+            )
         if not 1 <= limit <= self._settings.max_list_limit:
-            raise InvalidRequestError(f"limit must be in 1..{self._settings.max_list_limit}")
+            raise InvalidRequestError(
+                N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
+            )
         if after is not None and not 0 <= after <= MAX_ID:
-            raise InvalidRequestError("after must be a request number")
+            raise InvalidRequestError(N_("after must be a request number"))
         now = self._ledger.now()
         query = select(Approval).order_by(Approval.id).limit(limit)
         if after is not None:
@@ -108,7 +113,7 @@ class ApprovalDecisions:
         self._ledger.require(
             actor,
             READERS,
-            "reading approval requests",
+            N_("reading approval requests"),
             action="approval.list",
             target=named_id(approval_id),
             ctx=ctx,
@@ -178,7 +183,7 @@ class ApprovalDecisions:
         self._ledger.require(
             actor,
             DECIDERS,
-            "deciding requests",
+            N_("deciding requests"),
             action=action,
             target=named_id(approval_id),
             ctx=ctx,
@@ -239,8 +244,13 @@ class ApprovalDecisions:
                 _, key = self._revocation.resolve(session, Op.DESTROY, scope, row.target)
             except KeyServerError:
                 return ConflictError(
-                    f"request {row.id}: {scope} {row.target} no longer exists; nothing was "
-                    "changed: reject the request"
+                    N_(
+                        "request %(id)s: %(scope)s %(target)s no longer exists; nothing was "
+                        "changed: reject the request",
+                        id=row.id,
+                        scope=scope,
+                        target=row.target,
+                    )
                 )
             rows = transitions.transition_candidates(
                 session, Op.DESTROY, transitions.scope_filter(scope, key)
@@ -248,9 +258,14 @@ class ApprovalDecisions:
             if ids_digest(cid for cid, _ in rows) == row.affected_sha256:
                 return None
             return ConflictError(
-                f"request {row.id} listed {then.get('count')} container(s); "
-                f"{len(rows)} would be destroyed now (the containers changed since the "
-                "request); nothing was destroyed: reject it and make a new request"
+                N_(
+                    "request %(id)s listed %(then)s container(s); %(now)s would be destroyed "
+                    "now (the containers changed since the request); nothing was destroyed: "
+                    "reject it and make a new request",
+                    id=row.id,
+                    then=then.get("count"),
+                    now=len(rows),
+                )
             )
         principal = repository.principal_by_name(session, row.target)
         if principal is None:
@@ -261,8 +276,12 @@ class ApprovalDecisions:
         if affects_digest(now_affects) == row.affected_sha256:
             return None
         return ConflictError(
-            f"request {row.id}: principal {row.target} changed since the request "
-            "(created, removed or its roles); nothing was done: reject it"
+            N_(
+                "request %(id)s: principal %(target)s changed since the request "
+                "(created, removed or its roles); nothing was done: reject it",
+                id=row.id,
+                target=row.target,
+            )
         )
 
     def _execute(
@@ -323,7 +342,7 @@ def _destroy_scope(row: Approval) -> str:
 def _load(session: Session, approval_id: int) -> Approval:
     row = session.get(Approval, approval_id)
     if row is None:
-        raise NotFoundError(f"no approval request {approval_id}")
+        raise NotFoundError(N_("no approval request %(id)s", id=approval_id))
     return row
 
 
@@ -333,21 +352,37 @@ def _decision_problem(
     """Why ``actor`` may not decide ``row`` now, or None (spec §approvals)."""
     role = approver_role(Rule(row.rule))
     if not actor.has_any(frozenset({role})):
-        return ForbiddenError(f"deciding request {row.id} needs the {role} role")
+        return ForbiddenError(
+            N_("deciding request %(id)s needs the %(role)s role", id=row.id, role=role)
+        )
     state = shown_state(row.state, row.expires_at, now)
     if state is State.EXPIRED:
         return ConflictError(
-            f"request {row.id} expired at {fmt_time(row.expires_at)}; nothing was done: "
-            "make a new request"
+            N_(
+                "request %(id)s expired at %(at)s; nothing was done: make a new request",
+                id=row.id,
+                at=fmt_time(row.expires_at),
+            )
         )
     if state is not State.PENDING:
-        return ConflictError(f"request {row.id} was already {state.value} by {row.decided_by}")
+        return ConflictError(
+            N_(
+                "request %(id)s was already %(state)s by %(who)s",
+                id=row.id,
+                state=state.value,
+                who=row.decided_by,
+            )
+        )
     # The two-person rule itself: by principal NAME, so a second token of the same
     # principal (or the same person through the console) is the same person.
     if approving and actor.name == row.requested_by:
         return NotAllowedError(
-            f"request {row.id} was made by {row.requested_by}: a second, different "
-            f"{role} must approve it"
+            N_(
+                "request %(id)s was made by %(who)s: a second, different %(role)s must approve it",
+                id=row.id,
+                who=row.requested_by,
+                role=role,
+            )
         )
     return None
 

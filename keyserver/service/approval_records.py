@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from keyserver.domain.approvals import Rule, State, approver_role, ids_digest, shown_state
 from keyserver.domain.context import RequestContext
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.validation import fmt_time
 from keyserver.service.revocation import ids_details
@@ -101,7 +102,7 @@ def record_request(
 def check_id(approval_id: int) -> None:
     """Refuse a request number the column cannot hold (an answer, not a 500)."""
     if not 1 <= approval_id <= MAX_ID:
-        raise InvalidRequestError("a request number is a positive integer")
+        raise InvalidRequestError(N_("a request number is a positive integer"))
 
 
 def named_id(approval_id: int) -> dict[str, int]:

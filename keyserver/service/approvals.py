@@ -33,6 +33,7 @@ from typing import Any
 from keyserver.domain.approvals import PRIVILEGED_ROLES, Rule, destroy_rule
 from keyserver.domain.context import LOCAL, RequestContext
 from keyserver.domain.errors import ConflictError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Op
 from keyserver.domain.validation import fmt_time
 from keyserver.service.approval_records import principal_affects, record_request
@@ -208,7 +209,7 @@ class ApprovalOps:
             if privileged and self._gated(actor, Rule.PRIVILEGED_TOKEN):
                 lock_head(session)
                 if repository.principal_by_name(session, name) is not None:
-                    raise ConflictError(f"a principal named {name!r} exists")
+                    raise ConflictError(N_("a principal named %(name)s exists", name=repr(name)))
                 return record_request(
                     self._ledger,
                     session,

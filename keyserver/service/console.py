@@ -23,8 +23,10 @@ from keyserver.domain import auth
 from keyserver.domain.context import ADMIN, LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64d, b64e
 from keyserver.domain.errors import InvalidRequestError, UnauthenticatedError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Cause, State, loss_effect
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
+from keyserver.service.loss import LossTimes, holding_report
 from keyserver.service.media import medium_target, resolve_medium
 from keyserver.service.reports import export_document
 from keyserver.store import repository
@@ -81,7 +83,7 @@ class ConsoleOps:
             conn.rollback()
         actor = auth.actor_for(row, digest, self._ledger.now())
         self._ledger.require(
-            actor, CONSOLE_ROLES, "signing in to the console", action="console.signin", ctx=ctx
+            actor, CONSOLE_ROLES, N_("signing in to the console"), action="console.signin", ctx=ctx
         )
         # A fresh id at every sign-in: a session id known before sign-in (fixation) is
         # never promoted to a signed-in one.
@@ -168,14 +170,11 @@ class ConsoleOps:
 
     def console_overview(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """Counts by state, recent loss reports, budget suspensions (officials, auditors)."""
-        self._ledger.require(actor, OVERSIGHT, "the console overview", action="search", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, N_("the console overview"), action="search", ctx=ctx)
         with self._ledger.reads() as session:
-            counts = {
-                str(state): int(n)
-                for state, n in session.execute(
-                    select(Container.state, func.count()).group_by(Container.state)
-                ).all()
-            }
+            # The query /metrics counts with (repository.counts_by_state), read in the
+            # same transaction as the rest of the page: one snapshot, one definition.
+            counts = repository.counts_by_state(session)
             losses = session.execute(
                 select(
                     Container.medium,
@@ -236,14 +235,14 @@ class ConsoleOps:
         Returns:
             ``{media: [{medium, containers, states}], containers: [...], truncated}``.
         """
-        self._ledger.require(actor, OVERSIGHT, "searching containers", action="search", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, N_("searching containers"), action="search", ctx=ctx)
         text = text.strip()
         if text:
             check_text(text, "search text")
         elif state is None:
-            raise InvalidRequestError("type part of a name, or choose a state")
+            raise InvalidRequestError(N_("type part of a name, or choose a state"))
         if state is not None and state not in {s.value for s in State}:
-            raise InvalidRequestError("unknown state")
+            raise InvalidRequestError(N_("unknown state"))
         needle = text.casefold()
         stmt = select(Container, Principal.name).join(
             Principal, Principal.id == Container.issuer_id
@@ -315,7 +314,7 @@ class ConsoleOps:
         self._ledger.require(
             actor,
             OVERSIGHT,
-            "reading a medium",
+            N_("reading a medium"),
             action="search",
             target=medium_target(medium),
             ctx=ctx,
@@ -329,6 +328,8 @@ class ConsoleOps:
                 .order_by(Container.label, Container.id)
             ).all()
             name, lost, reported = m.name, m.lost_at, m.loss_reported_at
+            live = (Container.medium == name) & (Container.state != State.DESTROYED.value)
+            holding = holding_report(session, m, live)
         containers: list[dict[str, Any]] = [
             {
                 "container_id": b64e(c.id),
@@ -353,6 +354,7 @@ class ConsoleOps:
             "medium": name,
             "lost_at": fmt_time(lost),
             "loss_reported_at": fmt_time(reported),
+            "loss": _loss_state(lost, holding, states),
             "states": dict(sorted(states.items())),
             "containers": containers,
         }
@@ -379,14 +381,14 @@ class ConsoleOps:
             ``{entries: [...], next_before_seq: int | null}``.
         """
         self._ledger.require(
-            actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx
+            actor, OVERSIGHT, N_("reading the audit log"), action="audit.list", ctx=ctx
         )
         filters: list[ColumnElement[bool]] = []
         if actor_name is not None:
             filters.append(AuditEntry.actor == check_text(actor_name, "actor"))
         if action is not None:
             if not ACTION_RE.fullmatch(action):
-                raise InvalidRequestError("unknown action")
+                raise InvalidRequestError(N_("unknown action"))
             filters.append(AuditEntry.action == action)
         if container is not None:
             b64d(container, 16, "container id")
@@ -428,6 +430,22 @@ class ConsoleOps:
             docs = [export_document(e) for e in rows]
         nxt = docs[-1]["seq"] if len(docs) == AUDIT_PAGE else None
         return {"entries": docs, "next_before_seq": nxt}
+
+
+def _loss_state(
+    lost: datetime | None, holding: LossTimes | None, states: dict[str, int]
+) -> str | None:
+    """Whether the medium's loss is its state now (``current``), or history (``lifted``).
+
+    Current while the report holds (loss.holding_report, the rule a second report keeps
+    times by) or when it ended in destruction (nothing is left to lift); lifted once a
+    restore took every deadline away: the medium was found. None: never reported lost.
+    """
+    if lost is None:
+        return None
+    if holding is not None or set(states) == {State.DESTROYED.value}:
+        return "current"
+    return "lifted"
 
 
 def _id_prefix_range(text: str) -> tuple[bytes, bytes] | None:

@@ -21,6 +21,7 @@ from keyserver.domain.errors import (
     NotAllowedError,
     NotFoundError,
 )
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, State, evaluation_refusal
 from keyserver.domain.media import canonical_medium
 from keyserver.domain.validation import check_name, check_text, decode_container_id, fmt_time
@@ -77,7 +78,12 @@ class ContainerQueries:
             # Writers pass the gate (their own containers only, checked below); the
             # problem detail names the roles that see every container.
             self._ledger.require(
-                actor, OVERSIGHT, "container status", action="status", container=cid_text, ctx=ctx
+                actor,
+                OVERSIGHT,
+                N_("container status"),
+                action="status",
+                container=cid_text,
+                ctx=ctx,
             )
         with self._ledger.reads() as session:
             c = session.get(Container, cid)
@@ -115,7 +121,7 @@ class ContainerQueries:
         Returns:
             ``{containers: [status...], next: cursor | null}``.
         """
-        self._ledger.require(actor, OVERSIGHT, "searching containers", action="search", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, N_("searching containers"), action="search", ctx=ctx)
         if not 1 <= limit <= self._settings.max_list_limit:
             raise InvalidRequestError(f"limit must be in 1..{self._settings.max_list_limit}")
         if state is not None and state not in {s.value for s in State}:
@@ -159,7 +165,7 @@ class ContainerQueries:
         """
         cid = decode_container_id(cid_text)
         self._ledger.require(
-            actor, EVALUATORS, "container access", action="access", container=cid_text, ctx=ctx
+            actor, EVALUATORS, N_("container access"), action="access", container=cid_text, ctx=ctx
         )
         now = self._ledger.now()
         refusal: KeyServerError | None = None

@@ -25,6 +25,7 @@ from keyserver.domain.errors import (
     PendingError,
     SuspendedError,
 )
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import (
     Actor,
     State,
@@ -81,7 +82,9 @@ class ContainerOps:
         Returns:
             ``{container_id, public_key, suite, server_id, state, pending_expires_at}``.
         """
-        self._ledger.require(actor, WRITER, "registering containers", action="register", ctx=ctx)
+        self._ledger.require(
+            actor, WRITER, N_("registering containers"), action="register", ctx=ctx
+        )
         if actor.principal_id is None:
             raise InvalidRequestError("only a principal can register containers")
         check_text(label, "label")
@@ -192,7 +195,7 @@ class ContainerOps:
         """
         cid = decode_container_id(cid_text)
         self._ledger.require(
-            actor, WRITER, "committing containers", action="commit", container=cid_text, ctx=ctx
+            actor, WRITER, N_("committing containers"), action="commit", container=cid_text, ctx=ctx
         )
         if len(header_digest) != 32 or len(receipt_key) != 32:
             raise InvalidRequestError("header_digest and receipt_key must be 32 bytes")
@@ -265,7 +268,7 @@ class ContainerOps:
         """
         cid = decode_container_id(cid_text)
         self._ledger.require(
-            actor, EVALUATORS, "receipts", action="receipt", container=cid_text, ctx=ctx
+            actor, EVALUATORS, N_("receipts"), action="receipt", container=cid_text, ctx=ctx
         )
         if len(challenge) != CHALLENGE_BYTES or len(mac) != 32:
             raise InvalidRequestError("challenge and mac must be 32 bytes")

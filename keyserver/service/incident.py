@@ -15,6 +15,7 @@ from keyserver.domain import logkey
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import ConflictError, NotFoundError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.report import Evidence, sign_report
@@ -41,7 +42,7 @@ class IncidentOps:
         action = "medium.report" if kind == "medium-report" else "medium.certificate"
         target = recordable("medium", lambda v: check_text(v, "medium"), medium)
         self._ledger.require(
-            actor, OVERSIGHT, "signed reports", action=action, target=target, ctx=ctx
+            actor, OVERSIGHT, N_("signed reports"), action=action, target=target, ctx=ctx
         )
         check_text(medium, "medium")
         key = self._log.signing_key()
@@ -53,8 +54,11 @@ class IncidentOps:
             cp = tlog.newest_cosigned(session, needed)
         if cp is None:
             raise ConflictError(
-                f"no checkpoint has {needed} witness cosignature(s) yet: "
-                "let the witnesses run (keyserver witness run), then ask again"
+                N_(
+                    "no checkpoint has %(needed)s witness cosignature(s) yet: "
+                    "let the witnesses run (keyserver witness run), then ask again",
+                    needed=needed,
+                )
             )
         if kind == "medium-report":
             statement = self._medium_statement(actor, medium, cp.size, ctx)
@@ -120,12 +124,16 @@ class IncidentOps:
             for c, issuer in rows
         ]
         if not destroyed:
-            raise NotFoundError(f"no destroyed container on medium {medium!r}")
+            raise NotFoundError(
+                N_("no destroyed container on medium %(medium)s", medium=repr(medium))
+            )
         late = [c for c, _ in rows if c.last_audit_seq is None or c.last_audit_seq > covered]
         if late:
             raise ConflictError(
-                "the newest cosigned checkpoint does not cover the destruction yet: "
-                "let the witnesses run (keyserver witness run), then ask again"
+                N_(
+                    "the newest cosigned checkpoint does not cover the destruction yet: "
+                    "let the witnesses run (keyserver witness run), then ask again"
+                )
             )
         return {
             "medium": medium,

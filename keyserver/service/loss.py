@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Cause, Op, State
 from keyserver.domain.media import canonical_medium
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time
@@ -114,7 +115,7 @@ class LossOps:
         self._ledger.require(
             actor,
             OFFICIAL,
-            "loss reports",
+            N_("loss reports"),
             action=action,
             target=refused_target("medium", medium),
             ctx=ctx,
@@ -127,7 +128,10 @@ class LossOps:
         longest = self._settings.max_waiting_period_days
         if wait < timedelta(0) or wait > timedelta(days=longest):
             raise InvalidRequestError(
-                f"the waiting period must be between 0 seconds and {longest} days"
+                N_(
+                    "the waiting period must be between 0 seconds and %(days)s days",
+                    days=longest,
+                )
             )
         return wait
 
@@ -163,7 +167,7 @@ class LossOps:
         now = self._ledger.now()
         lost = now if lost_at is None else lost_at
         if lost > now:
-            raise InvalidRequestError("lost_at must not be in the future")
+            raise InvalidRequestError(N_("lost_at must not be in the future"))
         head = lock_head(session)
         m = resolve_medium(session, medium)
         name = m.name
@@ -171,7 +175,7 @@ class LossOps:
         on_medium = Container.medium == name
         live = Container.state != State.DESTROYED.value
         requested = LossTimes(lost, now, now if now_flag else now + wait)
-        earlier = _earlier_report(session, m, on_medium & live)
+        earlier = holding_report(session, m, on_medium & live)
         times, kept = merge_reports(earlier, requested, replace=replace_earlier)
         lost = times.lost_at
         m.lost_at = lost
@@ -293,10 +297,14 @@ def merge_reports(
     return effective, kept
 
 
-def _earlier_report(
+def holding_report(
     session: Session, medium: Medium, live_on_medium: ColumnElement[bool]
 ) -> LossTimes | None:
-    """The medium's earlier loss report, if it still holds (a deadline not lifted)."""
+    """The medium's loss report, if it still holds (a destroy deadline not lifted).
+
+    The one rule of "is this medium's loss current" (spec §loss): a report again keeps
+    its times, and the console shows it as the medium's state, not as history.
+    """
     deadline = session.execute(
         select(func.min(Container.destroy_after)).where(
             live_on_medium, Container.destroy_after.is_not(None)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError, NotFoundError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.media import (
     ID_PREFIX_CHARS,
@@ -51,7 +52,11 @@ def resolve_medium(session: Session, text: str) -> Medium:
         names = nearest(canonical, repository.medium_names(session))
         # The names go in `suggestions` only: each client says "did you mean ...?" once,
         # in its reader's language (the command's hint, the console's list).
-        raise NotFoundError(f"no medium {canonical!r}", suggestions=names)
+        raise NotFoundError(
+            N_("no medium %(medium)s", medium=repr(canonical)),
+            suggests="medium",
+            suggestions=names,
+        )
     return found
 
 
@@ -61,7 +66,11 @@ def resolve_principal(session: Session, name: str, what: str) -> Principal:
     found = repository.principal_by_name(session, name)
     if found is None:
         names = nearest(name, repository.principal_names(session))
-        raise NotFoundError(f"no principal named {name!r}", suggestions=names)
+        raise NotFoundError(
+            N_("no principal named %(name)s", name=repr(name)),
+            suggests="principal",
+            suggestions=names,
+        )
     return found
 
 
@@ -76,13 +85,13 @@ def missing_container(session: Session, cid_text: str, *, issuer_id: int | None)
     prefix = base64.urlsafe_b64decode(cid_text[:ID_PREFIX_CHARS])
     ids = repository.container_ids_from(session, prefix, issuer_id=issuer_id, limit=_CANDIDATES)
     names = nearest(cid_text, [b64e(i) for i in ids], cutoff=ID_SUGGEST_CUTOFF)
-    return NotFoundError("no such container", suggestions=names)
+    return NotFoundError(N_("no such container"), suggests="container", suggestions=names)
 
 
 def missing_token(session: Session, token_id: str) -> NotFoundError:
     """The ``not-found`` of a token id, with the nearest ids (admins see every token)."""
     names = nearest(token_id, repository.token_ids(session), cutoff=ID_SUGGEST_CUTOFF)
-    return NotFoundError("no such token", suggestions=names)
+    return NotFoundError(N_("no such token"), suggests="token", suggestions=names)
 
 
 def register_medium(session: Session, text: str, now: datetime) -> str:
@@ -138,9 +147,11 @@ class MediaOps:
             ``{media: [{medium, created_at, lost_at, loss_reported_at, containers,
             states}], next: cursor | null}`` (``next`` is the last medium of a full page).
         """
-        self._ledger.require(actor, OVERSIGHT, "listing media", action="media.list", ctx=ctx)
+        self._ledger.require(actor, OVERSIGHT, N_("listing media"), action="media.list", ctx=ctx)
         if not 1 <= limit <= self._settings.max_list_limit:
-            raise InvalidRequestError(f"limit must be in 1..{self._settings.max_list_limit}")
+            raise InvalidRequestError(
+                N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
+            )
         after_key = canonical_medium(after).lower() if after else None
         with self._ledger.reads() as session:
             rows = repository.media_page(session, after_key, limit)
@@ -155,7 +166,7 @@ class MediaOps:
         self._ledger.require(
             actor,
             OVERSIGHT,
-            "reading media",
+            N_("reading media"),
             action="media.list",
             target=medium_target(medium),
             ctx=ctx,

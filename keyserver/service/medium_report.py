@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64e
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.validation import fmt_time
 from keyserver.service.media import medium_target, resolve_medium
@@ -96,7 +97,7 @@ class MediumReportOps:
         self._ledger.require(
             actor,
             OVERSIGHT,
-            "medium reports",
+            N_("medium reports"),
             action="medium.report",
             target=medium_target(medium),
             ctx=ctx,

@@ -15,6 +15,7 @@ from keyserver.domain import auth, keys
 from keyserver.domain.context import ADMIN, LOCAL, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import ConflictError, InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.validation import TOKEN_ID_RE, check_name, check_text, fmt_time, recordable
 from keyserver.service.media import missing_token, resolve_principal
@@ -113,11 +114,18 @@ class PrincipalOps:
     ) -> list[str]:
         """The role gate and argument checks of :meth:`add_principal`; the sorted groups."""
         self._ledger.require(
-            actor, ADMIN, "adding principals", action="principal.add", target=_named(name), ctx=ctx
+            actor,
+            ADMIN,
+            N_("adding principals"),
+            action="principal.add",
+            target=_named(name),
+            ctx=ctx,
         )
         check_name(name, "name")
         if not roles or any(r not in ROLES for r in roles):
-            raise InvalidRequestError(f"roles must be a non-empty subset of {sorted(ROLES)}")
+            raise InvalidRequestError(
+                N_("roles must be a non-empty subset of %(roles)s", roles=sorted(ROLES))
+            )
         group_set = sorted({check_name(g, "group") for g in groups or []})
         if organisation is not None:
             check_text(organisation, "organisation")
@@ -137,7 +145,7 @@ class PrincipalOps:
     ) -> dict[str, Any]:
         """:meth:`add_principal` inside the caller's transaction (checked arguments)."""
         if repository.principal_by_name(session, name) is not None:
-            raise ConflictError(f"a principal named {name!r} exists")
+            raise ConflictError(N_("a principal named %(name)s exists", name=repr(name)))
         principal = Principal(name=name, organisation=organisation, created_at=self._ledger.now())
         session.add(principal)
         session.flush()
@@ -162,7 +170,9 @@ class PrincipalOps:
 
     def list_principals(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """List principals with roles and groups (admin)."""
-        self._ledger.require(actor, ADMIN, "listing principals", action="principal.list", ctx=ctx)
+        self._ledger.require(
+            actor, ADMIN, N_("listing principals"), action="principal.list", ctx=ctx
+        )
         with self._ledger.reads() as session:
             out = []
             for p in session.execute(select(Principal).order_by(Principal.name)).scalars():
@@ -193,7 +203,7 @@ class PrincipalOps:
     def check_issue(self, actor: Actor, name: str, *, ctx: RequestContext = LOCAL) -> None:
         """The role gate and argument checks of :meth:`issue_token`."""
         self._ledger.require(
-            actor, ADMIN, "issuing tokens", action="token.issue", target=_named(name), ctx=ctx
+            actor, ADMIN, N_("issuing tokens"), action="token.issue", target=_named(name), ctx=ctx
         )
         check_name(name, "name")
 
@@ -232,7 +242,7 @@ class PrincipalOps:
 
     def list_tokens(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """List tokens (ids and metadata only; never hashes) (admin)."""
-        self._ledger.require(actor, ADMIN, "listing tokens", action="token.list", ctx=ctx)
+        self._ledger.require(actor, ADMIN, N_("listing tokens"), action="token.list", ctx=ctx)
         with self._ledger.reads() as session:
             rows = session.execute(
                 select(Token, Principal.name)
@@ -260,7 +270,7 @@ class PrincipalOps:
         self._ledger.require(
             actor,
             ADMIN,
-            "revoking tokens",
+            N_("revoking tokens"),
             action="token.revoke",
             target={"token_id": token_id} if well_formed else {},
             ctx=ctx,

@@ -7,10 +7,11 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 
 from keyserver.domain.context import LOCAL, OVERSIGHT, UNAUTHENTICATED_ACTOR, RequestContext
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import ConfigError
 from keyserver.domain.validation import (
@@ -22,7 +23,7 @@ from keyserver.store import repository
 from keyserver.store.audit import canonical_json, entry_document, entry_hash, read_head
 from keyserver.store.audit import verify as verify_chain
 from keyserver.store.ledger import Ledger
-from keyserver.store.models import AuditEntry, Container
+from keyserver.store.models import AuditEntry
 
 log = logging.getLogger("keyserver")
 
@@ -63,14 +64,14 @@ class ReportOps:
             ``{entries: [...], next_after_seq: int | null}``.
         """
         self._ledger.require(
-            actor, OVERSIGHT, "reading the audit log", action="audit.list", ctx=ctx
+            actor, OVERSIGHT, N_("reading the audit log"), action="audit.list", ctx=ctx
         )
         if not 1 <= limit <= self._settings.max_list_limit or after_seq < 0:
-            raise InvalidRequestError("bad limit or after_seq")
+            raise InvalidRequestError(N_("bad limit or after_seq"))
         if container is not None:
             decode_container_id(container)
         if action is not None and not ACTION_RE.fullmatch(action):
-            raise InvalidRequestError("unknown action")
+            raise InvalidRequestError(N_("unknown action"))
         # Actors recorded by the server itself are not principal names but are
         # searchable too: who probed a lost medium without a valid token.
         if actor_name is not None and actor_name not in RECORDED_ACTORS:
@@ -95,7 +96,7 @@ class ReportOps:
         which the router calls before it sends the 200.
         """
         self._ledger.require(
-            actor, OVERSIGHT, "exporting the audit log", action="audit.export", ctx=ctx
+            actor, OVERSIGHT, N_("exporting the audit log"), action="audit.export", ctx=ctx
         )
         # Up to the head read first: the export ends at a head that existed, whatever is
         # appended while it streams (entries up to it never change), so it verifies as a
@@ -129,10 +130,12 @@ class ReportOps:
         verification; ``complete`` says whether the head was reached).
         """
         self._ledger.require(
-            actor, OVERSIGHT, "verifying the audit log", action="audit.verify", ctx=ctx
+            actor, OVERSIGHT, N_("verifying the audit log"), action="audit.verify", ctx=ctx
         )
         if limit is not None and not 1 <= limit <= VERIFY_PAGE_MAX:
-            raise InvalidRequestError(f"limit must be between 1 and {VERIFY_PAGE_MAX}")
+            raise InvalidRequestError(
+                N_("limit must be between 1 and %(max)s", max=VERIFY_PAGE_MAX)
+            )
         with self._ledger.reads() as session:
             result = verify_chain(
                 session, self._keyring.audit_key, expected_head, start=start, limit=limit
@@ -144,10 +147,7 @@ class ReportOps:
     def counts_by_state(self) -> dict[str, int]:
         """Number of containers per state (for /metrics)."""
         with self._ledger.reads() as session:
-            rows = session.execute(
-                select(Container.state, func.count()).group_by(Container.state)
-            ).all()
-        return {str(state): int(n) for state, n in rows}
+            return repository.counts_by_state(session)
 
     def check_master_key(self) -> None:
         """Refuse a master key that did not write this database's audit chain.

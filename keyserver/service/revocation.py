@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from keyserver.domain.context import LOCAL, OFFICIAL, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import InvalidRequestError, RowIntegrityError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import (
     RESTORE_CAUSES,
     Actor,
@@ -127,7 +128,7 @@ class RevocationOps:
         self._ledger.require(
             actor,
             OFFICIAL,
-            f"{op.value} containers",
+            N_("%(op)s containers", op=op.value),
             action=op.value,
             container=target if scope == "container" else None,
             target=refused_target(scope, target),
@@ -137,13 +138,15 @@ class RevocationOps:
         if public_reason is not None:
             check_text(public_reason, "public_reason", REASON_MAX)
         if scope not in {"container", "medium", "issuer"}:
-            raise InvalidRequestError("scope must be container, medium or issuer")
+            raise InvalidRequestError(N_("scope must be container, medium or issuer"))
         if cause is not None and op is not Op.RESTORE:
-            raise InvalidRequestError("cause applies to restore only")
+            raise InvalidRequestError(N_("cause applies to restore only"))
         if cause is None and op is Op.RESTORE:
             cause = "any" if scope == "container" else Cause.LOSS_REPORT.value
         if cause is not None and cause not in RESTORE_CAUSES:
-            raise InvalidRequestError(f"cause must be one of {', '.join(sorted(RESTORE_CAUSES))}")
+            raise InvalidRequestError(
+                N_("cause must be one of %(causes)s", causes=", ".join(sorted(RESTORE_CAUSES)))
+            )
         return op, cause
 
     def resolve(

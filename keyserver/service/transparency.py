@@ -9,6 +9,7 @@ from typing import Any
 from keyserver.domain import logkey
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.errors import InvalidRequestError, NotAllowedError, NotFoundError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.transparency import TransparencyError, UnknownKeyError, merkle
 from keyserver.domain.transparency.checkpoint import Checkpoint
@@ -74,7 +75,7 @@ class TransparencyOps:
         """
         if actor is not None:
             self._ledger.require(
-                actor, OVERSIGHT, "make checkpoints", action="tlog.checkpoint", ctx=ctx
+                actor, OVERSIGHT, N_("make checkpoints"), action="tlog.checkpoint", ctx=ctx
             )
         key = self.signing_key()
         caught_up = False

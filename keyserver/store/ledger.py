@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyserver.domain import keys
 from keyserver.domain.context import LOCAL, RequestContext
 from keyserver.domain.errors import ForbiddenError, KeyServerError
+from keyserver.domain.i18n import Message
 from keyserver.domain.lifecycle import Actor, require_role
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
@@ -235,7 +236,7 @@ class Ledger:
         self,
         actor: Actor,
         roles: frozenset[str],
-        what: str,
+        what: str | Message,
         *,
         action: str,
         container: str | None = None,
@@ -251,7 +252,7 @@ class Ledger:
         Args:
             actor: Who is acting (a local operator always passes).
             roles: Roles of which the actor needs at least one.
-            what: What is refused, for the problem detail ("suspend containers").
+            what: What is refused, for the problem detail (``N_("loss reports")``).
             action: Audit action: the one the operation records when it succeeds, or the
                 name of the read it would have been (``audit.list``).
             container: Container id the request names, already decoded once (so only

@@ -15,6 +15,7 @@ import os
 from sqlalchemy import Engine, text
 
 from keyserver.domain.errors import UnavailableError
+from keyserver.domain.i18n import N_
 from keyserver.store.writelock import engine_write_lock, sqlite_file
 
 # Below this, the next WAL append or checkpoint may fail (one release writes a few KiB).
@@ -34,7 +35,7 @@ def check_writable(engine: Engine) -> None:
         if path is not None:
             st = os.statvfs(path.parent)
             if st.f_bavail * st.f_frsize < MIN_FREE_BYTES:
-                raise UnavailableError("the key server's disk is full; nothing can be recorded")
+                raise UnavailableError(N_("the key server's disk is full; nothing can be recorded"))
         with engine_write_lock(engine):
             _probe(engine)
     else:

@@ -186,6 +186,12 @@ def media_page(
     return [(m, counts[m.name]) for m in rows]
 
 
+def counts_by_state(session: Session) -> dict[str, int]:
+    """Number of containers per state (states with none are absent)."""
+    rows = session.execute(select(Container.state, func.count()).group_by(Container.state)).all()
+    return {str(state): int(n) for state, n in rows}
+
+
 def medium_states(session: Session, name: str) -> dict[str, int]:
     """Container count per state of the medium called ``name``."""
     rows = session.execute(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from keyserver.domain.errors import RestorePendingError
+from keyserver.domain.i18n import N_
 from keyserver.store.models import RestoreState
 
 MARKER_ID = 1
@@ -46,9 +47,11 @@ def current(session: Session) -> RestoreState | None:
 def pending_error() -> RestorePendingError:
     """The refusal while the marker is there (what to do is in the hint of the detail)."""
     return RestorePendingError(
-        "this database was restored from a backup and the destroys and suspensions recorded "
-        "after it are not re-applied yet; nothing was released or changed (operators: run "
-        "`keyserver restore --replay AUDIT_EXPORT`)"
+        N_(
+            "this database was restored from a backup and the destroys and suspensions "
+            "recorded after it are not re-applied yet; nothing was released or changed "
+            "(operators: run `keyserver restore --replay AUDIT_EXPORT`)"
+        )
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, UOWTransaction, attributes
 from keyserver.domain import rowmac
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import RowIntegrityError
+from keyserver.domain.i18n import N_
 from keyserver.domain.keys import KeyRing
 from keyserver.store.audit import entry_hash
 from keyserver.store.models import AuditEntry, Base, Container, Principal
@@ -112,8 +113,10 @@ def mac_problem(
     if rowmac.verifies(rowmac.key_of(ring, row), row, stored):
         return None
     return RowIntegrityError(
-        "the container's record in the database fails its integrity check (edited in "
-        "the database, or copied from a backup); nothing was released",
+        N_(
+            "the container's record in the database fails its integrity check (edited in "
+            "the database, or copied from a backup); nothing was released"
+        ),
         container_id=b64e(bytes(row["id"])),
     )
 
@@ -127,9 +130,13 @@ def stale_problem(
     if changed is None:
         return None
     return RowIntegrityError(
-        f"the container's record is older than audit entry {changed.seq} ({changed.action}): "
-        "it was copied back from a backup; nothing was released (officials: destroy it, "
-        "or bring the database up to date from the audit log)",
+        N_(
+            "the container's record is older than audit entry %(seq)s (%(action)s): "
+            "it was copied back from a backup; nothing was released (officials: destroy it, "
+            "or bring the database up to date from the audit log)",
+            seq=changed.seq,
+            action=changed.action,
+        ),
         container_id=cid_text,
         newer_seq=changed.seq,
     )

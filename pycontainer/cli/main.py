@@ -31,8 +31,8 @@ from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
 from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
 from pycontainer.cli.signals import Terminated, terminate_like_interrupt
-from pycontainer.cli.strictargs import StrictParser
-from pycontainer.cli.texts import language
+from pycontainer.cli.strictargs import StrictParser, UsageText
+from pycontainer.cli.texts import language, usage_text
 from pycontainer.cli.ui import Ui
 from pycontainer.errors import ContainerError
 
@@ -53,8 +53,8 @@ ENVIRONMENT = """environment:
 class _Parser(StrictParser):
     """The strict parser (pycontainer.cli.strictargs) raising UsageError, so --json reports it."""
 
-    def usage_error(self, message: str, hint: str) -> NoReturn:
-        raise UsageError(message, hint=hint)
+    def usage_error(self, message: UsageText, hint: UsageText) -> NoReturn:
+        raise UsageError(usage_text(message), hint=usage_text(hint))
 
 
 class _SubcommandParser(_Parser):
@@ -119,7 +119,7 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> StrictParser:
     """Build the `rwc` argument parser."""
     parser = _Parser(
         prog=PROG,
@@ -162,8 +162,11 @@ def run(
         verbose="--verbose" in argv or "-v" in argv,
     )
     try:
+        parser = build_parser()
+        # Usage errors in the reader's language; --json keeps English (as below).
+        parser.language = "en" if ui.json_mode else language(env)
         with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
-            args = build_parser().parse_args(argv)
+            args = parser.parse_args(argv)
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose

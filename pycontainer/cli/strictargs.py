@@ -5,13 +5,94 @@ The two commands speak alike (issue 9): no abbreviations (``--n`` must never rea
 same prefix would change what an old script means); an unknown option names the nearest
 real one and the subcommand's help; a parse error raises instead of exiting, so that each
 command's one error boundary prints it (as JSON under ``--json``) with its exit code.
+
+Usage errors are for people who may read Japanese (officials, clerks): argparse's English
+messages are read back into a :class:`UsageText` (a key and its values), which each
+command says in its reader's language from its own table (``keyserver``: the key server's
+catalogue, keyserver/cli/_argparse.py; ``rwc``: pycontainer/cli/texts.py). The English
+wording stays argparse's, for ``--json`` and for scripts that read it.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import re
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
+
+# The language of the parse in progress (set by the root parser's parse_args): argparse
+# calls the chosen subcommand's parser, which the command never sees, so its language
+# cannot be an attribute set from outside.
+_LANGUAGE: ContextVar[str] = ContextVar("strictargs_language", default="en")
+
+# English of each usage text (argparse's own wording where argparse wrote it).
+ENGLISH: Mapping[str, str] = {
+    "required": "the following arguments are required: {names}",
+    "one_required": "one of the arguments {names} is required",
+    "invalid_choice": "argument {argument}: invalid choice: {value} (choose from {choices})",
+    "expected_one": "argument {argument}: expected one argument",
+    "invalid_value": "argument {argument}: invalid {type} value: {value}",
+    "not_allowed": "argument {argument}: not allowed with argument {other}",
+    "bad_argument": "argument {argument}: {detail}",
+    "unknown_option": "unknown option {name}",
+    "unexpected": "unexpected argument(s): {arguments}",
+    "see_help": "see `{prog} --help`",
+    "did_you_mean": "did you mean {option}? see `{prog} --help`",
+    "other": "{text}",
+}
+
+# argparse's messages (CPython 3.11-3.13), most specific first; anything else is "other"
+# and is said as argparse wrote it.
+_ARGPARSE: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("required", re.compile(r"the following arguments are required: (?P<names>.+)")),
+    ("one_required", re.compile(r"one of the arguments (?P<names>.+) is required")),
+    (
+        "invalid_choice",
+        re.compile(
+            r"argument (?P<argument>.+?): invalid choice: (?P<value>.+?) "
+            r"\(choose from (?P<choices>.+)\)"
+        ),
+    ),
+    ("expected_one", re.compile(r"argument (?P<argument>.+?): expected one argument")),
+    (
+        "invalid_value",
+        re.compile(r"argument (?P<argument>.+?): invalid (?P<type>\w+) value: (?P<value>.+)"),
+    ),
+    (
+        "not_allowed",
+        re.compile(r"argument (?P<argument>.+?): not allowed with argument (?P<other>.+)"),
+    ),
+    ("bad_argument", re.compile(r"argument (?P<argument>.+?): (?P<detail>.+)")),
+)
+
+
+@dataclass(frozen=True)
+class UsageText:
+    """One usage error or hint: a key of :data:`ENGLISH` and the values it names."""
+
+    key: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        """English, as argparse says it."""
+        return ENGLISH[self.key].format(**self.values)
+
+
+def argparse_text(message: str) -> UsageText:
+    """An argparse error message read back into a :class:`UsageText`."""
+    for key, pattern in _ARGPARSE:
+        found = pattern.fullmatch(message)
+        if found:
+            return UsageText(key, found.groupdict())
+    return UsageText("other", {"text": message})
+
+
+def language() -> str:
+    """The language of the parse in progress (``en`` outside a parse)."""
+    return _LANGUAGE.get()
 
 
 class StrictParser(argparse.ArgumentParser):
@@ -25,8 +106,11 @@ class StrictParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     _seen: list[str] = []  # noqa: RUF012 - per instance, set by parse_known_args
+    # The language of usage errors, ``ja`` or ``en``: set on the root parser by the
+    # command (its language rule; ``en`` under --json) before it parses.
+    language = "en"
 
-    def usage_error(self, message: str, hint: str) -> NoReturn:
+    def usage_error(self, message: UsageText, hint: UsageText) -> NoReturn:
         """Raise the command's usage error (the base class has none to raise)."""
         raise NotImplementedError(f"{type(self).__name__} must override usage_error")
 
@@ -41,20 +125,25 @@ class StrictParser(argparse.ArgumentParser):
         # A mistyped option also leaves a required one missing (`--reson` for `--reason`):
         # name the typo, which is what the user has to fix.
         typos = _unknown_options(self, self._seen)
-        if typos and message.startswith("the following arguments are required"):
-            message, hint = _unknown_message(self, typos)
+        text = argparse_text(message)
+        if typos and text.key == "required":
+            text, hint = _unknown_message(self, typos)
         else:
-            hint = f"see `{self.prog} --help`"
-        self.usage_error(message, hint)
+            hint = UsageText("see_help", {"prog": self.prog})
+        self.usage_error(text, hint)
 
     # Any: the same signature as the base class's overloads (typeshed).
     def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
         """Parse, refusing leftovers with the nearest option and the subcommand's help."""
-        parsed, extras = self.parse_known_args(args, namespace)
-        if extras:
-            message, hint = _unknown_message(_chosen_parser(self, parsed), extras)
-            self.usage_error(message, hint)
-        return parsed
+        token = _LANGUAGE.set(self.language)
+        try:
+            parsed, extras = self.parse_known_args(args, namespace)
+            if extras:
+                message, hint = _unknown_message(_chosen_parser(self, parsed), extras)
+                self.usage_error(message, hint)
+            return parsed
+        finally:
+            _LANGUAGE.reset(token)
 
 
 def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Any:
@@ -74,13 +163,16 @@ def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[s
     return [n for n in names if n not in known]
 
 
-def _unknown_message(parser: argparse.ArgumentParser, extras: list[str]) -> tuple[str, str]:
+def _unknown_message(
+    parser: argparse.ArgumentParser, extras: list[str]
+) -> tuple[UsageText, UsageText]:
     """(message, hint) for arguments ``parser`` does not know: the nearest option, its help."""
-    see = f"see `{parser.prog} --help`"
+    see = UsageText("see_help", {"prog": parser.prog})
     unknown = [x for x in extras if x.startswith("-") and x != "-"]
     if not unknown:
-        return f"unexpected argument(s): {' '.join(extras)}", see
+        return UsageText("unexpected", {"arguments": " ".join(extras)}), see
     name = unknown[0].split("=", 1)[0]
     options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
     near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f"unknown option {name}", (f"did you mean {near[0]}? {see}" if near else see)
+    hint = UsageText("did_you_mean", {"option": near[0], "prog": parser.prog}) if near else see
+    return UsageText("unknown_option", {"name": name}), hint

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pycontainer.cli.strictargs import ENGLISH, UsageText
+from pycontainer.cli.strictargs import language as parse_language
+
 LANGUAGES = ("en", "ja")
 # After the command's own variable (RWC_LANG, KEYSERVER_LANG), POSIX's order of precedence.
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
@@ -69,6 +72,35 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "サーバーを指定したときは、保存したトークンより {variable} が優先されます",
     },
 }
+
+
+# Usage errors of the strict parser (pycontainer/cli/strictargs.py), by its keys; the
+# English is the parser's own (argparse's words). "other" (a message argparse has no
+# pattern for here) is said as argparse wrote it.
+_USAGE_JA: Mapping[str, str] = {
+    "required": "次の引数が必要です: {names}",
+    "one_required": "引数 {names} のいずれかが必要です",
+    "invalid_choice": "引数 {argument}: {value} は選べません({choices} から選んでください)",
+    "expected_one": "引数 {argument}: 値を 1 つ指定してください",
+    "invalid_value": "引数 {argument}: {value} は {type} の値として正しくありません",
+    "not_allowed": "引数 {argument}: 引数 {other} と同時には指定できません",
+    "bad_argument": "引数 {argument}: {detail}",
+    "unknown_option": "不明なオプション {name}",
+    "unexpected": "余分な引数があります: {arguments}",
+    "see_help": "`{prog} --help` を参照してください",
+    "did_you_mean": "{option} のことですか? `{prog} --help` を参照してください",
+}
+USAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
+    f"usage_{key}": {"en": ENGLISH[key], "ja": ja} for key, ja in _USAGE_JA.items()
+}
+
+
+def usage_text(text: UsageText) -> str:
+    """A usage error of the parse in progress, in its language (strictargs.language)."""
+    key = f"usage_{text.key}"
+    if key not in USAGE_TEXTS:
+        return str(text)
+    return USAGE_TEXTS[key][parse_language()].format(**text.values)
 
 
 def language(env: Mapping[str, str], variable: str = "RWC_LANG") -> str:

@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 from voprf import ristretto as r
 
@@ -72,6 +72,26 @@ def _detached(exc: WebDriverException) -> bool:
     )
 
 
+def replaced(old: WebElement) -> Callable[[WebDriver], bool]:
+    """Wait condition: ``old`` (the page's <html>) is no longer in the document.
+
+    Selenium's staleness_of knows only StaleElementReferenceException; Chromium may also
+    answer "Node ... does not belong to the document" for the old page's node (seen in the
+    merge train under load), which means the same: the new page is there.
+    """
+
+    def check(_driver: WebDriver) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException as exc:
+            if _detached(exc):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def click_and_wait(driver: WebDriver, element: WebElement) -> None:
     """Click something that loads a new page, and wait until the new page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
@@ -83,7 +103,7 @@ def click_and_wait(driver: WebDriver, element: WebElement) -> None:
         # under load): the click was delivered, so the new page is waited for as usual.
         if not _detached(exc):
             raise
-    WebDriverWait(driver, 30).until(staleness_of(old))
+    WebDriverWait(driver, 30).until(replaced(old))
 
 
 def sign_in(driver: WebDriver, url: str, token: str, language: str) -> None:
@@ -283,11 +303,13 @@ def test_loss_story(
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "(UTC+09:00)" in body  # times in the configured zone, with the offset
     assert _t(language, "Refused") in body
+    assert f"({_t(language, 'suspended')})" in body  # why, in the page's language
     changes = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(_t(language, "Loss report") in row.text for row in changes)
     shot("07-report")
     check_printable_on_a4(driver)
+    steps.act()  # Print: pressed by the newcomer; here the browser's own PDF path prints
 
     # 5. Download the signed report and check it offline, with the command shown.
     click_and_wait_for_download(driver, driver.find_element(By.ID, "signed-report"))
@@ -295,9 +317,34 @@ def test_loss_story(
     out = verify_as_shown(driver, "verify-command", downloads)
     assert out.startswith("OK: medium-report issued")
     print(steps.summary(language))  # the newcomer count, for the report (pytest -s)
+    # README.md "Console": seven pages and thirteen actions, as written there.
+    assert (steps.pages, steps.actions) == (7, 13)
 
-    # 6. The stick was found: restore (the loss report's suspensions only, by default).
+    # 6. A second report (a colleague reports the same stick, later): the earlier, earlier
+    # time of loss is kept (spec §loss), and the done page says so.
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert _t(language, "Lost at") in facts  # the loss is the medium's state now
+    lost_at = driver.find_element(By.ID, "lost_at")
+    lost_at.clear()
+    lost_at.send_keys("2026-12-02 10:00")
+    driver.find_element(By.ID, "reason").send_keys("reported again by the contractor")
+    submit_button(driver, _t(language, "Review what this will affect"))
+    # Said before anything happens: the medium is already reported, earlier times stay.
+    already = _t(language, "This medium was already reported lost at %(at)s.").split("%(at)s")[0]
+    assert already.strip() in driver.find_element(By.ID, "earlier-report").text
+    submit_button(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary").text)
+    assert heading(driver) == _t(language, "Done")
+    earlier = driver.find_element(By.ID, "earlier-report").text
+    kept = _t(language, "kept the earlier time of loss %(kept)s (this report said %(asked)s)")
+    assert kept.split("%(kept)s")[0].strip() in earlier
+    assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in earlier
+    assert ("2026/12/02 10:00:00" if language == "ja" else "2 Dec 2026, 10:00:00") in earlier
+    assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
+    shot("06b-reported-again")
+
+    # 7. The stick was found: restore (the loss report's suspensions only, by default).
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
     selected = driver.find_element(By.CSS_SELECTOR, "#restore_cause option:checked")
     assert selected.get_attribute("value") == "loss-report"
     driver.find_element(By.ID, "restore_reason").send_keys("found in the office")
@@ -305,6 +352,17 @@ def test_loss_story(
     assert heading(driver) == _t(language, "Done")
     assert _t(language, "Nothing on this medium is suspended any more.") in driver.page_source
     assert states(console_server, medium) == {"active"}
+    # The medium's page shows its state now (active, no "Lost at"); the loss is history.
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
+    assert _t(language, "Lost at") not in driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    history = driver.find_element(By.ID, "earlier-loss").text
+    assert _t(language, "History") in history
+    assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in history
+    shot("14-medium-found")
+
+
+def heading_of_request(driver: WebDriver) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, "section.card h2").text)
 
 
 def click_and_wait_for_download(driver: WebDriver, link: WebElement) -> None:
@@ -334,6 +392,9 @@ def test_pages_in_japanese(
     driver.get(f"{console_server.url}/console/container/{cid}")
     assert labels[0] in heading(driver)
     assert "コンテナ" in heading(driver)
+    history = driver.find_element(By.TAG_NAME, "main").text
+    assert "登録" in history and "確定" in history  # its actions in words, not names
+    assert "register" not in history
     shoot(driver, screenshot_dir, "08-container")
 
     driver.get(f"{console_server.url}/console/audit")
@@ -369,6 +430,7 @@ def test_pages_in_japanese(
     second.get(console_server.url + "/console/approvals")
     assert heading(second) == "承認待ち"
     assert labels[0] in second.find_element(By.TAG_NAME, "main").text  # what it affects
+    assert f"媒体 {medium} の鍵の破棄" in heading_of_request(second)  # what it does, in Japanese
     shoot(second, screenshot_dir, "11b-approvals")
     submit_button(second, "承認して実行")
     assert "承認し、実行しました" in second.find_element(By.CSS_SELECTOR, ".notice").text
@@ -388,6 +450,16 @@ def test_pages_in_japanese(
     driver.get(f"{console_server.url}/console/media")
     assert heading(driver) == "媒体"
     shoot(driver, screenshot_dir, "13-media")
+
+    # A mistyped medium: all in Japanese, and the suggestion opens the medium's page.
+    driver.get(f"{console_server.url}/console/medium?name={medium[:-1]}X")
+    assert heading(driver) == "実行されませんでした"
+    main = driver.find_element(By.TAG_NAME, "main").text
+    assert "no medium" not in main
+    assert f"媒体 '{medium[:-1]}X' は登録されていません" in main
+    shoot(driver, screenshot_dir, "15-not-found")
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
+    assert medium in heading(driver)
 
     # The admin's page (an admin signs in in a browser of their own).
     admin = browser("ja")
@@ -451,7 +523,7 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     assert token.get_attribute("id") == "token"  # the field has the focus at once
     old = driver.find_element(By.TAG_NAME, "html")
     token.send_keys(console_server.tokens["suzuki"] + Keys.ENTER)
-    WebDriverWait(driver, 30).until(staleness_of(old))
+    WebDriverWait(driver, 30).until(replaced(old))
     assert heading(driver) == "Overview"
     assert "q" in tab_through(driver, 12)  # the search box, from the top of the page
 

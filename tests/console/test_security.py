@@ -22,6 +22,7 @@ import requests
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyserver.domain.i18n import translate
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.logkey import create_log_key
 from keyserver.domain.settings import Settings
@@ -399,6 +400,64 @@ def test_unknown_medium_suggests_the_nearest(settings: Settings) -> None:
         page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30)
         assert page.status_code == 200
         assert f'<span class="name">{MEDIUM}</span>' in page.text
+
+
+def _main_of(html_text: str) -> str:
+    return html_text.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def test_refusals_are_all_in_the_page_language(settings: Settings) -> None:
+    """Lead AND detail in Japanese (the API keeps English); each suggestion by its kind."""
+    tokens = seed(settings)
+    with running_server(settings) as url:
+        browser, _ = sign_in(url, tokens["tanaka"])
+        browser.headers["Accept-Language"] = "ja"
+        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-amx"}, timeout=30)
+        assert page.status_code == 404
+        main = _main_of(page.text)
+        detail = translate("ja", "no medium %(medium)s", {"medium": "'usb-2022-06-amx'"})
+        assert detail in html.unescape(main)
+        assert "no medium" not in main
+        assert f'href="/console/medium?name={MEDIUM}"' in main
+        api = requests.get(
+            f"{url}/v1/media/usb-2022-06-amx",
+            headers={"Authorization": f"Bearer {tokens['tanaka']}"},
+            timeout=30,
+        )
+        assert api.json()["detail"] == "no medium 'usb-2022-06-amx'"
+        # A container id one character off: the suggestion opens the CONTAINER's page.
+        cid = container_ids(settings)[0]
+        typo = cid[:-2] + ("A" if cid[-2] != "A" else "B") + cid[-1]
+        page = browser.get(f"{url}/console/container/{typo}", timeout=30)
+        assert page.status_code == 404
+        main = _main_of(page.text)
+        assert f'href="/console/container/{cid}"' in main
+        assert "/console/medium?name=" not in main
+        # A refusal of the service itself: a waiting period beyond the longest allowed.
+        medium_page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
+        form = loss_form(csrf_of(medium_page)) | {"waiting_hours": "999999"}
+        resp = browser.post(
+            f"{url}/console/medium/report-lost/confirm",
+            data=form,
+            headers={"Origin": url},
+            timeout=30,
+        )
+        assert resp.status_code == 400
+        main = _main_of(resp.text)
+        assert "must be between" not in main
+        days = {"days": settings.max_waiting_period_days}
+        wanted = "the waiting period must be between 0 seconds and %(days)s days"
+        assert translate("ja", wanted, days) in html.unescape(main)
+    assert states(settings) == {"active"}
+
+
+def container_ids(settings: Settings) -> list[str]:
+    service = KeyService(settings)
+    try:
+        actor = Actor(name="check", roles=ROLES, local=True)
+        return [c["container_id"] for c in service.console_medium(actor, MEDIUM)["containers"]]
+    finally:
+        service.close()
 
 
 def test_unknown_console_page_is_a_page() -> None:

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from keyserver.domain.errors import NotFoundError
+from keyserver.domain.i18n import N_
 from keyserver.http.console import (
     _i18n,
     _routes_admin,
@@ -43,7 +44,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 def _not_found(page: PublicPage, rest: str) -> Response:
     """The console's own 404 page."""
     del rest
-    return page.error(NotFoundError("no such console page"), PREFIX + "/overview")
+    return page.error(NotFoundError(N_("no such console page")), PREFIX + "/overview")
 
 
 def install(app: FastAPI) -> None:

@@ -13,15 +13,15 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keyserver.domain.context import ADMIN, OFFICIAL, OVERSIGHT
-from keyserver.domain.errors import InvalidRequestError, KeyServerError
-from keyserver.domain.i18n import problem_lead
+from keyserver.domain.errors import InvalidRequestError, KeyServerError, NotFoundError
+from keyserver.domain.i18n import N_, Message, problem_lead
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import display_zone
 from keyserver.http.console import _i18n, _security
@@ -107,19 +107,11 @@ class Page:
         """The principal manages principals and tokens."""
         return self.actor is not None and self.actor.has_any(ADMIN)
 
-    def gettext(self, message: str, **values: Any) -> str:
-        """Translate ``message`` in this page's language (for text built in Python)."""
-        text = _i18n.translations(self.language).gettext(message)
-        return text % values if values else text
+    def invalid(self, message: Message) -> InvalidRequestError:
+        """A refusal of what was typed into a form: ``page.invalid(N_("..."))``."""
+        return InvalidRequestError(message)
 
-    def invalid(self, text: str) -> InvalidRequestError:
-        """A refusal of what was typed into a form; ``text`` is in the page's language.
-
-        Call as ``page.invalid(page.gettext("..."))``, so the message is extracted.
-        """
-        return InvalidRequestError(text, lang=self.language)
-
-    def local_time(self, text: str, what: str) -> datetime | None:
+    def local_time(self, text: str, what: Message) -> datetime | None:
         """A time typed in a form (``2026-12-04 18:30``), read in the configured zone.
 
         An explicit offset (``+09:00``, ``Z``) is honoured; without one the time is in the
@@ -132,9 +124,7 @@ class Page:
             moment = datetime.fromisoformat(text)
         except ValueError as exc:
             raise self.invalid(
-                self.gettext(
-                    "%(what)s is not a date and time: write it as 2026-12-04 18:30.", what=what
-                )
+                N_("%(what)s is not a date and time: write it as 2026-12-04 18:30.", what=what)
             ) from exc
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.formats.zone)
@@ -157,15 +147,21 @@ class Page:
         return HTMLResponse(html, status_code=status)
 
     def error(self, exc: KeyServerError, back: str | None = None) -> HTMLResponse:
-        """An error page for a refusal of the service, in the page's language."""
-        suggestions = exc.extensions.get("suggestions") or []
+        """An error page for a refusal of the service, all in the page's language.
+
+        The detail is the refusal's catalogue message; a refusal without one (none should
+        reach a page: tests/console/test_refusal_texts.py) shows the lead sentence alone
+        rather than English on a Japanese page.
+        """
+        suggestions = [str(s) for s in exc.extensions.get("suggestions") or []]
+        kind = exc.suggests if isinstance(exc, NotFoundError) else None
         return self.render(
             "error.html",
             status=exc.status,
-            error=exc,
             # The same lead sentence the keyserver command prints for this refusal.
             lead=problem_lead(exc.slug).text(self.language),
-            suggestions=[str(s) for s in suggestions],
+            detail=exc.message.text(self.language) if exc.message is not None else None,
+            suggestions=[(s, suggestion_url(kind, s)) for s in suggestions],
             back=back,
         )
 
@@ -175,6 +171,22 @@ class Page:
             return call()
         except KeyServerError as exc:
             return self.error(exc, back)
+
+
+def suggestion_url(kind: str | None, name: str) -> str | None:
+    """The console page of a "did you mean" name, by what kind of name it is.
+
+    A medium and a container have pages of their own; principals and tokens are rows of
+    the admin page (principal names are typed only there). ``None``: shown unlinked.
+    """
+    quoted = quote(name, safe="")
+    prefix = _security.PREFIX
+    return {
+        "medium": f"{prefix}/medium?name={quoted}",
+        "container": f"{prefix}/container/{quoted}",
+        "principal": f"{prefix}/admin#principal-{quoted}",
+        "token": f"{prefix}/admin#token-{quoted}",
+    }.get(kind or "")
 
 
 def _base_page(request: Request, service: KeyService, ctx: RequestContext) -> Page:
@@ -227,11 +239,13 @@ async def read_form(request: Request) -> dict[str, str]:
         text = (await request.body()).decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequestError("the form could not be read") from exc
+        raise InvalidRequestError(N_("the form could not be read")) from exc
     form: dict[str, str] = {}
     for key, value in pairs:
         if key in form:
-            raise InvalidRequestError(f"the form field {key!r} was sent twice")
+            raise InvalidRequestError(
+                N_("the form field %(field)s was sent twice", field=repr(key))
+            )
         form[key] = value
     return form
 

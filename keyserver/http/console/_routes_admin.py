@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from keyserver.domain.errors import ForbiddenError, NotFoundError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import ROLES
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
@@ -37,7 +38,7 @@ def _admin_page(
 def _refuse_non_admin(page: Page) -> None:
     if not page.is_admin:
         # The service refuses (and audits) too; this only spares the page's reads.
-        raise ForbiddenError("the admin pages are for admins")
+        raise ForbiddenError(N_("the admin pages are for admins"))
 
 
 @router.get("/admin")
@@ -103,7 +104,7 @@ def revoke_token(page: PostedPage) -> Response:
             tokens = page.service.list_tokens(page.principal, ctx=page.ctx)["tokens"]
             token = next((t for t in tokens if t["token_id"] == token_id), None)
             if token is None:
-                raise NotFoundError("no such token")
+                raise NotFoundError(N_("no such token"))
             return page.render("confirm_revoke.html", token=token)
         revoked = page.service.revoke_token(page.principal, token_id, ctx=page.ctx)
         return _admin_page(page, revoked=revoked)

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
 
@@ -43,7 +44,7 @@ def approvals_page(
 def _number(page: Page) -> int:
     text = page.form.get("id", "")
     if not text.isascii() or not text.isdigit() or len(text) > 19:
-        raise InvalidRequestError("the request number is missing or malformed")
+        raise InvalidRequestError(N_("the request number is missing or malformed"))
     return int(text)
 
 
@@ -71,7 +72,7 @@ def reject(page: PostedPage) -> Response:
     def body() -> Response:
         reason = page.form.get("reason", "").strip()
         if not reason:
-            raise InvalidRequestError("the reason is required")
+            raise InvalidRequestError(N_("the reason is required"))
         done = page.service.reject(page.principal, _number(page), reason, ctx=page.ctx)
         return approvals_page(page, decided=done)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response, StreamingResponse
 
+from keyserver.domain.i18n import N_
 from keyserver.http.console import _security
 from keyserver.http.console._page import SignedInPage
 
@@ -54,8 +55,8 @@ def audit(  # noqa: PLR0917 - the page's filters
             action=action.strip() or None,
             container=container.strip() or None,
             medium=medium.strip() or None,
-            since=page.local_time(since, page.gettext("From")),
-            until=page.local_time(until, page.gettext("Until")),
+            since=page.local_time(since, N_("From")),
+            until=page.local_time(until, N_("Until")),
             before_seq=before,
             ctx=page.ctx,
         )

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
@@ -30,14 +31,14 @@ def _loss_fields(page: Page) -> dict[str, Any]:
     form = page.form
     wait_text = form.get("waiting_hours", "").strip()
     if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
-        raise page.invalid(page.gettext("The waiting period must be a whole number of hours."))
+        raise page.invalid(N_("The waiting period must be a whole number of hours."))
     reason = form.get("reason", "").strip()
     if not reason:
-        raise page.invalid(page.gettext("The internal reason is required."))
+        raise page.invalid(N_("The internal reason is required."))
     lost_text = form.get("lost_at", "").strip()
-    lost_at = page.local_time(lost_text, page.gettext("Time of loss"))
+    lost_at = page.local_time(lost_text, N_("Time of loss"))
     if lost_at is None:
-        raise page.invalid(page.gettext("The time of loss is required."))
+        raise page.invalid(N_("The time of loss is required."))
     return {
         "name": form.get("name", ""),
         "waiting_hours": int(wait_text),
@@ -57,7 +58,7 @@ def report_lost(page: PostedPage) -> Response:
         doc = page.service.console_medium(page.principal, fields["name"], ctx=page.ctx)
         now = page.service.now()
         if fields["lost_at"] > now:
-            raise page.invalid(page.gettext("The time of loss is in the future."))
+            raise page.invalid(N_("The time of loss is in the future."))
         containers = doc["containers"]
         return page.render(
             "confirm_loss.html",
@@ -108,9 +109,9 @@ def restore(page: PostedPage) -> Response:
         reason = page.form.get("reason", "").strip()
         cause = page.form.get("cause", "")
         if not reason:
-            raise page.invalid(page.gettext("The reason is required."))
+            raise page.invalid(N_("The reason is required."))
         if cause not in RESTORE_CAUSES:
-            raise page.invalid(page.gettext("Choose which suspensions to lift."))
+            raise page.invalid(N_("Choose which suspensions to lift."))
         result = page.service.change_state(
             page.principal, Op.RESTORE, "medium", name, reason, cause=cause, ctx=page.ctx
         )
@@ -153,7 +154,7 @@ def destroy(page: PostedPage) -> Response:
         if page.form.get("typed", "") != name:
             return _destroy_page(page, name, 400, mismatch=True)
         if not reason:
-            raise page.invalid(page.gettext("The reason is required."))
+            raise page.invalid(N_("The reason is required."))
         result = page.service.change_state(
             page.principal, Op.DESTROY, "medium", name, reason, ctx=page.ctx
         )

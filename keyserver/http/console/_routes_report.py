@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import State
 from keyserver.http.console import _security
 from keyserver.http.console._documents import (
@@ -75,7 +76,7 @@ def signed_document(page: SignedInPage, kind: str, name: str = "") -> Response:
 
     def body() -> Response:
         if kind not in {MEDIUM_REPORT, CERTIFICATE}:
-            raise page.invalid(page.gettext("There is no such document."))
+            raise page.invalid(N_("There is no such document."))
         doc = page.service.signed_report(page.principal, kind, name, ctx=page.ctx)
         medium = str(doc["body"]["statement"]["medium"])
         return _download(doc, file_name(kind, medium))

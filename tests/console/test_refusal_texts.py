@@ -1,0 +1,86 @@
+"""Every refusal an official can meet in the console is in the catalogue, in both languages.
+
+The console shows a refusal's detail in the page's language (its catalogue message,
+keyserver/domain/errors.py ``KeyServerError.message``), while the API's problem document
+keeps the English text for clients. A refusal written as a plain string would put English
+on a Japanese page: the modules the console's service calls run through are read here,
+and every refusal they construct must take its detail from ``N_(...)``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from keyserver.domain.errors import _CLASSES, ConflictError, InvalidRequestError, NotFoundError
+from keyserver.domain.i18n import N_, translate
+from keyserver.domain.validation import check_text
+
+ROOT = Path(__file__).resolve().parents[2] / "keyserver"
+# What the console's pages call (keyserver/http/console/*): its own code, the service
+# operations, and the domain and store rules they raise from. Not here: the release path's
+# own refusals (keyserver/release, readers and writers only, through the API), the
+# transparency API (witnesses, auditors' tools), the host commands (rotation, restore),
+# and keyserver/domain/auth.py (the sign-in page says its own words for a token refusal).
+CONSOLE_REACHES = [
+    *sorted((ROOT / "http" / "console").glob("*.py")),
+    *(
+        ROOT / "service" / f"{name}.py"
+        for name in (
+            "approvals",
+            "console",
+            "incident",
+            "loss",
+            "media",
+            "medium_report",
+            "principals",
+            "reports",
+            "revocation",
+        )
+    ),
+    *(ROOT / "domain" / f"{name}.py" for name in ("encoding", "lifecycle", "media", "validation")),
+    *(ROOT / "store" / f"{name}.py" for name in ("ledger", "probe", "restore_state", "rowmacs")),
+]
+_REFUSALS = {cls.__name__ for cls in _CLASSES}
+
+
+def _plain_refusals(path: Path) -> list[str]:
+    """Refusals in ``path`` whose detail is a plain string, not a catalogue message."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name in _REFUSALS and isinstance(node.args[0], ast.Constant | ast.JoinedStr | ast.BinOp):
+            found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("path", CONSOLE_REACHES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_console_refusals_come_from_the_catalogue(path: Path) -> None:
+    assert _plain_refusals(path) == []
+
+
+def test_the_api_keeps_english_and_the_console_translates() -> None:
+    err = NotFoundError(N_("no medium %(medium)s", medium="'X'"), suggests="medium")
+    assert err.detail == "no medium 'X'"
+    assert err.problem()["detail"] == "no medium 'X'"
+    assert "suggests" not in err.problem()  # what the console links to is not a member
+    assert err.message is not None
+    assert err.message.text("ja") == translate("ja", "no medium %(medium)s", {"medium": "'X'"})
+    assert err.message.text("ja") != err.detail
+    # A field named in a refusal: its protocol name in English, Japanese on a page.
+    with pytest.raises(InvalidRequestError) as caught:
+        check_text("", "public_reason")
+    assert caught.value.detail == "public_reason must be 1..200 printable characters"
+    assert caught.value.message is not None
+    assert "public_reason" not in caught.value.message.text("ja")
+
+
+def test_conflict_detail_is_kept_for_the_api() -> None:
+    assert str(ConflictError(N_("a principal named %(name)s exists", name="'x'"))) == (
+        "a principal named 'x' exists"
+    )
