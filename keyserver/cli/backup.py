@@ -81,12 +81,7 @@ def add_parsers(add: Callable[[str, str], Any], settings_flags: Callable[..., No
 
 
 def _local_settings(ctx: Context) -> Settings:
-    if ctx.resolved.server_from_flag:
-        raise CliError(
-            f"`{ctx.args.command}` works only on the key-server host, not over --server",
-            hint="run it on the key-server host with --data-dir DIR or --database-url URL",
-            exit_code=EXIT_USAGE,
-        )
+    ctx.require_local()
     return load_settings(ctx.resolved, ctx.setting_overrides())
 
 

@@ -202,15 +202,7 @@ def cmd_whoami(ctx: Context) -> int:
 
 def cmd_local_only(ctx: Context) -> int:
     """``init``, ``migrate``, ``serve``, ``sweep``: need the database itself."""
-    if ctx.resolved.server_from_flag:
-        raise CliError(
-            N_(
-                "`%(command)s` works only on a data directory, not over --server",
-                command=ctx.args.command,
-            ),
-            hint=N_("run it on the key-server host with --data-dir DIR"),
-            exit_code=EXIT_USAGE,
-        )
+    ctx.require_local()
     from keyserver.cli import host as cli_host  # noqa: PLC0415 - local mode only
 
     handler: Callable[[Context], int] = getattr(cli_host, "cmd_" + ctx.args.command)

@@ -118,12 +118,7 @@ def _target(ctx: Context, settings: Settings) -> Settings:
 
 def cmd_rotate_master_key(ctx: Context) -> int:
     """``keyserver rotate-master-key``: start or resume, finish, or show the status."""
-    if ctx.resolved.server_from_flag:
-        raise CliError(
-            "`rotate-master-key` works only on a data directory or database, not over --server",
-            hint="run it on the key-server host with --data-dir DIR or --database-url",
-            exit_code=EXIT_USAGE,
-        )
+    ctx.require_local()
     settings = load_settings(ctx.resolved, ctx.setting_overrides())
     service = open_service(settings)
     try:
