@@ -121,7 +121,7 @@ def _tlog(args: argparse.Namespace) -> Any:
 
     return tlog_overhead.run(
         rounds=args.runs or (1 if args.quick else 3),
-        duration=args.duration or (3 if args.quick else 10),
+        duration=args.duration or (3 if args.quick else 30),
     )
 
 

@@ -27,7 +27,7 @@ from keyserver.service.revocation import (
     integrity_details,
     refused_target,
 )
-from keyserver.store import audit, transitions
+from keyserver.store import loss_window, transitions
 from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container, Medium
@@ -135,7 +135,7 @@ class LossOps:
             )
         return wait
 
-    def loss_scan(self, lost_at: datetime | None) -> audit.LossScan | None:
+    def loss_scan(self, lost_at: datetime | None) -> loss_window.LossScan | None:
         """The log searched for the time of loss (spec §report), before the transaction.
 
         A scan must not hold up releases, so it runs before the chain-head lock;
@@ -144,7 +144,7 @@ class LossOps:
         if lost_at is None:
             return None
         with self._ledger.reads() as session:
-            return audit.scan_loss(session, lost_at)
+            return loss_window.scan_loss(session, lost_at)
 
     def report_loss_in(  # noqa: PLR0917 - the arguments of report_loss
         self,
@@ -158,7 +158,7 @@ class LossOps:
         *,
         lost_at: datetime | None,
         replace_earlier: bool,
-        scan: audit.LossScan | None,
+        scan: loss_window.LossScan | None,
         ctx: RequestContext,
         audit_extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class LossOps:
         m.loss_reported_at = times.reported_at
         if "lost_at" not in kept:
             # Kept earlier time of loss: its sequence number stays too.
-            m.lost_seq = audit.loss_seq(session, scan, seq)
+            m.lost_seq = loss_window.loss_seq(session, scan, seq)
         transitions.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
         common = {
             "changed_by": actor.name,

@@ -32,7 +32,7 @@ from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.validation import fmt_time
 from keyserver.service.media import medium_target, resolve_medium
-from keyserver.store import audit
+from keyserver.store import audit, loss_window
 from keyserver.store.audit import entry_document
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container, Principal
@@ -194,7 +194,7 @@ def _window_start_seq(session: Session, since: datetime | None, lost_seq: int | 
     """
     if since is None:
         return lost_seq
-    found = audit.first_seq_at_or_after(session, since)
+    found = loss_window.first_seq_at_or_after(session, since)
     if found is not None:
         return found
     head = audit.read_head(session)

@@ -21,7 +21,7 @@ from keyserver.domain.validation import (
 )
 from keyserver.store import repository
 from keyserver.store.audit import canonical_json, entry_document, entry_hash, read_head
-from keyserver.store.audit import verify as verify_chain
+from keyserver.store.audit_verify import verify as verify_chain
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry
 

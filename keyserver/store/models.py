@@ -280,13 +280,16 @@ class TlogState(Base):
     size: Mapped[int] = mapped_column(SeqInt)
 
 
-class TlogNode(Base):
-    """A complete subtree of the RFC 9162 tree: leaves ``[idx * 2**level, (idx+1) * 2**level)``."""
+class TlogTile(Base):
+    """Hashes of the RFC 9162 tree at level ``8 * level``, indexes ``[idx * 256, ...)``.
 
-    __tablename__ = "tlog_nodes"
+    keyserver/domain/transparency/tiles.py: every other complete node is computed from them.
+    """
+
+    __tablename__ = "tlog_tiles"
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=False)
-    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class TlogCheckpoint(Base):

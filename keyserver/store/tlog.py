@@ -17,26 +17,30 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from keyserver.domain.errors import InternalError, NotFoundError
-from keyserver.domain.transparency import merkle
+from keyserver.domain.transparency import merkle, tiles
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.note import Note, SignerKey, parse_note
-from keyserver.store import audit
+from keyserver.store import audit_verify
 from keyserver.store.audit import GENESIS_HASH, canonical_json, entry_document
 from keyserver.store.models import (
     AuditEntry,
+    Base,
     TlogCheckpoint,
     TlogCosignature,
-    TlogNode,
     TlogState,
+    TlogTile,
 )
 
 STATE_ID = 1
 # Entries hashed per follower transaction: bounds the lock time after a long outage.
 EXTEND_BATCH = 5000
+# Core table, not the ORM class: the ORM's bulk INSERT path costs more per row than
+# hashing an entry does (bench/profiles/tlog.md).
+_TILES = Base.metadata.tables[TlogTile.__tablename__]
 
 
 def leaf_data(entry: AuditEntry) -> bytes:
@@ -45,23 +49,30 @@ def leaf_data(entry: AuditEntry) -> bytes:
 
 
 class NodeReader:
-    """Complete nodes read from ``tlog_nodes`` (a :data:`merkle.NodeSource`), cached."""
+    """Complete nodes of the stored tree (a :data:`merkle.NodeSource`), from its tiles."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._cache: dict[tuple[int, int], bytes] = {}
+        self._nodes = tiles.TileNodes(self._read_tile)
+
+    def _read_tile(self, level: int, idx: int) -> bytes:
+        data = self._session.execute(
+            select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.idx == idx)
+        ).scalar_one_or_none()
+        if data is None:
+            raise InternalError("the transparency tree is missing a tile")
+        return bytes(data)
+
+    def tile(self, level: int, idx: int) -> bytes:
+        """One stored tile's hashes (InternalError if it is missing)."""
+        return self._nodes.tile(level, idx)
 
     def __call__(self, level: int, idx: int) -> bytes:
         """The hash of complete subtree ``(level, idx)``."""
-        key = (level, idx)
-        if key not in self._cache:
-            h = self._session.execute(
-                select(TlogNode.hash).where(TlogNode.level == level, TlogNode.idx == idx)
-            ).scalar_one_or_none()
-            if h is None:
-                raise InternalError("the transparency tree is missing a node")
-            self._cache[key] = h
-        return self._cache[key]
+        try:
+            return self._nodes(level, idx)
+        except tiles.MissingNodeError:
+            raise InternalError("the transparency tree is missing a node") from None
 
 
 def tree_size(session: Session) -> int:
@@ -88,34 +99,56 @@ def extend(session: Session, audit_key: bytes) -> tuple[merkle.Frontier, bool]:
     prev = GENESIS_HASH
     if size:
         prev = session.execute(select(AuditEntry.hash).where(AuditEntry.seq == size)).scalar_one()
-    # Core rows, not ORM objects, and one canonical encoding per entry for both the HMAC
-    # check and the leaf: the follower's cost per entry is what the 10% budget of key
-    # releases has to cover (bench/tlog_overhead.py).
+    # Core rows, not ORM objects, and one encoding per entry for both the HMAC check and
+    # the leaf: the follower's cost per entry is what the 10% budget of key releases has
+    # to cover (bench/tlog_overhead.py, bench/profiles/tlog.md).
     count = 0
-    new_nodes: list[dict[str, object]] = []
-    for row in audit.rows_between(session, size, size + EXTEND_BATCH):
+    created: list[tuple[int, int, bytes]] = []
+    for row in audit_verify.rows_between(session, size, size + EXTEND_BATCH):
         count += 1
         seq = int(row[0])
         # spec §transparency: entries enter the tree in seq order, each verified first.
         if seq != frontier.size + 1:
             raise InternalError(f"audit entry {frontier.size + 1} is missing")
-        leaf, digest = audit.row_leaf_and_hash(audit_key, prev, row)
-        if not hmac.compare_digest(bytes(row[8]), prev) or not hmac.compare_digest(
-            bytes(row[9]), digest
-        ):
+        leaf = None
+        if hmac.compare_digest(bytes(row[8]), prev):
+            leaf = audit_verify.verified_text(audit_key, prev, row)
+        if leaf is None:
             raise InternalError(
                 f"audit entry {seq} does not verify; the transparency log stops "
                 "before it (run `keyserver audit verify`)"
             )
         prev = bytes(row[9])
-        for level, idx, h in frontier.append(merkle.leaf_hash(leaf)):
-            new_nodes.append({"level": level, "idx": idx, "hash": h})
-    if new_nodes:
-        session.execute(insert(TlogNode), new_nodes)
+        created += frontier.append(merkle.leaf_hash(leaf))
+    if count:
+        _store_tiles(session, nodes, size, tiles.tile_hashes(created))
         session.execute(
             update(TlogState).where(TlogState.id == STATE_ID).values(size=frontier.size)
         )
     return frontier, count < EXTEND_BATCH
+
+
+def _store_tiles(
+    session: Session, nodes: NodeReader, old_size: int, new_hashes: dict[int, list[bytes]]
+) -> None:
+    """Append the new stored hashes to their tiles: new tiles inserted, a partial one grown."""
+    inserts: list[dict[str, object]] = []
+    for level, idx, held, data in tiles.tile_writes(old_size, new_hashes):
+        if not held:
+            inserts.append({"level": level, "idx": idx, "hashes": data})
+            continue
+        stored = nodes.tile(level, idx)
+        # The partial tile must hold exactly the nodes the old size implies, else appending
+        # would put hashes at the wrong indexes (and every later proof would be wrong).
+        if len(stored) != held * merkle.HASH_SIZE:
+            raise InternalError("the transparency tree's last tile does not match its size")
+        session.execute(
+            update(_TILES)
+            .where(_TILES.c.level == level, _TILES.c.idx == idx)
+            .values(hashes=stored + data)
+        )
+    if inserts:
+        session.execute(_TILES.insert(), inserts)
 
 
 @dataclass(frozen=True)

@@ -161,3 +161,18 @@ def test_audit_verify_bench_produces_figures(tmp_path: Path) -> None:
         assert row["incremental_entries"] == 1000
         for key in ("local_s", "incremental_s", "remote_s", "remote_server_rss_mib"):
             assert row[key] > 0, key
+
+
+def test_tlog_overhead_bench_produces_figures(tmp_path: Path) -> None:
+    """The transparency-log bench runs both series at the default interval, and the log's
+    window really hashed its releases (the checkpoint caught up inside the window)."""
+    if tools.find("wrk") is None:
+        missing("wrk", "apt-get install -y wrk")
+    figures = _figures(tmp_path, "tlog", "--quick", "--duration", "1", timeout=300)
+    (with_log,) = figures["verdicts"]
+    assert with_log == "with log (10 s checkpoints, the default)"
+    assert figures["verdict"] in {"MET", "MISSED"}
+    for series in ("without log", with_log):
+        (cpu_ms,) = figures["cpu_ms_per_release"][series]
+        assert cpu_ms > 0
+    assert figures["tree_sizes"][with_log][0] > 0

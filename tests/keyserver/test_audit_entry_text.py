@@ -1,10 +1,12 @@
 """The release batch's entry text equals the spec's canonical JSON of the entry (spec §audit).
 
-keyserver/store/audit.py ``_entry_text`` writes the canonical JSON of an entry directly
-(no document built and re-encoded) for appends under the chain-head lock; verify()
-recomputes through ``canonical_json``. Any difference would make every release entry
-fail verification, so they are compared here on arbitrary text, including non-ASCII,
-quotes and control characters (not lone surrogates, which no column can hold).
+keyserver/store/audit.py ``entry_text`` writes the canonical JSON of an entry directly
+(no document built and re-encoded) for appends under the chain-head lock, and the
+readers (``audit verify``, the transparency follower) encode stored rows with it too
+(``audit_verify.verified_text``). Any difference from ``canonical_json`` would make every
+release entry fail verification and every leaf differ from the spec's, so they are
+compared here on arbitrary text, including non-ASCII, quotes and control characters (not
+lone surrogates, which no column can hold).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keyserver.domain.encoding import format_time
-from keyserver.store.audit import _document, _entry_text, canonical_json
+from keyserver.store.audit import canonical_json, entry_text, row_document
 
 _TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 _DETAILS = st.dictionaries(
@@ -44,8 +46,9 @@ def test_entry_text_is_the_canonical_json_of_the_document(
     details: dict[str, object],
 ) -> None:
     text = canonical_json(details)
-    expected = canonical_json(_document(seq, at, actor, action, container, outcome, remote, text))
+    document = row_document(seq, at, actor, action, container, outcome, remote, text)
+    expected = canonical_json(document)
     assert (
-        _entry_text(seq, format_time(at), actor, action, container, outcome, remote, text)
+        entry_text(seq, format_time(at), actor, action, container, outcome, remote, text)
         == expected
     )

@@ -17,7 +17,7 @@ from voprf import ristretto
 from keyserver.domain.context import RequestContext
 from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
-from keyserver.store.audit import verify
+from keyserver.store.audit_verify import verify
 from pycontainer.format import keyschedule
 from tests.support.world import World, activate, b64, unb64
 

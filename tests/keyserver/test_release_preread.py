@@ -19,7 +19,7 @@ from keyserver.domain.context import RequestContext
 from keyserver.release.hotpath import Batch
 from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
-from keyserver.store.audit import verify
+from keyserver.store.audit_verify import verify
 from tests.support.world import World, activate
 
 CTX = RequestContext(remote="192.0.2.7")

@@ -2,9 +2,10 @@
 
 Hashing two billion entries is not a test: the audit chain and the tree are moved to just
 below 2^31 with plain SQL (the newest entry renumbered to 2^31 - 2, the chain head and the
-tree's size set there, the tree's right edge stored as nodes), as test_seq_bigint does for
-the chain alone. Then entries are appended and the follower must hash them across 2^31,
-store leaves of index >= 2^31, sign checkpoints of size > 2^31 and serve proofs that
+tree's size set there), as test_seq_bigint does for the chain alone; the tree's last tile
+of each tile level holds random hashes, as many as that size implies. Then entries are
+appended and the follower must hash them across 2^31, store leaf hashes of index >= 2^31
+(in a tile it grows), sign checkpoints of size > 2^31 and serve proofs that
 verify, and a cosignature of such a checkpoint must be stored.
 """
 
@@ -21,7 +22,7 @@ from sqlalchemy import text
 
 from keyserver.domain.logkey import create_log_key
 from keyserver.domain.settings import Settings
-from keyserver.domain.transparency import merkle
+from keyserver.domain.transparency import merkle, tiles
 from keyserver.domain.transparency.note import parse_note
 from keyserver.service import KeyService
 from keyserver.store import tlog
@@ -40,7 +41,7 @@ def tlog_service(settings: Settings, tmp_path: Path) -> Iterator[KeyService]:
 
 
 def _jump(settings: Settings) -> None:
-    """Chain and tree at size NEAR: the newest entry renumbered, the right edge stored."""
+    """Chain and tree at size NEAR: the newest entry renumbered, the last tiles stored."""
     engine = make_engine(settings)
     try:
         with engine.begin() as conn:
@@ -50,14 +51,17 @@ def _jump(settings: Settings) -> None:
             )
             conn.execute(text("UPDATE audit_head SET seq = :n WHERE id = 1"), {"n": NEAR})
             conn.execute(text("UPDATE tlog_state SET size = :n WHERE id = 1"), {"n": NEAR})
-            start = 0
-            for level in range(NEAR.bit_length() - 1, -1, -1):
-                if NEAR >> level & 1:
+            # The right edge (and every node a proof of the newest leaves needs) lies in
+            # the last tile of each tile level.
+            level = 0
+            while count := NEAR >> (level * tiles.HEIGHT):
+                index, held = divmod(count, tiles.WIDTH)
+                if held:
                     conn.execute(
-                        text("INSERT INTO tlog_nodes (level, idx, hash) VALUES (:l, :i, :h)"),
-                        {"l": level, "i": start >> level, "h": os.urandom(32)},
+                        text("INSERT INTO tlog_tiles (level, idx, hashes) VALUES (:l, :i, :h)"),
+                        {"l": level, "i": index, "h": os.urandom(32 * held)},
                     )
-                    start += 1 << level
+                level += 1
     finally:
         engine.dispose()
 

@@ -194,6 +194,30 @@ def test_follower_refuses_an_entry_that_does_not_verify(tw: World) -> None:
     assert Checkpoint.parse(latest.text).size == cp.size
 
 
+def test_details_stored_in_another_json_form_still_verify(tw: World) -> None:
+    """Readers use the stored details text when its MAC verifies (audit_verify), and fall
+    back to re-encoding it: an equivalent JSON form (spacing, key order) still verifies
+    and the leaf is still the canonical encoding, as the spec defines it."""
+    activate(tw)
+    engine = create_engine(tw.settings.database_url)
+    with engine.begin() as conn:
+        seq, details = conn.execute(
+            text("SELECT seq, details FROM audit_log WHERE details <> '{}' ORDER BY seq LIMIT 1")
+        ).one()
+        parsed = json.loads(details)
+        assert len(parsed) > 1  # so that reversing the keys changes the text
+        other = json.dumps(dict(reversed(list(parsed.items()))), indent=1, ensure_ascii=True)
+        assert other != details
+        conn.execute(
+            text("UPDATE audit_log SET details = :d WHERE seq = :s"), {"d": other, "s": seq}
+        )
+    engine.dispose()
+    assert tw.call("auditor", "GET", "/v1/audit/verify").json()["ok"] is True
+    cp, _ = _checkpoint(tw)
+    leaves = _exported_leaves(tw)
+    assert cp.size == len(leaves) and cp.root_hash == _mth(leaves)
+
+
 def test_no_log_key(world: World) -> None:
     resp = world.call(None, "GET", "/v1/tlog/checkpoint")
     assert resp.status_code == 404

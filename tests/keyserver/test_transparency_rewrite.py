@@ -31,8 +31,8 @@ from keyserver.store.models import (
     AuditHead,
     TlogCheckpoint,
     TlogCosignature,
-    TlogNode,
     TlogState,
+    TlogTile,
 )
 from keyserver.testing import running_server
 from tests.support.world import World, activate, make_world, oprf
@@ -141,7 +141,7 @@ def _rewrite(settings: Settings, seq: int, *, rebuild_tree: bool) -> None:
             prev = e.hash
         session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=prev))
         if rebuild_tree:
-            for table in (TlogCosignature, TlogCheckpoint, TlogNode):
+            for table in (TlogCosignature, TlogCheckpoint, TlogTile):
                 session.query(table).delete()
             session.execute(update(TlogState).values(size=0))
     engine.dispose()
