@@ -1,5 +1,8 @@
 """Suite-wide rules: under ``RWC_TEST_STRICT`` (set by .ci/run) a skipped test fails the run.
 
+The summary also ends with the CPU seconds each test folder cost (see ``_cpu_now``): the
+figure to compare runs by on a shared machine, where wall time says little.
+
 A skip in CI means a component the suite needs (PostgreSQL, a browser, an HSM library) was
 missing, and a green run would then claim tests that never ran. Locally a skip stays a skip,
 and the summary says once per reason how many tests it skipped and how to fix it. A test that
@@ -9,11 +12,13 @@ rather than skip.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Generator
+import resource
+from collections import Counter, defaultdict
+from collections.abc import Generator, Iterator
 
 import pytest
 
+from tests.support import postgres
 from tests.support.requirements import STRICT_VARIABLE, strict
 
 
@@ -23,11 +28,49 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Turn a skip into a failure when the run is strict (an expected failure stays one)."""
     report = yield
+    report.user_properties.append((_CPU_PROPERTY, _cpu_since_last_report()))
     if report.skipped and strict() and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under {STRICT_VARIABLE}=1, which makes a skip fail: {reason}"
     return report
+
+
+_CPU_PROPERTY = "cpu_seconds"
+_cpu_mark: list[float] = []
+
+
+def _cpu_now() -> float:
+    """User + system CPU seconds of this process (all threads: the in-process servers) and of
+    the processes it started and waited for (``rwc``, ``keyserver``, browsers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _cpu_since_last_report() -> float:
+    """CPU spent since the previous phase's report (setup, call, teardown) in this process."""
+    now = _cpu_now()
+    spent = now - _cpu_mark[-1] if _cpu_mark else 0.0
+    _cpu_mark[:] = [now]
+    return spent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the CPU count after collection's imports, per process (xdist workers too)."""
+    del session
+    _cpu_since_last_report()
+
+
+_cpu_by_folder: defaultdict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Sum each phase's CPU by test folder (reports of xdist workers arrive here too)."""
+    for key, value in report.user_properties:
+        if key == _CPU_PROPERTY and isinstance(value, float):
+            folder = report.nodeid.split("::")[0].rsplit("/", 1)[0]
+            _cpu_by_folder[folder] += value
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -41,3 +84,43 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.skipped]
     for reason, count in sorted(Counter(map(_skip_reason, skipped)).items()):
         terminalreporter.write_line(f"SKIPPED {count} test(s): {reason}", yellow=True)
+    if _cpu_by_folder:
+        ranked = sorted(_cpu_by_folder.items(), key=lambda kv: -kv[1])
+        terminalreporter.write_line(
+            f"CPU s by folder (tests, their threads, processes they waited for;"
+            f" {sum(_cpu_by_folder.values()):.0f} s): "
+            + ", ".join(f"{folder} {seconds:.1f}" for folder, seconds in ranked)
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    """A migrated PostgreSQL database per test process, or None when the server is down.
+
+    Tests that need a migrated database, not a test of the migrations, take a copy
+    (``postgres.create_database(conn, prefix, template=pg_template)``): the server copies
+    files in a fraction of the time the migrations take. When it is None, the test calls
+    ``postgres.admin()``, which skips (fails under RWC_TEST_STRICT) saying how to start it.
+    """
+    conn = postgres.try_connect()
+    if conn is None:
+        yield None
+        return
+    # Imported when first used: a run of the container or rwc tests alone does not load the
+    # key server's store.
+    from keyserver.domain.settings import Settings  # noqa: PLC0415
+    from keyserver.store import init_database  # noqa: PLC0415
+
+    try:
+        name = postgres.create_database(conn, "ks_tpl")
+        try:
+            # Any master key: a migration writes no row keyed by it into an empty database
+            # (0008_row_mac MACs the rows that exist), so one template serves every key.
+            init_database(
+                Settings(database_url=postgres.database_url(name), master_key_b64="A" * 43)
+            )
+            yield name
+        finally:
+            postgres.drop_database(conn, name)
+    finally:
+        conn.close()

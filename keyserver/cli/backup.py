@@ -26,16 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, text
-
 from keyserver.cli.config import load_settings
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
 from keyserver.cli.files import file_name, written
 from keyserver.domain.settings import Settings
-from keyserver.store import migrate
-from keyserver.store.engine import make_engine
-from keyserver.store.models import Base
+
+# The parser imports this module for its add_parser functions on every `keyserver` start;
+# SQLAlchemy and the store (about a CPU second of imports) are imported by the commands
+# that use them, as keyserver/cli/commands.py does for local mode.
 
 HELP_BACKUP = "write a consistent backup of the database (0600; SQLite online, or pg_dump)"
 HELP_RESTORE = (
@@ -192,6 +191,11 @@ def _put_in_place(settings: Settings, backup: Path, *, force: bool) -> None:
 
 def _empty_postgresql(settings: Settings, *, force: bool) -> None:
     """Make room for the backup: the key server's tables go (only with ``--force``)."""
+    from sqlalchemy import inspect, text  # noqa: PLC0415 - see the imports
+
+    from keyserver.store.engine import make_engine  # noqa: PLC0415
+    from keyserver.store.models import Base  # noqa: PLC0415
+
     engine = make_engine(settings)
     try:
         with engine.begin() as conn:
@@ -227,6 +231,7 @@ def _read(path: Path, what: str) -> str:
 def cmd_restore_backup(ctx: Context) -> int:
     """``keyserver restore-backup [FILE] [--replay AUDIT_EXPORT] [--force]``."""
     from keyserver.cli.local import guard, open_service  # noqa: PLC0415 - local mode only
+    from keyserver.store import migrate  # noqa: PLC0415 - see the imports
 
     settings = _local_settings(ctx)
     backup, export = ctx.args.file, ctx.args.replay

@@ -22,15 +22,14 @@ from typing import TYPE_CHECKING, Any
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
 from keyserver.cli.files import file_name
-from keyserver.cli.host import write_master_key
-from keyserver.cli.local import default_actor_name, guard, open_service
-from keyserver.cli.masterkey import prepare_hsm
 from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
-from keyserver.service.rotation import RotationOps
-from keyserver.store import hsm
 
+# The parser imports this module for add_parser on every `keyserver` start; the database,
+# the service and the HSM (about a CPU second of imports) are imported by the command that
+# runs, as keyserver/cli/commands.py does for local mode.
 if TYPE_CHECKING:
     from keyserver.cli.context import Context
+    from keyserver.service.rotation import RotationOps
 
 DEFAULT_BATCH = 200
 # An audited progress entry every this many batches (and one at start and at the end).
@@ -82,6 +81,10 @@ def add_parser(add: Any, settings_flags: Any) -> None:
 
 def _target(ctx: Context, settings: Settings) -> Settings:
     """The settings of the new key (its file, or its HSM key), created if absent."""
+    from keyserver.cli.host import write_master_key  # noqa: PLC0415 - see the imports
+    from keyserver.cli.local import guard  # noqa: PLC0415
+    from keyserver.cli.masterkey import prepare_hsm  # noqa: PLC0415
+
     args = ctx.args
     if args.to_file:
         path = Path(args.to_file)
@@ -119,6 +122,9 @@ def _target(ctx: Context, settings: Settings) -> Settings:
 def cmd_rotate_master_key(ctx: Context) -> int:
     """``keyserver rotate-master-key``: start or resume, finish, or show the status."""
     ctx.require_local()
+    from keyserver.cli.local import default_actor_name, guard, open_service  # noqa: PLC0415
+    from keyserver.service.rotation import RotationOps  # noqa: PLC0415 - see the imports
+
     settings = load_settings(ctx.resolved, ctx.setting_overrides())
     service = open_service(settings)
     try:
@@ -141,6 +147,8 @@ def cmd_rotate_master_key(ctx: Context) -> int:
 
 
 def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int:
+    from keyserver.cli.local import guard  # noqa: PLC0415 - see the imports
+
     begun = guard(lambda: ops.begin(actor, target))
     to = int(begun["to"])
     total = ops.remaining(to)
@@ -172,6 +180,9 @@ def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int
 
 
 def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> int:
+    from keyserver.cli.local import guard  # noqa: PLC0415 - see the imports
+    from keyserver.store import hsm  # noqa: PLC0415
+
     status = guard(ops.status)["generations"]
     old = next((g for g in status if g["state"] == "old"), None)
     if old is None:

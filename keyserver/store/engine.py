@@ -26,10 +26,8 @@ import sqlite3
 import stat
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
@@ -38,6 +36,11 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from keyserver.domain.settings import Settings
 from keyserver.store.deadline import Watchdog
 from keyserver.store.writelock import engine_write_lock, sqlite_file
+
+# alembic is imported by migrate(), not here: `keyserver serve` and each of its workers
+# never migrate, and its import is ~0.2 CPU-s of every server start.
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("keyserver")
 
@@ -247,6 +250,8 @@ def repair_side_files(db_path: Path) -> list[str]:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - see the imports
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -254,6 +259,8 @@ def _alembic_config() -> Config:
 
 def migrate(settings: Settings, engine: Engine | None = None) -> None:
     """Bring the database schema to the newest revision (one chain for both backends)."""
+    from alembic import command  # noqa: PLC0415 - see the imports
+
     own = engine is None
     eng = make_engine(settings) if engine is None else engine
     try:

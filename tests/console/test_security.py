@@ -39,7 +39,9 @@ CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_template: str | None
+) -> Iterator[Settings]:
     clock = FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC))
     common: dict[str, Any] = {
         "master_key_b64": new_master_key_b64(),
@@ -52,7 +54,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         init_database(s)
         yield s
         return
-    with postgres.fresh_database("console") as name:
+    # A copy of the migrated template (tests/conftest.py): these tests are about the console.
+    with postgres.fresh_database("console", template=pg_template) as name:
         s = Settings(database_url=postgres.database_url(name), **common)
         init_database(s)
         yield s

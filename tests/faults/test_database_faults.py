@@ -189,12 +189,21 @@ def _recovers(s: Setup, what: str, timeout: float = 60) -> None:
 
 @pytest.fixture
 def pg_name() -> Iterator[str]:
+    """An empty database (the migrations' own test)."""
     with postgres.fresh_database("ks_faults") as name:
         yield name
 
 
 @pytest.fixture
-def pg(pg_name: str) -> Iterator[tuple[Setup, Proxy, str]]:
+def pg_copy(pg_template: str | None) -> Iterator[str]:
+    """A copy of the migrated template (tests/conftest.py): ``pg``'s tests are about serving."""
+    with postgres.fresh_database("ks_faults", template=pg_template) as name:
+        yield name
+
+
+@pytest.fixture
+def pg(pg_copy: str) -> Iterator[tuple[Setup, Proxy, str]]:
+    pg_name = pg_copy
     direct = postgres.database_url(pg_name)
     init_database(Settings(database_url=direct, master_key_b64="A" * 43))
     target = make_url(direct)

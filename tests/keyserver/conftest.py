@@ -1,9 +1,10 @@
 """Shared fixtures: every test runs on SQLite (temp dir) AND PostgreSQL (own database).
 
 Each test module has one database per backend: SQLite, a copy of a migrated file in the
-module's temporary directory; PostgreSQL, its own database ``ks_<random>`` (via the
-maintenance database), dropped after the module. Every test starts from the freshly migrated
-state (tests/support/database.py puts it back), with the clock at its start. The key server
+module's temporary directory; PostgreSQL, its own database ``ks_<random>``, a copy of one
+migrated template per test process (``CREATE DATABASE ... TEMPLATE``), dropped after the
+module. Every test starts from the freshly migrated state (tests/support/database.py puts
+it back), with the clock at its start. The key server
 of ``world`` is started once per module and backend and serves every test of the module:
 its start-up and the principals' set-up, not the tests, dominated the run time.
 
@@ -32,18 +33,18 @@ from tests.support.world import World, make_world
 
 
 @pytest.fixture(scope="module")
-def pg_database() -> Iterator[str | None]:
-    """One migrated PostgreSQL database per test module, dropped afterwards."""
-    conn = postgres.try_connect()
-    if conn is None:
-        yield None  # the tests that need it skip (or fail under RWC_TEST_STRICT)
+def pg_database(pg_template: str | None) -> Iterator[str | None]:
+    """One migrated PostgreSQL database per test module (a copy of the template), dropped after.
+
+    ``pg_template``: tests/conftest.py.
+    """
+    if pg_template is None:
+        yield None
         return
+    conn = postgres.admin()
     try:
-        name = postgres.create_database(conn, "ks")
+        name = postgres.create_database(conn, "ks", template=pg_template)
         try:
-            init_database(
-                Settings(database_url=postgres.database_url(name), master_key_b64="A" * 43)
-            )
             yield name
         finally:
             postgres.drop_database(conn, name)

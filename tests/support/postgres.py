@@ -68,10 +68,17 @@ def admin() -> psycopg.Connection[Any]:
     return conn
 
 
-def create_database(conn: psycopg.Connection[Any], prefix: str) -> str:
-    """Create an empty database ``<prefix>_<random>`` and return its name."""
+def create_database(conn: psycopg.Connection[Any], prefix: str, template: str | None = None) -> str:
+    """Create a database ``<prefix>_<random>`` (empty, or a copy of ``template``); its name.
+
+    A copy of a migrated template is a file copy on the server: a fraction of the time the
+    migrations take, which the PostgreSQL half of every key-server test module paid.
+    """
     name = f"{prefix}_{secrets.token_hex(6)}"
-    conn.execute(f'CREATE DATABASE "{name}"')
+    if template is None:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    else:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     # Tests need no durability against a power cut (as with sqlite_synchronous=NORMAL); a
     # commit that does not wait for the WAL flush saves a disk sync per audited write.
     conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
@@ -84,11 +91,11 @@ def drop_database(conn: psycopg.Connection[Any], name: str) -> None:
 
 
 @contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A new empty database for the duration of the block; yields its name."""
+def fresh_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database (empty, or a copy of ``template``) for the block; yields its name."""
     conn = admin()
     try:
-        name = create_database(conn, prefix)
+        name = create_database(conn, prefix, template)
         try:
             yield name
         finally:
