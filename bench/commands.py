@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -192,6 +193,7 @@ class _Tools:
         self.rwc = installed_rwc(work / "venv")
         self.python = _python(self.rwc)
         self.age = require("age", "age")
+        self.sync = require("sync", "coreutils")
         self.url = served.url
         home = work / "home"
         home.mkdir(exist_ok=True)
@@ -303,6 +305,27 @@ class _Runs:
         self.figures.setdefault(name, _Figures()).add(fn(*args))
 
 
+def _age_synced(tools: _Tools, argv: list[str], out: Path) -> ProcResult:
+    """``age ... -o OUT && sync OUT``: age plus the durability rwc keeps (fsync of OUT).
+
+    rwc seal and rwc open -C fsync what they write before publishing it; age does not, so
+    on disk the raw age figure is the time to fill the page cache, not to store the
+    bytes. This is the fair reference printed next to it (coreutils ``sync FILE`` is one
+    fsync of that file; rwc also fsyncs the directories, which costs little more).
+    """
+    script = f"{shlex.join(argv)} && {shlex.quote(tools.sync)} {shlex.quote(str(out))}"
+    return run_measured(["sh", "-c", script])
+
+
+def _age_seal_synced(tools: _Tools, src: Path, out: Path) -> ProcResult:
+    return _age_synced(tools, [tools.age, "-r", tools.recipient, "-o", str(out), str(src)], out)
+
+
+def _age_open_synced(tools: _Tools, container: Path, dest: Path) -> ProcResult:
+    argv = [tools.age, "-d", "-i", str(tools.age_key), "-o", str(dest), str(container)]
+    return _age_synced(tools, argv, dest)
+
+
 def _measure_storage(
     tools: _Tools, key: str, where: Path, size: int, runs: int, *, cold: bool
 ) -> dict[str, Any]:
@@ -318,9 +341,14 @@ def _measure_storage(
             print(f"  {key}: run {n + 1}/{runs}", flush=True)
             # Interleaved, so drift on a shared machine hits both tools alike.
             r.measure("age seal", tools.age_seal, src, age_out)
+            if cold:  # on a memory file system fsync is a no-op: the raw figure is fair
+                r.measure("age seal+sync", _age_seal_synced, tools, src, age_out)
             r.measure("rwc seal", tools.rwc_seal, src, rwc_out)
             r.measure("age open", tools.age_open, age_out, plain)
             plain.unlink()
+            if cold:
+                r.measure("age open+sync", _age_open_synced, tools, age_out, plain)
+                plain.unlink()
             r.measure("rwc open", tools.rwc_open, rwc_out, extracted)
             if (extracted / src.name).stat().st_size != size:
                 raise RuntimeError("rwc open did not extract the whole file")
@@ -538,6 +566,7 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
             r, a = figures[f"rwc {op}"], figures[f"age {op}"]
             ratio = a["seconds"] / r["seconds"]
             ok = ratio >= goal
+            fair = figures.get(f"age {op}+sync")  # on disk only: see _age_synced
             rows.append(
                 [
                     key,
@@ -548,17 +577,33 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
                     f"{a['seconds']:.2f} / {a['peak_rss_mib']:.0f}",
                     f"{ratio:.2f}x",
                     f">= {goal}x",
-                    verdict(ok),
+                    verdict(ok) + (" (age: no fsync)" if fair else ""),
                 ]
             )
-            targets.append(
-                {
-                    "target": f"{key}: {rwc_cmd} vs {age_cmd}",
-                    "ratio": ratio,
-                    "goal": goal,
-                    "verdict": verdict(ok),
-                }
-            )
+            target: dict[str, Any] = {
+                "target": f"{key}: {rwc_cmd} vs {age_cmd}",
+                "ratio": ratio,
+                "goal": goal,
+                "verdict": verdict(ok),
+            }
+            if fair:
+                fair_ratio = fair["seconds"] / r["seconds"]
+                fair_ok = fair_ratio >= goal
+                rows.append(
+                    [
+                        "",
+                        f"  vs {age_cmd} && sync FILE",
+                        "",
+                        "",
+                        "",
+                        f"{fair['seconds']:.2f} / {fair['peak_rss_mib']:.0f}",
+                        f"{fair_ratio:.2f}x",
+                        f">= {goal}x",
+                        f"{verdict(fair_ok)} (same durability)",
+                    ]
+                )
+                target["vs_age_with_fsync"] = {"ratio": fair_ratio, "verdict": verdict(fair_ok)}
+            targets.append(target)
     return rows, targets
 
 
@@ -635,4 +680,17 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
     for key, figures in results["sizes"].items():
         if figures.get("page_cache_dropped"):
             print(f"  {key}: page cache dropped before every command")
+    if any("age open+sync" in f for f in results["sizes"].values()):
+        print(
+            "  On disk rwc seal and rwc open -C fsync before they publish (all-or-nothing,"
+            " kept in every figure);"
+        )
+        print(
+            "  age fsyncs nothing, so its raw row times the page cache. The `&& sync FILE`"
+            " rows are age with"
+        )
+        print(
+            "  the same durability: the fair comparison. The targets are judged on the raw"
+            " rows, as the issue asks."
+        )
     return targets

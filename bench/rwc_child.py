@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,26 @@ def _server(seed_hex: str, cid_hex: str) -> tuple[Any, Any]:
     return server, slot
 
 
+def _has_keyword(fn: Any, name: str) -> bool:
+    """True if ``fn`` takes ``name=``: a parameter, or a key of its ``**kw: Unpack[TD]``."""
+    params = inspect.signature(fn).parameters
+    if name in params:
+        return True
+    hints = typing.get_type_hints(fn)
+    for param in params.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            for td in typing.get_args(hints.get(param.name)):
+                if name in getattr(td, "__required_keys__", ()) or name in getattr(
+                    td, "__optional_keys__", ()
+                ):
+                    return True
+    return False
+
+
 def _with_workers(fn: Any, kwargs: dict[str, Any], workers: int | None) -> dict[str, Any]:
     """Pass workers= only when asked and only if the API has it (default path otherwise)."""
     if workers is not None:
-        if "workers" not in inspect.signature(fn).parameters:
+        if not _has_keyword(fn, "workers"):
             raise SystemExit(f"{fn.__name__} has no 'workers' parameter")
         kwargs["workers"] = workers
     return kwargs

@@ -194,13 +194,45 @@ class InProcessKeyServer:
         rec.destroyed = True
 
 
+def release_oprf(slot: SlotInfo, key_server: KeyServer, password: str) -> tuple[bytes, Evaluation]:
+    """Run the key-release step up to the verified VOPRF output (spec §key-schedule).
+
+    Blinds ``oprf_input``, asks ``key_server`` to evaluate it and verifies the server's
+    proof against ``slot.public_key``. The KEK is then ``keyschedule.derive_kek`` of the
+    output (Argon2id): :func:`release_kek` does both; the writer runs Argon2id while it
+    seals the payload, which needs only the DEK.
+
+    Args:
+        slot: The container's slot (its public key is the one the proof must verify against).
+        key_server: Evaluates the blinded element.
+        password: The container password ("" if none).
+
+    Returns:
+        (the VOPRF output, the server's evaluation incl. its receipt challenge).
+
+    Raises:
+        InputError: The password is too long.
+        FormatError: The public key is not a valid point.
+        KeyServerCallError: The server refused or failed; KeyServerProtocolError if its proof
+            did not verify.
+    """
+    # Check the public key and the password before talking to the server: a corrupt header
+    # or an impossible password costs no request (spec [F-PUBKEY], [F-PASSWORD-LENGTH]).
+    oprf.check_public_key(slot.public_key)
+    keyschedule.check_password(password)
+    data = keyschedule.oprf_input(slot.container_id, password)
+    state, blinded = oprf.blind(data)
+    evaluation = key_server.evaluate(slot, blinded)
+    oprf_out = oprf.finalize(state, evaluation.evaluated_element, evaluation.proof, slot.public_key)
+    return oprf_out, evaluation
+
+
 def release_kek(
     slot: SlotInfo, key_server: KeyServer, password: str, argon2: p.Argon2Params
 ) -> tuple[bytes, Evaluation]:
     """Run the key-release step and derive the KEK (spec §key-schedule).
 
-    Blinds ``oprf_input``, asks ``key_server`` to evaluate it, verifies the server's proof
-    against ``slot.public_key`` and stretches the output with Argon2id.
+    :func:`release_oprf`, then Argon2id and HKDF of its output.
 
     Args:
         slot: The container's slot (its public key is the one the proof must verify against).
@@ -217,12 +249,5 @@ def release_kek(
         KeyServerCallError: The server refused or failed; KeyServerProtocolError if its proof
             did not verify.
     """
-    # Check the public key and the password before talking to the server: a corrupt header
-    # or an impossible password costs no request (spec [F-PUBKEY], [F-PASSWORD-LENGTH]).
-    oprf.check_public_key(slot.public_key)
-    keyschedule.check_password(password)
-    data = keyschedule.oprf_input(slot.container_id, password)
-    state, blinded = oprf.blind(data)
-    evaluation = key_server.evaluate(slot, blinded)
-    oprf_out = oprf.finalize(state, evaluation.evaluated_element, evaluation.proof, slot.public_key)
+    oprf_out, evaluation = release_oprf(slot, key_server, password)
     return keyschedule.derive_kek(oprf_out, slot.container_id, argon2), evaluation

@@ -16,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from keyserver.cli import masterkey
+from keyserver.cli import masterkey, settings_file
 from keyserver.cli import workers as workers_module
 from keyserver.cli.config import COMMAND_KEYS, load_settings
 from keyserver.cli.context import Context
@@ -31,7 +31,7 @@ from keyserver.cli.files import written
 from keyserver.cli.local import default_actor_name, guard, open_service, sqlite_path
 from keyserver.domain.durations import format_duration
 from keyserver.domain.logkey import create_log_key, default_origin
-from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
+from keyserver.domain.settings import CONFIG_FILE_NAME, MASTER_KEY_BYTES, Settings
 from keyserver.service import KeyService
 from keyserver.store import init_database, migrate
 from keyserver.store.writelock import LOCK_SUFFIX
@@ -63,7 +63,8 @@ def _bootstrap_admin(ctx: Context, settings: Settings) -> dict[str, Any]:
 
 def cmd_init(ctx: Context) -> int:
     """``keyserver init``: database, master key (0600), admin principal; prints its token."""
-    settings = load_settings(ctx.resolved, ctx.setting_overrides())
+    given = ctx.setting_overrides()
+    settings = load_settings(ctx.resolved, given)
     if settings.data_dir is not None:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file = settings.master_key_file if settings.master_key_b64 is None else None
@@ -75,6 +76,11 @@ def cmd_init(ctx: Context) -> int:
             exit_code=EXIT_CONFIG,
         )
     created: list[Path] = []
+    # Every setting given here holds for every later command (issue 12); without a data
+    # directory, what cannot be kept is refused before anything is made.
+    # The flags' own text is kept ("72h" stays "72h").
+    flag_text = {name: getattr(ctx.args, "set_" + name) for name in given}
+    undo_settings = settings_file.keep(settings.data_dir, flag_text)
     try:
         if key_file is not None:
             write_master_key(key_file, settings.rng(MASTER_KEY_BYTES))
@@ -100,12 +106,17 @@ def cmd_init(ctx: Context) -> int:
         # Nothing half-made stays behind: a rerun of init must work.
         for path in created:
             path.unlink(missing_ok=True)
+        undo_settings()
         raise
     if ctx.out.as_json:
         ctx.out.json({**result, "data_dir": str(settings.data_dir) if settings.data_dir else None})
     else:
         where = settings.data_dir or settings.database_url.split("@")[-1]
         ctx.out.text(f"initialised {where}; admin principal {result['name']!r}")
+        if given and settings.data_dir is not None:
+            ctx.out.text(
+                f"settings kept in {settings.data_dir / CONFIG_FILE_NAME}: {', '.join(given)}"
+            )
         ctx.out.secret("admin token", str(result["token"]))
     return EXIT_OK
 

@@ -50,7 +50,7 @@ from keyserver.cli.errors import (
 from keyserver.cli.output import Output
 from keyserver.cli.parser import build_parser
 from keyserver.domain.i18n import N_
-from keyserver.domain.settings import ConfigError, display_zone
+from keyserver.domain.settings import ConfigError, display_zone, read_config_file
 from pycontainer.cli.texts import language
 
 
@@ -161,11 +161,17 @@ def _silence_stdout(stdout: TextIO) -> None:
 
 
 def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo:
-    """The display zone: --display-timezone > KEYSERVER_DISPLAY_TIMEZONE > TOML > local."""
-    name = getattr(args, "set_display_timezone", None) or resolved.settings_env.get(
-        "KEYSERVER_DISPLAY_TIMEZONE", ""
-    )
+    """The display zone: flag > KEYSERVER_* > --config TOML > DATA_DIR/keyserver.toml > local.
+
+    The same order as :meth:`Settings.load`; the data directory's file is where
+    ``keyserver init --display-timezone`` keeps it (issue 12).
+    """
     try:
+        name = (
+            getattr(args, "set_display_timezone", None)
+            or resolved.settings_env.get("KEYSERVER_DISPLAY_TIMEZONE")
+            or str(read_config_file(resolved.data_dir).get("display_timezone", ""))
+        )
         return display_zone(name)
     except ConfigError as exc:
         raise CliError(str(exc), exit_code=EXIT_CONFIG) from exc

@@ -302,10 +302,7 @@ class Settings:
         secrets = {name: env[key] for key, name in _ENV_ONLY.items() if key in env}
         dd_raw = flags.get("data_dir", data_dir) or env_values.get("data_dir")
         ddir = Path(dd_raw) if dd_raw else None
-        file_values: dict[str, Any] = {}
-        if ddir is not None and (ddir / CONFIG_FILE_NAME).is_file():
-            with (ddir / CONFIG_FILE_NAME).open("rb") as fh:
-                file_values = tomllib.load(fh)
+        file_values = read_config_file(ddir)
         merged: dict[str, Any] = {}
         for source in (file_values, env_values, flags):
             for key, value in source.items():
@@ -389,6 +386,24 @@ class Settings:
         return key
 
 
+def read_config_file(data_dir: Path | None) -> dict[str, Any]:
+    """The settings in ``<data_dir>/keyserver.toml`` (none without the directory or file).
+
+    Raises:
+        ConfigError: The file cannot be read or is not TOML.
+    """
+    if data_dir is None or not (data_dir / CONFIG_FILE_NAME).is_file():
+        return {}
+    path = data_dir / CONFIG_FILE_NAME
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
 def display_zone(name: str) -> tzinfo:
     """The zone times are shown in: the IANA zone ``name``, or the local zone if empty.
 
@@ -415,6 +430,15 @@ def _boolean(value: Any) -> bool:
     if text in {"0", "false", "no", "off"}:
         return False
     raise ValueError(text)
+
+
+def coerce_setting(key: str, value: Any) -> Any:
+    """Convert a TOML/env/flag value of the setting ``key`` to the field's type.
+
+    Raises:
+        ConfigError: The value does not convert.
+    """
+    return _coerce(key, value)
 
 
 def _coerce(key: str, value: Any) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -40,7 +39,6 @@ from keyserver.domain.errors import (
     UnauthenticatedError,
 )
 from keyserver.domain.lifecycle import BUDGET_REASON, Actor, Cause, State, evaluation_refusal
-from keyserver.domain.metrics import Metrics
 from keyserver.domain.validation import (
     CHALLENGE_BYTES,
     fmt_time,
@@ -51,6 +49,7 @@ from keyserver.release.compiled import HotPath
 from keyserver.release.group_commit import GroupCommit, Take
 from keyserver.release.hotpath import Batch
 from keyserver.release.jobs import EvalJob, bearer_job, parse_inputs
+from keyserver.release.lockclock import LockClock
 from keyserver.store import repository
 from keyserver.store.audit import Head, NewEntry, append_row
 from keyserver.store.ledger import Ledger
@@ -88,40 +87,6 @@ def _altered_copy(row: repository.EvaluationRow, job: EvalJob, mode: str) -> boo
     if mode != "read" or job.header_digest is None or row.header_digest is None:
         return False
     return not hmac.compare_digest(row.header_digest, job.header_digest)
-
-
-class _LockClock:
-    """Where a batch's time goes: waiting for the chain head, holding it, committing.
-
-    Why: the head is the one thing every release of every instance passes through, so
-    its hold time per release bounds the whole deployment's rate (issue 15). Exported
-    as histograms per batch (spec §operations, /metrics); CPU is the committer
-    thread's own (``time.thread_time``), so the difference between hold and CPU is
-    time spent waiting for the database, the disk or the GIL while holding the head.
-    """
-
-    __slots__ = ("_commit", "_cpu", "_hold", "_start")
-
-    def __init__(self) -> None:
-        self._start = time.perf_counter()
-        self._hold = self._commit = self._start
-        self._cpu = 0.0
-
-    def locked(self) -> None:
-        self._hold = time.perf_counter()
-        self._cpu = time.thread_time()
-
-    def committing(self) -> None:
-        self._commit = time.perf_counter()
-
-    def record(self, metrics: Metrics, jobs: int) -> None:
-        """After COMMIT: observe the batch's figures."""
-        done, cpu = time.perf_counter(), time.thread_time() - self._cpu
-        metrics.observe("rwc_release_lock_wait_seconds", self._hold - self._start)
-        metrics.observe("rwc_release_lock_hold_seconds", done - self._hold)
-        metrics.observe("rwc_release_lock_cpu_seconds", cpu)
-        metrics.observe("rwc_release_commit_seconds", done - self._commit)
-        metrics.inc("rwc_release_batch_jobs_total", jobs)
 
 
 def _only(job: EvalJob) -> Take[EvalJob]:
@@ -233,9 +198,12 @@ class Releaser:
             batch = Batch(hot, None)
             with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
                 batch.use(cur)
-                seen = batch.seen_seq()  # before the tokens (Batch.lock_head)
-                batch.preread(self._requests(batch, jobs))
-            clock = _LockClock()
+                # The tokens, with the head's seq they are current as of (Batch.lock_head).
+                seen = batch.read_tokens([j.digest for j in jobs if j.digest is not None])
+                requests = self._requests(batch, jobs)
+                batch.preread(requests)
+                rowcheck.preread(self._keyring, batch, sorted({r[0] for r in requests}))
+            clock = LockClock()
             with self._ledger.core_tx() as conn, self._cursor(conn) as cur:
                 batch.use(cur)
                 head = batch.lock_head(seen)  # lock order: chain head, then container rows

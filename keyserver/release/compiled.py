@@ -21,11 +21,27 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Dialect,
+    LargeBinary,
+    String,
+    bindparam,
+    cast,
+    exists,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, CompoundSelect
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from keyserver.release.facts import Shape, facts_statement
+from keyserver.release.unnest import Unnest
 from keyserver.store.audit import HEAD_ID, LOCK_HEAD_STMT
 from keyserver.store.models import (
     AuditEntry,
@@ -33,8 +49,7 @@ from keyserver.store.models import (
     Base,
     Challenge,
     Container,
-    ContainerReader,
-    ContainerReaderGroup,
+    Token,
     UTCDateTime,
 )
 from keyserver.store.repository import (
@@ -42,20 +57,18 @@ from keyserver.store.repository import (
     EPOCH,
     EVALUATION_STMT,
     TOKEN_STMT,
-    WINDOW_COUNTS_STMT,
+    token_statement,
 )
-from keyserver.store.rowmacs import ISSUER_STMT, LATER_STMT, REGISTER_STMT
+from keyserver.store.rowmacs import AUDIT_FIELDS, ISSUER_STMT, LATER_STMT, REGISTER_STMT
 
 _TABLES = Base.metadata.tables
 _C = _TABLES[Container.__tablename__]
 _CHALLENGES = _TABLES[Challenge.__tablename__]
 _HEAD_TABLE = _TABLES[AuditHead.__tablename__]
 _LOG_TABLE = _TABLES[AuditEntry.__tablename__]
-_READERS = _TABLES[ContainerReader.__tablename__]
-_READER_GROUPS = _TABLES[ContainerReaderGroup.__tablename__]
 
 # Batch prefetch (Batch.prefetch): every container row of the batch locked in ONE
-# statement, and the policy entries naming the batch's actors in one more each.
+# statement, then everything else the batch reads in one more (keyserver/release/facts.py).
 ROW_COLUMNS = (
     "state",
     "issuer_id",
@@ -84,21 +97,13 @@ _ROWS_STMT = (
     .where(_C.c.id.in_(bindparam("cids", expanding=True)))
     .with_for_update(of=_C)
 )
-# The newest entry naming each container of the batch (repository.OWN_NEWEST, grouped).
-_OWN_NEWEST_STMT = (
-    select(_LOG_TABLE.c.container, func.max(_LOG_TABLE.c.seq))
-    .where(_LOG_TABLE.c.container.in_(bindparam("texts", expanding=True)))
-    .group_by(_LOG_TABLE.c.container)
+# The register entries of several containers (REGISTER_STMT for a batch, read before
+# the lock: keyserver/release/rowcheck.py preread). Constants rendered in the SQL.
+_REGISTERS_STMT = select(*(_LOG_TABLE.c[name] for name in AUDIT_FIELDS)).where(
+    _LOG_TABLE.c.container.in_(bindparam("texts", expanding=True)),
+    _LOG_TABLE.c.action == literal_column("'register'"),
+    _LOG_TABLE.c.outcome == literal_column("'ok'"),
 )
-_READERS_STMT = select(_READERS.c.container_id, _READERS.c.name).where(
-    _READERS.c.container_id.in_(bindparam("cids", expanding=True)),
-    _READERS.c.name.in_(bindparam("names", expanding=True)),
-)
-_GROUPS_STMT = select(_READER_GROUPS.c.container_id, _READER_GROUPS.c.group_name).where(
-    _READER_GROUPS.c.container_id.in_(bindparam("cids", expanding=True)),
-    _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
-)
-
 # Audit actions that change whether a token authenticates, or as whom. Tokens are read
 # before the chain-head lock (Batch.preread); under the lock, an entry of one of these
 # newer than that read sends every token of the batch to be read again (Batch.lock_head).
@@ -119,7 +124,26 @@ _LOCK_HEAD_SEEN_STMT = (
     .where(_HEAD_TABLE.c.id == HEAD_ID)
     .with_for_update(of=_HEAD_TABLE)
 )
-_HEAD_SEQ_STMT = select(_HEAD_TABLE.c.seq).where(_HEAD_TABLE.c.id == HEAD_ID)
+# The tokens of a batch and the head's seq in ONE statement (Batch.read_tokens): one
+# snapshot, so a revocation is either in both or in neither. The head is the ``h`` row
+# (its seq in the principal-id column).
+_T = Base.metadata.tables[Token.__tablename__]
+_TOKENS_SEEN_STMT: CompoundSelect[Any] = union_all(
+    *token_statement(
+        _T.c.token_hash.in_(bindparam("digests", expanding=True)),
+        kind=lambda k: literal_column(f"'{k}'"),
+    ).selects,
+    select(
+        cast(null(), LargeBinary),
+        cast(null(), UTCDateTime),
+        cast(null(), UTCDateTime),
+        _HEAD_TABLE.c.seq,
+        cast(null(), String),
+        cast(null(), String),
+        literal_column("'h'"),
+        cast(null(), String),
+    ).where(_HEAD_TABLE.c.id == literal_column(str(int(HEAD_ID)))),
+)
 CHALLENGE_COLUMNS = (
     "challenge_hash",
     "container_id",
@@ -167,7 +191,7 @@ class _Statement:
             compile_kwargs={"render_postcompile": expanding},
         )
         self.sql = str(compiled)
-        self.table = getattr(stmt, "table", None)  # an INSERT's (HotPath.insert_many)
+        self.table = getattr(stmt, "table", None)  # an INSERT's (unnest.Unnest.insert)
         self._order: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if dialect.paramstyle in _POSITIONAL else None
         )
@@ -205,10 +229,10 @@ class HotPath:
         self._dt_bind: Callable[[Any], Any] = bind if bind is not None else _same
         self._dt_cache: dict[datetime, Any] = {}
         self._dt_result: Callable[[Any], Any] = result if result is not None else _same
-        # One INSERT for many rows where the driver runs executemany row by row (psycopg).
-        self.multirow = dialect.name == "postgresql"
+        # PostgreSQL: many rows per statement as arrays, and a batch's writes as ONE
+        # statement (psycopg's executemany sends a statement per row; unnest.py).
+        self.unnest = Unnest(dialect, self._to_db) if dialect.name == "postgresql" else None
         self._lock_head = self._compile(_LOCK_HEAD_SEEN_STMT)
-        self._head_seq = self._compile(_HEAD_SEQ_STMT)
         self._store_head = self._compile(
             update(_HEAD_TABLE)
             .where(_HEAD_TABLE.c.id == HEAD_ID)
@@ -217,6 +241,11 @@ class HotPath:
         self._insert_entry = self._compile(insert(_LOG_TABLE), column_keys=AUDIT_COLUMNS)
         self._token = self._compile(TOKEN_STMT)
         self._challenge = self._compile(insert(_CHALLENGES), column_keys=CHALLENGE_COLUMNS)
+        # The INSERT of each table a batch writes rows to, by table name (SQLite's path).
+        self.inserts = {
+            _CHALLENGES.name: self._challenge,
+            _LOG_TABLE.name: self._insert_entry,
+        }
         self._later = self._compile(LATER_STMT)
         self._issuer = self._compile(ISSUER_STMT)
         self._register = self._compile(REGISTER_STMT)
@@ -228,7 +257,6 @@ class HotPath:
         self._evaluation: dict[int, _Statement] = {}
         self._updates: dict[tuple[str, ...], _Statement] = {}
         self._shapes: dict[tuple[Any, ...], _Statement] = {}
-        self._unnest: dict[Any, str] = {}
 
     def _to_db(self, value: datetime) -> Any:
         # The rows of one batch share a handful of instants (its "now", the challenge
@@ -289,89 +317,16 @@ class HotPath:
     def _rows_statement(self, count: int) -> _Statement:
         return self._shape(("rows", count), lambda: _ROWS_STMT.params(cids=[b""] * count))
 
-    def _own_newest_statement(self, count: int) -> _Statement:
+    def _tokens_statement(self, count: int) -> _Statement:
         return self._shape(
-            ("own_newest", count), lambda: _OWN_NEWEST_STMT.params(texts=[""] * count)
+            ("tokens", count), lambda: _TOKENS_SEEN_STMT.params(digests=[b""] * count)
         )
 
-    def _readers_statement(self, count: int, names: int) -> _Statement:
-        return self._shape(
-            ("readers", count, names),
-            lambda: _READERS_STMT.params(cids=[b""] * count, names=[""] * names),
-        )
+    def _registers_statement(self, count: int) -> _Statement:
+        return self._shape(("registers", count), lambda: _REGISTERS_STMT.params(texts=[""] * count))
 
-    def _groups_statement(self, count: int, groups: int) -> _Statement:
-        return self._shape(
-            ("groups", count, groups),
-            lambda: _GROUPS_STMT.params(cids=[b""] * count, groups=[""] * groups),
-        )
-
-    def _window_statement(self, pids: int, cids: int) -> _Statement:
-        return self._shape(
-            ("window", pids, cids),
-            lambda: WINDOW_COUNTS_STMT.params(pids=[0] * pids, cids=[b""] * cids, since=EPOCH),
-        )
-
-    def insert_many(self, one: _Statement, columns: Sequence[str]) -> str:
-        """``one``'s INSERT as ONE statement for any number of rows (PostgreSQL).
-
-        ``INSERT ... SELECT * FROM unnest(%(col)s::type[], ...)``, one array per column:
-        the SQL text stays the same whatever the row count, so psycopg parses it once
-        (a multi-row VALUES list is parsed again on every call: ~2.5 ms of Python per
-        statement under the lock, measured) and sends one statement for all rows
-        (``executemany`` costs ~25 us of Python per row).
-        """
-        table = one.table
-        assert table is not None
-        sql = self._unnest.get(table.name)
-        if sql is None:
-            quote = self._dialect.identifier_preparer.quote
-            arrays = ", ".join(f"%({c})b::{self._array_type(table.c[c])}[]" for c in columns)
-            names = ", ".join(quote(c) for c in columns)
-            # Only names from the models and placeholders: no value enters the SQL text.
-            sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
-            self._unnest[table.name] = sql
-        return sql
-
-    def update_many(self, keys: tuple[str, ...]) -> str:
-        """UPDATE of columns ``keys`` of many container rows in ONE statement (PostgreSQL).
-
-        ``UPDATE containers SET k = v.k FROM unnest(...) AS v(row_id, k..) WHERE id =
-        v.row_id``: one row of arrays per column, like :meth:`insert_many`. The rows
-        are already locked ``FOR UPDATE`` by the batch.
-        """
-        sql = self._unnest.get(("update", *keys))
-        if sql is None:
-            quote = self._dialect.identifier_preparer.quote
-            columns = ("row_id", *keys)
-            arrays = ", ".join(
-                f"%({c})b::{self._array_type(_C.c.id if c == 'row_id' else _C.c[c])}[]"
-                for c in columns
-            )
-            sets = ", ".join(f"{quote(k)} = v.{quote(k)}" for k in keys)
-            names = ", ".join(quote(c) for c in columns)
-            # Only names from the models and placeholders: no value enters the SQL text.
-            sql = (
-                f"UPDATE {quote(_C.name)} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
-                f"WHERE {quote(_C.name)}.{quote('id')} = v.row_id"
-            )
-            self._unnest[("update", *keys)] = sql
-        return sql
-
-    def _array_type(self, column: Any) -> str:
-        """The element type of a column's array (strings as TEXT).
-
-        A value too long for a ``VARCHAR(n)`` column then fails the INSERT like a plain
-        INSERT does; a cast to ``VARCHAR(n)[]`` would silently truncate it (and the
-        audit entry would no longer match its hash).
-        """
-        name = str(column.type.compile(dialect=self._dialect))
-        return "TEXT" if name.startswith("VARCHAR") else name
-
-    def column_values(self, rows: Sequence[Mapping[str, Any]], column: str) -> list[Any]:
-        """One column of ``rows`` as a list (the arrays of :meth:`insert_many`)."""
-        conv = self._to_db
-        return [conv(v) if type(v) is datetime else v for v in (r[column] for r in rows)]
+    def _facts_statement(self, shape: Shape) -> _Statement:
+        return self._shape(("facts", shape), lambda: facts_statement(shape))
 
     def _update_statement(self, keys: tuple[str, ...]) -> _Statement:
         stmt = self._updates.get(keys)

@@ -10,16 +10,14 @@ keyserver/domain/lifecycle.py and keyserver/release/batch.py.
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from keyserver.domain import rowmac
 from keyserver.domain.auth import TokenRow
 from keyserver.domain.encoding import b64e
-from keyserver.domain.lifecycle import ContainerView, State
+from keyserver.release import rows
 from keyserver.release.compiled import (
     AUDIT_COLUMNS,
     CHALLENGE_COLUMNS,
@@ -27,14 +25,15 @@ from keyserver.release.compiled import (
     ROW_TIMES,
     HotPath,
     _numbered,
-    _Statement,
 )
+from keyserver.release.facts import Shape
+from keyserver.release.unnest import Part
 from keyserver.store.audit import Head
-from keyserver.store.repository import EPOCH, EvaluationRow, integrity_members
-from keyserver.store.rowmacs import AUDIT_FIELDS, later_entries, register_policy
+from keyserver.store.models import AuditEntry, Base, Challenge
+from keyserver.store.repository import EPOCH, EvaluationRow
 
-# Verified register entries kept per process (see Batch.registration).
-_REGISTRATIONS_KEPT = 100_000
+_CHALLENGES = Base.metadata.tables[Challenge.__tablename__]
+_LOG = Base.metadata.tables[AuditEntry.__tablename__]
 
 
 class Batch:
@@ -93,17 +92,6 @@ class Batch:
         """Run the next statements on ``cur`` (the writing transaction's, after preread)."""
         self._cur = cur
 
-    def seen_seq(self) -> int:
-        """The head's seq as committed now (no lock): what :meth:`preread` is newer than.
-
-        Read FIRST, before the tokens: a revocation committed after this read has a
-        larger seq, and :meth:`lock_head` sees it; one committed before, the token read
-        sees (PostgreSQL: each statement sees what committed before it started).
-        """
-        stmt = self._hot._head_seq
-        self._cur.execute(stmt.sql, stmt.args({}))
-        return int(self._cur.fetchone()[0])
-
     def preread(self, requests: Sequence[tuple[bytes, str, frozenset[str], int]]) -> None:
         """Probe the reader policy of ``(container, actor, groups, pid)`` requests.
 
@@ -119,76 +107,76 @@ class Batch:
     def _probe_policy(
         self, cids: Sequence[bytes], requests: Sequence[tuple[bytes, str, frozenset[str], int]]
     ) -> None:
+        self._facts(**self._policy_lists(cids, requests))
+
+    @staticmethod
+    def _policy_lists(
+        cids: Sequence[bytes], requests: Sequence[tuple[bytes, str, frozenset[str], int]]
+    ) -> dict[str, list[Any]]:
+        """The facts.py lists that probe the policy of ``requests`` on ``cids``."""
         names = sorted({name for _, name, _, _ in requests})
         groups = sorted({g for _, _, gs, _ in requests for g in gs})
-        hot = self._hot
-        queries = [
-            (
-                hot._readers_statement(len(cids), len(names)),
-                _numbered({"cids": cids, "names": names}),
-            )
-        ]
+        lists: dict[str, list[Any]] = {"rcids": list(cids), "names": names}
         if groups:
-            queries.append(
-                (
-                    hot._groups_statement(len(cids), len(groups)),
-                    _numbered({"cids": cids, "groups": groups}),
-                )
-            )
-        results = self._query_all(queries)
-        self._reader_pairs.update((bytes(c), n) for c, n in results[0])
-        self._probed_names.update((c, n) for c in cids for n in names)
-        if groups:
-            self._group_pairs.update((bytes(c), g) for c, g in results[1])
-            self._probed_groups.update((c, g) for c in cids for g in groups)
+            lists.update(gcids=list(cids), groups=groups)
+        return lists
 
-    def _query_all(self, queries: Sequence[tuple[_Statement, Any]]) -> list[list[Any]]:
-        """Run SELECTs one after the other and return their rows.
+    def _facts(self, **lists: list[Any]) -> None:
+        """Read the batch's facts in ONE statement (keyserver/release/facts.py).
 
-        Not pipelined on purpose: measured, psycopg's pipeline mode made two SELECTs
-        take 8 ms where the same two in sequence took 2.6 ms (bench/README.md).
+        ``lists``: the values of the parts wanted (``pids``, ``media``, ``texts``,
+        ``rcids`` + ``names``, ``gcids`` + ``groups``); a missing list leaves its part out.
         """
-        out = []
-        for stmt, values in queries:
-            self._cur.execute(stmt.sql, stmt.args(values))
-            out.append(self._cur.fetchall())
-        return out
+        get = lists.get
+        rcids, names = get("rcids", []), get("names", [])
+        gcids, groups = get("gcids", []), get("groups", [])
+        shape: Shape = (
+            len(get("pids", [])),
+            len(get("media", [])),
+            len(get("texts", [])),
+            (len(rcids), len(names)),
+            (len(gcids), len(groups)),
+        )
+        stmt = self._hot._facts_statement(shape)
+        since = self.since
+        after = min((int(v["last_audit_seq"] or 0) for v in self._rows.values()), default=0)
+        self._cur.execute(stmt.sql, stmt.args({**_numbered(lists), "since": since, "after": after}))
+        rows = self._cur.fetchall()
+        # Probed = asked, whether or not a row matched (no row: not in the policy).
+        self._probed_names.update((c, n) for c in rcids for n in names)
+        self._probed_groups.update((c, g) for c in gcids for g in groups)
+        texts = {b64e(cid): cid for cid in self._rows}
+        for kind, pid, text, cid, n in rows:
+            if kind == "p":
+                self._base_p[pid] = int(n)
+            elif kind == "m":
+                self._base_m[text] = int(n)
+            elif kind == "o":
+                self._rows[texts[text]]["own_newest"] = n
+            elif kind == "r":
+                self._reader_pairs.add((bytes(cid), text))
+            else:
+                self._group_pairs.add((bytes(cid), text))
 
     def prefetch(self, requests: Sequence[tuple[bytes, str, frozenset[str], int]]) -> None:
         """Lock the containers of ``(container id, actor, groups, pid)`` requests at once.
 
-        Under the head lock, for the whole batch instead of one per request: the rows,
-        locked ``FOR UPDATE`` in one statement (after the chain head, the lock order of
-        every writer), and the window counts of every principal and medium of the batch
-        in one more; plus the policy probes :meth:`preread` did not cover (requests
-        taken after it). Then
-        :meth:`evaluation_row` answers from these, with :meth:`update_container`'s
-        changes applied as they are queued, so a later request for the same container
-        sees the earlier one's effect.
+        Under the head lock, for the whole batch instead of one per request, in two
+        statements: the rows, locked ``FOR UPDATE`` (after the chain head, the lock
+        order of every writer); then the batch's facts (keyserver/release/facts.py):
+        the window counts of every principal and medium of the batch, whether the log
+        holds entries after a row, and the policy probes :meth:`preread` did not cover
+        (requests taken after it). Then :meth:`evaluation_row` answers from these,
+        with :meth:`update_container`'s changes applied as they are queued, so a later
+        request for the same container sees the earlier one's effect.
         """
         cids = sorted({cid for cid, _, _, _ in requests})
         if len(cids) < 2:
             return  # one container: the single-statement path costs the same
-        uncovered = [
-            r
-            for r in requests
-            if (r[0], r[1]) not in self._probed_names
-            or any((r[0], g) not in self._probed_groups for g in r[2])
-        ]
-        if uncovered:
-            self._probe_policy(sorted({cid for cid, _, _, _ in uncovered}), uncovered)
-        pids = sorted({pid for _, _, _, pid in requests})
         hot, dt = self._hot, self._hot._dt_result
-        rows, windows = self._query_all(
-            [
-                (hot._rows_statement(len(cids)), _numbered({"cids": cids})),
-                (
-                    hot._window_statement(len(pids), len(cids)),
-                    {**_numbered({"pids": pids, "cids": cids}), "since": self.since},
-                ),
-            ]
-        )
-        for row in rows:
+        stmt = hot._rows_statement(len(cids))
+        self._cur.execute(stmt.sql, stmt.args(_numbered({"cids": cids})))
+        for row in self._cur.fetchall():
             values = dict(zip(ROW_COLUMNS, row[1:-1], strict=True))
             for name in ROW_TIMES:
                 values[name] = dt(values[name])
@@ -196,27 +184,24 @@ class Batch:
             values["bulk_newest"] = row[-1]
             self._rows[bytes(row[0])] = values
         self._missing = set(cids) - self._rows.keys()
-        self._own_newest()
-        # The window counts of every principal and medium of the batch.
-        self._base_p = dict.fromkeys(pids, 0)
-        self._base_m = dict.fromkeys(
-            (v["medium"] for v in self._rows.values() if v["medium"] is not None), 0
-        )
-        for kind, pid, medium, n in windows:
-            if kind == "p":
-                self._base_p[pid] = int(n)
-            else:
-                self._base_m[medium] = int(n)
-
-    def _own_newest(self) -> None:
-        """The newest entry naming each prefetched container (spec §row-integrity)."""
-        texts = {b64e(cid): cid for cid in self._rows}
-        if not texts:
-            return
-        stmt = self._hot._own_newest_statement(len(texts))
-        self._cur.execute(stmt.sql, stmt.args(_numbered({"texts": sorted(texts)})))
-        for text, newest in self._cur.fetchall():
-            self._rows[texts[text]]["own_newest"] = newest
+        uncovered = [
+            r
+            for r in requests
+            if (r[0], r[1]) not in self._probed_names
+            or any((r[0], g) not in self._probed_groups for g in r[2])
+        ]
+        lists: dict[str, list[Any]] = {
+            "pids": sorted({pid for _, _, _, pid in requests}),
+            # A container's medium never changes: the locked rows name the batch's media.
+            "media": sorted({v["medium"] for v in self._rows.values() if v["medium"] is not None}),
+            "texts": sorted(b64e(cid) for cid in self._rows),
+        }
+        if uncovered:
+            lists.update(self._policy_lists(sorted({r[0] for r in uncovered}), uncovered))
+        # The window counts of every principal and medium of the batch (0 if none).
+        self._base_p = dict.fromkeys(lists["pids"], 0)
+        self._base_m = dict.fromkeys(lists["media"], 0)
+        self._facts(**lists)
 
     def _prefetched(
         self, cid: bytes, actor_name: str, actor_groups: frozenset[str], principal_id: int
@@ -233,41 +218,18 @@ class Batch:
         values = self._rows.get(cid)
         if values is None:
             return False
-        view = ContainerView(
-            state=State(values["state"]),
-            issuer_id=values["issuer_id"],
-            pending_expires_at=values["pending_expires_at"],
-            not_after=values["not_after"],
-            destroyed_at=values["destroyed_at"],
-            public_reason=values["public_reason"],
-            readers=(
-                frozenset({actor_name}) if (cid, actor_name) in self._reader_pairs else frozenset()
-            ),
-            reader_groups=(
-                actor_groups
-                if any((cid, g) in self._group_pairs for g in actor_groups)
-                else frozenset()
-            ),
-            suspend_cause=values["suspend_cause"],
-        )
-        seed = values["seed_sealed"]
-        digest = values["header_digest"]
-        return EvaluationRow(
-            view,
-            None if seed is None else bytes(seed),
-            values["unconfirmed"],
-            values["attempt_budget"],
-            None if digest is None else bytes(digest),
-            password_required=bool(values["password_required"]),
-            medium=values["medium"],
-            key_generation=int(values["key_generation"]),
-            **integrity_members(values),
+        return rows.evaluation_row(
+            values,
+            actor_name,
+            actor_groups,
+            named=(cid, actor_name) in self._reader_pairs,
+            grouped=any((cid, g) in self._group_pairs for g in actor_groups),
         )
 
     def lock_head(self, seen: int | None = None) -> Head:
         """Lock the audit chain head (the batch's first lock; spec §audit).
 
-        ``seen``: the :meth:`seen_seq` before the tokens were read. If a token was
+        ``seen``: the head's seq the tokens were read at (:meth:`read_tokens`). If a token was
         revoked since (an entry after it, same statement, no extra round trip), every
         token is looked up again under the lock, so no release is decided on a token
         whose revocation is ordered before it (spec §consistency).
@@ -279,28 +241,60 @@ class Batch:
             self._tokens.clear()
         return Head(seq=seq, hash=bytes(digest), at=self._hot._dt_result(at))
 
+    def read_tokens(self, digests: Sequence[bytes]) -> int:
+        """Look up the batch's tokens and the head's seq, in ONE statement (before the lock).
+
+        Returns the head's seq as committed in the statement's snapshot: what the
+        tokens read are current as of. A revocation commits its token and its audit
+        entry (which moves the head) together, so it is in both or in neither; if it
+        is in neither, :meth:`lock_head` sees an entry after this seq and every token is
+        looked up again under the lock (spec §consistency).
+        """
+        wanted = sorted({d for d in digests if d not in self._tokens})
+        stmt = self._hot._tokens_statement(len(wanted))
+        self._cur.execute(stmt.sql, stmt.args(_numbered({"digests": wanted})))
+        found, seen = self._token_rows(self._cur.fetchall())
+        for digest in wanted:
+            self._tokens[digest] = found.get(digest)
+        # No head row cannot happen (the genesis head is created with the schema); if it
+        # did, 0 makes lock_head look every token up again if any was ever revoked.
+        return 0 if seen is None else seen
+
     def token(self, digest: bytes) -> TokenRow | None:
         """Token, principal, roles and groups by the token's SHA-256 (one statement)."""
         if digest in self._tokens:
             return self._tokens[digest]
-        stmt, dt = self._hot._token, self._hot._dt_result
+        stmt = self._hot._token
         self._cur.execute(stmt.sql, stmt.args({"digest": digest}))
-        rows = self._cur.fetchall()
-        found: TokenRow | None = None
-        if rows:
-            first = rows[0]
-            found = TokenRow(
-                token_hash=bytes(first[0]),
+        found = self._token_rows(self._cur.fetchall())[0].get(digest)
+        self._tokens[digest] = found
+        return found
+
+    def _token_rows(self, rows: Sequence[Any]) -> tuple[dict[bytes, TokenRow], int | None]:
+        """TOKEN_STMT rows by token, and the head's seq if an ``h`` row came with them."""
+        dt = self._hot._dt_result
+        by: dict[bytes, list[Any]] = {}
+        seen = None
+        for r in rows:
+            if r[6] == "h":
+                seen = int(r[3])
+            else:
+                by.setdefault(bytes(r[0]), []).append(r)
+        tokens = {
+            digest: TokenRow(
+                token_hash=digest,
                 revoked_at=dt(first[1]),
                 expires_at=dt(first[2]),
                 principal_id=first[3],
                 name=first[4],
                 organisation=first[5],
-                roles=frozenset(r[7] for r in rows if r[6] == "r" and r[7] is not None),
-                groups=frozenset(r[7] for r in rows if r[6] == "g"),
+                roles=frozenset(r[7] for r in rs if r[6] == "r" and r[7] is not None),
+                groups=frozenset(r[7] for r in rs if r[6] == "g"),
             )
-        self._tokens[digest] = found
-        return found
+            for digest, rs in by.items()
+            for first in rs[:1]
+        }
+        return tokens, seen
 
     def evaluation_row(
         self, cid: bytes, actor_name: str, actor_groups: frozenset[str], principal_id: int = 0
@@ -330,101 +324,25 @@ class Batch:
         row = self._cur.fetchone()
         if row is None:
             return None
-        dt = self._hot._dt_result
-        view = ContainerView(
-            state=State(row[0]),
-            issuer_id=row[1],
-            pending_expires_at=dt(row[2]),
-            not_after=dt(row[3]),
-            destroyed_at=dt(row[4]),
-            public_reason=row[5],
-            readers=frozenset({actor_name}) if row[9] else frozenset(),
-            reader_groups=actor_groups if row[10] else frozenset(),
-            suspend_cause=row[12],
-        )
-        seed = None if row[6] is None else bytes(row[6])
-        digest = None if row[11] is None else bytes(row[11])
-        medium, by_medium, by_principal = row[14], int(row[15]), int(row[16])
+        values, named, grouped, counts = rows.statement_values(cid, row, self._hot._dt_result)
         # Committed counts as this statement saw them, without what this batch wrote.
-        self._base_p[principal_id] = by_principal - self._flushed_p[principal_id]
+        medium = values["medium"]
+        self._base_p[principal_id] = counts[0] - self._flushed_p[principal_id]
         if medium is not None:
-            self._base_m[medium] = by_medium - self._flushed_m[medium]
-        return EvaluationRow(
-            view,
-            seed,
-            row[7],
-            row[8],
-            digest,
-            password_required=bool(row[13]),
-            medium=medium,
-            principal_unconfirmed=by_principal,
-            medium_unconfirmed=by_medium,
-            key_generation=int(row[22]),
-            **integrity_members(self._integrity_columns(cid, row)),
+            self._base_m[medium] = counts[1] - self._flushed_m[medium]
+        return rows.evaluation_row(
+            values, actor_name, actor_groups, named=named, grouped=grouped, counts=counts
         )
 
-    def _integrity_columns(self, cid: bytes, row: Sequence[Any]) -> dict[str, Any]:
-        """The row-integrity columns of an EVALUATION_STMT row, by name."""
-        dt = self._hot._dt_result
-        # Positions 17..: repository.EXTRA_MAC_COLUMNS, row_mac, own_newest, bulk_newest.
-        _, receipt, destroy_after, reset, last, generation, mac, own, bulk = row[17:26]
-        return {
-            "id": cid,
-            "state": row[0],
-            "issuer_id": row[1],
-            "medium": row[14],
-            "seed_sealed": row[6],
-            "receipt_key_sealed": receipt,
-            "header_digest": row[11],
-            "password_required": row[13],
-            "attempt_budget": row[8],
-            "unconfirmed": row[7],
-            "pending_expires_at": dt(row[2]),
-            "not_after": dt(row[3]),
-            "destroyed_at": dt(row[4]),
-            "destroy_after": dt(destroy_after),
-            "suspend_cause": row[12],
-            "budget_reset_at": dt(reset),
-            "last_audit_seq": last,
-            "key_generation": generation,
-            "row_mac": mac,
-            "own_newest": own,
-            "bulk_newest": bulk,
-        }
+    @property
+    def hot(self) -> HotPath:
+        """The compiled statements this batch runs (keyserver/release/compiled.py)."""
+        return self._hot
 
-    def registration(self, cid: bytes, audit_key: bytes) -> dict[str, Any] | None:
-        """The details of the container's register entry, if its keyed hash verifies."""
-        hot = self._hot
-        if cid in hot.registrations:
-            return hot.registrations[cid]
-        self._cur.execute(hot._register.sql, hot._register.args({"cid_text": b64e(cid)}))
-        row = self._cur.fetchone()
-        if row is not None:
-            row = list(row)
-            row[AUDIT_FIELDS.index("at")] = hot._dt_result(row[AUDIT_FIELDS.index("at")])
-        details = register_policy(audit_key, row)
-        if len(hot.registrations) >= _REGISTRATIONS_KEPT:
-            hot.registrations.clear()
-        hot.registrations[cid] = details
-        return details
-
-    def later(
-        self, cid: bytes, last: int, issuer_id: int
-    ) -> tuple[list[rowmac.LaterEntry], str | None]:
-        """Entries after a row's ``last_audit_seq`` that may concern it; its issuer's name.
-
-        spec §row-integrity: asked only when the evaluation statement saw a newer entry.
-        """
-        hot, cur, dt = self._hot, self._cur, self._hot._dt_result
-
-        def run(_: Any, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-            cur.execute(hot._later.sql, hot._later.args(params))
-            return [(s, c, a, dt(at), d) for s, c, a, at, d in cur.fetchall()]
-
-        entries = later_entries(run, b64e(cid), last)
-        cur.execute(hot._issuer.sql, hot._issuer.args({"pid": issuer_id}))
-        found = cur.fetchone()
-        return entries, None if found is None else found[0]
+    def run(self, sql: str, args: Any) -> list[Any]:
+        """Execute one statement of :attr:`hot` on the batch's cursor; its rows."""
+        self._cur.execute(sql, args)
+        return list(self._cur.fetchall())
 
     def window(self, principal_id: int, medium: str | None) -> tuple[int, int]:
         """Unconfirmed attempts in the window (spec §receipt): (by principal, on medium).
@@ -474,58 +392,72 @@ class Batch:
                 # Written by this batch: nothing in the log is newer than the row now.
                 cached["own_newest"] = cached["bulk_newest"] = None
 
-    def _flush(self) -> None:
-        cur = self._cur
+    def _parts(self) -> list[Part]:
+        """The queued writes: challenges, then container updates (one part per shape)."""
+        parts: list[Part] = []
         if self._challenges:
-            self._insert(self._hot._challenge, CHALLENGE_COLUMNS, self._challenges)
-            self._challenges = []
-        hot = self._hot
+            parts.append((_CHALLENGES, CHALLENGE_COLUMNS, self._challenges))
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for cid, values in self._updates.items():
             shapes.setdefault(tuple(sorted(values)), []).append({"row_id": cid, **values})
-        for keys, rows in shapes.items():
-            if hot.multirow and len(rows) > 1:
-                columns = ("row_id", *keys)
-                cur.execute(hot.update_many(keys), {c: hot.column_values(rows, c) for c in columns})
-            else:
-                stmt = hot._update_statement(keys)
-                cur.executemany(stmt.sql, [stmt.args(r) for r in rows])
+        parts.extend((None, keys, rows) for keys, rows in shapes.items())
+        return parts
+
+    def _written(self) -> None:
+        self._challenges = []
         self._updates = {}
         self._dirty.clear()
         self._flushed_p = self._added_p.copy()
         self._flushed_m = self._added_m.copy()
 
+    def _flush(self) -> None:
+        """Write the queued rows now (a container read again in the same batch)."""
+        for part in self._parts():
+            self._write(part)
+        self._written()
+
+    def _write(self, part: Part) -> None:
+        """One part as one statement on PostgreSQL (arrays), an executemany on SQLite.
+
+        psycopg's ``executemany`` sends one statement per row, each costing ~25 us of
+        Python under the chain-head lock (keyserver/release/unnest.py); sqlite3's
+        loops in C.
+        """
+        table, columns, rows = part
+        hot, unnest = self._hot, self._hot.unnest
+        if unnest is not None:
+            if table is None:
+                sql, columns = unnest.update(columns), ("row_id", *columns)
+            else:
+                sql = unnest.insert(table, columns)
+            self._cur.execute(sql, unnest.arrays(columns, rows))
+            return
+        stmt = hot._update_statement(tuple(columns)) if table is None else hot.inserts[table.name]
+        self._cur.executemany(stmt.sql, [stmt.args(r) for r in rows])
+
     def store_head(self, head: Head) -> None:
         """Write the queued rows and audit entries, and advance the head (before COMMIT).
 
-        On a driver with pipeline mode (psycopg) these statements, which return nothing
-        the batch needs, go out together: one round trip for all the batch's writes.
+        On PostgreSQL in ONE statement (keyserver/release/unnest.py): one round trip
+        for all the batch's writes. On SQLite (no network) one ``executemany`` each.
         """
-        hot = self._hot
-        pipeline = getattr(self._cur.connection, "pipeline", None)
-        with pipeline() if pipeline is not None else contextlib.nullcontext():
-            self._flush()
-            if head.pending:
-                self._insert(hot._insert_entry, AUDIT_COLUMNS, head.pending)
-                head.pending = []
-            self._cur.execute(
-                hot._store_head.sql, hot._store_head.args({"seq": head.seq, "hash": head.hash})
-            )
-
-    def _insert(
-        self, one: _Statement, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """INSERT ``rows``: one statement for all of them on PostgreSQL.
-
-        psycopg's ``executemany`` sends one statement per row, each costing ~25 us of
-        Python under the chain-head lock (HotPath.insert_many); sqlite3's loops in C.
-        """
-        hot = self._hot
-        if not hot.multirow or len(rows) < 2:
-            self._cur.executemany(one.sql, [one.args(r) for r in rows])
-            return
-        arrays = {c: hot.column_values(rows, c) for c in columns}
-        self._cur.execute(hot.insert_many(one, columns), arrays)
+        parts = self._parts()
+        if head.pending:
+            parts.append((_LOG, AUDIT_COLUMNS, head.pending))
+        hot, unnest = self._hot, self._hot.unnest
+        if unnest is None:
+            for part in parts:
+                self._write(part)
+            stmt = hot._store_head
+            self._cur.execute(stmt.sql, stmt.args({"seq": head.seq, "hash": head.hash}))
+        else:
+            values: dict[str, Any] = {"head_seq": head.seq, "head_hash": head.hash}
+            for i, (table, columns, rows) in enumerate(parts):
+                names = columns if table is not None else ("row_id", *columns)
+                values.update(unnest.arrays(names, rows, f"w{i}_"))
+            self._cur.execute(unnest.writes(parts), values)
+        head.pending = []
+        self._written()
 
 
 # lock_head's "revoked since" when nothing was read before the lock: no entry is newer.

@@ -286,4 +286,20 @@ def init_database(settings: Settings, engine: Engine | None = None) -> None:
     if settings.database_url.startswith("sqlite:///"):
         path = Path(settings.database_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
     migrate(settings, engine)
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty SQLite file with mode 0600 unless it exists.
+
+    The database holds the wrapped container keys and the audit log's secrets: mode 0600 like
+    every secret file (DEVELOPERS.md). SQLite would create it 0644 under the usual umask,
+    and it gives its -wal and -shm files the mode of the database file, so making this
+    one private makes all three private. An empty file is a valid empty database.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -9,7 +9,7 @@ keyserver/release/hotpath.py compiles and tests/keyserver/test_hotpath.py compar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,16 +18,12 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
-    Integer,
-    String,
     bindparam,
-    cast,
     delete,
     exists,
     func,
     literal,
     literal_column,
-    null,
     select,
     union_all,
 )
@@ -289,7 +285,18 @@ class EvaluationRow:
     log_is_newer: bool = False
 
 
-_CH = _CHALLENGES.alias("attempts")
+#: The challenges as attempts (spec §receipt), in the window counts of the release path.
+ATTEMPTS = _CHALLENGES.alias("attempts")
+_CH = ATTEMPTS
+
+
+def in_window(since: Any) -> tuple[ColumnElement[bool], ...]:
+    """An attempt in the window since ``since``, not confirmed by a receipt (spec §receipt).
+
+    The one definition: the evaluation statement's counts below and the batch's
+    (keyserver/release/facts.py).
+    """
+    return (_CH.c.issued_at > since, _CH.c.confirmed_at.is_(None))
 
 
 def _window_count(*conds: ColumnElement[bool]) -> Any:
@@ -297,7 +304,7 @@ def _window_count(*conds: ColumnElement[bool]) -> Any:
     return (
         select(func.count())
         .select_from(_CH)
-        .where(*conds, _CH.c.issued_at > bindparam("since"), _CH.c.confirmed_at.is_(None))
+        .where(*conds, *in_window(bindparam("since")))
         .scalar_subquery()
     )
 
@@ -452,40 +459,13 @@ def integrity_members(values: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-# The window counts of a batch (hot path prefetch): per principal and per medium of the
-# batch's containers, ONE statement for all the batch's principals and media.
-WINDOW_COUNTS_STMT = union_all(
-    select(
-        # Constants rendered in the SQL (not bound): the hot path binds only its values.
-        literal_column("'p'").label("kind"),
-        _CH.c.principal_id.label("principal_id"),
-        cast(null(), String).label("medium"),
-        func.count().label("n"),
-    )
-    .where(
-        _CH.c.principal_id.in_(bindparam("pids", expanding=True)),
-        _CH.c.issued_at > bindparam("since"),
-        _CH.c.confirmed_at.is_(None),
-    )
-    .group_by(_CH.c.principal_id),
-    select(
-        literal_column("'m'").label("kind"),
-        cast(null(), Integer).label("principal_id"),
-        _CH.c.medium.label("medium"),
-        func.count().label("n"),
-    )
-    .where(
-        # The media of the batch's containers (a container's medium never changes): the
-        # statement needs only the batch's ids, not the rows read before it.
-        _CH.c.medium.in_(select(_C.c.medium).where(_C.c.id.in_(bindparam("cids", expanding=True)))),
-        _CH.c.issued_at > bindparam("since"),
-        _CH.c.confirmed_at.is_(None),
-    )
-    .group_by(_CH.c.medium),
-)
+def token_statement(
+    match: ColumnElement[bool], kind: Callable[[str], Any] = literal
+) -> CompoundSelect[Any]:
+    """Token, principal, roles (``r`` rows) and groups (``g`` rows) of the tokens ``match``.
 
-
-def _token_statement() -> CompoundSelect[Any]:
+    ``kind``: how the row kind is written (bound; the release path renders constants).
+    """
     base = (
         _TOKENS.c.token_hash,
         _TOKENS.c.revoked_at,
@@ -496,16 +476,16 @@ def _token_statement() -> CompoundSelect[Any]:
     )
     joined = _TOKENS.join(_PRINCIPALS, _PRINCIPALS.c.id == _TOKENS.c.principal_id)
     return union_all(
-        select(*base, literal("r").label("kind"), _ROLES.c.role.label("value"))
+        select(*base, kind("r").label("kind"), _ROLES.c.role.label("value"))
         .select_from(joined.outerjoin(_ROLES, _ROLES.c.principal_id == _PRINCIPALS.c.id))
-        .where(_TOKENS.c.token_hash == bindparam("digest")),
-        select(*base, literal("g").label("kind"), _GROUPS.c.group_name.label("value"))
+        .where(match),
+        select(*base, kind("g").label("kind"), _GROUPS.c.group_name.label("value"))
         .select_from(joined.join(_GROUPS, _GROUPS.c.principal_id == _PRINCIPALS.c.id))
-        .where(_TOKENS.c.token_hash == bindparam("digest")),
+        .where(match),
     )
 
 
-TOKEN_STMT = _token_statement()
+TOKEN_STMT = token_statement(_TOKENS.c.token_hash == bindparam("digest"))
 
 
 def token_lookup(conn: Connection, digest: bytes) -> TokenRow | None:

@@ -14,12 +14,23 @@ MAC by being suspended, destroyed or swept along with its medium: it stays refus
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Update, bindparam, event, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Update,
+    bindparam,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, UOWTransaction, attributes
 
 from keyserver.domain import rowmac
@@ -246,9 +257,11 @@ def constant_update(
 
     A suspend, a destroy, a loss report's hold: each row is read once (locked), verified,
     and its new MAC computed from the same encoding with the changed fields replaced
-    (encoded once for all rows). 100,000 containers of a medium cost one read, one
-    UPDATE and one executemany of MACs, with one encoding and two HMACs per row.
-    Returns the changed ids (the rows read: the UPDATE has the same WHERE, under lock).
+    (encoded once for all rows). Then ONE pass over the rows writes the values and the
+    MACs together (:func:`_write_constant`): 100,000 containers of a medium cost one
+    read, one UPDATE, one encoding and two HMACs per row (issue 15: a second pass that
+    wrote the MACs row by row made a bulk suspend of 100,000 take 2.2 s on SQLite and
+    4.5 s on PostgreSQL). Returns the changed ids (the rows read, under lock).
     """
     ring = ring_of(session)
     changes = {
@@ -258,28 +271,101 @@ def constant_update(
     }
     conn = session.connection()
     width = len(_MAC_COLUMNS)
-    ids: list[bytes] = []
-    failed: set[bytes] = set()
-    macs: list[tuple[bytes, bytes]] = []
+    # id -> the new MAC, or None for a row that failed its MAC (it keeps its old one).
+    macs: dict[bytes, bytes | None] = {}
     read = select(*_MAC_COLUMNS, _C.c.row_mac, _GENERATION).where(where).with_for_update(of=_C)
     for row in conn.execute(read):
         cid = bytes(row[0])
-        ids.append(cid)
         parts = rowmac.encode_parts(row[:width])
         stored = row[width]
         # The row's own generation: a constant change does not move the generation.
         key = ring.keys_of(int(row[width + 1])).row_key
         if stored is None or not hmac.compare_digest(rowmac.parts_mac(key, parts), bytes(stored)):
-            failed.add(cid)
+            macs[cid] = None
             continue
         for i, part in changes.items():
             parts[i] = part
-        macs.append((rowmac.parts_mac(key, parts), cid))
-    if ids:
-        conn.execute(update(Container).where(where).values(**values))
-        _store_macs(conn, macs)
+        macs[cid] = rowmac.parts_mac(key, parts)
+    if macs:
+        _write_constant(conn, where, values, macs)
+        failed = {cid for cid, mac in macs.items() if mac is None}
         session.info.setdefault(FAILED, set()).update(failed)
-    return ids
+    return list(macs)
+
+
+def _write_constant_pg(
+    conn: Connection, values: Mapping[str, Any], macs: Mapping[bytes, bytes | None]
+) -> None:
+    """PostgreSQL's half of :func:`_write_constant`: ids and MACs as two binary arrays.
+
+    Sent in psycopg's binary format (``%b``): its text format of a 100,000-element
+    ``bytea[]`` cost more CPU than the MACs themselves (profiled). The values go through
+    their columns' own bind processing (UTC datetimes, spec §operations).
+    """
+    dialect = conn.dialect
+    q = dialect.identifier_preparer.quote
+    params: dict[str, Any] = {"ids": list(macs), "macs": list(macs.values())}
+    sets = []
+    for i, (name, value) in enumerate(values.items()):
+        process = _C.c[name].type.bind_processor(dialect)
+        params[f"v{i}"] = value if process is None else process(value)
+        sets.append(f"{q(name)} = %(v{i})s")
+    # Only column names of the model and placeholders: no value enters the SQL text.
+    sql = (
+        f"UPDATE {q(_C.name)} SET {', '.join(sets)}, "  # noqa: S608
+        f"{q('row_mac')} = COALESCE(v.mac, {q(_C.name)}.{q('row_mac')}) "
+        "FROM unnest(%(ids)b::BYTEA[], %(macs)b::BYTEA[]) AS v(id, mac) "
+        f"WHERE {q(_C.name)}.{q('id')} = v.id"
+    )
+    conn.exec_driver_sql(sql, params)
+
+
+# SQLite: the SQL function through which a bulk change's UPDATE takes each row's new MAC.
+_NEW_MAC_FUNCTION = "rwc_new_row_mac"
+
+
+def _write_constant(
+    conn: Connection,
+    where: ColumnElement[bool],
+    values: Mapping[str, Any],
+    macs: Mapping[bytes, bytes | None],
+) -> None:
+    """Write ``values`` and each row's new MAC in ONE UPDATE (module rule kept).
+
+    A row that failed its MAC (``None``) gets the values but keeps its stored MAC, so it
+    stays refused. PostgreSQL: ``UPDATE ... FROM unnest(ids, macs)`` by id (the rows
+    read, locked ``FOR UPDATE``: :func:`_write_constant_pg`). SQLite: the same
+    ``where`` (the transaction holds the one write lock since the read, so it matches
+    the rows read), the MAC looked up per row by a Python function registered on this
+    connection for this statement only.
+    """
+    if conn.dialect.name == "postgresql":
+        _write_constant_pg(conn, values, macs)
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+
+    def new_mac(cid: bytes, stored: bytes | None) -> bytes | None:
+        # Only rows read above are in the WHERE; a missing id would keep its MAC too.
+        mac = macs.get(bytes(cid))
+        return stored if mac is None else mac
+
+    raw.create_function(_NEW_MAC_FUNCTION, 2, new_mac)
+    try:
+        conn.execute(
+            update(Container)
+            .where(where)
+            .values(
+                **values,
+                row_mac=getattr(func, _NEW_MAC_FUNCTION)(Container.id, Container.row_mac),
+            )
+        )
+    finally:
+        # A failed UPDATE may have closed the connection (a read-only file: engine.py
+        # invalidates it); then there is no function left to remove, and the database
+        # error (503, spec §problems) must not turn into another one.
+        with contextlib.suppress(sqlite3.Error):
+            raw.create_function(_NEW_MAC_FUNCTION, 2, None)
 
 
 def guarded_update(

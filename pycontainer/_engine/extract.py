@@ -26,13 +26,13 @@ import bisect
 import errno
 import os
 import stat
-import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pycontainer import _portable
 from pycontainer._engine import staging
+from pycontainer._engine.openfiles import OpenFiles
 from pycontainer._engine.writeback import Writeback
 from pycontainer.errors import ContainerError, InputError, OutputExistsError, UnsafePathError
 from pycontainer.format import primitives as p
@@ -194,34 +194,22 @@ class _FileWriter:
         self._files = list(data)  # non-empty files, in index (= offset) order
         self._starts = [e.offset for e in self._files]
         self._log2 = chunk_log2
-        self._pending = [
-            ((e.offset + e.size - 1) >> chunk_log2) - (e.offset >> chunk_log2) + 1
-            for e in self._files
-        ]
-        self._fds: dict[int, int] = {}
-        self._writeback: dict[int, Writeback] = {}
-        self._lock = threading.Lock()
+        # Each file is created on its first chunk and finished after its last.
+        self._open = OpenFiles([(e.offset, e.size) for e in self._files], chunk_log2, self._create)
 
-    def _acquire(self, j: int) -> tuple[int, Writeback]:
-        with self._lock:
-            fd = self._fds.get(j)
-            if fd is None:
-                if self._anonymous:
-                    fd = staging.open_anonymous(self._root)
-                else:
-                    fd = _open_new(self._root / self._files[j].path)
-                self._fds[j] = fd
-                # The extraction is fsynced before publish: its writeback starts early.
-                self._writeback[j] = Writeback(fd)
-            return fd, self._writeback[j]
+    def _create(self, j: int) -> tuple[int, Writeback]:
+        if self._anonymous:
+            fd = staging.open_anonymous(self._root)
+        else:
+            fd = _open_new(self._root / self._files[j].path)
+        # The extraction is fsynced before publish: its writeback starts early.
+        return fd, Writeback(fd)
 
     def _release(self, j: int) -> None:
-        with self._lock:
-            self._pending[j] -= 1
-            if self._pending[j]:
-                return
-            fd = self._fds.pop(j)
-            del self._writeback[j]
+        done = self._open.release(j)
+        if done is None:
+            return
+        fd = done[0]
         # Complete: finished here, on the thread that wrote the last byte, while the other
         # threads go on decrypting (see the module docstring, "Durability").
         try:
@@ -235,7 +223,7 @@ class _FileWriter:
             os.close(fd)
             raise
         if self._anonymous:
-            with self._lock:
+            with self._open.lock:
                 self.finished[j] = fd
         else:
             os.close(fd)
@@ -250,7 +238,7 @@ class _FileWriter:
             e = self._files[j]
             lo, hi = max(e.offset, cs), min(e.offset + e.size, ce)
             if lo < hi:
-                fd, writeback = self._acquire(j)
+                fd, writeback = self._open.acquire(j)
                 _portable.pwrite_all(fd, view[lo - cs : hi - cs], lo - e.offset)
                 writeback.start(lo - e.offset, hi - lo)
                 self._release(j)
@@ -260,7 +248,7 @@ class _FileWriter:
 
     def complete(self) -> bool:
         """Return True if every byte of every file was written."""
-        return not any(self._pending)
+        return self._open.complete()
 
     def link_all(self) -> None:
         """Name every finished nameless file (mode, mtime and data already synced); close."""
@@ -271,8 +259,9 @@ class _FileWriter:
 
     def close(self) -> None:
         """Close the files still open (after a failure: nameless ones then vanish)."""
-        with self._lock:
-            fds, self._fds = [*self._fds.values(), *self.finished.values()], {}
+        fds = [fd for fd, _ in self._open.take_all()]
+        with self._open.lock:
+            fds += self.finished.values()
             self.finished = {}
         for fd in fds:
             os.close(fd)

@@ -26,7 +26,7 @@ from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
 
 
-class _Buffers:
+class Buffers:
     """A page-aligned plaintext buffer and a ciphertext buffer for one chunk in flight."""
 
     def __init__(self, chunk_size: int) -> None:
@@ -48,9 +48,9 @@ class _Window:
     def __init__(self, workers: int) -> None:
         self.pool = ThreadPoolExecutor(workers, "rwc-stream") if workers > 1 else None
         self.depth = max(1, workers * p.WINDOW_PER_WORKER)
-        self.pending: deque[tuple[Future[int], _Buffers, object]] = deque()
+        self.pending: deque[tuple[Future[int], Buffers, object]] = deque()
 
-    def submit(self, fn: Callable[[], int], bufs: _Buffers, tag: object) -> None:
+    def submit(self, fn: Callable[[], int], bufs: Buffers, tag: object) -> None:
         fut: Future[int]
         if self.pool is None:
             fut = Future()
@@ -65,7 +65,7 @@ class _Window:
     def full(self) -> bool:
         return len(self.pending) >= self.depth
 
-    def pop(self) -> tuple[int, _Buffers, object]:
+    def pop(self) -> tuple[int, Buffers, object]:
         fut, bufs, tag = self.pending.popleft()
         return fut.result(), bufs, tag
 
@@ -118,20 +118,20 @@ class EncryptingSink:
         self._write_at = write_at
         self._progress = progress
         self._window = _Window(_check_workers(workers))
-        self._free: list[_Buffers] = []
+        self._free: list[Buffers] = []
         self._cur = self._take()
         self._fill = 0
         self._index = 0
         self._done = 0
         self.plaintext_length = 0
 
-    def _take(self) -> _Buffers:
+    def _take(self) -> Buffers:
         if self._free:
             return self._free.pop()
         if len(self._window.pending) + 1 > self._window.depth:
             self._drain_one()
             return self._free.pop()
-        return _Buffers(self._size)
+        return Buffers(self._size)
 
     def _drain_one(self) -> None:
         _, bufs, plain_len = self._window.pop()
@@ -207,7 +207,7 @@ class _Shared:
 def _run_chunks(
     count: int,
     chunk_size: int,
-    work: Callable[[int, _Buffers], int],
+    work: Callable[[int, Buffers], int],
     workers: int,
     progress: Callable[[int], None] | None,
 ) -> None:
@@ -224,7 +224,7 @@ def _run_chunks(
     shared = _Shared()
 
     def run(report: Callable[[int], None] | None) -> None:
-        bufs = _Buffers(chunk_size)
+        bufs = Buffers(chunk_size)
         try:
             while True:
                 with shared.lock:
@@ -314,7 +314,7 @@ def seal_chunks(
     size = 1 << chunk_log2
     count = -(-plaintext_length // size)
 
-    def work(index: int, bufs: _Buffers) -> int:
+    def work(index: int, bufs: Buffers) -> int:
         start = index << chunk_log2
         n = min(size, plaintext_length - start)
         with memoryview(bufs.plain) as plain_all, memoryview(bufs.sealed) as sealed:
@@ -367,7 +367,7 @@ def open_chunks(
     if any(not 0 <= i <= last_index for i in indices):
         raise PayloadError
 
-    def work(position: int, bufs: _Buffers) -> int:
+    def work(position: int, bufs: Buffers) -> int:
         index = indices[position]
         start, length = layout.span(index)
         with memoryview(bufs.sealed) as sealed_all, memoryview(bufs.plain) as plain_all:

@@ -129,7 +129,7 @@ class Connection:
         self,
         url: ServerUrl,
         *,
-        trust_store: str,
+        trust_store: str | None,
         connect_timeout: float,
         read_timeout: float,
         max_response_bytes: int,
@@ -138,7 +138,8 @@ class Connection:
 
         Args:
             url: The key server's parsed base URL (already checked by the URL policy).
-            trust_store: The PEM file TLS trusts (transport.trust_store).
+            trust_store: The PEM file TLS trusts (transport.trust_store); None only for a
+                plain http:// URL, which never reaches TLS.
             connect_timeout: Seconds for TCP, the proxy tunnel and the TLS handshake.
             read_timeout: Seconds for each read of the answer.
             max_response_bytes: Largest answer body accepted.
@@ -161,6 +162,8 @@ class Connection:
         if self._context is None:
             import ssl  # noqa: PLC0415 - http:// to a loopback test server needs no TLS
 
+            if self._trust_store is None:  # a caller's bug, never a reason to trust anyone
+                raise ConnectFailedError("no trust store for a TLS connection", tls=True)
             # Verification on, host names checked, the named store only (module docstring).
             self._context = ssl.create_default_context(cafile=self._trust_store)
         return self._context

@@ -152,11 +152,19 @@ class KeyServerClient:
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
+        url = parse_server_url(self.base_url)
         # TLS verification is always on, against a named file (transport.trust_store); no
-        # proxy for a loopback server (connection.py).
+        # proxy for a loopback server (connection.py). A plain http:// (loopback) server has
+        # no TLS, so certifi's store is not looked up for it (importing certifi costs a small
+        # open ~4 ms, issue 15); a named --ca-bundle is still checked, whatever the scheme.
+        needs_store = url.scheme == "https" or ca_bundle is not None
         self._connection = Connection(
-            parse_server_url(self.base_url),
-            trust_store=trust_store(ca_bundle, option="--ca-bundle (or RWC_CA_BUNDLE)"),
+            url,
+            trust_store=(
+                trust_store(ca_bundle, option="--ca-bundle (or RWC_CA_BUNDLE)")
+                if needs_store
+                else None
+            ),
             connect_timeout=limits.connect_timeout,
             read_timeout=limits.read_timeout,
             max_response_bytes=limits.max_response_bytes,

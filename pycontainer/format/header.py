@@ -4,68 +4,61 @@ The header is read field by field from a buffer whose length was bounded first
 (``HEADER_MIN <= header_length <= HEADER_MAX``), so no field can make us allocate more than
 64 KiB, and each rule is checked right after its field, in the order spec §reading step 1
 fixes (two faults in one header give the same error class in every conforming reader).
-Encoding uses ``construct``. A decoded header re-encodes to the same bytes.
+Encoding the whole header uses ``construct``, imported by the writer's call only: every
+``rwc cat`` reads a header, and importing construct (which loads pdb) cost a small open a
+quarter of its start-up budget (issue 15). A slot's key-wrap AAD, which readers need too,
+is a fixed layout written out here. A decoded header re-encodes to the same bytes.
 
 Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-
-import construct as c
+from typing import Any
 
 from pycontainer.errors import FormatError, UnsupportedVersionError
 from pycontainer.format import oprf
 from pycontainer.format import primitives as p
 from pycontainer.format.url import UrlError, parse_server_url
 
-_PREFIX = c.Struct(
-    "magic" / c.Bytes(8),
-    "version" / c.Int16ub,
-    "header_length" / c.Int32ub,
-)
 
-_SLOT = c.Struct(
-    "type" / c.Int16ub,
-    "body" / c.Prefixed(c.Int16ub, c.GreedyBytes),
-)
+@functools.cache
+def _body_codec() -> Any:
+    """The construct declaration of the unsigned header, built on the writer's first call.
 
-_EXT = c.Struct(
-    "type" / c.Int16ub,
-    "flags" / c.Int8ub,
-    "body" / c.Prefixed(c.Int16ub, c.GreedyBytes),
-)
+    Readers never need it (decode_header reads field by field), so construct is imported
+    here and not by the module (module docstring).
+    """
+    import construct as c  # noqa: PLC0415 - see the docstring
 
-_BODY = c.Struct(
-    "magic" / c.Bytes(8),
-    "version" / c.Int16ub,
-    "header_length" / c.Int32ub,
-    "suite" / c.Int16ub,
-    "chunk_log2" / c.Int8ub,
-    "payload_nonce" / c.Bytes(p.PAYLOAD_NONCE_SIZE),
-    "slots" / c.PrefixedArray(c.Int8ub, _SLOT),
-    "exts" / c.PrefixedArray(c.Int8ub, _EXT),
-)
+    slot = c.Struct("type" / c.Int16ub, "body" / c.Prefixed(c.Int16ub, c.GreedyBytes))
+    ext = c.Struct(
+        "type" / c.Int16ub, "flags" / c.Int8ub, "body" / c.Prefixed(c.Int16ub, c.GreedyBytes)
+    )
+    return c.Struct(
+        "magic" / c.Bytes(8),
+        "version" / c.Int16ub,
+        "header_length" / c.Int32ub,
+        "suite" / c.Int16ub,
+        "chunk_log2" / c.Int8ub,
+        "payload_nonce" / c.Bytes(p.PAYLOAD_NONCE_SIZE),
+        "slots" / c.PrefixedArray(c.Int8ub, slot),
+        "exts" / c.PrefixedArray(c.Int8ub, ext),
+    )
 
-_OPRF_SLOT_AAD = c.Struct(
-    "url" / c.Prefixed(c.Int16ub, c.GreedyBytes),
-    "container_id" / c.Bytes(p.CONTAINER_ID_SIZE),
-    "public_key" / c.Bytes(p.PUBLIC_KEY_SIZE),
-    "argon2_m" / c.Int32ub,
-    "argon2_t" / c.Int32ub,
-    "argon2_p" / c.Int32ub,
-)
 
 # spec §slot-server-oprf: slot_length = 154 + url_length.
 _OPRF_SLOT_FIXED = 2 + p.CONTAINER_ID_SIZE + p.PUBLIC_KEY_SIZE + 12 + p.WRAP_NONCE_SIZE + 80
 
-_OPRF_SLOT = c.Struct(
-    "aad" / c.RawCopy(_OPRF_SLOT_AAD),
-    "wrap_nonce" / c.Bytes(p.WRAP_NONCE_SIZE),
-    "wrapped" / c.Bytes(p.WRAPPED_SIZE),
-    c.Terminated,
-)
+
+def _uint(value: int, size: int, what: str) -> bytes:
+    """``value`` as a ``size``-byte big-endian field; a value that does not fit is refused."""
+    try:
+        return value.to_bytes(size, "big")
+    except OverflowError:  # negative or too large: the field cannot hold it
+        raise _corrupt(f"{what} does not fit its field") from None
 
 
 @dataclass(frozen=True)
@@ -89,17 +82,21 @@ class OprfSlot:
     wrapped: bytes
 
     def aad(self) -> bytes:
-        """Return the slot body bytes before ``wrap_nonce``: the AAD of the key wrap."""
-        return bytes(
-            _OPRF_SLOT_AAD.build(
-                {
-                    "url": self.url.encode("utf-8"),
-                    "container_id": self.container_id,
-                    "public_key": self.public_key,
-                    "argon2_m": self.argon2.m,
-                    "argon2_t": self.argon2.t,
-                    "argon2_p": self.argon2.p,
-                }
+        """Return the slot body bytes before ``wrap_nonce``: the AAD of the key wrap.
+
+        spec §slot-server-oprf: url_length (u16) || url || container_id (16) ||
+        public_key (32) || argon2_m || argon2_t || argon2_p (u32 each), big-endian.
+        """
+        url = self.url.encode("utf-8")
+        return b"".join(
+            (
+                _uint(len(url), 2, "key server URL length"),
+                url,
+                self.container_id,
+                self.public_key,
+                _uint(self.argon2.m, 4, "Argon2 memory"),
+                _uint(self.argon2.t, 4, "Argon2 passes"),
+                _uint(self.argon2.p, 4, "Argon2 lanes"),
             )
         )
 
@@ -275,11 +272,12 @@ def encode_unsigned(header: Header) -> bytes:
             for e in header.extensions
         ],
     }
-    length = len(_BODY.build(value)) + p.MAC_SIZE
+    body = _body_codec()
+    length = len(body.build(value)) + p.MAC_SIZE
     if not p.HEADER_MIN <= length <= p.HEADER_MAX:
         raise _corrupt("header length out of range")
     value["header_length"] = length
-    return bytes(_BODY.build(value))
+    return bytes(body.build(value))
 
 
 def encode_header(header: Header) -> bytes:
@@ -324,14 +322,15 @@ def header_length(prefix: bytes) -> int:
     # bytes after the magic say (a version in a 10-byte file is not looked at).
     if len(prefix) < p.PREFIX_SIZE:
         raise _corrupt("the file ends inside the fixed header fields")
-    fields = _PREFIX.parse(prefix[: p.PREFIX_SIZE])
-    if fields.version != p.VERSION:  # spec [F-VERSION]
+    fields = _Fields(prefix, len(p.MAGIC), p.PREFIX_SIZE)
+    version = fields.uint(2)
+    if version != p.VERSION:  # spec [F-VERSION]
         raise UnsupportedVersionError(
-            f"this container uses format version {fields.version}; this rwc reads version "
+            f"this container uses format version {version}; this rwc reads version "
             f"{p.VERSION} only",
             hint="install a newer rwc",
         )
-    length = int(fields.header_length)
+    length = fields.uint(4)
     # spec [F-HLEN-RANGE]: bound the length before reading or allocating anything.
     if not p.HEADER_MIN <= length <= p.HEADER_MAX:
         raise _corrupt("header length out of range")
@@ -451,25 +450,27 @@ def _decode_oprf_slot(body: bytes) -> OprfSlot:
     # spec [F-SLOT-LENGTH]: exactly 154 + url_length bytes (so url_length itself must fit).
     if len(body) < 2 or len(body) != _OPRF_SLOT_FIXED + int.from_bytes(body[:2], "big"):
         raise _corrupt("server-oprf slot length does not match its URL length")
-    f = _OPRF_SLOT.parse(body)
+    # The length matched, so every field below is within the body and the last ends it.
+    f = _Fields(body, 0, len(body))
+    raw_url = f.take(f.uint(2))
     try:
-        url = bytes(f.aad.value.url).decode("utf-8")
+        url = raw_url.decode("utf-8")
     except UnicodeDecodeError:
         raise _corrupt("key server URL refused: not valid UTF-8") from None
     check_url(url)  # spec [F-URL]
-    v = f.aad.value
-    public_key = bytes(v.public_key)
+    container_id = f.take(p.CONTAINER_ID_SIZE)
+    public_key = f.take(p.PUBLIC_KEY_SIZE)
     oprf.check_public_key(public_key)  # spec [F-PUBKEY]
-    argon2 = p.Argon2Params(m=int(v.argon2_m), t=int(v.argon2_t), p=int(v.argon2_p))
+    argon2 = p.Argon2Params(m=f.uint(4), t=f.uint(4), p=f.uint(4))
     # spec [F-ARGON2]: the bounds are checked here, long before any allocation, so
     # a hostile header cannot make a reader burn gigabytes or hours.
     if not argon2.within_bounds():
         raise _corrupt("Argon2 parameters out of the allowed range")
     return OprfSlot(
         url=url,
-        container_id=bytes(v.container_id),
+        container_id=container_id,
         public_key=public_key,
         argon2=argon2,
-        wrap_nonce=bytes(f.wrap_nonce),
-        wrapped=bytes(f.wrapped),
+        wrap_nonce=f.take(p.WRAP_NONCE_SIZE),
+        wrapped=f.take(p.WRAPPED_SIZE),
     )

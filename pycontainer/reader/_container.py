@@ -19,7 +19,7 @@ from typing import Self
 
 from pycontainer import _portable
 from pycontainer._engine.extract import extract_entries
-from pycontainer._engine.pipeline import open_chunks
+from pycontainer._engine.pipeline import Buffers, open_chunks
 from pycontainer.errors import FormatError, InputError, PayloadError, ReaderLimitError
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
@@ -131,6 +131,30 @@ class Container:
         if len(sealed) != length:
             raise PayloadError
         return self._cipher.decrypt(index, index == self._layout.chunk_count - 1, sealed)
+
+    def _chunk_into(self, index: int, bufs: Buffers) -> memoryview:
+        """Decrypt one chunk into ``bufs`` (no allocation); return a view of its plaintext.
+
+        For streaming a chunk after another (:meth:`EntryReader.views`): :meth:`_chunk`
+        allocates two chunk-sized objects per chunk, and the cipher binding zero-fills its
+        output before decrypting into it (12% of a 1 GiB ``rwc cat``'s CPU, perf).
+        """
+        if self._closed:
+            raise ValueError("I/O operation on a closed container")
+        start, length = self._layout.span(index)
+        with memoryview(bufs.sealed) as sealed_all:
+            sealed = sealed_all[:length]
+            if _portable.preadv(self._fd, sealed, self._offset + start) != length:
+                raise PayloadError  # the file shrank under us: same as truncation
+            plain = memoryview(bufs.plain)
+            try:
+                last = index == self._layout.chunk_count - 1
+                n = self._cipher.decrypt_into(index, last, sealed, plain)
+            except BaseException:
+                plain.release()
+                raise
+            sealed.release()
+        return plain[:n]
 
     def _plain(self, start: int, end: int) -> bytes:
         """Return plaintext bytes [start, end), decrypting only the chunks needed."""

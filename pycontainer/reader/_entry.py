@@ -7,10 +7,11 @@ Every byte handed out comes from a chunk that authenticated as a whole (spec/for
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from pycontainer._engine.pipeline import Buffers
 from pycontainer.format.archive import Entry
 
 if TYPE_CHECKING:
@@ -81,13 +82,17 @@ class EntryReader(io.RawIOBase):
             self._pos += k
         return written
 
-    def views(self) -> Iterator[memoryview]:
+    def views(self) -> Generator[memoryview, None, None]:
         """Yield the rest of the entry, chunk by chunk, without copying it.
 
         Each piece is a view of one chunk's plaintext, yielded only after that whole chunk
-        authenticated. The next chunk is read and decrypted on a helper thread while the
-        caller writes this one (``pread`` and AES-GCM release the GIL): ``rwc cat`` into a
-        pipe then spends its time writing, not waiting for the cipher.
+        authenticated. It is valid until the next piece is asked for: then it is released
+        (using it raises ValueError) and its buffer takes the chunk after next, so write
+        or copy each piece before asking for another, and keep no slice of it. The next
+        chunk is read and decrypted on a helper thread into the other of two buffers while
+        the caller writes this one (``pread`` and AES-GCM release the GIL): ``rwc cat`` into
+        a pipe then spends its time writing, not waiting for the cipher, and allocates
+        nothing per chunk.
         """
         if self.closed:
             raise ValueError("I/O operation on closed file")
@@ -96,17 +101,29 @@ class EntryReader(io.RawIOBase):
         log2 = self._c._layout.chunk_log2
         first = (self.entry.offset + self._pos) >> log2
         last = (self.entry.offset + self.entry.size - 1) >> log2
-        with ThreadPoolExecutor(1, thread_name_prefix="rwc-read-ahead") as pool:
-            ahead = pool.submit(self._c._chunk, first)
-            for index in range(first, last + 1):
-                data = ahead.result()
-                if index < last:
-                    ahead = pool.submit(self._c._chunk, index + 1)
-                self._cached, self._cached_index = data, index
-                within = self.entry.offset + self._pos - (index << log2)
-                k = min(len(data) - within, self.entry.size - self._pos)
-                self._pos += k
-                yield memoryview(data)[within : within + k]
+        ring = [Buffers(1 << log2), Buffers(1 << log2)]
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="rwc-read-ahead") as pool:
+                ahead = pool.submit(self._c._chunk_into, first, ring[0])
+                for index in range(first, last + 1):
+                    plain = ahead.result()
+                    if index < last:
+                        # The other buffer held the piece before this one, released below.
+                        following = ring[(index + 1 - first) % 2]
+                        ahead = pool.submit(self._c._chunk_into, index + 1, following)
+                    within = self.entry.offset + self._pos - (index << log2)
+                    k = min(len(plain) - within, self.entry.size - self._pos)
+                    self._pos += k
+                    piece = plain[within : within + k]
+                    try:
+                        yield piece
+                    finally:
+                        piece.release()
+                        plain.release()
+        finally:
+            # After the pool's exit, which waited for a read-ahead still writing into them.
+            for bufs in ring:
+                bufs.close()
 
     def readall(self) -> bytes:
         """Read from the current position to the end of the entry in one allocation."""

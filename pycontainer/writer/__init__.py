@@ -1,10 +1,12 @@
 """Sealing: files, directories or one stream -> a container file, atomically.
 
 Order of work, so that bad input costs nothing: collect and check the inputs (refusing
-symlinks, devices, FIFOs and sockets), check the destination, run the key-release step,
-then seal the payload into a staged file beside the destination (nameless on Linux, see
-pycontainer/_engine/staging.py: a killed seal leaves nothing), fsync it, and publish it
-under its name in one step. Files are sealed chunk-parallel
+symlinks, devices, FIFOs and sockets), check the destination, run the key-release step
+(the server's answer, its proof verified), then seal the payload into a staged file beside
+the destination (nameless on Linux, see pycontainer/_engine/staging.py: a killed seal
+leaves nothing) while Argon2id turns the answer into the KEK in a thread of its own (the
+payload needs only the random DEK), write the header with the wrapped keys, fsync, and
+publish under its name in one step. Files are sealed chunk-parallel
 (:func:`~pycontainer._engine.pipeline.seal_chunks`: the sizes and the index are known
 before the first byte is read, so every chunk's plaintext source and ciphertext offset are
 fixed); a stream goes through :class:`~pycontainer._engine.pipeline.EncryptingSink`. Any
@@ -19,11 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Required, TypedDict, Unpack
 
 from pycontainer import _portable
 from pycontainer._engine import staging
@@ -40,7 +43,7 @@ from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsigned
 from pycontainer.format.stream import sealed_length
-from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
+from pycontainer.keyrelease import KeyServer, SlotInfo, release_oprf
 from pycontainer.progress import Progress
 from pycontainer.writer._files import FileReader
 from pycontainer.writer._inputs import (
@@ -57,6 +60,7 @@ RandomSource = Callable[[int], bytes]
 
 
 __all__ = [
+    "SealOptions",
     "SealResult",
     "check_inputs",
     "check_stream_name",
@@ -85,6 +89,43 @@ class SealResult:
     entries: int
     payload_bytes: int
     data_bytes: int
+
+
+class SealOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`seal_paths` and :func:`seal_stream`.
+
+    One list for both, read in one place (``_seal``), so the two entry points cannot drift
+    apart in their defaults or checks.
+
+    Attributes:
+        slot: The container's registration at the key server (required).
+        key_server: Evaluates the blinded element: the HTTP client, or an in-process one
+            (required).
+        password: The container password, "" for none (required).
+        chunk_log2: log2 of the STREAM chunk size (default ``CHUNK_LOG2_DEFAULT``).
+        argon2: Argon2id cost parameters (default ``ARGON2_DEFAULT``).
+        force: Replace the output file if it exists (default False).
+        progress: Called as ``progress(bytes_done, bytes_total)`` after each chunk;
+            ``bytes_total`` is 0 for a stream (its size is unknown until its end).
+        rng: Randomness for DEK, nonces and receipt secret (``os.urandom`` if None); only
+            test-vector generators pass anything else.
+        workers: Threads sealing chunks, the caller's included (1 = single-threaded).
+        before_publish: Called with the result once the container is complete on disk
+            (still nameless) and before it gets its name; an exception from it discards
+            the container (``rwc seal`` commits the registration here, so a container
+            only appears once the server has activated it).
+    """
+
+    slot: Required[SlotInfo]
+    key_server: Required[KeyServer]
+    password: Required[str]
+    chunk_log2: int
+    argon2: p.Argon2Params
+    force: bool
+    progress: Progress | None
+    rng: RandomSource | None
+    workers: int
+    before_publish: Callable[[SealResult], None] | None
 
 
 def _check_params(chunk_log2: int, argon2: p.Argon2Params, slot: SlotInfo, workers: int) -> None:
@@ -129,6 +170,54 @@ def _check_destination(out: Path, *, force: bool) -> None:
         raise InputError(f"the directory {out.parent} does not exist", hint="create it first")
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """The header before the KEK is known: its random parts drawn, its length fixed.
+
+    The payload needs only the DEK, the payload nonce and its own offset (the header's
+    length, which the wrapped keys and the MAC do not change), so it is sealed while
+    Argon2id derives the KEK; :meth:`finish` then wraps the keys and MACs the header.
+    """
+
+    placeholder: OprfSlot
+    chunk_log2: int
+    payload_nonce: bytes
+
+    @property
+    def length(self) -> int:
+        """The length of the finished header."""
+        return len(self._unsigned(self.placeholder)) + p.MAC_SIZE
+
+    def _unsigned(self, oprf_slot: OprfSlot) -> bytes:
+        return encode_unsigned(Header(self.chunk_log2, self.payload_nonce, (oprf_slot,)))
+
+    def finish(self, kek: bytes, dek: bytes, receipt_secret: bytes) -> bytes:
+        """The complete header: the keys wrapped under ``kek``, then the header MAC."""
+        slot = self.placeholder
+        # spec §slot-server-oprf: the wrap's AAD is the slot body before wrap_nonce, so the
+        # URL, public key and Argon2 parameters cannot be swapped without breaking the unwrap.
+        wrapped = keyschedule.wrap(kek, slot.wrap_nonce, dek, receipt_secret, slot.aad())
+        unsigned = self._unsigned(dataclasses.replace(slot, wrapped=wrapped))
+        header = unsigned + keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
+        if len(header) != self.length:  # the payload already sits at `length`: never shift it
+            raise ContainerError(
+                "internal error: the header changed length while sealing",
+                hint="report this; nothing was written",
+            )
+        return header
+
+
+def _draft_header(
+    slot: SlotInfo, *, argon2: p.Argon2Params, chunk_log2: int, rng: RandomSource
+) -> _Draft:
+    wrap_nonce = rng(p.WRAP_NONCE_SIZE)
+    payload_nonce = rng(p.PAYLOAD_NONCE_SIZE)
+    placeholder = OprfSlot(
+        slot.url, slot.container_id, slot.public_key, argon2, wrap_nonce, bytes(p.WRAPPED_SIZE)
+    )
+    return _Draft(placeholder, chunk_log2, payload_nonce)
+
+
 def _build_header(
     slot: SlotInfo,
     *,
@@ -139,107 +228,144 @@ def _build_header(
     receipt_secret: bytes,
     rng: RandomSource,
 ) -> tuple[bytes, bytes]:
-    wrap_nonce = rng(p.WRAP_NONCE_SIZE)
-    payload_nonce = rng(p.PAYLOAD_NONCE_SIZE)
-    placeholder = OprfSlot(
-        slot.url, slot.container_id, slot.public_key, argon2, wrap_nonce, bytes(p.WRAPPED_SIZE)
-    )
-    # spec §slot-server-oprf: the wrap's AAD is the slot body before wrap_nonce, so the URL,
-    # public key and Argon2 parameters cannot be swapped without breaking the unwrap.
-    wrapped = keyschedule.wrap(kek, wrap_nonce, dek, receipt_secret, placeholder.aad())
-    oprf_slot = dataclasses.replace(placeholder, wrapped=wrapped)
-    unsigned = encode_unsigned(Header(chunk_log2, payload_nonce, (oprf_slot,)))
-    mac = keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
-    return unsigned + mac, payload_nonce
+    """The complete header and its payload nonce, in one step (tests/support seals raw)."""
+    draft = _draft_header(slot, argon2=argon2, chunk_log2=chunk_log2, rng=rng)
+    return draft.finish(kek, dek, receipt_secret), draft.payload_nonce
+
+
+class _Stretch:
+    """Argon2id of the verified VOPRF output in a thread of its own, while the payload seals.
+
+    Argon2id (m=64 MiB, t=3, p=4 by default) is the largest fixed cost of a seal after
+    start-up, and its only input is the server's answer: run it beside the payload instead
+    of before it. It does no I/O and touches no shared state; the argon2 binding releases
+    the GIL. :meth:`kek` always waits for it, so no thread outlives the seal.
+    """
+
+    def __init__(self, oprf_out: bytes, container_id: bytes, argon2: p.Argon2Params) -> None:
+        self._args = (oprf_out, container_id, argon2)
+        self._kek: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="rwc-argon2id", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._kek = keyschedule.derive_kek(*self._args)
+        except BaseException as exc:  # noqa: BLE001 -- re-raised by kek() in the caller
+            self._error = exc
+
+    def join(self) -> None:
+        """Wait for the derivation to end (after a failure elsewhere: its result is moot)."""
+        self._thread.join()
+
+    def kek(self) -> bytes:
+        """Wait for the KEK; raise what the derivation raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._kek is not None
+        return self._kek
 
 
 WriteAt = Callable[[memoryview, int], None]
-# produce(payload_key, write_at, on_chunk) seals the whole plaintext and returns the index
-# entries, the data bytes and the plaintext length; it releases its resources on failure.
+
+
+@dataclass(frozen=True)
+class _Payload:
+    """What a producer needs to seal the payload (the options resolved by ``_seal``)."""
+
+    key: bytes = dataclasses.field(repr=False)
+    chunk_log2: int
+    workers: int
+    write_at: WriteAt
+    on_chunk: Callable[[int], None]
+
+
+# produce(payload) seals the whole plaintext and returns the index entries, the data bytes
+# and the plaintext length; it releases its resources on failure.
 _Produced = tuple[list[Entry], int, int]
-Producer = Callable[[bytes, WriteAt, Callable[[int], None]], _Produced]
+Producer = Callable[[_Payload], _Produced]
 
 
 def _seal(
-    out_path: StrPath,
-    produce: Producer,
-    *,
-    slot: SlotInfo,
-    key_server: KeyServer,
-    password: str,
-    chunk_log2: int,
-    argon2: p.Argon2Params,
-    force: bool,
-    rng: RandomSource,
-    workers: int,
-    data_total: int,
-    progress: Progress | None,
-    before_publish: Callable[[SealResult], None] | None,
+    out_path: StrPath, produce: Producer, data_total: int, options: SealOptions
 ) -> SealResult:
     out = Path(out_path)
+    slot, key_server = options["slot"], options["key_server"]
+    chunk_log2 = options.get("chunk_log2", p.CHUNK_LOG2_DEFAULT)
+    argon2 = options.get("argon2", p.ARGON2_DEFAULT)
+    force = options.get("force", False)
+    workers = options.get("workers", p.WORKERS_DEFAULT)
+    progress = options.get("progress")
+    before_publish = options.get("before_publish")
+    rng = options.get("rng") or os.urandom
     _check_params(chunk_log2, argon2, slot, workers)
     _check_destination(out, force=force)
-    kek, _evaluation = release_kek(slot, key_server, password, argon2)
+    # The key release itself comes first, before any input is read: a refusal (revoked,
+    # bad proof, wrong token) costs nothing. Only its Argon2id runs beside the payload.
+    oprf_out, _evaluation = release_oprf(slot, key_server, options["password"])
     dek = rng(p.KEY_SIZE)
     receipt_secret = rng(p.RECEIPT_SECRET_SIZE)
-    header, payload_nonce = _build_header(
-        slot,
-        argon2=argon2,
-        chunk_log2=chunk_log2,
-        kek=kek,
-        dek=dek,
-        receipt_secret=receipt_secret,
-        rng=rng,
-    )
-    payload_key = keyschedule.payload_key(dek, payload_nonce)
-
-    # Leftovers of earlier seals killed here (ours only, and only those no live run holds).
-    staging.remove_stale(out.parent)
+    draft = _draft_header(slot, argon2=argon2, chunk_log2=chunk_log2, rng=rng)
+    payload_key = keyschedule.payload_key(dek, draft.payload_nonce)
+    receipt_key = keyschedule.receipt_key(receipt_secret, slot.container_id)
+    stretch = _Stretch(oprf_out, slot.container_id, argon2)
     try:
-        staged = staging.StagedFile(out, 0o644)
-    except OSError as exc:
-        raise ContainerError(
-            f"cannot create a file in {out.parent}: {exc.strerror}",
-            hint="check the directory's permissions and free space",
-        ) from None
-    try:
-        fd = staged.fd
-        _portable.pwrite_all(fd, memoryview(header), 0)
-        base = len(header)
-        # The container is fsynced before publish: its writeback starts as chunks are
-        # written (pycontainer/_engine/writeback.py).
-        writeback = Writeback(fd)
-
-        def write_at(view: memoryview, offset: int) -> None:
-            # pwrite: thread-safe and position-independent, so workers write concurrently.
-            _portable.pwrite_all(fd, view, base + offset)
-            writeback.start(base + offset, len(view))
-
-        def on_chunk(done: int) -> None:
-            if progress is not None:
-                progress(min(done, data_total) if data_total else done, data_total)
-
-        entries, data_bytes, plaintext = produce(payload_key, write_at, on_chunk)
-        os.fsync(fd)
-        result = SealResult(
-            container_id=slot.container_id,
-            header_digest=keyschedule.header_digest(header),
-            receipt_key=keyschedule.receipt_key(receipt_secret, slot.container_id),
-            entries=len(entries),
-            payload_bytes=sealed_length(plaintext, chunk_log2),
-            data_bytes=data_bytes,
-        )
-        if before_publish is not None:
-            before_publish(result)
-        staged.publish(force=force)
-    except BaseException as exc:
-        staged.discard()
-        if isinstance(exc, OSError):
+        # Leftovers of earlier seals killed here (ours only, and only those no live run
+        # holds).
+        staging.remove_stale(out.parent)
+        try:
+            staged = staging.StagedFile(out, 0o644)
+        except OSError as exc:
             raise ContainerError(
-                f"writing {out} failed: {exc.strerror}",
-                hint="check free space and permissions; nothing was written",
+                f"cannot create a file in {out.parent}: {exc.strerror}",
+                hint="check the directory's permissions and free space",
             ) from None
-        raise
+        try:
+            fd = staged.fd
+            base = draft.length
+            # The container is fsynced before publish: its writeback starts as chunks are
+            # written (pycontainer/_engine/writeback.py).
+            writeback = Writeback(fd)
+
+            def write_at(view: memoryview, offset: int) -> None:
+                # pwrite: thread-safe and position-independent, so workers write
+                # concurrently.
+                _portable.pwrite_all(fd, view, base + offset)
+                writeback.start(base + offset, len(view))
+
+            def on_chunk(done: int) -> None:
+                if progress is not None:
+                    progress(min(done, data_total) if data_total else done, data_total)
+
+            entries, data_bytes, plaintext = produce(
+                _Payload(payload_key, chunk_log2, workers, write_at, on_chunk)
+            )
+            header = draft.finish(stretch.kek(), dek, receipt_secret)
+            _portable.pwrite_all(fd, memoryview(header), 0)
+            os.fsync(fd)
+            result = SealResult(
+                container_id=slot.container_id,
+                header_digest=keyschedule.header_digest(header),
+                receipt_key=receipt_key,
+                entries=len(entries),
+                payload_bytes=sealed_length(plaintext, chunk_log2),
+                data_bytes=data_bytes,
+            )
+            if before_publish is not None:
+                before_publish(result)
+            staged.publish(force=force)
+        except BaseException as exc:
+            staged.discard()
+            if isinstance(exc, OSError):
+                raise ContainerError(
+                    f"writing {out} failed: {exc.strerror}",
+                    hint="check free space and permissions; nothing was written",
+                ) from None
+            raise
+    finally:
+        stretch.join()  # no thread outlives the seal, whatever happened
     return result
 
 
@@ -255,19 +381,7 @@ def _encode_index(entries: list[Entry]) -> bytes:
 
 
 def seal_paths(
-    paths: Sequence[StrPath],
-    out_path: StrPath,
-    *,
-    slot: SlotInfo,
-    key_server: KeyServer,
-    password: str,
-    chunk_log2: int = p.CHUNK_LOG2_DEFAULT,
-    argon2: p.Argon2Params = p.ARGON2_DEFAULT,
-    force: bool = False,
-    progress: Progress | None = None,
-    rng: RandomSource | None = None,
-    workers: int = p.WORKERS_DEFAULT,
-    before_publish: Callable[[SealResult], None] | None = None,
+    paths: Sequence[StrPath], out_path: StrPath, **options: Unpack[SealOptions]
 ) -> SealResult:
     """Seal files and directories into a new container.
 
@@ -277,20 +391,8 @@ def seal_paths(
     Args:
         paths: Files and directories to seal.
         out_path: The container file to create.
-        slot: The container's registration at the key server.
-        key_server: Evaluates the blinded element (the HTTP client, or an in-process one).
-        password: The container password ("" for none).
-        chunk_log2: log2 of the STREAM chunk size.
-        argon2: Argon2id cost parameters.
-        force: Replace ``out_path`` if it exists.
-        progress: Called as ``progress(bytes_done, bytes_total)`` after each chunk.
-        rng: Randomness for DEK, nonces and receipt secret (``os.urandom`` if None); only
-            test-vector generators pass anything else.
-        workers: Threads encrypting chunks (1 = single-threaded).
-        before_publish: Called with the result once the container is complete on disk
-            (still nameless) and before it gets its name; an exception from it discards
-            the container (``rwc seal`` commits the registration here, so a container
-            only appears once the server has activated it).
+        **options: :class:`SealOptions` (``slot``, ``key_server`` and ``password`` are
+            required).
 
     Returns:
         The :class:`SealResult`.
@@ -309,38 +411,24 @@ def seal_paths(
     index = _encode_index(entries)
     tail = index + archive.encode_trailer(len(index))
 
-    def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
-        reader = FileReader(sources, tail, chunk_log2)
+    def produce(payload: _Payload) -> _Produced:
+        reader = FileReader(sources, tail, payload.chunk_log2)
         try:
             reader.check_empty_files()
             seal_chunks(
-                key,
-                chunk_log2,
+                payload.key,
+                payload.chunk_log2,
                 reader.length,
                 reader.fill,
-                write_at,
-                workers=workers,
-                progress=on_chunk,
+                payload.write_at,
+                workers=payload.workers,
+                progress=payload.on_chunk,
             )
         finally:
             reader.close()
         return entries, reader.data_length, reader.length
 
-    return _seal(
-        out_path,
-        produce,
-        slot=slot,
-        key_server=key_server,
-        password=password,
-        chunk_log2=chunk_log2,
-        argon2=argon2,
-        force=force,
-        rng=rng or os.urandom,
-        workers=workers,
-        data_total=sum(e.size for e in entries),
-        progress=progress,
-        before_publish=before_publish,
-    )
+    return _seal(out_path, produce, sum(e.size for e in entries), options)
 
 
 def seal_stream(
@@ -348,40 +436,22 @@ def seal_stream(
     name: str,
     out_path: StrPath,
     *,
-    slot: SlotInfo,
-    key_server: KeyServer,
-    password: str,
-    chunk_log2: int = p.CHUNK_LOG2_DEFAULT,
-    argon2: p.Argon2Params = p.ARGON2_DEFAULT,
-    force: bool = False,
-    progress: Progress | None = None,
-    rng: RandomSource | None = None,
-    workers: int = p.WORKERS_DEFAULT,
-    before_publish: Callable[[SealResult], None] | None = None,
     mode: int = 0o600,
     mtime_ns: int | None = None,
+    **options: Unpack[SealOptions],
 ) -> SealResult:
     """Seal one byte stream (e.g. stdin) as a single file entry called ``name``.
 
     Memory stays constant: the size is learned at the end of the stream. ``progress``
-    receives ``bytes_total == 0`` (unknown). Other arguments as in :func:`seal_paths`.
+    receives ``bytes_total == 0`` (unknown).
 
     Args:
         stream: A binary stream to read until EOF.
         name: The entry name (default for the CLI: "stdin").
         out_path: The container file to create.
-        slot: See :func:`seal_paths`.
-        key_server: See :func:`seal_paths`.
-        password: See :func:`seal_paths`.
-        chunk_log2: See :func:`seal_paths`.
-        argon2: See :func:`seal_paths`.
-        force: See :func:`seal_paths`.
-        progress: See above.
-        rng: See :func:`seal_paths`.
-        workers: See :func:`seal_paths`.
-        before_publish: See :func:`seal_paths`.
         mode: Permission bits stored for the entry.
         mtime_ns: Modification time stored (now if None).
+        **options: :class:`SealOptions`, as for :func:`seal_paths`.
 
     Returns:
         The :class:`SealResult`.
@@ -398,8 +468,14 @@ def seal_stream(
     probe = Entry(name, p.ENTRY_FILE, mode & p.MODE_MASK, secs, nsecs, 0)
     check_names([Source(probe, None)])
 
-    def produce(key: bytes, write_at: WriteAt, on_chunk: Callable[[int], None]) -> _Produced:
-        sink = EncryptingSink(key, chunk_log2, write_at, workers=workers, progress=on_chunk)
+    def produce(payload: _Payload) -> _Produced:
+        sink = EncryptingSink(
+            payload.key,
+            payload.chunk_log2,
+            payload.write_at,
+            workers=payload.workers,
+            progress=payload.on_chunk,
+        )
         try:
             entries = _fill_from_stream(sink)
             index = _encode_index(entries)
@@ -432,18 +508,4 @@ def seal_stream(
             ) from None
         return [dataclasses.replace(probe, size=sink.plaintext_length)]
 
-    return _seal(
-        out_path,
-        produce,
-        slot=slot,
-        key_server=key_server,
-        password=password,
-        chunk_log2=chunk_log2,
-        argon2=argon2,
-        force=force,
-        rng=rng or os.urandom,
-        workers=workers,
-        data_total=0,
-        progress=progress,
-        before_publish=before_publish,
-    )
+    return _seal(out_path, produce, 0, options)

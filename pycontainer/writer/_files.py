@@ -10,10 +10,10 @@ import bisect
 import contextlib
 import os
 import stat
-import threading
 from collections.abc import Sequence
 
 from pycontainer import _portable
+from pycontainer._engine.openfiles import OpenFiles
 from pycontainer.errors import InputError
 from pycontainer.writer._inputs import Source
 
@@ -39,13 +39,12 @@ class FileReader:
         self.data_length = pos
         self._tail = tail
         self.length = pos + len(tail)
-        # Chunks touching each file: the fd is closed when the count reaches 0.
-        self._pending = [
-            ((st + s.entry.size - 1) >> chunk_log2) - (st >> chunk_log2) + 1
-            for st, s in zip(self._starts, self._files, strict=True)
-        ]
-        self._fds: dict[int, int] = {}
-        self._lock = threading.Lock()
+        # Each file is opened (and checked) on its first chunk, closed after its last.
+        self._open = OpenFiles(
+            [(st, s.entry.size) for st, s in zip(self._starts, self._files, strict=True)],
+            chunk_log2,
+            lambda j: _open_source(self._files[j]),
+        )
 
     def check_empty_files(self) -> None:
         """Open and check the empty files (they own no chunk)."""
@@ -56,19 +55,10 @@ class FileReader:
             finally:
                 os.close(fd)
 
-    def _acquire(self, j: int) -> int:
-        with self._lock:
-            fd = self._fds.get(j)
-            if fd is None:
-                fd = self._fds[j] = _open_source(self._files[j])
-            return fd
-
     def _release(self, j: int) -> None:
-        with self._lock:
-            self._pending[j] -= 1
-            if self._pending[j]:
-                return
-            fd = self._fds.pop(j)
+        fd = self._open.release(j)
+        if fd is None:
+            return
         try:
             _check_unchanged(fd, self._files[j])
         finally:
@@ -81,7 +71,7 @@ class FileReader:
         while offset < min(end, self.data_length):
             src, start = self._files[j], self._starts[j]
             n = min(end, start + src.entry.size) - offset
-            fd = self._acquire(j)
+            fd = self._open.acquire(j)
             _pread_into(fd, view[:n], offset - start, src)
             self._release(j)
             view, offset, j = view[n:], offset + n, j + 1
@@ -91,9 +81,7 @@ class FileReader:
 
     def close(self) -> None:
         """Close the files still open (after a failure)."""
-        with self._lock:
-            fds, self._fds = list(self._fds.values()), {}
-        for fd in fds:
+        for fd in self._open.take_all():
             os.close(fd)
 
 

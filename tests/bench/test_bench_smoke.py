@@ -111,6 +111,12 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
         for name in ("rwc seal", "age seal", "rwc open", "age open", "rwc cat", "age cat"):
             assert figures["sizes"][key][name]["mib_s"] > 0, (key, name)
             assert figures["sizes"][key][name]["peak_rss_mib"] > 0, (key, name)
+        if key.endswith("disk"):  # the fair references: age plus an fsync of what it wrote
+            for name in ("age seal+sync", "age open+sync"):
+                assert figures["sizes"][key][name]["seconds"] > 0, (key, name)
+    fair = [t for t in figures["targets"] if "vs_age_with_fsync" in t]
+    assert len(fair) == 2 * sum(key.endswith("disk") for key in measured)
+    assert {t["vs_age_with_fsync"]["verdict"] for t in fair} <= {"MET", "MISSED"}
     verdicts = {t["verdict"] for t in figures["targets"]}
     assert verdicts <= {"MET", "MISSED"}
     # 3 rows per measured size and storage, plus the small-container rows.

@@ -10,12 +10,16 @@ it took (timings live in bench/).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 import pycontainer
+from pycontainer.cli.main import run
 
 HEAVY = (
     "requests",
@@ -71,3 +75,75 @@ def test_key_server_client_uses_the_standard_library() -> None:
     loaded = _loaded_after("import pycontainer.client.keyserver")
     heavy = ("requests", "urllib3", "charset_normalizer", "idna", "importlib.metadata")
     assert sorted(h for h in heavy if h in loaded) == []
+
+
+# What no `rwc` run needs before it reads a container or talks to a server: the format
+# codec's construct (and the pdb it loads), the crypto and KDF libraries, the HTTP stack
+# with ssl, the TLS trust store.
+NOT_FOR_STARTUP = (
+    "construct",
+    "pdb",
+    "cryptography",
+    "argon2",
+    "voprf",
+    "http.client",
+    "ssl",
+    "certifi",
+    "pycontainer.reader",
+    "pycontainer.writer",
+    "pycontainer.client.keyserver",
+    "rich",
+)
+
+
+def _rwc_modules(argv: list[str], env: dict[str, str], out: Path) -> tuple[int, set[str]]:
+    """Run ``rwc ARGV`` in a fresh interpreter (as the console script does); its modules."""
+    dump = out / "modules.json"
+    probe = (
+        "import json, sys\n"
+        "from pycontainer.cli.main import main\n"
+        f"code = main({argv!r})\n"
+        f"open({str(dump)!r}, 'w').write(json.dumps(sorted(sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, timeout=120, check=False
+    )
+    return done.returncode, set(json.loads(dump.read_text()))
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["cat", "--help"], ["info"]])
+def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
+    # --version, --help and a usage error stop before any container or server: they must not
+    # pay for what only reading, sealing or the network needs (issue 15).
+    code, loaded = _rwc_modules(argv, dict(os.environ), tmp_path)
+    assert code == (2 if argv == ["info"] else 0)
+    assert sorted(m for m in NOT_FOR_STARTUP if m in loaded) == []
+    if argv != ["--version"]:  # only --version reads the distribution's metadata
+        assert "importlib.metadata" not in loaded
+
+
+def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> None:
+    """A `rwc cat` from a loopback (http://) server: no construct, pdb, certifi or rich."""
+    src = tmp_path / "small.csv"
+    src.write_bytes(b"a,b")
+    box = tmp_path / "small.rwc"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+        "RWC_PASSWORD": "correct horse",
+        "RWC_SERVER": server.url,
+    }
+    kdf = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
+    seal = ["seal", str(src), "-o", str(box), "--medium", "M-1", "--reader", "clerk@city.example"]
+    sealed = run([*seal, *kdf], env={**env, "RWC_TOKEN": server.tokens["writer"]})
+    assert sealed == 0
+    reader_env = {**env, "RWC_TOKEN": server.tokens["reader"]}
+    code, loaded = _rwc_modules(["cat", str(box), "small.csv"], reader_env, tmp_path)
+    assert code == 0
+    # Reading parses the header without construct (pycontainer.format.header); a plain
+    # http:// loopback server needs no TLS trust store; stdout is not a terminal: no rich.
+    assert sorted(m for m in ("construct", "pdb", "certifi", "rich") if m in loaded) == []
+    # ... and it did use what it needs, so the probe saw a real open.
+    assert {"argon2", "cryptography", "http.client", "pycontainer.reader"} <= loaded

@@ -122,3 +122,24 @@ def test_views_yield_the_rest_of_the_entry(opened: tuple[Container, dict[str, by
                 assert all(pieces), "no empty pieces"
                 assert f.tell() == max(start, len(data))
                 assert f.read() == b""
+
+
+def test_a_view_is_released_when_the_next_is_asked_for(
+    opened: tuple[Container, dict[str, bytes]],
+) -> None:
+    # views() reuses two buffers: a kept piece must fail loudly, never show a later chunk.
+    c, blobs = opened
+    data = blobs["d/big"]
+    with c.open_entry("d/big") as f:
+        views = f.views()
+        first = next(views)
+        assert bytes(first) == data[:C]
+        second = next(views)
+        with pytest.raises(ValueError, match="released"):
+            bytes(first)
+        assert bytes(second) == data[C : 2 * C]
+        views.close()  # stop half-way: the read-ahead is waited for, the buffers freed
+        with pytest.raises(ValueError, match="released"):
+            bytes(second)
+        assert f.tell() == 2 * C
+        assert f.read() == data[2 * C :]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,8 @@ def test_changed_file_stops_every_worker_and_leaves_nothing(
     assert _open_fds() == before
     assert not out.exists()
     assert kit.leftovers(tmp_path) == []
+    # Argon2id ran beside the failed payload: the seal waited for it before raising.
+    assert [t.name for t in threading.enumerate() if t.name == "rwc-argon2id"] == []
 
 
 @pytest.mark.parametrize("workers", [1, 2, 5])

@@ -9,12 +9,15 @@ and the audit log holds one entry per job, in order, in one verifiable chain.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
 from voprf import ristretto
 
 from keyserver.domain.context import RequestContext
+from keyserver.release import batch as batch_module
 from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.audit_verify import verify
@@ -22,6 +25,21 @@ from pycontainer.format import keyschedule
 from tests.support.world import World, activate, b64, unb64
 
 CTX = RequestContext(remote="192.0.2.7")
+
+
+@pytest.fixture(autouse=True)
+def _no_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail a test whose batch fell back to one-by-one retries.
+
+    A batch that raises is rolled back and each job run alone (keyserver/release/batch.py),
+    which gives the same answers: without this, a broken batch path would pass every test
+    here on the retry path.
+    """
+
+    def fell_back(job: EvalJob) -> Any:
+        raise AssertionError(f"the batch failed and was retried job by job ({job.cid_text})")
+
+    monkeypatch.setattr(batch_module, "_only", fell_back)
 
 
 def _blinded() -> bytes:
@@ -199,3 +217,102 @@ def test_one_batch_counts_the_windows_across_containers(world: World, settings: 
             assert verify(session, service.keyring.audit_key).ok
     finally:
         service.close()
+
+
+def test_the_head_is_held_through_four_statements(
+    world: World, service: KeyService, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """A batch over several containers holds the chain head through FOUR statements.
+
+    Issue 15: on PostgreSQL each statement under the head lock is a round trip the head
+    is held through. Lock the head; lock the rows; read the facts (windows, newer log
+    entries, policy not read before the lock); write everything. Then COMMIT.
+    """
+    regs = [activate(world)[0]["container_id"] for _ in range(3)]
+    # The first release of a container in a process reads its register entry once (one
+    # more statement, cached: keyserver/release/rowcheck.py); count the steady state.
+    _run(service, [job for cid in regs for job in _jobs(world, cid, 1)])
+    taken: list[list[EvalJob]] = [_jobs(world, regs[0], 1) + _jobs(world, regs[1], 1)]
+    # The third container's job arrives while the batch holds the lock (group_commit.py):
+    # its policy is read under the lock, in the facts statement.
+    late = _jobs(world, regs[2], 1)
+    statements = _recorded(service, monkeypatch)
+
+    def take() -> list[EvalJob]:
+        if len(taken) == 1:
+            statements.append("<take>")
+            taken.append(taken[0] + late)
+            return taken[0]
+        statements.append("<locked take>")
+        return taken[1]
+
+    outcomes = service.releases._evaluate_batch(take)
+    assert [_kind(o) for o in outcomes] == ["ok", "ok", "ok"]
+    locked = statements[statements.index("<locked take>") - 1 :]
+    assert locked[0].lstrip().upper().startswith("SELECT AUDIT_HEAD.SEQ, AUDIT_HEAD.HASH")
+    sent = [s for s in locked if not s.startswith("<")]
+    if backend == "postgres":
+        assert len(sent) == 4, sent
+        assert sent[-1].startswith("WITH w0 AS (INSERT INTO challenges"), sent[-1]
+    else:  # no network: the writes are one executemany per table (and the head)
+        assert len(sent) == 3 + 4, sent
+    with service.ledger.reads() as session:
+        assert verify(session, service.keyring.audit_key).ok
+
+
+def test_the_tokens_of_a_batch_are_read_in_one_statement(
+    world: World, service: KeyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the lock: the batch's tokens (any number) and the head's seq in ONE statement,
+    then the policy in one more (register entries once per container and process)."""
+    regs = [activate(world)[0]["container_id"] for _ in range(2)]
+    jobs = [
+        *_jobs(world, regs[0], 1),
+        *_jobs(world, regs[1], 1, token="outsider"),
+        *_jobs(world, regs[1], 1),
+    ]
+    _run(service, [job for cid in regs for job in _jobs(world, cid, 1)])  # registers read
+    statements = _recorded(service, monkeypatch)
+
+    def take() -> list[EvalJob]:
+        statements.append("<take>")
+        return jobs
+
+    outcomes = service.releases._evaluate_batch(take)
+    assert [_kind(o) for o in outcomes] == ["ok", "not-allowed", "ok"]
+    head = next(i for i, sql in enumerate(statements) if sql.startswith("SELECT audit_head.seq"))
+    before = statements[1:head]  # after the first take, until the head is locked
+    assert len(before) == 2, before
+    assert "tokens.token_hash IN" in " ".join(before[0].split()), before[0]
+
+
+def _recorded(service: KeyService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL the release batch sends from now on, in order (a live list)."""
+    statements: list[str] = []
+    cursor = type(service.releases)._cursor
+
+    @contextmanager
+    def counting(self: Any, conn: Any) -> Iterator[Any]:
+        with cursor(self, conn) as cur:
+            yield _Counting(cur, statements)
+
+    monkeypatch.setattr(type(service.releases), "_cursor", counting)
+    return statements
+
+
+class _Counting:
+    """A DB-API cursor that records the SQL it executes."""
+
+    def __init__(self, cur: Any, log: list[str]) -> None:
+        self._cur, self._log = cur, log
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._log.append(sql)
+        return self._cur.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self._log.append(sql)
+        return self._cur.executemany(sql, *args)

@@ -162,8 +162,21 @@ def test_a_bulk_suspend_keeps_a_tampered_row_refused(world: World, engine: Engin
     good, _ = activate(world, medium="usb-bulk-1")
     bad, _ = activate(world, medium="usb-bulk-1")
     _write(engine, bad["container_id"], {"attempt_budget": 999})
+
+    def stored() -> dict[bytes, tuple[str, bytes]]:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Container.id, Container.state, Container.row_mac))
+            return {bytes(i): (state, bytes(mac or b"")) for i, state, mac in rows}
+
+    before = stored()
     code, doc = _official(world, "/v1/media/usb-bulk-1/suspend")
     assert (code, doc["affected"]) == (200, 2), doc
+    after = stored()
+    # Both suspended in the one UPDATE; the tampered row keeps the MAC it failed with
+    # (never a fresh one), the verified row gets a new one (its state changed).
+    bad_id, good_id = unb64(bad["container_id"]), unb64(good["container_id"])
+    assert after[bad_id] == ("suspended", before[bad_id][1])
+    assert after[good_id][0] == "suspended" and after[good_id][1] != before[good_id][1]
     with engine.connect() as conn:
         details = conn.execute(
             select(AuditEntry.details)
