@@ -17,8 +17,9 @@ publishing. age does neither (no fsync), so on disk the comparison is tilted tow
 
 Small container: a 3-byte CSV sealed with the default Argon2id; the median wall time of
 ``rwc cat`` and ``rwc open -C`` next to ``clevis decrypt`` against Tang (network-bound like
-rwc) and ``age -d``; plus the start-up share: the bare interpreter start-up and the import
-time of the modules one ``rwc cat`` process loads (``-X importtime``).
+rwc) and ``age -d``; plus the start-up share: the median wall (and CPU) time of a process
+that starts the interpreter and imports what one ``rwc cat`` imports, then exits (the
+modules found with ``-X importtime``), next to the bare interpreter and ``rwc --help``.
 
 Peak RSS of every process is read through GNU time (procs.run_measured).
 
@@ -37,6 +38,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import subprocess
@@ -366,7 +368,8 @@ def _measure_storage(
 
 
 def _import_seconds(stderr: str) -> tuple[float, list[tuple[float, str]]]:
-    """Sum of the top-level cumulative import times in ``-X importtime`` output."""
+    """Top-level cumulative import times in ``-X importtime`` output: their sum, and each
+    (seconds, module) in the order the process imported them."""
     total = 0.0
     top: list[tuple[float, str]] = []
     for line in stderr.splitlines():
@@ -378,7 +381,7 @@ def _import_seconds(stderr: str) -> tuple[float, list[tuple[float, str]]]:
             seconds = int(cumulative) / 1e6
             total += seconds
             top.append((seconds, name.strip()))
-    return total, sorted(top, reverse=True)
+    return total, top
 
 
 def _python(rwc: str) -> str:
@@ -423,21 +426,65 @@ def installed_rwc(venv: Path) -> str:
     return str(rwc)
 
 
-def _import_profile(tools: _Tools, container: Path, name: str) -> tuple[float, list[Any]]:
-    """Imports of one ``rwc cat`` beyond what the bare interpreter imports at start-up."""
+def _import_profile(tools: _Tools, container: Path, name: str) -> list[tuple[float, str]]:
+    """Imports of one ``rwc cat`` beyond what the bare interpreter imports at start-up.
+
+    Returns:
+        (seconds by ``-X importtime``, module) per top-level import, in import order.
+    """
     profile = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
     bare = run_measured([tools.python, "-c", "pass"], env=profile)
     at_startup = {m for _s, m in _import_seconds(bare.stderr)[1]}
     env = dict(tools.reader_env, PYTHONPROFILEIMPORTTIME="1")
     argv = [tools.rwc, "cat", str(container), name, "--password-file", str(tools.password_file)]
     _, top = _import_seconds(run_measured(argv, env=env).stderr)
-    top = [(s, m) for s, m in top if m not in at_startup]
-    return sum(s for s, _m in top), top
+    return [(s, m) for s, m in top if m not in at_startup]
 
 
-def _interpreter_seconds(python: str, runs: int) -> float:
-    """Start-up of the interpreter that runs ``rwc`` (site included), median."""
-    return median([run_measured([python, "-c", "pass"]).seconds for _ in range(runs)])
+def _timed(argv: list[str], env: dict[str, str], runs: int) -> dict[str, float]:
+    """Median wall and CPU (user + system) seconds of ``argv`` as a whole process.
+
+    CPU is the rusage of the waited-for children (the GNU time launcher's own share is
+    about a millisecond): on a loaded machine it says what the process cost when the
+    wall time says mostly how long it waited for a CPU.
+    """
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        walls.append(run_measured(argv, env=env).seconds)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return {"seconds": median(walls), "cpu_s": median(cpus)}
+
+
+def _startup(tools: _Tools, container: Path, name: str, runs: int) -> dict[str, Any]:
+    """What the target "start-up and imports <= 60 ms" is about, measured as processes.
+
+    * start-up + imports: a process that starts the interpreter ``rwc`` runs on and
+      imports exactly the top-level modules one ``rwc cat`` imports (found with
+      ``-X importtime``), then exits without the interpreter's teardown, as ``rwc`` does;
+      timed fork to exit like every other row (the sum of ``-X importtime`` figures
+      overstates, the profiler's own cost included);
+    * the bare interpreter (``python -c pass``) and ``rwc --help`` (the command's own
+      start-up: its modules and every subcommand's parser, no container, no server).
+    """
+    top = _import_profile(tools, container, name)
+    # Then out with os._exit, as rwc's console script ends (cli.main._end): the teardown
+    # is neither start-up nor imports.
+    script = "import " + ", ".join(m for _s, m in top) + "; import os; os._exit(0)"
+    n = max(5, runs)
+    # -P: no current directory on sys.path, like the console script (its own bin instead).
+    imports = _timed([tools.python, "-P", "-c", script], tools.reader_env, n)
+    bare = _timed([tools.python, "-c", "pass"], tools.reader_env, n)
+    return {
+        **imports,
+        "interpreter_s": bare["seconds"],
+        "interpreter_cpu_s": bare["cpu_s"],
+        "imports_s": sum(s for s, _m in top),  # -X importtime (overstated), for the shares
+        "modules": len(top),
+        "rwc_help": _timed([tools.rwc, "--help"], tools.reader_env, n),
+        "top_imports": [{"module": m, "seconds": s} for s, m in sorted(top, reverse=True)[:8]],
+    }
 
 
 def measure_small(tools: _Tools, runs: int) -> dict[str, Any]:
@@ -469,14 +516,7 @@ def measure_small(tools: _Tools, runs: int) -> dict[str, Any]:
             print(f"  clevis decrypt SKIPPED: {exc}", flush=True)
             missing.append(str(exc))
         out.update({name: f.as_dict() for name, f in figures.items()})
-        interp = _interpreter_seconds(tools.python, max(3, runs))
-        imports, top = _import_profile(tools, container, src.name)
-        out["startup"] = {
-            "interpreter_s": interp,
-            "imports_s": imports,
-            "seconds": interp + imports,
-            "top_imports": [{"module": m, "seconds": s} for s, m in top[:8]],
-        }
+        out["startup"] = _startup(tools, container, src.name, runs)
     out["missing"] = missing
     return out
 
@@ -630,7 +670,7 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
     ok = start["seconds"] <= TARGET_STARTUP_S
     rows.append(
         [
-            "  of which start-up + imports",
+            "  of which start-up + imports (process)",
             f"{start['seconds'] * 1000:.0f}",
             "",
             f"<= {TARGET_STARTUP_S * 1000:.0f} ms",
@@ -653,9 +693,14 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     print("\n-- Small container (3-byte CSV, default Argon2id), median wall time of the process")
     print(table(["command", "ms", "peak RSS MiB", "target", "verdict"], rows))
+    help_ = start["rwc_help"]
     print(
-        f"  start-up: interpreter {start['interpreter_s'] * 1000:.0f} ms + imports "
-        f"{start['imports_s'] * 1000:.0f} ms (-X importtime of one `rwc cat`); largest: "
+        f"  start-up + imports: one process importing the {start['modules']} top-level "
+        f"modules of one `rwc cat`, {start['seconds'] * 1000:.0f} ms wall, "
+        f"{start['cpu_s'] * 1000:.0f} ms CPU (bare interpreter "
+        f"{start['interpreter_s'] * 1000:.0f} ms wall, {start['interpreter_cpu_s'] * 1000:.0f}"
+        f" ms CPU); `rwc --help` {help_['seconds'] * 1000:.0f} ms wall, "
+        f"{help_['cpu_s'] * 1000:.0f} ms CPU\n  largest imports (-X importtime, ms): "
         + ", ".join(f"{t['module']} {t['seconds'] * 1000:.0f}" for t in start["top_imports"][:5])
     )
     big_rows, big_targets = _ratio_rows(results)

@@ -148,6 +148,24 @@ class KeyServerUnknownNameError(KeyServerCallError):
     """The key server knows no principal (or medium) of a name the user gave (exit code 2)."""
 
 
+class KeyServerInvalidValueError(KeyServerCallError):
+    """The key server refused a value the user chose, by a rule of the spec (exit code 2).
+
+    spec/protocol.md §problems: an ``invalid-request`` with ``field`` (``"medium"``: a
+    medium id without a canonical form, §media). A usage error to explain, not a protocol
+    mismatch.
+
+    Attributes:
+        field: Which value (``"medium"``).
+    """
+
+    def __init__(
+        self, message: str, *, field: str, hint: str | None = None, contact: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint, contact=contact)
+        self.field = field
+
+
 class KeyServerHeaderMismatchError(KeyServerCallError):
     """The key server holds another header digest for this container: this copy was altered.
 

@@ -46,8 +46,8 @@ COMMAND_KEYS = frozenset(
         "lang",  # KEYSERVER_LANG: the language of texts for people (keyserver.domain.i18n)
     }
 )
-# Help for the settings flags; a settings field without an entry gets a generic help, so a
-# field added to Settings gets its flag without a change here.
+# Help for the settings flags: every flag says what it does (issue 9), so a field added to
+# Settings needs its line here (SETTING_FLAGS fails on import without one).
 _SETTING_HELP = {
     "database_url": "SQLAlchemy URL (postgresql+psycopg://... for several instances)",
     "master_key_file": "file holding the 32-byte master key (default DATA_DIR/master.key)",
@@ -75,12 +75,35 @@ _SETTING_HELP = {
     "approval_required": "actions a second official must approve: destroy-container, "
     "destroy-medium, destroy-issuer, privileged-token (commas), or none",
     "approval_ttl": "how long a request waits for its second approver (e.g. 24h)",
+    "sqlite_synchronous": "SQLite synchronous pragma: FULL (default: every committed audit "
+    "entry survives power loss), EXTRA, NORMAL or OFF",
+    "db_connect_timeout": "longest wait to open a database connection (PostgreSQL; e.g. 5s)",
+    "db_statement_timeout": "longest a database statement may run before a 503 (e.g. 10s)",
+    "db_lock_timeout": "longest wait for a row lock such as the audit chain head (e.g. 5s)",
+    "db_idle_in_transaction_timeout": "PostgreSQL ends a session idle inside a transaction "
+    "after this long (e.g. 15s)",
+    "sweep_max_clock_jump": "the sweep destroys nothing (and alarms) when the clock is this "
+    "far ahead of the last audit entry (e.g. 30d)",
+    "require_medium": "refuse to register a container without a medium (true/false)",
+    "principal_attempt_cap": "unconfirmed evaluations one principal may have across all "
+    "containers within --attempt-window",
+    "medium_attempt_cap": "unconfirmed evaluations on one medium's containers within "
+    "--attempt-window, whoever made them",
+    "attempt_window": "sliding window of the two attempt caps (e.g. 24h)",
+    "short_waiting_period": "a loss report's waiting period below this asks to confirm, as "
+    "--now does (e.g. 24h)",
+    "log_key_file": "the transparency log's signing key (default DATA_DIR/log.key)",
+    "checkpoint_interval": "period of the transparency log's signed checkpoints in `serve` "
+    "(0 disables them; e.g. 10s)",
+    "witness_keys": "verifier keys of the witnesses whose cosignatures are accepted (commas)",
+    "report_min_cosignatures": "witness cosignatures a signed report needs (default: one if "
+    "any witness is configured)",
 }
 # Not flags: injected callables, the data directory (a common option), and the master key
 # and the HSM PIN themselves (security: a secret on the command line shows in `ps`).
-_NOT_FLAGS = frozenset({"clock", "rng", "data_dir", "master_key_b64", "hsm_pin"})
+_NOT_FLAGS = frozenset({"clock", "monotonic", "rng", "data_dir", "master_key_b64", "hsm_pin"})
 SETTING_FLAGS: tuple[tuple[str, str], ...] = tuple(
-    (f.name, _SETTING_HELP.get(f.name, "server setting (spec/protocol.md §limits)"))
+    (f.name, _SETTING_HELP[f.name])
     for f in dataclasses.fields(Settings)
     if f.name not in _NOT_FLAGS
 )

@@ -24,7 +24,7 @@ from keyserver.domain.settings import Settings
 if TYPE_CHECKING:
     from keyserver.cli.context import Context
 
-REPORT_COLUMNS = ("seq", "at", "actor", "action", "outcome", "reason", "remote")
+REPORT_COLUMNS = ("seq", "at", "actor", "action", "kind", "outcome", "reason", "remote")
 CHANGE_COLUMNS = ("seq", "at", "actor", "action", "cause", "reason")
 MEDIA_COLUMNS = ("medium", "containers", "states", "lost_at", "loss_reported_at", "created_at")
 SUMMARY_KEYS = (

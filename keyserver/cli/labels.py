@@ -58,6 +58,7 @@ FIELDS: Mapping[str, Message] = {
     "outcome": N_("outcome"),
     "remote": N_("remote"),
     "cause": N_("cause"),
+    "kind": N_("kind"),
 }
 
 # Values shown in words: container states and suspension causes (spec §lifecycle).
@@ -72,8 +73,20 @@ _CAUSES: Mapping[str, Message] = {
     "official": N_("official"),
     "budget": N_("budget"),
 }
+# What a medium report's attempt row is (spec §report): a writer's sealing is said to be
+# creation, so it is not read as an opening next to the answer "not opened".
+_KINDS: Mapping[str, Message] = {
+    "creation": N_("sealed by its writer (creation, not an opening)"),
+    "release": N_("key released to a reader"),
+    "confirmed": N_("opening confirmed"),
+    "refused": N_("refused"),
+}
 VALUES: Mapping[str, Mapping[str, Message]] = {
     "state": _STATES,
     "suspend_cause": _CAUSES,
     "cause": _CAUSES,
+    "kind": _KINDS,
 }
+# Members that count containers per value of another member (``states``: {"active": 3}),
+# shown as "active 3, suspended 1" with the values in words and in the order above.
+COUNTS: Mapping[str, str] = {"states": "state"}

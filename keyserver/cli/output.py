@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keyserver.cli.errors import KIND
-from keyserver.cli.labels import FIELDS, VALUES
+from keyserver.cli.labels import COUNTS, FIELDS, VALUES
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.i18n import text as localised
 from pycontainer.client.problems import clean_text
@@ -170,7 +170,17 @@ class Output:
         word = VALUES.get(key, {}).get(value) if isinstance(value, str) else None
         if word is not None:
             return Text(_safe(self.say(word)))
+        of = COUNTS.get(key)
+        if of is not None and isinstance(value, Mapping):
+            return Text(_safe(self._counts(VALUES[of], value)))
         return _cell(value)
+
+    def _counts(self, words: Mapping[str, Message], counts: Mapping[str, Any]) -> str:
+        """``{"suspended": 1, "active": 3}`` as ``active 3, suspended 1`` (issue 12)."""
+        order = list(words)
+        ranked = sorted(counts, key=lambda k: (order.index(k) if k in order else len(order), k))
+        parts = [f"{self.say(words[k]) if k in words else k} {counts[k]}" for k in ranked]
+        return ", ".join(parts) or "-"
 
     def secret(self, label: str, value: str) -> None:
         """Print a secret shown once (a new token), with a warning for people.

@@ -131,8 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         return p
 
-    p = add("init", "create the database, the master key (0600) and an admin principal")
-    p.add_argument("--admin", default="admin", metavar="NAME", help="admin principal name")
+    p = add(
+        "init",
+        "create the database, the master key (0600) and an admin principal; the settings "
+        "given are kept in DATA_DIR/keyserver.toml for every later command",
+    )
+    p.add_argument(
+        "--admin",
+        default="admin",
+        metavar="NAME",
+        help="the admin principal's name (default admin)",
+    )
     p.add_argument(
         "--log-origin",
         metavar="NAME",

@@ -63,10 +63,14 @@ def canonical_medium(value: str) -> str:
     text = _SPACES.sub(" ", text.strip())
     if MEDIUM_RE.fullmatch(text):
         return text
+    # spec §problems: `field` says the refused value is one a person chose (a usage error
+    # for the client to explain, not a protocol mismatch).
     if not text:
-        raise InvalidRequestError(N_("medium is empty"))
+        raise InvalidRequestError(N_("medium is empty"), field="medium")
     if len(text) > MEDIUM_MAX:
-        raise InvalidRequestError(N_("medium must be at most %(max)s characters", max=MEDIUM_MAX))
+        raise InvalidRequestError(
+            N_("medium must be at most %(max)s characters", max=MEDIUM_MAX), field="medium"
+        )
     bad = next((ch for ch in text if not MEDIUM_RE.fullmatch("a" + ch + "a")), None)
     if bad is not None:
         # Named by code point only: the character may not print (spec §conventions:
@@ -76,9 +80,12 @@ def canonical_medium(value: str) -> str:
                 "medium contains U+%(code)s, which is not allowed: use ASCII letters, "
                 "digits, space and - _ . : # + as printed on the medium's label",
                 code=f"{ord(bad):04X}",
-            )
+            ),
+            field="medium",
         )
-    raise InvalidRequestError(N_("medium must start and end with a letter or a digit"))
+    raise InvalidRequestError(
+        N_("medium must start and end with a letter or a digit"), field="medium"
+    )
 
 
 def medium_key(value: str) -> str:

@@ -44,6 +44,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "description": "invalid-request: where and what (never the input)",
             "items": {"type": "object"},
         },
+        "field": {
+            "type": "string",
+            "description": "invalid-request: the value a person chose that breaks its rule "
+            "(medium, spec §media)",
+        },
     },
     "additionalProperties": True,
 }

@@ -50,8 +50,8 @@ from keyserver.release.group_commit import GroupCommit, Take
 from keyserver.release.hotpath import Batch
 from keyserver.release.jobs import EvalJob, bearer_job, parse_inputs
 from keyserver.release.lockclock import LockClock
-from keyserver.store import repository
 from keyserver.store.audit import Head, NewEntry, append_row
+from keyserver.store.evaluation import EvaluationRow
 from keyserver.store.ledger import Ledger
 
 
@@ -77,7 +77,7 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
     }
 
 
-def _altered_copy(row: repository.EvaluationRow, job: EvalJob, mode: str) -> bool:
+def _altered_copy(row: EvaluationRow, job: EvalJob, mode: str) -> bool:
     """True when a read-mode request names another header than the committed one.
 
     spec §evaluate: compared in constant time on the prefetched row (no extra query). A
@@ -332,7 +332,7 @@ class Releaser:
                 )
         return self._refused(head, now, job, actor.name, refusal)
 
-    def _counts(self, batch: Batch, row: repository.EvaluationRow, pid: int) -> budget.Counts:
+    def _counts(self, batch: Batch, row: EvaluationRow, pid: int) -> budget.Counts:
         """The attempt counts before this evaluation (spec §receipt)."""
         by_principal, on_medium = batch.window(pid, row.medium)
         return budget.Counts(
@@ -388,7 +388,7 @@ class Releaser:
         self,
         batch: Batch,
         head: Head,
-        row: repository.EvaluationRow,
+        row: EvaluationRow,
         job: EvalJob,
         actor: Actor,
         *,

@@ -4,7 +4,7 @@ Why: a key release runs about five statements in its transaction (chain head, to
 container row, challenge, audit entry, container update). Through SQLAlchemy's execution
 machinery each costs ~0.1 ms of CPU on top of the ~0.01 ms the driver needs: together
 more than the VOPRF evaluation. This module compiles the SAME Core statements
-(keyserver/store/repository.py, keyserver/store/audit.py) once per dialect to SQL text,
+(keyserver/store/evaluation.py, repository.py, audit.py) once per dialect to SQL text,
 run by keyserver/release/hotpath.py on the transaction's own DB-API cursor: same SQL,
 same transaction, same locks (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN
 IMMEDIATE`` is taken by the engine); only the per-call overhead is gone. Datetimes pass
@@ -43,6 +43,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from keyserver.release.facts import Shape, facts_statement
 from keyserver.release.unnest import Unnest
 from keyserver.store.audit import HEAD_ID, LOCK_HEAD_STMT
+from keyserver.store.evaluation import BULK_NEWEST, EPOCH, EVALUATION_STMT
 from keyserver.store.models import (
     AuditEntry,
     AuditHead,
@@ -52,13 +53,7 @@ from keyserver.store.models import (
     Token,
     UTCDateTime,
 )
-from keyserver.store.repository import (
-    BULK_NEWEST,
-    EPOCH,
-    EVALUATION_STMT,
-    TOKEN_STMT,
-    token_statement,
-)
+from keyserver.store.repository import TOKEN_STMT, token_statement
 from keyserver.store.rowmacs import AUDIT_FIELDS, ISSUER_STMT, LATER_STMT, REGISTER_STMT
 
 _TABLES = Base.metadata.tables

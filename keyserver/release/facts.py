@@ -38,8 +38,8 @@ from sqlalchemy import (
     union_all,
 )
 
+from keyserver.store.evaluation import ATTEMPTS, in_window
 from keyserver.store.models import AuditEntry, Base, ContainerReader, ContainerReaderGroup
-from keyserver.store.repository import ATTEMPTS, in_window
 
 _TABLES = Base.metadata.tables
 _CH = ATTEMPTS

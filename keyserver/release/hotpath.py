@@ -29,8 +29,8 @@ from keyserver.release.compiled import (
 from keyserver.release.facts import Shape
 from keyserver.release.unnest import Part
 from keyserver.store.audit import Head
+from keyserver.store.evaluation import EPOCH, EvaluationRow
 from keyserver.store.models import AuditEntry, Base, Challenge
-from keyserver.store.repository import EPOCH, EvaluationRow
 
 _CHALLENGES = Base.metadata.tables[Challenge.__tablename__]
 _LOG = Base.metadata.tables[AuditEntry.__tablename__]
@@ -301,7 +301,7 @@ class Batch:
     ) -> EvaluationRow | None:
         """Lock one container row and probe the policy for the actor (one statement).
 
-        Same statement and result as :func:`keyserver.store.repository.evaluation_row`
+        Same statement and result as :func:`keyserver.store.evaluation.evaluation_row`
         (answered from :meth:`prefetch` when it covered this container and actor); the
         window counts it carries are the committed ones, :meth:`window` adds the batch's.
         """

@@ -21,7 +21,7 @@ from keyserver.domain.errors import RowIntegrityError
 from keyserver.domain.keys import KeyRing
 from keyserver.release.compiled import HotPath, _numbered
 from keyserver.release.hotpath import Batch
-from keyserver.store.repository import EvaluationRow
+from keyserver.store.evaluation import EvaluationRow
 from keyserver.store.rowmacs import (
     AUDIT_FIELDS,
     later_entries,

@@ -1,9 +1,9 @@
 """A locked container row as the release decides on it, from either of its two reads.
 
 The batch reads a container row with the rows of the whole batch (Batch.prefetch: values
-by column name) or alone (the evaluation statement, repository.EVALUATION_STMT: values by
+by column name) or alone (the evaluation statement, evaluation.EVALUATION_STMT: values by
 position, with the policy probes and the window counts). Both become the same
-:class:`~keyserver.store.repository.EvaluationRow` here, by one construction, so the two
+:class:`~keyserver.store.evaluation.EvaluationRow` here, by one construction, so the two
 paths cannot decide differently on the same row (tests/keyserver/test_batch_semantics.py).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from keyserver.domain.lifecycle import ContainerView, State
-from keyserver.store.repository import EvaluationRow, integrity_members
+from keyserver.store.evaluation import EvaluationRow, integrity_members
 
 
 def evaluation_row(

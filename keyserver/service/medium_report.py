@@ -11,6 +11,10 @@ when the loss was reported):
 - ``not opened``: no key was released (refused attempts are listed, but released
   nothing).
 
+Only a *read-mode* release counts as an opening. A seal-mode release is the container's
+writer deriving the key to seal it (creation): listed, with its kind, so the table and the
+answer never seem to disagree ("not opened" next to a succeeded key request).
+
 The medium's headline answer is the worst of its containers. Restores, suspensions and
 destroys in the window are listed with who made them, so a restore between the loss
 and its report is visible. Built from the audit log alone.
@@ -40,6 +44,12 @@ from keyserver.store.models import AuditEntry, Container, Principal
 OPENED = "opened"
 POSSIBLY_OPENED = "possibly opened"
 NOT_OPENED = "not opened"
+# What one attempt row is (spec §report, ``kind``). Only RELEASE and CONFIRMED count
+# toward an opening: a seal-mode release is the writer creating the container.
+CREATION = "creation"
+RELEASE = "release"
+CONFIRMED = "confirmed"
+REFUSED = "refused"
 # Worst first: the headline is the first of these any container has.
 _SEVERITY = (OPENED, POSSIBLY_OPENED, NOT_OPENED)
 _CHANGES = ("suspend", "restore", "destroy")
@@ -53,15 +63,33 @@ def worst(answers: Iterable[str | None]) -> str | None:
     return next((a for a in _SEVERITY if a in found), None)
 
 
+def kind(action: str, outcome: str, mode: str | None) -> str:
+    """What one attempt is, for the answer and for the people reading its row (spec §report).
+
+    An evaluation that succeeded released a key: in seal mode to the writer sealing a
+    container (creation, not an opening); in any other mode to a reader. Anything other than
+    seal counts as a reader's release on purpose: the report must not be wrong in the
+    reassuring direction, even for an entry whose mode is missing.
+    """
+    if outcome != "ok":
+        return REFUSED
+    if action == "receipt":
+        return CONFIRMED
+    return CREATION if mode == "seal" else RELEASE
+
+
 def answer(attempts: Sequence[AuditEntry], details: Sequence[dict[str, Any]]) -> str:
     """The three-way answer for one container's attempts in the window."""
-    if any(a.action == "receipt" and a.outcome == "ok" for a in attempts):
+    kinds = _kinds(attempts, details)
+    if CONFIRMED in kinds:
         return OPENED
-    released = any(
-        a.action == "evaluate" and a.outcome == "ok" and d.get("mode") == "read"
-        for a, d in zip(attempts, details, strict=True)
-    )
-    return POSSIBLY_OPENED if released else NOT_OPENED
+    return POSSIBLY_OPENED if RELEASE in kinds else NOT_OPENED
+
+
+def _kinds(attempts: Sequence[AuditEntry], details: Sequence[dict[str, Any]]) -> list[str]:
+    return [
+        kind(a.action, a.outcome, d.get("mode")) for a, d in zip(attempts, details, strict=True)
+    ]
 
 
 class MediumReportOps:
@@ -152,6 +180,7 @@ class MediumReportOps:
         start_seq: int | None,
     ) -> dict[str, Any]:
         details = [json.loads(a.details) for a in attempts]
+        kinds = _kinds(attempts, details)
         return {
             "container_id": b64e(c.id),
             "label": c.label,
@@ -163,14 +192,8 @@ class MediumReportOps:
             "destroy_after": fmt_time(c.destroy_after),
             "destroyed_at": fmt_time(c.destroyed_at),
             "answer": None if start_seq is None else answer(attempts, details),
-            "releases_after_loss": sum(
-                1
-                for a, d in zip(attempts, details, strict=True)
-                if a.action == "evaluate" and a.outcome == "ok" and d.get("mode") == "read"
-            ),
-            "confirmed_after_loss": sum(
-                1 for a in attempts if a.action == "receipt" and a.outcome == "ok"
-            ),
+            "releases_after_loss": kinds.count(RELEASE),
+            "confirmed_after_loss": kinds.count(CONFIRMED),
             "last_confirmed_open_before_loss": None
             if before is None
             else {"at": fmt_time(before.at), "actor": before.actor, "remote": before.remote},
@@ -290,5 +313,6 @@ def _attempt(a: AuditEntry, details: dict[str, Any]) -> dict[str, Any]:
         "remote": a.remote,
         "outcome": a.outcome,
         "mode": details.get("mode"),
+        "kind": kind(a.action, a.outcome, details.get("mode")),
         "reason": details.get("reason"),
     }

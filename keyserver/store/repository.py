@@ -3,15 +3,14 @@
 All functions take the caller's :class:`Session`; the service owns transactions.
 Set-based state changes live in keyserver/store/transitions.py and row MACs in
 keyserver/store/rowmacs.py (split by job, issue 9). What stays here is one job, reading:
-the service's lookups and the release path's pre-built statements, which
-keyserver/release/hotpath.py compiles and tests/keyserver/test_hotpath.py compares.
+the service's lookups and the token statement; the release path's reads of a container
+row are in keyserver/store/evaluation.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,18 +19,14 @@ from sqlalchemy import (
     Connection,
     bindparam,
     delete,
-    exists,
     func,
     literal,
-    literal_column,
     select,
     union_all,
 )
 from sqlalchemy.orm import Session
 
-from keyserver.domain import rowmac
 from keyserver.domain.auth import TokenRow
-from keyserver.domain.encoding import b64e
 from keyserver.domain.lifecycle import ContainerView, State
 from keyserver.store.models import (
     AuditEntry,
@@ -243,220 +238,13 @@ def audit_page(
     return list(session.execute(stmt.order_by(AuditEntry.seq).limit(limit)).scalars())
 
 
-# --- The key-release hot path, in SQLAlchemy Core (no ORM unit of work per request). ---
+# --- Tokens: one statement for a token with its principal, roles and groups. ---
 
 _TABLES = Base.metadata.tables
-_C = _TABLES[Container.__tablename__]
-_READERS = _TABLES[ContainerReader.__tablename__]
-_READER_GROUPS = _TABLES[ContainerReaderGroup.__tablename__]
-_CHALLENGES = _TABLES[Challenge.__tablename__]
 _TOKENS = _TABLES[Token.__tablename__]
 _PRINCIPALS = _TABLES[Principal.__tablename__]
 _ROLES = _TABLES[PrincipalRole.__tablename__]
 _GROUPS = _TABLES[PrincipalGroup.__tablename__]
-
-
-@dataclass(frozen=True)
-class EvaluationRow:
-    """What an evaluation needs of a locked container row.
-
-    ``view.readers`` / ``view.reader_groups`` hold only the policy entries that match the
-    requesting actor (its name; its groups when one of them is listed): enough for
-    :func:`keyserver.domain.lifecycle.evaluation_refusal`, without loading the whole policy.
-    ``principal_unconfirmed`` and ``medium_unconfirmed`` are the committed window counts
-    (spec §receipt) as the statement saw them; the batch adds its own queued attempts.
-    """
-
-    view: ContainerView
-    seed_sealed: bytes | None
-    unconfirmed: int
-    attempt_budget: int
-    header_digest: bytes | None = None  # set at commit (spec §commit), compared at §evaluate
-    password_required: bool = True
-    medium: str | None = None
-    principal_unconfirmed: int = 0
-    medium_unconfirmed: int = 0
-    key_generation: int = 1  # spec §rotation: the master-key generation of seed_sealed
-    # spec §row-integrity: the MACed values as read (keyserver/domain/rowmac.py FIELDS),
-    # the stored MAC, and whether the audit log holds entries after the row's
-    # last_audit_seq that may concern it (then keyserver/release/rowcheck.py asks).
-    mac_fields: Mapping[str, Any] = field(default_factory=dict)
-    row_mac: bytes | None = None
-    log_is_newer: bool = False
-
-
-#: The challenges as attempts (spec §receipt), in the window counts of the release path.
-ATTEMPTS = _CHALLENGES.alias("attempts")
-_CH = ATTEMPTS
-
-
-def in_window(since: Any) -> tuple[ColumnElement[bool], ...]:
-    """An attempt in the window since ``since``, not confirmed by a receipt (spec §receipt).
-
-    The one definition: the evaluation statement's counts below and the batch's
-    (keyserver/release/facts.py).
-    """
-    return (_CH.c.issued_at > since, _CH.c.confirmed_at.is_(None))
-
-
-def _window_count(*conds: ColumnElement[bool]) -> Any:
-    """Unconfirmed evaluations in the attempt window matching ``conds`` (spec §receipt)."""
-    return (
-        select(func.count())
-        .select_from(_CH)
-        .where(*conds, *in_window(bindparam("since")))
-        .scalar_subquery()
-    )
-
-
-# The window counts of a row: by the medium of the row, and by the acting principal.
-MEDIUM_WINDOW = _window_count(_CH.c.medium == _C.c.medium).label("medium_unconfirmed")
-PRINCIPAL_WINDOW = _window_count(_CH.c.principal_id == bindparam("pid")).label(
-    "principal_unconfirmed"
-)
-
-_LOG = _TABLES[AuditEntry.__tablename__]
-
-# spec §row-integrity: the MACed columns the policy decision does not read anyway.
-EXTRA_MAC_COLUMNS = (
-    _C.c.id,
-    _C.c.receipt_key_sealed,
-    _C.c.destroy_after,
-    _C.c.budget_reset_at,
-    _C.c.last_audit_seq,
-    # spec §rotation: selects the row_key (and the seal key) of the row's generation.
-    _C.c.key_generation,
-)
-# Constants rendered in the SQL: the hot path compiles its statements to text, binding
-# every parameter per call (an IN list of bound values would be left for "post-compile").
-IS_BULK_ACTION = _LOG.c.action.in_([literal_column(f"'{a}'") for a in rowmac.BULK_ACTIONS])
-# The newest entry naming a container (an index-only probe of ix_audit_container_seq),
-# and the newest bulk change after a row's last_audit_seq (ix_audit_action_seq): when
-# neither is after the row, the log has nothing newer to say about it.
-OWN_NEWEST = (
-    select(func.max(_LOG.c.seq)).where(_LOG.c.container == bindparam("cid_text")).scalar_subquery()
-)
-BULK_NEWEST = (
-    select(func.max(_LOG.c.seq))
-    .where(
-        IS_BULK_ACTION,
-        _LOG.c.seq > _C.c.last_audit_seq,
-        _LOG.c.container.is_(None),
-    )
-    .scalar_subquery()
-    .label("bulk_newest")
-)
-
-# Built once (statement construction costs more than executing it on SQLite); values
-# are bound per call. The window counts ride along as scalar subqueries: no round trip
-# of their own on the release path.
-EVALUATION_STMT = (
-    select(
-        _C.c.state,
-        _C.c.issuer_id,
-        _C.c.pending_expires_at,
-        _C.c.not_after,
-        _C.c.destroyed_at,
-        _C.c.public_reason,
-        _C.c.seed_sealed,
-        _C.c.unconfirmed,
-        _C.c.attempt_budget,
-        exists()
-        .where(_READERS.c.container_id == _C.c.id, _READERS.c.name == bindparam("actor"))
-        .label("by_name"),
-        exists()
-        .where(
-            _READER_GROUPS.c.container_id == _C.c.id,
-            _READER_GROUPS.c.group_name.in_(bindparam("groups", expanding=True)),
-        )
-        .label("by_group"),
-        _C.c.header_digest,
-        _C.c.suspend_cause,
-        _C.c.password_required,
-        _C.c.medium,
-        MEDIUM_WINDOW,
-        PRINCIPAL_WINDOW,
-        *EXTRA_MAC_COLUMNS,
-        _C.c.row_mac,
-        OWN_NEWEST.label("own_newest"),
-        BULK_NEWEST,
-    )
-    .where(_C.c.id == bindparam("cid"))
-    .with_for_update(of=_C)
-)
-
-# The epoch: window counts asked for without a window count everything.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def evaluation_row(
-    conn: Connection,
-    cid: bytes,
-    actor_name: str,
-    actor_groups: frozenset[str],
-    *,
-    principal_id: int = 0,
-    since: datetime = EPOCH,
-) -> EvaluationRow | None:
-    """Lock a container row (FOR UPDATE) and check the actor against its policy.
-
-    ONE statement: the row, two EXISTS probes of the reader policy, and the window
-    counts of the row's medium and of ``principal_id`` since ``since``.
-    """
-    row = conn.execute(
-        EVALUATION_STMT,
-        {
-            "cid": cid,
-            "actor": actor_name,
-            "groups": sorted(actor_groups),
-            "pid": principal_id,
-            "since": since,
-            "cid_text": b64e(cid),
-        },
-    ).one_or_none()
-    if row is None:
-        return None
-    view = ContainerView(
-        state=State(row.state),
-        issuer_id=row.issuer_id,
-        pending_expires_at=row.pending_expires_at,
-        not_after=row.not_after,
-        destroyed_at=row.destroyed_at,
-        public_reason=row.public_reason,
-        readers=frozenset({actor_name}) if row.by_name else frozenset(),
-        reader_groups=actor_groups if row.by_group else frozenset(),
-        suspend_cause=row.suspend_cause,
-    )
-    return EvaluationRow(
-        view,
-        row.seed_sealed,
-        row.unconfirmed,
-        row.attempt_budget,
-        row.header_digest,
-        password_required=bool(row.password_required),
-        medium=row.medium,
-        principal_unconfirmed=int(row.principal_unconfirmed),
-        medium_unconfirmed=int(row.medium_unconfirmed),
-        key_generation=int(row.key_generation),
-        **integrity_members(row._mapping),
-    )
-
-
-def integrity_members(values: Mapping[Any, Any]) -> dict[str, Any]:
-    """:class:`EvaluationRow`'s row-integrity members from a row's columns by name.
-
-    ``own_newest`` (the newest entry naming the container, absent when not probed) and
-    ``bulk_newest`` say whether the log holds anything after the row's ``last_audit_seq``.
-    """
-    last = values["last_audit_seq"]
-    own, bulk = values.get("own_newest"), values.get("bulk_newest")
-    newer = bulk is not None or (own is not None and (last is None or own > last))
-    stored = values["row_mac"]
-    return {
-        "mac_fields": {name: values[name] for name in (*rowmac.FIELD_NAMES, rowmac.GENERATION)},
-        "row_mac": None if stored is None else bytes(stored),
-        "log_is_newer": newer,
-    }
 
 
 def token_statement(

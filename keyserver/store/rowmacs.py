@@ -39,8 +39,8 @@ from keyserver.domain.errors import RowIntegrityError
 from keyserver.domain.i18n import N_
 from keyserver.domain.keys import KeyRing
 from keyserver.store.audit import entry_hash
+from keyserver.store.evaluation import IS_BULK_ACTION
 from keyserver.store.models import AuditEntry, Base, Container, Principal
-from keyserver.store.repository import IS_BULK_ACTION
 
 # session.info key of the key ring (set by Ledger.tx; every writing session has it).
 RING = "rwc.keyring"

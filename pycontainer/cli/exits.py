@@ -17,6 +17,7 @@ from pycontainer.errors import (
     KeyServerDeniedError,
     KeyServerExpiredError,
     KeyServerHeaderMismatchError,
+    KeyServerInvalidValueError,
     KeyServerRevokedError,
     KeyServerSuspendedError,
     KeyServerUnavailableError,
@@ -73,6 +74,8 @@ _BY_CLASS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (TokenScopeError, ExitCode.USAGE),
     # A reader or medium name the key server does not know: the command line names it.
     (KeyServerUnknownNameError, ExitCode.USAGE),
+    # A value the user chose breaks a rule of the spec (a medium id outside §media's alphabet).
+    (KeyServerInvalidValueError, ExitCode.USAGE),
     (KeyServerRevokedError, ExitCode.REVOKED),
     # spec/protocol.md §evaluate header-mismatch: the copy was altered (tamper code).
     (KeyServerHeaderMismatchError, ExitCode.CORRUPT),

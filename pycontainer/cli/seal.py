@@ -36,9 +36,10 @@ from pycontainer.cli.common import (
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.expires import parse_expires
+from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.errors import OutputExistsError
+from pycontainer.errors import KeyServerInvalidValueError, OutputExistsError
 from pycontainer.format.primitives import (
     ARGON2_DEFAULT,
     ARGON2_M_MAX,
@@ -76,7 +77,8 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
         "--medium",
         metavar="ID",
         help="the medium it goes on: serial number or asset tag as printed on it (the unit "
-        "of loss reports; required unless --no-medium)",
+        "of loss reports; required unless --no-medium); ASCII letters, digits, spaces and "
+        '- _ . : # + only, e.g. "USB-2026-0417 keiri"',
     )
     medium.add_argument(
         "--no-medium",
@@ -249,7 +251,17 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     )
     with make_client(server, token, args, env) as client:
         ui.note(f"registering a container on {server}")
-        reg = client.register(policy)
+        try:
+            reg = client.register(policy)
+        except KeyServerInvalidValueError as exc:
+            if exc.field != "medium":
+                raise
+            # spec/protocol.md §media: the writer chose the name; say the rule in the
+            # writer's language (exit 2), nothing was registered.
+            raise UsageError(
+                say("medium_refused", ui.lang, error=exc.message),
+                hint=say("medium_rule", ui.lang),
+            ) from exc
         slot = SlotInfo(url=server, container_id=reg.container_id, public_key=reg.public_key)
 
         def activate(sealed: SealResult) -> None:

@@ -65,6 +65,19 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "could not confirm the opening to the key server: {error}",
         "ja": "開封の確認を鍵サーバーに送れませんでした: {error}",
     },
+    # spec/protocol.md §media (the rule is the key server's; this says it to the writer).
+    "medium_refused": {
+        "en": "--medium refused: {error}",
+        "ja": "--medium の名前は使えません ({error})",
+    },
+    "medium_rule": {
+        "en": "a medium name may hold only ASCII letters A-Z a-z, digits 0-9, spaces and "
+        "- _ . : # +, starting and ending with a letter or digit: write the label in these "
+        'letters, e.g. --medium "USB-2026-0417 keiri" for USB-2026-0417 経理課',
+        "ja": "媒体名に使えるのは半角の英字 A-Z a-z、数字 0-9、空白と - _ . : # + だけで、"
+        "先頭と末尾は英字か数字です。ラベルの名前をこれらの文字で書いてください"
+        '(例: USB-2026-0417 経理課 なら --medium "USB-2026-0417 keiri")',
+    },
     "token_env_wins": {
         "en": "{variable} is set and takes precedence over the stored token whenever this "
         "server is named with --server or {server_variable}",

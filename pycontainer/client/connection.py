@@ -33,8 +33,7 @@ import base64
 import http.client
 import select
 import socket
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pycontainer.client.transport import answer_too_large
@@ -71,17 +70,18 @@ class ExchangeFailedError(Exception):
         self.why = why
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A complete answer: status, media type header and body (at most the limit)."""
+class Answer(NamedTuple):
+    """A complete answer: status, media type header and body (at most the limit).
+
+    A NamedTuple for its creation cost at import (pycontainer.client.wire, issue 15).
+    """
 
     status: int
     content_type: str
     body: bytes
 
 
-@dataclass(frozen=True)
-class _Proxy:
+class _Proxy(NamedTuple):
     host: str
     port: int
     headers: dict[str, str]

@@ -26,12 +26,10 @@ Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §recei
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pycontainer.client.connection import ConnectFailedError, Connection, ExchangeFailedError
 from pycontainer.client.problems import clean_text, problem_to_error
@@ -81,9 +79,10 @@ RECEIPT_MAC_SIZE = 32  # HMAC-SHA-256
 USER_AGENT = "rwc-client/1"
 
 
-@dataclass(frozen=True)
-class ClientLimits:
+class ClientLimits(NamedTuple):
     """Timeouts, retry policy and size limits of the client (configuration, not magic numbers).
+
+    A NamedTuple for its creation cost at import (pycontainer.client.wire, issue 15).
 
     Attributes:
         connect_timeout: Seconds to establish a connection (TCP + TLS).
@@ -139,11 +138,9 @@ class KeyServerClient:
         """
         limits = limits or ClientLimits()
         if timeout is not None:
-            limits = dataclasses.replace(
-                limits, connect_timeout=timeout[0], read_timeout=timeout[1]
-            )
+            limits = limits._replace(connect_timeout=timeout[0], read_timeout=timeout[1])
         if retries is not None:
-            limits = dataclasses.replace(limits, retries=retries)
+            limits = limits._replace(retries=retries)
         self.base_url = normalize_server_url(base_url)
         self._limits = limits
         self._sleep = sleep

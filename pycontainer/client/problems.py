@@ -18,6 +18,7 @@ from pycontainer.errors import (
     KeyServerDeniedError,
     KeyServerExpiredError,
     KeyServerHeaderMismatchError,
+    KeyServerInvalidValueError,
     KeyServerProtocolError,
     KeyServerRevokedError,
     KeyServerSuspendedError,
@@ -180,6 +181,16 @@ def problem_to_error(
         return KeyServerUnknownNameError(
             f"the key server refused to {what}{said}",
             hint=asked + "check the names given (--reader, --reader-group, --medium)",
+            contact=contact,
+        )
+    field = clean_text(doc.get("field"), 40) if slug == "invalid-request" else None
+    if field:
+        # spec/protocol.md §problems: a value the user chose breaks its rule (a medium id
+        # outside §media's alphabet). The command line is wrong, not rwc's version.
+        return KeyServerInvalidValueError(
+            f"the key server refused the {field} given{said}",
+            field=field,
+            hint=f"write the {field} as the key server's rule above says",
             contact=contact,
         )
     if slug in ("invalid-request", "payload-too-large", "unsupported-media-type") or slug is None:

@@ -15,15 +15,18 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pycontainer.errors import KeyServerProtocolError
 
+# The answer types are NamedTuples, not frozen dataclasses: every `rwc` run creates these
+# classes when it imports the client, and on Python 3.11 creating a frozen dataclass costs
+# ~3.7 M instructions (~1 ms), a NamedTuple a sixth of that (issue 15; figures in
+# bench/profiles/startup.md). Both are immutable and compare by value.
 
-@dataclass(frozen=True)
-class Policy:
+
+class Policy(NamedTuple):
     """What the writer asks the server to enforce for a new container (spec §register).
 
     Attributes:
@@ -45,8 +48,7 @@ class Policy:
     attempt_budget: int | None = None
 
 
-@dataclass(frozen=True)
-class Registration:
+class Registration(NamedTuple):
     """The server's answer to register (spec §register).
 
     Attributes:
@@ -62,14 +64,13 @@ class Registration:
     pending_expires_at: str | None = None
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """Who the token belongs to (spec §whoami)."""
 
     name: str
     roles: tuple[str, ...] = ()
     organisation: str | None = None
-    groups: tuple[str, ...] = field(default=())
+    groups: tuple[str, ...] = ()
 
 
 def b64url_encode(data: bytes) -> str:
@@ -138,8 +139,7 @@ def text(doc: Mapping[str, Any], key: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Access:
+class Access(NamedTuple):
     """The answer of ``GET /v1/containers/{id}/access`` (protocol §access).
 
     Attributes:

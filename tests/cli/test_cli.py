@@ -649,3 +649,31 @@ def test_paths_may_come_before_between_and_after_options(
     assert dash.code == ExitCode.ERROR, dash.err
     assert "'-x' is not in this container" in dash.err
     assert not (tmp_path / "d2").exists()
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("en", "ASCII letters A-Z a-z"), ("ja", "半角の英字 A-Z a-z")],
+)
+def test_a_japanese_medium_name_is_a_usage_error_that_says_how_to_write_it(
+    server: Any, home: Path, tmp_path: Path, lang: str, said: str
+) -> None:
+    make_tree(tmp_path / "in")
+    out = tmp_path / "x.rwc"
+    argv = ["--server", server.url, "--medium", "USB-2026-0417 経理課"]
+    r = rwc(
+        server, home, "seal", str(tmp_path / "in" / "register.csv"), "-o", str(out),
+        *argv, "--reader", "clerk@city.example", *KDF, env={"RWC_LANG": lang},
+    )  # fmt: skip
+    assert r.code == ExitCode.USAGE, r.err
+    assert "U+7D4C" in r.err and said in r.err, r.err
+    assert '--medium "USB-2026-0417 keiri"' in r.err
+    assert "compatible versions" not in r.err and "Traceback" not in r.err
+    assert not out.exists()
+    # The same name in ASCII letters is registered and sealed.
+    ok = rwc(
+        server, home, "seal", str(tmp_path / "in" / "register.csv"), "-o", str(out),
+        "--server", server.url, "--medium", "USB-2026-0417 keiri",
+        "--reader", "clerk@city.example", *KDF,
+    )  # fmt: skip
+    assert ok.code == ExitCode.OK, ok.err

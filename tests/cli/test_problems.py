@@ -6,6 +6,7 @@ from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.errors import (
     KeyServerCallError,
     KeyServerDeniedError,
+    KeyServerInvalidValueError,
     KeyServerProtocolError,
     KeyServerRevokedError,
     KeyServerUnavailableError,
@@ -105,3 +106,23 @@ def test_unknown_name_with_suggestions_is_a_typo_not_a_version_mismatch() -> Non
         400, PJ, doc(type="urn:rwc:problem:invalid-request", status=400), what="register"
     )
     assert type(plain) is KeyServerProtocolError
+
+
+def test_a_refused_medium_is_a_usage_error_not_a_version_mismatch() -> None:
+    # spec/protocol.md §problems: `field` marks a value the user chose.
+    body = doc(
+        type="urn:rwc:problem:invalid-request",
+        status=400,
+        detail="medium contains U+7D4C, which is not allowed",
+        field="medium",
+    )
+    err = problem_to_error(400, PJ, body, what="register the container")
+    assert isinstance(err, KeyServerInvalidValueError)
+    assert err.field == "medium"
+    assert "U+7D4C" in str(err)
+    assert "compatible versions" not in (err.hint or "")
+    # Without `field` (a schema violation): the client and server disagree on the protocol.
+    plain = doc(type="urn:rwc:problem:invalid-request", status=400, detail="bad element")
+    err = problem_to_error(400, PJ, plain, what="register the container")
+    assert isinstance(err, KeyServerProtocolError)
+    assert "compatible versions" in (err.hint or "")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from keyserver.domain.settings import Settings
 from keyserver.release.compiled import HotPath
 from keyserver.release.hotpath import Batch
-from keyserver.store import repository
+from keyserver.store import evaluation
 from keyserver.store.engine import make_engine
 from keyserver.store.models import AuditEntry, AuditHead, Challenge, Container
 from tests.support.clock import FakeClock
@@ -129,8 +129,8 @@ def test_locks_are_compiled_for_the_dialect(engine: Engine, backend: str) -> Non
     else:
         assert not any("FOR UPDATE" in sql for sql in statements), statements
         assert "?" in hot._evaluation[0].sql
-    # The ordinary path's statement locks alike (one source: keyserver/store/repository.py).
-    core = str(repository.EVALUATION_STMT.compile(dialect=engine.dialect))
+    # The ordinary path's statement locks alike (one source: keyserver/store/evaluation.py).
+    core = str(evaluation.EVALUATION_STMT.compile(dialect=engine.dialect))
     assert ("FOR UPDATE" in core) == (backend == "postgres")
 
 
@@ -224,7 +224,7 @@ def test_group_policy_for_0_1_and_3_groups(
     for name, groups, admitted in cases:
         with subtests.test(msg=name, groups=sorted(groups)):
             with engine.connect() as conn:
-                core = repository.evaluation_row(conn, unb64(cid), name, groups)
+                core = evaluation.evaluation_row(conn, unb64(cid), name, groups)
                 conn.rollback()
                 raw = conn.connection.dbapi_connection
                 assert raw is not None

@@ -118,13 +118,15 @@ def test_case_blanks_and_full_width_name_the_same_medium(world: World) -> None:
 
 @pytest.mark.parametrize(
     "medium",
-    ["usb/1", "\u0410BC-1", "50%", "what?", "-lead", " ", "x" * 101],
+    ["usb/1", "\u0410BC-1", "50%", "what?", "-lead", " ", "x" * 101, "USB-2026-0417 経理課"],
 )
 def test_media_that_cannot_be_made_safe_are_refused(world: World, medium: str) -> None:
     body = {"label": "l", "medium": medium, "readers": ["reader"]}
     resp = world.call("writer", "POST", "/v1/containers", json=body)
     assert resp.status_code == 400, resp.text
     assert resp.json()["type"] == "urn:rwc:problem:invalid-request"
+    # spec §problems: the client tells its user the rule, not "update rwc".
+    assert resp.json()["field"] == "medium"
     assert world.call("auditor", "GET", "/v1/media").json()["media"] == []
 
 
@@ -263,6 +265,35 @@ def test_thief_without_receipt_makes_it_possibly_opened(world: World, clock: Fak
     oprf(world, "reader", reg["container_id"], reg["public_key"])
     report = world.call("auditor", "GET", "/v1/media/USB-T/report").json()
     assert report["answer"] == "possibly opened"
+
+
+def test_sealing_after_the_loss_is_creation_not_an_opening(world: World, clock: FakeClock) -> None:
+    """spec §report, kind: the writer's seal-mode release is listed as creation.
+
+    A newcomer read "not opened" next to a succeeded key request by the contractor (the
+    writer sealing a container after the time of loss): each row now says what it is, and
+    only a reader's release moves the answer.
+    """
+    lost_at = clock()
+    clock.advance(hours=1)
+    sealed, _ = activate(world, medium="USB-K", label="made after the loss")
+    clock.advance(hours=1)
+    body = {**LOSS, "lost_at": lost_at.isoformat()}
+    assert world.call("official", "POST", "/v1/media/USB-K/loss-report", json=body).is_success
+    report = world.call("auditor", "GET", "/v1/media/USB-K/report").json()
+    (container,) = report["containers"]
+    assert report["answer"] == container["answer"] == "not opened"
+    rows = [(a["actor"], a["action"], a["outcome"], a["kind"]) for a in container["attempts"]]
+    assert rows == [("writer", "evaluate", "ok", "creation")]
+    assert container["releases_after_loss"] == 0
+    # A reader's release after a mistaken restore is a release, and the answer says so.
+    world.call("official", "POST", "/v1/media/USB-K/restore", json=LOSS)
+    oprf(world, "reader", sealed["container_id"], sealed["public_key"])
+    report = world.call("auditor", "GET", "/v1/media/USB-K/report").json()
+    (container,) = report["containers"]
+    assert report["answer"] == "possibly opened"
+    assert [a["kind"] for a in container["attempts"]] == ["creation", "release"]
+    assert container["releases_after_loss"] == 1
 
 
 def test_lost_at_in_the_future_or_out_of_range_is_refused(world: World) -> None:

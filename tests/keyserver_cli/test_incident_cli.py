@@ -89,3 +89,22 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     bad = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Mars/Olympus")
     result = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=bad)
     assert result.code == 3 and "Asia/Tokyo" in result.err
+
+
+def test_media_list_shows_state_counts_in_words(cli: Any, data_dir: Any, people: Any) -> None:
+    settings = data_dir.settings()
+    first = h.make_container(settings, people.writer, medium="USB-C")
+    for _ in range(2):
+        h.make_container(settings, people.writer, medium="USB-C")
+    dd = data_dir.path
+    assert cli("suspend", first, "--reason", "check", "--data-dir", dd).code == 0
+    for argv in (("media", "list"), ("media", "show", "USB-C")):
+        result = cli(*argv, "--data-dir", dd)
+        assert result.code == 0, result
+        assert "active 2, suspended 1" in result.out, result.out
+        assert "{" not in result.out
+        ja = cli(*argv, "--data-dir", dd, env=h.clean_env(KEYSERVER_LANG="ja"))
+        assert "有効 2, 停止中 1" in ja.out, ja.out
+    # --json keeps the protocol's object.
+    listing = cli("media", "list", "--json", "--data-dir", dd).json()
+    assert listing["media"][0]["states"] == {"active": 2, "suspended": 1}

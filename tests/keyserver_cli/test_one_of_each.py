@@ -73,6 +73,30 @@ def test_every_option_has_a_help_line(build: Callable[[], argparse.ArgumentParse
     assert not missing, missing
 
 
+@pytest.mark.parametrize("build", [keyserver_parser.build_parser, rwc_main.build_parser])
+def test_every_help_line_says_what_its_option_does(
+    build: Callable[[], argparse.ArgumentParser],
+) -> None:
+    """A help line shared by several options of one command says what none of them does.
+
+    Issue 12: fifteen settings flags said only "server setting (spec/protocol.md §limits)".
+    """
+    shared = []
+    for parser in _parsers(build()):
+        seen: dict[str, str] = {}
+        for action in parser._actions:
+            if not action.help or action.help == argparse.SUPPRESS:
+                continue
+            name = "/".join(action.option_strings) or action.dest
+            if action.help in seen:
+                shared.append(f"{parser.prog}: {seen[action.help]} and {name}")
+            seen[action.help] = name
+    assert not shared, shared
+    # Injected callables are not settings a person can give.
+    options = [o for p in _parsers(build()) for a in p._actions for o in a.option_strings]
+    assert "--monotonic" not in options and "--clock" not in options
+
+
 def test_management_commands_do_not_list_the_servers_settings() -> None:
     for parser in _parsers(keyserver_parser.build_parser()):
         listed = parser.format_help()

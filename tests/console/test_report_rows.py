@@ -1,0 +1,124 @@
+"""The medium report says what each attempt row is, so rows and answer never disagree.
+
+A newcomer official read "Not opened" next to "contractor  Key requested  Succeeded" after
+the time of loss: the writer sealing a container (a seal-mode release, spec §report
+``kind``: creation), which is not an opening. Over a real socket, SQLite, real VOPRF.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from voprf import ristretto as r
+
+from keyserver.domain.lifecycle import ROLES, Actor
+from keyserver.domain.settings import Settings
+from keyserver.service import KeyService
+from keyserver.store import init_database
+from keyserver.testing import new_master_key_b64, running_server
+from tests.console.test_security import csrf_of
+from tests.support.clock import FakeClock
+
+MEDIUM = "USB-2026-0502"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    clock = FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC))
+    s = Settings(
+        database_url=f"sqlite:///{tmp_path}/keyserver.db",
+        master_key_b64=new_master_key_b64(),
+        sweep_interval=timedelta(0),
+        display_timezone="Asia/Tokyo",
+        clock=clock,
+    )
+    init_database(s)
+    yield s
+
+
+def _seed(settings: Settings) -> tuple[dict[str, str], str]:
+    service = KeyService(settings)
+    try:
+        boot = Actor(name="bootstrap", roles=ROLES, local=True)
+        tokens = {
+            name: service.add_principal(boot, name, [role])["token"]
+            for name, role in (("tanaka", "official"), ("vendor", "writer"), ("clerk", "reader"))
+        }
+        writer = service.authenticate(tokens["vendor"])
+        reg = service.register(
+            writer, label="ledger", medium=MEDIUM, readers=["clerk"], reader_groups=[]
+        )
+        return tokens, str(reg["container_id"])
+    finally:
+        service.close()
+
+
+def _evaluate(url: str, token: str, cid: str) -> requests.Response:
+    _, blinded = r.Client.blind(b"the password")
+    element = base64.urlsafe_b64encode(blinded.serialize()).rstrip(b"=").decode()
+    return requests.post(
+        f"{url}/v1/containers/{cid}/evaluate",
+        json={"blinded_element": element},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def _report_page(url: str, token: str, language: str) -> str:
+    browser = requests.Session()
+    browser.headers["Accept-Language"] = language
+    form = browser.get(url + "/console/sign-in", timeout=30)
+    browser.post(
+        url + "/console/sign-in",
+        data={"csrf": csrf_of(form), "token": token, "next": "/console/overview"},
+        timeout=30,
+    )
+    page = browser.get(url + "/console/medium/report", params={"name": MEDIUM}, timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    return page.text.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def _report_loss(settings: Settings, lost_at: datetime) -> dict[str, Any]:
+    service = KeyService(settings)
+    try:
+        return service.report_loss(
+            service.local_actor("ops"), MEDIUM, "lost on the train", lost_at=lost_at
+        )
+    finally:
+        service.close()
+
+
+def test_writer_sealing_after_the_loss_is_said_to_be_creation(settings: Settings) -> None:
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    tokens, cid = _seed(settings)
+    lost_at = clock()
+    clock.advance(hours=1)
+    with running_server(settings) as url:
+        # The contractor seals the container after the medium was (unknowingly) lost.
+        assert _evaluate(url, tokens["vendor"], cid).status_code == 200
+        service = KeyService(settings)
+        try:
+            writer = service.authenticate(tokens["vendor"])
+            service.commit(writer, cid, header_digest=os.urandom(32), receipt_key=os.urandom(32))
+        finally:
+            service.close()
+        clock.advance(hours=1)
+        _report_loss(settings, lost_at)
+        english = _report_page(url, tokens["tanaka"], "en")
+        japanese = _report_page(url, tokens["tanaka"], "ja")
+    # The answer stays "not opened" (spec §report), and the row says why it may.
+    assert '<p class="answer-a">Not opened</p>' in english
+    assert "Sealed by its writer (creation)" in english
+    assert "does not count as an opening" in english
+    assert "Key requested" not in english
+    assert "作成者による封緘" in japanese
+    assert "開封には数えません" in japanese
+    assert "鍵の要求" not in japanese
