@@ -14,6 +14,7 @@ import os
 import platform
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--big", action="store_true", help="also 10 GiB on disk (peak RSS)")
     ap.add_argument("--big-size", type=parse_size, default=parse_size("10G"))
     ap.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
-    ap.add_argument(
-        "--only", choices=["container", "commands", "keyserver", "audit", "tlog"], default=None
-    )
+    ap.add_argument("--only", choices=list(PARTS), default=None)
     ap.add_argument(
         "--audit-entries",
         type=int,
@@ -65,6 +64,96 @@ def _failure(what: str, exc: Exception, *, verbose: bool) -> None:
         print("  (a measured child process failed; its stderr tail is above)", file=sys.stderr)
 
 
+def _container(args: argparse.Namespace) -> Any:
+    import container  # noqa: PLC0415 - --only keyserver must not need the library
+
+    size = args.size or (32 * MIB if args.quick else 1024 * MIB)
+    return container.run(
+        container.Options(
+            size=size,
+            runs=args.runs or (1 if args.quick else 3),
+            quick=args.quick,
+            big=args.big,
+            big_size=args.big_size,
+            chunk_log2=args.chunk_log2,
+            sweep_bytes=args.sweep_size or (32 if args.quick else 512) * MIB,
+            openssl_seconds=1 if args.quick else 3,
+            e2e_chunk_sweep=not args.quick,
+        )
+    )
+
+
+def _commands(args: argparse.Namespace) -> Any:
+    import commands  # noqa: PLC0415
+
+    return commands.run(
+        commands.Options(
+            sizes=(args.size or (32 * MIB if args.quick else 1024 * MIB),),
+            runs=args.runs or (1 if args.quick else 3),
+            small_runs=args.small_runs or (3 if args.quick else 10),
+            big_size=args.big_size if args.big else None,
+        )
+    )
+
+
+def _keyserver(args: argparse.Namespace) -> Any:
+    import keyserver_bench  # noqa: PLC0415 - --only container must not need the server
+
+    return keyserver_bench.run(
+        quick=args.quick,
+        duration=args.duration or (3 if args.quick else 10),
+        postgres=not args.no_postgres,
+        bulk=args.bulk or (10_000 if args.quick else 100_000),
+    )
+
+
+def _audit(args: argparse.Namespace) -> Any:
+    import audit_verify  # noqa: PLC0415
+
+    return audit_verify.run(
+        args.audit_entries or (50_000 if args.quick else 1_000_000),
+        postgres=not args.no_postgres,
+    )
+
+
+def _tlog(args: argparse.Namespace) -> Any:
+    import tlog_overhead  # noqa: PLC0415 - needs the key server, like the rows above
+
+    return tlog_overhead.run(
+        rounds=args.runs or (1 if args.quick else 3),
+        duration=args.duration or (3 if args.quick else 30),
+    )
+
+
+# The parts in the order they run: the key in the JSON and of --only, the name in messages.
+PARTS: dict[str, tuple[str, Callable[[argparse.Namespace], Any]]] = {
+    "container": ("container", _container),
+    "commands": ("command", _commands),
+    "keyserver": ("key-server", _keyserver),
+    "audit": ("audit verify", _audit),
+    "tlog": ("transparency-log", _tlog),
+}
+
+
+def _incomplete(key: str, figures: Any) -> bool:
+    """A part that ran but could not measure everything (a reference tool was missing)."""
+    return key == "commands" and bool(figures["small"]["missing"])
+
+
+def run_part(what: str, part: Callable[[], Any], *, verbose: bool) -> tuple[Any, bool]:
+    """One part's figures and whether it failed: a missing tool or an error is one line.
+
+    Every part runs even when one before it failed, so a run reports all it could measure.
+    """
+    try:
+        return part(), False
+    except MissingToolError as exc:
+        print(f"\n{what} bench SKIPPED: {exc}", file=sys.stderr)
+    except Exception as exc:
+        _failure(what, exc, verbose=verbose)
+    return None, True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     results: dict[str, Any] = {
@@ -82,93 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             "the figures will be noisy (the tables still compare tools measured side by side)."
         )
     failed = False
-    if args.only in (None, "container"):
-        import container  # noqa: PLC0415 - --only keyserver must not need the library
-
-        size = args.size or (32 * MIB if args.quick else 1024 * MIB)
-        opts = container.Options(
-            size=size,
-            runs=args.runs or (1 if args.quick else 3),
-            quick=args.quick,
-            big=args.big,
-            big_size=args.big_size,
-            chunk_log2=args.chunk_log2,
-            sweep_bytes=args.sweep_size or (32 if args.quick else 512) * MIB,
-            openssl_seconds=1 if args.quick else 3,
-            e2e_chunk_sweep=not args.quick,
-        )
-        try:
-            results["container"] = container.run(opts)
-        except MissingToolError as exc:
-            print(f"\ncontainer bench SKIPPED: {exc}", file=sys.stderr)
-            failed = True
-        except Exception as exc:
-            _failure("container", exc, verbose=args.verbose)
-            failed = True
-    if args.only in (None, "commands"):
-        import commands  # noqa: PLC0415
-
-        try:
-            results["commands"] = commands.run(
-                commands.Options(
-                    sizes=(args.size or (32 * MIB if args.quick else 1024 * MIB),),
-                    runs=args.runs or (1 if args.quick else 3),
-                    small_runs=args.small_runs or (3 if args.quick else 10),
-                    big_size=args.big_size if args.big else None,
-                )
-            )
-            if results["commands"]["small"]["missing"]:
-                failed = True  # a reference tool was missing: the run is incomplete
-        except MissingToolError as exc:
-            print(f"\ncommand bench SKIPPED: {exc}", file=sys.stderr)
-            failed = True
-        except Exception as exc:
-            _failure("command", exc, verbose=args.verbose)
-            failed = True
-    if args.only in (None, "keyserver"):
-        import keyserver_bench  # noqa: PLC0415 - --only container must not need the server
-
-        try:
-            results["keyserver"] = keyserver_bench.run(
-                quick=args.quick,
-                duration=args.duration or (3 if args.quick else 10),
-                postgres=not args.no_postgres,
-                bulk=args.bulk or (10_000 if args.quick else 100_000),
-            )
-        except MissingToolError as exc:
-            print(f"\nkey-server bench SKIPPED: {exc}", file=sys.stderr)
-            failed = True
-        except Exception as exc:
-            _failure("key-server", exc, verbose=args.verbose)
-            failed = True
-    if args.only in (None, "audit"):
-        import audit_verify  # noqa: PLC0415
-
-        try:
-            results["audit"] = audit_verify.run(
-                args.audit_entries or (50_000 if args.quick else 1_000_000),
-                postgres=not args.no_postgres,
-            )
-        except MissingToolError as exc:
-            print(f"\naudit verify bench SKIPPED: {exc}", file=sys.stderr)
-            failed = True
-        except Exception as exc:
-            _failure("audit verify", exc, verbose=args.verbose)
-            failed = True
-    if args.only in (None, "tlog"):
-        import tlog_overhead  # noqa: PLC0415 - needs the key server, like the rows above
-
-        try:
-            results["tlog"] = tlog_overhead.run(
-                rounds=args.runs or (1 if args.quick else 3),
-                duration=args.duration or (3 if args.quick else 30),
-            )
-        except MissingToolError as exc:
-            print(f"\ntransparency-log bench SKIPPED: {exc}", file=sys.stderr)
-            failed = True
-        except Exception as exc:
-            _failure("transparency-log", exc, verbose=args.verbose)
-            failed = True
+    for key, (what, part) in PARTS.items():
+        if args.only not in (None, key):
+            continue
+        figures, part_failed = run_part(what, lambda part=part: part(args), verbose=args.verbose)
+        if not part_failed:
+            results[key] = figures
+        failed = failed or part_failed or _incomplete(key, figures)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return 1 if failed else 0

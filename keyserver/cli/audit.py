@@ -11,12 +11,12 @@ timeout and neither side holds more than a page in memory.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from keyserver.cli.backend import Backend, Json
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.files import file_name, written_text
 from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.validation import parse_head
 
@@ -41,6 +41,7 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--state",
+        type=file_name,
         metavar="FILE",
         help="keep the verified head in FILE: start after it, replace it when the chain "
         "verifies (the first run, without FILE, verifies everything)",
@@ -172,16 +173,8 @@ def _read_state(path: Path) -> tuple[int, bytes] | None:
 
 def _write_state(path: Path, head: str) -> None:
     """Replace ``path`` with ``head`` atomically: a crash leaves the old head or the new."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(head + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with written_text(path, replace=True, encoding="ascii") as fh:
+        fh.write(head + "\n")
 
 
 def _export(ctx: Context, b: Backend) -> int:
@@ -191,21 +184,11 @@ def _export(ctx: Context, b: Backend) -> int:
             ctx.out.stdout.write(line + "\n")
         return EXIT_OK
     dest = Path(ctx.args.output)
-    if dest.exists():
-        raise CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    # The export is not secret but is evidence: write completely, then rename into place.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for line in b.audit_export():
-                fh.write(line + "\n")
-                count += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, dest)  # fails if dest appeared meanwhile: never overwrite
-    finally:
-        tmp.unlink(missing_ok=True)
+    # The export is not secret but is evidence: it appears complete or not at all.
+    with written_text(dest) as fh:
+        for line in b.audit_export():
+            fh.write(line + "\n")
+            count += 1
     ctx.out.note(f"wrote {count} audit entries to {dest}")
     return EXIT_OK

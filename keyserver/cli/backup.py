@@ -19,18 +19,17 @@ spec §backup. Local only (they need the database itself, not an API):
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from keyserver.cli.config import load_settings
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.files import file_name, written
 from keyserver.domain.settings import Settings
 
 # The parser imports this module for its add_parser functions on every `keyserver` start;
@@ -47,17 +46,27 @@ HELP_RESTORE = (
 def add_parsers(add: Callable[[str, str], Any], settings_flags: Callable[..., None]) -> None:
     """Register ``backup`` and ``restore-backup`` (``add(name, help)`` from main.py)."""
     p = add("backup", HELP_BACKUP)
-    p.add_argument("file", metavar="FILE", help="the backup file to create (never overwritten)")
+    p.add_argument(
+        "file", type=file_name, metavar="FILE", help="the backup file to create (never overwritten)"
+    )
     settings_flags(p, listed=True)
     p = add("restore-backup", HELP_RESTORE)
-    p.add_argument("file", nargs="?", metavar="FILE", help="a file written by `keyserver backup`")
+    p.add_argument(
+        "file",
+        nargs="?",
+        type=file_name,
+        metavar="FILE",
+        help="a file written by `keyserver backup`",
+    )
     p.add_argument(
         "--replay",
+        type=file_name,
         metavar="AUDIT_EXPORT",
         help="an audit export (`keyserver audit export -o FILE`) taken after the backup",
     )
     p.add_argument(
         "--checkpoint",
+        type=file_name,
         metavar="FILE",
         help="the newest signed checkpoint you kept (a witness's copy): the replay must reach it",
     )
@@ -71,12 +80,7 @@ def add_parsers(add: Callable[[str, str], Any], settings_flags: Callable[..., No
 
 
 def _local_settings(ctx: Context) -> Settings:
-    if ctx.resolved.server_from_flag:
-        raise CliError(
-            f"`{ctx.args.command}` works only on the key-server host, not over --server",
-            hint="run it on the key-server host with --data-dir DIR or --database-url URL",
-            exit_code=EXIT_USAGE,
-        )
+    ctx.require_local()
     return load_settings(ctx.resolved, ctx.setting_overrides())
 
 
@@ -111,23 +115,6 @@ def _run(argv: list[str]) -> None:
         )
 
 
-@contextmanager
-def _staged(dest: Path) -> Iterator[Path]:
-    """A 0600 temporary file beside ``dest``, linked into place only when complete."""
-    if dest.exists():
-        raise CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
-    try:
-        yield tmp
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.link(tmp, dest)  # fails if dest appeared meanwhile: never overwrite
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _sqlite_copy(source: Path, dest: Path) -> None:
     """Copy a SQLite database through its online backup API (spec §backup).
 
@@ -149,7 +136,9 @@ def cmd_backup(ctx: Context) -> int:
     from keyserver.cli.local import sqlite_path  # noqa: PLC0415 - local mode only
 
     source = sqlite_path(settings)
-    with _staged(dest) as tmp:
+    with written(dest, named=True) as staged:
+        tmp = staged.path
+        assert tmp is not None  # named=True
         if source is not None:
             if not source.exists():
                 raise CliError(f"no database at {source}", exit_code=EXIT_CONFIG)
@@ -191,18 +180,13 @@ def _put_in_place(settings: Settings, backup: Path, *, force: bool) -> None:
             exit_code=EXIT_USAGE,
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.restore")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
-    try:
-        _sqlite_copy(backup, tmp)
+    with written(target, replace=True, named=True) as staged:
+        assert staged.path is not None  # named=True
+        _sqlite_copy(backup, staged.path)
         # The old database's write-ahead log must go with it: SQLite would otherwise
         # apply its (newer) pages to the restored file.
         for suffix in ("-wal", "-shm"):
             target.with_name(target.name + suffix).unlink(missing_ok=True)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _empty_postgresql(settings: Settings, *, force: bool) -> None:
@@ -234,7 +218,14 @@ def _empty_postgresql(settings: Settings, *, force: bool) -> None:
 def _read(path: Path, what: str) -> str:
     if not path.is_file():
         raise CliError(f"no {what} at {path}", exit_code=EXIT_USAGE)
-    return path.read_text(encoding="utf-8")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(
+            f"{path} cannot be the {what}: it is not UTF-8 text",
+            hint="give the file `keyserver audit export` or `keyserver checkpoint` wrote",
+            exit_code=EXIT_USAGE,
+        ) from None
 
 
 def cmd_restore_backup(ctx: Context) -> int:

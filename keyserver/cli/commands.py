@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from keyserver.cli import incident, server_status
 from keyserver.cli import rotate as cli_rotate
 from keyserver.cli import verify_report as cli_verify_report
 from keyserver.cli import witness as cli_witness
-from keyserver.cli.backend import Backend
+from keyserver.cli.backend import Backend, Json
 from keyserver.cli.config import load_settings, parse_duration
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.domain.i18n import N_
+from keyserver.cli.files import written_text
+from keyserver.domain.i18n import N_, Message
 
 STATUS_COLUMNS = ("container_id", "label", "medium", "issuer", "state", "created_at", "not_after")
 
@@ -76,25 +78,28 @@ def cmd_principal(ctx: Context) -> int:
     def run(b: Backend) -> int:
         if a.sub == "add":
             result = b.principal_add(a.name, sorted(set(a.role)), a.group, a.organisation)
-            if cli_approvals.print_requested(ctx, result):
-                return EXIT_OK
-            if ctx.out.as_json:
-                ctx.out.json(result)
-            else:
-                ctx.out.text(
-                    N_(
-                        "principal %(name)s created (token id %(token_id)s)",
-                        name=result["name"],
-                        token_id=result["token_id"],
-                    )
-                )
-                ctx.out.secret("token", str(result["token"]))
+            _print_new_token(ctx, result, N_("principal %(name)s created (token id %(token_id)s)"))
             return EXIT_OK
         columns = ("name", "roles", "groups", "organisation", "created_at")
         ctx.out.rows(b.principal_list(), columns, title="principals")
         return EXIT_OK
 
     return _with_backend(ctx, run)
+
+
+def _print_new_token(ctx: Context, result: Json, text: Message) -> None:
+    """A principal or token just created: its token shown once, or the request made instead.
+
+    spec §approvals: a gated creation answers with a request and no token. ``text`` is
+    marked at the call (so the catalogue finds it) and gets the name and token id here.
+    """
+    if cli_approvals.print_requested(ctx, result):
+        return
+    if ctx.out.as_json:
+        ctx.out.json(result)
+        return
+    ctx.out.text(replace(text, values={"name": result["name"], "token_id": result["token_id"]}))
+    ctx.out.secret("token", str(result["token"]))
 
 
 def cmd_token(ctx: Context) -> int:
@@ -112,19 +117,7 @@ def cmd_token(ctx: Context) -> int:
                     datetime.now(UTC) + parse_duration(a.expires_in, flag="--expires-in")
                 ).isoformat()
             result = b.token_create(a.name, expires_at)
-            if cli_approvals.print_requested(ctx, result):
-                return EXIT_OK
-            if ctx.out.as_json:
-                ctx.out.json(result)
-            else:
-                ctx.out.text(
-                    N_(
-                        "token %(token_id)s issued for %(name)s",
-                        token_id=result["token_id"],
-                        name=result["name"],
-                    )
-                )
-                ctx.out.secret("token", str(result["token"]))
+            _print_new_token(ctx, result, N_("token %(token_id)s issued for %(name)s"))
         else:
             ctx.out.record(b.token_revoke(a.token_id), title="revoked")
         return EXIT_OK
@@ -176,17 +169,21 @@ def cmd_report(ctx: Context) -> int:
 def _signed_report(ctx: Context, b: Backend) -> int:
     """``report --medium M --signed KIND [-o FILE]``: the document, never overwriting."""
     doc = b.signed_report(ctx.args.signed, ctx.args.medium)
-    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
-    if not ctx.args.output:
-        ctx.out.text(text.rstrip("\n"))
+    if ctx.args.output in (None, "-"):
+        # Whole, as JSON, in --json mode too: a document cut to a table cell's length (as
+        # Output.text cuts) no longer verifies. ensure_ascii escapes every control
+        # character, C1 included, so the server's text cannot drive a terminal.
+        ctx.out.stdout.write(json.dumps(doc, ensure_ascii=True, indent=1) + "\n")
         return EXIT_OK
-    try:
-        with Path(ctx.args.output).open("x", encoding="utf-8") as fh:
-            fh.write(text)
-    except FileExistsError as exc:
+    dest = Path(ctx.args.output)
+    if dest.exists():
         raise CliError(
             N_("%(file)s exists already; it is kept", file=ctx.args.output), exit_code=EXIT_USAGE
-        ) from exc
+        )
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    # A signed document is evidence: whole or not at all, never over an existing file.
+    with written_text(dest) as fh:
+        fh.write(text)
     ctx.out.note(
         N_("wrote the signed %(kind)s to %(file)s", kind=ctx.args.signed, file=ctx.args.output)
     )
@@ -205,15 +202,7 @@ def cmd_whoami(ctx: Context) -> int:
 
 def cmd_local_only(ctx: Context) -> int:
     """``init``, ``migrate``, ``serve``, ``sweep``: need the database itself."""
-    if ctx.resolved.server_from_flag:
-        raise CliError(
-            N_(
-                "`%(command)s` works only on a data directory, not over --server",
-                command=ctx.args.command,
-            ),
-            hint=N_("run it on the key-server host with --data-dir DIR"),
-            exit_code=EXIT_USAGE,
-        )
+    ctx.require_local()
     from keyserver.cli import host as cli_host  # noqa: PLC0415 - local mode only
 
     handler: Callable[[Context], int] = getattr(cli_host, "cmd_" + ctx.args.command)

@@ -66,6 +66,22 @@ class Context:
             return False
         return bool(r.command.get("server"))
 
+    def require_local(self) -> None:
+        """Refuse ``--server`` for a command that needs the database itself (one text).
+
+        The commands of parser.LOCAL_ONLY_COMMANDS (init, backup, rotate-master-key, ...)
+        act on the database and the master key, which no API exposes.
+        """
+        if self.resolved.server_from_flag:
+            raise CliError(
+                N_(
+                    "`%(command)s` works only on a data directory, not over --server",
+                    command=self.args.command,
+                ),
+                hint=N_("run it on the key-server host with --data-dir DIR"),
+                exit_code=EXIT_USAGE,
+            )
+
     def confirm(self, question: str | Message) -> None:
         """Ask before a destructive action (spec §cli: destroy, report-loss --now).
 

@@ -27,6 +27,7 @@ from keyserver.cli.errors import (
     EXIT_USAGE,
     CliError,
 )
+from keyserver.cli.files import written
 from keyserver.cli.local import default_actor_name, guard, open_service, sqlite_path
 from keyserver.domain.durations import format_duration
 from keyserver.domain.logkey import create_log_key, default_origin
@@ -39,12 +40,9 @@ from keyserver.store.writelock import LOCK_SUFFIX
 def write_master_key(path: Path, key: bytes) -> None:
     """Create the master key file with mode 0600, never overwriting (spec §keys-at-rest)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    # Whole or not at all: a key file cut short by a crash would seal nothing it could open.
+    with written(path) as staged:
+        os.write(staged.fd, key)  # MASTER_KEY_BYTES: one write of a regular file
 
 
 def _bootstrap_admin(ctx: Context, settings: Settings) -> dict[str, Any]:

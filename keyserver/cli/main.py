@@ -74,7 +74,13 @@ def main(
     Returns:
         The exit code (see ``keyserver --help``: keyserver.cli.errors.EXIT_CODE_TABLE).
     """
-    code = _main(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env)
+    code = _main(
+        list(sys.argv[1:] if argv is None else argv),
+        sys.stdin if stdin is None else stdin,
+        sys.stdout if stdout is None else stdout,
+        sys.stderr if stderr is None else stderr,
+        os.environ if env is None else env,
+    )
     if stdout is None:
         try:
             sys.stdout.flush()  # here, not at interpreter exit, where EPIPE would be noisy
@@ -85,19 +91,9 @@ def main(
 
 
 def _main(
-    argv: Sequence[str] | None = None,
-    *,
-    stdin: TextIO | None = None,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
-    env: Mapping[str, str] | None = None,
+    argv: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO, env: Mapping[str, str]
 ) -> int:
-    """:func:`main` (same arguments and exit code) without the closed-pipe handling."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    stdin = sys.stdin if stdin is None else stdin
-    stdout = sys.stdout if stdout is None else stdout
-    stderr = sys.stderr if stderr is None else stderr
-    env = os.environ if env is None else env
+    """:func:`main` with its defaults applied, without the closed-pipe handling."""
     verbose = "--verbose" in argv
     # Usage errors are said in the command's language too (officials type these
     # commands): known before parsing, as --json is.

@@ -18,6 +18,7 @@ from keyserver.cli import witness as cli_witness
 from keyserver.cli._argparse import StrictParser
 from keyserver.cli.config import SETTING_FLAGS
 from keyserver.cli.errors import exit_codes_epilog
+from keyserver.cli.files import file_name
 from keyserver.cli.output import PROG
 from keyserver.domain.lifecycle import RESTORE_CAUSES
 
@@ -65,11 +66,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("common options")
     g.add_argument("--json", action="store_true", default=s, help="machine-readable output")
     g.add_argument("--verbose", action="store_true", default=s, help="show tracebacks")
-    g.add_argument("--config", metavar="FILE", default=s, help="TOML file (KEYSERVER_CONFIG)")
+    g.add_argument(
+        "--config", type=file_name, metavar="FILE", default=s, help="TOML file (KEYSERVER_CONFIG)"
+    )
     g.add_argument("--data-dir", metavar="DIR", default=s, help="local mode data directory")
     g.add_argument("--server", metavar="URL", default=s, help="remote mode server URL")
     g.add_argument(
         "--ca-bundle",
+        type=file_name,
         metavar="FILE",
         default=s,
         help="PEM file of CA certificates to trust for --server (KEYSERVER_CA_BUNDLE)",
@@ -149,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", "run the HTTP server (and the periodic sweep)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8443)")
-    p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM)")
-    p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
+    p.add_argument("--tls-cert", type=file_name, metavar="FILE", help="TLS certificate chain (PEM)")
+    p.add_argument("--tls-key", type=file_name, metavar="FILE", help="TLS private key (PEM)")
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
     p.add_argument(
         "--access-log",
@@ -266,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("medium-report", "destruction-certificate"),
         help="write a signed, offline-verifiable document instead (see verify-report)",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="with --signed: write to FILE")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="with --signed: write to a new FILE (-: stdout)"
+    )
     _settings_flags(p)
     p = add("whoami", "show the acting principal")
     _settings_flags(p)

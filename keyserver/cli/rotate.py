@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.files import file_name
 from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
 
 # The parser imports this module for add_parser on every `keyserver` start; the database,
@@ -42,7 +43,9 @@ def add_parser(add: Any, settings_flags: Any) -> None:
         "re-seal every container secret under a new master key, while the server serves",
     )
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--to-file", metavar="FILE", help="new key file (created 0600 if absent)")
+    what.add_argument(
+        "--to-file", type=file_name, metavar="FILE", help="new key file (created 0600 if absent)"
+    )
     what.add_argument(
         "--to-hsm-key", metavar="LABEL", help="new HSM wrapping key (created if absent)"
     )
@@ -60,11 +63,13 @@ def add_parser(add: Any, settings_flags: Any) -> None:
     )
     p.add_argument(
         "--to-hsm-pin-file",
+        type=file_name,
         metavar="FILE",
         help="its PIN file (default: hsm_pin_file, or KEYSERVER_HSM_PIN)",
     )
     p.add_argument(
         "--old-key-file",
+        type=file_name,
         metavar="FILE",
         help="with --finish: the old key file, checked and then overwritten and removed",
     )
@@ -116,12 +121,7 @@ def _target(ctx: Context, settings: Settings) -> Settings:
 
 def cmd_rotate_master_key(ctx: Context) -> int:
     """``keyserver rotate-master-key``: start or resume, finish, or show the status."""
-    if ctx.resolved.server_from_flag:
-        raise CliError(
-            "`rotate-master-key` works only on a data directory or database, not over --server",
-            hint="run it on the key-server host with --data-dir DIR or --database-url",
-            exit_code=EXIT_USAGE,
-        )
+    ctx.require_local()
     from keyserver.cli.local import default_actor_name, guard, open_service  # noqa: PLC0415
     from keyserver.service.rotation import RotationOps  # noqa: PLC0415 - see the imports
 

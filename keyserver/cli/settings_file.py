@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_USAGE, CliError
+from keyserver.cli.files import written
 from keyserver.domain.settings import (
     CONFIG_FILE_NAME,
     ConfigError,
@@ -80,17 +81,9 @@ def _write_private(path: Path, data: bytes) -> None:
     The file may hold ``database_url`` with its password: 0600 like every secret file
     (DEVELOPERS.md, rules of the house), whatever mode a hand-written one had.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    tmp.replace(path)
+    # The one publish (keyserver/cli/files.py): replaced whole, never half-written.
+    with written(path, replace=True) as staged, os.fdopen(os.dup(staged.fd), "wb") as fh:
+        fh.write(data)
 
 
 def keep(data_dir: Path | None, given: Mapping[str, str]) -> Callable[[], None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from keyserver.cli.config import load_settings
-from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, CliError
 from keyserver.cli.local import default_actor_name, guard, open_service
 from keyserver.domain.logkey import create_log_key, default_origin, load_log_key
 
@@ -17,18 +17,9 @@ if TYPE_CHECKING:
     from keyserver.cli.context import Context
 
 
-def _local_only(ctx: Context) -> None:
-    if ctx.resolved.server_from_flag:
-        raise CliError(
-            f"`{ctx.args.command}` works only on a data directory, not over --server",
-            hint="run it on the key-server host with --data-dir DIR",
-            exit_code=EXIT_USAGE,
-        )
-
-
 def cmd_log_key(ctx: Context) -> int:
     """``keyserver log-key [--create [--origin NAME]]``: show (or create) the log's key."""
-    _local_only(ctx)
+    ctx.require_local()
     settings = load_settings(ctx.resolved, ctx.setting_overrides())
     path = settings.log_key_file
     if path is None:
@@ -61,7 +52,7 @@ def cmd_log_key(ctx: Context) -> int:
 
 def cmd_checkpoint(ctx: Context) -> int:
     """``keyserver checkpoint``: hash new audit entries and sign a checkpoint now."""
-    _local_only(ctx)
+    ctx.require_local()
     settings = load_settings(ctx.resolved, ctx.setting_overrides())
     service = open_service(settings)
     try:

@@ -11,12 +11,12 @@ Each failure has its own message (English, then Japanese) and exit code 1.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
+from keyserver.cli.logfetch import log_request
 from keyserver.cli.remote import check_server_url
 from keyserver.domain.transparency import TlogFormatError, TransparencyError
 from keyserver.domain.transparency.note import COSIGNATURE_V1, ED25519, VerifierKey, parse_note
@@ -57,7 +57,7 @@ MESSAGES: dict[type[TransparencyError], tuple[str, str]] = {
 def add_parser(add: Any) -> None:
     """Register ``verify-report`` on the main parser (``add(name, help)``)."""
     p = add("verify-report", "verify a signed report offline (no server needed)")
-    p.add_argument("file", help="the report (JSON)")
+    p.add_argument("file", help="the report (JSON); -: read it from stdin")
     p.add_argument("--log-key", required=True, help="the log's public key (vkey)")
     p.add_argument(
         "--witness-key", action="append", default=[], help="a witness's public key (repeat)"
@@ -81,20 +81,25 @@ def _key(text: str, key_type: int, flag: str) -> VerifierKey:
     return key
 
 
-def _check_server(url: str, log_key: VerifierKey, report: VerifiedReport) -> int:
+def _check_server(
+    url: str, log_key: VerifierKey, report: VerifiedReport, ca_bundle: str | None
+) -> int:
     base = check_server_url(url)
     try:
-        resp = requests.get(base + "/v1/tlog/checkpoint", timeout=30, allow_redirects=False)
-        resp.raise_for_status()
-        newer = check_signed(log_key, parse_note(resp.content))
+        status, body = log_request("GET", base + "/v1/tlog/checkpoint", ca_bundle=ca_bundle)
+        if status != 200:
+            raise CliError(f"{base} answered {status}", exit_code=EXIT_UNAVAILABLE)
+        newer = check_signed(log_key, parse_note(body))
         params = {"old": report.checkpoint.size, "new": newer.size}
         proof: list[bytes] = []
         if 0 < report.checkpoint.size < newer.size:
-            doc = requests.get(
-                base + "/v1/tlog/proof/consistency", params=params, timeout=30
-            ).json()
-            proof = [bytes.fromhex(h) for h in doc["proof"]]
-    except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
+            status, body = log_request(
+                "GET", base + "/v1/tlog/proof/consistency", ca_bundle=ca_bundle, params=params
+            )
+            if status != 200:
+                raise CliError(f"{base} answered {status}", exit_code=EXIT_UNAVAILABLE)
+            proof = [bytes.fromhex(h) for h in json.loads(body)["proof"]]
+    except (ValueError, KeyError, TypeError) as exc:
         raise CliError(
             f"cannot get the log's current checkpoint from {base} ({type(exc).__name__})",
             exit_code=EXIT_UNAVAILABLE,
@@ -110,12 +115,20 @@ def cmd_verify_report(ctx: Context) -> int:
     witnesses = [_key(k, COSIGNATURE_V1, "--witness-key") for k in args.witness_key]
     need = len(witnesses) if args.min_cosignatures is None else args.min_cosignatures
     try:
-        data = Path(args.file).read_bytes()
+        # `-`: the report piped in (`curl .../report | keyserver verify-report - ...`).
+        data = (
+            ctx.stdin.read().encode("utf-8") if args.file == "-" else Path(args.file).read_bytes()
+        )
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}", exit_code=EXIT_USAGE) from exc
     try:
         report = verify_report(data, log_key, witnesses, need)
-        now = _check_server(args.check_server, log_key, report) if args.check_server else None
+        ca = ctx.resolved.command.get("ca_bundle")
+        now = (
+            _check_server(args.check_server, log_key, report, str(ca) if ca else None)
+            if args.check_server
+            else None
+        )
     except TransparencyError as exc:
         en, ja = next(
             (m for cls, m in MESSAGES.items() if isinstance(exc, cls)), MESSAGES[TlogFormatError]

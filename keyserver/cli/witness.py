@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from keyserver.cli.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -34,6 +32,8 @@ from keyserver.cli.errors import (
     EXIT_USAGE,
     CliError,
 )
+from keyserver.cli.files import written, written_text
+from keyserver.cli.logfetch import log_request
 from keyserver.cli.remote import check_server_url
 from keyserver.domain.transparency import TransparencyError
 from keyserver.domain.transparency.checkpoint import Checkpoint
@@ -108,14 +108,11 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` atomically: a crash leaves the old state or the new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
+    with (
+        written(path, replace=True, mode=mode) as staged,
+        os.fdopen(os.dup(staged.fd), "wb") as fh,
+    ):
+        fh.write(data)
 
 
 def _key(state: Path) -> SignerKey:
@@ -145,16 +142,11 @@ def _logs(state: Path) -> list[_Log]:
         raise CliError(f"{path} is damaged: {exc}", exit_code=EXIT_CONFIG) from exc
 
 
-def _get(url: str, params: dict[str, int] | None = None) -> requests.Response:
-    try:
-        resp = requests.get(url, params=params, timeout=TIMEOUT, allow_redirects=False)
-    except requests.exceptions.RequestException as exc:
-        raise CliError(
-            f"cannot reach {url} ({type(exc).__name__})", exit_code=EXIT_UNAVAILABLE
-        ) from exc
-    if resp.status_code != 200:
-        raise CliError(f"{url} answered {resp.status_code}", exit_code=EXIT_UNAVAILABLE)
-    return resp
+def _get(url: str, ca_bundle: str | None, params: dict[str, int] | None = None) -> bytes:
+    status, body = log_request("GET", url, ca_bundle=ca_bundle, params=params)
+    if status != 200:
+        raise CliError(f"{url} answered {status}", exit_code=EXIT_UNAVAILABLE)
+    return body
 
 
 def _last(state: Path, log: _Log) -> Checkpoint | None:
@@ -167,16 +159,22 @@ def _last(state: Path, log: _Log) -> Checkpoint | None:
         raise CliError(f"{path} is damaged: {exc}", exit_code=EXIT_CONFIG) from exc
 
 
-def witness_once(state: Path, key: SignerKey, log: _Log, now: int) -> dict[str, Any]:
+def witness_once(
+    state: Path, key: SignerKey, log: _Log, now: int, ca_bundle: str | None = None
+) -> dict[str, Any]:
     """One round for one log; returns what happened. Raises ForkError on a fork."""
-    note = parse_note(_get(log.url + "/v1/tlog/checkpoint").content)
+    note = parse_note(_get(log.url + "/v1/tlog/checkpoint", ca_bundle))
     cp = check_signed(log.key, note)
     last = _last(state, log)
     proof: list[bytes] = []
     if last is not None and 0 < last.size < cp.size:
-        doc = _get(
-            log.url + "/v1/tlog/proof/consistency", {"old": last.size, "new": cp.size}
-        ).json()
+        doc = json.loads(
+            _get(
+                log.url + "/v1/tlog/proof/consistency",
+                ca_bundle,
+                {"old": last.size, "new": cp.size},
+            )
+        )
         proof = [bytes.fromhex(h) for h in doc["proof"]]
     try:
         decide(log.key, last, note, proof)
@@ -192,22 +190,17 @@ def witness_once(state: Path, key: SignerKey, log: _Log, now: int) -> dict[str, 
         raise
     body = cp.body()
     signed = Note(body, (*note.signatures, cosign(key, body, now)))
-    try:
-        resp = requests.post(
-            log.url + "/v1/tlog/cosignatures",
-            json={"checkpoint": signed.encode().decode("utf-8")},
-            timeout=TIMEOUT,
-            allow_redirects=False,
-        )
-    except requests.exceptions.RequestException as exc:
-        raise CliError(
-            f"cannot send the cosignature to {log.url}", exit_code=EXIT_UNAVAILABLE
-        ) from exc
+    status, _ = log_request(
+        "POST",
+        log.url + "/v1/tlog/cosignatures",
+        ca_bundle=ca_bundle,
+        body={"checkpoint": signed.encode().decode("utf-8")},
+    )
     (state / "state").mkdir(mode=0o700, exist_ok=True)
     # The state advances whether or not the log took the cosignature: what matters for
     # the witness is what it signed, and it signed this.
     _write_atomic(state / "state" / f"{log.slug}.checkpoint", body.encode("utf-8"), 0o644)
-    return {"log": log.key.name, "size": cp.size, "sent": resp.status_code == 200}
+    return {"log": log.key.name, "size": cp.size, "sent": status == 200}
 
 
 def cmd_witness(ctx: Context) -> int:
@@ -223,8 +216,7 @@ def cmd_witness(ctx: Context) -> int:
             key = SignerKey.generate(args.name, COSIGNATURE_V1)
         except TransparencyError as exc:
             raise CliError(f"witness name: {exc}", exit_code=EXIT_USAGE) from exc
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
+        with written_text(path, encoding="ascii") as fh:
             fh.write(key.encode() + "\n")
         ctx.out.text(key.verifier().encode())
         return EXIT_OK
@@ -258,11 +250,13 @@ def _run(ctx: Context, state: Path, key: SignerKey) -> int:
     every = (
         parse_duration(ctx.args.every, flag="--every").total_seconds() if ctx.args.every else 0.0
     )
+    ca = ctx.resolved.command.get("ca_bundle")
+    ca_bundle = str(ca) if ca else None
     while True:
         code = EXIT_OK
         for log in logs:
             try:
-                done = witness_once(state, key, log, int(time.time()))
+                done = witness_once(state, key, log, int(time.time()), ca_bundle)
             except ForkError as exc:
                 ctx.out.error(f"REFUSED to cosign {log.key.name}: {exc}")
                 code = EXIT_FAILURE

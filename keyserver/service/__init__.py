@@ -25,8 +25,10 @@ from keyserver.domain.context import LOCAL, SYSTEM_ACTOR, RequestContext
 from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
 from keyserver.release.batch import Releaser
+from keyserver.service.approval_decisions import ApprovalDecisions
 from keyserver.service.approvals import ApprovalOps
 from keyserver.service.console import ConsoleOps
+from keyserver.service.container_queries import ContainerQueries
 from keyserver.service.containers import ContainerOps
 from keyserver.service.incident import IncidentOps
 from keyserver.service.loss import LossOps
@@ -45,10 +47,9 @@ from keyserver.store.ledger import Ledger
 class KeyService:
     """All key server operations over one database.
 
-    Args:
-        settings: Configuration (includes the injectable clock and rng).
-        engine: An existing engine; by default one is created from the settings.
-        metrics: Counters to update (a fresh set by default).
+    The arguments are the :class:`~keyserver.store.ledger.Ledger`'s, passed on to it: the
+    settings (with the injectable clock and rng), an engine (default: one made from the
+    settings) and the metrics (default: a fresh set).
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class KeyService:
         self.releases = Releaser(self.ledger)
         self.principals = PrincipalOps(self.ledger)
         self.containers = ContainerOps(self.ledger)
+        self.container_queries = ContainerQueries(self.ledger)
         self.revocation = RevocationOps(self.ledger)
         self.losses = LossOps(self.ledger)
         self.sweeper = SweepOps(self.ledger, self.revocation)
@@ -76,6 +78,7 @@ class KeyService:
         # spec §approvals: the irreversible operations pass through the two-person gate,
         # which carries them out at once unless approval_required names them.
         self.approvals = ApprovalOps(self.ledger, self.revocation, self.losses, self.principals)
+        self.approval_decisions = ApprovalDecisions(self.ledger, self.revocation, self.principals)
         # spec §evaluate
         self.evaluate = self.releases.evaluate
         self.evaluate_bearer = self.releases.evaluate_bearer
@@ -94,19 +97,19 @@ class KeyService:
         self.register = self.containers.register
         self.commit = self.containers.commit
         self.receipt = self.containers.receipt
-        self.status = self.containers.status
-        self.search = self.containers.search
-        self.access = self.containers.access
+        self.status = self.container_queries.status
+        self.search = self.container_queries.search
+        self.access = self.container_queries.access
         # spec §media: the media, matched by canonical id
         self.media_list = self.media.media_list
         self.medium_info = self.media.medium_info
         # spec §revocation, §loss
         self.change_state = self.approvals.change_state
         self.report_loss = self.approvals.report_loss
-        self.list_approvals = self.approvals.list_approvals
-        self.get_approval = self.approvals.get_approval
-        self.approve = self.approvals.approve
-        self.reject = self.approvals.reject
+        self.list_approvals = self.approval_decisions.list_approvals
+        self.get_approval = self.approval_decisions.get_approval
+        self.approve = self.approval_decisions.approve
+        self.reject = self.approval_decisions.reject
         self.sweep = self.sweeper.sweep
         # spec §report, §audit, health
         self.medium_report = self.medium_reports.medium_report

@@ -31,7 +31,7 @@ from keyserver.service.loss import LossTimes, holding_report
 from keyserver.service.media import medium_target, resolve_medium
 from keyserver.service.reports import export_document
 from keyserver.store import repository
-from keyserver.store.audit import NewEntry, canonical_json, lock_head
+from keyserver.store.audit import canonical_json, lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, ConsoleSession, Container, Principal
 
@@ -107,17 +107,7 @@ class ConsoleOps:
                     last_seen_at=now,
                 )
             )
-            self._ledger.audit(
-                session,
-                NewEntry(
-                    actor=actor.name,
-                    action="console.signin",
-                    outcome="ok",
-                    remote=ctx.remote,
-                    details={},
-                ),
-                at=now,
-            )
+            self._ledger.audit_ok(session, actor, "console.signin", ctx, {}, at=now)
         return ConsoleSignIn(actor=actor, session_id=session_id)
 
     def console_resume(self, session_id: str) -> Actor | None:
@@ -171,16 +161,7 @@ class ConsoleOps:
         with self._ledger.tx() as session:
             lock_head(session)
             session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == digest))
-            self._ledger.audit(
-                session,
-                NewEntry(
-                    actor=actor.name,
-                    action="console.signout",
-                    outcome="ok",
-                    remote=ctx.remote,
-                    details={},
-                ),
-            )
+            self._ledger.audit_ok(session, actor, "console.signout", ctx, {})
 
     def _end_session(self, digest: bytes) -> None:
         with self._ledger.tx() as session:

@@ -28,7 +28,7 @@ from keyserver.service.revocation import (
     refused_target,
 )
 from keyserver.store import loss_window, transitions
-from keyserver.store.audit import NewEntry, lock_head
+from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container, Medium
 
@@ -219,30 +219,27 @@ class LossOps:
             )
         ids = sorted(i for group in groups.values() for i in group)
         counts = {k: len(v) for k, v in groups.items()}
-        self._ledger.audit(
+        self._ledger.audit_ok(
             session,
-            NewEntry(
-                actor=actor.name,
-                action=action,
-                outcome="ok",
-                container=None,
-                remote=ctx.remote,
-                details={
-                    "scope": "medium",
-                    "target": name,
-                    "loss_report": True,
-                    "cause": Cause.LOSS_REPORT.value,
-                    "reason": reason,
-                    "public_reason": public_reason,
-                    "lost_at": fmt_time(lost),
-                    "destroy_after": fmt_time(destroy_after),
-                    "affected": len(ids),
-                    **counts,
-                    **ids_details(ids, self._audit_max),
-                    **integrity_details(session, self._audit_max),
-                    **_earlier_details(earlier, requested, kept, replace_earlier),
-                },
-            ),
+            actor,
+            action,
+            ctx,
+            {
+                "scope": "medium",
+                "target": name,
+                "loss_report": True,
+                "cause": Cause.LOSS_REPORT.value,
+                "reason": reason,
+                "public_reason": public_reason,
+                "lost_at": fmt_time(lost),
+                "destroy_after": fmt_time(destroy_after),
+                "affected": len(ids),
+                **counts,
+                **ids_details(ids, self._audit_max),
+                **integrity_details(session, self._audit_max),
+                **_earlier_details(earlier, requested, kept, replace_earlier),
+            },
+            container=None,
             at=now,
         )
         for key, group in groups.items():

@@ -20,7 +20,6 @@ from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.validation import TOKEN_ID_RE, check_name, check_text, fmt_time, recordable
 from keyserver.service.media import missing_token, resolve_principal
 from keyserver.store import repository
-from keyserver.store.audit import NewEntry
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Principal, PrincipalGroup, PrincipalRole, Token
 
@@ -153,22 +152,19 @@ class PrincipalOps:
         session.add_all(PrincipalRole(principal_id=principal.id, role=r) for r in set(roles))
         session.add_all(PrincipalGroup(principal_id=principal.id, group=g) for g in group_set)
         token, token_id = self._new_token(session, principal.id, None)
-        self._ledger.audit(
+        self._ledger.audit_ok(
             session,
-            NewEntry(
-                actor=actor.name,
-                action="principal.add",
-                outcome="ok",
-                remote=ctx.remote,
-                details={
-                    "name": name,
-                    "roles": sorted(set(roles)),
-                    "groups": group_set,
-                    "organisation": organisation,
-                    "token_id": token_id,
-                    **(audit_extra or {}),
-                },
-            ),
+            actor,
+            "principal.add",
+            ctx,
+            {
+                "name": name,
+                "roles": sorted(set(roles)),
+                "groups": group_set,
+                "organisation": organisation,
+                "token_id": token_id,
+                **(audit_extra or {}),
+            },
         )
         return {"name": name, "token": token, "token_id": token_id}
 
@@ -225,20 +221,17 @@ class PrincipalOps:
         # spec §media: a name that matches nothing is not-found with the nearest names.
         principal = resolve_principal(session, name, "name")
         token, token_id = self._new_token(session, principal.id, expires_at)
-        self._ledger.audit(
+        self._ledger.audit_ok(
             session,
-            NewEntry(
-                actor=actor.name,
-                action="token.issue",
-                outcome="ok",
-                remote=ctx.remote,
-                details={
-                    "name": name,
-                    "token_id": token_id,
-                    "expires_at": fmt_time(expires_at),
-                    **(audit_extra or {}),
-                },
-            ),
+            actor,
+            "token.issue",
+            ctx,
+            {
+                "name": name,
+                "token_id": token_id,
+                "expires_at": fmt_time(expires_at),
+                **(audit_extra or {}),
+            },
         )
         return {
             "name": name,
@@ -289,15 +282,12 @@ class PrincipalOps:
             already = token.revoked_at is not None
             if not already:
                 token.revoked_at = self._ledger.now()
-            self._ledger.audit(
+            self._ledger.audit_ok(
                 session,
-                NewEntry(
-                    actor=actor.name,
-                    action="token.revoke",
-                    outcome="ok",
-                    remote=ctx.remote,
-                    details={"token_id": token_id, "already_revoked": already},
-                ),
+                actor,
+                "token.revoke",
+                ctx,
+                {"token_id": token_id, "already_revoked": already},
             )
             return {"token_id": token_id, "revoked_at": fmt_time(token.revoked_at)}
 

@@ -39,7 +39,7 @@ from keyserver.domain.validation import (
 )
 from keyserver.service.media import missing_container, resolve_medium, resolve_principal
 from keyserver.store import repository, rowmacs, transitions
-from keyserver.store.audit import NewEntry, lock_head
+from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container
 
@@ -284,31 +284,24 @@ class RevocationOps:
             )
         values.update(extra or {})
         ids = sorted(transitions.apply_transition(session, op, cond, values))
-        self._ledger.audit(
+        self._ledger.audit_ok(
             session,
-            NewEntry(
-                actor=actor.name,
-                action=op.value,
-                outcome="ok",
-                container=target if scope == "container" else None,
-                remote=ctx.remote,
-                details={
-                    "scope": scope,
-                    "target": target,
-                    "reason": reason,
-                    "public_reason": public_reason,
-                    **({"cause": cause} if cause is not None else {}),
-                    "affected": len(ids),
-                    **ids_details(ids, self._settings.audit_inline_ids_max),
-                    **(
-                        {"deadline_cleared": ids_details(cleared, self._audit_max)}
-                        if cleared
-                        else {}
-                    ),
-                    **integrity_details(session, self._audit_max),
-                    **(audit_extra or {}),
-                },
-            ),
+            actor,
+            op.value,
+            ctx,
+            {
+                "scope": scope,
+                "target": target,
+                "reason": reason,
+                "public_reason": public_reason,
+                **({"cause": cause} if cause is not None else {}),
+                "affected": len(ids),
+                **ids_details(ids, self._settings.audit_inline_ids_max),
+                **({"deadline_cleared": ids_details(cleared, self._audit_max)} if cleared else {}),
+                **integrity_details(session, self._audit_max),
+                **(audit_extra or {}),
+            },
+            container=target if scope == "container" else None,
             at=now,
         )
         self._ledger.metrics.inc("rwc_state_changes_total", len(ids), op=op.value)

@@ -30,7 +30,7 @@ from keyserver.domain.errors import ConflictError
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import ConfigError, Settings
 from keyserver.store import keystore
-from keyserver.store.audit import NewEntry, lock_head
+from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import Container, KeyGeneration
 
@@ -46,12 +46,7 @@ class RotationOps:
         self._keyring = ledger.keyring
 
     def _audit(self, session: Session, actor: Actor, details: dict[str, Any]) -> None:
-        self._ledger.audit(
-            session,
-            NewEntry(
-                actor=actor.name, action=ACTION, outcome="ok", remote=LOCAL.remote, details=details
-            ),
-        )
+        self._ledger.audit_ok(session, actor, ACTION, LOCAL, details)
 
     def _records(self, session: Session) -> dict[int, KeyGeneration]:
         rows = session.execute(select(KeyGeneration).with_for_update()).scalars()

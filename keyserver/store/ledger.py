@@ -151,6 +151,24 @@ class Ledger:
         """Append ``new`` to the chain in ``session``'s transaction (at ``at`` or now)."""
         return append(session, self.keyring.audit_key, at or self.now(), new)
 
+    def audit_ok(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        ctx: RequestContext,
+        details: Mapping[str, Any],
+        *,
+        container: str | None = None,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Append the entry of an operation ``actor`` carried out, in ``session``'s transaction.
+
+        The counterpart of :meth:`audit_refusal`: the one place an operation's own entry
+        gets its actor, outcome and remote address (spec §audit).
+        """
+        return self._append_as(session, actor, action, "ok", ctx, details, container, at)
+
     def refuse(
         self,
         actor: Actor,
@@ -187,15 +205,29 @@ class Ledger:
         next to the medium's other entries.
         """
         self.metrics.inc("rwc_refusals_total", action=action, reason=error.slug)
-        self.audit(
+        details = {"reason": error.slug, "detail": error.detail, **(target or {})}
+        self._append_as(session, actor, action, "refused", ctx, details, container, at)
+
+    def _append_as(  # noqa: PLR0917 - the fields of one entry, in NewEntry's order
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        outcome: str,
+        ctx: RequestContext,
+        details: Mapping[str, Any],
+        container: str | None,
+        at: datetime | None,
+    ) -> AuditEntry:
+        return self.audit(
             session,
             NewEntry(
                 actor=actor.name,
                 action=action,
-                outcome="refused",
+                outcome=outcome,
                 container=container,
                 remote=ctx.remote,
-                details={"reason": error.slug, "detail": error.detail, **(target or {})},
+                details=details,
             ),
             at,
         )

@@ -144,6 +144,15 @@ class StagedFile:
         """True if the file has no name yet (O_TMPFILE)."""
         return self._path is None
 
+    @property
+    def path(self) -> Path | None:
+        """The hidden name the file is written under; None while it has none (O_TMPFILE).
+
+        For writers that need a name rather than ``fd`` (SQLite's backup API, a child
+        process such as ``pg_dump``): create with ``anonymous=False``.
+        """
+        return self._path
+
     def link_to(self, target: Path) -> None:
         """Give the file the name ``target`` (which must not exist); keeps ``fd`` open.
 

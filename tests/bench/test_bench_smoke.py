@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,29 @@ from tests.support.requirements import missing
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = pytest.mark.slow
+
+
+def _figures(
+    tmp_path: Path, part: str, *flags: str, timeout: float, prints: str = ""
+) -> dict[str, Any]:
+    """Run ``bench/run.py --only PART`` as `make bench` does; its figures, from --json.
+
+    The run must exit 0 with no traceback (a failing part prints one line and fails)
+    and print ``prints``.
+    """
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--only", part, *flags, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert prints in proc.stdout
+    figures: dict[str, Any] = json.loads(out.read_text())[part]
+    return figures
 
 
 def test_missing_tool_names_the_apt_command() -> None:
@@ -40,30 +64,13 @@ def test_quick_container_bench_produces_figures(tmp_path: Path) -> None:
     absent = [t for t in ("age", "age-keygen", "openssl", "time") if tools.find(t) is None]
     if absent:
         missing(", ".join(absent), "apt-get install -y age openssl time")
-    out = tmp_path / "figures.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "run.py"),
-            "--only",
-            "container",
-            "--quick",
-            "--size",
-            "4M",
-            "--sweep-size",
-            "4M",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    figures = _figures(
+        tmp_path,
+        "container",
+        *("--quick", "--size", "4M", "--sweep-size", "4M"),
         timeout=120,
-        check=False,
+        prints="RECOMMENDATION: default chunk_log2 =",
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    assert "RECOMMENDATION: default chunk_log2 =" in proc.stdout
-    figures = json.loads(out.read_text())["container"]
     files = figures["files"]
     for name in (
         "age seal",
@@ -89,29 +96,9 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     absent = [t for t in needed if tools.find(t) is None]
     if absent:
         missing(", ".join(absent), "apt-get install -y age time clevis tang socat jose")
-    out = tmp_path / "figures.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "run.py"),
-            "--only",
-            "commands",
-            "--quick",
-            "--size",
-            "4M",
-            "--small-runs",
-            "1",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    figures = _figures(
+        tmp_path, "commands", "--quick", "--size", "4M", "--small-runs", "1", timeout=300
     )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    figures = json.loads(out.read_text())["commands"]
     small = figures["small"]
     for name in ("rwc cat", "rwc open", "age -d", "clevis decrypt (Tang)"):
         assert small[name]["seconds"] > 0, name
@@ -148,30 +135,17 @@ def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
     absent = [t for t in needed if tools.find(t) is None]
     if absent:
         missing(", ".join(absent), "apt-get install -y wrk tang socat jose")
-    out = tmp_path / "figures.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "run.py"),
-            "--only",
-            "keyserver",
-            "--quick",
-            "--duration",
-            "1",
-            "--bulk",
-            "1000",
-            "--no-postgres",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    figures = _figures(
+        tmp_path,
+        "keyserver",
+        "--quick",
+        "--duration",
+        "1",
+        "--bulk",
+        "1000",
+        "--no-postgres",
         timeout=300,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    figures = json.loads(out.read_text())["keyserver"]
     rows = {r["name"]: r for r in figures["rows"]}
     rwc = rows["rwc SQLite, 1 worker(s)"]
     # Every release of the run answered 2xx: no cap, budget or medium rule refused the load.
@@ -189,28 +163,9 @@ def test_audit_verify_bench_produces_figures(tmp_path: Path) -> None:
     """The 1,000,000-entry verify bench at 2,000 entries: every figure is there."""
     if tools.find("time") is None:
         missing("GNU time", "apt-get install -y time")
-    out = tmp_path / "figures.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "run.py"),
-            "--only",
-            "audit",
-            "--audit-entries",
-            "2000",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    figures = json.loads(out.read_text())["audit"]
+    figures = _figures(tmp_path, "audit", "--audit-entries", "2000", timeout=240)
     backends = [row["backend"] for row in figures["rows"]]
-    assert backends == ["sqlite", "postgresql"], proc.stderr[-2000:]
+    assert backends == ["sqlite", "postgresql"], figures
     for row in figures["rows"]:
         # One entry (the auditor's principal.add) exists before the built ones.
         assert row["entries"] == row["remote_entries"] - 1000 == 2001, row
@@ -224,18 +179,7 @@ def test_tlog_overhead_bench_produces_figures(tmp_path: Path) -> None:
     window really hashed its releases (the checkpoint caught up inside the window)."""
     if tools.find("wrk") is None:
         missing("wrk", "apt-get install -y wrk")
-    out = tmp_path / "figures.json"
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--only", "tlog", "--quick", "--duration", "1",
-         "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    figures = json.loads(out.read_text())["tlog"]
+    figures = _figures(tmp_path, "tlog", "--quick", "--duration", "1", timeout=300)
     (with_log,) = figures["verdicts"]
     assert with_log == "with log (10 s checkpoints, the default)"
     assert figures["verdict"] in {"MET", "MISSED"}

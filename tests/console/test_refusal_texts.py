@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[2] / "keyserver"
 NOT_SHOWN_IN_THE_CONSOLE = {
     "domain/auth.py": "token refusals: the sign-in page says its own words for them",
     "domain/budget.py": "readers' rate limits, answered on the evaluate API only",
-    "service/containers.py": "writers' register and commit, readers' receipts (API only); "
-    "a container's page reads its status through media.missing_container",
+    "service/containers.py": "writers' register and commit, readers' receipts (API only)",
+    "service/container_queries.py": "search and access (API only) and status's refusal of "
+    "a writer (the console admits none); a container's page gets its not-found through "
+    "media.missing_container",
     "service/restore.py": "the host command `keyserver restore-backup --replay`",
     "service/rotation.py": "the host command `keyserver rotate-master-key`",
     "service/transparency.py": "the transparency API of witnesses and auditors' tools",

@@ -3,7 +3,6 @@ links or O_TMPFILE (FAT/exFAT USB sticks), forced here by making both fail."""
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,12 @@ import pytest
 
 from pycontainer._engine import staging
 from pycontainer.errors import OutputExistsError
+from tests.support.fat import pretend_fat
 
 
 @pytest.fixture
 def fat(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No O_TMPFILE (no /proc link to follow) and link() refused as FAT refuses it."""
-    monkeypatch.setattr(staging, "_PROC_FD", Path("/nonexistent"))
-
-    def no_link(*_a: Any, **_k: Any) -> None:
-        raise OSError(errno.EPERM, "Operation not permitted")
-
-    monkeypatch.setattr(os, "link", no_link)
+    pretend_fat(monkeypatch)
 
 
 def test_fat_publish_is_a_checked_rename(fat: None, tmp_path: Path, kit: Any) -> None:

@@ -12,7 +12,8 @@ from keyserver.domain.lifecycle import Op
 from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
 from keyserver.http.release import evaluate_response
-from keyserver.http.routers.approvals import REQUESTED, answer
+from keyserver.http.routers._change import change_answer
+from keyserver.http.routers.approvals import REQUESTED
 from keyserver.http.schemas import ChangeBody, CommitBody, ReceiptBody, RegisterBody
 
 router = APIRouter(prefix="/v1/containers", tags=["containers"])
@@ -142,15 +143,4 @@ def change(
     ctx: ContextDep,
 ) -> Any:
     """Suspend, restore or destroy one container (official); a gated destroy: 202."""
-    return answer(
-        service.change_state(
-            actor,
-            op,
-            "container",
-            container_id,
-            reason=body.reason,
-            public_reason=body.public_reason,
-            cause=body.cause,
-            ctx=ctx,
-        )
-    )
+    return change_answer(service, actor, ctx, op, "container", container_id, body)

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from keyserver.domain.lifecycle import Op
 from keyserver.domain.validation import parse_time
 from keyserver.http.deps import ActorDep, ContextDep, ServiceDep
+from keyserver.http.routers._change import change_answer
 from keyserver.http.routers.approvals import REQUESTED, answer
 from keyserver.http.schemas import ChangeBody, LossBody
 
@@ -93,18 +94,7 @@ def medium_change(
     ctx: ContextDep,
 ) -> Any:
     """Suspend, restore or destroy every container of a medium (official); destroy: 202."""
-    return answer(
-        service.change_state(
-            actor,
-            op,
-            "medium",
-            medium,
-            reason=body.reason,
-            public_reason=body.public_reason,
-            cause=body.cause,
-            ctx=ctx,
-        )
-    )
+    return change_answer(service, actor, ctx, op, "medium", medium, body)
 
 
 @router.post(
@@ -123,15 +113,4 @@ def issuer_change(
     ctx: ContextDep,
 ) -> Any:
     """Suspend, restore or destroy every container of an issuer (official); destroy: 202."""
-    return answer(
-        service.change_state(
-            actor,
-            op,
-            "issuer",
-            principal,
-            reason=body.reason,
-            public_reason=body.public_reason,
-            cause=body.cause,
-            ctx=ctx,
-        )
-    )
+    return change_answer(service, actor, ctx, op, "issuer", principal, body)

@@ -1,0 +1,109 @@
+"""The files the ``keyserver`` command writes appear whole or not at all (spec §backup).
+
+A backup, an audit export or a ``--state`` file is often written to a USB stick, and
+those are FAT/exFAT: no hard links, no ``O_TMPFILE``. The publish is therefore rwc's ONE
+atomic publish (pycontainer/_engine/staging.py, tested with ``os.link`` forced to fail):
+a hidden, locked temporary file beside the destination, fsync, then a link that never
+overwrites (or, without hard links, a checked rename), or an atomic replace where asked;
+a file left by a killed run is removed by the next one. Both commands share it, as they
+share the server-URL policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from keyserver.cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
+from pycontainer._engine.staging import StagedFile, remove_stale
+from pycontainer.errors import OutputExistsError
+
+# What writing the file itself can meet (a full or read-only stick, a pulled one); other
+# errors of the block (a dropped connection of a remote export) are the caller's.
+_MEDIUM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+@contextmanager
+def written(
+    dest: Path, *, replace: bool = False, named: bool = False, mode: int = 0o600
+) -> Iterator[StagedFile]:
+    """A file that appears at ``dest`` only when the block completes.
+
+    Args:
+        dest: The file to create (refused if it exists, unless ``replace``).
+        replace: Replace an existing ``dest`` atomically (readers see old or new).
+        named: Give the temporary file a name (``StagedFile.path``) for writers that
+            need one; otherwise write to ``StagedFile.fd``.
+        mode: Its permission bits; 0600 unless what it holds is public.
+
+    Raises:
+        CliError: ``dest`` exists (usage), or it cannot be written (no room, read-only):
+            a clear line instead of a traceback, and nothing left behind.
+    """
+    if not replace and dest.exists():
+        raise _exists(dest)
+    try:
+        remove_stale(dest.parent)
+        # 0600 by default: a backup holds sealed seeds (spec §keys-at-rest).
+        staged = StagedFile(dest, mode, anonymous=False if named else None)
+    except OSError as exc:
+        raise _unwritable(dest, exc) from None
+    try:
+        yield staged
+    except OSError as exc:
+        staged.discard()
+        if exc.errno in _MEDIUM_ERRORS:
+            raise _unwritable(dest, exc) from None
+        raise
+    except BaseException:
+        staged.discard()
+        raise
+    try:
+        staged.publish(force=replace)
+    except OutputExistsError:
+        raise _exists(dest) from None
+    except OSError as exc:
+        raise _unwritable(dest, exc) from None
+
+
+@contextmanager
+def written_text(
+    dest: Path, *, encoding: str = "utf-8", replace: bool = False, mode: int = 0o600
+) -> Iterator[TextIO]:
+    """:func:`written`, as a text stream (flushed before the file is published)."""
+    with (
+        written(dest, replace=replace, mode=mode) as staged,
+        os.fdopen(os.dup(staged.fd), "w", encoding=encoding) as fh,
+    ):
+        yield fh
+
+
+def _exists(dest: Path) -> CliError:
+    return CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
+
+
+def _unwritable(dest: Path, exc: OSError) -> CliError:
+    return CliError(
+        f"cannot write {dest}: {exc.strerror or exc}; nothing was written",
+        hint="check that the directory exists, is writable and has room",
+        exit_code=EXIT_FAILURE,
+    )
+
+
+def file_name(value: str) -> str:
+    """The argparse ``type`` of a FILE that must be a file: ``-`` is refused, never a file.
+
+    Where ``-`` can mean stdin or stdout it does (``audit export -o -``, ``report --signed
+    -o -``, ``verify-report -``); where it cannot (a backup, a key, a state file that is
+    replaced), saying so beats writing or reading a file named ``-``.
+    """
+    if value == "-":
+        raise argparse.ArgumentTypeError(
+            "needs a file name: - (stdin or stdout) cannot be used here"
+        )
+    return value

@@ -1,0 +1,79 @@
+"""`-` in `keyserver`: stdin or stdout where a user would expect it, else a clear refusal
+(issue 9). Before, `keyserver backup -` wrote a backup into a file named `-`, and
+`restore-backup --replay -` read it back and ended in "unexpected UnicodeDecodeError"."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.keyserver_cli import Cli, DataDir, People
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("backup", "-"),
+        ("restore-backup", "-"),
+        ("restore-backup", "--replay", "-"),
+        ("restore-backup", "--checkpoint", "-"),
+        ("audit", "verify", "--state", "-"),
+        ("rotate-master-key", "--to-file", "-"),
+        ("whoami", "--config", "-"),
+    ],
+)
+def test_dash_is_refused_where_it_cannot_be_a_stream(
+    cli: Cli,
+    data_dir: DataDir,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: tuple[str, ...],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli(*argv, "--data-dir", data_dir.path, "--json")
+    assert result.code == 2, result
+    error = json.loads(result.err)["error"]
+    assert "needs a file name: - (stdin or stdout) cannot be used here" in error["message"]
+    assert not (tmp_path / "-").exists()
+
+
+def test_signed_report_to_stdout_and_verified_from_stdin(
+    cli: Cli,
+    data_dir: DataDir,
+    people: People,
+    h: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    created = cli("log-key", "--create", "--data-dir", data_dir.path, "--json")
+    assert created.code == 0, created
+    log_key = json.loads(created.out)["log_key"]
+    h.make_container(data_dir.settings(), people.writer, medium="USB-1")
+    where = ("--data-dir", data_dir.path)
+    signed = cli("report", "--medium", "USB-1", "--signed", "medium-report", "-o", "-", *where)
+    assert signed.code == 0, signed
+    assert not (tmp_path / "-").exists()
+    doc = json.loads(signed.out)
+    verified = cli("verify-report", "-", "--log-key", log_key, stdin=io.StringIO(json.dumps(doc)))
+    assert verified.code == 0, verified
+    doc["body"]["statement"]["medium"] = "USB-2"
+    tampered = cli("verify-report", "-", "--log-key", log_key, stdin=io.StringIO(json.dumps(doc)))
+    assert tampered.code == 1, tampered
+    assert "TAMPERED" in tampered.err
+
+
+def test_replay_of_a_file_that_is_not_text_is_a_clear_error(
+    cli: Cli, data_dir: DataDir, tmp_path: Path
+) -> None:
+    binary = tmp_path / "backup-not-export"
+    binary.write_bytes(b"SQLite format 3\x00\xf6\xff")
+    result = cli("restore-backup", "--replay", binary, "--data-dir", data_dir.path)
+    assert result.code == 2, result
+    assert "cannot be the audit export" in result.err
+    assert "not UTF-8 text" in result.err
+    assert "unexpected" not in result.err
