@@ -8,6 +8,10 @@ Figures (medians of ``runs`` runs, same machine, same run):
   sizes 4 KiB .. 16 MiB on 1 and 2 threads -> the recommended default chunk size;
 - Argon2id time with the default parameters (the throughput runs use m=8 MiB, t=1, p=1 so
   the KDF does not pollute the figures).
+
+Length: one measurement: its verdicts compare the container figures with the AES-GCM and
+Argon2id ceilings of the same run, so they stay in one file (shared timing helpers live in
+core.py and procs.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ Bulk suspension: ``bulk`` active containers of one medium are inserted straight 
 tables through the ORM models (real sealed seeds; random public keys, because 100,000
 VOPRF key derivations are not what is measured; no per-container audit entries), then ONE
 ``POST /v1/media/{medium}/suspend`` is timed from the client side.
+
+Length: one run per database and worker count whose rows are compared with each other (scaling,
+CPU per release, bulk suspend); the wrk driver, the bare endpoint and Tang are in their own
+files.
 """
 
 from __future__ import annotations

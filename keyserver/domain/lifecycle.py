@@ -8,7 +8,7 @@ spec §lifecycle::
     active  --(not_after passes)-->   refused, then destroyed by the sweep
 
 :data:`TRANSITIONS` lists, per operation, which states it applies to; the set-based
-UPDATEs in keyserver/store/repository.py use exactly these sets, and :func:`evaluation_refusal`
+UPDATEs in keyserver/store/transitions.py use exactly these sets, and :func:`evaluation_refusal`
 and :func:`commit_refusal` decide key releases.
 """
 

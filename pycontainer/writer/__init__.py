@@ -15,6 +15,9 @@ the seal instead of
 producing an index that lies.
 
 Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §payload, §index.
+
+Length: the two public entry points share one order of work that reads best top to bottom in one
+file; input checks and file reads are already in _inputs.py and _files.py.
 """
 
 from __future__ import annotations

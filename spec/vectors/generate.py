@@ -10,6 +10,9 @@ Positive vectors that a real writer can produce are sealed by pycontainer's own 
 holding a fixed seed. Every other vector is assembled by ``builder.py``, an independent
 implementation of the writer side of spec/format.md, which seals faulty containers with the
 real keys so that each one breaks exactly the rule named in its ``spec:`` line.
+
+Length: one generator per vector file would repeat the key schedule set-up 150 times; the
+independent writer is builder.py.
 """
 
 from __future__ import annotations

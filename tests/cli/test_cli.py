@@ -1,4 +1,8 @@
-"""`rwc` through main(argv) in process, against a live key server on loopback."""
+"""`rwc` through main(argv) in process, against a live key server on loopback.
+
+Length: the cases of every `rwc` subcommand against the live key server fixture, grouped by
+subcommand and sharing the Result and rwc() helpers at the top.
+"""
 
 from __future__ import annotations
 

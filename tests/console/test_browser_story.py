@@ -4,6 +4,9 @@ Sign in, find the medium by part of its name, report it lost, see the confirmati
 confirm, see the containers suspended, open the report, restore: against a real
 ``keyserver serve`` over a socket, in headless Chromium. The Japanese run writes a
 screenshot of each page (docs/console holds the checked-in ones).
+
+Length: the one story in both languages with the page helpers it drives; the console's other
+browser and HTTP tests are in their own files.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 CSRF, origin, sign-in roles, session expiry with a moved clock, sign-out, revocation,
 sessions shared by two instances on one database, cookie flags, headers, escaping, and
 console actions audited with the official as actor. SQLite and PostgreSQL.
+
+Length: the security cases (CSRF, roles, expiry, cookies, headers, escaping, audit) share one
+server fixture per database and the sign-in and form helpers at the top.
 """
 
 from __future__ import annotations

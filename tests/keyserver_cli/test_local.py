@@ -2,6 +2,9 @@
 
 Every exit code and error path of the local mode; effects are checked in the database
 through the service layer, not only in the command's output.
+
+Length: every exit code and error path of the local mode, grouped by command, sharing the
+session's initialised data directory (conftest.py).
 """
 
 from __future__ import annotations

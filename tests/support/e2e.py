@@ -7,6 +7,9 @@ containers and media, so tests do not see each other's state. Tests that stop th
 
 Nothing here imports the code under test: everything goes through the commands' command
 lines, exit codes, stdout and stderr, exactly as a person or a script would use them.
+
+Length: the one place that starts real ``keyserver``/``rwc`` processes for the end-to-end tests;
+every helper here is used by several test files.
 """
 
 from __future__ import annotations
