@@ -56,7 +56,10 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings) -> None:
             url + "/console/medium", params={"name": MEDIUM}, timeout=30
         )
     assert _value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
-    assert f'placeholder="{EXAMPLE}"' in page.text
+    # The placeholder is a pattern, never a plausible time: a grey "yesterday 18:30"
+    # read as already filled in, and the newcomer submitted the form empty (issue 12).
+    assert 'placeholder="YYYY-MM-DD hh:mm"' in page.text
+    assert f'placeholder="{EXAMPLE}"' not in page.text
     assert f"for example {EXAMPLE}, in Asia/Tokyo time (UTC+09:00)" in page.text
     # The console says what is missing itself (in the page's language), not the browser.
     assert 'action="/console/medium/report-lost" novalidate' in page.text
