@@ -371,10 +371,15 @@ def test_loss_story(
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(_t(language, "Loss report") in row.text for row in changes)
     shot("07-report")
-    # The table's own words ("What", "Cause" and the cause itself) print whole.
+    # The table's own words ("What", "Cause" and the cause itself) print whole, and so do
+    # the attempts' last column and the reader's address in it (in English it printed one
+    # character per line: "A d d r e s s", 1/2/7/.).
     check_printable_on_a4(
         driver,
-        tuple(_t(language, w) for w in ("What", "Cause", "Loss report", "Suspended")),
+        (
+            *(_t(language, w) for w in ("What", "Cause", "Loss report", "Suspended", "Address")),
+            "127.0.0.1",
+        ),
         tmp_path,
     )
     steps.act()  # Print: pressed by the newcomer; here the browser's own PDF path prints

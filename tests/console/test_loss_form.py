@@ -94,7 +94,19 @@ def test_bad_time_is_said_on_the_form_with_everything_kept(
     assert "suspended" not in state.text.lower().split("<tbody>", 1)[1].split("</tbody>")[0]
 
 
-@pytest.mark.parametrize("typed", ["2026/12/03 18:30", "2026-12-03T18:30", FULL_WIDTH])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "2026/12/03 18:30",
+        "2026-12-03T18:30",
+        FULL_WIDTH,
+        # The forms the console shows times in (a newcomer typed one back and was refused).
+        "2026年12月3日 18:30",
+        "2026年12月3日 18時30分",
+        "3 Dec 2026 18:30",
+        "3 Dec 2026, 18:30:00",
+    ],
+)
 def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed: str) -> None:
     token = official_with_medium(settings, MEDIUM)
     with running_server(settings) as url:

@@ -39,6 +39,35 @@ _TYPED_TIME = re.compile(
     r"(?P<y>\d{4})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})[ T]"
     r"(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?"
 )
+# The forms the console itself shows times in, so an official can type back what they read
+# (a newcomer typed "5 Dec 2026 18:30" and was refused): Japanese year-month-day with its
+# own marks, and English day, month name, year (a month name is never ambiguous, unlike
+# 12/05/2026). Both are read in the configured zone, like the year-first form.
+_TYPED_TIME_JA = re.compile(
+    r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日 ?"
+    r"(?P<hh>\d{1,2})(?::|時)(?P<mm>\d{2})(?:(?::|分)(?P<ss>\d{2})?秒?)?"
+)
+_TYPED_TIME_EN = re.compile(
+    r"(?P<d>\d{1,2}) (?P<mon>[A-Za-z]{3})[a-z]* (?P<y>\d{4}),? "
+    r"(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?"
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _typed_fields(text: str) -> dict[str, str | None] | None:
+    """The parts of a typed time in one of the console's forms, or None."""
+    for form in (_TYPED_TIME, _TYPED_TIME_JA, _TYPED_TIME_EN):
+        found = form.fullmatch(text)
+        if found is None:
+            continue
+        parts = found.groupdict()
+        month = parts.pop("mon", None)
+        if month is not None:
+            if month.lower() not in _MONTHS:
+                return None
+            parts["m"] = str(_MONTHS.index(month.lower()) + 1)
+        return parts
+    return None
 
 
 class SignInRequired(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -131,16 +160,15 @@ class Page:
         text = unicodedata.normalize("NFKC", text).strip()
         if not text:
             return None
-        found = _TYPED_TIME.fullmatch(text)
+        parts = _typed_fields(text)
         try:
-            if found is not None:
-                parts = found.groupdict()
+            if parts is not None:
                 moment = datetime(
-                    int(parts["y"]),
-                    int(parts["m"]),
-                    int(parts["d"]),
-                    int(parts["hh"]),
-                    int(parts["mm"]),
+                    int(parts["y"] or 0),
+                    int(parts["m"] or 0),
+                    int(parts["d"] or 0),
+                    int(parts["hh"] or 0),
+                    int(parts["mm"] or 0),
                     int(parts["ss"] or 0),
                 )
             else:
