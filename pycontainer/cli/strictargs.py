@@ -20,8 +20,8 @@ import difflib
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from types import MappingProxyType
+from typing import Any, NamedTuple, NoReturn
 
 # The language of the parse in progress (set by the root parser's parse_args): argparse
 # calls the chosen subcommand's parser, which the command never sees, so its language
@@ -69,12 +69,14 @@ _ARGPARSE: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class UsageText:
-    """One usage error or hint: a key of :data:`ENGLISH` and the values it names."""
+class UsageText(NamedTuple):
+    """One usage error or hint: a key of :data:`ENGLISH` and the values it names.
+
+    A NamedTuple, not a dataclass: every `rwc` run imports this module (issue 15).
+    """
 
     key: str
-    values: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, str] = MappingProxyType({})
 
     def __str__(self) -> str:
         """English, as argparse says it."""

@@ -200,7 +200,7 @@ class _Draft:
         # spec §slot-server-oprf: the wrap's AAD is the slot body before wrap_nonce, so the
         # URL, public key and Argon2 parameters cannot be swapped without breaking the unwrap.
         wrapped = keyschedule.wrap(kek, slot.wrap_nonce, dek, receipt_secret, slot.aad())
-        unsigned = self._unsigned(dataclasses.replace(slot, wrapped=wrapped))
+        unsigned = self._unsigned(slot._replace(wrapped=wrapped))
         header = unsigned + keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
         if len(header) != self.length:  # the payload already sits at `length`: never shift it
             raise ContainerError(
@@ -509,6 +509,6 @@ def seal_stream(
                 f"reading the input stream failed: {exc.strerror or exc}",
                 hint="check the program or file feeding rwc",
             ) from None
-        return [dataclasses.replace(probe, size=sink.plaintext_length)]
+        return [probe._replace(size=sink.plaintext_length)]
 
     return _seal(out_path, produce, 0, options)
