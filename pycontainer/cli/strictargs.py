@@ -16,7 +16,6 @@ wording stays argparse's, for ``--json`` and for scripts that read it.
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -175,6 +174,8 @@ def _unknown_message(
         return UsageText("unexpected", {"arguments": " ".join(extras)}), see
     name = unknown[0].split("=", 1)[0]
     options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    import difflib  # noqa: PLC0415 - only for an unknown option, not on every run (issue 15)
+
     near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     hint = UsageText("did_you_mean", {"option": near[0], "prog": parser.prog}) if near else see
     return UsageText("unknown_option", {"name": name}), hint

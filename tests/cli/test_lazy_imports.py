@@ -146,8 +146,10 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     # Reading parses the header without construct (pycontainer.format.header); a plain
     # http:// loopback server needs no TLS trust store; stdout is not a terminal: no rich.
     # Argon2id is cryptography's; the read path's types are NamedTuples, not dataclasses;
-    # a one-chunk entry is read with no thread pool.
-    unused = ("construct", "pdb", "certifi", "rich", "argon2", "dataclasses", "concurrent.futures")
+    # a one-chunk entry is read with no thread pool; a given password needs no prompt
+    # (getpass), and what only errors or saving a token use is imported there.
+    unused = ["construct", "pdb", "certifi", "rich", "argon2", "dataclasses", "concurrent.futures"]
+    unused += ["getpass", "traceback", "difflib", "secrets"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
     assert {"cryptography", "http.client", "pycontainer.reader"} <= loaded
