@@ -3,7 +3,8 @@
 The two commands speak alike (issue 9): no abbreviations (``--n`` must never reach
 ``--now``, ``--pass`` must not silently mean ``--password-file``, and a later option of the
 same prefix would change what an old script means); an unknown option names the nearest
-real one and the subcommand's help; a parse error raises instead of exiting, so that each
+real one and the subcommand's help, and so does a mistyped subcommand (``keyserver
+suspnd``, ``rwc sael``) or choice; a parse error raises instead of exiting, so that each
 command's one error boundary prints it (as JSON under ``--json``) with its exit code.
 
 Usage errors are for people who may read Japanese (officials, clerks): argparse's English
@@ -129,6 +130,10 @@ class StrictParser(argparse.ArgumentParser):
         text = argparse_text(message)
         if typos and text.key == "required":
             text, hint = _unknown_message(self, typos)
+        elif text.key == "invalid_choice":
+            # `keyserver suspnd`, `rwc sael`: the nearest subcommand (or choice), as for a
+            # mistyped option.
+            hint = _nearest_choice(self, text.values["value"])
         else:
             hint = UsageText("see_help", {"prog": self.prog})
         self.usage_error(text, hint)
@@ -157,6 +162,34 @@ def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> A
     return parser
 
 
+def _close_matches(word: str, candidates: list[str], n: int) -> list[str]:
+    """The ``n`` candidates nearest to ``word`` (difflib's ratio >= 0.6), best first."""
+    # Imported here: only a usage error needs difflib, and every run imports this module
+    # (issue 15: start-up of a small `rwc cat`).
+    import difflib  # noqa: PLC0415
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
+
+
+def _nearest_choice(parser: argparse.ArgumentParser, shown: str) -> UsageText:
+    """The hint for an invalid choice ``shown`` (as argparse quotes it): the nearest ones."""
+    value = (
+        shown[1:-1] if len(shown) >= 2 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
+    )
+    # Every choice of the parser's actions that refuse ``value`` (one, in practice): the
+    # subcommands of a subcommand action, the allowed values of a `choices=` option.
+    choices = [
+        str(choice)
+        for action in parser._actions  # argparse has no public walker
+        if action.choices is not None and value not in action.choices
+        for choice in action.choices
+    ]
+    near = _close_matches(value, choices, 3)
+    if not near:
+        return UsageText("see_help", {"prog": parser.prog})
+    return UsageText("did_you_mean", {"option": ", ".join(near), "prog": parser.prog})
+
+
 def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """The ``--options`` in ``argv`` that ``parser`` does not know."""
     known = parser._option_string_actions  # argparse has no public accessor
@@ -174,8 +207,6 @@ def _unknown_message(
         return UsageText("unexpected", {"arguments": " ".join(extras)}), see
     name = unknown[0].split("=", 1)[0]
     options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
-    import difflib  # noqa: PLC0415 - only for an unknown option, not on every run (issue 15)
-
-    near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    near = _close_matches(name, options, 1)
     hint = UsageText("did_you_mean", {"option": near[0], "prog": parser.prog}) if near else see
     return UsageText("unknown_option", {"name": name}), hint
