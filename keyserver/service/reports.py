@@ -27,6 +27,7 @@ from keyserver.store.audit_verify import VerifyResult
 from keyserver.store.audit_verify import verify as verify_chain
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry
+from keyserver.store.writelock import WriterLockTimeoutError
 
 log = logging.getLogger("keyserver")
 
@@ -236,14 +237,16 @@ class ReportOps:
     def _progress(self, change: Callable[[Session], None]) -> None:
         """Write the remembered head; skipped while a restore awaits its replay.
 
-        spec §backup: no writing transaction then. The remembered head only saves work:
-        without it the next load verifies from the last one written (or the genesis).
+        spec §backup: no writing transaction then. Also skipped when SQLite's writer lock
+        is not free in time (releases are queued on it): the remembered head only saves
+        work, and without it the next load verifies from the last one written (or the
+        genesis), so neither is a reason to fail the page that verified.
         """
         try:
             with self._ledger.tx() as session:
                 change(session)
-        except RestorePendingError:
-            log.info("audit verified head not remembered: a restore awaits its replay")
+        except (RestorePendingError, WriterLockTimeoutError) as exc:
+            log.info("audit verified head not remembered: %s", type(exc).__name__)
 
     def counts_by_state(self) -> dict[str, int]:
         """Number of containers per state (for /metrics)."""

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.verified_head import VerifiedHead
 from keyserver.service import KeyService, reports
-from keyserver.store import audit_progress
+from keyserver.store import audit_progress, restore_state
 from keyserver.store.audit import NewEntry, read_head
 from tests.support.clock import FakeClock
 
@@ -190,3 +190,14 @@ def test_the_head_never_moves_backwards(service: KeyService, admin: Actor) -> No
     assert remembered is not None and remembered.genuine
     # The full check up to 4 dates the record; the head stays where the furthest run was.
     assert (remembered.head.seq, remembered.head.full_at) == (head, now)
+
+
+def test_a_pending_restore_does_not_stop_the_overview(service: KeyService, admin: Actor) -> None:
+    """spec §backup: no writing transaction while a restore awaits its replay; the page
+    still verifies and answers, it only does not remember how far."""
+    with service.ledger.tx(restoring=True) as session:
+        restore_state.mark(session, at=service.settings.clock(), backup_head_seq=1, source="t")
+    service.ledger.restore_gate.forget()
+    status = _status(service, admin)
+    assert status["ok"] and status["entries"] == _head(service)
+    assert _remembered(service) is None
