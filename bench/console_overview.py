@@ -5,9 +5,10 @@ Before issue 12's change every ``GET /console/overview`` verified the whole chai
 the remembered head, at most 200,000 per load. On a log of ``--entries`` entries (built
 as bench/audit_verify.py builds it) a real ``keyserver serve`` answers, in this order:
 the first overview (nothing remembered yet), the same page again, the page after 1,000
-more entries, and the full verification. Each figure is the CPU seconds (user + system,
-from /proc) of the server's process group plus, on PostgreSQL, of the database backends
-serving it: figures the machine's load does not move, unlike wall time.
+more entries, the full verification, and the overview after it. Each figure is the CPU
+seconds (user + system, from /proc) of the server's process group plus, on PostgreSQL, of
+the database backends serving it: figures the machine's load does not move, unlike wall
+time.
 
 Usage: ``.venv/bin/python bench/console_overview.py [--entries 200000] [--sqlite-only]``
 """
@@ -65,7 +66,7 @@ def _load(browser: requests.Session, base: str, path: str, pgid: int, url: str) 
 
 
 def run_backend(backend: str, entries: int) -> list[list[Any]]:
-    """The four loads on ``backend``: rows of [step, path, CPU s, status line]."""
+    """The five loads on ``backend``: rows of [step, path, CPU s, status line]."""
     from keyserver.domain.lifecycle import ROLES, Actor  # noqa: PLC0415
     from keyserver.service import KeyService  # noqa: PLC0415
     from keyserver.store import init_database  # noqa: PLC0415
@@ -91,6 +92,7 @@ def run_backend(backend: str, entries: int) -> list[list[Any]]:
                 ("overview again", "/console/overview"),
                 (f"overview, +{INCREMENT:,} entries", "/console/overview"),
                 ("full verification (= every load before)", "/console/audit/verify"),
+                ("overview after it", "/console/overview"),
             ]
             for step, path in steps:
                 if step.startswith("overview, +"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -208,22 +209,29 @@ class ReportOps:
                 start=None if head is None else (head.seq, head.hash),
                 limit=OVERVIEW_VERIFY_SLICE,
             )
+        full_at = None if head is None else head.full_at
         if not result.ok:
             log.error("audit chain verification failed: %s", result.problem)
+        elif head is None and result.complete:
+            # From the genesis to the head in one load: a full verification (spec §audit).
+            full_at = self._remember(result, full=True, resumed_from=0)
         else:
             self._remember(result, full=False, resumed_from=result.from_seq)
         return {
             **result.as_dict(),
             "chain_seq": max(chain_seq, result.head_seq),
             "incremental": head is not None,
-            "full_at": None if head is None else head.full_at,
+            "full_at": full_at,
             "altered": False,
         }
 
-    def _remember(self, result: VerifyResult, *, full: bool, resumed_from: int) -> None:
-        if result.head_seq <= resumed_from and not full:
-            return  # nothing new verified (or an empty chain): no writing transaction
+    def _remember(self, result: VerifyResult, *, full: bool, resumed_from: int) -> datetime | None:
+        """Remember how far ``result`` verified; the time it was taken if ``full``."""
         now = self._settings.clock()
+        if result.head_seq == 0 or (result.head_seq <= resumed_from and not full):
+            # An empty chain has no entry to resume from; nothing new verified needs no
+            # writing transaction.
+            return now if full else None
         new = VerifiedHead(
             result.head_seq, bytes.fromhex(result.head_hash), now, now if full else None
         )
@@ -233,6 +241,7 @@ class ReportOps:
                 session, key, new, full=full, resumed_from=resumed_from
             )
         )
+        return new.full_at
 
     def _progress(self, change: Callable[[Session], None]) -> None:
         """Write the remembered head; skipped while a restore awaits its replay.

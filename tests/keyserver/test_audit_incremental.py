@@ -63,11 +63,13 @@ def test_second_load_verifies_only_the_new_entries(service: KeyService, admin: A
     head = _head(service)
     assert first["ok"] and first["complete"] and not first["incremental"]
     assert first["entries"] == head == first["head_seq"] == first["chain_seq"]
+    # From the genesis to the head in one load: that was a full check.
+    assert first["full_at"] == service.settings.clock()
     new_head = _append(service, 7)
     second = _status(service, admin)
     assert second["ok"] and second["complete"] and second["incremental"]
     assert second["entries"] == 7 and second["from_seq"] == head
-    assert second["head_seq"] == new_head and second["full_at"] is None
+    assert second["head_seq"] == new_head and second["full_at"] == first["full_at"]
     third = _status(service, admin)
     assert third["ok"] and third["entries"] == 0 and third["head_seq"] == new_head
 
@@ -76,6 +78,8 @@ def test_full_verify_refreshes_the_head_and_dates_it(
     service: KeyService, admin: Actor, clock: FakeClock
 ) -> None:
     _status(service, admin)
+    clock.advance(hours=1)
+    _append(service, 2)
     full = service.audit_verify(admin)
     checked_at = clock()
     assert full["ok"]
@@ -137,7 +141,7 @@ def test_a_head_moved_forward_in_the_database_is_caught(service: KeyService, adm
 
 def test_full_verify_replaces_an_altered_record(service: KeyService, admin: Actor) -> None:
     _status(service, admin)
-    _sql(service, "UPDATE audit_verified_head SET full_at = verified_at")
+    _sql(service, "UPDATE audit_verified_head SET full_at = NULL")
     assert _status(service, admin)["altered"] is True
     assert service.audit_verify(admin)["ok"] is True
     status = _status(service, admin)
@@ -167,6 +171,7 @@ def test_a_long_tail_is_verified_a_slice_per_load(
         (head, 2, True),
     ]
     assert all(s["ok"] and s["chain_seq"] == head for s in loads)
+    assert loads[2]["full_at"] is None  # checked in three loads: no full check yet
 
 
 def test_the_head_never_moves_backwards(service: KeyService, admin: Actor) -> None:
