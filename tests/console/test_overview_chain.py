@@ -27,14 +27,14 @@ TEXTS = {
         "none": "Chain verified up to entry {n} (incrementally; no full check yet).",
         "full": "Chain verified up to entry {n} (incrementally, from the last full check at "
         "4 Dec 2026, 10:00:00",
-        "action": "Verify the whole chain now",
+        "action": "Verify the chain",
     },
     "ja": {
         "part": "記録 {n} 件目まで検証済みです(全 {m} 件中)。残りはこのページを再読み込みしたときに"
         "検証します。",
         "none": "記録 {n} 件目まで検証済みです(差分検証のみ。全件検証はまだ行われていません)。",
         "full": "記録 {n} 件目まで検証済みです(前回の全件検証 2026/12/04 10:00:00",
-        "action": "今すぐ全件を検証",
+        "action": "ログの完全性を検証",
     },
 }
 ADMIN = Actor(name="t", roles=ROLES, local=True)
