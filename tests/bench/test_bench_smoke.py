@@ -152,6 +152,10 @@ def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
     assert rwc["errors"] == 0, rwc["error_kinds"]
     assert rwc["requests"] > 0
     assert rwc["cpu_ms_per_release"] > 0
+    # The ceiling table (issue 15): the load generator's CPU is counted beside the server's.
+    parts = rwc["cpu_parts"]
+    assert parts["wrk"] > 0, parts
+    assert parts["all"] >= parts["server"] + parts["wrk"], parts
     assert rows["bare FastAPI + 1 VOPRF, 1 worker(s)"]["requests"] > 0
     assert any(r["name"].startswith("Tang") for r in figures["rows"])
     (bulk,) = figures["suspend"]
