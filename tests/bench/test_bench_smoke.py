@@ -116,9 +116,16 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
         for name in ("rwc seal", "age seal", "rwc open", "age open", "rwc cat", "age cat"):
             assert figures["sizes"][key][name]["mib_s"] > 0, (key, name)
             assert figures["sizes"][key][name]["peak_rss_mib"] > 0, (key, name)
+            # What holds still: each run's wall time, CPU and block I/O of every process.
+            assert len(figures["sizes"][key][name]["seconds_each"]) >= 1, (key, name)
+            if name.startswith("rwc"):  # Argon2id alone takes CPU time GNU time sees
+                assert figures["sizes"][key][name]["cpu_s"] > 0, (key, name)
         if key.endswith("disk"):  # the fair references: age plus an fsync of what it wrote
             for name in ("age seal+sync", "age open+sync"):
                 assert figures["sizes"][key][name]["seconds"] > 0, (key, name)
+            # Both write the whole file for the disk (dirtied pages, fsynced or not).
+            for name in ("rwc open", "age open"):
+                assert figures["sizes"][key][name]["written_mib"] >= 4, (key, name)
     fair = [t for t in figures["targets"] if "vs_age_with_fsync" in t]
     assert len(fair) == 2 * sum(key.endswith("disk") for key in measured)
     assert {t["vs_age_with_fsync"]["verdict"] for t in fair} <= {"MET", "MISSED"}
