@@ -105,27 +105,18 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     kdf = p.add_argument_group(
         "advanced", "Argon2id cost (defaults: RFC 9106 second recommended option)"
     )
-    kdf.add_argument(
-        "--kdf-memory",
-        type=int,
-        default=ARGON2_DEFAULT.m,
-        metavar="KIB",
-        help=f"memory in KiB, {ARGON2_M_MIN}..{ARGON2_M_MAX} (default {ARGON2_DEFAULT.m})",
-    )
-    kdf.add_argument(
-        "--kdf-time",
-        type=int,
-        default=ARGON2_DEFAULT.t,
-        metavar="N",
-        help=f"passes, {ARGON2_T_MIN}..{ARGON2_T_MAX} (default {ARGON2_DEFAULT.t})",
-    )
-    kdf.add_argument(
-        "--kdf-parallelism",
-        type=int,
-        default=ARGON2_DEFAULT.p,
-        metavar="N",
-        help=f"lanes, {ARGON2_P_MIN}..{ARGON2_P_MAX} (default {ARGON2_DEFAULT.p})",
-    )
+    for flag, default, low, high, metavar, what in (
+        ("--kdf-memory", ARGON2_DEFAULT.m, ARGON2_M_MIN, ARGON2_M_MAX, "KIB", "memory in KiB"),
+        ("--kdf-time", ARGON2_DEFAULT.t, ARGON2_T_MIN, ARGON2_T_MAX, "N", "passes"),
+        ("--kdf-parallelism", ARGON2_DEFAULT.p, ARGON2_P_MIN, ARGON2_P_MAX, "N", "lanes"),
+    ):
+        kdf.add_argument(
+            flag,
+            type=int,
+            default=default,
+            metavar=metavar,
+            help=f"{what}, {low}..{high} (default {default})",
+        )
     p.set_defaults(run=run_seal)
 
 
