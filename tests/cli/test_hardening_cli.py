@@ -13,8 +13,7 @@ import requests
 from pycontainer.cli.main import run
 from pycontainer.cli.ui import display_name
 from pycontainer.client.keyserver import KeyServerClient
-
-KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
+from tests.support.rwc_args import KDF
 
 
 @pytest.mark.parametrize(
