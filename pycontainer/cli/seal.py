@@ -181,7 +181,12 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     # Imported here, not at the top: see pycontainer.cli.common (only `seal` needs them).
     from pycontainer.client.keyserver import Policy  # noqa: PLC0415
     from pycontainer.keyrelease import SlotInfo  # noqa: PLC0415
-    from pycontainer.writer import SealResult, seal_paths, seal_stream  # noqa: PLC0415
+    from pycontainer.writer import (  # noqa: PLC0415
+        SealOptions,
+        SealResult,
+        seal_paths,
+        seal_stream,
+    )
 
     server_arg = args.server or env.get(ENV_SERVER)
     if not server_arg:
@@ -262,31 +267,19 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             client.commit(sealed.container_id, sealed.header_digest, sealed.receipt_key)
 
         with ui.progress("sealing") as progress:
+            options: SealOptions = {
+                "slot": slot,
+                "key_server": client,
+                "password": password,
+                "argon2": argon2,
+                "force": args.force,
+                "progress": progress,
+                "before_publish": activate,
+            }
             if args.paths == [STDIN_PATH]:
-                result = seal_stream(
-                    sys.stdin.buffer,
-                    args.name,
-                    out,
-                    slot=slot,
-                    key_server=client,
-                    password=password,
-                    argon2=argon2,
-                    force=args.force,
-                    progress=progress,
-                    before_publish=activate,
-                )
+                result = seal_stream(sys.stdin.buffer, args.name, out, **options)
             else:
-                result = seal_paths(
-                    [Path(x) for x in args.paths],
-                    out,
-                    slot=slot,
-                    key_server=client,
-                    password=password,
-                    argon2=argon2,
-                    force=args.force,
-                    progress=progress,
-                    before_publish=activate,
-                )
+                result = seal_paths([Path(x) for x in args.paths], out, **options)
     entries = result.entries
     ui.result(
         "seal",
