@@ -426,6 +426,19 @@ class Story:
         (root / "blob.bin").write_bytes(bytes(range(256)) * 300)
         return root
 
+    def seal_as_writer(
+        self, inputs: Sequence[Path], out: Path, **options: Any
+    ) -> subprocess.CompletedProcess[bytes]:
+        """:meth:`Rwc.seal` as the story's writer, for its reader (``options``: the rest)."""
+        return self.rwc.seal(
+            self.server,
+            self.people.writer_token,
+            inputs,
+            out,
+            readers=[self.people.reader],
+            **options,
+        )
+
     def seal_for_reader(
         self, medium: str | None = None, extra: Sequence[str] = ()
     ) -> tuple[Path, Path, str]:
@@ -433,15 +446,7 @@ class Story:
         medium = medium or unique("USB")
         src = self.sample_tree()
         out = self.work / f"{unique('c')}.rwc"
-        proc = self.rwc.seal(
-            self.server,
-            self.people.writer_token,
-            [src],
-            out,
-            medium=medium,
-            readers=[self.people.reader],
-            extra=extra,
-        )
+        proc = self.seal_as_writer([src], out, medium=medium, extra=extra)
         expect(proc, 0)
         assert out.is_file()
         result = parse_json(proc)
