@@ -115,7 +115,14 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def container(story: Any, big: Path, h: ModuleType) -> Path:
     out: Path = story.work / "usb" / "big.rwc"
     out.parent.mkdir()
-    proc = story.seal_as_writer([big], out, extra=["--no-medium"])
+    proc = story.rwc.seal(
+        story.server,
+        story.people.writer_token,
+        [big],
+        out,
+        readers=[story.people.reader],
+        extra=["--no-medium"],
+    )
     h.expect(proc, 0)
     return out
 
@@ -220,7 +227,14 @@ def test_seal_killed_leaves_nothing(story: Any, h: ModuleType, fallback: bool, h
         assert _hidden(usb) == staged_named != []  # locked by a dead process: stale
     # The next seal into the same directory removes the stale entry and publishes.
     src = story.sample_tree()
-    again = story.seal_as_writer([src], out, extra=["--no-medium"])
+    again = story.rwc.seal(
+        story.server,
+        story.people.writer_token,
+        [src],
+        out,
+        readers=[story.people.reader],
+        extra=["--no-medium"],
+    )
     h.expect(again, 0)
     assert sorted(p.name for p in usb.iterdir()) == ["piped.rwc"]
 

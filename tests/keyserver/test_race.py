@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -20,8 +21,13 @@ import httpx
 import pytest
 
 from keyserver.domain.settings import Settings
-from tests.support.processes import free_port
 from tests.support.world import World, activate, blinded_b64, make_world
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -49,7 +55,7 @@ def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
 
 
 def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    port = _free_port()
     env = {
         **os.environ,
         "KEYSERVER_DATABASE_URL": settings.database_url,

@@ -15,10 +15,6 @@ from selenium import webdriver
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from tests.support.processes import clean_env
-
-# Re-exported (tests reach them through this module); defined once in processes.py.
-__all__ = ["clean_env"]
 
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"
@@ -53,6 +49,13 @@ class ConsoleServer:
 
 
 BrowserFactory = Callable[[str], webdriver.Chrome]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without the developer's own RWC_*/KEYSERVER_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
+    env.update(extra)
+    return env
 
 
 def csrf_of(page: requests.Response) -> str:
