@@ -105,27 +105,18 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     kdf = p.add_argument_group(
         "advanced", "Argon2id cost (defaults: RFC 9106 second recommended option)"
     )
-    kdf.add_argument(
-        "--kdf-memory",
-        type=int,
-        default=ARGON2_DEFAULT.m,
-        metavar="KIB",
-        help=f"memory in KiB, {ARGON2_M_MIN}..{ARGON2_M_MAX} (default {ARGON2_DEFAULT.m})",
-    )
-    kdf.add_argument(
-        "--kdf-time",
-        type=int,
-        default=ARGON2_DEFAULT.t,
-        metavar="N",
-        help=f"passes, {ARGON2_T_MIN}..{ARGON2_T_MAX} (default {ARGON2_DEFAULT.t})",
-    )
-    kdf.add_argument(
-        "--kdf-parallelism",
-        type=int,
-        default=ARGON2_DEFAULT.p,
-        metavar="N",
-        help=f"lanes, {ARGON2_P_MIN}..{ARGON2_P_MAX} (default {ARGON2_DEFAULT.p})",
-    )
+    for flag, default, low, high, metavar, what in (
+        ("--kdf-memory", ARGON2_DEFAULT.m, ARGON2_M_MIN, ARGON2_M_MAX, "KIB", "memory in KiB"),
+        ("--kdf-time", ARGON2_DEFAULT.t, ARGON2_T_MIN, ARGON2_T_MAX, "N", "passes"),
+        ("--kdf-parallelism", ARGON2_DEFAULT.p, ARGON2_P_MIN, ARGON2_P_MAX, "N", "lanes"),
+    ):
+        kdf.add_argument(
+            flag,
+            type=int,
+            default=default,
+            metavar=metavar,
+            help=f"{what}, {low}..{high} (default {default})",
+        )
     p.set_defaults(run=run_seal)
 
 
@@ -190,7 +181,12 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     # Imported here, not at the top: see pycontainer.cli.common (only `seal` needs them).
     from pycontainer.client.keyserver import Policy  # noqa: PLC0415
     from pycontainer.keyrelease import SlotInfo  # noqa: PLC0415
-    from pycontainer.writer import SealResult, seal_paths, seal_stream  # noqa: PLC0415
+    from pycontainer.writer import (  # noqa: PLC0415
+        SealOptions,
+        SealResult,
+        seal_paths,
+        seal_stream,
+    )
 
     server_arg = args.server or env.get(ENV_SERVER)
     if not server_arg:
@@ -271,31 +267,19 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             client.commit(sealed.container_id, sealed.header_digest, sealed.receipt_key)
 
         with ui.progress("sealing") as progress:
+            options: SealOptions = {
+                "slot": slot,
+                "key_server": client,
+                "password": password,
+                "argon2": argon2,
+                "force": args.force,
+                "progress": progress,
+                "before_publish": activate,
+            }
             if args.paths == [STDIN_PATH]:
-                result = seal_stream(
-                    sys.stdin.buffer,
-                    args.name,
-                    out,
-                    slot=slot,
-                    key_server=client,
-                    password=password,
-                    argon2=argon2,
-                    force=args.force,
-                    progress=progress,
-                    before_publish=activate,
-                )
+                result = seal_stream(sys.stdin.buffer, args.name, out, **options)
             else:
-                result = seal_paths(
-                    [Path(x) for x in args.paths],
-                    out,
-                    slot=slot,
-                    key_server=client,
-                    password=password,
-                    argon2=argon2,
-                    force=args.force,
-                    progress=progress,
-                    before_publish=activate,
-                )
+                result = seal_paths([Path(x) for x in args.paths], out, **options)
     entries = result.entries
     ui.result(
         "seal",
