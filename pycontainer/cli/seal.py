@@ -128,6 +128,18 @@ def _check_inputs(paths: list[str]) -> None:
             raise UsageError(f"{path}: no such file or directory")
 
 
+# The request members a refusal may name (spec/protocol.md §problems, `field`) and the
+# option of `rwc seal` that gave each.
+_FLAG_OF_FIELD = {
+    "medium": "--medium",
+    "label": "--label",
+    "readers": "--reader",
+    "reader_groups": "--reader-group",
+    "attempt_budget": "--attempt-budget",
+    "not_after": "--expires",
+}
+
+
 def _check_names(args: argparse.Namespace, ui: Ui) -> None:
     """Check every name before anything is registered (no phantom pending container).
 
@@ -250,13 +262,17 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         try:
             reg = client.register(policy)
         except KeyServerInvalidValueError as exc:
-            if exc.field != "medium":
+            flag = _FLAG_OF_FIELD.get(exc.field)
+            if flag is None:
                 raise
-            # spec/protocol.md §media: the writer chose the name; say the rule in the
-            # writer's language (exit 2), nothing was registered.
+            # spec/protocol.md §problems: the writer chose the value (§media for a medium);
+            # say which option and the rule in the writer's language (exit 2), nothing was
+            # registered.
             raise UsageError(
-                say("medium_refused", ui.lang, error=exc.message),
-                hint=say("medium_rule", ui.lang),
+                say("value_refused", ui.lang, flag=flag, error=exc.message),
+                hint=say("medium_rule", ui.lang)
+                if exc.field == "medium"
+                else say("value_rule", ui.lang, flag=flag),
             ) from exc
         slot = SlotInfo(url=server, container_id=reg.container_id, public_key=reg.public_key)
 

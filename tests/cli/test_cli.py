@@ -642,3 +642,30 @@ def test_a_japanese_medium_name_is_a_usage_error_that_says_how_to_write_it(
         "--reader", "clerk@city.example", *KDF,
     )  # fmt: skip
     assert ok.code == ExitCode.OK, ok.err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "lang", "said"),
+    [
+        ("--label", "tab\there", "en", "--label refused"),
+        ("--label", "tab\there", "ja", "--label の値は使えません"),
+        ("--reader-group", "benefits section!", "en", "--reader-group refused"),
+        ("--reader", "clerk two", "ja", "--reader の値は使えません"),
+    ],
+)
+def test_a_refused_label_or_group_is_a_usage_error_not_a_version_mismatch(
+    server: Any, home: Path, tmp_path: Path, option: str, value: str, lang: str, said: str
+) -> None:
+    # spec/protocol.md §problems: the server names the member (`field`) whose value a person
+    # chose; rwc says which option to change, never "compatible versions".
+    make_tree(tmp_path / "in")
+    out = tmp_path / "x.rwc"
+    r = rwc(
+        server, home, "seal", str(tmp_path / "in" / "register.csv"), "-o", str(out),
+        "--server", server.url, "--medium", "USB-1", "--reader", "clerk@city.example",
+        option, value, *KDF, env={"RWC_LANG": lang},
+    )  # fmt: skip
+    assert r.code == ExitCode.USAGE, r.err
+    assert said in r.err, r.err
+    assert "compatible versions" not in r.err and "Traceback" not in r.err
+    assert not out.exists()
