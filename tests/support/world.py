@@ -14,6 +14,7 @@ from keyserver.domain.keys import receipt_mac
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
+from tests.support import http_client
 
 
 @dataclass
@@ -26,10 +27,11 @@ class World:
     clients: dict[str | None, httpx.Client] = field(default_factory=dict)
 
     def client(self, who: str | None) -> httpx.Client:
-        # One client per principal: building an httpx client (its TLS context) is slow.
+        # One client per principal (a client is cheap over the shared TLS context, but it
+        # keeps its connection to the server open from request to request).
         if who not in self.clients:
             headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
-            self.clients[who] = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+            self.clients[who] = http_client.client(base_url=self.url, headers=headers, timeout=30)
         return self.clients[who]
 
     def call(self, who: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
