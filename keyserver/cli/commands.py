@@ -47,7 +47,13 @@ def open_backend(ctx: Context) -> Backend:
                 exit_code=EXIT_CONFIG,
             )
         ca = ctx.resolved.command.get("ca_bundle")
-        return RemoteBackend(url, ctx.resolved.token, ca_bundle=str(ca) if ca else None)
+        return RemoteBackend(
+            url,
+            ctx.resolved.token,
+            ca_bundle=str(ca) if ca else None,
+            # --json output keeps English, server details included (spec §cli).
+            language="en" if ctx.out.as_json else ctx.out.lang,
+        )
     from keyserver.cli.local import LocalBackend  # noqa: PLC0415 - see above
 
     settings = load_settings(ctx.resolved, ctx.setting_overrides())

@@ -105,12 +105,16 @@ def suggestion_hint(names: Sequence[str]) -> Message:
 
 
 def problem_error(
-    slug: str, detail: str, suggestions: Sequence[str] = (), hint: str | Message | None = None
+    slug: str,
+    detail: str | Message,
+    suggestions: Sequence[str] = (),
+    hint: str | Message | None = None,
 ) -> CliError:
     """The error for a refusal of the key server (local or remote: said the same way).
 
-    The lead sentence for people comes from the catalogue, the server's ``detail`` follows
-    as it is (English: it names what was asked); the nearest names, if any, are the hint.
+    The lead sentence for people comes from the catalogue, the ``detail`` follows: the
+    service's catalogue message locally, the server's text remotely (asked for in the
+    command's language, spec §problems); the nearest names, if any, are the hint.
     """
     if suggestions:
         hint = suggestion_hint(suggestions)

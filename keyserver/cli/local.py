@@ -65,7 +65,8 @@ def guard(fn: Callable[[], T]) -> T:
         suggestions = exc.extensions.get("suggestions")
         raise problem_error(
             exc.slug,
-            exc.detail,
+            # In the command's language where the catalogue has it, as remote mode shows.
+            exc.message or exc.detail,
             [str(n) for n in suggestions] if isinstance(suggestions, list) else [],
             hint=f"contact: {contact}" if isinstance(contact, str) and contact else None,
         ) from exc

@@ -81,13 +81,21 @@ class RemoteBackend:
         ca_bundle: PEM file of CA certificates to trust (``--ca-bundle`` /
             ``KEYSERVER_CA_BUNDLE``), or None for the certifi store; never the
             environment's REQUESTS_CA_BUNDLE.
+        language: The language of the command's texts (``ja`` or ``en``), asked of the
+            server for the ``detail`` of its refusals (spec §problems).
 
     Raises:
         CliError: The CA bundle does not exist or the token is malformed.
     """
 
     def __init__(
-        self, base_url: str, token: str, *, timeout: float = 30.0, ca_bundle: str | None = None
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        ca_bundle: str | None = None,
+        language: str = "en",
     ) -> None:
         self._base = base_url
         self._timeout = (timeout, timeout)
@@ -98,6 +106,9 @@ class RemoteBackend:
             raise CliError(exc.message, hint=exc.hint, exit_code=EXIT_CONFIG) from None
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json, application/problem+json"
+        # A refusal's detail in the official's language, after the lead sentence said in
+        # it (spec §problems); the server answers English for what it cannot translate.
+        self._session.headers["Accept-Language"] = language
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -33,7 +33,8 @@ class KeyServerError(Exception):
     def __init__(self, detail: str | Message, **extensions: Any) -> None:
         # The problem document keeps the English text whatever the detail was given as:
         # API clients, scripts and the audit log read one stable language; the console
-        # shows ``message`` in its reader's language.
+        # shows ``message`` in its reader's language, and so does a problem answered to a
+        # client that asks for it with Accept-Language (keyserver/http/problems.py).
         super().__init__(str(detail))
         self.detail = str(detail)
         self.message = detail if isinstance(detail, Message) else None

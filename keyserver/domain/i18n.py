@@ -64,6 +64,29 @@ def translate(language: str, msgid: str, values: Mapping[str, object] | None = N
     return text % {k: v.text(language) if isinstance(v, Message) else v for k, v in values.items()}
 
 
+def accepted_language(accept_language: str | None, default: str) -> str:
+    """The one of :data:`LANGUAGES` an ``Accept-Language`` header prefers, else ``default``.
+
+    RFC 9110 §12.5.4: tags by quality (``q=0`` refuses), then in the order given; only the
+    primary subtag counts (``ja-JP`` is ``ja``). A quality that is not a number drops its
+    tag rather than the header. The console (default Japanese) and the API's problem
+    details (default English, spec §problems) read the header with this one function.
+    """
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().split("-")[0].lower()
+        if primary in LANGUAGES and quality > 0:
+            weighted.append((-quality, index, primary))
+    return sorted(weighted)[0][2] if weighted else default
+
+
 @dataclass(frozen=True)
 class Message:
     """A text for a person: its message id and values, translated when shown."""

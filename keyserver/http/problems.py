@@ -34,6 +34,7 @@ from keyserver.domain.errors import (
     UnavailableError,
     UnsupportedMediaTypeError,
 )
+from keyserver.domain.i18n import accepted_language
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.metrics import Metrics
 
@@ -41,22 +42,42 @@ log = logging.getLogger("keyserver")
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem_response(error: KeyServerError, contact: str | None = None) -> JSONResponse:
-    """Render a KeyServerError as an RFC 9457 response."""
+def problem_language(request: Request) -> str:
+    """The language a client asked problem details in (``Accept-Language``); English else."""
+    return accepted_language(request.headers.get("accept-language"), "en")
+
+
+def problem_response(
+    error: KeyServerError, contact: str | None = None, language: str = "en"
+) -> JSONResponse:
+    """Render a KeyServerError as an RFC 9457 response, its detail in ``language``.
+
+    spec §problems: ``detail`` is for people (RFC 9457 §3.1.4), so a client that sends
+    ``Accept-Language: ja`` (``keyserver --server`` run in Japanese) gets it from the
+    catalogue in Japanese; English otherwise, and for a detail the catalogue does not hold,
+    so scripts and the spec's examples read what they always did. ``Content-Language``
+    says which it is. Every other member (type, title, reason, suggestions) stays as it is.
+    """
     doc = error.problem()
+    if error.message is None:
+        language = "en"
+    elif language != "en":
+        doc["detail"] = error.message.text(language)
     if contact is not None and error.status >= 400:
         # Every refusal carries the configured contact.
         doc.setdefault("contact", contact)
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(doc, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
     """Register the exception handlers on ``app``."""
 
-    async def on_key_server_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_key_server_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, KeyServerError)
-        return problem_response(exc, contact)
+        return problem_response(exc, contact, problem_language(request))
 
     async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -13,7 +13,7 @@ from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
-from keyserver.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
+from keyserver.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, accepted_language, translations
 
 # The method Formats.datetime hides the type inside the class body.
 _Moment = datetime
@@ -33,19 +33,7 @@ def negotiate(accept_language: str | None, chosen: str | None) -> str:
     """
     if chosen in LANGUAGES:
         return chosen
-    weighted: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                continue
-        primary = tag.strip().split("-")[0].lower()
-        if primary in LANGUAGES and quality > 0:
-            weighted.append((-quality, index, primary))
-    return sorted(weighted)[0][2] if weighted else DEFAULT_LANGUAGE
+    return accepted_language(accept_language, DEFAULT_LANGUAGE)
 
 
 @dataclass(frozen=True)
