@@ -176,27 +176,20 @@ class TokenStore:
         data = json.dumps(
             {"version": STORE_VERSION, "tokens": dict(sorted(tokens.items()))}, indent=2
         ).encode("utf-8")
-        import secrets  # noqa: PLC0415 - only to save tokens; every `rwc` run reads them (issue 15)
+        # rwc's one atomic publish (pycontainer/_engine/staging.py): created 0600 from the
+        # start beside the store, fsynced, then renamed over it and the directory fsynced; a
+        # run killed half-way leaves the old store, and its temporary file is removed by the
+        # next (remove_stale).
+        from pycontainer._engine import staging  # noqa: PLC0415 - only to save tokens (issue 15)
 
-        tmp = self.directory / f".{STORE_FILE}.{secrets.token_hex(8)}.tmp"
-        # Created 0600 from the start (O_EXCL: never reuse someone else's file).
-        fd = os.open(tmp, _portable.create_flags(), 0o600)
+        staging.remove_stale(self.directory)
+        staged = staging.StagedFile(self.path, 0o600)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data + b"\n")
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(self.path)
+            _portable.pwrite_all(staged.fd, memoryview(data + b"\n"), 0)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            staged.discard()
             raise
-        if not _portable.flag("O_DIRECTORY"):
-            return  # Windows: a directory cannot be opened; NTFS journals the rename
-        dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        staged.publish(force=True)
 
 
 def _parse_store(raw: bytes, path: Path) -> dict[str, str]:

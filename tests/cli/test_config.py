@@ -13,6 +13,7 @@ from pycontainer.client.tokens import (
     config_dir,
     resolve_token,
 )
+from tests.support.fat import pretend_fat
 
 TOKEN = "rwc_" + "A" * 43
 OTHER = "rwc_" + "b" * 43
@@ -39,6 +40,19 @@ def test_store_modes_and_roundtrip(tmp_path: Path) -> None:
     assert store.get("https://keys.city.example") is None
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     # No temporary files are left behind.
+    assert sorted(p.name for p in store.directory.iterdir()) == ["tokens.json", "tokens.lock"]
+
+
+def test_store_is_replaced_whole_on_a_fat_file_system(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The store goes through rwc's one atomic publish, no-hard-link fallback included."""
+    pretend_fat(monkeypatch)
+    store = TokenStore(tmp_path / "rwc")
+    store.put("https://keys.city.example", TOKEN)
+    store.put("http://127.0.0.1:9", OTHER)  # replaces the first store
+    assert store.servers() == ["http://127.0.0.1:9", "https://keys.city.example"]
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert sorted(p.name for p in store.directory.iterdir()) == ["tokens.json", "tokens.lock"]
 
 

@@ -236,14 +236,7 @@ def test_seal_killed_leaves_nothing(story: Any, h: ModuleType, fallback: bool, h
         assert _hidden(usb) == staged_named != []  # locked by a dead process: stale
     # The next seal into the same directory removes the stale entry and publishes.
     src = story.sample_tree()
-    again = story.rwc.seal(
-        story.server,
-        story.people.writer_token,
-        [src],
-        out,
-        readers=[story.people.reader],
-        extra=["--no-medium"],
-    )
+    again = story.seal_as_writer([src], out, extra=["--no-medium"])
     h.expect(again, 0)
     assert sorted(p.name for p in usb.iterdir()) == ["piped.rwc"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,13 +21,8 @@ import pytest
 
 from keyserver.domain.settings import Settings
 from tests.support import http_client
+from tests.support.processes import free_port
 from tests.support.world import World, activate, blinded_b64, make_world
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -56,7 +50,7 @@ def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
 
 
 def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "KEYSERVER_DATABASE_URL": settings.database_url,

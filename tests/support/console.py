@@ -19,7 +19,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
+from tests.support.processes import clean_env
 from tests.support.requirements import missing
+
+# Re-exported (tests reach them through this module); defined once in processes.py.
+__all__ = ["clean_env"]
 
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"
@@ -54,13 +58,6 @@ class ConsoleServer:
 
 
 BrowserFactory = Callable[[str], webdriver.Chrome]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without the developer's own RWC_*/KEYSERVER_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RWC_", "KEYSERVER_"))}
-    env.update(extra)
-    return env
 
 
 def csrf_of(page: requests.Response) -> str:
