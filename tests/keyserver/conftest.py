@@ -102,10 +102,23 @@ def module_settings(
     return Settings(database_url=postgres.database_url(name), **common)
 
 
+@pytest.fixture(scope="session")
+def first_pristine() -> dict[str, Pristine]:
+    """Per backend, the first module's ``pristine``: the schema the later ones reuse."""
+    return {}
+
+
 @pytest.fixture(scope="module")
-def pristine(module_settings: Settings) -> Iterator[Pristine]:
-    """The module database's freshly migrated rows (read before any test ran)."""
-    snapshot = Pristine(module_settings.database_url)
+def pristine(
+    module_settings: Settings, backend: str, first_pristine: dict[str, Pristine]
+) -> Iterator[Pristine]:
+    """The module database's freshly migrated rows (read before any test ran).
+
+    Every module database of a backend is a copy of one template, so its tables are read
+    from the catalogue once per test process (``first_pristine``).
+    """
+    snapshot = Pristine(module_settings.database_url, schema=first_pristine.get(backend))
+    first_pristine.setdefault(backend, snapshot)
     yield snapshot
     snapshot.close()
 
