@@ -17,7 +17,7 @@ import pytest
 
 from tests.support import postgres
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -111,17 +111,26 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def container(story: Any, big: Path, h: ModuleType) -> Path:
-    out: Path = story.work / "usb" / "big.rwc"
+@pytest.fixture(scope="module")
+def container(
+    shared_server: Any, people: Any, big: Path, h: ModuleType, tmp_path_factory: Any
+) -> Path:
+    """``big`` sealed once for the module: its tests only open it, each in its own directory.
+
+    Every open is a release, and a killed one is never confirmed: the budget of 1000 (the
+    maximum) keeps the module's killed opens from suspending the container (default 10).
+    """
+    work = tmp_path_factory.mktemp("sealed")
+    (work / "home").mkdir()
+    out: Path = work / "usb" / "big.rwc"
     out.parent.mkdir()
-    proc = story.rwc.seal(
-        story.server,
-        story.people.writer_token,
+    proc = h.Rwc(work=work, server=shared_server.url).seal(
+        shared_server,
+        people.writer_token,
         [big],
         out,
-        readers=[story.people.reader],
-        extra=["--no-medium"],
+        readers=[people.reader],
+        extra=["--no-medium", "--attempt-budget", "1000"],
     )
     h.expect(proc, 0)
     return out

@@ -226,6 +226,7 @@ def pg(pg_copy: str) -> Iterator[tuple[Setup, Proxy, str]]:
         proxy.close()
 
 
+@pytest.mark.slow
 def test_postgres_frozen_path(pg: tuple[Setup, Proxy, str]) -> None:
     s, proxy, _ = pg
     assert s.evaluate().status_code == 200
@@ -251,6 +252,7 @@ def test_postgres_refused(pg: tuple[Setup, Proxy, str]) -> None:
     _recovers(s, "refused PostgreSQL")
 
 
+@pytest.mark.slow
 def test_postgres_chain_head_held(pg: tuple[Setup, Proxy, str]) -> None:
     """Another session (another instance, stuck) holds the chain-head lock."""
     s, _proxy, name = pg
@@ -308,6 +310,7 @@ def test_sqlite_disk_full(tmpfs: Path) -> None:
         assert s.state() == "active"
 
 
+@pytest.mark.slow
 def test_sqlite_locked_by_another_writer(tmp_path: Path) -> None:
     import sqlite3  # noqa: PLC0415
 
@@ -412,6 +415,7 @@ def _serve(settings: Settings, port: int, log: Path) -> Iterator[None]:
             proc.wait(timeout=15)
 
 
+@pytest.mark.slow
 def test_sqlite_read_only_file(tmp_path: Path) -> None:
     """The database file is read-only (0444) when the server starts, then writable again.
 

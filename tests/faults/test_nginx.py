@@ -27,7 +27,7 @@ from tests.support import e2e, postgres
 from tests.support.requirements import missing
 from tests.support.tls import TlsFiles, make_tls_files
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "nginx-rwc.conf"
 

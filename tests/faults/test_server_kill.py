@@ -146,6 +146,7 @@ def _verify(server: e2e.KeyServer) -> None:
     e2e.expect(proc, 0)
 
 
+@pytest.mark.slow
 def test_kill_9_under_load_loses_no_acknowledged_release(tmp_path: Path) -> None:
     server = e2e.init_server(tmp_path, **NO_CAPS)
     server.start()
@@ -249,6 +250,7 @@ def _pg_states(name: str, cids: list[str]) -> dict[str, tuple[str, int]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_kill_9_postgres_two_workers_loses_nothing_acknowledged(tmp_path: Path) -> None:
     """PostgreSQL, ``serve --workers 2``: releases and suspensions under load, then kill -9."""
     with postgres.fresh_database("ks_k9") as name:

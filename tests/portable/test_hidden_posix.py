@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 HIDDEN = (
     "pread",
@@ -31,6 +33,7 @@ SUITES = (
     "tests/container/test_entry_reader.py",
     "tests/container/test_tamper.py",
     "tests/vectors/test_vectors.py",
+    "tests/portable/test_pwrite_pieces.py",
 )
 RUNNER = f"""
 import os, sys
@@ -44,6 +47,7 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[1:]]))
 """
 
 
+@pytest.mark.slow
 def test_reader_and_extraction_without_posix_calls(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     run = subprocess.run(

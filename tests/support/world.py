@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from voprf import ristretto as r
 
+from keyserver.domain.keys import receipt_mac
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
@@ -125,3 +126,15 @@ def activate(w: World, **kw: Any) -> tuple[dict[str, Any], bytes]:
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"container_id": reg["container_id"], "state": "active"}
     return reg, receipt_key
+
+
+def confirm(w: World, who: str, cid: str, receipt_key: bytes, released: dict[str, Any]) -> None:
+    """Send the receipt of a release (an :func:`oprf` answer): the opening is confirmed."""
+    mac = receipt_mac(receipt_key, unb64(cid), unb64(released["challenge"]))
+    resp = w.call(
+        who,
+        "POST",
+        f"/v1/containers/{cid}/receipt",
+        json={"challenge": released["challenge"], "mac": b64(mac)},
+    )
+    assert resp.status_code == 200, resp.text
