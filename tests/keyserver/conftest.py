@@ -6,7 +6,9 @@ migrated template per test process (``CREATE DATABASE ... TEMPLATE``), dropped a
 module. Every test starts from the freshly migrated state (tests/support/database.py puts
 it back), with the clock at its start. The key server
 of ``world`` is started once per module and backend and serves every test of the module:
-its start-up and the principals' set-up, not the tests, dominated the run time.
+its start-up and the principals' set-up, not the tests, dominated the run time. The
+principals of ``world`` are made once per test process and backend (one master key per
+process) and written back by each test's reset.
 
 When the PostgreSQL server (``RWC_TEST_POSTGRES_URL``) is unreachable, the PostgreSQL half is
 skipped with one line saying how to start it, and fails under ``RWC_TEST_STRICT`` (CI).
@@ -77,15 +79,23 @@ def clock(module_clock: FakeClock) -> FakeClock:
     return module_clock
 
 
+@pytest.fixture(scope="session")
+def master_key_b64() -> str:
+    """One master key per test process: rows keyed by it (row MACs, the audit chain), such
+    as ``world_state``'s, are then valid in every module's database."""
+    return new_master_key_b64()
+
+
 @pytest.fixture(scope="module")
 def module_settings(
     backend: str,
     module_clock: FakeClock,
+    master_key_b64: str,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Settings:
     common: dict[str, Any] = {
-        "master_key_b64": new_master_key_b64(),
+        "master_key_b64": master_key_b64,
         "sweep_interval": timedelta(0),
         "clock": module_clock,
         "contact": "privacy@city.example",
@@ -102,29 +112,56 @@ def module_settings(
     return Settings(database_url=postgres.database_url(name), **common)
 
 
+@pytest.fixture(scope="session")
+def first_pristine() -> dict[str, Pristine]:
+    """Per backend, the first module's ``pristine``: the schema the later ones reuse."""
+    return {}
+
+
 @pytest.fixture(scope="module")
-def pristine(module_settings: Settings) -> Iterator[Pristine]:
-    """The module database's freshly migrated rows (read before any test ran)."""
-    snapshot = Pristine(module_settings.database_url)
+def pristine(
+    module_settings: Settings, backend: str, first_pristine: dict[str, Pristine]
+) -> Iterator[Pristine]:
+    """The module database's freshly migrated rows (read before any test ran).
+
+    Every module database of a backend is a copy of one template, so its tables are read
+    from the catalogue once per test process (``first_pristine``).
+    """
+    snapshot = Pristine(module_settings.database_url, schema=first_pristine.get(backend))
+    first_pristine.setdefault(backend, snapshot)
     yield snapshot
     snapshot.close()
 
 
+@pytest.fixture(scope="session")
+def made_worlds() -> dict[str, tuple[dict[str, str], Snapshot]]:
+    """Per backend, the first module's ``world_state``: every module's database is a copy of
+    the same template under the same master key, so the same rows serve them all."""
+    return {}
+
+
 @pytest.fixture(scope="module")
 def world_state(
-    module_settings: Settings, pristine: Pristine, module_clock: FakeClock
+    module_settings: Settings,
+    pristine: Pristine,
+    module_clock: FakeClock,
+    backend: str,
+    made_worlds: dict[str, tuple[dict[str, str], Snapshot]],
 ) -> tuple[dict[str, str], Snapshot]:
-    """``make_world``'s principals, made once per module: their tokens and the database rows.
+    """``make_world``'s principals, made once per test process and backend: their tokens and
+    the database rows.
 
     Seven audited ``add_principal`` calls cost 0.05-0.09 CPU-s before each test that asks for
     ``world``; writing the same rows back is part of the reset each test has anyway. Made
     from the migrated state at the clock's start, as each test's own ``make_world`` was.
     """
+    if backend in made_worlds:
+        return made_worlds[backend]
     pristine.reset()
     module_clock.t = FakeClock().t
     made = make_world(module_settings, url="")
     made.close()
-    return made.tokens, pristine.snapshot()
+    return made_worlds.setdefault(backend, (made.tokens, pristine.snapshot()))
 
 
 @pytest.fixture

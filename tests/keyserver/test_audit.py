@@ -15,19 +15,41 @@ import pytest
 from sqlalchemy import text
 
 from keyserver.domain.lifecycle import Actor
+from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from keyserver.store.audit import canonical_json
+from tests.support.clock import FakeClock
+from tests.support.database import Pristine, Snapshot
+
+
+@pytest.fixture(scope="module")
+def history_state(
+    module_settings: Settings, pristine: Pristine, module_clock: FakeClock
+) -> Snapshot:
+    """A real history (13 audited writes), made once per module from the migrated state at
+    the clock's start; each test gets these rows back (``history``) and tampers with them."""
+    pristine.reset()
+    module_clock.t = FakeClock().t
+    service = KeyService(module_settings)
+    try:
+        admin = service.local_actor("ops")
+        w = service.authenticate(service.add_principal(admin, "w", ["writer"])["token"])
+        service.add_principal(admin, "r", ["reader"])
+        for i in range(4):
+            reg = service.register(w, label=f"c{i}", medium="usb", readers=["r"], reader_groups=[])
+            service.commit(w, reg["container_id"], header_digest=b"\1" * 32, receipt_key=b"\2" * 32)
+        service.change_state(admin, "suspend", "medium", "usb", "test")
+    finally:
+        service.close()
+    return pristine.snapshot()
 
 
 @pytest.fixture
-def history(service: KeyService) -> Iterator[tuple[KeyService, Actor]]:
+def history(
+    service: KeyService, pristine: Pristine, history_state: Snapshot
+) -> Iterator[tuple[KeyService, Actor]]:
+    pristine.reset(history_state)
     admin = service.local_actor("ops")
-    w = service.authenticate(service.add_principal(admin, "w", ["writer"])["token"])
-    service.add_principal(admin, "r", ["reader"])
-    for i in range(4):
-        reg = service.register(w, label=f"c{i}", medium="usb", readers=["r"], reader_groups=[])
-        service.commit(w, reg["container_id"], header_digest=b"\1" * 32, receipt_key=b"\2" * 32)
-    service.change_state(admin, "suspend", "medium", "usb", "test")
     result = service.audit_verify(admin)
     assert result["ok"] is True and result["entries"] == 2 + 8 + 1
     yield service, admin

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, delete, insert, select, text
+from sqlalchemy import MetaData, Table, create_engine, delete, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
@@ -36,15 +36,25 @@ class Snapshot:
 class Pristine:
     """The rows of a freshly migrated database, and a way back to them (or to a snapshot)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: Pristine | None = None) -> None:
+        """Read the database at ``url`` as it is now (its ``migrated`` state).
+
+        ``schema``: the Pristine of another database with the same schema (a copy of the
+        same template), whose tables are taken as they are: reading them from the
+        database's catalogue costs 0.05-0.15 CPU-s each time.
+        """
         # NullPool: no connection stays open between tests (PostgreSQL tests may drop the
         # database or refuse connections to it).
         self._engine: Engine = create_engine(url, poolclass=NullPool)
-        self._metadata = MetaData()
-        self._metadata.reflect(self._engine)
-        self._tables = [t for t in self._metadata.sorted_tables if t.name not in _KEEP]
-        with self._engine.connect() as conn:
-            self._sequence_names = self._owned_sequences(conn)
+        if schema is not None:
+            self._tables: list[Table] = schema._tables
+            self._sequence_names: list[str] = schema._sequence_names
+        else:
+            metadata = MetaData()
+            metadata.reflect(self._engine)
+            self._tables = [t for t in metadata.sorted_tables if t.name not in _KEEP]
+            with self._engine.connect() as conn:
+                self._sequence_names = self._owned_sequences(conn)
         self.migrated = self.snapshot()
 
     def snapshot(self) -> Snapshot:
