@@ -277,7 +277,7 @@ def running_keyserver(
     file, the follower hashing the new audit entries and signing a checkpoint that often.
     None: no log key, no follower (the figures from before issue 13).
     """
-    from keyserver.domain.logkey import create_log_key  # noqa: PLC0415
+    from keyserver.cli.tlog import create_log_key  # noqa: PLC0415
 
     port = free_port()
     env = dict(os.environ)

@@ -196,8 +196,8 @@ def follower_cpu(entries: int, db: str = "sqlite", repeat: int = 3) -> dict[str,
     """CPU ms per release and per entry hashed by the follower, in process (medians)."""
     from voprf import ristretto  # noqa: PLC0415
 
+    from keyserver.cli.tlog import create_log_key  # noqa: PLC0415
     from keyserver.domain.context import RequestContext  # noqa: PLC0415
-    from keyserver.domain.logkey import create_log_key  # noqa: PLC0415
     from keyserver.domain.settings import Settings  # noqa: PLC0415
     from keyserver.service import KeyService  # noqa: PLC0415
 

@@ -151,12 +151,13 @@ class KeyServerUnknownNameError(KeyServerCallError):
 class KeyServerInvalidValueError(KeyServerCallError):
     """The key server refused a value the user chose, by a rule of the spec (exit code 2).
 
-    spec/protocol.md §problems: an ``invalid-request`` with ``field`` (``"medium"``: a
-    medium id without a canonical form, §media). A usage error to explain, not a protocol
-    mismatch.
+    spec/protocol.md §problems: an ``invalid-request`` with ``field``, the request member
+    whose value breaks its rule (``"medium"``: a medium id without a canonical form,
+    §media; ``"label"``, ``"readers"``, ``"reader_groups"``, ``"attempt_budget"``,
+    ``"not_after"``). A usage error to explain, not a protocol mismatch.
 
     Attributes:
-        field: Which value (``"medium"``).
+        field: Which request member (``"medium"``, ``"label"``, ...).
     """
 
     def __init__(

@@ -83,6 +83,33 @@ def written_text(
         yield fh
 
 
+def write_bytes(dest: Path, data: bytes, *, replace: bool = False, mode: int = 0o600) -> None:
+    """:func:`written`, with ``data`` as the whole file."""
+    with (
+        written(dest, replace=replace, mode=mode) as staged,
+        os.fdopen(os.dup(staged.fd), "wb") as fh,
+    ):
+        fh.write(data)
+
+
+def create_secret(dest: Path, data: bytes) -> None:
+    """Create a new secret file (a key) holding ``data``: 0600, whole or not at all.
+
+    The master key, the transparency log's key and a witness's key are made here, by one
+    policy: never over an existing file (a key lost by an overwrite opens nothing sealed
+    under it), never half-written (a key cut short by a crash is no key), readable by its
+    owner only (spec §keys-at-rest, §transparency). A missing directory is created 0700.
+
+    Raises:
+        CliError: ``dest`` exists (usage), or it cannot be written (see :func:`written`).
+    """
+    try:
+        dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(dest, exc) from None
+    write_bytes(dest, data)
+
+
 def _exists(dest: Path) -> CliError:
     return CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
 

@@ -27,10 +27,11 @@ from keyserver.cli.errors import (
     EXIT_USAGE,
     CliError,
 )
-from keyserver.cli.files import written
+from keyserver.cli.files import create_secret
 from keyserver.cli.local import default_actor_name, guard, open_service, sqlite_path
+from keyserver.cli.tlog import create_log_key
 from keyserver.domain.durations import format_duration
-from keyserver.domain.logkey import create_log_key, default_origin
+from keyserver.domain.logkey import default_origin
 from keyserver.domain.settings import CONFIG_FILE_NAME, MASTER_KEY_BYTES, Settings
 from keyserver.service import KeyService
 from keyserver.store import init_database, migrate
@@ -38,11 +39,8 @@ from keyserver.store.writelock import LOCK_SUFFIX
 
 
 def write_master_key(path: Path, key: bytes) -> None:
-    """Create the master key file with mode 0600, never overwriting (spec §keys-at-rest)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # Whole or not at all: a key file cut short by a crash would seal nothing it could open.
-    with written(path) as staged:
-        os.write(staged.fd, key)  # MASTER_KEY_BYTES: one write of a regular file
+    """Create the master key file (spec §keys-at-rest): :func:`files.create_secret`."""
+    create_secret(path, key)
 
 
 def _bootstrap_admin(ctx: Context, settings: Settings) -> dict[str, Any]:
@@ -89,7 +87,7 @@ def cmd_init(ctx: Context) -> int:
         if log_file is not None and not log_file.exists():
             # spec §transparency: the log key is its own file, never derived from the master.
             origin = ctx.opt("log_origin") or default_origin(settings)
-            guard(lambda: create_log_key(log_file, origin))
+            create_log_key(log_file, origin)
             created.append(log_file)
         if sqlite is not None:
             created += [

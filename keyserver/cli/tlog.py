@@ -6,15 +6,32 @@ key-server host. Officials and auditors elsewhere use ``POST /v1/tlog/checkpoint
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, CliError
+from keyserver.cli.files import create_secret
 from keyserver.cli.local import default_actor_name, guard, open_service
-from keyserver.domain.logkey import create_log_key, default_origin, load_log_key
+from keyserver.domain.logkey import default_origin, load_log_key, new_log_key
+from keyserver.domain.transparency.note import SignerKey
 
 if TYPE_CHECKING:
     from keyserver.cli.context import Context
+
+
+def create_log_key(path: Path, origin: str) -> SignerKey:
+    """Create a new log key file (0600, never overwriting: :func:`files.create_secret`).
+
+    spec §transparency: the log key is a file of its own, never derived from the master key.
+
+    Raises:
+        CliError: The origin is not a valid key name (configuration), the file exists, or
+            it cannot be written.
+    """
+    key = guard(lambda: new_log_key(origin))
+    create_secret(path, (key.encode() + "\n").encode("ascii"))
+    return key
 
 
 def cmd_log_key(ctx: Context) -> int:
@@ -37,7 +54,7 @@ def cmd_log_key(ctx: Context) -> int:
                 exit_code=EXIT_CONFIG,
             )
         origin = ctx.args.origin or default_origin(settings)
-        key = guard(lambda: create_log_key(path, origin))
+        key = create_log_key(path, origin)
         ctx.out.note(f"created the log key {path} (mode 0600)")
     elif ctx.args.create:
         ctx.out.note(f"{path} exists already; it is kept")

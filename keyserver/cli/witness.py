@@ -32,7 +32,7 @@ from keyserver.cli.errors import (
     EXIT_USAGE,
     CliError,
 )
-from keyserver.cli.files import written, written_text
+from keyserver.cli.files import create_secret, write_bytes
 from keyserver.cli.logfetch import log_request
 from keyserver.cli.remote import check_server_url
 from keyserver.domain.transparency import TransparencyError
@@ -106,15 +106,6 @@ def _state_dir(args: argparse.Namespace) -> Path:
     return Path(args.state_dir)
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` atomically: a crash leaves the old state or the new, never half."""
-    with (
-        written(path, replace=True, mode=mode) as staged,
-        os.fdopen(os.dup(staged.fd), "wb") as fh,
-    ):
-        fh.write(data)
-
-
 def _key(state: Path) -> SignerKey:
     path = state / KEY_FILE
     try:
@@ -186,7 +177,7 @@ def witness_once(
             + b"\n# consistency proof\n"
             + b"".join(p.hex().encode() + b"\n" for p in proof)
         )
-        _write_atomic(refused / f"{log.slug}-{cp.size}-{now}.txt", evidence, 0o644)
+        write_bytes(refused / f"{log.slug}-{cp.size}-{now}.txt", evidence, replace=True, mode=0o644)
         raise
     body = cp.body()
     signed = Note(body, (*note.signatures, cosign(key, body, now)))
@@ -199,7 +190,9 @@ def witness_once(
     (state / "state").mkdir(mode=0o700, exist_ok=True)
     # The state advances whether or not the log took the cosignature: what matters for
     # the witness is what it signed, and it signed this.
-    _write_atomic(state / "state" / f"{log.slug}.checkpoint", body.encode("utf-8"), 0o644)
+    write_bytes(
+        state / "state" / f"{log.slug}.checkpoint", body.encode("utf-8"), replace=True, mode=0o644
+    )
     return {"log": log.key.name, "size": cp.size, "sent": status == 200}
 
 
@@ -216,8 +209,7 @@ def cmd_witness(ctx: Context) -> int:
             key = SignerKey.generate(args.name, COSIGNATURE_V1)
         except TransparencyError as exc:
             raise CliError(f"witness name: {exc}", exit_code=EXIT_USAGE) from exc
-        with written_text(path, encoding="ascii") as fh:
-            fh.write(key.encode() + "\n")
+        create_secret(path, (key.encode() + "\n").encode("ascii"))
         ctx.out.text(key.verifier().encode())
         return EXIT_OK
     key = _key(state)
@@ -235,7 +227,9 @@ def cmd_witness(ctx: Context) -> int:
         logs = [lg for lg in _logs(state) if lg.key != log_key]
         logs.append(_Log(url, log_key))
         doc = [{"url": lg.url, "log_key": lg.key.encode()} for lg in logs]
-        _write_atomic(state / LOGS_FILE, json.dumps(doc, indent=2).encode() + b"\n", 0o644)
+        write_bytes(
+            state / LOGS_FILE, json.dumps(doc, indent=2).encode() + b"\n", replace=True, mode=0o644
+        )
         ctx.out.text(f"witnessing {log_key.name} at {url}")
         return EXIT_OK
     return _run(ctx, state, key)

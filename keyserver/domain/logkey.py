@@ -1,18 +1,17 @@
 """The transparency log's signing key on disk (spec §transparency "Keys").
 
 One line, the signed-note private key string ``PRIVATE+KEY+<origin>+<key ID>+<base64>``,
-in a file of its own with mode 0600 (``<data-dir>/log.key``, created by ``keyserver
-init``). It is separate from the master key on purpose: the master key opens every sealed
-seed and must stay on the server; the log key only signs tree heads, so it can be
-rotated (a new origin, announced to the witnesses) or held elsewhere without touching a
-container, and a leak of one does not give the other.
+in a file of its own with mode 0600 (``<data-dir>/log.key``, created by ``keyserver init``
+or ``keyserver log-key --create`` by the command's one policy for new secret files,
+keyserver/cli/files.py ``create_secret``). It is separate from the master key on purpose:
+the master key opens every sealed seed and must stay on the server; the log key only
+signs tree heads, so it can be rotated (a new origin, announced to the witnesses) or held
+elsewhere without touching a container, and a leak of one does not give the other.
 """
 
 from __future__ import annotations
 
-import os
 import stat
-from pathlib import Path
 
 from keyserver.domain.settings import ConfigError, Settings
 from keyserver.domain.transparency import TransparencyError
@@ -24,26 +23,16 @@ def default_origin(settings: Settings) -> str:
     return f"{settings.server_id}/audit".replace(" ", "-").replace("+", "-")
 
 
-def create_log_key(path: Path, origin: str) -> SignerKey:
-    """Create a new log key file (0600, never overwriting an existing one).
+def new_log_key(origin: str) -> SignerKey:
+    """A new log key for ``origin`` (its file is written by ``keyserver``: cli/tlog.py).
 
     Raises:
-        ConfigError: The origin is not a valid key name, or the file exists.
+        ConfigError: The origin is not a valid key name.
     """
     try:
-        key = SignerKey.generate(origin)
+        return SignerKey.generate(origin)
     except TransparencyError as exc:
         raise ConfigError(f"log origin {origin!r}: {exc}") from exc
-    if path.exists():
-        raise ConfigError(f"log key file {path} exists already")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (key.encode() + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return key
 
 
 def load_log_key(settings: Settings) -> SignerKey | None:

@@ -26,11 +26,19 @@ CHALLENGE_BYTES = 32
 SUITE = "ristretto255-SHA512"
 
 
-def check_name(value: str, what: str) -> str:
-    """Validate a principal or group name."""
+def _chosen(field: str | None) -> dict[str, str]:
+    # spec/protocol.md §problems: `field` names the request member holding a value a person
+    # chose (a label, a reader), so that a client reports a usage error with the rule, not
+    # a protocol mismatch between versions.
+    return {"field": field} if field else {}
+
+
+def check_name(value: str, what: str, *, field: str | None = None) -> str:
+    """Validate a principal or group name (``field``: the request member, if a person chose it)."""
     if not NAME_RE.fullmatch(value):
         raise InvalidRequestError(
-            N_("%(what)s must match %(pattern)s", what=field_name(what), pattern=NAME_RE.pattern)
+            N_("%(what)s must match %(pattern)s", what=field_name(what), pattern=NAME_RE.pattern),
+            **_chosen(field),
         )
     return value
 
@@ -48,7 +56,7 @@ def recordable(key: str, check: Callable[[str], object], value: str) -> dict[str
     return {key: value}
 
 
-def check_text(value: str, what: str, max_len: int = TEXT_MAX) -> str:
+def check_text(value: str, what: str, max_len: int = TEXT_MAX, *, field: str | None = None) -> str:
     """Validate free text: 1..max_len characters, no control characters."""
     # Control characters (NUL breaks PostgreSQL text) and lone surrogates (not encodable
     # as UTF-8) are refused here, before they reach the database or the audit log.
@@ -60,7 +68,8 @@ def check_text(value: str, what: str, max_len: int = TEXT_MAX) -> str:
                 "%(what)s must be 1..%(max)s printable characters",
                 what=field_name(what),
                 max=max_len,
-            )
+            ),
+            **_chosen(field),
         )
     return value
 

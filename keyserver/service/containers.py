@@ -87,7 +87,7 @@ class ContainerOps:
         )
         if actor.principal_id is None:
             raise InvalidRequestError("only a principal can register containers")
-        check_text(label, "label")
+        check_text(label, "label", field="label")
         if medium is not None:
             # spec §media: one canonical form, fixed at the medium's first registration;
             # what cannot be made unambiguous is refused here, never stored.
@@ -95,18 +95,21 @@ class ContainerOps:
         elif self._settings.require_medium:
             raise InvalidRequestError(
                 "this key server requires a medium: name the USB stick or disk the "
-                "container goes on (its serial number or asset tag)"
+                "container goes on (its serial number or asset tag)",
+                field="medium",
             )
-        reader_set = sorted({check_name(r, "reader") for r in readers})
-        group_set = sorted({check_name(g, "reader group") for g in reader_groups})
+        reader_set = sorted({check_name(r, "reader", field="readers") for r in readers})
+        group_set = sorted(
+            {check_name(g, "reader group", field="reader_groups") for g in reader_groups}
+        )
         if not reader_set and not group_set:
             raise InvalidRequestError("a container needs at least one reader or reader group")
         budget = self._settings.default_attempt_budget if attempt_budget is None else attempt_budget
         if not 1 <= budget <= 1000:
-            raise InvalidRequestError("attempt_budget must be in 1..1000")
+            raise InvalidRequestError("attempt_budget must be in 1..1000", field="attempt_budget")
         now = self._ledger.now()
         if not_after is not None and not_after <= now:
-            raise InvalidRequestError("not_after must be in the future")
+            raise InvalidRequestError("not_after must be in the future", field="not_after")
         cid = self._settings.rng(CONTAINER_ID_BYTES)
         seed = self._settings.rng(keys.SEED_BYTES)
         pk = keys.public_key(seed)

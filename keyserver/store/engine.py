@@ -66,6 +66,8 @@ def make_engine(settings: Settings) -> Engine:
         busy = int(settings.busy_timeout_ms)
         synchronous = settings.sqlite_synchronous  # validated against a fixed set
         db_file = sqlite_file(engine.url.database, str(engine.url.query.get("uri", "")) == "true")
+        if db_file is not None and (opened := make_private(db_file)):
+            log.warning("%s were readable by group or others: made private (0600)", opened)
         base_is_disconnect = engine.dialect.is_disconnect
 
         # Set by an error after which connections are reopened; the next connect first
@@ -246,6 +248,34 @@ def repair_side_files(db_path: Path) -> list[str]:
         except OSError:
             continue
         changed.append(side.name)
+    return changed
+
+
+def make_private(db_path: Path) -> list[str]:
+    """Take group and other permissions off the database and its side files.
+
+    Security: the file holds the wrapped container keys and the audit log's secrets. It is
+    created 0600 (``_create_private``), but a database made by an earlier version (before
+    c8357c1), or copied by hand, may be 0644: every local user could copy it. The owner's
+    bits are kept (a read-only database stays read-only); only the owner's files are touched.
+
+    Returns:
+        The names whose mode was changed.
+    """
+    changed = []
+    for suffix in ("", "-wal", "-shm"):
+        path = db_path.with_name(db_path.name + suffix)
+        try:
+            st = path.lstat()
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            mode = stat.S_IMODE(st.st_mode)
+            if not mode & 0o077:
+                continue
+            path.chmod(mode & 0o700)
+        except OSError:
+            continue
+        changed.append(path.name)
     return changed
 
 

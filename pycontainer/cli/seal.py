@@ -105,27 +105,18 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     kdf = p.add_argument_group(
         "advanced", "Argon2id cost (defaults: RFC 9106 second recommended option)"
     )
-    kdf.add_argument(
-        "--kdf-memory",
-        type=int,
-        default=ARGON2_DEFAULT.m,
-        metavar="KIB",
-        help=f"memory in KiB, {ARGON2_M_MIN}..{ARGON2_M_MAX} (default {ARGON2_DEFAULT.m})",
-    )
-    kdf.add_argument(
-        "--kdf-time",
-        type=int,
-        default=ARGON2_DEFAULT.t,
-        metavar="N",
-        help=f"passes, {ARGON2_T_MIN}..{ARGON2_T_MAX} (default {ARGON2_DEFAULT.t})",
-    )
-    kdf.add_argument(
-        "--kdf-parallelism",
-        type=int,
-        default=ARGON2_DEFAULT.p,
-        metavar="N",
-        help=f"lanes, {ARGON2_P_MIN}..{ARGON2_P_MAX} (default {ARGON2_DEFAULT.p})",
-    )
+    for flag, default, low, high, metavar, what in (
+        ("--kdf-memory", ARGON2_DEFAULT.m, ARGON2_M_MIN, ARGON2_M_MAX, "KIB", "memory in KiB"),
+        ("--kdf-time", ARGON2_DEFAULT.t, ARGON2_T_MIN, ARGON2_T_MAX, "N", "passes"),
+        ("--kdf-parallelism", ARGON2_DEFAULT.p, ARGON2_P_MIN, ARGON2_P_MAX, "N", "lanes"),
+    ):
+        kdf.add_argument(
+            flag,
+            type=int,
+            default=default,
+            metavar=metavar,
+            help=f"{what}, {low}..{high} (default {default})",
+        )
     p.set_defaults(run=run_seal)
 
 
@@ -135,6 +126,18 @@ def _check_inputs(paths: list[str]) -> None:
     for path in paths:
         if path != STDIN_PATH and not os.path.lexists(path):
             raise UsageError(f"{path}: no such file or directory")
+
+
+# The request members a refusal may name (spec/protocol.md §problems, `field`) and the
+# option of `rwc seal` that gave each.
+_FLAG_OF_FIELD = {
+    "medium": "--medium",
+    "label": "--label",
+    "readers": "--reader",
+    "reader_groups": "--reader-group",
+    "attempt_budget": "--attempt-budget",
+    "not_after": "--expires",
+}
 
 
 def _check_names(args: argparse.Namespace, ui: Ui) -> None:
@@ -190,7 +193,12 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     # Imported here, not at the top: see pycontainer.cli.common (only `seal` needs them).
     from pycontainer.client.keyserver import Policy  # noqa: PLC0415
     from pycontainer.keyrelease import SlotInfo  # noqa: PLC0415
-    from pycontainer.writer import SealResult, seal_paths, seal_stream  # noqa: PLC0415
+    from pycontainer.writer import (  # noqa: PLC0415
+        SealOptions,
+        SealResult,
+        seal_paths,
+        seal_stream,
+    )
 
     server_arg = args.server or env.get(ENV_SERVER)
     if not server_arg:
@@ -254,13 +262,17 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         try:
             reg = client.register(policy)
         except KeyServerInvalidValueError as exc:
-            if exc.field != "medium":
+            flag = _FLAG_OF_FIELD.get(exc.field)
+            if flag is None:
                 raise
-            # spec/protocol.md §media: the writer chose the name; say the rule in the
-            # writer's language (exit 2), nothing was registered.
+            # spec/protocol.md §problems: the writer chose the value (§media for a medium);
+            # say which option and the rule in the writer's language (exit 2), nothing was
+            # registered.
             raise UsageError(
-                say("medium_refused", ui.lang, error=exc.message),
-                hint=say("medium_rule", ui.lang),
+                say("value_refused", ui.lang, flag=flag, error=exc.message),
+                hint=say("medium_rule", ui.lang)
+                if exc.field == "medium"
+                else say("value_rule", ui.lang, flag=flag),
             ) from exc
         slot = SlotInfo(url=server, container_id=reg.container_id, public_key=reg.public_key)
 
@@ -271,31 +283,19 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             client.commit(sealed.container_id, sealed.header_digest, sealed.receipt_key)
 
         with ui.progress("sealing") as progress:
+            options: SealOptions = {
+                "slot": slot,
+                "key_server": client,
+                "password": password,
+                "argon2": argon2,
+                "force": args.force,
+                "progress": progress,
+                "before_publish": activate,
+            }
             if args.paths == [STDIN_PATH]:
-                result = seal_stream(
-                    sys.stdin.buffer,
-                    args.name,
-                    out,
-                    slot=slot,
-                    key_server=client,
-                    password=password,
-                    argon2=argon2,
-                    force=args.force,
-                    progress=progress,
-                    before_publish=activate,
-                )
+                result = seal_stream(sys.stdin.buffer, args.name, out, **options)
             else:
-                result = seal_paths(
-                    [Path(x) for x in args.paths],
-                    out,
-                    slot=slot,
-                    key_server=client,
-                    password=password,
-                    argon2=argon2,
-                    force=args.force,
-                    progress=progress,
-                    before_publish=activate,
-                )
+                result = seal_paths([Path(x) for x in args.paths], out, **options)
     entries = result.entries
     ui.result(
         "seal",

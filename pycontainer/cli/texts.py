@@ -66,9 +66,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ja": "開封の確認を鍵サーバーに送れませんでした: {error}",
     },
     # spec/protocol.md §media (the rule is the key server's; this says it to the writer).
-    "medium_refused": {
-        "en": "--medium refused: {error}",
-        "ja": "--medium の名前は使えません ({error})",
+    "value_refused": {
+        "en": "{flag} refused: {error}",
+        "ja": "{flag} の値は使えません ({error})",
+    },
+    "value_rule": {
+        "en": "change {flag} to follow the key server's rule above",
+        "ja": "{flag} の値を、上に示した鍵サーバーの規則に合わせて直してください",
     },
     "medium_rule": {
         "en": "a medium name may hold only ASCII letters A-Z a-z, digits 0-9, spaces and "

@@ -188,9 +188,9 @@ def problem_to_error(
         # spec/protocol.md §problems: a value the user chose breaks its rule (a medium id
         # outside §media's alphabet). The command line is wrong, not rwc's version.
         return KeyServerInvalidValueError(
-            f"the key server refused the {field} given{said}",
+            f"the key server refused the {field.replace('_', ' ')} given{said}",
             field=field,
-            hint=f"write the {field} as the key server's rule above says",
+            hint=f"write the {field.replace('_', ' ')} as the key server's rule above says",
             contact=contact,
         )
     if slug in ("invalid-request", "payload-too-large", "unsupported-media-type") or slug is None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from pycontainer.client.keyserver import KeyServerClient, Policy, b64url_encode
 from pycontainer.errors import KeyServerHeaderMismatchError, PayloadError
@@ -20,6 +19,7 @@ from pycontainer.format.primitives import Argon2Params
 from pycontainer.keyrelease import SlotInfo
 from pycontainer.reader import open_container
 from pycontainer.writer import seal_paths
+from tests.support.live import LiveServer
 
 FAST = Argon2Params(m=8192, t=1, p=1)
 
@@ -42,27 +42,12 @@ def sealed(server: Any, tmp_path: Path) -> tuple[Path, bytes]:
     return out, res.container_id
 
 
-def _status(server: Any, cid: bytes) -> dict[str, Any]:
-    r = requests.get(
-        f"{server.url}/v1/containers/{b64url_encode(cid)}",
-        headers={"Authorization": f"Bearer {server.tokens['official']}"},
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    doc = r.json()
-    assert isinstance(doc, dict)
-    return doc
+def _status(server: LiveServer, cid: bytes) -> dict[str, Any]:
+    return server.official_get(f"/v1/containers/{b64url_encode(cid)}")
 
 
-def _audit(server: Any, cid: bytes) -> list[dict[str, Any]]:
-    r = requests.get(
-        f"{server.url}/v1/audit",
-        params={"container": b64url_encode(cid)},
-        headers={"Authorization": f"Bearer {server.tokens['official']}"},
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    entries = r.json()["entries"]
+def _audit(server: LiveServer, cid: bytes) -> list[dict[str, Any]]:
+    entries = server.official_get("/v1/audit", container=b64url_encode(cid))["entries"]
     assert isinstance(entries, list)
     return entries
 

@@ -21,8 +21,7 @@ import pytest
 from pycontainer.cli.exits import EXIT_CODE_TABLE, ExitCode
 from pycontainer.cli.main import run
 from pycontainer.client.keyserver import b64url_decode, b64url_encode
-
-KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
+from tests.support.rwc_args import KDF, seal_args
 
 
 @dataclass
@@ -237,17 +236,7 @@ def test_unreachable_exit_7(server: Any, home: Path, tmp_path: Path, closed_port
     s = rwc(
         server,
         home,
-        "seal",
-        str(tmp_path / "in" / "register.csv"),
-        "-o",
-        str(out2),
-        "--server",
-        f"http://127.0.0.1:{closed_port}",
-        "--reader",
-        "clerk@city.example",
-        "--medium",
-        "M",
-        *KDF,
+        *seal_args(tmp_path / "in" / "register.csv", out2, f"http://127.0.0.1:{closed_port}"),
     )
     assert s.code == ExitCode.UNREACHABLE
     assert not out2.exists()
@@ -388,17 +377,9 @@ def test_seal_with_unknown_reader_leaves_nothing(server: Any, home: Path, tmp_pa
     r = rwc(
         server,
         home,
-        "seal",
-        str(tmp_path / "in" / "register.csv"),
-        "-o",
-        str(out),
-        "--server",
-        server.url,
-        "--medium",
-        "M",
-        "--reader",
-        "nobody@nowhere.example",
-        *KDF,
+        *seal_args(
+            tmp_path / "in" / "register.csv", out, server.url, reader="nobody@nowhere.example"
+        ),
     )
     # A typo on the command line, not a version mismatch (issue 15's note): exit 2, and the
     # hint names the options to check instead of "compatible versions".
@@ -418,17 +399,7 @@ def test_seal_refuses_symlink_input_and_cleans_up(server: Any, home: Path, tmp_p
     r = rwc(
         server,
         home,
-        "seal",
-        str(link),
-        "-o",
-        str(out),
-        "--server",
-        server.url,
-        "--medium",
-        "M",
-        "--reader",
-        "clerk@city.example",
-        *KDF,
+        *seal_args(link, out, server.url),
     )
     assert r.code == ExitCode.ERROR and "symbolic link" in r.err
     assert not out.exists()
@@ -467,17 +438,7 @@ def test_commit_failure_removes_output(server: Any, home: Path, tmp_path: Path) 
                 rwc(
                     server,
                     home,
-                    "seal",
-                    "-",
-                    "-o",
-                    str(out),
-                    "--server",
-                    server.url,
-                    "--medium",
-                    "M",
-                    "--reader",
-                    "clerk@city.example",
-                    *KDF,
+                    *seal_args("-", out, server.url),
                 )
             )
         )
@@ -681,3 +642,30 @@ def test_a_japanese_medium_name_is_a_usage_error_that_says_how_to_write_it(
         "--reader", "clerk@city.example", *KDF,
     )  # fmt: skip
     assert ok.code == ExitCode.OK, ok.err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "lang", "said"),
+    [
+        ("--label", "tab\there", "en", "--label refused"),
+        ("--label", "tab\there", "ja", "--label の値は使えません"),
+        ("--reader-group", "benefits section!", "en", "--reader-group refused"),
+        ("--reader", "clerk two", "ja", "--reader の値は使えません"),
+    ],
+)
+def test_a_refused_label_or_group_is_a_usage_error_not_a_version_mismatch(
+    server: Any, home: Path, tmp_path: Path, option: str, value: str, lang: str, said: str
+) -> None:
+    # spec/protocol.md §problems: the server names the member (`field`) whose value a person
+    # chose; rwc says which option to change, never "compatible versions".
+    make_tree(tmp_path / "in")
+    out = tmp_path / "x.rwc"
+    r = rwc(
+        server, home, "seal", str(tmp_path / "in" / "register.csv"), "-o", str(out),
+        "--server", server.url, "--medium", "USB-1", "--reader", "clerk@city.example",
+        option, value, *KDF, env={"RWC_LANG": lang},
+    )  # fmt: skip
+    assert r.code == ExitCode.USAGE, r.err
+    assert said in r.err, r.err
+    assert "compatible versions" not in r.err and "Traceback" not in r.err
+    assert not out.exists()

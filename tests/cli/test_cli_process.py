@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.rwc_args import KDF, seal_args
+
 RWC = Path(sys.executable).parent / "rwc"
-KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
 
 pytestmark = pytest.mark.skipif(not RWC.exists(), reason="rwc is not installed in this venv")
 
@@ -42,17 +43,7 @@ def test_installed_rwc_seal_cat_revoke(server: Any, tmp_path: Path) -> None:
         server,
         tmp_path,
         "--json",
-        "seal",
-        str(src),
-        "-o",
-        str(out),
-        "--server",
-        server.url,
-        "--medium",
-        "USB-P",
-        "--reader",
-        "clerk@city.example",
-        *KDF,
+        *seal_args(src, out, server.url, medium="USB-P"),
     )
     assert s.returncode == 0, s.stderr
     cid = json.loads(s.stdout)["container_id"]
@@ -123,17 +114,7 @@ def test_installed_rwc_usage_and_unreachable(server: Any, tmp_path: Path, closed
     n = proc(
         server,
         tmp_path,
-        "seal",
-        str(src),
-        "-o",
-        str(tmp_path / "f.rwc"),
-        "--server",
-        f"http://127.0.0.1:{closed_port}",
-        "--reader",
-        "r",
-        "--medium",
-        "M",
-        *KDF,
+        *seal_args(src, tmp_path / "f.rwc", f"http://127.0.0.1:{closed_port}", reader="r"),
     )
     assert n.returncode == 7
     assert b"Traceback" not in n.stderr
@@ -142,17 +123,7 @@ def test_installed_rwc_usage_and_unreachable(server: Any, tmp_path: Path, closed
         server,
         tmp_path,
         "--verbose",
-        "seal",
-        str(src),
-        "-o",
-        str(tmp_path / "f.rwc"),
-        "--server",
-        f"http://127.0.0.1:{closed_port}",
-        "--reader",
-        "r",
-        "--medium",
-        "M",
-        *KDF,
+        *seal_args(src, tmp_path / "f.rwc", f"http://127.0.0.1:{closed_port}", reader="r"),
     )
     assert v.returncode == 7
     assert b"Traceback" in v.stderr  # only with --verbose
@@ -173,17 +144,7 @@ def test_cat_into_a_closed_pipe_ends_quietly(server: Any, tmp_path: Path) -> Non
     s = proc(
         server,
         tmp_path,
-        "seal",
-        str(src),
-        "-o",
-        str(out),
-        "--server",
-        server.url,
-        "--medium",
-        "M",
-        "--reader",
-        "clerk@city.example",
-        *KDF,
+        *seal_args(src, out, server.url),
     )
     assert s.returncode == 0, s.stderr
     env = {

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.rwc_args import seal_args
+
 RWC = Path(sys.executable).parent / "rwc"
-KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
 SECRET = "Zebra-Quartz-91"
 
 pytestmark = pytest.mark.skipif(not RWC.exists(), reason="rwc is not installed in this venv")
@@ -50,29 +51,17 @@ def on_tty(
     return os.waitstatus_to_exitcode(status), seen
 
 
+def base_env(home: Path) -> dict[str, str]:
+    """Only what rwc needs: no RWC_* setting of the test run reaches it."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
+
+
 def test_seal_prompts_twice_without_echo(server: Any, tmp_path: Path) -> None:
     src = tmp_path / "f.txt"
     src.write_text("hello\n")
     out = tmp_path / "f.rwc"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "RWC_TOKEN": server.tokens["writer"],
-        "TERM": "dumb",
-    }
-    argv = [
-        "seal",
-        str(src),
-        "-o",
-        str(out),
-        "--server",
-        server.url,
-        "--medium",
-        "M",
-        "--reader",
-        "clerk@city.example",
-        *KDF,
-    ]
+    env = {**base_env(tmp_path), "RWC_TOKEN": server.tokens["writer"], "TERM": "dumb"}
+    argv = seal_args(src, out, server.url)
     rc, seen = on_tty(
         argv,
         env,
@@ -100,24 +89,8 @@ def test_seal_prompt_mismatch_is_usage_error(server: Any, tmp_path: Path) -> Non
     src = tmp_path / "f.txt"
     src.write_text("hello\n")
     out = tmp_path / "f.rwc"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "RWC_TOKEN": server.tokens["writer"],
-    }
-    argv = [
-        "seal",
-        str(src),
-        "-o",
-        str(out),
-        "--server",
-        server.url,
-        "--medium",
-        "M",
-        "--reader",
-        "clerk@city.example",
-        *KDF,
-    ]
+    env = {**base_env(tmp_path), "RWC_TOKEN": server.tokens["writer"]}
+    argv = seal_args(src, out, server.url)
     rc, seen = on_tty(argv, env, [(b"Password for", b"one\n"), (b"Repeat the password", b"two\n")])
     assert rc == 2, seen
     assert b"passwords differ" in seen
@@ -145,14 +118,9 @@ def test_reader_prompt_and_warnings_in_the_readers_language(
     src = tmp_path / "f.txt"
     src.write_text("hello\n")
     out = tmp_path / "f.rwc"
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    base = base_env(tmp_path)
     seal_env = {**base, "RWC_TOKEN": server.tokens["writer"], "RWC_PASSWORD": SECRET}
-    sealed = on_tty(
-        ["seal", str(src), "-o", str(out), "--server", server.url, "--medium", "M",
-         "--reader", "clerk@city.example", "--attempt-budget", "2", *KDF],
-        seal_env,
-        [],
-    )  # fmt: skip
+    sealed = on_tty([*seal_args(src, out, server.url), "--attempt-budget", "2"], seal_env, [])
     assert sealed[0] == 0, sealed
     env = {**base, "RWC_TOKEN": server.tokens["reader"], "TERM": "dumb", **lang_env}
     argv = ["open", str(out), "--server", server.url, "-C", str(tmp_path / "x")]

@@ -18,6 +18,7 @@ from pycontainer.errors import (
     KeyServerCallError,
     KeyServerDeniedError,
     KeyServerExpiredError,
+    KeyServerInvalidValueError,
     KeyServerProtocolError,
     KeyServerRevokedError,
     KeyServerSuspendedError,
@@ -154,8 +155,10 @@ def test_expired_by_server_clock(server: Any, tmp_path: Path) -> None:
 
 
 def test_not_after_in_the_past_refused_at_register(server: Any) -> None:
-    with pytest.raises(KeyServerProtocolError):
+    # spec/protocol.md §problems: a value the writer chose (`field`), not a version mismatch.
+    with pytest.raises(KeyServerInvalidValueError) as info:
         register(server, not_after=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    assert info.value.field == "not_after"
 
 
 def test_commit_twice_is_a_conflict(server: Any, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import requests
 from pycontainer.cli.main import run
 from pycontainer.cli.ui import display_name
 from pycontainer.client.keyserver import KeyServerClient
-
-KDF = ["--kdf-memory", "8192", "--kdf-time", "1", "--kdf-parallelism", "1"]
+from tests.support.live import LiveServer
+from tests.support.rwc_args import KDF
 
 
 @pytest.mark.parametrize(
@@ -34,15 +34,8 @@ def test_names_are_escaped_for_terminals(name: str, shown: str) -> None:
     assert display_name(name) == shown
 
 
-def _official_containers(server: Any, label: str) -> list[Any]:
-    r = requests.get(
-        f"{server.url}/v1/containers",
-        params={"label": label},
-        headers={"Authorization": f"Bearer {server.tokens['official']}"},
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    found = r.json()["containers"]
+def _official_containers(server: LiveServer, label: str) -> list[Any]:
+    found = server.official_get("/v1/containers", label=label)["containers"]
     assert isinstance(found, list)
     return [c for c in found if c.get("label") == label]
 

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -45,8 +42,9 @@ from tests.support.console import (
     ZONE,
     BrowserFactory,
     ConsoleServer,
-    clean_env,
 )
+from tests.support.keyserver_cli import start_serve
+from tests.support.processes import clean_env
 from tests.support.requirements import missing
 
 
@@ -66,13 +64,6 @@ def chromium() -> Chromium:
     if browser is None or driver is None:
         missing(BROWSER, INSTALL_HINT)
     return Chromium(browser=browser, driver=driver)
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -125,51 +116,13 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
     server = ConsoleServer(url="", data_dir=data_dir)
     server.tokens, server.containers = _seed(server.settings())
     server.tokens["admin"] = TOKEN_RE.findall(init.stdout.decode())[0]
-    log_path = base / "serve.log"
-    proc: subprocess.Popen[bytes] | None = None
-    for _attempt in range(3):  # another process may take the port between probe and bind
-        port = free_port()
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [
-                    os.fspath(KEYSERVER),
-                    "serve",
-                    "--data-dir",
-                    os.fspath(data_dir),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=clean_env(KEYSERVER_DISPLAY_TIMEZONE=ZONE),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        server.url = f"http://127.0.0.1:{port}"
-        if _healthy(proc, server.url):
-            break
-        _stop(proc)
-        proc = None
-    if proc is None:
-        pytest.fail("keyserver serve did not come up:\n" + log_path.read_text(errors="replace"))
+    proc, server.url = start_serve(
+        data_dir, base / "serve.log", env={"KEYSERVER_DISPLAY_TIMEZONE": ZONE}
+    )
     try:
         yield server
     finally:
         _stop(proc)
-
-
-def _healthy(proc: subprocess.Popen[bytes], url: str) -> bool:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -25,9 +25,9 @@ import requests
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyserver.cli.tlog import create_log_key
 from keyserver.domain.i18n import translate
 from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.logkey import create_log_key
 from keyserver.domain.settings import Settings
 from keyserver.domain.transparency.note import COSIGNATURE_V1, SignerKey
 from keyserver.http.console import _security

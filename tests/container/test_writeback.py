@@ -1,4 +1,5 @@
-"""Early writeback advice: given for files on a disk, skipped on memory file systems.
+"""Early writeback advice: given for files on a disk, skipped on memory file systems;
+and the write size that goes with it (64 KiB pieces on a disk, whole chunks elsewhere).
 
 (pycontainer/_engine/writeback.py.) The advice is real; only the call is counted. Which
 file system a directory is on is read here from /proc/self/mounts by mount point, a second
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer._engine.writeback import Writeback
+from pycontainer._engine.writeback import WRITE_PIECE, Writeback
 
 MEMORY = {"tmpfs", "ramfs"}
 
@@ -65,3 +66,10 @@ def test_advice_only_where_there_is_a_disk(
         f.flush()
         Writeback(f.fileno()).start(0, 8192)
     assert calls == ([] if fstype in MEMORY else [(0, 8192)]), fstype
+
+
+@pytest.mark.parametrize(("directory", "fstype"), sorted(CASES.items()))
+def test_pieces_only_where_there_is_a_disk(directory: str, fstype: str) -> None:
+    with tempfile.TemporaryFile(dir=directory) as f:
+        piece = Writeback(f.fileno()).piece
+    assert piece == (None if fstype in MEMORY else WRITE_PIECE), fstype

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import clean_env
+
 BIN = Path(sys.executable).parent
 RWC = BIN / "rwc"
 KEYSERVER = BIN / "keyserver"
 TIMEOUT = 120
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("KEYSERVER_", "RWC_"))}
 
 
 def run(
@@ -32,7 +30,7 @@ def run(
         [os.fspath(a) for a in argv],
         capture_output=True,
         text=True,
-        env={**_env(), **(env or {})},
+        env=clean_env(**(env or {})),
         timeout=TIMEOUT,
         check=False,
         stdin=subprocess.DEVNULL,
@@ -49,7 +47,7 @@ def run_into_closed_pipe(*argv: str | os.PathLike[str]) -> subprocess.CompletedP
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
-            env=_env(),
+            env=clean_env(),
             timeout=TIMEOUT,
             check=False,
             stdin=subprocess.DEVNULL,

@@ -72,13 +72,7 @@ def test_seal_refuses_to_overwrite(story: Any, h: ModuleType) -> None:
     _, container, _ = story.seal_for_reader()
     before = container.read_bytes()
     src = story.sample_tree()
-    proc = story.rwc.seal(
-        story.server,
-        story.people.writer_token,
-        [src],
-        container,
-        readers=[story.people.reader],
-    )
+    proc = story.seal_as_writer([src], container)
     h.expect(proc, h.EXIT_OUTPUT_EXISTS)
     assert container.read_bytes() == before
 
@@ -88,19 +82,10 @@ def test_seal_without_medium(story: Any, h: ModuleType) -> None:
     # an omission: without either option seal refuses before registering anything.
     src = story.sample_tree()
     out = story.work / "no-medium.rwc"
-    proc = story.rwc.seal(
-        story.server, story.people.writer_token, [src], out, readers=[story.people.reader]
-    )
+    proc = story.seal_as_writer([src], out)
     h.expect(proc, h.EXIT_USAGE)
     assert b"--medium" in proc.stderr and not out.exists()
-    proc = story.rwc.seal(
-        story.server,
-        story.people.writer_token,
-        [src],
-        out,
-        readers=[story.people.reader],
-        extra=["--no-medium"],
-    )
+    proc = story.seal_as_writer([src], out, extra=["--no-medium"])
     h.expect(proc, h.EXIT_OK)
     status = story.status(story.container_id(out))
     assert status["medium"] is None and status["state"] == "active"
@@ -115,15 +100,7 @@ def test_password_less_container_opens_without_asking(story: Any, h: ModuleType)
     # here: asking would have failed with a usage error).
     src = story.sample_tree()
     out = story.work / "open.rwc"
-    proc = story.rwc.seal(
-        story.server,
-        story.people.writer_token,
-        [src],
-        out,
-        password=None,
-        medium=h.unique("USB"),
-        readers=[story.people.reader],
-    )
+    proc = story.seal_as_writer([src], out, password=None, medium=h.unique("USB"))
     h.expect(proc, h.EXIT_OK)
     dest = story.work / "dest"
     proc = story.rwc("open", out, "-C", dest, token=story.people.reader_token)

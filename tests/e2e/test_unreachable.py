@@ -96,15 +96,7 @@ def _seal_through(story: Any, h: ModuleType, relay: StoppingRelay) -> tuple[Path
     """Seal a sample tree with the relay's URL in the header; return (source, container)."""
     src = story.sample_tree()
     container = story.work / "c.rwc"
-    proc = story.rwc.seal(
-        story.server,
-        story.people.writer_token,
-        [src],
-        container,
-        readers=[story.people.reader],
-        medium=h.unique("USB"),
-        url=relay.url,
-    )
+    proc = story.seal_as_writer([src], container, medium=h.unique("USB"), url=relay.url)
     h.expect(proc, h.EXIT_OK)
     story.rwc.server = relay.url  # the reader names the relay, where its token may go
     return src, container

@@ -54,14 +54,7 @@ def _everything(mnt: Path) -> list[str]:
 
 
 def _seal(story: Any, payload: Path, out: Path) -> subprocess.CompletedProcess[bytes]:
-    return story.rwc.seal(  # type: ignore[no-any-return]
-        story.server,
-        story.people.writer_token,
-        [payload],
-        out,
-        readers=[story.people.reader],
-        extra=["--no-medium"],
-    )
+    return story.seal_as_writer([payload], out, extra=["--no-medium"])  # type: ignore[no-any-return]
 
 
 def _failed_clearly(proc: subprocess.CompletedProcess[bytes], what: str) -> str:

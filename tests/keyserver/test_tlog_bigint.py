@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from keyserver.domain.logkey import create_log_key
+from keyserver.cli.tlog import create_log_key
 from keyserver.domain.settings import Settings
 from keyserver.domain.transparency import merkle, tiles
 from keyserver.domain.transparency.note import parse_note

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from keyserver.cli.tlog import create_log_key
 from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.logkey import create_log_key
 from keyserver.domain.settings import Settings
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.checkpoint import Checkpoint

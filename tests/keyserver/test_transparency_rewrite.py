@@ -20,8 +20,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keyserver.cli.main import main
+from keyserver.cli.tlog import create_log_key
 from keyserver.domain.keys import KeyRing
-from keyserver.domain.logkey import create_log_key
 from keyserver.domain.settings import Settings
 from keyserver.domain.transparency.note import SignerKey
 from keyserver.store.audit import HEAD_ID, entry_hash

@@ -142,3 +142,25 @@ def test_the_sqlite_database_and_its_side_files_are_private(cli: Any, tmp_path: 
             assert (data / side).stat().st_mode & 0o777 == 0o600, side
     finally:
         conn.close()
+
+
+def test_a_database_left_readable_by_others_is_made_private(cli: Any, tmp_path: Path) -> None:
+    # Earlier versions created keyserver.db 0644 (and SQLite its -wal/-shm alike): every local
+    # user could copy the wrapped keys. The next command that opens it takes those bits off.
+    data = tmp_path / "data"
+    assert cli("init", "--data-dir", data).code == 0
+    db = data / "keyserver.db"
+    db.chmod(0o644)
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE probe (x)")
+        conn.commit()
+        for side in ("keyserver.db-wal", "keyserver.db-shm"):
+            (data / side).chmod(0o644)
+        listed = cli("principal", "list", "--data-dir", data, "--json")
+        assert listed.code == 0, listed
+        for name in ("keyserver.db", "keyserver.db-wal", "keyserver.db-shm"):
+            assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    finally:
+        conn.close()

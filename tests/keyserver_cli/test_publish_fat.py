@@ -1,4 +1,4 @@
-"""`keyserver` writes its files (audit export, backup) with the ONE atomic publish of
+"""`keyserver` writes its files (audit export, backup, keys) with the ONE atomic publish of
 pycontainer/_engine/staging.py, so a USB stick formatted FAT/exFAT (no hard links, no
 O_TMPFILE; forced here by making both fail) gets the file, never a half one (issue 9)."""
 
@@ -72,4 +72,39 @@ def test_an_unwritable_destination_is_a_clear_error(
     assert result.code == 1, result
     assert f"cannot write {out}" in result.err
     assert "writable" in result.err
+    assert "unexpected" not in result.err
+
+
+@pytest.mark.parametrize("command", ["log-key", "witness"])
+def test_new_keys_are_written_whole_to_a_fat_stick(
+    fat: None, cli: Cli, data_dir: DataDir, tmp_path: Path, command: str
+) -> None:
+    """A log or witness key is made by the one policy for new secret files (issue 9)."""
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    if command == "log-key":
+        name = "log.key"
+        result = cli(
+            "log-key", "--create", "--log-key-file", stick / name, "--data-dir", data_dir.path
+        )
+    else:
+        name = "witness.key"
+        result = cli("witness", "init", "--name", "witness.example/w1", "--state-dir", stick)
+    assert result.code == 0, result
+    key = stick / name
+    assert key.read_text(encoding="ascii").startswith("PRIVATE+KEY+")
+    assert key.read_text(encoding="ascii").endswith("\n")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600  # spec §transparency: a signing key
+    assert sorted(p.name for p in stick.iterdir()) == [name]  # nothing left beside it
+
+
+def test_a_log_key_that_cannot_be_written_is_a_clear_error(
+    cli: Cli, data_dir: DataDir, tmp_path: Path
+) -> None:
+    """Its directory is a file: one line saying what to check, exit 1 (was "unexpected")."""
+    (tmp_path / "afile").write_text("")
+    key = tmp_path / "afile" / "log.key"
+    result = cli("log-key", "--create", "--log-key-file", key, "--data-dir", data_dir.path)
+    assert result.code == 1, result
+    assert f"cannot write {key}" in result.err
     assert "unexpected" not in result.err

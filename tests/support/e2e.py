@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,11 @@ from typing import Any
 
 import pytest
 import requests
+
+from tests.support.processes import clean_env, free_port
+
+# Re-exported (tests reach them through this module); defined once in processes.py.
+__all__ = ["clean_env", "free_port"]
 
 REPO = Path(__file__).resolve().parents[2]
 # The installed entry points of the venv that runs the tests (make test: .venv/bin/python).
@@ -66,28 +70,6 @@ _counter = itertools.count(1)
 def unique(prefix: str) -> str:
     """Return a name unique within this test session (media, labels, principals)."""
     return f"{prefix}-{os.getpid()}-{next(_counter)}"
-
-
-def free_port() -> int:
-    """Return a TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any RWC_*/KEYSERVER_* setting, plus ``extra``.
-
-    A developer's own token or server in the environment must not leak into the tests, and
-    HOME points nowhere useful so that no personal config or token store is read.
-    """
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RWC_", "KEYSERVER_")) and k not in {"XDG_CONFIG_HOME"}
-    }
-    env.update(extra)
-    return env
 
 
 def run(
@@ -426,6 +408,19 @@ class Story:
         (root / "blob.bin").write_bytes(bytes(range(256)) * 300)
         return root
 
+    def seal_as_writer(
+        self, inputs: Sequence[Path], out: Path, **options: Any
+    ) -> subprocess.CompletedProcess[bytes]:
+        """:meth:`Rwc.seal` as the story's writer, for its reader (``options``: the rest)."""
+        return self.rwc.seal(
+            self.server,
+            self.people.writer_token,
+            inputs,
+            out,
+            readers=[self.people.reader],
+            **options,
+        )
+
     def seal_for_reader(
         self, medium: str | None = None, extra: Sequence[str] = ()
     ) -> tuple[Path, Path, str]:
@@ -433,15 +428,7 @@ class Story:
         medium = medium or unique("USB")
         src = self.sample_tree()
         out = self.work / f"{unique('c')}.rwc"
-        proc = self.rwc.seal(
-            self.server,
-            self.people.writer_token,
-            [src],
-            out,
-            medium=medium,
-            readers=[self.people.reader],
-            extra=extra,
-        )
+        proc = self.seal_as_writer([src], out, medium=medium, extra=extra)
         expect(proc, 0)
         assert out.is_file()
         result = parse_json(proc)

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -31,19 +30,15 @@ from voprf import ristretto
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from keyserver.testing import running_server
+from tests.support.processes import clean_env, free_port
 
-__all__ = ["running_server"]  # re-exported: tests reach it as h.running_server
+# Re-exported: tests reach them as h.NAME (running_server; the process helpers of
+# tests/support/processes.py, which were defined here).
+__all__ = ["clean_env", "free_port", "running_server"]
 
 TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 KEYSERVER_BIN = Path(sys.executable).parent / "keyserver"
 TIMEOUT = 60
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any KEYSERVER_*/RWC_* variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSERVER_", "RWC_"))}
-    env.update(extra)
-    return env
 
 
 @dataclass
@@ -181,21 +176,17 @@ def run(*argv: str | os.PathLike[str], **env: str) -> subprocess.CompletedProces
     )
 
 
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_serve(
     dd: Path,
     log_path: Path,
     *extra: str,
     scheme: str = "http",
     verify: str | bool = True,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``keyserver serve`` on a free port; wait for /healthz; return (process, URL).
+
+    ``env``: settings for the server beyond its command line (e.g. its display zone).
 
     Another process may take the port between the probe and the bind: then the server
     exits at once and is started again on another port.
@@ -215,7 +206,7 @@ def start_serve(
                     str(port),
                     *extra,
                 ],
-                env=clean_env(),
+                env=clean_env(**(env or {})),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

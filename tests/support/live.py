@@ -19,11 +19,20 @@ class LiveServer:
     contact: str
 
     def official(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        r = requests.post(
+        """POST ``body`` to ``path`` as the official; the answer (200 asserted)."""
+        return self._as_official("POST", path, json=body)
+
+    def official_get(self, path: str, **params: str) -> dict[str, Any]:
+        """GET ``path`` with query ``params`` as the official; the answer (200 asserted)."""
+        return self._as_official("GET", path, params=params)
+
+    def _as_official(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        r = requests.request(
+            method,
             self.url + path,
-            json=body,
             headers={"Authorization": f"Bearer {self.tokens['official']}"},
             timeout=10,
+            **kwargs,
         )
         assert r.status_code == 200, r.text
         doc = r.json()
