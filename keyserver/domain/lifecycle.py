@@ -14,6 +14,7 @@ and :func:`commit_refusal` decide key releases.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -147,6 +148,34 @@ class ContainerView:
     # spec §lifecycle: set on a pending container of a medium reported lost (locked:
     # neither evaluated nor committed until an official restores it).
     suspend_cause: str | None = None
+
+    @classmethod
+    def of_columns(
+        cls,
+        column: Callable[[str], Any],
+        *,
+        readers: frozenset[str],
+        reader_groups: frozenset[str],
+    ) -> ContainerView:
+        """The view of a container row, whichever way it was read (issue 9: one constructor).
+
+        Args:
+            column: A column's value by name: ``values.__getitem__`` for a row read by
+                column name (the release's reads), ``partial(getattr, row)`` for an ORM row.
+            readers: The reader names it carries (all of them, or only the actor's).
+            reader_groups: The reader groups it carries (likewise).
+        """
+        return cls(
+            state=State(column("state")),
+            issuer_id=column("issuer_id"),
+            pending_expires_at=column("pending_expires_at"),
+            not_after=column("not_after"),
+            destroyed_at=column("destroyed_at"),
+            public_reason=column("public_reason"),
+            readers=readers,
+            reader_groups=reader_groups,
+            suspend_cause=column("suspend_cause"),
+        )
 
 
 def _fmt(value: datetime | None) -> str | None:

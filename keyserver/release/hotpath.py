@@ -29,7 +29,7 @@ from keyserver.release.compiled import (
 from keyserver.release.facts import Shape
 from keyserver.release.unnest import Part
 from keyserver.store.audit import Head
-from keyserver.store.evaluation import EPOCH, EvaluationRow
+from keyserver.store.evaluation import EPOCH, EvaluationRow, row_for_actor
 from keyserver.store.models import AuditEntry, Base, Challenge
 
 _CHALLENGES = Base.metadata.tables[Challenge.__tablename__]
@@ -218,7 +218,7 @@ class Batch:
         values = self._rows.get(cid)
         if values is None:
             return False
-        return rows.evaluation_row(
+        return row_for_actor(
             values,
             actor_name,
             actor_groups,
@@ -330,7 +330,7 @@ class Batch:
         self._base_p[principal_id] = counts[0] - self._flushed_p[principal_id]
         if medium is not None:
             self._base_m[medium] = counts[1] - self._flushed_m[medium]
-        return rows.evaluation_row(
+        return row_for_actor(
             values, actor_name, actor_groups, named=named, grouped=grouped, counts=counts
         )
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from keyserver.domain import rowmac
 from keyserver.domain.encoding import b64e
-from keyserver.domain.lifecycle import ContainerView, State
+from keyserver.domain.lifecycle import ContainerView
 from keyserver.store.models import (
     AuditEntry,
     Base,
@@ -202,29 +202,61 @@ def evaluation_row(
     ).one_or_none()
     if row is None:
         return None
-    view = ContainerView(
-        state=State(row.state),
-        issuer_id=row.issuer_id,
-        pending_expires_at=row.pending_expires_at,
-        not_after=row.not_after,
-        destroyed_at=row.destroyed_at,
-        public_reason=row.public_reason,
-        readers=frozenset({actor_name}) if row.by_name else frozenset(),
-        reader_groups=actor_groups if row.by_group else frozenset(),
-        suspend_cause=row.suspend_cause,
+    return row_for_actor(
+        row._mapping,
+        actor_name,
+        actor_groups,
+        named=bool(row.by_name),
+        grouped=bool(row.by_group),
+        counts=(int(row.principal_unconfirmed), int(row.medium_unconfirmed)),
     )
+
+
+def row_for_actor(
+    values: Mapping[Any, Any],
+    actor_name: str,
+    actor_groups: frozenset[str],
+    *,
+    named: bool,
+    grouped: bool,
+    counts: tuple[int, int] = (0, 0),
+) -> EvaluationRow:
+    """The row for one actor, from the row's columns by name (ONE construction).
+
+    Every read of a container row for a release ends here: :func:`evaluation_row` above,
+    and the release batch's two reads (keyserver/release/rows.py, hotpath.py), so the paths
+    cannot decide differently on the same row (tests/keyserver/test_batch_semantics.py,
+    test_hotpath.py).
+
+    Args:
+        values: The row's columns by name (datetimes converted), with ``own_newest`` and
+            ``bulk_newest`` (spec §row-integrity) when read.
+        actor_name: The requesting actor.
+        actor_groups: Its groups.
+        named: A reader-policy row names the actor.
+        grouped: A reader-policy row names one of its groups.
+        counts: The committed window counts (by principal, on the medium) when read with
+            the row (spec §receipt).
+    """
+    view = ContainerView.of_columns(
+        values.__getitem__,
+        readers=frozenset({actor_name}) if named else frozenset(),
+        reader_groups=actor_groups if grouped else frozenset(),
+    )
+    seed = values["seed_sealed"]
+    digest = values["header_digest"]
     return EvaluationRow(
         view,
-        row.seed_sealed,
-        row.unconfirmed,
-        row.attempt_budget,
-        row.header_digest,
-        password_required=bool(row.password_required),
-        medium=row.medium,
-        principal_unconfirmed=int(row.principal_unconfirmed),
-        medium_unconfirmed=int(row.medium_unconfirmed),
-        key_generation=int(row.key_generation),
-        **integrity_members(row._mapping),
+        None if seed is None else bytes(seed),
+        values["unconfirmed"],
+        values["attempt_budget"],
+        None if digest is None else bytes(digest),
+        password_required=bool(values["password_required"]),
+        medium=values["medium"],
+        principal_unconfirmed=counts[0],
+        medium_unconfirmed=counts[1],
+        key_generation=int(values["key_generation"]),
+        **integrity_members(values),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from keyserver.domain.auth import TokenRow
-from keyserver.domain.lifecycle import ContainerView, State
+from keyserver.domain.lifecycle import ContainerView
 from keyserver.store.models import (
     AuditEntry,
     Base,
@@ -90,16 +91,8 @@ def readers_of(session: Session, cid: bytes) -> tuple[list[str], list[str]]:
 def view_of(session: Session, c: Container) -> ContainerView:
     """Build the lifecycle view of a container row."""
     names, groups = readers_of(session, c.id)
-    return ContainerView(
-        state=State(c.state),
-        issuer_id=c.issuer_id,
-        pending_expires_at=c.pending_expires_at,
-        not_after=c.not_after,
-        destroyed_at=c.destroyed_at,
-        public_reason=c.public_reason,
-        readers=frozenset(names),
-        reader_groups=frozenset(groups),
-        suspend_cause=c.suspend_cause,
+    return ContainerView.of_columns(
+        partial(getattr, c), readers=frozenset(names), reader_groups=frozenset(groups)
     )
 
 

@@ -3,7 +3,8 @@
 The two commands speak alike (issue 9): no abbreviations (``--n`` must never reach
 ``--now``, ``--pass`` must not silently mean ``--password-file``, and a later option of the
 same prefix would change what an old script means); an unknown option names the nearest
-real one and the subcommand's help; a parse error raises instead of exiting, so that each
+real one and the subcommand's help, and so does a mistyped subcommand (``keyserver
+suspnd``, ``rwc sael``) or choice; a parse error raises instead of exiting, so that each
 command's one error boundary prints it (as JSON under ``--json``) with its exit code.
 
 Usage errors are for people who may read Japanese (officials, clerks): argparse's English
@@ -128,6 +129,10 @@ class StrictParser(argparse.ArgumentParser):
         text = argparse_text(message)
         if typos and text.key == "required":
             text, hint = _unknown_message(self, typos)
+        elif text.key == "invalid_choice":
+            # `keyserver suspnd`, `rwc sael`: the nearest subcommand (or choice), as for a
+            # mistyped option.
+            hint = _nearest_choice(self, text.values["value"])
         else:
             hint = UsageText("see_help", {"prog": self.prog})
         self.usage_error(text, hint)
@@ -154,6 +159,25 @@ def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> A
             if chosen is not None:
                 return _chosen_parser(chosen, ns)
     return parser
+
+
+def _nearest_choice(parser: argparse.ArgumentParser, shown: str) -> UsageText:
+    """The hint for an invalid choice ``shown`` (as argparse quotes it): the nearest ones."""
+    value = (
+        shown[1:-1] if len(shown) >= 2 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
+    )
+    # Every choice of the parser's actions that refuse ``value`` (one, in practice): the
+    # subcommands of a subcommand action, the allowed values of a `choices=` option.
+    choices = [
+        str(choice)
+        for action in parser._actions  # argparse has no public walker
+        if action.choices is not None and value not in action.choices
+        for choice in action.choices
+    ]
+    near = difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
+    if not near:
+        return UsageText("see_help", {"prog": parser.prog})
+    return UsageText("did_you_mean", {"option": ", ".join(near), "prog": parser.prog})
 
 
 def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:

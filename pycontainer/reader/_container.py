@@ -195,7 +195,9 @@ class Container:
         e = self.entry(path)
         if not e.is_file:
             raise InputError(f"{path!r} is a directory", hint="open a file entry instead")
-        return EntryReader(self, e)
+        return EntryReader(
+            e, self._layout.chunk_log2, chunk=self._chunk, chunk_into=self._chunk_into
+        )
 
     def receipt_mac(self, challenge: bytes | None = None) -> bytes:
         """Return the receipt MAC for ``challenge`` (default: the evaluation's challenge).

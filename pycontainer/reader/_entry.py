@@ -7,15 +7,11 @@ Every byte handed out comes from a chunk that authenticated as a whole (spec/for
 from __future__ import annotations
 
 import io
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 from pycontainer._engine.pipeline import Buffers
 from pycontainer.format.archive import Entry
-
-if TYPE_CHECKING:
-    from pycontainer.reader._container import Container
 
 
 class EntryReader(io.RawIOBase):
@@ -25,10 +21,30 @@ class EntryReader(io.RawIOBase):
     chunk's plaintext is cached, so sequential small reads decrypt each chunk once.
     """
 
-    def __init__(self, container: Container, entry: Entry) -> None:
-        """Internal: use :meth:`Container.open_entry`."""
+    def __init__(
+        self,
+        entry: Entry,
+        chunk_log2: int,
+        *,
+        chunk: Callable[[int], bytes],
+        chunk_into: Callable[[int, Buffers], memoryview],
+    ) -> None:
+        """Internal: use :meth:`Container.open_entry`.
+
+        The container's chunk readers are passed in rather than the container itself, so
+        that this module does not refer back to the one that opens it (no import cycle:
+        the contract in pyproject.toml).
+
+        Args:
+            entry: The file entry.
+            chunk_log2: The container's chunk size, as a power of two.
+            chunk: Decrypt (and authenticate) one chunk by index.
+            chunk_into: The same into a pair of reusable buffers (for :meth:`views`).
+        """
         super().__init__()
-        self._c = container
+        self._chunk = chunk
+        self._chunk_into = chunk_into
+        self._log2 = chunk_log2
         self.entry = entry
         self._pos = 0
         self._cached_index = -1
@@ -63,13 +79,13 @@ class EntryReader(io.RawIOBase):
         if self.closed:
             raise ValueError("I/O operation on closed file")
         out = memoryview(buffer).cast("B")  # type: ignore[arg-type]
-        log2 = self._c._layout.chunk_log2
+        log2 = self._log2
         written = 0
         while written < len(out) and self._pos < self.entry.size:
             absolute = self.entry.offset + self._pos
             index = absolute >> log2
             if index != self._cached_index:
-                self._cached = self._c._chunk(index)
+                self._cached = self._chunk(index)
                 self._cached_index = index
             within = absolute - (index << log2)
             k = min(
@@ -98,19 +114,19 @@ class EntryReader(io.RawIOBase):
             raise ValueError("I/O operation on closed file")
         if self._pos >= self.entry.size:
             return
-        log2 = self._c._layout.chunk_log2
+        log2 = self._log2
         first = (self.entry.offset + self._pos) >> log2
         last = (self.entry.offset + self.entry.size - 1) >> log2
         ring = [Buffers(1 << log2), Buffers(1 << log2)]
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="rwc-read-ahead") as pool:
-                ahead = pool.submit(self._c._chunk_into, first, ring[0])
+                ahead = pool.submit(self._chunk_into, first, ring[0])
                 for index in range(first, last + 1):
                     plain = ahead.result()
                     if index < last:
                         # The other buffer held the piece before this one, released below.
                         following = ring[(index + 1 - first) % 2]
-                        ahead = pool.submit(self._c._chunk_into, index + 1, following)
+                        ahead = pool.submit(self._chunk_into, index + 1, following)
                     within = self.entry.offset + self._pos - (index << log2)
                     k = min(len(plain) - within, self.entry.size - self._pos)
                     self._pos += k

@@ -16,15 +16,14 @@ producing an index that lies.
 
 Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §payload, §index.
 
-Length: the two public entry points share one order of work that reads best top to bottom in one
-file; input checks and file reads are already in _inputs.py and _files.py.
+The order of work reads top to bottom here; its parts have modules of their own: the
+inputs (_inputs.py), reading files (_files.py), the header and the KEK (_header.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,11 +43,12 @@ from pycontainer.errors import (
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
-from pycontainer.format.header import Header, OprfSlot, check_url, encode_unsigned
+from pycontainer.format.header import check_url
 from pycontainer.format.stream import sealed_length
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_oprf
 from pycontainer.progress import Progress
 from pycontainer.writer._files import FileReader
+from pycontainer.writer._header import RandomSource, Stretch, draft_header
 from pycontainer.writer._inputs import (
     Source,
     StrPath,
@@ -58,9 +58,6 @@ from pycontainer.writer._inputs import (
     collect,
     nfc,
 )
-
-RandomSource = Callable[[int], bytes]
-
 
 __all__ = [
     "SealOptions",
@@ -173,104 +170,6 @@ def _check_destination(out: Path, *, force: bool) -> None:
         raise InputError(f"the directory {out.parent} does not exist", hint="create it first")
 
 
-@dataclass(frozen=True)
-class _Draft:
-    """The header before the KEK is known: its random parts drawn, its length fixed.
-
-    The payload needs only the DEK, the payload nonce and its own offset (the header's
-    length, which the wrapped keys and the MAC do not change), so it is sealed while
-    Argon2id derives the KEK; :meth:`finish` then wraps the keys and MACs the header.
-    """
-
-    placeholder: OprfSlot
-    chunk_log2: int
-    payload_nonce: bytes
-
-    @property
-    def length(self) -> int:
-        """The length of the finished header."""
-        return len(self._unsigned(self.placeholder)) + p.MAC_SIZE
-
-    def _unsigned(self, oprf_slot: OprfSlot) -> bytes:
-        return encode_unsigned(Header(self.chunk_log2, self.payload_nonce, (oprf_slot,)))
-
-    def finish(self, kek: bytes, dek: bytes, receipt_secret: bytes) -> bytes:
-        """The complete header: the keys wrapped under ``kek``, then the header MAC."""
-        slot = self.placeholder
-        # spec §slot-server-oprf: the wrap's AAD is the slot body before wrap_nonce, so the
-        # URL, public key and Argon2 parameters cannot be swapped without breaking the unwrap.
-        wrapped = keyschedule.wrap(kek, slot.wrap_nonce, dek, receipt_secret, slot.aad())
-        unsigned = self._unsigned(dataclasses.replace(slot, wrapped=wrapped))
-        header = unsigned + keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
-        if len(header) != self.length:  # the payload already sits at `length`: never shift it
-            raise ContainerError(
-                "internal error: the header changed length while sealing",
-                hint="report this; nothing was written",
-            )
-        return header
-
-
-def _draft_header(
-    slot: SlotInfo, *, argon2: p.Argon2Params, chunk_log2: int, rng: RandomSource
-) -> _Draft:
-    wrap_nonce = rng(p.WRAP_NONCE_SIZE)
-    payload_nonce = rng(p.PAYLOAD_NONCE_SIZE)
-    placeholder = OprfSlot(
-        slot.url, slot.container_id, slot.public_key, argon2, wrap_nonce, bytes(p.WRAPPED_SIZE)
-    )
-    return _Draft(placeholder, chunk_log2, payload_nonce)
-
-
-def _build_header(
-    slot: SlotInfo,
-    *,
-    argon2: p.Argon2Params,
-    chunk_log2: int,
-    kek: bytes,
-    dek: bytes,
-    receipt_secret: bytes,
-    rng: RandomSource,
-) -> tuple[bytes, bytes]:
-    """The complete header and its payload nonce, in one step (tests/support seals raw)."""
-    draft = _draft_header(slot, argon2=argon2, chunk_log2=chunk_log2, rng=rng)
-    return draft.finish(kek, dek, receipt_secret), draft.payload_nonce
-
-
-class _Stretch:
-    """Argon2id of the verified VOPRF output in a thread of its own, while the payload seals.
-
-    Argon2id (m=64 MiB, t=3, p=4 by default) is the largest fixed cost of a seal after
-    start-up, and its only input is the server's answer: run it beside the payload instead
-    of before it. It does no I/O and touches no shared state; the argon2 binding releases
-    the GIL. :meth:`kek` always waits for it, so no thread outlives the seal.
-    """
-
-    def __init__(self, oprf_out: bytes, container_id: bytes, argon2: p.Argon2Params) -> None:
-        self._args = (oprf_out, container_id, argon2)
-        self._kek: bytes | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="rwc-argon2id", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._kek = keyschedule.derive_kek(*self._args)
-        except BaseException as exc:  # noqa: BLE001 -- re-raised by kek() in the caller
-            self._error = exc
-
-    def join(self) -> None:
-        """Wait for the derivation to end (after a failure elsewhere: its result is moot)."""
-        self._thread.join()
-
-    def kek(self) -> bytes:
-        """Wait for the KEK; raise what the derivation raised."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._kek is not None
-        return self._kek
-
-
 WriteAt = Callable[[memoryview, int], None]
 
 
@@ -310,10 +209,10 @@ def _seal(
     oprf_out, _evaluation = release_oprf(slot, key_server, options["password"])
     dek = rng(p.KEY_SIZE)
     receipt_secret = rng(p.RECEIPT_SECRET_SIZE)
-    draft = _draft_header(slot, argon2=argon2, chunk_log2=chunk_log2, rng=rng)
+    draft = draft_header(slot, argon2=argon2, chunk_log2=chunk_log2, rng=rng)
     payload_key = keyschedule.payload_key(dek, draft.payload_nonce)
     receipt_key = keyschedule.receipt_key(receipt_secret, slot.container_id)
-    stretch = _Stretch(oprf_out, slot.container_id, argon2)
+    stretch = Stretch(oprf_out, slot.container_id, argon2)
     try:
         # Leftovers of earlier seals killed here (ours only, and only those no live run
         # holds).

@@ -2,7 +2,7 @@
 
 --version; --json errors as one JSON document with ``ok``; a closed stdout ends quietly with
 status 0; ``-`` as a file name means stdout or is refused clearly; no silent abbreviations;
-a mistyped option names the nearest one and the subcommand's help.
+a mistyped option or subcommand names the nearest one and the (sub)command's help.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("KEYSERVER_", "RWC_"))}
 
 
-def run(*argv: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+def run(
+    *argv: str | os.PathLike[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [os.fspath(a) for a in argv],
         capture_output=True,
         text=True,
-        env=_env(),
+        env={**_env(), **(env or {})},
         timeout=TIMEOUT,
         check=False,
         stdin=subprocess.DEVNULL,
@@ -115,6 +117,27 @@ def test_mistyped_option_names_the_nearest_and_the_subcommand_help(
     assert result.returncode == 2, result.stderr
     assert f"unknown option {unknown}" in result.stderr
     assert f"did you mean {nearest}? see `{help_of} --help`" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "nearest", "help_of"),
+    [
+        ((RWC, "sael", "x"), "seal", "rwc"),
+        ((KEYSERVER, "suspnd", "--container", "x"), "suspend", "keyserver"),
+        ((KEYSERVER, "restor"), "restore, report, destroy", "keyserver"),
+        ((KEYSERVER, "principal", "ad", "x"), "add", "keyserver principal"),
+    ],
+)
+def test_mistyped_subcommand_names_the_nearest_in_english_and_japanese(
+    argv: tuple[str | Path, ...], nearest: str, help_of: str
+) -> None:
+    result = run(*argv)
+    assert result.returncode == 2, result.stderr
+    assert f"hint: did you mean {nearest}? see `{help_of} --help`\n" in result.stderr
+    language = {RWC: "RWC_LANG", KEYSERVER: "KEYSERVER_LANG"}[Path(argv[0])]
+    ja = run(*argv, env={language: "ja"})
+    assert ja.returncode == 2, ja.stderr
+    assert f"hint: {nearest} のことですか? `{help_of} --help` を参照してください\n" in ja.stderr
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
 from pycontainer.keyrelease import InProcessKeyServer, SlotInfo, release_kek
 from pycontainer.reader import Container, open_container
-from pycontainer.writer import SealResult, _build_header, seal_paths, seal_stream
+from pycontainer.writer import SealResult, seal_paths, seal_stream
+from pycontainer.writer._header import build_header
 
 FAST = p.Argon2Params(m=8192, t=1, p=1)
 SMALL_CHUNK = 12
@@ -68,7 +69,7 @@ class Kit:
         """Write a container with real keys whose payload is data || index || trailer."""
         kek, _ = release_kek(self.slot, self.ks, PASSWORD, argon2)
         dek, receipt_secret = os.urandom(32), os.urandom(32)
-        header, payload_nonce = _build_header(
+        header, payload_nonce = build_header(
             self.slot,
             argon2=argon2,
             chunk_log2=chunk_log2,
