@@ -88,20 +88,36 @@ class Options:
 
 @dataclass
 class _Figures:
-    """Seconds and peak RSS of one command over the runs."""
+    """Seconds, peak RSS, CPU and block I/O of one command over the runs."""
 
     seconds: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    read_bytes: list[int] = field(default_factory=list)
+    written_bytes: list[int] = field(default_factory=list)
 
     def add(self, proc: ProcResult) -> None:
         self.seconds.append(proc.seconds)
         self.rss_kib.append(proc.max_rss_kib)
+        self.cpu_s.append(proc.cpu_s)
+        self.read_bytes.append(proc.read_bytes)
+        self.written_bytes.append(proc.written_bytes)
 
-    def as_dict(self, size: int | None = None) -> dict[str, float]:
+    def as_dict(self, size: int | None = None) -> dict[str, Any]:
+        """Medians, and every run's wall time (the spread, and the per-round ratios)."""
         sec = median(self.seconds)
-        out = {"seconds": sec, "peak_rss_mib": max(self.rss_kib) / 1024, "runs": len(self.seconds)}
+        out: dict[str, Any] = {
+            "seconds": sec,
+            "peak_rss_mib": max(self.rss_kib) / 1024,
+            "runs": len(self.seconds),
+            "seconds_each": list(self.seconds),
+            "cpu_s": median(self.cpu_s),
+            "read_mib": median(self.read_bytes) / MIB,
+            "written_mib": median(self.written_bytes) / MIB,
+        }
         if size:
             out["mib_s"] = size / MIB / sec
+            out["cpu_s_per_gib"] = out["cpu_s"] * GIB / size
         return out
 
 
@@ -340,6 +356,9 @@ def _age_open_synced(tools: _Tools, container: Path, dest: Path) -> ProcResult:
     return _age_synced(tools, argv, dest)
 
 
+_Step = tuple[str, Callable[[], ProcResult]]  # a row's name, and one measured run of it
+
+
 def _measure_storage(
     tools: _Tools, key: str, where: Path, size: int, runs: int, *, cold: bool, drop: bool
 ) -> dict[str, Any]:
@@ -351,24 +370,55 @@ def _measure_storage(
         _random_file(src, size)
         rwc_out, age_out = work / "input.rwc", work / "input.age"
         plain, extracted = work / "plain.bin", work / "out"
-        for n in range(runs):
-            print(f"  {key}: run {n + 1}/{runs}", flush=True)
-            # Interleaved, so drift on a shared machine hits both tools alike.
-            r.measure("age seal", tools.age_seal, src, age_out)
-            if cold:  # on a memory file system fsync is a no-op: the raw figure is fair
-                r.measure("age seal+sync", _age_seal_synced, tools, src, age_out)
-            r.measure("rwc seal", tools.rwc_seal, src, rwc_out)
-            r.measure("age open", tools.age_open, age_out, plain)
+
+        def age_open(*, synced: bool) -> ProcResult:
+            proc = (
+                _age_open_synced(tools, age_out, plain)
+                if synced
+                else tools.age_open(age_out, plain)
+            )
             plain.unlink()
-            if cold:
-                r.measure("age open+sync", _age_open_synced, tools, age_out, plain)
-                plain.unlink()
-            r.measure("rwc open", tools.rwc_open, rwc_out, extracted)
+            return proc
+
+        def rwc_open() -> ProcResult:
+            proc = tools.rwc_open(rwc_out, extracted)
             if (extracted / src.name).stat().st_size != size:
                 raise RuntimeError("rwc open did not extract the whole file")
             shutil.rmtree(extracted)
-            r.measure("age cat", tools.age_cat, age_out)
-            r.measure("rwc cat", tools.rwc_cat, rwc_out, src.name)
+            return proc
+
+        # What each round runs, per command: age (and on disk age + sync: on a memory file
+        # system fsync is a no-op, so the raw figure is fair there), then rwc.
+        steps: list[tuple[list[_Step], _Step]] = [
+            (
+                [("age seal", lambda: tools.age_seal(src, age_out))]
+                + (
+                    [("age seal+sync", lambda: _age_seal_synced(tools, src, age_out))]
+                    if cold
+                    else []
+                ),
+                ("rwc seal", lambda: tools.rwc_seal(src, rwc_out)),
+            ),
+            (
+                [("age open", lambda: age_open(synced=False))]
+                + ([("age open+sync", lambda: age_open(synced=True))] if cold else []),
+                ("rwc open", rwc_open),
+            ),
+            (
+                [("age cat", lambda: tools.age_cat(age_out))],
+                ("rwc cat", lambda: tools.rwc_cat(rwc_out, src.name)),
+            ),
+        ]
+        for n in range(runs):
+            print(f"  {key}: run {n + 1}/{runs}", flush=True)
+            # Interleaved (A B per command, >= 3 rounds, medians), so drift on a shared
+            # machine hits both tools alike; and every other round rwc goes first, so that
+            # neither tool always runs right after the other's output was deleted (on ext4
+            # mounted with `discard`, freeing 1 GiB sends the disk discards).
+            for age_steps, rwc_step in steps:
+                order = [rwc_step, *age_steps] if n % 2 else [*age_steps, rwc_step]
+                for name, fn in order:
+                    r.measure(name, fn)
     out: dict[str, Any] = {name: f.as_dict(size) for name, f in r.figures.items()}
     out["page_cache_dropped"] = r.cold and r.dropped
     if cold and not r.dropped:
@@ -660,6 +710,49 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
     return rows, targets
 
 
+_ROUND_PAIRS = {  # each age row, and the rwc row it ran next to
+    "age seal": "rwc seal",
+    "age seal+sync": "rwc seal",
+    "age open": "rwc open",
+    "age open+sync": "rwc open",
+    "age cat": "rwc cat",
+}
+
+
+def _steady_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Per command: each run's wall time, CPU per GiB, block I/O and the per-round ratios."""
+    rows: list[list[str]] = []
+    for key, figures in results["sizes"].items():
+        if "skipped" in figures:
+            continue
+        label = key  # on the first row of each size and storage
+        for name, f in figures.items():
+            if not isinstance(f, dict):
+                continue
+            rwc = figures.get(_ROUND_PAIRS.get(name, ""))
+            ratios = (
+                " / ".join(
+                    f"{a / r:.2f}"
+                    for a, r in zip(f["seconds_each"], rwc["seconds_each"], strict=True)
+                )
+                if rwc
+                else ""
+            )
+            rows.append(
+                [
+                    label,
+                    name,
+                    " / ".join(f"{x:.2f}" for x in f["seconds_each"]),
+                    f"{f['cpu_s_per_gib']:.2f}",
+                    f"{f['read_mib']:,.0f}",
+                    f"{f['written_mib']:,.0f}",
+                    ratios,
+                ]
+            )
+            label = ""
+    return rows
+
+
 def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
     small = results["small"]
     start = small["startup"]
@@ -738,6 +831,28 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
     for key, figures in results["sizes"].items():
         if figures.get("page_cache_dropped"):
             print(f"  {key}: page cache dropped before every command")
+    print("\n-- What holds still: CPU and block I/O per process; wall time of every run")
+    print(
+        table(
+            [
+                "size, storage",
+                "command",
+                "wall s, each run",
+                "CPU s/GiB",
+                "disk read MiB",
+                "dirtied MiB",
+                "age/rwc per round",
+            ],
+            _steady_rows(results),
+        )
+    )
+    print(
+        "  CPU: user + system of the process and the children it waited for; disk read and"
+        " dirtied:\n  its rusage block counts (page-cache hits and tmpfs count nothing; dirtied"
+        " pages are\n  counted when written to the cache, fsynced or not). age/rwc per round:"
+        " the ratio of the\n  runs that ran next to each other (their spread is the disk's and"
+        " the machine's, not the tools')."
+    )
     if any("age open+sync" in f for f in results["sizes"].values()):
         print(
             "  On disk rwc seal and rwc open -C fsync before they publish (all-or-nothing,"

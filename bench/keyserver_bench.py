@@ -412,17 +412,53 @@ def postgres_backends(database_url: str) -> list[int]:
 Measured = tuple[WrkResult, float, Waits | None]
 
 
-def with_cpu(pgids: list[int], fn: Callable[[], WrkResult], database_url: str = "") -> Measured:
+def postgres_shared() -> list[int]:
+    """Process ids of PostgreSQL's shared background processes (WAL writer, checkpointer,
+    background writer): they work for every database of the server, ours included."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    cmd = f.read()
+                if cmd.startswith(b"postgres: ") and any(k in cmd for k in _PG_SHARED):
+                    found.append(int(entry.name))
+    return found
+
+
+_PG_SHARED = (b"walwriter", b"checkpointer", b"background writer")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the children this process has reaped (wrk runs as one)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def with_cpu(
+    pgids: list[int],
+    fn: Callable[[], WrkResult],
+    database_url: str = "",
+    parts: dict[str, float] | None = None,
+) -> Measured:
     """Run a load test; return it, the server CPU ms per request it answered, and waits.
 
     Every process of the servers' groups is counted (supervisor, workers, forked tangd),
     and on PostgreSQL the backends of the bench database (pool connections live for the
     whole run; one opened during the test counts from zero), whose wait events are also
     sampled (pg_waits: CPU vs lock wait vs WAL fsync).
+
+    ``parts``, if given, receives the CPU ms per request of every process the release
+    needs on this machine (issue 15: the ceiling of the scaling rows): ``server``,
+    ``backends``, ``pg_shared`` (postgres_shared), ``wrk`` (the load generator),
+    their sum ``all``, and ``busy``: the CPUs all of them kept busy on average.
     """
     postgres = database_url.startswith("postgresql")
     backends = postgres_backends(database_url)
-    before = sum(group_cpu_seconds(g) for g in pgids) + pids_cpu_seconds(backends)
+    shared = postgres_shared() if postgres else []
+    server0 = sum(group_cpu_seconds(g) for g in pgids)
+    backends0, shared0 = pids_cpu_seconds(backends), pids_cpu_seconds(shared)
+    wrk0, wall0 = _children_cpu(), time.perf_counter()
     with contextlib.ExitStack() as stack:
         waits = (
             stack.enter_context(sampling(PG_ADMIN, database_url.rsplit("/", 1)[1]))
@@ -430,9 +466,22 @@ def with_cpu(pgids: list[int], fn: Callable[[], WrkResult], database_url: str = 
             else None
         )
         result = fn()
+        wrk, wall = _children_cpu() - wrk0, time.perf_counter() - wall0
         after_backends = postgres_backends(database_url)
-        spent = sum(group_cpu_seconds(g) for g in pgids) + pids_cpu_seconds(after_backends)
-    return result, (spent - before) * 1000 / max(result.requests, 1), waits
+        server = sum(group_cpu_seconds(g) for g in pgids) - server0
+        spent_backends = pids_cpu_seconds(after_backends) - backends0
+        spent_shared = pids_cpu_seconds(shared) - shared0
+    per = 1000 / max(result.requests, 1)
+    if parts is not None:
+        parts.update(
+            server=server * per,
+            backends=spent_backends * per,
+            pg_shared=spent_shared * per,
+            wrk=wrk * per,
+        )
+        parts["all"] = sum(parts.values())
+        parts["busy"] = (server + spent_backends + spent_shared + wrk) / wall
+    return result, (server + spent_backends) * per, waits
 
 
 _HEAD_SERIES = {
@@ -525,6 +574,7 @@ def run(
         tang_paired: float | None = None,
         scale: tuple[str, int] = ("", 1),
         head: dict[str, float] | None = None,
+        parts: dict[str, float] | None = None,
     ) -> None:
         r, cpu_ms, waits = measured
         rows.append(
@@ -547,6 +597,7 @@ def run(
                 },
                 "tang_paired_rps": tang_paired,
                 "chain_head": head,
+                "cpu_parts": parts or None,
                 # (series, processes): rows of one series are compared with its 1-process row
                 "series": scale[0],
                 "processes": scale[1],
@@ -582,6 +633,7 @@ def run(
             print(f"  bare FastAPI + 1 VOPRF, {workers} worker(s) ...", flush=True)
             with running_bare(free_port(), workers) as (base, pgid):
                 paired = paired_tang()
+                parts: dict[str, float] = {}
                 add(
                     f"bare FastAPI + 1 VOPRF, {workers} worker(s)",
                     with_cpu(
@@ -594,10 +646,12 @@ def run(
                             headers={"Content-Type": "application/json"},
                             duration=duration,
                         ),
+                        parts=parts,
                     ),
                     keepalive=True,
                     tang_paired=paired,
                     scale=("bare", workers),
+                    parts=parts,
                 )
         backends: list[tuple[str, Any]] = [("SQLite", sqlite_database)]
         if postgres:
@@ -617,11 +671,13 @@ def run(
                         # drifts by tens of percent within minutes, so the ratio is taken
                         # against the Tang figure measured next to it.
                         paired = paired_tang()
+                        parts = {}
                         load = functools.partial(
                             with_cpu,
                             [pgid],
                             functools.partial(load_test, prep, base, duration),
                             url,
+                            parts,
                         )
                         measured, head = with_head([base], load) if workers == 1 else (load(), None)
                         add(
@@ -631,6 +687,7 @@ def run(
                             tang_paired=paired,
                             scale=(f"rwc {db_name} workers", workers),
                             head=head,
+                            parts=parts,
                         )
                         if workers == 1 and not quick:
                             add(
@@ -653,6 +710,7 @@ def run(
                         running_keyserver(prep, 1) as (base2, pgid2),
                     ):
                         paired = tang_rate()[0].rps
+                        parts = {}
                         measured, head = with_head(
                             [base1, base2],
                             functools.partial(
@@ -662,6 +720,7 @@ def run(
                                     load_test_instances, prep, [base1, base2], duration
                                 ),
                                 url,
+                                parts,
                             ),
                         )
                         add(
@@ -671,6 +730,7 @@ def run(
                             tang_paired=paired,
                             scale=(f"rwc {db_name} instances", 2),
                             head=head,
+                            parts=parts,
                         )
                 print(f"  {db_name}: inserting {bulk:,} containers of one medium ...", flush=True)
                 insert_s = bulk_insert(prep, "bench-bulk", bulk)
@@ -711,7 +771,18 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             # Every release writes its audit entry, and SQLite has one writer for all
             # processes: what that costs, measured, is in bench/profiles/keyserver.md.
             shown += " (SQLite: one writer, bench/profiles/keyserver.md)"
-        out.append({"name": r["name"], "ratio": ratio, "verdict": shown})
+        # What the machine's CPUs allow at this CPU per release (every process, wrk
+        # included), as a ratio to the 1-process rate: the best the scaling could show.
+        parts = r.get("cpu_parts") or {}
+        allowed = (os.cpu_count() or 1) * 1000 / parts["all"] if parts.get("all") else None
+        out.append(
+            {
+                "name": r["name"],
+                "ratio": ratio,
+                "verdict": shown,
+                "ceiling_ratio": allowed / one if allowed else None,
+            }
+        )
     return out
 
 
@@ -800,13 +871,57 @@ def _print(
                 ],
             )
         )
+    _print_ceiling(rows)
     if scaled:
         print(f"\n-- Scaling out: 2 processes vs 1 (target >= {TARGET_SCALING}x; bare = reference)")
         print(
             table(
-                ["server", "vs 1 worker", "target"],
-                [[s["name"], f"{s['ratio']:.2f}x", s["verdict"]] for s in scaled],
+                ["server", "vs 1 worker", "CPU ceiling vs 1 worker", "target"],
+                [
+                    [
+                        s["name"],
+                        f"{s['ratio']:.2f}x",
+                        f"{s['ceiling_ratio']:.2f}x" if s.get("ceiling_ratio") else "n/a",
+                        s["verdict"],
+                    ]
+                    for s in scaled
+                ],
             )
         )
     print("\n-- Suspend every container of one medium in ONE call (target < 2 s)")
     print(table(["database", "containers", "bulk insert s", "suspend call s", "target"], suspends))
+
+
+def _print_ceiling(rows: list[dict[str, Any]]) -> None:
+    """CPU per release of every process a release needs here, and the rate it allows.
+
+    Issue 15: server, PostgreSQL and wrk share this machine's CPUs, so once they keep
+    them all busy no second worker can add releases; what a release costs in all of
+    them then bounds the rate: CPUs x 1000 / (CPU ms per release). Measured with wrk's
+    own CPU (a child of this process) and the shared PostgreSQL processes (which also
+    serve other databases: quiet machine only).
+    """
+    shown = [r for r in rows if r.get("cpu_parts")]
+    if not shown:
+        return
+    cpus = os.cpu_count() or 1
+    print(
+        f"\n-- CPU ms per release of every process (server, its PostgreSQL backends, "
+        f"PostgreSQL's shared WAL writer/checkpointer, wrk), CPUs they kept busy, and the "
+        f"rate that CPU per release allows on {cpus} CPUs"
+    )
+    print(
+        table(
+            ["server", "server", "backends", "PG shared", "wrk", "all", "CPUs busy", "ceiling"],
+            [
+                [
+                    r["name"],
+                    *(f"{p[k]:.3f}" for k in ("server", "backends", "pg_shared", "wrk", "all")),
+                    f"{p['busy']:.2f}",
+                    f"{cpus * 1000 / p['all']:,.0f}" if p["all"] else "n/a",
+                ]
+                for r in shown
+                for p in [r["cpu_parts"]]
+            ],
+        )
+    )

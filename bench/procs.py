@@ -1,7 +1,8 @@
-"""Run a child process and measure its wall time and its own peak RSS.
+"""Run a child process and measure its wall time, its own peak RSS, CPU and block I/O.
 
 The child is started through GNU ``/usr/bin/time`` (a small C launcher), which reports the
-``wait4`` rusage of exactly that child. Why not ``os.wait4`` from here directly: Linux
+``wait4`` rusage of exactly that child (and of the children it waited for, e.g. the
+commands of a ``sh -c`` line). Why not ``os.wait4`` from here directly: Linux
 carries the high-water RSS of the *forking* process over ``exec`` into the child's
 ``ru_maxrss``, so a child forked from this (large) benchmark process would report at least
 our own RSS. Forked from ``time``, it reports its own peak.
@@ -30,6 +31,13 @@ class ProcResult:
     returncode: int
     stdout: str
     stderr: str
+    # What holds still when the wall time moves with the machine's load and the disk's
+    # mood: CPU seconds (user + system) and the bytes the process read from and dirtied for
+    # the block device (ru_inblock / ru_oublock, 512-byte units: /proc/PID/io read_bytes and
+    # write_bytes; page-cache hits and memory file systems count nothing).
+    cpu_s: float = 0.0
+    read_bytes: int = 0
+    written_bytes: int = 0
 
 
 class ChildFailedError(Exception):
@@ -60,7 +68,7 @@ def run_measured(
         source = stack.enter_context(stdin.open("rb")) if stdin is not None else None
         start = time.perf_counter()
         child = subprocess.Popen(
-            [gnu_time, "-f", "%M", "-o", rss.name, *argv],
+            [gnu_time, "-f", f"{_MARK} %M %U %S %I %O", "-o", rss.name, *argv],
             stdout=subprocess.PIPE if pipe_to is not None else out,
             stderr=err,
             stdin=source if source is not None else subprocess.DEVNULL,
@@ -80,19 +88,38 @@ def run_measured(
             returncode = consumer_rc
         out.seek(0)
         err.seek(0)
-        # On failure time writes "Command exited with non-zero status N" before the figure.
-        figures = [x for x in rss.read().split() if x.isdigit()]
+        rss_kib, user, system, blocks_in, blocks_out = _time_figures(rss.read())
         result = ProcResult(
             seconds=seconds,
-            max_rss_kib=int(figures[-1]) if figures else 0,  # KiB on Linux
+            max_rss_kib=rss_kib,
             returncode=returncode,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
+            cpu_s=user + system,
+            read_bytes=int(blocks_in) * 512,
+            written_bytes=int(blocks_out) * 512,
         )
     if check and result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-5:]
         raise ChildFailedError(f"{argv[0]} exited {result.returncode}: " + " / ".join(tail))
     return result
+
+
+_MARK = "rwc-bench-rusage"
+
+
+def _time_figures(report: str) -> tuple[int, float, float, float, float]:
+    """(peak RSS KiB, user s, system s, blocks in, blocks out) from GNU time's report.
+
+    On failure time writes "Command exited with non-zero status N" before the figures,
+    hence the marker; a report without it (killed launcher) gives zeros.
+    """
+    for line in report.splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[0] == _MARK:
+            rss, user, system, blocks_in, blocks_out = fields[1:]
+            return int(rss), float(user), float(system), float(blocks_in), float(blocks_out)
+    return 0, 0.0, 0.0, 0.0, 0.0
 
 
 def _stat(pid: str) -> list[bytes] | None:

@@ -112,10 +112,14 @@ def pwrite(fd: int, view: memoryview, offset: int) -> int:
         return os.write(fd, view)
 
 
-def pwrite_all(fd: int, view: memoryview, offset: int) -> None:
-    """Write all of ``view`` at ``offset`` (thread-safe: chunk workers write concurrently)."""
+def pwrite_all(fd: int, view: memoryview, offset: int, *, piece: int | None = None) -> None:
+    """Write all of ``view`` at ``offset``, at most ``piece`` bytes per call (None: all).
+
+    Thread-safe: chunk workers write concurrently.
+    """
+    step = piece or len(view)
     while view:
-        n = pwrite(fd, view, offset)
+        n = pwrite(fd, view[:step], offset)
         view, offset = view[n:], offset + n
 
 

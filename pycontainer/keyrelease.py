@@ -13,8 +13,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pycontainer.errors import (
     FormatError,
@@ -29,8 +28,9 @@ from pycontainer.format import primitives as p
 RandomSource = Callable[[int], bytes]
 
 
-@dataclass(frozen=True)
-class SlotInfo:
+# NamedTuples, not frozen dataclasses: every `rwc cat` imports this module, and the
+# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
+class SlotInfo(NamedTuple):
     """What a client needs to ask for a container's key release.
 
     Attributes:
@@ -47,8 +47,7 @@ class SlotInfo:
     header_digest: bytes | None = None
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """The key server's answer to an evaluate request.
 
     Attributes:
@@ -80,14 +79,25 @@ class KeyServer(Protocol):
         ...
 
 
-@dataclass
 class _Record:
-    evaluator: oprf.Evaluator
-    destroyed: bool = False
-    receipt_key: bytes | None = None
-    header_digest: bytes | None = None
-    challenges: list[bytes] = field(default_factory=list)
-    confirmed: list[bytes] = field(default_factory=list)
+    """One container's key and receipts in an :class:`InProcessKeyServer` (mutable)."""
+
+    __slots__ = (
+        "challenges",
+        "confirmed",
+        "destroyed",
+        "evaluator",
+        "header_digest",
+        "receipt_key",
+    )
+
+    def __init__(self, evaluator: oprf.Evaluator) -> None:
+        self.evaluator = evaluator
+        self.destroyed = False
+        self.receipt_key: bytes | None = None
+        self.header_digest: bytes | None = None
+        self.challenges: list[bytes] = []
+        self.confirmed: list[bytes] = []
 
 
 class InProcessKeyServer:

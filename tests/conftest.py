@@ -63,6 +63,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 _cpu_by_folder: defaultdict[str, float] = defaultdict(float)
+_cpu_by_test: defaultdict[str, float] = defaultdict(float)
+# How many of the costliest tests the summary names (where to look next for CPU).
+_TOP_TESTS = 15
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -71,6 +74,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if key == _CPU_PROPERTY and isinstance(value, float):
             folder = report.nodeid.split("::")[0].rsplit("/", 1)[0]
             _cpu_by_folder[folder] += value
+            _cpu_by_test[report.nodeid] += value
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -90,6 +94,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"CPU s by folder (tests, their threads, processes they waited for;"
             f" {sum(_cpu_by_folder.values()):.0f} s): "
             + ", ".join(f"{folder} {seconds:.1f}" for folder, seconds in ranked)
+        )
+        top = sorted(_cpu_by_test.items(), key=lambda kv: -kv[1])[:_TOP_TESTS]
+        terminalreporter.write_line(
+            "CPU s of the costliest tests (setup, call and teardown; a module's first test"
+            " also carries its module fixtures): "
+            + ", ".join(f"{nodeid} {seconds:.2f}" for nodeid, seconds in top)
         )
 
 

@@ -17,6 +17,7 @@ from keyserver.cli.approvals import print_requested
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from keyserver.domain.answers import answer_first
 from keyserver.domain.durations import format_duration
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.settings import Settings
@@ -287,7 +288,8 @@ def cmd_report(ctx: Context, b: Backend) -> int:
             since=ctx.out.cell("at", since).plain if since else "-",
         )
     )
-    for container in doc.get("containers", []):
+    # The answer first, as on the console's report (issue 12); --json keeps the id order.
+    for container in answer_first(doc.get("containers", [])):
         summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
         summary["answer"] = ctx.out.say(_answer_text(container.get("answer")))
         last = container.get("last_confirmed_open_before_loss")

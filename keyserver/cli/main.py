@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
@@ -52,6 +54,22 @@ from keyserver.cli.parser import build_parser
 from keyserver.domain.i18n import N_
 from keyserver.domain.settings import ConfigError, display_zone, read_config_file
 from pycontainer.cli.texts import language
+
+# Parsing keeps one piece of state in the parser, the arguments being parsed (for the
+# mistyped-option hint): parses in one process take turns.
+_PARSE_LOCK = threading.Lock()
+
+
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """The command's parser, built once per process.
+
+    Building it costs ~34 ms of CPU (every subcommand and option): once for a command run,
+    but paid by every in-process call of :func:`main` (the tests make hundreds). Besides the
+    arguments being parsed (``_PARSE_LOCK``), a parse changes nothing in it: ``append``
+    options copy their default list before adding to it.
+    """
+    return build_parser()
 
 
 def main(
@@ -100,8 +118,9 @@ def _main(
     out = Output(stdout, stderr, as_json="--json" in argv, lang=language(env, "KEYSERVER_LANG"))
     try:
         try:
-            parser = build_parser()
-            with contextlib.redirect_stdout(stdout):  # --help and --version go to our stdout
+            parser = _parser()
+            # --help and --version go to our stdout.
+            with _PARSE_LOCK, contextlib.redirect_stdout(stdout):
                 args = parser.parse_args(protect_ids(argv, parser))
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)

@@ -105,6 +105,14 @@ class Releaser:
         self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
         # The batch runs its statements as pre-compiled DB-API calls (hotpath.py).
         self._hot = HotPath(ledger.engine.dialect)
+        # Where the reads before the chain-head lock run (_evaluate_batch). PostgreSQL: in
+        # the batch's own transaction, before it locks anything. Its READ COMMITTED
+        # isolation gives each statement a snapshot of its own, as autocommit does, so the
+        # reads see the same thing, and the batch checks out ONE pooled connection (one
+        # liveness ping, one checkout) instead of two (issue 15: per-batch CPU, which two
+        # workers pay twice as often per release). SQLite: outside the writing
+        # transaction, whose BEGIN IMMEDIATE takes the one writer lock of every process.
+        self._reads_in_tx = ledger.engine.dialect.name == "postgresql"
 
     def evaluate(
         self,
@@ -181,14 +189,15 @@ class Releaser:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
 
         Before the lock, the queued jobs are taken and what does not depend on the
-        chain head is read outside any transaction (:meth:`Batch.preread`: tokens,
-        reader policy), so the head is held only for the ordered part: container rows,
-        attempt windows, decisions, appends, COMMIT (issue 15: the head's hold time per
-        release bounds every instance's rate together). Once the transaction holds the
-        head, ``take()`` again adds every request queued meanwhile (group_commit.py).
-        A refusal is audited in the same transaction and returned as the exception to
-        raise. An unexpected error rolls the whole batch back; then each job is retried
-        alone, so one broken row cannot fail the others.
+        chain head is read (:meth:`_preread`: tokens, reader policy; on SQLite outside
+        any transaction, on PostgreSQL at the start of the batch's own), so the head is
+        held only for the ordered part: container rows, attempt windows, decisions,
+        appends, COMMIT (issue 15: the head's hold time per release bounds every
+        instance's rate together). Once the transaction holds the head, ``take()``
+        again adds every request queued meanwhile (group_commit.py). A refusal is
+        audited in the same transaction and returned as the exception to raise. An
+        unexpected error rolls the whole batch back; then each job is retried alone,
+        so one broken row cannot fail the others.
         """
         out: list[dict[str, Any] | BaseException] = []
         jobs: Sequence[EvalJob] = ()
@@ -196,16 +205,19 @@ class Releaser:
         try:
             jobs = take()
             batch = Batch(hot, None)
-            with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
-                batch.use(cur)
-                # The tokens, with the head's seq they are current as of (Batch.lock_head).
-                seen = batch.read_tokens([j.digest for j in jobs if j.digest is not None])
-                requests = self._requests(batch, jobs)
-                batch.preread(requests)
-                rowcheck.preread(self._keyring, batch, sorted({r[0] for r in requests}))
-            clock = LockClock()
-            with self._ledger.core_tx() as conn, self._cursor(conn) as cur:
-                batch.use(cur)
+            with contextlib.ExitStack() as tx:
+                # The clock times the wait where it happens: PostgreSQL at the head's row
+                # lock, SQLite at BEGIN IMMEDIATE (the writer lock, Ledger.core_tx).
+                if self._reads_in_tx:
+                    batch.use(self._enter_tx(tx))
+                    seen = self._preread(batch, jobs)
+                    clock = LockClock()
+                else:
+                    with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
+                        batch.use(cur)
+                        seen = self._preread(batch, jobs)
+                    clock = LockClock()
+                    batch.use(self._enter_tx(tx))
                 head = batch.lock_head(seen)  # lock order: chain head, then container rows
                 clock.locked()
                 jobs = take()
@@ -232,6 +244,24 @@ class Releaser:
         for job in jobs:
             retried.extend(self._evaluate_batch(_only(job)))
         return retried
+
+    def _preread(self, batch: Batch, jobs: Sequence[EvalJob]) -> int:
+        """The reads before the chain-head lock; the head's seq the tokens are current as of.
+
+        Tokens, reader policy and register entries: none of them depends on the head
+        (Batch.preread, rowcheck.preread), so reading them first shortens the time the
+        head is held; Batch.lock_head looks the tokens up again if one was revoked since.
+        """
+        seen = batch.read_tokens([j.digest for j in jobs if j.digest is not None])
+        requests = self._requests(batch, jobs)
+        batch.preread(requests)
+        rowcheck.preread(self._keyring, batch, sorted({r[0] for r in requests}))
+        return seen
+
+    def _enter_tx(self, stack: contextlib.ExitStack) -> Any:
+        """Open the batch's writing transaction on ``stack``; return its DB-API cursor."""
+        conn = stack.enter_context(self._ledger.core_tx())
+        return stack.enter_context(self._cursor(conn))
 
     @contextmanager
     def _cursor(self, conn: Connection) -> Iterator[Any]:

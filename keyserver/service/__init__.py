@@ -116,6 +116,7 @@ class KeyService:
         self.audit_list = self.reports.audit_list
         self.audit_export = self.reports.audit_export
         self.audit_verify = self.reports.audit_verify
+        self.audit_chain_status = self.reports.audit_chain_status
         self.counts_by_state = self.reports.counts_by_state
         self.check_master_key = self.reports.check_master_key
         self.ping = self.reports.ping

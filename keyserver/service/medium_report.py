@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from keyserver.domain.answers import NOT_OPENED, OPENED, POSSIBLY_OPENED, worst
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.i18n import N_
@@ -41,26 +42,15 @@ from keyserver.store.audit import entry_document
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry, Container, Principal
 
-OPENED = "opened"
-POSSIBLY_OPENED = "possibly opened"
-NOT_OPENED = "not opened"
 # What one attempt row is (spec §report, ``kind``). Only RELEASE and CONFIRMED count
 # toward an opening: a seal-mode release is the writer creating the container.
 CREATION = "creation"
 RELEASE = "release"
 CONFIRMED = "confirmed"
 REFUSED = "refused"
-# Worst first: the headline is the first of these any container has.
-_SEVERITY = (OPENED, POSSIBLY_OPENED, NOT_OPENED)
 _CHANGES = ("suspend", "restore", "destroy")
 # Ids per IN list (well below every backend's parameter limit).
 _CHUNK = 500
-
-
-def worst(answers: Iterable[str | None]) -> str | None:
-    """The headline answer: the worst of the containers' (None if none has one)."""
-    found = {a for a in answers if a is not None}
-    return next((a for a in _SEVERITY if a in found), None)
 
 
 def kind(action: str, outcome: str, mode: str | None) -> str:

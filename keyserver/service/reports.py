@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
 
 from keyserver.domain.context import LOCAL, OVERSIGHT, UNAUTHENTICATED_ACTOR, RequestContext
-from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.errors import InvalidRequestError, RestorePendingError
 from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import ConfigError
@@ -19,11 +21,14 @@ from keyserver.domain.validation import (
     check_name,
     decode_container_id,
 )
-from keyserver.store import repository
+from keyserver.domain.verified_head import VerifiedHead
+from keyserver.store import audit_progress, repository
 from keyserver.store.audit import canonical_json, entry_document, entry_hash, read_head
+from keyserver.store.audit_verify import VerifyResult
 from keyserver.store.audit_verify import verify as verify_chain
 from keyserver.store.ledger import Ledger
 from keyserver.store.models import AuditEntry
+from keyserver.store.writelock import WriterLockTimeoutError
 
 log = logging.getLogger("keyserver")
 
@@ -34,6 +39,10 @@ EXPORT_PAGE = 1000
 # verification of millions of entries is many short requests, never one that outlasts a
 # client's or a proxy's read timeout.
 VERIFY_PAGE_MAX = 200_000
+# Most entries the console overview verifies per load (issue 12): after an import of
+# millions of entries it says "verified up to N of M" and goes on at the next load, rather
+# than hold the page for the whole tail. The same bound as a remote verify's page.
+OVERVIEW_VERIFY_SLICE = VERIFY_PAGE_MAX
 
 # Actor names the server records for requests without a principal (spec §evaluate).
 RECORDED_ACTORS = frozenset({UNAUTHENTICATED_ACTOR})
@@ -142,7 +151,111 @@ class ReportOps:
             )
         if not result.ok:
             log.error("audit chain verification failed: %s", result.problem)
+        if start is None:
+            # A verification from the genesis is what the overview resumes from (spec
+            # §audit): a complete one refreshes the remembered head and the time of the
+            # last full check; a failed one drops it, so that no page goes on saying
+            # "verified up to N" past an entry this check found broken. A run resumed
+            # from a caller's head is not remembered: the server did not check the
+            # entries before that head.
+            if not result.ok:
+                self._progress(audit_progress.forget)
+            else:
+                self._remember(result, full=result.complete, resumed_from=0)
         return result.as_dict()
+
+    def audit_chain_status(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
+        """The chain's status for the console overview, verified incrementally (issue 12).
+
+        Only the entries after the remembered head (store/audit_progress.py) are verified,
+        at most :data:`OVERVIEW_VERIFY_SLICE` of them, starting from the remembered hash:
+        the stored entry at its seq must still have that hash (verify checks it) and its
+        MAC must verify, else the chain is reported broken.
+
+        Returns:
+            ``ok``, ``problem``, ``first_bad_seq``, ``entries`` (verified by this call),
+            ``head_seq`` (verified up to), ``chain_seq`` (the chain's head), ``complete``,
+            ``incremental`` (resumed from a remembered head), ``full_at`` (the last
+            full verification, or None) and ``altered`` (the remembered head's MAC failed).
+        """
+        self._ledger.require(
+            actor, OVERSIGHT, N_("verifying the audit log"), action="audit.verify", ctx=ctx
+        )
+        key = self._keyring.audit_key
+        with self._ledger.reads() as session:
+            remembered = audit_progress.read(session, key)
+            chain = read_head(session)
+            chain_seq = 0 if chain is None else chain[0]
+            if remembered is not None and not remembered.genuine:
+                # Written without the audit key: resuming from it could skip an edited
+                # entry. Nothing is verified until a full verification replaces it.
+                log.error("audit chain verification failed: the remembered head was altered")
+                return {
+                    "ok": False,
+                    "problem": "the remembered verified head was altered",
+                    "first_bad_seq": None,
+                    "entries": 0,
+                    "head_seq": 0,
+                    "chain_seq": chain_seq,
+                    "complete": False,
+                    "incremental": True,
+                    "full_at": None,
+                    "altered": True,
+                }
+            head = None if remembered is None else remembered.head
+            result = verify_chain(
+                session,
+                key,
+                start=None if head is None else (head.seq, head.hash),
+                limit=OVERVIEW_VERIFY_SLICE,
+            )
+        full_at = None if head is None else head.full_at
+        if not result.ok:
+            log.error("audit chain verification failed: %s", result.problem)
+        elif head is None and result.complete:
+            # From the genesis to the head in one load: a full verification (spec §audit).
+            full_at = self._remember(result, full=True, resumed_from=0)
+        else:
+            self._remember(result, full=False, resumed_from=result.from_seq)
+        return {
+            **result.as_dict(),
+            "chain_seq": max(chain_seq, result.head_seq),
+            "incremental": head is not None,
+            "full_at": full_at,
+            "altered": False,
+        }
+
+    def _remember(self, result: VerifyResult, *, full: bool, resumed_from: int) -> datetime | None:
+        """Remember how far ``result`` verified; the time it was taken if ``full``."""
+        now = self._settings.clock()
+        if result.head_seq == 0 or (result.head_seq <= resumed_from and not full):
+            # An empty chain has no entry to resume from; nothing new verified needs no
+            # writing transaction.
+            return now if full else None
+        new = VerifiedHead(
+            result.head_seq, bytes.fromhex(result.head_hash), now, now if full else None
+        )
+        key = self._keyring.audit_key
+        self._progress(
+            lambda session: audit_progress.remember(
+                session, key, new, full=full, resumed_from=resumed_from
+            )
+        )
+        return new.full_at
+
+    def _progress(self, change: Callable[[Session], None]) -> None:
+        """Write the remembered head; skipped while a restore awaits its replay.
+
+        spec §backup: no writing transaction then. Also skipped when SQLite's writer lock
+        is not free in time (releases are queued on it): the remembered head only saves
+        work, and without it the next load verifies from the last one written (or the
+        genesis), so neither is a reason to fail the page that verified.
+        """
+        try:
+            with self._ledger.tx() as session:
+                change(session)
+        except (RestorePendingError, WriterLockTimeoutError) as exc:
+            log.info("audit verified head not remembered: %s", type(exc).__name__)
 
     def counts_by_state(self) -> dict[str, int]:
         """Number of containers per state (for /metrics)."""

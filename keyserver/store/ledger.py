@@ -70,7 +70,9 @@ class Ledger:
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
         # Reads outside any transaction, each statement seeing what committed before it
-        # started: the release batch's reads before the chain-head lock (unlocked_reads).
+        # started: the release batch's reads before the chain-head lock on SQLite
+        # (unlocked_reads; on PostgreSQL they run at the start of the batch's own
+        # transaction, keyserver/release/batch.py).
         self._unlocked = (
             self.single_read_engine
             if self.engine.dialect.name == "sqlite"
@@ -142,7 +144,8 @@ class Ledger:
         """A Core connection for reads outside any transaction and any writer lock.
 
         Each statement sees what committed before it started (no BEGIN, no snapshot held):
-        the release batch reads tokens and policy here before taking the chain head.
+        on SQLite the release batch reads tokens and policy here before taking the chain
+        head (outside BEGIN IMMEDIATE, the writer lock of every process).
         """
         with self._unlocked.connect() as conn:
             yield conn

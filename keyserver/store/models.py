@@ -272,6 +272,22 @@ class AuditHead(Base):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+class AuditVerifiedHead(Base):
+    """How far the audit chain was verified (one row, id 1; spec §audit, incremental).
+
+    keyserver/domain/verified_head.py: ``mac`` (under the audit key) makes a row written
+    by anyone but the server fail, so it cannot skip the verification of an edited entry.
+    """
+
+    __tablename__ = "audit_verified_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(SeqInt)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    full_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    mac: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 class TlogState(Base):
     """How many audit entries the transparency tree holds (one row; the follower locks it)."""
 

@@ -18,12 +18,15 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from pycontainer import _portable
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class Buffers:
@@ -42,25 +45,42 @@ class Buffers:
                 m.close()
 
 
+class _Ran:
+    """A chunk run inline (workers=1), answering ``result()`` as a Future would."""
+
+    __slots__ = ("_error", "_value")
+
+    def __init__(self, fn: Callable[[], int]) -> None:
+        self._value = 0
+        self._error: Exception | None = None
+        try:
+            self._value = fn()
+        except Exception as exc:  # noqa: BLE001 -- re-raised by result(), in order
+            self._error = exc
+
+    def result(self) -> int:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class _Window:
     """An ordered pipeline: at most ``depth`` chunks in flight, results in submit order."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = ThreadPoolExecutor(workers, "rwc-stream") if workers > 1 else None
+        self.pool: ThreadPoolExecutor | None = None
+        if workers > 1:
+            # Imported here: concurrent.futures (with logging) is ~3 ms of a small open's
+            # start-up, and one worker needs no pool (issue 15).
+            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+            self.pool = ThreadPoolExecutor(workers, "rwc-stream")
         self.depth = max(1, workers * p.WINDOW_PER_WORKER)
-        self.pending: deque[tuple[Future[int], Buffers, object]] = deque()
+        self.pending: deque[tuple[Future[int] | _Ran, Buffers, object]] = deque()
 
     def submit(self, fn: Callable[[], int], bufs: Buffers, tag: object) -> None:
-        fut: Future[int]
-        if self.pool is None:
-            fut = Future()
-            try:
-                fut.set_result(fn())
-            except Exception as exc:  # noqa: BLE001 -- re-raised by result(), in order
-                fut.set_exception(exc)
-        else:
-            fut = self.pool.submit(fn)
-        self.pending.append((fut, bufs, tag))
+        ran = _Ran(fn) if self.pool is None else self.pool.submit(fn)
+        self.pending.append((ran, bufs, tag))
 
     def full(self) -> bool:
         return len(self.pending) >= self.depth

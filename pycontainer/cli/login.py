@@ -8,7 +8,6 @@ with whoami before it is stored.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from collections.abc import Mapping
 
@@ -53,6 +52,8 @@ def _read_token(args: argparse.Namespace, lang: str) -> str:
         if args.token_stdin:
             line = sys.stdin.readline(TOKEN_MAX + 2)
         elif sys.stdin.isatty():
+            import getpass  # noqa: PLC0415 - only to prompt; every `rwc` run imports this module
+
             line = getpass.getpass(say("token_prompt", lang, url=args.url))
         else:
             raise UsageError("no terminal to ask for the token", hint="pass it with --token-stdin")

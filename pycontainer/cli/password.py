@@ -10,7 +10,6 @@ of such a container passes --no-password too (a wrong guess costs one audited ev
 
 from __future__ import annotations
 
-import getpass
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -103,6 +102,8 @@ def get_password(
                     "no password given and no terminal to ask for one",
                     hint=f"use --password-file FILE, set {ENV_PASSWORD}, or pass --no-password",
                 )
+            import getpass  # noqa: PLC0415 - only to prompt, not for a password file (issue 15)
+
             prompt = getpass.getpass
         try:
             password = prompt(say("password_prompt", lang, what=what))

@@ -17,12 +17,11 @@ wording stays argparse's, for ``--json`` and for scripts that read it.
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from types import MappingProxyType
+from typing import Any, NamedTuple, NoReturn
 
 # The language of the parse in progress (set by the root parser's parse_args): argparse
 # calls the chosen subcommand's parser, which the command never sees, so its language
@@ -70,12 +69,14 @@ _ARGPARSE: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class UsageText:
-    """One usage error or hint: a key of :data:`ENGLISH` and the values it names."""
+class UsageText(NamedTuple):
+    """One usage error or hint: a key of :data:`ENGLISH` and the values it names.
+
+    A NamedTuple, not a dataclass: every `rwc` run imports this module (issue 15).
+    """
 
     key: str
-    values: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, str] = MappingProxyType({})
 
     def __str__(self) -> str:
         """English, as argparse says it."""
@@ -161,6 +162,15 @@ def _chosen_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> A
     return parser
 
 
+def _close_matches(word: str, candidates: list[str], n: int) -> list[str]:
+    """The ``n`` candidates nearest to ``word`` (difflib's ratio >= 0.6), best first."""
+    # Imported here: only a usage error needs difflib, and every run imports this module
+    # (issue 15: start-up of a small `rwc cat`).
+    import difflib  # noqa: PLC0415
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
+
+
 def _nearest_choice(parser: argparse.ArgumentParser, shown: str) -> UsageText:
     """The hint for an invalid choice ``shown`` (as argparse quotes it): the nearest ones."""
     value = (
@@ -174,7 +184,7 @@ def _nearest_choice(parser: argparse.ArgumentParser, shown: str) -> UsageText:
         if action.choices is not None and value not in action.choices
         for choice in action.choices
     ]
-    near = difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
+    near = _close_matches(value, choices, 3)
     if not near:
         return UsageText("see_help", {"prog": parser.prog})
     return UsageText("did_you_mean", {"option": ", ".join(near), "prog": parser.prog})
@@ -197,6 +207,6 @@ def _unknown_message(
         return UsageText("unexpected", {"arguments": " ".join(extras)}), see
     name = unknown[0].split("=", 1)[0]
     options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
-    near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    near = _close_matches(name, options, 1)
     hint = UsageText("did_you_mean", {"option": near[0], "prog": parser.prog}) if near else see
     return UsageText("unknown_option", {"name": name}), hint

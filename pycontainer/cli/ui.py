@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import traceback
 import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
@@ -165,6 +164,10 @@ class Ui:
             if hint:
                 self.stderr.write(f"rwc: hint: {hint}\n")
         if self.verbose:
+            # Imported here: traceback (with linecache and tokenize) is only for --verbose
+            # errors, and every `rwc` run imports this module (issue 15).
+            import traceback  # noqa: PLC0415
+
             traceback.print_exception(cause or exc, file=self.stderr)
         self.stderr.flush()
 

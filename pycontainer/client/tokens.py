@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -177,6 +176,8 @@ class TokenStore:
         data = json.dumps(
             {"version": STORE_VERSION, "tokens": dict(sorted(tokens.items()))}, indent=2
         ).encode("utf-8")
+        import secrets  # noqa: PLC0415 - only to save tokens; every `rwc` run reads them (issue 15)
+
         tmp = self.directory / f".{STORE_FILE}.{secrets.token_hex(8)}.tmp"
         # Created 0600 from the start (O_EXCL: never reuse someone else's file).
         fd = os.open(tmp, _portable.create_flags(), 0o600)

@@ -14,7 +14,7 @@ import re
 import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pycontainer.errors import FormatError, ReaderLimitError, UnsafePathError
 from pycontainer.format import primitives as p
@@ -26,8 +26,9 @@ _U32 = struct.Struct(">I")
 INDEX_MIN = _U32.size  # spec [F-TRAILER]: an empty index is its entry_count alone
 
 
-@dataclass(frozen=True)
-class Entry:
+# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
+# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
+class Entry(NamedTuple):
     """One file or directory of a container.
 
     Attributes:

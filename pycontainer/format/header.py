@@ -1,4 +1,4 @@
-"""Header codec: bytes <-> dataclasses, canonical and strict, no cryptography.
+"""Header codec: bytes <-> NamedTuples, canonical and strict, no cryptography.
 
 The header is read field by field from a buffer whose length was bounded first
 (``HEADER_MIN <= header_length <= HEADER_MAX``), so no field can make us allocate more than
@@ -15,8 +15,7 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pycontainer.errors import FormatError, UnsupportedVersionError
 from pycontainer.format import oprf
@@ -61,8 +60,9 @@ def _uint(value: int, size: int, what: str) -> bytes:
         raise _corrupt(f"{what} does not fit its field") from None
 
 
-@dataclass(frozen=True)
-class OprfSlot:
+# NamedTuples, not frozen dataclasses: every `rwc cat` imports this module, and the
+# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
+class OprfSlot(NamedTuple):
     """Slot type 1 ``server-oprf`` (spec §slot-server-oprf).
 
     Attributes:
@@ -101,16 +101,14 @@ class OprfSlot:
         )
 
 
-@dataclass(frozen=True)
-class UnknownSlot:
+class UnknownSlot(NamedTuple):
     """A slot of a type this version does not know; skipped by readers (spec §header)."""
 
     slot_type: int
     body: bytes
 
 
-@dataclass(frozen=True)
-class Extension:
+class Extension(NamedTuple):
     """A header extension (spec §extensions). v1 defines none."""
 
     ext_type: int
@@ -121,8 +119,7 @@ class Extension:
 Slot = OprfSlot | UnknownSlot
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """A decoded (or to-be-encoded) container header.
 
     Attributes:
@@ -139,7 +136,7 @@ class Header:
     payload_nonce: bytes
     slots: tuple[Slot, ...]
     extensions: tuple[Extension, ...] = ()
-    mac: bytes = field(default=b"", repr=False)
+    mac: bytes = b""
     version: int = p.VERSION
     suite: int = p.SUITE_V1
 

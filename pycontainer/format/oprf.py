@@ -11,22 +11,23 @@ Spec anchors: spec/format.md §key-schedule, spec/protocol.md §evaluate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from voprf import ristretto as _r
 
 from pycontainer.errors import FormatError, KeyServerProtocolError
 from pycontainer.format import primitives as p
 
 
-@dataclass(frozen=True)
 class BlindState:
     """The client's secret blinding state between :func:`blind` and :func:`finalize`.
 
-    Never log it: the blind unmasks the password-derived input.
+    Never log it: the blind unmasks the password-derived input (so its repr shows nothing
+    of it). A plain class, not a dataclass: every `rwc cat` imports this module (issue 15).
     """
 
-    _client: object
+    __slots__ = ("_client",)
+
+    def __init__(self, client: object) -> None:
+        self._client = client
 
 
 def blind(oprf_input: bytes) -> tuple[BlindState, bytes]:

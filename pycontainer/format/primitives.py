@@ -9,8 +9,7 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §pay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 # spec §header: fixed prefix.
 MAGIC: Final = b"\x89RWC\r\n\x1a\n"
@@ -86,8 +85,9 @@ WORKERS_DEFAULT: Final = 2
 WINDOW_PER_WORKER: Final = 2  # chunks in flight per worker: bounds memory, keeps cores busy
 
 
-@dataclass(frozen=True)
-class Argon2Params:
+# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
+# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
+class Argon2Params(NamedTuple):
     """Argon2id cost parameters (spec §slot-server-oprf).
 
     The default is RFC 9106's second recommended option (64 MiB, t=3, p=4).

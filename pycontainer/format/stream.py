@@ -13,7 +13,7 @@ Spec anchors: spec/format.md §payload.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -36,8 +36,9 @@ def nonce(index: int, last: bool) -> bytes:
     return index.to_bytes(p.STREAM_COUNTER_SIZE, "big") + bytes((flag,))
 
 
-@dataclass(frozen=True)
-class Layout:
+# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
+# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
+class Layout(NamedTuple):
     """Geometry of a payload: where chunk ``i`` lives in the ciphertext and the plaintext.
 
     Attributes:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 from pycontainer import _portable
 from pycontainer._engine.extract import extract_entries
@@ -32,8 +31,9 @@ from pycontainer.reader._entry import EntryReader
 StrPath = str | os.PathLike[str]
 
 
-@dataclass(frozen=True)
-class ReaderLimits:
+# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
+# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
+class ReaderLimits(NamedTuple):
     """Reader-side bounds (each at most the spec's MUST bound).
 
     Attributes:

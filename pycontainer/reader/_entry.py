@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from pycontainer._engine.pipeline import Buffers
 from pycontainer.format.archive import Entry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class EntryReader(io.RawIOBase):
@@ -118,26 +121,36 @@ class EntryReader(io.RawIOBase):
         first = (self.entry.offset + self._pos) >> log2
         last = (self.entry.offset + self.entry.size - 1) >> log2
         ring = [Buffers(1 << log2), Buffers(1 << log2)]
+        pool: ThreadPoolExecutor | None = None
+        ahead: Future[memoryview] | None = None
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="rwc-read-ahead") as pool:
-                ahead = pool.submit(self._chunk_into, first, ring[0])
-                for index in range(first, last + 1):
-                    plain = ahead.result()
-                    if index < last:
-                        # The other buffer held the piece before this one, released below.
-                        following = ring[(index + 1 - first) % 2]
-                        ahead = pool.submit(self._chunk_into, index + 1, following)
-                    within = self.entry.offset + self._pos - (index << log2)
-                    k = min(len(plain) - within, self.entry.size - self._pos)
-                    self._pos += k
-                    piece = plain[within : within + k]
-                    try:
-                        yield piece
-                    finally:
-                        piece.release()
-                        plain.release()
+            for index in range(first, last + 1):
+                # The first chunk in this thread: the caller waits for it in any case.
+                plain = self._chunk_into(index, ring[0]) if ahead is None else ahead.result()
+                if index < last:
+                    if pool is None:
+                        # Only an entry of two chunks or more has one to read ahead: a small
+                        # `rwc cat` starts no thread and imports no concurrent.futures (with
+                        # logging, ~3 ms of its start-up; issue 15).
+                        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+                        pool = ThreadPoolExecutor(1, thread_name_prefix="rwc-read-ahead")
+                    # The other buffer held the piece before this one, released below.
+                    following = ring[(index + 1 - first) % 2]
+                    ahead = pool.submit(self._chunk_into, index + 1, following)
+                within = self.entry.offset + self._pos - (index << log2)
+                k = min(len(plain) - within, self.entry.size - self._pos)
+                self._pos += k
+                piece = plain[within : within + k]
+                try:
+                    yield piece
+                finally:
+                    piece.release()
+                    plain.release()
         finally:
-            # After the pool's exit, which waited for a read-ahead still writing into them.
+            if pool is not None:
+                # Wait for a read-ahead still writing into the buffers before they go away.
+                pool.shutdown(wait=True)
             for bufs in ring:
                 bufs.close()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pycontainer import _portable
 from pycontainer.errors import FormatError, InputError
@@ -21,8 +21,9 @@ from pycontainer.format import primitives as p
 StrPath = str | os.PathLike[str]
 
 
-@dataclass(frozen=True)
-class SlotSummary:
+# NamedTuples, not frozen dataclasses: every `rwc cat` imports this module, and the
+# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
+class SlotSummary(NamedTuple):
     """The public content of a server-oprf slot.
 
     Attributes:
@@ -38,8 +39,7 @@ class SlotSummary:
     argon2: p.Argon2Params
 
 
-@dataclass(frozen=True)
-class HeaderInfo:
+class HeaderInfo(NamedTuple):
     """What can be learned from a container without the key server.
 
     Attributes:

@@ -408,6 +408,6 @@ def seal_stream(
                 f"reading the input stream failed: {exc.strerror or exc}",
                 hint="check the program or file feeding rwc",
             ) from None
-        return [dataclasses.replace(probe, size=sink.plaintext_length)]
+        return [probe._replace(size=sink.plaintext_length)]
 
     return _seal(out_path, produce, 0, options)

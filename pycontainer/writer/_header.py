@@ -10,7 +10,6 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ class Draft:
         # spec §slot-server-oprf: the wrap's AAD is the slot body before wrap_nonce, so the
         # URL, public key and Argon2 parameters cannot be swapped without breaking the unwrap.
         wrapped = keyschedule.wrap(kek, slot.wrap_nonce, dek, receipt_secret, slot.aad())
-        unsigned = self._unsigned(dataclasses.replace(slot, wrapped=wrapped))
+        unsigned = self._unsigned(slot._replace(wrapped=wrapped))
         header = unsigned + keyschedule.header_mac(keyschedule.header_key(dek), unsigned)
         if len(header) != self.length:  # the payload already sits at `length`: never shift it
             raise ContainerError(
@@ -92,7 +91,7 @@ class Stretch:
 
     Argon2id (m=64 MiB, t=3, p=4 by default) is the largest fixed cost of a seal after
     start-up, and its only input is the server's answer: run it beside the payload instead
-    of before it. It does no I/O and touches no shared state; the argon2 binding releases
+    of before it. It does no I/O and touches no shared state; cryptography's Argon2id releases
     the GIL. :meth:`kek` always waits for it, so no thread outlives the seal.
     """
 

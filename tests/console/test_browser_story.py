@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import re
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -40,8 +39,9 @@ from tests.support.console import (
     BrowserFactory,
     ConsoleServer,
     clean_env,
+    pdf_pages,
+    print_to_pdf,
 )
-from tests.support.requirements import missing
 
 pytestmark = pytest.mark.slow
 
@@ -164,27 +164,13 @@ def check_printable_on_a4(driver: WebDriver, words: tuple[str, ...], tmp_path: P
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     # The print button is the script's only job: without the script it stays hidden.
     assert driver.find_element(By.ID, "print").is_displayed()
-    printed = driver.execute_cdp_cmd(
-        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}
-    )
-    pdf = base64.b64decode(printed["data"])
-    assert pdf.startswith(b"%PDF")
+    pdf = print_to_pdf(driver)
     boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
     assert boxes, "no page in the printed report"
     for width, height in boxes:  # A4 is 595 x 842 points
         assert round(float(width)) in {595, 596}
         assert round(float(height)) in {842, 843}
-    if shutil.which("pdftotext") is None:
-        missing("pdftotext", "apt-get install poppler-utils")
-    printed_pdf = tmp_path / "report.pdf"
-    printed_pdf.write_bytes(pdf)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(printed_pdf), "-"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    text = "".join(pdf_pages(pdf, tmp_path))
     for word in words:
         assert word in text, f"{word!r} broken in the printed report:\n{text}"
 

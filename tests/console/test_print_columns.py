@@ -9,13 +9,9 @@ that row and printed by Chromium; pdftotext must read every cell back whole.
 
 from __future__ import annotations
 
-import base64
-import shutil
-import subprocess
 from pathlib import Path
 
-from tests.support.console import BrowserFactory
-from tests.support.requirements import missing
+from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf
 
 CSS = Path(__file__).parents[2] / "keyserver/http/console/static/console.css"
 
@@ -34,24 +30,11 @@ REASON = "昨日の夕方に帰宅途中で紛失しました。" * 3
 
 
 def test_printed_columns_keep_their_words(browser: BrowserFactory, tmp_path: Path) -> None:
-    if shutil.which("pdftotext") is None:
-        missing("pdftotext", "apt-get install poppler-utils")
     page = tmp_path / "report.html"
     page.write_text(PAGE.format(css=CSS.as_uri(), reason=REASON), encoding="utf-8")
     driver = browser("en")
     driver.get(page.as_uri())
-    printed = driver.execute_cdp_cmd(
-        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}
-    )
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(base64.b64decode(printed["data"]))
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    text = "".join(pdf_pages(print_to_pdf(driver), tmp_path))
     for word in ("Address", "127.0.0.1", "Sealed by its writer (creation)", "内容", "紛失届"):
         assert word in text, f"{word!r} broken in print:\n{text}"
     # The Japanese reason wraps between its characters inside the page, several per line.

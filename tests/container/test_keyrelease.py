@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,8 +112,8 @@ def test_server_answer_replayed_from_another_request(kit: Kit, sealed: Path) -> 
 def _rewrite_slot(path: Path, **changes: Any) -> None:
     raw = path.read_bytes()
     h = hdr.decode_header(raw[: hdr.header_length(raw)])
-    slot = dataclasses.replace(h.slots[0], **changes)
-    new = hdr.encode_unsigned(dataclasses.replace(h, slots=(slot,))) + h.mac
+    slot = h.slots[0]._replace(**changes)
+    new = hdr.encode_unsigned(h._replace(slots=(slot,))) + h.mac
     path.write_bytes(new + raw[len(h.mac) + len(hdr.encode_unsigned(h)) :])
 
 
@@ -203,7 +202,7 @@ def test_writer_checks_parameters_before_server(kit: Kit, tmp_path: Path) -> Non
         kit.seal([f], tmp_path / "a.rwc", argon2=p.Argon2Params(1024, 1, 1))
     with pytest.raises(InputError):
         kit.seal([f], tmp_path / "b.rwc", chunk_log2=30)
-    bad_slot = dataclasses.replace(kit.slot, url="http://example.com/")
+    bad_slot = kit.slot._replace(url="http://example.com/")
     with pytest.raises(InputError, match="URL"):
         kit.seal([f], tmp_path / "c.rwc", slot=bad_slot)
     with pytest.raises(InputError, match="at most 65502 bytes"):

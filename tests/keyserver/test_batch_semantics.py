@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
+from sqlalchemy import event
 from voprf import ristretto
 
 from keyserver.domain.context import RequestContext
@@ -284,6 +285,35 @@ def test_the_tokens_of_a_batch_are_read_in_one_statement(
     before = statements[1:head]  # after the first take, until the head is locked
     assert len(before) == 2, before
     assert "tokens.token_hash IN" in " ".join(before[0].split()), before[0]
+
+
+def test_a_batch_checks_out_one_connection_on_postgres(
+    world: World, service: KeyService, backend: str
+) -> None:
+    """PostgreSQL: the reads before the head run in the batch's own transaction.
+
+    Issue 15: each pooled checkout costs a liveness ping (a round trip) and the pool's
+    Python, once per batch, and two processes run twice as many batches per release. On
+    SQLite the reads stay outside the writing transaction (BEGIN IMMEDIATE takes the
+    writer lock of every process): two checkouts.
+    """
+    regs = [activate(world)[0]["container_id"] for _ in range(2)]
+    _run(service, [job for cid in regs for job in _jobs(world, cid, 1)])  # registers read
+    checkouts: list[object] = []
+
+    def counted(dbapi_conn: Any, *_rest: Any) -> None:
+        checkouts.append(dbapi_conn)
+
+    engine = service.ledger.engine
+    event.listen(engine, "checkout", counted)
+    try:
+        outcomes = _run(service, [job for cid in regs for job in _jobs(world, cid, 2)])
+    finally:
+        event.remove(engine, "checkout", counted)
+    assert [_kind(o) for o in outcomes] == ["ok"] * 4
+    assert len(checkouts) == (1 if backend == "postgres" else 2), checkouts
+    with service.ledger.reads() as session:
+        assert verify(session, service.keyring.audit_key).ok
 
 
 def _recorded(service: KeyService, monkeypatch: pytest.MonkeyPatch) -> list[str]:

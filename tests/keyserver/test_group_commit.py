@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 from sqlalchemy import text
 from voprf import ristretto as r
@@ -19,6 +18,7 @@ from voprf import ristretto as r
 from keyserver.domain.settings import Settings
 from keyserver.release.group_commit import GroupCommit
 from keyserver.store.engine import make_engine
+from tests.support import http_client
 from tests.support.world import World, activate, b64, unb64
 
 THREADS = 12
@@ -28,8 +28,8 @@ def _evaluate(w: World, who: str, cid: str, public_key: str) -> int:
     """One real VOPRF round trip on a fresh connection; the proof must verify on 200."""
     client, blinded = r.Client.blind(b"rwc/v1 oprf input" + unb64(cid) + b"pw")
     headers = {"Authorization": f"Bearer {w.tokens[who]}"}
-    with httpx.Client(base_url=w.url, headers=headers, timeout=60) as http:
-        resp = http.post(
+    with http_client.client(base_url=w.url, headers=headers, timeout=60) as session:
+        resp = session.post(
             f"/v1/containers/{cid}/evaluate", json={"blinded_element": b64(blinded.serialize())}
         )
     if resp.status_code == 200:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import http_client
 from tests.support.world import World, activate, b64
 
 BIG = 64 * 1024  # Settings.max_body_bytes default
@@ -316,15 +317,19 @@ def test_malformed_requests(world: World, subtests: pytest.Subtests) -> None:
         "bearer " + "x" * 47,
     ):
         with subtests.test(msg=header):
-            resp = httpx.get(world.url + "/v1/whoami", headers={"Authorization": header})
+            resp = http_client.get(world.url + "/v1/whoami", headers={"Authorization": header})
             _problem(resp, 401, "unauthenticated")
             assert resp.headers["www-authenticate"] == "Bearer"
-    resp = httpx.get(world.url + "/v1/whoami", headers=[(b"Authorization", b"Bearer \xc3\xa9\xff")])
+    resp = http_client.get(
+        world.url + "/v1/whoami", headers=[(b"Authorization", b"Bearer \xc3\xa9\xff")]
+    )
     _problem(resp, 401, "unauthenticated")
     assert resp.headers["www-authenticate"] == "Bearer"
     # A control character (DEL) in a field value is not HTTP (RFC 9110 §5.5): uvicorn's
     # httptools parser refuses the request with a bare 400 before the application runs.
-    resp = httpx.get(world.url + "/v1/whoami", headers=[(b"Authorization", b"Bearer rwc_\x7f")])
+    resp = http_client.get(
+        world.url + "/v1/whoami", headers=[(b"Authorization", b"Bearer rwc_\x7f")]
+    )
     assert resp.status_code == 400
     # The server is still healthy, nothing reached the last-resort handler, and no input
     # slipped past validation into the database.
@@ -347,12 +352,12 @@ def test_revoked_and_expired_tokens(world: World, clock) -> None:  # type: ignor
     token, token_id = doc["token"], doc["token_id"]
     assert token.startswith("rwc_") and len(token) == 47
     headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(world.url + "/v1/whoami", headers=headers).status_code == 200
+    assert http_client.get(world.url + "/v1/whoami", headers=headers).status_code == 200
     listed = world.call("admin", "GET", "/v1/tokens").json()["tokens"]
     assert token_id in {t["token_id"] for t in listed}
     assert token not in world.call("admin", "GET", "/v1/tokens").text  # never shown again
     clock.advance(hours=2)
-    _problem(httpx.get(world.url + "/v1/whoami", headers=headers), 401, "unauthenticated")
+    _problem(http_client.get(world.url + "/v1/whoami", headers=headers), 401, "unauthenticated")
     # Revocation of the reader's main token works on the next request.
     main = next(t for t in listed if t["name"] == "reader" and t["expires_at"] is None)
     resp = world.call("admin", "POST", f"/v1/tokens/{main['token_id']}/revoke")

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.orm import Session
 
 from keyserver.domain.settings import Settings
 from keyserver.domain.transparency import merkle
 from keyserver.store import tlog
-from keyserver.store.engine import _alembic_config, make_engine, migrate
-from tests.support import postgres
+from keyserver.store.engine import migrate
+from tests.support import migrations
 from tests.support.rfc9162 import mth
 
 # Two full tiles of leaves and a partial third; level 8 holds two nodes (a second tile level).
@@ -31,18 +30,8 @@ SIZE = 2 * 256 + 77
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'keyserver.db'}"
-        eng = make_engine(Settings(database_url=url, master_key_b64="A" * 43))
+    with migrations.empty_engine(request.param, tmp_path) as eng:
         yield eng
-        eng.dispose()
-        return
-    with postgres.fresh_database("ks_mig") as name:
-        eng = make_engine(
-            Settings(database_url=postgres.database_url(name), master_key_b64="A" * 43)
-        )
-        yield eng
-        eng.dispose()
 
 
 def _complete_nodes(leaf_hashes: list[bytes]) -> set[tuple[int, int, bytes]]:
@@ -55,13 +44,6 @@ def _complete_nodes(leaf_hashes: list[bytes]) -> set[tuple[int, int, bytes]]:
             nodes.add((level, idx, mth(leaf_hashes[idx * width : (idx + 1) * width])))
         level += 1
     return nodes
-
-
-def _to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
-    with engine.begin() as conn:
-        cfg = _alembic_config()
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def _node_rows(engine: sa.Engine) -> set[tuple[int, int, bytes]]:
@@ -82,7 +64,7 @@ def _old_tree(engine: sa.Engine, nodes: set[tuple[int, int, bytes]]) -> None:
 def test_nodes_become_tiles_and_back(engine: sa.Engine) -> None:
     leaves = [os.urandom(32) for _ in range(SIZE)]
     nodes = _complete_nodes(leaves)
-    _to(engine, "0011_key_generations")
+    migrations.to(engine, "0011_key_generations")
     _old_tree(engine, nodes)
     migrate(Settings(database_url=str(engine.url), master_key_b64="A" * 43), engine)
 
@@ -97,16 +79,16 @@ def test_nodes_become_tiles_and_back(engine: sa.Engine) -> None:
         old = mth(leaves[:300])
         merkle.verify_consistency(300, SIZE, old, root, merkle.consistency_proof(reader, 300, SIZE))
 
-    _to(engine, "0011_key_generations", down=True)
+    migrations.to(engine, "0011_key_generations", down=True)
     assert _node_rows(engine) == nodes
 
 
 def test_a_damaged_tree_is_refused(engine: sa.Engine) -> None:
     leaves = [os.urandom(32) for _ in range(SIZE)]
     nodes = {n for n in _complete_nodes(leaves) if n[:2] != (0, 300)}
-    _to(engine, "0011_key_generations")
+    migrations.to(engine, "0011_key_generations")
     _old_tree(engine, nodes)
     with pytest.raises(RuntimeError, match="lacks the node at level 0, index 300"):
-        _to(engine, "head")
+        migrations.to(engine, "head")
     # Nothing was moved: the transaction rolled back, the old tree is as it was.
     assert _node_rows(engine) == nodes

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from keyserver.domain.settings import Settings
+from tests.support import http_client
 from tests.support.world import World, activate, blinded_b64, make_world
 
 
@@ -92,7 +93,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + 120
     while True:
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            if http_client.get(url + "/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -124,7 +125,7 @@ def _race(world: World, url_a: str, url_b: str) -> None:
 
     def evaluator(index: int) -> None:
         clients = [
-            httpx.Client(
+            http_client.client(
                 base_url=u,
                 timeout=30,
                 headers={"Authorization": f"Bearer {world.tokens['reader']}"},
@@ -151,7 +152,7 @@ def _race(world: World, url_a: str, url_b: str) -> None:
     for t in threads:
         t.start()
     officials = [
-        httpx.Client(
+        http_client.client(
             base_url=u, timeout=30, headers={"Authorization": f"Bearer {world.tokens['official']}"}
         )
         for u in (url_b, url_a)

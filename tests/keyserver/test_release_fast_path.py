@@ -23,6 +23,7 @@ from keyserver.domain.settings import Settings
 from keyserver.http.app import create_app
 from keyserver.http.release import ReleaseFastPath
 from keyserver.testing import running_server
+from tests.support import http_client
 from tests.support.world import World, activate, b64, blinded_b64, unb64
 
 BIG = 64 * 1024  # Settings.max_body_bytes default
@@ -56,7 +57,7 @@ def _both(
     fast = world.call(who, method, path, **kw)
     headers = dict(world.client(who).headers)
     headers.update(kw.pop("headers", {}))
-    with httpx.Client(base_url=routed, timeout=30) as client:
+    with http_client.client(base_url=routed, timeout=30) as client:
         slow = client.request(method, path, headers=headers, **kw)
     return fast, slow
 
@@ -101,7 +102,9 @@ def test_success_has_the_same_shape_and_both_verify(world: World, routed: str) -
     cid, ev = reg["container_id"], f"/v1/containers/{reg['container_id']}/evaluate"
     (c1, e1), (c2, e2) = _blinded(cid), _blinded(cid)
     fast = world.call("reader", "POST", ev, json={"blinded_element": e1})
-    with httpx.Client(base_url=routed, headers=dict(world.client("reader").headers)) as client:
+    with http_client.client(
+        base_url=routed, headers=dict(world.client("reader").headers)
+    ) as client:
         slow = client.post(ev, json={"blinded_element": e2})
     for resp in (fast, slow):
         assert resp.status_code == 200, resp.text
@@ -259,7 +262,7 @@ def test_unauthenticated_with_a_bad_body_is_audited_both_ways(
         with subtests.test(msg=str(kw)):
             for base in (world.url, routed):
                 before = _head(world)
-                with httpx.Client(base_url=base, timeout=30) as client:
+                with http_client.client(base_url=base, timeout=30) as client:
                     resp = client.post(ev, **kw)
                 assert resp.status_code == 401, resp.text
                 assert resp.json()["type"] == "urn:rwc:problem:unauthenticated"
@@ -273,7 +276,7 @@ def test_unauthenticated_with_a_bad_body_is_audited_both_ways(
     # path, on every endpoint, and so before authentication: not audited, either way.
     for base in (world.url, routed):
         before = _head(world)
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with http_client.client(base_url=base, timeout=30) as client:
             resp = client.post(
                 ev, content=b"{not json", headers={"content-type": "application/json"}
             )
@@ -289,7 +292,7 @@ def test_authenticated_malformed_request_is_not_audited_both_ways(
     for base in (world.url, routed):
         before = _head(world)
         headers = dict(world.client("reader").headers)
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        with http_client.client(base_url=base, headers=headers, timeout=30) as client:
             bad_json = client.post(ev, json={"blinded_element": blinded_b64(), "extra": 1})
             identity = client.post(ev, json={"blinded_element": b64(bytes(32))})
             bad_id = client.post(

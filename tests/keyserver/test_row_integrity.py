@@ -216,6 +216,7 @@ def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> 
             conn.execute(text("DROP TABLE approvals"))  # 0010, after it
             # 0012_tlog_tiles, last (this server keeps no log: the tree is empty)
             conn.execute(text("DROP TABLE tlog_tiles"))
+            conn.execute(text("DROP TABLE audit_verified_head"))  # 0013, after it
             Table(
                 "tlog_nodes",
                 MetaData(),

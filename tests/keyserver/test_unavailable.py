@@ -6,13 +6,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import psycopg
 import pytest
 
 from keyserver.domain.settings import Settings
 from keyserver.testing import new_master_key_b64, running_server
-from tests.support import postgres
+from tests.support import http_client, postgres
 from tests.support.world import World, activate, blinded_b64, make_world
 
 
@@ -94,4 +93,4 @@ def test_wrong_master_key_refuses_to_start(settings: Settings) -> None:
     with pytest.raises(RuntimeError), running_server(wrong, timeout=30):
         pass
     with running_server(settings) as url:
-        assert httpx.get(url + "/readyz").status_code == 200
+        assert http_client.get(url + "/readyz").status_code == 200

@@ -15,13 +15,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
 
 from keyserver.domain.errors import RestorePendingError
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from keyserver.testing import running_server
+from tests.support import http_client
 from tests.support.keyserver_cli import DataDir
 
 
@@ -76,7 +76,7 @@ def _scenario(cli: Any, h: ModuleType, settings: Settings, where: list[str], tmp
     with pytest.raises(RestorePendingError):  # ...but nothing is released from it
         h.reader_evaluates(settings, reader, solo)
     with running_server(settings) as url:
-        ready = httpx.get(url + "/readyz")
+        ready = http_client.get(url + "/readyz")
         assert ready.status_code == 503
         assert ready.json()["type"] == "urn:rwc:problem:restore-pending"
     result = cli("restore-backup", *where, "--json")

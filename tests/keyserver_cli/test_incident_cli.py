@@ -7,6 +7,7 @@ from typing import Any
 
 from keyserver.service import KeyService
 from tests.support import keyserver_cli as h
+from tests.support.world import unb64
 
 
 def _state(data_dir: Any, cid: str) -> dict[str, Any]:
@@ -95,6 +96,23 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     bad = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Mars/Olympus")
     result = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=bad)
     assert result.code == 3 and "Asia/Tokyo" in result.err
+
+
+def test_report_text_lists_the_answer_first(cli: Any, data_dir: Any, people: Any) -> None:
+    """Issue 12: the container the press asks about comes first; --json keeps the id order."""
+    settings = data_dir.settings()
+    quiet = [h.make_container(settings, people.writer, medium="USB-O") for _ in range(4)]
+    released = h.make_container(settings, people.writer, medium="USB-O")
+    h.reader_evaluates(settings, people.reader, released)  # after the time of loss below
+    dd = data_dir.path
+    lost = ("--lost-at", "2020-01-01T09:00:00+09:00", "--reason", "x")
+    assert cli("report-loss", "--medium", "USB-O", *lost, "--data-dir", dd).code == 0
+    text = cli("report", "--medium", "USB-O", "--data-dir", dd)
+    assert text.code == 0, text
+    positions = [text.out.index(cid) for cid in (released, *sorted(quiet))]
+    assert positions == sorted(positions), text.out
+    doc = cli("report", "--medium", "USB-O", "--json", "--data-dir", dd).json()
+    assert [c["container_id"] for c in doc["containers"]] == sorted([released, *quiet], key=unb64)
 
 
 def test_media_list_shows_state_counts_in_words(cli: Any, data_dir: Any, people: Any) -> None:

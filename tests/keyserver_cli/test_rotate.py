@@ -17,14 +17,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pkcs11
 import pytest
 from voprf import ristretto
 
 from keyserver.domain.settings import Settings
 from keyserver.testing import running_server
-from tests.support import softhsm
+from tests.support import http_client, softhsm
 from tests.support.keyserver_cli import (
     KEYSERVER_BIN,
     DataDir,
@@ -46,7 +45,7 @@ _NO_CAPS = {"principal_attempt_cap": 1_000_000, "medium_attempt_cap": 1_000_000}
 
 
 def _evaluations(url: str, token: str, cids: list[str]) -> dict[str, str]:
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+    with http_client.client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
         out = {}
         for cid in cids:
             resp = client.post(f"/v1/containers/{cid}/evaluate", json={"blinded_element": _BLINDED})

@@ -33,6 +33,7 @@ SUITES = (
     "tests/container/test_entry_reader.py",
     "tests/container/test_tamper.py",
     "tests/vectors/test_vectors.py",
+    "tests/portable/test_pwrite_pieces.py",
 )
 RUNNER = f"""
 import os, sys

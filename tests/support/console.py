@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,10 +14,12 @@ from pathlib import Path
 
 import requests
 from selenium import webdriver
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
+from tests.support.requirements import missing
 
 BIN = Path(sys.executable).parent
 KEYSERVER = BIN / "keyserver"
@@ -95,3 +100,30 @@ def official_with_medium(settings: Settings, medium: str) -> str:
         return str(official)
     finally:
         service.close()
+
+
+def print_to_pdf(driver: WebDriver) -> bytes:
+    """The page as Chromium prints it: its own @page size and margins, backgrounds kept."""
+    printed = driver.execute_cdp_cmd(
+        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}
+    )
+    pdf = base64.b64decode(printed["data"])
+    assert pdf.startswith(b"%PDF")
+    return pdf
+
+
+def pdf_pages(pdf: bytes, directory: Path) -> list[str]:
+    """The text of each printed page as laid out (``pdftotext -layout``), page 1 first."""
+    if shutil.which("pdftotext") is None:
+        missing("pdftotext", "apt-get install poppler-utils")
+    path = directory / "printed.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    # pdftotext ends every page with a form feed.
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")

@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 from voprf import ristretto as r
 
+from keyserver.domain.keys import receipt_mac
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
+from tests.support import http_client
 
 
 @dataclass
@@ -25,10 +27,11 @@ class World:
     clients: dict[str | None, httpx.Client] = field(default_factory=dict)
 
     def client(self, who: str | None) -> httpx.Client:
-        # One client per principal: building an httpx client (its TLS context) is slow.
+        # One client per principal (a client is cheap over the shared TLS context, but it
+        # keeps its connection to the server open from request to request).
         if who not in self.clients:
             headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
-            self.clients[who] = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+            self.clients[who] = http_client.client(base_url=self.url, headers=headers, timeout=30)
         return self.clients[who]
 
     def call(self, who: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -123,3 +126,15 @@ def activate(w: World, **kw: Any) -> tuple[dict[str, Any], bytes]:
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"container_id": reg["container_id"], "state": "active"}
     return reg, receipt_key
+
+
+def confirm(w: World, who: str, cid: str, receipt_key: bytes, released: dict[str, Any]) -> None:
+    """Send the receipt of a release (an :func:`oprf` answer): the opening is confirmed."""
+    mac = receipt_mac(receipt_key, unb64(cid), unb64(released["challenge"]))
+    resp = w.call(
+        who,
+        "POST",
+        f"/v1/containers/{cid}/receipt",
+        json={"challenge": released["challenge"], "mac": b64(mac)},
+    )
+    assert resp.status_code == 200, resp.text

@@ -36,7 +36,9 @@ def overview(page: SignedInPage) -> Response:
 
     def body() -> Response:
         doc = page.service.console_overview(page.principal, ctx=page.ctx)
-        chain = page.service.audit_verify(page.principal, ctx=page.ctx)
+        # Incremental (issue 12): only the entries after the last verified head, a bounded
+        # slice per load; the full verification is its own action (/console/audit/verify).
+        chain = page.service.audit_chain_status(page.principal, ctx=page.ctx)
         return page.render("overview.html", doc=doc, chain=chain)
 
     return page.act(body)

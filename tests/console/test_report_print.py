@@ -1,0 +1,142 @@
+"""The printed medium report (issue 12): the answer first, page breaks, page margins.
+
+A newcomer printed a report for the press: page 1 held the summary alone (each container's
+section was kept in one piece, so Chromium moved the first one to page 2), the pages had no
+numbers, and the containers came in id order, the opened one anywhere among them. Over a
+real socket (SQLite, real VOPRF), printed by headless Chromium, read back with pdftotext.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from keyserver.domain.i18n import translate
+from keyserver.domain.settings import Settings, display_zone
+from keyserver.http.console import _security
+from keyserver.http.console._i18n import Formats
+from keyserver.testing import running_server
+from tests.support.clock import FakeClock
+from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf, signed_in_session
+from tests.support.world import (
+    World,
+    activate,
+    blinded_b64,
+    confirm,
+    make_world,
+    oprf,
+    unb64,
+)
+
+MEDIUM = "USB-2026-PRESS"
+LOSS = {"reason": "stick lost on the train", "public_reason": "medium lost"}
+# Labels in alphabetical order, answers not: the page must follow neither the labels nor
+# the ids (random), but the answers, worst first, then the labels.
+ANSWERS = {
+    "a-untouched": "not opened",
+    "b-guessed": "possibly opened",
+    "c-untouched": "not opened",
+    "d-opened": "opened",
+}
+SHOWN_ORDER = ["d-opened", "b-guessed", "a-untouched", "c-untouched"]
+# Refused attempts on the opened container after the loss report: its section is longer
+# than what the summary leaves of page 1, and its table runs on to page 2.
+REFUSED_ROWS = 40
+
+
+@contextmanager
+def reported(settings: Settings) -> Iterator[tuple[str, World, datetime]]:
+    """A server with MEDIUM's four containers answering ANSWERS, the loss reported.
+
+    Yields the server's URL, its principals and the time the report is read.
+    """
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    with running_server(settings) as url:
+        world = make_world(settings, url)
+        try:
+            made = {label: activate(world, medium=MEDIUM, label=label) for label in ANSWERS}
+            lost_at = clock()
+            clock.advance(hours=1)
+            guessed, _ = made["b-guessed"]
+            oprf(world, "reader", guessed["container_id"], guessed["public_key"])
+            opened, key = made["d-opened"]
+            cid = opened["container_id"]
+            confirm(world, "reader", cid, key, oprf(world, "reader", cid, opened["public_key"]))
+            clock.advance(hours=1)
+            body = {**LOSS, "lost_at": lost_at.isoformat()}
+            path = f"/v1/media/{MEDIUM}/loss-report"
+            assert world.call("official", "POST", path, json=body).is_success
+            for _ in range(REFUSED_ROWS):  # suspended by the loss report: each one refused
+                refused = world.call(
+                    "reader",
+                    "POST",
+                    f"/v1/containers/{cid}/evaluate",
+                    json={"blinded_element": blinded_b64()},
+                )
+                assert refused.json()["type"] == "urn:rwc:problem:suspended"
+            yield url, world, clock()
+        finally:
+            world.close()
+
+
+def test_the_report_lists_the_answer_first(settings: Settings) -> None:
+    with reported(settings) as (url, world, _):
+        browser = signed_in_session(url, world.tokens["official"], "en")
+        page = browser.get(url + "/console/medium/report", params={"name": MEDIUM}, timeout=30)
+        assert page.status_code == 200, page.text[:500]
+        shown = re.findall(r'<section class="report-container">\s*<h2>([^<]+?) <', page.text)
+        assert shown == SHOWN_ORDER
+        # The JSON keeps the order of the ids (spec §report): only what people read is
+        # sorted.
+        doc = world.call("official", "GET", f"/v1/media/{MEDIUM}/report").json()
+        ids = [c["container_id"] for c in doc["containers"]]
+        assert ids == sorted(ids, key=unb64)
+        assert {c["label"]: c["answer"] for c in doc["containers"]} == ANSWERS
+
+
+def _open_report(driver: WebDriver, url: str, session: str) -> None:
+    driver.get(url + "/console/sign-in")  # the cookie's origin first
+    driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": session})
+    driver.get(f"{url}/console/medium/report?name={MEDIUM}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_printed_report_pages(
+    settings: Settings, browser: BrowserFactory, tmp_path: Path, language: str
+) -> None:
+    with reported(settings) as (url, world, now):
+        session = signed_in_session(url, world.tokens["official"], language)
+        cookie = session.cookies.get(_security.session_cookie_name_plain())
+        assert cookie is not None
+        driver = browser(language)
+        _open_report(driver, url, cookie)
+        pages = pdf_pages(print_to_pdf(driver), tmp_path)
+    print("\n\f".join(pages))  # what the official printed, for pytest -s
+    assert len(pages) >= 2
+
+    def say(msgid: str, **values: object) -> str:
+        return translate(language, msgid, values)
+
+    # Page 1: the summary and the start of the containers, the opened one first.
+    assert say("Was the data opened after the loss?") in pages[0]
+    assert "d-opened" in pages[0]
+    # A table that runs on repeats its header row on the next page.
+    assert "d-opened" not in pages[1]
+    assert say("Address") in pages[1]
+    # Every page says what it is, when it was prepared (zone, offset) and which page.
+    formats = Formats(language, display_zone(settings.display_timezone), now)
+    title = say("Medium report: %(medium)s", medium=MEDIUM)
+    prepared = say("Prepared %(at)s", at=formats.datetime(now))
+    assert "(UTC+09:00)" in prepared
+    for number, text in enumerate(pages, start=1):
+        numbering = say("Page %(page)s of %(pages)s", page=number, pages=len(pages))
+        assert numbering in text, f"page {number}:\n{text}"
+        assert title in text and prepared in text, f"page {number}:\n{text}"

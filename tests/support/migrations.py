@@ -1,0 +1,39 @@
+"""An empty database of either backend, moved along the alembic chain by revision.
+
+For migration tests (tests/keyserver/test_migration_*.py): each test gets a database of
+its own, SQLite in ``tmp_path`` or a fresh PostgreSQL one, and walks it up or down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+
+from keyserver.domain.settings import Settings
+from keyserver.store.engine import _alembic_config, make_engine
+from tests.support import postgres
+
+
+@contextmanager
+def empty_engine(backend: str, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on a new, unmigrated database (``backend``: "sqlite" or "postgres")."""
+    with ExitStack() as stack:
+        if backend == "postgres":
+            url = postgres.database_url(stack.enter_context(postgres.fresh_database("ks_mig")))
+        else:
+            url = f"sqlite:///{tmp_path / 'keyserver.db'}"
+        eng = make_engine(Settings(database_url=url, master_key_b64="A" * 43))
+        stack.callback(eng.dispose)
+        yield eng
+
+
+def to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or downgrade) the database to ``revision``."""
+    with engine.begin() as conn:
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
