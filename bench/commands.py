@@ -80,6 +80,10 @@ class Options:
     runs: int
     small_runs: int
     big_size: int | None = None  # also run this size (disk always, tmpfs if it fits)
+    # False (--keep-page-cache): the disk rows read through the page cache. Dropping it is
+    # machine-wide: every other process (the test suite's other worker) reads its files
+    # from disk again, eight times a run.
+    drop_page_cache: bool = True
 
 
 @dataclass
@@ -299,8 +303,11 @@ def _storages(size: int) -> list[tuple[str, Path | None, str]]:
     return out
 
 
-def measure_size(tools: _Tools, size: int, runs: int) -> dict[str, Any]:
-    """Both tools, every command, on tmpfs and on disk; median of ``runs``."""
+def measure_size(tools: _Tools, size: int, runs: int, *, drop: bool = True) -> dict[str, Any]:
+    """Both tools, every command, on tmpfs and on disk; median of ``runs``.
+
+    ``drop``: drop the page cache before each disk command (root only; see Options).
+    """
     results: dict[str, Any] = {}
     for label, where, why in _storages(size):
         key = f"{human_size(size)} {label}"
@@ -308,16 +315,18 @@ def measure_size(tools: _Tools, size: int, runs: int) -> dict[str, Any]:
             print(f"  {key}: SKIPPED ({why})", flush=True)
             results[key] = {"skipped": why}
             continue
-        results[key] = _measure_storage(tools, key, where, size, runs, cold=label == "disk")
+        results[key] = _measure_storage(
+            tools, key, where, size, runs, cold=label == "disk", drop=drop
+        )
     return results
 
 
 class _Runs:
     """Figures per command; on disk the page cache is dropped before each command."""
 
-    def __init__(self, cold: bool) -> None:
-        self.cold = cold
-        self.dropped = cold
+    def __init__(self, cold: bool, drop: bool) -> None:
+        self.cold = cold and drop
+        self.dropped = cold and drop
         self.figures: dict[str, _Figures] = {}
 
     def measure(self, name: str, fn: Callable[..., ProcResult], *args: Any) -> None:
@@ -351,9 +360,9 @@ _Step = tuple[str, Callable[[], ProcResult]]  # a row's name, and one measured r
 
 
 def _measure_storage(
-    tools: _Tools, key: str, where: Path, size: int, runs: int, *, cold: bool
+    tools: _Tools, key: str, where: Path, size: int, runs: int, *, cold: bool, drop: bool
 ) -> dict[str, Any]:
-    r = _Runs(cold)
+    r = _Runs(cold, drop)
     with tempfile.TemporaryDirectory(prefix="rwc-bench-cmd-", dir=where) as tmp:
         work = Path(tmp)
         src = work / "input.bin"
@@ -411,9 +420,10 @@ def _measure_storage(
                 for name, fn in order:
                     r.measure(name, fn)
     out: dict[str, Any] = {name: f.as_dict(size) for name, f in r.figures.items()}
-    out["page_cache_dropped"] = cold and r.dropped
+    out["page_cache_dropped"] = r.cold and r.dropped
     if cold and not r.dropped:
-        print(f"  {key}: page cache NOT dropped (not root): reads may come from memory")
+        why = "not root" if drop else "--keep-page-cache"
+        print(f"  {key}: page cache NOT dropped ({why}): reads may come from memory")
     return out
 
 
@@ -638,7 +648,7 @@ def run(opts: Options) -> dict[str, Any]:
         sizes = list(opts.sizes) + ([opts.big_size] if opts.big_size else [])
         for size in sizes:
             runs = opts.runs if size < 4 * GIB else 1
-            results["sizes"].update(measure_size(tools, size, runs))
+            results["sizes"].update(measure_size(tools, size, runs, drop=opts.drop_page_cache))
     results["targets"] = _print(results)
     return results
 

@@ -555,6 +555,7 @@ def run(
     """Run the key-server benchmark, print the tables and return the figures."""
     n_containers = containers or (10 if quick else 100)
     workers_list = (1,) if quick else (1, 2)
+
     results: dict[str, Any] = {"duration_s": duration, "connections": 16, "rows": []}
     print(
         f"\n== Key-server benchmark: wrk 2 threads, 16 connections, {duration} s per figure, "
@@ -619,6 +620,11 @@ def run(
                 ),
             )
 
+        def paired_tang() -> float | None:
+            """Tang's rate right before a row (its ratio's reference), in full runs only:
+            a --quick row is compared with the first Tang row (one wrk run less per row)."""
+            return None if quick else tang_rate()[0].rps
+
         for keepalive in (True, False):
             add("Tang (tangd via socat)", tang_rate(keepalive), keepalive=keepalive)
         # The issue's second reference: what one VOPRF behind bare FastAPI costs here.
@@ -626,7 +632,7 @@ def run(
         for workers in workers_list:
             print(f"  bare FastAPI + 1 VOPRF, {workers} worker(s) ...", flush=True)
             with running_bare(free_port(), workers) as (base, pgid):
-                paired = tang_rate()[0].rps
+                paired = paired_tang()
                 parts: dict[str, float] = {}
                 add(
                     f"bare FastAPI + 1 VOPRF, {workers} worker(s)",
@@ -664,7 +670,7 @@ def run(
                         # Tang again right before each keep-alive row: this VM's speed
                         # drifts by tens of percent within minutes, so the ratio is taken
                         # against the Tang figure measured next to it.
-                        paired = tang_rate()[0].rps
+                        paired = paired_tang()
                         parts = {}
                         load = functools.partial(
                             with_cpu,
