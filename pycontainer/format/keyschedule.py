@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -70,6 +71,11 @@ def stretch(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> byt
     issue 15: one library fewer to import. No secret key or associated data: the spec's
     Argon2id takes neither. The caller must have bounded ``params`` (the header codec does)
     before calling this.
+
+    One derivation at a time per process (``_ARGON2_LOCK``): two concurrent derivations
+    deadlock in OpenSSL's thread pool, or one fails with a spurious MemoryError (cryptography
+    50.0.2 with its OpenSSL 4.0.3, seen in tests/container/test_tamper.py and reproduced by
+    tests/container/test_argon2_threads.py). Each derivation already uses every CPU.
     """
     kdf = Argon2id(
         salt=container_id,
@@ -78,7 +84,11 @@ def stretch(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> byt
         lanes=params.p,
         memory_cost=params.m,
     )
-    return kdf.derive(oprf_out)
+    with _ARGON2_LOCK:
+        return kdf.derive(oprf_out)
+
+
+_ARGON2_LOCK = threading.Lock()
 
 
 def kek(oprf_out: bytes, stretched: bytes, container_id: bytes) -> bytes:
