@@ -1,7 +1,7 @@
 """The key schedule of format v1: Argon2id, HKDF, key wrap, header MAC, receipt MAC.
 
-Pure functions over bytes; no I/O. Every primitive, Argon2id included, comes from
-``cryptography``; this module only fixes labels, salts and lengths.
+Pure functions over bytes; no I/O. Every primitive comes from ``cryptography`` or
+``argon2-cffi``; this module only fixes labels, salts and lengths.
 
 Spec anchors: spec/format.md §key-schedule.
 """
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 
+from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from pycontainer.errors import HeaderAuthError, InputError, WrongPasswordError
@@ -63,32 +62,20 @@ def oprf_input(container_id: bytes, password: str) -> bytes:
 
 
 def stretch(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> bytes:
-    """Argon2id(password=oprf_out, salt=container_id, t, m, p, version 0x13, 32 bytes).
+    """Argon2id(secret=oprf_out, salt=container_id, t, m, p, version 0x13, 32 bytes).
 
-    ``cryptography``'s Argon2id (OpenSSL's) implements version 0x13 only, the one the spec
-    fixes (``p.ARGON2_VERSION``). It fills the ``p`` lanes on min(p, CPUs) threads of its own
-    without the GIL and gives the bytes argon2-cffi gave (spec/vectors were made with it);
-    issue 15: one library fewer to import. No secret key or associated data: the spec's
-    Argon2id takes neither. The caller must have bounded ``params`` (the header codec does)
-    before calling this.
-
-    One derivation at a time per process (``_ARGON2_LOCK``): two concurrent derivations
-    deadlock in OpenSSL's thread pool, or one fails with a spurious MemoryError (cryptography
-    50.0.2 with its OpenSSL 4.0.3, seen in tests/container/test_tamper.py and reproduced by
-    tests/container/test_argon2_threads.py). Each derivation already uses every CPU.
+    The caller must have bounded ``params`` (the header codec does) before calling this.
     """
-    kdf = Argon2id(
+    return hash_secret_raw(
+        secret=oprf_out,
         salt=container_id,
-        length=p.KEY_SIZE,
-        iterations=params.t,
-        lanes=params.p,
+        time_cost=params.t,
         memory_cost=params.m,
+        parallelism=params.p,
+        hash_len=p.KEY_SIZE,
+        type=Type.ID,
+        version=p.ARGON2_VERSION,
     )
-    with _ARGON2_LOCK:
-        return kdf.derive(oprf_out)
-
-
-_ARGON2_LOCK = threading.Lock()
 
 
 def kek(oprf_out: bytes, stretched: bytes, container_id: bytes) -> bytes:

@@ -91,7 +91,7 @@ class Stretch:
 
     Argon2id (m=64 MiB, t=3, p=4 by default) is the largest fixed cost of a seal after
     start-up, and its only input is the server's answer: run it beside the payload instead
-    of before it. It does no I/O and touches no shared state; cryptography's Argon2id releases
+    of before it. It does no I/O and touches no shared state; the argon2 binding releases
     the GIL. :meth:`kek` always waits for it, so no thread outlives the seal.
     """
 

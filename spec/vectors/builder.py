@@ -1,11 +1,11 @@
 """An independent assembler of rwc v1 containers, for crafting test vectors.
 
 This module is a second implementation of the writer side of spec/format.md, written from the
-spec alone (it shares no code with pycontainer): it composes ``cryptography`` (Argon2id
-included) and ``voprf`` exactly as spec §key-schedule, §header, §slot-server-oprf, §payload
-and §index say. Unlike a real writer it lets every field be set to any value, so that a
-negative vector can break exactly one rule while everything else, including the header MAC
-and the chunk tags, is sealed with the real keys.
+spec alone (it shares no code with pycontainer): it composes ``cryptography``, ``argon2-cffi``
+and ``voprf`` exactly as spec §key-schedule, §header, §slot-server-oprf, §payload and §index
+say. Unlike a real writer it lets every field be set to any value, so that a negative vector
+can break exactly one rule while everything else, including the header MAC and the chunk
+tags, is sealed with the real keys.
 
 Nothing here is random: all "random" values come from a :class:`Drbg` seeded by the vector's
 name, so ``generate.py`` is reproducible byte for byte.
@@ -18,9 +18,9 @@ import hmac
 import struct
 from dataclasses import dataclass, field
 
+from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from voprf import ristretto
 
@@ -152,10 +152,16 @@ class Builder:
         m, t, p = argon2 or self.argon2
         pw = self.password if password is None else password
         oprf_out = oprf_output(self.seed, LABEL_OPRF_INPUT + self.container_id + pw.encode())
-        # Argon2id version 0x13, the only one cryptography (OpenSSL) implements.
-        stretched = Argon2id(
-            salt=self.container_id, length=32, iterations=t, lanes=p, memory_cost=m
-        ).derive(oprf_out)
+        stretched = hash_secret_raw(
+            secret=oprf_out,
+            salt=self.container_id,
+            time_cost=t,
+            memory_cost=m,
+            parallelism=p,
+            hash_len=32,
+            type=Type.ID,
+            version=0x13,
+        )
         return hkdf(oprf_out + stretched, self.container_id, LABEL_KEK)
 
     @property

@@ -125,7 +125,7 @@ def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
 
 def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> None:
     """A `rwc cat` from a loopback (http://) server: no construct, pdb, certifi or rich, and
-    none of argon2-cffi, dataclasses or concurrent.futures (issue 15)."""
+    no concurrent.futures for a one-chunk file (issue 15)."""
     src = tmp_path / "small.csv"
     src.write_bytes(b"a,b")
     box = tmp_path / "small.rwc"
@@ -145,11 +145,10 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     assert code == 0
     # Reading parses the header without construct (pycontainer.format.header); a plain
     # http:// loopback server needs no TLS trust store; stdout is not a terminal: no rich.
-    # Argon2id is cryptography's; the read path's types are NamedTuples, not dataclasses;
-    # a one-chunk entry is read with no thread pool; a given password needs no prompt
+    # A one-chunk entry is read with no thread pool; a given password needs no prompt
     # (getpass), and what only errors or saving a token use is imported there.
-    unused = ["construct", "pdb", "certifi", "rich", "argon2", "dataclasses", "concurrent.futures"]
+    unused = ["construct", "pdb", "certifi", "rich", "concurrent.futures"]
     unused += ["getpass", "traceback", "difflib", "secrets"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
-    assert {"cryptography", "http.client", "pycontainer.reader"} <= loaded
+    assert {"argon2", "cryptography", "http.client", "pycontainer.reader"} <= loaded

@@ -327,7 +327,8 @@ def test_loss_story(
     )
     steps.act()
     steps.page()
-    assert heading(driver) == _t(language, "Done")
+    # The result names the medium (issue 12: a bare "Done" did not say which).
+    assert heading(driver) == _t(language, "%(medium)s is reported lost") % {"medium": medium}
     shown = {e.text for e in driver.find_elements(By.CSS_SELECTOR, "tbody .state")}
     assert shown == {_t(language, "Suspended")}
     # One word for it: the sentence above the table says what the table's state says.
@@ -393,7 +394,7 @@ def test_loss_story(
     already = _t(language, "This medium was already reported lost at %(at)s.").split("%(at)s")[0]
     assert already.strip() in driver.find_element(By.ID, "earlier-report").text
     submit_button(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary").text)
-    assert heading(driver) == _t(language, "Done")
+    assert heading(driver) == _t(language, "%(medium)s is reported lost") % {"medium": medium}
     earlier = driver.find_element(By.ID, "earlier-report").text
     kept = _t(language, "kept the earlier time of loss %(kept)s (this report said %(asked)s)")
     assert kept.split("%(kept)s")[0].strip() in earlier
@@ -408,7 +409,7 @@ def test_loss_story(
     assert selected.get_attribute("value") == "loss-report"
     driver.find_element(By.ID, "restore_reason").send_keys("found in the office")
     submit_button(driver, _t(language, "Restore its suspended containers"))
-    assert heading(driver) == _t(language, "Done")
+    assert heading(driver) == _t(language, "%(medium)s is restored") % {"medium": medium}
     assert _t(language, "Nothing on this medium is suspended any more.") in driver.page_source
     assert states(console_server, medium) == {"active"}
     # The medium's page shows its state now (active, no "Lost at"); the loss is history.

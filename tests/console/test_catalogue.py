@@ -142,3 +142,12 @@ def test_no_hard_coded_text_in_templates(template: str) -> None:
     text = _TAG.sub(" ", _JINJA.sub(" ", source))
     words = re.findall(r"[^\W\d_]{2,}", text)
     assert words == [], f"{template}: text outside the catalogue: {words}"
+
+
+def test_japanese_names_the_preparer_and_the_issuer_apart() -> None:
+    """作成者 said both who prepared a report and who made each container (issue 12)."""
+    catalogue = _catalogue("ja")
+    issuer = catalogue["Issuer"]
+    preparer = catalogue["Prepared %(at)s by %(who)s."]
+    assert issuer == "発行者" and "作成者" not in preparer and issuer not in preparer
+    assert "作成" not in catalogue["Prepared %(at)s"]

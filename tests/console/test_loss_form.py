@@ -22,10 +22,13 @@ EXAMPLE = "2026-12-03 18:30"  # yesterday evening in the configured zone
 FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "2026/12/03 18:30")
 
 
-def _post(browser: requests.Session, url: str, lost_at: str) -> requests.Response:
+def _post(
+    browser: requests.Session, url: str, lost_at: str, path: str = "", **fields: str
+) -> requests.Response:
+    """Post the loss form (or, with ``path="/confirm"``, its confirmation)."""
     page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     return browser.post(
-        url + "/console/medium/report-lost",
+        url + "/console/medium/report-lost" + path,
         data={
             "csrf": csrf_of(page),
             "name": MEDIUM,
@@ -33,6 +36,7 @@ def _post(browser: requests.Session, url: str, lost_at: str) -> requests.Respons
             "waiting_hours": "48",
             "reason": "委託先が紛失 <b>",
             "public_reason": "media reported lost",
+            **fields,
         },
         timeout=30,
     )
@@ -113,3 +117,45 @@ def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed:
         review = _post(signed_in_session(url, token, "en"), url, typed)
     assert review.status_code == 200, review.text[:2000]
     assert "3 Dec 2026, 18:30:00" in review.text and "(UTC+09:00)" in review.text
+
+
+def _tag_of(text: str, field: str) -> str:
+    start = text.index(f'id="{field}"')
+    return text[text.rindex("<", 0, start) : text.index(">", start)]
+
+
+def test_refused_form_puts_the_cursor_on_the_field_to_fix(settings: Settings) -> None:
+    """A time the console cannot read came back scrolled to the top, the error below the
+    fold: the page looked unchanged (issue 12). The field in error gets autofocus (the
+    browser scrolls to it, no script) and the error links to it; Japanese has no stray
+    space after the field's name, and the reasons say which is required."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, "ja")
+        bad = _post(browser, url, "12/5 18:30")
+        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        no_reason = _post(browser, url, EXAMPLE, reason=" ")
+    assert bad.status_code == 400
+    assert "autofocus" in _tag_of(bad.text, "lost_at")
+    assert "autofocus" not in _tag_of(bad.text, "reason")
+    assert '<a href="#lost_at">' in bad.text
+    assert "紛失日時が日時として読めません" in html.unescape(bad.text)
+    assert "autofocus" not in page.text  # nothing to fix: the page opens at the top
+    assert "内部向けの理由(担当職員・監査担当者向け) (必須)" in page.text
+    assert "(任意)</label>" in page.text
+    assert no_reason.status_code == 400
+    assert "autofocus" in _tag_of(no_reason.text, "reason")
+    assert "autofocus" not in _tag_of(no_reason.text, "lost_at")
+    assert '<a href="#reason">' in no_reason.text
+
+
+def test_result_page_names_the_medium(settings: Settings) -> None:
+    """The result page's title was a bare 完了 (Done): it now says what happened to which
+    medium (issue 12)."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, "ja")
+        done = _post(browser, url, EXAMPLE, "/confirm")
+    assert done.status_code == 200, done.text[:2000]
+    assert f"<h1>{MEDIUM} の紛失を届け出ました</h1>" in done.text
+    assert f"<title>{MEDIUM} の紛失を届け出ました" in done.text

@@ -101,6 +101,29 @@ def test_the_report_lists_the_answer_first(settings: Settings) -> None:
         assert {c["label"]: c["answer"] for c in doc["containers"]} == ANSWERS
 
 
+def test_the_answer_box_says_each_container_with_who_and_when(settings: Settings) -> None:
+    """The verdict box said only "at least one" (issue 12): it lists every container, worst
+    first, with its answer and, for an opened or possibly opened one, who and when."""
+    with reported(settings) as (url, world, now):
+        browser = signed_in_session(url, world.tokens["official"], "ja")
+        page = browser.get(url + "/console/medium/report", params={"name": MEDIUM}, timeout=30)
+        doc = world.call("official", "GET", f"/v1/media/{MEDIUM}/report").json()
+    assert page.status_code == 200, page.text[:500]
+    box = page.text.split('<ul class="answer-list">', 1)[1].split("</ul>", 1)[0]
+    lines = re.findall(r"<li[^>]*>(.*?)</li>", box, re.S)
+    assert re.findall(r"<strong>([^<]+)</strong>", box) == SHOWN_ORDER
+    fmt = Formats("ja", display_zone(settings.display_timezone), now)
+    by_label = {c["label"]: c for c in doc["containers"]}
+    for label, li in zip(SHOWN_ORDER, lines, strict=True):
+        kind = {"opened": "confirmed", "possibly opened": "release"}.get(ANSWERS[label])
+        said = [a for a in by_label[label]["attempts"] if a["kind"] == kind]
+        assert bool(said) == (kind is not None), label
+        for a in said:
+            assert f"{a['actor']} ({fmt.datetime(a['at'])})" in li, (label, li)
+        answer = translate("ja", ANSWERS[label].capitalize())
+        assert f"</strong>: {answer}" in li
+
+
 def _open_report(driver: WebDriver, url: str, session: str) -> None:
     driver.get(url + "/console/sign-in")  # the cookie's origin first
     driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": session})

@@ -1,8 +1,11 @@
-"""Argon2id from several threads at once (cryptography's, on OpenSSL's thread pool).
+"""Argon2id from several threads at once: the library may be called from threads.
 
-Two concurrent derivations used to deadlock in ``ossl_crypto_thread_start`` or fail with a
-spurious MemoryError; keyschedule.stretch serialises them. The derivations run in a child
-process so that a deadlock fails this test (by its timeout) instead of hanging the suite.
+cryptography 50.0.2's Argon2id (on its OpenSSL 4.0.3 thread pool) deadlocked in
+``ossl_crypto_thread_start`` or failed with a spurious MemoryError when two derivations ran at
+once (3 runs out of 3 here, and the flaky tests/container/test_tamper.py), so the key schedule
+keeps argon2-cffi, whose libargon2 starts its own threads per call (bench/profiles/startup.md).
+This test guards that choice. The derivations run in a child process so that a deadlock fails
+this test (by its timeout) instead of hanging the suite.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ CHILD = textwrap.dedent(
 
 
 def test_concurrent_derivations_neither_deadlock_nor_fail() -> None:
-    # Without the lock this hung or raised MemoryError in 3 runs out of 3 (2 CPUs).
+    # With cryptography's Argon2id this hung or raised MemoryError in 3 runs out of 3.
     proc = subprocess.run(
         [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120, check=False
     )

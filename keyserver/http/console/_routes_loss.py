@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from keyserver.domain.errors import InvalidRequestError
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, Message
 from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage
@@ -29,20 +29,33 @@ _MAX_HOURS_DIGITS = 6
 _TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "public_reason")
 
 
+def _refused(field: str, message: Message) -> InvalidRequestError:
+    """A refusal of one field: the form puts the cursor on it (issue 12).
+
+    The form is below the fold: a refusal that only said so above the form returned a
+    page that looked unchanged; the field named here gets ``autofocus``, so the browser
+    scrolls to it with no script (CSP).
+    """
+    return InvalidRequestError(message, field=field)
+
+
 def _loss_fields(page: Page) -> dict[str, Any]:
     """The loss report's fields from the form, checked as far as the form can be."""
     form = page.form
     # In the form's order, so the first thing said is the first field to fix.
     lost_text = form.get("lost_at", "").strip()
-    lost_at = page.local_time(lost_text, N_("Time of loss"))
+    try:
+        lost_at = page.local_time(lost_text, N_("Time of loss"))
+    except InvalidRequestError as exc:
+        raise _refused("lost_at", exc.message or N_("The time of loss is required.")) from exc
     if lost_at is None:
-        raise page.invalid(N_("The time of loss is required."))
+        raise _refused("lost_at", N_("The time of loss is required."))
     wait_text = form.get("waiting_hours", "").strip()
     if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
-        raise page.invalid(N_("The waiting period must be a whole number of hours."))
+        raise _refused("waiting_hours", N_("The waiting period must be a whole number of hours."))
     reason = form.get("reason", "").strip()
     if not reason:
-        raise page.invalid(N_("The internal reason is required."))
+        raise _refused("reason", N_("The internal reason is required."))
     return {
         "name": form.get("name", ""),
         "waiting_hours": int(wait_text),
@@ -62,7 +75,7 @@ def report_lost(page: PostedPage) -> Response:
         try:
             fields = _loss_fields(page)
             if fields["lost_at"] > now:
-                raise page.invalid(N_("The time of loss is in the future."))
+                raise _refused("lost_at", N_("The time of loss is in the future."))
         except InvalidRequestError as exc:
             # Said on the form itself, with everything typed kept (issue 12): a separate
             # error page's Back link lost the reasons and reset the time.
@@ -72,6 +85,7 @@ def report_lost(page: PostedPage) -> Response:
                 typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
                 error=exc.message.text(page.language) if exc.message is not None else None,
                 status=exc.status,
+                error_field=exc.extensions.get("field"),
             )
         doc = page.service.console_medium(page.principal, fields["name"], ctx=page.ctx)
         containers = doc["containers"]

@@ -77,6 +77,7 @@ def medium_page(
     typed: Mapping[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
+    error_field: str | None = None,
 ) -> Response:
     """A medium's page; after a refused loss report, with what was typed and why, on the form.
 
@@ -108,6 +109,7 @@ def medium_page(
             **(typed or {}),
         },
         loss_error=error,
+        error_field=error_field,
         time_example=page.time_example(),
     )
 
