@@ -7,6 +7,10 @@ pre-compiled by :mod:`keyserver.release.compiled`; the VOPRF itself runs after C
 (:func:`_finish_release`). Read in this order: jobs.py (a queued request), this
 module, group_commit.py, hotpath.py (the transaction's reads and writes), compiled.py
 (its statements), then the HTTP endpoint (keyserver/http/release.py).
+
+Why one module of ~510 lines: every step here runs inside the one batch transaction and
+shares its error handling (a failed statement fails every job of the batch, never releases
+a key without its audit entry); split, a reader would follow one transaction across files.
 """
 
 from __future__ import annotations
