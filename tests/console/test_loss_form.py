@@ -159,3 +159,25 @@ def test_result_page_names_the_medium(settings: Settings) -> None:
     assert done.status_code == 200, done.text[:2000]
     assert f"<h1>{MEDIUM} の紛失を届け出ました</h1>" in done.text
     assert f"<title>{MEDIUM} の紛失を届け出ました" in done.text
+
+
+@pytest.mark.parametrize(
+    ("language", "kept"),
+    [("ja", "2026/12/06 10:00:00"), ("en", "6 Dec 2026, 10:00:00")],
+)
+def test_second_review_shows_the_kept_deadline(
+    settings: Settings, language: str, kept: str
+) -> None:
+    """A second report keeps the earlier destroy deadline (spec §loss), but its review page
+    still promised "48 hours after you confirm": a newcomer read that as the deadline
+    (issue 12). It now names the kept deadline first."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, language)
+        first = _post(browser, url, EXAMPLE, "/confirm")
+        again = _post(browser, url, "2026-12-03 20:00")
+    assert first.status_code == 200 and again.status_code == 200, again.text[:2000]
+    rule = html.unescape(again.text[again.text.index('id="deadline-rule"') :])
+    rule = rule[: rule.index("</dd>")]
+    assert kept in rule, rule
+    assert ("先の届出の期限のまま" if language == "ja" else "the earlier report's deadline") in rule
