@@ -6,8 +6,10 @@ forgotten (later commands showed ``+00:00``), and the SQLite database was create
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,21 +129,31 @@ def test_postgresql_location_kept_with_the_data_directory(
     assert h.TOKEN_RE.fullmatch(token)
 
 
+SIDE_FILES = ("keyserver.db-wal", "keyserver.db-shm")
+
+
+@contextlib.contextmanager
+def _writing(db: Path) -> Iterator[None]:
+    """Hold the database open in WAL mode after a write, so its side files exist."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE probe (x)")
+        conn.commit()
+        yield
+    finally:
+        conn.close()
+
+
 def test_the_sqlite_database_and_its_side_files_are_private(cli: Any, tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert cli("init", "--data-dir", data).code == 0
     db = data / "keyserver.db"
     assert db.stat().st_mode & 0o777 == 0o600
     # SQLite gives the -wal and -shm files the database's mode: open one while writing.
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE probe (x)")
-        conn.commit()
-        for side in ("keyserver.db-wal", "keyserver.db-shm"):
+    with _writing(db):
+        for side in SIDE_FILES:
             assert (data / side).stat().st_mode & 0o777 == 0o600, side
-    finally:
-        conn.close()
 
 
 def test_a_database_left_readable_by_others_is_made_private(cli: Any, tmp_path: Path) -> None:
@@ -151,16 +163,10 @@ def test_a_database_left_readable_by_others_is_made_private(cli: Any, tmp_path: 
     assert cli("init", "--data-dir", data).code == 0
     db = data / "keyserver.db"
     db.chmod(0o644)
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE probe (x)")
-        conn.commit()
-        for side in ("keyserver.db-wal", "keyserver.db-shm"):
+    with _writing(db):
+        for side in SIDE_FILES:
             (data / side).chmod(0o644)
         listed = cli("principal", "list", "--data-dir", data, "--json")
         assert listed.code == 0, listed
-        for name in ("keyserver.db", "keyserver.db-wal", "keyserver.db-shm"):
+        for name in ("keyserver.db", *SIDE_FILES):
             assert (data / name).stat().st_mode & 0o777 == 0o600, name
-    finally:
-        conn.close()
