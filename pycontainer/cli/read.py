@@ -147,7 +147,7 @@ def _opened(
     # RWC_TOKEN, and no token stored for another URL (see pycontainer.client.tokens).
     token = require_token(url, env, named=override is not None)
     receipt: dict[str, Any] = {"receipt": "none"}
-    with make_client(url, token, args, env) as client:
+    with make_client(url, token, args, env, lang=ui.lang) as client:
 
         def send_receipt(container_id: bytes, challenge: bytes, mac: bytes) -> None:
             receipt["receipt"] = _send_receipt(client, ui, container_id, challenge, mac)
@@ -249,7 +249,11 @@ def _send_receipt(
     try:
         client.receipt(container_id, challenge, mac)
     except KeyServerCallError as exc:
-        ui.warn(say("receipt_failed", ui.lang, error=exc), exc.hint)
+        # Imported here: only a failed receipt needs it (issue 15).
+        from pycontainer.cli.refusals import for_person  # noqa: PLC0415
+
+        message, hint = for_person(exc, ui.lang)
+        ui.warn(say("receipt_failed", ui.lang, error=message), hint)
         return "failed"
     return "sent"
 

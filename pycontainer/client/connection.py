@@ -71,7 +71,7 @@ class ExchangeFailedError(Exception):
 
 
 class Answer(NamedTuple):
-    """A complete answer: status, media type header and body (at most the limit).
+    """A complete answer: status, media type header, body (at most the limit), language.
 
     A NamedTuple for its creation cost at import (pycontainer.client.wire, issue 15).
     """
@@ -79,6 +79,8 @@ class Answer(NamedTuple):
     status: int
     content_type: str
     body: bytes
+    # Content-Language: which language a problem's detail is in (spec §problems), "" if none.
+    content_language: str = ""
 
 
 class _Proxy(NamedTuple):
@@ -229,7 +231,12 @@ class Connection:
         try:
             conn.request(method, self._url.path + path, body=body, headers=headers)
             resp = conn.getresponse()
-            answer = Answer(resp.status, resp.getheader("Content-Type") or "", self._read(resp))
+            answer = Answer(
+                resp.status,
+                resp.getheader("Content-Type") or "",
+                self._read(resp),
+                resp.getheader("Content-Language") or "",
+            )
             if not resp.isclosed():
                 self.close()  # the answer was not consumed to its end: not reusable
         except TimeoutError:
