@@ -11,6 +11,15 @@ from __future__ import annotations
 PAYLOAD_ERROR_MESSAGE = (
     "payload chunk authentication failed: the container is corrupt or was tampered with"
 )
+# spec [F-WRAP]; `rwc` says the same in the reader's language (pycontainer/cli/texts.py).
+UNWRAP_FAILED_MESSAGE = (
+    "the password is wrong (the key server answered correctly, but the container key could "
+    "not be unlocked)"
+)
+UNWRAP_FAILED_HINT = (
+    "check the password with the person who sealed the container; every attempt is recorded "
+    "by the key server"
+)
 
 
 class ContainerError(Exception):
@@ -110,6 +119,8 @@ REFUSAL_KINDS = (
     "header_mismatch",
     "row_integrity",
     "refused",
+    "redirect",
+    "not_json",
     "no_token",
     "no_token_for_slot",
 )
@@ -129,7 +140,7 @@ class Refusal:
         facts: The values the sentence needs, each already made safe to print (clean_text):
             ``action`` (what the client was doing: ``register``, ``evaluate``, ...),
             ``status``, ``slug``, ``since``/``time`` (RFC 3339), ``reason``, ``names``,
-            ``field``, ``errors``, ``url``, ``why``, ``contact``.
+            ``field``, ``errors``, ``url``, ``why``, ``media``, ``contact``.
         detail: The server's ``detail`` (cleaned), or None.
         detail_language: The language the server said the detail is in
             (``Content-Language``; ``en`` when it said none).

@@ -166,7 +166,10 @@ def _opened(
                 send_receipt=send_receipt,
             )
         except WrongPasswordError as exc:
-            exc.hint = _wrong_password_hint(exc.hint, recording.last, args.no_password, ui.lang)
+            # In the reader's language; its English is the library's (--json is English).
+            exc.message = say("wrong_password", ui.lang)
+            hint = say("wrong_password_hint", ui.lang)
+            exc.hint = _wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
             raise
         with container:
             yield container, receipt
@@ -240,7 +243,7 @@ def _wrong_password_hint(
     elif not no_password and (last is None or last.password_required is None):
         # The header cannot say whether a password was used (spec §slot-server-oprf).
         parts.append(say("maybe_no_password", lang))
-    return "; ".join(parts)
+    return say("hint_separator", lang).join(parts)
 
 
 def _send_receipt(

@@ -31,6 +31,15 @@ _DETAIL_FACTS = frozenset({"unknown_name", "invalid_value", "protocol", "refused
 _DETAIL_LOCALISED = frozenset(
     {"attempts_exhausted", "unauthenticated", "not_allowed", "unavailable"}
 )
+# The reasons a server could not be reached, each the English of pycontainer.client.connection.
+WHY_KEYS = (
+    "why_timed_out",
+    "why_connection_failed",
+    "why_connection_lost",
+    "why_cert_name_mismatch",
+    "why_cert_untrusted",
+    "why_tls_handshake_failed",
+)
 # A time fact, by kind: what it is the time of.
 _TIME_FACT = {
     "suspended": "fact_since",
@@ -57,6 +66,15 @@ def local_time(text: str) -> str:
     sign = "-" if minutes < 0 else "+"
     hours, mins = divmod(abs(minutes), 60)
     return f"{local:%Y-%m-%d %H:%M:%S} {sign}{hours:02d}:{mins:02d}"
+
+
+def _why(refusal: Refusal, lang: str) -> str:
+    """Why a server could not be reached, in ``lang`` where the table has it, else as said."""
+    why = refusal.facts.get("why", "?")
+    for key in WHY_KEYS:
+        if TEXTS[key]["en"] == why:
+            return say(key, lang)
+    return why  # the proxy's or trust store's own words (rare, and they name a setting)
 
 
 def _action(refusal: Refusal, lang: str) -> str:
@@ -121,8 +139,9 @@ def render(refusal: Refusal, lang: str) -> tuple[str, str]:
         "status": facts.get("status", "?"),
         "slug": facts.get("slug", "?"),
         "url": facts.get("url", "URL"),
-        "why": facts.get("why", "?"),
+        "why": _why(refusal, lang),
         "field": facts.get("field", "?"),
+        "media": facts.get("media", "?"),
     }
     message = say(f"refusal_{refusal.kind}", lang, **values)
     listed = _facts(refusal, lang)

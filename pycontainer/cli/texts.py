@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from pycontainer.cli.strictargs import ENGLISH, UsageText
 from pycontainer.cli.strictargs import language as parse_language
+from pycontainer.errors import UNWRAP_FAILED_HINT, UNWRAP_FAILED_MESSAGE
 
 LANGUAGES = ("en", "ja")
 # After the command's own variable (RWC_LANG, KEYSERVER_LANG), POSIX's order of precedence.
@@ -49,6 +50,18 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ja": "パスワードは慎重に入力してください。"
         "誤ったパスワードは、担当者が復元するまで数えられます",
     },
+    "wrong_password": {
+        "en": UNWRAP_FAILED_MESSAGE,
+        "ja": "パスワードが違います(鍵サーバーは正しく応答しましたが、"
+        "コンテナの鍵を開けられませんでした)",
+    },
+    "wrong_password_hint": {
+        "en": UNWRAP_FAILED_HINT,
+        "ja": "コンテナを作成した人にパスワードを確認してください。"
+        "試行はすべて鍵サーバーに記録されます",
+    },
+    # Between the sentences of one hint.
+    "hint_separator": {"en": "; ", "ja": "。"},
     "attempts_left": {
         "en": "{left} attempt(s) left before the key server locks the container",
         "ja": "あと {left} 回失敗すると、鍵サーバーがコンテナを停止します",
@@ -238,6 +251,24 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "if you need help, ask the city's information security staff",
         "ja": "分からない場合は、市の情報セキュリティ担当者に相談してください",
     },
+    "refusal_redirect": {
+        "en": "the key server answered with a redirect (HTTP {status})",
+        "ja": "鍵サーバーが別の URL への転送(リダイレクト)で応答しました(HTTP {status})",
+    },
+    "refusal_redirect_hint": {
+        "en": "give the final URL of the key server",
+        "ja": "転送先ではなく、鍵サーバーの最終的な URL を指定してください",
+    },
+    "refusal_not_json": {
+        "en": "the answer to the request to {action} is not the key server's ({media})",
+        "ja": "{action}の要求への応答が鍵サーバーのものではありません({media})",
+    },
+    "refusal_not_json_hint": {
+        "en": "check the server URL: it may point at a web page (a proxy's sign-in page, for "
+        "one), not a key server",
+        "ja": "サーバーの URL を確認してください。鍵サーバーではなく Web ページ"
+        "(プロキシのログイン画面など)を指している可能性があります",
+    },
     "refusal_no_token": {
         "en": "no token for the key server {url}",
         "ja": "鍵サーバー {url} のトークンがありません",
@@ -263,6 +294,20 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "action_receipt": {"en": "accept the receipt", "ja": "開封確認の受付"},
     "action_whoami": {"en": "identify you", "ja": "利用者の確認"},
     "action_other": {"en": "do what was asked", "ja": "要求された処理"},
+    # Why the key server could not be reached ({why} above; pycontainer.client.connection's
+    # words, the English identical to them: tests/cli/test_texts.py).
+    "why_timed_out": {"en": "timed out", "ja": "時間内に応答がありません"},
+    "why_connection_failed": {"en": "connection failed", "ja": "接続できませんでした"},
+    "why_connection_lost": {"en": "connection lost", "ja": "接続が途中で切れました"},
+    "why_cert_name_mismatch": {
+        "en": "the server's certificate does not match its name",
+        "ja": "サーバーの証明書が名前と一致しません",
+    },
+    "why_cert_untrusted": {
+        "en": "the server's certificate is not trusted",
+        "ja": "サーバーの証明書が信頼されていません",
+    },
+    "why_tls_handshake_failed": {"en": "TLS handshake error", "ja": "TLS ハンドシェイクのエラー"},
     # The facts after the lead, in the order listed in refusals.py.
     "facts": {"en": " ({facts})", "ja": "({facts})"},
     "fact_separator": {"en": "; ", "ja": "、"},

@@ -361,9 +361,11 @@ class KeyServerClient:
         if 200 <= status < 300:
             media = content_type.split(";", 1)[0].strip().lower()
             if media != "application/json":
+                said = clean_text(media, 80) or "no content type"
                 raise KeyServerProtocolError(
-                    f"the key server answered {what} with {media or 'no content type'}",
+                    f"the key server answered {what} with {said}",
                     hint="check the server URL: it may point at a web page, not a key server",
+                    refusal=Refusal("not_json", {"action": action, "media": said}),
                 )
             return strict_json(raw)
         if 300 <= status < 400:
@@ -371,6 +373,7 @@ class KeyServerClient:
             raise KeyServerProtocolError(
                 f"the key server answered with a redirect (HTTP {status})",
                 hint="give the final URL of the key server",
+                refusal=Refusal("redirect", {"status": str(status)}),
             )
         raise problem_to_error(
             status,

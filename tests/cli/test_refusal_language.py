@@ -241,6 +241,17 @@ def test_attempts_exhausted(server: Server, tmp_path: Path, lang: str) -> None:
     for _ in range(PRINCIPAL_CAP):  # each wrong password is an unconfirmed attempt
         wrong = rwc(server, tmp_path, "ls", str(out), who=who, lang=lang, RWC_PASSWORD="no")
         assert wrong.code == ExitCode.WRONG_PASSWORD, wrong.err
+    # The last wrong password, in the reader's language too.
+    error, hint = lines(wrong.err)
+    assert error == texts.say("wrong_password", lang)
+    assert hint == texts.say("wrong_password_hint", lang) + texts.say(
+        "hint_separator", lang
+    ) + texts.say("attempts_left", lang, left=0)
+    if lang == "ja":
+        assert error == (
+            "パスワードが違います(鍵サーバーは正しく応答しましたが、"
+            "コンテナの鍵を開けられませんでした)"
+        )
     r = rwc(server, tmp_path, "ls", str(out), who=who, lang=lang)
     assert r.code == ExitCode.DENIED, r.err
     error, hint = lines(r.err)

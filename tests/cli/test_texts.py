@@ -8,6 +8,7 @@ import time
 import pytest
 
 from pycontainer.cli import refusals, texts
+from pycontainer.client import connection
 from pycontainer.errors import REFUSAL_KINDS, Refusal
 
 
@@ -56,7 +57,8 @@ ALL_FACTS = {
     "field": "label",
     "errors": "body.x: bad",
     "url": "https://ks.city.example",
-    "why": "timed out",
+    "why": "the proxy ftp://p is not supported",  # words without a translation: as said
+    "media": "text/html",
     "contact": "desk",
 }
 
@@ -97,3 +99,20 @@ def test_times_are_shown_in_the_zone_with_the_offset(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_why_a_server_was_not_reached_is_the_connections_own_english() -> None:
+    # refusals.py finds the reader's words for a connection failure by its English.
+    said = {
+        connection.TIMED_OUT,
+        connection.CONNECTION_FAILED,
+        connection.CONNECTION_LOST,
+        connection.CERT_NAME_MISMATCH,
+        connection.CERT_UNTRUSTED,
+        connection.TLS_HANDSHAKE_FAILED,
+    }
+    assert {texts.TEXTS[key]["en"] for key in refusals.WHY_KEYS} == said
+    unreachable = Refusal("unreachable", {"url": "https://ks.example", "why": "timed out"})
+    assert refusals.render(unreachable, "ja")[0] == (
+        "鍵サーバー https://ks.example に接続できません(時間内に応答がありません)"
+    )
