@@ -11,15 +11,6 @@ from __future__ import annotations
 PAYLOAD_ERROR_MESSAGE = (
     "payload chunk authentication failed: the container is corrupt or was tampered with"
 )
-# spec [F-WRAP]; `rwc` says the same in the reader's language (pycontainer/cli/texts.py).
-UNWRAP_FAILED_MESSAGE = (
-    "the password is wrong (the key server answered correctly, but the container key could "
-    "not be unlocked)"
-)
-UNWRAP_FAILED_HINT = (
-    "check the password with the person who sealed the container; every attempt is recorded "
-    "by the key server"
-)
 
 
 class ContainerError(Exception):

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 
 from pycontainer.cli.strictargs import ENGLISH, UsageText
 from pycontainer.cli.strictargs import language as parse_language
-from pycontainer.errors import UNWRAP_FAILED_HINT, UNWRAP_FAILED_MESSAGE
 
 LANGUAGES = ("en", "ja")
 # After the command's own variable (RWC_LANG, KEYSERVER_LANG), POSIX's order of precedence.
@@ -50,13 +49,17 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ja": "パスワードは慎重に入力してください。"
         "誤ったパスワードは、担当者が復元するまで数えられます",
     },
+    # The English is the library's (pycontainer/format/keyschedule.py, --json): a test
+    # compares them.
     "wrong_password": {
-        "en": UNWRAP_FAILED_MESSAGE,
+        "en": "the password is wrong (the key server answered correctly, but the container "
+        "key could not be unlocked)",
         "ja": "パスワードが違います(鍵サーバーは正しく応答しましたが、"
         "コンテナの鍵を開けられませんでした)",
     },
     "wrong_password_hint": {
-        "en": UNWRAP_FAILED_HINT,
+        "en": "check the password with the person who sealed the container; every attempt "
+        "is recorded by the key server",
         "ja": "コンテナを作成した人にパスワードを確認してください。"
         "試行はすべて鍵サーバーに記録されます",
     },

@@ -17,13 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from pycontainer.errors import (
-    UNWRAP_FAILED_HINT,
-    UNWRAP_FAILED_MESSAGE,
-    HeaderAuthError,
-    InputError,
-    WrongPasswordError,
-)
+from pycontainer.errors import HeaderAuthError, InputError, WrongPasswordError
 from pycontainer.format import primitives as p
 
 
@@ -112,7 +106,12 @@ def unwrap(key_enc_key: bytes, nonce: bytes, wrapped: bytes, aad: bytes) -> tupl
     try:  # spec [F-WRAP]
         plain = AESGCM(key_enc_key).decrypt(nonce, wrapped, aad)
     except InvalidTag:
-        raise WrongPasswordError(UNWRAP_FAILED_MESSAGE, hint=UNWRAP_FAILED_HINT) from None
+        raise WrongPasswordError(
+            "the password is wrong (the key server answered correctly, but the container "
+            "key could not be unlocked)",
+            hint="check the password with the person who sealed the container; "
+            "every attempt is recorded by the key server",
+        ) from None
     return plain[: p.KEY_SIZE], plain[p.KEY_SIZE :]
 
 

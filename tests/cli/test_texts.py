@@ -9,7 +9,8 @@ import pytest
 
 from pycontainer.cli import refusals, texts
 from pycontainer.client import connection
-from pycontainer.errors import REFUSAL_KINDS, Refusal
+from pycontainer.errors import REFUSAL_KINDS, Refusal, WrongPasswordError
+from pycontainer.format import keyschedule
 
 
 def _fields(text: str) -> set[str]:
@@ -116,3 +117,11 @@ def test_why_a_server_was_not_reached_is_the_connections_own_english() -> None:
     assert refusals.render(unreachable, "ja")[0] == (
         "鍵サーバー https://ks.example に接続できません(時間内に応答がありません)"
     )
+
+
+def test_the_wrong_password_in_english_is_the_librarys() -> None:
+    # --json carries the library's message; rwc's English for people must not drift from it.
+    with pytest.raises(WrongPasswordError) as info:
+        keyschedule.unwrap(bytes(32), bytes(12), bytes(80), b"")
+    assert info.value.message == texts.say("wrong_password", "en")
+    assert info.value.hint == texts.say("wrong_password_hint", "en")
