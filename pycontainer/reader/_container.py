@@ -203,8 +203,14 @@ class Container:
         e = self.entry(path)
         if not e.is_file:
             raise InputError(f"{path!r} is a directory", hint="open a file entry instead")
+        # Direct reads wait for the disk, chunk by chunk, without the kernel's read-ahead:
+        # two in flight keep the disk busy while a third chunk is written out.
         return EntryReader(
-            e, self._layout.chunk_log2, chunk=self._chunk, chunk_into=self._chunk_into
+            e,
+            self._layout.chunk_log2,
+            chunk=self._chunk,
+            chunk_into=self._chunk_into,
+            ahead=2 if self._direct is not None else 1,
         )
 
     def receipt_mac(self, challenge: bytes | None = None) -> bytes:
