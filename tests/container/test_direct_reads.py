@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer._engine.direct import ALIGN, MIN_SIZE, open_direct
+from pycontainer._engine.direct import ALIGN, MIN_SIZE, open_direct, read_span
 from pycontainer._engine.writeback import memory_fs
 from pycontainer.errors import PayloadError
 from pycontainer.reader import read_header
@@ -184,3 +184,24 @@ def test_a_tampered_chunk_read_directly_fails_and_extracts_nothing(kit: Kit, dis
     with kit.open(out) as c, pytest.raises(PayloadError):
         for _ in c.open_entry("big.bin").views():
             pass
+
+
+def test_a_refused_direct_read_turns_direct_reads_off_and_reads_buffered(disk: Path) -> None:
+    src = disk / "cold.bin"
+    data = _cold_file(src, BIG)
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        twin = open_direct(fd, BIG)
+        assert twin is not None
+        try:
+            buf = memoryview(bytearray(3 * ALIGN + 1))
+            # Memory one byte off any alignment: the kernel refuses the direct read
+            # (EINVAL); the same bytes then come through the cache.
+            assert twin.read(buf[1 : 1 + ALIGN], 0) == -1
+            assert not twin.on
+            got = read_span(fd, twin, buf[1:], ALIGN + 7, ALIGN)
+            assert bytes(got) == data[ALIGN + 7 : 2 * ALIGN + 7]
+        finally:
+            twin.close()
+    finally:
+        os.close(fd)
