@@ -15,9 +15,9 @@ faster from there than from the disk again, and a direct read of dirty pages fir
 them back. So a file is read directly only when it is big (:data:`MIN_SIZE`), on a file
 system with a disk behind it (memory file systems have nothing to bypass:
 ``writeback.memory_fs``), and the byte in its middle is not in the page cache: one
-``RWF_NOWAIT`` read of it answers that without waiting for the disk (it may start the readahead of a
-few pages, which the direct reads then simply do not use). Files cached only from the
-middle on are read through the cache, as everything was before.
+``RWF_NOWAIT`` read of it answers that without waiting for the disk (it may start the
+read-ahead of a few pages there, which the direct reads then do not use). A file cached
+in its middle is read through the cache, as every file was before.
 
 Direct reads need the offset, the length and the buffer's address aligned to the device's
 logical block size; :data:`ALIGN` (4 KiB) is a multiple of every common one. What cannot be

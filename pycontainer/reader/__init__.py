@@ -186,12 +186,13 @@ def _open(
             workers=workers,
             direct=direct,
         )
+        container._load_index(lim)
     except BaseException:
+        # open_container closes fd; the twin is ours to close until the container is
+        # returned (then Container.close closes both).
         if direct is not None:
             direct.close()
         raise
-    # The container owns the twin from here on (and closes it, also when this fails).
-    container._load_index(lim)
     return container
 
 

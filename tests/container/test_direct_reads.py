@@ -20,7 +20,8 @@ import pytest
 
 from pycontainer._engine.direct import ALIGN, MIN_SIZE, open_direct, read_span
 from pycontainer._engine.writeback import memory_fs
-from pycontainer.errors import PayloadError
+from pycontainer.errors import FormatError, PayloadError
+from pycontainer.format import archive
 from pycontainer.reader import read_header
 from tests.support import requirements
 from tests.support.container import Kit
@@ -205,3 +206,16 @@ def test_a_refused_direct_read_turns_direct_reads_off_and_reads_buffered(disk: P
             twin.close()
     finally:
         os.close(fd)
+
+
+def test_a_refused_big_cold_container_leaves_no_descriptor_open(kit: Kit, disk: Path) -> None:
+    # A big payload whose index promises more bytes than there are: the open reads it
+    # directly, then refuses the index (spec [F-DATA-SIZE]) after the twin was opened.
+    out = disk / "c.rwc"
+    lying = archive.encode_index([Kit.file_entry("a", BIG + 1)])
+    kit.seal_raw(out, os.urandom(BIG), lying, chunk_log2=CHUNK_LOG2)
+    _evict(out)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(FormatError):
+        kit.open(out)
+    assert sorted(os.listdir("/proc/self/fd")) == before
