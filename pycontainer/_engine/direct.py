@@ -14,7 +14,7 @@ But a file that is already in the page cache (written a moment ago, read before)
 faster from there than from the disk again, and a direct read of dirty pages first writes
 them back. So a file is read directly only when it is big (:data:`MIN_SIZE`), on a file
 system with a disk behind it (memory file systems have nothing to bypass:
-``writeback.memory_fs``), and the byte in its middle is not in the page cache: one
+``writeback._memory_fs``), and the byte in its middle is not in the page cache: one
 ``RWF_NOWAIT`` read of it answers that without waiting for the disk (it may start the
 read-ahead of a few pages there, which the direct reads then do not use). A file cached
 in its middle is read through the cache, as every file was before.
@@ -38,7 +38,7 @@ import errno
 import os
 
 from pycontainer import _portable
-from pycontainer._engine.writeback import memory_fs
+from pycontainer._engine.writeback import _memory_fs
 
 ALIGN = 4096
 # Smaller files are read through the cache: they cost little either way, and a small
@@ -120,7 +120,7 @@ def open_direct(fd: int, size: int) -> DirectReads | None:
         return None
     try:
         st = os.fstat(fd)
-        if memory_fs(st.st_dev) or _cached(fd, size // 2) is not False:
+        if _memory_fs(st.st_dev) or _cached(fd, size // 2) is not False:
             return None
         # The same open file through /proc (no path lookup: a file renamed or swapped
         # since the caller opened it cannot be the one reopened here), checked anyway.

@@ -38,7 +38,7 @@ _MEMORY_FS = frozenset({"tmpfs", "ramfs", "devtmpfs", "hugetlbfs"})
 _by_device: dict[int, bool] = {}
 
 
-def memory_fs(device: int) -> bool:
+def _memory_fs(device: int) -> bool:
     """True if ``device`` is a memory file system mounted here (Linux), else False."""
     found = _by_device.get(device)
     if found is not None:
@@ -74,7 +74,7 @@ class Writeback:
         self._on = hasattr(os, "posix_fadvise")
         if self._on:
             with contextlib.suppress(OSError):
-                self._on = not memory_fs(os.fstat(fd).st_dev)
+                self._on = not _memory_fs(os.fstat(fd).st_dev)
         self.piece = WRITE_PIECE if self._on else None
 
     def start(self, offset: int, length: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pycontainer._engine.direct import ALIGN, MIN_SIZE, open_direct, read_span
-from pycontainer._engine.writeback import memory_fs
+from pycontainer._engine.writeback import _memory_fs
 from pycontainer.errors import FormatError, PayloadError
 from pycontainer.format import archive
 from pycontainer.reader import read_header
@@ -38,7 +38,7 @@ def _direct_capable(directory: Path) -> bool:
     except OSError:
         return False
     try:
-        return not memory_fs(os.fstat(fd).st_dev) and hasattr(os, "RWF_NOWAIT")
+        return not _memory_fs(os.fstat(fd).st_dev) and hasattr(os, "RWF_NOWAIT")
     finally:
         os.close(fd)
         probe.unlink()
