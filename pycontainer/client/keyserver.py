@@ -49,6 +49,7 @@ from pycontainer.client.wire import (
     Identity,
     Policy,
     Registration,
+    attempts_limit,
     b64url_decode,
     b64url_encode,
     count,
@@ -265,6 +266,7 @@ class KeyServerClient:
             challenge=challenge,
             attempts_remaining=count(doc.get("attempts_remaining")),
             password_required=flag(doc.get("password_required")),
+            attempts_limit=attempts_limit(doc.get("attempts_limit")),
         )
 
     def access(self, container_id: bytes) -> Access:
@@ -290,6 +292,7 @@ class KeyServerClient:
         return Access(
             password_required=required,
             attempts_remaining=count(doc.get("attempts_remaining")),
+            attempts_limit=attempts_limit(doc.get("attempts_limit")),
         )
 
     def commit(self, container_id: bytes, header_digest: bytes, receipt_key: bytes) -> None:
