@@ -14,7 +14,9 @@ catalogue, keyserver/cli/_argparse.py; ``rwc``: pycontainer/cli/texts.py). The E
 wording stays argparse's, for ``--json`` and for scripts that read it.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import argparse
 import os
