@@ -8,7 +8,9 @@ vectors and offline demos.
 Spec anchors: spec/protocol.md §evaluate, §commit, §receipt; spec/format.md §key-schedule.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import hmac
 import os

@@ -28,7 +28,9 @@ Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §recei
 §errors; spec/format.md §slot-server-oprf.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import json
 import time
@@ -196,7 +198,7 @@ class KeyServerClient:
         """Close the connection."""
         self._connection.close()
 
-    def __enter__(self) -> KeyServerClient:
+    def __enter__(self) -> "KeyServerClient":
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,9 @@ HTTP client.
 Spec anchors: spec/protocol.md §encoding, §register, §access, §whoami.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import base64
 import binascii
