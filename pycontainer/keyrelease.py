@@ -8,7 +8,9 @@ vectors and offline demos.
 Spec anchors: spec/protocol.md §evaluate, §commit, §receipt; spec/format.md §key-schedule.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import hmac
 import os
@@ -57,6 +59,10 @@ class Evaluation(NamedTuple):
             ``receipt_mac``), or None if the server asked for no receipt.
         attempts_remaining: Unconfirmed evaluations left before the server suspends the
             container or refuses the reader (protocol §receipt), or None if not told.
+        attempts_limit: Which allowance ``attempts_remaining`` counts down, and so what
+            running out does (protocol §receipt): ``container`` (the container is
+            suspended), ``principal`` or ``medium`` (further tries are refused for a
+            while); None if not told.
         password_required: Whether the writer sealed with a password, or None if not told.
     """
 
@@ -65,6 +71,7 @@ class Evaluation(NamedTuple):
     challenge: bytes | None = None
     attempts_remaining: int | None = None
     password_required: bool | None = None
+    attempts_limit: str | None = None
 
 
 class KeyServer(Protocol):

@@ -2,7 +2,9 @@
 
 The service looks a token up by its SHA-256 (keyserver/store/repository.py for ordinary
 requests, keyserver/release/hotpath.py inside the key-release transaction); both then decide
-here, so every route authenticates by the same rules and messages.
+here, so every route authenticates by the same rules and messages. The messages are the
+catalogue's (spec §problems): a reader or official who asks in Japanese is told in Japanese
+why the token was refused.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 
 from keyserver.domain import keys
 from keyserver.domain.errors import UnauthenticatedError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 
 
@@ -40,10 +43,10 @@ def bearer_token(authorization: str | None) -> str:
         UnauthenticatedError: No header, or another scheme.
     """
     if authorization is None:
-        raise UnauthenticatedError("missing Authorization: Bearer token")
+        raise UnauthenticatedError(N_("missing Authorization: Bearer token"))
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise UnauthenticatedError("the Authorization header must be 'Bearer <token>'")
+        raise UnauthenticatedError(N_("the Authorization header must be 'Bearer <token>'"))
     return token.strip()
 
 
@@ -54,7 +57,7 @@ def token_digest(token: str) -> bytes:
         UnauthenticatedError: The token is not ``rwc_`` + 43 base64url characters.
     """
     if not token.startswith(keys.TOKEN_PREFIX) or len(token) != TOKEN_LENGTH:
-        raise UnauthenticatedError("the bearer token is malformed")
+        raise UnauthenticatedError(N_("the bearer token is malformed"))
     return keys.token_hash(token)
 
 
@@ -74,11 +77,11 @@ def actor_for(row: TokenRow | None, digest: bytes, now: datetime) -> Actor:
         UnauthenticatedError: Unknown, revoked or expired token.
     """
     if row is None or not matches(row, digest):
-        raise UnauthenticatedError("unknown bearer token")
+        raise UnauthenticatedError(N_("unknown bearer token"))
     if row.revoked_at is not None:
-        raise UnauthenticatedError("the bearer token was revoked")
+        raise UnauthenticatedError(N_("the bearer token was revoked"))
     if row.expires_at is not None and now >= row.expires_at:
-        raise UnauthenticatedError("the bearer token has expired")
+        raise UnauthenticatedError(N_("the bearer token has expired"))
     return Actor(
         name=row.name,
         roles=row.roles,

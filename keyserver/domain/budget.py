@@ -20,6 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keyserver.domain.errors import AttemptsExhaustedError
+from keyserver.domain.i18n import N_
+
+# Which allowance ``attempts_remaining`` counts down (spec §receipt, ``attempts_limit``):
+# what happens when it runs out differs, so a reader must be told which one it is.
+LIMIT_CONTAINER = "container"  # the evaluation that uses it up suspends the container
+LIMIT_PRINCIPAL = "principal"  # the caller's next evaluation is refused for a while
+LIMIT_MEDIUM = "medium"  # the next evaluation on the medium is refused for a while
 
 
 @dataclass(frozen=True)
@@ -52,15 +59,24 @@ def refusal(counts: Counts, contact: str) -> AttemptsExhaustedError | None:
     """
     if counts.principal >= counts.principal_cap:
         return AttemptsExhaustedError(
-            "you have too many unconfirmed attempts; wait, or ask an official",
+            N_("you have too many unconfirmed attempts; wait, or ask an official"),
             contact=contact,
         )
     if counts.medium >= counts.medium_cap:
         return AttemptsExhaustedError(
-            "this medium has too many unconfirmed attempts; wait, or ask an official",
+            N_("this medium has too many unconfirmed attempts; wait, or ask an official"),
             contact=contact,
         )
     return None
+
+
+def _allowances(counts: Counts) -> tuple[tuple[int, str], ...]:
+    # In the order a tie is named (see limit).
+    return (
+        (counts.budget - counts.container, LIMIT_CONTAINER),
+        (counts.principal_cap - counts.principal, LIMIT_PRINCIPAL),
+        (counts.medium_cap - counts.medium, LIMIT_MEDIUM),
+    )
 
 
 def available(counts: Counts) -> int:
@@ -69,14 +85,21 @@ def available(counts: Counts) -> int:
     The smallest of the three allowances (what ``GET .../access`` answers, before an
     evaluation).
     """
-    return max(
-        0,
-        min(
-            counts.budget - counts.container,
-            counts.principal_cap - counts.principal,
-            counts.medium_cap - counts.medium,
-        ),
-    )
+    return max(0, min(left for left, _ in _allowances(counts)))
+
+
+def limit(counts: Counts) -> str:
+    """Which allowance :func:`available` and :func:`remaining` count down (``attempts_limit``).
+
+    spec §receipt: running out of the container's budget suspends the container until an
+    official restores it; running out of a window cap only refuses the next evaluation
+    until old attempts leave the window. A reader told "0 left" must know which (issue 12).
+    On a tie the container is named, as its suspension is the lasting consequence (it
+    does not lift by itself); between the two caps, the caller's own. An evaluation
+    counts against all three, so the answer is the same before and after it.
+    """
+    smallest = min(left for left, _ in _allowances(counts))
+    return next(name for left, name in _allowances(counts) if left == smallest)
 
 
 def remaining(counts: Counts) -> int:

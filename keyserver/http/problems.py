@@ -34,7 +34,7 @@ from keyserver.domain.errors import (
     UnavailableError,
     UnsupportedMediaTypeError,
 )
-from keyserver.domain.i18n import accepted_language
+from keyserver.domain.i18n import N_, accepted_language
 from keyserver.domain.keys import SealedDataError
 from keyserver.domain.metrics import Metrics
 
@@ -75,70 +75,72 @@ def problem_response(
 def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
     """Register the exception handlers on ``app``."""
 
+    def answer(request: Request, err: KeyServerError) -> JSONResponse:
+        # spec §problems: every refusal's detail in the language the client asked for.
+        return problem_response(err, contact, problem_language(request))
+
     async def on_key_server_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, KeyServerError)
-        return problem_response(exc, contact, problem_language(request))
+        return answer(request, exc)
 
-    async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         # Report where and what, never the offending input (it may be a token or element).
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
-        return problem_response(
-            InvalidRequestError("the request does not match the schema", errors=errors), contact
+        return answer(
+            request, InvalidRequestError(N_("the request does not match the schema"), errors=errors)
         )
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         err: KeyServerError
         if exc.status_code == 404:
-            err = NotFoundError("no such resource")
+            err = NotFoundError(N_("no such resource"))
         elif exc.status_code == 405:
-            err = MethodNotAllowedError("method not allowed on this resource")
+            err = MethodNotAllowedError(N_("method not allowed on this resource"))
         elif exc.status_code == 413:
-            err = PayloadTooLargeError("request body too large")
+            err = PayloadTooLargeError(N_("request body too large"))
         elif exc.status_code == 415:
-            err = UnsupportedMediaTypeError("request body must be application/json")
+            err = UnsupportedMediaTypeError(N_("request body must be application/json"))
         elif exc.status_code < 500:
             err = InvalidRequestError(str(exc.detail))
         else:
-            err = UnavailableError("service unavailable")
-        return problem_response(err, contact)
+            err = UnavailableError(N_("service unavailable"))
+        return answer(request, err)
 
-    async def on_database(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
         # Log the class only: driver messages can contain connection strings.
         log.warning("database unavailable: %s", type(exc).__name__)
         metrics.inc("rwc_database_unavailable_total")
-        return problem_response(
-            UnavailableError("the key server's database is unavailable; nothing was released"),
-            contact,
+        return answer(
+            request,
+            UnavailableError(N_("the key server's database is unavailable; nothing was released")),
         )
 
-    async def on_data_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_data_error(request: Request, exc: Exception) -> JSONResponse:
         # Safety net: the service validates input before the database sees it; if a
         # value still slips through, the database refuses it and this is the client's
         # fault (400), not an outage. Counted so tests can assert it never happens.
         metrics.inc("rwc_database_rejected_input_total")
         log.warning("database rejected input: %s", type(exc).__name__)
-        return problem_response(InvalidRequestError("a value was rejected as invalid"), contact)
+        return answer(request, InvalidRequestError(N_("a value was rejected as invalid")))
 
-    async def on_sealed(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_sealed(request: Request, exc: Exception) -> JSONResponse:
         # The master key does not open the stored key material: misconfiguration (wrong
         # master key) or a tampered row. Refuse to serve; never release anything.
         metrics.inc("rwc_sealed_data_errors_total")
         log.error("stored key material does not authenticate (wrong master key?)")
-        return problem_response(
-            UnavailableError("the key server cannot open its key material"), contact
-        )
+        return answer(request, UnavailableError(N_("the key server cannot open its key material")))
 
-    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            return await on_database(_request, exc)
+            return await on_database(request, exc)
         metrics.inc("rwc_internal_errors_total")
         log.error("internal error: %s", type(exc).__name__, exc_info=exc)
-        return problem_response(InternalError("internal error; see the server log"), contact)
+        return answer(request, InternalError(N_("internal error; see the server log")))
 
     app.add_exception_handler(KeyServerError, on_key_server_error)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -170,7 +172,13 @@ class BodyGuard:
     async def _reject(
         self, scope: Scope, receive: Receive, send: Send, err: KeyServerError
     ) -> None:
-        await problem_response(err, self.contact)(scope, receive, send)
+        # Before any application code runs: the header is read here as the handlers do.
+        language = "en"
+        for key, value in scope["headers"]:
+            if key.lower() == b"accept-language":
+                language = accepted_language(value.decode("latin-1"), "en")
+                break  # the first, as Request.headers.get reads it
+        await problem_response(err, self.contact, language)(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer and check the body, then replay it to the application."""
@@ -181,7 +189,9 @@ class BodyGuard:
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                await self._reject(scope, receive, send, InvalidRequestError("bad Content-Length"))
+                await self._reject(
+                    scope, receive, send, InvalidRequestError(N_("bad Content-Length"))
+                )
                 return
             if int(declared) > self.max_body_bytes:
                 await self._reject(scope, receive, send, _too_large(self.max_body_bytes))
@@ -213,13 +223,15 @@ class BodyGuard:
                     scope,
                     receive,
                     send,
-                    UnsupportedMediaTypeError("request body must be application/json"),
+                    UnsupportedMediaTypeError(N_("request body must be application/json")),
                 )
                 return
             try:
                 json.loads(data)
             except (ValueError, RecursionError):
-                await self._reject(scope, receive, send, InvalidRequestError("body is not JSON"))
+                await self._reject(
+                    scope, receive, send, InvalidRequestError(N_("body is not JSON"))
+                )
                 return
         sent = False
 
@@ -234,7 +246,9 @@ class BodyGuard:
 
 
 def _too_large(limit: int) -> KeyServerError:
-    return PayloadTooLargeError(f"request body exceeds {limit} bytes", max_body_bytes=limit)
+    return PayloadTooLargeError(
+        N_("request body exceeds %(limit)s bytes", limit=limit), max_body_bytes=limit
+    )
 
 
 def remote_address(request: Request, trust_proxy: bool) -> str | None:

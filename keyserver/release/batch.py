@@ -42,6 +42,7 @@ from keyserver.domain.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import BUDGET_REASON, Actor, Cause, State, evaluation_refusal
 from keyserver.domain.validation import (
     CHALLENGE_BYTES,
@@ -340,12 +341,12 @@ class Releaser:
             return job.input_error
         refusal: KeyServerError | None
         if not actor.has_any(EVALUATORS) or actor.local:
-            refusal = ForbiddenError("evaluation needs the reader or writer role")
+            refusal = ForbiddenError(N_("evaluation needs the reader or writer role"))
             return self._refused(head, now, job, actor.name, refusal)
         pid = actor.principal_id or 0
         row = batch.evaluation_row(job.cid, actor.name, actor.groups, pid)
         if row is None:
-            refusal = NotFoundError("no such container")
+            refusal = NotFoundError(N_("no such container"))
         elif (refusal := rowcheck.mac_refusal(self._keyring, row)) is not None:
             pass  # spec §row-integrity: nothing in an edited row is trusted
         else:
@@ -355,7 +356,10 @@ class Releaser:
                 # spec §evaluate: the header before anything counts. Audited below; no
                 # challenge, unconfirmed unchanged, nothing released.
                 refusal = HeaderMismatchError(
-                    "the container header does not match the one committed: the copy was altered"
+                    N_(
+                        "the container header does not match the one committed: "
+                        "the copy was altered"
+                    )
                 )
             if refusal is None and mode == "read":
                 # spec §receipt: the window caps refuse before anything is released.
@@ -449,6 +453,7 @@ class Releaser:
         details: dict[str, Any] = {"mode": mode}
         values: dict[str, Any] = {}
         remaining: int | None = None
+        limit: str | None = None
         if mode == "read":
             # Single-use challenge; only its hash is stored, so a database reader learns
             # nothing that lets them answer it (and the MAC needs the receipt key anyway).
@@ -466,6 +471,9 @@ class Releaser:
             details["unconfirmed"] = values["unconfirmed"]
             remaining = budget.remaining(counts)
             details["attempts_remaining"] = remaining
+            # spec §receipt: which allowance that is (what running out of it does);
+            # told to the reader only, the audit entry is unchanged.
+            limit = budget.limit(counts)
         seq = append_row(
             self._keyring.audit_key,
             head,
@@ -519,6 +527,7 @@ class Releaser:
             "_challenge": challenge,  # encoded after COMMIT (_finish_release)
             "_expires": expires,
             "attempts_remaining": remaining,
+            "attempts_limit": limit,
             "password_required": row.password_required,
             "_mode": mode,
         }

@@ -14,6 +14,7 @@ from typing import Any
 from keyserver.domain import auth, keys
 from keyserver.domain.context import RequestContext
 from keyserver.domain.errors import InvalidRequestError, UnauthenticatedError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.validation import decode_container_id
 
@@ -50,7 +51,9 @@ def parse_inputs(cid_text: str, blinded_element: bytes) -> tuple[bytes, Any]:
         return cid, keys.parse_blinded(blinded_element)
     except ValueError as exc:
         # spec §evaluate: the identity and non-canonical encodings are refused.
-        raise InvalidRequestError("blinded_element is not a valid ristretto255 element") from exc
+        raise InvalidRequestError(
+            N_("blinded_element is not a valid ristretto255 element")
+        ) from exc
 
 
 def bearer_job(

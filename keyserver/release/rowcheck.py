@@ -18,6 +18,7 @@ from typing import Any
 from keyserver.domain import rowmac
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import RowIntegrityError
+from keyserver.domain.i18n import N_
 from keyserver.domain.keys import KeyRing
 from keyserver.release.compiled import HotPath, _numbered
 from keyserver.release.hotpath import Batch
@@ -69,8 +70,10 @@ def policy_refusal(
     if register is not None and rowmac.policy_admits(register, actor_name, actor_groups):
         return None
     return RowIntegrityError(
-        "the container's reader policy in the database differs from the one registered "
-        "(edited in the database); nothing was released",
+        N_(
+            "the container's reader policy in the database differs from the one registered "
+            "(edited in the database); nothing was released"
+        ),
         container_id=b64e(cid),
     )
 

@@ -97,7 +97,7 @@ class ContainerQueries:
         if doc is None:
             # spec §audit: a writer asking about another writer's container is refused
             # and, like every refusal, recorded (after the read snapshot is closed).
-            refusal = NotAllowedError("only officials, auditors and the issuer see this")
+            refusal = NotAllowedError(N_("only officials, auditors and the issuer see this"))
             raise self._ledger.refuse(actor, "status", cid_text, ctx, refusal)
         # The issuing writer (often a contractor) sees the public reason only: the
         # internal one may name people or incidents meant for officials and auditors.
@@ -123,9 +123,11 @@ class ContainerQueries:
         """
         self._ledger.require(actor, OVERSIGHT, N_("searching containers"), action="search", ctx=ctx)
         if not 1 <= limit <= self._settings.max_list_limit:
-            raise InvalidRequestError(f"limit must be in 1..{self._settings.max_list_limit}")
+            raise InvalidRequestError(
+                N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
+            )
         if state is not None and state not in {s.value for s in State}:
-            raise InvalidRequestError("unknown state")
+            raise InvalidRequestError(N_("unknown state"))
         after_id = decode_container_id(after) if after else None
         if label is not None:
             check_text(label, "label")
@@ -160,8 +162,8 @@ class ContainerQueries:
         so it tells an admitted reader only what evaluate would.
 
         Returns:
-            ``{container_id, state, password_required, attempts_remaining}``
-            (``attempts_remaining`` is null for the writer's own pending container).
+            ``{container_id, state, password_required, attempts_remaining, attempts_limit}``
+            (the last two are null for the writer's own pending container).
         """
         cid = decode_container_id(cid_text)
         self._ledger.require(
@@ -172,7 +174,7 @@ class ContainerQueries:
         with self._ledger.reads() as session:
             c = session.get(Container, cid)
             if c is None:
-                raise NotFoundError("no such container")
+                raise NotFoundError(N_("no such container"))
             mode, refusal = evaluation_refusal(
                 repository.view_of(session, c), actor, self._settings.contact, now
             )
@@ -196,6 +198,7 @@ class ContainerQueries:
                 "state": c.state,
                 "password_required": c.password_required,
                 "attempts_remaining": None if mode == "seal" else budget.available(counts),
+                "attempts_limit": None if mode == "seal" else budget.limit(counts),
             }
         if refusal is not None:
             raise self._ledger.refuse(actor, "access", cid_text, ctx, refusal)

@@ -86,7 +86,7 @@ class ContainerOps:
             actor, WRITER, N_("registering containers"), action="register", ctx=ctx
         )
         if actor.principal_id is None:
-            raise InvalidRequestError("only a principal can register containers")
+            raise InvalidRequestError(N_("only a principal can register containers"))
         check_text(label, "label", field="label")
         if medium is not None:
             # spec §media: one canonical form, fixed at the medium's first registration;
@@ -94,8 +94,10 @@ class ContainerOps:
             canonical_medium(medium)
         elif self._settings.require_medium:
             raise InvalidRequestError(
-                "this key server requires a medium: name the USB stick or disk the "
-                "container goes on (its serial number or asset tag)",
+                N_(
+                    "this key server requires a medium: name the USB stick or disk the "
+                    "container goes on (its serial number or asset tag)"
+                ),
                 field="medium",
             )
         reader_set = sorted({check_name(r, "reader", field="readers") for r in readers})
@@ -103,13 +105,15 @@ class ContainerOps:
             {check_name(g, "reader group", field="reader_groups") for g in reader_groups}
         )
         if not reader_set and not group_set:
-            raise InvalidRequestError("a container needs at least one reader or reader group")
+            raise InvalidRequestError(N_("a container needs at least one reader or reader group"))
         budget = self._settings.default_attempt_budget if attempt_budget is None else attempt_budget
         if not 1 <= budget <= 1000:
-            raise InvalidRequestError("attempt_budget must be in 1..1000", field="attempt_budget")
+            raise InvalidRequestError(
+                N_("attempt_budget must be in 1..1000"), field="attempt_budget"
+            )
         now = self._ledger.now()
         if not_after is not None and not_after <= now:
-            raise InvalidRequestError("not_after must be in the future", field="not_after")
+            raise InvalidRequestError(N_("not_after must be in the future"), field="not_after")
         cid = self._settings.rng(CONTAINER_ID_BYTES)
         seed = self._settings.rng(keys.SEED_BYTES)
         pk = keys.public_key(seed)
@@ -124,9 +128,12 @@ class ContainerOps:
             missing = sorted(set(reader_set) - known)
             if missing:
                 names = nearest(missing[0], repository.principal_names(session))
-                hint = f"; did you mean {', '.join(names)}?" if names else ""
+                # spec §problems: the nearest names go in `suggestions` only, and each
+                # client asks "did you mean ...?" once in its reader's language (as for
+                # media, service/media.py); the detail is the catalogue's.
                 raise InvalidRequestError(
-                    f"unknown reader principals: {', '.join(missing)}{hint}", suggestions=names
+                    N_("unknown reader principals: %(names)s", names=", ".join(missing)),
+                    suggestions=names,
                 )
             if medium is not None:
                 medium = register_medium(session, medium, now)
@@ -201,23 +208,25 @@ class ContainerOps:
             actor, WRITER, N_("committing containers"), action="commit", container=cid_text, ctx=ctx
         )
         if len(header_digest) != 32 or len(receipt_key) != 32:
-            raise InvalidRequestError("header_digest and receipt_key must be 32 bytes")
+            raise InvalidRequestError(N_("header_digest and receipt_key must be 32 bytes"))
         refusal: KeyServerError | None = None
         with self._ledger.tx() as session:
             now = self._ledger.now()
             lock_head(session)
             c = repository.container_for_update(session, cid)
             if c is None:
-                raise NotFoundError("no such container")
+                raise NotFoundError(N_("no such container"))
             # spec §row-integrity: nothing is decided on an edited or restored row.
             if (problem := rowmacs.session_problem(session, c)) is not None:
                 refusal = problem
             elif c.issuer_id != actor.principal_id:
-                refusal = NotAllowedError("only the issuing writer may commit a container")
+                refusal = NotAllowedError(N_("only the issuing writer may commit a container"))
             elif c.state == State.DESTROYED.value:
                 refusal = destroyed_refusal(repository.view_of(session, c), self._settings.contact)
             elif c.state != State.PENDING.value:
-                refusal = ConflictError(f"the container is {c.state}, not pending")
+                refusal = ConflictError(
+                    N_("the container is %(state)s, not pending", state=c.state)
+                )
             else:
                 refusal = refusal_for_state(
                     repository.view_of(session, c), self._settings.contact, now
@@ -274,7 +283,7 @@ class ContainerOps:
             actor, EVALUATORS, N_("receipts"), action="receipt", container=cid_text, ctx=ctx
         )
         if len(challenge) != CHALLENGE_BYTES or len(mac) != 32:
-            raise InvalidRequestError("challenge and mac must be 32 bytes")
+            raise InvalidRequestError(N_("challenge and mac must be 32 bytes"))
         refusal: KeyServerError | None = None
         with self._ledger.tx() as session:
             now = self._ledger.now()
@@ -282,25 +291,25 @@ class ContainerOps:
             c = repository.container_for_update(session, cid)
             row = repository.challenge_by_hash(session, keys.challenge_hash(challenge))
             if c is None:
-                raise NotFoundError("no such container")
+                raise NotFoundError(N_("no such container"))
             if (problem := rowmacs.session_problem(session, c)) is not None:
                 refusal = problem  # spec §row-integrity
             elif row is None or row.container_id != cid or row.principal_id != actor.principal_id:
-                refusal = InvalidReceiptError("unknown challenge")
+                refusal = InvalidReceiptError(N_("unknown challenge"))
             elif row.consumed_at is not None:
-                refusal = ConflictError("the challenge was already used")
+                refusal = ConflictError(N_("the challenge was already used"))
             elif now >= row.expires_at:
-                refusal = InvalidReceiptError("the challenge has expired")
+                refusal = InvalidReceiptError(N_("the challenge has expired"))
             elif c.state == State.DESTROYED.value:
                 refusal = destroyed_refusal(repository.view_of(session, c), self._settings.contact)
             elif c.state == State.SUSPENDED.value:
                 refusal = SuspendedError(
-                    "the container is suspended; receipts are not accepted",
+                    N_("the container is suspended; receipts are not accepted"),
                     reason=c.public_reason,
                     contact=self._settings.contact,
                 )
             elif c.receipt_key_sealed is None:
-                refusal = PendingError("the container is not committed yet")
+                refusal = PendingError(N_("the container is not committed yet"))
             else:
                 row.consumed_at = now  # single use, whether or not the MAC verifies
                 key = self._keyring.open(
@@ -308,7 +317,7 @@ class ContainerOps:
                 )
                 expected = keys.receipt_mac(key, cid, challenge)
                 if not hmac.compare_digest(expected, mac):
-                    refusal = InvalidReceiptError("the receipt MAC does not verify")
+                    refusal = InvalidReceiptError(N_("the receipt MAC does not verify"))
                 else:
                     row.confirmed_at = now
                     # An evaluation issued before the last budget reset no longer counts:

@@ -40,6 +40,7 @@ from pycontainer.cli.password import ENV_PASSWORD
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
+from pycontainer.client.wire import ATTEMPTS_LIMITS
 from pycontainer.errors import (
     KeyServerCallError,
     KeyServerProtocolError,
@@ -228,8 +229,26 @@ def _password(
         return ""
     left = access.attempts_remaining
     if left is not None and left <= FEW_ATTEMPTS:
-        ui.warn(say("few_attempts", ui.lang, left=left), say("few_attempts_hint", ui.lang))
+        ui.warn(
+            _attempts("few_attempts", left, access.attempts_limit, ui.lang),
+            say("few_attempts_hint", ui.lang),
+        )
     return read_password(args, ui, env, confirm=False, what=what)
+
+
+def _attempts(kind: str, left: int, limit: str | None, lang: str) -> str:
+    """What ``left`` attempts mean, by the allowance the server named (protocol §receipt).
+
+    Running out of the container's budget suspends the container until an official
+    restores it; running out of the reader's or the medium's window cap only refuses
+    further tries for a while (issue 12: "0 left before the key server locks the
+    container" was said for both). A server that does not name the allowance gets a text
+    that says both outcomes, never a guess.
+    """
+    suffix = f"_{limit}" if limit in ATTEMPTS_LIMITS else ""
+    if left == 0:
+        return say("attempts_none" + suffix, lang)
+    return say(kind + suffix, lang, left=left)
 
 
 def _wrong_password_hint(
@@ -237,7 +256,7 @@ def _wrong_password_hint(
 ) -> str:
     parts = [hint] if hint else []
     if last is not None and last.attempts_remaining is not None:
-        parts.append(say("attempts_left", lang, left=last.attempts_remaining))
+        parts.append(_attempts("attempts_left", last.attempts_remaining, last.attempts_limit, lang))
     if last is not None and last.password_required is False:
         parts.append(say("pass_no_password", lang))
     elif not no_password and (last is None or last.password_required is None):

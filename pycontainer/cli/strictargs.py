@@ -14,7 +14,9 @@ catalogue, keyserver/cli/_argparse.py; ``rwc``: pycontainer/cli/texts.py). The E
 wording stays argparse's, for ``--json`` and for scripts that read it.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import argparse
 import os
@@ -47,27 +49,23 @@ ENGLISH: Mapping[str, str] = {
 }
 
 # argparse's messages (CPython 3.11-3.13), most specific first; anything else is "other"
-# and is said as argparse wrote it.
-_ARGPARSE: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("required", re.compile(r"the following arguments are required: (?P<names>.+)")),
-    ("one_required", re.compile(r"one of the arguments (?P<names>.+) is required")),
+# and is said as argparse wrote it. Patterns, compiled by re (and kept in its cache) at the
+# first usage error: compiling the seven at import cost every `rwc` run ~3 M instructions
+# (issue 15).
+_ARGPARSE: tuple[tuple[str, str], ...] = (
+    ("required", r"the following arguments are required: (?P<names>.+)"),
+    ("one_required", r"one of the arguments (?P<names>.+) is required"),
     (
         "invalid_choice",
-        re.compile(
+        (
             r"argument (?P<argument>.+?): invalid choice: (?P<value>.+?) "
             r"\(choose from (?P<choices>.+)\)"
         ),
     ),
-    ("expected_one", re.compile(r"argument (?P<argument>.+?): expected one argument")),
-    (
-        "invalid_value",
-        re.compile(r"argument (?P<argument>.+?): invalid (?P<type>\w+) value: (?P<value>.+)"),
-    ),
-    (
-        "not_allowed",
-        re.compile(r"argument (?P<argument>.+?): not allowed with argument (?P<other>.+)"),
-    ),
-    ("bad_argument", re.compile(r"argument (?P<argument>.+?): (?P<detail>.+)")),
+    ("expected_one", r"argument (?P<argument>.+?): expected one argument"),
+    ("invalid_value", r"argument (?P<argument>.+?): invalid (?P<type>\w+) value: (?P<value>.+)"),
+    ("not_allowed", r"argument (?P<argument>.+?): not allowed with argument (?P<other>.+)"),
+    ("bad_argument", r"argument (?P<argument>.+?): (?P<detail>.+)"),
 )
 
 
@@ -88,7 +86,7 @@ class UsageText(NamedTuple):
 def argparse_text(message: str) -> UsageText:
     """An argparse error message read back into a :class:`UsageText`."""
     for key, pattern in _ARGPARSE:
-        found = pattern.fullmatch(message)
+        found = re.fullmatch(pattern, message)
         if found:
             return UsageText(key, found.groupdict())
     return UsageText("other", {"text": message})

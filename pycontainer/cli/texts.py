@@ -40,9 +40,31 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "Token for {url}: ",
         "ja": "{url} のトークン: ",
     },
-    "few_attempts": {
+    # What running out of attempts does depends on which allowance runs out (the server's
+    # `attempts_limit`, spec/protocol.md §receipt): "_container" suspends the container,
+    # "_principal" and "_medium" refuse further tries for a while; without a suffix, a
+    # server that did not say (it says both). pycontainer/cli/read.py chooses.
+    "few_attempts_container": {
         "en": "only {left} attempt(s) left before the key server locks this container",
         "ja": "あと {left} 回失敗すると、鍵サーバーがこのコンテナを停止します",
+    },
+    "few_attempts_principal": {
+        "en": "only {left} attempt(s) left before the key server refuses your tries for a "
+        "while (the container is not locked)",
+        "ja": "あと {left} 回失敗すると、鍵サーバーはしばらくの間あなたの試行を受け付けなく"
+        "なります(コンテナは停止されません)",
+    },
+    "few_attempts_medium": {
+        "en": "only {left} attempt(s) left on this medium before the key server refuses tries "
+        "on it for a while (the container is not locked)",
+        "ja": "この媒体への試行があと {left} 回失敗すると、鍵サーバーはしばらくの間この媒体への"
+        "試行を受け付けなくなります(コンテナは停止されません)",
+    },
+    "few_attempts": {
+        "en": "only {left} attempt(s) left before the key server locks this container or "
+        "refuses further tries for a while",
+        "ja": "あと {left} 回失敗すると、鍵サーバーがこのコンテナを停止するか、"
+        "しばらくの間試行を受け付けなくなります",
     },
     "few_attempts_hint": {
         "en": "type the password carefully; a wrong one is counted until an official restores it",
@@ -65,9 +87,52 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     },
     # Between the sentences of one hint.
     "hint_separator": {"en": "; ", "ja": "。"},
-    "attempts_left": {
+    # After a wrong password, by the allowance as above ("attempts_none*" when none is left).
+    "attempts_left_container": {
         "en": "{left} attempt(s) left before the key server locks the container",
         "ja": "あと {left} 回失敗すると、鍵サーバーがコンテナを停止します",
+    },
+    "attempts_left_principal": {
+        "en": "{left} attempt(s) left before the key server refuses your tries for a while "
+        "(the container is not locked)",
+        "ja": "あと {left} 回失敗すると、鍵サーバーはしばらくの間あなたの試行を受け付けなく"
+        "なります(コンテナは停止されません)",
+    },
+    "attempts_left_medium": {
+        "en": "{left} attempt(s) left on this medium before the key server refuses tries on it "
+        "for a while (the container is not locked)",
+        "ja": "この媒体への試行があと {left} 回失敗すると、鍵サーバーはしばらくの間この媒体への"
+        "試行を受け付けなくなります(コンテナは停止されません)",
+    },
+    "attempts_left": {
+        "en": "{left} attempt(s) left before the key server locks the container or refuses "
+        "further tries for a while",
+        "ja": "あと {left} 回失敗すると、鍵サーバーがコンテナを停止するか、"
+        "しばらくの間試行を受け付けなくなります",
+    },
+    "attempts_none_container": {
+        "en": "no attempts left: the key server has locked the container; it cannot be opened "
+        "until an official restores it",
+        "ja": "試行回数が残っていません。鍵サーバーはコンテナを停止しました。"
+        "担当者が復元するまで開けません",
+    },
+    "attempts_none_principal": {
+        "en": "no attempts left for you for now: the key server refuses your next try for a "
+        "while (the container is not locked)",
+        "ja": "現在、あなたの試行回数は残っていません。鍵サーバーはしばらくの間、"
+        "次の試行を受け付けません(コンテナは停止されていません)",
+    },
+    "attempts_none_medium": {
+        "en": "no attempts left on this medium for now: the key server refuses the next try on "
+        "it for a while (the container is not locked)",
+        "ja": "現在、この媒体への試行回数は残っていません。鍵サーバーはしばらくの間、"
+        "この媒体への次の試行を受け付けません(コンテナは停止されていません)",
+    },
+    "attempts_none": {
+        "en": "no attempts left: the key server has locked the container or refuses further "
+        "tries for a while",
+        "ja": "試行回数が残っていません。鍵サーバーがコンテナを停止したか、"
+        "しばらくの間試行を受け付けません",
     },
     "sealed_without_password": {
         "en": "the container was sealed without a password; not asking for one",

@@ -27,7 +27,9 @@ retry rules depend on it (pycontainer.client.keyserver).
 Spec anchors: spec/protocol.md §transport.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import base64
 import http.client
@@ -139,7 +141,7 @@ class Connection:
 
     def __init__(
         self,
-        url: ServerUrl,
+        url: "ServerUrl",
         *,
         trust_store: str | None,
         connect_timeout: float,
@@ -170,7 +172,7 @@ class Connection:
             self._conn.close()
             self._conn = None
 
-    def _tls(self) -> ssl.SSLContext:
+    def _tls(self) -> "ssl.SSLContext":
         if self._context is None:
             import ssl  # noqa: PLC0415 - http:// to a loopback test server needs no TLS
 

@@ -28,7 +28,9 @@ Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §recei
 §errors; spec/format.md §slot-server-oprf.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import json
 import time
@@ -49,6 +51,7 @@ from pycontainer.client.wire import (
     Identity,
     Policy,
     Registration,
+    attempts_limit,
     b64url_decode,
     b64url_encode,
     count,
@@ -195,7 +198,7 @@ class KeyServerClient:
         """Close the connection."""
         self._connection.close()
 
-    def __enter__(self) -> KeyServerClient:
+    def __enter__(self) -> "KeyServerClient":
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -265,6 +268,7 @@ class KeyServerClient:
             challenge=challenge,
             attempts_remaining=count(doc.get("attempts_remaining")),
             password_required=flag(doc.get("password_required")),
+            attempts_limit=attempts_limit(doc.get("attempts_limit")),
         )
 
     def access(self, container_id: bytes) -> Access:
@@ -290,6 +294,7 @@ class KeyServerClient:
         return Access(
             password_required=required,
             attempts_remaining=count(doc.get("attempts_remaining")),
+            attempts_limit=attempts_limit(doc.get("attempts_limit")),
         )
 
     def commit(self, container_id: bytes, header_digest: bytes, receipt_key: bytes) -> None:

@@ -9,7 +9,9 @@ HTTP client.
 Spec anchors: spec/protocol.md §encoding, §register, §access, §whoami.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import base64
 import binascii
@@ -145,10 +147,12 @@ class Access(NamedTuple):
     Attributes:
         password_required: Whether the writer sealed with a password.
         attempts_remaining: Unconfirmed evaluations left, or None if not told.
+        attempts_limit: Which allowance that is (:func:`attempts_limit`), or None.
     """
 
     password_required: bool
     attempts_remaining: int | None
+    attempts_limit: str | None = None
 
 
 def count(value: Any) -> int | None:
@@ -156,6 +160,19 @@ def count(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
         return None
     return value
+
+
+# protocol §receipt: the allowances `attempts_limit` may name.
+ATTEMPTS_LIMITS = frozenset({"container", "principal", "medium"})
+
+
+def attempts_limit(value: Any) -> str | None:
+    """Which allowance the server says ``attempts_remaining`` counts, else None.
+
+    Only the names the protocol defines: anything else (an older or newer server) is
+    "not told", and the reader is told both consequences rather than a guessed one.
+    """
+    return value if isinstance(value, str) and value in ATTEMPTS_LIMITS else None
 
 
 def flag(value: Any) -> bool | None:

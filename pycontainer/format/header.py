@@ -12,7 +12,9 @@ is a fixed layout written out here. A decoded header re-encodes to the same byte
 Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import functools
 from typing import Any, NamedTuple

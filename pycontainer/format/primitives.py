@@ -7,7 +7,9 @@ compared line by line.
 Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §payload, §index.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 from typing import Final, NamedTuple
 

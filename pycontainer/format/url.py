@@ -9,7 +9,9 @@ ASCII only, ``scheme "://" host [":" port] path``, no userinfo, query or fragmen
 I/O-free; raises :class:`UrlError` with a reason in words.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import ipaddress
 import re

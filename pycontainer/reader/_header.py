@@ -7,7 +7,9 @@ open: the header is parsed strictly and every field bounded before anything else
 Spec anchors: spec/format.md §header.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
+# which typing compiles, and the process's first compile() costs ~10 M instructions of a
+# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import os
 import stat

@@ -42,10 +42,10 @@ def test_language_choice(env: dict[str, str], expected: str) -> None:
 
 def test_say_fills_values() -> None:
     assert (
-        texts.say("attempts_left", "ja", left=2)
+        texts.say("attempts_left_container", "ja", left=2)
         == "あと 2 回失敗すると、鍵サーバーがコンテナを停止します"
     )
-    assert texts.say("attempts_left", "en", left=2).startswith("2 attempt(s) left")
+    assert texts.say("attempts_left_container", "en", left=2).startswith("2 attempt(s) left")
 
 
 ALL_FACTS = {

@@ -6,6 +6,9 @@ keeps the English text for clients. A refusal written as a plain string would pu
 on a Japanese page: the modules the console's service calls run through are read here,
 and every refusal they construct must take its detail from ``N_(...)``; a module added
 later is read too unless it is named below with the reason the console never shows it.
+The modules of the API's refusals to readers and writers (the release path, the HTTP
+layer, the services of register, access and receipt) are read too: `rwc` asks for their
+details in its reader's language.
 """
 
 from __future__ import annotations
@@ -23,12 +26,6 @@ ROOT = Path(__file__).resolve().parents[2] / "keyserver"
 # The console's code and every service, domain and store module it calls into are read,
 # a new module too, except these, which the console never shows a refusal of (why each):
 NOT_SHOWN_IN_THE_CONSOLE = {
-    "domain/auth.py": "token refusals: the sign-in page says its own words for them",
-    "domain/budget.py": "readers' rate limits, answered on the evaluate API only",
-    "service/containers.py": "writers' register and commit, readers' receipts (API only)",
-    "service/container_queries.py": "search and access (API only) and status's refusal of "
-    "a writer (the console admits none); a container's page gets its not-found through "
-    "media.missing_container",
     "service/restore.py": "the host command `keyserver restore-backup --replay`",
     "service/rotation.py": "the host command `keyserver rotate-master-key`",
     "service/transparency.py": "the transparency API of witnesses and auditors' tools",
@@ -41,6 +38,14 @@ CONSOLE_REACHES = [
     if str(path.relative_to(ROOT)) not in NOT_SHOWN_IN_THE_CONSOLE
 ]
 _REFUSALS = {cls.__name__ for cls in _CLASSES}
+# Refusals a reader or writer meets on the API only (issue 12): the key-release path and
+# the HTTP layer's own problems. `rwc` asks for them in its reader's language
+# (Accept-Language, spec §problems), so they are read by the same rule.
+API_ONLY = [
+    path
+    for pattern in ("release/*.py", "http/*.py", "http/routers/*.py")
+    for path in sorted(ROOT.glob(pattern))
+]
 
 
 def _plain_refusals(path: Path) -> list[str]:
@@ -56,7 +61,7 @@ def _plain_refusals(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", CONSOLE_REACHES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", CONSOLE_REACHES + API_ONLY, ids=lambda p: str(p.relative_to(ROOT)))
 def test_console_refusals_come_from_the_catalogue(path: Path) -> None:
     assert _plain_refusals(path) == []
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from keyserver.domain import budget
 from keyserver.domain.keys import receipt_mac
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
@@ -376,6 +377,68 @@ def test_per_principal_cap_holds_across_containers(capped: World, clock: FakeClo
     assert _evaluate(capped, "groupie", regs[4]["container_id"]).status_code == 200
 
 
+def test_attempts_limit_names_what_running_out_does(capped: World) -> None:
+    """spec §receipt `attempts_limit`: the allowance `attempts_remaining` counts down.
+
+    A reader told "0 left" must know whether the container is now suspended (its budget)
+    or only its next try is refused for a while (a window cap; issue 12).
+    """
+    small, _ = activate(capped, medium="USB-L1", attempt_budget=2)
+    big, _ = activate(capped, medium="USB-L2", attempt_budget=100)
+
+    def evaluate(cid: str) -> tuple[int, str]:
+        resp = _evaluate(capped, "reader", cid)
+        assert resp.status_code == 200, resp.text
+        doc = resp.json()
+        return doc["attempts_remaining"], doc["attempts_limit"]
+
+    def access(cid: str) -> tuple[int, str]:
+        doc = capped.call("reader", "GET", f"/v1/containers/{cid}/access").json()
+        return doc["attempts_remaining"], doc["attempts_limit"]
+
+    small_id, big_id = small["container_id"], big["container_id"]
+    # The budget (2) is below the reader's cap (4): the container's budget runs out first,
+    # and the evaluation that answers 0 has suspended it.
+    assert access(small_id) == (2, "container")
+    assert evaluate(small_id) == (1, "container")
+    assert evaluate(small_id) == (0, "container")
+    assert _status(capped, small_id)["state"] == "suspended"
+    # The reader has spent 2 of its 4 in the window: its cap runs out before the budget.
+    assert access(big_id) == (2, "principal")
+    assert evaluate(big_id) == (1, "principal")
+    assert evaluate(big_id) == (0, "principal")
+    # Running out of it refuses the next try and leaves the container active.
+    resp = _evaluate(capped, "reader", big_id)
+    assert resp.status_code == 429
+    assert resp.json()["type"] == "urn:rwc:problem:attempts-exhausted"
+    assert _status(capped, big_id)["state"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("container", "principal", "medium", "expected"),
+    [
+        (8, 0, 0, "container"),  # 2 left of the budget, 4 of the cap, 6 of the medium's
+        (0, 3, 0, "principal"),
+        (0, 0, 5, "medium"),
+        (6, 0, 0, "container"),  # a tie with the reader's cap: the lasting consequence
+        (0, 2, 4, "principal"),  # a tie between the caps: the caller's own
+        (10, 4, 6, "container"),  # all spent: still the one that suspends
+    ],
+)
+def test_attempts_limit_is_the_smallest_allowance(
+    container: int, principal: int, medium: int, expected: str
+) -> None:
+    counts = budget.Counts(
+        container=container,
+        budget=10,
+        principal=principal,
+        principal_cap=4,
+        medium=medium,
+        medium_cap=6,
+    )
+    assert budget.limit(counts) == expected
+
+
 def test_per_medium_cap_holds_across_principals(capped: World) -> None:
     regs = [activate(capped, medium="USB-M", attempt_budget=100)[0] for _ in range(2)]
     released = 0
@@ -396,9 +459,11 @@ def test_access_says_whether_a_password_is_needed(world: World) -> None:
         "state": "active",
         "password_required": False,
         "attempts_remaining": 4,
+        "attempts_limit": "container",
     }
     ev = _evaluate(world, "reader", cid).json()
     assert ev["password_required"] is False and ev["attempts_remaining"] == 3
+    assert ev["attempts_limit"] == "container"
     assert (
         world.call("reader", "GET", f"/v1/containers/{cid}/access").json()["attempts_remaining"]
         == 3

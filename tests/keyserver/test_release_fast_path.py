@@ -113,6 +113,7 @@ def test_success_has_the_same_shape_and_both_verify(world: World, routed: str) -
         assert "www-authenticate" not in resp.headers
         doc = resp.json()
         assert sorted(doc) == [
+            "attempts_limit",
             "attempts_remaining",
             "challenge",
             "challenge_expires_at",
