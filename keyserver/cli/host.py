@@ -210,6 +210,7 @@ def cmd_serve(ctx: Context) -> int:
     # exits 0 after a clean stop (a supervisor asked for it, nothing failed).
     signal.signal(signal.SIGTERM, _absorb_signal)
     # Imported here: FastAPI costs a second of start-up that other commands need not pay.
+    # Also before starting workers: forked workers (keyserver/cli/workers.py) inherit it.
     from keyserver.http.app import create_app  # noqa: PLC0415
 
     # The periodic sweep runs inside the app (create_app's lifespan, every sweep_interval);
