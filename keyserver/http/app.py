@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from keyserver.domain.metrics import Metrics
-from keyserver.domain.settings import DISPLAY_ZONE_HEADER, Settings
+from keyserver.domain.settings import DISPLAY_ZONE_HEADER, ConfigError, Settings
 from keyserver.http import console, openapi_problems
 from keyserver.http.headers import NO_STORE, PathHeaders
 from keyserver.http.problems import BodyGuard, install_handlers
@@ -75,6 +75,11 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             svc.check_master_key()  # a wrong master key must not start (ConfigError)
+            # spec §backup: a database older than what this server already published
+            # (copied back by hand) must not serve: destroyed seeds would come back.
+            gap = svc.transparency.published_gap()
+            if gap is not None:
+                raise ConfigError(gap.english())
         except (OperationalError, PoolTimeoutError):
             # The database may come up later: /readyz and 503 problems tell until then.
             log.warning("database unavailable at start-up")
