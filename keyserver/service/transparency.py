@@ -128,7 +128,20 @@ class TransparencyOps:
         path = published_head.path_for(self._settings)
         if path is None:
             return
-        published_head.advance(path, newest.size, newest.text, lambda text: self._head(text).size)
+        try:
+            published_head.advance(
+                path, newest.size, newest.text, lambda text: self._head(text).size
+            )
+        except OSError as exc:
+            # The checkpoint is committed and served already; failing it here would stop
+            # incident reports too. Said loudly instead: until this works, a database
+            # copied back by hand is not recognised at start (spec §backup).
+            log.error(  # noqa: TRY400 - the cause is in the line; a traceback adds nothing
+                "cannot keep the published checkpoint in %s (%s): a database copied back "
+                "without `keyserver restore-backup` would not be refused",
+                path,
+                exc.strerror or type(exc).__name__,
+            )
 
     def _head(self, text: str) -> Checkpoint:
         """The checkpoint of a stored note, verified under this log's key.
