@@ -20,6 +20,7 @@ import pytest
 from keyserver.domain.errors import RestorePendingError
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
+from keyserver.store import published_head
 from keyserver.testing import running_server
 from tests.support import http_client
 from tests.support.keyserver_cli import DataDir
@@ -180,3 +181,33 @@ def test_a_database_copied_back_by_hand_does_not_serve(
     # The app refuses as well (workers and embedders build it without `serve`).
     with pytest.raises(RuntimeError, match="did not start"), running_server(settings):
         pass
+
+
+def test_the_published_checkpoint_only_moves_forward_and_must_verify(
+    cli: Any, data_dir: DataDir, tmp_path: Path
+) -> None:
+    """The record beside the log key: never replaced by a smaller tree; a forged one refuses."""
+    where = ["--data-dir", str(data_dir.path)]
+    first = cli("checkpoint", *where, "--json")
+    assert first.code == 0, first
+    published = data_dir.path / "log.key.published"
+    kept = published.read_text()
+    assert cli("principal", "add", "later", "--role", "reader", *where).code == 0
+    second = cli("checkpoint", *where, "--json")
+    assert second.code == 0, second
+    newer = published.read_text()
+    assert newer == second.json()["checkpoint"] != kept
+    # An older note offered again (a second instance behind) does not replace it.
+    service = KeyService(data_dir.settings())
+    try:
+        size_of = service.transparency._head  # a stored note's checkpoint
+        older = size_of(kept).size
+        assert older < size_of(newer).size
+        assert not published_head.advance(published, older, kept, lambda t: size_of(t).size)
+        assert published.read_text() == newer
+    finally:
+        service.close()
+    # A note not signed by this log's key tells nothing: the server does not start.
+    published.write_text(newer.replace("\n\n", "\nforged\n\n", 1))
+    refused = cli("serve", *where, "--port", "0")
+    assert refused.code == 3 and "does not verify under this server's log key" in refused.err
