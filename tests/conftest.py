@@ -81,11 +81,13 @@ _TEMPROOT_VARIABLE = "PYTEST_DEBUG_TEMPROOT"
 
 
 def _on_memory_fs(path: Path) -> bool:
-    """True if ``path`` is on a memory file system: the library's own test (writeback.py)."""
+    """True if ``path`` is on a memory file system, as the library itself decides it: no
+    writeback advice and no 64 KiB pieces there (pycontainer/_engine/writeback.py)."""
     # Imported when used: the container library is not loaded for a run that does not need it.
-    from pycontainer._engine.writeback import _memory_fs  # noqa: PLC0415
+    from pycontainer._engine.writeback import Writeback  # noqa: PLC0415
 
-    return _memory_fs(path.stat().st_dev)
+    with tempfile.TemporaryFile(dir=path) as probe:
+        return Writeback(probe.fileno()).piece is None
 
 
 def _memory_temp_root() -> Path | None:
