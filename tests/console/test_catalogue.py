@@ -95,6 +95,25 @@ def test_dates_and_numbers_are_localised() -> None:
     assert berlin.datetime("2026-07-01T12:00:00Z") == "1 Jul 2026, 14:00:00 (UTC+02:00)"
 
 
+def _label(catalogue: dict[str, str], english: str) -> tuple[str, str]:
+    """The msgid a README names in English, and its Japanese as a page shows it.
+
+    A label with a count reads "N" in the README; one with a trailing "(zone)" is named
+    without it.
+    """
+    msgid = next(
+        (
+            m
+            for m in catalogue
+            if re.fullmatch(re.escape(m).replace(r"%\(n\)s", "N"), english)
+            or m.startswith(english + " (")
+        ),
+        None,
+    )
+    assert msgid is not None, f"README names {english!r}, which no page shows"
+    return msgid, catalogue[msgid].replace("%(n)s", "N").split(" (")[0].replace(" ", "")
+
+
 def test_readme_console_steps_name_the_pages_labels() -> None:
     """Every button or field the README's console steps name (in bold) is a label of the
     console, and the Japanese in brackets after it is its translation, so a newcomer who
@@ -105,20 +124,27 @@ def test_readme_console_steps_name_the_pages_labels() -> None:
     assert len(named) >= 10
     catalogue = _catalogue("ja")
     for english, japanese in named:
-        # A label with a count reads "N" in the README; one with a trailing "(zone)" is
-        # named without it.
-        msgid = next(
-            (
-                m
-                for m in catalogue
-                if re.fullmatch(re.escape(m).replace(r"%\(n\)s", "N"), english)
-                or m.startswith(english + " (")
-            ),
-            None,
-        )
-        assert msgid is not None, f"README names {english!r}, which no page shows"
-        expected = catalogue[msgid].replace("%(n)s", "N").split(" (")[0].replace(" ", "")
+        _, expected = _label(catalogue, english)
         assert japanese.replace(" ", "").startswith(expected), (english, japanese, expected)
+
+
+def test_readme_quick_card_names_the_pages_labels() -> None:
+    """The card at the top of README.md (the five steps after a loss, Japanese beside
+    English) names, row by row and in the same order, labels the console shows in each
+    language: an official who reads only the card finds every button it names."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    card = readme.split("## 媒体をなくしたら", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in card.splitlines() if re.match(r"\| \d \|", line)]
+    assert len(rows) == 5
+    catalogue = _catalogue("ja")
+    for row in rows:
+        _, _, japanese, english, _ = row.split("|")
+        ja_labels = re.findall(r"\*\*([^*]+)\*\*", japanese)
+        en_labels = re.findall(r"\*\*([^*]+)\*\*", english)
+        assert ja_labels and len(ja_labels) == len(en_labels), row
+        for ja_label, en_label in zip(ja_labels, en_labels, strict=True):
+            _, expected = _label(catalogue, en_label)
+            assert ja_label.replace(" ", "") == expected, (en_label, ja_label, expected)
 
 
 TEMPLATES = REPO / "keyserver" / "http" / "console" / "templates"
