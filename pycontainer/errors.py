@@ -92,18 +92,90 @@ class OutputExistsError(ContainerError):
     """The output already exists and overwriting was not allowed."""
 
 
+# The kinds of Refusal (below): the `rwc` command has a sentence and a hint for each
+# (pycontainer/cli/texts.py, checked by tests/cli/test_texts.py).
+REFUSAL_KINDS = (
+    "suspended",
+    "destroyed",
+    "expired",
+    "attempts_exhausted",
+    "unauthenticated",
+    "not_allowed",
+    "unknown_name",
+    "invalid_value",
+    "unavailable",
+    "unreachable",
+    "tls",
+    "protocol",
+    "header_mismatch",
+    "row_integrity",
+    "refused",
+    "redirect",
+    "not_json",
+    "no_token",
+    "no_token_for_slot",
+)
+
+
+class Refusal:
+    """What a refused or failed call said, as facts a program can put in a person's words.
+
+    The message and hint of a :class:`KeyServerCallError` are English (what ``--json``,
+    logs and library callers read). The `rwc` command says the same to a person in the
+    reader's language from these facts (pycontainer/cli/texts.py, ``refusal_<kind>``), so
+    no client code ever parses the server's ``detail`` (spec/protocol.md §problems:
+    clients dispatch on ``type``).
+
+    Attributes:
+        kind: Which refusal, one of :data:`REFUSAL_KINDS` (``refused``: any other slug).
+        facts: The values the sentence needs, each already made safe to print (clean_text):
+            ``action`` (what the client was doing: ``register``, ``evaluate``, ...),
+            ``status``, ``slug``, ``since``/``time`` (RFC 3339), ``reason``, ``names``,
+            ``field``, ``errors``, ``url``, ``why``, ``media``, ``contact``.
+        detail: The server's ``detail`` (cleaned), or None.
+        detail_language: The language the server said the detail is in
+            (``Content-Language``; ``en`` when it said none).
+    """
+
+    __slots__ = ("detail", "detail_language", "facts", "kind")
+
+    def __init__(
+        self,
+        kind: str,
+        facts: dict[str, str] | None = None,
+        *,
+        detail: str | None = None,
+        detail_language: str = "en",
+    ) -> None:
+        self.kind = kind
+        self.facts = {k: v for k, v in (facts or {}).items() if v}
+        self.detail = detail
+        self.detail_language = detail_language
+
+    def __repr__(self) -> str:
+        return f"Refusal({self.kind!r}, {self.facts!r})"
+
+
 class KeyServerCallError(ContainerError):
     """Base class of failed calls to the key server: refused, unreachable or answered badly.
 
     Attributes:
         contact: Whom to contact about this container, as configured on the server, or None.
+        refusal: The facts of the refusal for a person's sentence (:class:`Refusal`), or
+            None (a malformed answer: its English message is all there is).
     """
 
     def __init__(
-        self, message: str, *, hint: str | None = None, contact: str | None = None
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        contact: str | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.contact = contact
+        self.refusal = refusal
 
 
 class KeyServerRevokedError(KeyServerCallError):
@@ -122,8 +194,9 @@ class KeyServerRevokedError(KeyServerCallError):
         contact: str | None = None,
         revoked_at: str | None = None,
         reason: str | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
-        super().__init__(message, hint=hint, contact=contact)
+        super().__init__(message, hint=hint, contact=contact, refusal=refusal)
         self.revoked_at = revoked_at
         self.reason = reason
 
@@ -161,9 +234,15 @@ class KeyServerInvalidValueError(KeyServerCallError):
     """
 
     def __init__(
-        self, message: str, *, field: str, hint: str | None = None, contact: str | None = None
+        self,
+        message: str,
+        *,
+        field: str,
+        hint: str | None = None,
+        contact: str | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
-        super().__init__(message, hint=hint, contact=contact)
+        super().__init__(message, hint=hint, contact=contact, refusal=refusal)
         self.field = field
 
 

@@ -178,6 +178,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_databases_dropped() -> Iterator[None]:
+    """At the end of each test process, wait for its test databases' background drops
+    (``postgres.drop_later``) and fail if one is left on the server. Autouse, so set up
+    first and torn down last: after every fixture that hands a database over."""
+    yield
+    left = postgres.finish_drops()
+    assert not left, f"test databases left on {postgres.describe()}: {left}"
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str | None]:
     """A migrated PostgreSQL database per test process, or None when the server is down.

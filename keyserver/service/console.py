@@ -27,7 +27,7 @@ from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Actor, Cause, State, loss_effect
 from keyserver.domain.media import SEARCH_SEPARATORS_STORED, medium_search_key, nearest
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
-from keyserver.service.loss import LossTimes, holding_report
+from keyserver.service.loss import LossTimes, holding_report, loss_reporter
 from keyserver.service.media import medium_target, resolve_medium
 from keyserver.service.reports import export_document
 from keyserver.store import repository
@@ -313,13 +313,22 @@ class ConsoleOps:
         }
 
     def console_medium(
-        self, actor: Actor, medium: str, *, ctx: RequestContext = LOCAL
+        self,
+        actor: Actor,
+        medium: str,
+        *,
+        lost_at: datetime | None = None,
+        ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """A medium (matched by its canonical id, spec §media) and its containers.
 
         Each container carries ``loss_effect``: what a loss report would do to it now
         (:data:`~keyserver.domain.lifecycle.LOSS_EFFECTS`, the grouping report_loss uses),
-        so the console's confirmation lists exactly what the report will change.
+        so the console's confirmation lists exactly what the report will change. With
+        ``lost_at`` (a time of loss about to be reported), each also says whether it was
+        sealed after it (``sealed_after_loss``). A medium reported lost names who made the
+        report it carries (``loss_reported_by``) and, while the report holds, its destroy
+        deadline (``destroy_after``, the earliest of its containers').
 
         Raises:
             NotFoundError: No medium has that id; ``suggestions`` lists the nearest media
@@ -344,6 +353,7 @@ class ConsoleOps:
             name, lost, reported = m.name, m.lost_at, m.loss_reported_at
             live = (Container.medium == name) & (Container.state != State.DESTROYED.value)
             holding = holding_report(session, m, live)
+            reporter = loss_reporter(session, m)
         containers: list[dict[str, Any]] = [
             {
                 "container_id": b64e(c.id),
@@ -352,6 +362,12 @@ class ConsoleOps:
                 "state": c.state,
                 "suspend_cause": c.suspend_cause,
                 "loss_effect": loss_effect(State(c.state)),
+                "created_at": fmt_time(c.created_at),
+                # Issue 12: a container registered after the typed time of loss cannot
+                # have been on the medium when it was lost: the time is mistyped or the
+                # medium's name was reused. Said before the official confirms, never
+                # refused (the report must stay possible under stress).
+                "sealed_after_loss": lost_at is not None and c.created_at > lost_at,
                 "suspended_at": fmt_time(c.suspended_at),
                 "destroy_after": fmt_time(c.destroy_after),
                 "destroyed_at": fmt_time(c.destroyed_at),
@@ -369,6 +385,8 @@ class ConsoleOps:
             "lost_at": fmt_time(lost),
             "loss_reported_at": fmt_time(reported),
             "loss": _loss_state(lost, holding, states),
+            "loss_reported_by": reporter,
+            "destroy_after": None if holding is None else fmt_time(holding.destroy_after),
             "states": dict(sorted(states.items())),
             "containers": containers,
         }

@@ -7,6 +7,7 @@ unless the official asks to replace them (spec §loss).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from keyserver.service.revocation import (
 from keyserver.store import loss_window, transitions
 from keyserver.store.audit import lock_head
 from keyserver.store.ledger import Ledger
-from keyserver.store.models import Container, Medium
+from keyserver.store.models import AuditEntry, Container, Medium
 
 
 class LossOps:
@@ -313,6 +314,32 @@ def holding_report(
     if deadline is None or medium.lost_at is None or medium.loss_reported_at is None:
         return None  # never reported, or restored since (the medium was found)
     return LossTimes(medium.lost_at, medium.loss_reported_at, deadline)
+
+
+def loss_reporter(session: Session, medium: Medium) -> str | None:
+    """Who made the loss report whose time the medium carries (``loss_reported_at``).
+
+    That report's audit entry (one per report, spec §loss) is the first loss report of the
+    medium at or after ``loss_reported_at``: a later report keeps the earlier time unless
+    it replaces it, and an entry is never dated before the report's time (the chain's time
+    never goes backwards). From the log, not ``changed_by``: a container's restore or
+    destroy since the report rewrites that column. None: no report, or none found.
+    """
+    if medium.loss_reported_at is None:
+        return None
+    stmt = select(AuditEntry.actor, AuditEntry.details).where(
+        AuditEntry.action.in_((Op.SUSPEND.value, Op.DESTROY.value)),
+        AuditEntry.container.is_(None),
+        AuditEntry.outcome == "ok",
+        AuditEntry.at >= medium.loss_reported_at,
+    )
+    if medium.lost_seq is not None:  # the report comes after its time of loss (index)
+        stmt = stmt.where(AuditEntry.seq >= medium.lost_seq)
+    for actor, text in session.execute(stmt.order_by(AuditEntry.seq)):
+        details = json.loads(text)
+        if details.get("loss_report") and details.get("target") == medium.name:
+            return str(actor)
+    return None
 
 
 def _earlier_details(

@@ -10,9 +10,16 @@ errors, and two worker processes slower than one).
 1. a per-process re-entrant thread lock (writers of this process queue here; re-entrant,
    so a nested write in the same thread fails as before rather than hanging);
 2. at the outermost level only, an exclusive ``fcntl.flock`` on ``<database>.writelock``
-   beside the database file (writers of other processes queue here). ``flock`` releases
-   the GIL while it blocks, so a process waiting for another one does not stall its own
-   threads (the event loop keeps serving reads).
+   beside the database file (writers of other processes queue here). A free lock is taken
+   with one non-blocking call; a held one is waited for by a blocking ``flock`` on a
+   helper thread, so the kernel hands it over the moment the other process lets go (no
+   sleep-and-retry: with two workers every batch waits for the other's, and a poll
+   interval of up to 2 ms left the one writer idle that long per handover; issue 15,
+   bench/profiles/keyserver.md). The waiting writer blocks on a condition with the busy
+   timeout, the one thing a blocking ``flock`` cannot do; a wait it gives up on stays
+   with the helper, and is taken over by the process's next writer or let go at once.
+   ``flock`` releases the GIL while it blocks, so a process waiting for another one
+   does not stall its own threads (the event loop keeps serving reads).
 
 The lock file is created with mode 0600, opened once per process and database path and
 kept open. :func:`write_lock_for` keeps a registry keyed by the resolved database path, so
@@ -77,6 +84,14 @@ class WriteLock:
         self._fd: int | None = None
         self._fd_pid = 0
         self._disabled = False
+        # The blocking flock in flight on a helper thread (_lock_file): whether one is
+        # (_waiting), whether a writer still wants what it gets (_wanted), and what it got
+        # for that writer (_granted: the flock; _failed: its error). Guarded by _cond.
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting = False
+        self._wanted = False
+        self._granted = False
+        self._failed: OSError | None = None
 
     def acquire(self) -> None:
         """Take the lock (waits until every other thread and process released it).
@@ -124,19 +139,52 @@ class WriteLock:
         fd = self._open()
         if fd is None:
             return
-        pause = 0.0005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                now = time.monotonic()
-                if now >= deadline:
-                    raise WriterLockTimeoutError(self.timeout) from None
-                # Short sleeps first: the lock normally changes hands within milliseconds.
-                time.sleep(min(pause, deadline - now))
-                pause = min(pause * 2, 0.002)
-            else:
-                return
+        with self._cond:
+            if not self._waiting:
+                # No wait in flight on this descriptor: a free lock is taken at once. (With
+                # one in flight, a non-blocking call here would succeed the moment the
+                # lock is free and the helper's call with it: one flock, two owners.)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    helper = threading.Thread(
+                        target=self._wait_file, args=(fd,), name="rwc-sqlite-writelock", daemon=True
+                    )
+                    helper.start()  # RuntimeError if it cannot: nothing in flight then
+                    self._waiting = True
+                else:
+                    return
+            # Ours once the helper's flock returns, or a wait a writer of this process gave
+            # up on and that is still in flight: taken over, not started twice.
+            self._wanted = True
+            while not (self._granted or self._failed):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._wanted = False  # the helper lets go of what it gets (_wait_file)
+                    raise WriterLockTimeoutError(self.timeout)
+                self._cond.wait(left)
+            self._wanted = self._granted = False
+            failed, self._failed = self._failed, None
+            if failed is not None:
+                raise failed
+
+    def _wait_file(self, fd: int) -> None:
+        """Helper thread: block in ``flock`` until the lock is ours; hand it on or let go."""
+        failed: OSError | None = None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:  # ENOLCK, say: the writer raises it, as a failed try did
+            failed = exc
+        with self._cond:
+            self._waiting = False
+            if self._wanted:
+                self._granted = failed is None
+                self._failed = failed
+                self._cond.notify_all()
+            elif failed is None:
+                # The writer timed out meanwhile and nobody took the wait over: holding
+                # the lock for no one would stall every other process's writers.
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _unlock_file(self) -> None:
         if sys.platform == "win32":
@@ -154,6 +202,10 @@ class WriteLock:
             # parent's flock: the child needs its own description to exclude the parent.
             os.close(self._fd)
             self._fd = None
+            # The parent's helper thread did not survive the fork: nothing is in flight here.
+            self._cond = threading.Condition(threading.Lock())
+            self._waiting = self._wanted = self._granted = False
+            self._failed = None
         if self._fd is None:
             try:
                 self._fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o600)

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pycontainer import _portable
+from pycontainer._engine.direct import ALIGN, DirectReads, read_span
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
@@ -33,9 +33,10 @@ class Buffers:
     """A page-aligned plaintext buffer and a ciphertext buffer for one chunk in flight."""
 
     def __init__(self, chunk_size: int) -> None:
-        # Anonymous mmap: page-aligned, never in the Python heap, released on close.
+        # Anonymous mmap: page-aligned, never in the Python heap, released on close. The
+        # ciphertext buffer holds a sealed chunk and the blocks around it (direct.read_span).
         self.plain = mmap.mmap(-1, chunk_size)
-        self.sealed = mmap.mmap(-1, chunk_size + p.TAG_SIZE)
+        self.sealed = mmap.mmap(-1, chunk_size + p.TAG_SIZE + 2 * ALIGN)
 
     def close(self) -> None:
         # Unmap eagerly to keep RSS flat; if a caller still holds a view, the mapping is
@@ -358,6 +359,7 @@ def open_chunks(
     consume: Callable[[int, memoryview], int],
     workers: int = p.WORKERS_DEFAULT,
     progress: Callable[[int], None] | None = None,
+    direct: DirectReads | None = None,
 ) -> None:
     """Read, authenticate, decrypt and consume chunks in any order, chunk-parallel.
 
@@ -376,6 +378,8 @@ def open_chunks(
             plaintext (valid only during the call).
         workers: Threads, the caller's included (1 = everything in the caller's thread).
         progress: Called in the caller's thread with the sum of ``consume``'s results.
+        direct: Read the chunks around the page cache through this twin of ``fd``
+            (direct.open_direct), else through the cache.
 
     Raises:
         PayloadError: A chunk failed authentication or could not be read in full.
@@ -391,14 +395,15 @@ def open_chunks(
         index = indices[position]
         start, length = layout.span(index)
         with memoryview(bufs.sealed) as sealed_all, memoryview(bufs.plain) as plain_all:
-            sealed = sealed_all[:length]
-            if _portable.preadv(fd, sealed, payload_offset + start) != length:
-                raise PayloadError  # the file shrank under us: same as truncation
-            n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
+            with read_span(fd, direct, sealed_all, payload_offset + start, length) as sealed:
+                if len(sealed) != length:
+                    raise PayloadError  # the file shrank under us: same as truncation
+                n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
             return consume(index, plain_all[:n])
 
-    with contextlib.suppress(OSError, AttributeError):
-        # A hint only: ask the kernel for aggressive readahead on the container.
-        os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
+    if direct is None:
+        with contextlib.suppress(OSError, AttributeError):
+            # A hint only: ask the kernel for aggressive readahead on the container.
+            os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
     if indices:
         _run_chunks(len(indices), layout.chunk_size, work, workers, progress)

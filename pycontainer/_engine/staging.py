@@ -28,7 +28,6 @@ import contextlib
 import errno
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 
@@ -311,6 +310,10 @@ def remove_tree(root: Path) -> None:
     for dirpath, _dirs, _files in os.walk(root):
         with contextlib.suppress(OSError):
             Path(dirpath).chmod(0o700)
+    # Imported here: shutil (with zlib, bz2, lzma) is for a failed extraction only, and
+    # every reader imports this module (issue 15: start-up of a small `rwc cat`).
+    import shutil  # noqa: PLC0415
+
     shutil.rmtree(root, ignore_errors=True)
 
 

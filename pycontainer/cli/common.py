@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from pycontainer.cli.password import ENV_PASSWORD, get_password
 from pycontainer.cli.ui import Ui
 from pycontainer.client.tokens import ENV_TOKEN, TokenStore, config_dir, resolve_token
-from pycontainer.errors import KeyServerDeniedError
+from pycontainer.errors import KeyServerDeniedError, Refusal
 
 if TYPE_CHECKING:
     from pycontainer.client.keyserver import KeyServerClient
@@ -77,18 +77,23 @@ def require_token(url: str, env: Mapping[str, str], *, named: bool) -> str:
         raise KeyServerDeniedError(
             f"no token for the key server {url}",
             hint=f"run `rwc login {url}` or {how}",
+            refusal=Refusal("no_token" if named else "no_token_for_slot", {"url": url}),
         )
     return token
 
 
 def make_client(
-    url: str, token: str, args: argparse.Namespace, env: Mapping[str, str]
+    url: str, token: str, args: argparse.Namespace, env: Mapping[str, str], *, lang: str
 ) -> KeyServerClient:
-    """Build the HTTP client for ``url`` with --ca-bundle / RWC_CA_BUNDLE."""
+    """Build the HTTP client for ``url`` with --ca-bundle / RWC_CA_BUNDLE.
+
+    ``lang`` (the run's, Ui.lang: ``en`` with --json) goes out as Accept-Language on every
+    request, so a refusal's detail comes back in the reader's language (spec §problems).
+    """
     from pycontainer.client.keyserver import KeyServerClient  # noqa: PLC0415 - see above
 
     ca_bundle = getattr(args, "ca_bundle", None) or env.get(ENV_CA_BUNDLE) or None
-    return KeyServerClient(url, token, ca_bundle=ca_bundle)
+    return KeyServerClient(url, token, ca_bundle=ca_bundle, language=lang)
 
 
 def read_password(

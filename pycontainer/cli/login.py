@@ -68,7 +68,7 @@ def run_login(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Check the token with whoami, then store it."""
     url = normalize_server_url(args.url)
     token = _read_token(args, ui.lang)
-    with make_client(url, token, args, env) as client:
+    with make_client(url, token, args, env, lang=ui.lang) as client:
         who = client.whoami()
     store = store_for(env)
     store.put(url, token)

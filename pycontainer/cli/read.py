@@ -147,7 +147,7 @@ def _opened(
     # RWC_TOKEN, and no token stored for another URL (see pycontainer.client.tokens).
     token = require_token(url, env, named=override is not None)
     receipt: dict[str, Any] = {"receipt": "none"}
-    with make_client(url, token, args, env) as client:
+    with make_client(url, token, args, env, lang=ui.lang) as client:
 
         def send_receipt(container_id: bytes, challenge: bytes, mac: bytes) -> None:
             receipt["receipt"] = _send_receipt(client, ui, container_id, challenge, mac)
@@ -166,7 +166,10 @@ def _opened(
                 send_receipt=send_receipt,
             )
         except WrongPasswordError as exc:
-            exc.hint = _wrong_password_hint(exc.hint, recording.last, args.no_password, ui.lang)
+            # In the reader's language; its English is the library's (--json is English).
+            exc.message = say("wrong_password", ui.lang)
+            hint = say("wrong_password_hint", ui.lang)
+            exc.hint = _wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
             raise
         with container:
             yield container, receipt
@@ -240,7 +243,7 @@ def _wrong_password_hint(
     elif not no_password and (last is None or last.password_required is None):
         # The header cannot say whether a password was used (spec §slot-server-oprf).
         parts.append(say("maybe_no_password", lang))
-    return "; ".join(parts)
+    return say("hint_separator", lang).join(parts)
 
 
 def _send_receipt(
@@ -249,7 +252,11 @@ def _send_receipt(
     try:
         client.receipt(container_id, challenge, mac)
     except KeyServerCallError as exc:
-        ui.warn(say("receipt_failed", ui.lang, error=exc), exc.hint)
+        # Imported here: only a failed receipt needs it (issue 15).
+        from pycontainer.cli.refusals import for_person  # noqa: PLC0415
+
+        message, hint = for_person(exc, ui.lang)
+        ui.warn(say("receipt_failed", ui.lang, error=message), hint)
         return "failed"
     return "sent"
 

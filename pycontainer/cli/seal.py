@@ -257,7 +257,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         password_required=bool(password),
         attempt_budget=args.attempt_budget,
     )
-    with make_client(server, token, args, env) as client:
+    with make_client(server, token, args, env, lang=ui.lang) as client:
         ui.note(f"registering a container on {server}")
         try:
             reg = client.register(policy)
@@ -268,8 +268,12 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             # spec/protocol.md §problems: the writer chose the value (§media for a medium);
             # say which option and the rule in the writer's language (exit 2), nothing was
             # registered.
+            # The server's rule as it said it, in the writer's language where it could.
+            from pycontainer.cli.refusals import server_detail  # noqa: PLC0415 - on refusal only
+
+            said = server_detail(exc.refusal, ui.lang) if exc.refusal is not None else None
             raise UsageError(
-                say("value_refused", ui.lang, flag=flag, error=exc.message),
+                say("value_refused", ui.lang, flag=flag, error=said or exc.message),
                 hint=say("medium_rule", ui.lang)
                 if exc.field == "medium"
                 else say("value_rule", ui.lang, flag=flag),

@@ -9,7 +9,11 @@ A table, not the key server's gettext catalogue: `rwc` must not import ``keyserv
 import contract), and a dozen texts do not earn a second catalogue and Babel on every
 reader's start-up. ``tests/cli/test_texts.py`` checks that every text exists in both
 languages with the same placeholders. Errors raised by the library stay English (they are
-also what ``--json`` and logs carry); the texts here are the ones a person acts on.
+also what ``--json`` and logs carry); the texts here are the ones a person acts on. That
+includes what a key server's refusal means and what to do next (``refusal_<kind>``, one
+lead and one hint for each kind of pycontainer.errors.Refusal; pycontainer/cli/refusals.py
+puts them together with the facts, and the server's detail asked for in the same language
+with ``Accept-Language``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,22 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ja": "パスワードは慎重に入力してください。"
         "誤ったパスワードは、担当者が復元するまで数えられます",
     },
+    # The English is the library's (pycontainer/format/keyschedule.py, --json): a test
+    # compares them.
+    "wrong_password": {
+        "en": "the password is wrong (the key server answered correctly, but the container "
+        "key could not be unlocked)",
+        "ja": "パスワードが違います(鍵サーバーは正しく応答しましたが、"
+        "コンテナの鍵を開けられませんでした)",
+    },
+    "wrong_password_hint": {
+        "en": "check the password with the person who sealed the container; every attempt "
+        "is recorded by the key server",
+        "ja": "コンテナを作成した人にパスワードを確認してください。"
+        "試行はすべて鍵サーバーに記録されます",
+    },
+    # Between the sentences of one hint.
+    "hint_separator": {"en": "; ", "ja": "。"},
     "attempts_left": {
         "en": "{left} attempt(s) left before the key server locks the container",
         "ja": "あと {left} 回失敗すると、鍵サーバーがコンテナを停止します",
@@ -88,6 +108,224 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ja": "{variable} が設定されているため、--server または {server_variable} でこの"
         "サーバーを指定したときは、保存したトークンより {variable} が優先されます",
     },
+    # What the key server's refusals mean for the person at the terminal and what to do
+    # next (pycontainer/cli/refusals.py puts them together from a Refusal's facts; the
+    # kinds are pycontainer.errors.Refusal's). "refusal_<kind>" leads, "..._hint" says
+    # what to do; the facts follow the lead in "facts".
+    "refusal_suspended": {
+        "en": "this container is suspended on the key server: its key is not released "
+        "until it is restored",
+        "ja": "このコンテナは鍵サーバーで停止されています。復元されるまで鍵は発行されません",
+    },
+    "refusal_suspended_hint": {
+        "en": "ask the city's information security staff to restore it, then open it again",
+        "ja": "市の情報セキュリティ担当者に復元を依頼し、復元されてから開き直してください",
+    },
+    "refusal_destroyed": {
+        "en": "this container was revoked: its key was destroyed on the key server",
+        "ja": "このコンテナは失効しています。鍵サーバーで鍵が破棄されました",
+    },
+    "refusal_destroyed_hint": {
+        "en": "it can never be opened again; if you still need the data, ask its sender "
+        "for a new container",
+        "ja": "このコンテナは二度と開けません。データが必要な場合は、"
+        "送り主に新しいコンテナを依頼してください",
+    },
+    "refusal_expired": {
+        "en": "this container has expired on the key server",
+        "ja": "このコンテナは鍵サーバー上で有効期限が切れています",
+    },
+    "refusal_expired_hint": {
+        "en": "ask the sender for a fresh container",
+        "ja": "送り主に新しいコンテナを依頼してください",
+    },
+    "refusal_attempts_exhausted": {
+        "en": "the key server refused to {action}: too many unconfirmed attempts, by you "
+        "or on this medium",
+        "ja": "未確認の試行(あなたの試行、またはこの媒体への試行)が多すぎるため、"
+        "鍵サーバーが{action}を拒否しました",
+    },
+    "refusal_attempts_exhausted_hint": {
+        "en": "wait and try again later (the limit lifts within a day); if it cannot "
+        "wait, ask the city's information security staff",
+        "ja": "時間をおいてからやり直してください(制限は 1 日以内に解除されます)。"
+        "急ぐ場合は市の情報セキュリティ担当者に相談してください",
+    },
+    "refusal_unauthenticated": {
+        "en": "the key server did not accept your token",
+        "ja": "鍵サーバーがあなたのトークンを受け付けませんでした",
+    },
+    "refusal_unauthenticated_hint": {
+        "en": "run `rwc login {url}` with a valid token, or set RWC_TOKEN",
+        "ja": "有効なトークンで `rwc login {url}` を実行するか、RWC_TOKEN を設定してください",
+    },
+    "refusal_not_allowed": {
+        "en": "the key server refused to {action} for you",
+        "ja": "鍵サーバーが{action}を拒否しました(あなたには許可されていません)",
+    },
+    "refusal_not_allowed_hint": {
+        "en": "ask the city's information security staff to add you to the container's readers",
+        "ja": "市の情報セキュリティ担当者に、このコンテナの閲覧者に加えてもらうよう"
+        "依頼してください",
+    },
+    "refusal_unknown_name": {
+        "en": "the key server refused to {action}: it does not know a name given",
+        "ja": "鍵サーバーが{action}を拒否しました。指定した名前が見つかりません",
+    },
+    "refusal_unknown_name_hint": {
+        "en": "check the names given (--reader, --reader-group, --medium)",
+        "ja": "指定した名前(--reader、--reader-group、--medium)を確認してください",
+    },
+    "did_you_mean": {
+        "en": "did you mean {names}?",
+        "ja": "もしかして {names} ですか?",
+    },
+    "refusal_invalid_value": {
+        "en": "the key server refused the value of {field}",
+        "ja": "鍵サーバーが {field} の値を受け付けませんでした",
+    },
+    "refusal_invalid_value_hint": {
+        "en": "write the {field} as the key server's rule above says",
+        "ja": "{field} を、上に示した鍵サーバーの規則どおりに書いてください",
+    },
+    "refusal_unavailable": {
+        "en": "the key server is unavailable (HTTP {status})",
+        "ja": "鍵サーバーが現在利用できません(HTTP {status})",
+    },
+    "refusal_unavailable_hint": {
+        "en": "try again later; if it keeps failing, tell the city's information security staff",
+        "ja": "しばらくしてからやり直してください。"
+        "続く場合は市の情報セキュリティ担当者に知らせてください",
+    },
+    "refusal_unreachable": {
+        "en": "cannot reach the key server at {url} ({why})",
+        "ja": "鍵サーバー {url} に接続できません({why})",
+    },
+    "refusal_unreachable_hint": {
+        "en": "check your network connection and the server URL (--server URL or RWC_SERVER)",
+        "ja": "ネットワーク接続と、サーバーの URL(--server URL または RWC_SERVER)を"
+        "確認してください",
+    },
+    "refusal_tls": {
+        "en": "TLS connection to {url} failed: {why}",
+        "ja": "{url} との TLS 接続に失敗しました: {why}",
+    },
+    "refusal_tls_hint": {
+        "en": "if your city runs its own certificate authority, pass its certificate "
+        "with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+        "ja": "市が独自の認証局を運用している場合は、その証明書を --ca-bundle FILE"
+        "(または RWC_CA_BUNDLE)で指定してください",
+    },
+    "refusal_protocol": {
+        "en": "the key server rejected the request to {action} (HTTP {status})",
+        "ja": "鍵サーバーが{action}の要求を受け付けませんでした(HTTP {status})",
+    },
+    "refusal_protocol_hint": {
+        "en": "check that rwc and the key server are compatible versions",
+        "ja": "rwc と鍵サーバーのバージョンが対応しているか確認してください",
+    },
+    "refusal_header_mismatch": {
+        "en": "this copy of the container was altered: its header differs from the one "
+        "registered on the key server (nothing was counted against the attempt budget)",
+        "ja": "このコンテナのコピーは改変されています。ヘッダーが鍵サーバーに登録された"
+        "ものと異なります(試行回数には数えられていません)",
+    },
+    "refusal_header_mismatch_hint": {
+        "en": "do not use this copy; get a fresh copy from the sender and report the "
+        "altered one to the city's information security staff",
+        "ja": "このコピーは使わないでください。送り主から新しいコピーを受け取り、"
+        "改変されたコピーのことを市の情報セキュリティ担当者に報告してください",
+    },
+    "refusal_row_integrity": {
+        "en": "the key server refused to {action}: its record of this container failed "
+        "its integrity check (nothing was released)",
+        "ja": "鍵サーバー上のこのコンテナの記録が整合性検査に合格しなかったため、"
+        "{action}は拒否されました(何も発行されていません)",
+    },
+    "refusal_row_integrity_hint": {
+        "en": "do not retry; report it to the city's information security staff",
+        "ja": "やり直さずに、市の情報セキュリティ担当者に報告してください",
+    },
+    "refusal_refused": {
+        "en": "the key server refused to {action} ({slug}, HTTP {status})",
+        "ja": "鍵サーバーが{action}を拒否しました({slug}、HTTP {status})",
+    },
+    "refusal_refused_hint": {
+        "en": "if you need help, ask the city's information security staff",
+        "ja": "分からない場合は、市の情報セキュリティ担当者に相談してください",
+    },
+    "refusal_redirect": {
+        "en": "the key server answered with a redirect (HTTP {status})",
+        "ja": "鍵サーバーが別の URL への転送(リダイレクト)で応答しました(HTTP {status})",
+    },
+    "refusal_redirect_hint": {
+        "en": "give the final URL of the key server",
+        "ja": "転送先ではなく、鍵サーバーの最終的な URL を指定してください",
+    },
+    "refusal_not_json": {
+        "en": "the answer to the request to {action} is not the key server's ({media})",
+        "ja": "{action}の要求への応答が鍵サーバーのものではありません({media})",
+    },
+    "refusal_not_json_hint": {
+        "en": "check the server URL: it may point at a web page (a proxy's sign-in page, for "
+        "one), not a key server",
+        "ja": "サーバーの URL を確認してください。鍵サーバーではなく Web ページ"
+        "(プロキシのログイン画面など)を指している可能性があります",
+    },
+    "refusal_no_token": {
+        "en": "no token for the key server {url}",
+        "ja": "鍵サーバー {url} のトークンがありません",
+    },
+    "refusal_no_token_hint": {
+        "en": "run `rwc login {url}` or set RWC_TOKEN",
+        "ja": "`rwc login {url}` を実行するか、RWC_TOKEN を設定してください",
+    },
+    "refusal_no_token_for_slot": {
+        "en": "no token for the key server {url}",
+        "ja": "鍵サーバー {url} のトークンがありません",
+    },
+    "refusal_no_token_for_slot_hint": {
+        "en": "run `rwc login {url}` or set RWC_TOKEN and RWC_SERVER (or --server)",
+        "ja": "`rwc login {url}` を実行するか、RWC_TOKEN と RWC_SERVER"
+        "(または --server)を設定してください",
+    },
+    # What the client was doing ({action} above; pycontainer.client.keyserver).
+    "action_register": {"en": "register a container", "ja": "コンテナの登録"},
+    "action_evaluate": {"en": "release the key", "ja": "鍵の発行"},
+    "action_access": {"en": "look up the container", "ja": "コンテナの確認"},
+    "action_commit": {"en": "activate the container", "ja": "コンテナの有効化"},
+    "action_receipt": {"en": "accept the receipt", "ja": "開封確認の受付"},
+    "action_whoami": {"en": "identify you", "ja": "利用者の確認"},
+    "action_other": {"en": "do what was asked", "ja": "要求された処理"},
+    # Why the key server could not be reached ({why} above; pycontainer.client.connection's
+    # words, the English identical to them: tests/cli/test_texts.py).
+    "why_timed_out": {"en": "timed out", "ja": "時間内に応答がありません"},
+    "why_connection_failed": {"en": "connection failed", "ja": "接続できませんでした"},
+    "why_connection_lost": {"en": "connection lost", "ja": "接続が途中で切れました"},
+    "why_cert_name_mismatch": {
+        "en": "the server's certificate does not match its name",
+        "ja": "サーバーの証明書が名前と一致しません",
+    },
+    "why_cert_untrusted": {
+        "en": "the server's certificate is not trusted",
+        "ja": "サーバーの証明書が信頼されていません",
+    },
+    "why_tls_handshake_failed": {"en": "TLS handshake error", "ja": "TLS ハンドシェイクのエラー"},
+    # The facts after the lead, in the order listed in refusals.py.
+    "facts": {"en": " ({facts})", "ja": "({facts})"},
+    "fact_separator": {"en": "; ", "ja": "、"},
+    "fact_since": {"en": "since {time}", "ja": "{time} から"},
+    "fact_destroyed_on": {"en": "destroyed on {time}", "ja": "破棄日時 {time}"},
+    "fact_expired_on": {"en": "it expired on {time}", "ja": "有効期限 {time}"},
+    "fact_reason": {"en": "reason: {reason}", "ja": "理由: {reason}"},
+    "fact_no_reason": {"en": "no public reason was given", "ja": "公開された理由はありません"},
+    "fact_server": {"en": "the key server says: {detail}", "ja": "鍵サーバーの説明: {detail}"},
+    "fact_server_other": {
+        "en": "the key server says [{language}]: {detail}",
+        "ja": "鍵サーバーの説明 [{language}]: {detail}",
+    },
+    "fact_errors": {"en": "errors: {errors}", "ja": "エラー: {errors}"},
+    "fact_contact": {"en": "contact: {contact}", "ja": "連絡先: {contact}"},
 }
 
 

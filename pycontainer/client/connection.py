@@ -44,6 +44,16 @@ if TYPE_CHECKING:
     from pycontainer.format.url import ServerUrl
 
 
+# What failed, in the words the errors carry (``why``); `rwc` says each in the reader's
+# language (pycontainer/cli/texts.py ``why_*``, pycontainer/cli/refusals.py).
+TIMED_OUT = "timed out"
+CONNECTION_FAILED = "connection failed"
+CONNECTION_LOST = "connection lost"
+CERT_NAME_MISMATCH = "the server's certificate does not match its name"
+CERT_UNTRUSTED = "the server's certificate is not trusted"
+TLS_HANDSHAKE_FAILED = "TLS handshake error"
+
+
 class ConnectFailedError(Exception):
     """The connection (TCP, proxy tunnel or TLS) could not be established: nothing was sent.
 
@@ -71,7 +81,7 @@ class ExchangeFailedError(Exception):
 
 
 class Answer(NamedTuple):
-    """A complete answer: status, media type header and body (at most the limit).
+    """A complete answer: status, media type header, body (at most the limit), language.
 
     A NamedTuple for its creation cost at import (pycontainer.client.wire, issue 15).
     """
@@ -79,6 +89,8 @@ class Answer(NamedTuple):
     status: int
     content_type: str
     body: bytes
+    # Content-Language: which language a problem's detail is in (spec §problems), "" if none.
+    content_language: str = ""
 
 
 class _Proxy(NamedTuple):
@@ -116,10 +128,10 @@ def proxy_for(host: str) -> _Proxy | None:
 def _tls_reason(exc: Exception) -> str:
     text = str(exc)
     if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
-        return "the server's certificate does not match its name"
+        return CERT_NAME_MISMATCH
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "the server's certificate is not trusted"
-    return "TLS handshake error"
+        return CERT_UNTRUSTED
+    return TLS_HANDSHAKE_FAILED
 
 
 class Connection:
@@ -191,11 +203,11 @@ class Connection:
         except ConnectFailedError:
             raise
         except TimeoutError:
-            raise ConnectFailedError("timed out") from None
+            raise ConnectFailedError(TIMED_OUT) from None
         except OSError as exc:
             if _is_tls_error(exc):
                 raise ConnectFailedError(_tls_reason(exc), tls=True) from None
-            raise ConnectFailedError("connection failed") from None
+            raise ConnectFailedError(CONNECTION_FAILED) from None
         assert conn.sock is not None
         conn.sock.settimeout(self._read_timeout)
         return conn
@@ -229,15 +241,20 @@ class Connection:
         try:
             conn.request(method, self._url.path + path, body=body, headers=headers)
             resp = conn.getresponse()
-            answer = Answer(resp.status, resp.getheader("Content-Type") or "", self._read(resp))
+            answer = Answer(
+                resp.status,
+                resp.getheader("Content-Type") or "",
+                self._read(resp),
+                resp.getheader("Content-Language") or "",
+            )
             if not resp.isclosed():
                 self.close()  # the answer was not consumed to its end: not reusable
         except TimeoutError:
             self.close()
-            raise ExchangeFailedError("timed out") from None
+            raise ExchangeFailedError(TIMED_OUT) from None
         except (http.client.HTTPException, OSError):
             self.close()
-            raise ExchangeFailedError("connection lost") from None
+            raise ExchangeFailedError(CONNECTION_LOST) from None
         except BaseException:
             self.close()
             raise

@@ -19,6 +19,10 @@ Security decisions, each also commented where it is made:
 * Every call has a connect and a read timeout; response bodies are size-limited.
 * Retries only where repeating cannot change server state (see ``_send``).
 * Tokens and OPRF elements are never logged or put into exception messages.
+* Language-neutral unless asked: with ``language`` every request carries
+  ``Accept-Language`` and a refusal's ``detail`` comes back in it where the server can
+  (spec §problems); the error's English message and its :class:`~pycontainer.errors.Refusal`
+  facts are the same either way (the `rwc` command sets it, pycontainer/cli/common.py).
 
 Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §receipt, §whoami,
 §errors; spec/format.md §slot-server-oprf.
@@ -31,7 +35,12 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from pycontainer.client.connection import ConnectFailedError, Connection, ExchangeFailedError
+from pycontainer.client.connection import (
+    Answer,
+    ConnectFailedError,
+    Connection,
+    ExchangeFailedError,
+)
 from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.client.transport import MAX_RESPONSE_BYTES, BearerAuth, trust_store
@@ -51,6 +60,7 @@ from pycontainer.errors import (
     KeyServerCallError,
     KeyServerProtocolError,
     KeyServerUnavailableError,
+    Refusal,
 )
 from pycontainer.format.primitives import (
     CONTAINER_ID_SIZE,
@@ -120,6 +130,7 @@ class KeyServerClient:
         retries: int | None = None,
         limits: ClientLimits | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        language: str | None = None,
     ) -> None:
         """Create a client.
 
@@ -132,9 +143,13 @@ class KeyServerClient:
             retries: Retries of safe requests; overrides ``limits``.
             limits: Timeouts, retries and size limits.
             sleep: Pause function between retries (injectable for tests).
+            language: A language tag (``"ja"``) sent as ``Accept-Language`` on every
+                request, for problem details in a person's language (spec §problems);
+                None (the default) sends none and gets the protocol's English.
 
         Raises:
             ServerUrlError: The URL is refused (see normalize_server_url).
+            ValueError: ``language`` is not a language tag.
         """
         limits = limits or ClientLimits()
         if timeout is not None:
@@ -149,6 +164,12 @@ class KeyServerClient:
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
+        if language is not None:
+            # Header material only (letters, digits, "-"): a caller's value must not be able
+            # to fold or split the request's headers.
+            if not language or not all(c.isascii() and (c.isalnum() or c == "-") for c in language):
+                raise ValueError(f"not a language tag: {language!r}")
+            self._headers["Accept-Language"] = language
         url = parse_server_url(self.base_url)
         # TLS verification is always on, against a named file (transport.trust_store); no
         # proxy for a loopback server (connection.py). A plain http:// (loopback) server has
@@ -197,7 +218,9 @@ class KeyServerClient:
             "password_required": policy.password_required,
             "attempt_budget": policy.attempt_budget,
         }
-        doc = self._call("POST", "/v1/containers", body, what="register a container")
+        doc = self._call(
+            "POST", "/v1/containers", body, what="register a container", action="register"
+        )
         cid = b64url_decode(text(doc, "container_id"), CONTAINER_ID_SIZE, "container id")
         pk = b64url_decode(text(doc, "public_key"), PUBLIC_KEY_SIZE, "public key")
         suite = doc.get("suite")
@@ -227,7 +250,7 @@ class KeyServerClient:
         if slot.header_digest is not None:
             # spec/protocol.md §evaluate: the server refuses an altered copy before counting.
             body["header_digest"] = b64url_encode(slot.header_digest)
-        doc = self._call("POST", path, body, what="release the key")
+        doc = self._call("POST", path, body, what="release the key", action="evaluate")
         element = b64url_decode(doc.get("evaluated_element"), OPRF_ELEMENT_SIZE, "element")
         proof = b64url_decode(doc.get("proof"), OPRF_PROOF_SIZE, "proof")
         raw_challenge = doc.get("challenge")
@@ -259,6 +282,7 @@ class KeyServerClient:
             f"/v1/containers/{b64url_encode(container_id)}/access",
             None,
             what="look up the container",
+            action="access",
         )
         required = flag(doc.get("password_required"))
         if required is None:
@@ -285,6 +309,7 @@ class KeyServerClient:
                 "receipt_key": b64url_encode(receipt_key),
             },
             what="activate the container",
+            action="commit",
         )
         if doc.get("state") != "active" or doc.get("container_id") != cid:
             raise KeyServerProtocolError("the key server did not confirm the activation")
@@ -302,6 +327,7 @@ class KeyServerClient:
             f"/v1/containers/{b64url_encode(container_id)}/receipt",
             {"challenge": b64url_encode(challenge), "mac": b64url_encode(mac)},
             what="accept the receipt",
+            action="receipt",
         )
         if doc.get("confirmed") is not True:
             raise KeyServerProtocolError("the key server did not confirm the receipt")
@@ -312,7 +338,7 @@ class KeyServerClient:
         Raises:
             KeyServerCallError: A refusal (bad token), network failure or malformed answer.
         """
-        doc = self._call("GET", "/v1/whoami", None, what="identify you")
+        doc = self._call("GET", "/v1/whoami", None, what="identify you", action="whoami")
 
         def names(key: str) -> tuple[str, ...]:
             value = doc.get(key) or []
@@ -329,14 +355,17 @@ class KeyServerClient:
 
     # --- transport --------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: Any, *, what: str) -> dict[str, Any]:
-        status, content_type, raw = self._send(method, path, body)
+    def _call(self, method: str, path: str, body: Any, *, what: str, action: str) -> dict[str, Any]:
+        answer = self._send(method, path, body)
+        status, content_type, raw = answer.status, answer.content_type, answer.body
         if 200 <= status < 300:
             media = content_type.split(";", 1)[0].strip().lower()
             if media != "application/json":
+                said = clean_text(media, 80) or "no content type"
                 raise KeyServerProtocolError(
-                    f"the key server answered {what} with {media or 'no content type'}",
+                    f"the key server answered {what} with {said}",
                     hint="check the server URL: it may point at a web page, not a key server",
+                    refusal=Refusal("not_json", {"action": action, "media": said}),
                 )
             return strict_json(raw)
         if 300 <= status < 400:
@@ -344,10 +373,19 @@ class KeyServerClient:
             raise KeyServerProtocolError(
                 f"the key server answered with a redirect (HTTP {status})",
                 hint="give the final URL of the key server",
+                refusal=Refusal("redirect", {"status": str(status)}),
             )
-        raise problem_to_error(status, content_type, raw, what=what)
+        raise problem_to_error(
+            status,
+            content_type,
+            raw,
+            what=what,
+            action=action,
+            server=self.base_url,
+            language=answer.content_language,
+        )
 
-    def _send(self, method: str, path: str, body: Any) -> tuple[int, str, bytes]:
+    def _send(self, method: str, path: str, body: Any) -> Answer:
         """Send one request, retrying only where it is safe.
 
         Retry rules: a request is repeated only (a) if the connection could not be established
@@ -374,6 +412,7 @@ class KeyServerClient:
                         f"TLS connection to {self.base_url} failed: {exc.why}",
                         hint="if your city runs its own certificate authority, pass its "
                         "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+                        refusal=Refusal("tls", {"url": self.base_url, "why": exc.why}),
                     ) from None
                 failure: ConnectFailedError | ExchangeFailedError = exc
                 safe = True  # nothing was sent
@@ -385,7 +424,7 @@ class KeyServerClient:
                     self._backoff(attempt)
                     attempt += 1
                     continue
-                return status, answer.content_type, answer.body
+                return answer
             if safe and attempt < self._limits.retries:
                 self._backoff(attempt)
                 attempt += 1
@@ -401,4 +440,5 @@ def _unavailable(base_url: str, why: str) -> KeyServerCallError:
     return KeyServerUnavailableError(
         f"cannot reach the key server at {base_url} ({why})",
         hint="check your network connection and the server URL (--server URL or RWC_SERVER)",
+        refusal=Refusal("unreachable", {"url": base_url, "why": why}),
     )

@@ -1,7 +1,8 @@
 """The key schedule of format v1: Argon2id, HKDF, key wrap, header MAC, receipt MAC.
 
 Pure functions over bytes; no I/O. Every primitive comes from ``cryptography`` or
-``argon2-cffi``; this module only fixes labels, salts and lengths.
+libargon2 (through ``argon2-cffi-bindings``, the binding ``argon2-cffi`` itself calls); this
+module only fixes labels, salts and lengths.
 
 Spec anchors: spec/format.md §key-schedule.
 """
@@ -11,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from argon2.low_level import Type, hash_secret_raw
+from _argon2_cffi_bindings import ffi, lib
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from pycontainer.errors import HeaderAuthError, InputError, WrongPasswordError
+from pycontainer.errors import ContainerError, HeaderAuthError, InputError, WrongPasswordError
 from pycontainer.format import primitives as p
 
 
@@ -65,17 +66,56 @@ def stretch(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> byt
     """Argon2id(secret=oprf_out, salt=container_id, t, m, p, version 0x13, 32 bytes).
 
     The caller must have bounded ``params`` (the header codec does) before calling this.
+
+    Raises:
+        ContainerError: libargon2 failed (not enough memory for ``params.m``).
     """
-    return hash_secret_raw(
-        secret=oprf_out,
-        salt=container_id,
-        time_cost=params.t,
-        memory_cost=params.m,
-        parallelism=params.p,
-        hash_len=p.KEY_SIZE,
-        type=Type.ID,
-        version=p.ARGON2_VERSION,
-    )
+    # Performance: this is the very call argon2-cffi's ``argon2.low_level.hash_secret_raw``
+    # makes (argon2_hash, Argon2id, raw output, no encoded hash), made here on the binding
+    # itself: importing the ``argon2`` package costs every `rwc cat` its password hasher,
+    # profiles and the dataclasses/inspect modules they load, ~41 M instructions of a ~330 M
+    # start-up (issue 15, bench/profiles/startup.md). tests/container/test_keyschedule_argon2.py
+    # checks that both give the same bytes; spec/vectors pin them.
+    # libargon2 starts its own threads per call (no shared pool: test_argon2_threads.py) and
+    # wipes its m KiB of blocks before freeing them (argon2_hash: ARGON2_DEFAULT_FLAGS and
+    # the library's FLAG_clear_internal_memory), as it did under argon2-cffi.
+    secret = ffi.new("uint8_t[]", oprf_out)
+    salt = ffi.new("uint8_t[]", container_id)
+    out = ffi.new("uint8_t[]", p.KEY_SIZE)
+    try:
+        rv = lib.argon2_hash(
+            params.t,
+            params.m,
+            params.p,
+            secret,
+            len(oprf_out),
+            salt,
+            len(container_id),
+            out,
+            p.KEY_SIZE,
+            ffi.NULL,  # no encoded hash
+            0,
+            lib.Argon2_id,
+            p.ARGON2_VERSION,
+        )
+        if rv != lib.ARGON2_OK:
+            raise _argon2_failed(int(rv), params)
+        return bytes(ffi.buffer(out, p.KEY_SIZE))
+    finally:
+        # Security: the copies handed to C hold the VOPRF output and the stretched key;
+        # zero them before cffi frees them (argon2-cffi left them to the allocator).
+        ffi.memmove(secret, bytes(len(oprf_out)), len(oprf_out))
+        ffi.memmove(out, bytes(p.KEY_SIZE), p.KEY_SIZE)
+
+
+def _argon2_failed(rv: int, params: p.Argon2Params) -> ContainerError:
+    if rv == lib.ARGON2_MEMORY_ALLOCATION_ERROR:
+        return ContainerError(
+            f"not enough memory for the password's Argon2id ({params.m // 1024} MiB)",
+            hint="close other programs and try again, or use a computer with more memory",
+        )
+    reason = ffi.string(lib.argon2_error_message(rv)).decode("ascii", "replace")
+    return ContainerError(f"Argon2id failed: {reason}")
 
 
 def kek(oprf_out: bytes, stretched: bytes, container_id: bytes) -> bytes:

@@ -25,6 +25,7 @@ import contextlib
 import os
 from collections.abc import Callable
 
+from pycontainer._engine.direct import open_direct
 from pycontainer.errors import FormatError, InputError, ReaderLimitError
 from pycontainer.format import header as hdr
 from pycontainer.format import keyschedule
@@ -151,40 +152,51 @@ def _open(
                 hint="use an https:// URL (http:// only for 127.0.0.1, [::1] or localhost)",
             ) from None
     keyschedule.check_password(password)
-    _prefetch(fd, len(raw), layout)
-    # spec/protocol.md §evaluate: the digest of the header as read lets the server refuse an
-    # altered copy (or a swapped container id) before the attempt counts.
-    info = SlotInfo(
-        url_override or slot.url,
-        slot.container_id,
-        slot.public_key,
-        header_digest=keyschedule.header_digest(raw),
-    )
-    kek, evaluation = release_kek(info, key_server, password, slot.argon2)
-    dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())
-    receipt_key = keyschedule.receipt_key(receipt_secret, slot.container_id)
-    if send_receipt is not None and evaluation.challenge is not None:
-        # spec §reading step 3: the unwrap proved the password; confirm before anything else
-        # is checked, so a damaged header or payload costs no attempt of the budget.
-        mac = keyschedule.receipt_mac(receipt_key, slot.container_id, evaluation.challenge)
-        send_receipt(slot.container_id, evaluation.challenge, mac)
-    # spec [F-MAC]: covers every header byte, including unknown slots/extensions.
-    keyschedule.verify_header_mac(keyschedule.header_key(dek), raw[: -p.MAC_SIZE], header.mac)
-    container = Container(
-        fd=fd,
-        header_bytes=raw,
-        layout=layout,
-        payload_key=keyschedule.payload_key(dek, header.payload_nonce),
-        receipt_key=receipt_key,
-        container_id=slot.container_id,
-        evaluation=evaluation,
-        workers=workers,
-    )
-    container._load_index(lim)
+    # Cold and big: the payload is read around the page cache (_engine/direct.py), and
+    # only the tail (read first, through the cache, for the index) is worth prefetching.
+    direct = open_direct(fd, len(raw) + layout.ciphertext_length)
+    try:
+        _prefetch(fd, len(raw), layout, payload_start=direct is None)
+        # spec/protocol.md §evaluate: the digest of the header as read lets the server refuse an
+        # altered copy (or a swapped container id) before the attempt counts.
+        info = SlotInfo(
+            url_override or slot.url,
+            slot.container_id,
+            slot.public_key,
+            header_digest=keyschedule.header_digest(raw),
+        )
+        kek, evaluation = release_kek(info, key_server, password, slot.argon2)
+        dek, receipt_secret = keyschedule.unwrap(kek, slot.wrap_nonce, slot.wrapped, slot.aad())
+        receipt_key = keyschedule.receipt_key(receipt_secret, slot.container_id)
+        if send_receipt is not None and evaluation.challenge is not None:
+            # spec §reading step 3: the unwrap proved the password; confirm before anything else
+            # is checked, so a damaged header or payload costs no attempt of the budget.
+            mac = keyschedule.receipt_mac(receipt_key, slot.container_id, evaluation.challenge)
+            send_receipt(slot.container_id, evaluation.challenge, mac)
+        # spec [F-MAC]: covers every header byte, including unknown slots/extensions.
+        keyschedule.verify_header_mac(keyschedule.header_key(dek), raw[: -p.MAC_SIZE], header.mac)
+        container = Container(
+            fd=fd,
+            header_bytes=raw,
+            layout=layout,
+            payload_key=keyschedule.payload_key(dek, header.payload_nonce),
+            receipt_key=receipt_key,
+            container_id=slot.container_id,
+            evaluation=evaluation,
+            workers=workers,
+            direct=direct,
+        )
+        container._load_index(lim)
+    except BaseException:
+        # open_container closes fd; the twin is ours to close until the container is
+        # returned (then Container.close closes both).
+        if direct is not None:
+            direct.close()
+        raise
     return container
 
 
-def _prefetch(fd: int, header_length: int, layout: Layout) -> None:
+def _prefetch(fd: int, header_length: int, layout: Layout, *, payload_start: bool) -> None:
     """Ask the kernel to start reading what the open reads first, while the key is released.
 
     The key release (a server round trip, then Argon2id: ~0.1-0.2 s) needs no payload, and
@@ -193,10 +205,15 @@ def _prefetch(fd: int, header_length: int, layout: Layout) -> None:
     4) and the start of the payload (where extraction and most ``rwc cat`` begin), at most
     :data:`PREFETCH_BYTES` of it. Nothing is read into Python, nothing is trusted early.
     Advice only: on a memory file system or without fadvise it changes nothing.
+
+    Not the payload's start when it is read directly (``payload_start`` False): the pages
+    prefetched into the cache would only be read a second time, from the disk.
     """
     last = layout.chunk_count - 1
     tail_start, _ = layout.span(max(0, last - 1))
-    ranges = ((0, PREFETCH_BYTES), (tail_start, layout.ciphertext_length - tail_start))
+    ranges = [(tail_start, layout.ciphertext_length - tail_start)]
+    if payload_start:
+        ranges.append((0, PREFETCH_BYTES))
     for start, length in ranges:
         with contextlib.suppress(AttributeError, OSError):
             os.posix_fadvise(fd, header_length + start, length, os.POSIX_FADV_WILLNEED)

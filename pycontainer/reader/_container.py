@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import NamedTuple, Self
 
 from pycontainer import _portable
+from pycontainer._engine.direct import DirectReads, read_span
 from pycontainer._engine.extract import extract_entries
 from pycontainer._engine.pipeline import Buffers, open_chunks
 from pycontainer.errors import FormatError, InputError, PayloadError, ReaderLimitError
@@ -68,9 +69,15 @@ class Container:
         container_id: bytes,
         evaluation: Evaluation,
         workers: int,
+        direct: DirectReads | None = None,
     ) -> None:
-        """Internal: use :func:`open_container`."""
+        """Internal: use :func:`open_container`.
+
+        ``direct`` is the container's twin for reading its payload around the page cache
+        (_engine/direct.py); the container owns it from here on and closes it.
+        """
         self._fd = fd
+        self._direct = direct
         self._offset = len(header_bytes)
         self._layout = layout
         self._key = payload_key
@@ -143,8 +150,9 @@ class Container:
             raise ValueError("I/O operation on a closed container")
         start, length = self._layout.span(index)
         with memoryview(bufs.sealed) as sealed_all:
-            sealed = sealed_all[:length]
-            if _portable.preadv(self._fd, sealed, self._offset + start) != length:
+            sealed = read_span(self._fd, self._direct, sealed_all, self._offset + start, length)
+            if len(sealed) != length:
+                sealed.release()
                 raise PayloadError  # the file shrank under us: same as truncation
             plain = memoryview(bufs.plain)
             try:
@@ -195,8 +203,14 @@ class Container:
         e = self.entry(path)
         if not e.is_file:
             raise InputError(f"{path!r} is a directory", hint="open a file entry instead")
+        # Direct reads wait for the disk, chunk by chunk, without the kernel's read-ahead:
+        # two in flight keep the disk busy while a third chunk is written out.
         return EntryReader(
-            e, self._layout.chunk_log2, chunk=self._chunk, chunk_into=self._chunk_into
+            e,
+            self._layout.chunk_log2,
+            chunk=self._chunk,
+            chunk_into=self._chunk_into,
+            ahead=2 if self._direct is not None else 1,
         )
 
     def receipt_mac(self, challenge: bytes | None = None) -> bytes:
@@ -249,6 +263,7 @@ class Container:
             consume=consume,
             workers=self._workers,
             progress=progress,
+            direct=self._direct,
         )
 
     def extract(
@@ -300,6 +315,8 @@ class Container:
         """Close the container file (entry readers stop working)."""
         if not self._closed:
             self._closed = True
+            if self._direct is not None:
+                self._direct.close()
             os.close(self._fd)
 
     def __enter__(self) -> Self:

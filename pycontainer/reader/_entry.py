@@ -7,6 +7,7 @@ Every byte handed out comes from a chunk that authenticated as a whole (spec/for
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ class EntryReader(io.RawIOBase):
         *,
         chunk: Callable[[int], bytes],
         chunk_into: Callable[[int, Buffers], memoryview],
+        ahead: int = 1,
     ) -> None:
         """Internal: use :meth:`Container.open_entry`.
 
@@ -43,10 +45,12 @@ class EntryReader(io.RawIOBase):
             chunk_log2: The container's chunk size, as a power of two.
             chunk: Decrypt (and authenticate) one chunk by index.
             chunk_into: The same into a pair of reusable buffers (for :meth:`views`).
+            ahead: Chunks :meth:`views` reads ahead, each on a thread of its own.
         """
         super().__init__()
         self._chunk = chunk
         self._chunk_into = chunk_into
+        self._ahead = max(1, ahead)
         self._log2 = chunk_log2
         self.entry = entry
         self._pos = 0
@@ -108,10 +112,12 @@ class EntryReader(io.RawIOBase):
         authenticated. It is valid until the next piece is asked for: then it is released
         (using it raises ValueError) and its buffer takes the chunk after next, so write
         or copy each piece before asking for another, and keep no slice of it. The next
-        chunk is read and decrypted on a helper thread into the other of two buffers while
-        the caller writes this one (``pread`` and AES-GCM release the GIL): ``rwc cat`` into
-        a pipe then spends its time writing, not waiting for the cipher, and allocates
-        nothing per chunk.
+        chunk is read and decrypted on a helper thread into another buffer while the
+        caller writes this one (``pread`` and AES-GCM release the GIL): ``rwc cat`` into a
+        pipe then spends its time writing, not waiting for the cipher, and allocates
+        nothing per chunk. With ``ahead`` > 1 that many chunks are read at once, each on a
+        thread and into a buffer of its own: reads around the page cache (direct.py) wait
+        for the disk with no kernel read-ahead behind them.
         """
         if self.closed:
             raise ValueError("I/O operation on closed file")
@@ -120,24 +126,31 @@ class EntryReader(io.RawIOBase):
         log2 = self._log2
         first = (self.entry.offset + self._pos) >> log2
         last = (self.entry.offset + self.entry.size - 1) >> log2
-        ring = [Buffers(1 << log2), Buffers(1 << log2)]
+        ahead = self._ahead
+        # Chunk k goes into ring[(k - first) % len(ring)]: while the caller holds chunk i,
+        # chunks i+1 .. i+ahead are being read into the other buffers.
+        ring = [Buffers(1 << log2) for _ in range(min(ahead, last - first) + 1)]
         pool: ThreadPoolExecutor | None = None
-        ahead: Future[memoryview] | None = None
+        pending: deque[Future[memoryview]] = deque()
+        following = first
         try:
             for index in range(first, last + 1):
-                # The first chunk in this thread: the caller waits for it in any case.
-                plain = self._chunk_into(index, ring[0]) if ahead is None else ahead.result()
-                if index < last:
+                if index == first == last:
+                    # One chunk: the caller waits for it in any case. A small `rwc cat`
+                    # starts no thread and imports no concurrent.futures (with logging, ~3
+                    # ms of its start-up; issue 15).
+                    plain = self._chunk_into(index, ring[0])
+                else:
                     if pool is None:
-                        # Only an entry of two chunks or more has one to read ahead: a small
-                        # `rwc cat` starts no thread and imports no concurrent.futures (with
-                        # logging, ~3 ms of its start-up; issue 15).
                         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
-                        pool = ThreadPoolExecutor(1, thread_name_prefix="rwc-read-ahead")
-                    # The other buffer held the piece before this one, released below.
-                    following = ring[(index + 1 - first) % 2]
-                    ahead = pool.submit(self._chunk_into, index + 1, following)
+                        pool = ThreadPoolExecutor(ahead, thread_name_prefix="rwc-read-ahead")
+                    # The buffer of the piece before this one was released below.
+                    while following <= min(index + ahead, last):
+                        into = ring[(following - first) % len(ring)]
+                        pending.append(pool.submit(self._chunk_into, following, into))
+                        following += 1
+                    plain = pending.popleft().result()
                 within = self.entry.offset + self._pos - (index << log2)
                 k = min(len(plain) - within, self.entry.size - self._pos)
                 self._pos += k
@@ -149,8 +162,8 @@ class EntryReader(io.RawIOBase):
                     plain.release()
         finally:
             if pool is not None:
-                # Wait for a read-ahead still writing into the buffers before they go away.
-                pool.shutdown(wait=True)
+                # Wait for read-aheads still writing into the buffers before they go away.
+                pool.shutdown(wait=True, cancel_futures=True)
             for bufs in ring:
                 bufs.close()
 

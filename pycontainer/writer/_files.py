@@ -13,6 +13,7 @@ import stat
 from collections.abc import Sequence
 
 from pycontainer import _portable
+from pycontainer._engine.direct import ALIGN, DirectReads, open_direct
 from pycontainer._engine.openfiles import OpenFiles
 from pycontainer.errors import InputError
 from pycontainer.writer._inputs import Source
@@ -43,8 +44,17 @@ class FileReader:
         self._open = OpenFiles(
             [(st, s.entry.size) for st, s in zip(self._starts, self._files, strict=True)],
             chunk_log2,
-            lambda j: _open_source(self._files[j]),
+            self._open_file,
         )
+
+    def _open_file(self, j: int) -> _Opened:
+        fd = _open_source(self._files[j])
+        # Direct reads need the file's offsets and our buffer's addresses aligned alike:
+        # fill()'s views start page-aligned at a chunk's plaintext offset, so a file's
+        # bytes land aligned iff the file starts at an ALIGN boundary of the plaintext
+        # (the first file always does; a later one when the sizes before it add up).
+        aligned = self._starts[j] % ALIGN == 0
+        return _Opened(fd, open_direct(fd, self._files[j].entry.size) if aligned else None)
 
     def check_empty_files(self) -> None:
         """Open and check the empty files (they own no chunk)."""
@@ -56,23 +66,27 @@ class FileReader:
                 os.close(fd)
 
     def _release(self, j: int) -> None:
-        fd = self._open.release(j)
-        if fd is None:
+        opened = self._open.release(j)
+        if opened is None:
             return
         try:
-            _check_unchanged(fd, self._files[j])
+            _check_unchanged(opened.fd, self._files[j])
         finally:
-            os.close(fd)
+            opened.close()
 
     def fill(self, offset: int, view: memoryview) -> None:
-        """Write plaintext bytes ``[offset, offset + len(view))`` into ``view``."""
+        """Write plaintext bytes ``[offset, offset + len(view))`` into ``view``.
+
+        ``view`` should start at a page boundary when ``offset`` is a multiple of the
+        chunk size (pipeline.seal_chunks' buffers are), for direct reads; any other
+        view is read correctly, through the page cache.
+        """
         end = offset + len(view)
         j = max(0, bisect.bisect_right(self._starts, offset) - 1)
         while offset < min(end, self.data_length):
             src, start = self._files[j], self._starts[j]
             n = min(end, start + src.entry.size) - offset
-            fd = self._open.acquire(j)
-            _pread_into(fd, view[:n], offset - start, src)
+            _read_into(self._open.acquire(j), view[:n], offset - start, src)
             self._release(j)
             view, offset, j = view[n:], offset + n, j + 1
         if view:
@@ -81,8 +95,23 @@ class FileReader:
 
     def close(self) -> None:
         """Close the files still open (after a failure)."""
-        for fd in self._open.take_all():
-            os.close(fd)
+        for opened in self._open.take_all():
+            opened.close()
+
+
+class _Opened:
+    """A source file open for reading, with its direct-read twin if it has one."""
+
+    __slots__ = ("direct", "fd")
+
+    def __init__(self, fd: int, direct: DirectReads | None) -> None:
+        self.fd = fd
+        self.direct = direct
+
+    def close(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
+        os.close(self.fd)
 
 
 def _changed(path: str) -> InputError:
@@ -112,6 +141,25 @@ def _open_source(src: Source) -> int:
     with contextlib.suppress(OSError, AttributeError):
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # readahead hint only
     return fd
+
+
+def _read_into(opened: _Opened, view: memoryview, offset: int, src: Source) -> None:
+    """Fill ``view`` with the file's bytes from ``offset``: directly where aligned."""
+    direct = opened.direct
+    if direct is not None and direct.on and offset % ALIGN == 0 and len(view) >= ALIGN:
+        n = len(view) - len(view) % ALIGN
+        try:
+            got = direct.read(view[:n], offset)
+        except OSError as exc:
+            raise InputError(
+                f"reading {src.fs_path} failed: {exc.strerror}",
+                hint="check the file and the disk",
+            ) from None
+        if got >= 0:
+            if got < n:
+                raise _changed(str(src.fs_path))  # shrank, as below
+            view, offset = view[n:], offset + n
+    _pread_into(opened.fd, view, offset, src)
 
 
 def _pread_into(fd: int, view: memoryview, offset: int, src: Source) -> None:

@@ -6,12 +6,15 @@ wrong length, so a tiny ASGI app does, over a real socket; the client must refus
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from pycontainer.cli.exits import ExitCode
+from pycontainer.cli.main import run
 from pycontainer.client.keyserver import KeyServerClient, b64url_encode
 from pycontainer.errors import KeyServerProtocolError, KeyServerUnavailableError
 from pycontainer.keyrelease import SlotInfo
@@ -61,9 +64,10 @@ ROUTES: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]] = {
 
 async def hostile(scope: dict[str, Any], receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
-    SEEN.append({"path": scope["path"], "method": scope["method"]})
-    status, headers, body = ROUTES.get(scope["path"], (404, [], b""))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+    SEEN.append({"path": scope["path"], "method": scope["method"], "headers": headers})
+    status, answer_headers, body = ROUTES.get(scope["path"], (404, [], b""))
+    await send({"type": "http.response.start", "status": status, "headers": answer_headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -119,3 +123,58 @@ def test_get_5xx_retried_post_5xx_not(hostile_url: str) -> None:
     # evaluate reached the server once: it is never repeated (it counts attempts).
     assert len(SEEN) == 1
     assert info.value.contact == "ops"
+
+
+@pytest.mark.parametrize(
+    ("lang", "route", "error", "hint"),
+    [
+        (
+            "ja",
+            "/html",
+            "利用者の確認の要求への応答が鍵サーバーのものではありません(text/html)",
+            (
+                "サーバーの URL を確認してください。鍵サーバーではなく Web ページ"
+                "(プロキシのログイン画面など)を指している可能性があります"
+            ),
+        ),
+        (
+            "en",
+            "/html",
+            "the answer to the request to identify you is not the key server's (text/html)",
+            (
+                "check the server URL: it may point at a web page (a proxy's sign-in page, for "
+                "one), not a key server"
+            ),
+        ),
+        (
+            "ja",
+            "/redirect",
+            "鍵サーバーが別の URL への転送(リダイレクト)で応答しました(HTTP 307)",
+            "転送先ではなく、鍵サーバーの最終的な URL を指定してください",
+        ),
+    ],
+)
+def test_rwc_says_a_web_page_or_redirect_in_the_readers_language(
+    hostile_url: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    lang: str,
+    route: str,
+    error: str,
+    hint: str,
+) -> None:
+    # issue 12: `rwc` asks every request in its language and says the refusal in it.
+    SEEN.clear()
+    monkeypatch.setattr("sys.stdin", io.StringIO(TOKEN + "\n"))
+    err = io.StringIO()
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "RWC_LANG": lang}
+    argv = ["login", "--token-stdin", hostile_url + route]
+    code = run(argv, env=env, stdout=io.StringIO(), stderr=err)
+    assert code == ExitCode.ERROR
+    assert err.getvalue() == f"rwc: error: {error}\nrwc: hint: {hint}\n"
+    assert [s["headers"].get("accept-language") for s in SEEN] == [lang]
+    # The library alone asks in no language (the server answers the protocol's English).
+    SEEN.clear()
+    with pytest.raises(KeyServerProtocolError):
+        client(hostile_url + route).whoami()
+    assert "accept-language" not in SEEN[0]["headers"]

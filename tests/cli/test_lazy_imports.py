@@ -9,8 +9,11 @@ it took (timings live in bench/).
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 import pytest
 
 import pycontainer
+from pycontainer.cli import strictargs
 from pycontainer.cli.main import run
 
 HEAVY = (
@@ -28,6 +32,7 @@ HEAVY = (
     "construct",
     "cryptography",
     "argon2",
+    "_argon2_cffi_bindings",
     "voprf",
     "pycontainer.reader",
     "pycontainer.writer",
@@ -85,6 +90,7 @@ NOT_FOR_STARTUP = (
     "pdb",
     "cryptography",
     "argon2",
+    "_argon2_cffi_bindings",
     "voprf",
     "http.client",
     "ssl",
@@ -121,11 +127,13 @@ def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
     assert sorted(m for m in NOT_FOR_STARTUP if m in loaded) == []
     if argv != ["--version"]:  # only --version reads the distribution's metadata
         assert "importlib.metadata" not in loaded
+        # (which loads shutil); argparse's formatters are told their width (strictargs).
+        assert "shutil" not in loaded
 
 
 def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> None:
-    """A `rwc cat` from a loopback (http://) server: no construct, pdb, certifi or rich, and
-    no concurrent.futures for a one-chunk file (issue 15)."""
+    """A `rwc cat` from a loopback (http://) server: no construct, pdb, certifi or rich, no
+    concurrent.futures for a one-chunk file, no argon2 package (issue 15)."""
     src = tmp_path / "small.csv"
     src.write_bytes(b"a,b")
     box = tmp_path / "small.rwc"
@@ -149,6 +157,33 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     # (getpass), and what only errors or saving a token use is imported there.
     unused = ["construct", "pdb", "certifi", "rich", "concurrent.futures"]
     unused += ["getpass", "traceback", "difflib", "secrets"]
+    # Argon2id is libargon2 through its binding (pycontainer.format.keyschedule): not the
+    # argon2 package, whose password hasher and profiles load dataclasses and inspect.
+    unused += ["argon2", "dataclasses", "inspect"]
+    unused += ["shutil"]  # argparse's formatters are told their width
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
-    assert {"argon2", "cryptography", "http.client", "pycontainer.reader"} <= loaded
+    needed = {"_argon2_cffi_bindings", "cryptography", "http.client", "pycontainer.reader"}
+    assert needed <= loaded
+
+
+@pytest.mark.parametrize("columns", ["", "0", "x", "60", "200"])
+@pytest.mark.parametrize("argv", [["--help"], ["cat", "--help"], ["seal", "--help"]])
+def test_help_is_laid_out_as_argparse_would(
+    argv: list[str], columns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # strictargs gives argparse's formatters shutil's width without importing shutil: the
+    # help must come out exactly as argparse's own look-up lays it out.
+    monkeypatch.setenv("COLUMNS", columns)
+
+    def helped() -> str:
+        out = io.StringIO()
+        assert run(argv, stdout=out, stderr=out) == 0
+        return out.getvalue()
+
+    ours = helped()
+    monkeypatch.setattr(
+        strictargs.StrictParser, "_get_formatter", argparse.ArgumentParser._get_formatter
+    )
+    assert ours == helped()
+    assert strictargs.help_width() == shutil.get_terminal_size().columns - 2

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import string
+import time
 
 import pytest
 
-from pycontainer.cli import texts
+from pycontainer.cli import refusals, texts
+from pycontainer.client import connection
+from pycontainer.errors import REFUSAL_KINDS, Refusal, WrongPasswordError
+from pycontainer.format import keyschedule
 
 
 def _fields(text: str) -> set[str]:
@@ -42,3 +46,82 @@ def test_say_fills_values() -> None:
         == "あと 2 回失敗すると、鍵サーバーがコンテナを停止します"
     )
     assert texts.say("attempts_left", "en", left=2).startswith("2 attempt(s) left")
+
+
+ALL_FACTS = {
+    "action": "evaluate",
+    "status": "423",
+    "slug": "pending",
+    "time": "2026-11-20T10:00:00Z",
+    "reason": "USB紛失",
+    "names": "clerk@city.example",
+    "field": "label",
+    "errors": "body.x: bad",
+    "url": "https://ks.city.example",
+    "why": "the proxy ftp://p is not supported",  # words without a translation: as said
+    "media": "text/html",
+    "contact": "desk",
+}
+
+
+@pytest.mark.parametrize("kind", REFUSAL_KINDS)
+def test_every_refusal_has_a_sentence_and_a_next_step_in_both_languages(kind: str) -> None:
+    # Every fact a refusal can carry, a detail in each language: nothing is left unfilled.
+    assert f"refusal_{kind}" in texts.TEXTS and f"refusal_{kind}_hint" in texts.TEXTS
+    for detail_language in texts.LANGUAGES:
+        refusal = Refusal(kind, ALL_FACTS, detail="said", detail_language=detail_language)
+        for lang in texts.LANGUAGES:
+            message, hint = refusals.render(refusal, lang)
+            assert message.startswith(texts.say(f"refusal_{kind}", lang, **_values(lang)))
+            assert "{" not in message + hint and "desk" in message
+            assert hint.endswith(texts.say(f"refusal_{kind}_hint", lang, **_values(lang)))
+
+
+def _values(lang: str) -> dict[str, str]:
+    return {**ALL_FACTS, "action": texts.say("action_evaluate", lang)}
+
+
+@pytest.mark.parametrize(
+    ("text", "tz", "shown"),
+    [
+        ("2026-11-20T10:00:00Z", "Asia/Tokyo", "2026-11-20 19:00:00 +09:00"),
+        ("2026-11-20T10:00:00+00:00", "America/St_Johns", "2026-11-20 06:30:00 -03:30"),
+        ("2026-11-20T10:00:00", "Asia/Tokyo", "2026-11-20T10:00:00"),  # no offset: as given
+        ("not a time", "Asia/Tokyo", "not a time"),
+    ],
+)
+def test_times_are_shown_in_the_zone_with_the_offset(
+    text: str, tz: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        assert refusals.local_time(text) == shown
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_why_a_server_was_not_reached_is_the_connections_own_english() -> None:
+    # refusals.py finds the reader's words for a connection failure by its English.
+    said = {
+        connection.TIMED_OUT,
+        connection.CONNECTION_FAILED,
+        connection.CONNECTION_LOST,
+        connection.CERT_NAME_MISMATCH,
+        connection.CERT_UNTRUSTED,
+        connection.TLS_HANDSHAKE_FAILED,
+    }
+    assert {texts.TEXTS[key]["en"] for key in refusals.WHY_KEYS} == said
+    unreachable = Refusal("unreachable", {"url": "https://ks.example", "why": "timed out"})
+    assert refusals.render(unreachable, "ja")[0] == (
+        "鍵サーバー https://ks.example に接続できません(時間内に応答がありません)"
+    )
+
+
+def test_the_wrong_password_in_english_is_the_librarys() -> None:
+    # --json carries the library's message; rwc's English for people must not drift from it.
+    with pytest.raises(WrongPasswordError) as info:
+        keyschedule.unwrap(bytes(32), bytes(12), bytes(80), b"")
+    assert info.value.message == texts.say("wrong_password", "en")
+    assert info.value.hint == texts.say("wrong_password_hint", "en")

@@ -299,7 +299,9 @@ def test_loss_story(
     lost_at = driver.find_element(By.ID, "lost_at")
     # Empty: a prefilled "now" was submitted unchanged by a newcomer in a hurry (issue 12).
     assert lost_at.get_attribute("value") == ""
-    assert "(UTC+09:00)" in driver.find_element(By.ID, "lost_at_hint").text
+    # The zone once, in the field's label (issue 12: the hint says only what to type).
+    label = driver.find_element(By.CSS_SELECTOR, "label[for=lost_at]").text
+    assert "Asia/Tokyo" in label and "UTC+09:00" in label
     lost_at.send_keys("2026-12-01 18:30")
     driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
     driver.find_element(By.ID, "public_reason").send_keys("media reported lost")
@@ -318,6 +320,8 @@ def test_loss_story(
         language, "%(hours)s hours after you confirm (the next page shows the exact time)"
     ) % {"hours": "72"}
     assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in facts
+    # Every container was sealed before the time of loss: no warning (issue 12).
+    assert not driver.find_elements(By.ID, "sealed-after-loss")
     assert states(console_server, medium) == {"active"}, "the review must not act"
     shot("05-confirm-loss")
 
@@ -383,9 +387,18 @@ def test_loss_story(
     # 6. A second report (a colleague reports the same stick, later): the earlier, earlier
     # time of loss is kept (spec §loss), and the done page says so.
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
-    facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
-    assert _t(language, "Lost at") in facts  # the loss is the medium's state now
+    # The medium's page leads with its state and the report; the loss form is folded away
+    # (issue 12: a newcomer filled it in again on a medium already reported lost).
+    state = driver.find_element(By.ID, "loss-state").text
+    until = _t(language, "Keys destroyed at %(deadline)s unless restored.")
+    assert "tanaka" in state and "(UTC+09:00)" in state  # who reported it, when, the zone
+    assert until.split("%(deadline)s")[0].strip() in state
+    primary = driver.find_elements(By.CSS_SELECTOR, "main .button.primary")
+    assert [b.text for b in primary] == [_t(language, "Open the medium report")]
     lost_at = driver.find_element(By.ID, "lost_at")
+    assert not lost_at.is_displayed()
+    shot("04b-medium-reported")
+    driver.find_element(By.CSS_SELECTOR, "#report-again summary").click()
     lost_at.clear()
     lost_at.send_keys("2026-12-02 10:00")
     driver.find_element(By.ID, "reason").send_keys("reported again by the contractor")
@@ -405,6 +418,7 @@ def test_loss_story(
 
     # 7. The stick was found: restore (the loss report's suspensions only, by default).
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
+    driver.find_element(By.CSS_SELECTOR, "#restore summary").click()
     selected = driver.find_element(By.CSS_SELECTOR, "#restore_cause option:checked")
     assert selected.get_attribute("value") == "loss-report"
     driver.find_element(By.ID, "restore_reason").send_keys("found in the office")

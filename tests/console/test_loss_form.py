@@ -64,7 +64,9 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings) -> None:
     # read as already filled in, and the newcomer submitted the form empty (issue 12).
     assert 'placeholder="YYYY-MM-DD hh:mm"' in page.text
     assert f'placeholder="{EXAMPLE}"' not in page.text
-    assert f"for example {EXAMPLE}, in Asia/Tokyo time (UTC+09:00)" in page.text
+    # The zone once, in the label; the hint only what to type (issue 12: less reading).
+    assert "When was it lost? (Asia/Tokyo, UTC+09:00)</label>" in page.text
+    assert f"for example {EXAMPLE}.</p>" in page.text
     # The console says what is missing itself (in the page's language), not the browser.
     assert 'action="/console/medium/report-lost" novalidate' in page.text
 

@@ -3,7 +3,8 @@
 cryptography 50.0.2's Argon2id (on its OpenSSL 4.0.3 thread pool) deadlocked in
 ``ossl_crypto_thread_start`` or failed with a spurious MemoryError when two derivations ran at
 once (3 runs out of 3 here, and the flaky tests/container/test_tamper.py), so the key schedule
-keeps argon2-cffi, whose libargon2 starts its own threads per call (bench/profiles/startup.md).
+keeps libargon2 (argon2-cffi's binding), which starts its own threads per call
+(bench/profiles/startup.md).
 This test guards that choice. The derivations run in a child process so that a deadlock fails
 this test (by its timeout) instead of hanging the suite.
 """

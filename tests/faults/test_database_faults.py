@@ -360,11 +360,13 @@ def test_postgres_deadline_spares_migrations(pg_name: str) -> None:
     )
     engine = make_engine(settings)
     try:
+        # Twice the 1 s timeout: long enough to be cut, and to show it was not (2 s, not 3:
+        # the statement that is not cut is a second of waiting the run needs no more of).
         with pytest.raises(exc.OperationalError), engine.begin() as conn:
-            conn.execute(text("SELECT pg_sleep(3)"))
+            conn.execute(text("SELECT pg_sleep(2)"))
         with engine.execution_options(**{NO_DEADLINE_OPTION: True}).begin() as conn:
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-            conn.execute(text("SELECT pg_sleep(3)"))
+            conn.execute(text("SELECT pg_sleep(2)"))
         migrate(settings, engine)  # the whole chain, under a 1 s statement timeout
     finally:
         engine.dispose()

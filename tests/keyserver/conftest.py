@@ -1,14 +1,20 @@
 """Shared fixtures: every test runs on SQLite (temp dir) AND PostgreSQL (own database).
 
-Each test module has one database per backend: SQLite, a copy of a migrated file in the
-module's temporary directory; PostgreSQL, its own database ``ks_<random>``, a copy of one
-migrated template per test process (``CREATE DATABASE ... TEMPLATE``), dropped after the
-module. Every test starts from the freshly migrated state (tests/support/database.py puts
-it back), with the clock at its start. The key server
-of ``world`` is started once per module and backend and serves every test of the module:
-its start-up and the principals' set-up, not the tests, dominated the run time. The
-principals of ``world`` are made once per test process and backend (one master key per
-process) and written back by each test's reset.
+Each test process (an xdist worker) has one database per backend: SQLite, a copy of a
+migrated file in a temporary directory; PostgreSQL, its own database ``ks_<random>``, a copy
+of one migrated template (``CREATE DATABASE ... TEMPLATE``), dropped at the end of the
+session. Every test starts from the freshly migrated state (tests/support/database.py puts
+it back), with the clock at its start. The key server of ``world`` is started once per test
+process and backend and serves every test: its start-up, the database's creation and the
+principals' set-up, not the tests, dominated the run time (a PostgreSQL copy and drop cost
+0.2-1.4 s of server time each, and a drop may wait for a checkpoint). The principals of
+``world`` are made once per test process and backend (one master key per process) and
+written back by each test's reset.
+
+A test that changes the schema (a migration's test) marks itself ``own_database``: it gets a
+database of its own (a copy of the same template, with the same rows written in) and, for
+``world``, a server of its own, so that the shared server's prepared statements and the
+shared database's schema are never those it changed.
 
 When the PostgreSQL server (``RWC_TEST_POSTGRES_URL``) is unreachable, the PostgreSQL half is
 skipped with one line saying how to start it, and fails under ``RWC_TEST_STRICT`` (CI).
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,32 +38,13 @@ from keyserver.testing import new_master_key_b64, running_server
 from tests.support import postgres
 from tests.support.clock import FakeClock
 from tests.support.database import Pristine, Snapshot
+from tests.support.requirements import missing
 from tests.support.world import World, make_world
-
-
-@pytest.fixture(scope="module")
-def pg_database(pg_template: str | None) -> Iterator[str | None]:
-    """One migrated PostgreSQL database per test module (a copy of the template), dropped after.
-
-    ``pg_template``: tests/conftest.py.
-    """
-    if pg_template is None:
-        yield None
-        return
-    conn = postgres.admin()
-    try:
-        name = postgres.create_database(conn, "ks", template=pg_template)
-        try:
-            yield name
-        finally:
-            postgres.drop_database(conn, name)
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for each module (faster than migrating each time)."""
+    """A migrated SQLite file, copied for each database (faster than migrating each time)."""
     path = tmp_path_factory.mktemp("tpl") / "keyserver.db"
     init_database(Settings(database_url=f"sqlite:///{path}", master_key_b64="A" * 43))
     return path
@@ -67,84 +55,102 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="module")
-def module_clock() -> FakeClock:
+@pytest.fixture(scope="session")
+def process_clock() -> FakeClock:
+    """The key server's clock (in every ``Settings`` of this process); ``clock`` rewinds it."""
     return FakeClock()
 
 
 @pytest.fixture
-def clock(module_clock: FakeClock) -> FakeClock:
+def clock(process_clock: FakeClock) -> FakeClock:
     """The key server's clock, back at its start for each test."""
-    module_clock.t = FakeClock().t
-    return module_clock
+    process_clock.t = FakeClock().t
+    return process_clock
 
 
 @pytest.fixture(scope="session")
 def master_key_b64() -> str:
     """One master key per test process: rows keyed by it (row MACs, the audit chain), such
-    as ``world_state``'s, are then valid in every module's database."""
+    as ``world_state``'s, are then valid in every database of the process."""
     return new_master_key_b64()
 
 
-@pytest.fixture(scope="module")
-def module_settings(
-    backend: str,
-    module_clock: FakeClock,
-    master_key_b64: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-) -> Settings:
-    common: dict[str, Any] = {
-        "master_key_b64": master_key_b64,
-        "sweep_interval": timedelta(0),
-        "clock": module_clock,
-        "contact": "privacy@city.example",
-        # Tests do not need durability against power loss; production keeps FULL.
-        "sqlite_synchronous": "NORMAL",
-    }
+def _new_database(request: pytest.FixtureRequest, backend: str, stack: ExitStack) -> str:
+    """The URL of a new migrated database of ``backend`` (a copy of the template), removed
+    when ``stack`` closes."""
     if backend == "sqlite":
-        path = tmp_path_factory.mktemp("ks") / "keyserver.db"
+        path = request.getfixturevalue("tmp_path_factory").mktemp("ks") / "keyserver.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return Settings(database_url=f"sqlite:///{path}", **common)
-    name = request.getfixturevalue("pg_database")
-    if name is None:
-        postgres.admin()  # skips, or fails under RWC_TEST_STRICT, saying how to start it
-    return Settings(database_url=postgres.database_url(name), **common)
+        return f"sqlite:///{path}"
+    template = request.getfixturevalue("pg_template")  # tests/conftest.py
+    if template is None:  # the server was down: skips, or fails under RWC_TEST_STRICT
+        missing(postgres.describe(), postgres.START_HINT)
+    conn = postgres.admin()
+    try:
+        name = postgres.create_database(conn, "ks", template=template)
+    finally:
+        conn.close()
+    stack.callback(postgres.drop_later, name)
+    return postgres.database_url(name)
+
+
+class _Backends:
+    """Per backend, this process's settings, its database's ``Pristine`` and its server,
+    each made when a test first asks for it and closed at the end of the session."""
+
+    def __init__(self, stack: ExitStack, clock: FakeClock, master_key_b64: str) -> None:
+        self.stack = stack
+        self.settings: dict[str, Settings] = {}
+        self.pristine: dict[str, Pristine] = {}
+        self.servers: dict[str, str] = {}
+        self.common: dict[str, Any] = {
+            "master_key_b64": master_key_b64,
+            "sweep_interval": timedelta(0),
+            "clock": clock,
+            "contact": "privacy@city.example",
+            # Tests do not need durability against power loss; production keeps FULL.
+            "sqlite_synchronous": "NORMAL",
+        }
 
 
 @pytest.fixture(scope="session")
-def first_pristine() -> dict[str, Pristine]:
-    """Per backend, the first module's ``pristine``: the schema the later ones reuse."""
-    return {}
+def backends(process_clock: FakeClock, master_key_b64: str) -> Iterator[_Backends]:
+    """What ``process_settings``, ``pristine`` and ``process_server`` share for the session
+    (closed in the reverse order: servers, then engines, then databases)."""
+    with ExitStack() as stack:
+        yield _Backends(stack, process_clock, master_key_b64)
 
 
 @pytest.fixture(scope="module")
-def pristine(
-    module_settings: Settings, backend: str, first_pristine: dict[str, Pristine]
-) -> Iterator[Pristine]:
-    """The module database's freshly migrated rows (read before any test ran).
+def process_settings(backend: str, backends: _Backends, request: pytest.FixtureRequest) -> Settings:
+    """The settings over this process's database of ``backend`` (made on first use)."""
+    if backend not in backends.settings:
+        url = _new_database(request, backend, backends.stack)
+        backends.settings[backend] = Settings(database_url=url, **backends.common)
+    return backends.settings[backend]
 
-    Every module database of a backend is a copy of one template, so its tables are read
-    from the catalogue once per test process (``first_pristine``).
-    """
-    snapshot = Pristine(module_settings.database_url, schema=first_pristine.get(backend))
-    first_pristine.setdefault(backend, snapshot)
-    yield snapshot
-    snapshot.close()
+
+@pytest.fixture(scope="module")
+def pristine(process_settings: Settings, backend: str, backends: _Backends) -> Pristine:
+    """The process database's freshly migrated rows (read before any test ran)."""
+    if backend not in backends.pristine:
+        snapshot = Pristine(process_settings.database_url)
+        backends.stack.callback(snapshot.close)
+        backends.pristine[backend] = snapshot
+    return backends.pristine[backend]
 
 
 @pytest.fixture(scope="session")
 def made_worlds() -> dict[str, tuple[dict[str, str], Snapshot]]:
-    """Per backend, the first module's ``world_state``: every module's database is a copy of
-    the same template under the same master key, so the same rows serve them all."""
+    """Per backend, ``world_state``'s tokens and rows (made once per test process)."""
     return {}
 
 
 @pytest.fixture(scope="module")
 def world_state(
-    module_settings: Settings,
+    process_settings: Settings,
     pristine: Pristine,
-    module_clock: FakeClock,
+    process_clock: FakeClock,
     backend: str,
     made_worlds: dict[str, tuple[dict[str, str], Snapshot]],
 ) -> tuple[dict[str, str], Snapshot]:
@@ -158,48 +164,70 @@ def world_state(
     if backend in made_worlds:
         return made_worlds[backend]
     pristine.reset()
-    module_clock.t = FakeClock().t
-    made = make_world(module_settings, url="")
+    process_clock.t = FakeClock().t
+    made = make_world(process_settings, url="")
     made.close()
     return made_worlds.setdefault(backend, (made.tokens, pristine.snapshot()))
 
 
 @pytest.fixture
 def settings(
-    module_settings: Settings, pristine: Pristine, clock: FakeClock, request: pytest.FixtureRequest
-) -> Settings:
-    """The module's settings, over its database put back to the freshly migrated state
-    (with ``world``'s principals in it when the test asks for ``world``)."""
-    if "world" in request.fixturenames:
-        pristine.reset(request.getfixturevalue("world_state")[1])
-    else:
-        pristine.reset()
-    return module_settings
+    process_settings: Settings,
+    pristine: Pristine,
+    clock: FakeClock,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[Settings]:
+    """The process's settings, over its database put back to the freshly migrated state
+    (with ``world``'s principals in it when the test asks for ``world``).
+
+    A test marked ``own_database`` gets the same state in a database of its own, removed
+    after the test.
+    """
+    del clock  # asked for its reset
+    state = request.getfixturevalue("world_state")[1] if "world" in request.fixturenames else None
+    if request.node.get_closest_marker("own_database") is None:
+        pristine.reset(state)
+        yield process_settings
+        return
+    with ExitStack() as stack:
+        url = _new_database(request, backend, stack)
+        # Same template as the process's database, so the same tables (read once).
+        own = Pristine(url, schema=pristine)
+        stack.callback(own.close)
+        own.reset(state)
+        yield process_settings.replace(database_url=url)
 
 
 @pytest.fixture(scope="module")
-def module_server(module_settings: Settings, pristine: Pristine) -> Iterator[str]:
-    """One key server for the tests of a module (``world``); yields its base URL."""
-    with running_server(module_settings) as url:
-        yield url
+def process_server(
+    process_settings: Settings, pristine: Pristine, backend: str, backends: _Backends
+) -> str:
+    """One key server per test process and backend (``world``); its base URL."""
+    del pristine  # the database's rows are read before the server writes any
+    if backend not in backends.servers:
+        backends.servers[backend] = backends.stack.enter_context(running_server(process_settings))
+    return backends.servers[backend]
 
 
 @pytest.fixture
 def world(settings: Settings, request: pytest.FixtureRequest) -> Iterator[World]:
-    """The module's key server over a fresh database, with one principal per role
+    """The process's key server over a fresh database, with one principal per role
     (``make_world``'s, written back by ``settings`` from ``world_state``).
 
     A test marked ``own_server`` gets a server of its own: one that reads what a server keeps
-    in memory (the /metrics counters), which the module's server carries from test to test.
+    in memory (the /metrics counters), which the shared server carries from test to test. So
+    does a test marked ``own_database`` (the shared server serves the shared database).
     """
     tokens = dict(request.getfixturevalue("world_state")[0])  # the rows: ``settings`` put them back
-    if request.node.get_closest_marker("own_server") is not None:
+    node = request.node
+    if node.get_closest_marker("own_server") or node.get_closest_marker("own_database"):
         with running_server(settings) as url:
             w = World(settings=settings, url=url, tokens=tokens)
             yield w
             w.close()
         return
-    w = World(settings=settings, url=request.getfixturevalue("module_server"), tokens=tokens)
+    w = World(settings=settings, url=request.getfixturevalue("process_server"), tokens=tokens)
     yield w
     w.close()
 

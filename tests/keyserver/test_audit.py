@@ -24,13 +24,14 @@ from tests.support.database import Pristine, Snapshot
 
 @pytest.fixture(scope="module")
 def history_state(
-    module_settings: Settings, pristine: Pristine, module_clock: FakeClock
+    process_settings: Settings, pristine: Pristine, process_clock: FakeClock
 ) -> Snapshot:
-    """A real history (13 audited writes), made once per module from the migrated state at
-    the clock's start; each test gets these rows back (``history``) and tampers with them."""
+    """A real history (13 audited writes), made once per module and backend from the migrated
+    state at the clock's start; each test gets these rows back (``history``) and tampers with
+    them."""
     pristine.reset()
-    module_clock.t = FakeClock().t
-    service = KeyService(module_settings)
+    process_clock.t = FakeClock().t
+    service = KeyService(process_settings)
     try:
         admin = service.local_actor("ops")
         w = service.authenticate(service.add_principal(admin, "w", ["writer"])["token"])

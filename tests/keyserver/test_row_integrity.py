@@ -198,6 +198,9 @@ def test_a_bulk_suspend_keeps_a_tampered_row_refused(world: World, engine: Engin
     assert _evaluate(world, "reader", bad["container_id"])[1]["type"] == PROBLEM
 
 
+# It drops and re-adds tables: the shared server's prepared statements and the shared
+# database's tables must not be the ones it changed.
+@pytest.mark.own_database
 def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> None:
     """A database from before 0008_row_mac (no row_mac column) upgrades to rows that verify."""
     reg, _ = activate(world)

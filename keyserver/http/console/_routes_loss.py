@@ -87,7 +87,9 @@ def report_lost(page: PostedPage) -> Response:
                 status=exc.status,
                 error_field=exc.extensions.get("field"),
             )
-        doc = page.service.console_medium(page.principal, fields["name"], ctx=page.ctx)
+        doc = page.service.console_medium(
+            page.principal, fields["name"], lost_at=fields["lost_at"], ctx=page.ctx
+        )
         containers = doc["containers"]
         return page.render(
             "confirm_loss.html",
@@ -95,6 +97,8 @@ def report_lost(page: PostedPage) -> Response:
             fields=fields,
             containers=containers,
             changing=sum(1 for c in containers if c["loss_effect"] != "unchanged"),
+            # Issue 12: warned, not refused (the service's sealed_after_loss).
+            sealed_after=[c for c in containers if c["sealed_after_loss"]],
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))

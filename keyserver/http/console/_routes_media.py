@@ -8,11 +8,13 @@ medium are in _routes_loss.py, its report in _routes_report.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from keyserver.domain.answers import answer_first
 from keyserver.domain.lifecycle import RESTORE_CAUSES, Cause, State
 from keyserver.http.console import _security
 from keyserver.http.console._documents import CERTIFICATE, verify_command
@@ -83,15 +85,21 @@ def medium_page(
 
     Issue 12: a separate error page whose Back link lost the typed reasons made a newcomer
     type everything again; the form keeps every field and says what to fix above it.
+    A medium whose loss report holds leads with that state and the medium report; the
+    loss form is then a folded secondary action (a report again), opened when it came
+    back refused.
     """
     doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
     states = set(doc["states"])
     live = states - {State.DESTROYED.value}
+    reported = doc["loss"] == "current"
     default_wait = int(page.service.settings.loss_waiting_period.total_seconds()) // 3600
     return page.render(
         "medium.html",
         status=status,
         doc=doc,
+        containers=_containers_in_order(page, doc) if reported else _by_state(doc),
+        reported=reported,
         can_report=bool(live),
         can_restore=State.SUSPENDED.value in states,
         can_destroy=bool(live),
@@ -108,9 +116,29 @@ def medium_page(
             "public_reason": "",
             **(typed or {}),
         },
+        report_again_open=typed is not None,
         loss_error=error,
         error_field=error_field,
         time_example=page.time_example(),
+    )
+
+
+def _by_state(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Before a loss report: the containers by state (the lifecycle's order), then label."""
+    order = {s.value: i for i, s in enumerate(State)}
+    return sorted(doc["containers"], key=lambda c: (order.get(c["state"], len(order)), c["label"]))
+
+
+def _containers_in_order(page: Page, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """After a loss report: each container with its three-way answer, worst first (issue 12).
+
+    The answer is the medium report's (service/medium_report.py) and the order the printed
+    report's (domain/answers.py), so the medium's page and the report never disagree.
+    """
+    report = page.service.medium_report(page.principal, doc["medium"], ctx=page.ctx)
+    answers = {c["container_id"]: c["answer"] for c in report["containers"]}
+    return answer_first(
+        [{**c, "answer": answers.get(c["container_id"])} for c in doc["containers"]]
     )
 
 

@@ -1,0 +1,165 @@
+"""A key server's refusal said to a person in the reader's language (issue 12).
+
+The library raises :class:`~pycontainer.errors.KeyServerCallError` with an English message
+and hint (what ``--json``, logs and library callers read) and the same facts as a
+:class:`~pycontainer.errors.Refusal`. Here those facts become rwc's own sentence from the
+table in pycontainer/cli/texts.py: what happened, then the facts the server gave (times in
+the reader's zone with their offset, the public reason, the server's ``detail`` where it
+adds something), then what to do next. The server's detail is the only text not from the
+table: it is sanitised (clean_text) by the library and was asked for in the reader's
+language (``Accept-Language``, spec/protocol.md §problems); a detail the server could only
+give in another language is marked with that language, and shown only where rwc's own
+sentence would leave a fact out.
+
+Imported only when an error is shown (pycontainer/cli/ui.py): no cost on a run that
+succeeds (issue 15).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pycontainer.cli.texts import TEXTS, say
+from pycontainer.errors import ContainerError, KeyServerCallError, Refusal
+
+# Where the server's detail goes, by kind. "facts": the detail carries what rwc's sentence
+# cannot (the rule a value broke, the name nobody knows, the server's words for an
+# unexpected refusal), so it is shown in whatever language the server had it.
+# "localised": rwc's sentence is complete; the detail is added only in the reader's own
+# language. Any other kind: the detail repeats the lead and is left out.
+_DETAIL_FACTS = frozenset({"unknown_name", "invalid_value", "protocol", "refused"})
+_DETAIL_LOCALISED = frozenset(
+    {"attempts_exhausted", "unauthenticated", "not_allowed", "unavailable"}
+)
+# The reasons a server could not be reached, each the English of pycontainer.client.connection.
+WHY_KEYS = (
+    "why_timed_out",
+    "why_connection_failed",
+    "why_connection_lost",
+    "why_cert_name_mismatch",
+    "why_cert_untrusted",
+    "why_tls_handshake_failed",
+)
+# A time fact, by kind: what it is the time of.
+_TIME_FACT = {
+    "suspended": "fact_since",
+    "destroyed": "fact_destroyed_on",
+    "expired": "fact_expired_on",
+}
+
+
+def local_time(text: str) -> str:
+    """An RFC 3339 time from the server in the reader's zone with its offset, else as given.
+
+    ``2026-11-20T10:00:00Z`` -> ``2026-11-20 19:00:00 +09:00`` in Asia/Tokyo (the zone of
+    the machine, ``TZ``), as the ``keyserver`` command shows times to officials.
+    """
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if when.tzinfo is None:
+        return text  # no offset: which zone it is in is unknown, so show it as the server did
+    local = when.astimezone()
+    offset = local.utcoffset()
+    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{local:%Y-%m-%d %H:%M:%S} {sign}{hours:02d}:{mins:02d}"
+
+
+def _why(refusal: Refusal, lang: str) -> str:
+    """Why a server could not be reached, in ``lang`` where the table has it, else as said."""
+    why = refusal.facts.get("why", "?")
+    for key in WHY_KEYS:
+        if TEXTS[key]["en"] == why:
+            return say(key, lang)
+    return why  # the proxy's or trust store's own words (rare, and they name a setting)
+
+
+def _action(refusal: Refusal, lang: str) -> str:
+    key = f"action_{refusal.facts.get('action', '')}"
+    return say(key if key in TEXTS else "action_other", lang)
+
+
+def server_detail(refusal: Refusal, lang: str) -> str | None:
+    """The server's detail, marked ``[en]`` when it is not in ``lang``; None if it gave none."""
+    if not refusal.detail:
+        return None
+    if refusal.detail_language == lang:
+        return refusal.detail
+    return f"[{refusal.detail_language}] {refusal.detail}"
+
+
+def _detail_fact(refusal: Refusal, lang: str) -> str | None:
+    """The server's detail as one of the facts, where it adds one (see _DETAIL_FACTS)."""
+    kind, detail = refusal.kind, refusal.detail
+    if not detail:
+        return None
+    localised = refusal.detail_language == lang
+    # Without its reason or time, a suspension's or expiry's detail may say more ("the
+    # container's medium was reported lost", "the pending container was never committed").
+    says_more = (kind == "suspended" and "reason" not in refusal.facts) or (
+        kind == "expired" and "time" not in refusal.facts
+    )
+    if kind in _DETAIL_FACTS:
+        pass
+    elif not ((kind in _DETAIL_LOCALISED or says_more) and localised):
+        return None
+    if localised:
+        return say("fact_server", lang, detail=detail)
+    return say("fact_server_other", lang, language=refusal.detail_language, detail=detail)
+
+
+def _facts(refusal: Refusal, lang: str) -> list[str]:
+    facts = refusal.facts
+    out = []
+    time_key = _TIME_FACT.get(refusal.kind)
+    if time_key and "time" in facts:
+        out.append(say(time_key, lang, time=local_time(facts["time"])))
+    if "reason" in facts:
+        out.append(say("fact_reason", lang, reason=facts["reason"]))
+    elif refusal.kind == "destroyed":
+        out.append(say("fact_no_reason", lang))
+    detail = _detail_fact(refusal, lang)
+    if detail:
+        out.append(detail)
+    if "errors" in facts:
+        out.append(say("fact_errors", lang, errors=facts["errors"]))
+    if "contact" in facts:
+        out.append(say("fact_contact", lang, contact=facts["contact"]))
+    return out
+
+
+def render(refusal: Refusal, lang: str) -> tuple[str, str]:
+    """The message and hint `rwc` shows for ``refusal`` in ``lang`` (``en`` or ``ja``)."""
+    facts = refusal.facts
+    values = {
+        "action": _action(refusal, lang),
+        "status": facts.get("status", "?"),
+        "slug": facts.get("slug", "?"),
+        "url": facts.get("url", "URL"),
+        "why": _why(refusal, lang),
+        "field": facts.get("field", "?"),
+        "media": facts.get("media", "?"),
+    }
+    message = say(f"refusal_{refusal.kind}", lang, **values)
+    listed = _facts(refusal, lang)
+    if listed:
+        message += say("facts", lang, facts=say("fact_separator", lang).join(listed))
+    hint = say(f"refusal_{refusal.kind}_hint", lang, **values)
+    if "names" in facts:
+        hint = say("did_you_mean", lang, names=facts["names"]) + " " + hint
+    return message, hint
+
+
+def for_person(exc: ContainerError, lang: str) -> tuple[str, str | None]:
+    """The message and hint ``rwc`` shows for ``exc``: a refusal in ``lang``, else as raised.
+
+    Errors without a :class:`Refusal` (a malformed answer, the reader's own errors) keep
+    their message and hint.
+    """
+    refusal = exc.refusal if isinstance(exc, KeyServerCallError) else None
+    if refusal is None or f"refusal_{refusal.kind}" not in TEXTS:
+        return str(exc), exc.hint
+    return render(refusal, lang)

@@ -1,0 +1,221 @@
+"""Big files not in the page cache are read around it; everything else through it.
+
+(pycontainer/_engine/direct.py.) Real files on a real disk-backed file system, real
+``O_DIRECT`` reads: the page cache is emptied for a file with fsync and
+``POSIX_FADV_DONTNEED``, and whether the reads went around it is read back from the cache
+itself (an ``RWF_NOWAIT`` read of one byte succeeds only for a cached page). A file read
+through the cache is in it afterwards; one read directly is not.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pycontainer._engine.direct import ALIGN, MIN_SIZE, open_direct, read_span
+from pycontainer._engine.writeback import _memory_fs
+from pycontainer.errors import FormatError, PayloadError
+from pycontainer.format import archive
+from pycontainer.reader import read_header
+from tests.support import requirements
+from tests.support.container import Kit
+
+CHUNK_LOG2 = 16  # 64 KiB chunks: many chunks in a file just above MIN_SIZE
+BIG = MIN_SIZE + 3 * 65536 + 5  # not a multiple of ALIGN: a buffered tail after the direct part
+
+
+def _direct_capable(directory: Path) -> bool:
+    probe = directory / "probe"
+    probe.write_bytes(b"x" * ALIGN)
+    try:
+        fd = os.open(probe, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+    except OSError:
+        return False
+    try:
+        return not _memory_fs(os.fstat(fd).st_dev) and hasattr(os, "RWF_NOWAIT")
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a file system with a disk behind it and O_DIRECT (tmp_path if so)."""
+    if sys.platform != "linux":
+        requirements.missing("Linux (O_DIRECT, RWF_NOWAIT)", "run this test on Linux")
+    if _direct_capable(tmp_path):
+        yield tmp_path
+        return
+    other = Path(tempfile.mkdtemp(prefix="rwc-direct-", dir="/var/tmp"))
+    try:
+        if not _direct_capable(other):
+            requirements.missing(
+                "a disk-backed temporary directory with O_DIRECT",
+                "set TMPDIR to a directory on a disk (ext4, XFS, ...)",
+            )
+        yield other
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def _evict(path: Path) -> None:
+    """Write the file's pages back, then drop them from the page cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _cached(path: Path, offset: int) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.preadv(fd, [bytearray(1)], offset, os.RWF_NOWAIT) == 1
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _cold_file(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    _evict(path)
+    assert not _cached(path, size - 1)  # (this probe may read ahead a few pages there)
+    return data
+
+
+# Away from the middle (open_direct's one-byte probe may read ahead a few pages there),
+# from the start and from the end (the container's index and tail are read cached, and
+# _cold_file probes the last byte).
+def _offsets(size: int) -> list[int]:
+    return [size // 8, size // 4, 3 * size // 8, 5 * size // 8]
+
+
+def test_a_cold_big_file_is_sealed_around_the_cache(kit: Kit, disk: Path) -> None:
+    src = disk / "big.bin"
+    data = _cold_file(src, BIG)
+    out = disk / "c.rwc"
+    kit.seal([src], out, chunk_log2=CHUNK_LOG2)
+    assert [_cached(src, o) for o in _offsets(BIG)] == [False] * 4
+    with kit.open(out) as c:
+        c.extract(disk / "x")
+    assert (disk / "x" / "big.bin").read_bytes() == data
+
+
+def test_a_cached_or_small_file_is_read_through_the_cache(disk: Path) -> None:
+    warm = disk / "warm.bin"
+    warm.write_bytes(os.urandom(BIG))  # just written: in the cache (dirty)
+    small = disk / "small.bin"
+    _cold_file(small, MIN_SIZE - 1)
+    cold = disk / "cold.bin"
+    _cold_file(cold, BIG)
+    found = {}
+    for f in (warm, small, cold):
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            twin = open_direct(fd, f.stat().st_size)
+            found[f.name] = twin is not None
+            if twin is not None:
+                twin.close()
+        finally:
+            os.close(fd)
+    assert found == {"warm.bin": False, "small.bin": False, "cold.bin": True}
+
+
+@pytest.mark.parametrize(("before", "direct"), [(3, False), (ALIGN, True)])
+def test_a_big_file_after_another_is_read_directly_only_if_aligned(
+    kit: Kit, disk: Path, before: int, direct: bool
+) -> None:
+    # Files are sealed in name order; the big one starts `before` bytes into the plaintext.
+    first = disk / "a.bin"
+    first.write_bytes(os.urandom(before))
+    src = disk / "b.bin"
+    data = _cold_file(src, BIG)
+    out = disk / "c.rwc"
+    kit.seal([first, src], out, chunk_log2=CHUNK_LOG2)
+    assert [_cached(src, o) for o in _offsets(BIG)] == [not direct] * 4
+    with kit.open(out) as c:
+        assert c.open_entry("b.bin").read() == data
+
+
+def test_a_cold_big_container_is_read_around_the_cache(kit: Kit, disk: Path) -> None:
+    src = disk / "big.bin"
+    data = os.urandom(BIG)
+    src.write_bytes(data)
+    out = disk / "c.rwc"
+    kit.seal([src], out, chunk_log2=CHUNK_LOG2)
+    size = out.stat().st_size
+    _evict(out)
+    with kit.open(out) as c:
+        c.extract(disk / "x")
+        assert [_cached(out, o) for o in _offsets(size)] == [False] * 4
+    assert (disk / "x" / "big.bin").read_bytes() == data
+    _evict(out)
+    with kit.open(out) as c:
+        streamed = b"".join(bytes(v) for v in c.open_entry("big.bin").views())
+        assert [_cached(out, o) for o in _offsets(size)] == [False] * 4
+    assert streamed == data
+
+
+def test_a_tampered_chunk_read_directly_fails_and_extracts_nothing(kit: Kit, disk: Path) -> None:
+    src = disk / "big.bin"
+    src.write_bytes(os.urandom(BIG))
+    out = disk / "c.rwc"
+    kit.seal([src], out, chunk_log2=CHUNK_LOG2)
+    size = out.stat().st_size
+    at = read_header(out).header_length + (size - read_header(out).header_length) // 2
+    with out.open("r+b") as f:
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 1]))
+    _evict(out)
+    with kit.open(out) as c, pytest.raises(PayloadError):
+        c.extract(disk / "x")
+    assert not (disk / "x").exists() or not any((disk / "x").iterdir())
+    _evict(out)
+    with kit.open(out) as c, pytest.raises(PayloadError):
+        for _ in c.open_entry("big.bin").views():
+            pass
+
+
+def test_a_refused_direct_read_turns_direct_reads_off_and_reads_buffered(disk: Path) -> None:
+    src = disk / "cold.bin"
+    data = _cold_file(src, BIG)
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        twin = open_direct(fd, BIG)
+        assert twin is not None
+        try:
+            buf = memoryview(bytearray(3 * ALIGN + 1))
+            # Memory one byte off any alignment: the kernel refuses the direct read
+            # (EINVAL); the same bytes then come through the cache.
+            assert twin.read(buf[1 : 1 + ALIGN], 0) == -1
+            assert not twin.on
+            got = read_span(fd, twin, buf[1:], ALIGN + 7, ALIGN)
+            assert bytes(got) == data[ALIGN + 7 : 2 * ALIGN + 7]
+        finally:
+            twin.close()
+    finally:
+        os.close(fd)
+
+
+def test_a_refused_big_cold_container_leaves_no_descriptor_open(kit: Kit, disk: Path) -> None:
+    # A big payload whose index promises more bytes than there are: the open reads it
+    # directly, then refuses the index (spec [F-DATA-SIZE]) after the twin was opened.
+    out = disk / "c.rwc"
+    lying = archive.encode_index([Kit.file_entry("a", BIG + 1)])
+    kit.seal_raw(out, os.urandom(BIG), lying, chunk_log2=CHUNK_LOG2)
+    _evict(out)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(FormatError):
+        kit.open(out)
+    assert sorted(os.listdir("/proc/self/fd")) == before
