@@ -109,13 +109,15 @@ class Releaser:
         self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
         # The batch runs its statements as pre-compiled DB-API calls (hotpath.py).
         self._hot = HotPath(ledger.engine.dialect)
-        # Where the reads before the chain-head lock run (_evaluate_batch). PostgreSQL: in
-        # the batch's own transaction, before it locks anything. Its READ COMMITTED
-        # isolation gives each statement a snapshot of its own, as autocommit does, so the
-        # reads see the same thing, and the batch checks out ONE pooled connection (one
-        # liveness ping, one checkout) instead of two (issue 15: per-batch CPU, which two
-        # workers pay twice as often per release). SQLite: outside the writing
-        # transaction, whose BEGIN IMMEDIATE takes the one writer lock of every process.
+        # Where the reads before the chain-head lock run (_evaluate_batch), always on the
+        # ONE pooled connection the batch then writes on (one checkout, one liveness ping
+        # and one checkin per batch instead of two: issue 15, per-batch CPU, which two
+        # workers pay twice as often per release). PostgreSQL: in the batch's own
+        # transaction, before it locks anything; its READ COMMITTED isolation gives each
+        # statement a snapshot of its own, as autocommit does, so the reads see the same
+        # thing. SQLite: before that connection's BEGIN IMMEDIATE (the one writer lock of
+        # every process), in autocommit on its DB-API cursor (the engine leaves BEGIN to
+        # SQLAlchemy, keyserver/store/engine.py), each SELECT its own read transaction.
         self._reads_in_tx = ledger.engine.dialect.name == "postgresql"
 
     def evaluate(
@@ -193,8 +195,9 @@ class Releaser:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
 
         Before the lock, the queued jobs are taken and what does not depend on the
-        chain head is read (:meth:`_preread`: tokens, reader policy; on SQLite outside
-        any transaction, on PostgreSQL at the start of the batch's own), so the head is
+        chain head is read (:meth:`_preread`: tokens, reader policy; on the connection
+        the batch then writes on: on SQLite before its transaction begins, on PostgreSQL
+        at the start of it), so the head is
         held only for the ordered part: container rows, attempt windows, decisions,
         appends, COMMIT (issue 15: the head's hold time per release bounds every
         instance's rate together). Once the transaction holds the head, ``take()``
@@ -210,18 +213,19 @@ class Releaser:
             jobs = take()
             batch = Batch(hot, None)
             with contextlib.ExitStack() as tx:
+                conn = tx.enter_context(self._ledger.engine.connect())
                 # The clock times the wait where it happens: PostgreSQL at the head's row
                 # lock, SQLite at BEGIN IMMEDIATE (the writer lock, Ledger.core_tx).
                 if self._reads_in_tx:
-                    batch.use(self._enter_tx(tx))
+                    batch.use(self._enter_tx(tx, conn))
                     seen = self._preread(batch, jobs)
                     clock = LockClock()
                 else:
-                    with self._ledger.unlocked_reads() as conn, self._cursor(conn) as cur:
+                    with self._cursor(conn) as cur:
                         batch.use(cur)
                         seen = self._preread(batch, jobs)
                     clock = LockClock()
-                    batch.use(self._enter_tx(tx))
+                    batch.use(self._enter_tx(tx, conn))
                 head = batch.lock_head(seen)  # lock order: chain head, then container rows
                 clock.locked()
                 jobs = take()
@@ -262,9 +266,13 @@ class Releaser:
         rowcheck.preread(self._keyring, batch, sorted({r[0] for r in requests}))
         return seen
 
-    def _enter_tx(self, stack: contextlib.ExitStack) -> Any:
-        """Open the batch's writing transaction on ``stack``; return its DB-API cursor."""
-        conn = stack.enter_context(self._ledger.core_tx())
+    def _enter_tx(self, stack: contextlib.ExitStack, conn: Connection) -> Any:
+        """Begin the batch's writing transaction on ``conn``; return its DB-API cursor.
+
+        The cursor is entered after the transaction, so it is left first: a driver error
+        is translated, and a dead connection invalidated, before the rollback.
+        """
+        stack.enter_context(self._ledger.core_tx(conn))
         return stack.enter_context(self._cursor(conn))
 
     @contextmanager

@@ -12,7 +12,7 @@ ledger: they are composed over it, not derived from it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -69,15 +69,6 @@ class Ledger:
         self.single_read_engine = self.engine.execution_options(
             **{READ_ONLY_OPTION: True, SINGLE_READ_OPTION: True}
         )
-        # Reads outside any transaction, each statement seeing what committed before it
-        # started: the release batch's reads before the chain-head lock on SQLite
-        # (unlocked_reads; on PostgreSQL they run at the start of the batch's own
-        # transaction, keyserver/release/batch.py).
-        self._unlocked = (
-            self.single_read_engine
-            if self.engine.dialect.name == "sqlite"
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
         # SQLite has one writer at a time anyway; queueing writers (of this process on a
         # re-entrant thread lock, of every process on the host on an flock of the file
         # beside the database) before BEGIN IMMEDIATE hands the database over at once,
@@ -117,15 +108,22 @@ class Ledger:
             yield session
 
     @contextmanager
-    def core_tx(self) -> Iterator[Connection]:
+    def core_tx(self, conn: Connection | None = None) -> Iterator[Connection]:
         """A writing transaction on a Core connection (no ORM session; the release path).
 
         Same writer lock, BEGIN and COMMIT as :meth:`tx`, without the session's
         bookkeeping, for code that runs its statements on the DB-API cursor.
+
+        Args:
+            conn: A connection of :attr:`engine` with no transaction yet, to begin on (the
+                release batch read on it first); None: one checked out for this one.
         """
-        with self._write_lock, self.engine.connect() as conn, conn.begin():
-            self.restore_gate.check(conn)
-            yield conn
+        with self._write_lock, ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.engine.connect())
+            with conn.begin():
+                self.restore_gate.check(conn)
+                yield conn
 
     def sealing_generation(self, session: Session) -> int:
         """The generation a new row's secrets are sealed under (spec §rotation).
@@ -138,17 +136,6 @@ class Ledger:
         if newest > self.keyring.generation:
             self.keyring.reload()
         return newest
-
-    @contextmanager
-    def unlocked_reads(self) -> Iterator[Connection]:
-        """A Core connection for reads outside any transaction and any writer lock.
-
-        Each statement sees what committed before it started (no BEGIN, no snapshot held):
-        on SQLite the release batch reads tokens and policy here before taking the chain
-        head (outside BEGIN IMMEDIATE, the writer lock of every process).
-        """
-        with self._unlocked.connect() as conn:
-            yield conn
 
     def audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
         """Append ``new`` to the chain in ``session``'s transaction (at ``at`` or now)."""
