@@ -286,11 +286,7 @@ def test_loss_story(
     submit_button(driver, _t(language, "Search"))
     steps.act(2)
     steps.page()
-    assert heading(driver) == _t(language, "Search")
-    shot("03-search")
-    click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
-    steps.act()
-    steps.page()
+    # It finds that one medium and nothing else: straight to its page (issue 12).
     assert medium in heading(driver)
     assert states(console_server, medium) == {"active"}
     shot("04-medium")
@@ -304,9 +300,13 @@ def test_loss_story(
     assert "Asia/Tokyo" in label and "UTC+09:00" in label
     lost_at.send_keys("2026-12-01 18:30")
     driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
-    driver.find_element(By.ID, "public_reason").send_keys("media reported lost")
+    # The waiting period and the public reason keep their defaults, folded away and said
+    # in one line (issue 12); the common reasons are offered, the field stays free text.
+    assert not driver.find_element(By.ID, "public_reason").is_displayed()
+    offered = driver.find_elements(By.CSS_SELECTOR, "#common-reasons option")
+    assert _t(language, "Stolen") in [o.get_attribute("value") for o in offered]
     submit_button(driver, _t(language, "Review what this will affect"))
-    steps.act(4)
+    steps.act(3)
     steps.page()
     # The confirmation lists every container before anything happens.
     assert heading(driver) == _t(language, "Confirm: report %(medium)s lost") % {"medium": medium}
@@ -331,27 +331,24 @@ def test_loss_story(
     )
     steps.act()
     steps.page()
-    # The result names the medium (issue 12: a bare "Done" did not say which).
-    assert heading(driver) == _t(language, "%(medium)s is reported lost") % {"medium": medium}
-    shown = {e.text for e in driver.find_elements(By.CSS_SELECTOR, "tbody .state")}
-    assert shown == {_t(language, "Suspended")}
-    # One word for it: the sentence above the table says what the table's state says.
+    # 4. Straight onto the medium report (issue 12: one page fewer), the result on top:
+    # which medium, how many containers, the destroy deadline.
+    assert heading(driver) == _t(language, "Medium report: %(medium)s") % {"medium": medium}
+    assert "reported=" in driver.current_url  # POST-redirect-GET: a reload reports nothing
+    result = driver.find_element(By.CSS_SELECTOR, "#loss-result p.ok").text
+    # One word for it: the banner says what the state column of the report says.
     word = {"ja": "利用停止", "en": "suspended"}[language]
     assert word in _t(language, "Suspended").lower()
-    assert word in driver.find_element(By.CSS_SELECTOR, "p.ok").text
+    assert word in result and medium in result and "(UTC+09:00)" in result
     assert states(console_server, medium) == {"suspended"}
     assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
-    shot("06-reported")
 
     # A reader tries after the loss: refused, and listed in the report.
     assert (
         attempt_after_loss(console_server, console_server.containers[medium][0]) == 423
     )  # suspended
-    # 4. Open the report: the service's three-way answer, in the display zone.
-    submit_button(driver, _t(language, "Open the medium report"))
-    steps.act()
-    steps.page()
-    assert heading(driver) == _t(language, "Medium report: %(medium)s") % {"medium": medium}
+    driver.refresh()  # the reader's attempt, in the report
+    assert driver.find_elements(By.ID, "loss-result")  # the banner stays with its URL
     answer = driver.find_element(By.CSS_SELECTOR, ".answer-a").text
     assert answer == _t(language, "Not opened")
     body = driver.find_element(By.TAG_NAME, "body").text
@@ -381,8 +378,8 @@ def test_loss_story(
     out = verify_as_shown(driver, "verify-command", downloads)
     assert out.startswith("OK: medium-report issued")
     print(steps.summary(language))  # the newcomer count, for the report (pytest -s)
-    # README.md "Console": seven pages and thirteen actions, as written there.
-    assert (steps.pages, steps.actions) == (7, 13)
+    # README.md "Console": five pages and ten actions, as written there.
+    assert (steps.pages, steps.actions) == (5, 10)
 
     # 6. A second report (a colleague reports the same stick, later): the earlier, earlier
     # time of loss is kept (spec §loss), and the done page says so.
@@ -407,7 +404,7 @@ def test_loss_story(
     already = _t(language, "This medium was already reported lost at %(at)s.").split("%(at)s")[0]
     assert already.strip() in driver.find_element(By.ID, "earlier-report").text
     submit_button(driver, driver.find_element(By.CSS_SELECTOR, "form button.primary").text)
-    assert heading(driver) == _t(language, "%(medium)s is reported lost") % {"medium": medium}
+    assert heading(driver) == _t(language, "Medium report: %(medium)s") % {"medium": medium}
     earlier = driver.find_element(By.ID, "earlier-report").text
     kept = _t(language, "kept the earlier time of loss %(kept)s (this report said %(asked)s)")
     assert kept.split("%(kept)s")[0].strip() in earlier
@@ -608,7 +605,14 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     medium = MEDIA["en"][0]
     official.get(f"{console_server.url}/console/medium?name={medium}")
     seen = tab_through(official, 40)
-    wanted = ["lost_at", "waiting_hours", "reason", "public_reason", "Review what this will affect"]
+    advanced = official.find_element(By.CSS_SELECTOR, "#advanced summary").text
+    wanted = ["lost_at", "reason", advanced, "Review what this will affect"]
     positions = [seen.index(w) for w in wanted]
     assert positions == sorted(positions)
     assert "Destroy now…" in seen[positions[-1] :]
+    # The folded settings open from the keyboard, and their fields come next.
+    official.find_element(By.CSS_SELECTOR, "#advanced summary").send_keys(Keys.ENTER)
+    assert official.find_element(By.ID, "waiting_hours").is_displayed()
+    official.find_element(By.ID, "reason").click()
+    seen = tab_through(official, 6)
+    assert seen[:3] == [advanced, "waiting_hours", "public_reason"]

@@ -151,16 +151,32 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(settings: Settings) ->
     assert '<a href="#reason">' in no_reason.text
 
 
-def test_result_page_names_the_medium(settings: Settings) -> None:
-    """The result page's title was a bare 完了 (Done): it now says what happened to which
-    medium (issue 12)."""
+def test_loss_lands_on_the_report_with_its_result(settings: Settings) -> None:
+    """Report lost lands on the medium report with the result on top (issue 12), by
+    POST-redirect-GET; the banner is read from the report's audit entry, so a number
+    that is not this official's loss report of this medium shows none."""
     token = official_with_medium(settings, MEDIUM)
     with running_server(settings) as url:
         browser = signed_in_session(url, token, "ja")
         done = _post(browser, url, EXAMPLE, "/confirm")
+        report = url + "/console/medium/report"
+        tampered = [
+            browser.get(report, params={"name": MEDIUM, "reported": seq}, timeout=30)
+            for seq in ("1", "99999", "-1", "x", "9" * 40)
+        ]
+        again = browser.get(done.url, timeout=30)
     assert done.status_code == 200, done.text[:2000]
-    assert f"<h1>{MEDIUM} の紛失を届け出ました</h1>" in done.text
-    assert f"<title>{MEDIUM} の紛失を届け出ました" in done.text
+    assert [r.status_code for r in done.history] == [303]
+    assert "/console/medium/report?" in done.url and "reported=" in done.url
+    assert f"<h1>媒体報告書: {MEDIUM}</h1>" in done.text
+    assert 'id="loss-result"' in done.text
+    banner = html.unescape(done.text.split('id="loss-result"')[1].split("</section>")[0])
+    assert f"{MEDIUM} の紛失を届け出ました" in banner and "(UTC+09:00)" in banner
+    assert "<b>" not in banner  # the internal reason is not in the banner at all
+    assert again.status_code == 200 and 'id="loss-result"' in again.text
+    for page in tampered:
+        assert page.status_code == 200
+        assert 'id="loss-result"' not in page.text
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,8 @@ from tests.support.world import World, activate, confirm, make_world, oprf
 MEDIUM = "USB-2026-0777"
 LOSS_FORM = 'action="/console/medium/report-lost"'
 WHAT_TO_CHECK = (
-    "These cannot have been on the medium when it was lost. Check the time of loss, and "
-    "whether this medium's name was used again for a new medium. Cancel to correct it; "
-    "confirm only if both are right."
+    "They cannot have been on the medium then: check the time of loss (or a reused medium "
+    "name) before you confirm."
 )
 ROW = re.compile(r"<tr><td><a href=\"/console/container/[^\"]+\">([^<]+)</a></td><td>(.*?)</td>")
 

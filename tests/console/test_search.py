@@ -27,9 +27,25 @@ def test_blanks_dashes_and_width_do_not_matter(settings: Settings, typed: str) -
         page = signed_in_session(url, token, "en").get(
             url + "/console/search", params={"q": typed}, timeout=30
         )
+    # The one medium it names, and nothing else: straight to its page (issue 12).
     assert page.status_code == 200
-    assert f">{MEDIUM}</a>" in page.text
+    assert [r.status_code for r in page.history] == [303]
+    assert page.url == f"{url}/console/medium?name={MEDIUM}"
     assert "Nothing matches" not in page.text
+
+
+def test_a_list_when_the_name_did_not_choose(settings: Settings) -> None:
+    """A label matched rather than the medium's name, or a state filter: the list."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, "en")
+        by_label = browser.get(url + "/console/search", params={"q": "ledger"}, timeout=30)
+        by_state = browser.get(
+            url + "/console/search", params={"q": MEDIUM, "state": "active"}, timeout=30
+        )
+    for page in (by_label, by_state):
+        assert page.status_code == 200 and not page.history
+        assert "<h1>Search</h1>" in page.text and f">{MEDIUM}</a>" in page.text
 
 
 def test_no_match_offers_the_nearest_medium(settings: Settings) -> None:

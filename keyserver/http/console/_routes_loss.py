@@ -19,9 +19,10 @@ from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver.http.console import _security
-from keyserver.http.console._page import Page, PostedPage, SignedInPage
+from keyserver.http.console._page import Page, PostedPage, SignedInPage, redirect
 from keyserver.http.console._routes_approvals import approvals_page
 from keyserver.http.console._routes_media import medium_page, medium_url
+from keyserver.http.console._routes_report import reported_seq
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
@@ -121,8 +122,13 @@ def report_lost_confirm(page: PostedPage) -> Response:
         )
         if result.get("approval_required"):  # an early destroy: a second official decides
             return approvals_page(page, created=result["approval"])
-        doc = page.service.console_medium(page.principal, result["medium"], ctx=page.ctx)
-        return page.render("done.html", what="loss", result=result, doc=doc)
+        # Issue 12: straight to the medium report (the next step of every loss), with the
+        # result on top. POST-redirect-GET, so a reload never reports again. The URL names
+        # only the report's audit entry: the banner is read back from that server-side
+        # record (_routes_report.loss_banner), never from text in the URL.
+        seq = reported_seq(page, result["medium"])
+        flash = f"&reported={seq}" if seq is not None else ""
+        return redirect(medium_url(result["medium"], "/report") + flash)
 
     return page.act(body, medium_url(page.form.get("name", "")))
 

@@ -16,9 +16,10 @@ from starlette.responses import Response
 
 from keyserver.domain.answers import answer_first
 from keyserver.domain.lifecycle import RESTORE_CAUSES, Cause, State
+from keyserver.domain.media import medium_search_key
 from keyserver.http.console import _security
 from keyserver.http.console._documents import CERTIFICATE, verify_command
-from keyserver.http.console._page import Page, SignedInPage
+from keyserver.http.console._page import Page, SignedInPage, redirect
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 # The causes a restore may name, the default (a found medium) first (spec §lifecycle).
@@ -65,11 +66,32 @@ def search(page: SignedInPage, q: str = "", state: str = "") -> Response:
         result = None
         if q.strip() or state:
             result = page.service.console_find(page.principal, q, state or None, ctx=page.ctx)
+            only = _the_one_medium(q, state, result)
+            if only is not None:
+                # Issue 12: a search for a medium's name that finds that medium and
+                # nothing else goes straight to it (a page and a click fewer); any other
+                # match (a label, an issuer, a second medium) keeps the list to choose from.
+                return redirect(medium_url(only))
         return page.render(
             "search.html", q=q, state=state, result=result, states=[s.value for s in State]
         )
 
     return page.act(body, _security.PREFIX + "/search")
+
+
+def _the_one_medium(q: str, state: str, result: Mapping[str, Any]) -> str | None:
+    """The medium a search named, when every container it found is on that one medium."""
+    media = result["media"]
+    if state or result["truncated"] or len(media) != 1:
+        return None
+    name = str(media[0]["medium"])
+    if any(c["medium"] != name for c in result["containers"]):
+        return None
+    # Matched by its name (as the service matches it, spec §media), not only by a label.
+    needle, loose = q.strip().casefold(), medium_search_key(q)
+    if needle in name.casefold() or (loose and loose in medium_search_key(name)):
+        return name
+    return None
 
 
 def medium_page(
@@ -120,6 +142,7 @@ def medium_page(
         loss_error=error,
         error_field=error_field,
         time_example=page.time_example(),
+        default_wait=str(default_wait),
     )
 
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from keyserver.domain.answers import answer_first
 from keyserver.domain.i18n import N_
-from keyserver.domain.lifecycle import State
+from keyserver.domain.lifecycle import Op, State
 from keyserver.http.console import _security
 from keyserver.http.console._documents import (
     CERTIFICATE,
@@ -31,6 +31,7 @@ from keyserver.http.console._page import Page, SignedInPage
 from keyserver.http.console._routes_media import medium_url
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
+_MAX_SEQ_DIGITS = 18  # an audit sequence number (BIGINT); longer is not one
 
 
 def _download(doc: dict[str, Any], name: str) -> Response:
@@ -66,12 +67,55 @@ def print_margin(page: Page, medium: str, generated_at: datetime) -> dict[str, s
     }
 
 
+def _own_loss_reports(page: Page, medium: str, before_seq: int | None) -> list[dict[str, Any]]:
+    """This official's loss reports of the medium in the audit log, newest first."""
+    entries = page.service.console_audit(
+        page.principal,
+        action=Op.SUSPEND.value,
+        medium=medium,
+        before_seq=before_seq,
+        ctx=page.ctx,
+    )["entries"]
+    return [
+        e
+        for e in entries
+        if e["actor"] == page.principal.name
+        and e["outcome"] == "ok"
+        and e["details"].get("loss_report") is True
+        and e["details"].get("target") == medium
+    ]
+
+
+def reported_seq(page: Page, medium: str) -> int | None:
+    """The audit entry of the loss report this official just made (for the banner)."""
+    own = _own_loss_reports(page, medium, None)
+    return int(own[0]["seq"]) if own else None
+
+
+def loss_banner(page: Page, medium: str, reported: str) -> dict[str, Any] | None:
+    """What a loss report did, for the banner on top of the report (issue 12).
+
+    The one-time result after "Report lost" is named by its audit entry's sequence
+    number in the URL; everything shown is read back from that entry (the one record
+    the report made, spec §loss), and only when it is this official's loss report of
+    this medium: a tampered number shows no banner, never someone else's text.
+    """
+    if not reported.isascii() or not reported.isdigit() or len(reported) > _MAX_SEQ_DIGITS:
+        return None
+    seq = int(reported)
+    own = _own_loss_reports(page, medium, seq + 1)
+    if not own or own[0]["seq"] != seq:
+        return None
+    return {"at": own[0]["at"], **own[0]["details"]}
+
+
 @router.get("/medium/report")
-def medium_report(page: SignedInPage, name: str = "") -> Response:
+def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Response:
     """The medium report: the three-way answer, every attempt and change; printable on A4."""
 
     def body() -> Response:
         doc = page.service.medium_report(page.principal, name, ctx=page.ctx)
+        banner = loss_banner(page, doc["medium"], reported) if reported else None
         generated_at = page.service.now()
         destroyed = any(c["state"] == State.DESTROYED.value for c in doc["containers"])
         return page.render(
@@ -81,6 +125,7 @@ def medium_report(page: SignedInPage, name: str = "") -> Response:
             containers=answer_first(doc["containers"]),
             print_margin=print_margin(page, doc["medium"], generated_at),
             generated_at=generated_at,
+            banner=banner,
             verify=verify_command(page, MEDIUM_REPORT, doc["medium"]),
             verify_certificate=verify_command(page, CERTIFICATE, doc["medium"])
             if destroyed
