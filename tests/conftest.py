@@ -12,9 +12,12 @@ rather than skip.
 
 from __future__ import annotations
 
+import os
 import resource
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -61,6 +64,71 @@ def _cpu_since_last_report() -> float:
     spent = now - _cpu_mark[-1] if _cpu_mark else 0.0
     _cpu_mark[:] = [now]
     return spent
+
+
+# Where pytest makes tmp_path when /dev/shm can hold a run: a tmpfs. The tests' SQLite key
+# servers, sealed containers and extractions fsync what they write, and on this VM's disk an
+# fsync waits ~7 ms (on tmpfs ~0.01 ms) with the core idle: that wait, not CPU, was part of
+# why the two xdist workers kept a core busy only ~2/3 of a run. No test checks durability
+# on power loss, which only a disk gives. The tests whose code takes another path on a
+# disk (pycontainer/_engine/writeback.py: advice and 64 KiB pieces) use ``disk_tmp_path``.
+MEMORY_TEMP_ROOT = Path("/dev/shm")
+# Room a run needs there (its tmp_path files, three earlier runs kept by pytest and those of
+# other runs at the same time; the largest test files are 64 MiB containers). A smaller
+# /dev/shm (a container's default is 64 MiB) keeps pytest's default on the disk.
+_MEMORY_TEMP_ROOM = 2 << 30
+_TEMPROOT_VARIABLE = "PYTEST_DEBUG_TEMPROOT"
+
+
+def _on_memory_fs(path: Path) -> bool:
+    """True if ``path`` is on a memory file system, as the library itself decides it: no
+    writeback advice and no 64 KiB pieces there (pycontainer/_engine/writeback.py)."""
+    # Imported when used: the container library is not loaded for a run that does not need it.
+    from pycontainer._engine.writeback import Writeback  # noqa: PLC0415
+
+    with tempfile.TemporaryFile(dir=path) as probe:
+        return Writeback(probe.fileno()).piece is None
+
+
+def _memory_temp_root() -> Path | None:
+    """MEMORY_TEMP_ROOT if it is a memory file system we may write with room for a run."""
+    try:
+        room = os.statvfs(MEMORY_TEMP_ROOT)
+        usable = _on_memory_fs(MEMORY_TEMP_ROOT) and os.access(MEMORY_TEMP_ROOT, os.W_OK | os.X_OK)
+    except OSError:
+        return None
+    return (
+        MEMORY_TEMP_ROOT if usable and room.f_bavail * room.f_frsize >= _MEMORY_TEMP_ROOM else None
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Put pytest's temporary directories on tmpfs, unless told where (see MEMORY_TEMP_ROOT).
+
+    pytest reads the root on first use, after configuration, and keeps its usual layout
+    there (pytest-of-USER/pytest-N, the last three runs kept); xdist workers get their
+    ``--basetemp`` under the controller's. ``--basetemp`` or the variable set by hand win.
+    """
+    if config.option.basetemp is None and _TEMPROOT_VARIABLE not in os.environ:
+        root = _memory_temp_root()
+        if root is not None:
+            os.environ[_TEMPROOT_VARIABLE] = os.fspath(root)
+
+
+@pytest.fixture
+def disk_tmp_path() -> Iterator[Path]:
+    """A fresh directory on a disk file system, for a test of what the code does on a disk.
+
+    tmp_path may be on tmpfs (MEMORY_TEMP_ROOT); this one is under the system's temporary
+    directory, or /var/tmp where that is in memory too. Removed afterwards.
+    """
+    for root in (tempfile.gettempdir(), "/var/tmp"):
+        if Path(root).is_dir() and not _on_memory_fs(Path(root)):
+            with tempfile.TemporaryDirectory(prefix="rwc-disk-", dir=root) as made:
+                yield Path(made)
+            return
+    pytest.fail("no disk file system for temporary files: set TMPDIR to a directory on one")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -53,6 +53,8 @@ def open_backend(ctx: Context) -> Backend:
             ca_bundle=str(ca) if ca else None,
             # --json output keeps English, server details included (spec §cli).
             language="en" if ctx.out.as_json else ctx.out.lang,
+            # Times for people in the city's zone, not this machine's (spec §cli).
+            on_zone=ctx.out.stated_zone,
         )
     from keyserver.cli.local import LocalBackend  # noqa: PLC0415 - see above
 

@@ -31,9 +31,11 @@ from keyserver.cli.files import create_secret
 from keyserver.cli.local import default_actor_name, guard, open_service, sqlite_path
 from keyserver.cli.tlog import create_log_key
 from keyserver.domain.durations import format_duration
+from keyserver.domain.i18n import N_
 from keyserver.domain.logkey import default_origin
 from keyserver.domain.settings import CONFIG_FILE_NAME, MASTER_KEY_BYTES, Settings
 from keyserver.service import KeyService
+from keyserver.service.transparency import PublishedGap
 from keyserver.store import init_database, migrate
 from keyserver.store.writelock import LOCK_SUFFIX
 
@@ -174,6 +176,44 @@ def app_factory() -> Any:
     return create_app(Settings.load(env=env))
 
 
+def _published_gap_error(gap: PublishedGap) -> CliError:
+    """The refusal to serve a database older than what was published (spec §backup)."""
+    if gap.kind == "behind":
+        message = N_(
+            "the database is older than what this key server already published: its audit "
+            "log ends at entry %(head)s, the published checkpoint has %(size)s entries "
+            "(%(path)s); it was copied back without `keyserver restore-backup`, and "
+            "containers destroyed since could be released again",
+            head=gap.audit_head,
+            size=gap.published_size,
+            path=str(gap.path),
+        )
+    elif gap.kind == "other":
+        message = N_(
+            "the database's audit log is not the one this key server published up to "
+            "entry %(size)s (%(path)s): another database, or a changed one",
+            size=gap.published_size,
+            path=str(gap.path),
+        )
+    else:
+        message = N_(
+            "%(path)s does not verify under this server's log key: it cannot tell how far "
+            "the published log reached",
+            path=str(gap.path),
+        )
+    return CliError(
+        message,
+        hint=N_(
+            "restore the newest backup with `keyserver restore-backup FILE`, then replay an "
+            "audit export taken after it (`keyserver restore-backup --replay EXPORT`); "
+            "only if the entries after it are lost for good, remove %(path)s (witnesses "
+            "will then see the log fork)",
+            path=str(gap.path),
+        ),
+        exit_code=EXIT_CONFIG,
+    )
+
+
 def _absorb_signal(_signum: int, _frame: object) -> None:
     """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
 
@@ -203,13 +243,20 @@ def cmd_serve(ctx: Context) -> int:
             "except to loopback - put a TLS proxy in front or pass --tls-cert/--tls-key"
         )
     # Fail now, with a message, rather than in the first request.
-    open_service(settings).close()
+    service = open_service(settings)
+    try:
+        gap = guard(service.transparency.published_gap)
+    finally:
+        service.close()
+    if gap is not None:
+        raise _published_gap_error(gap)
     tls: dict[str, Any] = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)} if cert else {}
     # uvicorn stops gracefully on SIGTERM, restores the previous handler and re-raises the
     # signal; with this handler in place the re-raised SIGTERM is absorbed and `serve`
     # exits 0 after a clean stop (a supervisor asked for it, nothing failed).
     signal.signal(signal.SIGTERM, _absorb_signal)
     # Imported here: FastAPI costs a second of start-up that other commands need not pay.
+    # Also before starting workers: forked workers (keyserver/cli/workers.py) inherit it.
     from keyserver.http.app import create_app  # noqa: PLC0415
 
     # The periodic sweep runs inside the app (create_app's lifespan, every sweep_interval);

@@ -179,11 +179,12 @@ def _silence_stdout(stdout: TextIO) -> None:
         os.close(devnull)
 
 
-def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo:
-    """The display zone: flag > KEYSERVER_* > --config TOML > DATA_DIR/keyserver.toml > local.
+def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo | None:
+    """The display zone: flag > KEYSERVER_* > --config TOML > DATA_DIR/keyserver.toml.
 
     The same order as :meth:`Settings.load`; the data directory's file is where
-    ``keyserver init --display-timezone`` keeps it (issue 12).
+    ``keyserver init --display-timezone`` keeps it (issue 12). None if none is set: then
+    the zone the key server states (remote mode, spec §cli), else this machine's.
     """
     try:
         name = (
@@ -191,7 +192,7 @@ def _zone(args: argparse.Namespace, resolved: Resolved) -> tzinfo:
             or resolved.settings_env.get("KEYSERVER_DISPLAY_TIMEZONE")
             or str(read_config_file(resolved.data_dir).get("display_timezone", ""))
         )
-        return display_zone(name)
+        return display_zone(name) if name else None
     except ConfigError as exc:
         raise CliError(str(exc), exit_code=EXIT_CONFIG) from exc
 

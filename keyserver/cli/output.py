@@ -25,6 +25,7 @@ from keyserver.cli.errors import KIND
 from keyserver.cli.labels import COUNTS, FIELDS, VALUES
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.i18n import text as localised
+from keyserver.domain.settings import ConfigError, display_zone
 from pycontainer.client.problems import clean_text
 
 PROG = "keyserver"
@@ -102,8 +103,10 @@ class Output:
         self.stderr = stderr
         self.as_json = as_json
         # Times for people are shown in this zone (spec §cli: display_timezone); JSON
-        # keeps the protocol's UTC.
+        # keeps the protocol's UTC. None: not configured here; then the zone the key
+        # server states (remote mode), else this machine's.
         self.zone = zone
+        self.server_zone: tzinfo | None = None
         self.lang = lang  # of the texts for people (keyserver.domain.i18n)
         # Rich decides on colour from the stream; width is fixed when not a TTY so that
         # captured output (tests, pipes) does not wrap at 80 columns unpredictably.
@@ -163,10 +166,32 @@ class Output:
         found = FIELDS.get(key)
         return key if found is None else self.say(found)
 
+    def stated_zone(self, name: str) -> None:
+        """The key server's ``display_timezone`` (spec §cli), as its answers state it.
+
+        A zone configured for this command (flag, ``KEYSERVER_DISPLAY_TIMEZONE``, TOML)
+        wins. One this machine does not know is not used: times stay in this machine's
+        zone, with their offset, and a note says so once.
+        """
+        if self.zone is not None or self.server_zone is not None:
+            return
+        try:
+            self.server_zone = display_zone(name) if name else None
+        except ConfigError:
+            self.zone = display_zone("")  # said once: later answers change nothing
+            self.note(
+                N_(
+                    "the key server shows times in %(zone)s, a zone this computer does not "
+                    "know; times are shown in this computer's zone, with their offset",
+                    zone=clean_text(name, 64) or "?",
+                )
+            )
+
     def cell(self, key: str, value: Any) -> Text:
         """Render the member ``key`` for people (times in the display zone)."""
-        if isinstance(value, str) and self.zone is not None and is_time_key(key):
-            return Text(_safe(local_time(value, self.zone)))
+        if isinstance(value, str) and is_time_key(key):
+            zone = self.zone or self.server_zone or display_zone("")
+            return Text(_safe(local_time(value, zone)))
         word = VALUES.get(key, {}).get(value) if isinstance(value, str) else None
         if word is not None:
             return Text(_safe(self.say(word)))

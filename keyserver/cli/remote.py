@@ -8,7 +8,7 @@ spec §problems: refusals are RFC 9457 documents; the slug decides the exit code
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +23,7 @@ from keyserver.cli.errors import (
     problem_error,
 )
 from keyserver.domain.i18n import N_, Message
+from keyserver.domain.settings import DISPLAY_ZONE_HEADER
 from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
@@ -83,6 +84,8 @@ class RemoteBackend:
             environment's REQUESTS_CA_BUNDLE.
         language: The language of the command's texts (``ja`` or ``en``), asked of the
             server for the ``detail`` of its refusals (spec §problems).
+        on_zone: Called with the ``display_timezone`` the server states on its answers
+            (spec §cli), for the times shown to people.
 
     Raises:
         CliError: The CA bundle does not exist or the token is malformed.
@@ -96,8 +99,10 @@ class RemoteBackend:
         timeout: float = 30.0,
         ca_bundle: str | None = None,
         language: str = "en",
+        on_zone: Callable[[str], None] | None = None,
     ) -> None:
         self._base = base_url
+        self._on_zone = on_zone
         self._timeout = (timeout, timeout)
         try:
             self._verify = trust_store(ca_bundle, option=CA_BUNDLE_OPTION)
@@ -164,6 +169,9 @@ class RemoteBackend:
                 raise self._problem(response.status_code, self._read(response))
             finally:
                 response.close()
+        zone = response.headers.get(DISPLAY_ZONE_HEADER)
+        if zone and self._on_zone is not None:
+            self._on_zone(zone)
         return response
 
     @staticmethod

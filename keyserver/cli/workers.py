@@ -17,6 +17,18 @@ port 0 stays the one port every worker binds.
 Addresses resolve as uvicorn resolves them for one worker: IPv6 if the host contains a
 colon, else IPv4 (``localhost`` is 127.0.0.1 with any number of workers).
 
+Start-up cost: on Linux the workers are forked from the supervisor, which has already
+imported the app's modules (FastAPI, SQLAlchemy, cryptography: about 1.2 s of CPU) for its
+start-up check; each worker then only builds its app. Spawned workers (a fresh interpreter
+each) imported everything again: a 2-worker server spent about 4 s of CPU before
+it answered instead of about 1.5 s, which on a loaded machine took 39 s (bench/README.md,
+`bench/serve_startup.py`).
+Forking is safe here because the supervisor is single-threaded when it forks (checked: with
+another thread alive, or off Linux, workers are spawned) and holds no database connection
+(its start-up check closed its service and pool); every worker opens its own pool and reads
+its own settings, and randomness comes from ``os.urandom``, which forked processes do not
+share a state of.
+
 The supervisor restarts nothing. If a worker dies, it stops the others and exits 1, so the
 service manager (systemd, a container runtime) sees the failure and restarts the whole
 server. On SIGTERM or SIGINT it stops the workers gracefully and exits 0. A worker that
@@ -30,10 +42,12 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.context
 import multiprocessing.process
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -166,7 +180,8 @@ def _worker(app_factory: str, host: str, port: int, options: dict[str, Any], loa
     threading.Thread(target=_watch_parent, name="watch-supervisor", daemon=True).start()
     sock = _reuseport_socket(*_address(host, port))
     config = uvicorn.Config(app_factory, factory=True, host=host, port=port, **options)
-    config.load()  # import and build the app now: the slow part of start-up
+    # Build the app now (and, if spawned, import it: the slow part of start-up).
+    config.load()
     # Start listening together: a worker that listened a second before the others
     # would receive every connection a client opens meanwhile and, with keep-alive,
     # keep them all (the imbalance this module exists to avoid). A sibling that fails
@@ -176,6 +191,18 @@ def _worker(app_factory: str, host: str, port: int, options: dict[str, Any], loa
         loaded.wait(START_TIMEOUT)
     worker.server = uvicorn.Server(config)
     worker.server.run(sockets=[sock])
+
+
+def _context() -> multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext:
+    """``fork`` (the workers share the supervisor's imports) where that is safe, else ``spawn``.
+
+    A process forked while another thread runs inherits whatever locks that thread held
+    (logging's, a pool's) and may hang on them; so only a single-threaded supervisor forks.
+    Off Linux, system libraries may not survive a fork (macOS): spawn there.
+    """
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def supported() -> bool:
@@ -217,10 +244,10 @@ def serve_workers(
     try:
         for sig in _SIGNALS:
             previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
-        spawn = multiprocessing.get_context("spawn")
-        loaded = spawn.Barrier(workers)
+        context = _context()
+        loaded = context.Barrier(workers)
         for i in range(workers):
-            proc = spawn.Process(
+            proc = context.Process(
                 target=_worker,
                 args=(app_factory, host, port, options, loaded),
                 name=f"keyserver-worker-{i}",

@@ -404,6 +404,11 @@ def read_config_file(data_dir: Path | None) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
 
 
+# spec §cli, §operations: every /v1 answer names the configured display_timezone here,
+# so `keyserver --server` run elsewhere shows the city's times (not its own machine's).
+DISPLAY_ZONE_HEADER = "RWC-Display-Timezone"
+
+
 def display_zone(name: str) -> tzinfo:
     """The zone times are shown in: the IANA zone ``name``, or the local zone if empty.
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from keyserver.domain.metrics import Metrics
-from keyserver.domain.settings import Settings
+from keyserver.domain.settings import DISPLAY_ZONE_HEADER, ConfigError, Settings
 from keyserver.http import console, openapi_problems
 from keyserver.http.headers import NO_STORE, PathHeaders
 from keyserver.http.problems import BodyGuard, install_handlers
@@ -75,6 +75,11 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             svc.check_master_key()  # a wrong master key must not start (ConfigError)
+            # spec §backup: a database older than what this server already published
+            # (copied back by hand) must not serve: destroyed seeds would come back.
+            gap = svc.transparency.published_gap()
+            if gap is not None:
+                raise ConfigError(gap.english())
         except (OperationalError, PoolTimeoutError):
             # The database may come up later: /readyz and 503 problems tell until then.
             log.warning("database unavailable at start-up")
@@ -129,7 +134,14 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
         form_prefix=console.PREFIX + "/",
     )
     # Added last, so outermost: it also covers the body guard's 413/415 problems.
-    app.add_middleware(PathHeaders, prefix="/v1", headers=[NO_STORE])
+    headers = [NO_STORE]
+    if settings.display_timezone.isascii() and settings.display_timezone:
+        # spec §operations: the zone officials see times in, for `keyserver --server`
+        # (validated at start: Settings checks it is a zone).
+        headers.append(
+            (DISPLAY_ZONE_HEADER.lower().encode(), settings.display_timezone.encode("ascii"))
+        )
+    app.add_middleware(PathHeaders, prefix="/v1", headers=headers)
     return app
 
 

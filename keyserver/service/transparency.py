@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from keyserver.domain import logkey
@@ -16,7 +19,7 @@ from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.cosignature import verify_cosignature
 from keyserver.domain.transparency.note import SignerKey, VerifierKey, parse_note
 from keyserver.domain.validation import fmt_time
-from keyserver.store import tlog
+from keyserver.store import published_head, restore_state, tlog
 from keyserver.store.ledger import Ledger
 
 log = logging.getLogger("keyserver")
@@ -28,6 +31,37 @@ NO_LOG = (
 # Sizes and sequence numbers are 64-bit columns (0004_seq_bigint, 0007_tlog_bigint): a
 # larger number names nothing, and would overflow the database's BIGINT parameter.
 MAX_PROOF_SIZE_ARG = (1 << 63) - 1
+
+
+@dataclass(frozen=True)
+class PublishedGap:
+    """Why the database may not serve (spec §backup).
+
+    ``kind``:
+    - ``behind``: its audit log ends before the published tree size (an older copy);
+    - ``other``: its tree at that size is another one (another database, a rewrite);
+    - ``unreadable``: the published record does not verify under this log's key.
+    """
+
+    kind: str
+    published_size: int
+    audit_head: int
+    path: Path
+
+    def english(self) -> str:
+        """The refusal for logs (the command says it in ja/en: keyserver/cli/host.py)."""
+        if self.kind == "behind":
+            return (
+                f"the database's audit log ends at entry {self.audit_head}, but this server "
+                f"already published a checkpoint of {self.published_size} entries ({self.path}):"
+                " it is an older copy; restore it with `keyserver restore-backup`"
+            )
+        if self.kind == "other":
+            return (
+                f"the database's audit log differs from the checkpoint of "
+                f"{self.published_size} entries this server published ({self.path})"
+            )
+        return f"{self.path} does not verify under this log's key"
 
 
 class TransparencyOps:
@@ -85,7 +119,76 @@ class TransparencyOps:
                 if caught_up:
                     tlog.sign(session, key, frontier, self._ledger.now())
         with self._ledger.reads() as session:
-            return _checkpoint_doc(tlog.load_checkpoint(session))
+            newest = tlog.load_checkpoint(session)
+        self._publish(newest)
+        return _checkpoint_doc(newest)
+
+    def _publish(self, newest: tlog.StoredCheckpoint) -> None:
+        """Keep the newest signed checkpoint outside the database (spec §backup)."""
+        path = published_head.path_for(self._settings)
+        if path is None:
+            return
+        try:
+            published_head.advance(
+                path, newest.size, newest.text, lambda text: self._head(text).size
+            )
+        except OSError as exc:
+            # The checkpoint is committed and served already; failing it here would stop
+            # incident reports too. Said loudly instead: until this works, a database
+            # copied back by hand is not recognised at start (spec §backup).
+            log.error(  # noqa: TRY400 - the cause is in the line; a traceback adds nothing
+                "cannot keep the published checkpoint in %s (%s): a database copied back "
+                "without `keyserver restore-backup` would not be refused",
+                path,
+                exc.strerror or type(exc).__name__,
+            )
+
+    def _head(self, text: str) -> Checkpoint:
+        """The checkpoint of a stored note, verified under this log's key.
+
+        Raises:
+            ValueError: The note is malformed or not signed by this log's key.
+        """
+        key = self.signing_key()
+        try:
+            note = parse_note(text.encode("utf-8"))
+            key.verifier().verify_note(note)
+            checkpoint = Checkpoint.parse(note.text)
+        except (TransparencyError, UnicodeError) as exc:
+            raise ValueError(str(exc)) from exc
+        if checkpoint.origin != key.name:
+            raise ValueError("the checkpoint names another log")
+        return checkpoint
+
+    def published_gap(self) -> PublishedGap | None:
+        """How the database falls short of what this server published, or None if it does not.
+
+        spec §backup: a database copied back without ``keyserver restore-backup`` serves
+        rows older than its published log (destroyed seeds back). The newest checkpoint
+        this server signed is kept beside the log key; the database's audit log must
+        reach its tree size and hold the same tree there. A restored database with its
+        marker is left to the marker (it serves nothing until replayed).
+        """
+        path = published_head.path_for(self._settings)
+        if path is None or self.log_key is None:
+            return None
+        text = published_head.read(path)
+        if text is None:
+            return None
+        try:
+            head = self._head(text)
+        except ValueError:
+            return PublishedGap("unreadable", 0, 0, path)
+        with self._ledger.reads() as session:
+            if restore_state.current(session) is not None:
+                return None
+            audit_head = tlog.audit_head(session)
+            if audit_head < head.size:
+                return PublishedGap("behind", head.size, audit_head, path)
+            stored = tlog.root_at(session, head.size)
+        if stored is not None and not hmac.compare_digest(stored, head.root_hash):
+            return PublishedGap("other", head.size, audit_head, path)
+        return None
 
     def latest_checkpoint(self, min_cosignatures: int = 0) -> str:
         """The newest checkpoint note (with every stored cosignature)."""

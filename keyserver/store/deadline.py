@@ -13,7 +13,10 @@ the connection goes), so nothing it would have released or applied happens later
 
 Deadlines are armed at checkout (covering the liveness ping), renewed at BEGIN and before
 each statement, and cleared at checkin. One thread per engine checks them a few times per
-timeout.
+timeout; it is started by the first deadline and stopped when the engine is disposed of
+(``engine.dispose()``: ``KeyService.close``, an app's shutdown), so a process that opens and
+closes services (tests, ``serve``'s start-up check, a supervisor about to start workers)
+keeps no thread of an engine it no longer has.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._armed: dict[int, tuple[float, int]] = {}  # key -> (deadline, socket fileno)
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()  # the running thread's; a new one per start
         self.fired = 0
 
     def arm(self, key: int, fileno: int) -> None:
@@ -41,8 +45,11 @@ class Watchdog:
         with self._lock:
             self._armed[key] = (time.monotonic() + self.timeout, fileno)
             if self._thread is None:
+                # Each thread gets its own stop event: one stopped by stop() never
+                # misses its event because a new thread was started meanwhile.
+                self._stop = threading.Event()
                 self._thread = threading.Thread(
-                    target=self._run, name="rwc-db-watchdog", daemon=True
+                    target=self._run, args=(self._stop,), name="rwc-db-watchdog", daemon=True
                 )
                 self._thread.start()
 
@@ -51,10 +58,24 @@ class Watchdog:
         with self._lock:
             self._armed.pop(key, None)
 
-    def _run(self) -> None:
+    def stop(self) -> None:
+        """Stop the thread and forget every deadline (the engine's pool was disposed of).
+
+        Disposing closes the checked-in connections; a connection still checked out is
+        closed by its holder, which no longer gets the watchdog's cut. A later checkout on
+        the same engine (``dispose`` also just resets a pool) starts a new thread.
+        """
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._armed.clear()
+            self._stop.set()
+        # Joined outside the lock: the thread takes it on each round.
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self, stop: threading.Event) -> None:
         period = min(1.0, self.timeout / 4)
-        while True:
-            time.sleep(period)
+        while not stop.wait(period):
             now = time.monotonic()
             with self._lock:
                 due = [(k, v) for k, v in self._armed.items() if v[0] <= now]

@@ -186,6 +186,11 @@ def _postgres_engine(settings: Settings) -> Engine:
             watchdog.disarm(id(record))
             raise DisconnectionError("stale database connection") from exc
 
+    @event.listens_for(engine, "engine_disposed")
+    def _pg_disposed(_engine: Engine) -> None:
+        # The thread would otherwise outlive the engine (one per engine ever made).
+        watchdog.stop()
+
     @event.listens_for(engine, "checkin")
     def _pg_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         watchdog.disarm(id(record))

@@ -264,3 +264,22 @@ def entry_by_seq(session: Session, seq: int) -> AuditEntry:
     if entry is None:
         raise NotFoundError(f"no audit entry {seq}")
     return entry
+
+
+def audit_head(session: Session) -> int:
+    """The newest audit entry's number (0 for an empty log): how far the log reaches."""
+    return int(session.execute(select(func.coalesce(func.max(AuditEntry.seq), 0))).scalar_one())
+
+
+def root_at(session: Session, size: int) -> bytes | None:
+    """The database's tree root over its first ``size`` entries, if it can tell.
+
+    From the checkpoint of that size if one is stored, else from the tree if it was
+    extended that far; None when neither (a restored database not yet followed again).
+    """
+    stored = session.get(TlogCheckpoint, size)
+    if stored is not None:
+        return bytes(stored.root)
+    if tree_size(session) >= size:
+        return merkle.root(NodeReader(session), size)
+    return None

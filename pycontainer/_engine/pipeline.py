@@ -267,24 +267,54 @@ def _run_chunks(
         finally:
             bufs.close()
 
-    def helper() -> None:
-        # The error is recorded in `shared` and re-raised by the caller's thread.
-        with contextlib.suppress(BaseException):
-            run(None)
+    go = threading.Event()
 
+    def helper(finished: threading.Event) -> None:
+        try:
+            go.wait()
+            # The error is recorded in `shared` and re-raised by the caller's thread.
+            with contextlib.suppress(BaseException):
+                run(None)
+        finally:
+            finished.set()
+
+    # Ctrl-C (or rwc's SIGTERM/SIGHUP) is raised in the caller's thread, wherever it is.
+    # Had the caller given up waiting for the helpers, they would go on writing while its
+    # clean-up runs: an extraction removed its staging tree while a helper created a file
+    # in it (plaintext left behind), or closed descriptors a helper still wrote to (a
+    # reused number: plaintext into another file). So no helper takes a chunk before
+    # every helper is started (`go`; one interrupted while starting finds no chunk left),
+    # and the caller leaves `finally` only when every started helper has finished its
+    # chunk (each stops at its next position), re-raising the first interrupt after that.
+    # Events, not Thread.join: a join interrupted by a signal marks a thread still running
+    # as stopped (CPython 3.11 _wait_for_tstate_lock), so a second join returned at once.
+    finished = [threading.Event() for _ in range(min(workers, count) - 1)]
     threads = [
-        threading.Thread(target=helper, name="rwc-chunks", daemon=True)
-        for _ in range(min(workers, count) - 1)
+        threading.Thread(target=helper, args=(event,), name="rwc-chunks", daemon=True)
+        for event in finished
     ]
-    for t in threads:
-        t.start()
+    started: list[threading.Event] = []
     try:
+        for event, t in zip(finished, threads, strict=True):
+            t.start()
+            started.append(event)
+        go.set()
         run(progress)
     finally:
-        with shared.lock:
-            shared.next = count  # stop the helpers at their next position
-        for t in threads:
-            t.join()
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                with shared.lock:
+                    shared.next = count  # stop the helpers at their next position
+                go.set()
+                while started:
+                    started[-1].wait()
+                    started.pop()
+                break
+            except BaseException as exc:  # noqa: BLE001 - re-raised once all have finished
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
     if shared.error is not None:
         raise shared.error
     if progress is not None and threads:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
@@ -141,16 +142,78 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=15)
 
 
-@pytest.fixture
-def browser(chromium: Chromium, tmp_path: Path) -> Iterator[BrowserFactory]:
-    """Start headless Chromium whose Accept-Language is the given language."""
-    started: list[webdriver.Chrome] = []
-    downloads = tmp_path / "downloads"
+# Started browsers a test process keeps per language for the next test (at most this many:
+# one test signs in three people in Japanese at once, the others one or two).
+_KEPT_PER_LANGUAGE = 2
+# The console page size of every test (tests/console/test_browser_story.py's screenshots).
+_WINDOW = (1280, 900)
 
-    def start(language: str) -> webdriver.Chrome:
+
+class _Browsers:
+    """Headless Chromiums of one test process, kept between tests by language.
+
+    A start costs ~0.9 CPU-s and 1.5-2.5 s (Chromium, chromedriver, a profile), some
+    fifteen times per run before. The language is fixed at start (``--lang`` and the
+    Accept-Language preference), so browsers are kept per language. What a test leaves in
+    one is removed before the next test has it (:meth:`_reset`).
+    """
+
+    def __init__(self, chromium: Chromium, root: Path) -> None:
+        self._chromium = chromium
+        self._root = root
+        self._idle: dict[str, list[webdriver.Chrome]] = {}
+        self._started = 0
+
+    def take(self, language: str, downloads: Path) -> webdriver.Chrome:
+        """A browser in ``language`` on a blank page, saving downloads into ``downloads``."""
+        idle = self._idle.setdefault(language, [])
+        driver = idle.pop() if idle else self._start(language)
+        # Downloads (the signed report) land in the test's own directory without a prompt.
+        downloads.mkdir(exist_ok=True)
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        return driver
+
+    def give_back(self, language: str, driver: webdriver.Chrome) -> None:
+        """Keep ``driver`` for a later test once reset; quit it if enough are kept or the
+        reset failed (a crashed or hung browser is not handed to the next test)."""
+        idle = self._idle.setdefault(language, [])
+        if len(idle) < _KEPT_PER_LANGUAGE and self._reset(driver):
+            idle.append(driver)
+        else:
+            driver.quit()
+
+    @staticmethod
+    def _reset(driver: webdriver.Chrome) -> bool:
+        """Leave nothing of the last test: its tabs, history, cookies, cache, window size.
+
+        A new tab drops the old page, its history, focus and the per-tab emulation (print
+        media); the console keeps its session and sign-in state only in cookies (no Web
+        Storage in keyserver/http/console/static/console.js), removed for every site.
+        True if the browser is as a new one would be.
+        """
+        try:
+            driver.switch_to.new_window("tab")
+            fresh = driver.current_window_handle
+            for handle in driver.window_handles:
+                if handle != fresh:
+                    driver.switch_to.window(handle)
+                    driver.close()
+            driver.switch_to.window(fresh)
+            driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+            driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+            driver.set_window_size(*_WINDOW)
+            left = driver.execute_cdp_cmd("Storage.getCookies", {})["cookies"]
+        except WebDriverException:
+            return False
+        return not left and driver.window_handles == [fresh]
+
+    def _start(self, language: str) -> webdriver.Chrome:
         options = Options()
-        options.binary_location = chromium.browser
-        profile = tmp_path / f"profile-{len(started)}"
+        options.binary_location = self._chromium.browser
+        profile = self._root / f"profile-{self._started}"
+        self._started += 1
         for flag in (
             "--headless=new",
             "--no-sandbox",
@@ -163,32 +226,55 @@ def browser(chromium: Chromium, tmp_path: Path) -> Iterator[BrowserFactory]:
             "--no-default-browser-check",
             f"--user-data-dir={profile}",
             f"--lang={language}",
-            "--window-size=1280,900",
+            f"--window-size={_WINDOW[0]},{_WINDOW[1]}",
         ):
             options.add_argument(flag)
-        # Downloads (the signed report) land in tmp_path/downloads without a prompt.
-        downloads.mkdir(exist_ok=True)
         options.add_experimental_option(
             "prefs",
-            {
-                "intl.accept_languages": language,
-                "download.default_directory": str(downloads),
-                "download.prompt_for_download": False,
-            },
+            {"intl.accept_languages": language, "download.prompt_for_download": False},
         )
-        driver = webdriver.Chrome(service=Service(executable_path=chromium.driver), options=options)
-        driver.execute_cdp_cmd(
-            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        driver = webdriver.Chrome(
+            service=Service(executable_path=self._chromium.driver), options=options
         )
         driver.set_page_load_timeout(60)
-        started.append(driver)
+        return driver
+
+    def quit_all(self) -> None:
+        """Quit every kept browser (the end of the test process)."""
+        for idle in self._idle.values():
+            for driver in idle:
+                driver.quit()
+        self._idle.clear()
+
+
+@pytest.fixture(scope="session")
+def _browsers(chromium: Chromium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Browsers]:
+    browsers = _Browsers(chromium, tmp_path_factory.mktemp("browsers"))
+    try:
+        yield browsers
+    finally:
+        browsers.quit_all()
+
+
+@pytest.fixture
+def browser(_browsers: _Browsers, tmp_path: Path) -> Iterator[BrowserFactory]:
+    """Headless Chromium whose Accept-Language is the given language (one per call).
+
+    Each call gives a browser of its own for the test (a test may sign in several people
+    at once); a browser an earlier test used has been reset (:class:`_Browsers`).
+    """
+    taken: list[tuple[str, webdriver.Chrome]] = []
+
+    def start(language: str) -> webdriver.Chrome:
+        driver = _browsers.take(language, tmp_path / "downloads")
+        taken.append((language, driver))
         return driver
 
     try:
         yield start
     finally:
-        for driver in started:
-            driver.quit()
+        for language, driver in taken:
+            _browsers.give_back(language, driver)
 
 
 @pytest.fixture(scope="session")

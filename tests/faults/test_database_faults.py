@@ -453,3 +453,34 @@ def test_sqlite_read_only_file(tmp_path: Path) -> None:
             assert s.evaluate().status_code == 200
     finally:
         s.close()
+
+
+def _watchdogs() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "rwc-db-watchdog" and t.is_alive()}
+
+
+def test_postgres_watchdog_stops_with_the_app(pg_copy: str) -> None:
+    """The deadline watchdog's thread ends when the app (its service, its engine) shuts down.
+
+    Before: one thread per engine ever made stayed alive until the process ended.
+    """
+    settings = Settings(
+        database_url=postgres.database_url(pg_copy),
+        master_key_b64=new_master_key_b64(),
+        **FAST,
+    )
+    init_database(settings)
+    before = _watchdogs()
+    with running_server(settings) as url:
+        # /readyz reads the database: a checkout arms a deadline, which starts the thread.
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+        started = _watchdogs() - before
+        assert len(started) == 1
+    [thread] = started
+    assert not thread.is_alive()
+    # A service closed by hand (the CLI's commands, serve's start-up check) stops it too.
+    service = KeyService(settings)
+    service.check_master_key()
+    assert len(_watchdogs() - before) == 1
+    service.close()
+    assert _watchdogs() - before == set()

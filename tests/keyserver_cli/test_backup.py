@@ -20,6 +20,7 @@ import pytest
 from keyserver.domain.errors import RestorePendingError
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
+from keyserver.store import published_head
 from keyserver.testing import running_server
 from tests.support import http_client
 from tests.support.keyserver_cli import DataDir
@@ -134,3 +135,79 @@ def test_postgresql_restore_keeps_destroyed_containers_destroyed(
         env={},
     )
     _scenario(cli, h, settings, where, tmp_path)
+
+
+def test_a_database_copied_back_by_hand_does_not_serve(
+    cli: Any, h: ModuleType, data_dir: DataDir, people: Any, tmp_path: Path
+) -> None:
+    """spec §backup: an older copy of the file put back (no restore marker) is refused.
+
+    Before, it served: a container destroyed after the copy was taken had its seed back.
+    The refusal comes from what the server published (its newest checkpoint, kept beside
+    the log key), which the copy cannot take back.
+    """
+    where = ["--data-dir", str(data_dir.path)]
+    settings = data_dir.settings()
+    cid = h.make_container(settings, people.writer)
+    db = data_dir.path / "keyserver.db"
+    old = tmp_path / "keyserver.db.copy"
+    old.write_bytes(db.read_bytes())  # the hand copy (the service is closed: no WAL)
+    destroyed = cli("destroy", cid, "--yes", "--reason", "lost", *where)
+    assert destroyed.code == 0, destroyed
+    signed = cli("checkpoint", *where, "--json")
+    assert signed.code == 0, signed
+    published = data_dir.path / "log.key.published"
+    assert published.stat().st_mode & 0o777 == 0o600
+    assert published.read_text() == signed.json()["checkpoint"]
+
+    # The current database serves (the start-up check passes)...
+    service = KeyService(settings)
+    try:
+        assert service.transparency.published_gap() is None
+    finally:
+        service.close()
+    # ...the older copy, put back by hand, does not.
+    for side in ("keyserver.db-wal", "keyserver.db-shm"):
+        (data_dir.path / side).unlink(missing_ok=True)
+    db.write_bytes(old.read_bytes())
+    assert _status(settings, cid)["state"] == "active"  # the destroyed seed is back in it
+    refused = cli("serve", *where, "--port", "0")
+    assert refused.code == 3, refused
+    assert "older than what this key server already published" in refused.err
+    assert "keyserver restore-backup" in refused.err
+    assert "Traceback" not in refused.err
+    ja = cli("serve", *where, "--port", "0", env=h.clean_env(KEYSERVER_LANG="ja"))
+    assert ja.code == 3 and "公開" in ja.err, ja
+    # The app refuses as well (workers and embedders build it without `serve`).
+    with pytest.raises(RuntimeError, match="did not start"), running_server(settings):
+        pass
+
+
+def test_the_published_checkpoint_only_moves_forward_and_must_verify(
+    cli: Any, data_dir: DataDir, tmp_path: Path
+) -> None:
+    """The record beside the log key: never replaced by a smaller tree; a forged one refuses."""
+    where = ["--data-dir", str(data_dir.path)]
+    first = cli("checkpoint", *where, "--json")
+    assert first.code == 0, first
+    published = data_dir.path / "log.key.published"
+    kept = published.read_text()
+    assert cli("principal", "add", "later", "--role", "reader", *where).code == 0
+    second = cli("checkpoint", *where, "--json")
+    assert second.code == 0, second
+    newer = published.read_text()
+    assert newer == second.json()["checkpoint"] != kept
+    # An older note offered again (a second instance behind) does not replace it.
+    service = KeyService(data_dir.settings())
+    try:
+        size_of = service.transparency._head  # a stored note's checkpoint
+        older = size_of(kept).size
+        assert older < size_of(newer).size
+        assert not published_head.advance(published, older, kept, lambda t: size_of(t).size)
+        assert published.read_text() == newer
+    finally:
+        service.close()
+    # A note not signed by this log's key tells nothing: the server does not start.
+    published.write_text(newer.replace("\n\n", "\nforged\n\n", 1))
+    refused = cli("serve", *where, "--port", "0")
+    assert refused.code == 3 and "does not verify under this server's log key" in refused.err

@@ -17,6 +17,7 @@ from typing import Any, cast
 import pytest
 
 from keyserver.service import KeyService
+from keyserver.testing import running_server
 
 
 def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
@@ -351,3 +352,27 @@ def test_odd_server_answers(
     assert message in result.err
     assert "Traceback" not in result.err
     assert "\x1b" not in result.out + result.err and "\x07" not in result.out + result.err
+
+
+def test_times_shown_in_the_servers_display_zone(cli: Any, h: ModuleType, data_dir: Any) -> None:
+    """Remote mode shows times in the zone the city configured on the server (spec §cli).
+
+    Before, `keyserver --server` showed them in the zone of the machine it ran on.
+    """
+    # -03:00 all year, and not this machine's zone (the test run's is UTC).
+    settings = data_dir.settings(display_timezone="America/Sao_Paulo")
+    with running_server(settings) as url:
+        env = _as(h, data_dir.admin_token)
+        shown = cli("token", "list", "--server", url, env=env)
+        assert shown.code == 0, shown
+        assert "-03:00" in shown.out and "+00:00" not in shown.out
+        # A zone configured for the command itself wins.
+        mine = cli(
+            "token", "list", "--server", url,
+            env=_as(h, data_dir.admin_token, KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo"),
+        )  # fmt: skip
+        assert mine.code == 0, mine
+        assert "+09:00" in mine.out and "-03:00" not in mine.out
+        # --json keeps the protocol's UTC.
+        listed = cli("token", "list", "--json", "--server", url, env=env).json()
+        assert all(t["created_at"].endswith(("Z", "+00:00")) for t in listed)

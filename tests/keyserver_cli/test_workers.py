@@ -53,11 +53,12 @@ def _children(pid: int) -> list[int]:
 
 
 def worker_pids(supervisor: int) -> list[int]:
-    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    """The supervisor's worker processes (not multiprocessing's resource tracker, which a
+    spawning supervisor starts)."""
     return [
         pid
         for pid in _children(supervisor)
-        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
 
 
@@ -134,6 +135,11 @@ def test_workers_serve_balance_and_stop_on_sigterm(
     proc, url = start_serve(data_dir.path, log, "--workers", "2", "--challenge-ttl", "7m")
     with stopped(proc):
         workers = wait_for_workers(proc.pid, 2)
+        # Forked from the supervisor, which imported the app for its start-up check: a
+        # worker does not import it again (a spawned one runs `python -c "from
+        # multiprocessing.spawn ..."` and cost a second of CPU more each).
+        supervisor = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in workers] == [supervisor] * 2
         assert requests.get(url + "/readyz", timeout=5).status_code == 200
         _client, blinded = ristretto.Client.blind(b"rwc/v1 oprf input")
         evaluated = requests.post(

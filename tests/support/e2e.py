@@ -45,7 +45,12 @@ TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 # Small Argon2 parameters for speed (spec allows m >= 8192 KiB, t >= 1, p >= 1).
 SMALL_ARGON2 = ("8192", "1", "1")
 COMMAND_TIMEOUT = 120
-HEALTH_TIMEOUT = 30.0
+# How long `serve` may take to answer /healthz. Start-up costs about 2 s of CPU (one or two
+# workers: keyserver/cli/workers.py forks them from the loaded supervisor); a loaded CI
+# machine stretches that many times (a 2-worker server that spawned its workers took 39 s at
+# load 15 on 2 cores). The bound is generous because it costs nothing when start-up works:
+# the wait ends at the first 200, and at once when the process exits (a failed start).
+HEALTH_TIMEOUT = 120.0
 
 EXIT_OK = 0
 EXIT_OTHER = 1
