@@ -10,10 +10,7 @@ through the cache is in it afterwards; one read directly is not.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,23 +42,17 @@ def _direct_capable(directory: Path) -> bool:
 
 
 @pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
-    """A directory on a file system with a disk behind it and O_DIRECT (tmp_path if so)."""
+def disk(disk_tmp_path: Path) -> Path:
+    """A directory on a file system with a disk behind it and O_DIRECT (tests/conftest.py's
+    disk_tmp_path: tmp_path may be on tmpfs, which has no O_DIRECT)."""
     if sys.platform != "linux":
         requirements.missing("Linux (O_DIRECT, RWF_NOWAIT)", "run this test on Linux")
-    if _direct_capable(tmp_path):
-        yield tmp_path
-        return
-    other = Path(tempfile.mkdtemp(prefix="rwc-direct-", dir="/var/tmp"))
-    try:
-        if not _direct_capable(other):
-            requirements.missing(
-                "a disk-backed temporary directory with O_DIRECT",
-                "set TMPDIR to a directory on a disk (ext4, XFS, ...)",
-            )
-        yield other
-    finally:
-        shutil.rmtree(other, ignore_errors=True)
+    if not _direct_capable(disk_tmp_path):
+        requirements.missing(
+            "a disk-backed temporary directory with O_DIRECT",
+            "set TMPDIR to a directory on a disk (ext4, XFS, ...)",
+        )
+    return disk_tmp_path
 
 
 def _evict(path: Path) -> None:
