@@ -552,6 +552,11 @@ def test_script_label_is_text(console_server: ConsoleServer, browser: BrowserFac
     assert driver.execute_script("return typeof window.alert") == "function"
     scripts = [s.get_attribute("src") for s in driver.find_elements(By.TAG_NAME, "script")]
     assert scripts == [console_server.url + "/console/static/console.js"]
+    # Several media: the list, each medium's name once, on its first row (issue 12).
+    driver.get(f"{console_server.url}/console/search?q=usb-2022")
+    rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+    named = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(2) a")]
+    assert len(named) == len(set(named)) >= 2 and len(rows) > len(named)
 
 
 def test_reader_cannot_sign_in(console_server: ConsoleServer, browser: BrowserFactory) -> None:

@@ -199,3 +199,20 @@ def test_second_review_shows_the_kept_deadline(
     rule = rule[: rule.index("</dd>")]
     assert kept in rule, rule
     assert ("先の届出の期限のまま" if language == "ja" else "the earlier report's deadline") in rule
+
+
+def test_advanced_settings_fold_unless_changed_or_refused(settings: Settings) -> None:
+    """The waiting period and public reason fold under 詳細設定 with their defaults said
+    (issue 12); a refused or changed one comes back unfolded, the cursor on it."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, "ja")
+        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        bad = _post(browser, url, EXAMPLE, waiting_hours="x", public_reason="")
+    assert '<details id="advanced">' in page.text
+    assert "詳細設定: 鍵の破棄は届出の 72 時間後、公開用の理由なし" in page.text
+    assert 'list="common-reasons"' in _tag_of(page.text, "reason")
+    assert '<option value="委託業者からの紛失連絡">' in page.text
+    assert bad.status_code == 400
+    assert '<details id="advanced" open>' in bad.text
+    assert "autofocus" in _tag_of(bad.text, "waiting_hours")

@@ -46,6 +46,29 @@ def test_readme_links_resolve() -> None:
         assert (README.parent / target).exists(), target
 
 
+def _github_slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, blanks to -.
+
+    Letters of every script stay (the Japanese card's anchor is Japanese); each blank
+    becomes one ``-``, so " / " leaves two.
+    """
+    kept = "".join(ch for ch in heading.strip().lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
+
+
+def test_readme_anchors_resolve() -> None:
+    """Every in-page link names a heading (the first line sends officials to the card)."""
+    text = README.read_text(encoding="utf-8")
+    slugs = {_github_slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+    anchors = re.findall(r"\]\(#([^)]+)\)", text)
+    assert "媒体をなくしたら-情報セキュリティ担当者へ--a-medium-is-lost-officials" in anchors
+    for anchor in anchors:
+        assert anchor in slugs, anchor
+    # The first line after the title points officials to the card, in Japanese first.
+    first = text.split("\n\n", 2)[1]
+    assert first.startswith("媒体をなくした担当者は") and "Officials who lost a medium" in first
+
+
 def test_readme_keyserver_exit_codes_match() -> None:
     """README shows keyserver's one exit-code table (keyserver.cli.errors), row for row."""
     section = _section(README.read_text(encoding="utf-8"), "Exit codes of `keyserver`")
