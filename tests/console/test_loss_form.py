@@ -247,9 +247,8 @@ def test_advanced_settings_fold_unless_changed_or_refused(settings: Settings) ->
         bad = _post(browser, url, EXAMPLE, waiting_hours="x", public_reason="")
     assert '<details id="advanced">' in page.text
     assert "詳細設定: 鍵の破棄は届出の 72 時間後、公開用の理由なし" in page.text
-    assert '<input type="radio" name="reason_common" value="contractor"> 委託業者からの紛失連絡' in (
-        page.text
-    )
+    offered = '<input type="radio" name="reason_common" value="contractor"> 委託業者からの紛失連絡'
+    assert offered in page.text
     assert bad.status_code == 400
     assert '<details id="advanced" open>' in bad.text
     assert "autofocus" in _tag_of(bad.text, "waiting_hours")
