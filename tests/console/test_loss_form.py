@@ -143,12 +143,48 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(settings: Settings) ->
     assert '<a href="#lost_at">' in bad.text
     assert "紛失日時が日時として読めません" in html.unescape(bad.text)
     assert "autofocus" not in page.text  # nothing to fix: the page opens at the top
-    assert "内部向けの理由(担当職員・監査担当者向け) (必須)" in page.text
+    assert "内部向けの理由(職員・監査用) (必須)" in page.text
     assert "(任意)</label>" in page.text
     assert no_reason.status_code == 400
     assert "autofocus" in _tag_of(no_reason.text, "reason")
     assert "autofocus" not in _tag_of(no_reason.text, "lost_at")
     assert '<a href="#reason">' in no_reason.text
+
+
+@pytest.mark.parametrize(
+    ("language", "choice", "typed", "recorded"),
+    [
+        ("ja", "stolen", "", "盗難"),  # one click: the words the official saw, in Japanese
+        ("en", "contractor", "", "Lost, reported by the contractor"),
+        ("ja", "stolen", "鞄ごと盗まれた", "鞄ごと盗まれた"),  # typed words win
+    ],
+)
+def test_a_common_reason_is_one_click(
+    settings: Settings, language: str, choice: str, typed: str, recorded: str
+) -> None:
+    """A newcomer typed the reason through the IME: a datalist's suggestions showed only
+    after a click into the field (issue 12). The common reasons are radio buttons; the
+    review page, and the confirmation it posts, carry the chosen words."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, language)
+        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        review = _post(browser, url, EXAMPLE, reason=typed, reason_common=choice)
+    assert f'name="reason_common" value="{choice}"' in page.text
+    assert review.status_code == 200
+    assert f'<input type="hidden" name="reason" value="{recorded}">' in review.text
+
+
+def test_an_unknown_common_reason_is_no_reason(settings: Settings) -> None:
+    """Only our own texts are recorded from a choice: an unknown one counts as none."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, "en")
+        refused = _post(browser, url, EXAMPLE, reason="", reason_common="<script>")
+    assert refused.status_code == 400
+    assert "The internal reason is required." in refused.text
+    reasons = refused.text[refused.text.index('id="reasons"') :]
+    assert " checked" not in reasons[: reasons.index("</fieldset>")]
 
 
 def test_loss_lands_on_the_report_with_its_result(settings: Settings) -> None:
@@ -211,8 +247,8 @@ def test_advanced_settings_fold_unless_changed_or_refused(settings: Settings) ->
         bad = _post(browser, url, EXAMPLE, waiting_hours="x", public_reason="")
     assert '<details id="advanced">' in page.text
     assert "詳細設定: 鍵の破棄は届出の 72 時間後、公開用の理由なし" in page.text
-    assert 'list="common-reasons"' in _tag_of(page.text, "reason")
-    assert '<option value="委託業者からの紛失連絡">' in page.text
+    offered = '<input type="radio" name="reason_common" value="contractor"> 委託業者からの紛失連絡'
+    assert offered in page.text
     assert bad.status_code == 400
     assert '<details id="advanced" open>' in bad.text
     assert "autofocus" in _tag_of(bad.text, "waiting_hours")

@@ -21,13 +21,13 @@ from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver.http.console import _security
 from keyserver.http.console._page import Page, PostedPage, SignedInPage, redirect
 from keyserver.http.console._routes_approvals import approvals_page
-from keyserver.http.console._routes_media import medium_page, medium_url
+from keyserver.http.console._routes_media import COMMON_REASONS, medium_page, medium_url
 from keyserver.http.console._routes_report import reported_seq
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
 # The loss form's fields, given back to the form when it is refused.
-_TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "public_reason")
+_TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "reason_common", "public_reason")
 
 
 def _refused(field: str, message: Message) -> InvalidRequestError:
@@ -55,6 +55,11 @@ def _loss_fields(page: Page) -> dict[str, Any]:
     if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
         raise _refused("waiting_hours", N_("The waiting period must be a whole number of hours."))
     reason = form.get("reason", "").strip()
+    if not reason:
+        # A common reason chosen with one click (COMMON_REASONS); typed words win. An
+        # unknown choice is treated as none: nothing but our own texts is recorded so.
+        common = COMMON_REASONS.get(form.get("reason_common", ""))
+        reason = common.text(page.language) if common is not None else ""
     if not reason:
         raise _refused("reason", N_("The internal reason is required."))
     return {

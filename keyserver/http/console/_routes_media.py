@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from keyserver.domain.answers import answer_first
+from keyserver.domain.i18n import N_, Message
 from keyserver.domain.lifecycle import RESTORE_CAUSES, Cause, State
 from keyserver.domain.media import medium_search_key
 from keyserver.http.console import _security
@@ -94,6 +95,17 @@ def _the_one_medium(q: str, state: str, result: Mapping[str, Any]) -> str | None
     return None
 
 
+# Issue 12: the reasons most loss reports give, one click each (radio buttons: no script
+# needed, where a datalist's suggestions showed only after a click into the field and a
+# newcomer typed the reason through the IME instead). The official's own words, typed
+# beside them, win; the audit log keeps the words the official saw, in their language.
+COMMON_REASONS: Mapping[str, Message] = {
+    "contractor": N_("Lost, reported by the contractor"),
+    "office": N_("Lost inside the city office"),
+    "stolen": N_("Stolen"),
+}
+
+
 def medium_page(
     page: Page,
     name: str,
@@ -135,6 +147,7 @@ def medium_page(
             "lost_at": "",
             "waiting_hours": str(default_wait),
             "reason": "",
+            "reason_common": "",
             "public_reason": "",
             **(typed or {}),
         },
@@ -143,6 +156,7 @@ def medium_page(
         error_field=error_field,
         time_example=page.time_example(),
         default_wait=str(default_wait),
+        common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
     )
 
 
