@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycontainer.cli.common import (
     ENV_SERVER,
+    READER_IMPORTS,
     SubParsers,
     add_password_options,
     add_tls_option,
@@ -78,7 +79,7 @@ def add_parsers(
         )
         add_tls_option(p)
         add_password_options(p)
-        p.set_defaults(run=run)
+        p.set_defaults(run=run, imports=READER_IMPORTS)
         return p
 
     p = online("open", "extract a container (all entries, or the named PATHs)", run_open)
@@ -111,7 +112,7 @@ def add_parsers(
         "is not authenticated until the container is opened.",
     )
     p.add_argument("container", metavar="C.rwc", help="the container file")
-    p.set_defaults(run=run_info)
+    p.set_defaults(run=run_info, imports=("pycontainer.reader",))
 
 
 def _container_path(name: str) -> Path:
