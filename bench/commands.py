@@ -70,6 +70,7 @@ TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 TMPFS = Path("/dev/shm")
 DISK = Path(os.environ.get("RWC_BENCH_DISK_DIR", "/var/tmp"))
 SMALL_CSV = b"a,b"  # the issue's 3-byte CSV
+ENTRY_MODULE = "pycontainer.cli.entry"  # the `rwc` console script's (pyproject.toml)
 
 
 @dataclass(frozen=True)
@@ -525,16 +526,25 @@ def _startup(tools: _Tools, container: Path, name: str, runs: int) -> dict[str, 
 
     * start-up + imports: a process that starts the interpreter ``rwc`` runs on and
       imports exactly the top-level modules one ``rwc cat`` imports (found with
-      ``-X importtime``), then exits without the interpreter's teardown, as ``rwc`` does;
+      ``-X importtime``), those after the entry module with the garbage collector off
+      (as ``rwc``'s entry point imports them), then exits without the interpreter's
+      teardown, as ``rwc`` does;
       timed fork to exit like every other row (the sum of ``-X importtime`` figures
       overstates, the profiler's own cost included);
     * the bare interpreter (``python -c pass``) and ``rwc --help`` (the command's own
       start-up: its modules and every subcommand's parser, no container, no server).
     """
     top = _import_profile(tools, container, name)
+    modules = [m for _s, m in top]
+    # As rwc runs them: its console script imports the entry module, whose main() imports
+    # everything else with the cyclic garbage collector off (pycontainer/cli/entry.py).
     # Then out with os._exit, as rwc's console script ends (cli.main._end): the teardown
     # is neither start-up nor imports.
-    script = "import " + ", ".join(m for _s, m in top) + "; import os; os._exit(0)"
+    split = modules.index(ENTRY_MODULE) + 1 if ENTRY_MODULE in modules else len(modules)
+    script = "import " + ", ".join(modules[:split])
+    if modules[split:]:
+        script += "; import gc; gc.disable(); import " + ", ".join(modules[split:])
+    script += "; import os; os._exit(0)"
     n = max(5, runs)
     # -P: no current directory on sys.path, like the console script (its own bin instead).
     imports = _timed([tools.python, "-P", "-c", script], tools.reader_env, n)

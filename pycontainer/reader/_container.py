@@ -20,7 +20,6 @@ from typing import NamedTuple, Self
 
 from pycontainer import _portable
 from pycontainer._engine.direct import DirectReads, read_span
-from pycontainer._engine.extract import extract_entries
 from pycontainer._engine.pipeline import Buffers, open_chunks
 from pycontainer.errors import FormatError, InputError, PayloadError, ReaderLimitError
 from pycontainer.format import archive, keyschedule
@@ -303,6 +302,11 @@ class Container:
             PayloadError: A chunk failed authentication (nothing was extracted).
             ContainerError: Writing failed (nothing was extracted).
         """
+        # Imported here: only extraction writes files (with staging, openfiles and
+        # writeback), and `rwc cat`/`ls`/`verify` would import them for nothing (issue 15:
+        # ~3 M instructions of a small cat's start-up, bench/profiles/startup.md).
+        from pycontainer._engine.extract import extract_entries  # noqa: PLC0415
+
         return extract_entries(
             self._run_chunks,
             self._layout,
