@@ -20,13 +20,19 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pycontainer._engine.direct import ALIGN, DirectReads, read_span
+from pycontainer._engine.direct import ALIGN, DirectReads, read_range
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
+
+
+# Reading threads of a ReadAhead where the input is read around the page cache: reads
+# queued at the disk while the workers seal or decrypt (bench/profiles/disk.md,
+# "Read-ahead"). Each holds one input buffer of a chunk's size, plus one per worker.
+DIRECT_READ_AHEAD = 4
 
 
 class Buffers:
@@ -215,6 +221,141 @@ class EncryptingSink:
         self._free.clear()
 
 
+class ReadAhead:
+    """Reads the inputs of chunk positions ahead of the workers, in order (direct reads).
+
+    A read around the page cache (direct.py) has no kernel read-ahead behind it: a worker
+    that reads its chunk, then seals or decrypts it, then writes it, has no read queued
+    while it computes and writes, so with two workers at most two reads are ever queued,
+    and none while the workers wait for a CPU on a busy machine (bench/profiles/disk.md,
+    "Read-ahead": each worker of a 1 GiB seal spent 62-64% of its time waiting for its
+    own 1 MiB reads, 2.1 ms each). Here ``threads`` threads do nothing but read positions
+    0, 1, 2, ... into a pool of ``buffers`` input buffers, so reads stay queued while the
+    workers compute and write; a worker takes the input of its position (:meth:`take`),
+    waiting only if it has not arrived yet, and gives the buffer back (:meth:`give_back`).
+
+    Memory stays bounded: a thread claims the next position only with a free buffer in
+    hand, so positions are read in order and the lowest position not yet taken always has
+    a buffer (no deadlock); ``buffers`` >= ``threads`` + the workers keeps every reading
+    thread busy while each worker holds one. The data of a direct read arrives by DMA, so
+    handing it to another thread costs no cache traffic (what made hand-offs 15-30% dearer
+    for reads through the cache, :func:`seal_chunks`). Only what ``read`` puts in a buffer
+    moves; nothing is checked or used before the worker authenticates or seals it.
+    """
+
+    def __init__(
+        self,
+        count: int,
+        size: int,
+        read: Callable[[int, memoryview], tuple[int, int]],
+        *,
+        threads: int,
+        buffers: int,
+    ) -> None:
+        """Start the reading threads.
+
+        Args:
+            count: Positions to read (0..count-1).
+            size: Bytes per input buffer (page-aligned: anonymous mmap).
+            read: ``read(position, buffer)`` fills the buffer with that position's input
+                and returns where in the buffer it is (``start, stop``); called from the
+                reading threads. An exception is raised to the worker taking that
+                position, or any later one not read yet.
+            threads: Reading threads (reads in flight).
+            buffers: Input buffers (at least ``threads``).
+        """
+        self._count = count
+        self._read = read
+        self._cond = threading.Condition()
+        self._pool = [mmap.mmap(-1, size) for _ in range(max(buffers, threads))]
+        self._free = list(self._pool)
+        self._next = 0
+        self._stop = False
+        self._error: BaseException | None = None  # the first read that failed
+        self._ready: dict[int, tuple[mmap.mmap, tuple[int, int]]] = {}
+        # Events, not Thread.join (see _run_chunks: a join interrupted by a signal).
+        self._finished = [threading.Event() for _ in range(min(threads, count))]
+        for event in self._finished:
+            threading.Thread(
+                target=self._run, args=(event,), name="rwc-read-ahead", daemon=True
+            ).start()
+
+    def _run(self, finished: threading.Event) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._stop and self._next < self._count and not self._free:
+                        self._cond.wait()
+                    if self._stop or self._next >= self._count:
+                        return
+                    # A buffer first, then the position: see the class docstring.
+                    buf = self._free.pop()
+                    position = self._next
+                    self._next += 1
+                try:
+                    with memoryview(buf) as view:
+                        span = self._read(position, view)
+                except BaseException as exc:  # noqa: BLE001 - handed to the workers
+                    with self._cond:
+                        # Read no further: the worker waiting for this position, or for
+                        # any later one not read yet, raises this error (take()).
+                        self._error = self._error or exc
+                        self._stop = True
+                        self._free.append(buf)
+                        self._cond.notify_all()
+                    return
+                with self._cond:
+                    self._ready[position] = (buf, span)
+                    self._cond.notify_all()
+        finally:
+            finished.set()
+
+    def take(self, position: int) -> tuple[mmap.mmap, tuple[int, int]]:
+        """The buffer holding the input of ``position`` once read, and where in it.
+
+        The caller then owns the buffer until :meth:`give_back`.
+
+        Raises:
+            Exception: Whatever ``read`` raised for this position.
+        """
+        with self._cond:
+            while position not in self._ready:
+                if self._error is not None:
+                    raise self._error
+                self._cond.wait()
+            return self._ready.pop(position)
+
+    def give_back(self, buf: mmap.mmap) -> None:
+        """Return a buffer from :meth:`take` to the pool."""
+        with self._cond:
+            self._free.append(buf)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stop reading and wait for every reading thread; then release the buffers.
+
+        A reading thread finishes the read it is in (it only fills a buffer of ours), so no
+        thread outlives this call: the caller's clean-up (closing the files read) cannot
+        race a read. Interrupt-safe as :func:`_run_chunks`' clean-up is.
+        """
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                with self._cond:
+                    self._stop = True
+                    self._cond.notify_all()
+                for event in self._finished:
+                    event.wait()
+                break
+            except BaseException as exc:  # noqa: BLE001 - re-raised once all have finished
+                interrupted = interrupted or exc
+        for buf in self._pool:
+            with contextlib.suppress(BufferError):
+                buf.close()
+        if interrupted is not None:
+            raise interrupted
+
+
 class _Shared:
     """State shared by the threads of :func:`_run_chunks` (guarded by ``lock``)."""
 
@@ -330,6 +471,7 @@ def seal_chunks(
     *,
     workers: int = p.WORKERS_DEFAULT,
     progress: Callable[[int], None] | None = None,
+    read_ahead: int = 0,
 ) -> None:
     """Seal a plaintext whose length is known in advance, chunk-parallel.
 
@@ -352,6 +494,9 @@ def seal_chunks(
         workers: Threads, the caller's included (1 = everything in the caller's thread).
         progress: Called in the caller's thread with the plaintext bytes sealed so far,
             after each chunk the caller's thread sealed, and once at the end.
+        read_ahead: Threads that only ``fill`` chunks ahead of the workers (0: each
+            worker fills its own chunk). For plaintext read around the page cache, which
+            has no kernel read-ahead (:class:`ReadAhead`).
 
     Raises:
         ValueError: ``plaintext_length`` < 1 or ``workers`` < 1.
@@ -365,18 +510,44 @@ def seal_chunks(
     size = 1 << chunk_log2
     count = -(-plaintext_length // size)
 
-    def work(index: int, bufs: Buffers) -> int:
+    def span(index: int) -> tuple[int, int]:
         start = index << chunk_log2
-        n = min(size, plaintext_length - start)
-        with memoryview(bufs.plain) as plain_all, memoryview(bufs.sealed) as sealed:
-            plain = plain_all[:n]
-            fill(start, plain)
-            # spec §payload: the final chunk (flag 1) is the one that ends the plaintext.
-            k = cipher.encrypt_into(index, index == count - 1, plain, sealed)
-            write_at(sealed[:k], index * (size + p.TAG_SIZE))
-        return n
+        return start, min(size, plaintext_length - start)
 
-    _run_chunks(count, size, work, workers, progress)
+    def read(index: int, into: memoryview) -> tuple[int, int]:
+        start, n = span(index)
+        fill(start, into[:n])
+        return 0, n
+
+    def seal(index: int, plain: memoryview, sealed: memoryview) -> None:
+        # spec §payload: the final chunk (flag 1) is the one that ends the plaintext.
+        k = cipher.encrypt_into(index, index == count - 1, plain, sealed)
+        write_at(sealed[:k], index * (size + p.TAG_SIZE))
+
+    def work(index: int, bufs: Buffers) -> int:
+        with memoryview(bufs.plain) as plain_all, memoryview(bufs.sealed) as sealed:
+            lo, hi = read(index, plain_all)
+            seal(index, plain_all[lo:hi], sealed)
+        return hi - lo
+
+    if read_ahead < 1:
+        _run_chunks(count, size, work, workers, progress)
+        return
+    ahead = ReadAhead(count, size, read, threads=read_ahead, buffers=read_ahead + workers)
+
+    def work_ahead(index: int, bufs: Buffers) -> int:
+        buf, (lo, hi) = ahead.take(index)
+        try:
+            with memoryview(buf) as plain, memoryview(bufs.sealed) as sealed:
+                seal(index, plain[lo:hi], sealed)
+        finally:
+            ahead.give_back(buf)
+        return hi - lo
+
+    try:
+        _run_chunks(count, size, work_ahead, workers, progress)
+    finally:
+        ahead.close()
 
 
 def open_chunks(
@@ -390,6 +561,7 @@ def open_chunks(
     workers: int = p.WORKERS_DEFAULT,
     progress: Callable[[int], None] | None = None,
     direct: DirectReads | None = None,
+    read_ahead: int = 0,
 ) -> None:
     """Read, authenticate, decrypt and consume chunks in any order, chunk-parallel.
 
@@ -410,6 +582,8 @@ def open_chunks(
         progress: Called in the caller's thread with the sum of ``consume``'s results.
         direct: Read the chunks around the page cache through this twin of ``fd``
             (direct.open_direct), else through the cache.
+        read_ahead: With ``direct``, threads that only read chunks ahead of the workers
+            (:class:`ReadAhead`; 0: each worker reads its own chunk).
 
     Raises:
         PayloadError: A chunk failed authentication or could not be read in full.
@@ -421,19 +595,44 @@ def open_chunks(
     if any(not 0 <= i <= last_index for i in indices):
         raise PayloadError
 
-    def work(position: int, bufs: Buffers) -> int:
+    def read(position: int, into: memoryview) -> tuple[int, int]:
+        start, length = layout.span(indices[position])
+        lo, hi = read_range(fd, direct, into, payload_offset + start, length)
+        if hi - lo != length:
+            raise PayloadError  # the file shrank under us: same as truncation
+        return lo, hi
+
+    def open_one(position: int, sealed: memoryview, plain_all: memoryview) -> int:
         index = indices[position]
-        start, length = layout.span(index)
+        n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
+        return consume(index, plain_all[:n])
+
+    def work(position: int, bufs: Buffers) -> int:
         with memoryview(bufs.sealed) as sealed_all, memoryview(bufs.plain) as plain_all:
-            with read_span(fd, direct, sealed_all, payload_offset + start, length) as sealed:
-                if len(sealed) != length:
-                    raise PayloadError  # the file shrank under us: same as truncation
-                n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
-            return consume(index, plain_all[:n])
+            lo, hi = read(position, sealed_all)
+            return open_one(position, sealed_all[lo:hi], plain_all)
 
     if direct is None:
         with contextlib.suppress(OSError, AttributeError):
             # A hint only: ask the kernel for aggressive readahead on the container.
             os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
-    if indices:
+    if not indices:
+        return
+    if direct is None or read_ahead < 1:
         _run_chunks(len(indices), layout.chunk_size, work, workers, progress)
+        return
+    size = layout.chunk_size + p.TAG_SIZE + 2 * ALIGN  # as Buffers.sealed
+    ahead = ReadAhead(len(indices), size, read, threads=read_ahead, buffers=read_ahead + workers)
+
+    def work_ahead(position: int, bufs: Buffers) -> int:
+        buf, (lo, hi) = ahead.take(position)
+        try:
+            with memoryview(buf) as sealed_all, memoryview(bufs.plain) as plain_all:
+                return open_one(position, sealed_all[lo:hi], plain_all)
+        finally:
+            ahead.give_back(buf)
+
+    try:
+        _run_chunks(len(indices), layout.chunk_size, work_ahead, workers, progress)
+    finally:
+        ahead.close()

@@ -20,14 +20,16 @@ import ctypes
 import mmap
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from pycontainer._engine.direct import ALIGN, MIN_SIZE, open_direct, read_span
 from pycontainer._engine.writeback import _memory_fs
-from pycontainer.errors import FormatError, PayloadError
+from pycontainer.errors import FormatError, InputError, PayloadError
 from pycontainer.format import archive
+from pycontainer.keyrelease import Evaluation, SlotInfo
 from pycontainer.reader import read_header
 from tests.support import requirements
 from tests.support.container import Kit
@@ -124,6 +126,33 @@ def test_a_cold_big_file_is_sealed_around_the_cache(kit: Kit, disk: Path) -> Non
     with kit.open(out) as c:
         c.extract(disk / "x")
     assert (disk / "x" / "big.bin").read_bytes() == data
+
+
+class _ShrinkingServer:
+    """The real in-process key server, shrinking a file at the key release (before any read)."""
+
+    def __init__(self, kit: Kit, victim: Path) -> None:
+        self._kit = kit
+        self._victim = victim
+
+    def evaluate(self, slot: SlotInfo, blinded: bytes) -> Evaluation:
+        os.truncate(self._victim, BIG // 2)
+        return self._kit.ks.evaluate(slot, blinded)
+
+
+def test_a_cold_big_file_that_shrinks_fails_the_seal_through_the_read_ahead(
+    kit: Kit, disk: Path
+) -> None:
+    src = disk / "big.bin"
+    _cold_file(src, BIG)
+    out = disk / "c.rwc"
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(InputError, match="changed while it was being sealed"):
+        kit.seal([src], out, chunk_log2=CHUNK_LOG2, key_server=_ShrinkingServer(kit, src))
+    assert not out.exists()
+    assert kit.leftovers(disk) == []
+    assert sorted(os.listdir("/proc/self/fd")) == before
+    assert [t for t in threading.enumerate() if t.name == "rwc-read-ahead"] == []
 
 
 def test_a_cached_or_small_file_is_read_through_the_cache(disk: Path) -> None:
