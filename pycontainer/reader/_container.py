@@ -21,7 +21,8 @@ from typing import NamedTuple, Self
 from pycontainer import _portable
 from pycontainer._engine.direct import DirectReads, read_span
 from pycontainer._engine.extract import extract_entries
-from pycontainer._engine.pipeline import DIRECT_READ_AHEAD, Buffers, open_chunks
+from pycontainer._engine.pipeline import Buffers, open_chunks
+from pycontainer._engine.readahead import DIRECT_READ_AHEAD
 from pycontainer.errors import FormatError, InputError, PayloadError, ReaderLimitError
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p

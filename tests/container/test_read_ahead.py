@@ -1,4 +1,4 @@
-"""The read-ahead stage of reads around the page cache (pipeline.ReadAhead).
+"""The read-ahead stage of reads around the page cache (_engine/readahead.py).
 
 Reading threads fill input buffers in position order while the workers seal or decrypt;
 the tests check what must hold whatever the timing: the same bytes as without it, never
@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from pycontainer._engine.pipeline import ReadAhead, seal_chunks
+from pycontainer._engine.pipeline import seal_chunks
+from pycontainer._engine.readahead import ReadAhead
 from pycontainer.errors import InputError
 
 C = 1 << 12  # chunk size of these tests
