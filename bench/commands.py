@@ -357,6 +357,43 @@ def _age_open_synced(tools: _Tools, container: Path, dest: Path) -> ProcResult:
     return _age_synced(tools, argv, dest)
 
 
+def _direct_io(directory: Path) -> bool:
+    """True if files in ``directory`` can be opened with ``O_DIRECT`` (Linux, not tmpfs < 6.6)."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    try:
+        probe = directory / ".rwc-bench-direct"
+        probe.write_bytes(b"\0" * 4096)
+        try:
+            fd = os.open(probe, os.O_RDONLY | flag)
+            os.close(fd)
+        finally:
+            probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _disk_alone(src: Path, out: Path, size: int) -> ProcResult:
+    """The disk reading ``src`` and writing ``size`` bytes to ``out`` (fsynced) at once.
+
+    What storing a copy of ``src`` durably costs the device with no CPU work and no page
+    cache (``dd``, ``O_DIRECT`` both ways, 1 MiB blocks; ``out`` gets zeros: the bytes do
+    not matter to the disk): ``rwc seal`` and ``rwc open -C`` move these bytes and fsync
+    before they publish, so neither can finish sooner than this, whatever its CPU does
+    (bench/profiles/disk.md). A reference row, not a tool.
+    """
+    dd = require("dd", "coreutils")
+    blocks = max(1, size // MIB)
+    reader = shlex.join([dd, f"if={src}", "of=/dev/null", "bs=1M", "iflag=direct"])
+    sink = [f"of={out}", "bs=1M", f"count={blocks}", "oflag=direct", "conv=fsync"]
+    writer = shlex.join([dd, "if=/dev/zero", *sink])
+    proc = run_measured(["sh", "-c", f"{reader} 2>/dev/null & {writer} 2>/dev/null; wait"])
+    out.unlink()
+    return proc
+
+
 _Step = tuple[str, Callable[[], ProcResult]]  # a row's name, and one measured run of it
 
 
@@ -402,7 +439,12 @@ def _measure_storage(
             ),
             (
                 [("age open", lambda: age_open(synced=False))]
-                + ([("age open+sync", lambda: age_open(synced=True))] if cold else []),
+                + ([("age open+sync", lambda: age_open(synced=True))] if cold else [])
+                + (
+                    [("disk alone", lambda: _disk_alone(src, plain, size))]
+                    if cold and _direct_io(work)
+                    else []
+                ),
                 ("rwc open", rwc_open),
             ),
             (
@@ -716,6 +758,22 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
                     ]
                 )
                 target["vs_age_with_fsync"] = {"ratio": fair_ratio, "verdict": verdict(fair_ok)}
+            alone = figures.get("disk alone")  # on disk only: see _disk_alone
+            if alone and op != "cat":
+                rows.append(
+                    [
+                        "",
+                        "  the disk alone: dd reads IN, writes + fsyncs OUT",
+                        "",
+                        "",
+                        "",
+                        f"{alone['seconds']:.2f}",
+                        f"{alone['seconds'] / r['seconds']:.2f}x",
+                        "",
+                        "(floor for rwc: no CPU work)",
+                    ]
+                )
+                target["disk_alone_seconds"] = alone["seconds"]
             targets.append(target)
     return rows, targets
 
@@ -725,6 +783,7 @@ _ROUND_PAIRS = {  # each age row, and the rwc row it ran next to
     "age seal+sync": "rwc seal",
     "age open": "rwc open",
     "age open+sync": "rwc open",
+    "disk alone": "rwc open",
     "age cat": "rwc cat",
 }
 
@@ -875,5 +934,12 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         print(
             "  the same durability: the fair comparison. The targets are judged on the raw"
             " rows, as the issue asks."
+        )
+    if any("disk alone" in f for f in results["sizes"].values()):
+        print(
+            "  The disk alone: the device reading IN and writing + fsyncing as many bytes at"
+            " once (dd,\n  O_DIRECT, no CPU work): rwc seal and open -C move these bytes and"
+            " fsync before publishing,\n  so rwc s cannot go below it plus rwc's start-up;"
+            " raw age -d -o leaves OUT in the page cache."
         )
     return targets

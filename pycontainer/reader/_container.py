@@ -21,6 +21,7 @@ from typing import NamedTuple, Self
 from pycontainer import _portable
 from pycontainer._engine.direct import DirectReads, read_span
 from pycontainer._engine.pipeline import Buffers, open_chunks
+from pycontainer._engine.readahead import DIRECT_READ_AHEAD
 from pycontainer.errors import FormatError, InputError, PayloadError, ReaderLimitError
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
@@ -265,6 +266,9 @@ class Container:
             workers=self._workers,
             progress=progress,
             direct=self._direct,
+            # Direct reads have no kernel read-ahead: threads of our own keep reads
+            # queued at the disk while the workers decrypt and write (ReadAhead).
+            read_ahead=DIRECT_READ_AHEAD,
         )
 
     def extract(
