@@ -268,7 +268,10 @@ _LOG_KEYS: dict[str, Path] = {}
 
 @contextlib.contextmanager
 def running_keyserver(
-    prep: Prepared, workers: int, checkpoint_interval: float | None = 10.0
+    prep: Prepared,
+    workers: int,
+    checkpoint_interval: float | None = 10.0,
+    env_extra: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """``keyserver serve --workers N`` on a loopback port; yields (base URL, process group).
 
@@ -291,6 +294,7 @@ def running_keyserver(
     )
     env.pop("KEYSERVER_DATA_DIR", None)
     env.pop("KEYSERVER_LOG_KEY_FILE", None)
+    env.update(env_extra or {})
     if checkpoint_interval is not None:
         # One log key per database, shared by every server on it (as instances must).
         if prep.database_url not in _LOG_KEYS:
@@ -701,6 +705,28 @@ def run(
                                 ),
                                 keepalive=False,
                             )
+                if not quick:
+                    # The same 2 workers with one host committer (keyserver/release/
+                    # hostcommit.py; the host_committer setting, off by default until
+                    # this row shows it faster than the plain 2-worker row).
+                    print(f"  {db_name}: 2 workers + host committer ...", flush=True)
+                    committer = {"KEYSERVER_HOST_COMMITTER": "true"}
+                    with running_keyserver(prep, 2, env_extra=committer) as (base, pgid):
+                        paired = paired_tang()
+                        parts = {}
+                        add(
+                            f"rwc {db_name}, 2 workers + host committer",
+                            with_cpu(
+                                [pgid],
+                                functools.partial(load_test, prep, base, duration),
+                                url,
+                                parts,
+                            ),
+                            keepalive=True,
+                            tang_paired=paired,
+                            scale=(f"rwc {db_name} committer", 2),
+                            parts=parts,
+                        )
                 if db_name == "PostgreSQL" and not quick:
                     # Two instances (separate `keyserver serve`, one worker each) on one
                     # database: the deployment the city scales out with.
@@ -749,10 +775,15 @@ def run(
     return results
 
 
+def _one_series(series: str) -> str:
+    """The series whose 1-process row a 2-process row is compared with."""
+    return series.replace(" instances", " workers").replace(" committer", " workers")
+
+
 def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rate with 2 processes / rate with 1, per series (keep-alive rows)."""
     ones = {
-        r["series"].replace(" instances", " workers"): r["rps"]
+        _one_series(r["series"]): r["rps"]
         for r in rows
         if r["series"] and r["processes"] == 1 and r["keepalive"]
     }
@@ -760,7 +791,7 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         if not r["series"] or r["processes"] == 1 or not r["keepalive"]:
             continue
-        one = ones.get(r["series"].replace(" instances", " workers"))
+        one = ones.get(_one_series(r["series"]))
         if not one:
             continue
         ratio = r["rps"] / one

@@ -12,6 +12,10 @@ than about the code. The hold time is wall time, and so grows with load; read th
 under the lock beside it.
 
     .venv/bin/python bench/release_cpu.py --db postgres --processes 2 --releases 3000
+
+``--committer``: the processes hand their releases to one host committer process
+(keyserver/release/hostcommit.py, as ``serve --workers N`` does); its CPU is counted
+with theirs, and the batch figures are its own.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import keyserver_bench as kb
@@ -36,9 +43,13 @@ def _child(args: argparse.Namespace) -> None:
     from keyserver.domain.context import RequestContext  # noqa: PLC0415
     from keyserver.service import KeyService  # noqa: PLC0415
 
-    spec = json.loads(sys.stdin.read())
+    spec = json.loads(sys.stdin.readline())
     settings = kb._settings(spec["url"], spec["master"])
     service = KeyService(settings)
+    if args.committer_path:
+        from keyserver.release.hostcommit import CommitterClient  # noqa: PLC0415
+
+        service.releases.use_committer(CommitterClient(args.committer_path, 60))
     _, blinded = ristretto.Client.blind(b"rwc bench reader input")
     body = blinded.serialize()
     header = "Bearer " + spec["token"]
@@ -66,6 +77,12 @@ def _child(args: argparse.Namespace) -> None:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     asyncio.run(main())
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    figures = _figures(service, cpu, wall, outcomes)
+    service.close()
+    print(json.dumps(figures))
+
+
+def _figures(service: Any, cpu: float, wall: float, outcomes: dict[str, int]) -> dict[str, Any]:
     metrics = service.ledger.metrics
     figures: dict[str, Any] = {"process_cpu": cpu, "wall": wall, "outcomes": outcomes}
     for name in _HISTOGRAMS:
@@ -73,8 +90,26 @@ def _child(args: argparse.Namespace) -> None:
             f"rwc_release_lock_{name}_seconds" if name != "commit" else "rwc_release_commit_seconds"
         )
     figures["jobs"] = metrics.get("rwc_release_batch_jobs_total")
-    service.close()
-    print(json.dumps(figures))
+    return figures
+
+
+def _committer_child() -> None:
+    """The host committer: serves the children on the inherited socket until told to stop."""
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from keyserver.release.hostcommit import CommitterServer  # noqa: PLC0415
+    from keyserver.service import KeyService  # noqa: PLC0415
+
+    spec = json.loads(sys.stdin.readline())
+    service = KeyService(kb._settings(spec["url"], spec["master"]))
+    listener = socket.socket(fileno=int(os.environ["RELEASE_CPU_LISTENER"]))
+    server = CommitterServer(listener, service.releases.commit_for_workers)
+    service.releases.set_gather(server.gather)
+    cpu0 = time.process_time()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stdin.readline()  # the parent's "stop", once every child is done
+    print(json.dumps(_figures(service, time.process_time() - cpu0, 0.0, {})))
 
 
 def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
@@ -96,19 +131,65 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "--concurrency",
         str(args.concurrency),
     ]
+    committer = None
+    if args.committer:
+        from keyserver.release import hostcommit  # noqa: PLC0415
+
+        sockdir = tempfile.mkdtemp(prefix="release-cpu-")
+        path = str(Path(sockdir) / "release.sock")
+        listener = hostcommit.listen(path)
+        committer = subprocess.Popen(
+            [sys.executable, __file__, "--committer-child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            pass_fds=(listener.fileno(),),
+            env={**os.environ, "RELEASE_CPU_LISTENER": str(listener.fileno())},
+        )
+        assert committer.stdin is not None
+        committer.stdin.write(spec + "\n")
+        committer.stdin.flush()
+        argv += ["--committer-path", path]
     procs = [
         subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(args.processes)
     ]
     for p in procs:
         assert p.stdin is not None
-        p.stdin.write(spec)
+        p.stdin.write(spec + "\n")
         p.stdin.close()
     results = []
     for p in procs:
         assert p.stdout is not None
         results.append(json.loads(p.stdout.read()))
         p.wait()
+    if committer is None:
+        return _summary(results)
+    assert committer.stdin is not None and committer.stdout is not None
+    committer.stdin.write("stop\n")
+    committer.stdin.close()
+    own = json.loads(committer.stdout.read())
+    committer.wait()
+    listener.close()
+    shutil.rmtree(sockdir, ignore_errors=True)
+    # The batch figures are the committer's; the CPU is everyone's.
+    for r in results:
+        for name in (*_HISTOGRAMS, "jobs"):
+            r[name] = own[name] if r is results[0] else ([0, 0.0] if name != "jobs" else 0)
+    results.append({**own, "outcomes": {}, "wall": 0.0})
+    ok = sum(r["outcomes"].get("ok", 0) for r in results)
+    batches = max(own["hold"][0], 1)
+    print(
+        json.dumps(
+            {
+                "committer_cpu_ms_per_release": round(1000 * own["process_cpu"] / max(ok, 1), 3),
+                "committer_cpu_ms_per_batch": round(1000 * own["process_cpu"] / batches, 3),
+                "committer_jobs_per_batch": round(own["jobs"] / batches, 2),
+            }
+        )
+    )
+    for name in (*_HISTOGRAMS, "jobs"):
+        results[-1][name] = [0, 0.0] if name != "jobs" else 0
     return _summary(results)
 
 
@@ -138,14 +219,23 @@ def main() -> None:
     parser.add_argument("--releases", type=int, default=2000, help="per process")
     parser.add_argument("--concurrency", type=int, default=16, help="tasks per process")
     parser.add_argument("--containers", type=int, default=20)
+    parser.add_argument(
+        "--committer", action="store_true", help="one host committer for all processes"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--committer-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--committer-path", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.committer_child:
+        _committer_child()
+        return
     if args.child:
         _child(args)
         return
     database = kb.sqlite_database if args.db == "sqlite" else kb.postgres_database
     with database() as url:
-        print(json.dumps({"db": args.db, "processes": args.processes, **_run(args, url)}))
+        head = {"db": args.db, "processes": args.processes, "committer": args.committer}
+        print(json.dumps({**head, **_run(args, url)}))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,8 @@ _SETTING_HELP = {
     "sweep_max_clock_jump": "the sweep destroys nothing (and alarms) when the clock is this "
     "far ahead of the last audit entry (e.g. 30d)",
     "require_medium": "refuse to register a container without a medium (true/false)",
+    "host_committer": "with --workers N: one process commits every worker's key releases "
+    "(true/false)",
     "principal_attempt_cap": "unconfirmed evaluations one principal may have across all "
     "containers within --attempt-window",
     "medium_attempt_cap": "unconfirmed evaluations on one medium's containers within "

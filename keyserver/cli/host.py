@@ -164,16 +164,43 @@ def _env_for_workers(ctx: Context, settings_overrides: dict[str, Any]) -> None:
         os.environ["KEYSERVER_" + name.upper()] = text
 
 
-def app_factory() -> Any:
-    """Build the ASGI app from ``KEYSERVER_*`` (used by uvicorn worker processes)."""
-    from keyserver.http.app import create_app  # noqa: PLC0415 - see cmd_serve
-
+def _worker_settings() -> Settings:
+    """The settings a worker (or the host committer) rebuilds from ``KEYSERVER_*``."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not (k.startswith("KEYSERVER_") and k[10:].lower() in COMMAND_KEYS)
     }
-    return create_app(Settings.load(env=env))
+    return Settings.load(env=env)
+
+
+def app_factory() -> Any:
+    """Build the ASGI app from ``KEYSERVER_*`` (used by uvicorn worker processes).
+
+    A worker of ``serve --workers N`` (N > 1, Linux) hands its releases to the host's
+    committer (keyserver/release/hostcommit.py), whose socket the supervisor names in
+    ``workers.COMMITTER_ENV``.
+    """
+    from keyserver.http.app import create_app  # noqa: PLC0415 - see cmd_serve
+    from keyserver.release.hostcommit import CommitterClient, timeout_for  # noqa: PLC0415
+
+    settings = _worker_settings()
+    app = create_app(settings)
+    path = os.environ.get(workers_module.COMMITTER_ENV)
+    if path:
+        app.state.service.releases.use_committer(CommitterClient(path, timeout_for(settings)))
+    return app
+
+
+def committer_main(listener: Any) -> None:
+    """The host committer process of ``serve --workers N`` (keyserver/cli/workers.py)."""
+    from keyserver.domain.metrics import Metrics  # noqa: PLC0415
+    from keyserver.release.hostcommit import CommitterServer  # noqa: PLC0415
+
+    service = KeyService(_worker_settings(), metrics=Metrics())
+    server = CommitterServer(listener, service.releases.commit_for_workers)
+    service.releases.set_gather(server.gather)
+    server.serve_forever()
 
 
 def _published_gap_error(gap: PublishedGap) -> CliError:
@@ -297,6 +324,7 @@ def cmd_serve(ctx: Context) -> int:
                 port,
                 workers,
                 options,
+                committer="keyserver.cli.host:committer_main" if settings.host_committer else None,
                 # uvicorn does not say where it listens on sockets it is given: with
                 # --port 0 this line is the only place the chosen port is shown.
                 on_ready=lambda bound: ctx.out.note(

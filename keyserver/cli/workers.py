@@ -30,36 +30,59 @@ means something left a thread behind) and holds no database connection
 its own settings, and randomness comes from ``os.urandom``, which forked processes do not
 share a state of.
 
-The supervisor restarts nothing. If a worker dies, it stops the others and exits 1, so the
-service manager (systemd, a container runtime) sees the failure and restarts the whole
-server. On SIGTERM or SIGINT it stops the workers gracefully and exits 0. A worker that
-is stopped before it serves (still loading, or waiting for the others) exits at once; a
-worker whose supervisor died stops itself, so no orphan keeps the port.
+The host committer (keyserver/release/hostcommit.py): with a committer target, the
+supervisor also starts one committer process, which runs the ordered part of every
+worker's releases (one batch, one head lock, one fsync for all workers), and makes its
+listening Unix socket (in a fresh 0700 directory, the socket 0600) before forking
+anything, so the socket outlives any one committer. If the committer dies, the workers
+answer 503 for what they had sent it and the supervisor starts a new one on the same
+socket (at most RESTARTS times per RESTART_WINDOW seconds; beyond that it stops the server
+and exits 1, like a dead worker). It ignores SIGINT (a Ctrl-C reaches the whole group)
+and is stopped after the workers, which need it to finish their requests.
+
+Apart from the committer the supervisor restarts nothing. If a worker dies, it stops the
+others and exits 1, so the service manager (systemd, a container runtime) sees the
+failure and restarts the whole server. On SIGTERM or SIGINT it stops the workers
+gracefully and exits 0. A worker that is stopped before it serves (still loading, or
+waiting for the others) exits at once; a worker whose supervisor died stops itself, so
+no orphan keeps the port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import importlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.context
 import multiprocessing.process
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from keyserver.release import hostcommit
 
 log = logging.getLogger("keyserver")
 
 STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests after SIGTERM
 START_TIMEOUT = 60.0  # seconds a loaded worker waits for the others before listening
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: The environment variable that tells a worker where its host committer listens.
+COMMITTER_ENV = "RWC_KEYSERVER_COMMITTER"
+RESTARTS = 5  # committer restarts allowed per RESTART_WINDOW before the server stops
+RESTART_WINDOW = 60.0
 
 
 class ListenError(OSError):
@@ -173,8 +196,17 @@ def _watch_parent() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _worker(app_factory: str, host: str, port: int, options: dict[str, Any], loaded: Any) -> None:
+def _worker(  # noqa: PLR0917 - multiprocessing passes a target's arguments by position
+    app_factory: str,
+    host: str,
+    port: int,
+    options: dict[str, Any],
+    loaded: Any,
+    committer_path: str | None = None,
+) -> None:
     """One worker process: its own SO_REUSEPORT socket and a uvicorn server on it."""
+    if committer_path is not None:
+        os.environ[COMMITTER_ENV] = committer_path  # read by the app factory
     worker = _Worker()
     for sig in _SIGNALS:
         signal.signal(sig, worker.on_signal)
@@ -192,6 +224,25 @@ def _worker(app_factory: str, host: str, port: int, options: dict[str, Any], loa
         loaded.wait(START_TIMEOUT)
     worker.server = uvicorn.Server(config)
     worker.server.run(sockets=[sock])
+
+
+def _set_process_name(name: bytes) -> None:
+    """Name the process for ps/top and /proc/PID/comm (Linux; nothing elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+
+
+def _committer(target: str, listener: socket.socket) -> None:
+    """The host committer process: ``target(listener)`` until SIGTERM or the supervisor dies."""
+    _set_process_name(b"rwc-committer")
+    # Ctrl-C reaches every process of the group; the workers finishing their requests
+    # still need the committer, so only the supervisor's SIGTERM (after them) stops it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Thread(target=_watch_parent, name="watch-supervisor", daemon=True).start()
+    module, _, name = target.partition(":")
+    getattr(importlib.import_module(module), name)(listener)
 
 
 def _context() -> tuple[
@@ -229,6 +280,7 @@ def serve_workers(
     *,
     on_ready: Callable[[int], None] | None = None,
     on_spawn: Callable[[list[str]], None] | None = None,
+    committer: str | None = None,
 ) -> int:
     """Run ``workers`` uvicorn processes on ``host:port`` until a signal or a failure.
 
@@ -243,6 +295,9 @@ def serve_workers(
         on_spawn: Called with the names of the threads that made the supervisor spawn
             its workers instead of forking them (slower start-up, same safety), before
             they start; by default a warning is logged.
+        committer: Import string of the host committer's main (``"module:function"``,
+            called with the listening socket) to run in a process of its own, or None
+            (each worker commits its own releases).
 
     Returns:
         0 after a requested stop (SIGTERM, SIGINT), 1 if a worker failed.
@@ -255,6 +310,9 @@ def serve_workers(
     stop = threading.Event()
     previous: dict[int, Any] = {}
     procs: list[multiprocessing.process.BaseProcess] = []
+    committers: list[multiprocessing.process.BaseProcess] = []  # the running one last
+    sockdir: str | None = None
+    listener: socket.socket | None = None
     try:
         for sig in _SIGNALS:
             previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
@@ -270,11 +328,30 @@ def serve_workers(
                     "threads %s run in the supervisor: workers are spawned, not forked",
                     ", ".join(threads),
                 )
+        path: str | None = None
+        if committer is not None:
+            # A directory only this user can enter: the socket accepts releases.
+            sockdir = tempfile.mkdtemp(prefix="keyserver-committer-")
+            path = str(Path(sockdir) / "release.sock")
+            listener = hostcommit.listen(path, backlog=max(16, 2 * workers))
+
+        def start_committer() -> None:
+            assert committer is not None
+            proc = context.Process(
+                target=_committer, args=(committer, listener), name="keyserver-committer"
+            )
+            proc.start()
+            committers.append(proc)
+            log.info("release committer started (pid %s)", proc.pid)
+
+        restarts: list[float] = []
+        if committer is not None:
+            start_committer()
         loaded = context.Barrier(workers)
         for i in range(workers):
             proc = context.Process(
                 target=_worker,
-                args=(app_factory, host, port, options, loaded),
+                args=(app_factory, host, port, options, loaded, path),
                 name=f"keyserver-worker-{i}",
             )
             proc.start()
@@ -283,7 +360,32 @@ def serve_workers(
             on_ready(port)
         while not stop.is_set():
             # Wake at least every half second to notice a signal; at once if a worker exits.
-            ended = multiprocessing.connection.wait([p.sentinel for p in procs], timeout=0.5)
+            watched = [p.sentinel for p in procs] + [c.sentinel for c in committers[-1:]]
+            ended = multiprocessing.connection.wait(watched, timeout=0.5)
+            if ended and not stop.is_set() and committers and committers[-1].sentinel in ended:
+                dead = committers[-1]
+                dead.join()
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < RESTART_WINDOW] + [now]
+                if len(restarts) > RESTARTS:
+                    log.error(
+                        "the release committer (pid %s) exited with code %s, %d times in "
+                        "%d s; stopping the server",
+                        dead.pid,
+                        dead.exitcode,
+                        len(restarts),
+                        RESTART_WINDOW,
+                    )
+                    return 1
+                # Its workers answered 503 for what it had not answered; nothing it
+                # answered was released before its commit (hostcommit.py).
+                log.error(
+                    "the release committer (pid %s) exited with code %s; starting another",
+                    dead.pid,
+                    dead.exitcode,
+                )
+                start_committer()
+                continue
             # A Ctrl-C reaches the workers too: one that stops on it is no failure.
             if ended and not stop.is_set():
                 dead = next(p for p in procs if p.sentinel in ended)
@@ -297,14 +399,21 @@ def serve_workers(
                 return 1
         return 0
     finally:
+        # Workers first: finishing their open requests may need the committer.
         for started in procs:
             if started.is_alive():
                 started.terminate()  # SIGTERM: uvicorn finishes open requests
-        for started in procs:
+        for started in procs + committers:
+            if started in committers and started.is_alive():
+                started.terminate()  # after the workers: they needed it until now
             started.join(STOP_TIMEOUT)
             if started.is_alive():
                 started.kill()
                 started.join()
+        if listener is not None:
+            listener.close()
+        if sockdir is not None:
+            shutil.rmtree(sockdir, ignore_errors=True)
         holder.close()
         for signum, handler in previous.items():
             if handler is not None:  # None: a handler not installed from Python

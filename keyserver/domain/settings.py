@@ -75,7 +75,7 @@ _INTS = {
     "medium_attempt_cap",
     "report_min_cosignatures",
 }
-_BOOLS = {"trust_proxy", "require_medium"}
+_BOOLS = {"trust_proxy", "require_medium", "host_committer"}
 _PATHS = {"master_key_file", "data_dir", "log_key_file", "hsm_module", "hsm_pin_file"}
 _STRS = {
     "database_url",
@@ -141,6 +141,10 @@ class Settings:
         sweep_max_clock_jump: The sweep destroys nothing (and alarms) when the clock is
             further than this ahead of the last audit entry (keyserver/domain/clockguard.py).
         require_medium: Refuse to register a container without a medium (spec §media).
+        host_committer: With ``serve --workers N`` (N > 1, Linux), one process commits
+            every worker's releases (spec §consistency, keyserver/release/hostcommit.py).
+            Off by default until a quiet bench run shows it faster than each worker
+            committing its own (bench/profiles/keyserver.md).
         principal_attempt_cap: Unconfirmed evaluations one principal may have across all
             containers within ``attempt_window`` (spec §receipt).
         medium_attempt_cap: Unconfirmed evaluations on the containers of one medium
@@ -201,6 +205,7 @@ class Settings:
     db_idle_in_transaction_timeout: timedelta = timedelta(seconds=15)
     sweep_max_clock_jump: timedelta = timedelta(days=30)
     require_medium: bool = False
+    host_committer: bool = False
     principal_attempt_cap: int = 30
     medium_attempt_cap: int = 50
     attempt_window: timedelta = timedelta(hours=24)

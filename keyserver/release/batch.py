@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,7 @@ from keyserver.domain.validation import (
 from keyserver.release import rowcheck
 from keyserver.release.compiled import HotPath
 from keyserver.release.group_commit import GroupCommit, Take
+from keyserver.release.hostcommit import CommitterClient
 from keyserver.release.hotpath import Batch
 from keyserver.release.jobs import EvalJob, bearer_job, parse_inputs
 from keyserver.release.lockclock import LockClock
@@ -71,6 +72,7 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
     """
     if isinstance(outcome, BaseException):
         return outcome
+    outcome.pop("_sealed", None)
     element, proof = keys.evaluate(outcome.pop("_seed"), outcome.pop("_blinded"))
     challenge = outcome.pop("_challenge")
     return {
@@ -80,6 +82,20 @@ def _finish_release(outcome: dict[str, Any] | BaseException) -> dict[str, Any] |
         "challenge_expires_at": fmt_time(outcome.pop("_expires")),
         **outcome,
     }
+
+
+def _for_worker(outcome: dict[str, Any] | BaseException) -> dict[str, Any] | BaseException:
+    """A committed release as the host committer hands it back (hostcommit.py).
+
+    The opened seed and the blinded element stay out of the message: the worker opens
+    the sealed seed with its own key ring and evaluates (keyserver/release/hostcommit.py:
+    no key material over the socket).
+    """
+    if isinstance(outcome, BaseException):
+        return outcome
+    del outcome["_seed"]
+    del outcome["_blinded"]
+    return outcome
 
 
 def _altered_copy(row: EvaluationRow, job: EvalJob, mode: str) -> bool:
@@ -107,7 +123,7 @@ class Releaser:
         self._settings = ledger.settings
         self._keyring = ledger.keyring
         # Concurrent evaluations share one transaction and one fsync (group_commit.py).
-        self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._evaluate_batch)
+        self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._next_batch)
         # The batch runs its statements as pre-compiled DB-API calls (hotpath.py).
         self._hot = HotPath(ledger.engine.dialect)
         # Where the reads before the chain-head lock run (_evaluate_batch), always on the
@@ -120,6 +136,70 @@ class Releaser:
         # every process), in autocommit on its DB-API cursor (the engine leaves BEGIN to
         # SQLAlchemy, keyserver/store/engine.py), each SELECT its own read transaction.
         self._reads_in_tx = ledger.engine.dialect.name == "postgresql"
+        # What a committed batch's releases become: evaluated here (one process), or
+        # handed back with the seed still sealed (the host committer, hostcommit.py).
+        self._finish: Callable[[dict[str, Any] | BaseException], dict[str, Any] | BaseException] = (
+            _finish_release
+        )
+        self._committer: CommitterClient | None = None
+        # The host committer's wait for the other workers' batches (hostcommit.py).
+        self._gather: Callable[[], None] = lambda: None
+
+    def use_committer(self, client: CommitterClient) -> None:
+        """Hand the ordered part of every release to the host committer (hostcommit.py).
+
+        For a worker of ``serve --workers N``: the committer's batch spans every
+        worker's requests.
+
+        The worker keeps its own group commit as the queue: one batch in flight to the
+        committer at a time, the requests arriving meanwhile forming the next one.
+        """
+        self._committer = client
+        self._evaluations = GroupCommit(self._forward_batch, name="rwc-release-forward")
+
+    def set_gather(self, gather: Callable[[], None]) -> None:
+        """Called before each batch takes its jobs (the host committer's gathering)."""
+        self._gather = gather
+
+    def _next_batch(self, take: Take[EvalJob]) -> list[dict[str, Any] | BaseException]:
+        """The group commit's runner: gather (host committer only), then one batch."""
+        self._gather()
+        return self._evaluate_batch(take)
+
+    def commit_for_workers(self, jobs: Sequence[EvalJob]) -> list[dict[str, Any] | BaseException]:
+        """The host committer's entry: run ``jobs`` (one worker's batch) in the next batch.
+
+        They join whatever the other workers queued; each outcome is returned once its
+        batch committed, a release with its seed still sealed (_for_worker).
+        """
+        self._finish = _for_worker
+        return self._evaluations.submit_many(jobs)
+
+    def _forward_batch(self, take: Take[EvalJob]) -> list[dict[str, Any] | BaseException]:
+        """A worker's batch: committed by the host committer, evaluated here after it."""
+        assert self._committer is not None
+        jobs = take()
+        outcomes = self._committer.call(jobs)
+        return [self._open_and_evaluate(job, o) for job, o in zip(jobs, outcomes, strict=True)]
+
+    def _open_and_evaluate(self, job: EvalJob, outcome: Any) -> dict[str, Any] | BaseException:
+        """Evaluate a release the committer committed (its audit entry is durable)."""
+        if isinstance(outcome, BaseException):
+            if (
+                job.input_error is not None
+                and type(outcome) is type(job.input_error)
+                and outcome.args == job.input_error.args
+            ):
+                # The job's own form error, back from the committer: the very object, so
+                # the caller tells it from a refusal (_count_refusal compares identity).
+                return job.input_error
+            return outcome
+        sealed, generation = outcome.pop("_sealed")
+        # A failure here (it cannot differ from the committer's open of the same seed
+        # with the same key ring) answers an error: audited, nothing released.
+        outcome["_seed"] = self._keyring.open(job.cid, keys.PURPOSE_SEED, sealed, generation)
+        outcome["_blinded"] = job.blinded
+        return _finish_release(outcome)
 
     def evaluate(
         self,
@@ -191,6 +271,8 @@ class Releaser:
     def close(self) -> None:
         """Finish queued evaluations and stop the committer thread."""
         self._evaluations.close()
+        if self._committer is not None:
+            self._committer.close()
 
     def _evaluate_batch(self, take: Take[EvalJob]) -> list[dict[str, Any] | BaseException]:
         """Run evaluations in ONE transaction (head locked once); refusals are returned.
@@ -248,7 +330,7 @@ class Releaser:
                 return [exc] * len(jobs)
         else:
             clock.record(self._ledger.metrics, len(jobs))
-            return [_finish_release(o) for o in out]
+            return [self._finish(o) for o in out]
         retried: list[dict[str, Any] | BaseException] = []
         for job in jobs:
             retried.extend(self._evaluate_batch(_only(job)))
@@ -523,6 +605,8 @@ class Releaser:
         batch.update_container(cid, values)
         return {
             "_seed": seed,
+            # For a worker of the host committer, which opens it itself (_for_worker).
+            "_sealed": (row.seed_sealed, row.key_generation),
             "_blinded": job.blinded,
             "_challenge": challenge,  # encoded after COMMIT (_finish_release)
             "_expires": expires,

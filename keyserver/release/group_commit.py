@@ -100,6 +100,25 @@ class GroupCommit(Generic[J, R]):
         item.event.wait()
         return item.outcome()
 
+    def submit_many(self, jobs: Sequence[J]) -> list[R | BaseException]:
+        """Queue ``jobs`` together; return each one's result or error once committed.
+
+        For the host committer (keyserver/release/hostcommit.py): a worker's batch
+        arrives as one message and joins whatever the other workers queued, so one
+        transaction serves them all. The jobs are queued in their order, in one step, so
+        they keep it in the batch (spec §consistency: decided in the order taken).
+        """
+        items: list[_Item[J, R]] = [_Item(job) for job in jobs]
+        with self._cond:
+            for item in items:
+                self._enqueue_locked(item)
+        out: list[R | BaseException] = []
+        for item in items:
+            assert item.event is not None
+            item.event.wait()
+            out.append(item.error if item.error is not None else item.result)  # type: ignore[arg-type]
+        return out
+
     async def submit_async(self, job: J) -> R:
         """Like :meth:`submit`, awaiting the commit instead of blocking a thread.
 
@@ -124,15 +143,19 @@ class GroupCommit(Generic[J, R]):
 
     def _enqueue(self, item: _Item[J, R]) -> None:
         with self._cond:
-            self._queue.append(item)
-            if self._thread is None or not self._thread.is_alive():
-                # Lazily, so that importing or building a service starts no thread, and
-                # again after close() or in a forked child (threads do not survive fork).
-                self._stopping = False
-                self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
-                self._thread.start()
-            else:
-                self._cond.notify()
+            self._enqueue_locked(item)
+
+    def _enqueue_locked(self, item: _Item[J, R]) -> None:
+        """Queue ``item`` (the caller holds ``_cond``); start the committer if needed."""
+        self._queue.append(item)
+        if self._thread is None or not self._thread.is_alive():
+            # Lazily, so that importing or building a service starts no thread, and
+            # again after close() or in a forked child (threads do not survive fork).
+            self._stopping = False
+            self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
+            self._thread.start()
+        else:
+            self._cond.notify()
 
     def _work(self) -> None:
         while True:

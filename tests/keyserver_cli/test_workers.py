@@ -53,14 +53,26 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _is_committer(pid: int) -> bool:
+    with suppress(OSError):
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "rwc-committer"
+    return False
+
+
 def worker_pids(supervisor: int) -> list[int]:
     """The supervisor's worker processes (not multiprocessing's resource tracker, which a
-    spawning supervisor starts)."""
+    spawning supervisor starts, nor the host's release committer)."""
     return [
         pid
         for pid in _children(supervisor)
         if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and not _is_committer(pid)
     ]
+
+
+def committer_pids(supervisor: int) -> list[int]:
+    """The supervisor's release committer (keyserver/release/hostcommit.py)."""
+    return [pid for pid in _children(supervisor) if _is_committer(pid)]
 
 
 def wait_for_workers(supervisor: int, count: int) -> list[int]:
@@ -136,6 +148,7 @@ def test_workers_serve_balance_and_stop_on_sigterm(
     proc, url = start_serve(data_dir.path, log, "--workers", "2", "--challenge-ttl", "7m")
     with stopped(proc):
         workers = wait_for_workers(proc.pid, 2)
+        assert committer_pids(proc.pid) == []  # host_committer is off by default
         # Forked from the supervisor, which imported the app for its start-up check: a
         # worker does not import it again (a spawned one runs `python -c "from
         # multiprocessing.spawn ..."` and cost a second of CPU more each).

@@ -1,0 +1,400 @@
+"""One release committer for every worker of a host (``serve --workers N``, issue 15).
+
+Why: every release batch pays a fixed CPU cost (a pooled connection, the head lock, one
+COMMIT = one fsync of the log: ~3-4.5 ms, bench/profiles/keyserver.md), and with N
+worker processes each committing its own batches, the requests in flight are split N
+ways, so each batch serves 1/N as many releases and the fixed cost per release grows N
+times (+35% CPU per release at 2 workers). Here the workers hand the ordered part of
+each release to ONE committer process per host, which runs the existing batch
+(keyserver/release/batch.py) over everything queued by all workers: one transaction, one
+head lock, one fsync for all of them, as with one worker. Since each worker sends its
+next batch only once the last one is answered, the committer waits a few milliseconds
+for the other busy workers' batches before it takes its jobs (CommitterServer.gather);
+without that the workers' batches take turns and stay half-size. Enabled by the
+``host_committer`` setting (off by default: bench/profiles/keyserver.md has why).
+
+What crosses the socket, and what does not:
+
+- worker -> committer: the queued jobs (:class:`~keyserver.release.jobs.EvalJob`) without
+  their blinded element (the committer has no use for it): container id, token digest
+  (never the token), request context, the header digest.
+- committer -> worker: per job either the refusal (already audited) or the committed
+  release: the challenge (single-use, handed to the reader anyway), the counters, and
+  the container's SEALED seed with its key generation. No key material crosses: the
+  worker opens the seed with its own key ring (every worker loads the master key
+  already) and evaluates the VOPRF, after the commit, as one process does.
+
+Order (spec §consistency, "Ordering guarantee"): the committer is the only writer of
+releases on the host, so releases of all its workers are decided and appended in the
+order the committer's batch took them; a worker's batch is queued in one step and keeps
+its order inside the committer's batch.
+
+Failure (kill -9 of the committer, a hang): a worker whose committer connection breaks
+or stays silent past the deadline answers ``unavailable`` (503) for every job it had
+sent, and drops the connection, so a late answer can never be matched to another job.
+The committer answers only after COMMIT, so a job answered 503 either committed
+(audited, but its evaluation never computed nor sent) or did not happen at all: never
+a release without its committed audit entry. The supervisor starts a new committer
+(keyserver/cli/workers.py); the listening socket stays open in the supervisor, so
+workers reconnect to the new one without a window in which connecting is refused.
+
+Who may connect: the socket lives in a directory of mode 0700 made by the supervisor
+(the socket itself 0600), and the committer checks the peer's uid (``SO_PEERCRED``) is
+its own. The messages are pickled (the jobs and answers are dataclasses and exceptions
+with catalogue messages; a hand-written codec of every refusal's extensions would be
+the larger attack surface), and unpickled by :class:`_Unpickler`, which builds only the
+listed classes, so even a peer that got past both checks could not run code with a
+message. (A process of the same uid could read the master key anyway.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import itertools
+import logging
+import os
+import pickle
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+
+from keyserver.domain.errors import KeyServerError, UnavailableError
+from keyserver.domain.i18n import N_
+from keyserver.domain.settings import Settings
+from keyserver.release.jobs import EvalJob
+
+log = logging.getLogger("keyserver")
+
+#: Largest message either way. A batch is at most 64 jobs of well under 1 KiB each; a
+#: larger message is refused (and a truncated one detected), never half-read.
+MAX_MESSAGE = 1 << 20
+_SOCKET_TYPE = socket.SOCK_SEQPACKET  # one message per send: no framing to get wrong
+
+#: The only globals a message may name (module, name), each a class whose construction
+#: has no side effect beyond building the value.
+_ALLOWED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("builtins", "frozenset"),
+        ("builtins", "set"),
+        ("datetime", "datetime"),
+        ("datetime", "timedelta"),
+        ("datetime", "timezone"),
+        ("zoneinfo", "ZoneInfo"),
+        ("keyserver.domain.context", "RequestContext"),
+        ("keyserver.domain.i18n", "Message"),
+        ("keyserver.domain.lifecycle", "Actor"),
+        ("keyserver.release.jobs", "EvalJob"),
+    }
+)
+_ERRORS_MODULE = "keyserver.domain.errors"
+
+#: The longest a committer batch waits for the other busy workers' batches (gather),
+#: and how recently a worker must have sent one to count as busy. 5 ms: a worker turns
+#: a batch of 8 around (VOPRFs, HTTP) in ~2-4 ms on a quiet machine; measured in
+#: bench/profiles/keyserver.md (3 ms gathered 11.7 per batch at load 11-14, 8 ms 13.5).
+GATHER_S = 0.005
+ACTIVE_S = 0.05
+
+#: What a worker sends for an outcome that is not a dict or a refusal (an unexpected
+#: error in the committer): the database is unreachable, or anything else.
+_UNAVAILABLE = "unavailable"
+_INTERNAL = "internal"
+
+
+def timeout_for(settings: Settings) -> float:
+    """How long a worker waits for the committer's answer to one batch (seconds).
+
+    Longer than any batch can legitimately take (its connection, the writer lock or the
+    head's row lock, its statements: each bounded by the database timeouts, spec
+    §operations), with room for a one-by-one retry; after it the worker answers 503
+    rather than hang on a committer that stopped (SIGSTOP, a wedged thread).
+    """
+    bounds = (
+        settings.busy_timeout_ms / 1000
+        + settings.db_connect_timeout.total_seconds()
+        + settings.db_lock_timeout.total_seconds()
+        + settings.db_statement_timeout.total_seconds()
+    )
+    return 2 * bounds + 5
+
+
+def _unavailable() -> UnavailableError:
+    return UnavailableError(
+        N_("the key server's release committer is unavailable; nothing was released")
+    )
+
+
+class _Unpickler(pickle.Unpickler):
+    """Builds only the classes of :data:`_ALLOWED` and the refusals of errors.py."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        if module == _ERRORS_MODULE:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and issubclass(found, KeyServerError):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} may not appear in a committer message")
+
+
+def dumps(value: Any) -> bytes:
+    """Encode one message (see :class:`_Unpickler` for what the other side accepts)."""
+    data = pickle.dumps(value, protocol=5)
+    if len(data) > MAX_MESSAGE:
+        raise ValueError("committer message too large")
+    return data
+
+
+def loads(data: bytes) -> Any:
+    """Decode one message; :class:`pickle.UnpicklingError` names what was refused."""
+    return _Unpickler(io.BytesIO(data)).load()
+
+
+def _receive(sock: socket.socket) -> bytes:
+    """One whole message; b"" when the peer closed. A truncated message is an error."""
+    data, _, flags, _ = sock.recvmsg(MAX_MESSAGE)
+    if flags & socket.MSG_TRUNC:
+        raise OSError("committer message truncated")
+    return data
+
+
+def _peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
+
+
+def listen(path: str, backlog: int = 16) -> socket.socket:
+    """The committer's listening socket at ``path`` (its directory should be 0700).
+
+    Made by the supervisor before it forks, so it outlives any one committer process.
+    """
+    sock = socket.socket(socket.AF_UNIX, _SOCKET_TYPE)
+    try:
+        # 0600 from the start: no moment at which another user could connect.
+        old = os.umask(0o177)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+# --------------------------------------------------------------------------------------
+# The committer's side
+
+
+def to_wire(outcome: Any) -> Any:
+    """An outcome of the committer's batch as the worker receives it.
+
+    A release (dict) goes as it is (its seed is sealed: batch._for_worker); a refusal as
+    the exception (already audited); any other exception as a marker: the database
+    being unavailable becomes the same 503 the worker would give itself, anything else
+    an internal error whose details stay in the committer's log.
+    """
+    if isinstance(outcome, dict | KeyServerError):
+        return outcome
+    if isinstance(outcome, OperationalError | SATimeoutError):
+        return _UNAVAILABLE
+    log.error("release committer: unexpected error in a batch", exc_info=outcome)
+    return _INTERNAL
+
+
+class CommitterServer:
+    """Accepts the workers' connections; runs their jobs through ``commit``.
+
+    ``commit`` queues a worker's jobs in the committer's group commit and returns each
+    job's outcome once committed (batch.Releaser.commit_for_workers).
+    """
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        commit: Callable[[Sequence[EvalJob]], Sequence[Any]],
+        gather_s: float = GATHER_S,
+    ) -> None:
+        self._listener = listener
+        self._commit = commit
+        self._gather_s = gather_s
+        self._cond = threading.Condition()
+        # Per connection: when its last batch arrived, and whether one is queued now.
+        self._last: dict[int, float] = {}
+        self._queued: set[int] = set()
+        self._ids = itertools.count()
+
+    def gather(self) -> None:
+        """Before a batch takes its jobs: wait for the batches of the other busy workers.
+
+        Why: each worker sends its next batch only once its previous one is answered,
+        so without this the workers' batches settle into taking turns, each commit
+        serving one worker's half of the requests in flight (bench/profiles/
+        keyserver.md: the fixed cost of a batch paid twice as often). A worker counts
+        as busy if it sent a batch in the last ACTIVE_S; the wait ends when every busy
+        worker has one queued, or after ``gather_s`` (bounding the latency it adds). An
+        idle worker is not waited for, so a lone request is not delayed.
+        """
+        if self._gather_s <= 0:
+            return
+        deadline = time.monotonic() + self._gather_s
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                busy = sum(1 for t in self._last.values() if now - t < ACTIVE_S)
+                if len(self._queued) >= busy or now >= deadline:
+                    return
+                self._cond.wait(deadline - now)
+
+    def serve_forever(self) -> None:
+        """Accept workers until the process is stopped (one thread per worker)."""
+        while True:
+            conn, _ = self._listener.accept()
+            if _peer_uid(conn) != os.getuid():
+                # Defence in depth behind the 0700 directory: only this server's own
+                # processes may hand it releases.
+                log.warning("release committer: refused a connection from another user")
+                conn.close()
+                continue
+            threading.Thread(
+                target=self._serve, args=(conn,), name="rwc-committer-conn", daemon=True
+            ).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        key = next(self._ids)  # not the fd: a closed one is reused at once
+        try:
+            self._serve_conn(conn, key)
+        finally:
+            with self._cond:
+                self._last.pop(key, None)
+                self._queued.discard(key)
+                self._cond.notify_all()
+
+    def _serve_conn(self, conn: socket.socket, key: int) -> None:
+        with conn:
+            while True:
+                try:
+                    data = _receive(conn)
+                except OSError:
+                    return
+                if not data:
+                    return  # the worker closed (stopped, or gave up on an answer)
+                jobs = _jobs(data)
+                if jobs is None:
+                    return  # the worker answers 503 for that batch and reconnects
+                with self._cond:
+                    self._last[key] = time.monotonic()
+                    self._queued.add(key)
+                    self._cond.notify_all()
+                try:
+                    outcomes = [to_wire(o) for o in self._commit(jobs)]
+                finally:
+                    with self._cond:
+                        self._queued.discard(key)
+                try:
+                    conn.sendall(dumps(outcomes))
+                except (OSError, ValueError):
+                    # Committed and audited; the worker answers 503 (nothing released).
+                    return
+
+
+def _jobs(data: bytes) -> list[EvalJob] | None:
+    """The jobs of a worker's message, or None (logged) if it is not a list of jobs."""
+    try:
+        jobs = loads(data)
+    except (pickle.UnpicklingError, ValueError, EOFError, TypeError) as exc:
+        log.error("release committer: refused a malformed message: %s", exc)  # noqa: TRY400
+        return None
+    if not isinstance(jobs, list) or not all(isinstance(j, EvalJob) for j in jobs):
+        log.error("release committer: refused a message that is not a list of jobs")
+        return None
+    return jobs
+
+
+# --------------------------------------------------------------------------------------
+# The worker's side
+
+
+class CommitterClient:
+    """A worker's connection to its host's committer; one batch in flight at a time.
+
+    Used only by the worker's own group-commit thread (batch.Releaser._forward_batch),
+    which sends a batch and waits for its answers before it takes the next, so requests
+    and answers need no ids: the connection is dropped whenever an answer is missing.
+    """
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+
+    def call(self, jobs: Sequence[EvalJob]) -> list[Any]:
+        """Commit ``jobs`` through the committer; one outcome per job, in order.
+
+        Each outcome is a release dict, a refusal (KeyServerError) to raise, or an
+        exception for a job that failed otherwise.
+
+        Raises:
+            UnavailableError: The committer cannot be reached, died, or did not answer
+                in time; nothing of this batch was released (some may be audited).
+        """
+        wire = [dataclasses.replace(j, blinded=None) for j in jobs]
+        try:
+            outcomes = self._exchange(dumps(wire), len(jobs))
+        except (OSError, ValueError, EOFError, TypeError, pickle.UnpicklingError) as exc:
+            # Drop the connection: an answer that arrives later must not be read as the
+            # answer to the next batch. The next batch connects again (a restarted
+            # committer accepts it on the same listening socket).
+            log.warning("release committer unavailable: %s", exc)
+            self.close()
+            raise _unavailable() from exc
+        return [_from_wire(o) for o in outcomes]
+
+    def _exchange(self, message: bytes, count: int) -> list[Any]:
+        sock = self._sock or self._connect()
+        sock.sendall(message)
+        data = _receive(sock)
+        if not data:
+            raise OSError("the release committer closed the connection")
+        outcomes = loads(data)
+        if not isinstance(outcomes, list) or len(outcomes) != count:
+            raise OSError("the release committer answered another number of jobs")
+        return outcomes
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, _SOCKET_TYPE)
+        try:
+            sock.settimeout(self._timeout)
+            sock.connect(self._path)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        return sock
+
+    def close(self) -> None:
+        """Drop the connection (the next call connects again)."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+
+
+def _from_wire(outcome: Any) -> Any:
+    if isinstance(outcome, dict | KeyServerError):
+        return outcome
+    if outcome == _UNAVAILABLE:
+        # The same answer as a worker's own database failure (http/problems.py).
+        return UnavailableError(
+            N_("the key server's database is unavailable; nothing was released")
+        )
+    return RuntimeError("the release committer failed (see its log)")
