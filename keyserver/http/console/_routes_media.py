@@ -99,9 +99,11 @@ def _the_one_medium(q: str, state: str, result: Mapping[str, Any]) -> str | None
 # needed, where a datalist's suggestions showed only after a click into the field and a
 # newcomer typed the reason through the IME instead). The official's own words, typed
 # beside them, win; the audit log keeps the words the official saw, in their language.
+# Short enough that the three fit on one line in either language (issue 12: in English
+# they wrapped and pushed the form's button below the fold at 1366x768).
 COMMON_REASONS: Mapping[str, Message] = {
-    "contractor": N_("Lost, reported by the contractor"),
-    "office": N_("Lost inside the city office"),
+    "contractor": N_("Lost by the contractor"),
+    "office": N_("Lost in a city office"),
     "stolen": N_("Stolen"),
 }
 
@@ -155,6 +157,8 @@ def medium_page(
         loss_error=error,
         error_field=error_field,
         time_example=page.time_example(),
+        # The "Today" button's date (issue 12): the configured zone's, not the browser's.
+        today=page.service.now().astimezone(page.formats.zone).strftime("%Y-%m-%d"),
         default_wait=str(default_wait),
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
     )
