@@ -125,7 +125,9 @@ def medium_page(
     loss form is then a folded secondary action (a report again), opened when it came
     back refused.
     """
-    doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
+    # With each container's answer when a loss is recorded (issue 12: the answers order
+    # the rows after a report; the medium report itself is not built for that).
+    doc = page.service.console_medium(page.principal, name, answers=True, ctx=page.ctx)
     states = set(doc["states"])
     live = states - {State.DESTROYED.value}
     reported = doc["loss"] == "current"
@@ -134,7 +136,7 @@ def medium_page(
         "medium.html",
         status=status,
         doc=doc,
-        containers=_containers_in_order(page, doc) if reported else _by_state(doc),
+        containers=answer_first(doc["containers"]) if reported else _by_state(doc),
         reported=reported,
         can_report=bool(live),
         can_restore=State.SUSPENDED.value in states,
@@ -168,19 +170,6 @@ def _by_state(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Before a loss report: the containers by state (the lifecycle's order), then label."""
     order = {s.value: i for i, s in enumerate(State)}
     return sorted(doc["containers"], key=lambda c: (order.get(c["state"], len(order)), c["label"]))
-
-
-def _containers_in_order(page: Page, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """After a loss report: each container with its three-way answer, worst first (issue 12).
-
-    The answer is the medium report's (service/medium_report.py) and the order the printed
-    report's (domain/answers.py), so the medium's page and the report never disagree.
-    """
-    report = page.service.medium_report(page.principal, doc["medium"], ctx=page.ctx)
-    answers = {c["container_id"]: c["answer"] for c in report["containers"]}
-    return answer_first(
-        [{**c, "answer": answers.get(c["container_id"])} for c in doc["containers"]]
-    )
 
 
 @router.get("/medium")
