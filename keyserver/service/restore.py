@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from keyserver.domain.context import SYSTEM_ACTOR
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import ConflictError, InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.domain.lifecycle import Cause, State
 from keyserver.domain.transparency import TransparencyError
 from keyserver.domain.transparency.checkpoint import Checkpoint
@@ -65,13 +66,15 @@ class RestoreOps:
         """
         key = self._transparency.log_key
         if key is None:
-            raise InvalidRequestError("this server keeps no transparency log to check against")
+            raise InvalidRequestError(N_("this server keeps no transparency log to check against"))
         try:
             note = parse_note(data)
             key.verifier().verify_note(note)
             return Checkpoint.parse(note.text)
         except TransparencyError as exc:
-            raise InvalidRequestError(f"the checkpoint does not verify: {exc}") from exc
+            raise InvalidRequestError(
+                N_("the checkpoint does not verify: %(reason)s", reason=str(exc))
+            ) from exc
 
     def mark_restored(self, source: str) -> dict[str, Any]:
         """Hold a database just restored from ``source`` until its replay."""
@@ -113,7 +116,10 @@ class RestoreOps:
         with self._ledger.tx(restoring=True) as session:
             if restore_state.current(session) is None:
                 raise ConflictError(
-                    "this database is not awaiting a replay (run `keyserver restore BACKUP` first)"
+                    N_(
+                        "this database is not awaiting a replay (run `keyserver restore-backup "
+                        "BACKUP` first)"
+                    )
                 )
             head = lock_head(session)
             backup_seq = head.seq
@@ -126,9 +132,13 @@ class RestoreOps:
                 replay.apply(entry)
             if checkpoint is not None and head.seq < checkpoint.size:
                 raise ConflictError(
-                    f"the checkpoint shows {checkpoint.size} audit entries, but the backup and "
-                    f"the export end at entry {head.seq}: changes after it are missing; use an "
-                    "export taken later (nothing was replayed)"
+                    N_(
+                        "the checkpoint shows %(size)s audit entries, but the backup and the "
+                        "export end at entry %(seq)s: changes after it are missing; use an "
+                        "export taken later (nothing was replayed)",
+                        size=checkpoint.size,
+                        seq=head.seq,
+                    )
                 )
             summary = replay.summary(backup_seq, len(newer))
             self._ledger.audit(
@@ -153,10 +163,15 @@ def _parse(lines: Iterable[str]) -> list[dict[str, Any]]:
         try:
             doc = json.loads(line)
         except ValueError:
-            raise InvalidRequestError(f"line {number} of the audit export is not JSON") from None
+            raise InvalidRequestError(
+                N_("line %(number)s of the audit export is not JSON", number=number)
+            ) from None
         if not isinstance(doc, dict) or set(doc) != _EXPORT_KEYS:
             raise InvalidRequestError(
-                f"line {number} is not an audit entry as `keyserver audit export` writes it"
+                N_(
+                    "line %(number)s is not an audit entry as `keyserver audit export` writes it",
+                    number=number,
+                )
             )
         out.append(doc)
     return out
@@ -171,20 +186,31 @@ def _continuation(
         mine = by_seq.get(head.seq)
         if mine is None or mine["hash"] != head.hash.hex():
             last = max(by_seq, default=0)
-            why = (
-                f"it ends at entry {last}, before this backup's newest entry {head.seq}"
-                if last < head.seq
-                else f"its entry {head.seq} differs from this database's"
-            )
+            if last < head.seq:
+                raise InvalidRequestError(
+                    N_(
+                        "the audit export does not continue this database's audit log: it ends "
+                        "at entry %(last)s, before this backup's newest entry %(seq)s; use an "
+                        "export taken after the backup, from this deployment",
+                        last=last,
+                        seq=head.seq,
+                    )
+                )
             raise InvalidRequestError(
-                f"the audit export does not continue this database's audit log: {why}; use "
-                "an export taken after the backup, from this deployment"
+                N_(
+                    "the audit export does not continue this database's audit log: its entry "
+                    "%(seq)s differs from this database's; use an export taken after the "
+                    "backup, from this deployment",
+                    seq=head.seq,
+                )
             )
     prev = head.hash
     entries: list[AuditEntry] = []
     for seq in sorted(s for s in by_seq if s > head.seq):
         if seq != head.seq + len(entries) + 1:
-            raise InvalidRequestError(f"the audit export has a gap before entry {seq}")
+            raise InvalidRequestError(
+                N_("the audit export has a gap before entry %(seq)s", seq=seq)
+            )
         doc = by_seq[seq]
         entry = AuditEntry(
             seq=seq,
@@ -202,8 +228,11 @@ def _continuation(
         # master key) after exactly the entry before it; nothing else is taken on trust.
         if entry.prev_hash != prev or entry_hash(audit_key, prev, entry) != entry.hash:
             raise InvalidRequestError(
-                f"audit export entry {seq} does not verify under this master key "
-                "(edited, or from another deployment); nothing was replayed"
+                N_(
+                    "audit export entry %(seq)s does not verify under this master key "
+                    "(edited, or from another deployment); nothing was replayed",
+                    seq=seq,
+                )
             )
         prev = entry.hash
         entries.append(entry)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from keyserver.domain import keygen, keys
 from keyserver.domain.context import LOCAL
 from keyserver.domain.errors import ConflictError
+from keyserver.domain.i18n import N_, Message
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.settings import ConfigError, Settings
 from keyserver.store import keystore
@@ -94,19 +95,27 @@ class RotationOps:
                 nxt = pending[0]
                 if target_gen != nxt:
                     raise ConflictError(
-                        f"a rotation to generation {nxt} ({_describe(rows[nxt])}) is under"
-                        " way; run the command again with that target to resume it"
+                        N_(
+                            "a rotation to generation %(gen)s (%(key)s) is under way; run the "
+                            "command again with that target to resume it",
+                            gen=nxt,
+                            key=_describe(rows[nxt]),
+                        )
                     )
                 return {"from": nxt - 1, "to": nxt, "resumed": True}
             if any(s == keygen.STATE_OLD for s in states.values()):
                 raise ConflictError(
-                    "the previous rotation is done but its old key is not destroyed yet;"
-                    " run `keyserver rotate-master-key --finish` first"
+                    N_(
+                        "the previous rotation is done but its old key is not destroyed yet; "
+                        "run `keyserver rotate-master-key --finish` first"
+                    )
                 )
             if target_gen is not None:
-                raise ConflictError(f"the target key is already generation {target_gen}")
+                raise ConflictError(
+                    N_("the target key is already generation %(gen)s", gen=target_gen)
+                )
             if states.get(own) != keygen.STATE_CURRENT:
-                raise ConflictError("configure the current master key to start a rotation")
+                raise ConflictError(N_("configure the current master key to start a rotation"))
             new = own + 1
             data_key = (
                 self._settings.rng(keygen.DATA_KEY_BYTES)
@@ -213,18 +222,23 @@ class RotationOps:
             rows = self._records(session)
             old = next((r for r in rows.values() if r.state == keygen.STATE_OLD), None)
             if old is None:
-                raise ConflictError("no finished rotation awaits --finish")
+                raise ConflictError(N_("no finished rotation awaits --finish"))
             new = rows[old.generation + 1]
             own, _ = keygen.reach(
                 keystore.records(session), keystore.configured_key(self._settings)
             )
             if own != new.generation:
                 raise ConflictError(
-                    f"this command runs with the old master key (generation {own}); configure"
-                    f" the new one ({_describe(new)}) and restart every instance with it first"
+                    N_(
+                        "this command runs with the old master key (generation %(own)s); "
+                        "configure the new one (%(key)s) and restart every instance with it "
+                        "first",
+                        own=own,
+                        key=_describe(new),
+                    )
                 )
             if _count_not_under(session, new.generation):
-                raise ConflictError("rows are still under the old key; run the rotation again")
+                raise ConflictError(N_("rows are still under the old key; run the rotation again"))
             now = self._ledger.now()
             # spec §rotation: the old data key's copies in the live database go; the
             # record stays (destroyed) so that the old key is recognised and refused.
@@ -296,7 +310,7 @@ def _generation_of(records: list[keygen.GenerationRecord], target: Settings) -> 
     return own
 
 
-def _describe(row: KeyGeneration) -> str:
+def _describe(row: KeyGeneration) -> Message:
     if row.source == keygen.SOURCE_HSM:
-        return f"HSM key {row.hsm_key_label!r}"
-    return "a key file"
+        return N_("HSM key %(label)s", label=repr(row.hsm_key_label))
+    return N_("a key file")

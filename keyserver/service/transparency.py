@@ -24,10 +24,6 @@ from keyserver.store.ledger import Ledger
 
 log = logging.getLogger("keyserver")
 
-NO_LOG = (
-    "this key server keeps no transparency log (no log key): "
-    "create one with `keyserver log-key --create` and restart"
-)
 # Sizes and sequence numbers are 64-bit columns (0004_seq_bigint, 0007_tlog_bigint): a
 # larger number names nothing, and would overflow the database's BIGINT parameter.
 MAX_PROOF_SIZE_ARG = (1 << 63) - 1
@@ -86,7 +82,12 @@ class TransparencyOps:
         """The log key, or not-found when this server keeps no log."""
         key = self.log_key
         if key is None:
-            raise NotFoundError(NO_LOG)
+            raise NotFoundError(
+                N_(
+                    "this key server keeps no transparency log (no log key): create one "
+                    "with `keyserver log-key --create` and restart"
+                )
+            )
         return key
 
     def log_info(self) -> dict[str, Any]:
@@ -197,9 +198,9 @@ class TransparencyOps:
             found = tlog.newest_cosigned(session, min_cosignatures)
             if found is None:
                 raise NotFoundError(
-                    "no checkpoint has that many cosignatures yet"
+                    N_("no checkpoint has that many cosignatures yet")
                     if min_cosignatures
-                    else "no checkpoint yet"
+                    else N_("no checkpoint yet")
                 )
             return found.text
 
@@ -207,7 +208,7 @@ class TransparencyOps:
         """The checkpoint note of tree size ``size``."""
         self.signing_key()
         if not 0 <= size <= MAX_PROOF_SIZE_ARG:
-            raise InvalidRequestError("the tree size must be between 0 and 2^63 - 1")
+            raise InvalidRequestError(N_("the tree size must be between 0 and 2^63 - 1"))
         with self._ledger.reads() as session:
             return tlog.load_checkpoint(session, size).text
 
@@ -218,7 +219,7 @@ class TransparencyOps:
         """
         self.signing_key()
         if not 0 <= old_size <= new_size <= MAX_PROOF_SIZE_ARG:
-            raise InvalidRequestError("need 0 <= old <= new")
+            raise InvalidRequestError(N_("need 0 <= old <= new"))
         with self._ledger.reads() as session:
             # Only sizes the log has signed: proofs to unsigned sizes would be unverifiable.
             new_cp = tlog.load_checkpoint(session, new_size)
@@ -239,18 +240,22 @@ class TransparencyOps:
         if not 1 <= seq <= MAX_PROOF_SIZE_ARG or (
             size is not None and not 1 <= size <= MAX_PROOF_SIZE_ARG
         ):
-            raise InvalidRequestError("seq and size must be between 1 and 2^63 - 1")
+            raise InvalidRequestError(N_("seq and size must be between 1 and 2^63 - 1"))
         with self._ledger.reads() as session:
             entry = tlog.entry_by_seq(session, seq)
             own = entry.actor == actor.name and not actor.local
             if not (actor.has_any(OVERSIGHT) or own):
-                error = NotAllowedError("inclusion proofs of entries of other principals")
+                error = NotAllowedError(N_("inclusion proofs of entries of other principals"))
                 raise self._ledger.refuse(actor, "tlog.proof", None, ctx, error)
             cp = tlog.load_checkpoint(session, size)
             if cp.size < seq:
                 raise NotFoundError(
-                    f"entry {seq} is not covered by checkpoint {cp.size} yet; "
-                    "ask again after the next checkpoint"
+                    N_(
+                        "entry %(seq)s is not covered by checkpoint %(size)s yet; ask again "
+                        "after the next checkpoint",
+                        seq=seq,
+                        size=cp.size,
+                    )
                 )
             nodes = tlog.NodeReader(session)
             proof = merkle.inclusion_proof(nodes, seq - 1, cp.size)
@@ -276,15 +281,17 @@ class TransparencyOps:
             note = parse_note(note_text.encode("utf-8"))
             cp = Checkpoint.parse(note.text)
         except TransparencyError as exc:
-            raise InvalidRequestError(f"not a checkpoint note: {exc}") from None
+            raise InvalidRequestError(
+                N_("not a checkpoint note: %(reason)s", reason=str(exc))
+            ) from None
         if cp.origin != key.name:
-            raise InvalidRequestError("the checkpoint is not of this log (origin differs)")
+            raise InvalidRequestError(N_("the checkpoint is not of this log (origin differs)"))
         # Everything is checked in a read transaction first: an anonymous client posting
         # junk must never take the writers' lock (on SQLite, the key releases' lock).
         with self._ledger.reads() as session:
             stored = tlog.load_checkpoint(session, cp.size)
         if stored.note.text != note.text:
-            raise InvalidRequestError("this log never signed that checkpoint")
+            raise InvalidRequestError(N_("this log never signed that checkpoint"))
         have = {(s.name, s.key_id) for s in stored.note.signatures}
         fresh = []
         for witness in self.witnesses:
@@ -293,13 +300,19 @@ class TransparencyOps:
             except UnknownKeyError:
                 continue
             except TransparencyError as exc:
-                raise InvalidRequestError(f"cosignature of {witness.name}: {exc}") from None
+                raise InvalidRequestError(
+                    N_(
+                        "cosignature of %(witness)s: %(reason)s",
+                        witness=witness.name,
+                        reason=str(exc),
+                    )
+                ) from None
             if (witness.name, witness.key_id) not in have:
                 fresh.append((witness, timestamp, witness.find(note).line().rstrip("\n")))
         if not fresh and not have & {(w.name, w.key_id) for w in self.witnesses} & {
             (s.name, s.key_id) for s in note.signatures
         }:
-            raise InvalidRequestError("the note carries no cosignature of a configured witness")
+            raise InvalidRequestError(N_("the note carries no cosignature of a configured witness"))
         accepted: list[str] = []
         if fresh:
             with self._ledger.tx() as session:

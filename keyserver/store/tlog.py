@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from keyserver.domain.errors import InternalError, NotFoundError
+from keyserver.domain.i18n import N_
 from keyserver.domain.transparency import merkle, tiles
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.note import Note, SignerKey, parse_note
@@ -60,7 +61,7 @@ class NodeReader:
             select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.idx == idx)
         ).scalar_one_or_none()
         if data is None:
-            raise InternalError("the transparency tree is missing a tile")
+            raise InternalError(N_("the transparency tree is missing a tile"))
         return bytes(data)
 
     def tile(self, level: int, idx: int) -> bytes:
@@ -72,7 +73,7 @@ class NodeReader:
         try:
             return self._nodes(level, idx)
         except tiles.MissingNodeError:
-            raise InternalError("the transparency tree is missing a node") from None
+            raise InternalError(N_("the transparency tree is missing a node")) from None
 
 
 def tree_size(session: Session) -> int:
@@ -109,14 +110,17 @@ def extend(session: Session, audit_key: bytes) -> tuple[merkle.Frontier, bool]:
         seq = int(row[0])
         # spec §transparency: entries enter the tree in seq order, each verified first.
         if seq != frontier.size + 1:
-            raise InternalError(f"audit entry {frontier.size + 1} is missing")
+            raise InternalError(N_("audit entry %(seq)s is missing", seq=frontier.size + 1))
         leaf = None
         if hmac.compare_digest(bytes(row[8]), prev):
             leaf = audit_verify.verified_text(audit_key, prev, row)
         if leaf is None:
             raise InternalError(
-                f"audit entry {seq} does not verify; the transparency log stops "
-                "before it (run `keyserver audit verify`)"
+                N_(
+                    "audit entry %(seq)s does not verify; the transparency log stops before "
+                    "it (run `keyserver audit verify`)",
+                    seq=seq,
+                )
             )
         prev = bytes(row[9])
         created += frontier.append(merkle.leaf_hash(leaf))
@@ -141,7 +145,7 @@ def _store_tiles(
         # The partial tile must hold exactly the nodes the old size implies, else appending
         # would put hashes at the wrong indexes (and every later proof would be wrong).
         if len(stored) != held * merkle.HASH_SIZE:
-            raise InternalError("the transparency tree's last tile does not match its size")
+            raise InternalError(N_("the transparency tree's last tile does not match its size"))
         session.execute(
             update(_TILES)
             .where(_TILES.c.level == level, _TILES.c.idx == idx)
@@ -199,7 +203,7 @@ def load_checkpoint(session: Session, size: int | None = None) -> StoredCheckpoi
     row = session.execute(query).scalar_one_or_none()
     if row is None:
         raise NotFoundError(
-            "no checkpoint of that size" if size is not None else "no checkpoint yet"
+            N_("no checkpoint of that size") if size is not None else N_("no checkpoint yet")
         )
     note = parse_note(row.note.encode("utf-8"))
     lines = session.execute(
@@ -262,7 +266,7 @@ def entry_by_seq(session: Session, seq: int) -> AuditEntry:
     """One audit entry (not-found if there is none)."""
     entry = session.get(AuditEntry, seq)
     if entry is None:
-        raise NotFoundError(f"no audit entry {seq}")
+        raise NotFoundError(N_("no audit entry %(seq)s", seq=seq))
     return entry
 
 

@@ -222,6 +222,11 @@ def test_no_log_key(world: World) -> None:
     resp = world.call(None, "GET", "/v1/tlog/checkpoint")
     assert resp.status_code == 404
     assert "log key" in resp.json()["detail"]
+    # A witness or auditor's tool that asks in Japanese reads it from the catalogue.
+    ja = world.call(None, "GET", "/v1/tlog/checkpoint", headers={"Accept-Language": "ja"})
+    assert ja.status_code == 404
+    assert "透明性ログを持っていません" in ja.json()["detail"], ja.text
+    assert "log key" not in ja.json()["detail"], ja.text
 
 
 def test_catching_up_in_short_transactions(
@@ -255,6 +260,11 @@ def test_bad_sizes_are_invalid_requests(tw: World) -> None:
         assert resp.json()["type"].endswith(":invalid-request")
     resp = tw.call(None, "GET", "/v1/tlog/checkpoints/123456")
     assert resp.status_code == 404
+    ja = tw.call(
+        "auditor", "GET", "/v1/tlog/proof/consistency", params={"old": 3, "new": 2},
+        headers={"Accept-Language": "ja"},
+    )  # fmt: skip
+    assert ja.status_code == 400 and "0 <= old <= new となるように" in ja.json()["detail"], ja.text
     # Past 2^31 is a size like any other (64-bit columns): not signed yet, not malformed.
     resp = tw.call("auditor", "GET", "/v1/tlog/proof/inclusion", params={"seq": 2**40})
     assert resp.status_code == 404, resp.text

@@ -87,12 +87,19 @@ def _scenario(cli: Any, h: ModuleType, settings: Settings, where: list[str], tmp
     edited = tmp / "edited.jsonl"
     edited.write_text(export.read_text().replace('"reason":"lost"', '"reason":"lust"'))
     result = cli("restore-backup", "--replay", edited, *where)
-    assert result.code != 0 and "does not verify" in result.err, result
+    assert result.code == 6 and "does not verify under this master key" in result.err, result
     assert cli("restore-backup", *where, "--json").json()["restore_pending"] is True
 
     # An export older than the kept checkpoint misses something: refused as a whole.
     result = cli("restore-backup", "--replay", early, "--checkpoint", checkpoint, *where)
-    assert result.code != 0 and "checkpoint shows" in result.err, result
+    assert result.code == 6 and "checkpoint shows" in result.err, result
+    # The operator reads the same refusal in Japanese (the catalogue, KEYSERVER_LANG).
+    ja = cli(
+        "restore-backup", "--replay", early, "--checkpoint", checkpoint, *where,
+        env=h.clean_env(KEYSERVER_LANG="ja"),
+    )  # fmt: skip
+    assert ja.code == 6 and "それ以降の変更が欠けています" in ja.err, ja
+    assert "checkpoint shows" not in ja.err and "nothing was replayed" not in ja.err, ja
     assert _status(settings, solo)["state"] == "active"
 
     # The replay: the destroys come back, the chain continues as it was.
