@@ -303,6 +303,14 @@ def cmd_serve(ctx: Context) -> int:
                     f"{workers} workers on {'https' if cert else 'http'}://"
                     + workers_module.display_address(host, bound)
                 ),
+                on_spawn=lambda threads: ctx.out.note(
+                    N_(
+                        "warning: other threads run in the server process (%(threads)s), so "
+                        "its workers start the slow way (each imports everything again, about "
+                        "a second of CPU more); please report this",
+                        threads=", ".join(threads),
+                    )
+                ),
             )
         except workers_module.ListenError as exc:
             raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc

@@ -24,7 +24,8 @@ each) imported everything again: a 2-worker server spent about 4 s of CPU before
 it answered instead of about 1.5 s, which on a loaded machine took 39 s (bench/README.md,
 `bench/serve_startup.py`).
 Forking is safe here because the supervisor is single-threaded when it forks (checked: with
-another thread alive, or off Linux, workers are spawned) and holds no database connection
+another thread alive, or off Linux, workers are spawned; the first case is said, since it
+means something left a thread behind) and holds no database connection
 (its start-up check closed its service and pool); every worker opens its own pool and reads
 its own settings, and randomness comes from ``os.urandom``, which forked processes do not
 share a state of.
@@ -193,16 +194,25 @@ def _worker(app_factory: str, host: str, port: int, options: dict[str, Any], loa
     worker.server.run(sockets=[sock])
 
 
-def _context() -> multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext:
+def _context() -> tuple[
+    multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext, list[str]
+]:
     """``fork`` (the workers share the supervisor's imports) where that is safe, else ``spawn``.
 
     A process forked while another thread runs inherits whatever locks that thread held
     (logging's, a pool's) and may hang on them; so only a single-threaded supervisor forks.
     Off Linux, system libraries may not survive a fork (macOS): spawn there.
+
+    Returns:
+        The context, and the names of the other threads that ruled out ``fork`` on Linux
+        (empty when it forks, or off Linux where spawning is the rule, not a slip).
     """
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn"), []
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if not others:
+        return multiprocessing.get_context("fork"), []
+    return multiprocessing.get_context("spawn"), others
 
 
 def supported() -> bool:
@@ -218,6 +228,7 @@ def serve_workers(
     options: dict[str, Any],
     *,
     on_ready: Callable[[int], None] | None = None,
+    on_spawn: Callable[[list[str]], None] | None = None,
 ) -> int:
     """Run ``workers`` uvicorn processes on ``host:port`` until a signal or a failure.
 
@@ -229,6 +240,9 @@ def serve_workers(
         workers: Number of processes (>= 1).
         options: Further ``uvicorn.Config`` arguments (log level, TLS files, ...).
         on_ready: Called with the port once the workers are started.
+        on_spawn: Called with the names of the threads that made the supervisor spawn
+            its workers instead of forking them (slower start-up, same safety), before
+            they start; by default a warning is logged.
 
     Returns:
         0 after a requested stop (SIGTERM, SIGINT), 1 if a worker failed.
@@ -244,7 +258,18 @@ def serve_workers(
     try:
         for sig in _SIGNALS:
             previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
-        context = _context()
+        context, threads = _context()
+        if threads:
+            # Spawning is the safe choice with another thread alive, but it costs every
+            # worker a second of CPU (the imports again): said, so that whatever left the
+            # thread behind is found rather than silently making start-up slow.
+            if on_spawn is not None:
+                on_spawn(threads)
+            else:
+                log.warning(
+                    "threads %s run in the supervisor: workers are spawned, not forked",
+                    ", ".join(threads),
+                )
         loaded = context.Barrier(workers)
         for i in range(workers):
             proc = context.Process(

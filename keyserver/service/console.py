@@ -6,6 +6,10 @@ audited exactly alike. What is here is what the API has no call for: console ses
 (server-side, in the shared database) and the read-only views an official needs in one
 page (overview, partial search, a medium's containers, the audit log filtered by medium
 and time).
+
+Length (~510 lines): one method per console page, each the one query that page needs, and
+the three helpers below serve only those queries; sessions are the first hundred lines.
+Split by page, each module would hold a single query and import the same helpers.
 """
 
 from __future__ import annotations

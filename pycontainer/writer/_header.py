@@ -92,13 +92,15 @@ class Stretch:
     Argon2id (m=64 MiB, t=3, p=4 by default) is the largest fixed cost of a seal after
     start-up, and its only input is the server's answer: run it beside the payload instead
     of before it. It does no I/O and touches no shared state; the argon2 binding releases
-    the GIL. :meth:`kek` always waits for it, so no thread outlives the seal.
+    the GIL. :meth:`kek` and :meth:`join` always wait for it, an interrupt included, so no
+    thread outlives the seal.
     """
 
     def __init__(self, oprf_out: bytes, container_id: bytes, argon2: p.Argon2Params) -> None:
         self._args = (oprf_out, container_id, argon2)
         self._kek: bytes | None = None
         self._error: BaseException | None = None
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rwc-argon2id", daemon=True)
         self._thread.start()
 
@@ -107,14 +109,33 @@ class Stretch:
             self._kek = keyschedule.derive_kek(*self._args)
         except BaseException as exc:  # noqa: BLE001 -- re-raised by kek() in the caller
             self._error = exc
+        finally:
+            self._done.set()
 
     def join(self) -> None:
-        """Wait for the derivation to end (after a failure elsewhere: its result is moot)."""
-        self._thread.join()
+        """Wait for the derivation to end (after a failure elsewhere: its result is moot).
+
+        Ctrl-C (or rwc's SIGTERM/SIGHUP) is raised in the caller's thread, here too: it is
+        re-raised once the derivation has ended, not at once. Argon2id cannot be stopped
+        midway, and a caller that left would return from the seal with the thread still
+        holding the server's answer and 64 MiB; worse, an interrupted Thread.join marks
+        the running thread as stopped (CPython 3.11 _wait_for_tstate_lock), so the seal's
+        final join returned at once. An Event, as pycontainer/_engine/pipeline.py waits
+        for its helpers.
+        """
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                self._done.wait()
+                break
+            except BaseException as exc:  # noqa: BLE001 -- re-raised once the thread ended
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
     def kek(self) -> bytes:
-        """Wait for the KEK; raise what the derivation raised."""
-        self._thread.join()
+        """Wait for the KEK; raise what the derivation raised (or an interrupt meanwhile)."""
+        self.join()
         if self._error is not None:
             raise self._error
         assert self._kek is not None

@@ -45,7 +45,7 @@ from tests.support.console import (
     ConsoleServer,
 )
 from tests.support.keyserver_cli import start_serve
-from tests.support.processes import clean_env
+from tests.support.processes import clean_env, stop
 from tests.support.requirements import missing
 
 SEEDED_AT = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
@@ -129,17 +129,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
     try:
         yield server
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        stop(proc)
 
 
 # Started browsers a test process keeps per language for the next test (at most this many:

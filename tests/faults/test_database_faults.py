@@ -37,7 +37,7 @@ from keyserver.service import KeyService
 from keyserver.store import init_database
 from keyserver.store.engine import repair_side_files
 from keyserver.testing import new_master_key_b64, running_server
-from tests.support import e2e, postgres
+from tests.support import e2e, postgres, processes
 from tests.support.requirements import missing
 
 UNAVAILABLE = "urn:rwc:problem:unavailable"
@@ -409,12 +409,7 @@ def _serve(settings: Settings, port: int, log: Path) -> Iterator[None]:
             time.sleep(0.1)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        processes.stop(proc)
 
 
 @pytest.mark.slow

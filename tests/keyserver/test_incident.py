@@ -4,6 +4,9 @@ Media that match (canonical ids, not-found with suggestions), loss reports that 
 pending containers, the three-way medium report from the time of loss, an attempt budget
 only the right password refunds (per container, per principal, per medium), suspension
 causes and cause-scoped restores, complete audit entries.
+
+Length: the incident's cases run on one live server per backend (the `world` and `capped`
+fixtures); the clock, the media and the budgets they set up are shared by every case here.
 """
 
 from __future__ import annotations

@@ -42,16 +42,6 @@ def _state(h: ModuleType, dd: Any, cid: str) -> dict[str, Any]:
         service.close()
 
 
-def _audit(h: ModuleType, dd: Any) -> list[dict[str, Any]]:
-    service = _service(h, dd)
-    try:
-        page = service.audit_list(service.local_actor("test"), limit=1000)
-        entries: list[dict[str, Any]] = page["entries"]
-        return entries
-    finally:
-        service.close()
-
-
 # -- init ------------------------------------------------------------------------------------
 
 
@@ -276,7 +266,7 @@ def test_acting_principal_is_audited(cli: Any, h: ModuleType, data_dir: Any) -> 
         "tanaka@city.example",
     )
     assert result.code == 0
-    adds = [e for e in _audit(h, data_dir) if e["action"] == "principal.add"]
+    adds = [e for e in h.audit_entries(data_dir.path) if e["action"] == "principal.add"]
     assert [e["actor"] for e in adds] == [OPERATOR, OPERATOR, "tanaka@city.example"]
     assert all(e["remote"] == "local" for e in adds)
     who = cli("whoami", "--data-dir", data_dir.path, "--json").json()
@@ -330,7 +320,9 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
     result = cli("suspend", "not-an-id", "--reason", "x", "--data-dir", dd)
     assert result.code == 6 and "(invalid-request)" in result.err
 
-    actions = [(e["action"], e["actor"]) for e in _audit(h, data_dir) if e["container"] == cid]
+    actions = [
+        (e["action"], e["actor"]) for e in h.audit_entries(data_dir.path) if e["container"] == cid
+    ]
     assert ("suspend", OPERATOR) in actions and ("destroy", OPERATOR) in actions
 
 
@@ -515,7 +507,7 @@ def test_sweep_destroys_expired_pending(
     assert result.json()["pending_expired"] == 1
     assert _state(h, data_dir, old)["state"] == "destroyed"
     assert _state(h, data_dir, fresh)["state"] == "pending"
-    sweeps = [e for e in _audit(h, data_dir) if e["action"] == "destroy"]
+    sweeps = [e for e in h.audit_entries(data_dir.path) if e["action"] == "destroy"]
     assert sweeps[-1]["actor"] == "cron@ks1"
 
 

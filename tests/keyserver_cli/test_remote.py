@@ -16,22 +16,11 @@ from typing import Any, cast
 
 import pytest
 
-from keyserver.service import KeyService
 from keyserver.testing import running_server
 
 
 def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
     return cast(dict[str, str], h.clean_env(KEYSERVER_TOKEN=token, **extra))
-
-
-def _audit(h: ModuleType, dd: Any) -> list[dict[str, Any]]:
-    service = KeyService(h.settings_for(dd.path))
-    try:
-        page = service.audit_list(service.local_actor("test"), limit=1000)
-        entries: list[dict[str, Any]] = page["entries"]
-        return entries
-    finally:
-        service.close()
 
 
 def _closed_port() -> int:
@@ -75,7 +64,7 @@ def test_admin_over_http(cli: Any, h: ModuleType, data_dir: Any, server: str) ->
 
     # Remote actions are audited under the token's principal, local ones under the operator.
     cli("principal", "add", "local-one", "--role", "reader", "--data-dir", data_dir.path)
-    adds = [e for e in _audit(h, data_dir) if e["action"] == "principal.add"]
+    adds = [e for e in h.audit_entries(data_dir.path) if e["action"] == "principal.add"]
     assert adds[-2]["actor"] == "admin" and adds[-2]["remote"] == "127.0.0.1"
     assert adds[-1]["actor"].startswith("operator@") and adds[-1]["remote"] == "local"
 

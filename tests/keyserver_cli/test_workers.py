@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -282,6 +283,60 @@ def test_addresses_resolve_as_uvicorn_binds_them() -> None:
             reserve_port("::1", taken)
     with pytest.raises(ListenError):
         reserve_port("no-such-host.invalid", 0)
+
+
+# A supervisor with a thread left behind: it must still serve (spawned workers), and say so.
+LEFT_THREAD = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time, urllib.request
+    from keyserver.cli import workers
+
+    release = threading.Event()
+    threading.Thread(target=release.wait, name="left-behind", daemon=True).start()
+
+    def ready(port):
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    print("served", r.status, r.read().decode(), flush=True)
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    code = workers.serve_workers(
+        "tests.support.tiny_asgi:app", "127.0.0.1", 0, 2, {"log_level": "warning"},
+        on_ready=ready, on_spawn=lambda names: print("spawned:", ",".join(names), flush=True),
+    )
+    release.set()
+    sys.exit(code)
+    """
+)
+
+
+def test_a_thread_left_in_the_supervisor_is_said_and_workers_still_serve(
+    tmp_path: Path,
+) -> None:
+    """Another thread alive at fork time: workers are spawned (safe, slower), and said.
+
+    Forking beside a running thread could hang a worker on a lock that thread held;
+    spawning is safe but costs each worker its imports again, which nobody noticed when
+    a thread was left behind. test_workers_serve_balance_and_stop_on_sigterm shows the
+    real `serve` still forks (its supervisor is single-threaded).
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", LEFT_THREAD],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["spawned: left-behind", "served 200 ok"], proc
 
 
 def test_failed_init_leaves_nothing(

@@ -31,6 +31,7 @@ import pytest
 import requests
 
 from tests.support.processes import clean_env, free_port
+from tests.support.processes import stop as stop_process
 
 # Re-exported (tests reach them through this module); defined once in processes.py.
 __all__ = ["clean_env", "free_port"]
@@ -196,13 +197,7 @@ class KeyServer:
         """Stop the server (SIGTERM, then SIGKILL if it does not exit)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
+        stop_process(self.proc)
         self.proc = None
 
     def log_text(self, tail: int | None = 4000) -> str:

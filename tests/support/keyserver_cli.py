@@ -68,6 +68,17 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     return Settings.load(data_dir=data_dir, overrides={"sweep_interval": 0, **overrides}, env={})
 
 
+def audit_entries(data_dir: Path) -> list[dict[str, Any]]:
+    """The audit log of an initialised data directory, read through the service."""
+    service = KeyService(settings_for(data_dir))
+    try:
+        page = service.audit_list(service.local_actor("test"), limit=1000)
+        entries: list[dict[str, Any]] = page["entries"]
+        return entries
+    finally:
+        service.close()
+
+
 @dataclass
 class DataDir:
     """An initialised data directory and its admin token."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+from typing import Any
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -23,6 +25,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """Stop ``proc`` if it still runs: SIGTERM (a server finishes its requests), then SIGKILL
+    if it has not exited within ``timeout`` seconds; reaped either way."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
 
 
 def free_port() -> int:
