@@ -70,6 +70,7 @@ TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 TMPFS = Path("/dev/shm")
 DISK = Path(os.environ.get("RWC_BENCH_DISK_DIR", "/var/tmp"))
 SMALL_CSV = b"a,b"  # the issue's 3-byte CSV
+ENTRY_MODULE = "pycontainer.cli.entry"  # the `rwc` console script's (pyproject.toml)
 
 
 @dataclass(frozen=True)
@@ -356,6 +357,43 @@ def _age_open_synced(tools: _Tools, container: Path, dest: Path) -> ProcResult:
     return _age_synced(tools, argv, dest)
 
 
+def _direct_io(directory: Path) -> bool:
+    """True if files in ``directory`` can be opened with ``O_DIRECT`` (Linux, not tmpfs < 6.6)."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    try:
+        probe = directory / ".rwc-bench-direct"
+        probe.write_bytes(b"\0" * 4096)
+        try:
+            fd = os.open(probe, os.O_RDONLY | flag)
+            os.close(fd)
+        finally:
+            probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _disk_alone(src: Path, out: Path, size: int) -> ProcResult:
+    """The disk reading ``src`` and writing ``size`` bytes to ``out`` (fsynced) at once.
+
+    What storing a copy of ``src`` durably costs the device with no CPU work and no page
+    cache (``dd``, ``O_DIRECT`` both ways, 1 MiB blocks; ``out`` gets zeros: the bytes do
+    not matter to the disk): ``rwc seal`` and ``rwc open -C`` move these bytes and fsync
+    before they publish, so neither can finish sooner than this, whatever its CPU does
+    (bench/profiles/disk.md). A reference row, not a tool.
+    """
+    dd = require("dd", "coreutils")
+    blocks = max(1, size // MIB)
+    reader = shlex.join([dd, f"if={src}", "of=/dev/null", "bs=1M", "iflag=direct"])
+    sink = [f"of={out}", "bs=1M", f"count={blocks}", "oflag=direct", "conv=fsync"]
+    writer = shlex.join([dd, "if=/dev/zero", *sink])
+    proc = run_measured(["sh", "-c", f"{reader} 2>/dev/null & {writer} 2>/dev/null; wait"])
+    out.unlink()
+    return proc
+
+
 _Step = tuple[str, Callable[[], ProcResult]]  # a row's name, and one measured run of it
 
 
@@ -401,7 +439,12 @@ def _measure_storage(
             ),
             (
                 [("age open", lambda: age_open(synced=False))]
-                + ([("age open+sync", lambda: age_open(synced=True))] if cold else []),
+                + ([("age open+sync", lambda: age_open(synced=True))] if cold else [])
+                + (
+                    [("disk alone", lambda: _disk_alone(src, plain, size))]
+                    if cold and _direct_io(work)
+                    else []
+                ),
                 ("rwc open", rwc_open),
             ),
             (
@@ -525,16 +568,25 @@ def _startup(tools: _Tools, container: Path, name: str, runs: int) -> dict[str, 
 
     * start-up + imports: a process that starts the interpreter ``rwc`` runs on and
       imports exactly the top-level modules one ``rwc cat`` imports (found with
-      ``-X importtime``), then exits without the interpreter's teardown, as ``rwc`` does;
+      ``-X importtime``), those after the entry module with the garbage collector off
+      (as ``rwc``'s entry point imports them), then exits without the interpreter's
+      teardown, as ``rwc`` does;
       timed fork to exit like every other row (the sum of ``-X importtime`` figures
       overstates, the profiler's own cost included);
     * the bare interpreter (``python -c pass``) and ``rwc --help`` (the command's own
       start-up: its modules and every subcommand's parser, no container, no server).
     """
     top = _import_profile(tools, container, name)
+    modules = [m for _s, m in top]
+    # As rwc runs them: its console script imports the entry module, whose main() imports
+    # everything else with the cyclic garbage collector off (pycontainer/cli/entry.py).
     # Then out with os._exit, as rwc's console script ends (cli.main._end): the teardown
     # is neither start-up nor imports.
-    script = "import " + ", ".join(m for _s, m in top) + "; import os; os._exit(0)"
+    split = modules.index(ENTRY_MODULE) + 1 if ENTRY_MODULE in modules else len(modules)
+    script = "import " + ", ".join(modules[:split])
+    if modules[split:]:
+        script += "; import gc; gc.disable(); import " + ", ".join(modules[split:])
+    script += "; import os; os._exit(0)"
     n = max(5, runs)
     # -P: no current directory on sys.path, like the console script (its own bin instead).
     imports = _timed([tools.python, "-P", "-c", script], tools.reader_env, n)
@@ -706,6 +758,22 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
                     ]
                 )
                 target["vs_age_with_fsync"] = {"ratio": fair_ratio, "verdict": verdict(fair_ok)}
+            alone = figures.get("disk alone")  # on disk only: see _disk_alone
+            if alone and op != "cat":
+                rows.append(
+                    [
+                        "",
+                        "  the disk alone: dd reads IN, writes + fsyncs OUT",
+                        "",
+                        "",
+                        "",
+                        f"{alone['seconds']:.2f}",
+                        f"{alone['seconds'] / r['seconds']:.2f}x",
+                        "",
+                        "(floor for rwc: no CPU work)",
+                    ]
+                )
+                target["disk_alone_seconds"] = alone["seconds"]
             targets.append(target)
     return rows, targets
 
@@ -715,6 +783,7 @@ _ROUND_PAIRS = {  # each age row, and the rwc row it ran next to
     "age seal+sync": "rwc seal",
     "age open": "rwc open",
     "age open+sync": "rwc open",
+    "disk alone": "rwc open",
     "age cat": "rwc cat",
 }
 
@@ -865,5 +934,12 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         print(
             "  the same durability: the fair comparison. The targets are judged on the raw"
             " rows, as the issue asks."
+        )
+    if any("disk alone" in f for f in results["sizes"].values()):
+        print(
+            "  The disk alone: the device reading IN and writing + fsyncing as many bytes at"
+            " once (dd,\n  O_DIRECT, no CPU work): rwc seal and open -C move these bytes and"
+            " fsync before publishing,\n  so rwc s cannot go below it plus rwc's start-up;"
+            " raw age -d -o leaves OUT in the page cache."
         )
     return targets

@@ -10,5 +10,6 @@ Public Python API (stable; used by the ``keyserver`` CLI and the tests):
   :class:`keyserver.domain.lifecycle.Actor` (``KeyService.local_actor(name)`` for local mode).
 - :func:`keyserver.http.app.create_app`; ``keyserver.cli.host:app_factory`` is the uvicorn
   factory (settings from KEYSERVER_*, as ``keyserver serve`` reads them).
-- :func:`keyserver.testing.running_server`, :func:`keyserver.testing.bootstrap_principal`.
+- :func:`keyserver.testing.running_server`, :func:`keyserver.testing.bootstrap_principal`,
+  :class:`keyserver.testing.PromptStopServer` (a uvicorn server that stops when asked).
 """

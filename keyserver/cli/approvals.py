@@ -74,7 +74,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
     a = ctx.args
     if a.sub == "list":
         if not 1 <= a.limit <= 1000:
-            raise CliError("--limit must be between 1 and 1000", exit_code=EXIT_USAGE)
+            raise CliError(N_("--limit must be between 1 and 1000"), exit_code=EXIT_USAGE)
         page = b.approvals_list(a.state, a.after, a.limit)
         if ctx.out.as_json:
             ctx.out.json(page)

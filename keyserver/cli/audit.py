@@ -18,13 +18,14 @@ from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from keyserver.cli.files import file_name, written_text
 from keyserver.domain.errors import InvalidRequestError
+from keyserver.domain.i18n import N_
 from keyserver.domain.validation import parse_head
 
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
 # Entries per remote verify request: about a second of the server's time, far below any
 # read timeout (the client's 30 s, a proxy's), and well under the server's own cap.
 REMOTE_PAGE = 50_000
-_HEAD_HINT = "pass head_seq:head_hash as printed by an earlier `keyserver audit verify`"
+_HEAD_HINT = N_("pass head_seq:head_hash as printed by an earlier `keyserver audit verify`")
 
 
 def add_verify_options(p: argparse.ArgumentParser) -> None:
@@ -53,7 +54,7 @@ def cmd_audit(ctx: Context, b: Backend) -> int:
     a = ctx.args
     if a.sub == "list":
         if not 1 <= a.limit <= 1000:
-            raise CliError("--limit must be between 1 and 1000", exit_code=EXIT_USAGE)
+            raise CliError(N_("--limit must be between 1 and 1000"), exit_code=EXIT_USAGE)
         filters = {
             k: v
             for k, v in (("container", a.container), ("action", a.action), ("actor", a.actor))
@@ -77,8 +78,8 @@ def _verify(ctx: Context, b: Backend) -> int:
     expected = _parse_head(a.expect_head, "--expect-head") if a.expect_head else None
     if a.from_head is not None and a.state is not None:
         raise CliError(
-            "--from-head and --state both name where to start",
-            hint="use --state FILE alone (it keeps the head), or --from-head alone",
+            N_("--from-head and --state both name where to start"),
+            hint=N_("use --state FILE alone (it keeps the head), or --from-head alone"),
             exit_code=EXIT_USAGE,
         )
     state = Path(a.state) if a.state is not None else None
@@ -142,7 +143,11 @@ def _parse_head(text: str, option: str) -> tuple[int, bytes]:
         return parse_head(text)
     except InvalidRequestError:
         raise CliError(
-            f"{option} {text!r} is not SEQ:HASH (decimal seq >= 1, 64 hex digits)",
+            N_(
+                "%(option)s %(text)s is not SEQ:HASH (decimal seq >= 1, 64 hex digits)",
+                option=option,
+                text=repr(text),
+            ),
             hint=_HEAD_HINT,
             exit_code=EXIT_USAGE,
         ) from None
@@ -156,17 +161,19 @@ def _read_state(path: Path) -> tuple[int, bytes] | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(
-            f"cannot read --state {path}: {exc}",
-            hint="the file holds one line SEQ:HASH written by an earlier run",
+            N_("cannot read --state %(path)s: %(reason)s", path=path, reason=exc),
+            hint=N_("the file holds one line SEQ:HASH written by an earlier run"),
             exit_code=EXIT_USAGE,
         ) from None
     try:
         return parse_head(text)
     except InvalidRequestError:
         raise CliError(
-            f"--state {path} does not hold SEQ:HASH",
-            hint="it is written by `keyserver audit verify --state`; remove it to verify "
-            "everything again",
+            N_("--state %(path)s does not hold SEQ:HASH", path=path),
+            hint=N_(
+                "it is written by `keyserver audit verify --state`; remove it to verify "
+                "everything again"
+            ),
             exit_code=EXIT_USAGE,
         ) from None
 

@@ -30,6 +30,7 @@ from keyserver.cli.config import load_settings
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
 from keyserver.cli.files import file_name, written
+from keyserver.domain.i18n import N_, Message
 from keyserver.domain.settings import Settings
 
 # The parser imports this module for its add_parser functions on every `keyserver` start;
@@ -95,9 +96,11 @@ def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
         raise CliError(
-            f"{name} is not installed",
-            hint="install the PostgreSQL client tools of your server's version "
-            "(Debian: apt-get install postgresql-client)",
+            N_("%(name)s is not installed", name=name),
+            hint=N_(
+                "install the PostgreSQL client tools of your server's version (Debian: "
+                "apt-get install postgresql-client)"
+            ),
             exit_code=EXIT_CONFIG,
         )
     return found
@@ -109,8 +112,8 @@ def _run(argv: list[str]) -> None:
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
         raise CliError(
-            f"{Path(argv[0]).name} failed: {first}",
-            hint="check the database URL and that the database server runs",
+            N_("%(name)s failed: %(first)s", name=Path(argv[0]).name, first=first),
+            hint=N_("check the database URL and that the database server runs"),
             exit_code=EXIT_CONFIG,
         )
 
@@ -141,7 +144,9 @@ def cmd_backup(ctx: Context) -> int:
         assert tmp is not None  # named=True
         if source is not None:
             if not source.exists():
-                raise CliError(f"no database at {source}", exit_code=EXIT_CONFIG)
+                raise CliError(
+                    N_("no database at %(source)s", source=source), exit_code=EXIT_CONFIG
+                )
             _sqlite_copy(source, tmp)
         else:
             # pg_dump reads in one snapshot: consistent while the server serves.
@@ -157,7 +162,7 @@ def cmd_backup(ctx: Context) -> int:
 
 def _put_in_place(settings: Settings, backup: Path, *, force: bool) -> None:
     if not backup.is_file():
-        raise CliError(f"no backup file at {backup}", exit_code=EXIT_USAGE)
+        raise CliError(N_("no backup file at %(backup)s", backup=backup), exit_code=EXIT_USAGE)
     from keyserver.cli.local import sqlite_path  # noqa: PLC0415 - local mode only
 
     target = sqlite_path(settings)
@@ -175,8 +180,8 @@ def _put_in_place(settings: Settings, backup: Path, *, force: bool) -> None:
         return
     if target.exists() and not force:
         raise CliError(
-            f"a database exists at {target}",
-            hint="stop the server, then add --force to replace it",
+            N_("a database exists at %(target)s", target=target),
+            hint=N_("stop the server, then add --force to replace it"),
             exit_code=EXIT_USAGE,
         )
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -204,9 +209,11 @@ def _empty_postgresql(settings: Settings, *, force: bool) -> None:
                 return
             if not force:
                 raise CliError(
-                    "the database is not empty",
-                    hint="stop the server, then add --force to replace its key-server tables "
-                    "(or restore into a new, empty database)",
+                    N_("the database is not empty"),
+                    hint=N_(
+                        "stop the server, then add --force to replace its key-server tables (or "
+                        "restore into a new, empty database)"
+                    ),
                     exit_code=EXIT_USAGE,
                 )
             Base.metadata.drop_all(conn)
@@ -215,15 +222,15 @@ def _empty_postgresql(settings: Settings, *, force: bool) -> None:
         engine.dispose()
 
 
-def _read(path: Path, what: str) -> str:
+def _read(path: Path, what: Message) -> str:
     if not path.is_file():
-        raise CliError(f"no {what} at {path}", exit_code=EXIT_USAGE)
+        raise CliError(N_("no %(what)s at %(path)s", what=what, path=path), exit_code=EXIT_USAGE)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise CliError(
-            f"{path} cannot be the {what}: it is not UTF-8 text",
-            hint="give the file `keyserver audit export` or `keyserver checkpoint` wrote",
+            N_("%(path)s cannot be the %(what)s: it is not UTF-8 text", path=path, what=what),
+            hint=N_("give the file `keyserver audit export` or `keyserver checkpoint` wrote"),
             exit_code=EXIT_USAGE,
         ) from None
 
@@ -251,10 +258,10 @@ def cmd_restore_backup(ctx: Context) -> int:
             )
         kept = None
         if ctx.args.checkpoint is not None:
-            data = _read(Path(ctx.args.checkpoint), "checkpoint").encode("utf-8")
+            data = _read(Path(ctx.args.checkpoint), N_("checkpoint")).encode("utf-8")
             kept = guard(lambda: restores.checkpoint(data))
         if export is not None or kept is not None:
-            lines = [] if export is None else _read(Path(export), "audit export").splitlines()
+            lines = [] if export is None else _read(Path(export), N_("audit export")).splitlines()
             source = str(export or ctx.args.checkpoint)
             done = guard(lambda: restores.replay(lines, source=source, checkpoint=kept))
             ctx.out.record(done, title="replayed")

@@ -28,6 +28,7 @@ from typing import Any
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_USAGE, CliError
 from keyserver.domain.durations import EXAMPLES, DurationError
 from keyserver.domain.durations import parse_duration as domain_parse_duration
+from keyserver.domain.i18n import N_
 from keyserver.domain.settings import ENV_PREFIX, ConfigError, Settings
 
 # Keys of the command itself; never passed to Settings.load (it refuses unknown keys).
@@ -123,7 +124,9 @@ def parse_duration(text: str, *, flag: str) -> timedelta:
         return domain_parse_duration(text, name=flag)
     except DurationError as exc:
         raise CliError(
-            str(exc), hint=f"write a whole number and a unit, {EXAMPLES}", exit_code=EXIT_USAGE
+            str(exc),
+            hint=N_("write a whole number and a unit, %(examples)s", examples=EXAMPLES),
+            exit_code=EXIT_USAGE,
         ) from None
 
 
@@ -137,14 +140,18 @@ def read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError as exc:
-        raise CliError(f"config file {path} does not exist", exit_code=EXIT_CONFIG) from exc
+        raise CliError(
+            N_("config file %(path)s does not exist", path=path), exit_code=EXIT_CONFIG
+        ) from exc
     except OSError as exc:
         raise CliError(
-            f"cannot read config file {path}: {exc.strerror}", exit_code=EXIT_CONFIG
+            N_("cannot read config file %(path)s: %(strerror)s", path=path, strerror=exc.strerror),
+            exit_code=EXIT_CONFIG,
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise CliError(
-            f"config file {path} is not valid TOML: {exc}", exit_code=EXIT_CONFIG
+            N_("config file %(path)s is not valid TOML: %(reason)s", path=path, reason=exc),
+            exit_code=EXIT_CONFIG,
         ) from exc
 
 
@@ -189,8 +196,8 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Resolved:
     if "token" in toml:
         # Security: a token in a config file is too easily committed or shared.
         raise CliError(
-            "the config file must not hold a token",
-            hint="pass the token in KEYSERVER_TOKEN",
+            N_("the config file must not hold a token"),
+            hint=N_("pass the token in KEYSERVER_TOKEN"),
             exit_code=EXIT_CONFIG,
         )
     command: dict[str, Any] = {k: v for k, v in toml.items() if k in COMMAND_KEYS}
@@ -236,8 +243,8 @@ def load_settings(resolved: Resolved, overrides: Mapping[str, Any]) -> Settings:
         overrides.get("database_url") or resolved.settings_env.get(ENV_PREFIX + "DATABASE_URL")
     ):
         raise CliError(
-            "no data directory",
-            hint="pass --data-dir DIR or set KEYSERVER_DATA_DIR (or use --server URL)",
+            N_("no data directory"),
+            hint=N_("pass --data-dir DIR or set KEYSERVER_DATA_DIR (or use --server URL)"),
             exit_code=EXIT_CONFIG,
         )
     try:
@@ -245,4 +252,4 @@ def load_settings(resolved: Resolved, overrides: Mapping[str, Any]) -> Settings:
             data_dir=resolved.data_dir, overrides=dict(overrides), env=resolved.settings_env
         )
     except ConfigError as exc:
-        raise CliError(f"configuration: {exc}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(N_("configuration: %(reason)s", reason=exc), exit_code=EXIT_CONFIG) from exc

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
+from keyserver.domain.i18n import N_
 from pycontainer._engine.staging import StagedFile, remove_stale
 from pycontainer.errors import OutputExistsError
 
@@ -111,13 +112,19 @@ def create_secret(dest: Path, data: bytes) -> None:
 
 
 def _exists(dest: Path) -> CliError:
-    return CliError(f"{dest} exists", hint="choose another file name", exit_code=EXIT_USAGE)
+    return CliError(
+        N_("%(dest)s exists", dest=dest), hint=N_("choose another file name"), exit_code=EXIT_USAGE
+    )
 
 
 def _unwritable(dest: Path, exc: OSError) -> CliError:
     return CliError(
-        f"cannot write {dest}: {exc.strerror or exc}; nothing was written",
-        hint="check that the directory exists, is writable and has room",
+        N_(
+            "cannot write %(dest)s: %(value)s; nothing was written",
+            dest=dest,
+            value=exc.strerror or exc,
+        ),
+        hint=N_("check that the directory exists, is writable and has room"),
         exit_code=EXIT_FAILURE,
     )
 

@@ -52,8 +52,8 @@ def _bootstrap_admin(ctx: Context, settings: Settings) -> dict[str, Any]:
         actor = guard(lambda: service.local_actor(ctx.opt("as_") or default_actor_name()))
         if guard(lambda: service.list_principals(actor))["principals"]:
             raise CliError(
-                "the database already has principals",
-                hint="use `keyserver principal add` on an initialised server",
+                N_("the database already has principals"),
+                hint=N_("use `keyserver principal add` on an initialised server"),
                 exit_code=EXIT_CONFIG,
             )
         return guard(lambda: service.add_principal(actor, ctx.args.admin, ["admin"]))
@@ -71,8 +71,8 @@ def cmd_init(ctx: Context) -> int:
     sqlite = sqlite_path(settings)
     if (key_file is not None and key_file.exists()) or (sqlite is not None and sqlite.exists()):
         raise CliError(
-            f"{settings.data_dir or key_file} is already initialised",
-            hint="use `keyserver migrate` to upgrade an existing database",
+            N_("%(path)s is already initialised", path=settings.data_dir or key_file),
+            hint=N_("use `keyserver migrate` to upgrade an existing database"),
             exit_code=EXIT_CONFIG,
         )
     created: list[Path] = []
@@ -127,8 +127,8 @@ def cmd_migrate(ctx: Context) -> int:
     sqlite = sqlite_path(settings)
     if sqlite is not None and not sqlite.is_file():
         raise CliError(
-            f"no key-server database at {sqlite}",
-            hint="run `keyserver init` to create one",
+            N_("no key-server database at %(sqlite)s", sqlite=sqlite),
+            hint=N_("run `keyserver init` to create one"),
             exit_code=EXIT_CONFIG,
         )
     guard(lambda: migrate(settings))
@@ -228,15 +228,15 @@ def cmd_serve(ctx: Context) -> int:
         port = int(command["port"]) if command.get("port") is not None else 8443
         workers = int(command["workers"]) if command.get("workers") is not None else 1
     except ValueError as exc:
-        raise CliError("port and workers must be integers", exit_code=EXIT_USAGE) from exc
+        raise CliError(N_("port and workers must be integers"), exit_code=EXIT_USAGE) from exc
     if not 0 <= port <= 65535 or workers < 1:
-        raise CliError("port must be 0..65535 and workers >= 1", exit_code=EXIT_USAGE)
+        raise CliError(N_("port must be 0..65535 and workers >= 1"), exit_code=EXIT_USAGE)
     cert, key = command.get("tls_cert"), command.get("tls_key")
     if bool(cert) != bool(key):
-        raise CliError("--tls-cert and --tls-key go together", exit_code=EXIT_USAGE)
+        raise CliError(N_("--tls-cert and --tls-key go together"), exit_code=EXIT_USAGE)
     for path in (cert, key):
         if path and not Path(str(path)).is_file():
-            raise CliError(f"TLS file {path} does not exist", exit_code=EXIT_CONFIG)
+            raise CliError(N_("TLS file %(path)s does not exist", path=path), exit_code=EXIT_CONFIG)
     if not cert and host not in ("127.0.0.1", "::1", "localhost"):
         ctx.out.note(
             "warning: serving plain HTTP on a non-loopback address; clients refuse http:// "
@@ -315,5 +315,5 @@ def cmd_serve(ctx: Context) -> int:
         except workers_module.ListenError as exc:
             raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc
         if code != 0:
-            raise CliError("a worker process died; the server stopped", exit_code=EXIT_FAILURE)
+            raise CliError(N_("a worker process died; the server stopped"), exit_code=EXIT_FAILURE)
     return EXIT_OK

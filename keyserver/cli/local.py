@@ -118,16 +118,18 @@ def check_master_key_file(settings: Settings) -> None:
         st = path.stat()
     except FileNotFoundError as exc:
         raise CliError(
-            f"master key file {path} does not exist",
-            hint="run `keyserver init --data-dir DIR` first, or set KEYSERVER_MASTER_KEY_FILE",
+            N_("master key file %(path)s does not exist", path=path),
+            hint=N_("run `keyserver init --data-dir DIR` first, or set KEYSERVER_MASTER_KEY_FILE"),
             exit_code=EXIT_CONFIG,
         ) from exc
     if not stat.S_ISREG(st.st_mode):
-        raise CliError(f"master key {path} is not a regular file", exit_code=EXIT_CONFIG)
+        raise CliError(
+            N_("master key %(path)s is not a regular file", path=path), exit_code=EXIT_CONFIG
+        )
     if st.st_mode & 0o077:
         raise CliError(
-            f"master key file {path} is accessible to group or others",
-            hint=f"chmod 600 {path}",
+            N_("master key file %(path)s is accessible to group or others", path=path),
+            hint=N_("chmod 600 %(path)s", path=path),
             exit_code=EXIT_CONFIG,
         )
 

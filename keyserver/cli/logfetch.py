@@ -16,6 +16,7 @@ import requests
 
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, CliError
 from keyserver.cli.remote import CA_BUNDLE_OPTION
+from keyserver.domain.i18n import N_
 from pycontainer.client.transport import read_limited, trust_store
 from pycontainer.errors import ContainerError
 
@@ -54,7 +55,10 @@ def log_request(
             return resp.status_code, read_limited(resp)
     except requests.exceptions.RequestException as exc:
         raise CliError(
-            f"cannot reach {url} ({type(exc).__name__})", exit_code=EXIT_UNAVAILABLE
+            N_("cannot reach %(url)s (%(kind)s)", url=url, kind=type(exc).__name__),
+            exit_code=EXIT_UNAVAILABLE,
         ) from None
     except ContainerError as exc:  # the answer is over the size limit
-        raise CliError(f"{url}: {exc.message}", exit_code=EXIT_UNAVAILABLE) from None
+        raise CliError(
+            N_("%(url)s: %(message)s", url=url, message=exc.message), exit_code=EXIT_UNAVAILABLE
+        ) from None

@@ -59,7 +59,9 @@ def check_server_url(url: str) -> str:
     try:
         return normalize_server_url(url)
     except ServerUrlError as exc:
-        raise CliError(f"--server: {exc.message}", hint=exc.hint, exit_code=EXIT_CONFIG) from None
+        raise CliError(
+            N_("--server: %(message)s", message=exc.message), hint=exc.hint, exit_code=EXIT_CONFIG
+        ) from None
 
 
 def _broken(exc: Exception) -> CliError:
@@ -367,7 +369,7 @@ class RemoteBackend:
                     json.loads(line)  # spec §audit: each line is one JSON entry
                 except ValueError as exc:
                     raise CliError(
-                        "the key server sent an audit export line that is not JSON",
+                        N_("the key server sent an audit export line that is not JSON"),
                         exit_code=EXIT_UNAVAILABLE,
                     ) from exc
                 yield line
@@ -436,7 +438,7 @@ class RemoteBackend:
             return body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise CliError(
-                "the key server sent a checkpoint that is not UTF-8", exit_code=EXIT_UNAVAILABLE
+                N_("the key server sent a checkpoint that is not UTF-8"), exit_code=EXIT_UNAVAILABLE
             ) from exc
 
     def published_at(self) -> list[str]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
 from keyserver.cli.files import file_name
+from keyserver.domain.i18n import N_
 from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
 
 # The parser imports this module for add_parser on every `keyserver` start; the database,
@@ -99,8 +100,8 @@ def _target(ctx: Context, settings: Settings) -> Settings:
     token = args.to_hsm_token_label or settings.hsm_token_label
     if module is None or not token:
         raise CliError(
-            "--to-hsm-key needs the HSM: --to-hsm-module and --to-hsm-token-label",
-            hint="or configure hsm_module and hsm_token_label (the current key's HSM)",
+            N_("--to-hsm-key needs the HSM: --to-hsm-module and --to-hsm-token-label"),
+            hint=N_("or configure hsm_module and hsm_token_label (the current key's HSM)"),
             exit_code=EXIT_USAGE,
         )
     target = guard(
@@ -140,7 +141,7 @@ def cmd_rotate_master_key(ctx: Context) -> int:
         if ctx.args.finish:
             return _finish(ctx, settings, ops, actor)
         if ctx.args.batch < 1:
-            raise CliError("--batch must be at least 1", exit_code=EXIT_USAGE)
+            raise CliError(N_("--batch must be at least 1"), exit_code=EXIT_USAGE)
         return _rotate(ctx, _target(ctx, settings), ops, actor)
     finally:
         service.close()
@@ -186,7 +187,7 @@ def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> i
     status = guard(ops.status)["generations"]
     old = next((g for g in status if g["state"] == "old"), None)
     if old is None:
-        raise CliError("no finished rotation awaits --finish", exit_code=EXIT_CONFIG)
+        raise CliError(N_("no finished rotation awaits --finish"), exit_code=EXIT_CONFIG)
     what = (
         f"the HSM key {old['hsm_key_label']!r}"
         if old["source"] == "hsm"
@@ -221,11 +222,15 @@ def _check_old_file(path: Path, ops: RotationOps, generation: int) -> None:
     try:
         content = path.read_bytes()
     except OSError as exc:
-        raise CliError(f"cannot read {path}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(N_("cannot read %(path)s", path=path), exit_code=EXIT_CONFIG) from exc
     if not ops.is_key_of(generation, content):
         raise CliError(
-            f"{path} is not the key of generation {generation}; nothing was changed",
-            hint="name the key file of the generation being destroyed",
+            N_(
+                "%(path)s is not the key of generation %(generation)s; nothing was changed",
+                path=path,
+                generation=generation,
+            ),
+            hint=N_("name the key file of the generation being destroyed"),
             exit_code=EXIT_CONFIG,
         )
 

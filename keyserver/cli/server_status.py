@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CliError
+from keyserver.domain.i18n import N_
 from keyserver.domain.transparency import TransparencyError
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.note import parse_note
@@ -74,7 +75,7 @@ def _checkpoint_doc(text: str) -> dict[str, Any]:
         cp = Checkpoint.parse(note.text)
     except TransparencyError as exc:
         raise CliError(
-            f"the key server sent a checkpoint that does not parse: {exc}",
+            N_("the key server sent a checkpoint that does not parse: %(reason)s", reason=exc),
             exit_code=EXIT_UNAVAILABLE,
         ) from exc
     return {

@@ -19,6 +19,7 @@ from typing import Any
 
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_USAGE, CliError
 from keyserver.cli.files import written
+from keyserver.domain.i18n import N_
 from keyserver.domain.settings import (
     CONFIG_FILE_NAME,
     ConfigError,
@@ -71,7 +72,7 @@ def _toml_lines(values: Mapping[str, str]) -> str:
         f"{key} = {json.dumps(value, ensure_ascii=False)}\n" for key, value in values.items()
     )
     if tomllib.loads(text) != dict(values):
-        raise CliError("a setting cannot be written to keyserver.toml", exit_code=EXIT_CONFIG)
+        raise CliError(N_("a setting cannot be written to keyserver.toml"), exit_code=EXIT_CONFIG)
     return text
 
 
@@ -104,9 +105,11 @@ def keep(data_dir: Path | None, given: Mapping[str, str]) -> Callable[[], None]:
         lost = sorted(_flag(name) for name in given if name not in LOCATION_SETTINGS)
         if lost:
             raise CliError(
-                f"without a data directory, init cannot keep {', '.join(lost)}",
-                hint="pass --data-dir DIR (init writes DIR/keyserver.toml), or give these "
-                "settings to every command in KEYSERVER_* variables or a --config file",
+                N_("without a data directory, init cannot keep %(value)s", value=", ".join(lost)),
+                hint=N_(
+                    "pass --data-dir DIR (init writes DIR/keyserver.toml), or give these "
+                    "settings to every command in KEYSERVER_* variables or a --config file"
+                ),
                 exit_code=EXIT_USAGE,
             )
         return lambda: None
@@ -116,7 +119,10 @@ def keep(data_dir: Path | None, given: Mapping[str, str]) -> Callable[[], None]:
     except FileNotFoundError:
         before = None
     except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(
+            N_("cannot read %(path)s: %(strerror)s", path=path, strerror=exc.strerror),
+            exit_code=EXIT_CONFIG,
+        ) from exc
     try:
         existing = read_config_file(data_dir)
     except ConfigError as exc:
@@ -128,8 +134,18 @@ def keep(data_dir: Path | None, given: Mapping[str, str]) -> Callable[[], None]:
             # and every later command on the other. Values are not repeated: a
             # database_url may carry a password.
             raise CliError(
-                f"{path} sets {name} to another value than {_flag(name)}",
-                hint=f"change {name} in {path}, or run init without {_flag(name)}",
+                N_(
+                    "%(path)s sets %(name)s to another value than %(value)s",
+                    path=path,
+                    name=name,
+                    value=_flag(name),
+                ),
+                hint=N_(
+                    "change %(name)s in %(path)s, or run init without %(value)s",
+                    name=name,
+                    path=path,
+                    value=_flag(name),
+                ),
                 exit_code=EXIT_CONFIG,
             )
     new = {name: value for name, value in wanted.items() if name not in existing}

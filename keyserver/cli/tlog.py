@@ -13,6 +13,7 @@ from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, CliError
 from keyserver.cli.files import create_secret
 from keyserver.cli.local import default_actor_name, guard, open_service
+from keyserver.domain.i18n import N_
 from keyserver.domain.logkey import default_origin, load_log_key, new_log_key
 from keyserver.domain.transparency.note import SignerKey
 
@@ -41,16 +42,16 @@ def cmd_log_key(ctx: Context) -> int:
     path = settings.log_key_file
     if path is None:
         raise CliError(
-            "no log key file is configured",
-            hint="pass --data-dir DIR or --log-key-file FILE",
+            N_("no log key file is configured"),
+            hint=N_("pass --data-dir DIR or --log-key-file FILE"),
             exit_code=EXIT_CONFIG,
         )
     key = guard(lambda: load_log_key(settings))
     if key is None:
         if not ctx.args.create:
             raise CliError(
-                f"there is no log key at {path}",
-                hint="create one with `keyserver log-key --create`, then restart the server",
+                N_("there is no log key at %(path)s", path=path),
+                hint=N_("create one with `keyserver log-key --create`, then restart the server"),
                 exit_code=EXIT_CONFIG,
             )
         origin = ctx.args.origin or default_origin(settings)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 from keyserver.cli.logfetch import log_request
 from keyserver.cli.remote import check_server_url
+from keyserver.domain.i18n import N_
 from keyserver.domain.transparency import TlogFormatError, TransparencyError
 from keyserver.domain.transparency.note import COSIGNATURE_V1, ED25519, VerifierKey, parse_note
 from keyserver.domain.transparency.report import (
@@ -74,10 +75,17 @@ def _key(text: str, key_type: int, flag: str) -> VerifierKey:
     try:
         key = VerifierKey.parse(text)
     except TransparencyError as exc:
-        raise CliError(f"{flag}: {exc}", exit_code=EXIT_USAGE) from exc
+        raise CliError(
+            N_("%(flag)s: %(reason)s", flag=flag, reason=exc), exit_code=EXIT_USAGE
+        ) from exc
     if key.key_type != key_type:
-        kind = "a log key (type 0x01)" if key_type == ED25519 else "a witness key (type 0x04)"
-        raise CliError(f"{flag}: {key.name} is not {kind}", exit_code=EXIT_USAGE)
+        kind = (
+            N_("a log key (type 0x01)") if key_type == ED25519 else N_("a witness key (type 0x04)")
+        )
+        raise CliError(
+            N_("%(flag)s: %(name)s is not %(kind)s", flag=flag, name=key.name, kind=kind),
+            exit_code=EXIT_USAGE,
+        )
     return key
 
 
@@ -88,7 +96,10 @@ def _check_server(
     try:
         status, body = log_request("GET", base + "/v1/tlog/checkpoint", ca_bundle=ca_bundle)
         if status != 200:
-            raise CliError(f"{base} answered {status}", exit_code=EXIT_UNAVAILABLE)
+            raise CliError(
+                N_("%(base)s answered %(status)s", base=base, status=status),
+                exit_code=EXIT_UNAVAILABLE,
+            )
         newer = check_signed(log_key, parse_note(body))
         params = {"old": report.checkpoint.size, "new": newer.size}
         proof: list[bytes] = []
@@ -97,11 +108,18 @@ def _check_server(
                 "GET", base + "/v1/tlog/proof/consistency", ca_bundle=ca_bundle, params=params
             )
             if status != 200:
-                raise CliError(f"{base} answered {status}", exit_code=EXIT_UNAVAILABLE)
+                raise CliError(
+                    N_("%(base)s answered %(status)s", base=base, status=status),
+                    exit_code=EXIT_UNAVAILABLE,
+                )
             proof = [bytes.fromhex(h) for h in json.loads(body)["proof"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise CliError(
-            f"cannot get the log's current checkpoint from {base} ({type(exc).__name__})",
+            N_(
+                "cannot get the log's current checkpoint from %(base)s (%(kind)s)",
+                base=base,
+                kind=type(exc).__name__,
+            ),
             exit_code=EXIT_UNAVAILABLE,
         ) from exc
     check_extends(report.checkpoint, newer, proof)
@@ -120,7 +138,10 @@ def cmd_verify_report(ctx: Context) -> int:
             ctx.stdin.read().encode("utf-8") if args.file == "-" else Path(args.file).read_bytes()
         )
     except OSError as exc:
-        raise CliError(f"cannot read {args.file}: {exc.strerror}", exit_code=EXIT_USAGE) from exc
+        raise CliError(
+            N_("cannot read %(file)s: %(strerror)s", file=args.file, strerror=exc.strerror),
+            exit_code=EXIT_USAGE,
+        ) from exc
     try:
         report = verify_report(data, log_key, witnesses, need)
         ca = ctx.resolved.command.get("ca_bundle")

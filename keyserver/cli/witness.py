@@ -35,6 +35,7 @@ from keyserver.cli.errors import (
 from keyserver.cli.files import create_secret, write_bytes
 from keyserver.cli.logfetch import log_request
 from keyserver.cli.remote import check_server_url
+from keyserver.domain.i18n import N_
 from keyserver.domain.transparency import TransparencyError
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.cosignature import cosign
@@ -99,8 +100,8 @@ class _Log:
 def _state_dir(args: argparse.Namespace) -> Path:
     if not args.state_dir:
         raise CliError(
-            "no witness state directory",
-            hint="pass --state-dir DIR or set KEYSERVER_WITNESS_DIR",
+            N_("no witness state directory"),
+            hint=N_("pass --state-dir DIR or set KEYSERVER_WITNESS_DIR"),
             exit_code=EXIT_USAGE,
         )
     return Path(args.state_dir)
@@ -110,16 +111,21 @@ def _key(state: Path) -> SignerKey:
     path = state / KEY_FILE
     try:
         if path.stat().st_mode & 0o077:
-            raise CliError(f"{path} is accessible to group or others", exit_code=EXIT_CONFIG)
+            raise CliError(
+                N_("%(path)s is accessible to group or others", path=path), exit_code=EXIT_CONFIG
+            )
         return SignerKey.parse(path.read_text(encoding="ascii"))
     except FileNotFoundError as exc:
         raise CliError(
-            f"no witness key in {state}",
-            hint="run `keyserver witness init --state-dir DIR --name NAME` first",
+            N_("no witness key in %(state)s", state=state),
+            hint=N_("run `keyserver witness init --state-dir DIR --name NAME` first"),
             exit_code=EXIT_CONFIG,
         ) from exc
     except (OSError, TransparencyError) as exc:
-        raise CliError(f"cannot read the witness key {path}: {exc}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(
+            N_("cannot read the witness key %(path)s: %(reason)s", path=path, reason=exc),
+            exit_code=EXIT_CONFIG,
+        ) from exc
 
 
 def _logs(state: Path) -> list[_Log]:
@@ -130,13 +136,17 @@ def _logs(state: Path) -> list[_Log]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return [_Log(d["url"], VerifierKey.parse(d["log_key"])) for d in raw]
     except (OSError, ValueError, KeyError, TypeError, TransparencyError) as exc:
-        raise CliError(f"{path} is damaged: {exc}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(
+            N_("%(path)s is damaged: %(reason)s", path=path, reason=exc), exit_code=EXIT_CONFIG
+        ) from exc
 
 
 def _get(url: str, ca_bundle: str | None, params: dict[str, int] | None = None) -> bytes:
     status, body = log_request("GET", url, ca_bundle=ca_bundle, params=params)
     if status != 200:
-        raise CliError(f"{url} answered {status}", exit_code=EXIT_UNAVAILABLE)
+        raise CliError(
+            N_("%(url)s answered %(status)s", url=url, status=status), exit_code=EXIT_UNAVAILABLE
+        )
     return body
 
 
@@ -147,7 +157,9 @@ def _last(state: Path, log: _Log) -> Checkpoint | None:
     try:
         return Checkpoint.parse(path.read_text(encoding="utf-8"))
     except (OSError, TransparencyError) as exc:
-        raise CliError(f"{path} is damaged: {exc}", exit_code=EXIT_CONFIG) from exc
+        raise CliError(
+            N_("%(path)s is damaged: %(reason)s", path=path, reason=exc), exit_code=EXIT_CONFIG
+        ) from exc
 
 
 def witness_once(
@@ -204,11 +216,15 @@ def cmd_witness(ctx: Context) -> int:
         state.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = state / KEY_FILE
         if path.exists():
-            raise CliError(f"{path} exists already; it is kept", exit_code=EXIT_CONFIG)
+            raise CliError(
+                N_("%(path)s exists already; it is kept", path=path), exit_code=EXIT_CONFIG
+            )
         try:
             key = SignerKey.generate(args.name, COSIGNATURE_V1)
         except TransparencyError as exc:
-            raise CliError(f"witness name: {exc}", exit_code=EXIT_USAGE) from exc
+            raise CliError(
+                N_("witness name: %(reason)s", reason=exc), exit_code=EXIT_USAGE
+            ) from exc
         create_secret(path, (key.encode() + "\n").encode("ascii"))
         ctx.out.text(key.verifier().encode())
         return EXIT_OK
@@ -221,9 +237,9 @@ def cmd_witness(ctx: Context) -> int:
         try:
             log_key = VerifierKey.parse(args.log_key)
         except TransparencyError as exc:
-            raise CliError(f"--log-key: {exc}", exit_code=EXIT_USAGE) from exc
+            raise CliError(N_("--log-key: %(reason)s", reason=exc), exit_code=EXIT_USAGE) from exc
         if log_key.key_type != ED25519:
-            raise CliError("--log-key is not a log key (type 0x01)", exit_code=EXIT_USAGE)
+            raise CliError(N_("--log-key is not a log key (type 0x01)"), exit_code=EXIT_USAGE)
         logs = [lg for lg in _logs(state) if lg.key != log_key]
         logs.append(_Log(url, log_key))
         doc = [{"url": lg.url, "log_key": lg.key.encode()} for lg in logs]
@@ -240,7 +256,9 @@ def _run(ctx: Context, state: Path, key: SignerKey) -> int:
 
     logs = _logs(state)
     if not logs:
-        raise CliError("no logs to witness", hint="add one with `keyserver witness add-log`")
+        raise CliError(
+            N_("no logs to witness"), hint=N_("add one with `keyserver witness add-log`")
+        )
     every = (
         parse_duration(ctx.args.every, flag="--every").total_seconds() if ctx.args.every else 0.0
     )

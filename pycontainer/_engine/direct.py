@@ -138,16 +138,16 @@ def open_direct(fd: int, size: int) -> DirectReads | None:
     return DirectReads(twin)
 
 
-def read_span(
+def read_range(
     fd: int, direct: DirectReads | None, buf: memoryview, offset: int, length: int
-) -> memoryview:
-    """Read bytes ``[offset, offset + length)`` of a file into ``buf``; return a view of them.
+) -> tuple[int, int]:
+    """Read bytes ``[offset, offset + length)`` of a file into ``buf``; return where they are.
 
     With a twin, one aligned direct read of the blocks around the span (so ``buf`` must
-    start page-aligned and hold ``length + 2 * ALIGN`` bytes: the view starts where the
+    start page-aligned and hold ``length + 2 * ALIGN`` bytes: the bytes start where the
     span does within the first block); else, or if the twin was refused, one ``preadv``
-    into the start of ``buf``. The view is shorter than ``length`` only at the end of the
-    file.
+    into the start of ``buf``. Returns ``(start, stop)`` in ``buf``; shorter than
+    ``length`` only at the end of the file.
     """
     if direct is not None and direct.on:
         start = offset - offset % ALIGN
@@ -155,5 +155,13 @@ def read_span(
         got = direct.read(buf[: end - start], start)
         if got >= 0:
             lo = offset - start
-            return buf[lo : max(lo, min(lo + length, got))]
-    return buf[: _portable.preadv(fd, buf[:length], offset)]
+            return lo, max(lo, min(lo + length, got))
+    return 0, _portable.preadv(fd, buf[:length], offset)
+
+
+def read_span(
+    fd: int, direct: DirectReads | None, buf: memoryview, offset: int, length: int
+) -> memoryview:
+    """:func:`read_range`, as a view of the bytes read."""
+    lo, hi = read_range(fd, direct, buf, offset, length)
+    return buf[lo:hi]

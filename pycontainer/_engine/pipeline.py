@@ -20,7 +20,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pycontainer._engine.direct import ALIGN, DirectReads, read_span
+from pycontainer._engine.direct import ALIGN, DirectReads, read_range
+from pycontainer._engine.readahead import ReadAhead
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
@@ -330,6 +331,7 @@ def seal_chunks(
     *,
     workers: int = p.WORKERS_DEFAULT,
     progress: Callable[[int], None] | None = None,
+    read_ahead: int = 0,
 ) -> None:
     """Seal a plaintext whose length is known in advance, chunk-parallel.
 
@@ -352,6 +354,9 @@ def seal_chunks(
         workers: Threads, the caller's included (1 = everything in the caller's thread).
         progress: Called in the caller's thread with the plaintext bytes sealed so far,
             after each chunk the caller's thread sealed, and once at the end.
+        read_ahead: Threads that only ``fill`` chunks ahead of the workers (0: each
+            worker fills its own chunk). For plaintext read around the page cache, which
+            has no kernel read-ahead (:class:`ReadAhead`).
 
     Raises:
         ValueError: ``plaintext_length`` < 1 or ``workers`` < 1.
@@ -365,18 +370,44 @@ def seal_chunks(
     size = 1 << chunk_log2
     count = -(-plaintext_length // size)
 
-    def work(index: int, bufs: Buffers) -> int:
+    def span(index: int) -> tuple[int, int]:
         start = index << chunk_log2
-        n = min(size, plaintext_length - start)
-        with memoryview(bufs.plain) as plain_all, memoryview(bufs.sealed) as sealed:
-            plain = plain_all[:n]
-            fill(start, plain)
-            # spec §payload: the final chunk (flag 1) is the one that ends the plaintext.
-            k = cipher.encrypt_into(index, index == count - 1, plain, sealed)
-            write_at(sealed[:k], index * (size + p.TAG_SIZE))
-        return n
+        return start, min(size, plaintext_length - start)
 
-    _run_chunks(count, size, work, workers, progress)
+    def read(index: int, into: memoryview) -> tuple[int, int]:
+        start, n = span(index)
+        fill(start, into[:n])
+        return 0, n
+
+    def seal(index: int, plain: memoryview, sealed: memoryview) -> None:
+        # spec §payload: the final chunk (flag 1) is the one that ends the plaintext.
+        k = cipher.encrypt_into(index, index == count - 1, plain, sealed)
+        write_at(sealed[:k], index * (size + p.TAG_SIZE))
+
+    def work(index: int, bufs: Buffers) -> int:
+        with memoryview(bufs.plain) as plain_all, memoryview(bufs.sealed) as sealed:
+            lo, hi = read(index, plain_all)
+            seal(index, plain_all[lo:hi], sealed)
+        return hi - lo
+
+    if read_ahead < 1:
+        _run_chunks(count, size, work, workers, progress)
+        return
+    ahead = ReadAhead(count, size, read, threads=read_ahead, buffers=read_ahead + workers)
+
+    def work_ahead(index: int, bufs: Buffers) -> int:
+        buf, (lo, hi) = ahead.take(index)
+        try:
+            with memoryview(buf) as plain, memoryview(bufs.sealed) as sealed:
+                seal(index, plain[lo:hi], sealed)
+        finally:
+            ahead.give_back(buf)
+        return hi - lo
+
+    try:
+        _run_chunks(count, size, work_ahead, workers, progress)
+    finally:
+        ahead.close()
 
 
 def open_chunks(
@@ -390,6 +421,7 @@ def open_chunks(
     workers: int = p.WORKERS_DEFAULT,
     progress: Callable[[int], None] | None = None,
     direct: DirectReads | None = None,
+    read_ahead: int = 0,
 ) -> None:
     """Read, authenticate, decrypt and consume chunks in any order, chunk-parallel.
 
@@ -410,6 +442,8 @@ def open_chunks(
         progress: Called in the caller's thread with the sum of ``consume``'s results.
         direct: Read the chunks around the page cache through this twin of ``fd``
             (direct.open_direct), else through the cache.
+        read_ahead: With ``direct``, threads that only read chunks ahead of the workers
+            (:class:`ReadAhead`; 0: each worker reads its own chunk).
 
     Raises:
         PayloadError: A chunk failed authentication or could not be read in full.
@@ -421,19 +455,44 @@ def open_chunks(
     if any(not 0 <= i <= last_index for i in indices):
         raise PayloadError
 
-    def work(position: int, bufs: Buffers) -> int:
+    def read(position: int, into: memoryview) -> tuple[int, int]:
+        start, length = layout.span(indices[position])
+        lo, hi = read_range(fd, direct, into, payload_offset + start, length)
+        if hi - lo != length:
+            raise PayloadError  # the file shrank under us: same as truncation
+        return lo, hi
+
+    def open_one(position: int, sealed: memoryview, plain_all: memoryview) -> int:
         index = indices[position]
-        start, length = layout.span(index)
+        n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
+        return consume(index, plain_all[:n])
+
+    def work(position: int, bufs: Buffers) -> int:
         with memoryview(bufs.sealed) as sealed_all, memoryview(bufs.plain) as plain_all:
-            with read_span(fd, direct, sealed_all, payload_offset + start, length) as sealed:
-                if len(sealed) != length:
-                    raise PayloadError  # the file shrank under us: same as truncation
-                n = cipher.decrypt_into(index, index == last_index, sealed, plain_all)
-            return consume(index, plain_all[:n])
+            lo, hi = read(position, sealed_all)
+            return open_one(position, sealed_all[lo:hi], plain_all)
 
     if direct is None:
         with contextlib.suppress(OSError, AttributeError):
             # A hint only: ask the kernel for aggressive readahead on the container.
             os.posix_fadvise(fd, payload_offset, 0, os.POSIX_FADV_SEQUENTIAL)
-    if indices:
+    if not indices:
+        return
+    if direct is None or read_ahead < 1:
         _run_chunks(len(indices), layout.chunk_size, work, workers, progress)
+        return
+    size = layout.chunk_size + p.TAG_SIZE + 2 * ALIGN  # as Buffers.sealed
+    ahead = ReadAhead(len(indices), size, read, threads=read_ahead, buffers=read_ahead + workers)
+
+    def work_ahead(position: int, bufs: Buffers) -> int:
+        buf, (lo, hi) = ahead.take(position)
+        try:
+            with memoryview(buf) as sealed_all, memoryview(bufs.plain) as plain_all:
+                return open_one(position, sealed_all[lo:hi], plain_all)
+        finally:
+            ahead.give_back(buf)
+
+    try:
+        _run_chunks(len(indices), layout.chunk_size, work_ahead, workers, progress)
+    finally:
+        ahead.close()

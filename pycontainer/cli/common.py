@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 # Modules that only some subcommands use (the HTTP client and requests, the container
 # reader and writer, rich) are imported inside the functions that use them: every `rwc`
 # run imports the parsers of all subcommands, and a clerk's `rwc cat` of a small file
-# should not wait for the imports of `rwc seal` (issue 15, bench/README.md).
+# should not wait for the imports of `rwc seal` (issue 15, bench/README.md). Each
+# subcommand names them (``imports`` in its parser's defaults), and cli.main imports them
+# right after parsing, so the process's import phase ends before the work begins
+# (pycontainer/cli/entry.py: the garbage collector is off until then).
+# "encodings.idna": the codec socket.getaddrinfo encodes every host name with.
+CLIENT_IMPORTS = ("pycontainer.client.keyserver", "encodings.idna")
+READER_IMPORTS = ("pycontainer.reader", *CLIENT_IMPORTS)
+WRITER_IMPORTS = ("pycontainer.writer", "pycontainer.cli.expires", *CLIENT_IMPORTS)
 
 ENV_SERVER = "RWC_SERVER"
 ENV_CA_BUNDLE = "RWC_CA_BUNDLE"

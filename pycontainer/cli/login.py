@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 
 from pycontainer.cli.common import (
+    CLIENT_IMPORTS,
     ENV_SERVER,
     SubParsers,
     add_tls_option,
@@ -41,7 +42,7 @@ def add_parsers(
     p.add_argument("url", metavar="URL", help="the key server (https://HOST[:PORT][/PATH])")
     p.add_argument("--token-stdin", action="store_true", help="read the token from stdin")
     add_tls_option(p)
-    p.set_defaults(run=run_login)
+    p.set_defaults(run=run_login, imports=CLIENT_IMPORTS)
     p = sub.add_parser("logout", parents=parents, help="forget the token stored for a key server")
     p.add_argument("url", metavar="URL", help="the key server whose token to forget")
     p.set_defaults(run=run_logout)

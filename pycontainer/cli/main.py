@@ -24,7 +24,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 from pycontainer.cli import login as cli_login
@@ -145,6 +145,7 @@ def run(
     env: Mapping[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    after_imports: Callable[[], None] | None = None,
 ) -> int:
     """Run `rwc` with ``argv`` and return the exit code (never raises, never exits).
 
@@ -153,6 +154,9 @@ def run(
         env: Environment (default os.environ).
         stdout: Text stream for results (default sys.stdout).
         stderr: Text stream for errors, warnings, progress (default sys.stderr).
+        after_imports: Called once the command line is parsed and the subcommand's modules
+            are imported, before its work starts (also when parsing ends the run):
+            pycontainer.cli.entry switches the garbage collector back on there.
     """
     env = os.environ if env is None else env
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -163,11 +167,20 @@ def run(
         verbose="--verbose" in argv or "-v" in argv,
     )
     try:
-        parser = build_parser()
-        # Usage errors in the reader's language; --json keeps English (as below).
-        parser.language = "en" if ui.json_mode else language(env)
-        with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
-            args = parser.parse_args(argv)
+        try:
+            parser = build_parser()
+            # Usage errors in the reader's language; --json keeps English (as below).
+            parser.language = "en" if ui.json_mode else language(env)
+            with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
+                args = parser.parse_args(argv)
+            # The modules the subcommand imports where it uses them (cli.common), imported
+            # now, so that its work starts after the import phase (cli.entry); the same
+            # modules either way.
+            for module in getattr(args, "imports", ()):
+                __import__(module)
+        finally:
+            if after_imports is not None:
+                after_imports()
         ui.json_mode = args.json
         ui.quiet = args.quiet
         ui.verbose = args.verbose
@@ -221,13 +234,15 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point (`rwc`): the console script calls it without ``argv``.
+def main(
+    argv: Sequence[str] | None = None, *, after_imports: Callable[[], None] | None = None
+) -> int:
+    """Console entry point (`rwc`, through pycontainer.cli.entry): called without ``argv``.
 
     Called so, it ends the process itself once the run is over (:func:`_end`); called
-    with ``argv`` it returns the exit code, like :func:`run`.
+    with ``argv`` it returns the exit code, like :func:`run` (``after_imports``: see there).
     """
-    code = run(argv)
+    code = run(argv, after_imports=after_imports)
     try:
         sys.stdout.flush()  # here, not in the interpreter's exit, where EPIPE would be noisy
     except BrokenPipeError:

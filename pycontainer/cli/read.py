@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycontainer.cli.common import (
     ENV_SERVER,
+    READER_IMPORTS,
     SubParsers,
     add_password_options,
     add_tls_option,
@@ -43,7 +44,9 @@ from pycontainer.client.server_url import normalize_server_url
 from pycontainer.client.wire import ATTEMPTS_LIMITS
 from pycontainer.errors import (
     KeyServerCallError,
+    KeyServerDeniedError,
     KeyServerProtocolError,
+    KeyServerSuspendedError,
     UnsupportedVersionError,
     WrongPasswordError,
 )
@@ -78,7 +81,7 @@ def add_parsers(
         )
         add_tls_option(p)
         add_password_options(p)
-        p.set_defaults(run=run)
+        p.set_defaults(run=run, imports=READER_IMPORTS)
         return p
 
     p = online("open", "extract a container (all entries, or the named PATHs)", run_open)
@@ -111,7 +114,7 @@ def add_parsers(
         "is not authenticated until the container is opened.",
     )
     p.add_argument("container", metavar="C.rwc", help="the container file")
-    p.set_defaults(run=run_info)
+    p.set_defaults(run=run_info, imports=("pycontainer.reader",))
 
 
 def _container_path(name: str) -> Path:
@@ -228,12 +231,29 @@ def _password(
         ui.note(say("sealed_without_password", ui.lang))
         return ""
     left = access.attempts_remaining
+    if left == 0:
+        raise _no_attempts_left(access.attempts_limit, ui.lang)
     if left is not None and left <= FEW_ATTEMPTS:
         ui.warn(
             _attempts("few_attempts", left, access.attempts_limit, ui.lang),
             say("few_attempts_hint", ui.lang),
         )
     return read_password(args, ui, env, confirm=False, what=what)
+
+
+def _no_attempts_left(limit: str | None, lang: str) -> KeyServerCallError:
+    """The error that stops `rwc` before its prompt when the server says none are left.
+
+    protocol §access, §receipt: with ``attempts_remaining`` 0 the next evaluation is
+    refused (``attempts-exhausted``: the reader's or the medium's window is full) or finds
+    the container suspended (its budget ran out), so a password typed now would only be
+    refused. The reader is told why in their language and what to do, with the exit code
+    that refusal has (denied, or suspended for the container's budget).
+    """
+    message = say("attempts_none_not_asked", lang, reason=_attempts("", 0, limit, lang))
+    if limit == "container":
+        return KeyServerSuspendedError(message, hint=say("refusal_suspended_hint", lang))
+    return KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
 
 
 def _attempts(kind: str, left: int, limit: str | None, lang: str) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pycontainer.cli.common import (
     ENV_SERVER,
+    WRITER_IMPORTS,
     SubParsers,
     add_tls_option,
     b64,
@@ -35,7 +36,6 @@ from pycontainer.cli.common import (
     require_token,
 )
 from pycontainer.cli.exits import UsageError
-from pycontainer.cli.expires import parse_expires
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
@@ -117,7 +117,7 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
             metavar=metavar,
             help=f"{what}, {low}..{high} (default {default})",
         )
-    p.set_defaults(run=run_seal)
+    p.set_defaults(run=run_seal, imports=WRITER_IMPORTS)
 
 
 def _check_inputs(paths: list[str]) -> None:
@@ -236,7 +236,12 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         if value is not None and not 1 <= len(value) <= LABEL_MAX:
             # spec/protocol.md §containers: checked here, before a registration is made.
             raise UsageError(f"{option} must be 1 to {LABEL_MAX} characters")
-    not_after = parse_expires(args.expires, datetime.now(UTC)) if args.expires else None
+    not_after = None
+    if args.expires:
+        # Imported here: every `rwc` run builds this parser, only a seal parses a date.
+        from pycontainer.cli.expires import parse_expires  # noqa: PLC0415
+
+        not_after = parse_expires(args.expires, datetime.now(UTC))
     if args.attempt_budget is not None and args.attempt_budget < 1:
         raise UsageError("--attempt-budget must be at least 1")
     if not args.reader and not args.reader_group:

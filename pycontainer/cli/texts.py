@@ -134,6 +134,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ja": "試行回数が残っていません。鍵サーバーがコンテナを停止したか、"
         "しばらくの間試行を受け付けません",
     },
+    # Before a prompt, when the server says none are left (pycontainer/cli/read.py):
+    # {reason} is one of the "attempts_none*" texts above.
+    "attempts_none_not_asked": {
+        "en": "{reason}; so rwc does not ask for the password, which would only be refused",
+        "ja": "{reason}。入力しても拒否されるだけなので、パスワードは尋ねません",
+    },
     "sealed_without_password": {
         "en": "the container was sealed without a password; not asking for one",
         "ja": "このコンテナはパスワードなしで作成されています。パスワードは尋ねません",

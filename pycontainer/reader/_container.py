@@ -20,8 +20,8 @@ from typing import NamedTuple, Self
 
 from pycontainer import _portable
 from pycontainer._engine.direct import DirectReads, read_span
-from pycontainer._engine.extract import extract_entries
 from pycontainer._engine.pipeline import Buffers, open_chunks
+from pycontainer._engine.readahead import DIRECT_READ_AHEAD
 from pycontainer.errors import FormatError, InputError, PayloadError, ReaderLimitError
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
@@ -266,6 +266,9 @@ class Container:
             workers=self._workers,
             progress=progress,
             direct=self._direct,
+            # Direct reads have no kernel read-ahead: threads of our own keep reads
+            # queued at the disk while the workers decrypt and write (ReadAhead).
+            read_ahead=DIRECT_READ_AHEAD,
         )
 
     def extract(
@@ -303,6 +306,11 @@ class Container:
             PayloadError: A chunk failed authentication (nothing was extracted).
             ContainerError: Writing failed (nothing was extracted).
         """
+        # Imported here: only extraction writes files (with staging, openfiles and
+        # writeback), and `rwc cat`/`ls`/`verify` would import them for nothing (issue 15:
+        # ~3 M instructions of a small cat's start-up, bench/profiles/startup.md).
+        from pycontainer._engine.extract import extract_entries  # noqa: PLC0415
+
         return extract_entries(
             self._run_chunks,
             self._layout,

@@ -33,6 +33,7 @@ from typing import BinaryIO, Required, TypedDict, Unpack
 from pycontainer import _portable
 from pycontainer._engine import staging
 from pycontainer._engine.pipeline import EncryptingSink, seal_chunks
+from pycontainer._engine.readahead import DIRECT_READ_AHEAD
 from pycontainer._engine.writeback import Writeback
 from pycontainer.errors import (
     ContainerError,
@@ -325,6 +326,9 @@ def seal_paths(
                 payload.write_at,
                 workers=payload.workers,
                 progress=payload.on_chunk,
+                # Reads around the page cache have no kernel read-ahead: threads of
+                # our own keep reads queued at the disk (_engine/readahead.py).
+                read_ahead=DIRECT_READ_AHEAD if reader.reads_around_cache() else 0,
             )
         finally:
             reader.close()

@@ -56,6 +56,16 @@ class FileReader:
         aligned = self._starts[j] % ALIGN == 0
         return _Opened(fd, open_direct(fd, self._files[j].entry.size) if aligned else None)
 
+    def reads_around_cache(self) -> bool:
+        """True if the largest file is read around the page cache (direct.py).
+
+        Opens that file now (it stays open until its last chunk is read, as it would).
+        """
+        if not self._files:
+            return False
+        j = max(range(len(self._files)), key=lambda i: self._files[i].entry.size)
+        return self._open.acquire(j).direct is not None
+
     def check_empty_files(self) -> None:
         """Open and check the empty files (they own no chunk)."""
         for src in self._empty:

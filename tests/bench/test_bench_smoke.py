@@ -9,8 +9,10 @@ attempt caps, first-class media) fails it here instead of in the next `make benc
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,19 @@ def test_quick_container_bench_produces_figures(tmp_path: Path) -> None:
     assert {t["verdict"] for t in figures["targets"]} <= {"MET", "MISSED", "n/a"}
 
 
+def _direct_io(directory: Path) -> bool:
+    """True if a file in ``directory`` opens with O_DIRECT (as bench/commands.py asks)."""
+    if not hasattr(os, "O_DIRECT"):
+        return False
+    with tempfile.NamedTemporaryFile(dir=directory) as probe:
+        try:
+            fd = os.open(probe.name, os.O_RDONLY | os.O_DIRECT)
+        except OSError:
+            return False
+        os.close(fd)
+    return True
+
+
 def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     """Whole rwc processes against a live key server, next to age and clevis + Tang."""
     needed = ("age", "age-keygen", "time", "clevis", "tangd", "tangd-keygen", "socat", "jose")
@@ -128,6 +143,9 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
         if key.endswith("disk"):  # the fair references: age plus an fsync of what it wrote
             for name in ("age seal+sync", "age open+sync"):
                 assert figures["sizes"][key][name]["seconds"] > 0, (key, name)
+            # The disk's own floor for the same bytes, where dd can use O_DIRECT there.
+            if _direct_io(Path(os.environ.get("RWC_BENCH_DISK_DIR", "/var/tmp"))):
+                assert figures["sizes"][key]["disk alone"]["seconds"] > 0, key
             assert figures["sizes"][key]["page_cache_dropped"] is False
             # Both write the whole file for the disk (dirtied pages, fsynced or not).
             for name in ("rwc open", "age open"):

@@ -1,7 +1,8 @@
-"""The password prompt on a real pseudo-terminal: asked twice, never echoed."""
+"""The password prompt on a real pseudo-terminal: asked twice, never echoed, not asked in vain."""
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -13,6 +14,13 @@ from typing import Any
 
 import pytest
 
+from keyserver.store import init_database
+from keyserver.testing import bootstrap_principal, running_server, sqlite_settings
+from pycontainer.cli import texts
+from pycontainer.cli.exits import ExitCode
+from pycontainer.cli.main import run
+from pycontainer.client.keyserver import KeyServerClient
+from pycontainer.reader import read_header
 from tests.support.rwc_args import seal_args
 
 RWC = Path(sys.executable).parent / "rwc"
@@ -132,3 +140,67 @@ def test_reader_prompt_and_warnings_in_the_readers_language(
     assert re.search(left, seen.split(b"<" + prompt + b">", 1)[1]), seen  # and in the hint
     if "RWC_LANG" in lang_env:
         assert b"attempt(s) left" not in seen and b"Password for" not in seen
+
+
+# One server per allowance that runs out (spec/protocol.md §receipt): two unconfirmed
+# attempts per reader, or per medium, within the window; the other allowances stay large.
+CAPS = {"principal": "principal_attempt_cap", "medium": "medium_attempt_cap"}
+CAP = 2
+
+
+@pytest.fixture(scope="module", params=sorted(CAPS))
+def capped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """(the allowance, the server's URL, its tokens) for a server with that allowance at 2."""
+    limit = request.param
+    settings = sqlite_settings(tmp_path_factory.mktemp("ks"), **{CAPS[limit]: CAP})
+    init_database(settings)
+    tokens = {"writer": bootstrap_principal(settings, "contractor@vendor.example", ["writer"])}
+    for lang in ("en", "ja"):
+        tokens[lang] = bootstrap_principal(settings, f"clerk-{lang}@city.example", ["reader"])
+    with running_server(settings) as url:
+        yield limit, url, tokens
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_no_prompt_when_no_attempts_are_left(capped: Any, tmp_path: Path, lang: str) -> None:
+    """Access says 0 attempts left: rwc stops before its prompt, in the reader's language.
+
+    spec/protocol.md §access: a typed password would go to an evaluation that is refused
+    (attempts-exhausted), so asking for it only wastes the reader's effort.
+    """
+    limit, url, tokens = capped
+    src = tmp_path / "f.txt"
+    src.write_text("hello\n")
+    out = tmp_path / "f.rwc"
+    reader = f"clerk-{lang}@city.example"
+    sealed = run(
+        seal_args(src, out, url, medium=f"M-{lang}", reader=reader),
+        env={"RWC_TOKEN": tokens["writer"], "RWC_PASSWORD": SECRET},
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert sealed == 0
+    wrong = {"RWC_TOKEN": tokens[lang], "RWC_SERVER": url, "RWC_PASSWORD": "not-it"}
+    for _ in range(CAP):  # each wrong password is an unconfirmed attempt
+        code = run(["ls", str(out)], env=wrong, stdout=io.StringIO(), stderr=io.StringIO())
+        assert code == ExitCode.WRONG_PASSWORD
+    container_id = read_header(out).slots[0].container_id
+    with KeyServerClient(url, tokens[lang]) as client:
+        before = client.access(container_id)
+    assert (before.attempts_remaining, before.attempts_limit) == (0, limit)
+
+    env = {**base_env(tmp_path), "RWC_TOKEN": tokens[lang], "RWC_LANG": lang, "TERM": "dumb"}
+    dest = tmp_path / "x"
+    argv = ["open", str(out), "--server", url, "-C", str(dest)]
+    prompt = texts.say("password_prompt", lang, what=out.name).encode()
+    rc, seen = on_tty(argv, env, [(prompt, SECRET.encode() + b"\n")])
+    assert rc == ExitCode.DENIED, seen
+    assert prompt not in seen, seen  # never asked
+    reason = texts.say(f"attempts_none_{limit}", lang)
+    said = texts.say("attempts_none_not_asked", lang, reason=reason)
+    assert f"rwc: error: {said}".encode() in seen, seen.decode(errors="replace")
+    hint = texts.say("refusal_attempts_exhausted_hint", lang)
+    assert f"rwc: hint: {hint}".encode() in seen, seen.decode(errors="replace")
+    assert not dest.exists()
+    with KeyServerClient(url, tokens[lang]) as client:  # and nothing more was counted
+        assert client.access(container_id) == before

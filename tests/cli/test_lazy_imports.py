@@ -102,24 +102,34 @@ NOT_FOR_STARTUP = (
 )
 
 
-def _rwc_modules(argv: list[str], env: dict[str, str], out: Path) -> tuple[int, set[str], set[str]]:
-    """Run ``rwc ARGV`` in a fresh interpreter (as the console script does).
+def _rwc_modules(argv: list[str], env: dict[str, str], out: Path) -> tuple[int, dict[str, Any]]:
+    """Run ``rwc ARGV`` in a fresh interpreter, through the console script's entry point.
 
     Returns:
-        The exit code, the modules it imported, and the functions that compiled source
-        (the qualified names of the callers of every "compile" audit event).
+        The exit code and what the run did: ``modules`` (all it imported), ``compilers``
+        (the qualified names of the callers of every "compile" audit event), ``imports``
+        ([module, collector on] for each module the run itself loaded, in order),
+        ``connects`` (collector on, at each socket connection) and ``collector`` (on, and
+        the number of frozen objects, once the run was over).
     """
     dump = out / "modules.json"
     probe = (
-        "import json, sys\n"
-        "compilers = set()\n"
+        "import gc, json, sys\n"
+        "compilers, imports, connects, started = set(), [], [], []\n"
         "def hook(event, args):\n"
         "    if event == 'compile':\n"
         "        compilers.add(sys._getframe(1).f_code.co_qualname)\n"
+        "    elif event == 'import' and started:\n"
+        "        imports.append([args[0], gc.isenabled()])\n"
+        "    elif event == 'socket.connect':\n"
+        "        connects.append(gc.isenabled())\n"
         "sys.addaudithook(hook)\n"
-        "from pycontainer.cli.main import main\n"
+        "from pycontainer.cli.entry import main\n"
+        "started.append(True)\n"
         f"code = main({argv!r})\n"
-        "found = {'modules': sorted(sys.modules), 'compilers': sorted(compilers)}\n"
+        "found = {'modules': sorted(sys.modules), 'compilers': sorted(compilers),\n"
+        "         'imports': imports, 'connects': connects,\n"
+        "         'collector': [gc.isenabled(), gc.get_freeze_count()]}\n"
         f"open({str(dump)!r}, 'w').write(json.dumps(found))\n"
         "sys.exit(code)\n"
     )
@@ -127,14 +137,17 @@ def _rwc_modules(argv: list[str], env: dict[str, str], out: Path) -> tuple[int, 
         [sys.executable, "-c", probe], env=env, capture_output=True, timeout=120, check=False
     )
     found = json.loads(dump.read_text())
-    return done.returncode, set(found["modules"]), set(found["compilers"])
+    found["modules"] = set(found["modules"])
+    found["compilers"] = set(found["compilers"])
+    return done.returncode, found
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["cat", "--help"], ["info"]])
 def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
     # --version, --help and a usage error stop before any container or server: they must not
     # pay for what only reading, sealing or the network needs (issue 15).
-    code, loaded, _compilers = _rwc_modules(argv, dict(os.environ), tmp_path)
+    code, found = _rwc_modules(argv, dict(os.environ), tmp_path)
+    loaded = found["modules"]
     assert code == (2 if argv == ["info"] else 0)
     assert sorted(m for m in NOT_FOR_STARTUP if m in loaded) == []
     if argv != ["--version"]:  # only --version reads the distribution's metadata
@@ -161,7 +174,8 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     sealed = run([*seal, *kdf], env={**env, "RWC_TOKEN": server.tokens["writer"]})
     assert sealed == 0
     reader_env = {**env, "RWC_TOKEN": server.tokens["reader"]}
-    code, loaded, compilers = _rwc_modules(["cat", str(box), "small.csv"], reader_env, tmp_path)
+    code, found = _rwc_modules(["cat", str(box), "small.csv"], reader_env, tmp_path)
+    loaded, compilers = found["modules"], found["compilers"]
     assert code == 0
     # Reading parses the header without construct (pycontainer.format.header); a plain
     # http:// loopback server needs no TLS trust store; stdout is not a terminal: no rich.
@@ -182,6 +196,18 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     # instructions (bench/profiles/startup.md). namedtuple's own eval() is cheap and allowed.
     assert "ForwardRef.__init__" not in compilers
     assert "namedtuple" in compilers  # the hook saw the NamedTuples being made
+    # The import phase runs without the garbage collector and ends before the work
+    # (pycontainer/cli/entry.py): every module the run loaded, the subcommand's included,
+    # was loaded with the collector off; it was on again when the work reached the server,
+    # and at the end, with the import phase's objects frozen.
+    assert len(found["imports"]) > 100, found["imports"]
+    assert [m for m, collecting in found["imports"] if collecting] == []
+    assert found["connects"] and all(found["connects"]), found["connects"]
+    on, frozen = found["collector"]
+    assert on and frozen > 10_000, found["collector"]
+    # Only what a small cat runs: no extraction (pycontainer._engine.extract), no writer.
+    unread = ("pycontainer._engine.extract", "pycontainer.writer")
+    assert sorted(m for m in unread if m in loaded) == []
 
 
 @pytest.mark.parametrize("columns", ["", "0", "x", "60", "200"])

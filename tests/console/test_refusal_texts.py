@@ -29,7 +29,10 @@ ROOT = Path(__file__).resolve().parents[2] / "keyserver"
 # (domain/transparency, store/migrations, cli), let English-only refusals stay in
 # service/restore.py, rotation.py, transparency.py and store/tlog.py.
 MODULES = sorted(ROOT.rglob("*.py"))
-_REFUSALS = {cls.__name__ for cls in _CLASSES}
+# The `keyserver` command's own refusals (keyserver/cli/errors.py), said in KEYSERVER_LANG
+# with their hint: the operator's and the witness's commands (init, serve, backup,
+# rotate-master-key, witness, verify-report) as much as the officials'.
+_REFUSALS = {cls.__name__ for cls in _CLASSES} | {"CliError"}
 
 
 def _is_plain(node: ast.expr, texts: set[str]) -> bool:
@@ -58,7 +61,7 @@ def _plain_refusals_in(source: str) -> list[str]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        details = node.args[:1] + [k.value for k in node.keywords if k.arg == "detail"]
+        details = node.args[:1] + [k.value for k in node.keywords if k.arg in {"detail", "hint"}]
         if name in _REFUSALS and any(_is_plain(d, texts) for d in details):
             found.append(f"{node.lineno}: {ast.unparse(node)}")
     return found
@@ -73,10 +76,12 @@ def test_the_reader_finds_each_way_of_writing_a_plain_refusal() -> None:
         'c = NotFoundError("x" if y else "z")\n'
         "d = NotFoundError(NO_LOG)\n"
         'e = errors.InternalError(detail="kw")\n'
+        'f = CliError(N_("no logs to witness"), hint="add one")\n'
         'ok = NotFoundError(N_("no medium %(m)s", m=m))\n'
+        'ok = CliError(N_("no %(x)s", x=x), hint=N_("do y"), exit_code=2)\n'
     )
     assert [line.split(": ", 1)[0] for line in _plain_refusals_in(source)] == [
-        "2", "3", "4", "5", "6"
+        "2", "3", "4", "5", "6", "7"
     ]  # fmt: skip
 
 

@@ -162,3 +162,34 @@ def test_tables_name_their_fields_in_the_officials_language(
     assert "停止中" in ja.out and "担当者の操作" in ja.out and "suspended" not in ja.out
     en = cli("status", cid, "--data-dir", dd, env=_env())
     assert "suspended" in en.out and "official" in en.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "japanese", "english"),
+    [
+        (
+            ("serve", "--tls-cert", "cert.pem"),
+            2,
+            "--tls-cert と --tls-key は一緒に指定してください",
+            "--tls-cert and --tls-key go together",
+        ),
+        (("witness", "run"), 2, "証人の状態ディレクトリ", "no witness state directory"),
+        (
+            ("restore-backup", "--replay", "no-such-export.jsonl"),
+            2,
+            "no-such-export.jsonl に監査ログの書き出しがありません",
+            "no audit export at no-such-export.jsonl",
+        ),
+    ],
+)
+def test_operator_and_witness_refusals_in_both_languages(
+    cli: Any, data_dir: Any, argv: tuple[str, ...], code: int, japanese: str, english: str
+) -> None:
+    """The host and witness commands refuse in the operator's language too (and keep
+    English for `--json` and without a choice)."""
+    where = () if argv[0] == "witness" else ("--data-dir", data_dir.path)
+    en = cli(*argv, *where, env=_env())
+    assert en.code == code and english in en.err, en
+    ja = cli(*argv, *where, env=_env(KEYSERVER_LANG="ja"))
+    assert ja.code == code and japanese in ja.err, ja
+    assert english not in ja.err, ja
