@@ -71,11 +71,19 @@ class ReadAhead:
         self._error: BaseException | None = None  # the first read that failed
         self._ready: dict[int, tuple[mmap.mmap, tuple[int, int]]] = {}
         # Events, not Thread.join (see pipeline._run_chunks: a join interrupted by a signal).
-        self._finished = [threading.Event() for _ in range(min(threads, count))]
-        for event in self._finished:
-            threading.Thread(
-                target=self._run, args=(event,), name="rwc-read-ahead", daemon=True
-            ).start()
+        # Only started threads are waited for: a thread that could not start (no memory
+        # or thread left) raises here, after the ones started are stopped and waited for.
+        self._finished: list[threading.Event] = []
+        try:
+            for _ in range(min(threads, count)):
+                event = threading.Event()
+                threading.Thread(
+                    target=self._run, args=(event,), name="rwc-read-ahead", daemon=True
+                ).start()
+                self._finished.append(event)
+        except BaseException:
+            self.close()
+            raise
 
     def _run(self, finished: threading.Event) -> None:
         try:

@@ -94,3 +94,31 @@ def test_close_waits_for_a_read_in_progress() -> None:
     events.append("closed")
     assert events == ["read finished", "closed"]
     assert _readers() == []
+
+
+def test_a_thread_that_cannot_start_stops_the_ones_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No memory or thread left for the third reader: the two started are stopped first."""
+    started: list[threading.Thread] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name == "rwc-read-ahead" and len(started) == 2:
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+        started.append(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+
+    def read(_position: int, view: memoryview) -> tuple[int, int]:
+        view[:1] = b"x"
+        return 0, 1
+
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        ReadAhead(COUNT, C, read, threads=4, buffers=6)
+    assert len(started) == 2
+    # Left running, they would wait for a free buffer forever (nobody takes what they read).
+    for t in started:
+        t.join(30)
+    assert not any(t.is_alive() for t in started)
