@@ -2,7 +2,8 @@
 
 - :class:`~keyserver.domain.errors.KeyServerError` -> its slug/status (one handler).
 - Request validation errors (FastAPI/pydantic) -> 400 invalid-request (input not echoed).
-- Unknown routes -> 404 not-found; wrong method -> 405.
+- Starlette's own HTTP errors (:func:`http_error`) -> a catalogue detail: unknown routes
+  404 not-found; wrong method 405 (with its Allow); other 4xx -> 400 invalid-request.
 - Database unavailable (OperationalError, pool timeout) -> 503 unavailable. Because every
   release commits before it is returned, a 503 never follows a released evaluation.
 - Anything else -> 500 problem without traceback (logged; counted in metrics so tests can
@@ -22,15 +23,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyserver.domain.errors import (
+    ForbiddenError,
     InternalError,
     InvalidRequestError,
     KeyServerError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
+    UnauthenticatedError,
     UnavailableError,
     UnsupportedMediaTypeError,
 )
@@ -72,6 +76,58 @@ def problem_response(
     return JSONResponse(doc, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def http_error(status: int) -> KeyServerError:
+    """The problem for an HTTP error raised by Starlette or FastAPI, detail from the catalogue.
+
+    spec §problems: Starlette's own text (``Method Not Allowed``, a multipart parser's
+    message) is English only, and a parser's may quote the input, so it is never passed
+    on. A status the protocol has a slug of its own for keeps it; any other 4xx (406,
+    411, 416, ...: nothing this server asks of a client) is ``invalid-request``, the
+    table's one slug for a request it cannot answer, so a client never meets a slug/status
+    pair the spec does not list.
+    """
+    if status == 400:
+        return InvalidRequestError(N_("the request could not be read"))
+    if status == 401:
+        return UnauthenticatedError(N_("authentication required"))
+    if status == 403:
+        return ForbiddenError(N_("this resource is not open to you"))
+    if status == 404:
+        return NotFoundError(N_("no such resource"))
+    if status == 405:
+        return MethodNotAllowedError(N_("method not allowed on this resource"))
+    if status == 413:
+        return PayloadTooLargeError(N_("request body too large"))
+    if status == 415:
+        return UnsupportedMediaTypeError(N_("request body must be application/json"))
+    if status < 500:
+        return InvalidRequestError(
+            N_("the key server does not answer this request (HTTP %(status)s)", status=status)
+        )
+    return UnavailableError(N_("service unavailable"))
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request, named: str | None) -> str:
+    """The methods the request's path has, for the ``Allow`` of a 405 (RFC 9110 §15.5.6).
+
+    Starlette names only the first route whose path matched (``/v1/containers``: POST,
+    not GET), so every route is asked, through its public ``matches``, which methods it
+    would take at this path; a route that takes the refused method too is a mount (the
+    static files), whose own ``Allow`` (``named``) speaks for it.
+    """
+    methods = {m.strip() for m in (named or "").split(",") if m.strip()}
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] == Match.FULL:
+            continue
+        for method in _METHODS:
+            if route.matches({**request.scope, "method": method})[0] == Match.FULL:
+                methods.add(method)
+    return ", ".join(sorted(methods))
+
+
 def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
     """Register the exception handlers on ``app``."""
 
@@ -96,20 +152,18 @@ def install_handlers(app: FastAPI, contact: str, metrics: Metrics) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        err: KeyServerError
-        if exc.status_code == 404:
-            err = NotFoundError(N_("no such resource"))
-        elif exc.status_code == 405:
-            err = MethodNotAllowedError(N_("method not allowed on this resource"))
-        elif exc.status_code == 413:
-            err = PayloadTooLargeError(N_("request body too large"))
-        elif exc.status_code == 415:
-            err = UnsupportedMediaTypeError(N_("request body must be application/json"))
-        elif exc.status_code < 500:
-            err = InvalidRequestError(str(exc.detail))
-        else:
-            err = UnavailableError(N_("service unavailable"))
-        return answer(request, err)
+        answered = answer(request, http_error(exc.status_code))
+        if exc.status_code == 405:
+            allowed = allowed_methods(request, (exc.headers or {}).get("Allow"))
+            if allowed:
+                answered.headers["Allow"] = allowed
+        if answered.status_code == exc.status_code and exc.headers:
+            # Starlette's own headers for the status it chose, e.g. the Allow that RFC 9110
+            # §15.5.6 requires on a 405; never for a status we changed (a Content-Range
+            # would describe an answer we did not give).
+            for name, value in exc.headers.items():
+                answered.headers.setdefault(name, value)
+        return answered
 
     async def on_database(request: Request, exc: Exception) -> JSONResponse:
         # Log the class only: driver messages can contain connection strings.

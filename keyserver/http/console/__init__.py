@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from keyserver.domain.errors import NotFoundError
 from keyserver.domain.i18n import N_
@@ -41,6 +42,23 @@ from keyserver.http.headers import PathHeaders
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+class _WholeFiles(StaticFiles):
+    """The console's assets, always whole: a ``Range`` request gets the full file (200).
+
+    RFC 9110 §14.2 lets a server ignore ``Range``. Starlette answers an unsatisfiable or
+    malformed range itself, with an English-only plain-text body (spec §problems: every
+    refusal is a problem document with its detail in the client's language); a few
+    kilobytes of CSS and script gain nothing from ranges, so none is ever refused.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            drop = (b"range", b"if-range")
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in drop]
+            scope = {**scope, "headers": headers}
+        await super().__call__(scope, receive, send)
+
+
 def _not_found(page: PublicPage, rest: str) -> Response:
     """The console's own 404 page."""
     del rest
@@ -59,7 +77,7 @@ def install(app: FastAPI) -> None:
         _routes_approvals,
     ):
         app.include_router(module.router)
-    app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")
+    app.mount(PREFIX + "/static", _WholeFiles(directory=STATIC), name="console-static")
     # Last, so it matches only what no page or static file did: a person who mistyped a
     # console address gets a page in their language, not a JSON problem.
     app.add_api_route(PREFIX + "/{rest:path}", _not_found, methods=["GET"], include_in_schema=False)
