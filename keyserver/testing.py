@@ -97,15 +97,18 @@ class PromptStopServer(uvicorn.Server):
         except TimeoutError:
             for task in self.server_state.tasks:
                 task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
-        for server in self.servers:
-            await server.wait_closed()
         if not self.force_exit:
             await self.lifespan.shutdown()
 
     async def _drained(self) -> None:
-        """Return once no connection is open and no request task is left (or force_exit)."""
+        """Wait until no connection or request task is left (or force_exit), then closed.
+
+        All of it runs under ``timeout_graceful_shutdown``, as in uvicorn.
+        """
         while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:
             await asyncio.sleep(self._DRAIN_POLL_S)
+        for server in self.servers:
+            await server.wait_closed()
 
 
 def sqlite_settings(directory: os.PathLike[str] | str, **overrides: object) -> Settings:

@@ -1,7 +1,9 @@
 """Suite-wide rules: under ``RWC_TEST_STRICT`` (set by .ci/run) a skipped test fails the run.
 
 The summary also ends with the CPU seconds each test folder cost (see ``_cpu_now``): the
-figure to compare runs by on a shared machine, where wall time says little.
+figure to compare runs by on a shared machine, where wall time says little. Under
+``RWC_TEST_TIMELINE=DIR`` each test process also writes when each test ran (a timeline of the
+run: which worker idled, what ended last; ``python bench/suite_timeline.py DIR`` reads it).
 
 A skip in CI means a component the suite needs (PostgreSQL, a browser, an HSM library) was
 missing, and a green run would then claim tests that never ran. Locally a skip stays a skip,
@@ -12,9 +14,11 @@ rather than skip.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import tempfile
+import time
 from collections import Counter, defaultdict
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -135,6 +139,37 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Start the CPU count after collection's imports, per process (xdist workers too)."""
     del session
     _cpu_since_last_report()
+    _timeline_write({"session_start": time.time()})
+
+
+# A directory: each test process appends one JSON line per test to WORKER.jsonl there.
+_TIMELINE_VARIABLE = "RWC_TEST_TIMELINE"
+
+
+def _timeline_write(record: dict[str, object]) -> None:
+    where = os.environ.get(_TIMELINE_VARIABLE)
+    if where:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(where).mkdir(parents=True, exist_ok=True)
+        with (Path(where) / f"{worker}.jsonl").open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Under RWC_TEST_TIMELINE: when the test ran (set-up to teardown) and its CPU seconds."""
+    del nextitem
+    if not os.environ.get(_TIMELINE_VARIABLE):
+        return (yield)
+    started, cpu = time.time(), _cpu_now()
+    try:
+        return (yield)
+    finally:
+        _timeline_write(
+            {"test": item.nodeid, "start": started, "end": time.time(), "cpu_s": _cpu_now() - cpu}
+        )
 
 
 _cpu_by_folder: defaultdict[str, float] = defaultdict(float)

@@ -33,6 +33,7 @@ from keyserver.domain.media import SEARCH_SEPARATORS_STORED, medium_search_key, 
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
 from keyserver.service.loss import LossTimes, holding_report, loss_reporter
 from keyserver.service.media import medium_target, resolve_medium
+from keyserver.service.medium_report import answers_since
 from keyserver.service.reports import export_document
 from keyserver.store import repository
 from keyserver.store.audit import canonical_json, lock_head
@@ -322,6 +323,7 @@ class ConsoleOps:
         medium: str,
         *,
         lost_at: datetime | None = None,
+        answers: bool = False,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """A medium (matched by its canonical id, spec §media) and its containers.
@@ -333,6 +335,10 @@ class ConsoleOps:
         sealed after it (``sealed_after_loss``). A medium reported lost names who made the
         report it carries (``loss_reported_by``) and, while the report holds, its destroy
         deadline (``destroy_after``, the earliest of its containers').
+        With ``answers``, each container of a medium with a recorded loss carries its
+        three-way ``answer`` since the time of loss, decided as the medium report decides
+        it (:func:`~keyserver.service.medium_report.answers_since`; None without a loss),
+        without building the report (issue 12: the page only orders its rows by it).
 
         Raises:
             NotFoundError: No medium has that id; ``suggestions`` lists the nearest media
@@ -358,6 +364,12 @@ class ConsoleOps:
             live = (Container.medium == name) & (Container.state != State.DESTROYED.value)
             holding = holding_report(session, m, live)
             reporter = loss_reporter(session, m)
+            # spec §report: the window starts at the loss's own sequence number.
+            found = (
+                answers_since(session, [b64e(c.id) for c, _ in rows], m.lost_seq)
+                if answers and m.lost_seq is not None
+                else {}
+            )
         containers: list[dict[str, Any]] = [
             {
                 "container_id": b64e(c.id),
@@ -378,6 +390,7 @@ class ConsoleOps:
                 "loss_reported_at": fmt_time(c.loss_reported_at),
                 "reason": c.reason,
                 "public_reason": c.public_reason,
+                **({"answer": found.get(b64e(c.id))} if answers else {}),
             }
             for c, issuer in rows
         ]

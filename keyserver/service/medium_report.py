@@ -70,10 +70,37 @@ def kind(action: str, outcome: str, mode: str | None) -> str:
 
 def answer(attempts: Sequence[AuditEntry], details: Sequence[dict[str, Any]]) -> str:
     """The three-way answer for one container's attempts in the window."""
-    kinds = _kinds(attempts, details)
-    if CONFIRMED in kinds:
+    return _answer_of(_kinds(attempts, details))
+
+
+def _answer_of(kinds: Iterable[str]) -> str:
+    """The three-way answer from the kinds of a container's attempts in the window."""
+    seen = set(kinds)
+    if CONFIRMED in seen:
         return OPENED
-    return POSSIBLY_OPENED if RELEASE in kinds else NOT_OPENED
+    return POSSIBLY_OPENED if RELEASE in seen else NOT_OPENED
+
+
+def answers_since(session: Session, cids: Sequence[str], start_seq: int) -> dict[str, str]:
+    """Each container's three-way answer from seq ``start_seq`` on, as the report gives it.
+
+    For a page that shows only the answers (the console's medium page orders its
+    containers by them, issue 12): the same decision (:func:`kind`, :func:`_answer_of`)
+    over the same window, read from the successful key requests and receipts alone. A
+    refused attempt is REFUSED whatever else it says and never moves the answer, so the
+    rows a thief's guesses add are not read at all, nor the report's other parts.
+    """
+    kinds: dict[str, list[str]] = {cid: [] for cid in cids}
+    for chunk in _chunks(cids):
+        stmt = select(AuditEntry.container, AuditEntry.action, AuditEntry.details).where(
+            AuditEntry.container.in_(chunk),
+            AuditEntry.action.in_(("evaluate", "receipt")),
+            AuditEntry.outcome == "ok",
+            AuditEntry.seq >= start_seq,
+        )
+        for container, action, details in session.execute(stmt):
+            kinds[str(container)].append(kind(action, "ok", json.loads(details).get("mode")))
+    return {cid: _answer_of(found) for cid, found in kinds.items()}
 
 
 def _kinds(attempts: Sequence[AuditEntry], details: Sequence[dict[str, Any]]) -> list[str]:

@@ -17,7 +17,9 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -36,6 +38,7 @@ from tests.support.console import (
     KEYSERVER,
     MEDIA,
     OTHER_MEDIUM,
+    ZONE,
     BrowserFactory,
     ConsoleServer,
     clean_env,
@@ -55,6 +58,53 @@ LONG_REASON = (
 
 def _t(language: str, message: str) -> str:
     return translations(language).gettext(message)
+
+
+def _n(language: str, singular: str, plural: str, n: int) -> str:
+    """A count's message (ngettext) with ``%(n)s`` filled in."""
+    return translations(language).ngettext(singular, plural, n) % {"n": n}
+
+
+def _yesterday(day: str) -> str:
+    """The day before ``day`` (the test may straddle midnight in the zone)."""
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+def in_view(driver: WebDriver, element_id: str) -> bool:
+    """The element is shown and wholly inside the window, with no scrolling."""
+    return bool(
+        driver.execute_script(
+            "var r = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;",
+            element_id,
+        )
+    )
+
+
+def luminance(css_color: str) -> float:
+    """Relative luminance (WCAG 2.2) of a computed ``rgb(...)``/``rgba(...)`` colour."""
+    channels = [int(c) / 255 for c in re.findall(r"[\d.]+", css_color)[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, two: str) -> float:
+    """WCAG contrast ratio of two computed colours."""
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def check_focus_ring(driver: WebDriver) -> None:
+    """The focused element shows a ring of 2px or more, 3:1 against the page behind it
+    (WCAG 2.2 §1.4.11; issue 12: a newcomer could not see the token field's cursor)."""
+    style = driver.execute_script(
+        "var s = getComputedStyle(document.activeElement);"
+        "return [s.outlineStyle, s.outlineWidth, s.outlineColor,"
+        " getComputedStyle(document.body).backgroundColor];"
+    )
+    outline_style, width, color, ground = style
+    assert outline_style not in {"none", "hidden"} and float(width.rstrip("px")) >= 2, style
+    assert contrast(color, ground) >= 3, style
 
 
 def shoot(driver: WebDriver, directory: Path, name: str) -> None:
@@ -272,6 +322,8 @@ def test_loss_story(
     steps.page()
     shot("01-sign-in")
     assert heading(driver) == _t(language, "Sign in")
+    assert driver.switch_to.active_element.get_attribute("id") == "token"
+    check_focus_ring(driver)
     driver.find_element(By.ID, "token").send_keys(console_server.tokens["tanaka"])
     submit_button(driver, _t(language, "Sign in"))
     steps.act(2)
@@ -293,11 +345,20 @@ def test_loss_story(
 
     # 3. Report it lost, with the time it was lost (typed as the page shows times).
     lost_at = driver.find_element(By.ID, "lost_at")
+    # The form is the page's main action: the cursor waits in its first field (issue 12).
+    assert driver.switch_to.active_element.get_attribute("id") == "lost_at"
+    check_focus_ring(driver)
     # Empty: a prefilled "now" was submitted unchanged by a newcomer in a hurry (issue 12).
     assert lost_at.get_attribute("value") == ""
     # The zone once, in the field's label (issue 12: the hint says only what to type).
     label = driver.find_element(By.CSS_SELECTOR, "label[for=lost_at]").text
     assert "Asia/Tokyo" in label and "UTC+09:00" in label
+    # "Today" (shown by the script) fills the configured zone's date, the cursor after it.
+    today = datetime.now(ZoneInfo(ZONE)).strftime("%Y-%m-%d")
+    driver.find_element(By.ID, "lost_today").click()
+    assert lost_at.get_attribute("value") in {f"{today} ", f"{_yesterday(today)} "}
+    assert driver.switch_to.active_element.get_attribute("id") == "lost_at"
+    lost_at.clear()
     lost_at.send_keys("2026-12-01 18:30")
     driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
     # The waiting period and the public reason keep their defaults, folded away and said
@@ -310,8 +371,17 @@ def test_loss_story(
     steps.page()
     # The confirmation lists every container before anything happens.
     assert heading(driver) == _t(language, "Confirm: report %(medium)s lost") % {"medium": medium}
-    rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#affected tbody tr")
     assert sorted(row.find_element(By.TAG_NAME, "td").text for row in rows) == sorted(labels)
+    # Every container moves the same way: said once above the list (issue 12), the list
+    # keeps every label and no per-row move.
+    move = f"{_t(language, 'Active')} → {_t(language, 'Suspended at once')}"
+    every = _n(language, "Its only container", "All %(n)s containers", len(labels))
+    assert driver.find_element(By.ID, "effect-summary").text == f"{every}: {move}"
+    assert all(len(row.find_elements(By.TAG_NAME, "td")) == 1 for row in rows)
+    # How to undo it, naming the medium page's control (issue 12).
+    undo = driver.find_element(By.ID, "undo-hint").text
+    assert _t(language, "Restore (the medium was found)") in undo
     facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
     assert "(UTC+09:00)" in facts
     # The deadline as a rule here: the exact time (from the confirmation) is on the next page.
@@ -327,7 +397,12 @@ def test_loss_story(
 
     submit_button(
         driver,
-        _t(language, "Report lost and suspend %(n)s containers") % {"n": len(labels)},
+        _n(
+            language,
+            "Report lost and suspend %(n)s container",
+            "Report lost and suspend %(n)s containers",
+            len(labels),
+        ),
     )
     steps.act()
     steps.page()
@@ -339,7 +414,19 @@ def test_loss_story(
     # One word for it: the banner says what the state column of the report says.
     word = {"ja": "利用停止", "en": "suspended"}[language]
     assert word in _t(language, "Suspended").lower()
-    assert word in result and medium in result and "(UTC+09:00)" in result
+    assert word in result and "(UTC+09:00)" in result
+    # Short (issue 12): what happened, how many, the deadline; the medium is the heading.
+    assert medium not in result and str(len(labels)) in result
+    # Print where the page opens (1366x768 and 1280x800), above the downloads (issue 12).
+    for width, height in ((1366, 768), (1280, 800)):
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        assert in_view(driver, "print"), (width, height)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    below = driver.find_element(By.ID, "signed-report").location["y"]
+    assert driver.find_element(By.ID, "print").location["y"] < below
     assert states(console_server, medium) == {"suspended"}
     assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
 
@@ -351,6 +438,14 @@ def test_loss_story(
     assert driver.find_elements(By.ID, "loss-result")  # the banner stays with its URL
     answer = driver.find_element(By.CSS_SELECTOR, ".answer-a").text
     assert answer == _t(language, "Not opened")
+    # The same answer for every container: one line, not one per container (issue 12).
+    assert driver.find_element(By.ID, "answer-one").text == _n(
+        language,
+        "%(n)s container: not opened since the time of loss.",
+        "All %(n)s containers: not opened since the time of loss.",
+        len(labels),
+    )
+    assert not driver.find_elements(By.CSS_SELECTOR, ".answer-list")
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "(UTC+09:00)" in body  # times in the configured zone, with the offset
     assert _t(language, "Refused") in body
@@ -414,7 +509,7 @@ def test_loss_story(
     shot("06b-reported-again")
 
     # 7. The stick was found: restore (the loss report's suspensions only, by default).
-    click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, medium))
     driver.find_element(By.CSS_SELECTOR, "#restore summary").click()
     selected = driver.find_element(By.CSS_SELECTOR, "#restore_cause option:checked")
     assert selected.get_attribute("value") == "loss-report"
@@ -610,9 +705,11 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     sign_in(official, console_server.url, console_server.tokens["tanaka"], "en")
     medium = MEDIA["en"][0]
     official.get(f"{console_server.url}/console/medium?name={medium}")
+    # The page's main action: its first field has the focus at once (issue 12).
+    assert official.switch_to.active_element.get_attribute("id") == "lost_at"
     seen = tab_through(official, 40)
     advanced = official.find_element(By.CSS_SELECTOR, "#advanced summary").text
-    wanted = ["lost_at", "reason", advanced, "Review what this will affect"]
+    wanted = ["lost_today", "reason", advanced, "review-loss"]
     positions = [seen.index(w) for w in wanted]
     assert positions == sorted(positions)
     assert "Destroy now…" in seen[positions[-1] :]

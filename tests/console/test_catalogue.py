@@ -30,20 +30,35 @@ def _extracted() -> set[str]:
     """Every message id of the sources babel.cfg lists (the same map pybabel uses)."""
     with (REPO / "babel.cfg").open(encoding="utf-8") as fh:
         method_map, options = parse_mapping_cfg(fh)  # type: ignore[no-untyped-call]
-    ids = set()
+    ids: set[str] = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
         str(REPO), method_map, options
     ):
-        ids.add(message if isinstance(message, str) else message[0])
+        # A plural message (ngettext) counts by both its forms, as _catalogue keys it.
+        ids.update([message] if isinstance(message, str) else message[:2])
     return ids
 
 
-def _catalogue(language: str) -> dict[str, str]:
+def _entries(language: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Every message of a catalogue: its ids (one, or singular and plural) and strings."""
     path = i18n.LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
     catalog = read_po(BytesIO(path.read_bytes()), locale=language)
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert fuzzy == [], f"fuzzy messages in {language}: {fuzzy}"
-    return {str(m.id): str(m.string) for m in catalog if m.id}
+    return [
+        (
+            (m.id,) if isinstance(m.id, str) else tuple(m.id),
+            (m.string,) if isinstance(m.string, str) else tuple(m.string or ()),
+        )
+        for m in catalog
+        if m.id
+    ]
+
+
+def _catalogue(language: str) -> dict[str, str]:
+    """Message id -> its text; a plural message under both its ids, with its first form
+    (Japanese has one form: the one it shows for every count)."""
+    return {msgid: strings[0] for ids, strings in _entries(language) for msgid in ids}
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
@@ -56,16 +71,35 @@ def test_catalogue_matches_the_sources(language: str) -> None:
 
 
 def test_every_japanese_message_is_translated() -> None:
-    for msgid, msgstr in _catalogue("ja").items():
-        assert msgstr, f"no Japanese for {msgid!r}"
-        assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid)), msgid
+    for ids, strings in _entries("ja"):
+        # Japanese has one plural form (Plural-Forms: nplurals=1), shown for every count:
+        # it says what the plural id says, with the same values.
+        assert len(strings) == 1 and strings[0], f"no Japanese (one form) for {ids!r}"
+        placeholders = sorted(PLACEHOLDER.findall(ids[-1]))
+        assert sorted(PLACEHOLDER.findall(strings[0])) == placeholders, ids
 
 
 def test_english_uses_the_source_text() -> None:
     # English msgstr is empty (gettext falls back to the msgid) or keeps the placeholders.
-    for msgid, msgstr in _catalogue("en").items():
-        if msgstr:
-            assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid))
+    for ids, strings in _entries("en"):
+        for msgid, msgstr in zip(ids, strings, strict=True):
+            if msgstr:
+                assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid))
+
+
+def test_english_counts_take_singular_and_plural() -> None:
+    """ "1 containers" (issue 12): a count of containers is a plural message, one form for
+    one and another for more, in English; Japanese says it one way."""
+    en, ja = i18n.translations("en"), i18n.translations("ja")
+    one = "Report lost and suspend %(n)s container"
+    more = "Report lost and suspend %(n)s containers"
+    assert en.ngettext(one, more, 1) == one and en.ngettext(one, more, 3) == more
+    said = "紛失を届け出て %(n)s 件のコンテナを停止"
+    assert ja.ngettext(one, more, 1) == ja.ngettext(one, more, 3) == said
+    # No page says a count of containers with gettext alone any more.
+    for template in TEMPLATES.glob("*.html"):
+        source = template.read_text(encoding="utf-8")
+        assert not re.search(r"\b_\(\"[^\"]*%\(n\)s (?:matching )?containers", source), template
 
 
 def test_negotiation() -> None:

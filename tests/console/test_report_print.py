@@ -18,9 +18,11 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from keyserver.domain.i18n import translate
+from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings, display_zone
 from keyserver.http.console import _security
 from keyserver.http.console._i18n import Formats
+from keyserver.service import KeyService
 from keyserver.testing import running_server
 from tests.support.clock import FakeClock
 from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf, signed_in_session
@@ -99,6 +101,35 @@ def test_the_report_lists_the_answer_first(settings: Settings) -> None:
         ids = [c["container_id"] for c in doc["containers"]]
         assert ids == sorted(ids, key=unb64)
         assert {c["label"]: c["answer"] for c in doc["containers"]} == ANSWERS
+
+
+def test_the_medium_page_answers_as_the_report(settings: Settings) -> None:
+    """The medium's page orders its containers by their answers, read without building the
+    report (issue 12: KeyService.console_medium with ``answers``): the same answer per
+    container as the report's, refused attempts after the loss and the writer's sealing
+    in the window included, and the same order on the page."""
+    with reported(settings) as (url, world, _):
+        browser = signed_in_session(url, world.tokens["official"], "en")
+        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        service = KeyService(settings)
+        try:
+            boot = Actor(name="bootstrap", roles=ROLES, local=True)
+            light = service.console_medium(boot, MEDIUM, answers=True)["containers"]
+            full = service.medium_report(boot, MEDIUM)["containers"]
+            before = service.console_medium(boot, MEDIUM)["containers"]
+        finally:
+            service.close()
+    assert {c["label"]: c["answer"] for c in light} == ANSWERS
+    assert {c["container_id"]: c["answer"] for c in light} == {
+        c["container_id"]: c["answer"] for c in full
+    }
+    assert all("answer" not in c for c in before)  # only when asked for
+    assert page.status_code == 200, page.text[:500]
+    table = page.text.split('<table id="containers">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(
+        r'<a href="/console/container/[^"]+">([^<]+)</a></td><td><span[^>]*>([^<]+)<', table
+    )
+    assert rows == [(label, ANSWERS[label].capitalize()) for label in SHOWN_ORDER]
 
 
 def test_the_answer_box_says_each_container_with_who_and_when(settings: Settings) -> None:

@@ -626,7 +626,7 @@ def test_restore_lifts_only_the_loss_report(settings: Settings) -> None:
             timeout=30,
         )
         assert done.status_code == 200
-        assert "1 containers of USB-2022-06-AMA are restored" in done.text
+        assert "1 container of USB-2022-06-AMA is restored" in done.text  # not "1 containers"
         assert "Suspended by an official: 1" in done.text
     by_id = {c["container_id"]: c for c in medium_doc(settings)["containers"]}
     assert by_id[held]["state"] == "suspended"

@@ -72,6 +72,13 @@ def _loss_fields(page: Page) -> dict[str, Any]:
     }
 
 
+def _move(container: dict[str, Any]) -> tuple[str, str, str | None]:
+    """What a loss report does to ``container``, as the review page says it."""
+    effect = str(container["loss_effect"])
+    cause = container.get("suspend_cause") if effect == "already_suspended" else None
+    return str(container["state"]), effect, cause
+
+
 @router.post("/medium/report-lost")
 def report_lost(page: PostedPage) -> Response:
     """Step 1 of a loss report: list every container it will affect; act on nothing."""
@@ -103,6 +110,9 @@ def report_lost(page: PostedPage) -> Response:
             fields=fields,
             containers=containers,
             changing=sum(1 for c in containers if c["loss_effect"] != "unchanged"),
+            # Issue 12: every container moves the same way (same state, same effect, same
+            # cause if already suspended): the page says the move once, above the list.
+            uniform=len({_move(c) for c in containers}) == 1,
             # Issue 12: warned, not refused (the service's sealed_after_loss).
             sealed_after=[c for c in containers if c["sealed_after_loss"]],
         )

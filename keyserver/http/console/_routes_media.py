@@ -99,9 +99,11 @@ def _the_one_medium(q: str, state: str, result: Mapping[str, Any]) -> str | None
 # needed, where a datalist's suggestions showed only after a click into the field and a
 # newcomer typed the reason through the IME instead). The official's own words, typed
 # beside them, win; the audit log keeps the words the official saw, in their language.
+# Short enough that the three fit on one line in either language (issue 12: in English
+# they wrapped and pushed the form's button below the fold at 1366x768).
 COMMON_REASONS: Mapping[str, Message] = {
-    "contractor": N_("Lost, reported by the contractor"),
-    "office": N_("Lost inside the city office"),
+    "contractor": N_("Lost by the contractor"),
+    "office": N_("Lost in a city office"),
     "stolen": N_("Stolen"),
 }
 
@@ -123,7 +125,9 @@ def medium_page(
     loss form is then a folded secondary action (a report again), opened when it came
     back refused.
     """
-    doc = page.service.console_medium(page.principal, name, ctx=page.ctx)
+    # With each container's answer when a loss is recorded (issue 12: the answers order
+    # the rows after a report; the medium report itself is not built for that).
+    doc = page.service.console_medium(page.principal, name, answers=True, ctx=page.ctx)
     states = set(doc["states"])
     live = states - {State.DESTROYED.value}
     reported = doc["loss"] == "current"
@@ -132,7 +136,7 @@ def medium_page(
         "medium.html",
         status=status,
         doc=doc,
-        containers=_containers_in_order(page, doc) if reported else _by_state(doc),
+        containers=answer_first(doc["containers"]) if reported else _by_state(doc),
         reported=reported,
         can_report=bool(live),
         can_restore=State.SUSPENDED.value in states,
@@ -155,6 +159,8 @@ def medium_page(
         loss_error=error,
         error_field=error_field,
         time_example=page.time_example(),
+        # The "Today" button's date (issue 12): the configured zone's, not the browser's.
+        today=page.service.now().astimezone(page.formats.zone).strftime("%Y-%m-%d"),
         default_wait=str(default_wait),
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
     )
@@ -164,19 +170,6 @@ def _by_state(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Before a loss report: the containers by state (the lifecycle's order), then label."""
     order = {s.value: i for i, s in enumerate(State)}
     return sorted(doc["containers"], key=lambda c: (order.get(c["state"], len(order)), c["label"]))
-
-
-def _containers_in_order(page: Page, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """After a loss report: each container with its three-way answer, worst first (issue 12).
-
-    The answer is the medium report's (service/medium_report.py) and the order the printed
-    report's (domain/answers.py), so the medium's page and the report never disagree.
-    """
-    report = page.service.medium_report(page.principal, doc["medium"], ctx=page.ctx)
-    answers = {c["container_id"]: c["answer"] for c in report["containers"]}
-    return answer_first(
-        [{**c, "answer": answers.get(c["container_id"])} for c in doc["containers"]]
-    )
 
 
 @router.get("/medium")
