@@ -4,10 +4,12 @@ The header is read field by field from a buffer whose length was bounded first
 (``HEADER_MIN <= header_length <= HEADER_MAX``), so no field can make us allocate more than
 64 KiB, and each rule is checked right after its field, in the order spec §reading step 1
 fixes (two faults in one header give the same error class in every conforming reader).
-Encoding the whole header uses ``construct``, imported by the writer's call only: every
-``rwc cat`` reads a header, and importing construct (which loads pdb) cost a small open a
-quarter of its start-up budget (issue 15). A slot's key-wrap AAD, which readers need too,
-is a fixed layout written out here. A decoded header re-encodes to the same bytes.
+Encoding writes the same fields out in the same order, each through :func:`_uint` (a value
+its field cannot hold is refused). It used ``construct``, imported on the writer's first
+call: 29-39 ms of imports (construct loads pdb) between a seal's key release and its first
+payload byte (bench/profiles/disk.md); the layout is eleven fixed fields and two
+length-prefixed lists. A slot's key-wrap AAD, which readers need too, is a fixed layout
+written out here. A decoded header re-encodes to the same bytes (tests/vectors).
 
 Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 """
@@ -16,39 +18,12 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 # which typing compiles, and the process's first compile() costs ~10 M instructions of a
 # small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
-import functools
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pycontainer.errors import FormatError, UnsupportedVersionError
 from pycontainer.format import oprf
 from pycontainer.format import primitives as p
 from pycontainer.format.url import UrlError, parse_server_url
-
-
-@functools.cache
-def _body_codec() -> Any:
-    """The construct declaration of the unsigned header, built on the writer's first call.
-
-    Readers never need it (decode_header reads field by field), so construct is imported
-    here and not by the module (module docstring).
-    """
-    import construct as c  # noqa: PLC0415 - see the docstring
-
-    slot = c.Struct("type" / c.Int16ub, "body" / c.Prefixed(c.Int16ub, c.GreedyBytes))
-    ext = c.Struct(
-        "type" / c.Int16ub, "flags" / c.Int8ub, "body" / c.Prefixed(c.Int16ub, c.GreedyBytes)
-    )
-    return c.Struct(
-        "magic" / c.Bytes(8),
-        "version" / c.Int16ub,
-        "header_length" / c.Int32ub,
-        "suite" / c.Int16ub,
-        "chunk_log2" / c.Int8ub,
-        "payload_nonce" / c.Bytes(p.PAYLOAD_NONCE_SIZE),
-        "slots" / c.PrefixedArray(c.Int8ub, slot),
-        "exts" / c.PrefixedArray(c.Int8ub, ext),
-    )
-
 
 # spec §slot-server-oprf: slot_length = 154 + url_length.
 _OPRF_SLOT_FIXED = 2 + p.CONTAINER_ID_SIZE + p.PUBLIC_KEY_SIZE + 12 + p.WRAP_NONCE_SIZE + 80
@@ -225,11 +200,15 @@ def _check_oprf_slot(slot: OprfSlot) -> None:
         raise _corrupt("wrapped key has the wrong size")
 
 
-def _encode_slot(slot: Slot) -> dict[str, object]:
+def _encode_slot(slot: Slot) -> bytes:
+    """``slot_type (u16) || slot_length (u16) || body`` (spec §header)."""
     if isinstance(slot, OprfSlot):
-        body = slot.aad() + slot.wrap_nonce + slot.wrapped
-        return {"type": p.SLOT_TYPE_SERVER_OPRF, "body": body}
-    return {"type": slot.slot_type, "body": slot.body}
+        kind, body = p.SLOT_TYPE_SERVER_OPRF, slot.aad() + slot.wrap_nonce + slot.wrapped
+    else:
+        kind, body = slot.slot_type, slot.body
+    if len(body) > 0xFFFF:
+        raise _corrupt("slot too long")
+    return _uint(kind, 2, "slot type") + _uint(len(body), 2, "slot length") + body
 
 
 def encode_unsigned(header: Header) -> bytes:
@@ -250,33 +229,30 @@ def encode_unsigned(header: Header) -> bytes:
     for ext in header.extensions:
         if len(ext.body) > 0xFFFF:
             raise _corrupt("extension too long")
-    slots = [_encode_slot(s) for s in header.slots]
-    for s in slots:
-        if len(s["body"]) > 0xFFFF:  # type: ignore[arg-type]
-            raise _corrupt("slot too long")
-    value = {
-        "magic": p.MAGIC,
-        "version": header.version,
-        "header_length": 0,
-        "suite": header.suite,
-        "chunk_log2": header.chunk_log2,
-        "payload_nonce": header.payload_nonce,
-        "slots": slots,
-        "exts": [
-            {
-                "type": e.ext_type,
-                "flags": p.EXT_FLAG_CRITICAL if e.critical else 0,
-                "body": e.body,
-            }
-            for e in header.extensions
-        ],
-    }
-    body = _body_codec()
-    length = len(body.build(value)) + p.MAC_SIZE
+    # spec §header, in its order: magic, version, header_length (filled in below), suite,
+    # chunk_log2, payload_nonce, slot_count and slots, ext_count and extensions.
+    fields = [
+        p.MAGIC,
+        _uint(header.version, 2, "version"),
+        bytes(4),
+        _uint(header.suite, 2, "suite"),
+        _uint(header.chunk_log2, 1, "chunk_log2"),
+        header.payload_nonce,
+        _uint(len(header.slots), 1, "slot count"),
+        *(_encode_slot(s) for s in header.slots),
+        _uint(len(header.extensions), 1, "extension count"),
+    ]
+    for e in header.extensions:
+        flags = p.EXT_FLAG_CRITICAL if e.critical else 0
+        fields += [_uint(e.ext_type, 2, "extension type"), _uint(flags, 1, "extension flags")]
+        fields += [_uint(len(e.body), 2, "extension length"), e.body]
+    out = bytearray().join(fields)
+    length = len(out) + p.MAC_SIZE
     if not p.HEADER_MIN <= length <= p.HEADER_MAX:
         raise _corrupt("header length out of range")
-    value["header_length"] = length
-    return bytes(body.build(value))
+    at = len(p.MAGIC) + 2
+    out[at : at + 4] = _uint(length, 4, "header length")
+    return bytes(out)
 
 
 def encode_header(header: Header) -> bytes:

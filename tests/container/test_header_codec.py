@@ -203,3 +203,18 @@ def test_bounded_container_fuzz(kit: Kit, tmp_path: Path) -> None:
             continue
         with pytest.raises(ContainerError), kit.open(bad, limits=limits, workers=1) as c:
             c.verify()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        hdr.UnknownSlot(slot_type=0x10000, body=b""),  # a type the u16 field cannot hold
+        hdr.UnknownSlot(slot_type=2, body=bytes(0x10000)),  # a body its u16 length cannot
+    ],
+)
+def test_a_field_too_large_for_its_bytes_is_a_format_error(other: hdr.UnknownSlot) -> None:
+    # The writer's own API promises FormatError for any header it cannot encode (the
+    # codec once let construct's own error through for the type).
+    h = _valid_header()
+    with pytest.raises(FormatError, match=r"does not fit|too long"):
+        hdr.encode_unsigned(h._replace(slots=(*h.slots, other)))
