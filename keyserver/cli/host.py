@@ -265,9 +265,11 @@ def cmd_serve(ctx: Context) -> int:
         if path and not Path(str(path)).is_file():
             raise CliError(N_("TLS file %(path)s does not exist", path=path), exit_code=EXIT_CONFIG)
     if not cert and host not in ("127.0.0.1", "::1", "localhost"):
-        ctx.out.note(
-            "warning: serving plain HTTP on a non-loopback address; clients refuse http:// "
-            "except to loopback - put a TLS proxy in front or pass --tls-cert/--tls-key"
+        ctx.out.warn(
+            N_(
+                "serving plain HTTP on a non-loopback address; clients refuse http:// except "
+                "to loopback - put a TLS proxy in front or pass --tls-cert/--tls-key"
+            )
         )
     # Fail now, with a message, rather than in the first request.
     service = open_service(settings)
@@ -331,9 +333,9 @@ def cmd_serve(ctx: Context) -> int:
                     f"{workers} workers on {'https' if cert else 'http'}://"
                     + workers_module.display_address(host, bound)
                 ),
-                on_spawn=lambda threads: ctx.out.note(
+                on_spawn=lambda threads: ctx.out.warn(
                     N_(
-                        "warning: other threads run in the server process (%(threads)s), so "
+                        "other threads run in the server process (%(threads)s), so "
                         "its workers start the slow way (each imports everything again, about "
                         "a second of CPU more); please report this",
                         threads=", ".join(threads),

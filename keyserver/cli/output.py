@@ -108,6 +108,8 @@ class Output:
         self.zone = zone
         self.server_zone: tzinfo | None = None
         self.lang = lang  # of the texts for people (keyserver.domain.i18n)
+        # The run's warnings, in English, for the ``--json`` error document (as `rwc`'s).
+        self.warnings: list[str] = []
         # Rich decides on colour from the stream; width is fixed when not a TTY so that
         # captured output (tests, pipes) does not wrap at 80 columns unpredictably.
         self._console = Console(
@@ -226,13 +228,33 @@ class Output:
         """Print an informational line on stderr."""
         self.stderr.write(f"{PROG}: {_safe(self.say(message))}\n")
 
+    def warn(self, message: str | Message) -> None:
+        """A warning on stderr: the command goes on.
+
+        People read ``keyserver: warning: ...`` in the command's language. With ``--json`` it
+        is one JSON line, ``{"warnings": ["..."]}`` in English, the member `rwc`'s documents
+        and the error document carry: a command that runs on (``serve``) has no document
+        of its own to put it in, and a script reading stderr line by line, between
+        uvicorn's log lines, finds it as it finds the error. It is kept for the error
+        document too.
+        """
+        self.warnings.append(str(message))
+        if self.as_json:
+            self.stderr.write(json.dumps({"warnings": [str(message)]}, ensure_ascii=False))
+            self.stderr.write("\n")
+        else:
+            line = N_("warning: %(text)s", text=self.say(message))
+            self.stderr.write(f"{PROG}: {_safe(self.say(line))}\n")
+        self.stderr.flush()  # before uvicorn's own lines, in the order it happened
+
     def error(
         self, message: str | Message, hint: str | Message | None = None, *, exit_code: int = 1
     ) -> None:
         """Report an error on stderr, as text or (``--json``) as one JSON document.
 
         Text: ``keyserver: error: ...`` / ``keyserver: hint: ...``. JSON: the same shape as
-        `rwc`'s (``ok`` false, ``error`` with ``exit_code``, ``kind``, ``message``, ``hint``).
+        `rwc`'s (``ok`` false, ``error`` with ``exit_code``, ``kind``, ``message``, ``hint``;
+        ``warnings``: the run's warnings so far, ``[]`` if none).
         """
         if self.as_json:
             error = {
@@ -241,7 +263,8 @@ class Output:
                 "message": str(message),
                 "hint": None if hint is None else str(hint),
             }
-            self.stderr.write(json.dumps({"ok": False, "error": error}, ensure_ascii=False))
+            doc = {"ok": False, "error": error, "warnings": self.warnings}
+            self.stderr.write(json.dumps(doc, ensure_ascii=False))
             self.stderr.write("\n")
             return
         self.stderr.write(f"{PROG}: error: {_safe(self.say(message))}\n")

@@ -88,6 +88,7 @@ def test_json_usage_errors_are_json(argv: tuple[str | Path, ...]) -> None:
     assert doc["ok"] is False
     assert doc["error"]["exit_code"] == 2 and doc["error"]["kind"] == "usage"
     assert doc["error"]["message"] and "--help" in doc["error"]["hint"]
+    assert doc["warnings"] == []  # both commands' error documents alike (spec §cli)
     assert result.stdout == ""
 
 
