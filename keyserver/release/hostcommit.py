@@ -361,7 +361,17 @@ class CommitterClient:
 
     def _exchange(self, message: bytes, count: int) -> list[Any]:
         sock = self._sock or self._connect()
-        sock.sendall(message)
+        try:
+            sock.sendall(message)
+        except OSError:
+            # The committer this idle connection led to is gone (killed and restarted
+            # since our last batch): the kernel refused the message, so nobody received
+            # it and sending it to the new committer cannot commit anything twice. A
+            # failure after the send (below) is not retried: that batch may have
+            # committed.
+            self.close()
+            sock = self._connect()
+            sock.sendall(message)
         data = _receive(sock)
         if not data:
             raise OSError("the release committer closed the connection")

@@ -76,3 +76,35 @@ def test_a_dead_committer_answers_unavailable_and_the_connection_is_dropped(
     thread.join()
     client.close()
     listener.close()
+
+
+def test_an_idle_connection_to_a_dead_committer_is_replaced_without_a_503(
+    tmp_path: Path,
+) -> None:
+    """A worker idle while its committer was killed and restarted: its next batch is
+    sent to the new committer (the dead one never received it), not answered 503."""
+    path = str(tmp_path / "release.sock")
+    listener = hostcommit.listen(path)
+    client = hostcommit.CommitterClient(path, timeout=30)
+    accepted: list[object] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)
+        with conn:
+            jobs = hostcommit.loads(conn.recv(hostcommit.MAX_MESSAGE))
+            conn.sendall(hostcommit.dumps([{"n": len(jobs)} for _ in jobs]))
+        # Leaving the block closes the connection, as kill -9 of the committer does.
+
+    job = EvalJob("cid", RequestContext(remote=None), digest=b"d" * 32)
+    first = threading.Thread(target=serve)
+    first.start()
+    assert client.call([job]) == [{"n": 1}]
+    first.join()  # the old committer's end is closed now; the client's is idle
+    second = threading.Thread(target=serve)
+    second.start()
+    assert client.call([job, job]) == [{"n": 2}, {"n": 2}]
+    second.join()
+    assert len(accepted) == 2
+    client.close()
+    listener.close()
