@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from pycontainer.keyrelease import Evaluation, SlotInfo
     from pycontainer.reader import Container
 
-# The reader (and through it construct, cryptography, argon2, voprf) is imported by the
+# The reader (and through it cryptography, argon2, voprf) is imported by the
 # commands that open a container, not by every `rwc` run (pycontainer.cli.common).
 
 CAT_PIPE_SIZE = 1 << 20  # the default pipe-max-size of Linux

@@ -1,7 +1,7 @@
 """The `rwc` command imports only what a subcommand uses (issue 15: start-up of small opens).
 
 Every `rwc` run builds the parsers of all subcommands, so the modules that only some of them
-need (the HTTP client and requests, the container reader and writer with construct,
+need (the HTTP client and requests, the container reader and writer,
 cryptography, argon2 and voprf, rich's progress bars) must not be imported by the parser
 modules themselves. Checked in a fresh interpreter: which modules got imported, not how long
 it took (timings live in bench/).
@@ -29,7 +29,6 @@ HEAVY = (
     "requests",
     "urllib3",
     "rich",
-    "construct",
     "cryptography",
     "argon2",
     "_argon2_cffi_bindings",
@@ -82,11 +81,10 @@ def test_key_server_client_uses_the_standard_library() -> None:
     assert sorted(h for h in heavy if h in loaded) == []
 
 
-# What no `rwc` run needs before it reads a container or talks to a server: the format
-# codec's construct (and the pdb it loads), the crypto and KDF libraries, the HTTP stack
+# What no `rwc` run needs before it reads a container or talks to a server: pdb (which
+# the header codec's former library loaded), the crypto and KDF libraries, the HTTP stack
 # with ssl, the TLS trust store.
 NOT_FOR_STARTUP = (
-    "construct",
     "pdb",
     "cryptography",
     "argon2",
@@ -157,7 +155,7 @@ def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
 
 
 def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> None:
-    """A `rwc cat` from a loopback (http://) server: no construct, pdb, certifi or rich, no
+    """A `rwc cat` from a loopback (http://) server: no pdb, certifi or rich, no
     concurrent.futures for a one-chunk file, no argon2 package (issue 15)."""
     src = tmp_path / "small.csv"
     src.write_bytes(b"a,b")
@@ -177,11 +175,11 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     code, found = _rwc_modules(["cat", str(box), "small.csv"], reader_env, tmp_path)
     loaded, compilers = found["modules"], found["compilers"]
     assert code == 0
-    # Reading parses the header without construct (pycontainer.format.header); a plain
+    # Reading parses the header with the stdlib's struct (pycontainer.format.header); a plain
     # http:// loopback server needs no TLS trust store; stdout is not a terminal: no rich.
     # A one-chunk entry is read with no thread pool; a given password needs no prompt
     # (getpass), and what only errors or saving a token use is imported there.
-    unused = ["construct", "pdb", "certifi", "rich", "concurrent.futures"]
+    unused = ["pdb", "certifi", "rich", "concurrent.futures"]
     unused += ["getpass", "traceback", "difflib", "secrets"]
     # Argon2id is libargon2 through its binding (pycontainer.format.keyschedule): not the
     # argon2 package, whose password hasher and profiles load dataclasses and inspect.
