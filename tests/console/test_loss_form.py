@@ -115,6 +115,15 @@ def test_bad_time_is_said_on_the_form_with_everything_kept(
         "2026年12月3日 18時30分",
         "3 Dec 2026 18:30",
         "3 Dec 2026, 18:30:00",
+        # A 12-hour clock with its half of the day (issue 12, fourth newcomer run: "4:09 PM"
+        # was refused with a message about the date, which was fine).
+        "2026-12-03 6:30 PM",
+        "2026/12/03 6:30 p.m.",
+        "2026-12-03 06:30pm",
+        "3 Dec 2026, 6:30 PM",
+        "2026年12月3日 午後6:30",
+        "2026年12月3日 午後6時30分",
+        "2026-12-03 午後6:30",
     ],
 )
 def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed: str) -> None:
@@ -123,6 +132,32 @@ def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed:
         review = _post(signed_in_session(url, token, "en"), url, typed)
     assert review.status_code == 200, review.text[:2000]
     assert "3 Dec 2026, 18:30:00" in review.text and "(UTC+09:00)" in review.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("2026-12-03 12:05 AM", "3 Dec 2026, 00:05:00"),  # 12 AM is midnight
+        ("2026-12-03 12:05 PM", "3 Dec 2026, 12:05:00"),  # 12 PM is noon
+        ("2026年12月3日 午前9:15", "3 Dec 2026, 09:15:00"),
+    ],
+)
+def test_twelve_hour_clock_edges(settings: Settings, typed: str, read: str) -> None:
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        review = _post(signed_in_session(url, token, "en"), url, typed)
+    assert review.status_code == 200, review.text[:2000]
+    assert read in review.text
+
+
+@pytest.mark.parametrize("typed", ["2026-12-03 18:30 PM", "2026-12-03 0:30 AM", "2026-12-03 PM"])
+def test_an_hour_the_half_of_day_contradicts_is_refused(settings: Settings, typed: str) -> None:
+    """Never a guess: "18:30 PM" is 18:30 or a typo for 8:30 PM; the official says which."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        refused = _post(signed_in_session(url, token, "en"), url, typed)
+    assert refused.status_code == 400
+    assert "Time of loss is not a date and time" in html.unescape(refused.text)
 
 
 def _tag_of(text: str, field: str) -> str:

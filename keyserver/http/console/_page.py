@@ -52,10 +52,34 @@ _TYPED_TIME_EN = re.compile(
     r"(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?"
 )
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# A 12-hour clock with its half of the day (issue 12, fourth newcomer run typed
+# "2026-12-05 4:09 PM" and was told to write the date year first, though it was): AM/PM
+# after the time, 午前/午後 before it. The mark makes the hour unambiguous, so it is read;
+# without a mark the hour is the 24-hour clock, as before.
+_HALF_EN = re.compile(r"\s*(?P<half>[ap])\.?m\.?$", re.IGNORECASE)
+_HALF_JA = re.compile(r"(?P<half>午前|午後)\s*(?=\d{1,2}(?::|時))")
+_HALF_HOURS = 12
+
+
+def _half_of_day(text: str) -> tuple[str, bool | None]:
+    """``text`` without its AM/PM (午前/午後) mark, and whether the mark said PM."""
+    found = _HALF_EN.search(text)
+    if found is not None:
+        return text[: found.start()].rstrip(), found["half"].lower() == "p"
+    found = _HALF_JA.search(text)
+    if found is not None:
+        rest = text[: found.start()] + text[found.end() :]
+        return rest, found["half"] == "午後"
+    return text, None
 
 
 def _typed_fields(text: str) -> dict[str, str | None] | None:
-    """The parts of a typed time in one of the console's forms, or None."""
+    """The parts of a typed time in one of the console's forms, or None.
+
+    A 12-hour time (``4:09 PM``, ``午後4:09``) comes back on the 24-hour clock; an hour
+    outside 1-12 with a mark (``16:09 PM``) is no time at all, never a guess.
+    """
+    text, pm = _half_of_day(text)
     for form in (_TYPED_TIME, _TYPED_TIME_JA, _TYPED_TIME_EN):
         found = form.fullmatch(text)
         if found is None:
@@ -66,6 +90,12 @@ def _typed_fields(text: str) -> dict[str, str | None] | None:
             if month.lower() not in _MONTHS:
                 return None
             parts["m"] = str(_MONTHS.index(month.lower()) + 1)
+        if pm is not None:
+            hour = int(parts["hh"] or 0)
+            if not 1 <= hour <= _HALF_HOURS:
+                return None
+            # 12 AM is midnight, 12 PM is noon.
+            parts["hh"] = str(hour % _HALF_HOURS + (_HALF_HOURS if pm else 0))
         return parts
     return None
 
