@@ -37,8 +37,9 @@ listening Unix socket (in a fresh 0700 directory, the socket 0600) before forkin
 anything, so the socket outlives any one committer. If the committer dies, the workers
 answer 503 for what they had sent it and the supervisor starts a new one on the same
 socket (at most RESTARTS times per RESTART_WINDOW seconds; beyond that it stops the server
-and exits 1, like a dead worker). It ignores SIGINT (a Ctrl-C reaches the whole group)
-and is stopped after the workers, which need it to finish their requests.
+and exits 1, like a dead worker). It ignores SIGINT and SIGTERM (a Ctrl-C, or a service
+manager's stop, reaches every process) and is killed after the workers, which need it
+to finish their requests.
 
 Apart from the committer the supervisor restarts nothing. If a worker dies, it stops the
 others and exits 1, so the service manager (systemd, a container runtime) sees the
@@ -233,14 +234,26 @@ def _set_process_name(name: bytes) -> None:
         libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
 
 
+def _exit_with_parent() -> None:
+    """End the committer at once when the supervisor is gone (killed, crashed)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    multiprocessing.connection.wait([parent.sentinel])
+    os._exit(0)
+
+
 def _committer(target: str, listener: socket.socket) -> None:
-    """The host committer process: ``target(listener)`` until SIGTERM or the supervisor dies."""
+    """The host committer process: ``target(listener)`` until SIGKILL or the supervisor dies."""
     _set_process_name(b"rwc-committer")
-    # Ctrl-C reaches every process of the group; the workers finishing their requests
-    # still need the committer, so only the supervisor's SIGTERM (after them) stops it.
+    # Ctrl-C reaches every process of the group, and a service manager's SIGTERM every
+    # process of the unit (systemd's KillMode=control-group); the workers finishing their
+    # requests still need the committer, so it ignores both and the supervisor ends it
+    # with SIGKILL once the workers are gone (nothing is in flight then; a kill -9 in
+    # flight is the failure tests/faults/test_committer_kill.py covers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    threading.Thread(target=_watch_parent, name="watch-supervisor", daemon=True).start()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, name="watch-supervisor", daemon=True).start()
     module, _, name = target.partition(":")
     getattr(importlib.import_module(module), name)(listener)
 
@@ -405,7 +418,7 @@ def serve_workers(
                 started.terminate()  # SIGTERM: uvicorn finishes open requests
         for started in procs + committers:
             if started in committers and started.is_alive():
-                started.terminate()  # after the workers: they needed it until now
+                started.kill()  # after the workers, which needed it until now (_committer)
             started.join(STOP_TIMEOUT)
             if started.is_alive():
                 started.kill()

@@ -169,9 +169,11 @@ def test_committer_kill_9_answers_503_and_restarts(tmp_path: Path, db: str) -> N
                     timeout=30,
                 )
                 assert after.status_code == 423, after.text
-            # SIGTERM: the workers finish, then the committer is stopped; a clean exit.
+            # SIGTERM to every process, as a service manager stops the unit: the workers
+            # finish (the committer ignores it until they are gone); a clean exit.
             assert server.proc is not None
-            server.proc.terminate()
+            for pid in [server.proc.pid, *_children(server.proc.pid)]:
+                os.kill(pid, signal.SIGTERM)
             assert server.proc.wait(timeout=60) == 0, server.log_text()
             assert not _committers_left(second)
         finally:
