@@ -194,6 +194,41 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(settings: Settings) ->
 
 
 @pytest.mark.parametrize(
+    ("language", "time_said", "reason_said"),
+    [
+        ("en", "Time of loss is not a date and time", "The internal reason is required."),
+        ("ja", "紛失日時が日時として読めません", "内部向けの理由を入力してください"),
+    ],
+)
+def test_every_field_to_fix_is_said_at_once(
+    settings: Settings, language: str, time_said: str, reason_said: str
+) -> None:
+    """A bad time and no reason: the form said only the time, and the next submit the
+    reason (issue 12, fourth newcomer run). Both are said at once, in the form's order,
+    each linked to its field and marked invalid; the cursor on the first; typed kept."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, language)
+        both = _post(browser, url, "12/5 18:30", reason="", waiting_hours="x")
+        future = _post(browser, url, "2027-01-01 10:00", reason="")
+    assert both.status_code == 400
+    alert = html.unescape(both.text.split('id="loss-error"')[1].split("</p>")[0])
+    assert time_said in alert and reason_said in alert
+    assert alert.index(time_said) < alert.index(reason_said)
+    assert '<a href="#lost_at">' in alert and '<a href="#reason">' in alert
+    assert '<a href="#waiting_hours">' in alert
+    for field in ("lost_at", "reason", "waiting_hours"):
+        assert 'aria-invalid="true"' in _tag_of(both.text, field), field
+    assert both.text.count("autofocus") == 1 and "autofocus" in _tag_of(both.text, "lost_at")
+    assert _value_of(both.text, "lost_at") == "12/5 18:30"
+    assert _value_of(both.text, "public_reason") == "media reported lost"
+    assert '<details id="advanced" open>' in both.text  # a refused field is never hidden
+    future_alert = html.unescape(future.text.split('id="loss-error"')[1].split("</p>")[0])
+    assert future.status_code == 400 and reason_said in future_alert
+    assert '<a href="#lost_at">' in future_alert  # in the future, said with the reason
+
+
+@pytest.mark.parametrize(
     ("language", "choice", "typed", "recorded"),
     [
         ("ja", "stolen", "", "盗難"),  # one click: the words the official saw, in Japanese
