@@ -392,13 +392,15 @@ def test_review_says_a_common_move_once_and_lists_every_container(
         review = _post(signed_in_session(url, token, "en"), url, EXAMPLE)
     assert review.status_code == 200, review.text[:2000]
     text = html.unescape(review.text)
-    rows = text[text.index('<table id="affected">') :]
+    rows = text[text.index('<table id="affected"') :]
     rows = rows[: rows.index("</table>")]
     assert "Restore (the medium was found)" in text[text.index('id="undo-hint"') :]
     if not mixed:
         summary = text[text.index('id="effect-summary"') :]
         assert "Its only container:</strong> Active → Suspended at once</p>" in summary
         assert "<td>ledger</td>" in rows and "Suspended at once" not in rows
+        # The summary names the list: no "Label" header row to read (issue 12).
+        assert 'aria-labelledby="effect-summary"' in rows and "<th" not in rows
         assert "Report lost and suspend 1 container<" in text
         return
     assert 'id="effect-summary"' not in text
