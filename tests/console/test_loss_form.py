@@ -150,14 +150,35 @@ def test_twelve_hour_clock_edges(settings: Settings, typed: str, read: str) -> N
     assert read in review.text
 
 
-@pytest.mark.parametrize("typed", ["2026-12-03 18:30 PM", "2026-12-03 0:30 AM", "2026-12-03 PM"])
-def test_an_hour_the_half_of_day_contradicts_is_refused(settings: Settings, typed: str) -> None:
-    """Never a guess: "18:30 PM" is 18:30 or a typo for 8:30 PM; the official says which."""
+@pytest.mark.parametrize(
+    ("language", "typed", "said"),
+    [
+        (
+            "en",
+            "2026-12-03 18:30 PM",
+            "with AM or PM the hour is 1 to 12, for example 2026-12-03 6:30 PM",
+        ),
+        ("en", "2026-12-03 0:30 AM", "with AM or PM the hour is 1 to 12"),
+        ("en", "2026-12-03 PM", "with AM or PM the hour is 1 to 12"),
+        (
+            "ja",
+            "2026年12月3日 午後18:30",
+            "午前・午後を付けるときは時を 1 から 12 で書き、2026-12-03 午後6:30",
+        ),
+    ],
+)
+def test_an_hour_the_half_of_day_contradicts_is_refused(
+    settings: Settings, language: str, typed: str, said: str
+) -> None:
+    """Never a guess: "18:30 PM" is 18:30 or a typo for 8:30 PM; the official says which,
+    told what is wrong (the hour), not to write the date year first (it was)."""
     token = official_with_medium(settings, MEDIUM)
     with running_server(settings) as url:
-        refused = _post(signed_in_session(url, token, "en"), url, typed)
+        refused = _post(signed_in_session(url, token, language), url, typed)
     assert refused.status_code == 400
-    assert "Time of loss is not a date and time" in html.unescape(refused.text)
+    alert = html.unescape(refused.text.split('id="loss-error"')[1].split("</p>")[0])
+    assert said in alert
+    assert "year first" not in alert and "年を先頭に" not in alert
 
 
 def _tag_of(text: str, field: str) -> str:
