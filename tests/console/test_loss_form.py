@@ -150,14 +150,35 @@ def test_twelve_hour_clock_edges(settings: Settings, typed: str, read: str) -> N
     assert read in review.text
 
 
-@pytest.mark.parametrize("typed", ["2026-12-03 18:30 PM", "2026-12-03 0:30 AM", "2026-12-03 PM"])
-def test_an_hour_the_half_of_day_contradicts_is_refused(settings: Settings, typed: str) -> None:
-    """Never a guess: "18:30 PM" is 18:30 or a typo for 8:30 PM; the official says which."""
+@pytest.mark.parametrize(
+    ("language", "typed", "said"),
+    [
+        (
+            "en",
+            "2026-12-03 18:30 PM",
+            "with AM or PM the hour is 1 to 12, for example 2026-12-03 6:30 PM",
+        ),
+        ("en", "2026-12-03 0:30 AM", "with AM or PM the hour is 1 to 12"),
+        ("en", "2026-12-03 PM", "with AM or PM the hour is 1 to 12"),
+        (
+            "ja",
+            "2026年12月3日 午後18:30",
+            "午前・午後を付けるときは時を 1 から 12 で書き、2026-12-03 午後6:30",
+        ),
+    ],
+)
+def test_an_hour_the_half_of_day_contradicts_is_refused(
+    settings: Settings, language: str, typed: str, said: str
+) -> None:
+    """Never a guess: "18:30 PM" is 18:30 or a typo for 8:30 PM; the official says which,
+    told what is wrong (the hour), not to write the date year first (it was)."""
     token = official_with_medium(settings, MEDIUM)
     with running_server(settings) as url:
-        refused = _post(signed_in_session(url, token, "en"), url, typed)
+        refused = _post(signed_in_session(url, token, language), url, typed)
     assert refused.status_code == 400
-    assert "Time of loss is not a date and time" in html.unescape(refused.text)
+    alert = html.unescape(refused.text.split('id="loss-error"')[1].split("</p>")[0])
+    assert said in alert
+    assert "year first" not in alert and "年を先頭に" not in alert
 
 
 def _tag_of(text: str, field: str) -> str:
@@ -191,6 +212,41 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(settings: Settings) ->
     assert "autofocus" in _tag_of(no_reason.text, "reason")
     assert "autofocus" not in _tag_of(no_reason.text, "lost_at")
     assert '<a href="#reason">' in no_reason.text
+
+
+@pytest.mark.parametrize(
+    ("language", "time_said", "reason_said"),
+    [
+        ("en", "Time of loss is not a date and time", "The internal reason is required."),
+        ("ja", "紛失日時が日時として読めません", "内部向けの理由を入力してください"),
+    ],
+)
+def test_every_field_to_fix_is_said_at_once(
+    settings: Settings, language: str, time_said: str, reason_said: str
+) -> None:
+    """A bad time and no reason: the form said only the time, and the next submit the
+    reason (issue 12, fourth newcomer run). Both are said at once, in the form's order,
+    each linked to its field and marked invalid; the cursor on the first; typed kept."""
+    token = official_with_medium(settings, MEDIUM)
+    with running_server(settings) as url:
+        browser = signed_in_session(url, token, language)
+        both = _post(browser, url, "12/5 18:30", reason="", waiting_hours="x")
+        future = _post(browser, url, "2027-01-01 10:00", reason="")
+    assert both.status_code == 400
+    alert = html.unescape(both.text.split('id="loss-error"')[1].split("</p>")[0])
+    assert time_said in alert and reason_said in alert
+    assert alert.index(time_said) < alert.index(reason_said)
+    assert '<a href="#lost_at">' in alert and '<a href="#reason">' in alert
+    assert '<a href="#waiting_hours">' in alert
+    for field in ("lost_at", "reason", "waiting_hours"):
+        assert 'aria-invalid="true"' in _tag_of(both.text, field), field
+    assert both.text.count("autofocus") == 1 and "autofocus" in _tag_of(both.text, "lost_at")
+    assert _value_of(both.text, "lost_at") == "12/5 18:30"
+    assert _value_of(both.text, "public_reason") == "media reported lost"
+    assert '<details id="advanced" open>' in both.text  # a refused field is never hidden
+    future_alert = html.unescape(future.text.split('id="loss-error"')[1].split("</p>")[0])
+    assert future.status_code == 400 and reason_said in future_alert
+    assert '<a href="#lost_at">' in future_alert  # in the future, said with the reason
 
 
 @pytest.mark.parametrize(
@@ -357,13 +413,15 @@ def test_review_says_a_common_move_once_and_lists_every_container(
         review = _post(signed_in_session(url, token, "en"), url, EXAMPLE)
     assert review.status_code == 200, review.text[:2000]
     text = html.unescape(review.text)
-    rows = text[text.index('<table id="affected">') :]
+    rows = text[text.index('<table id="affected"') :]
     rows = rows[: rows.index("</table>")]
     assert "Restore (the medium was found)" in text[text.index('id="undo-hint"') :]
     if not mixed:
         summary = text[text.index('id="effect-summary"') :]
         assert "Its only container:</strong> Active → Suspended at once</p>" in summary
         assert "<td>ledger</td>" in rows and "Suspended at once" not in rows
+        # The summary names the list: no "Label" header row to read (issue 12).
+        assert 'aria-labelledby="effect-summary"' in rows and "<th" not in rows
         assert "Report lost and suspend 1 container<" in text
         return
     assert 'id="effect-summary"' not in text

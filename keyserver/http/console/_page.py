@@ -59,6 +59,11 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 _HALF_EN = re.compile(r"\s*(?P<half>[ap])\.?m\.?$", re.IGNORECASE)
 _HALF_JA = re.compile(r"(?P<half>午前|午後)\s*(?=\d{1,2}(?::|時))")
 _HALF_HOURS = 12
+# A date the console reads, at the start of a typed time: with it and an AM/PM mark, a
+# refusal is about the hour, not the date.
+_TYPED_DATE = re.compile(
+    r"\d{4}(?P<sep>[-/])\d{1,2}(?P=sep)\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日|\d{1,2} [A-Za-z]{3}"
+)
 
 
 def _half_of_day(text: str) -> tuple[str, bool | None]:
@@ -204,6 +209,23 @@ class Page:
             else:
                 moment = datetime.fromisoformat(text)
         except ValueError as exc:
+            rest, pm = _half_of_day(text)
+            if pm is not None and _TYPED_DATE.match(rest):
+                # Issue 12 (fourth newcomer run): a refusal about the date when the date
+                # was fine sent the official to fix the wrong part; with AM/PM (午前/午後)
+                # what is wrong is the hour (or a missing time), so say that.
+                example = self.time_example()[:10]
+                raise self.invalid(
+                    N_(
+                        "%(what)s is not a date and time: with AM or PM the hour is 1 to 12, "
+                        "for example %(example)s (%(zone)s).",
+                        what=what,
+                        example=f"{example} 午後6:30"
+                        if self.language == "ja"
+                        else f"{example} 6:30 PM",
+                        zone=self.formats.zone_name(),
+                    )
+                ) from exc
             raise self.invalid(
                 N_(
                     "%(what)s is not a date and time: write it year first, "

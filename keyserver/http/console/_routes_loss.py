@@ -30,30 +30,37 @@ _MAX_HOURS_DIGITS = 6
 _TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "reason_common", "public_reason")
 
 
-def _refused(field: str, message: Message) -> InvalidRequestError:
-    """A refusal of one field: the form puts the cursor on it (issue 12).
+class _LossFormError(InvalidRequestError):
+    """Every field of the loss form that needs fixing, in the form's order (issue 12).
 
-    The form is below the fold: a refusal that only said so above the form returned a
-    page that looked unchanged; the field named here gets ``autofocus``, so the browser
-    scrolls to it with no script (CSP).
+    The first is the refusal's message and field (what the error page and the API-like
+    callers see); the form lists them all: a newcomer fixed the time, submitted, and only
+    then learned the reason was missing too (fourth newcomer run). The form is below the
+    fold: the first field to fix gets ``autofocus``, so the browser scrolls to it with no
+    script (CSP).
     """
-    return InvalidRequestError(message, field=field)
+
+    def __init__(self, errors: list[tuple[str, Message]]) -> None:
+        super().__init__(errors[0][1], field=errors[0][0])
+        self.errors = errors
 
 
 def _loss_fields(page: Page) -> dict[str, Any]:
     """The loss report's fields from the form, checked as far as the form can be."""
     form = page.form
     # In the form's order, so the first thing said is the first field to fix.
+    errors: list[tuple[str, Message]] = []
     lost_text = form.get("lost_at", "").strip()
     try:
         lost_at = page.local_time(lost_text, N_("Time of loss"))
     except InvalidRequestError as exc:
-        raise _refused("lost_at", exc.message or N_("The time of loss is required.")) from exc
-    if lost_at is None:
-        raise _refused("lost_at", N_("The time of loss is required."))
-    wait_text = form.get("waiting_hours", "").strip()
-    if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
-        raise _refused("waiting_hours", N_("The waiting period must be a whole number of hours."))
+        lost_at = None
+        errors.append(("lost_at", exc.message or N_("The time of loss is required.")))
+    else:
+        if lost_at is None:
+            errors.append(("lost_at", N_("The time of loss is required.")))
+        elif lost_at > page.service.now():
+            errors.append(("lost_at", N_("The time of loss is in the future.")))
     reason = form.get("reason", "").strip()
     if not reason:
         # A common reason chosen with one click (COMMON_REASONS); typed words win. An
@@ -61,7 +68,13 @@ def _loss_fields(page: Page) -> dict[str, Any]:
         common = COMMON_REASONS.get(form.get("reason_common", ""))
         reason = common.text(page.language) if common is not None else ""
     if not reason:
-        raise _refused("reason", N_("The internal reason is required."))
+        errors.append(("reason", N_("The internal reason is required.")))
+    # The waiting period is under Advanced, after the reason in the form.
+    wait_text = form.get("waiting_hours", "").strip()
+    if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
+        errors.append(("waiting_hours", N_("The waiting period must be a whole number of hours.")))
+    if errors:
+        raise _LossFormError(errors)
     return {
         "name": form.get("name", ""),
         "waiting_hours": int(wait_text),
@@ -84,21 +97,18 @@ def report_lost(page: PostedPage) -> Response:
     """Step 1 of a loss report: list every container it will affect; act on nothing."""
 
     def body() -> Response:
-        now = page.service.now()
         try:
             fields = _loss_fields(page)
-            if fields["lost_at"] > now:
-                raise _refused("lost_at", N_("The time of loss is in the future."))
-        except InvalidRequestError as exc:
+        except _LossFormError as exc:
             # Said on the form itself, with everything typed kept (issue 12): a separate
-            # error page's Back link lost the reasons and reset the time.
+            # error page's Back link lost the reasons and reset the time. Every field to
+            # fix at once, the cursor on the first.
             return medium_page(
                 page,
                 page.form.get("name", ""),
                 typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
-                error=exc.message.text(page.language) if exc.message is not None else None,
+                errors=[(f, m.text(page.language)) for f, m in exc.errors],
                 status=exc.status,
-                error_field=exc.extensions.get("field"),
             )
         doc = page.service.console_medium(
             page.principal, fields["name"], lost_at=fields["lost_at"], ctx=page.ctx

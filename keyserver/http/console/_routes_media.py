@@ -7,7 +7,7 @@ medium are in _routes_loss.py, its report in _routes_report.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -113,9 +113,8 @@ def medium_page(
     name: str,
     *,
     typed: Mapping[str, str] | None = None,
-    error: str | None = None,
+    errors: Sequence[tuple[str, str]] = (),
     status: int = 200,
-    error_field: str | None = None,
 ) -> Response:
     """A medium's page; after a refused loss report, with what was typed and why, on the form.
 
@@ -156,8 +155,9 @@ def medium_page(
             **(typed or {}),
         },
         report_again_open=typed is not None,
-        loss_error=error,
-        error_field=error_field,
+        # (field, text) of every field to fix, in the form's order (issue 12).
+        loss_errors=list(errors),
+        bad_fields=[field for field, _ in errors],
         time_example=page.time_example(),
         # The "Today" button's date (issue 12): the configured zone's, not the browser's.
         today=page.service.now().astimezone(page.formats.zone).strftime("%Y-%m-%d"),
