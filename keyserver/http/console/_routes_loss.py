@@ -68,7 +68,10 @@ def _loss_fields(page: Page) -> dict[str, Any]:
         common = COMMON_REASONS.get(form.get("reason_common", ""))
         reason = common.text(page.language) if common is not None else ""
     if not reason:
-        errors.append(("reason", N_("The internal reason is required.")))
+        # Said as what to do, with the cursor on the first choice (issue 12, fifth newcomer
+        # run: "please type the reason", with the cursor in the own-words field, led to
+        # typing through the IME instead of one click).
+        errors.append(("reason", N_("Pick a reason, or write one in your own words.")))
     # The waiting period is under Advanced, after the reason in the form.
     wait_text = form.get("waiting_hours", "").strip()
     if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
