@@ -56,7 +56,10 @@ def _refused(port: int) -> bool:
     """True once nothing accepts connections on the port (the stop has closed the listener)."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
+        # A reset is the same answer, caught mid-close: the handshake had completed into the
+        # listener's accept queue and closing the listener reset what was queued (the ninth
+        # session's CI run met this once, on a loaded machine).
         return True
     return False
 
