@@ -12,7 +12,10 @@ import json
 import os
 import pickle
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -395,3 +398,55 @@ def test_a_worker_releases_through_the_committer(
     finally:
         worker.close()
         listener.close()
+
+
+def _sockdirs(parent: Path) -> set[str]:
+    return {p.name for p in parent.iterdir() if p.name.startswith(hostcommit.SOCKET_DIR_PREFIX)}
+
+
+def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: Path) -> None:
+    """kill -9 of a supervisor leaves its 0700 directory and socket; the next one removes
+    it, and nothing that is not certainly a dead committer's."""
+    code = (
+        "import sys, time; from keyserver.release import hostcommit; "
+        "d, _ = hostcommit.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert killed.stdout is not None
+    dead = Path(killed.stdout.readline().strip())
+    killed.kill()
+    killed.wait()
+    assert (dead / hostcommit.SOCKET_NAME).is_socket()
+
+    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead one
+    assert not dead.exists()
+    assert _sockdirs(tmp_path) == {Path(live_dir).name}
+
+    # Left alone: a live listener, a directory not 0700, one with something else in it,
+    # a symlink to a dead one, a young empty one; removed: an old empty one.
+    def dead_dir(name: str) -> Path:
+        path = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + name)
+        path.mkdir(mode=0o700)
+        hostcommit.listen(str(path / hostcommit.SOCKET_NAME)).close()
+        return path
+
+    dead_dir("open").chmod(0o755)
+    (dead_dir("other") / "note").write_text("not ours to judge")
+    target = dead_dir("target")
+    target.rename(tmp_path / "elsewhere")
+    (tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "link")).symlink_to(tmp_path / "elsewhere")
+    young = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "young")
+    old = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "old")
+    young.mkdir(mode=0o700)
+    old.mkdir(mode=0o700)
+    then = time.time() - 2 * hostcommit.EMPTY_GRACE_S
+    os.utime(old, (then, then))
+    kept = _sockdirs(tmp_path) - {old.name}
+
+    assert hostcommit.remove_stale(str(tmp_path)) == [str(old)]
+    assert _sockdirs(tmp_path) == kept
+    assert (tmp_path / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
+    live.close()
+    assert hostcommit.remove_stale(str(tmp_path)) == [live_dir]
