@@ -28,7 +28,7 @@ import pytest
 import requests
 from voprf import ristretto
 
-from keyserver.cli.workers import ListenError, PortInUseError, _address, reserve_port
+from keyserver.cli.workers import ListenError, PortInUseError, _address, listen
 from keyserver.store.writelock import LOCK_SUFFIX
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
 from tests.support.requirements import missing
@@ -165,8 +165,9 @@ def test_workers_serve_balance_and_stop_on_sigterm(
         assert evaluated.status_code == 200, evaluated.text
         assert {"evaluated_element", "proof"} <= set(evaluated.json())
 
-        # Separate TCP connections, all held open: the kernel spreads them over the
-        # workers' own SO_REUSEPORT sockets (one shared socket would give all to one).
+        # Separate TCP connections, all held open: the supervisor hands them to the
+        # workers in turn, so they split evenly (a hash of the addresses, SO_REUSEPORT,
+        # gave 8/8 of 16 one time in five; one shared socket gives all to one worker).
         port = int(url.rsplit(":", 1)[1])
         conns = [
             http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(CONNECTIONS)
@@ -182,9 +183,9 @@ def test_workers_serve_balance_and_stop_on_sigterm(
         finally:
             for conn in conns:
                 conn.close()
-        assert sum(len(inodes) for inodes in owners.values()) >= CONNECTIONS
-        serving = [pid for pid, inodes in owners.items() if inodes]
-        assert len(serving) == 2, {pid: len(inodes) for pid, inodes in owners.items()}
+        # (One more may still be open: the client's earlier requests.)
+        counts = sorted(len(inodes) for inodes in owners.values())
+        assert sum(counts) >= CONNECTIONS and counts[1] - counts[0] <= 1, counts
 
         everyone = [*_children(proc.pid)]
         proc.send_signal(signal.SIGTERM)
@@ -271,31 +272,36 @@ def test_addresses_resolve_as_uvicorn_binds_them() -> None:
     assert _address("localhost", 1)[0] == socket.AF_INET
     assert _address("127.0.0.1", 1) == (socket.AF_INET, ("127.0.0.1", 1))
     assert _address("::1", 1)[0] == socket.AF_INET6
-    port, holder = reserve_port("127.0.0.1", 0)
-    with holder, socket.socket() as plain:
-        assert port == holder.getsockname()[1] != 0
-        with pytest.raises(OSError) as refused:  # kept: a server without SO_REUSEPORT
+    port, listening = listen("127.0.0.1", 0, 16)
+    with listening, socket.socket() as plain:
+        assert port == listening.getsockname()[1] != 0
+        with pytest.raises(OSError) as refused:  # a server without SO_REUSEPORT
             plain.bind(("127.0.0.1", port))
         assert refused.value.errno == errno.EADDRINUSE
-        # ...and so is a second supervisor while the workers are loading.
+        # ...and another server that would share the port (SO_REUSEPORT): the supervisor's
+        # socket does not have it, so nobody joins.
+        with socket.socket() as joiner:
+            joiner.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            with pytest.raises(OSError) as refused:
+                joiner.bind(("127.0.0.1", port))
+            assert refused.value.errno == errno.EADDRINUSE
         with pytest.raises(PortInUseError, match=rf"127\.0\.0\.1:{port}: "):
-            reserve_port("127.0.0.1", port)
-    # A listener with SO_REUSEPORT (another server of the same user): the workers could
-    # join it, the probe without SO_REUSEPORT refuses the port.
+            listen("127.0.0.1", port, 16)
+    # A listener with SO_REUSEPORT (another server of the same user): refused too.
     with socket.socket() as other:
         other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         other.bind(("127.0.0.1", 0))
         other.listen()
         with pytest.raises(PortInUseError):
-            reserve_port("127.0.0.1", other.getsockname()[1])
+            listen("127.0.0.1", other.getsockname()[1], 16)
     with socket.socket(socket.AF_INET6) as v6:
         v6.bind(("::1", 0))
         v6.listen()
         taken = v6.getsockname()[1]
         with pytest.raises(PortInUseError, match=rf"cannot listen on \[::1\]:{taken}: "):
-            reserve_port("::1", taken)
+            listen("::1", taken, 16)
     with pytest.raises(ListenError):
-        reserve_port("no-such-host.invalid", 0)
+        listen("no-such-host.invalid", 0, 16)
 
 
 # A supervisor with a thread left behind: it must still serve (spawned workers), and say so.
@@ -307,7 +313,10 @@ LEFT_THREAD = textwrap.dedent(
     release = threading.Event()
     threading.Thread(target=release.wait, name="left-behind", daemon=True).start()
 
-    def ready(port):
+    def ready(port):  # on_ready must return: the supervisor accepts after it
+        threading.Thread(target=request, args=(port,)).start()
+
+    def request(port):
         deadline = time.monotonic() + 60
         while True:
             try:
