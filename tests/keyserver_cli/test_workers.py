@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -32,6 +33,7 @@ from keyserver.cli.workers import ListenError, PortInUseError, _address, listen
 from keyserver.store.writelock import LOCK_SUFFIX
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
 from tests.support.requirements import missing
+from tests.support.tls import make_tls_files
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SO_REUSEPORT workers, read from /proc"
@@ -194,6 +196,49 @@ def test_workers_serve_balance_and_stop_on_sigterm(
     output = log.read_text()
     assert "Traceback" not in output and "error" not in output.lower(), output
     assert output.count("Finished server process") == 2, output
+
+
+def _https_status(port: int, ca: Path) -> int:
+    """GET /healthz over TLS on a connection of its own, the certificate checked."""
+    context = ssl.create_default_context(cafile=os.fspath(ca))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        head = tls.recv(64)
+    return int(head.split()[1])
+
+
+def test_workers_serve_tls_on_handed_connections(data_dir: Any, tmp_path: Path) -> None:
+    """TLS is the worker's (uvicorn's), on connections the supervisor accepted: both
+    workers answer, and a client that fails its handshake costs neither of them."""
+    files = make_tls_files(tmp_path)
+    log = tmp_path / "serve.log"
+    proc, url = start_serve(
+        data_dir.path,
+        log,
+        *("--workers", "2", "--tls-cert", os.fspath(files.server_cert)),
+        *("--tls-key", os.fspath(files.server_key)),
+        scheme="https",
+        verify=False,  # readiness only: the name is checked below (localhost, not the IP)
+    )
+    port = int(url.rsplit(":", 1)[1])
+    with stopped(proc):
+        workers = wait_for_workers(proc.pid, 2)
+        for _ in range(2):  # no TLS at all, then an untrusted certificate: both refused
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
+                plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                assert plain.recv(64) in {b"", b"\x15\x03\x01\x00\x02\x02"}
+            with pytest.raises(ssl.SSLCertVerificationError):
+                _https_status(port, files.other_ca_cert)
+        # Four connections of their own, handed out in turn: both workers serve TLS.
+        assert [_https_status(port, files.ca_cert) for _ in range(4)] == [200] * 4
+        assert worker_pids(proc.pid) == workers
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
+    output = log.read_text()
+    assert "Traceback" not in output, output
 
 
 def test_port_in_use_is_refused(h: ModuleType, data_dir: Any) -> None:
