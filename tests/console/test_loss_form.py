@@ -71,7 +71,8 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     # read as two different times).
     label = "Time of loss: the last time it was surely in safe hands (Asia/Tokyo, UTC+09:00)"
     assert f"{label}</label>" in page.text
-    assert f"The report counts every attempt after it. For example {EXAMPLE}.</p>" in page.text
+    hint = "The report counts every attempt after it. Lost today: the time alone will do;"
+    assert f"{hint} another day, for example {EXAMPLE}.</p>" in page.text
     # The console says what is missing itself (in the page's language), not the browser.
     assert 'action="/console/medium/report-lost" class="loss-form" novalidate' in page.text
 
@@ -132,15 +133,17 @@ def test_common_year_first_forms_are_read_in_the_zone(
     token = official_with_medium(settings, MEDIUM)
     review = _post(signed_in_session(console_url, token, "en"), console_url, typed)
     assert review.status_code == 200, review.text[:2000]
-    assert "3 Dec 2026, 18:30:00" in review.text and "(UTC+09:00)" in review.text
+    # To the minute, as typed (issue 12, sixth newcomer run): no ":00" it was not given.
+    assert '<dd id="lost-at">3 Dec 2026, 18:30 (UTC+09:00)</dd>' in review.text
 
 
 @pytest.mark.parametrize(
     ("typed", "read"),
     [
-        ("2026-12-03 12:05 AM", "3 Dec 2026, 00:05:00"),  # 12 AM is midnight
-        ("2026-12-03 12:05 PM", "3 Dec 2026, 12:05:00"),  # 12 PM is noon
-        ("2026年12月3日 午前9:15", "3 Dec 2026, 09:15:00"),
+        ("2026-12-03 12:05 AM", "3 Dec 2026, 00:05 ("),  # 12 AM is midnight
+        ("2026-12-03 12:05 PM", "3 Dec 2026, 12:05 ("),  # 12 PM is noon
+        ("2026年12月3日 午前9:15", "3 Dec 2026, 09:15 ("),
+        ("2026-12-03 18:30:15", "3 Dec 2026, 18:30:15 ("),  # seconds typed: shown
     ],
 )
 def test_twelve_hour_clock_edges(
@@ -306,8 +309,9 @@ def test_loss_lands_on_the_report_with_its_result(settings: Settings, console_ur
     assert f"<h1>媒体報告書: {MEDIUM}</h1>" in done.text
     assert 'id="loss-result"' in done.text
     banner = html.unescape(done.text.split('id="loss-result"')[1].split("</section>")[0])
-    # Short (issue 12): what happened and the deadline; the medium is the heading below.
-    assert "紛失を届け出ました: 1 件のコンテナを利用停止。" in banner and "(UTC+09:00)" in banner
+    # Short (issue 12, sixth newcomer run): what happened; the medium is the heading
+    # below, the deadline was on the review page and is in each container's facts.
+    assert "紛失を届け出ました。1 件を利用停止しました。" in banner and "UTC" not in banner
     assert "<b>" not in banner  # the internal reason is not in the banner at all
     assert again.status_code == 200 and 'id="loss-result"' in again.text
     for page in tampered:
@@ -433,3 +437,82 @@ def test_review_says_a_common_move_once_and_lists_every_container(
     assert "Already suspended (Suspended by an official)" in rows
     assert "Suspended at once" in rows
     assert "Report lost and suspend 2 containers<" in text
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("09:15", "4 Dec 2026, 09:15 ("),
+        ("9:15 AM", "4 Dec 2026, 09:15 ("),
+        ("午前9時15分", "4 Dec 2026, 09:15 ("),
+        ("\uff10\uff19\uff1a\uff11\uff15", "4 Dec 2026, 09:15 ("),  # full-width, an IME's
+        ("10:00", "4 Dec 2026, 10:00 ("),  # now is not later than now
+    ],
+)
+def test_a_time_alone_is_today_in_the_zone(
+    settings: Settings, console_url: str, typed: str, read: str
+) -> None:
+    """Issue 12, sixth newcomer run: most losses are reported the day they happen, and
+    typing the date is where a wrong date slips in. A time alone is today in the
+    configured zone (the clock: 2026-12-04 10:00 in Tokyo, 01:00 UTC); the review shows
+    the date it was read as, and that is what the confirmation posts."""
+    token = official_with_medium(settings, MEDIUM)
+    review = _post(signed_in_session(console_url, token, "en"), console_url, typed)
+    assert review.status_code == 200, review.text[:2000]
+    assert f'<dd id="lost-at">{read}' in review.text
+    clock = read.removesuffix(" (").rsplit(" ", 1)[1]
+    assert f'name="lost_at" value="2026-12-04T{clock}:00+09:00"' in review.text
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        (
+            "en",
+            (
+                "18:30 today is later than now. For an earlier day, type the date too, "
+                f"for example {EXAMPLE}."
+            ),
+        ),
+        (
+            "ja",
+            f"今日の 18:30 はまだ来ていません。前の日なら日付も入れてください (例: {EXAMPLE})。",
+        ),
+    ],
+)
+def test_a_time_alone_later_than_now_is_refused_never_yesterday(
+    settings: Settings, console_url: str, language: str, said: str
+) -> None:
+    """18:30 at 10:00 is not taken for yesterday's 18:30: the official types the date
+    (and so sees it), told how, with everything typed kept and nothing reported."""
+    token = official_with_medium(settings, MEDIUM)
+    browser = signed_in_session(console_url, token, language)
+    refused = _post(browser, console_url, "18:30")
+    confirmed = _post(browser, console_url, "18:30", "/confirm")
+    state = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    assert refused.status_code == 400
+    alert = html.unescape(refused.text.split('id="loss-error"')[1].split("</p>")[0])
+    assert said in alert
+    assert "autofocus" in _tag_of(refused.text, "lost_at")
+    assert _value_of(refused.text, "lost_at") == "18:30"
+    assert _value_of(refused.text, "reason") == "委託先が紛失 <b>"
+    # The confirmation checks the same (a stale review page posted later is refused).
+    assert confirmed.status_code == 400
+    assert "suspended" not in state.text.lower().split("<tbody>", 1)[1].split("</tbody>")[0]
+
+
+def test_review_leaves_out_an_empty_public_reason(settings: Settings, console_url: str) -> None:
+    """Issue 12, sixth newcomer run: "Public reason (none)" was one more row to read on the
+    review; it is shown only when there is one, and the deadline reads rule first, its
+    time without the offset the time of loss above it already says."""
+    token = official_with_medium(settings, MEDIUM)
+    browser = signed_in_session(console_url, token, "ja")
+    without = _post(browser, console_url, EXAMPLE, public_reason="")
+    given = _post(browser, console_url, EXAMPLE)
+    assert without.status_code == given.status_code == 200
+    assert "公開する理由" not in without.text and "(なし)" not in without.text
+    assert "<dt>公開する理由</dt><dd>media reported lost</dd>" in given.text
+    rule = without.text[without.text.index('id="deadline-rule">') :]
+    rule = rule[len('id="deadline-rule">') : rule.index("</dd>")]
+    # Reviewed at 2026-12-04 10:00 in Tokyo, 48 hours (the form's field) after confirming.
+    assert rule == "確定の 48 時間後 (2026/12/06 10:00 頃)", rule
