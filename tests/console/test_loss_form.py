@@ -64,15 +64,15 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     assert _value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
     # The placeholder is a pattern, never a plausible time: a grey "yesterday 18:30"
     # read as already filled in, and the newcomer submitted the form empty (issue 12).
-    assert 'placeholder="YYYY-MM-DD hh:mm"' in page.text
+    # A time alone is today (sixth newcomer run), said where it is typed.
+    assert 'placeholder="hh:mm today, or YYYY-MM-DD hh:mm"' in page.text
     assert f'placeholder="{EXAMPLE}"' not in page.text
     # The zone once, in the label; label and hint say the same time (issue 12, fifth
     # newcomer run: "When was it lost?" and "the last time it was surely in safe hands"
     # read as two different times).
     label = "Time of loss: the last time it was surely in safe hands (Asia/Tokyo, UTC+09:00)"
     assert f"{label}</label>" in page.text
-    hint = "The report counts every attempt after it. Lost today: the time alone will do;"
-    assert f"{hint} another day, for example {EXAMPLE}.</p>" in page.text
+    assert f"The report counts every attempt after it. For example {EXAMPLE}.</p>" in page.text
     # The console says what is missing itself (in the page's language), not the browser.
     assert 'action="/console/medium/report-lost" class="loss-form" novalidate' in page.text
 
