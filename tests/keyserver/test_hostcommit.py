@@ -32,7 +32,7 @@ from keyserver.domain.errors import (
     SuspendedError,
     UnavailableError,
 )
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.lifecycle import Actor
 from keyserver.release import hostcommit, hostwire
 from keyserver.release.hostwire import WireError
@@ -152,6 +152,8 @@ def test_a_release_with_another_member_or_a_refusal_without_a_message_is_refused
         hostwire.outcome_doc(_release(_seed=b"k" * 32))  # the opened seed never crosses
     with pytest.raises(WireError, match="without a catalogue message"):
         hostwire.outcome_doc(SuspendedError("plain text"))
+    with pytest.raises(WireError, match="with a count"):
+        hostwire.outcome_doc(SuspendedError(ngettext("%(n)s day", "%(n)s days", 2, n=2)))
     with pytest.raises(WireError, match="problem member"):
         hostwire.outcome_doc(SuspendedError(N_("the container is suspended"), at=datetime.now()))
     # The committer answers such an outcome as an internal failure (logged), not at all.
