@@ -356,7 +356,11 @@ def cmd_serve(ctx: Context) -> int:
                 # uvicorn does not say where it listens on sockets it is given: with
                 # --port 0 this line is the only place the chosen port is shown.
                 on_ready=lambda bound: ctx.out.note(
-                    f"{workers} workers on {_url(bool(cert), host, bound)}",
+                    N_(
+                        "%(workers)s workers on %(url)s",
+                        workers=workers,
+                        url=_url(bool(cert), host, bound),
+                    ),
                     url=_url(bool(cert), host, bound),
                     workers=workers,
                 ),
