@@ -81,7 +81,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
             return EXIT_OK
         ctx.out.rows(page.get("approvals", []), LIST_COLUMNS, title="approval requests")
         if page.get("next") is not None:
-            ctx.out.note(f"more: --after {page['next']}")
+            ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
         return EXIT_OK
     if a.sub == "show":
         request = b.approval_show(a.id)

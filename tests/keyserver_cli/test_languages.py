@@ -218,3 +218,38 @@ def test_operator_and_witness_refusals_in_both_languages(
     ja = cli(*argv, *where, env=_env(KEYSERVER_LANG="ja"))
     assert ja.code == code and japanese in ja.err, ja
     assert english not in ja.err, ja
+
+
+def test_notes_are_said_in_the_commands_language_and_as_json_lines(
+    cli: Any, data_dir: Any, tmp_path: Any
+) -> None:
+    """A note (here: what ``audit export`` wrote) is in the command's language, and with
+    ``--json`` one JSON line in English, as a warning is."""
+    dd = data_dir.path
+    ja = cli(
+        "audit",
+        "export",
+        "-o",
+        tmp_path / "ja.jsonl",
+        "--data-dir",
+        dd,
+        env=_env(KEYSERVER_LANG="ja"),
+    )
+    assert ja.code == 0, ja
+    count = len((tmp_path / "ja.jsonl").read_text().splitlines())
+    assert ja.err == f"keyserver: {count} 件の監査記録を {tmp_path / 'ja.jsonl'} に書き出しました\n"
+    js = cli(
+        "audit",
+        "export",
+        "--json",
+        "-o",
+        tmp_path / "js.jsonl",
+        "--data-dir",
+        dd,
+        env=_env(KEYSERVER_LANG="ja"),
+    )
+    assert js.code == 0, js
+    noun = "entry" if count == 1 else "entries"
+    assert [json.loads(line) for line in js.err.splitlines()] == [
+        {"note": f"wrote {count} audit {noun} to {tmp_path / 'js.jsonl'}"}
+    ]
