@@ -99,7 +99,7 @@ def test_serve_json_with_workers_writes_only_json_lines(data_dir: Any, tmp_path:
     out, err = tmp_path / "out", tmp_path / "err"
     argv = [KEYSERVER_BIN, "serve", "--json", "--data-dir", data_dir.path, "--access-log"]
     argv += ["--port", str(port), "--workers", "2"]
-    env = clean_env(KEYSERVER_HOST_COMMITTER="true", TMPDIR=str(tmp_path))
+    env = clean_env(KEYSERVER_HOST_COMMITTER="true")
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
             [os.fspath(a) for a in argv],
