@@ -212,8 +212,9 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     assert found["connects"] and all(found["connects"]), found["connects"]
     on, frozen = found["collector"]
     assert on and frozen > 10_000, found["collector"]
-    # Only what a small cat runs: no extraction (pycontainer._engine.extract), no writer.
-    unread = ("pycontainer._engine.extract", "pycontainer.writer")
+    # Only what a small cat runs: no extraction (pycontainer._engine.extract), no writer,
+    # no types of the register and whoami exchanges (pycontainer.client.records).
+    unread = ("pycontainer._engine.extract", "pycontainer.writer", "pycontainer.client.records")
     assert sorted(m for m in unread if m in loaded) == []
 
 
