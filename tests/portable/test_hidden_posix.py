@@ -43,8 +43,11 @@ for name in {HIDDEN!r}:
 import pytest
 from pycontainer import _portable
 assert _portable.flag("O_NOFOLLOW") == 0 and not hasattr(os, "pread")
-# No hypothesis plugin: none of SUITES uses it, and loading it costs ~0.9 CPU-s per run.
-sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *sys.argv[1:]]))
+# No hypothesis or anyio plugin: none of SUITES uses them, and loading them costs ~0.9 and
+# ~0.2 CPU-s per run (anyio's imports trio).
+sys.exit(pytest.main([
+    "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:anyio", *sys.argv[1:]
+]))
 """
 
 
