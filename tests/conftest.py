@@ -36,6 +36,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Turn a skip into a failure when the run is strict (an expected failure stays one)."""
     report = yield
+    if _collection_cpu:  # the process's first report carries its collection (COLLECTION)
+        report.user_properties.append((_COLLECTION_CPU_PROPERTY, _collection_cpu.pop()))
     last = call.when == "teardown" and item.stash.get(_LAST_IN_PROCESS, False)
     report.user_properties.append(
         (_END_CPU_PROPERTY if last else _CPU_PROPERTY, _cpu_since_last_report())
@@ -62,6 +64,12 @@ _CPU_PROPERTY = "cpu_seconds"
 _END_CPU_PROPERTY = "cpu_seconds_session_end"
 SESSION_END = "(each process's end: session fixtures)"
 _LAST_IN_PROCESS = pytest.StashKey[bool]()
+# Collecting comes after the session's start: each process (every xdist worker) imports every
+# test module there (FastAPI, SQLAlchemy, Selenium: ~6 CPU-s in CI), which its first test
+# carried (a merge train named tests/bench's first test, an assertion on a string, at 6.9 s).
+_COLLECTION_CPU_PROPERTY = "cpu_seconds_collection"
+COLLECTION = "(each process's collection: the test modules' imports)"
+_collection_cpu: list[float] = []
 _cpu_mark: list[float] = []
 
 
@@ -147,7 +155,7 @@ def disk_tmp_path() -> Iterator[Path]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Start the CPU count after collection's imports, per process (xdist workers too)."""
+    """Start the CPU count per process (xdist workers too), before its collection."""
     del session
     _cpu_since_last_report()
     _timeline_write({"session_start": time.time()})
@@ -192,6 +200,12 @@ _cpu_by_test: defaultdict[str, float] = defaultdict(float)
 _TOP_TESTS = 15
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The CPU of this process's collection, for its first report to carry (COLLECTION)."""
+    del session
+    _collection_cpu[:] = [_cpu_since_last_report()]
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Sum each phase's CPU by test folder (reports of xdist workers arrive here too)."""
     for key, value in report.user_properties:
@@ -201,6 +215,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _cpu_by_test[report.nodeid] += value
         elif key == _END_CPU_PROPERTY and isinstance(value, float):
             _cpu_by_folder[SESSION_END] += value
+        elif key == _COLLECTION_CPU_PROPERTY and isinstance(value, float):
+            _cpu_by_folder[COLLECTION] += value
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

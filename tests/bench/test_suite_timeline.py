@@ -58,13 +58,18 @@ def test_no_timeline_is_said_clearly(tmp_path: Path) -> None:
         suite_timeline.report(tmp_path)
 
 
-# A run of its own: a session fixture whose teardown burns CPU, as the kept browsers' quit
+# A run of its own: a test module whose import burns CPU, as FastAPI's and Selenium's do at
+# collection, and a session fixture whose teardown burns CPU, as the kept browsers' quit
 # does at the end of a worker (tests/console/conftest.py).
 _SESSION_END_CONFTEST = "from tests.conftest import *  # noqa: F403\n"
 _SESSION_END_TESTS = """
 import time
 
 import pytest
+
+until = time.process_time() + 0.3
+while time.process_time() < until:
+    pass
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +89,7 @@ def test_last(costly_to_stop):
 """
 
 
-def test_the_session_end_is_counted_apart_from_the_last_test(tmp_path: Path) -> None:
+def test_collection_and_session_end_are_counted_apart_from_the_tests(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(_SESSION_END_CONFTEST)
     (tmp_path / "test_end.py").write_text(_SESSION_END_TESTS)
     # No plugins from entry points (xdist, hypothesis, anyio's): half the start-up's CPU.
@@ -104,7 +109,9 @@ def test_the_session_end_is_counted_apart_from_the_last_test(tmp_path: Path) -> 
     assert folders is not None, run.stdout
     spent = dict(re.findall(r"(.+?) (\d+\.\d)(?:, |$)", folders.group(1)))
     assert float(spent[conftest.SESSION_END]) >= 0.3, folders.group(1)
+    assert float(spent[conftest.COLLECTION]) >= 0.3, folders.group(1)
     tests = re.search(r"CPU s of the costliest tests [^:]*: (.*)", run.stdout)
     assert tests is not None, run.stdout
-    last = re.search(r"test_end\.py::test_last (\d+\.\d\d)", tests.group(1))
-    assert last is not None and float(last.group(1)) < 0.3, tests.group(1)
+    for name in ("test_first", "test_last"):
+        spent_in = re.search(rf"test_end\.py::{name} (\d+\.\d\d)", tests.group(1))
+        assert spent_in is not None and float(spent_in.group(1)) < 0.3, tests.group(1)
