@@ -94,7 +94,8 @@ def test_collection_and_session_end_are_counted_apart_from_the_tests(tmp_path: P
     (tmp_path / "test_end.py").write_text(_SESSION_END_TESTS)
     # No plugins from entry points (xdist, hypothesis, anyio's): half the start-up's CPU.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    env.pop("RWC_TEST_TIMELINE", None)
+    # A run inside a test writes no timeline: its tests are not this process's.
+    env["RWC_TEST_TIMELINE"] = str(tmp_path / "timeline")
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=tmp_path,
@@ -105,6 +106,7 @@ def test_collection_and_session_end_are_counted_apart_from_the_tests(tmp_path: P
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    assert not (tmp_path / "timeline").exists()
     folders = re.search(r"CPU s by folder [^:]*: (.*)", run.stdout)
     assert folders is not None, run.stdout
     spent = dict(re.findall(r"(.+?) (\d+\.\d)(?:, |$)", folders.group(1)))
