@@ -39,9 +39,10 @@ def pytest_runtest_makereport(
     if _collection_cpu:  # the process's first report carries its collection (COLLECTION)
         report.user_properties.append((_COLLECTION_CPU_PROPERTY, _collection_cpu.pop()))
     last = call.when == "teardown" and item.stash.get(_LAST_IN_PROCESS, False)
-    report.user_properties.append(
-        (_END_CPU_PROPERTY if last else _CPU_PROPERTY, _cpu_since_last_report())
-    )
+    spent = _cpu_since_last_report()
+    report.user_properties.append((_END_CPU_PROPERTY if last else _CPU_PROPERTY, spent))
+    if last:
+        item.stash[_END_CPU] = spent  # the timeline keeps it apart too
     if report.skipped and strict() and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
@@ -64,6 +65,7 @@ _CPU_PROPERTY = "cpu_seconds"
 _END_CPU_PROPERTY = "cpu_seconds_session_end"
 SESSION_END = "(each process's end: session fixtures)"
 _LAST_IN_PROCESS = pytest.StashKey[bool]()
+_END_CPU = pytest.StashKey[float]()
 # Collecting comes after the session's start: each process (every xdist worker) imports every
 # test module there (FastAPI, SQLAlchemy, Selenium: ~6 CPU-s in CI), which its first test
 # carried (a merge train named tests/bench's first test, an assertion on a string, at 6.9 s).
@@ -193,9 +195,9 @@ def pytest_runtest_protocol(
     try:
         return (yield)
     finally:
-        _timeline_write(
-            {"test": item.nodeid, "start": started, "end": time.time(), "cpu_s": _cpu_now() - cpu}
-        )
+        end = item.stash.get(_END_CPU, 0.0)
+        record = {"test": item.nodeid, "start": started, "end": time.time()}
+        _timeline_write(record | {"cpu_s": _cpu_now() - cpu - end, "session_end_cpu_s": end})
 
 
 _cpu_by_folder: defaultdict[str, float] = defaultdict(float)
