@@ -29,6 +29,7 @@ import pytest
 import requests
 from voprf import ristretto
 
+from keyserver.cli import serve_handoff
 from keyserver.cli.workers import ListenError, PortInUseError, _address, listen
 from keyserver.store.writelock import LOCK_SUFFIX
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
@@ -423,3 +424,49 @@ def test_failed_init_leaves_nothing(
     result = cli("init", "--data-dir", tmp_path / "d")
     assert result.code == 130
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == []
+
+
+def _received(end: socket.socket) -> list[socket.socket]:
+    """The connections queued for a worker on its end of the channel."""
+    end.setblocking(False)
+    got = []
+    while True:
+        try:
+            _data, fds, _flags, _addr = socket.recv_fds(end, 16, 1)
+        except BlockingIOError:
+            return got
+        got += [socket.socket(fileno=fd) for fd in fds]
+
+
+def test_connections_are_handed_out_in_turn_and_past_a_gone_worker() -> None:
+    """The supervisor's side alone, on real sockets: in turn; a worker whose end is gone
+    is skipped; with no worker left the connection is closed, and nothing stops it."""
+    port, listening = listen("127.0.0.1", 0, 16)
+    pairs = serve_handoff.channels(2)
+    dispatcher = serve_handoff.Dispatcher(listening, [ours for ours, _ in pairs])
+    clients = []
+    try:
+        for _ in range(4):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            dispatcher.dispatch()
+        first, second = (_received(theirs) for _ours, theirs in pairs)
+        assert (len(first), len(second)) == (2, 2)
+        # What the worker got is the client's connection: bytes cross it.
+        clients[0].sendall(b"ping")
+        assert first[0].recv(4) == b"ping"
+        for conn in first + second:
+            conn.close()
+
+        pairs[0][1].close()  # the first worker is gone
+        for _ in range(3):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            dispatcher.dispatch()
+        assert len(_received(pairs[1][1])) == 3
+
+        pairs[1][1].close()  # no worker left: the client is let go, not kept waiting
+        clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        dispatcher.dispatch()
+        assert clients[-1].recv(1) == b""
+    finally:
+        for sock in [*clients, listening, *(s for pair in pairs for s in pair)]:
+            sock.close()
