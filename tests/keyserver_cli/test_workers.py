@@ -429,7 +429,7 @@ def test_failed_init_leaves_nothing(
 def _received(end: socket.socket) -> list[socket.socket]:
     """The connections queued for a worker on its end of the channel."""
     end.setblocking(False)
-    got = []
+    got: list[socket.socket] = []
     while True:
         try:
             _data, fds, _flags, _addr = socket.recv_fds(end, 16, 1)
