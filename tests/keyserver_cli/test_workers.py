@@ -88,15 +88,16 @@ def wait_for_workers(supervisor: int, count: int) -> list[int]:
     pytest.fail(f"expected {count} workers of {supervisor}")
 
 
-def established_inodes(port: int) -> set[int]:
-    """Socket inodes of the established TCP connections whose local port is ``port``."""
+def established_inodes(port: int, state: str = "01") -> set[int]:
+    """Socket inodes of the TCP sockets whose local port is ``port``, in ``state``
+    (01: ESTABLISHED, 0A: LISTEN)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with suppress(FileNotFoundError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
                 local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                if local_port == port and fields[3] == state:
                     inodes.add(int(fields[9]))
     return inodes
 
@@ -172,6 +173,12 @@ def test_workers_serve_balance_and_stop_on_sigterm(
         # workers in turn, so they split evenly (a hash of the addresses, SO_REUSEPORT,
         # gave 8/8 of 16 one time in five; one shared socket gives all to one worker).
         port = int(url.rsplit(":", 1)[1])
+        # One listening socket, the supervisor's alone: a copy in a worker would keep the
+        # port taking connections that nobody accepts once the supervisor is gone.
+        listening = established_inodes(port, state="0A")
+        assert len(listening) == 1
+        assert listening <= socket_inodes(proc.pid)
+        assert all(not listening & socket_inodes(pid) for pid in workers)
         conns = [
             http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(CONNECTIONS)
         ]
