@@ -14,9 +14,10 @@ import pickle
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -404,7 +405,16 @@ def _sockdirs(parent: Path) -> set[str]:
     return {p.name for p in parent.iterdir() if p.name.startswith(hostcommit.SOCKET_DIR_PREFIX)}
 
 
-def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: Path) -> None:
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temporary directory with a short path: make_listener adds a directory of its own,
+    and under pytest-xdist (`make test`, CI) tmp_path is long enough that the socket's path
+    passes AF_UNIX's 108 bytes (the first gate of the tenth session failed so)."""
+    with tempfile.TemporaryDirectory(prefix="rwc-hc-", dir="/tmp") as name:
+        yield Path(name)
+
+
+def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_tmp: Path) -> None:
     """kill -9 of a supervisor leaves its 0700 directory and socket; the next one removes
     it, and nothing that is not certainly a dead committer's."""
     code = (
@@ -412,7 +422,7 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
         "d, _ = hostcommit.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
     )
     killed = subprocess.Popen(
-        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(short_tmp)], stdout=subprocess.PIPE, text=True
     )
     assert killed.stdout is not None
     dead = Path(killed.stdout.readline().strip())
@@ -420,14 +430,14 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
     killed.wait()
     assert (dead / hostcommit.SOCKET_NAME).is_socket()
 
-    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead one
+    live_dir, live = hostcommit.make_listener(16, str(short_tmp))  # removes the dead one
     assert not dead.exists()
-    assert _sockdirs(tmp_path) == {Path(live_dir).name}
+    assert _sockdirs(short_tmp) == {Path(live_dir).name}
 
     # Left alone: a live listener, a directory not 0700, one with something else in it,
     # a symlink to a dead one, a young empty one; removed: an old empty one.
     def dead_dir(name: str) -> Path:
-        path = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + name)
+        path = short_tmp / (hostcommit.SOCKET_DIR_PREFIX + name)
         path.mkdir(mode=0o700)
         hostcommit.listen(str(path / hostcommit.SOCKET_NAME)).close()
         return path
@@ -435,18 +445,18 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
     dead_dir("open").chmod(0o755)
     (dead_dir("other") / "note").write_text("not ours to judge")
     target = dead_dir("target")
-    target.rename(tmp_path / "elsewhere")
-    (tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "link")).symlink_to(tmp_path / "elsewhere")
-    young = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "young")
-    old = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "old")
+    target.rename(short_tmp / "elsewhere")
+    (short_tmp / (hostcommit.SOCKET_DIR_PREFIX + "link")).symlink_to(short_tmp / "elsewhere")
+    young = short_tmp / (hostcommit.SOCKET_DIR_PREFIX + "young")
+    old = short_tmp / (hostcommit.SOCKET_DIR_PREFIX + "old")
     young.mkdir(mode=0o700)
     old.mkdir(mode=0o700)
     then = time.time() - 2 * hostcommit.EMPTY_GRACE_S
     os.utime(old, (then, then))
-    kept = _sockdirs(tmp_path) - {old.name}
+    kept = _sockdirs(short_tmp) - {old.name}
 
-    assert hostcommit.remove_stale(str(tmp_path)) == [str(old)]
-    assert _sockdirs(tmp_path) == kept
-    assert (tmp_path / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
+    assert hostcommit.remove_stale(str(short_tmp)) == [str(old)]
+    assert _sockdirs(short_tmp) == kept
+    assert (short_tmp / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
     live.close()
-    assert hostcommit.remove_stale(str(tmp_path)) == [live_dir]
+    assert hostcommit.remove_stale(str(short_tmp)) == [live_dir]
