@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import pickle
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from keyserver.domain.errors import (
     SuspendedError,
     UnavailableError,
 )
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.lifecycle import Actor
 from keyserver.release import hostcommit, hostwire
 from keyserver.release.hostwire import WireError
@@ -153,6 +154,8 @@ def test_a_release_with_another_member_or_a_refusal_without_a_message_is_refused
         hostwire.outcome_doc(_release(_seed=b"k" * 32))  # the opened seed never crosses
     with pytest.raises(WireError, match="without a catalogue message"):
         hostwire.outcome_doc(SuspendedError("plain text"))
+    with pytest.raises(WireError, match="with a count"):
+        hostwire.outcome_doc(SuspendedError(ngettext("%(n)s day", "%(n)s days", 2, n=2)))
     with pytest.raises(WireError, match="problem member"):
         hostwire.outcome_doc(SuspendedError(N_("the container is suspended"), at=datetime.now()))
     # The committer answers such an outcome as an internal failure (logged), not at all.
@@ -406,23 +409,24 @@ def _sockdirs(parent: Path) -> set[str]:
 
 
 @pytest.fixture
-def short_tmp() -> Iterator[Path]:
-    """A temporary directory with a short path: make_listener adds a directory of its own,
-    and under pytest-xdist (`make test`, CI) tmp_path is long enough that the socket's path
-    passes AF_UNIX's 108 bytes (the first gate of the tenth session failed so)."""
-    with tempfile.TemporaryDirectory(prefix="rwc-hc-", dir="/tmp") as name:
-        yield Path(name)
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path: a socket's path has room for ~107 bytes, and
+    tmp_path under xdist (plus the socket directory and name) can be longer."""
+    path = Path(tempfile.mkdtemp(prefix="rwc-hc-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
-def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_tmp: Path) -> None:
+def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir: Path) -> None:
     """kill -9 of a supervisor leaves its 0700 directory and socket; the next one removes
     it, and nothing that is not certainly a dead committer's."""
+    tmp_path = short_dir
     code = (
         "import sys, time; from keyserver.release import hostcommit; "
         "d, _ = hostcommit.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
     )
     killed = subprocess.Popen(
-        [sys.executable, "-c", code, str(short_tmp)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
     )
     assert killed.stdout is not None
     dead = Path(killed.stdout.readline().strip())
@@ -430,14 +434,14 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_tmp:
     killed.wait()
     assert (dead / hostcommit.SOCKET_NAME).is_socket()
 
-    live_dir, live = hostcommit.make_listener(16, str(short_tmp))  # removes the dead one
+    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead one
     assert not dead.exists()
-    assert _sockdirs(short_tmp) == {Path(live_dir).name}
+    assert _sockdirs(tmp_path) == {Path(live_dir).name}
 
     # Left alone: a live listener, a directory not 0700, one with something else in it,
     # a symlink to a dead one, a young empty one; removed: an old empty one.
     def dead_dir(name: str) -> Path:
-        path = short_tmp / (hostcommit.SOCKET_DIR_PREFIX + name)
+        path = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + name)
         path.mkdir(mode=0o700)
         hostcommit.listen(str(path / hostcommit.SOCKET_NAME)).close()
         return path
@@ -445,18 +449,26 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_tmp:
     dead_dir("open").chmod(0o755)
     (dead_dir("other") / "note").write_text("not ours to judge")
     target = dead_dir("target")
-    target.rename(short_tmp / "elsewhere")
-    (short_tmp / (hostcommit.SOCKET_DIR_PREFIX + "link")).symlink_to(short_tmp / "elsewhere")
-    young = short_tmp / (hostcommit.SOCKET_DIR_PREFIX + "young")
-    old = short_tmp / (hostcommit.SOCKET_DIR_PREFIX + "old")
+    target.rename(tmp_path / "elsewhere")
+    (tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "link")).symlink_to(tmp_path / "elsewhere")
+    young = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "young")
+    old = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "old")
     young.mkdir(mode=0o700)
     old.mkdir(mode=0o700)
     then = time.time() - 2 * hostcommit.EMPTY_GRACE_S
     os.utime(old, (then, then))
-    kept = _sockdirs(short_tmp) - {old.name}
+    kept = _sockdirs(tmp_path) - {old.name}
 
-    assert hostcommit.remove_stale(str(short_tmp)) == [str(old)]
-    assert _sockdirs(short_tmp) == kept
-    assert (short_tmp / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
+    assert hostcommit.remove_stale(str(tmp_path)) == [str(old)]
+    assert _sockdirs(tmp_path) == kept
+    assert (tmp_path / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
     live.close()
-    assert hostcommit.remove_stale(str(short_tmp)) == [live_dir]
+    assert hostcommit.remove_stale(str(tmp_path)) == [live_dir]
+
+
+def test_a_socket_path_too_long_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    with pytest.raises(OSError, match="path too long"):
+        hostcommit.make_listener(16, str(deep))
+    assert list(deep.iterdir()) == []
