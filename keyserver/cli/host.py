@@ -36,7 +36,6 @@ from keyserver.domain.durations import format_duration
 from keyserver.domain.i18n import N_
 from keyserver.domain.logkey import default_origin
 from keyserver.domain.settings import CONFIG_FILE_NAME, MASTER_KEY_BYTES, Settings
-from keyserver.release import hostcommit
 from keyserver.service import KeyService
 from keyserver.service.transparency import PublishedGap
 from keyserver.store import init_database, migrate
@@ -377,19 +376,6 @@ def cmd_serve(ctx: Context) -> int:
             )
         except workers_module.ListenError as exc:
             raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc
-        except hostcommit.SocketPathTooLongError as exc:
-            raise CliError(
-                N_(
-                    "the temporary directory %(dir)s is too long a path for the host "
-                    "committer's socket",
-                    dir=exc.parent,
-                ),
-                hint=N_(
-                    "set TMPDIR to a short directory (for example /tmp) for serve, or "
-                    "turn host_committer off"
-                ),
-                exit_code=EXIT_FAILURE,
-            ) from exc
         if code != 0:
             raise CliError(N_("a worker process died; the server stopped"), exit_code=EXIT_FAILURE)
     return EXIT_OK

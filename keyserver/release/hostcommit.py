@@ -153,19 +153,6 @@ def listen(path: str, backlog: int = 16) -> socket.socket:
     return sock
 
 
-#: The longest path a Unix socket can be bound at (Linux: 108 bytes with the final NUL).
-MAX_SOCKET_PATH = 107
-_MKDTEMP_SUFFIX = 8  # the random characters tempfile.mkdtemp appends to the prefix
-
-
-class SocketPathTooLongError(OSError):
-    """The committer's socket would not fit a Unix socket's path in ``parent`` (TMPDIR)."""
-
-    def __init__(self, parent: str) -> None:
-        super().__init__(f"the committer's socket path in {parent} is too long")
-        self.parent = parent
-
-
 def make_listener(backlog: int, parent: str | None = None) -> tuple[str, socket.socket]:
     """A fresh 0700 directory in ``parent`` (the temporary directory) and the socket in it.
 
@@ -175,17 +162,8 @@ def make_listener(backlog: int, parent: str | None = None) -> tuple[str, socket.
 
     Returns:
         The directory, and the listening socket at ``SOCKET_NAME`` in it.
-
-    Raises:
-        SocketPathTooLongError: ``parent`` is too long a path for the socket in it.
     """
     parent = parent or tempfile.gettempdir()
-    # Checked before anything is made: bind() would fail only after the directory exists,
-    # with an error that names neither the path nor what to do.
-    length = len(os.fsencode(Path(parent).absolute()))
-    length += 1 + len(SOCKET_DIR_PREFIX) + _MKDTEMP_SUFFIX + 1 + len(SOCKET_NAME)
-    if length > MAX_SOCKET_PATH:
-        raise SocketPathTooLongError(parent)
     remove_stale(parent)
     sockdir = tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=parent)  # 0700
     try:

@@ -33,7 +33,6 @@ from keyserver.cli import serve_handoff
 from keyserver.cli.workers import ListenError, PortInUseError, _address, listen
 from keyserver.store.writelock import LOCK_SUFFIX
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
-from tests.support.processes import free_port
 from tests.support.requirements import missing
 from tests.support.tls import make_tls_files
 
@@ -272,38 +271,6 @@ def test_port_in_use_is_refused(h: ModuleType, data_dir: Any) -> None:
     assert lines[0].startswith("keyserver: error: cannot listen on 127.0.0.1:")
     assert str(port) in lines[0]
     assert "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("lang", "said", "hint"),
-    [
-        ("en", "is too long a path for the host committer's socket", "set TMPDIR to a short"),
-        ("ja", "のパスが長すぎるため", "TMPDIR を短いディレクトリ"),
-    ],
-)
-def test_a_temporary_directory_too_long_for_the_committer_socket_is_said(
-    h: ModuleType, data_dir: Any, tmp_path: Path, lang: str, said: str, hint: str
-) -> None:
-    """A Unix socket's path has at most 107 bytes: a long TMPDIR is said with what to do
-    (the review of 08:58: it was a traceback), before any process or directory is made."""
-    deep = tmp_path / ("d" * 100)
-    deep.mkdir()
-    port = str(free_port())
-    result = run(
-        *("serve", "--data-dir", data_dir.path, "--host", "127.0.0.1", "--port", port),
-        *("--workers", "2"),
-        TMPDIR=str(deep),
-        KEYSERVER_HOST_COMMITTER="true",
-        KEYSERVER_LANG=lang,
-    )
-    assert result.returncode == 1, result
-    assert "Traceback" not in result.stderr
-    error, shown_hint = result.stderr.strip().splitlines()
-    assert error.startswith("keyserver: error: ") and said in error and str(deep) in error
-    assert shown_hint.startswith("keyserver: hint: ") and hint in shown_hint
-    assert list(deep.iterdir()) == []
-    with socket.socket() as probe:  # the port was let go
-        probe.bind(("127.0.0.1", int(port)))
 
 
 def test_worker_killed_stops_the_server_ipv6_port_0(
