@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -108,6 +108,17 @@ def test_two_instances_revocation_race(settings: Settings, backend: str) -> None
             world.close()
 
 
+def _wait_for(condition: Callable[[], bool], lock: threading.Lock, what: str) -> None:
+    """Wait until ``condition`` holds over the results (read under ``lock``); hang guard."""
+    deadline = time.monotonic() + 120
+    while True:
+        with lock:
+            if condition():
+                return
+        assert time.monotonic() < deadline, f"never seen: {what}"
+        time.sleep(0.01)
+
+
 def _race(world: World, url_a: str, url_b: str) -> None:
     containers = [
         activate(world, medium="usb-race", attempt_budget=1000)[0]["container_id"] for _ in range(8)
@@ -152,13 +163,22 @@ def _race(world: World, url_a: str, url_b: str) -> None:
         for u in (url_b, url_a)
     ]
     try:
-        time.sleep(0.3)
+        # The race needs releases before the destroys and evaluations sent after them:
+        # waited for, not slept for (0.3 s sleeps were a guess at a loaded machine's pace).
+        _wait_for(lambda: any(code == 200 for _, _, code in results), lock, "a release")
         for i, cid in enumerate(containers):
             resp = officials[i % 2].post(f"/v1/containers/{cid}/destroy", json={"reason": "race"})
             assert resp.status_code == 200 and resp.json()["affected"] == 1
             destroyed_at[cid] = time.monotonic()
             time.sleep(0.05)
-        time.sleep(0.3)
+        _wait_for(
+            lambda: (
+                {cid for cid, started, _ in results if started > destroyed_at[cid]}
+                == set(containers)
+            ),
+            lock,
+            "an evaluation of each container sent after its destroy",
+        )
     finally:
         stop.set()
         for t in threads:
