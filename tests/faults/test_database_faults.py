@@ -151,6 +151,11 @@ class Setup:
             for n, t in tokens.items()
         }
 
+    def serve_at(self, url: str) -> None:
+        """Send the requests to ``url`` from now on (another server process)."""
+        for c in self.http.values():
+            c.base_url = httpx.URL(url)
+
     def evaluate(self) -> httpx.Response:
         return self.http["reader"].post(
             f"/v1/containers/{self.cid}/evaluate", json={"blinded_element": _blinded()}
@@ -453,6 +458,9 @@ def test_sqlite_read_only_file(tmp_path: Path) -> None:
             assert s.state() == "active"
         for side in tmp_path.glob("keyserver.db-*"):
             assert side.stat().st_mode & 0o200, side
+        # A port of its own: the first one, free since the stop, may be another test's now.
+        port = e2e.free_port()
+        s.serve_at(f"http://127.0.0.1:{port}")
         with _serve(settings, port, log):
             assert s.evaluate().status_code == 200
     finally:
