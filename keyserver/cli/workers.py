@@ -34,7 +34,9 @@ The host committer (keyserver/release/hostcommit.py): with a committer target, t
 supervisor also starts one committer process, which runs the ordered part of every
 worker's releases (one batch, one head lock, one fsync for all workers), and makes its
 listening Unix socket (in a fresh 0700 directory, the socket 0600) before forking
-anything, so the socket outlives any one committer. If the committer dies, the workers
+anything, so the socket outlives any one committer. It removes the directory when it
+stops; one left by a supervisor killed with SIGKILL is removed by the next
+(hostcommit.remove_stale). If the committer dies, the workers
 answer 503 for what they had sent it and the supervisor starts a new one on the same
 socket (at most RESTARTS times per RESTART_WINDOW seconds; beyond that it stops the server
 and exits 1, like a dead worker). It ignores SIGINT and SIGTERM (a Ctrl-C, or a service
@@ -64,7 +66,6 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -343,10 +344,10 @@ def serve_workers(
                 )
         path: str | None = None
         if committer is not None:
-            # A directory only this user can enter: the socket accepts releases.
-            sockdir = tempfile.mkdtemp(prefix="keyserver-committer-")
-            path = str(Path(sockdir) / "release.sock")
-            listener = hostcommit.listen(path, backlog=max(16, 2 * workers))
+            # A directory only this user can enter: the socket accepts releases. Those a
+            # killed supervisor left behind are removed first (make_listener).
+            sockdir, listener = hostcommit.make_listener(backlog=max(16, 2 * workers))
+            path = str(Path(sockdir) / hostcommit.SOCKET_NAME)
 
         def start_committer() -> None:
             assert committer is not None
