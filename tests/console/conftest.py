@@ -30,7 +30,7 @@ from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from keyserver.store import init_database
-from keyserver.testing import new_master_key_b64
+from keyserver.testing import new_master_key_b64, running_server
 from tests.support.clock import FakeClock
 from tests.support.console import (
     BROWSER,
@@ -44,6 +44,7 @@ from tests.support.console import (
     BrowserFactory,
     ConsoleServer,
 )
+from tests.support.database import Pristine
 from tests.support.keyserver_cli import start_serve
 from tests.support.processes import clean_env, stop
 from tests.support.requirements import missing
@@ -276,20 +277,71 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
-    """Settings of a fresh SQLite key server in Asia/Tokyo, its clock fixed and movable.
+# The clock every test of tests/console that asks for ``settings`` starts at:
+# 2026-12-04 10:00 in Asia/Tokyo.
+_START = datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC)
 
-    For tests over a real socket (``keyserver.testing.running_server``) that need no
-    browser; tests/console/test_security.py has its own, over both databases.
+
+@dataclass(frozen=True)
+class _ModuleDatabase:
+    """One migrated SQLite key-server database of a test module, and its way back."""
+
+    settings: Settings
+    clock: FakeClock
+    pristine: Pristine
+
+
+@pytest.fixture(scope="module")
+def _module_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_ModuleDatabase]:
+    """A module's database in Asia/Tokyo, migrated once (the tests reset it, ``settings``).
+
+    A database per test cost its migrations (~0.04 CPU-s) and, with a server per test, a
+    cold engine: the first requests of each new server compiled their statements again.
     """
-    clock = FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC))
+    clock = FakeClock(_START)
     s = Settings(
-        database_url=f"sqlite:///{tmp_path}/keyserver.db",
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('console-db')}/keyserver.db",
         master_key_b64=new_master_key_b64(),
         sweep_interval=timedelta(0),
         display_timezone=ZONE,
         clock=clock,
     )
     init_database(s)
-    yield s
+    pristine = Pristine(s.database_url)
+    try:
+        yield _ModuleDatabase(s, clock, pristine)
+    finally:
+        pristine.close()
+
+
+@pytest.fixture
+def settings(_module_database: _ModuleDatabase) -> Settings:
+    """Settings of a SQLite key server in Asia/Tokyo, its clock fixed and movable: the
+    module's database put back to its freshly migrated state, the clock back at its start.
+
+    For tests over a real socket (``console_url``, or ``keyserver.testing.running_server``
+    for a server of the test's own) that need no browser; tests/console/test_security.py
+    has its own, over both databases.
+    """
+    _module_database.pristine.reset()
+    _module_database.clock.t = _START
+    return _module_database.settings
+
+
+@pytest.fixture(scope="module")
+def _module_server(_module_database: _ModuleDatabase) -> Iterator[str]:
+    with running_server(_module_database.settings) as url:
+        yield url
+
+
+@pytest.fixture
+def console_url(settings: Settings, _module_database: _ModuleDatabase, _module_server: str) -> str:
+    """The base URL of the module's key server over ``settings`` (reset for each test).
+
+    One server per module, as tests/keyserver has one per process: it keeps no state of its
+    own between requests that a test here reads (sessions and everything else are rows,
+    which ``settings`` put back).
+    """
+    # A file's own ``settings`` (test_security.py's) is another database than this server's.
+    assert settings is _module_database.settings, "console_url serves conftest's settings"
+    return _module_server

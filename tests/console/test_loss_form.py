@@ -16,7 +16,6 @@ import requests
 from keyserver.domain.lifecycle import ROLES, Actor, Op
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.testing import running_server
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, official_with_medium, signed_in_session
 
@@ -57,22 +56,24 @@ def _value_of(text: str, field: str) -> str:
     return "" if found < 0 else html.unescape(tag[found + len(marker) : tag.index('"', found + 7)])
 
 
-def test_time_of_loss_starts_empty_with_its_zone(settings: Settings) -> None:
+def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url: str) -> None:
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        page = signed_in_session(url, token, "en").get(
-            url + "/console/medium", params={"name": MEDIUM}, timeout=30
-        )
+    page = signed_in_session(console_url, token, "en").get(
+        console_url + "/console/medium", params={"name": MEDIUM}, timeout=30
+    )
     assert _value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
     # The placeholder is a pattern, never a plausible time: a grey "yesterday 18:30"
     # read as already filled in, and the newcomer submitted the form empty (issue 12).
     assert 'placeholder="YYYY-MM-DD hh:mm"' in page.text
     assert f'placeholder="{EXAMPLE}"' not in page.text
-    # The zone once, in the label; the hint only what to type (issue 12: less reading).
-    assert "When was it lost? (Asia/Tokyo, UTC+09:00)</label>" in page.text
-    assert f"for example {EXAMPLE}.</p>" in page.text
+    # The zone once, in the label; label and hint say the same time (issue 12, fifth
+    # newcomer run: "When was it lost?" and "the last time it was surely in safe hands"
+    # read as two different times).
+    label = "Time of loss: the last time it was surely in safe hands (Asia/Tokyo, UTC+09:00)"
+    assert f"{label}</label>" in page.text
+    assert f"The report counts every attempt after it. For example {EXAMPLE}.</p>" in page.text
     # The console says what is missing itself (in the page's language), not the browser.
-    assert 'action="/console/medium/report-lost" novalidate' in page.text
+    assert 'action="/console/medium/report-lost" class="loss-form" novalidate' in page.text
 
 
 @pytest.mark.parametrize(
@@ -83,14 +84,13 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings) -> None:
     ],
 )
 def test_bad_time_is_said_on_the_form_with_everything_kept(
-    settings: Settings, language: str, said: str
+    settings: Settings, console_url: str, language: str, said: str
 ) -> None:
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, language)
-        bad = _post(browser, url, "12/05/2026 6:30 PM")  # month or day first: ambiguous
-        empty = _post(browser, url, "")
-        state = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    browser = signed_in_session(console_url, token, language)
+    bad = _post(browser, console_url, "12/05/2026 6:30 PM")  # month or day first: ambiguous
+    empty = _post(browser, console_url, "")
+    state = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     assert bad.status_code == 400
     assert 'id="loss-error"' in bad.text and said in html.unescape(bad.text)
     assert 'action="/console/medium/report-lost"' in bad.text  # the form, not "Not done"
@@ -126,10 +126,11 @@ def test_bad_time_is_said_on_the_form_with_everything_kept(
         "2026-12-03 午後6:30",
     ],
 )
-def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed: str) -> None:
+def test_common_year_first_forms_are_read_in_the_zone(
+    settings: Settings, console_url: str, typed: str
+) -> None:
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        review = _post(signed_in_session(url, token, "en"), url, typed)
+    review = _post(signed_in_session(console_url, token, "en"), console_url, typed)
     assert review.status_code == 200, review.text[:2000]
     assert "3 Dec 2026, 18:30:00" in review.text and "(UTC+09:00)" in review.text
 
@@ -142,10 +143,11 @@ def test_common_year_first_forms_are_read_in_the_zone(settings: Settings, typed:
         ("2026年12月3日 午前9:15", "3 Dec 2026, 09:15:00"),
     ],
 )
-def test_twelve_hour_clock_edges(settings: Settings, typed: str, read: str) -> None:
+def test_twelve_hour_clock_edges(
+    settings: Settings, console_url: str, typed: str, read: str
+) -> None:
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        review = _post(signed_in_session(url, token, "en"), url, typed)
+    review = _post(signed_in_session(console_url, token, "en"), console_url, typed)
     assert review.status_code == 200, review.text[:2000]
     assert read in review.text
 
@@ -168,13 +170,12 @@ def test_twelve_hour_clock_edges(settings: Settings, typed: str, read: str) -> N
     ],
 )
 def test_an_hour_the_half_of_day_contradicts_is_refused(
-    settings: Settings, language: str, typed: str, said: str
+    settings: Settings, console_url: str, language: str, typed: str, said: str
 ) -> None:
     """Never a guess: "18:30 PM" is 18:30 or a typo for 8:30 PM; the official says which,
     told what is wrong (the hour), not to write the date year first (it was)."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        refused = _post(signed_in_session(url, token, language), url, typed)
+    refused = _post(signed_in_session(console_url, token, language), console_url, typed)
     assert refused.status_code == 400
     alert = html.unescape(refused.text.split('id="loss-error"')[1].split("</p>")[0])
     assert said in alert
@@ -186,17 +187,18 @@ def _tag_of(text: str, field: str) -> str:
     return text[text.rindex("<", 0, start) : text.index(">", start)]
 
 
-def test_refused_form_puts_the_cursor_on_the_field_to_fix(settings: Settings) -> None:
+def test_refused_form_puts_the_cursor_on_the_field_to_fix(
+    settings: Settings, console_url: str
+) -> None:
     """A time the console cannot read came back scrolled to the top, the error below the
     fold: the page looked unchanged (issue 12). The field in error gets autofocus (the
     browser scrolls to it, no script) and the error links to it; Japanese has no stray
     space after the field's name, and the reasons say which is required."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "ja")
-        bad = _post(browser, url, "12/5 18:30")
-        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-        no_reason = _post(browser, url, EXAMPLE, reason=" ")
+    browser = signed_in_session(console_url, token, "ja")
+    bad = _post(browser, console_url, "12/5 18:30")
+    page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    no_reason = _post(browser, console_url, EXAMPLE, reason=" ")
     assert bad.status_code == 400
     assert "autofocus" in _tag_of(bad.text, "lost_at")
     assert "autofocus" not in _tag_of(bad.text, "reason")
@@ -225,16 +227,15 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(settings: Settings) ->
     ],
 )
 def test_every_field_to_fix_is_said_at_once(
-    settings: Settings, language: str, time_said: str, reason_said: str
+    settings: Settings, console_url: str, language: str, time_said: str, reason_said: str
 ) -> None:
     """A bad time and no reason: the form said only the time, and the next submit the
     reason (issue 12, fourth newcomer run). Both are said at once, in the form's order,
     each linked to its field and marked invalid; the cursor on the first; typed kept."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, language)
-        both = _post(browser, url, "12/5 18:30", reason="", waiting_hours="x")
-        future = _post(browser, url, "2027-01-01 10:00", reason="")
+    browser = signed_in_session(console_url, token, language)
+    both = _post(browser, console_url, "12/5 18:30", reason="", waiting_hours="x")
+    future = _post(browser, console_url, "2027-01-01 10:00", reason="")
     assert both.status_code == 400
     alert = html.unescape(both.text.split('id="loss-error"')[1].split("</p>")[0])
     assert time_said in alert and reason_said in alert
@@ -261,47 +262,44 @@ def test_every_field_to_fix_is_said_at_once(
     ],
 )
 def test_a_common_reason_is_one_click(
-    settings: Settings, language: str, choice: str, typed: str, recorded: str
+    settings: Settings, console_url: str, language: str, choice: str, typed: str, recorded: str
 ) -> None:
     """A newcomer typed the reason through the IME: a datalist's suggestions showed only
     after a click into the field (issue 12). The common reasons are radio buttons; the
     review page, and the confirmation it posts, carry the chosen words."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, language)
-        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-        review = _post(browser, url, EXAMPLE, reason=typed, reason_common=choice)
+    browser = signed_in_session(console_url, token, language)
+    page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    review = _post(browser, console_url, EXAMPLE, reason=typed, reason_common=choice)
     assert f'name="reason_common" value="{choice}"' in page.text
     assert review.status_code == 200
     assert f'<input type="hidden" name="reason" value="{recorded}">' in review.text
 
 
-def test_an_unknown_common_reason_is_no_reason(settings: Settings) -> None:
+def test_an_unknown_common_reason_is_no_reason(settings: Settings, console_url: str) -> None:
     """Only our own texts are recorded from a choice: an unknown one counts as none."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "en")
-        refused = _post(browser, url, EXAMPLE, reason="", reason_common="<script>")
+    browser = signed_in_session(console_url, token, "en")
+    refused = _post(browser, console_url, EXAMPLE, reason="", reason_common="<script>")
     assert refused.status_code == 400
     assert "Pick a reason, or write one in your own words." in refused.text
     reasons = refused.text[refused.text.index('id="reasons"') :]
     assert " checked" not in reasons[: reasons.index("</fieldset>")]
 
 
-def test_loss_lands_on_the_report_with_its_result(settings: Settings) -> None:
+def test_loss_lands_on_the_report_with_its_result(settings: Settings, console_url: str) -> None:
     """Report lost lands on the medium report with the result on top (issue 12), by
     POST-redirect-GET; the banner is read from the report's audit entry, so a number
     that is not this official's loss report of this medium shows none."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "ja")
-        done = _post(browser, url, EXAMPLE, "/confirm")
-        report = url + "/console/medium/report"
-        tampered = [
-            browser.get(report, params={"name": MEDIUM, "reported": seq}, timeout=30)
-            for seq in ("1", "99999", "-1", "x", "9" * 40)
-        ]
-        again = browser.get(done.url, timeout=30)
+    browser = signed_in_session(console_url, token, "ja")
+    done = _post(browser, console_url, EXAMPLE, "/confirm")
+    report = console_url + "/console/medium/report"
+    tampered = [
+        browser.get(report, params={"name": MEDIUM, "reported": seq}, timeout=30)
+        for seq in ("1", "99999", "-1", "x", "9" * 40)
+    ]
+    again = browser.get(done.url, timeout=30)
     assert done.status_code == 200, done.text[:2000]
     assert [r.status_code for r in done.history] == [303]
     assert "/console/medium/report?" in done.url and "reported=" in done.url
@@ -322,16 +320,15 @@ def test_loss_lands_on_the_report_with_its_result(settings: Settings) -> None:
     [("ja", "2026/12/06 10:00:00"), ("en", "6 Dec 2026, 10:00:00")],
 )
 def test_second_review_shows_the_kept_deadline(
-    settings: Settings, language: str, kept: str
+    settings: Settings, console_url: str, language: str, kept: str
 ) -> None:
     """A second report keeps the earlier destroy deadline (spec §loss), but its review page
     still promised "48 hours after you confirm": a newcomer read that as the deadline
     (issue 12). It now names the kept deadline first."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, language)
-        first = _post(browser, url, EXAMPLE, "/confirm")
-        again = _post(browser, url, "2026-12-03 20:00")
+    browser = signed_in_session(console_url, token, language)
+    first = _post(browser, console_url, EXAMPLE, "/confirm")
+    again = _post(browser, console_url, "2026-12-03 20:00")
     assert first.status_code == 200 and again.status_code == 200, again.text[:2000]
     rule = html.unescape(again.text[again.text.index('id="deadline-rule"') :])
     rule = rule[: rule.index("</dd>")]
@@ -339,14 +336,15 @@ def test_second_review_shows_the_kept_deadline(
     assert ("先の届出の期限のまま" if language == "ja" else "the earlier report's deadline") in rule
 
 
-def test_advanced_settings_fold_unless_changed_or_refused(settings: Settings) -> None:
+def test_advanced_settings_fold_unless_changed_or_refused(
+    settings: Settings, console_url: str
+) -> None:
     """The waiting period and public reason fold under 詳細設定 with their defaults said
     (issue 12); a refused or changed one comes back unfolded, the cursor on it."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "ja")
-        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-        bad = _post(browser, url, EXAMPLE, waiting_hours="x", public_reason="")
+    browser = signed_in_session(console_url, token, "ja")
+    page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", public_reason="")
     assert '<details id="advanced">' in page.text
     assert "詳細設定: 鍵の破棄は届出の 72 時間後、公開用の理由なし" in page.text
     offered = (
@@ -359,7 +357,9 @@ def test_advanced_settings_fold_unless_changed_or_refused(settings: Settings) ->
     assert "autofocus" in _tag_of(bad.text, "waiting_hours")
 
 
-def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(settings: Settings) -> None:
+def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(
+    settings: Settings, console_url: str
+) -> None:
     """The "Today" shortcut (issue 12) fills the configured zone's date, not UTC's (at
     01:00 in Tokyo it is still the day before in UTC); it is hidden until the script shows
     it, and a button that only fills a field never submits the form. Once the medium is
@@ -369,11 +369,10 @@ def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(settings: Setti
     assert isinstance(clock, FakeClock)
     clock.advance(hours=15)  # 2026-12-04 16:00 UTC = 2026-12-05 01:00 in Tokyo
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "en")
-        page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-        _post(browser, url, "2026-12-04 18:30", "/confirm")
-        reported = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    browser = signed_in_session(console_url, token, "en")
+    page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    _post(browser, console_url, "2026-12-04 18:30", "/confirm")
+    reported = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     today = _tag_of(page.text, "lost_today")
     assert 'data-fill="2026-12-05 "' in today and 'data-target="lost_at"' in today
     assert 'type="button"' in today and " hidden" in today
@@ -405,7 +404,7 @@ def _second_container_suspended(settings: Settings) -> None:
 
 @pytest.mark.parametrize("mixed", [False, True])
 def test_review_says_a_common_move_once_and_lists_every_container(
-    settings: Settings, mixed: bool
+    settings: Settings, console_url: str, mixed: bool
 ) -> None:
     """Issue 12 (third newcomer run): when every container moves the same way the review
     says it once ("Its only container: Active → Suspended at once") above the list, which
@@ -415,8 +414,7 @@ def test_review_says_a_common_move_once_and_lists_every_container(
     token = official_with_medium(settings, MEDIUM)
     if mixed:
         _second_container_suspended(settings)
-    with running_server(settings) as url:
-        review = _post(signed_in_session(url, token, "en"), url, EXAMPLE)
+    review = _post(signed_in_session(console_url, token, "en"), console_url, EXAMPLE)
     assert review.status_code == 200, review.text[:2000]
     text = html.unescape(review.text)
     rows = text[text.index('<table id="affected"') :]

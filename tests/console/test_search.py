@@ -11,7 +11,6 @@ import html
 import pytest
 
 from keyserver.domain.settings import Settings
-from keyserver.testing import running_server
 from tests.support.console import official_with_medium, signed_in_session
 
 MEDIUM = "USB-2026-0502"
@@ -21,39 +20,38 @@ MEDIUM = "USB-2026-0502"
     "typed",
     ["usb 2026 0502", "usb20260502", "2026 0502", "USB\u22122026\u2212", "\uff35\uff33\uff22 2026"],
 )
-def test_blanks_dashes_and_width_do_not_matter(settings: Settings, typed: str) -> None:
+def test_blanks_dashes_and_width_do_not_matter(
+    settings: Settings, console_url: str, typed: str
+) -> None:
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        page = signed_in_session(url, token, "en").get(
-            url + "/console/search", params={"q": typed}, timeout=30
-        )
+    page = signed_in_session(console_url, token, "en").get(
+        console_url + "/console/search", params={"q": typed}, timeout=30
+    )
     # The one medium it names, and nothing else: straight to its page (issue 12).
     assert page.status_code == 200
     assert [r.status_code for r in page.history] == [303]
-    assert page.url == f"{url}/console/medium?name={MEDIUM}"
+    assert page.url == f"{console_url}/console/medium?name={MEDIUM}"
     assert "Nothing matches" not in page.text
 
 
-def test_a_list_when_the_name_did_not_choose(settings: Settings) -> None:
+def test_a_list_when_the_name_did_not_choose(settings: Settings, console_url: str) -> None:
     """A label matched rather than the medium's name, or a state filter: the list."""
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "en")
-        by_label = browser.get(url + "/console/search", params={"q": "ledger"}, timeout=30)
-        by_state = browser.get(
-            url + "/console/search", params={"q": MEDIUM, "state": "active"}, timeout=30
-        )
+    browser = signed_in_session(console_url, token, "en")
+    by_label = browser.get(console_url + "/console/search", params={"q": "ledger"}, timeout=30)
+    by_state = browser.get(
+        console_url + "/console/search", params={"q": MEDIUM, "state": "active"}, timeout=30
+    )
     for page in (by_label, by_state):
         assert page.status_code == 200 and not page.history
         assert "<h1>Search</h1>" in page.text and f">{MEDIUM}</a>" in page.text
 
 
-def test_no_match_offers_the_nearest_medium(settings: Settings) -> None:
+def test_no_match_offers_the_nearest_medium(settings: Settings, console_url: str) -> None:
     token = official_with_medium(settings, MEDIUM)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "ja")
-        page = browser.get(url + "/console/search", params={"q": "USB-2026-0503"}, timeout=30)
-        unrelated = browser.get(url + "/console/search", params={"q": "zzzz"}, timeout=30)
+    browser = signed_in_session(console_url, token, "ja")
+    page = browser.get(console_url + "/console/search", params={"q": "USB-2026-0503"}, timeout=30)
+    unrelated = browser.get(console_url + "/console/search", params={"q": "zzzz"}, timeout=30)
     text = html.unescape(page.text)
     assert "USB-2026-0503" in text and 'id="search-suggestions"' in text
     assert f'<a href="/console/medium?name={MEDIUM}">{MEDIUM}</a>' in text

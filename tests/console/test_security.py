@@ -38,9 +38,13 @@ from keyserver.testing import new_master_key_b64, running_server
 from tests.support import postgres
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of
-from tests.support.database import Pristine
+from tests.support.database import Pristine, Snapshot
 
 MEDIUM = "USB-2022-06-AMA"
+
+
+# Every test's clock starts here (2026-12-04 10:00 in Asia/Tokyo).
+START = datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -48,14 +52,13 @@ def database(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     pg_template: str | None,
-) -> Iterator[tuple[str, str, Pristine]]:
-    """One migrated database per module and backend: its URL, master key and fresh state.
+) -> Iterator[tuple[Settings, Pristine]]:
+    """One migrated database per module and backend: its settings and fresh state.
 
     A PostgreSQL database per test (a template copy, then a drop) cost the server 0.4-1.3 s
     each on a loaded machine, the SQLite migrations ~0.05 CPU-s; each test now starts from
     the same rows through ``Pristine.reset`` (tests/support/database.py).
     """
-    master_key_b64 = new_master_key_b64()
     with contextlib.ExitStack() as stack:
         if request.param == "sqlite":
             path = tmp_path_factory.mktemp("console-security") / "keyserver.db"
@@ -65,24 +68,63 @@ def database(
             # console.
             name = stack.enter_context(postgres.fresh_database("console", template=pg_template))
             url = postgres.database_url(name)
-        init_database(Settings(database_url=url, master_key_b64=master_key_b64))
+        settings = Settings(
+            database_url=url,
+            master_key_b64=new_master_key_b64(),
+            sweep_interval=timedelta(0),
+            display_timezone="Asia/Tokyo",
+            clock=FakeClock(START),
+        )
+        init_database(settings)
         pristine = Pristine(url)
         stack.callback(pristine.close)
-        yield url, master_key_b64, pristine
+        yield settings, pristine
 
 
 @pytest.fixture
-def settings(database: tuple[str, str, Pristine]) -> Settings:
-    """Settings of the module's database back at its migrated state, with a fresh clock."""
-    url, master_key_b64, pristine = database
+def settings(database: tuple[Settings, Pristine]) -> Settings:
+    """Settings of the module's database back at its migrated state, the clock at START."""
+    settings, pristine = database
     pristine.reset()
-    return Settings(
-        database_url=url,
-        master_key_b64=master_key_b64,
-        sweep_interval=timedelta(0),
-        display_timezone="Asia/Tokyo",
-        clock=FakeClock(datetime(2026, 12, 4, 1, 0, 0, tzinfo=UTC)),
-    )
+    clock_of(settings).t = START
+    return settings
+
+
+@pytest.fixture(scope="module")
+def _server(database: tuple[Settings, Pristine]) -> Iterator[str]:
+    with running_server(database[0]) as url:
+        yield url
+
+
+@pytest.fixture
+def console_url(settings: Settings, _server: str) -> str:
+    """The module's key server over ``settings`` (one per backend, as in tests/keyserver:
+    a server per test cost its start and a cold engine, most of a test's CPU time here)."""
+    del settings  # asked for its reset before the test
+    return _server
+
+
+@pytest.fixture(scope="module")
+def _seeded(database: tuple[Settings, Pristine]) -> tuple[dict[str, str], Snapshot]:
+    """``seed``'s tokens and the rows it wrote, made once per module and backend."""
+    settings, pristine = database
+    pristine.reset()
+    clock_of(settings).t = START
+    return seed(settings), pristine.snapshot()
+
+
+@pytest.fixture
+def tokens(
+    settings: Settings,
+    database: tuple[Settings, Pristine],
+    _seeded: tuple[dict[str, str], Snapshot],
+) -> dict[str, str]:
+    """The tokens of ``seed``'s principals, in ``settings``'s database: ``seed`` ran once
+    per module and backend (five audited principals and two containers, ~0.04 CPU-s per
+    test) and each test gets its rows written back, as it got them from ``seed``."""
+    del settings  # asked for first: the reset to the migrated rows and the clock's start
+    database[1].reset(_seeded[1])
+    return dict(_seeded[0])
 
 
 def clock_of(settings: Settings) -> FakeClock:
@@ -165,98 +207,103 @@ def loss_form(csrf: str, lost_at: str = "2026-12-04 09:30") -> dict[str, str]:
     }
 
 
-def test_csrf_and_origin_refused(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, resp = sign_in(url, tokens["tanaka"])
-        assert signed_in(resp)
-        csrf = csrf_of(browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30))
-        confirm = url + "/console/medium/report-lost/confirm"
-        for form, headers in (
-            ({**loss_form(csrf), "csrf": "x" * len(csrf)}, {}),  # a wrong token
-            ({k: v for k, v in loss_form(csrf).items() if k != "csrf"}, {}),  # none
-            (loss_form(csrf), {"Origin": "http://attacker.example"}),  # another origin
-        ):
-            refused = browser.post(confirm, data=form, headers=headers, timeout=30)
-            assert refused.status_code == 403
-            assert states(settings) == {"active"}
-        # Another session's token does not work in this one either.
-        other, _ = sign_in(url, tokens["tanaka"])
-        other_csrf = csrf_of(other.get(url + "/console/overview", timeout=30))
-        assert other_csrf != csrf
-        assert browser.post(confirm, data=loss_form(other_csrf), timeout=30).status_code == 403
+def test_csrf_and_origin_refused(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, resp = sign_in(console_url, tokens["tanaka"])
+    assert signed_in(resp)
+    csrf = csrf_of(
+        browser.get(f"{console_url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    )
+    confirm = console_url + "/console/medium/report-lost/confirm"
+    for form, headers in (
+        ({**loss_form(csrf), "csrf": "x" * len(csrf)}, {}),  # a wrong token
+        ({k: v for k, v in loss_form(csrf).items() if k != "csrf"}, {}),  # none
+        (loss_form(csrf), {"Origin": "http://attacker.example"}),  # another origin
+    ):
+        refused = browser.post(confirm, data=form, headers=headers, timeout=30)
+        assert refused.status_code == 403
         assert states(settings) == {"active"}
-        assert audit_entries(settings, action="suspend") == []
-        # The right token from this console acts.
-        done = browser.post(confirm, data=loss_form(csrf), timeout=30)
-        assert done.status_code == 200
-        assert states(settings) == {"suspended"}
+    # Another session's token does not work in this one either.
+    other, _ = sign_in(console_url, tokens["tanaka"])
+    other_csrf = csrf_of(other.get(console_url + "/console/overview", timeout=30))
+    assert other_csrf != csrf
+    assert browser.post(confirm, data=loss_form(other_csrf), timeout=30).status_code == 403
+    assert states(settings) == {"active"}
+    assert audit_entries(settings, action="suspend") == []
+    # The right token from this console acts.
+    done = browser.post(confirm, data=loss_form(csrf), timeout=30)
+    assert done.status_code == 200
+    assert states(settings) == {"suspended"}
 
 
-def test_sign_in_form_needs_its_cookie(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        # A foreign page posting a token (login CSRF) has no double-submit cookie.
-        resp = requests.post(
-            url + "/console/sign-in",
-            data={"csrf": "forged", "token": tokens["tanaka"]},
-            timeout=30,
-            allow_redirects=False,
-        )
-        assert resp.status_code == 403
-        assert _security.session_cookie_name_plain() not in resp.cookies
+def test_sign_in_form_needs_its_cookie(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    # A foreign page posting a token (login CSRF) has no double-submit cookie.
+    resp = requests.post(
+        console_url + "/console/sign-in",
+        data={"csrf": "forged", "token": tokens["tanaka"]},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert resp.status_code == 403
+    assert _security.session_cookie_name_plain() not in resp.cookies
 
 
 @pytest.mark.parametrize("who", ["clerk", "vendor"])
-def test_readers_and_writers_cannot_sign_in(settings: Settings, who: str) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, resp = sign_in(url, tokens[who])
-        assert resp.status_code == 403
-        assert not signed_in(resp)
-        assert _security.session_cookie_name_plain() not in browser.cookies
-        assert not signed_in(browser.get(url + "/console/overview", timeout=30))
+def test_readers_and_writers_cannot_sign_in(
+    settings: Settings, tokens: dict[str, str], console_url: str, who: str
+) -> None:
+    browser, resp = sign_in(console_url, tokens[who])
+    assert resp.status_code == 403
+    assert not signed_in(resp)
+    assert _security.session_cookie_name_plain() not in browser.cookies
+    assert not signed_in(browser.get(console_url + "/console/overview", timeout=30))
     refusals = audit_entries(settings, action="console.signin")
     assert [(e["actor"], e["outcome"]) for e in refusals] == [(who, "refused")]
 
 
-def test_bad_token_cannot_sign_in(settings: Settings) -> None:
-    seed(settings)
-    with running_server(settings) as url:
-        _, resp = sign_in(url, "rwc_" + "A" * 43)
-        assert resp.status_code == 401
-        assert not signed_in(resp)
+def test_bad_token_cannot_sign_in(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    del tokens  # asked for the principals in the database: none of them has this token
+    _, resp = sign_in(console_url, "rwc_" + "A" * 43)
+    assert resp.status_code == 401
+    assert not signed_in(resp)
 
 
-def test_idle_and_absolute_expiry(settings: Settings) -> None:
-    tokens = seed(settings)
+def test_idle_and_absolute_expiry(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
     clock = clock_of(settings)
-    with running_server(settings) as url:
-        browser, resp = sign_in(url, tokens["tanaka"])
-        assert signed_in(resp)
-        overview = url + "/console/overview"
-        # Used every 29 minutes: the idle timeout (30 min) never strikes...
-        for _ in range(24):
-            clock.advance(minutes=29)
-            assert signed_in(browser.get(overview, timeout=30))
-        # ...but 12 hours after sign-in the session is over, used or not.
+    browser, resp = sign_in(console_url, tokens["tanaka"])
+    assert signed_in(resp)
+    overview = console_url + "/console/overview"
+    # Used every 29 minutes: the idle timeout (30 min) never strikes...
+    for _ in range(24):
         clock.advance(minutes=29)
-        assert clock.t - datetime(2026, 12, 4, 1, 0, tzinfo=UTC) >= timedelta(hours=12)
-        expired = browser.get(overview, timeout=30)
-        assert not signed_in(expired)
-        assert expired.url.startswith(url + "/console/sign-in")
+        assert signed_in(browser.get(overview, timeout=30))
+    # ...but 12 hours after sign-in the session is over, used or not.
+    clock.advance(minutes=29)
+    assert clock.t - datetime(2026, 12, 4, 1, 0, tzinfo=UTC) >= timedelta(hours=12)
+    expired = browser.get(overview, timeout=30)
+    assert not signed_in(expired)
+    assert expired.url.startswith(console_url + "/console/sign-in")
 
-        browser, resp = sign_in(url, tokens["tanaka"])
-        assert signed_in(resp)
-        clock.advance(minutes=30)  # idle for the whole timeout
-        assert not signed_in(browser.get(overview, timeout=30))
+    browser, resp = sign_in(console_url, tokens["tanaka"])
+    assert signed_in(resp)
+    clock.advance(minutes=30)  # idle for the whole timeout
+    assert not signed_in(browser.get(overview, timeout=30))
 
 
-def test_sign_out_ends_the_session_everywhere(settings: Settings) -> None:
+def test_sign_out_ends_the_session_everywhere(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
     """Two app instances on one database: a session opened on one works on the other, and
     a sign-out on either ends it on both."""
-    tokens = seed(settings)
-    with running_server(settings) as url_a, running_server(settings) as url_b:
+    url_a = console_url  # the module's server; the second instance is the test's own
+    with running_server(settings) as url_b:
         browser, resp = sign_in(url_a, tokens["tanaka"])
         assert signed_in(resp)
         cookie = browser.cookies.get(_security.session_cookie_name_plain())
@@ -274,35 +321,35 @@ def test_sign_out_ends_the_session_everywhere(settings: Settings) -> None:
     assert [e["actor"] for e in audit_entries(settings, action="console.signout")] == ["tanaka"]
 
 
-def test_revoked_token_ends_its_sessions(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, resp = sign_in(url, tokens["tanaka"])
-        assert signed_in(resp)
-        token_id = next(
-            t["token_id"]
-            for t in requests.get(
-                url + "/v1/tokens",
-                headers={"Authorization": f"Bearer {tokens['sato']}"},
-                timeout=30,
-            ).json()["tokens"]
-            if t["name"] == "tanaka"
-        )
-        revoked = requests.post(
-            f"{url}/v1/tokens/{token_id}/revoke",
+def test_revoked_token_ends_its_sessions(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, resp = sign_in(console_url, tokens["tanaka"])
+    assert signed_in(resp)
+    token_id = next(
+        t["token_id"]
+        for t in requests.get(
+            console_url + "/v1/tokens",
             headers={"Authorization": f"Bearer {tokens['sato']}"},
             timeout=30,
-        )
-        assert revoked.status_code == 200, revoked.text
-        assert not signed_in(browser.get(url + "/console/overview", timeout=30))
+        ).json()["tokens"]
+        if t["name"] == "tanaka"
+    )
+    revoked = requests.post(
+        f"{console_url}/v1/tokens/{token_id}/revoke",
+        headers={"Authorization": f"Bearer {tokens['sato']}"},
+        timeout=30,
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert not signed_in(browser.get(console_url + "/console/overview", timeout=30))
 
 
-def test_session_id_is_stored_as_a_hash(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        cookie = browser.cookies.get(_security.session_cookie_name_plain())
-        assert cookie is not None
+def test_session_id_is_stored_as_a_hash(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    cookie = browser.cookies.get(_security.session_cookie_name_plain())
+    assert cookie is not None
     service = KeyService(settings)
     try:
         from sqlalchemy import select  # noqa: PLC0415
@@ -316,11 +363,11 @@ def test_session_id_is_stored_as_a_hash(settings: Settings) -> None:
     assert stored == [hashlib.sha256(cookie.encode()).digest()]
 
 
-def test_console_action_is_audited_as_the_official(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        confirm_loss(browser, url)
+def test_console_action_is_audited_as_the_official(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    confirm_loss(browser, console_url)
     (entry,) = audit_entries(settings, action="suspend")
     assert entry["actor"] == "tanaka"
     assert entry["outcome"] == "ok"
@@ -330,34 +377,34 @@ def test_console_action_is_audited_as_the_official(settings: Settings) -> None:
     assert entry["details"]["affected"] == 2
 
 
-def test_cookie_flags_and_headers(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser = requests.Session()
-        form = browser.get(url + "/console/sign-in", timeout=30)
-        resp = browser.post(
-            url + "/console/sign-in",
-            data={"csrf": csrf_of(form), "token": tokens["tanaka"]},
-            timeout=30,
-            allow_redirects=False,
-        )
-        assert resp.status_code == 303
-        cookie = resp.headers["set-cookie"].lower()
-        assert "rwc_console=" in cookie
-        assert "httponly" in cookie
-        assert "samesite=strict" in cookie
-        assert "path=/" in cookie
-        page = browser.get(url + "/console/overview", timeout=30)
-        csp = page.headers["content-security-policy"]
-        assert "default-src 'none'" in csp
-        assert "script-src 'self'" in csp
-        assert "unsafe-inline" not in csp
-        assert page.headers["x-frame-options"] == "DENY"
-        assert page.headers["cache-control"] == "no-store"
-        # Escaped: the label is text, not markup.
-        found = browser.get(url + "/console/search", params={"q": "script"}, timeout=30)
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in found.text
-        assert "<script>alert" not in found.text
+def test_cookie_flags_and_headers(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser = requests.Session()
+    form = browser.get(console_url + "/console/sign-in", timeout=30)
+    resp = browser.post(
+        console_url + "/console/sign-in",
+        data={"csrf": csrf_of(form), "token": tokens["tanaka"]},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert resp.status_code == 303
+    cookie = resp.headers["set-cookie"].lower()
+    assert "rwc_console=" in cookie
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/" in cookie
+    page = browser.get(console_url + "/console/overview", timeout=30)
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    # Escaped: the label is text, not markup.
+    found = browser.get(console_url + "/console/search", params={"q": "script"}, timeout=30)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in found.text
+    assert "<script>alert" not in found.text
 
 
 def test_cookies_over_tls_are_secure_and_host_only() -> None:
@@ -381,11 +428,13 @@ def test_cookies_over_tls_are_secure_and_host_only() -> None:
     assert "domain=" not in header
 
 
-def test_report_downloads_as_json(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["suzuki"])  # an auditor reads reports too
-        resp = browser.get(url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30)
+def test_report_downloads_as_json(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, _ = sign_in(console_url, tokens["suzuki"])  # an auditor reads reports too
+    resp = browser.get(
+        console_url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30
+    )
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("application/json")
     assert resp.headers["content-disposition"].startswith("attachment;")
@@ -394,81 +443,87 @@ def test_report_downloads_as_json(settings: Settings) -> None:
     assert len(doc["containers"]) == 2
 
 
-def test_auditor_cannot_act(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, resp = sign_in(url, tokens["suzuki"])
-        assert signed_in(resp)
-        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
-        assert 'action="/console/medium/report-lost"' not in page.text
-        refused = browser.post(
-            url + "/console/medium/report-lost/confirm", data=loss_form(csrf_of(page)), timeout=30
-        )
-        assert refused.status_code == 403
+def test_auditor_cannot_act(settings: Settings, tokens: dict[str, str], console_url: str) -> None:
+    browser, resp = sign_in(console_url, tokens["suzuki"])
+    assert signed_in(resp)
+    page = browser.get(f"{console_url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    assert 'action="/console/medium/report-lost"' not in page.text
+    refused = browser.post(
+        console_url + "/console/medium/report-lost/confirm",
+        data=loss_form(csrf_of(page)),
+        timeout=30,
+    )
+    assert refused.status_code == 403
     assert states(settings) == {"active"}
     (entry,) = audit_entries(settings, action="suspend")
     assert (entry["actor"], entry["outcome"]) == ("suzuki", "refused")
 
 
-def test_unknown_medium_suggests_the_nearest(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-amx"}, timeout=30)
-        assert page.status_code == 404
-        assert f'href="/console/medium?name={MEDIUM}"' in page.text
-        # Case and blanks do not matter (spec §media): the medium's own page, its own name.
-        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30)
-        assert page.status_code == 200
-        assert f'<span class="name">{MEDIUM}</span>' in page.text
+def test_unknown_medium_suggests_the_nearest(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    page = browser.get(
+        f"{console_url}/console/medium", params={"name": "usb-2022-06-amx"}, timeout=30
+    )
+    assert page.status_code == 404
+    assert f'href="/console/medium?name={MEDIUM}"' in page.text
+    # Case and blanks do not matter (spec §media): the medium's own page, its own name.
+    page = browser.get(
+        f"{console_url}/console/medium", params={"name": "usb-2022-06-ama "}, timeout=30
+    )
+    assert page.status_code == 200
+    assert f'<span class="name">{MEDIUM}</span>' in page.text
 
 
 def _main_of(html_text: str) -> str:
     return html_text.split("<main", 1)[1].split("</main>", 1)[0]
 
 
-def test_refusals_are_all_in_the_page_language(settings: Settings) -> None:
+def test_refusals_are_all_in_the_page_language(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
     """Lead AND detail in Japanese (the API keeps English); each suggestion by its kind."""
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        browser.headers["Accept-Language"] = "ja"
-        page = browser.get(f"{url}/console/medium", params={"name": "usb-2022-06-amx"}, timeout=30)
-        assert page.status_code == 404
-        main = _main_of(page.text)
-        detail = translate("ja", "no medium %(medium)s", {"medium": "'usb-2022-06-amx'"})
-        assert detail in html.unescape(main)
-        assert "no medium" not in main
-        assert f'href="/console/medium?name={MEDIUM}"' in main
-        api = requests.get(
-            f"{url}/v1/media/usb-2022-06-amx",
-            headers={"Authorization": f"Bearer {tokens['tanaka']}"},
-            timeout=30,
-        )
-        assert api.json()["detail"] == "no medium 'usb-2022-06-amx'"
-        # A container id one character off: the suggestion opens the CONTAINER's page.
-        cid = container_ids(settings)[0]
-        typo = cid[:-2] + ("A" if cid[-2] != "A" else "B") + cid[-1]
-        page = browser.get(f"{url}/console/container/{typo}", timeout=30)
-        assert page.status_code == 404
-        main = _main_of(page.text)
-        assert f'href="/console/container/{cid}"' in main
-        assert "/console/medium?name=" not in main
-        # A refusal of the service itself: a waiting period beyond the longest allowed.
-        medium_page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
-        form = loss_form(csrf_of(medium_page)) | {"waiting_hours": "999999"}
-        resp = browser.post(
-            f"{url}/console/medium/report-lost/confirm",
-            data=form,
-            headers={"Origin": url},
-            timeout=30,
-        )
-        assert resp.status_code == 400
-        main = _main_of(resp.text)
-        assert "must be between" not in main
-        days = {"days": settings.max_waiting_period_days}
-        wanted = "the waiting period must be between 0 seconds and %(days)s days"
-        assert translate("ja", wanted, days) in html.unescape(main)
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    browser.headers["Accept-Language"] = "ja"
+    page = browser.get(
+        f"{console_url}/console/medium", params={"name": "usb-2022-06-amx"}, timeout=30
+    )
+    assert page.status_code == 404
+    main = _main_of(page.text)
+    detail = translate("ja", "no medium %(medium)s", {"medium": "'usb-2022-06-amx'"})
+    assert detail in html.unescape(main)
+    assert "no medium" not in main
+    assert f'href="/console/medium?name={MEDIUM}"' in main
+    api = requests.get(
+        f"{console_url}/v1/media/usb-2022-06-amx",
+        headers={"Authorization": f"Bearer {tokens['tanaka']}"},
+        timeout=30,
+    )
+    assert api.json()["detail"] == "no medium 'usb-2022-06-amx'"
+    # A container id one character off: the suggestion opens the CONTAINER's page.
+    cid = container_ids(settings)[0]
+    typo = cid[:-2] + ("A" if cid[-2] != "A" else "B") + cid[-1]
+    page = browser.get(f"{console_url}/console/container/{typo}", timeout=30)
+    assert page.status_code == 404
+    main = _main_of(page.text)
+    assert f'href="/console/container/{cid}"' in main
+    assert "/console/medium?name=" not in main
+    # A refusal of the service itself: a waiting period beyond the longest allowed.
+    medium_page = browser.get(f"{console_url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    form = loss_form(csrf_of(medium_page)) | {"waiting_hours": "999999"}
+    resp = browser.post(
+        f"{console_url}/console/medium/report-lost/confirm",
+        data=form,
+        headers={"Origin": console_url},
+        timeout=30,
+    )
+    assert resp.status_code == 400
+    main = _main_of(resp.text)
+    assert "must be between" not in main
+    days = {"days": settings.max_waiting_period_days}
+    wanted = "the waiting period must be between 0 seconds and %(days)s days"
+    assert translate("ja", wanted, days) in html.unescape(main)
     assert states(settings) == {"active"}
 
 
@@ -495,32 +550,34 @@ def test_unknown_console_page_is_a_page() -> None:
     assert css.headers["content-type"].startswith("text/css")
 
 
-def test_revoking_a_token_asks_first(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        admin, resp = sign_in(url, tokens["sato"])
-        assert signed_in(resp)
-        page = admin.get(url + "/console/admin", timeout=30)
-        token_id = re.findall(r'name="token_id" value="(tk_[A-Za-z0-9_-]{16})"', page.text)
-        listed = requests.get(
-            url + "/v1/tokens", headers={"Authorization": f"Bearer {tokens['sato']}"}, timeout=30
-        ).json()["tokens"]
-        clerk_id = next(t["token_id"] for t in listed if t["name"] == "clerk")
-        assert clerk_id in token_id
-        revoke = url + "/console/admin/tokens/revoke"
-        asked = admin.post(revoke, data={"csrf": csrf_of(page), "token_id": clerk_id}, timeout=30)
-        assert asked.status_code == 200
-        assert 'name="confirmed" value="yes"' in asked.text
-        whoami = url + "/v1/whoami"
-        clerk = {"Authorization": f"Bearer {tokens['clerk']}"}
-        assert requests.get(whoami, headers=clerk, timeout=30).status_code == 200
-        done = admin.post(
-            revoke,
-            data={"csrf": csrf_of(asked), "token_id": clerk_id, "confirmed": "yes"},
-            timeout=30,
-        )
-        assert done.status_code == 200
-        assert requests.get(whoami, headers=clerk, timeout=30).status_code == 401
+def test_revoking_a_token_asks_first(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    admin, resp = sign_in(console_url, tokens["sato"])
+    assert signed_in(resp)
+    page = admin.get(console_url + "/console/admin", timeout=30)
+    token_id = re.findall(r'name="token_id" value="(tk_[A-Za-z0-9_-]{16})"', page.text)
+    listed = requests.get(
+        console_url + "/v1/tokens",
+        headers={"Authorization": f"Bearer {tokens['sato']}"},
+        timeout=30,
+    ).json()["tokens"]
+    clerk_id = next(t["token_id"] for t in listed if t["name"] == "clerk")
+    assert clerk_id in token_id
+    revoke = console_url + "/console/admin/tokens/revoke"
+    asked = admin.post(revoke, data={"csrf": csrf_of(page), "token_id": clerk_id}, timeout=30)
+    assert asked.status_code == 200
+    assert 'name="confirmed" value="yes"' in asked.text
+    whoami = console_url + "/v1/whoami"
+    clerk = {"Authorization": f"Bearer {tokens['clerk']}"}
+    assert requests.get(whoami, headers=clerk, timeout=30).status_code == 200
+    done = admin.post(
+        revoke,
+        data={"csrf": csrf_of(asked), "token_id": clerk_id, "confirmed": "yes"},
+        timeout=30,
+    )
+    assert done.status_code == 200
+    assert requests.get(whoami, headers=clerk, timeout=30).status_code == 401
     (entry,) = audit_entries(settings, action="token.revoke")
     assert (entry["actor"], entry["details"]["token_id"]) == ("sato", clerk_id)
 
@@ -546,25 +603,25 @@ def medium_doc(settings: Settings) -> dict[str, Any]:
         service.close()
 
 
-def test_time_of_loss_is_read_in_the_display_zone(settings: Settings) -> None:
+def test_time_of_loss_is_read_in_the_display_zone(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
     """The official types the time as the pages show it (Asia/Tokyo); UTC is stored."""
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
-        assert "Asia/Tokyo" in page.text
-        assert "UTC+09:00" in page.text
-        review = browser.post(
-            url + "/console/medium/report-lost", data=loss_form(csrf_of(page)), timeout=30
-        )
-        assert review.status_code == 200
-        assert "2026/12/04 09:30:00 (UTC+09:00)" in review.text  # the time of loss, as typed
-        assert medium_doc(settings)["lost_at"] is None  # the review acts on nothing
-        hidden = re.search(r'name="lost_at" value="([^"]+)"', review.text)
-        assert hidden is not None
-        form = {**loss_form(csrf_of(review)), "lost_at": hidden.group(1)}
-        done = browser.post(url + "/console/medium/report-lost/confirm", data=form, timeout=30)
-        assert done.status_code == 200, done.text[:2000]
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    page = browser.get(f"{console_url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    assert "Asia/Tokyo" in page.text
+    assert "UTC+09:00" in page.text
+    review = browser.post(
+        console_url + "/console/medium/report-lost", data=loss_form(csrf_of(page)), timeout=30
+    )
+    assert review.status_code == 200
+    assert "2026/12/04 09:30:00 (UTC+09:00)" in review.text  # the time of loss, as typed
+    assert medium_doc(settings)["lost_at"] is None  # the review acts on nothing
+    hidden = re.search(r'name="lost_at" value="([^"]+)"', review.text)
+    assert hidden is not None
+    form = {**loss_form(csrf_of(review)), "lost_at": hidden.group(1)}
+    done = browser.post(console_url + "/console/medium/report-lost/confirm", data=form, timeout=30)
+    assert done.status_code == 200, done.text[:2000]
     doc = medium_doc(settings)
     assert doc["lost_at"] == "2026-12-04T00:30:00.000000Z"
     assert doc["loss_reported_at"] == "2026-12-04T01:00:00.000000Z"
@@ -578,28 +635,29 @@ def test_time_of_loss_is_read_in_the_display_zone(settings: Settings) -> None:
         ("2026-12-04 11:00", "in the future"),  # 02:00 UTC; the clock says 01:00 UTC
     ],
 )
-def test_bad_time_of_loss_changes_nothing(settings: Settings, lost_at: str, problem: str) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
-        for step in ("/console/medium/report-lost", "/console/medium/report-lost/confirm"):
-            refused = browser.post(
-                url + step,
-                data=loss_form(csrf_of(page), lost_at),
-                headers={"Accept-Language": "en"},
-                timeout=30,
-            )
-            assert refused.status_code == 400, refused.text[:2000]
-            assert problem in refused.text
+def test_bad_time_of_loss_changes_nothing(
+    settings: Settings, tokens: dict[str, str], console_url: str, lost_at: str, problem: str
+) -> None:
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    page = browser.get(f"{console_url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    for step in ("/console/medium/report-lost", "/console/medium/report-lost/confirm"):
+        refused = browser.post(
+            console_url + step,
+            data=loss_form(csrf_of(page), lost_at),
+            headers={"Accept-Language": "en"},
+            timeout=30,
+        )
+        assert refused.status_code == 400, refused.text[:2000]
+        assert problem in refused.text
     assert states(settings) == {"active"}
     assert medium_doc(settings)["lost_at"] is None
 
 
-def test_restore_lifts_only_the_loss_report(settings: Settings) -> None:
+def test_restore_lifts_only_the_loss_report(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
     """A container an official suspended for another reason stays suspended, and the page
     says so and why (spec §lifecycle: a bulk restore lifts only the cause it names)."""
-    tokens = seed(settings)
     service = KeyService(settings)
     try:
         official = service.authenticate(tokens["tanaka"])
@@ -607,27 +665,26 @@ def test_restore_lifts_only_the_loss_report(settings: Settings) -> None:
         service.change_state(official, "suspend", "container", held, "vendor audit")
     finally:
         service.close()
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        page = browser.get(f"{url}/console/medium", params={"name": MEDIUM}, timeout=30)
-        review = browser.post(
-            url + "/console/medium/report-lost", data=loss_form(csrf_of(page)), timeout=30
-        )
-        # The confirmation says the held container is already suspended, and why.
-        assert review.text.count("effect-already_suspended") == 1
-        assert review.text.count("effect-suspended") == 1
-        confirm_loss(browser, url)
-        page = get_in_english(browser, f"{url}/console/medium", name=MEDIUM)
-        assert 'option value="loss-report"' in page.text
-        done = browser.post(
-            url + "/console/medium/restore",
-            data={"csrf": csrf_of(page), "name": MEDIUM, "reason": "found", "cause": "loss-report"},
-            headers={"Accept-Language": "en"},
-            timeout=30,
-        )
-        assert done.status_code == 200
-        assert "1 container of USB-2022-06-AMA is restored" in done.text  # not "1 containers"
-        assert "Suspended by an official: 1" in done.text
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    page = browser.get(f"{console_url}/console/medium", params={"name": MEDIUM}, timeout=30)
+    review = browser.post(
+        console_url + "/console/medium/report-lost", data=loss_form(csrf_of(page)), timeout=30
+    )
+    # The confirmation says the held container is already suspended, and why.
+    assert review.text.count("effect-already_suspended") == 1
+    assert review.text.count("effect-suspended") == 1
+    confirm_loss(browser, console_url)
+    page = get_in_english(browser, f"{console_url}/console/medium", name=MEDIUM)
+    assert 'option value="loss-report"' in page.text
+    done = browser.post(
+        console_url + "/console/medium/restore",
+        data={"csrf": csrf_of(page), "name": MEDIUM, "reason": "found", "cause": "loss-report"},
+        headers={"Accept-Language": "en"},
+        timeout=30,
+    )
+    assert done.status_code == 200
+    assert "1 container of USB-2022-06-AMA is restored" in done.text  # not "1 containers"
+    assert "Suspended by an official: 1" in done.text
     by_id = {c["container_id"]: c for c in medium_doc(settings)["containers"]}
     assert by_id[held]["state"] == "suspended"
     assert by_id[held]["suspend_cause"] == "official"
@@ -636,27 +693,29 @@ def test_restore_lifts_only_the_loss_report(settings: Settings) -> None:
     assert (entry["actor"], entry["details"]["cause"]) == ("tanaka", "loss-report")
 
 
-def test_report_page_shows_the_services_answer(settings: Settings) -> None:
+def test_report_page_shows_the_services_answer(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
     """The three-way answer and the state changes come from the service's report."""
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["tanaka"])
-        confirm_loss(browser, url)
-        report = get_in_english(browser, f"{url}/console/medium/report", name=MEDIUM)
-        unsigned = browser.get(
-            url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30
-        ).json()
+    browser, _ = sign_in(console_url, tokens["tanaka"])
+    confirm_loss(browser, console_url)
+    report = get_in_english(browser, f"{console_url}/console/medium/report", name=MEDIUM)
+    unsigned = browser.get(
+        console_url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30
+    ).json()
     assert unsigned["answer"] == "not opened"
     assert 'class="answer answer-not_opened"' in report.text
     assert report.text.count('class="changes"') == 2  # each container's suspension is listed
     assert "Loss report" in report.text  # its cause
 
 
-def test_media_page_lists_counts_per_state(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["suzuki"])
-        page = browser.get(url + "/console/media", headers={"Accept-Language": "en"}, timeout=30)
+def test_media_page_lists_counts_per_state(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, _ = sign_in(console_url, tokens["suzuki"])
+    page = browser.get(
+        console_url + "/console/media", headers={"Accept-Language": "en"}, timeout=30
+    )
     assert page.status_code == 200
     row = re.search(
         r"<tr><td><a href=\"/console/medium\?name=USB-2022-06-AMA\">.*?</tr>", page.text
@@ -666,11 +725,13 @@ def test_media_page_lists_counts_per_state(settings: Settings) -> None:
     assert cells == ["0", "2", "0", "0"]  # pending, active, suspended, destroyed
 
 
-def test_typo_in_the_audit_medium_filter_suggests(settings: Settings) -> None:
-    tokens = seed(settings)
-    with running_server(settings) as url:
-        browser, _ = sign_in(url, tokens["suzuki"])
-        page = browser.get(url + "/console/audit", params={"medium": "USB-2022-06-AMX"}, timeout=30)
+def test_typo_in_the_audit_medium_filter_suggests(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    browser, _ = sign_in(console_url, tokens["suzuki"])
+    page = browser.get(
+        console_url + "/console/audit", params={"medium": "USB-2022-06-AMX"}, timeout=30
+    )
     assert page.status_code == 404
     assert f'href="/console/medium?name={MEDIUM}"' in page.text
 
