@@ -166,6 +166,21 @@ def print_requested(ctx: Context, result: Mapping[str, Any]) -> bool:
     return True
 
 
+def affects_line(count: int, shown: int | str, what: str | Message) -> Message:
+    """The line "This affects N containers on WHAT:" in the form of N (before confirming).
+
+    ``shown`` is the count as said (``20+`` when the preview stopped counting), ``count``
+    the number that picks the form.
+    """
+    return ngettext(
+        "This affects %(count)s container on %(what)s:",
+        "This affects %(count)s containers on %(what)s:",
+        count,
+        count=shown,
+        what=what,
+    )
+
+
 def _affects_lines(request: Mapping[str, Any]) -> list[str | Message]:
     """What a request affects, for people: the count and labels, or the principal."""
     affects = dict(request.get("affects") or {})
@@ -176,15 +191,7 @@ def _affects_lines(request: Mapping[str, Any]) -> list[str | Message]:
         ]
     count = int(affects.get("count", 0))
     what = f"{request.get('scope')} {request.get('target')}"
-    lines: list[str | Message] = [
-        ngettext(
-            "This affects %(count)s container on %(what)s:",
-            "This affects %(count)s containers on %(what)s:",
-            count,
-            count=count,
-            what=what,
-        )
-    ]
+    lines: list[str | Message] = [affects_line(count, count, what)]
     labels = [str(label) for label in affects.get("labels", [])][:PREVIEW_LABELS]
     lines += [f"  - {label}" for label in labels]
     if count > len(labels):

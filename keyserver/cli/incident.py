@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from keyserver.cli.approvals import print_requested
+from keyserver.cli.approvals import affects_line, print_requested
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
@@ -87,17 +87,8 @@ def _confirm_listing(
     say = ctx.out.say
     shown = f"{count}" if count >= 0 else f"{PREVIEW_LABELS}+"
     what = Message(_SCOPE_NAMES[scope].msgid, {"name": name})
-    lines = [
-        say(
-            ngettext(
-                "This affects %(count)s container on %(what)s:",
-                "This affects %(count)s containers on %(what)s:",
-                count if count >= 0 else PREVIEW_LABELS + 1,  # "20+": more than one
-                count=shown,
-                what=what,
-            )
-        )
-    ]
+    # "20+" (count < 0: the preview stopped counting) takes the plural.
+    lines = [say(affects_line(count if count >= 0 else PREVIEW_LABELS + 1, shown, what))]
     lines += [f"  - {label}" for label in labels]
     if count > len(labels):
         lines.append(say(N_("  ... and %(count)s more", count=count - len(labels))))

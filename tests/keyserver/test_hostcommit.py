@@ -404,6 +404,12 @@ def test_a_worker_releases_through_the_committer(
         listener.close()
 
 
+def _age(path: Path) -> None:
+    """Make ``path`` look older than the grace a socket directory is given."""
+    then = time.time() - 2 * hostcommit.GRACE_S
+    os.utime(path, (then, then))
+
+
 def _sockdirs(parent: Path) -> set[str]:
     return {p.name for p in parent.iterdir() if p.name.startswith(hostcommit.SOCKET_DIR_PREFIX)}
 
@@ -433,10 +439,15 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir:
     killed.kill()
     killed.wait()
     assert (dead / hostcommit.SOCKET_NAME).is_socket()
+    hostcommit.make_listener(16, str(tmp_path))[1].close()  # too young to be judged
+    assert dead.exists()
+    for sockdir in tmp_path.iterdir():
+        _age(sockdir / hostcommit.SOCKET_NAME)
 
-    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead one
+    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead ones
     assert not dead.exists()
     assert _sockdirs(tmp_path) == {Path(live_dir).name}
+    _age(Path(live_dir) / hostcommit.SOCKET_NAME)
 
     # Left alone: a live listener, a directory not 0700, one with something else in it,
     # a symlink to a dead one, a young empty one; removed: an old empty one.
@@ -444,6 +455,7 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir:
         path = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + name)
         path.mkdir(mode=0o700)
         hostcommit.listen(str(path / hostcommit.SOCKET_NAME)).close()
+        _age(path / hostcommit.SOCKET_NAME)
         return path
 
     dead_dir("open").chmod(0o755)
@@ -455,8 +467,7 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir:
     old = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "old")
     young.mkdir(mode=0o700)
     old.mkdir(mode=0o700)
-    then = time.time() - 2 * hostcommit.EMPTY_GRACE_S
-    os.utime(old, (then, then))
+    _age(old)
     kept = _sockdirs(tmp_path) - {old.name}
 
     assert hostcommit.remove_stale(str(tmp_path)) == [str(old)]
