@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.server
 import json
 import socket
-import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -17,6 +16,7 @@ from typing import Any, cast
 import pytest
 
 from keyserver.testing import running_server
+from tests.support.servers import serving
 
 
 def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
@@ -329,14 +329,9 @@ def test_odd_server_answers(
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         result = cli(*argv, "--server", url, env=_as(h, "rwc_" + "A" * 43))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert result.code == code, result
     assert message in result.err
     assert "Traceback" not in result.err
