@@ -36,7 +36,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Turn a skip into a failure when the run is strict (an expected failure stays one)."""
     report = yield
-    report.user_properties.append((_CPU_PROPERTY, _cpu_since_last_report()))
+    last = call.when == "teardown" and item.stash.get(_LAST_IN_PROCESS, False)
+    report.user_properties.append(
+        (_END_CPU_PROPERTY if last else _CPU_PROPERTY, _cpu_since_last_report())
+    )
     if report.skipped and strict() and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
@@ -51,6 +54,14 @@ hypothesis_settings.register_profile("rwc", deadline=None)
 hypothesis_settings.load_profile("rwc")
 
 _CPU_PROPERTY = "cpu_seconds"
+# The last test's teardown in a test process also tears down the session's fixtures: the
+# kept browsers quit there (their CPU is counted when they are reaped), the shared servers
+# stop. Counted apart (SESSION_END), or the summary names whatever test a worker happened
+# to run last as the costliest and adds the browsers' CPU to its folder (CI named a 0.2 s
+# test of tests/cli at 10.7 CPU-s).
+_END_CPU_PROPERTY = "cpu_seconds_session_end"
+SESSION_END = "(each process's end: session fixtures)"
+_LAST_IN_PROCESS = pytest.StashKey[bool]()
 _cpu_mark: list[float] = []
 
 
@@ -159,8 +170,11 @@ def _timeline_write(record: dict[str, object]) -> None:
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
-    """Under RWC_TEST_TIMELINE: when the test ran (set-up to teardown) and its CPU seconds."""
-    del nextitem
+    """Under RWC_TEST_TIMELINE: when the test ran (set-up to teardown) and its CPU seconds.
+
+    Also marks the process's last test, whose teardown ends the session (SESSION_END).
+    """
+    item.stash[_LAST_IN_PROCESS] = nextitem is None
     if not os.environ.get(_TIMELINE_VARIABLE):
         return (yield)
     started, cpu = time.time(), _cpu_now()
@@ -185,6 +199,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             folder = report.nodeid.split("::")[0].rsplit("/", 1)[0]
             _cpu_by_folder[folder] += value
             _cpu_by_test[report.nodeid] += value
+        elif key == _END_CPU_PROPERTY and isinstance(value, float):
+            _cpu_by_folder[SESSION_END] += value
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -318,7 +318,8 @@ def cmd_serve(ctx: Context) -> int:
                 **options,
             )
             return EXIT_OK
-        # Our own supervisor: one SO_REUSEPORT socket per worker (keyserver/cli/workers.py).
+        # Our own supervisor: it accepts and hands connections to the workers in turn
+        # (keyserver/cli/workers.py, serve_handoff.py).
         try:
             code = workers_module.serve_workers(
                 "keyserver.cli.host:app_factory",

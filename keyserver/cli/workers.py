@@ -1,18 +1,9 @@
-"""``keyserver serve --workers N``: N server processes on one port, balanced by the kernel.
+"""``keyserver serve --workers N``: N server processes on one port, balanced evenly.
 
-Why not uvicorn's own ``--workers``: its workers share ONE listening socket, and whichever
-worker's event loop is awake accepts the whole burst of new connections. With keep-alive
-clients (a reverse proxy, a pool of readers, a load generator) one worker then serves
-every connection while the others idle: measured here, 16 connections all on one of two
-workers, so a second worker added nothing. With ``SO_REUSEPORT`` every worker listens
-on a socket of its own and the kernel spreads connections over them by address hash.
-
-Safety: ``SO_REUSEPORT`` also lets another process of the same user join the port. The
-supervisor therefore first binds the port WITHOUT it: a port already in use is refused,
-as with one worker, instead of being silently shared with another server. It then keeps
-the port with an ``SO_REUSEPORT`` socket that never listens (it takes no connections),
-so a second server started while the workers are still loading is refused as well, and
-port 0 stays the one port every worker binds.
+The supervisor listens on the port and hands every connection it accepts to the workers in
+turn (keyserver/cli/serve_handoff.py says why neither uvicorn's shared socket nor one
+``SO_REUSEPORT`` socket per worker does that). It binds the port without
+``SO_REUSEPORT``, so a port already in use is refused and no other process can join it.
 
 Addresses resolve as uvicorn resolves them for one worker: IPv6 if the host contains a
 colon, else IPv4 (``localhost`` is 127.0.0.1 with any number of workers).
@@ -34,7 +25,9 @@ The host committer (keyserver/release/hostcommit.py): with a committer target, t
 supervisor also starts one committer process, which runs the ordered part of every
 worker's releases (one batch, one head lock, one fsync for all workers), and makes its
 listening Unix socket (in a fresh 0700 directory, the socket 0600) before forking
-anything, so the socket outlives any one committer. If the committer dies, the workers
+anything, so the socket outlives any one committer. It removes the directory when it
+stops; one left by a supervisor killed with SIGKILL is removed by the next
+(hostcommit.remove_stale). If the committer dies, the workers
 answer 503 for what they had sent it and the supervisor starts a new one on the same
 socket (at most RESTARTS times per RESTART_WINDOW seconds; beyond that it stops the server
 and exits 1, like a dead worker). It ignores SIGINT and SIGTERM (a Ctrl-C, or a service
@@ -64,7 +57,6 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -73,12 +65,12 @@ from typing import Any
 
 import uvicorn
 
+from keyserver.cli import serve_handoff
 from keyserver.release import hostcommit
 
 log = logging.getLogger("keyserver")
 
 STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests after SIGTERM
-START_TIMEOUT = 60.0  # seconds a loaded worker waits for the others before listening
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: The environment variable that tells a worker where its host committer listens.
 COMMITTER_ENV = "RWC_KEYSERVER_COMMITTER"
@@ -113,68 +105,40 @@ def _address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...
     return family, infos[0][4]
 
 
-def _reuseport_socket(
-    family: socket.AddressFamily, addr: tuple[Any, ...], *, reuseaddr: bool = True
-) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        if reuseaddr:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(addr)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def reserve_port(host: str, port: int) -> tuple[int, socket.socket]:
-    """Check that ``host:port`` is free (binding without SO_REUSEPORT) and keep it.
-
-    Port 0 picks a free port, which every worker then binds.
+def listen(host: str, port: int, backlog: int) -> tuple[int, socket.socket]:
+    """The supervisor's listening socket on ``host:port`` (port 0: a free one).
 
     Returns:
-        The port, and the socket that keeps it: bound with SO_REUSEPORT (the workers
-        join it) but never listening. Close it when the workers are gone.
+        The port, and the listening socket.
 
     Raises:
-        PortInUseError: Something listens there already.
+        PortInUseError: Something is bound there already.
         ListenError: The host does not resolve.
     """
     family, addr = _address(host, port)
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # SO_REUSEADDR only lets a restarted server rebind past TIME_WAIT; it does not
-        # let two listeners share the port (that is what SO_REUSEPORT does).
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR only lets a restarted server rebind past TIME_WAIT; it does not let
+        # two listeners share the port. No SO_REUSEPORT: nobody may join this port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(addr)
+            sock.bind(addr)
         except OSError as exc:
             raise PortInUseError(
                 f"cannot listen on {display_address(host, port)}: {exc.strerror}"
             ) from exc
-        port = int(probe.getsockname()[1])
-    # The probe cannot be kept: workers can join only a socket that has SO_REUSEPORT.
-    # The holder has no SO_REUSEADDR, so another probe (which has it) is refused even
-    # while no worker listens yet; only if a closed server's TIME_WAIT connections without
-    # SO_REUSEPORT are in the way does it need SO_REUSEADDR (refusing just the listeners).
-    addr = (addr[0], port, *addr[2:])
-    try:
-        try:
-            holder = _reuseport_socket(family, addr, reuseaddr=False)
-        except OSError:
-            holder = _reuseport_socket(family, addr)
-    except OSError as exc:  # taken in the microseconds since the probe
-        raise PortInUseError(
-            f"cannot listen on {display_address(host, port)}: {exc.strerror}"
-        ) from exc
-    return port, holder
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return int(sock.getsockname()[1]), sock
 
 
 class _Worker:
     """Signal handling of one worker process.
 
-    Before uvicorn serves, SIGTERM/SIGINT end the process at once (loading and waiting
-    for the others are nothing to finish). While uvicorn serves, its own handlers stop
+    Before uvicorn serves, SIGTERM/SIGINT end the process at once (loading is nothing
+    to finish). While uvicorn serves, its own handlers stop
     it gracefully; it then restores this handler and re-raises the signal, which a
     requested stop is not a failure of, so the handler only asks the server to exit.
     """
@@ -197,34 +161,40 @@ def _watch_parent() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _close_inherited(inherited: list[socket.socket]) -> None:
+    """Close a forked child's copies of the supervisor's sockets.
+
+    Above all the listening socket: a copy held by a worker would keep the port listening
+    after the supervisor closed it (stop) or died, queueing connections nobody accepts.
+    Closed through the socket objects, so nothing closes those descriptor numbers again.
+    """
+    for sock in inherited:
+        sock.close()
+
+
 def _worker(  # noqa: PLR0917 - multiprocessing passes a target's arguments by position
     app_factory: str,
     host: str,
     port: int,
     options: dict[str, Any],
-    loaded: Any,
+    channel: socket.socket,
+    inherited: list[socket.socket],
     committer_path: str | None = None,
 ) -> None:
-    """One worker process: its own SO_REUSEPORT socket and a uvicorn server on it."""
+    """One worker process: a uvicorn server on the connections handed to it on ``channel``."""
+    _close_inherited(inherited)
     if committer_path is not None:
         os.environ[COMMITTER_ENV] = committer_path  # read by the app factory
     worker = _Worker()
     for sig in _SIGNALS:
         signal.signal(sig, worker.on_signal)
     threading.Thread(target=_watch_parent, name="watch-supervisor", daemon=True).start()
-    sock = _reuseport_socket(*_address(host, port))
     config = uvicorn.Config(app_factory, factory=True, host=host, port=port, **options)
-    # Build the app now (and, if spawned, import it: the slow part of start-up).
+    # Build the app now (and, if spawned, import it: the slow part of start-up). The
+    # connections handed to this worker meanwhile wait in its channel.
     config.load()
-    # Start listening together: a worker that listened a second before the others
-    # would receive every connection a client opens meanwhile and, with keep-alive,
-    # keep them all (the imbalance this module exists to avoid). A sibling that fails
-    # to load makes the supervisor stop this worker; one that is merely slow is waited
-    # for START_TIMEOUT at most.
-    with contextlib.suppress(threading.BrokenBarrierError):
-        loaded.wait(START_TIMEOUT)
-    worker.server = uvicorn.Server(config)
-    worker.server.run(sockets=[sock])
+    worker.server = serve_handoff.HandedServer(config, channel)
+    worker.server.run()
 
 
 def _set_process_name(name: bytes) -> None:
@@ -243,8 +213,9 @@ def _exit_with_parent() -> None:
     os._exit(0)
 
 
-def _committer(target: str, listener: socket.socket) -> None:
+def _committer(target: str, listener: socket.socket, inherited: list[socket.socket]) -> None:
     """The host committer process: ``target(listener)`` until SIGKILL or the supervisor dies."""
+    _close_inherited(inherited)
     _set_process_name(b"rwc-committer")
     # Ctrl-C reaches every process of the group, and a service manager's SIGTERM every
     # process of the unit (systemd's KillMode=control-group); the workers finishing their
@@ -280,8 +251,11 @@ def _context() -> tuple[
 
 
 def supported() -> bool:
-    """True where the kernel balances SO_REUSEPORT listeners (Linux, BSDs)."""
-    return hasattr(socket, "SO_REUSEPORT")
+    """True where the supervisor can hand connections to its workers.
+
+    Linux: SCM_RIGHTS over SOCK_SEQPACKET, the only platform it is tested on.
+    """
+    return sys.platform.startswith("linux")
 
 
 def serve_workers(
@@ -304,7 +278,8 @@ def serve_workers(
         port: Port (0: a free one, the same for every worker).
         workers: Number of processes (>= 1).
         options: Further ``uvicorn.Config`` arguments (log level, TLS files, ...).
-        on_ready: Called with the port once the workers are started.
+        on_ready: Called with the port once the workers are started; it must not
+            wait for the server (the supervisor accepts connections after it returns).
         on_spawn: Called with the names of the threads that made the supervisor spawn
             its workers instead of forking them (slower start-up, same safety), before
             they start; by default a warning is logged.
@@ -319,7 +294,9 @@ def serve_workers(
         PortInUseError: The port is taken.
         ListenError: The host does not resolve.
     """
-    port, holder = reserve_port(host, port)
+    port, http = listen(host, port, int(options.get("backlog", 2048)))
+    pairs = serve_handoff.channels(workers)
+    dispatcher = serve_handoff.Dispatcher(http, [ours for ours, _ in pairs])
     stop = threading.Event()
     previous: dict[int, Any] = {}
     procs: list[multiprocessing.process.BaseProcess] = []
@@ -343,15 +320,24 @@ def serve_workers(
                 )
         path: str | None = None
         if committer is not None:
-            # A directory only this user can enter: the socket accepts releases.
-            sockdir = tempfile.mkdtemp(prefix="keyserver-committer-")
-            path = str(Path(sockdir) / "release.sock")
-            listener = hostcommit.listen(path, backlog=max(16, 2 * workers))
+            # A directory only this user can enter: the socket accepts releases. Those a
+            # killed supervisor left behind are removed first (make_listener).
+            sockdir, listener = hostcommit.make_listener(backlog=max(16, 2 * workers))
+            path = str(Path(sockdir) / hostcommit.SOCKET_NAME)
+
+        def inherited(*keep: socket.socket) -> list[socket.socket]:
+            """The supervisor's sockets a forked child must close (a spawned one has none)."""
+            if not isinstance(context, multiprocessing.context.ForkContext):
+                return []
+            mine = [http, *(s for pair in pairs for s in pair)]
+            return [s for s in mine if s not in keep and s.fileno() != -1]
 
         def start_committer() -> None:
             assert committer is not None
             proc = context.Process(
-                target=_committer, args=(committer, listener), name="keyserver-committer"
+                target=_committer,
+                args=(committer, listener, inherited()),
+                name="keyserver-committer",
             )
             proc.start()
             committers.append(proc)
@@ -360,21 +346,30 @@ def serve_workers(
         restarts: list[float] = []
         if committer is not None:
             start_committer()
-        loaded = context.Barrier(workers)
-        for i in range(workers):
+        for i, (_ours, theirs) in enumerate(pairs):
             proc = context.Process(
                 target=_worker,
-                args=(app_factory, host, port, options, loaded, path),
+                args=(app_factory, host, port, options, theirs, inherited(theirs), path),
                 name=f"keyserver-worker-{i}",
             )
             proc.start()
             procs.append(proc)
+        for _ours, theirs in pairs:
+            theirs.close()  # the worker has its own: ours would keep its channel open
         if on_ready is not None:
             on_ready(port)
         while not stop.is_set():
-            # Wake at least every half second to notice a signal; at once if a worker exits.
-            watched = [p.sentinel for p in procs] + [c.sentinel for c in committers[-1:]]
-            ended = multiprocessing.connection.wait(watched, timeout=0.5)
+            # Wake at least every half second to notice a signal; at once if a worker exits
+            # or a connection waits to be accepted.
+            watched: list[Any] = [p.sentinel for p in procs]
+            accepting = dispatcher.waitable()  # [] while paused after a resource error
+            watched += [c.sentinel for c in committers[-1:]] + accepting
+            ended: list[Any] = multiprocessing.connection.wait(
+                watched, timeout=0.5 if accepting else 0.1
+            )
+            if any(e is dispatcher for e in ended):
+                dispatcher.dispatch()
+                ended = [e for e in ended if e is not dispatcher]
             if ended and not stop.is_set() and committers and committers[-1].sentinel in ended:
                 dead = committers[-1]
                 dead.join()
@@ -412,7 +407,9 @@ def serve_workers(
                 return 1
         return 0
     finally:
-        # Workers first: finishing their open requests may need the committer.
+        # Stop accepting first: a connection made from now on is refused, not left queued.
+        http.close()
+        # Workers next: finishing their open requests may need the committer.
         for started in procs:
             if started.is_alive():
                 started.terminate()  # SIGTERM: uvicorn finishes open requests
@@ -427,7 +424,8 @@ def serve_workers(
             listener.close()
         if sockdir is not None:
             shutil.rmtree(sockdir, ignore_errors=True)
-        holder.close()
+        for ours, _theirs in pairs:
+            ours.close()
         for signum, handler in previous.items():
             if handler is not None:  # None: a handler not installed from Python
                 signal.signal(signum, handler)

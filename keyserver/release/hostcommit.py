@@ -40,27 +40,28 @@ workers reconnect to the new one without a window in which connecting is refused
 
 Who may connect: the socket lives in a directory of mode 0700 made by the supervisor
 (the socket itself 0600), and the committer checks the peer's uid (``SO_PEERCRED``) is
-its own. The messages are pickled (the jobs and answers are dataclasses and exceptions
-with catalogue messages; a hand-written codec of every refusal's extensions would be
-the larger attack surface), and unpickled by :class:`_Unpickler`, which builds only the
-listed classes, so even a peer that got past both checks could not run code with a
-message. (A process of the same uid could read the master key anyway.)
+its own. What either side says is checked against a schema of exactly the fields
+exchanged (keyserver/release/hostwire.py: canonical JSON, no pickle), and a message
+that is not exactly that is refused as a whole, so even a peer that got past both
+checks could only ask for what a worker asks for. (A process of the same uid could read
+the master key anyway.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import io
 import itertools
 import logging
 import os
-import pickle
+import shutil
 import socket
+import stat
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -69,32 +70,18 @@ from sqlalchemy.exc import TimeoutError as SATimeoutError
 from keyserver.domain.errors import KeyServerError, UnavailableError
 from keyserver.domain.i18n import N_
 from keyserver.domain.settings import Settings
+from keyserver.release import hostwire
+from keyserver.release.hostwire import MAX_MESSAGE, WireError
 from keyserver.release.jobs import EvalJob
 
 log = logging.getLogger("keyserver")
 
-#: Largest message either way. A batch is at most 64 jobs of well under 1 KiB each; a
-#: larger message is refused (and a truncated one detected), never half-read.
-MAX_MESSAGE = 1 << 20
 _SOCKET_TYPE = socket.SOCK_SEQPACKET  # one message per send: no framing to get wrong
-
-#: The only globals a message may name (module, name), each a class whose construction
-#: has no side effect beyond building the value.
-_ALLOWED: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("builtins", "frozenset"),
-        ("builtins", "set"),
-        ("datetime", "datetime"),
-        ("datetime", "timedelta"),
-        ("datetime", "timezone"),
-        ("zoneinfo", "ZoneInfo"),
-        ("keyserver.domain.context", "RequestContext"),
-        ("keyserver.domain.i18n", "Message"),
-        ("keyserver.domain.lifecycle", "Actor"),
-        ("keyserver.release.jobs", "EvalJob"),
-    }
-)
-_ERRORS_MODULE = "keyserver.domain.errors"
+#: Where the supervisor puts the socket: ``<tmp>/keyserver-committer-XXXX/release.sock``.
+SOCKET_DIR_PREFIX = "keyserver-committer-"
+SOCKET_NAME = "release.sock"
+#: How old an empty socket directory must be to count as a killed supervisor's.
+EMPTY_GRACE_S = 60.0
 
 #: The longest a committer batch waits for the other busy workers' batches (gather),
 #: and how recently a worker must have sent one to count as busy. 5 ms: a worker turns
@@ -107,6 +94,7 @@ ACTIVE_S = 0.05
 #: error in the committer): the database is unreachable, or anything else.
 _UNAVAILABLE = "unavailable"
 _INTERNAL = "internal"
+assert {_UNAVAILABLE, _INTERNAL} == hostwire.FAILURES
 
 
 def timeout_for(settings: Settings) -> float:
@@ -130,32 +118,6 @@ def _unavailable() -> UnavailableError:
     return UnavailableError(
         N_("the key server's release committer is unavailable; nothing was released")
     )
-
-
-class _Unpickler(pickle.Unpickler):
-    """Builds only the classes of :data:`_ALLOWED` and the refusals of errors.py."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        if module == _ERRORS_MODULE:
-            found = super().find_class(module, name)
-            if isinstance(found, type) and issubclass(found, KeyServerError):
-                return found
-        raise pickle.UnpicklingError(f"{module}.{name} may not appear in a committer message")
-
-
-def dumps(value: Any) -> bytes:
-    """Encode one message (see :class:`_Unpickler` for what the other side accepts)."""
-    data = pickle.dumps(value, protocol=5)
-    if len(data) > MAX_MESSAGE:
-        raise ValueError("committer message too large")
-    return data
-
-
-def loads(data: bytes) -> Any:
-    """Decode one message; :class:`pickle.UnpicklingError` names what was refused."""
-    return _Unpickler(io.BytesIO(data)).load()
 
 
 def _receive(sock: socket.socket) -> bytes:
@@ -191,24 +153,102 @@ def listen(path: str, backlog: int = 16) -> socket.socket:
     return sock
 
 
+def make_listener(backlog: int, parent: str | None = None) -> tuple[str, socket.socket]:
+    """A fresh 0700 directory in ``parent`` (the temporary directory) and the socket in it.
+
+    The supervisor removes the directory when it stops; one it never removed (it was
+    killed with SIGKILL) is removed here first, by the next supervisor of this user
+    (:func:`remove_stale`), so they do not pile up in /tmp.
+
+    Returns:
+        The directory, and the listening socket at ``SOCKET_NAME`` in it.
+    """
+    parent = parent or tempfile.gettempdir()
+    remove_stale(parent)
+    sockdir = tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=parent)  # 0700
+    try:
+        return sockdir, listen(str(Path(sockdir) / SOCKET_NAME), backlog)
+    except BaseException:
+        shutil.rmtree(sockdir, ignore_errors=True)
+        raise
+
+
+def remove_stale(parent: str) -> list[str]:
+    """Remove the committer socket directories in ``parent`` nobody listens on any more.
+
+    Security: only what is certainly a dead committer's is removed: a real directory
+    (not a symlink) of this user, mode 0700, holding nothing but a socket of this user
+    on which a connection is refused (no process holds the listener: its supervisor and
+    every committer and worker, which inherit it, are gone), or nothing at all for
+    EMPTY_GRACE_S (a supervisor killed between making the directory and binding in it;
+    a younger empty one may be a supervisor about to bind). Anything else is left as
+    it is. The directory is 0700, so no other user can change it between the checks and
+    the removal.
+
+    Returns:
+        The directories removed.
+    """
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(parent):
+            if entry.name.startswith(SOCKET_DIR_PREFIX) and _stale(entry.path):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(entry.path)
+    return removed
+
+
+def _stale(sockdir: str) -> bool:
+    try:
+        st = os.lstat(sockdir)
+        if (
+            not stat.S_ISDIR(st.st_mode)
+            or st.st_uid != os.geteuid()
+            or stat.S_IMODE(st.st_mode) != 0o700
+        ):
+            return False
+        names = [p.name for p in Path(sockdir).iterdir()]
+        if not names:
+            return time.time() - st.st_mtime > EMPTY_GRACE_S
+        if names != [SOCKET_NAME]:
+            return False
+        path = str(Path(sockdir) / SOCKET_NAME)
+        sock_st = os.lstat(path)
+        if not stat.S_ISSOCK(sock_st.st_mode) or sock_st.st_uid != os.geteuid():
+            return False
+        with socket.socket(socket.AF_UNIX, _SOCKET_TYPE) as probe:
+            # A live committer accepts and sees this connection close at once (no
+            # message: nothing is committed); a full backlog times out: kept.
+            probe.settimeout(1.0)
+            probe.connect(path)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 # --------------------------------------------------------------------------------------
 # The committer's side
 
 
-def to_wire(outcome: Any) -> Any:
-    """An outcome of the committer's batch as the worker receives it.
+def to_wire(outcome: Any) -> dict[str, Any]:
+    """An outcome of the committer's batch as the worker receives it (hostwire.py's OUTCOME).
 
-    A release (dict) goes as it is (its seed is sealed: batch._for_worker); a refusal as
-    the exception (already audited); any other exception as a marker: the database
-    being unavailable becomes the same 503 the worker would give itself, anything else
-    an internal error whose details stay in the committer's log.
+    A release (dict) with its seed sealed (batch._for_worker); a refusal (already
+    audited); any other exception as a failure: the database being unavailable becomes
+    the same 503 the worker would give itself, anything else an internal error whose
+    details stay in the committer's log, as does an outcome that cannot cross.
     """
-    if isinstance(outcome, dict | KeyServerError):
-        return outcome
     if isinstance(outcome, OperationalError | SATimeoutError):
-        return _UNAVAILABLE
+        return hostwire.outcome_doc(_UNAVAILABLE)
+    if isinstance(outcome, dict | KeyServerError):
+        try:
+            return hostwire.outcome_doc(outcome)
+        except WireError as exc:
+            log.error("release committer: an outcome cannot be sent: %s", exc)  # noqa: TRY400
+            return hostwire.outcome_doc(_INTERNAL)
     log.error("release committer: unexpected error in a batch", exc_info=outcome)
-    return _INTERNAL
+    return hostwire.outcome_doc(_INTERNAL)
 
 
 class CommitterServer:
@@ -301,23 +341,19 @@ class CommitterServer:
                     with self._cond:
                         self._queued.discard(key)
                 try:
-                    conn.sendall(dumps(outcomes))
-                except (OSError, ValueError):
+                    conn.sendall(hostwire.encode_outcomes(outcomes))
+                except (OSError, WireError):
                     # Committed and audited; the worker answers 503 (nothing released).
                     return
 
 
 def _jobs(data: bytes) -> list[EvalJob] | None:
-    """The jobs of a worker's message, or None (logged) if it is not a list of jobs."""
+    """The jobs of a worker's message, or None (logged) if it is not exactly that."""
     try:
-        jobs = loads(data)
-    except (pickle.UnpicklingError, ValueError, EOFError, TypeError) as exc:
+        return hostwire.decode_jobs(data)
+    except WireError as exc:
         log.error("release committer: refused a malformed message: %s", exc)  # noqa: TRY400
         return None
-    if not isinstance(jobs, list) or not all(isinstance(j, EvalJob) for j in jobs):
-        log.error("release committer: refused a message that is not a list of jobs")
-        return None
-    return jobs
 
 
 # --------------------------------------------------------------------------------------
@@ -347,10 +383,9 @@ class CommitterClient:
             UnavailableError: The committer cannot be reached, died, or did not answer
                 in time; nothing of this batch was released (some may be audited).
         """
-        wire = [dataclasses.replace(j, blinded=None) for j in jobs]
         try:
-            outcomes = self._exchange(dumps(wire), len(jobs))
-        except (OSError, ValueError, EOFError, TypeError, pickle.UnpicklingError) as exc:
+            outcomes = self._exchange(hostwire.encode_jobs(jobs), len(jobs))
+        except (OSError, WireError) as exc:
             # Drop the connection: an answer that arrives later must not be read as the
             # answer to the next batch. The next batch connects again (a restarted
             # committer accepts it on the same listening socket).
@@ -375,10 +410,7 @@ class CommitterClient:
         data = _receive(sock)
         if not data:
             raise OSError("the release committer closed the connection")
-        outcomes = loads(data)
-        if not isinstance(outcomes, list) or len(outcomes) != count:
-            raise OSError("the release committer answered another number of jobs")
-        return outcomes
+        return hostwire.decode_outcomes(data, count)
 
     def _connect(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, _SOCKET_TYPE)

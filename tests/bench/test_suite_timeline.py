@@ -3,12 +3,18 @@ bench/suite_timeline.py reads back from it (per worker: start, busy, gaps, last 
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bench import suite_timeline
 from tests import conftest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_timeline_written_per_worker_and_read_back(
@@ -50,3 +56,55 @@ def test_timeline_written_per_worker_and_read_back(
 def test_no_timeline_is_said_clearly(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"no timeline in .*RWC_TEST_TIMELINE=DIR"):
         suite_timeline.report(tmp_path)
+
+
+# A run of its own: a session fixture whose teardown burns CPU, as the kept browsers' quit
+# does at the end of a worker (tests/console/conftest.py).
+_SESSION_END_CONFTEST = "from tests.conftest import *  # noqa: F403\n"
+_SESSION_END_TESTS = """
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def costly_to_stop():
+    yield
+    until = time.process_time() + 0.3
+    while time.process_time() < until:
+        pass
+
+
+def test_first(costly_to_stop):
+    pass
+
+
+def test_last(costly_to_stop):
+    pass
+"""
+
+
+def test_the_session_end_is_counted_apart_from_the_last_test(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(_SESSION_END_CONFTEST)
+    (tmp_path / "test_end.py").write_text(_SESSION_END_TESTS)
+    # No plugins from entry points (xdist, hypothesis, anyio's): half the start-up's CPU.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("RWC_TEST_TIMELINE", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    folders = re.search(r"CPU s by folder [^:]*: (.*)", run.stdout)
+    assert folders is not None, run.stdout
+    spent = dict(re.findall(r"(.+?) (\d+\.\d)(?:, |$)", folders.group(1)))
+    assert float(spent[conftest.SESSION_END]) >= 0.3, folders.group(1)
+    tests = re.search(r"CPU s of the costliest tests [^:]*: (.*)", run.stdout)
+    assert tests is not None, run.stdout
+    last = re.search(r"test_end\.py::test_last (\d+\.\d\d)", tests.group(1))
+    assert last is not None and float(last.group(1)) < 0.3, tests.group(1)

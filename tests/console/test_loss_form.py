@@ -66,11 +66,14 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     # read as already filled in, and the newcomer submitted the form empty (issue 12).
     assert 'placeholder="YYYY-MM-DD hh:mm"' in page.text
     assert f'placeholder="{EXAMPLE}"' not in page.text
-    # The zone once, in the label; the hint only what to type (issue 12: less reading).
-    assert "When was it lost? (Asia/Tokyo, UTC+09:00)</label>" in page.text
-    assert f"for example {EXAMPLE}.</p>" in page.text
+    # The zone once, in the label; label and hint say the same time (issue 12, fifth
+    # newcomer run: "When was it lost?" and "the last time it was surely in safe hands"
+    # read as two different times).
+    label = "Time of loss: the last time it was surely in safe hands (Asia/Tokyo, UTC+09:00)"
+    assert f"{label}</label>" in page.text
+    assert f"The report counts every attempt after it. For example {EXAMPLE}.</p>" in page.text
     # The console says what is missing itself (in the page's language), not the browser.
-    assert 'action="/console/medium/report-lost" novalidate' in page.text
+    assert 'action="/console/medium/report-lost" class="loss-form" novalidate' in page.text
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,22 @@ review page's confirm button is wholly in view without scrolling.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.console.test_browser_story import _t, in_view, sign_in
+from tests.console.test_browser_story import (
+    _t,
+    click_and_wait,
+    deadlines_from,
+    in_view,
+    loaded,
+    replaced,
+    sign_in,
+)
 from tests.support.console import MEDIA, BrowserFactory, ConsoleServer
 
 pytestmark = pytest.mark.slow
@@ -62,4 +73,52 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         assert in_view(driver, "confirm-loss"), ("review", language, width, height)
         assert driver.find_elements(By.CSS_SELECTOR, "#affected tbody tr")  # still listed
         assert in_view(driver, "undo-hint"), ("review", language, width, height)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
+    console_server: ConsoleServer, browser: BrowserFactory, language: str
+) -> None:
+    """Issue 12, fifth newcomer run: Enter in the time of loss sent the form before a
+    reason was chosen, and the refusal's alert above the fields pushed the button below
+    the fold. Enter there now moves on to the reasons (the script), the alert stands
+    beside the fields, and once a reason is chosen Enter sends the form; its review
+    shows the destroy deadline as a time."""
+    driver = browser(language)
+    sign_in(driver, console_server.url, console_server.tokens["tanaka"], language)
+    medium, _ = MEDIA[language]
+    width, height = VIEWPORTS[0]
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    driver.get(f"{console_server.url}/console/medium?name={medium}")
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "lost_at").send_keys("2026-12-01 18:30" + Keys.ENTER)
+    # Not sent: the same document, the cursor on the first reason, nothing said yet.
+    assert driver.switch_to.active_element.get_attribute("id") == "reason_common_contractor"
+    assert page.is_enabled() and not driver.find_elements(By.ID, "loss-error")
+    # Sent without a reason all the same (the button): the server says so on the form,
+    # and the alert, the button and the reasons all stay in view in both viewports.
+    click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
+    assert driver.find_element(By.ID, "loss-error").text == _t(
+        language, "Pick a reason, or write one in your own words."
+    )
+    for width, height in VIEWPORTS:
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        for element_id in ("loss-error", "review-loss", "reasons"):
+            assert in_view(driver, element_id), (element_id, language, width, height)
+    # A reason chosen: Enter in the time of loss sends the form.
+    driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
+    reviewing = datetime.now(UTC)
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "lost_at").send_keys(Keys.ENTER)
+    WebDriverWait(driver, 30).until(replaced(page))
+    WebDriverWait(driver, 30).until(loaded)
+    rule = driver.find_element(By.ID, "deadline-rule").text
+    assert rule in deadlines_from(reviewing, datetime.now(UTC), language, hours=72), rule
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -42,7 +42,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyServe
 
 @pytest.fixture(scope="session")
 def people(shared_server: KeyServer) -> People:
-    """The principals of the story, created once with ``keyserver principal add``."""
+    """The principals of the story, created once (the writer with ``keyserver principal add``)."""
     return make_people(shared_server)
 
 

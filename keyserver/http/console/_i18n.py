@@ -22,6 +22,9 @@ LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 # Date patterns (CLDR); the UTC offset is always shown, so a printed report is unambiguous.
 _DATETIME_PATTERN = {"ja": "y/MM/dd HH:mm:ss", "en": "d MMM y, HH:mm:ss"}
+# To the minute: a time that is only known to about a minute (a deadline that will run
+# from a confirmation not yet pressed) is not shown with seconds it does not have.
+_MINUTE_PATTERN = {"ja": "y/MM/dd HH:mm", "en": "d MMM y, HH:mm"}
 
 
 def negotiate(accept_language: str | None, chosen: str | None) -> str:
@@ -46,18 +49,21 @@ class Formats:
     # with summer time.
     now: datetime
 
-    def datetime(self, value: datetime | str | None) -> str:
+    def datetime(self, value: datetime | str | None, *, seconds: bool = True) -> str:
         """A time in the configured zone with its UTC offset.
 
-        E.g. ``2026/12/04 19:27:57 (UTC+09:00)``. Accepts the service's RFC 3339 strings
-        as well as datetimes; ``None`` gives "".
+        E.g. ``2026/12/04 19:27:57 (UTC+09:00)``, without ``:57`` if not ``seconds``.
+        Accepts the service's RFC 3339 strings as well as datetimes; ``None`` gives "".
         """
         if value is None or value == "":
             return ""
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         local = moment.astimezone(self.zone)
         text = format_datetime(
-            local, _DATETIME_PATTERN[self.language], tzinfo=self.zone, locale=self.language
+            local,
+            (_DATETIME_PATTERN if seconds else _MINUTE_PATTERN)[self.language],
+            tzinfo=self.zone,
+            locale=self.language,
         )
         return f"{text} (UTC{self.offset(local)})"
 

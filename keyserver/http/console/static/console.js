@@ -20,4 +20,22 @@ document.addEventListener("DOMContentLoaded", function () {
       field.setSelectionRange(field.value.length, field.value.length);
     });
   });
+  // Enter in a field whose form is not ready to send moves on to what is missing (the time
+  // of loss before any reason is chosen or typed: the form went to the server and came
+  // back refused, issue 12), as Tab would. The server still checks everything; an Enter
+  // that ends an input method's composition (Japanese) is the IME's, never taken.
+  document.querySelectorAll("input[data-enter-next]").forEach(function (field) {
+    var group = document.getElementById(field.dataset.enterNext);
+    if (!group) { return; }
+    field.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.isComposing) { return; }
+      var answered = Array.prototype.some.call(
+        group.querySelectorAll("input"),
+        function (input) { return input.type === "radio" ? input.checked : input.value.trim() !== ""; }
+      );
+      if (answered) { return; }
+      event.preventDefault();
+      group.querySelector("input").focus();
+    });
+  });
 });
