@@ -57,6 +57,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -322,7 +323,13 @@ def serve_workers(
         if committer is not None:
             # A directory only this user can enter: the socket accepts releases. Those a
             # killed supervisor left behind are removed first (make_listener).
-            sockdir, listener = hostcommit.make_listener(backlog=max(16, 2 * workers))
+            try:
+                sockdir, listener = hostcommit.make_listener(backlog=max(16, 2 * workers))
+            except OSError as exc:  # a TMPDIR too long for a socket's path, full, read-only
+                raise ListenError(
+                    f"cannot make the release committer's socket in {tempfile.gettempdir()}: "
+                    f"{exc.strerror or exc}; set TMPDIR to a short local directory"
+                ) from exc
             path = str(Path(sockdir) / hostcommit.SOCKET_NAME)
 
         def inherited(*keep: socket.socket) -> list[socket.socket]:

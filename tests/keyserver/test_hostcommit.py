@@ -11,12 +11,14 @@ import dataclasses
 import json
 import os
 import pickle
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from keyserver.domain.errors import (
     SuspendedError,
     UnavailableError,
 )
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.lifecycle import Actor
 from keyserver.release import hostcommit, hostwire
 from keyserver.release.hostwire import WireError
@@ -152,6 +154,8 @@ def test_a_release_with_another_member_or_a_refusal_without_a_message_is_refused
         hostwire.outcome_doc(_release(_seed=b"k" * 32))  # the opened seed never crosses
     with pytest.raises(WireError, match="without a catalogue message"):
         hostwire.outcome_doc(SuspendedError("plain text"))
+    with pytest.raises(WireError, match="with a count"):
+        hostwire.outcome_doc(SuspendedError(ngettext("%(n)s day", "%(n)s days", 2, n=2)))
     with pytest.raises(WireError, match="problem member"):
         hostwire.outcome_doc(SuspendedError(N_("the container is suspended"), at=datetime.now()))
     # The committer answers such an outcome as an internal failure (logged), not at all.
@@ -404,9 +408,19 @@ def _sockdirs(parent: Path) -> set[str]:
     return {p.name for p in parent.iterdir() if p.name.startswith(hostcommit.SOCKET_DIR_PREFIX)}
 
 
-def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: Path) -> None:
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path: a socket's path has room for ~107 bytes, and
+    tmp_path under xdist (plus the socket directory and name) can be longer."""
+    path = Path(tempfile.mkdtemp(prefix="rwc-hc-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir: Path) -> None:
     """kill -9 of a supervisor leaves its 0700 directory and socket; the next one removes
     it, and nothing that is not certainly a dead committer's."""
+    tmp_path = short_dir
     code = (
         "import sys, time; from keyserver.release import hostcommit; "
         "d, _ = hostcommit.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
@@ -450,3 +464,11 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
     assert (tmp_path / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
     live.close()
     assert hostcommit.remove_stale(str(tmp_path)) == [live_dir]
+
+
+def test_a_socket_path_too_long_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    with pytest.raises(OSError, match="path too long"):
+        hostcommit.make_listener(16, str(deep))
+    assert list(deep.iterdir()) == []

@@ -83,7 +83,7 @@ def test_official_over_http(
     assert local.json() == status.json()  # same document in both modes
 
     result = cli("suspend", cid, "--reason", "check", "--server", server, env=off)
-    assert result.code == 0 and "1 container(s) changed" in result.out
+    assert result.code == 0 and "1 container changed" in result.out
     # spec §lifecycle: a bulk restore lifts loss reports unless it names another cause.
     result = cli(
         "restore", "--medium", "r-1", "--reason", "ok", "--json", "--server", server, env=off
