@@ -296,8 +296,7 @@ def serve_workers(
         ListenError: The host does not resolve.
     """
     port, http = listen(host, port, int(options.get("backlog", 2048)))
-    pairs = serve_handoff.channels(workers)
-    dispatcher = serve_handoff.Dispatcher(http, [ours for ours, _ in pairs])
+    pairs: list[tuple[socket.socket, socket.socket]] = []
     stop = threading.Event()
     previous: dict[int, Any] = {}
     procs: list[multiprocessing.process.BaseProcess] = []
@@ -305,6 +304,8 @@ def serve_workers(
     sockdir: str | None = None
     listener: socket.socket | None = None
     try:
+        pairs += serve_handoff.channels(workers)
+        dispatcher = serve_handoff.Dispatcher(http, [ours for ours, _ in pairs])
         for sig in _SIGNALS:
             previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
         context, threads = _context()
@@ -431,8 +432,9 @@ def serve_workers(
             listener.close()
         if sockdir is not None:
             shutil.rmtree(sockdir, ignore_errors=True)
-        for ours, _theirs in pairs:
+        for ours, theirs in pairs:
             ours.close()
+            theirs.close()  # closed after the fork already, unless the start failed before
         for signum, handler in previous.items():
             if handler is not None:  # None: a handler not installed from Python
                 signal.signal(signum, handler)

@@ -74,12 +74,22 @@ def serving(server: socketserver.BaseServer) -> Iterator[None]:
         server.server_close()
 
 
+# The sockets that keep closed_port's ports taken, for the life of the test process.
+_HELD_CLOSED: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A loopback port nobody listens on (connection refused)."""
+    """A loopback port nobody listens on (connection refused), for the rest of the process.
+
+    The port stays bound, never listening: a bound socket that does not listen answers a
+    connection with a reset (refused), and no other socket can bind the port meanwhile. A
+    port merely closed again could be handed by the kernel to another test's server (xdist
+    workers start them all the time) and a test of 'unreachable' would reach it.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
+    _HELD_CLOSED.append(sock)
     port: int = sock.getsockname()[1]
-    sock.close()
     return port
 
 
