@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -16,7 +15,7 @@ from typing import Any, cast
 import pytest
 
 from keyserver.testing import running_server
-from tests.support.servers import closed_port
+from tests.support.servers import closed_port, serving
 
 
 def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
@@ -323,14 +322,9 @@ def test_odd_server_answers(
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         result = cli(*argv, "--server", url, env=_as(h, "rwc_" + "A" * 43))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert result.code == code, result
     assert message in result.err
     assert "Traceback" not in result.err
