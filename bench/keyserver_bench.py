@@ -498,35 +498,41 @@ _HEAD_SERIES = {
 }
 
 
-def head_snapshot(bases: list[str]) -> dict[str, float]:
-    """The chain-head series of the servers' /metrics, summed (one worker per base)."""
+def head_snapshot(bases: list[str], workers: int = 1) -> dict[str, float]:
+    """The chain-head series of the servers' /metrics, summed over every worker.
+
+    Each scrape is a new connection (``requests.get``: no session), and ``serve --workers
+    N`` hands new connections to its workers in turn (keyserver/cli/serve_handoff.py), so
+    N scrapes in a row reach each worker once while no other client connects.
+    """
     sums = dict.fromkeys(_HEAD_SERIES, 0.0)
     for base in bases:
-        text = requests.get(f"{base}/metrics", timeout=10).text
-        for key, name in _HEAD_SERIES.items():
-            found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-            sums[key] += float(found.group(1)) if found else 0.0
+        for _ in range(workers):
+            text = requests.get(f"{base}/metrics", timeout=10).text
+            for key, name in _HEAD_SERIES.items():
+                found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+                sums[key] += float(found.group(1)) if found else 0.0
     return sums
 
 
 def with_head(
-    bases: list[str], fn: Callable[[], Measured]
+    bases: list[str], fn: Callable[[], Measured], workers: int = 1
 ) -> tuple[Measured, dict[str, float] | None]:
     """Run ``fn``; also return the chain head's figures per release over it (issue 15).
 
     From the servers' own histograms (spec §operations: ``rwc_release_lock_*``), as the
-    difference of two scrapes. Only for servers with ONE worker each: with several,
-    each scrape reaches whichever worker the kernel picks.
+    difference of two scrapes of every worker (head_snapshot).
     """
-    before = head_snapshot(bases)
+    before = head_snapshot(bases, workers)
     measured = fn()
-    after = head_snapshot(bases)
+    after = head_snapshot(bases, workers)
     delta = {k: after[k] - before[k] for k in before}
     jobs = delta["jobs"]
     if jobs <= 0:
         return measured, None
     figures = {k: 1000 * delta[k] / jobs for k in ("wait", "hold", "cpu", "commit")}
     figures["jobs_per_batch"] = jobs / max(delta["batches"], 1)
+    figures["jobs"] = jobs  # against the requests answered: every worker was scraped
     return measured, figures
 
 
@@ -683,7 +689,7 @@ def run(
                             url,
                             parts,
                         )
-                        measured, head = with_head([base], load) if workers == 1 else (load(), None)
+                        measured, head = with_head([base], load, workers)
                         add(
                             f"rwc {db_name}, {workers} worker(s)",
                             measured,

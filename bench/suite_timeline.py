@@ -65,10 +65,14 @@ def report(directory: Path, last: int = 6, top: int = 15) -> None:
         busy = sum(t["end"] - t["start"] for t in ts)
         gaps = sum(max(0.0, b["start"] - a["end"]) for a, b in itertools.pairwise(ts))
         began = (start or ts[0]["start"]) - zero
+        # The session fixtures' teardown (browsers reaped, servers stopped), apart from the
+        # last test's own CPU (tests/conftest.py).
+        end_cpu = sum(t.get("session_end_cpu_s", 0.0) for t in ts)
         print(
             f"{name}: started {began:.1f}, first test {ts[0]['start'] - zero:.1f}, last ended"
             f" {ts[-1]['end'] - zero:.1f}; {len(ts)} tests, busy {busy:.1f} s, between tests"
-            f" {gaps:.1f} s, CPU {sum(t['cpu_s'] for t in ts):.1f} s; last files:"
+            f" {gaps:.1f} s, CPU {sum(t['cpu_s'] for t in ts):.1f} s, then {end_cpu:.1f} s at"
+            " its end (session fixtures); last files:"
         )
         for file, t0, t1, n, cpu in _files(ts)[-last:]:
             print(f"   {t0 - zero:7.1f}-{t1 - zero:7.1f} s  {n:4d} tests  CPU {cpu:5.1f} s  {file}")

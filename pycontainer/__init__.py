@@ -21,10 +21,14 @@ Spec: spec/format.md (format v1), spec/protocol.md (key server).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+# typing.TYPE_CHECKING without importing typing, which type checkers read the same way:
+# `rwc`'s console script imports this package before its entry point switches the garbage
+# collector off (pycontainer/cli/entry.py), so every module imported here is imported with
+# the collector's passes running (issue 15, bench/profiles/startup.md).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pycontainer.format.archive import Entry
     from pycontainer.format.primitives import Argon2Params
     from pycontainer.keyrelease import Evaluation, InProcessKeyServer, KeyServer, SlotInfo
@@ -71,6 +75,8 @@ def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'pycontainer' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415 - see TYPE_CHECKING above
+
     value = getattr(importlib.import_module(home), name)
     globals()[name] = value  # once loaded, a plain module attribute
     return value

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
-from keyserver.domain.i18n import N_, Message
+from keyserver.domain.i18n import N_, Message, ngettext
 
 if TYPE_CHECKING:
     import argparse
@@ -81,7 +81,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
             return EXIT_OK
         ctx.out.rows(page.get("approvals", []), LIST_COLUMNS, title="approval requests")
         if page.get("next") is not None:
-            ctx.out.note(f"more: --after {page['next']}")
+            ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
         return EXIT_OK
     if a.sub == "show":
         request = b.approval_show(a.id)
@@ -166,6 +166,21 @@ def print_requested(ctx: Context, result: Mapping[str, Any]) -> bool:
     return True
 
 
+def affects_line(count: int, shown: int | str, what: str | Message) -> Message:
+    """The line "This affects N containers on WHAT:" in the form of N (before confirming).
+
+    ``shown`` is the count as said (``20+`` when the preview stopped counting), ``count``
+    the number that picks the form.
+    """
+    return ngettext(
+        "This affects %(count)s container on %(what)s:",
+        "This affects %(count)s containers on %(what)s:",
+        count,
+        count=shown,
+        what=what,
+    )
+
+
 def _affects_lines(request: Mapping[str, Any]) -> list[str | Message]:
     """What a request affects, for people: the count and labels, or the principal."""
     affects = dict(request.get("affects") or {})
@@ -176,9 +191,7 @@ def _affects_lines(request: Mapping[str, Any]) -> list[str | Message]:
         ]
     count = int(affects.get("count", 0))
     what = f"{request.get('scope')} {request.get('target')}"
-    lines: list[str | Message] = [
-        N_("This affects %(count)s container(s) on %(what)s:", count=count, what=what)
-    ]
+    lines: list[str | Message] = [affects_line(count, count, what)]
     labels = [str(label) for label in affects.get("labels", [])][:PREVIEW_LABELS]
     lines += [f"  - {label}" for label in labels]
     if count > len(labels):

@@ -18,7 +18,7 @@ from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from keyserver.cli.files import file_name, written_text
 from keyserver.domain.errors import InvalidRequestError
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.validation import parse_head
 
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
@@ -66,7 +66,7 @@ def cmd_audit(ctx: Context, b: Backend) -> int:
         else:
             ctx.out.rows(page.get("entries", []), AUDIT_COLUMNS, title="audit entries")
             if page.get("next_after_seq") is not None:
-                ctx.out.note(f"more: --after-seq {page['next_after_seq']}")
+                ctx.out.note(N_("more: --after-seq %(next)s", next=page["next_after_seq"]))
         return EXIT_OK
     if a.sub == "export":
         return _export(ctx, b)
@@ -101,9 +101,9 @@ def _verify(ctx: Context, b: Backend) -> int:
     head = f"{result['head_seq']}:{result['head_hash']}"
     if state is not None:
         _write_state(state, head)
-        ctx.out.note(f"verified head kept in {state}: {head}")
+        ctx.out.note(N_("verified head kept in %(state)s: %(head)s", state=state, head=head))
     elif not ctx.out.as_json:
-        ctx.out.note(f"next time, verify only what follows: --from-head {head}")
+        ctx.out.note(N_("next time, verify only what follows: --from-head %(head)s", head=head))
     return EXIT_OK
 
 
@@ -197,5 +197,13 @@ def _export(ctx: Context, b: Backend) -> int:
         for line in b.audit_export():
             fh.write(line + "\n")
             count += 1
-    ctx.out.note(f"wrote {count} audit entries to {dest}")
+    ctx.out.note(
+        ngettext(
+            "wrote %(count)s audit entry to %(dest)s",
+            "wrote %(count)s audit entries to %(dest)s",
+            count,
+            count=count,
+            dest=dest,
+        )
+    )
     return EXIT_OK

@@ -154,8 +154,10 @@ def cmd_backup(ctx: Context) -> int:
     size = dest.stat().st_size
     ctx.out.record({"backup": str(dest), "bytes": size}, title="backup")
     ctx.out.note(
-        "keep it encrypted and for a limited time (spec §erasure); restore it only with "
-        "`keyserver restore-backup`, then `--replay` an audit export taken after it"
+        N_(
+            "keep it encrypted and for a limited time (spec §erasure); restore it only with "
+            "`keyserver restore-backup`, then `--replay` an audit export taken after it"
+        )
     )
     return EXIT_OK
 
@@ -252,9 +254,11 @@ def cmd_restore_backup(ctx: Context) -> int:
             held = guard(lambda: restores.mark_restored(str(backup)))
             ctx.out.record(held, title="restored")
             ctx.out.note(
-                "the server refuses to serve this database until the destroys recorded "
-                "after the backup are re-applied: run `keyserver restore-backup --replay "
-                "AUDIT_EXPORT` with an export taken after the backup"
+                N_(
+                    "the server refuses to serve this database until the destroys recorded "
+                    "after the backup are re-applied: run `keyserver restore-backup --replay "
+                    "AUDIT_EXPORT` with an export taken after the backup"
+                )
             )
         kept = None
         if ctx.args.checkpoint is not None:
@@ -265,7 +269,7 @@ def cmd_restore_backup(ctx: Context) -> int:
             source = str(export or ctx.args.checkpoint)
             done = guard(lambda: restores.replay(lines, source=source, checkpoint=kept))
             ctx.out.record(done, title="replayed")
-            ctx.out.note("the database serves again")
+            ctx.out.note(N_("the database serves again"))
         if backup is None and export is None and kept is None:
             state = guard(restores.pending)
             ctx.out.record(state or {"restore_pending": False}, title="restore")

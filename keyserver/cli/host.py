@@ -8,6 +8,7 @@ KEYSERVER_* in each worker process).
 
 from __future__ import annotations
 
+import logging.config
 import os
 import signal
 from datetime import timedelta
@@ -29,6 +30,7 @@ from keyserver.cli.errors import (
 )
 from keyserver.cli.files import create_secret
 from keyserver.cli.local import default_actor_name, guard, open_service, sqlite_path
+from keyserver.cli.output import json_log_config
 from keyserver.cli.tlog import create_log_key
 from keyserver.domain.durations import format_duration
 from keyserver.domain.i18n import N_
@@ -197,6 +199,10 @@ def committer_main(listener: Any) -> None:
     from keyserver.domain.metrics import Metrics  # noqa: PLC0415
     from keyserver.release.hostcommit import CommitterServer  # noqa: PLC0415
 
+    if os.environ.get(JSON_LOG_ENV):
+        # A spawned committer does not inherit the supervisor's logging (a forked one does).
+        logging.config.dictConfig(json_log_config())
+
     service = KeyService(_worker_settings(), metrics=Metrics())
     server = CommitterServer(listener, service.releases.commit_for_workers)
     service.releases.set_gather(server.gather)
@@ -241,8 +247,16 @@ def _published_gap_error(gap: PublishedGap) -> CliError:
     )
 
 
+#: Set by ``serve --json`` for its worker processes: log lines as JSON (json_log_config).
+JSON_LOG_ENV = "RWC_KEYSERVER_JSON_LOG"
+
+
 def _absorb_signal(_signum: int, _frame: object) -> None:
     """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
+
+
+def _url(tls: bool, host: str, port: int) -> str:
+    return f"{'https' if tls else 'http'}://{workers_module.display_address(host, port)}"
 
 
 def cmd_serve(ctx: Context) -> int:
@@ -259,6 +273,9 @@ def cmd_serve(ctx: Context) -> int:
     if not 0 <= port <= 65535 or workers < 1:
         raise CliError(N_("port must be 0..65535 and workers >= 1"), exit_code=EXIT_USAGE)
     cert, key = command.get("tls_cert"), command.get("tls_key")
+    # A flag only (not a setting of TOML or KEYSERVER_*): read from the arguments, which
+    # the resolved command keys (config.COMMAND_KEYS) never held, so it did nothing.
+    access_log = bool(getattr(ctx.args, "access_log", False))
     if bool(cert) != bool(key):
         raise CliError(N_("--tls-cert and --tls-key go together"), exit_code=EXIT_USAGE)
     for path in (cert, key):
@@ -280,6 +297,13 @@ def cmd_serve(ctx: Context) -> int:
     if gap is not None:
         raise _published_gap_error(gap)
     tls: dict[str, Any] = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)} if cert else {}
+    logs: dict[str, Any] = {}
+    if ctx.out.as_json:
+        # spec §cli: with --json every line is a JSON object, uvicorn's and the logger's
+        # too (this process's now; each worker's through uvicorn's log_config).
+        logs["log_config"] = json_log_config()
+        logging.config.dictConfig(logs["log_config"])
+        os.environ[JSON_LOG_ENV] = "1"
     # uvicorn stops gracefully on SIGTERM, restores the previous handler and re-raises the
     # signal; with this handler in place the re-raised SIGTERM is absorbed and `serve`
     # exits 0 after a clean stop (a supervisor asked for it, nothing failed).
@@ -296,17 +320,19 @@ def cmd_serve(ctx: Context) -> int:
             host=host,
             port=port,
             log_level="info",
-            access_log=bool(command.get("access_log")),
+            access_log=access_log,
             proxy_headers=False,
             **tls,
+            **logs,
         )
     else:
         _env_for_workers(ctx, overrides)
         options: dict[str, Any] = {
             "log_level": "info",
-            "access_log": bool(command.get("access_log")),
+            "access_log": access_log,
             "proxy_headers": False,
             **tls,
+            **logs,
         }
         if not workers_module.supported():
             uvicorn.run(
@@ -331,8 +357,13 @@ def cmd_serve(ctx: Context) -> int:
                 # uvicorn does not say where it listens on sockets it is given: with
                 # --port 0 this line is the only place the chosen port is shown.
                 on_ready=lambda bound: ctx.out.note(
-                    f"{workers} workers on {'https' if cert else 'http'}://"
-                    + workers_module.display_address(host, bound)
+                    N_(
+                        "%(workers)s workers on %(url)s",
+                        workers=workers,
+                        url=_url(bool(cert), host, bound),
+                    ),
+                    url=_url(bool(cert), host, bound),
+                    workers=workers,
                 ),
                 on_spawn=lambda threads: ctx.out.warn(
                     N_(

@@ -10,16 +10,17 @@ in the display zone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from keyserver.cli.approvals import print_requested
+from keyserver.cli.approvals import affects_line, print_requested
 from keyserver.cli.backend import Action, Backend, Scope
 from keyserver.cli.config import parse_duration
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from keyserver.domain.answers import answer_first
 from keyserver.domain.durations import format_duration
-from keyserver.domain.i18n import N_, Message
+from keyserver.domain.i18n import N_, Message, ngettext
 from keyserver.domain.settings import Settings
 
 if TYPE_CHECKING:
@@ -86,17 +87,24 @@ def _confirm_listing(
     say = ctx.out.say
     shown = f"{count}" if count >= 0 else f"{PREVIEW_LABELS}+"
     what = Message(_SCOPE_NAMES[scope].msgid, {"name": name})
-    lines = [say(N_("This affects %(count)s container(s) on %(what)s:", count=shown, what=what))]
+    # "20+" (count < 0: the preview stopped counting) takes the plural.
+    lines = [say(affects_line(count if count >= 0 else PREVIEW_LABELS + 1, shown, what))]
     lines += [f"  - {label}" for label in labels]
     if count > len(labels):
         lines.append(say(N_("  ... and %(count)s more", count=count - len(labels))))
     ctx.confirm("\n".join([*lines, say(question)]))
 
 
-_CHANGED: dict[Action, Message] = {
-    "suspend": N_("suspend: %(count)s container(s) changed"),
-    "restore": N_("restore: %(count)s container(s) changed"),
-    "destroy": N_("destroy: %(count)s container(s) changed"),
+_CHANGED: dict[Action, Callable[[int], Message]] = {
+    "suspend": lambda n: ngettext(
+        "suspend: %(count)s container changed", "suspend: %(count)s containers changed", n, count=n
+    ),
+    "restore": lambda n: ngettext(
+        "restore: %(count)s container changed", "restore: %(count)s containers changed", n, count=n
+    ),
+    "destroy": lambda n: ngettext(
+        "destroy: %(count)s container changed", "destroy: %(count)s containers changed", n, count=n
+    ),
 }
 
 
@@ -123,13 +131,18 @@ def cmd_act(ctx: Context, b: Backend) -> int:
     if ctx.out.as_json:
         ctx.out.json(result)
         return EXIT_OK
-    count = result.get("affected", 0)
-    ctx.out.text(Message(_CHANGED[action].msgid, {"count": count}))
+    ctx.out.text(_CHANGED[action](int(result.get("affected", 0))))
     for cid in result.get("container_ids", []):
         ctx.out.text(f"  {cid}")
     for left_cause, n in sorted(dict(result.get("left_suspended") or {}).items()):
         ctx.out.text(
-            N_("left suspended: %(count)s container(s), cause %(cause)s", count=n, cause=left_cause)
+            ngettext(
+                "left suspended: %(count)s container, cause %(cause)s",
+                "left suspended: %(count)s containers, cause %(cause)s",
+                n,
+                count=n,
+                cause=left_cause,
+            )
         )
     return EXIT_OK
 

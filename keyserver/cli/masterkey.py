@@ -9,6 +9,7 @@ then generation 1 of the database, whose data key the HSM encrypts.
 from __future__ import annotations
 
 from keyserver.cli.context import Context
+from keyserver.domain.i18n import N_
 from keyserver.domain.settings import Settings
 from keyserver.store import hsm, keystore
 from keyserver.store.engine import make_engine
@@ -20,12 +21,21 @@ def prepare_hsm(ctx: Context, settings: Settings) -> None:
         return
     label = settings.hsm_key_label
     if hsm.has_key(settings, label):
-        ctx.out.note(f"using the HSM key {label!r} of token {settings.hsm_token_label!r}")
+        ctx.out.note(
+            N_(
+                "using the HSM key %(label)s of token %(token)s",
+                label=repr(label),
+                token=repr(settings.hsm_token_label),
+            )
+        )
         return
     hsm.create_wrapping_key(settings, label)
     ctx.out.note(
-        f"created the HSM key {label!r} in token {settings.hsm_token_label!r}"
-        " (AES-256, never extractable)"
+        N_(
+            "created the HSM key %(label)s in token %(token)s (AES-256, never extractable)",
+            label=repr(label),
+            token=repr(settings.hsm_token_label),
+        )
     )
 
 

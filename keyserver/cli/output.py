@@ -13,6 +13,7 @@ English so that what a script reads does not depend on the locale it runs in.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any, TextIO
@@ -224,8 +225,18 @@ class Output:
         if not self.as_json:
             self.stdout.write(_safe(self.say(line)) + "\n")
 
-    def note(self, message: str | Message) -> None:
-        """Print an informational line on stderr."""
+    def note(self, message: str | Message, **fields: Any) -> None:
+        """Print an informational line on stderr.
+
+        With ``--json`` it is one JSON line, ``{"note": "..."}`` in English with ``fields``
+        beside it (what a script reads: ``serve``'s address), so that every line the
+        command writes is a JSON object (spec §cli).
+        """
+        if self.as_json:
+            self.stderr.write(json.dumps({"note": str(message), **fields}, ensure_ascii=False))
+            self.stderr.write("\n")
+            self.stderr.flush()  # before uvicorn's own lines, in the order it happened
+            return
         self.stderr.write(f"{PROG}: {_safe(self.say(message))}\n")
 
     def warn(self, message: str | Message) -> None:
@@ -270,3 +281,48 @@ class Output:
         self.stderr.write(f"{PROG}: error: {_safe(self.say(message))}\n")
         if hint:
             self.stderr.write(f"{PROG}: hint: {_safe(self.say(hint))}\n")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """A log record as one JSON line: ``{"level", "logger", "message"[, "exception"]}``.
+
+    ``serve --json``'s log (uvicorn's lines, the key server's warnings, the workers' and
+    the release committer's): every line on stdout and stderr is then a JSON object, as
+    its notes, warnings and error are. A traceback stays inside its record's line.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON (``ensure_ascii``: no control character)."""
+        doc: dict[str, Any] = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+def json_log_config() -> dict[str, Any]:
+    """``logging.config.dictConfig`` (and uvicorn's ``log_config``) for ``serve --json``.
+
+    uvicorn's loggers as uvicorn sets them (its log on stderr, the access log on stdout,
+    level info), and the key server's own (``keyserver``), warnings and above as
+    without ``--json`` (where Python's last-resort handler prints them), all as JSON.
+    """
+    handler = {"class": "logging.StreamHandler", "formatter": "json"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonLogFormatter"}},
+        "handlers": {
+            "default": {**handler, "stream": "ext://sys.stderr"},
+            "access": {**handler, "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            "keyserver": {"handlers": ["default"], "level": "WARNING", "propagate": False},
+        },
+    }

@@ -91,7 +91,7 @@ def _target(ctx: Context, settings: Settings) -> Settings:
         path = Path(args.to_file)
         if not path.exists():
             write_master_key(path, settings.rng(MASTER_KEY_BYTES))
-            ctx.out.note(f"created the new master key file {path} (0600)")
+            ctx.out.note(N_("created the new master key file %(path)s (0600)", path=path))
         target = settings.replace(
             master_key_file=path, master_key_b64=None, hsm_module=None, hsm_pin_file=None
         )
@@ -153,15 +153,24 @@ def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int
     begun = guard(lambda: ops.begin(actor, target))
     to = int(begun["to"])
     total = ops.remaining(to)
-    verb = "resuming the rotation" if begun["resumed"] else "rotating"
-    ctx.out.note(f"{verb} from generation {begun['from']} to {to}: {total} rows to re-seal")
+    values = {"old": begun["from"], "new": to, "total": total}
+    if begun["resumed"]:
+        said = N_(
+            "resuming the rotation from generation %(old)s to %(new)s: %(total)s rows to re-seal",
+            **values,
+        )
+    else:
+        said = N_(
+            "rotating from generation %(old)s to %(new)s: %(total)s rows to re-seal", **values
+        )
+    ctx.out.note(said)
     moved = batches = 0
     while True:
         n = guard(lambda: ops.step(to, ctx.args.batch))
         moved += n
         batches += 1
         if n:
-            ctx.out.note(f"re-sealed {moved} of {total} rows")
+            ctx.out.note(N_("re-sealed %(moved)s of %(total)s rows", moved=moved, total=total))
             if batches % PROGRESS_EVERY == 0:
                 guard(functools.partial(ops.progress, actor, to, moved))
             continue
@@ -174,8 +183,10 @@ def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int
         title="rotation done",
     )
     ctx.out.note(
-        "next: configure every instance with the new key, restart them, then run"
-        " `keyserver rotate-master-key --finish` with the new key configured"
+        N_(
+            "next: configure every instance with the new key, restart them, then run "
+            "`keyserver rotate-master-key --finish` with the new key configured"
+        )
     )
     return EXIT_OK
 
@@ -206,14 +217,16 @@ def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> i
         label = str(result["hsm_key_label"])
         if settings.uses_hsm:
             guard(lambda: hsm.destroy_key(settings, label))
-            ctx.out.note(f"destroyed the HSM key {label!r}")
+            ctx.out.note(N_("destroyed the HSM key %(label)s", label=repr(label)))
         else:
-            ctx.out.note(f"now destroy the HSM key {label!r} with the HSM's own tools")
+            ctx.out.note(
+                N_("now destroy the HSM key %(label)s with the HSM's own tools", label=repr(label))
+            )
     elif old_file is not None:
         _erase(old_file)
-        ctx.out.note(f"overwrote and removed {old_file}")
+        ctx.out.note(N_("overwrote and removed %(path)s", path=old_file))
     else:
-        ctx.out.note("now destroy the old master key file and every copy of it")
+        ctx.out.note(N_("now destroy the old master key file and every copy of it"))
     return EXIT_OK
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import socket
 import time
@@ -98,17 +97,10 @@ class Dispatcher:
             self._next = (self._next + 1) % len(self.ends)
             try:
                 socket.send_fds(end, [_MESSAGE], [conn.fileno()])
-            except OSError as exc:
-                # Queue full (a stuck worker) or the worker is gone: the next one; the
-                # supervisor notices a dead worker and stops the server.
-                if exc.errno not in {
-                    errno.EAGAIN,
-                    errno.EPIPE,
-                    errno.ECONNREFUSED,
-                    errno.ECONNRESET,
-                    errno.ENOBUFS,
-                }:
-                    raise
+            except OSError:
+                # Queue full (a stuck worker), the worker gone, too many descriptors in
+                # flight: the next worker. One connection's failure never stops the
+                # supervisor; a dead worker is noticed by its sentinel and stops the server.
                 continue
             return
         # No worker could take it: closed, as a full backlog refuses a connection.

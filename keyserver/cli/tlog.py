@@ -56,9 +56,9 @@ def cmd_log_key(ctx: Context) -> int:
             )
         origin = ctx.args.origin or default_origin(settings)
         key = create_log_key(path, origin)
-        ctx.out.note(f"created the log key {path} (mode 0600)")
+        ctx.out.note(N_("created the log key %(path)s (mode 0600)", path=path))
     elif ctx.args.create:
-        ctx.out.note(f"{path} exists already; it is kept")
+        ctx.out.note(N_("%(path)s exists already; it is kept", path=path))
     vkey = key.verifier().encode()
     if ctx.out.as_json:
         ctx.out.json({"origin": key.name, "log_key": vkey, "file": str(path)})

@@ -176,10 +176,7 @@ def cmd_verify_report(ctx: Context) -> int:
     )
     ctx.out.text(f"  {len(report.entries)} audit entries proven to be in that log")
     if not witnesses:
-        ctx.out.note(
-            "no --witness-key given: this shows only what the log's operator signed "
-            "/ 証人の鍵が指定されていないため、運用者の署名のみを確認しました"
-        )
+        ctx.out.note(N_("no --witness-key given: this shows only what the log's operator signed"))
     if now is not None:
         ctx.out.text(f"  the log still extends it today ({now} entries) / 現在のログと整合")
     return EXIT_OK

@@ -57,6 +57,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -295,8 +296,7 @@ def serve_workers(
         ListenError: The host does not resolve.
     """
     port, http = listen(host, port, int(options.get("backlog", 2048)))
-    pairs = serve_handoff.channels(workers)
-    dispatcher = serve_handoff.Dispatcher(http, [ours for ours, _ in pairs])
+    pairs: list[tuple[socket.socket, socket.socket]] = []
     stop = threading.Event()
     previous: dict[int, Any] = {}
     procs: list[multiprocessing.process.BaseProcess] = []
@@ -304,6 +304,8 @@ def serve_workers(
     sockdir: str | None = None
     listener: socket.socket | None = None
     try:
+        pairs += serve_handoff.channels(workers)
+        dispatcher = serve_handoff.Dispatcher(http, [ours for ours, _ in pairs])
         for sig in _SIGNALS:
             previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
         context, threads = _context()
@@ -322,7 +324,13 @@ def serve_workers(
         if committer is not None:
             # A directory only this user can enter: the socket accepts releases. Those a
             # killed supervisor left behind are removed first (make_listener).
-            sockdir, listener = hostcommit.make_listener(backlog=max(16, 2 * workers))
+            try:
+                sockdir, listener = hostcommit.make_listener(backlog=max(16, 2 * workers))
+            except OSError as exc:  # a TMPDIR too long for a socket's path, full, read-only
+                raise ListenError(
+                    f"cannot make the release committer's socket in {tempfile.gettempdir()}: "
+                    f"{exc.strerror or exc}; set TMPDIR to a short local directory"
+                ) from exc
             path = str(Path(sockdir) / hostcommit.SOCKET_NAME)
 
         def inherited(*keep: socket.socket) -> list[socket.socket]:
@@ -424,8 +432,9 @@ def serve_workers(
             listener.close()
         if sockdir is not None:
             shutil.rmtree(sockdir, ignore_errors=True)
-        for ours, _theirs in pairs:
+        for ours, theirs in pairs:
             ours.close()
+            theirs.close()  # closed after the fork already, unless the start failed before
         for signum, handler in previous.items():
             if handler is not None:  # None: a handler not installed from Python
                 signal.signal(signum, handler)

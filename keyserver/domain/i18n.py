@@ -58,7 +58,10 @@ def translate(language: str, msgid: str, values: Mapping[str, object] | None = N
 
     A value that is itself a :class:`Message` is translated into the same language.
     """
-    text = translations(language).gettext(msgid)
+    return _fill(translations(language).gettext(msgid), language, values)
+
+
+def _fill(text: str, language: str, values: Mapping[str, object] | None) -> str:
     if not values:
         return text
     return text % {k: v.text(language) if isinstance(v, Message) else v for k, v in values.items()}
@@ -89,14 +92,26 @@ def accepted_language(accept_language: str | None, default: str) -> str:
 
 @dataclass(frozen=True)
 class Message:
-    """A text for a person: its message id and values, translated when shown."""
+    """A text for a person: its message id and values, translated when shown.
+
+    Attributes:
+        plural: For a text with a count (:func:`ngettext`): its plural message id; the
+            catalogue's form for ``count`` is shown ("1 container", "2 containers";
+            Japanese has one form for every count).
+        count: The number that picks the form.
+    """
 
     msgid: str
     values: Mapping[str, object] = field(default_factory=dict)
+    plural: str | None = None
+    count: int = 0
 
     def text(self, language: str) -> str:
         """The message in ``language``."""
-        return translate(language, self.msgid, self.values)
+        if self.plural is None:
+            return translate(language, self.msgid, self.values)
+        form = translations(language).ngettext(self.msgid, self.plural, self.count)
+        return _fill(form, language, self.values)
 
     def __str__(self) -> str:
         """English: logs, ``--json`` output and exception texts stay stable for scripts."""
@@ -106,6 +121,17 @@ class Message:
 def N_(msgid: str, /, **values: object) -> Message:  # noqa: N802 - gettext's marker name
     """Mark ``msgid`` for the catalogue (``pybabel extract`` finds ``N_``) with its values."""
     return Message(msgid, values)
+
+
+def ngettext(singular: str, plural: str, count: int, /, **values: object) -> Message:
+    """Mark a text with a count for the catalogue, in its singular and plural form.
+
+    ``pybabel extract`` finds ``ngettext`` (one of its default keywords: both ids), as it
+    finds :func:`N_`; unlike gettext's own ``ngettext`` this returns a :class:`Message`,
+    translated when shown, in the form of ``count``. The count goes in ``values`` too if
+    the text says it.
+    """
+    return Message(singular, values, plural=plural, count=count)
 
 
 def text(message: str | Message, language: str) -> str:

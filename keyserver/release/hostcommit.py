@@ -80,8 +80,8 @@ _SOCKET_TYPE = socket.SOCK_SEQPACKET  # one message per send: no framing to get 
 #: Where the supervisor puts the socket: ``<tmp>/keyserver-committer-XXXX/release.sock``.
 SOCKET_DIR_PREFIX = "keyserver-committer-"
 SOCKET_NAME = "release.sock"
-#: How old an empty socket directory must be to count as a killed supervisor's.
-EMPTY_GRACE_S = 60.0
+#: How old a socket directory (or its socket) must be to count as a killed supervisor's.
+GRACE_S = 60.0
 
 #: The longest a committer batch waits for the other busy workers' batches (gather),
 #: and how recently a worker must have sent one to count as busy. 5 ms: a worker turns
@@ -178,12 +178,13 @@ def remove_stale(parent: str) -> list[str]:
 
     Security: only what is certainly a dead committer's is removed: a real directory
     (not a symlink) of this user, mode 0700, holding nothing but a socket of this user
-    on which a connection is refused (no process holds the listener: its supervisor and
-    every committer and worker, which inherit it, are gone), or nothing at all for
-    EMPTY_GRACE_S (a supervisor killed between making the directory and binding in it;
-    a younger empty one may be a supervisor about to bind). Anything else is left as
-    it is. The directory is 0700, so no other user can change it between the checks and
-    the removal.
+    made more than GRACE_S ago on which a connection is refused (no process holds the
+    listener: its supervisor and every committer and worker, which inherit it, are
+    gone), or nothing at all for GRACE_S (a supervisor killed between making the
+    directory and binding in it). The grace keeps a supervisor starting at this moment
+    safe: its directory is empty until it binds, and its socket refuses connections
+    between bind and listen. Anything else is left as it is. The directory is 0700, so no
+    other user can change it between the checks and the removal.
 
     Returns:
         The directories removed.
@@ -208,12 +209,16 @@ def _stale(sockdir: str) -> bool:
             return False
         names = [p.name for p in Path(sockdir).iterdir()]
         if not names:
-            return time.time() - st.st_mtime > EMPTY_GRACE_S
+            return time.time() - st.st_mtime > GRACE_S
         if names != [SOCKET_NAME]:
             return False
         path = str(Path(sockdir) / SOCKET_NAME)
         sock_st = os.lstat(path)
-        if not stat.S_ISSOCK(sock_st.st_mode) or sock_st.st_uid != os.geteuid():
+        if (
+            not stat.S_ISSOCK(sock_st.st_mode)
+            or sock_st.st_uid != os.geteuid()
+            or time.time() - sock_st.st_mtime <= GRACE_S
+        ):
             return False
         with socket.socket(socket.AF_UNIX, _SOCKET_TYPE) as probe:
             # A live committer accepts and sees this connection close at once (no

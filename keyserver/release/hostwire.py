@@ -198,6 +198,8 @@ def _optional(value: Any, check: Any, *args: Any) -> Any:
 
 
 def _encode_message(message: Message, nested: bool = False) -> dict[str, Any]:
+    if message.plural is not None:
+        raise WireError("a message with a count (ngettext) cannot cross")  # none on this path
     values: dict[str, Any] = {}
     for name, value in message.values.items():
         if not _NAME.fullmatch(name):

@@ -29,7 +29,7 @@ from keyserver.domain.errors import (
     NotAllowedError,
     NotFoundError,
 )
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.lifecycle import Actor, Op
 from keyserver.domain.validation import REASON_MAX, check_text, fmt_time, parse_time
 from keyserver.service.approval_records import (
@@ -257,11 +257,16 @@ class ApprovalDecisions:
             )
             if ids_digest(cid for cid, _ in rows) == row.affected_sha256:
                 return None
+            listed = int(then.get("count") or 0)
             return ConflictError(
-                N_(
-                    "request %(id)s listed %(then)s container(s); %(now)s would be destroyed "
+                ngettext(
+                    "request %(id)s listed %(then)s container; %(now)s would be destroyed "
                     "now (the containers changed since the request); nothing was destroyed: "
                     "reject it and make a new request",
+                    "request %(id)s listed %(then)s containers; %(now)s would be destroyed "
+                    "now (the containers changed since the request); nothing was destroyed: "
+                    "reject it and make a new request",
+                    listed,
                     id=row.id,
                     then=then.get("count"),
                     now=len(rows),

@@ -15,7 +15,7 @@ from keyserver.domain import logkey
 from keyserver.domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver.domain.encoding import b64e
 from keyserver.domain.errors import ConflictError, NotFoundError
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.lifecycle import Actor
 from keyserver.domain.transparency import merkle
 from keyserver.domain.transparency.report import Evidence, sign_report
@@ -54,9 +54,12 @@ class IncidentOps:
             cp = tlog.newest_cosigned(session, needed)
         if cp is None:
             raise ConflictError(
-                N_(
-                    "no checkpoint has %(needed)s witness cosignature(s) yet: "
+                ngettext(
+                    "no checkpoint has %(needed)s witness cosignature yet: "
                     "let the witnesses run (keyserver witness run), then ask again",
+                    "no checkpoint has %(needed)s witness cosignatures yet: "
+                    "let the witnesses run (keyserver witness run), then ask again",
+                    needed,
                     needed=needed,
                 )
             )

@@ -35,7 +35,7 @@ Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §recei
 import json
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pycontainer.client.connection import (
     Answer,
@@ -48,9 +48,6 @@ from pycontainer.client.server_url import normalize_server_url
 from pycontainer.client.transport import MAX_RESPONSE_BYTES, BearerAuth, trust_store
 from pycontainer.client.wire import (
     Access,
-    Identity,
-    Policy,
-    Registration,
     attempts_limit,
     b64url_decode,
     b64url_encode,
@@ -74,6 +71,9 @@ from pycontainer.format.primitives import (
 from pycontainer.format.url import parse_server_url
 from pycontainer.keyrelease import Evaluation, SlotInfo
 
+if TYPE_CHECKING:
+    from pycontainer.client.records import Identity, Policy, Registration
+
 __all__ = [
     "Access",
     "ClientLimits",
@@ -84,6 +84,19 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
 ]
+
+# The types of register and whoami, offered here by name and loaded on first use (PEP 562):
+# a reader's run never creates them (pycontainer/client/records.py).
+_RECORDS = frozenset({"Identity", "Policy", "Registration"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _RECORDS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from pycontainer.client import records  # noqa: PLC0415
+
+    return getattr(records, name)
+
 
 CHALLENGE_SIZE = 32  # spec §evaluate: the receipt challenge is 32 random bytes
 HEADER_DIGEST_SIZE = 32  # SHA-256
@@ -206,7 +219,7 @@ class KeyServerClient:
 
     # --- the protocol -----------------------------------------------------------------
 
-    def register(self, policy: Policy) -> Registration:
+    def register(self, policy: "Policy") -> "Registration":
         """Register a new, pending container with ``policy`` (spec §register).
 
         Raises:
@@ -230,6 +243,8 @@ class KeyServerClient:
         if suite != "ristretto255-SHA512":  # spec §register: the only v1 suite
             raise KeyServerProtocolError(f"the key server offers an unknown suite {suite!r}")
         pending = doc.get("pending_expires_at")
+        from pycontainer.client.records import Registration  # noqa: PLC0415 - see records
+
         return Registration(
             container_id=cid,
             public_key=pk,
@@ -337,7 +352,7 @@ class KeyServerClient:
         if doc.get("confirmed") is not True:
             raise KeyServerProtocolError("the key server did not confirm the receipt")
 
-    def whoami(self) -> Identity:
+    def whoami(self) -> "Identity":
         """Return the principal the token belongs to (spec §whoami).
 
         Raises:
@@ -350,6 +365,8 @@ class KeyServerClient:
             if not isinstance(value, list):
                 raise KeyServerProtocolError(f"the key server sent a malformed {key!r}")
             return tuple(clean_text(v, 200) or "?" for v in value)
+
+        from pycontainer.client.records import Identity  # noqa: PLC0415 - see records
 
         return Identity(
             name=clean_text(text(doc, "name"), 200) or "?",

@@ -4,7 +4,8 @@ Everything the server sends is checked here before the client uses it: base64url
 canonical unpadded form and of the exact size (spec/protocol.md §encoding), JSON without
 duplicate keys or non-finite numbers, counts and flags that are what they claim to be
 (anything else is "not told"). Imported alone by ``rwc info`` (container ids), without the
-HTTP client.
+HTTP client. The types only `rwc seal` and `rwc login` exchange (register, whoami) are in
+pycontainer.client.records, which a reader's run does not import.
 
 Spec anchors: spec/protocol.md §encoding, §register, §access, §whoami.
 """
@@ -17,62 +18,9 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from pycontainer.errors import KeyServerProtocolError
-
-# The answer types are NamedTuples, not frozen dataclasses: every `rwc` run creates these
-# classes when it imports the client, and on Python 3.11 creating a frozen dataclass costs
-# ~3.7 M instructions (~1 ms), a NamedTuple a sixth of that (issue 15; figures in
-# bench/profiles/startup.md). Both are immutable and compare by value.
-
-
-class Policy(NamedTuple):
-    """What the writer asks the server to enforce for a new container (spec §register).
-
-    Attributes:
-        readers: Principal names allowed to open it.
-        reader_groups: Groups whose members may open it.
-        label: Free text shown to officials (e.g. the export's name).
-        medium: Identifier of the medium it is written to (for loss reports).
-        not_after: Expiry (timezone-aware), or None for no expiry.
-        password_required: Whether a password is part of the key (informational for the server).
-        attempt_budget: How many evaluations the server allows, or None for no limit.
-    """
-
-    readers: tuple[str, ...] = ()
-    reader_groups: tuple[str, ...] = ()
-    label: str | None = None
-    medium: str | None = None
-    not_after: datetime | None = None
-    password_required: bool = True
-    attempt_budget: int | None = None
-
-
-class Registration(NamedTuple):
-    """The server's answer to register (spec §register).
-
-    Attributes:
-        container_id: 16 bytes chosen by the server.
-        public_key: The container's VOPRF public key (32 bytes).
-        server_id: The server's identifier.
-        pending_expires_at: When the pending registration lapses unless committed.
-    """
-
-    container_id: bytes
-    public_key: bytes
-    server_id: str
-    pending_expires_at: str | None = None
-
-
-class Identity(NamedTuple):
-    """Who the token belongs to (spec §whoami)."""
-
-    name: str
-    roles: tuple[str, ...] = ()
-    organisation: str | None = None
-    groups: tuple[str, ...] = ()
 
 
 def b64url_encode(data: bytes) -> str:
@@ -143,6 +91,9 @@ def text(doc: Mapping[str, Any], key: str) -> str:
 
 class Access(NamedTuple):
     """The answer of ``GET /v1/containers/{id}/access`` (protocol §access).
+
+    A NamedTuple, not a frozen dataclass, for its creation cost at import (as the types in
+    pycontainer.client.records).
 
     Attributes:
         password_required: Whether the writer sealed with a password.

@@ -20,7 +20,7 @@ import pytest
 
 from pycontainer.cli.exits import EXIT_CODE_TABLE, ExitCode
 from pycontainer.cli.main import run
-from pycontainer.client.keyserver import b64url_decode, b64url_encode
+from pycontainer.client.keyserver import KeyServerClient, b64url_decode, b64url_encode
 from tests.support.rwc_args import KDF, seal_args
 
 
@@ -224,13 +224,26 @@ def test_not_allowed_exit_5(server: Any, home: Path, tmp_path: Path) -> None:
     assert "rwc login" in nobody.err
 
 
-def test_unreachable_exit_7(server: Any, home: Path, tmp_path: Path, closed_port: int) -> None:
+def test_unreachable_exit_7(
+    server: Any, home: Path, tmp_path: Path, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, out = seal(server, home, tmp_path)
+    # rwc's pauses between its attempts are recorded, not slept (3 s of this test's wall):
+    # time is moved, not waited for. The client's own `sleep=` hook; the retry policy
+    # itself: tests/cli/test_client_transport.py.
+    pauses: list[float] = []
+    made = KeyServerClient.__init__
+
+    def recording(self: KeyServerClient, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **{**kwargs, "sleep": pauses.append})
+
+    monkeypatch.setattr(KeyServerClient, "__init__", recording)
     r = rwc(
         server, home, "ls", str(out), "--server", f"http://127.0.0.1:{closed_port}", who="reader"
     )
     assert r.code == ExitCode.UNREACHABLE
     assert "cannot reach" in r.err
+    assert pauses == [0.5, 1.0]  # the default limits: two retries, the pause doubling
     # Sealing against an unreachable server leaves nothing behind.
     out2 = tmp_path / "second.rwc"
     s = rwc(
@@ -240,6 +253,7 @@ def test_unreachable_exit_7(server: Any, home: Path, tmp_path: Path, closed_port
     )
     assert s.code == ExitCode.UNREACHABLE
     assert not out2.exists()
+    assert pauses == [0.5, 1.0] * 2
 
 
 def test_server_override_reaches_same_server_under_another_name(

@@ -63,6 +63,15 @@ def test_parsers_import_nothing_heavy(code: str) -> None:
     assert sorted(h for h in HEAVY if h in loaded) == []
 
 
+@pytest.mark.parametrize("code", ["import pycontainer", "import pycontainer.cli.entry"])
+def test_entry_module_imports_no_typing(code: str) -> None:
+    # rwc's console script imports the package and its entry module before the entry point
+    # turns the garbage collector off (pycontainer/cli/entry.py): typing imported there
+    # costs the collector's passes over it, ~2 M instructions (bench/profiles/startup.md).
+    # Later modules import it with the collector off.
+    assert "typing" not in _loaded_after(code)
+
+
 def test_public_names_load_on_first_use() -> None:
     for name in pycontainer.__all__:
         value = getattr(pycontainer, name)
@@ -203,8 +212,9 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     assert found["connects"] and all(found["connects"]), found["connects"]
     on, frozen = found["collector"]
     assert on and frozen > 10_000, found["collector"]
-    # Only what a small cat runs: no extraction (pycontainer._engine.extract), no writer.
-    unread = ("pycontainer._engine.extract", "pycontainer.writer")
+    # Only what a small cat runs: no extraction (pycontainer._engine.extract), no writer,
+    # no types of the register and whoami exchanges (pycontainer.client.records).
+    unread = ("pycontainer._engine.extract", "pycontainer.writer", "pycontainer.client.records")
     assert sorted(m for m in unread if m in loaded) == []
 
 

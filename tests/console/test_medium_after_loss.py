@@ -20,7 +20,6 @@ import requests
 from keyserver.domain.i18n import translations
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.testing import running_server
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.world import World, activate, confirm, make_world, oprf
@@ -76,13 +75,13 @@ class Served:
 
 
 @contextmanager
-def served(settings: Settings, language: str) -> Iterator[Served]:
-    with running_server(settings) as url:
-        world = make_world(settings, url)
-        try:
-            yield Served(url=url, world=world, language=language)
-        finally:
-            world.close()
+def served(settings: Settings, url: str, language: str) -> Iterator[Served]:
+    """``make_world``'s principals in ``settings``, served at ``url`` (``console_url``)."""
+    world = make_world(settings, url)
+    try:
+        yield Served(url=url, world=world, language=language)
+    finally:
+        world.close()
 
 
 def _main(page: requests.Response) -> str:
@@ -125,11 +124,11 @@ def _rows(page: requests.Response) -> list[tuple[str, str]]:
     ],
 )
 def test_reported_medium_leads_with_its_state_and_lists_answers_first(
-    settings: Settings, language: str, reported: str, lost: str, deadline: str
+    settings: Settings, console_url: str, language: str, reported: str, lost: str, deadline: str
 ) -> None:
     clock = settings.clock
     assert isinstance(clock, FakeClock)
-    with served(settings, language) as s:
+    with served(settings, console_url, language) as s:
         w = s.world
         # Labels in the opposite order of their answers: the table must follow the answers.
         activate(w, medium=MEDIUM, label="alpha")
@@ -205,11 +204,11 @@ def test_reported_medium_leads_with_its_state_and_lists_answers_first(
     ],
 )
 def test_containers_sealed_after_the_time_of_loss_are_named_before_confirming(
-    settings: Settings, language: str, said: str, late: str
+    settings: Settings, console_url: str, language: str, said: str, late: str
 ) -> None:
     clock = settings.clock
     assert isinstance(clock, FakeClock)
-    with served(settings, language) as s:
+    with served(settings, console_url, language) as s:
         activate(s.world, medium=MEDIUM, label="early-export")  # 10:00
         clock.advance(hours=2)
         activate(s.world, medium=MEDIUM, label="late-export")  # 12:00
@@ -253,10 +252,10 @@ def test_containers_sealed_after_the_time_of_loss_are_named_before_confirming(
     ],
 )
 def test_medium_reported_and_destroyed_at_once_says_so(
-    settings: Settings, language: str, said: list[str]
+    settings: Settings, console_url: str, language: str, said: list[str]
 ) -> None:
     """A report that destroyed at once (``--now``) leaves nothing to restore or report again."""
-    with served(settings, language) as s:
+    with served(settings, console_url, language) as s:
         activate(s.world, medium=MEDIUM, label="alpha")
         service = KeyService(settings)
         try:

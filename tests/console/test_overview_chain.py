@@ -17,7 +17,6 @@ from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService, reports
 from keyserver.store.audit import read_head
-from keyserver.testing import running_server
 from tests.support.console import official_with_medium, signed_in_session
 
 TEXTS = {
@@ -69,22 +68,21 @@ def _add_principal(settings: Settings) -> None:
 
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_overview_says_what_was_verified(
-    settings: Settings, language: str, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, console_url: str, language: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     texts = TEXTS[language]
     token = official_with_medium(settings, "USB-2026-0601")
     # One entry per load: the sign-in's redirect to the overview verifies entry 1.
     monkeypatch.setattr(reports, "OVERVIEW_VERIFY_SLICE", 1)
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, language)
-        head = _chain_head(settings)  # with the sign-in's entry
-        pages = [
-            html.unescape(browser.get(url + "/console/overview", timeout=30).text)
-            for _ in range(head - 1)
-        ]
-        _head(settings)  # the full verification, as /console/audit/verify runs it
-        _add_principal(settings)
-        after = html.unescape(browser.get(url + "/console/overview", timeout=30).text)
+    browser = signed_in_session(console_url, token, language)
+    head = _chain_head(settings)  # with the sign-in's entry
+    pages = [
+        html.unescape(browser.get(console_url + "/console/overview", timeout=30).text)
+        for _ in range(head - 1)
+    ]
+    _head(settings)  # the full verification, as /console/audit/verify runs it
+    _add_principal(settings)
+    after = html.unescape(browser.get(console_url + "/console/overview", timeout=30).text)
     first, last = pages[0], pages[-1]
     assert texts["part"].format(n=2, m=head) in first
     assert texts["none"].format(n=head) in last
@@ -92,11 +90,12 @@ def test_overview_says_what_was_verified(
     assert texts["full"].format(n=head + 1) in after
 
 
-def test_full_verification_page_refreshes_the_overview(settings: Settings) -> None:
+def test_full_verification_page_refreshes_the_overview(
+    settings: Settings, console_url: str
+) -> None:
     token = official_with_medium(settings, "USB-2026-0601")
-    with running_server(settings) as url:
-        browser = signed_in_session(url, token, "en")
-        verify = browser.get(url + "/console/audit/verify", timeout=30)
-        overview = html.unescape(browser.get(url + "/console/overview", timeout=30).text)
+    browser = signed_in_session(console_url, token, "en")
+    verify = browser.get(console_url + "/console/audit/verify", timeout=30)
+    overview = html.unescape(browser.get(console_url + "/console/overview", timeout=30).text)
     assert verify.status_code == 200 and "The audit log is intact" in verify.text
     assert "(incrementally, from the last full check at 4 Dec 2026, 10:00:00" in overview

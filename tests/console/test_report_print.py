@@ -23,7 +23,6 @@ from keyserver.domain.settings import Settings, display_zone
 from keyserver.http.console import _security
 from keyserver.http.console._i18n import Formats
 from keyserver.service import KeyService
-from keyserver.testing import running_server
 from tests.support.clock import FakeClock
 from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf, signed_in_session
 from tests.support.world import (
@@ -53,43 +52,43 @@ REFUSED_ROWS = 40
 
 
 @contextmanager
-def reported(settings: Settings) -> Iterator[tuple[str, World, datetime]]:
-    """A server with MEDIUM's four containers answering ANSWERS, the loss reported.
+def reported(settings: Settings, url: str) -> Iterator[tuple[str, World, datetime]]:
+    """The server at ``url`` (``console_url``) with MEDIUM's four containers answering
+    ANSWERS, the loss reported.
 
     Yields the server's URL, its principals and the time the report is read.
     """
     clock = settings.clock
     assert isinstance(clock, FakeClock)
-    with running_server(settings) as url:
-        world = make_world(settings, url)
-        try:
-            made = {label: activate(world, medium=MEDIUM, label=label) for label in ANSWERS}
-            lost_at = clock()
-            clock.advance(hours=1)
-            guessed, _ = made["b-guessed"]
-            oprf(world, "reader", guessed["container_id"], guessed["public_key"])
-            opened, key = made["d-opened"]
-            cid = opened["container_id"]
-            confirm(world, "reader", cid, key, oprf(world, "reader", cid, opened["public_key"]))
-            clock.advance(hours=1)
-            body = {**LOSS, "lost_at": lost_at.isoformat()}
-            path = f"/v1/media/{MEDIUM}/loss-report"
-            assert world.call("official", "POST", path, json=body).is_success
-            for _ in range(REFUSED_ROWS):  # suspended by the loss report: each one refused
-                refused = world.call(
-                    "reader",
-                    "POST",
-                    f"/v1/containers/{cid}/evaluate",
-                    json={"blinded_element": blinded_b64()},
-                )
-                assert refused.json()["type"] == "urn:rwc:problem:suspended"
-            yield url, world, clock()
-        finally:
-            world.close()
+    world = make_world(settings, url)
+    try:
+        made = {label: activate(world, medium=MEDIUM, label=label) for label in ANSWERS}
+        lost_at = clock()
+        clock.advance(hours=1)
+        guessed, _ = made["b-guessed"]
+        oprf(world, "reader", guessed["container_id"], guessed["public_key"])
+        opened, key = made["d-opened"]
+        cid = opened["container_id"]
+        confirm(world, "reader", cid, key, oprf(world, "reader", cid, opened["public_key"]))
+        clock.advance(hours=1)
+        body = {**LOSS, "lost_at": lost_at.isoformat()}
+        path = f"/v1/media/{MEDIUM}/loss-report"
+        assert world.call("official", "POST", path, json=body).is_success
+        for _ in range(REFUSED_ROWS):  # suspended by the loss report: each one refused
+            refused = world.call(
+                "reader",
+                "POST",
+                f"/v1/containers/{cid}/evaluate",
+                json={"blinded_element": blinded_b64()},
+            )
+            assert refused.json()["type"] == "urn:rwc:problem:suspended"
+        yield url, world, clock()
+    finally:
+        world.close()
 
 
-def test_the_report_lists_the_answer_first(settings: Settings) -> None:
-    with reported(settings) as (url, world, _):
+def test_the_report_lists_the_answer_first(settings: Settings, console_url: str) -> None:
+    with reported(settings, console_url) as (url, world, _):
         browser = signed_in_session(url, world.tokens["official"], "en")
         page = browser.get(url + "/console/medium/report", params={"name": MEDIUM}, timeout=30)
         assert page.status_code == 200, page.text[:500]
@@ -103,12 +102,12 @@ def test_the_report_lists_the_answer_first(settings: Settings) -> None:
         assert {c["label"]: c["answer"] for c in doc["containers"]} == ANSWERS
 
 
-def test_the_medium_page_answers_as_the_report(settings: Settings) -> None:
+def test_the_medium_page_answers_as_the_report(settings: Settings, console_url: str) -> None:
     """The medium's page orders its containers by their answers, read without building the
     report (issue 12: KeyService.console_medium with ``answers``): the same answer per
     container as the report's, refused attempts after the loss and the writer's sealing
     in the window included, and the same order on the page."""
-    with reported(settings) as (url, world, _):
+    with reported(settings, console_url) as (url, world, _):
         browser = signed_in_session(url, world.tokens["official"], "en")
         page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
         service = KeyService(settings)
@@ -132,10 +131,12 @@ def test_the_medium_page_answers_as_the_report(settings: Settings) -> None:
     assert rows == [(label, ANSWERS[label].capitalize()) for label in SHOWN_ORDER]
 
 
-def test_the_answer_box_says_each_container_with_who_and_when(settings: Settings) -> None:
+def test_the_answer_box_says_each_container_with_who_and_when(
+    settings: Settings, console_url: str
+) -> None:
     """The verdict box said only "at least one" (issue 12): it lists every container, worst
     first, with its answer and, for an opened or possibly opened one, who and when."""
-    with reported(settings) as (url, world, now):
+    with reported(settings, console_url) as (url, world, now):
         browser = signed_in_session(url, world.tokens["official"], "ja")
         page = browser.get(url + "/console/medium/report", params={"name": MEDIUM}, timeout=30)
         doc = world.call("official", "GET", f"/v1/media/{MEDIUM}/report").json()
@@ -197,9 +198,9 @@ def _open_report(driver: WebDriver, url: str, session: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_printed_report_pages(
-    settings: Settings, browser: BrowserFactory, tmp_path: Path, language: str
+    settings: Settings, console_url: str, browser: BrowserFactory, tmp_path: Path, language: str
 ) -> None:
-    with reported(settings) as (url, world, now):
+    with reported(settings, console_url) as (url, world, now):
         session = signed_in_session(url, world.tokens["official"], language)
         cookie = session.cookies.get(_security.session_cookie_name_plain())
         assert cookie is not None

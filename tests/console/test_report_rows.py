@@ -18,7 +18,6 @@ from voprf import ristretto as r
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from keyserver.testing import running_server
 from tests.support.clock import FakeClock
 from tests.support.console import signed_in_session
 
@@ -70,25 +69,26 @@ def _report_loss(settings: Settings, lost_at: datetime) -> dict[str, Any]:
         service.close()
 
 
-def test_writer_sealing_after_the_loss_is_said_to_be_creation(settings: Settings) -> None:
+def test_writer_sealing_after_the_loss_is_said_to_be_creation(
+    settings: Settings, console_url: str
+) -> None:
     clock = settings.clock
     assert isinstance(clock, FakeClock)
     tokens, cid = _seed(settings)
     lost_at = clock()
     clock.advance(hours=1)
-    with running_server(settings) as url:
-        # The contractor seals the container after the medium was (unknowingly) lost.
-        assert _evaluate(url, tokens["vendor"], cid).status_code == 200
-        service = KeyService(settings)
-        try:
-            writer = service.authenticate(tokens["vendor"])
-            service.commit(writer, cid, header_digest=os.urandom(32), receipt_key=os.urandom(32))
-        finally:
-            service.close()
-        clock.advance(hours=1)
-        _report_loss(settings, lost_at)
-        english = _report_page(url, tokens["tanaka"], "en")
-        japanese = _report_page(url, tokens["tanaka"], "ja")
+    # The contractor seals the container after the medium was (unknowingly) lost.
+    assert _evaluate(console_url, tokens["vendor"], cid).status_code == 200
+    service = KeyService(settings)
+    try:
+        writer = service.authenticate(tokens["vendor"])
+        service.commit(writer, cid, header_digest=os.urandom(32), receipt_key=os.urandom(32))
+    finally:
+        service.close()
+    clock.advance(hours=1)
+    _report_loss(settings, lost_at)
+    english = _report_page(console_url, tokens["tanaka"], "en")
+    japanese = _report_page(console_url, tokens["tanaka"], "ja")
     # The answer stays "not opened" (spec §report), and the row says why it may.
     assert '<p class="answer-a">Not opened</p>' in english
     assert "Sealed by its writer (creation)" in english

@@ -6,12 +6,13 @@
 itself with ``mincore(2)`` on a mapping of the file. A file read through the cache is in it
 afterwards; one read directly is not.
 
-Why mincore and not an ``RWF_NOWAIT`` read of one byte (what direct.py asks): such a read
-of a page that is not cached starts reading it, and if the test's thread is preempted
-before the read looks again, the page is there and the probe answers "cached" about a page
-it brought in itself. A test that probed four pages after a seal failed once that way
-under load (a page at 1/8 of the file "cached"); mincore only looks. The same goes for the
-eviction: it is checked page by page, not assumed.
+Why mincore and not an ``RWF_NOWAIT`` read of one byte (what direct.py asked until the
+tenth session, and now asks mincore too): such a read of a page that is not cached starts
+reading it, and if the test's thread is preempted before the read looks again, the page is
+there and the probe answers "cached" about a page it brought in itself. A test that probed
+four pages after a seal failed once that way under load (a page at 1/8 of the file
+"cached"); mincore only looks. The same goes for the eviction: it is checked page by page,
+not assumed.
 """
 
 from __future__ import annotations
@@ -264,3 +265,30 @@ def test_a_refused_big_cold_container_leaves_no_descriptor_open(kit: Kit, disk: 
     with pytest.raises(FormatError):
         kit.open(out)
     assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def _read_from_disk() -> int:
+    """Bytes this thread has had read from storage (counted when the read is submitted)."""
+    for line in Path("/proc/thread-self/io").read_text().splitlines():
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1])
+    raise AssertionError("no read_bytes in /proc/thread-self/io")
+
+
+def test_asking_whether_a_file_is_cached_reads_nothing(disk: Path) -> None:
+    """The probe only looks (mincore): an RWF_NOWAIT read of a page not in the cache started
+    reading it, and answered "cached" if that read finished before it looked again."""
+    if not Path("/proc/thread-self/io").exists():
+        requirements.missing("per-thread I/O accounting", "run on Linux with task I/O accounting")
+    cold = disk / "cold.bin"
+    _cold_file(cold, BIG)
+    fd = os.open(cold, os.O_RDONLY)
+    try:
+        before = _read_from_disk()
+        twin = open_direct(fd, BIG)
+        assert _read_from_disk() == before  # nothing submitted to the disk
+        assert twin is not None
+        twin.close()
+    finally:
+        os.close(fd)
+    assert not any(_resident(cold))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.e2e import KeyServer
 from tests.support.processes import clean_env
 
 BIN = Path(sys.executable).parent
@@ -56,12 +57,11 @@ def run_into_closed_pipe(*argv: str | os.PathLike[str]) -> subprocess.CompletedP
         os.close(write_end)
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("conventions") / "data"
-    result = run(KEYSERVER, "init", "--data-dir", path)
-    assert result.returncode == 0, result.stderr
-    return path
+@pytest.fixture
+def data_dir(shared_server: KeyServer) -> Path:
+    """A key server's data directory with an audit log (the session's server: a `keyserver
+    init` of this module's own cost ~1 CPU-s and said nothing more)."""
+    return shared_server.data_dir
 
 
 @pytest.mark.parametrize("command", [RWC, KEYSERVER])

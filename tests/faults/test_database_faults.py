@@ -37,7 +37,7 @@ from keyserver.service import KeyService
 from keyserver.store import init_database
 from keyserver.store.engine import repair_side_files
 from keyserver.testing import new_master_key_b64, running_server
-from tests.support import e2e, postgres, processes
+from tests.support import e2e, http_client, postgres, processes
 from tests.support.requirements import missing
 
 UNAVAILABLE = "urn:rwc:problem:unavailable"
@@ -143,10 +143,18 @@ class Setup:
             service.commit(w, self.cid, header_digest=b"\1" * 32, receipt_key=b"\2" * 32)
         finally:
             service.close()
+        # Over the shared TLS context: a client of its own builds one (29 ms of CPU).
         self.http = {
-            n: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {t}"}, timeout=120)
+            n: http_client.client(
+                base_url=url, headers={"Authorization": f"Bearer {t}"}, timeout=120
+            )
             for n, t in tokens.items()
         }
+
+    def serve_at(self, url: str) -> None:
+        """Send the requests to ``url`` from now on (another server process)."""
+        for c in self.http.values():
+            c.base_url = httpx.URL(url)
 
     def evaluate(self) -> httpx.Response:
         return self.http["reader"].post(
@@ -258,12 +266,16 @@ def test_postgres_chain_head_held(pg: tuple[Setup, Proxy, str]) -> None:
     s, _proxy, name = pg
     holder = psycopg.connect(postgres.conninfo(name))
     try:
-        holder.execute("SET idle_in_transaction_session_timeout = '8s'")
         holder.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
         started = time.monotonic()
         _unavailable(s.evaluate(), "chain head held, evaluate", started)
         started = time.monotonic()
         _unavailable(s.suspend(), "chain head held, suspend", started)
+        # Only now may the holder's session end: a timeout set before the two requests
+        # (it was 8 s) raced their two 2 s lock waits on a loaded machine, and a lock let go
+        # early turns the refused suspension into an applied one. PostgreSQL arms the
+        # timeout each time the session goes idle, so this SET's value is the one in force.
+        holder.execute("SET idle_in_transaction_session_timeout = '1s'")
         # The server ends the idle holder's session; the lock goes with it.
         _recovers(s, "chain head held")
         with pytest.raises(psycopg.Error):  # the server ended the holder's session
@@ -403,7 +415,9 @@ def _serve(settings: Settings, port: int, log: Path) -> Iterator[None]:
         while True:
             assert proc.poll() is None, log.read_text()[-2000:]
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                # http_client: httpx.get would build a TLS context (29 ms of CPU) per poll.
+                healthz = http_client.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                if healthz.status_code == 200:
                     break
             assert time.monotonic() < deadline, "keyserver serve did not come up"
             time.sleep(0.1)
@@ -444,6 +458,9 @@ def test_sqlite_read_only_file(tmp_path: Path) -> None:
             assert s.state() == "active"
         for side in tmp_path.glob("keyserver.db-*"):
             assert side.stat().st_mode & 0o200, side
+        # A port of its own: the first one, free since the stop, may be another test's now.
+        port = e2e.free_port()
+        s.serve_at(f"http://127.0.0.1:{port}")
         with _serve(settings, port, log):
             assert s.evaluate().status_code == 200
     finally:
@@ -468,7 +485,7 @@ def test_postgres_watchdog_stops_with_the_app(pg_copy: str) -> None:
     before = _watchdogs()
     with running_server(settings) as url:
         # /readyz reads the database: a checkout arms a deadline, which starts the thread.
-        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+        assert http_client.get(f"{url}/readyz", timeout=10).status_code == 200
         started = _watchdogs() - before
         assert len(started) == 1
     [thread] = started

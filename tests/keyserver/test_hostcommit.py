@@ -11,12 +11,14 @@ import dataclasses
 import json
 import os
 import pickle
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from keyserver.domain.errors import (
     SuspendedError,
     UnavailableError,
 )
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.lifecycle import Actor
 from keyserver.release import hostcommit, hostwire
 from keyserver.release.hostwire import WireError
@@ -152,6 +154,8 @@ def test_a_release_with_another_member_or_a_refusal_without_a_message_is_refused
         hostwire.outcome_doc(_release(_seed=b"k" * 32))  # the opened seed never crosses
     with pytest.raises(WireError, match="without a catalogue message"):
         hostwire.outcome_doc(SuspendedError("plain text"))
+    with pytest.raises(WireError, match="with a count"):
+        hostwire.outcome_doc(SuspendedError(ngettext("%(n)s day", "%(n)s days", 2, n=2)))
     with pytest.raises(WireError, match="problem member"):
         hostwire.outcome_doc(SuspendedError(N_("the container is suspended"), at=datetime.now()))
     # The committer answers such an outcome as an internal failure (logged), not at all.
@@ -400,13 +404,29 @@ def test_a_worker_releases_through_the_committer(
         listener.close()
 
 
+def _age(path: Path) -> None:
+    """Make ``path`` look older than the grace a socket directory is given."""
+    then = time.time() - 2 * hostcommit.GRACE_S
+    os.utime(path, (then, then))
+
+
 def _sockdirs(parent: Path) -> set[str]:
     return {p.name for p in parent.iterdir() if p.name.startswith(hostcommit.SOCKET_DIR_PREFIX)}
 
 
-def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: Path) -> None:
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path: a socket's path has room for ~107 bytes, and
+    tmp_path under xdist (plus the socket directory and name) can be longer."""
+    path = Path(tempfile.mkdtemp(prefix="rwc-hc-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir: Path) -> None:
     """kill -9 of a supervisor leaves its 0700 directory and socket; the next one removes
     it, and nothing that is not certainly a dead committer's."""
+    tmp_path = short_dir
     code = (
         "import sys, time; from keyserver.release import hostcommit; "
         "d, _ = hostcommit.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
@@ -419,10 +439,15 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
     killed.kill()
     killed.wait()
     assert (dead / hostcommit.SOCKET_NAME).is_socket()
+    hostcommit.make_listener(16, str(tmp_path))[1].close()  # too young to be judged
+    assert dead.exists()
+    for sockdir in tmp_path.iterdir():
+        _age(sockdir / hostcommit.SOCKET_NAME)
 
-    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead one
+    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead ones
     assert not dead.exists()
     assert _sockdirs(tmp_path) == {Path(live_dir).name}
+    _age(Path(live_dir) / hostcommit.SOCKET_NAME)
 
     # Left alone: a live listener, a directory not 0700, one with something else in it,
     # a symlink to a dead one, a young empty one; removed: an old empty one.
@@ -430,6 +455,7 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
         path = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + name)
         path.mkdir(mode=0o700)
         hostcommit.listen(str(path / hostcommit.SOCKET_NAME)).close()
+        _age(path / hostcommit.SOCKET_NAME)
         return path
 
     dead_dir("open").chmod(0o755)
@@ -441,8 +467,7 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
     old = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "old")
     young.mkdir(mode=0o700)
     old.mkdir(mode=0o700)
-    then = time.time() - 2 * hostcommit.EMPTY_GRACE_S
-    os.utime(old, (then, then))
+    _age(old)
     kept = _sockdirs(tmp_path) - {old.name}
 
     assert hostcommit.remove_stale(str(tmp_path)) == [str(old)]
@@ -450,3 +475,11 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(tmp_path: 
     assert (tmp_path / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
     live.close()
     assert hostcommit.remove_stale(str(tmp_path)) == [live_dir]
+
+
+def test_a_socket_path_too_long_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    with pytest.raises(OSError, match="path too long"):
+        hostcommit.make_listener(16, str(deep))
+    assert list(deep.iterdir()) == []

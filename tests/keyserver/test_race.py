@@ -1,4 +1,8 @@
-"""Two server processes on one PostgreSQL database: revocation races evaluation.
+"""Two key-server instances on one PostgreSQL database: revocation races evaluation.
+
+One instance is a process of its own, the other runs in the test process (``running_server``),
+so the two share no memory, as two hosts do not: a process start (1.4 CPU-s) was all a
+second process added.
 
 Once a destroy has returned (on either instance), no evaluation sent afterwards (to
 either instance) may succeed, and the shared audit chain stays one valid chain in which
@@ -13,16 +17,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from keyserver.domain.settings import Settings
+from keyserver.domain.settings import Settings, utc_now
+from keyserver.testing import running_server
 from tests.support import http_client
 from tests.support.processes import free_port
 from tests.support.world import World, activate, blinded_b64, make_world
+
+# One reader hammers 8 containers of one medium: the attempt windows (spec §receipt) are
+# not what this test is about. Both instances count attempts in the shared database.
+NO_CAPS = {"principal_attempt_cap": 1_000_000, "medium_attempt_cap": 1_000_000}
 
 
 @contextmanager
@@ -57,10 +66,7 @@ def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
         "KEYSERVER_MASTER_KEY": settings.master_key_b64 or "",
         "KEYSERVER_SWEEP_INTERVAL": "0",
         "KEYSERVER_CONTACT": settings.contact,
-        # One reader hammers 8 containers of one medium: the attempt windows (spec
-        # §receipt) are not what this test is about.
-        "KEYSERVER_PRINCIPAL_ATTEMPT_CAP": "1000000",
-        "KEYSERVER_MEDIUM_ATTEMPT_CAP": "1000000",
+        **{f"KEYSERVER_{name.upper()}": str(value) for name, value in NO_CAPS.items()},
     }
     proc = subprocess.Popen(
         [
@@ -99,13 +105,28 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
 # Several instances need PostgreSQL: SQLite allows one server per database file.
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_two_instances_revocation_race(settings: Settings, backend: str) -> None:
-    # The test controls time only through real clocks here: the processes use their own.
-    with server_processes(settings, 2) as (url_a, url_b):
+    # The test controls time only through real clocks here: the process uses its own, and
+    # the instance in this process the same real clock (the fixture's stands still).
+    with (
+        server_processes(settings, 1) as (url_a,),
+        running_server(settings.replace(clock=utc_now, **NO_CAPS)) as url_b,
+    ):
         world = make_world(settings, url_a)
         try:
             _race(world, url_a, url_b)
         finally:
             world.close()
+
+
+def _wait_for(condition: Callable[[], bool], lock: threading.Lock, what: str) -> None:
+    """Wait until ``condition`` holds over the results (read under ``lock``); hang guard."""
+    deadline = time.monotonic() + 120
+    while True:
+        with lock:
+            if condition():
+                return
+        assert time.monotonic() < deadline, f"never seen: {what}"
+        time.sleep(0.01)
 
 
 def _race(world: World, url_a: str, url_b: str) -> None:
@@ -152,13 +173,22 @@ def _race(world: World, url_a: str, url_b: str) -> None:
         for u in (url_b, url_a)
     ]
     try:
-        time.sleep(0.3)
+        # The race needs releases before the destroys and evaluations sent after them:
+        # waited for, not slept for (0.3 s sleeps were a guess at a loaded machine's pace).
+        _wait_for(lambda: any(code == 200 for _, _, code in results), lock, "a release")
         for i, cid in enumerate(containers):
             resp = officials[i % 2].post(f"/v1/containers/{cid}/destroy", json={"reason": "race"})
             assert resp.status_code == 200 and resp.json()["affected"] == 1
             destroyed_at[cid] = time.monotonic()
             time.sleep(0.05)
-        time.sleep(0.3)
+        _wait_for(
+            lambda: (
+                {cid for cid, started, _ in results if started > destroyed_at[cid]}
+                == set(containers)
+            ),
+            lock,
+            "an evaluation of each container sent after its destroy",
+        )
     finally:
         stop.set()
         for t in threads:

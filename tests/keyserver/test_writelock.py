@@ -149,8 +149,13 @@ def test_reentrant_in_one_thread_flock_until_outermost_release(tmp_path: Path) -
     assert flock_is_free(lock.lock_path)
 
 
+# How long the child holds the lock if the test never lets it go, and how long the test
+# waits for the child's start (an interpreter and keyserver.store's imports: 39 s were
+# seen for a server's start-up on a loaded 2-core CI machine). Hang guards, not timings.
+HANG_GUARD_S = 120
+
 CHILD = textwrap.dedent(
-    """
+    f"""
     import sys, time
     from pathlib import Path
     from keyserver.store.writelock import write_lock_for
@@ -158,7 +163,9 @@ CHILD = textwrap.dedent(
     db, markers = sys.argv[1], Path(sys.argv[2])
     with write_lock_for(db):
         (markers / "child-acquired").touch()
-        time.sleep(0.4)
+        deadline = time.monotonic() + {HANG_GUARD_S}
+        while not (markers / "let-go").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
         (markers / "child-released").touch()  # written while still holding the lock
     """
 )
@@ -174,21 +181,27 @@ def test_a_process_waits_for_the_writer_of_another_process(tmp_path: Path) -> No
         [sys.executable, "-c", CHILD, str(db), str(markers)], env=env, cwd=REPO
     )
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_GUARD_S
         while not (markers / "child-acquired").exists():
             assert child.poll() is None, "child exited before taking the lock"
             assert time.monotonic() < deadline, "child never took the lock"
             time.sleep(0.005)
         # The child holds the flock: this thread blocks in flock, which releases the GIL,
-        # so another thread of this process keeps running meanwhile.
+        # so another thread of this process keeps running meanwhile; that thread, not a
+        # fixed time, tells the child to let go (a 0.4 s hold raced a loaded machine's
+        # scheduling). Were the GIL held in flock, it could not run before the child's
+        # hang guard let go, and no tick would be counted.
         waiting, done = threading.Event(), threading.Event()
         ticks_while_blocked = 0
 
         def ticker() -> None:
             nonlocal ticks_while_blocked
+            waiting.wait(HANG_GUARD_S)
             while not done.is_set():
                 if waiting.is_set() and not (markers / "child-released").exists():
                     ticks_while_blocked += 1
+                    if ticks_while_blocked == 20:  # the waiter has had 20 ms to block
+                        (markers / "let-go").touch()
                 time.sleep(0.001)
 
         thread = threading.Thread(target=ticker)
@@ -201,9 +214,9 @@ def test_a_process_waits_for_the_writer_of_another_process(tmp_path: Path) -> No
                 assert (markers / "child-released").exists()
         finally:
             done.set()
-            thread.join(5)
+            thread.join(HANG_GUARD_S)
         assert ticks_while_blocked > 0
-        assert child.wait(10) == 0
+        assert child.wait(HANG_GUARD_S) == 0
     finally:
         if child.poll() is None:
             child.kill()

@@ -39,7 +39,7 @@ def test_destroy_medium_waits_for_a_second_official(
     )  # fmt: skip
     assert asked.code == 0, asked
     assert "request 1 created, awaiting a second official" in asked.out
-    assert "This affects 1 container(s) on medium USB-2022-06-AMA:" in asked.out
+    assert "This affects 1 container on medium USB-2022-06-AMA:" in asked.out
     assert "- export" in asked.out
     assert "keyserver approvals approve 1" in asked.out
     assert _state(data_dir, cid) == "active"
@@ -56,7 +56,7 @@ def test_destroy_medium_waits_for_a_second_official(
     assert (request["id"], request["requested_by"]) == (1, "official")
     # Without --yes and without a terminal: refused, after showing what it affects.
     unconfirmed = cli("approvals", "approve", "1", *srv, env=_as(second))
-    assert unconfirmed.code == 2 and "This affects 1 container(s)" in unconfirmed.err
+    assert unconfirmed.code == 2 and "This affects 1 container" in unconfirmed.err
     declined = cli("approvals", "approve", "1", *srv, env=_as(second), stdin=h.TtyInput("no\n"))
     assert declined.code == 8 and _state(data_dir, cid) == "active"
     done = cli("approvals", "approve", "1", *srv, env=_as(second), stdin=h.TtyInput("yes\n"))

@@ -50,7 +50,7 @@ def test_short_waiting_period_lists_what_it_affects_and_asks_once(
     argv = ("report-loss", "--medium", "usb-s", "--waiting-period", "1h", "--reason", "lost")
     result = cli(*argv, "--data-dir", dd, stdin=h.TtyInput("no\n"))
     assert result.code == 8, result
-    assert "This affects 1 container(s) on medium USB-S:" in result.err
+    assert "This affects 1 container on medium USB-S:" in result.err
     assert "  - export" in result.err and result.err.count("Type 'yes'") == 1
     assert _state(data_dir, cid)["state"] == "active"
     # Without a terminal it needs --yes; a long waiting period does not ask.

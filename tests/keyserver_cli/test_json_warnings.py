@@ -2,7 +2,9 @@
 
 spec §cli: with ``--json`` an error is ``{"ok": false, "error": {...}, "warnings": [...]}`` on
 stderr, and a warning is one JSON line ``{"warnings": [...]}`` when it happens, in English
-whatever the locale; ``serve``'s start-up warning too, between uvicorn's own log lines.
+whatever the locale; ``serve``'s start-up warning too. Every line ``serve --json`` writes is
+a JSON object: its notes, uvicorn's log and access log, the key server's logged warnings
+and errors, with one worker or several (and a host committer).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ import requests
 
 from keyserver.cli.output import Output
 from keyserver.domain.i18n import N_
+from tests.keyserver_cli.test_workers import committer_pids
 from tests.support.keyserver_cli import KEYSERVER_BIN, TIMEOUT, clean_env, free_port
 
 PLAIN_HTTP = (
@@ -34,6 +38,13 @@ HOST = "127.0.0.2"
 
 def _json_lines(text: str) -> list[Any]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _objects(text: str) -> list[dict[str, Any]]:
+    """Every line of ``text``, each of which must be one JSON object."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert all(isinstance(line, dict) for line in lines), text
+    return lines
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -66,15 +77,74 @@ def test_serve_json_warns_in_json_lines(data_dir: Any, tmp_path: Path, lang: str
             proc.kill()
             proc.wait()
     shown = err.read_text()
+    lines = _objects(shown)
     # The warning is one JSON line in English, whatever KEYSERVER_LANG says ...
-    assert _json_lines(shown) == [{"warnings": [PLAIN_HTTP]}], shown
+    assert [line for line in lines if "warnings" in line] == [{"warnings": [PLAIN_HTTP]}]
     assert "keyserver: " not in shown and "警告" not in shown
-    # ... before uvicorn's log, which stays as uvicorn writes it.
-    lines = shown.splitlines()
-    assert lines[0].startswith("{")
-    assert any("Started server process" in line for line in lines[1:]), shown
-    assert any("Finished server process" in line for line in lines), shown
+    # ... before uvicorn's log, each line of which is a JSON object too.
+    assert lines[0] == {"warnings": [PLAIN_HTTP]}
+    messages = [line.get("message", "") for line in lines[1:]]
+    assert any(m.startswith("Started server process") for m in messages), shown
+    assert any(m.startswith("Finished server process") for m in messages), shown
+    assert {"level": "info", "logger": "uvicorn.error"}.items() <= lines[1].items()
     assert out.read_text() == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the host committer")
+def test_serve_json_with_workers_writes_only_json_lines(data_dir: Any, tmp_path: Path) -> None:
+    """``--workers 2`` with the host committer, the committer killed once: the ready note,
+    uvicorn's lines of every worker, the access log and the supervisor's error about the
+    committer are each one JSON object per line."""
+    port = free_port()
+    out, err = tmp_path / "out", tmp_path / "err"
+    argv = [KEYSERVER_BIN, "serve", "--json", "--data-dir", data_dir.path, "--access-log"]
+    argv += ["--port", str(port), "--workers", "2"]
+    env = clean_env(KEYSERVER_HOST_COMMITTER="true")
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [os.fspath(a) for a in argv],
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not committer_pids(proc.pid) or not _healthy(port):
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.1)
+        [first] = committer_pids(proc.pid)
+        os.kill(first, signal.SIGKILL)
+        while committer_pids(proc.pid) in ([], [first]):
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0, err.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = _objects(err.read_text())
+    assert lines[0] == {
+        "note": f"2 workers on http://127.0.0.1:{port}",
+        "url": f"http://127.0.0.1:{port}",
+        "workers": 2,
+    }
+    messages = [(line.get("logger"), line.get("message", "")) for line in lines]
+    started = [m for m in messages if m[0] == "uvicorn.error" and "Started server" in m[1]]
+    assert len(started) == 2  # one per worker
+    said = [m for logger, m in messages if logger == "keyserver"]
+    assert any(f"release committer (pid {first}) exited" in m for m in said), said
+    access = _objects(out.read_text())
+    assert access and all(line["logger"] == "uvicorn.access" for line in access)
+    assert any("GET /healthz" in line["message"] for line in access)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok
+    except (requests.ConnectionError, requests.Timeout):
+        return False
 
 
 def test_warnings_for_people_in_their_language() -> None:

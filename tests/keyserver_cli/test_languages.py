@@ -9,6 +9,7 @@ the Japanese one.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ import pytest
 from keyserver.domain import i18n
 from pycontainer.cli.texts import LOCALE_VARIABLES, language
 from tests.support import keyserver_cli as h
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _env(**values: str) -> dict[str, str]:
@@ -42,11 +45,33 @@ def test_language_choice(env: dict[str, str], expected: str) -> None:
     assert language(env, "KEYSERVER_LANG") == expected
 
 
+def _affects(count: int, what: i18n.Message) -> i18n.Message:
+    return i18n.ngettext(
+        "This affects %(count)s container on %(what)s:",
+        "This affects %(count)s containers on %(what)s:",
+        count,
+        count=count,
+        what=what,
+    )
+
+
 def test_messages_nest_and_stay_english_as_strings() -> None:
     inner = i18n.N_("medium %(name)s", name="USB-1")
-    outer = i18n.N_("This affects %(count)s container(s) on %(what)s:", count=2, what=inner)
+    outer = _affects(2, inner)
     assert outer.text("ja") == "媒体 USB-1 の 2 件のコンテナが対象です:"
-    assert outer.text("en") == str(outer) == "This affects 2 container(s) on medium USB-1:"
+    assert outer.text("en") == str(outer) == "This affects 2 containers on medium USB-1:"
+
+
+def test_counts_of_containers_take_their_plural_form() -> None:
+    """Not "1 container(s)": one form for one and another for more in English, the one
+    Japanese form for every count (Plural-Forms in each catalogue)."""
+    inner = i18n.N_("medium %(name)s", name="USB-1")
+    assert str(_affects(1, inner)) == "This affects 1 container on medium USB-1:"
+    assert str(_affects(0, inner)) == "This affects 0 containers on medium USB-1:"
+    assert _affects(1, inner).text("ja") == "媒体 USB-1 の 1 件のコンテナが対象です:"
+    # No text of the command or the service says "(s)" for a count any more.
+    for path in (REPO / "keyserver").rglob("*.py"):
+        assert "container(s)" not in path.read_text(encoding="utf-8"), path
     with pytest.raises(ValueError, match="no message catalogue"):
         i18n.translations("fr")
 
@@ -73,7 +98,7 @@ def test_typo_confirmation_and_report_in_both_languages(
     assert miss.count("did you mean") == 1 and miss.count("Nothing was changed") == 1
     assert "keyserver: hint: did you mean USB-2022-06-AMA?\n" in miss
     assert "Nothing matched what you asked for." in miss and "(not-found)" in miss
-    assert "This affects 1 container(s) on medium USB-2022-06-AMA:" in asked
+    assert "This affects 1 container on medium USB-2022-06-AMA:" in asked
     assert "Type 'yes' to confirm: " in asked and "aborted; nothing was changed" in asked
     assert "Medium USB-2022-06-AMA: no loss reported for this medium" in answer
 
@@ -193,3 +218,38 @@ def test_operator_and_witness_refusals_in_both_languages(
     ja = cli(*argv, *where, env=_env(KEYSERVER_LANG="ja"))
     assert ja.code == code and japanese in ja.err, ja
     assert english not in ja.err, ja
+
+
+def test_notes_are_said_in_the_commands_language_and_as_json_lines(
+    cli: Any, data_dir: Any, tmp_path: Any
+) -> None:
+    """A note (here: what ``audit export`` wrote) is in the command's language, and with
+    ``--json`` one JSON line in English, as a warning is."""
+    dd = data_dir.path
+    ja = cli(
+        "audit",
+        "export",
+        "-o",
+        tmp_path / "ja.jsonl",
+        "--data-dir",
+        dd,
+        env=_env(KEYSERVER_LANG="ja"),
+    )
+    assert ja.code == 0, ja
+    count = len((tmp_path / "ja.jsonl").read_text().splitlines())
+    assert ja.err == f"keyserver: {count} 件の監査記録を {tmp_path / 'ja.jsonl'} に書き出しました\n"
+    js = cli(
+        "audit",
+        "export",
+        "--json",
+        "-o",
+        tmp_path / "js.jsonl",
+        "--data-dir",
+        dd,
+        env=_env(KEYSERVER_LANG="ja"),
+    )
+    assert js.code == 0, js
+    noun = "entry" if count == 1 else "entries"
+    assert [json.loads(line) for line in js.err.splitlines()] == [
+        {"note": f"wrote {count} audit {noun} to {tmp_path / 'js.jsonl'}"}
+    ]

@@ -287,7 +287,7 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
         "suspend", cid, "--reason", "vendor audit", "--public-reason", "ask IT", "--data-dir", dd
     )
     assert result.code == 0, result
-    assert "suspend: 1 container(s) changed" in result.out and cid in result.out
+    assert "suspend: 1 container changed" in result.out and cid in result.out
     status = _state(h, data_dir, cid)
     assert (status["state"], status["reason"], status["public_reason"]) == (
         "suspended",

@@ -4,7 +4,6 @@ trust store, no redirects, and a size limit on every answer, as `rwc` and `keyse
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from keyserver.domain.transparency.note import SignerKey
 from tests.support.keyserver_cli import Cli
+from tests.support.servers import serving
 
 ORIGIN = "hostile.example/rwc"
 
@@ -35,13 +35,8 @@ class _Huge(BaseHTTPRequestHandler):
 @pytest.fixture
 def huge_log() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Huge)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_witness_refuses_an_answer_over_the_size_limit(

@@ -146,7 +146,7 @@ def test_confirmation_on_a_real_terminal(h: ModuleType, data_dir: Any, people: A
     code, seen = _tty_run(h, argv, b"no\n")
     assert code == 8, seen
     # spec §cli: the prompt lists what it will affect, then asks once.
-    assert b"This affects 1 container(s)" in seen and b"- export" in seen
+    assert b"This affects 1 container" in seen and b"- export" in seen
     assert b"can never be opened again" in seen and b"aborted" in seen
     assert state() == "active"
 

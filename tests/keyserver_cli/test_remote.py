@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
-import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -17,16 +15,11 @@ from typing import Any, cast
 import pytest
 
 from keyserver.testing import running_server
+from tests.support.servers import closed_port, serving
 
 
 def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
     return cast(dict[str, str], h.clean_env(KEYSERVER_TOKEN=token, **extra))
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_admin_over_http(cli: Any, h: ModuleType, data_dir: Any, server: str) -> None:
@@ -83,7 +76,7 @@ def test_official_over_http(
     assert local.json() == status.json()  # same document in both modes
 
     result = cli("suspend", cid, "--reason", "check", "--server", server, env=off)
-    assert result.code == 0 and "1 container(s) changed" in result.out
+    assert result.code == 0 and "1 container changed" in result.out
     # spec §lifecycle: a bulk restore lifts loss reports unless it names another cause.
     result = cli(
         "restore", "--medium", "r-1", "--reason", "ok", "--json", "--server", server, env=off
@@ -251,7 +244,7 @@ def test_server_url_policy_is_rwcs(cli: Any, h: ModuleType, url: str, message: s
 
 
 def test_server_unreachable(cli: Any, h: ModuleType) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     result = cli("status", "A" * 22, "--server", url, env=_as(h, "rwc_" + "A" * 43))
     assert result.code == 7
     assert f"cannot reach the key server at {url}" in result.err
@@ -262,7 +255,7 @@ def test_server_from_environment_and_toml(
     cli: Any, h: ModuleType, data_dir: Any, server: str, tmp_path: Path
 ) -> None:
     toml = tmp_path / "c.toml"
-    dead = f"http://127.0.0.1:{_closed_port()}"
+    dead = f"http://127.0.0.1:{closed_port()}"
     toml.write_text(f'server = "{dead}"\n')
     admin = data_dir.admin_token
     # TOML alone: the dead server.
@@ -329,14 +322,9 @@ def test_odd_server_answers(
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         result = cli(*argv, "--server", url, env=_as(h, "rwc_" + "A" * 43))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert result.code == code, result
     assert message in result.err
     assert "Traceback" not in result.err

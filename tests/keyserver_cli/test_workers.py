@@ -29,6 +29,7 @@ import pytest
 import requests
 from voprf import ristretto
 
+from keyserver.cli import serve_handoff
 from keyserver.cli.workers import ListenError, PortInUseError, _address, listen
 from keyserver.store.writelock import LOCK_SUFFIX
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
@@ -87,15 +88,16 @@ def wait_for_workers(supervisor: int, count: int) -> list[int]:
     pytest.fail(f"expected {count} workers of {supervisor}")
 
 
-def established_inodes(port: int) -> set[int]:
-    """Socket inodes of the established TCP connections whose local port is ``port``."""
+def established_inodes(port: int, state: str = "01") -> set[int]:
+    """Socket inodes of the TCP sockets whose local port is ``port``, in ``state``
+    (01: ESTABLISHED, 0A: LISTEN)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with suppress(FileNotFoundError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
                 local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                if local_port == port and fields[3] == state:
                     inodes.add(int(fields[9]))
     return inodes
 
@@ -171,6 +173,12 @@ def test_workers_serve_balance_and_stop_on_sigterm(
         # workers in turn, so they split evenly (a hash of the addresses, SO_REUSEPORT,
         # gave 8/8 of 16 one time in five; one shared socket gives all to one worker).
         port = int(url.rsplit(":", 1)[1])
+        # One listening socket, the supervisor's alone: a copy in a worker would keep the
+        # port taking connections that nobody accepts once the supervisor is gone.
+        listening = established_inodes(port, state="0A")
+        assert len(listening) == 1
+        assert listening <= socket_inodes(proc.pid)
+        assert all(not listening & socket_inodes(pid) for pid in workers)
         conns = [
             http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(CONNECTIONS)
         ]
@@ -423,3 +431,49 @@ def test_failed_init_leaves_nothing(
     result = cli("init", "--data-dir", tmp_path / "d")
     assert result.code == 130
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == []
+
+
+def _received(end: socket.socket) -> list[socket.socket]:
+    """The connections queued for a worker on its end of the channel."""
+    end.setblocking(False)
+    got: list[socket.socket] = []
+    while True:
+        try:
+            _data, fds, _flags, _addr = socket.recv_fds(end, 16, 1)
+        except BlockingIOError:
+            return got
+        got += [socket.socket(fileno=fd) for fd in fds]
+
+
+def test_connections_are_handed_out_in_turn_and_past_a_gone_worker() -> None:
+    """The supervisor's side alone, on real sockets: in turn; a worker whose end is gone
+    is skipped; with no worker left the connection is closed, and nothing stops it."""
+    port, listening = listen("127.0.0.1", 0, 16)
+    pairs = serve_handoff.channels(2)
+    dispatcher = serve_handoff.Dispatcher(listening, [ours for ours, _ in pairs])
+    clients = []
+    try:
+        for _ in range(4):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            dispatcher.dispatch()
+        first, second = (_received(theirs) for _ours, theirs in pairs)
+        assert (len(first), len(second)) == (2, 2)
+        # What the worker got is the client's connection: bytes cross it.
+        clients[0].sendall(b"ping")
+        assert first[0].recv(4) == b"ping"
+        for conn in first + second:
+            conn.close()
+
+        pairs[0][1].close()  # the first worker is gone
+        for _ in range(3):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            dispatcher.dispatch()
+        assert len(_received(pairs[1][1])) == 3
+
+        pairs[1][1].close()  # no worker left: the client is let go, not kept waiting
+        clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        dispatcher.dispatch()
+        assert clients[-1].recv(1) == b""
+    finally:
+        for sock in [*clients, listening, *(s for pair in pairs for s in pair)]:
+            sock.close()

@@ -54,10 +54,18 @@ def describe() -> str:
     return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}"
 
 
+# A hang guard, not a timing: a server that is down refuses at once, and a connection
+# slower than this on a loaded CI machine would be taken for a server that is down (a
+# skip, which fails the run under RWC_TEST_STRICT). It was 3 s.
+CONNECT_TIMEOUT_S = 30
+
+
 def try_connect(database: str | None = None) -> psycopg.Connection[Any] | None:
     """An autocommit connection, or None when the server does not answer."""
     try:
-        return psycopg.connect(conninfo(database), autocommit=True, connect_timeout=3)
+        return psycopg.connect(
+            conninfo(database), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+        )
     except psycopg.OperationalError:
         return None
 
@@ -121,7 +129,9 @@ class _Dropper:
         while (name := self._names.get()) is not None:
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(conninfo(), autocommit=True, connect_timeout=10)
+                    conn = psycopg.connect(
+                        conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+                    )
                 drop_database(conn, name)
             except psycopg.Error as exc:  # reported by finish(): tests/conftest.py fails on it
                 self.failures.append(f"{name}: {exc}")

@@ -6,8 +6,11 @@ For hostile or fake servers written by a test (the key server itself: keyserver.
 from __future__ import annotations
 
 import socket
+import socketserver
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,12 +52,44 @@ def stop_uvicorn(u: UvicornThread) -> None:
     u.thread.join(timeout=20)
 
 
+# How often ``serve_forever`` looks whether it was asked to stop. The standard library's
+# 0.5 s is what ``shutdown()`` then waits: half a second of an idle test per server (a
+# run started some ten of these, each test 0.5 s of wall for 0.01 CPU-s).
+_SHUTDOWN_POLL_S = 0.01
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve ``server`` (e.g. an ``http.server.ThreadingHTTPServer``) in a thread for the
+    block; then stop it, wait for its thread and close its socket."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": _SHUTDOWN_POLL_S}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+# The sockets that keep closed_port's ports taken, for the life of the test process.
+_HELD_CLOSED: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A loopback port nobody listens on (connection refused)."""
+    """A loopback port nobody listens on (connection refused), for the rest of the process.
+
+    The port stays bound, never listening: a bound socket that does not listen answers a
+    connection with a reset (refused), and no other socket can bind the port meanwhile. A
+    port merely closed again could be handed by the kernel to another test's server (xdist
+    workers start them all the time) and a test of 'unreachable' would reach it.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
+    _HELD_CLOSED.append(sock)
     port: int = sock.getsockname()[1]
-    sock.close()
     return port
 
 
