@@ -11,49 +11,14 @@ import html
 import os
 
 import pytest
-import requests
 
 from keyserver.domain.lifecycle import ROLES, Actor, Op
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from tests.support.clock import FakeClock
-from tests.support.console import csrf_of, official_with_medium, signed_in_session
-
-MEDIUM = "USB-2026-0502"
-EXAMPLE = "2026-12-03 18:30"  # yesterday evening in the configured zone
-# The same time typed with a Japanese input method's full-width digits.
-FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "2026/12/03 18:30")
-
-
-def _post(
-    browser: requests.Session, url: str, lost_at: str, path: str = "", **fields: str
-) -> requests.Response:
-    """Post the loss form (or, with ``path="/confirm"``, its confirmation)."""
-    page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    return browser.post(
-        url + "/console/medium/report-lost" + path,
-        data={
-            "csrf": csrf_of(page),
-            "name": MEDIUM,
-            "lost_at": lost_at,
-            "waiting_hours": "48",
-            "reason": "委託先が紛失 <b>",
-            "public_reason": "media reported lost",
-            **fields,
-        },
-        timeout=30,
-    )
-
-
-def _value_of(text: str, field: str) -> str:
-    start = text.index(f'id="{field}"')
-    tag = text[text.rindex("<", 0, start) : text.index(">", start)]
-    if tag.startswith("<textarea"):
-        body = text[text.index(">", start) + 1 :]
-        return html.unescape(body[: body.index("</textarea>")])
-    marker = 'value="'
-    found = tag.find(marker)
-    return "" if found < 0 else html.unescape(tag[found + len(marker) : tag.index('"', found + 7)])
+from tests.support.console import official_with_medium, signed_in_session
+from tests.support.loss_form import EXAMPLE, FULL_WIDTH, MEDIUM, tag_of, value_of
+from tests.support.loss_form import post as _post
 
 
 def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url: str) -> None:
@@ -61,7 +26,7 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     page = signed_in_session(console_url, token, "en").get(
         console_url + "/console/medium", params={"name": MEDIUM}, timeout=30
     )
-    assert _value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
+    assert value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
     # The placeholder is a pattern, never a plausible time: a grey "yesterday 18:30"
     # read as already filled in, and the newcomer submitted the form empty (issue 12).
     # A time alone is today (sixth newcomer run), said where it is typed.
@@ -95,13 +60,13 @@ def test_bad_time_is_said_on_the_form_with_everything_kept(
     assert bad.status_code == 400
     assert 'id="loss-error"' in bad.text and said in html.unescape(bad.text)
     assert 'action="/console/medium/report-lost"' in bad.text  # the form, not "Not done"
-    assert _value_of(bad.text, "lost_at") == "12/05/2026 6:30 PM"
-    assert _value_of(bad.text, "reason") == "委託先が紛失 <b>"  # kept, and shown as text
-    assert _value_of(bad.text, "public_reason") == "media reported lost"
-    assert _value_of(bad.text, "waiting_hours") == "48"
+    assert value_of(bad.text, "lost_at") == "12/05/2026 6:30 PM"
+    assert value_of(bad.text, "reason") == "委託先が紛失 <b>"  # kept, and shown as text
+    assert value_of(bad.text, "public_reason") == "media reported lost"
+    assert value_of(bad.text, "waiting_hours") == "48"
     required = "紛失日時を入力してください" if language == "ja" else "The time of loss is required."
     assert empty.status_code == 400 and required in html.unescape(empty.text)
-    assert _value_of(empty.text, "reason") == "委託先が紛失 <b>"
+    assert value_of(empty.text, "reason") == "委託先が紛失 <b>"
     assert "suspended" not in state.text.lower().split("<tbody>", 1)[1].split("</tbody>")[0]
 
 
@@ -185,11 +150,6 @@ def test_an_hour_the_half_of_day_contradicts_is_refused(
     assert "year first" not in alert and "年を先頭に" not in alert
 
 
-def _tag_of(text: str, field: str) -> str:
-    start = text.index(f'id="{field}"')
-    return text[text.rindex("<", 0, start) : text.index(">", start)]
-
-
 def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     settings: Settings, console_url: str
 ) -> None:
@@ -203,22 +163,22 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     no_reason = _post(browser, console_url, EXAMPLE, reason=" ")
     assert bad.status_code == 400
-    assert "autofocus" in _tag_of(bad.text, "lost_at")
-    assert "autofocus" not in _tag_of(bad.text, "reason")
+    assert "autofocus" in tag_of(bad.text, "lost_at")
+    assert "autofocus" not in tag_of(bad.text, "reason")
     assert '<a href="#lost_at">' in bad.text
     assert "紛失日時が日時として読めません" in html.unescape(bad.text)
     # Nothing to fix: the form is the page's main action, the cursor waits in its first
     # field (issue 12, third newcomer run); one autofocus per page, here and on a refusal.
-    assert page.text.count("autofocus") == 1 and "autofocus" in _tag_of(page.text, "lost_at")
+    assert page.text.count("autofocus") == 1 and "autofocus" in tag_of(page.text, "lost_at")
     assert bad.text.count("autofocus") == no_reason.text.count("autofocus") == 1
     assert "内部向けの理由(職員・監査用) (必須)" in page.text
     assert "(任意)</label>" in page.text
     assert no_reason.status_code == 400
     # A missing reason: the cursor and the error's link on the first choice, one click
     # away (fifth newcomer run: the cursor in the own-words field led to typing).
-    assert "autofocus" in _tag_of(no_reason.text, "reason_common_contractor")
-    assert "autofocus" not in _tag_of(no_reason.text, "reason")
-    assert "autofocus" not in _tag_of(no_reason.text, "lost_at")
+    assert "autofocus" in tag_of(no_reason.text, "reason_common_contractor")
+    assert "autofocus" not in tag_of(no_reason.text, "reason")
+    assert "autofocus" not in tag_of(no_reason.text, "lost_at")
     assert '<a href="#reason_common_contractor">' in no_reason.text
 
 
@@ -246,10 +206,10 @@ def test_every_field_to_fix_is_said_at_once(
     assert '<a href="#lost_at">' in alert and '<a href="#reason_common_contractor">' in alert
     assert '<a href="#waiting_hours">' in alert
     for field in ("lost_at", "reason", "waiting_hours"):
-        assert 'aria-invalid="true"' in _tag_of(both.text, field), field
-    assert both.text.count("autofocus") == 1 and "autofocus" in _tag_of(both.text, "lost_at")
-    assert _value_of(both.text, "lost_at") == "12/5 18:30"
-    assert _value_of(both.text, "public_reason") == "media reported lost"
+        assert 'aria-invalid="true"' in tag_of(both.text, field), field
+    assert both.text.count("autofocus") == 1 and "autofocus" in tag_of(both.text, "lost_at")
+    assert value_of(both.text, "lost_at") == "12/5 18:30"
+    assert value_of(both.text, "public_reason") == "media reported lost"
     assert '<details id="advanced" open>' in both.text  # a refused field is never hidden
     future_alert = html.unescape(future.text.split('id="loss-error"')[1].split("</p>")[0])
     assert future.status_code == 400 and reason_said in future_alert
@@ -358,7 +318,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     assert offered in page.text
     assert bad.status_code == 400
     assert '<details id="advanced" open>' in bad.text
-    assert "autofocus" in _tag_of(bad.text, "waiting_hours")
+    assert "autofocus" in tag_of(bad.text, "waiting_hours")
 
 
 def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(
@@ -377,7 +337,7 @@ def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     _post(browser, console_url, "2026-12-04 18:30", "/confirm")
     reported = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    today = _tag_of(page.text, "lost_today")
+    today = tag_of(page.text, "lost_today")
     assert 'data-fill="2026-12-05 "' in today and 'data-target="lost_at"' in today
     assert 'type="button"' in today and " hidden" in today
     assert 'id="report-again"' in reported.text and "autofocus" not in reported.text
@@ -437,68 +397,6 @@ def test_review_says_a_common_move_once_and_lists_every_container(
     assert "Already suspended (Suspended by an official)" in rows
     assert "Suspended at once" in rows
     assert "Report lost and suspend 2 containers<" in text
-
-
-@pytest.mark.parametrize(
-    ("typed", "read"),
-    [
-        ("09:15", "4 Dec 2026, 09:15 ("),
-        ("9:15 AM", "4 Dec 2026, 09:15 ("),
-        ("午前9時15分", "4 Dec 2026, 09:15 ("),
-        ("\uff10\uff19\uff1a\uff11\uff15", "4 Dec 2026, 09:15 ("),  # full-width, an IME's
-        ("10:00", "4 Dec 2026, 10:00 ("),  # now is not later than now
-    ],
-)
-def test_a_time_alone_is_today_in_the_zone(
-    settings: Settings, console_url: str, typed: str, read: str
-) -> None:
-    """Issue 12, sixth newcomer run: most losses are reported the day they happen, and
-    typing the date is where a wrong date slips in. A time alone is today in the
-    configured zone (the clock: 2026-12-04 10:00 in Tokyo, 01:00 UTC); the review shows
-    the date it was read as, and that is what the confirmation posts."""
-    token = official_with_medium(settings, MEDIUM)
-    review = _post(signed_in_session(console_url, token, "en"), console_url, typed)
-    assert review.status_code == 200, review.text[:2000]
-    assert f'<dd id="lost-at">{read}' in review.text
-    clock = read.removesuffix(" (").rsplit(" ", 1)[1]
-    assert f'name="lost_at" value="2026-12-04T{clock}:00+09:00"' in review.text
-
-
-@pytest.mark.parametrize(
-    ("language", "said"),
-    [
-        (
-            "en",
-            (
-                "18:30 today is later than now. For an earlier day, type the date too, "
-                f"for example {EXAMPLE}."
-            ),
-        ),
-        (
-            "ja",
-            f"今日の 18:30 はまだ来ていません。前の日なら日付も入れてください (例: {EXAMPLE})。",
-        ),
-    ],
-)
-def test_a_time_alone_later_than_now_is_refused_never_yesterday(
-    settings: Settings, console_url: str, language: str, said: str
-) -> None:
-    """18:30 at 10:00 is not taken for yesterday's 18:30: the official types the date
-    (and so sees it), told how, with everything typed kept and nothing reported."""
-    token = official_with_medium(settings, MEDIUM)
-    browser = signed_in_session(console_url, token, language)
-    refused = _post(browser, console_url, "18:30")
-    confirmed = _post(browser, console_url, "18:30", "/confirm")
-    state = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    assert refused.status_code == 400
-    alert = html.unescape(refused.text.split('id="loss-error"')[1].split("</p>")[0])
-    assert said in alert
-    assert "autofocus" in _tag_of(refused.text, "lost_at")
-    assert _value_of(refused.text, "lost_at") == "18:30"
-    assert _value_of(refused.text, "reason") == "委託先が紛失 <b>"
-    # The confirmation checks the same (a stale review page posted later is refused).
-    assert confirmed.status_code == 400
-    assert "suspended" not in state.text.lower().split("<tbody>", 1)[1].split("</tbody>")[0]
 
 
 def test_review_leaves_out_an_empty_public_reason(settings: Settings, console_url: str) -> None:
