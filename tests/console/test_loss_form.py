@@ -11,49 +11,14 @@ import html
 import os
 
 import pytest
-import requests
 
 from keyserver.domain.lifecycle import ROLES, Actor, Op
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from tests.support.clock import FakeClock
-from tests.support.console import csrf_of, official_with_medium, signed_in_session
-
-MEDIUM = "USB-2026-0502"
-EXAMPLE = "2026-12-03 18:30"  # yesterday evening in the configured zone
-# The same time typed with a Japanese input method's full-width digits.
-FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "2026/12/03 18:30")
-
-
-def _post(
-    browser: requests.Session, url: str, lost_at: str, path: str = "", **fields: str
-) -> requests.Response:
-    """Post the loss form (or, with ``path="/confirm"``, its confirmation)."""
-    page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    return browser.post(
-        url + "/console/medium/report-lost" + path,
-        data={
-            "csrf": csrf_of(page),
-            "name": MEDIUM,
-            "lost_at": lost_at,
-            "waiting_hours": "48",
-            "reason": "委託先が紛失 <b>",
-            "public_reason": "media reported lost",
-            **fields,
-        },
-        timeout=30,
-    )
-
-
-def _value_of(text: str, field: str) -> str:
-    start = text.index(f'id="{field}"')
-    tag = text[text.rindex("<", 0, start) : text.index(">", start)]
-    if tag.startswith("<textarea"):
-        body = text[text.index(">", start) + 1 :]
-        return html.unescape(body[: body.index("</textarea>")])
-    marker = 'value="'
-    found = tag.find(marker)
-    return "" if found < 0 else html.unescape(tag[found + len(marker) : tag.index('"', found + 7)])
+from tests.support.console import official_with_medium, signed_in_session
+from tests.support.loss_form import EXAMPLE, FULL_WIDTH, MEDIUM, tag_of, value_of
+from tests.support.loss_form import post as _post
 
 
 def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url: str) -> None:
@@ -61,10 +26,11 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     page = signed_in_session(console_url, token, "en").get(
         console_url + "/console/medium", params={"name": MEDIUM}, timeout=30
     )
-    assert _value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
+    assert value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
     # The placeholder is a pattern, never a plausible time: a grey "yesterday 18:30"
     # read as already filled in, and the newcomer submitted the form empty (issue 12).
-    assert 'placeholder="YYYY-MM-DD hh:mm"' in page.text
+    # A time alone is today (sixth newcomer run), said where it is typed.
+    assert 'placeholder="hh:mm today, or YYYY-MM-DD hh:mm"' in page.text
     assert f'placeholder="{EXAMPLE}"' not in page.text
     # The zone once, in the label; label and hint say the same time (issue 12, fifth
     # newcomer run: "When was it lost?" and "the last time it was surely in safe hands"
@@ -94,13 +60,13 @@ def test_bad_time_is_said_on_the_form_with_everything_kept(
     assert bad.status_code == 400
     assert 'id="loss-error"' in bad.text and said in html.unescape(bad.text)
     assert 'action="/console/medium/report-lost"' in bad.text  # the form, not "Not done"
-    assert _value_of(bad.text, "lost_at") == "12/05/2026 6:30 PM"
-    assert _value_of(bad.text, "reason") == "委託先が紛失 <b>"  # kept, and shown as text
-    assert _value_of(bad.text, "public_reason") == "media reported lost"
-    assert _value_of(bad.text, "waiting_hours") == "48"
+    assert value_of(bad.text, "lost_at") == "12/05/2026 6:30 PM"
+    assert value_of(bad.text, "reason") == "委託先が紛失 <b>"  # kept, and shown as text
+    assert value_of(bad.text, "public_reason") == "media reported lost"
+    assert value_of(bad.text, "waiting_hours") == "48"
     required = "紛失日時を入力してください" if language == "ja" else "The time of loss is required."
     assert empty.status_code == 400 and required in html.unescape(empty.text)
-    assert _value_of(empty.text, "reason") == "委託先が紛失 <b>"
+    assert value_of(empty.text, "reason") == "委託先が紛失 <b>"
     assert "suspended" not in state.text.lower().split("<tbody>", 1)[1].split("</tbody>")[0]
 
 
@@ -132,15 +98,17 @@ def test_common_year_first_forms_are_read_in_the_zone(
     token = official_with_medium(settings, MEDIUM)
     review = _post(signed_in_session(console_url, token, "en"), console_url, typed)
     assert review.status_code == 200, review.text[:2000]
-    assert "3 Dec 2026, 18:30:00" in review.text and "(UTC+09:00)" in review.text
+    # To the minute, as typed (issue 12, sixth newcomer run): no ":00" it was not given.
+    assert '<dd id="lost-at">3 Dec 2026, 18:30 (UTC+09:00)</dd>' in review.text
 
 
 @pytest.mark.parametrize(
     ("typed", "read"),
     [
-        ("2026-12-03 12:05 AM", "3 Dec 2026, 00:05:00"),  # 12 AM is midnight
-        ("2026-12-03 12:05 PM", "3 Dec 2026, 12:05:00"),  # 12 PM is noon
-        ("2026年12月3日 午前9:15", "3 Dec 2026, 09:15:00"),
+        ("2026-12-03 12:05 AM", "3 Dec 2026, 00:05 ("),  # 12 AM is midnight
+        ("2026-12-03 12:05 PM", "3 Dec 2026, 12:05 ("),  # 12 PM is noon
+        ("2026年12月3日 午前9:15", "3 Dec 2026, 09:15 ("),
+        ("2026-12-03 18:30:15", "3 Dec 2026, 18:30:15 ("),  # seconds typed: shown
     ],
 )
 def test_twelve_hour_clock_edges(
@@ -182,11 +150,6 @@ def test_an_hour_the_half_of_day_contradicts_is_refused(
     assert "year first" not in alert and "年を先頭に" not in alert
 
 
-def _tag_of(text: str, field: str) -> str:
-    start = text.index(f'id="{field}"')
-    return text[text.rindex("<", 0, start) : text.index(">", start)]
-
-
 def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     settings: Settings, console_url: str
 ) -> None:
@@ -200,22 +163,22 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     no_reason = _post(browser, console_url, EXAMPLE, reason=" ")
     assert bad.status_code == 400
-    assert "autofocus" in _tag_of(bad.text, "lost_at")
-    assert "autofocus" not in _tag_of(bad.text, "reason")
+    assert "autofocus" in tag_of(bad.text, "lost_at")
+    assert "autofocus" not in tag_of(bad.text, "reason")
     assert '<a href="#lost_at">' in bad.text
     assert "紛失日時が日時として読めません" in html.unescape(bad.text)
     # Nothing to fix: the form is the page's main action, the cursor waits in its first
     # field (issue 12, third newcomer run); one autofocus per page, here and on a refusal.
-    assert page.text.count("autofocus") == 1 and "autofocus" in _tag_of(page.text, "lost_at")
+    assert page.text.count("autofocus") == 1 and "autofocus" in tag_of(page.text, "lost_at")
     assert bad.text.count("autofocus") == no_reason.text.count("autofocus") == 1
     assert "内部向けの理由(職員・監査用) (必須)" in page.text
     assert "(任意)</label>" in page.text
     assert no_reason.status_code == 400
     # A missing reason: the cursor and the error's link on the first choice, one click
     # away (fifth newcomer run: the cursor in the own-words field led to typing).
-    assert "autofocus" in _tag_of(no_reason.text, "reason_common_contractor")
-    assert "autofocus" not in _tag_of(no_reason.text, "reason")
-    assert "autofocus" not in _tag_of(no_reason.text, "lost_at")
+    assert "autofocus" in tag_of(no_reason.text, "reason_common_contractor")
+    assert "autofocus" not in tag_of(no_reason.text, "reason")
+    assert "autofocus" not in tag_of(no_reason.text, "lost_at")
     assert '<a href="#reason_common_contractor">' in no_reason.text
 
 
@@ -243,10 +206,10 @@ def test_every_field_to_fix_is_said_at_once(
     assert '<a href="#lost_at">' in alert and '<a href="#reason_common_contractor">' in alert
     assert '<a href="#waiting_hours">' in alert
     for field in ("lost_at", "reason", "waiting_hours"):
-        assert 'aria-invalid="true"' in _tag_of(both.text, field), field
-    assert both.text.count("autofocus") == 1 and "autofocus" in _tag_of(both.text, "lost_at")
-    assert _value_of(both.text, "lost_at") == "12/5 18:30"
-    assert _value_of(both.text, "public_reason") == "media reported lost"
+        assert 'aria-invalid="true"' in tag_of(both.text, field), field
+    assert both.text.count("autofocus") == 1 and "autofocus" in tag_of(both.text, "lost_at")
+    assert value_of(both.text, "lost_at") == "12/5 18:30"
+    assert value_of(both.text, "public_reason") == "media reported lost"
     assert '<details id="advanced" open>' in both.text  # a refused field is never hidden
     future_alert = html.unescape(future.text.split('id="loss-error"')[1].split("</p>")[0])
     assert future.status_code == 400 and reason_said in future_alert
@@ -306,8 +269,9 @@ def test_loss_lands_on_the_report_with_its_result(settings: Settings, console_ur
     assert f"<h1>媒体報告書: {MEDIUM}</h1>" in done.text
     assert 'id="loss-result"' in done.text
     banner = html.unescape(done.text.split('id="loss-result"')[1].split("</section>")[0])
-    # Short (issue 12): what happened and the deadline; the medium is the heading below.
-    assert "紛失を届け出ました: 1 件のコンテナを利用停止。" in banner and "(UTC+09:00)" in banner
+    # Short (issue 12, sixth newcomer run): what happened; the medium is the heading
+    # below, the deadline was on the review page and is in each container's facts.
+    assert "紛失を届け出ました。1 件を利用停止しました。" in banner and "UTC" not in banner
     assert "<b>" not in banner  # the internal reason is not in the banner at all
     assert again.status_code == 200 and 'id="loss-result"' in again.text
     for page in tampered:
@@ -354,7 +318,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     assert offered in page.text
     assert bad.status_code == 400
     assert '<details id="advanced" open>' in bad.text
-    assert "autofocus" in _tag_of(bad.text, "waiting_hours")
+    assert "autofocus" in tag_of(bad.text, "waiting_hours")
 
 
 def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(
@@ -373,7 +337,7 @@ def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     _post(browser, console_url, "2026-12-04 18:30", "/confirm")
     reported = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    today = _tag_of(page.text, "lost_today")
+    today = tag_of(page.text, "lost_today")
     assert 'data-fill="2026-12-05 "' in today and 'data-target="lost_at"' in today
     assert 'type="button"' in today and " hidden" in today
     assert 'id="report-again"' in reported.text and "autofocus" not in reported.text
@@ -433,3 +397,20 @@ def test_review_says_a_common_move_once_and_lists_every_container(
     assert "Already suspended (Suspended by an official)" in rows
     assert "Suspended at once" in rows
     assert "Report lost and suspend 2 containers<" in text
+
+
+def test_review_leaves_out_an_empty_public_reason(settings: Settings, console_url: str) -> None:
+    """Issue 12, sixth newcomer run: "Public reason (none)" was one more row to read on the
+    review; it is shown only when there is one, and the deadline reads rule first, its
+    time without the offset the time of loss above it already says."""
+    token = official_with_medium(settings, MEDIUM)
+    browser = signed_in_session(console_url, token, "ja")
+    without = _post(browser, console_url, EXAMPLE, public_reason="")
+    given = _post(browser, console_url, EXAMPLE)
+    assert without.status_code == given.status_code == 200
+    assert "公開する理由" not in without.text and "(なし)" not in without.text
+    assert "<dt>公開する理由</dt><dd>media reported lost</dd>" in given.text
+    rule = without.text[without.text.index('id="deadline-rule">') :]
+    rule = rule[len('id="deadline-rule">') : rule.index("</dd>")]
+    # Reviewed at 2026-12-04 10:00 in Tokyo, 48 hours (the form's field) after confirming.
+    assert rule == "確定の 48 時間後 (2026/12/06 10:00 頃)", rule

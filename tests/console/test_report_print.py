@@ -154,6 +154,41 @@ def test_the_answer_box_says_each_container_with_who_and_when(
             assert f"{a['actor']} ({fmt.datetime(a['at'])})" in li, (label, li)
         answer = translate("ja", ANSWERS[label].capitalize())
         assert f"</strong>: {answer}" in li
+    # No confirmed opening before the loss: nothing said about one (less to read).
+    assert 'id="answer-before"' not in page.text
+
+
+def test_the_answer_box_says_the_last_opening_before_the_loss(
+    settings: Settings, console_url: str
+) -> None:
+    """Issue 12, sixth newcomer run: the last confirmed opening before the time of loss, of
+    any container, next to "Not opened": one a second before it tells the official the
+    time entered may be too late, before the report is printed. The latest of them all,
+    to the second, with who opened it."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    url = console_url
+    world = make_world(settings, url)
+    try:
+        made = [activate(world, medium=MEDIUM, label=label) for label in ("early", "late")]
+        for (reg, key), minutes in zip(made, (10, 19), strict=True):
+            clock.advance(minutes=minutes)
+            cid = reg["container_id"]
+            confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
+        last = clock()
+        clock.advance(seconds=1)
+        body = {**LOSS, "lost_at": clock().isoformat()}
+        path = f"/v1/media/{MEDIUM}/loss-report"
+        assert world.call("official", "POST", path, json=body).is_success
+        browser = signed_in_session(url, world.tokens["official"], "en")
+        page = browser.get(url + "/console/medium/report", params={"name": MEDIUM}, timeout=30)
+    finally:
+        world.close()
+    assert page.status_code == 200, page.text[:500]
+    box = page.text.split('<div class="answer answer-not_opened">', 1)[1].split("</div>", 1)[0]
+    fmt = Formats("en", display_zone(settings.display_timezone), last)
+    said = f"Last confirmed opening before the loss: {fmt.datetime(last)} (reader)."
+    assert f'<p class="answer-before" id="answer-before">{said}</p>' in box
 
 
 def _open_report(driver: WebDriver, url: str, session: str) -> None:

@@ -84,7 +84,8 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
     reason was chosen, and the refusal's alert above the fields pushed the button below
     the fold. Enter there now moves on to the reasons (the script), the alert stands
     beside the fields, and once a reason is chosen Enter sends the form; its review
-    shows the destroy deadline as a time."""
+    shows the destroy deadline as a time. Enter on a reason not chosen stays there and
+    says that Space chooses it (sixth newcomer run)."""
     driver = browser(language)
     sign_in(driver, console_server.url, console_server.tokens["tanaka"], language)
     medium, _ = MEDIA[language]
@@ -95,10 +96,21 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
     )
     driver.get(f"{console_server.url}/console/medium?name={medium}")
     page = driver.find_element(By.TAG_NAME, "html")
+    assert not driver.find_element(By.ID, "reason_keys").is_displayed()  # until needed
     driver.find_element(By.ID, "lost_at").send_keys("2026-12-01 18:30" + Keys.ENTER)
     # Not sent: the same document, the cursor on the first reason, nothing said yet.
     assert driver.switch_to.active_element.get_attribute("id") == "reason_common_contractor"
     assert page.is_enabled() and not driver.find_elements(By.ID, "loss-error")
+    # The legend says Space chooses (issue 12, sixth newcomer run: a second Enter, on the
+    # reason not chosen, sent the form without one); that Enter sends nothing now.
+    keys = driver.find_element(By.ID, "reason_keys")
+    assert keys.is_displayed()
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    assert driver.switch_to.active_element.get_attribute("id") == "reason_common_contractor"
+    assert page.is_enabled() and not driver.find_elements(By.ID, "loss-error")
+    assert keys.is_displayed()
+    assert keys.text == _t(language, "Space chooses the reason under the cursor.")
+    assert in_view(driver, "review-loss") and in_view(driver, "reason_keys")
     # Sent without a reason all the same (the button): the server says so on the form,
     # and the alert, the button and the reasons all stay in view in both viewports.
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
@@ -112,11 +124,12 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
         )
         for element_id in ("loss-error", "review-loss", "reasons"):
             assert in_view(driver, element_id), (element_id, language, width, height)
-    # A reason chosen: Enter in the time of loss sends the form.
-    driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
+    # A reason chosen with Space, as the legend says: Enter on it sends the form.
+    driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").send_keys(Keys.SPACE)
+    assert driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").is_selected()
     reviewing = datetime.now(UTC)
     page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, "lost_at").send_keys(Keys.ENTER)
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
     WebDriverWait(driver, 30).until(replaced(page))
     WebDriverWait(driver, 30).until(loaded)
     rule = driver.find_element(By.ID, "deadline-rule").text

@@ -49,11 +49,15 @@ class Formats:
     # with summer time.
     now: datetime
 
-    def datetime(self, value: datetime | str | None, *, seconds: bool = True) -> str:
+    def datetime(
+        self, value: datetime | str | None, *, seconds: bool = True, offset: bool = True
+    ) -> str:
         """A time in the configured zone with its UTC offset.
 
         E.g. ``2026/12/04 19:27:57 (UTC+09:00)``, without ``:57`` if not ``seconds``.
-        Accepts the service's RFC 3339 strings as well as datetimes; ``None`` gives "".
+        Without the offset only where a time with the same offset stands just before
+        it on the page (the loss review's deadline below the time of loss). Accepts the service's
+        RFC 3339 strings as well as datetimes; ``None`` gives "".
         """
         if value is None or value == "":
             return ""
@@ -65,7 +69,7 @@ class Formats:
             tzinfo=self.zone,
             locale=self.language,
         )
-        return f"{text} (UTC{self.offset(local)})"
+        return f"{text} (UTC{self.offset(local)})" if offset else text
 
     def offset(self, at: _Moment | None = None) -> str:
         """The zone's UTC offset at ``at`` (default: now), as ``+09:00``."""

@@ -51,6 +51,11 @@ _TYPED_TIME_EN = re.compile(
     r"(?P<d>\d{1,2}) (?P<mon>[A-Za-z]{3})[a-z]* (?P<y>\d{4}),? "
     r"(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?"
 )
+# A time alone (issue 12, sixth newcomer run): most losses are reported the day they
+# happen, and typing the date is where a wrong date slips into the report. "18:06" is
+# today in the configured zone; the loss form refuses one later than now rather than
+# guessing yesterday (_routes_loss).
+_TYPED_CLOCK = re.compile(r"(?P<hh>\d{1,2})(?::|時)(?P<mm>\d{2})(?:(?::|分)(?P<ss>\d{2})?秒?)?分?")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # A 12-hour clock with its half of the day (issue 12, fourth newcomer run typed
 # "2026-12-05 4:09 PM" and was told to write the date year first, though it was): AM/PM
@@ -78,14 +83,21 @@ def _half_of_day(text: str) -> tuple[str, bool | None]:
     return text, None
 
 
+def time_alone(text: str) -> bool:
+    """True if ``text`` is a time of day without a date (read as today)."""
+    rest, _ = _half_of_day(unicodedata.normalize("NFKC", text).strip())
+    return _TYPED_CLOCK.fullmatch(rest) is not None
+
+
 def _typed_fields(text: str) -> dict[str, str | None] | None:
     """The parts of a typed time in one of the console's forms, or None.
 
     A 12-hour time (``4:09 PM``, ``午後4:09``) comes back on the 24-hour clock; an hour
-    outside 1-12 with a mark (``16:09 PM``) is no time at all, never a guess.
+    outside 1-12 with a mark (``16:09 PM``) is no time at all, never a guess. A time
+    alone comes back without ``y``, ``m`` and ``d``.
     """
     text, pm = _half_of_day(text)
-    for form in (_TYPED_TIME, _TYPED_TIME_JA, _TYPED_TIME_EN):
+    for form in (_TYPED_TIME, _TYPED_TIME_JA, _TYPED_TIME_EN, _TYPED_CLOCK):
         found = form.fullmatch(text)
         if found is None:
             continue
@@ -187,8 +199,9 @@ class Page:
     def local_time(self, text: str, what: Message) -> datetime | None:
         """A time typed in a form (``2026-12-04 18:30``), read in the configured zone.
 
-        Year-first forms with ``-`` or ``/`` and a blank or ``T`` are read in the zone
-        every page shows times in, so what the official reads is what they type;
+        A time alone (``18:30``) is today in that zone. Year-first forms with ``-`` or
+        ``/`` and a blank or ``T`` are read in the zone every page shows times in, so
+        what the official reads is what they type;
         full-width digits (a Japanese input method) count as digits. Other ISO 8601 text
         is accepted as such, and an explicit offset (``+09:00``, ``Z``) is honoured.
         """
@@ -196,12 +209,13 @@ class Page:
         if not text:
             return None
         parts = _typed_fields(text)
+        today = self.service.now().astimezone(self.formats.zone).date()
         try:
             if parts is not None:
                 moment = datetime(
-                    int(parts["y"] or 0),
-                    int(parts["m"] or 0),
-                    int(parts["d"] or 0),
+                    int(parts.get("y") or today.year),
+                    int(parts.get("m") or today.month),
+                    int(parts.get("d") or today.day),
                     int(parts["hh"] or 0),
                     int(parts["mm"] or 0),
                     int(parts["ss"] or 0),
@@ -210,7 +224,7 @@ class Page:
                 moment = datetime.fromisoformat(text)
         except ValueError as exc:
             rest, pm = _half_of_day(text)
-            if pm is not None and _TYPED_DATE.match(rest):
+            if pm is not None and (_TYPED_DATE.match(rest) or _TYPED_CLOCK.fullmatch(rest)):
                 # Issue 12 (fourth newcomer run): a refusal about the date when the date
                 # was fine sent the official to fix the wrong part; with AM/PM (午前/午後)
                 # what is wrong is the hour (or a missing time), so say that.

@@ -19,7 +19,7 @@ from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver.http.console import _security
-from keyserver.http.console._page import Page, PostedPage, SignedInPage, redirect
+from keyserver.http.console._page import Page, PostedPage, SignedInPage, redirect, time_alone
 from keyserver.http.console._routes_approvals import approvals_page
 from keyserver.http.console._routes_media import COMMON_REASONS, medium_page, medium_url
 from keyserver.http.console._routes_report import reported_seq
@@ -59,6 +59,20 @@ def _loss_fields(page: Page) -> dict[str, Any]:
     else:
         if lost_at is None:
             errors.append(("lost_at", N_("The time of loss is required.")))
+        elif lost_at > page.service.now() and time_alone(lost_text):
+            # A time alone is today (issue 12, sixth newcomer run); one later than now is
+            # never taken for yesterday: the official types the date, and sees it.
+            errors.append(
+                (
+                    "lost_at",
+                    N_(
+                        "%(time)s today is later than now. For an earlier day, type the "
+                        "date too, for example %(example)s.",
+                        time=lost_text,
+                        example=page.time_example(),
+                    ),
+                )
+            )
         elif lost_at > page.service.now():
             errors.append(("lost_at", N_("The time of loss is in the future.")))
     reason = form.get("reason", "").strip()
