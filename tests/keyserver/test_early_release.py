@@ -85,7 +85,7 @@ def test_the_head_is_free_during_the_flush_and_evaluations_come_after_it(
 
         def preread_synchronous(releaser: Any, batch: Batch, jobs: Any) -> int:
             batch._cur.execute("SET LOCAL synchronous_commit = on")
-            return cast(int, read(releaser, batch, jobs))
+            return read(releaser, batch, jobs)
 
         monkeypatch.setattr(type(early.releases), "_preread", preread_synchronous)
     flush = Durability.flush
@@ -165,7 +165,10 @@ def test_a_failed_flush_answers_unavailable_and_nothing_is_evaluated(
     outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
     # Over HTTP: 503 unavailable, no evaluation in the answer.
     resp = world.call(
-        "reader", "POST", f"/v1/containers/{cids[0]}/evaluate", json={"blinded_element": blinded_b64()}
+        "reader",
+        "POST",
+        f"/v1/containers/{cids[0]}/evaluate",
+        json={"blinded_element": blinded_b64()},
     )
     monkeypatch.undo()
     assert all(isinstance(o, DurabilityError) for o in outcomes), outcomes
