@@ -69,7 +69,7 @@ def _server(tmp_path: Path, db: str) -> Iterator[tuple[e2e.KeyServer, list[str],
     """``serve --workers 2`` on SQLite or PostgreSQL; its location options; its SQL URL."""
     env = {**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"}
     if db == "sqlite":
-        server = e2e.init_server(tmp_path, env)
+        server = e2e.init_server(tmp_path, **env)
         location = ["--data-dir", os.fspath(server.data_dir)]
         server.location = [*location, "--workers", "2"]
         yield server, location, os.fspath(server.data_dir / "keyserver.db")

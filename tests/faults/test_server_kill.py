@@ -157,7 +157,7 @@ def _evaluate(server: e2e.KeyServer, token: str, cid: str) -> requests.Response:
 
 @pytest.mark.slow
 def test_kill_9_under_load_loses_no_acknowledged_release(tmp_path: Path) -> None:
-    server = e2e.init_server(tmp_path, NO_CAPS)
+    server = e2e.init_server(tmp_path, **NO_CAPS)
     server.start()
     try:
         writer = e2e.add_principal_http(server, "writer-k9", "writer")

@@ -234,19 +234,26 @@ class KeyServer:
         return str(found[0])
 
 
-def init_server(
-    base: Path, env_extra: dict[str, str] | None = None, *, fresh: bool = False
-) -> KeyServer:
+def init_server(base: Path, **env_extra: str) -> KeyServer:
     """A data directory as ``keyserver init`` makes it (``base/data``), and its stopped server.
 
     The first call in a process runs ``keyserver init`` and keeps a copy of what it made;
     later calls copy that (a ``keyserver init`` costs ~1.5 CPU-s: the process's start-up,
-    the migrations, the keys), unless ``fresh`` (a test of init itself). copytree keeps
+    the migrations, the keys); :func:`init_server_fresh` always runs it. copytree keeps
     the modes (master.key 0600, the directory 0700); each copy is a server of its own, with
     the same master key and admin token as the others. ``env_extra`` is the server's
     environment (``serve``, local commands): init runs without it, as what init makes does
     not depend on it (a setting from the environment is not kept: keyserver/cli/host.py).
     """
+    return _init_server(base, env_extra, fresh=False)
+
+
+def init_server_fresh(base: Path, **env_extra: str) -> KeyServer:
+    """:func:`init_server` with a ``keyserver init`` of its own (a test of init itself)."""
+    return _init_server(base, env_extra, fresh=True)
+
+
+def _init_server(base: Path, env_extra: dict[str, str], *, fresh: bool) -> KeyServer:
     data_dir = base / "data"
     log_dir = base / "logs"
     log_dir.mkdir(parents=True)
@@ -266,9 +273,7 @@ def init_server(
             _kept_dirs.append(keep)  # removed when the process ends
     # spec §keys-at-rest: the master key file is created 0600.
     assert (data_dir / "master.key").stat().st_mode & 0o077 == 0
-    return KeyServer(
-        data_dir=data_dir, log_dir=log_dir, admin_token=token, env_extra=dict(env_extra or {})
-    )
+    return KeyServer(data_dir=data_dir, log_dir=log_dir, admin_token=token, env_extra=env_extra)
 
 
 # This process's first `keyserver init` (a copy of its data directory, its admin token).
