@@ -13,7 +13,7 @@ import re
 from typing import NoReturn
 
 from keyserver.cli.errors import EXIT_USAGE, CliError
-from keyserver.domain.i18n import N_, Message
+from keyserver.domain.i18n import N_, Message, ngettext
 from pycontainer.cli import strictargs
 
 # Each usage text of the strict parser (strictargs.ENGLISH, the same English words).
@@ -28,7 +28,9 @@ _TEXTS: dict[str, Message] = {
     "not_allowed": N_("argument %(argument)s: not allowed with argument %(other)s"),
     "bad_argument": N_("argument %(argument)s: %(detail)s"),
     "unknown_option": N_("unknown option %(name)s"),
-    "unexpected": N_("unexpected argument(s): %(arguments)s"),
+    "unexpected": ngettext(
+        "unexpected argument: %(arguments)s", "unexpected arguments: %(arguments)s", 1
+    ),
     "see_help": N_("see `%(prog)s --help`"),
     "did_you_mean": N_("did you mean %(option)s? see `%(prog)s --help`"),
     "other": N_("%(text)s"),
@@ -37,7 +39,8 @@ _TEXTS: dict[str, Message] = {
 
 def usage_message(text: strictargs.UsageText) -> Message:
     """A usage text as a catalogue message (said in the command's language when printed)."""
-    return Message(_TEXTS[text.key].msgid, dict(text.values))
+    said = _TEXTS[text.key]
+    return Message(said.msgid, dict(text.values), plural=said.plural, count=text.number)
 
 
 class StrictParser(strictargs.StrictParser):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CliError
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, Message, ngettext
 from keyserver.domain.transparency import TransparencyError
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.note import parse_note
@@ -32,17 +32,18 @@ def cmd_status(ctx: Context, b: Backend) -> int:
         return EXIT_OK
     log = doc["transparency_log"]
     if log is None:
-        ctx.out.text(f"transparency log: none ({doc['problem']})")
+        ctx.out.text(N_("transparency log: none (%(problem)s)", problem=doc["problem"]))
         return EXIT_OK
+    say = ctx.out.say
     shown = {
-        "name (origin)": log["origin"],
-        "public key": log["log_key"],
-        "witness keys": log["witness_keys"],
-        "cosignatures reports need": log["min_cosignatures"],
-        "latest checkpoint": _checkpoint_line(log["latest_checkpoint"]),
-        "published at": log["published_at"],
+        say(N_("name (origin)")): log["origin"],
+        say(N_("public key")): log["log_key"],
+        say(N_("witness keys")): log["witness_keys"],
+        say(N_("cosignatures reports need")): log["min_cosignatures"],
+        say(N_("latest checkpoint")): say(_checkpoint_line(log["latest_checkpoint"])),
+        say(N_("published at")): log["published_at"],
     }
-    ctx.out.record(shown, title="transparency log")
+    ctx.out.record(shown, title=N_("transparency log"))
     return EXIT_OK
 
 
@@ -87,7 +88,19 @@ def _checkpoint_doc(text: str) -> dict[str, Any]:
     }
 
 
-def _checkpoint_line(cp: dict[str, Any] | None) -> str:
+def _checkpoint_line(cp: dict[str, Any] | None) -> Message:
     if cp is None:
-        return "none yet (`keyserver checkpoint`, or wait checkpoint_interval)"
-    return f"{cp['size']} entries, root {cp['root_hash']}, {cp['cosignatures']} cosignature(s)"
+        return N_("none yet (`keyserver checkpoint`, or wait checkpoint_interval)")
+    # Two counts, each a plural of its own ("1 entry", "0 cosignatures"): one ngettext
+    # picks a form for one number only.
+    return N_(
+        "%(entries)s, root %(root)s, %(cosignatures)s",
+        entries=ngettext("%(count)s entry", "%(count)s entries", cp["size"], count=cp["size"]),
+        root=cp["root_hash"],
+        cosignatures=ngettext(
+            "%(count)s cosignature",
+            "%(count)s cosignatures",
+            cp["cosignatures"],
+            count=cp["cosignatures"],
+        ),
+    )

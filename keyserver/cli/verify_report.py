@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 from keyserver.cli.logfetch import log_request
 from keyserver.cli.remote import check_server_url
-from keyserver.domain.i18n import N_
+from keyserver.domain.i18n import N_, Message
 from keyserver.domain.transparency import TlogFormatError, TransparencyError
 from keyserver.domain.transparency.note import COSIGNATURE_V1, ED25519, VerifierKey, parse_note
 from keyserver.domain.transparency.report import (
@@ -154,7 +154,11 @@ def cmd_verify_report(ctx: Context) -> int:
         en, ja = next(
             (m for cls, m in MESSAGES.items() if isinstance(exc, cls)), MESSAGES[TlogFormatError]
         )
-        ctx.out.error(f"{en}: {exc}", hint=ja)
+        # A detail from the catalogue (too few cosignatures) is said in Japanese as well.
+        detail = exc.args[0] if exc.args else ""
+        ctx.out.error(
+            f"{en}: {exc}", hint=f"{ja}: {detail.text('ja')}" if isinstance(detail, Message) else ja
+        )
         return EXIT_FAILURE
     doc = {
         "ok": True,

@@ -42,11 +42,14 @@ ENGLISH: Mapping[str, str] = {
     "not_allowed": "argument {argument}: not allowed with argument {other}",
     "bad_argument": "argument {argument}: {detail}",
     "unknown_option": "unknown option {name}",
-    "unexpected": "unexpected argument(s): {arguments}",
+    "unexpected": "unexpected argument: {arguments}",
     "see_help": "see `{prog} --help`",
     "did_you_mean": "did you mean {option}? see `{prog} --help`",
     "other": "{text}",
 }
+# The English of a text said for a number other than one (UsageText.number): "unexpected
+# arguments: a b", not "argument(s)". Japanese has one form (texts.py, the catalogue).
+ENGLISH_PLURAL: Mapping[str, str] = {"unexpected": "unexpected arguments: {arguments}"}
 
 # argparse's messages (CPython 3.11-3.13), most specific first; anything else is "other"
 # and is said as argparse wrote it. Patterns, compiled by re (and kept in its cache) at the
@@ -77,10 +80,14 @@ class UsageText(NamedTuple):
 
     key: str
     values: Mapping[str, str] = MappingProxyType({})
+    # How many things the text names, for a text with a plural (ENGLISH_PLURAL).
+    number: int = 1
 
     def __str__(self) -> str:
         """English, as argparse says it."""
-        return ENGLISH[self.key].format(**self.values)
+        plural = ENGLISH_PLURAL.get(self.key)
+        template = plural if plural is not None and self.number != 1 else ENGLISH[self.key]
+        return template.format(**self.values)
 
 
 def argparse_text(message: str) -> UsageText:
@@ -234,7 +241,7 @@ def _unknown_message(
     see = UsageText("see_help", {"prog": parser.prog})
     unknown = [x for x in extras if x.startswith("-") and x != "-"]
     if not unknown:
-        return UsageText("unexpected", {"arguments": " ".join(extras)}), see
+        return UsageText("unexpected", {"arguments": " ".join(extras)}, len(extras)), see
     name = unknown[0].split("=", 1)[0]
     options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
     near = _close_matches(name, options, 1)

@@ -45,23 +45,23 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     # "_principal" and "_medium" refuse further tries for a while; without a suffix, a
     # server that did not say (it says both). pycontainer/cli/read.py chooses.
     "few_attempts_container": {
-        "en": "only {left} attempt(s) left before the key server locks this container",
+        "en": "only {left} attempt left before the key server locks this container",
         "ja": "あと {left} 回失敗すると、鍵サーバーがこのコンテナを停止します",
     },
     "few_attempts_principal": {
-        "en": "only {left} attempt(s) left before the key server refuses your tries for a "
+        "en": "only {left} attempt left before the key server refuses your tries for a "
         "while (the container is not locked)",
         "ja": "あと {left} 回失敗すると、鍵サーバーはしばらくの間あなたの試行を受け付けなく"
         "なります(コンテナは停止されません)",
     },
     "few_attempts_medium": {
-        "en": "only {left} attempt(s) left on this medium before the key server refuses tries "
+        "en": "only {left} attempt left on this medium before the key server refuses tries "
         "on it for a while (the container is not locked)",
         "ja": "この媒体への試行があと {left} 回失敗すると、鍵サーバーはしばらくの間この媒体への"
         "試行を受け付けなくなります(コンテナは停止されません)",
     },
     "few_attempts": {
-        "en": "only {left} attempt(s) left before the key server locks this container or "
+        "en": "only {left} attempt left before the key server locks this container or "
         "refuses further tries for a while",
         "ja": "あと {left} 回失敗すると、鍵サーバーがこのコンテナを停止するか、"
         "しばらくの間試行を受け付けなくなります",
@@ -89,23 +89,23 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "hint_separator": {"en": "; ", "ja": "。"},
     # After a wrong password, by the allowance as above ("attempts_none*" when none is left).
     "attempts_left_container": {
-        "en": "{left} attempt(s) left before the key server locks the container",
+        "en": "{left} attempt left before the key server locks the container",
         "ja": "あと {left} 回失敗すると、鍵サーバーがコンテナを停止します",
     },
     "attempts_left_principal": {
-        "en": "{left} attempt(s) left before the key server refuses your tries for a while "
+        "en": "{left} attempt left before the key server refuses your tries for a while "
         "(the container is not locked)",
         "ja": "あと {left} 回失敗すると、鍵サーバーはしばらくの間あなたの試行を受け付けなく"
         "なります(コンテナは停止されません)",
     },
     "attempts_left_medium": {
-        "en": "{left} attempt(s) left on this medium before the key server refuses tries on it "
+        "en": "{left} attempt left on this medium before the key server refuses tries on it "
         "for a while (the container is not locked)",
         "ja": "この媒体への試行があと {left} 回失敗すると、鍵サーバーはしばらくの間この媒体への"
         "試行を受け付けなくなります(コンテナは停止されません)",
     },
     "attempts_left": {
-        "en": "{left} attempt(s) left before the key server locks the container or refuses "
+        "en": "{left} attempt left before the key server locks the container or refuses "
         "further tries for a while",
         "ja": "あと {left} 回失敗すると、鍵サーバーがコンテナを停止するか、"
         "しばらくの間試行を受け付けなくなります",
@@ -424,9 +424,11 @@ USAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
 def usage_text(text: UsageText) -> str:
     """A usage error of the parse in progress, in its language (strictargs.language)."""
     key = f"usage_{text.key}"
-    if key not in USAGE_TEXTS:
+    if key not in USAGE_TEXTS or parse_language() == "en":
+        # The parser's own English, in the form for the text's number ("argument" or
+        # "arguments"); Japanese has one form for every number.
         return str(text)
-    return USAGE_TEXTS[key][parse_language()].format(**text.values)
+    return USAGE_TEXTS[key]["ja"].format(**text.values)
 
 
 def language(env: Mapping[str, str], variable: str = "RWC_LANG") -> str:
@@ -443,6 +445,19 @@ def language(env: Mapping[str, str], variable: str = "RWC_LANG") -> str:
     return "en"
 
 
+# The texts that count attempts (``{left}``). Their English is written for one ("only 1
+# attempt left") and said for any other number with "attempts", not "attempt(s)": a clerk
+# counting their last tries reads it. Japanese has one form for every number.
+COUNTED: frozenset[str] = frozenset(
+    f"{kind}{suffix}"
+    for kind in ("few_attempts", "attempts_left")
+    for suffix in ("", "_container", "_principal", "_medium")
+)
+
+
 def say(key: str, lang: str, **values: object) -> str:
     """The text ``key`` in ``lang`` with its ``{placeholders}`` filled in."""
-    return TEXTS[key][lang].format(**values)
+    text = TEXTS[key][lang]
+    if lang == "en" and key in COUNTED and values.get("left") != 1:
+        text = text.replace("{left} attempt ", "{left} attempts ", 1)
+    return text.format(**values)

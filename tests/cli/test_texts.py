@@ -45,7 +45,19 @@ def test_say_fills_values() -> None:
         texts.say("attempts_left_container", "ja", left=2)
         == "あと 2 回失敗すると、鍵サーバーがコンテナを停止します"
     )
-    assert texts.say("attempts_left_container", "en", left=2).startswith("2 attempt(s) left")
+    assert texts.say("attempts_left_container", "en", left=2).startswith("2 attempts left")
+
+
+@pytest.mark.parametrize("key", sorted(texts.COUNTED))
+def test_a_count_of_attempts_in_the_singular_and_plural(key: str) -> None:
+    """ "only 1 attempt left", "only 2 attempts left" (was "attempt(s)"); Japanese says
+    every number one way."""
+    assert "{left} attempt " in texts.TEXTS[key]["en"]
+    one, two = (texts.say(key, "en", left=n) for n in (1, 2))
+    assert "1 attempt left" in one and "2 attempts left" in two
+    assert one.replace("1 attempt ", "2 attempts ") == two
+    assert texts.say(key, "ja", left=1).replace("1", "2") == texts.say(key, "ja", left=2)
+    assert "(s)" not in one + two
 
 
 ALL_FACTS = {

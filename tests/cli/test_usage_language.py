@@ -15,7 +15,6 @@ import pytest
 
 from keyserver.cli import _argparse
 from keyserver.cli.main import main as keyserver_main
-from keyserver.domain.i18n import translations
 from pycontainer.cli import strictargs, texts
 from pycontainer.cli.main import run as rwc_run
 
@@ -93,7 +92,29 @@ def test_both_commands_say_each_usage_text_alike(key: str) -> None:
     if key == "other":
         return  # said as argparse wrote it
     assert message.text("ja") == texts.USAGE_TEXTS[f"usage_{key}"]["ja"].format(**text.values)
-    assert translations("ja").gettext(message.msgid) != message.msgid
+    assert message.text("ja") != str(message)  # translated, not the English fallback
+    if message.plural is not None:  # said for several too, in both
+        several = text._replace(number=2)
+        assert str(_argparse.usage_message(several)) == str(several) != str(text)
+        assert _argparse.usage_message(several).text("ja") == message.text("ja")
+
+
+@pytest.mark.parametrize(
+    ("command", "argv"),
+    [("keyserver", ["whoami"]), ("rwc", ["ls", "c.rwc"])],
+)
+def test_leftover_arguments_in_the_singular_and_plural(command: str, argv: list[str]) -> None:
+    """One leftover is "argument", two are "arguments" (was "argument(s)" for both)."""
+    call = COMMANDS[command]
+    one, two = [*argv, "stray"], [*argv, "stray", "more"]
+    code, shown = call(one, "en")
+    assert code == 2 and f"{command}: error: unexpected argument: stray\n" in shown, shown
+    code, shown = call(two, "en")
+    assert code == 2 and "error: unexpected arguments: stray more\n" in shown, shown
+    for args in (one, two):
+        code, shown = call(args, "ja")
+        assert code == 2 and "余分な引数があります: stray" in shown, shown
+        assert "(s)" not in shown
 
 
 def test_argparse_messages_are_read_back() -> None:

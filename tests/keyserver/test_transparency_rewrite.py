@@ -256,5 +256,9 @@ def test_reports_verify_offline_and_fail_distinctly(settings: Settings, tmp_path
     run = cli("verify-report", report, "--log-key", sc.log_key, "--witness-key", other.out.strip())
     assert run.code == 1
     assert "NOT ENOUGH WITNESSES" in run.err
+    assert "has 0 valid witness cosignatures of the keys given, 1 required" in run.err
+    assert "有効な証人の連署は 0 件です (1 件必要です)" in run.err
     run = sc.verify(report, "--min-cosignatures", "2")
     assert "NOT ENOUGH WITNESSES" in run.err
+    # Each count in its own form (was "cosignature(s)").
+    assert "has 1 valid witness cosignature of the keys given, 2 required" in run.err

@@ -26,6 +26,7 @@ from keyserver.cli.output import Output
 from keyserver.domain.i18n import N_
 from tests.keyserver_cli.test_workers import committer_pids
 from tests.support.keyserver_cli import KEYSERVER_BIN, TIMEOUT, clean_env, free_port
+from tests.support.processes import stop
 
 PLAIN_HTTP = (
     "serving plain HTTP on a non-loopback address; clients refuse http:// except to "
@@ -70,12 +71,9 @@ def test_serve_json_warns_in_json_lines(data_dir: Any, tmp_path: Path, lang: str
             except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         assert proc.poll() is None, err.read_text()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=TIMEOUT) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        code = stop(proc, timeout=TIMEOUT)
+    assert code == 0, err.read_text()
     shown = err.read_text()
     lines = _objects(shown)
     # The warning is one JSON line in English, whatever KEYSERVER_LANG says ...
@@ -118,12 +116,9 @@ def test_serve_json_with_workers_writes_only_json_lines(data_dir: Any, tmp_path:
         while committer_pids(proc.pid) in ([], [first]):
             assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
             time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=TIMEOUT) == 0, err.read_text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        code = stop(proc, timeout=TIMEOUT)
+    assert code == 0, err.read_text()
     lines = _objects(err.read_text())
     assert lines[0] == {
         "note": f"2 workers on http://127.0.0.1:{port}",

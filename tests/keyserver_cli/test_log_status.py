@@ -31,7 +31,14 @@ def test_local_status_shows_the_log(cli: Cli, data_dir: DataDir) -> None:
     text = cli("status", "--data-dir", data_dir.path)
     assert text.code == 0
     assert vkey.out.strip() in text.out
-    assert f"{cp['size']} entries" in text.out
+    # Each count in its own form, not "entry(s)" or "cosignature(s)".
+    entries = "1 entry" if cp["size"] == 1 else f"{cp['size']} entries"
+    assert f"{entries}, root {cp['root_hash']}, 0 cosignatures" in text.out
+    assert "(s)" not in text.out
+    ja = cli("status", "--data-dir", data_dir.path, env=h.clean_env(KEYSERVER_LANG="ja"))
+    assert ja.code == 0
+    assert f"記録 {cp['size']} 件、ルート {cp['root_hash']}、連署 0 件" in ja.out
+    assert "最新のチェックポイント" in ja.out and "latest checkpoint" not in ja.out
 
 
 def test_remote_status_names_the_published_urls(cli: Cli, data_dir: DataDir, server: str) -> None:
@@ -58,3 +65,5 @@ def test_status_without_a_log_key_says_how_to_make_one(cli: Cli, data_dir: DataD
     assert "log-key" in doc["problem"]
     text = cli("status", "--data-dir", data_dir.path)
     assert text.code == 0 and "transparency log: none" in text.out
+    ja = cli("status", "--data-dir", data_dir.path, env=h.clean_env(KEYSERVER_LANG="ja"))
+    assert ja.code == 0 and "透明性ログ: なし" in ja.out

@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import select
-import signal
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from keyserver.service import KeyService
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
+from tests.support.processes import stop
 
 
 def test_local_and_remote_as_processes(h: ModuleType, data_dir: Any) -> None:
@@ -58,12 +58,9 @@ def test_serve_answers_healthz_and_stops_on_sigterm(
         assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
         ready = requests.get(url + "/readyz", timeout=5)
         assert ready.status_code == 200
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=TIMEOUT) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        code = stop(proc, timeout=TIMEOUT)
+    assert code == 0
     output = (tmp_path / "serve.log").read_text()
     assert "Traceback" not in output
     assert "Shutting down" in output and "Finished server process" in output, output
@@ -125,8 +122,7 @@ def _tty_run(h: ModuleType, argv: list[str], answer: bytes) -> tuple[int, bytes]
             seen += chunk
     finally:
         os.close(leader)
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc, timeout=TIMEOUT)
         if proc.stdout is not None:
             proc.stdout.close()
     return code, seen
@@ -243,5 +239,5 @@ def test_serve_with_tls(h: ModuleType, cli: Any, data_dir: Any, tmp_path: Path) 
         )
         assert missing.code == 3 and "CA bundle not found" in missing.err, missing
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=TIMEOUT) == 0
+        code = stop(proc, timeout=TIMEOUT)
+    assert code == 0

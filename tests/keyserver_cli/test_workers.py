@@ -33,6 +33,7 @@ from keyserver.cli import serve_handoff
 from keyserver.cli.workers import ListenError, PortInUseError, _address, listen
 from keyserver.store.writelock import LOCK_SUFFIX
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
+from tests.support.processes import stop
 from tests.support.requirements import missing
 from tests.support.tls import make_tls_files
 
@@ -134,9 +135,7 @@ def stopped(proc: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=TIMEOUT)
 
 
 def _b64(data: bytes) -> str:

@@ -27,17 +27,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def stop(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+def stop(proc: subprocess.Popen[Any], timeout: float = 15) -> int:
     """Stop ``proc`` if it still runs: SIGTERM (a server finishes its requests), then SIGKILL
-    if it has not exited within ``timeout`` seconds; reaped either way."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout)
+    if it has not exited within ``timeout`` seconds; reaped either way.
+
+    Returns its exit status, so that a test which means a clean stop on SIGTERM asserts 0
+    (a SIGKILL shows as -9). SIGTERM first also when a test failed half-way: a supervisor
+    stops its workers and its committer on SIGTERM, while SIGKILL would leave them running.
+    """
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    return int(proc.returncode)
 
 
 def free_port() -> int:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from keyserver.domain.i18n import ngettext
 from keyserver.domain.transparency import (
     BadSignatureError,
     ProofError,
@@ -192,9 +193,18 @@ def _verify_body(
             raise ReportTamperedError(f"the cosignature of {witness.name} was altered") from exc
         cosigned.append(witness.name)
     if len(cosigned) < min_cosignatures:
+        # A catalogue message: str(exc) is its English ("1 ... cosignature", "2 ...
+        # cosignatures"), and verify-report shows it in Japanese too.
         raise NotEnoughCosignaturesError(
-            f"the checkpoint has {len(cosigned)} valid witness cosignature(s) of the keys "
-            f"given, {min_cosignatures} required"
+            ngettext(
+                "the checkpoint has %(count)s valid witness cosignature of the keys given, "
+                "%(required)s required",
+                "the checkpoint has %(count)s valid witness cosignatures of the keys given, "
+                "%(required)s required",
+                len(cosigned),
+                count=len(cosigned),
+                required=min_cosignatures,
+            )
         )
     entries = []
     seen = set()
