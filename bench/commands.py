@@ -920,8 +920,9 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         print(
             f"  https, {name}: {f['seconds'] * 1000:.0f} ms wall, {f['cpu_s'] * 1000:.0f} ms CPU;"
             f" imports over at {f['imports_s'] * 1000:.0f} ms, the first request waited"
-            f" {f['tls_wait_s'] * 1000:.1f} ms for its TLS context (building it alone:"
-            f" {f['context_cpu_s'] * 1000:.1f} ms CPU)"
+            f" {f['tls_wait_s'] * 1000:.1f} ms for its TLS context, ready after"
+            f" {f['main_cpu_tls_ready_s'] * 1000:.0f} ms of the main thread's CPU (building it"
+            f" alone: {f['context_cpu_s'] * 1000:.1f} ms CPU)"
         )
     big_rows, big_targets = _ratio_rows(results)
     targets += big_targets
