@@ -20,14 +20,13 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 
-from tests.faults.test_server_kill import NO_CAPS, Load, _blinded, _container
+from tests.faults.test_server_kill import NO_CAPS, Load, _acknowledged, _container, _evaluate
 from tests.support import e2e, postgres
 
 
@@ -66,44 +65,32 @@ def _wait_committer(server: e2e.KeyServer, other_than: int | None = None) -> int
 
 @contextmanager
 def _server(tmp_path: Path, db: str) -> Iterator[tuple[e2e.KeyServer, list[str], str]]:
-    """``serve --workers 2`` on SQLite or PostgreSQL; its location options; its SQL URL."""
+    """``serve --workers 2`` on SQLite or PostgreSQL; its location options; where its
+    database is (the SQLite file, or the PostgreSQL database's name)."""
     logs = tmp_path / "logs"
     logs.mkdir()
-    if db == "sqlite":
-        data = tmp_path / "data"
-        proc = e2e.run([e2e.KEYSERVER, "init", "--data-dir", data], e2e.clean_env())
-        e2e.expect(proc, 0)
-        [admin] = e2e.TOKEN_RE.findall(proc.stdout.decode())
-        location = ["--data-dir", os.fspath(data)]
-        yield (
-            e2e.KeyServer(
-                data_dir=data,
-                log_dir=logs,
-                admin_token=admin,
-                location=[*location, "--workers", "2"],
-                env_extra={**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"},
-            ),
-            location,
-            os.fspath(data / "keyserver.db"),
-        )
-        return
-    with postgres.fresh_database("ks_committer") as name:
-        key = tmp_path / "master.key"
-        location = ["--database-url", postgres.database_url(name), "--master-key-file", str(key)]
+    with ExitStack() as stack:
+        if db == "sqlite":
+            data_dir = tmp_path / "data"
+            location = ["--data-dir", os.fspath(data_dir)]
+            where = os.fspath(data_dir / "keyserver.db")
+        else:
+            data_dir = tmp_path
+            where = stack.enter_context(postgres.fresh_database("ks_committer"))
+            key = tmp_path / "master.key"
+            location = ["--database-url", postgres.database_url(where)]
+            location += ["--master-key-file", os.fspath(key)]
         proc = e2e.run([e2e.KEYSERVER, "init", *location], e2e.clean_env())
         e2e.expect(proc, 0)
         [admin] = e2e.TOKEN_RE.findall(proc.stdout.decode())
-        yield (
-            e2e.KeyServer(
-                data_dir=tmp_path,
-                log_dir=logs,
-                admin_token=admin,
-                location=[*location, "--workers", "2"],
-                env_extra={**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"},
-            ),
-            location,
-            name,
+        server = e2e.KeyServer(
+            data_dir=data_dir,
+            log_dir=logs,
+            admin_token=admin,
+            location=[*location, "--workers", "2"],
+            env_extra={**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"},
         )
+        yield server, location, where
 
 
 def _released(db: str, where: str, cid: str) -> int:
@@ -154,20 +141,9 @@ def test_committer_kill_9_answers_503_and_restarts(tmp_path: Path, db: str) -> N
 
             # Revocations stay linearizable through the committer: a suspension that has
             # returned refuses the next release, whichever worker serves it.
-            resp = requests.post(
-                f"{server.url}/v1/containers/{cid}/suspend",
-                json={"reason": "lost"},
-                headers={"Authorization": f"Bearer {official}"},
-                timeout=30,
-            )
-            assert resp.status_code == 200, resp.text
+            _acknowledged(server, official, cid, "suspend")
             for _ in range(4):  # new connections: both workers (kernel's balancing)
-                after = requests.post(
-                    f"{server.url}/v1/containers/{cid}/evaluate",
-                    json={"blinded_element": _blinded()},
-                    headers={"Authorization": f"Bearer {reader}"},
-                    timeout=30,
-                )
+                after = _evaluate(server, reader, cid)
                 assert after.status_code == 423, after.text
             # SIGTERM to every process, as a service manager stops the unit: the workers
             # finish (the committer ignores it until they are gone); a clean exit.
