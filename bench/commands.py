@@ -153,12 +153,13 @@ class Served:
     reader_token: str
 
 
-def _add_principal(url: str, admin: str, name: str, role: str) -> str:
+def _add_principal(url: str, admin: str, name: str, role: str, *, verify: str | bool = True) -> str:
     resp = requests.post(
         f"{url}/v1/principals",
         json={"name": name, "roles": [role], "organisation": None, "groups": []},
         headers={"Authorization": f"Bearer {admin}"},
         timeout=30,
+        verify=verify,
     )
     if resp.status_code != 201:
         raise RuntimeError(f"creating principal {name}: HTTP {resp.status_code} {resp.text[:200]}")
@@ -166,8 +167,12 @@ def _add_principal(url: str, admin: str, name: str, role: str) -> str:
 
 
 @contextlib.contextmanager
-def running_server(base: Path) -> Iterator[Served]:
-    """``keyserver init`` + ``keyserver serve`` (SQLite on disk, one worker), as shipped."""
+def running_server(base: Path, tls: tuple[Path, Path, Path] | None = None) -> Iterator[Served]:
+    """``keyserver init`` + ``keyserver serve`` (SQLite on disk, one worker), as shipped.
+
+    ``tls``: (certificate, key, the CA that signed it) to serve https on loopback; the URL
+    names ``localhost``, the name the certificate carries.
+    """
     data = base / "keyserver"
     proc = subprocess.run(
         [_bin("keyserver"), "init", "--data-dir", str(data)],
@@ -179,8 +184,11 @@ def running_server(base: Path) -> Iterator[Served]:
     if proc.returncode != 0 or len(found) != 1:
         raise RuntimeError(f"keyserver init failed: {proc.stderr.decode()[-500:]}")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
     argv = [_bin("keyserver"), "serve", "--data-dir", str(data), "--port", str(port)]
+    if tls:
+        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    verify: str | bool = str(tls[2]) if tls else True  # the bench's own requests verify too
     server = subprocess.Popen(
         [*argv, "--host", "127.0.0.1"],
         env=clean_env(),
@@ -194,7 +202,7 @@ def running_server(base: Path) -> Iterator[Served]:
             if server.poll() is not None:
                 raise RuntimeError("keyserver serve exited at start-up")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(url + "/readyz", timeout=1).status_code == 200:
+                if requests.get(url + "/readyz", timeout=1, verify=verify).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError("keyserver serve did not become ready in 60 s")
@@ -202,8 +210,10 @@ def running_server(base: Path) -> Iterator[Served]:
         yield Served(
             url=url,
             pgid=server.pid,
-            writer_token=_add_principal(url, found[0], "bench-writer@city.example", "writer"),
-            reader_token=_add_principal(url, found[0], READER, "reader"),
+            writer_token=_add_principal(
+                url, found[0], "bench-writer@city.example", "writer", verify=verify
+            ),
+            reader_token=_add_principal(url, found[0], READER, "reader", verify=verify),
         )
     finally:
         stop(server)
@@ -697,6 +707,12 @@ def run(opts: Options) -> dict[str, Any]:
         tools = _Tools(served, Path(tmp))
         print("  small container: rwc cat / open vs clevis decrypt, age -d ...", flush=True)
         results["small"] = measure_small(tools, opts.small_runs)
+        print("  small container over https: rwc cat per trust store ...", flush=True)
+        import https_small  # noqa: PLC0415 - imports this module
+
+        results["small_https"] = https_small.run_rows(
+            tools.rwc, Path(tmp) / "https", tools.password_file, opts.small_runs
+        )
         sizes = list(opts.sizes) + ([opts.big_size] if opts.big_size else [])
         for size in sizes:
             runs = opts.runs if size < 4 * GIB else 1
@@ -866,6 +882,24 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         for name in ("clevis decrypt (Tang)", "age -d")
         if name in small
     ]
+    for name, f in results.get("small_https", {}).items():
+        ok = f["seconds"] <= TARGET_SMALL_WALL_S
+        rows.append(
+            [
+                f"rwc cat over https, {name}",
+                f"{f['seconds'] * 1000:.0f}",
+                f"{f['peak_rss_mib']:.0f}",
+                f"<= {TARGET_SMALL_WALL_S * 1000:.0f} ms",
+                verdict(ok),
+            ]
+        )
+        targets.append(
+            {
+                "target": f"small rwc cat over https, {name}",
+                "seconds": f["seconds"],
+                "verdict": verdict(ok),
+            }
+        )
     print("\n-- Small container (3-byte CSV, default Argon2id), median wall time of the process")
     print(table(["command", "ms", "peak RSS MiB", "target", "verdict"], rows))
     help_ = start["rwc_help"]
@@ -878,6 +912,13 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         f"{help_['cpu_s'] * 1000:.0f} ms CPU\n  largest imports (-X importtime, ms): "
         + ", ".join(f"{t['module']} {t['seconds'] * 1000:.0f}" for t in start["top_imports"][:5])
     )
+    for name, f in results.get("small_https", {}).items():
+        print(
+            f"  https, {name}: {f['seconds'] * 1000:.0f} ms wall, {f['cpu_s'] * 1000:.0f} ms CPU;"
+            f" imports over at {f['imports_s'] * 1000:.0f} ms, the first request waited"
+            f" {f['tls_wait_s'] * 1000:.1f} ms for its TLS context (building it alone:"
+            f" {f['context_cpu_s'] * 1000:.1f} ms CPU)"
+        )
     big_rows, big_targets = _ratio_rows(results)
     targets += big_targets
     print("\n-- Whole commands, wall time of the process (median), rwc vs age in the same run")

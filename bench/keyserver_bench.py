@@ -495,6 +495,8 @@ _HEAD_SERIES = {
     "hold": "rwc_release_lock_hold_seconds_sum",
     "cpu": "rwc_release_lock_cpu_seconds_sum",
     "commit": "rwc_release_commit_seconds_sum",
+    # After the head is released (early lock release, keyserver/store/durability.py).
+    "flush": "rwc_release_flush_seconds_sum",
 }
 
 
@@ -530,7 +532,7 @@ def with_head(
     jobs = delta["jobs"]
     if jobs <= 0:
         return measured, None
-    figures = {k: 1000 * delta[k] / jobs for k in ("wait", "hold", "cpu", "commit")}
+    figures = {k: 1000 * delta[k] / jobs for k in ("wait", "hold", "cpu", "commit", "flush")}
     figures["jobs_per_batch"] = jobs / max(delta["batches"], 1)
     figures["jobs"] = jobs  # against the requests answered: every worker was scraped
     return measured, figures
@@ -892,16 +894,20 @@ def _print(
     if heads:
         print(
             "\n-- The chain head per release (the servers' rwc_release_lock_* metrics; "
-            "wall ms except CPU = the committer thread's CPU while it holds the head)"
+            "wall ms except CPU = the committer thread's CPU while it holds the head; "
+            "flush = waiting for durability after the head is released)"
         )
         print(
             table(
-                ["server", "releases per batch", "wait", "held", "CPU held", "COMMIT"],
+                ["server", "releases per batch", "wait", "held", "CPU held", "COMMIT", "flush"],
                 [
                     [
                         r["name"],
                         f"{h['jobs_per_batch']:.1f}",
-                        *(f"{h[k]:.3f}" for k in ("wait", "hold", "cpu", "commit")),
+                        *(
+                            f"{h.get(k, 0.0):.3f}"
+                            for k in ("wait", "hold", "cpu", "commit", "flush")
+                        ),
                     ]
                     for r in heads
                     for h in [r["chain_head"]]

@@ -34,7 +34,7 @@ from typing import Any
 
 import keyserver_bench as kb
 
-_HISTOGRAMS = ("wait", "hold", "cpu", "commit")
+_HISTOGRAMS = ("wait", "hold", "cpu", "commit", "flush")
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -87,7 +87,9 @@ def _figures(service: Any, cpu: float, wall: float, outcomes: dict[str, int]) ->
     figures: dict[str, Any] = {"process_cpu": cpu, "wall": wall, "outcomes": outcomes}
     for name in _HISTOGRAMS:
         figures[name] = metrics.summary(
-            f"rwc_release_lock_{name}_seconds" if name != "commit" else "rwc_release_commit_seconds"
+            f"rwc_release_{name}_seconds"
+            if name in {"commit", "flush"}
+            else f"rwc_release_lock_{name}_seconds"
         )
     figures["jobs"] = metrics.get("rwc_release_batch_jobs_total")
     return figures

@@ -128,7 +128,7 @@ class Releaser:
         # Concurrent evaluations share one transaction and one fsync (group_commit.py).
         self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._next_batch)
         # The batch runs its statements as pre-compiled DB-API calls (hotpath.py).
-        self._hot = HotPath(ledger.engine.dialect)
+        self._hot = HotPath(ledger.engine.dialect, async_commit=ledger.durability.early)
         # Where the reads before the chain-head lock run (_evaluate_batch), always on the
         # ONE pooled connection the batch then writes on (one checkout, one liveness ping
         # and one checkin per batch instead of two: issue 15, per-batch CPU, which two
@@ -298,19 +298,27 @@ class Releaser:
         try:
             jobs = take()
             batch = Batch(hot, None)
+            clock = LockClock()
             with contextlib.ExitStack() as tx:
                 conn = tx.enter_context(self._ledger.engine.connect())
+                # Early lock release (keyserver/store/durability.py): the COMMIT below
+                # releases the head without waiting for the flush; leaving this context
+                # (after COMMIT, before any evaluation: _finish runs after the with) waits
+                # for the batch's commit to be durable, holding nothing.
+                tx.enter_context(self._ledger.durability.release_commit(conn))
+                # Left right after the transaction, i.e. once the head is released.
+                tx.callback(clock.released)
                 # The clock times the wait where it happens: PostgreSQL at the head's row
                 # lock, SQLite at BEGIN IMMEDIATE (the writer lock, Ledger.core_tx).
                 if self._reads_in_tx:
                     batch.use(self._enter_tx(tx, conn))
                     seen = self._preread(batch, jobs)
-                    clock = LockClock()
+                    clock.waiting()
                 else:
                     with self._cursor(conn) as cur:
                         batch.use(cur)
                         seen = self._preread(batch, jobs)
-                    clock = LockClock()
+                    clock.waiting()
                     batch.use(self._enter_tx(tx, conn))
                 head = batch.lock_head(seen)  # lock order: chain head, then container rows
                 clock.locked()
@@ -324,12 +332,14 @@ class Releaser:
                 out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
                 batch.store_head(head)
                 clock.committing()
-        except Exception as exc:  # rolled back; reported to its caller(s)
+        except Exception as exc:  # rolled back (or committed, not durable); reported
             if not jobs:
                 raise  # nothing taken yet: group_commit.py fails the queued jobs with it
             if len(jobs) == 1 or isinstance(exc, (OperationalError, SATimeoutError)):
                 # The database is unreachable or busy: retrying job by job would only
                 # multiply the wait (503 for all of them, spec §problems: unavailable).
+                # A failed flush (DurabilityError, an OperationalError) lands here too:
+                # that batch committed, so it must never be retried.
                 return [exc] * len(jobs)
         else:
             clock.record(self._ledger.metrics, len(jobs))

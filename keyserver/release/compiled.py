@@ -28,11 +28,13 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    func,
     insert,
     literal_column,
     null,
     or_,
     select,
+    true,
     union_all,
     update,
 )
@@ -118,6 +120,12 @@ _LOCK_HEAD_SEEN_STMT = (
     )
     .where(_HEAD_TABLE.c.id == HEAD_ID)
     .with_for_update(of=_HEAD_TABLE)
+)
+# PostgreSQL, early lock release (keyserver/store/durability.py): the same statement also
+# makes the batch's COMMIT not wait for the WAL flush (local to its transaction), so the
+# head is released at COMMIT and the batch waits for the flush after it, unlocked.
+_LOCK_HEAD_ASYNC_STMT = _LOCK_HEAD_SEEN_STMT.add_columns(
+    func.set_config("synchronous_commit", "off", true()).label("async_commit")
 )
 # The tokens of a batch and the head's seq in ONE statement (Batch.read_tokens): one
 # snapshot, so a revocation is either in both or in neither. The head is the ``h`` row
@@ -212,9 +220,12 @@ class HotPath:
 
     Args:
         dialect: The engine's dialect (``engine.dialect``).
+        async_commit: PostgreSQL: the head-locking statement turns the batch's
+            ``synchronous_commit`` off (``Durability.early``: the batch then waits for
+            the flush itself, after COMMIT).
     """
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, *, async_commit: bool = False) -> None:
         self._dialect = dialect
         # The driver's exception base (sqlite3.Error, psycopg.Error): see translate().
         self.dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
@@ -227,7 +238,11 @@ class HotPath:
         # PostgreSQL: many rows per statement as arrays, and a batch's writes as ONE
         # statement (psycopg's executemany sends a statement per row; unnest.py).
         self.unnest = Unnest(dialect, self._to_db) if dialect.name == "postgresql" else None
-        self._lock_head = self._compile(_LOCK_HEAD_SEEN_STMT)
+        self._lock_head = self._compile(
+            _LOCK_HEAD_ASYNC_STMT
+            if async_commit and dialect.name == "postgresql"
+            else _LOCK_HEAD_SEEN_STMT
+        )
         self._store_head = self._compile(
             update(_HEAD_TABLE)
             .where(_HEAD_TABLE.c.id == HEAD_ID)

@@ -236,7 +236,8 @@ class Batch:
         """
         stmt = self._hot._lock_head
         self._cur.execute(stmt.sql, stmt.args({"seen": _NEVER if seen is None else seen}))
-        seq, digest, at, revoked = self._cur.fetchone()
+        # A fifth column (PostgreSQL's async commit, compiled.py) is only a side effect.
+        seq, digest, at, revoked = self._cur.fetchone()[:4]
         if revoked:
             self._tokens.clear()
         return Head(seq=seq, hash=bytes(digest), at=self._hot._dt_result(at))

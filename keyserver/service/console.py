@@ -448,7 +448,8 @@ class ConsoleOps:
             filters.append(AuditEntry.at < until)
         if before_seq is not None:
             filters.append(AuditEntry.seq < before_seq)
-        with self._ledger.reads() as session:
+        # Entries shown are durable (spec §consistency): flushed after the read.
+        with self._ledger.published_reads() as session:
             if medium is not None:
                 # Matched like everywhere else (spec §media); a typo is not-found with
                 # the nearest names, never an empty page that reads as "nothing happened".

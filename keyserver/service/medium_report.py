@@ -147,7 +147,8 @@ class MediumReportOps:
             target=medium_target(medium),
             ctx=ctx,
         )
-        with self._ledger.snapshot() as session:
+        # A report officials act on: what it shows is durable (spec §consistency).
+        with self._ledger.published_reads(snapshot=True) as session:
             m = resolve_medium(session, medium)
             start = since or m.lost_at
             start_seq = _window_start_seq(session, since, m.lost_seq)

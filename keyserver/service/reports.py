@@ -92,7 +92,8 @@ class ReportOps:
             filters.append(AuditEntry.action == action)
         if actor_name is not None:
             filters.append(AuditEntry.actor == actor_name)
-        with self._ledger.reads() as session:
+        # Published (spec §consistency): flushed after the read, before the answer.
+        with self._ledger.published_reads() as session:
             rows = repository.audit_page(session, filters, after_seq, limit)
             docs = [export_document(e) for e in rows]
         nxt = docs[-1]["seq"] if len(docs) == limit else None
@@ -110,7 +111,9 @@ class ReportOps:
         # Up to the head read first: the export ends at a head that existed, whatever is
         # appended while it streams (entries up to it never change), so it verifies as a
         # whole and its last line is a head to record.
-        with self._ledger.reads() as session:
+        # Flushed after the head is read (spec §consistency): every entry up to it is
+        # durable before the first line leaves.
+        with self._ledger.published_reads() as session:
             head = read_head(session)
         upto = 0 if head is None else head[0]
         after = 0
@@ -145,7 +148,8 @@ class ReportOps:
             raise InvalidRequestError(
                 N_("limit must be between 1 and %(max)s", max=VERIFY_PAGE_MAX)
             )
-        with self._ledger.reads() as session:
+        # The head it returns is recorded by monitoring (expect_head): durable first.
+        with self._ledger.published_reads() as session:
             result = verify_chain(
                 session, self._keyring.audit_key, expected_head, start=start, limit=limit
             )

@@ -114,6 +114,13 @@ class TransparencyOps:
             )
         key = self.signing_key()
         caught_up = False
+        # Durable before published (spec §consistency): release batches commit before
+        # their flush (keyserver/store/durability.py), but every entry enters the tree in
+        # a transaction that writes its nodes and commits synchronously (PostgreSQL: it
+        # has an xid, so its COMMIT flushes the WAL up to its own commit record, after
+        # the entries it read; SQLite FULL: the COMMIT syncs the whole WAL). So every
+        # entry a checkpoint covers is durable before the checkpoint is signed, served,
+        # written to the .published file or used by a signed report.
         while not caught_up:  # several short transactions after a long pause
             with self._ledger.tx() as session:
                 frontier, caught_up = tlog.extend(session, self._keyring.audit_key)

@@ -28,6 +28,7 @@ from keyserver.domain.metrics import Metrics
 from keyserver.domain.settings import Settings
 from keyserver.store import keystore, rowmacs
 from keyserver.store.audit import NewEntry, append
+from keyserver.store.durability import Durability
 from keyserver.store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
 from keyserver.store.models import AuditEntry
 from keyserver.store.restore_state import RestoreGate
@@ -80,6 +81,9 @@ class Ledger:
             if self.engine.dialect.name == "sqlite"
             else nullcontext()
         )
+        # The release batch commits without waiting for the flush and waits after it,
+        # outside the head (issue 15; keyserver/store/durability.py).
+        self.durability = Durability(self.engine, settings)
         # Loaded on first use (the database may not answer yet at construction), often
         # inside a writing transaction: so on a reading connection (no writer lock).
         self.keyring = keys.KeyRing(keystore.loader(settings, self._read_engine))
@@ -92,6 +96,23 @@ class Ledger:
     def now(self) -> Callable[[], datetime]:
         """The injected clock."""
         return self.settings.clock
+
+    @contextmanager
+    def published_reads(self, *, snapshot: bool = False) -> Iterator[Session]:
+        """A read session whose result leaves the server as part of the log (spec §consistency).
+
+        Release batches commit before they are durable (keyserver/store/durability.py),
+        so a read may see entries that a crash would still lose (their evaluations not
+        yet answered). An export, a list of entries, a verified head or a report must
+        not hand those out: the flush runs AFTER the reads, so it covers every commit
+        they saw, and before the caller answers.
+
+        Args:
+            snapshot: One snapshot for all the reads (:attr:`snapshot`), else :attr:`reads`.
+        """
+        with (self.snapshot if snapshot else self.reads)() as session:
+            yield session
+        self.durability.flush()
 
     @contextmanager
     def tx(self, *, restoring: bool = False) -> Iterator[Session]:

@@ -89,6 +89,25 @@ def require_token(url: str, env: Mapping[str, str], *, named: bool) -> str:
     return token
 
 
+def _ca_bundle(args: argparse.Namespace, env: Mapping[str, str]) -> str | None:
+    """The CA bundle the user named: --ca-bundle, else RWC_CA_BUNDLE, else None (certifi)."""
+    return getattr(args, "ca_bundle", None) or env.get(ENV_CA_BUNDLE) or None
+
+
+def start_tls(url: str | None, args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Start building the TLS context for ``url`` now; :func:`make_client` hands it over.
+
+    Called before the subcommand's imports (cli.main: ``prepare``) by a subcommand that
+    already knows its server, so that loading the trust store (~23 ms of CPU with
+    certifi's, without the GIL) overlaps them (pycontainer.client.tls, issue 15). Best
+    effort: no thread for http:// or where the client will refuse the URL or the bundle
+    (it says why itself, in its usual order).
+    """
+    from pycontainer.client import tls  # noqa: PLC0415 - only for a run that talks to a server
+
+    args.tls = tls.start(url, _ca_bundle(args, env)) if url else None
+
+
 def make_client(
     url: str, token: str, args: argparse.Namespace, env: Mapping[str, str], *, lang: str
 ) -> KeyServerClient:
@@ -96,11 +115,14 @@ def make_client(
 
     ``lang`` (the run's, Ui.lang: ``en`` with --json) goes out as Accept-Language on every
     request, so a refusal's detail comes back in the reader's language (spec §problems).
+    The TLS context :func:`start_tls` started is used if it was for the same trust store
+    (pycontainer.client.connection checks), else built at the first request.
     """
     from pycontainer.client.keyserver import KeyServerClient  # noqa: PLC0415 - see above
 
-    ca_bundle = getattr(args, "ca_bundle", None) or env.get(ENV_CA_BUNDLE) or None
-    return KeyServerClient(url, token, ca_bundle=ca_bundle, language=lang)
+    return KeyServerClient(
+        url, token, ca_bundle=_ca_bundle(args, env), language=lang, tls=getattr(args, "tls", None)
+    )
 
 
 def read_password(

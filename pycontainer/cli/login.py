@@ -17,6 +17,7 @@ from pycontainer.cli.common import (
     SubParsers,
     add_tls_option,
     make_client,
+    start_tls,
     store_for,
 )
 from pycontainer.cli.exits import UsageError
@@ -42,7 +43,12 @@ def add_parsers(
     p.add_argument("url", metavar="URL", help="the key server (https://HOST[:PORT][/PATH])")
     p.add_argument("--token-stdin", action="store_true", help="read the token from stdin")
     add_tls_option(p)
-    p.set_defaults(run=run_login, imports=CLIENT_IMPORTS)
+    p.set_defaults(
+        run=run_login,
+        imports=CLIENT_IMPORTS,
+        # TLS context building starts before the imports (cli.common.start_tls).
+        prepare=lambda args, env: start_tls(args.url, args, env),
+    )
     p = sub.add_parser("logout", parents=parents, help="forget the token stored for a key server")
     p.add_argument("url", metavar="URL", help="the key server whose token to forget")
     p.set_defaults(run=run_logout)

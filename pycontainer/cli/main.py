@@ -173,6 +173,11 @@ def run(
             parser.language = "en" if ui.json_mode else language(env)
             with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
                 args = parser.parse_args(argv)
+            # A subcommand that can name its key server already (cli.common.start_tls)
+            # starts building the TLS context now, so that it overlaps the imports below.
+            prepare = getattr(args, "prepare", None)
+            if prepare is not None:
+                prepare(args, env)
             # The modules the subcommand imports where it uses them (cli.common), imported
             # now, so that its work starts after the import phase (cli.entry); the same
             # modules either way.

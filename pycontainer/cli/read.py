@@ -35,6 +35,7 @@ from pycontainer.cli.common import (
     make_client,
     read_password,
     require_token,
+    start_tls,
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.password import ENV_PASSWORD
@@ -43,6 +44,7 @@ from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.client.wire import ATTEMPTS_LIMITS
 from pycontainer.errors import (
+    ContainerError,
     KeyServerCallError,
     KeyServerDeniedError,
     KeyServerProtocolError,
@@ -81,7 +83,7 @@ def add_parsers(
         )
         add_tls_option(p)
         add_password_options(p)
-        p.set_defaults(run=run, imports=READER_IMPORTS)
+        p.set_defaults(run=run, imports=READER_IMPORTS, prepare=_prepare_tls)
         return p
 
     p = online("open", "extract a container (all entries, or the named PATHs)", run_open)
@@ -126,6 +128,25 @@ def _container_path(name: str) -> Path:
             "offsets, and every byte is checked before anything is written",
         )
     return Path(name)
+
+
+def _prepare_tls(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Start building the TLS context before the imports (cli.main ``prepare``).
+
+    The server is the one :func:`_opened` will contact: ``--server``/RWC_SERVER, else the
+    URL in the container's first slot, peeked at here (with the reader's own
+    ``read_header``, whose import the import phase starts with anyway). Nothing is decided
+    on the peek: a header that cannot be read starts nothing, and :func:`_opened` reads and
+    checks the header again and refuses it there as always.
+    """
+    url = args.server or env.get(ENV_SERVER)
+    if not url and args.container != "-":
+        from pycontainer.reader import read_header  # noqa: PLC0415 - see READER_IMPORTS
+
+        with contextlib.suppress(ContainerError, OSError):
+            slots = read_header(args.container).slots
+            url = slots[0].url if slots else None
+    start_tls(url, args, env)
 
 
 @contextlib.contextmanager

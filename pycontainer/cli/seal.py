@@ -34,6 +34,7 @@ from pycontainer.cli.common import (
     make_client,
     read_password,
     require_token,
+    start_tls,
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.texts import say
@@ -117,7 +118,12 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
             metavar=metavar,
             help=f"{what}, {low}..{high} (default {default})",
         )
-    p.set_defaults(run=run_seal, imports=WRITER_IMPORTS)
+    p.set_defaults(run=run_seal, imports=WRITER_IMPORTS, prepare=_prepare_tls)
+
+
+def _prepare_tls(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Start building the TLS context before the imports (cli.main ``prepare``)."""
+    start_tls(args.server or env.get(ENV_SERVER), args, env)
 
 
 def _check_inputs(paths: list[str]) -> None:

@@ -38,6 +38,7 @@ import socket
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from pycontainer.client.tls import PendingContext, build_context
 from pycontainer.client.transport import answer_too_large
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ class Connection:
         url: "ServerUrl",
         *,
         trust_store: str | None,
+        pending: PendingContext | None = None,
         connect_timeout: float,
         read_timeout: float,
         max_response_bytes: int,
@@ -154,12 +156,15 @@ class Connection:
             url: The key server's parsed base URL (already checked by the URL policy).
             trust_store: The PEM file TLS trusts (transport.trust_store); None only for a
                 plain http:// URL, which never reaches TLS.
+            pending: The TLS context already being built (pycontainer.client.tls.start);
+                used only if it was started for ``trust_store``, else built on first use.
             connect_timeout: Seconds for TCP, the proxy tunnel and the TLS handshake.
             read_timeout: Seconds for each read of the answer.
             max_response_bytes: Largest answer body accepted.
         """
         self._url = url
         self._trust_store = trust_store
+        self._pending = pending
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._limit = max_response_bytes
@@ -174,12 +179,19 @@ class Connection:
 
     def _tls(self) -> "ssl.SSLContext":
         if self._context is None:
-            import ssl  # noqa: PLC0415 - http:// to a loopback test server needs no TLS
-
-            if self._trust_store is None:  # a caller's bug, never a reason to trust anyone
+            store = self._trust_store
+            if store is None:  # a caller's bug, never a reason to trust anyone
                 raise ConnectFailedError("no trust store for a TLS connection", tls=True)
-            # Verification on, host names checked, the named store only (module docstring).
-            self._context = ssl.create_default_context(cafile=self._trust_store)
+            pending, self._pending = self._pending, None
+            # Security: a context started for another file is never used (the user's
+            # --ca-bundle decides whom the token goes to); its thread's work is dropped.
+            # Either way the context is tls.build_context's: verification on, host names
+            # checked, the named store only. An error of the thread's build is raised here,
+            # where building it here would have raised it (the handshake's error path).
+            if pending is not None and pending.trust_store == store:
+                self._context = pending.get()
+            else:
+                self._context = build_context(store)
         return self._context
 
     def _open(self) -> http.client.HTTPConnection:

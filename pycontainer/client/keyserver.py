@@ -45,6 +45,7 @@ from pycontainer.client.connection import (
 )
 from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.client.server_url import normalize_server_url
+from pycontainer.client.tls import PendingContext
 from pycontainer.client.transport import MAX_RESPONSE_BYTES, BearerAuth, trust_store
 from pycontainer.client.wire import (
     Access,
@@ -147,6 +148,7 @@ class KeyServerClient:
         limits: ClientLimits | None = None,
         sleep: Callable[[float], None] = time.sleep,
         language: str | None = None,
+        tls: PendingContext | None = None,
     ) -> None:
         """Create a client.
 
@@ -162,6 +164,9 @@ class KeyServerClient:
             language: A language tag (``"ja"``) sent as ``Accept-Language`` on every
                 request, for problem details in a person's language (spec §problems);
                 None (the default) sends none and gets the protocol's English.
+            tls: The TLS context already being built for this server
+                (pycontainer.client.tls.start, by a caller that knew the URL early);
+                without it the context is built at the first request.
 
         Raises:
             ServerUrlError: The URL is refused (see normalize_server_url).
@@ -199,6 +204,7 @@ class KeyServerClient:
                 if needs_store
                 else None
             ),
+            pending=tls,
             connect_timeout=limits.connect_timeout,
             read_timeout=limits.read_timeout,
             max_response_bytes=limits.max_response_bytes,

@@ -145,6 +145,14 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     assert start["modules"] > 0
     assert start["seconds"] > 0 and start["cpu_s"] > 0
     assert start["rwc_help"]["seconds"] > 0 and start["rwc_help"]["cpu_s"] > 0
+    # Over https (a TLS key server on loopback): the city's own CA and a certifi-size store.
+    https = figures["small_https"]
+    assert len(https) == 2, https
+    for name, row in https.items():
+        assert row["seconds"] > 0 and row["cpu_s"] > 0 and row["peak_rss_mib"] > 0, name
+        assert 0 < row["imports_s"] < row["in_process_s"], name
+        assert row["tls_wait_s"] >= 0, name
+        assert row["context_cpu_s"] > 0, name
     measured = [k for k, v in figures["sizes"].items() if "skipped" not in v]
     assert measured, figures["sizes"]
     for key in measured:
@@ -170,8 +178,8 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     assert {t["vs_age_with_fsync"]["verdict"] for t in fair} <= {"MET", "MISSED"}
     verdicts = {t["verdict"] for t in figures["targets"]}
     assert verdicts <= {"MET", "MISSED"}
-    # 3 rows per measured size and storage, plus the small-container rows.
-    assert len(figures["targets"]) == 3 * len(measured) + 3
+    # 3 rows per measured size and storage, plus the small-container rows (2 over https).
+    assert len(figures["targets"]) == 3 * len(measured) + 3 + 2
 
 
 def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:

@@ -1,0 +1,194 @@
+"""The TLS context built in a thread before the imports (pycontainer.client.tls, issue 15).
+
+Real: the key server over TLS with the test CA (tests/cli/conftest.py), OpenSSL loading the
+stores, the `rwc` command in-process. The spies below only count calls of the real code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pycontainer.cli.exits import ExitCode
+from pycontainer.cli.main import run
+from pycontainer.client import tls
+from pycontainer.client.keyserver import KeyServerClient
+from pycontainer.client.tokens import TokenStore
+from pycontainer.errors import KeyServerUnavailableError
+from tests.support.rwc_args import KDF
+
+
+class _Spy:
+    """Records every PendingContext started and every join, running the real ones."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started: list[tls.PendingContext] = []
+        self.joined: list[tls.PendingContext] = []
+        spy = self
+
+        class Recorded(tls.PendingContext):
+            def __init__(self, trust_store: str) -> None:
+                super().__init__(trust_store)
+                spy.started.append(self)
+
+            def get(self) -> Any:
+                spy.joined.append(self)
+                return super().get()
+
+        monkeypatch.setattr(tls, "PendingContext", Recorded)
+
+
+def _rwc(home: Path, *argv: str, env: dict[str, str]) -> tuple[int, str, str]:
+    e = {"XDG_CONFIG_HOME": str(home), "RWC_PASSWORD": "correct horse", **env}
+    raw, err = io.BytesIO(), io.StringIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # cat writes bytes
+    code = run(list(argv), env=e, stdout=out, stderr=err)
+    out.flush()
+    return code, raw.getvalue().decode(), err.getvalue()
+
+
+def _seal(server: Any, home: Path, tmp_path: Path, url: str, *extra: str) -> Path:
+    src = tmp_path / "a.csv"
+    src.write_bytes(b"a,b")
+    out = tmp_path / "a.rwc"
+    argv = ["seal", str(src), "-o", str(out), "--server", url, "--label", "t"]
+    argv += ["--medium", "USB-TLS", "--reader", "clerk@city.example", *KDF, *extra]
+    code, _, err = _rwc(home, *argv, env={"RWC_TOKEN": server.tokens["writer"]})
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    d = tmp_path / "home"
+    d.mkdir()
+    return d
+
+
+def test_https_open_joins_the_context_started_before_the_imports(
+    server: Any,
+    home: Path,
+    tmp_path: Path,
+    tls_files: Any,
+    tls_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    https = f"https://localhost:{tls_port}"
+    ca = str(tls_files.ca_cert)
+    spy = _Spy(monkeypatch)
+    out = _seal(server, home, tmp_path, https, "--ca-bundle", ca)
+    assert [p.trust_store for p in spy.started] == [ca]  # seal: one, for its --ca-bundle
+    assert spy.joined == spy.started
+    reader = {"RWC_TOKEN": server.tokens["reader"], "RWC_SERVER": https, "RWC_CA_BUNDLE": ca}
+    code, text, err = _rwc(home, "cat", str(out), "a.csv", env=reader)
+    assert (code, text) == (0, "a,b"), err
+    assert [p.trust_store for p in spy.started] == [ca, ca]
+    assert spy.joined == spy.started  # the request used the thread's context
+
+
+def test_the_slot_url_is_read_early_to_start_the_thread(
+    server: Any,
+    home: Path,
+    tmp_path: Path,
+    tls_files: Any,
+    tls_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No --server: the container's own https URL, peeked at before the imports."""
+    https = f"https://localhost:{tls_port}"
+    ca = str(tls_files.ca_cert)
+    out = _seal(server, home, tmp_path, https, "--ca-bundle", ca)
+    TokenStore(home / "rwc").put(https, server.tokens["reader"])  # as `rwc login` stores it
+    spy = _Spy(monkeypatch)
+    code, text, err = _rwc(home, "cat", str(out), "a.csv", env={"RWC_CA_BUNDLE": ca})
+    assert (code, text) == (0, "a,b"), err
+    assert [p.trust_store for p in spy.started] == [ca]
+    assert spy.joined == spy.started
+
+
+def test_plain_http_loopback_starts_no_thread(
+    server: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _seal(server, home, tmp_path, server.url)
+    spy = _Spy(monkeypatch)
+    env = {"RWC_TOKEN": server.tokens["reader"], "RWC_SERVER": server.url}
+    code, text, err = _rwc(home, "cat", str(out), "a.csv", env=env)
+    assert (code, text) == (0, "a,b"), err
+    assert spy.started == []
+    # Nor for the slot's http:// URL, nor with a --ca-bundle named (it is still checked).
+    TokenStore(home / "rwc").put(server.url, server.tokens["reader"])
+    code, text, err = _rwc(home, "cat", str(out), "a.csv", env={})
+    assert (code, text) == (0, "a,b"), err
+    assert spy.started == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"this is not a certificate\n", b"-----BEGIN CERTIFICATE-----\nAAAA\n"],
+    ids=["empty", "text", "broken-pem"],
+)
+def test_a_bad_ca_file_fails_as_it_did_without_the_thread(
+    server: Any,
+    home: Path,
+    tmp_path: Path,
+    tls_port: int,
+    content: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The thread's error is raised at the join: same message, hint and exit code."""
+    https = f"https://localhost:{tls_port}"
+    bad = tmp_path / "bad.pem"
+    bad.write_bytes(content)
+    # What the client says when it builds the context itself, at its first request.
+    with (
+        KeyServerClient(https, server.tokens["reader"], ca_bundle=str(bad), retries=0) as c,
+        pytest.raises(KeyServerUnavailableError) as direct,
+    ):
+        c.whoami()
+    assert direct.value.hint is not None and "--ca-bundle" in direct.value.hint
+    # `rwc ls` with --server: the context is started before the imports, fails in the thread.
+    sealed = _seal(server, home, tmp_path, server.url)
+    spy = _Spy(monkeypatch)
+    env = {"RWC_TOKEN": server.tokens["reader"], "RWC_SERVER": https}
+    code, _, err = _rwc(home, "--json", "ls", str(sealed), "--ca-bundle", str(bad), env=env)
+    assert [p.trust_store for p in spy.started] == [str(bad)]
+    assert spy.joined == spy.started
+    assert code == ExitCode.UNREACHABLE
+    doc = json.loads(err.strip().splitlines()[-1])["error"]
+    assert doc["message"] == str(direct.value)
+    assert doc["hint"] == direct.value.hint
+
+
+def test_a_context_started_for_another_store_is_never_used(
+    server: Any, tls_files: Any, tls_port: int
+) -> None:
+    """The client's own --ca-bundle decides whom it trusts, whatever was started early."""
+    https = f"https://localhost:{tls_port}"
+    token = server.tokens["reader"]
+    ca, other = str(tls_files.ca_cert), str(tls_files.other_ca_cert)
+    trusting_other = tls.start(https, other)
+    assert trusting_other is not None
+    with KeyServerClient(https, token, ca_bundle=ca, retries=0, tls=trusting_other) as c:
+        assert c.whoami().name == "clerk@city.example"
+    trusting_ca = tls.start(https, ca)
+    with (
+        KeyServerClient(https, token, ca_bundle=other, retries=0, tls=trusting_ca) as c,
+        pytest.raises(KeyServerUnavailableError, match="not trusted"),
+    ):
+        c.whoami()
+
+
+def test_start_is_best_effort(tmp_path: Path, tls_files: Any) -> None:
+    """None where there is no TLS or the client will refuse (and say why) itself."""
+    assert tls.start("http://127.0.0.1:8080", None) is None
+    assert tls.start("http://127.0.0.1:8080", str(tls_files.ca_cert)) is None
+    assert tls.start("https://keys.city.example", str(tmp_path / "missing.pem")) is None
+    assert tls.start("http://keys.city.example", None) is None  # refused by the URL policy
+    assert tls.start("ftp://keys.city.example", None) is None
+    pending = tls.start("https://keys.city.example", None)  # certifi's store
+    assert pending is not None
+    assert pending.get().check_hostname

@@ -1,0 +1,214 @@
+"""Early lock release: the batch commits, releases the head, THEN waits for durability.
+
+keyserver/store/durability.py: the release batch's COMMIT does not wait for the flush
+(PostgreSQL: ``synchronous_commit`` off in its transaction; SQLite FULL: the commit at
+NORMAL), so the chain head is free at COMMIT; the batch then waits for its commit to be
+durable, holding nothing, and only after that is any evaluation computed (spec
+§consistency, §evaluate step 7). The flush is the real one (an autocommit transaction
+with an xid on PostgreSQL, an fdatasync of the -wal file on SQLite); the tests observe it
+by wrapping it, and a failing one is a raised error. Over HTTP, the in-process server of
+``world`` shares the class, so its batches and reads are observed the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+from voprf import ristretto
+
+from keyserver.domain import keys
+from keyserver.domain.context import RequestContext
+from keyserver.domain.settings import Settings
+from keyserver.release.hotpath import Batch
+from keyserver.release.jobs import EvalJob, bearer_job
+from keyserver.service import KeyService
+from keyserver.store.durability import Durability, DurabilityError
+from tests.support.world import World, activate, blinded_b64
+
+CTX = RequestContext(remote="192.0.2.9")
+
+
+def _jobs(world: World, cids: list[str]) -> list[EvalJob]:
+    auth = f"Bearer {world.tokens['reader']}"
+    return [
+        bearer_job(auth, cid, bytes(ristretto.Client.blind(b"x")[1].serialize()), CTX)
+        for cid in cids
+    ]
+
+
+def _kind(outcome: Any) -> str:
+    return str(cast(Any, outcome).slug) if isinstance(outcome, Exception) else "ok"
+
+
+@pytest.fixture
+def early(backend: str, settings: Settings, service: KeyService) -> Iterator[KeyService]:
+    """A service whose release batches commit early: PostgreSQL always; SQLite at FULL
+    (the tests' NORMAL never synced at commit, so nothing is deferred there)."""
+    if backend == "postgres":
+        yield service
+        return
+    full = KeyService(settings.replace(sqlite_synchronous="FULL"))
+    yield full
+    full.close()
+
+
+def _level(cur: Any, backend: str) -> str:
+    """The commit's durability setting as the batch's transaction sees it."""
+    if backend == "postgres":
+        cur.execute("SELECT current_setting('synchronous_commit')")
+    else:
+        cur.execute("PRAGMA synchronous")
+    return str(cur.fetchone()[0])
+
+
+def test_the_head_is_free_during_the_flush_and_evaluations_come_after_it(
+    world: World, early: KeyService, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cids = [activate(world)[0]["container_id"] for _ in range(3)]
+    assert early.ledger.durability.early
+    events: list[str] = []
+    store_head = Batch.store_head
+
+    def store_head_seen(batch: Batch, head: Any) -> None:
+        # Under the head, right before COMMIT: the commit will not wait for the flush.
+        events.append(f"commit at {_level(batch._cur, backend)}")
+        store_head(batch, head)
+
+    if backend == "postgres":
+        # The tests' databases turn synchronous_commit off; turn it on for this batch's
+        # transaction, so that "off" below is the batch's own doing.
+        read = type(early.releases)._preread
+
+        def preread_synchronous(releaser: Any, batch: Batch, jobs: Any) -> int:
+            batch._cur.execute("SET LOCAL synchronous_commit = on")
+            return read(releaser, batch, jobs)
+
+        monkeypatch.setattr(type(early.releases), "_preread", preread_synchronous)
+    flush = Durability.flush
+    other: list[Any] = []
+
+    def observed_flush(durability: Durability, conn: Any = None) -> None:
+        events.append("flush")
+        # Another thread's writing transaction takes the head (and SQLite's writer lock)
+        # and commits now: nothing of the batch is held any more.
+        worker = threading.Thread(
+            target=lambda: other.append(early.issue_token(early.local_actor("ops"), "groupie"))
+        )
+        worker.start()
+        worker.join(60)
+        assert other, "a writer waited for the head while the batch flushed"
+        flush(durability, conn)
+        events.append("durable")
+
+    evaluate = keys.evaluate
+
+    def observed_evaluate(*args: Any) -> Any:
+        events.append("evaluate")
+        return evaluate(*args)
+
+    monkeypatch.setattr(Batch, "store_head", store_head_seen)
+    monkeypatch.setattr(Durability, "flush", observed_flush)
+    monkeypatch.setattr(keys, "evaluate", observed_evaluate)
+    outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
+    monkeypatch.undo()
+    assert [_kind(o) for o in outcomes] == ["ok"] * 3
+    async_level = "off" if backend == "postgres" else "1"  # SQLite: 1 is NORMAL
+    assert events == [f"commit at {async_level}", "flush", "durable", *["evaluate"] * 3]
+    entries = world.call("auditor", "GET", "/v1/audit").json()["entries"]
+    # The other writer went after the batch: the head was released at its COMMIT.
+    assert [(e["action"], e["outcome"]) for e in entries[-4:]] == [
+        *[("evaluate", "ok")] * 3,
+        ("token.issue", "ok"),
+    ]
+    if backend == "sqlite":
+        # The pooled connection is back at FULL for every other transaction (2: FULL).
+        with early.ledger.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL: its own WAL
+def test_sqlite_flush_syncs_the_wal_file(
+    world: World, early: KeyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = activate(world)[0]["container_id"]
+    synced: list[str] = []
+    fdatasync = os.fdatasync
+
+    def observed(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", observed)
+    outcomes = early.releases._evaluate_batch(lambda: _jobs(world, [cid]))
+    monkeypatch.undo()
+    assert [_kind(o) for o in outcomes] == ["ok"]
+    database = early.ledger.engine.url.database
+    assert database is not None
+    assert synced == [os.path.realpath(database) + "-wal"]
+
+
+def test_a_failed_flush_answers_unavailable_and_nothing_is_evaluated(
+    world: World, early: KeyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cids = [activate(world)[0]["container_id"] for _ in range(2)]
+    evaluated: list[Any] = []
+
+    def failing_flush(_durability: Durability, _conn: Any = None) -> None:
+        raise DurabilityError(OSError(5, "Input/output error"))
+
+    monkeypatch.setattr(Durability, "flush", failing_flush)
+    monkeypatch.setattr(keys, "evaluate", lambda *a: evaluated.append(a))
+    outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
+    # Over HTTP: 503 unavailable, no evaluation in the answer.
+    resp = world.call(
+        "reader",
+        "POST",
+        f"/v1/containers/{cids[0]}/evaluate",
+        json={"blinded_element": blinded_b64()},
+    )
+    monkeypatch.undo()
+    assert all(isinstance(o, DurabilityError) for o in outcomes), outcomes
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["type"] == "urn:rwc:problem:unavailable"
+    assert "evaluated_element" not in resp.json()
+    assert evaluated == []
+    # Each release committed once (audited, never evaluated nor answered): the batch was
+    # not retried job by job after its COMMIT.
+    entries = world.call("auditor", "GET", "/v1/audit").json()["entries"]
+    assert [(e["action"], e["outcome"], e["container"]) for e in entries[-3:]] == [
+        *[("evaluate", "ok", cid) for cid in cids],
+        ("evaluate", "ok", cids[0]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/v1/audit", 200), ("/v1/audit/export", 200), ("/v1/audit/verify", 200)],
+)
+def test_the_log_is_published_only_after_a_flush(
+    world: World, monkeypatch: pytest.MonkeyPatch, path: str, status: int
+) -> None:
+    activate(world)
+    calls: list[str] = []
+    flush = Durability.flush
+
+    def observed_flush(durability: Durability, conn: Any = None) -> None:
+        calls.append("flush")
+        flush(durability, conn)
+
+    monkeypatch.setattr(Durability, "flush", observed_flush)
+    resp = world.call("auditor", "GET", path)
+    assert resp.status_code == status, resp.text
+    assert calls == ["flush"]
+
+    def failing_flush(_durability: Durability, _conn: Any = None) -> None:
+        raise DurabilityError(OSError(5, "Input/output error"))
+
+    monkeypatch.setattr(Durability, "flush", failing_flush)
+    resp = world.call("auditor", "GET", path)
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["type"] == "urn:rwc:problem:unavailable"
