@@ -132,6 +132,24 @@ def _sqlite_copy(source: Path, dest: Path) -> None:
         src.close()
 
 
+def _flush(settings: Settings) -> None:
+    """Make what the copy read durable before the backup is kept (spec §consistency).
+
+    Release batches commit before their flush (keyserver/store/durability.py), so the
+    copy may hold entries that a crash of the database would still lose; a backup
+    holding entries the live log then never had could not be reconciled with a later
+    export. The flush after the copy covers every commit the copy saw.
+    """
+    from keyserver.store.durability import Durability  # noqa: PLC0415 - see the imports
+    from keyserver.store.engine import make_engine  # noqa: PLC0415
+
+    engine = make_engine(settings)
+    try:
+        Durability(engine, settings).flush()
+    finally:
+        engine.dispose()
+
+
 def cmd_backup(ctx: Context) -> int:
     """``keyserver backup FILE``."""
     settings = _local_settings(ctx)
@@ -151,6 +169,7 @@ def cmd_backup(ctx: Context) -> int:
         else:
             # pg_dump reads in one snapshot: consistent while the server serves.
             _run([_tool("pg_dump"), "--format=custom", f"--file={tmp}", _libpq_url(settings)])
+        _flush(settings)
     size = dest.stat().st_size
     ctx.out.record({"backup": str(dest), "bytes": size}, title="backup")
     ctx.out.note(

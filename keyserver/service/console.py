@@ -7,7 +7,7 @@ audited exactly alike. What is here is what the API has no call for: console ses
 page (overview, partial search, a medium's containers, the audit log filtered by medium
 and time).
 
-Length (~510 lines): one method per console page, each the one query that page needs, and
+Length (~540 lines): one method per console page, each the one query that page needs, and
 the three helpers below serve only those queries; sessions are the first hundred lines.
 Split by page, each module would hold a single query and import the same helpers.
 """
@@ -33,7 +33,7 @@ from keyserver.domain.media import SEARCH_SEPARATORS_STORED, medium_search_key, 
 from keyserver.domain.validation import ACTION_RE, check_text, fmt_time
 from keyserver.service.loss import LossTimes, holding_report, loss_reporter
 from keyserver.service.media import medium_target, resolve_medium
-from keyserver.service.medium_report import answers_since
+from keyserver.service.medium_report import answers_since, last_openings_before
 from keyserver.service.reports import export_document
 from keyserver.store import repository
 from keyserver.store.audit import canonical_json, lock_head
@@ -332,9 +332,11 @@ class ConsoleOps:
         (:data:`~keyserver.domain.lifecycle.LOSS_EFFECTS`, the grouping report_loss uses),
         so the console's confirmation lists exactly what the report will change. With
         ``lost_at`` (a time of loss about to be reported), each also says whether it was
-        sealed after it (``sealed_after_loss``). A medium reported lost names who made the
-        report it carries (``loss_reported_by``) and, while the report holds, its destroy
-        deadline (``destroy_after``, the earliest of its containers').
+        sealed after it (``sealed_after_loss``) and its last confirmed opening before it
+        (``last_confirmed_open_before_loss``, as the medium report gives it, or None). A
+        medium reported lost names who made the report it carries (``loss_reported_by``)
+        and, while the report holds, its destroy deadline (``destroy_after``, the earliest
+        of its containers').
         With ``answers``, each container of a medium with a recorded loss carries its
         three-way ``answer`` since the time of loss, decided as the medium report decides
         it (:func:`~keyserver.service.medium_report.answers_since`; None without a loss),
@@ -370,6 +372,13 @@ class ConsoleOps:
                 if answers and m.lost_seq is not None
                 else {}
             )
+            # Issue 12: the review shows the last confirmed opening before the time typed,
+            # so the official can check the time against it (the report's own query).
+            before = (
+                last_openings_before(session, [b64e(c.id) for c, _ in rows], lost_at)
+                if lost_at is not None
+                else {}
+            )
         containers: list[dict[str, Any]] = [
             {
                 "container_id": b64e(c.id),
@@ -391,6 +400,11 @@ class ConsoleOps:
                 "reason": c.reason,
                 "public_reason": c.public_reason,
                 **({"answer": found.get(b64e(c.id))} if answers else {}),
+                **(
+                    {"last_confirmed_open_before_loss": before.get(b64e(c.id))}
+                    if lost_at is not None
+                    else {}
+                ),
             }
             for c, issuer in rows
         ]

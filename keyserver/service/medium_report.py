@@ -212,9 +212,7 @@ class MediumReportOps:
             "answer": None if start_seq is None else answer(attempts, details),
             "releases_after_loss": kinds.count(RELEASE),
             "confirmed_after_loss": kinds.count(CONFIRMED),
-            "last_confirmed_open_before_loss": None
-            if before is None
-            else {"at": fmt_time(before.at), "actor": before.actor, "remote": before.remote},
+            "last_confirmed_open_before_loss": None if before is None else _opening(before),
             "attempts_since": fmt_time(start),
             "attempts": [_attempt(a, d) for a, d in zip(attempts, details, strict=True)],
             "state_changes": changes,
@@ -233,9 +231,12 @@ def _window_start_seq(session: Session, since: datetime | None, lost_seq: int | 
     loss's was fixed when it was reported; ``since`` maps the same way now (the first entry
     at or after it; none yet: the next entry to come).
     """
-    if since is None:
-        return lost_seq
-    found = loss_window.first_seq_at_or_after(session, since)
+    return lost_seq if since is None else _seq_of(session, since)
+
+
+def _seq_of(session: Session, when: datetime) -> int:
+    """The first entry at or after ``when`` (spec §report); none yet: the next to come."""
+    found = loss_window.first_seq_at_or_after(session, when)
     if found is not None:
         return found
     head = audit.read_head(session)
@@ -256,6 +257,25 @@ def _entries(
         for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
             out.setdefault(str(e.container), []).append(e)
     return out
+
+
+def last_openings_before(
+    session: Session, cids: Sequence[str], lost_at: datetime
+) -> dict[str, dict[str, Any]]:
+    """The last confirmed opening of each container before a time of loss not reported yet.
+
+    For the console's review of a loss report (issue 12: the official checks the time
+    typed against it before confirming): the report's own query over the window the report
+    would have, the time mapped to a sequence number as ``since`` is (spec §report).
+    Containers never opened before it are left out.
+    """
+    seq = _seq_of(session, lost_at)
+    return {cid: _opening(e) for cid, e in _last_receipts_before(session, cids, seq).items()}
+
+
+def _opening(entry: AuditEntry) -> dict[str, Any]:
+    """A confirmed opening as the report states it."""
+    return {"at": fmt_time(entry.at), "actor": entry.actor, "remote": entry.remote}
 
 
 def _last_receipts_before(

@@ -24,14 +24,23 @@ durable commit also makes every earlier release durable.
 
 - PostgreSQL: the batch's transaction runs ``set_config('synchronous_commit', 'off',
   true)`` (in its head-locking statement, keyserver/release/compiled.py: no extra round
-  trip); the flush is ``SELECT pg_current_xact_id()`` in autocommit, a transaction that
-  gets an xid and so a commit record of its own, AFTER ours in the WAL; committing it
-  with the session's own ``synchronous_commit`` flushes the WAL up to it (and waits for
-  synchronous standbys, if configured), hence up to ours. PostgreSQL 15 has no function
-  that only waits for a flush LSN. "The user can select the commit mode of each
-  transaction" and a synchronous commit "waits for the transaction's WAL records to be
-  flushed": https://www.postgresql.org/docs/15/wal-async-commit.html. A deployment that
-  turned ``synchronous_commit`` off gets what it configured (no flush) as before.
+  trip); the flush is ``SELECT pg_logical_emit_message(true, 'rwc/flush', '')`` in
+  autocommit: a transaction of its own that writes one small WAL record and gets an
+  xid, so it has a commit record AFTER ours in the WAL, and committing it with the
+  session's own ``synchronous_commit`` flushes the WAL up to it (and waits for
+  synchronous standbys, if configured), hence up to ours. "The user can select the
+  commit mode of each transaction" and a synchronous commit "waits for the
+  transaction's WAL records to be flushed":
+  https://www.postgresql.org/docs/15/wal-async-commit.html. PostgreSQL 15 has no
+  function that only waits for a flush LSN, and a transaction that only gets an xid
+  (``SELECT pg_current_xact_id()``) is NOT enough: one that wrote no WAL before its
+  commit record commits asynchronously whatever the setting (RecordTransactionCommit
+  in src/backend/access/transam/xact.c; measured here: 199 of 200 such commits
+  returned before the flush position reached the WAL written before them, 0 of 200
+  with the message; tests/keyserver/test_early_release.py checks the flush position).
+  The message needs no privilege and no ``wal_level=logical``; logical decoding, if
+  any, sees it under the prefix ``rwc/flush``. A deployment that turned
+  ``synchronous_commit`` off gets what it configured (no flush) as before.
 - SQLite (``sqlite_synchronous`` FULL or EXTRA, WAL mode): the batch commits with
   ``PRAGMA synchronous=NORMAL``, which in WAL mode syncs nothing at commit ("WAL mode
   ... with synchronous=NORMAL ... no sync operations occur during most transactions":
@@ -58,7 +67,8 @@ from keyserver.store.writelock import sqlite_file
 
 # SQLite levels at which a commit syncs the WAL (the ones early release replaces).
 _SYNCING = frozenset({"FULL", "EXTRA"})
-_PG_FLUSH = "SELECT pg_current_xact_id()"
+# A transactional message: an xid AND a WAL record, so its commit is synchronous (above).
+_PG_FLUSH = "SELECT pg_logical_emit_message(true, 'rwc/flush', '')"
 
 
 class DurabilityError(OperationalError):

@@ -8,6 +8,7 @@ clock fixed at 2026-12-04 10:00 in Asia/Tokyo, so "yesterday evening" is 2026-12
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 import pytest
 
@@ -26,26 +27,54 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
         console_url + "/console/medium", params={"name": MEDIUM}, timeout=30
     )
     assert value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
-    # The placeholder is a pattern, never a plausible time: a grey "yesterday 18:30"
-    # read as already filled in, and the newcomer submitted the form empty (issue 12).
-    # A time alone is today (sixth newcomer run), said where it is typed.
-    assert 'placeholder="hh:mm today, or YYYY-MM-DD hh:mm"' in page.text
-    assert f'placeholder="{EXAMPLE}"' not in page.text
-    # The zone once, in the label; label and hint say the same time (issue 12, fifth
-    # newcomer run: "When was it lost?" and "the last time it was surely in safe hands"
-    # read as two different times).
-    label = "Time of loss: the last time it was surely in safe hands (Asia/Tokyo, UTC+09:00)"
-    assert f"{label}</label>" in page.text
-    assert f"The report counts every attempt after it. For example {EXAMPLE}.</p>" in page.text
+    # The format said once (issue 12, seventh newcomer run: label, placeholder, hint and
+    # errors each restated it): the zone in the label, the forms and the advice in the
+    # hint under the field, no placeholder. Both examples are in the past (the clock:
+    # 2026-12-04 10:00 in Tokyo): an official copying one is never refused.
+    assert "placeholder" not in tag_of(page.text, "lost_at")
+    assert "Time of loss (Asia/Tokyo, UTC+09:00)</label>" in page.text
+    hint = f"E.g. 09:00 (today) or {EXAMPLE}. If unsure, the earlier time.</p>"
+    assert f'<p class="hint" id="lost_at_hint">{hint}' in page.text
+    assert 'aria-describedby="lost_at_hint"' in tag_of(page.text, "lost_at")
     # The console says what is missing itself (in the page's language), not the browser.
     assert 'action="/console/medium/report-lost" class="loss-form" novalidate' in page.text
 
 
 @pytest.mark.parametrize(
+    ("now", "today"),
+    [
+        ("2026-12-04T10:00+09:00", "09:00"),
+        ("2026-12-04T10:29+09:00", "09:00"),
+        ("2026-12-04T10:30+09:00", "09:30"),
+        ("2026-12-04T00:10+09:00", "00:00"),  # an hour earlier is yesterday
+        ("2026-12-05T01:00+09:00", "00:00"),  # still 4 Dec in UTC: the zone's day counts
+    ],
+)
+def test_the_hints_time_alone_is_never_later_than_now(
+    settings: Settings, console_url: str, now: str, today: str
+) -> None:
+    """The hint's example of a time alone (today, in the configured zone) is at least an
+    hour before now, on the half hour, never on another day: copied, it is accepted."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    clock.t = datetime.fromisoformat(now)
+    token = official_with_medium(settings, MEDIUM)
+    browser = signed_in_session(console_url, token, "ja")
+    page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    hint = page.text.split('id="lost_at_hint">', 1)[1].split("</p>", 1)[0]
+    assert hint.startswith(f"例: {today} (今日)、"), hint
+    assert hint.endswith("迷ったら早い方を。"), hint
+    review = _post(browser, console_url, today)
+    assert review.status_code == 200, review.text[:2000]
+
+
+@pytest.mark.parametrize(
     ("language", "said"),
     [
-        ("en", f"write it year first, for example {EXAMPLE} (Asia/Tokyo)"),
-        ("ja", f"年を先頭に、{EXAMPLE} のように入力してください"),
+        # The forms are in the hint under the field: the refusal points there, never
+        # restating them (issue 12, seventh newcomer run).
+        ("en", "Time of loss is not a date and time: type it as shown under the field."),
+        ("ja", "紛失日時が日時として読めません。欄の下の例のように入力してください。"),
     ],
 )
 def test_bad_time_is_said_on_the_form_with_everything_kept(
@@ -265,7 +294,10 @@ def test_loss_lands_on_the_report_with_its_result(settings: Settings, console_ur
     assert done.status_code == 200, done.text[:2000]
     assert [r.status_code for r in done.history] == [303]
     assert "/console/medium/report?" in done.url and "reported=" in done.url
-    assert f"<h1>媒体報告書: {MEDIUM}</h1>" in done.text
+    # The medium's name links to its page (no breadcrumb line repeating it: issue 12).
+    link = f'<a href="/console/medium?name={MEDIUM}">{MEDIUM}</a>'
+    assert f"<h1>媒体報告書: {link}</h1>" in done.text
+    assert 'class="crumb' not in done.text
     assert 'id="loss-result"' in done.text
     banner = html.unescape(done.text.split('id="loss-result"')[1].split("</section>")[0])
     # Short (issue 12, sixth newcomer run): what happened; the medium is the heading
@@ -320,25 +352,18 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     assert "autofocus" in tag_of(bad.text, "waiting_hours")
 
 
-def test_today_is_the_zones_date_and_a_report_takes_no_autofocus(
+def test_no_today_button_and_a_report_takes_no_autofocus(
     settings: Settings, console_url: str
 ) -> None:
-    """The "Today" shortcut (issue 12) fills the configured zone's date, not UTC's (at
-    01:00 in Tokyo it is still the day before in UTC); it is hidden until the script shows
-    it, and a button that only fills a field never submits the form. Once the medium is
-    reported, the folded report-again form takes no autofocus: the page leads with the
-    report."""
-    clock = settings.clock
-    assert isinstance(clock, FakeClock)
-    clock.advance(hours=15)  # 2026-12-04 16:00 UTC = 2026-12-05 01:00 in Tokyo
+    """The "Today" button went (issue 12, seventh newcomer run): a time alone is today, so
+    it saved no typing and was one more control to read. Once the medium is reported, the
+    folded report-again form takes no autofocus: the page leads with the report."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, "en")
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    _post(browser, console_url, "2026-12-04 18:30", "/confirm")
+    _post(browser, console_url, "2026-12-03 18:30", "/confirm")
     reported = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    today = tag_of(page.text, "lost_today")
-    assert 'data-fill="2026-12-05 "' in today and 'data-target="lost_at"' in today
-    assert 'type="button"' in today and " hidden" in today
+    assert 'id="lost_today"' not in page.text and "data-fill" not in page.text
     assert 'id="report-again"' in reported.text and "autofocus" not in reported.text
 
 

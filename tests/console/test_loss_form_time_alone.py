@@ -45,22 +45,17 @@ def test_a_time_alone_is_today_in_the_zone(
     [
         (
             "en",
-            (
-                "18:30 today is later than now. For an earlier day, type the date too, "
-                f"for example {EXAMPLE}."
-            ),
+            "18:30 today is later than now: for an earlier day, type the date too.",
         ),
-        (
-            "ja",
-            f"今日の 18:30 はまだ来ていません。前の日なら日付も入れてください (例: {EXAMPLE})。",
-        ),
+        ("ja", "今日の 18:30 はまだ来ていません。前の日なら日付も入れてください。"),
     ],
 )
 def test_a_time_alone_later_than_now_is_refused_never_yesterday(
     settings: Settings, console_url: str, language: str, said: str
 ) -> None:
     """18:30 at 10:00 is not taken for yesterday's 18:30: the official types the date
-    (and so sees it), told how, with everything typed kept and nothing reported."""
+    (and so sees it), with everything typed kept and nothing reported. How is in the
+    hint under the field, never restated in the refusal (issue 12, seventh newcomer run)."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, language)
     refused = _post(browser, console_url, "18:30")
@@ -68,7 +63,7 @@ def test_a_time_alone_later_than_now_is_refused_never_yesterday(
     state = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     assert refused.status_code == 400
     alert = html.unescape(refused.text.split('id="loss-error"')[1].split("</p>")[0])
-    assert said in alert
+    assert said in alert and EXAMPLE not in alert
     assert "autofocus" in tag_of(refused.text, "lost_at")
     assert value_of(refused.text, "lost_at") == "18:30"
     assert value_of(refused.text, "reason") == "委託先が紛失 <b>"

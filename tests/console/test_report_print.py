@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from keyserver.domain.i18n import translate
@@ -24,7 +25,13 @@ from keyserver.http.console import _security
 from keyserver.http.console._i18n import Formats
 from keyserver.service import KeyService
 from tests.support.clock import FakeClock
-from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf, signed_in_session
+from tests.support.console import (
+    BrowserFactory,
+    note_alone,
+    pdf_pages,
+    print_to_pdf,
+    signed_in_session,
+)
 from tests.support.world import (
     World,
     activate,
@@ -226,7 +233,94 @@ def test_printed_report_pages(
     title = say("Medium report: %(medium)s", medium=MEDIUM)
     prepared = say("Prepared %(at)s", at=formats.datetime(now))
     assert "(UTC+09:00)" in prepared
+    zone = say("Times are shown in %(zone)s (UTC%(offset)s).", zone="Asia/Tokyo", offset="+09:00")
     for number, text in enumerate(pages, start=1):
         numbering = say("Page %(page)s of %(pages)s", page=number, pages=len(pages))
         assert numbering in text, f"page {number}:\n{text}"
         assert title in text and prepared in text, f"page {number}:\n{text}"
+        # The zone in every page's margin, never a page of its own (issue 12).
+        assert zone in text, f"page {number}:\n{text}"
+    assert not note_alone(pages, zone)
+
+
+# Three containers as the stories' medium has (one opened before the loss, a long reason,
+# a refused attempt after it): the report prints on two A4 pages (issue 12).
+THREE = ("residents-register", "tax-ledger", "health-insurance")
+LONG_REASON = (
+    "委託先が紛失 (incident 2022-06)。"
+    + "担当者が電車内で紛失したと電話で連絡があり、警察に遺失届を提出済み。" * 2
+)
+
+
+@contextmanager
+def three_reported(settings: Settings, url: str) -> Iterator[World]:
+    """THREE on MEDIUM, the first opened (confirmed) an hour before the loss; reported lost
+    with LONG_REASON, then a refused attempt on the first."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    world = make_world(settings, url)
+    try:
+        made = [activate(world, medium=MEDIUM, label=label) for label in THREE]
+        reg, key = made[0]
+        cid = reg["container_id"]
+        confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
+        clock.advance(hours=1)
+        body = {"reason": LONG_REASON, "lost_at": clock().isoformat()}
+        assert world.call("official", "POST", f"/v1/media/{MEDIUM}/loss-report", json=body)
+        clock.advance(hours=1)
+        refused = world.call(
+            "reader",
+            "POST",
+            f"/v1/containers/{cid}/evaluate",
+            json={"blinded_element": blinded_b64()},
+        )
+        assert refused.json()["type"] == "urn:rwc:problem:suspended"
+        yield world
+    finally:
+        world.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_three_containers_print_on_two_pages_print_beside_the_heading(
+    settings: Settings, console_url: str, browser: BrowserFactory, tmp_path: Path, language: str
+) -> None:
+    """Issue 12, seventh newcomer run: at 1366x768 (a 625 px viewport) the Print button and
+    the whole answer box are in view when the report opens (Print beside the heading, no
+    breadcrumb line repeating it), and the report of three containers prints on two A4
+    pages, none of them the time-zone note alone (it printed as page 3)."""
+    with three_reported(settings, console_url) as world:
+        session = signed_in_session(console_url, world.tokens["official"], language)
+        cookie = session.cookies.get(_security.session_cookie_name_plain())
+        assert cookie is not None
+        driver = browser(language)
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1366, "height": 625, "deviceScaleFactor": 1, "mobile": False},
+        )
+        try:
+            _open_report(driver, console_url, cookie)
+            assert driver.execute_script("return window.innerHeight") == 625
+            heading, button, box = driver.execute_script(
+                "return ['h1', '#print', '.answer'].map(function (s) {"
+                " var r = document.querySelector(s).getBoundingClientRect();"
+                " return [r.top, r.bottom]; });"
+            )
+            assert button[0] >= 0 and button[1] <= 625, button
+            # Beside the heading: on its line (their heights overlap), not under it.
+            assert button[0] < heading[1] and heading[0] < button[1], (heading, button)
+            assert box[1] <= 625, box
+            assert not driver.find_elements(By.CSS_SELECTOR, "main .crumb")
+            pages = pdf_pages(print_to_pdf(driver), tmp_path)
+        finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    print("\n\f".join(pages))
+    zone = translate(
+        language,
+        "Times are shown in %(zone)s (UTC%(offset)s).",
+        {"zone": "Asia/Tokyo", "offset": "+09:00"},
+    )
+    assert len(pages) == 2
+    assert all(zone in text for text in pages)
+    assert not note_alone(pages, zone)
+    assert all(label in "".join(pages) for label in THREE)

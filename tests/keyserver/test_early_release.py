@@ -130,6 +130,41 @@ def test_the_head_is_free_during_the_flush_and_evaluations_come_after_it(
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: the test below
+def test_postgres_flush_reaches_the_wal_written_by_the_batch(
+    world: World, early: KeyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the flush, PostgreSQL's flush position is past everything the batch wrote.
+
+    The tests' databases turn synchronous_commit off; the batch's connection turns it on
+    for its session here, as a production database has it. A flush that commits without
+    a WAL record of its own (a bare xid) fails this (PostgreSQL commits it asynchronously).
+    """
+    cids = [activate(world)[0]["container_id"] for _ in range(2)]
+    positions: list[bool] = []
+    flush = Durability.flush
+
+    def measured_flush(durability: Durability, conn: Any = None) -> None:
+        raw = conn.connection.dbapi_connection
+        raw.autocommit = True
+        raw.execute("SET synchronous_commit = on")  # session-wide, as in production
+        # Written so far (the batch's commit included), and not flushed by the batch's
+        # COMMIT: the fresh message below is after it and async-committed.
+        raw.execute("SELECT pg_logical_emit_message(false, 'rwc/test', 'x')")
+        written = raw.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+        raw.autocommit = False
+        flush(durability, conn)
+        reached = raw.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (written,))
+        positions.append(bool(reached.fetchone()[0]))
+        raw.rollback()  # the check's own read transaction
+
+    monkeypatch.setattr(Durability, "flush", measured_flush)
+    for _ in range(5):  # an unflushed WAL is caught up by the WAL writer within ~200 ms
+        outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
+        assert [_kind(o) for o in outcomes] == ["ok"] * 2
+    assert positions == [True] * 5
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL: its own WAL
 def test_sqlite_flush_syncs_the_wal_file(
     world: World, early: KeyService, monkeypatch: pytest.MonkeyPatch

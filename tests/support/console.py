@@ -137,3 +137,15 @@ def pdf_pages(pdf: bytes, directory: Path) -> list[str]:
     ).stdout
     # pdftotext ends every page with a form feed.
     return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+def note_alone(pages: list[str], note: str) -> list[int]:
+    """The printed pages whose body (every line but the margin's first and last) is
+    ``note`` and nothing else (issue 12: the screen's footer once printed so, on page 3)."""
+    alone = []
+    for number, text in enumerate(pages, start=1):
+        lines = [line for line in text.splitlines() if line.strip()]
+        body = " ".join(lines[1:-1]).replace(note, " ").split()
+        if note in text and not body:
+            alone.append(number)
+    return alone

@@ -71,8 +71,13 @@ class Formats:
         )
         return f"{text} (UTC{self.offset(local)})" if offset else text
 
-    def offset(self, at: _Moment | None = None) -> str:
-        """The zone's UTC offset at ``at`` (default: now), as ``+09:00``."""
+    def offset(self, at: _Moment | str | None = None) -> str:
+        """The zone's UTC offset at ``at`` (default: now), as ``+09:00``.
+
+        ``at`` is a datetime or the service's RFC 3339 string, as :meth:`datetime` takes.
+        """
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
         moment = (at or self.now).astimezone(self.zone)
         text = moment.strftime("%z")
         return f"{text[:3]}:{text[3:]}"

@@ -159,8 +159,7 @@ def medium_page(
         loss_errors=list(errors),
         bad_fields=[field for field, _ in errors],
         time_example=page.time_example(),
-        # The "Today" button's date (issue 12): the configured zone's, not the browser's.
-        today=page.service.now().astimezone(page.formats.zone).strftime("%Y-%m-%d"),
+        today_example=page.today_example(),
         default_wait=str(default_wait),
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
     )

@@ -45,10 +45,12 @@ def _download(doc: dict[str, Any], name: str) -> Response:
 def print_margin(page: Page, medium: str, generated_at: datetime) -> dict[str, str]:
     """What the margin of every printed page of the report says (issue 12).
 
-    The report's title, when it was prepared (in the configured zone, with its offset) and
-    "Page N of M". The margin is drawn by the stylesheet (console.css, ``@page``), where
-    only CSS counters can count pages: the catalogue's "Page ... of ..." is cut at its two
-    numbers into the texts before, between and after them. base.html writes each text as
+    The report's title, when it was prepared (in the configured zone, with its offset),
+    the zone every time is shown in (the screen's footer note: printed after the report,
+    it made a page of its own, issue 12) and "Page N of M". The margin is drawn by the
+    stylesheet (console.css, ``@page``), where only CSS counters can count pages: the
+    catalogue's "Page ... of ..." is cut at its two numbers into the texts before,
+    between and after them. base.html writes each text as
     a ``data-print-*`` attribute of the root element, which the stylesheet reads; no inline
     style, which the console's CSP refuses. Every translation names the page before the
     count of pages.
@@ -61,10 +63,31 @@ def print_margin(page: Page, medium: str, generated_at: datetime) -> dict[str, s
         "prepared": N_("Prepared %(at)s", at=page.formats.datetime(generated_at)).text(
             page.language
         ),
+        "zone": N_(
+            "Times are shown in %(zone)s (UTC%(offset)s).",
+            zone=page.formats.zone_name(),
+            offset=page.formats.offset(),
+        ).text(page.language),
         "page-before": before,
         "page-between": between,
         "page-after": after,
     }
+
+
+def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last confirmed opening before the time of loss, of every container (issue 12).
+
+    Shown in the report's answer box and on the loss report's review page: one just before
+    the time of loss tells the official the time may be too late (an opening by whoever
+    found the medium would then count as before it). Times are RFC 3339 UTC of one form,
+    so the latest is the greatest as text.
+    """
+    found = [
+        c["last_confirmed_open_before_loss"]
+        for c in containers
+        if c.get("last_confirmed_open_before_loss")
+    ]
+    return max(found, key=lambda o: str(o["at"])) if found else None
 
 
 def _own_loss_reports(page: Page, medium: str, before_seq: int | None) -> list[dict[str, Any]]:
@@ -123,6 +146,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             doc=doc,
             # The answer first (issue 12); the JSON and signed documents keep id order.
             containers=answer_first(doc["containers"]),
+            last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
             print_margin=print_margin(page, doc["medium"], generated_at),
             generated_at=generated_at,
             banner=banner,

@@ -6,20 +6,6 @@ document.addEventListener("DOMContentLoaded", function () {
     print.hidden = false;
     print.addEventListener("click", function () { window.print(); });
   }
-  // A button that fills a field's beginning (the time of loss's "Today": the date comes
-  // from the server, in the configured zone): a time already typed is kept, and the
-  // cursor waits at the end for the time.
-  document.querySelectorAll("button[data-fill][data-target]").forEach(function (button) {
-    var field = document.getElementById(button.dataset.target);
-    if (!field) { return; }
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      var time = field.value.match(/\d{1,2}[:\uff1a]\d{2}/);
-      field.value = button.dataset.fill + (time ? time[0] : "");
-      field.focus();
-      field.setSelectionRange(field.value.length, field.value.length);
-    });
-  });
   // Enter in a field whose form is not ready to send moves on to what is missing (the time
   // of loss before any reason is chosen or typed: the form went to the server and came
   // back refused, issue 12), as Tab would. The server still checks everything; an Enter

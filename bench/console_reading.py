@@ -1,0 +1,221 @@
+"""What an official reads on each page of a loss report, and how the report prints (issue 12).
+
+The newcomer runs of issue 12 are timed with a keystroke-level model whose largest term is
+reading (Japanese about 500 characters a minute, English about 230 words a minute); this
+script counts what there is to read, a figure the machine's load does not move. It drives
+headless Chromium (1366x625, the viewport of a 1366x768 laptop window) against a real key
+server over a socket, on a medium of three containers, one of them opened (confirmed) the
+afternoon before the loss, and follows the README's steps: the medium's page, the review
+page, the medium report, its printout (A4, Chromium's own PDF, read back with pdftotext).
+
+For each page and language it prints the visible text of ``<main>`` (Japanese: characters
+other than white space; English: words), the part of it about the time of loss (the medium
+page: the field's label, placeholder, hint and button; the review page: the lines that
+state or check the time), whether the report's Print button is within the first 625 px,
+the printed pages and whether a printed page holds nothing but the time-zone note.
+
+Usage: ``.venv/bin/python bench/console_reading.py [--show]`` (``--show``: the texts too)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from keyserver.domain.settings import Settings
+from keyserver.store import init_database
+from keyserver.testing import new_master_key_b64, running_server
+from tests.support.clock import FakeClock
+from tests.support.world import activate, confirm, make_world, oprf
+
+MEDIUM = "USB-2022-06-AMA"
+LABELS = ("住民基本台帳-全件", "税務-課税台帳", "国保-資格台帳")
+# Sealed on 1 Dec; one opening confirmed at 17:05 that day (Tokyo); lost at 18:30; the
+# report is made on 4 Dec at 10:00.
+SEALED = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+OPENED = datetime(2026, 12, 1, 8, 5, tzinfo=UTC)
+NOW = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+TYPED = "2026-12-01 18:30"
+VIEWPORT = (1366, 625)
+
+
+def _reading(text: str, language: str) -> int:
+    """Characters (ja, white space left out) or words (en) to read in ``text``."""
+    if language == "ja":
+        return len(re.sub(r"\s", "", text))
+    return len(text.split())
+
+
+def _browser(language: str, profile: Path) -> webdriver.Chrome:
+    options = Options()
+    options.binary_location = shutil.which("chromium") or "chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--lang={language}",
+    ):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
+    )
+    return driver
+
+
+def _texts(driver: webdriver.Chrome, selectors: tuple[str, ...]) -> list[str]:
+    """The visible texts (and placeholders) of the elements ``selectors`` match."""
+    found: list[str] = []
+    for selector in selectors:
+        for element in driver.find_elements(By.CSS_SELECTOR, selector):
+            if element.get_attribute("placeholder"):
+                found.append(str(element.get_attribute("placeholder")))
+            elif element.is_displayed() and element.text:
+                found.append(str(element.text))
+    return found
+
+
+def _go(driver: webdriver.Chrome, click: Any) -> None:
+    old = driver.find_element(By.TAG_NAME, "html")
+    click.click()
+    WebDriverWait(driver, 60).until(lambda d: d.find_element(By.TAG_NAME, "html") != old)
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
+def _printed(driver: webdriver.Chrome, directory: Path) -> list[str]:
+    data = driver.execute_cdp_cmd(
+        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}
+    )
+    path = directory / "report.pdf"
+    path.write_bytes(base64.b64decode(data["data"]))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+def _story(url: str, token: str, language: str, directory: Path) -> dict[str, Any]:
+    driver = _browser(language, directory / f"profile-{language}")
+    out: dict[str, Any] = {}
+    try:
+        driver.get(url + "/console/sign-in")
+        driver.find_element(By.ID, "token").send_keys(token)
+        _go(driver, driver.find_element(By.CSS_SELECTOR, "main button[type=submit]"))
+        driver.get(f"{url}/console/medium?name={MEDIUM}")
+        main = driver.find_element(By.TAG_NAME, "main").text
+        time_texts = _texts(
+            driver, ("label[for=lost_at]", "#lost_at", "#lost_at_hint", "#lost_today")
+        )
+        out["medium"] = (main, time_texts)
+        driver.find_element(By.ID, "lost_at").send_keys(TYPED)
+        driver.find_element(By.CSS_SELECTOR, "#reasons input[type=radio]").click()
+        _go(driver, driver.find_element(By.ID, "review-loss"))
+        main = driver.find_element(By.TAG_NAME, "main").text
+        out["confirm"] = (main, _texts(driver, ("#lost-at", "#last-opening")))
+        out["confirm_in_view"] = driver.execute_script(
+            "var r = document.getElementById('confirm-loss').getBoundingClientRect();"
+            "return r.bottom <= window.innerHeight;"
+        )
+        _go(driver, driver.find_element(By.ID, "confirm-loss"))
+        main = driver.find_element(By.TAG_NAME, "main").text
+        out["report"] = (main, [])
+        out["print_top"] = driver.execute_script(
+            "return document.getElementById('print').getBoundingClientRect().top;"
+        )
+        out["answer_bottom"] = driver.execute_script(
+            "return document.querySelector('.answer').getBoundingClientRect().bottom;"
+        )
+        pages = _printed(driver, directory)
+        note = driver.find_element(By.TAG_NAME, "footer").text.strip()
+        out["pages"] = pages
+        # A page whose body (its lines but the margin's first and last) is the note alone.
+        bodies = [[line for line in p.strip().splitlines() if line.strip()][1:-1] for p in pages]
+        out["note_alone"] = [
+            n for n, body in enumerate(bodies, 1) if " ".join(body).split() == note.split()
+        ]
+    finally:
+        driver.quit()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--show", action="store_true", help="print the texts counted")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        results = {}
+        for language in ("ja", "en"):
+            clock = FakeClock(SEALED)
+            settings = Settings(
+                database_url=f"sqlite:///{directory}/{language}.db",
+                master_key_b64=new_master_key_b64(),
+                sweep_interval=timedelta(0),
+                display_timezone="Asia/Tokyo",
+                clock=clock,
+            )
+            init_database(settings)
+            with running_server(settings) as url:
+                world = make_world(settings, url)
+                try:
+                    made = [activate(world, medium=MEDIUM, label=label) for label in LABELS]
+                    clock.t = OPENED
+                    (reg, key) = made[0]
+                    cid = reg["container_id"]
+                    confirm(
+                        world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"])
+                    )
+                    clock.t = NOW
+                    results[language] = _story(url, world.tokens["official"], language, directory)
+                finally:
+                    world.close()
+    print("| page | ja chars (time-field part) | en words (time-field part) |")
+    print("|---|---|---|")
+    for page in ("medium", "confirm", "report"):
+        cells = []
+        for language in ("ja", "en"):
+            main_text, time_texts = results[language][page]
+            cells.append(
+                f"{_reading(main_text, language)} ({_reading(' '.join(time_texts), language)})"
+            )
+        print(f"| {page} | {cells[0]} | {cells[1]} |")
+    for language in ("ja", "en"):
+        r = results[language]
+        print(
+            f"{language}: confirm button in view {r['confirm_in_view']}; Print top "
+            f"{r['print_top']:.0f} px, answer box bottom {r['answer_bottom']:.0f} px "
+            f"(viewport {VIEWPORT[1]}); printed pages {len(r['pages'])}; pages with only "
+            f"the zone note: {r['note_alone'] or 'none'}"
+        )
+    if args.show:
+        for language in ("ja", "en"):
+            for page in ("medium", "confirm", "report"):
+                main_text, time_texts = results[language][page]
+                print(f"\n--- {language} {page} ---\n{main_text}\n[time] {time_texts}")
+            print("\n\f".join(results[language]["pages"]))
+
+
+if __name__ == "__main__":
+    main()

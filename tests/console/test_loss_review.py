@@ -1,0 +1,126 @@
+"""The loss report's review page checks the time typed (issue 12, seventh newcomer run).
+
+Before confirming, the official sees the last confirmed opening before the time of loss
+they typed, read by the medium report's own query: one just before it says the time may be
+too late. The page says only what the decision needs. Over a real socket (SQLite, real
+VOPRF), the clock fixed at 2026-12-04 10:00 in Asia/Tokyo.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+
+from keyserver.domain.settings import Settings
+from tests.support.clock import FakeClock
+from tests.support.console import csrf_of, signed_in_session
+from tests.support.loss_form import MEDIUM
+from tests.support.world import World, activate, confirm, make_world, oprf
+
+# 3 Dec in Tokyo: openings at 17:05 and 17:40:15 (two containers), one at 19:00 (after
+# the time typed, 18:30); the review is made on 4 Dec at 10:00.
+OPENINGS = {
+    "early": datetime(2026, 12, 3, 8, 5, tzinfo=UTC),
+    "late": datetime(2026, 12, 3, 8, 40, 15, tzinfo=UTC),
+    "after": datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
+}
+TYPED = "2026-12-03 18:30"
+
+
+def _opened(world: World, clock: FakeClock, openings: dict[str, datetime]) -> None:
+    """A container per label on MEDIUM, each opened (confirmed) by the reader at its time."""
+    start = clock()
+    made = {label: activate(world, medium=MEDIUM, label=label) for label in openings}
+    for label, at in sorted(openings.items(), key=lambda item: item[1]):
+        clock.t = at
+        reg, key = made[label]
+        cid = reg["container_id"]
+        confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
+    clock.t = start
+
+
+def _review(url: str, token: str, language: str) -> tuple[str, dict[str, str]]:
+    """The review page for TYPED (its text) and the form its confirm button posts."""
+    browser = signed_in_session(url, token, language)
+    page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    form = {
+        "csrf": csrf_of(page),
+        "name": MEDIUM,
+        "lost_at": TYPED,
+        "waiting_hours": "72",
+        "reason": "",
+        "reason_common": "stolen",
+        "public_reason": "",
+    }
+    review = browser.post(url + "/console/medium/report-lost", data=form, timeout=30)
+    assert review.status_code == 200, review.text[:2000]
+    return html.unescape(review.text), form
+
+
+def _facts(text: str) -> list[tuple[str, str]]:
+    facts = text.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+    return re.findall(r"<dt>([^<]*)</dt><dd[^>]*>([^<]*)</dd>", facts)
+
+
+def test_the_review_shows_the_last_opening_before_the_time_typed(
+    settings: Settings, console_url: str
+) -> None:
+    """The latest confirmed opening before the time typed, of every container, with who;
+    an opening after it is not "before" (it is what the report will answer with). The
+    report made from the review says the same opening in its answer box."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    # Every entry in time order: the report's window starts at the first entry (by
+    # sequence) at or after the time of loss (spec §report).
+    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
+    world = make_world(settings, console_url)
+    try:
+        _opened(world, clock, OPENINGS)
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        text, _ = _review(console_url, world.tokens["official"], "en")
+        ja, form = _review(console_url, world.tokens["official"], "ja")
+        browser = signed_in_session(console_url, world.tokens["official"], "en")
+        page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        done = browser.post(
+            console_url + "/console/medium/report-lost/confirm",
+            data={**form, "csrf": csrf_of(page)},
+            timeout=30,
+        )
+    finally:
+        world.close()
+    # Only what the decision needs (issue 12, seventh newcomer run): the time and its
+    # check, the deadline; no "Nothing has happened yet", no internal reason picked one
+    # click earlier. The opening to the minute, its offset the time of loss's above it.
+    assert _facts(text) == [
+        ("Lost at", "3 Dec 2026, 18:30 (UTC+09:00)"),
+        ("Last opened before it", "reader at 3 Dec 2026, 17:40"),
+        ("Keys destroyed after", "72 hours after you confirm (about 7 Dec 2026, 10:00)"),
+    ]
+    shown = re.sub(r"<[^>]+>", "", text.split("<main", 1)[1])  # what is read, not posted
+    assert "Nothing has happened yet" not in shown and "Stolen" not in shown
+    assert 'name="reason" value="Stolen"' in text  # still posted
+    assert ("直前の開封", "reader (2026/12/03 17:40)") in _facts(ja)
+    # The report's answer box: the same opening, to the second.
+    assert done.status_code == 200, done.text[:2000]
+    said = "Last confirmed opening before the loss: 3 Dec 2026, 17:40:15 (UTC+09:00) (reader)."
+    assert f'id="answer-before">{said}</p>' in html.unescape(done.text)
+
+
+def test_the_review_says_when_nothing_was_opened_before(
+    settings: Settings, console_url: str
+) -> None:
+    """No confirmed opening before the time typed (one after it does not count): "none"."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    # Every entry in time order: the report's window starts at the first entry (by
+    # sequence) at or after the time of loss (spec §report).
+    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
+    world = make_world(settings, console_url)
+    try:
+        _opened(world, clock, {"after": OPENINGS["after"]})
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        text, _ = _review(console_url, world.tokens["official"], "ja")
+    finally:
+        world.close()
+    assert ("直前の開封", "なし") in _facts(text)
