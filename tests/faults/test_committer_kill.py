@@ -20,7 +20,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -65,32 +65,33 @@ def _wait_committer(server: e2e.KeyServer, other_than: int | None = None) -> int
 
 @contextmanager
 def _server(tmp_path: Path, db: str) -> Iterator[tuple[e2e.KeyServer, list[str], str]]:
-    """``serve --workers 2`` on SQLite or PostgreSQL; its location options; where its
-    database is (the SQLite file, or the PostgreSQL database's name)."""
+    """``serve --workers 2`` on SQLite or PostgreSQL; its location options; its SQL URL."""
+    env = {**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"}
+    if db == "sqlite":
+        server = e2e.init_server(tmp_path, **env)
+        location = ["--data-dir", os.fspath(server.data_dir)]
+        server.location = [*location, "--workers", "2"]
+        yield server, location, os.fspath(server.data_dir / "keyserver.db")
+        return
     logs = tmp_path / "logs"
     logs.mkdir()
-    with ExitStack() as stack:
-        if db == "sqlite":
-            data_dir = tmp_path / "data"
-            location = ["--data-dir", os.fspath(data_dir)]
-            where = os.fspath(data_dir / "keyserver.db")
-        else:
-            data_dir = tmp_path
-            where = stack.enter_context(postgres.fresh_database("ks_committer"))
-            key = tmp_path / "master.key"
-            location = ["--database-url", postgres.database_url(where)]
-            location += ["--master-key-file", os.fspath(key)]
+    with postgres.fresh_database("ks_committer") as name:
+        key = tmp_path / "master.key"
+        location = ["--database-url", postgres.database_url(name), "--master-key-file", str(key)]
         proc = e2e.run([e2e.KEYSERVER, "init", *location], e2e.clean_env())
         e2e.expect(proc, 0)
         [admin] = e2e.TOKEN_RE.findall(proc.stdout.decode())
-        server = e2e.KeyServer(
-            data_dir=data_dir,
-            log_dir=logs,
-            admin_token=admin,
-            location=[*location, "--workers", "2"],
-            env_extra={**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"},
+        yield (
+            e2e.KeyServer(
+                data_dir=tmp_path,
+                log_dir=logs,
+                admin_token=admin,
+                location=[*location, "--workers", "2"],
+                env_extra=env,
+            ),
+            location,
+            name,
         )
-        yield server, location, where
 
 
 def _released(db: str, where: str, cid: str) -> int:
