@@ -77,6 +77,7 @@ def _row(
         "peak_rss_mib": max(rss) / 1024,
         "imports_s": median([s["imports"] for s in stages]),
         "tls_wait_s": median([s["tls"] for s in stages]),
+        "main_cpu_tls_ready_s": median([s["main_cpu_tls_ready"] for s in stages]),
         "in_process_s": median([s["total"] for s in stages]),
         "context_cpu_s": median(context),
     }

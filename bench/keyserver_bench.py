@@ -30,6 +30,7 @@ import contextlib
 import functools
 import os
 import re
+import resource
 import secrets
 import shutil
 import subprocess
@@ -50,7 +51,7 @@ from sqlalchemy import insert
 from stats import table, verdict
 from tang import free_port, running_tang, stop
 from voprf import ristretto
-from wrk import WrkResult, run_wrk
+from wrk import Length, Requests, WrkResult, describe, run_wrk
 
 # Issue 15: 2 workers, and 2 instances on one PostgreSQL, >= 1.6x one worker. (The old
 # ">= 1.5x Tang" target measured how fast the machine forks tangd; it is retired, the ratio
@@ -348,7 +349,7 @@ def _evaluate_request(prep: Prepared) -> tuple[str, dict[str, str]]:
 def load_test(
     prep: Prepared,
     base: str,
-    duration: int,
+    duration: Length,
     keepalive: bool = True,
     *,
     threads: int = 2,
@@ -378,7 +379,7 @@ def load_test(
     )
 
 
-def load_test_instances(prep: Prepared, bases: list[str], duration: int) -> WrkResult:
+def load_test_instances(prep: Prepared, bases: list[str], duration: Length) -> WrkResult:
     """One wrk per instance at the same time (16 connections in all); figures summed."""
     per = 16 // len(bases)
     with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
@@ -434,9 +435,13 @@ _PG_SHARED = (b"walwriter", b"checkpointer", b"background writer")
 
 
 def _children_cpu() -> float:
-    """CPU seconds of the children this process has reaped (wrk runs as one)."""
-    t = os.times()
-    return t.children_user + t.children_system
+    """CPU seconds of the children this process has reaped (wrk runs as one).
+
+    getrusage counts microseconds; os.times counts clock ticks (10 ms), in which a
+    fixed-count smoke run of wrk (a few ms) would read as nothing.
+    """
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def with_cpu(
@@ -559,7 +564,7 @@ def time_suspend(prep: Prepared, base: str, medium: str, expected: int) -> float
 def run(
     *,
     quick: bool,
-    duration: int,
+    duration: Length,
     postgres: bool,
     bulk: int = 100_000,
     containers: int | None = None,
@@ -568,9 +573,15 @@ def run(
     n_containers = containers or (10 if quick else 100)
     workers_list = (1,) if quick else (1, 2)
 
-    results: dict[str, Any] = {"duration_s": duration, "connections": 16, "rows": []}
+    results: dict[str, Any] = {
+        "duration_s": None if isinstance(duration, Requests) else duration,
+        "requests": duration.count if isinstance(duration, Requests) else None,
+        "connections": 16,
+        "rows": [],
+    }
     print(
-        f"\n== Key-server benchmark: wrk 2 threads, 16 connections, {duration} s per figure, "
+        f"\n== Key-server benchmark: wrk 2 threads, 16 connections, {describe(duration)} per "
+        "figure, "
         f"loopback, load generator and server share {os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.2f} ==",
         flush=True,

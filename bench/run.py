@@ -1,8 +1,12 @@
 """Benchmarks for rwc, printed side by side with the reference tools in one run.
 
-Usage: ``.venv/bin/python bench/run.py [--quick] [--size 1G] [--big]
+Usage: ``.venv/bin/python bench/run.py [--quick | --smoke] [--size 1G] [--big]
 [--only container|commands|keyserver|audit|tlog]``
 See bench/README.md for what each figure means and the targets.
+
+``--smoke`` is what tests/bench/test_bench_smoke.py runs: every part and every row it
+prints, at the smallest input that still takes each code path (:data:`SMOKE`); its
+figures are noise.
 """
 
 from __future__ import annotations
@@ -24,11 +28,35 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from procs import ChildFailedError
 from stats import MIB, parse_size
 from tools import MissingToolError
+from wrk import Length, Requests
+
+# The smoke sizes, in one place (--smoke; an option given by name still wins). A smoke run
+# checks that every part runs and prints every figure, never the figures (issue 15), so
+# each size is the least that still makes its rows: 4 MiB files and AESGCM sweep points;
+# one run of each small-container and start-up figure; 300 requests per wrk figure, a
+# fixed count because a timed second costs whatever CPU the machine has free (both cores
+# when idle), round-robin over every prepared container as a timed run; 10 containers in
+# the bulk suspend (one statement whatever the number); 100 audit entries (the remote
+# verify reads pages of 50,000, keyserver/cli/audit.py: the steps of 1,000,000).
+SMOKE: dict[str, Any] = {
+    "size": 4 * MIB,
+    "sweep_size": 4 * MIB,
+    "small_runs": 1,
+    "startup_runs": 1,
+    "requests": 300,
+    "bulk": 10,
+    "audit_entries": 100,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="rwc benchmarks vs age, openssl, Tang")
-    ap.add_argument("--quick", action="store_true", help="smoke run (< 2 minutes)")
+    ap.add_argument("--quick", action="store_true", help="short run (< 2 minutes)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="--quick at the smallest sizes that still run every row (the test suite's run)",
+    )
     ap.add_argument("--size", type=parse_size, default=None, help="container file size (1G)")
     ap.add_argument("--big", action="store_true", help="also 10 GiB on disk (peak RSS)")
     ap.add_argument("--big-size", type=parse_size, default=parse_size("10G"))
@@ -47,8 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--small-runs", type=int, default=None, help="runs of each small-container open (10)"
     )
+    ap.add_argument(
+        "--startup-runs", type=int, default=None, help="runs of each start-up figure (5)"
+    )
     ap.add_argument("--bulk", type=int, default=None, help="containers in the bulk suspend")
     ap.add_argument("--duration", type=int, default=None, help="wrk seconds per figure")
+    ap.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        help="a fixed number of wrk requests per figure instead of --duration seconds",
+    )
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figures")
     ap.add_argument(
         "--keep-page-cache",
@@ -68,6 +105,24 @@ def _failure(what: str, exc: Exception, *, verbose: bool) -> None:
     print(f"\n{what} bench FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
     if isinstance(exc, ChildFailedError):
         print("  (a measured child process failed; its stderr tail is above)", file=sys.stderr)
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed flags; --smoke is --quick with the SMOKE sizes where no flag gave one."""
+    args = _parser().parse_args(argv)
+    if args.smoke:
+        args.quick = True
+        for name, value in SMOKE.items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+    return args
+
+
+def _wrk_length(args: argparse.Namespace, quick: int, full: int) -> Length:
+    """Per wrk figure: --requests, else --duration, else ``quick`` or ``full`` seconds."""
+    if args.requests is not None and args.duration is None:
+        return Requests(args.requests)
+    return args.duration or (quick if args.quick else full)
 
 
 def _container(args: argparse.Namespace) -> Any:
@@ -97,6 +152,7 @@ def _commands(args: argparse.Namespace) -> Any:
             sizes=(args.size or (32 * MIB if args.quick else 1024 * MIB),),
             runs=args.runs or (1 if args.quick else 3),
             small_runs=args.small_runs or (3 if args.quick else 10),
+            startup_runs=args.startup_runs or 5,
             big_size=args.big_size if args.big else None,
             drop_page_cache=not args.keep_page_cache,
         )
@@ -108,7 +164,7 @@ def _keyserver(args: argparse.Namespace) -> Any:
 
     return keyserver_bench.run(
         quick=args.quick,
-        duration=args.duration or (3 if args.quick else 10),
+        duration=_wrk_length(args, 3, 10),
         postgres=not args.no_postgres,
         bulk=args.bulk or (10_000 if args.quick else 100_000),
     )
@@ -128,7 +184,7 @@ def _tlog(args: argparse.Namespace) -> Any:
 
     return tlog_overhead.run(
         rounds=args.runs or (1 if args.quick else 3),
-        duration=args.duration or (3 if args.quick else 30),
+        duration=_wrk_length(args, 3, 30),
         # --quick: only the containers the run's attempt budgets need (tlog_overhead.run
         # adds them), not 200 to prepare (~2 CPU-s).
         containers=1 if args.quick else 200,
@@ -165,7 +221,7 @@ def run_part(what: str, part: Callable[[], Any], *, verbose: bool) -> tuple[Any,
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
     results: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": platform.node(),

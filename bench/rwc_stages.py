@@ -9,7 +9,10 @@ from the first line of this script (the interpreter's own start is not in them):
   context build, where a subcommand starts it early, runs beside these);
 * ``tls``: how long the first request waited for its TLS context
   (``Connection._tls``: the whole build where nothing started it early, else the join);
-* ``first_request``: when that request began to connect; ``total``: the run's end.
+* ``first_request``: when that request began to connect; ``total``: the run's end;
+* ``main_cpu_tls_ready``: the CPU the main thread had used when the first request had its
+  context (``time.thread_time``): what a loaded machine does not move, where the wall
+  figures above mostly say how long the process waited for a CPU.
 
 Timing wraps the real ``Connection._tls``; nothing else is changed. Used by
 bench/https_small.py and for the before/after figures of bench/profiles/startup.md
@@ -21,6 +24,7 @@ from __future__ import annotations
 import time
 
 T0 = time.perf_counter()
+CPU0 = time.thread_time()
 
 import gc  # noqa: E402
 import json  # noqa: E402
@@ -49,6 +53,7 @@ def main() -> None:
                 return real(self)
             finally:
                 marks.setdefault("tls", time.perf_counter() - start)
+                marks.setdefault("main_cpu_tls_ready", time.thread_time() - CPU0)
 
         connection.Connection._tls = timed  # type: ignore[method-assign]
         gc.freeze()

@@ -61,6 +61,7 @@ from keyserver_bench import (
     with_cpu,
 )
 from stats import table, verdict
+from wrk import Length, Requests, describe
 
 WITHOUT = "without log"
 # Issue 13: keeping the tree may cost key releases at most 10% of their rate.
@@ -92,7 +93,7 @@ def _catch_up(prep: Prepared, base: str) -> int:
 
 
 def _measure(
-    prep: Prepared, workers: int, interval: float | None, duration: int
+    prep: Prepared, workers: int, interval: float | None, duration: Length
 ) -> tuple[float, float, int, int]:
     """One window: (req/s, server CPU ms per release, errors, tree size after it)."""
     with running_keyserver(prep, workers, checkpoint_interval=interval) as (base, pgid):
@@ -115,7 +116,7 @@ def _measure(
 def run(
     *,
     rounds: int,
-    duration: int,
+    duration: Length,
     workers: int = 1,
     containers: int = 200,
     intervals: tuple[float, ...] = (),
@@ -131,13 +132,14 @@ def run(
     cpu: dict[str, list[float]] = {name: [] for name, _ in series}
     trees: dict[str, list[int]] = {name: [] for name, interval in series if interval is not None}
     print(
-        f"\n-- Transparency log overhead ({rounds} x {duration} s per series, "
+        f"\n-- Transparency log overhead ({rounds} x {describe(duration)} per series, "
         f"{workers} worker(s), SQLite, load average {os.getloadavg()[0]:.1f})"
     )
     # Every release here goes without a receipt, so it counts toward its container's attempt
     # budget (capped at 1000): enough containers for the whole run at up to 4,000 req/s, or
     # the last series meets 423 Locked (a 3 x 30 s run at 1,650 req/s used up 200 containers).
-    needed = -(-rounds * len(series) * duration * 4000 // 900)
+    per_window = duration.count if isinstance(duration, Requests) else duration * 4000
+    needed = -(-rounds * len(series) * per_window // 900)
     containers = max(containers, needed)
     with sqlite_database() as url:
         prep = prepare(url, containers)

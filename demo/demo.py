@@ -14,7 +14,11 @@ always stops the server.
 
 Usage::
 
-    .venv/bin/python demo/demo.py [--rows N] [--keep]
+    .venv/bin/python demo/demo.py [--rows N] [--keep] [--kdf-memory KIB] [--kdf-time N]
+        [--kdf-parallelism N]
+
+The ``--kdf-*`` options go to ``rwc seal`` as given (default: rwc's own Argon2id
+parameters, what a contractor gets); the test suite plays the story with small ones.
 """
 
 from __future__ import annotations
@@ -222,8 +226,11 @@ def keyserver_json(server: Server, token: str, *args: str) -> Any:
         raise DemoError(f"keyserver {args[0]} --json did not print JSON") from exc
 
 
-def story(work: Path, rows: int) -> None:
-    """Play the story; raise DemoError at the first step that misbehaves."""
+def story(work: Path, rows: int, kdf: Sequence[str] = ()) -> None:
+    """Play the story; raise DemoError at the first step that misbehaves.
+
+    ``kdf``: ``rwc seal`` options for the password's Argon2id parameters (none: rwc's own).
+    """
     data_dir = work / "keyserver"
     say("The city sets up its key server (SQLite in a temporary directory).")
     init = run([KEYSERVER, "init", "--data-dir", data_dir], base_env())
@@ -233,13 +240,13 @@ def story(work: Path, rows: int) -> None:
     try:
         server.start()
         show(f"listening on {server.url}")
-        play(server, admin, work, rows)
+        play(server, admin, work, rows, kdf)
     finally:
         say("The demo stops the key server.")
         server.stop()
 
 
-def play(server: Server, admin: str, work: Path, rows: int) -> None:
+def play(server: Server, admin: str, work: Path, rows: int, kdf: Sequence[str]) -> None:
     """The story proper, with a running server."""
     say(
         "The administrator registers a contractor (writer), a clerk (reader), an official "
@@ -273,6 +280,7 @@ def play(server: Server, admin: str, work: Path, rows: int) -> None:
             *(RWC, "seal", register, "-o", container, "--server", server.url),
             *("--label", LABEL, "--medium", MEDIUM, "--reader", READER),
             *("--password-file", password_file),
+            *kdf,
         ],
         base_env(RWC_TOKEN=writer),
     )
@@ -411,7 +419,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Play the rwc story end to end.")
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="residents to generate")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    for name, what in (("memory", "KiB of memory"), ("time", "passes"), ("parallelism", "lanes")):
+        parser.add_argument(
+            f"--kdf-{name}",
+            type=int,
+            default=None,
+            help=f"Argon2id {what} for rwc seal (default: rwc's own)",
+        )
     args = parser.parse_args(argv)
+    kdf = [
+        f"--kdf-{name}={value}"
+        for name, value in (
+            ("memory", args.kdf_memory),
+            ("time", args.kdf_time),
+            ("parallelism", args.kdf_parallelism),
+        )
+        if value is not None
+    ]
     if args.rows < 1:
         parser.error("--rows must be >= 1")
     for tool in (KEYSERVER, RWC):
@@ -420,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     work = Path(tempfile.mkdtemp(prefix="rwc-demo-"))
     try:
-        story(work, args.rows)
+        story(work, args.rows, kdf)
     except (DemoError, OSError, subprocess.SubprocessError) as exc:
         sys.stderr.write(f"\ndemo FAILED: {exc}\n")
         return 1

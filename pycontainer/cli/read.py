@@ -134,14 +134,15 @@ def _prepare_tls(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     """Start building the TLS context before the imports (cli.main ``prepare``).
 
     The server is the one :func:`_opened` will contact: ``--server``/RWC_SERVER, else the
-    URL in the container's first slot, peeked at here (with the reader's own
-    ``read_header``, whose import the import phase starts with anyway). Nothing is decided
-    on the peek: a header that cannot be read starts nothing, and :func:`_opened` reads and
-    checks the header again and refuses it there as always.
+    URL in the container's first slot, peeked at here with the reader's own
+    ``read_header`` (pycontainer._engine.header: without the rest of the reader, whose
+    imports the context's build then runs beside). Nothing is decided on the peek: a
+    header that cannot be read starts nothing, and :func:`_opened` reads and checks the
+    header again and refuses it there as always.
     """
     url = args.server or env.get(ENV_SERVER)
     if not url and args.container != "-":
-        from pycontainer.reader import read_header  # noqa: PLC0415 - see READER_IMPORTS
+        from pycontainer._engine.header import read_header  # noqa: PLC0415 - see above
 
         with contextlib.suppress(ContainerError, OSError):
             slots = read_header(args.container).slots

@@ -26,6 +26,14 @@ import os
 from collections.abc import Callable
 
 from pycontainer._engine.direct import open_direct
+from pycontainer._engine.header import (
+    HeaderInfo,
+    SlotSummary,
+    StrPath,
+    open_fd,
+    read_header,
+    read_header_fd,
+)
 from pycontainer.errors import FormatError, InputError, ReaderLimitError
 from pycontainer.format import header as hdr
 from pycontainer.format import keyschedule
@@ -34,14 +42,6 @@ from pycontainer.format.stream import Layout
 from pycontainer.keyrelease import KeyServer, SlotInfo, release_kek
 from pycontainer.reader._container import Container, ReaderLimits
 from pycontainer.reader._entry import EntryReader
-from pycontainer.reader._header import (
-    HeaderInfo,
-    SlotSummary,
-    StrPath,
-    open_fd,
-    read_header,
-    read_header_fd,
-)
 
 __all__ = [
     "Container",

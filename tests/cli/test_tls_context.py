@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +194,19 @@ def test_start_is_best_effort(tmp_path: Path, tls_files: Any) -> None:
     pending = tls.start("https://keys.city.example", None)  # certifi's store
     assert pending is not None
     assert pending.get().check_hostname
+
+
+def test_the_default_store_is_certifis_file_without_importing_certifi() -> None:
+    """The file requests would trust (certifi.where()), found by find_spec (transport.py)."""
+    code = (
+        "import sys\n"
+        "from pycontainer.client.transport import trust_store\n"
+        "store = trust_store(None, option='--ca-bundle')\n"
+        "loaded = 'certifi' in sys.modules\n"
+        "import certifi\n"
+        "print(store == certifi.where(), loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["True", "False"]

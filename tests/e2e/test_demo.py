@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.e2e import SMALL_ARGON2
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -19,8 +21,12 @@ def test_demo_runs(tmp_path: Path) -> None:
     # under tmp_path, on tmpfs when tests/conftest.py found room there, its ~80 fsyncs do
     # not wait for this VM's disk (~7 ms each, more under load) with the core idle.
     env["TMPDIR"] = str(tmp_path)
+    # The story, not the sizes: 500 rows, and the suite's small Argon2id (the default one
+    # costs ~0.2 CPU-s in every seal and open with the password; `make demo` keeps it).
+    memory, passes, lanes = SMALL_ARGON2
+    kdf = ["--kdf-memory", memory, "--kdf-time", passes, "--kdf-parallelism", lanes]
     proc = subprocess.run(
-        [sys.executable, str(REPO / "demo" / "demo.py"), "--rows", "500"],
+        [sys.executable, str(REPO / "demo" / "demo.py"), "--rows", "500", *kdf],
         cwd=REPO,
         env=env,
         capture_output=True,

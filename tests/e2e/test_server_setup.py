@@ -8,7 +8,7 @@ from types import ModuleType
 
 
 def test_init_twice_and_unsafe_master_key(tmp_path: Path, h: ModuleType) -> None:
-    server = h.init_server(tmp_path)
+    server = h.init_server_fresh(tmp_path)  # the test of init: its own run
     key = server.data_dir / "master.key"
     before = key.read_bytes()
 

@@ -67,26 +67,15 @@ def _wait_committer(server: e2e.KeyServer, other_than: int | None = None) -> int
 @contextmanager
 def _server(tmp_path: Path, db: str) -> Iterator[tuple[e2e.KeyServer, list[str], str]]:
     """``serve --workers 2`` on SQLite or PostgreSQL; its location options; its SQL URL."""
+    env = {**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"}
+    if db == "sqlite":
+        server = e2e.init_server(tmp_path, **env)
+        location = ["--data-dir", os.fspath(server.data_dir)]
+        server.location = [*location, "--workers", "2"]
+        yield server, location, os.fspath(server.data_dir / "keyserver.db")
+        return
     logs = tmp_path / "logs"
     logs.mkdir()
-    if db == "sqlite":
-        data = tmp_path / "data"
-        proc = e2e.run([e2e.KEYSERVER, "init", "--data-dir", data], e2e.clean_env())
-        e2e.expect(proc, 0)
-        [admin] = e2e.TOKEN_RE.findall(proc.stdout.decode())
-        location = ["--data-dir", os.fspath(data)]
-        yield (
-            e2e.KeyServer(
-                data_dir=data,
-                log_dir=logs,
-                admin_token=admin,
-                location=[*location, "--workers", "2"],
-                env_extra={**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"},
-            ),
-            location,
-            os.fspath(data / "keyserver.db"),
-        )
-        return
     with postgres.fresh_database("ks_committer") as name:
         key = tmp_path / "master.key"
         location = ["--database-url", postgres.database_url(name), "--master-key-file", str(key)]
@@ -99,7 +88,7 @@ def _server(tmp_path: Path, db: str) -> Iterator[tuple[e2e.KeyServer, list[str],
                 log_dir=logs,
                 admin_token=admin,
                 location=[*location, "--workers", "2"],
-                env_extra={**NO_CAPS, "KEYSERVER_HOST_COMMITTER": "true"},
+                env_extra=env,
             ),
             location,
             name,

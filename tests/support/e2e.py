@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -234,20 +235,50 @@ class KeyServer:
 
 
 def init_server(base: Path, **env_extra: str) -> KeyServer:
-    """``keyserver init`` a fresh data directory under base and return the (stopped) server."""
+    """A data directory as ``keyserver init`` makes it (``base/data``), and its stopped server.
+
+    The first call in a process runs ``keyserver init`` and keeps a copy of what it made;
+    later calls copy that (a ``keyserver init`` costs ~1.5 CPU-s: the process's start-up,
+    the migrations, the keys); :func:`init_server_fresh` always runs it. copytree keeps
+    the modes (master.key 0600, the directory 0700); each copy is a server of its own, with
+    the same master key and admin token as the others. ``env_extra`` is the server's
+    environment (``serve``, local commands): init runs without it, as what init makes does
+    not depend on it (a setting from the environment is not kept: keyserver/cli/host.py).
+    """
+    return _init_server(base, env_extra, fresh=False)
+
+
+def init_server_fresh(base: Path, **env_extra: str) -> KeyServer:
+    """:func:`init_server` with a ``keyserver init`` of its own (a test of init itself)."""
+    return _init_server(base, env_extra, fresh=True)
+
+
+def _init_server(base: Path, env_extra: dict[str, str], *, fresh: bool) -> KeyServer:
     data_dir = base / "data"
     log_dir = base / "logs"
     log_dir.mkdir(parents=True)
-    proc = run(
-        [KEYSERVER, "init", "--data-dir", data_dir],
-        clean_env(**env_extra),
-    )
-    expect(proc, 0)
-    found = TOKEN_RE.findall(proc.stdout.decode())
-    assert len(found) == 1, describe(proc)
+    if _first_init and not fresh:
+        kept, token = _first_init[0]
+        shutil.copytree(kept, data_dir)
+    else:
+        proc = run([KEYSERVER, "init", "--data-dir", data_dir], clean_env())
+        expect(proc, 0)
+        found = TOKEN_RE.findall(proc.stdout.decode())
+        assert len(found) == 1, describe(proc)
+        token = found[0]
+        if not _first_init:
+            keep = tempfile.TemporaryDirectory(prefix="rwc-e2e-init-")
+            shutil.copytree(data_dir, Path(keep.name) / "data")
+            _first_init.append((Path(keep.name) / "data", token))
+            _kept_dirs.append(keep)  # removed when the process ends
     # spec §keys-at-rest: the master key file is created 0600.
     assert (data_dir / "master.key").stat().st_mode & 0o077 == 0
-    return KeyServer(data_dir=data_dir, log_dir=log_dir, admin_token=found[0], env_extra=env_extra)
+    return KeyServer(data_dir=data_dir, log_dir=log_dir, admin_token=token, env_extra=env_extra)
+
+
+# This process's first `keyserver init` (a copy of its data directory, its admin token).
+_first_init: list[tuple[Path, str]] = []
+_kept_dirs: list[tempfile.TemporaryDirectory[str]] = []
 
 
 @dataclass

@@ -4,6 +4,11 @@ What can be learned without the key server (``rwc info``), and the first step of
 open: the header is parsed strictly and every field bounded before anything else
 (spec/format.md §header; pycontainer/format/header.py is the parser).
 
+It lives below the reader package (whose ``__init__`` imports the whole reader, with
+cryptography, argon2 and voprf) so that `rwc` can read a container's key-server URL before
+those imports: the TLS context for it is then built beside them (pycontainer.client.tls,
+pycontainer/cli/read.py ``_prepare_tls``; issue 15). pycontainer.reader offers all of it.
+
 Spec anchors: spec/format.md §header.
 """
 
