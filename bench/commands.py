@@ -715,7 +715,7 @@ def run(opts: Options) -> dict[str, Any]:
         import https_small  # noqa: PLC0415 - imports this module
 
         results["small_https"] = https_small.run_rows(
-            tools.rwc, Path(tmp) / "https", tools.password_file, opts.small_runs
+            tools.rwc, Path(tmp) / "https", tools.password_file, opts.small_runs, opts.startup_runs
         )
         sizes = list(opts.sizes) + ([opts.big_size] if opts.big_size else [])
         for size in sizes:

@@ -48,7 +48,13 @@ def _bundles(work: Path, ca: Path) -> dict[str, Path]:
 
 
 def _row(
-    rwc: str, python: str, argv: list[str], env: dict[str, str], bundle: Path, runs: int
+    rwc: str,
+    python: str,
+    argv: list[str],
+    env: dict[str, str],
+    bundle: Path,
+    runs: int,
+    context_runs: int,
 ) -> dict[str, Any]:
     walls, cpus, rss, stages = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="rwc-bench-stages-") as tmp:
@@ -68,7 +74,7 @@ def _row(
             stages.append(json.loads(out.read_text()))
     context = [
         float(run_measured([python, "-c", _CONTEXT_CPU, str(bundle)], env=env).stdout)
-        for _ in range(max(5, runs))
+        for _ in range(context_runs)
     ]
     return {
         "seconds": median(walls),
@@ -83,7 +89,9 @@ def _row(
     }
 
 
-def run_rows(rwc: str, work: Path, password_file: Path, runs: int) -> dict[str, Any]:
+def run_rows(
+    rwc: str, work: Path, password_file: Path, runs: int, startup_runs: int = 5
+) -> dict[str, Any]:
     """Serve https on loopback, seal a small container, and time ``rwc cat`` per store.
 
     Args:
@@ -91,6 +99,7 @@ def run_rows(rwc: str, work: Path, password_file: Path, runs: int) -> dict[str, 
         work: A new directory for the server's data, the certificates and the container.
         password_file: The container's password, in a file.
         runs: Runs per row.
+        startup_runs: The TLS set-up alone takes ``runs`` runs, at least this many.
     """
     tls = make_tls_files(_mkdir(work / "tls"))
     python = _python(rwc)
@@ -110,7 +119,7 @@ def run_rows(rwc: str, work: Path, password_file: Path, runs: int) -> dict[str, 
         argv = ["cat", str(container), src.name, "--password-file", str(password_file)]
         for name, bundle in _bundles(work, tls.ca_cert).items():
             env = clean_env(**base, RWC_TOKEN=served.reader_token, RWC_CA_BUNDLE=str(bundle))
-            out[name] = _row(rwc, python, argv, env, bundle, runs)
+            out[name] = _row(rwc, python, argv, env, bundle, runs, max(startup_runs, runs))
     return out
 
 

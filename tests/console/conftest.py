@@ -43,6 +43,7 @@ from tests.support.console import (
     ZONE,
     BrowserFactory,
     ConsoleServer,
+    committed,
 )
 from tests.support.database import Pristine
 from tests.support.keyserver_cli import start_serve
@@ -89,16 +90,8 @@ def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
         containers: dict[str, list[str]] = {}
         for medium, labels in [*MEDIA.values(), OTHER_MEDIUM]:
             for label in labels:
-                reg = service.register(
-                    writer, label=label, medium=medium, readers=["clerk"], reader_groups=[]
-                )
-                service.commit(
-                    writer,
-                    reg["container_id"],
-                    header_digest=os.urandom(32),
-                    receipt_key=os.urandom(32),
-                )
-                containers.setdefault(medium, []).append(reg["container_id"])
+                cid = committed(service, writer, label, medium, readers=["clerk"])
+                containers.setdefault(medium, []).append(cid)
         return tokens, containers
     finally:
         service.close()
