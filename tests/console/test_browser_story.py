@@ -555,7 +555,9 @@ def test_loss_story(
     assert states(console_server, medium) == {"active"}
     # The medium's page shows its state now (active, no "Lost at"); the loss is history.
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
-    assert _t(language, "Lost at") not in driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert not driver.find_elements(By.ID, "loss-state")
+    on_medium = driver.find_element(By.ID, "on-medium").text
+    assert _t(language, "Active") in on_medium and _t(language, "Suspended") not in on_medium
     history = driver.find_element(By.ID, "earlier-loss").text
     assert _t(language, "History") in history
     assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in history

@@ -334,14 +334,14 @@ def test_second_review_shows_the_kept_deadline(
 def test_advanced_settings_fold_unless_changed_or_refused(
     settings: Settings, console_url: str
 ) -> None:
-    """The waiting period and public reason fold under 詳細設定 with their defaults said
+    """The waiting period and public reason fold under 任意 with their defaults said
     (issue 12); a refused or changed one comes back unfolded, the cursor on it."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, "ja")
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", public_reason="")
     assert '<details id="advanced">' in page.text
-    assert "詳細設定: 鍵の破棄は届出の 72 時間後、公開用の理由なし" in page.text
+    assert "任意: 鍵の破棄は届出の 72 時間後、公開用の理由なし" in page.text
     offered = (
         '<input type="radio" id="reason_common_contractor" name="reason_common"'
         ' value="contractor"> 委託業者からの紛失連絡'

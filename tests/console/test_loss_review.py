@@ -94,13 +94,13 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     # click earlier. The opening to the minute, its offset the time of loss's above it.
     assert _facts(text) == [
         ("Lost at", "3 Dec 2026, 18:30 (UTC+09:00)"),
-        ("Last opened before it", "reader at 3 Dec 2026, 17:40"),
+        ("Last confirmed opening before the loss", "reader at 3 Dec 2026, 17:40"),
         ("Keys destroyed after", "72 hours after you confirm (about 7 Dec 2026, 10:00)"),
     ]
     shown = re.sub(r"<[^>]+>", "", text.split("<main", 1)[1])  # what is read, not posted
     assert "Nothing has happened yet" not in shown and "Stolen" not in shown
     assert 'name="reason" value="Stolen"' in text  # still posted
-    assert ("直前の開封", "reader (2026/12/03 17:40)") in _facts(ja)
+    assert ("紛失前に最後に確認された開封", "reader (2026/12/03 17:40)") in _facts(ja)
     # The report's answer box: the same opening, to the second.
     assert done.status_code == 200, done.text[:2000]
     said = "Last confirmed opening before the loss: 3 Dec 2026, 17:40:15 (UTC+09:00) (reader)."
@@ -123,4 +123,4 @@ def test_the_review_says_when_nothing_was_opened_before(
         text, _ = _review(console_url, world.tokens["official"], "ja")
     finally:
         world.close()
-    assert ("直前の開封", "なし") in _facts(text)
+    assert ("紛失前に最後に確認された開封", "なし") in _facts(text)
