@@ -26,13 +26,13 @@ def cmd_status(ctx: Context, b: Backend) -> int:
     if ctx.args.container:
         ctx.out.record(b.status(ctx.args.container), title="container")
         return EXIT_OK
-    doc = log_status(b)
+    doc, problem = log_status(b)
     if ctx.out.as_json:
         ctx.out.json(doc)
         return EXIT_OK
     log = doc["transparency_log"]
     if log is None:
-        ctx.out.text(N_("transparency log: none (%(problem)s)", problem=doc["problem"]))
+        ctx.out.text(N_("transparency log: none (%(problem)s)", problem=problem))
         return EXIT_OK
     say = ctx.out.say
     shown = {
@@ -47,15 +47,19 @@ def cmd_status(ctx: Context, b: Backend) -> int:
     return EXIT_OK
 
 
-def log_status(b: Backend) -> dict[str, Any]:
-    """The log's identity and newest checkpoint as one JSON document (``--json``)."""
+def log_status(b: Backend) -> tuple[dict[str, Any], str | Message | None]:
+    """The log's identity and newest checkpoint (``--json``); why there is none, for people.
+
+    The second value is the refusal's own message (in the command's language when the
+    catalogue has it), None when there is a log.
+    """
     try:
         info = b.log_info()
     except CliError as exc:
         if exc.exit_code != EXIT_NOT_FOUND:
             raise
         # A server without a log key answers not-found saying how to create one.
-        return {"transparency_log": None, "problem": exc.message}
+        return {"transparency_log": None, "problem": exc.message}, exc.shown_message
     note = b.latest_checkpoint()
     return {
         "transparency_log": {
@@ -66,7 +70,7 @@ def log_status(b: Backend) -> dict[str, Any]:
             "latest_checkpoint": None if note is None else _checkpoint_doc(note),
             "published_at": b.published_at(),
         }
-    }
+    }, None
 
 
 def _checkpoint_doc(text: str) -> dict[str, Any]:

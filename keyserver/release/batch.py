@@ -8,9 +8,12 @@ pre-compiled by :mod:`keyserver.release.compiled`; the VOPRF itself runs after C
 module, group_commit.py, hotpath.py (the transaction's reads and writes), compiled.py
 (its statements), then the HTTP endpoint (keyserver/http/release.py).
 
-Why one module of ~510 lines: every step here runs inside the one batch transaction and
+Why one module of ~620 lines: every step here runs inside the one batch transaction and
 shares its error handling (a failed statement fails every job of the batch, never releases
 a key without its audit entry); split, a reader would follow one transaction across files.
+The host committer's two ends (:meth:`Releaser.commit_for_workers`, a worker's jobs joining
+this batch, and :meth:`Releaser._forward_batch`, a worker handing its batch over and
+evaluating the answers) are that same batch seen from either side, so they stay beside it.
 """
 
 from __future__ import annotations

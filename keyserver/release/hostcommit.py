@@ -90,6 +90,14 @@ GRACE_S = 60.0
 GATHER_S = 0.005
 ACTIVE_S = 0.05
 
+#: How long the committer waits for the next message on a connection before it drops it.
+#: Security: one thread serves each connection, so a same-uid process (stuck, or hostile)
+#: that connects and sends nothing would otherwise hold a thread for ever, and enough of
+#: them would exhaust the committer's threads. A worker reconnects by itself: it drops a
+#: connection idle for half of this before it sends again (CommitterClient), so it never
+#: sends on one the committer is about to drop.
+IDLE_S = 60.0
+
 #: What a worker sends for an outcome that is not a dict or a refusal (an unexpected
 #: error in the committer): the database is unreachable, or anything else.
 _UNAVAILABLE = "unavailable"
@@ -268,10 +276,13 @@ class CommitterServer:
         listener: socket.socket,
         commit: Callable[[Sequence[EvalJob]], Sequence[Any]],
         gather_s: float = GATHER_S,
+        idle_s: float = IDLE_S,
     ) -> None:
         self._listener = listener
         self._commit = commit
         self._gather_s = gather_s
+        self._idle_s = idle_s
+        self._stopping = threading.Event()
         self._cond = threading.Condition()
         # Per connection: when its last batch arrived, and whether one is queued now.
         self._last: dict[int, float] = {}
@@ -301,18 +312,39 @@ class CommitterServer:
                 self._cond.wait(deadline - now)
 
     def serve_forever(self) -> None:
-        """Accept workers until the process is stopped (one thread per worker)."""
+        """Accept workers (one thread each) until the process is stopped, or :meth:`stop`."""
         while True:
-            conn, _ = self._listener.accept()
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    return  # the listener was shut down by stop(): not an error
+                raise
             if _peer_uid(conn) != os.getuid():
                 # Defence in depth behind the 0700 directory: only this server's own
                 # processes may hand it releases.
                 log.warning("release committer: refused a connection from another user")
                 conn.close()
                 continue
+            # Bounds the wait for each message (IDLE_S) and for the peer to take an answer.
+            conn.settimeout(self._idle_s)
             threading.Thread(
                 target=self._serve, args=(conn,), name="rwc-committer-conn", daemon=True
             ).start()
+
+    def stop(self) -> None:
+        """End :meth:`serve_forever` and close the listener.
+
+        For a server that owns its listener (tests, one process). The host's committer
+        process never calls it: its listener is the supervisor's, shared with the next
+        committer, and a shutdown would end it for them all; that process is stopped by
+        a signal.
+        """
+        self._stopping.set()
+        # shutdown, not only close: close leaves a thread blocked in accept() blocked.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
 
     def _serve(self, conn: socket.socket) -> None:
         key = next(self._ids)  # not the fd: a closed one is reused at once
@@ -330,7 +362,7 @@ class CommitterServer:
                 try:
                     data = _receive(conn)
                 except OSError:
-                    return
+                    return  # broken, or silent for IDLE_S (TimeoutError): dropped
                 if not data:
                     return  # the worker closed (stopped, or gave up on an answer)
                 jobs = _jobs(data)
@@ -373,10 +405,12 @@ class CommitterClient:
     and answers need no ids: the connection is dropped whenever an answer is missing.
     """
 
-    def __init__(self, path: str, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float, idle_s: float = IDLE_S) -> None:
         self._path = path
         self._timeout = timeout
+        self._idle_s = idle_s
         self._sock: socket.socket | None = None
+        self._used = 0.0  # time.monotonic() of the last answer on self._sock
 
     def call(self, jobs: Sequence[EvalJob]) -> list[Any]:
         """Commit ``jobs`` through the committer; one outcome per job, in order.
@@ -400,6 +434,11 @@ class CommitterClient:
         return [_from_wire(o) for o in outcomes]
 
     def _exchange(self, message: bytes, count: int) -> list[Any]:
+        if self._sock is not None and time.monotonic() - self._used > self._idle_s / 2:
+            # The committer drops a connection silent for idle_s (IDLE_S); a batch sent
+            # just as it does would be lost and answered 503. Well before that, connect
+            # again instead.
+            self.close()
         sock = self._sock or self._connect()
         try:
             sock.sendall(message)
@@ -415,6 +454,7 @@ class CommitterClient:
         data = _receive(sock)
         if not data:
             raise OSError("the release committer closed the connection")
+        self._used = time.monotonic()
         return hostwire.decode_outcomes(data, count)
 
     def _connect(self) -> socket.socket:

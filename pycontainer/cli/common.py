@@ -103,9 +103,13 @@ def start_tls(url: str | None, args: argparse.Namespace, env: Mapping[str, str])
     effort: no thread for http:// or where the client will refuse the URL or the bundle
     (it says why itself, in its usual order).
     """
-    from pycontainer.client import tls  # noqa: PLC0415 - only for a run that talks to a server
+    args.tls = None
+    # No TLS to prepare for http:// (loopback; tls.start says so too, after importing it):
+    # a loopback run does not load the module (the bench's start-up row, issue 15).
+    if url and url[:6].lower() == "https:":
+        from pycontainer.client import tls  # noqa: PLC0415 - https only
 
-    args.tls = tls.start(url, _ca_bundle(args, env)) if url else None
+        args.tls = tls.start(url, _ca_bundle(args, env))
 
 
 def make_client(

@@ -38,12 +38,12 @@ import socket
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from pycontainer.client.tls import PendingContext, build_context
 from pycontainer.client.transport import answer_too_large
 
 if TYPE_CHECKING:
     import ssl
 
+    from pycontainer.client.tls import PendingContext
     from pycontainer.format.url import ServerUrl
 
 
@@ -145,7 +145,7 @@ class Connection:
         url: "ServerUrl",
         *,
         trust_store: str | None,
-        pending: PendingContext | None = None,
+        pending: "PendingContext | None" = None,
         connect_timeout: float,
         read_timeout: float,
         max_response_bytes: int,
@@ -191,6 +191,9 @@ class Connection:
             if pending is not None and pending.trust_store == store:
                 self._context = pending.get()
             else:
+                # Imported for https only: a loopback http:// run never loads the module.
+                from pycontainer.client.tls import build_context  # noqa: PLC0415
+
                 self._context = build_context(store)
         return self._context
 

@@ -45,7 +45,6 @@ from pycontainer.client.connection import (
 )
 from pycontainer.client.problems import clean_text, problem_to_error
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.client.tls import PendingContext
 from pycontainer.client.transport import MAX_RESPONSE_BYTES, BearerAuth, trust_store
 from pycontainer.client.wire import (
     Access,
@@ -74,6 +73,7 @@ from pycontainer.keyrelease import Evaluation, SlotInfo
 
 if TYPE_CHECKING:
     from pycontainer.client.records import Identity, Policy, Registration
+    from pycontainer.client.tls import PendingContext
 
 __all__ = [
     "Access",
@@ -148,7 +148,7 @@ class KeyServerClient:
         limits: ClientLimits | None = None,
         sleep: Callable[[float], None] = time.sleep,
         language: str | None = None,
-        tls: PendingContext | None = None,
+        tls: "PendingContext | None" = None,
     ) -> None:
         """Create a client.
 

@@ -30,6 +30,7 @@ Spec anchors: spec/protocol.md §transport.
 import threading
 from typing import TYPE_CHECKING
 
+from pycontainer.client.transport import trust_store
 from pycontainer.errors import ContainerError
 from pycontainer.format.url import UrlError, parse_server_url
 
@@ -97,13 +98,14 @@ def start(url: str, ca_bundle: str | None) -> PendingContext | None:
         url: The key server's URL, as the client will be given it.
         ca_bundle: The PEM file the user named (--ca-bundle, RWC_CA_BUNDLE), or None.
     """
-    from pycontainer.client.transport import trust_store  # noqa: PLC0415 - https only
-
     try:
         if parse_server_url(url).scheme != "https":
             return None
+    except UrlError:
+        return None
+    try:
         store = trust_store(ca_bundle, option="--ca-bundle")
-    except (UrlError, ContainerError):
+    except ContainerError:
         return None
     # ssl is imported here, by the caller's thread: an import in the new thread would run
     # beside the caller's own imports (http.client imports ssl), one module lock between

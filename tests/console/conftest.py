@@ -43,6 +43,7 @@ from tests.support.console import (
     ZONE,
     BrowserFactory,
     ConsoleServer,
+    committed,
 )
 from tests.support.database import Pristine
 from tests.support.keyserver_cli import start_serve
@@ -89,16 +90,8 @@ def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
         containers: dict[str, list[str]] = {}
         for medium, labels in [*MEDIA.values(), OTHER_MEDIUM]:
             for label in labels:
-                reg = service.register(
-                    writer, label=label, medium=medium, readers=["clerk"], reader_groups=[]
-                )
-                service.commit(
-                    writer,
-                    reg["container_id"],
-                    header_digest=os.urandom(32),
-                    receipt_key=os.urandom(32),
-                )
-                containers.setdefault(medium, []).append(reg["container_id"])
+                cid = committed(service, writer, label, medium, readers=["clerk"])
+                containers.setdefault(medium, []).append(cid)
         return tokens, containers
     finally:
         service.close()
@@ -290,10 +283,18 @@ def browser(_browsers: _Browsers, tmp_path: Path) -> Iterator[BrowserFactory]:
 
 
 @pytest.fixture(scope="session")
-def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where page screenshots are written: $RWC_CONSOLE_SCREENSHOTS, else a temp dir."""
+def screenshot_dir() -> Path | None:
+    """Where page screenshots are written: $RWC_CONSOLE_SCREENSHOTS; None (no screenshots)
+    when it is not set.
+
+    No test reads a screenshot back: they are the checked-in pictures of docs/console. Each
+    one grew the window to the page's height and back (two layouts) and encoded a PNG of up
+    to 1280x6000: sixteen per run for a temporary directory nobody looked at.
+    """
     chosen = os.environ.get(SCREENSHOT_ENV)
-    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    if not chosen:
+        return None
+    path = Path(chosen)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -2,8 +2,9 @@
 
 Sign in, find the medium by part of its name, report it lost, see the confirmation list,
 confirm, see the containers suspended, open the report, restore: against a real
-``keyserver serve`` over a socket, in headless Chromium. The Japanese run writes a
-screenshot of each page (docs/console holds the checked-in ones).
+``keyserver serve`` over a socket, in headless Chromium. With RWC_CONSOLE_SCREENSHOTS set,
+the Japanese run writes a screenshot of each page there (docs/console holds the checked-in
+ones).
 
 Length: the one story in both languages with the page helpers it drives; the console's other
 browser and HTTP tests are in their own files.
@@ -117,8 +118,11 @@ def check_focus_ring(driver: WebDriver) -> None:
     assert contrast(color, ground) >= 3, style
 
 
-def shoot(driver: WebDriver, directory: Path, name: str) -> None:
-    """A full-page screenshot (the window grown to the page's height)."""
+def shoot(driver: WebDriver, directory: Path | None, name: str) -> None:
+    """A full-page screenshot (the window grown to the page's height) into ``directory``;
+    nothing when it is None (``screenshot_dir``: RWC_CONSOLE_SCREENSHOTS not set)."""
+    if directory is None:
+        return
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.set_window_size(1280, max(900, min(height + 40, 6000)))
     driver.save_screenshot(str(directory / f"{name}.png"))
@@ -315,7 +319,7 @@ class Steps:
 def test_loss_story(
     console_server: ConsoleServer,
     browser: BrowserFactory,
-    screenshot_dir: Path,
+    screenshot_dir: Path | None,
     tmp_path: Path,
     language: str,
 ) -> None:
@@ -579,7 +583,10 @@ def lost_time(server: ConsoleServer, medium: str) -> str | None:
 
 
 def test_pages_in_japanese(
-    console_server: ConsoleServer, browser: BrowserFactory, screenshot_dir: Path, tmp_path: Path
+    console_server: ConsoleServer,
+    browser: BrowserFactory,
+    screenshot_dir: Path | None,
+    tmp_path: Path,
 ) -> None:
     """The other pages in Japanese: container, audit, verify, destroy, admin."""
     driver = browser("ja")

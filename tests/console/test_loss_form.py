@@ -8,7 +8,6 @@ clock fixed at 2026-12-04 10:00 in Asia/Tokyo, so "yesterday evening" is 2026-12
 from __future__ import annotations
 
 import html
-import os
 from datetime import datetime
 
 import pytest
@@ -17,7 +16,7 @@ from keyserver.domain.lifecycle import ROLES, Actor, Op
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from tests.support.clock import FakeClock
-from tests.support.console import official_with_medium, signed_in_session
+from tests.support.console import committed, official_with_medium, signed_in_session
 from tests.support.loss_form import EXAMPLE, FULL_WIDTH, MEDIUM, tag_of, value_of
 from tests.support.loss_form import post as _post
 
@@ -375,12 +374,7 @@ def _second_container_suspended(settings: Settings) -> None:
     try:
         boot = Actor(name="bootstrap", roles=ROLES, local=True)
         writer = service.authenticate(service.issue_token(boot, "vendor")["token"])
-        reg = service.register(
-            writer, label="minutes", medium=MEDIUM, readers=[], reader_groups=["clerks"]
-        )
-        service.commit(
-            writer, reg["container_id"], header_digest=os.urandom(32), receipt_key=os.urandom(32)
-        )
+        committed(service, writer, "minutes", MEDIUM, reader_groups=["clerks"])
         ledger = next(
             c["container_id"]
             for c in service.console_medium(boot, MEDIUM)["containers"]

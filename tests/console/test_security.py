@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import html
-import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from keyserver.store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support import postgres
 from tests.support.clock import FakeClock
-from tests.support.console import csrf_of
+from tests.support.console import committed, csrf_of
 from tests.support.database import Pristine, Snapshot
 
 MEDIUM = "USB-2022-06-AMA"
@@ -148,15 +147,7 @@ def seed(settings: Settings) -> dict[str, str]:
         }
         writer = service.authenticate(tokens["vendor"])
         for label in ("residents", "<script>alert(1)</script>"):
-            reg = service.register(
-                writer, label=label, medium=MEDIUM, readers=["clerk"], reader_groups=[]
-            )
-            service.commit(
-                writer,
-                reg["container_id"],
-                header_digest=os.urandom(32),
-                receipt_key=os.urandom(32),
-            )
+            committed(service, writer, label, MEDIUM, readers=["clerk"])
         return tokens
     finally:
         service.close()

@@ -25,9 +25,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 
-from tests.faults.test_server_kill import NO_CAPS, Load, _blinded, _container
+from tests.faults.test_server_kill import NO_CAPS, Load, _acknowledged, _container, _evaluate
 from tests.support import e2e, postgres
 
 
@@ -143,20 +142,9 @@ def test_committer_kill_9_answers_503_and_restarts(tmp_path: Path, db: str) -> N
 
             # Revocations stay linearizable through the committer: a suspension that has
             # returned refuses the next release, whichever worker serves it.
-            resp = requests.post(
-                f"{server.url}/v1/containers/{cid}/suspend",
-                json={"reason": "lost"},
-                headers={"Authorization": f"Bearer {official}"},
-                timeout=30,
-            )
-            assert resp.status_code == 200, resp.text
+            _acknowledged(server, official, cid, "suspend")
             for _ in range(4):  # new connections: both workers (kernel's balancing)
-                after = requests.post(
-                    f"{server.url}/v1/containers/{cid}/evaluate",
-                    json={"blinded_element": _blinded()},
-                    headers={"Authorization": f"Bearer {reader}"},
-                    timeout=30,
-                )
+                after = _evaluate(server, reader, cid)
                 assert after.status_code == 423, after.text
             # SIGTERM to every process, as a service manager stops the unit: the workers
             # finish (the committer ignores it until they are gone); a clean exit.

@@ -155,6 +155,18 @@ def _evaluate(server: e2e.KeyServer, token: str, cid: str) -> requests.Response:
     )
 
 
+def _acknowledged(server: e2e.KeyServer, official: str, cid: str, op: str) -> None:
+    """An official's ``op`` (suspend, destroy) of one container, answered 200: a promise
+    the server must keep whatever happens next."""
+    resp = requests.post(
+        f"{server.url}/v1/containers/{cid}/{op}",
+        json={"reason": "lost"},
+        headers={"Authorization": f"Bearer {official}"},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+
+
 @pytest.mark.slow
 def test_kill_9_under_load_loses_no_acknowledged_release(tmp_path: Path) -> None:
     server = e2e.init_server(tmp_path, **NO_CAPS)
@@ -169,13 +181,7 @@ def test_kill_9_under_load_loses_no_acknowledged_release(tmp_path: Path) -> None
         load.until(50)
         # An acknowledged suspension, then kill -9 at once (under the load): still in force
         # after the restart. One kill for both promises: each restart costs a start-up.
-        resp = requests.post(
-            f"{server.url}/v1/containers/{lost}/suspend",
-            json={"reason": "lost"},
-            headers={"Authorization": f"Bearer {official}"},
-            timeout=30,
-        )
-        assert resp.status_code == 200, resp.text
+        _acknowledged(server, official, lost, "suspend")
         assert server.proc is not None
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait(timeout=30)
@@ -305,13 +311,7 @@ def test_kill_9_postgres_two_workers_loses_nothing_acknowledged(tmp_path: Path) 
                 time.sleep(0.05)
             # An acknowledged destroy, then kill -9 at once (under the load): destroyed after
             # the restart. One kill for every promise: each restart costs a start-up.
-            resp = requests.post(
-                f"{server.url}/v1/containers/{doomed}/destroy",
-                json={"reason": "lost"},
-                headers={"Authorization": f"Bearer {official}"},
-                timeout=30,
-            )
-            assert resp.status_code == 200, resp.text
+            _acknowledged(server, official, doomed, "destroy")
             killed = _kill_all(server)
             acknowledged, revoked = load.acked(), list(suspended)
             stop.set()

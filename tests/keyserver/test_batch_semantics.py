@@ -22,8 +22,7 @@ from keyserver.release import batch as batch_module
 from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.audit_verify import verify
-from pycontainer.format import keyschedule
-from tests.support.world import World, activate, b64, unb64
+from tests.support.world import World, activate, b64, confirm
 
 CTX = RequestContext(remote="192.0.2.7")
 
@@ -120,15 +119,7 @@ def test_challenges_of_one_batch_are_each_usable(world: World, service: KeyServi
     outcomes = _run(service, _jobs(world, cid, 3))
     for o in outcomes:
         assert isinstance(o, dict)
-        challenge = unb64(o["challenge"])
-        mac = keyschedule.receipt_mac(receipt_key, unb64(cid), challenge)
-        resp = world.call(
-            "reader",
-            "POST",
-            f"/v1/containers/{cid}/receipt",
-            json={"challenge": o["challenge"], "mac": b64(mac)},
-        )
-        assert resp.status_code == 200, resp.text
+        confirm(world, "reader", cid, receipt_key, o)
     assert world.call("official", "GET", f"/v1/containers/{cid}").json()["unconfirmed"] == 0
 
 

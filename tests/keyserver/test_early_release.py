@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
+from sqlalchemy import event
 from voprf import ristretto
 
 from keyserver.domain import keys
@@ -27,6 +28,7 @@ from keyserver.release.hotpath import Batch
 from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.durability import Durability, DurabilityError
+from keyserver.store.engine import make_engine
 from tests.support.world import World, activate, blinded_b64
 
 CTX = RequestContext(remote="192.0.2.9")
@@ -163,6 +165,41 @@ def test_postgres_flush_reaches_the_wal_written_by_the_batch(
         outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
         assert [_kind(o) for o in outcomes] == ["ok"] * 2
     assert positions == [True] * 5
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: the WAL file
+def test_postgres_flush_on_its_own_connection_reaches_the_written_wal(settings: Settings) -> None:
+    """``Durability.flush()`` with no connection (the published reads' path) flushes too."""
+    engine = make_engine(settings)
+
+    @event.listens_for(engine, "connect")
+    def _synchronous(dbapi_conn: Any, _record: Any) -> None:
+        # The tests' databases turn synchronous_commit off; production has it on.
+        dbapi_conn.execute("SET synchronous_commit = on")
+        dbapi_conn.commit()
+
+    durability = Durability(engine, settings)
+    reached = []
+    try:
+        for _ in range(5):  # the WAL writer catches up within ~200 ms: several tries
+            with engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                raw.autocommit = True
+                # An async-committed WAL record, then where the WAL ends.
+                raw.execute("SET synchronous_commit = off")
+                raw.execute("SELECT pg_logical_emit_message(false, 'rwc/test', 'x')")
+                written = raw.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+                raw.execute("SET synchronous_commit = on")
+                raw.autocommit = False
+            durability.flush()
+            with engine.connect() as conn:
+                check = "SELECT pg_current_wal_flush_lsn() >= CAST(%s AS pg_lsn)"
+                row = conn.exec_driver_sql(check, (written[0],)).one()
+                reached.append(bool(row[0]))
+    finally:
+        engine.dispose()
+    assert reached == [True] * 5
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL: its own WAL

@@ -3,6 +3,7 @@
 Over real sockets of the kind the workers use (SOCK_SEQPACKET); the whole path (workers,
 committer process, kill -9) is tests/faults/test_committer_kill.py. A worker and a
 committer in this process over one database: test_a_worker_releases_through_the_committer.
+Idle connections, reconnecting and stopping: test_hostcommit_connections.py.
 """
 
 from __future__ import annotations
@@ -250,13 +251,16 @@ def test_a_malformed_answer_is_refused_whole(name: str) -> None:
 
 
 def _server(
-    tmp_path: Path, commit: Callable[[Sequence[EvalJob]], Sequence[Any]]
-) -> tuple[str, socket.socket]:
+    tmp_path: Path,
+    commit: Callable[[Sequence[EvalJob]], Sequence[Any]],
+    idle_s: float = hostcommit.IDLE_S,
+) -> tuple[str, hostcommit.CommitterServer]:
+    """A committer serving on a socket in ``tmp_path``; the test ends it with stop()."""
     path = str(tmp_path / "release.sock")
     listener = hostcommit.listen(path)
-    server = hostcommit.CommitterServer(listener, commit, gather_s=0)
+    server = hostcommit.CommitterServer(listener, commit, gather_s=0, idle_s=idle_s)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return path, listener
+    return path, server
 
 
 @pytest.mark.parametrize("name", ["a pickle", "a member too many", "too large"])
@@ -269,7 +273,7 @@ def test_the_committer_drops_a_connection_that_sends_a_malformed_message(
         committed.append(jobs)
         return [_release() for _ in jobs]
 
-    path, listener = _server(tmp_path, commit)
+    path, server = _server(tmp_path, commit)
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as peer:
         peer.settimeout(30)
         peer.connect(path)
@@ -281,7 +285,7 @@ def test_the_committer_drops_a_connection_that_sends_a_malformed_message(
     assert client.call([bearer_job(TOKEN, CID, BLINDED, CTX)]) == [_release()]
     assert len(committed) == 1
     client.close()
-    listener.close()
+    server.stop()
 
 
 def test_a_dead_committer_answers_unavailable_and_the_connection_is_dropped(
@@ -372,7 +376,7 @@ def test_a_worker_releases_through_the_committer(
     """The real batch's outcomes cross: a release the worker evaluates, refusals audited."""
     reg, _ = activate(world)
     cid = reg["container_id"]
-    path, listener = _server(tmp_path, service.releases.commit_for_workers)
+    path, server = _server(tmp_path, service.releases.commit_for_workers)
     worker = KeyService(service.settings)
     worker.releases.use_committer(hostcommit.CommitterClient(path, timeout=30))
     try:
@@ -401,7 +405,7 @@ def test_a_worker_releases_through_the_committer(
         ]
     finally:
         worker.close()
-        listener.close()
+        server.stop()
 
 
 def _age(path: Path) -> None:

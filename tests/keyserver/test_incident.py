@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from keyserver.domain import budget
-from keyserver.domain.keys import receipt_mac
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from keyserver.testing import running_server
+from pycontainer.format.keyschedule import receipt_mac
 from tests.support.clock import FakeClock
 from tests.support.world import (
     World,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from keyserver.service import KeyService
-from pycontainer.format.keyschedule import receipt_mac
 from tests.support.clock import FakeClock
-from tests.support.world import World, activate, b64, blinded_b64, oprf, unb64
+from tests.support.world import World, activate, blinded_b64, confirm, oprf
 
 
 def _sweep(w: World) -> dict[str, int]:
@@ -27,15 +26,7 @@ def test_loss_report_waiting_period_and_sweep(world: World, clock: FakeClock) ->
     b, _ = activate(world, medium="usb-lost")
     keep, _ = activate(world, medium="usb-kept")
     cid = a["container_id"]
-    opened = oprf(world, "reader", cid, a["public_key"])
-    mac = receipt_mac(key, unb64(cid), unb64(opened["challenge"]))
-    resp = world.call(
-        "reader",
-        "POST",
-        f"/v1/containers/{cid}/receipt",
-        json={"challenge": opened["challenge"], "mac": b64(mac)},
-    )
-    assert resp.status_code == 200
+    confirm(world, "reader", cid, key, oprf(world, "reader", cid, a["public_key"]))
     clock.advance(hours=1)
     loss_at = clock()
     resp = world.call(

@@ -16,9 +16,8 @@ from sqlalchemy import event
 
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from pycontainer.format.keyschedule import receipt_mac
 from tests.support.clock import FakeClock
-from tests.support.world import World, activate, b64, blinded_b64, oprf, unb64
+from tests.support.world import World, activate, blinded_b64, confirm, oprf
 
 LOSS = {"reason": "stick lost on the train", "public_reason": "medium lost"}
 
@@ -28,14 +27,7 @@ def _open(world: World, reg: dict[str, Any], key: bytes, *, receipt: bool) -> in
     cid = reg["container_id"]
     opened = oprf(world, "reader", cid, reg["public_key"])
     if receipt:
-        mac = receipt_mac(key, unb64(cid), unb64(opened["challenge"]))
-        resp = world.call(
-            "reader",
-            "POST",
-            f"/v1/containers/{cid}/receipt",
-            json={"challenge": opened["challenge"], "mac": b64(mac)},
-        )
-        assert resp.status_code == 200, resp.text
+        confirm(world, "reader", cid, key, opened)
     entries = world.call(
         "auditor", "GET", "/v1/audit", params={"container": cid, "action": "evaluate"}
     ).json()["entries"]

@@ -225,29 +225,16 @@ def test_notes_are_said_in_the_commands_language_and_as_json_lines(
 ) -> None:
     """A note (here: what ``audit export`` wrote) is in the command's language, and with
     ``--json`` one JSON line in English, as a warning is."""
-    dd = data_dir.path
-    ja = cli(
-        "audit",
-        "export",
-        "-o",
-        tmp_path / "ja.jsonl",
-        "--data-dir",
-        dd,
-        env=_env(KEYSERVER_LANG="ja"),
-    )
+
+    def export(dest: Any, *flags: str) -> Any:
+        argv = ("audit", "export", *flags, "-o", dest, "--data-dir", data_dir.path)
+        return cli(*argv, env=_env(KEYSERVER_LANG="ja"))
+
+    ja = export(tmp_path / "ja.jsonl")
     assert ja.code == 0, ja
     count = len((tmp_path / "ja.jsonl").read_text().splitlines())
     assert ja.err == f"keyserver: {count} 件の監査記録を {tmp_path / 'ja.jsonl'} に書き出しました\n"
-    js = cli(
-        "audit",
-        "export",
-        "--json",
-        "-o",
-        tmp_path / "js.jsonl",
-        "--data-dir",
-        dd,
-        env=_env(KEYSERVER_LANG="ja"),
-    )
+    js = export(tmp_path / "js.jsonl", "--json")
     assert js.code == 0, js
     noun = "entry" if count == 1 else "entries"
     assert [json.loads(line) for line in js.err.splitlines()] == [

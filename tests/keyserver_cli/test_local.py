@@ -376,20 +376,12 @@ def test_bulk_by_medium_and_issuer(cli: Any, h: ModuleType, data_dir: Any, peopl
 def test_report_loss(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> None:
     settings = data_dir.settings()
     cid = h.make_container(settings, people.writer, medium="LOST-1")
-    dd = data_dir.path
-    result = cli(
-        "report-loss",
-        "--medium",
-        "LOST-1",
-        "--reason",
-        "bag lost",
-        "--waiting-period",
-        "2h",
-        "--json",
-        "--yes",  # spec §cli: under short_waiting_period (24 h) it asks, like --now
-        "--data-dir",
-        dd,
-    )
+
+    def report_loss(*args: str) -> Any:
+        return cli("report-loss", "--medium", "LOST-1", *args, "--data-dir", data_dir.path)
+
+    # spec §cli: under short_waiting_period (24 h) it asks, like --now
+    result = report_loss("--reason", "bag lost", "--waiting-period", "2h", "--json", "--yes")
     assert result.code == 0, result
     status = _state(h, data_dir, cid)
     assert status["state"] == "suspended"
@@ -397,60 +389,17 @@ def test_report_loss(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> Non
     assert (datetime.fromisoformat(status["destroy_after"]) - lost).total_seconds() == 7200
     assert result.json()["destroy_after"] == status["destroy_after"]
 
-    result = cli(
-        "report-loss", "--medium", "LOST-1", "--now", "--reason", "stolen", "--data-dir", dd
-    )
-    assert result.code == 2 and "--yes" in result.err
-    assert _state(h, data_dir, cid)["state"] == "suspended"
-    result = cli(
-        "report-loss",
-        "--medium",
-        "LOST-1",
-        "--now",
-        "--waiting-period",
-        "1h",
-        "--reason",
-        "x",
-        "--yes",
-        "--data-dir",
-        dd,
-    )
-    assert result.code == 2 and "exclude each other" in result.err
-    result = cli(
-        "report-loss",
-        "--medium",
-        "LOST-1",
-        "--waiting-period",
-        "3x",
-        "--reason",
-        "x",
-        "--data-dir",
-        dd,
-    )
-    assert result.code == 2
-    result = cli(
-        "report-loss",
-        "--medium",
-        "LOST-1",
-        "--waiting-period",
-        "9999d",
-        "--reason",
-        "x",
-        "--data-dir",
-        dd,
-    )
-    assert result.code == 6 and "waiting period" in result.err
-    result = cli(
-        "report-loss",
-        "--medium",
-        "LOST-1",
-        "--now",
-        "--reason",
-        "stolen",
-        "--yes",
-        "--data-dir",
-        dd,
-    )
+    refused = [
+        (("--now", "--reason", "stolen"), 2, "--yes"),
+        (("--now", "--waiting-period", "1h", "--reason", "x", "--yes"), 2, "exclude each other"),
+        (("--waiting-period", "3x", "--reason", "x"), 2, "--waiting-period"),
+        (("--waiting-period", "9999d", "--reason", "x"), 6, "waiting period"),
+    ]
+    for args, code, said in refused:
+        result = report_loss(*args)
+        assert result.code == code and said in result.err, (args, result)
+        assert _state(h, data_dir, cid)["state"] == "suspended"
+    result = report_loss("--now", "--reason", "stolen", "--yes")
     assert result.code == 0, result
     assert _state(h, data_dir, cid)["state"] == "destroyed"
 

@@ -66,4 +66,5 @@ def test_status_without_a_log_key_says_how_to_make_one(cli: Cli, data_dir: DataD
     text = cli("status", "--data-dir", data_dir.path)
     assert text.code == 0 and "transparency log: none" in text.out
     ja = cli("status", "--data-dir", data_dir.path, env=h.clean_env(KEYSERVER_LANG="ja"))
-    assert ja.code == 0 and "透明性ログ: なし" in ja.out
+    assert ja.code == 0 and "透明性ログ: なし" in ja.out, ja
+    assert "透明性ログを持っていません" in ja.out and "keyserver log-key --create" in ja.out

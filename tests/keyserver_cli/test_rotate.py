@@ -134,28 +134,15 @@ def test_rotation_while_serving_keeps_every_key_and_destroys_the_old(
     old_copy.write_bytes(old_file.read_bytes())
     old_copy.chmod(0o600)
     env = clean_env(KEYSERVER_MASTER_KEY_FILE=str(new_key))
-    result = cli(
-        "rotate-master-key",
-        "--data-dir",
-        data_dir.path,
-        "--finish",
-        "--yes",
-        "--old-key-file",
-        new_key,
-        env=env,
-    )
+
+    def finish(old_key_file: Path) -> Any:
+        argv = ("rotate-master-key", "--data-dir", data_dir.path, "--finish", "--yes")
+        return cli(*argv, "--old-key-file", old_key_file, env=env)
+
+    result = finish(new_key)
     assert result.code == 3 and "is not the key of generation 1" in result.err
     assert new_key.exists()
-    result = cli(
-        "rotate-master-key",
-        "--data-dir",
-        data_dir.path,
-        "--finish",
-        "--yes",
-        "--old-key-file",
-        old_file,
-        env=env,
-    )
+    result = finish(old_file)
     assert result.code == 0, result
     assert not old_file.exists()
     result = cli(

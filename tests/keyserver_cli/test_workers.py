@@ -217,6 +217,9 @@ def _https_status(port: int, ca: Path) -> int:
     return int(head.split()[1])
 
 
+# Any warning fails it: an https request made without checking the certificate
+# (InsecureRequestWarning) was one.
+@pytest.mark.filterwarnings("error")
 def test_workers_serve_tls_on_handed_connections(data_dir: Any, tmp_path: Path) -> None:
     """TLS is the worker's (uvicorn's), on connections the supervisor accepted: both
     workers answer, and a client that fails its handshake costs neither of them."""
@@ -228,7 +231,8 @@ def test_workers_serve_tls_on_handed_connections(data_dir: Any, tmp_path: Path) 
         *("--workers", "2", "--tls-cert", os.fspath(files.server_cert)),
         *("--tls-key", os.fspath(files.server_key)),
         scheme="https",
-        verify=False,  # readiness only: the name is checked below (localhost, not the IP)
+        verify=os.fspath(files.ca_cert),
+        name="localhost",  # the certificate's name (not the IP)
     )
     port = int(url.rsplit(":", 1)[1])
     with stopped(proc):

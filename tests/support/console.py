@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +80,25 @@ def signed_in_session(url: str, token: str, language: str) -> requests.Session:
     return browser
 
 
+def committed(
+    service: KeyService,
+    writer: Actor,
+    label: str,
+    medium: str,
+    *,
+    readers: Sequence[str] = (),
+    reader_groups: Sequence[str] = (),
+) -> str:
+    """A container registered and committed by ``writer`` through the service (active,
+    with a header digest and receipt key the pages never need); its id."""
+    reg = service.register(
+        writer, label=label, medium=medium, readers=list(readers), reader_groups=list(reader_groups)
+    )
+    cid = str(reg["container_id"])
+    service.commit(writer, cid, header_digest=os.urandom(32), receipt_key=os.urandom(32))
+    return cid
+
+
 def official_with_medium(settings: Settings, medium: str) -> str:
     """An official's token, with one active container (label ``ledger``) on ``medium``."""
     service = KeyService(settings)
@@ -87,13 +106,7 @@ def official_with_medium(settings: Settings, medium: str) -> str:
         boot = Actor(name="bootstrap", roles=ROLES, local=True)
         official = service.add_principal(boot, "tanaka", ["official"])["token"]
         vendor = service.add_principal(boot, "vendor", ["writer"])["token"]
-        writer = service.authenticate(vendor)
-        reg = service.register(
-            writer, label="ledger", medium=medium, readers=[], reader_groups=["clerks"]
-        )
-        service.commit(
-            writer, reg["container_id"], header_digest=os.urandom(32), receipt_key=os.urandom(32)
-        )
+        committed(service, service.authenticate(vendor), "ledger", medium, reader_groups=["clerks"])
         return str(official)
     finally:
         service.close()

@@ -193,10 +193,15 @@ def start_serve(
     *extra: str,
     scheme: str = "http",
     verify: str | bool = True,
+    name: str = "127.0.0.1",
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``keyserver serve`` on a free port; wait for /healthz; return (process, URL).
 
+    ``verify``: the CA file an https server's certificate is checked against (True: the
+    system's; not False: a test knows what it connects to, and urllib3 warns without it).
+    ``name``: the server's host in the URL (it listens on 127.0.0.1): ``localhost`` for a
+    certificate that names only that.
     ``env``: settings for the server beyond its command line (e.g. its display zone).
 
     Another process may take the port between the probe and the bind: then the server
@@ -222,7 +227,7 @@ def start_serve(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        url = f"{scheme}://127.0.0.1:{port}"
+        url = f"{scheme}://{name}:{port}"
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
             try:
