@@ -166,19 +166,18 @@ def test_readme_console_steps_name_the_pages_labels() -> None:
 
 
 def test_readme_quick_card_names_the_pages_labels() -> None:
-    """The card at the top of README.md (the five steps after a loss, Japanese beside
-    English) names, row by row and in the same order, labels the console shows in each
-    language: an official who reads only the card finds every button it names."""
+    """The card at the top of README.md (the five steps after a loss, a Japanese list then
+    an English one) names, step by step and in the same order, labels the console shows in
+    each language: an official who reads only the card finds every button it names."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     card = readme.split("## 媒体をなくしたら", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in card.splitlines() if re.match(r"\| \d \|", line)]
-    assert len(rows) == 5
+    steps = [line for line in card.splitlines() if re.match(r"\d\. ", line)]
+    assert len(steps) == 10
     catalogue = _catalogue("ja")
-    for row in rows:
-        _, _, japanese, english, _ = row.split("|")
+    for japanese, english in zip(steps[:5], steps[5:], strict=True):
         ja_labels = re.findall(r"\*\*([^*]+)\*\*", japanese)
         en_labels = re.findall(r"\*\*([^*]+)\*\*", english)
-        assert ja_labels and len(ja_labels) == len(en_labels), row
+        assert ja_labels and len(ja_labels) == len(en_labels), (japanese, english)
         for ja_label, en_label in zip(ja_labels, en_labels, strict=True):
             _, expected = _label(catalogue, en_label)
             assert ja_label.replace(" ", "") == expected, (en_label, ja_label, expected)

@@ -30,12 +30,11 @@ def test_a_time_alone_is_today_in_the_zone(
 ) -> None:
     """Issue 12, sixth newcomer run: most losses are reported the day they happen, and
     typing the date is where a wrong date slips in. A time alone is today in the
-    configured zone (the clock: 2026-12-04 10:00 in Tokyo, 01:00 UTC); the review shows
-    the date it was read as, and that is what the confirmation posts."""
+    configured zone (the clock: 2026-12-04 10:00 in Tokyo, 01:00 UTC); the confirmation
+    posts the date it was read as."""
     token = official_with_medium(settings, MEDIUM)
     review = _post(signed_in_session(console_url, token, "en"), console_url, typed)
     assert review.status_code == 200, review.text[:2000]
-    assert f'<dd id="lost-at">{read}' in review.text
     clock = read.removesuffix(" (").rsplit(" ", 1)[1]
     assert f'name="lost_at" value="2026-12-04T{clock}:00+09:00"' in review.text
 

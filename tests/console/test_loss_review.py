@@ -40,14 +40,14 @@ def _opened(world: World, clock: FakeClock, openings: dict[str, datetime]) -> No
     clock.t = start
 
 
-def _review(url: str, token: str, language: str) -> tuple[str, dict[str, str]]:
-    """The review page for TYPED (its text) and the form its confirm button posts."""
+def _review(url: str, token: str, language: str, typed: str = TYPED) -> tuple[str, dict[str, str]]:
+    """The review page for a time typed (its text) and the form its confirm button posts."""
     browser = signed_in_session(url, token, language)
     page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     form = {
         "csrf": csrf_of(page),
         "name": MEDIUM,
-        "lost_at": TYPED,
+        "lost_at": typed,
         "waiting_hours": "72",
         "reason": "",
         "reason_common": "stolen",
@@ -92,15 +92,18 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     # Only what the decision needs (issue 12, seventh newcomer run): the time and its
     # check, the deadline; no "Nothing has happened yet", no internal reason picked one
     # click earlier. The opening to the minute, its offset the time of loss's above it.
+    # Eighth newcomer run: no time of loss (typed one page earlier), the deadline's rule
+    # exact, the opening labelled as the report labels it.
     assert _facts(text) == [
-        ("Lost at", "3 Dec 2026, 18:30 (UTC+09:00)"),
-        ("Last opened before it", "reader at 3 Dec 2026, 17:40"),
-        ("Keys destroyed after", "72 hours after you confirm (about 7 Dec 2026, 10:00)"),
+        ("Last confirmed opening before the loss", "reader at 3 Dec 2026, 17:40"),
+        ("Keys destroyed after", "72 hours after you confirm"),
     ]
+    assert 'id="close-opening"' not in text  # 50 minutes before the time typed
     shown = re.sub(r"<[^>]+>", "", text.split("<main", 1)[1])  # what is read, not posted
     assert "Nothing has happened yet" not in shown and "Stolen" not in shown
     assert 'name="reason" value="Stolen"' in text  # still posted
-    assert ("直前の開封", "reader (2026/12/03 17:40)") in _facts(ja)
+    assert ("紛失前に最後に確認された開封", "reader (2026/12/03 17:40)") in _facts(ja)
+    assert "確定から 72 時間後" in ja
     # The report's answer box: the same opening, to the second.
     assert done.status_code == 200, done.text[:2000]
     said = "Last confirmed opening before the loss: 3 Dec 2026, 17:40:15 (UTC+09:00) (reader)."
@@ -123,4 +126,25 @@ def test_the_review_says_when_nothing_was_opened_before(
         text, _ = _review(console_url, world.tokens["official"], "ja")
     finally:
         world.close()
-    assert ("直前の開封", "なし") in _facts(text)
+    assert ("紛失前に最後に確認された開封", "なし") in _facts(text)
+
+
+def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
+    settings: Settings, console_url: str
+) -> None:
+    """A confirmed opening minutes before the time typed may be the finder's: one line says
+    to enter an earlier time if the loss was earlier (issue 12, eighth newcomer run)."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
+    world = make_world(settings, console_url)
+    try:
+        _opened(world, clock, {"late": OPENINGS["late"]})
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
+        ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
+    finally:
+        world.close()
+    said = '<dd class="hint" id="close-opening">'
+    assert f"{said}If the loss was earlier than this, enter an earlier time.</dd>" in en
+    assert f"{said}紛失がこれより前なら、紛失日時を早めてください</dd>" in ja

@@ -30,8 +30,24 @@ def test_blanks_dashes_and_width_do_not_matter(
     # The one medium it names, and nothing else: straight to its page (issue 12).
     assert page.status_code == 200
     assert [r.status_code for r in page.history] == [303]
-    assert page.url == f"{console_url}/console/medium?name={MEDIUM}"
+    assert page.url.startswith(f"{console_url}/console/medium?name={MEDIUM}&found=")
     assert "Nothing matches" not in page.text
+    # What matched, said on the page (issue 12, eighth newcomer run), escaped as text.
+    said = html.unescape(page.text.split('id="search-note">', 1)[1].split("</span>", 1)[0])
+    assert said == f"1 medium matches '{typed}'"
+
+
+def test_the_search_note_is_text(settings: Settings, console_url: str) -> None:
+    """The search words come back in the medium page's URL: shown as text, never markup."""
+    token = official_with_medium(settings, MEDIUM)
+    page = signed_in_session(console_url, token, "ja").get(
+        console_url + "/console/medium",
+        params={"name": MEDIUM, "found": "<script>alert(1)</script>"},
+        timeout=30,
+    )
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text
+    assert "'&lt;script&gt;alert(1)&lt;/script&gt;' に一致する媒体: 1 件" in page.text
 
 
 def test_a_list_when_the_name_did_not_choose(settings: Settings, console_url: str) -> None:

@@ -59,6 +59,11 @@ def media(page: SignedInPage, after: str = "") -> Response:
     return page.act(body, _security.PREFIX + "/overview")
 
 
+# The search words carried to the medium's page to say what matched: a search box's
+# length, so a crafted link cannot fill the page.
+_FOUND_MAX = 100
+
+
 @router.get("/search")
 def search(page: SignedInPage, q: str = "", state: str = "") -> Response:
     """Partial, case-insensitive search over label, medium, issuer and container id."""
@@ -72,7 +77,10 @@ def search(page: SignedInPage, q: str = "", state: str = "") -> Response:
                 # Issue 12: a search for a medium's name that finds that medium and
                 # nothing else goes straight to it (a page and a click fewer); any other
                 # match (a label, an issuer, a second medium) keeps the list to choose from.
-                return redirect(medium_url(only))
+                # The medium's page says what was searched for (eighth newcomer run: a
+                # page that just appeared left the official unsure the search had run).
+                found = quote(q.strip()[:_FOUND_MAX], safe="")
+                return redirect(f"{medium_url(only)}&found={found}")
         return page.render(
             "search.html", q=q, state=state, result=result, states=[s.value for s in State]
         )
@@ -115,6 +123,7 @@ def medium_page(
     typed: Mapping[str, str] | None = None,
     errors: Sequence[tuple[str, str]] = (),
     status: int = 200,
+    found: str = "",
 ) -> Response:
     """A medium's page; after a refused loss report, with what was typed and why, on the form.
 
@@ -162,6 +171,7 @@ def medium_page(
         today_example=page.today_example(),
         default_wait=str(default_wait),
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
+        found=found,
     )
 
 
@@ -172,10 +182,13 @@ def _by_state(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 @router.get("/medium")
-def medium(page: SignedInPage, name: str = "") -> Response:
-    """A medium's containers and states, with its actions."""
+def medium(page: SignedInPage, name: str = "", found: str = "") -> Response:
+    """A medium's containers and states, with its actions.
+
+    ``found``: the search that led straight here (said in one line, escaped as any text).
+    """
 
     def body() -> Response:
-        return medium_page(page, name)
+        return medium_page(page, name, found=found[:_FOUND_MAX])
 
     return page.act(body, _security.PREFIX + "/search")
