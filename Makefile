@@ -19,14 +19,19 @@ demo: venv
 
 # Two or more worker processes (pytest-xdist): the suite waits on servers, processes and the
 # database as much as it computes. Tests are safe for it: own databases, ports, temp dirs.
+# Bytecode is written even where the environment says PYTHONDONTWRITEBYTECODE (some machines
+# set it): the suite starts hundreds of `keyserver` and `rwc` processes and two or more pytest
+# workers, and without .pyc files each one compiles every module it imports from source and
+# each worker re-writes the asserts of every test module (bench/profiles/suite.md, eleventh
+# session: ~0.15 CPU-s per server start, ~5 CPU-s per worker). __pycache__ is git-ignored.
 test: venv
-	$(BIN)/python -m pytest -q -n auto
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n auto
 
 # The fault-injection suite alone (tests/faults; also part of `make test`): killed clients
 # and servers (SQLite; PostgreSQL with 2 workers; behind nginx), frozen or refused
 # databases, read-only and full disks. Each test prints its figures.
 faults: venv
-	$(BIN)/python -m pytest -q -s -m faults tests/faults
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -s -m faults tests/faults
 
 # mypy then checks the tests in one run (helpers in tests/support, imported by name).
 lint: venv
