@@ -154,4 +154,3 @@ def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
     for page in (en, ja):
         facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
         assert facts.count("<dt>") == facts.count("<dd"), "every label has one value"
-
