@@ -94,7 +94,9 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     # click earlier. The opening to the minute, its offset the time of loss's above it.
     # Eighth newcomer run: no time of loss (typed one page earlier), the deadline's rule
     # exact, the opening labelled as the report labels it.
+    # Ninth: the time of loss shown back as understood, first.
     assert _facts(text) == [
+        ("Time of loss", "3 Dec 2026, 18:30 (UTC+09:00)"),
         ("Last confirmed opening before the loss", "reader at 3 Dec 2026, 17:40"),
         ("Keys destroyed after", "72 hours after you confirm"),
     ]
@@ -145,6 +147,10 @@ def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
     finally:
         world.close()
-    said = '<dd class="hint" id="close-opening">'
-    assert f"{said}If the loss was earlier than this, enter an earlier time.</dd>" in en
-    assert f"{said}紛失がこれより前なら、紛失日時を早めてください</dd>" in ja
+    # Inside the opening's value (a dd of its own shifted the grid: ninth newcomer run).
+    said = '<span class="hint" id="close-opening">'
+    assert f"{said}If the loss was earlier than this, enter an earlier time.</span></dd>" in en
+    assert f"{said}紛失がこれより前なら、紛失日時を早めてください</span></dd>" in ja
+    for page in (en, ja):
+        facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+        assert facts.count("<dt>") == facts.count("<dd"), "every label has one value"
