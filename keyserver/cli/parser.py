@@ -18,9 +18,9 @@ from keyserver.cli import witness as cli_witness
 from keyserver.cli._argparse import StrictParser
 from keyserver.cli.config import SETTING_FLAGS
 from keyserver.cli.errors import exit_codes_epilog
-from keyserver.cli.files import file_name
 from keyserver.cli.output import PROG
 from keyserver.domain.lifecycle import RESTORE_CAUSES
+from pycontainer.cli.strictargs import file_name
 
 SETTINGS_NOTE = (
     "In local mode the server settings (--loss-waiting-period 72h, ...) apply as well; "
@@ -69,7 +69,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--config", type=file_name, metavar="FILE", default=s, help="TOML file (KEYSERVER_CONFIG)"
     )
-    g.add_argument("--data-dir", metavar="DIR", default=s, help="local mode data directory")
+    g.add_argument(
+        "--data-dir", type=file_name, metavar="DIR", default=s, help="local mode data directory"
+    )
     g.add_argument("--server", metavar="URL", default=s, help="remote mode server URL")
     g.add_argument(
         "--ca-bundle",

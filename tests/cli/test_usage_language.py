@@ -31,6 +31,8 @@ def rwc(argv: list[str], lang: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+_DASH = "needs a file name: - (stdin or stdout) cannot be used here"
+
 # (command, argv, the Japanese that must be shown, the English argparse would say)
 CASES = [
     ("keyserver", ["wizard"], "は選べません", "invalid choice: 'wizard'"),
@@ -46,6 +48,15 @@ CASES = [
     ("rwc", ["wizard"], "は選べません", "invalid choice: 'wizard'"),
     ("rwc", ["ls"], "次の引数が必要です", "the following arguments are required"),
     ("rwc", ["ls", "c.rwc", "--jsn"], "不明なオプション --jsn", "unknown option --jsn"),
+    # `-` where it cannot be stdin or stdout (issue 9): refused, never a file named "-".
+    # Before: `--password-file -` "cannot read the password file -" (exit 1), `-C -` made a
+    # directory named "-", `--ca-bundle -` "CA bundle not found".
+    ("rwc", ["ls", "c.rwc", "--password-file", "-"], "ファイル名を指定してください", _DASH),
+    ("rwc", ["seal", "a", "-o", "a.rwc", "--password-file", "-"], "ファイル名を", _DASH),
+    ("rwc", ["open", "c.rwc", "-C", "-"], "ファイル名を指定してください", _DASH),
+    ("rwc", ["verify", "c.rwc", "--ca-bundle", "-"], "ファイル名を指定してください", _DASH),
+    ("keyserver", ["backup", "-"], "ファイル名を指定してください", _DASH),
+    ("keyserver", ["--data-dir", "-", "whoami"], "ファイル名を指定してください", _DASH),
 ]
 COMMANDS = {"keyserver": keyserver, "rwc": rwc}
 
