@@ -169,7 +169,12 @@ class StrictParser(argparse.ArgumentParser):
         # name the typo, which is what the user has to fix.
         typos = _unknown_options(self, self._seen)
         text = argparse_text(message)
-        if typos and text.key == "required":
+        if typos and (
+            text.key == "required"
+            # `keyserver --sever URL audit list`: argparse takes the URL for the command and
+            # says only that it is not one; the typo before it is what to fix.
+            or (text.key == "invalid_choice" and _before(self._seen, typos[0], text))
+        ):
             text, hint = _unknown_message(self, typos)
         elif text.key == "invalid_choice":
             # `keyserver suspnd`, `rwc sael`: the nearest subcommand (or choice), as for a
@@ -230,11 +235,21 @@ def _close_matches(word: str, candidates: list[str], n: int) -> list[str]:
     return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
 
 
+def _unquoted(shown: str) -> str:
+    """A value as argparse quotes it in a message (``'ks'``), without the quotes."""
+    return shown[1:-1] if len(shown) >= 2 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
+
+
+def _before(argv: list[str], typo: str, invalid: UsageText) -> bool:
+    """Whether the option ``typo`` comes before the invalid choice ``invalid`` in ``argv``."""
+    value = _unquoted(invalid.values["value"])
+    names = [a.split("=", 1)[0] for a in argv]
+    return typo in names and value in argv and names.index(typo) < argv.index(value)
+
+
 def _nearest_choice(parser: argparse.ArgumentParser, shown: str) -> UsageText:
     """The hint for an invalid choice ``shown`` (as argparse quotes it): the nearest ones."""
-    value = (
-        shown[1:-1] if len(shown) >= 2 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
-    )
+    value = _unquoted(shown)
     # Every choice of the parser's actions that refuse ``value`` (one, in practice): the
     # subcommands of a subcommand action, the allowed values of a `choices=` option.
     choices = [
