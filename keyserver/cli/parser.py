@@ -19,6 +19,7 @@ from keyserver.cli._argparse import StrictParser
 from keyserver.cli.config import SETTING_FLAGS
 from keyserver.cli.errors import exit_codes_epilog
 from keyserver.cli.output import PROG
+from keyserver.domain import lifecycle
 from keyserver.domain.lifecycle import RESTORE_CAUSES
 from pycontainer.cli.strictargs import file_name
 
@@ -48,8 +49,10 @@ LOCAL_ONLY_COMMANDS = (
     "restore-backup",
     "rotate-master-key",
 )
-ROLES = ("admin", "writer", "reader", "official", "auditor")
-STATES = ("pending", "active", "suspended", "destroyed")
+# The domain's roles and states, not copies of them (issue 9): a role or state added there
+# is a choice here. Roles in the order the console and the service's refusals list them.
+ROLES = tuple(sorted(lifecycle.ROLES))
+STATES = tuple(state.value for state in lifecycle.State)
 
 
 def version() -> str:
