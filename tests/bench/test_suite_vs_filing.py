@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import suite_vs_filing
-from bench.suite_vs_filing import MOVED, LostTestsError, map_ids
+from bench.suite_vs_filing import MOVED, LostTestsError, Run, map_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,3 +103,30 @@ def test_the_moved_tests_are_in_todays_suite() -> None:
     today = suite_vs_filing.parse_ids(collected.stdout)
     mapping = map_ids(list(MOVED), today)
     assert len(mapping[_EXIT_CODES]) >= 10, mapping[_EXIT_CODES]
+
+
+def test_the_table_and_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    filing = Run("filing", load=0.5, load_end=0.4, wall=190.4, cpu=140.0)
+    filing.counts = {"passed": 817, "skipped": 2}
+    mapped = Run("mapped", load=0.4, load_end=0.6, wall=64.0, cpu=105.0)
+    mapped.counts = {"passed": 827, "subtests passed": 697}
+    whole = Run("whole", load=0.6, load_end=0.3, wall=213.2, cpu=313.0)
+    whole.counts = {"passed": 2181, "subtests passed": 815}
+    assert suite_vs_filing.report(filing, mapped, whole, "8ebd598", expected=827)
+    out = capsys.readouterr().out
+    assert (
+        "| its tests today (-n auto) | 827 (+697) | 64.0 | 105.0 | 0.34x wall, 0.75x CPU |" in out
+    )
+    assert "| whole suite today (-n auto) | 2181 (+815) | 213.2 | 313.0 | 1.12x wall," in out
+    assert "(64.0 s against 95.2 s): MET" in out
+    assert "load average reached" not in out
+
+    mapped.wall, mapped.load_end = 95.3, 9.0
+    assert suite_vs_filing.report(filing, mapped, None, "8ebd598", expected=827)
+    out = capsys.readouterr().out
+    assert "(95.3 s against 95.2 s): MISSED" in out
+    assert "whole suite" not in out and "load average reached 9.0" in out
+
+    # One mapped test not run (or a failure): no verdict, and the caller exits with 1.
+    assert not suite_vs_filing.report(filing, mapped, None, "8ebd598", expected=828)
+    assert "not measured: the mapped run ran 827 of 828 tests" in capsys.readouterr().out
