@@ -108,6 +108,22 @@ def argparse_text(message: str) -> UsageText:
     return UsageText("other", {"text": message})
 
 
+def described(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser``, each subcommand's ``--help`` opening with what it does.
+
+    A subcommand without a description of its own gets its line from the command list
+    above it (``keyserver audit list --help`` began with the usage and nothing else).
+    """
+    for action in parser._actions:  # argparse has no public walker
+        if isinstance(action, argparse._SubParsersAction):
+            lines = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if sub.description is None and lines.get(name):
+                    sub.description = lines[name]
+                described(sub)
+    return parser
+
+
 def file_name(value: str) -> str:
     """The argparse ``type`` of a FILE (or DIR) that must be named: ``-`` is refused.
 
