@@ -39,21 +39,26 @@ def run(
     )
 
 
+def run_into(stdout: int, *argv: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    """Run with stdout the descriptor ``stdout``; stderr captured."""
+    return subprocess.run(
+        [os.fspath(a) for a in argv],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        timeout=TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def run_into_closed_pipe(*argv: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
     """Run with stdout a pipe whose reader has already gone (`... | head -0`)."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # before the child starts: its first write fails with EPIPE
     try:
-        return subprocess.run(
-            [os.fspath(a) for a in argv],
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=clean_env(),
-            timeout=TIMEOUT,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_into(write_end, *argv)
     finally:
         os.close(write_end)
 
@@ -183,16 +188,7 @@ def test_output_onto_a_full_disk_is_a_clear_error(data_dir: Path) -> None:
         (RWC, "--version"),
     ):
         with full.open("w") as stdout:
-            result = subprocess.run(
-                [os.fspath(a) for a in argv],
-                stdout=stdout,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=clean_env(),
-                timeout=TIMEOUT,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
+            result = run_into(stdout.fileno(), *argv)
         assert result.returncode == 1, (argv, result.stderr)
         assert "No space left on device" in result.stderr, (argv, result.stderr)
         assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
