@@ -25,7 +25,7 @@ import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 # The language of the parse in progress (set by the root parser's parse_args): argparse
 # calls the chosen subcommand's parser, which the command never sees, so its language
@@ -108,7 +108,10 @@ def argparse_text(message: str) -> UsageText:
     return UsageText("other", {"text": message})
 
 
-def described(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+_Parser = TypeVar("_Parser", bound=argparse.ArgumentParser)
+
+
+def described(parser: _Parser) -> _Parser:
     """``parser``, each subcommand's ``--help`` opening with what it does.
 
     A subcommand without a description of its own gets its line from the command list
