@@ -64,6 +64,14 @@ def _n(language: str, singular: str, plural: str, n: int) -> str:
     return translations(language).ngettext(singular, plural, n) % {"n": n}
 
 
+def all_active(language: str, n: int) -> str:
+    """The medium page's summary line for ``n`` containers, every one active."""
+    summary = translations(language).ngettext(
+        "%(n)s container, %(state)s", "%(n)s containers, all %(state)s", n
+    )
+    return summary % {"n": n, "state": _t(language, "Active").lower()}
+
+
 def in_view(driver: WebDriver, element_id: str) -> bool:
     """The element is shown and wholly inside the window, with no scrolling."""
     return bool(
@@ -341,6 +349,9 @@ def test_loss_story(
     # It finds that one medium and nothing else: straight to its page (issue 12).
     assert medium in heading(driver)
     assert states(console_server, medium) == {"active"}
+    # What is on it, in one line: how many and their state; the labels only in the table
+    # (issue 12, tenth newcomer runs: they were read twice).
+    assert driver.find_element(By.ID, "on-medium").text == all_active(language, len(labels))
     shot("04-medium")
 
     # 3. Report it lost, with the time it was lost (typed as the page shows times).
@@ -424,6 +435,10 @@ def test_loss_story(
     # Short (issue 12): what happened, how many; the medium is the heading, the deadline
     # was on the review page (sixth newcomer run).
     assert medium not in result and str(len(labels)) in result
+    # Above the answer box, read first (issue 12, tenth newcomer runs: below it, it was
+    # found last).
+    banner_y = driver.find_element(By.ID, "loss-result").location["y"]
+    assert banner_y < driver.find_element(By.CSS_SELECTOR, ".answer").location["y"]
     # Print where the page opens (1366x768 and 1280x800), above the downloads (issue 12).
     for width, height in ((1366, 768), (1280, 800)):
         driver.execute_cdp_cmd(
@@ -431,6 +446,7 @@ def test_loss_story(
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
         assert in_view(driver, "print"), (width, height)
+        assert in_view(driver, "loss-result"), (width, height)
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     below = driver.find_element(By.ID, "signed-report").location["y"]
     assert driver.find_element(By.ID, "print").location["y"] < below
@@ -460,6 +476,13 @@ def test_loss_story(
     changes = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(_t(language, "Loss report") in row.text for row in changes)
+    # Each attempts table's heading names its container (issue 12, tenth newcomer runs).
+    since = {"ja": "2026/12/01 18:30:00", "en": "1 Dec 2026, 18:30:00"}[language]
+    attempts = _t(language, "Attempts on %(label)s since %(at)s")
+    assert sorted(
+        section.find_element(By.TAG_NAME, "h3").text
+        for section in driver.find_elements(By.CSS_SELECTOR, "section.report-container")
+    ) == sorted(attempts % {"label": label, "at": f"{since} (UTC+09:00)"} for label in labels)
     shot("07-report")
     # The table's own words ("What", "Cause" and the cause itself) print whole, and so do
     # the attempts' last column and the reader's address in it (in English it printed one
@@ -533,8 +556,7 @@ def test_loss_story(
     # The medium's page shows its state now (active, no "Lost at"); the loss is history.
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, _t(language, "Back to the medium")))
     assert not driver.find_elements(By.ID, "loss-state")
-    on_medium = driver.find_element(By.ID, "on-medium").text
-    assert _t(language, "Active") in on_medium and _t(language, "Suspended") not in on_medium
+    assert driver.find_element(By.ID, "on-medium").text == all_active(language, len(labels))
     history = driver.find_element(By.ID, "earlier-loss").text
     assert _t(language, "History") in history
     assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in history
