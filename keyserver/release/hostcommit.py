@@ -44,7 +44,8 @@ its own. What either side says is checked against a schema of exactly the fields
 exchanged (keyserver/release/hostwire.py: canonical JSON, no pickle), and a message
 that is not exactly that is refused as a whole, so even a peer that got past both
 checks could only ask for what a worker asks for. (A process of the same uid could read
-the master key anyway.)
+the master key anyway.) What such a process could still do is exhaust the committer: a
+silent connection is dropped after IDLE_S, and at most MAX_CONNECTIONS are served at once.
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ ACTIVE_S = 0.05
 #: connection idle for half of this before it sends again (CommitterClient), so it never
 #: sends on one the committer is about to drop.
 IDLE_S = 60.0
+
+#: The most connections the committer serves at once; one more is closed at once, with a
+#: log line. Each worker holds one connection (its one group-commit thread), two for a
+#: moment after it dropped one whose batch the committer is still committing: 64 serves
+#: ``serve --workers`` up to 32, well above the CPUs of any host this runs on (bench/README:
+#: the head lock, not the workers, caps throughput). Security: the uid check lets only
+#: this user's processes in, and such a process can read the master key anyway, so this
+#: cap is not about confidentiality but resource exhaustion: without it a stuck or hostile
+#: same-uid process could open connections until the committer has no thread, memory or
+#: file descriptor left for the workers (IDLE_S only frees a silent one after a minute).
+MAX_CONNECTIONS = 64
 
 #: What a worker sends for an outcome that is not a dict or a refusal (an unexpected
 #: error in the committer): the database is unreachable, or anything else.
@@ -277,11 +289,14 @@ class CommitterServer:
         commit: Callable[[Sequence[EvalJob]], Sequence[Any]],
         gather_s: float = GATHER_S,
         idle_s: float = IDLE_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self._listener = listener
         self._commit = commit
         self._gather_s = gather_s
         self._idle_s = idle_s
+        self._max_connections = max_connections
+        self._open = 0  # connections being served (under self._cond)
         self._stopping = threading.Event()
         self._cond = threading.Condition()
         # Per connection: when its last batch arrived, and whether one is queued now.
@@ -326,11 +341,30 @@ class CommitterServer:
                 log.warning("release committer: refused a connection from another user")
                 conn.close()
                 continue
+            with self._cond:
+                full = self._open >= self._max_connections
+                if not full:
+                    self._open += 1
+            if full:
+                # MAX_CONNECTIONS: resource exhaustion, not confidentiality. The peer sees
+                # the close at once; a worker answers 503 and connects again next batch.
+                log.warning(
+                    "release committer: refused a connection: %d open, the most it serves",
+                    self._max_connections,
+                )
+                conn.close()
+                continue
             # Bounds the wait for each message (IDLE_S) and for the peer to take an answer.
             conn.settimeout(self._idle_s)
-            threading.Thread(
-                target=self._serve, args=(conn,), name="rwc-committer-conn", daemon=True
-            ).start()
+            try:
+                threading.Thread(
+                    target=self._serve, args=(conn,), name="rwc-committer-conn", daemon=True
+                ).start()
+            except RuntimeError:  # no thread to be had: the same refusal, not a dead loop
+                log.warning("release committer: refused a connection: no thread to serve it")
+                with self._cond:
+                    self._open -= 1
+                conn.close()
 
     def stop(self) -> None:
         """End :meth:`serve_forever` and close the listener.
@@ -352,6 +386,7 @@ class CommitterServer:
             self._serve_conn(conn, key)
         finally:
             with self._cond:
+                self._open -= 1
                 self._last.pop(key, None)
                 self._queued.discard(key)
                 self._cond.notify_all()
