@@ -73,7 +73,7 @@ def test_one_of_each_count_is_singular(language: str) -> None:
         issued_at="2026-12-06T05:00:00Z",
         statement={},
         checkpoint=Checkpoint("city.example/rwc", 1, bytes(32)),
-        cosigned_by=("pref.example/witness",),
+        cosigned_by=("w.example",),
         entries=({"seq": 1},),
     )
     issued = "2026-12-06 14:00:00 +09:00"
@@ -81,13 +81,13 @@ def test_one_of_each_count_is_singular(language: str) -> None:
     expected = {
         "en": [
             "OK: medium-report issued 2026-12-06 14:00:00 +09:00",
-            "the log (city.example/rwc) signed its first 1 entry; cosigned by: pref.example/witness",
+            "the log (city.example/rwc) signed its first 1 entry; cosigned by: w.example",
             "1 audit entry proven to be in that log",
             "the log still extends it today (1 entry)",
         ],
         "ja": [
             "検証成功: medium-report (発行 2026-12-06 14:00:00 +09:00)",
-            "透明性ログ (city.example/rwc) が最初の 1 件に署名しています。連署した証人: pref.example/witness",
+            "透明性ログ (city.example/rwc) が最初の 1 件に署名しています。連署した証人: w.example",
             "1 件の監査記録がこのログにあることを証明しました",
             "現在のログもこの報告書と整合しています (1 件)",
         ],
