@@ -7,8 +7,6 @@ from the catalogue now (keyserver/locale), each count in its own plural form.
 from __future__ import annotations
 
 import io
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,54 +14,50 @@ import pytest
 from keyserver.cli.verify_report import proven
 from keyserver.domain.transparency.checkpoint import Checkpoint
 from keyserver.domain.transparency.report import VerifiedReport
-from tests.support.keyserver_cli import Cli, DataDir, People
+from tests.support.keyserver_cli import Cli
+from tests.support.processes import clean_env
+
+# What each language says: the first line's start and end, then the two lines after it
+# (with the checkpoint's size and the number of entries proven filled in).
+SAID = {
+    "en": (
+        "OK: medium-report issued ",
+        " +09:00",
+        "the log (rwc-keyserver/audit) signed its first {size} entries; cosigned by: no witness",
+        "{proved} audit entries proven to be in that log",
+    ),
+    "ja": (
+        "検証成功: medium-report (発行 ",
+        " +09:00)",
+        "透明性ログ (rwc-keyserver/audit) が最初の {size} 件に署名しています。連署した証人: なし",
+        "{proved} 件の監査記録がこのログにあることを証明しました",
+    ),
+}
 
 
 def test_a_verified_report_is_said_in_english_and_japanese(
-    cli: Cli,
-    data_dir: DataDir,
-    people: People,
-    h: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli, signed_report: tuple[str, str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    created = cli("log-key", "--create", "--data-dir", data_dir.path, "--json")
-    assert created.code == 0, created
-    log_key = json.loads(created.out)["log_key"]
-    h.make_container(data_dir.settings(), people.writer, medium="USB-1")
-    where = ("--data-dir", data_dir.path)
-    signed = cli("report", "--medium", "USB-1", "--signed", "medium-report", "-o", "-", *where)
-    assert signed.code == 0, signed
+    log_key, signed = signed_report
 
     def verify(*flags: str, **env: str) -> Any:
         return cli(
             "verify-report", "-", "--log-key", log_key, *flags,
-            stdin=io.StringIO(signed.out), env=h.clean_env(**env),
+            stdin=io.StringIO(signed), env=clean_env(**env),
         )  # fmt: skip
 
     doc = verify("--json").json()
     size, proved = doc["checkpoint_size"], doc["entries_proven"]
     assert size > 1 and proved > 1  # the plural forms; the singular: the next test
-    en = verify(KEYSERVER_LANG="en", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
-    assert en.code == 0, en
-    lines = en.out.splitlines()
-    assert lines[0].startswith("OK: medium-report issued ") and lines[0].endswith(" +09:00")
-    assert lines[1:] == [
-        f"the log (rwc-keyserver/audit) signed its first {size} entries; cosigned by: no witness",
-        f"{proved} audit entries proven to be in that log",
-    ]
-    ja = verify(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
-    assert ja.code == 0, ja
-    lines = ja.out.splitlines()
-    assert lines[0].startswith("検証成功: medium-report (発行 ") and lines[0].endswith(" +09:00)")
-    assert lines[1:] == [
-        f"透明性ログ (rwc-keyserver/audit) が最初の {size} 件に署名しています。連署した証人: なし",
-        f"{proved} 件の監査記録がこのログにあることを証明しました",
-    ]
+    for language, (start, end, *lines) in SAID.items():
+        run = verify(KEYSERVER_LANG=language, KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
+        assert run.code == 0, run
+        first, *rest = run.out.splitlines()
+        assert first.startswith(start) and first.endswith(end), first  # the time, its offset
+        assert rest == [line.format(size=size, proved=proved) for line in lines]
     # No English left in the Japanese lines but the report's kind and the log's name.
-    rest = ja.out.replace("medium-report", "").replace("rwc-keyserver/audit", "")
-    assert not any(c.isascii() and c.isalpha() for c in rest), ja.out
+    ja = run.out.replace("medium-report", "").replace("rwc-keyserver/audit", "")
+    assert not any(c.isascii() and c.isalpha() for c in ja), run.out
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])

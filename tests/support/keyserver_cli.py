@@ -159,6 +159,21 @@ def make_container(
         service.close()
 
 
+def signed_medium_report(cli: Cli, data_dir: DataDir, writer_token: str) -> tuple[str, str]:
+    """A log key for ``data_dir`` and the signed report of medium USB-1 (one container).
+
+    Returns the log's public key and the report as ``report --signed ... -o -`` printed
+    it (the caller's working directory must be one where a file ``-`` would show).
+    """
+    created = cli("log-key", "--create", "--data-dir", data_dir.path, "--json")
+    assert created.code == 0, created
+    make_container(data_dir.settings(), writer_token, medium="USB-1")
+    where = ("--data-dir", data_dir.path)
+    signed = cli("report", "--medium", "USB-1", "--signed", "medium-report", "-o", "-", *where)
+    assert signed.code == 0, signed
+    return str(json.loads(created.out)["log_key"]), signed.out
+
+
 def reader_evaluates(settings: Settings, reader_token: str, cid: str) -> None:
     """One evaluation by a reader (an audited key release, no receipt)."""
     service = KeyService(settings)
