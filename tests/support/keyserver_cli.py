@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -172,6 +173,26 @@ def signed_medium_report(cli: Cli, data_dir: DataDir, writer_token: str) -> tupl
     signed = cli("report", "--medium", "USB-1", "--signed", "medium-report", "-o", "-", *where)
     assert signed.code == 0, signed
     return str(json.loads(created.out)["log_key"]), signed.out
+
+
+#: The name local mode acts as (``operator@<host>``), as the audit log records it.
+OPERATOR = "operator@" + "".join(
+    c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname()
+)
+
+
+def local_service(dd: DataDir) -> KeyService:
+    """The service over ``dd``'s database (the caller closes it)."""
+    return KeyService(settings_for(dd.path))
+
+
+def container_status(dd: DataDir, cid: str) -> dict[str, Any]:
+    """A container's status as the service reads it from ``dd``'s database."""
+    service = local_service(dd)
+    try:
+        return service.status(service.local_actor("test"), cid)
+    finally:
+        service.close()
 
 
 def reader_evaluates(settings: Settings, reader_token: str, cid: str) -> None:
