@@ -342,7 +342,7 @@ def settings(_module_database: _ModuleDatabase) -> Settings:
     module's database put back to its freshly migrated state, the clock back at its start.
 
     For tests over a real socket (``console_url``, or ``keyserver.testing.running_server``
-    for a server of the test's own) that need no browser; tests/console/test_security.py
+    for a server of the test's own) that need no browser; tests/console/security/ (conftest.py)
     has its own, over both databases.
     """
     _module_database.pristine.reset()
@@ -364,6 +364,6 @@ def console_url(settings: Settings, _module_database: _ModuleDatabase, _module_s
     own between requests that a test here reads (sessions and everything else are rows,
     which ``settings`` put back).
     """
-    # A file's own ``settings`` (test_security.py's) is another database than this server's.
+    # A folder's own ``settings`` (security/conftest.py's) is another database than this server's.
     assert settings is _module_database.settings, "console_url serves conftest's settings"
     return _module_server
