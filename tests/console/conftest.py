@@ -196,6 +196,10 @@ class _Browsers:
         A new tab drops the old page, its history, focus and the per-tab emulation (print
         media); the console keeps its session and sign-in state only in cookies (no Web
         Storage in keyserver/http/console/static/console.js), removed for every site.
+        The new tab is brought to the front: a tab the reset opened does not have the
+        window's focus (``document.hasFocus()`` false), and then no element matches
+        ``:focus`` or ``:focus-visible``: the next test's focus ring read "none" (the sign-in
+        check of test_browser_story.py failed after test_screen_fit.py in one process).
         True if the browser is as a new one would be.
         """
         try:
@@ -206,13 +210,15 @@ class _Browsers:
                     driver.switch_to.window(handle)
                     driver.close()
             driver.switch_to.window(fresh)
+            driver.execute_cdp_cmd("Page.bringToFront", {})
             driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
             driver.execute_cdp_cmd("Network.clearBrowserCache", {})
             driver.set_window_size(*_WINDOW)
             left = driver.execute_cdp_cmd("Storage.getCookies", {})["cookies"]
+            focused = driver.execute_script("return document.hasFocus()")
         except WebDriverException:
             return False
-        return not left and driver.window_handles == [fresh]
+        return not left and driver.window_handles == [fresh] and focused is True
 
     def _start(self, language: str) -> webdriver.Chrome:
         options = Options()
