@@ -6,7 +6,6 @@ stores, the `rwc` command in-process. The spies below only count calls of the re
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -16,13 +15,13 @@ from typing import Any
 import pytest
 
 from pycontainer.cli.exits import ExitCode
-from pycontainer.cli.main import run
 from pycontainer.client import tls
 from pycontainer.client.keyserver import KeyServerClient
 from pycontainer.client.tokens import TokenStore
 from pycontainer.client.transport import CaBundleError
 from pycontainer.errors import KeyServerUnavailableError
 from tests.support.rwc_args import KDF
+from tests.support.rwc_run import run_rwc
 
 
 class _Spy:
@@ -46,12 +45,8 @@ class _Spy:
 
 
 def _rwc(home: Path, *argv: str, env: dict[str, str]) -> tuple[int, str, str]:
-    e = {"XDG_CONFIG_HOME": str(home), "RWC_PASSWORD": "correct horse", **env}
-    raw, err = io.BytesIO(), io.StringIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # cat writes bytes
-    code = run(list(argv), env=e, stdout=out, stderr=err)
-    out.flush()
-    return code, raw.getvalue().decode(), err.getvalue()
+    result = run_rwc(home, *argv, env={"RWC_PASSWORD": "correct horse", **env})
+    return result.code, result.text, result.err
 
 
 def _seal(server: Any, home: Path, tmp_path: Path, url: str, *extra: str) -> Path:
@@ -63,13 +58,6 @@ def _seal(server: Any, home: Path, tmp_path: Path, url: str, *extra: str) -> Pat
     code, _, err = _rwc(home, *argv, env={"RWC_TOKEN": server.tokens["writer"]})
     assert code == 0, err
     return out
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    d = tmp_path / "home"
-    d.mkdir()
-    return d
 
 
 def test_https_open_joins_the_context_started_before_the_imports(

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,25 +111,21 @@ def _audited(server: e2e.KeyServer, cid: str) -> list[tuple[str, str, str]]:
     return [(e["action"], e["actor"], e["outcome"]) for e in resp.json()["entries"]]
 
 
-@pytest.mark.slow
-def test_kill_9_in_the_flush_answers_nothing_sqlite(tmp_path: Path) -> None:
-    env, arm = _hook_env(tmp_path)
-    server = e2e.init_server(tmp_path, **env)
-    server.start()
-    try:
-        cid = _release_killed_in_flush(server, arm)
-        server.start()
-        assert ("evaluate", "reader-fk", "ok") in _audited(server, cid)
-    finally:
-        server.stop()
-
-
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_kill_9_in_the_flush_answers_nothing_postgres(tmp_path: Path) -> None:
-    env, arm = _hook_env(tmp_path)
+@contextmanager
+def _server(tmp_path: Path, db: str, env: dict[str, str]) -> Iterator[e2e.KeyServer]:
+    """A stopped server with the flush hook, on SQLite or on a PostgreSQL database of its own."""
+    if db == "sqlite":
+        yield e2e.init_server(tmp_path, **env)
+        return
     with postgres.fresh_database("ks_fk") as name:
-        server, _ = e2e.init_postgres_server(tmp_path, name, **env)
+        yield e2e.init_postgres_server(tmp_path, name, **env)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_in_the_flush_answers_nothing(tmp_path: Path, db: str) -> None:
+    env, arm = _hook_env(tmp_path)
+    with _server(tmp_path, db, env) as server:
         server.start()
         try:
             cid = _release_killed_in_flush(server, arm)

@@ -77,7 +77,7 @@ def test_config_precedence_flag_env_toml(
             env=h.clean_env(KEYSERVER_CONFIG=str(toml), **env),
         )
         assert result.code == 0, result
-        status = h.container_status(data_dir, cid)
+        status = h.container_status(data_dir.settings(), cid)
         delta = datetime.fromisoformat(status["destroy_after"]) - datetime.fromisoformat(
             status["loss_reported_at"]
         )

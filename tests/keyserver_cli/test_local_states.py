@@ -23,7 +23,7 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
     )
     assert result.code == 0, result
     assert "suspend: 1 container changed" in result.out and cid in result.out
-    status = h.container_status(data_dir, cid)
+    status = h.container_status(data_dir.settings(), cid)
     assert (status["state"], status["reason"], status["public_reason"]) == (
         "suspended",
         "vendor audit",
@@ -32,17 +32,17 @@ def test_suspend_restore_destroy(cli: Any, h: ModuleType, data_dir: Any, people:
 
     result = cli("restore", cid, "--reason", "audit done", "--json", "--data-dir", dd)
     assert result.json() == {"affected": 1, "container_ids": [cid], "left_suspended": {}}
-    assert h.container_status(data_dir, cid)["state"] == "active"
+    assert h.container_status(data_dir.settings(), cid)["state"] == "active"
 
     # Destructive: no TTY and no --yes is a usage error, and nothing changes.
     result = cli("destroy", cid, "--reason", "contract ended", "--data-dir", dd)
     assert result.code == 2
     assert "keyserver: hint: pass --yes" in result.err
-    assert h.container_status(data_dir, cid)["state"] == "active"
+    assert h.container_status(data_dir.settings(), cid)["state"] == "active"
 
     result = cli("destroy", cid, "--reason", "contract ended", "--yes", "--data-dir", dd)
     assert result.code == 0, result
-    assert h.container_status(data_dir, cid)["state"] == "destroyed"
+    assert h.container_status(data_dir.settings(), cid)["state"] == "destroyed"
     with sqlite3.connect(dd / "keyserver.db") as db:
         row = db.execute("select seed_sealed, receipt_key_sealed from containers").fetchone()
     assert row == (None, None)  # crypto-erasure
@@ -69,12 +69,12 @@ def test_confirmation_prompt(cli: Any, h: ModuleType, data_dir: Any, people: Any
     assert result.code == 8
     assert "Type 'yes' to confirm" in result.err
     assert "aborted; nothing was changed" in result.err
-    assert h.container_status(data_dir, cid)["state"] == "active"
+    assert h.container_status(data_dir.settings(), cid)["state"] == "active"
     result = cli(
         "destroy", cid, "--reason", "r", "--data-dir", data_dir.path, stdin=h.TtyInput("yes\n")
     )
     assert result.code == 0, result
-    assert h.container_status(data_dir, cid)["state"] == "destroyed"
+    assert h.container_status(data_dir.settings(), cid)["state"] == "destroyed"
 
 
 def test_bulk_by_medium_and_issuer(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> None:
@@ -87,7 +87,7 @@ def test_bulk_by_medium_and_issuer(cli: Any, h: ModuleType, data_dir: Any, peopl
     )
     assert result.code == 0
     assert sorted(result.json()["container_ids"]) == sorted([a, b])
-    assert h.container_status(data_dir, c)["state"] == "active"
+    assert h.container_status(data_dir.settings(), c)["state"] == "active"
     result = cli(
         "destroy",
         "--issuer",
@@ -118,7 +118,7 @@ def test_report_loss(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> Non
     # spec §cli: under short_waiting_period (24 h) it asks, like --now
     result = report_loss("--reason", "bag lost", "--waiting-period", "2h", "--json", "--yes")
     assert result.code == 0, result
-    status = h.container_status(data_dir, cid)
+    status = h.container_status(data_dir.settings(), cid)
     assert status["state"] == "suspended"
     lost = datetime.fromisoformat(status["loss_reported_at"])
     assert (datetime.fromisoformat(status["destroy_after"]) - lost).total_seconds() == 7200
@@ -133,10 +133,10 @@ def test_report_loss(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> Non
     for args, code, said in refused:
         result = report_loss(*args)
         assert result.code == code and said in result.err, (args, result)
-        assert h.container_status(data_dir, cid)["state"] == "suspended"
+        assert h.container_status(data_dir.settings(), cid)["state"] == "suspended"
     result = report_loss("--now", "--reason", "stolen", "--yes")
     assert result.code == 0, result
-    assert h.container_status(data_dir, cid)["state"] == "destroyed"
+    assert h.container_status(data_dir.settings(), cid)["state"] == "destroyed"
 
 
 def test_status_search_report(cli: Any, h: ModuleType, data_dir: Any, people: Any) -> None:
@@ -189,8 +189,8 @@ def test_sweep_destroys_expired_pending(
     result = cli("sweep", "--json", "--data-dir", data_dir.path, "--as", "cron@ks1")
     assert result.code == 0, result
     assert result.json()["pending_expired"] == 1
-    assert h.container_status(data_dir, old)["state"] == "destroyed"
-    assert h.container_status(data_dir, fresh)["state"] == "pending"
+    assert h.container_status(data_dir.settings(), old)["state"] == "destroyed"
+    assert h.container_status(data_dir.settings(), fresh)["state"] == "pending"
     sweeps = [e for e in h.audit_entries(data_dir.path) if e["action"] == "destroy"]
     assert sweeps[-1]["actor"] == "cron@ks1"
 

@@ -186,9 +186,9 @@ def local_service(dd: DataDir) -> KeyService:
     return KeyService(settings_for(dd.path))
 
 
-def container_status(dd: DataDir, cid: str) -> dict[str, Any]:
-    """A container's status as the service reads it from ``dd``'s database."""
-    service = local_service(dd)
+def container_status(settings: Settings, cid: str) -> dict[str, Any]:
+    """A container's status as the service reads it from ``settings``'s database."""
+    service = KeyService(settings)
     try:
         return service.status(service.local_actor("test"), cid)
     finally:
