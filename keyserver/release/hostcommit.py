@@ -440,12 +440,22 @@ class CommitterClient:
     and answers need no ids: the connection is dropped whenever an answer is missing.
     """
 
-    def __init__(self, path: str, timeout: float, idle_s: float = IDLE_S) -> None:
+    def __init__(
+        self,
+        path: str,
+        timeout: float,
+        idle_s: float = IDLE_S,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._path = path
         self._timeout = timeout
         self._idle_s = idle_s
+        # Injectable so that a test moves it rather than sleeping (issue 9); the server's
+        # side is the socket's own timeout and needs no clock.
+        self._monotonic = monotonic
         self._sock: socket.socket | None = None
-        self._used = 0.0  # time.monotonic() of the last answer on self._sock
+        self._used = 0.0  # self._monotonic() of the last answer on self._sock
 
     def call(self, jobs: Sequence[EvalJob]) -> list[Any]:
         """Commit ``jobs`` through the committer; one outcome per job, in order.
@@ -469,7 +479,7 @@ class CommitterClient:
         return [_from_wire(o) for o in outcomes]
 
     def _exchange(self, message: bytes, count: int) -> list[Any]:
-        if self._sock is not None and time.monotonic() - self._used > self._idle_s / 2:
+        if self._sock is not None and self._monotonic() - self._used > self._idle_s / 2:
             # The committer drops a connection silent for idle_s (IDLE_S); a batch sent
             # just as it does would be lost and answered 503. Well before that, connect
             # again instead.
@@ -489,7 +499,7 @@ class CommitterClient:
         data = _receive(sock)
         if not data:
             raise OSError("the release committer closed the connection")
-        self._used = time.monotonic()
+        self._used = self._monotonic()
         return hostwire.decode_outcomes(data, count)
 
     def _connect(self) -> socket.socket:

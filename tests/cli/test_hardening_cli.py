@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from pycontainer.cli.exits import ExitCode
 from pycontainer.cli.main import run
 from pycontainer.cli.ui import display_name
 from pycontainer.client.keyserver import KeyServerClient
@@ -69,7 +70,7 @@ def test_seal_lists_every_bad_name_and_registers_nothing(server: Any, tmp_path: 
         stdout=io.StringIO(),
         stderr=err,
     )
-    assert code != 0
+    assert code == ExitCode.ERROR  # InputError: the inputs, not the command line
     text = err.getvalue()
     assert "4 names cannot be stored" in text, text
     for shown in ("export/CON", "export/a:b.csv", "export/space ", "\\u202e"):

@@ -6,6 +6,7 @@ import pytest
 
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.password import get_password
+from pycontainer.errors import ContainerError
 
 
 def ask(answers: list[str]) -> Callable[[str], str]:
@@ -66,7 +67,7 @@ def test_prompt_twice_must_match() -> None:
 
 
 def test_missing_file_is_clear(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="cannot read the password file"):
+    with pytest.raises(ContainerError, match="cannot read the password file"):
         gp(password_file=str(tmp_path / "nope"))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from keyserver.domain.errors import NotAllowedError
 from keyserver.domain.lifecycle import ROLES, Actor
 from keyserver.service import KeyService
 from tests.support.clock import FakeClock
@@ -240,7 +241,7 @@ def test_privileged_tokens_and_single_destroys_when_configured(
             "exists": True,
         }
         assert "token" not in asked
-        with pytest.raises(Exception, match="second, different admin"):
+        with pytest.raises(NotAllowedError, match="second, different admin"):
             service.approve(sato, asked["approval"]["id"])
         done = service.approve(ito, asked["approval"]["id"])
         assert service.authenticate(done["result"]["token"]).name == "kato"

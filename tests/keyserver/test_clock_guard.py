@@ -10,15 +10,7 @@ from datetime import timedelta
 
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
-from tests.support.clock import FakeClock
-
-
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.support.clock import FakeClock, FakeMonotonic
 
 
 def _lost_medium(service: KeyService) -> str:

@@ -23,6 +23,7 @@ import pytest
 from keyserver.release import hostcommit, hostwire
 from keyserver.release.jobs import EvalJob, bearer_job
 from tests.keyserver.test_hostcommit import BLINDED, CID, CTX, TOKEN, _release, _server
+from tests.support.clock import FakeMonotonic
 
 
 def _answer_all(jobs: Sequence[EvalJob]) -> list[Any]:
@@ -82,14 +83,16 @@ def test_a_worker_reconnects_before_the_committer_drops_its_idle_connection(
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    # 2 s: the two first calls are well within half of it even on a loaded machine.
-    client = hostcommit.CommitterClient(path, timeout=30, idle_s=2.0)
+    # The client's clock is moved, not waited for: the calls take no time on it.
+    clock = FakeMonotonic()
+    client = hostcommit.CommitterClient(path, timeout=30, idle_s=2.0, monotonic=clock)
     job = bearer_job(TOKEN, CID, BLINDED, CTX)
     try:
         assert client.call([job]) == [_release()]
+        clock.advance(1.0)  # idle for exactly half of idle_s: still kept
         assert client.call([job]) == [_release()]
         assert len(accepted) == 1  # kept while in use
-        time.sleep(1.1)  # idle for more than half of idle_s
+        clock.advance(1.001)  # idle for more than half of idle_s
         assert client.call([job]) == [_release()]
         assert len(accepted) == 2  # connected again
     finally:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.errors import RestorePendingError
+from keyserver.domain.errors import DestroyedError, RestorePendingError
 from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from keyserver.store import published_head
@@ -101,7 +101,7 @@ def _scenario(cli: Any, h: ModuleType, settings: Settings, where: list[str], tmp
     assert summary["destroyed"] == 3, summary
     for cid in (solo, *lost):
         assert container_status(settings, cid)["state"] == "destroyed", cid
-    with pytest.raises(Exception, match="destroyed"):
+    with pytest.raises(DestroyedError, match="destroyed"):
         h.reader_evaluates(settings, reader, solo)
     h.reader_evaluates(settings, reader, keep)
     assert container_status(settings, keep)["unconfirmed"] == 3  # the release after the backup too

@@ -1,4 +1,5 @@
-"""Clocks the tests move by hand, for the key server's injectable clock (``Settings.clock``).
+"""Clocks the tests move by hand, for the key server's injectable clocks (``Settings.clock``,
+``monotonic`` where a component takes one).
 
 Expiry, deadlines and due dates are tested by moving one of these, never by sleeping.
 """
@@ -20,6 +21,20 @@ class FakeClock:
     def advance(self, **kw: float) -> None:
         """Move the clock forward by ``timedelta(**kw)``."""
         self.t += timedelta(**kw)
+
+
+class FakeMonotonic:
+    """A monotonic clock in seconds (``time.monotonic``'s stand-in) that a test moves."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds``."""
+        self.t += seconds
 
 
 class ShiftableClock:
