@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.release import hostcommit, hostwire
+from keyserver.release import hostcommit, hostsocket, hostwire
 from keyserver.release.jobs import EvalJob, bearer_job
 from tests.keyserver.test_hostcommit import BLINDED, CID, CTX, TOKEN, _release, _server
 from tests.support.clock import FakeMonotonic
@@ -65,7 +65,7 @@ def test_a_worker_reconnects_before_the_committer_drops_its_idle_connection(
     so a batch is never sent on a connection the committer is dropping (that would be a
     503); one used within it is kept."""
     path = str(tmp_path / "release.sock")
-    listener = hostcommit.listen(path)
+    listener = hostsocket.listen(path)
     accepted: list[socket.socket] = []
 
     def answer(conn: socket.socket) -> None:
@@ -115,7 +115,7 @@ def test_stop_ends_the_accept_loop_quietly(tmp_path: Path) -> None:
 
     for case in ("stopped", "failed"):
         path = str(tmp_path / f"{case}.sock")
-        listener = hostcommit.listen(path)
+        listener = hostsocket.listen(path)
         server = hostcommit.CommitterServer(listener, _answer_all, gather_s=0)
         thread = threading.Thread(target=serve, args=(server,))
         thread.start()
@@ -144,7 +144,7 @@ def test_connections_beyond_the_cap_are_refused_and_logged(
     it), and a place freed by a closed connection serves the next one."""
     before = _conn_threads()
     path = str(tmp_path / "release.sock")
-    listener = hostcommit.listen(path)
+    listener = hostsocket.listen(path)
     server = hostcommit.CommitterServer(listener, _answer_all, gather_s=0, max_connections=2)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     job = bearer_job(TOKEN, CID, BLINDED, CTX)
