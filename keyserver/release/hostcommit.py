@@ -40,11 +40,11 @@ workers reconnect to the new one without a window in which connecting is refused
 
 Who may connect: the socket lives in a directory of mode 0700 made by the supervisor
 (the socket itself 0600; keyserver/release/hostsocket.py), and the committer checks
-the peer's uid (``SO_PEERCRED``) is its own. What either side says is checked against a schema of exactly the fields
-exchanged (keyserver/release/hostwire.py: canonical JSON, no pickle), and a message
-that is not exactly that is refused as a whole, so even a peer that got past both
-checks could only ask for what a worker asks for. (A process of the same uid could read
-the master key anyway.) What such a process could still do is exhaust the committer: a
+the peer's uid (``SO_PEERCRED``) is its own. What either side says is checked against a
+schema of exactly the fields exchanged (keyserver/release/hostwire.py: canonical JSON,
+no pickle), and a message that is not exactly that is refused as a whole, so even a peer
+that got past both checks could only ask for what a worker asks for. (A process of the
+same uid could read the master key anyway.) What such a process could still do is exhaust the committer: a
 silent connection is dropped after IDLE_S, and at most MAX_CONNECTIONS are served at once.
 """
 
