@@ -44,8 +44,9 @@ the peer's uid (``SO_PEERCRED``) is its own. What either side says is checked ag
 schema of exactly the fields exchanged (keyserver/release/hostwire.py: canonical JSON,
 no pickle), and a message that is not exactly that is refused as a whole, so even a peer
 that got past both checks could only ask for what a worker asks for. (A process of the
-same uid could read the master key anyway.) What such a process could still do is exhaust the committer: a
-silent connection is dropped after IDLE_S, and at most MAX_CONNECTIONS are served at once.
+same uid could read the master key anyway.) What such a process could still do is
+exhaust the committer: a silent connection is dropped after IDLE_S, and at most
+MAX_CONNECTIONS are served at once.
 """
 
 from __future__ import annotations
