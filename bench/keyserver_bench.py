@@ -499,6 +499,8 @@ _HEAD_SERIES = {
     "wait": "rwc_release_lock_wait_seconds_sum",
     "hold": "rwc_release_lock_hold_seconds_sum",
     "cpu": "rwc_release_lock_cpu_seconds_sum",
+    # Of the hold, the committer waiting for a CPU (Linux; 0 where not measured).
+    "runq": "rwc_release_lock_runq_seconds_sum",
     "commit": "rwc_release_commit_seconds_sum",
     # After the head is released (early lock release, keyserver/store/durability.py).
     "flush": "rwc_release_flush_seconds_sum",
@@ -537,7 +539,9 @@ def with_head(
     jobs = delta["jobs"]
     if jobs <= 0:
         return measured, None
-    figures = {k: 1000 * delta[k] / jobs for k in ("wait", "hold", "cpu", "commit", "flush")}
+    figures = {
+        k: 1000 * delta[k] / jobs for k in ("wait", "hold", "cpu", "runq", "commit", "flush")
+    }
     figures["jobs_per_batch"] = jobs / max(delta["batches"], 1)
     figures["jobs"] = jobs  # against the requests answered: every worker was scraped
     return measured, figures
@@ -919,18 +923,28 @@ def _print(
         print(
             "\n-- The chain head per release (the servers' rwc_release_lock_* metrics; "
             "wall ms except CPU = the committer thread's CPU while it holds the head; "
+            "CPU wait = of the hold, the committer ready to run but waiting for a CPU; "
             "flush = waiting for durability after the head is released)"
         )
         print(
             table(
-                ["server", "releases per batch", "wait", "held", "CPU held", "COMMIT", "flush"],
+                [
+                    "server",
+                    "releases per batch",
+                    "wait",
+                    "held",
+                    "CPU held",
+                    "CPU wait",
+                    "COMMIT",
+                    "flush",
+                ],
                 [
                     [
                         r["name"],
                         f"{h['jobs_per_batch']:.1f}",
                         *(
                             f"{h.get(k, 0.0):.3f}"
-                            for k in ("wait", "hold", "cpu", "commit", "flush")
+                            for k in ("wait", "hold", "cpu", "runq", "commit", "flush")
                         ),
                     ]
                     for r in heads

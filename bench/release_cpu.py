@@ -34,7 +34,7 @@ from typing import Any
 
 import keyserver_bench as kb
 
-_HISTOGRAMS = ("wait", "hold", "cpu", "commit", "flush")
+_HISTOGRAMS = ("wait", "hold", "cpu", "runq", "commit", "flush")
 
 
 def _child(args: argparse.Namespace) -> None:

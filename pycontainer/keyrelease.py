@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
+from pycontainer import argon2_memory
 from pycontainer.errors import (
     FormatError,
     KeyServerDeniedError,
@@ -267,4 +268,5 @@ def release_kek(
             did not verify.
     """
     oprf_out, evaluation = release_oprf(slot, key_server, password)
-    return keyschedule.derive_kek(oprf_out, slot.container_id, argon2), evaluation
+    with argon2_memory.blocks() as memory:  # huge pages for the blocks (issue 15)
+        return keyschedule.derive_kek(oprf_out, slot.container_id, argon2, memory), evaluation

@@ -26,6 +26,9 @@ _TEXTS: dict[str, Message] = {
     "expected_one": N_("argument %(argument)s: expected one argument"),
     "invalid_value": N_("argument %(argument)s: invalid %(type)s value: %(value)s"),
     "not_allowed": N_("argument %(argument)s: not allowed with argument %(other)s"),
+    "no_dash": N_(
+        "argument %(argument)s: needs a file name: - (stdin or stdout) cannot be used here"
+    ),
     "bad_argument": N_("argument %(argument)s: %(detail)s"),
     "unknown_option": N_("unknown option %(name)s"),
     "unexpected": ngettext(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from keyserver.domain import approvals
 from keyserver.domain.i18n import N_, Message, ngettext
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from keyserver.cli.backend import Backend
     from keyserver.cli.context import Context
 
-STATES = ("pending", "approved", "rejected", "expired")
+# The domain's request states (spec §approvals), not a copy of them (issue 9).
+STATES = tuple(state.value for state in approvals.State)
 LIST_COLUMNS = (
     "id",
     "state",

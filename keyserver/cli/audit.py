@@ -16,10 +16,11 @@ from pathlib import Path
 from keyserver.cli.backend import Backend, Json
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.files import file_name, written_text
+from keyserver.cli.files import written_text
 from keyserver.domain.errors import InvalidRequestError
 from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.validation import parse_head
+from pycontainer.cli.strictargs import file_name
 
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "container", "outcome")
 # Entries per remote verify request: about a second of the server's time, far below any

@@ -29,9 +29,10 @@ from typing import Any
 from keyserver.cli.config import load_settings
 from keyserver.cli.context import Context
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.files import file_name, written
+from keyserver.cli.files import written
 from keyserver.domain.i18n import N_, Message
 from keyserver.domain.settings import Settings
+from pycontainer.cli.strictargs import file_name
 
 # The parser imports this module for its add_parser functions on every `keyserver` start;
 # SQLAlchemy and the store (about a CPU second of imports) are imported by the commands

@@ -11,7 +11,6 @@ share the server-URL policy.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 from collections.abc import Iterator
@@ -127,17 +126,3 @@ def _unwritable(dest: Path, exc: OSError) -> CliError:
         hint=N_("check that the directory exists, is writable and has room"),
         exit_code=EXIT_FAILURE,
     )
-
-
-def file_name(value: str) -> str:
-    """The argparse ``type`` of a FILE that must be a file: ``-`` is refused, never a file.
-
-    Where ``-`` can mean stdin or stdout it does (``audit export -o -``, ``report --signed
-    -o -``, ``verify-report -``); where it cannot (a backup, a key, a state file that is
-    replaced), saying so beats writing or reading a file named ``-``.
-    """
-    if value == "-":
-        raise argparse.ArgumentTypeError(
-            "needs a file name: - (stdin or stdout) cannot be used here"
-        )
-    return value

@@ -12,6 +12,7 @@ English so that what a script reads does not depend on the locale it runs in.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -82,6 +83,20 @@ def _cell(value: Any) -> Text:
     return Text(_safe(str(value)))
 
 
+class _Console(Console):
+    """Rich's console, leaving a closed pipe to the command's one error boundary."""
+
+    def on_broken_pipe(self) -> None:
+        """The reader of stdout went away (``keyserver audit list | head``).
+
+        Rich's own handling exits with status 1; the command ends quietly with status 0
+        when its reader has what it wanted, as other Unix tools do (issue 9), in one place:
+        keyserver.cli.main, which this BrokenPipeError reaches.
+        """
+        self.quiet = True  # nothing more is written to the closed pipe
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
+
+
 class Output:
     """Where and how a command prints its result.
 
@@ -113,7 +128,7 @@ class Output:
         self.warnings: list[str] = []
         # Rich decides on colour from the stream; width is fixed when not a TTY so that
         # captured output (tests, pipes) does not wrap at 80 columns unpredictably.
-        self._console = Console(
+        self._console = _Console(
             file=stdout,
             highlight=False,
             soft_wrap=False,

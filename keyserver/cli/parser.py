@@ -18,9 +18,10 @@ from keyserver.cli import witness as cli_witness
 from keyserver.cli._argparse import StrictParser
 from keyserver.cli.config import SETTING_FLAGS
 from keyserver.cli.errors import exit_codes_epilog
-from keyserver.cli.files import file_name
 from keyserver.cli.output import PROG
+from keyserver.domain import lifecycle
 from keyserver.domain.lifecycle import RESTORE_CAUSES
+from pycontainer.cli.strictargs import file_name
 
 SETTINGS_NOTE = (
     "In local mode the server settings (--loss-waiting-period 72h, ...) apply as well; "
@@ -48,8 +49,10 @@ LOCAL_ONLY_COMMANDS = (
     "restore-backup",
     "rotate-master-key",
 )
-ROLES = ("admin", "writer", "reader", "official", "auditor")
-STATES = ("pending", "active", "suspended", "destroyed")
+# The domain's roles and states, not copies of them (issue 9): a role or state added there
+# is a choice here. Roles in the order the console and the service's refusals list them.
+ROLES = tuple(sorted(lifecycle.ROLES))
+STATES = tuple(state.value for state in lifecycle.State)
 
 
 def version() -> str:
@@ -69,7 +72,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--config", type=file_name, metavar="FILE", default=s, help="TOML file (KEYSERVER_CONFIG)"
     )
-    g.add_argument("--data-dir", metavar="DIR", default=s, help="local mode data directory")
+    g.add_argument(
+        "--data-dir", type=file_name, metavar="DIR", default=s, help="local mode data directory"
+    )
     g.add_argument("--server", metavar="URL", default=s, help="remote mode server URL")
     g.add_argument(
         "--ca-bundle",

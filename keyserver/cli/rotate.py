@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from keyserver.cli.config import load_settings
 from keyserver.cli.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
-from keyserver.cli.files import file_name
 from keyserver.domain.i18n import N_
 from keyserver.domain.settings import MASTER_KEY_BYTES, Settings
+from pycontainer.cli.strictargs import file_name
 
 # The parser imports this module for add_parser on every `keyserver` start; the database,
 # the service and the HSM (about a CPU second of imports) are imported by the command that

@@ -306,7 +306,7 @@ class Settings:
         }
         secrets = {name: env[key] for key, name in _ENV_ONLY.items() if key in env}
         dd_raw = flags.get("data_dir", data_dir) or env_values.get("data_dir")
-        ddir = Path(dd_raw) if dd_raw else None
+        ddir = _path("data_dir", dd_raw) if dd_raw else None
         file_values = read_config_file(ddir)
         merged: dict[str, Any] = {}
         for source in (file_values, env_values, flags):
@@ -451,8 +451,25 @@ def coerce_setting(key: str, value: Any) -> Any:
     return _coerce(key, value)
 
 
+def _path(key: str, value: Any) -> Path:
+    """A file or directory setting; ``-`` is refused.
+
+    Not stdin or stdout (these files are read, created or locked by name), and never a file
+    named ``-`` in the working directory: ``init --master-key-file -`` wrote the master key
+    there (issue 9). ``./-`` names such a file.
+
+    Raises:
+        ConfigError: The value is ``-``.
+    """
+    if str(value) == "-":
+        raise ConfigError(f"{key}: needs a file name: - (stdin or stdout) cannot be used here")
+    return Path(value)
+
+
 def _coerce(key: str, value: Any) -> Any:
     """Convert a TOML/env/flag value to the field's type."""
+    if key in _PATHS:
+        return _path(key, value)
     try:
         if key in _DURATIONS:
             if isinstance(value, timedelta):
@@ -463,8 +480,6 @@ def _coerce(key: str, value: Any) -> Any:
             return int(value)
         if key in _BOOLS:
             return _boolean(value)
-        if key in _PATHS:
-            return Path(value)
         return str(value)
     except DurationError as exc:
         raise ConfigError(str(exc)) from exc

@@ -10,8 +10,10 @@ it). The file holds the signed checkpoint note itself: it verifies under the log
 a damaged or foreign file is noticed, not trusted.
 
 The file only ever moves forward (a lock serialises the workers and instances that share
-it; a smaller checkpoint never replaces a larger one), is written atomically (a temporary
-file, fsync, rename, fsync of the directory) and is created 0600.
+it; a smaller checkpoint never replaces a larger one), is written by rwc's ONE atomic
+publish (pycontainer/_engine/staging.py: a temporary file no crash leaves visible, fsync,
+an atomic replace, fsync of the directory; issue 9: this module had a second one, whose
+temporary file was opened without O_EXCL or O_NOFOLLOW) and is created 0600.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ except ImportError:  # pragma: no cover - Windows servers are not supported; no 
     fcntl = None  # type: ignore[assignment]
 
 from keyserver.domain.settings import Settings
+from pycontainer._engine.staging import StagedFile, remove_stale
 
 SUFFIX = ".published"
 
@@ -72,19 +75,14 @@ def advance(path: Path, size: int, note_text: str, size_of: Callable[[str], int]
                     return False
             except ValueError:
                 pass  # an unreadable file is replaced by a good one (start-up refuses it)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        remove_stale(path.parent)  # what a killed run left (only files no live run holds)
+        staged = StagedFile(path, 0o600)
         try:
             data = note_text.encode("utf-8")
             while data:
-                data = data[os.write(fd, data) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+                data = data[os.write(staged.fd, data) :]
+        except BaseException:
+            staged.discard()
+            raise
+        staged.publish(force=True)  # readers see the old checkpoint or the new one
     return True

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pycontainer.cli.password import ENV_PASSWORD, get_password
+from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.ui import Ui
 from pycontainer.client.tokens import ENV_TOKEN, TokenStore, config_dir, resolve_token
 from pycontainer.errors import KeyServerDeniedError, Refusal
@@ -43,6 +44,7 @@ def add_tls_option(p: argparse.ArgumentParser) -> None:
     """Add --ca-bundle (TLS verification itself cannot be switched off)."""
     p.add_argument(
         "--ca-bundle",
+        type=file_name,
         metavar="FILE",
         help=f"PEM file of CA certificates to trust for the key server (or {ENV_CA_BUNDLE})",
     )
@@ -51,7 +53,10 @@ def add_tls_option(p: argparse.ArgumentParser) -> None:
 def add_password_options(p: argparse.ArgumentParser) -> None:
     """Add --password-file and --no-password (readers)."""
     p.add_argument(
-        "--password-file", metavar="FILE", help=f"read the password from FILE (or {ENV_PASSWORD})"
+        "--password-file",
+        type=file_name,
+        metavar="FILE",
+        help=f"read the password from FILE (or {ENV_PASSWORD})",
     )
     p.add_argument(
         "--no-password",

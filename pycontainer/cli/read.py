@@ -39,6 +39,7 @@ from pycontainer.cli.common import (
 )
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.password import ENV_PASSWORD
+from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
@@ -93,6 +94,7 @@ def add_parsers(
     p.add_argument(
         "-C",
         "--directory",
+        type=file_name,
         metavar="DIR",
         help="extract into DIR (default: a new directory named after the container, without "
         ".rwc); DIR must be new or empty unless --force",

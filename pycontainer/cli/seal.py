@@ -37,6 +37,7 @@ from pycontainer.cli.common import (
     start_tls,
 )
 from pycontainer.cli.exits import UsageError
+from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
@@ -102,7 +103,9 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--name", default=STREAM_ENTRY_NAME_DEFAULT, help="entry name for stdin")
     p.add_argument("--force", action="store_true", help="overwrite OUT.rwc if it exists")
     p.add_argument("--no-password", action="store_true", help="seal without a password")
-    p.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
+    p.add_argument(
+        "--password-file", type=file_name, metavar="FILE", help="read the password from FILE"
+    )
     kdf = p.add_argument_group(
         "advanced", "Argon2id cost (defaults: RFC 9106 second recommended option)"
     )

@@ -32,6 +32,10 @@ from typing import Any, NamedTuple, NoReturn
 # cannot be an attribute set from outside.
 _LANGUAGE: ContextVar[str] = ContextVar("strictargs_language", default="en")
 
+# Where `-` cannot be stdin or stdout (a file read at known offsets, replaced or kept, a
+# directory): said rather than read or written as a file named `-` (:func:`file_name`).
+NO_DASH = "needs a file name: - (stdin or stdout) cannot be used here"
+
 # English of each usage text (argparse's own wording where argparse wrote it).
 ENGLISH: Mapping[str, str] = {
     "required": "the following arguments are required: {names}",
@@ -40,6 +44,7 @@ ENGLISH: Mapping[str, str] = {
     "expected_one": "argument {argument}: expected one argument",
     "invalid_value": "argument {argument}: invalid {type} value: {value}",
     "not_allowed": "argument {argument}: not allowed with argument {other}",
+    "no_dash": "argument {argument}: " + NO_DASH,
     "bad_argument": "argument {argument}: {detail}",
     "unknown_option": "unknown option {name}",
     "unexpected": "unexpected argument: {arguments}",
@@ -68,6 +73,10 @@ _ARGPARSE: tuple[tuple[str, str], ...] = (
     ("expected_one", r"argument (?P<argument>.+?): expected one argument"),
     ("invalid_value", r"argument (?P<argument>.+?): invalid (?P<type>\w+) value: (?P<value>.+)"),
     ("not_allowed", r"argument (?P<argument>.+?): not allowed with argument (?P<other>.+)"),
+    (
+        "no_dash",
+        r"argument (?P<argument>.+?): needs a file name: - \(stdin or stdout\) cannot be used here",
+    ),
     ("bad_argument", r"argument (?P<argument>.+?): (?P<detail>.+)"),
 )
 
@@ -97,6 +106,19 @@ def argparse_text(message: str) -> UsageText:
         if found:
             return UsageText(key, found.groupdict())
     return UsageText("other", {"text": message})
+
+
+def file_name(value: str) -> str:
+    """The argparse ``type`` of a FILE (or DIR) that must be named: ``-`` is refused.
+
+    Where ``-`` can mean stdin or stdout it does (``rwc seal -``, ``keyserver audit export
+    -o -``, ``verify-report -``); where it cannot (a password or CA file, a directory to
+    extract into, a backup, a key, a state file that is replaced), saying so beats reading
+    or writing a file named ``-`` (issue 9). ``./-`` names such a file.
+    """
+    if value == "-":
+        raise argparse.ArgumentTypeError(NO_DASH)
+    return value
 
 
 def language() -> str:
@@ -147,7 +169,12 @@ class StrictParser(argparse.ArgumentParser):
         # name the typo, which is what the user has to fix.
         typos = _unknown_options(self, self._seen)
         text = argparse_text(message)
-        if typos and text.key == "required":
+        if typos and (
+            text.key == "required"
+            # `keyserver --sever URL audit list`: argparse takes the URL for the command and
+            # says only that it is not one; the typo before it is what to fix.
+            or (text.key == "invalid_choice" and _before(self._seen, typos[0], text))
+        ):
             text, hint = _unknown_message(self, typos)
         elif text.key == "invalid_choice":
             # `keyserver suspnd`, `rwc sael`: the nearest subcommand (or choice), as for a
@@ -208,11 +235,21 @@ def _close_matches(word: str, candidates: list[str], n: int) -> list[str]:
     return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
 
 
+def _unquoted(shown: str) -> str:
+    """A value as argparse quotes it in a message (``'ks'``), without the quotes."""
+    return shown[1:-1] if len(shown) >= 2 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
+
+
+def _before(argv: list[str], typo: str, invalid: UsageText) -> bool:
+    """Whether the option ``typo`` comes before the invalid choice ``invalid`` in ``argv``."""
+    value = _unquoted(invalid.values["value"])
+    names = [a.split("=", 1)[0] for a in argv]
+    return typo in names and value in argv and names.index(typo) < argv.index(value)
+
+
 def _nearest_choice(parser: argparse.ArgumentParser, shown: str) -> UsageText:
     """The hint for an invalid choice ``shown`` (as argparse quotes it): the nearest ones."""
-    value = (
-        shown[1:-1] if len(shown) >= 2 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
-    )
+    value = _unquoted(shown)
     # Every choice of the parser's actions that refuse ``value`` (one, in practice): the
     # subcommands of a subcommand action, the allowed values of a `choices=` option.
     choices = [

@@ -410,6 +410,10 @@ _USAGE_JA: Mapping[str, str] = {
     "expected_one": "引数 {argument}: 値を 1 つ指定してください",
     "invalid_value": "引数 {argument}: {value} は {type} の値として正しくありません",
     "not_allowed": "引数 {argument}: 引数 {other} と同時には指定できません",
+    "no_dash": (
+        "引数 {argument}: ファイル名を指定してください"
+        "(ここでは - を標準入力・標準出力として使えません)"
+    ),
     "bad_argument": "引数 {argument}: {detail}",
     "unknown_option": "不明なオプション {name}",
     "unexpected": "余分な引数があります: {arguments}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from _argon2_cffi_bindings import ffi, lib
 from cryptography.exceptions import InvalidTag
@@ -20,6 +21,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from pycontainer.errors import ContainerError, HeaderAuthError, InputError, WrongPasswordError
 from pycontainer.format import primitives as p
+
+# libargon2's allocate_cbk and free_cbk (cffi callbacks), or None: see stretch().
+Argon2Memory = tuple[Any, Any] | None
 
 
 def hkdf(ikm: bytes, salt: bytes, info: bytes, length: int = p.KEY_SIZE) -> bytes:
@@ -62,42 +66,44 @@ def oprf_input(container_id: bytes, password: str) -> bytes:
     return p.LABEL_OPRF_INPUT + container_id + password.encode("utf-8")
 
 
-def stretch(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> bytes:
+def stretch(
+    oprf_out: bytes, container_id: bytes, params: p.Argon2Params, memory: Argon2Memory = None
+) -> bytes:
     """Argon2id(secret=oprf_out, salt=container_id, t, m, p, version 0x13, 32 bytes).
 
     The caller must have bounded ``params`` (the header codec does) before calling this.
+    ``memory``: libargon2's (allocate, free) callbacks for its blocks
+    (``pycontainer.argon2_memory.blocks``: huge pages), or None for its own ``malloc``; the
+    bytes out are the same either way.
 
     Raises:
         ContainerError: libargon2 failed (not enough memory for ``params.m``).
     """
-    # Performance: this is the very call argon2-cffi's ``argon2.low_level.hash_secret_raw``
-    # makes (argon2_hash, Argon2id, raw output, no encoded hash), made here on the binding
-    # itself: importing the ``argon2`` package costs every `rwc cat` its password hasher,
-    # profiles and the dataclasses/inspect modules they load, ~41 M instructions of a ~330 M
-    # start-up (issue 15, bench/profiles/startup.md). tests/container/test_keyschedule_argon2.py
-    # checks that both give the same bytes; spec/vectors pin them.
-    # libargon2 starts its own threads per call (no shared pool: test_argon2_threads.py) and
-    # wipes its m KiB of blocks before freeing them (argon2_hash: ARGON2_DEFAULT_FLAGS and
-    # the library's FLAG_clear_internal_memory), as it did under argon2-cffi.
+    # Performance: this is the computation argon2-cffi's ``argon2.low_level.hash_secret_raw``
+    # makes (argon2_hash: an argon2_context with these fields, then argon2_ctx, Argon2id, raw
+    # output), made here on the binding itself: importing the ``argon2`` package costs every
+    # `rwc cat` its password hasher, profiles and the dataclasses/inspect modules they load,
+    # ~41 M instructions of a ~330 M start-up (issue 15, bench/profiles/startup.md). Through
+    # argon2_ctx rather than argon2_hash only for the allocate/free callbacks (``memory``).
+    # tests/container/test_keyschedule_argon2.py checks that both give the same bytes;
+    # spec/vectors pin them.
+    # libargon2 starts its own threads per call, one per lane as argon2_hash does (no shared
+    # pool: test_argon2_threads.py), and wipes its m KiB of blocks before freeing them
+    # (ARGON2_DEFAULT_FLAGS and the library's FLAG_clear_internal_memory), with or without
+    # ``memory``.
     secret = ffi.new("uint8_t[]", oprf_out)
     salt = ffi.new("uint8_t[]", container_id)
     out = ffi.new("uint8_t[]", p.KEY_SIZE)
+    ctx = ffi.new("argon2_context *")  # zeroed: no secret, no associated data, no callbacks
+    ctx.out, ctx.outlen = out, p.KEY_SIZE
+    ctx.pwd, ctx.pwdlen = secret, len(oprf_out)
+    ctx.salt, ctx.saltlen = salt, len(container_id)
+    ctx.t_cost, ctx.m_cost, ctx.lanes, ctx.threads = params.t, params.m, params.p, params.p
+    ctx.version, ctx.flags = p.ARGON2_VERSION, lib.ARGON2_DEFAULT_FLAGS
+    if memory is not None:
+        ctx.allocate_cbk, ctx.free_cbk = memory
     try:
-        rv = lib.argon2_hash(
-            params.t,
-            params.m,
-            params.p,
-            secret,
-            len(oprf_out),
-            salt,
-            len(container_id),
-            out,
-            p.KEY_SIZE,
-            ffi.NULL,  # no encoded hash
-            0,
-            lib.Argon2_id,
-            p.ARGON2_VERSION,
-        )
+        rv = lib.argon2_ctx(ctx, lib.Argon2_id)
         if rv != lib.ARGON2_OK:
             raise _argon2_failed(int(rv), params)
         return bytes(ffi.buffer(out, p.KEY_SIZE))
@@ -123,9 +129,11 @@ def kek(oprf_out: bytes, stretched: bytes, container_id: bytes) -> bytes:
     return hkdf(oprf_out + stretched, container_id, p.LABEL_KEK)
 
 
-def derive_kek(oprf_out: bytes, container_id: bytes, params: p.Argon2Params) -> bytes:
-    """Run Argon2id and HKDF: the KEK from the verified VOPRF output."""
-    return kek(oprf_out, stretch(oprf_out, container_id, params), container_id)
+def derive_kek(
+    oprf_out: bytes, container_id: bytes, params: p.Argon2Params, memory: Argon2Memory = None
+) -> bytes:
+    """Run Argon2id and HKDF: the KEK from the verified VOPRF output (``memory``: stretch)."""
+    return kek(oprf_out, stretch(oprf_out, container_id, params, memory), container_id)
 
 
 def wrap(key_enc_key: bytes, nonce: bytes, dek: bytes, receipt_secret: bytes, aad: bytes) -> bytes:

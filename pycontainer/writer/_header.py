@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pycontainer import argon2_memory
 from pycontainer.errors import ContainerError
 from pycontainer.format import keyschedule
 from pycontainer.format import primitives as p
@@ -106,7 +107,8 @@ class Stretch:
 
     def _run(self) -> None:
         try:
-            self._kek = keyschedule.derive_kek(*self._args)
+            with argon2_memory.blocks() as memory:  # huge pages for the blocks (issue 15)
+                self._kek = keyschedule.derive_kek(*self._args, memory)
         except BaseException as exc:  # noqa: BLE001 -- re-raised by kek() in the caller
             self._error = exc
         finally:

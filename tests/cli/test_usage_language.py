@@ -31,6 +31,8 @@ def rwc(argv: list[str], lang: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+_DASH = "needs a file name: - (stdin or stdout) cannot be used here"
+
 # (command, argv, the Japanese that must be shown, the English argparse would say)
 CASES = [
     ("keyserver", ["wizard"], "は選べません", "invalid choice: 'wizard'"),
@@ -46,6 +48,24 @@ CASES = [
     ("rwc", ["wizard"], "は選べません", "invalid choice: 'wizard'"),
     ("rwc", ["ls"], "次の引数が必要です", "the following arguments are required"),
     ("rwc", ["ls", "c.rwc", "--jsn"], "不明なオプション --jsn", "unknown option --jsn"),
+    # A mistyped option before the command: argparse took its value for the command and
+    # said only "invalid choice: 'https://...'" (issue 9).
+    (
+        "keyserver",
+        ["--sever", "https://keys.example", "audit", "list"],
+        "不明なオプション --sever",
+        "unknown option --sever",
+    ),
+    ("rwc", ["--server", "https://k.example", "ls", "c.rwc"], "不明なオプション", "unknown option"),
+    # `-` where it cannot be stdin or stdout (issue 9): refused, never a file named "-".
+    # Before: `--password-file -` "cannot read the password file -" (exit 1), `-C -` made a
+    # directory named "-", `--ca-bundle -` "CA bundle not found".
+    ("rwc", ["ls", "c.rwc", "--password-file", "-"], "ファイル名を指定してください", _DASH),
+    ("rwc", ["seal", "a", "-o", "a.rwc", "--password-file", "-"], "ファイル名を", _DASH),
+    ("rwc", ["open", "c.rwc", "-C", "-"], "ファイル名を指定してください", _DASH),
+    ("rwc", ["verify", "c.rwc", "--ca-bundle", "-"], "ファイル名を指定してください", _DASH),
+    ("keyserver", ["backup", "-"], "ファイル名を指定してください", _DASH),
+    ("keyserver", ["--data-dir", "-", "whoami"], "ファイル名を指定してください", _DASH),
 ]
 COMMANDS = {"keyserver": keyserver, "rwc": rwc}
 
@@ -74,6 +94,7 @@ def test_usage_errors_in_japanese_and_english(
     [
         ("keyserver", ["audit", "list", "--limt", "5"], "--limit"),
         ("rwc", ["ls", "c", "--jsn"], "--json"),
+        ("keyserver", ["--data-dri", "d", "whoami"], "--data-dir"),
     ],
 )
 def test_the_nearest_option_in_japanese(command: str, argv: list[str], nearest: str) -> None:

@@ -23,6 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 from voprf import ristretto as r
 
+from keyserver.domain.i18n import translations
 from keyserver.service import KeyService
 from tests.support.console import (
     MEDIA,
@@ -55,6 +56,14 @@ LONG_REASON = (
     "委託先が紛失 (incident 2022-06)。"
     + "担当者が電車内で紛失したと電話で連絡があり、警察に遺失届を提出済み。" * 2
 )
+
+
+def all_active(language: str, n: int) -> str:
+    """The medium page's summary line for ``n`` containers, every one active."""
+    summary = translations(language).ngettext(
+        "%(n)s container, %(state)s", "%(n)s containers, all %(state)s", n
+    )
+    return summary % {"n": n, "state": translated(language, "Active").lower()}
 
 
 def luminance(css_color: str) -> float:
@@ -189,6 +198,9 @@ def test_loss_story(
     # It finds that one medium and nothing else: straight to its page (issue 12).
     assert medium in heading(driver)
     assert states(console_server, medium) == {"active"}
+    # What is on it, in one line: how many and their state; the labels only in the table
+    # (issue 12, tenth newcomer runs: they were read twice).
+    assert driver.find_element(By.ID, "on-medium").text == all_active(language, len(labels))
     shot("04-medium")
 
     # 3. Report it lost, with the time it was lost (typed as the page shows times).
@@ -276,6 +288,10 @@ def test_loss_story(
     # Short (issue 12): what happened, how many; the medium is the heading, the deadline
     # was on the review page (sixth newcomer run).
     assert medium not in result and str(len(labels)) in result
+    # Above the answer box, read first (issue 12, tenth newcomer runs: below it, it was
+    # found last).
+    banner_y = driver.find_element(By.ID, "loss-result").location["y"]
+    assert banner_y < driver.find_element(By.CSS_SELECTOR, ".answer").location["y"]
     # Print where the page opens (1366x768 and 1280x800), above the downloads (issue 12).
     for width, height in ((1366, 768), (1280, 800)):
         driver.execute_cdp_cmd(
@@ -283,6 +299,7 @@ def test_loss_story(
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
         assert in_view(driver, "print"), (width, height)
+        assert in_view(driver, "loss-result"), (width, height)
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     below = driver.find_element(By.ID, "signed-report").location["y"]
     assert driver.find_element(By.ID, "print").location["y"] < below
@@ -312,6 +329,13 @@ def test_loss_story(
     changes = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(translated(language, "Loss report") in row.text for row in changes)
+    # Each attempts table's heading names its container (issue 12, tenth newcomer runs).
+    since = {"ja": "2026/12/01 18:30:00", "en": "1 Dec 2026, 18:30:00"}[language]
+    attempts = translated(language, "Attempts on %(label)s since %(at)s")
+    assert sorted(
+        section.find_element(By.TAG_NAME, "h3").text
+        for section in driver.find_elements(By.CSS_SELECTOR, "section.report-container")
+    ) == sorted(attempts % {"label": label, "at": f"{since} (UTC+09:00)"} for label in labels)
     shot("07-report")
     # The table's own words ("What", "Cause" and the cause itself) print whole, and so do
     # the attempts' last column and the reader's address in it (in English it printed one
@@ -396,11 +420,7 @@ def test_loss_story(
         driver, driver.find_element(By.LINK_TEXT, translated(language, "Back to the medium"))
     )
     assert not driver.find_elements(By.ID, "loss-state")
-    on_medium = driver.find_element(By.ID, "on-medium").text
-    assert (
-        translated(language, "Active") in on_medium
-        and translated(language, "Suspended") not in on_medium
-    )
+    assert driver.find_element(By.ID, "on-medium").text == all_active(language, len(labels))
     history = driver.find_element(By.ID, "earlier-loss").text
     assert translated(language, "History") in history
     assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in history

@@ -18,6 +18,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from markupsafe import Markup
 
 from keyserver.domain import i18n
 from keyserver.http.console import _i18n
@@ -127,6 +128,12 @@ def test_dates_and_numbers_are_localised() -> None:
     berlin = _i18n.Formats("en", ZoneInfo("Europe/Berlin"), now)
     assert berlin.offset() == "+01:00"
     assert berlin.datetime("2026-07-01T12:00:00Z") == "1 Jul 2026, 14:00:00 (UTC+02:00)"
+    # Lists joined as each language joins them; text escaped, markup (a macro's) kept.
+    assert ja.list(["有効 2 件", "利用停止中 1 件"]) == "有効 2 件、利用停止中 1 件"
+    assert (
+        en.list(["2 active", "1 pending", "1 suspended"]) == "2 active, 1 pending, and 1 suspended"
+    )
+    assert en.list(["<b>", Markup("<i>x</i>")]) == Markup("&lt;b&gt; and <i>x</i>")
 
 
 def _label(catalogue: dict[str, str], english: str) -> tuple[str, str]:

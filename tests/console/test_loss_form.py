@@ -306,6 +306,10 @@ def test_loss_lands_on_the_report_with_its_result(settings: Settings, console_ur
     # below, the deadline was on the review page and is in each container's facts.
     assert "紛失を届け出ました。1 件を利用停止しました。" in banner and "UTC" not in banner
     assert "<b>" not in banner  # the internal reason is not in the banner at all
+    # Above the answer box, under the heading (issue 12, tenth newcomer runs: the outcome
+    # of the button just pressed is read first).
+    main = done.text.split("<main", 1)[1]
+    assert main.index("</h1>") < main.index('id="loss-result"') < main.index('class="answer ')
     assert again.status_code == 200 and 'id="loss-result"' in again.text
     for page in tampered:
         assert page.status_code == 200

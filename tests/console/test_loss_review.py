@@ -79,7 +79,8 @@ def _facts(text: str) -> list[tuple[str, str]]:
 def test_the_review_shows_the_last_opening_before_the_time_typed(
     settings: Settings, console_url: str
 ) -> None:
-    """The latest confirmed opening before the time typed, of every container, with who;
+    """The latest confirmed opening before the time typed, of every container, with which
+    container and who;
     an opening after it is not "before" (it is what the report will answer with). The
     report made from the review says the same opening in its answer box."""
     with _opened(settings, console_url, OPENINGS) as world:
@@ -97,21 +98,24 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     # click earlier. The opening to the minute, its offset the time of loss's above it.
     # Eighth newcomer run: no time of loss (typed one page earlier), the deadline's rule
     # exact, the opening labelled as the report labels it.
-    # Ninth: the time of loss shown back as understood, first.
+    # Ninth: the time of loss shown back as understood, first. Tenth: the opened container
+    # named (the official looked up which one it was).
     assert _facts(text) == [
         ("Time of loss", "3 Dec 2026, 18:30 (UTC+09:00)"),
-        ("Last confirmed opening before the loss", "reader at 3 Dec 2026, 17:40"),
+        ("Last confirmed opening before the loss", "late: reader at 3 Dec 2026, 17:40"),
         ("Keys destroyed after", "72 hours after you confirm"),
     ]
     assert 'id="close-opening"' not in text  # 50 minutes before the time typed
     shown = re.sub(r"<[^>]+>", "", text.split("<main", 1)[1])  # what is read, not posted
     assert "Nothing has happened yet" not in shown and "Stolen" not in shown
     assert 'name="reason" value="Stolen"' in text  # still posted
-    assert ("紛失前に最後に確認された開封", "reader (2026/12/03 17:40)") in _facts(ja)
+    assert ("紛失前に最後に確認された開封", "late: reader (2026/12/03 17:40)") in _facts(ja)
     assert "確定から 72 時間後" in ja
     # The report's answer box: the same opening, to the second.
     assert done.status_code == 200, done.text[:2000]
-    said = "Last confirmed opening before the loss: 3 Dec 2026, 17:40:15 (UTC+09:00) (reader)."
+    said = (
+        "Last confirmed opening before the loss: late, 3 Dec 2026, 17:40:15 (UTC+09:00) (reader)."
+    )
     assert f'id="answer-before">{said}</p>' in html.unescape(done.text)
 
 

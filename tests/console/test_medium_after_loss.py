@@ -22,7 +22,7 @@ from keyserver.domain.settings import Settings
 from keyserver.service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
-from tests.support.world import World, activate, confirm, make_world, oprf
+from tests.support.world import World, activate, confirm, make_world, oprf, register
 
 MEDIUM = "USB-2026-0777"
 LOSS_FORM = 'action="/console/medium/report-lost"'
@@ -100,10 +100,23 @@ def _section(page: requests.Response, element_id: str) -> str:
     return _text(text[start : text.index(f"</{tag}>", start)])
 
 
+def _summary(page: requests.Response) -> str:
+    """The text of the medium page's summary line (what is on the medium)."""
+    line = page.text.split('<p class="on-medium" id="on-medium">', 1)[1].split("</p>", 1)[0]
+    return _text(line)
+
+
 def _rows(page: requests.Response) -> list[tuple[str, str]]:
     """(label, second cell's text) of each row of the medium's container table."""
     table = page.text.split('<table id="containers">', 1)[1].split("</table>", 1)[0]
     return [(html.unescape(label), _text(cell)) for label, cell in ROW.findall(table)]
+
+
+# The medium page's summary of three containers, before and after the loss report.
+ON_MEDIUM = {
+    "en": ("3 containers, all active", "3 containers, all suspended"),
+    "ja": ("コンテナ 3 件 (すべて有効)", "コンテナ 3 件 (すべて利用停止中)"),
+}
 
 
 @pytest.mark.parametrize(
@@ -153,6 +166,10 @@ def test_reported_medium_leads_with_its_state_and_lists_answers_first(
     assert f"<h2>{_t(language, 'Report this medium lost')}</h2>" in before.text
     assert before.text.count('class="button primary"') == 1
     assert [label for label, _ in _rows(before)] == ["alpha", "bravo", "charlie"]
+    # One line of what is on it, above the form: the count and the state, no label (issue
+    # 12, tenth newcomer runs: the table below names them).
+    assert _summary(before) == ON_MEDIUM[language][0]
+    assert _summary(after) == ON_MEDIUM[language][1]
 
     # After it: the state first (who, when, the deadline, in the zone with its offset) ...
     state = _section(after, "loss-state")
@@ -272,3 +289,35 @@ def test_medium_reported_and_destroyed_at_once_says_so(
     assert main.count('class="button primary"') == 1 and 'id="open-report"' in main
     assert LOSS_FORM not in main and 'id="other-actions"' not in main
     assert _rows(page) == [("alpha", _t(language, "Not opened"))]
+    # A lone container: its state, no "all" (issue 12).
+    assert (
+        _summary(page)
+        == {"en": "1 container: destroyed", "ja": "コンテナ 1 件 (破棄済み)"}[language]
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "4 containers: 2 active, 1 pending, and 1 suspended"),
+        ("ja", "コンテナ 4 件 (有効 2 件、登録待ち 1 件、利用停止中 1 件)"),
+    ],
+)
+def test_medium_page_counts_each_state(
+    settings: Settings, console_url: str, language: str, said: str
+) -> None:
+    """Containers in different states: the summary line counts each state, the labels only
+    in the table below it (issue 12, tenth newcomer runs)."""
+    with served(settings, console_url, language) as s:
+        w = s.world
+        activate(w, medium=MEDIUM, label="alpha")
+        activate(w, medium=MEDIUM, label="bravo")
+        stopped, _ = activate(w, medium=MEDIUM, label="charlie")
+        path = f"/v1/containers/{stopped['container_id']}/suspend"
+        assert w.call("official", "POST", path, json={"reason": "audit hold"}).is_success
+        register(w, medium=MEDIUM, label="delta")  # not committed: pending
+        s.sign_in()
+        page = s.medium()
+
+    assert _summary(page) == said
+    assert sorted(label for label, _ in _rows(page)) == ["alpha", "bravo", "charlie", "delta"]

@@ -165,7 +165,7 @@ def test_the_answer_box_says_the_last_opening_before_the_loss(
     """Issue 12, sixth newcomer run: the last confirmed opening before the time of loss, of
     any container, next to "Not opened": one a second before it tells the official the
     time entered may be too late, before the report is printed. The latest of them all,
-    to the second, with who opened it."""
+    to the second, with which container and who opened it."""
     clock = settings.clock
     assert isinstance(clock, FakeClock)
     url = console_url
@@ -188,7 +188,7 @@ def test_the_answer_box_says_the_last_opening_before_the_loss(
     assert page.status_code == 200, page.text[:500]
     box = page.text.split('<div class="answer answer-not_opened">', 1)[1].split("</div>", 1)[0]
     fmt = Formats("en", display_zone(settings.display_timezone), last)
-    said = f"Last confirmed opening before the loss: {fmt.datetime(last)} (reader)."
+    said = f"Last confirmed opening before the loss: late, {fmt.datetime(last)} (reader)."
     assert f'<p class="answer-before" id="answer-before">{said}</p>' in box
 
 

@@ -23,6 +23,7 @@ from types import FrameType
 import pytest
 
 from pycontainer.format import keyschedule
+from pycontainer.format.keyschedule import Argon2Memory
 from pycontainer.format.primitives import Argon2Params
 from pycontainer.writer import _header
 
@@ -82,7 +83,9 @@ def test_an_interrupt_waits_for_the_argon2_thread(
     interrupted, left = threading.Event(), threading.Event()
     derive = keyschedule.derive_kek
 
-    def gated(oprf_out: bytes, container_id: bytes, _params: Argon2Params) -> bytes:
+    def gated(
+        oprf_out: bytes, container_id: bytes, _params: Argon2Params, memory: Argon2Memory
+    ) -> bytes:
         # Interrupt the caller once it waits for this thread, then go on deriving.
         deadline = time.monotonic() + 30
         while not _waiting_for_stretch(threading.main_thread()):
@@ -92,7 +95,7 @@ def test_an_interrupt_waits_for_the_argon2_thread(
         assert interrupted.wait(30)
         # Not a measurement: a caller that gave up waiting shows it here (it sets `left`).
         left.wait(1)
-        kek = derive(oprf_out, container_id, Argon2Params(m=1024, t=1, p=1))
+        kek = derive(oprf_out, container_id, Argon2Params(m=1024, t=1, p=1), memory)
         events.append("derivation finished")
         return kek
 

@@ -14,6 +14,8 @@ import pytest
 
 from pycontainer.errors import ContainerError, PayloadError
 from pycontainer.format import keyschedule
+from pycontainer.format.keyschedule import Argon2Memory
+from pycontainer.format.primitives import Argon2Params
 from pycontainer.keyrelease import InProcessKeyServer
 from pycontainer.reader import ReaderLimits, read_header
 
@@ -38,9 +40,16 @@ def test_every_single_bit_flip_is_rejected(
 ) -> None:
     # ~2400 opens, most with the same Argon2 inputs: the real Argon2id runs once per
     # distinct input (memoised), so a flip that changes an input still pays for its own.
-    monkeypatch.setattr(
-        keyschedule, "stretch", functools.lru_cache(maxsize=None)(keyschedule.stretch)
-    )
+    # Keyed without `memory` (a new pair of allocation callbacks per call, which does not
+    # change the bytes: tests/container/test_argon2_memory.py).
+    memoised = functools.lru_cache(maxsize=None)(keyschedule.stretch)
+
+    def stretch(
+        oprf_out: bytes, container_id: bytes, params: Argon2Params, _memory: Argon2Memory = None
+    ) -> bytes:
+        return memoised(oprf_out, container_id, params)
+
+    monkeypatch.setattr(keyschedule, "stretch", stretch)
     # A short URL keeps the container (and so this exhaustive test) small.
     ks = InProcessKeyServer(url="http://[::1]")
     slot = ks.register()

@@ -84,3 +84,16 @@ def test_readme_keyserver_exit_codes_match() -> None:
         if name.startswith("EXIT_") and isinstance(value, int)
     }
     assert constants == set(actual)
+
+
+def test_spec_lists_every_keyserver_exit_code() -> None:
+    """spec/protocol.md §cli says the exit codes in a sentence: the same codes as the one
+    table (keyserver.cli.errors), none missing and none extra (issue 9: the table was
+    written out in several places)."""
+    spec = (README.parent / "spec" / "protocol.md").read_text(encoding="utf-8")
+    match = re.search(r"^- Exit codes: (.*?)\.(?: |$)", spec, re.M | re.S)
+    assert match, "spec/protocol.md has no '- Exit codes:' item"
+    sentence = " ".join(match.group(1).split())
+    # "0 success; 1 a problem ...; 7 unavailable (network, 5xx, database); ...; 130 ..."
+    listed = [int(code) for code in re.findall(r"(?:^|; )(\d+) ", sentence)]
+    assert listed == [int(code) for code, _, _ in cli_errors.EXIT_CODE_TABLE], sentence

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pycontainer.cli.exits import ExitCode
 from tests.faults.conftest import tmpfs_at
 
 MIB = 1 << 20
@@ -60,7 +61,7 @@ def _seal(story: Any, payload: Path, out: Path) -> subprocess.CompletedProcess[b
 def _failed_clearly(proc: subprocess.CompletedProcess[bytes], what: str) -> str:
     err = proc.stderr.decode(errors="replace")
     print(f"\n[faults] {what}: exit {proc.returncode}: {err.strip().splitlines()[:2]}")
-    assert proc.returncode not in {0, 2}, err
+    assert proc.returncode == ExitCode.ERROR, err  # not usage (2), not a refusal (3-10)
     assert "Traceback" not in err
     assert "space" in err.lower(), err
     return err

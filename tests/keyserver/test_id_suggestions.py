@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.world import World, activate, blinded_b64, register
 
 
@@ -29,7 +31,9 @@ def _not_found(resp: Any) -> list[str]:
     return list(doc["suggestions"])
 
 
-def test_official_gets_the_nearest_container_and_nothing_changes(world: World) -> None:
+def test_official_gets_the_nearest_container_and_nothing_changes(
+    world: World, subtests: pytest.Subtests
+) -> None:
     box, _ = activate(world, medium="USB-ID")
     cid = box["container_id"]
     typo = _typo(cid)
@@ -39,7 +43,8 @@ def test_official_gets_the_nearest_container_and_nothing_changes(world: World) -
         ("POST", f"/v1/containers/{typo}/destroy", {"reason": "lost"}),
         ("GET", f"/v1/containers/{typo}", None),
     ):
-        assert _not_found(world.call("official", method, path, json=body)) == [cid], path
+        with subtests.test(msg=f"{method} {path}"):
+            assert _not_found(world.call("official", method, path, json=body)) == [cid], path
     assert _not_found(world.call("auditor", "GET", f"/v1/containers/{typo}")) == [cid]
     # Far from every id (the first characters differ too): no suggestion, still not-found.
     other = ("A" if cid[0] != "A" else "B") + cid[1:4] + "A" * 18

@@ -246,7 +246,7 @@ def test_catching_up_in_short_transactions(
         service.close()
 
 
-def test_bad_sizes_are_invalid_requests(tw: World) -> None:
+def test_bad_sizes_are_invalid_requests(tw: World, subtests: pytest.Subtests) -> None:
     _checkpoint(tw)
     for method, path, params in [
         ("GET", "/v1/tlog/checkpoints/99999999999999999999", {}),
@@ -255,9 +255,10 @@ def test_bad_sizes_are_invalid_requests(tw: World) -> None:
         ("GET", "/v1/tlog/proof/inclusion", {"seq": 0}),
         ("GET", "/v1/tlog/proof/inclusion", {"seq": 2**63}),
     ]:
-        resp = tw.call("auditor", method, path, params=params)
-        assert resp.status_code == 400, (path, params, resp.text)
-        assert resp.json()["type"].endswith(":invalid-request")
+        with subtests.test(msg=f"{method} {path} {params}"):
+            resp = tw.call("auditor", method, path, params=params)
+            assert resp.status_code == 400, (path, params, resp.text)
+            assert resp.json()["type"].endswith(":invalid-request")
     resp = tw.call(None, "GET", "/v1/tlog/checkpoints/123456")
     assert resp.status_code == 404
     ja = tw.call(

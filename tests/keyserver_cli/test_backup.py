@@ -10,6 +10,7 @@ pg_dump/pg_restore.
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 from types import ModuleType
@@ -180,6 +181,24 @@ def test_a_database_copied_back_by_hand_does_not_serve(
     # The app refuses as well (workers and embedders build it without `serve`).
     with pytest.raises(RuntimeError, match="did not start"), running_server(settings):
         pass
+
+
+def test_the_published_checkpoint_is_written_by_the_one_atomic_publish(
+    data_dir: DataDir, tmp_path: Path
+) -> None:
+    """Not through a name planted beside it (issue 9: the module's own publish opened
+    ``.NAME.PID.tmp`` with O_TRUNC, following a link there), 0600, nothing left over."""
+    published = data_dir.path / "log.key.published"
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (data_dir.path / f".{published.name}.{os.getpid()}.tmp").symlink_to(victim)
+    before = set(data_dir.path.iterdir())
+    assert published_head.advance(published, 1, "a note\n", lambda _text: 0)
+    assert published.read_text() == "a note\n" and not published.is_symlink()
+    assert victim.read_text() == "keep"
+    assert stat.S_IMODE(published.stat().st_mode) == 0o600
+    lock = published.with_name(published.name + ".lock")  # the writers' flock, kept
+    assert set(data_dir.path.iterdir()) - before <= {published, lock}  # no temporary file
 
 
 def test_the_published_checkpoint_only_moves_forward_and_must_verify(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.keyserver_cli import Cli, DataDir
+from pycontainer.cli.strictargs import NO_DASH
+from tests.support.keyserver_cli import Cli, DataDir, clean_env
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,30 @@ def test_dash_is_refused_where_it_cannot_be_a_stream(
     error = json.loads(result.err)["error"]
     assert "needs a file name: - (stdin or stdout) cannot be used here" in error["message"]
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("setting", ["master_key_file", "log_key_file", "hsm_pin_file", "data_dir"])
+def test_dash_is_refused_as_a_file_setting(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    """A file setting is a file's name, from a flag, KEYSERVER_* or TOML alike. Before,
+    `init --master-key-file -` wrote the master key into a file named `-` here."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data"
+    flag = "--" + setting.replace("_", "-")
+    env = clean_env(**{"KEYSERVER_" + setting.upper(): "-"})
+    if setting == "data_dir":  # `--data-dir -` is the parser's (test_usage_language.py)
+        runs = [cli("init", "--json", env=env)]
+    else:
+        runs = [
+            cli("init", "--data-dir", data, "--json", env=env),
+            cli("init", "--data-dir", data, flag, "-", "--json"),
+        ]
+    for result in runs:
+        assert result.code == 3, result
+        message = json.loads(result.err)["error"]["message"]
+        assert message == f"configuration: {setting}: {NO_DASH}", message
+    assert sorted(tmp_path.iterdir()) == []  # no file named "-", no half-made data dir
 
 
 def test_signed_report_to_stdout_and_verified_from_stdin(

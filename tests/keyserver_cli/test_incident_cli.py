@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from keyserver.service import KeyService
 from tests.support import keyserver_cli as h
 from tests.support.world import unb64
@@ -18,7 +20,9 @@ def _state(data_dir: Any, cid: str) -> dict[str, Any]:
         service.close()
 
 
-def test_typo_exits_not_found_with_suggestion(cli: Any, data_dir: Any, people: Any) -> None:
+def test_typo_exits_not_found_with_suggestion(
+    cli: Any, data_dir: Any, people: Any, subtests: pytest.Subtests
+) -> None:
     cid = h.make_container(data_dir.settings(), people.writer, medium="USB-2022-06-AMA")
     dd = data_dir.path
     for argv in (
@@ -27,11 +31,12 @@ def test_typo_exits_not_found_with_suggestion(cli: Any, data_dir: Any, people: A
         ("media", "show", "USB-2022-06-AMX"),
         ("report", "--medium", "USB-2022-06-AMX"),
     ):
-        result = cli(*argv, "--data-dir", dd)
-        assert result.code == 5, (argv, result)
-        assert "did you mean USB-2022-06-AMA?" in result.err, result
-        assert "Nothing was changed." in result.err  # once, in the error line
-        assert result.err.count("did you mean") == 1
+        with subtests.test(msg=" ".join(argv)):
+            result = cli(*argv, "--data-dir", dd)
+            assert result.code == 5, (argv, result)
+            assert "did you mean USB-2022-06-AMA?" in result.err, result
+            assert "Nothing was changed." in result.err  # once, in the error line
+            assert result.err.count("did you mean") == 1
     assert _state(data_dir, cid)["state"] == "active"
     # Case and blanks do not matter: this is the same medium.
     result = cli("media", "show", " usb-2022-06-ama ", "--json", "--data-dir", dd)

@@ -17,6 +17,7 @@ import keyserver
 import pycontainer
 from keyserver.cli import errors as keyserver_errors
 from keyserver.cli import parser as keyserver_parser
+from keyserver.domain import approvals, lifecycle
 from pycontainer.cli import exits as rwc_exits
 from pycontainer.cli import main as rwc_main
 
@@ -122,3 +123,18 @@ def test_help_prints_the_exit_code_table(
             code,
             meaning,
         )
+
+
+def test_role_and_state_choices_are_the_domains() -> None:
+    """`--role` and `--state` offer the domain's roles and states (issue 9: the command kept
+    copies of them), wherever they are options."""
+    choices: dict[str, set[str]] = defaultdict(set)
+    for parser in _parsers(keyserver_parser.build_parser()):
+        for action in parser._actions:
+            if action.dest in ("role", "state") and action.choices is not None:
+                choices[f"{parser.prog} {action.dest}"] = {str(c) for c in action.choices}
+    assert choices == {
+        "keyserver principal add role": set(lifecycle.ROLES),
+        "keyserver search state": {s.value for s in lifecycle.State},
+        "keyserver approvals list state": {s.value for s in approvals.State},
+    }

@@ -79,22 +79,30 @@ def test_malformed_notes(data: bytes) -> None:
         parse_note(data)
 
 
+_BODY = "city.example/rwc\n20852163\n" + base64.b64encode(bytes(range(32))).decode() + "\n"
+
+
 def test_checkpoint_body() -> None:
     cp = Checkpoint("city.example/rwc", 20852163, bytes(range(32)))
-    body = "city.example/rwc\n20852163\n" + base64.b64encode(bytes(range(32))).decode() + "\n"
-    assert cp.body() == body
-    assert Checkpoint.parse(body) == cp
-    for bad in [
-        body.replace("20852163", "020852163"),
-        body.replace("20852163", "-1"),
-        body.replace("20852163", "\uff11"),
-        body[:-1],
-        body + "extension\n",
+    assert cp.body() == _BODY
+    assert Checkpoint.parse(_BODY) == cp
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _BODY.replace("20852163", "020852163"),
+        _BODY.replace("20852163", "-1"),
+        _BODY.replace("20852163", "\uff11"),
+        _BODY[:-1],
+        _BODY + "extension\n",
         "city.example/rwc\n1\nAAAA\n",
         "city example\n1\n" + base64.b64encode(bytes(32)).decode() + "\n",
-    ]:
-        with pytest.raises(TlogFormatError):
-            Checkpoint.parse(bad)
+    ],
+)
+def test_malformed_checkpoint_bodies(bad: str) -> None:
+    with pytest.raises(TlogFormatError):
+        Checkpoint.parse(bad)
 
 
 def test_cosignature_by_hand() -> None:

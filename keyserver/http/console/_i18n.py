@@ -6,12 +6,15 @@ Every string a person reads goes through the key server's one gettext catalogue
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from babel import Locale
 from babel.dates import format_datetime
+from babel.lists import format_list
 from babel.numbers import format_decimal
+from markupsafe import Markup, escape
 
 from keyserver.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, accepted_language, translations
 
@@ -85,6 +88,16 @@ class Formats:
     def number(self, value: int) -> str:
         """An integer with the language's grouping (``460,517``)."""
         return format_decimal(value, locale=self.language)
+
+    def list(self, items: Iterable[str]) -> Markup:
+        """Items joined as the language joins a list (CLDR: ``a, b, and c``; ``a、b、c``).
+
+        For a template: each item is escaped unless it is already markup (a macro's
+        output), and the "standard" pattern's joining words (", ", ", and ", "、") hold no
+        character HTML reads, so the joined text is safe to mark as such.
+        """
+        escaped = [str(escape(item)) for item in items]
+        return Markup(format_list(escaped, style="standard", locale=self.language))  # noqa: S704
 
     def zone_name(self) -> str:
         """The zone's name as configured (``Asia/Tokyo``), for page footers."""

@@ -80,10 +80,11 @@ def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
     Shown in the report's answer box and on the loss report's review page: one just before
     the time of loss tells the official the time may be too late (an opening by whoever
     found the medium would then count as before it). Times are RFC 3339 UTC of one form,
-    so the latest is the greatest as text.
+    so the latest is the greatest as text. The container's label goes with it (issue 12,
+    tenth newcomer runs: on a medium of several, the official looked up which one it was).
     """
     found = [
-        c["last_confirmed_open_before_loss"]
+        {**c["last_confirmed_open_before_loss"], "label": c["label"]}
         for c in containers
         if c.get("last_confirmed_open_before_loss")
     ]

@@ -6,6 +6,7 @@ Over HTTP against a real server, SQLite and PostgreSQL (conftest.py).
 
 from __future__ import annotations
 
+import pytest
 import requests
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +26,7 @@ from tests.support.console_http import (
 
 
 def test_csrf_and_origin_refused(
-    settings: Settings, tokens: dict[str, str], console_url: str
+    settings: Settings, tokens: dict[str, str], console_url: str, subtests: pytest.Subtests
 ) -> None:
     browser, resp = sign_in(console_url, tokens["tanaka"])
     assert signed_in(resp)
@@ -38,9 +39,10 @@ def test_csrf_and_origin_refused(
         ({k: v for k, v in loss_form(csrf).items() if k != "csrf"}, {}),  # none
         (loss_form(csrf), {"Origin": "http://attacker.example"}),  # another origin
     ):
-        refused = browser.post(confirm, data=form, headers=headers, timeout=30)
-        assert refused.status_code == 403
-        assert states(settings) == {"active"}
+        with subtests.test(msg=f"{sorted(form)} {headers}"):
+            refused = browser.post(confirm, data=form, headers=headers, timeout=30)
+            assert refused.status_code == 403
+            assert states(settings) == {"active"}
     # Another session's token does not work in this one either.
     other, _ = sign_in(console_url, tokens["tanaka"])
     other_csrf = csrf_of(other.get(console_url + "/console/overview", timeout=30))
