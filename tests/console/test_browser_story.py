@@ -331,6 +331,15 @@ def test_loss_story(
     shot("01-sign-in")
     assert heading(driver) == _t(language, "Sign in")
     assert driver.switch_to.active_element.get_attribute("id") == "token"
+    # The label says what to paste; one line under the field, that it is not kept (issue
+    # 12, tenth newcomer runs: "Paste your token" above the field said it twice).
+    hint = driver.find_element(By.ID, "token_hint").text
+    assert hint == _t(language, "Not stored in your browser.")
+    assert driver.find_element(By.TAG_NAME, "main").text.split("\n")[:3] == [
+        _t(language, "Sign in"),
+        _t(language, "Token"),
+        hint,
+    ]
     check_focus_ring(driver)
     driver.find_element(By.ID, "token").send_keys(console_server.tokens["tanaka"])
     submit_button(driver, _t(language, "Sign in"))
@@ -380,6 +389,10 @@ def test_loss_story(
     assert not driver.find_element(By.ID, "public_reason").is_displayed()
     offered = driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")
     assert _t(language, "Stolen") in [o.text for o in offered]
+    # "Internal" says who reads it (issue 12, tenth newcomer runs: no "(for officials and
+    # auditors)" after it).
+    legend = driver.find_element(By.CSS_SELECTOR, "#reasons legend").text
+    assert legend == f"{_t(language, 'Internal reason')} {_t(language, '(required)')}"
     submit_button(driver, _t(language, "Review what this will affect"))
     steps.act(3)
     steps.page()
@@ -476,6 +489,16 @@ def test_loss_story(
     changes = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(_t(language, "Loss report") in row.text for row in changes)
+    # Beside the long reason, every other cell on one line (issue 12: 内/容 and 原/因 read
+    # one character a line on screen).
+    lines = driver.execute_script(
+        "return Array.from(document.querySelectorAll('table.changes th:not(:last-child),"
+        " table.changes td:not(:last-child)')).map(function (cell) {"
+        " var r = document.createRange(); r.selectNodeContents(cell);"
+        " return new Set(Array.from(r.getClientRects()).map(function (x) {"
+        " return Math.round(x.top); })).size; });"
+    )
+    assert lines and set(lines) == {1}, lines
     # Each attempts table's heading names its container (issue 12, tenth newcomer runs).
     since = {"ja": "2026/12/01 18:30:00", "en": "1 Dec 2026, 18:30:00"}[language]
     attempts = _t(language, "Attempts on %(label)s since %(at)s")
@@ -505,6 +528,10 @@ def test_loss_story(
     # 5. Download the signed report and check it offline, with the command shown.
     click_and_wait_for_download(driver, driver.find_element(By.ID, "signed-report"))
     steps.act()
+    # How to check it offline is folded (issue 12, tenth newcomer runs: most of the page's
+    # reading, on the page whose step is Print); the press opens it.
+    assert not driver.find_element(By.ID, "verify-command").is_displayed()
+    driver.find_element(By.CSS_SELECTOR, "#verify-offline summary").click()
     out = verify_as_shown(driver, "verify-command", downloads)
     assert out.startswith("OK: medium-report issued")
     print(steps.summary(language))  # the newcomer count, for the report (pytest -s)

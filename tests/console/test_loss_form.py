@@ -201,7 +201,7 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     # field (issue 12, third newcomer run); one autofocus per page, here and on a refusal.
     assert page.text.count("autofocus") == 1 and "autofocus" in tag_of(page.text, "lost_at")
     assert bad.text.count("autofocus") == no_reason.text.count("autofocus") == 1
-    assert "内部向けの理由(職員・監査用) (必須)" in page.text
+    assert "<legend>内部向けの理由 (必須) " in page.text
     assert "(任意)</label>" in page.text
     assert no_reason.status_code == 400
     # A missing reason: the cursor and the error's link on the first choice, one click

@@ -10,6 +10,7 @@ check in the configured zone, and entries appended since count in "up to entry N
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
@@ -99,3 +100,6 @@ def test_full_verification_page_refreshes_the_overview(
     overview = html.unescape(browser.get(console_url + "/console/overview", timeout=30).text)
     assert verify.status_code == 200 and "The audit log is intact" in verify.text
     assert "(incrementally, from the last full check at 4 Dec 2026, 10:00:00" in overview
+    # No loss report: the section's heading and "None.", as the next section says it (issue
+    # 12, tenth newcomer runs: a sentence restating the heading).
+    assert re.search(r"<h2>Loss reports</h2>\s*<p>None\.</p>", overview), overview
