@@ -160,6 +160,15 @@ def _main(
     except KeyboardInterrupt:
         out.error(N_("interrupted"), exit_code=EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        # The system refused what the command did not expect to fail (its output on a full
+        # disk, `> /dev/full`): said in the system's words, as `rwc` says it, not as a bug
+        # to report (issue 9).
+        if verbose:
+            traceback.print_exc(file=stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        out.error(N_("%(text)s", text=f"{where}{exc.strerror or exc}"), exit_code=EXIT_FAILURE)
+        return EXIT_FAILURE
     except Exception as exc:  # noqa: BLE001 - last resort: a message, never a bare traceback
         if verbose:
             traceback.print_exc(file=stderr)

@@ -21,7 +21,7 @@ from keyserver.cli.errors import exit_codes_epilog
 from keyserver.cli.output import PROG
 from keyserver.domain import lifecycle
 from keyserver.domain.lifecycle import RESTORE_CAUSES
-from pycontainer.cli.strictargs import file_name
+from pycontainer.cli.strictargs import described, file_name
 
 SETTINGS_NOTE = (
     "In local mode the server settings (--loss-waiting-period 72h, ...) apply as well; "
@@ -323,4 +323,4 @@ def build_parser() -> argparse.ArgumentParser:
     cli_backup.add_parsers(add, _settings_flags)
     cli_rotate.add_parser(add, _settings_flags)
     cli_verify_report.add_parser(add)
-    return parser
+    return described(parser)

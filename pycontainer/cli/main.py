@@ -32,7 +32,7 @@ from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
 from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
 from pycontainer.cli.signals import Terminated, terminate_like_interrupt
-from pycontainer.cli.strictargs import StrictParser, UsageText
+from pycontainer.cli.strictargs import StrictParser, UsageText, described
 from pycontainer.cli.texts import language, usage_text
 from pycontainer.cli.ui import Ui
 from pycontainer.errors import ContainerError
@@ -136,7 +136,7 @@ def build_parser() -> StrictParser:
     cli_seal.add_parser(sub, parents)
     cli_read.add_parsers(sub, parents)
     cli_login.add_parsers(sub, parents)
-    return parser
+    return described(parser)
 
 
 def run(

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 # The language of the parse in progress (set by the root parser's parse_args): argparse
 # calls the chosen subcommand's parser, which the command never sees, so its language
@@ -106,6 +106,25 @@ def argparse_text(message: str) -> UsageText:
         if found:
             return UsageText(key, found.groupdict())
     return UsageText("other", {"text": message})
+
+
+_Parser = TypeVar("_Parser", bound=argparse.ArgumentParser)
+
+
+def described(parser: _Parser) -> _Parser:
+    """``parser``, each subcommand's ``--help`` opening with what it does.
+
+    A subcommand without a description of its own gets its line from the command list
+    above it (``keyserver audit list --help`` began with the usage and nothing else).
+    """
+    for action in parser._actions:  # argparse has no public walker
+        if isinstance(action, argparse._SubParsersAction):
+            lines = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if sub.description is None and lines.get(name):
+                    sub.description = lines[name]
+                described(sub)
+    return parser
 
 
 def file_name(value: str) -> str:

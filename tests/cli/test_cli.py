@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pycontainer._engine import staging
 from pycontainer.cli.exits import EXIT_CODE_TABLE, ExitCode
 from pycontainer.cli.main import run
 from pycontainer.client.keyserver import KeyServerClient, b64url_decode, b64url_encode
@@ -343,6 +344,25 @@ SEAL_REFUSALS = {
     "expires-past": [*_FOR, "--expires", "2001-01-01", *KDF],
     "plain-http-remote": ["--server", "http://keys.city.example", "--medium", "M", "--reader", "r"],
 }
+
+
+def test_seal_publishes_its_container_once(
+    server: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One publish (link or rename, fsync of the directory) per seal: `rwc seal` published
+    a second time over the writer's (issue 9), two cycles on a slow USB stick. The real
+    publish runs; the test only counts it."""
+    published: list[Path] = []
+    publish = staging.StagedFile.publish
+
+    def counted(self: staging.StagedFile, *, force: bool) -> None:
+        published.append(self._dest)
+        publish(self, force=force)
+
+    monkeypatch.setattr(staging.StagedFile, "publish", counted)
+    result, out = seal(server, home, tmp_path)
+    assert result.code == 0, result.err
+    assert published == [out]
 
 
 @pytest.mark.parametrize("case", sorted(SEAL_REFUSALS))

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.e2e import KeyServer
 from tests.support.processes import clean_env
+from tests.support.requirements import missing
 
 BIN = Path(sys.executable).parent
 RWC = BIN / "rwc"
@@ -38,21 +39,26 @@ def run(
     )
 
 
+def run_into(stdout: int, *argv: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    """Run with stdout the descriptor ``stdout``; stderr captured."""
+    return subprocess.run(
+        [os.fspath(a) for a in argv],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        timeout=TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def run_into_closed_pipe(*argv: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
     """Run with stdout a pipe whose reader has already gone (`... | head -0`)."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # before the child starts: its first write fails with EPIPE
     try:
-        return subprocess.run(
-            [os.fspath(a) for a in argv],
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=clean_env(),
-            timeout=TIMEOUT,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_into(write_end, *argv)
     finally:
         os.close(write_end)
 
@@ -156,7 +162,7 @@ def test_no_silent_abbreviations(argv: tuple[str | Path, ...]) -> None:
 
 def test_closed_pipe_ends_quietly_with_status_0(data_dir: Path) -> None:
     for argv in (
-        (RWC, "--help"),
+        (RWC, "--version"),
         (KEYSERVER, "--help"),
         (KEYSERVER, "audit", "export", "--data-dir", data_dir),
         (KEYSERVER, "audit", "list", "--json", "--data-dir", data_dir),
@@ -167,6 +173,25 @@ def test_closed_pipe_ends_quietly_with_status_0(data_dir: Path) -> None:
         result = run_into_closed_pipe(*argv)
         assert result.returncode == 0, (argv, result.stderr)
         assert result.stderr == "", (argv, result.stderr)
+
+
+def test_output_onto_a_full_disk_is_a_clear_error(data_dir: Path) -> None:
+    """stdout on a full device (`> /dev/full`): both commands say so in the system's words,
+    exit 1 (keyserver said "unexpected OSError ... report it")."""
+    full = Path("/dev/full")
+    if not full.exists():
+        missing("/dev/full (Linux)", "run the suite on Linux")
+    for argv in (
+        (KEYSERVER, "whoami", "--data-dir", data_dir),
+        (KEYSERVER, "audit", "list", "--data-dir", data_dir),
+        (KEYSERVER, "audit", "list", "--json", "--data-dir", data_dir),
+        (RWC, "--version"),
+    ):
+        with full.open("w") as stdout:
+            result = run_into(stdout.fileno(), *argv)
+        assert result.returncode == 1, (argv, result.stderr)
+        assert "No space left on device" in result.stderr, (argv, result.stderr)
+        assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_dash_means_stdout_or_is_refused_clearly(data_dir: Path, tmp_path: Path) -> None:

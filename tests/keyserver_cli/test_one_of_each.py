@@ -75,6 +75,15 @@ def test_every_option_has_a_help_line(build: Callable[[], argparse.ArgumentParse
 
 
 @pytest.mark.parametrize("build", [keyserver_parser.build_parser, rwc_main.build_parser])
+def test_every_subcommand_help_says_what_it_does(
+    build: Callable[[], argparse.ArgumentParser],
+) -> None:
+    """`keyserver audit list --help` and ten others opened with the usage alone."""
+    silent = [parser.prog for parser in _parsers(build()) if not parser.description]
+    assert not silent, silent
+
+
+@pytest.mark.parametrize("build", [keyserver_parser.build_parser, rwc_main.build_parser])
 def test_every_help_line_says_what_its_option_does(
     build: Callable[[], argparse.ArgumentParser],
 ) -> None:
