@@ -135,11 +135,11 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     ]
     committer = None
     if args.committer:
-        from keyserver.release import hostcommit  # noqa: PLC0415
+        from keyserver.release import hostsocket  # noqa: PLC0415
 
         sockdir = tempfile.mkdtemp(prefix="release-cpu-")
         path = str(Path(sockdir) / "release.sock")
-        listener = hostcommit.listen(path)
+        listener = hostsocket.listen(path)
         committer = subprocess.Popen(
             [sys.executable, __file__, "--committer-child"],
             stdin=subprocess.PIPE,

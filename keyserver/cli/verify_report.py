@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from keyserver.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 from keyserver.cli.logfetch import log_request
 from keyserver.cli.remote import check_server_url
-from keyserver.domain.i18n import N_, Message
+from keyserver.domain.i18n import N_, Message, ngettext
 from keyserver.domain.transparency import TlogFormatError, TransparencyError
 from keyserver.domain.transparency.note import COSIGNATURE_V1, ED25519, VerifierKey, parse_note
 from keyserver.domain.transparency.report import (
@@ -126,6 +126,45 @@ def _check_server(
     return newer.size
 
 
+def proven(report: VerifiedReport, log_name: str, issued: str, now: int | None) -> list[Message]:
+    """What a verified report proves, one line each, from the catalogue (ja and en).
+
+    An official reads these to the press or a court: in their language, each count in its
+    own plural form (was "1 audit entries proven", English only). ``issued``: the report's
+    time as people read it (the display zone, with its offset); ``now``: the size of the
+    log that still extends the report's checkpoint (``--check-server``), or None.
+    """
+    size = report.checkpoint.size
+    proved = len(report.entries)
+    lines = [
+        N_("OK: %(kind)s issued %(issued)s", kind=report.kind, issued=issued),
+        ngettext(
+            "the log (%(log)s) signed its first %(count)s entry; cosigned by: %(witnesses)s",
+            "the log (%(log)s) signed its first %(count)s entries; cosigned by: %(witnesses)s",
+            size,
+            count=size,
+            log=log_name,
+            witnesses=", ".join(report.cosigned_by) or N_("no witness"),
+        ),
+        ngettext(
+            "%(count)s audit entry proven to be in that log",
+            "%(count)s audit entries proven to be in that log",
+            proved,
+            count=proved,
+        ),
+    ]
+    if now is not None:
+        lines.append(
+            ngettext(
+                "the log still extends it today (%(count)s entry)",
+                "the log still extends it today (%(count)s entries)",
+                now,
+                count=now,
+            )
+        )
+    return lines
+
+
 def cmd_verify_report(ctx: Context) -> int:
     """Verify one report; print what it proves, or exactly why it fails."""
     args = ctx.args
@@ -173,14 +212,9 @@ def cmd_verify_report(ctx: Context) -> int:
     if ctx.out.as_json:
         ctx.out.json(doc)
         return EXIT_OK
-    ctx.out.text(f"OK: {report.kind} issued {report.issued_at} / 検証成功")
-    ctx.out.text(
-        f"  the log ({log_key.name}) signed its first {report.checkpoint.size} entries; "
-        f"cosigned by: {', '.join(report.cosigned_by) or 'no witness'}"
-    )
-    ctx.out.text(f"  {len(report.entries)} audit entries proven to be in that log")
+    issued = ctx.out.cell("issued_at", report.issued_at).plain
+    for line in proven(report, log_key.name, issued, now):
+        ctx.out.text(line)
     if not witnesses:
         ctx.out.note(N_("no --witness-key given: this shows only what the log's operator signed"))
-    if now is not None:
-        ctx.out.text(f"  the log still extends it today ({now} entries) / 現在のログと整合")
     return EXIT_OK

@@ -27,7 +27,7 @@ worker's releases (one batch, one head lock, one fsync for all workers), and mak
 listening Unix socket (in a fresh 0700 directory, the socket 0600) before forking
 anything, so the socket outlives any one committer. It removes the directory when it
 stops; one left by a supervisor killed with SIGKILL is removed by the next
-(hostcommit.remove_stale). If the committer dies, the workers
+(hostsocket.remove_stale). If the committer dies, the workers
 answer 503 for what they had sent it and the supervisor starts a new one on the same
 socket (at most RESTARTS times per RESTART_WINDOW seconds; beyond that it stops the server
 and exits 1, like a dead worker). It ignores SIGINT and SIGTERM (a Ctrl-C, or a service
@@ -67,7 +67,7 @@ from typing import Any
 import uvicorn
 
 from keyserver.cli import serve_handoff
-from keyserver.release import hostcommit
+from keyserver.release import hostsocket
 
 log = logging.getLogger("keyserver")
 
@@ -325,13 +325,13 @@ def serve_workers(
             # A directory only this user can enter: the socket accepts releases. Those a
             # killed supervisor left behind are removed first (make_listener).
             try:
-                sockdir, listener = hostcommit.make_listener(backlog=max(16, 2 * workers))
+                sockdir, listener = hostsocket.make_listener(backlog=max(16, 2 * workers))
             except OSError as exc:  # a TMPDIR too long for a socket's path, full, read-only
                 raise ListenError(
                     f"cannot make the release committer's socket in {tempfile.gettempdir()}: "
                     f"{exc.strerror or exc}; set TMPDIR to a short local directory"
                 ) from exc
-            path = str(Path(sockdir) / hostcommit.SOCKET_NAME)
+            path = str(Path(sockdir) / hostsocket.SOCKET_NAME)
 
         def inherited(*keep: socket.socket) -> list[socket.socket]:
             """The supervisor's sockets a forked child must close (a spawned one has none)."""

@@ -39,12 +39,14 @@ a release without its committed audit entry. The supervisor starts a new committ
 workers reconnect to the new one without a window in which connecting is refused.
 
 Who may connect: the socket lives in a directory of mode 0700 made by the supervisor
-(the socket itself 0600), and the committer checks the peer's uid (``SO_PEERCRED``) is
-its own. What either side says is checked against a schema of exactly the fields
-exchanged (keyserver/release/hostwire.py: canonical JSON, no pickle), and a message
-that is not exactly that is refused as a whole, so even a peer that got past both
-checks could only ask for what a worker asks for. (A process of the same uid could read
-the master key anyway.)
+(the socket itself 0600; keyserver/release/hostsocket.py), and the committer checks
+the peer's uid (``SO_PEERCRED``) is its own. What either side says is checked against a
+schema of exactly the fields exchanged (keyserver/release/hostwire.py: canonical JSON,
+no pickle), and a message that is not exactly that is refused as a whole, so even a peer
+that got past both checks could only ask for what a worker asks for. (A process of the
+same uid could read the master key anyway.) What such a process could still do is
+exhaust the committer: a silent connection is dropped after IDLE_S, and at most
+MAX_CONNECTIONS are served at once.
 """
 
 from __future__ import annotations
@@ -53,15 +55,11 @@ import contextlib
 import itertools
 import logging
 import os
-import shutil
 import socket
-import stat
 import struct
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -71,17 +69,11 @@ from keyserver.domain.errors import KeyServerError, UnavailableError
 from keyserver.domain.i18n import N_
 from keyserver.domain.settings import Settings
 from keyserver.release import hostwire
+from keyserver.release.hostsocket import SOCKET_TYPE
 from keyserver.release.hostwire import MAX_MESSAGE, WireError
 from keyserver.release.jobs import EvalJob
 
 log = logging.getLogger("keyserver")
-
-_SOCKET_TYPE = socket.SOCK_SEQPACKET  # one message per send: no framing to get wrong
-#: Where the supervisor puts the socket: ``<tmp>/keyserver-committer-XXXX/release.sock``.
-SOCKET_DIR_PREFIX = "keyserver-committer-"
-SOCKET_NAME = "release.sock"
-#: How old a socket directory (or its socket) must be to count as a killed supervisor's.
-GRACE_S = 60.0
 
 #: The longest a committer batch waits for the other busy workers' batches (gather),
 #: and how recently a worker must have sent one to count as busy. 5 ms: a worker turns
@@ -97,6 +89,17 @@ ACTIVE_S = 0.05
 #: connection idle for half of this before it sends again (CommitterClient), so it never
 #: sends on one the committer is about to drop.
 IDLE_S = 60.0
+
+#: The most connections the committer serves at once; one more is closed at once, with a
+#: log line. Each worker holds one connection (its one group-commit thread), two for a
+#: moment after it dropped one whose batch the committer is still committing: 64 serves
+#: ``serve --workers`` up to 32, well above the CPUs of any host this runs on (bench/README:
+#: the head lock, not the workers, caps throughput). Security: the uid check lets only
+#: this user's processes in, and such a process can read the master key anyway, so this
+#: cap is not about confidentiality but resource exhaustion: without it a stuck or hostile
+#: same-uid process could open connections until the committer has no thread, memory or
+#: file descriptor left for the workers (IDLE_S only frees a silent one after a minute).
+MAX_CONNECTIONS = 64
 
 #: What a worker sends for an outcome that is not a dict or a refusal (an unexpected
 #: error in the committer): the database is unreachable, or anything else.
@@ -141,105 +144,6 @@ def _peer_uid(sock: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
-def listen(path: str, backlog: int = 16) -> socket.socket:
-    """The committer's listening socket at ``path`` (its directory should be 0700).
-
-    Made by the supervisor before it forks, so it outlives any one committer process.
-    """
-    sock = socket.socket(socket.AF_UNIX, _SOCKET_TYPE)
-    try:
-        # 0600 from the start: no moment at which another user could connect.
-        old = os.umask(0o177)
-        try:
-            sock.bind(path)
-        finally:
-            os.umask(old)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def make_listener(backlog: int, parent: str | None = None) -> tuple[str, socket.socket]:
-    """A fresh 0700 directory in ``parent`` (the temporary directory) and the socket in it.
-
-    The supervisor removes the directory when it stops; one it never removed (it was
-    killed with SIGKILL) is removed here first, by the next supervisor of this user
-    (:func:`remove_stale`), so they do not pile up in /tmp.
-
-    Returns:
-        The directory, and the listening socket at ``SOCKET_NAME`` in it.
-    """
-    parent = parent or tempfile.gettempdir()
-    remove_stale(parent)
-    sockdir = tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=parent)  # 0700
-    try:
-        return sockdir, listen(str(Path(sockdir) / SOCKET_NAME), backlog)
-    except BaseException:
-        shutil.rmtree(sockdir, ignore_errors=True)
-        raise
-
-
-def remove_stale(parent: str) -> list[str]:
-    """Remove the committer socket directories in ``parent`` nobody listens on any more.
-
-    Security: only what is certainly a dead committer's is removed: a real directory
-    (not a symlink) of this user, mode 0700, holding nothing but a socket of this user
-    made more than GRACE_S ago on which a connection is refused (no process holds the
-    listener: its supervisor and every committer and worker, which inherit it, are
-    gone), or nothing at all for GRACE_S (a supervisor killed between making the
-    directory and binding in it). The grace keeps a supervisor starting at this moment
-    safe: its directory is empty until it binds, and its socket refuses connections
-    between bind and listen. Anything else is left as it is. The directory is 0700, so no
-    other user can change it between the checks and the removal.
-
-    Returns:
-        The directories removed.
-    """
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(parent):
-            if entry.name.startswith(SOCKET_DIR_PREFIX) and _stale(entry.path):
-                shutil.rmtree(entry.path, ignore_errors=True)
-                removed.append(entry.path)
-    return removed
-
-
-def _stale(sockdir: str) -> bool:
-    try:
-        st = os.lstat(sockdir)
-        if (
-            not stat.S_ISDIR(st.st_mode)
-            or st.st_uid != os.geteuid()
-            or stat.S_IMODE(st.st_mode) != 0o700
-        ):
-            return False
-        names = [p.name for p in Path(sockdir).iterdir()]
-        if not names:
-            return time.time() - st.st_mtime > GRACE_S
-        if names != [SOCKET_NAME]:
-            return False
-        path = str(Path(sockdir) / SOCKET_NAME)
-        sock_st = os.lstat(path)
-        if (
-            not stat.S_ISSOCK(sock_st.st_mode)
-            or sock_st.st_uid != os.geteuid()
-            or time.time() - sock_st.st_mtime <= GRACE_S
-        ):
-            return False
-        with socket.socket(socket.AF_UNIX, _SOCKET_TYPE) as probe:
-            # A live committer accepts and sees this connection close at once (no
-            # message: nothing is committed); a full backlog times out: kept.
-            probe.settimeout(1.0)
-            probe.connect(path)
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
 # --------------------------------------------------------------------------------------
 # The committer's side
 
@@ -277,11 +181,14 @@ class CommitterServer:
         commit: Callable[[Sequence[EvalJob]], Sequence[Any]],
         gather_s: float = GATHER_S,
         idle_s: float = IDLE_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self._listener = listener
         self._commit = commit
         self._gather_s = gather_s
         self._idle_s = idle_s
+        self._max_connections = max_connections
+        self._open = 0  # connections being served (under self._cond)
         self._stopping = threading.Event()
         self._cond = threading.Condition()
         # Per connection: when its last batch arrived, and whether one is queued now.
@@ -326,11 +233,30 @@ class CommitterServer:
                 log.warning("release committer: refused a connection from another user")
                 conn.close()
                 continue
+            with self._cond:
+                full = self._open >= self._max_connections
+                if not full:
+                    self._open += 1
+            if full:
+                # MAX_CONNECTIONS: resource exhaustion, not confidentiality. The peer sees
+                # the close at once; a worker answers 503 and connects again next batch.
+                log.warning(
+                    "release committer: refused a connection: %d open, the most it serves",
+                    self._max_connections,
+                )
+                conn.close()
+                continue
             # Bounds the wait for each message (IDLE_S) and for the peer to take an answer.
             conn.settimeout(self._idle_s)
-            threading.Thread(
-                target=self._serve, args=(conn,), name="rwc-committer-conn", daemon=True
-            ).start()
+            try:
+                threading.Thread(
+                    target=self._serve, args=(conn,), name="rwc-committer-conn", daemon=True
+                ).start()
+            except RuntimeError:  # no thread to be had: the same refusal, not a dead loop
+                log.warning("release committer: refused a connection: no thread to serve it")
+                with self._cond:
+                    self._open -= 1
+                conn.close()
 
     def stop(self) -> None:
         """End :meth:`serve_forever` and close the listener.
@@ -352,6 +278,7 @@ class CommitterServer:
             self._serve_conn(conn, key)
         finally:
             with self._cond:
+                self._open -= 1
                 self._last.pop(key, None)
                 self._queued.discard(key)
                 self._cond.notify_all()
@@ -468,7 +395,7 @@ class CommitterClient:
         return hostwire.decode_outcomes(data, count)
 
     def _connect(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, _SOCKET_TYPE)
+        sock = socket.socket(socket.AF_UNIX, SOCKET_TYPE)
         try:
             sock.settimeout(self._timeout)
             sock.connect(self._path)

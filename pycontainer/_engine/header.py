@@ -24,6 +24,7 @@ from pycontainer import _portable
 from pycontainer.errors import FormatError, InputError
 from pycontainer.format import header as hdr
 from pycontainer.format import primitives as p
+from pycontainer.format.stream import Layout
 
 StrPath = str | os.PathLike[str]
 
@@ -72,7 +73,8 @@ class HeaderInfo(NamedTuple):
     @property
     def chunk_size(self) -> int:
         """Chunk plaintext size in bytes."""
-        return 1 << self.chunk_log2
+        # The payload's geometry has one implementation, the reader's (spec §payload).
+        return Layout(self.chunk_log2, self.payload_length).chunk_size
 
     @property
     def container_id(self) -> bytes | None:

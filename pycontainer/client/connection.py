@@ -38,7 +38,7 @@ import socket
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from pycontainer.client.transport import answer_too_large
+from pycontainer.client.transport import answer_too_large, unusable_bundle
 
 if TYPE_CHECKING:
     import ssl
@@ -188,13 +188,18 @@ class Connection:
             # Either way the context is tls.build_context's: verification on, host names
             # checked, the named store only. An error of the thread's build is raised here,
             # where building it here would have raised it (the handshake's error path).
-            if pending is not None and pending.trust_store == store:
-                self._context = pending.get()
-            else:
-                # Imported for https only: a loopback http:// run never loads the module.
-                from pycontainer.client.tls import build_context  # noqa: PLC0415
+            try:
+                if pending is not None and pending.trust_store == store:
+                    self._context = pending.get()
+                else:
+                    # Imported for https only: a loopback http:// run never loads the module.
+                    from pycontainer.client.tls import build_context  # noqa: PLC0415
 
-                self._context = build_context(store)
+                    self._context = build_context(store)
+            except OSError as exc:  # ssl.SSLError too
+                # The trust store, not the network: a local error, said at once and never
+                # retried as a connection's (transport.trust_store checked what it could).
+                raise unusable_bundle(store, exc) from None
         return self._context
 
     def _open(self) -> http.client.HTTPConnection:

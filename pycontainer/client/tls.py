@@ -20,9 +20,11 @@ that did not start one), so the security properties are the same either way:
 * the file is the one :func:`pycontainer.client.transport.trust_store` named (the user's
   ``--ca-bundle``, else certifi's), checked to exist before the thread starts; the client
   uses a pending context only if it was started for exactly that file (connection.py);
-* an error of the build (a file that is not PEM, unreadable) is kept and raised at the
-  join, in the thread that makes the request, where building the context raised it
-  before: the same exception, the same message, hint and exit code.
+* an error of the build (a certificate OpenSSL cannot load; a file that is missing,
+  unreadable or not PEM at all is refused by ``trust_store`` before any thread) is kept
+  and raised at the join, in the thread that makes the request, where building the
+  context raised it before: the same error (the trust store's, never a connection's:
+  pycontainer.client.connection), message, hint and exit code.
 
 Spec anchors: spec/protocol.md §transport.
 """

@@ -46,7 +46,13 @@ _CHUNK = 65536
 
 
 class CaBundleError(ContainerError):
-    """The CA bundle named by the user does not exist or is not a file."""
+    """The CA bundle named by the user cannot be used: missing, unreadable, or not PEM."""
+
+
+# A PEM certificate begins with this line (RFC 7468 §2, "CERTIFICATE" label §5.1).
+PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+# The largest CA bundle read for that check; certifi's ~150 CAs are ~0.3 MB.
+MAX_CA_BUNDLE_BYTES = 16 << 20
 
 
 def answer_too_large() -> KeyServerProtocolError:
@@ -62,19 +68,63 @@ def trust_store(ca_bundle: str | None, *, option: str) -> str:
         option: How the user names it (for the hint), e.g. ``--ca-bundle (or RWC_CA_BUNDLE)``.
 
     Raises:
-        CaBundleError: ``ca_bundle`` is not a file.
+        CaBundleError: ``ca_bundle`` is a directory, missing, unreadable, or holds no PEM
+            certificate (the message names the file, the hint what to do).
     """
     if not ca_bundle:
         # Security: a named file, never True (see the module docstring: REQUESTS_CA_BUNDLE).
         # certifi's store, the one requests ships with (requests.utils.DEFAULT_CA_BUNDLE_PATH
         # is certifi.where()), read without importing requests.
         return _certifi_store()
-    if not Path(ca_bundle).is_file():
+    return _checked_bundle(Path(ca_bundle), option)
+
+
+def _checked_bundle(path: Path, option: str) -> str:
+    """``path`` if it is a readable file holding a PEM certificate, else a CaBundleError.
+
+    Why here, before any connection: a trust store TLS cannot load is the user's setting,
+    not the network's. Found only when the context is built, an unreadable file was an
+    OSError among the connection's ("connection failed", retried twice) and a file that
+    is not PEM a "TLS handshake error"; both commands now say at once which file and what
+    to do, and nothing is retried. Reading the file costs microseconds; loading it into
+    OpenSSL (what catches a damaged certificate too) stays where it was, off the critical
+    path (pycontainer.client.tls), and its error is this one (connection.py).
+    """
+    what = f"{option} must name a PEM file of CA certificates"
+    if path.is_dir():
+        raise CaBundleError(f"the CA bundle {path} is a directory, not a file", hint=what)
+    if not path.is_file():  # missing, or a device or pipe a read could wait on forever
+        raise CaBundleError(f"CA bundle not found: {path}", hint=what)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(MAX_CA_BUNDLE_BYTES)
+    except OSError as exc:
         raise CaBundleError(
-            f"CA bundle not found: {ca_bundle}",
-            hint=f"{option} must name a PEM file of CA certificates",
+            f"cannot read the CA bundle {path}: {exc.strerror or type(exc).__name__}",
+            hint=f"make it readable by the user who runs this command, or name another "
+            f"PEM file with {option}",
+        ) from None
+    if PEM_CERTIFICATE not in head:
+        raise CaBundleError(
+            f"the CA bundle {path} holds no PEM certificate ({PEM_CERTIFICATE.decode()})",
+            hint=f"{what}; a DER file (.cer, .der) converts with "
+            f"`openssl x509 -inform der -in FILE.cer -out FILE.pem`",
         )
-    return ca_bundle
+    return str(path)
+
+
+def unusable_bundle(store: str, exc: OSError) -> CaBundleError:
+    """The error for a trust store OpenSSL could not load (a damaged certificate, say).
+
+    The same class as :func:`trust_store`'s refusals: a local error, never a connection's.
+    """
+    import ssl  # noqa: PLC0415 - loaded already: the caller was building a TLS context
+
+    reason = exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else exc.strerror
+    return CaBundleError(
+        f"the CA bundle {store} cannot be used for TLS: {reason or type(exc).__name__}",
+        hint="name a PEM file of CA certificates with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+    )
 
 
 def _certifi_store() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,14 @@ from tests.support.tls import TlsFiles, make_tls_files
 def uvicorn_runner() -> Runner:
     """Start ASGI apps on loopback: ``u = uvicorn_runner.start(app); uvicorn_runner.stop(u)``."""
     return Runner()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty configuration directory for `rwc` (XDG_CONFIG_HOME: its token store)."""
+    d = tmp_path / "home"
+    d.mkdir()
+    return d
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """`rwc` through main(argv) in process, against a live key server on loopback.
 
 Length: the cases of every `rwc` subcommand against the live key server fixture, grouped by
-subcommand and sharing the Result and rwc() helpers at the top.
+subcommand and sharing the rwc() helper at the top (tests/support/rwc_run.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import stat
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,33 +19,9 @@ import pytest
 
 from pycontainer._engine import staging
 from pycontainer.cli.exits import EXIT_CODE_TABLE, ExitCode
-from pycontainer.cli.main import run
 from pycontainer.client.keyserver import KeyServerClient, b64url_decode, b64url_encode
 from tests.support.rwc_args import KDF, seal_args
-
-
-@dataclass
-class Result:
-    code: int
-    out: bytes
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def err_json(self) -> Any:
-        return json.loads(self.err.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    d = tmp_path / "home"
-    d.mkdir()
-    return d
+from tests.support.rwc_run import Result, run_rwc
 
 
 def rwc(
@@ -57,7 +32,7 @@ def rwc(
     password: str | None = "correct horse",
     env: dict[str, str] | None = None,
 ) -> Result:
-    e = {"XDG_CONFIG_HOME": str(home)}
+    e: dict[str, str] = {}
     if who is not None:
         # RWC_TOKEN goes only to a server the user named (pycontainer.client.tokens, "Token scope").
         e["RWC_TOKEN"] = server.tokens[who]
@@ -65,12 +40,7 @@ def rwc(
     if password is not None:
         e["RWC_PASSWORD"] = password
     e.update(env or {})
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
-    err = io.StringIO()
-    code = run(list(argv), env=e, stdout=out, stderr=err)
-    out.flush()
-    return Result(code, raw.getvalue(), err.getvalue())
+    return run_rwc(home, *argv, env=e)
 
 
 def make_tree(root: Path) -> list[Path]:

@@ -6,7 +6,6 @@ stores, the `rwc` command in-process. The spies below only count calls of the re
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -16,12 +15,13 @@ from typing import Any
 import pytest
 
 from pycontainer.cli.exits import ExitCode
-from pycontainer.cli.main import run
 from pycontainer.client import tls
 from pycontainer.client.keyserver import KeyServerClient
 from pycontainer.client.tokens import TokenStore
+from pycontainer.client.transport import CaBundleError
 from pycontainer.errors import KeyServerUnavailableError
 from tests.support.rwc_args import KDF
+from tests.support.rwc_run import run_rwc
 
 
 class _Spy:
@@ -45,12 +45,8 @@ class _Spy:
 
 
 def _rwc(home: Path, *argv: str, env: dict[str, str]) -> tuple[int, str, str]:
-    e = {"XDG_CONFIG_HOME": str(home), "RWC_PASSWORD": "correct horse", **env}
-    raw, err = io.BytesIO(), io.StringIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # cat writes bytes
-    code = run(list(argv), env=e, stdout=out, stderr=err)
-    out.flush()
-    return code, raw.getvalue().decode(), err.getvalue()
+    result = run_rwc(home, *argv, env={"RWC_PASSWORD": "correct horse", **env})
+    return result.code, result.text, result.err
 
 
 def _seal(server: Any, home: Path, tmp_path: Path, url: str, *extra: str) -> Path:
@@ -62,13 +58,6 @@ def _seal(server: Any, home: Path, tmp_path: Path, url: str, *extra: str) -> Pat
     code, _, err = _rwc(home, *argv, env={"RWC_TOKEN": server.tokens["writer"]})
     assert code == 0, err
     return out
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    d = tmp_path / "home"
-    d.mkdir()
-    return d
 
 
 def test_https_open_joins_the_context_started_before_the_imports(
@@ -128,27 +117,21 @@ def test_plain_http_loopback_starts_no_thread(
     assert spy.started == []
 
 
-@pytest.mark.parametrize(
-    "content",
-    [b"", b"this is not a certificate\n", b"-----BEGIN CERTIFICATE-----\nAAAA\n"],
-    ids=["empty", "text", "broken-pem"],
-)
 def test_a_bad_ca_file_fails_as_it_did_without_the_thread(
-    server: Any,
-    home: Path,
-    tmp_path: Path,
-    tls_port: int,
-    content: bytes,
-    monkeypatch: pytest.MonkeyPatch,
+    server: Any, home: Path, tmp_path: Path, tls_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The thread's error is raised at the join: same message, hint and exit code."""
+    """The thread's error is raised at the join: same message, hint and exit code.
+
+    A file that looks like PEM but that OpenSSL cannot load (a file that is not PEM at
+    all is refused before any thread: tests/cli/test_ca_bundle.py).
+    """
     https = f"https://localhost:{tls_port}"
     bad = tmp_path / "bad.pem"
-    bad.write_bytes(content)
+    bad.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n")
     # What the client says when it builds the context itself, at its first request.
     with (
         KeyServerClient(https, server.tokens["reader"], ca_bundle=str(bad), retries=0) as c,
-        pytest.raises(KeyServerUnavailableError) as direct,
+        pytest.raises(CaBundleError) as direct,
     ):
         c.whoami()
     assert direct.value.hint is not None and "--ca-bundle" in direct.value.hint
@@ -159,7 +142,7 @@ def test_a_bad_ca_file_fails_as_it_did_without_the_thread(
     code, _, err = _rwc(home, "--json", "ls", str(sealed), "--ca-bundle", str(bad), env=env)
     assert [p.trust_store for p in spy.started] == [str(bad)]
     assert spy.joined == spy.started
-    assert code == ExitCode.UNREACHABLE
+    assert code == ExitCode.ERROR
     doc = json.loads(err.strip().splitlines()[-1])["error"]
     assert doc["message"] == str(direct.value)
     assert doc["hint"] == direct.value.hint

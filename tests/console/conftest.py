@@ -196,6 +196,10 @@ class _Browsers:
         A new tab drops the old page, its history, focus and the per-tab emulation (print
         media); the console keeps its session and sign-in state only in cookies (no Web
         Storage in keyserver/http/console/static/console.js), removed for every site.
+        The new tab is brought to the front: a tab the reset opened does not have the
+        window's focus (``document.hasFocus()`` false), and then no element matches
+        ``:focus`` or ``:focus-visible``: the next test's focus ring read "none" (the sign-in
+        check of test_browser_story.py failed after test_screen_fit.py in one process).
         True if the browser is as a new one would be.
         """
         try:
@@ -206,13 +210,15 @@ class _Browsers:
                     driver.switch_to.window(handle)
                     driver.close()
             driver.switch_to.window(fresh)
+            driver.execute_cdp_cmd("Page.bringToFront", {})
             driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
             driver.execute_cdp_cmd("Network.clearBrowserCache", {})
             driver.set_window_size(*_WINDOW)
             left = driver.execute_cdp_cmd("Storage.getCookies", {})["cookies"]
+            focused = driver.execute_script("return document.hasFocus()")
         except WebDriverException:
             return False
-        return not left and driver.window_handles == [fresh]
+        return not left and driver.window_handles == [fresh] and focused is True
 
     def _start(self, language: str) -> webdriver.Chrome:
         options = Options()
@@ -342,7 +348,7 @@ def settings(_module_database: _ModuleDatabase) -> Settings:
     module's database put back to its freshly migrated state, the clock back at its start.
 
     For tests over a real socket (``console_url``, or ``keyserver.testing.running_server``
-    for a server of the test's own) that need no browser; tests/console/test_security.py
+    for a server of the test's own) that need no browser; tests/console/security/ (conftest.py)
     has its own, over both databases.
     """
     _module_database.pristine.reset()
@@ -364,6 +370,6 @@ def console_url(settings: Settings, _module_database: _ModuleDatabase, _module_s
     own between requests that a test here reads (sessions and everything else are rows,
     which ``settings`` put back).
     """
-    # A file's own ``settings`` (test_security.py's) is another database than this server's.
+    # A folder's own ``settings`` (security/conftest.py's) is another database than this server's.
     assert settings is _module_database.settings, "console_url serves conftest's settings"
     return _module_server

@@ -239,3 +239,16 @@ def test_japanese_names_the_preparer_and_the_issuer_apart() -> None:
     preparer = catalogue["Prepared %(at)s by %(who)s."]
     assert issuer == "発行者" and "作成者" not in preparer and issuer not in preparer
     assert "作成" not in catalogue["Prepared %(at)s"]
+
+
+def test_template_matches_the_sources() -> None:
+    # messages.pot is what a translator starts from (DEVELOPERS.md: extract, then update):
+    # a stale template silently drops new strings from the next translation round.
+    template = read_po(BytesIO((i18n.LOCALE_DIR / "messages.pot").read_bytes()))
+    ids: set[str] = set()
+    for message in template:
+        if message.id:
+            ids.update([message.id] if isinstance(message.id, str) else message.id[:2])
+    extracted = _extracted()
+    assert sorted(extracted - ids) == [], "messages.pot is stale: run the extraction"
+    assert sorted(ids - extracted) == [], "messages.pot has strings no source uses"

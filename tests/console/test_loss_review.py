@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -31,16 +32,27 @@ OPENINGS = {
 TYPED = "2026-12-03 18:30"
 
 
-def _opened(world: World, clock: FakeClock, openings: dict[str, datetime]) -> None:
-    """A container per label on MEDIUM, each opened (confirmed) by the reader at its time."""
-    start = clock()
-    made = {label: activate(world, medium=MEDIUM, label=label) for label in openings}
-    for label, at in sorted(openings.items(), key=lambda item: item[1]):
-        clock.t = at
-        reg, key = made[label]
-        cid = reg["container_id"]
-        confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
-    clock.t = start
+@contextmanager
+def _opened(settings: Settings, url: str, openings: dict[str, datetime]) -> Iterator[World]:
+    """The principals of a world, a container per label on MEDIUM, each opened (confirmed)
+    by the reader at its time; the clock then at the review's time, 4 Dec 10:00 in Tokyo."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    # Every entry in time order: the report's window starts at the first entry (by
+    # sequence) at or after the time of loss (spec §report).
+    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
+    world = make_world(settings, url)
+    try:
+        made = {label: activate(world, medium=MEDIUM, label=label) for label in openings}
+        for label, at in sorted(openings.items(), key=lambda item: item[1]):
+            clock.t = at
+            reg, key = made[label]
+            cid = reg["container_id"]
+            confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        yield world
+    finally:
+        world.close()
 
 
 def _review(url: str, token: str, language: str, typed: str = TYPED) -> tuple[str, dict[str, str]]:
@@ -79,15 +91,7 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     container and who;
     an opening after it is not "before" (it is what the report will answer with). The
     report made from the review says the same opening in its answer box."""
-    clock = settings.clock
-    assert isinstance(clock, FakeClock)
-    # Every entry in time order: the report's window starts at the first entry (by
-    # sequence) at or after the time of loss (spec §report).
-    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
-    world = make_world(settings, console_url)
-    try:
-        _opened(world, clock, OPENINGS)
-        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+    with _opened(settings, console_url, OPENINGS) as world:
         text, _ = _review(console_url, world.tokens["official"], "en")
         ja, form = _review(console_url, world.tokens["official"], "ja")
         browser = signed_in_session(console_url, world.tokens["official"], "en")
@@ -97,8 +101,6 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
             data={**form, "csrf": csrf_of(page)},
             timeout=30,
         )
-    finally:
-        world.close()
     # Only what the decision needs (issue 12, seventh newcomer run): the time and its
     # check, the deadline; no "Nothing has happened yet", no internal reason picked one
     # click earlier. The opening to the minute, its offset the time of loss's above it.
@@ -135,18 +137,8 @@ def test_the_review_says_when_nothing_was_opened_before(
     settings: Settings, console_url: str
 ) -> None:
     """No confirmed opening before the time typed (one after it does not count): "none"."""
-    clock = settings.clock
-    assert isinstance(clock, FakeClock)
-    # Every entry in time order: the report's window starts at the first entry (by
-    # sequence) at or after the time of loss (spec §report).
-    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
-    world = make_world(settings, console_url)
-    try:
-        _opened(world, clock, {"after": OPENINGS["after"]})
-        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+    with _opened(settings, console_url, {"after": OPENINGS["after"]}) as world:
         text, _ = _review(console_url, world.tokens["official"], "ja")
-    finally:
-        world.close()
     assert ("紛失前に最後に確認された開封", "なし") in _facts(text)
 
 
@@ -155,17 +147,9 @@ def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
 ) -> None:
     """A confirmed opening minutes before the time typed may be the finder's: one line says
     to enter an earlier time if the loss was earlier (issue 12, eighth newcomer run)."""
-    clock = settings.clock
-    assert isinstance(clock, FakeClock)
-    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
-    world = make_world(settings, console_url)
-    try:
-        _opened(world, clock, {"late": OPENINGS["late"]})
-        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+    with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
-    finally:
-        world.close()
     # Inside the opening's value (a dd of its own shifted the grid: ninth newcomer run).
     said = '<span class="hint" id="close-opening">'
     assert f"{said}If the loss was earlier than this, enter an earlier time.</span></dd>" in en

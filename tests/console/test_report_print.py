@@ -35,10 +35,10 @@ from tests.support.console import (
 from tests.support.world import (
     World,
     activate,
-    blinded_b64,
     confirm,
     make_world,
     oprf,
+    refused_as_suspended,
     unb64,
 )
 
@@ -82,13 +82,7 @@ def reported(settings: Settings, url: str) -> Iterator[tuple[str, World, datetim
         path = f"/v1/media/{MEDIUM}/loss-report"
         assert world.call("official", "POST", path, json=body).is_success
         for _ in range(REFUSED_ROWS):  # suspended by the loss report: each one refused
-            refused = world.call(
-                "reader",
-                "POST",
-                f"/v1/containers/{cid}/evaluate",
-                json={"blinded_element": blinded_b64()},
-            )
-            assert refused.json()["type"] == "urn:rwc:problem:suspended"
+            refused_as_suspended(world, "reader", cid)
         yield url, world, clock()
     finally:
         world.close()
@@ -281,13 +275,7 @@ def three_reported(settings: Settings, url: str) -> Iterator[World]:
         body = {"reason": LONG_REASON, "lost_at": clock().isoformat()}
         assert world.call("official", "POST", f"/v1/media/{MEDIUM}/loss-report", json=body)
         clock.advance(hours=1)
-        refused = world.call(
-            "reader",
-            "POST",
-            f"/v1/containers/{cid}/evaluate",
-            json={"blinded_element": blinded_b64()},
-        )
-        assert refused.json()["type"] == "urn:rwc:problem:suspended"
+        refused_as_suspended(world, "reader", cid)
         yield world
     finally:
         world.close()

@@ -17,15 +17,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.console.test_browser_story import (
-    _t,
+from tests.support.console import MEDIA, BrowserFactory, ConsoleServer
+from tests.support.console_pages import (
     click_and_wait,
     in_view,
     loaded,
     replaced,
     sign_in,
+    translated,
 )
-from tests.support.console import MEDIA, BrowserFactory, ConsoleServer
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         driver.get(f"{console_server.url}/console/medium?name={medium}")
         assert driver.execute_script("return window.innerHeight") == height
         button = driver.find_element(By.CSS_SELECTOR, "main button.primary")
-        assert button.text == _t(language, "Review what this will affect")
+        assert button.text == translated(language, "Review what this will affect")
         button_id = "review-loss"
         assert button.get_attribute("id") == button_id
         assert in_view(driver, button_id), (language, width, height)
@@ -106,12 +106,12 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
     assert driver.switch_to.active_element.get_attribute("id") == "reason_common_contractor"
     assert page.is_enabled() and not driver.find_elements(By.ID, "loss-error")
     assert keys.is_displayed()
-    assert keys.text == _t(language, "Space chooses the reason under the cursor.")
+    assert keys.text == translated(language, "Space chooses the reason under the cursor.")
     assert in_view(driver, "review-loss") and in_view(driver, "reason_keys")
     # Sent without a reason all the same (the button): the server says so on the form,
     # and the alert, the button and the reasons all stay in view in both viewports.
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
-    assert driver.find_element(By.ID, "loss-error").text == _t(
+    assert driver.find_element(By.ID, "loss-error").text == translated(
         language, "Pick a reason, or write one in your own words."
     )
     for width, height in VIEWPORTS:
@@ -129,5 +129,5 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
     WebDriverWait(driver, 30).until(replaced(page))
     WebDriverWait(driver, 30).until(loaded)
     rule = driver.find_element(By.ID, "deadline-rule").text
-    assert rule == _t(language, "%(hours)s hours after you confirm") % {"hours": "72"}, rule
+    assert rule == translated(language, "%(hours)s hours after you confirm") % {"hours": "72"}, rule
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -26,8 +26,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.faults.test_server_kill import NO_CAPS, Load, _acknowledged, _container, _evaluate
 from tests.support import e2e, postgres
+from tests.support.release_load import (
+    NO_CAPS,
+    Load,
+    acknowledged_action,
+    committed_container,
+    evaluate,
+)
 
 
 def _children(pid: int) -> list[int]:
@@ -73,25 +79,9 @@ def _server(tmp_path: Path, db: str) -> Iterator[tuple[e2e.KeyServer, list[str],
         server.location = [*location, "--workers", "2"]
         yield server, location, os.fspath(server.data_dir / "keyserver.db")
         return
-    logs = tmp_path / "logs"
-    logs.mkdir()
     with postgres.fresh_database("ks_committer") as name:
-        key = tmp_path / "master.key"
-        location = ["--database-url", postgres.database_url(name), "--master-key-file", str(key)]
-        proc = e2e.run([e2e.KEYSERVER, "init", *location], e2e.clean_env())
-        e2e.expect(proc, 0)
-        [admin] = e2e.TOKEN_RE.findall(proc.stdout.decode())
-        yield (
-            e2e.KeyServer(
-                data_dir=tmp_path,
-                log_dir=logs,
-                admin_token=admin,
-                location=[*location, "--workers", "2"],
-                env_extra=env,
-            ),
-            location,
-            name,
-        )
+        server, location = e2e.init_postgres_server(tmp_path, name, "--workers", "2", **env)
+        yield server, location, name
 
 
 def _released(db: str, where: str, cid: str) -> int:
@@ -118,7 +108,7 @@ def test_committer_kill_9_answers_503_and_restarts(tmp_path: Path, db: str) -> N
             writer = e2e.add_principal_http(server, "writer-c9", "writer")
             reader = e2e.add_principal_http(server, "reader-c9", "reader")
             official = e2e.add_principal_http(server, "official-c9", "official")
-            cid = _container(server, writer, "reader-c9")
+            cid = committed_container(server, writer, "reader-c9")
             load = Load(server.url, reader, cid)
             try:
                 load.until(100)
@@ -142,9 +132,9 @@ def test_committer_kill_9_answers_503_and_restarts(tmp_path: Path, db: str) -> N
 
             # Revocations stay linearizable through the committer: a suspension that has
             # returned refuses the next release, whichever worker serves it.
-            _acknowledged(server, official, cid, "suspend")
+            acknowledged_action(server, official, cid, "suspend")
             for _ in range(4):  # new connections: both workers (kernel's balancing)
-                after = _evaluate(server, reader, cid)
+                after = evaluate(server, reader, cid)
                 assert after.status_code == 423, after.text
             # SIGTERM to every process, as a service manager stops the unit: the workers
             # finish (the committer ignores it until they are gone); a clean exit.

@@ -17,14 +17,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.faults.test_server_kill import NO_CAPS, _blinded, _container, _kill_all
 from tests.support import e2e, postgres
+from tests.support.release_load import NO_CAPS, blinded, committed_container, kill_all
 
 _HOOK = '''\
 """Hold the release batch's flush while RWC_TEST_FLUSH_ARM names an existing file."""
@@ -61,7 +63,7 @@ def _release_killed_in_flush(server: e2e.KeyServer, arm: Path) -> str:
     """Release once with the flush held, kill -9 the server there; the container's id."""
     writer = e2e.add_principal_http(server, "writer-fk", "writer")
     reader = e2e.add_principal_http(server, "reader-fk", "reader")
-    cid = _container(server, writer, "reader-fk")
+    cid = committed_container(server, writer, "reader-fk")
     arm.write_text("")
     answer: list[Any] = []
 
@@ -70,7 +72,7 @@ def _release_killed_in_flush(server: e2e.KeyServer, arm: Path) -> str:
             answer.append(
                 requests.post(
                     f"{server.url}/v1/containers/{cid}/evaluate",
-                    json={"blinded_element": _blinded()},
+                    json={"blinded_element": blinded()},
                     headers={"Authorization": f"Bearer {reader}"},
                     timeout=120,
                 )
@@ -86,7 +88,7 @@ def _release_killed_in_flush(server: e2e.KeyServer, arm: Path) -> str:
         assert time.monotonic() < deadline, server.log_text()
         assert not answer, answer  # answered before the flush was reached
         time.sleep(0.02)
-    _kill_all(server)
+    kill_all(server)
     client.join(60)
     assert len(answer) == 1 and isinstance(answer[0], requests.ConnectionError), answer
     arm.unlink()
@@ -109,34 +111,21 @@ def _audited(server: e2e.KeyServer, cid: str) -> list[tuple[str, str, str]]:
     return [(e["action"], e["actor"], e["outcome"]) for e in resp.json()["entries"]]
 
 
-@pytest.mark.slow
-def test_kill_9_in_the_flush_answers_nothing_sqlite(tmp_path: Path) -> None:
-    env, arm = _hook_env(tmp_path)
-    server = e2e.init_server(tmp_path, **env)
-    server.start()
-    try:
-        cid = _release_killed_in_flush(server, arm)
-        server.start()
-        assert ("evaluate", "reader-fk", "ok") in _audited(server, cid)
-    finally:
-        server.stop()
-
-
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_kill_9_in_the_flush_answers_nothing_postgres(tmp_path: Path) -> None:
-    env, arm = _hook_env(tmp_path)
+@contextmanager
+def _server(tmp_path: Path, db: str, env: dict[str, str]) -> Iterator[e2e.KeyServer]:
+    """A stopped server with the flush hook, on SQLite or on a PostgreSQL database of its own."""
+    if db == "sqlite":
+        yield e2e.init_server(tmp_path, **env)
+        return
     with postgres.fresh_database("ks_fk") as name:
-        key = tmp_path / "master.key"
-        location = ["--database-url", postgres.database_url(name), "--master-key-file", f"{key}"]
-        proc = e2e.run([e2e.KEYSERVER, "init", *location], e2e.clean_env())
-        e2e.expect(proc, 0)
-        [admin] = e2e.TOKEN_RE.findall(proc.stdout.decode())
-        logs = tmp_path / "logs"
-        logs.mkdir()
-        server = e2e.KeyServer(
-            data_dir=tmp_path, log_dir=logs, admin_token=admin, location=location, env_extra=env
-        )
+        yield e2e.init_postgres_server(tmp_path, name, **env)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_in_the_flush_answers_nothing(tmp_path: Path, db: str) -> None:
+    env, arm = _hook_env(tmp_path)
+    with _server(tmp_path, db, env) as server:
         server.start()
         try:
             cid = _release_killed_in_flush(server, arm)

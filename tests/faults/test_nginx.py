@@ -22,8 +22,8 @@ import psycopg
 import pytest
 import requests
 
-from tests.faults.test_server_kill import NO_CAPS, Load, _container
 from tests.support import e2e, postgres
+from tests.support.release_load import NO_CAPS, Load, committed_container
 from tests.support.requirements import missing
 from tests.support.tls import TlsFiles, make_tls_files
 
@@ -133,7 +133,7 @@ def test_releases_through_nginx_while_an_instance_is_killed(
         first = instances[0]
         writer = e2e.add_principal_http(first, "writer-nx", "writer")
         reader = e2e.add_principal_http(first, "reader-nx", "reader")
-        cid = _container(first, writer, "reader-nx")
+        cid = committed_container(first, writer, "reader-nx")
         load = Load(base, reader, cid, verify=os.fspath(tls.ca_cert))
         load.until(100)
         victim = instances[1]

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from sqlalchemy import event
-from voprf import ristretto
 
-from keyserver.domain.context import RequestContext
 from keyserver.release import batch as batch_module
 from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.audit_verify import verify
+from tests.support.release_jobs import CTX, blinded, outcome_kind
 from tests.support.world import World, activate, b64, confirm
-
-CTX = RequestContext(remote="192.0.2.7")
 
 
 @pytest.fixture(autouse=True)
@@ -42,24 +39,14 @@ def _no_retry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch_module, "_only", fell_back)
 
 
-def _blinded() -> bytes:
-    _, blinded = ristretto.Client.blind(b"rwc batch test")
-    return bytes(blinded.serialize())
-
-
 def _jobs(world: World, cid: str, count: int, token: str = "reader") -> list[EvalJob]:
     auth = f"Bearer {world.tokens[token]}"
-    return [bearer_job(auth, cid, _blinded(), CTX) for _ in range(count)]
+    return [bearer_job(auth, cid, blinded(), CTX) for _ in range(count)]
 
 
 def _run(service: KeyService, jobs: list[EvalJob]) -> list[Any]:
     """Run ``jobs`` as ONE batch transaction (what the committer thread does)."""
     return service.releases._evaluate_batch(lambda: jobs)
-
-
-def _kind(outcome: Any) -> str:
-    # The refusals are ProblemErrors (they carry a slug); isinstance narrows to Exception.
-    return str(cast(Any, outcome).slug) if isinstance(outcome, Exception) else "ok"
 
 
 def test_one_batch_counts_every_release_and_suspends_at_the_budget(
@@ -68,7 +55,7 @@ def test_one_batch_counts_every_release_and_suspends_at_the_budget(
     reg, _ = activate(world, attempt_budget=3)
     cid = reg["container_id"]
     outcomes = _run(service, _jobs(world, cid, 5))
-    kinds = [_kind(o) for o in outcomes]
+    kinds = [outcome_kind(o) for o in outcomes]
     # Releases 1..3 count 1..3 unconfirmed; the third reaches the budget and suspends,
     # so the 4th and 5th of the same batch are refused as suspended.
     assert kinds == ["ok", "ok", "ok", "suspended", "suspended"]
@@ -93,10 +80,10 @@ def test_good_and_bad_tokens_in_one_batch(world: World, service: KeyService) -> 
     reg, _ = activate(world)
     cid = reg["container_id"]
     good = _jobs(world, cid, 2)
-    bad = [bearer_job("Bearer rwc_" + "A" * 43, cid, _blinded(), CTX)]
+    bad = [bearer_job("Bearer rwc_" + "A" * 43, cid, blinded(), CTX)]
     outsider = _jobs(world, cid, 1, token="outsider")
     outcomes = _run(service, [good[0], *bad, *outsider, good[1]])
-    kinds = [_kind(o) for o in outcomes]
+    kinds = [outcome_kind(o) for o in outcomes]
     assert kinds == ["ok", "unauthenticated", "not-allowed", "ok"]
     released = [o for o in outcomes if isinstance(o, dict)]
     assert all(len(o["evaluated_element"]) == 43 and o["challenge"] for o in released)
@@ -128,7 +115,7 @@ def test_release_latency_histogram_over_http(world: World) -> None:
     """spec §operations: /metrics has the key-release latency histogram, by outcome."""
     reg, _ = activate(world)
     cid = reg["container_id"]
-    body = {"blinded_element": b64(_blinded())}
+    body = {"blinded_element": b64(blinded())}
     for who in ("reader", "reader", "outsider"):
         world.call(who, "POST", f"/v1/containers/{cid}/evaluate", json=body)
     text = world.call(None, "GET", "/metrics").text
@@ -158,7 +145,7 @@ def test_a_batch_over_several_containers_prefetched_at_once(
         *_jobs(world, c["container_id"], 1),  # "reader" is not in team-a
         *_jobs(world, b["container_id"], 1, token="outsider"),
     ]
-    kinds = [_kind(o) for o in _run(service, jobs)]
+    kinds = [outcome_kind(o) for o in _run(service, jobs)]
     assert kinds == [
         "ok",
         "ok",
@@ -194,7 +181,7 @@ def test_one_batch_counts_the_windows_across_containers(world: World, settings: 
             for reg, who in ((a, "reader"), (b, "groupie"), (c, "reader")):
                 jobs += _jobs(world, reg["container_id"], 1, token=who)
         outcomes = _run(service, jobs)
-        kinds = [_kind(o) for o in outcomes]
+        kinds = [outcome_kind(o) for o in outcomes]
         # USB-WIN: the first three of its six jobs are released; USB-ELSE counts apart.
         assert kinds == [
             "ok", "ok", "ok",
@@ -239,7 +226,7 @@ def test_the_head_is_held_through_four_statements(
         return taken[1]
 
     outcomes = service.releases._evaluate_batch(take)
-    assert [_kind(o) for o in outcomes] == ["ok", "ok", "ok"]
+    assert [outcome_kind(o) for o in outcomes] == ["ok", "ok", "ok"]
     locked = statements[statements.index("<locked take>") - 1 :]
     assert locked[0].lstrip().upper().startswith("SELECT AUDIT_HEAD.SEQ, AUDIT_HEAD.HASH")
     sent = [s for s in locked if not s.startswith("<")]
@@ -271,7 +258,7 @@ def test_the_tokens_of_a_batch_are_read_in_one_statement(
         return jobs
 
     outcomes = service.releases._evaluate_batch(take)
-    assert [_kind(o) for o in outcomes] == ["ok", "not-allowed", "ok"]
+    assert [outcome_kind(o) for o in outcomes] == ["ok", "not-allowed", "ok"]
     head = next(i for i, sql in enumerate(statements) if sql.startswith("SELECT audit_head.seq"))
     before = statements[1:head]  # after the first take, until the head is locked
     assert len(before) == 2, before
@@ -310,7 +297,7 @@ def test_a_batch_checks_out_one_connection(
         outcomes = _run(service, [job for cid in regs for job in _jobs(world, cid, 2)])
     finally:
         event.remove(engine, "checkout", counted)
-    assert [_kind(o) for o in outcomes] == ["ok"] * 4
+    assert [outcome_kind(o) for o in outcomes] == ["ok"] * 4
     assert len(checkouts) == 1, checkouts
     # SQLite: outside any transaction, so outside the writer lock. (PostgreSQL's first
     # read begins the batch's transaction: tests above pin the statements.)

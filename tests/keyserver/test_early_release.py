@@ -15,35 +15,19 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from sqlalchemy import event
-from voprf import ristretto
 
 from keyserver.domain import keys
-from keyserver.domain.context import RequestContext
 from keyserver.domain.settings import Settings
 from keyserver.release.hotpath import Batch
-from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.durability import Durability, DurabilityError
 from keyserver.store.engine import make_engine
+from tests.support.release_jobs import outcome_kind, reader_jobs
 from tests.support.world import World, activate, blinded_b64
-
-CTX = RequestContext(remote="192.0.2.9")
-
-
-def _jobs(world: World, cids: list[str]) -> list[EvalJob]:
-    auth = f"Bearer {world.tokens['reader']}"
-    return [
-        bearer_job(auth, cid, bytes(ristretto.Client.blind(b"x")[1].serialize()), CTX)
-        for cid in cids
-    ]
-
-
-def _kind(outcome: Any) -> str:
-    return str(cast(Any, outcome).slug) if isinstance(outcome, Exception) else "ok"
 
 
 @pytest.fixture
@@ -115,9 +99,9 @@ def test_the_head_is_free_during_the_flush_and_evaluations_come_after_it(
     monkeypatch.setattr(Batch, "store_head", store_head_seen)
     monkeypatch.setattr(Durability, "flush", observed_flush)
     monkeypatch.setattr(keys, "evaluate", observed_evaluate)
-    outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
+    outcomes = early.releases._evaluate_batch(lambda: reader_jobs(world, cids))
     monkeypatch.undo()
-    assert [_kind(o) for o in outcomes] == ["ok"] * 3
+    assert [outcome_kind(o) for o in outcomes] == ["ok"] * 3
     async_level = "off" if backend == "postgres" else "1"  # SQLite: 1 is NORMAL
     assert events == [f"commit at {async_level}", "flush", "durable", *["evaluate"] * 3]
     entries = world.call("auditor", "GET", "/v1/audit").json()["entries"]
@@ -162,8 +146,8 @@ def test_postgres_flush_reaches_the_wal_written_by_the_batch(
 
     monkeypatch.setattr(Durability, "flush", measured_flush)
     for _ in range(5):  # an unflushed WAL is caught up by the WAL writer within ~200 ms
-        outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
-        assert [_kind(o) for o in outcomes] == ["ok"] * 2
+        outcomes = early.releases._evaluate_batch(lambda: reader_jobs(world, cids))
+        assert [outcome_kind(o) for o in outcomes] == ["ok"] * 2
     assert positions == [True] * 5
 
 
@@ -215,9 +199,9 @@ def test_sqlite_flush_syncs_the_wal_file(
         fdatasync(fd)
 
     monkeypatch.setattr(os, "fdatasync", observed)
-    outcomes = early.releases._evaluate_batch(lambda: _jobs(world, [cid]))
+    outcomes = early.releases._evaluate_batch(lambda: reader_jobs(world, [cid]))
     monkeypatch.undo()
-    assert [_kind(o) for o in outcomes] == ["ok"]
+    assert [outcome_kind(o) for o in outcomes] == ["ok"]
     database = early.ledger.engine.url.database
     assert database is not None
     assert synced == [os.path.realpath(database) + "-wal"]
@@ -234,7 +218,7 @@ def test_a_failed_flush_answers_unavailable_and_nothing_is_evaluated(
 
     monkeypatch.setattr(Durability, "flush", failing_flush)
     monkeypatch.setattr(keys, "evaluate", lambda *a: evaluated.append(a))
-    outcomes = early.releases._evaluate_batch(lambda: _jobs(world, cids))
+    outcomes = early.releases._evaluate_batch(lambda: reader_jobs(world, cids))
     # Over HTTP: 503 unavailable, no evaluation in the answer.
     resp = world.call(
         "reader",

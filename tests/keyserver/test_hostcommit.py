@@ -37,7 +37,7 @@ from keyserver.domain.errors import (
 )
 from keyserver.domain.i18n import N_, ngettext
 from keyserver.domain.lifecycle import Actor
-from keyserver.release import hostcommit, hostwire
+from keyserver.release import hostcommit, hostsocket, hostwire
 from keyserver.release.hostwire import WireError
 from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
@@ -257,7 +257,7 @@ def _server(
 ) -> tuple[str, hostcommit.CommitterServer]:
     """A committer serving on a socket in ``tmp_path``; the test ends it with stop()."""
     path = str(tmp_path / "release.sock")
-    listener = hostcommit.listen(path)
+    listener = hostsocket.listen(path)
     server = hostcommit.CommitterServer(listener, commit, gather_s=0, idle_s=idle_s)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return path, server
@@ -292,7 +292,7 @@ def test_a_dead_committer_answers_unavailable_and_the_connection_is_dropped(
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "release.sock")
-    listener = hostcommit.listen(path)
+    listener = hostsocket.listen(path)
     assert os.stat(path).st_mode & 0o777 == 0o600
     client = hostcommit.CommitterClient(path, timeout=30)
 
@@ -343,7 +343,7 @@ def test_an_idle_connection_to_a_dead_committer_is_replaced_without_a_503(
     """A worker idle while its committer was killed and restarted: its next batch is
     sent to the new committer (the dead one never received it), not answered 503."""
     path = str(tmp_path / "release.sock")
-    listener = hostcommit.listen(path)
+    listener = hostsocket.listen(path)
     client = hostcommit.CommitterClient(path, timeout=30)
     accepted: list[object] = []
 
@@ -410,12 +410,12 @@ def test_a_worker_releases_through_the_committer(
 
 def _age(path: Path) -> None:
     """Make ``path`` look older than the grace a socket directory is given."""
-    then = time.time() - 2 * hostcommit.GRACE_S
+    then = time.time() - 2 * hostsocket.GRACE_S
     os.utime(path, (then, then))
 
 
 def _sockdirs(parent: Path) -> set[str]:
-    return {p.name for p in parent.iterdir() if p.name.startswith(hostcommit.SOCKET_DIR_PREFIX)}
+    return {p.name for p in parent.iterdir() if p.name.startswith(hostsocket.SOCKET_DIR_PREFIX)}
 
 
 @pytest.fixture
@@ -432,8 +432,8 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir:
     it, and nothing that is not certainly a dead committer's."""
     tmp_path = short_dir
     code = (
-        "import sys, time; from keyserver.release import hostcommit; "
-        "d, _ = hostcommit.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
+        "import sys, time; from keyserver.release import hostsocket; "
+        "d, _ = hostsocket.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
     )
     killed = subprocess.Popen(
         [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
@@ -442,48 +442,48 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir:
     dead = Path(killed.stdout.readline().strip())
     killed.kill()
     killed.wait()
-    assert (dead / hostcommit.SOCKET_NAME).is_socket()
-    hostcommit.make_listener(16, str(tmp_path))[1].close()  # too young to be judged
+    assert (dead / hostsocket.SOCKET_NAME).is_socket()
+    hostsocket.make_listener(16, str(tmp_path))[1].close()  # too young to be judged
     assert dead.exists()
     for sockdir in tmp_path.iterdir():
-        _age(sockdir / hostcommit.SOCKET_NAME)
+        _age(sockdir / hostsocket.SOCKET_NAME)
 
-    live_dir, live = hostcommit.make_listener(16, str(tmp_path))  # removes the dead ones
+    live_dir, live = hostsocket.make_listener(16, str(tmp_path))  # removes the dead ones
     assert not dead.exists()
     assert _sockdirs(tmp_path) == {Path(live_dir).name}
-    _age(Path(live_dir) / hostcommit.SOCKET_NAME)
+    _age(Path(live_dir) / hostsocket.SOCKET_NAME)
 
     # Left alone: a live listener, a directory not 0700, one with something else in it,
     # a symlink to a dead one, a young empty one; removed: an old empty one.
     def dead_dir(name: str) -> Path:
-        path = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + name)
+        path = tmp_path / (hostsocket.SOCKET_DIR_PREFIX + name)
         path.mkdir(mode=0o700)
-        hostcommit.listen(str(path / hostcommit.SOCKET_NAME)).close()
-        _age(path / hostcommit.SOCKET_NAME)
+        hostsocket.listen(str(path / hostsocket.SOCKET_NAME)).close()
+        _age(path / hostsocket.SOCKET_NAME)
         return path
 
     dead_dir("open").chmod(0o755)
     (dead_dir("other") / "note").write_text("not ours to judge")
     target = dead_dir("target")
     target.rename(tmp_path / "elsewhere")
-    (tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "link")).symlink_to(tmp_path / "elsewhere")
-    young = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "young")
-    old = tmp_path / (hostcommit.SOCKET_DIR_PREFIX + "old")
+    (tmp_path / (hostsocket.SOCKET_DIR_PREFIX + "link")).symlink_to(tmp_path / "elsewhere")
+    young = tmp_path / (hostsocket.SOCKET_DIR_PREFIX + "young")
+    old = tmp_path / (hostsocket.SOCKET_DIR_PREFIX + "old")
     young.mkdir(mode=0o700)
     old.mkdir(mode=0o700)
     _age(old)
     kept = _sockdirs(tmp_path) - {old.name}
 
-    assert hostcommit.remove_stale(str(tmp_path)) == [str(old)]
+    assert hostsocket.remove_stale(str(tmp_path)) == [str(old)]
     assert _sockdirs(tmp_path) == kept
-    assert (tmp_path / "elsewhere" / hostcommit.SOCKET_NAME).is_socket()
+    assert (tmp_path / "elsewhere" / hostsocket.SOCKET_NAME).is_socket()
     live.close()
-    assert hostcommit.remove_stale(str(tmp_path)) == [live_dir]
+    assert hostsocket.remove_stale(str(tmp_path)) == [live_dir]
 
 
 def test_a_socket_path_too_long_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 100)
     deep.mkdir()
     with pytest.raises(OSError, match="path too long"):
-        hostcommit.make_listener(16, str(deep))
+        hostsocket.make_listener(16, str(deep))
     assert list(deep.iterdir()) == []

@@ -10,6 +10,7 @@ tests/keyserver/test_hostcommit.py.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -17,7 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from keyserver.release import hostcommit, hostwire
+import pytest
+
+from keyserver.release import hostcommit, hostsocket, hostwire
 from keyserver.release.jobs import EvalJob, bearer_job
 from tests.keyserver.test_hostcommit import BLINDED, CID, CTX, TOKEN, _release, _server
 from tests.support.clock import FakeMonotonic
@@ -62,7 +65,7 @@ def test_a_worker_reconnects_before_the_committer_drops_its_idle_connection(
     so a batch is never sent on a connection the committer is dropping (that would be a
     503); one used within it is kept."""
     path = str(tmp_path / "release.sock")
-    listener = hostcommit.listen(path)
+    listener = hostsocket.listen(path)
     accepted: list[socket.socket] = []
 
     def answer(conn: socket.socket) -> None:
@@ -112,7 +115,7 @@ def test_stop_ends_the_accept_loop_quietly(tmp_path: Path) -> None:
 
     for case in ("stopped", "failed"):
         path = str(tmp_path / f"{case}.sock")
-        listener = hostcommit.listen(path)
+        listener = hostsocket.listen(path)
         server = hostcommit.CommitterServer(listener, _answer_all, gather_s=0)
         thread = threading.Thread(target=serve, args=(server,))
         thread.start()
@@ -131,3 +134,47 @@ def test_stop_ends_the_accept_loop_quietly(tmp_path: Path) -> None:
             [error] = raised
             assert isinstance(error, OSError)
             listener.close()
+
+
+def test_connections_beyond_the_cap_are_refused_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A same-uid process cannot open connections until the committer has no thread left
+    for the workers: beyond the cap one is closed at once, with a log line (no secret in
+    it), and a place freed by a closed connection serves the next one."""
+    before = _conn_threads()
+    path = str(tmp_path / "release.sock")
+    listener = hostsocket.listen(path)
+    server = hostcommit.CommitterServer(listener, _answer_all, gather_s=0, max_connections=2)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    job = bearer_job(TOKEN, CID, BLINDED, CTX)
+    first = hostcommit.CommitterClient(path, timeout=30)
+    try:
+        assert first.call([job]) == [_release()]  # accepted and served: one place taken
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as second:
+            second.settimeout(30)
+            second.connect(path)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as third:
+                third.settimeout(30)
+                with caplog.at_level(logging.WARNING, logger="keyserver"):
+                    third.connect(path)
+                    assert third.recv(hostwire.MAX_MESSAGE) == b""  # closed, nothing read
+                [refused] = [r for r in caplog.records if "refused a connection" in r.message]
+                assert refused.getMessage() == (
+                    "release committer: refused a connection: 2 open, the most it serves"
+                )
+                assert TOKEN not in caplog.text
+            # Those within the cap are served: the second one answers a batch too.
+            second.sendall(hostwire.encode_jobs([job]))
+            assert hostwire.decode_outcomes(second.recv(hostwire.MAX_MESSAGE), 1)
+        deadline = time.monotonic() + 30
+        while _conn_threads() > before + 1:  # the second's thread ends with it
+            assert time.monotonic() < deadline, threading.enumerate()
+            time.sleep(0.01)
+        # Its place is free again: a new connection is served.
+        fourth = hostcommit.CommitterClient(path, timeout=30)
+        assert fourth.call([job]) == [_release()]
+        fourth.close()
+    finally:
+        first.close()
+        server.stop()

@@ -10,31 +10,15 @@ committed through the service at that moment; the hook only chooses the moment.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from voprf import ristretto
 
-from keyserver.domain.context import RequestContext
 from keyserver.release.hotpath import Batch
-from keyserver.release.jobs import EvalJob, bearer_job
 from keyserver.service import KeyService
 from keyserver.store.audit_verify import verify
+from tests.support.release_jobs import outcome_kind, reader_jobs
 from tests.support.world import World, activate
-
-CTX = RequestContext(remote="192.0.2.7")
-
-
-def _jobs(world: World, cids: list[str], token: str = "reader") -> list[EvalJob]:
-    auth = f"Bearer {world.tokens[token]}"
-    return [
-        bearer_job(auth, cid, bytes(ristretto.Client.blind(b"x")[1].serialize()), CTX)
-        for cid in cids
-    ]
-
-
-def _kind(outcome: Any) -> str:
-    return str(cast(Any, outcome).slug) if isinstance(outcome, Exception) else "ok"
 
 
 def _token_id(service: KeyService, name: str) -> str:
@@ -56,8 +40,8 @@ def test_a_revocation_between_the_preread_and_the_lock_refuses(
         service.revoke_token(service.local_actor("ops"), token_id)
 
     monkeypatch.setattr(Batch, "preread", preread_then_revoke)
-    outcomes = service.releases._evaluate_batch(lambda: _jobs(world, cids))
-    assert [_kind(o) for o in outcomes] == ["unauthenticated"] * containers
+    outcomes = service.releases._evaluate_batch(lambda: reader_jobs(world, cids))
+    assert [outcome_kind(o) for o in outcomes] == ["unauthenticated"] * containers
     entries = world.call("auditor", "GET", "/v1/audit").json()["entries"]
     # The revocation is ordered before the refusals, which name the token's owner.
     assert [(e["action"], e["actor"], e["outcome"]) for e in entries[-containers - 1 :]] == [
@@ -79,8 +63,8 @@ def test_other_entries_after_the_preread_do_not_matter(
         service.issue_token(service.local_actor("ops"), "groupie")  # not a revocation
 
     monkeypatch.setattr(Batch, "preread", preread_then_write)
-    outcomes = service.releases._evaluate_batch(lambda: _jobs(world, cids))
-    assert [_kind(o) for o in outcomes] == ["ok"] * 3
+    outcomes = service.releases._evaluate_batch(lambda: reader_jobs(world, cids))
+    assert [outcome_kind(o) for o in outcomes] == ["ok"] * 3
 
 
 def test_policy_read_before_the_lock_decides_like_the_locked_read(
@@ -91,15 +75,15 @@ def test_policy_read_before_the_lock_decides_like_the_locked_read(
     allowed, _ = activate(world)
     grouped, _ = activate(world, readers=[], reader_groups=["team-a"])
     jobs = [
-        *_jobs(world, [allowed["container_id"], grouped["container_id"]]),
-        *_jobs(world, [allowed["container_id"], grouped["container_id"]], token="groupie"),
-        *_jobs(world, [allowed["container_id"]], token="outsider"),
+        *reader_jobs(world, [allowed["container_id"], grouped["container_id"]]),
+        *reader_jobs(world, [allowed["container_id"], grouped["container_id"]], token="groupie"),
+        *reader_jobs(world, [allowed["container_id"]], token="outsider"),
     ]
-    batched = [_kind(o) for o in service.releases._evaluate_batch(lambda: jobs)]
+    batched = [outcome_kind(o) for o in service.releases._evaluate_batch(lambda: jobs)]
     alone = [
-        _kind(service.releases._evaluate_batch(lambda job=job: [job])[0])  # type: ignore[misc]
-        for job in _jobs(world, [allowed["container_id"], grouped["container_id"]])
-        + _jobs(world, [allowed["container_id"], grouped["container_id"]], token="groupie")
-        + _jobs(world, [allowed["container_id"]], token="outsider")
+        outcome_kind(service.releases._evaluate_batch(lambda job=job: [job])[0])  # type: ignore[misc]
+        for job in reader_jobs(world, [allowed["container_id"], grouped["container_id"]])
+        + reader_jobs(world, [allowed["container_id"], grouped["container_id"]], token="groupie")
+        + reader_jobs(world, [allowed["container_id"]], token="outsider")
     ]
     assert batched == alone == ["ok", "not-allowed", "ok", "ok", "not-allowed"]

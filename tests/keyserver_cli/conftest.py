@@ -120,6 +120,18 @@ def people(data_dir: DataDir, initialised_people: tuple[DataDir, People]) -> Peo
 
 
 @pytest.fixture
+def signed_report(
+    cli: Cli, data_dir: DataDir, people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, str]:
+    """The log key and the signed report of a medium, printed (``-o -``) in ``tmp_path``.
+
+    The working directory is ``tmp_path``, where a file ``-`` written by mistake shows.
+    """
+    monkeypatch.chdir(tmp_path)
+    return keyserver_cli.signed_medium_report(cli, data_dir, people.writer)
+
+
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database (``ks_cli_<random>``), dropped afterwards."""
     with postgres.fresh_database("ks_cli") as name:

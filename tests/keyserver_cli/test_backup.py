@@ -24,15 +24,7 @@ from keyserver.service import KeyService
 from keyserver.store import published_head
 from keyserver.testing import running_server
 from tests.support import http_client
-from tests.support.keyserver_cli import DataDir
-
-
-def _status(settings: Settings, cid: str) -> dict[str, Any]:
-    service = KeyService(settings)
-    try:
-        return service.status(service.local_actor("auditor"), cid)
-    finally:
-        service.close()
+from tests.support.keyserver_cli import DataDir, container_status
 
 
 def _token(cli: Any, where: list[str], name: str, role: str) -> str:
@@ -74,7 +66,7 @@ def _scenario(cli: Any, h: ModuleType, settings: Settings, where: list[str], tmp
     # The old backup back in place: held, not serving.
     result = cli("restore-backup", backup, "--force", *where)
     assert result.code == 0, result
-    assert _status(settings, solo)["state"] == "active"  # the backup's seed is back...
+    assert container_status(settings, solo)["state"] == "active"  # the backup's seed is back...
     with pytest.raises(RestorePendingError):  # ...but nothing is released from it
         h.reader_evaluates(settings, reader, solo)
     with running_server(settings) as url:
@@ -101,7 +93,7 @@ def _scenario(cli: Any, h: ModuleType, settings: Settings, where: list[str], tmp
     )  # fmt: skip
     assert ja.code == 6 and "それ以降の変更が欠けています" in ja.err, ja
     assert "checkpoint shows" not in ja.err and "nothing was replayed" not in ja.err, ja
-    assert _status(settings, solo)["state"] == "active"
+    assert container_status(settings, solo)["state"] == "active"
 
     # The replay: the destroys come back, the chain continues as it was.
     result = cli("restore-backup", "--replay", export, "--checkpoint", checkpoint, *where, "--json")
@@ -109,11 +101,11 @@ def _scenario(cli: Any, h: ModuleType, settings: Settings, where: list[str], tmp
     summary = result.json()
     assert summary["destroyed"] == 3, summary
     for cid in (solo, *lost):
-        assert _status(settings, cid)["state"] == "destroyed", cid
+        assert container_status(settings, cid)["state"] == "destroyed", cid
     with pytest.raises(DestroyedError, match="destroyed"):
         h.reader_evaluates(settings, reader, solo)
     h.reader_evaluates(settings, reader, keep)
-    assert _status(settings, keep)["unconfirmed"] == 3  # the release after the backup too
+    assert container_status(settings, keep)["unconfirmed"] == 3  # the release after the backup too
     verify = cli("audit", "verify", "--json", *where)
     assert verify.code == 0 and verify.json()["ok"] is True, verify
 
@@ -178,7 +170,7 @@ def test_a_database_copied_back_by_hand_does_not_serve(
     for side in ("keyserver.db-wal", "keyserver.db-shm"):
         (data_dir.path / side).unlink(missing_ok=True)
     db.write_bytes(old.read_bytes())
-    assert _status(settings, cid)["state"] == "active"  # the destroyed seed is back in it
+    assert container_status(settings, cid)["state"] == "active"  # the destroyed seed is back in it
     refused = cli("serve", *where, "--port", "0")
     assert refused.code == 3, refused
     assert "older than what this key server already published" in refused.err

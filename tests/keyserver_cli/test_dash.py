@@ -7,12 +7,11 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pycontainer.cli.strictargs import NO_DASH
-from tests.support.keyserver_cli import Cli, DataDir, People, clean_env
+from tests.support.keyserver_cli import Cli, DataDir, clean_env
 
 
 @pytest.mark.parametrize(
@@ -67,23 +66,11 @@ def test_dash_is_refused_as_a_file_setting(
 
 
 def test_signed_report_to_stdout_and_verified_from_stdin(
-    cli: Cli,
-    data_dir: DataDir,
-    people: People,
-    h: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli, signed_report: tuple[str, str], tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    created = cli("log-key", "--create", "--data-dir", data_dir.path, "--json")
-    assert created.code == 0, created
-    log_key = json.loads(created.out)["log_key"]
-    h.make_container(data_dir.settings(), people.writer, medium="USB-1")
-    where = ("--data-dir", data_dir.path)
-    signed = cli("report", "--medium", "USB-1", "--signed", "medium-report", "-o", "-", *where)
-    assert signed.code == 0, signed
+    log_key, signed = signed_report
     assert not (tmp_path / "-").exists()
-    doc = json.loads(signed.out)
+    doc = json.loads(signed)
     verified = cli("verify-report", "-", "--log-key", log_key, stdin=io.StringIO(json.dumps(doc)))
     assert verified.code == 0, verified
     doc["body"]["statement"]["medium"] = "USB-2"

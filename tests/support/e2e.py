@@ -253,6 +253,35 @@ def init_server_fresh(base: Path, **env_extra: str) -> KeyServer:
     return _init_server(base, env_extra, fresh=True)
 
 
+def init_postgres_server(
+    base: Path, database: str, *serve: str, **env_extra: str
+) -> tuple[KeyServer, list[str]]:
+    """``keyserver init`` on the PostgreSQL ``database`` (its master key in ``base``), and
+    its stopped server started with the ``serve`` options (``--workers 2``).
+
+    Returns the server and its location options (``--database-url``, ``--master-key-file``)
+    for the local commands a test runs beside it. The database is the caller's
+    (``postgres.fresh_database``), dropped when the caller is done.
+    """
+    from tests.support import postgres  # noqa: PLC0415 - only the PostgreSQL tests need it
+
+    key = base / "master.key"
+    location = ["--database-url", postgres.database_url(database), "--master-key-file", f"{key}"]
+    proc = run([KEYSERVER, "init", *location], clean_env())
+    expect(proc, 0)
+    [admin] = TOKEN_RE.findall(proc.stdout.decode())
+    logs = base / "logs"
+    logs.mkdir()
+    server = KeyServer(
+        data_dir=base,
+        log_dir=logs,
+        admin_token=admin,
+        location=[*location, *serve],
+        env_extra=env_extra,
+    )
+    return server, location
+
+
 def _init_server(base: Path, env_extra: dict[str, str], *, fresh: bool) -> KeyServer:
     data_dir = base / "data"
     log_dir = base / "logs"

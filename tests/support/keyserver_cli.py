@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -155,6 +156,41 @@ def make_container(
                 receipt_key=secrets.token_bytes(32),
             )
         return cid
+    finally:
+        service.close()
+
+
+def signed_medium_report(cli: Cli, data_dir: DataDir, writer_token: str) -> tuple[str, str]:
+    """A log key for ``data_dir`` and the signed report of medium USB-1 (one container).
+
+    Returns the log's public key and the report as ``report --signed ... -o -`` printed
+    it (the caller's working directory must be one where a file ``-`` would show).
+    """
+    created = cli("log-key", "--create", "--data-dir", data_dir.path, "--json")
+    assert created.code == 0, created
+    make_container(data_dir.settings(), writer_token, medium="USB-1")
+    where = ("--data-dir", data_dir.path)
+    signed = cli("report", "--medium", "USB-1", "--signed", "medium-report", "-o", "-", *where)
+    assert signed.code == 0, signed
+    return str(json.loads(created.out)["log_key"]), signed.out
+
+
+#: The name local mode acts as (``operator@<host>``), as the audit log records it.
+OPERATOR = "operator@" + "".join(
+    c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname()
+)
+
+
+def local_service(dd: DataDir) -> KeyService:
+    """The service over ``dd``'s database (the caller closes it)."""
+    return KeyService(settings_for(dd.path))
+
+
+def container_status(settings: Settings, cid: str) -> dict[str, Any]:
+    """A container's status as the service reads it from ``settings``'s database."""
+    service = KeyService(settings)
+    try:
+        return service.status(service.local_actor("test"), cid)
     finally:
         service.close()
 

@@ -115,6 +115,14 @@ def blinded_b64() -> str:
     return b64(blinded.serialize())
 
 
+def refused_as_suspended(w: World, who: str, cid: str) -> None:
+    """A release attempt by ``who`` that the server refuses: the container is suspended."""
+    refused = w.call(
+        who, "POST", f"/v1/containers/{cid}/evaluate", json={"blinded_element": blinded_b64()}
+    )
+    assert refused.json()["type"] == "urn:rwc:problem:suspended", refused.text
+
+
 def activate(w: World, **kw: Any) -> tuple[dict[str, Any], bytes]:
     """Register, seal-evaluate and commit; returns (registration, receipt_key)."""
     reg = register(w, **kw)

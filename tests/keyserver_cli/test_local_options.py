@@ -1,0 +1,168 @@
+"""``keyserver``'s command line in local mode: usage errors, modes, configuration precedence.
+
+In-process; exit codes and messages of the command line itself (flags, environment,
+TOML), whichever command carries them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from keyserver.cli import main as cli_module
+
+
+def test_usage_errors(cli: Any) -> None:
+    result = cli()
+    assert result.code == 2 and result.err.startswith("keyserver: error:")
+    result = cli("frobnicate")
+    assert result.code == 2 and "invalid choice" in result.err
+    assert "keyserver: hint: see `keyserver --help`" in result.err
+    result = cli("audit")
+    assert result.code == 2
+    result = cli("search", "--limit", "many")
+    assert result.code == 2 and "invalid int value" in result.err
+
+
+def test_help_documents_exit_codes(cli: Any) -> None:
+    result = cli("--help")  # to the command's stdout, not the interpreter's
+    assert result.code == 0
+    assert "exit codes:" in result.out and "8  aborted" in result.out
+    result = cli("destroy", "--help")
+    assert result.code == 0 and "--public-reason" in result.out
+
+
+def test_both_modes_at_once(cli: Any, data_dir: Any) -> None:
+    result = cli("status", "A" * 22, "--data-dir", data_dir.path, "--server", "http://127.0.0.1:9")
+    assert result.code == 2
+    assert "both --data-dir and --server" in result.err
+
+
+def test_flags_choose_the_mode_over_the_environment(cli: Any, h: ModuleType, data_dir: Any) -> None:
+    dead = "http://127.0.0.1:9"
+    env = h.clean_env(KEYSERVER_SERVER=dead, KEYSERVER_TOKEN="rwc_" + "A" * 43)
+    # --data-dir beats KEYSERVER_SERVER: local mode.
+    result = cli("whoami", "--json", "--data-dir", data_dir.path, env=env)
+    assert result.code == 0 and result.json()["local"] is True
+    # Local-only commands use the data directory from the environment too.
+    env_dd = h.clean_env(KEYSERVER_SERVER=dead, KEYSERVER_DATA_DIR=str(data_dir.path))
+    assert cli("sweep", env=env_dd).code == 0
+    # KEYSERVER_SERVER alone: remote mode (here: unreachable).
+    assert cli("whoami", env=env).code == 7
+
+
+def test_config_precedence_flag_env_toml(
+    cli: Any, h: ModuleType, data_dir: Any, people: Any, tmp_path: Path
+) -> None:
+    """loss_waiting_period: TOML 1h < KEYSERVER_LOSS_WAITING_PERIOD 2h < --flag 3h."""
+    toml = tmp_path / "ks.toml"
+    toml.write_text(f'data_dir = "{data_dir.path}"\nloss_waiting_period = "1h"\n')
+    settings = data_dir.settings()
+
+    def waiting(*flags: str, **env: str) -> float:
+        medium = f"M-{len(flags)}-{len(env)}"
+        cid = h.make_container(settings, people.writer, medium=medium)
+        result = cli(
+            "report-loss",
+            "--medium",
+            medium,
+            "--reason",
+            "r",
+            *flags,
+            env=h.clean_env(KEYSERVER_CONFIG=str(toml), **env),
+        )
+        assert result.code == 0, result
+        status = h.container_status(data_dir.settings(), cid)
+        delta = datetime.fromisoformat(status["destroy_after"]) - datetime.fromisoformat(
+            status["loss_reported_at"]
+        )
+        return delta.total_seconds()
+
+    assert waiting() == 3600
+    assert waiting(KEYSERVER_LOSS_WAITING_PERIOD="2h") == 7200
+    assert waiting("--loss-waiting-period", "3h", KEYSERVER_LOSS_WAITING_PERIOD="2h") == 10800
+
+
+@pytest.mark.parametrize("where", ["flag", "env", "toml"])
+def test_bare_number_duration_refused_everywhere(
+    cli: Any, h: ModuleType, data_dir: Any, tmp_path: Path, where: str
+) -> None:
+    """`72` is 72 seconds to a program and 72 hours to an official: refused in all three."""
+    toml = tmp_path / "ks.toml"
+    toml.write_text(
+        f'data_dir = "{data_dir.path}"\n'
+        + ("loss_waiting_period = 72\n" if where == "toml" else "")
+    )
+    flags = ["--loss-waiting-period", "72"] if where == "flag" else []
+    env = {"KEYSERVER_LOSS_WAITING_PERIOD": "72"} if where == "env" else {}
+    result = cli("sweep", *flags, env=h.clean_env(KEYSERVER_CONFIG=str(toml), **env))
+    assert result.code == (2 if where == "flag" else 3), result
+    assert "no unit and is ambiguous" in result.err and "72h" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_config_file_errors(cli: Any, h: ModuleType, data_dir: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is = = not toml")
+    result = cli("principal", "list", "--config", bad, "--data-dir", data_dir.path)
+    assert result.code == 3 and "is not valid TOML" in result.err
+    result = cli("principal", "list", "--config", tmp_path / "missing.toml")
+    assert result.code == 3 and "does not exist" in result.err
+    secret = tmp_path / "secret.toml"
+    secret.write_text('token = "rwc_x"\n')
+    result = cli("principal", "list", "--config", secret)
+    assert result.code == 3 and "must not hold a token" in result.err
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("colour = 'blue'\n")
+    result = cli("principal", "list", "--config", unknown, "--data-dir", data_dir.path)
+    assert result.code == 3 and "unknown setting 'colour'" in result.err
+    result = cli(
+        "principal",
+        "list",
+        "--data-dir",
+        data_dir.path,
+        env=h.clean_env(KEYSERVER_POOL_SIZE="lots"),
+    )
+    assert result.code == 3 and "invalid value for pool_size" in result.err
+
+
+def test_verbose_shows_traceback_only_when_asked(
+    cli: Any, h: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet = cli("status", "A" * 22, "--data-dir", tmp_path)
+    assert quiet.code == 3 and "Traceback" not in quiet.err
+    loud = cli("status", "A" * 22, "--data-dir", tmp_path, "--verbose")
+    assert loud.code == 3 and "Traceback (most recent call last)" in loud.err
+
+    # The last-resort path: a bug inside a command is a message, not a traceback.
+    def broken(_ctx: object) -> int:
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(cli_module.HANDLERS, "whoami", broken)
+    result = cli("whoami")
+    assert result.code == 1
+    assert result.err == (
+        "keyserver: error: unexpected RuntimeError\n"
+        "keyserver: hint: run again with --verbose for the traceback, and report it\n"
+    )
+    assert "RuntimeError: bug" in cli("whoami", "--verbose").err
+
+
+def test_interrupt(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(_ctx: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli_module.HANDLERS, "whoami", interrupted)
+    result = cli("whoami")
+    assert (result.code, result.err) == (130, "keyserver: error: interrupted\n")
+
+
+def test_options_before_the_command(cli: Any, data_dir: Any) -> None:
+    result = cli("--json", "--data-dir", str(data_dir.path), "principal", "list")
+    assert result.code == 0
+    assert isinstance(json.loads(result.out), list)
