@@ -167,19 +167,14 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     clock time beside it (with its date when the day differs), the hint kept."""
     clock = settings.clock
     assert isinstance(clock, FakeClock)
-    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
-    world = make_world(settings, console_url)
-    try:
-        _opened(world, clock, {"late": OPENINGS["late"]})  # 3 Dec, 17:40:15 in Tokyo
-        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+    # 3 Dec, 17:40:15 in Tokyo; reviewed on 4 Dec.
+    with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
         token = world.tokens["official"]
         said = {
             typed: _last_opening(_review(console_url, token, "en", typed)[0])
             for typed in ("2026-12-03 17:41", "2026-12-03 17:40:30", "2026-12-04 09:00")
         }
         ja = _review(console_url, token, "ja", "2026-12-03 17:41")[0]
-    finally:
-        world.close()
     # 17:40 to 17:41 is one minute as read, though 45 seconds passed.
     assert said["2026-12-03 17:41"] == "late: 1 minute before the loss (17:40), reader opened it"
     assert (
