@@ -329,6 +329,9 @@ def _changes(
             "action": e.action,
             "cause": details.get("cause"),
             "reason": details.get("reason"),
+            # What refused readers were told: the one reason a printed report shows (the
+            # internal one stays with officials; issue 12).
+            "public_reason": details.get("public_reason"),
         }
         for cid in named:
             out.setdefault(cid, []).append(doc)

@@ -228,7 +228,8 @@ def test_loss_story(
     }
     hint = driver.find_element(By.ID, "lost_at_hint").text
     advice = translated(
-        language, "E.g. %(today)s (today) or %(example)s. If unsure, the earlier time."
+        language,
+        "E.g. %(today)s (today, %(date)s) or %(example)s. If unsure, the earlier time.",
     )
     assert hint.endswith(advice.split("%(example)s")[1]), hint
     # No "Today" button (a time alone is today: it saved nothing).
@@ -329,13 +330,17 @@ def test_loss_story(
     assert driver.find_elements(By.ID, "loss-result")  # the banner stays with its URL
     answer = driver.find_element(By.CSS_SELECTOR, ".answer-a").text
     assert answer == translated(language, "Not opened")
-    # The same answer for every container: one line, not one per container (issue 12).
+    # The same answer for every container: one line, not one per container (issue 12),
+    # and one sentence under the answer, not two saying the same (twelfth newcomer runs).
     assert driver.find_element(By.ID, "answer-one").text == translated_count(
         language,
-        "%(n)s container: not opened since the time of loss.",
-        "All %(n)s containers: not opened since the time of loss.",
+        "%(n)s container: no key was released to a reader after the loss, and without the"
+        " key server the data cannot be read.",
+        "All %(n)s containers: no key was released to a reader after the loss, and without"
+        " the key server the data cannot be read.",
         len(labels),
     )
+    assert len(driver.find_elements(By.CSS_SELECTOR, ".answer .answer-e")) == 1
     assert not driver.find_elements(By.CSS_SELECTOR, ".answer-list")
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "(UTC+09:00)" in body  # times in the configured zone, with the offset

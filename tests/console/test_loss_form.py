@@ -33,7 +33,9 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     # 2026-12-04 10:00 in Tokyo): an official copying one is never refused.
     assert "placeholder" not in tag_of(page.text, "lost_at")
     assert "Time of loss (Asia/Tokyo, UTC+09:00)</label>" in page.text
-    hint = f"E.g. 09:00 (today) or {EXAMPLE}. If unsure, the earlier time.</p>"
+    # Today's date beside "today" (issue 12, twelfth newcomer runs: near midnight both
+    # newcomers typed the full date, unsure which day "today" was).
+    hint = f"E.g. 09:00 (today, 4 Dec) or {EXAMPLE}. If unsure, the earlier time.</p>"
     assert f'<p class="hint" id="lost_at_hint">{hint}' in page.text
     assert 'aria-describedby="lost_at_hint"' in tag_of(page.text, "lost_at")
     # The console says what is missing itself (in the page's language), not the browser.
@@ -41,17 +43,19 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
 
 
 @pytest.mark.parametrize(
-    ("now", "today"),
+    ("now", "today", "date"),
     [
-        ("2026-12-04T10:00+09:00", "09:00"),
-        ("2026-12-04T10:29+09:00", "09:00"),
-        ("2026-12-04T10:30+09:00", "09:30"),
-        ("2026-12-04T00:10+09:00", "00:00"),  # an hour earlier is yesterday
-        ("2026-12-05T01:00+09:00", "00:00"),  # still 4 Dec in UTC: the zone's day counts
+        ("2026-12-04T10:00+09:00", "09:00", "12月4日"),
+        ("2026-12-04T10:29+09:00", "09:00", "12月4日"),
+        ("2026-12-04T10:30+09:00", "09:30", "12月4日"),
+        ("2026-12-04T00:10+09:00", "00:00", "12月4日"),  # an hour earlier is yesterday
+        # Still 4 Dec in UTC: the zone's day counts, for the time and for its date.
+        ("2026-12-05T01:00+09:00", "00:00", "12月5日"),
+        ("2026-12-06T23:58+09:00", "22:30", "12月6日"),  # the newcomers' near-midnight
     ],
 )
 def test_the_hints_time_alone_is_never_later_than_now(
-    settings: Settings, console_url: str, now: str, today: str
+    settings: Settings, console_url: str, now: str, today: str, date: str
 ) -> None:
     """The hint's example of a time alone (today, in the configured zone) is at least an
     hour before now, on the half hour, never on another day: copied, it is accepted."""
@@ -62,7 +66,8 @@ def test_the_hints_time_alone_is_never_later_than_now(
     browser = signed_in_session(console_url, token, "ja")
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     hint = page.text.split('id="lost_at_hint">', 1)[1].split("</p>", 1)[0]
-    assert hint.startswith(f"例: {today} (今日)、"), hint
+    # The day "today" is, in the zone a time alone is read in (issue 12, twelfth runs).
+    assert hint.startswith(f"例: {today} (今日 {date})、"), hint
     assert hint.endswith("迷ったら早い方を。"), hint
     review = _post(browser, console_url, today)
     assert review.status_code == 200, review.text[:2000]

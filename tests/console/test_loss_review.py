@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from keyserver.domain.settings import Settings
+from keyserver.http.console import _i18n, _page
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.loss_form import MEDIUM
@@ -76,6 +78,12 @@ def _facts(text: str) -> list[tuple[str, str]]:
     return re.findall(r"<dt>([^<]*)</dt><dd[^>]*>([^<]*)</dd>", facts)
 
 
+def _last_opening(text: str) -> str:
+    """The last opening's value, without the hint a close one carries."""
+    value = text.split('<dd id="last-opening">', 1)[1].split("</dd>", 1)[0]
+    return value.split("<span", 1)[0]
+
+
 def test_the_review_shows_the_last_opening_before_the_time_typed(
     settings: Settings, console_url: str
 ) -> None:
@@ -102,14 +110,20 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     # named (the official looked up which one it was).
     assert _facts(text) == [
         ("Time of loss", "3 Dec 2026, 18:30 (UTC+09:00)"),
-        ("Last confirmed opening before the loss", "late: reader at 3 Dec 2026, 17:40"),
+        # Twelfth: relative to the time of loss too (the reader subtracted), the clock
+        # time alone on the loss's day.
+        (
+            "Last confirmed opening before the loss",
+            "late: 50 minutes before the loss (17:40), reader opened it",
+        ),
         ("Keys destroyed after", "72 hours after you confirm"),
     ]
     assert 'id="close-opening"' not in text  # 50 minutes before the time typed
     shown = re.sub(r"<[^>]+>", "", text.split("<main", 1)[1])  # what is read, not posted
     assert "Nothing has happened yet" not in shown and "Stolen" not in shown
     assert 'name="reason" value="Stolen"' in text  # still posted
-    assert ("紛失前に最後に確認された開封", "late: reader (2026/12/03 17:40)") in _facts(ja)
+    opening = ("紛失前に最後に確認された開封", "late: 紛失の 50 分前 (17:40) に reader が開封")
+    assert opening in _facts(ja)
     assert "確定から 72 時間後" in ja
     # The report's answer box: the same opening, to the second.
     assert done.status_code == 200, done.text[:2000]
@@ -143,3 +157,65 @@ def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
     for page in (en, ja):
         facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
         assert facts.count("<dt>") == facts.count("<dd"), "every label has one value"
+
+
+def test_the_review_says_how_long_before_the_loss_it_was_opened(
+    settings: Settings, console_url: str
+) -> None:
+    """The last opening relative to the time of loss (issue 12, twelfth newcomer runs: the
+    reader subtracted 23:57 from 23:58): counted between the minutes shown, one unit, the
+    clock time beside it (with its date when the day differs), the hint kept."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    # 3 Dec, 17:40:15 in Tokyo; reviewed on 4 Dec.
+    with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+        token = world.tokens["official"]
+        said = {
+            typed: _last_opening(_review(console_url, token, "en", typed)[0])
+            for typed in ("2026-12-03 17:41", "2026-12-03 17:40:30", "2026-12-04 09:00")
+        }
+        ja = _review(console_url, token, "ja", "2026-12-03 17:41")[0]
+    # 17:40 to 17:41 is one minute as read, though 45 seconds passed.
+    assert said["2026-12-03 17:41"] == "late: 1 minute before the loss (17:40), reader opened it"
+    assert (
+        said["2026-12-03 17:40:30"]
+        == "late: in the same minute as the loss (17:40), reader opened it"
+    )
+    # 15 h 20 min: hours, rounded; another day, so the date is said.
+    assert (
+        said["2026-12-04 09:00"]
+        == "late: 15 hours before the loss (3 Dec 2026, 17:40), reader opened it"
+    )
+    assert "紛失の 1 分前 (17:40) に reader が開封" in ja
+    assert 'id="close-opening">紛失がこれより前なら、紛失日時を早めてください' in ja
+
+
+def _before_loss(language: str, minutes: int) -> str:
+    """The macro the review page uses (_macros.html before_loss), rendered alone."""
+    formats = _i18n.Formats(language, ZoneInfo("Asia/Tokyo"), datetime(2026, 12, 6, tzinfo=UTC))
+    macros = _page.environment(language).get_template("_macros.html")
+    before: Callable[[int], object] = macros.make_module({"fmt": formats}).before_loss  # type: ignore[attr-defined]
+    return str(before(minutes))
+
+
+def test_how_long_before_the_loss_takes_one_unit_rounded() -> None:
+    """Minutes under an hour, hours under a day, then days; each rounded to the nearest
+    (the exact clock time stands beside it), each a plural form of its own (ngettext)."""
+    said = {n: _before_loss("en", n) for n in (0, 1, 59, 60, 89, 90, 1439, 1440, 2159, 2160)}
+    assert said == {
+        0: "in the same minute as the loss",
+        1: "1 minute before the loss",
+        59: "59 minutes before the loss",
+        60: "1 hour before the loss",
+        89: "1 hour before the loss",
+        90: "2 hours before the loss",
+        1439: "24 hours before the loss",
+        1440: "1 day before the loss",
+        2159: "1 day before the loss",
+        2160: "2 days before the loss",
+    }
+    assert [_before_loss("ja", n) for n in (5, 120, 4320)] == [
+        "紛失の 5 分前",
+        "紛失の 2 時間前",
+        "紛失の 3 日前",
+    ]

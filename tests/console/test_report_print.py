@@ -209,9 +209,19 @@ def test_printed_report_pages(
         assert cookie is not None
         driver = browser(language)
         _open_report(driver, url, cookie)
+        # On screen officials read the internal reason of each suspension.
+        cells = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody td:last-child")
+        assert [c.text for c in cells] == [LOSS["reason"]] * len(ANSWERS)
         pages = pdf_pages(print_to_pdf(driver), tmp_path)
     print("\n\f".join(pages))  # what the official printed, for pytest -s
     assert len(pages) >= 2
+    # On paper, handed to the press: the public reason only (issue 12, twelfth newcomer
+    # runs: the internal one was printed), under its own column name, in every table.
+    printed = " ".join(" ".join(pages).split())
+    assert LOSS["reason"] not in printed
+    assert printed.count(LOSS["public_reason"]) == len(ANSWERS)
+    assert translate(language, "Public reason", {}) in printed
+    assert translate(language, "Internal reason", {}) not in printed
 
     def say(msgid: str, **values: object) -> str:
         return translate(language, msgid, values)
@@ -312,6 +322,10 @@ def test_three_containers_print_on_two_pages_print_beside_the_heading(
         {"zone": "Asia/Tokyo", "offset": "+09:00"},
     )
     assert len(pages) == 2
+    # No public reason given: none printed (a dash), and never the internal one.
+    printed = "".join("".join(pages).split())
+    assert "委託先が紛失" not in printed and "電車内" not in printed
+    assert printed.count("—") >= len(THREE)
     assert all(zone in text for text in pages)
     assert not note_alone(pages, zone)
     assert all(label in "".join(pages) for label in THREE)

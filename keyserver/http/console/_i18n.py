@@ -28,6 +28,9 @@ _DATETIME_PATTERN = {"ja": "y/MM/dd HH:mm:ss", "en": "d MMM y, HH:mm:ss"}
 # To the minute: a time that is only known to about a minute (a deadline that will run
 # from a confirmation not yet pressed) is not shown with seconds it does not have.
 _MINUTE_PATTERN = {"ja": "y/MM/dd HH:mm", "en": "d MMM y, HH:mm"}
+# A day without its year, beside a clock time that is "today" (the loss form's hint: issue
+# 12, twelfth newcomer runs: near midnight "which day is today?" made both type the date).
+_DAY_PATTERN = {"ja": "M月d日", "en": "d MMM"}
 
 
 def negotiate(accept_language: str | None, chosen: str | None) -> str:
@@ -73,6 +76,48 @@ class Formats:
             locale=self.language,
         )
         return f"{text} (UTC{self.offset(local)})" if offset else text
+
+    def today(self) -> str:
+        """Today's date in the configured zone, short (``12月6日``, ``6 Dec``).
+
+        The zone's day, not the server's or the browser's: a time alone typed in a form is
+        read as today in this zone (Page.local_time), so this is the day it will mean.
+        """
+        local = self.now.astimezone(self.zone)
+        return format_datetime(
+            local, _DAY_PATTERN[self.language], tzinfo=self.zone, locale=self.language
+        )
+
+    def clock(self, value: _Moment | str) -> str:
+        """A time of day in the configured zone, to the minute, no date (``23:57``).
+
+        Only beside a time on the same day and offset that is shown in full (the loss
+        review's last opening, next to the time of loss above it).
+        """
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.astimezone(self.zone).strftime("%H:%M")
+
+    def same_day(self, a: _Moment | str, b: _Moment | str) -> bool:
+        """True if ``a`` and ``b`` fall on one date with one offset in the configured zone."""
+        local = [
+            (datetime.fromisoformat(v) if isinstance(v, str) else v).astimezone(self.zone)
+            for v in (a, b)
+        ]
+        return local[0].date() == local[1].date() and local[0].utcoffset() == local[1].utcoffset()
+
+    def minutes_between(self, earlier: _Moment | str, later: _Moment | str) -> int:
+        """Whole minutes from ``earlier`` to ``later`` as both are shown to the minute.
+
+        Counted between the minutes a page shows (23:57 to 23:58 is one minute, whatever the
+        seconds), so a relative time never contradicts the clock time beside it.
+        """
+        start, end = (
+            (datetime.fromisoformat(v) if isinstance(v, str) else v).replace(
+                second=0, microsecond=0
+            )
+            for v in (earlier, later)
+        )
+        return int((end - start).total_seconds()) // 60
 
     def offset(self, at: _Moment | str | None = None) -> str:
         """The zone's UTC offset at ``at`` (default: now), as ``+09:00``.
