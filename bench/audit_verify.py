@@ -4,10 +4,10 @@
 - **incremental**: ``keyserver audit verify --from-head`` after 1,000 more entries, from the
   head the local run ended at (what a nightly job with ``--state FILE`` does);
 - **remote**: ``keyserver audit verify --server`` through a running ``keyserver serve``,
-  in pages (keyserver/cli/audit.py), with the client's and the server's peak RSS.
+  in pages (keyserver/_cli/audit.py), with the client's and the server's peak RSS.
 
 The log is built quickly by direct inserts of entries with a valid keyed chain (the same
-formula as the server's, keyserver/store/audit.py), not by a million HTTP requests. Each
+formula as the server's, keyserver/_store/audit.py), not by a million HTTP requests. Each
 verification runs as its own process, measured by GNU time (wall seconds, peak RSS).
 """
 
@@ -41,10 +41,10 @@ def build_log(settings: Any, entries: int) -> float:
     """
     from sqlalchemy import insert, select, update  # noqa: PLC0415
 
-    from keyserver.domain import keys  # noqa: PLC0415
-    from keyserver.store.audit import HEAD_ID, Head, NewEntry, append_row  # noqa: PLC0415
-    from keyserver.store.engine import make_engine  # noqa: PLC0415
-    from keyserver.store.models import AuditEntry, AuditHead  # noqa: PLC0415
+    from keyserver._domain import keys  # noqa: PLC0415
+    from keyserver._store.audit import HEAD_ID, Head, NewEntry, append_row  # noqa: PLC0415
+    from keyserver._store.engine import make_engine  # noqa: PLC0415
+    from keyserver._store.models import AuditEntry, AuditHead  # noqa: PLC0415
 
     started = time.perf_counter()
     key = keys.KeyRing.from_master(settings.load_master_key()).audit_key
@@ -116,9 +116,9 @@ def _database(backend: str) -> Iterator[str]:
 
 def run_backend(backend: str, entries: int) -> dict[str, Any]:
     """Build a log of ``entries`` on ``backend`` and verify it locally, incrementally, remotely."""
-    from keyserver.domain.lifecycle import ROLES, Actor  # noqa: PLC0415
-    from keyserver.service import KeyService  # noqa: PLC0415
-    from keyserver.store import init_database  # noqa: PLC0415
+    from keyserver._domain.lifecycle import ROLES, Actor  # noqa: PLC0415
+    from keyserver._service import KeyService  # noqa: PLC0415
+    from keyserver._store import init_database  # noqa: PLC0415
     from keyserver.testing import new_master_key_b64  # noqa: PLC0415
 
     out: dict[str, Any] = {"backend": backend}

@@ -67,9 +67,9 @@ def _load(browser: requests.Session, base: str, path: str, pgid: int, url: str) 
 
 def run_backend(backend: str, entries: int) -> list[list[Any]]:
     """The five loads on ``backend``: rows of [step, path, CPU s, status line]."""
-    from keyserver.domain.lifecycle import ROLES, Actor  # noqa: PLC0415
-    from keyserver.service import KeyService  # noqa: PLC0415
-    from keyserver.store import init_database  # noqa: PLC0415
+    from keyserver._domain.lifecycle import ROLES, Actor  # noqa: PLC0415
+    from keyserver._service import KeyService  # noqa: PLC0415
+    from keyserver._store import init_database  # noqa: PLC0415
     from keyserver.testing import new_master_key_b64  # noqa: PLC0415
 
     with _database(backend) as url:

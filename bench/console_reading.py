@@ -38,8 +38,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from keyserver.domain.settings import Settings
-from keyserver.store import init_database
+from keyserver._domain.settings import Settings
+from keyserver._store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support.clock import FakeClock
 from tests.support.world import activate, confirm, make_world, oprf

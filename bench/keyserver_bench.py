@@ -59,7 +59,7 @@ from wrk import Length, Requests, WrkResult, describe, run_wrk
 TARGET_SCALING = 1.6
 TARGET_SUSPEND_SECONDS = 2.0
 TARGET_SUSPEND_COUNT = 100_000
-BUDGET = 1000  # the server's maximum attempt budget (keyserver.service.register)
+BUDGET = 1000  # the server's maximum attempt budget (keyserver._service.register)
 # The load sends no receipts, so every release stays unconfirmed: the per-principal and
 # per-medium window caps (spec §receipt, defaults 30 and 50) would refuse all but the
 # first few. The bench raises them to their maximum and shortens the window to 1 s; the
@@ -135,7 +135,7 @@ def postgres_available() -> str | None:
 
 
 def _settings(database_url: str, master_key_b64: str) -> Any:
-    from keyserver.domain.settings import Settings  # noqa: PLC0415
+    from keyserver._domain.settings import Settings  # noqa: PLC0415
 
     return Settings.load(
         overrides={
@@ -150,8 +150,8 @@ def _settings(database_url: str, master_key_b64: str) -> Any:
 
 def prepare(database_url: str, containers: int) -> Prepared:
     """Migrate, create principals, register+evaluate+commit ``containers`` containers."""
-    from keyserver.service import KeyService  # noqa: PLC0415
-    from keyserver.store import init_database  # noqa: PLC0415
+    from keyserver._service import KeyService  # noqa: PLC0415
+    from keyserver._store import init_database  # noqa: PLC0415
     from keyserver.testing import bootstrap_principal, new_master_key_b64  # noqa: PLC0415
 
     master = new_master_key_b64()
@@ -189,10 +189,10 @@ def bulk_insert(prep: Prepared, medium: str, count: int, batch: int = 10_000) ->
     from sqlalchemy import select  # noqa: PLC0415
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
-    from keyserver.domain import keys, rowmac  # noqa: PLC0415
-    from keyserver.domain.media import medium_key  # noqa: PLC0415
-    from keyserver.store.engine import make_engine  # noqa: PLC0415
-    from keyserver.store.models import (  # noqa: PLC0415
+    from keyserver._domain import keys, rowmac  # noqa: PLC0415
+    from keyserver._domain.media import medium_key  # noqa: PLC0415
+    from keyserver._store.engine import make_engine  # noqa: PLC0415
+    from keyserver._store.models import (  # noqa: PLC0415
         Container,
         ContainerReader,
         Medium,
@@ -260,7 +260,7 @@ def _keyserver_command() -> list[str]:
     found = shutil.which("keyserver")
     if found:
         return [found]
-    return [sys.executable, "-m", "keyserver.cli.main"]
+    return [sys.executable, "-m", "keyserver._cli.main"]
 
 
 _LOG_KEY_DIR = tempfile.TemporaryDirectory(prefix="rwc-bench-log-")
@@ -281,7 +281,7 @@ def running_keyserver(
     file, the follower hashing the new audit entries and signing a checkpoint that often.
     None: no log key, no follower (the figures from before issue 13).
     """
-    from keyserver.cli.tlog import create_log_key  # noqa: PLC0415
+    from keyserver._cli.tlog import create_log_key  # noqa: PLC0415
 
     port = free_port()
     env = dict(os.environ)
@@ -502,7 +502,7 @@ _HEAD_SERIES = {
     # Of the hold, the committer waiting for a CPU (Linux; 0 where not measured).
     "runq": "rwc_release_lock_runq_seconds_sum",
     "commit": "rwc_release_commit_seconds_sum",
-    # After the head is released (early lock release, keyserver/store/durability.py).
+    # After the head is released (early lock release, keyserver/_store/durability.py).
     "flush": "rwc_release_flush_seconds_sum",
 }
 
@@ -511,7 +511,7 @@ def head_snapshot(bases: list[str], workers: int = 1) -> dict[str, float]:
     """The chain-head series of the servers' /metrics, summed over every worker.
 
     Each scrape is a new connection (``requests.get``: no session), and ``serve --workers
-    N`` hands new connections to its workers in turn (keyserver/cli/serve_handoff.py), so
+    N`` hands new connections to its workers in turn (keyserver/_cli/serve_handoff.py), so
     N scrapes in a row reach each worker once while no other client connects.
     """
     sums = dict.fromkeys(_HEAD_SERIES, 0.0)
@@ -749,7 +749,7 @@ def run(
                                 keepalive=False,
                             )
                 if not quick:
-                    # The same 2 workers with one host committer (keyserver/release/
+                    # The same 2 workers with one host committer (keyserver/_release/
                     # hostcommit.py; the host_committer setting, off by default until
                     # this row shows it faster than the plain 2-worker row).
                     print(f"  {db_name}: 2 workers + host committer ...", flush=True)

@@ -14,7 +14,7 @@ under the lock beside it.
     .venv/bin/python bench/release_cpu.py --db postgres --processes 2 --releases 3000
 
 ``--committer``: the processes hand their releases to one host committer process
-(keyserver/release/hostcommit.py, as ``serve --workers N`` does); its CPU is counted
+(keyserver/_release/hostcommit.py, as ``serve --workers N`` does); its CPU is counted
 with theirs, and the batch figures are its own.
 """
 
@@ -40,14 +40,14 @@ _HISTOGRAMS = ("wait", "hold", "cpu", "runq", "commit", "flush")
 def _child(args: argparse.Namespace) -> None:
     from voprf import ristretto  # noqa: PLC0415
 
-    from keyserver.domain.context import RequestContext  # noqa: PLC0415
-    from keyserver.service import KeyService  # noqa: PLC0415
+    from keyserver._domain.context import RequestContext  # noqa: PLC0415
+    from keyserver._service import KeyService  # noqa: PLC0415
 
     spec = json.loads(sys.stdin.readline())
     settings = kb._settings(spec["url"], spec["master"])
     service = KeyService(settings)
     if args.committer_path:
-        from keyserver.release.hostcommit import CommitterClient  # noqa: PLC0415
+        from keyserver._release.hostcommit import CommitterClient  # noqa: PLC0415
 
         service.releases.use_committer(CommitterClient(args.committer_path, 60))
     _, blinded = ristretto.Client.blind(b"rwc bench reader input")
@@ -100,8 +100,8 @@ def _committer_child() -> None:
     import socket  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
-    from keyserver.release.hostcommit import CommitterServer  # noqa: PLC0415
-    from keyserver.service import KeyService  # noqa: PLC0415
+    from keyserver._release.hostcommit import CommitterServer  # noqa: PLC0415
+    from keyserver._service import KeyService  # noqa: PLC0415
 
     spec = json.loads(sys.stdin.readline())
     service = KeyService(kb._settings(spec["url"], spec["master"]))
@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     ]
     committer = None
     if args.committer:
-        from keyserver.release import hostsocket  # noqa: PLC0415
+        from keyserver._release import hostsocket  # noqa: PLC0415
 
         sockdir = tempfile.mkdtemp(prefix="release-cpu-")
         path = str(Path(sockdir) / "release.sock")

@@ -37,7 +37,7 @@ from wrk import Length, Requests
 # fixed count because a timed second costs whatever CPU the machine has free (both cores
 # when idle), round-robin over every prepared container as a timed run; 10 containers in
 # the bulk suspend (one statement whatever the number); 100 audit entries (the remote
-# verify reads pages of 50,000, keyserver/cli/audit.py: the steps of 1,000,000).
+# verify reads pages of 50,000, keyserver/_cli/audit.py: the steps of 1,000,000).
 SMOKE: dict[str, Any] = {
     "size": 4 * MIB,
     "sweep_size": 4 * MIB,

@@ -70,7 +70,7 @@ BUDGET = 0.10
 
 def default_interval() -> float:
     """The server's default checkpoint interval in seconds (what a deployment runs)."""
-    from keyserver.domain.settings import Settings  # noqa: PLC0415
+    from keyserver._domain.settings import Settings  # noqa: PLC0415
 
     return Settings.checkpoint_interval.total_seconds()
 
@@ -198,10 +198,10 @@ def follower_cpu(entries: int, db: str = "sqlite", repeat: int = 3) -> dict[str,
     """CPU ms per release and per entry hashed by the follower, in process (medians)."""
     from voprf import ristretto  # noqa: PLC0415
 
-    from keyserver.cli.tlog import create_log_key  # noqa: PLC0415
-    from keyserver.domain.context import RequestContext  # noqa: PLC0415
-    from keyserver.domain.settings import Settings  # noqa: PLC0415
-    from keyserver.service import KeyService  # noqa: PLC0415
+    from keyserver._cli.tlog import create_log_key  # noqa: PLC0415
+    from keyserver._domain.context import RequestContext  # noqa: PLC0415
+    from keyserver._domain.settings import Settings  # noqa: PLC0415
+    from keyserver._service import KeyService  # noqa: PLC0415
 
     database = sqlite_database if db == "sqlite" else postgres_database
     release_ms: list[float] = []

@@ -1,6 +1,6 @@
 """How long the SQLite writer lock stays unused when it passes between processes (issue 15).
 
-Two (or more) processes take the key server's writer lock (keyserver/store/writelock.py)
+Two (or more) processes take the key server's writer lock (keyserver/_store/writelock.py)
 in turn on one lock file, as two ``serve --workers 2`` workers' batches do: each holds it
 for ``--hold`` ms (sleeping, as a batch waits for its COMMIT's fsync), lets go, works
 unlocked for ``--work`` ms (answers, the VOPRFs), and asks again. Printed: the handover
@@ -30,7 +30,7 @@ from pathlib import Path
 
 
 def _child(db: str, rounds: int, hold: float, work: float) -> None:
-    from keyserver.store.writelock import write_lock_for  # noqa: PLC0415
+    from keyserver._store.writelock import write_lock_for  # noqa: PLC0415
 
     lock = write_lock_for(db)
     times = []

@@ -24,10 +24,10 @@ from typing import Any
 
 import uvicorn
 
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.http.app import create_app
-from keyserver.service import KeyService
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._http.app import create_app
+from keyserver._service import KeyService
 
 BOOTSTRAP_ACTOR = "bootstrap"
 
@@ -172,7 +172,7 @@ def bootstrap_principal(
     """Create a principal directly in the database; return its bearer token.
 
     Audited under the actor ``bootstrap``. The database must be initialised
-    (:func:`keyserver.store.init_database`).
+    (:func:`keyserver._store.init_database`).
     """
     service = KeyService(settings)
     try:

@@ -1,7 +1,7 @@
 """Write spec/openapi.json from the key server app (``python spec/openapi.py [--check]``).
 
 The document is ``create_app(settings).openapi()`` completed with the RFC 9457 problem
-responses of every route (keyserver/http/openapi_problems.py), serialised with sorted keys so
+responses of every route (keyserver/_http/openapi_problems.py), serialised with sorted keys so
 that regenerating it gives byte-identical output. ``--check`` compares instead of writing
 and exits 1 when spec/openapi.json is stale (the test suite runs it).
 """
@@ -14,9 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from keyserver.domain.settings import Settings
-from keyserver.http.app import create_app
-from keyserver.http.openapi_problems import with_problems
+from keyserver._domain.settings import Settings
+from keyserver._http.app import create_app
+from keyserver._http.openapi_problems import with_problems
 
 TARGET = Path(__file__).resolve().parent / "openapi.json"
 # Building the app needs settings; nothing is connected or served. The key is a dummy.

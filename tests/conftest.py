@@ -276,8 +276,8 @@ def pg_template() -> Iterator[str | None]:
         return
     # Imported when first used: a run of the container or rwc tests alone does not load the
     # key server's store.
-    from keyserver.domain.settings import Settings  # noqa: PLC0415
-    from keyserver.store import init_database  # noqa: PLC0415
+    from keyserver._domain.settings import Settings  # noqa: PLC0415
+    from keyserver._store import init_database  # noqa: PLC0415
 
     try:
         name = postgres.create_database(conn, "ks_tpl")

@@ -1,6 +1,6 @@
 """Parse `rwc seal --expires`: a duration (30d, 12h, 90m, 2w) or an ISO 8601 date/datetime.
 
-Durations follow the key server's one grammar (keyserver/domain/durations.py: a whole number
+Durations follow the key server's one grammar (keyserver/_domain/durations.py: a whole number
 and one unit s, m, h, d or w; a bare number is refused as ambiguous). pycontainer cannot
 import keyserver, so the grammar is repeated here and tests/keyserver/test_durations.py
 holds both parsers to one table.

@@ -10,7 +10,7 @@ command's one error boundary prints it (as JSON under ``--json``) with its exit 
 Usage errors are for people who may read Japanese (officials, clerks): argparse's English
 messages are read back into a :class:`UsageText` (a key and its values), which each
 command says in its reader's language from its own table (``keyserver``: the key server's
-catalogue, keyserver/cli/_argparse.py; ``rwc``: pycontainer/cli/texts.py). The English
+catalogue, keyserver/_cli/_argparse.py; ``rwc``: pycontainer/cli/texts.py). The English
 wording stays argparse's, for ``--json`` and for scripts that read it.
 """
 

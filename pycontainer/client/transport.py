@@ -2,7 +2,7 @@
 
 `rwc` (pycontainer.client.keyserver, over pycontainer.client.connection: the standard
 library's http.client, for its start-up time) and `keyserver --server URL`
-(keyserver/cli/remote.py, over requests) send bearer tokens to a key server; one module
+(keyserver/_cli/remote.py, over requests) send bearer tokens to a key server; one module
 decides, for both, how:
 
 * which URLs may receive a token: pycontainer.client.server_url (https, or http to a
@@ -35,7 +35,7 @@ from pycontainer.errors import ContainerError, KeyServerProtocolError
 if TYPE_CHECKING:
     import requests
 
-# requests is imported by its one user here, keyserver/cli/remote.py (which passes its
+# requests is imported by its one user here, keyserver/_cli/remote.py (which passes its
 # session in): `rwc` talks through pycontainer.client.connection and must not load it.
 
 # spec §errors: every refusal is an RFC 9457 document whose type is this prefix + a slug.

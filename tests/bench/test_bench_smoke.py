@@ -215,7 +215,7 @@ def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
 def test_audit_verify_bench_produces_figures(tmp_path: Path) -> None:
     """The 1,000,000-entry verify bench at 100 entries: every figure is there.
 
-    The remote verify reads pages of 50,000 entries (keyserver/cli/audit.py), so no size a
+    The remote verify reads pages of 50,000 entries (keyserver/_cli/audit.py), so no size a
     smoke run affords takes a second page: 100 entries go through every step as 2,000 did.
     """
     if tools.find("time") is None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.http.app import create_app
-from keyserver.store import init_database
+from keyserver._http.app import create_app
+from keyserver._store import init_database
 from keyserver.testing import bootstrap_principal, running_server, sqlite_settings
 from tests.support import servers
 from tests.support.clock import ShiftableClock

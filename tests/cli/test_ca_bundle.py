@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.cli.errors import EXIT_CONFIG
-from keyserver.cli.main import main as keyserver_main
+from keyserver._cli.errors import EXIT_CONFIG
+from keyserver._cli.main import main as keyserver_main
 from pycontainer.cli.exits import ExitCode
 from pycontainer.cli.main import run
 from pycontainer.client.keyserver import KeyServerClient

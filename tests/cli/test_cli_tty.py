@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.store import init_database
+from keyserver._store import init_database
 from keyserver.testing import bootstrap_principal, running_server, sqlite_settings
 from pycontainer.cli import texts
 from pycontainer.cli.exits import ExitCode

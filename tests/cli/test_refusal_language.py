@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from keyserver.store import init_database
+from keyserver._store import init_database
 from keyserver.testing import bootstrap_principal, running_server, sqlite_settings
 from pycontainer.cli import texts
 from pycontainer.cli.exits import ExitCode

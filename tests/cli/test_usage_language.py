@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from keyserver.cli import _argparse
-from keyserver.cli.main import main as keyserver_main
+from keyserver._cli import _argparse
+from keyserver._cli.main import main as keyserver_main
 from pycontainer.cli import strictargs, texts
 from pycontainer.cli.main import run as rwc_run
 

@@ -26,10 +26,10 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-from keyserver.store import init_database
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
+from keyserver._store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support.clock import FakeClock
 from tests.support.console import (
@@ -195,7 +195,7 @@ class _Browsers:
 
         A new tab drops the old page, its history, focus and the per-tab emulation (print
         media); the console keeps its session and sign-in state only in cookies (no Web
-        Storage in keyserver/http/console/static/console.js), removed for every site.
+        Storage in keyserver/_http/console/static/console.js), removed for every site.
         The new tab is brought to the front: a tab the reset opened does not have the
         window's focus (``document.hasFocus()`` false), and then no element matches
         ``:focus`` or ``:focus-visible``: the next test's focus ring read "none" (the sign-in

@@ -23,8 +23,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 from voprf import ristretto as r
 
-from keyserver.domain.i18n import translations
-from keyserver.service import KeyService
+from keyserver._domain.i18n import translations
+from keyserver._service import KeyService
 from tests.support.console import (
     MEDIA,
     BrowserFactory,

@@ -20,11 +20,15 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from markupsafe import Markup
 
-from keyserver.domain import i18n
-from keyserver.http.console import _i18n
+from keyserver._domain import i18n
+from keyserver._http.console import _i18n
 
 REPO = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+
+
+def _not_hidden(path: str) -> bool:
+    return not Path(path).name.startswith(".")
 
 
 def _extracted() -> set[str]:
@@ -32,8 +36,11 @@ def _extracted() -> set[str]:
     with (REPO / "babel.cfg").open(encoding="utf-8") as fh:
         method_map, options = parse_mapping_cfg(fh)  # type: ignore[no-untyped-call]
     ids: set[str] = set()
+    # Babel's default filter skips directories whose names start with "_", which are the
+    # key server's private layer packages: skip only hidden ones (.venv, .git), as the
+    # extraction command in babel.cfg does with --ignore-dirs='.*'.
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(REPO), method_map, options
+        str(REPO), method_map, options, directory_filter=_not_hidden
     ):
         # A plural message (ngettext) counts by both its forms, as _catalogue keys it.
         ids.update([message] if isinstance(message, str) else message[:2])
@@ -209,7 +216,7 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     assert "restore it on the medium's page" in " ".join(card.split())
 
 
-TEMPLATES = REPO / "keyserver" / "http" / "console" / "templates"
+TEMPLATES = REPO / "keyserver" / "_http" / "console" / "templates"
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _TAG = re.compile(r"<[^>]*>", re.S)
 # Attributes a person reads; their value must come from the catalogue (or be data).

@@ -12,9 +12,9 @@ from datetime import datetime
 
 import pytest
 
-from keyserver.domain.lifecycle import ROLES, Actor, Op
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.lifecycle import ROLES, Actor, Op
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.console import committed, official_with_medium, signed_in_session
 from tests.support.loss_form import EXAMPLE, FULL_WIDTH, MEDIUM, tag_of, value_of

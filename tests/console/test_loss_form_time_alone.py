@@ -9,7 +9,7 @@ import html
 
 import pytest
 
-from keyserver.domain.settings import Settings
+from keyserver._domain.settings import Settings
 from tests.support.console import official_with_medium, signed_in_session
 from tests.support.loss_form import EXAMPLE, MEDIUM, tag_of, value_of
 from tests.support.loss_form import post as _post

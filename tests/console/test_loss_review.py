@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from keyserver.domain.settings import Settings
-from keyserver.http.console import _i18n, _page
+from keyserver._domain.settings import Settings
+from keyserver._http.console import _i18n, _page
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.loss_form import MEDIUM

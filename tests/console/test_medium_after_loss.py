@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from keyserver.domain.i18n import translations
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.i18n import translations
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.world import World, activate, confirm, make_world, oprf, register

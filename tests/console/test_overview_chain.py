@@ -14,10 +14,10 @@ import re
 
 import pytest
 
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService, reports
-from keyserver.store.audit import read_head
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService, reports
+from keyserver._store.audit import read_head
 from tests.support.console import official_with_medium, signed_in_session
 
 TEXTS = {

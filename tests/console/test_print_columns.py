@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf
 
-CSS = Path(__file__).parents[2] / "keyserver/http/console/static/console.css"
+CSS = Path(__file__).parents[2] / "keyserver/_http/console/static/console.css"
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="{css}">
 </head><body><main>

@@ -1,7 +1,7 @@
 """Every refusal the key server constructs is in the catalogue, in both languages.
 
 The console shows a refusal's detail in the page's language (its catalogue message,
-keyserver/domain/errors.py ``KeyServerError.message``), the `keyserver` command in
+keyserver/_domain/errors.py ``KeyServerError.message``), the `keyserver` command in
 KEYSERVER_LANG, and the API answers a client that asks with Accept-Language (`rwc`, the
 witness, spec §problems); the problem document keeps the English text otherwise. A
 refusal written as a plain string would put English in front of a Japanese reader: every
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.domain.errors import _CLASSES, ConflictError, InvalidRequestError, NotFoundError
-from keyserver.domain.i18n import N_, translate
-from keyserver.domain.validation import check_text
+from keyserver._domain.errors import _CLASSES, ConflictError, InvalidRequestError, NotFoundError
+from keyserver._domain.i18n import N_, translate
+from keyserver._domain.validation import check_text
 
 ROOT = Path(__file__).resolve().parents[2] / "keyserver"
 # Every module of the key server is read, subpackages and a module added later too: a
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2] / "keyserver"
 # (domain/transparency, store/migrations, cli), let English-only refusals stay in
 # service/restore.py, rotation.py, transparency.py and store/tlog.py.
 MODULES = sorted(ROOT.rglob("*.py"))
-# The `keyserver` command's own refusals (keyserver/cli/errors.py), said in KEYSERVER_LANG
+# The `keyserver` command's own refusals (keyserver/_cli/errors.py), said in KEYSERVER_LANG
 # with their hint: the operator's and the witness's commands (init, serve, backup,
 # rotate-master-key, witness, verify-report) as much as the officials'.
 _REFUSALS = {cls.__name__ for cls in _CLASSES} | {"CliError"}

@@ -18,12 +18,12 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from keyserver.domain.i18n import translate
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings, display_zone
-from keyserver.http.console import _security
-from keyserver.http.console._i18n import Formats
-from keyserver.service import KeyService
+from keyserver._domain.i18n import translate
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings, display_zone
+from keyserver._http.console import _security
+from keyserver._http.console._i18n import Formats
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.console import (
     BrowserFactory,

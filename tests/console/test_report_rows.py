@@ -15,9 +15,9 @@ from typing import Any
 import requests
 from voprf import ristretto as r
 
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.console import signed_in_session
 

@@ -10,7 +10,7 @@ import html
 
 import pytest
 
-from keyserver.domain.settings import Settings
+from keyserver._domain.settings import Settings
 from tests.support.console import official_with_medium, signed_in_session
 
 MEDIUM = "USB-2026-0502"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from keyserver.cli import errors as cli_errors
+from keyserver._cli import errors as cli_errors
 from pycontainer.cli.exits import EXIT_CODE_TABLE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -71,7 +71,7 @@ def test_readme_anchors_resolve() -> None:
 
 
 def test_readme_keyserver_exit_codes_match() -> None:
-    """README shows keyserver's one exit-code table (keyserver.cli.errors), row for row."""
+    """README shows keyserver's one exit-code table (keyserver._cli.errors), row for row."""
     section = _section(README.read_text(encoding="utf-8"), "Exit codes of `keyserver`")
     rows = re.findall(r"^\| (\d+) \| (.+?) \|$", section, re.M)
     documented = {int(code): meaning for code, meaning in rows}
@@ -88,7 +88,7 @@ def test_readme_keyserver_exit_codes_match() -> None:
 
 def test_spec_lists_every_keyserver_exit_code() -> None:
     """spec/protocol.md §cli says the exit codes in a sentence: the same codes as the one
-    table (keyserver.cli.errors), none missing and none extra (issue 9: the table was
+    table (keyserver._cli.errors), none missing and none extra (issue 9: the table was
     written out in several places)."""
     spec = (README.parent / "spec" / "protocol.md").read_text(encoding="utf-8")
     match = re.search(r"^- Exit codes: (.*?)\.(?: |$)", spec, re.M | re.S)

@@ -1,4 +1,5 @@
-"""kill -9 of the host release committer of ``serve --workers 2`` (keyserver/release/hostcommit.py).
+"""kill -9 of the host release committer of ``serve --workers 2``
+(keyserver/_release/hostcommit.py).
 
 Readers release keys through both workers; the committer (the one process that commits
 every worker's releases) is killed with SIGKILL in the middle. Then:

@@ -31,11 +31,11 @@ import pytest
 from sqlalchemy.engine import make_url
 from voprf import ristretto as r
 
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-from keyserver.store import init_database
-from keyserver.store.engine import repair_side_files
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
+from keyserver._store import init_database
+from keyserver._store.engine import repair_side_files
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support import e2e, http_client, postgres, processes
 from tests.support.requirements import missing
@@ -363,7 +363,7 @@ def test_postgres_deadline_spares_migrations(pg_name: str) -> None:
     """A statement longer than db_statement_timeout is cut, except in a migration."""
     from sqlalchemy import exc, text  # noqa: PLC0415
 
-    from keyserver.store.engine import NO_DEADLINE_OPTION, make_engine, migrate  # noqa: PLC0415
+    from keyserver._store.engine import NO_DEADLINE_OPTION, make_engine, migrate  # noqa: PLC0415
 
     settings = Settings(
         database_url=postgres.database_url(pg_name),

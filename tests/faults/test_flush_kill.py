@@ -2,7 +2,7 @@
 
 The release batch commits without waiting for the log's flush (the chain head is released
 at COMMIT) and waits for durability afterwards, before any evaluation is computed
-(keyserver/store/durability.py, spec §consistency). Here a real ``keyserver serve``
+(keyserver/_store/durability.py, spec §consistency). Here a real ``keyserver serve``
 (SQLite at the default ``synchronous=FULL``, and PostgreSQL) is stopped inside that
 wait: a ``sitecustomize`` on its PYTHONPATH holds the flush once a file exists, after
 writing a second file that says the batch got there. Then kill -9:
@@ -36,7 +36,7 @@ from pathlib import Path
 
 _ARM = os.environ.get("RWC_TEST_FLUSH_ARM")
 if _ARM:
-    from keyserver.store import durability
+    from keyserver._store import durability
 
     _flush = durability.Durability.flush
 

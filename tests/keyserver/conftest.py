@@ -31,9 +31,9 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-from keyserver.store import init_database
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
+from keyserver._store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support import postgres
 from tests.support.clock import FakeClock

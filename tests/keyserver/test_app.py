@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from keyserver.domain.settings import Settings
+from keyserver._domain.settings import Settings
 from keyserver.testing import running_server
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, blinded_b64, make_world

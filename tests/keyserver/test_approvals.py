@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.errors import NotAllowedError
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.service import KeyService
+from keyserver._domain.errors import NotAllowedError
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from keyserver.domain.lifecycle import Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-from keyserver.store.audit import canonical_json
+from keyserver._domain.lifecycle import Actor
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
+from keyserver._store.audit import canonical_json
 from tests.support.clock import FakeClock
 from tests.support.database import Pristine, Snapshot
 

@@ -15,10 +15,10 @@ import time
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from keyserver.service import KeyService
-from keyserver.store.audit import NewEntry
-from keyserver.store.audit import append as append_entry
-from keyserver.store.engine import make_engine
+from keyserver._service import KeyService
+from keyserver._store.audit import NewEntry
+from keyserver._store.audit import append as append_entry
+from keyserver._store.engine import make_engine
 
 
 def _appender(service: KeyService, stop: threading.Event, appended: list[int]) -> None:

@@ -1,6 +1,6 @@
 """The release batch's entry text equals the spec's canonical JSON of the entry (spec §audit).
 
-keyserver/store/audit.py ``entry_text`` writes the canonical JSON of an entry directly
+keyserver/_store/audit.py ``entry_text`` writes the canonical JSON of an entry directly
 (no document built and re-encoded) for appends under the chain-head lock, and the
 readers (``audit verify``, the transparency follower) encode stored rows with it too
 (``audit_verify.verified_text``). Any difference from ``canonical_json`` would make every
@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keyserver.domain.encoding import format_time
-from keyserver.store.audit import canonical_json, entry_text, row_document
+from keyserver._domain.encoding import format_time
+from keyserver._store.audit import canonical_json, entry_text, row_document
 
 _TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 _DETAILS = st.dictionaries(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from keyserver.store.engine import make_engine
+from keyserver._store.engine import make_engine
 from tests.support.world import World
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from keyserver.domain.lifecycle import Actor
-from keyserver.domain.verified_head import VerifiedHead
-from keyserver.service import KeyService, reports
-from keyserver.store import audit_progress, restore_state
-from keyserver.store.audit import NewEntry, read_head
+from keyserver._domain.lifecycle import Actor
+from keyserver._domain.verified_head import VerifiedHead
+from keyserver._service import KeyService, reports
+from keyserver._store import audit_progress, restore_state
+from keyserver._store.audit import NewEntry, read_head
 from tests.support.clock import FakeClock
 
 

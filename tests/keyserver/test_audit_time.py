@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 from voprf import ristretto
 
-from keyserver.domain.errors import ForbiddenError, SuspendedError
-from keyserver.service import KeyService
-from keyserver.store.models import AuditEntry
+from keyserver._domain.errors import ForbiddenError, SuspendedError
+from keyserver._service import KeyService
+from keyserver._store.models import AuditEntry
 from tests.support.clock import FakeClock
 
 _BLINDED = ristretto.Client.blind(b"rwc test input")[1].serialize()

@@ -1,6 +1,6 @@
 """One batch transaction behaves like its jobs run one after another (spec §evaluate).
 
-The release batch defers its writes (keyserver/release/hotpath.py, ``Batch``) and looks each
+The release batch defers its writes (keyserver/_release/hotpath.py, ``Batch``) and looks each
 token up once. These tests put several requests for ONE container, and a mix of good and
 bad tokens, into a single batch and check that every job saw the jobs before it: the
 attempt budget counts each release, the budget suspension refuses the rest of the batch,
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from keyserver.release import batch as batch_module
-from keyserver.release.jobs import EvalJob, bearer_job
-from keyserver.service import KeyService
-from keyserver.store.audit_verify import verify
+from keyserver._release import batch as batch_module
+from keyserver._release.jobs import EvalJob, bearer_job
+from keyserver._service import KeyService
+from keyserver._store.audit_verify import verify
 from tests.support.release_jobs import CTX, blinded, outcome_kind
 from tests.support.world import World, activate, b64, confirm
 
@@ -28,7 +28,7 @@ from tests.support.world import World, activate, b64, confirm
 def _no_retry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail a test whose batch fell back to one-by-one retries.
 
-    A batch that raises is rolled back and each job run alone (keyserver/release/batch.py),
+    A batch that raises is rolled back and each job run alone (keyserver/_release/batch.py),
     which gives the same answers: without this, a broken batch path would pass every test
     here on the retry path.
     """
@@ -209,7 +209,7 @@ def test_the_head_is_held_through_four_statements(
     """
     regs = [activate(world)[0]["container_id"] for _ in range(3)]
     # The first release of a container in a process reads its register entry once (one
-    # more statement, cached: keyserver/release/rowcheck.py); count the steady state.
+    # more statement, cached: keyserver/_release/rowcheck.py); count the steady state.
     _run(service, [job for cid in regs for job in _jobs(world, cid, 1)])
     taken: list[list[EvalJob]] = [_jobs(world, regs[0], 1) + _jobs(world, regs[1], 1)]
     # The third container's job arrives while the batch holds the lock (group_commit.py):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock, FakeMonotonic
 
 

@@ -1,4 +1,4 @@
-"""One duration grammar (keyserver.domain.durations) for flags, KEYSERVER_* and TOML.
+"""One duration grammar (keyserver._domain.durations) for flags, KEYSERVER_* and TOML.
 
 `rwc seal --expires` durations follow the same grammar; one table holds both parsers to it.
 """
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.domain.durations import DurationError, format_duration, parse_duration
-from keyserver.domain.settings import ConfigError, Settings
+from keyserver._domain.durations import DurationError, format_duration, parse_duration
+from keyserver._domain.settings import ConfigError, Settings
 from pycontainer.cli.exits import UsageError
 from pycontainer.cli.expires import parse_expires
 

@@ -1,6 +1,6 @@
 """Early lock release: the batch commits, releases the head, THEN waits for durability.
 
-keyserver/store/durability.py: the release batch's COMMIT does not wait for the flush
+keyserver/_store/durability.py: the release batch's COMMIT does not wait for the flush
 (PostgreSQL: ``synchronous_commit`` off in its transaction; SQLite FULL: the commit at
 NORMAL), so the chain head is free at COMMIT; the batch then waits for its commit to be
 durable, holding nothing, and only after that is any evaluation computed (spec
@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from keyserver.domain import keys
-from keyserver.domain.settings import Settings
-from keyserver.release.hotpath import Batch
-from keyserver.service import KeyService
-from keyserver.store.durability import Durability, DurabilityError
-from keyserver.store.engine import make_engine
+from keyserver._domain import keys
+from keyserver._domain.settings import Settings
+from keyserver._release.hotpath import Batch
+from keyserver._service import KeyService
+from keyserver._store.durability import Durability, DurabilityError
+from keyserver._store.engine import make_engine
 from tests.support.release_jobs import outcome_kind, reader_jobs
 from tests.support.world import World, activate, blinded_b64
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 from voprf import ristretto as r
 
-from keyserver.domain.settings import Settings
-from keyserver.release.group_commit import GroupCommit
-from keyserver.store.engine import make_engine
+from keyserver._domain.settings import Settings
+from keyserver._release.group_commit import GroupCommit
+from keyserver._store.engine import make_engine
 from tests.support import http_client
 from tests.support.world import World, activate, b64, unb64
 

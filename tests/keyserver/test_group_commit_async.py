@@ -2,7 +2,7 @@
 
 spec §evaluate: concurrent evaluations share one transaction (group commit), and each
 caller gets its answer only once the batch that holds its audit entry has committed.
-keyserver/release/group_commit.py runs the batches on ONE committer thread; these tests drive
+keyserver/_release/group_commit.py runs the batches on ONE committer thread; these tests drive
 ``submit_async`` (and ``submit``) against real runners, synchronised with Events only.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from keyserver.release.group_commit import GroupCommit
+from keyserver._release.group_commit import GroupCommit
 
 WAIT = 5.0  # an upper bound for waits; every test finishes far below a second
 

@@ -1,4 +1,4 @@
-"""The host committer's messages (keyserver/release/hostcommit.py, hostwire.py): what may cross.
+"""The host committer's messages (keyserver/_release/hostcommit.py, hostwire.py): what may cross.
 
 Over real sockets of the kind the workers use (SOCK_SEQPACKET); the whole path (workers,
 committer process, kill -9) is tests/faults/test_committer_kill.py. A worker and a
@@ -27,20 +27,20 @@ from typing import Any
 import pytest
 from voprf import ristretto
 
-from keyserver.domain.context import RequestContext
-from keyserver.domain.encoding import b64d
-from keyserver.domain.errors import (
+from keyserver._domain.context import RequestContext
+from keyserver._domain.encoding import b64d
+from keyserver._domain.errors import (
     KeyServerError,
     RowIntegrityError,
     SuspendedError,
     UnavailableError,
 )
-from keyserver.domain.i18n import N_, ngettext
-from keyserver.domain.lifecycle import Actor
-from keyserver.release import hostcommit, hostsocket, hostwire
-from keyserver.release.hostwire import WireError
-from keyserver.release.jobs import EvalJob, bearer_job
-from keyserver.service import KeyService
+from keyserver._domain.i18n import N_, ngettext
+from keyserver._domain.lifecycle import Actor
+from keyserver._release import hostcommit, hostsocket, hostwire
+from keyserver._release.hostwire import WireError
+from keyserver._release.jobs import EvalJob, bearer_job
+from keyserver._service import KeyService
 from tests.support.world import World, activate
 
 CTX = RequestContext(remote="192.0.2.7")
@@ -432,7 +432,7 @@ def test_a_killed_supervisors_socket_directory_is_removed_by_the_next(short_dir:
     it, and nothing that is not certainly a dead committer's."""
     tmp_path = short_dir
     code = (
-        "import sys, time; from keyserver.release import hostsocket; "
+        "import sys, time; from keyserver._release import hostsocket; "
         "d, _ = hostsocket.make_listener(16, sys.argv[1]); print(d, flush=True); time.sleep(600)"
     )
     killed = subprocess.Popen(

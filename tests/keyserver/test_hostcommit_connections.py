@@ -1,4 +1,4 @@
-"""The host committer's connections (keyserver/release/hostcommit.py): idle, reconnect, stop.
+"""The host committer's connections (keyserver/_release/hostcommit.py): idle, reconnect, stop.
 
 One thread serves each connection, so a peer that connects and sends nothing must not hold
 one for ever; a worker must not send on a connection the committer is about to drop; and
@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from keyserver.release import hostcommit, hostsocket, hostwire
-from keyserver.release.jobs import EvalJob, bearer_job
+from keyserver._release import hostcommit, hostsocket, hostwire
+from keyserver._release.jobs import EvalJob, bearer_job
 from tests.keyserver.test_hostcommit import BLINDED, CID, CTX, TOKEN, _release, _server
 from tests.support.clock import FakeMonotonic
 
@@ -143,7 +143,7 @@ def _warnings_of(name: str) -> Iterator[list[logging.LogRecord]]:
     """The WARNING records of logger ``name``, caught on the logger itself.
 
     Not caplog: its handler sits on the root logger, and the key server's logging config
-    (keyserver/cli/output.py, applied in process by an earlier test) stops "keyserver"
+    (keyserver/_cli/output.py, applied in process by an earlier test) stops "keyserver"
     propagating there: caplog then saw nothing in a full run, and this test failed.
     """
     records: list[logging.LogRecord] = []

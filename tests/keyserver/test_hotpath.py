@@ -1,4 +1,4 @@
-"""The release transaction's compiled DB-API statements (keyserver/release/compiled.py).
+"""The release transaction's compiled DB-API statements (keyserver/_release/compiled.py).
 
 spec §evaluate (the release and its audit entry commit together) and §consistency (the
 chain head, then the container row, locked ``FOR UPDATE`` on PostgreSQL; SQLite takes
@@ -21,12 +21,12 @@ import sqlalchemy.exc as sa_exc
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from keyserver.domain.settings import Settings
-from keyserver.release.compiled import HotPath
-from keyserver.release.hotpath import Batch
-from keyserver.store import evaluation
-from keyserver.store.engine import make_engine
-from keyserver.store.models import AuditEntry, AuditHead, Challenge, Container
+from keyserver._domain.settings import Settings
+from keyserver._release.compiled import HotPath
+from keyserver._release.hotpath import Batch
+from keyserver._store import evaluation
+from keyserver._store.engine import make_engine
+from keyserver._store.models import AuditEntry, AuditHead, Challenge, Container
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, blinded_b64, oprf, unb64
 
@@ -129,7 +129,7 @@ def test_locks_are_compiled_for_the_dialect(engine: Engine, backend: str) -> Non
     else:
         assert not any("FOR UPDATE" in sql for sql in statements), statements
         assert "?" in hot._evaluation[0].sql
-    # The ordinary path's statement locks alike (one source: keyserver/store/evaluation.py).
+    # The ordinary path's statement locks alike (one source: keyserver/_store/evaluation.py).
     core = str(evaluation.EVALUATION_STMT.compile(dialect=engine.dialect))
     assert ("FOR UPDATE" in core) == (backend == "postgres")
 

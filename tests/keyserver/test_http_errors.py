@@ -13,9 +13,9 @@ import httpx
 import pytest
 from starlette.exceptions import HTTPException
 
-from keyserver.domain.i18n import translate
-from keyserver.domain.settings import Settings
-from keyserver.http.app import create_app
+from keyserver._domain.i18n import translate
+from keyserver._domain.settings import Settings
+from keyserver._http.app import create_app
 from keyserver.testing import running_server
 from tests.support import http_client
 from tests.support.world import World

@@ -20,9 +20,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from keyserver.domain import budget
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain import budget
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from keyserver.testing import running_server
 from pycontainer.format.keyschedule import receipt_mac
 from tests.support.clock import FakeClock

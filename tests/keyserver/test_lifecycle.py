@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from keyserver.service import KeyService
-from keyserver.store.engine import make_engine
-from keyserver.store.models import Container
+from keyserver._service import KeyService
+from keyserver._store.engine import make_engine
+from keyserver._store.models import Container
 from pycontainer.format.keyschedule import receipt_mac
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, b64, blinded_b64, oprf, register, unb64

@@ -1,4 +1,4 @@
-"""The chain head's clock: its run-queue figure (keyserver/release/lockclock.py, issue 15).
+"""The chain head's clock: its run-queue figure (keyserver/_release/lockclock.py, issue 15).
 
 spec §operations: per release batch, ``rwc_release_lock_runq_seconds`` is the time the
 committer thread was ready to run but waited for a CPU while holding the chain head
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from voprf import ristretto
 
-from keyserver.domain.context import RequestContext
-from keyserver.release import lockclock
-from keyserver.release.jobs import bearer_job
-from keyserver.service import KeyService
+from keyserver._domain.context import RequestContext
+from keyserver._release import lockclock
+from keyserver._release.jobs import bearer_job
+from keyserver._service import KeyService
 from tests.support.world import World, activate
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="/proc schedstat is Linux's")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from keyserver.service import KeyService
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, blinded_b64, confirm, oprf
 

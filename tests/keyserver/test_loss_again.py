@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from keyserver.domain.validation import fmt_time
-from keyserver.service import KeyService
+from keyserver._domain.validation import fmt_time
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate
 

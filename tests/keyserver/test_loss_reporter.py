@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from keyserver.domain.lifecycle import ROLES, Actor, Op
-from keyserver.domain.settings import Settings
-from keyserver.domain.validation import fmt_time
-from keyserver.service import KeyService
+from keyserver._domain.lifecycle import ROLES, Actor, Op
+from keyserver._domain.settings import Settings
+from keyserver._domain.validation import fmt_time
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 
 MEDIUM = "USB-2026-0901"

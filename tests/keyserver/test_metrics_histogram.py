@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.metrics import LATENCY_BUCKETS, Metrics
-from keyserver.http.routers import health
+from keyserver._domain.metrics import LATENCY_BUCKETS, Metrics
+from keyserver._http.routers import health
 
 LE = [
     "0.001",

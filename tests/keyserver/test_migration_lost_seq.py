@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from keyserver.domain.settings import Settings
-from keyserver.store.engine import _alembic_config, make_engine, migrate
-from keyserver.store.models import UTCDateTime
+from keyserver._domain.settings import Settings
+from keyserver._store.engine import _alembic_config, make_engine, migrate
+from keyserver._store.models import UTCDateTime
 from tests.support import postgres
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

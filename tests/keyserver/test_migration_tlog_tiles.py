@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from keyserver.domain.settings import Settings
-from keyserver.domain.transparency import merkle
-from keyserver.store import tlog
-from keyserver.store.engine import migrate
+from keyserver._domain.settings import Settings
+from keyserver._domain.transparency import merkle
+from keyserver._store import tlog
+from keyserver._store.engine import migrate
 from tests.support import migrations
 from tests.support.rfc9162 import mth
 

@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from keyserver.domain.verified_head import VerifiedHead
-from keyserver.store import audit_progress
+from keyserver._domain.verified_head import VerifiedHead
+from keyserver._store import audit_progress
 from tests.support import migrations
 
 KEY = b"\x05" * 32

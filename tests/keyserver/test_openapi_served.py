@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from keyserver.http.app import create_app
+from keyserver._http.app import create_app
 from tests.support.world import World
 
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "openapi.json"

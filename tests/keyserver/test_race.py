@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from keyserver.domain.settings import Settings, utc_now
+from keyserver._domain.settings import Settings, utc_now
 from keyserver.testing import running_server
 from tests.support import http_client
 from tests.support.processes import free_port
@@ -36,7 +36,7 @@ NO_CAPS = {"principal_attempt_cap": 1_000_000, "medium_attempt_cap": 1_000_000}
 
 @contextmanager
 def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
-    """``count`` separate uvicorn processes serving keyserver.cli.host:app_factory."""
+    """``count`` separate uvicorn processes serving keyserver._cli.host:app_factory."""
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -74,7 +74,7 @@ def _spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
             "-m",
             "uvicorn",
             "--factory",
-            "keyserver.cli.host:app_factory",
+            "keyserver._cli.host:app_factory",
             "--host",
             "127.0.0.1",
             "--port",

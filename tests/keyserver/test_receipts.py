@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyserver.domain import keys
+from keyserver._domain import keys
 from pycontainer.format.keyschedule import receipt_mac
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, b64, blinded_b64, oprf, register, unb64

@@ -1,6 +1,6 @@
 """The key-release fast path answers exactly like the FastAPI route (spec §evaluate).
 
-keyserver/http/release.py serves ``POST /v1/containers/{id}/evaluate`` ahead of FastAPI's
+keyserver/_http/release.py serves ``POST /v1/containers/{id}/evaluate`` ahead of FastAPI's
 router. Here one server runs the normal app (fast path on) and a second one, over the
 same database, the same app with ``ReleaseFastPath`` removed (FastAPI's route answers);
 both are driven over real HTTP and every observable part of the answers is compared:
@@ -19,9 +19,9 @@ import httpx
 import pytest
 from voprf import ristretto as r
 
-from keyserver.domain.settings import Settings
-from keyserver.http.app import create_app
-from keyserver.http.release import ReleaseFastPath
+from keyserver._domain.settings import Settings
+from keyserver._http.app import create_app
+from keyserver._http.release import ReleaseFastPath
 from keyserver.testing import running_server
 from tests.support import http_client
 from tests.support.world import World, activate, b64, blinded_b64, unb64

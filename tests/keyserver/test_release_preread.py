@@ -1,6 +1,6 @@
 """Tokens and policy are read before the chain-head lock, and revocations still win.
 
-keyserver/release/batch.py reads the batch's tokens and reader policy outside any
+keyserver/_release/batch.py reads the batch's tokens and reader policy outside any
 transaction before it takes the head (issue 15), and spec §consistency keeps the promise
 that no release is decided on a token whose revocation is ordered before it: a
 revocation committed between that read and the lock is found under the lock
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from keyserver.release.hotpath import Batch
-from keyserver.service import KeyService
-from keyserver.store.audit_verify import verify
+from keyserver._release.hotpath import Batch
+from keyserver._service import KeyService
+from keyserver._store.audit_verify import verify
 from tests.support.release_jobs import outcome_kind, reader_jobs
 from tests.support.world import World, activate
 

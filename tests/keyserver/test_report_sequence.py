@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import event
 
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, blinded_b64, confirm, oprf
 

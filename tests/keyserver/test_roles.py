@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.lifecycle import ROLES as ALL_ROLES
-from keyserver.domain.lifecycle import Actor
-from keyserver.http.app import create_app
-from keyserver.service import KeyService
+from keyserver._domain.lifecycle import ROLES as ALL_ROLES
+from keyserver._domain.lifecycle import Actor
+from keyserver._http.app import create_app
+from keyserver._service import KeyService
 from tests.support.world import World, activate, b64, blinded_b64, register
 
 ROLES = ["admin", "writer", "reader", "official", "auditor", None]

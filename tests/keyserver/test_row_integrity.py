@@ -27,9 +27,9 @@ from sqlalchemy import (
     update,
 )
 
-from keyserver.domain.settings import Settings
-from keyserver.store.engine import make_engine, migrate
-from keyserver.store.models import AuditEntry, Container, ContainerReader
+from keyserver._domain.settings import Settings
+from keyserver._store.engine import make_engine, migrate
+from keyserver._store.models import AuditEntry, Container, ContainerReader
 from tests.support.world import World, activate, blinded_b64, oprf, unb64
 
 PROBLEM = "urn:rwc:problem:row-integrity"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from keyserver.store.engine import make_engine
+from keyserver._store.engine import make_engine
 from tests.support.world import World, activate, blinded_b64, oprf
 
 NEAR = 2**31 - 2

@@ -13,11 +13,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from keyserver.cli.host import app_factory
-from keyserver.domain.keys import KeyRing, SealedDataError
-from keyserver.domain.settings import ConfigError, Settings
-from keyserver.store import init_database, make_engine, migrations
-from keyserver.store.models import Base
+from keyserver._cli.host import app_factory
+from keyserver._domain.keys import KeyRing, SealedDataError
+from keyserver._domain.settings import ConfigError, Settings
+from keyserver._store import init_database, make_engine, migrations
+from keyserver._store.models import Base
 
 
 def test_precedence_flags_env_file(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_worker_factory_ignores_cli_variables_and_refuses_misspelled_settings(
 ) -> None:
     """The one uvicorn factory agrees with `keyserver serve`: a misspelled setting fails.
 
-    (The removed keyserver.http.app:app_from_env silently dropped it, so a worker could
+    (The removed keyserver._http.app:app_from_env silently dropped it, so a worker could
     run with the default 72h waiting period while the operator had set another.)
     """
     for name in [k for k in os.environ if k.startswith("KEYSERVER_")]:

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from keyserver.cli.tlog import create_log_key
-from keyserver.domain.settings import Settings
-from keyserver.domain.transparency import merkle, tiles
-from keyserver.domain.transparency.note import parse_note
-from keyserver.service import KeyService
-from keyserver.store import tlog
-from keyserver.store.engine import make_engine
+from keyserver._cli.tlog import create_log_key
+from keyserver._domain.settings import Settings
+from keyserver._domain.transparency import merkle, tiles
+from keyserver._domain.transparency.note import parse_note
+from keyserver._service import KeyService
+from keyserver._store import tlog
+from keyserver._store.engine import make_engine
 
 NEAR = 2**31 - 2
 

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from keyserver.cli.tlog import create_log_key
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.domain.transparency import merkle
-from keyserver.domain.transparency.checkpoint import Checkpoint
-from keyserver.domain.transparency.cosignature import cosign
-from keyserver.domain.transparency.note import COSIGNATURE_V1, SignerKey, VerifierKey, parse_note
-from keyserver.service import KeyService
-from keyserver.store import tlog
+from keyserver._cli.tlog import create_log_key
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._domain.transparency import merkle
+from keyserver._domain.transparency.checkpoint import Checkpoint
+from keyserver._domain.transparency.cosignature import cosign
+from keyserver._domain.transparency.note import COSIGNATURE_V1, SignerKey, VerifierKey, parse_note
+from keyserver._service import KeyService
+from keyserver._store import tlog
 from keyserver.testing import running_server
 from tests.support.world import World, activate, make_world, oprf
 

@@ -19,14 +19,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from keyserver.cli.main import main
-from keyserver.cli.tlog import create_log_key
-from keyserver.domain.keys import KeyRing
-from keyserver.domain.settings import Settings
-from keyserver.domain.transparency.note import SignerKey
-from keyserver.store.audit import HEAD_ID, entry_hash
-from keyserver.store.engine import make_engine
-from keyserver.store.models import (
+from keyserver._cli.main import main
+from keyserver._cli.tlog import create_log_key
+from keyserver._domain.keys import KeyRing
+from keyserver._domain.settings import Settings
+from keyserver._domain.transparency.note import SignerKey
+from keyserver._store.audit import HEAD_ID, entry_hash
+from keyserver._store.engine import make_engine
+from keyserver._store.models import (
     AuditEntry,
     AuditHead,
     TlogCheckpoint,

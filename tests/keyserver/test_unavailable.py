@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from keyserver.domain.settings import Settings
+from keyserver._domain.settings import Settings
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support import http_client, postgres
 from tests.support.world import World, activate, blinded_b64, make_world

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-from keyserver.store import make_engine
-from keyserver.store.writelock import (
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
+from keyserver._store import make_engine
+from keyserver._store.writelock import (
     WriteLock,
     WriterLockTimeoutError,
     engine_write_lock,
@@ -150,7 +150,7 @@ def test_reentrant_in_one_thread_flock_until_outermost_release(tmp_path: Path) -
 
 
 # How long the child holds the lock if the test never lets it go, and how long the test
-# waits for the child's start (an interpreter and keyserver.store's imports: 39 s were
+# waits for the child's start (an interpreter and keyserver._store's imports: 39 s were
 # seen for a server's start-up on a loaded 2-core CI machine). Hang guards, not timings.
 HANG_GUARD_S = 120
 
@@ -158,7 +158,7 @@ CHILD = textwrap.dedent(
     f"""
     import sys, time
     from pathlib import Path
-    from keyserver.store.writelock import write_lock_for
+    from keyserver._store.writelock import write_lock_for
 
     db, markers = sys.argv[1], Path(sys.argv[2])
     with write_lock_for(db):

@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from keyserver.cli.main import main
+from keyserver._cli.main import main
 from keyserver.testing import running_server
 from tests.support import keyserver_cli, postgres
 from tests.support.keyserver_cli import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyserver.service import KeyService
+from keyserver._service import KeyService
 from tests.support import keyserver_cli as h
 from tests.support.keyserver_cli import Cli, DataDir, People
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.cli import audit as cli_audit
+from keyserver._cli import audit as cli_audit
 
 
 def _as(h: ModuleType, token: str) -> dict[str, str]:

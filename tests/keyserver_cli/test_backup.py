@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.errors import DestroyedError, RestorePendingError
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
-from keyserver.store import published_head
+from keyserver._domain.errors import DestroyedError, RestorePendingError
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
+from keyserver._store import published_head
 from keyserver.testing import running_server
 from tests.support import http_client
 from tests.support.keyserver_cli import DataDir, container_status

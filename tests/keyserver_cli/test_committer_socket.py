@@ -1,7 +1,7 @@
 """``serve --workers N`` with the host committer where its socket cannot be made.
 
 The committer's Unix socket lives in a fresh directory of the temporary directory
-(keyserver/release/hostcommit.py, make_listener); a socket's path has room for ~107 bytes,
+(keyserver/_release/hostcommit.py, make_listener); a socket's path has room for ~107 bytes,
 so a long TMPDIR cannot hold it. The server then refuses to start with a sentence that
 says what to do, not a traceback, and leaves no directory behind.
 """

@@ -16,7 +16,7 @@ import pkcs11
 import pytest
 from pkcs11 import Attribute, KeyType, ObjectClass
 
-from keyserver.domain.settings import ConfigError, Settings
+from keyserver._domain.settings import ConfigError, Settings
 from keyserver.testing import running_server
 from tests.support import softhsm
 from tests.support.keyserver_cli import TOKEN_RE, clean_env

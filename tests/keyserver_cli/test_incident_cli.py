@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.service import KeyService
+from keyserver._service import KeyService
 from tests.support import keyserver_cli as h
 from tests.support.world import unb64
 

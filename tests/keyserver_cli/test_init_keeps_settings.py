@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.settings import Settings
+from keyserver._domain.settings import Settings
 from tests.support import keyserver_cli as h
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import requests
 
-from keyserver.cli.output import Output
-from keyserver.domain.i18n import N_
+from keyserver._cli.output import Output
+from keyserver._domain.i18n import N_
 from tests.keyserver_cli.test_workers import committer_pids
 from tests.support.keyserver_cli import KEYSERVER_BIN, TIMEOUT, clean_env, free_port
 from tests.support.processes import stop

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain import i18n
+from keyserver._domain import i18n
 from pycontainer.cli.texts import LOCALE_VARIABLES, language
 from tests.support import keyserver_cli as h
 

@@ -86,7 +86,7 @@ def test_audit_verify_with_recorded_head_detects_truncation(
 
 @pytest.mark.parametrize(
     "bad",
-    # The server's grammar (keyserver.domain.validation.parse_head): decimal ASCII seq >= 1,
+    # The server's grammar (keyserver._domain.validation.parse_head): decimal ASCII seq >= 1,
     # exactly 64 hex digits. The command used to accept 1_0, +1, spaces and other digits.
     [
         "x",

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from keyserver.service import KeyService
+from keyserver._service import KeyService
 
 
 def test_init_creates_master_key_database_and_admin(

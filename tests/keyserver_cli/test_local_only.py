@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from keyserver.cli.parser import LOCAL_ONLY_COMMANDS
+from keyserver._cli.parser import LOCAL_ONLY_COMMANDS
 from tests.support.keyserver_cli import Cli, clean_env
 
 ARGS = {"backup": ("b.db",), "rotate-master-key": ("--status",)}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.cli import main as cli_module
+from keyserver._cli import main as cli_module
 
 
 def test_usage_errors(cli: Any) -> None:

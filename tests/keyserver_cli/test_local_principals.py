@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain.errors import UnauthenticatedError
+from keyserver._domain.errors import UnauthenticatedError
 
 
 def test_principals_and_tokens(cli: Any, h: ModuleType, data_dir: Any) -> None:

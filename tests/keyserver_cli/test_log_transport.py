@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.domain.transparency.note import SignerKey
+from keyserver._domain.transparency.note import SignerKey
 from tests.support.keyserver_cli import Cli
 from tests.support.servers import serving
 

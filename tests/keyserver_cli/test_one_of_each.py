@@ -15,9 +15,9 @@ import pytest
 
 import keyserver
 import pycontainer
-from keyserver.cli import errors as keyserver_errors
-from keyserver.cli import parser as keyserver_parser
-from keyserver.domain import approvals, lifecycle
+from keyserver._cli import errors as keyserver_errors
+from keyserver._cli import parser as keyserver_parser
+from keyserver._domain import approvals, lifecycle
 from pycontainer.cli import exits as rwc_exits
 from pycontainer.cli import main as rwc_main
 

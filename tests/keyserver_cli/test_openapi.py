@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.http.openapi_problems import OPERATIONS, PUBLIC_OPERATIONS, STATUS
+from keyserver._http.openapi_problems import OPERATIONS, PUBLIC_OPERATIONS, STATUS
 from spec import openapi
 
 SPEC = Path(__file__).resolve().parents[2] / "spec"

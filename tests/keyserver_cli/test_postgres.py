@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from keyserver.domain.settings import Settings
+from keyserver._domain.settings import Settings
 from tests.support import postgres
 
 pytestmark = pytest.mark.postgres

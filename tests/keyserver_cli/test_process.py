@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from keyserver.service import KeyService
+from keyserver._service import KeyService
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
 from tests.support.processes import stop
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from keyserver.domain.i18n import N_, Message, translate
+from keyserver._domain.i18n import N_, Message, translate
 from tests.support import keyserver_cli as h
 
 TYPO = "USB-2022-06-AMX"

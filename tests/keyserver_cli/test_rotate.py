@@ -21,7 +21,7 @@ import pkcs11
 import pytest
 from voprf import ristretto
 
-from keyserver.domain.settings import Settings
+from keyserver._domain.settings import Settings
 from keyserver.testing import running_server
 from tests.support import http_client, softhsm
 from tests.support.keyserver_cli import (

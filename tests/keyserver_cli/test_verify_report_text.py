@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from keyserver.cli.verify_report import proven
-from keyserver.domain.transparency.checkpoint import Checkpoint
-from keyserver.domain.transparency.report import VerifiedReport
+from keyserver._cli.verify_report import proven
+from keyserver._domain.transparency.checkpoint import Checkpoint
+from keyserver._domain.transparency.report import VerifiedReport
 from tests.support.keyserver_cli import Cli
 from tests.support.processes import clean_env
 

@@ -1,4 +1,4 @@
-"""``keyserver serve --workers N`` as real processes on real sockets (keyserver/cli/workers.py).
+"""``keyserver serve --workers N`` as real processes on real sockets (keyserver/_cli/workers.py).
 
 Which worker served a connection is read from /proc, with no help from the server: while
 the client connections are held open, every established server-side socket on the port
@@ -29,9 +29,9 @@ import pytest
 import requests
 from voprf import ristretto
 
-from keyserver.cli import serve_handoff
-from keyserver.cli.workers import ListenError, PortInUseError, _address, listen
-from keyserver.store.writelock import LOCK_SUFFIX
+from keyserver._cli import serve_handoff
+from keyserver._cli.workers import ListenError, PortInUseError, _address, listen
+from keyserver._store.writelock import LOCK_SUFFIX
 from tests.support.keyserver_cli import TIMEOUT, run, start_serve
 from tests.support.processes import stop
 from tests.support.requirements import missing
@@ -75,7 +75,7 @@ def worker_pids(supervisor: int) -> list[int]:
 
 
 def committer_pids(supervisor: int) -> list[int]:
-    """The supervisor's release committer (keyserver/release/hostcommit.py)."""
+    """The supervisor's release committer (keyserver/_release/hostcommit.py)."""
     return [pid for pid in _children(supervisor) if _is_committer(pid)]
 
 
@@ -364,7 +364,7 @@ def test_addresses_resolve_as_uvicorn_binds_them() -> None:
 LEFT_THREAD = textwrap.dedent(
     """
     import os, signal, sys, threading, time, urllib.request
-    from keyserver.cli import workers
+    from keyserver._cli import workers
 
     release = threading.Event()
     threading.Thread(target=release.wait, name="left-behind", daemon=True).start()
@@ -421,7 +421,7 @@ def test_failed_init_leaves_nothing(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure after the first write removes the writer-lock file with the database."""
-    import keyserver.cli.host as cli_host  # noqa: PLC0415
+    import keyserver._cli.host as cli_host  # noqa: PLC0415
 
     bootstrap = cli_host._bootstrap_admin
 

@@ -16,9 +16,9 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from tests.support.processes import clean_env
 from tests.support.requirements import missing
 

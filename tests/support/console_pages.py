@@ -20,8 +20,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
-from keyserver.domain.i18n import translations
-from keyserver.service import KeyService
+from keyserver._domain.i18n import translations
+from keyserver._service import KeyService
 from tests.support.console import (
     KEYSERVER,
     ConsoleServer,

@@ -48,7 +48,7 @@ TOKEN_RE = re.compile(r"\brwc_[A-Za-z0-9_-]{43}\b")
 SMALL_ARGON2 = ("8192", "1", "1")
 COMMAND_TIMEOUT = 120
 # How long `serve` may take to answer /healthz. Start-up costs about 2 s of CPU (one or two
-# workers: keyserver/cli/workers.py forks them from the loaded supervisor); a loaded CI
+# workers: keyserver/_cli/workers.py forks them from the loaded supervisor); a loaded CI
 # machine stretches that many times (a 2-worker server that spawned its workers took 39 s at
 # load 15 on 2 cores). The bound is generous because it costs nothing when start-up works:
 # the wait ends at the first 200, and at once when the process exits (a failed start).
@@ -65,7 +65,7 @@ EXIT_UNREACHABLE = 7
 EXIT_CORRUPT = 8
 EXIT_EXPIRED = 9
 EXIT_OUTPUT_EXISTS = 10
-# `keyserver` exit codes (keyserver/cli/errors.py; docs list them).
+# `keyserver` exit codes (keyserver/_cli/errors.py; docs list them).
 KS_EXIT_USAGE = 2
 KS_EXIT_DENIED = 4
 KS_EXIT_NOT_FOUND = 5
@@ -243,7 +243,7 @@ def init_server(base: Path, **env_extra: str) -> KeyServer:
     the modes (master.key 0600, the directory 0700); each copy is a server of its own, with
     the same master key and admin token as the others. ``env_extra`` is the server's
     environment (``serve``, local commands): init runs without it, as what init makes does
-    not depend on it (a setting from the environment is not kept: keyserver/cli/host.py).
+    not depend on it (a setting from the environment is not kept: keyserver/_cli/host.py).
     """
     return _init_server(base, env_extra, fresh=False)
 

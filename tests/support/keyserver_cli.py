@@ -28,8 +28,8 @@ import pytest
 import requests
 from voprf import ristretto
 
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from keyserver.testing import running_server
 from tests.support.processes import clean_env, free_port
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 
-from keyserver.domain.settings import Settings
-from keyserver.store.engine import _alembic_config, make_engine
+from keyserver._domain.settings import Settings
+from keyserver._store.engine import _alembic_config, make_engine
 from tests.support import postgres
 
 

@@ -1,6 +1,6 @@
 """Jobs for the key-release path driven below HTTP (batch, group commit, early release).
 
-A reader's bearer jobs as the fast path queues them (keyserver/release/jobs.py), one per
+A reader's bearer jobs as the fast path queues them (keyserver/_release/jobs.py), one per
 container, each with a blinded element of its own; and what a job's outcome was, as a
 word: ``ok`` or the refusal's problem slug (spec §errors).
 """
@@ -12,8 +12,8 @@ from typing import Any, cast
 
 from voprf import ristretto
 
-from keyserver.domain.context import RequestContext
-from keyserver.release.jobs import EvalJob, bearer_job
+from keyserver._domain.context import RequestContext
+from keyserver._release.jobs import EvalJob, bearer_job
 from tests.support.world import World
 
 #: Where the jobs come from: TEST-NET-1 (RFC 5737), recorded as the audit entries' remote.

@@ -1,6 +1,6 @@
 """RFC 9162 §2.1.1 Merkle tree hash written from the definition, for tests.
 
-Shares no code with keyserver.domain.transparency: tests compare the server's tree (its
+Shares no code with keyserver._domain.transparency: tests compare the server's tree (its
 frontier, tiles, proofs) with this naive recursion over a list of leaf hashes.
 """
 

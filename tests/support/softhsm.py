@@ -1,7 +1,7 @@
 """A SoftHSM2 token of the test's own: a temporary token directory and configuration.
 
 SoftHSM2 reads ``SOFTHSM2_CONF`` when the PKCS#11 module is initialised, and the key
-server re-initialises the module at each use (keyserver/store/hsm.py), so a test that
+server re-initialises the module at each use (keyserver/_store/hsm.py), so a test that
 points the variable at its own configuration gets its own tokens: no state is shared
 between tests or with the machine. ``softhsm2-util`` creates the token, as an
 administrator would.

@@ -1,6 +1,6 @@
 """The smallest ASGI app, for tests of the `serve --workers` supervisor on its own.
 
-keyserver/cli/workers.py runs any app factory; a test that is about the supervisor (how it
+keyserver/_cli/workers.py runs any app factory; a test that is about the supervisor (how it
 starts its workers) need not pay for the key server's imports in each worker.
 """
 

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from voprf import ristretto as r
 
-from keyserver.domain.lifecycle import ROLES, Actor
-from keyserver.domain.settings import Settings
-from keyserver.service import KeyService
+from keyserver._domain.lifecycle import ROLES, Actor
+from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 
 # The client's receipt MAC (pycontainer), never the server's own function: a fault the two
 # shared could not fail a test (issue 9; tests/keyserver/test_receipts.py pins both).

@@ -1,6 +1,6 @@
 """RFC 9162 hashing and proofs against the published CT reference data and against a naive
 implementation written here from the RFC's recursive definitions (no code shared with
-keyserver.domain.transparency.merkle: the test builds its own tree from a list of leaves).
+keyserver._domain.transparency.merkle: the test builds its own tree from a list of leaves).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import hashlib
 
 import pytest
 
-from keyserver.domain.transparency import ProofError
-from keyserver.domain.transparency import merkle as m
+from keyserver._domain.transparency import ProofError
+from keyserver._domain.transparency import merkle as m
 
 # RFC 6962 reference leaves and roots (certificate-transparency / transparency-dev test data).
 CT_LEAVES = [

@@ -11,10 +11,10 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from keyserver.domain.transparency import BadSignatureError, TlogFormatError, UnknownKeyError
-from keyserver.domain.transparency.checkpoint import Checkpoint
-from keyserver.domain.transparency.cosignature import cosign, verify_cosignature
-from keyserver.domain.transparency.note import (
+from keyserver._domain.transparency import BadSignatureError, TlogFormatError, UnknownKeyError
+from keyserver._domain.transparency.checkpoint import Checkpoint
+from keyserver._domain.transparency.cosignature import cosign, verify_cosignature
+from keyserver._domain.transparency.note import (
     COSIGNATURE_V1,
     Note,
     SignerKey,

@@ -1,4 +1,4 @@
-"""The tree stored as tiles (keyserver/domain/transparency/tiles.py) against the RFC 9162
+"""The tree stored as tiles (keyserver/_domain/transparency/tiles.py) against the RFC 9162
 definition computed here from the leaves (no code shared with merkle or tiles).
 
 A tree is grown in uneven steps, storing only what ``tile_writes`` says after each step
@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from keyserver.domain.transparency import merkle, tiles
+from keyserver._domain.transparency import merkle, tiles
 from tests.support.rfc9162 import mth
 
 

@@ -13,9 +13,9 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from keyserver.domain.transparency import BadSignatureError, ProofError, UnknownKeyError
-from keyserver.domain.transparency.merkle import verify_consistency, verify_inclusion
-from keyserver.domain.transparency.note import VerifierKey, parse_note
+from keyserver._domain.transparency import BadSignatureError, ProofError, UnknownKeyError
+from keyserver._domain.transparency.merkle import verify_consistency, verify_inclusion
+from keyserver._domain.transparency.note import VerifierKey, parse_note
 
 ROOT = Path(__file__).resolve().parents[2]
 VDIR = ROOT / "spec" / "vectors" / "tlog"

@@ -1,4 +1,4 @@
-"""The witness's decision (keyserver.domain.transparency.witness): cosign only extensions."""
+"""The witness's decision (keyserver._domain.transparency.witness): cosign only extensions."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import hashlib
 
 import pytest
 
-from keyserver.domain.transparency import BadSignatureError, UnknownKeyError
-from keyserver.domain.transparency import merkle as m
-from keyserver.domain.transparency.checkpoint import Checkpoint
-from keyserver.domain.transparency.note import Note, SignerKey
-from keyserver.domain.transparency.witness import ForkError, decide
+from keyserver._domain.transparency import BadSignatureError, UnknownKeyError
+from keyserver._domain.transparency import merkle as m
+from keyserver._domain.transparency.checkpoint import Checkpoint
+from keyserver._domain.transparency.note import Note, SignerKey
+from keyserver._domain.transparency.witness import ForkError, decide
 
 LOG = SignerKey.generate("city.example/rwc")
 

@@ -1,8 +1,8 @@
 """protocol.md vectors (spec/vectors/protocol/) against both implementations.
 
 The receipt MAC is computed by the reader (pycontainer) and checked by the key server
-(keyserver.domain.keys); the audit chain hash by the key server's own audit store; the
-container-row MAC by keyserver.domain.rowmac. Both
+(keyserver._domain.keys); the audit chain hash by the key server's own audit store; the
+container-row MAC by keyserver._domain.rowmac. Both
 must reproduce the vectors that generate.py computes from the formulas alone.
 """
 
@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from keyserver.domain import keys, rowmac
-from keyserver.store import audit
-from keyserver.store.models import AuditEntry
+from keyserver._domain import keys, rowmac
+from keyserver._store import audit
+from keyserver._store.models import AuditEntry
 from pycontainer.format import keyschedule
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "spec" / "vectors" / "protocol"

@@ -1,4 +1,4 @@
-"""The key server's own VOPRF (keyserver.domain.keys, what the release path calls) against
+"""The key server's own VOPRF (keyserver._domain.keys, what the release path calls) against
 RFC 9497's vectors and against the container vectors of spec/vectors/.
 
 pycontainer's in-process server is only a stand-in; this checks the code that answers
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from keyserver.domain import keys
+from keyserver._domain import keys
 from pycontainer.format import oprf
 from pycontainer.keyrelease import Evaluation, SlotInfo
 from pycontainer.reader import open_container

@@ -18,10 +18,10 @@ sys.dont_write_bytecode = True  # keep spec/vectors/ free of __pycache__
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
-from keyserver.domain.transparency import merkle  # noqa: E402
-from keyserver.domain.transparency.checkpoint import Checkpoint  # noqa: E402
-from keyserver.domain.transparency.cosignature import cosign, signed_message  # noqa: E402
-from keyserver.domain.transparency.note import COSIGNATURE_V1, ED25519, Note, SignerKey  # noqa: E402
+from keyserver._domain.transparency import merkle  # noqa: E402
+from keyserver._domain.transparency.checkpoint import Checkpoint  # noqa: E402
+from keyserver._domain.transparency.cosignature import cosign, signed_message  # noqa: E402
+from keyserver._domain.transparency.note import COSIGNATURE_V1, ED25519, Note, SignerKey  # noqa: E402
 
 NOT_VECTORS = {"README.md", "generate.py"}
 ORIGIN = "city.example/rwc"

@@ -16,8 +16,8 @@ from datetime import timedelta
 
 import pytest
 
-from keyserver.domain.settings import Settings
-from keyserver.store import init_database
+from keyserver._domain.settings import Settings
+from keyserver._store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support import postgres
 from tests.support.clock import FakeClock

@@ -11,8 +11,8 @@ import requests
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyserver.domain.settings import Settings
-from keyserver.http.console import _security
+from keyserver._domain.settings import Settings
+from keyserver._http.console import _security
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support.console import csrf_of
 from tests.support.console_http import (
@@ -108,7 +108,7 @@ def test_cookies_over_tls_are_secure_and_host_only() -> None:
 
 
 def test_unknown_console_page_is_a_page() -> None:
-    from keyserver.http.app import create_app  # noqa: PLC0415
+    from keyserver._http.app import create_app  # noqa: PLC0415
 
     settings = Settings(database_url="sqlite://", master_key_b64=new_master_key_b64())
     with running_server(settings, app=create_app(settings)) as url:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from keyserver.cli.tlog import create_log_key
-from keyserver.domain.settings import Settings
-from keyserver.domain.transparency.note import COSIGNATURE_V1, SignerKey
-from keyserver.service import KeyService
+from keyserver._cli.tlog import create_log_key
+from keyserver._domain.settings import Settings
+from keyserver._domain.transparency.note import COSIGNATURE_V1, SignerKey
+from keyserver._service import KeyService
 from keyserver.testing import running_server
 from tests.support.console import csrf_of
 from tests.support.console_http import (

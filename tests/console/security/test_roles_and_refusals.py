@@ -11,8 +11,8 @@ import re
 
 import requests
 
-from keyserver.domain.i18n import translate
-from keyserver.domain.settings import Settings
+from keyserver._domain.i18n import translate
+from keyserver._domain.settings import Settings
 from tests.support.console import csrf_of
 from tests.support.console_http import (
     MEDIUM,

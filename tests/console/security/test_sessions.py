@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from keyserver.domain.settings import Settings
-from keyserver.http.console import _security
-from keyserver.service import KeyService
+from keyserver._domain.settings import Settings
+from keyserver._http.console import _security
+from keyserver._service import KeyService
 from keyserver.testing import running_server
 from tests.support.console import csrf_of
 from tests.support.console_http import (
@@ -141,7 +141,7 @@ def test_session_id_is_stored_as_a_hash(
     try:
         from sqlalchemy import select  # noqa: PLC0415
 
-        from keyserver.store.models import ConsoleSession  # noqa: PLC0415
+        from keyserver._store.models import ConsoleSession  # noqa: PLC0415
 
         with service.engine.connect() as conn:
             stored = conn.execute(select(ConsoleSession.id_hash)).scalars().all()

@@ -1,0 +1,124 @@
+"""Exit codes of the ``keyserver`` command and the one error type it raises.
+
+:data:`EXIT_CODE_TABLE` is the single source of the exit codes: ``keyserver --help`` prints
+it, ``--json`` errors carry its ``kind``, and a test checks README.md against it.
+Messages and hints for officials are :class:`~keyserver._domain.i18n.Message` s from the
+key server's one catalogue, translated when printed (spec §cli).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from keyserver._domain.errors import PROBLEM_STATUS
+from keyserver._domain.i18n import N_, Message, problem_lead
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_DENIED = 4
+EXIT_NOT_FOUND = 5
+EXIT_REFUSED = 6
+EXIT_UNAVAILABLE = 7
+EXIT_ABORTED = 8
+EXIT_INTERRUPTED = 130
+
+# (code, kind for --json, meaning for people)
+EXIT_CODE_TABLE: tuple[tuple[int, str, str], ...] = (
+    (EXIT_OK, "ok", "success"),
+    (EXIT_FAILURE, "failure", "the command ran but found a problem (audit verify: broken chain)"),
+    (EXIT_USAGE, "usage", "usage error (bad arguments; destructive command without --yes)"),
+    (EXIT_CONFIG, "config", "configuration error (data directory, master key, TOML, token)"),
+    (EXIT_DENIED, "denied", "unauthenticated, forbidden or not allowed"),
+    (EXIT_NOT_FOUND, "not-found", "not found (container, principal, token, medium)"),
+    (
+        EXIT_REFUSED,
+        "refused",
+        "refused by state (pending, suspended, destroyed, expired, conflict) or invalid request",
+    ),
+    (EXIT_UNAVAILABLE, "unavailable", "server or database unavailable"),
+    (EXIT_ABORTED, "aborted", "aborted at the confirmation prompt; nothing was changed"),
+    (EXIT_INTERRUPTED, "interrupted", "interrupted (Ctrl-C)"),
+)
+KIND = {code: kind for code, kind, _ in EXIT_CODE_TABLE}
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table as text for ``keyserver --help``."""
+    lines = ["exit codes:"]
+    lines += [f"  {code:>3}  {meaning}" for code, _, meaning in EXIT_CODE_TABLE]
+    return "\n".join(lines)
+
+
+def exit_code_for_slug(slug: str) -> int:
+    """Return the exit code for an RFC 9457 problem slug (unknown slugs: unavailable).
+
+    spec §problems: the slug decides, never the title or the detail. Its HTTP status
+    (the one slug -> status table, keyserver._domain.errors.PROBLEM_STATUS) gives the class:
+    401/403 refused, 404 not found, other 4xx refused by state or invalid, 5xx unavailable.
+    """
+    status = PROBLEM_STATUS.get(slug, 503)
+    if status in (401, 403):
+        return EXIT_DENIED
+    if status == 404:
+        return EXIT_NOT_FOUND
+    if 400 <= status < 500:
+        return EXIT_REFUSED
+    return EXIT_UNAVAILABLE
+
+
+class CliError(Exception):
+    """A failure the command reports as ``keyserver: error: ...`` and an exit code.
+
+    Attributes:
+        message: One sentence for a person, in English (logs, ``--json``, code that reads
+            it); never contains secrets.
+        hint: What to do about it (English), or None.
+        shown_message: The same for people: a catalogue message, printed in the command's
+            language by the error boundary.
+        shown_hint: The hint for people, or None.
+        exit_code: The process exit status.
+    """
+
+    def __init__(
+        self,
+        message: str | Message,
+        *,
+        hint: str | Message | None = None,
+        exit_code: int = EXIT_FAILURE,
+    ) -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        self.hint = None if hint is None else str(hint)
+        self.shown_message = message
+        self.shown_hint = hint
+        self.exit_code = exit_code
+
+
+def suggestion_hint(names: Sequence[str]) -> Message:
+    """The hint of a refusal with suggestions (spec §media): up to three names.
+
+    Once, and only the names: the error line before it already says nothing was changed.
+    """
+    return N_("did you mean %(names)s?", names=", ".join(names[:3]))
+
+
+def problem_error(
+    slug: str,
+    detail: str | Message,
+    suggestions: Sequence[str] = (),
+    hint: str | Message | None = None,
+) -> CliError:
+    """The error for a refusal of the key server (local or remote: said the same way).
+
+    The lead sentence for people comes from the catalogue, the ``detail`` follows: the
+    service's catalogue message locally, the server's text remotely (asked for in the
+    command's language, spec §problems); the nearest names, if any, are the hint.
+    """
+    if suggestions:
+        hint = suggestion_hint(suggestions)
+    message = N_(
+        "%(lead)s Detail: %(detail)s (%(slug)s)", lead=problem_lead(slug), detail=detail, slug=slug
+    )
+    return CliError(message, hint=hint, exit_code=exit_code_for_slug(slug))

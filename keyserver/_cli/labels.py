@@ -1,0 +1,92 @@
+"""Names of the protocol's members and values as the ``keyserver`` command shows them to people.
+
+Tables for people label their fields and columns with these (in the command's language,
+from the one catalogue); the message id is the member's (or value's) own name, so an
+English table reads as before and ``--json`` is untouched. A member missing here is shown
+by its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from keyserver._domain.i18n import N_, Message
+
+FIELDS: Mapping[str, Message] = {
+    # Containers (spec §status) and media (spec §media).
+    "container_id": N_("container_id"),
+    "label": N_("label"),
+    "medium": N_("medium"),
+    "media": N_("media"),
+    "issuer": N_("issuer"),
+    "state": N_("state"),
+    "states": N_("states"),
+    "containers": N_("containers"),
+    "suspend_cause": N_("suspend_cause"),
+    "created_at": N_("created_at"),
+    "activated_at": N_("activated_at"),
+    "suspended_at": N_("suspended_at"),
+    "destroyed_at": N_("destroyed_at"),
+    "destroy_after": N_("destroy_after"),
+    "not_after": N_("not_after"),
+    "lost_at": N_("lost_at"),
+    "loss_reported_at": N_("loss_reported_at"),
+    "readers": N_("readers"),
+    "reader_groups": N_("reader_groups"),
+    "reason": N_("reason"),
+    "public_reason": N_("public_reason"),
+    "changed_by": N_("changed_by"),
+    "unconfirmed": N_("unconfirmed"),
+    "attempt_budget": N_("attempt_budget"),
+    "password_required": N_("password_required"),
+    # Loss reports and bulk changes (spec §loss).
+    "affected": N_("affected"),
+    "container_ids": N_("container_ids"),
+    "suspended": N_("suspended"),
+    "already_suspended": N_("already_suspended"),
+    "pending_locked": N_("pending_locked"),
+    "destroyed": N_("destroyed"),
+    # The medium report and the audit log (spec §report, §audit).
+    "answer": N_("answer"),
+    "releases_after_loss": N_("releases_after_loss"),
+    "confirmed_after_loss": N_("confirmed_after_loss"),
+    "last_confirmed_open_before_loss": N_("last_confirmed_open_before_loss"),
+    "seq": N_("seq"),
+    "at": N_("at"),
+    "actor": N_("actor"),
+    "action": N_("action"),
+    "outcome": N_("outcome"),
+    "remote": N_("remote"),
+    "cause": N_("cause"),
+    "kind": N_("kind"),
+}
+
+# Values shown in words: container states and suspension causes (spec §lifecycle).
+_STATES: Mapping[str, Message] = {
+    "pending": N_("pending"),
+    "active": N_("active"),
+    "suspended": N_("suspended"),
+    "destroyed": N_("destroyed"),
+}
+_CAUSES: Mapping[str, Message] = {
+    "loss-report": N_("loss-report"),
+    "official": N_("official"),
+    "budget": N_("budget"),
+}
+# What a medium report's attempt row is (spec §report): a writer's sealing is said to be
+# creation, so it is not read as an opening next to the answer "not opened".
+_KINDS: Mapping[str, Message] = {
+    "creation": N_("sealed by its writer (creation, not an opening)"),
+    "release": N_("key released to a reader"),
+    "confirmed": N_("opening confirmed"),
+    "refused": N_("refused"),
+}
+VALUES: Mapping[str, Mapping[str, Message]] = {
+    "state": _STATES,
+    "suspend_cause": _CAUSES,
+    "cause": _CAUSES,
+    "kind": _KINDS,
+}
+# Members that count containers per value of another member (``states``: {"active": 3}),
+# shown as "active 3, suspended 1" with the values in words and in the order above.
+COUNTS: Mapping[str, str] = {"states": "state"}

@@ -1,0 +1,225 @@
+"""Container-row integrity: the row MAC and the audit trail's word on a row (I/O-free).
+
+spec §row-integrity. Whoever can write the database (or restore a copy of it) must not be
+able to bring a destroyed or suspended container back, raise its attempt budget, reset its
+count of unconfirmed attempts or swap its sealed seed. Two checks, both before a row is
+used for anything that releases or grants:
+
+- **The MAC**: ``row_mac = HMAC-SHA-256(row_key, encode(row))`` over the columns whose change
+  matters for a release (:data:`FIELDS`). An edited row, or a row copied to another id,
+  does not verify; the database never holds ``row_key`` (it is derived from the master key).
+- **Freshness**: ``last_audit_seq`` is one of the MACed columns, so a row copied back from
+  an older backup still names the audit entry of its last change then. The audit chain
+  (tamper-evident, append-only) is asked whether something changed the container after
+  that entry (:func:`later_change`): an entry naming the container, or a suspend, restore or
+  destroy of its medium, its issuer, or a sweep whose rule covered the row.
+- **Policy**: the reader policy (``container_readers``, ``container_reader_groups``) is
+  written once, at registration, and recorded in the register entry; a release admitted
+  by a policy row must be admitted by that (authenticated) entry too (:func:`policy_admits`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from keyserver._domain.keys import ROW_MAC_LABEL, KeyRing
+
+ROW_MAC_BYTES = 32
+
+# spec §row-integrity: the MACed columns, in this order, each with its encoding kind.
+# "bytes": as stored; "text": UTF-8; "int": signed 64-bit big-endian (a bool is 0 or 1);
+# "time": microseconds since 1970-01-01T00:00:00Z as "int".
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("id", "bytes"),
+    ("state", "text"),
+    ("issuer_id", "int"),
+    ("medium", "text"),
+    ("seed_sealed", "bytes"),
+    ("receipt_key_sealed", "bytes"),
+    ("header_digest", "bytes"),
+    ("password_required", "int"),
+    ("attempt_budget", "int"),
+    ("unconfirmed", "int"),
+    ("pending_expires_at", "time"),
+    ("not_after", "time"),
+    ("destroyed_at", "time"),
+    ("destroy_after", "time"),
+    ("suspend_cause", "text"),
+    ("budget_reset_at", "time"),
+    ("last_audit_seq", "int"),
+)
+FIELD_NAMES: tuple[str, ...] = tuple(name for name, _ in FIELDS)
+
+# Audit actions that change containers in bulk (their entries name no container).
+BULK_ACTIONS: tuple[str, ...] = ("suspend", "restore", "destroy")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_I64 = struct.Struct(">q")
+_U32 = struct.Struct(">I")
+# Integers always take 8 bytes: their "present, length 8" prefix is fixed.
+_INT_PREFIX = b"\x01" + _U32.pack(8)
+
+
+def _micros(value: datetime) -> int:
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _variable(raw: bytes) -> bytes:
+    return b"\x01" + _U32.pack(len(raw)) + raw
+
+
+_ENCODERS: dict[str, Callable[[Any], bytes]] = {
+    "bytes": lambda v: _variable(bytes(v)),
+    "text": lambda v: _variable(str(v).encode("utf-8")),
+    "int": lambda v: _INT_PREFIX + _I64.pack(int(v)),
+    "time": lambda v: _INT_PREFIX + _I64.pack(_micros(v)),
+}
+# Runs twice per release (verify, then the MAC of the row written): one pass, no lookups.
+_PLAN = tuple((name, _ENCODERS[kind]) for name, kind in FIELDS)
+_HEAD = ROW_MAC_LABEL + b"\x00"
+
+
+def encode(row: Mapping[Any, Any]) -> bytes:
+    """The MAC input: label, 0x00, then per field 0x00 (NULL) or 0x01 || u32 length || value."""
+    return encode_values([row[name] for name in FIELD_NAMES])
+
+
+_KINDS = tuple(kind for _, kind in FIELDS)
+_NULL = b"\x00"
+
+
+def _part(kind: str, v: Any) -> bytes:
+    if v is None:
+        return _NULL
+    if kind == "int":
+        return _INT_PREFIX + _I64.pack(int(v))
+    if kind == "time":
+        return _INT_PREFIX + _I64.pack(_micros(v))
+    raw = v.encode("utf-8") if kind == "text" else bytes(v)
+    return b"\x01" + _U32.pack(len(raw)) + raw
+
+
+def encode_parts(values: Sequence[Any]) -> list[bytes]:
+    """The encoded fields of values in :data:`FIELDS` order, one item per field.
+
+    A bulk change verifies a row from these, replaces the parts it changes (encoded once
+    for all rows, :func:`encode_field`) and MACs the result: one encoding per row.
+    """
+    return [_part(kind, v) for kind, v in zip(_KINDS, values, strict=True)]
+
+
+def encode_field(name: str, value: Any) -> bytes:
+    """The encoded part of one field (see :func:`encode_parts`)."""
+    return _part(_KINDS[FIELD_NAMES.index(name)], value)
+
+
+def parts_mac(row_key: bytes, parts: Sequence[bytes]) -> bytes:
+    """The row MAC over encoded parts (:func:`encode_parts`)."""
+    mac = hmac.new(row_key, _HEAD, "sha256")
+    mac.update(b"".join(parts))
+    return mac.digest()
+
+
+def encode_values(values: Sequence[Any]) -> bytes:
+    """:func:`encode` of the values in :data:`FIELDS` order (no mapping)."""
+    return _HEAD + b"".join(encode_parts(values))
+
+
+def values_mac(row_key: bytes, values: Sequence[Any]) -> bytes:
+    """:func:`row_mac` of the values in :data:`FIELDS` order."""
+    return hmac.new(row_key, encode_values(values), "sha256").digest()
+
+
+# spec §rotation: the column naming the master-key generation whose row_key MACs the row.
+# Not in FIELDS: it selects the key, so a row whose generation is changed does not verify.
+GENERATION = "key_generation"
+
+
+def key_of(ring: KeyRing, row: Mapping[Any, Any]) -> bytes:
+    """The row key of ``row``'s generation (1 for a row read before the column existed)."""
+    return ring.keys_of(int(row.get(GENERATION) or 1)).row_key
+
+
+def row_mac(row_key: bytes, row: Mapping[Any, Any]) -> bytes:
+    """HMAC-SHA-256 of a container row (spec §row-integrity)."""
+    return hmac.new(row_key, encode(row), "sha256").digest()
+
+
+def verifies(row_key: bytes, row: Mapping[Any, Any], stored: bytes | None) -> bool:
+    """True when ``stored`` is the row's MAC (constant-time compare; NULL never verifies)."""
+    if stored is None:
+        return False
+    return hmac.compare_digest(row_mac(row_key, row), bytes(stored))
+
+
+@dataclass(frozen=True)
+class LaterEntry:
+    """An audit entry after a row's ``last_audit_seq`` that may have changed the row."""
+
+    seq: int
+    container: str | None
+    action: str
+    at: datetime
+    details: Mapping[str, Any]
+
+
+def later_change(
+    row: Mapping[Any, Any], cid_text: str, issuer: str | None, entries: Iterable[LaterEntry]
+) -> LaterEntry | None:
+    """The first entry that changed this container after its row was written, or None.
+
+    ``entries`` are the successful entries after the row's ``last_audit_seq`` that name the
+    container or no container (bulk changes, :data:`BULK_ACTIONS`). A container-scoped one
+    (a release, a receipt, a state change) means the row is older than the log. A bulk one
+    counts when its scope covers the row: its medium, its issuer (by name), or a sweep rule
+    the row met at the entry's time (the sweep destroys what its rule matches, so a row that
+    met it then would have been destroyed).
+    """
+    for entry in entries:
+        if entry.details.get("affected") == 0:
+            continue  # a suspend, restore or destroy that changed nothing (idempotent)
+        if entry.container is not None:
+            if entry.container == cid_text:
+                return entry
+            continue
+        if entry.action not in BULK_ACTIONS:
+            continue
+        scope, target = entry.details.get("scope"), entry.details.get("target")
+        if scope == "medium" and row["medium"] is not None and target == row["medium"]:
+            return entry
+        if scope == "issuer" and issuer is not None and target == issuer:
+            return entry
+        if scope == "sweep" and _swept(row, entry.at):
+            return entry
+    return None
+
+
+def _swept(row: Mapping[Any, Any], at: datetime) -> bool:
+    """Would a sweep at ``at`` have destroyed this row (keyserver/_service/revocation.py)?"""
+    if row["state"] == "destroyed":
+        return False
+
+    def due(name: str) -> bool:
+        value = row[name]
+        return value is not None and value <= at
+
+    pending_due = row["state"] == "pending" and due("pending_expires_at")
+    return pending_due or due("not_after") or due("destroy_after")
+
+
+def policy_admits(
+    register: Mapping[str, Any], actor_name: str, actor_groups: Iterable[str]
+) -> bool:
+    """Does the container's registration (its audit entry's details) admit the actor?
+
+    spec §row-integrity: the reader policy is written once, at registration, and recorded
+    in that entry; a policy row added in the database later admits nobody.
+    """
+    readers, groups = register.get("readers") or [], register.get("reader_groups") or []
+    return actor_name in readers or any(g in groups for g in actor_groups)

@@ -1,0 +1,185 @@
+"""The medium report and the signed incident documents.
+
+The report page shows the service's three-way answer (opened / possibly opened / not
+opened, keyserver/_service/medium_report.py) for the medium and each container, every
+attempt and every suspension, restore and destroy since the time of loss; it prints on A4
+and downloads as JSON. The signed medium report and the destruction certificate
+(keyserver/_service/incident.py) download as files anyone can check offline with
+``keyserver verify-report``; the pages show the exact command.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from keyserver._domain.answers import answer_first
+from keyserver._domain.i18n import N_
+from keyserver._domain.lifecycle import Op, State
+from keyserver._http.console import _security
+from keyserver._http.console._documents import (
+    CERTIFICATE,
+    MEDIUM_REPORT,
+    file_name,
+    verify_command,
+)
+from keyserver._http.console._page import Page, SignedInPage
+from keyserver._http.console._routes_media import medium_url
+
+router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
+_MAX_SEQ_DIGITS = 18  # an audit sequence number (BIGINT); longer is not one
+
+
+def _download(doc: dict[str, Any], name: str) -> Response:
+    return Response(
+        json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def print_margin(page: Page, medium: str, generated_at: datetime) -> dict[str, str]:
+    """What the margin of every printed page of the report says (issue 12).
+
+    The report's title, when it was prepared (in the configured zone, with its offset),
+    the zone every time is shown in (the screen's footer note: printed after the report,
+    it made a page of its own, issue 12) and "Page N of M". The margin is drawn by the
+    stylesheet (console.css, ``@page``), where only CSS counters can count pages: the
+    catalogue's "Page ... of ..." is cut at its two numbers into the texts before,
+    between and after them. base.html writes each text as
+    a ``data-print-*`` attribute of the root element, which the stylesheet reads; no inline
+    style, which the console's CSP refuses. Every translation names the page before the
+    count of pages.
+    """
+    numbering = N_("Page %(page)s of %(pages)s", page="\x00", pages="\x01").text(page.language)
+    before, _, rest = numbering.partition("\x00")
+    between, _, after = rest.partition("\x01")
+    return {
+        "title": N_("Medium report: %(medium)s", medium=medium).text(page.language),
+        "prepared": N_("Prepared %(at)s", at=page.formats.datetime(generated_at)).text(
+            page.language
+        ),
+        "zone": N_(
+            "Times are shown in %(zone)s (UTC%(offset)s).",
+            zone=page.formats.zone_name(),
+            offset=page.formats.offset(),
+        ).text(page.language),
+        "page-before": before,
+        "page-between": between,
+        "page-after": after,
+    }
+
+
+def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last confirmed opening before the time of loss, of every container (issue 12).
+
+    Shown in the report's answer box and on the loss report's review page: one just before
+    the time of loss tells the official the time may be too late (an opening by whoever
+    found the medium would then count as before it). Times are RFC 3339 UTC of one form,
+    so the latest is the greatest as text. The container's label goes with it (issue 12,
+    tenth newcomer runs: on a medium of several, the official looked up which one it was).
+    """
+    found = [
+        {**c["last_confirmed_open_before_loss"], "label": c["label"]}
+        for c in containers
+        if c.get("last_confirmed_open_before_loss")
+    ]
+    return max(found, key=lambda o: str(o["at"])) if found else None
+
+
+def _own_loss_reports(page: Page, medium: str, before_seq: int | None) -> list[dict[str, Any]]:
+    """This official's loss reports of the medium in the audit log, newest first."""
+    entries = page.service.console_audit(
+        page.principal,
+        action=Op.SUSPEND.value,
+        medium=medium,
+        before_seq=before_seq,
+        ctx=page.ctx,
+    )["entries"]
+    return [
+        e
+        for e in entries
+        if e["actor"] == page.principal.name
+        and e["outcome"] == "ok"
+        and e["details"].get("loss_report") is True
+        and e["details"].get("target") == medium
+    ]
+
+
+def reported_seq(page: Page, medium: str) -> int | None:
+    """The audit entry of the loss report this official just made (for the banner)."""
+    own = _own_loss_reports(page, medium, None)
+    return int(own[0]["seq"]) if own else None
+
+
+def loss_banner(page: Page, medium: str, reported: str) -> dict[str, Any] | None:
+    """What a loss report did, for the banner on top of the report (issue 12).
+
+    The one-time result after "Report lost" is named by its audit entry's sequence
+    number in the URL; everything shown is read back from that entry (the one record
+    the report made, spec §loss), and only when it is this official's loss report of
+    this medium: a tampered number shows no banner, never someone else's text.
+    """
+    if not reported.isascii() or not reported.isdigit() or len(reported) > _MAX_SEQ_DIGITS:
+        return None
+    seq = int(reported)
+    own = _own_loss_reports(page, medium, seq + 1)
+    if not own or own[0]["seq"] != seq:
+        return None
+    return {"at": own[0]["at"], **own[0]["details"]}
+
+
+@router.get("/medium/report")
+def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Response:
+    """The medium report: the three-way answer, every attempt and change; printable on A4."""
+
+    def body() -> Response:
+        doc = page.service.medium_report(page.principal, name, ctx=page.ctx)
+        banner = loss_banner(page, doc["medium"], reported) if reported else None
+        generated_at = page.service.now()
+        destroyed = any(c["state"] == State.DESTROYED.value for c in doc["containers"])
+        return page.render(
+            "report.html",
+            doc=doc,
+            # The answer first (issue 12); the JSON and signed documents keep id order.
+            containers=answer_first(doc["containers"]),
+            last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
+            print_margin=print_margin(page, doc["medium"], generated_at),
+            generated_at=generated_at,
+            banner=banner,
+            verify=verify_command(page, MEDIUM_REPORT, doc["medium"]),
+            verify_certificate=verify_command(page, CERTIFICATE, doc["medium"])
+            if destroyed
+            else None,
+        )
+
+    return page.act(body, medium_url(name))
+
+
+@router.get("/medium/report.json")
+def medium_report_json(page: SignedInPage, name: str = "") -> Response:
+    """The same report as JSON (RFC 3339 UTC), as a download."""
+
+    def body() -> Response:
+        doc = page.service.medium_report(page.principal, name, ctx=page.ctx)
+        return _download(doc, file_name("medium-report-unsigned", doc["medium"]))
+
+    return page.act(body, medium_url(name))
+
+
+@router.get("/medium/signed/{kind}")
+def signed_document(page: SignedInPage, kind: str, name: str = "") -> Response:
+    """The signed medium report or destruction certificate (KeyService.signed_report)."""
+
+    def body() -> Response:
+        if kind not in {MEDIUM_REPORT, CERTIFICATE}:
+            raise page.invalid(N_("There is no such document."))
+        doc = page.service.signed_report(page.principal, kind, name, ctx=page.ctx)
+        medium = str(doc["body"]["statement"]["medium"])
+        return _download(doc, file_name(kind, medium))
+
+    return page.act(body, medium_url(name, "/report"))

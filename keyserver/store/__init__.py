@@ -1,5 +1,0 @@
-"""Database layer: typed models, engine factory, migrations."""
-
-from keyserver.store.engine import init_database, make_engine, migrate
-
-__all__ = ["init_database", "make_engine", "migrate"]
