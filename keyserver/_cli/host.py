@@ -247,6 +247,13 @@ def _published_gap_error(gap: PublishedGap) -> CliError:
     )
 
 
+#: The most ``serve --workers``. Each worker holds one connection to the host release
+#: committer, two for a moment while it reconnects, and the committer serves at most
+#: keyserver._release.hostcommit.MAX_CONNECTIONS (64) at once, so a 33rd worker could be
+#: turned away there at run time; refused here, at once, instead. Not a limit in practice:
+#: throughput stops growing at the CPU count (bench/README.md, the chain head).
+MAX_WORKERS = 32
+
 #: Set by ``serve --json`` for its worker processes: log lines as JSON (json_log_config).
 JSON_LOG_ENV = "RWC_KEYSERVER_JSON_LOG"
 
@@ -270,8 +277,11 @@ def cmd_serve(ctx: Context) -> int:
         workers = int(command["workers"]) if command.get("workers") is not None else 1
     except ValueError as exc:
         raise CliError(N_("port and workers must be integers"), exit_code=EXIT_USAGE) from exc
-    if not 0 <= port <= 65535 or workers < 1:
-        raise CliError(N_("port must be 0..65535 and workers >= 1"), exit_code=EXIT_USAGE)
+    if not 0 <= port <= 65535 or not 1 <= workers <= MAX_WORKERS:
+        raise CliError(
+            N_("port must be 0..65535 and workers 1..%(most)s", most=MAX_WORKERS),
+            exit_code=EXIT_USAGE,
+        )
     cert, key = command.get("tls_cert"), command.get("tls_key")
     # A flag only (not a setting of TOML or KEYSERVER_*): read from the arguments, which
     # the resolved command keys (config.COMMAND_KEYS) never held, so it did nothing.

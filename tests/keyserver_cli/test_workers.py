@@ -480,3 +480,11 @@ def test_connections_are_handed_out_in_turn_and_past_a_gone_worker() -> None:
     finally:
         for sock in [*clients, listening, *(s for pair in pairs for s in pair)]:
             sock.close()
+
+
+def test_most_workers_fit_the_committers_connection_cap() -> None:
+    # Each worker may hold two committer connections while it reconnects (hostcommit.py).
+    from keyserver._cli.host import MAX_WORKERS  # noqa: PLC0415
+    from keyserver._release.hostcommit import MAX_CONNECTIONS  # noqa: PLC0415
+
+    assert 2 * MAX_WORKERS <= MAX_CONNECTIONS
