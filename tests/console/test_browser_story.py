@@ -306,6 +306,10 @@ def test_loss_story(
     assert medium not in result and str(len(labels)) in result
     # Above the answer box, read first (issue 12, tenth newcomer runs: below it, it was
     # found last).
+    # Print is the one step left: it has the cursor, Enter prints (issue 12, twelfth
+    # session's second newcomer runs).
+    assert driver.switch_to.active_element.get_attribute("id") == "print"
+    check_focus_ring(driver)
     banner_y = driver.find_element(By.ID, "loss-result").location["y"]
     assert banner_y < driver.find_element(By.CSS_SELECTOR, ".answer").location["y"]
     # Print where the page opens (1366x768 and 1280x800), above the downloads (issue 12).

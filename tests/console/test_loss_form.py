@@ -352,7 +352,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", public_reason="")
     assert '<details id="advanced">' in page.text
-    assert "任意: 鍵の破棄は届出の 72 時間後、公開用の理由なし" in page.text
+    assert "任意: 鍵の破棄は届出の 72 時間後、公開用の理由 (報告書と利用者に表示) なし" in page.text
     offered = (
         '<input type="radio" id="reason_common_contractor" name="reason_common"'
         ' value="contractor"> 委託業者からの紛失連絡'

@@ -59,6 +59,22 @@ def test_loss_form_and_review_fit_a_laptop_screen(
             for label in driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")
         }
         assert len(tops) == 1, f"the common reasons wrap at {width}x{height} ({language})"
+        # The folded settings' summary says who is shown the public reason (issue 12,
+        # twelfth session's second newcomer runs: "does the press need one?"), on one line.
+        summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
+        folded = translated(
+            language,
+            "keys destroyed %(hours)s hours after the report; no public reason (shown on the"
+            " printed report and to readers)",
+        ) % {"hours": "72"}
+        assert summary.text == f"{translated(language, 'Optional')}: {folded}", summary.text
+        lines = driver.execute_script(
+            "var r = document.createRange(); r.selectNodeContents(arguments[0]);"
+            " return new Set(Array.from(r.getClientRects()).map(function (b) {"
+            " return Math.round(b.bottom); })).size;",
+            summary,
+        )
+        assert lines == 1, f"the summary wraps at {width}x{height} ({language})"
         # The review page (nothing happens on it): its confirm button in view at once.
         driver.find_element(By.ID, "lost_at").clear()
         driver.find_element(By.ID, "lost_at").send_keys("2026-12-01 18:30")

@@ -4,6 +4,8 @@ document.addEventListener("DOMContentLoaded", function () {
   var print = document.getElementById("print");
   if (print) {
     print.hidden = false;
+    // Its autofocus (the report reached by confirming a loss) could not apply while hidden.
+    if (print.autofocus) { print.focus(); }
     print.addEventListener("click", function () { window.print(); });
   }
   // Enter in a field whose form is not ready to send moves on to what is missing (the time
