@@ -18,6 +18,7 @@ from tests.support.console import (
 )
 from tests.support.console_pages import (
     click_and_wait,
+    focused,
     heading,
     loaded,
     replaced,
@@ -82,15 +83,15 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     """Sign in and reach every control of a medium's page with the keyboard alone."""
     driver = browser("en")
     driver.get(console_server.url + "/console/sign-in")
+    assert focused(driver, "token")  # the field has the focus at once
     token = driver.switch_to.active_element
-    assert token.get_attribute("id") == "token"  # the field has the focus at once
     old = driver.find_element(By.TAG_NAME, "html")
     token.send_keys(console_server.tokens["suzuki"] + Keys.ENTER)
     WebDriverWait(driver, 60).until(replaced(old))
     WebDriverWait(driver, 60).until(loaded)
     assert heading(driver) == "Overview"
     # The overview's next step is a search: the cursor waits in the box (issue 12).
-    assert driver.switch_to.active_element.get_attribute("id") == "q"
+    assert focused(driver, "q")
 
     # An official's medium page: every field and action is reachable in order.
     official = browser("en")
@@ -98,7 +99,7 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     medium = MEDIA["en"][0]
     official.get(f"{console_server.url}/console/medium?name={medium}")
     # The page's main action: its first field has the focus at once (issue 12).
-    assert official.switch_to.active_element.get_attribute("id") == "lost_at"
+    assert focused(official, "lost_at")
     seen = tab_through(official, 40)
     advanced = official.find_element(By.CSS_SELECTOR, "#advanced summary").text
     # The button before the folded settings most reports keep (issue 12, fourth newcomer

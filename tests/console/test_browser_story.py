@@ -36,6 +36,7 @@ from tests.support.console import (
 from tests.support.console_pages import (
     click_and_wait,
     click_and_wait_for_download,
+    focused,
     heading,
     in_view,
     loaded,
@@ -179,7 +180,7 @@ def test_loss_story(
     steps.page()
     shot("01-sign-in")
     assert heading(driver) == translated(language, "Sign in")
-    assert driver.switch_to.active_element.get_attribute("id") == "token"
+    assert focused(driver, "token")
     # The label says what to paste; one line under the field, that it is not kept (issue
     # 12, tenth newcomer runs: "Paste your token" above the field said it twice).
     hint = driver.find_element(By.ID, "token_hint").text
@@ -215,7 +216,7 @@ def test_loss_story(
     # 3. Report it lost, with the time it was lost (typed as the page shows times).
     lost_at = driver.find_element(By.ID, "lost_at")
     # The form is the page's main action: the cursor waits in its first field (issue 12).
-    assert driver.switch_to.active_element.get_attribute("id") == "lost_at"
+    assert focused(driver, "lost_at")
     check_focus_ring(driver)
     # Empty: a prefilled "now" was submitted unchanged by a newcomer in a hurry (issue 12).
     assert lost_at.get_attribute("value") == ""

@@ -14,7 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -115,6 +119,21 @@ def loaded(driver: WebDriver) -> bool:
         if detached(exc):
             return False
         raise
+
+
+def focused(driver: WebDriver, element_id: str, timeout: float = 10) -> bool:
+    """Whether the element ``element_id`` gets the keyboard focus within ``timeout``.
+
+    Chromium applies ``autofocus`` at a rendering update after the load event, so right
+    after ``driver.get`` the focus may not have moved yet (seen under load: an empty id).
+    """
+    try:
+        WebDriverWait(driver, timeout).until(
+            lambda d: d.switch_to.active_element.get_attribute("id") == element_id
+        )
+    except TimeoutException:
+        return False
+    return True
 
 
 def click_and_wait(driver: WebDriver, element: WebElement) -> None:
