@@ -103,6 +103,20 @@ class RunError(Exception):
     """A step of the bench failed; the message says which and where its output is."""
 
 
+def _split_into(test: str, current: set[str]) -> list[str]:
+    """The one current id that carries ``test`` from a module split by concern, or [].
+
+    A module over the house's length limit is split into ``<its stem>_<concern>.py`` in
+    its folder with every test's name kept (tests/keyserver_cli/test_local.py became
+    test_local_init.py, test_local_principals.py, ...): the test is the same one when
+    exactly one such module holds its name.
+    """
+    path, _, name = test.partition("::")
+    stem = path.removesuffix(".py") + "_"
+    found = [t for t in current if t.startswith(stem) and t.partition("::")[2] == name]
+    return found if len(found) == 1 else []
+
+
 def map_ids(
     old: Sequence[str], new: Iterable[str], moved: Mapping[str, tuple[str, str]] = MOVED
 ) -> dict[str, list[str]]:
@@ -119,7 +133,10 @@ def map_ids(
             mapping[test] = [test]
             continue
         target = moved.get(test, (None, ""))[0]
-        if target is None:
+        split = _split_into(test, current) if target is None else []
+        if split:
+            mapping[test] = split
+        elif target is None:
             lost.append(f"{test}: not in the current suite and not in MOVED")
         elif target.endswith("["):
             cases = sorted(t for t in current if t.startswith(target))

@@ -130,3 +130,15 @@ def test_the_table_and_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:
     # One mapped test not run (or a failure): no verdict, and the caller exits with 1.
     assert not suite_vs_filing.report(filing, mapped, None, "8ebd598", expected=828)
     assert "not measured: the mapped run ran 827 of 828 tests" in capsys.readouterr().out
+
+
+def test_a_module_split_by_concern_keeps_its_tests() -> None:
+    old = "tests/a/test_local.py::test_migrate"
+    split = "tests/a/test_local_init.py::test_migrate"
+    assert map_ids([old], [split, "tests/a/test_local_audit.py::test_other"], {}) == {old: [split]}
+    # The name in two split modules, or in a module that is not a split of it: not the same.
+    twice = [split, "tests/a/test_local_audit.py::test_migrate"]
+    with pytest.raises(LostTestsError, match="test_local.py::test_migrate: not in the current"):
+        map_ids([old], twice, {})
+    with pytest.raises(LostTestsError, match="not in the current suite"):
+        map_ids([old], ["tests/a/test_localhost.py::test_migrate"], {})
