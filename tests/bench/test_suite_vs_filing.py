@@ -138,7 +138,7 @@ def test_a_module_split_by_concern_keeps_its_tests() -> None:
     assert map_ids([old], [split, "tests/a/test_local_audit.py::test_other"], {}) == {old: [split]}
     # The name in two split modules, or in a module that is not a split of it: not the same.
     twice = [split, "tests/a/test_local_audit.py::test_migrate"]
-    with pytest.raises(LostTestsError, match="test_local.py::test_migrate: not in the current"):
+    with pytest.raises(LostTestsError, match=r"test_local\.py::test_migrate: not in the current"):
         map_ids([old], twice, {})
     with pytest.raises(LostTestsError, match="not in the current suite"):
         map_ids([old], ["tests/a/test_localhost.py::test_migrate"], {})
