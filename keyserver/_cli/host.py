@@ -40,6 +40,7 @@ from keyserver._service import KeyService
 from keyserver._service.transparency import PublishedGap
 from keyserver._store import init_database, migrate
 from keyserver._store.writelock import LOCK_SUFFIX
+from pycontainer.client.server_url import is_loopback_host
 
 
 def write_master_key(path: Path, key: bytes) -> None:
@@ -291,7 +292,10 @@ def cmd_serve(ctx: Context) -> int:
     for path in (cert, key):
         if path and not Path(str(path)).is_file():
             raise CliError(N_("TLS file %(path)s does not exist", path=path), exit_code=EXIT_CONFIG)
-    if not cert and host not in ("127.0.0.1", "::1", "localhost"):
+    # One policy (spec [F-URL], §conventions): warn exactly where rwc and `keyserver
+    # --server` refuse http://, that is for any host but 127.0.0.0/8, ::1 and localhost
+    # (0.0.0.0 and :: listen on every interface; ::ffff:127.0.0.1 is not loopback there).
+    if not cert and not is_loopback_host(host):
         ctx.out.warn(
             N_(
                 "serving plain HTTP on a non-loopback address; clients refuse http:// except "
