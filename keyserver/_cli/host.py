@@ -17,7 +17,7 @@ from typing import Any
 
 import uvicorn
 
-from keyserver._cli import masterkey, settings_file
+from keyserver._cli import masterkey, serve_one, settings_file
 from keyserver._cli import workers as workers_module
 from keyserver._cli.config import COMMAND_KEYS, load_settings
 from keyserver._cli.context import Context
@@ -263,6 +263,14 @@ def _absorb_signal(_signum: int, _frame: object) -> None:
     """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
 
 
+def _listen_error(exc: workers_module.ListenError) -> CliError:
+    """One refusal of an address for one worker or several (spec §cli: exit 1)."""
+    hint = None
+    if isinstance(exc, workers_module.PortInUseError):
+        hint = N_("another program (or keyserver) listens there: stop it or choose another --port")
+    return CliError(exc.message, hint=hint, exit_code=EXIT_FAILURE)
+
+
 def _url(tls: bool, host: str, port: int) -> str:
     return f"{'https' if tls else 'http'}://{workers_module.display_address(host, port)}"
 
@@ -328,26 +336,23 @@ def cmd_serve(ctx: Context) -> int:
 
     # The periodic sweep runs inside the app (create_app's lifespan, every sweep_interval);
     # with several workers each runs it, which is safe: the sweep locks what it changes.
+    options: dict[str, Any] = {
+        "log_level": "info",
+        "access_log": access_log,
+        "proxy_headers": False,
+        **tls,
+        **logs,
+    }
     if workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level="info",
-            access_log=access_log,
-            proxy_headers=False,
-            **tls,
-            **logs,
-        )
+        # Bound here, as the supervisor binds: a taken port is one refusal (exit 1, the
+        # same message) whatever the number of workers (keyserver/_cli/serve_one.py).
+        try:
+            bound, sock = serve_one.bind(host, port, options)
+        except workers_module.ListenError as exc:
+            raise _listen_error(exc) from exc
+        serve_one.run(create_app(settings), sock, _url(bool(cert), host, bound), options)
     else:
         _env_for_workers(ctx, overrides)
-        options: dict[str, Any] = {
-            "log_level": "info",
-            "access_log": access_log,
-            "proxy_headers": False,
-            **tls,
-            **logs,
-        }
         if not workers_module.supported():
             uvicorn.run(
                 "keyserver._cli.host:app_factory",
@@ -389,7 +394,7 @@ def cmd_serve(ctx: Context) -> int:
                 ),
             )
         except workers_module.ListenError as exc:
-            raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc
+            raise _listen_error(exc) from exc
         if code != 0:
             raise CliError(N_("a worker process died; the server stopped"), exit_code=EXIT_FAILURE)
     return EXIT_OK
