@@ -200,6 +200,11 @@ def _macs(row_keys: Sequence[bytes], bodies: Iterable[bytes]) -> list[bytes]:
     return out
 
 
+def parts_mac(row_key: bytes, parts: Sequence[bytes]) -> bytes:
+    """The row MAC of one row over its encoded parts (:func:`encode_parts`)."""
+    return hmac.new(row_key, _HEAD + b"".join(parts), "sha256").digest()
+
+
 def parts_verify(row_key: bytes, parts: Sequence[bytes], stored: bytes | None) -> bool:
     """True when ``stored`` is the MAC of the encoded ``parts`` (constant-time; NULL never)."""
     if stored is None:
