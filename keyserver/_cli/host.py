@@ -17,7 +17,7 @@ from typing import Any
 
 import uvicorn
 
-from keyserver._cli import masterkey, settings_file
+from keyserver._cli import masterkey, serve_one, settings_file
 from keyserver._cli import workers as workers_module
 from keyserver._cli.config import COMMAND_KEYS, load_settings
 from keyserver._cli.context import Context
@@ -40,6 +40,7 @@ from keyserver._service import KeyService
 from keyserver._service.transparency import PublishedGap
 from keyserver._store import init_database, migrate
 from keyserver._store.writelock import LOCK_SUFFIX
+from pycontainer.client.server_url import is_loopback_host
 
 
 def write_master_key(path: Path, key: bytes) -> None:
@@ -262,6 +263,14 @@ def _absorb_signal(_signum: int, _frame: object) -> None:
     """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
 
 
+def _listen_error(exc: workers_module.ListenError) -> CliError:
+    """One refusal of an address for one worker or several (spec §cli: exit 1)."""
+    hint = None
+    if isinstance(exc, workers_module.PortInUseError):
+        hint = N_("another program (or keyserver) listens there: stop it or choose another --port")
+    return CliError(exc.message, hint=hint, exit_code=EXIT_FAILURE)
+
+
 def _url(tls: bool, host: str, port: int) -> str:
     return f"{'https' if tls else 'http'}://{workers_module.display_address(host, port)}"
 
@@ -291,7 +300,10 @@ def cmd_serve(ctx: Context) -> int:
     for path in (cert, key):
         if path and not Path(str(path)).is_file():
             raise CliError(N_("TLS file %(path)s does not exist", path=path), exit_code=EXIT_CONFIG)
-    if not cert and host not in ("127.0.0.1", "::1", "localhost"):
+    # One policy (spec [F-URL], §conventions): warn exactly where rwc and `keyserver
+    # --server` refuse http://, that is for any host but 127.0.0.0/8, ::1 and localhost
+    # (0.0.0.0 and :: listen on every interface; ::ffff:127.0.0.1 is not loopback there).
+    if not cert and not is_loopback_host(host):
         ctx.out.warn(
             N_(
                 "serving plain HTTP on a non-loopback address; clients refuse http:// except "
@@ -324,26 +336,23 @@ def cmd_serve(ctx: Context) -> int:
 
     # The periodic sweep runs inside the app (create_app's lifespan, every sweep_interval);
     # with several workers each runs it, which is safe: the sweep locks what it changes.
+    options: dict[str, Any] = {
+        "log_level": "info",
+        "access_log": access_log,
+        "proxy_headers": False,
+        **tls,
+        **logs,
+    }
     if workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level="info",
-            access_log=access_log,
-            proxy_headers=False,
-            **tls,
-            **logs,
-        )
+        # Bound here, as the supervisor binds: a taken port is one refusal (exit 1, the
+        # same message) whatever the number of workers (keyserver/_cli/serve_one.py).
+        try:
+            bound, sock = serve_one.bind(host, port, options)
+        except workers_module.ListenError as exc:
+            raise _listen_error(exc) from exc
+        serve_one.run(create_app(settings), sock, _url(bool(cert), host, bound), options)
     else:
         _env_for_workers(ctx, overrides)
-        options: dict[str, Any] = {
-            "log_level": "info",
-            "access_log": access_log,
-            "proxy_headers": False,
-            **tls,
-            **logs,
-        }
         if not workers_module.supported():
             uvicorn.run(
                 "keyserver._cli.host:app_factory",
@@ -385,7 +394,7 @@ def cmd_serve(ctx: Context) -> int:
                 ),
             )
         except workers_module.ListenError as exc:
-            raise CliError(str(exc), exit_code=EXIT_FAILURE) from exc
+            raise _listen_error(exc) from exc
         if code != 0:
             raise CliError(N_("a worker process died; the server stopped"), exit_code=EXIT_FAILURE)
     return EXIT_OK

@@ -67,6 +67,7 @@ from typing import Any
 import uvicorn
 
 from keyserver._cli import serve_handoff
+from keyserver._domain.i18n import N_, Message
 from keyserver._release import hostsocket
 
 log = logging.getLogger("keyserver")
@@ -80,7 +81,15 @@ RESTART_WINDOW = 60.0
 
 
 class ListenError(OSError):
-    """The server cannot listen on the address (unknown host, port taken)."""
+    """The server cannot listen on the address (unknown host, port taken).
+
+    Attributes:
+        message: What to say, in the reader's language (the system's reason in its words).
+    """
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 class PortInUseError(ListenError):
@@ -100,10 +109,16 @@ def _address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...
             host or None, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
         )
     except OSError as exc:
-        raise ListenError(
-            f"cannot listen on {display_address(host, port)}: {exc.strerror}"
-        ) from exc
+        raise ListenError(_cannot_listen(host, port, exc)) from exc
     return family, infos[0][4]
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> Message:
+    return N_(
+        "cannot listen on %(address)s: %(reason)s",
+        address=display_address(host, port),
+        reason=exc.strerror or str(exc),
+    )
 
 
 def listen(host: str, port: int, backlog: int) -> tuple[int, socket.socket]:
@@ -125,9 +140,7 @@ def listen(host: str, port: int, backlog: int) -> tuple[int, socket.socket]:
         try:
             sock.bind(addr)
         except OSError as exc:
-            raise PortInUseError(
-                f"cannot listen on {display_address(host, port)}: {exc.strerror}"
-            ) from exc
+            raise PortInUseError(_cannot_listen(host, port, exc)) from exc
         sock.listen(backlog)
     except BaseException:
         sock.close()
@@ -328,8 +341,12 @@ def serve_workers(
                 sockdir, listener = hostsocket.make_listener(backlog=max(16, 2 * workers))
             except OSError as exc:  # a TMPDIR too long for a socket's path, full, read-only
                 raise ListenError(
-                    f"cannot make the release committer's socket in {tempfile.gettempdir()}: "
-                    f"{exc.strerror or exc}; set TMPDIR to a short local directory"
+                    N_(
+                        "cannot make the release committer's socket in %(directory)s: "
+                        "%(reason)s; set TMPDIR to a short local directory",
+                        directory=tempfile.gettempdir(),
+                        reason=exc.strerror or str(exc),
+                    )
                 ) from exc
             path = str(Path(sockdir) / hostsocket.SOCKET_NAME)
 

@@ -41,7 +41,7 @@ def test_every_single_bit_flip_is_rejected(
     # ~2400 opens, most with the same Argon2 inputs: the real Argon2id runs once per
     # distinct input (memoised), so a flip that changes an input still pays for its own.
     # Keyed without `memory` (a new pair of allocation callbacks per call, which does not
-    # change the bytes: tests/container/test_argon2_memory.py).
+    # change the bytes: tests/container/test_keyschedule_argon2.py).
     memoised = functools.lru_cache(maxsize=None)(keyschedule.stretch)
 
     def stretch(

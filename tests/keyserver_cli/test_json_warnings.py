@@ -9,6 +9,7 @@ and errors, with one worker or several (and a host committer).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -24,17 +25,19 @@ import requests
 
 from keyserver._cli.output import Output
 from keyserver._domain.i18n import N_
+from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from tests.keyserver_cli.test_workers import committer_pids
-from tests.support.keyserver_cli import KEYSERVER_BIN, TIMEOUT, clean_env, free_port
+from tests.support.keyserver_cli import KEYSERVER_BIN, TIMEOUT, Cli, clean_env, free_port
 from tests.support.processes import stop
 
 PLAIN_HTTP = (
     "serving plain HTTP on a non-loopback address; clients refuse http:// except to "
     "loopback - put a TLS proxy in front or pass --tls-cert/--tls-key"
 )
-# A loopback address that is not 127.0.0.1: `serve` warns as for any other address (it
-# checks the name given, not the route), while the test binds nothing outside this host.
-HOST = "127.0.0.2"
+# A host the clients' URL policy refuses over http:// (spec [F-URL]: it looks like a number
+# but is not a dotted quad), so `serve` warns, while the test binds nothing outside this
+# host: the resolver (inet_aton) reads it as 127.0.0.1.
+HOST = "127.1"
 
 
 def _json_lines(text: str) -> list[Any]:
@@ -46,6 +49,37 @@ def _objects(text: str) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in text.splitlines()]
     assert all(isinstance(line, dict) for line in lines), text
     return lines
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),  # 127.0.0.0/8: rwc accepts http://127.0.0.2
+        ("::1", False),
+        ("localhost", False),
+        ("LOCALHOST", False),
+        ("0.0.0.0", True),  # every interface
+        ("::", True),
+        ("192.0.2.1", True),
+        ("::ffff:127.0.0.1", True),  # rwc refuses http://[::ffff:127.0.0.1]
+        ("127.1", True),  # rwc refuses a host that looks like a number
+        ("keys.city.example", True),
+    ],
+)
+def test_serve_warns_where_clients_refuse_plain_http(
+    cli: Cli, tmp_path: Path, host: str, warned: bool
+) -> None:
+    # No database in the directory: `serve` says what it would serve, then stops before
+    # binding (the warning comes first, so that it is seen even when the start fails).
+    result = cli("serve", "--data-dir", tmp_path, "--host", host, "--json")
+    assert result.code == 3, result
+    lines = _json_lines(result.err)
+    assert lines[-1]["error"]["message"].startswith("no key-server database at "), result
+    assert ({"warnings": [PLAIN_HTTP]} in lines) == warned, result
+    with pytest.raises(ServerUrlError) if warned else contextlib.nullcontext():
+        literal = f"[{host}]" if ":" in host else host
+        normalize_server_url(f"http://{literal}:8443")
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -66,7 +100,7 @@ def test_serve_json_warns_in_json_lines(data_dir: Any, tmp_path: Path, lang: str
         deadline = time.monotonic() + TIMEOUT
         while proc.poll() is None and time.monotonic() < deadline:
             try:
-                if requests.get(f"http://{HOST}:{port}/healthz", timeout=2).ok:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
                     break
             except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)

@@ -252,28 +252,36 @@ def test_workers_serve_tls_on_handed_connections(data_dir: Any, tmp_path: Path) 
     assert "Traceback" not in output, output
 
 
-def test_port_in_use_is_refused(h: ModuleType, data_dir: Any) -> None:
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_port_in_use_is_refused(h: ModuleType, data_dir: Any, workers: str, lang: str) -> None:
+    # spec §cli: a port already in use is refused, exit 1, with one message whatever the
+    # number of workers (one worker was uvicorn's own log line and exit 3).
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run(
-            "serve",
-            "--data-dir",
-            data_dir.path,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        )
+        argv = ["serve", "--data-dir", data_dir.path, "--host", "127.0.0.1", "--port", str(port)]
+        result = run(*argv, "--workers", workers, KEYSERVER_LANG=lang)
     assert result.returncode == 1, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("keyserver: error: cannot listen on 127.0.0.1:")
-    assert str(port) in lines[0]
-    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    said = {
+        "en": (
+            f"keyserver: error: cannot listen on 127.0.0.1:{port}: Address already in use",
+            (
+                "keyserver: hint: another program (or keyserver) listens there: stop it or "
+                "choose another --port"
+            ),
+        ),
+        "ja": (
+            f"keyserver: error: 127.0.0.1:{port} で待ち受けできません: Address already in use",
+            (
+                "keyserver: hint: そこでは別のプログラム(または keyserver)が待ち受けています。"
+                "それを止めるか、別の --port を指定してください"
+            ),
+        ),
+    }
+    assert tuple(result.stderr.splitlines()) == said[lang], result.stderr
 
 
 def test_worker_killed_stops_the_server_ipv6_port_0(
