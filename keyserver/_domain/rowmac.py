@@ -200,6 +200,32 @@ def _macs(row_keys: Sequence[bytes], bodies: Iterable[bytes]) -> list[bytes]:
     return out
 
 
+def parts_mac(row_key: bytes, parts: Sequence[bytes]) -> bytes:
+    """The row MAC of one row over its encoded parts (:func:`encode_parts`)."""
+    return hmac.new(row_key, _HEAD + b"".join(parts), "sha256").digest()
+
+
+def parts_verify(row_key: bytes, parts: Sequence[bytes], stored: bytes | None) -> bool:
+    """True when ``stored`` is the MAC of the encoded ``parts`` (constant-time; NULL never)."""
+    if stored is None:
+        return False
+    return hmac.compare_digest(parts_mac(row_key, parts), bytes(stored))
+
+
+def replace_parts(parts: Sequence[bytes], values: Mapping[str, Any]) -> list[bytes]:
+    """``parts`` with every MACed field named in ``values`` encoded anew (others ignored).
+
+    Why: a release changes two to eight of the 17 fields of a row it has just verified;
+    the MAC of the row it writes back then encodes those alone, under the chain head
+    (issue 15), and the result is byte for byte :func:`encode_parts` of the new row.
+    """
+    out = list(parts)
+    for i, name in enumerate(FIELD_NAMES):
+        if name in values:
+            out[i] = _part(_KINDS[i], values[name])
+    return out
+
+
 def encode_values(values: Sequence[Any]) -> bytes:
     """:func:`encode` of the values in :data:`FIELDS` order (no mapping)."""
     return _HEAD + b"".join(encode_parts(values))
@@ -227,9 +253,7 @@ def row_mac(row_key: bytes, row: Mapping[Any, Any]) -> bytes:
 
 def verifies(row_key: bytes, row: Mapping[Any, Any], stored: bytes | None) -> bool:
     """True when ``stored`` is the row's MAC (constant-time compare; NULL never verifies)."""
-    if stored is None:
-        return False
-    return hmac.compare_digest(row_mac(row_key, row), bytes(stored))
+    return parts_verify(row_key, encode_parts([row[name] for name in FIELD_NAMES]), stored)
 
 
 @dataclass(frozen=True)

@@ -120,10 +120,19 @@ def later_entries(
 
 
 def mac_problem(
-    ring: KeyRing, row: Mapping[str, Any], stored: bytes | None
+    ring: KeyRing,
+    row: Mapping[str, Any],
+    stored: bytes | None,
+    parts: Sequence[bytes] = (),
 ) -> RowIntegrityError | None:
-    """The refusal for a row whose MAC does not verify, or None (spec §row-integrity)."""
-    if rowmac.verifies(rowmac.key_of(ring, row), row, stored):
+    """The refusal for a row whose MAC does not verify, or None (spec §row-integrity).
+
+    ``parts``: the row's fields already encoded (rowmac.encode_parts of the same row), or
+    empty to encode them here.
+    """
+    key = rowmac.key_of(ring, row)
+    ok = rowmac.parts_verify(key, parts, stored) if parts else rowmac.verifies(key, row, stored)
+    if ok:
         return None
     return RowIntegrityError(
         N_(
