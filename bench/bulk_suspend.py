@@ -17,7 +17,9 @@ the process that ran it and, on PostgreSQL, of the database's backend(s) (from /
 ``POST /v1/media/bench-bulk/suspend``, as in the bench; its server CPU is the server's
 process group. ``--in-process``: ``KeyService.change_state`` in the child itself (no
 HTTP); with ``--profile FILE`` it writes a cProfile of that call (cProfile inflates
-per-call costs: read shares, not seconds).
+per-call costs: read shares, not seconds). ``--fillfactor N`` (PostgreSQL): the
+containers table's fillfactor before the insert (room for HOT updates; an experiment,
+bench/profiles/keyserver.md).
 """
 
 from __future__ import annotations
@@ -84,11 +86,21 @@ def _suspend_http(prep: kb.Prepared, count: int) -> dict[str, Any]:
     return {"wall": wall, "cpu": cpu, "backend_cpu": backend}
 
 
+def _fillfactor(url: str, percent: int) -> None:
+    """PostgreSQL: leave free space in the containers table's pages (an experiment)."""
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(kb.PG_ADMIN, dbname=url.rsplit("/", 1)[1]) as conn:
+        conn.execute(f"ALTER TABLE containers SET (fillfactor = {int(percent)})")
+
+
 def _child(args: argparse.Namespace) -> None:
     """One run: fresh database, insert, suspend; one JSON line on stdout."""
     make_db = kb.postgres_database if args.db == "postgres" else kb.sqlite_database
     with make_db() as url:
         prep = kb.prepare(url, 2)
+        if args.fillfactor:
+            _fillfactor(url, args.fillfactor)
         insert_s = kb.bulk_insert(prep, _MEDIUM, args.count)
         load = os.getloadavg()[0]
         if args.in_process:
@@ -108,6 +120,9 @@ def main() -> None:
     mode.add_argument("--http", dest="in_process", action="store_false")
     mode.add_argument("--in-process", dest="in_process", action="store_true")
     ap.add_argument("--profile", help="cProfile output of the suspend (--in-process)")
+    ap.add_argument(
+        "--fillfactor", type=int, default=0, help="PostgreSQL: the containers table's fillfactor"
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -126,6 +141,8 @@ def main() -> None:
             }
             argv = [sys.executable, str(here / "bulk_suspend.py"), "--child", "--db", args.db]
             argv += ["--count", str(args.count), "--in-process" if args.in_process else "--http"]
+            if args.fillfactor:
+                argv += ["--fillfactor", str(args.fillfactor)]
             if args.profile:
                 argv += ["--profile", f"{args.profile}.{name}.{r}"]
             out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
