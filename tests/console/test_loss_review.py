@@ -19,7 +19,7 @@ from keyserver._domain.settings import Settings
 from keyserver._http.console import _i18n, _page
 from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
-from tests.support.loss_form import MEDIUM
+from tests.support.loss_form import MEDIUM, value_of
 from tests.support.world import World, activate, confirm, make_world, oprf
 
 # 3 Dec in Tokyo: openings at 17:05 and 17:40:15 (two containers), one at 19:00 (after
@@ -148,13 +148,58 @@ def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
     # Inside the opening's value (a dd of its own shifted the grid: ninth newcomer run).
-    said = '(17:40): late, by reader <span class="hint" id="close-opening">'
+    said = '(17:40): late, by reader <span class="caution" id="close-opening">'
     assert f"{said}If the loss was earlier, enter an earlier time.</span></dd>" in en
-    said = '(17:40): late (reader) <span class="hint" id="close-opening">'
+    said = '(17:40): late (reader) <span class="caution" id="close-opening">'
     assert f"{said}紛失がこれより前なら時刻を早めてください</span></dd>" in ja
     for page in (en, ja):
         facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
         assert facts.count("<dt>") == facts.count("<dd"), "every label has one value"
+
+
+def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_kept(
+    settings: Settings, console_url: str
+) -> None:
+    """Issue 12, thirteenth session's newcomer run: after a close opening the only way back
+    was Cancel, which dropped what was typed. "Change the time of loss" posts the fields as
+    typed (the time as typed, the reason chosen, the optional fields) back to the medium's
+    form, with the CSRF token as every form; without it, refused."""
+    with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+        browser = signed_in_session(console_url, world.tokens["official"], "ja")
+        page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        typed = {
+            "csrf": csrf_of(page),
+            "name": MEDIUM,
+            "lost_at": "2026-12-03 17:41",
+            "waiting_hours": "48",
+            "reason": "電話 <b>",
+            "reason_common": "office",
+            "public_reason": '紛失 "駅"',
+        }
+        review = browser.post(console_url + "/console/medium/report-lost", data=typed, timeout=30)
+        assert review.status_code == 200, review.text[:2000]
+        # The edit form's own fields, as the review page posts them.
+        edit = review.text.split('action="/console/medium/report-lost/edit"', 1)[1]
+        edit = edit.split("</form>", 1)[0]
+        hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', edit)
+        posted = {name: html.unescape(value) for name, value in hidden}
+        assert posted == typed
+        back = browser.post(console_url + "/console/medium/report-lost/edit", data=posted)
+        refused = browser.post(
+            console_url + "/console/medium/report-lost/edit",
+            data={k: v for k, v in posted.items() if k != "csrf"},
+        )
+    # The caution line, not a grey hint, beside the close opening.
+    assert '<span class="caution" id="close-opening">' in review.text
+    assert back.status_code == 200, back.text[:2000]
+    assert value_of(back.text, "lost_at") == "2026-12-03 17:41"
+    assert value_of(back.text, "reason") == "電話 <b>"
+    assert value_of(back.text, "waiting_hours") == "48"
+    assert value_of(back.text, "public_reason") == '紛失 "駅"'
+    assert 'value="office" checked' in back.text
+    assert " autofocus" in back.text.split('id="lost_at"', 1)[1].split(">", 1)[0]
+    assert 'id="loss-error"' not in back.text
+    assert refused.status_code == 403
 
 
 def test_the_review_says_how_long_before_the_loss_it_was_opened(
