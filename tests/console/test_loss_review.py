@@ -138,23 +138,29 @@ def test_the_review_says_when_nothing_was_opened_before(
     assert ("最後に確認された開封", "紛失前にはなし") in _facts(text)
 
 
-def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
+def test_the_review_notes_a_close_opening_with_the_way_back_beside_it(
     settings: Settings, console_url: str
 ) -> None:
-    """A confirmed opening minutes before the time typed may be the finder's: one line says
-    to enter an earlier time if the loss was earlier (issue 12, eighth newcomer run), on
-    the opening's line (thirteenth session)."""
+    """A confirmed opening minutes before the time typed may be the finder's, or the
+    clerk's own normal use: one neutral line says to go on if it was (issue 12, thirteenth
+    session's newcomer runs: "enter an earlier time" stopped the reader), in the caution
+    colour, with "Change the time of loss" beside it, on the opening's line; the buttons
+    under the list are then the confirm button and Cancel."""
     with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
     # Inside the opening's value (a dd of its own shifted the grid: ninth newcomer run).
     said = '(17:40): late, by reader <span class="caution" id="close-opening">'
-    assert f"{said}If the loss was earlier, enter an earlier time.</span></dd>" in en
+    assert f"{said}If that was normal use, go on.</span> <form" in en
     said = '(17:40): late (reader) <span class="caution" id="close-opening">'
-    assert f"{said}紛失がこれより前なら時刻を早めてください</span></dd>" in ja
-    for page in (en, ja):
+    assert f"{said}通常の利用なら、このまま進めてください。</span> <form" in ja
+    for page, label in ((en, "Change the time of loss"), (ja, "紛失日時を直す")):
         facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
         assert facts.count("<dt>") == facts.count("<dd"), "every label has one value"
+        opening = facts.split('<dd id="last-opening">', 1)[1].split("</dd>", 1)[0]
+        assert f'id="change-time" class="button small">{label}</button>' in opening
+        assert page.count('id="change-time"') == 1  # beside the note only
+        assert page.count("autofocus") == 1 and 'id="confirm-loss"' in page
 
 
 def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_kept(
@@ -226,7 +232,7 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
         said["2026-12-04 09:00"] == "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
     assert "紛失の 1 分前 (17:40): late (reader)" in ja
-    assert 'id="close-opening">紛失がこれより前なら時刻を早めてください' in ja
+    assert 'id="close-opening">通常の利用なら、このまま進めてください。' in ja
 
 
 def _before_loss(language: str, minutes: int) -> str:
