@@ -23,7 +23,7 @@ from keyserver._http.console import _i18n, _page, _security
 from tests.support.clock import FakeClock
 from tests.support.console import BrowserFactory, csrf_of, signed_in_session
 from tests.support.console_pages import click_and_wait
-from tests.support.loss_form import MEDIUM
+from tests.support.loss_form import MEDIUM, value_of
 from tests.support.world import World, activate, confirm, make_world, oprf
 
 # 3 Dec in Tokyo: openings at 17:05 and 17:40:15 (two containers), one at 19:00 (after
@@ -142,23 +142,74 @@ def test_the_review_says_when_nothing_was_opened_before(
     assert ("最後に確認された開封", "紛失前にはなし") in _facts(text)
 
 
-def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
+def test_the_review_notes_a_close_opening_with_the_way_back_beside_it(
     settings: Settings, console_url: str
 ) -> None:
-    """A confirmed opening minutes before the time typed may be the finder's: one line says
-    to enter an earlier time if the loss was earlier (issue 12, eighth newcomer run), on
-    the opening's line (thirteenth session)."""
+    """A confirmed opening minutes before the time typed may be the finder's, or the
+    clerk's own normal use: one neutral line says to go on if it was (issue 12, thirteenth
+    session's newcomer runs: "enter an earlier time" stopped the reader), in the caution
+    colour, with "Change the time of loss" beside it, on the opening's line; the buttons
+    under the list are then the confirm button and Cancel."""
     with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
     # Inside the opening's value (a dd of its own shifted the grid: ninth newcomer run).
-    said = '(17:40): late, by reader <span class="hint" id="close-opening">'
-    assert f"{said}If the loss was earlier, enter an earlier time.</span></dd>" in en
-    said = '(17:40): late (reader) <span class="hint" id="close-opening">'
-    assert f"{said}紛失がこれより前なら時刻を早めてください</span></dd>" in ja
-    for page in (en, ja):
+    said = '(17:40): late, by reader <span class="caution" id="close-opening">'
+    assert f"{said}If that was normal use, go on.</span> <form" in en
+    said = '(17:40): late (reader) <span class="caution" id="close-opening">'
+    assert f"{said}通常の利用なら、このまま進めてください。</span> <form" in ja
+    for page, label in ((en, "Change the time of loss"), (ja, "紛失日時を直す")):
         facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
         assert facts.count("<dt>") == facts.count("<dd"), "every label has one value"
+        opening = facts.split('<dd id="last-opening">', 1)[1].split("</dd>", 1)[0]
+        assert f'id="change-time" class="button inline-link">{label}</button>' in opening
+        assert page.count('id="change-time"') == 1  # beside the note only
+        assert page.count("autofocus") == 1 and 'id="confirm-loss"' in page
+
+
+def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_kept(
+    settings: Settings, console_url: str
+) -> None:
+    """Issue 12, thirteenth session's newcomer run: after a close opening the only way back
+    was Cancel, which dropped what was typed. "Change the time of loss" posts the fields as
+    typed (the time as typed, the reason chosen, the optional fields) back to the medium's
+    form, with the CSRF token as every form; without it, refused."""
+    with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+        browser = signed_in_session(console_url, world.tokens["official"], "ja")
+        page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        typed = {
+            "csrf": csrf_of(page),
+            "name": MEDIUM,
+            "lost_at": "2026-12-03 17:41",
+            "waiting_hours": "48",
+            "reason": "電話 <b>",
+            "reason_common": "office",
+            "public_reason": '紛失 "駅"',
+        }
+        review = browser.post(console_url + "/console/medium/report-lost", data=typed, timeout=30)
+        assert review.status_code == 200, review.text[:2000]
+        # The edit form's own fields, as the review page posts them.
+        edit = review.text.split('action="/console/medium/report-lost/edit"', 1)[1]
+        edit = edit.split("</form>", 1)[0]
+        hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', edit)
+        posted = {name: html.unescape(value) for name, value in hidden}
+        assert posted == typed
+        back = browser.post(console_url + "/console/medium/report-lost/edit", data=posted)
+        refused = browser.post(
+            console_url + "/console/medium/report-lost/edit",
+            data={k: v for k, v in posted.items() if k != "csrf"},
+        )
+    # The caution line, not a grey hint, beside the close opening.
+    assert '<span class="caution" id="close-opening">' in review.text
+    assert back.status_code == 200, back.text[:2000]
+    assert value_of(back.text, "lost_at") == "2026-12-03 17:41"
+    assert value_of(back.text, "reason") == "電話 <b>"
+    assert value_of(back.text, "waiting_hours") == "48"
+    assert value_of(back.text, "public_reason") == '紛失 "駅"'
+    assert 'value="office" checked' in back.text
+    assert " autofocus" in back.text.split('id="lost_at"', 1)[1].split(">", 1)[0]
+    assert 'id="loss-error"' not in back.text
+    assert refused.status_code == 403
 
 
 def test_the_review_says_how_long_before_the_loss_it_was_opened(
@@ -185,7 +236,7 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
         said["2026-12-04 09:00"] == "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
     assert "紛失の 1 分前 (17:40): late (reader)" in ja
-    assert 'id="close-opening">紛失がこれより前なら時刻を早めてください' in ja
+    assert 'id="close-opening">通常の利用なら、このまま進めてください。' in ja
 
 
 def _before_loss(language: str, minutes: int) -> str:

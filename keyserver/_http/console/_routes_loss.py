@@ -146,6 +146,8 @@ def report_lost(page: PostedPage) -> Response:
             "confirm_loss.html",
             doc=doc,
             fields=fields,
+            # What was typed, as typed, for "Change the time of loss" (edit_loss below).
+            typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
             kept_deadline=held is not None and datetime.fromisoformat(held) <= deadline,
             containers=containers,
             changing=sum(1 for c in containers if c["loss_effect"] != "unchanged"),
@@ -161,6 +163,28 @@ def report_lost(page: PostedPage) -> Response:
             # line, to enter an earlier time if the loss was earlier.
             close_opening=last is not None
             and fields["lost_at"] - datetime.fromisoformat(str(last["at"])) <= _CLOSE_OPENING,
+        )
+
+    return page.act(body, medium_url(page.form.get("name", "")))
+
+
+@router.post("/medium/report-lost/edit")
+def edit_loss(page: PostedPage) -> Response:
+    """Back from the review to the medium's loss form, everything typed kept, to change it.
+
+    Issue 12, thirteenth session's newcomer run: on a review that showed a confirmed opening
+    one minute before the time typed, the only way back was Cancel, which dropped the time,
+    the reason and the optional fields. Nothing is acted on here (no service call but the
+    medium's page); a POST with the CSRF token as every form, so the internal reason never
+    travels in a URL (logs, history). The cursor goes to the time of loss.
+    """
+
+    def body() -> Response:
+        return medium_page(
+            page,
+            page.form.get("name", ""),
+            typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
+            edit_time=True,
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))

@@ -124,8 +124,11 @@ def medium_page(
     errors: Sequence[tuple[str, str]] = (),
     status: int = 200,
     found: str = "",
+    edit_time: bool = False,
 ) -> Response:
     """A medium's page; after a refused loss report, with what was typed and why, on the form.
+
+    ``edit_time``: back from the review to change the time of loss (the cursor in it).
 
     Issue 12: a separate error page whose Back link lost the typed reasons made a newcomer
     type everything again; the form keeps every field and says what to fix above it.
@@ -172,6 +175,7 @@ def medium_page(
         default_wait=str(default_wait),
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
         found=found,
+        edit_time=edit_time,
     )
 
 

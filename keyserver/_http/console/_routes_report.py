@@ -32,6 +32,18 @@ from keyserver._http.console._routes_media import medium_url
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_SEQ_DIGITS = 18  # an audit sequence number (BIGINT); longer is not one
+# The most table rows (attempts and changes) a container's section may have and still be
+# kept on one printed A4 page (issue 12, thirteenth session: a short section split across
+# two pages). Its facts, headings and two table headers take about a third of the page; a
+# row is about 5 mm in 9 pt, more with a long reason that wraps: 25 leaves room. A longer
+# section is not kept whole (Chromium would move it to the next page, leaving most of the
+# page before it empty); its tables repeat their header, under its name, on each page.
+PRINT_KEEP_ROWS = 25
+
+
+def keeps_whole(container: dict[str, Any]) -> bool:
+    """Whether ``container``'s section of the report is kept on one printed page."""
+    return len(container["attempts"]) + len(container["state_changes"]) <= PRINT_KEEP_ROWS
 
 
 def _download(doc: dict[str, Any], name: str) -> Response:
@@ -147,6 +159,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             doc=doc,
             # The answer first (issue 12); the JSON and signed documents keep id order.
             containers=answer_first(doc["containers"]),
+            keeps_whole=keeps_whole,
             last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
             print_margin=print_margin(page, doc["medium"], generated_at),
             generated_at=generated_at,
