@@ -197,7 +197,7 @@ def test_output_onto_a_full_disk_is_a_clear_error(data_dir: Path) -> None:
         assert "No space left on device" in result.stderr, (argv, result.stderr)
         assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
     # Help and the version too: argparse dropped the failed write and both exited 0.
-    for argv in (
+    for command, *asked in (
         (RWC, "--help"),
         (RWC, "seal", "--help"),
         (KEYSERVER, "--help"),
@@ -205,10 +205,10 @@ def test_output_onto_a_full_disk_is_a_clear_error(data_dir: Path) -> None:
         (KEYSERVER, "serve", "--help"),
     ):
         with full.open("w") as stdout:
-            result = run_into(stdout.fileno(), *argv)
-        assert result.returncode == 1, (argv, result.stderr)
-        said = f"{Path(argv[0]).name}: error: No space left on device\n"
-        assert result.stderr == said, (argv, result.stderr)
+            result = run_into(stdout.fileno(), command, *asked)
+        assert result.returncode == 1, (asked, result.stderr)
+        said = f"{command.name}: error: No space left on device\n"
+        assert result.stderr == said, (asked, result.stderr)
 
 
 def test_dash_means_stdout_or_is_refused_clearly(data_dir: Path, tmp_path: Path) -> None:
