@@ -848,9 +848,26 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ratio": ratio,
                 "verdict": shown,
                 "ceiling_ratio": allowed / one if allowed else None,
+                "serial_ratio": serial / one if (serial := _serial_bound(r)) else None,
             }
         )
     return out
+
+
+def _serial_bound(row: dict[str, Any]) -> float | None:
+    """The rate the chain head allows if holding it cost only its holder's CPU (req/s).
+
+    Issue 15: every release of every process passes through the one head in turn, so
+    1 / (the committer's CPU while it holds the head, per release) bounds the rate of
+    any number of processes, whatever the machine lends them: unlike the ratio and the
+    CPU ceiling, it does not move with the CPUs or with what else runs on them (the
+    head's waits for a CPU, the database and the disk are left out on purpose; they are
+    the machine's, columns "CPU wait" and "COMMIT" of the head table). None for a row
+    without head figures (the host committer's workers export none).
+    """
+    head = row.get("chain_head") or {}
+    cpu_ms = head.get("cpu")
+    return 1000 / cpu_ms if cpu_ms else None
 
 
 def _print(
@@ -954,15 +971,26 @@ def _print(
         )
     _print_ceiling(rows)
     if scaled:
-        print(f"\n-- Scaling out: 2 processes vs 1 (target >= {TARGET_SCALING}x; bare = reference)")
+        print(
+            f"\n-- Scaling out: 2 processes vs 1 (target >= {TARGET_SCALING}x; bare = reference; "
+            "serial bound = 1 / the head holder's CPU per release: the rate the one chain head "
+            "leaves room for, whatever the number of CPUs)"
+        )
         print(
             table(
-                ["server", "vs 1 worker", "CPU ceiling vs 1 worker", "target"],
+                [
+                    "server",
+                    "vs 1 worker",
+                    "CPU ceiling vs 1 worker",
+                    "serial bound vs 1 worker",
+                    "target",
+                ],
                 [
                     [
                         s["name"],
                         f"{s['ratio']:.2f}x",
                         f"{s['ceiling_ratio']:.2f}x" if s.get("ceiling_ratio") else "n/a",
+                        f"{s['serial_ratio']:.2f}x" if s.get("serial_ratio") else "n/a",
                         s["verdict"],
                     ]
                     for s in scaled

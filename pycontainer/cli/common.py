@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 # subcommand names them (``imports`` in its parser's defaults), and cli.main imports them
 # right after parsing, so the process's import phase ends before the work begins
 # (pycontainer/cli/entry.py: the garbage collector is off until then).
-# "encodings.idna": the codec socket.getaddrinfo encodes every host name with.
-CLIENT_IMPORTS = ("pycontainer.client.keyserver", "encodings.idna")
+# (No "encodings.idna": the client gives getaddrinfo and TLS its ASCII host name as bytes,
+# pycontainer/client/connection.py.)
+CLIENT_IMPORTS = ("pycontainer.client.keyserver",)
 READER_IMPORTS = ("pycontainer.reader", *CLIENT_IMPORTS)
 WRITER_IMPORTS = ("pycontainer.writer", "pycontainer.cli.expires", *CLIENT_IMPORTS)
 

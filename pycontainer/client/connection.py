@@ -1,16 +1,22 @@
-"""One keep-alive HTTP/1.1 connection to a key server, over the standard library.
+"""One keep-alive HTTP/1.1 connection to a key server, over ``socket`` (and ``ssl``).
 
 An `rwc` run makes two to four small requests (evaluate and receipt; access before a
 password prompt; register and commit when sealing). ``requests`` with urllib3,
 charset_normalizer and idna costs more to import than the whole start-up budget of a small
-``rwc cat`` (issue 15, bench/README.md), and ``http.client`` does what these calls need.
-The rules are pycontainer.client.transport's, as for ``keyserver --server``:
+``rwc cat`` (issue 15, bench/README.md), and ``http.client`` imports ``ssl`` and the
+``email`` package whatever the scheme (~35 M instructions of the ~250 M a small cat's
+start-up takes: bench/profiles/startup.md, session 13). So the socket is ours (this
+module: TCP, the proxy tunnel, TLS, reuse) and HTTP/1.1 on it is
+pycontainer.client.http11's (strict requests; answers parsed by httptools' llhttp, never by
+code of ours); a loopback ``http://`` run imports no ``ssl`` at all. The rules are
+pycontainer.client.transport's, as for ``keyserver --server``:
 
 * TLS is verified against the named trust store (:func:`transport.trust_store`), host
   name included; there is no way to switch it off.
-* Redirects are never followed (http.client does not follow them; the caller refuses 3xx).
-* A connect timeout (TCP, proxy tunnel and TLS handshake) and a read timeout; an answer
-  larger than the limit is refused without reading it all.
+* Redirects are never followed (nothing here follows one; the caller refuses 3xx).
+* A connect timeout (TCP, proxy tunnel and TLS handshake) and a read timeout (each read
+  of the answer); an answer larger than the limit is refused without reading it all
+  (http11: its head and its body).
 * Proxies from the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), which
   requests honoured too: a city network may reach the key server only through one. A
   CONNECT tunnel through an ``http://`` proxy, so the TLS session is end to end with the
@@ -18,7 +24,8 @@ The rules are pycontainer.client.transport's, as for ``keyserver --server``:
   a plain ``http://`` request would hand it the token).
 * A connection the server closed while idle (keep-alive timeout, e.g. while the reader
   typed the password) is noticed before it is reused: a request is never sent on a dead
-  socket, where a POST would look lost and could not be repeated.
+  socket, where a POST would look lost and could not be repeated. A connection is reused
+  only after a complete answer that allowed it (http11: keep-alive, nothing after it).
 
 Errors say whether anything can have reached the server (:class:`ConnectFailedError`: no, the
 connection was never established) or not known (:class:`ExchangeFailedError`); the client's
@@ -32,13 +39,14 @@ Spec anchors: spec/protocol.md §transport.
 # small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import base64
-import http.client
 import select
 import socket
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from pycontainer.client.transport import answer_too_large, unusable_bundle
+from pycontainer.client.http11 import BrokenAnswerError, format_request, host_header, read_answer
+from pycontainer.client.transport import unusable_bundle
+from pycontainer.errors import KeyServerProtocolError
 
 if TYPE_CHECKING:
     import ssl
@@ -168,14 +176,15 @@ class Connection:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._limit = max_response_bytes
-        self._conn: http.client.HTTPConnection | None = None
+        self._host = host_header(url.host, url.port, 443 if url.scheme == "https" else 80)
+        self._sock: socket.socket | None = None
         self._context: ssl.SSLContext | None = None
 
     def close(self) -> None:
         """Close the connection (a later request opens a new one)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     def _tls(self) -> "ssl.SSLContext":
         if self._context is None:
@@ -202,46 +211,49 @@ class Connection:
                 raise unusable_bundle(store, exc) from None
         return self._context
 
-    def _open(self) -> http.client.HTTPConnection:
+    def _open(self) -> socket.socket:
         u = self._url
         timeout = self._connect_timeout
-        conn: http.client.HTTPConnection
         try:
             if u.scheme == "https":
                 port = u.port or 443
                 proxy = None if u.loopback else proxy_for(u.host)
+                # The context before any connection: an unusable trust store is the user's
+                # setting, said as such (transport.unusable_bundle), never a network error.
+                context = self._tls()
                 if proxy is None:
-                    conn = http.client.HTTPSConnection(
-                        u.host, port, timeout=timeout, context=self._tls()
-                    )
+                    sock = _connect(u.host, port, timeout)
                 else:
-                    conn = http.client.HTTPSConnection(
-                        proxy.host, proxy.port, timeout=timeout, context=self._tls()
-                    )
-                    conn.set_tunnel(u.host, port, headers=proxy.headers)
+                    sock = _connect(proxy.host, proxy.port, timeout)
+                    _tunnel(sock, host_header(u.host, port, -1), proxy.headers, self._limit)
+                # Security: the handshake verifies the chain against the trust store and the
+                # certificate against the server's name (the context's check_hostname: tls.py);
+                # through a proxy too, end to end. wrap_socket closes the socket if it fails.
+                # The name as ASCII bytes, which ssl takes as they are (a str goes through
+                # the idna codec, as in _connect; the URL policy allows ASCII names only).
+                name = u.host.encode("ascii")
+                sock = context.wrap_socket(sock, server_hostname=name)
             else:  # plain http: loopback only (the URL policy), so never through a proxy
-                conn = http.client.HTTPConnection(u.host, u.port or 80, timeout=timeout)
-            conn.connect()
+                sock = _connect(u.host, u.port or 80, timeout)
         except ConnectFailedError:
             raise
         except TimeoutError:
             raise ConnectFailedError(TIMED_OUT) from None
         except OSError as exc:
-            if _is_tls_error(exc):
+            if u.scheme == "https" and _is_tls_error(exc):
                 raise ConnectFailedError(_tls_reason(exc), tls=True) from None
             raise ConnectFailedError(CONNECTION_FAILED) from None
-        assert conn.sock is not None
-        conn.sock.settimeout(self._read_timeout)
-        return conn
+        sock.settimeout(self._read_timeout)
+        return sock
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = self._conn
-        if conn is not None and (conn.sock is None or not _idle_and_open(conn.sock)):
-            self.close()  # closed by the server while idle, or by the last answer
-            conn = None
-        if conn is None:
-            conn = self._conn = self._open()
-        return conn
+    def _connection(self) -> socket.socket:
+        sock = self._sock
+        if sock is not None and not _idle_and_open(sock):
+            self.close()  # closed by the server while idle
+            sock = None
+        if sock is None:
+            sock = self._sock = self._open()
+        return sock
 
     def exchange(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]
@@ -258,38 +270,72 @@ class Connection:
             ConnectFailedError: Nothing was sent.
             ExchangeFailedError: The request may have reached the server; no complete answer.
             KeyServerProtocolError: The answer is larger than the limit.
+            ValueError: A header or the path holds a character it cannot have (a caller's
+                bug: nothing was sent).
         """
-        conn = self._connection()
+        # Formatted (and checked) before any connection is opened or used.
+        request = format_request(method, self._url.path + path, self._host, headers, body)
+        sock = self._connection()
         try:
-            conn.request(method, self._url.path + path, body=body, headers=headers)
-            resp = conn.getresponse()
-            answer = Answer(
-                resp.status,
-                resp.getheader("Content-Type") or "",
-                self._read(resp),
-                resp.getheader("Content-Language") or "",
-            )
-            if not resp.isclosed():
-                self.close()  # the answer was not consumed to its end: not reusable
+            sock.sendall(request)
+            reply = read_answer(sock, self._limit)
         except TimeoutError:
             self.close()
             raise ExchangeFailedError(TIMED_OUT) from None
-        except (http.client.HTTPException, OSError):
+        except (BrokenAnswerError, OSError):
             self.close()
             raise ExchangeFailedError(CONNECTION_LOST) from None
         except BaseException:
             self.close()
             raise
-        return answer
+        if not reply.reusable:
+            self.close()  # the server closes it, or sent something after the answer
+        return Answer(
+            reply.status, reply.header("content-type"), reply.body, reply.header("content-language")
+        )
 
-    def _read(self, resp: http.client.HTTPResponse) -> bytes:
-        declared = resp.getheader("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > self._limit:
-            raise answer_too_large()
-        data = resp.read(self._limit + 1)
-        if len(data) > self._limit:
-            raise answer_too_large()
-        return data
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to ``host``:``port`` within ``timeout`` seconds (each address tried).
+
+    The host goes to getaddrinfo as bytes: the URL policy allows ASCII host names only
+    (pycontainer.format.url), and a str would load the idna codec (~5 M instructions of a
+    small `rwc cat`, bench/profiles/startup.md) only to encode ASCII as itself. (A proxy's
+    name from the environment may not be ASCII: that one goes as a str.)
+    """
+    # create_connection hands the host to getaddrinfo, which takes bytes as well as str
+    # (typeshed types only str here).
+    address = (host.encode("ascii") if host.isascii() else host, port)
+    sock = socket.create_connection(address, timeout=timeout)  # type: ignore[arg-type]
+    # One write per request; no Nagle delay before the answer (as http.client sets it).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _tunnel(sock: socket.socket, target: str, headers: dict[str, str], limit: int) -> None:
+    """Ask the proxy on ``sock`` for a tunnel to ``target`` (RFC 9110 §9.3.6: CONNECT).
+
+    Only the head of the proxy's answer is read: the TLS handshake with the key server
+    follows on the same socket, and a 2xx answer to CONNECT has no body (whatever its
+    headers say). Bytes after the head cannot be the key server's (the client speaks first
+    in TLS): refused.
+
+    Raises:
+        ConnectFailedError: The proxy refused or answered something else (nothing was sent
+            to the key server); the socket is closed.
+    """
+    try:
+        sock.sendall(format_request("CONNECT", target, target, headers, None))
+        reply = read_answer(sock, limit, head_only=True)
+    except (BrokenAnswerError, KeyServerProtocolError):  # not HTTP, or a head over the limit
+        sock.close()
+        raise ConnectFailedError(CONNECTION_FAILED) from None
+    except BaseException:
+        sock.close()
+        raise
+    if not 200 <= reply.status < 300 or reply.trailing:
+        sock.close()
+        raise ConnectFailedError(CONNECTION_FAILED)
 
 
 def _is_tls_error(exc: OSError) -> bool:
@@ -300,6 +346,10 @@ def _is_tls_error(exc: OSError) -> bool:
 
 def _idle_and_open(sock: socket.socket) -> bool:
     """True if a kept-alive socket is still open: nothing to read (EOF would be readable)."""
+    # TLS: bytes OpenSSL has already decrypted are not seen by select.
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending():
+        return False
     try:
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):

@@ -8,7 +8,7 @@ Security decisions, each also commented where it is made:
 * TLS certificates are always verified; a city's own PKI is trusted through ``ca_bundle``.
   The trust store, the URL policy, redirects and the size limit are the rules of
   pycontainer.client.transport, which `keyserver --server` follows too; the requests go
-  over one keep-alive connection of the standard library (pycontainer.client.connection).
+  over one keep-alive HTTP/1.1 connection (pycontainer.client.connection, http11).
 * Proxies from the environment (HTTPS_PROXY, ALL_PROXY, NO_PROXY) are honoured: a city
   network may only reach the key server through one, and a CONNECT proxy cannot see or
   change the TLS session, which is verified end to end as above. Except for a loopback

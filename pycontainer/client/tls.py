@@ -110,8 +110,8 @@ def start(url: str, ca_bundle: str | None) -> PendingContext | None:
     except ContainerError:
         return None
     # ssl is imported here, by the caller's thread: an import in the new thread would run
-    # beside the caller's own imports (http.client imports ssl), one module lock between
-    # them; and the thread would hold the GIL for it, which the caller's imports need.
+    # beside the caller's own imports (the reader's and the client's), the import lock
+    # between them; and the thread would hold the GIL for it, which those imports need.
     import ssl  # noqa: F401, PLC0415
 
     return PendingContext(store)

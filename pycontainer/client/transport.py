@@ -1,7 +1,7 @@
 """The HTTP rules both commands follow when they talk to a key server.
 
-`rwc` (pycontainer.client.keyserver, over pycontainer.client.connection: the standard
-library's http.client, for its start-up time) and `keyserver --server URL`
+`rwc` (pycontainer.client.keyserver, over pycontainer.client.connection: HTTP/1.1 over
+``socket``, answers parsed by httptools, for its start-up time) and `keyserver --server URL`
 (keyserver/_cli/remote.py, over requests) send bearer tokens to a key server; one module
 decides, for both, how:
 

@@ -82,12 +82,31 @@ def test_public_names_load_on_first_use() -> None:
         pycontainer.no_such_name  # noqa: B018
 
 
-def test_key_server_client_uses_the_standard_library() -> None:
-    # rwc's HTTP client is http.client (pycontainer/client/connection.py): requests and its
-    # dependencies cost more to import than a small open's whole start-up budget.
+def test_key_server_client_imports_no_http_library() -> None:
+    # rwc's HTTP client is its own over socket, answers parsed by httptools
+    # (pycontainer/client/connection.py, http11.py): requests and its dependencies cost more
+    # to import than a small open's whole start-up budget, and http.client imports ssl and
+    # the email package whatever the scheme (issue 15, bench/profiles/startup.md).
     loaded = _loaded_after("import pycontainer.client.keyserver")
-    heavy = ("requests", "urllib3", "charset_normalizer", "idna", "importlib.metadata")
+    heavy = ["requests", "urllib3", "charset_normalizer", "idna", "importlib.metadata"]
+    heavy += ["http.client", "email", "ssl"]
     assert sorted(h for h in heavy if h in loaded) == []
+    assert "httptools" in loaded
+
+
+def test_https_exchange_imports_ssl_only(server: Any, tls_files: Any, tls_port: int) -> None:
+    # An https exchange needs ssl, and nothing of http.client's: no email package, and no
+    # idna codec (the ASCII host name goes to getaddrinfo and to ssl as bytes).
+    url = f"https://localhost:{tls_port}"
+    code = (
+        "from pycontainer.client.keyserver import KeyServerClient\n"
+        f"c = KeyServerClient({url!r}, {server.tokens['reader']!r},"
+        f" ca_bundle={str(tls_files.ca_cert)!r}, retries=0)\n"
+        "assert c.whoami().name == 'clerk@city.example'"
+    )
+    loaded = _loaded_after(code)
+    assert "ssl" in loaded
+    assert sorted(m for m in ("http.client", "email", "encodings.idna") if m in loaded) == []
 
 
 # What no `rwc` run needs before it reads a container or talks to a server: pdb (which
@@ -100,6 +119,7 @@ NOT_FOR_STARTUP = (
     "_argon2_cffi_bindings",
     "voprf",
     "http.client",
+    "httptools",
     "ssl",
     "certifi",
     "pycontainer.reader",
@@ -165,7 +185,8 @@ def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
 
 def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> None:
     """A `rwc cat` from a loopback (http://) server: no pdb, certifi or rich, no
-    concurrent.futures for a one-chunk file, no argon2 package (issue 15)."""
+    concurrent.futures for a one-chunk file, no argon2 package, no http.client, email or
+    ssl (issue 15)."""
     src = tmp_path / "small.csv"
     src.write_bytes(b"a,b")
     box = tmp_path / "small.rwc"
@@ -194,9 +215,13 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     # argon2 package, whose password hasher and profiles load dataclasses and inspect.
     unused += ["argon2", "dataclasses", "inspect"]
     unused += ["shutil"]  # argparse's formatters are told their width
+    # HTTP/1.1 over socket, answers parsed by httptools (pycontainer/client/http11.py): no
+    # http.client, which imports ssl and the email package whatever the scheme; no ssl for
+    # plain http://; no idna codec (the host goes to getaddrinfo as ASCII bytes).
+    unused += ["http.client", "email", "ssl", "encodings.idna"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
-    needed = {"_argon2_cffi_bindings", "cryptography", "http.client", "pycontainer.reader"}
+    needed = {"_argon2_cffi_bindings", "cryptography", "httptools", "pycontainer.reader"}
     assert needed <= loaded
     # No typing.ForwardRef: a NamedTuple's string annotations (`from __future__ import
     # annotations`) are compiled, and the first compile() builds the ast node types, ~10 M

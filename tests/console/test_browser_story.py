@@ -230,7 +230,7 @@ def test_loss_story(
     hint = driver.find_element(By.ID, "lost_at_hint").text
     advice = translated(
         language,
-        "E.g. %(today)s (today, %(date)s) or %(example)s. If unsure, the earlier time.",
+        "E.g. %(today)s (today, %(date)s) or %(example)s; if unsure, earlier.",
     )
     assert hint.endswith(advice.split("%(example)s")[1]), hint
     # No "Today" button (a time alone is today: it saved nothing).
@@ -339,10 +339,10 @@ def test_loss_story(
     # and one sentence under the answer, not two saying the same (twelfth newcomer runs).
     assert driver.find_element(By.ID, "answer-one").text == translated_count(
         language,
-        "%(n)s container: no key was released to a reader after the loss, and without the"
-        " key server the data cannot be read.",
-        "All %(n)s containers: no key was released to a reader after the loss, and without"
-        " the key server the data cannot be read.",
+        "%(n)s container: no key was released to a reader after the loss; without one the"
+        " data cannot be read.",
+        "All %(n)s containers: no key was released to a reader after the loss; without one"
+        " the data cannot be read.",
         len(labels),
     )
     assert len(driver.find_elements(By.CSS_SELECTOR, ".answer .answer-e")) == 1

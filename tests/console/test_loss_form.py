@@ -35,7 +35,7 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     assert "Time of loss (Asia/Tokyo, UTC+09:00)</label>" in page.text
     # Today's date beside "today" (issue 12, twelfth newcomer runs: near midnight both
     # newcomers typed the full date, unsure which day "today" was).
-    hint = f"E.g. 09:00 (today, 4 Dec) or {EXAMPLE}. If unsure, the earlier time.</p>"
+    hint = f"E.g. 09:00 (today, 4 Dec) or {EXAMPLE}; if unsure, earlier.</p>"
     assert f'<p class="hint" id="lost_at_hint">{hint}' in page.text
     assert 'aria-describedby="lost_at_hint"' in tag_of(page.text, "lost_at")
     # The console says what is missing itself (in the page's language), not the browser.
@@ -68,7 +68,7 @@ def test_the_hints_time_alone_is_never_later_than_now(
     hint = page.text.split('id="lost_at_hint">', 1)[1].split("</p>", 1)[0]
     # The day "today" is, in the zone a time alone is read in (issue 12, twelfth runs).
     assert hint.startswith(f"例: {today} (今日 {date})、"), hint
-    assert hint.endswith("迷ったら早い方を。"), hint
+    assert hint.endswith("迷えば早めに。"), hint
     review = _post(browser, console_url, today)
     assert review.status_code == 200, review.text[:2000]
 
@@ -352,7 +352,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", public_reason="")
     assert '<details id="advanced">' in page.text
-    assert "任意: 鍵の破棄は届出の 72 時間後、公開用の理由 (報告書と利用者に表示) なし" in page.text
+    assert "任意: 鍵の破棄は 72 時間後、公開する理由 (報告書と閲覧者向け) なし" in page.text
     offered = (
         '<input type="radio" id="reason_common_contractor" name="reason_common"'
         ' value="contractor"> 委託業者からの紛失連絡'

@@ -81,7 +81,7 @@ def _facts(text: str) -> list[tuple[str, str]]:
 def _last_opening(text: str) -> str:
     """The last opening's value, without the hint a close one carries."""
     value = text.split('<dd id="last-opening">', 1)[1].split("</dd>", 1)[0]
-    return value.split("<span", 1)[0]
+    return value.split("<span", 1)[0].rstrip()
 
 
 def test_the_review_shows_the_last_opening_before_the_time_typed(
@@ -90,7 +90,7 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     """The latest confirmed opening before the time typed, of every container, with which
     container and who;
     an opening after it is not "before" (it is what the report will answer with). The
-    report made from the review says the same opening in its answer box."""
+    report made from the review says the same opening under its time of loss."""
     with _opened(settings, console_url, OPENINGS) as world:
         text, _ = _review(console_url, world.tokens["official"], "en")
         ja, form = _review(console_url, world.tokens["official"], "ja")
@@ -111,26 +111,22 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     assert _facts(text) == [
         ("Time of loss", "3 Dec 2026, 18:30 (UTC+09:00)"),
         # Twelfth: relative to the time of loss too (the reader subtracted), the clock
-        # time alone on the loss's day.
-        (
-            "Last confirmed opening before the loss",
-            "late: 50 minutes before the loss (17:40), reader opened it",
-        ),
+        # time alone on the loss's day. Thirteenth session: "before the loss" said once,
+        # in the value; label and value one line.
+        ("Last confirmed opening", "50 minutes before the loss (17:40): late, by reader"),
         ("Keys destroyed after", "72 hours after you confirm"),
     ]
     assert 'id="close-opening"' not in text  # 50 minutes before the time typed
     shown = re.sub(r"<[^>]+>", "", text.split("<main", 1)[1])  # what is read, not posted
     assert "Nothing has happened yet" not in shown and "Stolen" not in shown
     assert 'name="reason" value="Stolen"' in text  # still posted
-    opening = ("紛失前に最後に確認された開封", "late: 紛失の 50 分前 (17:40) に reader が開封")
+    opening = ("最後に確認された開封", "紛失の 50 分前 (17:40): late (reader)")
     assert opening in _facts(ja)
     assert "確定から 72 時間後" in ja
-    # The report's answer box: the same opening, to the second.
+    # The report, under its time of loss: the same opening, to the second.
     assert done.status_code == 200, done.text[:2000]
-    said = (
-        "Last confirmed opening before the loss: late, 3 Dec 2026, 17:40:15 (UTC+09:00) (reader)."
-    )
-    assert f'id="answer-before">{said}</p>' in html.unescape(done.text)
+    said = "3 Dec 2026, 17:40:15 (UTC+09:00): late (reader)"
+    assert ("Last confirmed opening before the loss", said) in _facts(html.unescape(done.text))
 
 
 def test_the_review_says_when_nothing_was_opened_before(
@@ -139,21 +135,23 @@ def test_the_review_says_when_nothing_was_opened_before(
     """No confirmed opening before the time typed (one after it does not count): "none"."""
     with _opened(settings, console_url, {"after": OPENINGS["after"]}) as world:
         text, _ = _review(console_url, world.tokens["official"], "ja")
-    assert ("紛失前に最後に確認された開封", "なし") in _facts(text)
+    assert ("最後に確認された開封", "紛失前にはなし") in _facts(text)
 
 
 def test_the_review_asks_for_an_earlier_time_after_a_close_opening(
     settings: Settings, console_url: str
 ) -> None:
     """A confirmed opening minutes before the time typed may be the finder's: one line says
-    to enter an earlier time if the loss was earlier (issue 12, eighth newcomer run)."""
+    to enter an earlier time if the loss was earlier (issue 12, eighth newcomer run), on
+    the opening's line (thirteenth session)."""
     with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
     # Inside the opening's value (a dd of its own shifted the grid: ninth newcomer run).
-    said = '<span class="hint" id="close-opening">'
-    assert f"{said}If the loss was earlier than this, enter an earlier time.</span></dd>" in en
-    assert f"{said}紛失がこれより前なら、紛失日時を早めてください</span></dd>" in ja
+    said = '(17:40): late, by reader <span class="hint" id="close-opening">'
+    assert f"{said}If the loss was earlier, enter an earlier time.</span></dd>" in en
+    said = '(17:40): late (reader) <span class="hint" id="close-opening">'
+    assert f"{said}紛失がこれより前なら時刻を早めてください</span></dd>" in ja
     for page in (en, ja):
         facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
         assert facts.count("<dt>") == facts.count("<dd"), "every label has one value"
@@ -176,18 +174,14 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
         }
         ja = _review(console_url, token, "ja", "2026-12-03 17:41")[0]
     # 17:40 to 17:41 is one minute as read, though 45 seconds passed.
-    assert said["2026-12-03 17:41"] == "late: 1 minute before the loss (17:40), reader opened it"
-    assert (
-        said["2026-12-03 17:40:30"]
-        == "late: in the same minute as the loss (17:40), reader opened it"
-    )
+    assert said["2026-12-03 17:41"] == "1 minute before the loss (17:40): late, by reader"
+    assert said["2026-12-03 17:40:30"] == "in the same minute as the loss (17:40): late, by reader"
     # 15 h 20 min: hours, rounded; another day, so the date is said.
     assert (
-        said["2026-12-04 09:00"]
-        == "late: 15 hours before the loss (3 Dec 2026, 17:40), reader opened it"
+        said["2026-12-04 09:00"] == "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
-    assert "紛失の 1 分前 (17:40) に reader が開封" in ja
-    assert 'id="close-opening">紛失がこれより前なら、紛失日時を早めてください' in ja
+    assert "紛失の 1 分前 (17:40): late (reader)" in ja
+    assert 'id="close-opening">紛失がこれより前なら時刻を早めてください' in ja
 
 
 def _before_loss(language: str, minutes: int) -> str:

@@ -156,16 +156,18 @@ def test_the_answer_box_says_each_container_with_who_and_when(
         answer = translate("ja", ANSWERS[label].capitalize())
         assert f"</strong>: {answer}" in li
     # No confirmed opening before the loss: nothing said about one (less to read).
-    assert 'id="answer-before"' not in page.text
+    assert 'id="last-before"' not in page.text
 
 
-def test_the_answer_box_says_the_last_opening_before_the_loss(
+def test_the_report_says_the_last_opening_before_the_loss(
     settings: Settings, console_url: str
 ) -> None:
     """Issue 12, sixth newcomer run: the last confirmed opening before the time of loss, of
-    any container, next to "Not opened": one a second before it tells the official the
-    time entered may be too late, before the report is printed. The latest of them all,
-    to the second, with which container and who opened it."""
+    any container, on the report's first screen: one a second before it tells the
+    official the time entered may be too late, before the report is printed. The latest
+    of them all, to the second, with which container and who opened it. Under the time of
+    loss, outside the answer box (thirteenth session: a newcomer read it there as an
+    opening after the loss)."""
     clock = settings.clock
     assert isinstance(clock, FakeClock)
     url = console_url
@@ -187,9 +189,14 @@ def test_the_answer_box_says_the_last_opening_before_the_loss(
         world.close()
     assert page.status_code == 200, page.text[:500]
     box = page.text.split('<div class="answer answer-not_opened">', 1)[1].split("</div>", 1)[0]
+    assert "Last confirmed opening" not in box
+    facts = page.text.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
     fmt = Formats("en", display_zone(settings.display_timezone), last)
-    said = f"Last confirmed opening before the loss: late, {fmt.datetime(last)} (reader)."
-    assert f'<p class="answer-before" id="answer-before">{said}</p>' in box
+    lost = f"<dt>Lost at</dt><dd>{fmt.datetime(clock())}</dd>"
+    said = f"{fmt.datetime(last)}: late (reader)"
+    opening = f'<dt>Last confirmed opening before the loss</dt><dd id="last-before">{said}</dd>'
+    # Right under the time of loss it is measured against.
+    assert lost + opening in re.sub(r">\s+<", "><", facts), facts
 
 
 def _open_report(driver: WebDriver, url: str, session: str) -> None:

@@ -64,8 +64,8 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
         folded = translated(
             language,
-            "keys destroyed %(hours)s hours after the report; no public reason (shown on the"
-            " printed report and to readers)",
+            "keys destroyed after %(hours)s hours; no public reason (for the printed report"
+            " and readers)",
         ) % {"hours": "72"}
         assert summary.text == f"{translated(language, 'Optional')}: {folded}", summary.text
         lines = driver.execute_script(
