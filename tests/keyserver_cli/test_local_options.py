@@ -131,6 +131,28 @@ def test_config_file_errors(cli: Any, h: ModuleType, data_dir: Any, tmp_path: Pa
     assert result.code == 3 and "invalid value for pool_size" in result.err
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "mysql://rwc:hunter2@db.example/rwc",
+            "database_url: mysql:// is not a database rwc runs on",
+        ),
+        ("postgresql+asyncpg://rwc:hunter2@db/rwc", "postgresql+asyncpg:// is not a database"),
+        ("rwc:hunter2@db.example/rwc", "database_url is not a URL"),
+    ],
+)
+def test_a_database_rwc_does_not_run_on_is_a_configuration_error(
+    cli: Any, h: ModuleType, url: str, said: str
+) -> None:
+    # Was "unexpected ModuleNotFoundError" at the first connection (no driver for it).
+    result = cli("principal", "list", env=h.clean_env(KEYSERVER_DATABASE_URL=url))
+    assert result.code == 3, result
+    assert said in result.err
+    assert "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB" in result.err
+    assert "hunter2" not in result.err  # the URL may hold a password: never shown
+
+
 def test_verbose_shows_traceback_only_when_asked(
     cli: Any, h: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
