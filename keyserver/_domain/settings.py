@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from keyserver._domain.approvals import DEFAULT_RULES, Rule, parse_rules
+from keyserver._domain.budget import ATTEMPT_BUDGET_MAX
 from keyserver._domain.durations import DurationError, parse_duration
 
 ENV_PREFIX = "KEYSERVER_"
@@ -251,8 +252,8 @@ class Settings:
                 # Text from a caller follows the one duration grammar; a bare number is
                 # refused here as everywhere (keyserver._domain.durations says why).
                 object.__setattr__(self, name, _coerce(name, value))
-        if self.default_attempt_budget < 1:
-            raise ConfigError("default_attempt_budget must be >= 1")
+        if not 1 <= self.default_attempt_budget <= ATTEMPT_BUDGET_MAX:
+            raise ConfigError(f"default_attempt_budget must be in 1..{ATTEMPT_BUDGET_MAX}")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
         for name in (

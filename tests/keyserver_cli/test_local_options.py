@@ -188,3 +188,15 @@ def test_options_before_the_command(cli: Any, data_dir: Any) -> None:
     result = cli("--json", "--data-dir", str(data_dir.path), "principal", "list")
     assert result.code == 0
     assert isinstance(json.loads(result.out), list)
+
+
+@pytest.mark.parametrize("budget", ["0", "1001"])
+def test_a_default_attempt_budget_no_container_may_have_is_refused_at_start(
+    cli: Any, h: ModuleType, data_dir: Any, budget: str
+) -> None:
+    # 1001 was accepted, then every registration that named no budget was refused with
+    # "attempt_budget must be in 1..1000", as if the writer had asked for it.
+    env = h.clean_env(KEYSERVER_DEFAULT_ATTEMPT_BUDGET=budget)
+    result = cli("principal", "list", "--data-dir", data_dir.path, env=env)
+    assert result.code == 3, result
+    assert "default_attempt_budget must be in 1..1000" in result.err
