@@ -200,3 +200,21 @@ def test_a_default_attempt_budget_no_container_may_have_is_refused_at_start(
     result = cli("principal", "list", "--data-dir", data_dir.path, env=env)
     assert result.code == 3, result
     assert "default_attempt_budget must be in 1..1000" in result.err
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [("search",), ("media", "list"), ("audit", "list"), ("approvals", "list")],
+    ids=" ".join,
+)
+@pytest.mark.parametrize("limit", ["0", "1001", str(10**20)])
+def test_every_listing_refuses_a_page_size_alike(
+    cli: Any, data_dir: Any, listing: tuple[str, ...], limit: str
+) -> None:
+    # One option and one check (keyserver/_cli/paging.py): `media list` had none of its own
+    # and came back with the server's refusal, exit 6, where the others said exit 2.
+    result = cli(*listing, "--limit", limit, "--data-dir", data_dir.path)
+    assert (result.code, result.err) == (
+        2,
+        "keyserver: error: --limit must be between 1 and 1000\n",
+    ), result
