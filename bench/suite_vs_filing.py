@@ -14,8 +14,7 @@ In one run, on one machine:
    load average at the start of each part) and the verdict: the filing suite's tests in at
    most half of its wall time (MET / MISSED).
 
-Usage (about 10 minutes on an idle two-core machine; it leaves nothing behind, also when
-stopped by Ctrl-C, SIGTERM or SIGHUP)::
+Usage (about 10 minutes on an idle two-core machine; it leaves nothing behind, even when stopped)::
 
     .venv/bin/python bench/suite_vs_filing.py
     .venv/bin/python bench/suite_vs_filing.py --map-only   # clone, venv, mapping: ~1 min
@@ -218,12 +217,9 @@ def _env(*, strict: bool) -> dict[str, str]:
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM (a CI job's timeout, ``kill``) and SIGHUP end the run as Ctrl-C does.
+    """SIGTERM (a CI timeout, ``kill``) and SIGHUP end the run as Ctrl-C does, exit 128 + N.
 
-    Python's default for them ends the process at once, without ``finally``: the
-    temporary directory (a clone with its venv, ~1 GB) was left behind. As an exception
-    they stop the running step's process group (:func:`_child`) and the directory is
-    removed (:func:`main`); the exit status is the signal's, 128 + its number.
+    Python's default skips ``finally``: the clone and its venv (~1 GB) were left behind.
     """
 
     def stop(signum: int, _frame: object) -> None:
@@ -234,12 +230,10 @@ def _stop_on_sigterm() -> None:
 
 
 def _child(args: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path) -> int:
-    """Run one step with its output in ``log``; its exit status.
+    """Run one step (output in ``log``) in a process group of its own; its exit status.
 
-    The step runs in a process group of its own, which is stopped whole if the wait is cut
-    short (SIGTERM, SIGHUP, Ctrl-C): ``make test`` and pytest's workers would otherwise go
-    on writing into the directory being removed (subprocess.run kills the direct child
-    only). The terminal's Ctrl-C reaches this process alone, which passes it on so.
+    The group is stopped whole if the wait is cut short (signal, Ctrl-C): subprocess.run
+    kills the direct child only, and pytest's workers wrote on into the removed directory.
     """
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from keyserver._domain.approvals import DEFAULT_RULES, Rule, parse_rules
 from keyserver._domain.budget import ATTEMPT_BUDGET_MAX
+from keyserver._domain.database_url import check_database_url
 from keyserver._domain.durations import DurationError, parse_duration
 
 ENV_PREFIX = "KEYSERVER_"
@@ -58,26 +59,6 @@ _DURATIONS = {
     "approval_ttl",
 }
 # Fail fast (issue 14): a database in trouble must give a prompt 503, never a hang.
-# The databases rwc runs on, with the drivers it installs (SQLAlchemy's postgresql:// is
-# psycopg 3 too). Another scheme (mysql://) failed at the first connection as "unexpected
-# ModuleNotFoundError" instead of a configuration error.
-DATABASE_SCHEMES = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"})
-
-
-def _check_database_url(url: str) -> None:
-    """Refuse a database URL of another scheme; the URL is never shown (it may hold a password)."""
-    scheme, sep, _ = url.partition("://")
-    if not sep:
-        raise ConfigError(
-            "database_url is not a URL: use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
-        )
-    if scheme.lower() not in DATABASE_SCHEMES:
-        raise ConfigError(
-            f"database_url: {scheme}:// is not a database rwc runs on: use sqlite:///FILE or "
-            "postgresql+psycopg://USER@HOST/DB"
-        )
-
-
 _DB_TIMEOUTS = (
     "db_connect_timeout",
     "db_statement_timeout",
@@ -267,7 +248,10 @@ class Settings:
                 raise ConfigError(f"{name} must be positive")
         if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
-        _check_database_url(self.database_url)
+        try:
+            check_database_url(self.database_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
         for name in _DB_TIMEOUTS:
