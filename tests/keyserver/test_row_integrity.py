@@ -198,6 +198,34 @@ def test_a_bulk_suspend_keeps_a_tampered_row_refused(world: World, engine: Engin
     assert _evaluate(world, "reader", bad["container_id"])[1]["type"] == PROBLEM
 
 
+def test_a_bulk_suspend_macs_the_time_columns_as_every_reader_reads_them(
+    world: World, engine: Engine
+) -> None:
+    """The bulk path reads the time columns unprocessed and converts them itself (issue 15).
+
+    Rows with a (microsecond) ``not_after``: the MACs the suspend writes must verify for the
+    restore (which reads through SQLAlchemy's types) and for the release path after it.
+    """
+    regs = [
+        activate(world, medium="usb-times-1", not_after="2099-01-02T03:04:05.123456Z")[0]
+        for _ in range(2)
+    ]
+    code, doc = _official(world, "/v1/media/usb-times-1/suspend")
+    assert (code, doc["affected"]) == (200, 2), doc
+    row = _row(engine, regs[0]["container_id"])
+    assert row["state"] == "suspended" and row["not_after"].microsecond == 123456
+    resp = world.call(
+        "official",
+        "POST",
+        "/v1/media/usb-times-1/restore",
+        json={"reason": "found", "cause": "official"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["affected"] == 2 and "row_integrity_failed" not in resp.text
+    for reg in regs:
+        oprf(world, "reader", reg["container_id"], reg["public_key"])
+
+
 # It drops and re-adds tables: the shared server's prepared statements and the shared
 # database's tables must not be the ones it changed.
 @pytest.mark.own_database
