@@ -14,7 +14,7 @@ In one run, on one machine:
    load average at the start of each part) and the verdict: the filing suite's tests in at
    most half of its wall time (MET / MISSED).
 
-Usage (about 10 minutes on an idle two-core machine; it leaves nothing behind)::
+Usage (about 10 minutes on an idle two-core machine; it leaves nothing behind, even when stopped)::
 
     .venv/bin/python bench/suite_vs_filing.py
     .venv/bin/python bench/suite_vs_filing.py --map-only   # clone, venv, mapping: ~1 min
@@ -27,10 +27,12 @@ shared machine follows the neighbours: read it beside the load average and the C
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -214,16 +216,64 @@ def _env(*, strict: bool) -> dict[str, str]:
     return env
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, ``kill``) and SIGHUP end the run as Ctrl-C does, exit 128 + N.
+
+    Python's default skips ``finally``: the clone and its venv (~1 GB) were left behind.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
+def _child(args: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path) -> int:
+    """Run one step (output in ``log``) in a process group of its own; its exit status.
+
+    The group is stopped whole if the wait is cut short (signal, Ctrl-C): subprocess.run
+    kills the direct child only, and pytest's workers wrote on into the removed directory.
+    """
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            return proc.wait()
+        except BaseException:
+            _stop_group(proc)
+            raise
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the group, then SIGKILL to what is left; back once the group is empty."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return  # no process left in the group
+        time.sleep(0.05)
+    proc.wait()
+
+
 def _step(args: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path) -> str:
     """An untimed step; its output goes to ``log``; RunError if it fails."""
-    with log.open("w", encoding="utf-8") as out:
-        done = subprocess.run(
-            list(args), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT, check=False
-        )
+    returncode = _child(args, cwd, env, log)
     text = log.read_text(encoding="utf-8", errors="replace")
-    if done.returncode != 0:
+    if returncode != 0:
         tail = "\n".join(text.splitlines()[-15:])
-        raise RunError(f"`{' '.join(args)}` in {cwd} failed ({done.returncode}):\n{tail}")
+        raise RunError(f"`{' '.join(args)}` in {cwd} failed ({returncode}):\n{tail}")
     return text
 
 
@@ -236,15 +286,11 @@ def timed(name: str, args: Sequence[str], cwd: Path, env: Mapping[str, str], log
     print(f"{name}: load average {run.load:.2f}; `{' '.join(shown)}`", flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    with log.open("w", encoding="utf-8") as out:
-        done = subprocess.run(
-            list(args), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT, check=False
-        )
+    run.returncode = _child(args, cwd, env, log)
     run.wall = time.monotonic() - start
     run.load_end = os.getloadavg()[0]
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     run.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    run.returncode = done.returncode
     run.counts = parse_summary(log.read_text(encoding="utf-8", errors="replace"))
     print(f"  {_counts(run)} in {run.wall:.1f} s wall, {run.cpu:.1f} CPU-s", flush=True)
     return run
@@ -380,14 +426,24 @@ def main() -> int:
     ap.add_argument("--no-whole", action="store_true", help="skip the whole current suite")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="rwc-suite-vs-filing-"))
+    _stop_on_sigterm()
+    work: Path | None = None
     try:
+        work = Path(tempfile.mkdtemp(prefix="rwc-suite-vs-filing-"))
         return _bench(args, work)
     except (RunError, LostTestsError) as exc:
         print(f"suite_vs_filing: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("suite_vs_filing: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        print(f"suite_vs_filing: stopped by a signal (exit {exc.code})", file=sys.stderr)
+        raise
     finally:
-        if args.keep:
+        if work is None:
+            pass
+        elif args.keep:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from keyserver._cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from keyserver._cli import paging
+from keyserver._cli.errors import EXIT_OK
 from keyserver._domain import approvals
 from keyserver._domain.i18n import N_, Message, ngettext
 
@@ -55,7 +56,7 @@ def add_parser(
     p = actions.add_parser("list", help="requests by number (default: all states)")
     common(p)
     p.add_argument("--state", choices=STATES, help="only requests in this state")
-    p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
+    paging.add_limit(p)
     p.add_argument("--after", type=int, metavar="ID", help="continue after this request")
     settings_flags(p)
     for name, text in (
@@ -75,9 +76,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
     """``approvals list|show|approve|reject``."""
     a = ctx.args
     if a.sub == "list":
-        if not 1 <= a.limit <= 1000:
-            raise CliError(N_("--limit must be between 1 and 1000"), exit_code=EXIT_USAGE)
-        page = b.approvals_list(a.state, a.after, a.limit)
+        page = b.approvals_list(a.state, a.after, paging.page_size(a.limit))
         if ctx.out.as_json:
             ctx.out.json(page)
             return EXIT_OK

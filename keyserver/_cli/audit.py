@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from keyserver._cli import paging
 from keyserver._cli.backend import Backend, Json
 from keyserver._cli.context import Context
 from keyserver._cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
@@ -54,14 +55,13 @@ def cmd_audit(ctx: Context, b: Backend) -> int:
     """``audit list|export|verify``."""
     a = ctx.args
     if a.sub == "list":
-        if not 1 <= a.limit <= 1000:
-            raise CliError(N_("--limit must be between 1 and 1000"), exit_code=EXIT_USAGE)
+        limit = paging.page_size(a.limit)
         filters = {
             k: v
             for k, v in (("container", a.container), ("action", a.action), ("actor", a.actor))
             if v is not None
         }
-        page = b.audit_list(filters, a.after_seq, a.limit)
+        page = b.audit_list(filters, a.after_seq, limit)
         if ctx.out.as_json:
             ctx.out.json(page)
         else:

@@ -16,7 +16,7 @@ from pathlib import Path
 from keyserver._cli import approvals as cli_approvals
 from keyserver._cli import audit as cli_audit
 from keyserver._cli import backup as cli_backup
-from keyserver._cli import incident, server_status
+from keyserver._cli import incident, paging, server_status
 from keyserver._cli import rotate as cli_rotate
 from keyserver._cli import verify_report as cli_verify_report
 from keyserver._cli import witness as cli_witness
@@ -136,8 +136,7 @@ def cmd_token(ctx: Context) -> int:
 def cmd_search(ctx: Context) -> int:
     """``search [--label] [--medium] [--issuer] [--state]``."""
     a = ctx.args
-    if not 1 <= a.limit <= 1000:
-        raise CliError(N_("--limit must be between 1 and 1000"), exit_code=EXIT_USAGE)
+    limit = paging.page_size(a.limit)
     filters = {
         k: v
         for k, v in (
@@ -150,7 +149,7 @@ def cmd_search(ctx: Context) -> int:
     }
 
     def run(b: Backend) -> int:
-        page = b.search(filters, a.limit, a.after)
+        page = b.search(filters, limit, a.after)
         if ctx.out.as_json:
             ctx.out.json(page)
         else:

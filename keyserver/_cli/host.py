@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging.config
 import os
 import signal
+import ssl
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,40 @@ def _absorb_signal(_signum: int, _frame: object) -> None:
     """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
 
 
+def _no_password() -> bytes:
+    return b""  # never OpenSSL's prompt on the terminal: an encrypted key is refused
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """Load the certificate and key as uvicorn will, before anything starts.
+
+    A file that is not PEM, or a key that is not the certificate's, was ssl's bare "[SSL]
+    PEM lib (_ssl.c:3905)" with one worker and a dead worker with several.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key, password=_no_password)
+    except ssl.SSLError as exc:
+        raise CliError(
+            N_(
+                "cannot use %(cert)s with %(key)s for TLS (%(reason)s)",
+                cert=cert,
+                key=key,
+                reason=exc.reason or exc.strerror or type(exc).__name__,
+            ),
+            hint=N_(
+                "give the server's certificate (with its chain) and its private key, "
+                "unencrypted, as PEM files"
+            ),
+            exit_code=EXIT_CONFIG,
+        ) from exc
+    except OSError as exc:  # not readable by this user
+        raise CliError(
+            N_("cannot read %(file)s: %(strerror)s", file=exc.filename, strerror=exc.strerror),
+            exit_code=EXIT_CONFIG,
+        ) from exc
+
+
 def _listen_error(exc: workers_module.ListenError) -> CliError:
     """One refusal of an address for one worker or several (spec §cli: exit 1)."""
     hint = None
@@ -300,6 +335,16 @@ def cmd_serve(ctx: Context) -> int:
     for path in (cert, key):
         if path and not Path(str(path)).is_file():
             raise CliError(N_("TLS file %(path)s does not exist", path=path), exit_code=EXIT_CONFIG)
+    try:
+        # The resolver takes a host name as IDNA: bytes that are not text in this locale
+        # (a name typed in another encoding) were an "unexpected UnicodeError" at the bind.
+        host.encode("idna")
+    except UnicodeError:
+        raise CliError(
+            N_("--host must be an IP address or a host name"), exit_code=EXIT_USAGE
+        ) from None
+    if cert and key:
+        _check_tls(str(cert), str(key))
     # One policy (spec [F-URL], §conventions): warn exactly where rwc and `keyserver
     # --server` refuse http://, that is for any host but 127.0.0.0/8, ::1 and localhost
     # (0.0.0.0 and :: listen on every interface; ::ffff:127.0.0.1 is not loopback there).

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from keyserver._cli import paging
 from keyserver._cli.approvals import affects_line, print_requested
 from keyserver._cli.backend import Action, Backend, Scope
 from keyserver._cli.config import parse_duration
@@ -257,7 +258,7 @@ def cmd_media(ctx: Context, b: Backend) -> int:
     if a.sub == "show":
         ctx.out.record(b.medium_info(a.medium), title=N_("medium"))
         return EXIT_OK
-    page = b.media_list(a.after, a.limit)
+    page = b.media_list(a.after, paging.page_size(a.limit))
     if ctx.out.as_json:
         ctx.out.json(page)
         return EXIT_OK

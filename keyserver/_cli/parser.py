@@ -12,6 +12,7 @@ import importlib.metadata
 from keyserver._cli import approvals as cli_approvals
 from keyserver._cli import audit as cli_audit
 from keyserver._cli import backup as cli_backup
+from keyserver._cli import paging
 from keyserver._cli import rotate as cli_rotate
 from keyserver._cli import verify_report as cli_verify_report
 from keyserver._cli import witness as cli_witness
@@ -226,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     media_sub.required = True
     p = media_sub.add_parser("list", help="media with their container counts per state")
     _common(p)
-    p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
+    paging.add_limit(p)
     p.add_argument("--after", metavar="MEDIUM", help="continue after this medium")
     _settings_flags(p)
     p = media_sub.add_parser("show", help="one medium with its container counts")
@@ -264,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--medium", help="containers on this medium")
     p.add_argument("--issuer", help="containers issued by this principal")
     p.add_argument("--state", choices=STATES, help="containers in this state")
-    p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
+    paging.add_limit(p)
     p.add_argument("--after", metavar="CONTAINER", help="continue after this container id")
     _settings_flags(p)
     p = add("report", "was a medium opened after its loss? (opened / possibly / not opened)")
@@ -292,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--action", help="entries of this action (e.g. evaluate, destroy)")
     p.add_argument("--actor", help="entries by this principal")
     p.add_argument("--after-seq", type=int, metavar="SEQ", help="continue after this entry")
-    p.add_argument("--limit", type=int, default=100, help="page size, 1..1000 (default 100)")
+    paging.add_limit(p)
     _settings_flags(p)
     p = audit.add_parser("export", help="write the whole chain as JSON Lines", epilog=SETTINGS_NOTE)
     _common(p)

@@ -6,7 +6,7 @@ city's publication (``/.well-known/rwc-log-key``) and from the witnesses themsel
 ``--server URL`` it also asks the log whether it still extends the report's checkpoint,
 which shows a history rewritten after the report was issued.
 
-Each failure has its own message (English, then Japanese) and exit code 1.
+Each failure has its own verdict and hint, in the command's language, and exit code 1.
 """
 
 from __future__ import annotations
@@ -34,25 +34,44 @@ from keyserver._domain.transparency.witness import check_signed
 if TYPE_CHECKING:
     from keyserver._cli.context import Context
 
-# What each failure means for the person holding the report (English / Japanese).
-MESSAGES: dict[type[TransparencyError], tuple[str, str]] = {
+# What each failure means for the person holding the report, and what to do about it: said
+# in the command's language (KEYSERVER_LANG or the locale; --json keeps English), with the
+# check's own detail after the verdict (spec §transparency "Reports").
+VERDICTS: dict[type[TransparencyError], tuple[Message, Message]] = {
     ReportTamperedError: (
-        "TAMPERED: this report does not match what the log signed",
-        "改ざん: この報告書は透明性ログが署名した内容と一致しません",
+        N_("TAMPERED: this report does not match what the log signed: %(detail)s"),
+        N_("do not rely on this report; ask the city for the report as it issued it"),
     ),
     ReportWrongKeyError: (
-        "WRONG KEY: this report is not signed by the log key you gave",
-        "鍵の不一致: この報告書は指定された透明性ログの鍵で署名されていません",
+        N_("WRONG KEY: this report is not signed by the log key you gave: %(detail)s"),
+        N_("check --log-key against the key the city publishes (/.well-known/rwc-log-key)"),
     ),
     NotEnoughCosignaturesError: (
-        "NOT ENOUGH WITNESSES: too few independent witnesses confirmed this log state",
-        "証人不足: このログの状態を確認した独立した証人の連署が足りません",
+        N_(
+            "NOT ENOUGH WITNESSES: too few independent witnesses confirmed this log state: "
+            "%(detail)s"
+        ),
+        N_(
+            "check each --witness-key against the key its witness publishes; "
+            "--min-cosignatures says how many must have cosigned"
+        ),
     ),
     TlogFormatError: (
-        "NOT A REPORT: the file is not an rwc signed report",
-        "形式エラー: このファイルは rwc の署名付き報告書ではありません",
+        N_("NOT A REPORT: the file is not an rwc signed report: %(detail)s"),
+        N_("give the signed report (JSON) as the key server issued it"),
     ),
 }
+
+
+def verdict(exc: TransparencyError) -> tuple[Message, Message]:
+    """The error and the hint said for a report that failed ``exc``'s check."""
+    said, hint = next(
+        (m for cls, m in VERDICTS.items() if isinstance(exc, cls)), VERDICTS[TlogFormatError]
+    )
+    # The detail is a catalogue message (report.py), or the text of a lower-level format
+    # error (a checkpoint note that does not parse), shown as it is.
+    detail = exc.args[0] if exc.args else ""
+    return Message(said.msgid, {"detail": detail}), hint
 
 
 def add_parser(add: Any) -> None:
@@ -190,14 +209,8 @@ def cmd_verify_report(ctx: Context) -> int:
             else None
         )
     except TransparencyError as exc:
-        en, ja = next(
-            (m for cls, m in MESSAGES.items() if isinstance(exc, cls)), MESSAGES[TlogFormatError]
-        )
-        # A detail from the catalogue (too few cosignatures) is said in Japanese as well.
-        detail = exc.args[0] if exc.args else ""
-        ctx.out.error(
-            f"{en}: {exc}", hint=f"{ja}: {detail.text('ja')}" if isinstance(detail, Message) else ja
-        )
+        message, hint = verdict(exc)
+        ctx.out.error(message, hint=hint)
         return EXIT_FAILURE
     doc = {
         "ok": True,

@@ -136,7 +136,13 @@ def listen(host: str, port: int, backlog: int) -> tuple[int, socket.socket]:
     try:
         # SO_REUSEADDR only lets a restarted server rebind past TIME_WAIT; it does not let
         # two listeners share the port. No SO_REUSEPORT: nobody may join this port.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # On Windows SO_REUSEADDR would let another socket bind the port over ours (asyncio
+        # leaves it off there): this socket serves one worker there too (serve_one.py), so
+        # it takes the port exclusively instead.
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        elif hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
         try:
             sock.bind(addr)
         except OSError as exc:

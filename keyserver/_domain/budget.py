@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from keyserver._domain.errors import AttemptsExhaustedError
 from keyserver._domain.i18n import N_
 
+# The largest attempt budget a container may have: a writer's --attempt-budget and the
+# server's default_attempt_budget alike (a default above it refused every registration
+# that did not name a budget, as if the writer had asked for too much).
+ATTEMPT_BUDGET_MAX = 1000
+
 # Which allowance ``attempts_remaining`` counts down (spec §receipt, ``attempts_limit``):
 # what happens when it runs out differs, so a reader must be told which one it is.
 LIMIT_CONTAINER = "container"  # the evaluation that uses it up suspends the container

@@ -20,6 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from keyserver._domain.approvals import DEFAULT_RULES, Rule, parse_rules
+from keyserver._domain.budget import ATTEMPT_BUDGET_MAX
+from keyserver._domain.database_url import check_database_url
 from keyserver._domain.durations import DurationError, parse_duration
 
 ENV_PREFIX = "KEYSERVER_"
@@ -231,8 +233,8 @@ class Settings:
                 # Text from a caller follows the one duration grammar; a bare number is
                 # refused here as everywhere (keyserver._domain.durations says why).
                 object.__setattr__(self, name, _coerce(name, value))
-        if self.default_attempt_budget < 1:
-            raise ConfigError("default_attempt_budget must be >= 1")
+        if not 1 <= self.default_attempt_budget <= ATTEMPT_BUDGET_MAX:
+            raise ConfigError(f"default_attempt_budget must be in 1..{ATTEMPT_BUDGET_MAX}")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
         for name in (
@@ -246,6 +248,10 @@ class Settings:
                 raise ConfigError(f"{name} must be positive")
         if self.sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        try:
+            check_database_url(self.database_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if self.loss_waiting_period < timedelta(0):
             raise ConfigError("loss_waiting_period must not be negative")
         for name in _DB_TIMEOUTS:

@@ -19,6 +19,10 @@ ACTION_RE = re.compile(r"[a-z][a-z.]{0,31}")
 TOKEN_ID_RE = re.compile(r"tk_[A-Za-z0-9_-]{16}")
 HEX64_RE = re.compile(r"[0-9a-fA-F]{64}")
 HEAD_SEQ_DIGITS_MAX = 18  # fits a 64-bit integer column on both backends
+# The largest value of a 64-bit integer column (audit seq, request numbers) on both backends:
+# a larger number names nothing, and reaching the driver with it was an OverflowError (a
+# 500, "unexpected" in the command) instead of an answer.
+INT64_MAX = (1 << 63) - 1
 TEXT_MAX = 200
 REASON_MAX = 2000
 CONTAINER_ID_BYTES = 16

@@ -31,9 +31,14 @@ from keyserver._domain.errors import (
 )
 from keyserver._domain.i18n import N_, ngettext
 from keyserver._domain.lifecycle import Actor, Op
-from keyserver._domain.validation import REASON_MAX, check_text, fmt_time, parse_time
+from keyserver._domain.validation import (
+    INT64_MAX,
+    REASON_MAX,
+    check_text,
+    fmt_time,
+    parse_time,
+)
 from keyserver._service.approval_records import (
-    MAX_ID,
     affects_digest,
     audit_affects,
     check_id,
@@ -84,7 +89,7 @@ class ApprovalDecisions:
             raise InvalidRequestError(
                 N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
             )
-        if after is not None and not 0 <= after <= MAX_ID:
+        if after is not None and not 0 <= after <= INT64_MAX:
             raise InvalidRequestError(N_("after must be a request number"))
         now = self._ledger.now()
         query = select(Approval).order_by(Approval.id).limit(limit)

@@ -19,14 +19,13 @@ from keyserver._domain.context import RequestContext
 from keyserver._domain.errors import InvalidRequestError
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor
-from keyserver._domain.validation import fmt_time
+from keyserver._domain.validation import INT64_MAX, fmt_time
 from keyserver._service.revocation import ids_details
 from keyserver._store.audit import canonical_json
 from keyserver._store.ledger import Ledger
 from keyserver._store.models import Approval
 
 PREVIEW_LABELS = 10  # labels listed in a request (the ids are listed up to the audit cap)
-MAX_ID = (1 << 63) - 1  # the column is 64-bit; a larger number names nothing
 
 
 def record_request(
@@ -101,13 +100,13 @@ def record_request(
 
 def check_id(approval_id: int) -> None:
     """Refuse a request number the column cannot hold (an answer, not a 500)."""
-    if not 1 <= approval_id <= MAX_ID:
+    if not 1 <= approval_id <= INT64_MAX:
         raise InvalidRequestError(N_("a request number is a positive integer"))
 
 
 def named_id(approval_id: int) -> dict[str, int]:
     """A role refusal records the request it named, when it is a request number."""
-    return {"approval": approval_id} if 1 <= approval_id <= MAX_ID else {}
+    return {"approval": approval_id} if 1 <= approval_id <= INT64_MAX else {}
 
 
 def principal_affects(name: str, roles: list[str], *, exists: bool) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from keyserver._domain import keys
+from keyserver._domain.budget import ATTEMPT_BUDGET_MAX
 from keyserver._domain.context import EVALUATORS, LOCAL, WRITER, RequestContext
 from keyserver._domain.encoding import b64e
 from keyserver._domain.errors import (
@@ -107,9 +108,10 @@ class ContainerOps:
         if not reader_set and not group_set:
             raise InvalidRequestError(N_("a container needs at least one reader or reader group"))
         budget = self._settings.default_attempt_budget if attempt_budget is None else attempt_budget
-        if not 1 <= budget <= 1000:
+        if not 1 <= budget <= ATTEMPT_BUDGET_MAX:
             raise InvalidRequestError(
-                N_("attempt_budget must be in 1..1000"), field="attempt_budget"
+                N_("attempt_budget must be in 1..%(most)s", most=ATTEMPT_BUDGET_MAX),
+                field="attempt_budget",
             )
         now = self._ledger.now()
         if not_after is not None and not_after <= now:

@@ -18,6 +18,7 @@ from keyserver._domain.lifecycle import Actor
 from keyserver._domain.settings import ConfigError
 from keyserver._domain.validation import (
     ACTION_RE,
+    INT64_MAX,
     check_name,
     decode_container_id,
 )
@@ -75,7 +76,7 @@ class ReportOps:
         self._ledger.require(
             actor, OVERSIGHT, N_("reading the audit log"), action="audit.list", ctx=ctx
         )
-        if not 1 <= limit <= self._settings.max_list_limit or after_seq < 0:
+        if not 1 <= limit <= self._settings.max_list_limit or not 0 <= after_seq <= INT64_MAX:
             raise InvalidRequestError(N_("bad limit or after_seq"))
         if container is not None:
             decode_container_id(container)

@@ -172,6 +172,22 @@ class StrictParser(argparse.ArgumentParser):
         formatter: argparse.HelpFormatter = formatter_class(prog=self.prog, width=help_width())
         return formatter
 
+    # Any: typeshed's signature (file: IO[str] | None).
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """Write help or the version, letting a failed write be the command's error.
+
+        argparse drops an OSError here, so `rwc --help > /dev/full` said nothing and exited
+        0. Help and the version are what was asked for, on stdout: written and flushed
+        now, a failure goes to the command's error boundary like any other output's (the
+        system's words, exit 1; a closed pipe, a quiet 0). What argparse writes to stderr
+        stays its way: with stderr gone there is nobody left to tell.
+        """
+        if not message or file is None or file is sys.stderr:
+            super()._print_message(message, file)
+            return
+        file.write(message)
+        file.flush()
+
     def usage_error(self, message: UsageText, hint: UsageText) -> NoReturn:
         """Raise the command's usage error (the base class has none to raise)."""
         raise NotImplementedError(f"{type(self).__name__} must override usage_error")

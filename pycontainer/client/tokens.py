@@ -162,8 +162,15 @@ class TokenStore:
             raise TokenConfigError(
                 f"cannot read the token store {self.path}: {exc.strerror}"
             ) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            # A directory opens for reading too: os.fdopen then failed as "3: Is a directory".
+            os.close(fd)
+            raise TokenConfigError(
+                f"the token store {self.path} is not a file",
+                hint="move it away and run `rwc login URL` again",
+            )
         with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
             if st.st_mode & 0o077:
                 raise TokenConfigError(
                     f"the token store {self.path} is readable by other users; refusing to use it",

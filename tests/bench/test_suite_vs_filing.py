@@ -3,14 +3,18 @@ its table of moved tests against today's collected suite."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bench import suite_vs_filing
 from bench.suite_vs_filing import MOVED, LostTestsError, Run, map_ids
+from tests.support.processes import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -142,3 +146,44 @@ def test_a_module_split_by_concern_keeps_its_tests() -> None:
         map_ids([old], twice, {})
     with pytest.raises(LostTestsError, match="not in the current suite"):
         map_ids([old], ["tests/a/test_localhost.py::test_migrate"], {})
+
+
+def test_sigterm_stops_the_step_and_removes_the_temporary_directory(tmp_path: Path) -> None:
+    """A CI timeout's SIGTERM used to end the run without its ``finally``: the clone of the
+    filing commit and its venv stayed in the temporary directory. Now the running step's
+    whole process group is stopped (``make venv``: make and pip) and the directory goes."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**clean_env(), "TMPDIR": str(tmp)}
+    script = [sys.executable, str(ROOT / "bench/suite_vs_filing.py"), "--commit", "HEAD"]
+    proc = subprocess.Popen(
+        script, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        # Signalled once the clone is made and its venv is being built (the longest step:
+        # a process group of make, python -m venv, pip).
+        deadline = time.monotonic() + 120
+        while not list(tmp.glob("rwc-suite-vs-filing-*/filing-venv.log")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the bench never reached `make venv`"
+            time.sleep(0.05)
+        [work] = tmp.iterdir()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, (out, err)
+    assert err.endswith("suite_vs_filing: stopped by a signal (exit 143)\n"), err
+    assert "Traceback" not in err
+    assert list(tmp.iterdir()) == []  # the clone, its venv and the logs are gone
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs_in(pid, work)]
+    assert left == [], left  # nothing of the step runs on (make and pip ran in the clone)
+
+
+def _runs_in(pid: str, work: Path) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd").startswith(str(work))
+    except OSError:  # gone meanwhile, or not ours to read
+        return False

@@ -74,6 +74,14 @@ def test_store_refuses_symlink(tmp_path: Path) -> None:
         TokenStore(tmp_path / "rwc").get("https://keys.city.example")
 
 
+def test_store_that_is_a_directory(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path)
+    store.path.mkdir(mode=0o700)
+    with pytest.raises(TokenConfigError, match=r"tokens\.json is not a file$") as info:
+        store.get("https://keys.city.example")
+    assert info.value.hint == "move it away and run `rwc login URL` again"
+
+
 def test_damaged_store(tmp_path: Path) -> None:
     store = TokenStore(tmp_path)
     fd = os.open(store.path, os.O_WRONLY | os.O_CREAT, 0o600)

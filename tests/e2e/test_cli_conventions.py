@@ -163,7 +163,11 @@ def test_no_silent_abbreviations(argv: tuple[str | Path, ...]) -> None:
 def test_closed_pipe_ends_quietly_with_status_0(data_dir: Path) -> None:
     for argv in (
         (RWC, "--version"),
+        (RWC, "--help"),
+        (RWC, "seal", "--help"),
         (KEYSERVER, "--help"),
+        (KEYSERVER, "--version"),
+        (KEYSERVER, "serve", "--help"),
         (KEYSERVER, "audit", "export", "--data-dir", data_dir),
         (KEYSERVER, "audit", "list", "--json", "--data-dir", data_dir),
         # Text through rich, whose own handling of the closed pipe exited with status 1.
@@ -177,7 +181,7 @@ def test_closed_pipe_ends_quietly_with_status_0(data_dir: Path) -> None:
 
 def test_output_onto_a_full_disk_is_a_clear_error(data_dir: Path) -> None:
     """stdout on a full device (`> /dev/full`): both commands say so in the system's words,
-    exit 1 (keyserver said "unexpected OSError ... report it")."""
+    exit 1 (keyserver said "unexpected OSError ... report it"), --help and --version too."""
     full = Path("/dev/full")
     if not full.exists():
         missing("/dev/full (Linux)", "run the suite on Linux")
@@ -192,6 +196,19 @@ def test_output_onto_a_full_disk_is_a_clear_error(data_dir: Path) -> None:
         assert result.returncode == 1, (argv, result.stderr)
         assert "No space left on device" in result.stderr, (argv, result.stderr)
         assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    # Help and the version too: argparse dropped the failed write and both exited 0.
+    for command, *asked in (
+        (RWC, "--help"),
+        (RWC, "seal", "--help"),
+        (KEYSERVER, "--help"),
+        (KEYSERVER, "--version"),
+        (KEYSERVER, "serve", "--help"),
+    ):
+        with full.open("w") as stdout:
+            result = run_into(stdout.fileno(), command, *asked)
+        assert result.returncode == 1, (asked, result.stderr)
+        said = f"{command.name}: error: No space left on device\n"
+        assert result.stderr == said, (asked, result.stderr)
 
 
 def test_dash_means_stdout_or_is_refused_clearly(data_dir: Path, tmp_path: Path) -> None:

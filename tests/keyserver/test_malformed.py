@@ -223,6 +223,15 @@ def test_malformed_requests(world: World, subtests: pytest.Subtests) -> None:
             "invalid-request",
         ),
         ("auditor", "GET", "/v1/audit", {"params": {"after_seq": "-1"}}, 400, "invalid-request"),
+        # Beyond the 64-bit column: an answer, not the driver's OverflowError (a 500).
+        (
+            "auditor",
+            "GET",
+            "/v1/audit",
+            {"params": {"after_seq": str(2**63)}},
+            400,
+            "invalid-request",
+        ),
         ("auditor", "GET", "/v1/audit", {"params": {"container": "zz"}}, 400, "invalid-request"),
         (
             "auditor",

@@ -242,7 +242,8 @@ def test_reports_verify_offline_and_fail_distinctly(settings: Settings, tmp_path
     run = sc.verify(tmp_path / "tampered.json")
     assert run.code == 1
     assert "error: TAMPERED:" in run.err
-    assert "改ざん" in run.err
+    # Japanese too, with KEYSERVER_LANG=ja: tests/keyserver_cli/test_verify_report_text.py.
+    assert "hint: do not rely on this report" in run.err
     other = cli("witness", "init", "--state-dir", tmp_path / "w2", "--name", "other.example/w")
     run = cli(
         "verify-report", report, "--log-key",
@@ -257,7 +258,6 @@ def test_reports_verify_offline_and_fail_distinctly(settings: Settings, tmp_path
     assert run.code == 1
     assert "NOT ENOUGH WITNESSES" in run.err
     assert "has 0 valid witness cosignatures of the keys given, 1 required" in run.err
-    assert "有効な証人の連署は 0 件です (1 件必要です)" in run.err
     run = sc.verify(report, "--min-cosignatures", "2")
     assert "NOT ENOUGH WITNESSES" in run.err
     # Each count in its own form (was "cosignature(s)").

@@ -131,6 +131,28 @@ def test_config_file_errors(cli: Any, h: ModuleType, data_dir: Any, tmp_path: Pa
     assert result.code == 3 and "invalid value for pool_size" in result.err
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "mysql://rwc:hunter2@db.example/rwc",
+            "database_url: mysql:// is not a database rwc runs on",
+        ),
+        ("postgresql+asyncpg://rwc:hunter2@db/rwc", "postgresql+asyncpg:// is not a database"),
+        ("rwc:hunter2@db.example/rwc", "database_url is not a URL"),
+    ],
+)
+def test_a_database_rwc_does_not_run_on_is_a_configuration_error(
+    cli: Any, h: ModuleType, url: str, said: str
+) -> None:
+    # Was "unexpected ModuleNotFoundError" at the first connection (no driver for it).
+    result = cli("principal", "list", env=h.clean_env(KEYSERVER_DATABASE_URL=url))
+    assert result.code == 3, result
+    assert said in result.err
+    assert "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB" in result.err
+    assert "hunter2" not in result.err  # the URL may hold a password: never shown
+
+
 def test_verbose_shows_traceback_only_when_asked(
     cli: Any, h: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -166,3 +188,33 @@ def test_options_before_the_command(cli: Any, data_dir: Any) -> None:
     result = cli("--json", "--data-dir", str(data_dir.path), "principal", "list")
     assert result.code == 0
     assert isinstance(json.loads(result.out), list)
+
+
+@pytest.mark.parametrize("budget", ["0", "1001"])
+def test_a_default_attempt_budget_no_container_may_have_is_refused_at_start(
+    cli: Any, h: ModuleType, data_dir: Any, budget: str
+) -> None:
+    # 1001 was accepted, then every registration that named no budget was refused with
+    # "attempt_budget must be in 1..1000", as if the writer had asked for it.
+    env = h.clean_env(KEYSERVER_DEFAULT_ATTEMPT_BUDGET=budget)
+    result = cli("principal", "list", "--data-dir", data_dir.path, env=env)
+    assert result.code == 3, result
+    assert "default_attempt_budget must be in 1..1000" in result.err
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [("search",), ("media", "list"), ("audit", "list"), ("approvals", "list")],
+    ids=" ".join,
+)
+@pytest.mark.parametrize("limit", ["0", "1001", str(10**20)])
+def test_every_listing_refuses_a_page_size_alike(
+    cli: Any, data_dir: Any, listing: tuple[str, ...], limit: str
+) -> None:
+    # One option and one check (keyserver/_cli/paging.py): `media list` had none of its own
+    # and came back with the server's refusal, exit 6, where the others said exit 2.
+    result = cli(*listing, "--limit", limit, "--data-dir", data_dir.path)
+    assert (result.code, result.err) == (
+        2,
+        "keyserver: error: --limit must be between 1 and 1000\n",
+    ), result

@@ -77,6 +77,27 @@ def test_serve_refuses_bad_setup(cli: Any, data_dir: Any, tmp_path: Path) -> Non
         "serve", "--data-dir", dd, "--tls-cert", tmp_path / "c.pem", "--tls-key", tmp_path / "k"
     )
     assert result.code == 3 and "does not exist" in result.err
+    # Files that are there but are no certificate and key: said before uvicorn loads them
+    # (it said "[SSL] PEM lib (_ssl.c:3905)"; with several workers each worker died).
+    junk = tmp_path / "junk.pem"
+    junk.write_text("-----BEGIN CERTIFICATE-----\nnot one\n")
+    result = cli("serve", "--data-dir", dd, "--tls-cert", junk, "--tls-key", junk)
+    assert result.code == 3, result
+    lines = result.err.splitlines()
+    assert lines[0].startswith(f"keyserver: error: cannot use {junk} with {junk} for TLS ("), lines
+    assert lines[1:] == [
+        (
+            "keyserver: hint: give the server's certificate (with its chain) and its private key, "
+            "unencrypted, as PEM files"
+        )
+    ]
+    # A host that is not text (bytes in another encoding): a usage error, not an
+    # "unexpected UnicodeError" from the resolver.
+    result = cli("serve", "--data-dir", dd, "--host", "\udcff\udcfe")
+    assert (result.code, result.err) == (
+        2,
+        "keyserver: error: --host must be an IP address or a host name\n",
+    ), result
     result = cli("serve", "--data-dir", dd, "--port", "70000")
     assert result.code == 2 and "port must be" in result.err
     for workers in ("0", "33"):

@@ -1,18 +1,21 @@
-"""What `keyserver verify-report` says when a report checks out, in the official's language.
+"""What `keyserver verify-report` says, in the official's language.
 
 The success lines were English only and said "1 audit entries proven" (issue 9); they come
-from the catalogue now (keyserver/locale), each count in its own plural form.
+from the catalogue now (keyserver/locale), each count in its own plural form. So do the
+failures, which were hard-coded English with the Japanese in the hint's place.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
 
 from keyserver._cli.verify_report import proven
 from keyserver._domain.transparency.checkpoint import Checkpoint
+from keyserver._domain.transparency.note import SignerKey, VerifierKey
 from keyserver._domain.transparency.report import VerifiedReport
 from tests.support.keyserver_cli import Cli
 from tests.support.processes import clean_env
@@ -87,3 +90,118 @@ def test_one_of_each_count_is_singular(language: str) -> None:
         ],
     }
     assert said == expected[language]
+
+
+# A report that fails, each way: the verdict, the check's detail and what to do, in the
+# language of whoever runs the command (the Japanese came as the English error's "hint").
+FAILED = {
+    "tampered": {
+        "en": (
+            (
+                "TAMPERED: this report does not match what the log signed: the report was "
+                "altered after it was signed"
+            ),
+            "do not rely on this report; ask the city for the report as it issued it",
+        ),
+        "ja": (
+            (
+                "改ざん: この報告書は透明性ログが署名した内容と一致しません: "
+                "報告書は署名された後に書き換えられています"
+            ),
+            "この報告書を根拠にしないでください。発行したとおりの報告書を市に求めてください",
+        ),
+    },
+    "wrong key": {
+        "en": (
+            (
+                "WRONG KEY: this report is not signed by the log key you gave: the report is "
+                "signed by {log} ({log_id}), not by the log key {other} ({other_id})"
+            ),
+            "check --log-key against the key the city publishes (/.well-known/rwc-log-key)",
+        ),
+        "ja": (
+            (
+                "鍵の不一致: この報告書は指定された透明性ログの鍵で署名されていません: "
+                "報告書の署名は {log} ({log_id}) によるもので、ログ鍵 {other} ({other_id}) に"
+                "よるものではありません"
+            ),
+            "--log-key が市の公開している鍵 (/.well-known/rwc-log-key) と同じか確認してください",
+        ),
+    },
+    "no witness": {
+        "en": (
+            (
+                "NOT ENOUGH WITNESSES: too few independent witnesses confirmed this log state: "
+                "the checkpoint has 0 valid witness cosignatures of the keys given, 1 required"
+            ),
+            (
+                "check each --witness-key against the key its witness publishes; "
+                "--min-cosignatures says how many must have cosigned"
+            ),
+        ),
+        "ja": (
+            (
+                "証人不足: このログの状態を確認した独立した証人の連署が足りません: "
+                "このチェックポイントにある、指定された鍵による有効な証人の連署は 0 件です "
+                "(1 件必要です)"
+            ),
+            (
+                "各 --witness-key がその証人の公開している鍵と同じか確認してください。"
+                "連署が何件必要かは --min-cosignatures で指定します"
+            ),
+        ),
+    },
+    "not a report": {
+        "en": (
+            "NOT A REPORT: the file is not an rwc signed report: the file is not a JSON report",
+            "give the signed report (JSON) as the key server issued it",
+        ),
+        "ja": (
+            (
+                "形式エラー: このファイルは rwc の署名付き報告書ではありません: "
+                "このファイルは JSON の報告書ではありません"
+            ),
+            "鍵サーバーが発行したとおりの署名付き報告書 (JSON) を指定してください",
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_a_failed_report_is_said_in_the_readers_language(
+    cli: Cli, signed_report: tuple[str, str], language: str
+) -> None:
+    log_key, signed = signed_report
+    doc = json.loads(signed)
+    doc["body"]["statement"]["medium"] = "USB-2"
+    other = SignerKey.generate("other.example/rwc").verifier()
+    ours = VerifierKey.parse(log_key)
+    cases = {
+        "tampered": (json.dumps(doc), log_key),
+        "wrong key": (signed, other.encode()),
+        "no witness": (signed, log_key, "--min-cosignatures", "1"),
+        "not a report": ("SQLite format 3", log_key),
+    }
+    names = {
+        "log": ours.name,
+        "log_id": ours.key_id.hex(),
+        "other": other.name,
+        "other_id": other.key_id.hex(),
+    }
+    for case, (report, key, *flags) in cases.items():
+        run = cli(
+            "verify-report", "-", "--log-key", key, *flags,
+            stdin=io.StringIO(report), env=clean_env(KEYSERVER_LANG=language),
+        )  # fmt: skip
+        assert run.code == 1, run
+        error, hint = (text.format(**names) for text in FAILED[case][language])
+        assert run.err.splitlines() == [f"keyserver: error: {error}", f"keyserver: hint: {hint}"]
+        assert run.out == ""
+        # --json: English whatever the language, for scripts.
+        scripted = cli(
+            "verify-report", "-", "--log-key", key, *flags, "--json",
+            stdin=io.StringIO(report), env=clean_env(KEYSERVER_LANG=language),
+        )  # fmt: skip
+        said = json.loads(scripted.err)["error"]
+        english = FAILED[case]["en"]
+        assert (said["message"], said["hint"]) == tuple(t.format(**names) for t in english)

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from keyserver._domain.i18n import ngettext
+from keyserver._domain.i18n import N_, ngettext
 from keyserver._domain.transparency import (
     BadSignatureError,
     ProofError,
@@ -120,7 +120,7 @@ class VerifiedReport:
 
 def _field(doc: Any, name: str, kind: type) -> Any:
     if not isinstance(doc, dict) or not isinstance(doc.get(name), kind):
-        raise TlogFormatError(f"the report has no valid {name!r}")
+        raise TlogFormatError(N_("the report has no valid %(field)s", field=repr(name)))
     return doc[name]
 
 
@@ -141,9 +141,9 @@ def verify_report(
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise TlogFormatError("the file is not a JSON report") from exc
+        raise TlogFormatError(N_("the file is not a JSON report")) from exc
     if _field(doc, "format", str) != FORMAT:
-        raise TlogFormatError(f"the file is not an {FORMAT} report")
+        raise TlogFormatError(N_("the file is not an %(format)s report", format=FORMAT))
     body = _field(doc, "body", dict)
     sig = _field(doc, "signature", dict)
     # Which key signed: compared before the signature, so "another key" is told apart
@@ -153,17 +153,23 @@ def verify_report(
         log_key.key_id.hex(),
     ):
         raise ReportWrongKeyError(
-            f"the report is signed by {sig['key_name']} ({sig['key_id']}), "
-            f"not by the log key {log_key.name} ({log_key.key_id.hex()})"
+            N_(
+                "the report is signed by %(signer)s (%(signer_id)s), not by the log key "
+                "%(log)s (%(log_id)s)",
+                signer=sig["key_name"],
+                signer_id=sig["key_id"],
+                log=log_key.name,
+                log_id=log_key.key_id.hex(),
+            )
         )
     try:
         raw_sig = base64.b64decode(_field(sig, "signature", str), validate=True)
     except binascii.Error as exc:
-        raise ReportTamperedError("the report's signature is not base64") from exc
+        raise ReportTamperedError(N_("the report's signature is not base64")) from exc
     try:
         log_key.verify_raw(SIGNED_PREFIX + canonical(body), raw_sig)
     except BadSignatureError as exc:
-        raise ReportTamperedError("the report was altered after it was signed") from exc
+        raise ReportTamperedError(N_("the report was altered after it was signed")) from exc
     return _verify_body(body, log_key, witness_keys, min_cosignatures)
 
 
@@ -179,9 +185,11 @@ def _verify_body(
     try:
         log_key.verify_note(note)
     except UnknownKeyError as exc:
-        raise ReportWrongKeyError("the report's checkpoint is not signed by the log key") from exc
+        raise ReportWrongKeyError(
+            N_("the report's checkpoint is not signed by the log key")
+        ) from exc
     except BadSignatureError as exc:
-        raise ReportTamperedError("the report's checkpoint was altered") from exc
+        raise ReportTamperedError(N_("the report's checkpoint was altered")) from exc
     cp = Checkpoint.parse(note.text)
     cosigned = []
     for witness in witness_keys:
@@ -190,11 +198,13 @@ def _verify_body(
         except UnknownKeyError:
             continue
         except BadSignatureError as exc:
-            raise ReportTamperedError(f"the cosignature of {witness.name} was altered") from exc
+            raise ReportTamperedError(
+                N_("the cosignature of %(witness)s was altered", witness=witness.name)
+            ) from exc
         cosigned.append(witness.name)
     if len(cosigned) < min_cosignatures:
-        # A catalogue message: str(exc) is its English ("1 ... cosignature", "2 ...
-        # cosignatures"), and verify-report shows it in Japanese too.
+        # A catalogue message, as every detail here: str(exc) is its English ("1 ...
+        # cosignature", "2 ... cosignatures"), verify-report says it in the reader's language.
         raise NotEnoughCosignaturesError(
             ngettext(
                 "the checkpoint has %(count)s valid witness cosignature of the keys given, "
@@ -218,14 +228,18 @@ def _verify_body(
             )
             parsed = json.loads(entry)
         except (ValueError, TypeError, ProofError) as exc:
-            raise ReportTamperedError(f"audit entry {seq} is not in the checkpoint") from exc
+            raise ReportTamperedError(
+                N_("audit entry %(seq)s is not in the checkpoint", seq=seq)
+            ) from exc
         if not isinstance(parsed, dict) or parsed.get("seq") != seq:
-            raise ReportTamperedError(f"audit entry {seq} is not the entry the proof is for")
+            raise ReportTamperedError(
+                N_("audit entry %(seq)s is not the entry the proof is for", seq=seq)
+            )
         seen.add(seq)
         entries.append(parsed)
     cited = statement.get("entries", [])
     if not isinstance(cited, list) or not set(cited) <= seen:
-        raise ReportTamperedError("the statement cites audit entries without proof")
+        raise ReportTamperedError(N_("the statement cites audit entries without proof"))
     return VerifiedReport(
         kind,
         _field(body, "issued_at", str),
@@ -246,6 +260,11 @@ def check_extends(report_cp: Checkpoint, newer: Checkpoint, proof: Sequence[byte
         verify_consistency(report_cp.size, newer.size, report_cp.root_hash, newer.root_hash, proof)
     except ProofError as exc:
         raise ReportTamperedError(
-            f"the log now disagrees with this report: its checkpoint {newer.size} does not "
-            f"extend the report's checkpoint {report_cp.size} (history rewritten): {exc}"
+            N_(
+                "the log now disagrees with this report: its checkpoint %(newer)s does not "
+                "extend the report's checkpoint %(size)s (history rewritten): %(reason)s",
+                newer=newer.size,
+                size=report_cp.size,
+                reason=str(exc),
+            )
         ) from exc

@@ -1,0 +1,37 @@
+"""``--limit``: the page size of every listing command, one option and one check.
+
+``search``, ``media list``, ``audit list`` and ``approvals list`` each declared it and three
+of them checked it, each its own copy (``media list`` not at all: the server's refusal,
+exit 6, where the others said a usage error, exit 2). The server keeps its own bound
+(``max_list_limit``, spec §endpoints): this is what the command asks for at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from keyserver._cli.errors import EXIT_USAGE, CliError
+from keyserver._domain.i18n import N_
+
+DEFAULT = 100
+MOST = 1000
+
+
+def add_limit(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--limit N`` on a listing subcommand."""
+    parser.add_argument(
+        "--limit", type=int, default=DEFAULT, help=f"page size, 1..{MOST} (default {DEFAULT})"
+    )
+
+
+def page_size(limit: int) -> int:
+    """``--limit`` once checked, before anything is asked of the server.
+
+    Raises:
+        CliError: Outside 1..MOST (a usage error).
+    """
+    if not 1 <= limit <= MOST:
+        raise CliError(
+            N_("--limit must be between 1 and %(most)s", most=MOST), exit_code=EXIT_USAGE
+        )
+    return limit
