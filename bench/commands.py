@@ -86,6 +86,9 @@ class Options:
     # machine-wide: every other process (the test suite's other worker) reads its files
     # from disk again, eight times a run.
     drop_page_cache: bool = True
+    # True (--disk-only): only the rows on disk, none of the small container or tmpfs; the
+    # disk rows of a full run are measured the same way (bench/profiles/disk.md).
+    disk_only: bool = False
 
 
 @dataclass
@@ -315,13 +318,18 @@ def _storages(size: int) -> list[tuple[str, Path | None, str]]:
     return out
 
 
-def measure_size(tools: _Tools, size: int, runs: int, *, drop: bool = True) -> dict[str, Any]:
+def measure_size(
+    tools: _Tools, size: int, runs: int, *, drop: bool = True, disk_only: bool = False
+) -> dict[str, Any]:
     """Both tools, every command, on tmpfs and on disk; median of ``runs``.
 
     ``drop``: drop the page cache before each disk command (root only; see Options).
+    ``disk_only``: on disk only.
     """
     results: dict[str, Any] = {}
     for label, where, why in _storages(size):
+        if disk_only and label != "disk":
+            continue
         key = f"{human_size(size)} {label}"
         if where is None:
             print(f"  {key}: SKIPPED ({why})", flush=True)
@@ -709,18 +717,25 @@ def run(opts: Options) -> dict[str, Any]:
         running_server(Path(tmp)) as served,
     ):
         tools = _Tools(served, Path(tmp))
-        print("  small container: rwc cat / open vs clevis decrypt, age -d ...", flush=True)
-        results["small"] = measure_small(tools, opts.small_runs, opts.startup_runs)
-        print("  small container over https: rwc cat per trust store ...", flush=True)
-        import https_small  # noqa: PLC0415 - imports this module
+        if not opts.disk_only:
+            print("  small container: rwc cat / open vs clevis decrypt, age -d ...", flush=True)
+            results["small"] = measure_small(tools, opts.small_runs, opts.startup_runs)
+            print("  small container over https: rwc cat per trust store ...", flush=True)
+            import https_small  # noqa: PLC0415 - imports this module
 
-        results["small_https"] = https_small.run_rows(
-            tools.rwc, Path(tmp) / "https", tools.password_file, opts.small_runs, opts.startup_runs
-        )
+            results["small_https"] = https_small.run_rows(
+                tools.rwc,
+                Path(tmp) / "https",
+                tools.password_file,
+                opts.small_runs,
+                opts.startup_runs,
+            )
         sizes = list(opts.sizes) + ([opts.big_size] if opts.big_size else [])
         for size in sizes:
             runs = opts.runs if size < 4 * GIB else 1
-            results["sizes"].update(measure_size(tools, size, runs, drop=opts.drop_page_cache))
+            results["sizes"].update(
+                measure_size(tools, size, runs, drop=opts.drop_page_cache, disk_only=opts.disk_only)
+            )
     results["targets"] = _print(results)
     return results
 
@@ -843,6 +858,76 @@ def _steady_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
+    targets = _print_small(results) if "small" in results else []
+    big_rows, big_targets = _ratio_rows(results)
+    targets += big_targets
+    print("\n-- Whole commands, wall time of the process (median), rwc vs age in the same run")
+    print(
+        table(
+            [
+                "size, storage",
+                "rwc command",
+                "rwc s",
+                "MiB/s",
+                "RSS MiB",
+                "age s / RSS MiB",
+                "age s / rwc s",
+                "target",
+                "verdict",
+            ],
+            big_rows,
+        )
+    )
+    for key, figures in results["sizes"].items():
+        if figures.get("page_cache_dropped"):
+            print(f"  {key}: page cache dropped before every command")
+    print("\n-- What holds still: CPU and block I/O per process; wall time of every run")
+    print(
+        table(
+            [
+                "size, storage",
+                "command",
+                "wall s, each run",
+                "CPU s/GiB",
+                "disk read MiB",
+                "dirtied MiB",
+                "age/rwc per round",
+            ],
+            _steady_rows(results),
+        )
+    )
+    print(
+        "  CPU: user + system of the process and the children it waited for; disk read and"
+        " dirtied:\n  its rusage block counts (page-cache hits and tmpfs count nothing; dirtied"
+        " pages are\n  counted when written to the cache, fsynced or not). age/rwc per round:"
+        " the ratio of the\n  runs that ran next to each other (their spread is the disk's and"
+        " the machine's, not the tools')."
+    )
+    if any("age open+sync" in f for f in results["sizes"].values()):
+        print(
+            "  On disk rwc seal and rwc open -C fsync before they publish (all-or-nothing,"
+            " kept in every figure);"
+        )
+        print(
+            "  age fsyncs nothing, so its raw row times the page cache. The `&& sync FILE`"
+            " rows are age with"
+        )
+        print(
+            "  the same durability: the fair comparison. The targets are judged on the raw"
+            " rows, as the issue asks."
+        )
+    if any("disk alone" in f for f in results["sizes"].values()):
+        print(
+            "  The disk alone: the device reading IN and writing + fsyncing as many bytes at"
+            " once (dd,\n  O_DIRECT, no CPU work): rwc seal and open -C move these bytes and"
+            " fsync before publishing,\n  so rwc s cannot go below it plus rwc's start-up;"
+            " raw age -d -o leaves OUT in the page cache."
+        )
+    return targets
+
+
+def _print_small(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The small container's table and start-up lines; their targets."""
     small = results["small"]
     start = small["startup"]
     targets: list[dict[str, Any]] = []
@@ -923,69 +1008,5 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
             f" {f['tls_wait_s'] * 1000:.1f} ms for its TLS context, ready after"
             f" {f['main_cpu_tls_ready_s'] * 1000:.0f} ms of the main thread's CPU (building it"
             f" alone: {f['context_cpu_s'] * 1000:.1f} ms CPU)"
-        )
-    big_rows, big_targets = _ratio_rows(results)
-    targets += big_targets
-    print("\n-- Whole commands, wall time of the process (median), rwc vs age in the same run")
-    print(
-        table(
-            [
-                "size, storage",
-                "rwc command",
-                "rwc s",
-                "MiB/s",
-                "RSS MiB",
-                "age s / RSS MiB",
-                "age s / rwc s",
-                "target",
-                "verdict",
-            ],
-            big_rows,
-        )
-    )
-    for key, figures in results["sizes"].items():
-        if figures.get("page_cache_dropped"):
-            print(f"  {key}: page cache dropped before every command")
-    print("\n-- What holds still: CPU and block I/O per process; wall time of every run")
-    print(
-        table(
-            [
-                "size, storage",
-                "command",
-                "wall s, each run",
-                "CPU s/GiB",
-                "disk read MiB",
-                "dirtied MiB",
-                "age/rwc per round",
-            ],
-            _steady_rows(results),
-        )
-    )
-    print(
-        "  CPU: user + system of the process and the children it waited for; disk read and"
-        " dirtied:\n  its rusage block counts (page-cache hits and tmpfs count nothing; dirtied"
-        " pages are\n  counted when written to the cache, fsynced or not). age/rwc per round:"
-        " the ratio of the\n  runs that ran next to each other (their spread is the disk's and"
-        " the machine's, not the tools')."
-    )
-    if any("age open+sync" in f for f in results["sizes"].values()):
-        print(
-            "  On disk rwc seal and rwc open -C fsync before they publish (all-or-nothing,"
-            " kept in every figure);"
-        )
-        print(
-            "  age fsyncs nothing, so its raw row times the page cache. The `&& sync FILE`"
-            " rows are age with"
-        )
-        print(
-            "  the same durability: the fair comparison. The targets are judged on the raw"
-            " rows, as the issue asks."
-        )
-    if any("disk alone" in f for f in results["sizes"].values()):
-        print(
-            "  The disk alone: the device reading IN and writing + fsyncing as many bytes at"
-            " once (dd,\n  O_DIRECT, no CPU work): rwc seal and open -C move these bytes and"
-            " fsync before publishing,\n  so rwc s cannot go below it plus rwc's start-up;"
-            " raw age -d -o leaves OUT in the page cache."
         )
     return targets

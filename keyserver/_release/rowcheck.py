@@ -34,7 +34,7 @@ from keyserver._store.rowmacs import (
 
 def mac_refusal(ring: KeyRing, row: EvaluationRow) -> RowIntegrityError | None:
     """The refusal for a row whose MAC does not verify (before anything is decided on it)."""
-    return mac_problem(ring, row.mac_fields, row.row_mac)
+    return mac_problem(ring, row.mac_fields, row.row_mac, row.mac_parts)
 
 
 def stale_refusal(batch: Batch, row: EvaluationRow, cid: bytes) -> RowIntegrityError | None:
@@ -79,9 +79,16 @@ def policy_refusal(
 
 
 def mac_values(ring: KeyRing, row: EvaluationRow, values: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"row_mac": ...}`` for the row as the release leaves it (read values + ``values``)."""
+    """``{"row_mac": ...}`` for the row as the release leaves it (read values + ``values``).
+
+    From the parts :func:`mac_refusal` verified, with only the fields in ``values``
+    encoded again (rowmac.replace_parts: the same bytes as encoding the whole new row).
+    """
     new = {**row.mac_fields, **values}
-    return {"row_mac": rowmac.row_mac(rowmac.key_of(ring, new), new)}
+    key = rowmac.key_of(ring, new)
+    if not row.mac_parts:
+        return {"row_mac": rowmac.row_mac(key, new)}
+    return {"row_mac": rowmac.parts_mac(key, rowmac.replace_parts(row.mac_parts, values))}
 
 
 def preread(ring: KeyRing, batch: Batch, cids: Sequence[bytes]) -> None:

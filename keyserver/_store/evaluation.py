@@ -69,6 +69,10 @@ class EvaluationRow:
     mac_fields: Mapping[str, Any] = field(default_factory=dict)
     row_mac: bytes | None = None
     log_is_newer: bool = False
+    # mac_fields encoded once (rowmac.encode_parts): verified as read, then reused for
+    # the MAC of the row written back, only the changed fields encoded again (issue 15:
+    # under the chain head). Empty: encoded from mac_fields when needed.
+    mac_parts: tuple[bytes, ...] = ()
 
 
 #: The challenges as attempts (spec §receipt), in the window counts of the release path.
@@ -274,4 +278,5 @@ def integrity_members(values: Mapping[Any, Any]) -> dict[str, Any]:
         "mac_fields": {name: values[name] for name in (*rowmac.FIELD_NAMES, rowmac.GENERATION)},
         "row_mac": None if stored is None else bytes(stored),
         "log_is_newer": newer,
+        "mac_parts": tuple(rowmac.encode_parts([values[name] for name in rowmac.FIELD_NAMES])),
     }

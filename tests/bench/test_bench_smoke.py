@@ -182,6 +182,20 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
     assert len(figures["targets"]) == 3 * len(measured) + 3 + 2
 
 
+def test_disk_only_command_bench_measures_the_disk_rows_alone(tmp_path: Path) -> None:
+    """``--disk-only``: the rows on disk and their references, no small or tmpfs rows."""
+    absent = [t for t in ("age", "age-keygen", "time") if tools.find(t) is None]
+    if absent:
+        missing(", ".join(absent), "apt-get install -y age time")
+    figures = _figures(tmp_path, "commands", "--disk-only", "--keep-page-cache", timeout=300)
+    assert "small" not in figures and "small_https" not in figures
+    assert list(figures["sizes"]) == ["4 MiB disk"], figures["sizes"]
+    rows = figures["sizes"]["4 MiB disk"]
+    for name in ("rwc seal", "age seal+sync", "rwc open", "age open+sync", "rwc cat", "age cat"):
+        assert rows[name]["seconds"] > 0, name
+    assert [t["target"].split(":")[0] for t in figures["targets"]] == ["4 MiB disk"] * 3
+
+
 def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
     """The key-server rows run end to end (a release refused by a server default, such as
     the attempt caps, fails the run's sanity check instead of going unnoticed)."""

@@ -15,10 +15,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+from selenium.webdriver.common.by import By
+
 from keyserver._domain.settings import Settings
-from keyserver._http.console import _i18n, _page
+from keyserver._http.console import _i18n, _page, _security
 from tests.support.clock import FakeClock
-from tests.support.console import csrf_of, signed_in_session
+from tests.support.console import BrowserFactory, csrf_of, signed_in_session
+from tests.support.console_pages import click_and_wait
 from tests.support.loss_form import MEDIUM
 from tests.support.world import World, activate, confirm, make_world, oprf
 
@@ -213,3 +217,52 @@ def test_how_long_before_the_loss_takes_one_unit_rounded() -> None:
         "紛失の 2 時間前",
         "紛失の 3 日前",
     ]
+
+
+# The review's last opening, measured in the page: the top and bottom of each line box of
+# the value's text and of the advice beside it (the advice's smaller font gives it a
+# smaller box on the same line, so a line is where the boxes overlap vertically).
+_LINES = """
+var dd = arguments[0], boxes = [];
+for (var node of dd.childNodes) {
+  var range = document.createRange(); range.selectNodeContents(node);
+  for (var r of range.getClientRects()) { if (r.width > 0) { boxes.push([r.top, r.bottom]); } }
+}
+boxes.sort(function (a, b) { return a[0] - b[0]; });
+var lines = 0, bottom = -1;
+for (var b of boxes) { if (b[0] >= bottom) { lines += 1; } bottom = Math.max(bottom, b[1]); }
+var dt = dd.previousElementSibling.getBoundingClientRect();
+return [lines, Math.round(dt.top) === Math.round(dd.getBoundingClientRect().top)];
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_last_opening_and_its_advice_are_one_line(
+    settings: Settings, console_url: str, browser: BrowserFactory, language: str
+) -> None:
+    """Issue 12, thirteenth session (the newcomers' second cut): on a 1366x625 laptop
+    viewport the review's last opening, a close one's advice included, reads as one line
+    beside its label, not a label, a value and the advice under it."""
+    with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+        session = signed_in_session(console_url, world.tokens["official"], language)
+        cookie = session.cookies.get(_security.session_cookie_name_plain())
+        assert cookie is not None
+        driver = browser(language)
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1366, "height": 625, "deviceScaleFactor": 1, "mobile": False},
+        )
+        try:
+            driver.get(console_url + "/console/sign-in")  # the cookie's origin first
+            driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": cookie})
+            driver.get(f"{console_url}/console/medium?name={MEDIUM}")
+            driver.find_element(By.ID, "lost_at").send_keys("2026-12-03 17:50")
+            driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
+            click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
+            value = driver.find_element(By.ID, "last-opening")
+            assert driver.find_element(By.ID, "close-opening").is_displayed()
+            lines, beside_label = driver.execute_script(_LINES, value)
+        finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert (lines, beside_label) == (1, True), value.text

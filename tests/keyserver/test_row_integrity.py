@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from sqlalchemy import (
     update,
 )
 
+from keyserver._domain import rowmac
+from keyserver._domain.keys import KeyRing
 from keyserver._domain.settings import Settings
 from keyserver._store.engine import make_engine, migrate
 from keyserver._store.models import AuditEntry, Container, ContainerReader
@@ -198,6 +201,34 @@ def test_a_bulk_suspend_keeps_a_tampered_row_refused(world: World, engine: Engin
     assert _evaluate(world, "reader", bad["container_id"])[1]["type"] == PROBLEM
 
 
+def test_a_bulk_suspend_macs_the_time_columns_as_every_reader_reads_them(
+    world: World, engine: Engine
+) -> None:
+    """The bulk path reads the time columns unprocessed and converts them itself (issue 15).
+
+    Rows with a (microsecond) ``not_after``: the MACs the suspend writes must verify for the
+    restore (which reads through SQLAlchemy's types) and for the release path after it.
+    """
+    regs = [
+        activate(world, medium="usb-times-1", not_after="2099-01-02T03:04:05.123456Z")[0]
+        for _ in range(2)
+    ]
+    code, doc = _official(world, "/v1/media/usb-times-1/suspend")
+    assert (code, doc["affected"]) == (200, 2), doc
+    row = _row(engine, regs[0]["container_id"])
+    assert row["state"] == "suspended" and row["not_after"].microsecond == 123456
+    resp = world.call(
+        "official",
+        "POST",
+        "/v1/media/usb-times-1/restore",
+        json={"reason": "found", "cause": "official"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["affected"] == 2 and "row_integrity_failed" not in resp.text
+    for reg in regs:
+        oprf(world, "reader", reg["container_id"], reg["public_key"])
+
+
 # It drops and re-adds tables: the shared server's prepared statements and the shared
 # database's tables must not be the ones it changed.
 @pytest.mark.own_database
@@ -251,3 +282,59 @@ def test_a_policy_row_added_in_the_database_admits_nobody(world: World, engine: 
     assert (code, doc["type"]) == (409, PROBLEM), doc
     assert _last_refusal(engine, "evaluate")["reason"] == "row-integrity"
     oprf(world, "reader", cid, reg["public_key"])  # the registered reader still opens it
+
+
+def test_the_mac_a_release_writes_is_the_whole_rows(world: World, engine: Engine) -> None:
+    # A release MACs the row it writes back from the parts it verified, encoding only
+    # the fields it changed (rowmac.replace_parts, issue 15): the stored MAC must be the
+    # MAC of the whole row as read back, after plain releases and after the release that
+    # suspends on the budget (state, cause and times change, NULLs become values).
+    ring = KeyRing.from_master(world.settings.load_master_key())
+    reg, _ = activate(world, attempt_budget=3)
+    cid = reg["container_id"]
+    for expected in (1, 2, 3):
+        assert _evaluate(world, "reader", cid)[0] == 200
+        row = _row(engine, cid)
+        assert row["unconfirmed"] == expected
+        assert row["row_mac"] == rowmac.row_mac(rowmac.key_of(ring, row), row)
+    assert (row["state"], row["suspend_cause"]) == ("suspended", "budget")
+    # And the next release reads it as intact: refused for its state, not its MAC.
+    code, doc = _evaluate(world, "reader", cid)
+    assert code != 200 and doc["type"] != PROBLEM, doc
+    assert _last_refusal(engine, "evaluate")["reason"] == "suspended"
+
+
+def test_replaced_parts_are_the_encoding_of_the_new_row() -> None:
+    # Every kind of field, set, changed, cleared and filled: the parts with the changed
+    # fields encoded again are byte for byte the encoding of the whole new row.
+    when = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
+    old = dict.fromkeys(rowmac.FIELD_NAMES) | {
+        "id": b"\x01" * 16,
+        "state": "active",
+        "issuer_id": 7,
+        "seed_sealed": b"seed",
+        "password_required": True,
+        "unconfirmed": 2,
+        "not_after": when,
+        "last_audit_seq": 41,
+    }
+    changes = {
+        "state": "suspended",  # text changed
+        "unconfirmed": 3,  # int changed
+        "password_required": False,  # bool as int
+        "not_after": None,  # a time cleared
+        "budget_reset_at": when,  # a NULL time filled
+        "suspend_cause": "budget",  # a NULL text filled
+        "seed_sealed": None,  # bytes cleared
+        "last_audit_seq": 42,
+        "reason": "not a MACed field",  # ignored
+    }
+    new = old | changes
+    parts = rowmac.encode_parts([old[n] for n in rowmac.FIELD_NAMES])
+    replaced = rowmac.replace_parts(parts, changes)
+    assert replaced == rowmac.encode_parts([new[n] for n in rowmac.FIELD_NAMES])
+    key = b"k" * 32
+    assert rowmac.parts_mac(key, replaced) == rowmac.row_mac(key, new)
+    assert rowmac.parts_verify(key, replaced, rowmac.row_mac(key, new))
+    assert not rowmac.parts_verify(key, parts, rowmac.row_mac(key, new))
+    assert not rowmac.parts_verify(key, replaced, None)

@@ -1,0 +1,149 @@
+"""The bench's bulk suspend alone, A/B between code versions, in CPU time (issue 15).
+
+What ``keyserver_bench`` times at the end of each database's run: ``--count`` active
+containers of one medium inserted straight into the tables (``keyserver_bench.
+bulk_insert``), then ONE suspend of that medium. Here each run is a child process with its
+own fresh database, so versions can alternate in one sitting:
+
+    .venv/bin/python bench/bulk_suspend.py --db sqlite --rounds 3 \
+        --version before=/tmp/rwc-main --version after=.
+
+``--version NAME=DIR``: the keyserver package is imported from ``DIR`` (a checkout or a
+``git archive`` of another commit, put first on ``PYTHONPATH``; its own migrations make
+the database). Per run it prints the load average, the suspend's wall time, the CPU of
+the process that ran it and, on PostgreSQL, of the database's backend(s) (from /proc).
+
+``--http`` (default): ``keyserver serve --workers 1`` is started and the suspend is
+``POST /v1/media/bench-bulk/suspend``, as in the bench; its server CPU is the server's
+process group. ``--in-process``: ``KeyService.change_state`` in the child itself (no
+HTTP); with ``--profile FILE`` it writes a cProfile of that call (cProfile inflates
+per-call costs: read shares, not seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keyserver_bench as kb
+from procs import group_cpu_seconds, pids_cpu_seconds
+
+_MEDIUM = "bench-bulk"
+
+
+def _suspend_in_process(prep: kb.Prepared, count: int, profile: str | None) -> dict[str, Any]:
+    import cProfile  # noqa: PLC0415
+
+    from keyserver._domain.lifecycle import Op  # noqa: PLC0415
+    from keyserver._service import KeyService  # noqa: PLC0415
+
+    service = KeyService(kb._settings(prep.database_url, prep.master_key_b64))
+    try:
+        official = service.authenticate(prep.official_token)
+        backends_of = _backends_reader(prep.database_url)
+        backends0 = backends_of()
+        profiler = cProfile.Profile() if profile else None
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        out = service.change_state(
+            official, Op.SUSPEND, "medium", _MEDIUM, "bench: lost medium", "lost"
+        )
+        if profiler is not None:
+            profiler.disable()
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        backend = backends_of() - backends0
+    finally:
+        service.close()
+    if profiler is not None and profile:
+        profiler.dump_stats(profile)
+    if out["affected"] != count:
+        raise RuntimeError(f"suspend changed {out['affected']} of {count}")
+    return {"wall": wall, "cpu": cpu, "backend_cpu": backend}
+
+
+def _backends_reader(database_url: str) -> Any:
+    """A function returning the CPU seconds of the database's backends (0 on SQLite)."""
+    if not database_url.startswith("postgresql"):
+        return lambda: 0.0
+    return lambda: pids_cpu_seconds(kb.postgres_backends(database_url))
+
+
+def _suspend_http(prep: kb.Prepared, count: int) -> dict[str, Any]:
+    backends_of = _backends_reader(prep.database_url)
+    with kb.running_keyserver(prep, 1) as (base, pgid):
+        cpu0, backends0 = group_cpu_seconds(pgid), backends_of()
+        wall = kb.time_suspend(prep, base, _MEDIUM, count)
+        cpu, backend = group_cpu_seconds(pgid) - cpu0, backends_of() - backends0
+    return {"wall": wall, "cpu": cpu, "backend_cpu": backend}
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One run: fresh database, insert, suspend; one JSON line on stdout."""
+    make_db = kb.postgres_database if args.db == "postgres" else kb.sqlite_database
+    with make_db() as url:
+        prep = kb.prepare(url, 2)
+        insert_s = kb.bulk_insert(prep, _MEDIUM, args.count)
+        load = os.getloadavg()[0]
+        if args.in_process:
+            figures = _suspend_in_process(prep, args.count, args.profile)
+        else:
+            figures = _suspend_http(prep, args.count)
+    print(json.dumps({**figures, "insert_s": insert_s, "load": load}), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--count", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--version", action="append", default=[], help="NAME=DIR (repeatable)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--http", dest="in_process", action="store_false")
+    mode.add_argument("--in-process", dest="in_process", action="store_true")
+    ap.add_argument("--profile", help="cProfile output of the suspend (--in-process)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args)
+        return
+    versions = [v.split("=", 1) for v in args.version] or [["this", "."]]
+    here = Path(__file__).resolve().parent
+    results: dict[str, list[dict[str, Any]]] = {}
+    for r in range(args.rounds):
+        # Alternating, and the order flipped every round: neither version always goes
+        # first into a machine whose load drifts.
+        for name, src in versions if r % 2 == 0 else versions[::-1]:
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([str(Path(src).resolve()), str(here)]),
+            }
+            argv = [sys.executable, str(here / "bulk_suspend.py"), "--child", "--db", args.db]
+            argv += ["--count", str(args.count), "--in-process" if args.in_process else "--http"]
+            if args.profile:
+                argv += ["--profile", f"{args.profile}.{name}.{r}"]
+            out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+            fig = json.loads(out.stdout.strip().splitlines()[-1])
+            results.setdefault(name, []).append(fig)
+            print(
+                f"round {r} {name:>8}: load {fig['load']:5.2f}  wall {fig['wall']:6.2f} s  "
+                f"CPU {fig['cpu']:5.2f} s  backend CPU {fig['backend_cpu']:5.2f} s  "
+                f"(insert {fig['insert_s']:.1f} s)",
+                flush=True,
+            )
+    for name, figs in results.items():
+        series = {k: ", ".join(f"{f[k]:.2f}" for f in figs) for k in ("wall", "cpu", "backend_cpu")}
+        print(
+            f"{name:>8}: wall {series['wall']} s; CPU {series['cpu']} s; "
+            f"backend CPU {series['backend_cpu']} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
