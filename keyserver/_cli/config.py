@@ -64,7 +64,7 @@ _SETTING_HELP = {
     "loss_waiting_period": "default delay between a loss report and destruction (e.g. 72h)",
     "max_waiting_period_days": "largest waiting period an official may ask for",
     "max_body_bytes": "request bodies above this are refused (413)",
-    "max_list_limit": "largest page size of list endpoints",
+    "max_list_limit": "largest page size of list endpoints (1..1000)",
     "audit_inline_ids_max": "bulk operations list affected ids in the audit up to this",
     "sweep_interval": "period of the background sweep in `serve` (0 disables it)",
     "trust_proxy": "take the client address from X-Forwarded-For (true/false)",

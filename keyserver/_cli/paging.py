@@ -2,8 +2,10 @@
 
 ``search``, ``media list``, ``audit list`` and ``approvals list`` each declared it and three
 of them checked it, each its own copy (``media list`` not at all: the server's refusal,
-exit 6, where the others said a usage error, exit 2). The server keeps its own bound
-(``max_list_limit``, spec §endpoints): this is what the command asks for at most.
+exit 6, where the others said a usage error, exit 2). The range is the one every server's
+``max_list_limit`` lies in (keyserver._domain.paging, spec §limits), so the command never
+refuses a page a server allows; a server with a lower cap answers with it (its refusal
+names its own bound), which only it knows.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import argparse
 
 from keyserver._cli.errors import EXIT_USAGE, CliError
 from keyserver._domain.i18n import N_
+from keyserver._domain.paging import LIST_LIMIT_MAX
 
 DEFAULT = 100
-MOST = 1000
+MOST = LIST_LIMIT_MAX
 
 
 def add_limit(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from keyserver._domain.approvals import DEFAULT_RULES, Rule, parse_rules
 from keyserver._domain.budget import ATTEMPT_BUDGET_MAX
 from keyserver._domain.database_url import check_database_url
 from keyserver._domain.durations import DurationError, parse_duration
+from keyserver._domain.paging import LIST_LIMIT_MAX
 
 ENV_PREFIX = "KEYSERVER_"
 CONFIG_FILE_NAME = "keyserver.toml"
@@ -235,6 +236,11 @@ class Settings:
                 object.__setattr__(self, name, _coerce(name, value))
         if not 1 <= self.default_attempt_budget <= ATTEMPT_BUDGET_MAX:
             raise ConfigError(f"default_attempt_budget must be in 1..{ATTEMPT_BUDGET_MAX}")
+        if not 1 <= self.max_list_limit <= LIST_LIMIT_MAX:  # spec §limits; _domain/paging.py
+            raise ConfigError(
+                f"max_list_limit must be in 1..{LIST_LIMIT_MAX}: set KEYSERVER_MAX_LIST_LIMIT"
+                f" (or max_list_limit in keyserver.toml) to at most {LIST_LIMIT_MAX}"
+            )
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be >= 1024")
         for name in (

@@ -202,6 +202,32 @@ def test_a_default_attempt_budget_no_container_may_have_is_refused_at_start(
     assert "default_attempt_budget must be in 1..1000" in result.err
 
 
+@pytest.mark.parametrize("cap", ["0", "1001"])
+def test_a_page_cap_outside_the_protocols_bound_is_refused_at_start(
+    cli: Any, h: ModuleType, data_dir: Any, cap: str
+) -> None:
+    # 1001 was accepted, and then `--limit 1001` was refused by the command though the
+    # server allowed it; 0 refused every listing (keyserver/_domain/paging.py).
+    env = h.clean_env(KEYSERVER_MAX_LIST_LIMIT=cap)
+    result = cli("search", "--limit", "1000", "--data-dir", data_dir.path, env=env)
+    assert result.code == 3, result
+    assert "max_list_limit must be in 1..1000" in result.err
+    assert "KEYSERVER_MAX_LIST_LIMIT" in result.err  # what to change
+
+
+def test_the_command_takes_the_largest_page_and_a_lower_server_cap_answers_itself(
+    cli: Any, h: ModuleType, data_dir: Any
+) -> None:
+    # One bound (keyserver._domain.paging): the command refuses nothing a server allows,
+    # and a server with a lower cap names its own in the refusal.
+    assert cli("search", "--limit", "1000", "--data-dir", data_dir.path).code == 0
+    env = h.clean_env(KEYSERVER_MAX_LIST_LIMIT="50")
+    result = cli("search", "--limit", "51", "--data-dir", data_dir.path, env=env)
+    assert result.code != 0 and "1..50" in result.err, result
+    result = cli("search", "--limit", "50", "--data-dir", data_dir.path, env=env)
+    assert result.code == 0, result
+
+
 @pytest.mark.parametrize(
     "listing",
     [("search",), ("media", "list"), ("audit", "list"), ("approvals", "list")],
