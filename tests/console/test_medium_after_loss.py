@@ -165,6 +165,15 @@ def test_reported_medium_leads_with_its_state_and_lists_answers_first(
     assert LOSS_FORM in before.text and 'id="loss-state"' not in before.text
     assert f"<h2>{_t(language, 'Report this medium lost')}</h2>" in before.text
     assert before.text.count('class="button primary"') == 1
+    # The record so far: a plain link under the containers, named as not the task (issue
+    # 12, second pair of newcomer runs: "print the medium report" was done from here,
+    # before the report); no button leads to the report before the loss is reported.
+    record = _t(language, "This medium's record (not reported lost)")
+    link = rf'<a id="medium-record" href="[^"]+/report\?[^"]+">{re.escape(record)}</a>'
+    assert re.search(link, html.unescape(before.text))
+    assert before.text.index('id="medium-record"') > before.text.index('id="containers"')
+    assert not re.search(r'<a class="button[^"]*" [^>]*href="[^"]+/report\?', before.text)
+    assert 'id="medium-record"' not in after.text
     assert [label for label, _ in _rows(before)] == ["alpha", "bravo", "charlie"]
     # One line of what is on it, above the form: the count and the state, no label (issue
     # 12, tenth newcomer runs: the table below names them).
