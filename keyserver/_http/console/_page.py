@@ -164,6 +164,9 @@ class Page:
     actor: Actor | None = None
     session_id: str | None = None
     form: dict[str, str] = field(default_factory=dict)
+    # The page a form answered from a POST (a review, a result) stands for: its language
+    # switch returns there (:meth:`render`). Set by :meth:`act`.
+    back: str | None = None
 
     @property
     def principal(self) -> Actor:
@@ -287,6 +290,13 @@ class Page:
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """Render a template with the page context."""
+        path, query = self.request.url.path, self.request.url.query
+        if self.request.method != "GET":
+            # A page answering a POST has no address of its own: the language switch's GET
+            # of it found no page (404, thirteenth session). It returns to the page the form
+            # stands for (what :meth:`act` was given), else the overview; what was typed is
+            # not carried in a URL (an internal reason must not reach logs or history).
+            path, query = self.back or _security.PREFIX + "/overview", ""
         html = (
             environment(self.language)
             .get_template(template)
@@ -294,8 +304,8 @@ class Page:
                 page=self,
                 fmt=self.formats,
                 languages=_i18n.LANGUAGE_NAMES,
-                path=self.request.url.path,
-                query=self.request.url.query,
+                path=path,
+                query=query,
                 **values,
             )
         )
@@ -322,6 +332,8 @@ class Page:
 
     def act(self, call: Callable[[], Response], back: str | None = None) -> Response:
         """Run a page body; a refusal of the service becomes the error page."""
+        if back is not None:
+            self.back = back
         try:
             return call()
         except KeyServerError as exc:
