@@ -278,12 +278,27 @@ def _check_tls(cert: str, key: str) -> None:
     try:
         context.load_cert_chain(cert, key, password=_no_password)
     except ssl.SSLError as exc:
+        # A sentence for each case OpenSSL tells apart, never its own text: without a
+        # reason code it was "(PEM lib (_ssl.c:3905))", with one "(KEY_VALUES_MISMATCH)".
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise CliError(
+                N_(
+                    "the private key %(key)s is not the key of the certificate %(cert)s",
+                    cert=cert,
+                    key=key,
+                ),
+                hint=N_(
+                    "give with --tls-key the key the certificate was issued for, or with "
+                    "--tls-cert that key's certificate"
+                ),
+                exit_code=EXIT_CONFIG,
+            ) from exc
         raise CliError(
             N_(
-                "cannot use %(cert)s with %(key)s for TLS (%(reason)s)",
+                "cannot use %(cert)s with %(key)s for TLS: they are not a PEM certificate "
+                "and its unencrypted private key",
                 cert=cert,
                 key=key,
-                reason=exc.reason or exc.strerror or type(exc).__name__,
             ),
             hint=N_(
                 "give the server's certificate (with its chain) and its private key, "

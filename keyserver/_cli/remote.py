@@ -8,6 +8,7 @@ spec §problems: refusals are RFC 9457 documents; the slug decides the exit code
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from keyserver._cli.errors import (
 )
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.settings import DISPLAY_ZONE_HEADER
+from pycontainer.client.connection import CERT_NAME_MISMATCH, CERT_UNTRUSTED, tls_reason
 from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
@@ -33,6 +35,7 @@ from pycontainer.client.transport import (
     problem_slug,
     read_limited,
     trust_store,
+    unusable_bundle,
 )
 from pycontainer.errors import ContainerError, KeyServerProtocolError
 
@@ -62,6 +65,41 @@ def check_server_url(url: str) -> str:
         raise CliError(
             N_("--server: %(message)s", message=exc.message), hint=exc.hint, exit_code=EXIT_CONFIG
         ) from None
+
+
+def _tls_failure(server: str, exc: Exception) -> CliError:
+    """A failed TLS handshake as a sentence and what to do, in the official's language.
+
+    The classification is rwc's (pycontainer.client.connection.tls_reason): it said
+    "TLS failure talking to URL: SSLError", which tells nobody which of the three it was.
+    """
+    reason = tls_reason(exc)
+    if reason == CERT_NAME_MISMATCH:
+        return CliError(
+            N_("the certificate of %(server)s is not issued for that name", server=server),
+            hint=N_(
+                "use in --server the host name the certificate names, or ask the server's "
+                "administrator for a certificate that names this one"
+            ),
+            exit_code=EXIT_UNAVAILABLE,
+        )
+    if reason == CERT_UNTRUSTED:
+        return CliError(
+            N_(
+                "the certificate of %(server)s is not signed by a CA this command trusts",
+                server=server,
+            ),
+            hint=N_("name the CA that signed it with --ca-bundle FILE (or KEYSERVER_CA_BUNDLE)"),
+            exit_code=EXIT_UNAVAILABLE,
+        )
+    return CliError(
+        N_("the TLS handshake with %(server)s failed", server=server),
+        hint=N_(
+            "check the port in --server, and that the key server was started with "
+            "--tls-cert and --tls-key (or sits behind a TLS proxy)"
+        ),
+        exit_code=EXIT_UNAVAILABLE,
+    )
 
 
 def _broken(exc: Exception) -> CliError:
@@ -144,18 +182,7 @@ class RemoteBackend:
                 verify=self._verify,
             )
         except requests.exceptions.SSLError as exc:
-            raise CliError(
-                N_(
-                    "TLS failure talking to %(server)s: %(error)s",
-                    server=self._base,
-                    error=type(exc).__name__,
-                ),
-                hint=N_(
-                    "check the server certificate; --ca-bundle FILE (or KEYSERVER_CA_BUNDLE) "
-                    "names the CA that signed it"
-                ),
-                exit_code=EXIT_UNAVAILABLE,
-            ) from None
+            raise self._tls_failure(exc) from None
         except requests.exceptions.RequestException as exc:
             raise CliError(
                 N_(
@@ -175,6 +202,20 @@ class RemoteBackend:
         if zone and self._on_zone is not None:
             self._on_zone(zone)
         return response
+
+    def _tls_failure(self, exc: Exception) -> CliError:
+        """The TLS failure, or the trust store's when OpenSSL could not load it.
+
+        requests loads the bundle only when it connects, so a damaged one surfaced as a
+        handshake failure blamed on the server. Checked only now that TLS failed (no cost
+        on success); said as rwc says it (transport.unusable_bundle), a local error.
+        """
+        try:
+            ssl.create_default_context(cafile=self._verify)
+        except OSError as load_exc:  # ssl.SSLError too
+            bundle = unusable_bundle(self._verify, load_exc)
+            return CliError(bundle.message, hint=bundle.hint, exit_code=EXIT_CONFIG)
+        return _tls_failure(self._base, exc)
 
     @staticmethod
     def _read(response: requests.Response) -> bytes:

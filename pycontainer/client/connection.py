@@ -136,7 +136,13 @@ def proxy_for(host: str) -> _Proxy | None:
     return _Proxy(parts.hostname, parts.port or 80, headers)
 
 
-def _tls_reason(exc: Exception) -> str:
+def tls_reason(exc: Exception) -> str:
+    """Why a TLS handshake failed, as one of the three sentences above, never OpenSSL's text.
+
+    One classification for both commands (keyserver/_cli/remote.py says the same three in
+    the official's language): OpenSSL's own words ("[SSL] ... (_ssl.c:1006)") name no
+    file and no setting, so nobody under stress can act on them.
+    """
     text = str(exc)
     if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
         return CERT_NAME_MISMATCH
@@ -241,7 +247,7 @@ class Connection:
             raise ConnectFailedError(TIMED_OUT) from None
         except OSError as exc:
             if u.scheme == "https" and _is_tls_error(exc):
-                raise ConnectFailedError(_tls_reason(exc), tls=True) from None
+                raise ConnectFailedError(tls_reason(exc), tls=True) from None
             raise ConnectFailedError(CONNECTION_FAILED) from None
         sock.settimeout(self._read_timeout)
         return sock

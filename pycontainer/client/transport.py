@@ -120,10 +120,17 @@ def unusable_bundle(store: str, exc: OSError) -> CaBundleError:
     """
     import ssl  # noqa: PLC0415 - loaded already: the caller was building a TLS context
 
-    reason = exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else exc.strerror
+    # A sentence, never OpenSSL's text ("[X509] PEM lib (_ssl.c:4154)" had no reason code):
+    # trust_store() has found the file readable and PEM, so what is left is its content.
+    what = (
+        "a certificate in it is damaged or cut short"
+        if isinstance(exc, ssl.SSLError)
+        else f"it cannot be read ({exc.strerror or type(exc).__name__})"
+    )
     return CaBundleError(
-        f"the CA bundle {store} cannot be used for TLS: {reason or type(exc).__name__}",
-        hint="name a PEM file of CA certificates with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+        f"the CA bundle {store} cannot be used for TLS: {what}",
+        hint="name a PEM file of CA certificates with --ca-bundle FILE (or RWC_CA_BUNDLE);"
+        " get it again from whoever issued it if it was copied in part",
     )
 
 
