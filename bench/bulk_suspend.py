@@ -19,7 +19,8 @@ process group. ``--in-process``: ``KeyService.change_state`` in the child itself
 HTTP); with ``--profile FILE`` it writes a cProfile of that call (cProfile inflates
 per-call costs: read shares, not seconds). ``--fillfactor N`` (PostgreSQL): the
 containers table's fillfactor before the insert (room for HOT updates; an experiment,
-bench/profiles/keyserver.md).
+bench/profiles/keyserver.md). ``--op restore`` (with ``--in-process``): the medium is
+suspended first (not measured), then the restore that lifts it (cause ``any``) is.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ from procs import group_cpu_seconds, pids_cpu_seconds
 _MEDIUM = "bench-bulk"
 
 
-def _suspend_in_process(prep: kb.Prepared, count: int, profile: str | None) -> dict[str, Any]:
+def _suspend_in_process(
+    prep: kb.Prepared, count: int, profile: str | None, op: str = "suspend"
+) -> dict[str, Any]:
     import cProfile  # noqa: PLC0415
+    import operator  # noqa: PLC0415
 
     from keyserver._domain.lifecycle import Op  # noqa: PLC0415
     from keyserver._service import KeyService  # noqa: PLC0415
@@ -48,15 +52,39 @@ def _suspend_in_process(prep: kb.Prepared, count: int, profile: str | None) -> d
     service = KeyService(kb._settings(prep.database_url, prep.master_key_b64))
     try:
         official = service.authenticate(prep.official_token)
+        if op == "restore":
+            # The medium suspended first (not measured), then found: the restore is timed.
+            service.change_state(official, Op.SUSPEND, "medium", _MEDIUM, "bench: lost", "lost")
         backends_of = _backends_reader(prep.database_url)
         backends0 = backends_of()
         profiler = cProfile.Profile() if profile else None
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        out = service.change_state(
-            official, Op.SUSPEND, "medium", _MEDIUM, "bench: lost medium", "lost"
-        )
+        # Through operator.call: callgrind's --toggle-collect=_operator_call counts this
+        # call alone (bench/profiles/keyserver.md).
+        if op == "restore":
+            # cause "any": both of the restore's groups and the loss deadlines' clearing.
+            out = operator.call(
+                service.change_state,
+                official,
+                Op.RESTORE,
+                "medium",
+                _MEDIUM,
+                "bench: found",
+                None,
+                cause="any",
+            )
+        else:
+            out = operator.call(
+                service.change_state,
+                official,
+                Op.SUSPEND,
+                "medium",
+                _MEDIUM,
+                "bench: lost medium",
+                "lost",
+            )
         if profiler is not None:
             profiler.disable()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -66,7 +94,7 @@ def _suspend_in_process(prep: kb.Prepared, count: int, profile: str | None) -> d
     if profiler is not None and profile:
         profiler.dump_stats(profile)
     if out["affected"] != count:
-        raise RuntimeError(f"suspend changed {out['affected']} of {count}")
+        raise RuntimeError(f"{op} changed {out['affected']} of {count}")
     return {"wall": wall, "cpu": cpu, "backend_cpu": backend}
 
 
@@ -104,7 +132,7 @@ def _child(args: argparse.Namespace) -> None:
         insert_s = kb.bulk_insert(prep, _MEDIUM, args.count)
         load = os.getloadavg()[0]
         if args.in_process:
-            figures = _suspend_in_process(prep, args.count, args.profile)
+            figures = _suspend_in_process(prep, args.count, args.profile, args.op)
         else:
             figures = _suspend_http(prep, args.count)
     print(json.dumps({**figures, "insert_s": insert_s, "load": load}), flush=True)
@@ -121,10 +149,15 @@ def main() -> None:
     mode.add_argument("--in-process", dest="in_process", action="store_true")
     ap.add_argument("--profile", help="cProfile output of the suspend (--in-process)")
     ap.add_argument(
+        "--op", choices=("suspend", "restore"), default="suspend", help="restore: --in-process"
+    )
+    ap.add_argument(
         "--fillfactor", type=int, default=0, help="PostgreSQL: the containers table's fillfactor"
     )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.op == "restore" and not args.in_process:
+        ap.error("--op restore is measured --in-process only")
     if args.child:
         _child(args)
         return
@@ -141,6 +174,7 @@ def main() -> None:
             }
             argv = [sys.executable, str(here / "bulk_suspend.py"), "--child", "--db", args.db]
             argv += ["--count", str(args.count), "--in-process" if args.in_process else "--http"]
+            argv += ["--op", args.op]
             if args.fillfactor:
                 argv += ["--fillfactor", str(args.fillfactor)]
             if args.profile:
