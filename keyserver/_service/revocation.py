@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from keyserver._domain.context import LOCAL, OFFICIAL, RequestContext
@@ -257,18 +257,9 @@ class RevocationOps:
         if op is Op.SUSPEND:
             values.update(suspended_at=now, suspend_cause=Cause.OFFICIAL.value)
         elif op is Op.RESTORE:
-            # Only a budget suspension resets the budget (spec §receipt): lifting a loss
-            # report leaves the count of unconfirmed attempts where the thief left it.
-            budget_reset = Container.suspend_cause == Cause.BUDGET.value
-            values.update(
-                suspended_at=None,
-                destroy_after=None,
-                suspend_cause=None,
-                unconfirmed=case((budget_reset, 0), else_=Container.unconfirmed),
-                budget_reset_at=case((budget_reset, now), else_=Container.budget_reset_at),
-            )
-            if cause != "any":
-                cond = cond & (Container.suspend_cause == cause)
+            # Which suspensions are lifted, and the budget reset of a budget suspension:
+            # transitions.restore (below).
+            values.update(suspended_at=None, destroy_after=None, suspend_cause=None)
             if cause in {Cause.LOSS_REPORT.value, "any"}:
                 # The medium was found: its loss report's deadlines go, also on containers
                 # left suspended for another cause, and its locked pending containers
@@ -283,7 +274,13 @@ class RevocationOps:
                 destroyed_at=now, seed_sealed=None, receipt_key_sealed=None, destroy_after=None
             )
         values.update(extra or {})
-        ids = sorted(transitions.apply_transition(session, op, cond, values))
+        if op is Op.RESTORE:
+            if cause is None:
+                # check_change gives every restore its cause; none must never mean "all".
+                raise ValueError("a restore needs the cause of the suspensions it lifts")
+            ids = sorted(transitions.restore(session, cond, values, cause=cause, now=now))
+        else:
+            ids = sorted(transitions.apply_transition(session, op, cond, values))
         self._ledger.audit_ok(
             session,
             actor,

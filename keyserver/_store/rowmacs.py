@@ -7,7 +7,7 @@ MAC by being suspended, destroyed or swept along with its medium: it stays refus
 - ORM writes (register, commit, receipt) are covered by one ``before_flush`` hook
   (:func:`_before_flush`): every new or changed :class:`Container` in a session opened by
   :meth:`keyserver._store.ledger.Ledger.tx` gets its MAC, if its loaded values verified.
-- Set-based writes (keyserver/_store/transitions.py) go through :func:`guarded_update`.
+- Set-based writes (keyserver/_store/transitions.py) go through :func:`constant_update`.
 - The release path computes the MAC of the row it writes itself (keyserver/_release/
   rowcheck.py) from the values it read and verified under the row lock.
 """
@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Update,
     bindparam,
     event,
     func,
@@ -179,40 +178,10 @@ def session_problem(session: Session, c: Container) -> RowIntegrityError | None:
     return stale_problem(row, entries, issuer)
 
 
-def failing_ids(session: Session, where: ColumnElement[bool], *, fresh: bool = False) -> set[bytes]:
-    """Ids of the rows matching ``where`` that fail their MAC (before a bulk change).
-
-    With ``fresh`` (a change that grants: restore), also those the audit log has changed
-    since their ``last_audit_seq`` (:func:`keyserver._domain.rowmac.later_change`), asked
-    with one query per chunk of rows instead of one per row. Rows as tuples in
-    :data:`keyserver._domain.rowmac.FIELDS` order: a medium may hold 100,000 of them.
-    """
-    ring = ring_of(session)
-    failed: set[bytes] = set()
-    good: list[Sequence[Any]] = []
-    width = len(_MAC_COLUMNS)
-    # On the session's Core connection: no ORM result processing per row.
-    conn = session.connection()
-    for row in conn.execute(select(*_MAC_COLUMNS, _C.c.row_mac, _GENERATION).where(where)):
-        stored = row[width]
-        key = ring.keys_of(int(row[width + 1])).row_key
-        if stored is not None and hmac.compare_digest(
-            rowmac.values_mac(key, row[:width]), bytes(stored)
-        ):
-            good.append(row)
-        else:
-            failed.add(bytes(row[0]))
-    if fresh and good:
-        failed.update(
-            _stale(session, [dict(zip(rowmac.FIELD_NAMES, r, strict=False)) for r in good])
-        )
-    return failed
-
-
 _CHUNK = 500
 
 
-def _stale(session: Session, rows: list[Mapping[Any, Any]]) -> set[bytes]:
+def _stale(session: Session, rows: Sequence[Mapping[Any, Any]]) -> set[bytes]:
     """The rows (MAC verified) the audit log changed after their ``last_audit_seq``."""
     first = min(int(r["last_audit_seq"] or 0) for r in rows)
     bulk = [
@@ -285,9 +254,13 @@ def _time_processors(conn: Connection) -> dict[int, Callable[[Any], Any]]:
 
 
 def constant_update(
-    session: Session, where: ColumnElement[bool], values: Mapping[str, Any]
+    session: Session,
+    where: ColumnElement[bool],
+    values: Mapping[str, Any],
+    *,
+    fresh: bool = False,
 ) -> list[bytes]:
-    """:func:`guarded_update` for a change whose MACed values are constants.
+    """A set-based change of containers whose MACed values are constants (module rule).
 
     A suspend, a destroy, a loss report's hold: each row is read once (locked), verified,
     and its new MAC computed from the same encoding with the changed fields replaced
@@ -297,7 +270,10 @@ def constant_update(
     wrote the MACs row by row made a bulk suspend of 100,000 take 2.2 s on SQLite and
     4.5 s on PostgreSQL). The rows are encoded and MACed a chunk at a time, a field at a
     time (:func:`keyserver._domain.rowmac.changed_macs`: the per-row Python was most of
-    the rest). Returns the changed ids (the rows read, under lock).
+    the rest). With ``fresh`` (a change that grants: a restore, a loss report's hold
+    lifted), a row the audit log changed after its ``last_audit_seq`` keeps its MAC too
+    (:func:`_stale`: one query per chunk of rows). Returns the changed ids (the rows
+    read, under lock).
     """
     ring = ring_of(session)
     changes = {
@@ -309,6 +285,7 @@ def constant_update(
     width = len(_MAC_COLUMNS)
     # id -> the new MAC, or None for a row that failed its MAC (it keeps its old one).
     macs: dict[bytes, bytes | None] = {}
+    verified: list[dict[str, Any]] = []  # with ``fresh``: the rows whose MAC verified
     read = select(*_BULK_COLUMNS, _C.c.row_mac, _GENERATION).where(where).with_for_update(of=_C)
     times = _time_processors(conn)
     result = conn.execute(read)
@@ -323,6 +300,17 @@ def constant_update(
         keys = list(map(key_of.__getitem__, columns[width + 1]))
         new = rowmac.changed_macs(columns[:width], keys, columns[width], changes)
         macs.update(zip(map(bytes, columns[0]), new, strict=True))
+        if fresh:
+            # Only the rows that verified are asked about (a failed one is refused anyway).
+            verified.extend(
+                dict(zip(rowmac.FIELD_NAMES, row, strict=True))
+                for row, mac in zip(zip(*columns[:width], strict=True), new, strict=True)
+                if mac is not None
+            )
+    if verified:
+        # spec §row-integrity: a row copied back from a backup must not be blessed by a
+        # change that grants; it is changed with the others but keeps the MAC it had.
+        macs.update(dict.fromkeys(_stale(session, verified)))
     if macs:
         _write_constant(conn, where, values, macs)
         failed = {cid for cid, mac in macs.items() if mac is None}
@@ -403,32 +391,6 @@ def _write_constant(
         # error (503, spec §problems) must not turn into another one.
         with contextlib.suppress(sqlite3.Error):
             raw.create_function(_NEW_MAC_FUNCTION, 1, None)
-
-
-def guarded_update(
-    session: Session, where: ColumnElement[bool], stmt: Update, *, fresh: bool = False
-) -> list[bytes]:
-    """Run a set-based UPDATE of containers matching ``where``; keep the MACs (see module).
-
-    ``stmt`` is the UPDATE with its WHERE; it is run returning the MACed columns, the new
-    MACs of the rows that verified before (and, with ``fresh``, that the audit log has not
-    changed since) go back in one ``executemany``, and the ids of
-    the rows that did not are added to ``session.info[FAILED]`` for the audit entry.
-    Returns the changed ids.
-    """
-    failed = failing_ids(session, where, fresh=fresh)
-    rows = session.connection().execute(stmt.returning(*_MAC_COLUMNS, _GENERATION)).all()
-    ring = ring_of(session)
-    width = len(_MAC_COLUMNS)
-    ids = [bytes(row[0]) for row in rows]
-    macs = [
-        (rowmac.values_mac(ring.keys_of(int(row[width])).row_key, row[:width]), cid)
-        for row, cid in zip(rows, ids, strict=True)
-        if cid not in failed
-    ]
-    _store_macs(session.connection(), macs)
-    session.info.setdefault(FAILED, set()).update(failed.intersection(ids))
-    return ids
 
 
 def _store_macs(conn: Connection, macs: list[tuple[bytes, bytes]]) -> None:

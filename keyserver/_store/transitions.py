@@ -2,10 +2,11 @@
 
 Split from repository.py (issue 9) by job: every statement here rewrites many container
 rows at once (a medium, an issuer, a sweep rule), and each goes through
-:func:`keyserver._store.rowmacs.guarded_update`, which recomputes the MAC of each changed
-row that verified before the change and reports the ones that did not (spec
-§row-integrity). All functions take the caller's :class:`Session` (opened by
-``Ledger.tx``); the service owns transactions and audit entries.
+:func:`keyserver._store.rowmacs.constant_update` (the values of each UPDATE are
+constants), which recomputes the MAC of each changed row that verified before the change
+and reports the ones that did not (spec §row-integrity). All functions take the
+caller's :class:`Session` (opened by ``Ledger.tx``); the service owns transactions and
+audit entries.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from keyserver._domain.lifecycle import LOSS_EFFECTS, TRANSITIONS, Op, State
+from keyserver._domain.lifecycle import LOSS_EFFECTS, TRANSITIONS, Cause, Op, State
 from keyserver._store.models import Container
-from keyserver._store.rowmacs import constant_update, guarded_update
+from keyserver._store.rowmacs import constant_update
 
 
 def scope_filter(scope: str, target: bytes | str | int) -> ColumnElement[bool]:
@@ -63,19 +64,55 @@ def apply_transition(
     where: ColumnElement[bool],
     values: dict[str, Any],
 ) -> list[bytes]:
-    """Set-based state change of every container matching ``where`` (ONE UPDATE).
+    """Set-based suspend or destroy of every container matching ``where`` (ONE UPDATE).
 
     Only containers in a source state of ``op`` (lifecycle.TRANSITIONS) change; the ids of
-    the changed containers are returned.
+    the changed containers are returned. A restore is :func:`restore` (its values depend
+    on each row's cause).
     """
+    if op is Op.RESTORE:
+        raise ValueError("a restore goes through transitions.restore")
     sources, target = TRANSITIONS[op]
     cond = and_(where, Container.state.in_([s.value for s in sources]))
-    if op is not Op.RESTORE:
-        # Suspend and destroy set constants: one read, one UPDATE, MACs from one encoding.
-        return constant_update(session, cond, {"state": target.value, **values})
-    stmt = update(Container).where(cond).values(state=target.value, **values)
-    # A restore grants: a row restored from a backup must not be blessed by it.
-    return guarded_update(session, cond, stmt, fresh=True)
+    # Suspend and destroy set constants: one read, one UPDATE, MACs from one encoding.
+    return constant_update(session, cond, {"state": target.value, **values})
+
+
+def restore(
+    session: Session,
+    where: ColumnElement[bool],
+    values: dict[str, Any],
+    *,
+    cause: str,
+    now: datetime,
+) -> list[bytes]:
+    """Lift the suspensions of ``cause`` (or ``any``) on the containers matching ``where``.
+
+    spec §lifecycle, §receipt: only a budget suspension resets the budget (``unconfirmed``
+    0, ``budget_reset_at`` now); lifting a loss report or an official's suspension leaves
+    the count of unconfirmed attempts where the thief left it. So the values are constant
+    within each cause, and each cause's rows are ONE :func:`constant_update` (issue 15:
+    the batched MACs of a bulk suspend); ``any`` is two, the budget suspensions and the
+    others, in the caller's transaction. A restore grants, so ``fresh``: a row copied back
+    from a backup is restored but keeps its MAC (stays refused) and is named in the audit
+    entry. Returns the changed ids.
+    """
+    sources, target = TRANSITIONS[Op.RESTORE]
+    cond = and_(where, Container.state.in_([s.value for s in sources]))
+    budget = Container.suspend_cause == Cause.BUDGET.value
+    groups: list[tuple[ColumnElement[bool], dict[str, Any]]] = []
+    if cause in {Cause.BUDGET.value, "any"}:
+        groups.append((budget, {"unconfirmed": 0, "budget_reset_at": now}))
+    if cause == "any":
+        # SQL's ``!=`` is NULL on a NULL cause (a suspension from before causes existed).
+        groups.append((Container.suspend_cause.is_(None) | ~budget, {}))
+    elif cause != Cause.BUDGET.value:
+        groups.append((Container.suspend_cause == cause, {}))
+    ids: list[bytes] = []
+    for only, extra in groups:
+        changed = {"state": target.value, **values, **extra}
+        ids += constant_update(session, and_(cond, only), changed, fresh=True)
+    return ids
 
 
 def transition_candidates(
@@ -112,25 +149,19 @@ def clear_loss_deadlines(
     Clears ``destroy_after`` of the suspended containers that stay suspended for another
     cause, and unlocks pending containers locked by the loss report. Returns their ids.
     """
-    cond = and_(
-        where,
-        Container.destroy_after.is_not(None),
-        (Container.state == State.PENDING.value)
-        | ((Container.state == State.SUSPENDED.value) & (Container.suspend_cause != "loss-report")),
+    values = {"destroy_after": None, "last_audit_seq": seq, "changed_by": actor}
+    held = and_(where, Container.destroy_after.is_not(None))
+    # Two constant changes (issue 15: the batched MACs): a locked pending container loses
+    # the loss report's cause too; a suspended one keeps its own cause.
+    pending = and_(held, Container.state == State.PENDING.value)
+    suspended = and_(
+        held,
+        Container.state == State.SUSPENDED.value,
+        Container.suspend_cause != Cause.LOSS_REPORT.value,
     )
-    stmt = (
-        update(Container)
-        .where(cond)
-        .values(
-            destroy_after=None,
-            suspend_cause=case(
-                (Container.state == State.PENDING.value, None), else_=Container.suspend_cause
-            ),
-            last_audit_seq=seq,
-            changed_by=actor,
-        )
-    )
-    return sorted(guarded_update(session, cond, stmt, fresh=True))
+    ids = constant_update(session, pending, {**values, "suspend_cause": None}, fresh=True)
+    ids += constant_update(session, suspended, values, fresh=True)
+    return sorted(ids)
 
 
 def mark_lost(

@@ -338,3 +338,63 @@ def test_replaced_parts_are_the_encoding_of_the_new_row() -> None:
     assert rowmac.parts_verify(key, replaced, rowmac.row_mac(key, new))
     assert not rowmac.parts_verify(key, parts, rowmac.row_mac(key, new))
     assert not rowmac.parts_verify(key, replaced, None)
+
+
+def test_a_medium_restore_macs_as_row_by_row_and_keeps_failing_rows_refused(
+    world: World, engine: Engine
+) -> None:
+    """A medium's restore is batched like its suspend (issue 15), with the same guarantees.
+
+    Four suspended containers of one medium, restored with cause ``any``: one suspended by
+    its budget (reset), one by an official (its count of unconfirmed attempts kept), one
+    copied back from before its own restore (MAC verifies, the audit log is newer), one
+    edited. All four change state; the two intact ones get the MAC the per-row function
+    gives their row as read back; the other two keep the MAC they had and are named in
+    the audit entry.
+    """
+    ring = KeyRing.from_master(world.settings.load_master_key())
+    medium = "usb-restore-1"
+    budget, _ = activate(world, medium=medium, attempt_budget=2)
+    for _ in range(2):
+        assert _evaluate(world, "reader", budget["container_id"])[0] == 200
+    official, stale, edited = (activate(world, medium=medium)[0] for _ in range(3))
+    assert _evaluate(world, "reader", official["container_id"])[0] == 200
+    for reg in (official, stale, edited):
+        assert _official(world, f"/v1/containers/{reg['container_id']}/suspend")[0] == 200
+    backup = _row(engine, stale["container_id"])
+    assert _official(world, f"/v1/containers/{stale['container_id']}/restore")[0] == 200
+    _write(engine, stale["container_id"], backup)
+    _write(engine, edited["container_id"], {"attempt_budget": 999})
+    before = {reg["container_id"]: _row(engine, reg["container_id"]) for reg in (stale, edited)}
+    assert _row(engine, budget["container_id"])["suspend_cause"] == "budget"
+
+    resp = world.call(
+        "official", "POST", f"/v1/media/{medium}/restore", json={"reason": "found", "cause": "any"}
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["affected"] == 4
+
+    rows = {reg["container_id"]: _row(engine, reg["container_id"]) for reg in (budget, official)}
+    for row in rows.values():
+        assert (row["state"], row["suspend_cause"]) == ("active", None)
+        assert row["row_mac"] == rowmac.row_mac(rowmac.key_of(ring, row), row)
+    # spec §receipt: only the budget suspension resets the count.
+    assert rows[budget["container_id"]]["unconfirmed"] == 0
+    assert rows[budget["container_id"]]["budget_reset_at"] is not None
+    assert rows[official["container_id"]]["unconfirmed"] == 1
+    assert rows[official["container_id"]]["budget_reset_at"] is None
+    for cid, old in before.items():
+        row = _row(engine, cid)
+        assert row["state"] == "active" and row["row_mac"] == old["row_mac"]
+        assert _evaluate(world, "reader", cid)[1]["type"] == PROBLEM
+    with engine.connect() as conn:
+        details = conn.execute(
+            select(AuditEntry.details)
+            .where(AuditEntry.action == "restore", AuditEntry.outcome == "ok")
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        ).scalar_one()
+    failed = json.loads(details)["row_integrity_failed"]
+    assert sorted(failed["container_ids"]) == sorted(before)
+    oprf(world, "reader", budget["container_id"], budget["public_key"])
+    oprf(world, "reader", official["container_id"], official["public_key"])
