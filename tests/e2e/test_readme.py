@@ -97,3 +97,21 @@ def test_spec_lists_every_keyserver_exit_code() -> None:
     # "0 success; 1 a problem ...; 7 unavailable (network, 5xx, database); ...; 130 ..."
     listed = [int(code) for code in re.findall(r"(?:^|; )(\d+) ", sentence)]
     assert listed == [int(code) for code, _, _ in cli_errors.EXIT_CODE_TABLE], sentence
+
+
+def test_readme_says_nothing_twice() -> None:
+    """No heading and no long line of prose appears twice (thirteenth session: a script that
+    rewrote the console steps pasted part of the README a second time, and every other README
+    test still passed for eight minutes on main). Code blocks are left out: commands repeat."""
+    prose: list[str] = []
+    in_code = False
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code:
+            prose.append(line)
+    headings = [line for line in prose if line.startswith("#")]
+    assert len(headings) == len(set(headings)), sorted(h for h in headings if headings.count(h) > 1)
+    long_lines = [line for line in prose if len(line.strip()) >= 60]
+    repeated = sorted({line for line in long_lines if long_lines.count(line) > 1})
+    assert repeated == [], repeated
