@@ -155,12 +155,13 @@ def test_the_review_notes_a_close_opening_with_the_way_back_beside_it(
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
     # Inside the opening's value (a dd of its own shifted the grid: ninth newcomer run).
-    said = '(17:40): late, by reader <span class="caution" id="close-opening">'
-    note = "If it was lost before 17:40, this opening counts as after the loss: "
+    # To the second: the sentence says when the answer becomes Opened.
+    said = '(17:40:15): late, by reader <span class="caution" id="close-opening">'
+    note = "If it was lost before 17:40:15, this opening counts as after the loss: "
     note += "the answer is Opened."
     assert f"{said}{note}</span> <form" in en
-    said = '(17:40): late (reader) <span class="caution" id="close-opening">'
-    note = "17:40 より前に紛失していたなら、この開封は紛失後になり、答えは「開かれた」です。"
+    said = '(17:40:15): late (reader) <span class="caution" id="close-opening">'
+    note = "17:40:15 より前に紛失していたなら、この開封は紛失後になり、答えは「開かれた」です。"
     assert f"{said}{note}</span> <form" in ja
     for page, label in ((en, "Change the time of loss"), (ja, "紛失日時を直す")):
         facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
@@ -233,14 +234,17 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
         }
         ja = _review(console_url, token, "ja", "2026-12-03 17:41")[0]
     # 17:40 to 17:41 is one minute as read, though 45 seconds passed.
-    assert said["2026-12-03 17:41"] == "1 minute before the loss (17:40): late, by reader"
-    assert said["2026-12-03 17:40:30"] == "in the same minute as the loss (17:40): late, by reader"
+    # Both close to the opening (within 15 minutes): its time to the second.
+    assert said["2026-12-03 17:41"] == "1 minute before the loss (17:40:15): late, by reader"
+    assert said["2026-12-03 17:40:30"] == (
+        "in the same minute as the loss (17:40:15): late, by reader"
+    )
     # 15 h 20 min: hours, rounded; another day, so the date is said.
     assert (
         said["2026-12-04 09:00"] == "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
-    assert "紛失の 1 分前 (17:40): late (reader)" in ja
-    assert 'id="close-opening">17:40 より前に紛失していたなら、この開封は紛失後になり' in ja
+    assert "紛失の 1 分前 (17:40:15): late (reader)" in ja
+    assert 'id="close-opening">17:40:15 より前に紛失していたなら、この開封は紛失後になり' in ja
 
 
 def _before_loss(language: str, minutes: int) -> str:

@@ -88,14 +88,16 @@ class Formats:
             local, _DAY_PATTERN[self.language], tzinfo=self.zone, locale=self.language
         )
 
-    def clock(self, value: _Moment | str) -> str:
+    def clock(self, value: _Moment | str, *, seconds: bool = False) -> str:
         """A time of day in the configured zone, to the minute, no date (``23:57``).
 
         Only beside a time on the same day and offset that is shown in full (the loss
-        review's last opening, next to the time of loss above it).
+        review's last opening, next to the time of loss above it). With ``seconds``
+        (``23:57:41``) where the seconds decide something (an opening just before the
+        time of loss: :file:`confirm_loss.html`).
         """
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return moment.astimezone(self.zone).strftime("%H:%M")
+        return moment.astimezone(self.zone).strftime("%H:%M:%S" if seconds else "%H:%M")
 
     def same_day(self, a: _Moment | str, b: _Moment | str) -> bool:
         """True if ``a`` and ``b`` fall on one date with one offset in the configured zone."""
