@@ -19,10 +19,10 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from keyserver._domain.settings import Settings
-from keyserver._http.console import _i18n, _page, _security
+from keyserver._http.console import _i18n, _page
 from tests.support.clock import FakeClock
 from tests.support.console import BrowserFactory, csrf_of, signed_in_session
-from tests.support.console_pages import click_and_wait
+from tests.support.console_pages import LAPTOP, click_and_wait, sign_in_by_cookie
 from tests.support.loss_form import MEDIUM, value_of
 from tests.support.world import World, activate, confirm, make_world, oprf
 
@@ -308,17 +308,10 @@ def test_the_last_opening_and_its_note_start_on_one_line(
     loss would change (issue 12, the second pair of newcomer runs): a sentence,
     so it may run on to a second line, never more."""
     with _opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
-        session = signed_in_session(console_url, world.tokens["official"], language)
-        cookie = session.cookies.get(_security.session_cookie_name_plain())
-        assert cookie is not None
         driver = browser(language)
-        driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1366, "height": 625, "deviceScaleFactor": 1, "mobile": False},
-        )
         try:
-            driver.get(console_url + "/console/sign-in")  # the cookie's origin first
-            driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": cookie})
+            token = world.tokens["official"]
+            sign_in_by_cookie(driver, console_url, token, language, LAPTOP)
             driver.get(f"{console_url}/console/medium?name={MEDIUM}")
             driver.find_element(By.ID, "lost_at").send_keys("2026-12-03 17:50")
             driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()

@@ -21,7 +21,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from keyserver._domain.i18n import translate
 from keyserver._domain.lifecycle import ROLES, Actor
 from keyserver._domain.settings import Settings, display_zone
-from keyserver._http.console import _security
 from keyserver._http.console._i18n import Formats
 from keyserver._service import KeyService
 from tests.support.clock import FakeClock
@@ -32,6 +31,7 @@ from tests.support.console import (
     print_to_pdf,
     signed_in_session,
 )
+from tests.support.console_pages import LAPTOP, sign_in_by_cookie
 from tests.support.world import (
     World,
     activate,
@@ -221,9 +221,10 @@ def _answers_on_page_one(pages: list[str], language: str, answers: dict[str, str
         assert any(line.startswith(said) for line in lines[start:]), (said, pages[0])
 
 
-def _open_report(driver: WebDriver, url: str, session: str) -> None:
-    driver.get(url + "/console/sign-in")  # the cookie's origin first
-    driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": session})
+def _open_report(
+    driver: WebDriver, url: str, token: str, language: str, viewport: tuple[int, int] | None = None
+) -> None:
+    sign_in_by_cookie(driver, url, token, language, viewport)
     driver.get(f"{url}/console/medium/report?name={MEDIUM}")
 
 
@@ -233,11 +234,8 @@ def test_printed_report_pages(
     settings: Settings, console_url: str, browser: BrowserFactory, tmp_path: Path, language: str
 ) -> None:
     with reported(settings, console_url) as (url, world, now):
-        session = signed_in_session(url, world.tokens["official"], language)
-        cookie = session.cookies.get(_security.session_cookie_name_plain())
-        assert cookie is not None
         driver = browser(language)
-        _open_report(driver, url, cookie)
+        _open_report(driver, url, world.tokens["official"], language)
         # On screen officials read the internal reason of each suspension.
         cells = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody td:last-child")
         assert [c.text for c in cells] == [LOSS["reason"]] * len(ANSWERS)
@@ -329,16 +327,9 @@ def test_three_containers_print_on_two_pages_print_beside_the_heading(
     breadcrumb line repeating it), and the report of three containers prints on two A4
     pages, none of them the time-zone note alone (it printed as page 3)."""
     with three_reported(settings, console_url) as world:
-        session = signed_in_session(console_url, world.tokens["official"], language)
-        cookie = session.cookies.get(_security.session_cookie_name_plain())
-        assert cookie is not None
         driver = browser(language)
-        driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1366, "height": 625, "deviceScaleFactor": 1, "mobile": False},
-        )
         try:
-            _open_report(driver, console_url, cookie)
+            _open_report(driver, console_url, world.tokens["official"], language, LAPTOP)
             assert driver.execute_script("return window.innerHeight") == 625
             # Print takes the cursor only on the report reached by confirming a loss (its
             # banner's page, test_browser_story): opened later, the page takes none.

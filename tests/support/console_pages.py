@@ -25,12 +25,18 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from keyserver._domain.i18n import translations
+from keyserver._http.console import _security
 from keyserver._service import KeyService
 from tests.support.console import (
     KEYSERVER,
     ConsoleServer,
     clean_env,
+    signed_in_session,
 )
+
+# A 1366x768 laptop window's viewport (the browser's own bars take the rest): the newcomer
+# runs' screen, where the console's loss path must fit.
+LAPTOP = (1366, 625)
 
 
 def translated(language: str, message: str) -> str:
@@ -207,3 +213,22 @@ def click_and_wait_for_download(driver: WebDriver, link: WebElement) -> None:
     """Click a download link: the page stays where it is."""
     link.click()
     assert driver.find_element(By.TAG_NAME, "h1").is_displayed()
+
+
+def sign_in_by_cookie(
+    driver: WebDriver, url: str, token: str, language: str, viewport: tuple[int, int] | None = None
+) -> None:
+    """Sign ``driver`` in with a session made over plain HTTP (its cookie handed to the
+    browser: faster than the sign-in form), at ``viewport``'s size if given. The caller
+    clears a viewport (``Emulation.clearDeviceMetricsOverride``) when it is done."""
+    session = signed_in_session(url, token, language)
+    cookie = session.cookies.get(_security.session_cookie_name_plain())
+    assert cookie is not None
+    if viewport is not None:
+        width, height = viewport
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+    driver.get(url + "/console/sign-in")  # the cookie's origin first
+    driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": cookie})
