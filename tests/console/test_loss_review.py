@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 from keyserver._domain.settings import Settings
 from keyserver._http.console import _i18n, _page
+from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.loss_form import MEDIUM, value_of
 from tests.support.openings import OPENINGS, opened
+from tests.support.world import activate
 
 TYPED = "2026-12-03 18:30"
 
@@ -210,6 +212,22 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     assert 'id="close-opening"' not in en and 'id="last-opening"' in en
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
     assert _question(near)["question"].startswith("A key was released to a reader 15 min 0 s")
+
+
+def test_a_writers_sealing_just_before_is_not_asked_about(
+    settings: Settings, console_url: str
+) -> None:
+    """A key released to the writer sealing a container (creation) is no opening: sealed
+    minutes before the time typed, nothing is asked (the report does not count it)."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    with opened(settings, console_url, {}) as world:
+        clock.t = datetime(2026, 12, 3, 8, 38, tzinfo=UTC)  # 17:38 in Tokyo
+        activate(world, medium=MEDIUM, label="sealed")
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
+    assert 'id="close-opening"' not in en
+    assert ("Last confirmed opening", "none before the loss") in _facts(en)
 
 
 def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
