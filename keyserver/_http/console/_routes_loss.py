@@ -197,6 +197,19 @@ def report_lost(page: PostedPage) -> Response:
     return page.act(body, medium_url(page.form.get("name", "")))
 
 
+def _lost_before(text: str) -> datetime | None:
+    """The first close release's time the review posts with its "before" answer, if any.
+
+    Shown to the official who sent it and nothing else: a time of the server's own form
+    (RFC 3339 with its offset), else none (a hand-made value is simply not said).
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 @router.post("/medium/report-lost/edit")
 def edit_loss(page: PostedPage) -> Response:
     """Back from the review to the medium's loss form, everything typed kept, to change it.
@@ -214,6 +227,7 @@ def edit_loss(page: PostedPage) -> Response:
             page.form.get("name", ""),
             typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
             edit_time=True,
+            lost_before=_lost_before(page.form.get("before", "")),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))
