@@ -214,6 +214,28 @@ def test_disk_only_command_bench_measures_the_disk_rows_alone(tmp_path: Path) ->
         assert "the disk alone" in why and "rwc's start-up" in why, why
 
 
+def test_disk_timeline_shows_the_device_and_the_milestones() -> None:
+    """bench/disk_timeline.py: the device every 50 ms, and the command's fsync among them."""
+    if tools.find("strace") is None:
+        missing("strace", "apt-get install -y strace")
+    disk = Path(os.environ.get("RWC_BENCH_DISK_DIR", "/var/tmp"))
+    with tempfile.TemporaryDirectory(dir=disk) as where:
+        target = Path(where) / "written"
+        dd = ["dd", "if=/dev/zero", f"of={target}", "bs=1M", "count=4", "conv=fsync"]
+        argv = [sys.executable, str(BENCH / "disk_timeline.py"), "--keep-page-cache"]
+        proc = subprocess.run(
+            [*argv, "--dir", where, "--", *dd, "status=none"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert target.stat().st_size == 4 << 20  # the command ran, not only the tool
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "MiB/s" in proc.stdout and "busy" in proc.stdout, proc.stdout
+    assert "execve(" in proc.stdout and "fsync(" in proc.stdout, proc.stdout
+
+
 def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
     """The key-server rows run end to end (a release refused by a server default, such as
     the attempt caps, fails the run's sanity check instead of going unnoticed)."""
