@@ -965,11 +965,13 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         print(
             f"  Device busy: /proc/diskstats of {', '.join(sorted(devices))} around each"
             " command (time with I/O in flight,\n  sectors read / written): the whole"
-            " device's, other processes' I/O included. The write alone\n  (dd through the"
-            " page cache, then fsync) and the read alone (dd, cold) are the disk alone's"
-            " halves.\n  Under each disk row of seal and open -C: the disk's when rwc's wall"
-            f" is within {diskdevice.SLACK:.0%} of the\n  disk alone, else ours (the device"
-            " idle = rwc's wall - its busy time: bench/diskdevice.py)."
+            " device's, other processes' I/O included. The write alone\n  (dd, O_DIRECT,"
+            " then fsync) and the read alone (dd, cold, O_DIRECT) are the disk alone's"
+            " halves;\n  the 3-byte seal and open are rwc's start-up on the same disk."
+            " Under each disk row of seal\n  and open -C: the disk's when rwc's wall is"
+            f" within {diskdevice.SLACK:.0%} of the disk alone, the disk's after\n  rwc's"
+            " start-up when within it of the disk alone + the 3-byte command, else ours"
+            " (the\n  device idle = rwc's wall - its busy time: bench/diskdevice.py)."
         )
     return targets
 
