@@ -20,7 +20,7 @@ from pycontainer.cli.common import (
     start_tls,
     store_for,
 )
-from pycontainer.cli.exits import UsageError
+from pycontainer.cli.exits import SaidUsageError
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui
 from pycontainer.client.server_url import normalize_server_url
@@ -63,9 +63,9 @@ def _read_token(args: argparse.Namespace, lang: str) -> str:
 
             line = getpass.getpass(say("token_prompt", lang, url=args.url))
         else:
-            raise UsageError("no terminal to ask for the token", hint="pass it with --token-stdin")
+            raise SaidUsageError("no_terminal_for_token")
     except EOFError:  # Ctrl-D at the prompt
-        raise UsageError("no token entered") from None
+        raise SaidUsageError("no_token_entered") from None
     except UnicodeDecodeError:  # bytes on stdin that are no text cannot be a token either
         line = ""
     return check_token(line)

@@ -37,7 +37,7 @@ from pycontainer.cli.common import (
     require_token,
     start_tls,
 )
-from pycontainer.cli.exits import UsageError
+from pycontainer.cli.exits import SaidUsageError, UsageError
 from pycontainer.cli.password import ENV_PASSWORD
 from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
@@ -161,7 +161,7 @@ def _opened(
 
     path = _container_path(args.container)
     if not path.is_file():
-        raise UsageError(f"{path}: no such container file")
+        raise SaidUsageError("no_container_file", path=str(path))
     header = read_header(path)  # offline; a corrupt header fails here, before any request
     if not header.slots:  # spec §header: a reader needs at least one usable slot
         raise UnsupportedVersionError(
@@ -198,6 +198,7 @@ def _opened(
             exc.message = say("wrong_password", ui.lang)
             hint = say("wrong_password_hint", ui.lang)
             exc.hint = _wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
+            exc.said = True
             raise
         with container:
             yield container, receipt
@@ -275,9 +276,13 @@ def _no_attempts_left(limit: str | None, lang: str) -> KeyServerCallError:
     that refusal has (denied, or suspended for the container's budget).
     """
     message = say("attempts_none_not_asked", lang, reason=_attempts("", 0, limit, lang))
+    error: KeyServerCallError
     if limit == "container":
-        return KeyServerSuspendedError(message, hint=say("refusal_suspended_hint", lang))
-    return KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
+        error = KeyServerSuspendedError(message, hint=say("refusal_suspended_hint", lang))
+    else:
+        error = KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
+    error.said = True
+    return error
 
 
 def _attempts(kind: str, left: int, limit: str | None, lang: str) -> str:
@@ -438,7 +443,7 @@ def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     del env
     path = _container_path(args.container)
     if not path.is_file():
-        raise UsageError(f"{path}: no such container file")
+        raise SaidUsageError("no_container_file", path=str(path))
     h = read_header(path)
     slots = [
         {
