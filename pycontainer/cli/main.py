@@ -197,6 +197,10 @@ def run(
         ui.lang = "en" if ui.json_mode else language(env)
         with terminate_like_interrupt():
             args.run(args, ui, env)
+            # What is still buffered is written now, so that a full disk under `rwc cat >
+            # FILE` is this run's error, said like any other (exit 1): found only at the
+            # interpreter's exit it was a traceback, exit 120, after a run that "succeeded".
+            ui.stdout.flush()
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
     except Terminated as exc:
@@ -261,6 +265,12 @@ def main(
         sys.stdout.flush()  # here, not in the interpreter's exit, where EPIPE would be noisy
     except BrokenPipeError:
         _silence_stdout()
+    except OSError:
+        # Bytes a failed run left buffered (its error is said already, run() flushed
+        # what a run that succeeded wrote): they cannot be written, and the interpreter's
+        # exit must not try again with a traceback.
+        _silence_stdout()
+        code = code or int(ExitCode.ERROR)
     if argv is None:
         _end(code)
     return code

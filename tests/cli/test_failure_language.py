@@ -214,6 +214,30 @@ def test_entry_not_in_the_container(server: LiveServer, tmp_path: Path, lang: st
         )
 
 
+@LANGS
+def test_disk_full_on_output(server: LiveServer, tmp_path: Path, lang: str) -> None:
+    sealed = seal(server, tmp_path)
+    with open("/dev/full", "wb") as full:  # Linux's device on which every write is ENOSPC
+        done = subprocess.run(
+            [str(RWC), "cat", str(sealed), ENTRY],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(server, tmp_path, lang),
+            timeout=60,
+            check=False,
+        )
+    r = Result(done.returncode, done.stderr)
+    assert r.code == ExitCode.ERROR
+    if lang == "ja":
+        assert r.lines() == (
+            "ディスクの空き容量が足りません(No space left on device)",
+            "空き容量を確保するか、別の場所を指定してやり直してください",
+        )
+    else:
+        assert r.err == "rwc: error: No space left on device\n"
+
+
 def _small_files() -> None:
     # In the child: files it writes may not grow beyond 4 KiB (EFBIG; Python ignores the
     # SIGXFSZ that would otherwise kill it), like a disk that fills up during extraction.
