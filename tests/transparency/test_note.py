@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -139,3 +140,34 @@ def test_vkey_refuses_a_wrong_id() -> None:
     with pytest.raises(TlogFormatError):
         SignerKey.parse(GO_SKEY.replace("PRIVATE+KEY+", ""))
     assert "AYEKF" not in repr(SignerKey.parse(GO_SKEY))
+
+
+def _refusals() -> list[tuple[str, str]]:
+    """Each malformed variant of both Go reference key strings and the refusal it meets."""
+    cases = []
+    for prefix, key in (("", GO_VKEY), ("PRIVATE+KEY+", GO_SKEY)):
+        name, hex_id, blob = key.removeprefix(prefix).split("+", 2)
+        head = f"{prefix}{name}+{hex_id}+"
+        raw = base64.b64decode(blob)
+        cases += [
+            (head + base64.b64encode(b"\x02" + raw[1:]).decode(), "is not an Ed25519 key"),
+            (head + base64.b64encode(raw[:-1]).decode(), "is not an Ed25519 key"),
+            (key + "!", "is not standard base64"),
+            (f"{prefix}{name}+c74f20a4+{blob}", "ID does not match its name and key"),
+            (f"{prefix}{name}+{hex_id}", " reads "),
+        ]
+    return cases
+
+
+@pytest.mark.parametrize(("text", "match"), _refusals())
+def test_both_key_strings_are_read_by_one_rule(text: str, match: str) -> None:
+    # The public and the private string share one reading (note._key_fields): the same
+    # malformation is refused in both, each naming which string it was.
+    if text.startswith("PRIVATE+KEY+"):
+        parse: Callable[[str], object] = SignerKey.parse
+        what = "private key"
+    else:
+        parse, what = VerifierKey.parse, "verifier key"
+    with pytest.raises(TlogFormatError, match=match) as info:
+        parse(text)
+    assert what in str(info.value)

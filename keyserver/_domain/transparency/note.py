@@ -59,6 +59,31 @@ def check_name(name: str) -> str:
     return name
 
 
+def _key_fields(text: str, what: str, form: str) -> tuple[str, int, bytes, str]:
+    """``<name>+<hex key ID>+base64(type || 32 bytes)``, the fields of either key string.
+
+    One reading for the public and the private string, so the key types and sizes a log
+    or witness key may have are decided in one place. Returns the checked name, the key
+    type, the 32 key bytes and the key ID as written (see :func:`_check_key_id`).
+    """
+    name, sep1, rest = text.partition("+")
+    hex_id, sep2, blob = rest.partition("+")
+    if not (sep1 and sep2):
+        raise TlogFormatError(f"a {what} reads {form}")
+    raw = b64decode(blob, f"the {what}")
+    if len(raw) != 33 or raw[0] not in _KEY_TYPES:
+        raise TlogFormatError(f"the {what} is not an Ed25519 key (type 0x01 or 0x04)")
+    return check_name(name), raw[0], raw[1:], hex_id
+
+
+def _check_key_id(written: str, computed: bytes, what: str) -> None:
+    # signed-note: the ID written in a key string must be the one its name and key give;
+    # a string that disagrees with itself was edited or damaged and is refused whole, not
+    # trusted in part. Key IDs are public, so a plain compare.
+    if written != computed.hex():
+        raise TlogFormatError(f"the {what}'s ID does not match its name and key")
+
+
 @dataclass(frozen=True)
 class Signature:
     """One signature line: the key name, the 4-byte key ID and the signature bytes."""
@@ -145,16 +170,12 @@ class VerifierKey:
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
         """Parse a vkey string; the key ID in it must match the name and key."""
-        name, sep1, rest = text.strip().partition("+")
-        hex_id, sep2, blob = rest.partition("+")
-        if not (sep1 and sep2):
-            raise TlogFormatError("a verifier key reads <name>+<key ID>+<base64 key>")
-        raw = b64decode(blob, "the verifier key")
-        if len(raw) != 33 or raw[0] not in _KEY_TYPES:
-            raise TlogFormatError("the verifier key is not an Ed25519 key (type 0x01 or 0x04)")
-        key = cls(check_name(name), raw[0], raw[1:])
-        if hex_id != key.key_id.hex():
-            raise TlogFormatError("the verifier key's ID does not match its name and key")
+        what = "verifier key"
+        name, key_type, public, written_id = _key_fields(
+            text.strip(), what, "<name>+<key ID>+<base64 key>"
+        )
+        key = cls(name, key_type, public)
+        _check_key_id(written_id, key.key_id, what)
         return key
 
     def _ed25519(self) -> Ed25519PublicKey:
@@ -221,16 +242,12 @@ class SignerKey:
         text = text.strip()
         if not text.startswith(_PRIVATE_PREFIX):
             raise TlogFormatError("a private key starts with PRIVATE+KEY+")
-        name, sep1, rest = text[len(_PRIVATE_PREFIX) :].partition("+")
-        hex_id, sep2, blob = rest.partition("+")
-        if not (sep1 and sep2):
-            raise TlogFormatError("a private key reads PRIVATE+KEY+<name>+<key ID>+<base64 key>")
-        raw = b64decode(blob, "the private key")
-        if len(raw) != 33 or raw[0] not in _KEY_TYPES:
-            raise TlogFormatError("the private key is not an Ed25519 key (type 0x01 or 0x04)")
-        key = cls(check_name(name), raw[0], raw[1:])
-        if hex_id != key.verifier().key_id.hex():
-            raise TlogFormatError("the private key's ID does not match its name and key")
+        what = "private key"
+        name, key_type, seed, written_id = _key_fields(
+            text[len(_PRIVATE_PREFIX) :], what, f"{_PRIVATE_PREFIX}<name>+<key ID>+<base64 key>"
+        )
+        key = cls(name, key_type, seed)
+        _check_key_id(written_id, key.verifier().key_id, what)
         return key
 
     def sign_raw(self, message: bytes) -> bytes:
