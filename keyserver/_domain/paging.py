@@ -5,6 +5,10 @@ spec §limits: ``max_list_limit`` is the server's page cap, 1..``LIST_LIMIT_MAX`
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
 from keyserver._domain.errors import InvalidRequestError
 from keyserver._domain.i18n import N_
 
@@ -35,3 +39,32 @@ def page_limit(limit: int | None, cap: int) -> int:
     if not 1 <= limit <= cap:
         raise InvalidRequestError(N_("limit must be in 1..%(max)s", max=cap))
     return limit
+
+
+# spec §endpoints: a page of containers or approval requests ends early where its answer
+# would pass this many bytes, and its ``next`` is set. Why: every client reads an answer
+# whole up to 1 MiB (pycontainer.client.transport.MAX_RESPONSE_BYTES, the `keyserver`
+# command's and the readers' one limit), and legitimate items outgrow it: 100 statuses of
+# a bulk suspension with a 2,000-character Japanese reason are 1.28 MB, so `keyserver
+# search --medium M --limit 100` failed with "the key server's answer is too large" on
+# the day of a loss (1,000 items pass it with a 100-character reason). Half the client's
+# limit leaves room for the envelope; one item is at most ~160 KB (1,000 readers and
+# 1,000 groups of 64-character names, two 2,000-character reasons), so a page always
+# holds at least one and paging always moves on.
+PAGE_BYTES_MAX = 1 << 19
+
+_Doc = TypeVar("_Doc", bound=Mapping[str, Any])
+
+
+def fitting(docs: Sequence[_Doc], budget: int = PAGE_BYTES_MAX) -> Sequence[_Doc]:
+    """The longest prefix of ``docs`` whose JSON fits ``budget`` bytes (at least one doc).
+
+    Counted as the API encodes an answer (Starlette's JSONResponse: UTF-8, no ASCII
+    escapes, no spaces), one comma between items.
+    """
+    used = 0
+    for n, doc in enumerate(docs):
+        used += len(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+        if used > budget and n > 0:
+            return docs[:n]
+    return docs

@@ -31,7 +31,7 @@ from keyserver._domain.errors import (
 )
 from keyserver._domain.i18n import N_, ngettext
 from keyserver._domain.lifecycle import Actor, Op
-from keyserver._domain.paging import page_limit
+from keyserver._domain.paging import fitting, page_limit
 from keyserver._domain.validation import (
     INT64_MAX,
     REASON_MAX,
@@ -104,10 +104,10 @@ class ApprovalDecisions:
             query = query.where(Approval.state == state)
         with self._ledger.reads() as session:
             rows = list(session.execute(query).scalars())
-        return {
-            "approvals": [view(r, now) for r in rows],
-            "next": rows[-1].id if len(rows) == limit else None,
-        }
+        docs = [view(r, now) for r in rows]
+        page = fitting(docs)  # spec §endpoints: an answer a client can read whole
+        more = len(docs) == limit or len(page) < len(docs)
+        return {"approvals": list(page), "next": rows[len(page) - 1].id if more else None}
 
     def get_approval(
         self, actor: Actor, approval_id: int, *, ctx: RequestContext = LOCAL

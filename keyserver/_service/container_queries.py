@@ -24,7 +24,7 @@ from keyserver._domain.errors import (
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor, State, evaluation_refusal
 from keyserver._domain.media import canonical_medium
-from keyserver._domain.paging import page_limit
+from keyserver._domain.paging import fitting, page_limit
 from keyserver._domain.validation import check_name, check_text, decode_container_id, fmt_time
 from keyserver._service.media import missing_container, resolve_medium, resolve_principal
 from keyserver._store import repository
@@ -149,8 +149,9 @@ class ContainerQueries:
                 )
             rows = repository.search_containers(session, filters, after_id, limit)
             docs = [self._status_doc(session, c) for c in rows]
-        nxt = docs[-1]["container_id"] if len(docs) == limit else None
-        return {"containers": docs, "next": nxt}
+        page = fitting(docs)  # spec §endpoints: an answer a client can read whole
+        more = len(docs) == limit or len(page) < len(docs)
+        return {"containers": list(page), "next": page[-1]["container_id"] if more else None}
 
     def access(self, actor: Actor, cid_text: str, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """What a reader needs before asking for a password (spec §access).
