@@ -38,6 +38,14 @@ OWN_TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "",
         "ja": "ファイルの名前と場所を確認してください",
     },
+    "container_is_folder": {
+        "en": "{path} is a folder, not a container file",
+        "ja": "{path} はフォルダーです。コンテナのファイルではありません",
+    },
+    "container_is_folder_hint": {
+        "en": "give the container file itself (its name usually ends in .rwc)",
+        "ja": "コンテナのファイルそのもの(名前は普通 .rwc で終わります)を指定してください",
+    },
     "no_terminal_for_token": {
         "en": "no terminal to ask for the token",
         "ja": "トークンを尋ねる端末がありません",

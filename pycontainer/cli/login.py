@@ -81,11 +81,11 @@ def run_login(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     store.put(url, token)
     if env.get(ENV_TOKEN):
         ui.warn(say("token_env_wins", ui.lang, variable=ENV_TOKEN, server_variable=ENV_SERVER))
-    roles = ", ".join(who.roles) or "no roles"
+    roles = ", ".join(who.roles) or say("no_roles", ui.lang)
     ui.result(
         "login",
         {"server": url, "name": who.name, "roles": list(who.roles), "store": str(store.path)},
-        f"logged in to {url} as {who.name} ({roles}); token stored in {store.path}",
+        say("logged_in", ui.lang, url=url, name=who.name, roles=roles, store=store.path),
     )
 
 
@@ -96,5 +96,5 @@ def run_logout(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None
     ui.result(
         "logout",
         {"server": url, "removed": removed},
-        f"forgot the token for {url}" if removed else f"no token was stored for {url}",
+        say("logged_out" if removed else "no_token_stored", ui.lang, url=url),
     )

@@ -176,6 +176,17 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "先頭と末尾は英字か数字です。ラベルの名前をこれらの文字で書いてください"
         '(例: USB-2026-0417 経理課 なら --medium "USB-2026-0417 keiri")',
     },
+    # `rwc login` / `rwc logout` (the roles are the protocol's names, in English).
+    "logged_in": {
+        "en": "logged in to {url} as {name} ({roles}); token stored in {store}",
+        "ja": "{url} に {name} としてログインしました(役割: {roles})。トークンの保存先: {store}",
+    },
+    "no_roles": {"en": "no roles", "ja": "なし"},
+    "logged_out": {"en": "forgot the token for {url}", "ja": "{url} のトークンを削除しました"},
+    "no_token_stored": {
+        "en": "no token was stored for {url}",
+        "ja": "{url} のトークンは保存されていませんでした",
+    },
     "token_env_wins": {
         "en": "{variable} is set and takes precedence over the stored token whenever this "
         "server is named with --server or {server_variable}",

@@ -44,6 +44,7 @@ NOT_A_SENTENCE |= {"register", "missing", "pem", "out", "full", "dev", "txt", "e
 class Result:
     code: int
     err: str
+    out: str = ""
 
     def lines(self) -> tuple[str, str]:
         """The error and the hint of a failed run (nothing else was printed)."""
@@ -90,7 +91,7 @@ def rwc_process(
         timeout=60,
         check=False,
     )
-    return Result(done.returncode, done.stderr)
+    return Result(done.returncode, done.stderr, done.stdout)
 
 
 def seal(server: LiveServer, tmp: Path, size: int = 0) -> Path:
@@ -169,6 +170,52 @@ def test_no_such_container_file(server: LiveServer, tmp_path: Path, lang: str) -
         )
     else:
         assert r.err == f"rwc: error: {missing}: no such container file\n"  # no hint, as before
+
+
+@LANGS
+def test_a_folder_named_as_the_container(server: LiveServer, tmp_path: Path, lang: str) -> None:
+    r = rwc(server, tmp_path, lang, "ls", str(tmp_path))
+    assert r.code == ExitCode.USAGE
+    if lang == "ja":
+        assert r.lines() == (
+            f"{tmp_path} はフォルダーです。コンテナのファイルではありません",
+            "コンテナのファイルそのもの(名前は普通 .rwc で終わります)を指定してください",
+        )
+    else:  # it said "no such container file", though the folder exists
+        assert r.lines() == (
+            f"{tmp_path} is a folder, not a container file",
+            "give the container file itself (its name usually ends in .rwc)",
+        )
+
+
+@LANGS
+def test_login_and_logout_say_what_they_did(server: LiveServer, tmp_path: Path, lang: str) -> None:
+    token = server.tokens["reader"]
+    r = rwc_process(server, tmp_path, lang, "login", server.url, "--token-stdin", stdin=token)
+    assert r.code == ExitCode.OK, r
+    store = tmp_path / "cfg" / "rwc" / "tokens.json"
+    done = subprocess.run(
+        [str(RWC), "logout", server.url],
+        capture_output=True,
+        text=True,
+        env=_env(server, tmp_path, lang),
+        timeout=60,
+        check=True,
+    )
+    said = {
+        "ja": (
+            (
+                f"{server.url} に clerk@city.example としてログインしました(役割: reader)。"
+                f"トークンの保存先: {store}"
+            ),
+            f"{server.url} のトークンを削除しました",
+        ),
+        "en": (
+            f"logged in to {server.url} as clerk@city.example (reader); token stored in {store}",
+            f"forgot the token for {server.url}",
+        ),
+    }
+    assert (r.out.strip(), done.stdout.strip()) == said[lang]
 
 
 @LANGS
