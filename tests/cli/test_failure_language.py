@@ -440,6 +440,13 @@ def silent_server() -> Iterator[socket.socket]:
         yield listener
 
 
+def _as_at_a_terminal() -> None:
+    # In the child, before exec: Ctrl-C as a clerk's terminal delivers it. A pytest-xdist
+    # worker ignores SIGINT, the child inherited that, and Python then installs no
+    # KeyboardInterrupt for it: the signal was lost and the test waited out its timeout.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("lang", "sig", "said"),
     [
@@ -448,6 +455,7 @@ def silent_server() -> Iterator[socket.socket]:
         ("en", signal.SIGTERM, "stopped by SIGTERM"),
         ("ja", signal.SIGTERM, "SIGTERM により停止しました"),
     ],
+    ids=["en-SIGINT", "ja-SIGINT", "en-SIGTERM", "ja-SIGTERM"],
 )
 def test_interrupted_while_waiting_for_the_server(
     server: LiveServer,
@@ -466,6 +474,7 @@ def test_interrupted_while_waiting_for_the_server(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_as_at_a_terminal,  # noqa: PLW1509 (a sigaction before exec, no lock taken)
     )
     try:
         conn, _ = silent_server.accept()
