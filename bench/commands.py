@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import diskdevice
 import requests
 from procs import ProcResult, run_measured
 from stats import GIB, MIB, human_size, median, table, verdict
@@ -100,13 +101,17 @@ class _Figures:
     cpu_s: list[float] = field(default_factory=list)
     read_bytes: list[int] = field(default_factory=list)
     written_bytes: list[int] = field(default_factory=list)
+    # On disk: the device's work during each run (diskdevice.Counters.since).
+    device: list[dict[str, float]] = field(default_factory=list)
 
-    def add(self, proc: ProcResult) -> None:
+    def add(self, proc: ProcResult, device: dict[str, float] | None = None) -> None:
         self.seconds.append(proc.seconds)
         self.rss_kib.append(proc.max_rss_kib)
         self.cpu_s.append(proc.cpu_s)
         self.read_bytes.append(proc.read_bytes)
         self.written_bytes.append(proc.written_bytes)
+        if device is not None:
+            self.device.append(device)
 
     def as_dict(self, size: int | None = None) -> dict[str, Any]:
         """Medians, and every run's wall time (the spread, and the per-round ratios)."""
@@ -123,6 +128,8 @@ class _Figures:
         if size:
             out["mib_s"] = size / MIB / sec
             out["cpu_s_per_gib"] = out["cpu_s"] * GIB / size
+        if self.device and len(self.device) == len(self.seconds):
+            out.update(diskdevice.shares(self.device, self.seconds))
         return out
 
 
@@ -342,17 +349,23 @@ def measure_size(
 
 
 class _Runs:
-    """Figures per command; on disk the page cache is dropped before each command."""
+    """Figures per command; on disk the page cache is dropped before each command, and the
+    device's counters are read around it (``device``: None on a memory file system)."""
 
-    def __init__(self, cold: bool, drop: bool) -> None:
+    def __init__(self, cold: bool, drop: bool, device: diskdevice.Device | None) -> None:
         self.cold = cold and drop
         self.dropped = cold and drop
+        self.device = device
         self.figures: dict[str, _Figures] = {}
 
     def measure(self, name: str, fn: Callable[..., ProcResult], *args: Any) -> None:
         if self.cold:
             self.dropped = drop_page_cache() and self.dropped
-        self.figures.setdefault(name, _Figures()).add(fn(*args))
+        before = self.device.read() if self.device else None
+        proc = fn(*args)
+        after = self.device.read() if self.device else None
+        work = after.since(before) if before and after else None
+        self.figures.setdefault(name, _Figures()).add(proc, work)
 
 
 def _age_synced(tools: _Tools, argv: list[str], out: Path) -> ProcResult:
@@ -376,52 +389,17 @@ def _age_open_synced(tools: _Tools, container: Path, dest: Path) -> ProcResult:
     return _age_synced(tools, argv, dest)
 
 
-def _direct_io(directory: Path) -> bool:
-    """True if files in ``directory`` can be opened with ``O_DIRECT`` (Linux, not tmpfs < 6.6)."""
-    flag = getattr(os, "O_DIRECT", 0)
-    if not flag:
-        return False
-    try:
-        probe = directory / ".rwc-bench-direct"
-        probe.write_bytes(b"\0" * 4096)
-        try:
-            fd = os.open(probe, os.O_RDONLY | flag)
-            os.close(fd)
-        finally:
-            probe.unlink()
-    except OSError:
-        return False
-    return True
-
-
-def _disk_alone(src: Path, out: Path, size: int) -> ProcResult:
-    """The disk reading ``src`` and writing ``size`` bytes to ``out`` (fsynced) at once.
-
-    What storing a copy of ``src`` durably costs the device with no CPU work and no page
-    cache (``dd``, ``O_DIRECT`` both ways, 1 MiB blocks; ``out`` gets zeros: the bytes do
-    not matter to the disk): ``rwc seal`` and ``rwc open -C`` move these bytes and fsync
-    before they publish, so neither can finish sooner than this, whatever its CPU does
-    (bench/profiles/disk.md). A reference row, not a tool.
-    """
-    dd = require("dd", "coreutils")
-    blocks = max(1, size // MIB)
-    reader = shlex.join([dd, f"if={src}", "of=/dev/null", "bs=1M", "iflag=direct"])
-    sink = [f"of={out}", "bs=1M", f"count={blocks}", "oflag=direct", "conv=fsync"]
-    writer = shlex.join([dd, "if=/dev/zero", *sink])
-    proc = run_measured(["sh", "-c", f"{reader} 2>/dev/null & {writer} 2>/dev/null; wait"])
-    out.unlink()
-    return proc
-
-
 _Step = tuple[str, Callable[[], ProcResult]]  # a row's name, and one measured run of it
 
 
 def _measure_storage(
     tools: _Tools, key: str, where: Path, size: int, runs: int, *, cold: bool, drop: bool
 ) -> dict[str, Any]:
-    r = _Runs(cold, drop)
+    device = diskdevice.Device(where) if cold else None
+    r = _Runs(cold, drop, device if device and device.name else None)
     with tempfile.TemporaryDirectory(prefix="rwc-bench-cmd-", dir=where) as tmp:
         work = Path(tmp)
+        direct = diskdevice.direct_io(work)
         src = work / "input.bin"
         print(f"  {key}: generating {human_size(size)} of random bytes ...", flush=True)
         _random_file(src, size)
@@ -460,8 +438,17 @@ def _measure_storage(
                 [("age open", lambda: age_open(synced=False))]
                 + ([("age open+sync", lambda: age_open(synced=True))] if cold else [])
                 + (
-                    [("disk alone", lambda: _disk_alone(src, plain, size))]
-                    if cold and _direct_io(work)
+                    [("disk alone", lambda: diskdevice.disk_alone(src, plain, size))]
+                    if cold and direct
+                    else []
+                )
+                # What the device takes for each half on its own (diskdevice.py).
+                + (
+                    [
+                        ("disk write alone", lambda: diskdevice.write_alone(plain, size)),
+                        ("disk read alone", lambda: diskdevice.read_alone(src, direct=direct)),
+                    ]
+                    if cold
                     else []
                 ),
                 ("rwc open", rwc_open),
@@ -483,6 +470,7 @@ def _measure_storage(
                     r.measure(name, fn)
     out: dict[str, Any] = {name: f.as_dict(size) for name, f in r.figures.items()}
     out["page_cache_dropped"] = r.cold and r.dropped
+    out["device"] = r.device.name if r.device else None
     if cold and not r.dropped:
         why = "not root" if drop else "--keep-page-cache"
         print(f"  {key}: page cache NOT dropped ({why}): reads may come from memory")
@@ -793,7 +781,7 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
                     ]
                 )
                 target["vs_age_with_fsync"] = {"ratio": fair_ratio, "verdict": verdict(fair_ok)}
-            alone = figures.get("disk alone")  # on disk only: see _disk_alone
+            alone = figures.get("disk alone")  # on disk only: see diskdevice.disk_alone
             if alone and op != "cat":
                 rows.append(
                     [
@@ -809,6 +797,7 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
                     ]
                 )
                 target["disk_alone_seconds"] = alone["seconds"]
+                target["why"] = diskdevice.reason(r, figures, ok)
             targets.append(target)
     return rows, targets
 
@@ -819,6 +808,8 @@ _ROUND_PAIRS = {  # each age row, and the rwc row it ran next to
     "age open": "rwc open",
     "age open+sync": "rwc open",
     "disk alone": "rwc open",
+    "disk write alone": "rwc open",
+    "disk read alone": "rwc open",
     "age cat": "rwc cat",
 }
 
@@ -850,11 +841,22 @@ def _steady_rows(results: dict[str, Any]) -> list[list[str]]:
                     f"{f['cpu_s_per_gib']:.2f}",
                     f"{f['read_mib']:,.0f}",
                     f"{f['written_mib']:,.0f}",
+                    _device_cell(f),
                     ratios,
                 ]
             )
             label = ""
     return rows
+
+
+def _device_cell(f: dict[str, Any]) -> str:
+    """The device's busy time (share of the wall) and its sectors moved, all processes'."""
+    if "device_busy_s" not in f:
+        return ""
+    return (
+        f"{f['device_busy_s']:.2f} ({f['device_busy_pct']:.0f}%),"
+        f" {f['device_read_mib']:,.0f} / {f['device_written_mib']:,.0f}"
+    )
 
 
 def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -878,6 +880,9 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
             big_rows,
         )
     )
+    for target in big_targets:
+        if target.get("why"):
+            print(f"  {target['target'].split(' vs ')[0]}:\n    {target['why']}")
     for key, figures in results["sizes"].items():
         if figures.get("page_cache_dropped"):
             print(f"  {key}: page cache dropped before every command")
@@ -891,6 +896,7 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "CPU s/GiB",
                 "disk read MiB",
                 "dirtied MiB",
+                "device busy s (%), MiB read / written",
                 "age/rwc per round",
             ],
             _steady_rows(results),
@@ -922,6 +928,17 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
             " once (dd,\n  O_DIRECT, no CPU work): rwc seal and open -C move these bytes and"
             " fsync before publishing,\n  so rwc s cannot go below it plus rwc's start-up;"
             " raw age -d -o leaves OUT in the page cache."
+        )
+    devices = {f.get("device") for f in results["sizes"].values() if f.get("device")}
+    if devices:
+        print(
+            f"  Device busy: /proc/diskstats of {', '.join(sorted(devices))} around each"
+            " command (time with I/O in flight,\n  sectors read / written): the whole"
+            " device's, other processes' I/O included. The write alone\n  (dd through the"
+            " page cache, then fsync) and the read alone (dd, cold) are the disk alone's"
+            " halves.\n  Under each disk row of seal and open -C: the disk's when rwc's wall"
+            f" is within {diskdevice.SLACK:.0%} of the\n  disk alone, else ours (the device"
+            " idle = rwc's wall - its busy time: bench/diskdevice.py)."
         )
     return targets
 

@@ -97,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
         "--disk-only",
         action="store_true",
         help="command bench: only the rows on disk (seal, open -C, cat next to age, age &&"
-        " sync and the disk alone), no small-container or tmpfs rows: for A/B rounds of the"
-        " disk rows",
+        " sync, the disk alone and its halves, the device's busy time), no small-container"
+        " or tmpfs rows: for A/B rounds of the disk rows",
     )
     ap.add_argument("--verbose", action="store_true", help="show tracebacks on failure")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")

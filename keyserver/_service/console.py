@@ -175,12 +175,21 @@ class ConsoleOps:
     # --- views ----------------------------------------------------------------------
 
     def console_overview(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
-        """Counts by state, recent loss reports, budget suspensions (officials, auditors)."""
+        """Counts by state and media, loss reports, budget suspensions (officials, auditors)."""
         self._ledger.require(actor, OVERSIGHT, N_("the console overview"), action="search", ctx=ctx)
         with self._ledger.reads() as session:
             # The query /metrics counts with (repository.counts_by_state), read in the
             # same transaction as the rest of the page: one snapshot, one definition.
             counts = repository.counts_by_state(session)
+            # The counts above are of every container; the page says over how many media,
+            # and how many are on none (issue 12: a newcomer read the "active" count as
+            # the lost medium's own).
+            media, no_medium = session.execute(
+                select(
+                    func.count(Container.medium.distinct()),
+                    func.count().filter(Container.medium.is_(None)),
+                )
+            ).one()
             losses = session.execute(
                 select(
                     Container.medium,
@@ -207,6 +216,8 @@ class ConsoleOps:
             head = session.execute(select(func.max(AuditEntry.seq))).scalar()
         return {
             "counts": {s.value: counts.get(s.value, 0) for s in State},
+            "media": int(media),
+            "no_medium": int(no_medium),
             "loss_reports": [
                 {
                     "medium": medium,

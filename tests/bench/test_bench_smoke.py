@@ -170,6 +170,9 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
             if _direct_io(Path(os.environ.get("RWC_BENCH_DISK_DIR", "/var/tmp"))):
                 assert figures["sizes"][key]["disk alone"]["seconds"] > 0, key
             assert figures["sizes"][key]["page_cache_dropped"] is False
+            # Each half of the disk alone on its own (bench/diskdevice.py).
+            for name in ("disk write alone", "disk read alone"):
+                assert figures["sizes"][key][name]["seconds"] > 0, (key, name)
             # Both write the whole file for the disk (dirtied pages, fsynced or not).
             for name in ("rwc open", "age open"):
                 assert figures["sizes"][key][name]["written_mib"] >= 4, (key, name)
@@ -194,6 +197,18 @@ def test_disk_only_command_bench_measures_the_disk_rows_alone(tmp_path: Path) ->
     for name in ("rwc seal", "age seal+sync", "rwc open", "age open+sync", "rwc cat", "age cat"):
         assert rows[name]["seconds"] > 0, name
     assert [t["target"].split(":")[0] for t in figures["targets"]] == ["4 MiB disk"] * 3
+    # What the device does and allows (bench/diskdevice.py): its counters around every
+    # command where /var/tmp has a block device, and whose a seal/open row's time is.
+    if rows["device"] is not None:
+        for name in ("disk write alone", "disk read alone", "rwc seal", "rwc open"):
+            assert rows[name]["device_busy_s"] >= 0, name
+        # The device saw at least the bytes dd wrote and fsynced (others' I/O may add more).
+        assert rows["disk write alone"]["device_written_mib"] >= 4
+    whys = [t["why"] for t in figures["targets"] if "why" in t]
+    assert len(whys) == ("disk alone" in rows) * 2, figures["targets"]  # seal, open -C
+    for why in whys:
+        assert why.startswith(("MET: ", "MISSED: the disk;", "MISSED: ours,")), why
+        assert "the disk alone" in why, why
 
 
 def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:

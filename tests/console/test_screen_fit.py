@@ -25,6 +25,7 @@ from tests.support.console_pages import (
     replaced,
     sign_in,
     translated,
+    translated_count,
 )
 
 pytestmark = pytest.mark.slow
@@ -146,4 +147,40 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
     WebDriverWait(driver, 30).until(loaded)
     rule = driver.find_element(By.ID, "deadline-rule").text
     assert rule == translated(language, "%(hours)s hours after you confirm") % {"hours": "72"}, rule
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_overview_leads_to_the_search_and_says_what_it_counts(
+    console_server: ConsoleServer, browser: BrowserFactory, language: str
+) -> None:
+    """The first page after sign-in (issue 12, thirteenth session's newcomer runs: a reader
+    doubted "Active 4" when the lost medium had 3). In view at once on a laptop: the search
+    with the cursor in it, the line saying where a loss is then reported, and the counts'
+    heading saying they are of every medium together, and of how many; the search is the
+    page's one primary action."""
+    driver = browser(language)
+    sign_in(driver, console_server.url, console_server.tokens["tanaka"], language)
+    for width, height in VIEWPORTS:
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        driver.get(f"{console_server.url}/console/overview")
+        assert driver.switch_to.active_element.get_attribute("id") == "q"
+        for element_id in ("q", "q_hint", "counts-heading"):
+            assert in_view(driver, element_id), (element_id, language, width, height)
+        primary = driver.find_elements(By.CSS_SELECTOR, "main .primary")
+        assert [button.text for button in primary] == [translated(language, "Search")]
+        assert driver.find_element(By.ID, "q_hint").text == translated(
+            language, "A loss is reported on the medium's page."
+        )
+        media = len(console_server.containers)  # the media the server was set up with
+        assert media > 1
+        assert driver.find_element(By.ID, "counts-heading").text == translated_count(
+            language,
+            "Containers by state (%(n)s medium)",
+            "Containers by state (all %(n)s media together)",
+            media,
+        )
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -84,13 +84,14 @@ def committed(
     service: KeyService,
     writer: Actor,
     label: str,
-    medium: str,
+    medium: str | None,
     *,
     readers: Sequence[str] = (),
     reader_groups: Sequence[str] = (),
 ) -> str:
     """A container registered and committed by ``writer`` through the service (active,
-    with a header digest and receipt key the pages never need); its id."""
+    with a header digest and receipt key the pages never need); its id. ``medium`` None:
+    registered on no medium (``rwc seal --no-medium``)."""
     reg = service.register(
         writer, label=label, medium=medium, readers=list(readers), reader_groups=list(reader_groups)
     )

@@ -108,8 +108,9 @@ def _move(container: dict[str, Any]) -> tuple[str, str, str | None]:
     return str(container["state"]), effect, cause
 
 
-# How close before the time of loss a confirmed opening makes the review page ask for an
-# earlier time (issue 12, eighth newcomer run): minutes, the lag of a phone call.
+# How close before the time of loss a confirmed opening makes the review page ask whether
+# the loss came after it or before (issue 12, eighth newcomer run): minutes, the lag of a
+# phone call.
 _CLOSE_OPENING = timedelta(minutes=15)
 
 
@@ -159,8 +160,9 @@ def report_lost(page: PostedPage) -> Response:
             # Issue 12: the time typed checked against the last confirmed opening before it.
             last_before=last,
             # Issue 12, eighth newcomer run: one within _CLOSE_OPENING before the time typed
-            # may be the finder's, counted as before the loss; the page then says, in one
-            # line, to enter an earlier time if the loss was earlier.
+            # may be the finder's, counted as before the loss; the page then asks whether
+            # the medium was lost after it or before (fourteenth session), each answer
+            # its own button.
             close_opening=last is not None
             and fields["lost_at"] - datetime.fromisoformat(str(last["at"])) <= _CLOSE_OPENING,
         )

@@ -1,0 +1,201 @@
+"""What the disk itself does during each command of the disk rows, and what it allows.
+
+The command bench's disk rows (commands.py) compare rwc, which fsyncs before it publishes,
+with age, which leaves its output in the page cache. Whether a missed target is the disk's
+or ours is a question about the device, so this module measures the device:
+
+* **Its counters around every command** (:class:`Counters`, ``/proc/diskstats`` of the
+  block device holding the bench's directory): how long the device had I/O in flight
+  (``io_ticks``) and how many sectors it read and wrote while the command ran. These are
+  the whole device's, every process's: on a machine shared with other test suites they
+  include their I/O too (the command's own bytes are its rusage, beside them).
+* **What it allows for the same bytes** (the references, dd, no CPU work): the disk
+  alone (reading IN and writing + fsyncing as many bytes at once, ``O_DIRECT``, the floor
+  of a tool that reads IN cold and has OUT on the disk before it returns), and each half
+  on its own: the write alone (``conv=fsync``, through the page cache as rwc writes) and
+  the read alone (``O_DIRECT`` from a dropped cache, as rwc reads a big cold file).
+* **The verdict's reason** (:func:`reason`): a missed disk row is the disk's when rwc's
+  wall is within :data:`SLACK` of the disk alone; otherwise the rest is ours, and the
+  device's idle time during rwc (wall - busy) says how much of it the device waited for us.
+
+bench/profiles/disk.md has the timelines behind this (the counters every 50 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from procs import ProcResult, run_measured
+from stats import MIB, median
+from tools import require
+
+# rwc's wall within this share of the disk alone: the disk's pace, not ours (the disk
+# alone moved its 2 GiB in 0.89-1.16 s in one run of three rounds: more than 5% apart).
+SLACK = 0.05
+# /proc/diskstats sectors are 512 bytes whatever the device's sector size (iostats.rst).
+_SECTOR = 512
+# Blocks of the write alone: as big as dd handles well, the page cache between them.
+_WRITE_BLOCK = 16 * MIB
+
+
+@dataclass(frozen=True)
+class Counters:
+    """One reading of a block device's counters (Documentation/admin-guide/iostats.rst)."""
+
+    read_sectors: int
+    written_sectors: int
+    busy_ms: int  # io_ticks: milliseconds with at least one I/O in flight
+
+    def since(self, before: Counters) -> dict[str, float]:
+        """The device's work between ``before`` and this reading."""
+        return {
+            "busy_s": (self.busy_ms - before.busy_ms) / 1000,
+            "read_bytes": (self.read_sectors - before.read_sectors) * _SECTOR,
+            "written_bytes": (self.written_sectors - before.written_sectors) * _SECTOR,
+        }
+
+
+class Device:
+    """The block device that holds a directory, read from /proc/diskstats (Linux)."""
+
+    def __init__(self, directory: Path) -> None:
+        """Find the device by the directory's device number; :attr:`name` None if none."""
+        dev = os.stat(directory).st_dev
+        self._key = (str(os.major(dev)), str(os.minor(dev)))
+        self.name: str | None = None
+        found = self._line()
+        if found is not None:
+            self.name = found[2]
+
+    def _line(self) -> list[str] | None:
+        # A file system without a block device of its own (tmpfs, overlay, btrfs'
+        # anonymous numbers) has no line: its rows then go without device figures.
+        try:
+            with open("/proc/diskstats", encoding="ascii") as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) >= 13 and (fields[0], fields[1]) == self._key:
+                        return fields
+        except OSError:
+            return None
+        return None
+
+    def read(self) -> Counters | None:
+        """The counters now (None where the device has none)."""
+        fields = self._line() if self.name else None
+        if fields is None:
+            return None
+        # Fields after major, minor, name: 3 sectors read, 7 sectors written, 10 io_ticks.
+        return Counters(int(fields[5]), int(fields[9]), int(fields[12]))
+
+
+def direct_io(directory: Path) -> bool:
+    """True if files in ``directory`` can be opened with ``O_DIRECT`` (Linux, not tmpfs < 6.6)."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    try:
+        probe = directory / ".rwc-bench-direct"
+        probe.write_bytes(b"\0" * 4096)
+        try:
+            fd = os.open(probe, os.O_RDONLY | flag)
+            os.close(fd)
+        finally:
+            probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _dd() -> str:
+    return require("dd", "coreutils")
+
+
+def disk_alone(src: Path, out: Path, size: int) -> ProcResult:
+    """The disk reading ``src`` and writing ``size`` bytes to ``out`` (fsynced) at once.
+
+    What storing a copy of ``src`` durably costs the device with no CPU work and no page
+    cache (``dd``, ``O_DIRECT`` both ways, 1 MiB blocks; ``out`` gets zeros: the bytes do
+    not matter to the disk): ``rwc seal`` and ``rwc open -C`` move these bytes and fsync
+    before they publish, so neither can finish sooner than this, whatever its CPU does
+    (bench/profiles/disk.md). A reference row, not a tool.
+    """
+    blocks = max(1, size // MIB)
+    reader = shlex.join([_dd(), f"if={src}", "of=/dev/null", "bs=1M", "iflag=direct"])
+    sink = [f"of={out}", "bs=1M", f"count={blocks}", "oflag=direct", "conv=fsync"]
+    writer = shlex.join([_dd(), "if=/dev/zero", *sink])
+    proc = run_measured(["sh", "-c", f"{reader} 2>/dev/null & {writer} 2>/dev/null; wait"])
+    out.unlink()
+    return proc
+
+
+def write_alone(out: Path, size: int) -> ProcResult:
+    """``size`` bytes written to ``out`` through the page cache, then fsynced (dd).
+
+    The write half of the disk alone as rwc does it (buffered writes, one fsync before
+    publishing), with nothing read meanwhile.
+    """
+    blocks = max(1, -(-size // _WRITE_BLOCK))
+    argv = [_dd(), "if=/dev/zero", f"of={out}", f"bs={_WRITE_BLOCK}", f"count={blocks}"]
+    proc = run_measured([*argv, "conv=fsync", "status=none"])
+    out.unlink()
+    return proc
+
+
+def read_alone(src: Path, *, direct: bool) -> ProcResult:
+    """``src`` read from the disk (the caller dropped the cache), nothing written (dd).
+
+    ``direct``: around the page cache, as rwc reads a big file that is not cached.
+    """
+    argv = [_dd(), f"if={src}", "of=/dev/null", "bs=1M", "status=none"]
+    return run_measured([*argv, "iflag=direct"] if direct else argv)
+
+
+def shares(busy: list[dict[str, float]], walls: list[float]) -> dict[str, Any]:
+    """Medians of the device's work over a command's runs, for its figures."""
+    return {
+        "device_busy_s": median([b["busy_s"] for b in busy]),
+        "device_busy_pct": median(
+            [100 * b["busy_s"] / w for b, w in zip(busy, walls, strict=True) if w > 0] or [0]
+        ),
+        "device_read_mib": median([b["read_bytes"] for b in busy]) / MIB,
+        "device_written_mib": median([b["written_bytes"] for b in busy]) / MIB,
+    }
+
+
+def reason(rwc: dict[str, Any], figures: dict[str, Any], ok: bool) -> str:
+    """Whose the row's time is: the disk's, or ours (see the module docstring).
+
+    Args:
+        rwc: The rwc command's figures (median wall, device busy time).
+        figures: Every figure of the size and storage ("disk alone", "disk write alone").
+        ok: Whether the row met its target.
+
+    Returns:
+        One line for under the row ("" where the disk alone was not measured).
+    """
+    alone = figures.get("disk alone")
+    if not alone:
+        return ""
+    wall, floor = rwc["seconds"], alone["seconds"]
+    write = figures.get("disk write alone")
+    halves = f", the write alone {write['seconds']:.2f} s" if write else ""
+    said = (
+        f"rwc {wall:.2f} s against the disk alone {floor:.2f} s ({wall / floor - 1:+.0%}){halves}"
+    )
+    busy = ""
+    if "device_busy_s" in rwc:
+        idle = max(0.0, wall - rwc["device_busy_s"])
+        busy = (
+            f"; the device busy {rwc['device_busy_s']:.2f} s ({rwc['device_busy_pct']:.0f}%)"
+            f" of rwc's wall, idle {idle:.2f} s"
+        )
+    if ok:
+        return f"MET: {said}{busy}"
+    if wall <= floor * (1 + SLACK):
+        return f"MISSED: the disk; the fsync before publish is kept: {said}{busy}"
+    return f"MISSED: ours, {wall - floor:.2f} s over the disk alone: {said}{busy}"

@@ -1,0 +1,45 @@
+"""A medium whose containers were opened (confirmed) at given times, for the loss review's
+tests (tests/console/test_loss_review.py, test_browser_close_opening.py): the review checks
+the time of loss typed against the last confirmed opening before it (issue 12)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from keyserver._domain.settings import Settings
+from tests.support.clock import FakeClock
+from tests.support.loss_form import MEDIUM
+from tests.support.world import World, activate, confirm, make_world, oprf
+
+# 3 Dec in Tokyo: openings at 17:05 and 17:40:15 (two containers), one at 19:00 (after
+# the time the tests usually type, 18:30); the review is made on 4 Dec at 10:00.
+OPENINGS = {
+    "early": datetime(2026, 12, 3, 8, 5, tzinfo=UTC),
+    "late": datetime(2026, 12, 3, 8, 40, 15, tzinfo=UTC),
+    "after": datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
+}
+
+
+@contextmanager
+def opened(settings: Settings, url: str, openings: dict[str, datetime]) -> Iterator[World]:
+    """The principals of a world, a container per label on MEDIUM, each opened (confirmed)
+    by the reader at its time; the clock then at the review's time, 4 Dec 10:00 in Tokyo."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    # Every entry in time order: the report's window starts at the first entry (by
+    # sequence) at or after the time of loss (spec §report).
+    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
+    world = make_world(settings, url)
+    try:
+        made = {label: activate(world, medium=MEDIUM, label=label) for label in openings}
+        for label, at in sorted(openings.items(), key=lambda item: item[1]):
+            clock.t = at
+            reg, key = made[label]
+            cid = reg["container_id"]
+            confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        yield world
+    finally:
+        world.close()
