@@ -252,6 +252,21 @@ def test_printed_report_pages(
     # newcomer runs: a reader who had chosen one feared it was lost).
     assert translate(language, "Public reason (the internal one is not printed)", {}) in printed
     assert translate(language, "Internal reason", {}) not in printed
+    # Some public reason given: no line saying none was (issue 12, fourteenth session).
+    none_given = translate(language, "None given (the internal reason is not printed).", {})
+    assert none_given not in printed
+    # What each answer means, once, on paper (a reader of the printed page never saw the
+    # console; issue 12, fourteenth session's newcomer runs).
+    legend = [
+        translate(language, msgid, {"answer": translate(language, answer, {})})
+        for msgid, answer in LEGEND
+    ]
+    # (Blanks left out: a Japanese line wraps between any two characters.)
+    bare = "".join(printed.split())
+    assert all(bare.count("".join(line.split())) == 1 for line in legend), legend
+    # The destroy deadline is said as a plan (the English reader took "Keys destroyed
+    # after" for done).
+    assert translate(language, "Keys will be destroyed after", {}) in printed
 
     def say(msgid: str, **values: object) -> str:
         return translate(language, msgid, values)
@@ -284,6 +299,15 @@ def test_printed_report_pages(
         # The zone in every page's margin, never a page of its own (issue 12).
         assert zone in text, f"page {number}:\n{text}"
     assert not note_alone(pages, zone)
+
+
+# The printed legend of the three answers (report.html): its sentences and the answer each
+# one names.
+LEGEND = (
+    ("%(answer)s: a key was released after the loss and the opening confirmed.", "Opened"),
+    ("%(answer)s: a key was released after the loss, not confirmed.", "Possibly opened"),
+    ("%(answer)s: no key was released after the loss.", "Not opened"),
+)
 
 
 # Three containers as the stories' medium has (one opened before the loss, a long reason,
@@ -355,12 +379,20 @@ def test_three_containers_print_on_two_pages_print_beside_the_heading(
     )
     assert len(pages) == 2
     # No public reason given: said so in words (a dash was read as missing data, issue 12,
-    # twelfth session's second newcomer runs), and never the internal one.
+    # twelfth session's second newcomer runs), and never the internal one. Said once, on
+    # page 1, with no reason column in the tables (fourteenth session: "none given" on every
+    # row read as "suspended for no reason"); each row still names its cause.
     printed = "".join("".join(pages).split())
     assert "委託先が紛失" not in printed and "電車内" not in printed
-    none_given = "".join(translate(language, "none given", {}).split())
-    assert none_given == {"ja": "なし", "en": "nonegiven"}[language]
-    assert printed.count(none_given) >= len(THREE)
+    none_given = "".join(
+        translate(language, "None given (the internal reason is not printed).", {}).split()
+    )
+    assert printed.count(none_given) == 1
+    assert none_given in "".join(pages[0].split())
+    column = translate(language, "Public reason (the internal one is not printed)", {})
+    assert "".join(column.split()) not in printed
+    loss_report = "".join(translate(language, "Loss report", {}).split())
+    assert printed.count(loss_report) >= len(THREE)
     assert all(zone in text for text in pages)
     assert not note_alone(pages, zone)
     assert all(label in "".join(pages) for label in THREE)

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from keyserver._domain.answers import worst
 from keyserver._domain.errors import InvalidRequestError
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
@@ -108,10 +109,33 @@ def _move(container: dict[str, Any]) -> tuple[str, str, str | None]:
     return str(container["state"]), effect, cause
 
 
-# How close before the time of loss a confirmed opening makes the review page ask whether
-# the loss came after it or before (issue 12, eighth newcomer run): minutes, the lag of a
-# phone call.
-_CLOSE_OPENING = timedelta(minutes=15)
+def _close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
+    """The review's question about reader key releases just before the time typed.
+
+    Issue 12, fourteenth session: a clerk's opening seconds before the time of loss the
+    official was given, and another container's unconfirmed release in the same second,
+    decide the answer (spec §report: a release at or after the time of loss counts). The
+    service finds them and the answers either side (medium_report.releases_close_before);
+    here they are put as the page says them: each container once, in time order, with
+    its label and the answer it gets if the medium was lost before them, and the medium's
+    answer as typed. The gap to the time typed is exact, in seconds (a newcomer read "1
+    minute before" for 38 s).
+    """
+    close = doc.get("close_to_loss")
+    if close is None:
+        return None
+    labels = {c["container_id"]: c["label"] for c in doc["containers"]}
+    releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
+    first = datetime.fromisoformat(str(close["first_at"]))
+    return {
+        "first_at": close["first_at"],
+        "last_at": close["last_at"],
+        "seconds": max(0, int((lost_at - first).total_seconds())),
+        "as_typed": worst(close["as_typed"].values()),
+        "containers": [
+            {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
+        ],
+    }
 
 
 @router.post("/medium/report-lost")
@@ -143,6 +167,7 @@ def report_lost(page: PostedPage) -> Response:
         deadline = page.service.now() + timedelta(hours=fields["waiting_hours"])
         held = doc["destroy_after"] if doc["loss"] == "current" else None
         last = last_opening(containers)
+        close = _close_view(doc, fields["lost_at"])
         return page.render(
             "confirm_loss.html",
             doc=doc,
@@ -159,12 +184,14 @@ def report_lost(page: PostedPage) -> Response:
             sealed_after=[c for c in containers if c["sealed_after_loss"]],
             # Issue 12: the time typed checked against the last confirmed opening before it.
             last_before=last,
-            # Issue 12, eighth newcomer run: one within _CLOSE_OPENING before the time typed
-            # may be the finder's, counted as before the loss; the page then asks whether
-            # the medium was lost after it or before (fourteenth session), each answer
-            # its own button.
-            close_opening=last is not None
-            and fields["lost_at"] - datetime.fromisoformat(str(last["at"])) <= _CLOSE_OPENING,
+            # Issue 12, eighth newcomer run and fourteenth session: reader key releases
+            # just before the time typed may be the finder's or the clerk's own use; the
+            # page asks whether the medium was lost after them or before, with the answer
+            # each gives. The last opening is then said in the question, not above it.
+            close=close,
+            last_in_question=close is not None
+            and last is not None
+            and str(last["at"]) >= str(close["first_at"]),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))

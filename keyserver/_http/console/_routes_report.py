@@ -161,6 +161,9 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             containers=answer_first(doc["containers"]),
             keeps_whole=keeps_whole,
             last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
+            public_reasons=any(
+                ch.get("public_reason") for c in doc["containers"] for ch in c["state_changes"]
+            ),
             print_margin=print_margin(page, doc["medium"], generated_at),
             generated_at=generated_at,
             banner=banner,
