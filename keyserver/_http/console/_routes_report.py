@@ -122,17 +122,33 @@ def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
     if close is None:
         return None
     labels = {c["container_id"]: c["label"] for c in doc["containers"]}
-    releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
-    first = datetime.fromisoformat(str(close["first_at"]))
+    # In time order; in the same second, a confirmed opening last: the question names the
+    # last one, and "opened it" says more than "was given its key".
+    releases = sorted(
+        close["releases"].items(), key=lambda item: (str(item[1]["at"]), item[1]["confirmed"])
+    )
+    # Between the times as shown (to the second, truncated): from the exact times it said
+    # "0 s" for 05:06:59 shown before 05:07:00 (second newcomer pair).
+    first = datetime.fromisoformat(str(close["first_at"])).replace(microsecond=0)
+    containers = [
+        {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
+    ]
     return {
         "first_at": close["first_at"],
         "last_at": close["last_at"],
-        "seconds": max(0, int((lost_at - first).total_seconds())),
+        "seconds": max(0, int((lost_at.replace(microsecond=0) - first).total_seconds())),
         "as_typed": worst(close["as_typed"].values()),
         # The medium's answer had it been lost before them (the report's caution).
         "before": worst(close["before"].values()),
-        "containers": [
-            {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
+        "containers": containers,
+        # The review's question names the last one (who, when); each answer's detail, only
+        # the containers whose answer an earlier loss would change (second newcomer pair:
+        # every line was read).
+        "last": containers[-1],
+        "differing": [
+            c
+            for c, (cid, _) in zip(containers, releases, strict=True)
+            if close["before"][cid] != close["as_typed"][cid]
         ],
     }
 
