@@ -33,7 +33,11 @@ from keyserver._domain.media import SEARCH_SEPARATORS_STORED, medium_search_key,
 from keyserver._domain.validation import ACTION_RE, check_text, fmt_time
 from keyserver._service.loss import LossTimes, holding_report, loss_reporter
 from keyserver._service.media import medium_target, resolve_medium
-from keyserver._service.medium_report import answers_since, last_openings_before
+from keyserver._service.medium_report import (
+    answers_since,
+    last_openings_before,
+    releases_close_before,
+)
 from keyserver._service.reports import export_document
 from keyserver._store import repository
 from keyserver._store.audit import canonical_json, lock_head
@@ -344,7 +348,9 @@ class ConsoleOps:
         so the console's confirmation lists exactly what the report will change. With
         ``lost_at`` (a time of loss about to be reported), each also says whether it was
         sealed after it (``sealed_after_loss``) and its last confirmed opening before it
-        (``last_confirmed_open_before_loss``, as the medium report gives it, or None). A
+        (``last_confirmed_open_before_loss``, as the medium report gives it, or None), and
+        the medium its reader key releases just before it with the answers either side
+        (``close_to_loss``: :func:`~keyserver._service.medium_report.releases_close_before`). A
         medium reported lost names who made the report it carries (``loss_reported_by``)
         and, while the report holds, its destroy deadline (``destroy_after``, the earliest
         of its containers').
@@ -390,6 +396,13 @@ class ConsoleOps:
                 if lost_at is not None
                 else {}
             )
+            # Issue 12, fourteenth session: every reader release just before it, with the
+            # answers either side, so the review can ask whether it was lost after them.
+            close = (
+                releases_close_before(session, [b64e(c.id) for c, _ in rows], lost_at)
+                if lost_at is not None
+                else None
+            )
         containers: list[dict[str, Any]] = [
             {
                 "container_id": b64e(c.id),
@@ -431,6 +444,7 @@ class ConsoleOps:
             "destroy_after": None if holding is None else fmt_time(holding.destroy_after),
             "states": dict(sorted(states.items())),
             "containers": containers,
+            **({"close_to_loss": close} if lost_at is not None else {}),
         }
 
     def console_audit(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -271,6 +271,60 @@ def last_openings_before(
     """
     seq = _seq_of(session, lost_at)
     return {cid: _opening(e) for cid, e in _last_receipts_before(session, cids, seq).items()}
+
+
+# How close before a time of loss a reader's key release makes the console's review ask
+# whether the medium was lost after it or before (issue 12, eighth newcomer run): minutes,
+# the lag of a phone call between the one who lost it and the official.
+CLOSE_TO_LOSS = timedelta(minutes=15)
+
+
+def releases_close_before(
+    session: Session, cids: Sequence[str], lost_at: datetime
+) -> dict[str, Any] | None:
+    """The reader key releases in the CLOSE_TO_LOSS before a time of loss not reported yet.
+
+    For the console's review of a loss report (issue 12, fourteenth session): each counts
+    before the loss as typed, and after it if the medium was lost before it. The review
+    asks which, and shows the answer either way, decided as the report decides it
+    (:func:`answers_since`, from the time typed and from the first close release). None
+    when there is none. Returns ``{first_at, last_at, as_typed: {cid: answer}, before:
+    {cid: answer}, releases: {cid: {at, actor, confirmed}}}``: per container its last
+    close release or confirmed opening, and whether one was confirmed.
+    """
+    end = _seq_of(session, lost_at)
+    start = _seq_of(session, lost_at - CLOSE_TO_LOSS)
+    found: list[tuple[AuditEntry, str]] = []
+    for chunk in _chunks(cids):
+        stmt = select(AuditEntry).where(
+            AuditEntry.container.in_(chunk),
+            AuditEntry.action.in_(("evaluate", "receipt")),
+            AuditEntry.outcome == "ok",
+            AuditEntry.seq >= start,
+            AuditEntry.seq < end,
+        )
+        for e in session.execute(stmt).scalars():
+            k = kind(e.action, "ok", json.loads(e.details).get("mode"))
+            if k in {RELEASE, CONFIRMED}:  # a writer's sealing is no opening
+                found.append((e, k))
+    if not found:
+        return None
+    found.sort(key=lambda pair: pair[0].seq)
+    releases: dict[str, dict[str, Any]] = {}
+    for e, k in found:  # in seq order: the last one's time and actor win
+        confirmed = k == CONFIRMED or releases.get(str(e.container), {}).get("confirmed", False)
+        releases[str(e.container)] = {
+            "at": fmt_time(e.at),
+            "actor": e.actor,
+            "confirmed": confirmed,
+        }
+    return {
+        "first_at": fmt_time(found[0][0].at),
+        "last_at": fmt_time(found[-1][0].at),
+        "as_typed": answers_since(session, cids, end),
+        "before": answers_since(session, cids, found[0][0].seq),
+        "releases": releases,
+    }
 
 
 def _opening(entry: AuditEntry) -> dict[str, Any]:

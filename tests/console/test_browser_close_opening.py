@@ -1,15 +1,18 @@
-"""The loss review asks about an opening just before the time of loss (issue 12, fourteenth
-session), in a real browser, in Japanese and in English.
+"""The loss review asks about key releases just before the time of loss (issue 12,
+fourteenth session), in a real browser, in Japanese and in English.
 
 The newcomers' story: a clerk opened a container of the medium less than a minute before
-the time of loss the official was given. The review said what an earlier time would
-change ("if it was lost before 17:40:15, ... Opened") and every reader stopped there for
-10-20 s. It now asks whether the medium was lost after that opening or before, and each
-answer is one button: after (the focused primary: Enter reports the time as typed, and the
-report answers Not opened), before (back to the form with everything typed kept; an
-earlier time then makes the report answer Opened). Headless Chromium at a 1366x768
-laptop's viewport against a real server (SQLite, real VOPRF), the clock at 4 Dec 10:00 in
-Asia/Tokyo; the clerk (the world's reader) opened "late" at 17:40:15 on 3 Dec.
+the time of loss the official was given, and in the same second another container's key
+was released without a confirmed opening (a wrong password). The review said what an
+earlier time would change ("if it was lost before 17:40:15, ... Opened") and every
+reader stopped there for 10-20 s. It now asks whether the medium was lost after those
+releases or before, each answer a row with what the report will then say and one
+button: after (the focused primary: Enter reports the time as typed, and the report
+answers Not opened), before (back to the form with everything typed kept; an earlier
+time then makes the report answer Opened). Headless Chromium at a 1366x768 laptop's
+viewport against a real server (SQLite, real VOPRF), the clock at 4 Dec 10:00 in
+Asia/Tokyo; the clerk (the world's reader) opened "late" and was given the key of
+"tried" at 17:40:15 on 3 Dec.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from tests.support.openings import OPENINGS, opened
 pytestmark = pytest.mark.slow
 
 TYPED = "2026-12-03 17:41"  # 45 s after the clerk's opening, as the official was told
+OPENED = {"late": OPENINGS["late"]}
+RELEASED = {"tried": OPENINGS["late"]}
 
 
 def _review_with_question(driver: WebDriver, url: str, token: str, language: str) -> None:
@@ -52,13 +57,26 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
     question = driver.find_element(By.ID, "close-question").text
-    asked = translated(
-        language, "Was it lost after %(at)s, when %(who)s opened “%(label)s”, or before?"
+    asked = translations(language).ngettext(
+        "A key was released to a reader %(gap)s before the time of loss you typed: was the"
+        " medium lost after it, or before?",
+        "Keys were released to readers within %(gap)s before the time of loss you typed:"
+        " was the medium lost after them, or before?",
+        2,
     )
-    assert question == asked % {"at": "17:40:15", "who": "reader", "label": "late"}
+    assert question == asked % {"gap": translated(language, "%(s)s s") % {"s": "45"}}
+    # What "before" would make the report say, per container: the clerk's opening Opened,
+    # the unconfirmed release Possibly opened.
+    before = driver.find_elements(By.CSS_SELECTOR, "#choice-before li .answer-tag")
+    assert [tag.text for tag in before] == [
+        translated(language, "Opened"),
+        translated(language, "Possibly opened"),
+    ]
+    after = driver.find_element(By.CSS_SELECTOR, "#choice-after .answer-tag").text
+    assert after == translated(language, "Not opened")
     # The question and both answers where the page opens, the list of what is affected
     # above them; the opening is not also listed in the facts.
-    for element_id in ("close-question", "confirm-loss", "change-time", "affected"):
+    for element_id in ("close-question", "choice-after", "choice-before", "affected"):
         assert in_view(driver, element_id), (element_id, language)
     assert not driver.find_elements(By.ID, "last-opening")
     # One primary action, and it has the cursor: Enter answers "after".
@@ -78,17 +96,17 @@ def test_after_the_opening_enter_reports_the_time_as_typed(
     screenshot_dir: Path | None,
     language: str,
 ) -> None:
-    with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+    with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
             _review_with_question(driver, console_url, world.tokens["official"], language)
+            # The primary button says what the README says it does.
             after = driver.find_element(By.ID, "confirm-loss").text
-            said = translations(language).ngettext(
-                "After %(at)s (lost at %(lost)s): report lost and suspend %(n)s container",
-                "After %(at)s (lost at %(lost)s): report lost and suspend %(n)s containers",
-                1,
-            )
-            assert after == said % {"at": "17:40:15", "lost": "17:41", "n": 1}
+            assert after == translations(language).ngettext(
+                "Report lost and suspend %(n)s container",
+                "Report lost and suspend %(n)s containers",
+                2,
+            ) % {"n": 2}
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             if language == "ja":  # the checked-in picture (docs/console)
                 shoot(driver, screenshot_dir, "05b-close-opening")
@@ -108,17 +126,25 @@ def test_after_the_opening_enter_reports_the_time_as_typed(
 def test_before_the_opening_goes_back_to_the_form_and_an_earlier_time_answers_opened(
     settings: Settings, console_url: str, browser: BrowserFactory, language: str
 ) -> None:
-    with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+    with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
             _review_with_question(driver, console_url, world.tokens["official"], language)
             before = driver.find_element(By.ID, "change-time")
-            assert before.text == translated(language, "Before %(at)s: change the time of loss") % {
-                "at": "17:40:15"
-            }
+            assert before.text == translated(language, "Change the time of loss")
             click_and_wait(driver, before)
             # The form again, as typed, the cursor in the time of loss: nothing acted on.
+            # Under the field, what the new time is bounded by.
             assert focused(driver, "lost_at")
+            bound = driver.find_element(By.ID, "lost-before").text
+            said = translated(
+                language,
+                "Lost before %(at)s: type when; if not known, the last time it was surely"
+                " still in hand.",
+            )
+            moment = "2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15"
+            assert bound == said % {"at": f"{moment} (UTC+09:00)"}, bound
+            assert in_view(driver, "review-loss")  # the line keeps the button in view
             lost_at = driver.find_element(By.ID, "lost_at")
             assert lost_at.get_attribute("value") == TYPED
             assert driver.find_element(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from keyserver._domain.settings import Settings
@@ -106,50 +107,122 @@ def test_the_review_says_when_nothing_was_opened_before(
     assert ("最後に確認された開封", "紛失前にはなし") in _facts(text)
 
 
-def _question(text: str) -> tuple[str, str, str]:
-    """A close opening's question and its two answers (the buttons' labels), as read."""
+def _text(markup: str) -> str:
+    """What a piece of the page reads, tags dropped and white space folded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def _question(text: str) -> dict[str, Any]:
+    """A close release's question and its two answers (each row: what, answer, button)."""
     section = text.split('<section class="question" id="close-opening"', 1)[1]
     section = section.split("</section>", 1)[0]
+    rows = {
+        row_id: re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        for row_id, row in re.findall(r'<tr id="(choice-\w+)">(.*?)</tr>', section, re.S)
+    }
     found = re.search(r'<p id="close-question">([^<]*)</p>', section)
-    after = re.search(r'id="confirm-loss" class="button primary" autofocus>([^<]*)<', section)
-    before = re.search(r'id="change-time" class="button">([^<]*)<', section)
-    assert found and after and before, section
-    return found.group(1), after.group(1), before.group(1)
+    assert found is not None and set(rows) == {"choice-after", "choice-before"}, section
+    after, before = rows["choice-after"], rows["choice-before"]
+    assert 'id="confirm-loss" class="button primary" autofocus' in after[2]
+    assert 'id="change-time"' in before[2] and "primary" not in before[2]
+    return {
+        "question": found.group(1),
+        "after": (_text(after[0]), _text(after[1]), _text(after[2])),
+        "before": (
+            _text(before[0]),
+            [_text(li) for li in re.findall(r"<li>(.*?)</li>", before[1], re.S)],
+            _text(before[2]),
+        ),
+    }
 
 
-def test_a_close_opening_is_asked_about_with_one_button_per_answer(
+def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     settings: Settings, console_url: str
 ) -> None:
-    """A confirmed opening minutes before the time typed may be the clerk's own use, or the
-    finder's: the answer turns on it (spec §report). Issue 12, fourteenth session: a
+    """Reader key releases minutes before the time typed may be the clerk's own use or the
+    finder's: the answer turns on them (spec §report). Issue 12, fourteenth session: a
     sentence stating the condition ("if it was lost before 17:40:15, ... Opened") stopped
-    every newcomer for 10-20 s; the page asks instead, naming the opening (when, which
-    container, whose), and each answer is the button that does it: after (the primary,
-    focused: the report as typed) or before (back to the form). The opening is no longer
-    listed above as well."""
-    with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
-        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:50")
-        ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:50")
-    assert _question(en) == (
-        "Was it lost after 17:40:15, when reader opened “late”, or before?",
-        "After 17:40:15 (lost at 17:50): report lost and suspend 1 container",
-        "Before 17:40:15: change the time of loss",
-    )
-    assert _question(ja) == (
-        "紛失したのは、reader が「late」を開いた 17:40:15 より後ですか、前ですか。",
-        "17:40:15 より後 (17:50 に紛失): 紛失を届け出て 1 件のコンテナを停止",
-        "17:40:15 より前: 紛失日時を直す",
-    )
+    every newcomer for 10-20 s, and the other container's unconfirmed release in the same
+    minutes went unmentioned. The page asks instead, with the exact gap; each answer is a
+    row: when, what the report will then say (per container for "before"), and the one
+    button that does it: after (the primary, focused: the report as typed), before (back
+    to the form). The opening is not also listed above."""
+    openings = {"late": OPENINGS["late"]}  # 17:40:15, confirmed
+    released = {"tried": OPENINGS["late"] + timedelta(seconds=5)}  # 17:40:20, not confirmed
+    with opened(settings, console_url, openings, released) as world:
+        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
+        ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
+    assert _question(en) == {
+        # 45 s from the first release (17:40:15) to the time typed (17:41:00).
+        "question": "Keys were released to readers within 45 s before the time of loss you"
+        " typed: was the medium lost after them, or before?",
+        "after": (
+            "After 17:40:20",
+            "Not opened (lost at 17:41, as typed)",
+            "Report lost and suspend 2 containers",
+        ),
+        "before": (
+            "Before 17:40:15",
+            [
+                "Opened “late”, opened by reader at 17:40:15",
+                "Possibly opened “tried”, key released to reader at 17:40:20, not confirmed",
+            ],
+            "Change the time of loss",
+        ),
+    }
+    assert _question(ja) == {
+        "question": "入力した紛失日時までの 45 秒の間に、閲覧者へ鍵が発行されています。"
+        "紛失はその後ですか、前ですか。",
+        "after": (
+            "17:40:20 より後",
+            "開かれていない (入力どおり 17:41 に紛失)",
+            "紛失を届け出て 2 件のコンテナを停止",
+        ),
+        "before": (
+            "17:40:15 より前",
+            [
+                "開かれた 「late」17:40:15 に reader が開封",
+                "開かれた可能性あり 「tried」17:40:20 に reader へ鍵を発行 (確認なし)",
+            ],
+            "紛失日時を直す",
+        ),
+    }
     # Said once, in the question: the facts above are the time of loss and the deadline.
     assert [label for label, _ in _facts(en)] == ["Time of loss", "Keys destroyed after"]
     assert [label for label, _ in _facts(ja)] == ["紛失日時", "鍵の破棄予定"]
     for page in (en, ja):
-        assert 'id="last-opening"' not in page
         # One primary action, focused; the way back once, never primary.
         assert page.count("autofocus") == 1 and page.count("button primary") == 1
         assert page.count('id="change-time"') == 1
         # The question stands above its answers, after the list of what is affected.
         assert page.index('id="affected"') < page.index('id="close-question"')
+
+
+def test_a_release_more_than_15_minutes_before_is_not_asked_about(
+    settings: Settings, console_url: str
+) -> None:
+    """The question is for releases within 15 minutes of the time typed (the lag of a phone
+    call); an earlier confirmed opening is listed as the last one, and the page keeps its
+    plain buttons."""
+    with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:55:16")
+        near, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:55:15")
+    assert 'id="close-opening"' not in en and 'id="last-opening"' in en
+    assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
+    assert _question(near)["question"].startswith("A key was released to a reader 15 min 0 s")
+
+
+def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
+    settings: Settings, console_url: str
+) -> None:
+    """The answers either side are decided as the report decides them: an opening after
+    the time typed (19:00) makes "after" Opened too, and "before" counts it as well."""
+    openings = {"late": OPENINGS["late"], "after": OPENINGS["after"]}
+    with opened(settings, console_url, openings) as world:
+        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
+    asked = _question(en)
+    assert asked["after"][1] == "Opened (lost at 17:41, as typed)"
+    assert asked["before"][1] == ["Opened “late”, opened by reader at 17:40:15"]
 
 
 def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_kept(
@@ -178,8 +251,14 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
         edit = edit.split("</form>", 1)[0]
         hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', edit)
         posted = {name: html.unescape(value) for name, value in hidden}
-        assert posted == typed
+        # With the time the question was about: the form says the loss came before it.
+        assert posted == {**typed, "before": "2026-12-03T08:40:15.000000Z"}
         back = browser.post(console_url + "/console/medium/report-lost/edit", data=posted)
+        # A value not of the server's form is not said at all.
+        forged = browser.post(
+            console_url + "/console/medium/report-lost/edit",
+            data={**posted, "before": "<b>yesterday</b>"},
+        )
         refused = browser.post(
             console_url + "/console/medium/report-lost/edit",
             data={k: v for k, v in posted.items() if k != "csrf"},
@@ -194,6 +273,13 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
     assert 'value="office" checked' in back.text
     assert " autofocus" in back.text.split('id="lost_at"', 1)[1].split(">", 1)[0]
     assert 'id="loss-error"' not in back.text
+    line = back.text.split('id="lost-before">', 1)[1].split("</p>", 1)[0]
+    assert line == (
+        "2026/12/03 17:40:15 (UTC+09:00) より前の紛失: その時刻を入力"
+        " (分からなければ、確実に手元にあった最後の時刻)。"
+    )
+    assert 'aria-describedby="lost_at_hint lost-before"' in back.text
+    assert forged.status_code == 200 and 'id="lost-before"' not in forged.text
     assert refused.status_code == 403
 
 
@@ -226,13 +312,20 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     assert _last_opening(pages["2026-12-04 09:00"]) == (
         "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
-    # Within 15 minutes: asked about, the opening to the second; the time of loss as
-    # typed, to the second only when typed so (17:40 beside 17:40:15 would read as
-    # before it).
-    assert _question(pages["2026-12-03 17:41"])[1].startswith("After 17:40:15 (lost at 17:41):")
-    assert _question(pages["2026-12-03 17:40:30"])[1].startswith(
-        "After 17:40:15 (lost at 17:40:30):"
+    # Within 15 minutes: asked about, to the second; the time of loss as typed, to the
+    # second only when typed so (17:40 beside 17:40:15 would read as before it).
+    asked = {
+        typed: _question(pages[typed]) for typed in ("2026-12-03 17:41", "2026-12-03 17:40:30")
+    }
+    assert asked["2026-12-03 17:41"]["question"] == (
+        "A key was released to a reader 45 s before the time of loss you typed: was the"
+        " medium lost after it, or before?"
     )
+    assert asked["2026-12-03 17:41"]["after"][:2] == (
+        "After 17:40:15",
+        "Not opened (lost at 17:41, as typed)",
+    )
+    assert asked["2026-12-03 17:40:30"]["after"][1] == "Not opened (lost at 17:40:30, as typed)"
 
 
 def _before_loss(language: str, minutes: int) -> str:

@@ -7,7 +7,8 @@ to find it. The fourth run showed the sizes were the *window's*: a browser windo
 button and the review page's confirm button were below the fold again. The sizes here are
 the viewports such windows give (window.innerHeight, checked): in both languages the form's
 button is in view when the medium's page opens, with the time of loss focused, and the
-review page's confirm button is wholly in view without scrolling.
+review page's confirm button is wholly in view without scrolling. The fourteenth session
+put the medium's containers (what the report affects) beside the form: in view as well.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         assert button.get_attribute("id") == button_id
         assert in_view(driver, button_id), (language, width, height)
         assert in_view(driver, "lost_at"), (language, width, height)
+        # What the report will affect, beside the form (issue 12, fourteenth session: the
+        # list was below the fold): every container's row in view, none scrolled away.
+        assert in_view(driver, "containers"), (language, width, height)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#containers tbody tr")
+        assert len(rows) == len(MEDIA[language][1])
         tops = {
             label.location["y"]
             for label in driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")

@@ -23,9 +23,17 @@ OPENINGS = {
 
 
 @contextmanager
-def opened(settings: Settings, url: str, openings: dict[str, datetime]) -> Iterator[World]:
+def opened(
+    settings: Settings,
+    url: str,
+    openings: dict[str, datetime],
+    released: dict[str, datetime] | None = None,
+) -> Iterator[World]:
     """The principals of a world, a container per label on MEDIUM, each opened (confirmed)
-    by the reader at its time; the clock then at the review's time, 4 Dec 10:00 in Tokyo."""
+    by the reader at its time, and one per label of ``released`` whose key the reader was
+    given at its time without confirming it (a wrong password, or a thief who does not
+    send the receipt); the clock then at the review's time, 4 Dec 10:00 in Tokyo."""
+    unconfirmed = released or {}
     clock = settings.clock
     assert isinstance(clock, FakeClock)
     # Every entry in time order: the report's window starts at the first entry (by
@@ -33,12 +41,15 @@ def opened(settings: Settings, url: str, openings: dict[str, datetime]) -> Itera
     clock.t = datetime(2026, 12, 1, tzinfo=UTC)
     world = make_world(settings, url)
     try:
-        made = {label: activate(world, medium=MEDIUM, label=label) for label in openings}
-        for label, at in sorted(openings.items(), key=lambda item: item[1]):
+        every = {**openings, **unconfirmed}
+        made = {label: activate(world, medium=MEDIUM, label=label) for label in every}
+        for label, at in sorted(every.items(), key=lambda item: item[1]):
             clock.t = at
             reg, key = made[label]
             cid = reg["container_id"]
-            confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
+            given = oprf(world, "reader", cid, reg["public_key"])
+            if label in openings:
+                confirm(world, "reader", cid, key, given)
         clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
         yield world
     finally:

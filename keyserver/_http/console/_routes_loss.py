@@ -22,7 +22,7 @@ from keyserver._http.console import _security
 from keyserver._http.console._page import Page, PostedPage, SignedInPage, redirect, time_alone
 from keyserver._http.console._routes_approvals import approvals_page
 from keyserver._http.console._routes_media import COMMON_REASONS, medium_page, medium_url
-from keyserver._http.console._routes_report import last_opening, reported_seq
+from keyserver._http.console._routes_report import close_view, last_opening, reported_seq
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
@@ -108,12 +108,6 @@ def _move(container: dict[str, Any]) -> tuple[str, str, str | None]:
     return str(container["state"]), effect, cause
 
 
-# How close before the time of loss a confirmed opening makes the review page ask whether
-# the loss came after it or before (issue 12, eighth newcomer run): minutes, the lag of a
-# phone call.
-_CLOSE_OPENING = timedelta(minutes=15)
-
-
 @router.post("/medium/report-lost")
 def report_lost(page: PostedPage) -> Response:
     """Step 1 of a loss report: list every container it will affect; act on nothing."""
@@ -143,6 +137,7 @@ def report_lost(page: PostedPage) -> Response:
         deadline = page.service.now() + timedelta(hours=fields["waiting_hours"])
         held = doc["destroy_after"] if doc["loss"] == "current" else None
         last = last_opening(containers)
+        close = close_view(doc, fields["lost_at"])
         return page.render(
             "confirm_loss.html",
             doc=doc,
@@ -159,15 +154,30 @@ def report_lost(page: PostedPage) -> Response:
             sealed_after=[c for c in containers if c["sealed_after_loss"]],
             # Issue 12: the time typed checked against the last confirmed opening before it.
             last_before=last,
-            # Issue 12, eighth newcomer run: one within _CLOSE_OPENING before the time typed
-            # may be the finder's, counted as before the loss; the page then asks whether
-            # the medium was lost after it or before (fourteenth session), each answer
-            # its own button.
-            close_opening=last is not None
-            and fields["lost_at"] - datetime.fromisoformat(str(last["at"])) <= _CLOSE_OPENING,
+            # Issue 12, eighth newcomer run and fourteenth session: reader key releases
+            # just before the time typed may be the finder's or the clerk's own use; the
+            # page asks whether the medium was lost after them or before, with the answer
+            # each gives. The last opening is then said in the question, not above it.
+            close=close,
+            last_in_question=close is not None
+            and last is not None
+            and str(last["at"]) >= str(close["first_at"]),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))
+
+
+def _lost_before(text: str) -> datetime | None:
+    """The first close release's time the review posts with its "before" answer, if any.
+
+    Shown to the official who sent it and nothing else: a time of the server's own form
+    (RFC 3339 with its offset), else none (a hand-made value is simply not said).
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 @router.post("/medium/report-lost/edit")
@@ -187,6 +197,7 @@ def edit_loss(page: PostedPage) -> Response:
             page.form.get("name", ""),
             typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
             edit_time=True,
+            lost_before=_lost_before(page.form.get("before", "")),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))
