@@ -19,7 +19,12 @@ class ContainerError(Exception):
     Attributes:
         message: What happened, for a person.
         hint: What to do about it, or None.
+        said: True once the `rwc` command has put message and hint in the reader's
+            language itself: its error boundary shows them as they are instead of saying
+            the class's text (pycontainer/cli/refusals.py ``for_person``).
     """
+
+    said = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -32,6 +37,14 @@ class ContainerError(Exception):
 
 class FormatError(ContainerError):
     """The container (or a header/index inside it) is malformed or corrupt."""
+
+
+class NotAContainerError(FormatError):
+    """The file is no rwc container at all (its first bytes are not the magic): a wrong file.
+
+    A FormatError (exit code 8) like any other; its own class because what to do differs
+    from a damaged container's: pick the right file, not ask for a fresh copy.
+    """
 
 
 class UnsupportedVersionError(FormatError):
@@ -86,6 +99,24 @@ class WrongPasswordError(ContainerError):
 
 class InputError(ContainerError):
     """Input refused (sealing a symlink or device, a file that changed, an unknown entry...)."""
+
+
+class EntryNotFoundError(InputError):
+    """A path asked for (``rwc cat C.rwc PATH``, ``rwc open C.rwc PATH``) is not in the container.
+
+    Attributes:
+        path: The path as asked for.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path!r} is not in this container", hint="list the entries to see its content"
+        )
+        self.path = path
+
+
+class OutputWriteError(ContainerError):
+    """Writing the extracted files failed (no space, no permission): nothing was extracted."""
 
 
 class OutputExistsError(ContainerError):

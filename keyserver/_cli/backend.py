@@ -76,7 +76,7 @@ class Backend(Protocol):
         """Report a medium lost (POST /v1/media/{medium}/loss-report)."""
         ...
 
-    def media_list(self, after: str | None, limit: int) -> Json:
+    def media_list(self, after: str | None, limit: int | None) -> Json:
         """List media with their container counts (GET /v1/media)."""
         ...
 
@@ -88,7 +88,7 @@ class Backend(Protocol):
         """Return a container's status (GET /v1/containers/{id})."""
         ...
 
-    def search(self, filters: dict[str, str], limit: int, after: str | None) -> Json:
+    def search(self, filters: dict[str, str], limit: int | None, after: str | None) -> Json:
         """Search containers (GET /v1/containers); returns ``{items, next}``."""
         ...
 
@@ -100,7 +100,7 @@ class Backend(Protocol):
         """A signed ``medium-report`` or ``destruction-certificate`` (spec §transparency)."""
         ...
 
-    def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
+    def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int | None) -> Json:
         """Return audit entries (GET /v1/audit); returns ``{items, next_after_seq}``."""
         ...
 
@@ -123,7 +123,7 @@ class Backend(Protocol):
         """
         ...
 
-    def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
+    def approvals_list(self, state: str | None, after: int | None, limit: int | None) -> Json:
         """Requests awaiting (or past) a second approver (GET /v1/approvals)."""
         ...
 

@@ -244,7 +244,7 @@ class LocalBackend:
             )
         )
 
-    def media_list(self, after: str | None, limit: int) -> Json:
+    def media_list(self, after: str | None, limit: int | None) -> Json:
         """List media."""
         return guard(lambda: self._service.media_list(self._actor, after=after, limit=limit))
 
@@ -285,7 +285,7 @@ class LocalBackend:
         """A container's status."""
         return guard(lambda: self._service.status(self._actor, container_id))
 
-    def search(self, filters: dict[str, str], limit: int, after: str | None) -> Json:
+    def search(self, filters: dict[str, str], limit: int | None, after: str | None) -> Json:
         """Search containers."""
         return guard(
             lambda: self._service.search(
@@ -312,7 +312,7 @@ class LocalBackend:
         """A signed report, made and signed here with the log key."""
         return guard(lambda: self._service.signed_report(self._actor, kind, medium))
 
-    def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
+    def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int | None) -> Json:
         """Audit entries."""
         return guard(
             lambda: self._service.audit_list(
@@ -346,7 +346,7 @@ class LocalBackend:
             lambda: self._service.audit_verify(self._actor, expected_head, start=start, limit=limit)
         )
 
-    def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
+    def approvals_list(self, state: str | None, after: int | None, limit: int | None) -> Json:
         """Requests by number."""
         return guard(
             lambda: self._service.list_approvals(self._actor, state=state, after=after, limit=limit)

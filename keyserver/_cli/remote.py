@@ -43,6 +43,15 @@ _SCOPE_PATH = {"container": "containers", "medium": "media", "issuer": "issuers"
 CA_BUNDLE_OPTION = "--ca-bundle (or KEYSERVER_CA_BUNDLE)"
 
 
+def _page(limit: int | None) -> dict[str, Any]:
+    """A listing's ``limit`` parameter: none when ``--limit`` was not given.
+
+    spec §endpoints: the server then answers its default page, never more than its own
+    ``max_list_limit`` (keyserver._domain.paging.page_limit), which only it knows.
+    """
+    return {} if limit is None else {"limit": limit}
+
+
 def _segment(value: str) -> str:
     """Percent-encode one path segment (media and names are free-form)."""
     return quote(value, safe="")
@@ -334,9 +343,9 @@ class RemoteBackend:
             body["cause"] = cause
         return dict(self._json("POST", path, body=body))
 
-    def media_list(self, after: str | None, limit: int) -> Json:
+    def media_list(self, after: str | None, limit: int | None) -> Json:
         """GET /v1/media."""
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = _page(limit)
         if after:
             params["after"] = after
         return dict(self._json("GET", "/v1/media", params=params))
@@ -372,9 +381,9 @@ class RemoteBackend:
         """GET /v1/containers/{id}."""
         return dict(self._json("GET", f"/v1/containers/{_segment(container_id)}"))
 
-    def search(self, filters: dict[str, str], limit: int, after: str | None) -> Json:
+    def search(self, filters: dict[str, str], limit: int | None, after: str | None) -> Json:
         """GET /v1/containers."""
-        params: dict[str, Any] = {**filters, "limit": limit}
+        params: dict[str, Any] = {**filters, **_page(limit)}
         if after:
             params["after"] = after
         return dict(self._json("GET", "/v1/containers", params=params))
@@ -390,9 +399,9 @@ class RemoteBackend:
         tail = "report/signed" if kind == "medium-report" else "destruction-certificate"
         return dict(self._json("GET", f"/v1/media/{_segment(medium)}/{tail}"))
 
-    def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int) -> Json:
+    def audit_list(self, filters: dict[str, str], after_seq: int | None, limit: int | None) -> Json:
         """GET /v1/audit."""
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = _page(limit)
         for key, value in filters.items():
             # The server names the acting-principal filter ``actor_name``.
             params["actor_name" if key == "actor" else key] = value
@@ -437,9 +446,9 @@ class RemoteBackend:
             params["limit"] = limit
         return dict(self._json("GET", "/v1/audit/verify", params=params or None))
 
-    def approvals_list(self, state: str | None, after: int | None, limit: int) -> Json:
+    def approvals_list(self, state: str | None, after: int | None, limit: int | None) -> Json:
         """GET /v1/approvals."""
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = _page(limit)
         if state is not None:
             params["state"] = state
         if after is not None:

@@ -31,6 +31,7 @@ from keyserver._domain.errors import (
 )
 from keyserver._domain.i18n import N_, ngettext
 from keyserver._domain.lifecycle import Actor, Op
+from keyserver._domain.paging import fitting, page_limit
 from keyserver._domain.validation import (
     INT64_MAX,
     REASON_MAX,
@@ -74,7 +75,7 @@ class ApprovalDecisions:
         *,
         state: str | None = None,
         after: int | None = None,
-        limit: int = 100,
+        limit: int | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Requests by number (officials, admins, auditors); ``state`` filters as shown."""
@@ -85,10 +86,7 @@ class ApprovalDecisions:
             raise InvalidRequestError(
                 N_("state must be one of %(states)s", states=", ".join(s.value for s in State))
             )
-        if not 1 <= limit <= self._settings.max_list_limit:
-            raise InvalidRequestError(
-                N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
-            )
+        limit = page_limit(limit, self._settings.max_list_limit)
         if after is not None and not 0 <= after <= INT64_MAX:
             raise InvalidRequestError(N_("after must be a request number"))
         now = self._ledger.now()
@@ -106,10 +104,10 @@ class ApprovalDecisions:
             query = query.where(Approval.state == state)
         with self._ledger.reads() as session:
             rows = list(session.execute(query).scalars())
-        return {
-            "approvals": [view(r, now) for r in rows],
-            "next": rows[-1].id if len(rows) == limit else None,
-        }
+        docs = [view(r, now) for r in rows]
+        page = fitting(docs)  # spec §endpoints: an answer a client can read whole
+        more = len(docs) == limit or len(page) < len(docs)
+        return {"approvals": list(page), "next": rows[len(page) - 1].id if more else None}
 
     def get_approval(
         self, actor: Actor, approval_id: int, *, ctx: RequestContext = LOCAL

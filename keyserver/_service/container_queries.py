@@ -24,6 +24,7 @@ from keyserver._domain.errors import (
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor, State, evaluation_refusal
 from keyserver._domain.media import canonical_medium
+from keyserver._domain.paging import fitting, page_limit
 from keyserver._domain.validation import check_name, check_text, decode_container_id, fmt_time
 from keyserver._service.media import missing_container, resolve_medium, resolve_principal
 from keyserver._store import repository
@@ -112,7 +113,7 @@ class ContainerQueries:
         medium: str | None = None,
         issuer: str | None = None,
         state: str | None = None,
-        limit: int = 100,
+        limit: int | None = None,
         after: str | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
@@ -122,10 +123,7 @@ class ContainerQueries:
             ``{containers: [status...], next: cursor | null}``.
         """
         self._ledger.require(actor, OVERSIGHT, N_("searching containers"), action="search", ctx=ctx)
-        if not 1 <= limit <= self._settings.max_list_limit:
-            raise InvalidRequestError(
-                N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
-            )
+        limit = page_limit(limit, self._settings.max_list_limit)
         if state is not None and state not in {s.value for s in State}:
             raise InvalidRequestError(N_("unknown state"))
         after_id = decode_container_id(after) if after else None
@@ -151,8 +149,9 @@ class ContainerQueries:
                 )
             rows = repository.search_containers(session, filters, after_id, limit)
             docs = [self._status_doc(session, c) for c in rows]
-        nxt = docs[-1]["container_id"] if len(docs) == limit else None
-        return {"containers": docs, "next": nxt}
+        page = fitting(docs)  # spec §endpoints: an answer a client can read whole
+        more = len(docs) == limit or len(page) < len(docs)
+        return {"containers": list(page), "next": page[-1]["container_id"] if more else None}
 
     def access(self, actor: Actor, cid_text: str, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
         """What a reader needs before asking for a password (spec §access).

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from keyserver._domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver._domain.encoding import b64e
-from keyserver._domain.errors import InvalidRequestError, NotFoundError
+from keyserver._domain.errors import NotFoundError
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor
 from keyserver._domain.media import (
@@ -30,6 +30,7 @@ from keyserver._domain.media import (
     is_medium,
     nearest,
 )
+from keyserver._domain.paging import page_limit
 from keyserver._domain.validation import check_name, fmt_time
 from keyserver._store import repository
 from keyserver._store.ledger import Ledger
@@ -138,7 +139,7 @@ class MediaOps:
         actor: Actor,
         *,
         after: str | None = None,
-        limit: int = 100,
+        limit: int | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Every medium with its container count per state, ordered by canonical key.
@@ -148,10 +149,7 @@ class MediaOps:
             states}], next: cursor | null}`` (``next`` is the last medium of a full page).
         """
         self._ledger.require(actor, OVERSIGHT, N_("listing media"), action="media.list", ctx=ctx)
-        if not 1 <= limit <= self._settings.max_list_limit:
-            raise InvalidRequestError(
-                N_("limit must be in 1..%(max)s", max=self._settings.max_list_limit)
-            )
+        limit = page_limit(limit, self._settings.max_list_limit)
         after_key = canonical_medium(after).lower() if after else None
         with self._ledger.reads() as session:
             rows = repository.media_page(session, after_key, limit)

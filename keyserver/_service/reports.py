@@ -15,6 +15,7 @@ from keyserver._domain.context import LOCAL, OVERSIGHT, UNAUTHENTICATED_ACTOR, R
 from keyserver._domain.errors import InvalidRequestError, RestorePendingError
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor
+from keyserver._domain.paging import page_limit
 from keyserver._domain.settings import ConfigError
 from keyserver._domain.validation import (
     ACTION_RE,
@@ -65,7 +66,7 @@ class ReportOps:
         action: str | None = None,
         actor_name: str | None = None,
         after_seq: int = 0,
-        limit: int = 100,
+        limit: int | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """List audit entries (auditors, officials).
@@ -76,8 +77,9 @@ class ReportOps:
         self._ledger.require(
             actor, OVERSIGHT, N_("reading the audit log"), action="audit.list", ctx=ctx
         )
-        if not 1 <= limit <= self._settings.max_list_limit or not 0 <= after_seq <= INT64_MAX:
-            raise InvalidRequestError(N_("bad limit or after_seq"))
+        limit = page_limit(limit, self._settings.max_list_limit)
+        if not 0 <= after_seq <= INT64_MAX:
+            raise InvalidRequestError(N_("after_seq must be an audit sequence number"))
         if container is not None:
             decode_container_id(container)
         if action is not None and not ACTION_RE.fullmatch(action):

@@ -34,7 +34,14 @@ from pycontainer import _portable
 from pycontainer._engine import staging
 from pycontainer._engine.openfiles import OpenFiles
 from pycontainer._engine.writeback import Writeback
-from pycontainer.errors import ContainerError, InputError, OutputExistsError, UnsafePathError
+from pycontainer.errors import (
+    ContainerError,
+    EntryNotFoundError,
+    InputError,
+    OutputExistsError,
+    OutputWriteError,
+    UnsafePathError,
+)
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
 from pycontainer.format.stream import Layout
@@ -52,7 +59,7 @@ def select(entries: Sequence[Entry], paths: Sequence[str] | None) -> list[Entry]
     """Return the entries named by ``paths`` (a directory selects its subtree), index order.
 
     Raises:
-        InputError: A requested path is not in the container.
+        EntryNotFoundError: A requested path is not in the container.
     """
     if paths is None:
         return list(entries)
@@ -61,9 +68,7 @@ def select(entries: Sequence[Entry], paths: Sequence[str] | None) -> list[Entry]
     for q in wanted:
         hits = [i for i, e in enumerate(entries) if e.path == q or e.path.startswith(q + "/")]
         if not q or not hits:
-            raise InputError(
-                f"{q!r} is not in this container", hint="list the entries to see its content"
-            )
+            raise EntryNotFoundError(q)
         chosen.update(hits)
     return [entries[i] for i in sorted(chosen)]
 
@@ -408,7 +413,7 @@ def extract_entries(
         The extracted entries.
 
     Raises:
-        InputError: A requested path is not in the container.
+        EntryNotFoundError: A requested path is not in the container.
         OutputExistsError: The destination conflicts (see the module docstring).
         PayloadError: A chunk failed authentication; nothing was extracted.
         ContainerError: Writing failed; nothing was extracted.
@@ -459,7 +464,7 @@ def extract_entries(
                 reason="refused by the file system",
             ) from None
         if isinstance(exc, OSError):
-            raise ContainerError(
+            raise OutputWriteError(
                 f"extracting into {dest} failed: {exc.strerror or exc}",
                 hint="check free space and permissions; nothing was extracted",
             ) from None

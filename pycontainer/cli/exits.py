@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from pycontainer.cli.failtexts import OWN_TEXTS
 from pycontainer.client.server_url import ServerUrlError
 from pycontainer.client.tokens import TokenScopeError
 from pycontainer.errors import (
@@ -46,6 +47,31 @@ class ExitCode(IntEnum):
 
 class UsageError(ContainerError):
     """The command line is wrong (exit code 2)."""
+
+
+class SaidError(ContainerError):
+    """An error of the `rwc` command itself, by its key in OWN_TEXTS (pycontainer/cli/failtexts.py).
+
+    The message and hint are the key's English (what ``--json`` carries); the error
+    boundary says the key in the reader's language (refusals.for_person). Exit code 1.
+
+    Attributes:
+        key: The text's key (its hint: ``key + "_hint"``, if listed).
+        values: The text's ``{placeholders}``.
+    """
+
+    def __init__(self, key: str, **values: str) -> None:
+        hint = OWN_TEXTS.get(key + "_hint", {}).get("en")
+        super().__init__(
+            OWN_TEXTS[key]["en"].format(**values),
+            hint=hint.format(**values) if hint else None,  # "": said in Japanese only
+        )
+        self.key = key
+        self.values = values
+
+
+class SaidUsageError(SaidError, UsageError):
+    """A :class:`SaidError` that is a usage error (exit code 2)."""
 
 
 # (code, kind for --json, meaning for people)

@@ -20,7 +20,7 @@ from pycontainer.cli.common import (
     start_tls,
     store_for,
 )
-from pycontainer.cli.exits import UsageError
+from pycontainer.cli.exits import SaidUsageError
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui
 from pycontainer.client.server_url import normalize_server_url
@@ -63,9 +63,9 @@ def _read_token(args: argparse.Namespace, lang: str) -> str:
 
             line = getpass.getpass(say("token_prompt", lang, url=args.url))
         else:
-            raise UsageError("no terminal to ask for the token", hint="pass it with --token-stdin")
+            raise SaidUsageError("no_terminal_for_token")
     except EOFError:  # Ctrl-D at the prompt
-        raise UsageError("no token entered") from None
+        raise SaidUsageError("no_token_entered") from None
     except UnicodeDecodeError:  # bytes on stdin that are no text cannot be a token either
         line = ""
     return check_token(line)
@@ -81,11 +81,11 @@ def run_login(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     store.put(url, token)
     if env.get(ENV_TOKEN):
         ui.warn(say("token_env_wins", ui.lang, variable=ENV_TOKEN, server_variable=ENV_SERVER))
-    roles = ", ".join(who.roles) or "no roles"
+    roles = ", ".join(who.roles) or say("no_roles", ui.lang)
     ui.result(
         "login",
         {"server": url, "name": who.name, "roles": list(who.roles), "store": str(store.path)},
-        f"logged in to {url} as {who.name} ({roles}); token stored in {store.path}",
+        say("logged_in", ui.lang, url=url, name=who.name, roles=roles, store=store.path),
     )
 
 
@@ -96,5 +96,5 @@ def run_logout(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None
     ui.result(
         "logout",
         {"server": url, "removed": removed},
-        f"forgot the token for {url}" if removed else f"no token was stored for {url}",
+        say("logged_out" if removed else "no_token_stored", ui.lang, url=url),
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 import threading
@@ -30,10 +31,10 @@ from typing import Any, NoReturn, TextIO
 from pycontainer.cli import login as cli_login
 from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
-from pycontainer.cli.exits import ExitCode, UsageError, epilog, exit_code_for
+from pycontainer.cli.exits import ExitCode, SaidError, UsageError, epilog, exit_code_for
 from pycontainer.cli.signals import Terminated, terminate_like_interrupt
 from pycontainer.cli.strictargs import StrictParser, UsageText, described
-from pycontainer.cli.texts import language, usage_text
+from pycontainer.cli.texts import language, say, usage_text
 from pycontainer.cli.ui import Ui
 from pycontainer.errors import ContainerError
 
@@ -55,7 +56,9 @@ class _Parser(StrictParser):
     """The strict parser (pycontainer.cli.strictargs) raising UsageError, so --json reports it."""
 
     def usage_error(self, message: UsageText, hint: UsageText) -> NoReturn:
-        raise UsageError(usage_text(message), hint=usage_text(hint))
+        error = UsageError(usage_text(message), hint=usage_text(hint))
+        error.said = True  # in the parse's language already (strictargs.language)
+        raise error
 
 
 class _SubcommandParser(_Parser):
@@ -194,13 +197,17 @@ def run(
         ui.lang = "en" if ui.json_mode else language(env)
         with terminate_like_interrupt():
             args.run(args, ui, env)
+            # What is still buffered is written now, so that a full disk under `rwc cat >
+            # FILE` is this run's error, said like any other (exit 1): found only at the
+            # interpreter's exit it was a traceback, exit 120, after a run that "succeeded".
+            ui.stdout.flush()
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
     except Terminated as exc:
-        ui.stderr.write(f"\nrwc: error: stopped by {exc.name}\n")
+        ui.stderr.write(f"\nrwc: error: {say('stopped_by', ui.lang, signal=exc.name)}\n")
         return 128 + exc.signum
     except KeyboardInterrupt:
-        ui.stderr.write("\nrwc: error: interrupted\n")
+        ui.stderr.write(f"\nrwc: error: {say('interrupted', ui.lang)}\n")
         return 130
     except BrokenPipeError:
         # The consumer of stdout went away (`rwc ls C.rwc | head`): it has what it wanted,
@@ -212,24 +219,30 @@ def run(
         ui.error(exc, code)
         return int(code)
     except OSError as exc:  # e.g. permission denied on an output directory
-        ui.error(ContainerError(_os_message(exc)), ExitCode.ERROR, cause=exc)
+        ui.error(_os_error(exc), ExitCode.ERROR, cause=exc)
         return int(ExitCode.ERROR)
     except Exception as exc:  # noqa: BLE001 (a bug: one line, traceback only with --verbose)
-        ui.error(
-            ContainerError(
-                f"internal error ({type(exc).__name__})",
-                hint="run again with --verbose and report the traceback",
-            ),
-            ExitCode.ERROR,
-            cause=exc,
-        )
+        ui.error(SaidError("internal_error", name=type(exc).__name__), ExitCode.ERROR, cause=exc)
         return int(ExitCode.ERROR)
     return int(ExitCode.OK)
 
 
-def _os_message(exc: OSError) -> str:
+# What a failed read or write means for the person, by errno (pycontainer/cli/failtexts.py).
+_OS_TEXT = {
+    errno.ENOSPC: "os_no_space",
+    errno.EDQUOT: "os_no_space",
+    errno.EACCES: "os_permission",
+    errno.EPERM: "os_permission",
+    errno.EROFS: "os_permission",
+    errno.ENOENT: "os_not_found",
+    errno.ENOTDIR: "os_not_found",
+}
+
+
+def _os_error(exc: OSError) -> SaidError:
     where = f"{exc.filename}: " if exc.filename else ""
-    return f"{where}{exc.strerror or exc}"
+    detail = f"{where}{exc.strerror or exc}"
+    return SaidError(_OS_TEXT.get(exc.errno or 0, "os_other"), detail=detail)
 
 
 def _silence_stdout() -> None:
@@ -252,6 +265,12 @@ def main(
         sys.stdout.flush()  # here, not in the interpreter's exit, where EPIPE would be noisy
     except BrokenPipeError:
         _silence_stdout()
+    except OSError:
+        # Bytes a failed run left buffered (its error is said already, run() flushed
+        # what a run that succeeded wrote): they cannot be written, and the interpreter's
+        # exit must not try again with a traceback.
+        _silence_stdout()
+        code = code or int(ExitCode.ERROR)
     if argv is None:
         _end(code)
     return code

@@ -15,9 +15,8 @@ import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pycontainer.cli.exits import UsageError
+from pycontainer.cli.exits import SaidError, SaidUsageError, UsageError
 from pycontainer.cli.texts import say
-from pycontainer.errors import ContainerError
 
 ENV_PASSWORD = "RWC_PASSWORD"  # noqa: S105 (the variable name, not a password)
 PASSWORD_FILE_MAX = 64 * 1024
@@ -40,7 +39,7 @@ def _read_password_file(path: str, warn: Callable[[str], None]) -> str:
                 warn(f"the password file {path} is readable by other users")
             raw = f.read(PASSWORD_FILE_MAX + 1)
     except OSError as exc:
-        raise ContainerError(f"cannot read the password file {path}: {exc.strerror}") from None
+        raise SaidError("password_file_unreadable", path=path, reason=str(exc.strerror)) from None
     if len(raw) > PASSWORD_FILE_MAX:
         raise UsageError(f"the password file {path} is too large to be a password file")
     # One trailing line break is the file's, not the password's (echo pw > file).
@@ -51,7 +50,7 @@ def _read_password_file(path: str, warn: Callable[[str], None]) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"the password file {path} is not UTF-8 text") from None
+        raise SaidUsageError("password_file_not_text", path=path) from None
 
 
 def get_password(
@@ -86,11 +85,7 @@ def get_password(
         if password_file is not None:
             raise UsageError("--no-password and --password-file exclude each other")
         return ""
-    empty = UsageError(
-        "the password is empty",
-        hint="to use no password, pass --no-password (the container is then protected by "
-        "the key server's reader policy alone)",
-    )
+    empty = SaidUsageError("password_empty")
     if password_file is not None:
         password = _read_password_file(password_file, warn)
     elif env.get(ENV_PASSWORD) is not None:
@@ -98,10 +93,7 @@ def get_password(
     else:
         if prompt is None:
             if not _tty_available():
-                raise UsageError(
-                    "no password given and no terminal to ask for one",
-                    hint=f"use --password-file FILE, set {ENV_PASSWORD}, or pass --no-password",
-                )
+                raise SaidUsageError("no_terminal_for_password")
             import getpass  # noqa: PLC0415 - only to prompt, not for a password file (issue 15)
 
             prompt = getpass.getpass
@@ -113,7 +105,7 @@ def get_password(
                 if prompt(say("password_repeat", lang, what=what)) != password:
                     raise UsageError("the two passwords differ", hint="try again")
         except EOFError:  # Ctrl-D at the prompt: an answer withheld, not a crash
-            raise UsageError("no password entered") from None
+            raise SaidUsageError("no_password_entered") from None
     if not password:
         raise empty
     return password

@@ -37,7 +37,7 @@ from pycontainer.cli.common import (
     require_token,
     start_tls,
 )
-from pycontainer.cli.exits import UsageError
+from pycontainer.cli.exits import SaidUsageError, UsageError
 from pycontainer.cli.password import ENV_PASSWORD
 from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
@@ -122,14 +122,23 @@ def add_parsers(
 
 
 def _container_path(name: str) -> Path:
-    """The container file named on the command line; ``-`` (stdin) is refused clearly."""
+    """The container file named on the command line, which must be a file.
+
+    ``-`` (stdin) is refused clearly; so is a folder, which was "no such container file"
+    though it exists (a clerk who drops a folder on the command was told it was missing).
+    """
     if name == "-":
         raise UsageError(
             "rwc reads a container from a file, not from stdin (-)",
             hint="save it to a file first and give its name: the container is read at known "
             "offsets, and every byte is checked before anything is written",
         )
-    return Path(name)
+    path = Path(name)
+    if path.is_dir():
+        raise SaidUsageError("container_is_folder", path=str(path))
+    if not path.is_file():
+        raise SaidUsageError("no_container_file", path=str(path))
+    return path
 
 
 def _prepare_tls(args: argparse.Namespace, env: Mapping[str, str]) -> None:
@@ -160,8 +169,6 @@ def _opened(
     from pycontainer.reader import open_container, read_header  # noqa: PLC0415
 
     path = _container_path(args.container)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such container file")
     header = read_header(path)  # offline; a corrupt header fails here, before any request
     if not header.slots:  # spec §header: a reader needs at least one usable slot
         raise UnsupportedVersionError(
@@ -198,6 +205,7 @@ def _opened(
             exc.message = say("wrong_password", ui.lang)
             hint = say("wrong_password_hint", ui.lang)
             exc.hint = _wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
+            exc.said = True
             raise
         with container:
             yield container, receipt
@@ -275,9 +283,13 @@ def _no_attempts_left(limit: str | None, lang: str) -> KeyServerCallError:
     that refusal has (denied, or suspended for the container's budget).
     """
     message = say("attempts_none_not_asked", lang, reason=_attempts("", 0, limit, lang))
+    error: KeyServerCallError
     if limit == "container":
-        return KeyServerSuspendedError(message, hint=say("refusal_suspended_hint", lang))
-    return KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
+        error = KeyServerSuspendedError(message, hint=say("refusal_suspended_hint", lang))
+    else:
+        error = KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
+    error.said = True
+    return error
 
 
 def _attempts(kind: str, left: int, limit: str | None, lang: str) -> str:
@@ -437,8 +449,6 @@ def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
 
     del env
     path = _container_path(args.container)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such container file")
     h = read_header(path)
     slots = [
         {

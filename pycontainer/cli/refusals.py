@@ -1,4 +1,7 @@
-"""A key server's refusal said to a person in the reader's language (issue 12).
+"""An error said to a person in the reader's language (issue 12): ``for_person``.
+
+Mostly a key server's refusal, below; the other errors' texts are in
+pycontainer/cli/failtexts.py.
 
 The library raises :class:`~pycontainer.errors.KeyServerCallError` with an English message
 and hint (what ``--json``, logs and library callers read) and the same facts as a
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pycontainer.cli.exits import SaidError
+from pycontainer.cli.failtexts import DETAIL_JA, LIBRARY_JA
 from pycontainer.cli.texts import TEXTS, say
 from pycontainer.errors import ContainerError, KeyServerCallError, Refusal
 
@@ -154,12 +159,25 @@ def render(refusal: Refusal, lang: str) -> tuple[str, str]:
 
 
 def for_person(exc: ContainerError, lang: str) -> tuple[str, str | None]:
-    """The message and hint ``rwc`` shows for ``exc``: a refusal in ``lang``, else as raised.
+    """The message and hint ``rwc`` shows for ``exc`` in ``lang`` (``en`` or ``ja``).
 
-    Errors without a :class:`Refusal` (a malformed answer, the reader's own errors) keep
-    their message and hint.
+    The one mapping from an error to a person's words: a key server's refusal from its
+    facts (:func:`render`); an error of the command's own by its key (``SaidError``,
+    pycontainer/cli/failtexts.py OWN_TEXTS); one the command has said already as raised;
+    any other error of the library in English as raised (its message is the English text),
+    in Japanese with its class's lead and next step (failtexts.LIBRARY_JA) and the
+    library's English as a marked detail.
     """
     refusal = exc.refusal if isinstance(exc, KeyServerCallError) else None
-    if refusal is None or f"refusal_{refusal.kind}" not in TEXTS:
+    if refusal is not None and f"refusal_{refusal.kind}" in TEXTS:
+        return render(refusal, lang)
+    if isinstance(exc, SaidError):
+        hint = TEXTS.get(exc.key + "_hint", {}).get(lang)
+        return say(exc.key, lang, **exc.values), (hint.format(**exc.values) if hint else None)
+    if exc.said or lang != "ja":  # LIBRARY_JA is Japanese; English is the library's own
         return str(exc), exc.hint
-    return render(refusal, lang)
+    for cls in type(exc).__mro__:
+        if cls.__name__ in LIBRARY_JA:
+            lead, hint = LIBRARY_JA[cls.__name__]
+            return lead + DETAIL_JA.format(detail=str(exc)), hint
+    return str(exc), exc.hint  # not reached: ContainerError is listed

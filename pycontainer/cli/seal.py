@@ -286,12 +286,14 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             from pycontainer.cli.refusals import server_detail  # noqa: PLC0415 - on refusal only
 
             said = server_detail(exc.refusal, ui.lang) if exc.refusal is not None else None
-            raise UsageError(
+            refused = UsageError(
                 say("value_refused", ui.lang, flag=flag, error=said or exc.message),
                 hint=say("medium_rule", ui.lang)
                 if exc.field == "medium"
                 else say("value_rule", ui.lang, flag=flag),
-            ) from exc
+            )
+            refused.said = True
+            raise refused from exc
         slot = SlotInfo(url=server, container_id=reg.container_id, public_key=reg.public_key)
 
         def activate(sealed: SealResult) -> None:

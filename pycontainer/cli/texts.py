@@ -8,9 +8,11 @@ rule as the ``keyserver`` command's ``KEYSERVER_LANG``.
 A table, not the key server's gettext catalogue: `rwc` must not import ``keyserver`` (the
 import contract), and a dozen texts do not earn a second catalogue and Babel on every
 reader's start-up. ``tests/cli/test_texts.py`` checks that every text exists in both
-languages with the same placeholders. Errors raised by the library stay English (they are
-also what ``--json`` and logs carry); the texts here are the ones a person acts on. That
-includes what a key server's refusal means and what to do next (``refusal_<kind>``, one
+languages with the same placeholders. Errors raised by the library keep their English
+message (it is also what ``--json`` and logs carry); a Japanese reader is told what happened
+and what to do next from pycontainer/cli/failtexts.py (the command's own errors, and a lead
+and next step for each class of the library's). The texts here are the ones a person acts
+on. That includes what a key server's refusal means and what to do next (``refusal_<kind>``, one
 lead and one hint for each kind of pycontainer.errors.Refusal; pycontainer/cli/refusals.py
 puts them together with the facts, and the server's detail asked for in the same language
 with ``Accept-Language``).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pycontainer.cli.failtexts import OWN_TEXTS
 from pycontainer.cli.strictargs import ENGLISH, UsageText
 from pycontainer.cli.strictargs import language as parse_language
 
@@ -27,7 +30,7 @@ LANGUAGES = ("en", "ja")
 # After the command's own variable (RWC_LANG, KEYSERVER_LANG), POSIX's order of precedence.
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
 
-TEXTS: Mapping[str, Mapping[str, str]] = {
+_PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
     "password_prompt": {
         "en": "Password for {what}: ",
         "ja": "{what} のパスワード: ",
@@ -172,6 +175,17 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ja": "媒体名に使えるのは半角の英字 A-Z a-z、数字 0-9、空白と - _ . : # + だけで、"
         "先頭と末尾は英字か数字です。ラベルの名前をこれらの文字で書いてください"
         '(例: USB-2026-0417 経理課 なら --medium "USB-2026-0417 keiri")',
+    },
+    # `rwc login` / `rwc logout` (the roles are the protocol's names, in English).
+    "logged_in": {
+        "en": "logged in to {url} as {name} ({roles}); token stored in {store}",
+        "ja": "{url} に {name} としてログインしました(役割: {roles})。トークンの保存先: {store}",
+    },
+    "no_roles": {"en": "no roles", "ja": "なし"},
+    "logged_out": {"en": "forgot the token for {url}", "ja": "{url} のトークンを削除しました"},
+    "no_token_stored": {
+        "en": "no token was stored for {url}",
+        "ja": "{url} のトークンは保存されていませんでした",
     },
     "token_env_wins": {
         "en": "{variable} is set and takes precedence over the stored token whenever this "
@@ -398,6 +412,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "fact_errors": {"en": "errors: {errors}", "ja": "エラー: {errors}"},
     "fact_contact": {"en": "contact: {contact}", "ja": "連絡先: {contact}"},
 }
+# The one table: the texts above and the command's own errors (pycontainer/cli/failtexts.py,
+# a module of its own for its length).
+TEXTS: Mapping[str, Mapping[str, str]] = {**_PROMPTS_AND_REFUSALS, **OWN_TEXTS}
 
 
 # Usage errors of the strict parser (pycontainer/cli/strictargs.py), by its keys; the

@@ -160,9 +160,9 @@ class Ui:
             doc = {"ok": False, "error": err, "warnings": self.warnings}
             self.stderr.write(json.dumps(doc, ensure_ascii=False) + "\n")
         else:
-            if isinstance(exc, KeyServerCallError) and exc.refusal is not None:
-                # A refusal in the reader's words and language (issue 12); --json above keeps
-                # the library's English. Imported here: only a run that fails needs it.
+            if isinstance(exc, ContainerError):
+                # In the reader's words and language (issue 12); --json above keeps the
+                # English. Imported here: only a run that fails needs it.
                 from pycontainer.cli.refusals import for_person  # noqa: PLC0415
 
                 message, hint = for_person(exc, self.lang)

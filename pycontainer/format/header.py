@@ -20,7 +20,7 @@ Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 
 from typing import NamedTuple
 
-from pycontainer.errors import FormatError, UnsupportedVersionError
+from pycontainer.errors import FormatError, NotAContainerError, UnsupportedVersionError
 from pycontainer.format import oprf
 from pycontainer.format import primitives as p
 from pycontainer.format.url import UrlError, parse_server_url
@@ -289,7 +289,7 @@ def header_length(prefix: bytes) -> int:
     """
     # spec [F-MAGIC] first, so that "not a container at all" gets its own message.
     if len(prefix) < len(p.MAGIC) or prefix[: len(p.MAGIC)] != p.MAGIC:
-        raise FormatError(
+        raise NotAContainerError(
             "this file is not an rwc container (wrong magic bytes)",
             hint="check that you picked the right file",
         )

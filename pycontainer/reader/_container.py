@@ -22,7 +22,13 @@ from pycontainer import _portable
 from pycontainer._engine.direct import DirectReads, read_span
 from pycontainer._engine.pipeline import Buffers, open_chunks
 from pycontainer._engine.readahead import DIRECT_READ_AHEAD
-from pycontainer.errors import FormatError, InputError, PayloadError, ReaderLimitError
+from pycontainer.errors import (
+    EntryNotFoundError,
+    FormatError,
+    InputError,
+    PayloadError,
+    ReaderLimitError,
+)
 from pycontainer.format import archive, keyschedule
 from pycontainer.format import primitives as p
 from pycontainer.format.archive import Entry
@@ -187,13 +193,11 @@ class Container:
         """Return the entry at ``path``.
 
         Raises:
-            InputError: There is no such entry.
+            EntryNotFoundError: There is no such entry.
         """
         e = self._by_path.get(unicodedata.normalize("NFC", path.strip("/")))
         if e is None:
-            raise InputError(
-                f"{path!r} is not in this container", hint="list the entries to see its content"
-            )
+            raise EntryNotFoundError(path)
         return e
 
     def open_entry(self, path: str) -> EntryReader:

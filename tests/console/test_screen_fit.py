@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.support.console import MEDIA, BrowserFactory, ConsoleServer
 from tests.support.console_pages import (
     click_and_wait,
+    focused,
     in_view,
     loaded,
     replaced,
@@ -173,7 +174,9 @@ def test_overview_leads_to_the_search_and_says_what_it_counts(
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
         driver.get(f"{console_server.url}/console/overview")
-        assert driver.switch_to.active_element.get_attribute("id") == "q"
+        # Waited for: Chromium applies autofocus at a rendering update after the load event
+        # (under the merge train's load the focus had not moved yet).
+        assert focused(driver, "q")
         for element_id in ("q", "q_hint", "counts-heading"):
             assert in_view(driver, element_id), (element_id, language, width, height)
         primary = driver.find_elements(By.CSS_SELECTOR, "main .primary")

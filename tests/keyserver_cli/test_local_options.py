@@ -244,3 +244,33 @@ def test_every_listing_refuses_a_page_size_alike(
         2,
         "keyserver: error: --limit must be between 1 and 1000\n",
     ), result
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [("search",), ("media", "list"), ("audit", "list"), ("approvals", "list")],
+    ids=" ".join,
+)
+def test_every_listing_without_limit_works_under_a_low_server_cap(
+    cli: Any, h: ModuleType, data_dir: Any, listing: tuple[str, ...]
+) -> None:
+    # Without --limit the command sent limit=100, and a server whose max_list_limit is
+    # lower refused it ("limit must be in 1..50") for a size nobody chose; now it names no
+    # size and the server answers its default page, at most its cap (spec §limits).
+    env = h.clean_env(KEYSERVER_MAX_LIST_LIMIT="2")
+    result = cli(*listing, "--json", "--data-dir", data_dir.path, env=env)
+    assert result.code == 0, result
+
+
+def test_the_default_page_is_the_servers_cap_where_that_is_lower(
+    cli: Any, h: ModuleType, data_dir: Any
+) -> None:
+    for name in ("clerk-a@city.example", "clerk-b@city.example"):  # 3 audit entries in all
+        assert (
+            cli("principal", "add", name, "--role", "reader", "--data-dir", data_dir.path).code == 0
+        )
+    env = h.clean_env(KEYSERVER_MAX_LIST_LIMIT="2")
+    page = cli("audit", "list", "--json", "--data-dir", data_dir.path, env=env).json()
+    assert len(page["entries"]) == 2 and page["next_after_seq"] == 2, page
+    result = cli("audit", "list", "--limit", "3", "--data-dir", data_dir.path, env=env)
+    assert result.code != 0 and "1..2" in result.err, result

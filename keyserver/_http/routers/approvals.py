@@ -51,7 +51,7 @@ def list_approvals(
     *,
     state: str | None = None,
     after: int | None = None,
-    limit: int = 100,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Requests by number; ``state`` = pending, approved, rejected or expired."""
     return service.list_approvals(actor, state=state, after=after, limit=limit, ctx=ctx)

@@ -23,7 +23,7 @@ def audit_list(
     action: str | None = None,
     actor_name: str | None = None,
     after_seq: int = 0,
-    limit: int = 100,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """List audit entries (auditor, official). ``actor`` filters by acting principal."""
     return service.audit_list(

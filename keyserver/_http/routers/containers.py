@@ -48,7 +48,7 @@ def search(
     medium: str | None = None,
     issuer: str | None = None,
     state: str | None = None,
-    limit: int = 100,
+    limit: int | None = None,
     after: str | None = None,
 ) -> dict[str, Any]:
     """Search containers (official, auditor)."""

@@ -24,7 +24,7 @@ def media_list(
     ctx: ContextDep,
     *,
     after: str | None = None,
-    limit: int = 100,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Media with their container counts per state (official, auditor)."""
     return service.media_list(actor, after=after, limit=limit, ctx=ctx)
