@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
-from keyserver._cli.errors import EXIT_UNAVAILABLE, CliError
-from keyserver._cli.remote import CA_BUNDLE_OPTION, ca_bundle_refused
+from keyserver._cli.errors import EXIT_UNAVAILABLE, CliError, ca_bundle_refused
+from keyserver._cli.remote import CA_BUNDLE_OPTION
 from keyserver._domain.i18n import N_
 from pycontainer.client.transport import read_limited, trust_store
 from pycontainer.errors import ContainerError
@@ -40,7 +40,7 @@ def log_request(
     try:
         verify = trust_store(ca_bundle, option=CA_BUNDLE_OPTION)
     except ContainerError as exc:  # only CaBundleError: no token here
-        raise ca_bundle_refused(exc) from None
+        raise ca_bundle_refused(exc.message) from None
     try:
         with requests.request(
             method,

@@ -21,6 +21,7 @@ from keyserver._cli.errors import (
     EXIT_NOT_FOUND,
     EXIT_UNAVAILABLE,
     CliError,
+    ca_bundle_refused,
     problem_error,
 )
 from keyserver._domain.i18n import N_, Message
@@ -42,28 +43,6 @@ from pycontainer.errors import ContainerError, KeyServerProtocolError
 
 _SCOPE_PATH = {"container": "containers", "medium": "media", "issuer": "issuers"}
 CA_BUNDLE_OPTION = "--ca-bundle (or KEYSERVER_CA_BUNDLE)"
-
-
-def ca_bundle_refused(exc: ContainerError) -> CliError:
-    """The CA bundle the official named cannot be used (pycontainer.client.transport's check).
-
-    In the official's language, with the library's English as the detail (it names the
-    file and the fault). It was the library's English alone, and for a damaged file a hint
-    naming rwc's variable (RWC_CA_BUNDLE) instead of KEYSERVER_CA_BUNDLE. ``--json`` says
-    the English of the same, like every other error of the command.
-    """
-    return CliError(
-        N_(
-            "The CA bundle named with --ca-bundle (or KEYSERVER_CA_BUNDLE) cannot be used."
-            " Detail: %(detail)s",
-            detail=exc.message,
-        ),
-        hint=N_(
-            "Name a PEM file of the CA certificates that signed the key server's certificate"
-            " with --ca-bundle FILE (or KEYSERVER_CA_BUNDLE)."
-        ),
-        exit_code=EXIT_CONFIG,
-    )
 
 
 def _page(limit: int | None) -> dict[str, Any]:
@@ -180,7 +159,7 @@ class RemoteBackend:
             self._verify = trust_store(ca_bundle, option=CA_BUNDLE_OPTION)
             self._auth = BearerAuth(token)
         except CaBundleError as exc:
-            raise ca_bundle_refused(exc) from None
+            raise ca_bundle_refused(exc.message) from None
         except ContainerError as exc:  # the token's characters
             raise CliError(exc.message, hint=exc.hint, exit_code=EXIT_CONFIG) from None
         self._session = requests.Session()
@@ -247,7 +226,7 @@ class RemoteBackend:
         try:
             ssl.create_default_context(cafile=self._verify)
         except OSError as load_exc:  # ssl.SSLError too
-            return ca_bundle_refused(unusable_bundle(self._verify, load_exc))
+            return ca_bundle_refused(unusable_bundle(self._verify, load_exc).message)
         return _tls_failure(self._base, exc)
 
     @staticmethod

@@ -9,6 +9,7 @@ the words (pycontainer/cli/failtexts.py). In process: tests/cli/test_failure_lan
 from __future__ import annotations
 
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pycontainer.cli.exits import ExitCode
+from tests.support import requirements
 from tests.support.clerk_runs import (
     ENTRY,
     LANGS,
@@ -114,6 +116,38 @@ def test_extraction_cannot_write(server: LiveServer, tmp_path: Path, lang: str) 
     else:
         assert (error, hint) == (detail, "check free space and permissions; nothing was extracted")
     assert not dest.exists()  # all or nothing
+
+
+@LANGS
+def test_extraction_into_a_folder_without_write_permission(
+    server: LiveServer, tmp_path: Path, lang: str
+) -> None:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        requirements.missing("setpriv (util-linux)", "apt-get install util-linux")
+    sealed = seal(server, tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    # Root writes anywhere through these two capabilities: rwc runs without them.
+    unprivileged = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    done = subprocess.run(
+        [*unprivileged, str(RWC), "open", str(sealed), "-C", str(locked / "out")],
+        capture_output=True,
+        text=True,
+        env=clerk_env(server, tmp_path, lang),
+        timeout=60,
+        check=False,
+    )
+    r = Result(done.returncode, done.stderr)
+    assert r.code == ExitCode.ERROR
+    error, hint = r.lines()
+    detail = f"extracting into {locked / 'out'} failed: Permission denied"
+    if lang == "ja":
+        japanese_lead(error, "展開先に書き込めませんでした。何も展開していません", detail)
+        assert hint == "ディスクの空き容量と、展開先への書き込みの権限を確認してください"
+    else:
+        assert (error, hint) == (detail, "check free space and permissions; nothing was extracted")
+    assert list(locked.iterdir()) == []
 
 
 @LANGS
