@@ -392,6 +392,43 @@ def _age_open_synced(tools: _Tools, container: Path, dest: Path) -> ProcResult:
 _Step = tuple[str, Callable[[], ProcResult]]  # a row's name, and one measured run of it
 
 
+def _disk_references(
+    tools: _Tools, work: Path, src: Path, plain: Path, size: int
+) -> tuple[list[_Step], list[_Step]]:
+    """On disk, beside seal and open -C: the device and rwc's start-up, same rounds.
+
+    What the device takes for the same bytes (the disk alone where ``O_DIRECT`` works, and
+    each half on its own), and rwc's start-up on the same disk and cold cache (a 3-byte
+    seal and open: interpreter, imports, key release, Argon2id, no payload); together
+    they say whose a disk row's time is (diskdevice.reason).
+
+    Returns:
+        (the seal's references, the open's).
+    """
+    direct = diskdevice.direct_io(work)
+    small, small_out = work / "small.csv", work / "small.rwc"
+    small.write_bytes(SMALL_CSV)
+    tools.rwc_seal(small, small_out)
+
+    def small_open() -> ProcResult:
+        proc = tools.rwc_open(small_out, work / "small-out")
+        shutil.rmtree(work / "small-out")
+        return proc
+
+    startup = diskdevice.STARTUP
+    seal_refs: list[_Step] = [
+        (startup["seal"], lambda: tools.rwc_seal(small, work / "small-seal.rwc"))
+    ]
+    open_refs: list[_Step] = [
+        ("disk write alone", lambda: diskdevice.write_alone(plain, size, direct=direct)),
+        ("disk read alone", lambda: diskdevice.read_alone(src, direct=direct)),
+        (startup["open"], small_open),
+    ]
+    if direct:
+        open_refs.insert(0, ("disk alone", lambda: diskdevice.disk_alone(src, plain, size)))
+    return seal_refs, open_refs
+
+
 def _measure_storage(
     tools: _Tools, key: str, where: Path, size: int, runs: int, *, cold: bool, drop: bool
 ) -> dict[str, Any]:
@@ -399,7 +436,6 @@ def _measure_storage(
     r = _Runs(cold, drop, device if device and device.name else None)
     with tempfile.TemporaryDirectory(prefix="rwc-bench-cmd-", dir=where) as tmp:
         work = Path(tmp)
-        direct = diskdevice.direct_io(work)
         src = work / "input.bin"
         print(f"  {key}: generating {human_size(size)} of random bytes ...", flush=True)
         _random_file(src, size)
@@ -422,6 +458,7 @@ def _measure_storage(
             shutil.rmtree(extracted)
             return proc
 
+        seal_refs, open_refs = _disk_references(tools, work, src, plain, size) if cold else ([], [])
         # What each round runs, per command: age (and on disk age + sync: on a memory file
         # system fsync is a no-op, so the raw figure is fair there), then rwc.
         steps: list[tuple[list[_Step], _Step]] = [
@@ -431,26 +468,14 @@ def _measure_storage(
                     [("age seal+sync", lambda: _age_seal_synced(tools, src, age_out))]
                     if cold
                     else []
-                ),
+                )
+                + seal_refs,
                 ("rwc seal", lambda: tools.rwc_seal(src, rwc_out)),
             ),
             (
                 [("age open", lambda: age_open(synced=False))]
                 + ([("age open+sync", lambda: age_open(synced=True))] if cold else [])
-                + (
-                    [("disk alone", lambda: diskdevice.disk_alone(src, plain, size))]
-                    if cold and direct
-                    else []
-                )
-                # What the device takes for each half on its own (diskdevice.py).
-                + (
-                    [
-                        ("disk write alone", lambda: diskdevice.write_alone(plain, size)),
-                        ("disk read alone", lambda: diskdevice.read_alone(src, direct=direct)),
-                    ]
-                    if cold
-                    else []
-                ),
+                + open_refs,
                 ("rwc open", rwc_open),
             ),
             (
@@ -468,7 +493,11 @@ def _measure_storage(
                 order = [rwc_step, *age_steps] if n % 2 else [*age_steps, rwc_step]
                 for name, fn in order:
                     r.measure(name, fn)
-    out: dict[str, Any] = {name: f.as_dict(size) for name, f in r.figures.items()}
+    # The 3-byte start-up rows have no per-GiB figures.
+    small = set(diskdevice.STARTUP.values())
+    out: dict[str, Any] = {
+        name: f.as_dict(None if name in small else size) for name, f in r.figures.items()
+    }
     out["page_cache_dropped"] = r.cold and r.dropped
     out["device"] = r.device.name if r.device else None
     if cold and not r.dropped:
@@ -797,7 +826,7 @@ def _ratio_rows(results: dict[str, Any]) -> tuple[list[list[str]], list[dict[str
                     ]
                 )
                 target["disk_alone_seconds"] = alone["seconds"]
-                target["why"] = diskdevice.reason(r, figures, ok)
+                target["why"] = diskdevice.reason(r, figures, ok, op)
             targets.append(target)
     return rows, targets
 
@@ -838,7 +867,9 @@ def _steady_rows(results: dict[str, Any]) -> list[list[str]]:
                     label,
                     name,
                     " / ".join(f"{x:.2f}" for x in f["seconds_each"]),
-                    f"{f['cpu_s_per_gib']:.2f}",
+                    f"{f['cpu_s_per_gib']:.2f}"
+                    if "cpu_s_per_gib" in f
+                    else f"({f['cpu_s']:.2f} s)",
                     f"{f['read_mib']:,.0f}",
                     f"{f['written_mib']:,.0f}",
                     _device_cell(f),
@@ -934,11 +965,13 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         print(
             f"  Device busy: /proc/diskstats of {', '.join(sorted(devices))} around each"
             " command (time with I/O in flight,\n  sectors read / written): the whole"
-            " device's, other processes' I/O included. The write alone\n  (dd through the"
-            " page cache, then fsync) and the read alone (dd, cold) are the disk alone's"
-            " halves.\n  Under each disk row of seal and open -C: the disk's when rwc's wall"
-            f" is within {diskdevice.SLACK:.0%} of the\n  disk alone, else ours (the device"
-            " idle = rwc's wall - its busy time: bench/diskdevice.py)."
+            " device's, other processes' I/O included. The write alone\n  (dd, O_DIRECT,"
+            " then fsync) and the read alone (dd, cold, O_DIRECT) are the disk alone's"
+            " halves;\n  the 3-byte seal and open are rwc's start-up on the same disk."
+            " Under each disk row of seal\n  and open -C: the disk's when rwc's wall is"
+            f" within {diskdevice.SLACK:.0%} of the disk alone, the disk's after\n  rwc's"
+            " start-up when within it of the disk alone + the 3-byte command, else ours"
+            " (the\n  device idle = rwc's wall - its busy time: bench/diskdevice.py)."
         )
     return targets
 

@@ -50,6 +50,11 @@ class Op(StrEnum):
     DESTROY = "destroy"
 
 
+# What a state change may name (spec §revocation): one container, every container of a
+# medium, or every container of an issuer. The service refuses any other scope, and the
+# approval gate asks for a destroy rule only for these.
+SCOPES = frozenset({"container", "medium", "issuer"})
+
 # Which states each operation moves from, and to.
 TRANSITIONS: dict[Op, tuple[frozenset[State], State]] = {
     Op.SUSPEND: (frozenset({State.ACTIVE}), State.SUSPENDED),

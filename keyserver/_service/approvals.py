@@ -34,7 +34,7 @@ from keyserver._domain.approvals import PRIVILEGED_ROLES, Rule, destroy_rule
 from keyserver._domain.context import LOCAL, RequestContext
 from keyserver._domain.errors import ConflictError
 from keyserver._domain.i18n import N_
-from keyserver._domain.lifecycle import Actor, Op
+from keyserver._domain.lifecycle import SCOPES, Actor, Op
 from keyserver._domain.validation import fmt_time
 from keyserver._service.approval_records import principal_affects, record_request
 from keyserver._service.loss import LossOps
@@ -85,7 +85,7 @@ class ApprovalOps:
         """Suspend, restore or destroy; a gated destroy becomes a request (spec §approvals)."""
         gated = (
             str(op) == Op.DESTROY.value
-            and scope in {"container", "medium", "issuer"}
+            and scope in SCOPES
             and self._gated(actor, destroy_rule(scope))
         )
         if not gated:

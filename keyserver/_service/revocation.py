@@ -23,6 +23,7 @@ from keyserver._domain.errors import InvalidRequestError, RowIntegrityError
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import (
     RESTORE_CAUSES,
+    SCOPES,
     Actor,
     Cause,
     Op,
@@ -137,7 +138,7 @@ class RevocationOps:
         check_text(reason, "reason", REASON_MAX)
         if public_reason is not None:
             check_text(public_reason, "public_reason", REASON_MAX)
-        if scope not in {"container", "medium", "issuer"}:
+        if scope not in SCOPES:
             raise InvalidRequestError(N_("scope must be container, medium or issuer"))
         if cause is not None and op is not Op.RESTORE:
             raise InvalidRequestError(N_("cause applies to restore only"))

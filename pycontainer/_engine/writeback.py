@@ -29,8 +29,14 @@ import os
 # dropped: a third of the CPU samples); in 64 KiB pieces, seven rounds each run next to the
 # other: 0.65-1.00 s of system CPU instead of 1.42-2.58 s, 3.2-4.8 s wall instead of
 # 6.1-9.0 s. On tmpfs the pieces cost 3-5% more CPU and more wall time in 7 of 10 rounds,
-# hence whole chunks there. Extraction only: a seal writes at offsets that are not
-# page-aligned, and pieces there measured worse (wall time in 5 of 6 rounds).
+# hence whole chunks there. The seal too, since the fourteenth session: with whole-chunk
+# writes (1 MiB + 16 at unaligned offsets) a 1 GiB `rwc seal` took 0.67-0.72 s of CPU in
+# 5 of 28 A/B rounds and 1.04-1.84 s in the other 23, by what ran before it; in pieces
+# 0.81-1.24 s every time: lower CPU and faster in 23 of 28 rounds (median wall 1.24
+# against 1.61 s at load 3-4; 1.28 against 1.72 s with the command at autogroup -20, load
+# 9-10); an `rwc open -C` right after either took the same (1.20 against 1.22 s). An
+# earlier test of pieces in the seal, before its input was read around the page cache,
+# had measured them slower.
 WRITE_PIECE = 64 * 1024
 
 # File systems whose pages have no backing device (nothing to write back).

@@ -234,8 +234,8 @@ def _seal(
 
             def write_at(view: memoryview, offset: int) -> None:
                 # pwrite: thread-safe and position-independent, so workers write
-                # concurrently.
-                _portable.pwrite_all(fd, view, base + offset)
+                # concurrently; in pieces on a disk (writeback.WRITE_PIECE says why).
+                _portable.pwrite_all(fd, view, base + offset, piece=writeback.piece)
                 writeback.start(base + offset, len(view))
 
             def on_chunk(done: int) -> None:

@@ -199,6 +199,9 @@ def test_disk_only_command_bench_measures_the_disk_rows_alone(tmp_path: Path) ->
     assert [t["target"].split(":")[0] for t in figures["targets"]] == ["4 MiB disk"] * 3
     # What the device does and allows (bench/diskdevice.py): its counters around every
     # command where /var/tmp has a block device, and whose a seal/open row's time is.
+    # rwc's start-up on the same disk: a 3-byte seal and open in the same rounds.
+    for name in ("rwc seal, 3 bytes", "rwc open, 3 bytes"):
+        assert rows[name]["seconds"] > 0 and rows[name]["cpu_s"] > 0, name
     if rows["device"] is not None:
         for name in ("disk write alone", "disk read alone", "rwc seal", "rwc open"):
             assert rows[name]["device_busy_s"] >= 0, name
@@ -207,8 +210,30 @@ def test_disk_only_command_bench_measures_the_disk_rows_alone(tmp_path: Path) ->
     whys = [t["why"] for t in figures["targets"] if "why" in t]
     assert len(whys) == ("disk alone" in rows) * 2, figures["targets"]  # seal, open -C
     for why in whys:
-        assert why.startswith(("MET: ", "MISSED: the disk;", "MISSED: ours,")), why
-        assert "the disk alone" in why, why
+        assert why.startswith(("MET: ", "MISSED: the disk", "MISSED: ours,")), why
+        assert "the disk alone" in why and "rwc's start-up" in why, why
+
+
+def test_disk_timeline_shows_the_device_and_the_milestones() -> None:
+    """bench/disk_timeline.py: the device every 50 ms, and the command's fsync among them."""
+    if tools.find("strace") is None:
+        missing("strace", "apt-get install -y strace")
+    disk = Path(os.environ.get("RWC_BENCH_DISK_DIR", "/var/tmp"))
+    with tempfile.TemporaryDirectory(dir=disk) as where:
+        target = Path(where) / "written"
+        dd = ["dd", "if=/dev/zero", f"of={target}", "bs=1M", "count=4", "conv=fsync"]
+        argv = [sys.executable, str(BENCH / "disk_timeline.py"), "--keep-page-cache"]
+        proc = subprocess.run(
+            [*argv, "--dir", where, "--", *dd, "status=none"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert target.stat().st_size == 4 << 20  # the command ran, not only the tool
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "MiB/s" in proc.stdout and "busy" in proc.stdout, proc.stdout
+    assert "execve(" in proc.stdout and "fsync(" in proc.stdout, proc.stdout
 
 
 def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:

@@ -134,7 +134,17 @@ def test_before_the_opening_goes_back_to_the_form_and_an_earlier_time_answers_op
             assert before.text == translated(language, "Change the time of loss")
             click_and_wait(driver, before)
             # The form again, as typed, the cursor in the time of loss: nothing acted on.
+            # Under the field, what the new time is bounded by.
             assert focused(driver, "lost_at")
+            bound = driver.find_element(By.ID, "lost-before").text
+            said = translated(
+                language,
+                "Lost before %(at)s: type when; if not known, the last time it was surely"
+                " still in hand.",
+            )
+            moment = "2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15"
+            assert bound == said % {"at": f"{moment} (UTC+09:00)"}, bound
+            assert in_view(driver, "review-loss")  # the line keeps the button in view
             lost_at = driver.find_element(By.ID, "lost_at")
             assert lost_at.get_attribute("value") == TYPED
             assert driver.find_element(

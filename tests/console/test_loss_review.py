@@ -251,8 +251,14 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
         edit = edit.split("</form>", 1)[0]
         hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', edit)
         posted = {name: html.unescape(value) for name, value in hidden}
-        assert posted == typed
+        # With the time the question was about: the form says the loss came before it.
+        assert posted == {**typed, "before": "2026-12-03T08:40:15.000000Z"}
         back = browser.post(console_url + "/console/medium/report-lost/edit", data=posted)
+        # A value not of the server's form is not said at all.
+        forged = browser.post(
+            console_url + "/console/medium/report-lost/edit",
+            data={**posted, "before": "<b>yesterday</b>"},
+        )
         refused = browser.post(
             console_url + "/console/medium/report-lost/edit",
             data={k: v for k, v in posted.items() if k != "csrf"},
@@ -267,6 +273,13 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
     assert 'value="office" checked' in back.text
     assert " autofocus" in back.text.split('id="lost_at"', 1)[1].split(">", 1)[0]
     assert 'id="loss-error"' not in back.text
+    line = back.text.split('id="lost-before">', 1)[1].split("</p>", 1)[0]
+    assert line == (
+        "2026/12/03 17:40:15 (UTC+09:00) より前の紛失: その時刻を入力"
+        " (分からなければ、確実に手元にあった最後の時刻)。"
+    )
+    assert 'aria-describedby="lost_at_hint lost-before"' in back.text
+    assert forged.status_code == 200 and 'id="lost-before"' not in forged.text
     assert refused.status_code == 403
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from keyserver._domain.errors import NotAllowedError
+from keyserver._domain.errors import InvalidRequestError, NotAllowedError
 from keyserver._domain.lifecycle import ROLES, Actor
 from keyserver._service import KeyService
 from tests.support.clock import FakeClock
@@ -264,6 +264,27 @@ def test_privileged_tokens_and_single_destroys_when_configured(
         # A local operator is not bound (it holds the database and the master key).
         direct = service.change_state(root, "destroy", "container", reg["container_id"], "gone")
         assert direct["affected"] == 1
+    finally:
+        service.close()
+
+
+def test_an_unknown_scope_is_refused_alike_gated_or_not(settings: Any) -> None:
+    """The gate and the operation read one list of scopes (lifecycle.SCOPES).
+
+    A destroy under every destroy rule passes the gate first: a scope the gate did not
+    know would reach ``destroy_rule`` and fail there instead of being refused (400).
+    """
+    gated = settings.replace(approval_required="destroy-container,destroy-medium,destroy-issuer")
+    service = KeyService(gated)
+    try:
+        root = Actor(name="bootstrap", roles=ROLES, local=True)
+        kato = service.authenticate(service.add_principal(root, "kato", ["official"])["token"])
+        for op in ("destroy", "suspend"):
+            with pytest.raises(
+                InvalidRequestError, match="scope must be container, medium or issuer"
+            ):
+                service.change_state(kato, op, "shelf", "usb-1", "gone")
+        assert service.list_approvals(kato)["approvals"] == []
     finally:
         service.close()
 

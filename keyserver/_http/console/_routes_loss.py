@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver._domain.answers import worst
 from keyserver._domain.errors import InvalidRequestError
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
@@ -23,7 +22,7 @@ from keyserver._http.console import _security
 from keyserver._http.console._page import Page, PostedPage, SignedInPage, redirect, time_alone
 from keyserver._http.console._routes_approvals import approvals_page
 from keyserver._http.console._routes_media import COMMON_REASONS, medium_page, medium_url
-from keyserver._http.console._routes_report import last_opening, reported_seq
+from keyserver._http.console._routes_report import close_view, last_opening, reported_seq
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
@@ -109,35 +108,6 @@ def _move(container: dict[str, Any]) -> tuple[str, str, str | None]:
     return str(container["state"]), effect, cause
 
 
-def _close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
-    """The review's question about reader key releases just before the time typed.
-
-    Issue 12, fourteenth session: a clerk's opening seconds before the time of loss the
-    official was given, and another container's unconfirmed release in the same second,
-    decide the answer (spec §report: a release at or after the time of loss counts). The
-    service finds them and the answers either side (medium_report.releases_close_before);
-    here they are put as the page says them: each container once, in time order, with
-    its label and the answer it gets if the medium was lost before them, and the medium's
-    answer as typed. The gap to the time typed is exact, in seconds (a newcomer read "1
-    minute before" for 38 s).
-    """
-    close = doc.get("close_to_loss")
-    if close is None:
-        return None
-    labels = {c["container_id"]: c["label"] for c in doc["containers"]}
-    releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
-    first = datetime.fromisoformat(str(close["first_at"]))
-    return {
-        "first_at": close["first_at"],
-        "last_at": close["last_at"],
-        "seconds": max(0, int((lost_at - first).total_seconds())),
-        "as_typed": worst(close["as_typed"].values()),
-        "containers": [
-            {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
-        ],
-    }
-
-
 @router.post("/medium/report-lost")
 def report_lost(page: PostedPage) -> Response:
     """Step 1 of a loss report: list every container it will affect; act on nothing."""
@@ -167,7 +137,7 @@ def report_lost(page: PostedPage) -> Response:
         deadline = page.service.now() + timedelta(hours=fields["waiting_hours"])
         held = doc["destroy_after"] if doc["loss"] == "current" else None
         last = last_opening(containers)
-        close = _close_view(doc, fields["lost_at"])
+        close = close_view(doc, fields["lost_at"])
         return page.render(
             "confirm_loss.html",
             doc=doc,
@@ -197,6 +167,19 @@ def report_lost(page: PostedPage) -> Response:
     return page.act(body, medium_url(page.form.get("name", "")))
 
 
+def _lost_before(text: str) -> datetime | None:
+    """The first close release's time the review posts with its "before" answer, if any.
+
+    Shown to the official who sent it and nothing else: a time of the server's own form
+    (RFC 3339 with its offset), else none (a hand-made value is simply not said).
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 @router.post("/medium/report-lost/edit")
 def edit_loss(page: PostedPage) -> Response:
     """Back from the review to the medium's loss form, everything typed kept, to change it.
@@ -214,6 +197,7 @@ def edit_loss(page: PostedPage) -> Response:
             page.form.get("name", ""),
             typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
             edit_time=True,
+            lost_before=_lost_before(page.form.get("before", "")),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))

@@ -8,6 +8,7 @@ medium are in _routes_loss.py, its report in _routes_report.py.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -125,10 +126,13 @@ def medium_page(
     status: int = 200,
     found: str = "",
     edit_time: bool = False,
+    lost_before: datetime | None = None,
 ) -> Response:
     """A medium's page; after a refused loss report, with what was typed and why, on the form.
 
-    ``edit_time``: back from the review to change the time of loss (the cursor in it).
+    ``edit_time``: back from the review to change the time of loss (the cursor in it);
+    ``lost_before``: the time the review asked about, when the official answered that the
+    medium was lost before it (said under the field).
 
     Issue 12: a separate error page whose Back link lost the typed reasons made a newcomer
     type everything again; the form keeps every field and says what to fix above it.
@@ -176,6 +180,7 @@ def medium_page(
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
         found=found,
         edit_time=edit_time,
+        lost_before=lost_before,
     )
 
 

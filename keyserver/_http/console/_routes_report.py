@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver._domain.answers import answer_first
+from keyserver._domain.answers import answer_first, worst
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Op, State
 from keyserver._http.console import _security
@@ -103,6 +103,40 @@ def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(found, key=lambda o: str(o["at"])) if found else None
 
 
+def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
+    """Reader key releases just before a time of loss, as the console says them.
+
+    The review's question (the time typed, not reported yet) and the medium report's
+    caution under its answer (the time reported) read the same view.
+
+    Issue 12, fourteenth session: a clerk's opening seconds before the time of loss the
+    official was given, and another container's unconfirmed release in the same second,
+    decide the answer (spec §report: a release at or after the time of loss counts). The
+    service finds them and the answers either side (medium_report.releases_close_before);
+    here they are put as the page says them: each container once, in time order, with
+    its label and the answer it gets if the medium was lost before them, and the medium's
+    answer as typed. The gap to the time typed is exact, in seconds (a newcomer read "1
+    minute before" for 38 s).
+    """
+    close = doc.get("close_to_loss")
+    if close is None:
+        return None
+    labels = {c["container_id"]: c["label"] for c in doc["containers"]}
+    releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
+    first = datetime.fromisoformat(str(close["first_at"]))
+    return {
+        "first_at": close["first_at"],
+        "last_at": close["last_at"],
+        "seconds": max(0, int((lost_at - first).total_seconds())),
+        "as_typed": worst(close["as_typed"].values()),
+        # The medium's answer had it been lost before them (the report's caution).
+        "before": worst(close["before"].values()),
+        "containers": [
+            {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
+        ],
+    }
+
+
 def _own_loss_reports(page: Page, medium: str, before_seq: int | None) -> list[dict[str, Any]]:
     """This official's loss reports of the medium in the audit log, newest first."""
     entries = page.service.console_audit(
@@ -154,6 +188,15 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
         banner = loss_banner(page, doc["medium"], reported) if reported else None
         generated_at = page.service.now()
         destroyed = any(c["state"] == State.DESTROYED.value for c in doc["containers"])
+        # The review's view of reader key releases just before the time of loss (issue 12,
+        # fourteenth session): read for the time reported, as the review read it typed.
+        close = None
+        if doc["lost_at"]:
+            lost_at = datetime.fromisoformat(str(doc["lost_at"]))
+            near = page.service.console_medium(
+                page.principal, doc["medium"], lost_at=lost_at, ctx=page.ctx
+            )
+            close = close_view(near, lost_at)
         return page.render(
             "report.html",
             doc=doc,
@@ -161,6 +204,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             containers=answer_first(doc["containers"]),
             keeps_whole=keeps_whole,
             last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
+            close=close,
             public_reasons=any(
                 ch.get("public_reason") for c in doc["containers"] for ch in c["state_changes"]
             ),
