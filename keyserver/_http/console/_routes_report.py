@@ -122,11 +122,7 @@ def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
     if close is None:
         return None
     labels = {c["container_id"]: c["label"] for c in doc["containers"]}
-    # In time order; in the same second, a confirmed opening last: the question names the
-    # last one, and "opened it" says more than "was given its key".
-    releases = sorted(
-        close["releases"].items(), key=lambda item: (str(item[1]["at"]), item[1]["confirmed"])
-    )
+    releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
     # Between the times as shown (to the second, truncated): from the exact times it said
     # "0 s" for 05:06:59 shown before 05:07:00 (second newcomer pair).
     first = datetime.fromisoformat(str(close["first_at"])).replace(microsecond=0)
@@ -144,7 +140,9 @@ def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
         # The review's question names the last one (who, when); each answer's detail, only
         # the containers whose answer an earlier loss would change (second newcomer pair:
         # every line was read).
-        "last": containers[-1],
+        # In the same second, a confirmed opening: "opened it" says more than "was given
+        # its key".
+        "last": max(containers, key=lambda c: (str(c["at"]), c["confirmed"])),
         "differing": [
             c
             for c, (cid, _) in zip(containers, releases, strict=True)
