@@ -35,8 +35,10 @@ from procs import ProcResult, run_measured
 from stats import MIB, median
 from tools import require
 
-# rwc's wall within this share of the disk alone: the disk's pace, not ours (the disk
-# alone moved its 2 GiB in 0.89-1.16 s in one run of three rounds: more than 5% apart).
+# rwc's wall within this share of its floor (medians of the same rounds): the disk's, not
+# ours. The floor's own rounds spread wider (the disk alone took 0.89-1.16 s in one run of
+# three), so a row near the line may fall either side from run to run: the line under the
+# row prints both figures, and the device's busy and idle time beside them.
 SLACK = 0.05
 # /proc/diskstats sectors are 512 bytes whatever the device's sector size (iostats.rst).
 _SECTOR = 512

@@ -122,3 +122,26 @@ def problem_error(
         "%(lead)s Detail: %(detail)s (%(slug)s)", lead=problem_lead(slug), detail=detail, slug=slug
     )
     return CliError(message, hint=hint, exit_code=exit_code_for_slug(slug))
+
+
+def ca_bundle_refused(detail: str) -> CliError:
+    """The CA bundle the official named cannot be used (pycontainer.client.transport's check).
+
+    In the official's language, with the library's English as the ``detail`` (it names the
+    file and the fault). It was the library's English alone, and for a damaged file a hint
+    naming rwc's variable (RWC_CA_BUNDLE) instead of KEYSERVER_CA_BUNDLE. ``--json`` says
+    the English of the same, like every other error of the command. Remote mode, its TLS
+    failure and logfetch.py raise it.
+    """
+    return CliError(
+        N_(
+            "The CA bundle named with --ca-bundle (or KEYSERVER_CA_BUNDLE) cannot be used."
+            " Detail: %(detail)s",
+            detail=detail,
+        ),
+        hint=N_(
+            "Name a PEM file of the CA certificates that signed the key server's certificate"
+            " with --ca-bundle FILE (or KEYSERVER_CA_BUNDLE)."
+        ),
+        exit_code=EXIT_CONFIG,
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from keyserver._cli.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, CliError
+from keyserver._cli.errors import EXIT_UNAVAILABLE, CliError, ca_bundle_refused
 from keyserver._cli.remote import CA_BUNDLE_OPTION
 from keyserver._domain.i18n import N_
 from pycontainer.client.transport import read_limited, trust_store
@@ -39,8 +39,8 @@ def log_request(
     """
     try:
         verify = trust_store(ca_bundle, option=CA_BUNDLE_OPTION)
-    except ContainerError as exc:
-        raise CliError(exc.message, hint=exc.hint, exit_code=EXIT_CONFIG) from None
+    except ContainerError as exc:  # only CaBundleError: no token here
+        raise ca_bundle_refused(exc.message) from None
     try:
         with requests.request(
             method,

@@ -21,6 +21,7 @@ from keyserver._cli.errors import (
     EXIT_NOT_FOUND,
     EXIT_UNAVAILABLE,
     CliError,
+    ca_bundle_refused,
     problem_error,
 )
 from keyserver._domain.i18n import N_, Message
@@ -30,6 +31,7 @@ from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
     BearerAuth,
+    CaBundleError,
     iter_lines_limited,
     open_response,
     problem_slug,
@@ -156,7 +158,9 @@ class RemoteBackend:
         try:
             self._verify = trust_store(ca_bundle, option=CA_BUNDLE_OPTION)
             self._auth = BearerAuth(token)
-        except ContainerError as exc:
+        except CaBundleError as exc:
+            raise ca_bundle_refused(exc.message) from None
+        except ContainerError as exc:  # the token's characters
             raise CliError(exc.message, hint=exc.hint, exit_code=EXIT_CONFIG) from None
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json, application/problem+json"
@@ -222,8 +226,7 @@ class RemoteBackend:
         try:
             ssl.create_default_context(cafile=self._verify)
         except OSError as load_exc:  # ssl.SSLError too
-            bundle = unusable_bundle(self._verify, load_exc)
-            return CliError(bundle.message, hint=bundle.hint, exit_code=EXIT_CONFIG)
+            return ca_bundle_refused(unusable_bundle(self._verify, load_exc).message)
         return _tls_failure(self._base, exc)
 
     @staticmethod

@@ -89,8 +89,21 @@ def test_keyserver_says_which_file_and_what_to_do(tmp_path: Path, kind: str) -> 
     code = keyserver_main(argv, stdout=out, stderr=err, env={"KEYSERVER_TOKEN": TOKEN})
     error = json.loads(err.getvalue())["error"]
     assert code == EXIT_CONFIG, error
-    assert error["message"] == f"the CA bundle {bad} {SAID[kind]}"
-    assert "--ca-bundle" in error["hint"]
+    assert error["message"] == (
+        "The CA bundle named with --ca-bundle (or KEYSERVER_CA_BUNDLE) cannot be used."
+        f" Detail: the CA bundle {bad} {SAID[kind]}"
+    )
+    assert "--ca-bundle" in error["hint"] and "KEYSERVER_CA_BUNDLE" in error["hint"]
+    # The official reads it in Japanese, the file and the fault as the detail.
+    err = io.StringIO()
+    env = {"KEYSERVER_TOKEN": TOKEN, "KEYSERVER_LANG": "ja"}
+    assert keyserver_main(argv[1:], stdout=out, stderr=err, env=env) == EXIT_CONFIG
+    assert err.getvalue() == (
+        "keyserver: error: --ca-bundle(または KEYSERVER_CA_BUNDLE)で指定した CA 証明書の"
+        f"ファイルを使えません。詳細: the CA bundle {bad} {SAID[kind]}\n"
+        "keyserver: hint: 鍵サーバーの証明書に署名した CA の証明書(PEM 形式)のファイルを"
+        " --ca-bundle FILE(または KEYSERVER_CA_BUNDLE)で指定してください。\n"
+    )
 
 
 def test_a_damaged_certificate_is_not_a_connection_failure(tmp_path: Path) -> None:
@@ -139,4 +152,6 @@ def test_a_file_without_read_permission_is_said_at_once(tmp_path: Path) -> None:
     )
     assert ks.returncode == EXIT_CONFIG, ks.stderr
     error = json.loads(ks.stderr)["error"]
-    assert error["message"] == f"cannot read the CA bundle {bundle}: Permission denied"
+    assert error["message"].endswith(
+        f" Detail: cannot read the CA bundle {bundle}: Permission denied"
+    )

@@ -9,6 +9,7 @@ the words (pycontainer/cli/failtexts.py). In process: tests/cli/test_failure_lan
 from __future__ import annotations
 
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from pycontainer.cli.exits import ExitCode
+from tests.support import requirements
 from tests.support.clerk_runs import (
     ENTRY,
     LANGS,
     RWC,
-    Result,
     clerk_env,
     japanese_lead,
     rwc_process,
@@ -37,14 +38,7 @@ def test_login_and_logout_say_what_they_did(server: LiveServer, tmp_path: Path, 
     r = rwc_process(server, tmp_path, lang, "login", server.url, "--token-stdin", stdin=token)
     assert r.code == ExitCode.OK, r
     store = tmp_path / "cfg" / "rwc" / "tokens.json"
-    done = subprocess.run(
-        [str(RWC), "logout", server.url],
-        capture_output=True,
-        text=True,
-        env=clerk_env(server, tmp_path, lang),
-        timeout=60,
-        check=True,
-    )
+    done = rwc_process(server, tmp_path, lang, "logout", server.url)
     said = {
         "ja": (
             (
@@ -58,23 +52,14 @@ def test_login_and_logout_say_what_they_did(server: LiveServer, tmp_path: Path, 
             f"forgot the token for {server.url}",
         ),
     }
-    assert (r.out.strip(), done.stdout.strip()) == said[lang]
+    assert (r.out.strip(), done.out.strip()) == said[lang]
 
 
 @LANGS
 def test_disk_full_on_output(server: LiveServer, tmp_path: Path, lang: str) -> None:
     sealed = seal(server, tmp_path)
     with open("/dev/full", "wb") as full:  # Linux's device on which every write is ENOSPC
-        done = subprocess.run(
-            [str(RWC), "cat", str(sealed), ENTRY],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=clerk_env(server, tmp_path, lang),
-            timeout=60,
-            check=False,
-        )
-    r = Result(done.returncode, done.stderr)
+        r = rwc_process(server, tmp_path, lang, "cat", str(sealed), ENTRY, stdout=full)
     assert r.code == ExitCode.ERROR
     if lang == "ja":
         assert r.lines() == (
@@ -95,17 +80,10 @@ def _small_files() -> None:
 def test_extraction_cannot_write(server: LiveServer, tmp_path: Path, lang: str) -> None:
     sealed = seal(server, tmp_path, size=64 * 1024)
     dest = tmp_path / "out"
-    done = subprocess.run(
-        [str(RWC), "open", str(sealed), "-C", str(dest)],
-        capture_output=True,
-        text=True,
-        env=clerk_env(server, tmp_path, lang),
-        preexec_fn=_small_files,  # only setrlimit, before exec
-        timeout=60,
-        check=False,
+    r = rwc_process(
+        server, tmp_path, lang, "open", str(sealed), "-C", str(dest), preexec_fn=_small_files
     )
-    assert done.returncode == ExitCode.ERROR
-    r = Result(done.returncode, done.stderr)
+    assert r.code == ExitCode.ERROR
     error, hint = r.lines()
     detail = f"extracting into {dest} failed: File too large"
     if lang == "ja":
@@ -114,6 +92,31 @@ def test_extraction_cannot_write(server: LiveServer, tmp_path: Path, lang: str) 
     else:
         assert (error, hint) == (detail, "check free space and permissions; nothing was extracted")
     assert not dest.exists()  # all or nothing
+
+
+@LANGS
+def test_extraction_into_a_folder_without_write_permission(
+    server: LiveServer, tmp_path: Path, lang: str
+) -> None:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        requirements.missing("setpriv (util-linux)", "apt-get install util-linux")
+    sealed = seal(server, tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    # Root writes anywhere through these two capabilities: rwc runs without them.
+    unprivileged = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    dest = str(locked / "out")
+    r = rwc_process(server, tmp_path, lang, "open", str(sealed), "-C", dest, before=unprivileged)
+    assert r.code == ExitCode.ERROR
+    error, hint = r.lines()
+    detail = f"extracting into {locked / 'out'} failed: Permission denied"
+    if lang == "ja":
+        japanese_lead(error, "展開先に書き込めませんでした。何も展開していません", detail)
+        assert hint == "ディスクの空き容量と、展開先への書き込みの権限を確認してください"
+    else:
+        assert (error, hint) == (detail, "check free space and permissions; nothing was extracted")
+    assert list(locked.iterdir()) == []
 
 
 @LANGS

@@ -102,6 +102,9 @@ def test_a_damaged_ca_bundle_is_a_sentence_not_openssls_words(
     code, lines = _keyserver(f"https://localhost:{tls_port}", bad, "en")
     assert (code, lines[0]) == (
         EXIT_CONFIG,
-        f"keyserver: error: {info.value}",
+        (
+            "keyserver: error: The CA bundle named with --ca-bundle (or KEYSERVER_CA_BUNDLE)"
+            f" cannot be used. Detail: {info.value}"
+        ),
     ), lines
-    assert "--ca-bundle" in lines[1], lines
+    assert "--ca-bundle" in lines[1] and "KEYSERVER_CA_BUNDLE" in lines[1], lines

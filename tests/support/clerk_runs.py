@@ -11,8 +11,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -64,23 +66,37 @@ def rwc(server: LiveServer, tmp: Path, lang: str, *argv: str) -> Result:
 
 
 def rwc_process(
-    server: LiveServer, tmp: Path, lang: str, *argv: str, stdin: str = "", password: bool = True
+    server: LiveServer,
+    tmp: Path,
+    lang: str,
+    *argv: str,
+    stdin: str = "",
+    password: bool = True,
+    before: Sequence[str] = (),
+    stdout: BinaryIO | None = None,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> Result:
-    """``rwc ARGV`` as a process without a terminal (a session of its own), in ``lang``."""
+    """``rwc ARGV`` as a process without a terminal (a session of its own), in ``lang``.
+
+    ``before``: a command that runs rwc (setpriv, say); ``stdout``: where its output goes
+    (else captured); ``preexec_fn``: a limit set in the child before exec.
+    """
     env = clerk_env(server, tmp, lang)
     if not password:
         del env["RWC_PASSWORD"]
     done = subprocess.run(
-        [str(RWC), *argv],
-        input=stdin,
-        capture_output=True,
-        text=True,
+        [*before, str(RWC), *argv],
+        input=stdin.encode(),
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
         env=env,
         start_new_session=True,  # no controlling terminal: /dev/tty cannot be opened
+        preexec_fn=preexec_fn,
         timeout=60,
         check=False,
     )
-    return Result(done.returncode, done.stderr, done.stdout)
+    out = done.stdout.decode() if stdout is None else ""
+    return Result(done.returncode, done.stderr.decode(), out)
 
 
 def seal(server: LiveServer, tmp: Path, size: int = 0) -> Path:
