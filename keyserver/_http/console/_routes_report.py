@@ -124,16 +124,20 @@ def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
     labels = {c["container_id"]: c["label"] for c in doc["containers"]}
     releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
     first = datetime.fromisoformat(str(close["first_at"]))
+    containers = [
+        {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
+    ]
     return {
         "first_at": close["first_at"],
         "last_at": close["last_at"],
         "seconds": max(0, int((lost_at - first).total_seconds())),
         "as_typed": worst(close["as_typed"].values()),
-        # The medium's answer had it been lost before them (the report's caution).
+        # The medium's answer had it been lost before them, and the release the report's
+        # one-line caution names: the last confirmed opening, else the last release (lost
+        # before it, the answer is at least what that release makes it: the same worst).
         "before": worst(close["before"].values()),
-        "containers": [
-            {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
-        ],
+        "named": ([c for c in containers if c["confirmed"]] or containers)[-1],
+        "containers": containers,
     }
 
 
