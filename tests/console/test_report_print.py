@@ -307,7 +307,13 @@ def test_printed_report_pages(
 # one names.
 LEGEND = (
     ("%(answer)s: a key was released after the loss and the opening confirmed.", "Opened"),
-    ("%(answer)s: a key was released after the loss, not confirmed.", "Possibly opened"),
+    (
+        (
+            "%(answer)s: a key was released after the loss, opening not confirmed (e.g. a"
+            " wrong password)."
+        ),
+        "Possibly opened",
+    ),
     ("%(answer)s: no key was released after the loss.", "Not opened"),
 )
 
