@@ -318,11 +318,21 @@ def releases_close_before(
             "actor": e.actor,
             "confirmed": confirmed,
         }
+    as_typed = answers_since(session, cids, end)
+    # From the first close release on: the window as typed plus the close releases (the
+    # same decision, _answer_of, without reading the window again).
+    close_kinds: dict[str, list[str]] = {}
+    for e, k in found:
+        close_kinds.setdefault(str(e.container), []).append(k)
+    before = {
+        cid: worst([answer, _answer_of(close_kinds.get(cid, []))])
+        for cid, answer in as_typed.items()
+    }
     return {
         "first_at": fmt_time(found[0][0].at),
         "last_at": fmt_time(found[-1][0].at),
-        "as_typed": answers_since(session, cids, end),
-        "before": answers_since(session, cids, found[0][0].seq),
+        "as_typed": as_typed,
+        "before": before,
         "releases": releases,
     }
 

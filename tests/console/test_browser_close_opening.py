@@ -57,23 +57,19 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
     question = driver.find_element(By.ID, "close-question").text
-    asked = translations(language).ngettext(
-        "A key was released to a reader %(gap)s before the time of loss you typed: was the"
-        " medium lost after it, or before?",
-        "Keys were released to readers within %(gap)s before the time of loss you typed:"
-        " was the medium lost after them, or before?",
-        2,
-    )
-    assert question == asked % {"gap": translated(language, "%(s)s s") % {"s": "45"}}
-    # What "before" would make the report say, per container: the clerk's opening Opened,
-    # the unconfirmed release Possibly opened.
-    before = driver.find_elements(By.CSS_SELECTOR, "#choice-before li .answer-tag")
-    assert [tag.text for tag in before] == [
-        translated(language, "Opened"),
-        translated(language, "Possibly opened"),
-    ]
+    asked = translated(language, "At %(at)s %(who)s opened it. Was it lost after that?")
+    assert question == asked % {"at": "17:40:15", "who": "reader"}
+    # What each answer makes the report say: after, Not opened; before, Opened, with which
+    # container gets which (the clerk's opening Opened, the unconfirmed release Possibly
+    # opened).
     after = driver.find_element(By.CSS_SELECTOR, "#choice-after .answer-tag").text
     assert after == translated(language, "Not opened")
+    before = driver.find_element(By.CSS_SELECTOR, "#choice-before .answer-tag").text
+    assert before == translated(language, "Opened")
+    each = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#choice-before li")]
+    assert sorted(line.split(":")[0] for line in each) == sorted(
+        [translated(language, "Opened"), translated(language, "Possibly opened")]
+    )
     # The question and both answers where the page opens, the list of what is affected
     # above them; the opening is not also listed in the facts.
     for element_id in ("close-question", "choice-after", "choice-before", "affected"):
@@ -139,8 +135,7 @@ def test_before_the_opening_goes_back_to_the_form_and_an_earlier_time_answers_op
             bound = driver.find_element(By.ID, "lost-before").text
             said = translated(
                 language,
-                "Lost before %(at)s: type when; if not known, the last time it was surely"
-                " still in hand.",
+                "Lost before %(at)s: when? If not known, the last time it was surely in hand.",
             )
             moment = "2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15"
             assert bound == said % {"at": f"{moment} (UTC+09:00)"}, bound

@@ -230,9 +230,9 @@ def test_loss_story(
     hint = driver.find_element(By.ID, "lost_at_hint").text
     advice = translated(
         language,
-        "E.g. %(today)s (today, %(date)s) or %(example)s; if unsure, earlier.",
+        "E.g. %(today)s (today, %(date)s): the time you were told (if unknown, an earlier one).",
     )
-    assert hint.endswith(advice.split("%(example)s")[1]), hint
+    assert hint.endswith(advice.split("%(date)s")[1]), hint
     # No "Today" button (a time alone is today: it saved nothing).
     assert not driver.find_elements(By.ID, "lost_today")
     lost_at.send_keys("2026-12-01 18:30")

@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 from keyserver._domain.settings import Settings
 from keyserver._http.console import _i18n, _page
+from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.loss_form import MEDIUM, value_of
 from tests.support.openings import OPENINGS, opened
+from tests.support.world import activate
 
 TYPED = "2026-12-03 18:30"
 
@@ -113,7 +115,7 @@ def _text(markup: str) -> str:
 
 
 def _question(text: str) -> dict[str, Any]:
-    """A close release's question and its two answers (each row: what, answer, button)."""
+    """A close release's question and its two answers (each row: answer, button)."""
     section = text.split('<section class="question" id="close-opening"', 1)[1]
     section = section.split("</section>", 1)[0]
     rows = {
@@ -123,15 +125,15 @@ def _question(text: str) -> dict[str, Any]:
     found = re.search(r'<p id="close-question">([^<]*)</p>', section)
     assert found is not None and set(rows) == {"choice-after", "choice-before"}, section
     after, before = rows["choice-after"], rows["choice-before"]
-    assert 'id="confirm-loss" class="button primary" autofocus' in after[2]
-    assert 'id="change-time"' in before[2] and "primary" not in before[2]
+    assert 'id="confirm-loss" class="button primary" autofocus' in after[1]
+    assert 'id="change-time"' in before[1] and "primary" not in before[1]
     return {
-        "question": found.group(1),
-        "after": (_text(after[0]), _text(after[1]), _text(after[2])),
+        "question": html.unescape(found.group(1)),
+        "after": (_text(after[0]), _text(after[1])),
         "before": (
-            _text(before[0]),
-            [_text(li) for li in re.findall(r"<li>(.*?)</li>", before[1], re.S)],
-            _text(before[2]),
+            _text(before[0].split("<ul", 1)[0]),
+            [_text(li) for li in re.findall(r"<li>(.*?)</li>", before[0], re.S)],
+            _text(before[1]),
         ),
     }
 
@@ -143,46 +145,42 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     finder's: the answer turns on them (spec §report). Issue 12, fourteenth session: a
     sentence stating the condition ("if it was lost before 17:40:15, ... Opened") stopped
     every newcomer for 10-20 s, and the other container's unconfirmed release in the same
-    minutes went unmentioned. The page asks instead, with the exact gap; each answer is a
-    row: when, what the report will then say (per container for "before"), and the one
-    button that does it: after (the primary, focused: the report as typed), before (back
-    to the form). The opening is not also listed above."""
+    minutes went unmentioned. The page asks, in one sentence naming who and when (the last
+    release); each answer is a row: what the report will then say and the one button that
+    does it: yes, after (the primary, focused: the report as typed), no, before (back to
+    the form), with which container gets which answer when they differ. The opening is
+    not also listed above."""
     openings = {"late": OPENINGS["late"]}  # 17:40:15, confirmed
     released = {"tried": OPENINGS["late"] + timedelta(seconds=5)}  # 17:40:20, not confirmed
     with opened(settings, console_url, openings, released) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert _question(en) == {
-        # 45 s from the first release (17:40:15) to the time typed (17:41:00).
-        "question": "Keys were released to readers within 45 s before the time of loss you"
-        " typed: was the medium lost after them, or before?",
-        "after": (
-            "After 17:40:20",
-            "Not opened (lost at 17:41, as typed)",
-            "Report lost and suspend 2 containers",
-        ),
+        "question": "At 17:40:20 reader was given its key. Was it lost after that?",
+        "after": ("Yes (after): Not opened", "Report lost and suspend 2 containers"),
         "before": (
-            "Before 17:40:15",
+            "No (before): Opened",
             [
-                "Opened “late”, opened by reader at 17:40:15",
-                "Possibly opened “tried”, key released to reader at 17:40:20, not confirmed",
+                "Opened: “late”, opened by reader at 17:40:15",
+                (
+                    "Possibly opened: “tried”, key released to reader at 17:40:20, opening"
+                    " not confirmed (e.g. a wrong password)"
+                ),
             ],
             "Change the time of loss",
         ),
     }
     assert _question(ja) == {
-        "question": "入力した紛失日時までの 45 秒の間に、閲覧者へ鍵が発行されています。"
-        "紛失はその後ですか、前ですか。",
-        "after": (
-            "17:40:20 より後",
-            "開かれていない (入力どおり 17:41 に紛失)",
-            "紛失を届け出て 2 件のコンテナを停止",
-        ),
+        "question": "17:40:20 に reader へ鍵が渡されています。紛失はこれより後ですか?",
+        "after": ("はい (後): 開かれていない", "紛失を届け出て 2 件のコンテナを停止"),
         "before": (
-            "17:40:15 より前",
+            "いいえ (前): 開かれた",
             [
-                "開かれた 「late」17:40:15 に reader が開封",
-                "開かれた可能性あり 「tried」17:40:20 に reader へ鍵を発行 (確認なし)",
+                "開かれた: 「late」17:40:15 に reader が開封",
+                (
+                    "開かれた可能性あり: 「tried」17:40:20 に reader へ鍵を渡したが"
+                    "開封の確認なし (パスワード違いなど)"
+                ),
             ],
             "紛失日時を直す",
         ),
@@ -209,7 +207,25 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
         near, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:55:15")
     assert 'id="close-opening"' not in en and 'id="last-opening"' in en
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
-    assert _question(near)["question"].startswith("A key was released to a reader 15 min 0 s")
+    assert _question(near)["question"] == "At 17:40:15 reader opened it. Was it lost after that?"
+    # One container: its answer is the medium's, no detail under it.
+    assert _question(near)["before"][:2] == ("No (before): Opened", [])
+
+
+def test_a_writers_sealing_just_before_is_not_asked_about(
+    settings: Settings, console_url: str
+) -> None:
+    """A key released to the writer sealing a container (creation) is no opening: sealed
+    minutes before the time typed, nothing is asked (the report does not count it)."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    with opened(settings, console_url, {}) as world:
+        clock.t = datetime(2026, 12, 3, 8, 38, tzinfo=UTC)  # 17:38 in Tokyo
+        activate(world, medium=MEDIUM, label="sealed")
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
+    assert 'id="close-opening"' not in en
+    assert ("Last confirmed opening", "none before the loss") in _facts(en)
 
 
 def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
@@ -221,8 +237,8 @@ def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
     with opened(settings, console_url, openings) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
     asked = _question(en)
-    assert asked["after"][1] == "Opened (lost at 17:41, as typed)"
-    assert asked["before"][1] == ["Opened “late”, opened by reader at 17:40:15"]
+    assert asked["after"][0] == "Yes (after): Opened"
+    assert asked["before"][:2] == ("No (before): Opened", [])
 
 
 def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_kept(
@@ -275,7 +291,7 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
     assert 'id="loss-error"' not in back.text
     line = back.text.split('id="lost-before">', 1)[1].split("</p>", 1)[0]
     assert line == (
-        "2026/12/03 17:40:15 (UTC+09:00) より前の紛失: その時刻を入力"
+        "2026/12/03 17:40:15 (UTC+09:00) より前のいつですか"
         " (分からなければ、確実に手元にあった最後の時刻)。"
     )
     assert 'aria-describedby="lost_at_hint lost-before"' in back.text
@@ -312,20 +328,10 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     assert _last_opening(pages["2026-12-04 09:00"]) == (
         "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
-    # Within 15 minutes: asked about, to the second; the time of loss as typed, to the
-    # second only when typed so (17:40 beside 17:40:15 would read as before it).
-    asked = {
-        typed: _question(pages[typed]) for typed in ("2026-12-03 17:41", "2026-12-03 17:40:30")
-    }
-    assert asked["2026-12-03 17:41"]["question"] == (
-        "A key was released to a reader 45 s before the time of loss you typed: was the"
-        " medium lost after it, or before?"
-    )
-    assert asked["2026-12-03 17:41"]["after"][:2] == (
-        "After 17:40:15",
-        "Not opened (lost at 17:41, as typed)",
-    )
-    assert asked["2026-12-03 17:40:30"]["after"][1] == "Not opened (lost at 17:40:30, as typed)"
+    # Within 15 minutes: asked about, the opening to the second.
+    asked = _question(pages["2026-12-03 17:41"])
+    assert asked["question"] == "At 17:40:15 reader opened it. Was it lost after that?"
+    assert _question(pages["2026-12-03 17:40:30"])["after"][0] == "Yes (after): Not opened"
 
 
 def _before_loss(language: str, minutes: int) -> str:

@@ -137,7 +137,7 @@ def report_lost(page: PostedPage) -> Response:
         deadline = page.service.now() + timedelta(hours=fields["waiting_hours"])
         held = doc["destroy_after"] if doc["loss"] == "current" else None
         last = last_opening(containers)
-        close = close_view(doc, fields["lost_at"])
+        close = close_view(doc)
         return page.render(
             "confirm_loss.html",
             doc=doc,

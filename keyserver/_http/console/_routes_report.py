@@ -103,7 +103,7 @@ def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(found, key=lambda o: str(o["at"])) if found else None
 
 
-def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
+def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     """Reader key releases just before a time of loss, as the console says them.
 
     The review's question (the time typed, not reported yet) and the medium report's
@@ -115,22 +115,20 @@ def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
     service finds them and the answers either side (medium_report.releases_close_before);
     here they are put as the page says them: each container once, in time order, with
     its label and the answer it gets if the medium was lost before them, and the medium's
-    answer as typed. The gap to the time typed is exact, in seconds (a newcomer read "1
-    minute before" for 38 s).
+    answer as typed. No gap in seconds: between the times as shown it read "0 s" for
+    05:06:59 and 05:07:00 (second newcomer pair).
     """
     close = doc.get("close_to_loss")
     if close is None:
         return None
     labels = {c["container_id"]: c["label"] for c in doc["containers"]}
     releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
-    first = datetime.fromisoformat(str(close["first_at"]))
     containers = [
         {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
     ]
     return {
         "first_at": close["first_at"],
         "last_at": close["last_at"],
-        "seconds": max(0, int((lost_at - first).total_seconds())),
         "as_typed": worst(close["as_typed"].values()),
         # The medium's answer had it been lost before them, and the release the report's
         # one-line caution names: the last confirmed opening, else the last release (lost
@@ -138,6 +136,17 @@ def close_view(doc: dict[str, Any], lost_at: datetime) -> dict[str, Any] | None:
         "before": worst(close["before"].values()),
         "named": ([c for c in containers if c["confirmed"]] or containers)[-1],
         "containers": containers,
+        # The review's question names the latest one (who, when: "lost after that?" is
+        # then the time typed), a confirmed opening first within the same second ("opened
+        # it" says more than "was given its key"); each answer's detail, only the
+        # containers whose answer an earlier loss would change (second newcomer pair:
+        # every line was read).
+        "last": max(containers, key=lambda c: (str(c["at"]), c["confirmed"])),
+        "differing": [
+            c
+            for c, (cid, _) in zip(containers, releases, strict=True)
+            if close["before"][cid] != close["as_typed"][cid]
+        ],
     }
 
 
@@ -200,7 +209,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             near = page.service.console_medium(
                 page.principal, doc["medium"], lost_at=lost_at, ctx=page.ctx
             )
-            close = close_view(near, lost_at)
+            close = close_view(near)
         return page.render(
             "report.html",
             doc=doc,
