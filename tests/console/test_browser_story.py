@@ -230,7 +230,8 @@ def test_loss_story(
     hint = driver.find_element(By.ID, "lost_at_hint").text
     advice = translated(
         language,
-        "E.g. %(today)s (today, %(date)s): the time you were told (if unknown, an earlier one).",
+        "E.g. %(today)s (today, %(date)s): the time you were told"
+        " (if none, the last time it was surely in hand).",
     )
     assert hint.endswith(advice.split("%(date)s")[1]), hint
     # No "Today" button (a time alone is today: it saved nothing).

@@ -246,7 +246,10 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     # the form's hint says so with today's date beside the example, so the card leaves it
     # to the page (issue 12, fourteenth session: the card's Japanese was cut to what the
     # pages do not say).
-    hint = "E.g. %(today)s (today, %(date)s): the time you were told (if unknown, an earlier one)."
+    hint = (
+        "E.g. %(today)s (today, %(date)s): the time you were told"
+        " (if none, the last time it was surely in hand)."
+    )
     assert "(今日 %(date)s)" in catalogue[hint]
     assert "today" not in english and "今日" not in japanese
     # All an official needs for a loss (issue 12, thirteenth session's newcomer runs: both

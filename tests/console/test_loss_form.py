@@ -35,9 +35,12 @@ def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url
     assert "Time of loss (Asia/Tokyo, UTC+09:00)</label>" in page.text
     # Today's date beside "today" (issue 12, twelfth newcomer runs: near midnight both
     # newcomers typed the full date, unsure which day "today" was). The time they were
-    # told first, the safe rule for one not known after it (fourteenth session's second
-    # newcomer pair: "if unsure, earlier" first made every reader doubt the time given).
-    hint = "E.g. 09:00 (today, 4 Dec): the time you were told (if unknown, an earlier one).</p>"
+    # told first, then what to type when none was told (fourteenth session: "if unsure,
+    # an earlier one" made every newcomer doubt the "around 05:42" they were given).
+    hint = (
+        "E.g. 09:00 (today, 4 Dec): the time you were told"
+        " (if none, the last time it was surely in hand).</p>"
+    )
     assert f'<p class="hint" id="lost_at_hint">{hint}' in page.text
     assert 'aria-describedby="lost_at_hint"' in tag_of(page.text, "lost_at")
     # The console says what is missing itself (in the page's language), not the browser.
@@ -70,7 +73,7 @@ def test_the_hints_time_alone_is_never_later_than_now(
     hint = page.text.split('id="lost_at_hint">', 1)[1].split("</p>", 1)[0]
     # The day "today" is, in the zone a time alone is read in (issue 12, twelfth runs).
     assert hint.startswith(f"例: {today} (今日 {date})。"), hint
-    assert hint.endswith("連絡された時刻を (分からなければ早めに)"), hint
+    assert hint.endswith("連絡された時刻 (なければ、確実に手元にあった最後の時刻)"), hint
     review = _post(browser, console_url, today)
     assert review.status_code == 200, review.text[:2000]
 

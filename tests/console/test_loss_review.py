@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from keyserver._domain.settings import Settings
 from keyserver._http.console import _i18n, _page
 from tests.support.clock import FakeClock
@@ -194,6 +196,27 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         assert page.count('id="change-time"') == 1
         # The question stands above its answers, after the list of what is affected.
         assert page.index('id="affected"') < page.index('id="close-question"')
+
+
+@pytest.mark.parametrize(
+    ("later", "question"),
+    [
+        (timedelta(milliseconds=400), "At 17:40:15 reader opened it. Was it lost after that?"),
+        (timedelta(seconds=1), "At 17:40:16 reader was given its key. Was it lost after that?"),
+    ],
+)
+def test_the_question_names_the_opening_when_a_try_follows_it_within_the_second(
+    settings: Settings, console_url: str, later: timedelta, question: str
+) -> None:
+    """The clerk's opening and a wrong password tried 0.4 s later, both shown at 17:40:15:
+    the question names the opening ("opened it"), not "was given its key" (third newcomer
+    pair of the fourteenth session: the try came last by a fraction of a second and the
+    question read as if the one release were the only one). Lost after 17:40:15 covers
+    both as the page shows them; a try a whole second later is still the one named."""
+    openings = {"late": OPENINGS["late"]}
+    with opened(settings, console_url, openings, {"tried": OPENINGS["late"] + later}) as world:
+        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
+    assert _question(en)["question"] == question
 
 
 def test_a_release_more_than_15_minutes_before_is_not_asked_about(

@@ -103,6 +103,12 @@ def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(found, key=lambda o: str(o["at"])) if found else None
 
 
+def _to_the_second(at: datetime | str) -> datetime:
+    """A release's time as the console shows it: whole seconds."""
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return moment.replace(microsecond=0)
+
+
 def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     """Reader key releases just before a time of loss, as the console says them.
 
@@ -141,7 +147,10 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
         # it" says more than "was given its key"); each answer's detail, only the
         # containers whose answer an earlier loss would change (second newcomer pair:
         # every line was read).
-        "last": max(containers, key=lambda c: (str(c["at"]), c["confirmed"])),
+        # To the second, as the page shows it: the clerk's opening and a wrong password
+        # tried a fraction of a second later read "was given its key" (third newcomer
+        # pair of the fourteenth session), though the page shows both at 05:41:27.
+        "last": max(containers, key=lambda c: (_to_the_second(c["at"]), c["confirmed"])),
         "differing": [
             c
             for c, (cid, _) in zip(containers, releases, strict=True)
