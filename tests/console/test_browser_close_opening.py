@@ -57,8 +57,10 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
     question = driver.find_element(By.ID, "close-question").text
-    asked = translated(language, "At %(at)s %(who)s opened it. Was it lost after that?")
-    assert question == asked % {"at": "17:40:15", "who": "reader"}
+    asked = translated(
+        language, "At %(at)s %(who)s opened “%(label)s”. Was the medium lost after that?"
+    )
+    assert question == asked % {"at": "17:40:15", "who": "reader", "label": "late"}
     # What each answer makes the report say: after, Not opened; before, Opened, with which
     # container gets which (the clerk's opening Opened, the unconfirmed release Possibly
     # opened).

@@ -158,7 +158,9 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert _question(en) == {
-        "question": "At 17:40:20 reader was given its key. Was it lost after that?",
+        "question": (
+            "At 17:40:20 reader was given the key of “tried”. Was the medium lost after that?"
+        ),
         "after": ("Yes (after): Not opened", "Report lost and suspend 2 containers"),
         "before": (
             "No (before): Opened",
@@ -173,7 +175,7 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         ),
     }
     assert _question(ja) == {
-        "question": "17:40:20 に reader へ鍵が渡されています。紛失はこれより後ですか?",
+        "question": "17:40:20 に reader へ「tried」の鍵が渡されています。紛失はこれより後ですか?",
         "after": ("はい (後): 開かれていない", "紛失を届け出て 2 件のコンテナを停止"),
         "before": (
             "いいえ (前): 開かれた",
@@ -201,15 +203,21 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
 @pytest.mark.parametrize(
     ("later", "question"),
     [
-        (timedelta(milliseconds=400), "At 17:40:15 reader opened it. Was it lost after that?"),
-        (timedelta(seconds=1), "At 17:40:16 reader was given its key. Was it lost after that?"),
+        (
+            timedelta(milliseconds=400),
+            "At 17:40:15 reader opened “late”. Was the medium lost after that?",
+        ),
+        (
+            timedelta(seconds=1),
+            "At 17:40:16 reader was given the key of “tried”. Was the medium lost after that?",
+        ),
     ],
 )
 def test_the_question_names_the_opening_when_a_try_follows_it_within_the_second(
     settings: Settings, console_url: str, later: timedelta, question: str
 ) -> None:
     """The clerk's opening and a wrong password tried 0.4 s later, both shown at 17:40:15:
-    the question names the opening ("opened it"), not "was given its key" (third newcomer
+    the question names the opening ("opened"), not "was given the key" (third newcomer
     pair of the fourteenth session: the try came last by a fraction of a second and the
     question read as if the one release were the only one). Lost after 17:40:15 covers
     both as the page shows them; a try a whole second later is still the one named."""
@@ -230,7 +238,9 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
         near, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:55:15")
     assert 'id="close-opening"' not in en and 'id="last-opening"' in en
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
-    assert _question(near)["question"] == "At 17:40:15 reader opened it. Was it lost after that?"
+    assert _question(near)["question"] == (
+        "At 17:40:15 reader opened “late”. Was the medium lost after that?"
+    )
     # One container: its answer is the medium's, no detail under it.
     assert _question(near)["before"][:2] == ("No (before): Opened", [])
 
@@ -353,7 +363,7 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     )
     # Within 15 minutes: asked about, the opening to the second.
     asked = _question(pages["2026-12-03 17:41"])
-    assert asked["question"] == "At 17:40:15 reader opened it. Was it lost after that?"
+    assert asked["question"] == "At 17:40:15 reader opened “late”. Was the medium lost after that?"
     assert _question(pages["2026-12-03 17:40:30"])["after"][0] == "Yes (after): Not opened"
 
 
