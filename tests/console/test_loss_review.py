@@ -133,7 +133,7 @@ def _question(text: str) -> dict[str, Any]:
         "question": html.unescape(found.group(1)),
         "after": (_text(after[0]), _text(after[1])),
         "before": (
-            _text(before[0].split("<ul", 1)[0]),
+            _text(before[0].split("<details", 1)[0]),
             [_text(li) for li in re.findall(r"<li>(.*?)</li>", before[0], re.S)],
             _text(before[1]),
         ),
