@@ -159,7 +159,8 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert _question(en) == {
         "question": (
-            "At 17:40:20 reader was given the key of “tried”. Was the medium lost after that?"
+            "At 17:40:15 reader opened “late”; at 17:40:20 reader was given the key of “tried”."
+            " Was the medium lost after that?"
         ),
         "after": ("Yes (after): Not opened", "Report lost and suspend 2 containers"),
         "before": (
@@ -175,7 +176,10 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         ),
     }
     assert _question(ja) == {
-        "question": "17:40:20 に reader へ「tried」の鍵が渡されています。紛失はこれより後ですか?",
+        "question": (
+            "17:40:15 に reader が「late」を開き、17:40:20 に reader へ「tried」の鍵が"
+            "渡されています。紛失はこれより後ですか?"
+        ),
         "after": ("はい (後): 開かれていない", "紛失を届け出て 2 件のコンテナを停止"),
         "before": (
             "いいえ (前): 開かれた",
@@ -209,7 +213,10 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         ),
         (
             timedelta(seconds=1),
-            "At 17:40:16 reader was given the key of “tried”. Was the medium lost after that?",
+            (
+                "At 17:40:15 reader opened “late”; at 17:40:16 reader was given the key of"
+                " “tried”. Was the medium lost after that?"
+            ),
         ),
     ],
 )

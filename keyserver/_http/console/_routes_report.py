@@ -132,6 +132,15 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     containers = [
         {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
     ]
+    # To the second, as the page shows it: the clerk's opening and a wrong password tried a
+    # fraction of a second later read "was given its key" (third newcomer pair of the
+    # fourteenth session), though the page shows both at 05:41:27.
+    last = max(containers, key=lambda c: (_to_the_second(c["at"]), c["confirmed"]))
+    # A confirmed opening before a later unconfirmed release is named in the question too
+    # (fifth newcomer pair: "was given the key of “residents tax”" beside "No (before):
+    # Opened", which another container's opening makes, read as if the clerk had opened
+    # the residents tax export).
+    opened = [c for c in containers if c["confirmed"]]
     return {
         "first_at": close["first_at"],
         "last_at": close["last_at"],
@@ -140,17 +149,15 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
         # one-line caution names: the last confirmed opening, else the last release (lost
         # before it, the answer is at least what that release makes it: the same worst).
         "before": worst(close["before"].values()),
-        "named": ([c for c in containers if c["confirmed"]] or containers)[-1],
+        "named": (opened or containers)[-1],
         "containers": containers,
         # The review's question names the latest one (who, when: "lost after that?" is
         # then the time typed), a confirmed opening first within the same second ("opened
         # it" says more than "was given its key"); each answer's detail, only the
         # containers whose answer an earlier loss would change (second newcomer pair:
         # every line was read).
-        # To the second, as the page shows it: the clerk's opening and a wrong password
-        # tried a fraction of a second later read "was given its key" (third newcomer
-        # pair of the fourteenth session), though the page shows both at 05:41:27.
-        "last": max(containers, key=lambda c: (_to_the_second(c["at"]), c["confirmed"])),
+        "last": last,
+        "opened_before": opened[-1] if opened and not last["confirmed"] else None,
         "differing": [
             c
             for c, (cid, _) in zip(containers, releases, strict=True)
