@@ -285,7 +285,7 @@ def _no_attempts_left(limit: str | None, lang: str) -> KeyServerCallError:
     message = say("attempts_none_not_asked", lang, reason=_attempts("", 0, limit, lang))
     error: KeyServerCallError
     if limit == "container":
-        error = KeyServerSuspendedError(message, hint=say("refusal_suspended_hint", lang))
+        error = KeyServerSuspendedError(message, hint=say("refusal_suspended_budget_hint", lang))
     else:
         error = KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
     error.said = True

@@ -48,6 +48,7 @@ WHY_KEYS = (
 # A time fact, by kind: what it is the time of.
 _TIME_FACT = {
     "suspended": "fact_since",
+    "suspended_budget": "fact_since",
     "destroyed": "fact_destroyed_on",
     "expired": "fact_expired_on",
 }

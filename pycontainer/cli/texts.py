@@ -206,6 +206,21 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "en": "ask the city's information security staff to restore it, then open it again",
         "ja": "市の情報セキュリティ担当者に復元を依頼し、復元されてから開き直してください",
     },
+    # Suspended by its attempt budget (the server's `cause`, spec §problems): what
+    # happened, without the server's English reason, and whom to call.
+    "refusal_suspended_budget": {
+        "en": "this container was locked by the key server: too many attempts to open it "
+        "were never confirmed (wrong passwords, for example); its key is not released "
+        "until it is restored",
+        "ja": "このコンテナは、開封の試行(誤ったパスワードなど)が確認されないまま続いたため、"
+        "鍵サーバーによって停止されました。復元されるまで鍵は発行されません",
+    },
+    "refusal_suspended_budget_hint": {
+        "en": "call the city's information security staff: they check whose attempts they "
+        "were and restore the container; do not try again until then",
+        "ja": "市の情報セキュリティ担当者に電話で連絡してください。誰の試行だったかを確認した"
+        "うえで、コンテナを復元します。それまでは開き直さないでください",
+    },
     "refusal_destroyed": {
         "en": "this container was revoked: its key was destroyed on the key server",
         "ja": "このコンテナは失効しています。鍵サーバーで鍵が破棄されました",
