@@ -26,7 +26,13 @@ from keyserver._cli.errors import (
 )
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.settings import DISPLAY_ZONE_HEADER
-from pycontainer.client.connection import CERT_NAME_MISMATCH, CERT_UNTRUSTED, tls_reason
+from pycontainer.client.connection import (
+    CERT_EXPIRED,
+    CERT_NAME_MISMATCH,
+    CERT_NOT_YET_VALID,
+    TLS_HANDSHAKE_FAILED,
+    tls_reason,
+)
 from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
@@ -81,8 +87,9 @@ def check_server_url(url: str) -> str:
 def _tls_failure(server: str, exc: Exception) -> CliError:
     """A failed TLS handshake as a sentence and what to do, in the official's language.
 
-    The classification is rwc's (pycontainer.client.connection.tls_reason): it said
-    "TLS failure talking to URL: SSLError", which tells nobody which of the three it was.
+    The classification is rwc's (pycontainer.client.connection.tls_reason, by OpenSSL's
+    verify code): it said "TLS failure talking to URL: SSLError", which tells nobody
+    which failure it was.
     """
     reason = tls_reason(exc)
     if reason == CERT_NAME_MISMATCH:
@@ -94,7 +101,21 @@ def _tls_failure(server: str, exc: Exception) -> CliError:
             ),
             exit_code=EXIT_UNAVAILABLE,
         )
-    if reason == CERT_UNTRUSTED:
+    if reason in (CERT_EXPIRED, CERT_NOT_YET_VALID):
+        # Often this computer's clock, not the server: said before the renewal.
+        return CliError(
+            N_(
+                "the certificate of %(server)s is outside its validity period (expired, or "
+                "not valid yet)",
+                server=server,
+            ),
+            hint=N_(
+                "check this computer's date and time; if they are right, the key server's "
+                "certificate must be renewed (serve --tls-cert)"
+            ),
+            exit_code=EXIT_UNAVAILABLE,
+        )
+    if reason != TLS_HANDSHAKE_FAILED:  # unknown CA, self-signed, any other verification
         return CliError(
             N_(
                 "the certificate of %(server)s is not signed by a CA this command trusts",

@@ -316,6 +316,52 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "ja": "市が独自の認証局を運用している場合は、その証明書を --ca-bundle FILE"
         "(または RWC_CA_BUNDLE)で指定してください",
     },
+    # By why the handshake failed ("refusal_tls_hint_" + the why_* key's rest; the English
+    # is the library's, pycontainer.client.connection.TLS_HINTS). A wrong address is not
+    # a missing CA, and an expired certificate is often this computer's clock.
+    "refusal_tls_hint_cert_name_mismatch": {
+        "en": "check the server address (--server URL or RWC_SERVER): use the host name the "
+        "city gave you, not an IP address or another name; if it is right, tell the city's "
+        "information security staff",
+        "ja": "サーバーのアドレス(--server URL または RWC_SERVER)を確認してください。"
+        "IP アドレスや別の名前ではなく、市から案内されたホスト名を使います。"
+        "正しい場合は市の情報セキュリティ担当者に知らせてください",
+    },
+    "refusal_tls_hint_cert_untrusted": {
+        "en": "if your city runs its own certificate authority, pass its certificate "
+        "with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+        "ja": "市が独自の認証局を運用している場合は、その証明書を --ca-bundle FILE"
+        "(または RWC_CA_BUNDLE)で指定してください",
+    },
+    "refusal_tls_hint_cert_expired": {
+        "en": "check this computer's date and time; if they are right, the key server's "
+        "certificate must be renewed: tell the city's information security staff",
+        "ja": "このコンピューターの日付と時刻を確認してください。正しい場合は鍵サーバーの"
+        "証明書の更新が必要です。市の情報セキュリティ担当者に知らせてください",
+    },
+    "refusal_tls_hint_cert_not_yet_valid": {
+        "en": "check this computer's date and time (it may be behind); if they are right, "
+        "tell the city's information security staff",
+        "ja": "このコンピューターの日付と時刻を確認してください(遅れている可能性があります)。"
+        "正しい場合は市の情報セキュリティ担当者に知らせてください",
+    },
+    "refusal_tls_hint_cert_self_signed": {
+        "en": "do not trust this certificate on your own: it was not issued by a certificate "
+        "authority, and may not be the key server's; tell the city's information security "
+        "staff",
+        "ja": "この証明書を自分の判断で信頼しないでください。認証局が発行したものではなく、"
+        "鍵サーバーのものではない可能性があります。市の情報セキュリティ担当者に知らせてください",
+    },
+    "refusal_tls_hint_cert_refused": {
+        "en": "do not retry; tell the city's information security staff",
+        "ja": "やり直さずに、市の情報セキュリティ担当者に知らせてください",
+    },
+    "refusal_tls_hint_tls_handshake_failed": {
+        "en": "check the server URL and its port (--server URL or RWC_SERVER): the server "
+        "there may not speak TLS",
+        "ja": "サーバーの URL とポート番号(--server URL または RWC_SERVER)を確認してください。"
+        "その相手は TLS で通信するサーバーではない可能性があります",
+    },
     "refusal_protocol": {
         "en": "the key server rejected the request to {action} (HTTP {status})",
         "ja": "鍵サーバーが{action}の要求を受け付けませんでした(HTTP {status})",
@@ -409,6 +455,22 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
     "why_cert_untrusted": {
         "en": "the server's certificate is not trusted",
         "ja": "サーバーの証明書が信頼されていません",
+    },
+    "why_cert_expired": {
+        "en": "the server's certificate has expired",
+        "ja": "サーバーの証明書の有効期限が切れています",
+    },
+    "why_cert_not_yet_valid": {
+        "en": "the server's certificate is not valid yet",
+        "ja": "サーバーの証明書の有効期間がまだ始まっていません",
+    },
+    "why_cert_self_signed": {
+        "en": "the server's certificate is self-signed",
+        "ja": "サーバーの証明書が自己署名です",
+    },
+    "why_cert_refused": {
+        "en": "the server's certificate failed verification",
+        "ja": "サーバーの証明書の検証に失敗しました",
     },
     "why_tls_handshake_failed": {"en": "TLS handshake error", "ja": "TLS ハンドシェイクのエラー"},
     # The facts after the lead, in the order listed in refusals.py.

@@ -62,7 +62,48 @@ CONNECTION_FAILED = "connection failed"
 CONNECTION_LOST = "connection lost"
 CERT_NAME_MISMATCH = "the server's certificate does not match its name"
 CERT_UNTRUSTED = "the server's certificate is not trusted"
+CERT_EXPIRED = "the server's certificate has expired"
+CERT_NOT_YET_VALID = "the server's certificate is not valid yet"
+CERT_SELF_SIGNED = "the server's certificate is self-signed"
+CERT_REFUSED = "the server's certificate failed verification"
 TLS_HANDSHAKE_FAILED = "TLS handshake error"
+
+# What to do about each TLS failure (the library's English hint; `rwc` says the same in the
+# reader's language: pycontainer/cli/texts.py ``refusal_tls_hint_*``, the English identical,
+# tests/cli/test_texts.py). The advice differs: a name mismatch is a wrong address, not a
+# missing CA; an expired certificate is often this computer's clock.
+_STAFF = "the city's information security staff"
+TLS_HINTS = {
+    CERT_NAME_MISMATCH: "check the server address (--server URL or RWC_SERVER): use the host "
+    f"name the city gave you, not an IP address or another name; if it is right, tell {_STAFF}",
+    CERT_UNTRUSTED: "if your city runs its own certificate authority, pass its certificate "
+    "with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+    CERT_EXPIRED: "check this computer's date and time; if they are right, the key server's "
+    f"certificate must be renewed: tell {_STAFF}",
+    CERT_NOT_YET_VALID: "check this computer's date and time (it may be behind); if they are "
+    f"right, tell {_STAFF}",
+    CERT_SELF_SIGNED: "do not trust this certificate on your own: it was not issued by a "
+    f"certificate authority, and may not be the key server's; tell {_STAFF}",
+    CERT_REFUSED: f"do not retry; tell {_STAFF}",
+    TLS_HANDSHAKE_FAILED: "check the server URL and its port (--server URL or RWC_SERVER): "
+    "the server there may not speak TLS",
+}
+
+# OpenSSL's certificate verification results (X509_V_ERR_*, openssl/x509_vfy.h), read from
+# ssl.SSLCertVerificationError.verify_code: stable numbers, never OpenSSL's words.
+_VERIFY_CODES = {
+    2: CERT_UNTRUSTED,  # UNABLE_TO_GET_ISSUER_CERT
+    9: CERT_NOT_YET_VALID,  # CERT_NOT_YET_VALID
+    10: CERT_EXPIRED,  # CERT_HAS_EXPIRED
+    18: CERT_SELF_SIGNED,  # DEPTH_ZERO_SELF_SIGNED_CERT (the server's own, no CA)
+    19: CERT_SELF_SIGNED,  # SELF_SIGNED_CERT_IN_CHAIN (a root nobody here trusts, sent along)
+    20: CERT_UNTRUSTED,  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY (the CA is not in the store)
+    21: CERT_UNTRUSTED,  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
+    27: CERT_UNTRUSTED,  # CERT_UNTRUSTED
+    62: CERT_NAME_MISMATCH,  # HOSTNAME_MISMATCH
+    63: CERT_NAME_MISMATCH,  # EMAIL_MISMATCH
+    64: CERT_NAME_MISMATCH,  # IP_ADDRESS_MISMATCH
+}
 
 
 class ConnectFailedError(Exception):
@@ -136,19 +177,37 @@ def proxy_for(host: str) -> _Proxy | None:
     return _Proxy(parts.hostname, parts.port or 80, headers)
 
 
-def tls_reason(exc: Exception) -> str:
-    """Why a TLS handshake failed, as one of the three sentences above, never OpenSSL's text.
+def tls_reason(exc: BaseException) -> str:
+    """Why a TLS handshake failed, as one of the sentences above, never OpenSSL's text.
 
-    One classification for both commands (keyserver/_cli/remote.py says the same three in
-    the official's language): OpenSSL's own words ("[SSL] ... (_ssl.c:1006)") name no
-    file and no setting, so nobody under stress can act on them.
+    One classification for both commands (keyserver/_cli/remote.py says them in the
+    official's language): OpenSSL's own words ("[SSL] ... (_ssl.c:1006)") name no file and
+    no setting, so nobody under stress can act on them. A certificate's failure by its
+    ``verify_code``, found in ``exc`` or what it wraps (requests and urllib3 wrap the ssl
+    error: ``keyserver --server``); any other TLS error is the handshake's.
     """
-    text = str(exc)
-    if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
-        return CERT_NAME_MISMATCH
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return CERT_UNTRUSTED
-    return TLS_HANDSHAKE_FAILED
+    found = _verification_error(exc)
+    if found is None:
+        return TLS_HANDSHAKE_FAILED
+    return _VERIFY_CODES.get(found.verify_code, CERT_REFUSED)
+
+
+def _verification_error(exc: BaseException) -> "ssl.SSLCertVerificationError | None":
+    """The ssl.SSLCertVerificationError in ``exc``'s chain (causes, contexts, arguments)."""
+    import ssl  # noqa: PLC0415 - loaded already whenever a TLS error is possible
+
+    todo: list[object] = [exc]
+    seen: set[int] = set()
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return item
+        # urllib3's MaxRetryError keeps it in ``reason``; requests' SSLError in its args.
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return None
 
 
 class Connection:

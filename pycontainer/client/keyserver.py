@@ -38,6 +38,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pycontainer.client.connection import (
+    CERT_UNTRUSTED,
+    TLS_HINTS,
     Answer,
     ConnectFailedError,
     Connection,
@@ -438,8 +440,7 @@ class KeyServerClient:
                 if exc.tls:
                     raise KeyServerUnavailableError(
                         f"TLS connection to {self.base_url} failed: {exc.why}",
-                        hint="if your city runs its own certificate authority, pass its "
-                        "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+                        hint=TLS_HINTS.get(exc.why, TLS_HINTS[CERT_UNTRUSTED]),
                         refusal=Refusal("tls", {"url": self.base_url, "why": exc.why}),
                     ) from None
                 failure: ConnectFailedError | ExchangeFailedError = exc
