@@ -48,6 +48,9 @@ WHY_KEYS = (
     "why_cert_self_signed",
     "why_cert_refused",
     "why_tls_handshake_failed",
+    "why_proxy_auth_required",
+    "why_proxy_auth_refused",
+    "why_proxy_refused",
 )
 # A time fact, by kind: what it is the time of.
 _TIME_FACT = {
@@ -92,12 +95,13 @@ def _why(refusal: Refusal, lang: str) -> str:
 
 
 def _hint_key(refusal: Refusal) -> str:
-    """The next step's key: a TLS failure's by why it failed, any other's by its kind.
+    """The next step's key: a TLS or connection failure's by why it failed, else by kind.
 
-    A wrong address is not a missing CA: only an unknown CA is told to use --ca-bundle.
+    A wrong address is not a missing CA: only an unknown CA is told to use --ca-bundle;
+    a proxy that wants credentials is not the network (``refusal_<kind>_hint_<why>``).
     """
     key = f"refusal_{refusal.kind}_hint"
-    why = _why_key(refusal) if refusal.kind == "tls" else None
+    why = _why_key(refusal) if refusal.kind in ("tls", "unreachable") else None
     by_why = f"{key}_{why.removeprefix('why_')}" if why else key
     return by_why if by_why in TEXTS else key
 

@@ -306,6 +306,24 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "ja": "ネットワーク接続と、サーバーの URL(--server URL または RWC_SERVER)を"
         "確認してください",
     },
+    # By why, for a proxy's refusal (the English is the library's: connection.PROXY_HINTS).
+    "refusal_unreachable_hint_proxy_auth_required": {
+        "en": "set the proxy's user name and password in HTTPS_PROXY "
+        "(http://USER:PASSWORD@PROXY:PORT), or ask your IT staff",
+        "ja": "プロキシのユーザー名とパスワードを HTTPS_PROXY に設定するか"
+        "(http://ユーザー名:パスワード@プロキシ:ポート)、情報システムの担当者に相談してください",
+    },
+    "refusal_unreachable_hint_proxy_auth_refused": {
+        "en": "check the proxy's user name and password in HTTPS_PROXY (a password may have "
+        "changed), or ask your IT staff",
+        "ja": "HTTPS_PROXY に設定したプロキシのユーザー名とパスワードを確認するか"
+        "(パスワードが変わった可能性があります)、情報システムの担当者に相談してください",
+    },
+    "refusal_unreachable_hint_proxy_refused": {
+        "en": "ask your IT staff to let this computer reach the key server through the proxy",
+        "ja": "このコンピューターからプロキシ経由で鍵サーバーに接続できるよう、"
+        "情報システムの担当者に依頼してください",
+    },
     "refusal_tls": {
         "en": "TLS connection to {url} failed: {why}",
         "ja": "{url} との TLS 接続に失敗しました: {why}",
@@ -473,6 +491,18 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "ja": "サーバーの証明書の検証に失敗しました",
     },
     "why_tls_handshake_failed": {"en": "TLS handshake error", "ja": "TLS ハンドシェイクのエラー"},
+    "why_proxy_auth_required": {
+        "en": "the proxy asks for a user name and password",
+        "ja": "プロキシがユーザー名とパスワードを求めています",
+    },
+    "why_proxy_auth_refused": {
+        "en": "the proxy refused its user name and password",
+        "ja": "プロキシがユーザー名とパスワードを受け付けませんでした",
+    },
+    "why_proxy_refused": {
+        "en": "the proxy refused the connection to the key server",
+        "ja": "プロキシが鍵サーバーへの接続を拒否しました",
+    },
     # The facts after the lead, in the order listed in refusals.py.
     "facts": {"en": " ({facts})", "ja": "({facts})"},
     "fact_separator": {"en": "; ", "ja": "、"},

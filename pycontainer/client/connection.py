@@ -67,6 +67,10 @@ CERT_NOT_YET_VALID = "the server's certificate is not valid yet"
 CERT_SELF_SIGNED = "the server's certificate is self-signed"
 CERT_REFUSED = "the server's certificate failed verification"
 TLS_HANDSHAKE_FAILED = "TLS handshake error"
+# The proxy answered CONNECT with a refusal (RFC 9110 §15.5.8: 407 asks for credentials).
+PROXY_AUTH_REQUIRED = "the proxy asks for a user name and password"
+PROXY_AUTH_REFUSED = "the proxy refused its user name and password"
+PROXY_REFUSED = "the proxy refused the connection to the key server"
 
 # What to do about each TLS failure (the library's English hint; `rwc` says the same in the
 # reader's language: pycontainer/cli/texts.py ``refusal_tls_hint_*``, the English identical,
@@ -87,6 +91,14 @@ TLS_HINTS = {
     CERT_REFUSED: f"do not retry; tell {_STAFF}",
     TLS_HANDSHAKE_FAILED: "check the server URL and its port (--server URL or RWC_SERVER): "
     "the server there may not speak TLS",
+}
+# Likewise for a proxy's refusal (pycontainer/cli/texts.py ``refusal_unreachable_hint_*``).
+PROXY_HINTS = {
+    PROXY_AUTH_REQUIRED: "set the proxy's user name and password in HTTPS_PROXY "
+    "(http://USER:PASSWORD@PROXY:PORT), or ask your IT staff",
+    PROXY_AUTH_REFUSED: "check the proxy's user name and password in HTTPS_PROXY (a password "
+    "may have changed), or ask your IT staff",
+    PROXY_REFUSED: "ask your IT staff to let this computer reach the key server through the proxy",
 }
 
 # OpenSSL's certificate verification results (X509_V_ERR_*, openssl/x509_vfy.h), read from
@@ -112,12 +124,15 @@ class ConnectFailedError(Exception):
     Attributes:
         why: What failed, in words ("timed out", "connection failed").
         tls: The TLS handshake failed (not transient: not worth a retry).
+        transient: Worth a retry: not a TLS failure, nor a proxy's refusal (it answers the
+            same until someone changes a setting).
     """
 
-    def __init__(self, why: str, *, tls: bool = False) -> None:
+    def __init__(self, why: str, *, tls: bool = False, transient: bool = True) -> None:
         super().__init__(why)
         self.why = why
         self.tls = tls
+        self.transient = transient and not tls
 
 
 class ExchangeFailedError(Exception):
@@ -398,9 +413,19 @@ def _tunnel(sock: socket.socket, target: str, headers: dict[str, str], limit: in
     except BaseException:
         sock.close()
         raise
-    if not 200 <= reply.status < 300 or reply.trailing:
-        sock.close()
-        raise ConnectFailedError(CONNECTION_FAILED)
+    if 200 <= reply.status < 300 and not reply.trailing:
+        return
+    sock.close()
+    if reply.status == 407:  # Proxy Authentication Required
+        # Which of the two: whether credentials were sent (from the proxy URL), never what
+        # they were.
+        sent = "Proxy-Authorization" in headers
+        raise ConnectFailedError(
+            PROXY_AUTH_REFUSED if sent else PROXY_AUTH_REQUIRED, transient=False
+        )
+    if 400 <= reply.status < 500:  # the proxy's policy (403 ...): it will not change by itself
+        raise ConnectFailedError(PROXY_REFUSED, transient=False)
+    raise ConnectFailedError(CONNECTION_FAILED)  # 5xx (upstream unreachable), or not a tunnel
 
 
 def _is_tls_error(exc: OSError) -> bool:

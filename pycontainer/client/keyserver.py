@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pycontainer.client.connection import (
     CERT_UNTRUSTED,
+    PROXY_HINTS,
     TLS_HINTS,
     Answer,
     ConnectFailedError,
@@ -444,7 +445,7 @@ class KeyServerClient:
                         refusal=Refusal("tls", {"url": self.base_url, "why": exc.why}),
                     ) from None
                 failure: ConnectFailedError | ExchangeFailedError = exc
-                safe = True  # nothing was sent
+                safe = exc.transient  # nothing was sent; a proxy's refusal would only repeat
             except ExchangeFailedError as exc:
                 failure, safe = exc, idempotent
             else:
@@ -468,6 +469,8 @@ class KeyServerClient:
 def _unavailable(base_url: str, why: str) -> KeyServerCallError:
     return KeyServerUnavailableError(
         f"cannot reach the key server at {base_url} ({why})",
-        hint="check your network connection and the server URL (--server URL or RWC_SERVER)",
+        hint=PROXY_HINTS.get(
+            why, "check your network connection and the server URL (--server URL or RWC_SERVER)"
+        ),
         refusal=Refusal("unreachable", {"url": base_url, "why": why}),
     )
