@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pycontainer.cli.failtexts import OWN_TEXTS
+from pycontainer.cli.infotexts import INFO_TEXTS
 from pycontainer.cli.nettexts import NET_TEXTS
 from pycontainer.cli.strictargs import ENGLISH, UsageText
 from pycontainer.cli.strictargs import language as parse_language
@@ -395,10 +396,15 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
     "fact_errors": {"en": "errors: {errors}", "ja": "エラー: {errors}"},
     "fact_contact": {"en": "contact: {contact}", "ja": "連絡先: {contact}"},
 }
-# The one table: the texts above, the command's own errors (pycontainer/cli/failtexts.py)
-# and why a server could not be reached (pycontainer/cli/nettexts.py), modules of their own
-# for their length.
-TEXTS: Mapping[str, Mapping[str, str]] = {**_PROMPTS_AND_REFUSALS, **OWN_TEXTS, **NET_TEXTS}
+# The one table: the texts above, the command's own errors (pycontainer/cli/failtexts.py),
+# why a server could not be reached (pycontainer/cli/nettexts.py) and what `rwc info` and
+# `rwc verify` print (pycontainer/cli/infotexts.py), modules of their own for their length.
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    **_PROMPTS_AND_REFUSALS,
+    **OWN_TEXTS,
+    **NET_TEXTS,
+    **INFO_TEXTS,
+}
 
 
 # Usage errors of the strict parser (pycontainer/cli/strictargs.py), by its keys; the
