@@ -415,6 +415,7 @@ _USAGE_JA: Mapping[str, str] = {
     "one_required": "引数 {names} のいずれかが必要です",
     "invalid_choice": "引数 {argument}: {value} は選べません({choices} から選んでください)",
     "expected_one": "引数 {argument}: 値を 1 つ指定してください",
+    "invalid_int": "引数 {argument}: {value} は整数ではありません(半角の数字で指定してください)",
     "invalid_value": "引数 {argument}: {value} は {type} の値として正しくありません",
     "not_allowed": "引数 {argument}: 引数 {other} と同時には指定できません",
     "no_dash": (
