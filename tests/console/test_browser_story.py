@@ -57,8 +57,7 @@ LONG_REASON = (
     "委託先が紛失 (incident 2022-06)。"
     + "担当者が電車内で紛失したと電話で連絡があり、警察に遺失届を提出済み。" * 2
 )
-# The reason for the paper and for readers (issue 12, fifteenth session: folded away, it
-# was left empty by both newcomers, who expected the internal reason on the report).
+# The reason for the paper and readers (issue 12, fifteenth session: folded, left empty).
 PUBLIC = {"ja": "委託先の職員が電車内で紛失", "en": "Lost on a train by a contractor"}
 
 
@@ -240,19 +239,13 @@ def test_loss_story(
     # No "Today" button (a time alone is today: it saved nothing).
     assert not driver.find_elements(By.ID, "lost_today")
     lost_at.send_keys("2026-12-01 18:30")
-    # A common reason, with the details added to it (issue 12, fifteenth session: one
-    # rule, "added to the choice", said by the field's label).
+    # A common reason with details added to it (issue 12, fifteenth session); the public
+    # reason in the form (optional: not one of the README's steps, not counted), the
+    # waiting period folded away with its default (labels: test_loss_form.py).
     driver.find_element(By.ID, "reason_common_contractor").click()
     driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
-    details = driver.find_element(By.CSS_SELECTOR, "label[for=reason]").text
-    assert details == translated(language, "Details (added to the choice)")
-    # The waiting period keeps its default, folded away and said in one line (issue 12);
-    # the public reason is in the form, its label saying it is the one printed. Optional:
-    # not one of the README's steps, so not counted as one.
-    assert not driver.find_element(By.ID, "waiting_hours").is_displayed()
-    public = driver.find_element(By.CSS_SELECTOR, "label[for=public_reason]").text
-    assert public == translated(language, "Public reason (printed, shown to readers)")
     driver.find_element(By.ID, "public_reason").send_keys(PUBLIC[language])
+    assert not driver.find_element(By.ID, "waiting_hours").is_displayed()
     offered = driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")
     assert translated(language, "Stolen") in [o.text for o in offered]
     # "Internal" says who reads it (issue 12, tenth newcomer runs: no "(for officials and
@@ -286,15 +279,13 @@ def test_loss_story(
     shown_at = driver.find_element(By.ID, "lost-at").text
     assert "18:30" in shown_at and ("2026" in shown_at), shown_at
     assert not driver.find_elements(By.ID, "undo-hint")
-    # Both reasons shown back, to check before confirming, each saying whether it is
-    # printed (issue 12, fifteenth session).
+    # Both reasons shown back, each saying whether it is printed (fifteenth session).
     internal = translated(language, "%(reason)s: %(details)s") % {
         "reason": translated(language, "Lost by the contractor"),
         "details": LONG_REASON,
     }
-    assert driver.find_element(By.ID, "review-reason").text == (
-        f"{internal} {translated(language, '(not printed)')}"
-    )
+    said = driver.find_element(By.ID, "review-reason").text
+    assert said == f"{internal} {translated(language, '(not printed)')}"
     assert driver.find_element(By.ID, "review-public-reason").text == (
         f"{PUBLIC[language]} {translated(language, '(printed, shown to readers)')}"
     )
@@ -418,8 +409,7 @@ def test_loss_story(
     # of its own (issue 12, seventh newcomer run: page 3 held only the zone note).
     zone = driver.find_element(By.TAG_NAME, "footer").text
     assert len(printed) <= 2 and all(zone in page for page in printed), printed
-    # The public reason typed on the form is on paper; the internal one never is (it can
-    # name people: issue 12, fifteenth session).
+    # The public reason is on paper; the internal one never is (it can name people).
     paper = "".join("".join(printed).split())
     assert "".join(PUBLIC[language].split()) in paper, printed
     assert "警察に遺失届" not in paper
