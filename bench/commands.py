@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import diskdevice
+import memavail
 import requests
 from procs import ProcResult, run_measured
 from stats import GIB, MIB, human_size, median, table, verdict
@@ -103,8 +104,15 @@ class _Figures:
     written_bytes: list[int] = field(default_factory=list)
     # On disk: the device's work during each run (diskdevice.Counters.since).
     device: list[dict[str, float]] = field(default_factory=list)
+    # MemAvailable (GiB) as each run started, where the kernel says (memavail.py says why).
+    mem_available_gib: list[float] = field(default_factory=list)
 
-    def add(self, proc: ProcResult, device: dict[str, float] | None = None) -> None:
+    def add(
+        self,
+        proc: ProcResult,
+        device: dict[str, float] | None = None,
+        mem_available_gib: float | None = None,
+    ) -> None:
         self.seconds.append(proc.seconds)
         self.rss_kib.append(proc.max_rss_kib)
         self.cpu_s.append(proc.cpu_s)
@@ -112,6 +120,8 @@ class _Figures:
         self.written_bytes.append(proc.written_bytes)
         if device is not None:
             self.device.append(device)
+        if mem_available_gib is not None:
+            self.mem_available_gib.append(mem_available_gib)
 
     def as_dict(self, size: int | None = None) -> dict[str, Any]:
         """Medians, and every run's wall time (the spread, and the per-round ratios)."""
@@ -130,6 +140,8 @@ class _Figures:
             out["cpu_s_per_gib"] = out["cpu_s"] * GIB / size
         if self.device and len(self.device) == len(self.seconds):
             out.update(diskdevice.shares(self.device, self.seconds))
+        if self.mem_available_gib:
+            out["mem_available_gib_min"] = min(self.mem_available_gib)
         return out
 
 
@@ -362,10 +374,11 @@ class _Runs:
         if self.cold:
             self.dropped = drop_page_cache() and self.dropped
         before = self.device.read() if self.device else None
+        free = memavail.available_gib()
         proc = fn(*args)
         after = self.device.read() if self.device else None
         work = after.since(before) if before and after else None
-        self.figures.setdefault(name, _Figures()).add(proc, work)
+        self.figures.setdefault(name, _Figures()).add(proc, work, free)
 
 
 def _age_synced(tools: _Tools, argv: list[str], out: Path) -> ProcResult:
@@ -873,6 +886,7 @@ def _steady_rows(results: dict[str, Any]) -> list[list[str]]:
                     f"{f['read_mib']:,.0f}",
                     f"{f['written_mib']:,.0f}",
                     _device_cell(f),
+                    f"{f['mem_available_gib_min']:.1f}" if "mem_available_gib_min" in f else "",
                     ratios,
                 ]
             )
@@ -928,6 +942,7 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "disk read MiB",
                 "dirtied MiB",
                 "device busy s (%), MiB read / written",
+                "memory available GiB",
                 "age/rwc per round",
             ],
             _steady_rows(results),
@@ -939,6 +954,10 @@ def _print(results: dict[str, Any]) -> list[dict[str, Any]]:
         " pages are\n  counted when written to the cache, fsynced or not). age/rwc per round:"
         " the ratio of the\n  runs that ran next to each other (their spread is the disk's and"
         " the machine's, not the tools')."
+        "\n  Memory available: the kernel's MemAvailable as the command started, the"
+        " lowest of the runs:\n  a seal over an existing container holds both until it"
+        " publishes, and with little memory\n  free its new pages cost it the most"
+        " (bench/memavail.py)."
     )
     if any("age open+sync" in f for f in results["sizes"].values()):
         print(

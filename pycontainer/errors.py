@@ -127,6 +127,7 @@ class OutputExistsError(ContainerError):
 # (pycontainer/cli/texts.py, checked by tests/cli/test_texts.py).
 REFUSAL_KINDS = (
     "suspended",
+    "suspended_budget",
     "destroyed",
     "expired",
     "attempts_exhausted",

@@ -24,6 +24,7 @@ _TEXTS: dict[str, Message] = {
         "argument %(argument)s: invalid choice: %(value)s (choose from %(choices)s)"
     ),
     "expected_one": N_("argument %(argument)s: expected one argument"),
+    "invalid_int": N_("argument %(argument)s: invalid int value: %(value)s"),
     "invalid_value": N_("argument %(argument)s: invalid %(type)s value: %(value)s"),
     "not_allowed": N_("argument %(argument)s: not allowed with argument %(other)s"),
     "no_dash": N_(

@@ -16,7 +16,6 @@ import re
 import socket
 import stat
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +29,7 @@ from keyserver._cli.errors import (
     CliError,
     problem_error,
 )
+from keyserver._domain.durations import waiting_period_of
 from keyserver._domain.errors import KeyServerError
 from keyserver._domain.i18n import N_
 from keyserver._domain.keys import SealedDataError
@@ -264,7 +264,7 @@ class LocalBackend:
         replace_earlier: bool = False,
     ) -> Json:
         """Report a medium lost."""
-        wait = None if waiting_period_seconds is None else timedelta(seconds=waiting_period_seconds)
+        wait = waiting_period_of(waiting_period_seconds)  # as the API does; the range: service's
 
         def call() -> Json:
             lost = parse_time(lost_at, "lost_at") if lost_at else None

@@ -24,9 +24,9 @@ from keyserver._cli.errors import (
     ca_bundle_refused,
     problem_error,
 )
+from keyserver._cli.tls_failure import tls_failure
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.settings import DISPLAY_ZONE_HEADER
-from pycontainer.client.connection import CERT_NAME_MISMATCH, CERT_UNTRUSTED, tls_reason
 from pycontainer.client.problems import clean_text
 from pycontainer.client.server_url import ServerUrlError, normalize_server_url
 from pycontainer.client.transport import (
@@ -76,41 +76,6 @@ def check_server_url(url: str) -> str:
         raise CliError(
             N_("--server: %(message)s", message=exc.message), hint=exc.hint, exit_code=EXIT_CONFIG
         ) from None
-
-
-def _tls_failure(server: str, exc: Exception) -> CliError:
-    """A failed TLS handshake as a sentence and what to do, in the official's language.
-
-    The classification is rwc's (pycontainer.client.connection.tls_reason): it said
-    "TLS failure talking to URL: SSLError", which tells nobody which of the three it was.
-    """
-    reason = tls_reason(exc)
-    if reason == CERT_NAME_MISMATCH:
-        return CliError(
-            N_("the certificate of %(server)s is not issued for that name", server=server),
-            hint=N_(
-                "use in --server the host name the certificate names, or ask the server's "
-                "administrator for a certificate that names this one"
-            ),
-            exit_code=EXIT_UNAVAILABLE,
-        )
-    if reason == CERT_UNTRUSTED:
-        return CliError(
-            N_(
-                "the certificate of %(server)s is not signed by a CA this command trusts",
-                server=server,
-            ),
-            hint=N_("name the CA that signed it with --ca-bundle FILE (or KEYSERVER_CA_BUNDLE)"),
-            exit_code=EXIT_UNAVAILABLE,
-        )
-    return CliError(
-        N_("the TLS handshake with %(server)s failed", server=server),
-        hint=N_(
-            "check the port in --server, and that the key server was started with "
-            "--tls-cert and --tls-key (or sits behind a TLS proxy)"
-        ),
-        exit_code=EXIT_UNAVAILABLE,
-    )
 
 
 def _broken(exc: Exception) -> CliError:
@@ -227,7 +192,7 @@ class RemoteBackend:
             ssl.create_default_context(cafile=self._verify)
         except OSError as load_exc:  # ssl.SSLError too
             return ca_bundle_refused(unusable_bundle(self._verify, load_exc).message)
-        return _tls_failure(self._base, exc)
+        return tls_failure(self._base, exc)
 
     @staticmethod
     def _read(response: requests.Response) -> bytes:

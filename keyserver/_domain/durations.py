@@ -71,6 +71,25 @@ def parse_duration(value: Any, *, name: str = "duration") -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def waiting_period_of(seconds: int | None) -> timedelta | None:
+    """A loss report's waiting period from its whole seconds; None for the default.
+
+    The one conversion of ``waiting_period_seconds`` (the API's body, and the ``keyserver
+    report-loss`` command's local backend), so both refuse alike: the range is the
+    service's to check and say (loss.check_loss: "between 0 seconds and N days"). Exact
+    for every value a timedelta holds; a JSON integer beyond it becomes the largest or
+    smallest timedelta, which that check refuses the same way. Never an OverflowError (an
+    HTTP 500, a traceback), and never a clamp into the allowed range (an official's
+    mistyped value must be refused, not shortened).
+    """
+    if seconds is None:
+        return None
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        return timedelta.max if seconds > 0 else timedelta.min
+
+
 def format_duration(value: timedelta) -> str:
     """Write a duration in the grammar above, in its largest exact unit (``72h``, ``5m``)."""
     seconds = int(value.total_seconds())

@@ -197,13 +197,28 @@ def destroyed_refusal(c: ContainerView, contact: str) -> DestroyedError:
     )
 
 
+def suspended_refusal(c: ContainerView, contact: str, detail: Message) -> SuspendedError:
+    """The 423 refusal for a suspended container (spec §problems: suspended).
+
+    ``cause`` is said only for a suspension by the container's attempt budget: the reader
+    who ran it out was told so at the last wrong password (``attempts_remaining`` 0), and
+    a client can then say what happened and what to do in the reader's language instead
+    of the English ``reason``. Security: a loss report's or an official's suspension is not
+    disclosed (whoever holds a lost medium must not learn it was reported); the officials'
+    ``public_reason`` is all a reader gets of those.
+    """
+    budget = c.state is State.SUSPENDED and c.suspend_cause == Cause.BUDGET.value
+    extra: dict[str, Any] = {"cause": Cause.BUDGET.value} if budget else {}
+    return SuspendedError(detail, reason=c.public_reason, contact=contact, **extra)
+
+
 def refusal_for_state(c: ContainerView, contact: str, now: datetime) -> KeyServerError | None:
     """Return the refusal implied by the state alone (destroyed, suspended, expired)."""
     extra: dict[str, Any] = {"contact": contact}
     if c.state is State.DESTROYED:
         return destroyed_refusal(c, contact)
     if c.state is State.SUSPENDED:
-        return SuspendedError(N_("the container is suspended"), reason=c.public_reason, **extra)
+        return suspended_refusal(c, contact, N_("the container is suspended"))
     if c.state is State.PENDING and c.suspend_cause is not None:
         # spec §lifecycle: a loss report locks the medium's pending containers too; a
         # container sealed onto a lost stick must never become readable.

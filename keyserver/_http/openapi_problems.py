@@ -33,6 +33,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "contact": {"type": ["string", "null"], "description": "whom to contact"},
         "revoked_at": {"type": ["string", "null"], "description": "destroyed: when"},
         "reason": {"type": ["string", "null"], "description": "destroyed/suspended: public"},
+        "cause": {
+            "type": "string",
+            "enum": ["budget"],
+            "description": "suspended: the container's attempt budget suspended it "
+            "(absent for any other cause)",
+        },
         "suggestions": {
             "type": "array",
             "description": "not-found: the nearest existing names (did you mean ...?)",

@@ -24,7 +24,6 @@ from keyserver._domain.errors import (
     NotAllowedError,
     NotFoundError,
     PendingError,
-    SuspendedError,
 )
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import (
@@ -32,6 +31,7 @@ from keyserver._domain.lifecycle import (
     State,
     destroyed_refusal,
     refusal_for_state,
+    suspended_refusal,
 )
 from keyserver._domain.media import canonical_medium, nearest
 from keyserver._domain.validation import (
@@ -305,10 +305,10 @@ class ContainerOps:
             elif c.state == State.DESTROYED.value:
                 refusal = destroyed_refusal(repository.view_of(session, c), self._settings.contact)
             elif c.state == State.SUSPENDED.value:
-                refusal = SuspendedError(
+                refusal = suspended_refusal(
+                    repository.view_of(session, c),
+                    self._settings.contact,
                     N_("the container is suspended; receipts are not accepted"),
-                    reason=c.public_reason,
-                    contact=self._settings.contact,
                 )
             elif c.receipt_key_sealed is None:
                 refusal = PendingError(N_("the container is not committed yet"))

@@ -2,10 +2,14 @@
 
 Sealing and extraction write large files and fsync them before publishing. Left alone,
 Linux keeps the dirty pages in memory until the fsync, which then waits for the whole file;
-``POSIX_FADV_DONTNEED`` on a range just written starts its writeback at once (and lets the
-kernel reuse the pages once written), so the disk works while the next chunks are
-encrypted and the fsync waits for the tail only. Measured on the bench VM (1 GiB to
-/var/tmp, pwrite + fsync): 1.4-2.7 s instead of 2.0-7.2 s.
+``POSIX_FADV_DONTNEED`` on a range just written starts its writeback at once, so the disk
+works while the next chunks are encrypted and the fsync waits for the tail only. It frees
+nothing here: Linux (mm/fadvise.c) starts the writeback of the range's dirty pages without
+waiting for it, then drops only the pages that are clean at that moment; the pages just
+written are still dirty or under writeback, so they stay in the page cache (a 1 GiB
+`rwc open -C` leaves all of it cached: bench/profiles/disk.md) and are reclaimed later like
+any clean page. The advice is used for its writeback, not to save memory. Measured on the
+bench VM (1 GiB to /var/tmp, pwrite + fsync): 1.4-2.7 s instead of 2.0-7.2 s.
 
 On a memory file system (tmpfs, ramfs: /dev/shm, often /tmp) there is nothing to write
 back, and the advice only walks the range's pages: ~0.11 s of system time per GiB in an
@@ -84,7 +88,11 @@ class Writeback:
         self.piece = WRITE_PIECE if self._on else None
 
     def start(self, offset: int, length: int) -> None:
-        """Begin writing ``[offset, offset + length)`` to the disk now (advice only)."""
+        """Begin writing ``[offset, offset + length)`` to the disk now (advice only).
+
+        The range's pages stay cached: they are dirty when advised, and DONTNEED drops
+        only clean ones (module docstring).
+        """
         if self._on:
             with contextlib.suppress(OSError):
                 os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_DONTNEED)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from pycontainer.cli.exits import UsageError
+from pycontainer.cli.exits import SaidUsageError
 
 _DURATION = re.compile(r"([0-9]{1,9})([smhdw])")
 _BARE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?")
@@ -32,16 +32,16 @@ def parse_expires(text: str, now: datetime) -> datetime:
     Raises:
         UsageError: Unparseable, not in the future, or absurdly far away.
     """
-    hint = "use a duration like 30d, 12h or 90m, or a date like 2027-03-31"
     text = text.strip()
+    value = repr(text)
     match = _DURATION.fullmatch(text.lower())
     if _BARE.fullmatch(text):
-        raise UsageError(f"--expires {text!r} has no unit and is ambiguous", hint=hint)
+        raise SaidUsageError("expires_no_unit", value=value)
     if match:
         try:
             when = now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         except OverflowError:
-            raise UsageError(f"--expires {text!r} is more than a century away", hint=hint) from None
+            raise SaidUsageError("expires_too_far", value=value) from None
     else:
         try:
             if len(text) == 10:
@@ -52,9 +52,9 @@ def parse_expires(text: str, now: datetime) -> datetime:
                 if when.tzinfo is None:
                     when = when.astimezone()  # naive: the user's local time
         except ValueError:
-            raise UsageError(f"cannot understand --expires {text!r}", hint=hint) from None
+            raise SaidUsageError("expires_unreadable", value=value) from None
     if when <= now:
-        raise UsageError(f"--expires {text!r} is not in the future", hint=hint)
+        raise SaidUsageError("expires_past", value=value)
     if when - now > MAX_AHEAD:
-        raise UsageError(f"--expires {text!r} is more than a century away", hint=hint)
+        raise SaidUsageError("expires_too_far", value=value)
     return when.astimezone(UTC)

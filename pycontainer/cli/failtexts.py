@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pycontainer.cli.sealtexts import SEAL_TEXTS
+
 # Where a clerk turns for help (the same words as the refusals' hints in texts.py).
 _STAFF_JA = "市の情報セキュリティ担当者"
 
@@ -122,6 +124,8 @@ OWN_TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "run again with --verbose and report the traceback",
         "ja": f"--verbose を付けて実行し直し、表示された内容を{_STAFF_JA}に伝えてください",
     },
+    # A writer's usage errors (pycontainer/cli/sealtexts.py, a module of its own).
+    **SEAL_TEXTS,
 }
 
 # The library's errors by class name: (Japanese lead, Japanese next step). The first class

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pycontainer.cli.exits import SaidError, SaidUsageError, UsageError
+from pycontainer.cli.exits import SaidError, SaidUsageError
 from pycontainer.cli.texts import say
 
 ENV_PASSWORD = "RWC_PASSWORD"  # noqa: S105 (the variable name, not a password)
@@ -41,7 +41,7 @@ def _read_password_file(path: str, warn: Callable[[str], None]) -> str:
     except OSError as exc:
         raise SaidError("password_file_unreadable", path=path, reason=str(exc.strerror)) from None
     if len(raw) > PASSWORD_FILE_MAX:
-        raise UsageError(f"the password file {path} is too large to be a password file")
+        raise SaidUsageError("password_file_too_large", path=str(path))
     # One trailing line break is the file's, not the password's (echo pw > file).
     if raw.endswith(b"\r\n"):
         raw = raw[:-2]
@@ -83,7 +83,7 @@ def get_password(
     env = os.environ if env is None else env
     if no_password:
         if password_file is not None:
-            raise UsageError("--no-password and --password-file exclude each other")
+            raise SaidUsageError("password_sources_conflict")
         return ""
     empty = SaidUsageError("password_empty")
     if password_file is not None:
@@ -103,7 +103,7 @@ def get_password(
                 if not password:
                     raise empty
                 if prompt(say("password_repeat", lang, what=what)) != password:
-                    raise UsageError("the two passwords differ", hint="try again")
+                    raise SaidUsageError("passwords_differ")
         except EOFError:  # Ctrl-D at the prompt: an answer withheld, not a crash
             raise SaidUsageError("no_password_entered") from None
     if not password:

@@ -285,7 +285,7 @@ def _no_attempts_left(limit: str | None, lang: str) -> KeyServerCallError:
     message = say("attempts_none_not_asked", lang, reason=_attempts("", 0, limit, lang))
     error: KeyServerCallError
     if limit == "container":
-        error = KeyServerSuspendedError(message, hint=say("refusal_suspended_hint", lang))
+        error = KeyServerSuspendedError(message, hint=say("refusal_suspended_budget_hint", lang))
     else:
         error = KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
     error.said = True
@@ -355,17 +355,17 @@ def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     ui.result(
         "open",
         {"directory": str(dest), "entries": count, **receipt},
-        f"extracted {count} entr{'y' if count == 1 else 'ies'} into {dest}",
+        say("open_ok_one" if count == 1 else "open_ok", ui.lang, count=count, dest=dest),
     )
 
 
-def _mtime(e: Entry, fmt: str | None = None) -> str:
+def _mtime(e: Entry) -> str:
     """The entry's mtime in UTC; an mtime outside datetime's range is shown as seconds."""
     try:
         when = datetime.fromtimestamp(e.mtime_s, UTC)
     except (OverflowError, ValueError, OSError):
         return f"@{e.mtime_s}"
-    return when.strftime(fmt) if fmt else when.isoformat()
+    return when.isoformat()
 
 
 def _entry_json(e: Entry) -> dict[str, Any]:
@@ -384,7 +384,22 @@ def _entry_line(e: Entry, long: bool) -> str:
     if not long:
         return name
     perms = stat.filemode((stat.S_IFDIR if e.is_dir else stat.S_IFREG) | e.mode)
-    return f"{perms} {e.size:>12} {_mtime(e, '%Y-%m-%d %H:%M'):>16} {name}"
+    return f"{perms} {e.size:>12} {_local_mtime(e):>23} {name}"
+
+
+def _local_mtime(e: Entry) -> str:
+    """The entry's mtime for a person, in this computer's zone with its offset.
+
+    As every time rwc shows (``2026-12-06 21:00 +09:00``); --json keeps UTC.
+    """
+    try:
+        when = datetime.fromtimestamp(e.mtime_s, UTC).astimezone()
+    except (OverflowError, ValueError, OSError):
+        return f"@{e.mtime_s}"
+    offset = when.utcoffset()
+    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{when:%Y-%m-%d %H:%M} {'-' if minutes < 0 else '+'}{hours:02d}:{mins:02d}"
 
 
 def run_ls(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
@@ -436,10 +451,11 @@ def run_verify(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None
     with _opened(args, ui, env) as (container, receipt), ui.progress("verifying") as progress:
         container.verify(progress=progress)
         count = len(container.entries())
+    said = "verify_ok_one" if count == 1 else "verify_ok"
     ui.result(
         "verify",
         {"valid": True, "entries": count, **receipt},
-        f"{args.container}: OK ({count} entr{'y' if count == 1 else 'ies'} authenticated)",
+        say(said, ui.lang, container=args.container, count=count),
     )
 
 
@@ -468,22 +484,9 @@ def run_info(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         "slots": slots,
         "unknown_slots": h.unknown_slots,
     }
-    lines = [
-        f"container:    {path}",
-        f"version:      {h.version} (suite {h.suite})",
-        f"chunk size:   {h.chunk_size} bytes",
-        f"header:       {h.header_length} bytes; payload {h.payload_length} bytes",
-    ]
-    for s in h.slots:
-        lines += [
-            f"key server:   {s.url}",
-            f"container id: {b64(s.container_id)}",
-            f"argon2id:     m={s.argon2.m} KiB, t={s.argon2.t}, p={s.argon2.p}",
-        ]
-    if h.unknown_slots:
-        lines.append(f"other slots:  {h.unknown_slots} of types this rwc does not know")
-    lines.append("(the header is authenticated only when the container is opened)")
     if ui.json_mode:
         ui.result("info", data, None)
     else:
-        ui.data("\n".join(lines))
+        from pycontainer.cli.info import header_lines  # noqa: PLC0415 - info's text only
+
+        ui.data("\n".join(header_lines(path, h, ui.lang)))

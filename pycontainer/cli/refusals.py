@@ -43,11 +43,19 @@ WHY_KEYS = (
     "why_connection_lost",
     "why_cert_name_mismatch",
     "why_cert_untrusted",
+    "why_cert_expired",
+    "why_cert_not_yet_valid",
+    "why_cert_self_signed",
+    "why_cert_refused",
     "why_tls_handshake_failed",
+    "why_proxy_auth_required",
+    "why_proxy_auth_refused",
+    "why_proxy_refused",
 )
 # A time fact, by kind: what it is the time of.
 _TIME_FACT = {
     "suspended": "fact_since",
+    "suspended_budget": "fact_since",
     "destroyed": "fact_destroyed_on",
     "expired": "fact_expired_on",
 }
@@ -73,13 +81,29 @@ def local_time(text: str) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {sign}{hours:02d}:{mins:02d}"
 
 
+def _why_key(refusal: Refusal) -> str | None:
+    """The ``why_*`` key of why a server could not be reached, None for other words."""
+    why = refusal.facts.get("why", "?")
+    return next((key for key in WHY_KEYS if TEXTS[key]["en"] == why), None)
+
+
 def _why(refusal: Refusal, lang: str) -> str:
     """Why a server could not be reached, in ``lang`` where the table has it, else as said."""
-    why = refusal.facts.get("why", "?")
-    for key in WHY_KEYS:
-        if TEXTS[key]["en"] == why:
-            return say(key, lang)
-    return why  # the proxy's or trust store's own words (rare, and they name a setting)
+    key = _why_key(refusal)
+    # Else the proxy's or trust store's own words (rare, and they name a setting).
+    return say(key, lang) if key else refusal.facts.get("why", "?")
+
+
+def _hint_key(refusal: Refusal) -> str:
+    """The next step's key: a TLS or connection failure's by why it failed, else by kind.
+
+    A wrong address is not a missing CA: only an unknown CA is told to use --ca-bundle;
+    a proxy that wants credentials is not the network (``refusal_<kind>_hint_<why>``).
+    """
+    key = f"refusal_{refusal.kind}_hint"
+    why = _why_key(refusal) if refusal.kind in ("tls", "unreachable") else None
+    by_why = f"{key}_{why.removeprefix('why_')}" if why else key
+    return by_why if by_why in TEXTS else key
 
 
 def _action(refusal: Refusal, lang: str) -> str:
@@ -152,7 +176,7 @@ def render(refusal: Refusal, lang: str) -> tuple[str, str]:
     listed = _facts(refusal, lang)
     if listed:
         message += say("facts", lang, facts=say("fact_separator", lang).join(listed))
-    hint = say(f"refusal_{refusal.kind}_hint", lang, **values)
+    hint = say(_hint_key(refusal), lang, **values)
     if "names" in facts:
         hint = say("did_you_mean", lang, names=facts["names"]) + " " + hint
     return message, hint

@@ -36,7 +36,7 @@ from pycontainer.cli.common import (
     require_token,
     start_tls,
 )
-from pycontainer.cli.exits import UsageError
+from pycontainer.cli.exits import SaidUsageError, UsageError
 from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
@@ -131,10 +131,10 @@ def _prepare_tls(args: argparse.Namespace, env: Mapping[str, str]) -> None:
 
 def _check_inputs(paths: list[str]) -> None:
     if STDIN_PATH in paths and len(paths) > 1:
-        raise UsageError("'-' (stdin) cannot be combined with other paths")
+        raise SaidUsageError("seal_stdin_mixed")
     for path in paths:
         if path != STDIN_PATH and not os.path.lexists(path):
-            raise UsageError(f"{path}: no such file or directory")
+            raise SaidUsageError("seal_no_input", path=path)
 
 
 # The request members a refusal may name (spec/protocol.md §problems, `field`) and the
@@ -180,17 +180,14 @@ def _check_not_inside_inputs(paths: list[str], out: Path) -> None:
     for path in paths:
         src = Path(path)
         if path != STDIN_PATH and src.is_dir() and where.is_relative_to(src.resolve()):
-            raise UsageError(
-                f"{out} would be written inside {path}, which is being sealed",
-                hint="write the container outside the directories you seal",
-            )
+            raise SaidUsageError("seal_inside_input", out=str(out), path=path)
 
 
 def _check_output(out: Path, force: bool) -> None:
     if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: no such directory")
+        raise SaidUsageError("seal_no_output_dir", directory=str(out.parent))
     if out.is_dir():
-        raise UsageError(f"{out} is a directory; give the container's file name with -o")
+        raise SaidUsageError("seal_output_is_dir", out=str(out))
     if os.path.lexists(out) and not force:
         raise OutputExistsError(
             f"{out} exists already", hint="pass --force to overwrite it, or choose another name"
@@ -211,40 +208,35 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
 
     server_arg = args.server or env.get(ENV_SERVER)
     if not server_arg:
-        raise UsageError("seal needs the key server", hint=f"pass --server URL or set {ENV_SERVER}")
+        raise SaidUsageError("seal_no_server")  # its hint names RWC_SERVER (ENV_SERVER)
     server = normalize_server_url(server_arg)
     if args.output == STDIN_PATH:
         # Not a file named "-": a user who writes -o - means stdout, which rwc cannot do.
-        raise UsageError(
-            "rwc seal cannot write a container to stdout (-o -)",
-            hint="name the output file: a container is written at known offsets and appears "
-            "only once complete, so no half-written container is ever left behind",
-        )
+        raise SaidUsageError("seal_to_stdout")
     out = Path(args.output)
     _check_output(out, args.force)
     _check_inputs(args.paths)
     _check_not_inside_inputs(args.paths, out)
     argon2 = Argon2Params(m=args.kdf_memory, t=args.kdf_time, p=args.kdf_parallelism)
     if not argon2.within_bounds():  # spec §slot-server-oprf: bounded Argon2 parameters
-        raise UsageError(
-            "Argon2 parameters out of bounds",
-            hint=f"--kdf-memory {ARGON2_M_MIN}..{ARGON2_M_MAX} (and >= 8 x parallelism), "
-            f"--kdf-time {ARGON2_T_MIN}..{ARGON2_T_MAX}, "
-            f"--kdf-parallelism {ARGON2_P_MIN}..{ARGON2_P_MAX}",
+        raise SaidUsageError(
+            "seal_argon2_bounds",
+            m_min=str(ARGON2_M_MIN),
+            m_max=str(ARGON2_M_MAX),
+            t_min=str(ARGON2_T_MIN),
+            t_max=str(ARGON2_T_MAX),
+            p_min=str(ARGON2_P_MIN),
+            p_max=str(ARGON2_P_MAX),
         )
     if args.medium is None and not args.no_medium:
         # protocol §media: a container without a medium is out of reach of every loss
         # report, so leaving it out must be a decision, not an omission.
-        raise UsageError(
-            "name the medium the container goes on with --medium ID",
-            hint="use the serial number or asset tag printed on the USB stick or disk, so a "
-            "loss report can cover it; pass --no-medium only if it stays on no removable medium",
-        )
+        raise SaidUsageError("seal_no_medium")
     label = args.label or out.name[:LABEL_MAX]
     for option, value in (("--label", label), ("--medium", args.medium)):
         if value is not None and not 1 <= len(value) <= LABEL_MAX:
             # spec/protocol.md §containers: checked here, before a registration is made.
-            raise UsageError(f"{option} must be 1 to {LABEL_MAX} characters")
+            raise SaidUsageError("seal_length", option=option, longest=str(LABEL_MAX))
     not_after = None
     if args.expires:
         # Imported here: every `rwc` run builds this parser, only a seal parses a date.
@@ -252,12 +244,9 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
 
         not_after = parse_expires(args.expires, datetime.now(UTC))
     if args.attempt_budget is not None and args.attempt_budget < 1:
-        raise UsageError("--attempt-budget must be at least 1")
+        raise SaidUsageError("seal_attempt_budget")
     if not args.reader and not args.reader_group:
-        raise UsageError(
-            "nobody could open this container",
-            hint="name its readers with --reader NAME and/or --reader-group GROUP",
-        )
+        raise SaidUsageError("seal_no_readers")
     _check_names(args, ui)
     # The token first: no point asking for a password twice if we cannot reach the server.
     token = require_token(server, env, named=True)  # the writer named it

@@ -42,6 +42,9 @@ ENGLISH: Mapping[str, str] = {
     "one_required": "one of the arguments {names} is required",
     "invalid_choice": "argument {argument}: invalid choice: {value} (choose from {choices})",
     "expected_one": "argument {argument}: expected one argument",
+    # A whole number (type=int, every number option of both commands): said as a number,
+    # not as Python's type name ("invalid int value" read to a clerk as a word of code).
+    "invalid_int": "argument {argument}: invalid int value: {value}",
     "invalid_value": "argument {argument}: invalid {type} value: {value}",
     "not_allowed": "argument {argument}: not allowed with argument {other}",
     "no_dash": "argument {argument}: " + NO_DASH,
@@ -71,6 +74,7 @@ _ARGPARSE: tuple[tuple[str, str], ...] = (
         ),
     ),
     ("expected_one", r"argument (?P<argument>.+?): expected one argument"),
+    ("invalid_int", r"argument (?P<argument>.+?): invalid int value: (?P<value>.+)"),
     ("invalid_value", r"argument (?P<argument>.+?): invalid (?P<type>\w+) value: (?P<value>.+)"),
     ("not_allowed", r"argument (?P<argument>.+?): not allowed with argument (?P<other>.+)"),
     (

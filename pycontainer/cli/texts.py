@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pycontainer.cli.failtexts import OWN_TEXTS
+from pycontainer.cli.infotexts import INFO_TEXTS
+from pycontainer.cli.nettexts import NET_TEXTS
 from pycontainer.cli.strictargs import ENGLISH, UsageText
 from pycontainer.cli.strictargs import language as parse_language
 
@@ -206,6 +208,21 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "en": "ask the city's information security staff to restore it, then open it again",
         "ja": "市の情報セキュリティ担当者に復元を依頼し、復元されてから開き直してください",
     },
+    # Suspended by its attempt budget (the server's `cause`, spec §problems): what
+    # happened, without the server's English reason, and whom to call.
+    "refusal_suspended_budget": {
+        "en": "this container was locked by the key server: too many attempts to open it "
+        "were never confirmed (wrong passwords, for example); its key is not released "
+        "until it is restored",
+        "ja": "このコンテナは、開封の試行(誤ったパスワードなど)が確認されないまま続いたため、"
+        "鍵サーバーによって停止されました。復元されるまで鍵は発行されません",
+    },
+    "refusal_suspended_budget_hint": {
+        "en": "call the city's information security staff: they check whose attempts they "
+        "were and restore the container; do not try again until then",
+        "ja": "市の情報セキュリティ担当者に電話で連絡してください。誰の試行だったかを確認した"
+        "うえで、コンテナを復元します。それまでは開き直さないでください",
+    },
     "refusal_destroyed": {
         "en": "this container was revoked: its key was destroyed on the key server",
         "ja": "このコンテナは失効しています。鍵サーバーで鍵が破棄されました",
@@ -281,25 +298,6 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "en": "try again later; if it keeps failing, tell the city's information security staff",
         "ja": "しばらくしてからやり直してください。"
         "続く場合は市の情報セキュリティ担当者に知らせてください",
-    },
-    "refusal_unreachable": {
-        "en": "cannot reach the key server at {url} ({why})",
-        "ja": "鍵サーバー {url} に接続できません({why})",
-    },
-    "refusal_unreachable_hint": {
-        "en": "check your network connection and the server URL (--server URL or RWC_SERVER)",
-        "ja": "ネットワーク接続と、サーバーの URL(--server URL または RWC_SERVER)を"
-        "確認してください",
-    },
-    "refusal_tls": {
-        "en": "TLS connection to {url} failed: {why}",
-        "ja": "{url} との TLS 接続に失敗しました: {why}",
-    },
-    "refusal_tls_hint": {
-        "en": "if your city runs its own certificate authority, pass its certificate "
-        "with --ca-bundle FILE (or RWC_CA_BUNDLE)",
-        "ja": "市が独自の認証局を運用している場合は、その証明書を --ca-bundle FILE"
-        "(または RWC_CA_BUNDLE)で指定してください",
     },
     "refusal_protocol": {
         "en": "the key server rejected the request to {action} (HTTP {status})",
@@ -382,20 +380,6 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
     "action_receipt": {"en": "accept the receipt", "ja": "開封確認の受付"},
     "action_whoami": {"en": "identify you", "ja": "利用者の確認"},
     "action_other": {"en": "do what was asked", "ja": "要求された処理"},
-    # Why the key server could not be reached ({why} above; pycontainer.client.connection's
-    # words, the English identical to them: tests/cli/test_texts.py).
-    "why_timed_out": {"en": "timed out", "ja": "時間内に応答がありません"},
-    "why_connection_failed": {"en": "connection failed", "ja": "接続できませんでした"},
-    "why_connection_lost": {"en": "connection lost", "ja": "接続が途中で切れました"},
-    "why_cert_name_mismatch": {
-        "en": "the server's certificate does not match its name",
-        "ja": "サーバーの証明書が名前と一致しません",
-    },
-    "why_cert_untrusted": {
-        "en": "the server's certificate is not trusted",
-        "ja": "サーバーの証明書が信頼されていません",
-    },
-    "why_tls_handshake_failed": {"en": "TLS handshake error", "ja": "TLS ハンドシェイクのエラー"},
     # The facts after the lead, in the order listed in refusals.py.
     "facts": {"en": " ({facts})", "ja": "({facts})"},
     "fact_separator": {"en": "; ", "ja": "、"},
@@ -412,9 +396,15 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
     "fact_errors": {"en": "errors: {errors}", "ja": "エラー: {errors}"},
     "fact_contact": {"en": "contact: {contact}", "ja": "連絡先: {contact}"},
 }
-# The one table: the texts above and the command's own errors (pycontainer/cli/failtexts.py,
-# a module of its own for its length).
-TEXTS: Mapping[str, Mapping[str, str]] = {**_PROMPTS_AND_REFUSALS, **OWN_TEXTS}
+# The one table: the texts above, the command's own errors (pycontainer/cli/failtexts.py),
+# why a server could not be reached (pycontainer/cli/nettexts.py) and what `rwc info` and
+# `rwc verify` print (pycontainer/cli/infotexts.py), modules of their own for their length.
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    **_PROMPTS_AND_REFUSALS,
+    **OWN_TEXTS,
+    **NET_TEXTS,
+    **INFO_TEXTS,
+}
 
 
 # Usage errors of the strict parser (pycontainer/cli/strictargs.py), by its keys; the
@@ -425,6 +415,7 @@ _USAGE_JA: Mapping[str, str] = {
     "one_required": "引数 {names} のいずれかが必要です",
     "invalid_choice": "引数 {argument}: {value} は選べません({choices} から選んでください)",
     "expected_one": "引数 {argument}: 値を 1 つ指定してください",
+    "invalid_int": "引数 {argument}: {value} は整数ではありません(半角の数字で指定してください)",
     "invalid_value": "引数 {argument}: {value} は {type} の値として正しくありません",
     "not_allowed": "引数 {argument}: 引数 {other} と同時には指定できません",
     "no_dash": (

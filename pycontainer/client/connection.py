@@ -62,7 +62,60 @@ CONNECTION_FAILED = "connection failed"
 CONNECTION_LOST = "connection lost"
 CERT_NAME_MISMATCH = "the server's certificate does not match its name"
 CERT_UNTRUSTED = "the server's certificate is not trusted"
+CERT_EXPIRED = "the server's certificate has expired"
+CERT_NOT_YET_VALID = "the server's certificate is not valid yet"
+CERT_SELF_SIGNED = "the server's certificate is self-signed"
+CERT_REFUSED = "the server's certificate failed verification"
 TLS_HANDSHAKE_FAILED = "TLS handshake error"
+# The proxy answered CONNECT with a refusal (RFC 9110 §15.5.8: 407 asks for credentials).
+PROXY_AUTH_REQUIRED = "the proxy asks for a user name and password"
+PROXY_AUTH_REFUSED = "the proxy refused its user name and password"
+PROXY_REFUSED = "the proxy refused the connection to the key server"
+
+# What to do about each TLS failure (the library's English hint; `rwc` says the same in the
+# reader's language: pycontainer/cli/texts.py ``refusal_tls_hint_*``, the English identical,
+# tests/cli/test_texts.py). The advice differs: a name mismatch is a wrong address, not a
+# missing CA; an expired certificate is often this computer's clock.
+_STAFF = "the city's information security staff"
+TLS_HINTS = {
+    CERT_NAME_MISMATCH: "check the server address (--server URL or RWC_SERVER): use the host "
+    f"name the city gave you, not an IP address or another name; if it is right, tell {_STAFF}",
+    CERT_UNTRUSTED: "if your city runs its own certificate authority, pass its certificate "
+    "with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+    CERT_EXPIRED: "check this computer's date and time; if they are right, the key server's "
+    f"certificate must be renewed: tell {_STAFF}",
+    CERT_NOT_YET_VALID: "check this computer's date and time (it may be behind); if they are "
+    f"right, tell {_STAFF}",
+    CERT_SELF_SIGNED: "do not trust this certificate on your own: it was not issued by a "
+    f"certificate authority, and may not be the key server's; tell {_STAFF}",
+    CERT_REFUSED: f"do not retry; tell {_STAFF}",
+    TLS_HANDSHAKE_FAILED: "check the server URL and its port (--server URL or RWC_SERVER): "
+    "the server there may not speak TLS",
+}
+# Likewise for a proxy's refusal (pycontainer/cli/texts.py ``refusal_unreachable_hint_*``).
+PROXY_HINTS = {
+    PROXY_AUTH_REQUIRED: "set the proxy's user name and password in HTTPS_PROXY "
+    "(http://USER:PASSWORD@PROXY:PORT), or ask your IT staff",
+    PROXY_AUTH_REFUSED: "check the proxy's user name and password in HTTPS_PROXY (a password "
+    "may have changed), or ask your IT staff",
+    PROXY_REFUSED: "ask your IT staff to let this computer reach the key server through the proxy",
+}
+
+# OpenSSL's certificate verification results (X509_V_ERR_*, openssl/x509_vfy.h), read from
+# ssl.SSLCertVerificationError.verify_code: stable numbers, never OpenSSL's words.
+_VERIFY_CODES = {
+    2: CERT_UNTRUSTED,  # UNABLE_TO_GET_ISSUER_CERT
+    9: CERT_NOT_YET_VALID,  # CERT_NOT_YET_VALID
+    10: CERT_EXPIRED,  # CERT_HAS_EXPIRED
+    18: CERT_SELF_SIGNED,  # DEPTH_ZERO_SELF_SIGNED_CERT (the server's own, no CA)
+    19: CERT_SELF_SIGNED,  # SELF_SIGNED_CERT_IN_CHAIN (a root nobody here trusts, sent along)
+    20: CERT_UNTRUSTED,  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY (the CA is not in the store)
+    21: CERT_UNTRUSTED,  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
+    27: CERT_UNTRUSTED,  # CERT_UNTRUSTED
+    62: CERT_NAME_MISMATCH,  # HOSTNAME_MISMATCH
+    63: CERT_NAME_MISMATCH,  # EMAIL_MISMATCH
+    64: CERT_NAME_MISMATCH,  # IP_ADDRESS_MISMATCH
+}
 
 
 class ConnectFailedError(Exception):
@@ -71,12 +124,15 @@ class ConnectFailedError(Exception):
     Attributes:
         why: What failed, in words ("timed out", "connection failed").
         tls: The TLS handshake failed (not transient: not worth a retry).
+        transient: Worth a retry: not a TLS failure, nor a proxy's refusal (it answers the
+            same until someone changes a setting).
     """
 
-    def __init__(self, why: str, *, tls: bool = False) -> None:
+    def __init__(self, why: str, *, tls: bool = False, transient: bool = True) -> None:
         super().__init__(why)
         self.why = why
         self.tls = tls
+        self.transient = transient and not tls
 
 
 class ExchangeFailedError(Exception):
@@ -136,19 +192,37 @@ def proxy_for(host: str) -> _Proxy | None:
     return _Proxy(parts.hostname, parts.port or 80, headers)
 
 
-def tls_reason(exc: Exception) -> str:
-    """Why a TLS handshake failed, as one of the three sentences above, never OpenSSL's text.
+def tls_reason(exc: BaseException) -> str:
+    """Why a TLS handshake failed, as one of the sentences above, never OpenSSL's text.
 
-    One classification for both commands (keyserver/_cli/remote.py says the same three in
-    the official's language): OpenSSL's own words ("[SSL] ... (_ssl.c:1006)") name no
-    file and no setting, so nobody under stress can act on them.
+    One classification for both commands (keyserver/_cli/remote.py says them in the
+    official's language): OpenSSL's own words ("[SSL] ... (_ssl.c:1006)") name no file and
+    no setting, so nobody under stress can act on them. A certificate's failure by its
+    ``verify_code``, found in ``exc`` or what it wraps (requests and urllib3 wrap the ssl
+    error: ``keyserver --server``); any other TLS error is the handshake's.
     """
-    text = str(exc)
-    if "mismatch" in text or "doesn't match" in text or "not valid for" in text:
-        return CERT_NAME_MISMATCH
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return CERT_UNTRUSTED
-    return TLS_HANDSHAKE_FAILED
+    found = _verification_error(exc)
+    if found is None:
+        return TLS_HANDSHAKE_FAILED
+    return _VERIFY_CODES.get(found.verify_code, CERT_REFUSED)
+
+
+def _verification_error(exc: BaseException) -> "ssl.SSLCertVerificationError | None":
+    """The ssl.SSLCertVerificationError in ``exc``'s chain (causes, contexts, arguments)."""
+    import ssl  # noqa: PLC0415 - loaded already whenever a TLS error is possible
+
+    todo: list[object] = [exc]
+    seen: set[int] = set()
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return item
+        # urllib3's MaxRetryError keeps it in ``reason``; requests' SSLError in its args.
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return None
 
 
 class Connection:
@@ -339,9 +413,19 @@ def _tunnel(sock: socket.socket, target: str, headers: dict[str, str], limit: in
     except BaseException:
         sock.close()
         raise
-    if not 200 <= reply.status < 300 or reply.trailing:
-        sock.close()
-        raise ConnectFailedError(CONNECTION_FAILED)
+    if 200 <= reply.status < 300 and not reply.trailing:
+        return
+    sock.close()
+    if reply.status == 407:  # Proxy Authentication Required
+        # Which of the two: whether credentials were sent (from the proxy URL), never what
+        # they were.
+        sent = "Proxy-Authorization" in headers
+        raise ConnectFailedError(
+            PROXY_AUTH_REFUSED if sent else PROXY_AUTH_REQUIRED, transient=False
+        )
+    if 400 <= reply.status < 500:  # the proxy's policy (403 ...): it will not change by itself
+        raise ConnectFailedError(PROXY_REFUSED, transient=False)
+    raise ConnectFailedError(CONNECTION_FAILED)  # 5xx (upstream unreachable), or not a tunnel
 
 
 def _is_tls_error(exc: OSError) -> bool:

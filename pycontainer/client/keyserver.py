@@ -38,6 +38,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pycontainer.client.connection import (
+    CERT_UNTRUSTED,
+    PROXY_HINTS,
+    TLS_HINTS,
     Answer,
     ConnectFailedError,
     Connection,
@@ -438,12 +441,11 @@ class KeyServerClient:
                 if exc.tls:
                     raise KeyServerUnavailableError(
                         f"TLS connection to {self.base_url} failed: {exc.why}",
-                        hint="if your city runs its own certificate authority, pass its "
-                        "certificate with --ca-bundle FILE (or RWC_CA_BUNDLE)",
+                        hint=TLS_HINTS.get(exc.why, TLS_HINTS[CERT_UNTRUSTED]),
                         refusal=Refusal("tls", {"url": self.base_url, "why": exc.why}),
                     ) from None
                 failure: ConnectFailedError | ExchangeFailedError = exc
-                safe = True  # nothing was sent
+                safe = exc.transient  # nothing was sent; a proxy's refusal would only repeat
             except ExchangeFailedError as exc:
                 failure, safe = exc, idempotent
             else:
@@ -467,6 +469,8 @@ class KeyServerClient:
 def _unavailable(base_url: str, why: str) -> KeyServerCallError:
     return KeyServerUnavailableError(
         f"cannot reach the key server at {base_url} ({why})",
-        hint="check your network connection and the server URL (--server URL or RWC_SERVER)",
+        hint=PROXY_HINTS.get(
+            why, "check your network connection and the server URL (--server URL or RWC_SERVER)"
+        ),
         refusal=Refusal("unreachable", {"url": base_url, "why": why}),
     )

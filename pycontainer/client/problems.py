@@ -154,6 +154,19 @@ def problem_to_error(
     if slug == "suspended" or (slug is None and status == 423):
         since = clean_text(doc.get("suspended_at"), 64)
         public_reason = clean_text(doc.get("reason"))
+        if doc.get("cause") == "budget":
+            # spec §problems: the container's attempt budget suspended it (the server says
+            # so in ``cause``, never only in the English ``reason``, which is left out).
+            text = "this container was locked by the key server: too many attempts to open it"
+            text += " were never confirmed (wrong passwords, for example)"
+            text += f" since {since}" if since else ""
+            return KeyServerSuspendedError(
+                text + (f"; contact: {contact}" if contact else ""),
+                hint=(contact_hint or "call the officials")
+                + ": they check whose attempts they were and restore it",
+                contact=contact,
+                refusal=refusal("suspended_budget", time=since),
+            )
         text = "this container is suspended on the key server"
         text += f" since {since}" if since else ""
         text += f"; reason: {public_reason}" if public_reason else said

@@ -161,6 +161,9 @@ def test_quick_command_bench_produces_figures(tmp_path: Path) -> None:
             assert figures["sizes"][key][name]["peak_rss_mib"] > 0, (key, name)
             # What holds still: each run's wall time, CPU and block I/O of every process.
             assert len(figures["sizes"][key][name]["seconds_each"]) >= 1, (key, name)
+            # The memory the kernel had as each run started (bench/memavail.py), on Linux.
+            if Path("/proc/meminfo").exists():
+                assert figures["sizes"][key][name]["mem_available_gib_min"] > 0, (key, name)
             if name.startswith("rwc"):  # Argon2id alone takes CPU time GNU time sees
                 assert figures["sizes"][key][name]["cpu_s"] > 0, (key, name)
         if key.endswith("disk"):  # the fair references: age plus an fsync of what it wrote

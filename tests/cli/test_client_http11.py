@@ -302,20 +302,33 @@ def test_head_at_the_field_limit_accepted(scripted: list[Scripted]) -> None:
 
 
 @pytest.mark.parametrize(
-    "proxy_answer",
+    ("proxy_answer", "why", "transient"),
     [
-        b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
-        b"HTTP/1.1 200 Connection established\r\n\r\nnot a TLS server hello",
-        b"SSH-2.0-OpenSSH_9.6\r\n",
+        (
+            b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+            "the proxy asks for a user name and password",
+            False,
+        ),
+        (b"HTTP/1.1 403 Forbidden\r\n\r\n", "the proxy refused the connection", False),
+        (b"HTTP/1.1 502 Bad Gateway\r\n\r\n", "connection failed", True),
+        (
+            b"HTTP/1.1 200 Connection established\r\n\r\nnot a TLS server hello",
+            "connection failed",
+            True,
+        ),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "connection failed", True),
     ],
 )
 def test_proxy_refusal_is_a_failed_connect(
     scripted: list[Scripted],
     tls_files: Any,
     proxy_answer: bytes,
+    why: str,
+    transient: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Nothing reached the key server: ConnectFailedError (which the client may retry).
+    # Nothing reached the key server: ConnectFailedError, which the client retries unless
+    # it is the proxy's refusal (tests/cli/test_proxy_refusals.py: what the clerk reads).
     proxy = serve(scripted, (proxy_answer, False))
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -327,8 +340,9 @@ def test_proxy_refusal_is_a_failed_connect(
         read_timeout=5.0,
         max_response_bytes=LIMIT,
     )
-    with pytest.raises(ConnectFailedError, match="connection failed"):
+    with pytest.raises(ConnectFailedError, match=why) as info:
         get(conn)
+    assert info.value.transient is transient
     assert proxy.requests == [
         b"CONNECT keys.city.example:8443 HTTP/1.1\r\nHost: keys.city.example:8443\r\n\r\n"
     ]

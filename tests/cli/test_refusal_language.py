@@ -71,6 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "clerk-ja": bootstrap_principal(settings, "clerk-ja@city.example", ["reader"]),
         "lock-en": bootstrap_principal(settings, "lock-en@city.example", ["reader"]),
         "lock-ja": bootstrap_principal(settings, "lock-ja@city.example", ["reader"]),
+        "cause": bootstrap_principal(settings, "cause@city.example", ["reader"]),
         "official": bootstrap_principal(settings, "security@city.example", ["official"]),
     }
     with running_server(settings) as url:
@@ -306,9 +307,65 @@ def test_the_last_attempt_of_the_budget_says_the_container_is_locked(
             "試行回数が残っていません。鍵サーバーはコンテナを停止しました。"
             "担当者が復元するまで開けません"
         )
-    # It is locked: the right password is refused as suspended now.
+    # It is locked: the right password is refused as suspended now. The server says why
+    # in `cause` (spec §problems); the clerk reads what happened and whom to call in
+    # their language, not the server's English reason ("attempt budget exhausted").
     again = rwc(server, tmp_path, "ls", str(out), who=who, lang=lang)
     assert again.code == ExitCode.SUSPENDED, again.err
+    error, hint = lines(again.err)
+    if lang == "ja":
+        assert error == (
+            "このコンテナは、開封の試行(誤ったパスワードなど)が確認されないまま続いたため、"
+            "鍵サーバーによって停止されました。復元されるまで鍵は発行されません"
+            f"(連絡先: {CONTACT})"
+        )
+        assert hint == (
+            "市の情報セキュリティ担当者に電話で連絡してください。誰の試行だったかを確認した"
+            "うえで、コンテナを復元します。それまでは開き直さないでください"
+        )
+        assert english_words(again.err) <= NOT_A_SENTENCE, again.err
+    else:
+        assert error == (
+            "this container was locked by the key server: too many attempts to open it were "
+            "never confirmed (wrong passwords, for example); its key is not released until "
+            f"it is restored (contact: {CONTACT})"
+        )
+        assert hint == (
+            "call the city's information security staff: they check whose attempts they "
+            "were and restore the container; do not try again until then"
+        )
+    assert "budget" not in again.err, again.err
+
+
+def _access_problem(server: Server, cid: str, who: str) -> dict[str, Any]:
+    """The server's answer to a reader's access request (protocol §access), as sent."""
+    r = requests.get(
+        f"{server.url}/v1/containers/{cid}/access",
+        headers={"Authorization": f"Bearer {server.tokens[who]}"},
+        timeout=30,
+    )
+    assert r.status_code == 423, r.text
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
+def test_only_the_budgets_suspension_says_its_cause(server: Server, tmp_path: Path) -> None:
+    """spec §problems `cause`: "budget" for the budget's suspension, nothing for an official's.
+
+    Security: a suspension by a loss report or an official is not disclosed to a reader
+    (whoever holds a lost medium must not learn it was reported).
+    """
+    who = "cause"
+    out, cid = seal(server, tmp_path, "--attempt-budget", "1", reader=f"{who}@city.example")
+    wrong = rwc(server, tmp_path, "ls", str(out), who=who, lang="en", RWC_PASSWORD="no")
+    assert wrong.code == ExitCode.WRONG_PASSWORD, wrong.err
+    budget = _access_problem(server, cid, who)
+    assert (budget["type"], budget["cause"]) == ("urn:rwc:problem:suspended", "budget"), budget
+    (tmp_path / "other").mkdir()
+    _, cid = seal(server, tmp_path / "other", reader=f"{who}@city.example")
+    server.official(f"/v1/containers/{cid}/suspend", {"reason": "x", "public_reason": None})
+    official = _access_problem(server, cid, who)
+    assert official["type"] == "urn:rwc:problem:suspended" and "cause" not in official, official
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

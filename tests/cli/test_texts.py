@@ -122,13 +122,45 @@ def test_why_a_server_was_not_reached_is_the_connections_own_english() -> None:
         connection.CONNECTION_LOST,
         connection.CERT_NAME_MISMATCH,
         connection.CERT_UNTRUSTED,
+        connection.CERT_EXPIRED,
+        connection.CERT_NOT_YET_VALID,
+        connection.CERT_SELF_SIGNED,
+        connection.CERT_REFUSED,
         connection.TLS_HANDSHAKE_FAILED,
+        connection.PROXY_AUTH_REQUIRED,
+        connection.PROXY_AUTH_REFUSED,
+        connection.PROXY_REFUSED,
     }
     assert {texts.TEXTS[key]["en"] for key in refusals.WHY_KEYS} == said
     unreachable = Refusal("unreachable", {"url": "https://ks.example", "why": "timed out"})
     assert refusals.render(unreachable, "ja")[0] == (
         "鍵サーバー https://ks.example に接続できません(時間内に応答がありません)"
     )
+
+
+def test_each_tls_failure_has_its_own_next_step_the_librarys_in_english() -> None:
+    # --json carries the library's hint (connection.TLS_HINTS); rwc says the same, by why.
+    hints = {}
+    for key in refusals.WHY_KEYS:
+        why = texts.TEXTS[key]["en"]
+        if why in connection.TLS_HINTS:
+            ours = texts.TEXTS["refusal_tls_hint_" + key.removeprefix("why_")]
+            assert ours["en"] == connection.TLS_HINTS[why], key
+            hints[why] = refusals.render(Refusal("tls", {"url": "u", "why": why}), "ja")[1]
+            assert hints[why] == ours["ja"]
+    assert set(hints) == set(connection.TLS_HINTS)
+    # Only an unknown CA is sent to --ca-bundle; a wrong name to the address.
+    assert [w for w, hint in hints.items() if "--ca-bundle" in hint] == [connection.CERT_UNTRUSTED]
+    assert "RWC_SERVER" in hints[connection.CERT_NAME_MISMATCH]
+
+
+def test_a_proxys_refusal_has_its_own_next_step_the_librarys_in_english() -> None:
+    for why, english in connection.PROXY_HINTS.items():
+        key = next(k for k in refusals.WHY_KEYS if texts.TEXTS[k]["en"] == why)
+        ours = texts.TEXTS["refusal_unreachable_hint_" + key.removeprefix("why_")]
+        assert ours["en"] == english, key
+        refusal = Refusal("unreachable", {"url": "u", "why": why})
+        assert refusals.render(refusal, "ja")[1] == ours["ja"]
 
 
 def test_the_wrong_password_in_english_is_the_librarys() -> None:

@@ -36,7 +36,14 @@ _DASH = "needs a file name: - (stdin or stdout) cannot be used here"
 # (command, argv, the Japanese that must be shown, the English argparse would say)
 CASES = [
     ("keyserver", ["wizard"], "は選べません", "invalid choice: 'wizard'"),
-    ("keyserver", ["serve", "--port", "x"], "の値として正しくありません", "invalid int value: 'x'"),
+    # A whole number: said as one, not as Python's type name ("int").
+    ("keyserver", ["serve", "--port", "x"], "'x' は整数ではありません", "invalid int value: 'x'"),
+    (
+        "rwc",
+        ["seal", "a", "--attempt-budget", "x"],
+        "'x' は整数ではありません",
+        "invalid int value",
+    ),
     (
         "keyserver",
         ["audit", "list", "--limit"],

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from keyserver._domain.i18n import translate
 from keyserver._domain.settings import Settings
@@ -30,7 +31,7 @@ from tests.support.console import (
     print_to_pdf,
     signed_in_session,
 )
-from tests.support.console_pages import sign_in_by_cookie
+from tests.support.console_pages import shoot, sign_in_by_cookie
 from tests.support.loss_form import MEDIUM
 from tests.support.openings import OPENINGS, opened
 from tests.support.world import World
@@ -53,6 +54,11 @@ def _report_page(url: str, token: str, language: str) -> str:
     return html.unescape(page.text)
 
 
+def _at(language: str) -> str:
+    """The story's releases' time as the report says it in full (17:40:15 in Tokyo)."""
+    return {"ja": "2026/12/03 17:40:15", "en": "3 Dec 2026, 17:40:15"}[language] + " (UTC+09:00)"
+
+
 def _caution(language: str) -> str:
     """The caution's line for the clerk's confirmed opening in the story."""
     return translate(
@@ -61,7 +67,7 @@ def _caution(language: str) -> str:
         {
             "who": "reader",
             "label": "late",
-            "at": "17:40:15",
+            "at": _at(language),
             "answer": translate(language, "Opened", {}),
         },
     )
@@ -76,16 +82,77 @@ def _unconfirmed(language: str) -> str:
         {
             "who": "reader",
             "label": "tried",
-            "at": "17:40:15",
+            "at": _at(language),
             "answer": translate(language, "Possibly opened", {}),
         },
     )
 
 
+def _short(language: str) -> str:
+    """The caution's one line on screen for the story: the clerk's opening decides; the time
+    alone, on the day of the loss (it is in the facts under it)."""
+    return translate(
+        language,
+        "A container was opened at %(at)s, just before the time of loss: lost before then,"
+        " the answer would be %(answer)s.",
+        {"at": "17:40:15", "answer": translate(language, "Opened", {})},
+    )
+
+
 def _caution_lines(page: str) -> list[str]:
-    """Each line of the caution under the answer box."""
+    """Each line of the caution's detail under the answer box (printed only)."""
     caution = page.split('<div class="close-to-loss" id="close-to-loss">', 1)[1]
-    return _text(caution.split("</div>", 1)[0])
+    detail = caution.split('<div class="close-detail" id="close-detail">', 1)[1]
+    return _text(detail.split("</div>", 1)[0])
+
+
+def _short_line(page: str) -> list[str]:
+    """The caution's line on screen (not printed)."""
+    caution = page.split('<div class="close-to-loss" id="close-to-loss">', 1)[1]
+    return _text(caution.split('<div class="close-detail"', 1)[0])
+
+
+def _box_rows(page: str) -> dict[str, list[tuple[str, str]]]:
+    """Each container's box (its first facts list): its rows, by the container's label."""
+
+    def plain(cell: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", "", cell).split())
+
+    boxes: dict[str, list[tuple[str, str]]] = {}
+    for section in page.split('<section class="report-container')[1:]:
+        label = re.search(r"<h2>([^<]+?) <", section)
+        assert label is not None
+        facts = section.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+        rows = re.findall(r"<dt>(.*?)</dt>\s*<dd[^>]*>(.*?)</dd>", facts, re.S)
+        boxes[label.group(1)] = [(plain(name), plain(value)) for name, value in rows]
+    return boxes
+
+
+def _release_rows(language: str, answers: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """The story's rows in the boxes of "late" (its opening, marked as just before the loss)
+    and "tried" (its key release without a confirmed opening), each with the answer its
+    container would get had the medium been lost before then (``answers``)."""
+    at = _at(language)
+
+    def said(msgid: str, answer: str) -> str:
+        values = {"at": at, "who": "reader", "answer": translate(language, answer, {})}
+        return translate(
+            language, msgid + ": lost before then, the answer would be %(answer)s", values
+        )
+
+    return {
+        "late": (
+            translate(language, "Last confirmed opening before the loss", {}),
+            said("%(at)s (%(who)s), just before the time of loss", answers["late"]),
+        ),
+        "tried": (
+            translate(language, "Key released just before the loss", {}),
+            said(
+                "%(at)s (%(who)s), opening not confirmed (e.g. a wrong password)",
+                answers["tried"],
+            ),
+        ),
+    }
 
 
 def _text(fragment: str) -> list[str]:
@@ -103,9 +170,21 @@ def test_releases_just_before_the_loss_are_said_under_the_answer(
     with opened(settings, console_url, {"late": OPENINGS["late"]}, RELEASED) as world:
         _report_loss(world, CLOSE_LOSS)
         page = _report_page(console_url, world.tokens["official"], language)
-    # A line for each container an earlier loss would change (fourth newcomer pair: the
-    # review listed the wrong-password try too, the paper did not), its own answer each.
+    # On screen one short line (issue 12, fifteenth session: the caution was most of the
+    # reading before Print): when, and the medium's answer had it been lost before then.
+    assert _short_line(page) == [_short(language)]
+    # The detail, printed: a line for each container an earlier loss would change (fourth
+    # newcomer pair: the review listed the wrong-password try too, the paper did not), its
+    # own answer each.
     assert sorted(_caution_lines(page)) == sorted([_caution(language), _unconfirmed(language)])
+    # Each of the two in its own container's box too (fifteenth session: the printed boxes
+    # said nothing of them), the unconfirmed one said as such.
+    boxes = _box_rows(page)
+    rows = _release_rows(language, {"late": "Opened", "tried": "Possibly opened"})
+    assert rows["late"] in boxes["late"], boxes["late"]
+    assert rows["tried"] in boxes["tried"], boxes["tried"]
+    # Only the unconfirmed release has a row of its own: the opening is the row above.
+    assert [r for r in boxes["late"] if r[0] == rows["tried"][0]] == []
     # Under the answer box (Not opened, as reported), before the facts.
     answer = page.index('<p class="answer-a">')
     assert answer < page.index('id="close-to-loss"') < page.index('<dl class="facts">')
@@ -133,6 +212,16 @@ def test_no_caution_when_it_would_change_nothing(
         page = _report_page(console_url, world.tokens["official"], "en")
     assert 'id="close-to-loss"' not in page
     assert 'id="last-before"' in page  # the last opening before the loss, as before
+    boxes = _box_rows(page)
+    if lost_at == CLOSE_LOSS:
+        # Close, though changing nothing for the medium: still in each box, with what an
+        # earlier loss would make that container's own answer.
+        rows = _release_rows("en", {"late": "Opened", "tried": "Possibly opened"})
+        assert rows["late"] in boxes["late"] and rows["tried"] in boxes["tried"], boxes
+    else:
+        assert 'class="close-release"' not in page
+        shown = "3 Dec 2026, 17:40:15 (UTC+09:00) (reader)"
+        assert ("Last confirmed opening before the loss", shown) in boxes["late"]
 
 
 @pytest.mark.slow
@@ -142,6 +231,7 @@ def test_the_caution_is_printed_on_page_one(
     console_url: str,
     browser: BrowserFactory,
     tmp_path: Path,
+    screenshot_dir: Path | None,
     language: str,
 ) -> None:
     with opened(settings, console_url, {"late": OPENINGS["late"]}, RELEASED) as world:
@@ -149,10 +239,25 @@ def test_the_caution_is_printed_on_page_one(
         driver = browser(language)
         sign_in_by_cookie(driver, console_url, world.tokens["official"], language)
         driver.get(f"{console_url}/console/medium/report?name={MEDIUM}")
+        # On screen the short line alone; the detail is in the boxes below (and on paper).
+        assert driver.find_element(By.ID, "close-short").text == _short(language)
+        assert not driver.find_element(By.ID, "close-detail").is_displayed()
+        if language == "ja":
+            shoot(driver, screenshot_dir, "07b-report-close")
         pages = pdf_pages(print_to_pdf(driver), tmp_path)
     # Blanks left out: a Japanese line wraps between any two characters.
     first = "".join(pages[0].split())
+    printed = "".join("".join(pages).split())
+    # With the full date and offset (_at), as every other printed time (fifteenth session's
+    # newcomer runs asked for it).
     assert "".join(_caution(language).split()) in first, pages[0]
+    assert "".join(_unconfirmed(language).split()) in first, pages[0]
+    # The screen's short line is not printed: the detail says it all.
+    assert "".join(_short(language).split()) not in printed
+    # Each container's printed box says its own release (fifteenth session).
+    rows = _release_rows(language, {"late": "Opened", "tried": "Possibly opened"})
+    for label, (name, said) in rows.items():
+        assert "".join((name + said).split()) in printed, (label, pages)
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])

@@ -351,11 +351,11 @@ def three_reported(settings: Settings, url: str) -> Iterator[World]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("language", ["ja", "en"])
-def test_three_containers_print_on_two_pages_print_beside_the_heading(
+def test_three_containers_print_on_two_pages_print_first(
     settings: Settings, console_url: str, browser: BrowserFactory, tmp_path: Path, language: str
 ) -> None:
     """Issue 12, seventh newcomer run: at 1366x768 (a 625 px viewport) the Print button and
-    the whole answer box are in view when the report opens (Print beside the heading, no
+    the whole answer box are in view when the report opens (Print first, left of the heading, no
     breadcrumb line repeating it), and the report of three containers prints on two A4
     pages, none of them the time-zone note alone (it printed as page 3)."""
     with three_reported(settings, console_url) as world:
@@ -369,11 +369,20 @@ def test_three_containers_print_on_two_pages_print_beside_the_heading(
             heading, button, box = driver.execute_script(
                 "return ['h1', '#print', '.answer'].map(function (s) {"
                 " var r = document.querySelector(s).getBoundingClientRect();"
-                " return [r.top, r.bottom]; });"
+                " return [r.top, r.bottom, r.right, r.left]; });"
             )
             assert button[0] >= 0 and button[1] <= 625, button
-            # Beside the heading: on its line (their heights overlap), not under it.
+            # First on the heading's line (their heights overlap), left of it: the first
+            # thing read (issue 12, fifteenth session).
             assert button[0] < heading[1] and heading[0] < button[1], (heading, button)
+            assert button[2] <= heading[3], (heading, button)
+            # And the first stop of Tab in the page's content, before the heading's link.
+            first = driver.execute_script(
+                "return Array.from(document.querySelectorAll('main a[href], main button,"
+                " main summary, main input')).filter(function (e) {"
+                " return e.offsetParent !== null; })[0].id;"
+            )
+            assert first == "print", first
             assert box[1] <= 625, box
             assert not driver.find_elements(By.CSS_SELECTOR, "main .crumb")
             pages = pdf_pages(print_to_pdf(driver), tmp_path)

@@ -137,3 +137,30 @@ def test_media_list_shows_state_counts_in_words(cli: Any, data_dir: Any, people:
     # --json keeps the protocol's object.
     listing = cli("media", "list", "--json", "--data-dir", dd).json()
     assert listing["media"][0]["states"] == {"active": 2, "suspended": 1}
+
+
+def test_a_waiting_period_out_of_range_is_refused_alike_with_the_range(
+    cli: Any, data_dir: Any, people: Any, server: str
+) -> None:
+    """One policy (keyserver._domain.durations.waiting_period_of), local or over HTTP.
+
+    The router clamped ``waiting_period_seconds`` before making a duration and the local
+    backend did not; both now convert it one way and leave the range to the service, so
+    the official reads the same refusal, with the allowed range, either way.
+    """
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-W")
+    argv = ("report-loss", "--medium", "USB-W", "--waiting-period", "400d", "--reason", "lost")
+    said = {}
+    for lang in ("en", "ja"):
+        local = cli(*argv, "--data-dir", data_dir.path, env=h.clean_env(KEYSERVER_LANG=lang))
+        env = h.clean_env(KEYSERVER_TOKEN=people.official, KEYSERVER_LANG=lang)
+        remote = cli(*argv, "--server", server, env=env)
+        assert (local.code, remote.code) == (6, 6), (local, remote)
+        # The same refusal (the server adds its contact as a hint, for a remote official).
+        assert local.err.splitlines()[0] == remote.err.splitlines()[0], (local, remote)
+        said[lang] = local.err.splitlines()[0]
+    assert said["en"].endswith(
+        "Detail: the waiting period must be between 0 seconds and 365 days (invalid-request)"
+    ), said
+    assert "待機期間は 0 秒から 365 日の間にしてください" in said["ja"], said
+    assert _state(data_dir, cid)["state"] == "active"

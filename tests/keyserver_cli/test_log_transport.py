@@ -5,14 +5,14 @@ trust store, no redirects, and a size limit on every answer, as `rwc` and `keyse
 from __future__ import annotations
 
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from keyserver._domain.transparency.note import SignerKey
 from tests.support.keyserver_cli import Cli
-from tests.support.servers import serving
+from tests.support.servers import StubHTTPServer, serving
 
 ORIGIN = "hostile.example/rwc"
 
@@ -34,7 +34,7 @@ class _Huge(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def huge_log() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Huge)
+    server = StubHTTPServer(("127.0.0.1", 0), _Huge)
     with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}"
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 
 from keyserver.testing import running_server
-from tests.support.servers import closed_port, serving
+from tests.support.servers import StubHTTPServer, closed_port, serving
 
 
 def _as(h: ModuleType, token: str, **extra: str) -> dict[str, str]:
@@ -321,7 +321,7 @@ def test_odd_server_answers(
         def log_message(self, *_args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = StubHTTPServer(("127.0.0.1", 0), Handler)
     with serving(httpd):
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         result = cli(*argv, "--server", url, env=_as(h, "rwc_" + "A" * 43))

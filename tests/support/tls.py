@@ -1,4 +1,7 @@
-"""Certificates for TLS tests, made with ``cryptography``: a city CA, a server cert, another CA."""
+"""Certificates for TLS tests, made with ``cryptography``: a city CA, a server cert, another CA.
+
+And servers' certificates that fail verification each in its own way (:func:`make_odd_server`).
+"""
 
 from __future__ import annotations
 
@@ -103,4 +106,57 @@ def make_tls_files(d: Path) -> TlsFiles:
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     files.server_key.chmod(0o600)
+    return files
+
+
+@dataclass(frozen=True)
+class OddServer:
+    """A server certificate that fails in one way, and the CA a client trusts meanwhile."""
+
+    cert: Path
+    key: Path
+    ca_cert: Path
+
+
+ODD_KINDS = ("expired", "not_yet_valid", "self_signed")
+
+
+def make_odd_server(d: Path, kind: str) -> OddServer:
+    """A certificate for ``localhost`` that fails verification as ``kind`` (:data:`ODD_KINDS`).
+
+    ``expired``: signed by the trusted CA, valid until an hour ago; ``not_yet_valid``: from
+    tomorrow; ``self_signed``: signed by its own key (the trusted CA is another).
+    """
+    ca_key, ca_cert = _ca("rwc test city CA")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    before, after = now - dt.timedelta(hours=1), now + dt.timedelta(days=1)
+    if kind == "expired":
+        before, after = now - dt.timedelta(days=2), now - dt.timedelta(hours=1)
+    elif kind == "not_yet_valid":
+        before = now + dt.timedelta(days=1)
+        after = before + dt.timedelta(days=1)
+    signer, issuer = (
+        (key, _name("localhost")) if kind == "self_signed" else (ca_key, ca_cert.subject)
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(before)
+        .not_valid_after(after)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(signer, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    d.mkdir(parents=True, exist_ok=True)
+    files = OddServer(d / f"{kind}.pem", d / f"{kind}.key", d / f"{kind}-ca.pem")
+    files.cert.write_bytes(cert.public_bytes(pem))
+    files.ca_cert.write_bytes(ca_cert.public_bytes(pem))
+    files.key.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    files.key.chmod(0o600)
     return files

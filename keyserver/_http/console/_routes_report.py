@@ -130,7 +130,8 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     labels = {c["container_id"]: c["label"] for c in doc["containers"]}
     releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
     containers = [
-        {**r, "label": labels[cid], "answer": close["before"][cid]} for cid, r in releases
+        {**r, "container_id": cid, "label": labels[cid], "answer": close["before"][cid]}
+        for cid, r in releases
     ]
     # To the second, as the page shows it: the clerk's opening and a wrong password tried a
     # fraction of a second later read "was given its key" (third newcomer pair of the
@@ -234,6 +235,8 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             keeps_whole=keeps_whole,
             last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
             close=close,
+            # Each container's own release just before the time of loss, for its box.
+            close_release={c["container_id"]: c for c in close["containers"]} if close else {},
             public_reasons=any(
                 ch.get("public_reason") for c in doc["containers"] for ch in c["state_changes"]
             ),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
 
+from keyserver._domain.durations import waiting_period_of
 from keyserver._domain.lifecycle import Op
 from keyserver._domain.validation import parse_time
 from keyserver._http.deps import ActorDep, ContextDep, ServiceDep
@@ -48,11 +48,7 @@ def loss_report(
     medium: str, body: LossBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> Any:
     """Report a medium lost (official); with ``now`` and approval_required: 202."""
-    wait = (
-        None
-        if body.waiting_period_seconds is None
-        else timedelta(seconds=max(-1, min(body.waiting_period_seconds, 10**9)))
-    )
+    wait = waiting_period_of(body.waiting_period_seconds)  # its range: the service's
     lost_at = parse_time(body.lost_at, "lost_at") if body.lost_at else None
     return answer(
         service.report_loss(

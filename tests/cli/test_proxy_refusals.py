@@ -1,0 +1,139 @@
+"""A proxy's refusal is said as the proxy's, with what to do (issue 12).
+
+A city proxy that wants credentials answers CONNECT with 407 (Proxy Authentication
+Required): `rwc` said "cannot reach the key server (connection failed)" after two retries,
+and told the clerk to check the network. Now it says the proxy asked for a user name and
+password (or refused the ones in HTTPS_PROXY, or refused the connection), in the clerk's
+language, with the next step (HTTPS_PROXY, or the IT staff), and does not retry what will
+be refused again.
+
+Real: a tiny proxy on a loopback socket that answers CONNECT as a city proxy would, `rwc
+ls` run as a clerk for a remote key server name (a proxy is never used for loopback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pycontainer.cli import refusals, texts
+from pycontainer.cli.exits import ExitCode
+from pycontainer.errors import Refusal
+from tests.support.clerk_runs import LANGS, rwc, seal
+from tests.support.live import LiveServer
+from tests.support.tls import REMOTE_NAME
+
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
+ANSWERS = {
+    407: b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+    b'Proxy-Authenticate: Basic realm="city"\r\nContent-Length: 9\r\n\r\nsign in\r\n',
+    403: b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+}
+
+
+@dataclass
+class RefusingProxy:
+    """A proxy that answers every CONNECT with ``status`` and closes; records the heads."""
+
+    status: int
+    heads: list[bytes] = field(default_factory=list)
+    sock: socket.socket = field(default_factory=socket.socket)
+
+    def start(self) -> int:
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        threading.Thread(target=self._serve, daemon=True).start()
+        return int(self.sock.getsockname()[1])
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.sock.accept()
+                with client:
+                    head = b""
+                    while b"\r\n\r\n" not in head and (chunk := client.recv(4096)):
+                        head += chunk
+                    self.heads.append(head)
+                    client.sendall(ANSWERS[self.status])
+
+
+@pytest.fixture
+def clean_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    # rwc reads the proxy from the process's environment, as requests and curl do.
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@contextlib.contextmanager
+def proxy(
+    status: int, monkeypatch: pytest.MonkeyPatch, credentials: str
+) -> Iterator[RefusingProxy]:
+    p = RefusingProxy(status)
+    port = p.start()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{credentials}127.0.0.1:{port}")
+    try:
+        yield p
+    finally:
+        p.sock.close()
+
+
+# (status, credentials in HTTPS_PROXY) -> why, and the next step in Japanese word for word.
+CASES = {
+    "proxy_auth_required": (407, ""),
+    "proxy_auth_refused": (407, "city:s%40cret@"),
+    "proxy_refused": (403, "city:s%40cret@"),
+}
+HINTS_JA = {
+    "proxy_auth_required": "プロキシのユーザー名とパスワードを HTTPS_PROXY に設定するか"
+    "(http://ユーザー名:パスワード@プロキシ:ポート)、情報システムの担当者に相談してください",
+    "proxy_auth_refused": "HTTPS_PROXY に設定したプロキシのユーザー名とパスワードを確認するか"
+    "(パスワードが変わった可能性があります)、情報システムの担当者に相談してください",
+    "proxy_refused": "このコンピューターからプロキシ経由で鍵サーバーに接続できるよう、"
+    "情報システムの担当者に依頼してください",
+}
+
+
+@LANGS
+@pytest.mark.parametrize("why", sorted(CASES))
+def test_a_proxys_refusal_is_said_with_what_to_do(
+    server: LiveServer,
+    tmp_path: Path,
+    clean_proxy_env: pytest.MonkeyPatch,
+    why: str,
+    lang: str,
+) -> None:
+    container = seal(server, tmp_path)
+    status, credentials = CASES[why]
+    url = f"https://{REMOTE_NAME}:8443"
+    with proxy(status, clean_proxy_env, credentials) as p:
+        r = rwc(dataclasses.replace(server, url=url), tmp_path, lang, "ls", str(container))
+    assert r.code == ExitCode.UNREACHABLE, r.err
+    error, hint = r.lines()
+    assert error == texts.say(
+        "refusal_unreachable", lang, url=url, why=texts.say("why_" + why, lang)
+    )
+    assert hint == texts.say("refusal_unreachable_hint_" + why, lang)
+    if lang == "ja":
+        assert hint == HINTS_JA[why]
+    # Asked once: the same refusal would only come again (before: three tries, with pauses).
+    assert len(p.heads) == 1, p.heads
+    head = p.heads[0].decode()
+    assert head.startswith(f"CONNECT {REMOTE_NAME}:8443 HTTP/1.1\r\n"), head
+    # The clerk's token never goes to the proxy; its own credentials only if configured.
+    assert server.tokens["reader"] not in head and "Bearer" not in head
+    assert ("Proxy-Authorization: Basic " in head) == bool(credentials), head
+
+
+def test_without_a_proxy_the_network_advice_is_unchanged(server: LiveServer) -> None:
+    # The next step by why applies to the proxy's refusals only.
+    for lang in texts.LANGUAGES:
+        timed_out = Refusal("unreachable", {"url": server.url, "why": "timed out"})
+        assert refusals.render(timed_out, lang)[1] == texts.say("refusal_unreachable_hint", lang)
