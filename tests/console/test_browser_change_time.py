@@ -39,10 +39,10 @@ def test_change_the_time_of_loss_keeps_everything_typed(
     driver.find_element(By.ID, "lost_at").send_keys("2026-12-01 18:30")
     driver.find_element(By.ID, "reason_common_office").click()
     driver.find_element(By.ID, "reason").send_keys(OWN_WORDS[language])
+    driver.find_element(By.ID, "public_reason").send_keys(PUBLIC[language])
     driver.find_element(By.CSS_SELECTOR, "#advanced summary").click()
     driver.find_element(By.ID, "waiting_hours").clear()
     driver.find_element(By.ID, "waiting_hours").send_keys("48")
-    driver.find_element(By.ID, "public_reason").send_keys(PUBLIC[language])
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
 
     # The review: the confirm button keeps the cursor (the one primary action); the way
@@ -75,6 +75,14 @@ def test_change_the_time_of_loss_keeps_everything_typed(
     rule = driver.find_element(By.ID, "deadline-rule").text
     assert rule == translated(language, "%(hours)s hours after you confirm") % {"hours": "48"}
     assert PUBLIC[language] in driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    # The details typed are added to the reason chosen (issue 12, fifteenth session), and
+    # the review shows the reason so recorded.
+    reason = translated(language, "%(reason)s: %(details)s") % {
+        "reason": translated(language, "Lost in a city office"),
+        "details": OWN_WORDS[language],
+    }
     posted = driver.find_element(By.CSS_SELECTOR, "form[action$='/confirm'] input[name=reason]")
-    assert posted.get_attribute("value") == OWN_WORDS[language]  # typed words win
+    assert posted.get_attribute("value") == reason
+    shown = driver.find_element(By.ID, "review-reason").text
+    assert shown == f"{reason} {translated(language, '(not printed)')}", shown
     assert states(console_server, medium) == {"active"}

@@ -57,6 +57,8 @@ LONG_REASON = (
     "委託先が紛失 (incident 2022-06)。"
     + "担当者が電車内で紛失したと電話で連絡があり、警察に遺失届を提出済み。" * 2
 )
+# The reason for the paper and readers (issue 12, fifteenth session: folded, left empty).
+PUBLIC = {"ja": "委託先の職員が電車内で紛失", "en": "Lost on a train by a contractor"}
 
 
 def all_active(language: str, n: int) -> str:
@@ -237,17 +239,21 @@ def test_loss_story(
     # No "Today" button (a time alone is today: it saved nothing).
     assert not driver.find_elements(By.ID, "lost_today")
     lost_at.send_keys("2026-12-01 18:30")
+    # A common reason with details added to it (issue 12, fifteenth session); the public
+    # reason in the form (optional: not one of the README's steps, not counted), the
+    # waiting period folded away with its default (labels: test_loss_form.py).
+    driver.find_element(By.ID, "reason_common_contractor").click()
     driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
-    # The waiting period and the public reason keep their defaults, folded away and said
-    # in one line (issue 12); the common reasons are offered, the field stays free text.
-    assert not driver.find_element(By.ID, "public_reason").is_displayed()
+    driver.find_element(By.ID, "public_reason").send_keys(PUBLIC[language])
+    assert not driver.find_element(By.ID, "waiting_hours").is_displayed()
     offered = driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")
     assert translated(language, "Stolen") in [o.text for o in offered]
     # "Internal" says who reads it (issue 12, tenth newcomer runs: no "(for officials and
-    # auditors)" after it).
+    # auditors)" after it); "not printed", that the paper will not show it (fifteenth).
     legend = driver.find_element(By.CSS_SELECTOR, "#reasons legend").text
-    assert (
-        legend == f"{translated(language, 'Internal reason')} {translated(language, '(required)')}"
+    assert legend == (
+        f"{translated(language, 'Internal reason')}"
+        f" {translated(language, '(required, not printed)')}"
     )
     submit_button(driver, translated(language, "Review what this will affect"))
     steps.act(3)
@@ -273,6 +279,16 @@ def test_loss_story(
     shown_at = driver.find_element(By.ID, "lost-at").text
     assert "18:30" in shown_at and ("2026" in shown_at), shown_at
     assert not driver.find_elements(By.ID, "undo-hint")
+    # Both reasons shown back, each saying whether it is printed (fifteenth session).
+    internal = translated(language, "%(reason)s: %(details)s") % {
+        "reason": translated(language, "Lost by the contractor"),
+        "details": LONG_REASON,
+    }
+    said = driver.find_element(By.ID, "review-reason").text
+    assert said == f"{internal} {translated(language, '(not printed)')}"
+    assert driver.find_element(By.ID, "review-public-reason").text == (
+        f"{PUBLIC[language]} {translated(language, '(printed, shown to readers)')}"
+    )
     # Every container was sealed before the time of loss: no warning (issue 12).
     assert not driver.find_elements(By.ID, "sealed-after-loss")
     assert states(console_server, medium) == {"active"}, "the review must not act"
@@ -393,6 +409,10 @@ def test_loss_story(
     # of its own (issue 12, seventh newcomer run: page 3 held only the zone note).
     zone = driver.find_element(By.TAG_NAME, "footer").text
     assert len(printed) <= 2 and all(zone in page for page in printed), printed
+    # The public reason is on paper; the internal one never is (it can name people).
+    paper = "".join("".join(printed).split())
+    assert "".join(PUBLIC[language].split()) in paper, printed
+    assert "警察に遺失届" not in paper
     assert not note_alone(printed, zone)
     steps.act()  # Print: pressed by the newcomer; here the browser's own PDF path prints
 

@@ -211,8 +211,12 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     # field (issue 12, third newcomer run); one autofocus per page, here and on a refusal.
     assert page.text.count("autofocus") == 1 and "autofocus" in tag_of(page.text, "lost_at")
     assert bad.text.count("autofocus") == no_reason.text.count("autofocus") == 1
-    assert "<legend>内部向けの理由 (必須) " in page.text
-    assert "(任意)</label>" in page.text
+    # Which reason is printed, said where it is typed (issue 12, fifteenth session: both
+    # newcomers typed the story in the internal reason and expected it on paper).
+    assert "<legend>内部向けの理由 (必須・印刷されません) " in page.text
+    assert (
+        '<label for="public_reason">公開する理由 (報告書に印刷・閲覧者に表示)</label>' in page.text
+    )
     assert no_reason.status_code == 400
     # A missing reason: the cursor and the error's link on the first choice, one click
     # away (fifth newcomer run: the cursor in the own-words field led to typing).
@@ -225,8 +229,8 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(
 @pytest.mark.parametrize(
     ("language", "time_said", "reason_said"),
     [
-        ("en", "Time of loss is not a date and time", "Pick a reason, or write one in your own"),
-        ("ja", "紛失日時が日時として読めません", "理由を一つ選ぶか、自分の言葉で書いてください"),
+        ("en", "Time of loss is not a date and time", "Pick a reason, or type one under Details"),
+        ("ja", "紛失日時が日時として読めません", "理由を一つ選ぶか、「詳細」に書いてください"),
     ],
 )
 def test_every_field_to_fix_is_said_at_once(
@@ -261,7 +265,11 @@ def test_every_field_to_fix_is_said_at_once(
     [
         ("ja", "stolen", "", "盗難"),  # one click: the words the official saw, in Japanese
         ("en", "contractor", "", "Lost by the contractor"),
-        ("ja", "stolen", "鞄ごと盗まれた", "鞄ごと盗まれた"),  # typed words win
+        # Details are added to the choice, both kept (issue 12, fifteenth session: "or in
+        # your own words" left both newcomers unsure which one counted).
+        ("ja", "stolen", " 鞄ごと盗まれた ", "盗難: 鞄ごと盗まれた"),
+        ("en", "contractor", "left on the train", "Lost by the contractor: left on the train"),
+        ("en", "", "left on the train", "left on the train"),  # details alone are the reason
     ],
 )
 def test_a_common_reason_is_one_click(
@@ -269,14 +277,32 @@ def test_a_common_reason_is_one_click(
 ) -> None:
     """A newcomer typed the reason through the IME: a datalist's suggestions showed only
     after a click into the field (issue 12). The common reasons are radio buttons; the
-    review page, and the confirmation it posts, carry the chosen words."""
+    review page, and the confirmation it posts, carry the chosen words, with the details
+    typed beside them; the confirmation posts them so composed, and they are recorded as
+    the review showed them."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, language)
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     review = _post(browser, console_url, EXAMPLE, reason=typed, reason_common=choice)
-    assert f'name="reason_common" value="{choice}"' in page.text
+    assert not choice or f'name="reason_common" value="{choice}"' in page.text
     assert review.status_code == 200
     assert f'<input type="hidden" name="reason" value="{recorded}">' in review.text
+    shown = html.unescape(review.text.split('<dd id="review-reason">', 1)[1].split("<span")[0])
+    assert shown.strip() == recorded
+    # The confirmation posts the composed reason back, no choice: recorded as shown, once.
+    _post(browser, console_url, EXAMPLE, "/confirm", reason=recorded, reason_common="")
+    assert _loss_reasons(settings) == [recorded]
+
+
+def _loss_reasons(settings: Settings) -> list[str]:
+    """The internal reasons of MEDIUM's loss reports, as the audit log records them."""
+    service = KeyService(settings)
+    try:
+        boot = Actor(name="bootstrap", roles=ROLES, local=True)
+        entries = service.console_audit(boot, action="suspend", medium=MEDIUM)["entries"]
+    finally:
+        service.close()
+    return [e["details"]["reason"] for e in entries if e["details"].get("loss_report")]
 
 
 def test_an_unknown_common_reason_is_no_reason(settings: Settings, console_url: str) -> None:
@@ -285,7 +311,7 @@ def test_an_unknown_common_reason_is_no_reason(settings: Settings, console_url: 
     browser = signed_in_session(console_url, token, "en")
     refused = _post(browser, console_url, EXAMPLE, reason="", reason_common="<script>")
     assert refused.status_code == 400
-    assert "Pick a reason, or write one in your own words." in refused.text
+    assert "Pick a reason, or type one under Details." in refused.text
     reasons = refused.text[refused.text.index('id="reasons"') :]
     assert " checked" not in reasons[: reasons.index("</fieldset>")]
 
@@ -350,14 +376,19 @@ def test_second_review_shows_the_kept_deadline(
 def test_advanced_settings_fold_unless_changed_or_refused(
     settings: Settings, console_url: str
 ) -> None:
-    """The waiting period and public reason fold under 任意 with their defaults said
-    (issue 12); a refused or changed one comes back unfolded, the cursor on it."""
+    """The waiting period folds under 任意 with its default said (issue 12); a refused or
+    changed one comes back unfolded, the cursor on it. The public reason is no longer
+    folded (fifteenth session: under 任意 both newcomers left it empty, and the paper
+    said no reason was given): in the form, after the internal one, before the button."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, "ja")
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", public_reason="")
     assert '<details id="advanced">' in page.text
-    assert "任意: 鍵の破棄は 72 時間後、公開する理由 (報告書と閲覧者向け) なし" in page.text
+    assert "<summary>任意: 鍵の破棄は 72 時間後</summary>" in page.text
+    form = page.text.split('id="reasons"', 1)[1]
+    assert form.index('id="public_reason"') < form.index('id="review-loss"')
+    assert 'id="public_reason"' not in form.split('<details id="advanced"', 1)[1]
     offered = (
         '<input type="radio" id="reason_common_contractor" name="reason_common"'
         ' value="contractor"> 委託業者からの紛失連絡'
@@ -433,17 +464,32 @@ def test_review_says_a_common_move_once_and_lists_every_container(
     assert "Report lost and suspend 2 containers<" in text
 
 
-def test_review_leaves_out_an_empty_public_reason(settings: Settings, console_url: str) -> None:
-    """Issue 12, sixth newcomer run: "Public reason (none)" was one more row to read on the
-    review; it is shown only when there is one, and the deadline reads rule first, its
-    time without the offset the time of loss above it already says."""
+def test_review_repeats_both_reasons_and_says_which_is_printed(
+    settings: Settings, console_url: str
+) -> None:
+    """Issue 12, fifteenth session: the review did not repeat the reasons typed (a newcomer
+    could not check them), and both newcomers expected the internal reason on paper. Both
+    are shown, as they will be recorded (escaped: text, never markup), each saying whether
+    it is printed; no public reason says that nothing is. The deadline reads rule first,
+    its time without the offset the time of loss above it already says."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, "ja")
     without = _post(browser, console_url, EXAMPLE, public_reason="")
     given = _post(browser, console_url, EXAMPLE)
     assert without.status_code == given.status_code == 200
-    assert "公開する理由" not in without.text and "(なし)" not in without.text
-    assert "<dt>公開する理由</dt><dd>media reported lost</dd>" in given.text
+    internal = (
+        '<dt>内部向けの理由</dt><dd id="review-reason">委託先が紛失 &lt;b&gt;'
+        ' <span class="hint">(印刷されません)</span></dd>'
+    )
+    assert internal in without.text and internal in given.text
+    assert (
+        '<dt>公開する理由</dt><dd id="review-public-reason">'
+        "なし (報告書に理由は印刷されません)</dd>"
+    ) in without.text
+    assert (
+        '<dt>公開する理由</dt><dd id="review-public-reason">media reported lost'
+        ' <span class="hint">(報告書に印刷、閲覧者に表示)</span></dd>'
+    ) in given.text
     rule = without.text[without.text.index('id="deadline-rule">') :]
     rule = rule[len('id="deadline-rule">') : rule.index("</dd>")]
     # The rule, exact (issue 12, eighth newcomer run: an "about" time differed from the

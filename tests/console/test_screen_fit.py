@@ -67,14 +67,12 @@ def test_loss_form_and_review_fit_a_laptop_screen(
             for label in driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")
         }
         assert len(tops) == 1, f"the common reasons wrap at {width}x{height} ({language})"
-        # The folded settings' summary says who is shown the public reason (issue 12,
-        # twelfth session's second newcomer runs: "does the press need one?"), on one line.
+        # The public reason in the form, in view with its label saying it is the one
+        # printed (issue 12, fifteenth session: folded, it was left empty), and the folded
+        # setting's summary on one line.
+        assert in_view(driver, "public_reason"), (language, width, height)
         summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
-        folded = translated(
-            language,
-            "keys destroyed after %(hours)s hours; no public reason (for the printed report"
-            " and readers)",
-        ) % {"hours": "72"}
+        folded = translated(language, "keys destroyed after %(hours)s hours") % {"hours": "72"}
         assert summary.text == f"{translated(language, 'Optional')}: {folded}", summary.text
         lines = driver.execute_script(
             "var r = document.createRange(); r.selectNodeContents(arguments[0]);"
@@ -94,6 +92,7 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         assert in_view(driver, "confirm-loss"), ("review", language, width, height)
         assert driver.find_elements(By.CSS_SELECTOR, "#affected tbody tr")  # still listed
         assert in_view(driver, "last-opening"), ("review", language, width, height)
+        assert in_view(driver, "review-public-reason"), ("review", language, width, height)
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
@@ -136,7 +135,7 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
     # and the alert, the button and the reasons all stay in view in both viewports.
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
     assert driver.find_element(By.ID, "loss-error").text == translated(
-        language, "Pick a reason, or write one in your own words."
+        language, "Pick a reason, or type one under Details."
     )
     for width, height in VIEWPORTS:
         driver.execute_cdp_cmd(

@@ -146,6 +146,16 @@ class Formats:
         escaped = [str(escape(item)) for item in items]
         return Markup(format_list(escaped, style="standard", locale=self.language))  # noqa: S704
 
+    def sentences(self, items: Iterable[str]) -> Markup:
+        """Sentences one after the other as the language writes them (``A. B?``; ``A。B?``).
+
+        A space between them in English, none after 。 in Japanese (the loss review's
+        sentence per person, then its question: issue 12). Each is escaped unless it is
+        already markup, as :meth:`list` does.
+        """
+        joiner = "" if self.language == "ja" else " "
+        return Markup(joiner.join(str(escape(item)) for item in items))  # noqa: S704
+
     def zone_name(self) -> str:
         """The zone's name as configured (``Asia/Tokyo``), for page footers."""
         return str(self.zone)

@@ -74,17 +74,12 @@ def _loss_fields(page: Page) -> dict[str, Any]:
             )
         elif lost_at > page.service.now():
             errors.append(("lost_at", N_("The time of loss is in the future.")))
-    reason = form.get("reason", "").strip()
-    if not reason:
-        # A common reason chosen with one click (COMMON_REASONS); typed words win. An
-        # unknown choice is treated as none: nothing but our own texts is recorded so.
-        common = COMMON_REASONS.get(form.get("reason_common", ""))
-        reason = common.text(page.language) if common is not None else ""
+    reason = internal_reason(page, form.get("reason_common", ""), form.get("reason", ""))
     if not reason:
         # Said as what to do, with the cursor on the first choice (issue 12, fifth newcomer
         # run: "please type the reason", with the cursor in the own-words field, led to
         # typing through the IME instead of one click).
-        errors.append(("reason", N_("Pick a reason, or write one in your own words.")))
+        errors.append(("reason", N_("Pick a reason, or type one under Details.")))
     # The waiting period is under Advanced, after the reason in the form.
     wait_text = form.get("waiting_hours", "").strip()
     if not wait_text.isascii() or not wait_text.isdigit() or len(wait_text) > _MAX_HOURS_DIGITS:
@@ -99,6 +94,27 @@ def _loss_fields(page: Page) -> dict[str, Any]:
         "lost_at_text": lost_text,
         "lost_at": lost_at,
     }
+
+
+def internal_reason(page: Page, choice: str, details: str) -> str:
+    """The internal reason as recorded: the reason chosen, then the details typed beside it.
+
+    Issue 12, fifteenth session: beside three choices, "Or in your own words" left both
+    newcomers unsure whether to pick one as well, or whether the words replaced it. One
+    rule, which the form's label says: the details are added to the choice ("Lost by the
+    contractor: on the train ..."), both kept; details alone are the reason. A choice is
+    one of our own texts (COMMON_REASONS) in the official's language: an unknown one counts
+    as none, so nothing else is ever recorded as a choice. The review posts the reason so
+    composed back with no choice: it is kept as it is.
+    """
+    typed = details.strip()
+    common = COMMON_REASONS.get(choice)
+    if common is None:
+        return typed
+    chosen = common.text(page.language)
+    if not typed:
+        return chosen
+    return N_("%(reason)s: %(details)s", reason=chosen, details=typed).text(page.language)
 
 
 def _move(container: dict[str, Any]) -> tuple[str, str, str | None]:

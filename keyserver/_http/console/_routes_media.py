@@ -106,8 +106,9 @@ def _the_one_medium(q: str, state: str, result: Mapping[str, Any]) -> str | None
 
 # Issue 12: the reasons most loss reports give, one click each (radio buttons: no script
 # needed, where a datalist's suggestions showed only after a click into the field and a
-# newcomer typed the reason through the IME instead). The official's own words, typed
-# beside them, win; the audit log keeps the words the official saw, in their language.
+# newcomer typed the reason through the IME instead). Details typed beside them are added
+# to the choice (_routes_loss.internal_reason); the audit log keeps the words the official
+# saw, in their language.
 # Short enough that the three fit on one line in either language (issue 12: in English
 # they wrapped and pushed the form's button below the fold at 1366x768).
 COMMON_REASONS: Mapping[str, Message] = {

@@ -142,6 +142,11 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     # Opened", which another container's opening makes, read as if the clerk had opened
     # the residents tax export).
     opened = [c for c in containers if c["confirmed"]]
+    differing = [
+        c
+        for c, (cid, _) in zip(containers, releases, strict=True)
+        if close["before"][cid] != close["as_typed"][cid]
+    ]
     return {
         "first_at": close["first_at"],
         "last_at": close["last_at"],
@@ -159,12 +164,30 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
         # every line was read).
         "last": last,
         "opened_before": opened[-1] if opened and not last["confirmed"] else None,
-        "differing": [
-            c
-            for c, (cid, _) in zip(containers, releases, strict=True)
-            if close["before"][cid] != close["as_typed"][cid]
-        ],
+        "differing": differing,
+        "asked": _asked(differing or [last]),
     }
+
+
+def _asked(releases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The releases the review's question names, one sentence per person and second.
+
+    Issue 12, fifteenth session: a clerk opened "benefit payments" and, in the same
+    second, was given the key of "residents tax" (a wrong password); the question named
+    only the opening, and the report then showed both. The question names every release
+    whose container an earlier loss would change (``differing``), in time order; one
+    person's releases within one second as shown are said in one sentence ("At 06:50:18
+    clerk opened “A” and was given the key of “B”"), each container once: the one opened
+    under "opened", the others under "was given the key".
+    """
+    groups: dict[tuple[datetime, str], dict[str, Any]] = {}
+    for c in releases:
+        key = (_to_the_second(c["at"]), str(c["actor"]))
+        group = groups.setdefault(
+            key, {"at": c["at"], "actor": c["actor"], "opened": [], "given": []}
+        )
+        group["opened" if c["confirmed"] else "given"].append(c["label"])
+    return list(groups.values())
 
 
 def _own_loss_reports(page: Page, medium: str, before_seq: int | None) -> list[dict[str, Any]]:
