@@ -4,7 +4,7 @@ The tmpfs seal row depends on it (issue 15, bench/profiles/seal.md, fifteenth se
 seal with ``--force`` over an existing container holds the old and the new container until
 it publishes the new one (the atomic replace: a reader sees the old file or the new one,
 never a mix), so on /dev/shm it needs 1 GiB of pages beyond those of the old container.
-``age -o OUT`` truncates OUT first and writes into the pages it has just freed. Measured on
+``age -o OUT`` truncates OUT first: it needs no more pages than it has just freed. Measured on
 the bench VM with 6 GiB of other files in tmpfs (``MemAvailable`` 6.1-7.6 GB of 24): ``rwc
 seal`` 1.09 / 1.92 / 2.88 s instead of 0.98-1.08 s just before, and perf put 1.9 s of CPU in
 its copy into the new file's pages instead of ~0.2 s (what a first touch of memory the host

@@ -1,4 +1,4 @@
-"""What `rwc info`, `open` and `verify` print for a person, in English and Japanese (issue 12).
+"""What `rwc info`, `open` and `verify` print for a person (and the progress bars) (issue 12).
 
 Part of the one table (pycontainer/cli/texts.py TEXTS; tests/cli/test_texts.py checks both
 languages and the placeholders). The English is what the commands printed before, word for
@@ -33,6 +33,10 @@ INFO_TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "(the header is authenticated only when the container is opened)",
         "ja": "(ヘッダーは、コンテナを開いたときに初めて認証されます)",
     },
+    # The label of the progress bar on a terminal (open, verify; seal for the writer).
+    "progress_extracting": {"en": "extracting", "ja": "展開中"},
+    "progress_verifying": {"en": "verifying", "ja": "検証中"},
+    "progress_sealing": {"en": "sealing", "ja": "封入中"},
     # `rwc open`'s result; "_one" for a single entry (Japanese has one form).
     "open_ok": {
         "en": "extracted {count} entries into {dest}",

@@ -347,7 +347,10 @@ def _default_directory(container: Path) -> Path:
 def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Extract entries; nothing appears unless every byte was authenticated (library)."""
     dest = Path(args.directory) if args.directory else _default_directory(Path(args.container))
-    with _opened(args, ui, env) as (container, receipt), ui.progress("extracting") as progress:
+    with (
+        _opened(args, ui, env) as (container, receipt),
+        ui.progress(say("progress_extracting", ui.lang)) as progress,
+    ):
         extracted = container.extract(
             dest, paths=args.paths or None, force=args.force, progress=progress
         )
@@ -448,7 +451,10 @@ def _widen_pipe(out: Any) -> None:
 
 def run_verify(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Authenticate the whole payload and index; write nothing."""
-    with _opened(args, ui, env) as (container, receipt), ui.progress("verifying") as progress:
+    with (
+        _opened(args, ui, env) as (container, receipt),
+        ui.progress(say("progress_verifying", ui.lang)) as progress,
+    ):
         container.verify(progress=progress)
         count = len(container.entries())
     said = "verify_ok_one" if count == 1 else "verify_ok"

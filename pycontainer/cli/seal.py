@@ -291,7 +291,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             ui.note("activating the container on the key server")
             client.commit(sealed.container_id, sealed.header_digest, sealed.receipt_key)
 
-        with ui.progress("sealing") as progress:
+        with ui.progress(say("progress_sealing", ui.lang)) as progress:
             options: SealOptions = {
                 "slot": slot,
                 "key_server": client,

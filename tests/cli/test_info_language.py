@@ -136,3 +136,27 @@ def test_ls_long_shows_times_in_the_computers_zone_with_its_offset(
         rwc_process(server, tmp_path, "ja", "--json", "ls", str(container), before=TOKYO).out
     )
     assert doc["entries"][0]["mtime"] == datetime.fromtimestamp(int(mtime), UTC).isoformat()
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal (rich draws its progress bar into it)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@LANGS
+def test_the_progress_bar_is_labelled_in_the_readers_language(
+    server: LiveServer, tmp_path: Path, lang: str
+) -> None:
+    container = seal(server, tmp_path)
+    labels = {"en": ("verifying", "extracting"), "ja": ("検証中", "展開中")}[lang]
+    for argv, label in zip(
+        (["verify", str(container)], ["open", str(container), "-C", str(tmp_path / "o")]),
+        labels,
+        strict=True,
+    ):
+        err = _Terminal()
+        code = run(argv, env=clerk_env(server, tmp_path, lang), stdout=io.StringIO(), stderr=err)
+        assert code == ExitCode.OK, err.getvalue()
+        assert label in err.getvalue(), err.getvalue()

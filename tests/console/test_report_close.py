@@ -25,6 +25,7 @@ from selenium.webdriver.common.by import By
 
 from keyserver._domain.i18n import translate
 from keyserver._domain.settings import Settings
+from tests.support.clock import FakeClock
 from tests.support.console import (
     BrowserFactory,
     pdf_pages,
@@ -34,7 +35,7 @@ from tests.support.console import (
 from tests.support.console_pages import shoot, sign_in_by_cookie
 from tests.support.loss_form import MEDIUM
 from tests.support.openings import OPENINGS, opened
-from tests.support.world import World
+from tests.support.world import World, activate, confirm, make_world, oprf
 
 # The clerk opened "late" at 17:40:15 on 3 Dec (Tokyo) and was given the key of "tried" in
 # the same second; the official was told 17:41, 45 s later.
@@ -271,3 +272,50 @@ def test_an_unconfirmed_release_alone_says_what_not_confirmed_means(
         _report_loss(world, CLOSE_LOSS)
         page = _report_page(console_url, world.tokens["official"], language)
     assert _caution_lines(page) == [" ".join(_unconfirmed(language).split())]
+
+
+def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: str) -> None:
+    """The box rows of the two cases the story does not have (issue 12, fifteenth session):
+    a container opened just before the time of loss and given its key again after that
+    opening, still before the loss, without a confirmed opening (a wrong password): the
+    opening is marked on its row with the answer an earlier loss would give, the later
+    release has a row of its own said as unconfirmed and with no answer of its own (the
+    opening before it decides); and a container opened just before the loss and again
+    after it: marked, with no answer to change (Opened either way)."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    clock.t = datetime(2026, 12, 1, tzinfo=UTC)
+    world = make_world(settings, console_url)
+    try:
+        made = {label: activate(world, medium=MEDIUM, label=label) for label in ("both", "again")}
+
+        def release(label: str, at: datetime, confirmed: bool) -> None:
+            clock.t = at
+            reg, key = made[label]
+            cid = reg["container_id"]
+            given = oprf(world, "reader", cid, reg["public_key"])
+            if confirmed:
+                confirm(world, "reader", cid, key, given)
+
+        release("both", datetime(2026, 12, 3, 8, 40, 0, tzinfo=UTC), confirmed=True)
+        release("again", datetime(2026, 12, 3, 8, 40, 10, tzinfo=UTC), confirmed=True)
+        release("both", datetime(2026, 12, 3, 8, 40, 30, tzinfo=UTC), confirmed=False)
+        release("again", datetime(2026, 12, 3, 10, 0, tzinfo=UTC), confirmed=True)
+        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+        _report_loss(world, CLOSE_LOSS)
+        page = _report_page(console_url, world.tokens["official"], "en")
+    finally:
+        world.close()
+    boxes = _box_rows(page)
+    opening = (
+        "3 Dec 2026, 17:40:00 (UTC+09:00) (reader), just before the time of loss: lost before"
+        " then, the answer would be Opened"
+    )
+    unconfirmed = (
+        "3 Dec 2026, 17:40:30 (UTC+09:00) (reader), opening not confirmed (e.g. a wrong password)"
+    )
+    again = "3 Dec 2026, 17:40:10 (UTC+09:00) (reader), just before the time of loss"
+    assert ("Last confirmed opening before the loss", opening) in boxes["both"], boxes["both"]
+    assert ("Key released just before the loss", unconfirmed) in boxes["both"], boxes["both"]
+    assert ("Last confirmed opening before the loss", again) in boxes["again"], boxes["again"]
+    assert [name for name, _ in boxes["again"]].count("Key released just before the loss") == 0
