@@ -55,6 +55,7 @@ from keyserver._domain.validation import (
 from keyserver._release import rowcheck
 from keyserver._release.compiled import HotPath
 from keyserver._release.group_commit import GroupCommit, Take
+from keyserver._release.held import HeldConnection
 from keyserver._release.hostcommit import CommitterClient
 from keyserver._release.hotpath import Batch
 from keyserver._release.jobs import EvalJob, bearer_job, parse_inputs
@@ -125,8 +126,14 @@ class Releaser:
         self._ledger = ledger
         self._settings = ledger.settings
         self._keyring = ledger.keyring
+        # The batches' connection, kept from one batch to the next while they follow
+        # each other (held.py: no checkout, ping or SQLite PRAGMA per batch under load);
+        # given back once the committer has been idle (group_commit.py, on_idle).
+        self._held = HeldConnection(ledger.engine, ledger.durability)
         # Concurrent evaluations share one transaction and one fsync (group_commit.py).
-        self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(self._next_batch)
+        self._evaluations: GroupCommit[EvalJob, dict[str, Any]] = GroupCommit(
+            self._next_batch, on_idle=self._held.close
+        )
         # The batch runs its statements as pre-compiled DB-API calls (hotpath.py).
         self._hot = HotPath(ledger.engine.dialect, async_commit=ledger.durability.early)
         # Where the reads before the chain-head lock run (_evaluate_batch), always on the
@@ -274,6 +281,7 @@ class Releaser:
     def close(self) -> None:
         """Finish queued evaluations and stop the committer thread."""
         self._evaluations.close()
+        self._held.close()
         if self._committer is not None:
             self._committer.close()
 
@@ -300,7 +308,7 @@ class Releaser:
             batch = Batch(hot, None)
             clock = LockClock()
             with contextlib.ExitStack() as tx:
-                conn = tx.enter_context(self._ledger.engine.connect())
+                conn = tx.enter_context(self._held.batch())
                 # Early lock release (keyserver/_store/durability.py): the COMMIT below
                 # releases the head without waiting for the flush; leaving this context
                 # (after COMMIT, before any evaluation: _finish runs after the with) waits

@@ -74,6 +74,10 @@ class GroupCommit(Generic[J, R]):
             it took, or the queued batch if it took none, gets that exception.
         max_batch: Upper bound of jobs per transaction (bounds latency and lock time).
         name: Name of the committer thread (shown by debuggers and py-spy).
+        on_idle: Called on the committer thread once no job has come for ``linger``
+            seconds after a batch, and before the thread stops: the release batches keep
+            their connection from one batch to the next until then (held.py).
+        linger: See ``on_idle``.
     """
 
     def __init__(
@@ -81,12 +85,16 @@ class GroupCommit(Generic[J, R]):
         runner: Callable[[Take[J]], Sequence[R | BaseException]],
         max_batch: int = 64,
         name: str = "rwc-group-commit",
+        on_idle: Callable[[], None] | None = None,
+        linger: float = 0.1,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         self._runner = runner
         self._max_batch = max_batch
         self._name = name
+        self._on_idle = on_idle
+        self._linger = linger
         self._cond = threading.Condition()
         self._queue: list[_Item[J, R]] = []
         self._thread: threading.Thread | None = None
@@ -159,6 +167,13 @@ class GroupCommit(Generic[J, R]):
 
     def _work(self) -> None:
         while True:
+            if self._on_idle is not None:
+                with self._cond:
+                    if not self._queue and not self._stopping:
+                        self._cond.wait(self._linger)
+                    idle = not self._queue
+                if idle:
+                    self._on_idle()  # outside the lock: it may close a connection
             with self._cond:
                 while not self._queue and not self._stopping:
                     self._cond.wait()

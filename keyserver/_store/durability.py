@@ -107,36 +107,49 @@ class Durability:
         self._synced_entry: tuple[int, int] | None = None
         self._entry_lock = threading.Lock()
 
+    def commit_early(self, conn: Connection) -> None:
+        """Make ``conn``'s commits return before the flush (SQLite at FULL or EXTRA).
+
+        For the release batch's connection only (keyserver/_release/held.py), checked out
+        of the pool for as long as it stays so: :meth:`commit_durably` before it goes back,
+        so no other transaction ever commits at NORMAL. PostgreSQL: nothing here (its
+        batch turns ``synchronous_commit`` off in its own transaction, compiled.py).
+        """
+        if self._wal is None:
+            return
+        raw = conn.connection.dbapi_connection
+        try:
+            assert raw is not None
+            # Outside any transaction (SQLite refuses to change it inside one).
+            raw.execute("PRAGMA synchronous=NORMAL")
+        except Exception as exc:
+            conn.invalidate()
+            raise DurabilityError(exc, "commit without waiting for the flush") from exc
+
+    def commit_durably(self, conn: Connection) -> None:
+        """Undo :meth:`commit_early` before ``conn`` goes back to the pool.
+
+        If that fails, the connection is dropped: never pooled with NORMAL.
+        """
+        if self._wal is None or conn.invalidated:
+            return
+        try:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA synchronous={self._level}")  # validated setting
+        except Exception:  # noqa: BLE001 - never pool a connection that does not sync
+            conn.invalidate()
+
     @contextlib.contextmanager
     def release_commit(self, conn: Connection) -> Iterator[None]:
-        """Around the release batch's writing transaction on ``conn``: commit early, flush after.
+        """Around the release batch's writing transaction on ``conn``: flush after COMMIT.
 
-        Entered on a connection with no transaction yet; the transaction (and its lock)
-        is entered and left inside. On a normal exit, i.e. after COMMIT, returns only
-        once that commit is durable (:meth:`flush`). The connection is left as it was
-        found (SQLite: its ``synchronous`` level restored; if that fails it is dropped,
-        never pooled with NORMAL).
+        ``conn`` commits early (:meth:`commit_early`, done by its holder); the transaction
+        (and its lock) is entered and left inside. On a normal exit, i.e. after COMMIT,
+        returns only once that commit is durable (:meth:`flush`).
         """
-        raw = conn.connection.dbapi_connection
-        sqlite_early = self._wal is not None
-        if sqlite_early:
-            try:
-                assert raw is not None
-                # Outside any transaction (SQLite refuses to change it inside one).
-                raw.execute("PRAGMA synchronous=NORMAL")
-            except Exception as exc:
-                conn.invalidate()
-                raise DurabilityError(exc, "commit without waiting for the flush") from exc
-        try:
-            yield
-            self.flush(conn)
-        finally:
-            if sqlite_early:
-                try:
-                    assert raw is not None
-                    raw.execute(f"PRAGMA synchronous={self._level}")  # validated setting
-                except Exception:  # noqa: BLE001 - never pool a connection that does not sync
-                    conn.invalidate()
+        yield
+        self.flush(conn)
 
     def flush(self, conn: Connection | None = None) -> None:
         """Return once every commit made before this call is durable (see the module).
