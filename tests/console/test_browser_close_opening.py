@@ -63,7 +63,8 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     said = translated(
         language, "At %(at)s %(who)s opened %(opened)s and was given the key of %(given)s."
     ) % {
-        "at": "17:40:15",
+        "at": translated(language, "%(at)s (%(s)s s before %(lost)s)")
+        % {"at": "17:40:15", "s": 45, "lost": "17:41"},
         "who": "reader",
         "opened": translated(language, "“%(label)s”") % {"label": "late"},
         "given": translated(language, "“%(label)s”") % {"label": "tried"},

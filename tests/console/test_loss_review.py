@@ -162,8 +162,8 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert _question(en) == {
         "question": (
-            "At 17:40:15 reader opened “late”. At 17:40:20 reader was given the key of"
-            " “tried”. Was the medium lost after them?"
+            "At 17:40:15 (45 s before 17:41) reader opened “late”. At 17:40:20 (40 s before"
+            " 17:41) reader was given the key of “tried”. Was the medium lost after them?"
         ),
         # Each button says its answer (fifteenth session: the rows' answers were mapped
         # to the buttons with a pause); "before" gives each container's answer, as the
@@ -176,8 +176,9 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     }
     assert _question(ja) == {
         "question": (
-            "17:40:15 に reader が「late」を開いています。17:40:20 に reader へ「tried」の鍵が"
-            "渡されています。紛失はこれより後ですか?"
+            "17:40:15 (17:41 の 45 秒前) に reader が「late」を開いています。"
+            "17:40:20 (17:41 の 40 秒前) に reader へ「tried」の鍵が渡されています。"
+            "紛失はこれより後ですか?"
         ),
         "after": ("はい、後です: 紛失を届け出て 2 件のコンテナを停止", "報告書: 開かれていない"),
         "before": (
@@ -213,12 +214,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(milliseconds=400),
             (
                 (
-                    "At 17:40:15 reader opened “late” and was given the key of “tried”. Was"
-                    " the medium lost after that?"
+                    "At 17:40:15 (45 s before 17:41) reader opened “late” and was given the"
+                    " key of “tried”. Was the medium lost after that?"
                 ),
                 (
-                    "17:40:15 に reader が「late」を開き、「tried」の鍵を受け取っています。"
-                    "紛失はこれより後ですか?"
+                    "17:40:15 (17:41 の 45 秒前) に reader が「late」を開き、「tried」の鍵を"
+                    "受け取っています。紛失はこれより後ですか?"
                 ),
             ),
         ),
@@ -226,12 +227,14 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(seconds=1),
             (
                 (
-                    "At 17:40:15 reader opened “late”. At 17:40:16 reader was given the key"
-                    " of “tried”. Was the medium lost after them?"
+                    "At 17:40:15 (45 s before 17:41) reader opened “late”. At 17:40:16 (44 s"
+                    " before 17:41) reader was given the key of “tried”. Was the medium lost"
+                    " after them?"
                 ),
                 (
-                    "17:40:15 に reader が「late」を開いています。"
-                    "17:40:16 に reader へ「tried」の鍵が渡されています。紛失はこれより後ですか?"
+                    "17:40:15 (17:41 の 45 秒前) に reader が「late」を開いています。"
+                    "17:40:16 (17:41 の 44 秒前) に reader へ「tried」の鍵が渡されています。"
+                    "紛失はこれより後ですか?"
                 ),
             ),
         ),
@@ -388,8 +391,16 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     )
     # Within 15 minutes: asked about, the opening to the second.
     asked = _question(pages["2026-12-03 17:41"])
-    assert asked["question"] == "At 17:40:15 reader opened “late”. Was the medium lost after that?"
-    assert _question(pages["2026-12-03 17:40:30"])["after"][1] == "Report: Not opened"
+    # How close, when exact as shown (fifteenth session: both readers asked): the time of
+    # loss a whole minute; typed with seconds, the gap is not said.
+    assert asked["question"] == (
+        "At 17:40:15 (45 s before 17:41) reader opened “late”. Was the medium lost after that?"
+    )
+    with_seconds = _question(pages["2026-12-03 17:40:30"])
+    assert with_seconds["question"] == (
+        "At 17:40:15 reader opened “late”. Was the medium lost after that?"
+    )
+    assert with_seconds["after"][1] == "Report: Not opened"
 
 
 def _before_loss(language: str, minutes: int) -> str:
@@ -421,3 +432,15 @@ def test_how_long_before_the_loss_takes_one_unit_rounded() -> None:
         "紛失の 2 時間前",
         "紛失の 3 日前",
     ]
+
+
+def test_how_close_before_the_loss_is_said_only_when_exact() -> None:
+    """Seconds from a release (to the second) to a time of loss shown to the minute: exact
+    only when the time of loss is a whole minute; None otherwise (never a gap the shown
+    times contradict)."""
+    formats = _i18n.Formats("ja", ZoneInfo("Asia/Tokyo"), datetime(2026, 12, 6, tzinfo=UTC))
+    lost = datetime(2026, 12, 3, 8, 41, tzinfo=UTC)
+    released = datetime(2026, 12, 3, 8, 40, 15, 400000, tzinfo=UTC)  # shown 17:40:15
+    assert formats.seconds_before(released, lost) == 45
+    assert formats.seconds_before(released - timedelta(minutes=2), lost.isoformat()) == 165
+    assert formats.seconds_before(released, lost + timedelta(seconds=30)) is None
