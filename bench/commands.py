@@ -370,7 +370,13 @@ class _Runs:
         self.device = device
         self.figures: dict[str, _Figures] = {}
 
-    def measure(self, name: str, fn: Callable[..., ProcResult], *args: Any) -> None:
+    def measure(
+        self, name: str, fn: Callable[..., ProcResult], *args: Any, fresh: Path | None = None
+    ) -> None:
+        if fresh is not None:
+            # Deleted before the page cache is dropped: the drop's sync commits the deletion
+            # (and, on a file system mounted with `discard`, its discards) untimed.
+            fresh.unlink(missing_ok=True)
         if self.cold:
             self.dropped = drop_page_cache() and self.dropped
         before = self.device.read() if self.device else None
@@ -496,6 +502,14 @@ def _measure_storage(
                 ("rwc cat", lambda: tools.rwc_cat(rwc_out, src.name)),
             ),
         ]
+        # Each seal writes a new file, as a writer's export does: the previous round's output
+        # is deleted first, untimed, for both tools. Over an existing file the two differ in a
+        # way that is not speed: age truncates its output as it opens it, while rwc keeps the
+        # old container until the new one is complete and renamed over it (an interrupted seal
+        # loses nothing), so on tmpfs rwc alone needs a second 1 GiB of memory and frees the
+        # old one at the rename (bench/profiles/seal.md, fifteenth session: 0.09-0.11 s, and
+        # 1.9-2.9 s instead of 1.0 s when the machine had 6 GiB free).
+        fresh = {"age seal": age_out, "age seal+sync": age_out, "rwc seal": rwc_out}
         for n in range(runs):
             print(f"  {key}: run {n + 1}/{runs}", flush=True)
             # Interleaved (A B per command, >= 3 rounds, medians), so drift on a shared
@@ -505,7 +519,7 @@ def _measure_storage(
             for age_steps, rwc_step in steps:
                 order = [rwc_step, *age_steps] if n % 2 else [*age_steps, rwc_step]
                 for name, fn in order:
-                    r.measure(name, fn)
+                    r.measure(name, fn, fresh=fresh.get(name))
     # The 3-byte start-up rows have no per-GiB figures.
     small = set(diskdevice.STARTUP.values())
     out: dict[str, Any] = {

@@ -161,6 +161,23 @@ class RemoteBackend:
             )
         except requests.exceptions.SSLError as exc:
             raise self._tls_failure(exc) from None
+        except requests.exceptions.ProxyError:
+            # The proxy refused the tunnel (407: credentials wanted or refused; its policy)
+            # or could not be reached. http.client says which only in words, so one
+            # sentence for both; never "check that the server is running".
+            raise CliError(
+                N_(
+                    "the proxy (HTTPS_PROXY) did not connect this computer to the key server "
+                    "at %(server)s",
+                    server=self._base,
+                ),
+                hint=N_(
+                    "check the proxy setting in HTTPS_PROXY (with the proxy's user name and "
+                    "password if it asks for them: http://USER:PASSWORD@PROXY:PORT), or ask "
+                    "your IT staff"
+                ),
+                exit_code=EXIT_UNAVAILABLE,
+            ) from None
         except requests.exceptions.RequestException as exc:
             raise CliError(
                 N_(

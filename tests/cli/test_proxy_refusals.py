@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from keyserver._cli.main import main as keyserver_main
 from pycontainer.cli import refusals, texts
 from pycontainer.cli.exits import ExitCode
 from pycontainer.errors import Refusal
@@ -137,3 +139,36 @@ def test_without_a_proxy_the_network_advice_is_unchanged(server: LiveServer) -> 
     for lang in texts.LANGUAGES:
         timed_out = Refusal("unreachable", {"url": server.url, "why": "timed out"})
         assert refusals.render(timed_out, lang)[1] == texts.say("refusal_unreachable_hint", lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_keyserver_says_the_proxy_not_the_server(
+    clean_proxy_env: pytest.MonkeyPatch, lang: str
+) -> None:
+    """`keyserver --server` through a proxy that answers 407 (requests reads HTTPS_PROXY).
+
+    It said "cannot reach the key server at URL (ProxyError)" with "check that the server
+    is running"; the official now reads that the proxy did not connect them, and what to do.
+    """
+    url = f"https://{REMOTE_NAME}:8443"
+    with proxy(407, clean_proxy_env, "") as p:
+        err = io.StringIO()
+        env = {"KEYSERVER_TOKEN": "rwc_" + "A" * 43, "KEYSERVER_LANG": lang}
+        code = keyserver_main(
+            ["whoami", "--server", url], stdout=io.StringIO(), stderr=err, env=env
+        )
+    assert code == 7, err.getvalue()
+    error = {
+        "en": f"the proxy (HTTPS_PROXY) did not connect this computer to the key server at {url}",
+        "ja": f"プロキシ(HTTPS_PROXY)を通して鍵サーバー {url} に接続できませんでした",
+    }
+    hint = {
+        "en": "check the proxy setting in HTTPS_PROXY (with the proxy's user name and password "
+        "if it asks for them: http://USER:PASSWORD@PROXY:PORT), or ask your IT staff",
+        "ja": "HTTPS_PROXY のプロキシ設定を確認するか(プロキシがユーザー名とパスワードを求める"
+        "場合は http://ユーザー名:パスワード@プロキシ:ポート)、情報システムの担当者に相談して"
+        "ください",
+    }
+    said = [f"keyserver: error: {error[lang]}", f"keyserver: hint: {hint[lang]}"]
+    assert err.getvalue().splitlines() == said
+    assert p.heads and all("Bearer" not in h.decode() for h in p.heads)  # the token: never

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from babel.lists import format_list
 from selenium.webdriver.common.by import By
 
-from keyserver._domain.i18n import translate
+from keyserver._domain.i18n import translate, translations
 from keyserver._domain.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.console import (
@@ -90,14 +91,25 @@ def _unconfirmed(language: str) -> str:
 
 
 def _short(language: str) -> str:
-    """The caution's one line on screen for the story: the clerk's opening decides; the time
-    alone, on the day of the loss (it is in the facts under it)."""
-    return translate(
-        language,
-        "A container was opened at %(at)s, just before the time of loss: lost before then,"
-        " the answer would be %(answer)s.",
-        {"at": "17:40:15", "answer": translate(language, "Opened", {})},
+    """The caution's one line on screen for the story: both releases, in time order, by their
+    time alone on the day of the loss (the date is in the facts under it), whether each
+    opening was confirmed, and the medium's answer had it been lost before them."""
+    at = {"at": "17:40:15"}
+    releases = translations(language).ngettext(
+        "Just before the time of loss: %(releases)s. Lost before then, the answer would be"
+        " %(answer)s.",
+        "Just before the time of loss: %(releases)s. Lost before them, the answer would be"
+        " %(answer)s.",
+        2,
     )
+    both = format_list(
+        [
+            translate(language, "opened at %(at)s", at),
+            translate(language, "key released at %(at)s, opening not confirmed", at),
+        ],
+        locale=language,
+    )
+    return releases % {"releases": both, "answer": translate(language, "Opened", {})}
 
 
 def _caution_lines(page: str) -> list[str]:
@@ -272,6 +284,20 @@ def test_an_unconfirmed_release_alone_says_what_not_confirmed_means(
         _report_loss(world, CLOSE_LOSS)
         page = _report_page(console_url, world.tokens["official"], language)
     assert _caution_lines(page) == [" ".join(_unconfirmed(language).split())]
+    # On screen: that one release, said as unconfirmed, "before then" (one release).
+    line = translations(language).ngettext(
+        "Just before the time of loss: %(releases)s. Lost before then, the answer would be"
+        " %(answer)s.",
+        "Just before the time of loss: %(releases)s. Lost before them, the answer would be"
+        " %(answer)s.",
+        1,
+    ) % {
+        "releases": translate(
+            language, "key released at %(at)s, opening not confirmed", {"at": "17:40:15"}
+        ),
+        "answer": translate(language, "Possibly opened", {}),
+    }
+    assert _short_line(page) == [line]
 
 
 def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: str) -> None:

@@ -298,6 +298,9 @@ def test_printed_report_pages(
         numbering = say("Page %(page)s of %(pages)s", page=number, pages=len(pages))
         assert numbering in text, f"page {number}:\n{text}"
         assert title in text and prepared in text, f"page {number}:\n{text}"
+        # Once a page: page 1's margin leaves them to its heading and "Prepared ... by ..."
+        # (issue 12, fifteenth session: the title read twice on page 1).
+        assert text.count(title) == 1 and text.count(prepared) == 1, f"page {number}:\n{text}"
         # The zone in every page's margin, never a page of its own (issue 12).
         assert zone in text, f"page {number}:\n{text}"
     assert not note_alone(pages, zone)

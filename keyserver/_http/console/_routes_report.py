@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver._domain.answers import answer_first, worst
+from keyserver._domain.answers import SEVERITY, answer_first, worst
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Op, State
 from keyserver._http.console import _security
@@ -166,6 +166,14 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
         "opened_before": opened[-1] if opened and not last["confirmed"] else None,
         "differing": differing,
         "asked": _asked(differing or [last]),
+        # The review's "before" answer per container (issue 12, fifteenth session: the row
+        # said the medium's Opened where the paper said Possibly opened for the container
+        # with only a key release): each answer, worst first, with the containers it is.
+        "before_by_answer": [
+            (answer, [c["label"] for c in differing if c["answer"] == answer])
+            for answer in SEVERITY
+            if any(c["answer"] == answer for c in differing)
+        ],
     }
 
 
