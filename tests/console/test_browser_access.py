@@ -104,8 +104,7 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     advanced = official.find_element(By.CSS_SELECTOR, "#advanced summary").text
     # The button before the folded settings most reports keep (issue 12, fourth newcomer
     # run: it must be above the fold in a 1366x625 viewport).
-    # The public reason in the form, after the internal one (issue 12, fifteenth session).
-    wanted = ["reason_common_contractor", "reason", "public_reason", "review-loss", advanced]
+    wanted = ["reason_common_contractor", "reason", "review-loss", advanced]
     positions = [seen.index(w) for w in wanted]
     assert positions == sorted(positions)
     assert "Destroy now…" in seen[positions[-1] :]
@@ -114,4 +113,4 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     assert official.find_element(By.ID, "waiting_hours").is_displayed()
     official.find_element(By.ID, "reason").click()
     seen = tab_through(official, 6)
-    assert seen[:4] == ["public_reason", "review-loss", advanced, "waiting_hours"]
+    assert seen[:4] == ["review-loss", advanced, "note", "waiting_hours"]

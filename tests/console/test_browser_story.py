@@ -57,8 +57,6 @@ LONG_REASON = (
     "委託先が紛失 (incident 2022-06)。"
     + "担当者が電車内で紛失したと電話で連絡があり、警察に遺失届を提出済み。" * 2
 )
-# The reason for the paper and readers (issue 12, fifteenth session: folded, left empty).
-PUBLIC = {"ja": "委託先の職員が電車内で紛失", "en": "Lost on a train by a contractor"}
 
 
 def all_active(language: str, n: int) -> str:
@@ -239,22 +237,17 @@ def test_loss_story(
     # No "Today" button (a time alone is today: it saved nothing).
     assert not driver.find_elements(By.ID, "lost_today")
     lost_at.send_keys("2026-12-01 18:30")
-    # A common reason with details added to it (issue 12, fifteenth session); the public
-    # reason in the form (optional: not one of the README's steps, not counted), the
-    # waiting period folded away with its default (labels: test_loss_form.py).
+    # A common reason with details added to it, the one reason, printed (issue 12,
+    # fifteenth session); the waiting period and note folded away (test_loss_form.py).
     driver.find_element(By.ID, "reason_common_contractor").click()
     driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
-    driver.find_element(By.ID, "public_reason").send_keys(PUBLIC[language])
     assert not driver.find_element(By.ID, "waiting_hours").is_displayed()
     offered = driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")
     assert translated(language, "Stolen") in [o.text for o in offered]
-    # "Internal" says who reads it (issue 12, tenth newcomer runs: no "(for officials and
-    # auditors)" after it); "not printed", that the paper will not show it (fifteenth).
+    # The legend says where the reason goes, and what not to write in it (fifteenth).
     legend = driver.find_element(By.CSS_SELECTOR, "#reasons legend").text
-    assert legend == (
-        f"{translated(language, 'Internal reason')}"
-        f" {translated(language, '(required, not printed)')}"
-    )
+    said = "Reason (printed on the report and shown to readers; no personal names)"
+    assert legend == translated(language, said)
     submit_button(driver, translated(language, "Review what this will affect"))
     steps.act(3)
     steps.page()
@@ -285,10 +278,7 @@ def test_loss_story(
         "details": LONG_REASON,
     }
     said = driver.find_element(By.ID, "review-reason").text
-    assert said == f"{internal} {translated(language, '(not printed)')}"
-    assert driver.find_element(By.ID, "review-public-reason").text == (
-        f"{PUBLIC[language]} {translated(language, '(printed, shown to readers)')}"
-    )
+    assert said == f"{internal} {translated(language, '(printed, shown to readers)')}"
     # Every container was sealed before the time of loss: no warning (issue 12).
     assert not driver.find_elements(By.ID, "sealed-after-loss")
     assert states(console_server, medium) == {"active"}, "the review must not act"
@@ -409,10 +399,8 @@ def test_loss_story(
     # of its own (issue 12, seventh newcomer run: page 3 held only the zone note).
     zone = driver.find_element(By.TAG_NAME, "footer").text
     assert len(printed) <= 2 and all(zone in page for page in printed), printed
-    # The public reason is on paper; the internal one never is (it can name people).
-    paper = "".join("".join(printed).split())
-    assert "".join(PUBLIC[language].split()) in paper, printed
-    assert "警察に遺失届" not in paper
+    # The one reason typed is on paper (issue 12, fifteenth session: it was not).
+    assert "".join(internal.split()) in "".join("".join(printed).split()), printed
     assert not note_alone(printed, zone)
     steps.act()  # Print: pressed by the newcomer; here the browser's own PDF path prints
 

@@ -231,8 +231,9 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
         "Search",
         "Time of loss",
         # Required on the form (issue 12, twelfth session's second newcomer runs: both
-        # were surprised by it when the card did not name it).
-        "Internal reason",
+        # were surprised by it when the card did not name it); the one, printed reason
+        # (fifteenth session).
+        "Reason",
         "Review what this will affect",
         "Report lost and suspend N containers",
         "Print",

@@ -100,7 +100,7 @@ def test_bad_time_is_said_on_the_form_with_everything_kept(
     assert 'action="/console/medium/report-lost"' in bad.text  # the form, not "Not done"
     assert value_of(bad.text, "lost_at") == "12/05/2026 6:30 PM"
     assert value_of(bad.text, "reason") == "委託先が紛失 <b>"  # kept, and shown as text
-    assert value_of(bad.text, "public_reason") == "media reported lost"
+    assert value_of(bad.text, "note") == "media reported lost"
     assert value_of(bad.text, "waiting_hours") == "48"
     required = "紛失日時を入力してください" if language == "ja" else "The time of loss is required."
     assert empty.status_code == 400 and required in html.unescape(empty.text)
@@ -213,10 +213,8 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     assert bad.text.count("autofocus") == no_reason.text.count("autofocus") == 1
     # Which reason is printed, said where it is typed (issue 12, fifteenth session: both
     # newcomers typed the story in the internal reason and expected it on paper).
-    assert "<legend>内部向けの理由 (必須・印刷されません) " in page.text
-    assert (
-        '<label for="public_reason">公開する理由 (報告書に印刷・閲覧者に表示)</label>' in page.text
-    )
+    assert "<legend>理由 (報告書に印刷・閲覧者に表示、人名は書かない) " in page.text
+    assert '<label for="note">内部メモ (印刷しない)</label>' in page.text
     assert no_reason.status_code == 400
     # A missing reason: the cursor and the error's link on the first choice, one click
     # away (fifth newcomer run: the cursor in the own-words field led to typing).
@@ -253,7 +251,7 @@ def test_every_field_to_fix_is_said_at_once(
         assert 'aria-invalid="true"' in tag_of(both.text, field), field
     assert both.text.count("autofocus") == 1 and "autofocus" in tag_of(both.text, "lost_at")
     assert value_of(both.text, "lost_at") == "12/5 18:30"
-    assert value_of(both.text, "public_reason") == "media reported lost"
+    assert value_of(both.text, "note") == "media reported lost"
     assert '<details id="advanced" open>' in both.text  # a refused field is never hidden
     future_alert = html.unescape(future.text.split('id="loss-error"')[1].split("</p>")[0])
     assert future.status_code == 400 and reason_said in future_alert
@@ -283,26 +281,30 @@ def test_a_common_reason_is_one_click(
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, language)
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    review = _post(browser, console_url, EXAMPLE, reason=typed, reason_common=choice)
+    review = _post(browser, console_url, EXAMPLE, reason=typed, reason_common=choice, note="")
     assert not choice or f'name="reason_common" value="{choice}"' in page.text
     assert review.status_code == 200
-    assert f'<input type="hidden" name="reason" value="{recorded}">' in review.text
     shown = html.unescape(review.text.split('<dd id="review-reason">', 1)[1].split("<span")[0])
     assert shown.strip() == recorded
-    # The confirmation posts the composed reason back, no choice: recorded as shown, once.
-    _post(browser, console_url, EXAMPLE, "/confirm", reason=recorded, reason_common="")
-    assert _loss_reasons(settings) == [recorded]
+    # The confirmation posts the fields as typed and composes them as the review did: the
+    # one reason typed is both the recorded and the printed one.
+    _post(browser, console_url, EXAMPLE, "/confirm", reason=typed, reason_common=choice, note="")
+    assert _loss_reasons(settings) == [(recorded, recorded)]
 
 
-def _loss_reasons(settings: Settings) -> list[str]:
-    """The internal reasons of MEDIUM's loss reports, as the audit log records them."""
+def _loss_reasons(settings: Settings) -> list[tuple[str, str]]:
+    """The (internal, public) reasons of MEDIUM's loss reports, as the audit log has them."""
     service = KeyService(settings)
     try:
         boot = Actor(name="bootstrap", roles=ROLES, local=True)
         entries = service.console_audit(boot, action="suspend", medium=MEDIUM)["entries"]
     finally:
         service.close()
-    return [e["details"]["reason"] for e in entries if e["details"].get("loss_report")]
+    return [
+        (e["details"]["reason"], e["details"].get("public_reason"))
+        for e in entries
+        if e["details"].get("loss_report")
+    ]
 
 
 def test_an_unknown_common_reason_is_no_reason(settings: Settings, console_url: str) -> None:
@@ -383,12 +385,13 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, "ja")
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", public_reason="")
+    bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", note="")
     assert '<details id="advanced">' in page.text
-    assert "<summary>任意: 鍵の破棄は 72 時間後</summary>" in page.text
-    form = page.text.split('id="reasons"', 1)[1]
-    assert form.index('id="public_reason"') < form.index('id="review-loss"')
-    assert 'id="public_reason"' not in form.split('<details id="advanced"', 1)[1]
+    assert "<summary>任意: 鍵の破棄は 72 時間後、内部メモ (印刷しない)</summary>" in page.text
+    # One reason in the form; the internal note folded (the lead's decision, fifteenth
+    # session: two reason fields were typed twice, or the printed one left empty).
+    assert 'id="public_reason"' not in page.text
+    assert 'id="note"' in page.text.split('<details id="advanced"', 1)[1]
     offered = (
         '<input type="radio" id="reason_common_contractor" name="reason_common"'
         ' value="contractor"> 委託業者からの紛失連絡'
@@ -464,32 +467,30 @@ def test_review_says_a_common_move_once_and_lists_every_container(
     assert "Report lost and suspend 2 containers<" in text
 
 
-def test_review_repeats_both_reasons_and_says_which_is_printed(
+def test_review_repeats_the_reason_printed_and_the_note_not(
     settings: Settings, console_url: str
 ) -> None:
-    """Issue 12, fifteenth session: the review did not repeat the reasons typed (a newcomer
-    could not check them), and both newcomers expected the internal reason on paper. Both
-    are shown, as they will be recorded (escaped: text, never markup), each saying whether
-    it is printed; no public reason says that nothing is. The deadline reads rule first,
-    its time without the offset the time of loss above it already says."""
+    """Issue 12, fifteenth session: the review repeats the one reason as it will be printed
+    (escaped: text, never markup) and the internal note, if any, as not printed; the note
+    is added to the recorded reason only, never to the printed one. The deadline reads
+    rule first, its time without the offset the time of loss above it already says."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, "ja")
-    without = _post(browser, console_url, EXAMPLE, public_reason="")
-    given = _post(browser, console_url, EXAMPLE)
+    without = _post(browser, console_url, EXAMPLE, note="")
+    given = _post(browser, console_url, EXAMPLE, note="田中 <i>")
     assert without.status_code == given.status_code == 200
-    internal = (
-        '<dt>内部向けの理由</dt><dd id="review-reason">委託先が紛失 &lt;b&gt;'
-        ' <span class="hint">(印刷されません)</span></dd>'
-    )
-    assert internal in without.text and internal in given.text
-    assert (
-        '<dt>公開する理由</dt><dd id="review-public-reason">'
-        "なし (報告書に理由は印刷されません)</dd>"
-    ) in without.text
-    assert (
-        '<dt>公開する理由</dt><dd id="review-public-reason">media reported lost'
+    printed = (
+        '<dt>理由</dt><dd id="review-reason">委託先が紛失 &lt;b&gt;'
         ' <span class="hint">(報告書に印刷、閲覧者に表示)</span></dd>'
+    )
+    assert printed in without.text and printed in given.text
+    assert 'id="review-note"' not in without.text
+    assert (
+        '<dt>内部メモ</dt><dd id="review-note">田中 &lt;i&gt;'
+        ' <span class="hint">(印刷されません)</span></dd>'
     ) in given.text
+    _post(browser, console_url, EXAMPLE, "/confirm", note="田中 <i>")
+    assert _loss_reasons(settings) == [("委託先が紛失 <b> / 田中 <i>", "委託先が紛失 <b>")]
     rule = without.text[without.text.index('id="deadline-rule">') :]
     rule = rule[len('id="deadline-rule">') : rule.index("</dd>")]
     # The rule, exact (issue 12, eighth newcomer run: an "about" time differed from the

@@ -39,7 +39,7 @@ def _review(url: str, token: str, language: str, typed: str = TYPED) -> tuple[st
         "waiting_hours": "72",
         "reason": "",
         "reason_common": "stolen",
-        "public_reason": "",
+        "note": "",
     }
     review = browser.post(url + "/console/medium/report-lost", data=form, timeout=30)
     assert review.status_code == 200, review.text[:2000]
@@ -93,13 +93,12 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
         # Fifteenth session: both reasons back on the review, to check what was typed,
         # each saying whether it is printed (both newcomers expected the internal one on
         # paper).
-        ("Internal reason", "Stolen (not printed)"),
-        ("Public reason", "none: the report prints no reason"),
+        ("Reason", "Stolen (printed, shown to readers)"),
     ]
     assert 'id="close-opening"' not in text  # 50 minutes before the time typed
     shown = re.sub(r"<[^>]+>", "", text.split("<main", 1)[1])  # what is read, not posted
     assert "Nothing has happened yet" not in shown
-    assert 'name="reason" value="Stolen"' in text  # posted as shown
+    assert 'name="reason_common" value="stolen"' in text  # posted as typed
     opening = ("最後に確認された開封", "紛失の 50 分前 (17:40): late (reader)")
     assert opening in _facts(ja)
     assert "確定から 72 時間後" in ja
@@ -190,14 +189,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     assert [label for label, _ in _facts(en)] == [
         "Time of loss",
         "Keys destroyed after",
-        "Internal reason",
-        "Public reason",
+        "Reason",
     ]
     assert [label for label, _ in _facts(ja)] == [
         "紛失日時",
         "鍵の破棄予定",
-        "内部向けの理由",
-        "公開する理由",
+        "理由",
     ]
     for page in (en, ja):
         # One primary action, focused; the way back once, never primary.
@@ -319,7 +316,7 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
             "waiting_hours": "48",
             "reason": "電話 <b>",
             "reason_common": "office",
-            "public_reason": '紛失 "駅"',
+            "note": '紛失 "駅"',
         }
         review = browser.post(console_url + "/console/medium/report-lost", data=typed, timeout=30)
         assert review.status_code == 200, review.text[:2000]
@@ -346,7 +343,7 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
     assert value_of(back.text, "lost_at") == "2026-12-03 17:41"
     assert value_of(back.text, "reason") == "電話 <b>"
     assert value_of(back.text, "waiting_hours") == "48"
-    assert value_of(back.text, "public_reason") == '紛失 "駅"'
+    assert value_of(back.text, "note") == '紛失 "駅"'
     assert 'value="office" checked' in back.text
     assert " autofocus" in back.text.split('id="lost_at"', 1)[1].split(">", 1)[0]
     assert 'id="loss-error"' not in back.text

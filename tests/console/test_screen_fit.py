@@ -70,9 +70,10 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         # The public reason in the form, in view with its label saying it is the one
         # printed (issue 12, fifteenth session: folded, it was left empty), and the folded
         # setting's summary on one line.
-        assert in_view(driver, "public_reason"), (language, width, height)
         summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
-        folded = translated(language, "keys destroyed after %(hours)s hours") % {"hours": "72"}
+        folded = translated(
+            language, "keys destroyed after %(hours)s hours; internal note (not printed)"
+        ) % {"hours": "72"}
         assert summary.text == f"{translated(language, 'Optional')}: {folded}", summary.text
         lines = driver.execute_script(
             "var r = document.createRange(); r.selectNodeContents(arguments[0]);"
@@ -92,7 +93,7 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         assert in_view(driver, "confirm-loss"), ("review", language, width, height)
         assert driver.find_elements(By.CSS_SELECTOR, "#affected tbody tr")  # still listed
         assert in_view(driver, "last-opening"), ("review", language, width, height)
-        assert in_view(driver, "review-public-reason"), ("review", language, width, height)
+        assert in_view(driver, "review-reason"), ("review", language, width, height)
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 

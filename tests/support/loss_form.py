@@ -29,7 +29,7 @@ def post(
             "lost_at": lost_at,
             "waiting_hours": "48",
             "reason": "委託先が紛失 <b>",
-            "public_reason": "media reported lost",
+            "note": "media reported lost",
             **fields,
         },
         timeout=30,

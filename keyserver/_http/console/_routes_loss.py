@@ -27,7 +27,7 @@ from keyserver._http.console._routes_report import close_view, last_opening, rep
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
 # The loss form's fields, given back to the form when it is refused.
-_TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "reason_common", "public_reason")
+_TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "reason_common", "note")
 
 
 class _LossFormError(InvalidRequestError):
@@ -86,11 +86,17 @@ def _loss_fields(page: Page) -> dict[str, Any]:
         errors.append(("waiting_hours", N_("The waiting period must be a whole number of hours.")))
     if errors:
         raise _LossFormError(errors)
+    # The one reason typed is the printed one (public) and starts the internal one; the
+    # internal note, if any, is added to the internal reason only (issue 12, fifteenth
+    # session, the lead's decision): the paper carries what the official typed, and what
+    # can name people is the note, which is never printed nor shown to readers.
+    note = form.get("note", "").strip()
     return {
         "name": form.get("name", ""),
         "waiting_hours": int(wait_text),
-        "reason": reason,
-        "public_reason": form.get("public_reason", "").strip(),
+        "reason": f"{reason} / {note}" if note else reason,
+        "public_reason": reason,
+        "note": note,
         "lost_at_text": lost_text,
         "lost_at": lost_at,
     }

@@ -168,7 +168,7 @@ def medium_page(
             "waiting_hours": str(default_wait),
             "reason": "",
             "reason_common": "",
-            "public_reason": "",
+            "note": "",
             **(typed or {}),
         },
         report_again_open=typed is not None,
