@@ -21,7 +21,6 @@ import contextlib
 import json
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +54,8 @@ from pycontainer.errors import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pycontainer.client.keyserver import KeyServerClient
     from pycontainer.format.archive import Entry
     from pycontainer.keyrelease import Evaluation, SlotInfo
@@ -362,10 +363,19 @@ def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     )
 
 
+def _utc(e: Entry) -> datetime:
+    """The entry's mtime as an aware datetime in UTC (raises as ``fromtimestamp`` does)."""
+    # Imported here: only listings show times, and datetime costs every `rwc cat` ~3.5 M
+    # instructions of start-up (issue 15, bench/profiles/startup.md).
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.fromtimestamp(e.mtime_s, UTC)
+
+
 def _mtime(e: Entry) -> str:
     """The entry's mtime in UTC; an mtime outside datetime's range is shown as seconds."""
     try:
-        when = datetime.fromtimestamp(e.mtime_s, UTC)
+        when = _utc(e)
     except (OverflowError, ValueError, OSError):
         return f"@{e.mtime_s}"
     return when.isoformat()
@@ -396,7 +406,7 @@ def _local_mtime(e: Entry) -> str:
     As every time rwc shows (``2026-12-06 21:00 +09:00``); --json keeps UTC.
     """
     try:
-        when = datetime.fromtimestamp(e.mtime_s, UTC).astimezone()
+        when = _utc(e).astimezone()
     except (OverflowError, ValueError, OSError):
         return f"@{e.mtime_s}"
     offset = when.utcoffset()
