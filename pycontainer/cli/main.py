@@ -280,9 +280,15 @@ def _end(code: int) -> None:
     block that wrote it, and rwc registers no exit handlers; what the interpreter's
     teardown would still do is free several hundred modules one by one: ~38 M
     instructions, ~12 ms of every small `rwc cat` (issue 15, bench/profiles/startup.md).
-    A thread still alive would be cut off, so then the normal exit, which waits for it.
+    A thread still alive that is not a daemon would be cut off, so then the normal exit,
+    which waits for it. Daemon threads (the TLS context being built, client/tls.py; the
+    seal's Argon2id; read-ahead) are cut off by either exit, and must be by this one: the
+    normal exit tears the interpreter and OpenSSL (its exit handler) down beneath them,
+    and an https run refused before its first request crashed (SIGSEGV, about one run in
+    fifteen to thirty here) with the trust store still loading.
     """
-    if threading.active_count() > 1:
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon for t in threading.enumerate()):
         return
     with contextlib.suppress(OSError):  # stderr gone too: there is nobody left to tell
         sys.stderr.flush()

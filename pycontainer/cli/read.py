@@ -54,8 +54,6 @@ from pycontainer.errors import (
 )
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from pycontainer.client.keyserver import KeyServerClient
     from pycontainer.format.archive import Entry
     from pycontainer.keyrelease import Evaluation, SlotInfo
@@ -363,19 +361,12 @@ def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     )
 
 
-def _utc(e: Entry) -> datetime:
-    """The entry's mtime as an aware datetime in UTC (raises as ``fromtimestamp`` does)."""
-    # Imported here: only listings show times, and datetime costs every `rwc cat` ~3.5 M
-    # instructions of start-up (issue 15, bench/profiles/startup.md).
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    return datetime.fromtimestamp(e.mtime_s, UTC)
-
-
 def _mtime(e: Entry) -> str:
     """The entry's mtime in UTC; an mtime outside datetime's range is shown as seconds."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - listings only, not a cat's start-up
+
     try:
-        when = _utc(e)
+        when = datetime.fromtimestamp(e.mtime_s, UTC)
     except (OverflowError, ValueError, OSError):
         return f"@{e.mtime_s}"
     return when.isoformat()
@@ -401,12 +392,11 @@ def _entry_line(e: Entry, long: bool) -> str:
 
 
 def _local_mtime(e: Entry) -> str:
-    """The entry's mtime for a person, in this computer's zone with its offset.
+    """The mtime for a person, in this zone as rwc shows times: ``2026-12-06 21:00 +09:00``."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - as in _mtime (issue 15)
 
-    As every time rwc shows (``2026-12-06 21:00 +09:00``); --json keeps UTC.
-    """
     try:
-        when = _utc(e).astimezone()
+        when = datetime.fromtimestamp(e.mtime_s, UTC).astimezone()
     except (OverflowError, ValueError, OSError):
         return f"@{e.mtime_s}"
     offset = when.utcoffset()
