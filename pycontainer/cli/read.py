@@ -207,6 +207,12 @@ def _opened(
             exc.hint = _wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
             exc.said = True
             raise
+        if receipt["receipt"] == "sent" and _was_last_attempt(recording.last):
+            # protocol §receipt: the evaluation that used up the container's budget
+            # suspended it, and its receipt (the right password) lifted that again; a
+            # server that had not would have refused the receipt (a warning above). Calm
+            # words: the file opened, and one more wrong password locks the container.
+            ui.inform(say("last_attempt_opened", ui.lang))
         with container:
             yield container, receipt
 
@@ -228,6 +234,11 @@ class _Recording:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)  # everything else is the client's
+
+
+def _was_last_attempt(last: Evaluation | None) -> bool:
+    """Did this evaluation use up the container's attempt budget (protocol §receipt)?"""
+    return last is not None and last.attempts_remaining == 0 and last.attempts_limit == "container"
 
 
 def _would_prompt(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
