@@ -187,7 +187,7 @@ def _opened(
         def send_receipt(container_id: bytes, challenge: bytes, mac: bytes) -> None:
             receipt["receipt"] = _send_receipt(client, ui, container_id, challenge, mac)
 
-        ui.note(f"asking the key server at {url}")
+        ui.note(say("note_asking", ui.lang, url=url))
         password = _password(
             args, ui, env, client, container_id=header.slots[0].container_id, what=path.name
         )
