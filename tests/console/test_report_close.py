@@ -35,7 +35,7 @@ from tests.support.console import (
 )
 from tests.support.console_pages import shoot, sign_in_by_cookie
 from tests.support.loss_form import MEDIUM
-from tests.support.openings import OPENINGS, opened
+from tests.support.openings import OPENINGS, box_rows, opened
 from tests.support.world import World, activate, confirm, make_world, oprf
 
 # The clerk opened "late" at 17:40:15 on 3 Dec (Tokyo) and was given the key of "tried" in
@@ -79,8 +79,8 @@ def _unconfirmed(language: str) -> str:
     """The caution's line for the story's unconfirmed release (a wrong password)."""
     return translate(
         language,
-        "%(who)s got the key of “%(label)s” at %(at)s (opening not confirmed, e.g. a wrong"
-        " password): lost before then, the answer would be %(answer)s.",
+        "Key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed: lost before"
+        " then, the answer would be %(answer)s.",
         {
             "who": "reader",
             "label": "tried",
@@ -90,11 +90,16 @@ def _unconfirmed(language: str) -> str:
     )
 
 
+def _at_short(label: str) -> dict[str, str]:
+    """A story's release on screen: its container, its time alone (17:40:15)."""
+    return {"label": label, "at": "17:40:15"}
+
+
 def _short(language: str) -> str:
     """The caution's one line on screen for the story: both releases, in time order, by their
-    time alone on the day of the loss (the date is in the facts under it), whether each
+    time alone on the day of the loss (the date is in the facts under it), each with its
+    container (sixteenth session: a line naming none read as a contradiction), whether each
     opening was confirmed, and the medium's answer had it been lost before them."""
-    at = {"at": "17:40:15"}
     releases = translations(language).ngettext(
         "Just before the time of loss: %(releases)s. Lost before then, the answer would be"
         " %(answer)s.",
@@ -104,8 +109,12 @@ def _short(language: str) -> str:
     )
     both = format_list(
         [
-            translate(language, "opened at %(at)s", at),
-            translate(language, "key released at %(at)s, opening not confirmed", at),
+            translate(language, "“%(label)s” opened at %(at)s", _at_short("late")),
+            translate(
+                language,
+                "key of “%(label)s” released at %(at)s, opening not confirmed",
+                _at_short("tried"),
+            ),
         ],
         locale=language,
     )
@@ -123,22 +132,6 @@ def _short_line(page: str) -> list[str]:
     """The caution's line on screen (not printed)."""
     caution = page.split('<div class="close-to-loss" id="close-to-loss">', 1)[1]
     return _text(caution.split('<div class="close-detail"', 1)[0])
-
-
-def _box_rows(page: str) -> dict[str, list[tuple[str, str]]]:
-    """Each container's box (its first facts list): its rows, by the container's label."""
-
-    def plain(cell: str) -> str:
-        return " ".join(re.sub(r"<[^>]+>", "", cell).split())
-
-    boxes: dict[str, list[tuple[str, str]]] = {}
-    for section in page.split('<section class="report-container')[1:]:
-        label = re.search(r"<h2>([^<]+?) <", section)
-        assert label is not None
-        facts = section.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
-        rows = re.findall(r"<dt>(.*?)</dt>\s*<dd[^>]*>(.*?)</dd>", facts, re.S)
-        boxes[label.group(1)] = [(plain(name), plain(value)) for name, value in rows]
-    return boxes
 
 
 def _release_rows(language: str, answers: dict[str, str]) -> dict[str, tuple[str, str]]:
@@ -161,7 +154,7 @@ def _release_rows(language: str, answers: dict[str, str]) -> dict[str, tuple[str
         "tried": (
             translate(language, "Key released just before the loss", {}),
             said(
-                "%(at)s (%(who)s), opening not confirmed (e.g. a wrong password)",
+                "%(at)s (%(who)s), opening not confirmed",
                 answers["tried"],
             ),
         ),
@@ -192,7 +185,7 @@ def test_releases_just_before_the_loss_are_said_under_the_answer(
     assert sorted(_caution_lines(page)) == sorted([_caution(language), _unconfirmed(language)])
     # Each of the two in its own container's box too (fifteenth session: the printed boxes
     # said nothing of them), the unconfirmed one said as such.
-    boxes = _box_rows(page)
+    boxes = box_rows(page)
     rows = _release_rows(language, {"late": "Opened", "tried": "Possibly opened"})
     assert rows["late"] in boxes["late"], boxes["late"]
     assert rows["tried"] in boxes["tried"], boxes["tried"]
@@ -225,7 +218,7 @@ def test_no_caution_when_it_would_change_nothing(
         page = _report_page(console_url, world.tokens["official"], "en")
     assert 'id="close-to-loss"' not in page
     assert 'id="last-before"' in page  # the last opening before the loss, as before
-    boxes = _box_rows(page)
+    boxes = box_rows(page)
     if lost_at == CLOSE_LOSS:
         # Close, though changing nothing for the medium: still in each box, with what an
         # earlier loss would make that container's own answer.
@@ -293,7 +286,9 @@ def test_an_unconfirmed_release_alone_says_what_not_confirmed_means(
         1,
     ) % {
         "releases": translate(
-            language, "key released at %(at)s, opening not confirmed", {"at": "17:40:15"}
+            language,
+            "key of “%(label)s” released at %(at)s, opening not confirmed",
+            _at_short("tried"),
         ),
         "answer": translate(language, "Possibly opened", {}),
     }
@@ -305,8 +300,9 @@ def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: st
     a container opened just before the time of loss and given its key again after that
     opening, still before the loss, without a confirmed opening (a wrong password): the
     opening is marked on its row with the answer an earlier loss would give, the later
-    release has a row of its own said as unconfirmed and with no answer of its own (the
-    opening before it decides); and a container opened just before the loss and again
+    release has a row of its own said as unconfirmed, with the answer had the medium been
+    lost between the two (sixteenth session: each at its own time, Possibly opened; it
+    had no answer of its own); and a container opened just before the loss and again
     after it: marked, with no answer to change (Opened either way)."""
     clock = settings.clock
     assert isinstance(clock, FakeClock)
@@ -332,13 +328,14 @@ def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: st
         page = _report_page(console_url, world.tokens["official"], "en")
     finally:
         world.close()
-    boxes = _box_rows(page)
+    boxes = box_rows(page)
     opening = (
         "3 Dec 2026, 17:40:00 (UTC+09:00) (reader), just before the time of loss: lost before"
         " then, the answer would be Opened"
     )
     unconfirmed = (
-        "3 Dec 2026, 17:40:30 (UTC+09:00) (reader), opening not confirmed (e.g. a wrong password)"
+        "3 Dec 2026, 17:40:30 (UTC+09:00) (reader), opening not confirmed: lost before then,"
+        " the answer would be Possibly opened"
     )
     again = "3 Dec 2026, 17:40:10 (UTC+09:00) (reader), just before the time of loss"
     assert ("Last confirmed opening before the loss", opening) in boxes["both"], boxes["both"]

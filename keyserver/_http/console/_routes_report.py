@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from keyserver._domain.answers import SEVERITY, answer_first, worst
 from keyserver._domain.i18n import N_
-from keyserver._domain.lifecycle import Op, State
+from keyserver._domain.lifecycle import Cause, Op, State
 from keyserver._http.console import _security
 from keyserver._http.console._documents import (
     CERTIFICATE,
@@ -103,6 +103,57 @@ def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(found, key=lambda o: str(o["at"])) if found else None
 
 
+# Between the printed reason and the internal note in the internal reason the console
+# records (_routes_loss: "reason / note"); read back by internal_note for the report.
+NOTE_SEPARATOR = " / "
+
+
+def with_note(reason: str, note: str) -> str:
+    """The internal reason the console records: the printed reason, then the note if any.
+
+    Issue 12, fifteenth session (the lead's decision): the one reason typed is the public
+    one, and the internal note, which can name people, is added to the internal reason
+    only, never printed nor shown to readers.
+    """
+    return f"{reason}{NOTE_SEPARATOR}{note}" if note else reason
+
+
+def internal_note(reason: str | None, public_reason: str | None) -> str | None:
+    """What a change's internal reason says beyond its public one, for the screen only.
+
+    Issue 12, sixteenth session: the report's column on screen was headed "Internal
+    reason" (内部向けの理由) while the paper's is the public one, and a Japanese reader was
+    alarmed just before printing. The screen now shows what the paper prints, and apart
+    from it what is never printed: the note the console added (:func:`with_note`), or the
+    whole internal reason where it is another text (a command's ``--reason`` beside its
+    ``--public-reason``); None when it says nothing more.
+    """
+    if not reason or reason == public_reason:
+        return None
+    if public_reason and reason.startswith(public_reason + NOTE_SEPARATOR):
+        return reason.removeprefix(public_reason + NOTE_SEPARATOR) or None
+    return reason
+
+
+def loss_reasons(containers: list[dict[str, Any]]) -> list[str]:
+    """The printed reasons of the loss reports in the report's window, each once, in order.
+
+    For page 1 of the report (issue 12, sixteenth session: a manager reads page 1, and the
+    reason was only in the tables of the pages after it). A loss report's suspension is a
+    change with the cause ``loss-report`` (spec §report ``state_changes``); a medium reported
+    again may carry two.
+    """
+    found = sorted(
+        (ch["seq"], ch["public_reason"])
+        for c in containers
+        for ch in c["state_changes"]
+        if ch["action"] == Op.SUSPEND.value
+        and ch.get("cause") == Cause.LOSS_REPORT.value
+        and ch["public_reason"]
+    )
+    return list(dict.fromkeys(reason for _, reason in found))
+
+
 def _to_the_second(at: datetime | str) -> datetime:
     """A release's time as the console shows it: whole seconds."""
     moment = datetime.fromisoformat(at) if isinstance(at, str) else at
@@ -119,62 +170,84 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     official was given, and another container's unconfirmed release in the same second,
     decide the answer (spec §report: a release at or after the time of loss counts). The
     service finds them and the answers either side (medium_report.releases_close_before);
-    here they are put as the page says them: each container once, in time order, with
-    its label and the answer it gets if the medium was lost before them, and the medium's
-    answer as typed. No gap in seconds: between the times as shown it read "0 s" for
-    05:06:59 and 05:07:00 (second newcomer pair).
+    here they are put as the page says them: each event (a confirmed opening, a key
+    release whose opening was not confirmed before the time of loss) once, in time order,
+    at its own time (sixteenth session: an opening at 17:40:15 and a wrong password at
+    17:40:50 on one container read "opened at 17:40:50"), with its container's label and
+    the answer it gets if the medium was lost before that event, and the medium's answer
+    as typed. No gap in seconds: between the times as shown it read "0 s" for 05:06:59
+    and 05:07:00 (second newcomer pair).
     """
     close = doc.get("close_to_loss")
     if close is None:
         return None
     labels = {c["container_id"]: c["label"] for c in doc["containers"]}
-    releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
-    containers = [
-        {**r, "container_id": cid, "label": labels[cid], "answer": close["before"][cid]}
-        for cid, r in releases
-    ]
+    containers = sorted(
+        (
+            {
+                "container_id": cid,
+                "label": labels[cid],
+                # Had it been lost before the first of them.
+                "answer": close["before"][cid],
+                "opened": _event(cid, labels[cid], r["opened"], confirmed=True),
+                "released": _event(cid, labels[cid], r["released"], confirmed=False),
+            }
+            for cid, r in close["releases"].items()
+        ),
+        # In the order of their first event (the review's "before" row lists them so).
+        key=lambda c: min(str(e["at"]) for e in (c["opened"], c["released"]) if e is not None),
+    )
+    # Times are RFC 3339 UTC of one form: in time order as text.
+    events = sorted(
+        (e for c in containers for e in (c["opened"], c["released"]) if e is not None),
+        key=lambda e: str(e["at"]),
+    )
     # To the second, as the page shows it: the clerk's opening and a wrong password tried a
     # fraction of a second later read "was given its key" (third newcomer pair of the
     # fourteenth session), though the page shows both at 05:41:27.
-    last = max(containers, key=lambda c: (_to_the_second(c["at"]), c["confirmed"]))
-    # A confirmed opening before a later unconfirmed release is named in the question too
-    # (fifth newcomer pair: "was given the key of “residents tax”" beside "No (before):
-    # Opened", which another container's opening makes, read as if the clerk had opened
-    # the residents tax export).
-    opened = [c for c in containers if c["confirmed"]]
-    differing = [
-        c
-        for c, (cid, _) in zip(containers, releases, strict=True)
-        if close["before"][cid] != close["as_typed"][cid]
-    ]
+    last = max(events, key=lambda e: (_to_the_second(e["at"]), e["confirmed"]))
+    opened = [e for e in events if e["confirmed"]]
+    # Each event after which the medium lost would change its container's answer.
+    differing = [e for e in events if e["answer"] != close["as_typed"][e["container_id"]]]
+    changed = [c for c in containers if c["answer"] != close["as_typed"][c["container_id"]]]
     return {
         "first_at": close["first_at"],
         "last_at": close["last_at"],
         "as_typed": worst(close["as_typed"].values()),
-        # The medium's answer had it been lost before them, and the release the report's
+        # The medium's answer had it been lost before them, and the event the report's
         # one-line caution names: the last confirmed opening, else the last release (lost
         # before it, the answer is at least what that release makes it: the same worst).
         "before": worst(close["before"].values()),
-        "named": (opened or containers)[-1],
+        "named": (opened or events)[-1],
+        # Per container (the report's boxes: each of its two events on its own row).
         "containers": containers,
+        "events": events,
         # The review's question names the latest one (who, when: "lost after that?" is
         # then the time typed), a confirmed opening first within the same second ("opened
         # it" says more than "was given its key"); each answer's detail, only the
-        # containers whose answer an earlier loss would change (second newcomer pair:
-        # every line was read).
+        # events whose container's answer an earlier loss would change (second newcomer
+        # pair: every line was read).
         "last": last,
-        "opened_before": opened[-1] if opened and not last["confirmed"] else None,
         "differing": differing,
         "asked": _asked(differing or [last]),
         # The review's "before" answer per container (issue 12, fifteenth session: the row
         # said the medium's Opened where the paper said Possibly opened for the container
         # with only a key release): each answer, worst first, with the containers it is.
         "before_by_answer": [
-            (answer, [c["label"] for c in differing if c["answer"] == answer])
+            (answer, [c["label"] for c in changed if c["answer"] == answer])
             for answer in SEVERITY
-            if any(c["answer"] == answer for c in differing)
+            if any(c["answer"] == answer for c in changed)
         ],
     }
+
+
+def _event(
+    cid: str, label: str, event: dict[str, Any] | None, *, confirmed: bool
+) -> dict[str, Any] | None:
+    """One close event as the pages say it: its container, and whether it is an opening."""
+    if event is None:
+        return None
+    return {**event, "container_id": cid, "label": label, "confirmed": confirmed}
 
 
 def _asked(releases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -195,6 +268,10 @@ def _asked(releases: list[dict[str, Any]]) -> list[dict[str, Any]]:
             key, {"at": c["at"], "actor": c["actor"], "opened": [], "given": []}
         )
         group["opened" if c["confirmed"] else "given"].append(c["label"])
+    # A container opened and given its key again within one second as shown is said
+    # opened (the question covers that second either way).
+    for group in groups.values():
+        group["given"] = [label for label in group["given"] if label not in group["opened"]]
     return list(groups.values())
 
 
@@ -271,6 +348,8 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             public_reasons=any(
                 ch.get("public_reason") for c in doc["containers"] for ch in c["state_changes"]
             ),
+            loss_reasons=loss_reasons(doc["containers"]),
+            internal_note=internal_note,
             print_margin=print_margin(page, doc["medium"], generated_at),
             generated_at=generated_at,
             banner=banner,
