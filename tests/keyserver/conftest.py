@@ -237,3 +237,15 @@ def service(settings: Settings) -> Iterator[KeyService]:
     svc = KeyService(settings)
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def early(backend: str, settings: Settings, service: KeyService) -> Iterator[KeyService]:
+    """A service whose release batches commit early, as deployed: PostgreSQL always; SQLite
+    at FULL (the tests' NORMAL never syncs at commit, so nothing is deferred there)."""
+    if backend == "postgres":
+        yield service
+        return
+    full = KeyService(settings.replace(sqlite_synchronous="FULL"))
+    yield full
+    full.close()

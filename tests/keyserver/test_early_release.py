@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,18 +27,6 @@ from keyserver._store.durability import Durability, DurabilityError
 from keyserver._store.engine import make_engine
 from tests.support.release_jobs import outcome_kind, reader_jobs
 from tests.support.world import World, activate, blinded_b64
-
-
-@pytest.fixture
-def early(backend: str, settings: Settings, service: KeyService) -> Iterator[KeyService]:
-    """A service whose release batches commit early: PostgreSQL always; SQLite at FULL
-    (the tests' NORMAL never synced at commit, so nothing is deferred there)."""
-    if backend == "postgres":
-        yield service
-        return
-    full = KeyService(settings.replace(sqlite_synchronous="FULL"))
-    yield full
-    full.close()
 
 
 def _level(cur: Any, backend: str) -> str:

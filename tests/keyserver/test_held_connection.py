@@ -19,23 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from keyserver._domain.settings import Settings
 from keyserver._release.group_commit import GroupCommit
 from keyserver._release.held import HeldConnection
 from keyserver._service import KeyService
 from tests.support.release_jobs import outcome_kind, reader_jobs
 from tests.support.world import World, activate
-
-
-@pytest.fixture
-def early(backend: str, settings: Settings, service: KeyService) -> Iterator[KeyService]:
-    """A service whose release batches commit early (SQLite: at FULL, as deployed)."""
-    if backend == "postgres":
-        yield service
-        return
-    full = KeyService(settings.replace(sqlite_synchronous="FULL"))
-    yield full
-    full.close()
 
 
 @pytest.fixture
