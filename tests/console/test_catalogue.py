@@ -257,6 +257,17 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     # All an official needs for a loss (issue 12, thirteenth session's newcomer runs: both
     # read the long Console section "in case of traps" although the card was enough).
     assert "足ります" in japanese and english.endswith(": that is all.")
+    # The review's question (issue 12, sixteenth session: the newcomers, told "around
+    # 08:26", asked what to answer): one line a language after the steps, quoting the
+    # question as the page ends it and the button to press when unsure, as labelled.
+    asked = paragraphs[2]
+    ja_asked, en_asked = asked.split(" / ", 1)
+    question = "At %(at)s %(who)s used %(n)s containers. Was the medium lost after that?"
+    ja_end = catalogue[question].rsplit("。", 1)[1]
+    assert f"「{ja_end}」と聞かれたら" in ja_asked, (ja_end, ja_asked)
+    assert f"**{catalogue['Yes, after:'].rstrip(':')}**" in ja_asked
+    assert f'"{question.rsplit(". ", 1)[1]}"' in en_asked and "**Yes, after**" in en_asked
+    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 60, ja_asked
     # Found again: the way back is still on the card.
     assert "restore it on the medium's page" in " ".join(card.split())
 

@@ -123,22 +123,33 @@ def _text(markup: str) -> str:
 
 
 def _question(text: str) -> dict[str, Any]:
-    """A close release's question and its two answers (each row: button, report's answer)."""
+    """A close release's question, its help and its two answers (each row: button, report's
+    answer), and the "before" answer's detail by container (folded), if any."""
     section = text.split('<section class="question" id="close-opening"', 1)[1]
     section = section.split("</section>", 1)[0]
+    detail = re.search(
+        r'<details class="by-container" id="close-detail">(.*?)</details>', section, re.S
+    )
+    folded = section if detail is None else section.replace(detail.group(0), "")
     rows = {
         row_id: re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
-        for row_id, row in re.findall(r'<tr id="(choice-\w+)">(.*?)</tr>', section, re.S)
+        for row_id, row in re.findall(r'<tr id="(choice-\w+)">(.*?)</tr>', folded, re.S)
     }
     found = re.search(r'<p id="close-question">([^<]*)</p>', section)
+    helped = re.search(r'<p class="hint" id="close-help">([^<]*)</p>', section)
     assert found is not None and set(rows) == {"choice-after", "choice-before"}, section
+    assert helped is not None, section
     after, before = rows["choice-after"], rows["choice-before"]
     assert 'id="confirm-loss" class="button primary" autofocus' in after[0]
     assert 'id="change-time"' in before[0] and "primary" not in before[0]
     return {
         "question": html.unescape(found.group(1)),
+        "help": html.unescape(helped.group(1)),
         "after": (_text(after[0]), _text(after[1])),
         "before": (_text(before[0]), _text(before[1])),
+        "by_container": None
+        if detail is None
+        else [_text(item) for item in re.findall(r"<li>(.*?)</li>", detail.group(1), re.S)],
     }
 
 
@@ -147,13 +158,14 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
 ) -> None:
     """Reader key releases minutes before the time typed may be the clerk's own use or the
     finder's: the answer turns on them (spec §report). Issue 12, fourteenth session: a
-    sentence stating the condition ("if it was lost before 17:40:15, ... Opened") stopped
-    every newcomer for 10-20 s, and the other container's unconfirmed release in the same
-    minutes went unmentioned. The page asks, in one sentence naming who and when (the last
-    release); each answer is a row: what the report will then say and the one button that
-    does it: yes, after (the primary, focused: the report as typed), no, before (back to
-    the form), with which container gets which answer when they differ. The opening is
-    not also listed above."""
+    sentence stating the condition stopped every newcomer for 10-20 s; the page asks
+    whether the medium was lost after them, each answer a row with the one button that
+    does it and what the report will then say: yes, after (the primary, focused: the
+    report as typed), no, before (back to the form). Sixteenth session: the question in
+    one line (who, from the first release to the last, how many containers: the labels
+    were said twice, 485 characters read on this page), a few words on what to answer when
+    unsure, and which container got what, with the answer each gets if lost before them,
+    folded under the "before" answer. The releases are not also listed above."""
     openings = {"late": OPENINGS["late"]}  # 17:40:15, confirmed
     released = {"tried": OPENINGS["late"] + timedelta(seconds=5)}  # 17:40:20, not confirmed
     with opened(settings, console_url, openings, released) as world:
@@ -161,29 +173,32 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert _question(en) == {
         "question": (
-            "At 17:40:15 (45 s before 17:41) reader opened “late”. At 17:40:20 (40 s before"
-            " 17:41) reader was given the key of “tried”. Was the medium lost after them?"
+            "At 17:40:15\N{EN DASH}17:40:20 (45 s before 17:41) reader used 2 containers."
+            " Was the medium lost after that?"
         ),
-        # Each button says its answer (fifteenth session: the rows' answers were mapped
-        # to the buttons with a pause); "before" gives each container's answer, as the
-        # paper does (the medium's Opened was read against the paper's Possibly opened).
+        "help": "Not sure? Yes: the time you were told is reported.",
         "after": ("Yes, after: Report lost and suspend 2 containers", "Report: Not opened"),
-        "before": (
-            "No, before: Change the time of loss",
-            "Report: Opened “late” and Possibly opened “tried”",
-        ),
+        # The medium's answer, as the paper's headline gives it; each container's own
+        # under it, as the paper gives them (fifteenth session: the medium's Opened was
+        # read against the paper's Possibly opened for the container with only a key).
+        "before": ("No, before: Change the time of loss", "Report: Opened"),
+        "by_container": [
+            "Opened “late”: opened at 17:40:15 (reader)",
+            "Possibly opened “tried”: key given at 17:40:20, opening not confirmed (reader)",
+        ],
     }
     assert _question(ja) == {
         "question": (
-            "17:40:15 (17:41 の 45 秒前) に reader が「late」を開いています。"
-            "17:40:20 (17:41 の 40 秒前) に reader へ「tried」の鍵が渡されています。"
+            "17:40:15〜17:40:20 (17:41 の 45 秒前) に reader が 2 件のコンテナを使っています。"
             "紛失はこれより後ですか?"
         ),
+        "help": "分からなければ「はい」: 連絡された時刻で届け出ます。",
         "after": ("はい、後です: 紛失を届け出て 2 件のコンテナを停止", "報告書: 開かれていない"),
-        "before": (
-            "いいえ、前です: 紛失日時を直す",
-            "報告書: 開かれた 「late」、 開かれた可能性あり 「tried」",  # tags read as blanks
-        ),
+        "before": ("いいえ、前です: 紛失日時を直す", "報告書: 開かれた"),
+        "by_container": [
+            "開かれた 「late」: 17:40:15 に開封 (reader)",
+            "開かれた可能性あり 「tried」: 17:40:20 に鍵を受領、開封は未確認 (reader)",
+        ],
     }
     # Said once, in the question: above it, the time of loss, the deadline, the reasons.
     assert [label for label, _ in _facts(en)] == [
@@ -200,8 +215,11 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         # One primary action, focused; the way back once, never primary.
         assert page.count("autofocus") == 1 and page.count("button primary") == 1
         assert page.count('id="change-time"') == 1
-        # The question stands above its answers, after the list of what is affected.
+        # The question stands above its answers, after the list of what is affected;
+        # the labels are read in the list, not again in the question or the rows.
         assert page.index('id="affected"') < page.index('id="close-question"')
+        section = page.split('id="close-opening"', 1)[1].split('id="close-detail"', 1)[0]
+        assert "late" not in section and "tried" not in section
 
 
 @pytest.mark.parametrize(
@@ -211,12 +229,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(milliseconds=400),
             (
                 (
-                    "At 17:40:15 (45 s before 17:41) reader opened “late” and was given the"
-                    " key of “tried”. Was the medium lost after that?"
+                    "At 17:40:15 (45 s before 17:41) reader used 2 containers. Was the"
+                    " medium lost after that?"
                 ),
                 (
-                    "17:40:15 (17:41 の 45 秒前) に reader が「late」を開き、「tried」の鍵を"
-                    "受け取っています。紛失はこれより後ですか?"
+                    "17:40:15 (17:41 の 45 秒前) に reader が 2 件のコンテナを使っています。"
+                    "紛失はこれより後ですか?"
                 ),
             ),
         ),
@@ -224,32 +242,35 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(seconds=1),
             (
                 (
-                    "At 17:40:15 (45 s before 17:41) reader opened “late”. At 17:40:16 (44 s"
-                    " before 17:41) reader was given the key of “tried”. Was the medium lost"
-                    " after them?"
+                    "At 17:40:15\N{EN DASH}17:40:16 (45 s before 17:41) reader used 2"
+                    " containers. Was the medium lost after that?"
                 ),
                 (
-                    "17:40:15 (17:41 の 45 秒前) に reader が「late」を開いています。"
-                    "17:40:16 (17:41 の 44 秒前) に reader へ「tried」の鍵が渡されています。"
-                    "紛失はこれより後ですか?"
+                    "17:40:15〜17:40:16 (17:41 の 45 秒前) に reader が 2 件のコンテナを"
+                    "使っています。紛失はこれより後ですか?"
                 ),
             ),
         ),
     ],
 )
-def test_the_question_names_every_release_an_earlier_loss_would_change(
+def test_the_question_spans_every_release_an_earlier_loss_would_change(
     settings: Settings, console_url: str, later: timedelta, question: tuple[str, str]
 ) -> None:
     """The clerk's opening and a wrong password tried on another container 0.4 s later,
     both shown at 17:40:15 (issue 12, fifteenth session: the question named the opening
-    alone, and the report then showed both): one person in one second as shown is one
-    sentence naming both containers, the opening first; a second later, a sentence each.
-    Lost after them covers both as the page shows them."""
+    alone, and the report then showed both): the question counts both containers and
+    names one time; a second later, it spans from the first to the last, as shown, so
+    "lost after that?" is after every release it covers. The detail names each."""
     openings = {"late": OPENINGS["late"]}
     with opened(settings, console_url, openings, {"tried": OPENINGS["late"] + later}) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert (_question(en)["question"], _question(ja)["question"]) == question
+    detail = _question(en)["by_container"]
+    assert detail is not None and [item.split(":", 1)[0] for item in detail] == [
+        "Opened “late”",
+        "Possibly opened “tried”",
+    ]
 
 
 def test_a_release_more_than_15_minutes_before_is_not_asked_about(
@@ -264,10 +285,11 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     assert 'id="close-opening"' not in en and 'id="last-opening"' in en
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
     assert _question(near)["question"] == (
-        "At 17:40:15 reader opened “late”. Was the medium lost after that?"
+        "At 17:40:15 reader used “late”. Was the medium lost after that?"
     )
-    # One container: its answer is the medium's, no detail under it.
+    # One container: named in the question, its answer is the medium's, no detail.
     assert _question(near)["before"][1] == "Report: Opened"
+    assert _question(near)["by_container"] is None
 
 
 def test_a_writers_sealing_just_before_is_not_asked_about(
@@ -391,11 +413,11 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     # How close, when exact as shown (fifteenth session: both readers asked): the time of
     # loss a whole minute; typed with seconds, the gap is not said.
     assert asked["question"] == (
-        "At 17:40:15 (45 s before 17:41) reader opened “late”. Was the medium lost after that?"
+        "At 17:40:15 (45 s before 17:41) reader used “late”. Was the medium lost after that?"
     )
     with_seconds = _question(pages["2026-12-03 17:40:30"])
     assert with_seconds["question"] == (
-        "At 17:40:15 reader opened “late”. Was the medium lost after that?"
+        "At 17:40:15 reader used “late”. Was the medium lost after that?"
     )
     assert with_seconds["after"][1] == "Report: Not opened"
 

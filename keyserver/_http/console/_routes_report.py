@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver._domain.answers import SEVERITY, answer_first, worst
+from keyserver._domain.answers import answer_first, worst
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Op, State
 from keyserver._http.console import _security
@@ -166,36 +166,29 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
         "opened_before": opened[-1] if opened and not last["confirmed"] else None,
         "differing": differing,
         "asked": _asked(differing or [last]),
-        # The review's "before" answer per container (issue 12, fifteenth session: the row
-        # said the medium's Opened where the paper said Possibly opened for the container
-        # with only a key release): each answer, worst first, with the containers it is.
-        "before_by_answer": [
-            (answer, [c["label"] for c in differing if c["answer"] == answer])
-            for answer in SEVERITY
-            if any(c["answer"] == answer for c in differing)
-        ],
     }
 
 
-def _asked(releases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The releases the review's question names, one sentence per person and second.
+def _asked(releases: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the review's question names, in one line, and its detail by container.
 
-    Issue 12, fifteenth session: a clerk opened "benefit payments" and, in the same
-    second, was given the key of "residents tax" (a wrong password); the question named
-    only the opening, and the report then showed both. The question names every release
-    whose container an earlier loss would change (``differing``), in time order; one
-    person's releases within one second as shown are said in one sentence ("At 06:50:18
-    clerk opened “A” and was given the key of “B”"), each container once: the one opened
-    under "opened", the others under "was given the key".
+    Issue 12, sixteenth session: the question said a sentence per person and second,
+    each container's label in it, and the "before" row listed the labels again with their
+    answers; the review page was the longest read of the newcomers' story (485 characters
+    in Japanese, 63 s). The question now names who and when (the first release to the
+    last, as shown: "lost after that?" is after the last), and the container when there
+    is one, else how many; which container got which release, and the answer each gets
+    if the medium was lost before them, is folded under the "before" answer. Every
+    release whose container an earlier loss would change (``differing``), in time order;
+    the actors in order of their first release, each once.
     """
-    groups: dict[tuple[datetime, str], dict[str, Any]] = {}
-    for c in releases:
-        key = (_to_the_second(c["at"]), str(c["actor"]))
-        group = groups.setdefault(
-            key, {"at": c["at"], "actor": c["actor"], "opened": [], "given": []}
-        )
-        group["opened" if c["confirmed"] else "given"].append(c["label"])
-    return list(groups.values())
+    actors = list(dict.fromkeys(str(c["actor"]) for c in releases))
+    return {
+        "actors": actors,
+        "first_at": releases[0]["at"],
+        "last_at": releases[-1]["at"],
+        "rows": releases,
+    }
 
 
 def _own_loss_reports(page: Page, medium: str, before_seq: int | None) -> list[dict[str, Any]]:
