@@ -289,8 +289,13 @@ def releases_close_before(
     asks which, and shows the answer either way, decided as the report decides it
     (:func:`answers_since`, from the time typed and from the first close release). None
     when there is none. Returns ``{first_at, last_at, as_typed: {cid: answer}, before:
-    {cid: answer}, releases: {cid: {at, actor, confirmed}}}``: per container its last
-    close release or confirmed opening, and whether one was confirmed.
+    {cid: answer}, releases: {cid: {opened, released}}}``: per container its last
+    confirmed opening in the CLOSE_TO_LOSS (or None) and its last key release after that
+    opening whose opening was not confirmed before the time of loss (or None), each
+    ``{at, actor, answer}`` said at its own time (issue 12, sixteenth session: an opening at
+    17:40:15 and a wrong password at 17:40:50 read "opened at 17:40:50"), with the
+    container's answer had the medium been lost just before it; the release also carries
+    ``confirmed_at``, its receipt's time when that came after the time of loss, else None.
     """
     end = _seq_of(session, lost_at)
     start = _seq_of(session, lost_at - CLOSE_TO_LOSS)
@@ -310,23 +315,43 @@ def releases_close_before(
     if not found:
         return None
     found.sort(key=lambda pair: pair[0].seq)
-    releases: dict[str, dict[str, Any]] = {}
-    for e, k in found:  # in seq order: the last one's time and actor win
-        confirmed = k == CONFIRMED or releases.get(str(e.container), {}).get("confirmed", False)
-        releases[str(e.container)] = {
-            "at": fmt_time(e.at),
-            "actor": e.actor,
-            "confirmed": confirmed,
-        }
     as_typed = answers_since(session, cids, end)
-    # From the first close release on: the window as typed plus the close releases (the
-    # same decision, _answer_of, without reading the window again).
-    close_kinds: dict[str, list[str]] = {}
+    # Per container, in seq order: the last receipt (the opening, at its own time) and the
+    # last release after it. A release before a later receipt in the window is never the
+    # unconfirmed one said: lost before it, the receipt after it already makes the answer
+    # Opened (spec §report). Each with the answer from its own entry on: the window as
+    # typed plus the close entries from it (the same decision, _answer_of).
+    kinds: dict[str, list[str]] = {}
+    events: dict[str, dict[str, tuple[AuditEntry, int]]] = {}
     for e, k in found:
-        close_kinds.setdefault(str(e.container), []).append(k)
+        cid = str(e.container)
+        kinds.setdefault(cid, []).append(k)
+        mine = events.setdefault(cid, {})
+        if k == CONFIRMED:
+            mine["opened"] = (e, len(kinds[cid]) - 1)
+            mine.pop("released", None)
+        else:
+            mine["released"] = (e, len(kinds[cid]) - 1)
+
+    def said(cid: str, entry: AuditEntry, index: int) -> dict[str, Any]:
+        answer = worst([as_typed[cid], _answer_of(kinds[cid][index:])])
+        return {"at": fmt_time(entry.at), "actor": entry.actor, "answer": answer}
+
+    unconfirmed = {cid: mine["released"][0] for cid, mine in events.items() if "released" in mine}
+    late = _receipts_after(session, unconfirmed, end)
+    releases: dict[str, dict[str, Any]] = {}
+    for cid, mine in events.items():
+        opened = mine.get("opened")
+        released = mine.get("released")
+        releases[cid] = {
+            "opened": None if opened is None else said(cid, *opened),
+            "released": None
+            if released is None
+            else {**said(cid, *released), "confirmed_at": late.get(cid)},
+        }
+    # From the first close release on: the window as typed plus the close releases.
     before = {
-        cid: worst([answer, _answer_of(close_kinds.get(cid, []))])
-        for cid, answer in as_typed.items()
+        cid: worst([answer, _answer_of(kinds.get(cid, []))]) for cid, answer in as_typed.items()
     }
     return {
         "first_at": fmt_time(found[0][0].at),
@@ -335,6 +360,40 @@ def releases_close_before(
         "before": before,
         "releases": releases,
     }
+
+
+def _receipts_after(
+    session: Session, releases: dict[str, AuditEntry], end: int
+) -> dict[str, str | None]:
+    """The time of each release's receipt from seq ``end`` on (after the time of loss).
+
+    spec §receipt: a receipt confirms exactly the evaluation whose challenge it answers,
+    by the same principal, and is audited with that evaluation's ``evaluated_at``; the
+    release's own entry was written at that same time. So a receipt of the container, by
+    the release's actor, whose ``evaluated_at`` is the release's time, confirms it. Within
+    one microsecond two releases of one container to one principal cannot be told apart:
+    either is then said confirmed, as the report counts the receipt (Opened) either way.
+    """
+    out: dict[str, str | None] = {}
+    if not releases:
+        return out
+    for chunk in _chunks(sorted(releases)):
+        stmt = select(AuditEntry).where(
+            AuditEntry.container.in_(chunk),
+            AuditEntry.action == "receipt",
+            AuditEntry.outcome == "ok",
+            AuditEntry.seq >= end,
+        )
+        for e in session.execute(stmt.order_by(AuditEntry.seq)).scalars():
+            cid = str(e.container)
+            release = releases[cid]
+            if (
+                cid not in out
+                and e.actor == release.actor
+                and json.loads(e.details).get("evaluated_at") == fmt_time(release.at)
+            ):
+                out[cid] = fmt_time(e.at)
+    return out
 
 
 def _opening(entry: AuditEntry) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from tests.support.console import (
 )
 from tests.support.console_pages import shoot, sign_in_by_cookie
 from tests.support.loss_form import MEDIUM
-from tests.support.openings import OPENINGS, opened
+from tests.support.openings import OPENINGS, box_rows, opened
 from tests.support.world import World, activate, confirm, make_world, oprf
 
 # The clerk opened "late" at 17:40:15 on 3 Dec (Tokyo) and was given the key of "tried" in
@@ -125,22 +125,6 @@ def _short_line(page: str) -> list[str]:
     return _text(caution.split('<div class="close-detail"', 1)[0])
 
 
-def _box_rows(page: str) -> dict[str, list[tuple[str, str]]]:
-    """Each container's box (its first facts list): its rows, by the container's label."""
-
-    def plain(cell: str) -> str:
-        return " ".join(re.sub(r"<[^>]+>", "", cell).split())
-
-    boxes: dict[str, list[tuple[str, str]]] = {}
-    for section in page.split('<section class="report-container')[1:]:
-        label = re.search(r"<h2>([^<]+?) <", section)
-        assert label is not None
-        facts = section.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
-        rows = re.findall(r"<dt>(.*?)</dt>\s*<dd[^>]*>(.*?)</dd>", facts, re.S)
-        boxes[label.group(1)] = [(plain(name), plain(value)) for name, value in rows]
-    return boxes
-
-
 def _release_rows(language: str, answers: dict[str, str]) -> dict[str, tuple[str, str]]:
     """The story's rows in the boxes of "late" (its opening, marked as just before the loss)
     and "tried" (its key release without a confirmed opening), each with the answer its
@@ -192,7 +176,7 @@ def test_releases_just_before_the_loss_are_said_under_the_answer(
     assert sorted(_caution_lines(page)) == sorted([_caution(language), _unconfirmed(language)])
     # Each of the two in its own container's box too (fifteenth session: the printed boxes
     # said nothing of them), the unconfirmed one said as such.
-    boxes = _box_rows(page)
+    boxes = box_rows(page)
     rows = _release_rows(language, {"late": "Opened", "tried": "Possibly opened"})
     assert rows["late"] in boxes["late"], boxes["late"]
     assert rows["tried"] in boxes["tried"], boxes["tried"]
@@ -225,7 +209,7 @@ def test_no_caution_when_it_would_change_nothing(
         page = _report_page(console_url, world.tokens["official"], "en")
     assert 'id="close-to-loss"' not in page
     assert 'id="last-before"' in page  # the last opening before the loss, as before
-    boxes = _box_rows(page)
+    boxes = box_rows(page)
     if lost_at == CLOSE_LOSS:
         # Close, though changing nothing for the medium: still in each box, with what an
         # earlier loss would make that container's own answer.
@@ -305,8 +289,9 @@ def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: st
     a container opened just before the time of loss and given its key again after that
     opening, still before the loss, without a confirmed opening (a wrong password): the
     opening is marked on its row with the answer an earlier loss would give, the later
-    release has a row of its own said as unconfirmed and with no answer of its own (the
-    opening before it decides); and a container opened just before the loss and again
+    release has a row of its own said as unconfirmed, with the answer had the medium been
+    lost between the two (sixteenth session: each at its own time, Possibly opened; it
+    had no answer of its own); and a container opened just before the loss and again
     after it: marked, with no answer to change (Opened either way)."""
     clock = settings.clock
     assert isinstance(clock, FakeClock)
@@ -332,13 +317,14 @@ def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: st
         page = _report_page(console_url, world.tokens["official"], "en")
     finally:
         world.close()
-    boxes = _box_rows(page)
+    boxes = box_rows(page)
     opening = (
         "3 Dec 2026, 17:40:00 (UTC+09:00) (reader), just before the time of loss: lost before"
         " then, the answer would be Opened"
     )
     unconfirmed = (
-        "3 Dec 2026, 17:40:30 (UTC+09:00) (reader), opening not confirmed (e.g. a wrong password)"
+        "3 Dec 2026, 17:40:30 (UTC+09:00) (reader), opening not confirmed (e.g. a wrong"
+        " password): lost before then, the answer would be Possibly opened"
     )
     again = "3 Dec 2026, 17:40:10 (UTC+09:00) (reader), just before the time of loss"
     assert ("Last confirmed opening before the loss", opening) in boxes["both"], boxes["both"]

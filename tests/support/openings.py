@@ -1,9 +1,12 @@
 """A medium whose containers were opened (confirmed) at given times, for the loss review's
 tests (tests/console/test_loss_review.py, test_browser_close_opening.py): the review checks
-the time of loss typed against the last confirmed opening before it (issue 12)."""
+the time of loss typed against the last confirmed opening before it (issue 12); and the
+medium report's container boxes read back (test_report_close.py,
+test_close_release_times.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,3 +57,20 @@ def opened(
         yield world
     finally:
         world.close()
+
+
+def box_rows(page: str) -> dict[str, list[tuple[str, str]]]:
+    """Each container's box (its first facts list) on the medium report: its rows (name,
+    value, tags dropped and white space folded), by the container's label."""
+
+    def plain(cell: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", "", cell).split())
+
+    boxes: dict[str, list[tuple[str, str]]] = {}
+    for section in page.split('<section class="report-container')[1:]:
+        label = re.search(r"<h2>([^<]+?) <", section)
+        assert label is not None
+        facts = section.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+        rows = re.findall(r"<dt>(.*?)</dt>\s*<dd[^>]*>(.*?)</dd>", facts, re.S)
+        boxes[label.group(1)] = [(plain(name), plain(value)) for name, value in rows]
+    return boxes

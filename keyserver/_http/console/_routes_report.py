@@ -119,54 +119,75 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     official was given, and another container's unconfirmed release in the same second,
     decide the answer (spec §report: a release at or after the time of loss counts). The
     service finds them and the answers either side (medium_report.releases_close_before);
-    here they are put as the page says them: each container once, in time order, with
-    its label and the answer it gets if the medium was lost before them, and the medium's
-    answer as typed. No gap in seconds: between the times as shown it read "0 s" for
-    05:06:59 and 05:07:00 (second newcomer pair).
+    here they are put as the page says them: each event (a confirmed opening, a key
+    release whose opening was not confirmed before the time of loss) once, in time order,
+    at its own time (sixteenth session: an opening at 17:40:15 and a wrong password at
+    17:40:50 on one container read "opened at 17:40:50"), with its container's label and
+    the answer it gets if the medium was lost before that event, and the medium's answer
+    as typed. No gap in seconds: between the times as shown it read "0 s" for 05:06:59
+    and 05:07:00 (second newcomer pair).
     """
     close = doc.get("close_to_loss")
     if close is None:
         return None
     labels = {c["container_id"]: c["label"] for c in doc["containers"]}
-    releases = sorted(close["releases"].items(), key=lambda item: str(item[1]["at"]))
-    containers = [
-        {**r, "container_id": cid, "label": labels[cid], "answer": close["before"][cid]}
-        for cid, r in releases
-    ]
+    containers = sorted(
+        (
+            {
+                "container_id": cid,
+                "label": labels[cid],
+                # Had it been lost before the first of them.
+                "answer": close["before"][cid],
+                "opened": _event(cid, labels[cid], r["opened"], confirmed=True),
+                "released": _event(cid, labels[cid], r["released"], confirmed=False),
+            }
+            for cid, r in close["releases"].items()
+        ),
+        # In the order of their first event (the review's "before" row lists them so).
+        key=lambda c: min(str(e["at"]) for e in (c["opened"], c["released"]) if e is not None),
+    )
+    # Times are RFC 3339 UTC of one form: in time order as text.
+    events = sorted(
+        (e for c in containers for e in (c["opened"], c["released"]) if e is not None),
+        key=lambda e: str(e["at"]),
+    )
     # To the second, as the page shows it: the clerk's opening and a wrong password tried a
     # fraction of a second later read "was given its key" (third newcomer pair of the
     # fourteenth session), though the page shows both at 05:41:27.
-    last = max(containers, key=lambda c: (_to_the_second(c["at"]), c["confirmed"]))
-    # A confirmed opening before a later unconfirmed release is named in the question too
-    # (fifth newcomer pair: "was given the key of “residents tax”" beside "No (before):
-    # Opened", which another container's opening makes, read as if the clerk had opened
-    # the residents tax export).
-    opened = [c for c in containers if c["confirmed"]]
-    differing = [
-        c
-        for c, (cid, _) in zip(containers, releases, strict=True)
-        if close["before"][cid] != close["as_typed"][cid]
-    ]
+    last = max(events, key=lambda e: (_to_the_second(e["at"]), e["confirmed"]))
+    opened = [e for e in events if e["confirmed"]]
+    # Each event after which the medium lost would change its container's answer.
+    differing = [e for e in events if e["answer"] != close["as_typed"][e["container_id"]]]
     return {
         "first_at": close["first_at"],
         "last_at": close["last_at"],
         "as_typed": worst(close["as_typed"].values()),
-        # The medium's answer had it been lost before them, and the release the report's
+        # The medium's answer had it been lost before them, and the event the report's
         # one-line caution names: the last confirmed opening, else the last release (lost
         # before it, the answer is at least what that release makes it: the same worst).
         "before": worst(close["before"].values()),
-        "named": (opened or containers)[-1],
+        "named": (opened or events)[-1],
+        # Per container (the report's boxes: each of its two events on its own row).
         "containers": containers,
+        "events": events,
         # The review's question names the latest one (who, when: "lost after that?" is
         # then the time typed), a confirmed opening first within the same second ("opened
         # it" says more than "was given its key"); each answer's detail, only the
-        # containers whose answer an earlier loss would change (second newcomer pair:
-        # every line was read).
+        # events whose container's answer an earlier loss would change (second newcomer
+        # pair: every line was read).
         "last": last,
-        "opened_before": opened[-1] if opened and not last["confirmed"] else None,
         "differing": differing,
         "asked": _asked(differing or [last]),
     }
+
+
+def _event(
+    cid: str, label: str, event: dict[str, Any] | None, *, confirmed: bool
+) -> dict[str, Any] | None:
+    """One close event as the pages say it: its container, and whether it is an opening."""
+    if event is None:
+        return None
+    return {**event, "container_id": cid, "label": label, "confirmed": confirmed}
 
 
 def _asked(releases: list[dict[str, Any]]) -> dict[str, Any]:
