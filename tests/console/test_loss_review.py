@@ -123,8 +123,9 @@ def _text(markup: str) -> str:
 
 
 def _question(text: str) -> dict[str, Any]:
-    """A close release's question, its help and its two answers (each row: button, report's
-    answer), and the "before" answer's detail by container (folded), if any."""
+    """A close release's question and its three answers (each row: its button; the report's
+    answer beside "after", one for "before" and "not sure" together), and each release's
+    detail by container (folded under them), if any."""
     section = text.split('<section class="question" id="close-opening"', 1)[1]
     section = section.split("</section>", 1)[0]
     detail = re.search(
@@ -136,17 +137,22 @@ def _question(text: str) -> dict[str, Any]:
         for row_id, row in re.findall(r'<tr id="(choice-\w+)">(.*?)</tr>', folded, re.S)
     }
     found = re.search(r'<p id="close-question">([^<]*)</p>', section)
-    helped = re.search(r'<p class="hint" id="close-help">([^<]*)</p>', section)
-    assert found is not None and set(rows) == {"choice-after", "choice-before"}, section
-    assert helped is not None, section
-    after, before = rows["choice-after"], rows["choice-before"]
-    assert 'id="confirm-loss" class="button primary" autofocus' in after[0]
-    assert 'id="change-time"' in before[0] and "primary" not in before[0]
+    assert found is not None, section
+    assert set(rows) == {"choice-after", "choice-before", "choice-unsure"}, section
+    after, before, unsure = rows["choice-after"], rows["choice-before"], rows["choice-unsure"]
+    # No answer focused nor primary: each takes a deliberate click (sixteenth session).
+    assert 'id="confirm-loss" class="button">' in after[0]
+    assert 'id="change-time" class="button">' in before[0]
+    assert 'id="confirm-cautious" class="button">' in unsure[0]
+    assert '<input type="hidden" name="cautious" value="1">' in unsure[0]
+    assert "autofocus" not in section and "primary" not in section
+    assert '<td rowspan="2" id="counted">' in folded
     return {
         "question": html.unescape(found.group(1)),
-        "help": html.unescape(helped.group(1)),
         "after": (_text(after[0]), _text(after[1])),
-        "before": (_text(before[0]), _text(before[1])),
+        "before": _text(before[0]),
+        "unsure": _text(unsure[0]),
+        "counted": _text(before[1]),
         "by_container": None
         if detail is None
         else [_text(item) for item in re.findall(r"<li>(.*?)</li>", detail.group(1), re.S)],
@@ -159,13 +165,13 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     """Reader key releases minutes before the time typed may be the clerk's own use or the
     finder's: the answer turns on them (spec §report). Issue 12, fourteenth session: a
     sentence stating the condition stopped every newcomer for 10-20 s; the page asks
-    whether the medium was lost after them, each answer a row with the one button that
-    does it and what the report will then say: yes, after (the primary, focused: the
-    report as typed), no, before (back to the form). Sixteenth session: the question in
-    one line (who, from the first release to the last, how many containers: the labels
-    were said twice, 485 characters read on this page), a few words on what to answer when
-    unsure, and which container got what, with the answer each gets if lost before them,
-    folded under the "before" answer. The releases are not also listed above."""
+    whether the medium was lost after them, each answer a row with the button that does
+    it and what the report will then say. Sixteenth session: the question in one short
+    line (when, to whom, how many keys: the labels were said twice, 485 characters read on
+    this page); a third answer for an official told only "around" a time (the cautious
+    one: reported from the first release); no answer focused or primary; which container
+    got what, with the answer each gets if lost before, folded under "before" and "not
+    sure", which count the releases alike. The releases are not also listed above."""
     openings = {"late": OPENINGS["late"]}  # 17:40:15, confirmed
     released = {"tried": OPENINGS["late"] + timedelta(seconds=5)}  # 17:40:20, not confirmed
     with opened(settings, console_url, openings, released) as world:
@@ -173,31 +179,33 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert _question(en) == {
         "question": (
-            "At 17:40:15\N{EN DASH}17:40:20 (45 s before 17:41) reader used 2 containers."
-            " Was the medium lost after that?"
+            "Just before the loss, at 17:40:15\N{EN DASH}17:40:20, 2 keys were released to"
+            " reader. Was the medium lost after that?"
         ),
-        "help": "Not sure? Yes: the time you were told is reported.",
         "after": ("Yes, after: Report lost and suspend 2 containers", "Report: Not opened"),
+        "before": "No, before: Change the time of loss",
+        "unsure": "Not sure: report from 17:40:15 (the cautious answer)",
         # The medium's answer, as the paper's headline gives it; each container's own
         # under it, as the paper gives them (fifteenth session: the medium's Opened was
         # read against the paper's Possibly opened for the container with only a key).
-        "before": ("No, before: Change the time of loss", "Report: Opened"),
+        "counted": "Report: Opened",
         "by_container": [
-            "Opened “late”: opened at 17:40:15 (reader)",
-            "Possibly opened “tried”: key given at 17:40:20, opening not confirmed (reader)",
+            "Opened “late”: key released at 17:40:15 to reader, opening confirmed",
+            "Possibly opened “tried”: key released at 17:40:20 to reader, opening not confirmed",
         ],
     }
     assert _question(ja) == {
         "question": (
-            "17:40:15〜17:40:20 (17:41 の 45 秒前) に reader が 2 件のコンテナを使っています。"
+            "紛失の直前 17:40:15〜17:40:20 に reader へ 2 件の鍵が発行されています。"
             "紛失はこれより後ですか?"
         ),
-        "help": "分からなければ「はい」: 連絡された時刻で届け出ます。",
         "after": ("はい、後です: 紛失を届け出て 2 件のコンテナを停止", "報告書: 開かれていない"),
-        "before": ("いいえ、前です: 紛失日時を直す", "報告書: 開かれた"),
+        "before": "いいえ、前です: 紛失日時を直す",
+        "unsure": "わからない: 早い方 (17:40:15) で届け出る",
+        "counted": "報告書: 開かれた",
         "by_container": [
-            "開かれた 「late」: 17:40:15 に開封 (reader)",
-            "開かれた可能性あり 「tried」: 17:40:20 に鍵を受領、開封は未確認 (reader)",
+            "開かれた 「late」: 17:40:15 に reader へ鍵の発行、開封の確認あり",
+            "開かれた可能性あり 「tried」: 17:40:20 に reader へ鍵の発行、開封の確認なし",
         ],
     }
     # Said once, in the question: above it, the time of loss, the deadline, the reasons.
@@ -212,8 +220,8 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         "理由",
     ]
     for page in (en, ja):
-        # One primary action, focused; the way back once, never primary.
-        assert page.count("autofocus") == 1 and page.count("button primary") == 1
+        # No default answer on the page at all; the way back once.
+        assert "autofocus" not in page and "button primary" not in page
         assert page.count('id="change-time"') == 1
         # The question stands above its answers, after the list of what is affected;
         # the labels are read in the list, not again in the question or the rows.
@@ -229,11 +237,11 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(milliseconds=400),
             (
                 (
-                    "At 17:40:15 (45 s before 17:41) reader used 2 containers. Was the"
-                    " medium lost after that?"
+                    "Just before the loss, at 17:40:15, 2 keys were released to reader."
+                    " Was the medium lost after that?"
                 ),
                 (
-                    "17:40:15 (17:41 の 45 秒前) に reader が 2 件のコンテナを使っています。"
+                    "紛失の直前 17:40:15 に reader へ 2 件の鍵が発行されています。"
                     "紛失はこれより後ですか?"
                 ),
             ),
@@ -242,12 +250,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(seconds=1),
             (
                 (
-                    "At 17:40:15\N{EN DASH}17:40:16 (45 s before 17:41) reader used 2"
-                    " containers. Was the medium lost after that?"
+                    "Just before the loss, at 17:40:15\N{EN DASH}17:40:16, 2 keys were"
+                    " released to reader. Was the medium lost after that?"
                 ),
                 (
-                    "17:40:15〜17:40:16 (17:41 の 45 秒前) に reader が 2 件のコンテナを"
-                    "使っています。紛失はこれより後ですか?"
+                    "紛失の直前 17:40:15〜17:40:16 に reader へ 2 件の鍵が発行されています。"
+                    "紛失はこれより後ですか?"
                 ),
             ),
         ),
@@ -258,9 +266,9 @@ def test_the_question_spans_every_release_an_earlier_loss_would_change(
 ) -> None:
     """The clerk's opening and a wrong password tried on another container 0.4 s later,
     both shown at 17:40:15 (issue 12, fifteenth session: the question named the opening
-    alone, and the report then showed both): the question counts both containers and
-    names one time; a second later, it spans from the first to the last, as shown, so
-    "lost after that?" is after every release it covers. The detail names each."""
+    alone, and the report then showed both): the question counts both keys and names one
+    time; a second later, it spans from the first to the last, as shown, so "lost after
+    that?" is after every release it covers. The detail names each."""
     openings = {"late": OPENINGS["late"]}
     with opened(settings, console_url, openings, {"tried": OPENINGS["late"] + later}) as world:
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
@@ -285,10 +293,11 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     assert 'id="close-opening"' not in en and 'id="last-opening"' in en
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
     assert _question(near)["question"] == (
-        "At 17:40:15 reader used “late”. Was the medium lost after that?"
+        "Just before the loss, at 17:40:15, the key of “late” was released to reader."
+        " Was the medium lost after that?"
     )
     # One container: named in the question, its answer is the medium's, no detail.
-    assert _question(near)["before"][1] == "Report: Opened"
+    assert _question(near)["counted"] == "Report: Opened"
     assert _question(near)["by_container"] is None
 
 
@@ -318,7 +327,7 @@ def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
         en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
     asked = _question(en)
     assert asked["after"][1] == "Report: Opened"
-    assert asked["before"][1] == "Report: Opened"
+    assert asked["counted"] == "Report: Opened"
 
 
 def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_kept(
@@ -408,17 +417,16 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     assert _last_opening(pages["2026-12-04 09:00"]) == (
         "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
-    # Within 15 minutes: asked about, the opening to the second.
-    asked = _question(pages["2026-12-03 17:41"])
-    # How close, when exact as shown (fifteenth session: both readers asked): the time of
-    # loss a whole minute; typed with seconds, the gap is not said.
-    assert asked["question"] == (
-        "At 17:40:15 (45 s before 17:41) reader used “late”. Was the medium lost after that?"
+    # Within 15 minutes: asked about, the release to the second, "just before the loss"
+    # (sixteenth session: the question in one short line, no gap in seconds; the time of
+    # loss is the line above it), whether the time was typed with seconds or not.
+    said = (
+        "Just before the loss, at 17:40:15, the key of “late” was released to reader."
+        " Was the medium lost after that?"
     )
+    assert _question(pages["2026-12-03 17:41"])["question"] == said
     with_seconds = _question(pages["2026-12-03 17:40:30"])
-    assert with_seconds["question"] == (
-        "At 17:40:15 reader used “late”. Was the medium lost after that?"
-    )
+    assert with_seconds["question"] == said
     assert with_seconds["after"][1] == "Report: Not opened"
 
 
@@ -453,13 +461,54 @@ def test_how_long_before_the_loss_takes_one_unit_rounded() -> None:
     ]
 
 
-def test_how_close_before_the_loss_is_said_only_when_exact() -> None:
-    """Seconds from a release (to the second) to a time of loss shown to the minute: exact
-    only when the time of loss is a whole minute; None otherwise (never a gap the shown
-    times contradict)."""
-    formats = _i18n.Formats("ja", ZoneInfo("Asia/Tokyo"), datetime(2026, 12, 6, tzinfo=UTC))
-    lost = datetime(2026, 12, 3, 8, 41, tzinfo=UTC)
-    released = datetime(2026, 12, 3, 8, 40, 15, 400000, tzinfo=UTC)  # shown 17:40:15
-    assert formats.seconds_before(released, lost) == 45
-    assert formats.seconds_before(released - timedelta(minutes=2), lost.isoformat()) == 165
-    assert formats.seconds_before(released, lost + timedelta(seconds=30)) is None
+def test_not_sure_reports_from_the_first_release_with_the_time_told_in_the_reason(
+    settings: Settings, console_url: str
+) -> None:
+    """The third answer (issue 12, sixteenth session, the lead's decision: officials told
+    "around 17:41" could answer neither yes nor no): the loss is reported from the first
+    close release's second, found again by the server from the time posted (never a time
+    the page posts), so both releases count (spec §report: Opened); the printed reason
+    and the internal one say the time told and where counting started, the note stays
+    internal only. Without a close release before the time posted, refused, nothing
+    reported."""
+    openings = {"late": OPENINGS["late"]}  # 17:40:15.000, confirmed
+    released = {"tried": OPENINGS["late"] + timedelta(seconds=5, milliseconds=300)}
+    with opened(settings, console_url, openings, released) as world:
+        token = world.tokens["official"]
+        review, form = _review(console_url, token, "ja", "2026-12-03 17:41")
+        # The cautious button's own form, as the page posts it.
+        unsure = review.split('<tr id="choice-unsure">', 1)[1].split("</form>", 1)[0]
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', unsure))
+        assert hidden["cautious"] == "1" and hidden["lost_at"] == "2026-12-03T17:41:00+09:00"
+        browser = signed_in_session(console_url, token, "ja")
+        page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+        posted = {**form, "csrf": csrf_of(page), "note": "田中 (委託先)"}
+        # A time with no release in the 15 minutes before it: refused, nothing reported.
+        early = browser.post(
+            console_url + "/console/medium/report-lost/confirm",
+            data={**posted, "lost_at": "2026-12-03 17:20", "cautious": "1"},
+            timeout=30,
+        )
+        before = browser.get(
+            console_url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30
+        )
+        done = browser.post(
+            console_url + "/console/medium/report-lost/confirm",
+            data={**posted, "cautious": "1"},
+            timeout=30,
+        )
+        report = browser.get(
+            console_url + "/console/medium/report.json", params={"name": MEDIUM}, timeout=30
+        ).json()
+    assert early.status_code == 400, early.text[:2000]
+    refusal = "この紛失日時の直前に鍵の発行はありません: 確認画面からやり直してください。"
+    assert refusal in html.unescape(early.text)
+    assert before.json().get("lost_at") is None, before.text[:2000]
+    assert done.status_code == 200, done.text[:2000]
+    # From 17:40:15 (the first release's second): the opening counts, Opened.
+    assert report["lost_at"] == "2026-12-03T08:40:15.000000Z"
+    assert report["answer"] == "opened"
+    changes = [c for box in report["containers"] for c in box["state_changes"]]
+    said = "(伝えられた時刻 17:41 頃; 直前の鍵の発行を含めるため 17:40:15 から数えた)"
+    assert {c["public_reason"] for c in changes} == {f"盗難 {said}"}
+    assert {c["reason"] for c in changes} == {f"盗難 {said} / 田中 (委託先)"}
