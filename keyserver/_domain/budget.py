@@ -18,9 +18,13 @@ stolen (or borrowed) reader token:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from keyserver._domain.context import SYSTEM_ACTOR
 from keyserver._domain.errors import AttemptsExhaustedError
 from keyserver._domain.i18n import N_
+from keyserver._domain.lifecycle import Cause
+from keyserver._domain.rowmac import LaterEntry
 
 # The largest attempt budget a container may have: a writer's --attempt-budget and the
 # server's default_attempt_budget alike (a default above it refused every registration
@@ -119,3 +123,82 @@ def remaining(counts: Counts) -> int:
 def exhausts_budget(counts: Counts) -> bool:
     """True when this evaluation brings the container to its budget (suspend it)."""
     return counts.container + 1 >= counts.budget
+
+
+# spec §receipt: the reason (and public reason) of the restore a receipt makes when it
+# confirms the very evaluation that used up the budget (audited ``restore``, actor
+# ``system``, cause ``budget``). English, as the budget suspension's own reason is.
+LIFT_REASON = "confirmed by the reader's receipt"
+
+
+@dataclass(frozen=True)
+class SuspensionFacts:
+    """What decides whether a receipt lifts its container's budget suspension.
+
+    Read in the receipt's transaction, under the chain head and the row lock
+    (keyserver/_service/containers.py).
+
+    Attributes:
+        cause: The container's ``suspend_cause``.
+        suspension: The audit entry the row names as its last change (``last_audit_seq``),
+            or None when it is not a successful ``suspend`` naming the container.
+        suspension_actor: Who that entry says acted.
+        issued_at: When the evaluation the receipt answers was issued.
+        issued_together: Challenges of the container issued at that instant (one batch
+            shares its time: more than one and the trigger cannot be told apart).
+        later: The successful entries after ``suspension`` that name the container, or
+            name none and change containers in bulk (keyserver/_store/rowmacs.py).
+        medium: The container's medium.
+        issuer: The name of the container's issuing writer.
+    """
+
+    cause: str | None
+    suspension: LaterEntry | None
+    suspension_actor: str | None
+    issued_at: datetime
+    issued_together: int
+    later: tuple[LaterEntry, ...]
+    medium: str | None
+    issuer: str | None
+
+
+def receipt_lifts(facts: SuspensionFacts, cid_text: str, principal: str) -> bool:
+    """Does this receipt, if its MAC verifies, lift the container's budget suspension?
+
+    spec §receipt: yes only for the receipt of **the very evaluation that used up the
+    budget**, by the principal that made it, while nothing else happened to the container
+    since. The MAC needs the right password, so this refunds the holder of the password
+    alone, and only that one evaluation: every other unconfirmed one (a thief's guesses)
+    stays counted, and the container is one wrong attempt from its budget again. Every
+    doubt keeps the suspension for an official to lift, as before.
+    """
+    s = facts.suspension
+    if facts.cause != Cause.BUDGET.value or s is None:
+        return False
+    # The row's last change is the budget suspension itself, made by the system with the
+    # evaluation this receipt answers (same instant, same principal, the only challenge of
+    # the container issued then). Whatever changed the row since (a loss report, a
+    # restore and a new suspension) moved last_audit_seq to its own entry.
+    if (
+        s.action != "suspend"
+        or facts.suspension_actor != SYSTEM_ACTOR
+        or s.container != cid_text
+        or s.details.get("cause") != Cause.BUDGET.value
+        or s.details.get("trigger") != principal
+        or s.at != facts.issued_at
+        or facts.issued_together != 1
+    ):
+        return False
+    # Nothing since that names the container (an official's suspend that changed nothing,
+    # a request for approval, ...), nor a bulk change of its medium or issuer (a loss
+    # report, a medium suspended or restored): an official acted, so an official decides.
+    return not any(_concerns(e, facts) for e in facts.later)
+
+
+def _concerns(entry: LaterEntry, facts: SuspensionFacts) -> bool:
+    if entry.container is not None:
+        return True
+    scope, target = entry.details.get("scope"), entry.details.get("target")
+    return (scope == "medium" and facts.medium is not None and target == facts.medium) or (
+        scope == "issuer" and facts.issuer is not None and target == facts.issuer
+    )

@@ -107,6 +107,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "pending",
         "conflict",
         "destroyed",
+        "suspended",
         "row-integrity",
     ),
     ("POST", "/v1/containers/{container_id}/{op}"): (*_AUTH, *_BODY, *_STATE, "row-integrity"),

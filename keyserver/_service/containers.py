@@ -7,14 +7,17 @@ only reads a container (status, search, access) is container_queries.py's.
 from __future__ import annotations
 
 import hmac
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from keyserver._domain import keys
+from keyserver._domain import budget, keys
 from keyserver._domain.budget import ATTEMPT_BUDGET_MAX
-from keyserver._domain.context import EVALUATORS, LOCAL, WRITER, RequestContext
+from keyserver._domain.context import EVALUATORS, LOCAL, SYSTEM_ACTOR, WRITER, RequestContext
 from keyserver._domain.encoding import b64e
 from keyserver._domain.errors import (
     ConflictError,
@@ -28,12 +31,15 @@ from keyserver._domain.errors import (
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import (
     Actor,
+    Cause,
+    Op,
     State,
     destroyed_refusal,
     refusal_for_state,
     suspended_refusal,
 )
 from keyserver._domain.media import canonical_medium, nearest
+from keyserver._domain.rowmac import LaterEntry
 from keyserver._domain.validation import (
     CHALLENGE_BYTES,
     CONTAINER_ID_BYTES,
@@ -46,10 +52,13 @@ from keyserver._domain.validation import (
 from keyserver._service.media import (
     register_medium,
 )
+from keyserver._service.revocation import ids_details
 from keyserver._store import repository, rowmacs
-from keyserver._store.audit import lock_head
+from keyserver._store.audit import NewEntry, lock_head
 from keyserver._store.ledger import Ledger
 from keyserver._store.models import (
+    AuditEntry,
+    Challenge,
     Container,
     ContainerReader,
     ContainerReaderGroup,
@@ -275,7 +284,10 @@ class ContainerOps:
         The receipt refunds exactly the evaluation whose challenge it answers (if that
         evaluation still counts: issued after the last budget reset), nothing issued
         before or after it; it is refused while the container is suspended, so an
-        attacker cannot lower the count behind a suspension either.
+        attacker cannot lower the count behind a suspension either. The one exception:
+        the receipt of the very evaluation that used up the budget also lifts the
+        suspension that evaluation caused (budget.receipt_lifts), if nothing else
+        happened to the container since.
 
         Returns:
             ``{confirmed: true}``.
@@ -304,7 +316,11 @@ class ContainerOps:
                 refusal = InvalidReceiptError(N_("the challenge has expired"))
             elif c.state == State.DESTROYED.value:
                 refusal = destroyed_refusal(repository.view_of(session, c), self._settings.contact)
-            elif c.state == State.SUSPENDED.value:
+            elif c.state == State.SUSPENDED.value and not budget.receipt_lifts(
+                self._suspension_facts(session, c, row), cid_text, actor.name
+            ):
+                # spec §receipt: refused while suspended, the challenge kept, except the
+                # receipt of the very evaluation that used up the budget (below).
                 refusal = suspended_refusal(
                     repository.view_of(session, c),
                     self._settings.contact,
@@ -342,6 +358,9 @@ class ContainerOps:
                         container=cid_text,
                         at=now,
                     )
+                    if c.state == State.SUSPENDED.value:
+                        # Reached only when budget.receipt_lifts said so (above).
+                        entry = self._lift_budget_suspension(session, c, actor, ctx, now)
                     c.last_audit_seq = entry.seq
             if refusal is not None:
                 # Commit the consumption and the refusal record together.
@@ -350,3 +369,88 @@ class ContainerOps:
             raise refusal
         self._ledger.metrics.inc("rwc_receipts_total")
         return {"confirmed": True}
+
+    def _suspension_facts(
+        self, session: Session, c: Container, row: Challenge
+    ) -> budget.SuspensionFacts:
+        """What budget.receipt_lifts weighs, read under the row lock (spec §receipt)."""
+        cid_text = b64e(c.id)
+        last = int(c.last_audit_seq or 0)
+        entry = session.execute(
+            select(
+                AuditEntry.seq,
+                AuditEntry.container,
+                AuditEntry.action,
+                AuditEntry.at,
+                AuditEntry.details,
+                AuditEntry.actor,
+            ).where(AuditEntry.seq == last, AuditEntry.outcome == "ok")
+        ).one_or_none()
+        suspension = None
+        if entry is not None:
+            details = json.loads(entry.details)
+            suspension = LaterEntry(entry.seq, entry.container, entry.action, entry.at, details)
+        together = session.execute(
+            select(func.count()).where(
+                Challenge.container_id == c.id, Challenge.issued_at == row.issued_at
+            )
+        ).scalar_one()
+
+        def run(stmt: Any, params: Mapping[str, Any]) -> Iterable[Sequence[Any]]:
+            return session.execute(stmt, params).all()
+
+        return budget.SuspensionFacts(
+            cause=c.suspend_cause,
+            suspension=suspension,
+            suspension_actor=None if entry is None else entry.actor,
+            issued_at=row.issued_at,
+            issued_together=int(together),
+            later=tuple(rowmacs.later_entries(run, cid_text, last)),
+            medium=c.medium,
+            issuer=session.execute(rowmacs.ISSUER_STMT, {"pid": c.issuer_id}).scalar_one_or_none(),
+        )
+
+    def _lift_budget_suspension(
+        self, session: Session, c: Container, actor: Actor, ctx: RequestContext, now: datetime
+    ) -> AuditEntry:
+        """Lift the budget suspension the receipt's own evaluation caused (spec §receipt).
+
+        Audited as a restore of the ``budget`` cause by the system, in the shape of an
+        official's restore of one container (so the container's history and the medium
+        report list it with the others), naming the principal whose receipt it was.
+        Unlike an official's restore it resets nothing: the unconfirmed evaluations before
+        this one stay counted (``unconfirmed`` is the budget minus one).
+        """
+        cid_text = b64e(c.id)
+        c.state = State.ACTIVE.value
+        c.suspended_at = None
+        c.suspend_cause = None
+        c.reason = c.public_reason = budget.LIFT_REASON
+        c.changed_by = SYSTEM_ACTOR
+        entry = self._ledger.audit(
+            session,
+            NewEntry(
+                actor=SYSTEM_ACTOR,
+                action=Op.RESTORE.value,
+                outcome="ok",
+                container=cid_text,
+                remote=ctx.remote,
+                details={
+                    "scope": "container",
+                    "target": cid_text,
+                    "reason": budget.LIFT_REASON,
+                    "public_reason": budget.LIFT_REASON,
+                    "cause": Cause.BUDGET.value,
+                    "affected": 1,
+                    **ids_details([c.id], self._settings.audit_inline_ids_max),
+                    "principal": actor.name,
+                    "unconfirmed": c.unconfirmed,
+                },
+            ),
+            at=now,
+        )
+        self._ledger.metrics.inc("rwc_state_changes_total", 1, op=Op.RESTORE.value)
+        # Counted beside rwc_budget_suspensions_total, which counted this suspension: the
+        # alert on suspensions (possible guessing) subtracts the ones a receipt lifted.
+        self._ledger.metrics.inc("rwc_budget_lifts_total")
+        return entry

@@ -1,4 +1,4 @@
-"""What `rwc info`, `open` and `verify` print for a person (and the progress bars) (issue 12).
+"""What `rwc info`, `open`, `verify` and `seal` print for a person (and the progress bars).
 
 Part of the one table (pycontainer/cli/texts.py TEXTS; tests/cli/test_texts.py checks both
 languages and the placeholders). The English is what the commands printed before, word for
@@ -45,6 +45,59 @@ INFO_TEXTS: Mapping[str, Mapping[str, str]] = {
     "open_ok_one": {
         "en": "extracted {count} entry into {dest}",
         "ja": "{count} 個のエントリを {dest} に展開しました",
+    },
+    # `rwc seal`'s result; "_one" for a single entry (Japanese has one form).
+    "seal_ok": {
+        "en": "sealed {count} entries into {out} (container {container}, key server {server})",
+        "ja": "{count} 個のエントリを {out} に封入しました(コンテナ {container}、"
+        "鍵サーバー {server})",
+    },
+    "seal_ok_one": {
+        "en": "sealed {count} entry into {out} (container {container}, key server {server})",
+        "ja": "{count} 個のエントリを {out} に封入しました(コンテナ {container}、"
+        "鍵サーバー {server})",
+    },
+    # Under it when --expires was given: {when} in the writer's zone with its offset.
+    "seal_expires": {
+        "en": "the key server opens it until {when}",
+        "ja": "鍵サーバーがこのコンテナを開くのは {when} までです",
+    },
+    # `rwc seal --help` for --expires (the rule of pycontainer/cli/expires.py).
+    "seal_help_expires": {
+        "en": "when the key server stops opening it: a duration (30d, 12h, 90m, 2w), or a "
+        "date or date-time (ISO 8601) in your local time unless it has an offset; a date "
+        "means the end of that day",
+        "ja": "鍵サーバーがこのコンテナを開かなくなる時: 期間(30d・12h・90m・2w)か、"
+        "日付・日時(ISO 8601)。オフセットのない日時はこのコンピューターの現地時刻で、"
+        "日付だけならその日の終わり",
+    },
+    # Names in decomposed form (macOS NFD) stored in composed form; {names} lists up to
+    # three, {more} is "seal_nfc_more" or empty.
+    "seal_nfc_renamed": {
+        "en": "{count} names stored in composed Unicode form (NFC), as every reader "
+        "expects: {names}{more}",
+        "ja": "{count} 個の名前を、閲覧者の環境が想定する合成済みの Unicode 形式(NFC)で"
+        "保存しました: {names}{more}",
+    },
+    "seal_nfc_renamed_one": {
+        "en": "{count} name stored in composed Unicode form (NFC), as every reader "
+        "expects: {names}{more}",
+        "ja": "{count} 個の名前を、閲覧者の環境が想定する合成済みの Unicode 形式(NFC)で"
+        "保存しました: {names}{more}",
+    },
+    "seal_nfc_more": {"en": " and {count} more", "ja": " ほか {count} 個"},
+    # --verbose notes of `rwc seal` and of the readers' commands.
+    "note_registering": {
+        "en": "registering a container on {server}",
+        "ja": "{server} にコンテナを登録しています",
+    },
+    "note_activating": {
+        "en": "activating the container on the key server",
+        "ja": "鍵サーバーでコンテナを有効にしています",
+    },
+    "note_asking": {
+        "en": "asking the key server at {url}",
+        "ja": "{url} の鍵サーバーに問い合わせています",
     },
     # `rwc verify`'s result; "_one" for a single entry (Japanese has one form).
     "verify_ok": {

@@ -123,8 +123,8 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> StrictParser:
-    """Build the `rwc` argument parser."""
+def build_parser(lang: str = "en") -> StrictParser:
+    """Build the `rwc` argument parser (``lang``: of the help texts that have a translation)."""
     parser = _Parser(
         prog=PROG,
         description="Seal data into remote-wipe containers and open them with the key server.",
@@ -136,7 +136,7 @@ def build_parser() -> StrictParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubcommandParser)
     sub.required = True
     parents = [_common_options(suppress=True)]
-    cli_seal.add_parser(sub, parents)
+    cli_seal.add_parser(sub, parents, lang)
     cli_read.add_parsers(sub, parents)
     cli_login.add_parsers(sub, parents)
     return described(parser)
@@ -171,9 +171,11 @@ def run(
     )
     try:
         try:
-            parser = build_parser()
-            # Usage errors in the reader's language; --json keeps English (as below).
-            parser.language = "en" if ui.json_mode else language(env)
+            # Usage errors (and the help texts translated) in the reader's language;
+            # --json keeps English (as below).
+            parse_lang = "en" if ui.json_mode else language(env)
+            parser = build_parser(parse_lang)
+            parser.language = parse_lang
             with contextlib.redirect_stdout(ui.stdout):  # --help goes to our stdout
                 args = parser.parse_args(argv)
             # A subcommand that can name its key server already (cli.common.start_tls)

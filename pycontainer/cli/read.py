@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pycontainer.cli.attempts import Recording, ask_password, was_last_attempt, wrong_password_hint
 from pycontainer.cli.common import (
     ENV_SERVER,
     READER_IMPORTS,
@@ -33,23 +34,17 @@ from pycontainer.cli.common import (
     add_tls_option,
     b64,
     make_client,
-    read_password,
     require_token,
     start_tls,
 )
 from pycontainer.cli.exits import SaidUsageError, UsageError
-from pycontainer.cli.password import ENV_PASSWORD
 from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
-from pycontainer.client.wire import ATTEMPTS_LIMITS
 from pycontainer.errors import (
     ContainerError,
     KeyServerCallError,
-    KeyServerDeniedError,
-    KeyServerProtocolError,
-    KeyServerSuspendedError,
     UnsupportedVersionError,
     WrongPasswordError,
 )
@@ -57,7 +52,6 @@ from pycontainer.errors import (
 if TYPE_CHECKING:
     from pycontainer.client.keyserver import KeyServerClient
     from pycontainer.format.archive import Entry
-    from pycontainer.keyrelease import Evaluation, SlotInfo
     from pycontainer.reader import Container
 
 # The reader (and through it cryptography, argon2, voprf) is imported by the
@@ -187,11 +181,11 @@ def _opened(
         def send_receipt(container_id: bytes, challenge: bytes, mac: bytes) -> None:
             receipt["receipt"] = _send_receipt(client, ui, container_id, challenge, mac)
 
-        ui.note(f"asking the key server at {url}")
-        password = _password(
+        ui.note(say("note_asking", ui.lang, url=url))
+        password = ask_password(
             args, ui, env, client, container_id=header.slots[0].container_id, what=path.name
         )
-        recording = _Recording(client)
+        recording = Recording(client)
         try:
             container = open_container(
                 path,
@@ -204,121 +198,17 @@ def _opened(
             # In the reader's language; its English is the library's (--json is English).
             exc.message = say("wrong_password", ui.lang)
             hint = say("wrong_password_hint", ui.lang)
-            exc.hint = _wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
+            exc.hint = wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
             exc.said = True
             raise
+        if receipt["receipt"] == "sent" and was_last_attempt(recording.last):
+            # protocol §receipt: the evaluation that used up the container's budget
+            # suspended it, and its receipt (the right password) lifted that again; a
+            # server that had not would have refused the receipt (a warning above). Calm
+            # words: the file opened, and one more wrong password locks the container.
+            ui.inform(say("last_attempt_opened", ui.lang))
         with container:
             yield container, receipt
-
-
-# Warn the reader when this many unconfirmed attempts or fewer are left (protocol §receipt).
-FEW_ATTEMPTS = 3
-
-
-class _Recording:
-    """The key server client, remembering the last evaluation (its attempt count)."""
-
-    def __init__(self, client: KeyServerClient) -> None:
-        self._client = client
-        self.last: Evaluation | None = None
-
-    def evaluate(self, slot: SlotInfo, blinded_element: bytes) -> Evaluation:
-        self.last = self._client.evaluate(slot, blinded_element)
-        return self.last
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)  # everything else is the client's
-
-
-def _would_prompt(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
-    return not args.no_password and args.password_file is None and ENV_PASSWORD not in env
-
-
-def _password(
-    args: argparse.Namespace,
-    ui: Ui,
-    env: Mapping[str, str],
-    client: KeyServerClient,
-    *,
-    container_id: bytes,
-    what: str,
-) -> str:
-    """The password, asked only if the writer sealed with one (protocol §access).
-
-    Every answer to a password prompt costs an attempt of the container's budget, so a
-    container sealed with --no-password is opened without asking; and the reader is told
-    before typing when few attempts are left. Only when rwc would prompt: a password
-    given by option, file or RWC_PASSWORD is used as given.
-    """
-    if not _would_prompt(args, env):
-        return read_password(args, ui, env, confirm=False, what=what)
-    try:
-        access = client.access(container_id)
-    except KeyServerCallError as exc:
-        if type(exc) is not KeyServerCallError and not isinstance(exc, KeyServerProtocolError):
-            raise  # suspended, destroyed, denied, unavailable: evaluate would say the same
-        # A server without the access route (404), or a proxy in the way: ask as before.
-        return read_password(args, ui, env, confirm=False, what=what)
-    if not access.password_required:
-        ui.note(say("sealed_without_password", ui.lang))
-        return ""
-    left = access.attempts_remaining
-    if left == 0:
-        raise _no_attempts_left(access.attempts_limit, ui.lang)
-    if left is not None and left <= FEW_ATTEMPTS:
-        ui.warn(
-            _attempts("few_attempts", left, access.attempts_limit, ui.lang),
-            say("few_attempts_hint", ui.lang),
-        )
-    return read_password(args, ui, env, confirm=False, what=what)
-
-
-def _no_attempts_left(limit: str | None, lang: str) -> KeyServerCallError:
-    """The error that stops `rwc` before its prompt when the server says none are left.
-
-    protocol §access, §receipt: with ``attempts_remaining`` 0 the next evaluation is
-    refused (``attempts-exhausted``: the reader's or the medium's window is full) or finds
-    the container suspended (its budget ran out), so a password typed now would only be
-    refused. The reader is told why in their language and what to do, with the exit code
-    that refusal has (denied, or suspended for the container's budget).
-    """
-    message = say("attempts_none_not_asked", lang, reason=_attempts("", 0, limit, lang))
-    error: KeyServerCallError
-    if limit == "container":
-        error = KeyServerSuspendedError(message, hint=say("refusal_suspended_budget_hint", lang))
-    else:
-        error = KeyServerDeniedError(message, hint=say("refusal_attempts_exhausted_hint", lang))
-    error.said = True
-    return error
-
-
-def _attempts(kind: str, left: int, limit: str | None, lang: str) -> str:
-    """What ``left`` attempts mean, by the allowance the server named (protocol §receipt).
-
-    Running out of the container's budget suspends the container until an official
-    restores it; running out of the reader's or the medium's window cap only refuses
-    further tries for a while (issue 12: "0 left before the key server locks the
-    container" was said for both). A server that does not name the allowance gets a text
-    that says both outcomes, never a guess.
-    """
-    suffix = f"_{limit}" if limit in ATTEMPTS_LIMITS else ""
-    if left == 0:
-        return say("attempts_none" + suffix, lang)
-    return say(kind + suffix, lang, left=left)
-
-
-def _wrong_password_hint(
-    hint: str | None, last: Evaluation | None, no_password: bool, lang: str
-) -> str:
-    parts = [hint] if hint else []
-    if last is not None and last.attempts_remaining is not None:
-        parts.append(_attempts("attempts_left", last.attempts_remaining, last.attempts_limit, lang))
-    if last is not None and last.password_required is False:
-        parts.append(say("pass_no_password", lang))
-    elif not no_password and (last is None or last.password_required is None):
-        # The header cannot say whether a password was used (spec §slot-server-oprf).
-        parts.append(say("maybe_no_password", lang))
-    return say("hint_separator", lang).join(parts)
 
 
 def _send_receipt(

@@ -25,6 +25,7 @@ from datetime import datetime
 from pycontainer.cli.exits import SaidError
 from pycontainer.cli.failtexts import DETAIL_JA, LIBRARY_JA
 from pycontainer.cli.texts import TEXTS, say
+from pycontainer.cli.times import local_time as shown_time
 from pycontainer.errors import ContainerError, KeyServerCallError, Refusal
 
 # Where the server's detail goes, by kind. "facts": the detail carries what rwc's sentence
@@ -73,12 +74,7 @@ def local_time(text: str) -> str:
         return text
     if when.tzinfo is None:
         return text  # no offset: which zone it is in is unknown, so show it as the server did
-    local = when.astimezone()
-    offset = local.utcoffset()
-    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{local:%Y-%m-%d %H:%M:%S} {sign}{hours:02d}:{mins:02d}"
+    return shown_time(when)
 
 
 def _why_key(refusal: Refusal) -> str | None:

@@ -39,6 +39,7 @@ from pycontainer.cli.common import (
 from pycontainer.cli.exits import SaidUsageError, UsageError
 from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
+from pycontainer.cli.times import local_time
 from pycontainer.cli.ui import Ui, display_name
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.errors import KeyServerInvalidValueError, OutputExistsError
@@ -58,8 +59,8 @@ STDIN_PATH = "-"
 LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
 
 
-def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
-    """Add the `seal` subcommand."""
+def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser], lang: str = "en") -> None:
+    """Add the `seal` subcommand (``lang``: of the help texts that have a translation)."""
     p = sub.add_parser(
         "seal",
         parents=parents,
@@ -91,9 +92,7 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--reader-group", action="append", default=[], metavar="GROUP", help="allowed group"
     )
-    p.add_argument(
-        "--expires", metavar="WHEN", help="30d, 12h, 90m, 2w, or a date/datetime (ISO 8601)"
-    )
+    p.add_argument("--expires", metavar="WHEN", help=say("seal_help_expires", lang))
     p.add_argument(
         "--attempt-budget",
         type=int,
@@ -162,11 +161,16 @@ def _check_names(args: argparse.Namespace, ui: Ui) -> None:
         return
     renamed = check_inputs([Path(x) for x in args.paths])
     if renamed:
-        shown = ", ".join(display_name(n) for n in renamed[:3])
-        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+        count = len(renamed)
+        more = say("seal_nfc_more", ui.lang, count=count - 3) if count > 3 else ""
         ui.warn(
-            f"{len(renamed)} name{'s' if len(renamed) > 1 else ''} stored in composed Unicode "
-            f"form (NFC), as every reader expects: {shown}{more}"
+            say(
+                "seal_nfc_renamed_one" if count == 1 else "seal_nfc_renamed",
+                ui.lang,
+                count=count,
+                names=", ".join(display_name(n) for n in renamed[:3]),
+                more=more,
+            )
         )
 
 
@@ -261,7 +265,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         attempt_budget=args.attempt_budget,
     )
     with make_client(server, token, args, env, lang=ui.lang) as client:
-        ui.note(f"registering a container on {server}")
+        ui.note(say("note_registering", ui.lang, server=server))
         try:
             reg = client.register(policy)
         except KeyServerInvalidValueError as exc:
@@ -288,7 +292,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         def activate(sealed: SealResult) -> None:
             # The container is complete on disk but still nameless: it gets its name only
             # once the server has activated it (ONE publish, in the writer).
-            ui.note("activating the container on the key server")
+            ui.note(say("note_activating", ui.lang))
             client.commit(sealed.container_id, sealed.header_digest, sealed.receipt_key)
 
         with ui.progress(say("progress_sealing", ui.lang)) as progress:
@@ -306,6 +310,18 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             else:
                 result = seal_paths([Path(x) for x in args.paths], out, **options)
     entries = result.entries
+    text = say(
+        "seal_ok_one" if entries == 1 else "seal_ok",
+        ui.lang,
+        count=entries,
+        out=out,
+        container=b64(result.container_id),
+        server=server,
+    )
+    if not_after is not None:
+        # The expiry as the writer meant it: in their zone, with the offset (a bare date
+        # is the end of that day there, pycontainer/cli/expires.py).
+        text += "\n" + say("seal_expires", ui.lang, when=local_time(not_after))
     ui.result(
         "seal",
         {
@@ -319,6 +335,5 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             "not_after": not_after.isoformat() if not_after else None,
             "password": bool(password),
         },
-        f"sealed {entries} entr{'y' if entries == 1 else 'ies'} into {out} "
-        f"(container {b64(result.container_id)}, key server {server})",
+        text,
     )

@@ -157,6 +157,16 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "en": "if the container was sealed with --no-password, pass --no-password",
         "ja": "コンテナが --no-password で作成されている場合は、--no-password を付けてください",
     },
+    # The right password on the last attempt (spec/protocol.md §receipt): the open
+    # succeeded and its receipt lifted the suspension the attempt had caused.
+    "last_attempt_opened": {
+        "en": "opened. That was the last attempt the key server allowed, and the password was "
+        "right, so the container stays usable; the wrong passwords before it still count: "
+        "one more would lock the container until an official restores it",
+        "ja": "開きました。鍵サーバーが認める最後の試行でしたが、パスワードが正しかったため、"
+        "コンテナは引き続き使えます。それまでの誤ったパスワードは数えられたままなので、"
+        "もう一度誤ると、担当者が復元するまでコンテナは停止されます",
+    },
     "receipt_failed": {
         "en": "could not confirm the opening to the key server: {error}",
         "ja": "開封の確認を鍵サーバーに送れませんでした: {error}",

@@ -126,6 +126,14 @@ class Ui:
         if self.verbose and not self.json_mode:
             self.stderr.write(f"rwc: {message}\n")
 
+    def inform(self, message: str) -> None:
+        """Tell the person something that is good to know, not a problem (stderr).
+
+        Neither a warning nor a --verbose note: said unless --quiet or --json.
+        """
+        if not (self.json_mode or self.quiet):
+            self.stderr.write(f"rwc: {message}\n")
+
     def warn(self, message: str, hint: str | None = None) -> None:
         """Report a warning (the command still succeeds)."""
         self.warnings.append(message)

@@ -16,10 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -30,9 +26,9 @@ from pycontainer.cli.exits import ExitCode
 from pycontainer.errors import Refusal
 from tests.support.clerk_runs import LANGS, rwc, seal
 from tests.support.live import LiveServer
+from tests.support.proxies import LoopbackProxy, clear_proxy_env, proxy_in_env
 from tests.support.tls import REMOTE_NAME
 
-PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
 ANSWERS = {
     407: b"HTTP/1.1 407 Proxy Authentication Required\r\n"
     b'Proxy-Authenticate: Basic realm="city"\r\nContent-Length: 9\r\n\r\nsign in\r\n',
@@ -40,51 +36,18 @@ ANSWERS = {
 }
 
 
-@dataclass
-class RefusingProxy:
-    """A proxy that answers every CONNECT with ``status`` and closes; records the heads."""
-
-    status: int
-    heads: list[bytes] = field(default_factory=list)
-    sock: socket.socket = field(default_factory=socket.socket)
-
-    def start(self) -> int:
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        threading.Thread(target=self._serve, daemon=True).start()
-        return int(self.sock.getsockname()[1])
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                client, _ = self.sock.accept()
-                with client:
-                    head = b""
-                    while b"\r\n\r\n" not in head and (chunk := client.recv(4096)):
-                        head += chunk
-                    self.heads.append(head)
-                    client.sendall(ANSWERS[self.status])
-
-
 @pytest.fixture
 def clean_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     # rwc reads the proxy from the process's environment, as requests and curl do.
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
+    clear_proxy_env(monkeypatch)
     return monkeypatch
 
 
-@contextlib.contextmanager
 def proxy(
     status: int, monkeypatch: pytest.MonkeyPatch, credentials: str
-) -> Iterator[RefusingProxy]:
-    p = RefusingProxy(status)
-    port = p.start()
-    monkeypatch.setenv("HTTPS_PROXY", f"http://{credentials}127.0.0.1:{port}")
-    try:
-        yield p
-    finally:
-        p.sock.close()
+) -> contextlib.AbstractContextManager[LoopbackProxy]:
+    """A proxy that answers every CONNECT with ``status`` and closes; records the heads."""
+    return proxy_in_env(LoopbackProxy(refusal=ANSWERS[status]), monkeypatch, credentials)
 
 
 # (status, credentials in HTTPS_PROXY) -> why, and the next step in Japanese word for word.

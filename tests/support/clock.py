@@ -6,6 +6,10 @@ Expiry, deadlines and due dates are tested by moving one of these, never by slee
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 
@@ -53,3 +57,23 @@ class ShiftableClock:
     def reset(self) -> None:
         """Back to real time."""
         self.offset = timedelta(0)
+
+
+@contextlib.contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """The process's local zone (``TZ``, what ``astimezone()`` uses) set to ``name`` for a while.
+
+    For code that reads the machine's zone itself, as `rwc` does; put back afterwards (and
+    the C library told both times, ``time.tzset``).
+    """
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

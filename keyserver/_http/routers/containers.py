@@ -121,7 +121,11 @@ def commit(
 def receipt(
     container_id: str, body: ReceiptBody, service: ServiceDep, actor: ActorDep, ctx: ContextDep
 ) -> dict[str, Any]:
-    """Confirm an open with the receipt MAC (the reader that got the challenge)."""
+    """Confirm an open with the receipt MAC (the reader that got the challenge).
+
+    Refused while the container is suspended, but the receipt of the evaluation that used
+    up the attempt budget, which lifts that suspension (spec §receipt).
+    """
     challenge = b64d(body.challenge, 32, "challenge")
     mac = b64d(body.mac, 32, "mac")
     return service.receipt(actor, container_id, challenge=challenge, mac=mac, ctx=ctx)
