@@ -288,6 +288,14 @@ def later_change(
             continue
         if entry.action not in BULK_ACTIONS:
             continue
+        listed = _listed(entry.details)
+        if listed is not None:
+            # The entry names every container it changed: this row is one of them or not.
+            if cid_text in listed:
+                return entry
+            continue
+        if not _could_change(entry, row["state"]):
+            continue
         scope, target = entry.details.get("scope"), entry.details.get("target")
         if scope == "medium" and row["medium"] is not None and target == row["medium"]:
             return entry
@@ -296,6 +304,45 @@ def later_change(
         if scope == "sweep" and _swept(row, entry.at):
             return entry
     return None
+
+
+def _listed(details: Mapping[str, Any]) -> set[str] | None:
+    """The ids a bulk entry changed, when it lists all of them, else None.
+
+    A bulk change lists the ids it changed up to ``audit_inline_ids_max``, beyond that only
+    their digest (keyserver/_service/revocation.py ``ids_details``); a restore lists the
+    rows whose loss-report deadline it cleared apart (``deadline_cleared``). Without the
+    list, the entry's scope decides (:func:`later_change`).
+    """
+    ids = details.get("container_ids")
+    if not isinstance(ids, list) or details.get("affected") != len(ids):
+        return None
+    listed = {str(i) for i in ids}
+    cleared = details.get("deadline_cleared")
+    if cleared is not None:
+        more = cleared.get("container_ids") if isinstance(cleared, Mapping) else None
+        if not isinstance(more, list):
+            return None
+        listed.update(str(i) for i in more)
+    return listed
+
+
+def _could_change(entry: LaterEntry, state: Any) -> bool:
+    """Could this bulk entry have changed a row in ``state`` (the row as stored)?
+
+    The entries before it did not change the row (:func:`later_change` returns the first
+    that did), so the row was in that state when the entry was made. An official's
+    suspension changes active rows only, a restore suspended ones and pending ones a loss
+    report locked (spec §lifecycle); a loss report changes every live row, a destroy every
+    row not destroyed yet. Without this, suspending a medium made every container on it
+    that was suspended already look copied back from a backup (its row older than the
+    entry), and restoring a medium did so to every active one: refused from then on.
+    """
+    if entry.action == "suspend" and not entry.details.get("loss_report"):
+        return bool(state == "active")
+    if entry.action == "restore":
+        return state in {"suspended", "pending"}
+    return bool(state != "destroyed")
 
 
 def _swept(row: Mapping[Any, Any], at: datetime) -> bool:

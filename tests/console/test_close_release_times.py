@@ -141,23 +141,26 @@ def test_an_opening_and_a_later_wrong_password_are_each_said_at_their_time(
     assert _caution_lines(page) == [
         said("%(who)s opened “%(label)s” at %(at)s: " + opening + ".", OPENED, "Opened"),
         said(
-            "%(who)s got the key of “%(label)s” at %(at)s (opening not confirmed, e.g. a wrong"
-            " password): " + opening + ".",
+            "Key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed: "
+            + opening
+            + ".",
             RELEASED,
             "Possibly opened",
         ),
     ]
     # On screen, the short line: each at its own time, in time order.
     short = _plain(page.split('id="close-short">', 1)[1].split("</p>", 1)[0])
-    assert _t(language, "opened at %(at)s", at="17:40:15") in short, short
-    assert _t(language, "key released at %(at)s, opening not confirmed", at="17:40:50") in short
-    assert _t(language, "opened at %(at)s", at="17:40:50") not in short
+    opened_at = "“%(label)s” opened at %(at)s"
+    assert _t(language, opened_at, label="late", at="17:40:15") in short, short
+    released_at = "key of “%(label)s” released at %(at)s, opening not confirmed"
+    assert _t(language, released_at, label="late", at="17:40:50") in short, short
+    assert _t(language, opened_at, label="late", at="17:40:50") not in short
     rows = dict(box_rows(page)["late"])
     assert rows[_t(language, "Last confirmed opening before the loss")] == said(
         "%(at)s (%(who)s), just before the time of loss: " + opening, OPENED, "Opened"
     )
     assert rows[_t(language, "Key released just before the loss")] == said(
-        "%(at)s (%(who)s), opening not confirmed (e.g. a wrong password): " + opening,
+        "%(at)s (%(who)s), opening not confirmed: " + opening,
         RELEASED,
         "Possibly opened",
     )
@@ -191,7 +194,7 @@ def test_a_release_before_the_loss_confirmed_after_it_is_said_confirmed(
         who="reader",
         confirmed=_full(language, RECEIPT_AFTER),
     )
-    unconfirmed = {"en": "opening not confirmed", "ja": "開封の確認なし"}[language]
+    unconfirmed = {"en": "opening not confirmed", "ja": "開封の確認 (受領) なし"}[language]
     assert not any(unconfirmed in value for value in rows.values()), rows
     # The answer as typed is Opened already: no caution (an earlier loss changes nothing).
     assert 'id="close-to-loss"' not in page

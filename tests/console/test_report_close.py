@@ -79,8 +79,8 @@ def _unconfirmed(language: str) -> str:
     """The caution's line for the story's unconfirmed release (a wrong password)."""
     return translate(
         language,
-        "%(who)s got the key of “%(label)s” at %(at)s (opening not confirmed, e.g. a wrong"
-        " password): lost before then, the answer would be %(answer)s.",
+        "Key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed: lost before"
+        " then, the answer would be %(answer)s.",
         {
             "who": "reader",
             "label": "tried",
@@ -90,11 +90,16 @@ def _unconfirmed(language: str) -> str:
     )
 
 
+def _at_short(label: str) -> dict[str, str]:
+    """A story's release on screen: its container, its time alone (17:40:15)."""
+    return {"label": label, "at": "17:40:15"}
+
+
 def _short(language: str) -> str:
     """The caution's one line on screen for the story: both releases, in time order, by their
-    time alone on the day of the loss (the date is in the facts under it), whether each
+    time alone on the day of the loss (the date is in the facts under it), each with its
+    container (sixteenth session: a line naming none read as a contradiction), whether each
     opening was confirmed, and the medium's answer had it been lost before them."""
-    at = {"at": "17:40:15"}
     releases = translations(language).ngettext(
         "Just before the time of loss: %(releases)s. Lost before then, the answer would be"
         " %(answer)s.",
@@ -104,8 +109,12 @@ def _short(language: str) -> str:
     )
     both = format_list(
         [
-            translate(language, "opened at %(at)s", at),
-            translate(language, "key released at %(at)s, opening not confirmed", at),
+            translate(language, "“%(label)s” opened at %(at)s", _at_short("late")),
+            translate(
+                language,
+                "key of “%(label)s” released at %(at)s, opening not confirmed",
+                _at_short("tried"),
+            ),
         ],
         locale=language,
     )
@@ -145,7 +154,7 @@ def _release_rows(language: str, answers: dict[str, str]) -> dict[str, tuple[str
         "tried": (
             translate(language, "Key released just before the loss", {}),
             said(
-                "%(at)s (%(who)s), opening not confirmed (e.g. a wrong password)",
+                "%(at)s (%(who)s), opening not confirmed",
                 answers["tried"],
             ),
         ),
@@ -277,7 +286,9 @@ def test_an_unconfirmed_release_alone_says_what_not_confirmed_means(
         1,
     ) % {
         "releases": translate(
-            language, "key released at %(at)s, opening not confirmed", {"at": "17:40:15"}
+            language,
+            "key of “%(label)s” released at %(at)s, opening not confirmed",
+            _at_short("tried"),
         ),
         "answer": translate(language, "Possibly opened", {}),
     }
@@ -323,8 +334,8 @@ def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: st
         " then, the answer would be Opened"
     )
     unconfirmed = (
-        "3 Dec 2026, 17:40:30 (UTC+09:00) (reader), opening not confirmed (e.g. a wrong"
-        " password): lost before then, the answer would be Possibly opened"
+        "3 Dec 2026, 17:40:30 (UTC+09:00) (reader), opening not confirmed: lost before then,"
+        " the answer would be Possibly opened"
     )
     again = "3 Dec 2026, 17:40:10 (UTC+09:00) (reader), just before the time of loss"
     assert ("Last confirmed opening before the loss", opening) in boxes["both"], boxes["both"]

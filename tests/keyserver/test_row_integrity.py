@@ -33,7 +33,8 @@ from keyserver._domain.keys import KeyRing
 from keyserver._domain.settings import Settings
 from keyserver._store.engine import make_engine, migrate
 from keyserver._store.models import AuditEntry, Container, ContainerReader
-from tests.support.world import World, activate, blinded_b64, oprf, unb64
+from keyserver.testing import running_server
+from tests.support.world import World, activate, blinded_b64, make_world, oprf, unb64
 
 PROBLEM = "urn:rwc:problem:row-integrity"
 
@@ -398,3 +399,51 @@ def test_a_medium_restore_macs_as_row_by_row_and_keeps_failing_rows_refused(
     assert sorted(failed["container_ids"]) == sorted(before)
     oprf(world, "reader", budget["container_id"], budget["public_key"])
     oprf(world, "reader", official["container_id"], official["public_key"])
+
+
+def test_a_bulk_change_concerns_the_rows_it_changed_only(world: World) -> None:
+    """A bulk suspend or restore makes only the rows it changed newer than their copies.
+
+    Suspending an issuer whose container was suspended already, or restoring a medium
+    whose other container was active, left those rows as they were, but they were refused
+    as copied back from a backup (older than the entry): not restorable, not openable.
+    Here the entries list the ids they changed.
+    """
+    _bulk_cases(world, "listed")
+
+
+def test_a_bulk_change_by_digest_concerns_the_rows_it_could_change(settings: Settings) -> None:
+    """The same when the entries name their ids by digest only: the rows' states decide."""
+    small = settings.replace(audit_inline_ids_max=0)
+    with running_server(small) as url:
+        w = make_world(small, url)
+        try:
+            _bulk_cases(w, "digest")
+        finally:
+            w.close()
+
+
+def _bulk_cases(w: World, tag: str) -> None:
+    # An issuer-wide suspension while one of its containers is suspended by its budget.
+    locked, _ = activate(w, attempt_budget=1, medium=f"usb-i1-{tag}")
+    oprf(w, "reader", locked["container_id"], locked["public_key"])
+    activate(w, medium=f"usb-i2-{tag}")
+    code, doc = _official(w, "/v1/issuers/writer/suspend")
+    assert (code, doc["affected"]) == (200, 1), doc
+    code, doc = _official(w, f"/v1/containers/{locked['container_id']}/restore")
+    assert (code, doc["affected"]) == (200, 1), doc
+    # A medium restore that lifts one container's suspension leaves the other one openable.
+    medium = f"usb-m-{tag}"
+    opened, _ = activate(w, medium=medium)
+    held, _ = activate(w, medium=medium)
+    code, _ = _official(w, f"/v1/containers/{held['container_id']}/suspend")
+    assert code == 200
+    resp = w.call(
+        "official",
+        "POST",
+        f"/v1/media/{medium}/restore",
+        json={"reason": "found", "cause": "official"},
+    )
+    assert resp.status_code == 200 and resp.json()["affected"] == 1, resp.text
+    oprf(w, "reader", opened["container_id"], opened["public_key"])
+    oprf(w, "reader", held["container_id"], held["public_key"])

@@ -8,12 +8,18 @@ import html
 
 import requests
 
-from tests.support.console import csrf_of
+from keyserver._domain.settings import Settings
+from tests.support.console import csrf_of, official_with_medium, signed_in_session
 
 MEDIUM = "USB-2026-0502"
 EXAMPLE = "2026-12-03 18:30"  # yesterday evening in the configured zone
 # The same time typed with a Japanese input method's full-width digits.
 FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "2026/12/03 18:30")
+
+
+def official_browser(settings: Settings, url: str, language: str) -> requests.Session:
+    """An official signed in (``language``), with one active container on MEDIUM."""
+    return signed_in_session(url, official_with_medium(settings, MEDIUM), language)
 
 
 def post(

@@ -19,6 +19,7 @@ from keyserver._domain.answers import answer_first
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.lifecycle import RESTORE_CAUSES, Cause, State
 from keyserver._domain.media import medium_search_key
+from keyserver._domain.validation import REASON_MAX
 from keyserver._http.console import _security
 from keyserver._http.console._documents import CERTIFICATE, verify_command
 from keyserver._http.console._page import Page, SignedInPage, redirect
@@ -179,6 +180,8 @@ def medium_page(
         today_example=page.today_example(),
         default_wait=str(default_wait),
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
+        # The service's limit on a reason (spec §conventions), for the form's maxlength.
+        reason_max=REASON_MAX,
         found=found,
         edit_time=edit_time,
         lost_before=lost_before,

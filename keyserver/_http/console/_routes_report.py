@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from keyserver._domain.answers import answer_first, worst
 from keyserver._domain.i18n import N_
-from keyserver._domain.lifecycle import Op, State
+from keyserver._domain.lifecycle import Cause, Op, State
 from keyserver._http.console import _security
 from keyserver._http.console._documents import (
     CERTIFICATE,
@@ -101,6 +101,57 @@ def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
         if c.get("last_confirmed_open_before_loss")
     ]
     return max(found, key=lambda o: str(o["at"])) if found else None
+
+
+# Between the printed reason and the internal note in the internal reason the console
+# records (_routes_loss: "reason / note"); read back by internal_note for the report.
+NOTE_SEPARATOR = " / "
+
+
+def with_note(reason: str, note: str) -> str:
+    """The internal reason the console records: the printed reason, then the note if any.
+
+    Issue 12, fifteenth session (the lead's decision): the one reason typed is the public
+    one, and the internal note, which can name people, is added to the internal reason
+    only, never printed nor shown to readers.
+    """
+    return f"{reason}{NOTE_SEPARATOR}{note}" if note else reason
+
+
+def internal_note(reason: str | None, public_reason: str | None) -> str | None:
+    """What a change's internal reason says beyond its public one, for the screen only.
+
+    Issue 12, sixteenth session: the report's column on screen was headed "Internal
+    reason" (内部向けの理由) while the paper's is the public one, and a Japanese reader was
+    alarmed just before printing. The screen now shows what the paper prints, and apart
+    from it what is never printed: the note the console added (:func:`with_note`), or the
+    whole internal reason where it is another text (a command's ``--reason`` beside its
+    ``--public-reason``); None when it says nothing more.
+    """
+    if not reason or reason == public_reason:
+        return None
+    if public_reason and reason.startswith(public_reason + NOTE_SEPARATOR):
+        return reason.removeprefix(public_reason + NOTE_SEPARATOR) or None
+    return reason
+
+
+def loss_reasons(containers: list[dict[str, Any]]) -> list[str]:
+    """The printed reasons of the loss reports in the report's window, each once, in order.
+
+    For page 1 of the report (issue 12, sixteenth session: a manager reads page 1, and the
+    reason was only in the tables of the pages after it). A loss report's suspension is a
+    change with the cause ``loss-report`` (spec §report ``state_changes``); a medium reported
+    again may carry two.
+    """
+    found = sorted(
+        (ch["seq"], ch["public_reason"])
+        for c in containers
+        for ch in c["state_changes"]
+        if ch["action"] == Op.SUSPEND.value
+        and ch.get("cause") == Cause.LOSS_REPORT.value
+        and ch["public_reason"]
+    )
+    return list(dict.fromkeys(reason for _, reason in found))
 
 
 def _to_the_second(at: datetime | str) -> datetime:
@@ -287,6 +338,8 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             public_reasons=any(
                 ch.get("public_reason") for c in doc["containers"] for ch in c["state_changes"]
             ),
+            loss_reasons=loss_reasons(doc["containers"]),
+            internal_note=internal_note,
             print_margin=print_margin(page, doc["medium"], generated_at),
             generated_at=generated_at,
             banner=banner,
