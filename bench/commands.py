@@ -23,13 +23,13 @@ modules found with ``-X importtime``), next to the bare interpreter and ``rwc --
 
 Peak RSS of every process is read through GNU time (procs.run_measured).
 
-``rwc`` runs as a wheel install would have it (:func:`installed_rwc`): byte-compiled, as
-pip compiles a wheel at install time (an editable install run with PYTHONDONTWRITEBYTECODE=1,
-as on the bench VM, compiles every pycontainer module from source in every process), and
-found on a plain path entry instead of through setuptools' editable-install finder, which
-an installed wheel does not have and which costs every interpreter start-up ~60 M
-instructions (about two thirds of `python -c pass` in the development venv). The code is
-the checkout's, the dependencies the venv's.
+``rwc`` runs as a user installs it (:func:`installed_rwc`): a wheel of the checkout that
+the bench builds and pip installs into a venv of its own, byte-compiled at install as pip
+does. Not the development venv's ``rwc``: run with PYTHONDONTWRITEBYTECODE=1, as on the
+bench VM, that one compiles every pycontainer module from source in every process, and
+setuptools' editable-install finder, which an installed wheel does not have, costs every
+interpreter start-up ~60 M instructions (about two thirds of `python -c pass` in the
+development venv). The dependencies are the development venv's (constraints.txt).
 
 Length: one table of whole-command rows (seal, open, cat; tmpfs and disk; small opens; start-up)
 measured in one run so the ratios are fair; the process timing is in procs.py.
@@ -559,20 +559,26 @@ def _python(rwc: str) -> str:
 
 
 def installed_rwc(venv: Path) -> str:
-    """An ``rwc`` command set up as installing the wheel would (see the module docstring).
+    """An ``rwc`` command installed as a user installs it (see the module docstring).
 
-    A venv without pip whose site-packages has one .pth of plain paths: the checkout (where
-    ``pycontainer`` is) and the development venv's site-packages (the dependencies); its
-    ``rwc`` is the development venv's console script with this venv's interpreter.
+    A wheel of the checkout, built by pip from a copy of its sources (setuptools' build
+    directory stays out of the checkout), installed by pip into a venv of its own: pip
+    writes the console script and byte-compiles the packages, as for any user. The venv has
+    no pip or setuptools (Python 3.12's default; a 3.11 venv made with pip also has
+    setuptools' ``distutils-precedence.pth``, bench/profiles/startup.md); its one .pth names
+    the development venv's site-packages as a plain path (the dependencies, the versions of
+    constraints.txt), so that nothing is downloaded.
 
     Returns:
         The path of the ``rwc`` script.
+
+    Raises:
+        RuntimeError: the wheel could not be built or installed.
     """
     import importlib.util  # noqa: PLC0415
     import sysconfig  # noqa: PLC0415
 
-    dev_rwc = _bin("rwc")
-    dev_python = _python(dev_rwc)
+    dev_python = _python(_bin("rwc"))
     subprocess.run([dev_python, "-m", "venv", "--without-pip", str(venv)], check=True)
     purelib = subprocess.run(
         [dev_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -584,15 +590,40 @@ def installed_rwc(venv: Path) -> str:
     if spec is None or not spec.submodule_search_locations:
         raise MissingToolError("pycontainer is not installed: run `make venv`")
     checkout = Path(next(iter(spec.submodule_search_locations))).parent
+    source, wheels = venv.parent / "rwc-source", venv.parent / "rwc-wheel"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(checkout / name, source / name)
+    for package in ("pycontainer", "keyserver"):
+        shutil.copytree(
+            checkout / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    pip = [dev_python, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    shutil.rmtree(wheels, ignore_errors=True)
+    _pip([*pip, "wheel", "--no-deps", "-w", str(wheels), str(source)])
+    python = str(venv / "bin" / "python")
+    _pip(
+        [
+            *pip,
+            "--python",
+            python,
+            "install",
+            "--no-deps",
+            "--no-index",
+            *map(str, wheels.iterdir()),
+        ]
+    )
     version = f"python{sysconfig.get_python_version()}"
     site = venv / "lib" / version / "site-packages"
-    (site / "rwc-bench.pth").write_text(f"{checkout}\n{purelib}\n")
-    python = venv / "bin" / "python"
-    script = Path(dev_rwc).read_text().splitlines()
-    rwc = venv / "bin" / "rwc"
-    rwc.write_text("\n".join([f"#!{python}", *script[1:]]) + "\n")
-    rwc.chmod(0o755)
-    return str(rwc)
+    (site / "rwc-bench-dependencies.pth").write_text(f"{purelib}\n")
+    return str(venv / "bin" / "rwc")
+
+
+def _pip(argv: list[str]) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building or installing rwc's wheel: {proc.stderr[-500:]}")
 
 
 def _import_profile(tools: _Tools, container: Path, name: str) -> list[tuple[float, str]]:

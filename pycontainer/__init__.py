@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from pycontainer.reader import Container, EntryReader, HeaderInfo, open_container, read_header
     from pycontainer.writer import SealResult, seal_paths, seal_stream
 
+# The distribution's version, written only here: pyproject.toml reads it (setuptools'
+# `attr`, without importing the package), `rwc --version` prints it (no importlib.metadata,
+# issue 15) and `keyserver --version` reads it back from the installed metadata.
+__version__ = "0.1.0"
+
 # Public name -> the module that defines it.
 _HOME = {
     "Argon2Params": "pycontainer.format.primitives",

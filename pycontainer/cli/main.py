@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
+import pycontainer
 from pycontainer.cli import login as cli_login
 from pycontainer.cli import read as cli_read
 from pycontainer.cli import seal as cli_seal
@@ -101,15 +102,11 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
 
 
 def version() -> str:
-    """The installed version of rwc (both commands come from the one distribution)."""
-    # Imported here: importlib.metadata (and the email package it loads) costs a run of
-    # `rwc cat` more than a tenth of its start-up budget, for --version alone (issue 15).
-    import importlib.metadata  # noqa: PLC0415
-
-    try:
-        return importlib.metadata.version("rwc")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+    """The version of rwc (both commands come from the one distribution)."""
+    # The package's constant, which the distribution's metadata is built from
+    # (pyproject.toml): importlib.metadata with the email package it loads cost `rwc
+    # --version` ~20 ms to read the same string back (issue 15).
+    return pycontainer.__version__
 
 
 class _VersionAction(argparse.Action):
@@ -285,9 +282,15 @@ def _end(code: int) -> None:
     block that wrote it, and rwc registers no exit handlers; what the interpreter's
     teardown would still do is free several hundred modules one by one: ~38 M
     instructions, ~12 ms of every small `rwc cat` (issue 15, bench/profiles/startup.md).
-    A thread still alive would be cut off, so then the normal exit, which waits for it.
+    A thread still alive that is not a daemon would be cut off, so then the normal exit,
+    which waits for it. Daemon threads (the TLS context being built, client/tls.py; the
+    seal's Argon2id; read-ahead) are cut off by either exit, and must be by this one: the
+    normal exit tears the interpreter and OpenSSL (its exit handler) down beneath them,
+    and an https run refused before its first request crashed (SIGSEGV, about one run in
+    fifteen to thirty here) with the trust store still loading.
     """
-    if threading.active_count() > 1:
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon for t in threading.enumerate()):
         return
     with contextlib.suppress(OSError):  # stderr gone too: there is nobody left to tell
         sys.stderr.flush()

@@ -21,7 +21,6 @@ import contextlib
 import json
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -254,6 +253,8 @@ def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
 
 def _mtime(e: Entry) -> str:
     """The entry's mtime in UTC; an mtime outside datetime's range is shown as seconds."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - listings only, not a cat's start-up
+
     try:
         when = datetime.fromtimestamp(e.mtime_s, UTC)
     except (OverflowError, ValueError, OSError):
@@ -281,10 +282,9 @@ def _entry_line(e: Entry, long: bool) -> str:
 
 
 def _local_mtime(e: Entry) -> str:
-    """The entry's mtime for a person, in this computer's zone with its offset.
+    """The mtime for a person, in this zone as rwc shows times: ``2026-12-06 21:00 +09:00``."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - as in _mtime (issue 15)
 
-    As every time rwc shows (``2026-12-06 21:00 +09:00``); --json keeps UTC.
-    """
     try:
         when = datetime.fromtimestamp(e.mtime_s, UTC).astimezone()
     except (OverflowError, ValueError, OSError):

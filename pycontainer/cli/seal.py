@@ -22,7 +22,6 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pycontainer.cli.common import (
@@ -243,7 +242,10 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             raise SaidUsageError("seal_length", option=option, longest=str(LABEL_MAX))
     not_after = None
     if args.expires:
-        # Imported here: every `rwc` run builds this parser, only a seal parses a date.
+        # Imported here: every `rwc` run builds this parser, only a seal parses a date
+        # (datetime: ~3.5 M instructions of every `rwc cat`'s start-up, issue 15).
+        from datetime import UTC, datetime  # noqa: PLC0415
+
         from pycontainer.cli.expires import parse_expires  # noqa: PLC0415
 
         not_after = parse_expires(args.expires, datetime.now(UTC))

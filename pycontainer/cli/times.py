@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
+
+# For the annotation only: `rwc seal`'s module imports this one, and every `rwc` run builds
+# seal's parser; datetime costs a small `rwc cat` ~3.5 M instructions of start-up (issue 15,
+# tests/cli/test_lazy_imports.py). The callers hand in their datetime.
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def local_time(when: datetime) -> str:

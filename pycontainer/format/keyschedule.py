@@ -9,13 +9,11 @@ Spec anchors: spec/format.md §key-schedule.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from _argon2_cffi_bindings import ffi, lib
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -178,9 +176,21 @@ def receipt_key(receipt_secret: bytes, container_id: bytes) -> bytes:
     return hkdf(receipt_secret, container_id, p.LABEL_RECEIPT_KEY)
 
 
+# HMAC and SHA-256 come from cryptography, like every other primitive here, not from the
+# stdlib's hmac and hashlib: those load the system's libcrypto beside the one cryptography
+# carries, ~11 M instructions of every small `rwc cat`'s start-up for two small MACs and a
+# digest (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
+
+
+def _hmac_sha256(key: bytes, data: bytes) -> hmac.HMAC:
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(data)
+    return mac
+
+
 def header_mac(key: bytes, unsigned: bytes) -> bytes:
     """HMAC-SHA-256(header_key, all header bytes before the MAC)."""
-    return hmac.new(key, unsigned, hashlib.sha256).digest()
+    return _hmac_sha256(key, unsigned).finalize()
 
 
 def verify_header_mac(key: bytes, unsigned: bytes, mac: bytes) -> None:
@@ -189,18 +199,25 @@ def verify_header_mac(key: bytes, unsigned: bytes, mac: bytes) -> None:
     Raises:
         HeaderAuthError: The MAC does not match.
     """
-    if not hmac.compare_digest(header_mac(key, unsigned), mac):
+    # spec [F-MAC]: "with a constant-time comparison". HMAC.verify compares in constant
+    # time (OpenSSL's CRYPTO_memcmp), as hmac.compare_digest does; a MAC of another length
+    # is refused the same way (InvalidSignature).
+    try:
+        _hmac_sha256(key, unsigned).verify(mac)
+    except InvalidSignature:
         raise HeaderAuthError(
             "the container header was modified after sealing (header authentication failed)",
             hint="get a fresh copy of the container from its sender",
-        )
+        ) from None
 
 
 def header_digest(header_bytes: bytes) -> bytes:
     """SHA-256 of the complete header (MAC included): what the writer commits at the server."""
-    return hashlib.sha256(header_bytes).digest()
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(header_bytes)
+    return digest.finalize()
 
 
 def receipt_mac(key: bytes, container_id: bytes, challenge: bytes) -> bytes:
     """HMAC-SHA-256(receipt_key, "rwc/v1 receipt" || container_id || challenge)."""
-    return hmac.new(key, p.LABEL_RECEIPT + container_id + challenge, hashlib.sha256).digest()
+    return _hmac_sha256(key, p.LABEL_RECEIPT + container_id + challenge).finalize()

@@ -10,6 +10,7 @@ it took (timings live in bench/).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import io
 import json
 import os
@@ -177,10 +178,18 @@ def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
     loaded = found["modules"]
     assert code == (2 if argv == ["info"] else 0)
     assert sorted(m for m in NOT_FOR_STARTUP if m in loaded) == []
-    if argv != ["--version"]:  # only --version reads the distribution's metadata
-        assert "importlib.metadata" not in loaded
-        # (which loads shutil); argparse's formatters are told their width (strictargs).
-        assert "shutil" not in loaded
+    # --version prints the package's constant: no importlib.metadata (with the email
+    # package and shutil); argparse's formatters are told their width (strictargs).
+    assert sorted(m for m in ("importlib.metadata", "email", "shutil") if m in loaded) == []
+
+
+def test_version_is_the_distributions() -> None:
+    # pyproject.toml builds the distribution's version from pycontainer.__version__, which
+    # `rwc --version` prints: the two cannot differ (keyserver --version reads the metadata).
+    out = io.StringIO()
+    assert run(["--version"], stdout=out, stderr=out) == 0
+    assert out.getvalue() == f"rwc {importlib.metadata.version('rwc')}\n"
+    assert pycontainer.__version__ == importlib.metadata.version("rwc")
 
 
 def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> None:
@@ -219,6 +228,10 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     # http.client, which imports ssl and the email package whatever the scheme; no ssl for
     # plain http://; no idna codec (the host goes to getaddrinfo as ASCII bytes).
     unused += ["http.client", "email", "ssl", "encodings.idna"]
+    # HMAC and SHA-256 from cryptography (pycontainer.format.keyschedule): not the stdlib's
+    # hmac and hashlib, which load the system's libcrypto beside cryptography's; datetime
+    # only where a listing shows times or a seal parses --expires.
+    unused += ["hashlib", "hmac", "_hashlib", "datetime"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
     needed = {"_argon2_cffi_bindings", "cryptography", "httptools", "pycontainer.reader"}

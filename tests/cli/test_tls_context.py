@@ -193,3 +193,44 @@ def test_the_default_store_is_certifis_file_without_importing_certifi() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
     assert out == ["True", "False"]
+
+
+def test_a_run_refused_while_the_context_loads_exits_with_its_code(tmp_path: Path) -> None:
+    """A run that ends before its first request leaves the build behind, and exits cleanly.
+
+    `rwc seal -o -` with an https server is a usage error (exit 2) said after the context
+    was started. The normal interpreter exit tore the interpreter and OpenSSL (its exit
+    handler) down beneath the thread still loading the store, and the process died of
+    SIGSEGV in about one run in fifteen to thirty; the console script now ends with
+    os._exit whenever only daemon threads are left (pycontainer.cli.main._end), so the
+    interpreter's exit handlers never run: the probe's handler tells, in every run, not
+    only in the runs that would have crashed.
+    """
+    certifi = subprocess.run(
+        [sys.executable, "-c", "import certifi; print(certifi.where())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    big = tmp_path / "big.pem"  # ~1,200 certificates: still loading when the run ends
+    big.write_bytes(Path(certifi).read_bytes() * 10)
+    src = tmp_path / "a.txt"
+    src.write_text("a")
+    marker = tmp_path / "teardown"
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'a').write('x'))\n"
+        f"sys.argv[1:] = ['seal', {str(src)!r}, '-o', '-', '--server',"
+        " 'https://keys.city.example', '--no-password', '--ca-bundle', sys.argv[1]]\n"
+        "from pycontainer.cli.entry import main\n"
+        "sys.exit(main())\n"
+    )
+    codes = [
+        subprocess.run(
+            [sys.executable, "-c", probe, str(big)], capture_output=True, timeout=60, check=False
+        ).returncode
+        for _ in range(8)
+    ]
+    assert codes == [ExitCode.USAGE] * 8
+    assert not marker.exists()
