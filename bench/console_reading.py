@@ -14,6 +14,12 @@ page: the field's label, placeholder, hint and button; the review page: the line
 state or check the time), whether the report's Print button is within the first 625 px,
 the printed pages and whether a printed page holds nothing but the time-zone note.
 
+Then the review page of the newcomer runs' story (issue 12, sixteenth session): three
+containers on a medium, a clerk opened one 45 s before the time of loss the official was
+told and, 5 s later in the same minute, was given the key of another (a wrong password):
+the review asks whether the medium was lost after those releases. Its visible text is
+counted as a whole and by part: the question, the answers' rows, the facts above.
+
 Usage: ``.venv/bin/python bench/console_reading.py [--show]`` (``--show``: the texts too)
 """
 
@@ -26,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +60,23 @@ OPENED = datetime(2026, 12, 1, 8, 5, tzinfo=UTC)
 NOW = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
 TYPED = "2026-12-01 18:30"
 VIEWPORT = (1366, 625)
+# The close story: the newcomer setup's labels; the clerk's opening at 17:40:15 on 3 Dec
+# (Tokyo), the wrong password at 17:40:20, the official told "17:41"; reviewed on 4 Dec.
+CLOSE_LABELS = (
+    "2022 benefit payments export",
+    "2022 residents tax export",
+    "2022 childcare allowance export",
+)
+CLOSE_OPENED = datetime(2026, 12, 3, 8, 40, 15, tzinfo=UTC)
+CLOSE_TRIED = CLOSE_OPENED + timedelta(seconds=5)
+CLOSE_TYPED = "2026-12-03 17:41"
+# The review page's parts, counted on their own (absent ones count 0).
+CLOSE_PARTS = {
+    "facts": "dl.facts",
+    "list": "#effect-summary, #affected",
+    "question": "#close-question, #close-help",
+    "answers": "#close-opening table.choices",
+}
 
 
 def _reading(text: str, language: str) -> int:
@@ -160,37 +184,93 @@ def _story(url: str, token: str, language: str, directory: Path) -> dict[str, An
     return out
 
 
+def _close_review(url: str, token: str, language: str, directory: Path) -> dict[str, Any]:
+    """The review page of the close story: its text and its parts' texts."""
+    driver = _browser(language, directory / f"profile-close-{language}")
+    try:
+        driver.get(url + "/console/sign-in")
+        driver.find_element(By.ID, "token").send_keys(token)
+        _go(driver, driver.find_element(By.CSS_SELECTOR, "main button[type=submit]"))
+        driver.get(f"{url}/console/medium?name={MEDIUM}")
+        driver.find_element(By.ID, "lost_at").send_keys(CLOSE_TYPED)
+        driver.find_element(By.CSS_SELECTOR, "#reasons input[type=radio]").click()
+        _go(driver, driver.find_element(By.ID, "review-loss"))
+        parts = {name: " ".join(_texts(driver, (sel,))) for name, sel in CLOSE_PARTS.items()}
+        return {
+            "main": driver.find_element(By.TAG_NAME, "main").text,
+            "parts": parts,
+            "confirm_in_view": driver.execute_script(
+                "var r = document.getElementById('confirm-loss').getBoundingClientRect();"
+                "return r.bottom <= window.innerHeight;"
+            ),
+        }
+    finally:
+        driver.quit()
+
+
+def _on_medium(
+    directory: Path,
+    name: str,
+    labels: tuple[str, ...],
+    opened: datetime,
+    tried: datetime | None,
+    then: Callable[[str, str], dict[str, Any]],
+) -> dict[str, Any]:
+    """A server with ``labels`` sealed on MEDIUM, the first opened (confirmed) by the
+    reader at ``opened``, the second's key given at ``tried`` (no receipt: a wrong
+    password) if any; at NOW, ``then(url, official's token)``."""
+    clock = FakeClock(SEALED)
+    settings = Settings(
+        database_url=f"sqlite:///{directory}/{name}.db",
+        master_key_b64=new_master_key_b64(),
+        sweep_interval=timedelta(0),
+        display_timezone="Asia/Tokyo",
+        clock=clock,
+    )
+    init_database(settings)
+    with running_server(settings) as url:
+        world = make_world(settings, url)
+        try:
+            made = [activate(world, medium=MEDIUM, label=label) for label in labels]
+            clock.t = opened
+            (reg, key) = made[0]
+            cid = reg["container_id"]
+            confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
+            if tried is not None:
+                clock.t = tried
+                (reg, _) = made[1]
+                oprf(world, "reader", reg["container_id"], reg["public_key"])
+            clock.t = NOW
+            return then(url, world.tokens["official"])
+        finally:
+            world.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="print the texts counted")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        results = {}
+        results: dict[str, dict[str, Any]] = {}
+        close: dict[str, dict[str, Any]] = {}
         for language in ("ja", "en"):
-            clock = FakeClock(SEALED)
-            settings = Settings(
-                database_url=f"sqlite:///{directory}/{language}.db",
-                master_key_b64=new_master_key_b64(),
-                sweep_interval=timedelta(0),
-                display_timezone="Asia/Tokyo",
-                clock=clock,
+            results[language] = _on_medium(
+                directory,
+                language,
+                LABELS,
+                OPENED,
+                None,
+                lambda url, token, lang=language: _story(url, token, lang, directory),
             )
-            init_database(settings)
-            with running_server(settings) as url:
-                world = make_world(settings, url)
-                try:
-                    made = [activate(world, medium=MEDIUM, label=label) for label in LABELS]
-                    clock.t = OPENED
-                    (reg, key) = made[0]
-                    cid = reg["container_id"]
-                    confirm(
-                        world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"])
-                    )
-                    clock.t = NOW
-                    results[language] = _story(url, world.tokens["official"], language, directory)
-                finally:
-                    world.close()
+            close[language] = _on_medium(
+                directory,
+                f"close-{language}",
+                CLOSE_LABELS,
+                CLOSE_OPENED,
+                CLOSE_TRIED,
+                lambda url, token, lang=language: _close_review(url, token, lang, directory),
+            )
     print("| page | ja chars (time-field part) | en words (time-field part) |")
     print("|---|---|---|")
     for page in ("medium", "confirm", "report"):
@@ -209,7 +289,20 @@ def main() -> None:
             f"(viewport {VIEWPORT[1]}); printed pages {len(r['pages'])}; pages with only "
             f"the zone note: {r['note_alone'] or 'none'}"
         )
+    print("\nThe review with the question (close story):\n")
+    print("| part | ja chars | en words |")
+    print("|---|---|---|")
+    for part in ("page", *CLOSE_PARTS):
+        cells = [
+            _reading(close[lang]["main"] if part == "page" else close[lang]["parts"][part], lang)
+            for lang in ("ja", "en")
+        ]
+        print(f"| {part} | {cells[0]} | {cells[1]} |")
+    for language in ("ja", "en"):
+        print(f"{language}: confirm button in view {close[language]['confirm_in_view']}")
     if args.show:
+        for language in ("ja", "en"):
+            print(f"\n--- {language} close review ---\n{close[language]['main']}")
         for language in ("ja", "en"):
             for page in ("medium", "confirm", "report"):
                 main_text, time_texts = results[language][page]

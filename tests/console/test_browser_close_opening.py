@@ -7,12 +7,14 @@ was released without a confirmed opening (a wrong password). The review said wha
 earlier time would change ("if it was lost before 17:40:15, ... Opened") and every
 reader stopped there for 10-20 s. It now asks whether the medium was lost after those
 releases or before, each answer a row with what the report will then say and one
-button: after (the focused primary: Enter reports the time as typed, and the report
-answers Not opened), before (back to the form with everything typed kept; an earlier
-time then makes the report answer Opened). Headless Chromium at a 1366x768 laptop's
-viewport against a real server (SQLite, real VOPRF), the clock at 4 Dec 10:00 in
-Asia/Tokyo; the clerk (the world's reader) opened "late" and was given the key of
-"tried" at 17:40:15 on 3 Dec.
+button: after (the report as typed answers Not opened), before (back to the form with
+everything typed kept; an earlier time then makes the report answer Opened), not sure
+(sixteenth session: reported from the first release, which then counts: Opened, the
+time told in the printed reason). No answer is focused or primary. Headless Chromium
+at a 1366x768 laptop's viewport against a real server (SQLite, real VOPRF), the clock at
+4 Dec 10:00 in Asia/Tokyo; the clerk (the world's reader) opened "late" and was given
+the key of "tried" at 17:40:15 on 3 Dec. Sixteenth session: the question in one short line, each
+container's detail folded under the answers.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.wait import WebDriverWait
 
 from keyserver._domain.i18n import translations
 from keyserver._domain.settings import Settings
@@ -33,8 +33,6 @@ from tests.support.console_pages import (
     click_and_wait,
     focused,
     in_view,
-    loaded,
-    replaced,
     shoot,
     sign_in_by_cookie,
     translated,
@@ -56,46 +54,53 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     driver.find_element(By.ID, "lost_at").send_keys(TYPED)
     driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
-    # Both releases in the one sentence: the clerk's opening and, in the same second, the
-    # key of the other container (issue 12, fifteenth session: the question named the
-    # opening alone, and the report then showed both).
+    # The question in one short line (issue 12, sixteenth session: 485 and 384 characters
+    # read on this page in the newcomers' runs): just before the loss, when (the clerk's
+    # opening and, in the same second, the key of the other container: fifteenth
+    # session), to whom, how many keys, said "released" as on the report.
     question = driver.find_element(By.ID, "close-question").text
-    said = translated(
-        language, "At %(at)s %(who)s opened %(opened)s and was given the key of %(given)s."
-    ) % {
-        "at": translated(language, "%(at)s (%(s)s s before %(lost)s)")
-        % {"at": "17:40:15", "s": 45, "lost": "17:41"},
-        "who": "reader",
-        "opened": translated(language, "“%(label)s”") % {"label": "late"},
-        "given": translated(language, "“%(label)s”") % {"label": "tried"},
-    }
     asked = translations(language).ngettext(
-        "Was the medium lost after that?", "Was the medium lost after them?", 1
-    )
-    assert question == f"{said}{'' if language == 'ja' else ' '}{asked}", question
-    # What each answer makes the report say: after, Not opened; before, each container's
-    # own, as on paper (fifteenth session: the row said the medium's Opened, the paper
-    # Possibly opened for the container with only a key release).
+        "Just before the loss, at %(at)s, %(n)s key was released to %(who)s."
+        " Was the medium lost after that?",
+        "Just before the loss, at %(at)s, %(n)s keys were released to %(who)s."
+        " Was the medium lost after that?",
+        2,
+    ) % {"at": "17:40:15", "who": "reader", "n": 2}
+    assert question == asked, question
+    # What each answer makes the report say: after, Not opened; before or not sure, the
+    # medium's Opened, each container's own folded under it (as on paper).
     after = driver.find_element(By.CSS_SELECTOR, "#choice-after .answer-tag").text
     assert after == translated(language, "Not opened")
-    before = driver.find_elements(By.CSS_SELECTOR, "#choice-before .answer-tag")
-    assert [tag.text for tag in before] == [
-        translated(language, "Opened"),
-        translated(language, "Possibly opened"),
+    detail = driver.find_element(By.ID, "close-detail")
+    tags = "#counted .answer-tag"
+    assert [t.text for t in driver.find_elements(By.CSS_SELECTOR, tags) if t.is_displayed()] == [
+        translated(language, "Opened")
     ]
-    row = driver.find_element(By.ID, "choice-before").text
-    assert row.index("late") < row.index(before[1].text) < row.index("tried"), row
+    # Folded (read only by whoever asks which container), in time order, the answer first.
+    items = detail.find_elements(By.TAG_NAME, "li")
+    assert not any(item.is_displayed() for item in items)
+    said = [" ".join(str(item.get_attribute("textContent")).split()) for item in items]
+    assert said[0].startswith(translated(language, "Opened") + " "), said
+    assert said[1].startswith(translated(language, "Possibly opened") + " "), said
+    assert "late" in said[0] and "tried" in said[1], said
     # Each button says the answer it gives (both readers mapped rows to buttons slowly).
     change = driver.find_element(By.ID, "change-time").text
     assert change.startswith(translated(language, "No, before:")), change
-    # The question and both answers where the page opens, the list of what is affected
-    # above them; the opening is not also listed in the facts.
-    for element_id in ("close-question", "choice-after", "choice-before", "affected"):
+    unsure = driver.find_element(By.ID, "confirm-cautious").text
+    assert unsure == translated(language, "Not sure: report from %(at)s (the cautious answer)") % {
+        "at": "17:40:15"
+    }
+    # The question and its three answers where the page opens, the list of what is
+    # affected above them; the opening is not also listed in the facts.
+    for element_id in ("close-question", "choice-after", "choice-before", "choice-unsure"):
         assert in_view(driver, element_id), (element_id, language)
+    assert in_view(driver, "affected")
     assert not driver.find_elements(By.ID, "last-opening")
-    # One primary action, and it has the cursor: Enter answers "after".
-    assert len(driver.find_elements(By.CSS_SELECTOR, "main .button.primary")) == 1
-    assert focused(driver, "confirm-loss")
+    # No answer decided by default (the lead's decision: a stressed official pressed the
+    # preselected one with Enter): none primary, none focused.
+    assert not driver.find_elements(By.CSS_SELECTOR, "main .button.primary")
+    for element_id in ("confirm-loss", "change-time", "confirm-cautious"):
+        assert not focused(driver, element_id), element_id
 
 
 def _answer(driver: WebDriver) -> str:
@@ -103,7 +108,7 @@ def _answer(driver: WebDriver) -> str:
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
-def test_after_the_opening_enter_reports_the_time_as_typed(
+def test_after_the_opening_reports_the_time_as_typed(
     settings: Settings,
     console_url: str,
     browser: BrowserFactory,
@@ -114,7 +119,7 @@ def test_after_the_opening_enter_reports_the_time_as_typed(
         driver = browser(language)
         try:
             _review_with_question(driver, console_url, world.tokens["official"], language)
-            # The primary button says what the README says it does.
+            # The button says what the README says it does.
             after = driver.find_element(By.ID, "confirm-loss").text
             assert after == translated(language, "Yes, after:") + " " + translations(
                 language
@@ -126,10 +131,7 @@ def test_after_the_opening_enter_reports_the_time_as_typed(
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             if language == "ja":  # the checked-in picture (docs/console)
                 shoot(driver, screenshot_dir, "05b-close-opening")
-            old = driver.find_element(By.TAG_NAME, "html")
-            driver.switch_to.active_element.send_keys(Keys.ENTER)
-            WebDriverWait(driver, 30).until(replaced(old))
-            WebDriverWait(driver, 30).until(loaded)
+            click_and_wait(driver, driver.find_element(By.ID, "confirm-loss"))
             # The report, under the time typed: the clerk's opening came before the loss.
             assert _answer(driver) == translated(language, "Not opened")
             facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
@@ -178,5 +180,30 @@ def test_before_the_opening_goes_back_to_the_form_and_an_earlier_time_answers_op
             click_and_wait(driver, driver.find_element(By.ID, "confirm-loss"))
             # The clerk's opening now falls after the loss: the report answers Opened.
             assert _answer(driver) == translated(language, "Opened")
+        finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
+    settings: Settings, console_url: str, browser: BrowserFactory, language: str
+) -> None:
+    """Told only "around 17:41" (sixteenth session: both newcomers could not answer), the
+    official presses "Not sure": the report counts from 17:40:15, the clerk's opening
+    is after the loss (Opened), and the reason on the report says the time told."""
+    with opened(settings, console_url, OPENED, RELEASED) as world:
+        driver = browser(language)
+        try:
+            _review_with_question(driver, console_url, world.tokens["official"], language)
+            click_and_wait(driver, driver.find_element(By.ID, "confirm-cautious"))
+            assert _answer(driver) == translated(language, "Opened")
+            facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+            assert ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") in facts
+            told = translated(
+                language,
+                "(told: around %(told)s; counted from %(first)s to include the key releases"
+                " just before)",
+            ) % {"told": "17:41", "first": "17:40:15"}
+            assert told in driver.find_element(By.TAG_NAME, "main").text
         finally:
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

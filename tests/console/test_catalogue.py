@@ -257,6 +257,22 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     # All an official needs for a loss (issue 12, thirteenth session's newcomer runs: both
     # read the long Console section "in case of traps" although the card was enough).
     assert "足ります" in japanese and english.endswith(": that is all.")
+    # The review's question (issue 12, sixteenth session: the newcomers, told "around
+    # 09:54", asked what to answer): one line a language after the steps, quoting the
+    # question as the page ends it and the answer to press when unsure, as labelled.
+    asked = paragraphs[2]
+    ja_asked, en_asked = asked.split(" / ", 1)
+    question = (
+        "Just before the loss, at %(at)s, %(n)s keys were released to %(who)s."
+        " Was the medium lost after that?"
+    )
+    unsure = "Not sure: report from %(at)s (the cautious answer)"
+    ja_end = catalogue[question].rsplit("。", 1)[1]
+    assert f"「{ja_end}」と聞かれ" in ja_asked, (ja_end, ja_asked)
+    assert f"**{catalogue[unsure].split(':', 1)[0]}**" in ja_asked, ja_asked
+    en_end = question.rsplit(". ", 1)[1]
+    assert f'"{en_end}"' in en_asked and f"**{unsure.split(':', 1)[0]}**" in en_asked
+    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 60, ja_asked
     # Found again: the way back is still on the card.
     assert "restore it on the medium's page" in " ".join(card.split())
 

@@ -481,7 +481,7 @@ def test_review_repeats_the_reason_printed_and_the_note_not(
     assert without.status_code == given.status_code == 200
     printed = (
         '<dt>理由</dt><dd id="review-reason">委託先が紛失 &lt;b&gt;'
-        ' <span class="hint">(報告書に印刷、閲覧者に表示)</span></dd>'
+        ' <span class="hint">(印刷・閲覧者に表示)</span></dd>'
     )
     assert printed in without.text and printed in given.text
     assert 'id="review-note"' not in without.text

@@ -11,46 +11,15 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from keyserver._domain.settings import Settings
 from keyserver._http.console import _i18n, _page
-from tests.support.clock import FakeClock
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.loss_form import MEDIUM, value_of
+from tests.support.loss_review import facts, review
 from tests.support.openings import OPENINGS, opened
-from tests.support.world import activate
-
-TYPED = "2026-12-03 18:30"
-
-
-def _review(url: str, token: str, language: str, typed: str = TYPED) -> tuple[str, dict[str, str]]:
-    """The review page for a time typed (its text) and the form its confirm button posts."""
-    browser = signed_in_session(url, token, language)
-    page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
-    form = {
-        "csrf": csrf_of(page),
-        "name": MEDIUM,
-        "lost_at": typed,
-        "waiting_hours": "72",
-        "reason": "",
-        "reason_common": "stolen",
-        "note": "",
-    }
-    review = browser.post(url + "/console/medium/report-lost", data=form, timeout=30)
-    assert review.status_code == 200, review.text[:2000]
-    return html.unescape(review.text), form
-
-
-def _facts(text: str) -> list[tuple[str, str]]:
-    """The review's facts (label, value as read: tags dropped, white space folded)."""
-    facts = text.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
-    pairs = re.findall(r"<dt>([^<]*)</dt><dd[^>]*>(.*?)</dd>", facts, re.S)
-    return [(label, " ".join(re.sub(r"<[^>]+>", " ", value).split())) for label, value in pairs]
 
 
 def _last_opening(text: str) -> str:
@@ -67,8 +36,8 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     an opening after it is not "before" (it is what the report will answer with). The
     report made from the review says the same opening under its time of loss."""
     with opened(settings, console_url, OPENINGS) as world:
-        text, _ = _review(console_url, world.tokens["official"], "en")
-        ja, form = _review(console_url, world.tokens["official"], "ja")
+        text, _ = review(console_url, world.tokens["official"], "en")
+        ja, form = review(console_url, world.tokens["official"], "ja")
         browser = signed_in_session(console_url, world.tokens["official"], "en")
         page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
         done = browser.post(
@@ -83,7 +52,7 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     # exact, the opening labelled as the report labels it.
     # Ninth: the time of loss shown back as understood, first. Tenth: the opened container
     # named (the official looked up which one it was).
-    assert _facts(text) == [
+    assert facts(text) == [
         ("Time of loss", "3 Dec 2026, 18:30 (UTC+09:00)"),
         # Twelfth: relative to the time of loss too (the reader subtracted), the clock
         # time alone on the loss's day. Thirteenth session: "before the loss" said once,
@@ -100,12 +69,12 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     assert "Nothing has happened yet" not in shown
     assert 'name="reason_common" value="stolen"' in text  # posted as typed
     opening = ("最後に確認された開封", "紛失の 50 分前 (17:40): late (reader)")
-    assert opening in _facts(ja)
+    assert opening in facts(ja)
     assert "確定から 72 時間後" in ja
     # The report, under its time of loss: the same opening, to the second.
     assert done.status_code == 200, done.text[:2000]
     said = "3 Dec 2026, 17:40:15 (UTC+09:00): late (reader)"
-    assert ("Last confirmed opening before the loss", said) in _facts(html.unescape(done.text))
+    assert ("Last confirmed opening before the loss", said) in facts(html.unescape(done.text))
 
 
 def test_the_review_says_when_nothing_was_opened_before(
@@ -113,190 +82,8 @@ def test_the_review_says_when_nothing_was_opened_before(
 ) -> None:
     """No confirmed opening before the time typed (one after it does not count): "none"."""
     with opened(settings, console_url, {"after": OPENINGS["after"]}) as world:
-        text, _ = _review(console_url, world.tokens["official"], "ja")
-    assert ("最後に確認された開封", "紛失前にはなし") in _facts(text)
-
-
-def _text(markup: str) -> str:
-    """What a piece of the page reads, tags dropped and white space folded."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
-def _question(text: str) -> dict[str, Any]:
-    """A close release's question and its two answers (each row: button, report's answer)."""
-    section = text.split('<section class="question" id="close-opening"', 1)[1]
-    section = section.split("</section>", 1)[0]
-    rows = {
-        row_id: re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
-        for row_id, row in re.findall(r'<tr id="(choice-\w+)">(.*?)</tr>', section, re.S)
-    }
-    found = re.search(r'<p id="close-question">([^<]*)</p>', section)
-    assert found is not None and set(rows) == {"choice-after", "choice-before"}, section
-    after, before = rows["choice-after"], rows["choice-before"]
-    assert 'id="confirm-loss" class="button primary" autofocus' in after[0]
-    assert 'id="change-time"' in before[0] and "primary" not in before[0]
-    return {
-        "question": html.unescape(found.group(1)),
-        "after": (_text(after[0]), _text(after[1])),
-        "before": (_text(before[0]), _text(before[1])),
-    }
-
-
-def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
-    settings: Settings, console_url: str
-) -> None:
-    """Reader key releases minutes before the time typed may be the clerk's own use or the
-    finder's: the answer turns on them (spec §report). Issue 12, fourteenth session: a
-    sentence stating the condition ("if it was lost before 17:40:15, ... Opened") stopped
-    every newcomer for 10-20 s, and the other container's unconfirmed release in the same
-    minutes went unmentioned. The page asks, in one sentence naming who and when (the last
-    release); each answer is a row: what the report will then say and the one button that
-    does it: yes, after (the primary, focused: the report as typed), no, before (back to
-    the form), with which container gets which answer when they differ. The opening is
-    not also listed above."""
-    openings = {"late": OPENINGS["late"]}  # 17:40:15, confirmed
-    released = {"tried": OPENINGS["late"] + timedelta(seconds=5)}  # 17:40:20, not confirmed
-    with opened(settings, console_url, openings, released) as world:
-        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
-        ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
-    assert _question(en) == {
-        "question": (
-            "At 17:40:15 (45 s before 17:41) reader opened “late”. At 17:40:20 (40 s before"
-            " 17:41) reader was given the key of “tried”. Was the medium lost after them?"
-        ),
-        # Each button says its answer (fifteenth session: the rows' answers were mapped
-        # to the buttons with a pause); "before" gives each container's answer, as the
-        # paper does (the medium's Opened was read against the paper's Possibly opened).
-        "after": ("Yes, after: Report lost and suspend 2 containers", "Report: Not opened"),
-        "before": (
-            "No, before: Change the time of loss",
-            "Report: Opened “late” and Possibly opened “tried”",
-        ),
-    }
-    assert _question(ja) == {
-        "question": (
-            "17:40:15 (17:41 の 45 秒前) に reader が「late」を開いています。"
-            "17:40:20 (17:41 の 40 秒前) に reader へ「tried」の鍵が渡されています。"
-            "紛失はこれより後ですか?"
-        ),
-        "after": ("はい、後です: 紛失を届け出て 2 件のコンテナを停止", "報告書: 開かれていない"),
-        "before": (
-            "いいえ、前です: 紛失日時を直す",
-            "報告書: 開かれた 「late」、 開かれた可能性あり 「tried」",  # tags read as blanks
-        ),
-    }
-    # Said once, in the question: above it, the time of loss, the deadline, the reasons.
-    assert [label for label, _ in _facts(en)] == [
-        "Time of loss",
-        "Keys destroyed after",
-        "Reason",
-    ]
-    assert [label for label, _ in _facts(ja)] == [
-        "紛失日時",
-        "鍵の破棄予定",
-        "理由",
-    ]
-    for page in (en, ja):
-        # One primary action, focused; the way back once, never primary.
-        assert page.count("autofocus") == 1 and page.count("button primary") == 1
-        assert page.count('id="change-time"') == 1
-        # The question stands above its answers, after the list of what is affected.
-        assert page.index('id="affected"') < page.index('id="close-question"')
-
-
-@pytest.mark.parametrize(
-    ("later", "question"),
-    [
-        (
-            timedelta(milliseconds=400),
-            (
-                (
-                    "At 17:40:15 (45 s before 17:41) reader opened “late” and was given the"
-                    " key of “tried”. Was the medium lost after that?"
-                ),
-                (
-                    "17:40:15 (17:41 の 45 秒前) に reader が「late」を開き、「tried」の鍵を"
-                    "受け取っています。紛失はこれより後ですか?"
-                ),
-            ),
-        ),
-        (
-            timedelta(seconds=1),
-            (
-                (
-                    "At 17:40:15 (45 s before 17:41) reader opened “late”. At 17:40:16 (44 s"
-                    " before 17:41) reader was given the key of “tried”. Was the medium lost"
-                    " after them?"
-                ),
-                (
-                    "17:40:15 (17:41 の 45 秒前) に reader が「late」を開いています。"
-                    "17:40:16 (17:41 の 44 秒前) に reader へ「tried」の鍵が渡されています。"
-                    "紛失はこれより後ですか?"
-                ),
-            ),
-        ),
-    ],
-)
-def test_the_question_names_every_release_an_earlier_loss_would_change(
-    settings: Settings, console_url: str, later: timedelta, question: tuple[str, str]
-) -> None:
-    """The clerk's opening and a wrong password tried on another container 0.4 s later,
-    both shown at 17:40:15 (issue 12, fifteenth session: the question named the opening
-    alone, and the report then showed both): one person in one second as shown is one
-    sentence naming both containers, the opening first; a second later, a sentence each.
-    Lost after them covers both as the page shows them."""
-    openings = {"late": OPENINGS["late"]}
-    with opened(settings, console_url, openings, {"tried": OPENINGS["late"] + later}) as world:
-        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
-        ja, _ = _review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
-    assert (_question(en)["question"], _question(ja)["question"]) == question
-
-
-def test_a_release_more_than_15_minutes_before_is_not_asked_about(
-    settings: Settings, console_url: str
-) -> None:
-    """The question is for releases within 15 minutes of the time typed (the lag of a phone
-    call); an earlier confirmed opening is listed as the last one, and the page keeps its
-    plain buttons."""
-    with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
-        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:55:16")
-        near, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:55:15")
-    assert 'id="close-opening"' not in en and 'id="last-opening"' in en
-    assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
-    assert _question(near)["question"] == (
-        "At 17:40:15 reader opened “late”. Was the medium lost after that?"
-    )
-    # One container: its answer is the medium's, no detail under it.
-    assert _question(near)["before"][1] == "Report: Opened"
-
-
-def test_a_writers_sealing_just_before_is_not_asked_about(
-    settings: Settings, console_url: str
-) -> None:
-    """A key released to the writer sealing a container (creation) is no opening: sealed
-    minutes before the time typed, nothing is asked (the report does not count it)."""
-    clock = settings.clock
-    assert isinstance(clock, FakeClock)
-    with opened(settings, console_url, {}) as world:
-        clock.t = datetime(2026, 12, 3, 8, 38, tzinfo=UTC)  # 17:38 in Tokyo
-        activate(world, medium=MEDIUM, label="sealed")
-        clock.t = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
-        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
-    assert 'id="close-opening"' not in en
-    assert ("Last confirmed opening", "none before the loss") in _facts(en)
-
-
-def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
-    settings: Settings, console_url: str
-) -> None:
-    """The answers either side are decided as the report decides them: an opening after
-    the time typed (19:00) makes "after" Opened too, and "before" counts it as well."""
-    openings = {"late": OPENINGS["late"], "after": OPENINGS["after"]}
-    with opened(settings, console_url, openings) as world:
-        en, _ = _review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
-    asked = _question(en)
-    assert asked["after"][1] == "Report: Opened"
-    assert asked["before"][1] == "Report: Opened"
+        text, _ = review(console_url, world.tokens["official"], "ja")
+    assert ("最後に確認された開封", "紛失前にはなし") in facts(text)
 
 
 def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_kept(
@@ -367,7 +154,7 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
         token = world.tokens["official"]
         pages = {
-            typed: _review(console_url, token, "en", typed)[0]
+            typed: review(console_url, token, "en", typed)[0]
             for typed in (
                 "2026-12-03 17:41",
                 "2026-12-03 17:40:30",
@@ -375,7 +162,7 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
                 "2026-12-04 09:00",
             )
         }
-        ja = _review(console_url, token, "ja", "2026-12-03 17:56")[0]
+        ja = review(console_url, token, "ja", "2026-12-03 17:56")[0]
     # More than 15 minutes before: listed, to the minute. 17:40 to 17:56 is 16 minutes as
     # read, though 15 min 45 s passed.
     assert _last_opening(pages["2026-12-03 17:56"]) == (
@@ -386,18 +173,9 @@ def test_the_review_says_how_long_before_the_loss_it_was_opened(
     assert _last_opening(pages["2026-12-04 09:00"]) == (
         "15 hours before the loss (3 Dec 2026, 17:40): late, by reader"
     )
-    # Within 15 minutes: asked about, the opening to the second.
-    asked = _question(pages["2026-12-03 17:41"])
-    # How close, when exact as shown (fifteenth session: both readers asked): the time of
-    # loss a whole minute; typed with seconds, the gap is not said.
-    assert asked["question"] == (
-        "At 17:40:15 (45 s before 17:41) reader opened “late”. Was the medium lost after that?"
-    )
-    with_seconds = _question(pages["2026-12-03 17:40:30"])
-    assert with_seconds["question"] == (
-        "At 17:40:15 reader opened “late”. Was the medium lost after that?"
-    )
-    assert with_seconds["after"][1] == "Report: Not opened"
+    # Within 15 minutes it is asked about instead: tests/console/test_loss_question.py.
+    assert 'id="last-opening"' not in pages["2026-12-03 17:41"]
+    assert 'id="last-opening"' not in pages["2026-12-03 17:40:30"]
 
 
 def _before_loss(language: str, minutes: int) -> str:
@@ -429,15 +207,3 @@ def test_how_long_before_the_loss_takes_one_unit_rounded() -> None:
         "紛失の 2 時間前",
         "紛失の 3 日前",
     ]
-
-
-def test_how_close_before_the_loss_is_said_only_when_exact() -> None:
-    """Seconds from a release (to the second) to a time of loss shown to the minute: exact
-    only when the time of loss is a whole minute; None otherwise (never a gap the shown
-    times contradict)."""
-    formats = _i18n.Formats("ja", ZoneInfo("Asia/Tokyo"), datetime(2026, 12, 6, tzinfo=UTC))
-    lost = datetime(2026, 12, 3, 8, 41, tzinfo=UTC)
-    released = datetime(2026, 12, 3, 8, 40, 15, 400000, tzinfo=UTC)  # shown 17:40:15
-    assert formats.seconds_before(released, lost) == 45
-    assert formats.seconds_before(released - timedelta(minutes=2), lost.isoformat()) == 165
-    assert formats.seconds_before(released, lost + timedelta(seconds=30)) is None

@@ -121,19 +121,6 @@ class Formats:
         )
         return int((end - start).total_seconds()) // 60
 
-    def seconds_before(self, at: _Moment | str, lost_at: _Moment | str) -> int | None:
-        """Whole seconds from ``at`` (shown to the second) to ``lost_at``, if exact as shown.
-
-        The loss review says how close a release came before the time of loss (issue 12,
-        fifteenth session: both readers asked). Exact only when the time of loss is a whole
-        minute, as it is shown to the minute (17:41 typed: 45 s after 17:40:15); None
-        otherwise, so the page never states a gap its times contradict.
-        """
-        start, end = (datetime.fromisoformat(v) if isinstance(v, str) else v for v in (at, lost_at))
-        if end.second or end.microsecond:
-            return None
-        return int((end - start.replace(microsecond=0)).total_seconds())
-
     def offset(self, at: _Moment | str | None = None) -> str:
         """The zone's UTC offset at ``at`` (default: now), as ``+09:00``.
 

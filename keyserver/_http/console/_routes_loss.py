@@ -142,8 +142,10 @@ def internal_reason(page: Page, choice: str, details: str) -> str:
 
     Issue 12, fifteenth session: beside three choices, "Or in your own words" left both
     newcomers unsure whether to pick one as well, or whether the words replaced it. One
-    rule, which the form's label says: the details are added to the choice ("Lost by the
-    contractor: on the train ..."), both kept; details alone are the reason. A choice is
+    rule: the details are added to the choice ("Lost by the contractor: on the train
+    ..."), both kept; details alone are the reason. The field is labelled "Details
+    (optional)" (sixteenth session: "(added to the choice)" read as required, and a
+    newcomer typed 40 characters to be safe). A choice is
     one of our own texts (COMMON_REASONS) in the official's language: an unknown one counts
     as none, so nothing else is ever recorded as a choice. The review posts the reason so
     composed back with no choice: it is kept as it is.
@@ -260,12 +262,58 @@ def edit_loss(page: PostedPage) -> Response:
     return page.act(body, medium_url(page.form.get("name", "")))
 
 
+def cautious_fields(page: Page, fields: dict[str, Any]) -> dict[str, Any]:
+    """The review's "Not sure" answer: the loss reported from the first close release.
+
+    Issue 12, sixteenth session (the lead's decision): officials told "around 09:54"
+    could not say whether the medium was lost after a reader's key release seconds
+    before it. The cautious answer counts those releases: the time of loss becomes the
+    first close release's whole second (spec §report: a release at or after the time of
+    loss counts; the second is floored, so the release itself is at or after it), and
+    the printed reason says so with the time told, for whoever reads the paper. The
+    release is found again here from the time typed, by the service's own query
+    (close_view, as the review showed it), never from a time the page posts: what is
+    reported is what the server's log says. No close release (a form not made by the
+    review): refused, nothing reported.
+    """
+    told = fields["lost_at"]
+    doc = page.service.console_medium(page.principal, fields["name"], lost_at=told, ctx=page.ctx)
+    close = close_view(doc)
+    if close is None:
+        raise page.invalid(
+            N_("No key was released just before this time of loss: review the report again.")
+        )
+    first = datetime.fromisoformat(close["first_at"]).replace(microsecond=0)
+    fmt = page.formats
+    # The clock alone where both fall on one day (the paper's margin names the zone), the
+    # time told to the minute unless it was typed with seconds.
+    same = fmt.same_day(told, first)
+    to_second = told.second != 0
+    said = N_(
+        "(told: around %(told)s; counted from %(first)s to include the key releases just before)",
+        told=fmt.clock(told, seconds=to_second) if same else fmt.datetime(told, seconds=to_second),
+        first=fmt.clock(first, seconds=True) if same else fmt.datetime(first),
+    ).text(page.language)
+    # The printed reason and the internal one it starts (_loss_fields): the note stays
+    # internal, after both. Longer than the service takes (spec §conventions), the
+    # service refuses it on its error page, nothing reported.
+    public = f"{fields['public_reason']} {said}"
+    return {
+        **fields,
+        "lost_at": first,
+        "public_reason": public,
+        "reason": with_note(public, fields["note"]),
+    }
+
+
 @router.post("/medium/report-lost/confirm")
 def report_lost_confirm(page: PostedPage) -> Response:
     """Step 2: report the medium lost (KeyService.report_loss, audited as the official)."""
 
     def body() -> Response:
         fields = _loss_fields(page)
+        if page.form.get("cautious") == "1":
+            fields = cautious_fields(page, fields)
         result = page.service.report_loss(
             page.principal,
             fields["name"],

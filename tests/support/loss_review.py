@@ -1,0 +1,42 @@
+"""The console's loss review as the tests post it (tests/console/test_loss_review.py,
+test_loss_question.py): the review page for a time typed, its facts and a piece's text."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from tests.support.console import csrf_of, signed_in_session
+from tests.support.loss_form import MEDIUM
+
+TYPED = "2026-12-03 18:30"
+
+
+def review(url: str, token: str, language: str, typed: str = TYPED) -> tuple[str, dict[str, str]]:
+    """The review page for a time typed (its text) and the form its confirm button posts."""
+    browser = signed_in_session(url, token, language)
+    page = browser.get(url + "/console/medium", params={"name": MEDIUM}, timeout=30)
+    form = {
+        "csrf": csrf_of(page),
+        "name": MEDIUM,
+        "lost_at": typed,
+        "waiting_hours": "72",
+        "reason": "",
+        "reason_common": "stolen",
+        "note": "",
+    }
+    review = browser.post(url + "/console/medium/report-lost", data=form, timeout=30)
+    assert review.status_code == 200, review.text[:2000]
+    return html.unescape(review.text), form
+
+
+def facts(text: str) -> list[tuple[str, str]]:
+    """The review's facts (label, value as read: tags dropped, white space folded)."""
+    facts = text.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+    pairs = re.findall(r"<dt>([^<]*)</dt><dd[^>]*>(.*?)</dd>", facts, re.S)
+    return [(label, " ".join(re.sub(r"<[^>]+>", " ", value).split())) for label, value in pairs]
+
+
+def text_of(markup: str) -> str:
+    """What a piece of the page reads, tags dropped and white space folded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
