@@ -143,6 +143,9 @@ class SuspensionFacts:
         suspension: The audit entry the row names as its last change (``last_audit_seq``),
             or None when it is not a successful ``suspend`` naming the container.
         suspension_actor: Who that entry says acted.
+        suspended_at: When the container was suspended (the batch's clock, as the
+            challenge's: the audit entry's time never goes backwards, so after a clock
+            step back it is not the clock's).
         issued_at: When the evaluation the receipt answers was issued.
         issued_together: Challenges of the container issued at that instant (one batch
             shares its time: more than one and the trigger cannot be told apart).
@@ -155,6 +158,7 @@ class SuspensionFacts:
     cause: str | None
     suspension: LaterEntry | None
     suspension_actor: str | None
+    suspended_at: datetime | None
     issued_at: datetime
     issued_together: int
     later: tuple[LaterEntry, ...]
@@ -177,15 +181,18 @@ def receipt_lifts(facts: SuspensionFacts, cid_text: str, principal: str) -> bool
         return False
     # The row's last change is the budget suspension itself, made by the system with the
     # evaluation this receipt answers (same instant, same principal, the only challenge of
-    # the container issued then). Whatever changed the row since (a loss report, a
-    # restore and a new suspension) moved last_audit_seq to its own entry.
+    # the container issued then). The instant is the row's suspended_at, the batch's clock
+    # reading as the challenge's issued_at: the entry's own time is held at the previous
+    # entry's while the clock is behind it (a step back), and would never match then.
+    # Whatever changed the row since (a loss report, a restore and a new suspension)
+    # moved last_audit_seq to its own entry.
     if (
         s.action != "suspend"
         or facts.suspension_actor != SYSTEM_ACTOR
         or s.container != cid_text
         or s.details.get("cause") != Cause.BUDGET.value
         or s.details.get("trigger") != principal
-        or s.at != facts.issued_at
+        or facts.suspended_at != facts.issued_at
         or facts.issued_together != 1
     ):
         return False

@@ -403,6 +403,7 @@ class ContainerOps:
             cause=c.suspend_cause,
             suspension=suspension,
             suspension_actor=None if entry is None else entry.actor,
+            suspended_at=c.suspended_at,
             issued_at=row.issued_at,
             issued_together=int(together),
             later=tuple(rowmacs.later_entries(run, cid_text, last)),

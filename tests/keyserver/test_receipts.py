@@ -288,3 +288,22 @@ def test_evaluations_of_one_instant_keep_the_suspension(world: World) -> None:
     code, doc = _receipt(world, "reader", cid, last["challenge"], mac)
     assert (code, doc["type"]) == (423, "urn:rwc:problem:suspended")
     assert _status(world, cid)["state"] == "suspended"
+
+
+def test_a_clock_stepped_back_still_lifts(world: World, clock: FakeClock) -> None:
+    """After the clock steps back, audit times stay at the newest entry's (spec §audit).
+
+    The lift is decided on the batch's own clock reading (the challenge's and the
+    suspension's), so a clerk is not locked out until the clock catches up again.
+    """
+    reg, key = activate(world, attempt_budget=2)
+    cid, pk = reg["container_id"], reg["public_key"]
+    clock.advance(hours=1)
+    _spend(world, clock, "reader", cid, pk)  # an entry an hour ahead
+    clock.advance(hours=-1)  # an NTP correction: every entry from now on is at that hour
+    (last,) = _spend(world, clock, "reader", cid, pk)
+    assert _status(world, cid)["state"] == "suspended"
+    assert _audit(world, cid)[-1]["at"] == _audit(world, cid)[-3]["at"]  # held, not the clock
+    mac = receipt_mac(key, unb64(cid), unb64(last["challenge"]))
+    assert _receipt(world, "reader", cid, last["challenge"], mac) == (200, {"confirmed": True})
+    assert _status(world, cid)["state"] == "active"
