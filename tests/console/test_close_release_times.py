@@ -199,3 +199,17 @@ def test_a_release_before_the_loss_confirmed_after_it_is_said_confirmed(
     # The answer as typed is Opened already: no caution (an earlier loss changes nothing).
     assert 'id="close-to-loss"' not in page
     assert f'<h2>late <span class="answer-tag answer-opened">{_t(language, "Opened")}' in page
+
+
+def test_the_question_starts_at_the_key_release_an_opening_confirms(
+    settings: Settings, console_url: str
+) -> None:
+    """A key released at 17:40:14 and its opening confirmed at 17:40:15: the review's
+    question speaks of key releases and starts at 17:40:14, as the "Not sure" answer does
+    (sixteenth session's Japanese newcomer: the question said 11:22:35, the receipt's
+    time, beside "from 11:22:34" on the button)."""
+    released = OPENED - timedelta(seconds=1)
+    with _story(settings, console_url, [("late", released, OPENED)]) as w:
+        review = _review(console_url, w.tokens["official"], "en")
+    question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
+    assert "17:40:14\u201317:40:15" in question, question  # an en dash between

@@ -228,7 +228,7 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
         # pair: every line was read).
         "last": last,
         "differing": differing,
-        "asked": _asked(differing or [last]),
+        "asked": _asked(differing or [last], close["first_at"]),
     }
 
 
@@ -241,7 +241,7 @@ def _event(
     return {**event, "container_id": cid, "label": label, "confirmed": confirmed}
 
 
-def _asked(releases: list[dict[str, Any]]) -> dict[str, Any]:
+def _asked(releases: list[dict[str, Any]], first_release: str) -> dict[str, Any]:
     """What the review's question names, in one line, and its detail by container.
 
     Issue 12, sixteenth session: the question said a sentence per person and second,
@@ -254,12 +254,17 @@ def _asked(releases: list[dict[str, Any]]) -> dict[str, Any]:
     before it) is folded under the answers. ``releases``: the events whose container an
     earlier loss would change (``differing``), in time order; the actors in order of
     their first event and the labels in order of their container's first, each once.
+    The span starts at ``first_release``, the first close key release (the service's
+    ``first_at``): an opening's event is at its receipt, a moment after the key release
+    it confirms, and the question speaks of key releases (sixteenth session's Japanese
+    newcomer: "11:22:35" in the question beside "from 11:22:34" on the "Not sure" button,
+    which starts there).
     """
     return {
         "actors": list(dict.fromkeys(str(e["actor"]) for e in releases)),
         # By container (two may share a label), each container once, as first met.
         "labels": list({e["container_id"]: str(e["label"]) for e in releases}.values()),
-        "first_at": releases[0]["at"],
+        "first_at": first_release,
         "last_at": releases[-1]["at"],
         "rows": releases,
     }
