@@ -183,8 +183,7 @@ class MediumReportOps:
             "medium": m.name,
             "lost_at": fmt_time(m.lost_at),
             "lost_seq": m.lost_seq,
-            # spec §report: the time the official was told, when the window starts earlier.
-            "told_at": fmt_time(m.told_at),
+            "told_at": fmt_time(m.told_at),  # spec §report: when the window starts earlier
             "loss_reported_at": fmt_time(m.loss_reported_at),
             "window_start": fmt_time(start),
             "window_start_seq": start_seq,
