@@ -237,7 +237,7 @@ class Challenge(Base):
     medium: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
-        # Keyed by container, then hash (migration 0014): a receipt names its container,
+        # Keyed by container, then hash (migration 0015): a receipt names its container,
         # and the one key serves both lookups (by challenge, and a container's challenges
         # of one instant), where a key on the hash and an index on the container were
         # two b-trees written at a random place by every release (issue 15: ~1 WAL page

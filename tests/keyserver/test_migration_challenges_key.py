@@ -1,8 +1,8 @@
-"""Migration 0014_challenges_by_container: challenges keyed by (container, hash), and back.
+"""Migration 0015_challenges_by_container: challenges keyed by (container, hash), and back.
 
 Issue 15: a release inserts one challenge; with the hash as the key plus an index on the
 container, that insert wrote two b-trees at a random place. On SQLite and PostgreSQL:
-upgraded from 0013, the rows are kept, the key is (container_id, challenge_hash), the
+upgraded from 0014, the rows are kept, the key is (container_id, challenge_hash), the
 index on the container alone is gone and a challenge is still unique within its
 container; downgraded, the hash is the key again and the index is back.
 """
@@ -30,7 +30,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
 
 
 def _fill(conn: sa.Connection) -> None:
-    """A principal, two containers and three challenges, as 0013 stores them."""
+    """A principal, two containers and three challenges, as 0014 stores them."""
     conn.execute(
         sa.text("INSERT INTO principals (id, name, created_at) VALUES (1, 'reader', :at)"),
         {"at": AT},
@@ -71,13 +71,13 @@ def _shape(engine: sa.Engine) -> tuple[list[str], set[str], list[tuple[bytes, by
 
 
 def test_upgrade_rekeys_and_keeps_rows_then_downgrade(engine: sa.Engine) -> None:
-    migrations.to(engine, "0013_audit_verified_head")
+    migrations.to(engine, "0014_told_at")
     with engine.begin() as conn:
         _fill(conn)
     key, indexes, rows = _shape(engine)
     assert key == ["challenge_hash"] and "ix_challenges_container_id" in indexes
 
-    migrations.to(engine, "0014_challenges_by_container")
+    migrations.to(engine, "0015_challenges_by_container")
     key, indexes, rows = _shape(engine)
     assert key == ["container_id", "challenge_hash"]
     assert "ix_challenges_container_id" not in indexes
@@ -87,7 +87,7 @@ def test_upgrade_rekeys_and_keeps_rows_then_downgrade(engine: sa.Engine) -> None
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         _insert(conn, *ROWS[0])  # one challenge twice in its container: refused
 
-    migrations.to(engine, "0013_audit_verified_head", down=True)
+    migrations.to(engine, "0014_told_at", down=True)
     key, indexes, rows = _shape(engine)
     assert key == ["challenge_hash"] and "ix_challenges_container_id" in indexes
     assert rows == ROWS

@@ -137,7 +137,7 @@ def test_receipt_cases(world: World, clock: FakeClock) -> None:
     code, _ = _receipt(world, "reader", cid, b64(b"\7" * 32), mac)
     assert code == 400
     # Another container's challenge, with the right MAC for this container: unknown here
-    # (challenges are looked up by container and hash, migration 0014).
+    # (challenges are looked up by container and hash, migration 0015).
     other_reg, _ = activate(world)
     theirs = oprf(world, "reader", other_reg["container_id"], other_reg["public_key"])
     mac = receipt_mac(key, unb64(cid), unb64(theirs["challenge"]))

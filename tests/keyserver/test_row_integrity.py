@@ -240,9 +240,9 @@ def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> 
     cid = reg["container_id"]
     eng = make_engine(settings)
     try:
-        # 0014_challenges_by_container, the newest, by its own downgrade (the challenges
+        # 0015_challenges_by_container, the newest, by its own downgrade (the challenges
         # table is copied on SQLite; nothing refers to it, so nothing cascades).
-        migrations.to(eng, "0013_audit_verified_head", down=True)
+        migrations.to(eng, "0014_told_at", down=True)
         with eng.begin() as conn:
             # As 0007_tlog_bigint left it (plain DROP COLUMN: a batch downgrade on SQLite would
             # copy the table and cascade the policy rows away).

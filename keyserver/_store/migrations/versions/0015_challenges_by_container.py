@@ -9,8 +9,8 @@ challenge, and its first column the count of a container's challenges of one ins
 (the budget-suspension receipt) and the cascade from ``containers``: one b-tree fewer.
 A challenge is 32 random bytes: unique per container is unique. Existing rows are kept.
 
-Revision ID: 0014_challenges_by_container
-Revises: 0013_audit_verified_head
+Revision ID: 0015_challenges_by_container
+Revises: 0014_told_at
 Create Date: 2026-12-07
 """
 
@@ -21,8 +21,8 @@ import warnings
 from alembic import op
 from sqlalchemy import exc as sa_exc
 
-revision = "0014_challenges_by_container"
-down_revision = "0013_audit_verified_head"
+revision = "0015_challenges_by_container"
+down_revision = "0014_told_at"
 branch_labels = None
 depends_on = None
 
