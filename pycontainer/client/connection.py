@@ -42,7 +42,6 @@ import base64
 import select
 import socket
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import unquote, urlsplit
 
 from pycontainer.client.http11 import BrokenAnswerError, format_request, host_header, read_answer
 from pycontainer.client.transport import unusable_bundle
@@ -176,7 +175,10 @@ def proxy_for(host: str) -> _Proxy | None:
     Raises:
         ConnectFailedError: The proxy setting is not an http:// URL this client can use.
     """
-    import urllib.request  # noqa: PLC0415 - only for a remote server (loaded with its TLS)
+    # Only for a remote server (loaded with its TLS); urllib.request imports urllib.parse
+    # anyway, which a loopback or test server's run need not (issue 15).
+    import urllib.request  # noqa: PLC0415
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
 
     proxies = urllib.request.getproxies()
     url = proxies.get("https") or proxies.get("all")
