@@ -68,6 +68,7 @@ class HoldingRelay:
                     while not self.ready() and time.monotonic() < deadline:
                         time.sleep(0.01)
                     self.held.append(self.ready())
+                    receipt.clear()  # the rest of the answer (its body may come apart) flows
                 dst.sendall(data)
         # One side ended: end the other's direction too (the reader exits, then the server
         # closes). The server's direction ends last: it closes both.
