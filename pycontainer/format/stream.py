@@ -18,10 +18,18 @@ Spec anchors: spec/format.md §payload.
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
 
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
+
+# AES-256-GCM: cryptography's one AESGCM class, taken where its public module takes it from
+# (cryptography/hazmat/primitives/ciphers/aead.py: ``AESGCM = rust_openssl.aead.AESGCM``;
+# the same object, tests/cli/test_lazy_imports.py). Importing the public module runs the
+# ``ciphers`` package first, every block cipher and mode with the deprecated ones, ~7 M
+# instructions of every small `rwc cat` for a class it does not use (issue 15). The key
+# schedule's key wrap uses this name too: one import of it.
+AESGCM = _rust_openssl.aead.AESGCM
 
 _COUNTER_LIMIT = 1 << (8 * p.STREAM_COUNTER_SIZE)  # spec §payload: counter < 2^88
 

@@ -76,6 +76,16 @@ def test_entry_module_imports_no_typing(code: str) -> None:
     assert "typing" not in _loaded_after(code)
 
 
+def test_aes_gcm_is_cryptographys_own_class() -> None:
+    # pycontainer.format.stream takes AESGCM from cryptography's Rust binding, where the
+    # public module takes it from: the very same class, not a look-alike.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+
+    from pycontainer.format import stream  # noqa: PLC0415
+
+    assert stream.AESGCM is AESGCM  # and the key schedule's (it imports this one)
+
+
 def test_public_names_load_on_first_use() -> None:
     for name in pycontainer.__all__:
         value = getattr(pycontainer, name)
@@ -255,6 +265,9 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path, token:
     # argparse's messages stay its English (pycontainer/cli/entry.py): no gettext look-ups,
     # whose first one imports locale.
     unused += ["locale"]
+    # AES-GCM from cryptography's binding (pycontainer/format/stream.py): not through the
+    # ciphers package, which loads every block cipher and mode, the deprecated ones too.
+    unused += ["cryptography.hazmat.primitives.ciphers", "cryptography.hazmat.decrepit"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
     needed = {"_argon2_cffi_bindings", "cryptography", "httptools", "pycontainer.reader"}
