@@ -77,8 +77,16 @@ def config_dir(env: Mapping[str, str] | None = None) -> str:
     # XDG: a relative value is invalid and must be ignored.
     if base and os.path.isabs(base):
         return os.path.join(base, "rwc")
-    # The home directory as Path.home() finds it (HOME; on Windows USERPROFILE).
-    return os.path.join(os.path.expanduser("~"), ".config", "rwc")
+    # The home directory as Path.home() finds it (HOME, else the password database; on
+    # Windows USERPROFILE). Where none is known expanduser leaves "~" as it is: that must
+    # not become a directory named "~" under the current one, holding tokens.
+    home = os.path.expanduser("~")
+    if home.startswith("~"):
+        raise TokenConfigError(
+            "rwc cannot find your home directory for its token store",
+            hint=f"set HOME, or {ENV_CONFIG_HOME} to an absolute path",
+        )
+    return os.path.join(home, ".config", "rwc")
 
 
 class TokenStore:
