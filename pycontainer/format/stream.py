@@ -11,15 +11,10 @@ drive it over files live in :mod:`pycontainer._engine.pipeline`.
 Spec anchors: spec/format.md §payload.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
-from typing import NamedTuple
-
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
 
+from pycontainer._record import Record
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
 
@@ -46,9 +41,9 @@ def nonce(index: int, last: bool) -> bytes:
     return index.to_bytes(p.STREAM_COUNTER_SIZE, "big") + bytes((flag,))
 
 
-# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class Layout(NamedTuple):
+# A record (pycontainer/_record.py), not a frozen dataclass or a NamedTuple: every `rwc cat`
+# defines it, and those cost ~3.7 M and ~0.6 M instructions to define against ~0.1 M (issue 15).
+class Layout(Record):
     """Geometry of a payload: where chunk ``i`` lives in the ciphertext and the plaintext.
 
     Attributes:
