@@ -9,16 +9,17 @@ gives ``__slots__``, ``__init__`` (positional or by name, defaults as written), 
 type), ``repr``, ``_replace``, ``_fields`` and pickling; assignment raises AttributeError.
 Type checkers read it as a frozen dataclass (``typing.dataclass_transform``).
 
-Why not ``typing.NamedTuple``, which these types were: defining one costs ~0.8 M
-instructions (``collections.namedtuple`` compiles its ``__new__``, typing checks each
-field's type and rebuilds the class's slots), a record ~0.3 M, and a small ``rwc cat``
+Why not ``typing.NamedTuple``, which these types were: defining one costs ~0.6 M
+instructions (``collections.namedtuple`` compiles its ``__new__``, then typing checks each
+field's type and sets the class's bases again), a record ~0.1 M, and a small ``rwc cat``
 defines seventeen before it can open anything (bench/profiles/startup.md, session 17). Why
 not a frozen dataclass: ~3.7 M each (it compiles six methods). What a record does not do
 that a NamedTuple did: iterate, index, compare with ``<`` or serialize as a JSON list;
-mypy refuses the first three, and nothing passes a record to ``json``.
+mypy refuses the first three, and nothing passes a record to ``json``. Nor does a record
+equal a tuple of its values (mypy cannot see such a comparison: it is always False).
 
-The price is paid per instance instead: ``__init__`` is one generic function (~1 us more
-than a NamedTuple's), so a type made once per archive entry stays a NamedTuple
+The price is paid per instance instead: ``__init__`` is one generic function (~4 us against
+a NamedTuple's ~0.4 us, 4 fields), so a type made once per archive entry stays a NamedTuple
 (:class:`pycontainer.format.archive.Entry`).
 """
 
