@@ -3,7 +3,7 @@
 
 Two mistakes found at the end of the fifteenth session, in what the review and the report
 say of reader key releases in the 15 minutes before the time of loss
-(medium_report.releases_close_before, _routes_report.close_view):
+(close_releases.releases_close_before, _routes_report.close_view):
 
 - a container opened (confirmed) at 17:40:15 and given its key again at 17:40:50 with a
   wrong password was said "opened at 17:40:50": the time and actor of its last release
