@@ -28,6 +28,7 @@ from keyserver._service.medium_report import (
     _seq_of,
     answers_since,
     kind,
+    said_at,
 )
 from keyserver._store import audit
 from keyserver._store.models import AuditEntry
@@ -71,7 +72,9 @@ def releases_close_before(
     confirmed opening in the CLOSE_TO_LOSS (or None) and its last key release after that
     opening whose opening was not confirmed before the time of loss (or None), each
     ``{at, actor, answer}`` said at its own time (issue 12, sixteenth session: an opening at
-    17:40:15 and a wrong password at 17:40:50 read "opened at 17:40:50"), with the
+    17:40:15 and a wrong password at 17:40:50 read "opened at 17:40:50"), an opening at
+    its key release (:func:`~keyserver._service.medium_report.said_at`, as the report's
+    ``last_confirmed_open_before_loss``; ``first_at`` and ``last_at`` too), with the
     container's answer had the medium been lost just before it; the release also carries
     ``confirmed_at``, its receipt's time when that came after the time of loss, else None.
     """
@@ -94,7 +97,7 @@ def releases_close_before(
         return None
     found.sort(key=lambda pair: pair[0].seq)
     as_typed = answers_since(session, cids, end)
-    # Per container, in seq order: the last receipt (the opening, at its own time) and the
+    # Per container, in seq order: the last receipt (the opening, at its release) and the
     # last release after it. A release before a later receipt in the window is never the
     # unconfirmed one said: lost before it, the receipt after it already makes the answer
     # Opened (spec §report). Each with the answer from its own entry on: the window as
@@ -113,7 +116,7 @@ def releases_close_before(
 
     def said(cid: str, entry: AuditEntry, index: int) -> dict[str, Any]:
         answer = worst([as_typed[cid], _answer_of(kinds[cid][index:])])
-        return {"at": fmt_time(entry.at), "actor": entry.actor, "answer": answer}
+        return {"at": said_at(entry), "actor": entry.actor, "answer": answer}
 
     unconfirmed = {cid: mine["released"][0] for cid, mine in events.items() if "released" in mine}
     late = _receipts_after(session, unconfirmed, end)
@@ -127,13 +130,16 @@ def releases_close_before(
             if released is None
             else {**said(cid, *released), "confirmed_at": late.get(cid)},
         }
+    # The span the review asks about, each entry at its release (said_at: an opening's
+    # receipt carries its release's time); RFC 3339 UTC of one form, in time order as text.
+    times = sorted(said_at(e) for e, _ in found)
     # From the first close release on: the window as typed plus the close releases.
     before = {
         cid: worst([answer, _answer_of(kinds.get(cid, []))]) for cid, answer in as_typed.items()
     }
     return {
-        "first_at": fmt_time(found[0][0].at),
-        "last_at": fmt_time(found[-1][0].at),
+        "first_at": times[0],
+        "last_at": times[-1],
         "as_typed": as_typed,
         "before": before,
         "releases": releases,

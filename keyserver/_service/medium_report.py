@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from keyserver._domain.answers import NOT_OPENED, OPENED, POSSIBLY_OPENED, worst
 from keyserver._domain.context import LOCAL, OVERSIGHT, RequestContext
-from keyserver._domain.encoding import b64e
+from keyserver._domain.encoding import b64e, format_time
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor
 from keyserver._domain.validation import fmt_time
@@ -260,9 +260,25 @@ def _entries(
     return out
 
 
+def said_at(entry: AuditEntry) -> str:
+    """When the report and the console say a release or an opening happened (spec §report).
+
+    An opening happened when its key was released: the receipt only confirms it, seconds
+    or minutes later, and carries that release's ``evaluated_at`` (spec §receipt). Said at
+    the receipt's own time, one clerk's opening read at two times on one page (issue 12,
+    seventeenth session: "12:37:52 to 12:37:53" in the review's question, "12:37:53" by
+    container, "Key released ... 12:37:52" on paper). Every other entry at its own time.
+    """
+    if entry.action == "receipt":
+        evaluated = json.loads(entry.details).get("evaluated_at")
+        if isinstance(evaluated, str):
+            return evaluated
+    return format_time(entry.at)
+
+
 def _opening(entry: AuditEntry) -> dict[str, Any]:
-    """A confirmed opening as the report states it."""
-    return {"at": fmt_time(entry.at), "actor": entry.actor, "remote": entry.remote}
+    """A confirmed opening as the report states it: at its key release (:func:`said_at`)."""
+    return {"at": said_at(entry), "actor": entry.actor, "remote": entry.remote}
 
 
 def _last_receipts_before(

@@ -281,10 +281,10 @@ def _asked(releases: list[dict[str, Any]], first_release: str) -> dict[str, Any]
     earlier loss would change (``differing``), in time order; the actors in order of
     their first event and the labels in order of their container's first, each once.
     The span starts at ``first_release``, the first close key release (the service's
-    ``first_at``): an opening's event is at its receipt, a moment after the key release
-    it confirms, and the question speaks of key releases (sixteenth session's Japanese
-    newcomer: "11:22:35" in the question beside "from 11:22:34" on the "Not sure" button,
-    which starts there).
+    ``first_at``), as the "Not sure" button does (sixteenth session's Japanese newcomer:
+    "11:22:35" in the question beside "from 11:22:34" on the button); an opening's event
+    is at the key release it confirms (medium_report.said_at: seventeenth session,
+    "12:37:52 to 12:37:53" for one opening).
     """
     return {
         "actors": list(dict.fromkeys(str(e["actor"]) for e in releases)),
