@@ -379,6 +379,9 @@ def told_view(page: Page, doc: dict[str, Any]) -> dict[str, Any] | None:
             "who": list(dict.fromkeys(str(a["actor"]) for a in before)),
             "at": releases[0]["at"],
             "opened": any(a["kind"] == "confirmed" for a in before),
+            # What the manager asks next (newcomer runs, this session): and if the medium
+            # was lost when we were told? The medium report's own answer from that time.
+            "from_told": from_told["answer"],
         }
     return {"at": doc["told_at"], "seconds": told.second != 0, "counted": counted}
 
