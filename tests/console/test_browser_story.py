@@ -246,7 +246,7 @@ def test_loss_story(
     assert translated(language, "Stolen") in [o.text for o in offered]
     # The legend says where the reason goes, and what not to write in it (fifteenth).
     legend = driver.find_element(By.CSS_SELECTOR, "#reasons legend").text
-    said = "Reason (printed on the report and shown to readers; no personal names)"
+    said = "Reason (printed, shown to readers; no personal names)"
     assert legend == translated(language, said)
     submit_button(driver, translated(language, "Review what this will affect"))
     steps.act(3)

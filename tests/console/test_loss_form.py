@@ -212,8 +212,9 @@ def test_refused_form_puts_the_cursor_on_the_field_to_fix(
     assert page.text.count("autofocus") == 1 and "autofocus" in tag_of(page.text, "lost_at")
     assert bad.text.count("autofocus") == no_reason.text.count("autofocus") == 1
     # Which reason is printed, said where it is typed (issue 12, fifteenth session: both
-    # newcomers typed the story in the internal reason and expected it on paper).
-    assert "<legend>理由 (報告書に印刷・閲覧者に表示、人名は書かない) " in page.text
+    # newcomers typed the story in the internal reason and expected it on paper); as the
+    # review says it (seventeenth session: "on the report" was one more thing to read).
+    assert "<legend>理由 (印刷・閲覧者に表示、人名は書かない) " in page.text
     assert '<label for="note">内部メモ (印刷しない)</label>' in page.text
     assert no_reason.status_code == 400
     # A missing reason: the cursor and the error's link on the first choice, one click
@@ -378,16 +379,17 @@ def test_second_review_shows_the_kept_deadline(
 def test_advanced_settings_fold_unless_changed_or_refused(
     settings: Settings, console_url: str
 ) -> None:
-    """The waiting period folds under 任意 with its default said (issue 12); a refused or
-    changed one comes back unfolded, the cursor on it. The public reason is no longer
-    folded (fifteenth session: under 任意 both newcomers left it empty, and the paper
-    said no reason was given): in the form, after the internal one, before the button."""
+    """The waiting period folds away, the summary stating it (issue 12, seventeenth session:
+    "Optional: keys destroyed after 72 hours" made a newcomer wonder what to set); a refused
+    or changed one comes back unfolded, the cursor on it. The public reason is in the form
+    (fifteenth session: folded, it was left empty), after the internal one."""
     token = official_with_medium(settings, MEDIUM)
     browser = signed_in_session(console_url, token, "ja")
     page = browser.get(console_url + "/console/medium", params={"name": MEDIUM}, timeout=30)
     bad = _post(browser, console_url, EXAMPLE, waiting_hours="x", note="")
     assert '<details id="advanced">' in page.text
-    assert "<summary>任意: 鍵の破棄は 72 時間後、内部メモ (印刷しない)</summary>" in page.text
+    assert "<summary>鍵は確定から 72 時間後に破棄、内部メモは必要なら</summary>" in page.text
+    assert '</button> <span class="hint">まだ何も実行されません。</span>' in page.text
     # One reason in the form; the internal note folded (the lead's decision, fifteenth
     # session: two reason fields were typed twice, or the printed one left empty).
     assert 'id="public_reason"' not in page.text
