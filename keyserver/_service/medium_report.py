@@ -51,6 +51,9 @@ REFUSED = "refused"
 _CHANGES = ("suspend", "restore", "destroy")
 # Ids per IN list (well below every backend's parameter limit).
 _CHUNK = 500
+# Releases asked about per statement in _receipts_after: one OR term each, and SQLite
+# refuses an expression tree deeper than 1000 (2,000 such terms were refused).
+_CONFIRMING = 100
 
 
 def kind(action: str, outcome: str, mode: str | None) -> str:
@@ -132,7 +135,7 @@ class MediumReportOps:
         Raises not-found with suggestions for a medium that matches nothing.
 
         Returns:
-            ``{medium, lost_at, lost_seq, loss_reported_at, window_start,
+            ``{medium, lost_at, lost_seq, told_at, loss_reported_at, window_start,
             window_start_seq, answer, containers:
             [{container_id, label, issuer, state, suspend_cause, lost_at,
             loss_reported_at, destroy_after, destroyed_at, answer, releases_after_loss,
@@ -180,6 +183,7 @@ class MediumReportOps:
             "medium": m.name,
             "lost_at": fmt_time(m.lost_at),
             "lost_seq": m.lost_seq,
+            "told_at": fmt_time(m.told_at),  # spec §report: when the window starts earlier
             "loss_reported_at": fmt_time(m.loss_reported_at),
             "window_start": fmt_time(start),
             "window_start_seq": start_seq,
@@ -219,9 +223,9 @@ class MediumReportOps:
         }
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _window_start_seq(session: Session, since: datetime | None, lost_seq: int | None) -> int | None:
@@ -377,9 +381,23 @@ def _receipts_after(
     out: dict[str, str | None] = {}
     if not releases:
         return out
-    for chunk in _chunks(sorted(releases)):
+    for chunk in _chunks(sorted(releases), _CONFIRMING):
+        # Only the receipt that can confirm each release (issue 12, console20): every
+        # receipt of the container since the loss was read before, to the head of the log.
+        # Details are canonical JSON (spec §audit), so the member is a substring; the check
+        # below stays the decision.
         stmt = select(AuditEntry).where(
-            AuditEntry.container.in_(chunk),
+            or_(
+                *(
+                    (AuditEntry.container == cid)
+                    & (AuditEntry.actor == releases[cid].actor)
+                    & AuditEntry.details.contains(
+                        audit.canonical_json({"evaluated_at": fmt_time(releases[cid].at)})[1:-1],
+                        autoescape=True,
+                    )
+                    for cid in chunk
+                )
+            ),
             AuditEntry.action == "receipt",
             AuditEntry.outcome == "ok",
             AuditEntry.seq >= end,
