@@ -204,6 +204,11 @@ def test_readme_console_steps_come_first_in_japanese() -> None:
     # Short (the addendum of issue 12's thirteenth session): only the contractor's sealing,
     # which the report explains itself, is left to the English steps.
     assert missing <= {"作成者による封緘"}, missing
+    # The review's question, as the card quotes it (seventeenth session): where a step
+    # says what to press, it says what to do when the page asks instead.
+    question = next(m for m in catalogue if m.endswith(". Was the medium lost after that?"))
+    assert f"「{catalogue[question].rsplit('。', 1)[1]}」" in japanese
+    assert f'"{question.rsplit(". ", 1)[1]}"' in steps
 
 
 _CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
