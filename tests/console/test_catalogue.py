@@ -293,12 +293,15 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     assert f'"{en_end}"' in en_asked, en_asked
     said = [answer.split(":", 1)[0] for answer in answers]
     assert re.findall(r"\*\*([^*]+)\*\*", en_asked) == said, en_asked
-    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 60, ja_asked
+    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 70, ja_asked
+    # "Not sure" reports the loss too (seventeenth session: the step's own words are on
+    # "Yes, after"'s button, and newcomers following the card pressed it).
+    assert "(これも届け出て停止)" in ja_asked and "(it too reports lost and suspends)" in en_asked
     # What there is to read (bench/README.md, seventeenth session: 301 characters and 103
     # words were read on main): Japanese characters without white space, English words.
     ja_read = len(re.sub(r"\s", "", (ja_steps + ja_asked).replace("*", "")))
     en_read = len([w for w in f"{en_steps} {en_asked}".split() if w != "→"])
-    assert ja_read <= 170 and en_read <= 80, (ja_read, en_read)
+    assert ja_read <= 180 and en_read <= 85, (ja_read, en_read)
 
 
 TEMPLATES = REPO / "keyserver" / "_http" / "console" / "templates"
