@@ -223,7 +223,7 @@ class ContainerOps:
         refusal: KeyServerError | None = None
         with self._ledger.tx() as session:
             now = self._ledger.now()
-            lock_head(session)
+            head = lock_head(session)
             c = repository.container_for_update(session, cid)
             if c is None:
                 raise NotFoundError(N_("no such container"))
@@ -255,7 +255,7 @@ class ContainerOps:
                     cid, keys.PURPOSE_RECEIPT, receipt_key, self._settings.rng, c.key_generation
                 )
                 c.changed_by = actor.name
-                entry = self._ledger.audit_ok(
+                self._ledger.audit_ok(
                     session,
                     actor,
                     "commit",
@@ -263,8 +263,9 @@ class ContainerOps:
                     {"header_digest": header_digest.hex()},
                     container=cid_text,
                     at=now,
+                    head=head,  # locked above
+                    stamp=c,  # c written (and MACed) once, with last_audit_seq
                 )
-                c.last_audit_seq = entry.seq
         # Raised after the transaction so that the refusal's audit record is committed.
         if refusal is not None:
             raise refusal
