@@ -27,6 +27,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The distribution's one version (pyproject.toml builds it from pycontainer.__version__):
+# `keyserver --version` prints this object, so it cannot differ from `rwc --version`, and
+# no command pays for importlib.metadata reading the same string back (issue 15).
+from pycontainer import __version__ as __version__
+
 if TYPE_CHECKING:
     from keyserver._cli.host import app_factory as app_factory
     from keyserver._domain.lifecycle import Actor as Actor

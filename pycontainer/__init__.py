@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # The distribution's version, written only here: pyproject.toml reads it (setuptools'
 # `attr`, without importing the package), `rwc --version` prints it (no importlib.metadata,
-# issue 15) and `keyserver --version` reads it back from the installed metadata.
+# issue 15) and `keyserver --version` prints it too (`keyserver.__version__`).
 __version__ = "0.1.0"
 
 # Public name -> the module that defines it.

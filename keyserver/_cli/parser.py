@@ -7,8 +7,8 @@ their ``add_parser(add)``; the handlers live in :mod:`keyserver._cli.commands`.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 
+import keyserver
 from keyserver._cli import approvals as cli_approvals
 from keyserver._cli import audit as cli_audit
 from keyserver._cli import backup as cli_backup
@@ -54,14 +54,6 @@ LOCAL_ONLY_COMMANDS = (
 # is a choice here. Roles in the order the console and the service's refusals list them.
 ROLES = tuple(sorted(lifecycle.ROLES))
 STATES = tuple(state.value for state in lifecycle.State)
-
-
-def version() -> str:
-    """The installed version (the `keyserver` and `rwc` commands come from one distribution)."""
-    try:
-        return importlib.metadata.version("rwc")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+        "--version",
+        action="version",
+        version=f"%(prog)s {keyserver.__version__}",
+        help="print the version",
     )
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=StrictParser)

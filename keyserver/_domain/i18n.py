@@ -178,6 +178,7 @@ FIELD_NAMES: Mapping[str, Message] = {
     "search text": N_("search text"),
     "container id": N_("container id"),
     "lost_at": N_("lost_at"),
+    "told_at": N_("told_at"),
     "since": N_("since"),
     "expires_at": N_("expires_at"),
     "not_after": N_("not_after"),

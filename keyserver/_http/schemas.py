@@ -65,6 +65,9 @@ class LossBody(_Body):
     now: StrictBool = False
     waiting_period_seconds: StrictInt | None = None
     lost_at: StrictStr | None = Field(default=None, max_length=64)
+    # spec §loss: the time the official was told, when lost_at is earlier to count the
+    # key releases just before it.
+    told_at: StrictStr | None = Field(default=None, max_length=64)
     # spec §loss: a medium reported again keeps the earlier report's earliest times
     # unless asked to replace them.
     replace_earlier: StrictBool = False

@@ -128,6 +128,7 @@ class ApprovalOps:
         waiting_period: timedelta | None = None,
         *,
         lost_at: datetime | None = None,
+        told_at: datetime | None = None,
         replace_earlier: bool = False,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
@@ -163,6 +164,7 @@ class ApprovalOps:
                 now_flag_in,
                 wait_in,
                 lost_at=lost_at,
+                told_at=told_at,
                 replace_earlier=replace_earlier,
                 scan=scan,
                 ctx=ctx,

@@ -55,6 +55,7 @@ class LossOps:
         waiting_period: timedelta | None = None,
         *,
         lost_at: datetime | None = None,
+        told_at: datetime | None = None,
         replace_earlier: bool = False,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
@@ -66,7 +67,10 @@ class LossOps:
         (default ``loss_waiting_period``); an official may restore until then (a found
         medium); the sweep destroys when due. ``now_flag=True`` destroys all at once.
         ``lost_at`` (default: now) is when the medium was lost: the medium report's
-        window starts there. ONE audit entry lists every affected container.
+        window starts there. ``told_at`` is the time the official was told, when
+        ``lost_at`` is set earlier than it to count reader key releases just before it (the
+        console's "Not sure" answer): kept beside it for the report to say. ONE audit entry
+        lists every affected container.
 
         A medium reported again while an earlier report still holds (a destroy deadline
         not lifted by a restore) keeps the earlier, earliest times: the time of loss and
@@ -77,8 +81,8 @@ class LossOps:
 
         Returns:
             ``{medium, affected, container_ids, suspended, already_suspended,
-            pending_locked, lost_at, destroy_after, earlier_report, kept_earlier,
-            requested}``.
+            pending_locked, lost_at, told_at, destroy_after, earlier_report,
+            kept_earlier, requested}``.
         """
         wait = self.check_loss(
             actor, medium, reason, public_reason, now_flag, waiting_period, ctx=ctx
@@ -94,6 +98,7 @@ class LossOps:
                 now_flag,
                 wait,
                 lost_at=lost_at,
+                told_at=told_at,
                 replace_earlier=replace_earlier,
                 scan=scan,
                 ctx=ctx,
@@ -161,6 +166,7 @@ class LossOps:
         replace_earlier: bool,
         scan: loss_window.LossScan | None,
         ctx: RequestContext,
+        told_at: datetime | None = None,
         audit_extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """:meth:`report_loss` inside the caller's transaction (checked arguments)."""
@@ -169,6 +175,7 @@ class LossOps:
         lost = now if lost_at is None else lost_at
         if lost > now:
             raise InvalidRequestError(N_("lost_at must not be in the future"))
+        _check_told(told_at, lost_at, now)
         head = lock_head(session)
         m = resolve_medium(session, medium)
         name = m.name
@@ -182,8 +189,10 @@ class LossOps:
         m.lost_at = lost
         m.loss_reported_at = times.reported_at
         if "lost_at" not in kept:
-            # Kept earlier time of loss: its sequence number stays too.
+            # Kept earlier time of loss: its sequence number and time told stay too.
             m.lost_seq = loss_window.loss_seq(session, scan, seq)
+            m.told_at = told_at
+        told = m.told_at
         transitions.mark_lost(session, on_medium & live, now=times.reported_at, lost_at=lost)
         common = {
             "changed_by": actor.name,
@@ -233,6 +242,8 @@ class LossOps:
                 "reason": reason,
                 "public_reason": public_reason,
                 "lost_at": fmt_time(lost),
+                # Only where there is one: entries of reports without it stay as they were.
+                **({"told_at": fmt_time(told)} if told is not None else {}),
                 "destroy_after": fmt_time(destroy_after),
                 "affected": len(ids),
                 **counts,
@@ -251,9 +262,27 @@ class LossOps:
             **bulk_result(ids, self._audit_max),
             **counts,
             "lost_at": fmt_time(lost),
+            "told_at": fmt_time(told),
             "destroy_after": fmt_time(destroy_after),
             **_earlier_details(earlier, requested, kept, replace_earlier),
         }
+
+
+def _check_told(told_at: datetime | None, lost_at: datetime | None, now: datetime) -> None:
+    """A time told is the time the loss was counted from or later, never future (spec §loss).
+
+    It says why ``lost_at`` is earlier than what the official was told (the releases just
+    before it count): without ``lost_at`` there is nothing to say it beside, and one
+    earlier than ``lost_at`` would mean a window that misses the time told.
+    """
+    if told_at is None:
+        return
+    if lost_at is None:
+        raise InvalidRequestError(N_("told_at needs lost_at"), field="told_at")
+    if told_at > now:
+        raise InvalidRequestError(N_("told_at must not be in the future"), field="told_at")
+    if told_at < lost_at:
+        raise InvalidRequestError(N_("told_at must not be earlier than lost_at"), field="told_at")
 
 
 @dataclass(frozen=True)

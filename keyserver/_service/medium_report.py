@@ -135,7 +135,7 @@ class MediumReportOps:
         Raises not-found with suggestions for a medium that matches nothing.
 
         Returns:
-            ``{medium, lost_at, lost_seq, loss_reported_at, window_start,
+            ``{medium, lost_at, lost_seq, told_at, loss_reported_at, window_start,
             window_start_seq, answer, containers:
             [{container_id, label, issuer, state, suspend_cause, lost_at,
             loss_reported_at, destroy_after, destroyed_at, answer, releases_after_loss,
@@ -183,6 +183,7 @@ class MediumReportOps:
             "medium": m.name,
             "lost_at": fmt_time(m.lost_at),
             "lost_seq": m.lost_seq,
+            "told_at": fmt_time(m.told_at),  # spec §report: when the window starts earlier
             "loss_reported_at": fmt_time(m.loss_reported_at),
             "window_start": fmt_time(start),
             "window_start_seq": start_seq,

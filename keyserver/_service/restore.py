@@ -325,6 +325,9 @@ class _Replay:
             if medium is not None and isinstance(details.get("lost_at"), str):
                 medium.lost_at = parse_time(details["lost_at"], "lost_at")
                 medium.loss_reported_at = entry.at
+                # The time told in effect goes with the time of loss (spec §loss).
+                told = details.get("told_at")
+                medium.told_at = parse_time(told, "told_at") if isinstance(told, str) else None
         cause = Cause.LOSS_REPORT.value if loss else str(details.get("cause", "official"))
         for c in self._rows(entry, details):
             if c.state == State.ACTIVE.value:

@@ -192,6 +192,10 @@ class Medium(Base):
     # reported. The report's window is decided by it: sequence order is the order things
     # happened, which a clock stepped back cannot change (times are for display).
     lost_seq: Mapped[int | None] = mapped_column(SeqInt)
+    # spec §loss: the time of loss the official was told, when the report counts from an
+    # earlier ``lost_at`` to include reader key releases just before it (the console's
+    # "Not sure" answer); NULL otherwise, and for reports made before 0014_told_at.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ContainerReader(Base):

@@ -185,7 +185,7 @@ def test_startup_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
 
 def test_version_is_the_distributions() -> None:
     # pyproject.toml builds the distribution's version from pycontainer.__version__, which
-    # `rwc --version` prints: the two cannot differ (keyserver --version reads the metadata).
+    # `rwc --version` prints: the two cannot differ (keyserver --version prints the same).
     out = io.StringIO()
     assert run(["--version"], stdout=out, stderr=out) == 0
     assert out.getvalue() == f"rwc {importlib.metadata.version('rwc')}\n"

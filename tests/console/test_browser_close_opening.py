@@ -190,7 +190,9 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
 ) -> None:
     """Told only "around 17:41" (sixteenth session: both newcomers could not answer), the
     official presses "Not sure": the report counts from 17:40:15, the clerk's opening
-    is after the loss (Opened), and the reason on the report says the time told."""
+    is after the loss (Opened), the time told is its own row under the time of loss, and
+    the answer says it is Opened because counting starts before the time told
+    (seventeenth session: the time told was only in the reasons, on every row)."""
     with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
@@ -199,11 +201,14 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             assert _answer(driver) == translated(language, "Opened")
             facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
             assert ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") in facts
-            told = translated(
+            told = driver.find_element(By.ID, "told-at").text
+            assert told == translated(language, "around %(at)s") % {"at": "17:41"}
+            counted = driver.find_element(By.ID, "answer-counted").text
+            assert counted == translated(
                 language,
-                "(told: around %(told)s; counted from %(first)s to include the key releases"
-                " just before)",
-            ) % {"told": "17:41", "first": "17:40:15"}
-            assert told in driver.find_element(By.TAG_NAME, "main").text
+                "Counted from %(first)s, before the time told (around %(told)s), to include"
+                " the key releases just before it.",
+            ) % {"first": "17:40:15", "told": "17:41"}
+            assert "17:41" not in driver.find_element(By.ID, "report-reason").text
         finally:
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

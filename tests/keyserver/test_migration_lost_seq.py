@@ -18,7 +18,7 @@ from alembic import command
 from keyserver._domain.settings import Settings
 from keyserver._store.engine import _alembic_config, make_engine, migrate
 from keyserver._store.models import UTCDateTime
-from tests.support import postgres
+from tests.support import migrations, postgres
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 _LOG = sa.table(
@@ -28,13 +28,7 @@ _LOG = sa.table(
     sa.column("prev_hash", sa.LargeBinary()),
     sa.column("hash", sa.LargeBinary()),
 )
-_MEDIA = sa.table(
-    "media",
-    sa.column("key"),
-    sa.column("name"),
-    sa.column("created_at", UTCDateTime()),
-    sa.column("lost_at", UTCDateTime()),
-)
+_MEDIA = migrations.MEDIA
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

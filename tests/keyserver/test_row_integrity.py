@@ -252,6 +252,7 @@ def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> 
             # 0012_tlog_tiles, last (this server keeps no log: the tree is empty)
             conn.execute(text("DROP TABLE tlog_tiles"))
             conn.execute(text("DROP TABLE audit_verified_head"))  # 0013, after it
+            conn.execute(text("ALTER TABLE media DROP COLUMN told_at"))  # 0014, after that
             Table(
                 "tlog_nodes",
                 MetaData(),

@@ -15,7 +15,18 @@ from alembic import command
 
 from keyserver._domain.settings import Settings
 from keyserver._store.engine import _alembic_config, make_engine
+from keyserver._store.models import UTCDateTime
 from tests.support import postgres
+
+# The media table's columns every revision has, as the server's code reads and writes them
+# (aware UTC), for rows written before a migration.
+MEDIA = sa.table(
+    "media",
+    sa.column("key"),
+    sa.column("name"),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("lost_at", UTCDateTime()),
+)
 
 
 @contextmanager

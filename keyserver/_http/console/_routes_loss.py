@@ -270,7 +270,9 @@ def cautious_fields(page: Page, fields: dict[str, Any]) -> dict[str, Any]:
     before it. The cautious answer counts those releases: the time of loss becomes the
     first close release's whole second (spec §report: a release at or after the time of
     loss counts; the second is floored, so the release itself is at or after it), and
-    the printed reason says so with the time told, for whoever reads the paper. The
+    the time told is kept with the report as its own field (spec §loss ``told_at``), which
+    the report and the paper show beside the time of loss (seventeenth session: said in
+    the reasons, it was repeated and wrapped in every container's Reason column). The
     release is found again here from the time typed, by the service's own query
     (close_view, as the review showed it), never from a time the page posts: what is
     reported is what the server's log says. No close release (a form not made by the
@@ -284,26 +286,7 @@ def cautious_fields(page: Page, fields: dict[str, Any]) -> dict[str, Any]:
             N_("No key was released just before this time of loss: review the report again.")
         )
     first = datetime.fromisoformat(close["first_at"]).replace(microsecond=0)
-    fmt = page.formats
-    # The clock alone where both fall on one day (the paper's margin names the zone), the
-    # time told to the minute unless it was typed with seconds.
-    same = fmt.same_day(told, first)
-    to_second = told.second != 0
-    said = N_(
-        "(told: around %(told)s; counted from %(first)s to include the key releases just before)",
-        told=fmt.clock(told, seconds=to_second) if same else fmt.datetime(told, seconds=to_second),
-        first=fmt.clock(first, seconds=True) if same else fmt.datetime(first),
-    ).text(page.language)
-    # The printed reason and the internal one it starts (_loss_fields): the note stays
-    # internal, after both. Longer than the service takes (spec §conventions), the
-    # service refuses it on its error page, nothing reported.
-    public = f"{fields['public_reason']} {said}"
-    return {
-        **fields,
-        "lost_at": first,
-        "public_reason": public,
-        "reason": with_note(public, fields["note"]),
-    }
+    return {**fields, "lost_at": first, "told_at": told}
 
 
 @router.post("/medium/report-lost/confirm")
@@ -321,6 +304,7 @@ def report_lost_confirm(page: PostedPage) -> Response:
             public_reason=fields["public_reason"] or None,
             waiting_period=timedelta(hours=fields["waiting_hours"]),
             lost_at=fields["lost_at"],
+            told_at=fields.get("told_at"),
             ctx=page.ctx,
         )
         if result.get("approval_required"):  # an early destroy: a second official decides

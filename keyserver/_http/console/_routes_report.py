@@ -312,6 +312,28 @@ def loss_banner(page: Page, medium: str, reported: str) -> dict[str, Any] | None
     return {"at": own[0]["at"], **own[0]["details"]}
 
 
+def told_view(page: Page, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The loss report's time told, as the report shows it beside the time of loss.
+
+    Issue 12, seventeenth session: the "Not sure" answer reports from the first key release
+    just before the time the official was told (spec §loss ``told_at``); the report shows
+    the time told as its own row, to the minute unless it was told with seconds, and says
+    under its answer when that answer is what it is only because of the releases between
+    the two: the medium report's own answer counted from the time told (``since``, spec
+    §report) differs from the one counted from the time of loss. None: no time told (every
+    report before migration 0014, or the time as typed), shown as before.
+    """
+    if not doc.get("told_at"):
+        return None
+    told = datetime.fromisoformat(str(doc["told_at"]))
+    from_told = page.service.medium_report(page.principal, doc["medium"], told, ctx=page.ctx)
+    return {
+        "at": doc["told_at"],
+        "seconds": told.second != 0,
+        "counted": from_told["answer"] != doc["answer"],
+    }
+
+
 @router.get("/medium/report")
 def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Response:
     """The medium report: the three-way answer, every attempt and change; printable on A4."""
@@ -338,6 +360,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             keeps_whole=keeps_whole,
             last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
             close=close,
+            told=told_view(page, doc),
             # Each container's own release just before the time of loss, for its box.
             close_release={c["container_id"]: c for c in close["containers"]} if close else {},
             public_reasons=any(

@@ -50,6 +50,7 @@ def loss_report(
     """Report a medium lost (official); with ``now`` and approval_required: 202."""
     wait = waiting_period_of(body.waiting_period_seconds)  # its range: the service's
     lost_at = parse_time(body.lost_at, "lost_at") if body.lost_at else None
+    told_at = parse_time(body.told_at, "told_at") if body.told_at else None
     return answer(
         service.report_loss(
             actor,
@@ -59,6 +60,7 @@ def loss_report(
             now_flag=body.now,
             waiting_period=wait,
             lost_at=lost_at,
+            told_at=told_at,
             replace_earlier=body.replace_earlier,
             ctx=ctx,
         )
