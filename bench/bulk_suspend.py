@@ -21,6 +21,9 @@ per-call costs: read shares, not seconds). ``--fillfactor N`` (PostgreSQL): the
 containers table's fillfactor before the insert (room for HOT updates; an experiment,
 bench/profiles/keyserver.md). ``--op restore`` (with ``--in-process``): the medium is
 suspended first (not measured), then the restore that lifts it (cause ``any``) is.
+``--history N``: before the insert, N key releases through ``keyserver serve --workers 1``
+(wrk, round-robin over 100 containers, as the bench's load rows leave the database before
+its bulk suspend: an audit log and challenges table of that many rows).
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import keyserver_bench as kb
 from procs import group_cpu_seconds, pids_cpu_seconds
+from wrk import Requests
 
 _MEDIUM = "bench-bulk"
 
@@ -58,6 +63,7 @@ def _suspend_in_process(
         backends_of = _backends_reader(prep.database_url)
         backends0 = backends_of()
         profiler = cProfile.Profile() if profile else None
+        sched0, written0 = _sched(), _written()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -88,6 +94,8 @@ def _suspend_in_process(
         if profiler is not None:
             profiler.disable()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        sched = [b - a for a, b in zip(sched0, _sched(), strict=True)]
+        written = _written() - written0
         backend = backends_of() - backends0
     finally:
         service.close()
@@ -95,7 +103,29 @@ def _suspend_in_process(
         profiler.dump_stats(profile)
     if out["affected"] != count:
         raise RuntimeError(f"{op} changed {out['affected']} of {count}")
-    return {"wall": wall, "cpu": cpu, "backend_cpu": backend}
+    # The calling thread's wall split (it did the work): on a CPU, runnable but waiting for
+    # one (the machine's load), and the rest: blocked (disk, locks, the database server).
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "backend_cpu": backend,
+        "runq": sched[1],
+        "blocked": wall - sched[0] - sched[1],
+        "written_mb": written / 1e6,
+    }
+
+
+def _sched() -> tuple[float, float]:
+    """This thread's seconds on a CPU and waiting for one (/proc/.../schedstat)."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+        run, wait, _ = f.read().split()
+    return int(run) / 1e9, int(wait) / 1e9
+
+
+def _written() -> int:
+    """Bytes this process sent to the block device so far (/proc/self/io write_bytes)."""
+    with open("/proc/self/io") as f:
+        return next(int(v) for k, v in (line.split(":") for line in f) if k == "write_bytes")
 
 
 def _backends_reader(database_url: str) -> Any:
@@ -126,7 +156,12 @@ def _child(args: argparse.Namespace) -> None:
     """One run: fresh database, insert, suspend; one JSON line on stdout."""
     make_db = kb.postgres_database if args.db == "postgres" else kb.sqlite_database
     with make_db() as url:
-        prep = kb.prepare(url, 2)
+        prep = kb.prepare(url, 100 if args.history else 2)
+        if args.history:
+            # What the bench's load rows leave behind before its suspend (issue 15: the
+            # suspend alone took 1.2-1.4 s here, 3.4-7 s at the end of the bench).
+            with kb.running_keyserver(prep, 1) as (base, _pgid):
+                kb.load_test(prep, base, Requests(args.history))
         if args.fillfactor:
             _fillfactor(url, args.fillfactor)
         insert_s = kb.bulk_insert(prep, _MEDIUM, args.count)
@@ -154,6 +189,7 @@ def main() -> None:
     ap.add_argument(
         "--fillfactor", type=int, default=0, help="PostgreSQL: the containers table's fillfactor"
     )
+    ap.add_argument("--history", type=int, default=0, help="key releases before the insert (wrk)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.op == "restore" and not args.in_process:
@@ -174,7 +210,7 @@ def main() -> None:
             }
             argv = [sys.executable, str(here / "bulk_suspend.py"), "--child", "--db", args.db]
             argv += ["--count", str(args.count), "--in-process" if args.in_process else "--http"]
-            argv += ["--op", args.op]
+            argv += ["--op", args.op, "--history", str(args.history)]
             if args.fillfactor:
                 argv += ["--fillfactor", str(args.fillfactor)]
             if args.profile:
@@ -185,7 +221,13 @@ def main() -> None:
             print(
                 f"round {r} {name:>8}: load {fig['load']:5.2f}  wall {fig['wall']:6.2f} s  "
                 f"CPU {fig['cpu']:5.2f} s  backend CPU {fig['backend_cpu']:5.2f} s  "
-                f"(insert {fig['insert_s']:.1f} s)",
+                f"(insert {fig['insert_s']:.1f} s)"
+                + (
+                    f"  runq {fig['runq']:.2f} s  blocked {fig['blocked']:.2f} s  "
+                    f"written {fig['written_mb']:.0f} MB"
+                    if "runq" in fig
+                    else ""
+                ),
                 flush=True,
             )
     for name, figs in results.items():

@@ -159,6 +159,10 @@ CHALLENGE_COLUMNS = (
 # Converted datetimes kept between calls (see HotPath._to_db).
 _DT_CACHE_SIZE = 16
 
+# SQLITE_MAX_VARIABLE_NUMBER before SQLite 3.32 (32766 since): a multi-row INSERT binds
+# at most this many parameters, whichever SQLite the interpreter was built with.
+_SQLITE_MAX_PARAMS = 999
+
 # Positional DB-API parameter styles; the others (named, pyformat) take a mapping.
 _POSITIONAL = frozenset({"qmark", "format", "numeric"})
 AUDIT_COLUMNS = (
@@ -204,6 +208,13 @@ class _Statement:
         self._fixed = (
             {} if expanding else {k: v for k, v in compiled.params.items() if v is not None}
         )
+
+    @property
+    def positions(self) -> tuple[str, ...]:
+        """The parameters' names in their order (positional parameter styles only)."""
+        if self._order is None:
+            raise TypeError("a named parameter style has no positions")
+        return self._order
 
     def args(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The DB-API parameters for ``values`` (datetimes converted for the column)."""
@@ -256,6 +267,8 @@ class HotPath:
             _CHALLENGES.name: self._challenge,
             _LOG_TABLE.name: self._insert_entry,
         }
+        # SQLite: a batch's rows of one table in one INSERT, by (table, row count).
+        self._multi: dict[tuple[str, int], str] = {}
         self._later = self._compile(LATER_STMT)
         self._issuer = self._compile(ISSUER_STMT)
         self._register = self._compile(REGISTER_STMT)
@@ -304,6 +317,29 @@ class HotPath:
             connection_invalidated=invalidated,
             dialect=self._dialect,
         )
+
+    def insert_rows(self, table: str, count: int) -> tuple[str, int]:
+        """SQLite: ``table``'s INSERT for up to ``count`` rows in ONE statement.
+
+        Returns the SQL and how many rows it takes (fewer than ``count`` when the rows'
+        parameters would pass SQLite's oldest limit per statement; the caller sends the
+        rest in more statements). Why not ``executemany``: sqlite3 releases the GIL
+        around every row's step, and each release costs the committer ~30 us when the
+        event loop wants the GIL meanwhile (bench/profiles/keyserver.md, sixteenth
+        session); one statement releases it once. Same rows, same order, same
+        transaction: the multi-row VALUES is SQLite's own (3.7.11 and later).
+        """
+        single = self.inserts[table]
+        width = len(single.positions)
+        count = max(1, min(count, _SQLITE_MAX_PARAMS // width))
+        sql = self._multi.get((table, count))
+        if sql is None:
+            # The compiled single-row INSERT ends with its one VALUES tuple (checked).
+            head, sep, row = single.sql.rpartition(" VALUES ")
+            if not sep or row != "(" + ", ".join(["?"] * width) + ")":
+                raise RuntimeError(f"unexpected INSERT for {table}: {single.sql}")
+            sql = self._multi[(table, count)] = head + sep + ", ".join([row] * count)
+        return sql, count
 
     def _evaluation_statement(self, group_count: int) -> _Statement:
         stmt = self._evaluation.get(group_count)

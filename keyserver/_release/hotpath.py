@@ -418,11 +418,13 @@ class Batch:
         self._written()
 
     def _write(self, part: Part) -> None:
-        """One part as one statement on PostgreSQL (arrays), an executemany on SQLite.
+        """One part as one statement on PostgreSQL (arrays), a multi-row INSERT on SQLite.
 
+        On SQLite, a table's rows go in one INSERT (HotPath.insert_rows) and container
+        updates in one ``executemany`` per shape.
         psycopg's ``executemany`` sends one statement per row, each costing ~25 us of
         Python under the chain-head lock (keyserver/_release/unnest.py); sqlite3's
-        loops in C.
+        loops in C but releases the GIL at every row (compiled.py, insert_rows).
         """
         table, columns, rows = part
         hot, unnest = self._hot, self._hot.unnest
@@ -433,8 +435,16 @@ class Batch:
                 sql = unnest.insert(table, columns)
             self._cur.execute(sql, unnest.arrays(columns, rows))
             return
-        stmt = hot._update_statement(tuple(columns)) if table is None else hot.inserts[table.name]
-        self._cur.executemany(stmt.sql, [stmt.args(r) for r in rows])
+        if table is None:
+            stmt = hot._update_statement(tuple(columns))
+            self._cur.executemany(stmt.sql, [stmt.args(r) for r in rows])
+            return
+        args = hot.inserts[table.name].args
+        done = 0
+        while done < len(rows):
+            sql, count = hot.insert_rows(table.name, len(rows) - done)
+            self._cur.execute(sql, [v for r in rows[done : done + count] for v in args(r)])
+            done += count
 
     def store_head(self, head: Head) -> None:
         """Write the queued rows and audit entries, and advance the head (before COMMIT).

@@ -303,7 +303,7 @@ class ContainerOps:
             now = self._ledger.now()
             lock_head(session)
             c = repository.container_for_update(session, cid)
-            row = repository.challenge_by_hash(session, keys.challenge_hash(challenge))
+            row = repository.challenge_by_hash(session, cid, keys.challenge_hash(challenge))
             if c is None:
                 raise NotFoundError(N_("no such container"))
             if (problem := rowmacs.session_problem(session, c)) is not None:

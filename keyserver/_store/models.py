@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -222,10 +223,8 @@ class Challenge(Base):
     """A single-use receipt challenge, stored as SHA-256 only."""
 
     __tablename__ = "challenges"
-    challenge_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    container_id: Mapped[bytes] = mapped_column(
-        ForeignKey("containers.id", ondelete="CASCADE"), index=True
-    )
+    challenge_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    container_id: Mapped[bytes] = mapped_column(ForeignKey("containers.id", ondelete="CASCADE"))
     principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -238,6 +237,13 @@ class Challenge(Base):
     medium: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
+        # Keyed by container, then hash (migration 0015): a receipt names its container,
+        # and the one key serves both lookups (by challenge, and a container's challenges
+        # of one instant), where a key on the hash and an index on the container were
+        # two b-trees written at a random place by every release (issue 15: ~1 WAL page
+        # each per release, bench/profiles/keyserver.md). A challenge is 32 random bytes:
+        # unique per container is unique.
+        PrimaryKeyConstraint("container_id", "challenge_hash"),
         # confirmed_at second: the window counts read only unconfirmed entries (at most
         # the cap), however many confirmed openings a busy clerk has in the window.
         Index("ix_challenges_principal_window", "principal_id", "confirmed_at", "issued_at"),

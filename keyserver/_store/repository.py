@@ -202,9 +202,13 @@ def unconfirmed_in_window(
     return int(session.execute(stmt).scalar_one())
 
 
-def challenge_by_hash(session: Session, digest: bytes) -> Challenge | None:
-    """Return the challenge with this hash."""
-    return session.get(Challenge, digest)
+def challenge_by_hash(session: Session, cid: bytes, digest: bytes) -> Challenge | None:
+    """Return container ``cid``'s challenge with this hash (the table's key, models.py).
+
+    A challenge issued for another container is not found, so its receipt is refused
+    as ``invalid-receipt`` (spec §problems: a challenge that belongs to another container).
+    """
+    return session.get(Challenge, (cid, digest))
 
 
 def search_containers(

@@ -294,7 +294,8 @@ def constant_update(
     while chunk := result.fetchmany(_BULK_CHUNK):
         columns: list[Sequence[Any]] = list(zip(*chunk, strict=True))
         for i, process in times.items():
-            columns[i] = [None if v is None else process(v) for v in columns[i]]
+            if columns[i].count(None) != len(columns[i]):  # mostly all NULL: nothing to do
+                columns[i] = [None if v is None else process(v) for v in columns[i]]
         # The row's own generation: a constant change does not move the generation.
         key_of = {g: ring.keys_of(int(g)).row_key for g in set(columns[width + 1])}
         keys = list(map(key_of.__getitem__, columns[width + 1]))

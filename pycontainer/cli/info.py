@@ -8,7 +8,6 @@ width on a terminal (a Japanese character takes two columns). ``--json`` (read.p
 from __future__ import annotations
 
 import unicodedata
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pycontainer.cli.common import b64
@@ -33,7 +32,7 @@ def aligned(rows: list[tuple[str, str]], lang: str) -> list[str]:
     ]
 
 
-def header_lines(path: Path, h: HeaderInfo, lang: str) -> list[str]:
+def header_lines(path: str, h: HeaderInfo, lang: str) -> list[str]:
     """The header of the container at ``path`` as lines for a person, in ``lang``."""
     rows = [
         ("container", str(path)),

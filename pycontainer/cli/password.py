@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from pycontainer.cli.exits import SaidError, SaidUsageError
 from pycontainer.cli.texts import say
@@ -34,8 +33,8 @@ def _tty_available() -> bool:
 
 def _read_password_file(path: str, warn: Callable[[str], None]) -> str:
     try:
-        with Path(path).open("rb") as f:
-            if stat.S_IMODE(os.fstat(f.fileno()).st_mode) & 0o077 and Path(path).is_file():
+        with open(path, "rb") as f:
+            if stat.S_IMODE(os.fstat(f.fileno()).st_mode) & 0o077 and os.path.isfile(path):
                 warn(f"the password file {path} is readable by other users")
             raw = f.read(PASSWORD_FILE_MAX + 1)
     except OSError as exc:

@@ -11,7 +11,8 @@ MAC and the payload are checked, the reader confirms with ``receipt_mac`` over t
 challenge (spec/protocol.md §receipt, spec/format.md §reading step 3): the attempt budget
 counts *unconfirmed* releases to stop password guessing, and a reader who had the right
 password is not guessing, even if the payload then turns out damaged. A receipt that
-cannot be delivered is a warning, never a failure.
+cannot be delivered is a warning, never a failure. Its answer is read after the container
+was read (``_opened``): it decides nothing, so the reader does not wait for it first.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pycontainer.cli.attempts import Recording, ask_password, was_last_attempt, wrong_password_hint
@@ -114,7 +115,7 @@ def add_parsers(
     p.set_defaults(run=run_info, imports=("pycontainer.reader",))
 
 
-def _container_path(name: str) -> Path:
+def _container_path(name: str) -> str:
     """The container file named on the command line, which must be a file.
 
     ``-`` (stdin) is refused clearly; so is a folder, which was "no such container file"
@@ -126,12 +127,12 @@ def _container_path(name: str) -> Path:
             hint="save it to a file first and give its name: the container is read at known "
             "offsets, and every byte is checked before anything is written",
         )
-    path = Path(name)
-    if path.is_dir():
-        raise SaidUsageError("container_is_folder", path=str(path))
-    if not path.is_file():
-        raise SaidUsageError("no_container_file", path=str(path))
-    return path
+    # os.path, not pathlib: see pyproject.toml's per-file-ignores (issue 15).
+    if os.path.isdir(name):
+        raise SaidUsageError("container_is_folder", path=name)
+    if not os.path.isfile(name):
+        raise SaidUsageError("no_container_file", path=name)
+    return name
 
 
 def _prepare_tls(args: argparse.Namespace, env: Mapping[str, str]) -> None:
@@ -158,7 +159,13 @@ def _prepare_tls(args: argparse.Namespace, env: Mapping[str, str]) -> None:
 def _opened(
     args: argparse.Namespace, ui: Ui, env: Mapping[str, str]
 ) -> Iterator[tuple[Container, dict[str, Any]]]:
-    """Open the container online; on exit send the receipt (see the module docstring)."""
+    """Open the container online; the receipt is sent on the way (see the module docstring).
+
+    Its answer is read once the caller has read the container (or a check refused it):
+    the receipt is sent before the checks that follow (spec/format.md §Reading step 3) and
+    its answer decides nothing (§receipts), so nothing waits for it meanwhile: an
+    `rwc open` extracts, fsyncs and publishes while the server records the receipt.
+    """
     from pycontainer.reader import open_container, read_header  # noqa: PLC0415
 
     path = _container_path(args.container)
@@ -175,15 +182,21 @@ def _opened(
     # RWC_TOKEN, and no token stored for another URL (see pycontainer.client.tokens).
     token = require_token(url, env, named=override is not None)
     receipt: dict[str, Any] = {"receipt": "none"}
+    answers: list[Callable[[], str]] = []
     with make_client(url, token, args, env, lang=ui.lang) as client:
 
         def send_receipt(container_id: bytes, challenge: bytes, mac: bytes) -> None:
-            receipt["receipt"] = _send_receipt(client, ui, container_id, challenge, mac)
+            answers.append(_send_receipt(client, ui, container_id, challenge, mac))
+
+        def answered() -> str:
+            # Read at most once; a warning if the receipt failed (not an error: §receipts).
+            if answers:
+                receipt["receipt"] = answers.pop()()
+            return str(receipt["receipt"])
 
         ui.note(say("note_asking", ui.lang, url=url))
-        password = ask_password(
-            args, ui, env, client, container_id=header.slots[0].container_id, what=path.name
-        )
+        cid, what = header.slots[0].container_id, os.path.basename(path)
+        password = ask_password(args, ui, env, client, container_id=cid, what=what)
         recording = Recording(client)
         try:
             container = open_container(
@@ -200,42 +213,73 @@ def _opened(
             exc.hint = wrong_password_hint(hint, recording.last, args.no_password, ui.lang)
             exc.said = True
             raise
-        if receipt["receipt"] == "sent" and was_last_attempt(recording.last):
-            # protocol §receipt: the evaluation that used up the container's budget
-            # suspended it, and its receipt (the right password) lifted that again; a
-            # server that had not would have refused the receipt (a warning above). Calm
-            # words: the file opened, and one more wrong password locks the container.
-            ui.inform(say("last_attempt_opened", ui.lang))
-        with container:
-            yield container, receipt
+        except Exception:
+            answered()  # a check after the receipt refused the container (header MAC, ...)
+            raise
+
+        def finish() -> None:
+            if answered() == "sent" and was_last_attempt(recording.last):
+                # protocol §receipt: the evaluation that used up the container's budget
+                # suspended it, and its receipt (the right password) lifted that again;
+                # a server that had not would have refused the receipt (a warning).
+                # Calm words: the file opened, and one more wrong password locks it.
+                ui.inform(say("last_attempt_opened", ui.lang))
+
+        try:
+            with container:
+                yield container, receipt
+        except Exception:
+            finish()  # not after Ctrl-C or SIGTERM (BaseException): those leave at once
+            raise
+        finish()
 
 
 def _send_receipt(
     client: KeyServerClient, ui: Ui, container_id: bytes, challenge: bytes, mac: bytes
-) -> str:
+) -> Callable[[], str]:
+    """Send the receipt now; the function returned reads its answer: "sent" or "failed".
+
+    A receipt that could not be sent or was refused is a warning (spec §receipts).
+    """
     try:
-        client.receipt(container_id, challenge, mac)
+        confirmed = client.send_receipt(container_id, challenge, mac)
     except KeyServerCallError as exc:
-        # Imported here: only a failed receipt needs it (issue 15).
-        from pycontainer.cli.refusals import for_person  # noqa: PLC0415
+        failed = _receipt_failed(ui, exc)
+        return lambda: failed
 
-        message, hint = for_person(exc, ui.lang)
-        ui.warn(say("receipt_failed", ui.lang, error=message), hint)
-        return "failed"
-    return "sent"
+    def answer() -> str:
+        try:
+            confirmed()
+        except KeyServerCallError as exc:
+            return _receipt_failed(ui, exc)
+        return "sent"
+
+    return answer
 
 
-def _default_directory(container: Path) -> Path:
+def _receipt_failed(ui: Ui, exc: KeyServerCallError) -> str:
+    # Imported here: only a failed receipt needs it (issue 15).
+    from pycontainer.cli.refusals import for_person  # noqa: PLC0415
+
+    message, hint = for_person(exc, ui.lang)
+    ui.warn(say("receipt_failed", ui.lang, error=message), hint)
+    return "failed"
+
+
+def _default_directory(container: str) -> str:
     """``export.rwc`` -> ``./export`` (a new directory, so the current one is not cluttered)."""
-    stem = container.name[: -len(".rwc")] if container.name.endswith(".rwc") else container.name
-    if stem in ("", ".", "..") or stem == container.name:
-        stem = container.name + ".d"
-    return Path(stem)
+    name = os.path.basename(container)
+    stem = name[: -len(".rwc")] if name.endswith(".rwc") else name
+    if stem in ("", ".", "..") or stem == name:
+        stem = name + ".d"
+    return stem
 
 
 def run_open(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Extract entries; nothing appears unless every byte was authenticated (library)."""
-    dest = Path(args.directory) if args.directory else _default_directory(Path(args.container))
+    from pathlib import Path  # noqa: PLC0415 - extraction loads it anyway; a cat does not
+
+    dest = Path(args.directory or _default_directory(args.container))
     with (
         _opened(args, ui, env) as (container, receipt),
         ui.progress(say("progress_extracting", ui.lang)) as progress,

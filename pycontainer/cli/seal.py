@@ -22,7 +22,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pycontainer.cli.common import (
     ENV_SERVER,
@@ -53,6 +53,9 @@ from pycontainer.format.primitives import (
     STREAM_ENTRY_NAME_DEFAULT,
     Argon2Params,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STDIN_PATH = "-"
 LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
@@ -153,6 +156,8 @@ def _check_names(args: argparse.Namespace, ui: Ui) -> None:
     spec §paths: all bad names are listed in one error. Names in decomposed form (macOS
     NFD) are stored in NFC automatically, and the user is told.
     """
+    from pathlib import Path  # noqa: PLC0415 - the writer's; not on a reader's path (issue 15)
+
     from pycontainer.writer import check_inputs, check_stream_name  # noqa: PLC0415
 
     if args.paths == [STDIN_PATH]:
@@ -179,6 +184,8 @@ def _check_not_inside_inputs(paths: list[str], out: Path) -> None:
     The directory walk would find the container's own temporary file and seal a partial
     copy of it.
     """
+    from pathlib import Path  # noqa: PLC0415 - see _check_names
+
     where = out.parent.resolve()
     for path in paths:
         src = Path(path)
@@ -199,6 +206,8 @@ def _check_output(out: Path, force: bool) -> None:
 
 def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     """Run `rwc seal` (see the module docstring for the order of events)."""
+    from pathlib import Path  # noqa: PLC0415 - see _check_names
+
     # Imported here, not at the top: see pycontainer.cli.common (only `seal` needs them).
     from pycontainer.client.keyserver import Policy  # noqa: PLC0415
     from pycontainer.keyrelease import SlotInfo  # noqa: PLC0415

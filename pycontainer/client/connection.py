@@ -39,10 +39,11 @@ Spec anchors: spec/protocol.md §transport.
 # small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import base64
+import contextlib
 import select
 import socket
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import unquote, urlsplit
 
 from pycontainer.client.http11 import BrokenAnswerError, format_request, host_header, read_answer
 from pycontainer.client.transport import unusable_bundle
@@ -176,7 +177,10 @@ def proxy_for(host: str) -> _Proxy | None:
     Raises:
         ConnectFailedError: The proxy setting is not an http:// URL this client can use.
     """
-    import urllib.request  # noqa: PLC0415 - only for a remote server (loaded with its TLS)
+    # Only for a remote server (loaded with its TLS); urllib.request imports urllib.parse
+    # anyway, which a loopback or test server's run need not (issue 15).
+    import urllib.request  # noqa: PLC0415
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
 
     proxies = urllib.request.getproxies()
     url = proxies.get("https") or proxies.get("all")
@@ -259,12 +263,14 @@ class Connection:
         self._host = host_header(url.host, url.port, 443 if url.scheme == "https" else 80)
         self._sock: socket.socket | None = None
         self._context: ssl.SSLContext | None = None
+        self._unread = False  # a request was sent whose answer is not read yet (send)
 
     def close(self) -> None:
         """Close the connection (a later request opens a new one)."""
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        self._unread = False
 
     def _tls(self) -> "ssl.SSLContext":
         if self._context is None:
@@ -353,26 +359,64 @@ class Connection:
             ValueError: A header or the path holds a character it cannot have (a caller's
                 bug: nothing was sent).
         """
+        self.send(method, path, body, headers)
+        return self.answer()
+
+    def send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> None:
+        """Send one request now; :meth:`answer` reads its answer (exchange's two halves).
+
+        Between the two the caller may do other work (the reader's receipt: spec/format.md
+        §Reading step 3 sends it before the checks that follow; nothing waits for its
+        answer meanwhile), but sends nothing else on this connection: HTTP/1.1 answers
+        come in the order of the requests, and this connection reads one at a time.
+
+        Raises:
+            ConnectFailedError, ExchangeFailedError, ValueError: As :meth:`exchange`.
+            RuntimeError: The answer to the previous request was not read (a caller's bug).
+        """
+        if self._unread:
+            raise RuntimeError("the answer to the previous request was not read")
         # Formatted (and checked) before any connection is opened or used.
         request = format_request(method, self._url.path + path, self._host, headers, body)
         sock = self._connection()
-        try:
+        with self._failing():
             sock.sendall(request)
+        self._unread = True
+
+    def answer(self) -> Answer:
+        """Read the whole answer to the request :meth:`send` sent (at most the limit).
+
+        Raises:
+            ExchangeFailedError: No complete answer.
+            KeyServerProtocolError: The answer is larger than the limit.
+            RuntimeError: No request waits for its answer (a caller's bug).
+        """
+        sock = self._sock
+        if not self._unread or sock is None:
+            raise RuntimeError("no request waits for its answer")
+        self._unread = False
+        with self._failing():
             reply = read_answer(sock, self._limit)
+        if not reply.reusable:
+            self.close()  # the server closes it, or sent something after the answer
+        return Answer(
+            reply.status, reply.header("content-type"), reply.body, reply.header("content-language")
+        )
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """Close the connection if a send or read fails; say how (``ExchangeFailedError``)."""
+        try:
+            yield
         except TimeoutError:
             self.close()
             raise ExchangeFailedError(TIMED_OUT) from None
         except (BrokenAnswerError, OSError):
             self.close()
             raise ExchangeFailedError(CONNECTION_LOST) from None
-        except BaseException:
+        except BaseException:  # KeyServerProtocolError (too large), Ctrl-C: as they are
             self.close()
             raise
-        if not reply.reusable:
-            self.close()  # the server closes it, or sent something after the answer
-        return Answer(
-            reply.status, reply.header("content-type"), reply.body, reply.header("content-language")
-        )
 
 
 def _connect(host: str, port: int, timeout: float) -> socket.socket:

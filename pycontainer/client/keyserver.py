@@ -349,17 +349,33 @@ class KeyServerClient:
         Raises:
             KeyServerCallError: A refusal, network failure or malformed answer.
         """
+        self.send_receipt(container_id, challenge, mac)()
+
+    def send_receipt(self, container_id: bytes, challenge: bytes, mac: bytes) -> Callable[[], None]:
+        """Send the receipt now; the function returned reads the answer (before any request).
+
+        spec/format.md §Reading step 3 sends it before the checks that follow; its answer
+        decides nothing (§receipts), so a reader decrypts while the server records it.
+
+        Raises:
+            KeyServerCallError: Not sent (the function: a refusal, failure, bad answer).
+        """
         if len(mac) != RECEIPT_MAC_SIZE:
             raise ValueError("a receipt MAC is 32 bytes")
-        doc = self._call(
-            "POST",
-            f"/v1/containers/{b64url_encode(container_id)}/receipt",
-            {"challenge": b64url_encode(challenge), "mac": b64url_encode(mac)},
-            what="accept the receipt",
-            action="receipt",
-        )
-        if doc.get("confirmed") is not True:
-            raise KeyServerProtocolError("the key server did not confirm the receipt")
+        body = {"challenge": b64url_encode(challenge), "mac": b64url_encode(mac)}
+        path = f"/v1/containers/{b64url_encode(container_id)}/receipt"
+        self._send("POST", path, body, read=False)
+
+        def confirmed() -> None:
+            try:
+                answer = self._connection.answer()
+            except ExchangeFailedError as exc:  # a POST: never repeated (see _send)
+                raise _unavailable(self.base_url, exc.why) from None
+            doc = self._read(answer, what="accept the receipt", action="receipt")
+            if doc.get("confirmed") is not True:
+                raise KeyServerProtocolError("the key server did not confirm the receipt")
+
+        return confirmed
 
     def whoami(self) -> "Identity":
         """Return the principal the token belongs to (spec §whoami).
@@ -388,6 +404,10 @@ class KeyServerClient:
 
     def _call(self, method: str, path: str, body: Any, *, what: str, action: str) -> dict[str, Any]:
         answer = self._send(method, path, body)
+        assert answer is not None  # read (the default): _send returns the answer
+        return self._read(answer, what=what, action=action)
+
+    def _read(self, answer: Answer, *, what: str, action: str) -> dict[str, Any]:
         status, content_type, raw = answer.status, answer.content_type, answer.body
         if 200 <= status < 300:
             media = content_type.split(";", 1)[0].strip().lower()
@@ -416,8 +436,8 @@ class KeyServerClient:
             language=answer.content_language,
         )
 
-    def _send(self, method: str, path: str, body: Any) -> Answer:
-        """Send one request, retrying only where it is safe.
+    def _send(self, method: str, path: str, body: Any, *, read: bool = True) -> Answer | None:
+        """Send one request, retrying only where it is safe; its answer (None if not ``read``).
 
         Retry rules: a request is repeated only (a) if the connection could not be established
         at all, so the server never saw it, or (b) for GET, which changes nothing on the
@@ -436,7 +456,10 @@ class KeyServerClient:
         attempt = 0
         while True:
             try:
-                answer = self._connection.exchange(method, path, data, headers)
+                self._connection.send(method, path, data, headers)
+                if not read:
+                    return None
+                answer = self._connection.answer()
             except ConnectFailedError as exc:
                 if exc.tls:
                     raise KeyServerUnavailableError(

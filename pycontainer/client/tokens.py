@@ -29,7 +29,6 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 from pycontainer import _portable
 from pycontainer.client.server_url import normalize_server_url
@@ -71,26 +70,28 @@ def check_token(token: str) -> str:
     return token
 
 
-def config_dir(env: Mapping[str, str] | None = None) -> Path:
+def config_dir(env: Mapping[str, str] | None = None) -> str:
     """Return the rwc configuration directory ($XDG_CONFIG_HOME/rwc or ~/.config/rwc)."""
     env = os.environ if env is None else env
     base = env.get(ENV_CONFIG_HOME)
     # XDG: a relative value is invalid and must be ignored.
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"
-    return root / "rwc"
+    if base and os.path.isabs(base):
+        return os.path.join(base, "rwc")
+    # The home directory as Path.home() finds it (HOME; on Windows USERPROFILE).
+    return os.path.join(os.path.expanduser("~"), ".config", "rwc")
 
 
 class TokenStore:
     """The per-server token store (see the module docstring for the file rules)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         """Create a store handle; nothing is read or written yet.
 
         Args:
             directory: The rwc configuration directory (default: config_dir()).
         """
-        self.directory = directory if directory is not None else config_dir()
-        self.path = self.directory / STORE_FILE
+        self.directory = os.fspath(directory) if directory is not None else config_dir()
+        self.path = os.path.join(self.directory, STORE_FILE)
 
     def get(self, url: str) -> str | None:
         """Return the token stored for ``url`` (normalised), or None."""
@@ -112,7 +113,7 @@ class TokenStore:
     def remove(self, url: str) -> bool:
         """Forget the token for ``url``; return False if there was none."""
         key = normalize_server_url(url)
-        if not self.path.exists():
+        if not os.path.exists(self.path):
             return False
         with self._locked():
             tokens = self._load()
@@ -125,21 +126,21 @@ class TokenStore:
     # --- files ------------------------------------------------------------------------
 
     def _ensure_dir(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = self.directory.lstat()
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        st = os.lstat(self.directory)
         if not stat.S_ISDIR(st.st_mode):
             raise TokenConfigError(f"{self.directory} is not a directory")
         getuid = getattr(os, "getuid", None)  # POSIX only: Windows has no mode bits to fix
         if getuid is not None and st.st_mode & 0o077 and st.st_uid == getuid():
             # Our own rwc directory: tighten it rather than leave tokens next to open doors.
-            self.directory.chmod(0o700)
+            os.chmod(self.directory, 0o700)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Serialise writers (two `rwc login` at once must not lose a token)."""
         self._ensure_dir()
         fd = os.open(
-            self.directory / LOCK_FILE,
+            os.path.join(self.directory, LOCK_FILE),
             os.O_RDWR | os.O_CREAT | _portable.flag("O_NOFOLLOW") | _portable.flag("O_CLOEXEC"),
             0o600,
         )
@@ -187,10 +188,12 @@ class TokenStore:
         # start beside the store, fsynced, then renamed over it and the directory fsynced; a
         # run killed half-way leaves the old store, and its temporary file is removed by the
         # next (remove_stale).
-        from pycontainer._engine import staging  # noqa: PLC0415 - only to save tokens (issue 15)
+        from pathlib import Path  # noqa: PLC0415 - only to save tokens (issue 15)
 
-        staging.remove_stale(self.directory)
-        staged = staging.StagedFile(self.path, 0o600)
+        from pycontainer._engine import staging  # noqa: PLC0415 - the same
+
+        staging.remove_stale(Path(self.directory))
+        staged = staging.StagedFile(Path(self.path), 0o600)
         try:
             _portable.pwrite_all(staged.fd, memoryview(data + b"\n"), 0)
         except BaseException:
@@ -199,7 +202,7 @@ class TokenStore:
         staged.publish(force=True)
 
 
-def _parse_store(raw: bytes, path: Path) -> dict[str, str]:
+def _parse_store(raw: bytes, path: str) -> dict[str, str]:
     bad = TokenConfigError(
         f"the token store {path} is damaged",
         hint="remove it and run `rwc login URL` again",

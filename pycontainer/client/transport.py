@@ -26,8 +26,8 @@ Spec anchors: spec/protocol.md §transport, §auth, §errors.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pycontainer.errors import ContainerError, KeyServerProtocolError
@@ -76,10 +76,10 @@ def trust_store(ca_bundle: str | None, *, option: str) -> str:
         # certifi's store, the one requests ships with (requests.utils.DEFAULT_CA_BUNDLE_PATH
         # is certifi.where()), read without importing requests.
         return _certifi_store()
-    return _checked_bundle(Path(ca_bundle), option)
+    return _checked_bundle(ca_bundle, option)
 
 
-def _checked_bundle(path: Path, option: str) -> str:
+def _checked_bundle(path: str, option: str) -> str:
     """``path`` if it is a readable file holding a PEM certificate, else a CaBundleError.
 
     Why here, before any connection: a trust store TLS cannot load is the user's setting,
@@ -91,12 +91,12 @@ def _checked_bundle(path: Path, option: str) -> str:
     path (pycontainer.client.tls), and its error is this one (connection.py).
     """
     what = f"{option} must name a PEM file of CA certificates"
-    if path.is_dir():
+    if os.path.isdir(path):
         raise CaBundleError(f"the CA bundle {path} is a directory, not a file", hint=what)
-    if not path.is_file():  # missing, or a device or pipe a read could wait on forever
+    if not os.path.isfile(path):  # missing, or a device or pipe a read could wait on forever
         raise CaBundleError(f"CA bundle not found: {path}", hint=what)
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             head = fh.read(MAX_CA_BUNDLE_BYTES)
     except OSError as exc:
         raise CaBundleError(
@@ -110,7 +110,7 @@ def _checked_bundle(path: Path, option: str) -> str:
             hint=f"{what}; a DER file (.cer, .der) converts with "
             f"`openssl x509 -inform der -in FILE.cer -out FILE.pem`",
         )
-    return str(path)
+    return path
 
 
 def unusable_bundle(store: str, exc: OSError) -> CaBundleError:
@@ -149,9 +149,9 @@ def _certifi_store() -> str:
 
     spec = importlib.util.find_spec("certifi")
     for directory in (spec.submodule_search_locations or []) if spec else []:
-        store = Path(directory, "cacert.pem")
-        if store.is_file():
-            return str(store)
+        store = os.path.join(directory, "cacert.pem")
+        if os.path.isfile(store):
+            return store
     import certifi  # noqa: PLC0415 - see above
 
     return str(certifi.where())

@@ -13,7 +13,6 @@ I/O-free; raises :class:`UrlError` with a reason in words.
 # which typing compiles, and the process's first compile() costs ~10 M instructions of a
 # small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
-import ipaddress
 import re
 from typing import NamedTuple
 
@@ -64,13 +63,17 @@ class ServerUrl(NamedTuple):
         return f"{self.scheme}://{host}{port}{path}"
 
 
-def _ipv4(host: str) -> ipaddress.IPv4Address | None:
+def _ipv4_loopback(host: str) -> bool | None:
+    """For a dotted-quad IPv4 address: whether it is in 127.0.0.0/8; None for any other host."""
     parts = host.split(".")
     if len(parts) != 4 or not all(_DEC_OCTET.fullmatch(x) for x in parts):
         return None
     if any(int(x) > 255 for x in parts):
         return None
-    return ipaddress.IPv4Address(host)
+    # Four decimal octets in their one spelling (no leading zeros, each <= 255): 127.0.0.0/8
+    # is the first octet being 127. Not ipaddress: importing it costs ~5 M instructions of
+    # every small `rwc cat` (issue 15), for what the grammar has already decided.
+    return parts[0] == "127"
 
 
 def _host(authority_host: str) -> tuple[str, bool]:
@@ -82,6 +85,8 @@ def _host(authority_host: str) -> tuple[str, bool]:
         # No zone id ("%25eth0") and no IPvFuture: only the RFC 4291 §2.2 text forms.
         if not _IPV6_CHARS.fullmatch(text):
             raise UrlError("the IPv6 literal has characters outside RFC 4291 text form")
+        import ipaddress  # noqa: PLC0415 - IPv6 literals only (see _ipv4_loopback)
+
         try:
             addr6 = ipaddress.IPv6Address(text)
         except ValueError:
@@ -90,9 +95,9 @@ def _host(authority_host: str) -> tuple[str, bool]:
         return text.lower(), addr6 == ipaddress.IPv6Address("::1")
     if not authority_host:
         raise UrlError("the host is empty")
-    addr4 = _ipv4(authority_host)
-    if addr4 is not None:
-        return authority_host, addr4 in ipaddress.IPv4Network("127.0.0.0/8")
+    loopback4 = _ipv4_loopback(authority_host)
+    if loopback4 is not None:
+        return authority_host, loopback4
     labels = authority_host.split(".")
     # A trailing dot ("localhost.") gives an empty last label: refused, one spelling only.
     if len(authority_host) > _DNS_NAME_MAX or not all(_LABEL.fullmatch(x) for x in labels):

@@ -14,7 +14,6 @@ Spec anchors: spec/format.md §payload, §index.
 import os
 import unicodedata
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, Self
 
@@ -312,7 +311,10 @@ class Container:
         """
         # Imported here: only extraction writes files (with staging, openfiles and
         # writeback), and `rwc cat`/`ls`/`verify` would import them for nothing (issue 15:
-        # ~3 M instructions of a small cat's start-up, bench/profiles/startup.md).
+        # ~3 M instructions of a small cat's start-up, bench/profiles/startup.md); pathlib
+        # too (~14 M with urllib.parse and ipaddress), which extraction loads anyway.
+        from pathlib import Path  # noqa: PLC0415
+
         from pycontainer._engine.extract import extract_entries  # noqa: PLC0415
 
         return extract_entries(

@@ -76,8 +76,8 @@ def test_failed_receipt_is_a_warning(server: Any, tmp_path: Path, closed_port: i
         challenge = c.evaluation.challenge
         assert challenge is not None
         mac = c.receipt_mac()
-        assert _send_receipt(gone, ui, c.container_id, challenge, mac) == "failed"
-        assert _send_receipt(reader, ui, c.container_id, challenge, mac) == "sent"
+        assert _send_receipt(gone, ui, c.container_id, challenge, mac)() == "failed"
+        assert _send_receipt(reader, ui, c.container_id, challenge, mac)() == "sent"
     assert stderr.getvalue().startswith("rwc: warning: could not confirm")
     ui.json_mode = True
     ui.result("ls", {}, None)

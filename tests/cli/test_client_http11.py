@@ -346,3 +346,19 @@ def test_proxy_refusal_is_a_failed_connect(
     assert proxy.requests == [
         b"CONNECT keys.city.example:8443 HTTP/1.1\r\nHost: keys.city.example:8443\r\n\r\n"
     ]
+
+
+def test_a_request_sent_is_answered_before_the_next_is_sent(scripted: list[Scripted]) -> None:
+    """send() and answer() (the receipt's two halves): one answer read per request, in order."""
+    s = serve(scripted, (ok(b'{"n": 1}'), False), (ok(b'{"n": 2}'), False))
+    conn = s.connection()
+    conn.send("POST", "/v1/x", None, {})
+    with pytest.raises(RuntimeError, match="was not read"):
+        conn.send("POST", "/v1/y", None, {})  # its answer would be taken for the first's
+    assert conn.answer().body == b'{"n": 1}'
+    with pytest.raises(RuntimeError, match="no request waits"):
+        conn.answer()
+    assert get(conn).body == b'{"n": 2}'
+    conn.close()
+    assert [r.split(b" ", 2)[1] for r in s.requests] == [b"/v1/x", b"/v1/whoami"]
+    assert s.connections == 1

@@ -20,27 +20,27 @@ OTHER = "rwc_" + "b" * 43
 
 
 def test_config_dir_follows_xdg(tmp_path: Path) -> None:
-    assert config_dir({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "rwc"
+    assert config_dir({"XDG_CONFIG_HOME": str(tmp_path)}) == str(tmp_path / "rwc")
     # A relative XDG_CONFIG_HOME is invalid per the XDG spec and ignored.
-    assert config_dir({"XDG_CONFIG_HOME": "rel"}) == Path.home() / ".config" / "rwc"
+    assert config_dir({"XDG_CONFIG_HOME": "rel"}) == str(Path.home() / ".config" / "rwc")
 
 
 def test_store_modes_and_roundtrip(tmp_path: Path) -> None:
     store = TokenStore(tmp_path / "cfg" / "rwc")
     store.put("https://Keys.City.Example/", TOKEN)
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(store.path).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(store.directory).stat().st_mode) == 0o700
     assert store.get("https://keys.city.example") == TOKEN
     store.put("http://127.0.0.1:9", OTHER)
     assert store.servers() == ["http://127.0.0.1:9", "https://keys.city.example"]
-    doc = json.loads(store.path.read_text())
+    doc = json.loads(Path(store.path).read_text())
     assert doc["version"] == 1
     assert store.remove("https://keys.city.example") is True
     assert store.remove("https://keys.city.example") is False
     assert store.get("https://keys.city.example") is None
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(store.path).stat().st_mode) == 0o600
     # No temporary files are left behind.
-    assert sorted(p.name for p in store.directory.iterdir()) == ["tokens.json", "tokens.lock"]
+    assert sorted(p.name for p in Path(store.directory).iterdir()) == ["tokens.json", "tokens.lock"]
 
 
 def test_store_is_replaced_whole_on_a_fat_file_system(
@@ -52,14 +52,14 @@ def test_store_is_replaced_whole_on_a_fat_file_system(
     store.put("https://keys.city.example", TOKEN)
     store.put("http://127.0.0.1:9", OTHER)  # replaces the first store
     assert store.servers() == ["http://127.0.0.1:9", "https://keys.city.example"]
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in store.directory.iterdir()) == ["tokens.json", "tokens.lock"]
+    assert stat.S_IMODE(Path(store.path).stat().st_mode) == 0o600
+    assert sorted(p.name for p in Path(store.directory).iterdir()) == ["tokens.json", "tokens.lock"]
 
 
 def test_store_refuses_group_readable_file(tmp_path: Path) -> None:
     store = TokenStore(tmp_path)
     store.put("https://keys.city.example", TOKEN)
-    store.path.chmod(0o644)
+    Path(store.path).chmod(0o644)
     with pytest.raises(TokenConfigError, match="readable by other users"):
         store.get("https://keys.city.example")
 
@@ -76,7 +76,7 @@ def test_store_refuses_symlink(tmp_path: Path) -> None:
 
 def test_store_that_is_a_directory(tmp_path: Path) -> None:
     store = TokenStore(tmp_path)
-    store.path.mkdir(mode=0o700)
+    Path(store.path).mkdir(mode=0o700)
     with pytest.raises(TokenConfigError, match=r"tokens\.json is not a file$") as info:
         store.get("https://keys.city.example")
     assert info.value.hint == "move it away and run `rwc login URL` again"

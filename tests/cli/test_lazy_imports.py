@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ import pytest
 import pycontainer
 from pycontainer.cli import strictargs
 from pycontainer.cli.main import run
+from pycontainer.client.tokens import TokenStore
 
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = (
     "requests",
     "urllib3",
@@ -161,8 +164,17 @@ def _rwc_modules(argv: list[str], env: dict[str, str], out: Path) -> tuple[int, 
         f"open({str(dump)!r}, 'w').write(json.dumps(found))\n"
         "sys.exit(code)\n"
     )
+    # Without `site` (-S), the checkout and the venv's site-packages as plain paths: the
+    # development venv's editable install runs setuptools' finder at every start, which
+    # imports pathlib (with urllib.parse and ipaddress) before rwc runs; an installed rwc
+    # has no such finder (bench/commands.py installed_rwc).
+    paths = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]])
     done = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, timeout=120, check=False
+        [sys.executable, "-S", "-c", probe],
+        env={**env, "PYTHONPATH": paths},
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
     found = json.loads(dump.read_text())
     found["modules"] = set(found["modules"])
@@ -192,10 +204,11 @@ def test_version_is_the_distributions() -> None:
     assert pycontainer.__version__ == importlib.metadata.version("rwc")
 
 
-def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", ["RWC_TOKEN", "stored"])
+def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path, token: str) -> None:
     """A `rwc cat` from a loopback (http://) server: no pdb, certifi or rich, no
     concurrent.futures for a one-chunk file, no argon2 package, no http.client, email or
-    ssl (issue 15)."""
+    ssl, no pathlib (issue 15); with RWC_TOKEN, and with the token `rwc login` stored."""
     src = tmp_path / "small.csv"
     src.write_bytes(b"a,b")
     box = tmp_path / "small.rwc"
@@ -211,6 +224,8 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     sealed = run([*seal, *kdf], env={**env, "RWC_TOKEN": server.tokens["writer"]})
     assert sealed == 0
     reader_env = {**env, "RWC_TOKEN": server.tokens["reader"]}
+    if token == "stored":  # read from the token store (pycontainer.client.tokens)
+        TokenStore(tmp_path / "cfg" / "rwc").put(server.url, reader_env.pop("RWC_TOKEN"))
     code, found = _rwc_modules(["cat", str(box), "small.csv"], reader_env, tmp_path)
     loaded, compilers = found["modules"], found["compilers"]
     assert code == 0
@@ -232,6 +247,11 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path) -> Non
     # hmac and hashlib, which load the system's libcrypto beside cryptography's; datetime
     # only where a listing shows times or a seal parses --expires.
     unused += ["hashlib", "hmac", "_hashlib", "datetime"]
+    # A cat's paths (the container, the password file, the token store, the CA bundle) are
+    # strings through os.path: pathlib imports ntpath, fnmatch and urllib.parse, which
+    # imports ipaddress, ~14 M instructions (bench/profiles/startup.md); the proxy settings
+    # (urllib.parse, urllib.request) only for a remote https server.
+    unused += ["pathlib", "urllib.parse", "ipaddress"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
     needed = {"_argon2_cffi_bindings", "cryptography", "httptools", "pycontainer.reader"}

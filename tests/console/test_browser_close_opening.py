@@ -19,6 +19,7 @@ container's detail folded under the answers.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from keyserver._domain.i18n import translations
 from keyserver._domain.settings import Settings
+from tests.support.clock import FakeClock
 from tests.support.console import BrowserFactory
 from tests.support.console_pages import (
     LAPTOP,
@@ -39,10 +41,12 @@ from tests.support.console_pages import (
 )
 from tests.support.loss_form import MEDIUM
 from tests.support.openings import OPENINGS, opened
+from tests.support.world import activate
 
 pytestmark = pytest.mark.slow
 
 TYPED = "2026-12-03 17:41"  # 45 s after the clerk's opening, as the official was told
+ANSWERS = ("close-question", "choice-after", "choice-before", "choice-unsure")
 OPENED = {"late": OPENINGS["late"]}
 RELEASED = {"tried": OPENINGS["late"]}
 
@@ -57,15 +61,16 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     # The question in one short line (issue 12, sixteenth session: 485 and 384 characters
     # read on this page in the newcomers' runs): just before the loss, when (the clerk's
     # opening and, in the same second, the key of the other container: fifteenth
-    # session), to whom, how many keys, said "released" as on the report.
+    # session), to whom, how many keys and how many of them were opened (confirmed by the
+    # reader's receipt: seventeenth session, "released" alone undersold the opening).
     question = driver.find_element(By.ID, "close-question").text
     asked = translations(language).ngettext(
-        "Just before the loss, at %(at)s, %(n)s key was released to %(who)s."
-        " Was the medium lost after that?",
-        "Just before the loss, at %(at)s, %(n)s keys were released to %(who)s."
-        " Was the medium lost after that?",
+        "Just before the loss, at %(at)s, %(n)s key was released to %(who)s, %(opened)s of"
+        " them opened (confirmed). Was the medium lost after that?",
+        "Just before the loss, at %(at)s, %(n)s keys were released to %(who)s, %(opened)s of"
+        " them opened (confirmed). Was the medium lost after that?",
         2,
-    ) % {"at": "17:40:15", "who": "reader", "n": 2}
+    ) % {"at": "17:40:15", "who": "reader", "n": 2, "opened": 1}
     assert question == asked, question
     # What each answer makes the report say: after, Not opened; before or not sure, the
     # medium's Opened, each container's own folded under it (as on paper).
@@ -87,14 +92,14 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     change = driver.find_element(By.ID, "change-time").text
     assert change.startswith(translated(language, "No, before:")), change
     unsure = driver.find_element(By.ID, "confirm-cautious").text
-    assert unsure == translated(language, "Not sure: report from %(at)s (the cautious answer)") % {
+    assert unsure == translated(language, "Not sure: report lost from %(at)s and suspend") % {
         "at": "17:40:15"
     }
     # The question and its three answers where the page opens, the list of what is
-    # affected above them; the opening is not also listed in the facts.
-    for element_id in ("close-question", "choice-after", "choice-before", "choice-unsure"):
+    # affected under them (seventeenth session); the opening is not also listed in the
+    # facts.
+    for element_id in ANSWERS:
         assert in_view(driver, element_id), (element_id, language)
-    assert in_view(driver, "affected")
     assert not driver.find_elements(By.ID, "last-opening")
     # No answer decided by default (the lead's decision: a stressed official pressed the
     # preselected one with Enter): none primary, none focused.
@@ -210,5 +215,38 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
                 " the key releases just before it.",
             ) % {"first": "17:40:15", "told": "17:41"}
             assert "17:41" not in driver.find_element(By.ID, "report-reason").text
+        finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_three_answers_are_in_view_on_a_medium_of_eight_containers(
+    settings: Settings, console_url: str, browser: BrowserFactory, language: str
+) -> None:
+    """Issue 12, seventeenth session: at 1366x768 "Not sure" sat at the bottom edge with
+    two containers, and the list of what is affected pushed the question below the fold
+    with four. The question and its three answers come first, the list under them: all
+    in view where the page opens, whatever the number of containers. Six more containers
+    sealed the day before, never opened."""
+    clock = settings.clock
+    assert isinstance(clock, FakeClock)
+    with opened(settings, console_url, OPENED, RELEASED) as world:
+        review_at = clock.t
+        clock.t = datetime(2026, 12, 2, tzinfo=UTC)
+        for n in range(6):
+            activate(world, medium=MEDIUM, label=f"月次報告-{n + 1:02d}")
+        clock.t = review_at
+        driver = browser(language)
+        try:
+            sign_in_by_cookie(driver, console_url, world.tokens["official"], language, LAPTOP)
+            driver.get(f"{console_url}/console/medium?name={MEDIUM}")
+            driver.find_element(By.ID, "lost_at").send_keys(TYPED)
+            driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
+            click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
+            for element_id in ANSWERS:
+                assert in_view(driver, element_id), (element_id, language)
+            # Every container still listed, under the answers.
+            rows = driver.find_elements(By.CSS_SELECTOR, "#affected tbody tr")
+            assert len(rows) == 8
         finally:
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -269,7 +269,7 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
         "Just before the loss, at %(at)s, %(n)s keys were released to %(who)s."
         " Was the medium lost after that?"
     )
-    unsure = "Not sure: report from %(at)s (the cautious answer)"
+    unsure = "Not sure: report lost from %(at)s and suspend"
     ja_end = catalogue[question].rsplit("。", 1)[1]
     assert f"「{ja_end}」と聞かれ" in ja_asked, (ja_end, ja_asked)
     assert f"**{catalogue[unsure].split(':', 1)[0]}**" in ja_asked, ja_asked

@@ -213,3 +213,24 @@ def test_the_question_starts_at_the_key_release_an_opening_confirms(
         review = _review(console_url, w.tokens["official"], "en")
     question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
     assert "17:40:14\u201317:40:15" in question, question  # an en dash between
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_question_says_opened_when_a_receipt_after_the_time_typed_confirms_it(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Given its key at 17:40:50, the receipt at 17:41:05, the time typed 17:41: the
+    reader's receipt confirmed the opening (spec §receipt), so the review's question says
+    "opened (confirmed)", not "key released" (seventeenth session's newcomer runs: the
+    question undersold what the report then says, Opened)."""
+    with _story(settings, console_url, [("late", RELEASED, RECEIPT_AFTER)]) as w:
+        review = _review(console_url, w.tokens["official"], language)
+    question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
+    assert question == _t(
+        language,
+        "Just before the loss, at %(at)s, “%(label)s” was opened by %(who)s (confirmed)."
+        " Was the medium lost after that?",
+        at="17:40:50",
+        label="late",
+        who="reader",
+    )

@@ -80,13 +80,15 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         en, _ = review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
         ja, _ = review(console_url, world.tokens["official"], "ja", "2026-12-03 17:41")
     assert _question(en) == {
+        # Seventeenth session: "released" alone, where the clerk's opening was confirmed
+        # by the reader's receipt, undersold it; the question says how many were opened.
         "question": (
             "Just before the loss, at 17:40:15\N{EN DASH}17:40:20, 2 keys were released to"
-            " reader. Was the medium lost after that?"
+            " reader, 1 of them opened (confirmed). Was the medium lost after that?"
         ),
         "after": ("Yes, after: Report lost and suspend 2 containers", "Report: Not opened"),
         "before": "No, before: Change the time of loss",
-        "unsure": "Not sure: report from 17:40:15 (the cautious answer)",
+        "unsure": "Not sure: report lost from 17:40:15 and suspend",
         # The medium's answer, as the paper's headline gives it; each container's own
         # under it, as the paper gives them (fifteenth session: the medium's Opened was
         # read against the paper's Possibly opened for the container with only a key).
@@ -98,12 +100,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     }
     assert _question(ja) == {
         "question": (
-            "紛失の直前 17:40:15〜17:40:20 に reader へ 2 件の鍵が発行されています。"
-            "紛失はこれより後ですか?"
+            "紛失の直前 17:40:15〜17:40:20 に reader へ 2 件の鍵が発行され、"
+            "うち 1 件は開封が確認されています。紛失はこれより後ですか?"
         ),
         "after": ("はい、後です: 紛失を届け出て 2 件のコンテナを停止", "報告書: 開かれていない"),
         "before": "いいえ、前です: 紛失日時を直す",
-        "unsure": "わからない: 早い方 (17:40:15) で届け出る",
+        "unsure": "わからない: 早い方 (17:40:15) で届け出て停止",
         "counted": "報告書: 開かれた",
         "by_container": [
             "開かれた 「late」: 17:40:15 に reader へ鍵の発行、開封の確認あり",
@@ -125,9 +127,10 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         # No default answer on the page at all; the way back once.
         assert "autofocus" not in page and "button primary" not in page
         assert page.count('id="change-time"') == 1
-        # The question stands above its answers, after the list of what is affected;
-        # the labels are read in the list, not again in the question or the rows.
-        assert page.index('id="affected"') < page.index('id="close-question"')
+        # The question and its answers before the list of what is affected (seventeenth
+        # session: the answers must be in view at 1366x768 whatever the number of
+        # containers); the labels are read in the list, not again in the question or rows.
+        assert page.index('id="close-question"') < page.index('id="affected"')
         section = page.split('id="close-opening"', 1)[1].split('id="close-detail"', 1)[0]
         assert "late" not in section and "tried" not in section
 
@@ -139,12 +142,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(milliseconds=400),
             (
                 (
-                    "Just before the loss, at 17:40:15, 2 keys were released to reader."
-                    " Was the medium lost after that?"
+                    "Just before the loss, at 17:40:15, 2 keys were released to reader,"
+                    " 1 of them opened (confirmed). Was the medium lost after that?"
                 ),
                 (
-                    "紛失の直前 17:40:15 に reader へ 2 件の鍵が発行されています。"
-                    "紛失はこれより後ですか?"
+                    "紛失の直前 17:40:15 に reader へ 2 件の鍵が発行され、"
+                    "うち 1 件は開封が確認されています。紛失はこれより後ですか?"
                 ),
             ),
         ),
@@ -153,11 +156,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             (
                 (
                     "Just before the loss, at 17:40:15\N{EN DASH}17:40:16, 2 keys were"
-                    " released to reader. Was the medium lost after that?"
+                    " released to reader, 1 of them opened (confirmed)."
+                    " Was the medium lost after that?"
                 ),
                 (
-                    "紛失の直前 17:40:15〜17:40:16 に reader へ 2 件の鍵が発行されています。"
-                    "紛失はこれより後ですか?"
+                    "紛失の直前 17:40:15〜17:40:16 に reader へ 2 件の鍵が発行され、"
+                    "うち 1 件は開封が確認されています。紛失はこれより後ですか?"
                 ),
             ),
         ),
@@ -195,7 +199,7 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     assert 'id="close-opening"' not in en and 'id="last-opening"' in en
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
     assert _question(near)["question"] == (
-        "Just before the loss, at 17:40:15, the key of “late” was released to reader."
+        "Just before the loss, at 17:40:15, “late” was opened by reader (confirmed)."
         " Was the medium lost after that?"
     )
     # One container: named in the question, its answer is the medium's, no detail.
@@ -214,7 +218,7 @@ def test_the_question_says_the_release_to_the_second_however_the_time_was_typed(
         minute = review(console_url, token, "en", "2026-12-03 17:41")[0]
         second = review(console_url, token, "en", "2026-12-03 17:40:30")[0]
     said = (
-        "Just before the loss, at 17:40:15, the key of “late” was released to reader."
+        "Just before the loss, at 17:40:15, “late” was opened by reader (confirmed)."
         " Was the medium lost after that?"
     )
     assert _question(minute)["question"] == said

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy.exc as sa_exc
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from keyserver._domain.settings import Settings
@@ -240,3 +240,34 @@ def test_group_policy_for_0_1_and_3_groups(
             assert fast.view.reader_groups == (groups if groups and admitted else frozenset())
     assert sorted(hot._evaluation) == [0, 1, 3]
     assert world.call("auditor", "GET", "/v1/audit/verify").json()["ok"] is True
+
+
+def test_a_batchs_rows_of_one_table_go_in_as_few_inserts_as_sqlite_allows() -> None:
+    """SQLite: one multi-row INSERT per table, cut where the parameters would pass 999."""
+    hot = HotPath(create_engine("sqlite://").dialect)
+    sql, count = hot.insert_rows("challenges", 16)
+    assert count == 16 and sql.count("(?, ?, ?, ?, ?, ?)") == 16
+    sql, count = hot.insert_rows("audit_log", 500)
+    assert count == 99 and sql.count("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") == 99  # 990 parameters
+
+
+def test_more_rows_than_one_statement_takes_are_all_written(
+    world: World, clock: FakeClock, engine: Engine
+) -> None:
+    """A part longer than one statement's limit is written whole, in order, on both."""
+    reg, _ = activate(world)
+    cid = unb64(reg["container_id"])
+    now = clock()
+    digests = [i.to_bytes(2, "big") * 16 for i in range(400)]  # > 2 x 166 on SQLite
+    hot = HotPath(engine.dialect)
+    with engine.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        batch = Batch(hot, raw.cursor())
+        for digest in digests:
+            batch.insert_challenge(digest, cid, 1, now, now + timedelta(minutes=5))
+        batch.store_head(batch.lock_head())
+    with Session(engine) as session:
+        rows = session.scalars(select(Challenge).where(Challenge.container_id == cid)).all()
+    assert sorted(r.challenge_hash for r in rows) == digests
+    assert {(r.principal_id, r.issued_at) for r in rows} == {(1, now)}

@@ -11,12 +11,19 @@ medium is reported again (spec §loss). Over the API on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
+from keyserver._domain.settings import Settings
 from keyserver._domain.validation import fmt_time
+from keyserver._service.restore import _Replay
+from keyserver._store.engine import make_engine
+from keyserver._store.models import AuditEntry, Medium
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate
 
@@ -119,3 +126,40 @@ def test_the_time_told_goes_with_the_time_of_loss_it_belongs_to(
     )
     assert moved["told_at"] == fmt_time(earlier)
     assert _medium_report(world, "usb-again-told")["told_at"] == fmt_time(earlier)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings)
+    yield eng
+    eng.dispose()
+
+
+def test_a_backup_restored_gets_the_time_told_back_from_the_audit_log(
+    world: World, clock: FakeClock, engine: Engine
+) -> None:
+    """spec §backup: a loss report made after the backup is replayed from the audit export;
+    the medium gets its time of loss and its time told back, as the entry records them."""
+    activate(world, medium="USB-REPLAY")
+    told = clock() - timedelta(hours=1)
+    lost = told - timedelta(seconds=30)
+    _report(world, "usb-replay", lost_at=fmt_time(lost), told_at=fmt_time(told))
+    with Session(engine) as session, session.begin():
+        # As the backup had it: never reported.
+        session.execute(
+            update(Medium).where(Medium.key == "usb-replay").values(lost_at=None, told_at=None)
+        )
+        entry = (
+            session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.action == "suspend")
+                .order_by(AuditEntry.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert entry is not None
+        _Replay(session).apply(entry)
+    with Session(engine) as session:
+        medium = session.execute(select(Medium).where(Medium.key == "usb-replay")).scalar_one()
+        assert (medium.lost_at, medium.told_at) == (lost, told)

@@ -136,6 +136,14 @@ def test_receipt_cases(world: World, clock: FakeClock) -> None:
     # Unknown challenge.
     code, _ = _receipt(world, "reader", cid, b64(b"\7" * 32), mac)
     assert code == 400
+    # Another container's challenge, with the right MAC for this container: unknown here
+    # (challenges are looked up by container and hash, migration 0015).
+    other_reg, _ = activate(world)
+    theirs = oprf(world, "reader", other_reg["container_id"], other_reg["public_key"])
+    mac = receipt_mac(key, unb64(cid), unb64(theirs["challenge"]))
+    code, doc = _receipt(world, "reader", cid, theirs["challenge"], mac)
+    assert (code, doc["type"]) == (400, "urn:rwc:problem:invalid-receipt")
+    assert doc["detail"] == "unknown challenge"
     outcomes = [
         (e["outcome"], e["details"].get("reason"))
         for e in _audit(world, cid)

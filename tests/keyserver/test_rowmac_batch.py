@@ -10,6 +10,7 @@ database gives back and on values only a hand-edited SQLite row holds.
 
 from __future__ import annotations
 
+import hmac
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,3 +102,17 @@ def test_changed_macs_are_the_per_row_macs_and_failing_rows_get_none() -> None:
         else:
             assert mac == rowmac.row_mac(key, {**row, **new}), i
             assert rowmac.verifies(key, {**row, **new}, mac)
+
+
+@pytest.mark.parametrize("key_length", [1, 32, 63, 64, 65, 200])
+def test_the_batch_hmac_is_the_stdlib_hmac_for_any_key_length(key_length: int) -> None:
+    # The batch path builds HMAC-SHA-256 from two SHA-256 states (RFC 2104); a row key is
+    # 32 bytes, but keys up to and over the 64-byte block must give the stdlib's MAC too.
+    key = os.urandom(key_length)
+    rows = [_row(i) for i in range(40)]
+    stored = [rowmac.row_mac(key, r) for r in rows]
+    columns = [[r[n] for r in rows] for n in rowmac.FIELD_NAMES]
+    new = {"state": "destroyed"}
+    changes = {rowmac.FIELD_NAMES.index(n): rowmac.encode_field(n, v) for n, v in new.items()}
+    macs = rowmac.changed_macs(columns, [key] * len(rows), stored, changes)
+    assert macs == [hmac.new(key, rowmac.encode({**r, **new}), "sha256").digest() for r in rows]

@@ -241,6 +241,15 @@ def _event(
     return {**event, "container_id": cid, "label": label, "confirmed": confirmed}
 
 
+def confirmed(event: dict[str, Any]) -> bool:
+    """Whether a close event's opening was confirmed by its reader's receipt (spec §receipt).
+
+    An opening is; a key release is when its receipt came after the time of loss
+    (``confirmed_at``, medium_report.releases_close_before).
+    """
+    return bool(event["confirmed"] or event.get("confirmed_at"))
+
+
 def _asked(releases: list[dict[str, Any]], first_release: str) -> dict[str, Any]:
     """What the review's question names, in one line, and its detail by container.
 
@@ -264,6 +273,11 @@ def _asked(releases: list[dict[str, Any]], first_release: str) -> dict[str, Any]
         "actors": list(dict.fromkeys(str(e["actor"]) for e in releases)),
         # By container (two may share a label), each container once, as first met.
         "labels": list({e["container_id"]: str(e["label"]) for e in releases}.values()),
+        # Containers whose opening the reader's receipt confirmed, before the time of loss
+        # or after it (``confirmed_at``, spec §receipt): the question says "opened
+        # (confirmed)" for them (seventeenth session: "key released" undersold an opening
+        # the report then answers Opened).
+        "opened": len({e["container_id"] for e in releases if confirmed(e)}),
         "first_at": first_release,
         "last_at": releases[-1]["at"],
         "rows": releases,

@@ -1,0 +1,104 @@
+"""The printed report of a medium of four and of eight containers (issue 12, seventeenth
+session), after the review's "Not sure" answer.
+
+A section (a container's facts, its attempts and its changes) is kept on one page, so a
+medium of four printed on three A4 pages, the last third of page 2 empty, and one of eight
+on five, page 1 half empty: each section took a third of a page. On paper a section kept
+whole no longer repeats its container's name in each table's header (it is the heading
+just above), and its facts are in the tables' size: four containers print on two pages,
+eight on four, no section split; page 1 says the time told beside the time of loss and why
+the answer is Opened. Over a real socket (SQLite, real VOPRF), printed by headless
+Chromium, read back with pdftotext.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from keyserver._domain.i18n import translate
+from keyserver._domain.settings import Settings
+from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf
+from tests.support.console_pages import sign_in_by_cookie
+from tests.support.loss_form import MEDIUM
+from tests.support.openings import OPENINGS, opened
+
+pytestmark = pytest.mark.slow
+
+TOLD = datetime(2026, 12, 3, 8, 41, tzinfo=UTC)  # "around 17:41", the clerk's opening 17:40:15
+# The most pages each medium may take.
+PAGES = {4: 2, 8: 4}
+
+
+def _sections_whole(pages: list[str], labels: list[str], changes: str) -> dict[str, int]:
+    """The page of each container's section, checked to be one: its heading (the label,
+    then its answer; page 1's answer list and the attempts heading say "label:") and the
+    heading of its changes, with the table's row under it, on the same page."""
+    at: dict[str, int] = {}
+    current = None
+    for number, text in enumerate(pages, start=1):
+        lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+        for i, line in enumerate(lines):
+            heading = [
+                label
+                for label in labels
+                if line.startswith(label) and line[len(label) : len(label) + 1] != ":"
+            ]
+            if heading:
+                current = max(heading, key=len)
+                at[current] = number
+            elif line.startswith(changes):
+                assert current is not None and at[current] == number, (current, number)
+                assert "official" in lines[i + 1] or "official" in lines[i + 2], lines[i : i + 3]
+    assert sorted(at) == sorted(labels), at
+    return at
+
+
+@pytest.mark.parametrize("containers", sorted(PAGES))
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_medium_of_many_containers_prints_short_with_no_section_split(
+    settings: Settings,
+    console_url: str,
+    browser: BrowserFactory,
+    tmp_path: Path,
+    language: str,
+    containers: int,
+) -> None:
+    # Besides the clerk's opening and the other key just before the time told, monthly
+    # reports each opened that morning, long before it.
+    monthly = {
+        f"月次報告-{n + 1:02d}": datetime(2026, 12, 3, 1, n, tzinfo=UTC)
+        for n in range(containers - 2)
+    }
+    openings = {"late": OPENINGS["late"], **monthly}
+    with opened(settings, console_url, openings, {"tried": OPENINGS["late"]}) as world:
+        body = {
+            "reason": "stolen",
+            "public_reason": "stolen",
+            "lost_at": OPENINGS["late"].isoformat(),
+            "told_at": TOLD.isoformat(),
+        }
+        reported = world.call("official", "POST", f"/v1/media/{MEDIUM}/loss-report", json=body)
+        assert reported.status_code == 200, reported.text
+        driver = browser(language)
+        sign_in_by_cookie(driver, console_url, world.tokens["official"], language)
+        driver.get(f"{console_url}/console/medium/report?name={MEDIUM}")
+        pages = pdf_pages(print_to_pdf(driver), tmp_path)
+    print("\n\f".join(pages))  # what the official printed, for pytest -s
+    assert len(pages) <= PAGES[containers], len(pages)
+    changes = translate(language, "Suspensions, restores and destroys since the loss", {})
+    placed = _sections_whole(pages, ["late", "tried", *monthly], changes)
+    assert placed["late"] == 1  # page 1 is not left half empty
+    # Page 1: the time told beside the time of loss, and why the answer is Opened.
+    first = " ".join(pages[0].split())
+    told = translate(language, "around %(at)s", {"at": "17:41"})
+    assert f"{translate(language, 'Time told', {})} {told}" in first, first
+    counted = translate(
+        language,
+        "Counted from %(first)s, before the time told (around %(told)s), to include the key"
+        " releases just before it.",
+        {"first": "17:40:15", "told": "17:41"},
+    )
+    assert "".join(counted.split()) in "".join(first.split())
