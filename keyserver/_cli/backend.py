@@ -71,6 +71,7 @@ class Backend(Protocol):
         now: bool,
         waiting_period_seconds: int | None,
         lost_at: str | None = None,
+        told_at: str | None = None,
         replace_earlier: bool = False,
     ) -> Json:
         """Report a medium lost (POST /v1/media/{medium}/loss-report)."""

@@ -178,12 +178,13 @@ def _time_option(text: str | None, option: str) -> str | None:
 
 
 def cmd_report_loss(ctx: Context, b: Backend) -> int:
-    """``report-loss --medium M [--lost-at T] [--now | --waiting-period D] --reason TEXT``."""
+    """``report-loss --medium M [--lost-at T [--told-at T]] [--now | --waiting-period D]``."""
     a = ctx.args
     if a.now and a.waiting_period:
         raise CliError(N_("--now and --waiting-period exclude each other"), exit_code=EXIT_USAGE)
     wait = parse_duration(a.waiting_period, flag="--waiting-period") if a.waiting_period else None
     lost_at = _time_option(a.lost_at, "--lost-at")
+    told_at = _time_option(a.told_at, "--told-at")
 
     if a.now:
         _confirm_listing(ctx, b, "medium", a.medium, CONFIRM_DESTROY)
@@ -203,6 +204,7 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
         now=a.now,
         waiting_period_seconds=None if wait is None else int(wait.total_seconds()),
         lost_at=lost_at,
+        told_at=told_at,
         replace_earlier=a.replace_earlier,
     )
     if print_requested(ctx, result):  # spec §approvals: with --now, a bulk destroy
@@ -302,6 +304,17 @@ def cmd_report(ctx: Context, b: Backend) -> int:
             since=ctx.out.cell("at", since).plain if since else "-",
         )
     )
+    told = doc.get("told_at")
+    if told:
+        # spec §report: the window starts before the time the official was told (the
+        # console's "Not sure" answer), said beside it as the console's report does.
+        ctx.out.text(
+            N_(
+                "Time told: around %(at)s (the report counts from the time of loss before it,"
+                " to include the key releases just before it)",
+                at=ctx.out.cell("at", told).plain,
+            )
+        )
     # The answer first, as on the console's report (issue 12); --json keeps the id order.
     for container in answer_first(doc.get("containers", [])):
         summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}

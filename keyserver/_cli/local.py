@@ -261,6 +261,7 @@ class LocalBackend:
         now: bool,
         waiting_period_seconds: int | None,
         lost_at: str | None = None,
+        told_at: str | None = None,
         replace_earlier: bool = False,
     ) -> Json:
         """Report a medium lost."""
@@ -268,6 +269,7 @@ class LocalBackend:
 
         def call() -> Json:
             lost = parse_time(lost_at, "lost_at") if lost_at else None
+            told = parse_time(told_at, "told_at") if told_at else None
             return self._service.report_loss(
                 self._actor,
                 medium,
@@ -276,6 +278,7 @@ class LocalBackend:
                 now,
                 wait,
                 lost_at=lost,
+                told_at=told,
                 replace_earlier=replace_earlier,
             )
 

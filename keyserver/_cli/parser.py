@@ -238,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the medium was lost, with its offset (e.g. 2022-06-21T18:30+09:00; "
         "default: now); the medium report's window starts here",
     )
+    p.add_argument(
+        "--told-at",
+        metavar="TIME",
+        help="the time you were told, when --lost-at is earlier to count the key releases "
+        "just before it; the report shows it beside the time of loss",
+    )
     p.add_argument("--now", action="store_true", help="destroy at once (asks to confirm)")
     p.add_argument("--reason", required=True, help="internal reason (audit, officials)")
     p.add_argument("--public-reason", help="reason shown to refused readers")

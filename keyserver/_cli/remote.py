@@ -348,6 +348,7 @@ class RemoteBackend:
         now: bool,
         waiting_period_seconds: int | None,
         lost_at: str | None = None,
+        told_at: str | None = None,
         replace_earlier: bool = False,
     ) -> Json:
         """POST /v1/media/{medium}/loss-report."""
@@ -357,6 +358,7 @@ class RemoteBackend:
             "now": now,
             "waiting_period_seconds": waiting_period_seconds,
             "lost_at": lost_at,
+            "told_at": told_at,
             "replace_earlier": replace_earlier,
         }
         path = f"/v1/media/{_segment(medium)}/loss-report"

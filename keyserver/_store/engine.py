@@ -25,12 +25,14 @@ import os
 import sqlite3
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from keyserver._domain.settings import Settings
@@ -216,6 +218,27 @@ def _postgres_engine(settings: Settings) -> Engine:
 # SQLite errors after which a pooled connection must be reopened, not reused: a connection
 # opened while the file was read-only stays read-only after the file is writable again.
 _SQLITE_REOPEN = ("readonly database", "disk i/o error", "unable to open database file")
+
+
+@contextmanager
+def driver_errors(conn: Connection, cursor: Any) -> Iterator[None]:
+    """Raise a driver error met on ``conn``'s DB-API ``cursor`` as SQLAlchemy raises it.
+
+    For code that reads the driver's cursor itself (a bulk change's rows, store/rowmacs.py):
+    the one database-error handler answers (503, spec §problems) and a connection that
+    died under it is invalidated, as for a statement SQLAlchemy ran.
+    """
+    dialect = conn.dialect
+    base = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as exc:
+        gone = bool(dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor))
+        if gone:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, base, connection_invalidated=gone, dialect=dialect
+        ) from exc
 
 
 def _sqlite_reopen(exc: BaseException) -> bool:

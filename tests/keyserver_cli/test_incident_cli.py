@@ -164,3 +164,43 @@ def test_a_waiting_period_out_of_range_is_refused_alike_with_the_range(
     ), said
     assert "待機期間は 0 秒から 365 日の間にしてください" in said["ja"], said
     assert _state(data_dir, cid)["state"] == "active"
+
+
+TOLD = "2020-01-01T09:00:40+09:00"
+
+
+def test_report_text_says_the_time_told_beside_the_time_of_loss(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    """spec §report ``told_at`` (issue 12, seventeenth session): a loss counted from a key
+    release just before the time the official was told (the console's "Not sure", or
+    ``report-loss --told-at``) says the time told under the answer, as the console's
+    report does; a report without one says nothing more."""
+    settings = data_dir.settings()
+    h.make_container(settings, people.writer, medium="USB-T")
+    h.make_container(settings, people.writer, medium="USB-U")
+    h.make_container(settings, people.writer, medium="USB-V")
+    dd = data_dir.path
+    lost = ("--lost-at", "2020-01-01T09:00:00+09:00", "--reason", "x", "--json")
+    told = cli("report-loss", "--medium", "USB-T", *lost, "--told-at", TOLD, "--data-dir", dd)
+    assert told.code == 0, told
+    assert told.json()["told_at"] == "2020-01-01T00:00:40.000000Z"
+    assert cli("report-loss", "--medium", "USB-U", *lost, "--data-dir", dd).code == 0
+    # Earlier than the time of loss: refused as the API refuses it, nothing reported.
+    early = ("--told-at", "2020-01-01T08:59:00+09:00")
+    refused = cli("report-loss", "--medium", "USB-V", *lost, *early, "--data-dir", dd)
+    assert refused.code == 6 and "told_at must not be earlier than lost_at" in refused.err
+    env = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
+    text = cli("report", "--medium", "USB-T", "--data-dir", data_dir.path, env=env)
+    assert text.code == 0, text
+    head = text.out.splitlines()[:2]
+    assert head[0].endswith("(since 2020-01-01 09:00:00 +09:00)"), head
+    assert head[1] == (
+        "Time told: around 2020-01-01 09:00:40 +09:00 (the report counts from the time of"
+        " loss before it, to include the key releases just before it)"
+    ), head
+    ja = h.clean_env(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
+    text = cli("report", "--medium", "USB-T", "--data-dir", data_dir.path, env=ja)
+    assert "連絡された紛失時刻: 2020-01-01 09:00:40 +09:00 頃" in text.out, text.out
+    plain = cli("report", "--medium", "USB-U", "--data-dir", data_dir.path, env=env)
+    assert "Time told" not in plain.out

@@ -128,6 +128,14 @@ def test_official_over_http(
     assert [c["state"] for c in found["containers"]] == ["suspended"]
     report = cli("report", "--medium", "R-1", "--json", "--server", server, env=off).json()
     assert report["medium"] == "R-1"
+    # The time told goes with the report over HTTP as locally (spec §loss told_at).
+    h.make_container(settings, people.writer, medium="R-2")
+    times = ("--lost-at", "2020-01-01T09:00:00+09:00", "--told-at", "2020-01-01T09:01:00+09:00")
+    told = cli(
+        "report-loss", "--medium", "R-2", *times, "--reason", "lost", "--json",
+        "--server", server, env=off,
+    )  # fmt: skip
+    assert told.code == 0 and told.json()["told_at"] == "2020-01-01T00:01:00.000000Z", told
     assert report["containers"][0]["container_id"] == cid
 
     result = cli("destroy", cid, "--reason", "gone", "--server", server, env=off)
