@@ -8,15 +8,12 @@ vectors and offline demos.
 Spec anchors: spec/protocol.md §evaluate, §commit, §receipt; spec/format.md §key-schedule.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import os
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from pycontainer import argon2_memory
+from pycontainer._record import Record
 from pycontainer.errors import (
     FormatError,
     KeyServerDeniedError,
@@ -30,9 +27,9 @@ from pycontainer.format import primitives as p
 RandomSource = Callable[[int], bytes]
 
 
-# NamedTuples, not frozen dataclasses: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class SlotInfo(NamedTuple):
+# Records (pycontainer/_record.py), not frozen dataclasses or NamedTuples: every `rwc cat`
+# defines them, and those cost ~3.7 M and ~0.6 M instructions each against ~0.1 M (issue 15).
+class SlotInfo(Record):
     """What a client needs to ask for a container's key release.
 
     Attributes:
@@ -49,7 +46,7 @@ class SlotInfo(NamedTuple):
     header_digest: bytes | None = None
 
 
-class Evaluation(NamedTuple):
+class Evaluation(Record):
     """The key server's answer to an evaluate request.
 
     Attributes:

@@ -52,6 +52,14 @@ NO_DEADLINE_OPTION = "rwc_no_deadline"
 # One SELECT, no transaction needed: SQLite runs it in its own implicit read snapshot.
 SINGLE_READ_OPTION = "rwc_single_read"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Prepared statements sqlite3 keeps per connection (its default: 128). The key-release
+# path's texts vary with its batch (keyserver/_release/compiled.py: the locked rows,
+# the tokens, the facts, the challenges' and the audit entries' INSERTs, each per
+# count), up to 64 jobs: five texts per size, 320. Past the cache, a statement is
+# prepared again under the chain head: batches of 1 to 32 on 128 prepared ~1 more
+# statement per batch, +0.3 M instructions (~0.6%) per batch (bench/profiles/keyserver.md,
+# seventeenth session). A prepared statement holds its compiled program, a few kB.
+SQLITE_CACHED_STATEMENTS = 512
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -60,7 +68,11 @@ def make_engine(settings: Settings) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": settings.busy_timeout_ms / 1000,
+                "cached_statements": SQLITE_CACHED_STATEMENTS,
+            },
             pool_size=settings.pool_size,
             # No pre-ping: a connection to a local file cannot go stale, and the ping
             # would cost a statement per checkout (twice per key release).

@@ -12,15 +12,11 @@ pycontainer/cli/read.py ``_prepare_tls``; issue 15). pycontainer.reader offers a
 Spec anchors: spec/format.md §header.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import os
 import stat
-from typing import NamedTuple
 
 from pycontainer import _portable
+from pycontainer._record import Record
 from pycontainer.errors import FormatError, InputError
 from pycontainer.format import header as hdr
 from pycontainer.format import primitives as p
@@ -29,9 +25,9 @@ from pycontainer.format.stream import Layout
 StrPath = str | os.PathLike[str]
 
 
-# NamedTuples, not frozen dataclasses: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class SlotSummary(NamedTuple):
+# Records (pycontainer/_record.py), not frozen dataclasses or NamedTuples: every `rwc cat`
+# defines them, and those cost ~3.7 M and ~0.6 M instructions each against ~0.1 M (issue 15).
+class SlotSummary(Record):
     """The public content of a server-oprf slot.
 
     Attributes:
@@ -47,7 +43,7 @@ class SlotSummary(NamedTuple):
     argon2: p.Argon2Params
 
 
-class HeaderInfo(NamedTuple):
+class HeaderInfo(Record):
     """What can be learned from a container without the key server.
 
     Attributes:

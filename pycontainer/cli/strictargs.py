@@ -14,10 +14,6 @@ catalogue, keyserver/_cli/_argparse.py; ``rwc``: pycontainer/cli/texts.py). The 
 wording stays argparse's, for ``--json`` and for scripts that read it.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import argparse
 import os
 import re
@@ -25,7 +21,9 @@ import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any, NamedTuple, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
+
+from pycontainer._record import Record
 
 # The language of the parse in progress (set by the root parser's parse_args): argparse
 # calls the chosen subcommand's parser, which the command never sees, so its language
@@ -85,10 +83,10 @@ _ARGPARSE: tuple[tuple[str, str], ...] = (
 )
 
 
-class UsageText(NamedTuple):
+class UsageText(Record):
     """One usage error or hint: a key of :data:`ENGLISH` and the values it names.
 
-    A NamedTuple, not a dataclass: every `rwc` run imports this module (issue 15).
+    A record, not a dataclass: every `rwc` run defines it (pycontainer/_record.py, issue 15).
     """
 
     key: str

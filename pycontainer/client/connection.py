@@ -34,17 +34,14 @@ retry rules depend on it (pycontainer.client.keyserver).
 Spec anchors: spec/protocol.md §transport.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import base64
 import contextlib
 import select
 import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from pycontainer._record import Record
 from pycontainer.client.http11 import BrokenAnswerError, format_request, host_header, read_answer
 from pycontainer.client.transport import unusable_bundle
 from pycontainer.errors import KeyServerProtocolError
@@ -148,10 +145,10 @@ class ExchangeFailedError(Exception):
         self.why = why
 
 
-class Answer(NamedTuple):
+class Answer(Record):
     """A complete answer: status, media type header, body (at most the limit), language.
 
-    A NamedTuple for its creation cost at import (pycontainer.client.wire, issue 15).
+    A record for its creation cost at import (pycontainer/_record.py, issue 15).
     """
 
     status: int
@@ -161,7 +158,7 @@ class Answer(NamedTuple):
     content_language: str = ""
 
 
-class _Proxy(NamedTuple):
+class _Proxy(Record):
     host: str
     port: int
     headers: dict[str, str]

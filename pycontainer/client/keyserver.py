@@ -28,15 +28,12 @@ Spec anchors: spec/protocol.md §auth, §register, §evaluate, §commit, §recei
 §errors; spec/format.md §slot-server-oprf.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from pycontainer._record import Record
 from pycontainer.client.connection import (
     CERT_UNTRUSTED,
     PROXY_HINTS,
@@ -109,10 +106,10 @@ RECEIPT_MAC_SIZE = 32  # HMAC-SHA-256
 USER_AGENT = "rwc-client/1"
 
 
-class ClientLimits(NamedTuple):
+class ClientLimits(Record):
     """Timeouts, retry policy and size limits of the client (configuration, not magic numbers).
 
-    A NamedTuple for its creation cost at import (pycontainer.client.wire, issue 15).
+    A record for its creation cost at import (pycontainer/_record.py, issue 15).
 
     Attributes:
         connect_timeout: Seconds to establish a connection (TCP + TLS).

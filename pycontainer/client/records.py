@@ -8,19 +8,16 @@ tests/cli/test_lazy_imports.py). pycontainer.client.keyserver still offers them 
 Spec anchors: spec/protocol.md §register, §whoami.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 from datetime import datetime
-from typing import NamedTuple
 
-# NamedTuples, not frozen dataclasses: on Python 3.11 creating a frozen dataclass costs
-# ~3.7 M instructions (~1 ms), a NamedTuple a sixth of that (issue 15; figures in
-# bench/profiles/startup.md). Both are immutable and compare by value.
+from pycontainer._record import Record
+
+# Records, not frozen dataclasses: on Python 3.11 creating a frozen dataclass costs ~3.7 M
+# instructions (~1 ms), a NamedTuple ~0.6 M, a record ~0.1 M (pycontainer/_record.py; issue
+# 15, figures in bench/profiles/startup.md). All three are immutable and compare by value.
 
 
-class Policy(NamedTuple):
+class Policy(Record):
     """What the writer asks the server to enforce for a new container (spec §register).
 
     Attributes:
@@ -42,7 +39,7 @@ class Policy(NamedTuple):
     attempt_budget: int | None = None
 
 
-class Registration(NamedTuple):
+class Registration(Record):
     """The server's answer to register (spec §register).
 
     Attributes:
@@ -58,7 +55,7 @@ class Registration(NamedTuple):
     pending_expires_at: str | None = None
 
 
-class Identity(NamedTuple):
+class Identity(Record):
     """Who the token belongs to (spec §whoami)."""
 
     name: str

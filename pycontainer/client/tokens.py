@@ -74,11 +74,20 @@ def config_dir(env: Mapping[str, str] | None = None) -> str:
     """Return the rwc configuration directory ($XDG_CONFIG_HOME/rwc or ~/.config/rwc)."""
     env = os.environ if env is None else env
     base = env.get(ENV_CONFIG_HOME)
-    # XDG: a relative value is invalid and must be ignored.
-    if base and os.path.isabs(base):
+    # XDG: a relative value is invalid and must be ignored. On Windows \config is relative to
+    # the current drive, which os.path.isabs accepts and pathlib did not: a drive too.
+    if base and os.path.isabs(base) and (os.name != "nt" or os.path.splitdrive(base)[0]):
         return os.path.join(base, "rwc")
-    # The home directory as Path.home() finds it (HOME; on Windows USERPROFILE).
-    return os.path.join(os.path.expanduser("~"), ".config", "rwc")
+    # The home directory as Path.home() finds it (HOME, else the password database; on
+    # Windows USERPROFILE). Where none is known expanduser leaves "~" as it is: that must
+    # not become a directory named "~" under the current one, holding tokens.
+    home = os.path.expanduser("~")
+    if home.startswith("~"):
+        raise TokenConfigError(
+            "rwc cannot find your home directory for its token store",
+            hint=f"set HOME, or {ENV_CONFIG_HOME} to an absolute path",
+        )
+    return os.path.join(home, ".config", "rwc")
 
 
 class TokenStore:

@@ -10,16 +10,13 @@ pycontainer.client.records, which a reader's run does not import.
 Spec anchors: spec/protocol.md §encoding, §register, §access, §whoami.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import base64
 import binascii
 import json
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from pycontainer._record import Record
 from pycontainer.errors import KeyServerProtocolError
 
 
@@ -89,11 +86,11 @@ def text(doc: Mapping[str, Any], key: str) -> str:
     return value
 
 
-class Access(NamedTuple):
+class Access(Record):
     """The answer of ``GET /v1/containers/{id}/access`` (protocol §access).
 
-    A NamedTuple, not a frozen dataclass, for its creation cost at import (as the types in
-    pycontainer.client.records).
+    A record, not a frozen dataclass, for its creation cost at import (pycontainer/_record.py,
+    as the types in pycontainer.client.records).
 
     Attributes:
         password_required: Whether the writer sealed with a password.

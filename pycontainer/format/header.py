@@ -1,4 +1,4 @@
-"""Header codec: bytes <-> NamedTuples, canonical and strict, no cryptography.
+"""Header codec: bytes <-> records, canonical and strict, no cryptography.
 
 The header is read field by field from a buffer whose length was bounded first
 (``HEADER_MIN <= header_length <= HEADER_MAX``), so no field can make us allocate more than
@@ -14,12 +14,7 @@ written out here. A decoded header re-encodes to the same bytes (tests/vectors).
 Spec anchors: spec/format.md §header, §slot-server-oprf, §extensions.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
-from typing import NamedTuple
-
+from pycontainer._record import Record
 from pycontainer.errors import FormatError, NotAContainerError, UnsupportedVersionError
 from pycontainer.format import oprf
 from pycontainer.format import primitives as p
@@ -37,9 +32,9 @@ def _uint(value: int, size: int, what: str) -> bytes:
         raise _corrupt(f"{what} does not fit its field") from None
 
 
-# NamedTuples, not frozen dataclasses: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class OprfSlot(NamedTuple):
+# Records (pycontainer/_record.py), not frozen dataclasses or NamedTuples: every `rwc cat`
+# defines them, and those cost ~3.7 M and ~0.6 M instructions each against ~0.1 M (issue 15).
+class OprfSlot(Record):
     """Slot type 1 ``server-oprf`` (spec §slot-server-oprf).
 
     Attributes:
@@ -78,14 +73,14 @@ class OprfSlot(NamedTuple):
         )
 
 
-class UnknownSlot(NamedTuple):
+class UnknownSlot(Record):
     """A slot of a type this version does not know; skipped by readers (spec §header)."""
 
     slot_type: int
     body: bytes
 
 
-class Extension(NamedTuple):
+class Extension(Record):
     """A header extension (spec §extensions). v1 defines none."""
 
     ext_type: int
@@ -96,7 +91,7 @@ class Extension(NamedTuple):
 Slot = OprfSlot | UnknownSlot
 
 
-class Header(NamedTuple):
+class Header(Record):
     """A decoded (or to-be-encoded) container header.
 
     Attributes:

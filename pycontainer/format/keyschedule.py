@@ -14,11 +14,11 @@ from typing import Any
 from _argon2_cffi_bindings import ffi, lib
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from pycontainer.errors import ContainerError, HeaderAuthError, InputError, WrongPasswordError
 from pycontainer.format import primitives as p
+from pycontainer.format.stream import AESGCM  # cryptography's (see stream.py)
 
 # libargon2's allocate_cbk and free_cbk (cffi callbacks), or None: see stretch().
 Argon2Memory = tuple[Any, Any] | None

@@ -7,11 +7,9 @@ compared line by line.
 Spec anchors: spec/format.md §header, §slot-server-oprf, §key-schedule, §payload, §index.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
+from typing import Final
 
-from typing import Final, NamedTuple
+from pycontainer._record import Record
 
 # spec §header: fixed prefix.
 MAGIC: Final = b"\x89RWC\r\n\x1a\n"
@@ -87,9 +85,9 @@ WORKERS_DEFAULT: Final = 2
 WINDOW_PER_WORKER: Final = 2  # chunks in flight per worker: bounds memory, keeps cores busy
 
 
-# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class Argon2Params(NamedTuple):
+# A record (pycontainer/_record.py), not a frozen dataclass or a NamedTuple: every `rwc cat`
+# defines it, and those cost ~3.7 M and ~0.6 M instructions to define against ~0.1 M (issue 15).
+class Argon2Params(Record):
     """Argon2id cost parameters (spec §slot-server-oprf).
 
     The default is RFC 9106's second recommended option (64 MiB, t=3, p=4).

@@ -11,17 +11,20 @@ drive it over files live in :mod:`pycontainer._engine.pipeline`.
 Spec anchors: spec/format.md §payload.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
-from typing import NamedTuple
-
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
 
+from pycontainer._record import Record
 from pycontainer.errors import PayloadError
 from pycontainer.format import primitives as p
+
+# AES-256-GCM: cryptography's one AESGCM class, taken where its public module takes it from
+# (cryptography/hazmat/primitives/ciphers/aead.py: ``AESGCM = rust_openssl.aead.AESGCM``;
+# the same object, tests/cli/test_lazy_imports.py). Importing the public module runs the
+# ``ciphers`` package first, every block cipher and mode with the deprecated ones, ~7 M
+# instructions of every small `rwc cat` for a class it does not use (issue 15). The key
+# schedule's key wrap uses this name too: one import of it.
+AESGCM = _rust_openssl.aead.AESGCM
 
 _COUNTER_LIMIT = 1 << (8 * p.STREAM_COUNTER_SIZE)  # spec §payload: counter < 2^88
 
@@ -38,9 +41,9 @@ def nonce(index: int, last: bool) -> bytes:
     return index.to_bytes(p.STREAM_COUNTER_SIZE, "big") + bytes((flag,))
 
 
-# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class Layout(NamedTuple):
+# A record (pycontainer/_record.py), not a frozen dataclass or a NamedTuple: every `rwc cat`
+# defines it, and those cost ~3.7 M and ~0.6 M instructions to define against ~0.1 M (issue 15).
+class Layout(Record):
     """Geometry of a payload: where chunk ``i`` lives in the ciphertext and the plaintext.
 
     Attributes:

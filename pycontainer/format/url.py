@@ -9,13 +9,9 @@ ASCII only, ``scheme "://" host [":" port] path``, no userinfo, query or fragmen
 I/O-free; raises :class:`UrlError` with a reason in words.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import re
-from typing import NamedTuple
 
+from pycontainer._record import Record
 from pycontainer.format import primitives as p
 
 _SCHEME = re.compile(r"(?i:https?)://")
@@ -33,9 +29,9 @@ class UrlError(ValueError):
     """The URL breaks the slot URL grammar; ``str()`` says which part."""
 
 
-# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class ServerUrl(NamedTuple):
+# A record (pycontainer/_record.py), not a frozen dataclass or a NamedTuple: every `rwc cat`
+# defines it, and those cost ~3.7 M and ~0.6 M instructions to define against ~0.1 M (issue 15).
+class ServerUrl(Record):
     """A URL that passed the grammar.
 
     Attributes:

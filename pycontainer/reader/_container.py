@@ -7,20 +7,17 @@ anything is trusted (spec/format.md §reading steps 4-5).
 Spec anchors: spec/format.md §payload, §index.
 """
 
-# No `from __future__ import annotations` here: it makes a NamedTuple's field types strings,
-# which typing compiles, and the process's first compile() costs ~10 M instructions of a
-# small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
-
 import os
 import unicodedata
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import NamedTuple, Self
+from typing import Self
 
 from pycontainer import _portable
 from pycontainer._engine.direct import DirectReads, read_span
 from pycontainer._engine.pipeline import Buffers, open_chunks
 from pycontainer._engine.readahead import DIRECT_READ_AHEAD
+from pycontainer._record import Record
 from pycontainer.errors import (
     EntryNotFoundError,
     FormatError,
@@ -39,9 +36,9 @@ from pycontainer.reader._entry import EntryReader
 StrPath = str | os.PathLike[str]
 
 
-# A NamedTuple, not a frozen dataclass: every `rwc cat` imports this module, and the
-# dataclasses module with each class's generated methods costs a small open ~10 ms (issue 15).
-class ReaderLimits(NamedTuple):
+# A record (pycontainer/_record.py), not a frozen dataclass or a NamedTuple: every `rwc cat`
+# defines it, and those cost ~3.7 M and ~0.6 M instructions to define against ~0.1 M (issue 15).
+class ReaderLimits(Record):
     """Reader-side bounds (each at most the spec's MUST bound).
 
     Attributes:

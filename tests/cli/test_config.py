@@ -25,6 +25,14 @@ def test_config_dir_follows_xdg(tmp_path: Path) -> None:
     assert config_dir({"XDG_CONFIG_HOME": "rel"}) == str(Path.home() / ".config" / "rwc")
 
 
+def test_config_dir_without_a_home_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # expanduser leaves "~" when it knows no home: never a relative "~/.config/rwc".
+    monkeypatch.setenv("HOME", "~")
+    with pytest.raises(TokenConfigError, match="cannot find your home directory") as info:
+        config_dir({})
+    assert info.value.hint == "set HOME, or XDG_CONFIG_HOME to an absolute path"
+
+
 def test_store_modes_and_roundtrip(tmp_path: Path) -> None:
     store = TokenStore(tmp_path / "cfg" / "rwc")
     store.put("https://Keys.City.Example/", TOKEN)

@@ -76,6 +76,33 @@ def test_entry_module_imports_no_typing(code: str) -> None:
     assert "typing" not in _loaded_after(code)
 
 
+def test_aes_gcm_is_cryptographys_own_class() -> None:
+    # pycontainer.format.stream takes AESGCM from cryptography's Rust binding, where the
+    # public module takes it from: the very same class, not a look-alike.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+
+    from pycontainer.format import stream  # noqa: PLC0415
+
+    assert stream.AESGCM is AESGCM  # and the key schedule's (it imports this one)
+
+
+def test_a_readers_modules_define_one_named_tuple() -> None:
+    # Records (pycontainer/_record.py) where NamedTuples were: each costs ~0.5 M instructions
+    # less to define, and a small cat's modules defined 18 (issue 15). Entry stays one: an
+    # index makes one per file, and a record's generic __init__ costs more per instance.
+    code = (
+        "import sys, pycontainer.cli.main, pycontainer.reader, pycontainer.client.keyserver\n"
+        "mods = [m for n, m in list(sys.modules.items()) if n.startswith('pycontainer')]\n"
+        "print(sorted(f'{v.__module__}.{k}' for m in mods for k, v in vars(m).items()\n"
+        "    if isinstance(v, type) and issubclass(v, tuple) and hasattr(v, '_fields')\n"
+        "    and v.__module__ == m.__name__))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.split() == ["['pycontainer.format.archive.Entry']"]
+
+
 def test_public_names_load_on_first_use() -> None:
     for name in pycontainer.__all__:
         value = getattr(pycontainer, name)
@@ -252,6 +279,12 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path, token:
     # imports ipaddress, ~14 M instructions (bench/profiles/startup.md); the proxy settings
     # (urllib.parse, urllib.request) only for a remote https server.
     unused += ["pathlib", "urllib.parse", "ipaddress"]
+    # argparse's messages stay its English (pycontainer/cli/entry.py): no gettext look-ups,
+    # whose first one imports locale.
+    unused += ["locale"]
+    # AES-GCM from cryptography's binding (pycontainer/format/stream.py): not through the
+    # ciphers package, which loads every block cipher and mode, the deprecated ones too.
+    unused += ["cryptography.hazmat.primitives.ciphers", "cryptography.hazmat.decrepit"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
     needed = {"_argon2_cffi_bindings", "cryptography", "httptools", "pycontainer.reader"}

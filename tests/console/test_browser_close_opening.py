@@ -77,10 +77,11 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     after = driver.find_element(By.CSS_SELECTOR, "#choice-after .answer-tag").text
     assert after == translated(language, "Not opened")
     detail = driver.find_element(By.ID, "close-detail")
-    tags = "#counted .answer-tag"
+    # Each answer's row its own (seventeenth session: one cell spanning two rows).
+    tags = "#choice-before .answer-tag, #choice-unsure .answer-tag"
     assert [t.text for t in driver.find_elements(By.CSS_SELECTOR, tags) if t.is_displayed()] == [
         translated(language, "Opened")
-    ]
+    ] * 2
     # Folded (read only by whoever asks which container), in time order, the answer first.
     items = detail.find_elements(By.TAG_NAME, "li")
     assert not any(item.is_displayed() for item in items)
@@ -124,15 +125,12 @@ def test_after_the_opening_reports_the_time_as_typed(
         driver = browser(language)
         try:
             _review_with_question(driver, console_url, world.tokens["official"], language)
-            # The button says what the README says it does.
+            # The button says the time it reports from, as "Not sure" does; not the README
+            # card's step (seventeenth session: readers following the card pressed it).
             after = driver.find_element(By.ID, "confirm-loss").text
-            assert after == translated(language, "Yes, after:") + " " + translations(
-                language
-            ).ngettext(
-                "Report lost and suspend %(n)s container",
-                "Report lost and suspend %(n)s containers",
-                2,
-            ) % {"n": 2}
+            assert after == translated(
+                language, "Yes, after: report lost from %(at)s and suspend"
+            ) % {"at": "17:41"}
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             if language == "ja":  # the checked-in picture (docs/console)
                 shoot(driver, screenshot_dir, "05b-close-opening")
@@ -195,9 +193,9 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
 ) -> None:
     """Told only "around 17:41" (sixteenth session: both newcomers could not answer), the
     official presses "Not sure": the report counts from 17:40:15, the clerk's opening
-    is after the loss (Opened), the time told is its own row under the time of loss, and
-    the answer says it is Opened because counting starts before the time told
-    (seventeenth session: the time told was only in the reasons, on every row)."""
+    is after the loss (Opened), the time told is its own row above the time counted
+    from, and the answer says who opened it when, before the time told, and why it
+    counts (seventeenth session: the time told was only in the reasons, on every row)."""
     with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
@@ -211,9 +209,9 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             counted = driver.find_element(By.ID, "answer-counted").text
             assert counted == translated(
                 language,
-                "Counted from %(first)s, before the time told (around %(told)s), to include"
-                " the key releases just before it.",
-            ) % {"first": "17:40:15", "told": "17:41"}
+                "Opened by %(who)s at %(at)s, before the time told (around %(told)s): counted,"
+                " as the time of loss is not certain.",
+            ) % {"who": "reader", "at": "17:40:15", "told": "17:41"}
             assert "17:41" not in driver.find_element(By.ID, "report-reason").text
         finally:
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -25,9 +25,10 @@ from tests.support.world import activate
 
 
 def _question(text: str) -> dict[str, Any]:
-    """A close release's question and its three answers (each row: its button; the report's
-    answer beside "after", one for "before" and "not sure" together), and each release's
-    detail by container (folded under them), if any."""
+    """A close release's question and its three answers (each row: its button and the
+    report's answer beside it, seventeenth session: one cell spanning "before" and "not
+    sure" read as belonging to neither), and each release's detail by container (folded
+    under the last), if any."""
     section = text.split('<section class="question" id="close-opening"', 1)[1]
     section = section.split("</section>", 1)[0]
     detail = re.search(
@@ -48,13 +49,13 @@ def _question(text: str) -> dict[str, Any]:
     assert 'id="confirm-cautious" class="button">' in unsure[0]
     assert '<input type="hidden" name="cautious" value="1">' in unsure[0]
     assert "autofocus" not in section and "primary" not in section
-    assert '<td rowspan="2" id="counted">' in folded
+    assert all(len(cells) == 2 for cells in rows.values()), rows
+    assert "rowspan" not in folded
     return {
         "question": html.unescape(found.group(1)),
         "after": (text_of(after[0]), text_of(after[1])),
-        "before": text_of(before[0]),
-        "unsure": text_of(unsure[0]),
-        "counted": text_of(before[1]),
+        "before": (text_of(before[0]), text_of(before[1])),
+        "unsure": (text_of(unsure[0]), text_of(unsure[1])),
         "by_container": None
         if detail is None
         else [text_of(item) for item in re.findall(r"<li>(.*?)</li>", detail.group(1), re.S)],
@@ -86,13 +87,14 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             "Just before the loss, at 17:40:15\N{EN DASH}17:40:20, 2 keys were released to"
             " reader, 1 of them opened (confirmed). Was the medium lost after that?"
         ),
-        "after": ("Yes, after: Report lost and suspend 2 containers", "Report: Not opened"),
-        "before": "No, before: Change the time of loss",
-        "unsure": "Not sure: report lost from 17:40:15 and suspend",
+        # Each button the time it reports from (seventeenth session: "Report lost and
+        # suspend N containers", the README card's step, was pressed for it).
+        "after": ("Yes, after: report lost from 17:41 and suspend", "Report: Not opened"),
         # The medium's answer, as the paper's headline gives it; each container's own
         # under it, as the paper gives them (fifteenth session: the medium's Opened was
         # read against the paper's Possibly opened for the container with only a key).
-        "counted": "Report: Opened",
+        "before": ("No, before: Change the time of loss", "Report: Opened"),
+        "unsure": ("Not sure: report lost from 17:40:15 and suspend", "Report: Opened"),
         "by_container": [
             "Opened “late”: key released at 17:40:15 to reader, opening confirmed",
             "Possibly opened “tried”: key released at 17:40:20 to reader, opening not confirmed",
@@ -103,10 +105,9 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             "紛失の直前 17:40:15〜17:40:20 に reader へ 2 件の鍵が発行され、"
             "うち 1 件は開封が確認されています。紛失はこれより後ですか?"
         ),
-        "after": ("はい、後です: 紛失を届け出て 2 件のコンテナを停止", "報告書: 開かれていない"),
-        "before": "いいえ、前です: 紛失日時を直す",
-        "unsure": "わからない: 早い方 (17:40:15) で届け出て停止",
-        "counted": "報告書: 開かれた",
+        "after": ("はい、後です: 17:41 で届け出て停止", "報告書: 開かれていない"),
+        "before": ("いいえ、前です: 紛失日時を直す", "報告書: 開かれた"),
+        "unsure": ("わからない: 早い方 (17:40:15) で届け出て停止", "報告書: 開かれた"),
         "by_container": [
             "開かれた 「late」: 17:40:15 に reader へ鍵の発行、開封の確認あり",
             "開かれた可能性あり 「tried」: 17:40:20 に reader へ鍵の発行、開封の確認なし",
@@ -203,7 +204,7 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
         " Was the medium lost after that?"
     )
     # One container: named in the question, its answer is the medium's, no detail.
-    assert _question(near)["counted"] == "Report: Opened"
+    assert _question(near)["unsure"][1] == "Report: Opened"
     assert _question(near)["by_container"] is None
 
 
@@ -252,7 +253,7 @@ def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
         en, _ = review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
     asked = _question(en)
     assert asked["after"][1] == "Report: Opened"
-    assert asked["counted"] == "Report: Opened"
+    assert asked["unsure"][1] == "Report: Opened"
 
 
 def test_not_sure_reports_from_the_first_release_with_the_time_told_in_the_reason(

@@ -91,14 +91,15 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     changes = translate(language, "Suspensions, restores and destroys since the loss", {})
     placed = _sections_whole(pages, ["late", "tried", *monthly], changes)
     assert placed["late"] == 1  # page 1 is not left half empty
-    # Page 1: the time told beside the time of loss, and why the answer is Opened.
+    # Page 1: the time told beside the time of loss, and who opened it when, and why it
+    # counts.
     first = " ".join(pages[0].split())
     told = translate(language, "around %(at)s", {"at": "17:41"})
     assert f"{translate(language, 'Time told', {})} {told}" in first, first
     counted = translate(
         language,
-        "Counted from %(first)s, before the time told (around %(told)s), to include the key"
-        " releases just before it.",
-        {"first": "17:40:15", "told": "17:41"},
+        "Opened by %(who)s at %(at)s, before the time told (around %(told)s): counted, as"
+        " the time of loss is not certain.",
+        {"who": "reader", "at": "17:40:15", "told": "17:41"},
     )
     assert "".join(counted.split()) in "".join(first.split())

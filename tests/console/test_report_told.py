@@ -57,11 +57,12 @@ def _answer_box(page: str) -> list[str]:
 
 
 def _counted(language: str) -> str:
+    """Who opened it and when, and why it counts: the clerk (the world's reader)."""
     return translate(
         language,
-        "Counted from %(first)s, before the time told (around %(told)s), to include the key"
-        " releases just before it.",
-        {"first": "17:40:15", "told": "17:41"},
+        "Opened by %(who)s at %(at)s, before the time told (around %(told)s): counted, as"
+        " the time of loss is not certain.",
+        {"who": "reader", "at": "17:40:15", "told": "17:41"},
     )
 
 
@@ -75,16 +76,19 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     assert doc["told_at"] == "2026-12-03T08:41:00.000000Z"  # the JSON download
     rows = facts(page)
     lost = ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") + " (UTC+09:00)"
-    at = [label for label, _ in rows].index(translate(language, "Lost at", {}))
-    assert rows[at : at + 2] == [
-        (translate(language, "Lost at", {}), lost),
+    # The time told first, then the time of loss as what it is, the time counted from
+    # (the lead's newcomer runs: "Lost at 12:37:52" looked exact).
+    assert rows[:2] == [
         (
             translate(language, "Time told", {}),
             translate(language, "around %(at)s", {"at": "17:41"}),
         ),
+        (translate(language, "Counted from", {}), lost),
     ]
-    # The answer is Opened only because the clerk's opening at 17:40:15 counts: said in
-    # one line under it (on paper too: the answer box is printed).
+    assert translate(language, "Lost at", {}) not in dict(rows)
+    # The answer is Opened only because the clerk's opening at 17:40:15 counts: who and
+    # when, and why, in one line under it (on paper too: the answer box is printed). A
+    # big "Opened" alone alarmed the newcomers and read as the finder's doing.
     box = _answer_box(page)
     assert box[1] == translate(language, "Opened", {})
     assert box[2] == _counted(language)
@@ -118,5 +122,22 @@ def test_a_report_without_a_time_told_prints_as_before(
         _report_loss(world, lost_at=LOST)
         page, doc = _pages(console_url, world.tokens["official"], "en")
     assert doc["told_at"] is None
-    assert "Time told" not in dict(facts(page))
+    assert "Time told" not in dict(facts(page)) and "Counted from" not in dict(facts(page))
+    assert "Lost at" in dict(facts(page))
     assert "answer-counted" not in page
+
+
+def test_a_key_released_before_the_time_told_is_said_as_released(
+    settings: Settings, console_url: str
+) -> None:
+    """Only a key released (no receipt) between the two times: Possibly opened, said as a
+    release to whom and when, never as an opening."""
+    with opened(settings, console_url, {}, {"tried": OPENINGS["late"]}) as world:
+        _report_loss(world, lost_at=LOST, told_at=TOLD)
+        page, _ = _pages(console_url, world.tokens["official"], "en")
+    box = _answer_box(page)
+    assert box[1] == "Possibly opened"
+    assert box[2] == (
+        "Key released to reader at 17:40:15, before the time told (around 17:41): counted,"
+        " as the time of loss is not certain."
+    )

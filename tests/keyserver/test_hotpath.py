@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -271,3 +272,30 @@ def test_more_rows_than_one_statement_takes_are_all_written(
         rows = session.scalars(select(Challenge).where(Challenge.container_id == cid)).all()
     assert sorted(r.challenge_hash for r in rows) == digests
     assert {(r.principal_id, r.issued_at) for r in rows} == {(1, now)}
+
+
+def test_sqlite_keeps_a_prepared_statement_for_every_batch_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release path's texts per batch size (up to 64 jobs) fit sqlite3's statement cache.
+
+    Five texts vary with the batch's size (rows, tokens, facts, two INSERTs): past the
+    cache a statement is prepared again under the chain head. The real connect runs;
+    only its arguments are recorded.
+    """
+    seen: list[dict[str, Any]] = []
+    real = sqlite3.dbapi2.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3.dbapi2, "connect", connect)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ks.db'}", master_key_b64="A" * 43)
+    eng = make_engine(settings)
+    try:
+        with eng.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    finally:
+        eng.dispose()
+    assert seen and seen[0]["cached_statements"] >= 5 * 64 + 10

@@ -331,21 +331,39 @@ def told_view(page: Page, doc: dict[str, Any]) -> dict[str, Any] | None:
 
     Issue 12, seventeenth session: the "Not sure" answer reports from the first key release
     just before the time the official was told (spec §loss ``told_at``); the report shows
-    the time told as its own row, to the minute unless it was told with seconds, and says
-    under its answer when that answer is what it is only because of the releases between
-    the two: the medium report's own answer counted from the time told (``since``, spec
-    §report) differs from the one counted from the time of loss. None: no time told (every
-    report before migration 0014, or the time as typed), shown as before.
+    the time told as its own row, to the minute unless it was told with seconds, above the
+    time it counts from. When the answer is what it is only because of the releases
+    between the two (the medium report's own answer counted from the time told, ``since``,
+    spec §report, differs), it says under the answer who was given a key or opened it,
+    and when (the release's time, as the tables print it), and that it counts because the
+    time of loss is not certain: a big "Opened" alone alarmed the newcomers and would be
+    read as the finder's doing. None: no time told (every report before migration 0014,
+    or the time as typed), shown as before.
     """
     if not doc.get("told_at"):
         return None
     told = datetime.fromisoformat(str(doc["told_at"]))
     from_told = page.service.medium_report(page.principal, doc["medium"], told, ctx=page.ctx)
-    return {
-        "at": doc["told_at"],
-        "seconds": told.second != 0,
-        "counted": from_told["answer"] != doc["answer"],
-    }
+    # spec §report kind: the releases and confirmed openings before the time told (its
+    # sequence number, as the window's), in the order they happened.
+    before = sorted(
+        (
+            a
+            for c in doc["containers"]
+            for a in c["attempts"]
+            if a["seq"] < from_told["window_start_seq"] and a["kind"] in {"release", "confirmed"}
+        ),
+        key=lambda a: int(a["seq"]),
+    )
+    counted = None
+    if before and from_told["answer"] != doc["answer"]:
+        releases = [a for a in before if a["kind"] == "release"] or before
+        counted = {
+            "who": list(dict.fromkeys(str(a["actor"]) for a in before)),
+            "at": releases[0]["at"],
+            "opened": any(a["kind"] == "confirmed" for a in before),
+        }
+    return {"at": doc["told_at"], "seconds": told.second != 0, "counted": counted}
 
 
 @router.get("/medium/report")
