@@ -21,7 +21,6 @@ used for anything that releases or grants:
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -190,38 +189,21 @@ def changed_macs(
     return [mac if good else None for mac, good in zip(new, ok, strict=True)]
 
 
-# RFC 2104 with SHA-256 (block 64 bytes), as the stdlib's own hmac.HMAC builds it without
-# OpenSSL's HMAC: the key padded and XORed with 0x36 (inner) and 0x5C (outer).
-_SHA256_BLOCK = 64
-_INNER_PAD = bytes(x ^ 0x36 for x in range(256))
-_OUTER_PAD = bytes(x ^ 0x5C for x in range(256))
-
-
-def _started(row_key: bytes) -> tuple[Any, Any]:
-    """HMAC-SHA-256's inner hash after (key ^ ipad) || label || 0x00, and its outer one."""
-    if len(row_key) > _SHA256_BLOCK:
-        row_key = hashlib.sha256(row_key).digest()
-    padded = row_key.ljust(_SHA256_BLOCK, b"\x00")
-    inner = hashlib.sha256(padded.translate(_INNER_PAD))
-    inner.update(_HEAD)
-    return inner, hashlib.sha256(padded.translate(_OUTER_PAD))
-
-
 def _macs(row_keys: Sequence[bytes], bodies: Iterable[bytes]) -> list[bytes]:
     """HMAC-SHA-256(key, label 0x00 || body) per row, the label hashed once per key.
 
-    The same MAC as :func:`row_mac` (hmac.new; tests/keyserver/test_rowmac_batch.py),
-    built from two started SHA-256 states copied per row: the stdlib's HMAC object costs
-    three Python calls per row on top (its copy, update, digest), 40% of this loop's CPU
-    for a bulk change of 100,000 rows twice over (issue 15, bench/profiles/keyserver.md).
+    The same MAC as :func:`row_mac` (tests/keyserver/test_rowmac_batch.py). Security
+    decision: the library's HMAC object, copied per row, never an HMAC assembled here from
+    SHA-256 states and pads. That was 0.05 CPU-s faster per 100,000 rows and pass (two
+    passes per bulk change: about 10% of a bulk suspend's server CPU; seventeenth session,
+    bench/profiles/keyserver.md): not worth a cryptographic construction of our own (house
+    rule). ``hmac.digest`` one-shot was slower still: it redoes the key's pads every row.
     """
-    started = {k: _started(k) for k in set(row_keys)}
+    started = {k: hmac.new(k, _HEAD, "sha256") for k in set(row_keys)}
     out = []
-    for (inner, outer), body in zip(map(started.__getitem__, row_keys), bodies, strict=True):
-        digest = inner.copy()
-        digest.update(body)
-        mac = outer.copy()
-        mac.update(digest.digest())
+    for started_mac, body in zip(map(started.__getitem__, row_keys), bodies, strict=True):
+        mac = started_mac.copy()
+        mac.update(body)
         out.append(mac.digest())
     return out
 

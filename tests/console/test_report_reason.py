@@ -19,7 +19,7 @@ import pytest
 
 from keyserver._domain.i18n import translate
 from keyserver._domain.settings import Settings
-from keyserver._http.console._routes_report import internal_note, with_note
+from keyserver._http.console._routes_report import internal_note, reasons_printed, with_note
 from tests.support.loss_form import EXAMPLE, MEDIUM, official_browser, post
 
 
@@ -65,3 +65,22 @@ def test_the_internal_note_is_what_the_internal_reason_adds() -> None:
     assert internal_note("stick lost on the train", "medium lost") == "stick lost on the train"
     assert internal_note("lost on the way home", None) == "lost on the way home"
     assert internal_note(None, "medium lost") is None
+
+
+def _change(cause: str | None, public_reason: str | None, seq: int) -> dict[str, object]:
+    action = "suspend" if cause else "restore"
+    return {"seq": seq, "action": action, "cause": cause, "public_reason": public_reason}
+
+
+def test_the_paper_prints_the_reason_column_only_for_a_reason_page_1_does_not_say() -> None:
+    """The loss report's reason is on page 1; on every container's row as well, it was
+    read four times (seventeenth session's newcomer runs). A restore's own public reason
+    is not on page 1: then the column prints, every row."""
+    lost = _change("loss-report", "stolen", 5)
+    assert not reasons_printed([{"state_changes": [lost]}, {"state_changes": [lost]}])
+    assert not reasons_printed([{"state_changes": [_change("loss-report", None, 5)]}])
+    found = _change(None, "found in the office", 9)
+    assert reasons_printed([{"state_changes": [lost]}, {"state_changes": [lost, found]}])
+    # An official's suspension with its own reason too.
+    own = _change("official", "checked by IT", 3)
+    assert reasons_printed([{"state_changes": [own, lost]}])

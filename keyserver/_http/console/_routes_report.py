@@ -154,6 +154,23 @@ def loss_reasons(containers: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(reason for _, reason in found))
 
 
+def reasons_printed(containers: list[dict[str, Any]]) -> bool:
+    """Whether the paper prints the changes tables' Reason column.
+
+    Only when a change says a public reason page 1 does not (loss_reasons): the loss
+    report's is on page 1, and printed again on every container's row it was read four
+    times on a medium of three (issue 12, seventeenth session's newcomer runs); none
+    given anywhere, the column said "none given" on every row (fourteenth session). On
+    screen the column stays, with the internal note apart.
+    """
+    said = set(loss_reasons(containers))
+    return any(
+        ch.get("public_reason") and ch["public_reason"] not in said
+        for c in containers
+        for ch in c["state_changes"]
+    )
+
+
 def _to_the_second(at: datetime | str) -> datetime:
     """A release's time as the console shows it: whole seconds."""
     moment = datetime.fromisoformat(at) if isinstance(at, str) else at
@@ -395,9 +412,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             told=told_view(page, doc),
             # Each container's own release just before the time of loss, for its box.
             close_release={c["container_id"]: c for c in close["containers"]} if close else {},
-            public_reasons=any(
-                ch.get("public_reason") for c in doc["containers"] for ch in c["state_changes"]
-            ),
+            public_reasons=reasons_printed(doc["containers"]),
             loss_reasons=loss_reasons(doc["containers"]),
             internal_note=internal_note,
             print_margin=print_margin(page, doc["medium"], generated_at),
