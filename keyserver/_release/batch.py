@@ -61,6 +61,7 @@ from keyserver._release.hotpath import Batch
 from keyserver._release.jobs import EvalJob, bearer_job, parse_inputs
 from keyserver._release.lockclock import LockClock
 from keyserver._store.audit import Head, NewEntry, append_row
+from keyserver._store.engine import driver_errors
 from keyserver._store.evaluation import EvaluationRow
 from keyserver._store.ledger import Ledger
 
@@ -386,15 +387,11 @@ class Releaser:
         assert raw is not None
         cur = raw.cursor()
         try:
-            yield cur
-        except self._hot.dbapi_error as exc:
-            # Raised by the driver, not by SQLAlchemy: translate it so the one
-            # database-error handler answers (503, nothing released) and drop a
-            # connection that died under us.
-            gone = self._ledger.engine.dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
-            if gone:
-                conn.invalidate(exc)
-            raise self._hot.translate(exc, invalidated=gone) from exc
+            # Raised by the driver, not by SQLAlchemy: translated so the one
+            # database-error handler answers (503, nothing released), and a connection
+            # that died under us dropped (the store's one translation, engine.driver_errors).
+            with driver_errors(conn, cur):
+                yield cur
         finally:
             # After invalidate() the connection is closed, its cursor with it: a second
             # close must not turn the 503 into a 500 (issue 14).

@@ -38,7 +38,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement, CompoundSelect
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -238,7 +237,8 @@ class HotPath:
 
     def __init__(self, dialect: Dialect, *, async_commit: bool = False) -> None:
         self._dialect = dialect
-        # The driver's exception base (sqlite3.Error, psycopg.Error): see translate().
+        # The driver's exception base (sqlite3.Error, psycopg.Error): a cursor's close
+        # after its connection was invalidated (batch.py).
         self.dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         impl = UTCDateTime().dialect_impl(dialect)
         bind = impl.bind_processor(dialect)
@@ -301,21 +301,6 @@ class HotPath:
     ) -> _Statement:
         return _Statement(
             stmt, self._dialect, self._to_db, column_keys=column_keys, expanding=expanding
-        )
-
-    def translate(self, exc: Exception, *, invalidated: bool) -> StatementError:
-        """The SQLAlchemy exception for a driver error (OperationalError, ...).
-
-        The service's error handling (503 for an unreachable database, spec §problems)
-        is written against SQLAlchemy's classes; statements run here raise the driver's.
-        """
-        return DBAPIError.instance(
-            None,
-            None,
-            exc,
-            self.dbapi_error,
-            connection_invalidated=invalidated,
-            dialect=self._dialect,
         )
 
     def insert_rows(self, table: str, count: int) -> tuple[str, int]:

@@ -32,13 +32,10 @@ from keyserver._domain.lifecycle import Actor, Cause, State, loss_effect
 from keyserver._domain.media import SEARCH_SEPARATORS_STORED, medium_search_key, nearest
 from keyserver._domain.validation import ACTION_RE, check_text, fmt_time
 from keyserver._service.attempt_limits import at_limit
+from keyserver._service.close_releases import last_openings_before, releases_close_before
 from keyserver._service.loss import LossTimes, holding_report, loss_reporter
 from keyserver._service.media import medium_target, resolve_medium
-from keyserver._service.medium_report import (
-    answers_since,
-    last_openings_before,
-    releases_close_before,
-)
+from keyserver._service.medium_report import answers_since
 from keyserver._service.reports import export_document
 from keyserver._store import repository
 from keyserver._store.audit import canonical_json, lock_head
@@ -357,7 +354,7 @@ class ConsoleOps:
         sealed after it (``sealed_after_loss``) and its last confirmed opening before it
         (``last_confirmed_open_before_loss``, as the medium report gives it, or None), and
         the medium its reader key releases just before it with the answers either side
-        (``close_to_loss``: :func:`~keyserver._service.medium_report.releases_close_before`). A
+        (``close_to_loss``: :func:`~keyserver._service.close_releases.releases_close_before`). A
         medium reported lost names who made the report it carries (``loss_reported_by``)
         and, while the report holds, its destroy deadline (``destroy_after``, the earliest
         of its containers').

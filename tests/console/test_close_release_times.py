@@ -3,7 +3,7 @@
 
 Two mistakes found at the end of the fifteenth session, in what the review and the report
 say of reader key releases in the 15 minutes before the time of loss
-(medium_report.releases_close_before, _routes_report.close_view):
+(close_releases.releases_close_before, _routes_report.close_view):
 
 - a container opened (confirmed) at 17:40:15 and given its key again at 17:40:50 with a
   wrong password was said "opened at 17:40:50": the time and actor of its last release
@@ -207,12 +207,14 @@ def test_the_question_starts_at_the_key_release_an_opening_confirms(
     """A key released at 17:40:14 and its opening confirmed at 17:40:15: the review's
     question speaks of key releases and starts at 17:40:14, as the "Not sure" answer does
     (sixteenth session's Japanese newcomer: the question said 11:22:35, the receipt's
-    time, beside "from 11:22:34" on the button)."""
+    time, beside "from 11:22:34" on the button); and ends there, the opening being that
+    release (seventeenth session: "17:40:14 to 17:40:15" read as two events)."""
     released = OPENED - timedelta(seconds=1)
     with _story(settings, console_url, [("late", released, OPENED)]) as w:
         review = _review(console_url, w.tokens["official"], "en")
     question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
-    assert "17:40:14\u201317:40:15" in question, question  # an en dash between
+    assert "at 17:40:14, " in question, question
+    assert "17:40:15" not in question, question
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -225,6 +227,52 @@ def test_the_question_says_opened_when_a_receipt_after_the_time_typed_confirms_i
     question undersold what the report then says, Opened)."""
     with _story(settings, console_url, [("late", RELEASED, RECEIPT_AFTER)]) as w:
         review = _review(console_url, w.tokens["official"], language)
+    question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
+    assert question == _t(
+        language,
+        "Just before the loss, at %(at)s, “%(label)s” was opened by %(who)s (confirmed)."
+        " Was the medium lost after that?",
+        at="17:40:50",
+        label="late",
+        who="reader",
+    )
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_an_opening_is_said_at_its_key_release_not_at_its_receipt(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Given its key at 17:40:50, the reader's receipt at 17:40:53 (the clock moved between
+    them), the loss at 17:41: the opening is said once, at 17:40:50, wherever the official
+    reads it (issue 12, seventeenth session's newcomers: the question said
+    "17:40:50 to 17:40:53", the box "17:40:53", the paper's attempts "17:40:50", for one
+    clerk's opening). The opening happened when the key was released: the receipt carries
+    that release's ``evaluated_at`` (spec §receipt). The report's last confirmed opening
+    before the loss is said at the same time, so the caution's opening is not said again
+    in the answer box (report.html compares the two)."""
+    receipt_at = RELEASED + timedelta(seconds=3)  # 17:40:53
+    with _story(settings, console_url, [("late", RELEASED, receipt_at)]) as w:
+        doc = w.call("official", "GET", f"/v1/media/{MEDIUM}/report").json()
+        page = _report(console_url, w.tokens["official"], language)
+        review = _review(console_url, w.tokens["official"], language)
+    last = doc["containers"][0]["last_confirmed_open_before_loss"]
+    assert last["at"] == "2026-12-03T08:40:50.000000Z", last
+    full = _full(language, RELEASED)
+    opening = "lost before then, the answer would be %(answer)s"
+    assert _caution_lines(page) == [
+        _t(
+            language,
+            "%(who)s opened “%(label)s” at %(at)s: " + opening + ".",
+            who="reader",
+            label="late",
+            at=full,
+            answer=_t(language, "Opened"),
+        )
+    ]
+    rows = dict(box_rows(page)["late"])
+    assert rows[_t(language, "Last confirmed opening before the loss")].startswith(full), rows
+    assert 'id="last-before"' not in page  # said once, by the caution
+    assert "17:40:53" not in page and "17:40:53" not in review
     question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
     assert question == _t(
         language,

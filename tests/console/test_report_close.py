@@ -202,7 +202,7 @@ def test_releases_just_before_the_loss_are_said_under_the_answer(
 @pytest.mark.parametrize(
     ("openings", "lost_at"),
     [
-        # Fifty minutes before the time of loss: not close (medium_report.CLOSE_TO_LOSS).
+        # Fifty minutes before the time of loss: not close (close_releases.CLOSE_TO_LOSS).
         ({"late": OPENINGS["late"]}, datetime(2026, 12, 3, 9, 30, tzinfo=UTC)),
         # Close, but an opening after the loss already makes the answer Opened: an earlier
         # loss would change nothing.

@@ -168,7 +168,7 @@ def test_the_report_says_the_last_opening_before_the_loss(
     of them all, to the second, with which container and who opened it. Under the time of
     loss, outside the answer box (thirteenth session: a newcomer read it there as an
     opening after the loss). Twenty minutes before it here: one within
-    medium_report.CLOSE_TO_LOSS is said under the answer instead, with what an earlier loss
+    close_releases.CLOSE_TO_LOSS is said under the answer instead, with what an earlier loss
     would change, and not again here (fourteenth session: test_report_close.py)."""
     clock = settings.clock
     assert isinstance(clock, FakeClock)

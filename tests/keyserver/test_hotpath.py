@@ -26,7 +26,7 @@ from keyserver._domain.settings import Settings
 from keyserver._release.compiled import HotPath
 from keyserver._release.hotpath import Batch
 from keyserver._store import evaluation
-from keyserver._store.engine import make_engine
+from keyserver._store.engine import driver_errors, make_engine
 from keyserver._store.models import AuditEntry, AuditHead, Challenge, Container
 from tests.support.clock import FakeClock
 from tests.support.world import World, activate, blinded_b64, oprf, unb64
@@ -135,47 +135,36 @@ def test_locks_are_compiled_for_the_dialect(engine: Engine, backend: str) -> Non
     assert ("FOR UPDATE" in core) == (backend == "postgres")
 
 
-def test_translate_maps_real_driver_errors(engine: Engine, backend: str) -> None:
+def test_the_batchs_driver_errors_are_sqlalchemys(engine: Engine, backend: str) -> None:
+    """The batch's cursor errors go through engine.driver_errors (one translation)."""
     hot = HotPath(engine.dialect)
     assert hot.dbapi_error is (sqlite3.Error if backend == "sqlite" else psycopg.Error)
 
-    # Bad SQL on a real connection.
-    raw = engine.raw_connection()
-    try:
-        cur = raw.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with pytest.raises(hot.dbapi_error) as bad_sql:
+    # Bad SQL on a real connection: the class SQLAlchemy itself would raise, kept.
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        with pytest.raises(sa_exc.DBAPIError) as bad_sql, driver_errors(conn, cur):
             cur.execute("SELEC 1")
-        raw.dbapi_connection.rollback()  # type: ignore[union-attr]
-    finally:
-        raw.close()
-    translated = hot.translate(bad_sql.value, invalidated=False)
-    assert translated.orig is bad_sql.value and not translated.connection_invalidated
-    if backend == "sqlite":
+        raw.rollback()
+        assert isinstance(bad_sql.value.orig, hot.dbapi_error)
+        assert not bad_sql.value.connection_invalidated and not conn.invalidated
         # sqlite3 reports a syntax error as OperationalError.
-        assert type(translated) is sa_exc.OperationalError
-    else:
-        assert type(translated) is sa_exc.ProgrammingError
+        expected = sa_exc.OperationalError if backend == "sqlite" else sa_exc.ProgrammingError
+        assert type(bad_sql.value) is expected
 
-    # A connection that is gone: the driver's OperationalError on PostgreSQL.
-    raw = engine.raw_connection()
-    dbapi = raw.dbapi_connection
-    assert dbapi is not None
-    gone: pytest.ExceptionInfo[Exception]
-    try:
-        if backend == "sqlite":
-            cur = dbapi.cursor()
-            with pytest.raises(sqlite3.OperationalError) as gone:
-                cur.execute("SELECT * FROM no_such_table")
-        else:
-            dbapi.close()
-            with pytest.raises(psycopg.OperationalError) as gone:
-                dbapi.cursor().execute("SELECT 1")
-            assert engine.dialect.is_disconnect(gone.value, dbapi, None)  # type: ignore[arg-type]
-    finally:
-        raw.invalidate()
-    lost = hot.translate(gone.value, invalidated=True)
-    assert isinstance(lost, sa_exc.OperationalError) and isinstance(lost, sa_exc.DBAPIError)
-    assert lost.orig is gone.value and lost.connection_invalidated is True
+    # PostgreSQL: a connection that is gone is invalidated, its error an OperationalError.
+    if backend == "postgres":
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            cur = raw.cursor()
+            raw.close()
+            with pytest.raises(sa_exc.OperationalError) as lost, driver_errors(conn, cur):
+                cur.execute("SELECT 1")
+            assert isinstance(lost.value.orig, psycopg.OperationalError)
+            assert lost.value.connection_invalidated and conn.invalidated
 
 
 GROUP_CASES = {

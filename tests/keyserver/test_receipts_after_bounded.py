@@ -1,6 +1,6 @@
 """A key released just before the time of loss: only its own receipt is read after the loss.
 
-medium_report.releases_close_before tells, for a reader key release in the minutes before
+close_releases.releases_close_before tells, for a reader key release in the minutes before
 the time of loss, whether and when its receipt confirmed it after the loss (spec §receipt:
 a receipt confirms exactly the evaluation whose challenge it answers). It used to read every
 receipt of the container from the loss on, to the head of the log, and pick the match in

@@ -186,7 +186,7 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     Issue 12, fourteenth session: a clerk's opening seconds before the time of loss the
     official was given, and another container's unconfirmed release in the same second,
     decide the answer (spec §report: a release at or after the time of loss counts). The
-    service finds them and the answers either side (medium_report.releases_close_before);
+    service finds them and the answers either side (close_releases.releases_close_before);
     here they are put as the page says them: each event (a confirmed opening, a key
     release whose opening was not confirmed before the time of loss) once, in time order,
     at its own time (sixteenth session: an opening at 17:40:15 and a wrong password at
@@ -262,7 +262,7 @@ def confirmed(event: dict[str, Any]) -> bool:
     """Whether a close event's opening was confirmed by its reader's receipt (spec §receipt).
 
     An opening is; a key release is when its receipt came after the time of loss
-    (``confirmed_at``, medium_report.releases_close_before).
+    (``confirmed_at``, close_releases.releases_close_before).
     """
     return bool(event["confirmed"] or event.get("confirmed_at"))
 
@@ -281,10 +281,10 @@ def _asked(releases: list[dict[str, Any]], first_release: str) -> dict[str, Any]
     earlier loss would change (``differing``), in time order; the actors in order of
     their first event and the labels in order of their container's first, each once.
     The span starts at ``first_release``, the first close key release (the service's
-    ``first_at``): an opening's event is at its receipt, a moment after the key release
-    it confirms, and the question speaks of key releases (sixteenth session's Japanese
-    newcomer: "11:22:35" in the question beside "from 11:22:34" on the "Not sure" button,
-    which starts there).
+    ``first_at``), as the "Not sure" button does (sixteenth session's Japanese newcomer:
+    "11:22:35" in the question beside "from 11:22:34" on the button); an opening's event
+    is at the key release it confirms (medium_report.said_at: seventeenth session,
+    "12:37:52 to 12:37:53" for one opening).
     """
     return {
         "actors": list(dict.fromkeys(str(e["actor"]) for e in releases)),
@@ -379,6 +379,9 @@ def told_view(page: Page, doc: dict[str, Any]) -> dict[str, Any] | None:
             "who": list(dict.fromkeys(str(a["actor"]) for a in before)),
             "at": releases[0]["at"],
             "opened": any(a["kind"] == "confirmed" for a in before),
+            # What the manager asks next (newcomer runs, this session): and if the medium
+            # was lost when we were told? The medium report's own answer from that time.
+            "from_told": from_told["answer"],
         }
     return {"at": doc["told_at"], "seconds": told.second != 0, "counted": counted}
 
