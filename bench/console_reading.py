@@ -8,7 +8,8 @@ server over a socket, on a medium of three containers, one of them opened (confi
 afternoon before the loss, and follows the README's steps: the medium's page, the review
 page, the medium report, its printout (A4, Chromium's own PDF, read back with pdftotext).
 
-For each page and language it prints the visible text of ``<main>`` (Japanese: characters
+For each page and language (the sign-in page and the overview it lands on first, their
+fields' placeholders with them) it prints the visible text of ``<main>`` (Japanese: characters
 other than white space; English: words), the part of it about the time of loss (the medium
 page: the field's label, placeholder, hint and button; the review page: the lines that
 state or check the time), whether the report's Print button is within the first 625 px,
@@ -119,6 +120,15 @@ def _texts(driver: webdriver.Chrome, selectors: tuple[str, ...]) -> list[str]:
     return found
 
 
+def _with_placeholders(driver: webdriver.Chrome) -> tuple[str, list[str]]:
+    """``<main>``'s visible text with its fields' placeholders (read before typing, and
+    not in the text), and no time-field part."""
+    return (
+        " ".join([driver.find_element(By.TAG_NAME, "main").text, *_texts(driver, ("main input",))]),
+        [],
+    )
+
+
 def _go(driver: webdriver.Chrome, click: Any) -> None:
     old = driver.find_element(By.TAG_NAME, "html")
     click.click()
@@ -144,9 +154,13 @@ def _story(url: str, token: str, language: str, directory: Path) -> dict[str, An
     driver = _browser(language, directory / f"profile-{language}")
     out: dict[str, Any] = {}
     try:
+        # The first two pages (seventeenth session): the sign-in page as opened, the
+        # overview as signing in lands on it (the page's footer is outside <main>).
         driver.get(url + "/console/sign-in")
+        out["sign-in"] = _with_placeholders(driver)
         driver.find_element(By.ID, "token").send_keys(token)
         _go(driver, driver.find_element(By.CSS_SELECTOR, "main button[type=submit]"))
+        out["overview"] = _with_placeholders(driver)
         driver.get(f"{url}/console/medium?name={MEDIUM}")
         main = driver.find_element(By.TAG_NAME, "main").text
         time_texts = _texts(
@@ -273,7 +287,7 @@ def main() -> None:
             )
     print("| page | ja chars (time-field part) | en words (time-field part) |")
     print("|---|---|---|")
-    for page in ("medium", "confirm", "report"):
+    for page in ("sign-in", "overview", "medium", "confirm", "report"):
         cells = []
         for language in ("ja", "en"):
             main_text, time_texts = results[language][page]
@@ -304,7 +318,7 @@ def main() -> None:
         for language in ("ja", "en"):
             print(f"\n--- {language} close review ---\n{close[language]['main']}")
         for language in ("ja", "en"):
-            for page in ("medium", "confirm", "report"):
+            for page in ("sign-in", "overview", "medium", "confirm", "report"):
                 main_text, time_texts = results[language][page]
                 print(f"\n--- {language} {page} ---\n{main_text}\n[time] {time_texts}")
             print("\n\f".join(results[language]["pages"]))

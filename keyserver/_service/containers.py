@@ -301,7 +301,7 @@ class ContainerOps:
         refusal: KeyServerError | None = None
         with self._ledger.tx() as session:
             now = self._ledger.now()
-            lock_head(session)
+            head = lock_head(session)
             c = repository.container_for_update(session, cid)
             row = repository.challenge_by_hash(session, cid, keys.challenge_hash(challenge))
             if c is None:
@@ -357,11 +357,13 @@ class ContainerOps:
                         },
                         container=cid_text,
                         at=now,
+                        head=head,  # locked above: not a second SELECT ... FOR UPDATE
+                        stamp=c,  # last_audit_seq set before the flush: c written once
                     )
                     if c.state == State.SUSPENDED.value:
                         # Reached only when budget.receipt_lifts said so (above).
                         entry = self._lift_budget_suspension(session, c, actor, ctx, now)
-                    c.last_audit_seq = entry.seq
+                        c.last_audit_seq = entry.seq
             if refusal is not None:
                 # Commit the consumption and the refusal record together.
                 self._ledger.audit_refusal(session, actor, "receipt", cid_text, ctx, refusal, now)

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyserver._domain.encoding import format_time
-from keyserver._store.models import AuditEntry, AuditHead, Base
+from keyserver._store.models import AuditEntry, AuditHead, Base, Container
 
 GENESIS_HASH = b"\x00" * 32
 HEAD_ID = 1
@@ -160,16 +160,25 @@ def append(
     at: datetime,
     new: NewEntry,
     head: AuditHead | None = None,
+    *,
+    stamp: Container | None = None,
 ) -> AuditEntry:
     """Append one entry to the chain within the caller's transaction.
 
     The caller commits; the entry and the action it records commit (or roll back)
     together. ``head`` is the row the caller already locked with :func:`lock_head`
-    (saves a second locking query); by default it is locked here.
+    (saves a second locking query); by default it is locked here. ``stamp``: the
+    container row whose change the entry records; its ``last_audit_seq`` is set to the
+    entry's seq before the flush, so the row is written (and MACed) once, not again at
+    COMMIT.
     """
-    if head is None:
-        head = lock_head(session)
-    at = not_before(at, _last_at(session, head.seq))
+    # No autoflush for these two reads: the caller's pending changes (a container row, a
+    # challenge) go out in the one flush below with the entry, not in a flush of their
+    # own before each read (issue 15: a receipt flushed, and MACed its row, twice).
+    with session.no_autoflush:
+        if head is None:
+            head = lock_head(session)
+        at = not_before(at, _last_at(session, head.seq))
     entry = AuditEntry(
         seq=head.seq + 1,
         at=at,
@@ -186,6 +195,8 @@ def append(
     session.add(entry)
     head.seq = entry.seq
     head.hash = entry.hash
+    if stamp is not None:
+        stamp.last_audit_seq = entry.seq
     session.flush()
     session.info[_LAST_AT] = (entry.seq, at)
     return entry

@@ -30,7 +30,7 @@ from keyserver._store import keystore, rowmacs
 from keyserver._store.audit import NewEntry, append
 from keyserver._store.durability import Durability
 from keyserver._store.engine import READ_ONLY_OPTION, SINGLE_READ_OPTION, make_engine
-from keyserver._store.models import AuditEntry
+from keyserver._store.models import AuditEntry, AuditHead, Container
 from keyserver._store.restore_state import RestoreGate
 from keyserver._store.writelock import engine_write_lock
 
@@ -158,9 +158,22 @@ class Ledger:
             self.keyring.reload()
         return newest
 
-    def audit(self, session: Session, new: NewEntry, at: datetime | None = None) -> AuditEntry:
-        """Append ``new`` to the chain in ``session``'s transaction (at ``at`` or now)."""
-        return append(session, self.keyring.audit_key, at or self.now(), new)
+    def audit(
+        self,
+        session: Session,
+        new: NewEntry,
+        at: datetime | None = None,
+        *,
+        head: AuditHead | None = None,
+        stamp: Container | None = None,
+    ) -> AuditEntry:
+        """Append ``new`` to the chain in ``session``'s transaction (at ``at`` or now).
+
+        ``head``: the chain head this transaction already locked (audit.lock_head), so
+        that it is not locked a second time; None: locked here. ``stamp``: the container
+        row the entry records a change of, its ``last_audit_seq`` set (audit.append).
+        """
+        return append(session, self.keyring.audit_key, at or self.now(), new, head, stamp=stamp)
 
     def audit_ok(
         self,
@@ -172,13 +185,18 @@ class Ledger:
         *,
         container: str | None = None,
         at: datetime | None = None,
+        head: AuditHead | None = None,
+        stamp: Container | None = None,
     ) -> AuditEntry:
         """Append the entry of an operation ``actor`` carried out, in ``session``'s transaction.
 
         The counterpart of :meth:`audit_refusal`: the one place an operation's own entry
-        gets its actor, outcome and remote address (spec §audit).
+        gets its actor, outcome and remote address (spec §audit). ``head`` and ``stamp``:
+        as for :meth:`audit`.
         """
-        return self._append_as(session, actor, action, "ok", ctx, details, container, at)
+        return self._append_as(
+            session, actor, action, "ok", ctx, details, container, at, head=head, stamp=stamp
+        )
 
     def refuse(
         self,
@@ -229,6 +247,9 @@ class Ledger:
         details: Mapping[str, Any],
         container: str | None,
         at: datetime | None,
+        *,
+        head: AuditHead | None = None,
+        stamp: Container | None = None,
     ) -> AuditEntry:
         return self.audit(
             session,
@@ -241,6 +262,8 @@ class Ledger:
                 details=details,
             ),
             at,
+            head=head,
+            stamp=stamp,
         )
 
     def require(

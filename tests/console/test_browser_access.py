@@ -104,7 +104,7 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     advanced = official.find_element(By.CSS_SELECTOR, "#advanced summary").text
     # The button before the folded settings most reports keep (issue 12, fourth newcomer
     # run: it must be above the fold in a 1366x625 viewport).
-    wanted = ["reason_common_contractor", "reason", "review-loss", advanced]
+    wanted = ["reason_common_outside", "reason", "review-loss", advanced]
     positions = [seen.index(w) for w in wanted]
     assert positions == sorted(positions)
     assert "Destroy now…" in seen[positions[-1] :]

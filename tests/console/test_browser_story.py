@@ -239,14 +239,14 @@ def test_loss_story(
     lost_at.send_keys("2026-12-01 18:30")
     # A common reason with details added to it, the one reason, printed (issue 12,
     # fifteenth session); the waiting period and note folded away (test_loss_form.py).
-    driver.find_element(By.ID, "reason_common_contractor").click()
+    driver.find_element(By.ID, "reason_common_outside").click()
     driver.find_element(By.ID, "reason").send_keys(LONG_REASON)
     assert not driver.find_element(By.ID, "waiting_hours").is_displayed()
     offered = driver.find_elements(By.CSS_SELECTOR, "#reasons label.check")
     assert translated(language, "Stolen") in [o.text for o in offered]
     # The legend says where the reason goes, and what not to write in it (fifteenth).
     legend = driver.find_element(By.CSS_SELECTOR, "#reasons legend").text
-    said = "Reason (printed on the report and shown to readers; no personal names)"
+    said = "Reason (printed, shown to readers; no personal names)"
     assert legend == translated(language, said)
     submit_button(driver, translated(language, "Review what this will affect"))
     steps.act(3)
@@ -274,7 +274,7 @@ def test_loss_story(
     assert not driver.find_elements(By.ID, "undo-hint")
     # Both reasons shown back, each saying whether it is printed (fifteenth session).
     internal = translated(language, "%(reason)s: %(details)s") % {
-        "reason": translated(language, "Lost by the contractor"),
+        "reason": translated(language, "Lost outside the office (e.g. in transit)"),
         "details": LONG_REASON,
     }
     said = driver.find_element(By.ID, "review-reason").text

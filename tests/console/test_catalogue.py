@@ -207,27 +207,44 @@ def test_readme_console_steps_come_first_in_japanese() -> None:
     # Short (the addendum of issue 12's thirteenth session): only the contractor's sealing,
     # which the report explains itself, is left to the English steps.
     assert missing <= {"作成者による封緘"}, missing
+    # The review's question, as the card quotes it (seventeenth session): where a step
+    # says what to press, it says what to do when the page asks instead.
+    question = next(m for m in catalogue if m.endswith(". Was the medium lost after that?"))
+    assert f"「{catalogue[question].rsplit('。', 1)[1]}」" in japanese
+    assert f'"{question.rsplit(". ", 1)[1]}"' in steps
+
+
+_CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 
 
 def test_readme_quick_card_names_the_pages_labels() -> None:
-    """The card at the top of README.md (what to do after a loss: a Japanese paragraph, then
-    an English one) names in bold, in the order an official meets them, the labels the
-    console shows in each language: one who reads only the card finds every landmark.
+    """The card at the top of README.md (what to do after a loss) names in bold, in the
+    order an official meets them, the labels the console shows in each language: one who
+    reads only the card finds every landmark.
 
     Short (issue 12, twelfth newcomer runs: five numbered steps a language were the most
-    reading before the console, whose labels carry the official): two sentences at most
-    a language, no numbered list.
+    reading before the console, whose labels carry the official): one line of steps joined
+    by arrows a language, no numbered list, then the review's question and its three
+    answers in one line. Japanese first, then English, never interleaved (seventeenth
+    session: lines with both languages were read whole, 301 characters in Japanese).
     """
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     # The card: after its heading's line, up to the next section.
     card = readme.split("## 媒体をなくしたら", 1)[1].split("\n", 1)[1].split("\n## ", 1)[0]
     assert not re.search(r"^\d\. ", card, re.M)
     paragraphs = [" ".join(p.split()) for p in card.strip().split("\n\n")]
-    japanese, english = paragraphs[0], paragraphs[1]
-    assert len(re.findall(r"。", japanese)) <= 2, japanese
-    assert len(re.findall(r"\.(?:\s|$)", english)) <= 2, english
-    ja_labels = re.findall(r"\*\*([^*]+)\*\*", japanese)
-    en_labels = re.findall(r"\*\*([^*]+)\*\*", english)
+    # Two blocks of two paragraphs: the Japanese one with no English sentence in it (a
+    # word of two letters or more), the English one with no Japanese character.
+    assert len(paragraphs) == 4, paragraphs
+    ja_steps, ja_asked, en_steps, en_asked = paragraphs
+    for japanese in (ja_steps, ja_asked):
+        assert not re.search(r"[A-Za-z]{2,}", japanese), japanese
+    for english in (en_steps, en_asked):
+        assert not _CJK.search(english), english
+    assert len(re.findall(r"。", ja_steps)) <= 2, ja_steps
+    assert len(re.findall(r"\.(?:\s|$)", en_steps)) <= 2, en_steps
+    ja_labels = re.findall(r"\*\*([^*]+)\*\*", ja_steps)
+    en_labels = re.findall(r"\*\*([^*]+)\*\*", en_steps)
     # The landmarks from sign-in to print, none skipped, in the console's order.
     assert en_labels == [
         "Sign in",
@@ -242,6 +259,9 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
         "Print",
     ]
     assert len(ja_labels) == len(en_labels), (ja_labels, en_labels)
+    # One step to the next by an arrow: the five moves from one page or field to the next
+    # (the time and the reason are typed on one form).
+    assert ja_steps.count("→") == en_steps.count("→") == 5
     catalogue = _catalogue("ja")
     for ja_label, en_label in zip(ja_labels, en_labels, strict=True):
         _, expected = _label(catalogue, en_label)
@@ -250,34 +270,41 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     # the count in the button's label is the button's own, and one match opens the medium
     # directly: said in a few words (issue 12, fifteenth session: the ja newcomer wondered
     # whether she had to type N, and both expected a list to click in).
-    assert "(今日なら 06:51 など時刻だけ)" in japanese and "(N は自動)" in japanese
-    assert "(1 件ならすぐ開く)" in japanese
-    assert "(a time alone, such as 06:51, is today)" in english
-    assert "(the button shows the number)" in english
-    assert "(one match opens it directly)" in english
-    # Short: read by everybody (fourteenth session, 108 characters in Japanese).
-    assert len(japanese.replace("*", "")) <= 150, len(japanese)
+    assert "(今日なら 06:51 など時刻だけ)" in ja_steps and "(N は自動)" in ja_steps
+    assert "(1 件ならすぐ開く)" in ja_steps
+    assert "(a time alone, such as 06:51, is today)" in en_steps
+    assert "(the button shows the number)" in en_steps
+    assert "(one match opens it directly)" in en_steps
     # All an official needs for a loss (issue 12, thirteenth session's newcomer runs: both
     # read the long Console section "in case of traps" although the card was enough).
-    assert "足ります" in japanese and english.endswith(": that is all.")
+    assert "足ります" in ja_steps and en_steps.endswith(": that is all.")
     # The review's question (issue 12, sixteenth session: the newcomers, told "around
-    # 09:54", asked what to answer): one line a language after the steps, quoting the
-    # question as the page ends it and the answer to press when unsure, as labelled.
-    asked = paragraphs[2]
-    ja_asked, en_asked = asked.split(" / ", 1)
-    question = (
-        "Just before the loss, at %(at)s, %(n)s keys were released to %(who)s."
-        " Was the medium lost after that?"
-    )
-    unsure = "Not sure: report lost from %(at)s and suspend"
+    # 09:54", asked what to answer): quoted as the page ends it, with its three answers
+    # as their buttons begin, the one to press when unsure last.
+    question = next(m for m in catalogue if m.endswith(". Was the medium lost after that?"))
+    # Each answer's button begins with its answer and a colon (confirm_loss.html); what
+    # follows may change without the card's having to.
+    answers = [
+        next(m for m in catalogue if m.startswith(start))
+        for start in ("Yes, after", "No, before", "Not sure:")
+    ]
     ja_end = catalogue[question].rsplit("。", 1)[1]
     assert f"「{ja_end}」と聞かれ" in ja_asked, (ja_end, ja_asked)
-    assert f"**{catalogue[unsure].split(':', 1)[0]}**" in ja_asked, ja_asked
+    said = [catalogue[answer].split(":", 1)[0] for answer in answers]
+    assert re.findall(r"\*\*([^*]+)\*\*", ja_asked) == said, ja_asked
     en_end = question.rsplit(". ", 1)[1]
-    assert f'"{en_end}"' in en_asked and f"**{unsure.split(':', 1)[0]}**" in en_asked
-    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 60, ja_asked
-    # Found again: the way back is still on the card.
-    assert "restore it on the medium's page" in " ".join(card.split())
+    assert f'"{en_end}"' in en_asked, en_asked
+    said = [answer.split(":", 1)[0] for answer in answers]
+    assert re.findall(r"\*\*([^*]+)\*\*", en_asked) == said, en_asked
+    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 70, ja_asked
+    # "Not sure" reports the loss too (seventeenth session: the step's own words are on
+    # "Yes, after"'s button, and newcomers following the card pressed it).
+    assert "(これも届け出て停止)" in ja_asked and "(it too reports lost and suspends)" in en_asked
+    # What there is to read (bench/README.md, seventeenth session: 301 characters and 103
+    # words were read on main): Japanese characters without white space, English words.
+    ja_read = len(re.sub(r"\s", "", (ja_steps + ja_asked).replace("*", "")))
+    en_read = len([w for w in f"{en_steps} {en_asked}".split() if w != "→"])
+    assert ja_read <= 180 and en_read <= 85, (ja_read, en_read)
 
 
 TEMPLATES = REPO / "keyserver" / "_http" / "console" / "templates"

@@ -74,7 +74,12 @@ def test_counts_say_they_are_of_all_media(
     # more under it (fourteenth session's second newcomer pair: a line "on the medium's
     # page you found" was read as "the medium was found").
     assert f'<label for="q">{texts["search"]}</label>' in page
-    assert 'class="hint"' not in page.split('role="search"', 1)[1].split("</form>", 1)[0]
+    form = page.split('role="search"', 1)[1].split("</form>", 1)[0]
+    assert 'class="hint"' not in form
+    # Nor in the field (seventeenth session): its placeholder repeated the label ("part
+    # of") and listed what else it matches, read by every newcomer before typing; the
+    # search page's own field says it.
+    assert "placeholder" not in form
     # One primary action on the page: the search.
     assert len(re.findall(r'class="button primary"', page)) == 1
 

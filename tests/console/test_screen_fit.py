@@ -72,9 +72,10 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         # setting's summary on one line.
         summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
         folded = translated(
-            language, "keys destroyed after %(hours)s hours; internal note (not printed)"
+            language,
+            "Keys destroyed %(hours)s hours after you confirm; internal note if needed",
         ) % {"hours": "72"}
-        assert summary.text == f"{translated(language, 'Optional')}: {folded}", summary.text
+        assert summary.text == folded, summary.text
         lines = driver.execute_script(
             "var r = document.createRange(); r.selectNodeContents(arguments[0]);"
             " return new Set(Array.from(r.getClientRects()).map(function (b) {"
@@ -120,14 +121,14 @@ def test_enter_before_a_reason_and_a_refusal_keep_the_form_in_view(
     assert not driver.find_element(By.ID, "reason_keys").is_displayed()  # until needed
     driver.find_element(By.ID, "lost_at").send_keys("2026-12-01 18:30" + Keys.ENTER)
     # Not sent: the same document, the cursor on the first reason, nothing said yet.
-    assert driver.switch_to.active_element.get_attribute("id") == "reason_common_contractor"
+    assert driver.switch_to.active_element.get_attribute("id") == "reason_common_outside"
     assert page.is_enabled() and not driver.find_elements(By.ID, "loss-error")
     # The legend says Space chooses (issue 12, sixth newcomer run: a second Enter, on the
     # reason not chosen, sent the form without one); that Enter sends nothing now.
     keys = driver.find_element(By.ID, "reason_keys")
     assert keys.is_displayed()
     driver.switch_to.active_element.send_keys(Keys.ENTER)
-    assert driver.switch_to.active_element.get_attribute("id") == "reason_common_contractor"
+    assert driver.switch_to.active_element.get_attribute("id") == "reason_common_outside"
     assert page.is_enabled() and not driver.find_elements(By.ID, "loss-error")
     assert keys.is_displayed()
     assert keys.text == translated(language, "Space chooses the reason under the cursor.")

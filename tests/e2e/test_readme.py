@@ -61,7 +61,9 @@ def test_readme_anchors_resolve() -> None:
     text = README.read_text(encoding="utf-8")
     slugs = {_github_slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
     anchors = re.findall(r"\]\(#([^)]+)\)", text)
-    assert "console" in anchors
+    # The card links nowhere now (issue 12, seventeenth session: its "found again"
+    # line and link were read by every newcomer, and the Console section follows it).
+    assert anchors, "no in-page link left to check"
     for anchor in anchors:
         assert anchor in slugs, anchor
     # An official in a hurry reads the five steps first, Japanese first (the third newcomer

@@ -8,7 +8,9 @@ import html
 
 import requests
 
+from keyserver._domain.lifecycle import ROLES, Actor
 from keyserver._domain.settings import Settings
+from keyserver._service import KeyService
 from tests.support.console import csrf_of, official_with_medium, signed_in_session
 
 MEDIUM = "USB-2026-0502"
@@ -56,3 +58,18 @@ def value_of(text: str, field: str) -> str:
 def tag_of(text: str, field: str) -> str:
     start = text.index(f'id="{field}"')
     return text[text.rindex("<", 0, start) : text.index(">", start)]
+
+
+def loss_reasons(settings: Settings, medium: str) -> list[tuple[str, str]]:
+    """The (internal, public) reasons of ``medium``'s loss reports, as the audit log has them."""
+    service = KeyService(settings)
+    try:
+        boot = Actor(name="bootstrap", roles=ROLES, local=True)
+        entries = service.console_audit(boot, action="suspend", medium=medium)["entries"]
+    finally:
+        service.close()
+    return [
+        (e["details"]["reason"], e["details"].get("public_reason"))
+        for e in entries
+        if e["details"].get("loss_report")
+    ]

@@ -142,10 +142,11 @@ def internal_reason(page: Page, choice: str, details: str) -> str:
 
     Issue 12, fifteenth session: beside three choices, "Or in your own words" left both
     newcomers unsure whether to pick one as well, or whether the words replaced it. One
-    rule: the details are added to the choice ("Lost by the contractor: on the train
-    ..."), both kept; details alone are the reason. The field is labelled "Details
-    (optional)" (sixteenth session: "(added to the choice)" read as required, and a
-    newcomer typed 40 characters to be safe). A choice is
+    rule: the details are added to the choice ("Stolen: from a parked car"), both kept;
+    details alone are the reason. The field is labelled "Details", neither required nor
+    called optional (sixteenth session: "(added to the choice)" read as required, and a
+    newcomer typed 40 characters to be safe; seventeenth: "(optional)" was read as "leave
+    it empty", and the printed reason was the choice alone). A choice is
     one of our own texts (COMMON_REASONS) in the official's language: an unknown one counts
     as none, so nothing else is ever recorded as a choice. The review posts the reason so
     composed back with no choice: it is kept as it is.
