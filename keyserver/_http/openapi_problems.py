@@ -111,6 +111,12 @@ OPERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "row-integrity",
     ),
     ("POST", "/v1/containers/{container_id}/{op}"): (*_AUTH, *_BODY, *_STATE, "row-integrity"),
+    ("POST", "/v1/containers/{container_id}/reset-budget"): (
+        *_AUTH,
+        *_BODY,
+        *_STATE,
+        "row-integrity",
+    ),
     ("GET", "/v1/containers/{container_id}/access"): (
         *_AUTH,
         "not-allowed",

@@ -57,6 +57,12 @@ class ChangeBody(_Body):
     cause: StrictStr | None = Field(default=None, max_length=32)
 
 
+class ResetBudgetBody(_Body):
+    """POST /v1/containers/{id}/reset-budget (spec §receipt)."""
+
+    reason: StrictStr = Field(max_length=2000)
+
+
 class LossBody(_Body):
     """POST /v1/media/{medium}/loss-report."""
 

@@ -27,6 +27,7 @@ from keyserver._domain.settings import Settings
 from keyserver._release.batch import Releaser
 from keyserver._service.approval_decisions import ApprovalDecisions
 from keyserver._service.approvals import ApprovalOps
+from keyserver._service.attempt_limits import AttemptLimitOps
 from keyserver._service.console import ConsoleOps
 from keyserver._service.container_queries import ContainerQueries
 from keyserver._service.containers import ContainerOps
@@ -65,6 +66,7 @@ class KeyService:
         self.containers = ContainerOps(self.ledger)
         self.container_queries = ContainerQueries(self.ledger)
         self.revocation = RevocationOps(self.ledger)
+        self.attempt_limits = AttemptLimitOps(self.ledger)
         self.losses = LossOps(self.ledger)
         self.sweeper = SweepOps(self.ledger, self.revocation)
         self.reports = ReportOps(self.ledger)
@@ -111,6 +113,9 @@ class KeyService:
         self.approve = self.approval_decisions.approve
         self.reject = self.approval_decisions.reject
         self.sweep = self.sweeper.sweep
+        # spec §receipt: an active container's attempt count, reset by an official
+        self.reset_budget = self.attempt_limits.reset_budget
+        self.unconfirmed_attempts = self.attempt_limits.unconfirmed_attempts
         # spec §report, §audit, health
         self.medium_report = self.medium_reports.medium_report
         self.audit_list = self.reports.audit_list

@@ -7,7 +7,7 @@ audited exactly alike. What is here is what the API has no call for: console ses
 page (overview, partial search, a medium's containers, the audit log filtered by medium
 and time).
 
-Length (~540 lines): one method per console page, each the one query that page needs, and
+Length (~575 lines): one method per console page, each the one query that page needs, and
 the three helpers below serve only those queries; sessions are the first hundred lines.
 Split by page, each module would hold a single query and import the same helpers.
 """
@@ -31,6 +31,7 @@ from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor, Cause, State, loss_effect
 from keyserver._domain.media import SEARCH_SEPARATORS_STORED, medium_search_key, nearest
 from keyserver._domain.validation import ACTION_RE, check_text, fmt_time
+from keyserver._service.attempt_limits import at_limit
 from keyserver._service.close_releases import last_openings_before, releases_close_before
 from keyserver._service.loss import LossTimes, holding_report, loss_reporter
 from keyserver._service.media import medium_target, resolve_medium
@@ -176,7 +177,10 @@ class ConsoleOps:
     # --- views ----------------------------------------------------------------------
 
     def console_overview(self, actor: Actor, *, ctx: RequestContext = LOCAL) -> dict[str, Any]:
-        """Counts by state and media, loss reports, budget suspensions (officials, auditors)."""
+        """Counts by state and media, loss reports, budget suspensions (officials, auditors).
+
+        Also the containers one attempt from their budget (``at_limit``, attempt_limits.py).
+        """
         self._ledger.require(actor, OVERSIGHT, N_("the console overview"), action="search", ctx=ctx)
         with self._ledger.reads() as session:
             # The query /metrics counts with (repository.counts_by_state), read in the
@@ -214,6 +218,8 @@ class ConsoleOps:
                     .limit(50)
                 ).scalars()
             )
+            # Issue 12: one more unconfirmed attempt suspends these (attempt_limits.py).
+            limit = at_limit(session)
             head = session.execute(select(func.max(AuditEntry.seq))).scalar()
         return {
             "counts": {s.value: counts.get(s.value, 0) for s in State},
@@ -237,6 +243,7 @@ class ConsoleOps:
                 }
                 for c in budget
             ],
+            "at_limit": limit,
             "audit_head_seq": int(head or 0),
         }
 

@@ -271,7 +271,14 @@ class _Replay:
             self._count(entry, details)
         elif action == "token.revoke" and isinstance(details.get("token_id"), str):
             self._revoke_token(entry, details["token_id"])
-        elif action in {"register", "commit", "restore", "principal.add", "token.issue"}:
+        elif action in {
+            "register",
+            "commit",
+            "restore",
+            "budget.reset",  # grants attempts, as a restore does: never on the export's word
+            "principal.add",
+            "token.issue",
+        }:
             self.not_reapplied[action] = self.not_reapplied.get(action, 0) + 1
 
     def _rows(self, entry: AuditEntry, details: dict[str, Any]) -> list[Container]:

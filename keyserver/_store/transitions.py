@@ -18,6 +18,11 @@ from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from keyserver._domain.lifecycle import LOSS_EFFECTS, TRANSITIONS, Cause, Op, State
+from keyserver._domain.system_reasons import (
+    LOSS_PERIOD_OVER_REASON,
+    NOT_AFTER_REASON,
+    PENDING_EXPIRED_REASON,
+)
 from keyserver._store.models import Container
 from keyserver._store.rowmacs import constant_update
 
@@ -41,19 +46,19 @@ def sweep_rules(at: datetime) -> list[tuple[str, ColumnElement[bool], str]]:
         (
             "pending_expired",
             (Container.state == State.PENDING.value) & (Container.pending_expires_at <= at),
-            "pending container was never committed",
+            PENDING_EXPIRED_REASON,
         ),
         (
             "not_after",
             Container.not_after.is_not(None) & (Container.not_after <= at),
-            "not_after passed",
+            NOT_AFTER_REASON,
         ),
         (
             # Suspended containers and locked pending ones (spec §lifecycle): only
             # a loss report sets destroy_after.
             "loss_waiting_period",
             Container.destroy_after.is_not(None) & (Container.destroy_after <= at),
-            "loss report waiting period over",
+            LOSS_PERIOD_OVER_REASON,
         ),
     ]
 

@@ -50,7 +50,10 @@ def _extracted() -> set[str]:
 def _entries(language: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """Every message of a catalogue: its ids (one, or singular and plural) and strings."""
     path = i18n.LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    catalog = read_po(BytesIO(path.read_bytes()), locale=language)
+    # abort_invalid: an entry a merge left without its msgstr is an error, not a warning
+    # Babel prints and the server's output then carries (console20: two branches' entries
+    # appended at the end of a .po shared their last line in the merge).
+    catalog = read_po(BytesIO(path.read_bytes()), locale=language, abort_invalid=True)
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert fuzzy == [], f"fuzzy messages in {language}: {fuzzy}"
     return [

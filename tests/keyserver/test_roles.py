@@ -74,6 +74,13 @@ TABLE: list[tuple[str, str, str | None, Any, set[str | None]]] = [
     ),
     (
         "POST",
+        "/v1/containers/{container_id}/reset-budget",
+        f"/v1/containers/{NOBODY}/reset-budget",
+        {"reason": "role test"},
+        {"official"},
+    ),
+    (
+        "POST",
         "/v1/media/{medium}/loss-report",
         "/v1/media/nothing-here/loss-report",
         {"reason": "role test"},
@@ -186,6 +193,7 @@ AUDITED: dict[tuple[str, str], tuple[str, str | None, dict[str, Any]]] = {
         NOBODY,
         {"scope": "container", "target": NOBODY},
     ),
+    ("POST", "/v1/containers/{container_id}/reset-budget"): ("budget.reset", NOBODY, {}),
     ("POST", "/v1/media/{medium}/loss-report"): (
         "suspend",
         None,

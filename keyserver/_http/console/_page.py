@@ -23,9 +23,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keyserver._domain.context import ADMIN, OFFICIAL, OVERSIGHT
 from keyserver._domain.errors import InvalidRequestError, KeyServerError, NotFoundError
-from keyserver._domain.i18n import N_, Message, problem_lead
+from keyserver._domain.i18n import N_, Message, problem_lead, text
 from keyserver._domain.lifecycle import Actor
 from keyserver._domain.settings import display_zone
+from keyserver._domain.system_reasons import shown_reason
 from keyserver._http.console import _i18n, _security
 from keyserver._http.deps import get_context, get_service
 from keyserver._service import KeyService, RequestContext
@@ -142,7 +143,15 @@ def environment(language: str) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(_i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    # A stored reason as people read it: the system's sentences through the catalogue
+    # (keyserver/_domain/system_reasons.py), an official's as typed; None stays None.
+    env.filters["reason"] = lambda stored: _reason_text(stored, language)
     return env
+
+
+def _reason_text(stored: str | None, language: str) -> str | None:
+    shown = shown_reason(stored)
+    return None if shown is None else text(shown, language)
 
 
 def language_of(request: Request) -> str:

@@ -1,4 +1,7 @@
-"""/v1/containers: register, evaluate, commit, receipt, status, search, state changes."""
+"""/v1/containers: register, evaluate, commit, receipt, status, search, state changes.
+
+And the attempt count's reset by an official (spec §receipt).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,13 @@ from keyserver._http.deps import ActorDep, ContextDep, ServiceDep
 from keyserver._http.release import evaluate_response
 from keyserver._http.routers._change import change_answer
 from keyserver._http.routers.approvals import REQUESTED
-from keyserver._http.schemas import ChangeBody, CommitBody, ReceiptBody, RegisterBody
+from keyserver._http.schemas import (
+    ChangeBody,
+    CommitBody,
+    ReceiptBody,
+    RegisterBody,
+    ResetBudgetBody,
+)
 
 router = APIRouter(prefix="/v1/containers", tags=["containers"])
 
@@ -129,6 +138,23 @@ def receipt(
     challenge = b64d(body.challenge, 32, "challenge")
     mac = b64d(body.mac, 32, "mac")
     return service.receipt(actor, container_id, challenge=challenge, mac=mac, ctx=ctx)
+
+
+# Declared before /{op}: that route would take "reset-budget" for an operation name.
+@router.post("/{container_id}/reset-budget", summary="Reset an active container's attempt count")
+def reset_budget(
+    container_id: str,
+    body: ResetBudgetBody,
+    service: ServiceDep,
+    actor: ActorDep,
+    ctx: ContextDep,
+) -> dict[str, Any]:
+    """Set an active container's unconfirmed attempts to 0 (official; spec §receipt).
+
+    For a container at its limit, one unconfirmed attempt from suspending itself; a
+    suspended container is restored instead (its budget suspension's restore resets it).
+    """
+    return service.reset_budget(actor, container_id, body.reason, ctx=ctx)
 
 
 @router.post(

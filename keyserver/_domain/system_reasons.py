@@ -1,0 +1,42 @@
+"""The reasons the system itself writes, and how a person is shown them (no I/O).
+
+spec §receipt, §lifecycle: a budget suspension, its lift by the reader's receipt and the
+sweep's destroys record a fixed English sentence as their reason and public reason, in
+the container's row and in the audit entry. The audit log is the record and keeps the
+sentence as written (an entry is never rewritten; its HMAC covers it), and a backup's
+replay finds a sweep by it (spec §backup). Officials read it in the console and on the
+printed medium report, in Japanese or English: :data:`SYSTEM_REASONS` maps each sentence
+to its catalogue message, the one place a page looks it up (:func:`shown_reason`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from keyserver._domain.budget import LIFT_REASON
+from keyserver._domain.i18n import N_, Message
+from keyserver._domain.lifecycle import BUDGET_REASON
+
+# The sweep's rules (keyserver/_store/transitions.py sweep_rules), one reason each.
+PENDING_EXPIRED_REASON = "pending container was never committed"
+NOT_AFTER_REASON = "not_after passed"
+LOSS_PERIOD_OVER_REASON = "loss report waiting period over"
+
+SYSTEM_REASONS: Mapping[str, Message] = {
+    BUDGET_REASON: N_("Too many attempts without the right password: attempt budget used up"),
+    LIFT_REASON: N_("Lifted: the reader's confirmation showed the last attempt was theirs"),
+    PENDING_EXPIRED_REASON: N_("Never completed by its writer in time"),
+    NOT_AFTER_REASON: N_("Its expiry date passed"),
+    LOSS_PERIOD_OVER_REASON: N_("The loss report's waiting period ended"),
+}
+
+
+def shown_reason(stored: str | None) -> str | Message | None:
+    """A stored reason as a page shows it: the system's in the catalogue, any other as typed.
+
+    Matched on the whole sentence: an official who typed exactly one of them reads the
+    same sentence translated, which says what they typed (who acted is shown beside it).
+    """
+    if stored is None:
+        return None
+    return SYSTEM_REASONS.get(stored, stored)
