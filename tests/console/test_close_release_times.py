@@ -217,6 +217,23 @@ def test_the_question_starts_at_the_key_release_an_opening_confirms(
     assert "17:40:15" not in question, question
 
 
+def _close_question(review: str) -> str:
+    """The review's question about the key releases just before the time typed."""
+    return _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
+
+
+def _opened_at_the_release(language: str) -> str:
+    """The question for "late", opened (confirmed) by the reader, said at its release."""
+    return _t(
+        language,
+        "Just before the loss, at %(at)s, “%(label)s” was opened by %(who)s (confirmed)."
+        " Was the medium lost after that?",
+        at="17:40:50",
+        label="late",
+        who="reader",
+    )
+
+
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_the_question_says_opened_when_a_receipt_after_the_time_typed_confirms_it(
     settings: Settings, console_url: str, language: str
@@ -227,15 +244,7 @@ def test_the_question_says_opened_when_a_receipt_after_the_time_typed_confirms_i
     question undersold what the report then says, Opened)."""
     with _story(settings, console_url, [("late", RELEASED, RECEIPT_AFTER)]) as w:
         review = _review(console_url, w.tokens["official"], language)
-    question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
-    assert question == _t(
-        language,
-        "Just before the loss, at %(at)s, “%(label)s” was opened by %(who)s (confirmed)."
-        " Was the medium lost after that?",
-        at="17:40:50",
-        label="late",
-        who="reader",
-    )
+    assert _close_question(review) == _opened_at_the_release(language)
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -273,12 +282,4 @@ def test_an_opening_is_said_at_its_key_release_not_at_its_receipt(
     assert rows[_t(language, "Last confirmed opening before the loss")].startswith(full), rows
     assert 'id="last-before"' not in page  # said once, by the caution
     assert "17:40:53" not in page and "17:40:53" not in review
-    question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
-    assert question == _t(
-        language,
-        "Just before the loss, at %(at)s, “%(label)s” was opened by %(who)s (confirmed)."
-        " Was the medium lost after that?",
-        at="17:40:50",
-        label="late",
-        who="reader",
-    )
+    assert _close_question(review) == _opened_at_the_release(language)
