@@ -12,10 +12,11 @@ to its catalogue message, the one place a page looks it up (:func:`shown_reason`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from keyserver._domain.budget import LIFT_REASON
 from keyserver._domain.i18n import N_, Message
-from keyserver._domain.lifecycle import BUDGET_REASON
+from keyserver._domain.lifecycle import BUDGET_REASON, Cause
 
 # The sweep's rules (keyserver/_store/transitions.py sweep_rules), one reason each.
 PENDING_EXPIRED_REASON = "pending container was never committed"
@@ -40,3 +41,21 @@ def shown_reason(stored: str | None) -> str | Message | None:
     if stored is None:
         return None
     return SYSTEM_REASONS.get(stored, stored)
+
+
+def public_reason_of(details: Mapping[str, Any]) -> str | None:
+    """The public reason a state change's audit entry records: what refused readers were told.
+
+    spec §receipt, §report: a budget suspension's entry says it since the eighteenth session
+    (issue 12); one written before has none, while the container's row had the fixed
+    sentence as its public reason, so readers were told that. It is derived only for that
+    entry (cause ``budget`` and the fixed reason, which the release path alone writes: an
+    official's suspension has the cause ``official``), never from a reason a person typed,
+    which may be internal. The medium report and a backup's replay read it here.
+    """
+    if "public_reason" in details:
+        stored = details["public_reason"]
+        return stored if isinstance(stored, str) else None
+    if details.get("cause") == Cause.BUDGET.value and details.get("reason") == BUDGET_REASON:
+        return BUDGET_REASON
+    return None

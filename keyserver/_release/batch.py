@@ -611,6 +611,9 @@ class Releaser:
                     remote=job.ctx.remote,
                     details={
                         "reason": BUDGET_REASON,
+                        # spec §receipt: the entry says what refused readers are shown (the
+                        # row's public reason), so the printed report has it (issue 12).
+                        "public_reason": BUDGET_REASON,
                         "cause": Cause.BUDGET.value,
                         "trigger": actor.name,
                         "unconfirmed": values["unconfirmed"],

@@ -35,6 +35,7 @@ from keyserver._domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver._domain.encoding import b64e, format_time
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor
+from keyserver._domain.system_reasons import public_reason_of
 from keyserver._domain.validation import fmt_time
 from keyserver._service.media import medium_target, resolve_medium
 from keyserver._store import audit, loss_window
@@ -334,7 +335,7 @@ def _changes(
             "reason": details.get("reason"),
             # What refused readers were told: the one reason a printed report shows (the
             # internal one stays with officials; issue 12).
-            "public_reason": details.get("public_reason"),
+            "public_reason": public_reason_of(details),
         }
         for cid in named:
             out.setdefault(cid, []).append(doc)

@@ -36,6 +36,7 @@ from keyserver._domain.encoding import b64e
 from keyserver._domain.errors import ConflictError, InvalidRequestError
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Cause, State
+from keyserver._domain.system_reasons import public_reason_of
 from keyserver._domain.transparency import TransparencyError
 from keyserver._domain.transparency.checkpoint import Checkpoint
 from keyserver._domain.transparency.note import parse_note
@@ -243,7 +244,7 @@ def _stamp(c: Container, entry: AuditEntry, details: dict[str, Any]) -> None:
     """Who changed the row and why, as the entry says; the entry is its last change."""
     c.changed_by = entry.actor
     c.reason = details.get("reason")
-    c.public_reason = details.get("public_reason")
+    c.public_reason = public_reason_of(details)
     c.last_audit_seq = entry.seq
 
 
