@@ -29,6 +29,17 @@ Why this changes no guarantee:
   anyway, the connection is dropped, and the batch after it gets a pinged one.
 - A forked child forgets its parent's connection without touching it (closing it would
   end the parent's session on PostgreSQL).
+
+PostgreSQL: while the committer has it, the connection plans its prepared statements once
+(``plan_cache_mode = force_generic_plan``; set back to the server's default before it goes
+back to the pool, or the connection is dropped). Why: the release path's reads bind each
+list as one array (keyserver/_release/facts.py, ``member``), so every statement has one
+text, prepared once per connection; but for two of them (the tokens and the reader-policy
+probe, ``= ANY`` of an array of unknown length) PostgreSQL's own choice kept planning a
+custom plan on every execution, two plans per batch (bench/profiles/keyserver.md,
+eighteenth session). Their generic plans are the same index scans (tests/keyserver/
+test_held_connection.py reads them). A setting of how to plan: what a statement returns
+cannot change.
 """
 
 from __future__ import annotations
@@ -62,8 +73,9 @@ class HeldConnection:
             conn = self._engine.connect()
             try:
                 self._durability.commit_early(conn)
+                _plan(conn, _GENERIC)
             except BaseException:
-                conn.close()
+                _give_back(self._durability, conn)
                 raise
         done = False
         try:
@@ -92,4 +104,27 @@ class HeldConnection:
 
 def _give_back(durability: Durability, conn: Connection) -> None:
     durability.commit_durably(conn)
+    if not conn.invalidated:
+        try:
+            _plan(conn, _DEFAULT)
+        except Exception:  # noqa: BLE001 - never pool a connection with our plan mode
+            conn.invalidate()
     conn.close()
+
+
+# Session-level (``false``: not local to a transaction), so it lasts from batch to batch.
+_GENERIC = "SELECT set_config('plan_cache_mode', 'force_generic_plan', false)"
+_DEFAULT = "RESET plan_cache_mode"
+
+
+def _plan(conn: Connection, sql: str) -> None:
+    """PostgreSQL: run ``sql`` (a plan-mode setting) outside any transaction."""
+    if conn.dialect.name != "postgresql":
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    # Committed at once: a SET made in a transaction that rolls back is undone with it.
+    # Outside the batch's transaction (taken from the pool, or given back after it; the
+    # pool's liveness ping may have left its SELECT 1's transaction open: ended here).
+    raw.execute(sql)
+    raw.commit()
