@@ -37,18 +37,19 @@ list as one array (keyserver/_release/facts.py, ``member``), so every statement 
 text, prepared once per connection; but for two of them (the tokens and the reader-policy
 probe, ``= ANY`` of an array of unknown length) PostgreSQL's own choice kept planning a
 custom plan on every execution, two plans per batch (bench/profiles/keyserver.md,
-eighteenth session). Their generic plans are the same index scans (tests/keyserver/
-test_held_connection.py reads them). A setting of how to plan: what a statement returns
-cannot change.
+eighteenth session, with the generic plans: the same index scans). A setting of how to
+plan: what a statement returns cannot change, nor any lock or transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from keyserver._store.durability import Durability
 
@@ -105,10 +106,10 @@ class HeldConnection:
 def _give_back(durability: Durability, conn: Connection) -> None:
     durability.commit_durably(conn)
     if not conn.invalidated:
-        try:
+        # Never pool a connection with our plan mode: if the RESET fails, _plan has
+        # dropped it (invalidated), and close() below does not pool it.
+        with contextlib.suppress(OperationalError):
             _plan(conn, _DEFAULT)
-        except Exception:  # noqa: BLE001 - never pool a connection with our plan mode
-            conn.invalidate()
     conn.close()
 
 
@@ -123,8 +124,14 @@ def _plan(conn: Connection, sql: str) -> None:
         return
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    # Committed at once: a SET made in a transaction that rolls back is undone with it.
-    # Outside the batch's transaction (taken from the pool, or given back after it; the
-    # pool's liveness ping may have left its SELECT 1's transaction open: ended here).
-    raw.execute(sql)
-    raw.commit()
+    try:
+        # Committed at once: a SET made in a transaction that rolls back is undone with
+        # it. Outside the batch's transaction (taken from the pool, or given back after
+        # it; the pool's liveness ping may have left its SELECT 1's transaction open).
+        raw.execute(sql)
+        raw.commit()
+    except Exception as exc:
+        # As SQLAlchemy raises a driver's error: the batch answers unavailable (503,
+        # spec §problems) and the connection, in whatever state, is not pooled again.
+        conn.invalidate()
+        raise OperationalError(sql, None, exc) from exc

@@ -181,3 +181,30 @@ def test_the_committer_gives_it_back_when_idle(
     assert idle.wait(60)
     assert releases._held._conn is None
     assert (id(raw), DURABLE[backend]) in checkins
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_connection_whose_plan_mode_cannot_be_reset_is_not_pooled(
+    early: KeyService, checkouts: list[int], checkins: list[tuple[int, str]]
+) -> None:
+    """PostgreSQL: the held connection plans generic; if it cannot be set back, it is dropped.
+
+    Its server session ends while it is kept (the database restarted, or an administrator
+    ended it): the RESET fails, and the pool never gets a connection that would plan every
+    later statement of the service generic. The next batch gets a fresh one.
+    """
+    ledger = early.ledger
+    held = HeldConnection(ledger.engine, ledger.durability)
+    with held.batch() as kept:
+        pid = kept.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    with ledger.engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)}, 5000)")
+    checkins.clear()  # the admin connection's own
+    held.close()
+    assert checkins == []  # not pooled: dropped
+    with held.batch() as fresh:
+        raw = fresh.connection.dbapi_connection
+        assert raw is not None and raw.info.backend_pid != pid
+        assert _level_of(raw, "postgres") == HELD["postgres"]
+    held.close()
+    assert _levels(checkins) == [DURABLE["postgres"]]
