@@ -63,6 +63,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from keyserver._domain.settings import Settings
+from keyserver._store import release_wal
 from keyserver._store.writelock import sqlite_file
 
 # SQLite levels at which a commit syncs the WAL (the ones early release replaces).
@@ -94,11 +95,14 @@ class Durability:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._level = settings.sqlite_synchronous
-        wal: Path | None = None
-        if engine.dialect.name == "sqlite" and self._level in _SYNCING:
+        db: Path | None = None
+        if engine.dialect.name == "sqlite":
             uri = str(engine.url.query.get("uri", "")) == "true"
             db = sqlite_file(engine.url.database, uri)
-            wal = None if db is None else db.with_name(db.name + "-wal")
+        # An SQLite file (in WAL mode): the release connection's checkpoints and temporary
+        # files leave the writer lock, at every synchronous level (release_wal.py).
+        self._sqlite_file = db is not None
+        wal = db.with_name(db.name + "-wal") if db is not None and self._level in _SYNCING else None
         self._wal = wal
         #: Whether the release batch commits early (PostgreSQL always; SQLite when its
         #: commits would sync). Read by keyserver/_release/compiled.py.
@@ -114,14 +118,18 @@ class Durability:
         of the pool for as long as it stays so: :meth:`commit_durably` before it goes back,
         so no other transaction ever commits at NORMAL. PostgreSQL: nothing here (its
         batch turns ``synchronous_commit`` off in its own transaction, compiled.py).
+        An SQLite file's release connection also checkpoints after its flush rather than
+        in COMMIT, and keeps temporary files in memory (release_wal.py).
         """
-        if self._wal is None:
+        if not self._sqlite_file:
             return
         raw = conn.connection.dbapi_connection
         try:
             assert raw is not None
             # Outside any transaction (SQLite refuses to change it inside one).
-            raw.execute("PRAGMA synchronous=NORMAL")
+            if self._wal is not None:
+                raw.execute("PRAGMA synchronous=NORMAL")
+            release_wal.take(conn, raw)
         except Exception as exc:
             conn.invalidate()
             raise DurabilityError(exc, "commit without waiting for the flush") from exc
@@ -131,12 +139,14 @@ class Durability:
 
         If that fails, the connection is dropped: never pooled with NORMAL.
         """
-        if self._wal is None or conn.invalidated:
+        if not self._sqlite_file or conn.invalidated:
             return
         try:
             raw = conn.connection.dbapi_connection
             assert raw is not None
-            raw.execute(f"PRAGMA synchronous={self._level}")  # validated setting
+            if self._wal is not None:
+                raw.execute(f"PRAGMA synchronous={self._level}")  # validated setting
+            release_wal.give_back(conn, raw)
         except Exception:  # noqa: BLE001 - never pool a connection that does not sync
             conn.invalidate()
 
@@ -146,10 +156,13 @@ class Durability:
 
         ``conn`` commits early (:meth:`commit_early`, done by its holder); the transaction
         (and its lock) is entered and left inside. On a normal exit, i.e. after COMMIT,
-        returns only once that commit is durable (:meth:`flush`).
+        returns only once that commit is durable (:meth:`flush`); then, SQLite, runs the
+        checkpoint COMMIT no longer runs under the writer lock if one is due
+        (release_wal.py).
         """
         yield
         self.flush(conn)
+        release_wal.checkpoint_if_due(conn)
 
     def flush(self, conn: Connection | None = None) -> None:
         """Return once every commit made before this call is durable (see the module).

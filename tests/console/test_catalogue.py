@@ -280,31 +280,42 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     assert "足ります" in ja_steps and en_steps.endswith(": that is all.")
     # The review's question (issue 12, sixteenth session: the newcomers, told "around
     # 09:54", asked what to answer): quoted as the page ends it, with its three answers
-    # as their buttons begin, the one to press when unsure last.
+    # as their buttons begin, the one to press when unsure last. Eighteenth session (the
+    # lead's notes on both newcomers): the card says what to do in both cases, the button
+    # or, when a key was released just before the time typed, the question "instead" of
+    # it; and that a time told "around" is answered "Not sure".
     question = next(m for m in catalogue if m.endswith(". Was the medium lost after that?"))
-    # Each answer's button begins with its answer and a colon (confirm_loss.html); what
-    # follows may change without the card's having to.
+    # Each answer's button begins with its answer, then a comma or a bracket
+    # (confirm_loss.html); what follows may change without the card's having to.
     answers = [
         next(m for m in catalogue if m.startswith(start))
-        for start in ("Yes, after", "No, before", "Not sure:")
+        for start in ("Yes, it went missing", "No, it went missing", "Not sure, I only")
     ]
     ja_end = catalogue[question].rsplit("。", 1)[1]
-    assert f"「{ja_end}」と聞かれ" in ja_asked, (ja_end, ja_asked)
-    said = [catalogue[answer].split(":", 1)[0] for answer in answers]
+    assert f"停止ボタンの代わりに「{ja_end}」と聞かれ" in ja_asked, (ja_end, ja_asked)
+    said = [re.split(r"[、 ]", catalogue[answer], maxsplit=1)[0] for answer in answers]
+    assert said == ["はい", "いいえ", "わからない"]
     assert re.findall(r"\*\*([^*]+)\*\*", ja_asked) == said, ja_asked
+    assert ja_asked.startswith("紛失日時の直前に鍵の発行があれば")
+    assert "「〜頃」なら **わからない**" in ja_asked
     en_end = question.rsplit(". ", 1)[1]
-    assert f'"{en_end}"' in en_asked, en_asked
-    said = [answer.split(":", 1)[0] for answer in answers]
+    assert f'"{en_end}" instead:' in en_asked, en_asked
+    said = [answer.split(",", 1)[0] for answer in answers]
     assert re.findall(r"\*\*([^*]+)\*\*", en_asked) == said, en_asked
-    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 70, ja_asked
+    assert en_asked.startswith("If a key was released just before that time,")
+    assert '**Not sure** if told "around" a time' in en_asked
+    assert ja_asked.count("。") == 1 and len(ja_asked.replace("*", "")) <= 90, ja_asked
     # "Not sure" reports the loss too (seventeenth session: the step's own words are on
     # "Yes, after"'s button, and newcomers following the card pressed it).
     assert "(これも届け出て停止)" in ja_asked and "(it too reports lost and suspends)" in en_asked
     # What there is to read (bench/README.md, seventeenth session: 301 characters and 103
     # words were read on main): Japanese characters without white space, English words.
+    # Eighteenth session: 176 and 83 on main; the question's condition and the "around"
+    # rule added 24 characters and 9 words (the lead's notes: both newcomers asked when
+    # the question comes and what to answer to a time told "around").
     ja_read = len(re.sub(r"\s", "", (ja_steps + ja_asked).replace("*", "")))
     en_read = len([w for w in f"{en_steps} {en_asked}".split() if w != "→"])
-    assert ja_read <= 180 and en_read <= 85, (ja_read, en_read)
+    assert ja_read <= 200 and en_read <= 92, (ja_read, en_read)
 
 
 TEMPLATES = REPO / "keyserver" / "_http" / "console" / "templates"

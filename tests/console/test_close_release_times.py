@@ -35,6 +35,7 @@ from keyserver._domain.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.console import signed_in_session
 from tests.support.loss_form import MEDIUM, post
+from tests.support.loss_review import city_reader
 from tests.support.openings import box_rows
 from tests.support.world import World, activate, confirm, make_world, oprf
 
@@ -213,7 +214,7 @@ def test_the_question_starts_at_the_key_release_an_opening_confirms(
     with _story(settings, console_url, [("late", released, OPENED)]) as w:
         review = _review(console_url, w.tokens["official"], "en")
     question = _plain(review.split('<p id="close-question">', 1)[1].split("</p>", 1)[0])
-    assert "at 17:40:14, " in question, question
+    assert question.startswith("At 17:40:14, "), question
     assert "17:40:15" not in question, question
 
 
@@ -226,11 +227,10 @@ def _opened_at_the_release(language: str) -> str:
     """The question for "late", opened (confirmed) by the reader, said at its release."""
     return _t(
         language,
-        "Just before the loss, at %(at)s, “%(label)s” was opened by %(who)s (confirmed)."
-        " Was the medium lost after that?",
+        "At %(at)s, %(who)s opened “%(label)s” (confirmed). Was the medium lost after that?",
         at="17:40:50",
         label="late",
-        who="reader",
+        who=city_reader(language),
     )
 
 

@@ -43,16 +43,23 @@ def _question(text: str) -> dict[str, Any]:
     assert found is not None, section
     assert set(rows) == {"choice-after", "choice-before", "choice-unsure"}, section
     after, before, unsure = rows["choice-after"], rows["choice-before"], rows["choice-unsure"]
-    # No answer focused nor primary: each takes a deliberate click (sixteenth session).
+    # "Yes, after" and "No, before" never focused nor primary: each takes a deliberate
+    # click (sixteenth session). "Not sure" alone may be, where the review suggests it and
+    # says why under the question (eighteenth session).
     assert 'id="confirm-loss" class="button">' in after[0]
     assert 'id="change-time" class="button">' in before[0]
-    assert 'id="confirm-cautious" class="button">' in unsure[0]
+    suggested = 'id="confirm-cautious" class="button primary" autofocus>' in unsure[0]
+    assert suggested or 'id="confirm-cautious" class="button">' in unsure[0]
     assert '<input type="hidden" name="cautious" value="1">' in unsure[0]
-    assert "autofocus" not in section and "primary" not in section
+    rest = section.replace(unsure[0], "")
+    assert "autofocus" not in rest and "primary" not in rest
+    hint = re.search(r'<p class="hint" id="unsure-suggested">([^<]*)</p>', section)
+    assert (hint is not None) == suggested, section
     assert all(len(cells) == 2 for cells in rows.values()), rows
     assert "rowspan" not in folded
     return {
         "question": html.unescape(found.group(1)),
+        "suggested": None if hint is None else html.unescape(hint.group(1)),
         "after": (text_of(after[0]), text_of(after[1])),
         "before": (text_of(before[0]), text_of(before[1])),
         "unsure": (text_of(unsure[0]), text_of(unsure[1])),
@@ -83,18 +90,40 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     assert _question(en) == {
         # Seventeenth session: "released" alone, where the clerk's opening was confirmed
         # by the reader's receipt, undersold it; the question says how many were opened.
+        # Eighteenth: what happened and when first (not "just before the loss", which an
+        # official told "around 17:41" cannot place), and who: the city's reader, named.
         "question": (
-            "Just before the loss, at 17:40:15\N{EN DASH}17:40:20, 2 keys were released to"
+            "At 17:40:15\N{EN DASH}17:40:20, 2 keys were released to the city's reader"
             " reader, 1 of them opened (confirmed). Was the medium lost after that?"
         ),
-        # Each button the time it reports from (seventeenth session: "Report lost and
-        # suspend N containers", the README card's step, was pressed for it).
-        "after": ("Yes, after: report lost from 17:41 and suspend", "Report: Not opened"),
+        # 20 s before the time typed: "Not sure" suggested, and why in the official's
+        # numbers (eighteenth session: told "around 14:22", newcomers answered "Yes").
+        "suggested": (
+            "You typed 17:41, less than 1 minute after 17:40:20. Unless you are sure the"
+            " medium was still in hand at 17:40:20, answer"
+            " \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
+        ),
+        # Each button what the answer means in the official's terms, against the
+        # releases' times (eighteenth session), and the time it reports from
+        # (seventeenth session: "Report lost and suspend N containers", the README
+        # card's step, was pressed for it).
+        "after": (
+            "Yes, it went missing after 17:40:20: report lost from 17:41 and suspend",
+            "Report: Not opened",
+        ),
         # The medium's answer, as the paper's headline gives it; each container's own
         # under it, as the paper gives them (fifteenth session: the medium's Opened was
         # read against the paper's Possibly opened for the container with only a key).
-        "before": ("No, before: Change the time of loss", "Report: Opened"),
-        "unsure": ("Not sure: report lost from 17:40:15 and suspend", "Report: Opened"),
+        "before": (
+            "No, it went missing before 17:40:15: enter the earlier time",
+            "Report: Opened",
+        ),
+        # The report "Not sure" makes counts from 17:40:15 with the time told, which would
+        # answer otherwise: it says neither answer (the lead's decision, console23).
+        "unsure": (
+            "Not sure, I only know about when: report lost from 17:40:15 and suspend",
+            "Report: Depends on the time of loss",
+        ),
         "by_container": [
             "Opened “late”: key released at 17:40:15 to reader, opening confirmed",
             "Possibly opened “tried”: key released at 17:40:20 to reader, opening not confirmed",
@@ -102,12 +131,22 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     }
     assert _question(ja) == {
         "question": (
-            "紛失の直前 17:40:15〜17:40:20 に reader へ 2 件の鍵が発行され、"
-            "うち 1 件は開封が確認されています。紛失はこれより後ですか?"
+            "17:40:15〜17:40:20 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
+            "うち 1 件は開封が確認されています。なくしたのはこれより後ですか?"
         ),
-        "after": ("はい、後です: 17:41 で届け出て停止", "報告書: 開かれていない"),
-        "before": ("いいえ、前です: 紛失日時を直す", "報告書: 開かれた"),
-        "unsure": ("わからない: 早い方 (17:40:15) で届け出て停止", "報告書: 開かれた"),
+        "suggested": (
+            "入力した 17:41 は 17:40:20 から 1 分たっていません。"
+            "17:40:20 にまだ手元にあったと確かでなければ「わからない」を選んでください。"
+        ),
+        "after": (
+            "はい、17:40:20 より後になくした: 17:41 で届け出て停止",
+            "報告書: 開かれていない",
+        ),
+        "before": ("いいえ、17:40:15 より前になくした: 前の時刻を入れ直す", "報告書: 開かれた"),
+        "unsure": (
+            "わからない (おおよその時刻だけ): 17:40:15 で届け出て停止",
+            "報告書: 紛失時刻しだい",
+        ),
         "by_container": [
             "開かれた 「late」: 17:40:15 に reader へ鍵の発行、開封の確認あり",
             "開かれた可能性あり 「tried」: 17:40:20 に reader へ鍵の発行、開封の確認なし",
@@ -125,8 +164,8 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         "理由",
     ]
     for page in (en, ja):
-        # No default answer on the page at all; the way back once.
-        assert "autofocus" not in page and "button primary" not in page
+        # One default answer on the page, the suggested "Not sure"; the way back once.
+        assert page.count("autofocus") == page.count("button primary") == 1
         assert page.count('id="change-time"') == 1
         # The question and its answers before the list of what is affected (seventeenth
         # session: the answers must be in view at 1366x768 whatever the number of
@@ -143,12 +182,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(milliseconds=400),
             (
                 (
-                    "Just before the loss, at 17:40:15, 2 keys were released to reader,"
+                    "At 17:40:15, 2 keys were released to the city's reader reader,"
                     " 1 of them opened (confirmed). Was the medium lost after that?"
                 ),
                 (
-                    "紛失の直前 17:40:15 に reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封が確認されています。紛失はこれより後ですか?"
+                    "17:40:15 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
+                    "うち 1 件は開封が確認されています。なくしたのはこれより後ですか?"
                 ),
             ),
         ),
@@ -156,13 +195,13 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             timedelta(seconds=1),
             (
                 (
-                    "Just before the loss, at 17:40:15\N{EN DASH}17:40:16, 2 keys were"
-                    " released to reader, 1 of them opened (confirmed)."
+                    "At 17:40:15\N{EN DASH}17:40:16, 2 keys were released to the city's"
+                    " reader reader, 1 of them opened (confirmed)."
                     " Was the medium lost after that?"
                 ),
                 (
-                    "紛失の直前 17:40:15〜17:40:16 に reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封が確認されています。紛失はこれより後ですか?"
+                    "17:40:15〜17:40:16 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
+                    "うち 1 件は開封が確認されています。なくしたのはこれより後ですか?"
                 ),
             ),
         ),
@@ -200,11 +239,14 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     assert 'id="close-opening"' not in en and 'id="last-opening"' in en
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
     assert _question(near)["question"] == (
-        "Just before the loss, at 17:40:15, “late” was opened by reader (confirmed)."
+        "At 17:40:15, the city's reader reader opened “late” (confirmed)."
         " Was the medium lost after that?"
     )
     # One container: named in the question, its answer is the medium's, no detail.
-    assert _question(near)["unsure"][1] == "Report: Opened"
+    # Counted from the time told (17:55:15) the answer is Not opened: "Not sure" makes a
+    # report that depends on the time of loss, and says so. Not suggested, 15 minutes off.
+    assert _question(near)["unsure"][1] == "Report: Depends on the time of loss"
+    assert _question(near)["suggested"] is None
     assert _question(near)["by_container"] is None
 
 
@@ -219,7 +261,7 @@ def test_the_question_says_the_release_to_the_second_however_the_time_was_typed(
         minute = review(console_url, token, "en", "2026-12-03 17:41")[0]
         second = review(console_url, token, "en", "2026-12-03 17:40:30")[0]
     said = (
-        "Just before the loss, at 17:40:15, “late” was opened by reader (confirmed)."
+        "At 17:40:15, the city's reader reader opened “late” (confirmed)."
         " Was the medium lost after that?"
     )
     assert _question(minute)["question"] == said
@@ -308,3 +350,33 @@ def test_not_sure_reports_from_the_first_release_with_the_time_told_in_the_reaso
     changes = [c for box in report["containers"] for c in box["state_changes"]]
     assert {c["public_reason"] for c in changes} == {"盗難"}
     assert {c["reason"] for c in changes} == {"盗難 / 田中 (委託先)"}
+
+
+def test_not_sure_is_suggested_only_within_two_minutes_of_the_time_typed(
+    settings: Settings, console_url: str
+) -> None:
+    """Issue 12, eighteenth session: told "around 14:22" and asked about a release at
+    14:21:00, newcomers answered "Yes, after" beside its green "Not opened". Within 2
+    minutes of the time typed (a time told to the minute cannot place the loss against
+    it) "Not sure" is the page's one primary, focused answer, and the line under the
+    question says why in the official's numbers; 2 minutes or more before (and a time
+    told with minutes to spare), the three answers stand alike, none focused."""
+    with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:  # 17:40:15
+        token = world.tokens["official"]
+        close = review(console_url, token, "en", "2026-12-03 17:42:14")[0]  # 1 min 59 s
+        edge = review(console_url, token, "en", "2026-12-03 17:42:15")[0]  # 2 min
+        later = review(console_url, token, "ja", "2026-12-03 17:46")[0]  # 5 min 45 s
+    assert _question(close)["suggested"] == (
+        "You typed 17:42:14, less than 2 minutes after 17:40:15. Unless you are sure the"
+        " medium was still in hand at 17:40:15, answer"
+        " \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
+    )
+    assert close.count("autofocus") == 1
+    for page in (edge, later):
+        assert _question(page)["suggested"] is None
+        assert "autofocus" not in page and "button primary" not in page
+    # Still asked, the reader named as the city's, in the question's own words.
+    assert _question(later)["question"] == (
+        "17:40:15 に 市の閲覧者 reader が「late」を開きました (開封の確認あり)。"
+        "なくしたのはこれより後ですか?"
+    )

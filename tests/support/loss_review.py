@@ -1,11 +1,13 @@
 """The console's loss review as the tests post it (tests/console/test_loss_review.py,
-test_loss_question.py): the review page for a time typed, its facts and a piece's text."""
+test_loss_question.py): the review page for a time typed, its facts, a piece's text and
+how its question names the reader."""
 
 from __future__ import annotations
 
 import html
 import re
 
+from keyserver._domain.i18n import translations
 from tests.support.console import csrf_of, signed_in_session
 from tests.support.loss_form import MEDIUM
 
@@ -40,3 +42,12 @@ def facts(text: str) -> list[tuple[str, str]]:
 def text_of(markup: str) -> str:
     """What a piece of the page reads, tags dropped and white space folded."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def city_reader(language: str, name: str = "reader") -> str:
+    """The question's who: the city's own reader, named with the role (issue 12, eighteenth
+    session: "who is reader?"), as the catalogue says it in ``language``."""
+    said = translations(language).ngettext(
+        "the city's reader %(who)s", "the city's readers %(who)s", 1
+    )
+    return str(said % {"who": name})

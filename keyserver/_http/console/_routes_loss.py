@@ -219,12 +219,38 @@ def report_lost(page: PostedPage) -> Response:
             # page asks whether the medium was lost after them or before, with the answer
             # each gives. The last opening is then said in the question, not above it.
             close=close,
+            suggest=unsure_suggested(close, fields["lost_at"]),
             last_in_question=close is not None
             and last is not None
             and str(last["at"]) >= str(close["first_at"]),
         )
 
     return page.act(body, medium_url(page.form.get("name", "")))
+
+
+# How close before the time typed the last release the review asks about makes it suggest
+# "Not sure" (issue 12, eighteenth session): within the minute typed or the one before it,
+# a time told as "around 14:22" cannot say whether the medium went missing after a key
+# release at 14:21:00. Minutes, as officials are told times; a release longer before is
+# asked about with no answer suggested.
+UNSURE_WITHIN = timedelta(minutes=2)
+
+
+def unsure_suggested(close: dict[str, Any] | None, lost_at: datetime) -> dict[str, Any] | None:
+    """Whether the review suggests "Not sure", with the release and the minutes said why.
+
+    ``close``: close_view's, for the time typed; the release nearest it is the last one
+    the question names (``asked``). None when nothing is asked or it is UNSURE_WITHIN or
+    more before the time typed. ``minutes``: the whole minutes the page says the time
+    typed is "less than" after it (45 s: 1).
+    """
+    if close is None:
+        return None
+    at = str(close["asked"]["last_at"])
+    gap = lost_at - datetime.fromisoformat(at)
+    if gap >= UNSURE_WITHIN:
+        return None
+    return {"at": at, "minutes": max(1, gap // timedelta(minutes=1) + 1)}
 
 
 def _lost_before(text: str) -> datetime | None:
