@@ -19,7 +19,7 @@ from keyserver._cli.approvals import affects_line, print_requested
 from keyserver._cli.backend import Action, Backend, Scope
 from keyserver._cli.config import parse_duration
 from keyserver._cli.errors import EXIT_OK, EXIT_USAGE, CliError
-from keyserver._domain.answers import answer_first
+from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
 from keyserver._domain.durations import format_duration
 from keyserver._domain.i18n import N_, Message, ngettext
 from keyserver._domain.settings import Settings
@@ -146,6 +146,71 @@ def cmd_act(ctx: Context, b: Backend) -> int:
             )
         )
     return EXIT_OK
+
+
+def cmd_reset_budget(ctx: Context, b: Backend) -> int:
+    """``reset-budget CONTAINER --reason R``: an active container's attempt count to 0.
+
+    spec §receipt, §cli: not destructive, but it gives whoever made the unconfirmed attempts
+    (the reader, or someone guessing the password) the whole budget again. So, as the
+    console's reset does (issue 12), the container is looked up first (an id that matches
+    nothing fails here with the nearest ids, before anything is asked), what the reset
+    affects is said, and the official is asked once (``--yes`` for scripts).
+    """
+    a = ctx.args
+    if not ctx.opt("yes", default=False):
+        doc = b.status(a.container)
+        # Only an active container has a count to reset; any other is refused by the
+        # server below (conflict: restore it; destroyed), with nothing to confirm first.
+        if doc.get("state") == "active":
+            ctx.confirm("\n".join(_reset_lines(ctx, doc)))
+    result = b.reset_budget(a.container, a.reason)
+    if ctx.out.as_json:
+        ctx.out.json(result)
+        return EXIT_OK
+    before = result.get("unconfirmed_before")
+    ctx.out.text(N_("The attempt count is reset: it was %(n)s, it is now 0.", n=before))
+    return EXIT_OK
+
+
+def _reset_lines(ctx: Context, doc: dict[str, Any]) -> list[str]:
+    """What a reset affects, in the words of the console's confirmation (confirm_reset.html)."""
+    say, out = ctx.out.say, ctx.out
+    budget = int(doc.get("attempt_budget") or 0)
+    # Labels and media are the server's text: through cell(), which makes them safe for a
+    # terminal (no control characters or escape sequences).
+    label = out.cell("label", doc.get("label")).plain
+    used = N_("%(used)s of %(budget)s", used=doc.get("unconfirmed"), budget=budget)
+    after = N_("%(used)s of %(budget)s", used=0, budget=budget)
+    facts = {
+        "container_id": out.cell("container_id", doc.get("container_id")).plain,
+        "medium": out.cell("medium", doc.get("medium")).plain,
+        "state": out.cell("state", doc.get("state")).plain,
+        "unconfirmed": f"{say(used)} -> {say(after)}",
+    }
+    return [
+        say(N_("Reset the attempt count of %(label)s", label=label)),
+        *(f"  {out.label(key)}: {value}" for key, value in facts.items()),
+        say(
+            ngettext(
+                "Its readers get %(n)s attempt without the right password again before the "
+                "container suspends itself.",
+                "Its readers get %(n)s attempts without the right password again before the "
+                "container suspends itself.",
+                budget,
+                n=budget,
+            )
+        ),
+        say(
+            N_(
+                "Reset only after its reader confirms the attempts were their own (keyserver "
+                "audit list --container %(id)s lists them): attempts by anyone else may be "
+                "someone guessing the password.",
+                id=facts["container_id"],
+            )
+        ),
+        say(N_("Reset the count to 0?")),
+    ]
 
 
 def _short_wait(ctx: Context) -> timedelta:
@@ -278,8 +343,71 @@ _ANSWERS: dict[str, Message] = {
         "(the password may have been right)"
     ),
     "not opened": N_("not opened: no key was released"),
+    # spec §report told_at: the answer from the time told differs (answers.as_read).
+    DEPENDS: N_("depends on the time of loss (the answer either side of the time told below)"),
 }
 NO_LOSS = N_("no loss reported for this medium")
+# The answers either side of the time told, in the console's words (one catalogue).
+_SHORT = {
+    "opened": N_("Opened"),
+    "possibly opened": N_("Possibly opened"),
+    "not opened": N_("Not opened"),
+}
+
+
+def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str) -> None:
+    """What the answer is either side of the time told, a line each (answers.depends_view).
+
+    Issue 12, eighteenth session: as the console's report and its print say it, who
+    (principal and role: a key released to read is a reader's, spec §roles) and when,
+    in the display zone.
+    """
+    if view is None:
+        return
+
+    def at(value: Any) -> str:
+        return ctx.out.cell("at", value).plain
+
+    def events(found: list[dict[str, Any]]) -> str:
+        said = []
+        for e in found:
+            who = ", ".join(
+                ctx.out.say(N_("%(name)s (%(role)s)", name=n, role=N_("reader"))) for n in e["who"]
+            )
+            values = {"who": who, "label": e["label"], "at": at(e["at"])}
+            said.append(
+                N_("%(who)s opened “%(label)s” at %(at)s", **values)
+                if e["opened"]
+                else N_(
+                    "key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed",
+                    **values,
+                )
+            )
+        return ", ".join(ctx.out.say(m) for m in said)
+
+    before, after = view["before"], view["from_told"]
+    ctx.out.text(
+        N_(
+            "If it was lost before %(at)s: %(answer)s — %(events)s.",
+            at=at(before["at"]),
+            answer=_SHORT[before["answer"]],
+            events=events(before["events"]),
+        )
+    )
+    answer = _SHORT[after["answer"]]
+    if after["events"]:
+        ctx.out.text(
+            N_(
+                "If it was lost at %(at)s or later: %(answer)s — %(events)s.",
+                at=at(told),
+                answer=answer,
+                events=events(after["events"]),
+            )
+        )
+    else:
+        ctx.out.text(
+            N_("If it was lost at %(at)s or later: %(answer)s.", at=at(told), answer=answer)
+        )
 
 
 def _answer_text(answer: str | None) -> Message:
@@ -300,12 +428,15 @@ def cmd_report(ctx: Context, b: Backend) -> int:
         N_(
             "Medium %(medium)s: %(answer)s (since %(since)s)",
             medium=medium,
-            answer=_answer_text(doc.get("answer")),
+            answer=_answer_text(as_read(doc.get("answer"), doc.get("answer_from_told_at"))),
             since=ctx.out.cell("at", since).plain if since else "-",
         )
     )
+    containers = doc.get("containers", [])
     told = doc.get("told_at")
+    depends, depends_each = depends_views(doc) if told else (None, {})
     if told:
+        _say_depends(ctx, depends, told)
         # spec §report: the window starts before the time the official was told (the
         # console's "Not sure" answer), said beside it as the console's report does.
         ctx.out.text(
@@ -316,9 +447,10 @@ def cmd_report(ctx: Context, b: Backend) -> int:
             )
         )
     # The answer first, as on the console's report (issue 12); --json keeps the id order.
-    for container in answer_first(doc.get("containers", [])):
+    for container in answer_first(containers):
         summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
-        summary["answer"] = ctx.out.say(_answer_text(container.get("answer")))
+        read = as_read(container.get("answer"), container.get("answer_from_told_at"))
+        summary["answer"] = ctx.out.say(_answer_text(read))
         last = container.get("last_confirmed_open_before_loss")
         if isinstance(last, dict):
             at = ctx.out.cell("at", last.get("at"))
@@ -326,6 +458,8 @@ def cmd_report(ctx: Context, b: Backend) -> int:
                 f"{at} {last.get('actor')} ({last.get('remote')})"
             )
         ctx.out.record(summary, title=N_("medium %(name)s", name=medium))
+        if told:
+            _say_depends(ctx, depends_each.get(container["container_id"]), told)
         ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title=N_("changes"))
         ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title=N_("attempts"))
     return EXIT_OK

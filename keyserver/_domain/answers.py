@@ -4,12 +4,14 @@ One list of the answers, worst first, for both of its uses: the medium's headlin
 worst of its containers' answers, and people reading a report (the console page, its print,
 the ``keyserver report`` text) see the containers in that order, so the answer an official
 must give the press comes first (issue 12). The signed and JSON documents keep the
-containers in id order (spec §report): only what people read is reordered.
+containers in id order (spec §report): only what people read is reordered. What people
+read says "depends on the time of loss" where the time told would change the answer
+(:func:`as_read`), and what it is either side of it (:func:`depends_view`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 OPENED = "opened"
@@ -17,6 +19,11 @@ POSSIBLY_OPENED = "possibly opened"
 NOT_OPENED = "not opened"
 # Worst first: the headline is the first of these any container has.
 SEVERITY = (OPENED, POSSIBLY_OPENED, NOT_OPENED)
+# What people read instead of the answer when it hangs on the time of loss (as_read); no
+# answer of the JSON's, which stays three-way and conservative (spec §report).
+DEPENDS = "depends"
+# spec §report kind: the rows that count toward an answer.
+_COUNTED = frozenset({"release", "confirmed"})
 
 _Row = TypeVar("_Row", bound=Mapping[str, Any])
 
@@ -25,6 +32,95 @@ def worst(answers: Iterable[str | None]) -> str | None:
     """The headline answer: the worst of the containers' (None if none has one)."""
     found = {a for a in answers if a is not None}
     return next((a for a in SEVERITY if a in found), None)
+
+
+def as_read(answer: str | None, answer_from_told_at: str | None) -> str | None:
+    """The answer as people read it: DEPENDS where the time told would change it.
+
+    spec §report ``told_at``: the "Not sure" answer counts from the first reader key
+    release just before the time the official was told. When the answer counted from the
+    time told (``answer_from_told_at``, null without one) differs, a red "Opened" alone was
+    read as the finder's doing, though the only opening counted was the city's own
+    reader's (issue 12, eighteenth session, the lead's decision): the console's report, its
+    print and ``keyserver report`` then say that it depends on the time of loss, and
+    what it is either side. Otherwise the answer itself.
+    """
+    if answer_from_told_at is not None and answer_from_told_at != answer:
+        return DEPENDS
+    return answer
+
+
+def depends_view(containers: list[dict[str, Any]], told_seq: int | None) -> dict[str, Any] | None:
+    """What the answer of ``containers`` is either side of the time told, or None.
+
+    None unless it depends on the time of loss (spec §report ``told_at``). Otherwise the
+    answer counted from the time of loss, with the releases and openings before the time
+    told that make it (the first of them is the time the medium must have been lost
+    before), and the answer counted from the time told, with those after it: each event
+    a container's, with who and when, as the lines under the headline say them.
+    """
+    answer = worst(c["answer"] for c in containers)
+    from_told = worst(c.get("answer_from_told_at") for c in containers)
+    if told_seq is None or as_read(answer, from_told) != DEPENDS:
+        return None
+    before = _events(containers, lambda seq: seq < told_seq)
+    return {
+        "before": {"answer": answer, "at": before[0]["at"], "events": before},
+        "from_told": {
+            "answer": from_told,
+            "events": _events(containers, lambda seq: seq >= told_seq),
+        },
+    }
+
+
+def _events(
+    containers: Iterable[dict[str, Any]], part: Callable[[int], bool]
+) -> list[dict[str, Any]]:
+    """Each container's counted rows in one part of the window, as one event, in time order.
+
+    At its first key release (an opening happened when its key was released:
+    medium_report.said_at; the confirmed row's own time is the receipt's), by whom (each
+    once, in order), opened if a receipt confirmed it in that part.
+    """
+    found = []
+    for c in containers:
+        rows = [a for a in c["attempts"] if a["kind"] in _COUNTED and part(int(a["seq"]))]
+        if not rows:
+            continue
+        released = [a for a in rows if a["kind"] == "release"] or rows
+        found.append(
+            {
+                "label": c["label"],
+                "at": released[0]["at"],
+                "who": list(dict.fromkeys(str(a["actor"]) for a in rows)),
+                "opened": any(a["kind"] == "confirmed" for a in rows),
+            }
+        )
+    # Times are RFC 3339 UTC of one form: in time order as text; within one time an opening
+    # first ("opened" says more than "key released", as the review's question puts it).
+    return sorted(found, key=lambda e: (str(e["at"]), not e["opened"]))
+
+
+def depends_views(
+    doc: dict[str, Any],
+) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any] | None]]:
+    """What the answer depends on (answers.depends_view): the medium's, and the containers'.
+
+    The containers' by id, for those whose own lines the page shows. The medium's lines go
+    under the headline (the console's report, ``keyserver report``). A container's go in its
+    section only where they say what those do not: when the medium's answer does not depend
+    on the time of loss (one container's opening before the time told, another's after it),
+    and the medium has more than one container. Where the medium's do, they name each
+    container's releases already, and its list line and section heading say that it depends:
+    said again in its section, the lines were two more per container on paper, and pushed
+    the first section off page 1 (tests/console/test_report_print_many.py).
+    """
+    told_seq = doc.get("told_seq")
+    containers = doc["containers"]
+    medium = depends_view(containers, told_seq)
+    if medium is not None or len(containers) < 2:
+        return medium, {}
+    return None, {c["container_id"]: depends_view([c], told_seq) for c in containers}
 
 
 def answer_first(containers: Iterable[_Row]) -> list[_Row]:

@@ -20,7 +20,7 @@ from keyserver._domain.lifecycle import Actor
 from keyserver._domain.transparency import merkle
 from keyserver._domain.transparency.report import Evidence, sign_report
 from keyserver._domain.validation import check_text, fmt_time, recordable
-from keyserver._service.medium_report import MediumReportOps
+from keyserver._service.medium_report import UNSIGNED_ONLY, MediumReportOps
 from keyserver._service.transparency import TransparencyOps
 from keyserver._store import tlog
 from keyserver._store.ledger import Ledger
@@ -85,9 +85,14 @@ class IncidentOps:
         self, actor: Actor, medium: str, covered: int, ctx: RequestContext
     ) -> dict[str, Any]:
         report = self._reports.medium_report(actor, medium, ctx=ctx)
+        # spec §transparency: the signed medium report keeps its format; the answers from
+        # the time told are for people reading the unsigned one (spec §report).
+        for key in UNSIGNED_ONLY:
+            report.pop(key)
         seqs: set[int] = set()
         uncovered = 0
         for c in report["containers"]:
+            c.pop("answer_from_told_at")
             kept = [a for a in c["attempts"] if a["seq"] <= covered]
             uncovered += len(c["attempts"]) - len(kept)
             c["attempts"] = kept

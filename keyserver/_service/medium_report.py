@@ -50,6 +50,9 @@ RELEASE = "release"
 CONFIRMED = "confirmed"
 REFUSED = "refused"
 _CHANGES = ("suspend", "restore", "destroy")
+# The medium's members of the unsigned report only (spec §report, §transparency): each
+# container's ``answer_from_told_at`` goes with them.
+UNSIGNED_ONLY = ("told_seq", "answer_from_told_at")
 # Ids per IN list (well below every backend's parameter limit).
 _CHUNK = 500
 
@@ -134,9 +137,10 @@ class MediumReportOps:
 
         Returns:
             ``{medium, lost_at, lost_seq, told_at, loss_reported_at, window_start,
-            window_start_seq, answer, containers:
+            window_start_seq, answer, told_seq, answer_from_told_at, containers:
             [{container_id, label, issuer, state, suspend_cause, lost_at,
-            loss_reported_at, destroy_after, destroyed_at, answer, releases_after_loss,
+            loss_reported_at, destroy_after, destroyed_at, answer, answer_from_told_at,
+            releases_after_loss,
             confirmed_after_loss, last_confirmed_open_before_loss, attempts_since,
             attempts: [...], state_changes: [...]}]}``.
         """
@@ -160,6 +164,7 @@ class MediumReportOps:
             )
             cids = [b64e(c.id) for c in rows]
             attempts = _entries(session, cids, ("evaluate", "receipt"), start_seq)
+            told_seq = _told_seq(session, m.told_at, start_seq, m.lost_seq, since)
             before = (
                 _last_receipts_before(session, cids, m.lost_seq) if m.lost_seq is not None else {}
             )
@@ -174,6 +179,7 @@ class MediumReportOps:
                     changes.get(cid, []),
                     start,
                     start_seq,
+                    told_seq,
                 )
                 for c, cid in zip(rows, cids, strict=True)
             ]
@@ -186,6 +192,12 @@ class MediumReportOps:
             "window_start": fmt_time(start),
             "window_start_seq": start_seq,
             "answer": worst(c["answer"] for c in out),
+            # spec §report: the answer had the medium been lost at the time told; what
+            # people read says "depends on the time of loss" when it differs (answers.as_read).
+            "told_seq": told_seq,
+            "answer_from_told_at": None
+            if told_seq is None
+            else worst(c["answer_from_told_at"] for c in out),
             "containers": out,
         }
 
@@ -198,9 +210,17 @@ class MediumReportOps:
         changes: list[dict[str, Any]],
         start: datetime | None,
         start_seq: int | None,
+        told_seq: int | None,
     ) -> dict[str, Any]:
         details = [json.loads(a.details) for a in attempts]
         kinds = _kinds(attempts, details)
+        # The same decision over the part of the window from the time told on (spec §report
+        # answer_from_told_at): attempts are in seq order, the window's from start_seq.
+        from_told = (
+            None
+            if told_seq is None
+            else _answer_of(k for a, k in zip(attempts, kinds, strict=True) if a.seq >= told_seq)
+        )
         return {
             "container_id": b64e(c.id),
             "label": c.label,
@@ -212,6 +232,7 @@ class MediumReportOps:
             "destroy_after": fmt_time(c.destroy_after),
             "destroyed_at": fmt_time(c.destroyed_at),
             "answer": None if start_seq is None else answer(attempts, details),
+            "answer_from_told_at": from_told,
             "releases_after_loss": kinds.count(RELEASE),
             "confirmed_after_loss": kinds.count(CONFIRMED),
             "last_confirmed_open_before_loss": None if before is None else _opening(before),
@@ -234,6 +255,26 @@ def _window_start_seq(session: Session, since: datetime | None, lost_seq: int | 
     at or after it; none yet: the next entry to come).
     """
     return lost_seq if since is None else _seq_of(session, since)
+
+
+def _told_seq(
+    session: Session,
+    told_at: datetime | None,
+    start_seq: int | None,
+    lost_seq: int | None,
+    since: datetime | None,
+) -> int | None:
+    """The first sequence number at or after the time told (spec §report ``told_seq``).
+
+    None without a time told, and for a window that is not the loss's (``since``): the
+    answer from the time told is compared with the answer from the time of loss, nothing
+    else. Mapped as the window's start is (:func:`_seq_of`), and never before it: the time
+    told is at or after the time of loss (spec §loss), so its part of the window is inside
+    the window even if a clock step put an entry's time out of order.
+    """
+    if told_at is None or since is not None or start_seq is None or lost_seq is None:
+        return None
+    return max(_seq_of(session, told_at), start_seq)
 
 
 def _seq_of(session: Session, when: datetime) -> int:

@@ -6,8 +6,9 @@ medium of four printed on three A4 pages, the last third of page 2 empty, and on
 on five, page 1 half empty: each section took a third of a page. On paper a section kept
 whole no longer repeats its container's name in each table's header (it is the heading
 just above), and its facts are in the tables' size: four containers print on two pages,
-eight on four, no section split; page 1 says the time told beside the time of loss and why
-the answer is Opened. Over a real socket (SQLite, real VOPRF), printed by headless
+eight on four, no section split; page 1 says the time told beside the time of loss, that
+the answer depends on the time of loss and what it is either side (who, when), and the
+manager's line (eighteenth session). Over a real socket (SQLite, real VOPRF), printed by headless
 Chromium, read back with pdftotext.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from keyserver._domain.i18n import translate
+from keyserver._domain.i18n import ngettext, translate
 from keyserver._domain.settings import Settings
 from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf
 from tests.support.console_pages import sign_in_by_cookie
@@ -91,15 +92,44 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     changes = translate(language, "Suspensions, restores and destroys since the loss", {})
     placed = _sections_whole(pages, ["late", "tried", *monthly], changes)
     assert placed["late"] == 1  # page 1 is not left half empty
-    # Page 1: the time told beside the time of loss, and who opened it when, and why it
-    # counts.
-    first = " ".join(pages[0].split())
+    # Page 1: the manager's line, the time told beside the time of loss, and the answer
+    # either side of the time told (issue 12, eighteenth session), who and when.
+    first = "".join(pages[0].split())
     told = translate(language, "around %(at)s", {"at": "17:41"})
-    assert f"{translate(language, 'Time told', {})} {told}" in first, first
-    counted = translate(
+    assert "".join(f"{translate(language, 'Time told', {})} {told}".split()) in first
+    deadline = ("2026/12/07 10:00" if language == "ja" else "7 Dec 2026, 10:00") + " (UTC+09:00)"
+    manager = ngettext(
+        "%(n)s container suspended: nobody can open it now; its keys will be destroyed after"
+        " %(at)s unless it is restored.",
+        "%(n)s containers suspended: nobody can open them now; their keys will be destroyed"
+        " after %(at)s unless they are restored.",
+        containers,
+        n=str(containers),
+        at=deadline,
+    ).text(language)
+    assert "".join(manager.split()) in first
+    assert "".join(translate(language, "Depends on the time of loss", {}).split()) in first
+    who = translate(
         language,
-        "Opened by %(who)s at %(at)s, before the time told (around %(told)s): counted, as"
-        " the time of loss is not certain.",
-        {"who": "reader", "at": "17:40:15", "told": "17:41"},
+        "%(name)s (%(role)s)",
+        {"name": "reader", "role": translate(language, "reader", {})},
     )
-    assert "".join(counted.split()) in "".join(first.split())
+    for event in (
+        translate(
+            language,
+            "%(who)s opened “%(label)s” at %(at)s",
+            {"who": who, "label": "late", "at": "17:40:15"},
+        ),
+        translate(
+            language,
+            "key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed",
+            {"who": who, "label": "tried", "at": "17:40:15"},
+        ),
+    ):
+        assert "".join(event.split()) in first, event
+    after = translate(
+        language,
+        "If it was lost at %(at)s or later: %(answer)s.",
+        {"at": "17:41", "answer": translate(language, "Not opened", {})},
+    )
+    assert "".join(after.split()) in first

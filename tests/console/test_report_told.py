@@ -56,21 +56,47 @@ def _answer_box(page: str) -> list[str]:
     return [text_of(p) for p in re.findall(r"<p\b[^>]*>(.*?)</p>", box, re.S)]
 
 
-def _counted(language: str) -> str:
-    """Who opened it and when, and why it counts: the clerk (the world's reader)."""
-    return translate(
+def _line(language: str, msgid: str, **values: str) -> str:
+    return translate(language, msgid, values)
+
+
+def _who(language: str) -> str:
+    """The world's reader, by name and role: a key released to read is a reader's."""
+    return _line(language, "%(name)s (%(role)s)", name="reader", role=_line(language, "reader"))
+
+
+def _before(language: str, answer: str, events: str, at: str = "17:40:15") -> str:
+    return _line(
         language,
-        "Opened by %(who)s at %(at)s, before the time told (around %(told)s): counted, as"
-        " the time of loss is not certain.",
-        {"who": "reader", "at": "17:40:15", "told": "17:41"},
+        "If it was lost before %(at)s: %(answer)s — %(events)s.",
+        at=at,
+        answer=_line(language, answer),
+        events=events,
+    )
+
+
+def _opened(language: str, label: str, at: str) -> str:
+    return _line(
+        language, "%(who)s opened “%(label)s” at %(at)s", who=_who(language), label=label, at=at
+    )
+
+
+def _released(language: str, label: str, at: str) -> str:
+    return _line(
+        language,
+        "key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed",
+        who=_who(language),
+        label=label,
+        at=at,
     )
 
 
 def _from_told(language: str, answer: str) -> str:
-    return translate(
+    return _line(
         language,
-        "Counted from the time told, the answer would be: %(answer)s.",
-        {"answer": translate(language, answer, {})},
+        "If it was lost at %(at)s or later: %(answer)s.",
+        at="17:41",
+        answer=_line(language, answer),
     )
 
 
@@ -94,17 +120,22 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
         (translate(language, "Counted from", {}), lost),
     ]
     assert translate(language, "Lost at", {}) not in dict(rows)
-    # The answer is Opened only because the clerk's opening at 17:40:15 counts: who and
-    # when, and why, in one line under it (on paper too: the answer box is printed). A
-    # big "Opened" alone alarmed the newcomers and read as the finder's doing.
+    # Opened only because the clerk's opening at 17:40:15 counts: neither a red Opened
+    # (the newcomers read it as the finder's doing) nor a green Not opened, but "Depends
+    # on the time of loss" in the caution colour, and what it is either side of the time
+    # told, who and when (on paper too: the answer box is printed).
+    assert 'class="answer answer-depends"' in page
     box = _answer_box(page)
-    assert box[1] == translate(language, "Opened", {})
-    assert box[2] == _counted(language)
-    # And what the manager asks next: from the time told, the answer would be Not opened
-    # (the clerk's opening is the only one); the general "opened after the loss" sentence,
-    # which read as contradicting the line above, is left out (this session's newcomers).
-    assert box[3:] == [_from_told(language, "Not opened")]
-    assert 'class="answer-counted"' in page and "noprint answer-counted" not in page
+    assert box[1] == translate(language, "Depends on the time of loss", {})
+    assert box[2:] == [
+        _before(language, "Opened", _opened(language, "late", "17:40:15")),
+        _from_told(language, "Not opened"),
+    ]
+    # One container: its list line and its section say the answer, not the lines again.
+    assert page.count('class="depends-line"') == 2
+    # The JSON's answer is the conservative one (spec §report), the other beside it.
+    assert (doc["answer"], doc["answer_from_told_at"]) == ("opened", "not opened")
+    assert doc["containers"][0]["answer_from_told_at"] == "not opened"
     # The reasons say what the official chose, nothing added (it wrapped in every row).
     reason = dict(rows)[translate(language, "Reason", {})]
     assert reason.split(" (")[0] == "stolen", reason
@@ -114,14 +145,23 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
 def test_an_answer_the_same_from_the_time_told_says_no_more(
     settings: Settings, console_url: str, language: str
 ) -> None:
-    """An opening after the time told as well: Opened either way, so the line would only be
-    read; the time told is still its row."""
+    """An opening of another container after the time told as well: the medium is Opened
+    either way, so its lines would only be read; the time told is still its row. The
+    clerk's container, Opened only from the time of loss, says it depends, in its list
+    line and its section (the lead's decision: the same per container)."""
     openings = {"late": OPENINGS["late"], "after": OPENINGS["after"]}
     with opened(settings, console_url, openings) as world:
         _report_loss(world, lost_at=LOST, told_at=TOLD)
         page, _ = _pages(console_url, world.tokens["official"], language)
     assert _answer_box(page)[1] == translate(language, "Opened", {})
-    assert "answer-counted" not in page
+    assert 'class="answer answer-opened"' in page
+    assert "depends-line" not in page.split('<div class="answer ', 1)[1].split("</div>", 1)[0]
+    depends = translate(language, "Depends on the time of loss", {})
+    assert f'<li class="answer-depends"><strong>late</strong>: {depends}</li>' in page
+    late = page.split("<h2>late ", 1)[1].split("</section>", 1)[0]
+    assert late.count('class="depends-line"') == 2
+    after = page.split("<h2>after ", 1)[1].split("</section>", 1)[0]
+    assert "depends-line" not in after
     assert translate(language, "Time told", {}) in dict(facts(page))
 
 
@@ -134,9 +174,12 @@ def test_a_report_without_a_time_told_prints_as_before(
         _report_loss(world, lost_at=LOST)
         page, doc = _pages(console_url, world.tokens["official"], "en")
     assert doc["told_at"] is None
+    assert (doc["told_seq"], doc["answer_from_told_at"]) == (None, None)
+    assert doc["containers"][0]["answer_from_told_at"] is None
     assert "Time told" not in dict(facts(page)) and "Counted from" not in dict(facts(page))
     assert "Lost at" in dict(facts(page))
-    assert "answer-counted" not in page
+    assert _answer_box(page)[1] == "Opened"
+    assert "depends-line" not in page and "answer-depends" not in page
 
 
 def test_a_key_released_before_the_time_told_is_said_as_released(
@@ -148,9 +191,51 @@ def test_a_key_released_before_the_time_told_is_said_as_released(
         _report_loss(world, lost_at=LOST, told_at=TOLD)
         page, _ = _pages(console_url, world.tokens["official"], "en")
     box = _answer_box(page)
-    assert box[1] == "Possibly opened"
-    assert box[2] == (
-        "Key released to reader at 17:40:15, before the time told (around 17:41): counted,"
-        " as the time of loss is not certain."
+    assert box[1:] == [
+        "Depends on the time of loss",
+        _before("en", "Possibly opened", _released("en", "tried", "17:40:15")),
+        _from_told("en", "Not opened"),
+    ]
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_each_container_whose_answer_depends_says_so_and_the_time_told_side_names_who(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """The clerk's opening of "late" just before the time told, and a key of "kept"
+    released at 19:00 without confirmation: Opened from the time of loss, Possibly opened
+    from the time told. The second line names that release; "late" depends (its section
+    heading says so), "kept" is Possibly opened either way."""
+    with opened(settings, console_url, {"late": LOST}, {"kept": OPENINGS["after"]}) as world:
+        _report_loss(world, lost_at=LOST, told_at=TOLD)
+        page, doc = _pages(console_url, world.tokens["official"], language)
+    box = _answer_box(page)
+    after = _line(
+        language,
+        "If it was lost at %(at)s or later: %(answer)s — %(events)s.",
+        at="17:41",
+        answer=_line(language, "Possibly opened"),
+        events=_released(language, "kept", "19:00:00"),
     )
-    assert box[3:] == [_from_told("en", "Not opened")]
+    assert box[1:] == [
+        translate(language, "Depends on the time of loss", {}),
+        _before(language, "Opened", _opened(language, "late", "17:40:15")),
+        after,
+    ]
+    assert [c["answer_from_told_at"] for c in doc["containers"]] == (
+        ["not opened", "possibly opened"]
+        if doc["containers"][0]["label"] == "late"
+        else ["possibly opened", "not opened"]
+    )
+    sections = {
+        text_of(re.search(r"<h2>(.*?)</h2>", part, re.S)[1]): part  # type: ignore[index]
+        for part in page.split('<section class="report-container')[1:]
+    }
+    depends, possibly = (
+        translate(language, a, {}) for a in ("Depends on the time of loss", "Possibly opened")
+    )
+    # Each section's heading says its own answer; the lines above already name each
+    # container's releases, so no section repeats them (on paper they pushed the first
+    # section off page 1).
+    assert sorted(sections) == sorted([f"late {depends}", f"kept {possibly}"])
+    assert all("depends-line" not in part for part in sections.values())

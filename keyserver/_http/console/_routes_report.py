@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver._domain.answers import answer_first, worst
+from keyserver._domain.answers import answer_first, depends_views, worst
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Cause, Op, State
 from keyserver._http.console import _security
@@ -28,6 +28,7 @@ from keyserver._http.console._documents import (
     verify_command,
 )
 from keyserver._http.console._page import Page, SignedInPage
+from keyserver._http.console._report_told import manager_view, read_answer, told_view
 from keyserver._http.console._routes_media import medium_url
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
@@ -343,49 +344,6 @@ def loss_banner(page: Page, medium: str, reported: str) -> dict[str, Any] | None
     return {"at": own[0]["at"], **own[0]["details"]}
 
 
-def told_view(page: Page, doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The loss report's time told, as the report shows it beside the time of loss.
-
-    Issue 12, seventeenth session: the "Not sure" answer reports from the first key release
-    just before the time the official was told (spec §loss ``told_at``); the report shows
-    the time told as its own row, to the minute unless it was told with seconds, above the
-    time it counts from. When the answer is what it is only because of the releases
-    between the two (the medium report's own answer counted from the time told, ``since``,
-    spec §report, differs), it says under the answer who was given a key or opened it,
-    and when (the release's time, as the tables print it), and that it counts because the
-    time of loss is not certain: a big "Opened" alone alarmed the newcomers and would be
-    read as the finder's doing. None: no time told (every report before migration 0014,
-    or the time as typed), shown as before.
-    """
-    if not doc.get("told_at"):
-        return None
-    told = datetime.fromisoformat(str(doc["told_at"]))
-    from_told = page.service.medium_report(page.principal, doc["medium"], told, ctx=page.ctx)
-    # spec §report kind: the releases and confirmed openings before the time told (its
-    # sequence number, as the window's), in the order they happened.
-    before = sorted(
-        (
-            a
-            for c in doc["containers"]
-            for a in c["attempts"]
-            if a["seq"] < from_told["window_start_seq"] and a["kind"] in {"release", "confirmed"}
-        ),
-        key=lambda a: int(a["seq"]),
-    )
-    counted = None
-    if before and from_told["answer"] != doc["answer"]:
-        releases = [a for a in before if a["kind"] == "release"] or before
-        counted = {
-            "who": list(dict.fromkeys(str(a["actor"]) for a in before)),
-            "at": releases[0]["at"],
-            "opened": any(a["kind"] == "confirmed" for a in before),
-            # What the manager asks next (newcomer runs, this session): and if the medium
-            # was lost when we were told? The medium report's own answer from that time.
-            "from_told": from_told["answer"],
-        }
-    return {"at": doc["told_at"], "seconds": told.second != 0, "counted": counted}
-
-
 @router.get("/medium/report")
 def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Response:
     """The medium report: the three-way answer, every attempt and change; printable on A4."""
@@ -404,6 +362,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
                 page.principal, doc["medium"], lost_at=lost_at, ctx=page.ctx
             )
             close = close_view(near)
+        depends, depends_each = depends_views(doc)
         return page.render(
             "report.html",
             doc=doc,
@@ -412,7 +371,11 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             keeps_whole=keeps_whole,
             last_before=last_opening(doc["containers"]) if doc["lost_at"] else None,
             close=close,
-            told=told_view(page, doc),
+            told=told_view(doc),
+            read_answer=read_answer,
+            depends=depends,
+            depends_each=depends_each,
+            manager=manager_view(doc["containers"]),
             # Each container's own release just before the time of loss, for its box.
             close_release={c["container_id"]: c for c in close["containers"]} if close else {},
             public_reasons=reasons_printed(doc["containers"]),

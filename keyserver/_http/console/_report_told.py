@@ -1,0 +1,69 @@
+"""The medium report page's time told, what its answer depends on, and the manager's line.
+
+Issue 12, eighteenth session. The newcomers' first stumble: after the review's "Not sure"
+answer the report's headline was a red "Opened", read as "the finder read the data",
+although the only opening counted was the city's own reader's, just before the time the
+official was told. When the answer counted from the time told differs (spec §report
+``answer_from_told_at``), the page says "Depends on the time of loss" (answers.as_read,
+answers.depends_view) and what it is either side, naming who and when. Their third: the
+paper lacked one plain line for the manager (how many containers nobody can open now, and
+when their keys go). Both are read from the report the service built; nothing here decides
+an answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from keyserver._domain.answers import as_read
+from keyserver._domain.lifecycle import State
+
+
+def told_view(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The loss report's time told, shown as its own row above the time counted from.
+
+    Issue 12, seventeenth session: to the minute unless it was told with seconds. None: no
+    time told (every report before migration 0014, or the time as typed), shown as before.
+    """
+    if not doc.get("told_at"):
+        return None
+    told = datetime.fromisoformat(str(doc["told_at"]))
+    return {"at": doc["told_at"], "seconds": told.second != 0}
+
+
+def read_answer(report: dict[str, Any]) -> str | None:
+    """The answer of a report or of one of its containers, as people read it (as_read)."""
+    return as_read(report.get("answer"), report.get("answer_from_told_at"))
+
+
+def manager_view(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The manager's line: how many containers nobody can open now, and until when.
+
+    Issue 12, eighteenth session: "3 containers suspended: nobody can open them now; keys
+    destroyed after 10 Dec 17:41 unless restored", on top of the page and on page 1 of the
+    paper. A suspended container, or a pending one the loss report locked (spec §loss:
+    neither evaluated nor committed), cannot be opened now; a destroyed one never again;
+    any other (active, or pending and not locked) still can, and is said so, never hidden
+    in a total. The deadline is the earliest of the held containers' ``destroy_after``: a
+    loss report gives them all one (spec §loss), and the earliest cannot be wrong in the
+    reassuring direction. None for a medium without containers.
+    """
+    if not containers:
+        return None
+    held = [c for c in containers if _held(c)]
+    deadlines = [str(c["destroy_after"]) for c in held if c.get("destroy_after")]
+    return {
+        "held": len(held),
+        "deadline": min(deadlines) if deadlines else None,
+        "destroyed": sum(c["state"] == State.DESTROYED.value for c in containers),
+        "open": sum(c["state"] != State.DESTROYED.value and not _held(c) for c in containers),
+    }
+
+
+def _held(container: dict[str, Any]) -> bool:
+    """Suspended, or pending and locked by a suspension cause (spec §loss, §lifecycle)."""
+    state = container["state"]
+    return state == State.SUSPENDED.value or (
+        state == State.PENDING.value and bool(container.get("suspend_cause"))
+    )
