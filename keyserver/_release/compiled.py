@@ -38,10 +38,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.sql import ClauseElement, CompoundSelect
+from sqlalchemy.sql import ClauseElement, CompoundSelect, Select
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from keyserver._release.facts import Shape, facts_statement
+from keyserver._release.facts import Shape, facts_statement, member
 from keyserver._release.unnest import Unnest
 from keyserver._store.audit import HEAD_ID, LOCK_HEAD_STMT
 from keyserver._store.evaluation import BULK_NEWEST, EPOCH, EVALUATION_STMT
@@ -88,18 +88,29 @@ ROW_COLUMNS = (
     "row_mac",
 )
 ROW_TIMES = ("pending_expires_at", "not_after", "destroyed_at", "destroy_after", "budget_reset_at")
-_ROWS_STMT = (
-    select(_C.c.id, *(_C.c[name] for name in ROW_COLUMNS), BULK_NEWEST)
-    .where(_C.c.id.in_(bindparam("cids", expanding=True)))
-    .with_for_update(of=_C)
-)
-# The register entries of several containers (REGISTER_STMT for a batch, read before
-# the lock: keyserver/_release/rowcheck.py preread). Constants rendered in the SQL.
-_REGISTERS_STMT = select(*(_LOG_TABLE.c[name] for name in AUDIT_FIELDS)).where(
-    _LOG_TABLE.c.container.in_(bindparam("texts", expanding=True)),
-    _LOG_TABLE.c.action == literal_column("'register'"),
-    _LOG_TABLE.c.outcome == literal_column("'ok'"),
-)
+
+
+def _rows_stmt(count: int, arrays: bool) -> Select[Any]:
+    return (
+        select(_C.c.id, *(_C.c[name] for name in ROW_COLUMNS), BULK_NEWEST)
+        .where(member(_C.c.id, "cids", count, arrays=arrays))
+        .with_for_update(of=_C)
+    )
+
+
+def _registers_stmt(count: int, arrays: bool) -> Select[Any]:
+    """The register entries of several containers (REGISTER_STMT for a batch).
+
+    Read before the lock (keyserver/_release/rowcheck.py preread). Constants rendered in
+    the SQL.
+    """
+    return select(*(_LOG_TABLE.c[name] for name in AUDIT_FIELDS)).where(
+        member(_LOG_TABLE.c.container, "texts", count, arrays=arrays),
+        _LOG_TABLE.c.action == literal_column("'register'"),
+        _LOG_TABLE.c.outcome == literal_column("'ok'"),
+    )
+
+
 # Audit actions that change whether a token authenticates, or as whom. Tokens are read
 # before the chain-head lock (Batch.preread); under the lock, an entry of one of these
 # newer than that read sends every token of the batch to be read again (Batch.lock_head).
@@ -130,22 +141,27 @@ _LOCK_HEAD_ASYNC_STMT = _LOCK_HEAD_SEEN_STMT.add_columns(
 # snapshot, so a revocation is either in both or in neither. The head is the ``h`` row
 # (its seq in the principal-id column).
 _T = Base.metadata.tables[Token.__tablename__]
-_TOKENS_SEEN_STMT: CompoundSelect[Any] = union_all(
-    *token_statement(
-        _T.c.token_hash.in_(bindparam("digests", expanding=True)),
-        kind=lambda k: literal_column(f"'{k}'"),
-    ).selects,
-    select(
-        cast(null(), LargeBinary),
-        cast(null(), UTCDateTime),
-        cast(null(), UTCDateTime),
-        _HEAD_TABLE.c.seq,
-        cast(null(), String),
-        cast(null(), String),
-        literal_column("'h'"),
-        cast(null(), String),
-    ).where(_HEAD_TABLE.c.id == literal_column(str(int(HEAD_ID)))),
-)
+
+
+def _tokens_seen_stmt(count: int, arrays: bool) -> CompoundSelect[Any]:
+    return union_all(
+        *token_statement(
+            member(_T.c.token_hash, "digests", count, arrays=arrays),
+            kind=lambda k: literal_column(f"'{k}'"),
+        ).selects,
+        select(
+            cast(null(), LargeBinary),
+            cast(null(), UTCDateTime),
+            cast(null(), UTCDateTime),
+            _HEAD_TABLE.c.seq,
+            cast(null(), String),
+            cast(null(), String),
+            literal_column("'h'"),
+            cast(null(), String),
+        ).where(_HEAD_TABLE.c.id == literal_column(str(int(HEAD_ID)))),
+    )
+
+
 CHALLENGE_COLUMNS = (
     "challenge_hash",
     "container_id",
@@ -249,6 +265,9 @@ class HotPath:
         # PostgreSQL: many rows per statement as arrays, and a batch's writes as ONE
         # statement (psycopg's executemany sends a statement per row; unnest.py).
         self.unnest = Unnest(dialect, self._to_db) if dialect.name == "postgresql" else None
+        # PostgreSQL: the batch's reads bind each list as one array, so their texts do not
+        # change with the batch's size and are prepared and planned once (facts.member).
+        self.arrays = dialect.name == "postgresql"
         self._lock_head = self._compile(
             _LOCK_HEAD_ASYNC_STMT
             if async_commit and dialect.name == "postgresql"
@@ -338,26 +357,49 @@ class HotPath:
         return stmt
 
     def _shape(self, key: tuple[Any, ...], build: Callable[[], ClauseElement]) -> _Statement:
-        """A statement compiled once per shape (its expanding IN lists' lengths)."""
+        """A statement compiled once per shape.
+
+        A shape (facts.member): on SQLite its lists' lengths, on PostgreSQL which lists
+        it has, each bound as one array.
+        """
         stmt = self._shapes.get(key)
         if stmt is None:
-            stmt = self._compile(build(), expanding=True)
+            stmt = self._compile(build(), expanding=not self.arrays)
             self._shapes[key] = stmt
         return stmt
 
+    def lists(self, lists: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+        """The bind values of a shaped statement's lists (see :meth:`_shape`)."""
+        if self.arrays:
+            return {name: list(values) for name, values in lists.items()}
+        return _numbered(lists)
+
     def _rows_statement(self, count: int) -> _Statement:
-        return self._shape(("rows", count), lambda: _ROWS_STMT.params(cids=[b""] * count))
+        # PostgreSQL: one text whatever the count (the list is one array parameter).
+        n, arrays = (1 if self.arrays else count), self.arrays
+        return self._shape(("rows", n), lambda: _rows_stmt(n, arrays))
 
     def _tokens_statement(self, count: int) -> _Statement:
-        return self._shape(
-            ("tokens", count), lambda: _TOKENS_SEEN_STMT.params(digests=[b""] * count)
-        )
+        n, arrays = (1 if self.arrays else count), self.arrays
+        return self._shape(("tokens", n), lambda: _tokens_seen_stmt(n, arrays))
 
     def _registers_statement(self, count: int) -> _Statement:
-        return self._shape(("registers", count), lambda: _REGISTERS_STMT.params(texts=[""] * count))
+        n, arrays = (1 if self.arrays else count), self.arrays
+        return self._shape(("registers", n), lambda: _registers_stmt(n, arrays))
 
     def _facts_statement(self, shape: Shape) -> _Statement:
-        return self._shape(("facts", shape), lambda: facts_statement(shape))
+        if self.arrays:
+            # PostgreSQL: which parts there are, not how many values each (facts.member).
+            pids, media, texts, (rcids, names), (gcids, groups) = shape
+            shape = (
+                min(pids, 1),
+                min(media, 1),
+                min(texts, 1),
+                (min(rcids, 1), min(names, 1)),
+                (min(gcids, 1), min(groups, 1)),
+            )
+        arrays = self.arrays
+        return self._shape(("facts", shape), lambda: facts_statement(shape, arrays=arrays))
 
     def _update_statement(self, keys: tuple[str, ...]) -> _Statement:
         stmt = self._updates.get(keys)

@@ -29,15 +29,27 @@ Why this changes no guarantee:
   anyway, the connection is dropped, and the batch after it gets a pinged one.
 - A forked child forgets its parent's connection without touching it (closing it would
   end the parent's session on PostgreSQL).
+
+PostgreSQL: while the committer has it, the connection plans its prepared statements once
+(``plan_cache_mode = force_generic_plan``; set back to the server's default before it goes
+back to the pool, or the connection is dropped). Why: the release path's reads bind each
+list as one array (keyserver/_release/facts.py, ``member``), so every statement has one
+text, prepared once per connection; but for two of them (the tokens and the reader-policy
+probe, ``= ANY`` of an array of unknown length) PostgreSQL's own choice kept planning a
+custom plan on every execution, two plans per batch (bench/profiles/keyserver.md,
+eighteenth session, with the generic plans: the same index scans). A setting of how to
+plan: what a statement returns cannot change, nor any lock or transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from keyserver._store.durability import Durability
 
@@ -62,8 +74,9 @@ class HeldConnection:
             conn = self._engine.connect()
             try:
                 self._durability.commit_early(conn)
+                _plan(conn, _GENERIC)
             except BaseException:
-                conn.close()
+                _give_back(self._durability, conn)
                 raise
         done = False
         try:
@@ -92,4 +105,33 @@ class HeldConnection:
 
 def _give_back(durability: Durability, conn: Connection) -> None:
     durability.commit_durably(conn)
+    if not conn.invalidated:
+        # Never pool a connection with our plan mode: if the RESET fails, _plan has
+        # dropped it (invalidated), and close() below does not pool it.
+        with contextlib.suppress(OperationalError):
+            _plan(conn, _DEFAULT)
     conn.close()
+
+
+# Session-level (``false``: not local to a transaction), so it lasts from batch to batch.
+_GENERIC = "SELECT set_config('plan_cache_mode', 'force_generic_plan', false)"
+_DEFAULT = "RESET plan_cache_mode"
+
+
+def _plan(conn: Connection, sql: str) -> None:
+    """PostgreSQL: run ``sql`` (a plan-mode setting) outside any transaction."""
+    if conn.dialect.name != "postgresql":
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    try:
+        # Committed at once: a SET made in a transaction that rolls back is undone with
+        # it. Outside the batch's transaction (taken from the pool, or given back after
+        # it; the pool's liveness ping may have left its SELECT 1's transaction open).
+        raw.execute(sql)
+        raw.commit()
+    except Exception as exc:
+        # As SQLAlchemy raises a driver's error: the batch answers unavailable (503,
+        # spec §problems) and the connection, in whatever state, is not pooled again.
+        conn.invalidate()
+        raise OperationalError(sql, None, exc) from exc

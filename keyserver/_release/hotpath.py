@@ -24,7 +24,6 @@ from keyserver._release.compiled import (
     ROW_COLUMNS,
     ROW_TIMES,
     HotPath,
-    _numbered,
 )
 from keyserver._release.facts import Shape
 from keyserver._release.unnest import Part
@@ -140,7 +139,9 @@ class Batch:
         stmt = self._hot._facts_statement(shape)
         since = self.since
         after = min((int(v["last_audit_seq"] or 0) for v in self._rows.values()), default=0)
-        self._cur.execute(stmt.sql, stmt.args({**_numbered(lists), "since": since, "after": after}))
+        self._cur.execute(
+            stmt.sql, stmt.args({**self._hot.lists(lists), "since": since, "after": after})
+        )
         rows = self._cur.fetchall()
         # Probed = asked, whether or not a row matched (no row: not in the policy).
         self._probed_names.update((c, n) for c in rcids for n in names)
@@ -175,7 +176,7 @@ class Batch:
             return  # one container: the single-statement path costs the same
         hot, dt = self._hot, self._hot._dt_result
         stmt = hot._rows_statement(len(cids))
-        self._cur.execute(stmt.sql, stmt.args(_numbered({"cids": cids})))
+        self._cur.execute(stmt.sql, stmt.args(hot.lists({"cids": cids})))
         for row in self._cur.fetchall():
             values = dict(zip(ROW_COLUMNS, row[1:-1], strict=True))
             for name in ROW_TIMES:
@@ -253,7 +254,7 @@ class Batch:
         """
         wanted = sorted({d for d in digests if d not in self._tokens})
         stmt = self._hot._tokens_statement(len(wanted))
-        self._cur.execute(stmt.sql, stmt.args(_numbered({"digests": wanted})))
+        self._cur.execute(stmt.sql, stmt.args(self._hot.lists({"digests": wanted})))
         found, seen = self._token_rows(self._cur.fetchall())
         for digest in wanted:
             self._tokens[digest] = found.get(digest)

@@ -20,7 +20,7 @@ from keyserver._domain.encoding import b64e
 from keyserver._domain.errors import RowIntegrityError
 from keyserver._domain.i18n import N_
 from keyserver._domain.keys import KeyRing
-from keyserver._release.compiled import HotPath, _numbered
+from keyserver._release.compiled import HotPath
 from keyserver._release.hotpath import Batch
 from keyserver._store.evaluation import EvaluationRow
 from keyserver._store.rowmacs import (
@@ -105,7 +105,7 @@ def preread(ring: KeyRing, batch: Batch, cids: Sequence[bytes]) -> None:
     if not texts:
         return
     stmt = hot._registers_statement(len(texts))
-    for row in batch.run(stmt.sql, stmt.args(_numbered({"texts": sorted(texts)}))):
+    for row in batch.run(stmt.sql, stmt.args(hot.lists({"texts": sorted(texts)}))):
         details = _verified(ring.audit_key, hot, row)
         if details is not None:
             _remember(hot, texts[row[_CONTAINER]], details)

@@ -54,13 +54,17 @@ def checkins(early: KeyService, backend: str) -> Iterator[list[tuple[int, str]]]
 
 
 def _level_of(raw: Any, backend: str) -> str:
-    """The ``synchronous`` level of a DB-API connection."""
+    """SQLite: the ``synchronous`` level of a DB-API connection; PostgreSQL: its plan mode."""
     if backend == "postgres":
-        return "n/a"
+        mode = str(raw.execute("SHOW plan_cache_mode").fetchone()[0])
+        raw.rollback()  # the SHOW's transaction: the pool gets it back as it was
+        return mode
     return str(raw.execute("PRAGMA synchronous").fetchone()[0])
 
 
-DURABLE = {"sqlite": "2", "postgres": "n/a"}  # SQLite: 2 is FULL
+# SQLite: 2 is FULL. PostgreSQL: the server's default plan mode (held.py sets another).
+DURABLE = {"sqlite": "2", "postgres": "auto"}
+HELD = {"sqlite": "1", "postgres": "force_generic_plan"}  # SQLite: 1 is NORMAL
 
 
 def _alive(conn: Any) -> bool:
@@ -80,7 +84,8 @@ def test_kept_until_idle_then_given_back_at_the_configured_level(
     with held.batch() as first:
         raw = first.connection.dbapi_connection
         # SQLite at FULL: the batch's commits do not sync (1 is NORMAL); the flush does.
-        assert _level_of(raw, backend) == ("1" if backend == "sqlite" else "n/a")
+        # PostgreSQL: its statements are planned once while the committer holds it.
+        assert _level_of(raw, backend) == HELD[backend]
     assert (len(checkouts), checkins) == (1, [])  # kept, not checked in
     with held.batch() as second:
         # The next batch: same connection, nothing taken from the pool.
@@ -176,3 +181,30 @@ def test_the_committer_gives_it_back_when_idle(
     assert idle.wait(60)
     assert releases._held._conn is None
     assert (id(raw), DURABLE[backend]) in checkins
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_connection_whose_plan_mode_cannot_be_reset_is_not_pooled(
+    early: KeyService, checkouts: list[int], checkins: list[tuple[int, str]]
+) -> None:
+    """PostgreSQL: the held connection plans generic; if it cannot be set back, it is dropped.
+
+    Its server session ends while it is kept (the database restarted, or an administrator
+    ended it): the RESET fails, and the pool never gets a connection that would plan every
+    later statement of the service generic. The next batch gets a fresh one.
+    """
+    ledger = early.ledger
+    held = HeldConnection(ledger.engine, ledger.durability)
+    with held.batch() as kept:
+        pid = kept.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    with ledger.engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)}, 5000)")
+    checkins.clear()  # the admin connection's own
+    held.close()
+    assert checkins == []  # not pooled: dropped
+    with held.batch() as fresh:
+        raw = fresh.connection.dbapi_connection
+        assert raw is not None and raw.info.backend_pid != pid
+        assert _level_of(raw, "postgres") == HELD["postgres"]
+    held.close()
+    assert _levels(checkins) == [DURABLE["postgres"]]

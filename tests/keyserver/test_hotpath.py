@@ -288,3 +288,28 @@ def test_sqlite_keeps_a_prepared_statement_for_every_batch_size(
     finally:
         eng.dispose()
     assert seen and seen[0]["cached_statements"] >= 5 * 64 + 10
+
+
+def test_postgresql_reads_have_one_text_whatever_the_batch_size(
+    engine: Engine, backend: str
+) -> None:
+    """PostgreSQL binds a batch's lists as arrays: one SQL text per read, any batch size.
+
+    keyserver/_release/facts.py, ``member``: a text per batch size was prepared only after
+    five runs and planned again until five more, two plans per batch through the server
+    (bench/profiles/keyserver.md, eighteenth session). SQLite keeps one placeholder per
+    value (no arrays), so a text per size, within sqlite3's statement cache (above).
+    """
+    hot = HotPath(engine.dialect)
+    sizes = (1, 2, 7, 16)
+    texts = {
+        "rows": {hot._rows_statement(n).sql for n in sizes},
+        "tokens": {hot._tokens_statement(n).sql for n in sizes},
+        "registers": {hot._registers_statement(n).sql for n in sizes},
+        "facts": {hot._facts_statement((1, 1, n, (n, 1), (0, 0))).sql for n in sizes},
+        "policy": {hot._facts_statement((0, 0, 0, (n, 2), (n, 3))).sql for n in sizes},
+    }
+    per_read = 1 if backend == "postgres" else len(sizes)
+    assert {read: len(found) for read, found in texts.items()} == dict.fromkeys(texts, per_read)
+    if backend == "postgres":
+        assert all("= ANY (" in sql for found in texts.values() for sql in found)
