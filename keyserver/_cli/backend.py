@@ -62,6 +62,10 @@ class Backend(Protocol):
         """Suspend, restore (``cause``: which suspensions to lift) or destroy."""
         ...
 
+    def reset_budget(self, container_id: str, reason: str) -> Json:
+        """Reset an active container's attempt count (POST /v1/containers/{id}/reset-budget)."""
+        ...
+
     def report_loss(
         self,
         medium: str,

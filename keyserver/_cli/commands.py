@@ -238,6 +238,7 @@ HANDLERS: Mapping[str, Callable[[Context], int]] = {
     "restore": _backed(incident.cmd_act),
     "destroy": _backed(incident.cmd_act),
     "report-loss": _backed(incident.cmd_report_loss),
+    "reset-budget": _backed(incident.cmd_reset_budget),
     "media": _backed(incident.cmd_media),
     "status": _backed(server_status.cmd_status),
     "search": cmd_search,

@@ -148,6 +148,71 @@ def cmd_act(ctx: Context, b: Backend) -> int:
     return EXIT_OK
 
 
+def cmd_reset_budget(ctx: Context, b: Backend) -> int:
+    """``reset-budget CONTAINER --reason R``: an active container's attempt count to 0.
+
+    spec §receipt, §cli: not destructive, but it gives whoever made the unconfirmed attempts
+    (the reader, or someone guessing the password) the whole budget again. So, as the
+    console's reset does (issue 12), the container is looked up first (an id that matches
+    nothing fails here with the nearest ids, before anything is asked), what the reset
+    affects is said, and the official is asked once (``--yes`` for scripts).
+    """
+    a = ctx.args
+    if not ctx.opt("yes", default=False):
+        doc = b.status(a.container)
+        # Only an active container has a count to reset; any other is refused by the
+        # server below (conflict: restore it; destroyed), with nothing to confirm first.
+        if doc.get("state") == "active":
+            ctx.confirm("\n".join(_reset_lines(ctx, doc)))
+    result = b.reset_budget(a.container, a.reason)
+    if ctx.out.as_json:
+        ctx.out.json(result)
+        return EXIT_OK
+    before = result.get("unconfirmed_before")
+    ctx.out.text(N_("The attempt count is reset: it was %(n)s, it is now 0.", n=before))
+    return EXIT_OK
+
+
+def _reset_lines(ctx: Context, doc: dict[str, Any]) -> list[str]:
+    """What a reset affects, in the words of the console's confirmation (confirm_reset.html)."""
+    say, out = ctx.out.say, ctx.out
+    budget = int(doc.get("attempt_budget") or 0)
+    # Labels and media are the server's text: through cell(), which makes them safe for a
+    # terminal (no control characters or escape sequences).
+    label = out.cell("label", doc.get("label")).plain
+    used = N_("%(used)s of %(budget)s", used=doc.get("unconfirmed"), budget=budget)
+    after = N_("%(used)s of %(budget)s", used=0, budget=budget)
+    facts = {
+        "container_id": out.cell("container_id", doc.get("container_id")).plain,
+        "medium": out.cell("medium", doc.get("medium")).plain,
+        "state": out.cell("state", doc.get("state")).plain,
+        "unconfirmed": f"{say(used)} -> {say(after)}",
+    }
+    return [
+        say(N_("Reset the attempt count of %(label)s", label=label)),
+        *(f"  {out.label(key)}: {value}" for key, value in facts.items()),
+        say(
+            ngettext(
+                "Its readers get %(n)s attempt without the right password again before the "
+                "container suspends itself.",
+                "Its readers get %(n)s attempts without the right password again before the "
+                "container suspends itself.",
+                budget,
+                n=budget,
+            )
+        ),
+        say(
+            N_(
+                "Reset only after its reader confirms the attempts were their own (keyserver "
+                "audit list --container %(id)s lists them): attempts by anyone else may be "
+                "someone guessing the password.",
+                id=facts["container_id"],
+            )
+        ),
+        say(N_("Reset the count to 0?")),
+    ]
+
+
 def _short_wait(ctx: Context) -> timedelta:
     """Waiting periods below this ask for a confirmation (setting short_waiting_period)."""
     text = getattr(ctx.args, "set_short_waiting_period", None) or ctx.resolved.settings_env.get(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from keyserver._domain.i18n import N_, Message
+from keyserver._domain.system_reasons import SYSTEM_REASONS
 
 FIELDS: Mapping[str, Message] = {
     # Containers (spec §status) and media (spec §media).
@@ -86,6 +87,11 @@ VALUES: Mapping[str, Mapping[str, Message]] = {
     "suspend_cause": _CAUSES,
     "cause": _CAUSES,
     "kind": _KINDS,
+    # The reasons the system writes (a budget suspension, its lift, the sweep's destroys):
+    # stored as English sentences, shown in the command's language as the console shows
+    # them (system_reasons.py, matched whole; a reason a person typed is shown as typed).
+    "reason": SYSTEM_REASONS,
+    "public_reason": SYSTEM_REASONS,
 }
 # Members that count containers per value of another member (``states``: {"active": 3}),
 # shown as "active 3, suspended 1" with the values in words and in the order above.

@@ -244,6 +244,10 @@ class LocalBackend:
             )
         )
 
+    def reset_budget(self, container_id: str, reason: str) -> Json:
+        """Reset an active container's attempt count."""
+        return guard(lambda: self._service.reset_budget(self._actor, container_id, reason))
+
     def media_list(self, after: str | None, limit: int | None) -> Json:
         """List media."""
         return guard(lambda: self._service.media_list(self._actor, after=after, limit=limit))

@@ -217,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
             )
         _settings_flags(p)
 
+    p = add(
+        "reset-budget",
+        "reset an active container's count of unconfirmed attempts to 0 (its readers get "
+        "their attempts again; asks to confirm)",
+    )
+    p.add_argument("container", help="container id (base64url, 22 characters)")
+    p.add_argument("--reason", required=True, help="internal reason (audit, e.g. who you asked)")
+    _settings_flags(p)
+
     media = add("media", "list media (the unit of loss reports) and their containers")
     media_sub = media.add_subparsers(dest="sub", metavar="ACTION", parser_class=StrictParser)
     media_sub.required = True

@@ -328,6 +328,11 @@ class RemoteBackend:
             body["cause"] = cause
         return dict(self._json("POST", path, body=body))
 
+    def reset_budget(self, container_id: str, reason: str) -> Json:
+        """POST /v1/containers/{id}/reset-budget."""
+        path = f"/v1/containers/{_segment(container_id)}/reset-budget"
+        return dict(self._json("POST", path, body={"reason": reason}))
+
     def media_list(self, after: str | None, limit: int | None) -> Json:
         """GET /v1/media."""
         params: dict[str, Any] = _page(limit)

@@ -11,7 +11,8 @@ and re-applies what they did to containers:
 
 - destroys (any scope: the ids the entry lists, else its medium, issuer or sweep rule at
   the entry's time) and suspensions (by an official, a loss report with its deadline, an
-  attempt budget); the attempt counts of releases and receipts;
+  attempt budget); the attempt counts of releases and receipts, and an official's reset
+  of an active container's count (``budget.reset``);
 - token revocations;
 - NOT: registrations, commits, restores, new principals or tokens. A container registered
   after the backup has no seed in it (it is lost, like a destroyed one); one committed or
@@ -270,13 +271,14 @@ class _Replay:
             self._suspend(entry, details)
         elif action in {"evaluate", "receipt"} and entry.container is not None:
             self._count(entry, details)
+        elif action == "budget.reset" and entry.container is not None:
+            self._reset(entry, details)
         elif action == "token.revoke" and isinstance(details.get("token_id"), str):
             self._revoke_token(entry, details["token_id"])
         elif action in {
             "register",
             "commit",
             "restore",
-            "budget.reset",  # grants attempts, as a restore does: never on the export's word
             "principal.add",
             "token.issue",
         }:
@@ -359,6 +361,29 @@ class _Replay:
         if isinstance(details.get("unconfirmed"), int):
             c.unconfirmed = details["unconfirmed"]
         c.last_audit_seq = entry.seq
+        self.counts += 1
+
+    def _reset(self, entry: AuditEntry, details: dict[str, Any]) -> None:
+        """An official's reset of an active container's count, as it was (spec §backup).
+
+        Issue 12 (ops9): left out, the row kept the backup's count and older
+        ``last_audit_seq``, so the reset's entry made it stale for good (row-integrity):
+        the container could only be destroyed. The count is the export's word already
+        (every release and receipt sets it, a receipt lowers it), and the entry verified
+        under the audit key; the reset is the same kind of change. Only on a row the
+        replay has left active, as the reset itself required (a container restored after
+        the backup is not, restores are not re-applied: that row stays refused until an
+        official decides).
+        """
+        assert entry.container is not None
+        c = self._session.get(Container, decode_container_id(entry.container))
+        if c is None or c.state != State.ACTIVE.value:
+            self.not_reapplied[entry.action] = self.not_reapplied.get(entry.action, 0) + 1
+            return
+        c.unconfirmed = 0
+        # spec §receipt: receipts of releases before the reset refund nothing after it.
+        c.budget_reset_at = entry.at
+        _stamp(c, entry, details)
         self.counts += 1
 
     def _revoke_token(self, entry: AuditEntry, token_id: str) -> None:

@@ -12,8 +12,8 @@ SQLite did inside that section are not the batch's own work:
 - the statement journal of the batch's multi-row INSERTs (challenges, audit entries: a
   statement that may fail half-way, in a transaction that has already written), which
   SQLite spills to a temporary file past 64 KiB (https://www.sqlite.org/tempfiles.html):
-  a file created, 20-44 pages written and the file deleted, in one batch of eight out
-  of five.
+  a file created, up to 44 pages written and the file deleted, in about one batch of
+  eight in three (62 in 200).
 
 So the release batches' connection (keyserver/_release/held.py), while it is theirs:
 

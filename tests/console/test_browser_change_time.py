@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.support.console import MEDIA, BrowserFactory, ConsoleServer
+from tests.support.console import BrowserFactory, ConsoleServer
 from tests.support.console_pages import (
     click_and_wait,
     focused,
     heading,
-    sign_in,
+    official_on_medium,
     states,
     translated,
 )
@@ -33,9 +33,7 @@ def test_change_the_time_of_loss_keeps_everything_typed(
     console_server: ConsoleServer, browser: BrowserFactory, language: str
 ) -> None:
     driver = browser(language)
-    sign_in(driver, console_server.url, console_server.tokens["tanaka"], language)
-    medium, _ = MEDIA[language]
-    driver.get(f"{console_server.url}/console/medium?name={medium}")
+    medium = official_on_medium(driver, console_server, language)
     driver.find_element(By.ID, "lost_at").send_keys("2026-12-01 18:30")
     driver.find_element(By.ID, "reason_common_office").click()
     driver.find_element(By.ID, "reason").send_keys(OWN_WORDS[language])

@@ -73,7 +73,8 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
         folded = translated(
             language,
-            "Keys destroyed %(hours)s hours after you confirm; internal note if needed",
+            "Automatic: server keys (not the city's data) destroyed %(hours)s hours"
+            " after you confirm; internal note if needed",
         ) % {"hours": "72"}
         assert summary.text == folded, summary.text
         lines = driver.execute_script(

@@ -11,11 +11,13 @@ before COMMIT (under the lock) and at the flush (after COMMIT, lock released).
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from keyserver._domain.settings import Settings
 from keyserver._release.held import HeldConnection
 from keyserver._release.hotpath import Batch
 from keyserver._service import KeyService
@@ -96,3 +98,38 @@ def test_the_batches_connection_does_not_checkpoint_in_commit_until_given_back(
     held.close()
     # Back in the pool as it was.
     assert _pragmas(raw) == configured
+
+
+@pytest.mark.own_database
+def test_two_workers_checkpointing_after_every_batch_leave_one_valid_chain(
+    world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two services on one file (as ``serve --workers 2``), each checkpointing while the
+    other commits: every release answered is in the chain, and the chain verifies."""
+    cids = [activate(world, attempt_budget=1000)[0]["container_id"] for _ in range(4)]
+    monkeypatch.setattr(release_wal, "CHECKPOINT_ROWS", 1)
+    full = settings.replace(
+        sqlite_synchronous="FULL", principal_attempt_cap=1_000_000, medium_attempt_cap=1_000_000
+    )
+    workers = [KeyService(full) for _ in range(2)]
+    answered: list[list[str]] = [[], []]
+
+    def run(i: int) -> None:
+        for _ in range(15):
+            outcomes = workers[i].releases._evaluate_batch(lambda: reader_jobs(world, cids))
+            answered[i].extend(outcome_kind(o) for o in outcomes)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert answered == [["ok"] * 60, ["ok"] * 60]
+        verified = workers[0].audit_verify(workers[0].local_actor("ops"))
+        assert verified["ok"] is True, verified
+        released = workers[0].audit_export(workers[0].local_actor("ops"))
+        assert sum('"action":"evaluate","actor":"reader' in line for line in released) == 120
+    finally:
+        for w in workers:
+            w.close()

@@ -29,6 +29,7 @@ from keyserver._http.console import _security
 from keyserver._service import KeyService
 from tests.support.console import (
     KEYSERVER,
+    MEDIA,
     ConsoleServer,
     clean_env,
     signed_in_session,
@@ -168,6 +169,14 @@ def sign_in(driver: WebDriver, url: str, token: str, language: str) -> None:
     assert heading(driver) == translated(language, "Sign in")
     driver.find_element(By.ID, "token").send_keys(token)
     submit_button(driver, translated(language, "Sign in"))
+
+
+def official_on_medium(driver: WebDriver, server: ConsoleServer, language: str) -> str:
+    """Sign in as the official and open the language's story medium (MEDIA); its name."""
+    sign_in(driver, server.url, server.tokens["tanaka"], language)
+    medium, _ = MEDIA[language]
+    driver.get(f"{server.url}/console/medium?name={medium}")
+    return medium
 
 
 def states(server: ConsoleServer, medium: str) -> set[str]:

@@ -208,12 +208,12 @@ class Page:
         """A refusal of what was typed into a form: ``page.invalid(N_("..."))``."""
         return InvalidRequestError(message)
 
-    def local_time(self, text: str, what: Message, *, hinted: bool = False) -> datetime | None:
+    def local_time(self, text: str, what: Message) -> datetime | None:
         """A time typed in a form (``2026-12-04 18:30``), read in the configured zone.
 
-        ``hinted``: the form shows the forms to type under the field (the loss form), so
-        a refusal points there rather than restating them (issue 12, seventh newcomer
-        run: the format was said four times on one form).
+        A refusal gives the one example (issue 12, seventh newcomer run: the format was
+        said four times on one form; eighteenth session: no form shows it beside its
+        field any more, where the example time read as a placeholder).
 
         A time alone (``18:30``) is today in that zone. Year-first forms with ``-`` or
         ``/`` and a blank or ``T`` are read in the zone every page shows times in, so
@@ -256,13 +256,6 @@ class Page:
                         zone=self.formats.zone_name(),
                     )
                 ) from exc
-            if hinted:
-                raise self.invalid(
-                    N_(
-                        "%(what)s is not a date and time: type it as shown under the field.",
-                        what=what,
-                    )
-                ) from exc
             raise self.invalid(
                 N_(
                     "%(what)s is not a date and time: write it year first, "
@@ -284,18 +277,6 @@ class Page:
         """
         yesterday = self.service.now().astimezone(self.formats.zone) - timedelta(days=1)
         return yesterday.strftime("%Y-%m-%d 18:30")
-
-    def today_example(self) -> str:
-        """A time alone to type for today: the last full or half hour an hour ago or more.
-
-        Never later than now: a time alone later than now is refused (the loss form), and
-        an official copying the example must not be. Just after midnight, midnight.
-        """
-        now = self.service.now().astimezone(self.formats.zone)
-        earlier = now - timedelta(hours=1)
-        if earlier.date() != now.date():
-            return "00:00"
-        return f"{earlier.hour:02d}:{earlier.minute // 30 * 30:02d}"
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """Render a template with the page context."""

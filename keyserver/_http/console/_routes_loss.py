@@ -58,7 +58,7 @@ def _loss_fields(page: Page) -> dict[str, Any]:
     errors: list[tuple[str, Message]] = []
     lost_text = form.get("lost_at", "").strip()
     try:
-        lost_at = page.local_time(lost_text, N_("Time of loss"), hinted=True)
+        lost_at = page.local_time(lost_text, N_("Time of loss"))
     except InvalidRequestError as exc:
         lost_at = None
         errors.append(("lost_at", exc.message or N_("The time of loss is required.")))
@@ -67,14 +67,18 @@ def _loss_fields(page: Page) -> dict[str, Any]:
             errors.append(("lost_at", N_("The time of loss is required.")))
         elif lost_at > page.service.now() and time_alone(lost_text):
             # A time alone is today (issue 12, sixth newcomer run); one later than now is
-            # never taken for yesterday: the official types the date, and sees it. How
-            # is in the hint under the field (said once, seventh newcomer run).
+            # never taken for yesterday: the official types the date, and sees it. The
+            # form shows no example any more (eighteenth session): the refusal gives one,
+            # the day before with the time typed, in the form the console reads.
+            example = (lost_at - timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
             errors.append(
                 (
                     "lost_at",
                     N_(
-                        "%(time)s today is later than now: for an earlier day, type the date too.",
+                        "%(time)s today is later than now: for an earlier day, type the date"
+                        " too (e.g. %(example)s).",
                         time=lost_text,
+                        example=example,
                     ),
                 )
             )

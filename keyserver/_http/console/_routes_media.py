@@ -179,8 +179,6 @@ def medium_page(
         # (field, text) of every field to fix, in the form's order (issue 12).
         loss_errors=list(errors),
         bad_fields=[field for field, _ in errors],
-        time_example=page.time_example(),
-        today_example=page.today_example(),
         default_wait=str(default_wait),
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
         # The service's limit on a reason (spec §conventions), for the form's maxlength.
