@@ -25,7 +25,7 @@ from keyserver._domain.settings import Settings
 from tests.support.console import signed_in_session
 from tests.support.loss_form import MEDIUM
 from tests.support.loss_review import facts, text_of
-from tests.support.openings import OPENINGS, opened
+from tests.support.openings import OPENINGS, box_rows, opened
 from tests.support.world import World
 
 LOST = OPENINGS["late"]  # the first close release's second, as "Not sure" reports it
@@ -133,6 +133,22 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     ]
     # One container: its list line and its section say the answer, not the lines again.
     assert page.count('class="depends-line"') == 2
+    # Its box: no opening before the time counted from, said as that (a bare "none" beside
+    # the clerk's counted opening read as a contradiction, the lead's newcomer runs).
+    none_before = translate(language, "none before %(at)s", {"at": lost})
+    assert (translate(language, "Last confirmed opening before the loss", {}), none_before) in (
+        box_rows(page)["late"]
+    )
+    # The paper's legend says what "depends" means too, beside the three answers.
+    legend = text_of(page.split('id="answer-legend">', 1)[1].split("</p>", 1)[0])
+    assert legend.endswith(
+        translate(
+            language,
+            "%(answer)s: the answer differs with the time of loss; the lines under it say what"
+            " it is either side of the time told.",
+            {"answer": translate(language, "Depends on the time of loss", {})},
+        )
+    ), legend
     # The JSON's answer is the conservative one (spec §report), the other beside it.
     assert (doc["answer"], doc["answer_from_told_at"]) == ("opened", "not opened")
     assert doc["containers"][0]["answer_from_told_at"] == "not opened"
@@ -180,6 +196,8 @@ def test_a_report_without_a_time_told_prints_as_before(
     assert "Lost at" in dict(facts(page))
     assert _answer_box(page)[1] == "Opened"
     assert "depends-line" not in page and "answer-depends" not in page
+    assert ("Last confirmed opening before the loss", "none") in box_rows(page)["late"]
+    assert "differs with the time of loss" not in page
 
 
 def test_a_key_released_before_the_time_told_is_said_as_released(

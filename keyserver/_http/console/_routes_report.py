@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver._domain.answers import answer_first, depends_views, worst
+from keyserver._domain.answers import DEPENDS, answer_first, depends_views, worst
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Cause, Op, State
 from keyserver._http.console import _security
@@ -375,6 +375,8 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             read_answer=read_answer,
             depends=depends,
             depends_each=depends_each,
+            # A container reads "depends" whenever the medium does (its worst answer's).
+            legend_depends=any(read_answer(c) == DEPENDS for c in doc["containers"]),
             manager=manager_view(doc["containers"]),
             # Each container's own release just before the time of loss, for its box.
             close_release={c["container_id"]: c for c in close["containers"]} if close else {},
