@@ -355,7 +355,7 @@ _SHORT = {
 }
 
 
-def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str) -> None:
+def _say_depends(ctx: Context, view: dict[str, Any] | None) -> None:
     """What the answer is either side of the time told, a line each (answers.depends_view).
 
     Issue 12, eighteenth session: as the console's report and its print say it, who
@@ -398,15 +398,15 @@ def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str) -> None:
     if after["events"]:
         ctx.out.text(
             N_(
-                "If it was lost at %(at)s or later: %(answer)s — %(events)s.",
-                at=at(told),
+                "If it was lost after %(at)s: %(answer)s — %(events)s.",
+                at=at(after["at"]),
                 answer=answer,
                 events=events(after["events"]),
             )
         )
     else:
         ctx.out.text(
-            N_("If it was lost at %(at)s or later: %(answer)s.", at=at(told), answer=answer)
+            N_("If it was lost after %(at)s: %(answer)s.", at=at(after["at"]), answer=answer)
         )
 
 
@@ -436,7 +436,7 @@ def cmd_report(ctx: Context, b: Backend) -> int:
     told = doc.get("told_at")
     depends, depends_each = depends_views(doc) if told else (None, {})
     if told:
-        _say_depends(ctx, depends, told)
+        _say_depends(ctx, depends)
         # spec §report: the window starts before the time the official was told (the
         # console's "Not sure" answer), said beside it as the console's report does.
         ctx.out.text(
@@ -459,7 +459,7 @@ def cmd_report(ctx: Context, b: Backend) -> int:
             )
         ctx.out.record(summary, title=N_("medium %(name)s", name=medium))
         if told:
-            _say_depends(ctx, depends_each.get(container["container_id"]), told)
+            _say_depends(ctx, depends_each.get(container["container_id"]))
         ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title=N_("changes"))
         ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title=N_("attempts"))
     return EXIT_OK

@@ -68,9 +68,32 @@ def depends_view(containers: list[dict[str, Any]], told_seq: int | None) -> dict
         "before": {"answer": answer, "at": before[0]["at"], "events": before},
         "from_told": {
             "answer": from_told,
+            # Lost after the last key release counted before the time told, nothing before
+            # the time told counts either: the answer is the one counted from the time told.
+            # Said from that release, not from the time told, so that no moment between the
+            # two lines is left without an answer (newcomers, eighteenth session: "before
+            # 16:34:23" and "16:35 or later" left the minute between unsaid).
+            "at": _last_release_at(containers, told_seq),
             "events": _events(containers, lambda seq: seq >= told_seq),
         },
     }
+
+
+def _last_release_at(containers: Iterable[dict[str, Any]], told_seq: int) -> Any:
+    """The time of the last counted key release before ``told_seq`` (spec §report).
+
+    A key release row (kind ``release``), or where a container has none in that part a
+    ``confirmed`` row, as :func:`_events` says the time an opening happened.
+    """
+    last = None
+    for c in containers:
+        rows = [a for a in c["attempts"] if a["kind"] in _COUNTED and int(a["seq"]) < told_seq]
+        released = [a for a in rows if a["kind"] == "release"] or rows
+        for a in released:
+            # RFC 3339 UTC of one form: in time order as text (as _events sorts them).
+            if last is None or str(a["at"]) > str(last):
+                last = a["at"]
+    return last
 
 
 def _events(

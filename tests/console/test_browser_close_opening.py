@@ -258,8 +258,8 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             }
             assert lines[0].startswith(head) and opening in lines[0] and release in lines[0]
             assert lines[1:] == [
-                translated(language, "If it was lost at %(at)s or later: %(answer)s.")
-                % {"at": "17:41", "answer": translated(language, "Not opened")}
+                translated(language, "If it was lost after %(at)s: %(answer)s.")
+                % {"at": "17:40:15", "answer": translated(language, "Not opened")}
             ]
             # The manager's line on top: both containers suspended, nobody can open them.
             manager = driver.find_element(By.ID, "manager-line").text

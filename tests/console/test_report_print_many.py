@@ -129,7 +129,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
         assert "".join(event.split()) in first, event
     after = translate(
         language,
-        "If it was lost at %(at)s or later: %(answer)s.",
-        {"at": "17:41", "answer": translate(language, "Not opened", {})},
+        "If it was lost after %(at)s: %(answer)s.",
+        {"at": "17:40:15", "answer": translate(language, "Not opened", {})},
     )
     assert "".join(after.split()) in first

@@ -94,8 +94,8 @@ def _released(language: str, label: str, at: str) -> str:
 def _from_told(language: str, answer: str) -> str:
     return _line(
         language,
-        "If it was lost at %(at)s or later: %(answer)s.",
-        at="17:41",
+        "If it was lost after %(at)s: %(answer)s.",
+        at="17:40:15",
         answer=_line(language, answer),
     )
 
@@ -230,8 +230,8 @@ def test_each_container_whose_answer_depends_says_so_and_the_time_told_side_name
     box = _answer_box(page)
     after = _line(
         language,
-        "If it was lost at %(at)s or later: %(answer)s — %(events)s.",
-        at="17:41",
+        "If it was lost after %(at)s: %(answer)s — %(events)s.",
+        at="17:40:15",
         answer=_line(language, "Possibly opened"),
         events=_released(language, "kept", "19:00:00"),
     )

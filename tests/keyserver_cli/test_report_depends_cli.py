@@ -69,8 +69,8 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
             ),
             _line(
                 language,
-                "If it was lost at %(at)s or later: %(answer)s.",
-                at=local_time(doc["told_at"], TOKYO),
+                "If it was lost after %(at)s: %(answer)s.",
+                at=at,
                 answer=_line(language, "Not opened"),
             ),
         ], text.out
