@@ -87,13 +87,24 @@ def _last_release_at(containers: Iterable[dict[str, Any]], told_seq: int) -> Any
     """
     last = None
     for c in containers:
-        rows = [a for a in c["attempts"] if a["kind"] in _COUNTED and int(a["seq"]) < told_seq]
-        released = [a for a in rows if a["kind"] == "release"] or rows
+        _, released = _counted(c, lambda seq: seq < told_seq)
         for a in released:
             # RFC 3339 UTC of one form: in time order as text (as _events sorts them).
             if last is None or str(a["at"]) > str(last):
                 last = a["at"]
     return last
+
+
+def _counted(
+    container: Mapping[str, Any], part: Callable[[int], bool]
+) -> tuple[list[Any], list[Any]]:
+    """A container's counted rows in one part of the window, and its key releases.
+
+    The releases are its ``release`` rows, or where it has none there its ``confirmed``
+    ones (an opening is said at its key release's time, :func:`_events`).
+    """
+    rows = [a for a in container["attempts"] if a["kind"] in _COUNTED and part(int(a["seq"]))]
+    return rows, [a for a in rows if a["kind"] == "release"] or rows
 
 
 def _events(
@@ -107,10 +118,9 @@ def _events(
     """
     found = []
     for c in containers:
-        rows = [a for a in c["attempts"] if a["kind"] in _COUNTED and part(int(a["seq"]))]
+        rows, released = _counted(c, part)
         if not rows:
             continue
-        released = [a for a in rows if a["kind"] == "release"] or rows
         found.append(
             {
                 "label": c["label"],
