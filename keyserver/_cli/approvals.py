@@ -100,8 +100,9 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
                 N_(
                     "Approve request %(id)s of %(requester)s (%(action)s)? It is carried out now.",
                     id=a.id,
-                    requester=str(request.get("requested_by")),
-                    action=str(request.get("action")),
+                    # The server's text: through cell() (Context.confirm says why).
+                    requester=ctx.out.cell("requested_by", request.get("requested_by")).plain,
+                    action=ctx.out.cell("action", request.get("action")).plain,
                 )
             )
         done = b.approval_approve(a.id)
