@@ -216,6 +216,8 @@ class Output:
         of = COUNTS.get(key)
         if of is not None and isinstance(value, Mapping):
             return Text(_safe(self._counts(VALUES[of], value)))
+        if isinstance(value, bool):  # in the command's language (issue 12, ops10)
+            return Text(self.say(N_("yes") if value else N_("no")))
         return _cell(value)
 
     def safe_lines(self, text: str) -> str:
