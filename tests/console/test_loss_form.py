@@ -341,7 +341,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     # newcomer read 鍵は…破棄 as the city's data destroyed, and wondered whether to open it).
     summary = (
         "<summary>確定の 72 時間後にサーバーの鍵を自動破棄 (市のデータは消えません)。"
-        "内部メモは必要なら</summary>"
+        "内部メモはここを開いて入力</summary>"
     )
     assert summary in page.text
     # Inside, by the period, what the wait is for and what the destruction means.
