@@ -365,8 +365,8 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     # optional, with no personal names said at the box (eighteenth session: unmarked, they
     # were typed by every newcomer, unsure whether required; test_loss_form_details.py).
     assert (
-        '<label for="reason">詳細 <span class="hint" id="reason_rule">(任意、人名は書かない)'
-        "</span></label>"
+        '<label for="reason">詳細 <span class="hint" id="reason_rule">'
+        "(任意・印刷される。人名は書かない)</span></label>"
     ) in page.text
     assert bad.status_code == 400
     assert '<details id="advanced" open>' in bad.text
