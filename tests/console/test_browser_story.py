@@ -246,7 +246,7 @@ def test_loss_story(
     legend = driver.find_element(By.CSS_SELECTOR, "#reasons legend").text
     assert legend == translated(language, "Reason (printed, shown to readers)")
     rule = driver.find_element(By.ID, "reason_rule").text
-    assert rule == translated(language, "(optional; no personal names)")
+    assert rule == translated(language, "(optional, printed; no personal names)")
     submit_button(driver, translated(language, "Review what this will affect"))
     steps.act(3)
     steps.page()
