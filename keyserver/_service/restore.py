@@ -368,12 +368,13 @@ class _Replay:
 
         Issue 12 (ops9): left out, the row kept the backup's count and older
         ``last_audit_seq``, so the reset's entry made it stale for good (row-integrity):
-        the container could only be destroyed. The count is the export's word already
-        (every release and receipt sets it, a receipt lowers it), and the entry verified
-        under the audit key; the reset is the same kind of change. Only on a row the
-        replay has left active, as the reset itself required (a container restored after
-        the backup is not, restores are not re-applied: that row stays refused until an
-        official decides).
+        the container could only be destroyed. It grants attempts on the export's word,
+        so it holds to the three conditions of spec §backup ("Why an official's
+        budget.reset is re-applied"; ops10 confirmed): the entry verified under the audit
+        key (:func:`_continuation`, before anything is applied); only a row the replay has
+        left active, as the reset itself required (one restored after the backup is not,
+        restores are not re-applied: it stays stale until an official decides); and the
+        live reset's values, nothing more (the entries after it set the count).
         """
         assert entry.container is not None
         c = self._session.get(Container, decode_container_id(entry.container))

@@ -131,8 +131,12 @@ def make_container(
     readers: tuple[str, ...] = ("reader",),
     commit: bool = True,
     attempt_budget: int | None = None,
+    receipt_key: bytes | None = None,
 ) -> str:
-    """Register (and by default commit) a container as the writer; return its id."""
+    """Register (and by default commit) a container as the writer; return its id.
+
+    ``receipt_key``: the one committed (a test sending receipts keeps it), else random.
+    """
     service = KeyService(settings)
     try:
         writer = service.authenticate(writer_token)
@@ -153,7 +157,7 @@ def make_container(
                 writer,
                 cid,
                 header_digest=secrets.token_bytes(32),
-                receipt_key=secrets.token_bytes(32),
+                receipt_key=receipt_key or secrets.token_bytes(32),
             )
         return cid
     finally:
@@ -195,11 +199,11 @@ def container_status(settings: Settings, cid: str) -> dict[str, Any]:
         service.close()
 
 
-def reader_evaluates(settings: Settings, reader_token: str, cid: str) -> None:
-    """One evaluation by a reader (an audited key release, no receipt)."""
+def reader_evaluates(settings: Settings, reader_token: str, cid: str) -> dict[str, Any]:
+    """One evaluation by a reader (an audited key release, no receipt); its answer."""
     service = KeyService(settings)
     try:
-        service.evaluate(service.authenticate(reader_token), cid, _blinded())
+        return service.evaluate(service.authenticate(reader_token), cid, _blinded())
     finally:
         service.close()
 
