@@ -80,7 +80,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
         if ctx.out.as_json:
             ctx.out.json(page)
             return EXIT_OK
-        ctx.out.rows(page.get("approvals", []), LIST_COLUMNS, title="approval requests")
+        ctx.out.rows(page.get("approvals", []), LIST_COLUMNS, title=N_("approval requests"))
         if page.get("next") is not None:
             ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
         return EXIT_OK
@@ -100,8 +100,9 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
                 N_(
                     "Approve request %(id)s of %(requester)s (%(action)s)? It is carried out now.",
                     id=a.id,
-                    requester=str(request.get("requested_by")),
-                    action=str(request.get("action")),
+                    # The server's text: through cell() (Context.confirm says why).
+                    requester=ctx.out.cell("requested_by", request.get("requested_by")).plain,
+                    action=ctx.out.cell("action", request.get("action")).plain,
                 )
             )
         done = b.approval_approve(a.id)
@@ -111,7 +112,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
         ctx.out.text(N_("request %(id)s approved and carried out", id=a.id))
         result = dict(done.get("result") or {})
         token = result.pop("token", None)
-        ctx.out.record(result, title="result")
+        ctx.out.record(result, title=N_("result"))
         if isinstance(token, str):
             ctx.out.secret("token", token)
         return EXIT_OK

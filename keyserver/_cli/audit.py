@@ -65,7 +65,7 @@ def cmd_audit(ctx: Context, b: Backend) -> int:
         if ctx.out.as_json:
             ctx.out.json(page)
         else:
-            ctx.out.rows(page.get("entries", []), AUDIT_COLUMNS, title="audit entries")
+            ctx.out.rows(page.get("entries", []), AUDIT_COLUMNS, title=N_("audit entries"))
             if page.get("next_after_seq") is not None:
                 ctx.out.note(N_("more: --after-seq %(next)s", next=page["next_after_seq"]))
         return EXIT_OK
@@ -91,7 +91,7 @@ def _verify(ctx: Context, b: Backend) -> int:
     if ctx.out.as_json:
         ctx.out.json(result)
     else:
-        ctx.out.record(result, title="audit chain")
+        ctx.out.record(result, title=N_("audit chain"))
     if not result.get("ok"):
         ctx.out.error(
             f"the audit chain does not verify: {result.get('problem')}",

@@ -172,7 +172,7 @@ def cmd_backup(ctx: Context) -> int:
             _run([_tool("pg_dump"), "--format=custom", f"--file={tmp}", _libpq_url(settings)])
         _flush(settings)
     size = dest.stat().st_size
-    ctx.out.record({"backup": str(dest), "bytes": size}, title="backup")
+    ctx.out.record({"backup": str(dest), "bytes": size}, title=N_("backup"))
     ctx.out.note(
         N_(
             "keep it encrypted and for a limited time (spec §erasure); restore it only with "
@@ -272,7 +272,7 @@ def cmd_restore_backup(ctx: Context) -> int:
         restores = service.restores
         if backup is not None:
             held = guard(lambda: restores.mark_restored(str(backup)))
-            ctx.out.record(held, title="restored")
+            ctx.out.record(held, title=N_("restored"))
             ctx.out.note(
                 N_(
                     "the server refuses to serve this database until the destroys recorded "
@@ -288,11 +288,11 @@ def cmd_restore_backup(ctx: Context) -> int:
             lines = [] if export is None else _read(Path(export), N_("audit export")).splitlines()
             source = str(export or ctx.args.checkpoint)
             done = guard(lambda: restores.replay(lines, source=source, checkpoint=kept))
-            ctx.out.record(done, title="replayed")
+            ctx.out.record(done, title=N_("replayed"))
             ctx.out.note(N_("the database serves again"))
         if backup is None and export is None and kept is None:
             state = guard(restores.pending)
-            ctx.out.record(state or {"restore_pending": False}, title="restore")
+            ctx.out.record(state or {"restore_pending": False}, title=N_("restore"))
     finally:
         service.close()
     return EXIT_OK

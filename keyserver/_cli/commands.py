@@ -89,7 +89,7 @@ def cmd_principal(ctx: Context) -> int:
             _print_new_token(ctx, result, N_("principal %(name)s created (token id %(token_id)s)"))
             return EXIT_OK
         columns = ("name", "roles", "groups", "organisation", "created_at")
-        ctx.out.rows(b.principal_list(), columns, title="principals")
+        ctx.out.rows(b.principal_list(), columns, title=N_("principals"))
         return EXIT_OK
 
     return _with_backend(ctx, run)
@@ -117,7 +117,7 @@ def cmd_token(ctx: Context) -> int:
     def run(b: Backend) -> int:
         if a.sub == "list":
             columns = ("token_id", "name", "created_at", "expires_at", "revoked_at")
-            ctx.out.rows(b.token_list(), columns, title="tokens")
+            ctx.out.rows(b.token_list(), columns, title=N_("tokens"))
         elif a.sub == "create":
             expires_at = a.expires_at
             if a.expires_in:
@@ -127,7 +127,7 @@ def cmd_token(ctx: Context) -> int:
             result = b.token_create(a.name, expires_at)
             _print_new_token(ctx, result, N_("token %(token_id)s issued for %(name)s"))
         else:
-            ctx.out.record(b.token_revoke(a.token_id), title="revoked")
+            ctx.out.record(b.token_revoke(a.token_id), title=N_("revoked"))
         return EXIT_OK
 
     return _with_backend(ctx, run)
@@ -153,7 +153,9 @@ def cmd_search(ctx: Context) -> int:
         if ctx.out.as_json:
             ctx.out.json(page)
         else:
-            ctx.out.rows(page.get("containers", []), STATUS_COLUMNS, title="containers")
+            ctx.out.rows(
+                page.get("containers", []), STATUS_COLUMNS, title=N_("matching containers")
+            )
             if page.get("next"):
                 ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
         return EXIT_OK
@@ -201,7 +203,7 @@ def cmd_whoami(ctx: Context) -> int:
     """``whoami``."""
 
     def run(b: Backend) -> int:
-        ctx.out.record(b.whoami(), title="principal")
+        ctx.out.record(b.whoami(), title=N_("principal"))
         return EXIT_OK
 
     return _with_backend(ctx, run)

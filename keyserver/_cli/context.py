@@ -82,8 +82,13 @@ class Context:
                 exit_code=EXIT_USAGE,
             )
 
-    def confirm(self, question: str | Message) -> None:
-        """Ask before a destructive action (spec §cli: destroy, report-loss --now).
+    def confirm(self, question: str | Message, *, refusal: Message | None = None) -> None:
+        """Ask once before an action a person must agree to (spec §cli).
+
+        Destroys (``destroy``, ``report-loss --now``), a short waiting period, an approval,
+        and ``reset-budget``, which destroys nothing but gives attempts back. ``refusal``
+        names the action in the error shown without a terminal and without ``--yes``;
+        the default says a destructive one.
 
         Raises:
             CliError: Declined (exit 8), or no TTY and no ``--yes`` (usage error).
@@ -92,14 +97,20 @@ class Context:
             return
         if not self.stdin.isatty():
             raise CliError(
-                N_("refusing a destructive action without confirmation"),
+                refusal or N_("refusing a destructive action without confirmation"),
                 hint=N_("pass --yes to confirm non-interactively"),
                 exit_code=EXIT_USAGE,
             )
         # The answer is `yes` in every language: one word to type, never a translated one
         # that a keyboard in the other input mode would get wrong.
         prompt = self.out.say(N_("Type 'yes' to confirm: "))
-        self.out.stderr.write(f"{self.out.say(question)} {prompt}")
+        # The question carries labels, media and names from the server, which forbids
+        # control characters; the command does not rely on that (a hostile server, or a
+        # label edited in the database: labels are outside the row MAC, spec
+        # §row-integrity). Every line goes through the terminal sanitiser, so no escape
+        # sequence can redraw what the official is asked to confirm.
+        shown = self.out.safe_lines(self.out.say(question))
+        self.out.stderr.write(f"{shown} {prompt}")
         self.out.stderr.flush()
         answer = self.stdin.readline().strip().lower()
         if answer != "yes":

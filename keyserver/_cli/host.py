@@ -153,7 +153,7 @@ def cmd_sweep(ctx: Context) -> int:
         counts = guard(lambda: service.sweep(actor_name=name))
     finally:
         service.close()
-    ctx.out.record(counts, title="sweep")
+    ctx.out.record(counts, title=N_("sweep"))
     return EXIT_OK
 
 

@@ -85,12 +85,13 @@ def _confirm_listing(
     if ctx.opt("yes", default=False):
         return
     count, labels, name = _preview(b, scope, target)
-    say = ctx.out.say
+    say, out = ctx.out.say, ctx.out
     shown = f"{count}" if count >= 0 else f"{PREVIEW_LABELS}+"
-    what = Message(_SCOPE_NAMES[scope].msgid, {"name": name})
+    # Names and labels are the server's text: through cell() (Context.confirm says why).
+    what = Message(_SCOPE_NAMES[scope].msgid, {"name": out.cell("target", name).plain})
     # "20+" (count < 0: the preview stopped counting) takes the plural.
     lines = [say(affects_line(count if count >= 0 else PREVIEW_LABELS + 1, shown, what))]
-    lines += [f"  - {label}" for label in labels]
+    lines += [f"  - {out.cell('label', label).plain}" for label in labels]
     if count > len(labels):
         lines.append(say(N_("  ... and %(count)s more", count=count - len(labels))))
     ctx.confirm("\n".join([*lines, say(question)]))
@@ -163,7 +164,14 @@ def cmd_reset_budget(ctx: Context, b: Backend) -> int:
         # Only an active container has a count to reset; any other is refused by the
         # server below (conflict: restore it; destroyed), with nothing to confirm first.
         if doc.get("state") == "active":
-            ctx.confirm("\n".join(_reset_lines(ctx, doc)))
+            # Not destructive: the refusal without a terminal says what it would have done.
+            refusal = ngettext(
+                "refusing to reset the attempt count of %(count)s container without confirmation",
+                "refusing to reset the attempt count of %(count)s containers without confirmation",
+                1,
+                count=1,
+            )
+            ctx.confirm("\n".join(_reset_lines(ctx, doc)), refusal=refusal)
     result = b.reset_budget(a.container, a.reason)
     if ctx.out.as_json:
         ctx.out.json(result)

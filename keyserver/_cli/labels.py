@@ -60,6 +60,42 @@ FIELDS: Mapping[str, Message] = {
     "remote": N_("remote"),
     "cause": N_("cause"),
     "kind": N_("kind"),
+    "container": N_("container"),
+    "told_at": N_("told_at"),
+    # The rest of a container's status (issue 12, ops10: shown in English in Japanese).
+    "pending_expires_at": N_("pending_expires_at"),
+    "last_confirmed_at": N_("last_confirmed_at"),
+    "public_key": N_("public_key"),
+    "header_digest": N_("header_digest"),
+    "last_audit_seq": N_("last_audit_seq"),
+    # audit verify (spec §audit).
+    "ok": N_("ok"),
+    "entries": N_("entries"),
+    "head_seq": N_("head_seq"),
+    "head_hash": N_("head_hash"),
+    "first_bad_seq": N_("first_bad_seq"),
+    "problem": N_("problem"),
+    "from_seq": N_("from_seq"),
+    "complete": N_("complete"),
+    # Principals, tokens and approval requests (spec §roles, §approvals).
+    "name": N_("name"),
+    "roles": N_("roles"),
+    "organisation": N_("organisation"),
+    "groups": N_("groups"),
+    "local": N_("local"),
+    "token_id": N_("token_id"),
+    "expires_at": N_("expires_at"),
+    "revoked_at": N_("revoked_at"),
+    "id": N_("id"),
+    "scope": N_("scope"),
+    "target": N_("target"),
+    "requested_by": N_("requested_by"),
+    "requested_at": N_("requested_at"),
+    "decided_by": N_("decided_by"),
+    # A restored backup (spec §backup).
+    "restore_pending": N_("restore_pending"),
+    "backup_head_seq": N_("backup_head_seq"),
+    "source": N_("source"),
 }
 
 # Values shown in words: container states and suspension causes (spec §lifecycle).
@@ -82,7 +118,29 @@ _KINDS: Mapping[str, Message] = {
     "confirmed": N_("opening confirmed"),
     "refused": N_("refused"),
 }
+# Audit actions and outcomes (spec §audit). The English text is the protocol's word, the
+# one `audit list --action` takes; the Japanese says what it is, with that word after it.
+_ACTIONS: Mapping[str, Message] = {
+    "register": N_("register"),
+    "commit": N_("commit"),
+    "evaluate": N_("evaluate"),
+    "receipt": N_("receipt"),
+    "suspend": N_("suspend"),
+    "restore": N_("restore"),
+    "destroy": N_("destroy"),
+    "budget.reset": N_("budget.reset"),
+    "approval.request": N_("approval.request"),
+    "approval.approve": N_("approval.approve"),
+    "approval.reject": N_("approval.reject"),
+    "principal.add": N_("principal.add"),
+    "token.issue": N_("token.issue"),
+    "token.revoke": N_("token.revoke"),
+    "restore.replay": N_("restore.replay"),
+}
+_OUTCOMES: Mapping[str, Message] = {"ok": N_("ok"), "refused": N_("refused")}
 VALUES: Mapping[str, Mapping[str, Message]] = {
+    "action": _ACTIONS,
+    "outcome": _OUTCOMES,
     "state": _STATES,
     "suspend_cause": _CAUSES,
     "cause": _CAUSES,

@@ -216,7 +216,22 @@ class Output:
         of = COUNTS.get(key)
         if of is not None and isinstance(value, Mapping):
             return Text(_safe(self._counts(VALUES[of], value)))
+        if isinstance(value, bool):  # in the command's language (issue 12, ops10)
+            return Text(self.say(N_("yes") if value else N_("no")))
         return _cell(value)
+
+    def safe_lines(self, text: str) -> str:
+        """Lines of the command's own layout, each made safe for a terminal (``_safe``).
+
+        The line breaks and each line's indent are the command's; what a line holds may
+        come from the server. A caller puts server text in through :meth:`cell`, so that a
+        line break inside it is a space, not a line of its own.
+        """
+        kept = []
+        for line in text.split("\n"):
+            indent = line[: len(line) - len(line.lstrip(" "))]
+            kept.append(indent + _safe(line))
+        return "\n".join(kept)
 
     def _counts(self, words: Mapping[str, Message], counts: Mapping[str, Any]) -> str:
         """``{"suspended": 1, "active": 3}`` as ``active 3, suspended 1`` (issue 12)."""

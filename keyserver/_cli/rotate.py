@@ -135,7 +135,7 @@ def cmd_rotate_master_key(ctx: Context) -> int:
             ctx.out.rows(
                 guard(ops.status)["generations"],
                 ("generation", "source", "state", "hsm_key_label", "rows"),
-                title="key generations",
+                title=N_("key generations"),
             )
             return EXIT_OK
         if ctx.args.finish:
@@ -180,7 +180,7 @@ def _rotate(ctx: Context, target: Settings, ops: RotationOps, actor: Any) -> int
             break
     ctx.out.record(
         {"generation": to, "re_sealed": moved, "old_generation": to - 1},
-        title="rotation done",
+        title=N_("rotation done"),
     )
     ctx.out.note(
         N_(
@@ -212,7 +212,7 @@ def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> i
     if old_file is not None:
         _check_old_file(old_file, ops, int(old["generation"]))
     result = guard(lambda: ops.finish(actor))
-    ctx.out.record(result, title="old master key destroyed")
+    ctx.out.record(result, title=N_("old master key destroyed"))
     if result["source"] == "hsm":
         label = str(result["hsm_key_label"])
         if settings.uses_hsm:

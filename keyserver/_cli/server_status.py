@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def cmd_status(ctx: Context, b: Backend) -> int:
     """``status CONTAINER`` (a container) or ``status`` (the transparency log)."""
     if ctx.args.container:
-        ctx.out.record(b.status(ctx.args.container), title="container")
+        ctx.out.record(b.status(ctx.args.container), title=N_("container"))
         return EXIT_OK
     doc, problem = log_status(b)
     if ctx.out.as_json:
