@@ -19,7 +19,9 @@ Then the review page of the newcomer runs' story (issue 12, sixteenth session): 
 containers on a medium, a clerk opened one 45 s before the time of loss the official was
 told and, 5 s later in the same minute, was given the key of another (a wrong password):
 the review asks whether the medium was lost after those releases. Its visible text is
-counted as a whole and by part: the question, the answers' rows, the facts above.
+counted as a whole and by part: the question, the answers' rows, the facts above; and, on
+both review pages, what is read before the page's primary button (nineteenth session: the
+suggested "Not sure" here, "Report lost and suspend" on the other).
 
 Usage: ``.venv/bin/python bench/console_reading.py [--show]`` (``--show``: the texts too)
 """
@@ -50,6 +52,7 @@ from keyserver._domain.settings import Settings
 from keyserver._store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support.clock import FakeClock
+from tests.support.console_pages import text_before
 from tests.support.world import activate, confirm, make_world, oprf
 
 MEDIUM = "USB-2022-06-AMA"
@@ -129,6 +132,16 @@ def _with_placeholders(driver: webdriver.Chrome) -> tuple[str, list[str]]:
     )
 
 
+def _before_primary(driver: webdriver.Chrome) -> str:
+    """What ``<main>`` says before its primary button (the focused one, else the first
+    confirm button): what an official reads before the action the page suggests (issue
+    12, nineteenth session)."""
+    primary = driver.find_elements(By.CSS_SELECTOR, "main .button.primary") or [
+        driver.find_element(By.ID, "confirm-loss")
+    ]
+    return text_before(driver, primary[0])
+
+
 def _go(driver: webdriver.Chrome, click: Any) -> None:
     old = driver.find_element(By.TAG_NAME, "html")
     click.click()
@@ -172,6 +185,7 @@ def _story(url: str, token: str, language: str, directory: Path) -> dict[str, An
         _go(driver, driver.find_element(By.ID, "review-loss"))
         main = driver.find_element(By.TAG_NAME, "main").text
         out["confirm"] = (main, _texts(driver, ("#lost-at", "#last-opening")))
+        out["confirm_before"] = _before_primary(driver)
         out["confirm_in_view"] = driver.execute_script(
             "var r = document.getElementById('confirm-loss').getBoundingClientRect();"
             "return r.bottom <= window.innerHeight;"
@@ -213,9 +227,12 @@ def _close_review(url: str, token: str, language: str, directory: Path) -> dict[
         return {
             "main": driver.find_element(By.TAG_NAME, "main").text,
             "parts": parts,
+            "before": _before_primary(driver),
+            # Every answer's button (the suggested one first on the page where there is one).
             "confirm_in_view": driver.execute_script(
-                "var r = document.getElementById('confirm-loss').getBoundingClientRect();"
-                "return r.bottom <= window.innerHeight;"
+                "return ['confirm-loss', 'change-time', 'confirm-cautious'].every(function (i) {"
+                " return document.getElementById(i).getBoundingClientRect().bottom"
+                " <= window.innerHeight; });"
             ),
         }
     finally:
@@ -295,6 +312,8 @@ def main() -> None:
                 f"{_reading(main_text, language)} ({_reading(' '.join(time_texts), language)})"
             )
         print(f"| {page} | {cells[0]} | {cells[1]} |")
+    cells = [_reading(results[lang]["confirm_before"], lang) for lang in ("ja", "en")]
+    print(f"| confirm, before its primary button | {cells[0]} | {cells[1]} |")
     for language in ("ja", "en"):
         r = results[language]
         print(
@@ -312,11 +331,15 @@ def main() -> None:
             for lang in ("ja", "en")
         ]
         print(f"| {part} | {cells[0]} | {cells[1]} |")
+    cells = [_reading(close[lang]["before"], lang) for lang in ("ja", "en")]
+    print(f"| before the primary button | {cells[0]} | {cells[1]} |")
     for language in ("ja", "en"):
-        print(f"{language}: confirm button in view {close[language]['confirm_in_view']}")
+        print(f"{language}: the answers' buttons in view {close[language]['confirm_in_view']}")
     if args.show:
         for language in ("ja", "en"):
             print(f"\n--- {language} close review ---\n{close[language]['main']}")
+            print(f"\n--- {language} close review, before the primary ---")
+            print(close[language]["before"])
         for language in ("ja", "en"):
             for page in ("sign-in", "overview", "medium", "confirm", "report"):
                 main_text, time_texts = results[language][page]

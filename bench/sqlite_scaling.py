@@ -10,6 +10,15 @@ wait / hold / committer CPU under it / COMMIT / flush per release, jobs per batc
 batches per second, i.e. fsyncs per second (one ``fdatasync`` of the -wal per batch,
 keyserver/_store/durability.py). Load average printed before each row.
 
+Each round also runs 1 worker at half the connections: each of 2 workers serves half
+of them, and its batches are bounded by what it serves (a batch is the requests queued
+in one process; the load is closed, wrk's connections each wait for their answer). So
+that row has the 2-worker rows' batch size in one process, and splits 2 workers' extra
+CPU per release in two (issue 15, bench/README.md, "Session 19: scaling on SQLite"):
+the batch halving (1 worker at half the connections against 1 worker at all of them)
+and the second process itself (2 workers against 1 worker at half the connections:
+what the page cache re-read after the other's commit and the lock's hand-over cost).
+
     .venv/bin/python bench/sqlite_scaling.py --rounds 2 --duration 10
 """
 
@@ -25,18 +34,20 @@ import keyserver_bench as kb
 from stats import table
 
 
-def _row(prep: kb.Prepared, url: str, workers: int, seconds: int) -> dict[str, Any]:
+def _row(
+    prep: kb.Prepared, url: str, workers: int, seconds: int, connections: int = 16
+) -> dict[str, Any]:
     load = os.getloadavg()[0]
     with kb.running_keyserver(prep, workers) as (base, pgid):
         parts: dict[str, float] = {}
-        measure = functools.partial(
-            kb.with_cpu, [pgid], functools.partial(kb.load_test, prep, base, seconds), url, parts
-        )
+        run = functools.partial(kb.load_test, prep, base, seconds, connections=connections)
+        measure = functools.partial(kb.with_cpu, [pgid], run, url, parts)
         (result, cpu_ms, _), head = kb.with_head([base], measure, workers)
     head = head or {}
     jobs_per_batch = head.get("jobs_per_batch") or 0.0
     return {
         "workers": workers,
+        "connections": connections,
         "load": load,
         "rps": result.rps,
         "errors": result.errors,
@@ -48,27 +59,45 @@ def _row(prep: kb.Prepared, url: str, workers: int, seconds: int) -> dict[str, A
     }
 
 
+def _split(n: int, one: dict[str, Any], half: dict[str, Any], two: dict[str, Any]) -> str:
+    """One round's ratio, and 2 workers' CPU per release against 1 worker's, in two factors."""
+
+    def per(a: dict[str, Any], b: dict[str, Any]) -> str:
+        return f"{a['cpu_ms'] / b['cpu_ms']:.2f}x" if b["cpu_ms"] else "-"
+
+    ratio = f"{two['rps'] / one['rps']:.2f}x" if one["rps"] else "-"
+    return (
+        f"round {n}: 2 workers / 1 = {ratio}; CPU per release 2 workers / 1 = {per(two, one)}"
+        f" = batch halving {per(half, one)} (1 worker at {half['connections']} connections,"
+        f" {half['head'].get('jobs_per_batch', 0.0):.1f} per batch)"
+        f" x second process {per(two, half)}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2, help="rounds of 1 then 2 workers")
     ap.add_argument("--duration", type=int, default=10, help="wrk seconds per row")
     ap.add_argument("--containers", type=int, default=100)
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections (the bench's: 16)")
     ap.add_argument("--json", help="write the rows to this file")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
+    full, half = args.connections, max(1, args.connections // 2)
     with kb.sqlite_database() as url:
         prep = kb.prepare(url, args.containers)
         for _ in range(args.rounds):
-            for workers in (1, 2):
-                rows.append(_row(prep, url, workers, args.duration))
+            for workers, connections in ((1, full), (1, half), (2, full)):
+                rows.append(_row(prep, url, workers, args.duration, connections))
                 print(json.dumps(rows[-1]), flush=True)
     header = [
-        "workers", "load", "rel/s", "err", "CPU ms/rel", "wrk ms", "busy CPUs", "wait ms",
+        "workers", "conns", "load", "rel/s", "err", "CPU ms/rel", "wrk ms", "busy CPUs", "wait ms",
         "hold ms", "CPU held ms", "runq ms", "COMMIT ms", "flush ms", "jobs/batch", "fsync/s",
     ]  # fmt: skip
     body = [
         [
             str(r["workers"]),
+            str(r["connections"]),
             f"{r['load']:.2f}",
             f"{r['rps']:,.0f}",
             str(r["errors"]),
@@ -83,10 +112,8 @@ def main() -> None:
         for r in rows
     ]
     print(table(header, body))
-    ones = [r["rps"] for r in rows if r["workers"] == 1]
-    twos = [r["rps"] for r in rows if r["workers"] == 2]
-    for i, (one, two) in enumerate(zip(ones, twos, strict=False)):
-        print(f"round {i + 1}: 2 workers / 1 = {two / one:.2f}x")
+    for i in range(0, len(rows) - 2, 3):
+        print(_split(i // 3 + 1, *rows[i : i + 3]))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"rows": rows}, fh, indent=1)

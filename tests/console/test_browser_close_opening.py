@@ -33,12 +33,11 @@ from keyserver._domain.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.console import BrowserFactory
 from tests.support.console_pages import (
-    LAPTOP,
     click_and_wait,
     focused,
     in_view,
+    review_loss,
     shoot,
-    sign_in_by_cookie,
     translated,
 )
 from tests.support.loss_form import MEDIUM
@@ -54,18 +53,9 @@ OPENED = {"late": OPENINGS["late"]}
 RELEASED = {"tried": OPENINGS["late"]}
 
 
-def _review(driver: WebDriver, url: str, token: str, language: str, typed: str) -> None:
-    """Sign in at the laptop's viewport, fill in the loss form (``typed``, "Stolen"), review."""
-    sign_in_by_cookie(driver, url, token, language, LAPTOP)
-    driver.get(f"{url}/console/medium?name={MEDIUM}")
-    driver.find_element(By.ID, "lost_at").send_keys(typed)
-    driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
-    click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
-
-
 def _review_with_question(driver: WebDriver, url: str, token: str, language: str) -> None:
     """The review for TYPED, its question and answers as the newcomers saw them."""
-    _review(driver, url, token, language, TYPED)
+    review_loss(driver, url, token, language, TYPED)
     # The question in one short line (issue 12, sixteenth session: 485 and 384 characters
     # read on this page in the newcomers' runs): just before the loss, when (the clerk's
     # opening and, in the same second, the key of the other container: fifteenth
@@ -83,19 +73,21 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
         2,
     ) % {"at": "17:40:15", "who": city_reader(language), "n": 2, "opened": 1}
     assert question == asked, question
-    # What each answer makes the report say: after, Not opened; before or not sure, the
-    # medium's Opened, each container's own folded under it (as on paper).
-    after = driver.find_element(By.CSS_SELECTOR, "#choice-after .answer-tag").text
-    assert after == translated(language, "Not opened")
+    # What each answer makes the report say: before or not sure, the medium's Opened,
+    # each container's own folded under it (as on paper); after, nothing where "Not sure"
+    # is suggested (nineteenth session, tests/console/test_browser_unsure_first.py).
     detail = driver.find_element(By.ID, "close-detail")
     # Each answer's row its own (seventeenth session: one cell spanning two rows). "Not
     # sure" reports from 17:40:15 with the time told, which would answer Not opened: its
     # report says neither (the lead's decision, eighteenth session), in the caution colour.
-    tags = "#choice-before .answer-tag, #choice-unsure .answer-tag"
-    assert [t.text for t in driver.find_elements(By.CSS_SELECTOR, tags) if t.is_displayed()] == [
-        translated(language, "Opened"),
-        translated(language, "Depends on the time of loss"),
-    ]
+    tags = {
+        row: driver.find_element(By.CSS_SELECTOR, f"#{row} .answer-tag").text
+        for row in ("choice-before", "choice-unsure")
+    }
+    assert tags == {
+        "choice-before": translated(language, "Opened"),
+        "choice-unsure": translated(language, "Depends on the time of loss"),
+    }
     depends = driver.find_element(By.CSS_SELECTOR, "#choice-unsure .answer-depends")
     assert depends.value_of_css_property("color") == "rgba(138, 90, 0, 1)"  # --warn
     # Folded (read only by whoever asks which container), in time order, the answer first.
@@ -154,13 +146,13 @@ def test_after_the_opening_reports_the_time_as_typed(
         driver = browser(language)
         try:
             _review_with_question(driver, console_url, world.tokens["official"], language)
-            # The button says the time it reports from, as "Not sure" does; not the README
-            # card's step (seventeenth session: readers following the card pressed it).
+            # Not the README card's step (seventeenth session: readers following the card
+            # pressed it); "Not sure" suggested, it says what answering it claims, not the
+            # time typed (nineteenth session, tests/console/test_browser_unsure_first.py).
             after = driver.find_element(By.ID, "confirm-loss").text
             assert after == translated(
-                language,
-                "Yes, it went missing after %(after)s: report lost from %(at)s and suspend",
-            ) % {"after": "17:40:15", "at": "17:41"}
+                language, "Yes, sure it was still in hand at %(at)s: report and suspend"
+            ) % {"at": "17:40:15"}
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             if language == "ja":  # the checked-in picture (docs/console)
                 shoot(driver, screenshot_dir, "05b-close-opening")
@@ -301,7 +293,7 @@ def test_the_three_answers_are_in_view_on_a_medium_of_eight_containers(
         clock.t = review_at
         driver = browser(language)
         try:
-            _review(driver, console_url, world.tokens["official"], language, TYPED)
+            review_loss(driver, console_url, world.tokens["official"], language, TYPED)
             for element_id in ANSWERS:
                 assert in_view(driver, element_id), (element_id, language)
             # Every container still listed, under the answers.
@@ -322,7 +314,7 @@ def test_releases_minutes_before_the_time_typed_suggest_no_answer(
     with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
-            _review(driver, console_url, world.tokens["official"], language, "2026-12-03 17:46")
+            review_loss(driver, console_url, world.tokens["official"], language, "2026-12-03 17:46")
             question = driver.find_element(By.ID, "close-question").text
             assert city_reader(language) in question, question
             assert not driver.find_elements(By.ID, "unsure-suggested")

@@ -488,7 +488,7 @@ def test_review_repeats_the_reason_printed_and_the_note_not(
     _post(browser, console_url, EXAMPLE, "/confirm", note="田中 <i>")
     assert loss_reasons(settings, MEDIUM) == [("委託先が紛失 <b> / 田中 <i>", "委託先が紛失 <b>")]
     rule = without.text[without.text.index('id="deadline-rule">') :]
-    rule = rule[len('id="deadline-rule">') : rule.index("</dd>")]
+    rule = rule[len('id="deadline-rule">') : rule.index("</span>")]
     # The rule, exact (issue 12, eighth newcomer run: an "about" time differed from the
     # report's): 48 hours (the form's field) after confirming.
     assert rule == "確定から 48 時間後", rule

@@ -58,7 +58,8 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
         # time alone on the loss's day. Thirteenth session: "before the loss" said once,
         # in the value; label and value one line.
         ("Last confirmed opening", "50 minutes before the loss (17:40): late, by reader"),
-        ("Keys destroyed after", "72 hours after you confirm"),
+        # Nineteenth session: whose keys, and that the city's data stays, as the form says.
+        ("Server keys destroyed", "72 hours after you confirm (the city's data is not deleted)"),
         # Fifteenth session: both reasons back on the review, to check what was typed,
         # each saying whether it is printed (both newcomers expected the internal one on
         # paper).

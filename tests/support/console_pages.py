@@ -34,6 +34,7 @@ from tests.support.console import (
     clean_env,
     signed_in_session,
 )
+from tests.support.loss_form import MEDIUM
 
 # A 1366x768 laptop window's viewport (the browser's own bars take the rest): the newcomer
 # runs' screen, where the console's loss path must fit.
@@ -59,6 +60,28 @@ def in_view(driver: WebDriver, element_id: str) -> bool:
             element_id,
         )
     )
+
+
+# A selection's text is laid out as innerText is (the blocks' line breaks kept, what is
+# not rendered left out), unlike a range's textContent.
+_TEXT_BEFORE = """
+var main = document.querySelector('main');
+var range = document.createRange();
+range.setStart(main, 0);
+range.setEndBefore(arguments[0]);
+var selection = window.getSelection();
+selection.removeAllRanges();
+selection.addRange(range);
+var text = selection.toString();
+selection.removeAllRanges();
+return text;
+"""
+
+
+def text_before(driver: WebDriver, element: WebElement) -> str:
+    """What ``<main>`` shows before ``element``, as read (issue 12, nineteenth session:
+    what an official reads before the button the page suggests)."""
+    return str(driver.execute_script(_TEXT_BEFORE, element))
 
 
 def shoot(driver: WebDriver, directory: Path | None, name: str) -> None:
@@ -241,3 +264,13 @@ def sign_in_by_cookie(
         )
     driver.get(url + "/console/sign-in")  # the cookie's origin first
     driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": cookie})
+
+
+def review_loss(driver: WebDriver, url: str, token: str, language: str, typed: str) -> None:
+    """Sign in at the laptop's viewport, fill in MEDIUM's loss form (``typed``, "Stolen")
+    and press Review (the caller clears the viewport when it is done)."""
+    sign_in_by_cookie(driver, url, token, language, LAPTOP)
+    driver.get(f"{url}/console/medium?name={MEDIUM}")
+    driver.find_element(By.ID, "lost_at").send_keys(typed)
+    driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
+    click_and_wait(driver, driver.find_element(By.ID, "review-loss"))
