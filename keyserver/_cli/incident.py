@@ -379,9 +379,7 @@ def _say_depends(ctx: Context, view: dict[str, Any] | None, told: Any) -> None:
     def events(found: list[dict[str, Any]]) -> str:
         said = []
         for e in found:
-            who = ", ".join(
-                ctx.out.say(N_("%(name)s (%(role)s)", name=n, role=N_("reader"))) for n in e["who"]
-            )
+            who = ", ".join(ctx.out.say(N_("the city's reader %(name)s", name=n)) for n in e["who"])
             # Each container with its own answer on that side, as the console's report
             # says it (issue 12, nineteenth session).
             values = {

@@ -231,10 +231,7 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             box = driver.find_element(By.CSS_SELECTOR, "div.answer")
             assert "answer-depends" in str(box.get_attribute("class"))
             lines = [e.text for e in box.find_elements(By.CSS_SELECTOR, "p.depends-line")]
-            who = translated(language, "%(name)s (%(role)s)") % {
-                "name": "reader",
-                "role": translated(language, "reader"),
-            }
+            who = translated(language, "the city's reader %(name)s") % {"name": "reader"}
             # Each container with its own answer (issue 12, nineteenth session).
             opening = translated(
                 language, "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"

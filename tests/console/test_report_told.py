@@ -63,7 +63,7 @@ def _line(language: str, msgid: str, **values: str) -> str:
 
 def _who(language: str) -> str:
     """The world's reader, by name and role: a key released to read is a reader's."""
-    return _line(language, "%(name)s (%(role)s)", name="reader", role=_line(language, "reader"))
+    return _line(language, "the city's reader %(name)s", name="reader")
 
 
 def _before(language: str, answer: str, events: str, at: str = "17:40:15") -> str:

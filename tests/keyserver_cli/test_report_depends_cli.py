@@ -51,7 +51,7 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
         )
         assert depends in lines[0], lines[0]
         at = local_time(released["at"], TOKYO)
-        who = _line(language, "%(name)s (%(role)s)", name="reader", role=_line(language, "reader"))
+        who = _line(language, "the city's reader %(name)s", name="reader")
         # The container named with its own answer (issue 12, nineteenth session).
         event = _line(
             language,
