@@ -26,9 +26,15 @@ import bisect
 import errno
 import os
 import stat
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+if sys.platform != "win32":
+    # POSIX only (_room_for). With the module, not in the function: `rwc open` imports
+    # this module in its import phase, with the collector off (pycontainer/cli/read.py).
+    import resource
 
 from pycontainer import _portable
 from pycontainer._engine import staging
@@ -115,9 +121,10 @@ def _umask() -> int:
     created by another thread more private, never less.
     """
     try:
-        with open("/proc/self/status", encoding="ascii") as f:  # noqa: PTH123
+        # Bytes: a text file would look its codec up now, after rwc's import phase.
+        with open("/proc/self/status", "rb") as f:  # noqa: PTH123
             for line in f:
-                if line.startswith("Umask:"):
+                if line.startswith(b"Umask:"):
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
@@ -162,9 +169,7 @@ def _room_for(count: int) -> bool:
     Raises the soft RLIMIT_NOFILE towards the hard one when needed (a per-process limit
     that exists against leaks, not against a run that knows how many files it holds).
     """
-    try:
-        import resource  # noqa: PLC0415 - POSIX only
-    except ImportError:  # pragma: no cover - Windows
+    if sys.platform == "win32":  # pragma: no cover - no RLIMIT_NOFILE (nor O_TMPFILE)
         return False
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = count + _FD_RESERVE

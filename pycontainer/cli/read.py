@@ -57,6 +57,11 @@ if TYPE_CHECKING:
 # The reader (and through it cryptography, argon2, voprf) is imported by the
 # commands that open a container, not by every `rwc` run (pycontainer.cli.common).
 
+# `rwc open` also imports the extraction engine (and with it pathlib, urllib.parse and
+# ipaddress) in the import phase, with the collector off (pycontainer.cli.entry): imported
+# where the reader first extracts, they ran with it on, ~2.8 M instructions more per open
+# (issue 15, bench/profiles/startup.md). The same modules either way.
+OPEN_IMPORTS = (*READER_IMPORTS, "pycontainer._engine.extract")
 CAT_PIPE_SIZE = 1 << 20  # the default pipe-max-size of Linux
 
 
@@ -82,6 +87,7 @@ def add_parsers(
         return p
 
     p = online("open", "extract a container (all entries, or the named PATHs)", run_open)
+    p.set_defaults(imports=OPEN_IMPORTS)
     p.add_argument(
         "paths", nargs="*", default=[], metavar="PATH", help="entries to extract (default: all)"
     )

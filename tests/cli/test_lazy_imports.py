@@ -231,11 +231,8 @@ def test_version_is_the_distributions() -> None:
     assert pycontainer.__version__ == importlib.metadata.version("rwc")
 
 
-@pytest.mark.parametrize("token", ["RWC_TOKEN", "stored"])
-def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path, token: str) -> None:
-    """A `rwc cat` from a loopback (http://) server: no pdb, certifi or rich, no
-    concurrent.futures for a one-chunk file, no argon2 package, no http.client, email or
-    ssl, no pathlib (issue 15); with RWC_TOKEN, and with the token `rwc login` stored."""
+def _small_container(server: Any, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A 3-byte CSV sealed for the reader (a cheap Argon2id); the reader's environment."""
     src = tmp_path / "small.csv"
     src.write_bytes(b"a,b")
     box = tmp_path / "small.rwc"
@@ -250,7 +247,36 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path, token:
     seal = ["seal", str(src), "-o", str(box), "--medium", "M-1", "--reader", "clerk@city.example"]
     sealed = run([*seal, *kdf], env={**env, "RWC_TOKEN": server.tokens["writer"]})
     assert sealed == 0
-    reader_env = {**env, "RWC_TOKEN": server.tokens["reader"]}
+    return box, {**env, "RWC_TOKEN": server.tokens["reader"]}
+
+
+def test_small_open_imports_everything_before_its_work(server: Any, tmp_path: Path) -> None:
+    """A `rwc open -C`: the extraction engine and pathlib (which it needs) load in the import
+    phase with the collector off, like a cat's modules, not where the reader first extracts
+    (issue 15: ~2.8 M instructions of collector passes, bench/profiles/startup.md)."""
+    box, reader_env = _small_container(server, tmp_path)
+    out = tmp_path / "out"
+    code, found = _rwc_modules(["open", str(box), "-C", str(out)], reader_env, tmp_path)
+    assert code == 0
+    assert (out / "small.csv").read_bytes() == b"a,b"  # a real extraction
+    loaded = found["modules"]
+    assert {"pycontainer._engine.extract", "pycontainer._engine.staging", "pathlib"} <= loaded
+    late = [m for m, collecting in found["imports"] if collecting]
+    assert late == [], late
+    assert found["connects"] and all(found["connects"]), found["connects"]
+    # What an open does not need either: no writer, no rich for a pipe, no TLS for http://,
+    # no refusal texts (pycontainer.cli.refusals, with datetime) when nothing was refused.
+    unused = ["pycontainer.writer", "rich", "ssl", "certifi", "pdb"]
+    unused += ["pycontainer.cli.refusals", "datetime", "concurrent.futures"]
+    assert sorted(m for m in unused if m in loaded) == []
+
+
+@pytest.mark.parametrize("token", ["RWC_TOKEN", "stored"])
+def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path, token: str) -> None:
+    """A `rwc cat` from a loopback (http://) server: no pdb, certifi or rich, no
+    concurrent.futures for a one-chunk file, no argon2 package, no http.client, email or
+    ssl, no pathlib (issue 15); with RWC_TOKEN, and with the token `rwc login` stored."""
+    box, reader_env = _small_container(server, tmp_path)
     if token == "stored":  # read from the token store (pycontainer.client.tokens)
         TokenStore(tmp_path / "cfg" / "rwc").put(server.url, reader_env.pop("RWC_TOKEN"))
     code, found = _rwc_modules(["cat", str(box), "small.csv"], reader_env, tmp_path)
