@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import http.client
 import os
 import socket
 import threading
@@ -128,6 +129,9 @@ def running_server(
 ) -> Iterator[str]:
     """Run ``create_app(settings)`` (or ``app``) with uvicorn on 127.0.0.1, an ephemeral port.
 
+    The URL is given once the server has answered one request (``GET /healthz``): start-up
+    and that first answer share ``timeout``.
+
     Yields:
         The base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash).
     """
@@ -156,10 +160,34 @@ def running_server(
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
+        _first_answer(port, deadline)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
         thread.join(timeout)
+
+
+def _first_answer(port: int, deadline: float) -> None:
+    """Wait (until ``deadline``) for the server's answer to one ``GET /healthz``.
+
+    Why: FastAPI builds every route's dependency and parameter models on an app's first
+    request, not when the app is made: ~0.1 s of CPU with ours, paid by whichever request
+    comes first. On a loaded machine (a test run with load ~18 on 2 CPUs) that first
+    request took over the 5 s a test's HTTP client waits (issue: a flaky ReadTimeout on
+    the first ``/readyz`` after a restore). Paying it here, under the start-up deadline,
+    leaves the test's own requests the time their work takes. Any status will do: an
+    ``app`` given by a test may have no ``/healthz``, and the 404 has built its routes.
+    """
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=max(deadline - time.monotonic(), 1.0)
+    )
+    try:
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+    except OSError as exc:
+        raise RuntimeError(f"the key server did not answer: {exc}") from exc
+    finally:
+        conn.close()
 
 
 def bootstrap_principal(

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -132,3 +133,24 @@ def test_should_exit_alone_still_stops_it() -> None:
     assert events == ["startup", "shutdown"]
     assert _refused(u.port)
     stop_uvicorn(u)  # stopping a stopped server is harmless
+
+
+def test_the_url_comes_after_the_server_has_answered_once(tmp_path: Path) -> None:
+    """The app's first request (FastAPI builds its routes then) is paid before the URL.
+
+    On a loaded machine that first request outlasted a test client's 5 s read timeout
+    (tests/keyserver_cli/test_backup.py's first ``/readyz``); running_server now waits
+    for one answer under its own start-up deadline, so no test's request pays it.
+    """
+    seen: list[str] = []
+    app = _app([], threading.Event(), threading.Event())
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(scope["path"])
+        await app(scope, receive, send)
+
+    with running_server(sqlite_settings(tmp_path), app=recording) as url:
+        assert seen == ["/healthz"]  # answered (404 here: this app has no /healthz)
+        assert httpx.get(f"{url}/fast", timeout=WAIT_S).json() == {"ok": True}
+    assert seen == ["/healthz", "/fast"]
