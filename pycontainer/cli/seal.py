@@ -39,8 +39,9 @@ from pycontainer.cli.exits import SaidUsageError, UsageError
 from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
 from pycontainer.cli.times import local_time
-from pycontainer.cli.ui import Ui, display_name
+from pycontainer.cli.ui import Ui
 from pycontainer.client.server_url import normalize_server_url
+from pycontainer.client.terminal_text import display_name
 from pycontainer.errors import KeyServerInvalidValueError, OutputExistsError
 from pycontainer.format.primitives import (
     ARGON2_DEFAULT,

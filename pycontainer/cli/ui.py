@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -23,39 +22,6 @@ from pycontainer.cli.exits import KIND, ExitCode
 from pycontainer.errors import ContainerError, KeyServerCallError, KeyServerRevokedError
 
 ProgressFn = Callable[[int, int], None]
-
-# Characters a terminal would act on or hide: controls (C0, DEL, C1: escape sequences),
-# format characters (U+202E and the other bidi controls, zero-width characters, BOM), line
-# and paragraph separators, surrogates (undecodable bytes), private use and unassigned.
-_HIDDEN = frozenset(["Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"])
-
-
-def display_name(name: str) -> str:
-    r"""A container or file name made safe to show on a terminal.
-
-    Every character of the categories above is shown as ``\uXXXX`` (``\xXX`` below
-    U+0100), and a backslash as ``\\``, so a name with U+202E (RIGHT-TO-LEFT OVERRIDE)
-    cannot pass for another name and a name cannot move the cursor or recolour the
-    screen. Names that need no escape are shown unchanged.
-    """
-    if all(ch != "\\" and unicodedata.category(ch) not in _HIDDEN for ch in name):
-        return name
-    out = []
-    for ch in name:
-        if ch == "\\":
-            out.append("\\\\")
-        elif unicodedata.category(ch) in _HIDDEN:
-            code = ord(ch)
-            out.append(
-                f"\\x{code:02x}"
-                if code < 0x100
-                else f"\\u{code:04x}"
-                if code < 0x10000
-                else f"\\U{code:08x}"
-            )
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 class Ui:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pycontainer.client.terminal_text import display_name
 from pycontainer.client.transport import problem_slug
 from pycontainer.errors import (
     KeyServerCallError,
@@ -40,13 +41,16 @@ TEXT_LIMIT = 500  # longest server text we show; a longer one is cut
 def clean_text(value: object, limit: int = TEXT_LIMIT) -> str | None:
     """Return a server-supplied string safe to print, or None if it is not a string.
 
-    Control characters (including ESC, so no terminal escape sequences) become spaces and the
-    text is cut at ``limit`` characters.
+    Control characters (including ESC, so no terminal escape sequences) become spaces; the
+    other characters a terminal would obey or hide (U+202E and the other bidi controls,
+    zero-width characters: ops11) are shown as their code points by rwc's name policy,
+    :func:`~pycontainer.client.terminal_text.display_name`, so a label cannot reorder or
+    hide what an official reads; the text is cut at ``limit`` characters.
     """
     if not isinstance(value, str):
         return None
     text = "".join(" " if (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0) else c for c in value)
-    text = text.strip()
+    text = display_name(text.strip(), escape_backslash=False)
     if len(text) > limit:
         text = text[: limit - 1] + "\u2026"
     return text or None

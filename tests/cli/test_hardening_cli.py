@@ -12,8 +12,8 @@ import requests
 
 from pycontainer.cli.exits import ExitCode
 from pycontainer.cli.main import run
-from pycontainer.cli.ui import display_name
 from pycontainer.client.keyserver import KeyServerClient
+from pycontainer.client.terminal_text import display_name
 from tests.support.live import LiveServer
 from tests.support.rwc_args import KDF
 

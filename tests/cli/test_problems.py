@@ -126,3 +126,17 @@ def test_a_refused_medium_is_a_usage_error_not_a_version_mismatch() -> None:
     err = problem_to_error(400, PJ, plain, what="register the container")
     assert isinstance(err, KeyServerProtocolError)
     assert "compatible versions" in (err.hint or "")
+
+
+def test_bidi_and_zero_width_characters_are_shown_as_code_points() -> None:
+    # ops11: the one name policy of rwc (display_name) applies to server text too, so a
+    # label with U+202E cannot reorder what the keyserver command or rwc shows.
+    assert clean_text("evil\u202etxt.exe") == "evil\\u202etxt.exe"
+    for ch in ("\u200e", "\u200f", "\u061c", "\u202a", "\u202e", "\u2066", "\u2069", "\ufeff"):
+        assert ch not in (clean_text(f"a{ch}b") or ""), hex(ord(ch))
+    # Controls still become spaces; Japanese text is unchanged.
+    assert clean_text("a\x1b[2Jb") == "a [2Jb"
+    assert clean_text("紛失した媒体 USB-1") == "紛失した媒体 USB-1"
+    # Made safe at the network edge and again where printed: the second pass changes nothing.
+    once = clean_text("C:\\data evil\u202etxt \\u202e") or ""
+    assert clean_text(once) == once == "C:\\data evil\\u202etxt \\u202e"

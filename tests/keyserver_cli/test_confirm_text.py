@@ -71,6 +71,42 @@ def test_a_label_with_escape_sequences_is_neutralised_in_the_question(
     assert (status["state"], status["unconfirmed"]) == ("active", 1)
 
 
+# ops11: bidi controls (U+202E RIGHT-TO-LEFT OVERRIDE, U+2066 LEFT-TO-RIGHT ISOLATE) and a
+# zero-width space. The server refuses only control characters in labels (spec/protocol.md
+# §conventions), so such a label can be registered as well as edited in: a terminal that
+# obeyed them would show "evil<RLO>txt.exe" as "evilexe.txt".
+BIDI = "evil\u202etxt.exe\u2066 \u200b\\u202e"
+BIDI_SHOWN = "evil\\u202etxt.exe\\u2066 \\u200b\\u202e"
+_DIRECTION = frozenset("\u200e\u200f\u061c\u200b") | {chr(c) for c in range(0x202A, 0x202F)}
+_DIRECTION |= {chr(c) for c in range(0x2066, 0x206A)}
+
+
+def test_a_label_with_bidi_controls_is_shown_as_code_points(
+    cli: Any, data_dir: DataDir, people: People, server: str
+) -> None:
+    cid = h.make_container(data_dir.settings(), people.writer, medium="USB-RLO")
+    cid_raw = decode_container_id(cid)
+    _edit(data_dir, update(Container).where(Container.id == cid_raw).values(label=BIDI))
+    env = _as(people.official)
+    shown = cli("status", cid, "--server", server, env=env)
+    assert shown.code == 0, shown
+    found = cli("search", "--medium", "USB-RLO", "--server", server, env=env)
+    assert found.code == 0, found
+    declined = cli(
+        "destroy", cid, "--reason", "ended", "--server", server, env=env, stdin=TtyInput("no\n")
+    )
+    assert declined.code == 8, declined
+    for text in (shown.out, found.out, declined.err):
+        assert not _DIRECTION & set(text), repr(text)
+    # The whole label, each control as its code point, escaped once although the question's
+    # text is made safe twice (at the network edge and where it is printed).
+    assert BIDI_SHOWN in shown.out.replace("\n", ""), shown.out
+    assert BIDI_SHOWN in declined.err, declined.err
+    # --json keeps the stored text as it is (a script reads values, not a terminal).
+    assert cli("status", cid, "--json", "--server", server, env=env).json()["label"] == BIDI
+    assert h.container_status(data_dir.settings(), cid)["state"] == "active"
+
+
 def test_a_requester_name_with_escape_sequences_is_neutralised(
     cli: Any, data_dir: DataDir, people: People, server: str
 ) -> None:
