@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import NoReturn
+import unicodedata
+from typing import Any, NoReturn
 
 from keyserver._cli.errors import EXIT_USAGE, CliError
-from keyserver._domain.i18n import N_, Message, ngettext
+from keyserver._domain.i18n import N_, Message, ngettext, translate
 from pycontainer.cli import strictargs
 
 # Each usage text of the strict parser (strictargs.ENGLISH, the same English words).
@@ -47,8 +48,133 @@ def usage_message(text: strictargs.UsageText) -> Message:
     return Message(said.msgid, dict(text.values), plural=said.plural, count=text.number)
 
 
+# argparse's own words in a help text, looked up in the catalogue as the command's are.
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+)
+
+
+def _said(text: str) -> str:
+    """A help text (its English is its message id) in the language of the parse in progress.
+
+    ``--help`` is printed while parsing, in the language the command set on the parser
+    (keyserver/_cli/main.py). A text the catalogue does not hold (an operator's command
+    not translated yet) stays English.
+    """
+    lang = strictargs.language()
+    return text if lang == "en" else translate(lang, text)
+
+
+# A line of a table in an epilog: its indent and code (the exit codes), then its text.
+_TABLE_LINE = re.compile(r"(\s*\d*\s*)(.*)")
+
+
+def _paragraph(text: str) -> str:
+    """An epilog paragraph: said whole, else line by line (the exit-code table's lines)."""
+    said = _said(text)
+    if said != text or strictargs.language() == "en":
+        return said
+    lines = []
+    for line in text.split("\n"):
+        lead, rest = _TABLE_LINE.fullmatch(line).groups()  # type: ignore[union-attr]
+        lines.append(lead + _said(rest) if rest else line)
+    return "\n".join(lines)
+
+
+# Where a line's text starts: after its indent and a first column (an exit code, a mode's
+# name) followed by two spaces or more.
+_COLUMN = re.compile(r"\s*(?:\S+\s{2,})?")
+
+
+def _width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, a wide (Japanese) character two.
+
+    argparse's textwrap counts characters and breaks only at spaces: a Japanese help
+    line ran past the terminal's edge. This breaks at spaces or between wide characters.
+    """
+    lines: list[str] = []
+    line, used = "", 0
+    for token in re.findall(r"[^\s\u3000-\u9fff\uff00-\uffef]+|\s+|.", text):
+        size = sum(_width(c) for c in token)
+        if token.isspace():  # kept as written (a table's columns), never at a line's start
+            if line and used + size < width:
+                line, used = line + token, used + size
+            continue
+        if line and used + size > width:
+            lines.append(line.rstrip())
+            line, used = "", 0
+        line, used = line + token, used + size
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [""]
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, in the command's language (issue 12: officials read Japanese).
+
+    The texts are marked where the parser is built (``help=N_("...").msgid``: a plain
+    string for argparse, extracted into the catalogue) and translated here, when printed.
+    A description or epilog is translated a paragraph at a time.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        found = super()._get_help_string(action)
+        return None if found is None else _said(found)
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(None if heading is None else _said(heading))
+
+    # Any: typeshed's parameter types differ between Python versions.
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = None) -> None:
+        super().add_usage(usage, actions, groups, _said("usage: ") if prefix is None else prefix)
+
+    def add_text(self, text: str | None) -> None:
+        if text and text is not argparse.SUPPRESS:
+            text = "\n\n".join(_paragraph(part) for part in text.split("\n\n"))
+        super().add_text(text)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        if strictargs.language() == "en":  # English as argparse has always wrapped it
+            return super()._split_lines(text, width)
+        return _wrap(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if strictargs.language() == "en":
+            return super()._fill_text(text, width, indent)
+        return "\n".join(indent + line for line in _wrap(" ".join(text.split()), width))
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`HelpFormatter` keeping the description's and epilog's own line breaks."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if strictargs.language() == "en":
+            return argparse.RawDescriptionHelpFormatter._fill_text(self, text, width, indent)
+        out = []
+        for line in text.splitlines():  # each line kept, a long one wrapped under its text
+            lead = _COLUMN.match(line).group(0)  # type: ignore[union-attr]
+            columns = sum(_width(c) for c in lead)
+            said = _wrap(line[len(lead) :], width - columns)
+            out += [indent + lead + said[0], *(indent + " " * columns + s for s in said[1:])]
+        return "\n".join(out)
+
+
 class StrictParser(strictargs.StrictParser):
-    """The strict parser of both commands (pycontainer.cli.strictargs) raising CliError."""
+    """The strict parser of both commands (pycontainer.cli.strictargs) raising CliError.
+
+    Its help is said in the command's language (:class:`HelpFormatter`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def usage_error(self, message: strictargs.UsageText, hint: strictargs.UsageText) -> NoReturn:
         raise CliError(usage_message(message), hint=usage_message(hint), exit_code=EXIT_USAGE)

@@ -50,25 +50,27 @@ def add_parser(
     ``add``, ``common`` and ``settings_flags`` are keyserver/_cli/parser.py's: every action
     takes the common options (``--server``, ``--json``, ``--yes`` ...).
     """
-    sub = add("approvals", "requests for irreversible actions awaiting a second official")
+    sub = add("approvals", N_("requests for irreversible actions awaiting a second official").msgid)
     actions = sub.add_subparsers(dest="sub", metavar="ACTION", parser_class=type(sub))
     actions.required = True
-    p = actions.add_parser("list", help="requests by number (default: all states)")
+    p = actions.add_parser("list", help=N_("requests by number (default: all states)").msgid)
     common(p)
-    p.add_argument("--state", choices=STATES, help="only requests in this state")
+    p.add_argument("--state", choices=STATES, help=N_("only requests in this state").msgid)
     paging.add_limit(p)
-    p.add_argument("--after", type=int, metavar="ID", help="continue after this request")
+    p.add_argument("--after", type=int, metavar="ID", help=N_("continue after this request").msgid)
     settings_flags(p)
     for name, text in (
-        ("show", "one request and what it affects"),
-        ("approve", "approve a request of another official: it is carried out now"),
-        ("reject", "reject a request (or withdraw your own)"),
+        ("show", N_("one request and what it affects").msgid),
+        ("approve", N_("approve a request of another official: it is carried out now").msgid),
+        ("reject", N_("reject a request (or withdraw your own)").msgid),
     ):
         p = actions.add_parser(name, help=text, description=text)
         common(p)
-        p.add_argument("id", type=int, help="the request number")
+        p.add_argument("id", type=int, help=N_("the request number").msgid)
         if name == "reject":
-            p.add_argument("--reason", required=True, help="why (audited, shown to the requester)")
+            p.add_argument(
+                "--reason", required=True, help=N_("why (audited, shown to the requester)").msgid
+            )
         settings_flags(p)
 
 

@@ -35,19 +35,23 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--expect-head",
         metavar="SEQ:HASH",
-        help="a head recorded earlier (head_seq:head_hash); detects truncation of the tail",
+        help=N_(
+            "a head recorded earlier (head_seq:head_hash); detects truncation of the tail"
+        ).msgid,
     )
     p.add_argument(
         "--from-head",
         metavar="SEQ:HASH",
-        help="verify only the entries after this head, which an earlier run verified",
+        help=N_("verify only the entries after this head, which an earlier run verified").msgid,
     )
     p.add_argument(
         "--state",
         type=file_name,
         metavar="FILE",
-        help="keep the verified head in FILE: start after it, replace it when the chain "
-        "verifies (the first run, without FILE, verifies everything)",
+        help=N_(
+            "keep the verified head in FILE: start after it, replace it when the chain "
+            "verifies (the first run, without FILE, verifies everything)"
+        ).msgid,
     )
 
 

@@ -38,11 +38,13 @@ from pycontainer.cli.strictargs import file_name
 # SQLAlchemy and the store (about a CPU second of imports) are imported by the commands
 # that use them, as keyserver/_cli/commands.py does for local mode.
 
-HELP_BACKUP = "write a consistent backup of the database (0600; SQLite online, or pg_dump)"
-HELP_RESTORE = (
+HELP_BACKUP = N_(
+    "write a consistent backup of the database (0600; SQLite online, or pg_dump)"
+).msgid
+HELP_RESTORE = N_(
     "put a backup in place (server stopped) and hold it until `--replay AUDIT_EXPORT` "
     "re-applies the destroys recorded after it"
-)
+).msgid
 
 
 def add_parsers(add: Callable[[str, str], Any], settings_flags: Callable[..., None]) -> None:

@@ -26,27 +26,41 @@ EXIT_INTERRUPTED = 130
 
 # (code, kind for --json, meaning for people)
 EXIT_CODE_TABLE: tuple[tuple[int, str, str], ...] = (
-    (EXIT_OK, "ok", "success"),
-    (EXIT_FAILURE, "failure", "the command ran but found a problem (audit verify: broken chain)"),
-    (EXIT_USAGE, "usage", "usage error (bad arguments; destructive command without --yes)"),
-    (EXIT_CONFIG, "config", "configuration error (data directory, master key, TOML, token)"),
-    (EXIT_DENIED, "denied", "unauthenticated, forbidden or not allowed"),
-    (EXIT_NOT_FOUND, "not-found", "not found (container, principal, token, medium)"),
+    (EXIT_OK, "ok", N_("success").msgid),
+    (
+        EXIT_FAILURE,
+        "failure",
+        N_("the command ran but found a problem (audit verify: broken chain)").msgid,
+    ),
+    (
+        EXIT_USAGE,
+        "usage",
+        N_("usage error (bad arguments; destructive command without --yes)").msgid,
+    ),
+    (
+        EXIT_CONFIG,
+        "config",
+        N_("configuration error (data directory, master key, TOML, token)").msgid,
+    ),
+    (EXIT_DENIED, "denied", N_("unauthenticated, forbidden or not allowed").msgid),
+    (EXIT_NOT_FOUND, "not-found", N_("not found (container, principal, token, medium)").msgid),
     (
         EXIT_REFUSED,
         "refused",
-        "refused by state (pending, suspended, destroyed, expired, conflict) or invalid request",
+        N_(
+            "refused by state (pending, suspended, destroyed, expired, conflict) or invalid request"
+        ).msgid,
     ),
-    (EXIT_UNAVAILABLE, "unavailable", "server or database unavailable"),
-    (EXIT_ABORTED, "aborted", "aborted at the confirmation prompt; nothing was changed"),
-    (EXIT_INTERRUPTED, "interrupted", "interrupted (Ctrl-C)"),
+    (EXIT_UNAVAILABLE, "unavailable", N_("server or database unavailable").msgid),
+    (EXIT_ABORTED, "aborted", N_("aborted at the confirmation prompt; nothing was changed").msgid),
+    (EXIT_INTERRUPTED, "interrupted", N_("interrupted (Ctrl-C)").msgid),
 )
 KIND = {code: kind for code, kind, _ in EXIT_CODE_TABLE}
 
 
 def exit_codes_epilog() -> str:
     """The exit-code table as text for ``keyserver --help``."""
-    lines = ["exit codes:"]
+    lines = [N_("exit codes:").msgid]
     lines += [f"  {code:>3}  {meaning}" for code, _, meaning in EXIT_CODE_TABLE]
     return "\n".join(lines)
 

@@ -382,12 +382,19 @@ def _say_depends(ctx: Context, view: dict[str, Any] | None) -> None:
             who = ", ".join(
                 ctx.out.say(N_("%(name)s (%(role)s)", name=n, role=N_("reader"))) for n in e["who"]
             )
-            values = {"who": who, "label": e["label"], "at": at(e["at"])}
+            # Each container with its own answer on that side, as the console's report
+            # says it (issue 12, nineteenth session).
+            values = {
+                "label": e["label"],
+                "answer": _SHORT[e["answer"]],
+                "who": who,
+                "at": at(e["at"]),
+            }
             said.append(
-                N_("%(who)s opened “%(label)s” at %(at)s", **values)
+                N_("“%(label)s” %(answer)s: %(who)s opened it at %(at)s", **values)
                 if e["opened"]
                 else N_(
-                    "key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed",
+                    "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
                     **values,
                 )
             )

@@ -119,8 +119,9 @@ def _main(
     try:
         try:
             parser = _parser()
-            # --help and --version go to our stdout.
+            # --help and --version go to our stdout; --help in the command's language.
             with _PARSE_LOCK, contextlib.redirect_stdout(stdout):
+                parser.language = out.lang  # type: ignore[attr-defined]
                 args = parser.parse_args(protect_ids(argv, parser))
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)

@@ -41,7 +41,7 @@ def add_parser(add: Any, settings_flags: Any) -> None:
     """Register ``rotate-master-key`` on the main parser (``add(name, help)``)."""
     p = add(
         "rotate-master-key",
-        "re-seal every container secret under a new master key, while the server serves",
+        N_("re-seal every container secret under a new master key, while the server serves").msgid,
     )
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument(

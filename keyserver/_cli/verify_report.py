@@ -76,7 +76,7 @@ def verdict(exc: TransparencyError) -> tuple[Message, Message]:
 
 def add_parser(add: Any) -> None:
     """Register ``verify-report`` on the main parser (``add(name, help)``)."""
-    p = add("verify-report", "verify a signed report offline (no server needed)")
+    p = add("verify-report", N_("verify a signed report offline (no server needed)").msgid)
     p.add_argument("file", help="the report (JSON); -: read it from stdin")
     p.add_argument("--log-key", required=True, help="the log's public key (vkey)")
     p.add_argument(

@@ -61,7 +61,7 @@ TIMEOUT = 30.0
 
 def add_parser(add: Any) -> None:
     """Register ``witness`` and its actions on the main parser (``add(name, help)``)."""
-    sub = add("witness", "witness other key servers' transparency logs (own state dir)")
+    sub = add("witness", N_("witness other key servers' transparency logs (own state dir)").msgid)
     actions = sub.add_subparsers(dest="sub", metavar="ACTION", parser_class=type(sub))
     actions.required = True
     for name, text in (

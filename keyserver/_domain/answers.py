@@ -63,7 +63,10 @@ def depends_view(containers: list[dict[str, Any]], told_seq: int | None) -> dict
     from_told = worst(c.get("answer_from_told_at") for c in containers)
     if told_seq is None or as_read(answer, from_told) != DEPENDS:
         return None
-    before = _events(containers, lambda seq: seq < told_seq)
+    # Each event with its container's own answer on that side (issue 12, nineteenth
+    # session: the "before" line said the medium's Opened over a container whose key was
+    # released but never confirmed, whose own answer is Possibly opened).
+    before = _events(containers, lambda seq: seq < told_seq, "answer")
     return {
         "before": {"answer": answer, "at": before[0]["at"], "events": before},
         "from_told": {
@@ -74,7 +77,7 @@ def depends_view(containers: list[dict[str, Any]], told_seq: int | None) -> dict
             # two lines is left without an answer (newcomers, eighteenth session: "before
             # 16:34:23" and "16:35 or later" left the minute between unsaid).
             "at": _last_release_at(containers, told_seq),
-            "events": _events(containers, lambda seq: seq >= told_seq),
+            "events": _events(containers, lambda seq: seq >= told_seq, "answer_from_told_at"),
         },
     }
 
@@ -108,13 +111,15 @@ def _counted(
 
 
 def _events(
-    containers: Iterable[dict[str, Any]], part: Callable[[int], bool]
+    containers: Iterable[dict[str, Any]], part: Callable[[int], bool], answer: str
 ) -> list[dict[str, Any]]:
     """Each container's counted rows in one part of the window, as one event, in time order.
 
     At its first key release (an opening happened when its key was released:
     medium_report.said_at; the confirmed row's own time is the receipt's), by whom (each
-    once, in order), opened if a receipt confirmed it in that part.
+    once, in order), opened if a receipt confirmed it in that part, and the container's
+    own answer had the medium been lost on that side: its ``answer`` key (``answer``,
+    counted from the time of loss, or ``answer_from_told_at``).
     """
     found = []
     for c in containers:
@@ -127,6 +132,7 @@ def _events(
                 "at": released[0]["at"],
                 "who": list(dict.fromkeys(str(a["actor"]) for a in rows)),
                 "opened": any(a["kind"] == "confirmed" for a in rows),
+                "answer": c.get(answer),
             }
         )
     # Times are RFC 3339 UTC of one form: in time order as text; within one time an opening

@@ -339,8 +339,14 @@ class Releaser:
                 batch.since = now - self._settings.attempt_window
                 batch.prefetch(self._requests(batch, jobs))
                 out.extend(self._evaluate_one(batch, head, job, now) for job in jobs)
-                batch.store_head(head)
-                clock.committing()
+                if self._reads_in_tx:
+                    # PostgreSQL: the writes and COMMIT in one round trip (together.py);
+                    # the transaction's own COMMIT below then has nothing left to send.
+                    clock.committing()
+                    batch.store_head(head, commit=True)
+                else:
+                    batch.store_head(head)
+                    clock.committing()
         except Exception as exc:  # rolled back (or committed, not durable); reported
             if not jobs:
                 raise  # nothing taken yet: group_commit.py fails the queued jobs with it

@@ -75,6 +75,7 @@ class HeldConnection:
             try:
                 self._durability.commit_early(conn)
                 _plan(conn, _GENERIC)
+                _autocommit(conn, on=True)
             except BaseException:
                 _give_back(self._durability, conn)
                 raise
@@ -106,11 +107,34 @@ class HeldConnection:
 def _give_back(durability: Durability, conn: Connection) -> None:
     durability.commit_durably(conn)
     if not conn.invalidated:
-        # Never pool a connection with our plan mode: if the RESET fails, _plan has
-        # dropped it (invalidated), and close() below does not pool it.
+        # Never pool a connection with our plan mode, nor in autocommit (every other
+        # user's statements would each commit on their own): if either fails, the
+        # connection is dropped (invalidated), and close() below does not pool it.
         with contextlib.suppress(OperationalError):
+            _autocommit(conn, on=False)
             _plan(conn, _DEFAULT)
     conn.close()
+
+
+def _autocommit(conn: Connection, *, on: bool) -> None:
+    """PostgreSQL: psycopg's autocommit mode on or off (outside any transaction).
+
+    On while the committer holds the connection: the batch then sends its own BEGIN with
+    its first statement, where psycopg would send one and wait for it on its own
+    (keyserver/_release/together.py); every batch still runs in ONE transaction, from
+    that BEGIN to its COMMIT, and the flush in autocommit as before (durability.py).
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    try:
+        raw.autocommit = on
+    except Exception as exc:
+        # In a transaction (cannot happen after a COMMIT or ROLLBACK) or broken: as
+        # _plan, the connection is not pooled again.
+        conn.invalidate()
+        raise OperationalError("autocommit", None, exc) from exc
 
 
 # Session-level (``false``: not local to a transaction), so it lasts from batch to batch.

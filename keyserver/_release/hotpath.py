@@ -26,6 +26,7 @@ from keyserver._release.compiled import (
     HotPath,
 )
 from keyserver._release.facts import Shape
+from keyserver._release.together import together
 from keyserver._release.unnest import Part
 from keyserver._store.audit import Head
 from keyserver._store.evaluation import EPOCH, EvaluationRow, row_for_actor
@@ -254,7 +255,9 @@ class Batch:
         """
         wanted = sorted({d for d in digests if d not in self._tokens})
         stmt = self._hot._tokens_statement(len(wanted))
-        self._cur.execute(stmt.sql, stmt.args(self._hot.lists({"digests": wanted})))
+        # The batch transaction's first statement: its BEGIN goes with it (together.py).
+        with together(self._cur, postgres=self._hot.unnest is not None, begin=True):
+            self._cur.execute(stmt.sql, stmt.args(self._hot.lists({"digests": wanted})))
         found, seen = self._token_rows(self._cur.fetchall())
         for digest in wanted:
             self._tokens[digest] = found.get(digest)
@@ -447,11 +450,12 @@ class Batch:
             self._cur.execute(sql, [v for r in rows[done : done + count] for v in args(r)])
             done += count
 
-    def store_head(self, head: Head) -> None:
+    def store_head(self, head: Head, *, commit: bool = False) -> None:
         """Write the queued rows and audit entries, and advance the head (before COMMIT).
 
-        On PostgreSQL in ONE statement (keyserver/_release/unnest.py): one round trip
-        for all the batch's writes. On SQLite (no network) one ``executemany`` each.
+        On PostgreSQL in ONE statement (keyserver/_release/unnest.py), and with
+        ``commit`` the transaction's COMMIT in the same round trip (together.py): not
+        run if the writes fail. On SQLite (no network) one ``executemany`` each.
         """
         parts = self._parts()
         if head.pending:
@@ -467,7 +471,10 @@ class Batch:
             for i, (table, columns, rows) in enumerate(parts):
                 names = columns if table is not None else ("row_id", *columns)
                 values.update(unnest.arrays(names, rows, f"w{i}_"))
-            self._cur.execute(unnest.writes(parts), values)
+            with together(self._cur, postgres=True):
+                self._cur.execute(unnest.writes(parts), values)
+                if commit:
+                    self._cur.execute("COMMIT", prepare=False)
         head.pending = []
         self._written()
 

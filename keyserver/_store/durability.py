@@ -192,6 +192,9 @@ class Durability:
     def _pg_flush(conn: Connection) -> None:
         raw = conn.connection.dbapi_connection
         assert raw is not None
+        # The release batches' connection is in autocommit already while its holder keeps
+        # it (keyserver/_release/held.py); any other is set back.
+        was = raw.autocommit
         try:
             # Autocommit: the statement is its own transaction, committed with the
             # session's synchronous_commit (our SET was local to the batch's transaction).
@@ -200,7 +203,7 @@ class Durability:
         except Exception:
             conn.invalidate()  # whatever state it is in, it is not pooled again
             raise
-        raw.autocommit = False
+        raw.autocommit = was
 
     def _sync_wal(self, wal: Path) -> None:
         """Sync the -wal file (fdatasync; once per file, its directory entry too).

@@ -104,9 +104,12 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
         language, "No, it went missing before %(at)s: enter the earlier time"
     ) % {"at": "17:40:15"}
     unsure = driver.find_element(By.ID, "confirm-cautious").text
-    assert unsure == translated(
-        language, "Not sure, I only know about when: report lost from %(at)s and suspend"
-    ) % {"at": "17:40:15"}
+    assert unsure == translated(language, "Not sure, I only know about when: report and suspend")
+    # The time it counts from, said as such beside the time typed (nineteenth session).
+    counts = driver.find_element(By.ID, "counts-from").text
+    assert counts == translated(
+        language, "To be safe, the report counts from %(at)s, not %(typed)s."
+    ) % {"at": "17:40:15", "typed": "17:41"}
     # The question and its three answers where the page opens, the list of what is
     # affected under them (seventeenth session); the opening is not also listed in the
     # facts.
@@ -235,14 +238,24 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
                 "name": "reader",
                 "role": translated(language, "reader"),
             }
-            opening = translated(language, "%(who)s opened “%(label)s” at %(at)s") % {
-                "who": who,
+            # Each container with its own answer (issue 12, nineteenth session).
+            opening = translated(
+                language, "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"
+            ) % {
                 "label": "late",
+                "answer": translated(language, "Opened"),
+                "who": who,
                 "at": "17:40:15",
             }
             release = translated(
-                language, "key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed"
-            ) % {"who": who, "label": "tried", "at": "17:40:15"}
+                language,
+                "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
+            ) % {
+                "label": "tried",
+                "answer": translated(language, "Possibly opened"),
+                "who": who,
+                "at": "17:40:15",
+            }
             before = translated(language, "If it was lost before %(at)s: %(answer)s — %(events)s.")
             head = before.split("%(events)s")[0] % {
                 "at": "17:40:15",

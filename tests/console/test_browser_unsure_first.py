@@ -119,7 +119,7 @@ def _server_keys_not_the_citys_data(driver: WebDriver, language: str) -> None:
         form = translated(
             language,
             "Automatic: server keys (not the city's data) destroyed %(hours)s hours"
-            " after you confirm; internal note if needed",
+            " after you confirm. Open for an internal note.",
         )
         assert kept in form, form
     rule = driver.find_element(By.ID, "deadline-rule").text

@@ -348,6 +348,9 @@ def test_japanese_names_the_preparer_and_the_issuer_apart() -> None:
     preparer = catalogue["Prepared %(at)s by %(who)s."]
     assert issuer == "発行者" and "作成者" not in preparer and issuer not in preparer
     assert "作成" not in catalogue["Prepared %(at)s"]
+    # The report's box says who made a container in a manager's words (issue 12,
+    # nineteenth session: "Issuer", 発行者, read as jargon), still apart from the preparer.
+    assert catalogue["Made by"] == "作成者" and "作成者" not in preparer
 
 
 def test_template_matches_the_sources() -> None:

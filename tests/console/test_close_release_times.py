@@ -142,7 +142,7 @@ def test_an_opening_and_a_later_wrong_password_are_each_said_at_their_time(
     assert _caution_lines(page) == [
         said("%(who)s opened “%(label)s” at %(at)s: " + opening + ".", OPENED, "Opened"),
         said(
-            "Key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed: "
+            "Key of “%(label)s” given to %(who)s at %(at)s, opening not confirmed: "
             + opening
             + ".",
             RELEASED,
@@ -153,14 +153,14 @@ def test_an_opening_and_a_later_wrong_password_are_each_said_at_their_time(
     short = _plain(page.split('id="close-short">', 1)[1].split("</p>", 1)[0])
     opened_at = "“%(label)s” opened at %(at)s"
     assert _t(language, opened_at, label="late", at="17:40:15") in short, short
-    released_at = "key of “%(label)s” released at %(at)s, opening not confirmed"
+    released_at = "key of “%(label)s” given out at %(at)s, opening not confirmed"
     assert _t(language, released_at, label="late", at="17:40:50") in short, short
     assert _t(language, opened_at, label="late", at="17:40:50") not in short
     rows = dict(box_rows(page)["late"])
     assert rows[_t(language, "Last confirmed opening before the loss")] == said(
         "%(at)s (%(who)s), just before the time of loss: " + opening, OPENED, "Opened"
     )
-    assert rows[_t(language, "Key released just before the loss")] == said(
+    assert rows[_t(language, "Key given out just before the loss")] == said(
         "%(at)s (%(who)s), opening not confirmed: " + opening,
         RELEASED,
         "Possibly opened",
@@ -188,7 +188,7 @@ def test_a_release_before_the_loss_confirmed_after_it_is_said_confirmed(
         page = _report(console_url, w.tokens["official"], language)
     rows = dict(box_rows(page)["late"])
     assert rows[_t(language, "Openings confirmed after the loss")] == "1"
-    assert rows[_t(language, "Key released just before the loss")] == _t(
+    assert rows[_t(language, "Key given out just before the loss")] == _t(
         language,
         "%(at)s (%(who)s), opening confirmed at %(confirmed)s, after the time of loss",
         at=_full(language, RELEASED),

@@ -341,7 +341,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     # newcomer read 鍵は…破棄 as the city's data destroyed, and wondered whether to open it).
     summary = (
         "<summary>確定の 72 時間後にサーバーの鍵を自動破棄 (市のデータは消えません)。"
-        "内部メモは必要なら</summary>"
+        "内部メモはここを開いて入力</summary>"
     )
     assert summary in page.text
     # Inside, by the period, what the wait is for and what the destruction means.
@@ -365,8 +365,8 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     # optional, with no personal names said at the box (eighteenth session: unmarked, they
     # were typed by every newcomer, unsure whether required; test_loss_form_details.py).
     assert (
-        '<label for="reason">詳細 <span class="hint" id="reason_rule">(任意、人名は書かない)'
-        "</span></label>"
+        '<label for="reason">詳細 <span class="hint" id="reason_rule">'
+        "(任意・印刷される。人名は書かない)</span></label>"
     ) in page.text
     assert bad.status_code == 400
     assert '<details id="advanced" open>' in bad.text

@@ -40,7 +40,7 @@ def test_a_reason_chosen_and_details_left_empty_is_the_printed_reason(
     box = driver.find_element(By.ID, "reason")
     label = driver.find_element(By.CSS_SELECTOR, "label[for=reason]")
     rule = label.find_element(By.ID, "reason_rule")
-    assert rule.text == translated(language, "(optional; no personal names)")
+    assert rule.text == translated(language, "(optional, printed; no personal names)")
     assert label.text == f"{translated(language, 'Details')} {rule.text}"
     # At the box: on its line, just before it (not on the legend above the choices).
     assert abs(_middle(rule) - _middle(box)) < box.size["height"] / 2
@@ -54,7 +54,7 @@ def test_a_reason_chosen_and_details_left_empty_is_the_printed_reason(
     said = translated(
         language,
         "Automatic: server keys (not the city's data) destroyed %(hours)s hours"
-        " after you confirm; internal note if needed",
+        " after you confirm. Open for an internal note.",
     )
     assert summary.text == said % {"hours": "72"}
     hint = driver.find_element(By.ID, "waiting_hint")

@@ -79,7 +79,7 @@ def _unconfirmed(language: str) -> str:
     """The caution's line for the story's unconfirmed release (a wrong password)."""
     return translate(
         language,
-        "Key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed: lost before"
+        "Key of “%(label)s” given to %(who)s at %(at)s, opening not confirmed: lost before"
         " then, the answer would be %(answer)s.",
         {
             "who": "reader",
@@ -112,7 +112,7 @@ def _short(language: str) -> str:
             translate(language, "“%(label)s” opened at %(at)s", _at_short("late")),
             translate(
                 language,
-                "key of “%(label)s” released at %(at)s, opening not confirmed",
+                "key of “%(label)s” given out at %(at)s, opening not confirmed",
                 _at_short("tried"),
             ),
         ],
@@ -152,7 +152,7 @@ def _release_rows(language: str, answers: dict[str, str]) -> dict[str, tuple[str
             said("%(at)s (%(who)s), just before the time of loss", answers["late"]),
         ),
         "tried": (
-            translate(language, "Key released just before the loss", {}),
+            translate(language, "Key given out just before the loss", {}),
             said(
                 "%(at)s (%(who)s), opening not confirmed",
                 answers["tried"],
@@ -287,7 +287,7 @@ def test_an_unconfirmed_release_alone_says_what_not_confirmed_means(
     ) % {
         "releases": translate(
             language,
-            "key of “%(label)s” released at %(at)s, opening not confirmed",
+            "key of “%(label)s” given out at %(at)s, opening not confirmed",
             _at_short("tried"),
         ),
         "answer": translate(language, "Possibly opened", {}),
@@ -339,6 +339,6 @@ def test_each_box_says_its_release_as_it_was(settings: Settings, console_url: st
     )
     again = "3 Dec 2026, 17:40:10 (UTC+09:00) (reader), just before the time of loss"
     assert ("Last confirmed opening before the loss", opening) in boxes["both"], boxes["both"]
-    assert ("Key released just before the loss", unconfirmed) in boxes["both"], boxes["both"]
+    assert ("Key given out just before the loss", unconfirmed) in boxes["both"], boxes["both"]
     assert ("Last confirmed opening before the loss", again) in boxes["again"], boxes["again"]
-    assert [name for name, _ in boxes["again"]].count("Key released just before the loss") == 0
+    assert [name for name, _ in boxes["again"]].count("Key given out just before the loss") == 0

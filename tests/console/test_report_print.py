@@ -251,6 +251,7 @@ def test_printed_report_pages(
         never = translate(language, "(internal notes are never printed)", {})
         assert reason == f"{LOSS['public_reason']} {never}", reason
         pages = pdf_pages(print_to_pdf(driver), tmp_path)
+        doc = world.call("official", "GET", f"/v1/media/{MEDIUM}/report").json()
     print("\n\f".join(pages))  # what the official printed, for pytest -s
     assert len(pages) >= 2
     # On paper, handed to the press: the public reason only (issue 12, twelfth newcomer
@@ -292,6 +293,15 @@ def test_printed_report_pages(
     assert say("Was the data opened after the loss?") in pages[0]
     assert "d-opened" in pages[0]
     _answers_on_page_one(pages, language, ANSWERS)
+    # The question, then its answer (issue 12, nineteenth session: in Japanese pdftotext
+    # read the large answer first, above the small question).
+    first = [" ".join(line.split()) for line in pages[0].splitlines() if line.strip()]
+    assert first.index(say("Was the data opened after the loss?")) < first.index(say("Opened"))
+    # Each container by its label, its id once, at the end (nineteenth session: an id in
+    # every box and the address of every attempt were noise to the manager and the press).
+    ids = [c["container_id"] for c in doc["containers"]]
+    assert [printed.count(cid) for cid in ids] == [1] * len(ids), printed
+    assert all(cid in pages[-1] for cid in ids) and "127.0.0.1" not in printed
     # A section that fits on a page is never split across two (issue 12, thirteenth
     # session); the long one (REFUSED_ROWS) runs on, as said below.
     for label in SHOWN_ORDER[1:]:
@@ -302,7 +312,7 @@ def test_printed_report_pages(
     # container): the first line after the page's margin.
     lines = [line.strip() for line in pages[1].splitlines() if line.strip()]
     assert lines[1] == "d-opened", pages[1]
-    assert say("Address") in pages[1]
+    assert say("Result") in pages[1]
     # Every page says what it is, when it was prepared (zone, offset) and which page.
     formats = Formats(language, display_zone(settings.display_timezone), now)
     title = say("Medium report: %(medium)s", medium=MEDIUM)
@@ -324,9 +334,12 @@ def test_printed_report_pages(
 # The printed legend of the three answers (report.html): its sentences and the answer each
 # one names.
 LEGEND = (
-    ("%(answer)s: a key was released after the loss and the opening confirmed.", "Opened"),
-    ("%(answer)s: a key was released after the loss, opening not confirmed.", "Possibly opened"),
-    ("%(answer)s: no key was released after the loss.", "Not opened"),
+    ("%(answer)s: after the loss a key was given out and its opening confirmed.", "Opened"),
+    (
+        "%(answer)s: after the loss a key was given out, its opening not confirmed.",
+        "Possibly opened",
+    ),
+    ("%(answer)s: after the loss no key was given out to open the data.", "Not opened"),
 )
 
 

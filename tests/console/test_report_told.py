@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from babel.lists import format_list
 
 from keyserver._domain.i18n import translate
 from keyserver._domain.settings import Settings
@@ -75,20 +76,24 @@ def _before(language: str, answer: str, events: str, at: str = "17:40:15") -> st
     )
 
 
-def _opened(language: str, label: str, at: str) -> str:
-    return _line(
-        language, "%(who)s opened “%(label)s” at %(at)s", who=_who(language), label=label, at=at
-    )
+# How a depends line names a container's event: its label, its own answer, who and when.
+OPENED_EVENT = "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"
+RELEASED_EVENT = "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed"
 
 
-def _released(language: str, label: str, at: str) -> str:
-    return _line(
-        language,
-        "key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed",
-        who=_who(language),
-        label=label,
-        at=at,
-    )
+def _event(language: str, msgid: str, label: str, at: str, answer: str) -> str:
+    who, said = _who(language), _line(language, answer)
+    return _line(language, msgid, label=label, answer=said, who=who, at=at)
+
+
+def _opened(language: str, label: str, at: str, answer: str = "Opened") -> str:
+    """An opening as a depends line names it, with its container's own answer."""
+    return _event(language, OPENED_EVENT, label, at, answer)
+
+
+def _released(language: str, label: str, at: str, answer: str = "Possibly opened") -> str:
+    """A key given out without a confirmed opening, with its container's own answer."""
+    return _event(language, RELEASED_EVENT, label, at, answer)
 
 
 def _from_told(language: str, answer: str) -> str:
@@ -114,10 +119,10 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     # (the lead's newcomer runs: "Lost at 12:37:52" looked exact).
     assert rows[:2] == [
         (
-            translate(language, "Time told", {}),
+            translate(language, "Time of loss as told", {}),
             translate(language, "around %(at)s", {"at": "17:41"}),
         ),
-        (translate(language, "Counted from", {}), lost),
+        (translate(language, "Time of loss used in this report", {}), lost),
     ]
     assert translate(language, "Lost at", {}) not in dict(rows)
     # Opened only because the clerk's opening at 17:40:15 counts: neither a red Opened
@@ -178,7 +183,7 @@ def test_an_answer_the_same_from_the_time_told_says_no_more(
     assert late.count('class="depends-line"') == 2
     after = page.split("<h2>after ", 1)[1].split("</section>", 1)[0]
     assert "depends-line" not in after
-    assert translate(language, "Time told", {}) in dict(facts(page))
+    assert translate(language, "Time of loss as told", {}) in dict(facts(page))
 
 
 def test_a_report_without_a_time_told_prints_as_before(
@@ -192,7 +197,8 @@ def test_a_report_without_a_time_told_prints_as_before(
     assert doc["told_at"] is None
     assert (doc["told_seq"], doc["answer_from_told_at"]) == (None, None)
     assert doc["containers"][0]["answer_from_told_at"] is None
-    assert "Time told" not in dict(facts(page)) and "Counted from" not in dict(facts(page))
+    shown = dict(facts(page))
+    assert "Time of loss as told" not in shown and "Time of loss used in this report" not in shown
     assert "Lost at" in dict(facts(page))
     assert _answer_box(page)[1] == "Opened"
     assert "depends-line" not in page and "answer-depends" not in page
@@ -257,3 +263,32 @@ def test_each_container_whose_answer_depends_says_so_and_the_time_told_side_name
     # section off page 1).
     assert sorted(sections) == sorted([f"late {depends}", f"kept {possibly}"])
     assert all("depends-line" not in part for part in sections.values())
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_before_line_says_each_containers_own_answer(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Issue 12, nineteenth session: under "Depends on the time of loss" the "before" line
+    said "Opened" and then named the key of "tried" given out without a confirmed opening,
+    read as "tried was opened too". Each container it names says its own answer: "late"
+    Opened (the clerk's confirmed opening), "tried" Possibly opened."""
+    with opened(settings, console_url, {"late": LOST}, {"tried": LOST}) as world:
+        _report_loss(world, lost_at=LOST, told_at=TOLD)
+        page, doc = _pages(console_url, world.tokens["official"], language)
+    assert {c["label"]: c["answer"] for c in doc["containers"]} == {
+        "late": "opened",
+        "tried": "possibly opened",
+    }
+    events = format_list(
+        [
+            _opened(language, "late", "17:40:15", "Opened"),
+            _released(language, "tried", "17:40:15", "Possibly opened"),
+        ],
+        locale=language,
+    )
+    assert _answer_box(page)[1:] == [
+        translate(language, "Depends on the time of loss", {}),
+        _before(language, "Opened", events),
+        _from_told(language, "Not opened"),
+    ]

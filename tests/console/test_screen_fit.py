@@ -74,7 +74,7 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         folded = translated(
             language,
             "Automatic: server keys (not the city's data) destroyed %(hours)s hours"
-            " after you confirm; internal note if needed",
+            " after you confirm. Open for an internal note.",
         ) % {"hours": "72"}
         assert summary.text == folded, summary.text
         lines = driver.execute_script(

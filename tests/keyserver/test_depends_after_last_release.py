@@ -61,3 +61,24 @@ def test_releases_after_the_time_told_do_not_move_the_second_line() -> None:
 def test_no_line_when_the_time_told_changes_nothing() -> None:
     containers = [_container("a", "opened", "opened", (10, T1, "release"), (20, T3, "confirmed"))]
     assert depends_view(containers, told_seq=15) is None
+
+
+def test_each_event_carries_its_containers_own_answer_on_its_side() -> None:
+    """Issue 12, nineteenth session: the "before" line said the medium's Opened over "b",
+    whose key was released but never confirmed. Each event carries its container's own
+    answer: counted from the time of loss before the time told, from the time told after."""
+    containers = [
+        _container("a", "opened", "not opened", (10, T1, "release"), (11, T1, "confirmed")),
+        _container(
+            "b", "possibly opened", "possibly opened", (12, T2, "release"), (20, T3, "release")
+        ),
+    ]
+    view = depends_view(containers, told_seq=15)
+    assert view is not None
+    assert [(e["label"], e["opened"], e["answer"]) for e in view["before"]["events"]] == [
+        ("a", True, "opened"),
+        ("b", False, "possibly opened"),
+    ]
+    assert [(e["label"], e["answer"]) for e in view["from_told"]["events"]] == [
+        ("b", "possibly opened")
+    ]

@@ -46,10 +46,11 @@ def test_the_head_is_free_during_the_flush_and_evaluations_come_after_it(
     events: list[str] = []
     store_head = Batch.store_head
 
-    def store_head_seen(batch: Batch, head: Any) -> None:
-        # Under the head, right before COMMIT: the commit will not wait for the flush.
+    def store_head_seen(batch: Batch, head: Any, **kw: Any) -> None:
+        # Under the head, right before COMMIT (PostgreSQL: sent with the writes, kw
+        # commit): the commit will not wait for the flush.
         events.append(f"commit at {_level(batch._cur, backend)}")
-        store_head(batch, head)
+        store_head(batch, head, **kw)
 
     if backend == "postgres":
         # The tests' databases turn synchronous_commit off; turn it on for this batch's

@@ -52,10 +52,12 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
         assert depends in lines[0], lines[0]
         at = local_time(released["at"], TOKYO)
         who = _line(language, "%(name)s (%(role)s)", name="reader", role=_line(language, "reader"))
+        # The container named with its own answer (issue 12, nineteenth session).
         event = _line(
             language,
-            "key of “%(label)s” released to %(who)s at %(at)s, opening not confirmed",
+            "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
             label="export",
+            answer=_line(language, "Possibly opened"),
             who=who,
             at=at,
         )

@@ -202,6 +202,7 @@ def report_lost(page: PostedPage) -> Response:
         held = doc["destroy_after"] if doc["loss"] == "current" else None
         last = last_opening(containers)
         close = close_view(doc)
+        sealed_after = [c for c in containers if c["sealed_after_loss"]]
         return page.render(
             "confirm_loss.html",
             doc=doc,
@@ -215,7 +216,14 @@ def report_lost(page: PostedPage) -> Response:
             # cause if already suspended): the page says the move once, above the list.
             uniform=len({_move(c) for c in containers}) == 1,
             # Issue 12: warned, not refused (the service's sealed_after_loss).
-            sealed_after=[c for c in containers if c["sealed_after_loss"]],
+            sealed_after=sealed_after,
+            # Issue 12, nineteenth session: the focused button scrolled a long page down
+            # past the warnings at its top (containers sealed after the time typed, an
+            # earlier report), and both newcomers confirmed having seen only their tail.
+            # Where the page warns, no button is focused: it opens at its top, the
+            # warnings first; the primary button is still the one styled so, and Enter
+            # confirms nothing the official has not reached.
+            focus_primary=not sealed_after and doc["loss"] != "current",
             # Issue 12: the time typed checked against the last confirmed opening before it.
             last_before=last,
             # Issue 12, eighth newcomer run and fourteenth session: reader key releases
