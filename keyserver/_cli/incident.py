@@ -363,7 +363,7 @@ _SHORT = {
 }
 
 
-def _say_depends(ctx: Context, view: dict[str, Any] | None) -> None:
+def _say_depends(ctx: Context, view: dict[str, Any] | None, told: Any) -> None:
     """What the answer is either side of the time told, a line each (answers.depends_view).
 
     Issue 12, eighteenth session: as the console's report and its print say it, who
@@ -379,9 +379,7 @@ def _say_depends(ctx: Context, view: dict[str, Any] | None) -> None:
     def events(found: list[dict[str, Any]]) -> str:
         said = []
         for e in found:
-            who = ", ".join(
-                ctx.out.say(N_("%(name)s (%(role)s)", name=n, role=N_("reader"))) for n in e["who"]
-            )
+            who = ", ".join(ctx.out.say(N_("the city's reader %(name)s", name=n)) for n in e["who"])
             # Each container with its own answer on that side, as the console's report
             # says it (issue 12, nineteenth session).
             values = {
@@ -400,7 +398,27 @@ def _say_depends(ctx: Context, view: dict[str, Any] | None) -> None:
             )
         return ", ".join(ctx.out.say(m) for m in said)
 
+    # The answer at the time told first, then the other case, as the console's report
+    # says them (issue 12, nineteenth session).
     before, after = view["before"], view["from_told"]
+    said = {"told": at(told), "at": at(after["at"]), "answer": _SHORT[after["answer"]]}
+    if after["events"]:
+        ctx.out.text(
+            N_(
+                "If it was lost at the time told (around %(told)s), or at any time after"
+                " %(at)s: %(answer)s — %(events)s.",
+                **said,
+                events=events(after["events"]),
+            )
+        )
+    else:
+        ctx.out.text(
+            N_(
+                "If it was lost at the time told (around %(told)s), or at any time after"
+                " %(at)s: %(answer)s.",
+                **said,
+            )
+        )
     ctx.out.text(
         N_(
             "If it was lost before %(at)s: %(answer)s — %(events)s.",
@@ -409,20 +427,6 @@ def _say_depends(ctx: Context, view: dict[str, Any] | None) -> None:
             events=events(before["events"]),
         )
     )
-    answer = _SHORT[after["answer"]]
-    if after["events"]:
-        ctx.out.text(
-            N_(
-                "If it was lost after %(at)s: %(answer)s — %(events)s.",
-                at=at(after["at"]),
-                answer=answer,
-                events=events(after["events"]),
-            )
-        )
-    else:
-        ctx.out.text(
-            N_("If it was lost after %(at)s: %(answer)s.", at=at(after["at"]), answer=answer)
-        )
 
 
 def _answer_text(answer: str | None) -> Message:
@@ -451,7 +455,7 @@ def cmd_report(ctx: Context, b: Backend) -> int:
     told = doc.get("told_at")
     depends, depends_each = depends_views(doc) if told else (None, {})
     if told:
-        _say_depends(ctx, depends)
+        _say_depends(ctx, depends, told)
         # spec §report: the window starts before the time the official was told (the
         # console's "Not sure" answer), said beside it as the console's report does.
         ctx.out.text(
@@ -474,7 +478,7 @@ def cmd_report(ctx: Context, b: Backend) -> int:
             )
         ctx.out.record(summary, title=N_("medium %(name)s", name=medium))
         if told:
-            _say_depends(ctx, depends_each.get(container["container_id"]))
+            _say_depends(ctx, depends_each.get(container["container_id"]), told)
         ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title=N_("changes"))
         ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title=N_("attempts"))
     return EXIT_OK

@@ -98,7 +98,10 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     first = "".join(pages[0].split())
     told = translate(language, "around %(at)s", {"at": "17:41"})
     assert "".join(f"{translate(language, 'Time of loss as told', {})} {told}".split()) in first
-    deadline = ("2026/12/07 10:00" if language == "ja" else "7 Dec 2026, 10:00") + " (UTC+09:00)"
+    # To the second, as each container's box says it (nineteenth session).
+    deadline = (
+        "2026/12/07 10:00:00" if language == "ja" else "7 Dec 2026, 10:00:00"
+    ) + " (UTC+09:00)"
     manager = ngettext(
         "%(n)s container suspended: nobody can open it now; its keys will be destroyed after"
         " %(at)s unless it is restored.",
@@ -110,11 +113,8 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     ).text(language)
     assert "".join(manager.split()) in first
     assert "".join(translate(language, "Depends on the time of loss", {}).split()) in first
-    who = translate(
-        language,
-        "%(name)s (%(role)s)",
-        {"name": "reader", "role": translate(language, "reader", {})},
-    )
+    # The opener said to be the city's own reader (nineteenth session, for the press).
+    who = translate(language, "the city's reader %(name)s", {"name": "reader"})
     # Each container named with its own answer (nineteenth session: "tried", whose opening
     # was never confirmed, read as Opened under the medium's "Opened").
     for event in (
@@ -142,10 +142,13 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
         assert "".join(event.split()) in first, event
     after = translate(
         language,
-        "If it was lost after %(at)s: %(answer)s.",
-        {"at": "17:40:15", "answer": translate(language, "Not opened", {})},
+        "If it was lost at the time told (around %(told)s), or at any time after %(at)s:"
+        " %(answer)s.",
+        {"told": "17:41", "at": "17:40:15", "answer": translate(language, "Not opened", {})},
     )
+    # The answer at the time told before the other case (nineteenth session).
     assert "".join(after.split()) in first
+    assert first.index("".join(after.split())) < first.index("".join(event.split()))
     # The question first, then its answer (nineteenth session: in Japanese pdftotext read
     # the large answer before the small question above it).
     lines = [" ".join(line.split()) for line in pages[0].splitlines() if line.strip()]

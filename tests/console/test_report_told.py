@@ -63,7 +63,7 @@ def _line(language: str, msgid: str, **values: str) -> str:
 
 def _who(language: str) -> str:
     """The world's reader, by name and role: a key released to read is a reader's."""
-    return _line(language, "%(name)s (%(role)s)", name="reader", role=_line(language, "reader"))
+    return _line(language, "the city's reader %(name)s", name="reader")
 
 
 def _before(language: str, answer: str, events: str, at: str = "17:40:15") -> str:
@@ -96,13 +96,16 @@ def _released(language: str, label: str, at: str, answer: str = "Possibly opened
     return _event(language, RELEASED_EVENT, label, at, answer)
 
 
-def _from_told(language: str, answer: str) -> str:
-    return _line(
-        language,
-        "If it was lost after %(at)s: %(answer)s.",
-        at="17:40:15",
-        answer=_line(language, answer),
-    )
+# The line for the time told, first under the answer (nineteenth session).
+FROM_TOLD = (
+    "If it was lost at the time told (around %(told)s), or at any time after %(at)s: %(answer)s"
+)
+
+
+def _from_told(language: str, answer: str, events: str | None = None) -> str:
+    msgid = FROM_TOLD + (" — %(events)s." if events else ".")
+    values = {"told": "17:41", "at": "17:40:15", "answer": _line(language, answer)}
+    return _line(language, msgid, **values, **({"events": events} if events else {}))
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -132,25 +135,36 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     assert 'class="answer answer-depends"' in page
     box = _answer_box(page)
     assert box[1] == translate(language, "Depends on the time of loss", {})
+    # The answer at the time told first, then the other case (nineteenth session: the
+    # first line was read as the answer).
     assert box[2:] == [
-        _before(language, "Opened", _opened(language, "late", "17:40:15")),
         _from_told(language, "Not opened"),
+        _before(language, "Opened", _opened(language, "late", "17:40:15")),
     ]
     # One container: its list line and its section say the answer, not the lines again.
     assert page.count('class="depends-line"') == 2
-    # Its box: no opening before the time counted from, said as that (a bare "none" beside
-    # the clerk's counted opening read as a contradiction, the lead's newcomer runs).
-    none_before = translate(language, "none before %(at)s", {"at": lost})
-    assert (translate(language, "Last confirmed opening before the loss", {}), none_before) in (
-        box_rows(page)["late"]
+    # Its box: no "none before 17:40:15" beside the clerk's opening at 17:40:15 (a
+    # contradiction to the lead's newcomers, eighteenth and nineteenth sessions); its
+    # counts say the time they start from and that they came before the time told
+    # (nineteenth session: "after the loss 1" was reported as "opened after the loss").
+    late = box_rows(page)["late"]
+    assert translate(language, "Last confirmed opening before the loss", {}) not in dict(late)
+    early = translate(
+        language, "%(n)s, all before the time told (around %(told)s)", {"n": "1", "told": "17:41"}
     )
-    # The paper's legend says what "depends" means too, beside the three answers.
+    for msgid in ("Keys given to readers from %(at)s", "Openings confirmed from %(at)s"):
+        assert (translate(language, msgid, {"at": "17:40:15"}), early) in late, late
+    # The paper's legend: the answers the page says (Opened, Not opened, no Possibly
+    # opened: nineteenth session), and what "depends" means, in the lines' own terms.
     legend = text_of(page.split('id="answer-legend">', 1)[1].split("</p>", 1)[0])
+    possibly = translate(language, "Possibly opened", {})
+    assert not legend.startswith(possibly) and f" {possibly}:" not in legend, legend
+    assert legend.startswith(translate(language, "Opened", {}) + ":"), legend
     assert legend.endswith(
         translate(
             language,
-            "%(answer)s: the answer differs with the time of loss; the lines under it say what"
-            " it is either side of the time told.",
+            "%(answer)s: the answer differs with the time of loss; the lines under it give it"
+            " for each case.",
             {"answer": translate(language, "Depends on the time of loss", {})},
         )
     ), legend
@@ -217,8 +231,8 @@ def test_a_key_released_before_the_time_told_is_said_as_released(
     box = _answer_box(page)
     assert box[1:] == [
         "Depends on the time of loss",
-        _before("en", "Possibly opened", _released("en", "tried", "17:40:15")),
         _from_told("en", "Not opened"),
+        _before("en", "Possibly opened", _released("en", "tried", "17:40:15")),
     ]
 
 
@@ -234,17 +248,11 @@ def test_each_container_whose_answer_depends_says_so_and_the_time_told_side_name
         _report_loss(world, lost_at=LOST, told_at=TOLD)
         page, doc = _pages(console_url, world.tokens["official"], language)
     box = _answer_box(page)
-    after = _line(
-        language,
-        "If it was lost after %(at)s: %(answer)s — %(events)s.",
-        at="17:40:15",
-        answer=_line(language, "Possibly opened"),
-        events=_released(language, "kept", "19:00:00"),
-    )
+    after = _from_told(language, "Possibly opened", _released(language, "kept", "19:00:00"))
     assert box[1:] == [
         translate(language, "Depends on the time of loss", {}),
-        _before(language, "Opened", _opened(language, "late", "17:40:15")),
         after,
+        _before(language, "Opened", _opened(language, "late", "17:40:15")),
     ]
     assert [c["answer_from_told_at"] for c in doc["containers"]] == (
         ["not opened", "possibly opened"]
@@ -289,6 +297,6 @@ def test_the_before_line_says_each_containers_own_answer(
     )
     assert _answer_box(page)[1:] == [
         translate(language, "Depends on the time of loss", {}),
-        _before(language, "Opened", events),
         _from_told(language, "Not opened"),
+        _before(language, "Opened", events),
     ]

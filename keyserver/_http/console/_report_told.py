@@ -67,3 +67,38 @@ def _held(container: dict[str, Any]) -> bool:
     return state == State.SUSPENDED.value or (
         state == State.PENDING.value and bool(container.get("suspend_cause"))
     )
+
+
+def before_told(container: dict[str, Any], told_seq: int | None) -> dict[str, int] | None:
+    """How many of a container's counted rows came before the time told (spec §report).
+
+    Issue 12, nineteenth session (the lead's newcomers, both languages): under "Depends on
+    the time of loss" the box said "Keys released after the loss 1 / Openings confirmed
+    after the loss 1", counted from the earlier time the report uses, and a manager
+    reported "opened after the loss". The box now says what the counts start from and how
+    many of them came before the time told (``told_seq``: the audit order, never the
+    clock). None without a time told.
+    """
+    if told_seq is None:
+        return None
+    early = [a["kind"] for a in container["attempts"] if int(a["seq"]) < told_seq]
+    return {"release": early.count("release"), "confirmed": early.count("confirmed")}
+
+
+def legend_answers(
+    containers: list[dict[str, Any]], close: dict[str, Any] | None
+) -> set[str | None]:
+    """The answers the printed page says anywhere, for its legend (issue 12).
+
+    Nineteenth session: the legend defined "Possibly opened" where no container had that
+    answer, and the English newcomer looked for it. Each container's answer, the one
+    from the time told (the depends lines), and those the caution gives had the medium
+    been lost before the releases just before the time of loss (close_view).
+    """
+    found: set[str | None] = set()
+    for c in containers:
+        found.update((c.get("answer"), c.get("answer_from_told_at")))
+    if close is not None:
+        found.add(close["before"])
+        found.update(e["answer"] for e in close["events"])
+    return found

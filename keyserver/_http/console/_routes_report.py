@@ -28,7 +28,13 @@ from keyserver._http.console._documents import (
     verify_command,
 )
 from keyserver._http.console._page import Page, SignedInPage
-from keyserver._http.console._report_told import manager_view, read_answer, told_view
+from keyserver._http.console._report_told import (
+    before_told,
+    legend_answers,
+    manager_view,
+    read_answer,
+    told_view,
+)
 from keyserver._http.console._routes_media import medium_url
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
@@ -377,6 +383,8 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             depends_each=depends_each,
             # A container reads "depends" whenever the medium does (its worst answer's).
             legend_depends=any(read_answer(c) == DEPENDS for c in doc["containers"]),
+            legend=legend_answers(doc["containers"], close),
+            before_told=before_told,
             manager=manager_view(doc["containers"]),
             # Each container's own release just before the time of loss, for its box.
             close_release={c["container_id"]: c for c in close["containers"]} if close else {},
