@@ -60,12 +60,22 @@ def recordable(key: str, check: Callable[[str], object], value: str) -> dict[str
     return {key: value}
 
 
+#: Unicode's bidirectional formatting characters (UAX #9): marks, embeddings, overrides
+#: and isolates. Refused in free text (spec §conventions).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def check_text(value: str, what: str, max_len: int = TEXT_MAX, *, field: str | None = None) -> str:
     """Validate free text: 1..max_len characters, no control characters."""
-    # Control characters (NUL breaks PostgreSQL text) and lone surrogates (not encodable
-    # as UTF-8) are refused here, before they reach the database or the audit log.
+    # Control characters (NUL breaks PostgreSQL text; C1 ones are terminal commands) and
+    # lone surrogates (not encodable as UTF-8) are refused here, before they reach the
+    # database or the audit log. So are Unicode's direction controls: a label with U+202E
+    # reads reversed on every page, paper and terminal that shows it (a container could
+    # pose as another in the loss review an official confirms); HTML escaping does not
+    # touch them, and the commands show them escaped only as a second line of defence.
     if not 1 <= len(value) <= max_len or any(
-        ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value
+        ord(ch) < 32 or 127 <= ord(ch) <= 159 or 0xD800 <= ord(ch) <= 0xDFFF or ch in _BIDI
+        for ch in value
     ):
         raise InvalidRequestError(
             N_(
