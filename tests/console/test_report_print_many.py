@@ -96,25 +96,28 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     # Page 1: the manager's line, the time told beside the time of loss, and the answer
     # either side of the time told (issue 12, eighteenth session), who and when.
     first = "".join(pages[0].split())
-    told = translate(language, "around %(at)s", {"at": "17:41"})
-    assert "".join(f"{translate(language, 'Time of loss as told', {})} {told}".split()) in first
+    told = translate(language, "around %(at)s (as told)", {"at": "17:41"})
+    assert "".join(f"{translate(language, 'Lost at', {})} {told}".split()) in first
     # To the second, as each container's box says it (nineteenth session).
     deadline = (
         "2026/12/07 10:00:00" if language == "ja" else "7 Dec 2026, 10:00:00"
     ) + " (UTC+09:00)"
     manager = ngettext(
-        "%(n)s container suspended: nobody can open it now; its keys will be destroyed after"
-        " %(at)s unless it is restored.",
-        "%(n)s containers suspended: nobody can open them now; their keys will be destroyed"
-        " after %(at)s unless they are restored.",
+        "%(n)s container suspended: nobody can open it now. Unless it is restored, its server"
+        " keys (not the city's data) are destroyed after %(at)s.",
+        "%(n)s containers suspended: nobody can open them now. Unless they are restored, their"
+        " server keys (not the city's data) are destroyed after %(at)s.",
         containers,
         n=str(containers),
         at=deadline,
     ).text(language)
     assert "".join(manager.split()) in first
     assert "".join(translate(language, "Depends on the time of loss", {}).split()) in first
-    # The opener said to be the city's own reader (nineteenth session, for the press).
-    who = translate(language, "the city's reader %(name)s", {"name": "reader"})
+    # The opener said to be the city's own reader, once, where first named (nineteenth
+    # session, for the press; twentieth: a city account, not the finder).
+    who = translate(
+        language, "%(name)s (a city reader account, not the finder)", {"name": "reader"}
+    )
     # Each container named with its own answer (nineteenth session: "tried", whose opening
     # was never confirmed, read as Opened under the medium's "Opened").
     for event in (
@@ -134,7 +137,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
             {
                 "label": "tried",
                 "answer": translate(language, "Possibly opened", {}),
-                "who": who,
+                "who": "reader",
                 "at": "17:40:15",
             },
         ),
@@ -142,8 +145,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
         assert "".join(event.split()) in first, event
     after = translate(
         language,
-        "If it was lost at the time told (around %(told)s), or at any time after %(at)s:"
-        " %(answer)s.",
+        "If lost after %(at)s (as told: around %(told)s): %(answer)s.",
         {"told": "17:41", "at": "17:40:15", "answer": translate(language, "Not opened", {})},
     )
     # The answer at the time told before the other case (nineteenth session).
