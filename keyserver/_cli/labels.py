@@ -17,6 +17,7 @@ FIELDS: Mapping[str, Message] = {
     # Containers (spec §status) and media (spec §media).
     "container_id": N_("container_id"),
     "label": N_("label"),
+    "people": N_("people"),
     "medium": N_("medium"),
     "media": N_("media"),
     "issuer": N_("issuer"),

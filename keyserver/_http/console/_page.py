@@ -21,6 +21,7 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from keyserver._domain import people
 from keyserver._domain.context import ADMIN, OFFICIAL, OVERSIGHT
 from keyserver._domain.errors import InvalidRequestError, KeyServerError, NotFoundError
 from keyserver._domain.i18n import N_, Message, problem_lead, text
@@ -150,6 +151,10 @@ def environment(language: str) -> jinja2.Environment:
     # A stored reason as people read it: the system's sentences through the catalogue
     # (keyserver/_domain/system_reasons.py), an official's as typed; None stays None.
     env.filters["reason"] = lambda stored: _reason_text(stored, language)
+    # The declared counts of people as every reader of them says them (spec §report;
+    # keyserver/_domain/people.py): one container's, and the medium's parts.
+    env.filters["people"] = lambda n: text(people.said(n), language)
+    env.filters["people_up_to"] = lambda doc: [m.text(language) for m in people.up_to_said(doc)]
     return env
 
 
