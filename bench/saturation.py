@@ -77,6 +77,9 @@ def point(target: Target, connections: int, seconds: int) -> dict[str, Any]:
         "all_ms": parts.get("all", 0.0),
         "busy": parts.get("busy", 0.0),
         "jobs_per_batch": (head or {}).get("jobs_per_batch"),
+        # The chain head per release (ms): waited for it, held it, and of the hold the
+        # holder waiting for a CPU (a loaded machine's cost to every worker).
+        **{f"head_{k}_ms": (head or {}).get(k) for k in ("wait", "hold", "runq")},
     }
 
 

@@ -111,7 +111,12 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not one or single is None:
             continue
         ratio = r["rps"] / one
-        peak_one, peak_two = peak(row_points(single)), peak(row_points(r))
+        # Both peaks over the connection counts both were measured at: a row without a
+        # sweep (the host committer's) is compared at 16 connections, as before.
+        mine = row_points(r)
+        counts = {p["connections"] for p in mine}
+        theirs = [p for p in row_points(single) if p["connections"] in counts]
+        peak_one, peak_two = peak(theirs), peak(mine)
         peak_ratio = peak_two["rps"] / peak_one["rps"]
         # The bare endpoint is the reference (what the machine gives a second process).
         ok = None if r["series"] == "bare" else peak_ratio >= TARGET_SCALING

@@ -206,3 +206,16 @@ def test_the_saturation_table_prints_each_peak_with_its_latency(
     assert cells[1:3] == ["1,100 at 32", "16.7 / 50.0"]
     assert cells[4:6] == ["1,870 at 64", "26.7 / 80.0"]
     assert cells[7] == "1.70x"
+
+
+def test_a_row_without_a_sweep_is_compared_at_the_connections_it_was_measured_at(
+    bench: ModuleType,
+) -> None:
+    # The host committer's row runs at 16 connections only: its ratio at saturation is
+    # against one worker at 16 too, not against one worker's peak at 32.
+    one, two = _swept()
+    committer = _row("committer", 2, 1700.0)
+    scaled = {s["name"]: s for s in bench.scaling([one, two, committer])}
+    assert scaled["rwc PostgreSQL, 2 committer"]["peak_ratio"] == pytest.approx(1.7)
+    assert scaled["rwc PostgreSQL, 2 committer"]["peak_one"]["connections"] == 16
+    assert scaled["rwc PostgreSQL, 2 workers"]["peak_ratio"] == pytest.approx(1870 / 1100)

@@ -30,6 +30,8 @@ def test_each_configuration_runs_at_each_connection_count(tmp_path: Path) -> Non
     ]
     for p in figures["points"]:
         assert p["errors"] == 0 and p["rps"] > 0 and p["all_ms"] > 0, p
+        # rwc's points carry the chain head's figures (the bare endpoint has no head).
+        assert (p["head_hold_ms"] is not None) == (p["series"] == "SQLite"), p
     assert [r["series"] for r in figures["ratios"]] == ["bare", "SQLite"]
     for r in figures["ratios"]:
         assert r["ratio_at_peak"] > 0 and r["cpu_ratio_at_peak"] > 0, r
