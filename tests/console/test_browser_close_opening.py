@@ -63,15 +63,16 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     # reader's receipt: seventeenth session, "released" alone undersold the opening).
     # Eighteenth session: what happened and when first, not "just before the loss" (told
     # "around 17:41", an official cannot place the loss against it), and who: the city's
-    # own reader, named with the role.
+    # own reader, named with the role. Twentieth session: whether the official is sure
+    # the medium was still in hand then (what they know), not "lost after that?".
     question = driver.find_element(By.ID, "close-question").text
     asked = translations(language).ngettext(
         "At %(at)s, %(n)s key was released to %(who)s, %(opened)s of them opened"
-        " (confirmed). Was the medium lost after that?",
+        " (confirmed). Are you sure the medium was still in hand at %(last)s?",
         "At %(at)s, %(n)s keys were released to %(who)s, %(opened)s of them opened"
-        " (confirmed). Was the medium lost after that?",
+        " (confirmed). Are you sure the medium was still in hand at %(last)s?",
         2,
-    ) % {"at": "17:40:15", "who": city_reader(language), "n": 2, "opened": 1}
+    ) % {"at": "17:40:15", "who": city_reader(language), "n": 2, "opened": 1, "last": "17:40:15"}
     assert question == asked, question
     # What each answer makes the report say: before or not sure, the medium's Opened,
     # each container's own folded under it (as on paper); after, nothing where "Not sure"
@@ -100,14 +101,14 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     # Each button says the answer it gives (both readers mapped rows to buttons slowly),
     # in the official's terms (eighteenth session).
     change = driver.find_element(By.ID, "change-time").text
-    assert change == translated(
-        language, "No, it went missing before %(at)s: enter the earlier time"
-    ) % {"at": "17:40:15"}
+    assert change == translated(language, "No, lost before %(at)s: enter the earlier time") % {
+        "at": "17:40:15"
+    }
     # The time told kept as told, the time it counts from (nineteenth session).
     unsure = driver.find_element(By.ID, "confirm-cautious").text
     assert unsure == translated(
         language,
-        "Not sure, I only know about when: keep %(typed)s as told, count from %(at)s and suspend",
+        "Not sure: keep %(typed)s as told, count from %(at)s and suspend",
     ) % {"at": "17:40:15", "typed": "17:41"}
     # The question and its three answers where the page opens, the list of what is
     # affected under them (seventeenth session); the opening is not also listed in the
@@ -152,9 +153,7 @@ def test_after_the_opening_reports_the_time_as_typed(
             # pressed it); "Not sure" suggested, it says what answering it claims, not the
             # time typed (nineteenth session, tests/console/test_browser_unsure_first.py).
             after = driver.find_element(By.ID, "confirm-loss").text
-            assert after == translated(
-                language, "Yes, sure it was still in hand at %(at)s: report and suspend"
-            ) % {"at": "17:40:15"}
+            assert after == translated(language, "Yes, sure: report and suspend")
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             if language == "ja":  # the checked-in picture (docs/console)
                 shoot(driver, screenshot_dir, "05b-close-opening")
@@ -233,7 +232,11 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             box = driver.find_element(By.CSS_SELECTOR, "div.answer")
             assert "answer-depends" in str(box.get_attribute("class"))
             lines = [e.text for e in box.find_elements(By.CSS_SELECTOR, "p.depends-line")]
-            who = translated(language, "the city's reader %(name)s") % {"name": "reader"}
+            events = [e.text for e in box.find_elements(By.CSS_SELECTOR, "ul.depends-events li")]
+            # Who the reader is, once, where first named (twentieth session).
+            who = translated(language, "%(name)s (a city reader account, not the finder)") % {
+                "name": "reader"
+            }
             # Each container with its own answer (issue 12, nineteenth session).
             opening = translated(
                 language, "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"
@@ -249,44 +252,38 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             ) % {
                 "label": "tried",
                 "answer": translated(language, "Possibly opened"),
-                "who": who,
+                "who": "reader",
                 "at": "17:40:15",
             }
-            before = translated(language, "If it was lost before %(at)s: %(answer)s — %(events)s.")
-            head = before.split("%(events)s")[0] % {
+            before = translated(language, "If lost before %(at)s: %(answer)s.") % {
                 "at": "17:40:15",
                 "answer": translated(language, "Opened"),
             }
-            # The answer at the time told first (nineteenth session), then the other case.
-            assert lines[0] == translated(
-                language,
-                "If it was lost at the time told (around %(told)s), or at any time after"
-                " %(at)s: %(answer)s.",
-            ) % {"told": "17:41", "at": "17:40:15", "answer": translated(language, "Not opened")}
-            assert lines[1].startswith(head) and opening in lines[1] and release in lines[1]
-            assert len(lines) == 2
+            # The answer at the time told first (nineteenth session), then the other case,
+            # each container it names a line of its own (twentieth session).
+            assert lines == [
+                translated(language, "If lost after %(at)s (as told: around %(told)s): %(answer)s.")
+                % {"told": "17:41", "at": "17:40:15", "answer": translated(language, "Not opened")},
+                before,
+            ]
+            assert events == [opening, release]
             # The manager's line on top: both containers suspended, nobody can open them.
             manager = driver.find_element(By.ID, "manager-line").text
             deadline = "2026/12/07 10:00:00" if language == "ja" else "7 Dec 2026, 10:00:00"
+            # What goes is the server's keys, not the city's data (the lead's newcomer,
+            # nineteenth session), said in the sentence that says when (twentieth session).
             held = translations(language).ngettext(
-                "%(n)s container suspended: nobody can open it now; its keys will be"
-                " destroyed after %(at)s unless it is restored.",
-                "%(n)s containers suspended: nobody can open them now; their keys will be"
-                " destroyed after %(at)s unless they are restored.",
+                "%(n)s container suspended: nobody can open it now. Unless it is restored, its"
+                " server keys (not the city's data) are destroyed after %(at)s.",
+                "%(n)s containers suspended: nobody can open them now. Unless they are restored,"
+                " their server keys (not the city's data) are destroyed after %(at)s.",
                 2,
             ) % {"n": 2, "at": f"{deadline} (UTC+09:00)"}
-            # What goes is the server's keys, not the city's data (the lead's newcomer,
-            # nineteenth session); the two sentences as the language joins them.
-            kept = translated(
-                language,
-                "Only the key server's keys for this medium are destroyed; the city's data is"
-                " not deleted.",
-            )
-            assert manager == (held + kept if language == "ja" else f"{held} {kept}")
+            assert manager == held
             facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
             assert ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") in facts
             told = driver.find_element(By.ID, "told-at").text
-            assert told == translated(language, "around %(at)s") % {"at": "17:41"}
+            assert told == translated(language, "around %(at)s (as told)") % {"at": "17:41"}
             assert "17:41" not in driver.find_element(By.ID, "report-reason").text
             if language == "ja":
                 shoot(driver, screenshot_dir, "07c-report-not-sure")

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from keyserver._domain import people
 from keyserver._domain.i18n import translate
 from keyserver._domain.settings import Settings
 from keyserver.testing import running_server
@@ -70,7 +71,9 @@ def test_the_statement_of_eight_files_is_one_page_with_both_cases_and_no_name_or
     # reports each opened that morning (tests/console/test_report_print_many.py's medium).
     monthly = {f"月次報告-{n + 1:02d}": datetime(2026, 12, 3, 1, n, tzinfo=UTC) for n in range(6)}
     openings = {"late": OPENINGS["late"], **monthly}
-    with opened(settings, console_url, openings, {"tried": OPENINGS["late"]}, NAMES) as world:
+    unconfirmed = {"tried": OPENINGS["late"]}
+    # Each declares how many people's data it holds: the statement says "up to" their sum.
+    with opened(settings, console_url, openings, unconfirmed, people=57_565, names=NAMES) as world:
         _report_lost(world, OPENINGS["late"], TOLD)
         driver = browser(language)
         sign_in_by_cookie(driver, console_url, world.tokens["official"], language)
@@ -95,8 +98,11 @@ def test_the_statement_of_eight_files_is_one_page_with_both_cases_and_no_name_or
         assert "@" not in text
         assert not any(word in text for word in ("clerk", "vendor", "security")), text
         assert not any(cid in text for cid in ids)
-    # Every file by its label, the time told, and the answer with its two cases.
+    # Every file by its label, how many people (as the report says it), the time told, and
+    # the answer with its two cases.
     assert all(label in printed for label in ["late", "tried", *monthly])
+    (up_to,) = people.up_to_said(doc)
+    assert "".join(up_to.text(language).split()) in printed, up_to
     assert _said(language, "Depends on the time of loss") in printed
     after = _said(
         language,
@@ -149,7 +155,7 @@ def test_the_statement_gives_the_reports_answer(
     settings: Settings, console_url: str, language: str, answer: str
 ) -> None:
     openings, released = ANSWERS[answer]
-    with opened(settings, console_url, openings, released, NAMES) as world:
+    with opened(settings, console_url, openings, released, names=NAMES) as world:
         _report_lost(world, OPENINGS["late"])
         session = signed_in_session(console_url, world.tokens["official"], language)
         report = session.get(f"{console_url}/console/medium/report?name={MEDIUM}", timeout=30)
@@ -182,7 +188,7 @@ def test_a_medium_not_reported_lost_has_no_statement(settings: Settings, console
 def test_the_contact_the_city_set_is_on_the_statement(settings: Settings, console_url: str) -> None:
     # A server of the test's own on the same database, with the city's contact set.
     contact = "広報課 06-0000-0000"
-    with opened(settings, console_url, {"early": OPENINGS["early"]}, None, NAMES) as world:
+    with opened(settings, console_url, {"early": OPENINGS["early"]}, None, names=NAMES) as world:
         _report_lost(world, OPENINGS["late"])
         with running_server(dataclasses.replace(settings, contact=contact)) as url:
             session = signed_in_session(url, world.tokens["official"], "ja")
@@ -196,7 +202,7 @@ def test_the_statement_gives_the_reports_caution_without_names(
 ) -> None:
     # The clerk's opening 30 s before the time of loss reported, none after: "Not opened",
     # and the report's caution (had it been lost before then: "Opened"), by role only.
-    with opened(settings, console_url, {"late": OPENINGS["late"]}, None, NAMES) as world:
+    with opened(settings, console_url, {"late": OPENINGS["late"]}, None, names=NAMES) as world:
         _report_lost(world, OPENINGS["late"] + timedelta(seconds=30))
         session = signed_in_session(console_url, world.tokens["official"], "en")
         page = session.get(f"{console_url}/console/medium/press?name={MEDIUM}", timeout=30)
