@@ -236,7 +236,11 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             box = driver.find_element(By.CSS_SELECTOR, "div.answer")
             assert "answer-depends" in str(box.get_attribute("class"))
             lines = [e.text for e in box.find_elements(By.CSS_SELECTOR, "p.depends-line")]
-            who = translated(language, "the city's reader %(name)s") % {"name": "reader"}
+            events = [e.text for e in box.find_elements(By.CSS_SELECTOR, "ul.depends-events li")]
+            # Who the reader is, once, where first named (twentieth session).
+            who = translated(language, "%(name)s (a city reader account, not the finder)") % {
+                "name": "reader"
+            }
             # Each container with its own answer (issue 12, nineteenth session).
             opening = translated(
                 language, "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"
@@ -252,44 +256,38 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             ) % {
                 "label": "tried",
                 "answer": translated(language, "Possibly opened"),
-                "who": who,
+                "who": "reader",
                 "at": "17:40:15",
             }
-            before = translated(language, "If it was lost before %(at)s: %(answer)s — %(events)s.")
-            head = before.split("%(events)s")[0] % {
+            before = translated(language, "If lost before %(at)s: %(answer)s.") % {
                 "at": "17:40:15",
                 "answer": translated(language, "Opened"),
             }
-            # The answer at the time told first (nineteenth session), then the other case.
-            assert lines[0] == translated(
-                language,
-                "If it was lost at the time told (around %(told)s), or at any time after"
-                " %(at)s: %(answer)s.",
-            ) % {"told": "17:41", "at": "17:40:15", "answer": translated(language, "Not opened")}
-            assert lines[1].startswith(head) and opening in lines[1] and release in lines[1]
-            assert len(lines) == 2
+            # The answer at the time told first (nineteenth session), then the other case,
+            # each container it names a line of its own (twentieth session).
+            assert lines == [
+                translated(language, "If lost after %(at)s (as told: around %(told)s): %(answer)s.")
+                % {"told": "17:41", "at": "17:40:15", "answer": translated(language, "Not opened")},
+                before,
+            ]
+            assert events == [opening, release]
             # The manager's line on top: both containers suspended, nobody can open them.
             manager = driver.find_element(By.ID, "manager-line").text
             deadline = "2026/12/07 10:00:00" if language == "ja" else "7 Dec 2026, 10:00:00"
+            # What goes is the server's keys, not the city's data (the lead's newcomer,
+            # nineteenth session), said in the sentence that says when (twentieth session).
             held = translations(language).ngettext(
-                "%(n)s container suspended: nobody can open it now; its keys will be"
-                " destroyed after %(at)s unless it is restored.",
-                "%(n)s containers suspended: nobody can open them now; their keys will be"
-                " destroyed after %(at)s unless they are restored.",
+                "%(n)s container suspended: nobody can open it now. Unless it is restored, its"
+                " server keys (not the city's data) are destroyed after %(at)s.",
+                "%(n)s containers suspended: nobody can open them now. Unless they are restored,"
+                " their server keys (not the city's data) are destroyed after %(at)s.",
                 2,
             ) % {"n": 2, "at": f"{deadline} (UTC+09:00)"}
-            # What goes is the server's keys, not the city's data (the lead's newcomer,
-            # nineteenth session); the two sentences as the language joins them.
-            kept = translated(
-                language,
-                "Only the key server's keys for this medium are destroyed; the city's data is"
-                " not deleted.",
-            )
-            assert manager == (held + kept if language == "ja" else f"{held} {kept}")
+            assert manager == held
             facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
             assert ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") in facts
             told = driver.find_element(By.ID, "told-at").text
-            assert told == translated(language, "around %(at)s") % {"at": "17:41"}
+            assert told == translated(language, "around %(at)s (as told)") % {"at": "17:41"}
             assert "17:41" not in driver.find_element(By.ID, "report-reason").text
             if language == "ja":
                 shoot(driver, screenshot_dir, "07c-report-not-sure")

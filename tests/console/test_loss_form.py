@@ -292,7 +292,10 @@ def test_loss_lands_on_the_report_with_its_result(settings: Settings, console_ur
     banner = html.unescape(done.text.split('id="loss-result"')[1].split("</section>")[0])
     # Short (issue 12, sixth newcomer run): what happened; the medium is the heading
     # below, the deadline was on the review page and is in each container's facts.
-    assert "紛失を届け出ました。1 件を利用停止しました。" in banner and "UTC" not in banner
+    # How many is the manager's line's, right under it (issue 12, twentieth session).
+    assert ">紛失を届け出ました。</p>" in banner and "UTC" not in banner
+    manager = html.unescape(done.text.split('id="manager-line">', 1)[1].split("</p>", 1)[0])
+    assert manager.startswith("1 件を利用停止中")
     assert "<b>" not in banner  # the internal reason is not in the banner at all
     # Above the answer box, under the heading (issue 12, tenth newcomer runs: the outcome
     # of the button just pressed is read first).

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from babel.lists import format_list
 
 from keyserver._domain.i18n import translate
 from keyserver._domain.settings import Settings
@@ -52,27 +51,28 @@ def _pages(url: str, token: str, language: str) -> tuple[str, dict[str, Any]]:
 
 
 def _answer_box(page: str) -> list[str]:
-    """The answer box's paragraphs: the question, the answer, what follows."""
+    """The answer box's lines (paragraphs and list items, in order): the question, the
+    answer, what follows."""
     box = page.split('<div class="answer answer-', 1)[1].split("</div>", 1)[0]
-    return [text_of(p) for p in re.findall(r"<p\b[^>]*>(.*?)</p>", box, re.S)]
+    return [text_of(m[1]) for m in re.findall(r"<(p|li)\b[^>]*>(.*?)</\1>", box, re.S)]
 
 
 def _line(language: str, msgid: str, **values: str) -> str:
     return translate(language, msgid, values)
 
 
-def _who(language: str) -> str:
-    """The world's reader, by name and role: a key released to read is a reader's."""
-    return _line(language, "the city's reader %(name)s", name="reader")
+def _who(language: str, first: bool = True) -> str:
+    """The world's reader: by name, and where the page first names them, who that is (a
+    key released to read is a reader's: an account of the city, not the finder)."""
+    if not first:
+        return "reader"
+    return _line(language, "%(name)s (a city reader account, not the finder)", name="reader")
 
 
-def _before(language: str, answer: str, events: str, at: str = "17:40:15") -> str:
+def _before(language: str, answer: str, at: str = "17:40:15") -> str:
+    """The case of a loss before the first release counted before the time told."""
     return _line(
-        language,
-        "If it was lost before %(at)s: %(answer)s — %(events)s.",
-        at=at,
-        answer=_line(language, answer),
-        events=events,
+        language, "If lost before %(at)s: %(answer)s.", at=at, answer=_line(language, answer)
     )
 
 
@@ -81,31 +81,27 @@ OPENED_EVENT = "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"
 RELEASED_EVENT = "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed"
 
 
-def _event(language: str, msgid: str, label: str, at: str, answer: str) -> str:
-    who, said = _who(language), _line(language, answer)
+def _event(language: str, msgid: str, label: str, at: str, answer: str, first: bool) -> str:
+    who, said = _who(language, first), _line(language, answer)
     return _line(language, msgid, label=label, answer=said, who=who, at=at)
 
 
-def _opened(language: str, label: str, at: str, answer: str = "Opened") -> str:
+def _opened(language: str, label: str, at: str, answer: str = "Opened", first: bool = True) -> str:
     """An opening as a depends line names it, with its container's own answer."""
-    return _event(language, OPENED_EVENT, label, at, answer)
+    return _event(language, OPENED_EVENT, label, at, answer, first)
 
 
-def _released(language: str, label: str, at: str, answer: str = "Possibly opened") -> str:
+def _released(
+    language: str, label: str, at: str, answer: str = "Possibly opened", first: bool = True
+) -> str:
     """A key given out without a confirmed opening, with its container's own answer."""
-    return _event(language, RELEASED_EVENT, label, at, answer)
+    return _event(language, RELEASED_EVENT, label, at, answer, first)
 
 
-# The line for the time told, first under the answer (nineteenth session).
-FROM_TOLD = (
-    "If it was lost at the time told (around %(told)s), or at any time after %(at)s: %(answer)s"
-)
-
-
-def _from_told(language: str, answer: str, events: str | None = None) -> str:
-    msgid = FROM_TOLD + (" — %(events)s." if events else ".")
-    values = {"told": "17:41", "at": "17:40:15", "answer": _line(language, answer)}
-    return _line(language, msgid, **values, **({"events": events} if events else {}))
+def _from_told(language: str, answer: str) -> str:
+    """The case of the time told, first under the answer (nineteenth session), naming it."""
+    msgid = "If lost after %(at)s (as told: around %(told)s): %(answer)s."
+    return _line(language, msgid, told="17:41", at="17:40:15", answer=_line(language, answer))
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -118,16 +114,19 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     assert doc["told_at"] == "2026-12-03T08:41:00.000000Z"  # the JSON download
     rows = facts(page)
     lost = ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") + " (UTC+09:00)"
-    # The time told first, then the time of loss as what it is, the time counted from
-    # (the lead's newcomer runs: "Lost at 12:37:52" looked exact).
+    # The time told first, as told (the lead's newcomer runs: "Lost at 12:37:52" looked
+    # exact), then what the report covers: a period, from the earlier time (twentieth
+    # session: "the time of loss used in this report" was jargon).
     assert rows[:2] == [
         (
-            translate(language, "Time of loss as told", {}),
-            translate(language, "around %(at)s", {"at": "17:41"}),
+            translate(language, "Lost at", {}),
+            translate(language, "around %(at)s (as told)", {"at": "17:41"}),
         ),
-        (translate(language, "Time of loss used in this report", {}), lost),
+        (
+            translate(language, "Period covered", {}),
+            translate(language, "from %(at)s", {"at": lost}),
+        ),
     ]
-    assert translate(language, "Lost at", {}) not in dict(rows)
     # Opened only because the clerk's opening at 17:40:15 counts: neither a red Opened
     # (the newcomers read it as the finder's doing) nor a green Not opened, but "Depends
     # on the time of loss" in the caution colour, and what it is either side of the time
@@ -137,23 +136,30 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     assert box[1] == translate(language, "Depends on the time of loss", {})
     # The answer at the time told first, then the other case (nineteenth session: the
     # first line was read as the answer).
+    # Each case a line, each container it names a line of its own under it (twentieth
+    # session: the "before" line ran on); no list line saying "late" depends again.
     assert box[2:] == [
         _from_told(language, "Not opened"),
-        _before(language, "Opened", _opened(language, "late", "17:40:15")),
+        _before(language, "Opened"),
+        _opened(language, "late", "17:40:15"),
     ]
-    # One container: its list line and its section say the answer, not the lines again.
+    # One container: its section says the answer, not the lines again.
     assert page.count('class="depends-line"') == 2
     # Its box: no "none before 17:40:15" beside the clerk's opening at 17:40:15 (a
     # contradiction to the lead's newcomers, eighteenth and nineteenth sessions); its
     # counts say the time they start from and that they came before the time told
-    # (nineteenth session: "after the loss 1" was reported as "opened after the loss").
+    # (nineteenth session: "after the loss 1" was reported as "opened after the loss"),
+    # in one plain phrase (twentieth session: "since 17:40:15 … (all before 17:41)" read
+    # as a contradiction).
     late = box_rows(page)["late"]
     assert translate(language, "Last confirmed opening before the loss", {}) not in dict(late)
-    early = translate(
-        language, "%(n)s, all before the time told (around %(told)s)", {"n": "1", "told": "17:41"}
+    between = translate(
+        language,
+        "%(n)s, between %(since)s and the time told (around %(told)s)",
+        {"n": "1", "since": "17:40:15", "told": "17:41"},
     )
-    for msgid in ("Keys given to readers from %(at)s", "Openings confirmed from %(at)s"):
-        assert (translate(language, msgid, {"at": "17:40:15"}), early) in late, late
+    for label in ("Keys given to readers", "Openings confirmed"):
+        assert (translate(language, label, {}), between) in late, late
     # The paper's legend: the answers the page says (Opened, Not opened, no Possibly
     # opened: nineteenth session), and what "depends" means, in the lines' own terms.
     legend = text_of(page.split('id="answer-legend">', 1)[1].split("</p>", 1)[0])
@@ -197,7 +203,7 @@ def test_an_answer_the_same_from_the_time_told_says_no_more(
     assert late.count('class="depends-line"') == 2
     after = page.split("<h2>after ", 1)[1].split("</section>", 1)[0]
     assert "depends-line" not in after
-    assert translate(language, "Time of loss as told", {}) in dict(facts(page))
+    assert translate(language, "Period covered", {}) in dict(facts(page))
 
 
 def test_a_report_without_a_time_told_prints_as_before(
@@ -212,7 +218,7 @@ def test_a_report_without_a_time_told_prints_as_before(
     assert (doc["told_seq"], doc["answer_from_told_at"]) == (None, None)
     assert doc["containers"][0]["answer_from_told_at"] is None
     shown = dict(facts(page))
-    assert "Time of loss as told" not in shown and "Time of loss used in this report" not in shown
+    assert "Period covered" not in shown and "(as told)" not in page
     assert "Lost at" in dict(facts(page))
     assert _answer_box(page)[1] == "Opened"
     assert "depends-line" not in page and "answer-depends" not in page
@@ -232,7 +238,8 @@ def test_a_key_released_before_the_time_told_is_said_as_released(
     assert box[1:] == [
         "Depends on the time of loss",
         _from_told("en", "Not opened"),
-        _before("en", "Possibly opened", _released("en", "tried", "17:40:15")),
+        _before("en", "Possibly opened"),
+        _released("en", "tried", "17:40:15"),
     ]
 
 
@@ -248,12 +255,26 @@ def test_each_container_whose_answer_depends_says_so_and_the_time_told_side_name
         _report_loss(world, lost_at=LOST, told_at=TOLD)
         page, doc = _pages(console_url, world.tokens["official"], language)
     box = _answer_box(page)
-    after = _from_told(language, "Possibly opened", _released(language, "kept", "19:00:00"))
-    assert box[1:] == [
+    # Who the reader is said once, where first named: in the first case's line.
+    assert box[1:6] == [
         translate(language, "Depends on the time of loss", {}),
-        after,
-        _before(language, "Opened", _opened(language, "late", "17:40:15")),
+        _from_told(language, "Possibly opened"),
+        _released(language, "kept", "19:00:00"),
+        _before(language, "Opened"),
+        _opened(language, "late", "17:40:15", first=False),
     ]
+    # Listed under them: "kept" alone, whose answer does not depend ("late" is named above).
+    listed = page.split('<ul class="answer-list">', 1)[1].split("</ul>", 1)[0]
+    assert "<strong>kept</strong>" in listed and "<strong>late</strong>" not in listed
+    assert page.count(_who(language)) == 1
+    # Its counts, both after the time told or none at all, each in one phrase.
+    kept = dict(box_rows(page)["kept"])
+    assert kept[translate(language, "Keys given to readers", {})] == translate(
+        language, "%(n)s, all after the time told (around %(told)s)", {"n": "1", "told": "17:41"}
+    )
+    assert kept[translate(language, "Openings confirmed", {})] == translate(
+        language, "none since %(since)s", {"since": "17:40:15"}
+    )
     assert [c["answer_from_told_at"] for c in doc["containers"]] == (
         ["not opened", "possibly opened"]
         if doc["containers"][0]["label"] == "late"
@@ -288,15 +309,28 @@ def test_the_before_line_says_each_containers_own_answer(
         "late": "opened",
         "tried": "possibly opened",
     }
-    events = format_list(
-        [
-            _opened(language, "late", "17:40:15", "Opened"),
-            _released(language, "tried", "17:40:15", "Possibly opened"),
-        ],
-        locale=language,
-    )
+    # Each container a line of its own under its case (twentieth session: one sentence
+    # naming both ran on); who the reader is said at the first only.
     assert _answer_box(page)[1:] == [
         translate(language, "Depends on the time of loss", {}),
         _from_told(language, "Not opened"),
-        _before(language, "Opened", events),
+        _before(language, "Opened"),
+        _opened(language, "late", "17:40:15", "Opened"),
+        _released(language, "tried", "17:40:15", "Possibly opened", first=False),
     ]
+
+
+def test_a_time_told_that_is_the_time_of_loss_is_one_row(
+    settings: Settings, console_url: str
+) -> None:
+    """Issue 12, twentieth session: both times only where they differ. Told the second
+    the report counts from (an API caller may send both): one "Lost at" row, to the
+    second, as a report without a time told; no "around" beside the exact time."""
+    with opened(settings, console_url, {"late": OPENINGS["late"]}) as world:
+        _report_loss(world, lost_at=LOST, told_at=LOST)
+        page, doc = _pages(console_url, world.tokens["official"], "en")
+    assert doc["told_at"] == doc["lost_at"]
+    rows = facts(page)
+    assert rows[0] == ("Lost at", "3 Dec 2026, 17:40:15 (UTC+09:00)")
+    assert "Period covered" not in dict(rows) and "(as told)" not in page
+    assert ("Keys given to readers after the loss", "1") in box_rows(page)["late"]

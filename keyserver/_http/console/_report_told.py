@@ -24,11 +24,15 @@ def told_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     """The loss report's time told, shown as its own row above the time counted from.
 
     Issue 12, seventeenth session: to the minute unless it was told with seconds. None: no
-    time told (every report before migration 0014, or the time as typed), shown as before.
+    time told (every report before migration 0014, or the time as typed), shown as before;
+    nor when it is the time of loss itself (issue 12, twentieth session: two rows of one
+    time, "around" beside the exact one, read as two times).
     """
     if not doc.get("told_at"):
         return None
     told = datetime.fromisoformat(str(doc["told_at"]))
+    if doc.get("lost_at") and told == datetime.fromisoformat(str(doc["lost_at"])):
+        return None
     return {"at": doc["told_at"], "seconds": told.second != 0}
 
 
