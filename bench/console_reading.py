@@ -18,10 +18,12 @@ the printed pages and whether a printed page holds nothing but the time-zone not
 Then the review page of the newcomer runs' story (issue 12, sixteenth session): three
 containers on a medium, a clerk opened one 45 s before the time of loss the official was
 told and, 5 s later in the same minute, was given the key of another (a wrong password):
-the review asks whether the medium was lost after those releases. Its visible text is
-counted as a whole and by part: the question, the answers' rows, the facts above; and, on
-both review pages, what is read before the page's primary button (nineteenth session: the
-suggested "Not sure" here, "Report lost and suspend" on the other).
+the review asks whether the official is sure the medium was still in hand at the last of
+those releases. Its visible text is counted as a whole and by part: the question, the
+answers (their buttons and what the report says for each), the facts above; and, on both
+review pages, what is read before the page's primary button (nineteenth session: the
+suggested "Not sure" here, "Report lost and suspend" on the other) and what shows in the
+viewport without scrolling (twentieth session).
 
 Usage: ``.venv/bin/python bench/console_reading.py [--show]`` (``--show``: the texts too)
 """
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import re
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,7 @@ from keyserver._domain.settings import Settings
 from keyserver._store import init_database
 from keyserver.testing import new_master_key_b64, running_server
 from tests.support.clock import FakeClock
-from tests.support.console_pages import text_before
+from tests.support.console_pages import above_fold, reading, text_before
 from tests.support.world import activate, confirm, make_world, oprf
 
 MEDIUM = "USB-2022-06-AMA"
@@ -78,16 +79,9 @@ CLOSE_TYPED = "2026-12-03 17:41"
 CLOSE_PARTS = {
     "facts": "dl.facts",
     "list": "#effect-summary, #affected",
-    "question": "#close-question, #close-help",
-    "answers": "#close-opening table.choices",
+    "question": "#close-question, #unsure-suggested",
+    "answers": "#close-opening table.choices, #consequences",
 }
-
-
-def _reading(text: str, language: str) -> int:
-    """Characters (ja, white space left out) or words (en) to read in ``text``."""
-    if language == "ja":
-        return len(re.sub(r"\s", "", text))
-    return len(text.split())
 
 
 def _browser(language: str, profile: Path) -> webdriver.Chrome:
@@ -186,6 +180,7 @@ def _story(url: str, token: str, language: str, directory: Path) -> dict[str, An
         main = driver.find_element(By.TAG_NAME, "main").text
         out["confirm"] = (main, _texts(driver, ("#lost-at", "#last-opening")))
         out["confirm_before"] = _before_primary(driver)
+        out["confirm_fold"] = above_fold(driver)
         out["confirm_in_view"] = driver.execute_script(
             "var r = document.getElementById('confirm-loss').getBoundingClientRect();"
             "return r.bottom <= window.innerHeight;"
@@ -228,6 +223,7 @@ def _close_review(url: str, token: str, language: str, directory: Path) -> dict[
             "main": driver.find_element(By.TAG_NAME, "main").text,
             "parts": parts,
             "before": _before_primary(driver),
+            "fold": above_fold(driver),
             # Every answer's button (the suggested one first on the page where there is one).
             "confirm_in_view": driver.execute_script(
                 "return ['confirm-loss', 'change-time', 'confirm-cautious'].every(function (i) {"
@@ -309,11 +305,13 @@ def main() -> None:
         for language in ("ja", "en"):
             main_text, time_texts = results[language][page]
             cells.append(
-                f"{_reading(main_text, language)} ({_reading(' '.join(time_texts), language)})"
+                f"{reading(main_text, language)} ({reading(' '.join(time_texts), language)})"
             )
         print(f"| {page} | {cells[0]} | {cells[1]} |")
-    cells = [_reading(results[lang]["confirm_before"], lang) for lang in ("ja", "en")]
+    cells = [reading(results[lang]["confirm_before"], lang) for lang in ("ja", "en")]
     print(f"| confirm, before its primary button | {cells[0]} | {cells[1]} |")
+    cells = [reading(results[lang]["confirm_fold"], lang) for lang in ("ja", "en")]
+    print(f"| confirm, above the fold ({VIEWPORT[1]} px) | {cells[0]} | {cells[1]} |")
     for language in ("ja", "en"):
         r = results[language]
         print(
@@ -327,12 +325,14 @@ def main() -> None:
     print("|---|---|---|")
     for part in ("page", *CLOSE_PARTS):
         cells = [
-            _reading(close[lang]["main"] if part == "page" else close[lang]["parts"][part], lang)
+            reading(close[lang]["main"] if part == "page" else close[lang]["parts"][part], lang)
             for lang in ("ja", "en")
         ]
         print(f"| {part} | {cells[0]} | {cells[1]} |")
-    cells = [_reading(close[lang]["before"], lang) for lang in ("ja", "en")]
+    cells = [reading(close[lang]["before"], lang) for lang in ("ja", "en")]
     print(f"| before the primary button | {cells[0]} | {cells[1]} |")
+    cells = [reading(close[lang]["fold"], lang) for lang in ("ja", "en")]
+    print(f"| above the fold ({VIEWPORT[1]} px) | {cells[0]} | {cells[1]} |")
     for language in ("ja", "en"):
         print(f"{language}: the answers' buttons in view {close[language]['confirm_in_view']}")
     if args.show:
@@ -340,6 +340,8 @@ def main() -> None:
             print(f"\n--- {language} close review ---\n{close[language]['main']}")
             print(f"\n--- {language} close review, before the primary ---")
             print(close[language]["before"])
+            print(f"\n--- {language} close review, above the fold ---")
+            print(close[language]["fold"])
         for language in ("ja", "en"):
             for page in ("sign-in", "overview", "medium", "confirm", "report"):
                 main_text, time_texts = results[language][page]

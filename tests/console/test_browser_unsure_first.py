@@ -142,7 +142,7 @@ def test_yes_says_its_answer_in_the_question_order_where_nothing_is_suggested(
                 language,
                 "Yes, sure: report lost from %(at)s and suspend",
             ) % {"at": "17:46"}
-            tag = driver.find_element(By.CSS_SELECTOR, "#choice-after .answer-tag")
+            tag = driver.find_element(By.CSS_SELECTOR, "#consequence-after .answer-tag")
             assert tag.text == translated(language, "Not opened")
             assert not driver.find_elements(By.CSS_SELECTOR, "main .button.primary")
             _server_keys_not_the_citys_data(driver, language)

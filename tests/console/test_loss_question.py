@@ -25,10 +25,10 @@ from tests.support.world import activate
 
 
 def _question(text: str) -> dict[str, Any]:
-    """A close release's question and its three answers (each row: its button and the
-    report's answer beside it, seventeenth session: one cell spanning "before" and "not
-    sure" read as belonging to neither), and each release's detail by container (folded
-    under the last), if any."""
+    """A close release's question, its three answers (each row its button) and what the
+    report will say for each, in one line under them (issue 12, twentieth session: a
+    red "Opened" in a cell beside "No" was read as the answer to press), and each
+    release's detail by container (folded after that line), if any."""
     section = text.split('<section class="question" id="close-opening"', 1)[1]
     section = section.split("</section>", 1)[0]
     detail = re.search(
@@ -41,6 +41,9 @@ def _question(text: str) -> dict[str, Any]:
     assert found is not None, section
     assert set(rows) == {"choice-after", "choice-before", "choice-unsure"}, section
     after, before, unsure = rows["choice-after"], rows["choice-before"], rows["choice-unsure"]
+    # One cell a row, the button alone: no answer of the report beside any.
+    assert len(after) == len(before) == len(unsure) == 1, rows
+    assert "answer-tag" not in folded.split('id="consequences"', 1)[0]
     # "Yes, after" and "No, before" never focused nor primary: each takes a deliberate
     # click (sixteenth session). "Not sure" alone may be, where the review suggests it and
     # says why under the question (eighteenth session).
@@ -53,23 +56,21 @@ def _question(text: str) -> dict[str, Any]:
     assert "autofocus" not in rest and "primary" not in rest
     hint = re.search(r'<p class="hint" id="unsure-suggested">([^<]*)</p>', section)
     assert (hint is not None) == suggested, section
-    # Suggested, "Not sure" first and "Yes, after" last with no answer beside it
-    # (nineteenth session: its green "Not opened" was nearly pressed for).
+    # Suggested, "Not sure" first and "Yes, after" last (nineteenth session).
     order = [row_id for row_id, _ in found_rows]
     if suggested:
         assert order == ["choice-unsure", "choice-before", "choice-after"], order
-        assert len(after) == 1 and 'colspan="2"' in folded.split('id="choice-after"')[1]
     else:
         assert order == ["choice-after", "choice-before", "choice-unsure"], order
-        assert len(after) == 2, after
-    assert len(before) == len(unsure) == 2, rows
-    assert "rowspan" not in folded
+    report = re.search(r'<div class="consequences" id="consequences">(.*?)</div>', folded, re.S)
+    assert report is not None, section
     return {
         "question": html.unescape(found.group(1)),
         "suggested": None if hint is None else html.unescape(hint.group(1)),
-        "after": tuple(text_of(cell) for cell in after),
-        "before": (text_of(before[0]), text_of(before[1])),
-        "unsure": (text_of(unsure[0]), text_of(unsure[1])),
+        "after": text_of(after[0]),
+        "before": text_of(before[0]),
+        "unsure": text_of(unsure[0]),
+        "report": text_of(report.group(1)),
         "by_container": None
         if detail is None
         else [text_of(item) for item in re.findall(r"<li>(.*?)</li>", detail.group(1), re.S)],
@@ -107,35 +108,31 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             " reader, 1 of them opened (confirmed)."
             " Are you sure the medium was still in hand at 17:40:20?"
         ),
-        # 20 s before the time typed: "Not sure" suggested, and why in the official's
-        # numbers (eighteenth session: told "around 14:22", newcomers answered "Yes").
+        # 20 s before the time typed: "Not sure" suggested, and why (eighteenth session:
+        # told "around 14:22", newcomers answered "Yes"): twentieth session, in the
+        # official's case, the time told, not the question again (24 words said it twice).
         "suggested": (
-            "You typed 17:41, less than 1 minute after 17:40:20. Unless you are sure the"
-            " medium was still in hand at 17:40:20, answer"
-            " \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
+            "Told only \N{LEFT DOUBLE QUOTATION MARK}around 17:41\N{RIGHT DOUBLE QUOTATION MARK}?"
+            " Then answer \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
         ),
-        # Each button what the answer means in the official's terms, against the
-        # releases' times (eighteenth session), and the time it reports from
-        # (seventeenth session: "Report lost and suspend N containers", the README
-        # card's step, was pressed for it).
-        # Suggested "Not sure": the "Yes" button claims what the line above asks to be
-        # sure of, not the time typed, with no answer beside it (nineteenth session).
-        "after": ("Yes, sure: report and suspend",),
-        # The medium's answer, as the paper's headline gives it; each container's own
-        # under it, as the paper gives them (fifteenth session: the medium's Opened was
-        # read against the paper's Possibly opened for the container with only a key).
-        "before": (
-            "No, lost before 17:40:15: enter the earlier time",
-            "Report: Opened",
-        ),
-        # The report "Not sure" makes counts from 17:40:15 with the time told, which would
-        # answer otherwise: it says neither answer (the lead's decision, console23). The
-        # time told is kept as told, 17:40:15 where counting starts (nineteenth session:
-        # "report lost from 17:40:15" read as a time never told).
-        "unsure": (
-            "Not sure: keep 17:41 as told, count from 17:40:15 and suspend",
-            "Report: Depends on the time of loss",
-        ),
+        # Each button the answer to the question and what it does, and the time it
+        # reports from (seventeenth session: "Report lost and suspend N containers", the
+        # README card's step, was pressed for it). Suggested "Not sure": "Yes" claims what
+        # the question asks to be sure of, not the time typed (nineteenth session).
+        "after": "Yes, sure: report and suspend",
+        "before": "No, lost before 17:40:15: enter the earlier time",
+        # The time told is kept as told (nineteenth session: "report lost from 17:40:15"
+        # read as a time never told); what is counted, not from when (twentieth session:
+        # "count from 17:40:15" read as unclear).
+        "unsure": "Not sure: count these keys as after the loss, keep 17:41 as told, and suspend",
+        # What the report will say, one line under the buttons, in their order; the
+        # medium's answer, as the paper's headline gives it, each container's own folded
+        # after it (fifteenth session). The report "Not sure" makes counts from 17:40:15
+        # with the time told, which would answer otherwise: it says neither answer (the
+        # lead's decision, console23). Nothing for "Yes" where "Not sure" is suggested
+        # (nineteenth session: its green "Not opened" was nearly pressed for).
+        "report": "Report: Not sure \N{RIGHTWARDS ARROW} Depends on the time of loss"
+        " No \N{RIGHTWARDS ARROW} Opened",
         "by_container": [
             "Opened “late”: key released at 17:40:15 to reader, opening confirmed",
             "Possibly opened “tried”: key released at 17:40:20 to reader, opening not confirmed",
@@ -144,19 +141,15 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     assert _question(ja) == {
         "question": (
             "17:40:15〜17:40:20 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-            "うち 1 件は開封が確認されています。"
+            "うち 1 件は開封の確認あり。"
             "17:40:20 にまだ手元にあったのは確かですか?"
         ),
-        "suggested": (
-            "入力した 17:41 は 17:40:20 から 1 分たっていません。"
-            "17:40:20 にまだ手元にあったと確かでなければ「わからない」を選んでください。"
-        ),
-        "after": ("はい、確か: 届け出て停止",),
-        "before": ("いいえ、17:40:15 より前になくした: 前の時刻を入れ直す", "報告書: 開かれた"),
-        "unsure": (
-            "わからない: 連絡の 17:41 頃のまま記録し、17:40:15 から数えて停止",
-            "報告書: 紛失時刻しだい",
-        ),
+        "suggested": "「17:41 頃」としか聞いていなければ「わからない」です。",
+        "after": "はい、確か: 届け出て停止",
+        "before": "いいえ、17:40:15 より前になくした: 前の時刻を入れ直す",
+        "unsure": "わからない: 直前の鍵の発行も紛失後に数え、連絡の 17:41 頃も記録して停止",
+        "report": "報告書: わからない \N{RIGHTWARDS ARROW} 紛失時刻しだい"
+        " いいえ \N{RIGHTWARDS ARROW} 開かれた",
         "by_container": [
             "開かれた 「late」: 17:40:15 に reader へ鍵の発行、開封の確認あり",
             "開かれた可能性あり 「tried」: 17:40:20 に reader へ鍵の発行、開封の確認なし",
@@ -198,7 +191,7 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
                 ),
                 (
                     "17:40:15 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封が確認されています。"
+                    "うち 1 件は開封の確認あり。"
                     "17:40:15 にまだ手元にあったのは確かですか?"
                 ),
             ),
@@ -213,7 +206,7 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
                 ),
                 (
                     "17:40:15〜17:40:16 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封が確認されています。"
+                    "うち 1 件は開封の確認あり。"
                     "17:40:16 にまだ手元にあったのは確かですか?"
                 ),
             ),
@@ -259,7 +252,10 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     # One container: named in the question, its answer is the medium's, no detail.
     # Counted from the time told (17:55:15) the answer is Not opened: "Not sure" makes a
     # report that depends on the time of loss, and says so. Not suggested, 15 minutes off.
-    assert _question(near)["unsure"][1] == "Report: Depends on the time of loss"
+    assert _question(near)["report"] == (
+        "Report: Yes \N{RIGHTWARDS ARROW} Not opened No \N{RIGHTWARDS ARROW} Opened"
+        " Not sure \N{RIGHTWARDS ARROW} Depends on the time of loss"
+    )
     assert _question(near)["suggested"] is None
     assert _question(near)["by_container"] is None
 
@@ -281,7 +277,7 @@ def test_the_question_says_the_release_to_the_second_however_the_time_was_typed(
     assert _question(minute)["question"] == said
     assert _question(second)["question"] == said
     # Both within 2 minutes after it: "Not sure" suggested, "Yes" with no answer beside it.
-    yes = ("Yes, sure: report and suspend",)
+    yes = "Yes, sure: report and suspend"
     assert _question(minute)["after"] == _question(second)["after"] == yes
 
 
@@ -312,8 +308,7 @@ def test_each_answer_is_the_reports_own_with_a_release_after_the_time_typed(
     with opened(settings, console_url, openings) as world:
         en, _ = review(console_url, world.tokens["official"], "en", "2026-12-03 17:43")
     asked = _question(en)
-    assert asked["after"][1] == "Report: Opened"
-    assert asked["unsure"][1] == "Report: Opened"
+    assert asked["report"] == "Report: Yes / No / Not sure \N{RIGHTWARDS ARROW} Opened"
 
 
 def test_not_sure_reports_from_the_first_release_with_the_time_told_in_the_reason(
@@ -385,9 +380,8 @@ def test_not_sure_is_suggested_only_within_two_minutes_of_the_time_typed(
         edge = review(console_url, token, "en", "2026-12-03 17:42:15")[0]  # 2 min
         later = review(console_url, token, "ja", "2026-12-03 17:46")[0]  # 5 min 45 s
     assert _question(close)["suggested"] == (
-        "You typed 17:42:14, less than 2 minutes after 17:40:15. Unless you are sure the"
-        " medium was still in hand at 17:40:15, answer"
-        " \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
+        "Told only \N{LEFT DOUBLE QUOTATION MARK}around 17:42:14\N{RIGHT DOUBLE QUOTATION MARK}?"
+        " Then answer \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
     )
     assert close.count("autofocus") == 1
     for page in (edge, later):

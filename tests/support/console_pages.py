@@ -84,6 +84,45 @@ def text_before(driver: WebDriver, element: WebElement) -> str:
     return str(driver.execute_script(_TEXT_BEFORE, element))
 
 
+# The characters of ``<main>``'s shown text nodes laid out wholly inside the viewport, in
+# order; white space kept as a space (a line's end has no width), and a space between
+# nodes. A folded <details> keeps its content's boxes (content-visibility): not shown.
+_ABOVE_FOLD = """
+var main = document.querySelector('main');
+var walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+var range = document.createRange();
+var out = [];
+for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+  if (!node.parentElement.checkVisibility({visibilityProperty: true})) { continue; }
+  var kept = '';
+  for (var i = 0; i < node.data.length; i++) {
+    if (/\\s/.test(node.data[i])) { kept += ' '; continue; }
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    var r = range.getBoundingClientRect();
+    if (r.width > 0 && r.bottom <= window.innerHeight) { kept += node.data[i]; }
+  }
+  out.push(kept);
+}
+return out.join(' ');
+"""
+
+
+def above_fold(driver: WebDriver) -> str:
+    """What ``<main>`` shows in the window as the page opens, with no scrolling (issue 12,
+    twentieth session: what an official reads of the review before deciding)."""
+    driver.execute_script("window.scrollTo(0, 0);")
+    return str(driver.execute_script(_ABOVE_FOLD))
+
+
+def reading(text: str, language: str) -> int:
+    """What there is to read in ``text``, as the newcomer runs' model counts it: Japanese
+    characters other than white space, English words (bench/console_reading.py)."""
+    if language == "ja":
+        return len("".join(text.split()))
+    return len(text.split())
+
+
 def shoot(driver: WebDriver, directory: Path | None, name: str) -> None:
     """A full-page screenshot (the window grown to the page's height) into ``directory``;
     nothing when it is None (``screenshot_dir``: RWC_CONSOLE_SCREENSHOTS not set)."""

@@ -202,6 +202,7 @@ def report_lost(page: PostedPage) -> Response:
         held = doc["destroy_after"] if doc["loss"] == "current" else None
         last = last_opening(containers)
         close = close_view(doc)
+        suggest = unsure_suggested(close, fields["lost_at"])
         sealed_after = [c for c in containers if c["sealed_after_loss"]]
         return page.render(
             "confirm_loss.html",
@@ -228,10 +229,12 @@ def report_lost(page: PostedPage) -> Response:
             last_before=last,
             # Issue 12, eighth newcomer run and fourteenth session: reader key releases
             # just before the time typed may be the finder's or the clerk's own use; the
-            # page asks whether the medium was lost after them or before, with the answer
-            # each gives. The last opening is then said in the question, not above it.
+            # page asks whether the medium was surely still in hand then (twentieth
+            # session), with the answer each gives. The last opening is then said in the
+            # question, not above it.
             close=close,
-            suggest=unsure_suggested(close, fields["lost_at"]),
+            suggest=suggest,
+            consequences=None if close is None else consequences(close, suggest),
             last_in_question=close is not None
             and last is not None
             and str(last["at"]) >= str(close["first_at"]),
@@ -248,21 +251,36 @@ def report_lost(page: PostedPage) -> Response:
 UNSURE_WITHIN = timedelta(minutes=2)
 
 
-def unsure_suggested(close: dict[str, Any] | None, lost_at: datetime) -> dict[str, Any] | None:
-    """Whether the review suggests "Not sure", with the release and the minutes said why.
+def unsure_suggested(close: dict[str, Any] | None, lost_at: datetime) -> bool:
+    """Whether the review suggests "Not sure".
 
-    ``close``: close_view's, for the time typed; the release nearest it is the last one
-    the question names (``asked``). None when nothing is asked or it is UNSURE_WITHIN or
-    more before the time typed. ``minutes``: the whole minutes the page says the time
-    typed is "less than" after it (45 s: 1).
+    Something is asked (``close``, close_view's for the time typed) and the last release
+    it names is less than UNSURE_WITHIN before the time typed.
     """
     if close is None:
-        return None
-    at = str(close["asked"]["last_at"])
-    gap = lost_at - datetime.fromisoformat(at)
-    if gap >= UNSURE_WITHIN:
-        return None
-    return {"at": at, "minutes": max(1, gap // timedelta(minutes=1) + 1)}
+        return False
+    return lost_at - datetime.fromisoformat(str(close["asked"]["last_at"])) < UNSURE_WITHIN
+
+
+def consequences(close: dict[str, Any], suggest: bool) -> list[tuple[str, list[str]]]:
+    """What the report will answer for each answer to the review's question.
+
+    In the order the page shows the answers ("after", "before", "unsure"), answers that
+    give the same report together: one line under the buttons (issue 12, twentieth
+    session: a red "Opened" beside "No" was read as the answer to press). Where "Not
+    sure" is suggested, "after" says none (nineteenth session: its green "Not opened"
+    was nearly pressed for). "Not sure" reports from the first release with the time
+    told: where the time told answers otherwise, its report says "depends" (spec
+    §report, ``told_at``).
+    """
+    unsure = "depends" if close["as_typed"] != close["before"] else close["before"]
+    said = [("unsure", unsure), ("before", close["before"])]
+    if not suggest:
+        said = [("after", close["as_typed"]), ("before", close["before"]), ("unsure", unsure)]
+    grouped: dict[str, list[str]] = {}
+    for choice, answer in said:
+        grouped.setdefault(str(answer), []).append(choice)
+    return list(grouped.items())
 
 
 def _lost_before(text: str) -> datetime | None:
