@@ -596,7 +596,7 @@ def installed_rwc(venv: Path) -> str:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(checkout / name, source / name)
-    for package in ("pycontainer", "keyserver"):
+    for package in ("pycontainer", "keyserver", "rwc_shared"):
         shutil.copytree(
             checkout / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -764,7 +764,7 @@ def _clevis(src: Path, work: Path, runs: int) -> dict[str, _Figures]:
 
 
 def compile_bytecode() -> None:
-    """Byte-compile pycontainer and keyserver where they are installed, as pip does for a wheel.
+    """Byte-compile the distribution's packages where they are installed, as pip does for a wheel.
 
     Raises:
         RuntimeError: compileall failed.
@@ -772,7 +772,7 @@ def compile_bytecode() -> None:
     import importlib.util  # noqa: PLC0415
 
     dirs = []
-    for package in ("pycontainer", "keyserver"):
+    for package in ("pycontainer", "keyserver", "rwc_shared"):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:
             dirs += list(spec.submodule_search_locations)

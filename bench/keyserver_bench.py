@@ -5,7 +5,8 @@ worker count (``keyserver serve --workers N``): a fresh database is prepared thr
 keyserver's Python API (init, principals, containers registered, evaluated and committed
 exactly as a writer would), the real server is started on loopback with the installed
 ``keyserver`` command, and ``wrk`` POSTs evaluate requests (reader token, valid blinded
-ristretto255 element) over 16 keep-alive connections.
+ristretto255 element) over 16 keep-alive connections; each scaling row also at 32 and 64
+(scaling.py: the target is judged at each configuration's peak).
 
 Attempt budget: every evaluation without a receipt counts toward the container's budget
 (the server caps a budget at 1000 and suspends at the limit). We register ``containers``
@@ -47,16 +48,13 @@ import requests
 from bare_voprf import running_bare
 from pg_waits import Waits, sampling
 from procs import group_cpu_seconds, pids_cpu_seconds
+from scaling import SATURATION_CONNECTIONS, point, print_scaling, scaling
 from sqlalchemy import insert
 from stats import table, verdict
 from tang import free_port, running_tang, stop
 from voprf import ristretto
 from wrk import Length, Requests, WrkResult, describe, run_wrk
 
-# Issue 15: 2 workers, and 2 instances on one PostgreSQL, >= 1.6x one worker. (The old
-# ">= 1.5x Tang" target measured how fast the machine forks tangd; it is retired, the ratio
-# is still printed.)
-TARGET_SCALING = 1.6
 TARGET_SUSPEND_SECONDS = 2.0
 TARGET_SUSPEND_COUNT = 100_000
 BUDGET = 1000  # the server's maximum attempt budget (keyserver._service.register)
@@ -379,9 +377,23 @@ def load_test(
     )
 
 
-def load_test_instances(prep: Prepared, bases: list[str], duration: Length) -> WrkResult:
-    """One wrk per instance at the same time (16 connections in all); figures summed."""
-    per = 16 // len(bases)
+def bare_load(base: str, duration: Length, connections: int = 16) -> WrkResult:
+    """wrk against the bare FastAPI + VOPRF endpoint (bare_voprf.py): evaluate's body."""
+    return run_wrk(
+        f"{base}/v1/containers/x/evaluate",
+        method="POST",
+        body=_evaluate_request_body(),
+        headers={"Content-Type": "application/json"},
+        duration=duration,
+        connections=connections,
+    )
+
+
+def load_test_instances(
+    prep: Prepared, bases: list[str], duration: Length, connections: int = 16
+) -> WrkResult:
+    """One wrk per instance at the same time (``connections`` in all); figures summed."""
+    per = connections // len(bases)
     with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
         parts = list(
             pool.map(lambda b: load_test(prep, b, duration, threads=1, connections=per), bases)
@@ -592,6 +604,31 @@ def plain_update(prep: Prepared, medium: str, expected: int) -> float:
     return seconds
 
 
+def sweep(
+    load: Callable[[int], WrkResult],
+    pgids: list[int],
+    database_url: str = "",
+    bases: tuple[str, ...] = (),
+    workers: int = 1,
+) -> list[dict[str, Any]]:
+    """The same server at each of SATURATION_CONNECTIONS: one point each (issue 15).
+
+    ``load(connections)`` runs wrk; ``bases``: the rwc servers whose chain head is read
+    (releases per batch: they grow with the connections each worker serves).
+    """
+    out = []
+    for connections in SATURATION_CONNECTIONS:
+        parts: dict[str, float] = {}
+        run = functools.partial(load, connections)
+        measure = functools.partial(with_cpu, pgids, run, database_url, parts)
+        (result, _, _), head = (
+            with_head(list(bases), measure, workers) if bases else (measure(), None)
+        )
+        jobs = (head or {}).get("jobs_per_batch")
+        out.append(point(connections, result.rps, result.p50_ms, result.p99_ms, parts, jobs))
+    return out
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -604,7 +641,9 @@ def run(
     containers: int | None = None,
 ) -> dict[str, Any]:
     """Run the key-server benchmark, print the tables and return the figures."""
-    n_containers = containers or (10 if quick else 100)
+    # Budgets: every figure's releases come from these containers' 1000 each, and each
+    # scaling row runs at 16 connections and at SATURATION_CONNECTIONS on one database.
+    n_containers = containers or (30 if quick else 300)
     workers_list = (1,) if quick else (1, 2)
 
     results: dict[str, Any] = {
@@ -685,7 +724,6 @@ def run(
         for keepalive in (True, False):
             add("Tang (tangd via socat)", tang_rate(keepalive), keepalive=keepalive)
         # The issue's second reference: what one VOPRF behind bare FastAPI costs here.
-        body = _evaluate_request_body()
         for workers in workers_list:
             print(f"  bare FastAPI + 1 VOPRF, {workers} worker(s) ...", flush=True)
             with running_bare(free_port(), workers) as (base, pgid):
@@ -693,23 +731,13 @@ def run(
                 parts: dict[str, float] = {}
                 add(
                     f"bare FastAPI + 1 VOPRF, {workers} worker(s)",
-                    with_cpu(
-                        [pgid],
-                        functools.partial(
-                            run_wrk,
-                            f"{base}/v1/containers/x/evaluate",
-                            method="POST",
-                            body=body,
-                            headers={"Content-Type": "application/json"},
-                            duration=duration,
-                        ),
-                        parts=parts,
-                    ),
+                    with_cpu([pgid], functools.partial(bare_load, base, duration), parts=parts),
                     keepalive=True,
                     tang_paired=paired,
                     scale=("bare", workers),
                     parts=parts,
                 )
+                rows[-1]["sweep"] = sweep(functools.partial(bare_load, base, duration), [pgid])
         backends: list[tuple[str, Any]] = [("SQLite", sqlite_database)]
         if postgres:
             why = postgres_available()
@@ -776,6 +804,15 @@ def run(
                             scale=(f"rwc {db_name} workers", workers),
                             head=head,
                             parts=parts,
+                        )
+                        rows[-1]["sweep"] = sweep(
+                            lambda conns, base=base, prep=prep: load_test(
+                                prep, base, duration, connections=conns
+                            ),
+                            [pgid],
+                            url,
+                            (base,),
+                            workers,
                         )
                         if workers == 1 and quick:
                             # --quick: the bulk suspend on this server, not on one started
@@ -849,6 +886,15 @@ def run(
                             head=head,
                             parts=parts,
                         )
+                        bases = (base1, base2)
+                        rows[-1]["sweep"] = sweep(
+                            lambda conns, bases=bases, prep=prep: load_test_instances(
+                                prep, list(bases), duration, conns
+                            ),
+                            [pgid1, pgid2],
+                            url,
+                            bases,
+                        )
                 if not quick:
                     insert_s = bulk_insert_said(db_name, prep)
                     with running_keyserver(prep, 1) as (base, _pgid):
@@ -859,96 +905,6 @@ def run(
     results["scaling"] = scaling(rows)
     _print(rows, results["scaling"], suspends)
     return results
-
-
-def _one_series(series: str) -> str:
-    """The series whose 1-process row a 2-process row is compared with."""
-    return series.replace(" instances", " workers").replace(" committer", " workers")
-
-
-def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rate with 2 processes / rate with 1, per series (keep-alive rows)."""
-    singles = {
-        _one_series(r["series"]): r
-        for r in rows
-        if r["series"] and r["processes"] == 1 and r["keepalive"]
-    }
-    ones = {series: r["rps"] for series, r in singles.items()}
-    out = []
-    for r in rows:
-        if not r["series"] or r["processes"] == 1 or not r["keepalive"]:
-            continue
-        one = ones.get(_one_series(r["series"]))
-        if not one:
-            continue
-        ratio = r["rps"] / one
-        # The bare endpoint is the reference (what the machine gives a second process).
-        ok = None if r["series"] == "bare" else ratio >= TARGET_SCALING
-        shown = verdict(ok)
-        if ok is False and "SQLite" in r["name"]:
-            # Every release writes its audit entry, and SQLite has one writer for all
-            # processes: what that costs, measured, is in bench/profiles/keyserver.md.
-            shown += " (SQLite: one writer, bench/profiles/keyserver.md)"
-        # What the machine's CPUs allow at this CPU per release (every process, wrk
-        # included), as a ratio to the 1-process rate: the best the scaling could show.
-        parts = r.get("cpu_parts") or {}
-        allowed = (os.cpu_count() or 1) * 1000 / parts["all"] if parts.get("all") else None
-        out.append(
-            {
-                "name": r["name"],
-                "ratio": ratio,
-                "verdict": shown,
-                "ceiling_ratio": allowed / one if allowed else None,
-                "serial_ratio": serial / one if (serial := _serial_bound(r)) else None,
-                **_by_cpu(r, singles.get(_one_series(r["series"])), ratio),
-            }
-        )
-    return out
-
-
-def _by_cpu(row: dict[str, Any], single: dict[str, Any] | None, ratio: float) -> dict[str, Any]:
-    """The scaling that the CPU per release allows, and whether the code or the machine moved.
-
-    Issue 15: the measured ratio moves by +-0.25 between runs of the same code (other
-    work, the VM), the CPU per release much less. If a release costs ``c1`` CPU ms in
-    every process it needs (server, backends, PostgreSQL's shared processes, wrk) with
-    one process and ``cn`` with ``n``, then ``n`` processes given ``n`` times the CPUs
-    of the one reach ``n * c1 / cn`` of its rate: the ratio the code allows, whatever
-    the speed of the CPUs (both costs scale with it) and whoever else uses them. The
-    verdict on it is the code's; where it is MET and the measured ratio is not, the
-    processes did not get the CPUs (``busy``: the CPUs they kept busy), the machine's.
-    """
-    mine = row.get("cpu_parts") or {}
-    theirs = (single or {}).get("cpu_parts") or {}
-    if not mine.get("all") or not theirs.get("all"):
-        return {"cpu_ratio": None}
-    cpu_ratio = row["processes"] * theirs["all"] / mine["all"]
-    if row["series"] == "bare":
-        return {"cpu_ratio": cpu_ratio, "cpu_verdict": "n/a", "moved": "(reference)"}
-    ok = cpu_ratio >= TARGET_SCALING
-    if not ok:
-        moved = f"the code: +{100 * (mine['all'] / theirs['all'] - 1):.0f}% CPU per release"
-    elif ratio < TARGET_SCALING:
-        moved = f"the machine: {mine.get('busy', 0.0):.2f} CPUs busy of {os.cpu_count()}"
-    else:
-        moved = "neither"
-    return {"cpu_ratio": cpu_ratio, "cpu_verdict": verdict(ok), "moved": moved}
-
-
-def _serial_bound(row: dict[str, Any]) -> float | None:
-    """The rate the chain head allows if holding it cost only its holder's CPU (req/s).
-
-    Issue 15: every release of every process passes through the one head in turn, so
-    1 / (the committer's CPU while it holds the head, per release) bounds the rate of
-    any number of processes, whatever the machine lends them: unlike the ratio and the
-    CPU ceiling, it does not move with the CPUs or with what else runs on them (the
-    head's waits for a CPU, the database and the disk are left out on purpose; they are
-    the machine's, columns "CPU wait" and "COMMIT" of the head table). None for a row
-    without head figures (the host committer's workers export none).
-    """
-    head = row.get("chain_head") or {}
-    cpu_ms = head.get("cpu")
-    return 1000 / cpu_ms if cpu_ms else None
 
 
 def _print(
@@ -1051,34 +1007,7 @@ def _print(
             )
         )
     _print_ceiling(rows)
-    if scaled:
-        print(
-            f"\n-- Scaling out: 2 processes vs 1 (target >= {TARGET_SCALING}x; bare = reference; "
-            "serial bound = 1 / the head holder's CPU per release: the rate the one chain head "
-            "leaves room for, whatever the number of CPUs)"
-        )
-        print(
-            table(
-                [
-                    "server",
-                    "vs 1 worker",
-                    "CPU ceiling vs 1 worker",
-                    "serial bound vs 1 worker",
-                    "target",
-                ],
-                [
-                    [
-                        s["name"],
-                        f"{s['ratio']:.2f}x",
-                        f"{s['ceiling_ratio']:.2f}x" if s.get("ceiling_ratio") else "n/a",
-                        f"{s['serial_ratio']:.2f}x" if s.get("serial_ratio") else "n/a",
-                        s["verdict"],
-                    ]
-                    for s in scaled
-                ],
-            )
-        )
-        _print_by_cpu(scaled)
+    print_scaling(scaled)
     print(
         "\n-- Suspend every container of one medium in ONE call (target < 2 s); beside it ONE"
         " plain SQL UPDATE of the same rows on the same database, right after (the database"
@@ -1096,34 +1025,6 @@ def _print(
                 "suspend / UPDATE",
             ],
             suspends,
-        )
-    )
-
-
-def _print_by_cpu(scaled: list[dict[str, Any]]) -> None:
-    """The verdict row on CPU per release beside the measured ratio (see _by_cpu)."""
-    shown = [s for s in scaled if s.get("cpu_ratio")]
-    if not shown:
-        return
-    print(
-        f"\n-- Scaling judged by CPU per release (target >= {TARGET_SCALING}x): n processes"
-        " on n times the CPUs reach n x (CPU ms per release, 1 process) / (CPU ms per"
-        " release, n processes) of one's rate, every process a release needs counted;"
-        " the measured ratio beside it says whether the code or the machine moved"
-    )
-    print(
-        table(
-            ["server", "by CPU per release", "verdict (code)", "measured", "what moved"],
-            [
-                [
-                    s["name"],
-                    f"{s['cpu_ratio']:.2f}x",
-                    s["cpu_verdict"],
-                    f"{s['ratio']:.2f}x",
-                    s["moved"],
-                ]
-                for s in shown
-            ],
         )
     )
 

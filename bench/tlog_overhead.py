@@ -244,12 +244,38 @@ def judge(
     }
 
 
-def follower_cpu(entries: int, db: str = "sqlite", repeat: int = 3) -> dict[str, Any]:
-    """CPU ms per release and per entry hashed by the follower, in process (medians)."""
+def release_many(service: Any, prep: Prepared, count: int) -> None:
+    """``count`` key releases through ``evaluate_bearer`` (what the HTTP endpoint calls).
+
+    16 tasks over the prepared containers in turn, as 16 wrk connections would.
+    """
     from voprf import ristretto  # noqa: PLC0415
 
-    from keyserver._cli.tlog import create_log_key  # noqa: PLC0415
     from keyserver._domain.context import RequestContext  # noqa: PLC0415
+
+    _, blinded = ristretto.Client.blind(b"rwc bench reader input")
+    body, header = blinded.serialize(), "Bearer " + prep.reader_token
+    ctx = RequestContext(remote="127.0.0.1")
+
+    async def releases() -> None:
+        todo = count
+
+        async def worker(i: int) -> None:
+            nonlocal todo
+            while todo > 0:
+                todo -= 1
+                i += 1
+                cid = prep.container_ids[i % len(prep.container_ids)]
+                await service.evaluate_bearer(header, cid, body, ctx=ctx)
+
+        await asyncio.gather(*(worker(n * 7) for n in range(16)))
+
+    asyncio.run(releases())
+
+
+def follower_cpu(entries: int, db: str = "sqlite", repeat: int = 3) -> dict[str, Any]:
+    """CPU ms per release and per entry hashed by the follower, in process (medians)."""
+    from keyserver._cli.tlog import create_log_key  # noqa: PLC0415
     from keyserver._domain.settings import Settings  # noqa: PLC0415
     from keyserver._service import KeyService  # noqa: PLC0415
 
@@ -271,26 +297,9 @@ def follower_cpu(entries: int, db: str = "sqlite", repeat: int = 3) -> dict[str,
         service = KeyService(Settings.load(overrides=overrides, env={}))
         try:
             service.checkpoint()  # the preparation's entries: not measured
-            _, blinded = ristretto.Client.blind(b"rwc bench reader input")
-            body, header = blinded.serialize(), "Bearer " + prep.reader_token
-            ctx = RequestContext(remote="127.0.0.1")
-
-            async def releases() -> None:
-                todo = entries
-
-                async def worker(i: int) -> None:
-                    nonlocal todo
-                    while todo > 0:
-                        todo -= 1
-                        i += 1
-                        cid = prep.container_ids[i % len(prep.container_ids)]
-                        await service.evaluate_bearer(header, cid, body, ctx=ctx)
-
-                await asyncio.gather(*(worker(n * 7) for n in range(16)))
-
             for _ in range(repeat):
                 cpu0 = time.process_time()
-                asyncio.run(releases())
+                release_many(service, prep, entries)
                 cpu1 = time.process_time()
                 service.checkpoint()
                 cpu2 = time.process_time()

@@ -275,15 +275,18 @@ def play(server: Server, admin: str, work: Path, rows: int, kdf: Sequence[str]) 
     password_file = work / "password.txt"
     write_secret(password_file, PASSWORD)
     say(f"The contractor seals it onto the USB stick {MEDIUM}, for the clerk only.")
-    run(
+    # --people: the contractor knows how many residents the export covers; the medium
+    # report prints it as the writer's declaration (the press's first question).
+    sealed = run(
         [
             *(RWC, "seal", register, "-o", container, "--server", server.url),
             *("--label", LABEL, "--medium", MEDIUM, "--reader", READER),
-            *("--password-file", password_file),
+            *("--people", str(rows), "--password-file", password_file),
             *kdf,
         ],
         base_env(RWC_TOKEN=writer),
     )
+    show(sealed.stdout)
     show(f"{container.name}: {container.stat().st_size} bytes on the stick")
     info = run([RWC, "info", container], base_env())
     show(info.stdout)
@@ -351,7 +354,10 @@ def play(server: Server, admin: str, work: Path, rows: int, kdf: Sequence[str]) 
 
     say("The official asks: was it opened after the loss? The medium's report:")
     show(keyserver(server, official, "report", "--medium", MEDIUM))
-    check_report(keyserver_json(server, official, "report", "--medium", MEDIUM))
+    report = keyserver_json(server, official, "report", "--medium", MEDIUM)
+    check_report(report)
+    if report.get("people_up_to") != rows:
+        raise DemoError("the report does not say how many residents the stick held")
 
     say("The stick is not found: the official asks to destroy the keys now.")
     asked = keyserver_json(

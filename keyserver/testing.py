@@ -171,12 +171,13 @@ def _first_answer(port: int, deadline: float) -> None:
     """Wait (until ``deadline``) for the server's answer to one ``GET /healthz``.
 
     Why: FastAPI builds every route's dependency and parameter models on an app's first
-    request, not when the app is made: ~0.1 s of CPU with ours, paid by whichever request
-    comes first. On a loaded machine (a test run with load ~18 on 2 CPUs) that first
-    request took over the 5 s a test's HTTP client waits (issue: a flaky ReadTimeout on
-    the first ``/readyz`` after a restore). Paying it here, under the start-up deadline,
-    leaves the test's own requests the time their work takes. Any status will do: an
-    ``app`` given by a test may have no ``/healthz``, and the 404 has built its routes.
+    request, not when the app is made: ~0.1 s of CPU, paid by whichever request comes
+    first. On a loaded machine (a test run with load ~18 on 2 CPUs) that first request
+    took over the 5 s a test's HTTP client waits (issue: a flaky ReadTimeout on the first
+    ``/readyz`` after a restore). ``create_app``'s lifespan now builds them before the
+    socket accepts (keyserver/_http/warmup.py); an ``app`` given by a test does not, and
+    pays it here, under the start-up deadline. Any status will do: such an app may have
+    no ``/healthz``, and the 404 has built its routes.
     """
     conn = http.client.HTTPConnection(
         "127.0.0.1", port, timeout=max(deadline - time.monotonic(), 1.0)

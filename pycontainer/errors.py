@@ -258,7 +258,7 @@ class KeyServerInvalidValueError(KeyServerCallError):
 
     spec/protocol.md §problems: an ``invalid-request`` with ``field``, the request member
     whose value breaks its rule (``"medium"``: a medium id without a canonical form,
-    §media; ``"label"``, ``"readers"``, ``"reader_groups"``, ``"attempt_budget"``,
+    §media; ``"label"``, ``"readers"``, ``"reader_groups"``, ``"attempt_budget"``, ``"people"``,
     ``"not_after"``). A usage error to explain, not a protocol mismatch.
 
     Attributes:

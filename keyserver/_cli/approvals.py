@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyserver._cli import paging
 from keyserver._cli.errors import EXIT_OK
+from keyserver._cli.labels import REQUEST_VALUES, VALUES
 from keyserver._domain import approvals
 from keyserver._domain.i18n import N_, Message, ngettext
 
@@ -82,7 +83,12 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
         if ctx.out.as_json:
             ctx.out.json(page)
             return EXIT_OK
-        ctx.out.rows(page.get("approvals", []), LIST_COLUMNS, title=N_("approval requests"))
+        ctx.out.rows(
+            page.get("approvals", []),
+            LIST_COLUMNS,
+            title=N_("approval requests"),
+            words=REQUEST_VALUES,
+        )
         if page.get("next") is not None:
             ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
         return EXIT_OK
@@ -104,7 +110,7 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
                     id=a.id,
                     # The server's text: through cell() (Context.confirm says why).
                     requester=ctx.out.cell("requested_by", request.get("requested_by")).plain,
-                    action=ctx.out.cell("action", request.get("action")).plain,
+                    action=ctx.out.cell("action", request.get("action"), REQUEST_VALUES).plain,
                 )
             )
         done = b.approval_approve(a.id)
@@ -141,7 +147,7 @@ def print_requested(ctx: Context, result: Mapping[str, Any]) -> bool:
     loss = result.get("loss_report")
     if isinstance(loss, Mapping):
         # What was done at once: the loss is reported, everything on it is locked.
-        ctx.out.record(loss, title=f"loss report for {loss.get('medium')}")
+        ctx.out.record(loss, title=N_("loss report for %(medium)s", medium=loss.get("medium")))
     number = request.get("id")
     expires = ctx.out.cell("expires_at", request.get("expires_at")).plain
     if request.get("approver_role") == "admin":
@@ -194,7 +200,12 @@ def _affects_lines(request: Mapping[str, Any]) -> list[str | Message]:
             N_("for principal %(name)s (roles: %(roles)s)", name=affects["principal"], roles=roles)
         ]
     count = int(affects.get("count", 0))
-    what = f"{request.get('scope')} {request.get('target')}"
+    scope = request.get("scope")
+    what = N_(
+        "%(scope)s %(target)s",
+        scope=VALUES["scope"].get(str(scope), str(scope)),
+        target=request.get("target"),
+    )
     lines: list[str | Message] = [affects_line(count, count, what)]
     labels = [str(label) for label in affects.get("labels", [])][:PREVIEW_LABELS]
     lines += [f"  - {label}" for label in labels]
@@ -212,6 +223,6 @@ def _show(ctx: Context, request: Mapping[str, Any], *, to_stderr: bool = False) 
         return
     shown = {k: v for k, v in request.items() if k not in {"affects", "params"}}
     shown.update({f"param {k}": v for k, v in dict(request.get("params") or {}).items()})
-    ctx.out.record(shown, title=f"request {request.get('id')}")
+    ctx.out.record(shown, title=N_("request %(id)s", id=request.get("id")), words=REQUEST_VALUES)
     for line in _affects_lines(request):
         ctx.out.text(line)

@@ -98,8 +98,8 @@ def _verify(ctx: Context, b: Backend) -> int:
         ctx.out.record(result, title=N_("audit chain"))
     if not result.get("ok"):
         ctx.out.error(
-            f"the audit chain does not verify: {result.get('problem')}",
-            hint="compare with an exported copy; the chain may have been tampered with",
+            N_("the audit chain does not verify: %(problem)s", problem=result.get("problem")),
+            hint=N_("compare with an exported copy; the chain may have been tampered with"),
             exit_code=EXIT_FAILURE,
         )
         return EXIT_FAILURE

@@ -51,7 +51,10 @@ def add_parsers(add: Callable[[str, str], Any], settings_flags: Callable[..., No
     """Register ``backup`` and ``restore-backup`` (``add(name, help)`` from main.py)."""
     p = add("backup", HELP_BACKUP)
     p.add_argument(
-        "file", type=file_name, metavar="FILE", help="the backup file to create (never overwritten)"
+        "file",
+        type=file_name,
+        metavar="FILE",
+        help=N_("the backup file to create (never overwritten)").msgid,
     )
     settings_flags(p, listed=True)
     p = add("restore-backup", HELP_RESTORE)
@@ -60,25 +63,29 @@ def add_parsers(add: Callable[[str, str], Any], settings_flags: Callable[..., No
         nargs="?",
         type=file_name,
         metavar="FILE",
-        help="a file written by `keyserver backup`",
+        help=N_("a file written by `keyserver backup`").msgid,
     )
     p.add_argument(
         "--replay",
         type=file_name,
         metavar="AUDIT_EXPORT",
-        help="an audit export (`keyserver audit export -o FILE`) taken after the backup",
+        help=N_("an audit export (`keyserver audit export -o FILE`) taken after the backup").msgid,
     )
     p.add_argument(
         "--checkpoint",
         type=file_name,
         metavar="FILE",
-        help="the newest signed checkpoint you kept (a witness's copy): the replay must reach it",
+        help=N_(
+            "the newest signed checkpoint you kept (a witness's copy): the replay must reach it"
+        ).msgid,
     )
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace the existing database (SQLite file, or the key-server tables on "
-        "PostgreSQL); the server must be stopped",
+        help=N_(
+            "replace the existing database (SQLite file, or the key-server tables on "
+            "PostgreSQL); the server must be stopped"
+        ).msgid,
     )
     settings_flags(p, listed=True)
 

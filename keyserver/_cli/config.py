@@ -50,57 +50,86 @@ COMMAND_KEYS = frozenset(
 # Help for the settings flags: every flag says what it does (issue 9), so a field added to
 # Settings needs its line here (SETTING_FLAGS fails on import without one).
 _SETTING_HELP = {
-    "database_url": "SQLAlchemy URL (postgresql+psycopg://... for several instances)",
-    "master_key_file": "file holding the 32-byte master key (default DATA_DIR/master.key)",
-    "hsm_module": "PKCS#11 module of the HSM holding the master key's wrapping key",
-    "hsm_token_label": "label of the HSM token holding the wrapping key",
-    "hsm_key_label": "label of the wrapping key in the HSM token (default rwc-master)",
-    "hsm_pin_file": "file (0600) holding the HSM user PIN (or KEYSERVER_HSM_PIN)",
-    "server_id": "identifier of this key server in registration responses",
-    "contact": "whom a refused person should contact (carried in every refusal)",
-    "pending_ttl": "how long a registered container may stay uncommitted (e.g. 24h)",
-    "challenge_ttl": "lifetime of a receipt challenge (e.g. 5m)",
-    "default_attempt_budget": "unconfirmed evaluations before self-suspension",
-    "loss_waiting_period": "default delay between a loss report and destruction (e.g. 72h)",
-    "max_waiting_period_days": "largest waiting period an official may ask for",
-    "max_body_bytes": "request bodies above this are refused (413)",
-    "max_list_limit": "largest page size of list endpoints (1..1000)",
-    "audit_inline_ids_max": "bulk operations list affected ids in the audit up to this",
-    "sweep_interval": "period of the background sweep in `serve` (0 disables it)",
-    "trust_proxy": "take the client address from X-Forwarded-For (true/false)",
-    "busy_timeout_ms": "SQLite busy timeout in milliseconds",
-    "pool_size": "database connection pool size",
-    "display_timezone": "IANA zone the console shows times in (e.g. Asia/Tokyo; default: local)",
-    "console_idle_timeout": "a console session unused this long ends (e.g. 30m)",
-    "console_max_age": "a console session ends this long after sign-in (e.g. 12h)",
-    "approval_required": "actions a second official must approve: destroy-container, "
-    "destroy-medium, destroy-issuer, privileged-token (commas), or none",
-    "approval_ttl": "how long a request waits for its second approver (e.g. 24h)",
-    "sqlite_synchronous": "SQLite synchronous pragma: FULL (default: every committed audit "
-    "entry survives power loss), EXTRA, NORMAL or OFF",
-    "db_connect_timeout": "longest wait to open a database connection (PostgreSQL; e.g. 5s)",
-    "db_statement_timeout": "longest a database statement may run before a 503 (e.g. 10s)",
-    "db_lock_timeout": "longest wait for a row lock such as the audit chain head (e.g. 5s)",
-    "db_idle_in_transaction_timeout": "PostgreSQL ends a session idle inside a transaction "
-    "after this long (e.g. 15s)",
-    "sweep_max_clock_jump": "the sweep destroys nothing (and alarms) when the clock is this "
-    "far ahead of the last audit entry (e.g. 30d)",
-    "require_medium": "refuse to register a container without a medium (true/false)",
-    "host_committer": "with --workers N: one process commits every worker's key releases "
-    "(true/false)",
-    "principal_attempt_cap": "unconfirmed evaluations one principal may have across all "
-    "containers within --attempt-window",
-    "medium_attempt_cap": "unconfirmed evaluations on one medium's containers within "
-    "--attempt-window, whoever made them",
-    "attempt_window": "sliding window of the two attempt caps (e.g. 24h)",
-    "short_waiting_period": "a loss report's waiting period below this asks to confirm, as "
-    "--now does (e.g. 24h)",
-    "log_key_file": "the transparency log's signing key (default DATA_DIR/log.key)",
-    "checkpoint_interval": "period of the transparency log's signed checkpoints in `serve` "
-    "(0 disables them; e.g. 10s)",
-    "witness_keys": "verifier keys of the witnesses whose cosignatures are accepted (commas)",
-    "report_min_cosignatures": "witness cosignatures a signed report needs (default: one if "
-    "any witness is configured)",
+    "database_url": N_("SQLAlchemy URL (postgresql+psycopg://... for several instances)").msgid,
+    "master_key_file": N_(
+        "file holding the 32-byte master key (default DATA_DIR/master.key)"
+    ).msgid,
+    "hsm_module": N_("PKCS#11 module of the HSM holding the master key's wrapping key").msgid,
+    "hsm_token_label": N_("label of the HSM token holding the wrapping key").msgid,
+    "hsm_key_label": N_("label of the wrapping key in the HSM token (default rwc-master)").msgid,
+    "hsm_pin_file": N_("file (0600) holding the HSM user PIN (or KEYSERVER_HSM_PIN)").msgid,
+    "server_id": N_("identifier of this key server in registration responses").msgid,
+    "contact": N_("whom a refused person should contact (carried in every refusal)").msgid,
+    "pending_ttl": N_("how long a registered container may stay uncommitted (e.g. 24h)").msgid,
+    "challenge_ttl": N_("lifetime of a receipt challenge (e.g. 5m)").msgid,
+    "default_attempt_budget": N_("unconfirmed evaluations before self-suspension").msgid,
+    "loss_waiting_period": N_(
+        "default delay between a loss report and destruction (e.g. 72h)"
+    ).msgid,
+    "max_waiting_period_days": N_("largest waiting period an official may ask for").msgid,
+    "max_body_bytes": N_("request bodies above this are refused (413)").msgid,
+    "max_list_limit": N_("largest page size of list endpoints (1..1000)").msgid,
+    "audit_inline_ids_max": N_("bulk operations list affected ids in the audit up to this").msgid,
+    "sweep_interval": N_("period of the background sweep in `serve` (0 disables it)").msgid,
+    "trust_proxy": N_("take the client address from X-Forwarded-For (true/false)").msgid,
+    "busy_timeout_ms": N_("SQLite busy timeout in milliseconds").msgid,
+    "pool_size": N_("database connection pool size").msgid,
+    "display_timezone": N_(
+        "IANA zone the console shows times in (e.g. Asia/Tokyo; default: local)"
+    ).msgid,
+    "console_idle_timeout": N_("a console session unused this long ends (e.g. 30m)").msgid,
+    "console_max_age": N_("a console session ends this long after sign-in (e.g. 12h)").msgid,
+    "approval_required": N_(
+        "actions a second official must approve: destroy-container, destroy-medium, "
+        "destroy-issuer, privileged-token (commas), or none"
+    ).msgid,
+    "approval_ttl": N_("how long a request waits for its second approver (e.g. 24h)").msgid,
+    "sqlite_synchronous": N_(
+        "SQLite synchronous pragma: FULL (default: every committed audit entry survives "
+        "power loss), EXTRA, NORMAL or OFF"
+    ).msgid,
+    "db_connect_timeout": N_(
+        "longest wait to open a database connection (PostgreSQL; e.g. 5s)"
+    ).msgid,
+    "db_statement_timeout": N_(
+        "longest a database statement may run before a 503 (e.g. 10s)"
+    ).msgid,
+    "db_lock_timeout": N_(
+        "longest wait for a row lock such as the audit chain head (e.g. 5s)"
+    ).msgid,
+    "db_idle_in_transaction_timeout": N_(
+        "PostgreSQL ends a session idle inside a transaction after this long (e.g. 15s)"
+    ).msgid,
+    "sweep_max_clock_jump": N_(
+        "the sweep destroys nothing (and alarms) when the clock is this far ahead of "
+        "the last audit entry (e.g. 30d)"
+    ).msgid,
+    "require_medium": N_("refuse to register a container without a medium (true/false)").msgid,
+    "host_committer": N_(
+        "with --workers N: one process commits every worker's key releases (true/false)"
+    ).msgid,
+    "principal_attempt_cap": N_(
+        "unconfirmed evaluations one principal may have across all containers within "
+        "--attempt-window"
+    ).msgid,
+    "medium_attempt_cap": N_(
+        "unconfirmed evaluations on one medium's containers within --attempt-window, "
+        "whoever made them"
+    ).msgid,
+    "attempt_window": N_("sliding window of the two attempt caps (e.g. 24h)").msgid,
+    "short_waiting_period": N_(
+        "a loss report's waiting period below this asks to confirm, as --now does (e.g. 24h)"
+    ).msgid,
+    "log_key_file": N_("the transparency log's signing key (default DATA_DIR/log.key)").msgid,
+    "checkpoint_interval": N_(
+        "period of the transparency log's signed checkpoints in `serve` (0 disables them; e.g. 10s)"
+    ).msgid,
+    "witness_keys": N_(
+        "verifier keys of the witnesses whose cosignatures are accepted (commas)"
+    ).msgid,
+    "report_min_cosignatures": N_(
+        "witness cosignatures a signed report needs (default: one if any witness is configured)"
+    ).msgid,
 }
 # Not flags: injected callables, the data directory (a common option), and the master key
 # and the HSM PIN themselves (security: a secret on the command line shows in `ps`).

@@ -116,10 +116,20 @@ def cmd_init(ctx: Context) -> int:
         ctx.out.json({**result, "data_dir": str(settings.data_dir) if settings.data_dir else None})
     else:
         where = settings.data_dir or settings.database_url.split("@")[-1]
-        ctx.out.text(f"initialised {where}; admin principal {result['name']!r}")
+        ctx.out.text(
+            N_(
+                "initialised %(where)s; admin principal %(name)s",
+                where=where,
+                name=repr(result["name"]),
+            )
+        )
         if given and settings.data_dir is not None:
             ctx.out.text(
-                f"settings kept in {settings.data_dir / CONFIG_FILE_NAME}: {', '.join(given)}"
+                N_(
+                    "settings kept in %(path)s: %(names)s",
+                    path=settings.data_dir / CONFIG_FILE_NAME,
+                    names=", ".join(given),
+                )
             )
         ctx.out.secret("admin token", str(result["token"]))
     return EXIT_OK
@@ -139,7 +149,7 @@ def cmd_migrate(ctx: Context) -> int:
     if ctx.out.as_json:
         ctx.out.json({"migrated": True})
     else:
-        ctx.out.text("schema is current")
+        ctx.out.text(N_("schema is current"))
     return EXIT_OK
 
 

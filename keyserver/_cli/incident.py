@@ -19,6 +19,7 @@ from keyserver._cli.approvals import affects_line, print_requested
 from keyserver._cli.backend import Action, Backend, Scope
 from keyserver._cli.config import parse_duration
 from keyserver._cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from keyserver._domain import people
 from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
 from keyserver._domain.durations import format_duration
 from keyserver._domain.i18n import N_, Message, ngettext
@@ -33,6 +34,7 @@ MEDIA_COLUMNS = ("medium", "containers", "states", "lost_at", "loss_reported_at"
 SUMMARY_KEYS = (
     "container_id",
     "label",
+    "people",
     "issuer",
     "state",
     "suspend_cause",
@@ -451,6 +453,10 @@ def cmd_report(ctx: Context, b: Backend) -> int:
             since=ctx.out.cell("at", since).plain if since else "-",
         )
     )
+    # spec §report "How many people": the writers' declarations, an upper bound.
+    bound = [ctx.out.say(part) for part in people.up_to_said(doc)]
+    if bound:
+        ctx.out.text(N_("Personal data: %(said)s", said=" / ".join(bound)))
     containers = doc.get("containers", [])
     told = doc.get("told_at")
     depends, depends_each = depends_views(doc) if told else (None, {})
@@ -470,6 +476,10 @@ def cmd_report(ctx: Context, b: Backend) -> int:
         summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
         read = as_read(container.get("answer"), container.get("answer_from_told_at"))
         summary["answer"] = ctx.out.say(_answer_text(read))
+        if summary.get("people") is None:
+            summary.pop("people", None)  # not declared: said nothing, never "0 people"
+        else:
+            summary["people"] = ctx.out.say(people.said(summary["people"]))
         last = container.get("last_confirmed_open_before_loss")
         if isinstance(last, dict):
             at = ctx.out.cell("at", last.get("at"))

@@ -17,6 +17,7 @@ FIELDS: Mapping[str, Message] = {
     # Containers (spec §status) and media (spec §media).
     "container_id": N_("container_id"),
     "label": N_("label"),
+    "people": N_("people"),
     "medium": N_("medium"),
     "media": N_("media"),
     "issuer": N_("issuer"),
@@ -138,7 +139,15 @@ _ACTIONS: Mapping[str, Message] = {
     "restore.replay": N_("restore.replay"),
 }
 _OUTCOMES: Mapping[str, Message] = {"ok": N_("ok"), "refused": N_("refused")}
-VALUES: Mapping[str, Mapping[str, Message]] = {
+# What an approval request or a bulk change is about (spec §approvals: its scope).
+_SCOPES: Mapping[str, Message] = {
+    "container": N_("container"),
+    "medium": N_("medium"),
+    "issuer": N_("issuer"),
+}
+# Values in words, by the member that holds them.
+Words = Mapping[str, Mapping[str, Message]]
+VALUES: Words = {
     "action": _ACTIONS,
     "outcome": _OUTCOMES,
     "state": _STATES,
@@ -150,6 +159,21 @@ VALUES: Mapping[str, Mapping[str, Message]] = {
     # them (system_reasons.py, matched whole; a reason a person typed is shown as typed).
     "reason": SYSTEM_REASONS,
     "public_reason": SYSTEM_REASONS,
+    "scope": _SCOPES,
+}
+# An approval request's states (spec §approvals) are its own: "pending" is a request
+# awaiting its second official, not a container awaiting its commit (issue 12, ops12:
+# `approvals list` said 登録待ち, "awaiting registration"). Its action is an audited
+# action's word, or a loss report with `now`.
+REQUEST_VALUES: Words = {
+    **VALUES,
+    "state": {
+        "pending": N_("awaiting approval"),
+        "approved": N_("approved"),
+        "rejected": N_("rejected"),
+        "expired": N_("expired"),
+    },
+    "action": {**_ACTIONS, "loss-report": N_("loss-report")},
 }
 # Members that count containers per value of another member (``states``: {"active": 3}),
 # shown as "active 3, suspended 1" with the values in words and in the order above.

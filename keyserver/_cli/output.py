@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keyserver._cli.errors import KIND
-from keyserver._cli.labels import COUNTS, FIELDS, VALUES
+from keyserver._cli.labels import COUNTS, FIELDS, VALUES, Words
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.i18n import text as localised
 from keyserver._domain.settings import ConfigError, display_zone
@@ -144,8 +144,18 @@ class Output:
         """``message`` in the command's language (plain strings are shown as they are)."""
         return localised(message, self.lang)
 
-    def record(self, value: Mapping[str, Any], *, title: str | Message | None = None) -> None:
-        """Print one object: JSON, or a two-column key/value table."""
+    def record(
+        self,
+        value: Mapping[str, Any],
+        *,
+        title: str | Message | None = None,
+        words: Words = VALUES,
+    ) -> None:
+        """Print one object: JSON, or a two-column key/value table.
+
+        ``words``: the values said in words (cli/labels.py; an approval request's states
+        are not a container's).
+        """
         if self.as_json:
             self.json(value)
             return
@@ -154,7 +164,7 @@ class Output:
         table.add_column("field", style="bold")
         table.add_column("value")
         for key, item in value.items():
-            table.add_row(Text(_safe(self.label(str(key)))), self.cell(key, item))
+            table.add_row(Text(_safe(self.label(str(key)))), self.cell(key, item, words))
         self._console.print(table)
 
     def rows(
@@ -163,6 +173,7 @@ class Output:
         columns: Sequence[str],
         *,
         title: str | Message | None = None,
+        words: Words = VALUES,
     ) -> None:
         """Print a list of objects: JSON array, or a table with the given columns."""
         if self.as_json:
@@ -176,7 +187,7 @@ class Output:
         for column in columns:
             table.add_column(_safe(self.label(column)))
         for item in items:
-            table.add_row(*(self.cell(column, item.get(column)) for column in columns))
+            table.add_row(*(self.cell(column, item.get(column), words) for column in columns))
         self._console.print(table)
 
     def label(self, key: str) -> str:
@@ -205,12 +216,12 @@ class Output:
                 )
             )
 
-    def cell(self, key: str, value: Any) -> Text:
+    def cell(self, key: str, value: Any, words: Words = VALUES) -> Text:
         """Render the member ``key`` for people (times in the display zone)."""
         if isinstance(value, str) and is_time_key(key):
             zone = self.zone or self.server_zone or display_zone("")
             return Text(_safe(local_time(value, zone)))
-        word = VALUES.get(key, {}).get(value) if isinstance(value, str) else None
+        word = words.get(key, {}).get(value) if isinstance(value, str) else None
         if word is not None:
             return Text(_safe(self.say(word)))
         of = COUNTS.get(key)

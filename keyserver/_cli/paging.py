@@ -24,13 +24,18 @@ MOST = LIST_LIMIT_MAX
 
 def add_limit(parser: argparse.ArgumentParser) -> None:
     """Declare ``--limit N`` on a listing subcommand."""
-    parser.add_argument(
+    limit = parser.add_argument(
         "--limit",
         type=int,
         default=None,
-        help=f"page size, 1..{MOST} (default {DEFAULT_PAGE}, or the server's max_list_limit "
-        "if lower)",
+        help=N_(
+            "page size, 1..%(most)s (default %(page)s, or the server's max_list_limit if lower)"
+        ).msgid,
     )
+    # The bounds are filled in after the help is translated: argparse fills a help text's
+    # %(name)s from the action's attributes (as it does %(default)s), so the catalogue
+    # holds one text whatever the bounds are.
+    vars(limit).update(most=MOST, page=DEFAULT_PAGE)
 
 
 def page_size(limit: int | None) -> int | None:

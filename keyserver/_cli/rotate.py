@@ -45,37 +45,45 @@ def add_parser(add: Any, settings_flags: Any) -> None:
     )
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument(
-        "--to-file", type=file_name, metavar="FILE", help="new key file (created 0600 if absent)"
+        "--to-file",
+        type=file_name,
+        metavar="FILE",
+        help=N_("new key file (created 0600 if absent)").msgid,
     )
     what.add_argument(
-        "--to-hsm-key", metavar="LABEL", help="new HSM wrapping key (created if absent)"
+        "--to-hsm-key", metavar="LABEL", help=N_("new HSM wrapping key (created if absent)").msgid
     )
     what.add_argument(
         "--finish",
         action="store_true",
-        help="after a rotation, with the NEW key configured: destroy the old key",
+        help=N_("after a rotation, with the NEW key configured: destroy the old key").msgid,
     )
-    what.add_argument("--status", action="store_true", help="show the key generations")
+    what.add_argument("--status", action="store_true", help=N_("show the key generations").msgid)
     p.add_argument(
-        "--to-hsm-module", metavar="LIB", help="HSM of the new key (default: hsm_module)"
+        "--to-hsm-module", metavar="LIB", help=N_("HSM of the new key (default: hsm_module)").msgid
     )
     p.add_argument(
-        "--to-hsm-token-label", metavar="TOKEN", help="its token (default: hsm_token_label)"
+        "--to-hsm-token-label",
+        metavar="TOKEN",
+        help=N_("its token (default: hsm_token_label)").msgid,
     )
     p.add_argument(
         "--to-hsm-pin-file",
         type=file_name,
         metavar="FILE",
-        help="its PIN file (default: hsm_pin_file, or KEYSERVER_HSM_PIN)",
+        help=N_("its PIN file (default: hsm_pin_file, or KEYSERVER_HSM_PIN)").msgid,
     )
     p.add_argument(
         "--old-key-file",
         type=file_name,
         metavar="FILE",
-        help="with --finish: the old key file, checked and then overwritten and removed",
+        help=N_("with --finish: the old key file, checked and then overwritten and removed").msgid,
     )
     p.add_argument(
-        "--batch", type=int, default=DEFAULT_BATCH, help="rows per transaction (default 200)"
+        "--batch",
+        type=int,
+        default=DEFAULT_BATCH,
+        help=N_("rows per transaction (default 200)").msgid,
     )
     settings_flags(p, listed=True)
 
@@ -199,14 +207,20 @@ def _finish(ctx: Context, settings: Settings, ops: RotationOps, actor: Any) -> i
     old = next((g for g in status if g["state"] == "old"), None)
     if old is None:
         raise CliError(N_("no finished rotation awaits --finish"), exit_code=EXIT_CONFIG)
-    what = (
-        f"the HSM key {old['hsm_key_label']!r}"
-        if old["source"] == "hsm"
-        else "the old key file" + (f" {ctx.args.old_key_file}" if ctx.args.old_key_file else "")
-    )
+    # spec §cli: a destructive action says what it destroys, in the official's language.
+    if old["source"] == "hsm":
+        what = N_("the HSM key %(label)s", label=repr(old["hsm_key_label"]))
+    elif ctx.args.old_key_file:
+        what = N_("the old key file %(path)s", path=ctx.args.old_key_file)
+    else:
+        what = N_("the old key file")
     ctx.confirm(
-        f"Destroy master-key generation {old['generation']} ({what})? Every backup, WAL"
-        " segment and replica taken before the rotation becomes useless for good."
+        N_(
+            "Destroy master-key generation %(generation)s (%(what)s)? Every backup, WAL "
+            "segment and replica taken before the rotation becomes useless for good.",
+            generation=old["generation"],
+            what=what,
+        )
     )
     old_file = Path(ctx.args.old_key_file) if ctx.args.old_key_file else None
     if old_file is not None:

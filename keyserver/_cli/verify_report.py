@@ -77,17 +77,22 @@ def verdict(exc: TransparencyError) -> tuple[Message, Message]:
 def add_parser(add: Any) -> None:
     """Register ``verify-report`` on the main parser (``add(name, help)``)."""
     p = add("verify-report", N_("verify a signed report offline (no server needed)").msgid)
-    p.add_argument("file", help="the report (JSON); -: read it from stdin")
-    p.add_argument("--log-key", required=True, help="the log's public key (vkey)")
+    p.add_argument("file", help=N_("the report (JSON); -: read it from stdin").msgid)
+    p.add_argument("--log-key", required=True, help=N_("the log's public key (vkey)").msgid)
     p.add_argument(
-        "--witness-key", action="append", default=[], help="a witness's public key (repeat)"
+        "--witness-key",
+        action="append",
+        default=[],
+        help=N_("a witness's public key (repeat)").msgid,
     )
     p.add_argument(
         "--min-cosignatures",
         type=int,
-        help="witnesses that must have cosigned (default: every --witness-key)",
+        help=N_("witnesses that must have cosigned (default: every --witness-key)").msgid,
     )
-    p.add_argument("--check-server", metavar="URL", help="also check the log still extends it")
+    p.add_argument(
+        "--check-server", metavar="URL", help=N_("also check the log still extends it").msgid
+    )
 
 
 def _key(text: str, key_type: int, flag: str) -> VerifierKey:

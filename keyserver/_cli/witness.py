@@ -65,26 +65,30 @@ def add_parser(add: Any) -> None:
     actions = sub.add_subparsers(dest="sub", metavar="ACTION", parser_class=type(sub))
     actions.required = True
     for name, text in (
-        ("init", "create the witness key (0600) in the state directory"),
-        ("key", "print the witness's public key (give it to the logs it witnesses)"),
-        ("add-log", "witness a log: its URL and its public key"),
-        ("run", "fetch, verify, cosign and send (once, or --every DURATION)"),
+        ("init", N_("create the witness key (0600) in the state directory").msgid),
+        ("key", N_("print the witness's public key (give it to the logs it witnesses)").msgid),
+        ("add-log", N_("witness a log: its URL and its public key").msgid),
+        ("run", N_("fetch, verify, cosign and send (once, or --every DURATION)").msgid),
     ):
         p = actions.add_parser(name, help=text, description=text)
         p.add_argument(
             "--state-dir",
             metavar="DIR",
             default=os.environ.get("KEYSERVER_WITNESS_DIR"),
-            help="the witness's own directory (KEYSERVER_WITNESS_DIR)",
+            help=N_("the witness's own directory (KEYSERVER_WITNESS_DIR)").msgid,
         )
-        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--json", action="store_true", help=N_("machine-readable output").msgid)
         if name == "init":
-            p.add_argument("--name", required=True, help="witness name, e.g. pref.example/w1")
+            p.add_argument(
+                "--name", required=True, help=N_("witness name, e.g. pref.example/w1").msgid
+            )
         if name == "add-log":
-            p.add_argument("--url", required=True, help="the key server's base URL")
-            p.add_argument("--log-key", required=True, help="the log's public key (vkey)")
+            p.add_argument("--url", required=True, help=N_("the key server's base URL").msgid)
+            p.add_argument("--log-key", required=True, help=N_("the log's public key (vkey)").msgid)
         if name == "run":
-            p.add_argument("--every", metavar="DURATION", help="repeat, e.g. 60s (default once)")
+            p.add_argument(
+                "--every", metavar="DURATION", help=N_("repeat, e.g. 60s (default once)").msgid
+            )
 
 
 @dataclass(frozen=True)
@@ -246,9 +250,14 @@ def cmd_witness(ctx: Context) -> int:
         write_bytes(
             state / LOGS_FILE, json.dumps(doc, indent=2).encode() + b"\n", replace=True, mode=0o644
         )
-        ctx.out.text(f"witnessing {log_key.name} at {url}")
+        ctx.out.text(N_("witnessing %(log)s at %(url)s", log=log_key.name, url=url))
         return EXIT_OK
     return _run(ctx, state, key)
+
+
+def _detail(exc: Exception) -> object:
+    """An error's detail: its catalogue message (said in the command's language) or text."""
+    return exc.args[0] if exc.args else ""
 
 
 def _run(ctx: Context, state: Path, key: SignerKey) -> int:
@@ -270,21 +279,35 @@ def _run(ctx: Context, state: Path, key: SignerKey) -> int:
             try:
                 done = witness_once(state, key, log, int(time.time()), ca_bundle)
             except ForkError as exc:
-                ctx.out.error(f"REFUSED to cosign {log.key.name}: {exc}")
+                ctx.out.error(
+                    N_(
+                        "REFUSED to cosign %(log)s: %(reason)s",
+                        log=log.key.name,
+                        reason=_detail(exc),
+                    )
+                )
                 code = EXIT_FAILURE
                 continue
             except TransparencyError as exc:
-                ctx.out.error(f"{log.key.name}: the checkpoint does not verify: {exc}")
+                ctx.out.error(
+                    N_(
+                        "%(log)s: the checkpoint does not verify: %(reason)s",
+                        log=log.key.name,
+                        reason=_detail(exc),
+                    )
+                )
                 code = EXIT_FAILURE
                 continue
             except CliError as exc:
-                ctx.out.error(f"{log.key.name}: {exc}")
+                ctx.out.error(N_("%(log)s: %(reason)s", log=log.key.name, reason=exc.shown_message))
                 code = max(code, exc.exit_code)
                 continue
             if ctx.args.json:
                 ctx.out.json(done)
             else:
-                ctx.out.text(f"cosigned {done['log']} at {done['size']} entries")
+                ctx.out.text(
+                    N_("cosigned %(log)s at %(size)s entries", log=done["log"], size=done["size"])
+                )
         if every <= 0:
             return code
         time.sleep(every)

@@ -47,6 +47,25 @@ def check_name(value: str, what: str, *, field: str | None = None) -> str:
     return value
 
 
+# spec §endpoints: the declared number of people whose personal data a container holds.
+# More than any one register the writer could export (Tokyo's is ~14 M), so a value
+# beyond it is a typo (a digit too many), refused before it is printed in a report.
+PEOPLE_MAX = 100_000_000
+
+
+def check_people(value: int | None) -> int | None:
+    """Validate a declared count of people: 1..PEOPLE_MAX, or None (not declared)."""
+    if value is not None and not 1 <= value <= PEOPLE_MAX:
+        raise InvalidRequestError(
+            N_(
+                "people must be a whole number of people in 1..%(most)s, or left out",
+                most=PEOPLE_MAX,
+            ),
+            field="people",
+        )
+    return value
+
+
 def recordable(key: str, check: Callable[[str], object], value: str) -> dict[str, str]:
     """``{key: value}`` if ``check`` accepts ``value`` (raises no InvalidRequestError), else {}.
 

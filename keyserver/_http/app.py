@@ -32,6 +32,7 @@ from keyserver._http.routers import (
     principals,
     transparency,
 )
+from keyserver._http.warmup import warm_up
 from keyserver._service import KeyService
 
 log = logging.getLogger("keyserver")
@@ -83,6 +84,9 @@ def create_app(settings: Settings, service: KeyService | None = None) -> FastAPI
         except (OperationalError, PoolTimeoutError):
             # The database may come up later: /readyz and 503 problems tell until then.
             log.warning("database unavailable at start-up")
+        # The routes' models and the thread pool, built before the socket accepts: else
+        # each worker's first requests pay for them (keyserver/_http/warmup.py).
+        await warm_up(_app)
         stop = threading.Event()
         threads = []
         if settings.sweep_interval.total_seconds() > 0:

@@ -25,6 +25,8 @@ class RegisterBody(_Body):
     not_after: StrictStr | None = None
     password_required: StrictBool = True
     attempt_budget: StrictInt | None = None
+    # spec §endpoints: how many people's personal data it holds, as the writer declared.
+    people: StrictInt | None = None
 
 
 class EvaluateBody(_Body):

@@ -30,6 +30,7 @@ from keyserver._domain.errors import InvalidRequestError, UnauthenticatedError
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor, Cause, State, loss_effect
 from keyserver._domain.media import SEARCH_SEPARATORS_STORED, medium_search_key, nearest
+from keyserver._domain.people import people_of
 from keyserver._domain.validation import ACTION_RE, check_text, fmt_time
 from keyserver._service.attempt_limits import at_limit
 from keyserver._service.close_releases import last_openings_before, releases_close_before
@@ -411,6 +412,7 @@ class ConsoleOps:
             {
                 "container_id": b64e(c.id),
                 "label": c.label,
+                "people": c.people,  # spec §endpoints: as its writer declared; None: not
                 "issuer": issuer,
                 "state": c.state,
                 "suspend_cause": c.suspend_cause,
@@ -447,6 +449,7 @@ class ConsoleOps:
             "loss_reported_by": reporter,
             "destroy_after": None if holding is None else fmt_time(holding.destroy_after),
             "states": dict(sorted(states.items())),
+            **people_of(containers),
             "containers": containers,
             **({"close_to_loss": close} if lost_at is not None else {}),
         }

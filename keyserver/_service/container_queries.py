@@ -65,6 +65,7 @@ class ContainerQueries:
             "unconfirmed": c.unconfirmed,
             "attempt_budget": c.attempt_budget,
             "password_required": c.password_required,
+            "people": c.people,
             "readers": names,
             "reader_groups": groups,
             "public_key": b64e(c.public_key),

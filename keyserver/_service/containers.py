@@ -45,6 +45,7 @@ from keyserver._domain.validation import (
     CONTAINER_ID_BYTES,
     SUITE,
     check_name,
+    check_people,
     check_text,
     decode_container_id,
     fmt_time,
@@ -85,9 +86,13 @@ class ContainerOps:
         not_after: datetime | None = None,
         password_required: bool = True,
         attempt_budget: int | None = None,
+        people: int | None = None,
         ctx: RequestContext = LOCAL,
     ) -> dict[str, Any]:
         """Register a pending container for the writer ``actor``.
+
+        ``people``: how many people's personal data it holds, as the writer declared (None:
+        not declared); shown to officials and in the medium report, never decided on.
 
         Returns:
             ``{container_id, public_key, suite, server_id, state, pending_expires_at}``.
@@ -122,6 +127,7 @@ class ContainerOps:
                 N_("attempt_budget must be in 1..%(most)s", most=ATTEMPT_BUDGET_MAX),
                 field="attempt_budget",
             )
+        check_people(people)
         now = self._ledger.now()
         if not_after is not None and not_after <= now:
             raise InvalidRequestError(N_("not_after must be in the future"), field="not_after")
@@ -162,6 +168,9 @@ class ContainerOps:
                     "reader_groups": group_set,
                     "not_after": fmt_time(not_after),
                     "attempt_budget": budget,
+                    # Recorded only when declared: the entries of registrations that
+                    # declare nothing stay as they were (the export, §backup, carries it).
+                    **({} if people is None else {"people": people}),
                 },
                 container=b64e(cid),
                 at=now,
@@ -180,6 +189,7 @@ class ContainerOps:
                     key_generation=generation,
                     password_required=password_required,
                     attempt_budget=budget,
+                    people=people,
                     unconfirmed=0,
                     created_at=now,
                     pending_expires_at=pending_expires,

@@ -20,7 +20,11 @@ from keyserver._domain.lifecycle import Actor
 from keyserver._domain.transparency import merkle
 from keyserver._domain.transparency.report import Evidence, sign_report
 from keyserver._domain.validation import check_text, fmt_time, recordable
-from keyserver._service.medium_report import UNSIGNED_ONLY, MediumReportOps
+from keyserver._service.medium_report import (
+    CONTAINER_UNSIGNED_ONLY,
+    UNSIGNED_ONLY,
+    MediumReportOps,
+)
 from keyserver._service.transparency import TransparencyOps
 from keyserver._store import tlog
 from keyserver._store.ledger import Ledger
@@ -92,7 +96,8 @@ class IncidentOps:
         seqs: set[int] = set()
         uncovered = 0
         for c in report["containers"]:
-            c.pop("answer_from_told_at")
+            for key in CONTAINER_UNSIGNED_ONLY:
+                c.pop(key)
             kept = [a for a in c["attempts"] if a["seq"] <= covered]
             uncovered += len(c["attempts"]) - len(kept)
             c["attempts"] = kept

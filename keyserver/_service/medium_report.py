@@ -35,6 +35,7 @@ from keyserver._domain.context import LOCAL, OVERSIGHT, RequestContext
 from keyserver._domain.encoding import b64e, format_time
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Actor
+from keyserver._domain.people import people_of
 from keyserver._domain.system_reasons import public_reason_of
 from keyserver._domain.validation import fmt_time
 from keyserver._service.media import medium_target, resolve_medium
@@ -50,9 +51,11 @@ RELEASE = "release"
 CONFIRMED = "confirmed"
 REFUSED = "refused"
 _CHANGES = ("suspend", "restore", "destroy")
-# The medium's members of the unsigned report only (spec §report, §transparency): each
-# container's ``answer_from_told_at`` goes with them.
-UNSIGNED_ONLY = ("told_seq", "answer_from_told_at")
+# The medium's members of the unsigned report only (spec §report, §transparency), and each
+# container's. The declared counts of people are the writer's word, not the audit log's:
+# a signed report states what the log proves, so they stay out of it.
+UNSIGNED_ONLY = ("told_seq", "answer_from_told_at", "people_up_to", "people_undeclared")
+CONTAINER_UNSIGNED_ONLY = ("answer_from_told_at", "people")
 # Ids per IN list (well below every backend's parameter limit).
 _CHUNK = 500
 
@@ -198,6 +201,7 @@ class MediumReportOps:
             "answer_from_told_at": None
             if told_seq is None
             else worst(c["answer_from_told_at"] for c in out),
+            **people_of(out),
             "containers": out,
         }
 
@@ -224,6 +228,7 @@ class MediumReportOps:
         return {
             "container_id": b64e(c.id),
             "label": c.label,
+            "people": c.people,  # spec §endpoints: as the writer declared; None: not
             "issuer": issuer,
             "state": c.state,
             "suspend_cause": c.suspend_cause,

@@ -146,6 +146,9 @@ class Container(Base):
     # spec §row-integrity: HMAC-SHA-256 under row_key of the columns listed in
     # keyserver/_domain/rowmac.py; a row that does not verify is refused for every use.
     row_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # spec §endpoints: how many people's personal data it holds, as its writer declared;
+    # NULL = not declared. Informational: nothing is decided on it, so no MAC covers it.
+    people: Mapped[int | None] = mapped_column(Integer)
 
     # Few indexes on purpose: a bulk state change rewrites every row of a medium, and
     # each index on a changed column multiplies that work. ``state`` is not indexed;

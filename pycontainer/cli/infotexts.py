@@ -62,6 +62,18 @@ INFO_TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "the key server opens it until {when}",
         "ja": "鍵サーバーがこのコンテナを開くのは {when} までです",
     },
+    # Under it when --people was given: what the medium report will say of the container.
+    "seal_people_declared": {
+        "en": "declared: “{label}” holds personal data of {people} people",
+        "ja": "申告: 「{label}」には {people} 人分の個人データが含まれます",
+    },
+    # `rwc seal --help` for --people.
+    "seal_help_people": {
+        "en": "how many people's personal data it holds (e.g. the residents in the export); "
+        "officials' loss reports print it as declared by you",
+        "ja": "含まれる個人データの人数(例: 書き出した住民の数)。紛失の報告書に、"
+        "作成者の申告として印刷されます",
+    },
     # `rwc seal --help` for --expires (the rule of pycontainer/cli/expires.py).
     "seal_help_expires": {
         "en": "when the key server stops opening it: a duration (30d, 12h, 90m, 2w), or a "

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 STDIN_PATH = "-"
 LABEL_MAX = 200  # spec/protocol.md §conventions: names and labels are 1..200 characters
+PEOPLE_MAX = 100_000_000  # spec/protocol.md §containers: a declared count of people
 
 
 def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser], lang: str = "en") -> None:
@@ -102,6 +103,7 @@ def add_parser(sub: SubParsers, parents: list[argparse.ArgumentParser], lang: st
         metavar="N",
         help="unconfirmed openings after which the server suspends the container",
     )
+    p.add_argument("--people", type=int, metavar="N", help=say("seal_help_people", lang))
     p.add_argument("--name", default=STREAM_ENTRY_NAME_DEFAULT, help="entry name for stdin")
     p.add_argument("--force", action="store_true", help="overwrite OUT.rwc if it exists")
     p.add_argument("--no-password", action="store_true", help="seal without a password")
@@ -147,6 +149,7 @@ _FLAG_OF_FIELD = {
     "readers": "--reader",
     "reader_groups": "--reader-group",
     "attempt_budget": "--attempt-budget",
+    "people": "--people",
     "not_after": "--expires",
 }
 
@@ -261,6 +264,9 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         not_after = parse_expires(args.expires, datetime.now(UTC))
     if args.attempt_budget is not None and args.attempt_budget < 1:
         raise SaidUsageError("seal_attempt_budget")
+    if args.people is not None and not 1 <= args.people <= PEOPLE_MAX:
+        # spec/protocol.md §containers: the server's rule, checked before registering.
+        raise SaidUsageError("seal_people", most=f"{PEOPLE_MAX:,}")
     if not args.reader and not args.reader_group:
         raise SaidUsageError("seal_no_readers")
     _check_names(args, ui)
@@ -275,6 +281,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         not_after=not_after,
         password_required=bool(password),
         attempt_budget=args.attempt_budget,
+        people=args.people,
     )
     with make_client(server, token, args, env, lang=ui.lang) as client:
         ui.note(say("note_registering", ui.lang, server=server))
@@ -334,6 +341,11 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
         # The expiry as the writer meant it: in their zone, with the offset (a bare date
         # is the end of that day there, pycontainer/cli/expires.py).
         text += "\n" + say("seal_expires", ui.lang, when=local_time(not_after))
+    if args.people is not None:
+        # What the officials' medium report will say of it (spec §report), to check now.
+        text += "\n" + say(
+            "seal_people_declared", ui.lang, label=display_name(label), people=f"{args.people:,}"
+        )
     ui.result(
         "seal",
         {
@@ -346,6 +358,7 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
             "data_bytes": result.data_bytes,
             "not_after": not_after.isoformat() if not_after else None,
             "password": bool(password),
+            "people": args.people,
         },
         text,
     )

@@ -100,6 +100,16 @@ SEAL_TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "--attempt-budget must be at least 1",
         "ja": "--attempt-budget には 1 以上の数を指定してください",
     },
+    "seal_people": {
+        "en": "--people must be a whole number from 1 to {most}",
+        "ja": "--people には 1 から {most} までの整数を指定してください",
+    },
+    "seal_people_hint": {
+        "en": "give how many people's personal data the container holds, or leave --people "
+        "out if you do not know",
+        "ja": "コンテナに含まれる個人データの人数を指定してください。"
+        "分からない場合は --people を付けないでください",
+    },
     "seal_no_readers": {
         "en": "nobody could open this container",
         "ja": "このままでは、誰もこのコンテナを開けません",

@@ -240,6 +240,9 @@ class KeyServerClient:
             "password_required": policy.password_required,
             "attempt_budget": policy.attempt_budget,
         }
+        if policy.people is not None:
+            # Sent only when declared: a server from before it refuses unknown members.
+            body["people"] = policy.people
         doc = self._call(
             "POST", "/v1/containers", body, what="register a container", action="register"
         )

@@ -28,6 +28,8 @@ class Policy(Record):
         not_after: Expiry (timezone-aware), or None for no expiry.
         password_required: Whether a password is part of the key (informational for the server).
         attempt_budget: How many evaluations the server allows, or None for no limit.
+        people: How many people's personal data it holds, as the writer declares (shown
+            to officials and in the medium report), or None: not declared.
     """
 
     readers: tuple[str, ...] = ()
@@ -37,6 +39,7 @@ class Policy(Record):
     not_after: datetime | None = None
     password_required: bool = True
     attempt_budget: int | None = None
+    people: int | None = None
 
 
 class Registration(Record):

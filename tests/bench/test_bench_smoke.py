@@ -277,6 +277,12 @@ def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
     assert parts["wrk"] > 0, parts
     assert parts["all"] >= parts["server"] + parts["wrk"], parts
     assert rows["bare FastAPI + 1 VOPRF, 1 worker(s)"]["requests"] > 0
+    # The scaling rows' saturation sweep (issue 15): the same servers at more connections.
+    for name in ("rwc SQLite, 1 worker(s)", "bare FastAPI + 1 VOPRF, 1 worker(s)"):
+        sweep = rows[name]["sweep"]
+        assert [p["connections"] for p in sweep] == [32, 64], sweep
+        assert all(p["rps"] > 0 and p["p99_ms"] > 0 and p["all_ms"] > 0 for p in sweep), sweep
+    assert all(p["jobs_per_batch"] for p in rows["rwc SQLite, 1 worker(s)"]["sweep"])
     assert any(r["name"].startswith("Tang") for r in figures["rows"])
     (bulk,) = figures["suspend"]
     assert (bulk["db"], bulk["containers"]) == ("SQLite", 10)
@@ -339,3 +345,24 @@ def test_console_overview_bench_produces_figures(tmp_path: Path) -> None:
     assert proc.stdout.count("Chain verified up to entry 502 (incrementally, from the last") == 2
     assert proc.stdout.count("Chain verified up to entry 1,502 (incrementally, from the last") == 2
     assert "The audit log is intact: 1,502 entries checked." in proc.stdout
+
+
+def test_tlog_growth_bench_counts_statements_and_plans(tmp_path: Path) -> None:
+    """bench/tlog_growth.py at two small trees: each size's phases, the follower's statements
+    and their SQLite plans (``--explain`` runs in process; callgrind is not needed)."""
+    argv = ["--explain", "--sizes", "300", "700", "--releases", "40"]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "tlog_growth.py"), *argv],
+        env=_bench_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for size in ("300", "700"):
+        assert f"tree of {size}:" in proc.stdout
+    assert proc.stdout.count("  measured: release ") == 2
+    # Every read of the follower is a keyed search, at any size (no scan of the log).
+    assert "SEARCH audit_log USING INTEGER PRIMARY KEY" in proc.stdout
+    assert "SCAN audit_log" not in proc.stdout

@@ -90,23 +90,19 @@ def test_the_serial_bound_is_one_over_the_head_cpu_per_release(bench: ModuleType
 def test_the_scaling_table_prints_the_serial_bound(
     bench: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = _rows()
-    bench._print(rows, bench.scaling(rows), [])
-    out = capsys.readouterr().out
-    table = out.split("-- Scaling out")[1].split("\n-- ")[0]
-    assert "serial bound vs 1 worker" in table
-    lines = {line.split("|")[1].strip(): line for line in table.splitlines() if "|" in line}
-    cells = [c.strip() for c in lines["rwc PostgreSQL, 2 workers"].split("|")]
-    # server, ratio, CPU ceiling, serial bound, target: the bound next to the other two.
-    assert cells[1:6] == [
+    out = _printed(bench, capsys, _rows())
+    assert "serial bound vs 1 worker" in out.split("-- Scaling out")[1]
+    # server, ratio at 16 connections, at saturation (no sweep: the same row), CPU
+    # ceiling, serial bound, target: the bound next to the other two.
+    assert _cells(out, "Scaling out") == [
         "rwc PostgreSQL, 2 workers",
+        "1.50x",
         "1.50x",
         f"{(os.cpu_count() or 1) * 0.5:.2f}x",
         "4.00x",
         "MISSED",
     ]
-    committer = [c.strip() for c in lines["rwc PostgreSQL, 2 committer"].split("|")]
-    assert committer[4:6] == ["n/a", "MET"]
+    assert _cells(out, "Scaling out", "2 committer")[4:6] == ["n/a", "MET"]
 
 
 def _cpu_rows(two_all: float, two_rps: float) -> list[dict[str, Any]]:
@@ -141,11 +137,72 @@ def test_scaling_by_cpu_per_release_says_what_moved(bench: ModuleType) -> None:
 def test_the_cpu_verdict_row_is_printed_beside_the_measured_ratio(
     bench: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = _cpu_rows(1.1, 1400.0)
-    bench._print(rows, bench.scaling(rows), [])
-    out = capsys.readouterr().out
-    table = out.split("-- Scaling judged by CPU per release")[1].split("\n-- ")[0]
-    (line,) = [line for line in table.splitlines() if "2 workers" in line]
-    cells = [c.strip() for c in line.split("|")][1:6]
+    cells = _cells(_printed(bench, capsys, _cpu_rows(1.1, 1400.0)), "Scaling judged by CPU")
     assert cells[1:4] == ["1.82x", "MET", "1.40x"]
     assert cells[4].startswith("the machine")
+
+
+def _printed(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str], rows: list[dict[str, Any]]
+) -> str:
+    """What the bench prints for these rows."""
+    bench._print(rows, bench.scaling(rows), [])
+    return capsys.readouterr().out
+
+
+def _cells(out: str, title: str, row: str = "2 workers") -> list[str]:
+    """The cells of the row's line of the printed table whose title starts so."""
+    table = out.split(f"-- {title}")[1].split("\n-- ", maxsplit=1)[0]
+    (line,) = [line for line in table.splitlines() if f"PostgreSQL, {row} " in line]
+    return [c.strip() for c in line.split("|")][1:-1]
+
+
+def _point(connections: int, rps: float, p99_ms: float = 50.0) -> dict[str, Any]:
+    return {
+        "connections": connections,
+        "load": 1.0,
+        "rps": rps,
+        "p50_ms": p99_ms / 3,
+        "p99_ms": p99_ms,
+        "all_ms": 1000 / rps,
+        "busy": 1.0,
+        "jobs_per_batch": None,
+    }
+
+
+def _swept() -> list[dict[str, Any]]:
+    """One worker peaks at 32 connections (1,100); two at 64 (1,870): 1.70x at
+    saturation, where 16 connections, each worker's batches half one's, give 1.50x."""
+    one = _row("workers", 1, 1000.0, sweep=[_point(32, 1100.0), _point(64, 1050.0, 90.0)])
+    two = _row("workers", 2, 1500.0, sweep=[_point(32, 1760.0), _point(64, 1870.0, 80.0)])
+    return [one, two]
+
+
+def test_the_target_is_judged_at_each_configurations_peak(bench: ModuleType) -> None:
+    # Issue 15 (bench/README.md, "Session 20: scaling at saturation"): a closed load of 16
+    # connections gives each of 2 workers half the batch; the scaling figure is each
+    # configuration at the load where its rate peaks.
+    (two,) = bench.scaling(_swept())
+    assert two["ratio"] == pytest.approx(1.5)  # at 16 connections, as the runs before
+    assert two["peak_ratio"] == pytest.approx(1870 / 1100)
+    assert (two["peak_one"]["connections"], two["peak_two"]["connections"]) == (32, 64)
+    assert two["verdict"] == "MET"
+
+
+def test_the_peak_is_the_median_of_a_connection_counts_rounds(bench: ModuleType) -> None:
+    scaling = importlib.import_module("scaling")  # bench/scaling.py, on the fixture's path
+    points = [_point(16, 1000.0), _point(32, 2000.0), _point(32, 900.0), _point(32, 950.0)]
+    # 32 connections: one lucky round of 2,000 among 900 and 950 does not make the peak.
+    assert scaling.peak(points)["connections"] == 16
+    assert scaling.peak(points)["rps"] == 1000.0
+
+
+def test_the_saturation_table_prints_each_peak_with_its_latency(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _printed(bench, capsys, _swept())
+    assert _cells(out, "Scaling out")[1:3] == ["1.50x", "1.70x"]
+    cells = _cells(out, "Saturation")
+    assert cells[1:3] == ["1,100 at 32", "16.7 / 50.0"]
+    assert cells[4:6] == ["1,870 at 64", "26.7 / 80.0"]
+    assert cells[7] == "1.70x"

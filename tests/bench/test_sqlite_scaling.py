@@ -8,45 +8,24 @@ Figures here are noise (1 s rows); what is checked is that the rows run and are 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bench import tools
-from tests.support.requirements import missing
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.support.bench_scripts import run_script
 
 pytestmark = pytest.mark.slow
 
 
 def test_each_round_runs_one_worker_at_half_the_connections(tmp_path: Path) -> None:
-    if tools.find("wrk") is None:
-        missing("wrk", "apt-get install -y wrk")
-    where = tmp_path / "tmp"
-    where.mkdir()
-    out = tmp_path / "rows.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "sqlite_scaling.py"),
-            *("--rounds", "1", "--duration", "1", "--containers", "5"),
-            *("--connections", "4", "--json", str(out)),
-        ],
-        env={**os.environ, "TMPDIR": str(where)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    stdout, figures = run_script(
+        tmp_path,
+        "sqlite_scaling.py",
+        *("--rounds", "1", "--duration", "1", "--containers", "5", "--connections", "4"),
     )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    rows = json.loads(out.read_text())["rows"]
+    rows = figures["rows"]
     # 1 worker at all the connections, at half of them (each worker's share), 2 workers.
     assert [(r["workers"], r["connections"]) for r in rows] == [(1, 4), (1, 2), (2, 4)]
     for r in rows:
         assert r["errors"] == 0 and r["rps"] > 0 and r["cpu_ms"] > 0, r
-    assert "= batch halving " in proc.stdout and " x second process " in proc.stdout
+    assert "= batch halving " in stdout and " x second process " in stdout

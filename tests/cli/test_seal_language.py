@@ -93,6 +93,28 @@ def test_a_bare_date_ends_with_the_writers_day(
 
 
 @pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("en", "declared: “register.csv” holds personal data of 460,517 people"),
+        ("ja", "申告: 「register.csv」には 460,517 人分の個人データが含まれます"),
+    ],
+)
+def test_declared_people_said_and_registered(
+    server: LiveServer, home: Path, tmp_path: Path, lang: str, said: str
+) -> None:
+    """spec §containers ``people``: what the officials' loss report will print, said now."""
+    src = tmp_path / "register.csv"
+    src.write_text("id,name\n1,Tanaka\n")
+    extra = ("--label", "register.csv", "--people", "460517")
+    r = _seal(server, home, tmp_path, src, *extra, lang=lang)
+    assert r.code == 0, r.err
+    assert r.text.splitlines()[1] == said
+    cid = run_rwc(home, "--json", "info", str(tmp_path / "export.rwc"), env={}).json()
+    status = server.official_get(f"/v1/containers/{cid['slots'][0]['container_id']}")
+    assert status["people"] == 460_517
+
+
+@pytest.mark.parametrize(
     ("lang", "words"),
     [
         ("en", "in your local time unless it has an offset; a date means the end of that day"),
@@ -100,6 +122,19 @@ def test_a_bare_date_ends_with_the_writers_day(
     ],
 )
 def test_expires_help_says_the_rule(home: Path, lang: str, words: str) -> None:
+    r = run_rwc(home, "seal", "--help", env={"RWC_LANG": lang, "COLUMNS": "1000"})
+    assert r.code == 0
+    assert words in " ".join(r.text.split()), r.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", "officials' loss reports print it as declared by you"),
+        ("ja", "紛失の報告書に、作成者の申告として印刷されます"),
+    ],
+)
+def test_people_help(home: Path, lang: str, words: str) -> None:
     r = run_rwc(home, "seal", "--help", env={"RWC_LANG": lang, "COLUMNS": "1000"})
     assert r.code == 0
     assert words in " ".join(r.text.split()), r.text

@@ -26,6 +26,7 @@ NOT_A_SENTENCE = {"rwc", "error", "hint", "seal", "expires", "attempt", "budget"
 NOT_A_SENTENCE |= {"password", "file", "medium", "kdf", "memory", "time", "parallelism", "ID"}
 NOT_A_SENTENCE |= {"group", "NAME", "GROUP", "server", "URL", "RWC", "SERVER", "Argon", "label"}
 NOT_A_SENTENCE |= {"csv", "in", "out", "pw", "txt", "abc", "missing", "nowhere", "USB", "help"}
+NOT_A_SENTENCE |= {"people"}
 
 # name -> (argv after `seal`, Japanese error, Japanese hint); in tmp_path, which holds
 # in.csv, the folder in/ and pw.txt.
@@ -87,6 +88,14 @@ CASES: dict[str, tuple[list[str], str, str]] = {
         [*BASE, "--attempt-budget", "0"],
         "--attempt-budget には 1 以上の数を指定してください",
         "",
+    ),
+    "people": (
+        [*BASE, "--people", "100000001"],
+        "--people には 1 から 100,000,000 までの整数を指定してください",
+        (
+            "コンテナに含まれる個人データの人数を指定してください。"
+            "分からない場合は --people を付けないでください"
+        ),
     ),
     "expires past": (
         [*BASE, "--expires", "2020-01-01"],
@@ -165,6 +174,7 @@ ENGLISH = {
     "expires past": "--expires '2020-01-01' is not in the future",
     "argon2": "Argon2 parameters out of bounds",
     "label too long": "--label must be 1 to 200 characters",
+    "people": "--people must be a whole number from 1 to 100,000,000",
 }
 
 

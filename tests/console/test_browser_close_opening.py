@@ -63,15 +63,16 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     # reader's receipt: seventeenth session, "released" alone undersold the opening).
     # Eighteenth session: what happened and when first, not "just before the loss" (told
     # "around 17:41", an official cannot place the loss against it), and who: the city's
-    # own reader, named with the role.
+    # own reader, named with the role. Twentieth session: whether the official is sure
+    # the medium was still in hand then (what they know), not "lost after that?".
     question = driver.find_element(By.ID, "close-question").text
     asked = translations(language).ngettext(
         "At %(at)s, %(n)s key was released to %(who)s, %(opened)s of them opened"
-        " (confirmed). Was the medium lost after that?",
+        " (confirmed). Are you sure the medium was still in hand at %(last)s?",
         "At %(at)s, %(n)s keys were released to %(who)s, %(opened)s of them opened"
-        " (confirmed). Was the medium lost after that?",
+        " (confirmed). Are you sure the medium was still in hand at %(last)s?",
         2,
-    ) % {"at": "17:40:15", "who": city_reader(language), "n": 2, "opened": 1}
+    ) % {"at": "17:40:15", "who": city_reader(language), "n": 2, "opened": 1, "last": "17:40:15"}
     assert question == asked, question
     # What each answer makes the report say: before or not sure, the medium's Opened,
     # each container's own folded under it (as on paper); after, nothing where "Not sure"
@@ -100,14 +101,14 @@ def _review_with_question(driver: WebDriver, url: str, token: str, language: str
     # Each button says the answer it gives (both readers mapped rows to buttons slowly),
     # in the official's terms (eighteenth session).
     change = driver.find_element(By.ID, "change-time").text
-    assert change == translated(
-        language, "No, it went missing before %(at)s: enter the earlier time"
-    ) % {"at": "17:40:15"}
+    assert change == translated(language, "No, lost before %(at)s: enter the earlier time") % {
+        "at": "17:40:15"
+    }
     # The time told kept as told, the time it counts from (nineteenth session).
     unsure = driver.find_element(By.ID, "confirm-cautious").text
     assert unsure == translated(
         language,
-        "Not sure, I only know about when: keep %(typed)s as told, count from %(at)s and suspend",
+        "Not sure: keep %(typed)s as told, count from %(at)s and suspend",
     ) % {"at": "17:40:15", "typed": "17:41"}
     # The question and its three answers where the page opens, the list of what is
     # affected under them (seventeenth session); the opening is not also listed in the
@@ -152,9 +153,7 @@ def test_after_the_opening_reports_the_time_as_typed(
             # pressed it); "Not sure" suggested, it says what answering it claims, not the
             # time typed (nineteenth session, tests/console/test_browser_unsure_first.py).
             after = driver.find_element(By.ID, "confirm-loss").text
-            assert after == translated(
-                language, "Yes, sure it was still in hand at %(at)s: report and suspend"
-            ) % {"at": "17:40:15"}
+            assert after == translated(language, "Yes, sure: report and suspend")
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             if language == "ja":  # the checked-in picture (docs/console)
                 shoot(driver, screenshot_dir, "05b-close-opening")

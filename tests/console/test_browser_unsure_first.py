@@ -80,13 +80,11 @@ def test_not_sure_comes_first_and_yes_carries_no_answer_where_it_is_suggested(
             assert driver.find_element(By.ID, "unsure-suggested").text in before
             for other in ("confirm-loss", "change-time"):
                 assert driver.find_element(By.ID, other).text not in before, other
-            # "Yes": what answering it claims, in the words of the line above, not the time
+            # "Yes": what answering it claims, "sure" to the question, not the time
             # typed; no answer of the report beside it, nothing in the colour of "Not
             # opened" anywhere on the page, whose only "Not opened" was that one.
             yes = driver.find_element(By.ID, "choice-after")
-            assert yes.text == translated(
-                language, "Yes, sure it was still in hand at %(at)s: report and suspend"
-            ) % {"at": "17:40:15"}
+            assert yes.text == translated(language, "Yes, sure: report and suspend")
             assert "17:41" not in yes.text
             assert not yes.find_elements(By.CSS_SELECTOR, ".answer-tag")
             assert translated(language, "Not opened") not in _shown(driver)
@@ -142,8 +140,8 @@ def test_yes_says_its_answer_in_the_question_order_where_nothing_is_suggested(
             yes = driver.find_element(By.ID, "confirm-loss").text
             assert yes == translated(
                 language,
-                "Yes, it went missing after %(after)s: report lost from %(at)s and suspend",
-            ) % {"after": "17:40:15", "at": "17:46"}
+                "Yes, sure: report lost from %(at)s and suspend",
+            ) % {"at": "17:46"}
             tag = driver.find_element(By.CSS_SELECTOR, "#choice-after .answer-tag")
             assert tag.text == translated(language, "Not opened")
             assert not driver.find_elements(By.CSS_SELECTOR, "main .button.primary")

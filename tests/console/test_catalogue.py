@@ -209,12 +209,25 @@ def test_readme_console_steps_come_first_in_japanese() -> None:
     assert missing <= {"作成者による封緘"}, missing
     # The review's question, as the card quotes it (seventeenth session): where a step
     # says what to press, it says what to do when the page asks instead.
-    question = next(m for m in catalogue if m.endswith(". Was the medium lost after that?"))
-    assert f"「{catalogue[question].rsplit('。', 1)[1]}」" in japanese
-    assert f'"{question.rsplit(". ", 1)[1]}"' in steps
+    question = next(m for m in catalogue if m.endswith(_ASKED))
+    assert f"「{_quoted_ja(catalogue[question])}」" in japanese
+    assert f'"{_quoted_en(question)}"' in " ".join(steps.split())
 
 
 _CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
+
+# The review's question ends so (confirm_loss.html; issue 12, twentieth session: what the
+# official knows, not "Was the medium lost after that?", which read "yes" to a time told
+# "around" just after the release). README quotes it with its time said in words.
+_ASKED = " Are you sure the medium was still in hand at %(last)s?"
+
+
+def _quoted_ja(message: str) -> str:
+    return message.rsplit("。", 1)[1].replace("%(last)s ", "その時刻")
+
+
+def _quoted_en(message: str) -> str:
+    return message.rsplit(". ", 1)[1].replace("%(last)s", "(its time)")
 
 
 def test_readme_quick_card_names_the_pages_labels() -> None:
@@ -284,23 +297,23 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     # lead's notes on both newcomers): the card says what to do in both cases, the button
     # or, when a key was released just before the time typed, the question "instead" of
     # it; and that a time told "around" is answered "Not sure".
-    question = next(m for m in catalogue if m.endswith(". Was the medium lost after that?"))
-    # Each answer's button begins with its answer, then a comma or a bracket
+    question = next(m for m in catalogue if m.endswith(_ASKED))
+    # Each answer's button begins with its answer, then a comma or a colon
     # (confirm_loss.html); what follows may change without the card's having to.
     answers = [
         next(m for m in catalogue if m.startswith(start))
-        for start in ("Yes, it went missing", "No, it went missing", "Not sure, I only")
+        for start in ("Yes, sure:", "No, lost before", "Not sure:")
     ]
-    ja_end = catalogue[question].rsplit("。", 1)[1]
+    ja_end = _quoted_ja(catalogue[question])
     assert f"停止ボタンの代わりに「{ja_end}」と聞かれ" in ja_asked, (ja_end, ja_asked)
-    said = [re.split(r"[、 ]", catalogue[answer], maxsplit=1)[0] for answer in answers]
+    said = [re.split(r"[、:]", catalogue[answer], maxsplit=1)[0] for answer in answers]
     assert said == ["はい", "いいえ", "わからない"]
     assert re.findall(r"\*\*([^*]+)\*\*", ja_asked) == said, ja_asked
     assert ja_asked.startswith("紛失日時の直前に鍵の発行があれば")
     assert "「〜頃」なら **わからない**" in ja_asked
-    en_end = question.rsplit(". ", 1)[1]
+    en_end = _quoted_en(question)
     assert f'"{en_end}" instead:' in en_asked, en_asked
-    said = [answer.split(",", 1)[0] for answer in answers]
+    said = [re.split(r"[,:]", answer, maxsplit=1)[0] for answer in answers]
     assert re.findall(r"\*\*([^*]+)\*\*", en_asked) == said, en_asked
     assert en_asked.startswith("If a key was released just before that time,")
     assert '**Not sure** if told "around" a time' in en_asked
@@ -312,10 +325,12 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     # words were read on main): Japanese characters without white space, English words.
     # Eighteenth session: 176 and 83 on main; the question's condition and the "around"
     # rule added 24 characters and 9 words (the lead's notes: both newcomers asked when
-    # the question comes and what to answer to a time told "around").
+    # the question comes and what to answer to a time told "around"). Twentieth session:
+    # the question quoted as it now asks what the official knows (6 characters and 4
+    # words longer than "lost after that?", which every newcomer misread).
     ja_read = len(re.sub(r"\s", "", (ja_steps + ja_asked).replace("*", "")))
     en_read = len([w for w in f"{en_steps} {en_asked}".split() if w != "→"])
-    assert ja_read <= 200 and en_read <= 92, (ja_read, en_read)
+    assert ja_read <= 203 and en_read <= 96, (ja_read, en_read)
 
 
 TEMPLATES = REPO / "keyserver" / "_http" / "console" / "templates"

@@ -227,8 +227,10 @@ def _opened_at_the_release(language: str) -> str:
     """The question for "late", opened (confirmed) by the reader, said at its release."""
     return _t(
         language,
-        "At %(at)s, %(who)s opened “%(label)s” (confirmed). Was the medium lost after that?",
+        "At %(at)s, %(who)s opened “%(label)s” (confirmed)."
+        " Are you sure the medium was still in hand at %(last)s?",
         at="17:40:50",
+        last="17:40:50",
         label="late",
         who=city_reader(language),
     )

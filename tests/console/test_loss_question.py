@@ -99,9 +99,13 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         # by the reader's receipt, undersold it; the question says how many were opened.
         # Eighteenth: what happened and when first (not "just before the loss", which an
         # official told "around 17:41" cannot place), and who: the city's reader, named.
+        # Twentieth session: it asks what the official knows, sure it was still in hand
+        # at the last release ("Was the medium lost after that?" read "yes" to every
+        # newcomer told "around 17:41": 17:41 is after 17:40:20, literally).
         "question": (
             "At 17:40:15\N{EN DASH}17:40:20, 2 keys were released to the city's reader"
-            " reader, 1 of them opened (confirmed). Was the medium lost after that?"
+            " reader, 1 of them opened (confirmed)."
+            " Are you sure the medium was still in hand at 17:40:20?"
         ),
         # 20 s before the time typed: "Not sure" suggested, and why in the official's
         # numbers (eighteenth session: told "around 14:22", newcomers answered "Yes").
@@ -116,12 +120,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         # card's step, was pressed for it).
         # Suggested "Not sure": the "Yes" button claims what the line above asks to be
         # sure of, not the time typed, with no answer beside it (nineteenth session).
-        "after": ("Yes, sure it was still in hand at 17:40:20: report and suspend",),
+        "after": ("Yes, sure: report and suspend",),
         # The medium's answer, as the paper's headline gives it; each container's own
         # under it, as the paper gives them (fifteenth session: the medium's Opened was
         # read against the paper's Possibly opened for the container with only a key).
         "before": (
-            "No, it went missing before 17:40:15: enter the earlier time",
+            "No, lost before 17:40:15: enter the earlier time",
             "Report: Opened",
         ),
         # The report "Not sure" makes counts from 17:40:15 with the time told, which would
@@ -129,7 +133,7 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         # time told is kept as told, 17:40:15 where counting starts (nineteenth session:
         # "report lost from 17:40:15" read as a time never told).
         "unsure": (
-            "Not sure, I only know about when: keep 17:41 as told, count from 17:40:15 and suspend",
+            "Not sure: keep 17:41 as told, count from 17:40:15 and suspend",
             "Report: Depends on the time of loss",
         ),
         "by_container": [
@@ -140,16 +144,17 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     assert _question(ja) == {
         "question": (
             "17:40:15〜17:40:20 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-            "うち 1 件は開封が確認されています。なくしたのはこれより後ですか?"
+            "うち 1 件は開封が確認されています。"
+            "17:40:20 にまだ手元にあったのは確かですか?"
         ),
         "suggested": (
             "入力した 17:41 は 17:40:20 から 1 分たっていません。"
             "17:40:20 にまだ手元にあったと確かでなければ「わからない」を選んでください。"
         ),
-        "after": ("はい、17:40:20 にまだ手元にあったのは確か: 届け出て停止",),
+        "after": ("はい、確か: 届け出て停止",),
         "before": ("いいえ、17:40:15 より前になくした: 前の時刻を入れ直す", "報告書: 開かれた"),
         "unsure": (
-            "わからない (おおよその時刻だけ): 連絡の 17:41 頃のまま記録し、17:40:15 から数えて停止",
+            "わからない: 連絡の 17:41 頃のまま記録し、17:40:15 から数えて停止",
             "報告書: 紛失時刻しだい",
         ),
         "by_container": [
@@ -188,11 +193,13 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             (
                 (
                     "At 17:40:15, 2 keys were released to the city's reader reader,"
-                    " 1 of them opened (confirmed). Was the medium lost after that?"
+                    " 1 of them opened (confirmed)."
+                    " Are you sure the medium was still in hand at 17:40:15?"
                 ),
                 (
                     "17:40:15 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封が確認されています。なくしたのはこれより後ですか?"
+                    "うち 1 件は開封が確認されています。"
+                    "17:40:15 にまだ手元にあったのは確かですか?"
                 ),
             ),
         ),
@@ -202,11 +209,12 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
                 (
                     "At 17:40:15\N{EN DASH}17:40:16, 2 keys were released to the city's"
                     " reader reader, 1 of them opened (confirmed)."
-                    " Was the medium lost after that?"
+                    " Are you sure the medium was still in hand at 17:40:16?"
                 ),
                 (
                     "17:40:15〜17:40:16 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封が確認されています。なくしたのはこれより後ですか?"
+                    "うち 1 件は開封が確認されています。"
+                    "17:40:16 にまだ手元にあったのは確かですか?"
                 ),
             ),
         ),
@@ -218,8 +226,9 @@ def test_the_question_spans_every_release_an_earlier_loss_would_change(
     """The clerk's opening and a wrong password tried on another container 0.4 s later,
     both shown at 17:40:15 (issue 12, fifteenth session: the question named the opening
     alone, and the report then showed both): the question counts both keys and names one
-    time; a second later, it spans from the first to the last, as shown, so "lost after
-    that?" is after every release it covers. The detail names each."""
+    time; a second later, it spans from the first to the last, as shown, and asks whether
+    the medium was surely still in hand at the last, after every release it covers. The
+    detail names each."""
     openings = {"late": OPENINGS["late"]}
     with opened(settings, console_url, openings, {"tried": OPENINGS["late"] + later}) as world:
         en, _ = review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
@@ -245,7 +254,7 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
     assert _question(near)["question"] == (
         "At 17:40:15, the city's reader reader opened “late” (confirmed)."
-        " Was the medium lost after that?"
+        " Are you sure the medium was still in hand at 17:40:15?"
     )
     # One container: named in the question, its answer is the medium's, no detail.
     # Counted from the time told (17:55:15) the answer is Not opened: "Not sure" makes a
@@ -267,12 +276,12 @@ def test_the_question_says_the_release_to_the_second_however_the_time_was_typed(
         second = review(console_url, token, "en", "2026-12-03 17:40:30")[0]
     said = (
         "At 17:40:15, the city's reader reader opened “late” (confirmed)."
-        " Was the medium lost after that?"
+        " Are you sure the medium was still in hand at 17:40:15?"
     )
     assert _question(minute)["question"] == said
     assert _question(second)["question"] == said
     # Both within 2 minutes after it: "Not sure" suggested, "Yes" with no answer beside it.
-    yes = ("Yes, sure it was still in hand at 17:40:15: report and suspend",)
+    yes = ("Yes, sure: report and suspend",)
     assert _question(minute)["after"] == _question(second)["after"] == yes
 
 
@@ -387,5 +396,5 @@ def test_not_sure_is_suggested_only_within_two_minutes_of_the_time_typed(
     # Still asked, the reader named as the city's, in the question's own words.
     assert _question(later)["question"] == (
         "17:40:15 に 市の閲覧者 reader が「late」を開きました (開封の確認あり)。"
-        "なくしたのはこれより後ですか?"
+        "17:40:15 にまだ手元にあったのは確かですか?"
     )

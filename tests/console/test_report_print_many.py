@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from keyserver._domain import people
 from keyserver._domain.i18n import ngettext, translate
 from keyserver._domain.settings import Settings
 from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.slow
 TOLD = datetime(2026, 12, 3, 8, 41, tzinfo=UTC)  # "around 17:41", the clerk's opening 17:40:15
 # The most pages each medium may take.
 PAGES = {4: 2, 8: 4}
+PEOPLE = 460_517
 
 
 def _sections_whole(pages: list[str], labels: list[str], changes: str) -> dict[str, int]:
@@ -57,6 +59,7 @@ def _sections_whole(pages: list[str], labels: list[str], changes: str) -> dict[s
     return at
 
 
+@pytest.mark.parametrize("declared", [False, True], ids=["", "people"])
 @pytest.mark.parametrize("containers", sorted(PAGES))
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_a_medium_of_many_containers_prints_short_with_no_section_split(
@@ -66,6 +69,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     tmp_path: Path,
     language: str,
     containers: int,
+    declared: bool,
 ) -> None:
     # Besides the clerk's opening and the other key just before the time told, monthly
     # reports each opened that morning, long before it.
@@ -74,7 +78,11 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
         for n in range(containers - 2)
     }
     openings = {"late": OPENINGS["late"], **monthly}
-    with opened(settings, console_url, openings, {"tried": OPENINGS["late"]}) as world:
+    # ``declared``: each container declares how many people's data it holds (spec §report,
+    # issue 12): a line in each section and one on page 1, within the same pages.
+    tried = {"tried": OPENINGS["late"]}
+    count = PEOPLE if declared else None
+    with opened(settings, console_url, openings, tried, people=count) as world:
         body = {
             "reason": "stolen",
             "public_reason": "stolen",
@@ -92,7 +100,11 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     assert len(pages) <= PAGES[containers], len(pages)
     changes = translate(language, "Suspensions, restores and destroys since the loss", {})
     placed = _sections_whole(pages, ["late", "tried", *monthly], changes)
-    assert placed["late"] == 1  # page 1 is not left half empty
+    # Page 1 is not left half empty. With eight declared counts in English, page 1 is
+    # full to its last line with the medium's bound (one line more than without), and the
+    # first section, kept whole, starts page 2: the pages stay four.
+    if not (declared and containers == 8):
+        assert placed["late"] == 1
     # Page 1: the manager's line, the time told beside the time of loss, and the answer
     # either side of the time told (issue 12, eighteenth session), who and when.
     first = "".join(pages[0].split())
@@ -165,3 +177,12 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     ids = [c["container_id"] for c in doc["containers"]]
     assert [printed.count(cid) for cid in ids] == [1] * len(ids), printed
     assert all(cid in pages[-1] for cid in ids)
+    if not declared:  # nothing declared: nothing said, never "0 people"
+        assert translate(language, "Personal data", {}) not in printed
+        return
+    # How many people, on paper too: the medium's bound on page 1, each section's count.
+    n = len(ids)
+    bound = "".join(people.up_to_said(doc)[0].text(language).split())
+    assert bound in first and str(f"{PEOPLE * n:,}") in bound
+    each = "".join(people.said(PEOPLE).text(language).split())
+    assert "".join(printed.split()).count(each) == n

@@ -42,3 +42,7 @@ def test_demo_runs(tmp_path: Path) -> None:
     positions = [out.lower().find(word) for word in landmarks]
     assert all(p >= 0 for p in positions), out
     assert positions == sorted(positions), out
+    # The residents the export covers, as the contractor declared them at sealing, said
+    # back then and in the medium report (spec §report "How many people"; issue 12).
+    assert "holds personal data of 500 people" in out, out
+    assert "Personal data: up to 500 people" in out, out

@@ -240,8 +240,9 @@ def test_migration_0008_macs_existing_rows(world: World, settings: Settings) -> 
     cid = reg["container_id"]
     eng = make_engine(settings)
     try:
-        # 0015_challenges_by_container, the newest, by its own downgrade (the challenges
-        # table is copied on SQLite; nothing refers to it, so nothing cascades).
+        # 0016_container_people and 0015_challenges_by_container, the newest, by their
+        # own downgrades (0016 drops its column in place; 0015 copies the challenges
+        # table on SQLite, which nothing refers to, so nothing cascades).
         migrations.to(eng, "0014_told_at", down=True)
         with eng.begin() as conn:
             # As 0007_tlog_bigint left it (plain DROP COLUMN: a batch downgrade on SQLite would

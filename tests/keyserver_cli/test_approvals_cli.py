@@ -100,3 +100,41 @@ def test_json_request_document(cli: Cli, data_dir: DataDir, people: People, serv
     doc: dict[str, Any] = result.json()
     assert doc["approval_required"] is True
     assert doc["approval"]["affects"]["count"] == 1
+
+
+def test_a_request_is_said_in_its_own_words(
+    cli: Cli, data_dir: DataDir, people: People, server: str
+) -> None:
+    """A pending request read as a container awaiting registration (issue 12, ops12).
+
+    Before, ``approvals list`` and ``approvals show`` said a request's state with the
+    container's words: 登録待ち ("awaiting registration") for a request awaiting its second
+    official, the English titles ``request 1`` and ``medium USB-W`` in Japanese. ``--json``
+    keeps the protocol's values.
+    """
+    h.make_container(data_dir.settings(), people.writer, medium="USB-W")
+    second = h.add_principal(cli, data_dir, "suzuki", "official")
+    srv = ("--server", server)
+    asked = cli(
+        "destroy", "--medium", "USB-W", "--reason", "lost", "--yes", *srv,
+        env=_as(people.official, KEYSERVER_LANG="ja"),
+    )  # fmt: skip
+    assert asked.code == 0, asked
+    assert "媒体 USB-W の 1 件のコンテナが対象です" in asked.out, asked.out
+
+    def run(*argv: str, lang: str) -> str:
+        result = cli("approvals", *argv, *srv, env=_as(second, KEYSERVER_LANG=lang))
+        assert result.code == 0, result
+        return result.out
+
+    ja = run("list", lang="ja") + run("show", "1", lang="ja")
+    assert "承認待ち" in ja and "登録待ち" not in ja, ja
+    assert "申請 1" in ja and "request 1" not in ja
+    assert "鍵の破棄 (destroy)" in ja and "媒体" in ja
+    en = run("list", lang="en")
+    assert "awaiting approval" in en and "pending" not in en, en
+    (listed,) = cli("approvals", "list", "--json", *srv, env=_as(second)).json()["approvals"]
+    assert (listed["state"], listed["scope"]) == ("pending", "medium")
+    rejected = cli("approvals", "reject", "1", "--reason", "found", *srv, env=_as(second))
+    assert rejected.code == 0, rejected
+    assert "却下済み" in run("list", lang="ja") and "rejected" in run("list", lang="en")

@@ -28,6 +28,7 @@ from tests.support.keyserver_cli import (
     KEYSERVER_BIN,
     DataDir,
     People,
+    TtyInput,
     clean_env,
     make_container,
 )
@@ -311,3 +312,24 @@ def test_rotation_on_postgresql(cli: Any, pg_url: str, tmp_path: Path) -> None:
     ]
     assert cli("status", cids[0], "--json", env=new_env).json()["state"] == "destroyed"
     assert cli("audit", "verify", env=new_env).code == 0
+
+
+def test_finish_asks_in_the_officials_language(cli: Any, data_dir: DataDir, tmp_path: Path) -> None:
+    """``--finish``'s question was English only (issue 12, ops12): now in both languages."""
+    new_key = tmp_path / "master-2.key"
+    where = ("rotate-master-key", "--data-dir", data_dir.path)
+    assert cli(*where, "--to-file", new_key).code == 0
+    old_file = data_dir.path / "master.key"
+    said = {}
+    for lang in ("ja", "en"):
+        env = clean_env(KEYSERVER_MASTER_KEY_FILE=str(new_key), KEYSERVER_LANG=lang)
+        declined = cli(
+            *where, "--finish", "--old-key-file", old_file, env=env, stdin=TtyInput("no\n")
+        )
+        assert declined.code == 8, declined  # aborted: nothing was destroyed
+        assert old_file.exists()
+        said[lang] = declined.err
+    assert f"マスター鍵の世代 1 (古い鍵ファイル {old_file}) を破棄しますか?" in said["ja"]
+    assert "二度と使えなくなります" in said["ja"] and "Destroy" not in said["ja"]
+    assert f"Destroy master-key generation 1 (the old key file {old_file})?" in said["en"]
+    assert "Type 'yes' to confirm" in said["en"]

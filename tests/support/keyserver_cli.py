@@ -132,6 +132,8 @@ def make_container(
     commit: bool = True,
     attempt_budget: int | None = None,
     receipt_key: bytes | None = None,
+    label: str = "export",
+    people: int | None = None,
 ) -> str:
     """Register (and by default commit) a container as the writer; return its id.
 
@@ -142,13 +144,14 @@ def make_container(
         writer = service.authenticate(writer_token)
         reg = service.register(
             writer,
-            label="export",
+            label=label,
             medium=medium,
             readers=list(readers),
             reader_groups=[],
             not_after=None,
             password_required=True,
             attempt_budget=attempt_budget,
+            people=people,
         )
         cid = str(reg["container_id"])
         service.evaluate(writer, cid, _blinded())

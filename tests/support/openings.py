@@ -31,11 +31,13 @@ def opened(
     url: str,
     openings: dict[str, datetime],
     released: dict[str, datetime] | None = None,
+    people: int | None = None,
 ) -> Iterator[World]:
     """The principals of a world, a container per label on MEDIUM, each opened (confirmed)
     by the reader at its time, and one per label of ``released`` whose key the reader was
     given at its time without confirming it (a wrong password, or a thief who does not
-    send the receipt); the clock then at the review's time, 4 Dec 10:00 in Tokyo."""
+    send the receipt); the clock then at the review's time, 4 Dec 10:00 in Tokyo.
+    ``people``: each container's declared count of people (spec §endpoints), if any."""
     unconfirmed = released or {}
     clock = settings.clock
     assert isinstance(clock, FakeClock)
@@ -45,7 +47,9 @@ def opened(
     world = make_world(settings, url)
     try:
         every = {**openings, **unconfirmed}
-        made = {label: activate(world, medium=MEDIUM, label=label) for label in every}
+        made = {
+            label: activate(world, medium=MEDIUM, label=label, people=people) for label in every
+        }
         for label, at in sorted(every.items(), key=lambda item: item[1]):
             clock.t = at
             reg, key = made[label]

@@ -17,6 +17,7 @@ from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
 from keyserver._domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, accepted_language, translations
+from keyserver._http.console._shown import finalize
 
 # The method Formats.datetime hides the type inside the class body.
 _Moment = datetime
@@ -139,22 +140,23 @@ class Formats:
     def list(self, items: Iterable[str]) -> Markup:
         """Items joined as the language joins a list (CLDR: ``a, b, and c``; ``a、b、c``).
 
-        For a template: each item is escaped unless it is already markup (a macro's
+        For a template: each item is shown as every value is (_shown.finalize: hidden
+        characters as code points) and escaped unless it is already markup (a macro's
         output), and the "standard" pattern's joining words (", ", ", and ", "、") hold no
         character HTML reads, so the joined text is safe to mark as such.
         """
-        escaped = [str(escape(item)) for item in items]
+        escaped = [str(escape(finalize(item))) for item in items]
         return Markup(format_list(escaped, style="standard", locale=self.language))  # noqa: S704
 
     def sentences(self, items: Iterable[str]) -> Markup:
         """Sentences one after the other as the language writes them (``A. B?``; ``A。B?``).
 
         A space between them in English, none after 。 in Japanese (the loss review's
-        sentence per person, then its question: issue 12). Each is escaped unless it is
-        already markup, as :meth:`list` does.
+        sentence per person, then its question: issue 12). Each is shown and escaped as
+        :meth:`list` does.
         """
         joiner = "" if self.language == "ja" else " "
-        return Markup(joiner.join(str(escape(item)) for item in items))  # noqa: S704
+        return Markup(joiner.join(str(escape(finalize(item))) for item in items))  # noqa: S704
 
     def zone_name(self) -> str:
         """The zone's name as configured (``Asia/Tokyo``), for page footers."""

@@ -21,13 +21,14 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from keyserver._domain import people
 from keyserver._domain.context import ADMIN, OFFICIAL, OVERSIGHT
 from keyserver._domain.errors import InvalidRequestError, KeyServerError, NotFoundError
 from keyserver._domain.i18n import N_, Message, problem_lead, text
 from keyserver._domain.lifecycle import Actor
 from keyserver._domain.settings import display_zone
 from keyserver._domain.system_reasons import shown_reason
-from keyserver._http.console import _i18n, _security
+from keyserver._http.console import _i18n, _security, _shown
 from keyserver._http.deps import get_context, get_service
 from keyserver._service import KeyService, RequestContext
 
@@ -141,11 +142,19 @@ def environment(language: str) -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # Stored text with its hidden characters shown as code points (U+202E), on every
+        # page: the templates' one text path (_shown).
+        finalize=_shown.finalize,
     )
     env.install_gettext_translations(_i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    _shown.install(env)
     # A stored reason as people read it: the system's sentences through the catalogue
     # (keyserver/_domain/system_reasons.py), an official's as typed; None stays None.
     env.filters["reason"] = lambda stored: _reason_text(stored, language)
+    # The declared counts of people as every reader of them says them (spec §report;
+    # keyserver/_domain/people.py): one container's, and the medium's parts.
+    env.filters["people"] = lambda n: text(people.said(n), language)
+    env.filters["people_up_to"] = lambda doc: [m.text(language) for m in people.up_to_said(doc)]
     return env
 
 

@@ -43,6 +43,7 @@ def register(
         not_after=not_after,
         password_required=body.password_required,
         attempt_budget=body.attempt_budget,
+        people=body.people,
         ctx=ctx,
     )
 
