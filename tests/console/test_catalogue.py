@@ -247,9 +247,16 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     assert not re.search(r"^\d\. ", card, re.M)
     paragraphs = [" ".join(p.split()) for p in card.strip().split("\n\n")]
     # Two blocks of two paragraphs: the Japanese one with no English sentence in it (a
-    # word of two letters or more), the English one with no Japanese character.
-    assert len(paragraphs) == 4, paragraphs
-    ja_steps, ja_asked, en_steps, en_asked = paragraphs
+    # word of two letters or more), the English one with no Japanese character; then one
+    # line a language, under the card, naming the press statement (twentieth session).
+    assert len(paragraphs) == 5, paragraphs
+    ja_steps, ja_asked, en_steps, en_asked, press = paragraphs
+    ja_press, en_press = card.strip().split("\n\n")[-1].splitlines()
+    assert not _CJK.search(en_press) and _CJK.search(ja_press), press
+    assert re.findall(r"\*\*([^*]+)\*\*", en_press) == ["Press statement (1 page)"]
+    assert re.findall(r"\*\*([^*]+)\*\*", ja_press) == [
+        _catalogue("ja")["Press statement (1 page)"]
+    ]
     for japanese in (ja_steps, ja_asked):
         assert not re.search(r"[A-Za-z]{2,}", japanese), japanese
     for english in (en_steps, en_asked):

@@ -7,7 +7,7 @@ test_close_release_times.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -32,19 +32,21 @@ def opened(
     openings: dict[str, datetime],
     released: dict[str, datetime] | None = None,
     people: int | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Iterator[World]:
     """The principals of a world, a container per label on MEDIUM, each opened (confirmed)
     by the reader at its time, and one per label of ``released`` whose key the reader was
     given at its time without confirming it (a wrong password, or a thief who does not
     send the receipt); the clock then at the review's time, 4 Dec 10:00 in Tokyo.
-    ``people``: each container's declared count of people (spec §endpoints), if any."""
+    ``people``: each container's declared count of people (spec §endpoints), if any;
+    ``names``: principals named otherwise than their roles (make_world)."""
     unconfirmed = released or {}
     clock = settings.clock
     assert isinstance(clock, FakeClock)
     # Every entry in time order: the report's window starts at the first entry (by
     # sequence) at or after the time of loss (spec §report).
     clock.t = datetime(2026, 12, 1, tzinfo=UTC)
-    world = make_world(settings, url)
+    world = make_world(settings, url, names)
     try:
         every = {**openings, **unconfirmed}
         made = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ class World:
     url: str
     tokens: dict[str, str] = field(default_factory=dict)
     clients: dict[str | None, httpx.Client] = field(default_factory=dict)
+    # Principals named otherwise than their roles (make_world's ``names``).
+    names: dict[str, str] = field(default_factory=dict)
 
     def client(self, who: str | None) -> httpx.Client:
         # One client per principal (a client is cheap over the shared TLS context, but it
@@ -56,14 +59,17 @@ ROLE_PRINCIPALS = {
 }
 
 
-def make_world(settings: Settings, url: str) -> World:
-    w = World(settings=settings, url=url)
+def make_world(settings: Settings, url: str, names: Mapping[str, str] | None = None) -> World:
+    """A world whose principals are named as their roles, or as ``names`` says for some
+    (``{"reader": "clerk@city.example"}``: what officials' pages show of real staff);
+    ``tokens`` is keyed by the role's name either way."""
+    w = World(settings=settings, url=url, names=dict(names or {}))
     service = KeyService(settings)
     actor = Actor(name="bootstrap", roles=ROLES, local=True)
     try:
         for name, roles in ROLE_PRINCIPALS.items():
             groups = ["team-a"] if name == "groupie" else []
-            doc = service.add_principal(actor, name, roles, "City", groups)
+            doc = service.add_principal(actor, w.names.get(name, name), roles, "City", groups)
             w.tokens[name] = doc["token"]
     finally:
         service.close()
@@ -82,7 +88,7 @@ def register(w: World, who: str = "writer", **kw: Any) -> dict[str, Any]:
     body = {
         "label": "export-2026-11",
         "medium": "usb-0001",
-        "readers": ["reader"],
+        "readers": [w.names.get("reader", "reader")],
         "reader_groups": ["team-a"],
         "not_after": None,
         "password_required": True,

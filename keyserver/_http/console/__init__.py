@@ -26,6 +26,7 @@ from keyserver._http.console import (
     _routes_audit,
     _routes_loss,
     _routes_media,
+    _routes_press,
     _routes_report,
     _routes_session,
 )
@@ -72,6 +73,7 @@ def install(app: FastAPI) -> None:
         _routes_media,
         _routes_loss,
         _routes_report,
+        _routes_press,
         _routes_audit,
         _routes_admin,
         _routes_approvals,

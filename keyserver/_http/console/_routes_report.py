@@ -256,6 +256,15 @@ def close_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def close_to_loss(page: Page, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """close_view for the time of loss a medium report ``doc`` counts from (None: none)."""
+    if not doc["lost_at"]:
+        return None
+    lost_at = datetime.fromisoformat(str(doc["lost_at"]))
+    near = page.service.console_medium(page.principal, doc["medium"], lost_at=lost_at, ctx=page.ctx)
+    return close_view(near)
+
+
 def _event(
     cid: str, label: str, event: dict[str, Any] | None, *, confirmed: bool
 ) -> dict[str, Any] | None:
@@ -361,13 +370,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
         destroyed = any(c["state"] == State.DESTROYED.value for c in doc["containers"])
         # The review's view of reader key releases just before the time of loss (issue 12,
         # fourteenth session): read for the time reported, as the review read it typed.
-        close = None
-        if doc["lost_at"]:
-            lost_at = datetime.fromisoformat(str(doc["lost_at"]))
-            near = page.service.console_medium(
-                page.principal, doc["medium"], lost_at=lost_at, ctx=page.ctx
-            )
-            close = close_view(near)
+        close = close_to_loss(page, doc)
         depends, depends_each = depends_views(doc)
         return page.render(
             "report.html",

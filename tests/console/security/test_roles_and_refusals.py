@@ -193,3 +193,22 @@ def test_typo_in_the_audit_medium_filter_suggests(
     )
     assert page.status_code == 404
     assert f'href="/console/medium?name={MEDIUM}"' in page.text
+
+
+def test_press_statement_is_the_reports_readers_only(
+    settings: Settings, tokens: dict[str, str], console_url: str
+) -> None:
+    """The press statement (issue 12, twentieth session) is read through the report's own
+    service call: an auditor reads it, an administrator is refused and the refusal audited
+    as the report's, and a label is escaped like any other."""
+    official, _ = sign_in(console_url, tokens["tanaka"])
+    confirm_loss(official, console_url)
+    auditor, _ = sign_in(console_url, tokens["suzuki"])
+    read = auditor.get(f"{console_url}/console/medium/press", params={"name": MEDIUM}, timeout=30)
+    assert read.status_code == 200
+    assert "<script>" not in read.text and html.escape("<script>alert(1)</script>") in read.text
+    admin, _ = sign_in(console_url, tokens["sato"])
+    refused = admin.get(f"{console_url}/console/medium/press", params={"name": MEDIUM}, timeout=30)
+    assert refused.status_code == 403
+    (entry,) = audit_entries(settings, action="medium.report")
+    assert (entry["actor"], entry["outcome"]) == ("sato", "refused")
