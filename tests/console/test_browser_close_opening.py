@@ -268,7 +268,10 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             # The answer at the time told first (nineteenth session), then the other case,
             # each container it names a line of its own (twentieth session).
             assert lines == [
-                translated(language, "If lost after %(at)s (as told: around %(told)s): %(answer)s.")
+                translated(
+                    language,
+                    "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s.",
+                )
                 % {"told": "17:41", "at": "17:40:15", "answer": translated(language, "Not opened")},
                 before,
             ]

@@ -374,9 +374,10 @@ def test_loss_story(
         " return Math.round(x.top); })).size; });"
     )
     assert lines and set(lines) == {1}, lines
-    # Each attempts table's heading names its container (issue 12, tenth newcomer runs).
+    # Each attempts table's heading names its container (issue 12, tenth newcomer runs),
+    # as requests for its key (twentieth session: "attempts" read as an attack).
     since = {"ja": "2026/12/01 18:30:00", "en": "1 Dec 2026, 18:30:00"}[language]
-    attempts = translated(language, "Attempts on %(label)s since %(at)s")
+    attempts = translated(language, "Key requests for %(label)s since %(at)s")
     assert sorted(
         section.find_element(By.TAG_NAME, "h3").text
         for section in driver.find_elements(By.CSS_SELECTOR, "section.report-container")

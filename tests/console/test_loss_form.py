@@ -342,11 +342,14 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     assert '<details id="advanced">' in page.text
     # Automatic, the server's keys, the city's data kept (eighteenth session: the Japanese
     # newcomer read 鍵は…破棄 as the city's data destroyed, and wondered whether to open it).
-    summary = (
-        "<summary>確定の 72 時間後にサーバーの鍵を自動破棄 (市のデータは消えません)。"
-        "内部メモはここを開いて入力</summary>"
-    )
-    assert summary in page.text
+    # Twentieth session: said as a plain sentence before the fold, not in its summary (bold
+    # and link-blue there, it startled newcomers); the summary says only what it holds.
+    assert (
+        '<p class="auto-destroy" id="auto-destroy">確定の 72 時間後に、サーバーの鍵は自動で'
+        '破棄されます <span id="form-data-kept">(市のデータは消えません)</span></p>'
+    ) in page.text.split('<details id="advanced"', 1)[0]
+    assert "<summary>内部メモと待機期間 (任意)</summary>" in page.text
+    assert 'placeholder="例: 電車内で落とした。時刻はおおよそ"' in tag_of(page.text, "reason")
     # Inside, by the period, what the wait is for and what the destruction means.
     assert (
         '<p class="hint" id="waiting_hint">それまでに見つかれば復元できます。'

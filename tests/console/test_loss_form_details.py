@@ -5,16 +5,21 @@ did not say whether it was required, so both typed a sentence, worried about per
 names (the warning was on the legend, not at the box); the folded "Keys destroyed 72 hours
 after you confirm" made them wonder whether to open it, and the Japanese reader feared
 the city's data would be destroyed. Now the box says it is optional and that no personal
-names go in it, the fold says the destruction is automatic and of the server's keys only,
-and a loss reported with the box left empty prints the chosen reason alone (the lead's
-decision: a complete public reason). In a real browser against a real ``keyserver serve``,
-in Japanese and in English.
+names go in it, with an example of what to write (twentieth session); a plain sentence
+says the destruction is automatic, of the server's keys only, the city's data kept; the
+fold's quiet summary says only what it holds (twentieth session: a bold link-blue warning
+there startled newcomers); and a loss reported with the box left empty prints the chosen
+reason alone (the lead's decision: a complete public reason). In a real browser against a
+real ``keyserver serve``, in Japanese and in English.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from tests.support.console import BrowserFactory, ConsoleServer
@@ -48,15 +53,37 @@ def test_a_reason_chosen_and_details_left_empty_is_the_printed_reason(
     legend = driver.find_element(By.CSS_SELECTOR, "#reasons legend").text
     assert legend == translated(language, "Reason (printed, shown to readers)")
 
-    # The fold: automatic, the server's keys, not the city's data; nothing to do, so
+    # What to write, by example, never as a value (twentieth session: newcomers hesitated);
+    # the time field keeps no placeholder (test_loss_form.py).
+    example = translated(language, "e.g. on a train; time approximate")
+    assert box.get_attribute("placeholder") == example
+    assert not driver.find_element(By.ID, "lost_at").get_attribute("placeholder")
+
+    # What happens by itself: a plain sentence outside the fold, the city's data kept a
+    # fact of its own (twentieth session: bold and link-blue in the fold's summary,
+    # "destroyed" startled newcomers, who wondered whether they had to open it).
+    auto = driver.find_element(By.ID, "auto-destroy")
+    told = translated(
+        language, "Server keys are destroyed automatically %(hours)s hours after you confirm"
+    ) % {"hours": "72"}
+    kept = translated(language, "(the city's data is not deleted)")
+    assert auto.text == f"{told} {kept}", auto.text
+    assert auto.find_element(By.ID, "form-data-kept").text == kept
+    assert auto.is_displayed()
+    assert not driver.find_elements(By.CSS_SELECTOR, "a #auto-destroy, summary #auto-destroy")
+    assert not auto.find_elements(By.CSS_SELECTOR, "a, b, strong, summary")
+    looks = _looks(driver, auto)
+    body = _looks(driver, driver.find_element(By.TAG_NAME, "body"))
+    assert looks["weight"] < 600 and looks["color"] == body["color"], (looks, body)
+    assert looks["cursor"] != "pointer", looks
+
+    # The fold: a quiet, optional aside (not bold, not the link colour); nothing to do, so
     # closed. Inside, by the waiting period, what the wait is for.
     summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
-    said = translated(
-        language,
-        "Automatic: server keys (not the city's data) destroyed %(hours)s hours"
-        " after you confirm. Open for an internal note.",
-    )
-    assert summary.text == said % {"hours": "72"}
+    assert summary.text == translated(language, "Internal note and waiting period (optional)")
+    quiet = _looks(driver, summary)
+    link = _looks(driver, driver.find_element(By.ID, "medium-record"))
+    assert quiet["weight"] < 600 and quiet["color"] != link["color"], (quiet, link)
     hint = driver.find_element(By.ID, "waiting_hint")
     assert not hint.is_displayed()
     summary.click()
@@ -84,6 +111,16 @@ def test_a_reason_chosen_and_details_left_empty_is_the_printed_reason(
     reason = driver.find_element(By.ID, "report-reason").text
     never = translated(language, "(internal notes are never printed)")
     assert reason == f"{chosen} {never}", reason
+
+
+def _looks(driver: WebDriver, element: WebElement) -> dict[str, Any]:
+    """How an element is drawn: its weight, colour and cursor as the browser computed them."""
+    looks: dict[str, Any] = driver.execute_script(
+        "var s = getComputedStyle(arguments[0]);"
+        " return {weight: parseInt(s.fontWeight, 10), color: s.color, cursor: s.cursor};",
+        element,
+    )
+    return looks
 
 
 def _middle(element: WebElement) -> float:

@@ -68,5 +68,11 @@ def test_the_first_screen_says_each_fact_once_and_in_view(
             banner = driver.find_element(By.CSS_SELECTOR, "#loss-result p.ok").text
             assert not any(ch.isdigit() for ch in banner), banner
             assert not box.find_elements(By.CSS_SELECTOR, "ul.answer-list")
+            # On paper the legend of the answers is read, not squinted at (twentieth
+            # session: at 8.5pt the newcomers found it too small): 9.5pt, 12.67 px.
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+            legend = driver.find_element(By.ID, "answer-legend")
+            assert float(legend.value_of_css_property("font-size").removesuffix("px")) >= 12.5
         finally:
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

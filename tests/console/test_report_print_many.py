@@ -157,7 +157,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
         assert "".join(event.split()) in first, event
     after = translate(
         language,
-        "If lost after %(at)s (as told: around %(told)s): %(answer)s.",
+        "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s.",
         {"told": "17:41", "at": "17:40:15", "answer": translate(language, "Not opened", {})},
     )
     # The answer at the time told before the other case (nineteenth session).

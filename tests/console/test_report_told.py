@@ -99,8 +99,9 @@ def _released(
 
 
 def _from_told(language: str, answer: str) -> str:
-    """The case of the time told, first under the answer (nineteenth session), naming it."""
-    msgid = "If lost after %(at)s (as told: around %(told)s): %(answer)s."
+    """The case of the time told, first under the answer (nineteenth session), naming it
+    first (twentieth session: the newcomers asked for the answer at the time told)."""
+    msgid = "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s."
     return _line(language, msgid, told="17:41", at="17:40:15", answer=_line(language, answer))
 
 

@@ -71,11 +71,7 @@ def test_loss_form_and_review_fit_a_laptop_screen(
         # printed (issue 12, fifteenth session: folded, it was left empty), and the folded
         # setting's summary on one line.
         summary = driver.find_element(By.CSS_SELECTOR, "#advanced summary")
-        folded = translated(
-            language,
-            "Automatic: server keys (not the city's data) destroyed %(hours)s hours"
-            " after you confirm. Open for an internal note.",
-        ) % {"hours": "72"}
+        folded = translated(language, "Internal note and waiting period (optional)")
         assert summary.text == folded, summary.text
         lines = driver.execute_script(
             "var r = document.createRange(); r.selectNodeContents(arguments[0]);"
