@@ -157,7 +157,9 @@ def test_after_the_opening_reports_the_time_as_typed(
             # pressed it); "Not sure" suggested, it says what answering it claims, not the
             # time typed (nineteenth session, tests/console/test_browser_unsure_first.py).
             after = driver.find_element(By.ID, "confirm-loss").text
-            assert after == translated(language, "Yes, sure: report and suspend")
+            assert after == translated(
+                language, "Yes, sure it was in hand at %(last)s: report and suspend"
+            ) % {"last": "17:40:15"}
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             if language == "ja":  # the checked-in picture (docs/console)
                 shoot(driver, screenshot_dir, "05b-close-opening")

@@ -84,7 +84,9 @@ def test_not_sure_comes_first_and_yes_carries_no_answer_where_it_is_suggested(
             # typed; no answer of the report beside it, nothing in the colour of "Not
             # opened" anywhere on the page, whose only "Not opened" was that one.
             yes = driver.find_element(By.ID, "choice-after")
-            assert yes.text == translated(language, "Yes, sure: report and suspend")
+            assert yes.text == translated(
+                language, "Yes, sure it was in hand at %(last)s: report and suspend"
+            ) % {"last": "17:40:15"}
             assert "17:41" not in yes.text
             assert not yes.find_elements(By.CSS_SELECTOR, ".answer-tag")
             assert translated(language, "Not opened") not in _shown(driver)

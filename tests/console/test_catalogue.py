@@ -309,7 +309,7 @@ def test_readme_quick_card_names_the_pages_labels() -> None:
     # (confirm_loss.html); what follows may change without the card's having to.
     answers = [
         next(m for m in catalogue if m.startswith(start))
-        for start in ("Yes, sure:", "No, lost before", "Not sure:")
+        for start in ("Yes, sure it was", "No, lost before", "Not sure:")
     ]
     ja_end = _quoted_ja(catalogue[question])
     assert f"停止ボタンの代わりに「{ja_end}」と聞かれ" in ja_asked, (ja_end, ja_asked)

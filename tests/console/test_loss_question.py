@@ -119,7 +119,7 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         # reports from (seventeenth session: "Report lost and suspend N containers", the
         # README card's step, was pressed for it). Suggested "Not sure": "Yes" claims what
         # the question asks to be sure of, not the time typed (nineteenth session).
-        "after": "Yes, sure: report and suspend",
+        "after": "Yes, sure it was in hand at 17:40:20: report and suspend",
         "before": "No, lost before 17:40:15: enter the earlier time",
         # The time told is kept as told (nineteenth session: "report lost from 17:40:15"
         # read as a time never told); what is counted, not from when (twentieth session:
@@ -145,7 +145,7 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             "17:40:20 にまだ手元にあったのは確かですか?"
         ),
         "suggested": "「17:41 頃」としか聞いていなければ「わからない」です。",
-        "after": "はい、確か: 届け出て停止",
+        "after": "はい、17:40:20 に手元にあったのは確か: 届け出て停止",
         "before": "いいえ、17:40:15 より前になくした: 前の時刻を入れ直す",
         "unsure": "わからない: 直前の鍵の発行も紛失後に数え、連絡の 17:41 頃も記録して停止",
         "report": "報告書: わからない \N{RIGHTWARDS ARROW} 紛失時刻しだい"
@@ -277,7 +277,7 @@ def test_the_question_says_the_release_to_the_second_however_the_time_was_typed(
     assert _question(minute)["question"] == said
     assert _question(second)["question"] == said
     # Both within 2 minutes after it: "Not sure" suggested, "Yes" with no answer beside it.
-    yes = "Yes, sure: report and suspend"
+    yes = "Yes, sure it was in hand at 17:40:15: report and suspend"
     assert _question(minute)["after"] == _question(second)["after"] == yes
 
 
