@@ -61,8 +61,12 @@ def test_the_first_screen_says_each_fact_once_and_in_view(
             assert driver.find_element(By.ID, "manager-line").text in read
             assert box.find_element(By.CSS_SELECTOR, ".answer-a").text in read
             driver.execute_script("arguments[0].id = 'answer-box'", box)
-            for element_id in ("print", "manager-line", "answer-box"):
+            # The press statement beside Print (twentieth session: below the answer, both
+            # newcomers found it only by scrolling): in view, the second stop of Tab.
+            for element_id in ("print", "press-statement", "manager-line", "answer-box"):
                 assert in_view(driver, element_id), (element_id, language)
+            tab_stops = driver.find_elements(By.CSS_SELECTOR, "main button, main a.button")
+            assert [b.get_attribute("id") for b in tab_stops[:2]] == ["print", "press-statement"]
             # Each fact once: the count of suspended containers (the manager's line, not
             # the banner too), and no container listed again as "depends".
             banner = driver.find_element(By.CSS_SELECTOR, "#loss-result p.ok").text
