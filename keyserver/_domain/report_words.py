@@ -128,7 +128,10 @@ def _event(
     """One container's releases on one side of the time told: its own answer there.
 
     With who and when (issue 12, nineteenth session: "Opened" over a container whose
-    opening was never confirmed, its own answer Possibly opened).
+    opening was never confirmed, its own answer Possibly opened), the label and that
+    answer first (twenty-first session: "“tried” Possibly opened: …" under "If lost
+    before …: Opened." was read as the medium's answer, both files opened). The console
+    passes the label in bold (report.html depends_events), the command as it is.
     """
     names: list[str | Message] = []
     for name in event["who"]:
@@ -141,7 +144,7 @@ def _event(
         "at": at(event["at"]),
     }
     if event["opened"]:
-        return N_("“%(label)s” %(answer)s: %(who)s opened it at %(at)s", **values)
+        return N_("%(label)s: %(answer)s — %(who)s opened it at %(at)s", **values)
     return N_(
-        "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed", **values
+        "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed", **values
     )

@@ -244,7 +244,7 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             }
             # Each container with its own answer (issue 12, nineteenth session).
             opening = translated(
-                language, "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"
+                language, "%(label)s: %(answer)s — %(who)s opened it at %(at)s"
             ) % {
                 "label": "late",
                 "answer": translated(language, "Opened"),
@@ -253,7 +253,7 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             }
             release = translated(
                 language,
-                "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
+                "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed",
             ) % {
                 "label": "tried",
                 "answer": translated(language, "Possibly opened"),

@@ -66,7 +66,9 @@ def _depends_lines(page: str) -> list[tuple[int, str]]:
     ):
         if case:
             said.append((0, text_of(case)))
-        said += [(2, text_of(e)) for e in re.findall(r"<li>(.*?)</li>", events, re.S)]
+        # A container's line as read: its label in bold is part of it ("late: Opened").
+        lines = re.findall(r"<li\b[^>]*>(.*?)</li>", events, re.S)
+        said += [(2, text_of(re.sub(r"</?strong>", "", e))) for e in lines]
     return said
 
 

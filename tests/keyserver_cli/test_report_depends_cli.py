@@ -61,7 +61,7 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
         # The container named with its own answer (issue 12, nineteenth session).
         event = _line(
             language,
-            "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
+            "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed",
             label="export",
             answer=_line(language, "Possibly opened"),
             who=who,
