@@ -1,16 +1,15 @@
-"""The official's commands after a loss: media, report-loss, suspend/restore/destroy, report.
+"""The official's commands after a loss: media, report-loss, suspend/restore/destroy.
 
 spec §cli, §media: everything here names a medium, a container or an issuer that an
 official typed under stress. The server matches media by their canonical key and answers
 ``not-found`` with the nearest existing names; these handlers show what a destructive or
 short-waiting action will affect (count and labels) and ask ONCE before doing it
-(``--yes`` for scripts), and render the medium report's three-way answer with the times
-in the display zone.
+(``--yes`` for scripts). The medium report's text is keyserver/_cli/medium_report.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,35 +18,14 @@ from keyserver._cli.approvals import affects_line, print_requested
 from keyserver._cli.backend import Action, Backend, Scope
 from keyserver._cli.config import parse_duration
 from keyserver._cli.errors import EXIT_OK, EXIT_USAGE, CliError
-from keyserver._domain import people
-from keyserver._domain.answers import answer_first, as_read, depends_views
 from keyserver._domain.durations import format_duration
 from keyserver._domain.i18n import N_, Message, ngettext
-from keyserver._domain.report_words import answer_name, depends_said, meanings, told_view
 from keyserver._domain.settings import Settings
 
 if TYPE_CHECKING:
     from keyserver._cli.context import Context
 
-REPORT_COLUMNS = ("seq", "at", "actor", "action", "kind", "outcome", "reason", "remote")
-CHANGE_COLUMNS = ("seq", "at", "actor", "action", "cause", "reason")
 MEDIA_COLUMNS = ("medium", "containers", "states", "lost_at", "loss_reported_at", "created_at")
-SUMMARY_KEYS = (
-    "container_id",
-    "label",
-    "people",
-    "issuer",
-    "state",
-    "suspend_cause",
-    "answer",
-    "lost_at",
-    "loss_reported_at",
-    "destroy_after",
-    "destroyed_at",
-    "releases_after_loss",
-    "confirmed_after_loss",
-    "last_confirmed_open_before_loss",
-)
 # Labels listed in a confirmation before "... and N more".
 PREVIEW_LABELS = 10
 _DEFAULT_SHORT_WAIT: timedelta = Settings(database_url="sqlite://").short_waiting_period
@@ -232,8 +210,11 @@ def _short_wait(ctx: Context) -> timedelta:
     return parse_duration(text, flag="short_waiting_period") if text else _DEFAULT_SHORT_WAIT
 
 
-def _time_option(text: str | None, option: str) -> str | None:
-    """A time option as RFC 3339 (a time without an offset is refused: ambiguous)."""
+def time_option(text: str | None, option: str) -> str | None:
+    """A time option as RFC 3339 (a time without an offset is refused: ambiguous).
+
+    ``report-loss --lost-at/--told-at`` and ``report --since`` (medium_report.py).
+    """
     if text is None:
         return None
     try:
@@ -259,8 +240,8 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
     if a.now and a.waiting_period:
         raise CliError(N_("--now and --waiting-period exclude each other"), exit_code=EXIT_USAGE)
     wait = parse_duration(a.waiting_period, flag="--waiting-period") if a.waiting_period else None
-    lost_at = _time_option(a.lost_at, "--lost-at")
-    told_at = _time_option(a.told_at, "--told-at")
+    lost_at = time_option(a.lost_at, "--lost-at")
+    told_at = time_option(a.told_at, "--told-at")
 
     if a.now:
         _confirm_listing(ctx, b, "medium", a.medium, CONFIRM_DESTROY)
@@ -343,115 +324,4 @@ def cmd_media(ctx: Context, b: Backend) -> int:
     ctx.out.rows(page.get("media", []), MEDIA_COLUMNS, title=N_("media"))
     if page.get("next"):
         ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
-    return EXIT_OK
-
-
-def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str, named: set[str]) -> None:
-    """What the answer is either side of the time told (answers.depends_view).
-
-    In the console's report's lines (report_words.depends_said): a line per case, the time
-    told's first, and under each, indented, a line per container it names, who and when
-    in the display zone. ``named``: the readers said so far (who they are is said once).
-    """
-    if view is None:
-        return
-    out = ctx.out
-
-    def at(value: Any) -> str:
-        return out.time(str(value))
-
-    def join(names: Sequence[str | Message]) -> str:
-        return ", ".join(out.say(n) for n in names)
-
-    for line, events in depends_said(view, told, at, named, join):
-        out.text(line)
-        for event in events:
-            out.text(event, indent=2)
-
-
-def _say_times(ctx: Context, doc: dict[str, Any]) -> None:
-    """The time of loss, or the time told and the period covered, as the report's facts.
-
-    Issue 12, twentieth session (the console's words): the time told is said as told
-    ("around 17:41 (as told)", to the minute unless told with seconds), and what the
-    report covers as a period from the earlier time; a report whose window is not its
-    time of loss (``--since``) says that period too.
-    """
-    out = ctx.out
-    told, lost, start = told_view(doc), doc.get("lost_at"), doc.get("window_start")
-    if told is not None:
-        shown = out.time(str(told["at"]), seconds=told["seconds"])
-        _fact(ctx, N_("Lost at"), N_("around %(at)s (as told)", at=shown))
-    elif lost:
-        _fact(ctx, N_("Lost at"), out.time(str(lost)))
-    if start and (told is not None or start != lost):
-        _fact(ctx, N_("Period covered"), N_("from %(at)s", at=out.time(str(start))))
-
-
-def _fact(ctx: Context, name: Message, value: str | Message) -> None:
-    """One fact of the report as a line: the console's row name, then its value."""
-    ctx.out.text(f"{ctx.out.say(name)}: {ctx.out.say(value)}")
-
-
-def cmd_report(ctx: Context, b: Backend) -> int:
-    """``report --medium M [--since T]``: was it opened after the loss? (three-way).
-
-    Issue 12, twenty-first session: said in the console's report's words (one catalogue,
-    report_words): the answer's name, the lines it depends on the time of loss, the time
-    told and the period covered, and what each answer said means; ``--json`` unchanged.
-    """
-    a = ctx.args
-
-    doc = b.medium_report(a.medium, since=_time_option(a.since, "--since"))
-    if ctx.out.as_json:
-        ctx.out.json(doc)
-        return EXIT_OK
-    medium = str(doc.get("medium", a.medium))
-    read = as_read(doc.get("answer"), doc.get("answer_from_told_at"))
-    ctx.out.text(N_("Medium %(medium)s: %(answer)s", medium=medium, answer=answer_name(read)))
-    containers = doc.get("containers", [])
-    told = told_view(doc)
-    # Said once where first named, on the whole text as on the console's page.
-    named: set[str] = set()
-    depends, depends_each = depends_views(doc) if doc.get("told_at") else (None, {})
-    # As told: to the minute unless told with seconds (told_view; None when the time told is
-    # the time of loss, where no line depends on it).
-    seconds = told is None or bool(told["seconds"])
-    told_at = ctx.out.time(str(doc["told_at"]), seconds=seconds) if doc.get("told_at") else ""
-    _say_depends(ctx, depends, told_at, named)
-    _say_times(ctx, doc)
-    # spec §report "How many people": the writers' declarations, an upper bound.
-    bound = [ctx.out.say(part) for part in people.up_to_said(doc)]
-    if bound:
-        ctx.out.text(N_("Personal data: %(said)s", said=" / ".join(bound)))
-    # What the answers said mean, as the printed report's legend (it is read by people
-    # who never saw the console; a terminal's text is pasted into mails the same way):
-    # those the text says, the depends lines' either side of the time told included.
-    said = {read}
-    for c in containers:
-        said |= {c.get("answer"), c.get("answer_from_told_at")}
-        said.add(as_read(c.get("answer"), c.get("answer_from_told_at")))
-    for line in meanings(said):
-        ctx.out.text(line)
-    # The answer first, as on the console's report (issue 12); --json keeps the id order.
-    for container in answer_first(containers):
-        summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
-        summary["answer"] = ctx.out.say(
-            answer_name(as_read(container.get("answer"), container.get("answer_from_told_at")))
-        )
-        if summary.get("people") is None:
-            summary.pop("people", None)  # not declared: said nothing, never "0 people"
-        else:
-            summary["people"] = ctx.out.say(people.said(summary["people"]))
-        last = container.get("last_confirmed_open_before_loss")
-        if isinstance(last, dict):
-            at = ctx.out.cell("at", last.get("at"))
-            summary["last_confirmed_open_before_loss"] = (
-                f"{at} {last.get('actor')} ({last.get('remote')})"
-            )
-        ctx.out.record(summary, title=N_("medium %(name)s", name=medium))
-        if doc.get("told_at"):
-            _say_depends(ctx, depends_each.get(container["container_id"]), told_at, named)
-        ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title=N_("changes"))
-        ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title=N_("attempts"))
     return EXIT_OK

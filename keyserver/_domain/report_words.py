@@ -80,6 +80,54 @@ def told_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"at": doc["told_at"], "seconds": told.second != 0}
 
 
+def before_told(container: Mapping[str, Any], told_seq: int | None) -> dict[str, int] | None:
+    """How many of a container's counted rows came before the time told (spec §report).
+
+    Issue 12, nineteenth session (the lead's newcomers, both languages): under "Depends on
+    the time of loss" the box said "Keys released after the loss 1 / Openings confirmed
+    after the loss 1", counted from the earlier time the report uses, and a manager
+    reported "opened after the loss". The box now says what the counts start from and how
+    many of them came before the time told (``told_seq``: the audit order, never the
+    clock). None without a time told.
+    """
+    if told_seq is None:
+        return None
+    early = [a["kind"] for a in container["attempts"] if int(a["seq"]) < told_seq]
+    return {"release": early.count("release"), "confirmed": early.count("confirmed")}
+
+
+def counted_said(n: int, early: int, since: str, told: str) -> Message:
+    """A count of the period covered, with where its rows fall against the time told.
+
+    As the console's report's box says it (report.html counted_early; issue 12, twentieth
+    session: "since 19:28:53 … (all before 19:30)" read as a contradiction; one plain
+    phrase per case instead). ``n``: the rows counted from ``since`` (the time of loss);
+    ``early``: those before the time told (before_told); ``since`` and ``told``: the
+    times as the reader shows them.
+    """
+    number, first = f"{n:,}", f"{early:,}"  # grouped as both languages group it (1,024)
+    if not n:
+        return N_("none since %(since)s", since=since)
+    if early == n:
+        return N_(
+            "%(n)s, between %(since)s and the time told (around %(told)s)",
+            n=number,
+            since=since,
+            told=told,
+        )
+    if early:
+        return N_(
+            "%(n)s: %(early)s between %(since)s and the time told (around %(told)s), %(later)s"
+            " after it",
+            n=number,
+            early=first,
+            later=f"{n - early:,}",
+            since=since,
+            told=told,
+        )
+    return N_("%(n)s, all after the time told (around %(told)s)", n=number, told=told)
+
+
 def depends_said(
     view: Mapping[str, Any],
     told: str,

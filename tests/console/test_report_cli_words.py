@@ -4,11 +4,12 @@ twenty-first session).
 An official at a terminal, or a script mailing the text, reads the same medium's report as
 the one on the console: the answer's name, the lines of "Depends on the time of loss" (the
 time told's case first, a line per container under each case, who the reader is said
-once) and the time told. The command kept the older words ("depends on the time of loss
-(the answer either side…)", "the city's reader NAME"): two texts for one fact. Here both
-read one report of the review's "Not sure" stories (tests/console/test_report_told.py),
-over a real socket, in Japanese and English: the command's lines are the console's, the
-dates and offsets a terminal writes in full aside.
+once), the time told, each container's counts and its tables' headings. The command kept
+the older words ("depends on the time of loss (the answer either side…)", "the city's
+reader NAME"): two texts for one fact. Here both read one report of the review's "Not
+sure" stories (tests/console/test_report_told.py), over a real socket, in Japanese and
+English: the command's lines are the console's, the dates and offsets a terminal writes in
+full aside.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from keyserver._domain.settings import Settings
 from tests.console.test_report_told import LOST, TOLD, _answer_box, _pages, _report_loss
 from tests.support.loss_form import MEDIUM
 from tests.support.loss_review import facts, text_of
-from tests.support.openings import OPENINGS, opened
+from tests.support.openings import OPENINGS, box_rows, opened
 from tests.support.processes import clean_env
 
 # The clerk's opening of "late" just before the time told, and with it: nothing else; a
@@ -72,18 +73,29 @@ def _depends_lines(page: str) -> list[tuple[int, str]]:
     return said
 
 
-def _record_answers(lines: list[str], language: str) -> dict[str, str]:
-    """Each container's record in the command's text: its label and its answer row."""
-    label, answer = (translate(language, key, {}) for key in ("label", "answer"))
-    found: dict[str, str] = {}
-    current = None
+def _records(lines: list[str], language: str) -> dict[str, dict[str, str]]:
+    """Each container's record in the command's text, by its label: its rows, name to
+    value (a two-column table: the name, then two blanks or more, then the value)."""
+    label = translate(language, "label", {})
+    found: dict[str, dict[str, str]] = {}
+    rows: dict[str, str] = {}
     for line in lines:
-        name, _, value = line.strip().partition(" ")
-        if name == label:
-            current = value.strip()
-        elif name == answer and current is not None:
-            found[current] = value.strip()
+        row = re.match(r"^(\S.*?)\s{2,}(\S.*?)\s*$", line)
+        if row is None:
+            continue
+        if row[1] == label:
+            rows = found.setdefault(row[2], {})
+        rows[row[1]] = row[2]
     return found
+
+
+# The counts of a container's box, under a time told and without one (report.html).
+COUNTS = (
+    "Keys given to readers",
+    "Openings confirmed",
+    "Keys given to readers after the loss",
+    "Openings confirmed after the loss",
+)
 
 
 @pytest.mark.parametrize("story", list(STORIES))
@@ -117,11 +129,30 @@ def test_the_command_says_the_console_reports_lines(
             # The time told, as the page's first fact says it ("around 17:41 (as told)").
             name, value = facts(page)[0]
             assert f"{name}: {value}" in shown, (story, language, lines)
-            # Each container's answer by the name its section's heading gives it.
+            # Each container's answer by the name its section's heading gives it, and its
+            # counts in its box's words (twentieth session: "after the loss 1" under a time
+            # told was reported as "opened after the loss").
             headings = {
                 label: html.unescape(answer)
                 for label, answer in re.findall(
                     r"<h2>(\S+) <span class=\"answer-tag[^\"]*\">(.*?)</span></h2>", page
                 )
             }
-            assert _record_answers(lines, language) == headings, (story, language, lines)
+            records = _records(lines, language)
+            answer = translate(language, "answer", {})
+            assert {k: r[answer] for k, r in records.items()} == headings, (story, lines)
+            counts = {translate(language, name, {}) for name in COUNTS}
+            for label, rows in box_rows(page).items():
+                counted = [(name, value) for name, value in rows if name in counts]
+                assert len(counted) == 2, rows
+                said_counts = [
+                    (name, _as_on_the_page(records[label].get(name, ""))) for name, _ in counted
+                ]
+                assert said_counts == counted, (story, language, lines)
+                # Its tables under the page's headings: key requests, not "attempts".
+                since = "2026-12-03 17:40:15 +09:00"
+                for msgid, values in (
+                    ("Key requests for %(label)s since %(at)s", {"label": label, "at": since}),
+                    ("Suspensions, restores and destroys since the loss", {}),
+                ):
+                    assert translate(language, msgid, values) in [x.strip() for x in lines]

@@ -18,9 +18,10 @@ from typing import Any
 from keyserver._domain.answers import as_read
 from keyserver._domain.lifecycle import State
 
-# The time told's own row: one decision for the console's report, its press statement and
-# ``keyserver report`` (issue 12, twenty-first session), kept importable from here.
-from keyserver._domain.report_words import told_view
+# The time told's own row and the counts before it: one decision for the console's report,
+# its press statement and ``keyserver report`` (issue 12, twenty-first session), kept
+# importable from here.
+from keyserver._domain.report_words import before_told, told_view
 
 __all__ = ["before_told", "legend_answers", "manager_view", "read_answer", "told_view"]
 
@@ -60,22 +61,6 @@ def _held(container: dict[str, Any]) -> bool:
     return state == State.SUSPENDED.value or (
         state == State.PENDING.value and bool(container.get("suspend_cause"))
     )
-
-
-def before_told(container: dict[str, Any], told_seq: int | None) -> dict[str, int] | None:
-    """How many of a container's counted rows came before the time told (spec §report).
-
-    Issue 12, nineteenth session (the lead's newcomers, both languages): under "Depends on
-    the time of loss" the box said "Keys released after the loss 1 / Openings confirmed
-    after the loss 1", counted from the earlier time the report uses, and a manager
-    reported "opened after the loss". The box now says what the counts start from and how
-    many of them came before the time told (``told_seq``: the audit order, never the
-    clock). None without a time told.
-    """
-    if told_seq is None:
-        return None
-    early = [a["kind"] for a in container["attempts"] if int(a["seq"]) < told_seq]
-    return {"release": early.count("release"), "confirmed": early.count("confirmed")}
 
 
 def legend_answers(
