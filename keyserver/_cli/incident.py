@@ -10,7 +10,7 @@ in the display zone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +20,10 @@ from keyserver._cli.backend import Action, Backend, Scope
 from keyserver._cli.config import parse_duration
 from keyserver._cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from keyserver._domain import people
-from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
+from keyserver._domain.answers import answer_first, as_read, depends_views
 from keyserver._domain.durations import format_duration
 from keyserver._domain.i18n import N_, Message, ngettext
+from keyserver._domain.report_words import answer_name, depends_said, meanings, told_view
 from keyserver._domain.settings import Settings
 
 if TYPE_CHECKING:
@@ -345,98 +346,60 @@ def cmd_media(ctx: Context, b: Backend) -> int:
     return EXIT_OK
 
 
-# spec §report: the three-way answer, said in full (the protocol's word alone is terse).
-_ANSWERS: dict[str, Message] = {
-    "opened": N_("opened: a key was released and the reader confirmed the opening"),
-    "possibly opened": N_(
-        "possibly opened: a key was released without confirmation "
-        "(the password may have been right)"
-    ),
-    "not opened": N_("not opened: no key was released"),
-    # spec §report told_at: the answer from the time told differs (answers.as_read).
-    DEPENDS: N_("depends on the time of loss (the answer either side of the time told below)"),
-}
-NO_LOSS = N_("no loss reported for this medium")
-# The answers either side of the time told, in the console's words (one catalogue).
-_SHORT = {
-    "opened": N_("Opened"),
-    "possibly opened": N_("Possibly opened"),
-    "not opened": N_("Not opened"),
-}
+def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str, named: set[str]) -> None:
+    """What the answer is either side of the time told (answers.depends_view).
 
-
-def _say_depends(ctx: Context, view: dict[str, Any] | None, told: Any) -> None:
-    """What the answer is either side of the time told, a line each (answers.depends_view).
-
-    Issue 12, eighteenth session: as the console's report and its print say it, who
-    (principal and role: a key released to read is a reader's, spec §roles) and when,
-    in the display zone.
+    In the console's report's lines (report_words.depends_said): a line per case, the time
+    told's first, and under each, indented, a line per container it names, who and when
+    in the display zone. ``named``: the readers said so far (who they are is said once).
     """
     if view is None:
         return
+    out = ctx.out
 
     def at(value: Any) -> str:
-        return ctx.out.cell("at", value).plain
+        return out.time(str(value))
 
-    def events(found: list[dict[str, Any]]) -> str:
-        said = []
-        for e in found:
-            who = ", ".join(ctx.out.say(N_("the city's reader %(name)s", name=n)) for n in e["who"])
-            # Each container with its own answer on that side, as the console's report
-            # says it (issue 12, nineteenth session).
-            values = {
-                "label": e["label"],
-                "answer": _SHORT[e["answer"]],
-                "who": who,
-                "at": at(e["at"]),
-            }
-            said.append(
-                N_("“%(label)s” %(answer)s: %(who)s opened it at %(at)s", **values)
-                if e["opened"]
-                else N_(
-                    "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
-                    **values,
-                )
-            )
-        return ", ".join(ctx.out.say(m) for m in said)
+    def join(names: Sequence[str | Message]) -> str:
+        return ", ".join(out.say(n) for n in names)
 
-    # The answer at the time told first, then the other case, as the console's report
-    # says them (issue 12, nineteenth session).
-    before, after = view["before"], view["from_told"]
-    said = {"told": at(told), "at": at(after["at"]), "answer": _SHORT[after["answer"]]}
-    if after["events"]:
-        ctx.out.text(
-            N_(
-                "If it was lost at the time told (around %(told)s), or at any time after"
-                " %(at)s: %(answer)s — %(events)s.",
-                **said,
-                events=events(after["events"]),
-            )
-        )
-    else:
-        ctx.out.text(
-            N_(
-                "If it was lost at the time told (around %(told)s), or at any time after"
-                " %(at)s: %(answer)s.",
-                **said,
-            )
-        )
-    ctx.out.text(
-        N_(
-            "If it was lost before %(at)s: %(answer)s — %(events)s.",
-            at=at(before["at"]),
-            answer=_SHORT[before["answer"]],
-            events=events(before["events"]),
-        )
-    )
+    for line, events in depends_said(view, told, at, named, join):
+        out.text(line)
+        for event in events:
+            out.text(event, indent=2)
 
 
-def _answer_text(answer: str | None) -> Message:
-    return _ANSWERS.get(answer or "", NO_LOSS)
+def _say_times(ctx: Context, doc: dict[str, Any]) -> None:
+    """The time of loss, or the time told and the period covered, as the report's facts.
+
+    Issue 12, twentieth session (the console's words): the time told is said as told
+    ("around 17:41 (as told)", to the minute unless told with seconds), and what the
+    report covers as a period from the earlier time; a report whose window is not its
+    time of loss (``--since``) says that period too.
+    """
+    out = ctx.out
+    told, lost, start = told_view(doc), doc.get("lost_at"), doc.get("window_start")
+    if told is not None:
+        shown = out.time(str(told["at"]), seconds=told["seconds"])
+        _fact(ctx, N_("Lost at"), N_("around %(at)s (as told)", at=shown))
+    elif lost:
+        _fact(ctx, N_("Lost at"), out.time(str(lost)))
+    if start and (told is not None or start != lost):
+        _fact(ctx, N_("Period covered"), N_("from %(at)s", at=out.time(str(start))))
+
+
+def _fact(ctx: Context, name: Message, value: str | Message) -> None:
+    """One fact of the report as a line: the console's row name, then its value."""
+    ctx.out.text(f"{ctx.out.say(name)}: {ctx.out.say(value)}")
 
 
 def cmd_report(ctx: Context, b: Backend) -> int:
-    """``report --medium M [--since T]``: was it opened after the loss? (three-way)."""
+    """``report --medium M [--since T]``: was it opened after the loss? (three-way).
+
+    Issue 12, twenty-first session: said in the console's report's words (one catalogue,
+    report_words): the answer's name, the lines it depends on the time of loss, the time
+    told and the period covered, and what each answer said means; ``--json`` unchanged.
+    """
     a = ctx.args
 
     doc = b.medium_report(a.medium, since=_time_option(a.since, "--since"))
@@ -444,38 +407,38 @@ def cmd_report(ctx: Context, b: Backend) -> int:
         ctx.out.json(doc)
         return EXIT_OK
     medium = str(doc.get("medium", a.medium))
-    since = doc.get("window_start")
-    ctx.out.text(
-        N_(
-            "Medium %(medium)s: %(answer)s (since %(since)s)",
-            medium=medium,
-            answer=_answer_text(as_read(doc.get("answer"), doc.get("answer_from_told_at"))),
-            since=ctx.out.cell("at", since).plain if since else "-",
-        )
-    )
+    read = as_read(doc.get("answer"), doc.get("answer_from_told_at"))
+    ctx.out.text(N_("Medium %(medium)s: %(answer)s", medium=medium, answer=answer_name(read)))
+    containers = doc.get("containers", [])
+    told = told_view(doc)
+    # Said once where first named, on the whole text as on the console's page.
+    named: set[str] = set()
+    depends, depends_each = depends_views(doc) if doc.get("told_at") else (None, {})
+    # As told: to the minute unless told with seconds (told_view; None when the time told is
+    # the time of loss, where no line depends on it).
+    seconds = told is None or bool(told["seconds"])
+    told_at = ctx.out.time(str(doc["told_at"]), seconds=seconds) if doc.get("told_at") else ""
+    _say_depends(ctx, depends, told_at, named)
+    _say_times(ctx, doc)
     # spec §report "How many people": the writers' declarations, an upper bound.
     bound = [ctx.out.say(part) for part in people.up_to_said(doc)]
     if bound:
         ctx.out.text(N_("Personal data: %(said)s", said=" / ".join(bound)))
-    containers = doc.get("containers", [])
-    told = doc.get("told_at")
-    depends, depends_each = depends_views(doc) if told else (None, {})
-    if told:
-        _say_depends(ctx, depends, told)
-        # spec §report: the window starts before the time the official was told (the
-        # console's "Not sure" answer), said beside it as the console's report does.
-        ctx.out.text(
-            N_(
-                "Time told: around %(at)s (the report counts from the time of loss before it,"
-                " to include the key releases just before it)",
-                at=ctx.out.cell("at", told).plain,
-            )
-        )
+    # What the answers said mean, as the printed report's legend (it is read by people
+    # who never saw the console; a terminal's text is pasted into mails the same way):
+    # those the text says, the depends lines' either side of the time told included.
+    said = {read}
+    for c in containers:
+        said |= {c.get("answer"), c.get("answer_from_told_at")}
+        said.add(as_read(c.get("answer"), c.get("answer_from_told_at")))
+    for line in meanings(said):
+        ctx.out.text(line)
     # The answer first, as on the console's report (issue 12); --json keeps the id order.
     for container in answer_first(containers):
         summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
-        read = as_read(container.get("answer"), container.get("answer_from_told_at"))
-        summary["answer"] = ctx.out.say(_answer_text(read))
+        summary["answer"] = ctx.out.say(
+            answer_name(as_read(container.get("answer"), container.get("answer_from_told_at")))
+        )
         if summary.get("people") is None:
             summary.pop("people", None)  # not declared: said nothing, never "0 people"
         else:
@@ -487,8 +450,8 @@ def cmd_report(ctx: Context, b: Backend) -> int:
                 f"{at} {last.get('actor')} ({last.get('remote')})"
             )
         ctx.out.record(summary, title=N_("medium %(name)s", name=medium))
-        if told:
-            _say_depends(ctx, depends_each.get(container["container_id"]), told)
+        if doc.get("told_at"):
+            _say_depends(ctx, depends_each.get(container["container_id"]), told_at, named)
         ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title=N_("changes"))
         ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title=N_("attempts"))
     return EXIT_OK

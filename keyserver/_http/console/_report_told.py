@@ -13,27 +13,16 @@ an answer.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from keyserver._domain.answers import as_read
 from keyserver._domain.lifecycle import State
 
+# The time told's own row: one decision for the console's report, its press statement and
+# ``keyserver report`` (issue 12, twenty-first session), kept importable from here.
+from keyserver._domain.report_words import told_view
 
-def told_view(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The loss report's time told, shown as its own row above the time counted from.
-
-    Issue 12, seventeenth session: to the minute unless it was told with seconds. None: no
-    time told (every report before migration 0014, or the time as typed), shown as before;
-    nor when it is the time of loss itself (issue 12, twentieth session: two rows of one
-    time, "around" beside the exact one, read as two times).
-    """
-    if not doc.get("told_at"):
-        return None
-    told = datetime.fromisoformat(str(doc["told_at"]))
-    if doc.get("lost_at") and told == datetime.fromisoformat(str(doc["lost_at"])):
-        return None
-    return {"at": doc["told_at"], "seconds": told.second != 0}
+__all__ = ["before_told", "legend_answers", "manager_view", "read_answer", "told_view"]
 
 
 def read_answer(report: dict[str, Any]) -> str | None:
