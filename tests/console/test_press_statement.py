@@ -175,19 +175,27 @@ def test_each_file_is_said_under_its_own_answer(
         {"at": "17:40:15", "answers": ("" if language == "ja" else " ").join(groups)},
     )
     assert lines == [told, before]
-    # The rule, whatever the words: a sentence that says "Opened" (not as part of
-    # "Possibly opened") names no file whose opening was not confirmed, and each file's
-    # sentence says its own answer.
-    quoted = "「%s」" if language == "ja" else "“%s”"
     for line in lines:
-        for sentence in re.split(r"(?<=[.。])\s*", line):
-            alone = sentence.replace(answer("Possibly opened"), "")
-            if quoted % "late" in sentence:
-                assert answer("Opened") in alone, sentence
-            for unconfirmed in ("tried", "kept"):
-                if quoted % unconfirmed in sentence:
-                    assert answer("Possibly opened") in sentence, sentence
-                    assert answer("Opened") not in alone, sentence
+        _each_under_its_own_answer(language, line, opened=["late"], unconfirmed=["tried", "kept"])
+
+
+def _each_under_its_own_answer(
+    language: str, line: str, opened: list[str], unconfirmed: list[str]
+) -> None:
+    """The rule, whatever the words: a sentence that says "Opened" (not as part of
+    "Possibly opened") names no file whose opening was not confirmed, and each file's
+    sentence says its own answer."""
+    said_opened, possibly = (translate(language, a, {}) for a in ("Opened", "Possibly opened"))
+    quoted = "「%s」" if language == "ja" else "“%s”"
+    for sentence in re.split(r"(?<=[.。])\s*", line):
+        alone = sentence.replace(possibly, "")
+        for label in opened:
+            if quoted % label in sentence:
+                assert said_opened in alone, sentence
+        for label in unconfirmed:
+            if quoted % label in sentence:
+                assert possibly in sentence, sentence
+                assert said_opened not in alone, sentence
 
 
 ANSWERS = {
@@ -256,18 +264,45 @@ def test_the_contact_the_city_set_is_on_the_statement(settings: Settings, consol
     assert translate("ja", "Contact: %(contact)s", {"contact": contact}) in said, said
 
 
-def test_the_statement_gives_the_reports_caution_without_names(
-    settings: Settings, console_url: str
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_statement_gives_the_reports_caution_each_file_under_its_own_answer(
+    settings: Settings, console_url: str, language: str
 ) -> None:
-    # The clerk's opening 30 s before the time of loss reported, none after: "Not opened",
-    # and the report's caution (had it been lost before then: "Opened"), by role only.
-    with opened(settings, console_url, {"late": OPENINGS["late"]}, None, names=NAMES) as world:
-        _report_lost(world, OPENINGS["late"] + timedelta(seconds=30))
-        session = signed_in_session(console_url, world.tokens["official"], "en")
+    """The clerk's opening of "late" and a key of "tried" given (its opening never
+    confirmed) 30 s before the time of loss reported, none after: "Not opened", and the
+    report's caution (had it been lost before then: "Opened"), by role only.
+
+    Issue 12, twenty-first session: the caution said "Just before the time of loss an
+    authorised city account opened “late” … and the key of “tried” was given …: had it
+    been lost before then, the answer would be Opened", the unconfirmed key in the clause
+    of the opening before "Opened", as the depends lines did: each file under its own
+    answer now, as they say it."""
+    late = OPENINGS["late"]
+    with opened(settings, console_url, {"late": late}, {"tried": late}, names=NAMES) as world:
+        _report_lost(world, late + timedelta(seconds=30))
+        session = signed_in_session(console_url, world.tokens["official"], language)
         page = session.get(f"{console_url}/console/medium/press?name={MEDIUM}", timeout=30)
     caution = _plain(page.text.split('id="press-caution">', 1)[1].split("</p>", 1)[0])
-    assert caution == (
-        "Just before the time of loss an authorised city account opened “late” at 17:40:15:"
-        " had it been lost before then, the answer would be Opened."
+    groups = [
+        translate(
+            language,
+            "%(answer)s: %(files)s.",
+            {"answer": translate(language, key, {}), "files": translate(language, msgid, values)},
+        )
+        for key, msgid, values in (
+            ("Opened", OPENED_FILE, {"label": "late", "at": "17:40:15"}),
+            ("Possibly opened", RELEASED_FILE, {"label": "tried", "at": "17:40:15"}),
+        )
+    ]
+    assert caution == translate(
+        language,
+        "Had it been lost before %(at)s, just before the time of loss, the answer would be"
+        " %(answer)s — %(answers)s",
+        {
+            "at": "17:40:15",
+            "answer": translate(language, "Opened", {}),
+            "answers": ("" if language == "ja" else " ").join(groups),
+        },
     )
+    _each_under_its_own_answer(language, caution, opened=["late"], unconfirmed=["tried"])
     assert "@" not in _plain(page.text.split("<main", 1)[1].split("</main>", 1)[0])

@@ -34,7 +34,7 @@ from keyserver._http.console._documents import MEDIUM_REPORT, verify_command
 from keyserver._http.console._page import SignedInPage
 from keyserver._http.console._report_told import manager_view, read_answer, told_view
 from keyserver._http.console._routes_media import medium_url
-from keyserver._http.console._routes_report import close_to_loss
+from keyserver._http.console._routes_report import close_to_loss, confirmed
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 # The contact every refusal carries until the city sets its own (settings ``contact``):
@@ -60,11 +60,20 @@ def _side(side: dict[str, Any]) -> dict[str, Any]:
     (answers.depends_view), and an unconfirmed key is never said under "Opened".
     """
     events = [_event(e) for e in side["events"]]
+    return {**side, "events": events, "groups": _grouped(events)}
+
+
+def _grouped(events: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Events under their own answers, opened first, as (answer, events) with some.
+
+    One grouping for the two cases of "depends on the time of loss" and the caution
+    (press_view): an unconfirmed key is never said under "Opened".
+    """
     groups = [
         (answer, [e for e in events if e["opened"] is opened])
         for answer, opened in (("opened", True), ("possibly opened", False))
     ]
-    return {**side, "events": events, "groups": [(a, found) for a, found in groups if found]}
+    return [(a, found) for a, found in groups if found]
 
 
 def press_view(doc: dict[str, Any], close: dict[str, Any] | None) -> dict[str, Any]:
@@ -81,13 +90,20 @@ def press_view(doc: dict[str, Any], close: dict[str, Any] | None) -> dict[str, A
     caution = None
     if cautioned:
         assert close is not None
-        caution = {
-            "answer": close["before"],
-            "events": [
-                {"label": e["label"], "at": e["at"], "opened": bool(e["confirmed"])}
-                for e in close["differing"] or [close["named"]]
-            ],
-        }
+        # Issue 12, twenty-first session: "Just before the time of loss an authorised city
+        # account opened “A” … and the key of “B” was given …, its opening not confirmed: …
+        # the answer would be Opened" put an unconfirmed key in the clause of a confirmed
+        # opening, as the depends lines did (_side). Each file once, under its own answer:
+        # its confirmed opening where it has one (a wrong password beside it changes
+        # nothing), else its key given, opened where its receipt came after the time of loss
+        # (_routes_report.confirmed); in time order (close_view's).
+        chosen: dict[str, dict[str, Any]] = {}
+        for e in close["differing"] or [close["named"]]:
+            kept = chosen.get(e["container_id"])
+            if kept is None or (confirmed(e) and not kept["opened"]):
+                chosen[e["container_id"]] = {**_event(e), "opened": confirmed(e)}
+        events = sorted(chosen.values(), key=lambda e: str(e["at"]))
+        caution = {"answer": close["before"], "at": events[0]["at"], "groups": _grouped(events)}
     # Each answer (worst first, as answer_first orders them) with its files' labels, only
     # where they differ: one answer says it for all.
     each: dict[str | None, list[str]] = {}
