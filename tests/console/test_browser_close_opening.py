@@ -291,7 +291,9 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
             assert ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") in facts
             told = driver.find_element(By.ID, "told-at").text
-            assert told == translated(language, "around %(at)s (as told)") % {"at": "17:41"}
+            at = "2026/12/03 17:41" if language == "ja" else "3 Dec 2026, 17:41"
+            said = translated(language, "around %(at)s (as told)") % {"at": f"{at} (UTC+09:00)"}
+            assert told == said
             assert "17:41" not in driver.find_element(By.ID, "report-reason").text
             if language == "ja":
                 shoot(driver, screenshot_dir, "07c-report-not-sure")

@@ -126,9 +126,22 @@ def test_the_command_says_the_console_reports_lines(
                 language, "%(name)s (a city reader account, not the finder)", {"name": "reader"}
             )
             assert sum(first in line for line in lines) == 1 == page.count(first), lines
-            # The time told, as the page's first fact says it ("around 17:41 (as told)").
+            # The time told, as the page's first fact says it, with its date: the page's
+            # "around 3 Dec 2026, 17:41 (UTC+09:00) (as told)", the terminal's own way of
+            # writing a date and offset (twenty-first session: "00:10" named no day).
             name, value = facts(page)[0]
-            assert f"{name}: {value}" in shown, (story, language, lines)
+            told = "2026-12-03 17:41 +09:00"
+            assert (
+                f"{name}: {translate(language, 'around %(at)s (as told)', {'at': told})}" in lines
+            )
+            assert value == translate(
+                language,
+                "around %(at)s (as told)",
+                {
+                    "at": ("2026/12/03 17:41" if language == "ja" else "3 Dec 2026, 17:41")
+                    + " (UTC+09:00)"
+                },
+            ), value
             # Each container's answer by the name its section's heading gives it, and its
             # counts in its box's words (twentieth session: "after the loss 1" under a time
             # told was reported as "opened after the loss").

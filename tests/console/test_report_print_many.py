@@ -108,7 +108,8 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     # Page 1: the manager's line, the time told beside the time of loss, and the answer
     # either side of the time told (issue 12, eighteenth session), who and when.
     first = "".join(pages[0].split())
-    told = translate(language, "around %(at)s (as told)", {"at": "17:41"})
+    at = ("2026/12/03 17:41" if language == "ja" else "3 Dec 2026, 17:41") + " (UTC+09:00)"
+    told = translate(language, "around %(at)s (as told)", {"at": at})
     assert "".join(f"{translate(language, 'Lost at', {})} {told}".split()) in first
     # To the second, as each container's box says it (nineteenth session).
     deadline = (

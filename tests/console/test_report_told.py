@@ -117,13 +117,15 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     assert doc["told_at"] == "2026-12-03T08:41:00.000000Z"  # the JSON download
     rows = facts(page)
     lost = ("2026/12/03 17:40:15" if language == "ja" else "3 Dec 2026, 17:40:15") + " (UTC+09:00)"
+    told = ("2026/12/03 17:41" if language == "ja" else "3 Dec 2026, 17:41") + " (UTC+09:00)"
     # The time told first, as told (the lead's newcomer runs: "Lost at 12:37:52" looked
-    # exact), then what the report covers: a period, from the earlier time (twentieth
-    # session: "the time of loss used in this report" was jargon).
+    # exact), with its date (twenty-first session: the first time stated), then what the
+    # report covers: a period, from the earlier time (twentieth session: "the time of loss
+    # used in this report" was jargon).
     assert rows[:2] == [
         (
             translate(language, "Lost at", {}),
-            translate(language, "around %(at)s (as told)", {"at": "17:41"}),
+            translate(language, "around %(at)s (as told)", {"at": told}),
         ),
         (
             translate(language, "Period covered", {}),
