@@ -38,8 +38,10 @@ PASSWORD = "correct horse battery staple"
 # process stop itself (SIGSTOP, every thread) right after the first chunk of the Nth file
 # it extracts is written. Why a stop inside: a test that only watched /proc for the Nth
 # file and then killed could miss its point on a loaded machine, rwc writing past it, or
-# finishing, between two looks or before the kill. Stopped, rwc is held exactly there
-# until the test kills or signals it; nothing else in the run changes.
+# finishing, between two looks or before the kill. Why the other threads wait at their
+# next chunk once file N exists: a thread preempted between its write and its stop would
+# let them write on, file N to its end and beyond. Stopped, rwc is held there until the
+# test kills or signals it; continued, it runs on as it would have.
 RWC = """
 import os, pathlib, signal, sys, threading
 import pycontainer._engine.extract as x
@@ -48,17 +50,23 @@ from pycontainer.cli.entry import main
 how, point = sys.argv[1], int(sys.argv[2])
 if how == "named":
     s._PROC_FD = pathlib.Path("/nonexistent")
-create, consume, made, nth = x._FileWriter._create, x._FileWriter.consume, [], []
+create, consume = x._FileWriter._create, x._FileWriter.consume
+made, nth, went_on = [], [], threading.Event()
 def _create(self, j):
     made.append(j)  # under the open-files lock, once a file
     if len(made) == point:
         nth.append(threading.get_ident())
     return create(self, j)
 def _consume(self, index, view):
+    me = threading.get_ident()
+    if nth and nth != [me]:
+        went_on.wait()
     done = consume(self, index, view)
-    if nth == [threading.get_ident()]:  # this thread has just written file N's first chunk
-        nth.clear()
-        os.kill(os.getpid(), signal.SIGSTOP)
+    if nth == [me] and not went_on.is_set():  # file N's first chunk is written
+        try:
+            os.kill(os.getpid(), signal.SIGSTOP)
+        finally:  # continued (or a signal's exception here): the others go on
+            went_on.set()
     return done
 x._FileWriter._create, x._FileWriter.consume = _create, _consume
 sys.exit(main(sys.argv[3:]))
