@@ -29,6 +29,18 @@ ANSWER_NAMES: Mapping[str, Message] = {
 }
 NO_LOSS = N_("No loss reported")
 
+# What a key request row of the report is (spec §report ``kind``), as the console's report
+# tables (_macros.html attempt_label) and the command's (``kind`` column, _cli/labels.py)
+# say it: a writer's sealing is said to be creation, so it is not read as an opening next
+# to "Not opened". Issue 12, twenty-first session: the command said "key released to a
+# reader" where the console said "Key given to a reader", two names for one row. A refused
+# row is said by its action and outcome on the page, by "refused" in the command's table.
+KIND_NAMES: Mapping[str, Message] = {
+    "creation": N_("Sealed by its writer (creation)"),
+    "release": N_("Key given to a reader"),
+    "confirmed": N_("Opening confirmed"),
+}
+
 # What each answer means, in the printed report's legend (report.html answer-legend).
 _MEANINGS: Mapping[str, str] = {
     OPENED: N_("%(answer)s: after the loss a key was given out and its opening confirmed.").msgid,

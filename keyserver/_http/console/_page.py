@@ -157,6 +157,11 @@ def environment(language: str) -> jinja2.Environment:
     env.filters["people_up_to"] = lambda doc: [m.text(language) for m in people.up_to_said(doc)]
     # A report's answer by its name, as every reader of a report says it (report_words).
     env.filters["answer_name"] = lambda answer: text(report_words.answer_name(answer), language)
+    # A key request row's kind by its name, as the command's table says it; None for a
+    # refused row, which the page says by its action (_macros.html attempt_label).
+    env.filters["kind_name"] = lambda kind: (
+        text(report_words.KIND_NAMES[kind], language) if kind in report_words.KIND_NAMES else None
+    )
     return env
 
 
