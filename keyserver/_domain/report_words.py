@@ -58,7 +58,7 @@ _MEANINGS: Mapping[str, str] = {
 # report first names them: an account of the city, not whoever found the medium (issue 12,
 # twentieth session: "the city's reader NAME" in every line left the newcomers asking
 # whether that was the finder).
-_FIRST_NAMED = "%(name)s (a city reader account, not the finder)"
+_FIRST_NAMED = N_("%(name)s (a city reader account, not the finder)").msgid
 
 
 def answer_name(answer: str | None) -> Message:
@@ -111,7 +111,7 @@ def before_told(container: Mapping[str, Any], told_seq: int | None) -> dict[str,
 def counted_said(n: int, early: int, since: str, told: str) -> Message:
     """A count of the period covered, with where its rows fall against the time told.
 
-    As the console's report's box says it (report.html counted_early; issue 12, twentieth
+    As the console's report's box says it (report.html, through _said; issue 12, twentieth
     session: "since 19:28:53 … (all before 19:30)" read as a contradiction; one plain
     phrase per case instead). ``n``: the rows counted from ``since`` (the time of loss);
     ``early``: those before the time told (before_told); ``since`` and ``told``: the
@@ -191,7 +191,7 @@ def _event(
     opening was never confirmed, its own answer Possibly opened), the label and that
     answer first (twenty-first session: "“tried” Possibly opened: …" under "If lost
     before …: Opened." was read as the medium's answer, both files opened). The console
-    passes the label in bold (report.html depends_events), the command as it is.
+    puts the label in bold (report.html depends_events), the command says it as it is.
     """
     names: list[str | Message] = []
     for name in event["who"]:
