@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from keyserver._domain.i18n import N_, Message
+from keyserver._domain.report_words import KIND_NAMES
 from keyserver._domain.system_reasons import SYSTEM_REASONS
 
 FIELDS: Mapping[str, Message] = {
@@ -111,14 +112,9 @@ _CAUSES: Mapping[str, Message] = {
     "official": N_("official"),
     "budget": N_("budget"),
 }
-# What a medium report's attempt row is (spec §report): a writer's sealing is said to be
-# creation, so it is not read as an opening next to the answer "not opened".
-_KINDS: Mapping[str, Message] = {
-    "creation": N_("sealed by its writer (creation, not an opening)"),
-    "release": N_("key released to a reader"),
-    "confirmed": N_("opening confirmed"),
-    "refused": N_("refused"),
-}
+# What a medium report's attempt row is (spec §report), in the console's words
+# (report_words.KIND_NAMES).
+_KINDS: Mapping[str, Message] = {**KIND_NAMES, "refused": N_("refused")}
 # Audit actions and outcomes (spec §audit). The English text is the protocol's word, the
 # one `audit list --action` takes; the Japanese says what it is, with that word after it.
 _ACTIONS: Mapping[str, Message] = {

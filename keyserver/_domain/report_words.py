@@ -29,6 +29,18 @@ ANSWER_NAMES: Mapping[str, Message] = {
 }
 NO_LOSS = N_("No loss reported")
 
+# What a key request row of the report is (spec §report ``kind``), as the console's report
+# tables (_macros.html attempt_label) and the command's (``kind`` column, _cli/labels.py)
+# say it: a writer's sealing is said to be creation, so it is not read as an opening next
+# to "Not opened". Issue 12, twenty-first session: the command said "key released to a
+# reader" where the console said "Key given to a reader", two names for one row. A refused
+# row is said by its action and outcome on the page, by "refused" in the command's table.
+KIND_NAMES: Mapping[str, Message] = {
+    "creation": N_("Sealed by its writer (creation)"),
+    "release": N_("Key given to a reader"),
+    "confirmed": N_("Opening confirmed"),
+}
+
 # What each answer means, in the printed report's legend (report.html answer-legend).
 _MEANINGS: Mapping[str, str] = {
     OPENED: N_("%(answer)s: after the loss a key was given out and its opening confirmed.").msgid,
@@ -46,7 +58,7 @@ _MEANINGS: Mapping[str, str] = {
 # report first names them: an account of the city, not whoever found the medium (issue 12,
 # twentieth session: "the city's reader NAME" in every line left the newcomers asking
 # whether that was the finder).
-_FIRST_NAMED = "%(name)s (a city reader account, not the finder)"
+_FIRST_NAMED = N_("%(name)s (a city reader account, not the finder)").msgid
 
 
 def answer_name(answer: str | None) -> Message:
@@ -99,7 +111,7 @@ def before_told(container: Mapping[str, Any], told_seq: int | None) -> dict[str,
 def counted_said(n: int, early: int, since: str, told: str) -> Message:
     """A count of the period covered, with where its rows fall against the time told.
 
-    As the console's report's box says it (report.html counted_early; issue 12, twentieth
+    As the console's report's box says it (report.html, through _said; issue 12, twentieth
     session: "since 19:28:53 … (all before 19:30)" read as a contradiction; one plain
     phrase per case instead). ``n``: the rows counted from ``since`` (the time of loss);
     ``early``: those before the time told (before_told); ``since`` and ``told``: the
@@ -179,7 +191,7 @@ def _event(
     opening was never confirmed, its own answer Possibly opened), the label and that
     answer first (twenty-first session: "“tried” Possibly opened: …" under "If lost
     before …: Opened." was read as the medium's answer, both files opened). The console
-    passes the label in bold (report.html depends_events), the command as it is.
+    puts the label in bold (report.html depends_events), the command says it as it is.
     """
     names: list[str | Message] = []
     for name in event["who"]:

@@ -169,3 +169,16 @@ def test_the_command_says_the_console_reports_lines(
                     ("Suspensions, restores and destroys since the loss", {}),
                 ):
                     assert translate(language, msgid, values) in [x.strip() for x in lines]
+            # Each key request row's kind by the name the page's tables give it, as many
+            # times (twenty-first session: the command said "key released to a reader"
+            # where the page says "Key given to a reader", two names for one row).
+            kinds = [
+                html.unescape(cell)
+                for cell in re.findall(r'<td class="kind-(?!refused)[^"]*">(.*?)</td>', page)
+            ]
+            assert translate(language, "Key given to a reader", {}) in kinds, kinds
+            cells = [
+                cell.strip() for line in lines if line.startswith("│") for cell in line.split("│")
+            ]
+            for kind in set(kinds):
+                assert cells.count(kind) == kinds.count(kind), (kind, story, language, lines)

@@ -366,3 +366,34 @@ def test_a_time_told_that_is_the_time_of_loss_is_one_row(
     assert rows[0] == ("Lost at", "3 Dec 2026, 17:40:15 (UTC+09:00)")
     assert "Period covered" not in dict(rows) and "(as told)" not in page
     assert ("Keys given to readers after the loss", "1") in box_rows(page)["late"]
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_each_files_line_sits_inside_its_case(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Issue 12, twenty-first session (the lead's newcomer runs, ja and en, after "Not
+    sure"): the red "late: Opened — … opened it at 17:40:15" followed the cases' lines at
+    their own indent, nothing saying it belonged to "If lost before 17:40:15", and both
+    read it for a moment as "late was opened". Each case is one element now, its line and
+    the files it names inside it (indented under the line); the time told's case first,
+    with its own answer and no file."""
+    with opened(settings, console_url, {"late": LOST}, {"tried": LOST}) as world:
+        _report_loss(world, lost_at=LOST, told_at=TOLD)
+        page, _ = _pages(console_url, world.tokens["official"], language)
+    box = page.split('<div class="answer answer-', 1)[1].split("</div>", 1)[0]
+    cases = []
+    for case in re.findall(r'<article class="depends-case">(.*?)</article>', box, re.S):
+        (line,) = re.findall(r'<p class="depends-line">(.*?)</p>', case, re.S)
+        files = re.findall(r"<li\b[^>]*>(.*?)</li>", case, re.S)
+        cases.append((text_of(line), [text_of(re.sub(r"</?strong>", "", f)) for f in files]))
+    assert cases == [
+        (_from_told(language, "Not opened"), []),
+        (
+            _before(language, "Opened"),
+            [
+                _opened(language, "late", "17:40:15", "Opened"),
+                _released(language, "tried", "17:40:15", "Possibly opened", first=False),
+            ],
+        ),
+    ]

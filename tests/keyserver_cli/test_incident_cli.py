@@ -91,8 +91,8 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
         "Lost at: 2020-01-01 09:00:00 +09:00",
     ], text.out
     # Each attempt says what it is (spec §report kind): the writer's sealing is not an opening.
-    assert "sealed by its writer (creation, not an opening)" in text.out
-    assert "key released to a reader" in text.out
+    assert "Sealed by its writer (creation)" in text.out
+    assert "Key given to a reader" in text.out
     doc = cli("report", "--medium", "USB-Z", "--json", "--data-dir", dd).json()
     assert doc["answer"] == "possibly opened" and doc["lost_at"].endswith("Z")
     (container,) = doc["containers"]
@@ -100,7 +100,7 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     ja = h.clean_env(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=ja)
     assert text.out.startswith("媒体 USB-Z: 開かれた可能性あり\n"), text.out
-    assert "作成者による封緘" in text.out and "閲覧者への鍵の発行" in text.out
+    assert "作成者による封緘" in text.out and "閲覧者へ鍵を渡した" in text.out
     bad = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Mars/Olympus")
     result = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=bad)
     assert result.code == 3 and "Asia/Tokyo" in result.err

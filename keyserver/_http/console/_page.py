@@ -28,7 +28,7 @@ from keyserver._domain.i18n import N_, Message, problem_lead, text
 from keyserver._domain.lifecycle import Actor
 from keyserver._domain.settings import display_zone
 from keyserver._domain.system_reasons import shown_reason
-from keyserver._http.console import _i18n, _security, _shown
+from keyserver._http.console import _i18n, _said, _security, _shown
 from keyserver._http.deps import get_context, get_service
 from keyserver._service import KeyService, RequestContext
 
@@ -157,6 +157,13 @@ def environment(language: str) -> jinja2.Environment:
     env.filters["people_up_to"] = lambda doc: [m.text(language) for m in people.up_to_said(doc)]
     # A report's answer by its name, as every reader of a report says it (report_words).
     env.filters["answer_name"] = lambda answer: text(report_words.answer_name(answer), language)
+    # A key request row's kind by its name, as the command's table says it; None for a
+    # refused row, which the page says by its action (_macros.html attempt_label).
+    env.filters["kind_name"] = lambda kind: (
+        text(report_words.KIND_NAMES[kind], language) if kind in report_words.KIND_NAMES else None
+    )
+    # The report's words as one text (report_words), the template adding its markup.
+    _said.install(env, language)
     return env
 
 
