@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -41,6 +42,7 @@ from tests.support import e2e, http_client, postgres, processes
 from tests.support.requirements import missing
 
 UNAVAILABLE = "urn:rwc:problem:unavailable"
+_DEFAULT = Settings(database_url="sqlite://", master_key_b64="A" * 43)
 FAST: dict[str, Any] = {
     "db_connect_timeout": timedelta(seconds=2),
     "db_statement_timeout": timedelta(seconds=2),
@@ -130,7 +132,21 @@ class Setup:
     """A running server with a writer-committed container and an official and a reader."""
 
     def __init__(self, settings: Settings, url: str) -> None:
-        service = KeyService(settings)
+        # The fixture's own writes run with the default database deadlines, not the server's
+        # FAST ones: on a loaded machine (load 10 on 2 cores) this process once idled over
+        # 2 s inside its registering transaction and PostgreSQL ended the session
+        # (IdleInTransactionSessionTimeout in setup, session 21's merge train). The server
+        # under test keeps FAST; only what it is given to serve is set up this way.
+        service = KeyService(
+            dataclasses.replace(
+                settings,
+                db_connect_timeout=_DEFAULT.db_connect_timeout,
+                db_statement_timeout=_DEFAULT.db_statement_timeout,
+                db_lock_timeout=_DEFAULT.db_lock_timeout,
+                db_idle_in_transaction_timeout=_DEFAULT.db_idle_in_transaction_timeout,
+                busy_timeout_ms=_DEFAULT.busy_timeout_ms,
+            )
+        )
         try:
             actor = Actor(name="bootstrap", roles=ROLES, local=True)
             tokens = {
