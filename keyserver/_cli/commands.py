@@ -16,7 +16,7 @@ from pathlib import Path
 from keyserver._cli import approvals as cli_approvals
 from keyserver._cli import audit as cli_audit
 from keyserver._cli import backup as cli_backup
-from keyserver._cli import incident, paging, server_status
+from keyserver._cli import incident, medium_report, paging, server_status
 from keyserver._cli import rotate as cli_rotate
 from keyserver._cli import verify_report as cli_verify_report
 from keyserver._cli import witness as cli_witness
@@ -169,8 +169,8 @@ def cmd_report(ctx: Context) -> int:
     def run(b: Backend) -> int:
         if ctx.args.signed:
             return _signed_report(ctx, b)
-        # The three-way report for people and scripts (keyserver/_cli/incident.py).
-        return incident.cmd_report(ctx, b)
+        # The three-way report for people and scripts (keyserver/_cli/medium_report.py).
+        return medium_report.cmd_report(ctx, b)
 
     return _with_backend(ctx, run)
 

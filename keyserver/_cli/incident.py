@@ -1,11 +1,10 @@
-"""The official's commands after a loss: media, report-loss, suspend/restore/destroy, report.
+"""The official's commands after a loss: media, report-loss, suspend/restore/destroy.
 
 spec §cli, §media: everything here names a medium, a container or an issuer that an
 official typed under stress. The server matches media by their canonical key and answers
 ``not-found`` with the nearest existing names; these handlers show what a destructive or
 short-waiting action will affect (count and labels) and ask ONCE before doing it
-(``--yes`` for scripts), and render the medium report's three-way answer with the times
-in the display zone.
+(``--yes`` for scripts). The medium report's text is keyserver/_cli/medium_report.py.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from keyserver._cli.approvals import affects_line, print_requested
 from keyserver._cli.backend import Action, Backend, Scope
 from keyserver._cli.config import parse_duration
 from keyserver._cli.errors import EXIT_OK, EXIT_USAGE, CliError
-from keyserver._domain import people
-from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
 from keyserver._domain.durations import format_duration
 from keyserver._domain.i18n import N_, Message, ngettext
 from keyserver._domain.settings import Settings
@@ -28,25 +25,7 @@ from keyserver._domain.settings import Settings
 if TYPE_CHECKING:
     from keyserver._cli.context import Context
 
-REPORT_COLUMNS = ("seq", "at", "actor", "action", "kind", "outcome", "reason", "remote")
-CHANGE_COLUMNS = ("seq", "at", "actor", "action", "cause", "reason")
 MEDIA_COLUMNS = ("medium", "containers", "states", "lost_at", "loss_reported_at", "created_at")
-SUMMARY_KEYS = (
-    "container_id",
-    "label",
-    "people",
-    "issuer",
-    "state",
-    "suspend_cause",
-    "answer",
-    "lost_at",
-    "loss_reported_at",
-    "destroy_after",
-    "destroyed_at",
-    "releases_after_loss",
-    "confirmed_after_loss",
-    "last_confirmed_open_before_loss",
-)
 # Labels listed in a confirmation before "... and N more".
 PREVIEW_LABELS = 10
 _DEFAULT_SHORT_WAIT: timedelta = Settings(database_url="sqlite://").short_waiting_period
@@ -231,8 +210,11 @@ def _short_wait(ctx: Context) -> timedelta:
     return parse_duration(text, flag="short_waiting_period") if text else _DEFAULT_SHORT_WAIT
 
 
-def _time_option(text: str | None, option: str) -> str | None:
-    """A time option as RFC 3339 (a time without an offset is refused: ambiguous)."""
+def time_option(text: str | None, option: str) -> str | None:
+    """A time option as RFC 3339 (a time without an offset is refused: ambiguous).
+
+    ``report-loss --lost-at/--told-at`` and ``report --since`` (medium_report.py).
+    """
     if text is None:
         return None
     try:
@@ -258,8 +240,8 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
     if a.now and a.waiting_period:
         raise CliError(N_("--now and --waiting-period exclude each other"), exit_code=EXIT_USAGE)
     wait = parse_duration(a.waiting_period, flag="--waiting-period") if a.waiting_period else None
-    lost_at = _time_option(a.lost_at, "--lost-at")
-    told_at = _time_option(a.told_at, "--told-at")
+    lost_at = time_option(a.lost_at, "--lost-at")
+    told_at = time_option(a.told_at, "--told-at")
 
     if a.now:
         _confirm_listing(ctx, b, "medium", a.medium, CONFIRM_DESTROY)
@@ -342,153 +324,4 @@ def cmd_media(ctx: Context, b: Backend) -> int:
     ctx.out.rows(page.get("media", []), MEDIA_COLUMNS, title=N_("media"))
     if page.get("next"):
         ctx.out.note(N_("more: --after %(next)s", next=page["next"]))
-    return EXIT_OK
-
-
-# spec §report: the three-way answer, said in full (the protocol's word alone is terse).
-_ANSWERS: dict[str, Message] = {
-    "opened": N_("opened: a key was released and the reader confirmed the opening"),
-    "possibly opened": N_(
-        "possibly opened: a key was released without confirmation "
-        "(the password may have been right)"
-    ),
-    "not opened": N_("not opened: no key was released"),
-    # spec §report told_at: the answer from the time told differs (answers.as_read).
-    DEPENDS: N_("depends on the time of loss (the answer either side of the time told below)"),
-}
-NO_LOSS = N_("no loss reported for this medium")
-# The answers either side of the time told, in the console's words (one catalogue).
-_SHORT = {
-    "opened": N_("Opened"),
-    "possibly opened": N_("Possibly opened"),
-    "not opened": N_("Not opened"),
-}
-
-
-def _say_depends(ctx: Context, view: dict[str, Any] | None, told: Any) -> None:
-    """What the answer is either side of the time told, a line each (answers.depends_view).
-
-    Issue 12, eighteenth session: as the console's report and its print say it, who
-    (principal and role: a key released to read is a reader's, spec §roles) and when,
-    in the display zone.
-    """
-    if view is None:
-        return
-
-    def at(value: Any) -> str:
-        return ctx.out.cell("at", value).plain
-
-    def events(found: list[dict[str, Any]]) -> str:
-        said = []
-        for e in found:
-            who = ", ".join(ctx.out.say(N_("the city's reader %(name)s", name=n)) for n in e["who"])
-            # Each container with its own answer on that side, as the console's report
-            # says it (issue 12, nineteenth session).
-            values = {
-                "label": e["label"],
-                "answer": _SHORT[e["answer"]],
-                "who": who,
-                "at": at(e["at"]),
-            }
-            said.append(
-                N_("“%(label)s” %(answer)s: %(who)s opened it at %(at)s", **values)
-                if e["opened"]
-                else N_(
-                    "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
-                    **values,
-                )
-            )
-        return ", ".join(ctx.out.say(m) for m in said)
-
-    # The answer at the time told first, then the other case, as the console's report
-    # says them (issue 12, nineteenth session).
-    before, after = view["before"], view["from_told"]
-    said = {"told": at(told), "at": at(after["at"]), "answer": _SHORT[after["answer"]]}
-    if after["events"]:
-        ctx.out.text(
-            N_(
-                "If it was lost at the time told (around %(told)s), or at any time after"
-                " %(at)s: %(answer)s — %(events)s.",
-                **said,
-                events=events(after["events"]),
-            )
-        )
-    else:
-        ctx.out.text(
-            N_(
-                "If it was lost at the time told (around %(told)s), or at any time after"
-                " %(at)s: %(answer)s.",
-                **said,
-            )
-        )
-    ctx.out.text(
-        N_(
-            "If it was lost before %(at)s: %(answer)s — %(events)s.",
-            at=at(before["at"]),
-            answer=_SHORT[before["answer"]],
-            events=events(before["events"]),
-        )
-    )
-
-
-def _answer_text(answer: str | None) -> Message:
-    return _ANSWERS.get(answer or "", NO_LOSS)
-
-
-def cmd_report(ctx: Context, b: Backend) -> int:
-    """``report --medium M [--since T]``: was it opened after the loss? (three-way)."""
-    a = ctx.args
-
-    doc = b.medium_report(a.medium, since=_time_option(a.since, "--since"))
-    if ctx.out.as_json:
-        ctx.out.json(doc)
-        return EXIT_OK
-    medium = str(doc.get("medium", a.medium))
-    since = doc.get("window_start")
-    ctx.out.text(
-        N_(
-            "Medium %(medium)s: %(answer)s (since %(since)s)",
-            medium=medium,
-            answer=_answer_text(as_read(doc.get("answer"), doc.get("answer_from_told_at"))),
-            since=ctx.out.cell("at", since).plain if since else "-",
-        )
-    )
-    # spec §report "How many people": the writers' declarations, an upper bound.
-    bound = [ctx.out.say(part) for part in people.up_to_said(doc)]
-    if bound:
-        ctx.out.text(N_("Personal data: %(said)s", said=" / ".join(bound)))
-    containers = doc.get("containers", [])
-    told = doc.get("told_at")
-    depends, depends_each = depends_views(doc) if told else (None, {})
-    if told:
-        _say_depends(ctx, depends, told)
-        # spec §report: the window starts before the time the official was told (the
-        # console's "Not sure" answer), said beside it as the console's report does.
-        ctx.out.text(
-            N_(
-                "Time told: around %(at)s (the report counts from the time of loss before it,"
-                " to include the key releases just before it)",
-                at=ctx.out.cell("at", told).plain,
-            )
-        )
-    # The answer first, as on the console's report (issue 12); --json keeps the id order.
-    for container in answer_first(containers):
-        summary = {k: container.get(k) for k in SUMMARY_KEYS if k in container}
-        read = as_read(container.get("answer"), container.get("answer_from_told_at"))
-        summary["answer"] = ctx.out.say(_answer_text(read))
-        if summary.get("people") is None:
-            summary.pop("people", None)  # not declared: said nothing, never "0 people"
-        else:
-            summary["people"] = ctx.out.say(people.said(summary["people"]))
-        last = container.get("last_confirmed_open_before_loss")
-        if isinstance(last, dict):
-            at = ctx.out.cell("at", last.get("at"))
-            summary["last_confirmed_open_before_loss"] = (
-                f"{at} {last.get('actor')} ({last.get('remote')})"
-            )
-        ctx.out.record(summary, title=N_("medium %(name)s", name=medium))
-        if told:
-            _say_depends(ctx, depends_each.get(container["container_id"]), told)
-        ctx.out.rows(container.get("state_changes", []), CHANGE_COLUMNS, title=N_("changes"))
-        ctx.out.rows(container.get("attempts", []), REPORT_COLUMNS, title=N_("attempts"))
     return EXIT_OK

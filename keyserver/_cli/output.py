@@ -42,12 +42,13 @@ def is_time_key(key: str) -> bool:
     return key in _TIME_KEYS or key.endswith("_at")
 
 
-def local_time(value: str, zone: tzinfo) -> str:
+def local_time(value: str, zone: tzinfo, *, seconds: bool = True) -> str:
     """An RFC 3339 time as people read it: in ``zone``, to the second, with the offset.
 
     ``2026-11-26T09:00:00.000000Z`` in Asia/Tokyo is ``2026-11-26 18:00:00 +09:00``: the
     offset is always shown, so a time read aloud to the press is never ambiguous. A value
-    that is not a time is returned unchanged.
+    that is not a time is returned unchanged. ``seconds=False``: to the minute, for a time
+    someone told to the minute (a time told, ``around 17:41``: issue 12).
     """
     try:
         parsed = datetime.fromisoformat(value)
@@ -57,7 +58,8 @@ def local_time(value: str, zone: tzinfo) -> str:
         return value
     shown = parsed.astimezone(zone)
     offset = shown.strftime("%z")
-    return f"{shown:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+    clock = f"{shown:%H:%M:%S}" if seconds else f"{shown:%H:%M}"
+    return f"{shown:%Y-%m-%d} {clock} {offset[:3]}:{offset[3:]}"
 
 
 def _safe(text: str) -> str:
@@ -219,8 +221,7 @@ class Output:
     def cell(self, key: str, value: Any, words: Words = VALUES) -> Text:
         """Render the member ``key`` for people (times in the display zone)."""
         if isinstance(value, str) and is_time_key(key):
-            zone = self.zone or self.server_zone or display_zone("")
-            return Text(_safe(local_time(value, zone)))
+            return Text(self.time(value))
         word = words.get(key, {}).get(value) if isinstance(value, str) else None
         if word is not None:
             return Text(_safe(self.say(word)))
@@ -230,6 +231,11 @@ class Output:
         if isinstance(value, bool):  # in the command's language (issue 12, ops10)
             return Text(self.say(N_("yes") if value else N_("no")))
         return _cell(value)
+
+    def time(self, value: str, *, seconds: bool = True) -> str:
+        """An RFC 3339 time in the display zone, with its offset (local_time)."""
+        zone = self.zone or self.server_zone or display_zone("")
+        return _safe(local_time(value, zone, seconds=seconds))
 
     def safe_lines(self, text: str) -> str:
         """Lines of the command's own layout, each made safe for a terminal (``_safe``).
@@ -261,10 +267,14 @@ class Output:
             self.stdout.write(f"{label}: {_safe(value)}\n")
             self.note(N_("this token is shown once; store it now (it is kept only as a hash)"))
 
-    def text(self, line: str | Message) -> None:
-        """Print a plain line on stdout (people mode only)."""
+    def text(self, line: str | Message, *, indent: int = 0) -> None:
+        """Print a plain line on stdout (people mode only), ``indent`` spaces in.
+
+        The indent is the command's layout, added after the sanitiser (which strips the
+        line's own leading blanks: what a line holds may come from the server).
+        """
         if not self.as_json:
-            self.stdout.write(_safe(self.say(line)) + "\n")
+            self.stdout.write(" " * indent + _safe(self.say(line)) + "\n")
 
     def note(self, message: str | Message, **fields: Any) -> None:
         """Print an informational line on stderr.

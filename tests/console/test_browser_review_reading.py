@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow
 OPENED = {"late": OPENINGS["late"]}  # 17:40:15 on 3 Dec, confirmed
 RELEASED = {"tried": OPENINGS["late"]}  # the same second, a wrong password
 # Above the fold: en words, ja characters without white space (bench/console_reading.py).
-BUDGET = {"en": 118, "ja": 360}
+# Twenty-first session (console34): 117 and 342 on this story before it, 107 and 306
+# after (the time said once in the question, shorter answers); a few words of headroom.
+BUDGET = {"en": 110, "ja": 315}
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])

@@ -228,9 +228,8 @@ def _opened_at_the_release(language: str) -> str:
     return _t(
         language,
         "At %(at)s, %(who)s opened “%(label)s” (confirmed)."
-        " Are you sure the medium was still in hand at %(last)s?",
+        " Are you sure the medium was still in hand then?",
         at="17:40:50",
-        last="17:40:50",
         label="late",
         who=city_reader(language),
     )

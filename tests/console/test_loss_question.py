@@ -103,17 +103,19 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         # Twentieth session: it asks what the official knows, sure it was still in hand
         # at the last release ("Was the medium lost after that?" read "yes" to every
         # newcomer told "around 17:41": 17:41 is after 17:40:20, literally).
+        # Twenty-first session: the time said once ("then"); the "Yes" button says the
+        # last release's, the one it asserts.
         "question": (
             "At 17:40:15\N{EN DASH}17:40:20, 2 keys were released to the city's reader"
-            " reader, 1 of them opened (confirmed)."
-            " Are you sure the medium was still in hand at 17:40:20?"
+            " reader, 1 opened (confirmed)."
+            " Are you sure the medium was still in hand then?"
         ),
         # 20 s before the time typed: "Not sure" suggested, and why (eighteenth session:
         # told "around 14:22", newcomers answered "Yes"): twentieth session, in the
         # official's case, the time told, not the question again (24 words said it twice).
         "suggested": (
             "Told only \N{LEFT DOUBLE QUOTATION MARK}around 17:41\N{RIGHT DOUBLE QUOTATION MARK}?"
-            " Then answer \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
+            " Answer \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
         ),
         # Each button the answer to the question and what it does, and the time it
         # reports from (seventeenth session: "Report lost and suspend N containers", the
@@ -122,9 +124,9 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
         "after": "Yes, sure it was in hand at 17:40:20: report and suspend",
         "before": "No, lost before 17:40:15: enter the earlier time",
         # The time told is kept as told (nineteenth session: "report lost from 17:40:15"
-        # read as a time never told); what is counted, not from when (twentieth session:
-        # "count from 17:40:15" read as unclear).
-        "unsure": "Not sure: count these keys as after the loss, keep 17:41 as told, and suspend",
+        # read as a time never told); that it reports and suspends too (twenty-first
+        # session: how the keys count is the line under the buttons, not the button).
+        "unsure": "Not sure: report and suspend, keeping 17:41 as told",
         # What the report will say, one line under the buttons, in their order; the
         # medium's answer, as the paper's headline gives it, each container's own folded
         # after it (fifteenth session). The report "Not sure" makes counts from 17:40:15
@@ -140,14 +142,14 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
     }
     assert _question(ja) == {
         "question": (
-            "17:40:15〜17:40:20 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-            "うち 1 件は開封の確認あり。"
-            "17:40:20 にまだ手元にあったのは確かですか?"
+            "17:40:15〜17:40:20 に 市の閲覧者 reader へ鍵 2 件を発行、"
+            "1 件は開封確認済み。"
+            "その時まだ手元にあったのは確かですか?"
         ),
-        "suggested": "「17:41 頃」としか聞いていなければ「わからない」です。",
-        "after": "はい、17:40:20 に手元にあったのは確か: 届け出て停止",
-        "before": "いいえ、17:40:15 より前になくした: 前の時刻を入れ直す",
-        "unsure": "わからない: 直前の鍵の発行も紛失後に数え、連絡の 17:41 頃も記録して停止",
+        "suggested": "「17:41 頃」と聞いただけなら「わからない」。",
+        "after": "はい、17:40:20 に確かに手元にあった: 届け出て停止",
+        "before": "いいえ、17:40:15 より前: 時刻を入れ直す",
+        "unsure": "わからない: 届け出て停止 (連絡の 17:41 頃も記録)",
         "report": "報告書: わからない \N{RIGHTWARDS ARROW} 紛失時刻しだい"
         " いいえ \N{RIGHTWARDS ARROW} 開かれた",
         "by_container": [
@@ -186,13 +188,13 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             (
                 (
                     "At 17:40:15, 2 keys were released to the city's reader reader,"
-                    " 1 of them opened (confirmed)."
-                    " Are you sure the medium was still in hand at 17:40:15?"
+                    " 1 opened (confirmed)."
+                    " Are you sure the medium was still in hand then?"
                 ),
                 (
-                    "17:40:15 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封の確認あり。"
-                    "17:40:15 にまだ手元にあったのは確かですか?"
+                    "17:40:15 に 市の閲覧者 reader へ鍵 2 件を発行、"
+                    "1 件は開封確認済み。"
+                    "その時まだ手元にあったのは確かですか?"
                 ),
             ),
         ),
@@ -201,13 +203,13 @@ def test_releases_just_before_the_time_typed_are_asked_about_with_each_answer(
             (
                 (
                     "At 17:40:15\N{EN DASH}17:40:16, 2 keys were released to the city's"
-                    " reader reader, 1 of them opened (confirmed)."
-                    " Are you sure the medium was still in hand at 17:40:16?"
+                    " reader reader, 1 opened (confirmed)."
+                    " Are you sure the medium was still in hand then?"
                 ),
                 (
-                    "17:40:15〜17:40:16 に 市の閲覧者 reader へ 2 件の鍵が発行され、"
-                    "うち 1 件は開封の確認あり。"
-                    "17:40:16 にまだ手元にあったのは確かですか?"
+                    "17:40:15〜17:40:16 に 市の閲覧者 reader へ鍵 2 件を発行、"
+                    "1 件は開封確認済み。"
+                    "その時まだ手元にあったのは確かですか?"
                 ),
             ),
         ),
@@ -220,8 +222,8 @@ def test_the_question_spans_every_release_an_earlier_loss_would_change(
     both shown at 17:40:15 (issue 12, fifteenth session: the question named the opening
     alone, and the report then showed both): the question counts both keys and names one
     time; a second later, it spans from the first to the last, as shown, and asks whether
-    the medium was surely still in hand at the last, after every release it covers. The
-    detail names each."""
+    the medium was surely still in hand then (the "Yes" button names the last, after
+    every release it covers). The detail names each."""
     openings = {"late": OPENINGS["late"]}
     with opened(settings, console_url, openings, {"tried": OPENINGS["late"] + later}) as world:
         en, _ = review(console_url, world.tokens["official"], "en", "2026-12-03 17:41")
@@ -247,7 +249,7 @@ def test_a_release_more_than_15_minutes_before_is_not_asked_about(
     assert 'id="close-opening"' in near  # 15 minutes to the second: still asked
     assert _question(near)["question"] == (
         "At 17:40:15, the city's reader reader opened “late” (confirmed)."
-        " Are you sure the medium was still in hand at 17:40:15?"
+        " Are you sure the medium was still in hand then?"
     )
     # One container: named in the question, its answer is the medium's, no detail.
     # Counted from the time told (17:55:15) the answer is Not opened: "Not sure" makes a
@@ -272,7 +274,7 @@ def test_the_question_says_the_release_to_the_second_however_the_time_was_typed(
         second = review(console_url, token, "en", "2026-12-03 17:40:30")[0]
     said = (
         "At 17:40:15, the city's reader reader opened “late” (confirmed)."
-        " Are you sure the medium was still in hand at 17:40:15?"
+        " Are you sure the medium was still in hand then?"
     )
     assert _question(minute)["question"] == said
     assert _question(second)["question"] == said
@@ -381,7 +383,7 @@ def test_not_sure_is_suggested_only_within_two_minutes_of_the_time_typed(
         later = review(console_url, token, "ja", "2026-12-03 17:46")[0]  # 5 min 45 s
     assert _question(close)["suggested"] == (
         "Told only \N{LEFT DOUBLE QUOTATION MARK}around 17:42:14\N{RIGHT DOUBLE QUOTATION MARK}?"
-        " Then answer \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
+        " Answer \N{LEFT DOUBLE QUOTATION MARK}Not sure\N{RIGHT DOUBLE QUOTATION MARK}."
     )
     assert close.count("autofocus") == 1
     for page in (edge, later):
@@ -389,6 +391,6 @@ def test_not_sure_is_suggested_only_within_two_minutes_of_the_time_typed(
         assert "autofocus" not in page and "button primary" not in page
     # Still asked, the reader named as the city's, in the question's own words.
     assert _question(later)["question"] == (
-        "17:40:15 に 市の閲覧者 reader が「late」を開きました (開封の確認あり)。"
-        "17:40:15 にまだ手元にあったのは確かですか?"
+        "17:40:15 に 市の閲覧者 reader が「late」を開封 (確認済み)。"
+        "その時まだ手元にあったのは確かですか?"
     )

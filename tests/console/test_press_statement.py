@@ -38,6 +38,11 @@ NAMES = {
     "official": "security@city.example",
 }
 ROLE = "an authorised city account"
+# A file as a case of "depends on the time of loss" names it, under its own answer.
+OPENED_FILE = "“%(label)s” (opened by an authorised city account at %(at)s)"
+RELEASED_FILE = (
+    "“%(label)s” (its key given to an authorised city account at %(at)s; opening not confirmed)"
+)
 
 
 def _said(language: str, message: str, **values: str) -> str:
@@ -111,24 +116,78 @@ def test_the_statement_of_eight_files_is_one_page_with_both_cases_and_no_name_or
         at="17:40:15",
         answer=translate(language, "Not opened", {}),
     )
-    late = _said(
-        language,
-        "an authorised city account opened “%(label)s” at %(at)s",
-        label="late",
-        at="17:40:15",
-    )
-    tried = _said(
-        language,
-        "the key of “%(label)s” was given to an authorised city account at %(at)s,"
-        " its opening not confirmed",
-        label="tried",
-        at="17:40:15",
-    )
+    late = _said(language, OPENED_FILE, label="late", at="17:40:15")
+    tried = _said(language, RELEASED_FILE, label="tried", at="17:40:15")
     assert after in printed and late in printed and tried in printed, printed
     # The case of the time told first, as the report says them.
     assert printed.index(after) < printed.index(late)
     if language == "ja":
         assert "市の権限のある職員アカウント" in printed
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_each_file_is_said_under_its_own_answer(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Issue 12, twenty-first session: "If it was lost before 17:40:15: Opened — … opened
+    “late” … and the key of “tried” was given …, its opening not confirmed." A journalist
+    reads every file after "Opened" as opened. Each case now names its files grouped under
+    their own answers: "late" opened (its opening confirmed), "tried" possibly opened (its
+    key given, the opening never confirmed), and "kept", whose key was given after the time
+    told, possibly opened in the case of the time told, which still comes first."""
+    late = OPENINGS["late"]
+    released = {"tried": late, "kept": OPENINGS["after"]}
+    with opened(settings, console_url, {"late": late}, released, names=NAMES) as world:
+        _report_lost(world, late, TOLD)
+        session = signed_in_session(console_url, world.tokens["official"], language)
+        page = session.get(f"{console_url}/console/medium/press?name={MEDIUM}", timeout=30)
+    assert page.status_code == 200, page.text
+    lines = [_plain(m) for m in re.findall(r'<p class="depends-line">(.*?)</p>', page.text, re.S)]
+
+    def answer(key: str) -> str:
+        return translate(language, key, {})
+
+    def file(msgid: str, label: str, at: str) -> str:
+        return translate(language, msgid, {"label": label, "at": at})
+
+    def group(key: str, files: str) -> str:
+        return translate(
+            language, "%(answer)s: %(files)s.", {"answer": answer(key), "files": files}
+        )
+
+    told = translate(
+        language,
+        "If it was lost around %(told)s as reported, or at any time after %(at)s — %(answers)s",
+        {
+            "told": "17:41",
+            "at": "17:40:15",
+            "answers": group("Possibly opened", file(RELEASED_FILE, "kept", "19:00:00")),
+        },
+    )
+    groups = [
+        group("Opened", file(OPENED_FILE, "late", "17:40:15")),
+        group("Possibly opened", file(RELEASED_FILE, "tried", "17:40:15")),
+    ]
+    before = translate(
+        language,
+        "If it was lost before %(at)s — %(answers)s",
+        # Sentence after sentence, as the language writes them (no space after 。).
+        {"at": "17:40:15", "answers": ("" if language == "ja" else " ").join(groups)},
+    )
+    assert lines == [told, before]
+    # The rule, whatever the words: a sentence that says "Opened" (not as part of
+    # "Possibly opened") names no file whose opening was not confirmed, and each file's
+    # sentence says its own answer.
+    quoted = "「%s」" if language == "ja" else "“%s”"
+    for line in lines:
+        for sentence in re.split(r"(?<=[.。])\s*", line):
+            alone = sentence.replace(answer("Possibly opened"), "")
+            if quoted % "late" in sentence:
+                assert answer("Opened") in alone, sentence
+            for unconfirmed in ("tried", "kept"):
+                if quoted % unconfirmed in sentence:
+                    assert answer("Possibly opened") in sentence, sentence
+                    assert answer("Opened") not in alone, sentence
 
 
 ANSWERS = {

@@ -135,7 +135,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     for event in (
         translate(
             language,
-            "“%(label)s” %(answer)s: %(who)s opened it at %(at)s",
+            "%(label)s: %(answer)s — %(who)s opened it at %(at)s",
             {
                 "label": "late",
                 "answer": translate(language, "Opened", {}),
@@ -145,7 +145,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
         ),
         translate(
             language,
-            "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed",
+            "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed",
             {
                 "label": "tried",
                 "answer": translate(language, "Possibly opened", {}),

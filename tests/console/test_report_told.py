@@ -54,7 +54,9 @@ def _answer_box(page: str) -> list[str]:
     """The answer box's lines (paragraphs and list items, in order): the question, the
     answer, what follows."""
     box = page.split('<div class="answer answer-', 1)[1].split("</div>", 1)[0]
-    return [text_of(m[1]) for m in re.findall(r"<(p|li)\b[^>]*>(.*?)</\1>", box, re.S)]
+    # A line's bold parts read as part of it ("late: Opened", not "late : Opened").
+    lines = re.findall(r"<(p|li)\b[^>]*>(.*?)</\1>", box, re.S)
+    return [text_of(re.sub(r"</?strong>", "", m[1])) for m in lines]
 
 
 def _line(language: str, msgid: str, **values: str) -> str:
@@ -77,8 +79,8 @@ def _before(language: str, answer: str, at: str = "17:40:15") -> str:
 
 
 # How a depends line names a container's event: its label, its own answer, who and when.
-OPENED_EVENT = "“%(label)s” %(answer)s: %(who)s opened it at %(at)s"
-RELEASED_EVENT = "“%(label)s” %(answer)s: key given to %(who)s at %(at)s, opening not confirmed"
+OPENED_EVENT = "%(label)s: %(answer)s — %(who)s opened it at %(at)s"
+RELEASED_EVENT = "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed"
 
 
 def _event(language: str, msgid: str, label: str, at: str, answer: str, first: bool) -> str:
@@ -319,6 +321,33 @@ def test_the_before_line_says_each_containers_own_answer(
         _opened(language, "late", "17:40:15", "Opened"),
         _released(language, "tried", "17:40:15", "Possibly opened", first=False),
     ]
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_each_files_line_leads_with_its_label_and_its_own_answer(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Issue 12, twenty-first session: under "If lost before 17:40:15: Opened." the lines
+    "“late” Opened: …" and "“tried” Possibly opened: key given …, opening not confirmed"
+    were read as the medium's answer: both files opened. Each line now leads with the
+    file's label (in bold, in its answer's colour) and its own answer, the fact after
+    them; no line that says Opened names the key given without a confirmed opening."""
+    with opened(settings, console_url, {"late": LOST}, {"tried": LOST}) as world:
+        _report_loss(world, lost_at=LOST, told_at=TOLD)
+        page, _ = _pages(console_url, world.tokens["official"], language)
+    box = page.split('<div class="answer answer-', 1)[1].split("</div>", 1)[0]
+    items = re.findall(r'<li class="answer-(\w+)">(.*?)</li>', box, re.S)
+    said, possibly = (translate(language, a, {}) for a in ("Opened", "Possibly opened"))
+    assert [(key, item.split(" — ", 1)[0]) for key, item in items] == [
+        ("opened", f"<strong>late</strong>: {said}"),
+        ("possibly", f"<strong>tried</strong>: {possibly}"),
+    ]
+    # The case of the time told first, then the other; the unconfirmed key on a line of
+    # its own, under its own answer.
+    lines = _answer_box(page)
+    assert lines[2:4] == [_from_told(language, "Not opened"), _before(language, "Opened")]
+    (tried,) = [line for line in lines if line.startswith("tried")]
+    assert said not in tried.replace(possibly, ""), tried
 
 
 def test_a_time_told_that_is_the_time_of_loss_is_one_row(

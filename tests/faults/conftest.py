@@ -34,6 +34,18 @@ def tmpfs_at(mnt: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", mnt], check=False)
 
 
+def random_export(factory: pytest.TempPathFactory, count: int, size: int) -> Path:
+    """A new ``export`` directory of ``count`` files ``part-N.bin`` of ``size`` random bytes.
+
+    Random: nothing compresses or deduplicates, so what is written is the full size.
+    """
+    root = factory.mktemp("export") / "export"
+    root.mkdir()
+    for i in range(count):
+        (root / f"part-{i}.bin").write_bytes(os.urandom(size))
+    return root
+
+
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 16 MiB tmpfs."""

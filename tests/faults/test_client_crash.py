@@ -1,8 +1,9 @@
 """`rwc seal` and `rwc open` killed at several points leave no plaintext and no half container.
 
-Real ``rwc`` processes against a real key server. The test watches the process from outside
-(its descriptors in /proc) and kills it at a chosen point: while the first file is being
-written, later in the run, and while a piped seal waits for more input. Promises checked:
+Real ``rwc`` processes against a real key server, killed at a chosen point: while the
+first file is being written, later in the run, and while a piped seal waits for more input.
+An open stops itself (SIGSTOP) at its point (see ``RWC``); the test sees it stopped, and
+its plaintext on disk through its descriptors in /proc, then kills it. Promises checked:
 
 - SIGKILL: nothing visible holds plaintext or a partial container (O_TMPFILE: the data has
   no name); at most an empty hidden staging directory, which the next run removes.
@@ -25,34 +26,58 @@ from typing import Any
 
 import pytest
 
+from tests.faults.conftest import random_export
+
 if not Path("/proc/self/fd").is_dir():  # pragma: no cover - Linux is where these run
     pytest.skip("needs /proc to watch the process", allow_module_level=True)
 
 MIB = 1 << 20
 PASSWORD = "correct horse battery staple"
-# Runs rwc with O_TMPFILE disabled: the portable named fallback, in a real process.
-FALLBACK = (
-    "import sys, pathlib; import pycontainer._engine.staging as s; "
-    "s._PROC_FD = pathlib.Path('/nonexistent'); "
-    "from pycontainer.cli.main import main; sys.exit(main(sys.argv[1:]))"
-)
+# `rwc` as its console script runs it, in a real process, with two test settings: argv[1]
+# "named" disables O_TMPFILE (the portable named fallback); argv[2] = N > 0 makes the
+# process stop itself (SIGSTOP, every thread) right after the first chunk of the Nth file
+# it extracts is written. Why a stop inside: a test that only watched /proc for the Nth
+# file and then killed could miss its point on a loaded machine, rwc writing past it, or
+# finishing, between two looks or before the kill. Stopped, rwc is held exactly there
+# until the test kills or signals it; nothing else in the run changes.
+RWC = """
+import os, pathlib, signal, sys, threading
+import pycontainer._engine.extract as x
+import pycontainer._engine.staging as s
+from pycontainer.cli.entry import main
+how, point = sys.argv[1], int(sys.argv[2])
+if how == "named":
+    s._PROC_FD = pathlib.Path("/nonexistent")
+create, consume, made, nth = x._FileWriter._create, x._FileWriter.consume, [], []
+def _create(self, j):
+    made.append(j)  # under the open-files lock, once a file
+    if len(made) == point:
+        nth.append(threading.get_ident())
+    return create(self, j)
+def _consume(self, index, view):
+    done = consume(self, index, view)
+    if nth == [threading.get_ident()]:  # this thread has just written file N's first chunk
+        nth.clear()
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return done
+x._FileWriter._create, x._FileWriter.consume = _create, _consume
+sys.exit(main(sys.argv[3:]))
+"""
 
 
-def _popen(story: Any, h: ModuleType, argv: list[str], *, token: str, fallback: bool) -> Any:
+def _popen(
+    story: Any, h: ModuleType, argv: list[str], *, token: str, fallback: bool, pause_at: int = 0
+) -> Any:
+    """Start rwc; with ``pause_at`` = N, it stops itself at file N (see ``RWC``)."""
     env = h.clean_env(
         HOME=os.fspath(story.work / "home"),
         RWC_TOKEN=token,
         RWC_SERVER=story.server.url,
         RWC_PASSWORD=PASSWORD,
     )
-    cmd = [sys.executable, "-c", FALLBACK] if fallback else [os.fspath(h.RWC)]
-    # rwc runs at the lowest priority (`nice` execs it: same pid) so that on a loaded machine
-    # the test's 1 ms /proc polling still sees each file while it is written; at normal
-    # priority a busy CI machine let rwc write all eight files between two polls ("rwc ended
-    # (rc=0) before file 5 being written"). The kill, the signals and the assertions are
-    # unchanged; on an idle machine nothing changes.
+    how = "named" if fallback else "o_tmpfile"
     return subprocess.Popen(
-        ["nice", "-n", "19", *cmd, *argv],
+        [sys.executable, "-c", RWC, how, str(pause_at), *argv],
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -91,6 +116,15 @@ def _wait_for(proc: Any, what: str, predicate: Callable[[], bool], timeout: floa
         time.sleep(0.001)
 
 
+def _stopped(pid: int) -> bool:
+    """True once the process is stopped (state T in /proc/PID/stat, after its command name)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] == "T"
+
+
 def _visible_files(root: Path, keep: set[Path]) -> list[str]:
     """Regular files under ``root`` other than ``keep`` (what a crash could have left)."""
     found = []
@@ -108,12 +142,8 @@ def _hidden(root: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Eight 8 MiB files of random data (random: nothing compresses or deduplicates)."""
-    root = tmp_path_factory.mktemp("big") / "export"
-    root.mkdir()
-    for i in range(8):
-        (root / f"part-{i}.bin").write_bytes(os.urandom(8 * MIB))
-    return root
+    """Eight 8 MiB files of random data."""
+    return random_export(tmp_path_factory, 8, 8 * MIB)
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +171,22 @@ def container(
     return out
 
 
-def _open_argv(container: Path, dest: Path) -> list[str]:
-    return ["open", os.fspath(container), "-C", os.fspath(dest)]
+def _open_paused(
+    story: Any, h: ModuleType, container: Path, dest: Path, *, point: int, fallback: bool
+) -> Any:
+    """Start `rwc open` into ``dest``; return it once it has stopped itself at file ``point``."""
+    argv = ["open", os.fspath(container), "-C", os.fspath(dest)]
+    token = story.people.reader_token
+    proc = _popen(story, h, argv, token=token, fallback=fallback, pause_at=point)
+    try:
+        _wait_for(proc, f"rwc paused at file {point}", lambda: _stopped(proc.pid))
+        writing = [target for target, size in _open_in(proc.pid, dest.parent) if size]
+        assert writing, f"rwc paused at file {point} with no file being written"
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc
 
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["o_tmpfile", "named"])
@@ -153,20 +197,13 @@ def test_open_killed_leaves_no_plaintext(
     work = story.work / "clerk"
     work.mkdir()
     dest = work / "out"
-    proc = _popen(
-        story, h, _open_argv(container, dest), token=story.people.reader_token, fallback=fallback
+    proc = _open_paused(story, h, container, dest, point=point, fallback=fallback)
+    proc.kill()
+    _out, err = proc.communicate()
+    # Killed, not ended on its own: what follows is what SIGKILL at this point leaves.
+    assert proc.returncode == -signal.SIGKILL, (
+        f"rwc ended with {proc.returncode}, not killed: {err.decode()[-800:]}"
     )
-    seen: set[str] = set()
-
-    def reached() -> bool:
-        seen.update(t for t, size in _open_in(proc.pid, work) if size)
-        return len(seen) >= point
-
-    try:
-        _wait_for(proc, f"file {point} being written", reached)
-    finally:
-        proc.kill()
-        proc.communicate()
     print(f"\n[faults] open killed at file {point} ({'named' if fallback else 'O_TMPFILE'})")
     assert not dest.exists()
     left = _visible_files(work, set())
@@ -191,12 +228,10 @@ def test_open_terminated_cleans_up(
     work = story.work / "clerk"
     work.mkdir()
     dest = work / "out"
-    proc = _popen(
-        story, h, _open_argv(container, dest), token=story.people.reader_token, fallback=fallback
-    )
+    proc = _open_paused(story, h, container, dest, point=1, fallback=fallback)
     try:
-        _wait_for(proc, "a file being written", lambda: any(s for _, s in _open_in(proc.pid, work)))
-        proc.send_signal(sig)
+        proc.send_signal(sig)  # pending while stopped: handled once it runs again
+        proc.send_signal(signal.SIGCONT)
         _out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
@@ -252,12 +287,8 @@ def test_stale_cleanup_never_takes_a_live_runs_entry(
     """A run paused (SIGSTOP) mid-extraction keeps its staging entry while another runs."""
     work = story.work / "clerk"
     work.mkdir()
-    first = _popen(
-        story, h, _open_argv(container, work / "a"), token=story.people.reader_token, fallback=True
-    )
+    first = _open_paused(story, h, container, work / "a", point=1, fallback=True)
     try:
-        _wait_for(first, "a file being written", lambda: bool(_open_in(first.pid, work)))
-        first.send_signal(signal.SIGSTOP)
         held = _hidden(work)
         assert len(held) == 1
         second = story.open_as_reader(container, work / "b")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pycontainer.cli.exits import ExitCode
-from tests.faults.conftest import tmpfs_at
+from tests.faults.conftest import random_export, tmpfs_at
 
 MIB = 1 << 20
 
@@ -32,12 +32,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def payload(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three 4 MiB files of random data (nothing compresses)."""
-    root = tmp_path_factory.mktemp("payload") / "export"
-    root.mkdir()
-    for i in range(3):
-        (root / f"part-{i}.bin").write_bytes(os.urandom(4 * MIB))
-    return root
+    """Three 4 MiB files of random data."""
+    return random_export(tmp_path_factory, 3, 4 * MIB)
 
 
 def _used(mnt: Path) -> int:

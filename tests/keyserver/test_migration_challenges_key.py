@@ -9,9 +9,7 @@ container; downgraded, the hash is the key again and the index is back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -23,10 +21,7 @@ CID_A, CID_B = b"\xaa" * 16, b"\xbb" * 16
 ROWS = [(b"\x01" * 32, CID_A), (b"\x02" * 32, CID_A), (b"\x03" * 32, CID_B)]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    with migrations.empty_engine(request.param, tmp_path) as eng:
-        yield eng
+engine = migrations.engine  # the fixture: an empty database, on SQLite and on PostgreSQL
 
 
 def _fill(conn: sa.Connection) -> None:

@@ -8,11 +8,8 @@ of the table on SQLite would have cascaded it away).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from tests.support import migrations
@@ -21,15 +18,7 @@ AT = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 CID = bytes(16)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    with migrations.empty_engine(request.param, tmp_path) as eng:
-        yield eng
-
-
-def _columns(engine: sa.Engine) -> set[str]:
-    with engine.connect() as conn:
-        return {c["name"] for c in sa.inspect(conn).get_columns("containers")}
+engine = migrations.engine  # the fixture: an empty database, on SQLite and on PostgreSQL
 
 
 def _fill(conn: sa.Connection) -> None:
@@ -66,12 +55,12 @@ def test_upgrade_and_downgrade(engine: sa.Engine) -> None:
     migrations.to(engine, "0015_challenges_by_container")
     with engine.begin() as conn:
         _fill(conn)
-    assert "people" not in _columns(engine)
+    assert "people" not in migrations.columns(engine, "containers")
     migrations.to(engine, "0016_container_people")
     assert _people(engine) is None  # registered before: not declared
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE containers SET people = 460517"))
     assert _people(engine) == 460_517
     migrations.to(engine, "0015_challenges_by_container", down=True)
-    assert "people" not in _columns(engine)
+    assert "people" not in migrations.columns(engine, "containers")
     assert _readers(engine) == 1

@@ -10,8 +10,6 @@ node rows there were. A tree with a node missing is refused with a message sayin
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -28,10 +26,7 @@ from tests.support.rfc9162 import mth
 SIZE = 2 * 256 + 77
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    with migrations.empty_engine(request.param, tmp_path) as eng:
-        yield eng
+engine = migrations.engine  # the fixture: an empty database, on SQLite and on PostgreSQL
 
 
 def _complete_nodes(leaf_hashes: list[bytes]) -> set[tuple[int, int, bytes]]:

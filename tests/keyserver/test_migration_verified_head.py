@@ -7,11 +7,8 @@ there and empty (the first verification then starts from the genesis).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -22,10 +19,7 @@ from tests.support import migrations
 KEY = b"\x05" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    with migrations.empty_engine(request.param, tmp_path) as eng:
-        yield eng
+engine = migrations.engine  # the fixture: an empty database, on SQLite and on PostgreSQL
 
 
 def _has_table(engine: sa.Engine) -> bool:

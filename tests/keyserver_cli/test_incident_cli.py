@@ -85,8 +85,11 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     env = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=env)
     assert text.code == 0, text
-    assert "Medium USB-Z: possibly opened" in text.out
-    assert "(since 2020-01-01 09:00:00 +09:00)" in text.out
+    # The answer and the time of loss in the console's report's words (issue 12).
+    assert text.out.splitlines()[:2] == [
+        "Medium USB-Z: Possibly opened",
+        "Lost at: 2020-01-01 09:00:00 +09:00",
+    ], text.out
     # Each attempt says what it is (spec §report kind): the writer's sealing is not an opening.
     assert "sealed by its writer (creation, not an opening)" in text.out
     assert "key released to a reader" in text.out
@@ -96,7 +99,7 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     assert [a["kind"] for a in container["attempts"]] == ["creation", "release"]
     ja = h.clean_env(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=ja)
-    assert "開封の可能性あり" in text.out
+    assert text.out.startswith("媒体 USB-Z: 開かれた可能性あり\n"), text.out
     assert "作成者による封緘" in text.out and "閲覧者への鍵の発行" in text.out
     bad = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Mars/Olympus")
     result = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=bad)
@@ -175,7 +178,8 @@ def test_report_text_says_the_time_told_beside_the_time_of_loss(
     """spec §report ``told_at`` (issue 12, seventeenth session): a loss counted from a key
     release just before the time the official was told (the console's "Not sure", or
     ``report-loss --told-at``) says the time told under the answer, as the console's
-    report does; a report without one says nothing more."""
+    report does (twentieth session's words: "Lost at: around … (as told)", then the period
+    covered); a report without one says nothing more."""
     settings = data_dir.settings()
     h.make_container(settings, people.writer, medium="USB-T")
     h.make_container(settings, people.writer, medium="USB-U")
@@ -193,14 +197,17 @@ def test_report_text_says_the_time_told_beside_the_time_of_loss(
     env = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-T", "--data-dir", data_dir.path, env=env)
     assert text.code == 0, text
-    head = text.out.splitlines()[:2]
-    assert head[0].endswith("(since 2020-01-01 09:00:00 +09:00)"), head
-    assert head[1] == (
-        "Time told: around 2020-01-01 09:00:40 +09:00 (the report counts from the time of"
-        " loss before it, to include the key releases just before it)"
-    ), head
+    assert text.out.splitlines()[:3] == [
+        "Medium USB-T: Not opened",
+        "Lost at: around 2020-01-01 09:00:40 +09:00 (as told)",
+        "Period covered: from 2020-01-01 09:00:00 +09:00",
+    ], text.out
     ja = h.clean_env(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-T", "--data-dir", data_dir.path, env=ja)
-    assert "連絡された紛失時刻: 2020-01-01 09:00:40 +09:00 頃" in text.out, text.out
+    assert text.out.splitlines()[1:3] == [
+        "紛失日時: 2020-01-01 09:00:40 +09:00 頃 (連絡どおり)",
+        "報告の対象期間: 2020-01-01 09:00:00 +09:00 以降",
+    ], text.out
     plain = cli("report", "--medium", "USB-U", "--data-dir", data_dir.path, env=env)
-    assert "Time told" not in plain.out
+    assert plain.out.splitlines()[1] == "Lost at: 2020-01-01 09:00:00 +09:00", plain.out
+    assert "(as told)" not in plain.out and "Period covered" not in plain.out

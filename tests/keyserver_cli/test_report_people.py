@@ -43,7 +43,8 @@ def test_report_says_the_declared_people(cli: Any, data_dir: Any, people: Any) -
         text = cli("report", "--medium", "USB-P", "--data-dir", dd, env=env)
         assert text.code == 0, text
         lines = [" ".join(line.split()) for line in text.out.splitlines()]
-        assert lines[1] == medium_line, lines[:3]
+        # Under the answer and the time of loss, as on the console's report.
+        assert lines[2] == medium_line, lines[:3]
         label = translate(language, "people", {})
         assert f"{label} {per}" in lines, lines
         # Each declared container once, the undeclared one not at all.

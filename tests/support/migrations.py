@@ -1,15 +1,17 @@
 """An empty database of either backend, moved along the alembic chain by revision.
 
 For migration tests (tests/keyserver/test_migration_*.py): each test gets a database of
-its own, SQLite in ``tmp_path`` or a fresh PostgreSQL one, and walks it up or down.
+its own, SQLite in ``tmp_path`` or a fresh PostgreSQL one, and walks it up or down. A
+module takes the fixture by naming it: ``engine = migrations.engine``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -29,17 +31,23 @@ MEDIA = sa.table(
 )
 
 
-@contextmanager
-def empty_engine(backend: str, tmp_path: Path) -> Iterator[sa.Engine]:
-    """An engine on a new, unmigrated database (``backend``: "sqlite" or "postgres")."""
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on a new, unmigrated database: once on SQLite, once on PostgreSQL."""
     with ExitStack() as stack:
-        if backend == "postgres":
+        if request.param == "postgres":
             url = postgres.database_url(stack.enter_context(postgres.fresh_database("ks_mig")))
         else:
             url = f"sqlite:///{tmp_path / 'keyserver.db'}"
         eng = make_engine(Settings(database_url=url, master_key_b64="A" * 43))
         stack.callback(eng.dispose)
         yield eng
+
+
+def columns(engine: sa.Engine, table: str) -> set[str]:
+    """The names of ``table``'s columns as the database has them now."""
+    with engine.connect() as conn:
+        return {c["name"] for c in sa.inspect(conn).get_columns(table)}
 
 
 def to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:

@@ -21,7 +21,7 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from keyserver._domain import people
+from keyserver._domain import people, report_words
 from keyserver._domain.context import ADMIN, OFFICIAL, OVERSIGHT
 from keyserver._domain.errors import InvalidRequestError, KeyServerError, NotFoundError
 from keyserver._domain.i18n import N_, Message, problem_lead, text
@@ -155,6 +155,8 @@ def environment(language: str) -> jinja2.Environment:
     # keyserver/_domain/people.py): one container's, and the medium's parts.
     env.filters["people"] = lambda n: text(people.said(n), language)
     env.filters["people_up_to"] = lambda doc: [m.text(language) for m in people.up_to_said(doc)]
+    # A report's answer by its name, as every reader of a report says it (report_words).
+    env.filters["answer_name"] = lambda answer: text(report_words.answer_name(answer), language)
     return env
 
 

@@ -13,27 +13,17 @@ an answer.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from keyserver._domain.answers import as_read
 from keyserver._domain.lifecycle import State
 
+# The time told's own row and the counts before it: one decision for the console's report,
+# its press statement and ``keyserver report`` (issue 12, twenty-first session), kept
+# importable from here.
+from keyserver._domain.report_words import before_told, told_view
 
-def told_view(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The loss report's time told, shown as its own row above the time counted from.
-
-    Issue 12, seventeenth session: to the minute unless it was told with seconds. None: no
-    time told (every report before migration 0014, or the time as typed), shown as before;
-    nor when it is the time of loss itself (issue 12, twentieth session: two rows of one
-    time, "around" beside the exact one, read as two times).
-    """
-    if not doc.get("told_at"):
-        return None
-    told = datetime.fromisoformat(str(doc["told_at"]))
-    if doc.get("lost_at") and told == datetime.fromisoformat(str(doc["lost_at"])):
-        return None
-    return {"at": doc["told_at"], "seconds": told.second != 0}
+__all__ = ["before_told", "legend_answers", "manager_view", "read_answer", "told_view"]
 
 
 def read_answer(report: dict[str, Any]) -> str | None:
@@ -71,22 +61,6 @@ def _held(container: dict[str, Any]) -> bool:
     return state == State.SUSPENDED.value or (
         state == State.PENDING.value and bool(container.get("suspend_cause"))
     )
-
-
-def before_told(container: dict[str, Any], told_seq: int | None) -> dict[str, int] | None:
-    """How many of a container's counted rows came before the time told (spec §report).
-
-    Issue 12, nineteenth session (the lead's newcomers, both languages): under "Depends on
-    the time of loss" the box said "Keys released after the loss 1 / Openings confirmed
-    after the loss 1", counted from the earlier time the report uses, and a manager
-    reported "opened after the loss". The box now says what the counts start from and how
-    many of them came before the time told (``told_seq``: the audit order, never the
-    clock). None without a time told.
-    """
-    if told_seq is None:
-        return None
-    early = [a["kind"] for a in container["attempts"] if int(a["seq"]) < told_seq]
-    return {"release": early.count("release"), "confirmed": early.count("confirmed")}
 
 
 def legend_answers(

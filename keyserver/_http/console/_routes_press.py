@@ -48,8 +48,23 @@ def _event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _side(side: dict[str, Any]) -> dict[str, Any]:
-    """One case of "depends on the time of loss" (answers.depends_view), without names."""
-    return {**side, "events": [_event(e) for e in side["events"]]}
+    """One case of "depends on the time of loss" (answers.depends_view), without names.
+
+    Its events grouped by what each is, opened first: ``groups`` is a list of (answer,
+    events), "opened" for the openings a receipt confirmed, "possibly opened" for the keys
+    given with none (spec §report). Issue 12, twenty-first session: the line said
+    "Opened — … opened “A” … and the key of “B” was given …, its opening not confirmed",
+    and a journalist reads every file after "Opened" as opened; the public statement says
+    each file under its own answer. Grouped by the event's own confirmation, not by the
+    medium's answer: on one side of the time told that is the file's answer there
+    (answers.depends_view), and an unconfirmed key is never said under "Opened".
+    """
+    events = [_event(e) for e in side["events"]]
+    groups = [
+        (answer, [e for e in events if e["opened"] is opened])
+        for answer, opened in (("opened", True), ("possibly opened", False))
+    ]
+    return {**side, "events": events, "groups": [(a, found) for a, found in groups if found]}
 
 
 def press_view(doc: dict[str, Any], close: dict[str, Any] | None) -> dict[str, Any]:
