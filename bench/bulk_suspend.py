@@ -19,11 +19,14 @@ process group. ``--in-process``: ``KeyService.change_state`` in the child itself
 HTTP); with ``--profile FILE`` it writes a cProfile of that call (cProfile inflates
 per-call costs: read shares, not seconds). ``--fillfactor N`` (PostgreSQL): the
 containers table's fillfactor before the insert (room for HOT updates; an experiment,
-bench/profiles/keyserver.md). ``--op restore`` (with ``--in-process``): the medium is
-suspended first (not measured), then the restore that lifts it (cause ``any``) is.
+bench/profiles/keyserver.md); ``--work-mem MB`` (PostgreSQL) likewise the database's
+work_mem for the suspend's connections. ``--op restore`` (with ``--in-process``): the
+medium is suspended first (not measured), then the restore that lifts it (cause ``any``)
+is.
 ``--history N``: before the insert, N key releases through ``keyserver serve --workers 1``
-(wrk, round-robin over 100 containers, as the bench's load rows leave the database before
-its bulk suspend: an audit log and challenges table of that many rows).
+(wrk, round-robin over 100 containers, more if their budgets need it, as the bench's load
+rows leave the database before its bulk suspend: an audit log and challenges table of that
+many rows).
 """
 
 from __future__ import annotations
@@ -152,11 +155,37 @@ def _fillfactor(url: str, percent: int) -> None:
         conn.execute(f"ALTER TABLE containers SET (fillfactor = {int(percent)})")
 
 
+def _work_mem(url: str, megabytes: int) -> None:
+    """PostgreSQL: the database's work_mem for the suspend's connections (an experiment).
+
+    The suspend's UPDATE joins the 100,000 rows to ``unnest(ids, macs)`` by a hash join
+    whose hash spills to temporary files at the default 4 MB (EXPLAIN (ANALYZE,
+    BUFFERS): ~2,190 temp blocks written and read, bench/README.md, session 21).
+    """
+    import psycopg  # noqa: PLC0415
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(kb.PG_ADMIN, dbname=name, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{name}\" SET work_mem = '{int(megabytes)}MB'")
+
+
+def _containers_for(history: int) -> int:
+    """Containers enough for ``history`` releases within their budgets (100 at least).
+
+    The bench's database sees ~190,000 releases before its bulk suspend since the
+    twentieth session's sweeps (~90,000 before), more than 100 budgets of kb.BUDGET; a
+    quarter to spare, since wrk's round-robin does not spread them exactly.
+    """
+    if not history:
+        return 2
+    return max(100, -(-history * 5 // (4 * kb.BUDGET)))
+
+
 def _child(args: argparse.Namespace) -> None:
     """One run: fresh database, insert, suspend; one JSON line on stdout."""
     make_db = kb.postgres_database if args.db == "postgres" else kb.sqlite_database
     with make_db() as url:
-        prep = kb.prepare(url, 100 if args.history else 2)
+        prep = kb.prepare(url, _containers_for(args.history))
         if args.history:
             # What the bench's load rows leave behind before its suspend (issue 15: the
             # suspend alone took 1.2-1.4 s here, 3.4-7 s at the end of the bench).
@@ -164,6 +193,8 @@ def _child(args: argparse.Namespace) -> None:
                 kb.load_test(prep, base, Requests(args.history))
         if args.fillfactor:
             _fillfactor(url, args.fillfactor)
+        if args.work_mem:
+            _work_mem(url, args.work_mem)
         insert_s = kb.bulk_insert(prep, _MEDIUM, args.count)
         load = os.getloadavg()[0]
         if args.in_process:
@@ -190,6 +221,9 @@ def main() -> None:
         "--fillfactor", type=int, default=0, help="PostgreSQL: the containers table's fillfactor"
     )
     ap.add_argument("--history", type=int, default=0, help="key releases before the insert (wrk)")
+    ap.add_argument(
+        "--work-mem", type=int, default=0, help="PostgreSQL: the database's work_mem in MB"
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.op == "restore" and not args.in_process:
@@ -213,6 +247,8 @@ def main() -> None:
             argv += ["--op", args.op, "--history", str(args.history)]
             if args.fillfactor:
                 argv += ["--fillfactor", str(args.fillfactor)]
+            if args.work_mem:
+                argv += ["--work-mem", str(args.work_mem)]
             if args.profile:
                 argv += ["--profile", f"{args.profile}.{name}.{r}"]
             out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,18 +42,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from console_world import browser, on_medium
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from keyserver._domain.settings import Settings
-from keyserver._store import init_database
-from keyserver.testing import new_master_key_b64, running_server
-from tests.support.clock import FakeClock
-from tests.support.console_pages import above_fold, reading, text_before
-from tests.support.world import activate, confirm, make_world, oprf
+from tests.support.console_pages import LAPTOP, above_fold, reading, text_before
 
 MEDIUM = "USB-2022-06-AMA"
 LABELS = ("住民基本台帳-全件", "税務-課税台帳", "国保-資格台帳")
@@ -64,7 +57,7 @@ SEALED = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 OPENED = datetime(2026, 12, 1, 8, 5, tzinfo=UTC)
 NOW = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
 TYPED = "2026-12-01 18:30"
-VIEWPORT = (1366, 625)
+VIEWPORT = LAPTOP
 # The close story: the newcomer setup's labels; the clerk's opening at 17:40:15 on 3 Dec
 # (Tokyo), the wrong password at 17:40:20, the official told "17:41"; reviewed on 4 Dec.
 CLOSE_LABELS = (
@@ -82,27 +75,6 @@ CLOSE_PARTS = {
     "question": "#close-question, #unsure-suggested",
     "answers": "#close-opening table.choices, #consequences",
 }
-
-
-def _browser(language: str, profile: Path) -> webdriver.Chrome:
-    options = Options()
-    options.binary_location = shutil.which("chromium") or "chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        f"--lang={language}",
-    ):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": language})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
-    )
-    return driver
 
 
 def _texts(driver: webdriver.Chrome, selectors: tuple[str, ...]) -> list[str]:
@@ -158,7 +130,7 @@ def _printed(driver: webdriver.Chrome, directory: Path) -> list[str]:
 
 
 def _story(url: str, token: str, language: str, directory: Path) -> dict[str, Any]:
-    driver = _browser(language, directory / f"profile-{language}")
+    driver = browser(language, directory / f"profile-{language}")
     out: dict[str, Any] = {}
     try:
         # The first two pages (seventeenth session): the sign-in page as opened, the
@@ -209,7 +181,7 @@ def _story(url: str, token: str, language: str, directory: Path) -> dict[str, An
 
 def _close_review(url: str, token: str, language: str, directory: Path) -> dict[str, Any]:
     """The review page of the close story: its text and its parts' texts."""
-    driver = _browser(language, directory / f"profile-close-{language}")
+    driver = browser(language, directory / f"profile-close-{language}")
     try:
         driver.get(url + "/console/sign-in")
         driver.find_element(By.ID, "token").send_keys(token)
@@ -243,34 +215,19 @@ def _on_medium(
     tried: datetime | None,
     then: Callable[[str, str], dict[str, Any]],
 ) -> dict[str, Any]:
-    """A server with ``labels`` sealed on MEDIUM, the first opened (confirmed) by the
-    reader at ``opened``, the second's key given at ``tried`` (no receipt: a wrong
-    password) if any; at NOW, ``then(url, official's token)``."""
-    clock = FakeClock(SEALED)
-    settings = Settings(
-        database_url=f"sqlite:///{directory}/{name}.db",
-        master_key_b64=new_master_key_b64(),
-        sweep_interval=timedelta(0),
-        display_timezone="Asia/Tokyo",
-        clock=clock,
+    """``labels`` sealed on MEDIUM on SEALED, the first opened (confirmed) at ``opened``,
+    the second's key given at ``tried`` if any; at NOW, ``then(url, official's token)``."""
+    return on_medium(
+        directory,
+        name,
+        medium=MEDIUM,
+        labels=labels,
+        sealed=SEALED,
+        opened=opened,
+        tried=tried,
+        now=NOW,
+        then=then,
     )
-    init_database(settings)
-    with running_server(settings) as url:
-        world = make_world(settings, url)
-        try:
-            made = [activate(world, medium=MEDIUM, label=label) for label in labels]
-            clock.t = opened
-            (reg, key) = made[0]
-            cid = reg["container_id"]
-            confirm(world, "reader", cid, key, oprf(world, "reader", cid, reg["public_key"]))
-            if tried is not None:
-                clock.t = tried
-                (reg, _) = made[1]
-                oprf(world, "reader", reg["container_id"], reg["public_key"])
-            clock.t = NOW
-            return then(url, world.tokens["official"])
-        finally:
-            world.close()
 
 
 def main() -> None:
