@@ -42,15 +42,12 @@ from tests.support import e2e, http_client, postgres, processes
 from tests.support.requirements import missing
 
 UNAVAILABLE = "urn:rwc:problem:unavailable"
-_DEFAULT = Settings(database_url="sqlite://", master_key_b64="A" * 43)
-FAST: dict[str, Any] = {
-    "db_connect_timeout": timedelta(seconds=2),
-    "db_statement_timeout": timedelta(seconds=2),
-    "db_lock_timeout": timedelta(seconds=2),
-    "db_idle_in_transaction_timeout": timedelta(seconds=2),
-    "busy_timeout_ms": 2000,
-    "sweep_interval": timedelta(0),
-}
+_DEADLINES = ("connect", "statement", "lock", "idle_in_transaction")
+FAST: dict[str, Any] = {f"db_{d}_timeout": timedelta(seconds=2) for d in _DEADLINES}
+FAST |= {"busy_timeout_ms": 2000, "sweep_interval": timedelta(0)}
+# What Setup writes with: the defaults of the same deadlines (see Setup).
+_DEFAULTS = Settings(database_url="sqlite://", master_key_b64="A" * 43)
+SETUP = {k: getattr(_DEFAULTS, k) for k in FAST if k != "sweep_interval"}
 
 
 class Proxy:
@@ -132,21 +129,9 @@ class Setup:
     """A running server with a writer-committed container and an official and a reader."""
 
     def __init__(self, settings: Settings, url: str) -> None:
-        # The fixture's own writes run with the default database deadlines, not the server's
-        # FAST ones: on a loaded machine (load 10 on 2 cores) this process once idled over
-        # 2 s inside its registering transaction and PostgreSQL ended the session
-        # (IdleInTransactionSessionTimeout in setup, session 21's merge train). The server
-        # under test keeps FAST; only what it is given to serve is set up this way.
-        service = KeyService(
-            dataclasses.replace(
-                settings,
-                db_connect_timeout=_DEFAULT.db_connect_timeout,
-                db_statement_timeout=_DEFAULT.db_statement_timeout,
-                db_lock_timeout=_DEFAULT.db_lock_timeout,
-                db_idle_in_transaction_timeout=_DEFAULT.db_idle_in_transaction_timeout,
-                busy_timeout_ms=_DEFAULT.busy_timeout_ms,
-            )
-        )
+        # Set up with the default deadlines (the server under test keeps FAST): under load 10
+        # this transaction once idled past 2 s and PostgreSQL ended it (session 21's train).
+        service = KeyService(dataclasses.replace(settings, **SETUP))
         try:
             actor = Actor(name="bootstrap", roles=ROLES, local=True)
             tokens = {
