@@ -45,8 +45,10 @@ vectors: venv
 	$(BIN)/python spec/vectors/generate.py
 	$(BIN)/python spec/vectors/tlog/generate.py
 
+# --big: the 10 GiB rows issue 15 asks for next to the 1 GiB ones (on disk; each part checks
+# the free space first and says what it skipped).
 bench: venv
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --big
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
