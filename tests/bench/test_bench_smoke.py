@@ -284,7 +284,7 @@ def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
     # The scaling rows' saturation sweep (issue 15): the same servers at more connections.
     for name in ("rwc SQLite, 1 worker(s)", "bare FastAPI + 1 VOPRF, 1 worker(s)"):
         sweep = rows[name]["sweep"]
-        assert [p["connections"] for p in sweep] == [32, 64], sweep
+        assert [p["connections"] for p in sweep] == [32, 64, 128], sweep
         assert all(p["rps"] > 0 and p["p99_ms"] > 0 and p["all_ms"] > 0 for p in sweep), sweep
     assert all(p["jobs_per_batch"] for p in rows["rwc SQLite, 1 worker(s)"]["sweep"])
     assert any(r["name"].startswith("Tang") for r in figures["rows"])
