@@ -18,7 +18,7 @@ the load average. Then per configuration the peak (the connection count with the
 rate, the median over rounds) and the ratio 2 processes / 1 at the 16 connections the
 bench uses and at each one's own peak.
 
-    .venv/bin/python bench/saturation.py --rounds 2 --duration 5 --connections 8,16,32,64
+    .venv/bin/python bench/saturation.py --rounds 2 --duration 5 --connections 16,32,64,128
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=int, default=5, help="wrk seconds per point")
-    ap.add_argument("--connections", default="8,16,32,64", help="the sweep, comma-separated")
+    ap.add_argument("--connections", default="16,32,64,128", help="the sweep, comma-separated")
     ap.add_argument("--containers", type=int, default=200, help="per database (budget 1000)")
     ap.add_argument(
         "--series",

@@ -27,8 +27,12 @@ from stats import table, verdict
 # is still printed.)
 TARGET_SCALING = 1.6
 # The connection counts a full run adds to each scaling row's 16 (the row itself): at 32
-# two workers batch what one does at 16; 64 shows whether the rate still grows.
-SATURATION_CONNECTIONS = (32, 64)
+# two workers batch what one does at 16, at 128 what one does at 64. 128 since the
+# twenty-second session (bench/profiles/keyserver.md, "Session 22"): with the sweep ending
+# at 64, every 2-process configuration of the twentieth and twenty-first runs peaked at
+# 64, the sweep's last count: its saturation was never reached, and it was judged at the
+# batches (and so the CPU per release) of 1 process at 32.
+SATURATION_CONNECTIONS = (32, 64, 128)
 
 
 def point(
