@@ -4,12 +4,23 @@ Sealing and extraction write large files and fsync them before publishing. Left 
 Linux keeps the dirty pages in memory until the fsync, which then waits for the whole file;
 ``POSIX_FADV_DONTNEED`` on a range just written starts its writeback at once, so the disk
 works while the next chunks are encrypted and the fsync waits for the tail only. It frees
-nothing here: Linux (mm/fadvise.c) starts the writeback of the range's dirty pages without
-waiting for it, then drops only the pages that are clean at that moment; the pages just
-written are still dirty or under writeback, so they stay in the page cache (a 1 GiB
-`rwc open -C` leaves all of it cached: bench/profiles/disk.md) and are reclaimed later like
-any clean page. The advice is used for its writeback, not to save memory. Measured on the
+nothing at that moment: Linux (mm/fadvise.c) starts the writeback of the range's dirty
+pages without waiting for it, then drops only the pages that are clean; the pages just
+written are still dirty or under writeback, so they stay in the page cache. Measured on the
 bench VM (1 GiB to /var/tmp, pwrite + fsync): 1.4-2.7 s instead of 2.0-7.2 s.
+
+Hence, for extraction (``drop_behind``), a second advice :data:`DROP_BEHIND` bytes behind
+each write: by then that range has usually been written back, so the same advice drops it,
+and the next chunks reuse its pages instead of taking fresh ones. A fresh page is the dear
+kind on a VM whose free memory goes back to the host (virtio-balloon free page reporting,
+as on the bench VM: ~6 us per 4 KiB page on its first touch, ``_engine/direct.py``): with
+every written page kept, a 10 GiB ``rwc open -C`` took 3.73 CPU s per GiB against 1.37 at 1
+GiB, and at 8 GiB the kernel's copy into fresh page-cache pages took 57% of the CPU samples
+(bench/profiles/disk.md, "Session 22"). A range still under writeback when its turn comes
+stays cached, as before (advice only); the file's last :data:`DROP_BEHIND` bytes stay
+cached, and a file no larger than that entirely. The seal keeps its pages: at 4 and 8 GiB
+it took 0.96-1.11 CPU s per GiB with them kept and 1.01-1.33 with the drop 32 MiB behind
+(five A/B rounds, load 12-16: bench/profiles/disk.md).
 
 On a memory file system (tmpfs, ramfs: /dev/shm, often /tmp) there is nothing to write
 back, and the advice only walks the range's pages: ~0.11 s of system time per GiB in an
@@ -42,6 +53,16 @@ import os
 # earlier test of pieces in the seal, before its input was read around the page cache,
 # had measured them slower.
 WRITE_PIECE = 64 * 1024
+
+# How far behind the newest write an extraction drops a range from the page cache (module
+# docstring). So far that its writeback, started when it was written, has usually finished,
+# also on a slow disk; and an extraction of up to 1 GiB (the common size, and a file a
+# reader may open next) is unchanged. 8 GiB A/B (bench/profiles/disk.md, "Session 22"):
+# where fresh pages were dear, dropping 32 MiB behind took 0.77-1.06 CPU s per GiB against
+# 1.23-1.96 without; where they were cheap, freeing pages and taking them again costs a
+# little (1 GiB behind 0.74-0.92 against 0.67-0.87; 32 MiB behind 0.80-0.97), and at
+# 1 GiB 32 MiB behind cost more (median 1.20 against 1.05) where the dear state is rare.
+DROP_BEHIND = 1 << 30
 
 # File systems whose pages have no backing device (nothing to write back).
 _MEMORY_FS = frozenset({"tmpfs", "ramfs", "devtmpfs", "hugetlbfs"})
@@ -78,9 +99,17 @@ class Writeback:
             given, None (whole chunks) elsewhere.
     """
 
-    def __init__(self, fd: int) -> None:
-        """Look up once whether the file's pages can be written back at all."""
+    def __init__(self, fd: int, *, drop_behind: int | None = None) -> None:
+        """Look up once whether the file's pages can be written back at all.
+
+        Args:
+            fd: The file, open for writing.
+            drop_behind: Also drop the range this many bytes behind each write from the
+                page cache (extraction: :data:`DROP_BEHIND`; None: keep every page, as
+                the seal does; module docstring).
+        """
         self._fd = fd
+        self._behind = drop_behind
         self._on = hasattr(os, "posix_fadvise")
         if self._on:
             with contextlib.suppress(OSError):
@@ -91,8 +120,13 @@ class Writeback:
         """Begin writing ``[offset, offset + length)`` to the disk now (advice only).
 
         The range's pages stay cached: they are dirty when advised, and DONTNEED drops
-        only clean ones (module docstring).
+        only clean ones. With ``drop_behind``, the same length that many bytes earlier,
+        written back by now, is dropped (module docstring).
         """
         if self._on:
             with contextlib.suppress(OSError):
                 os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_DONTNEED)
+            behind = self._behind
+            if behind is not None and offset >= behind:
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(self._fd, offset - behind, length, os.POSIX_FADV_DONTNEED)

@@ -8,6 +8,7 @@ source next to the module's /proc/self/mountinfo lookup by device number.
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import tempfile
@@ -15,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from pycontainer import _portable
+from pycontainer._engine import extract
+from pycontainer._engine.direct import _cached
 from pycontainer._engine.writeback import WRITE_PIECE, Writeback
+from tests.support.container import Kit
 
 MEMORY = {"tmpfs", "ramfs"}
 
@@ -73,3 +78,86 @@ def test_pieces_only_where_there_is_a_disk(directory: str, fstype: str) -> None:
     with tempfile.TemporaryFile(dir=directory) as f:
         piece = Writeback(f.fileno()).piece
     assert piece == (None if fstype in MEMORY else WRITE_PIECE), fstype
+
+
+def _pages_cached(fd: int, offset: int, length: int) -> int:
+    """How many pages of ``[offset, offset + length)`` are in the page cache (mincore)."""
+    found = [_cached(fd, at) for at in range(offset, offset + length, mmap.PAGESIZE)]
+    assert None not in found, "mincore gave no answer here"
+    return sum(bool(f) for f in found)
+
+
+CHUNK = 1 << 20
+BEHIND = 8 * CHUNK  # a test's distance: the file need not be DROP_BEHIND (1 GiB) long
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="page cache advice and mincore (Linux)")
+def test_written_back_ranges_are_dropped_behind_the_writes(disk_tmp_path: Path) -> None:
+    """A range written back leaves the page cache once the writes are ``drop_behind`` further.
+
+    Its pages are then reused by the next writes instead of fresh ones (writeback.py: a
+    10 GiB `rwc open -C` kept all 10 GiB cached and paid for fresh pages). The first chunk
+    is fsynced here, so that it is clean, deterministically, when its turn comes; the same
+    advice leaves dirty pages alone, which is what the writes' own advice relies on.
+    """
+    fd = os.open(disk_tmp_path / "f", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        writeback = Writeback(fd, drop_behind=BEHIND)
+        assert writeback.piece == WRITE_PIECE  # a disk: the advice is given
+        data = memoryview(os.urandom(CHUNK))
+
+        def write(offset: int) -> None:
+            _portable.pwrite_all(fd, data, offset, piece=writeback.piece)
+            writeback.start(offset, CHUNK)
+
+        write(0)
+        os.fsync(fd)  # on the disk and clean, but cached: advised while it was dirty
+        assert _pages_cached(fd, 0, CHUNK) > 0
+        for offset in range(CHUNK, BEHIND, CHUNK):
+            write(offset)
+        assert _pages_cached(fd, 0, CHUNK) > 0  # not yet far enough behind
+        write(BEHIND)
+        assert _pages_cached(fd, 0, CHUNK) == 0
+    finally:
+        os.close(fd)
+    assert (disk_tmp_path / "f").read_bytes() == bytes(data) * (BEHIND // CHUNK + 1)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="page cache advice (Linux)")
+def test_extraction_drops_behind_its_writes_and_the_seal_does_not(
+    disk_tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path on a disk: extraction advises each range twice, the seal once.
+
+    Once as it is written (its writeback), once DROP_BEHIND bytes later (to drop it; the
+    distance is shortened here so that the file need not be 1 GiB). Which pages the second
+    advice drops depends on the disk's pace, so the calls are counted; the advice itself is
+    real.
+    """
+    calls: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def advise(fd: int, offset: int, length: int, advice: int) -> None:
+        if advice == os.POSIX_FADV_DONTNEED:
+            calls.append((offset, length))
+        real(fd, offset, length, advice)
+
+    kit = Kit()
+    src = disk_tmp_path / "src"
+    src.mkdir()
+    data = os.urandom(BEHIND + 3 * CHUNK + 17)
+    (src / "data.bin").write_bytes(data)
+    out = disk_tmp_path / "c.rwc"
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    monkeypatch.setattr(extract, "DROP_BEHIND", BEHIND)
+    kit.seal([src], out, chunk_log2=20)  # rwc's default chunk size
+    sealed, calls[:] = list(calls), []
+    with kit.open(out) as c:
+        c.extract(disk_tmp_path / "x")
+    assert (disk_tmp_path / "x" / "src" / "data.bin").read_bytes() == data
+    assert sealed
+    assert len(set(sealed)) == len(sealed)  # the seal keeps its pages (writeback.py)
+    assert calls.count((0, CHUNK)) == 2
+    assert calls.count((BEHIND, CHUNK)) == 1  # not yet far enough behind the end
+    tail = len(data) % CHUNK  # the last chunk's, dropped as far behind as any
+    assert calls.count((len(data) - tail - BEHIND, tail)) == 1
