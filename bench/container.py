@@ -54,8 +54,7 @@ class Options:
     size: int
     runs: int
     quick: bool
-    big: bool
-    big_size: int = 10 * GIB
+    big_size: int = 10 * GIB  # run_big's size (bench/run.py runs it last, with --big)
     workdir: Path | None = None
     chunk_log2: int | None = None
     sweep_bytes: int = 512 * MIB
@@ -335,30 +334,54 @@ def run(opts: Options) -> dict[str, Any]:
     base = baseline_rss_mib()
     results["python_baseline_rss_mib"] = base
 
-    big: dict[str, dict[str, float]] = {}
-    if opts.big:
-        big = run_big(opts)
-        results["big"] = big
-
-    _print(results, files, speed, sweep, e2e, big, opts)
+    _print(results, files, speed, sweep, e2e, opts)
     return results
 
 
-def run_big(opts: Options) -> dict[str, dict[str, float]]:
-    """Peak RSS (and throughput) at 10 GiB on disk, one run; checks free space first."""
+def big_room(size: int) -> tuple[Path, str]:
+    """Where run_big writes, and why it cannot ("" if it can): free space checked first."""
     base = Path(os.environ.get("RWC_BENCH_BIG_DIR", "/var/tmp"))
-    need = 2 * opts.big_size + 2 * GIB  # input + one output at a time, plus slack
-    free = shutil.disk_usage(base).free
+    need = 2 * size + 2 * GIB  # input + one output at a time, plus slack
+    free = shutil.disk_usage(base).free if base.is_dir() else 0
+    if free < need:
+        return base, (
+            f"needs {need / GIB:.1f} GiB free in {base}, has {free / GIB:.1f} GiB"
+            " (set RWC_BENCH_BIG_DIR)"
+        )
+    return base, ""
+
+
+def run_big(opts: Options) -> dict[str, Any]:
+    """Peak RSS (and throughput) at ``big_size`` on disk, one run; its table and target.
+
+    A part of its own (bench/run.py, --big), run after every other part: its ~30 GiB of
+    writes would otherwise still be written back while they are measured.
+    """
+    base, why = big_room(opts.big_size)
     print(
-        f"  --big: {human_size(opts.big_size)} on disk in {base} "
-        f"(free {free / GIB:.1f} GiB, need {need / GIB:.1f} GiB)",
+        f"\n== Container at {human_size(opts.big_size)} on disk in {base}: peak RSS "
+        f"through the library API; load average {os.getloadavg()[0]:.2f} ==",
         flush=True,
     )
-    if free < need:
-        print(f"  --big SKIPPED: not enough free space in {base} (set RWC_BENCH_BIG_DIR)")
-        return {}
+    if why:
+        print(f"  SKIPPED: {why}")
+        return {"skipped": why, "targets": []}
     with tempfile.TemporaryDirectory(prefix="rwc-bench-big-", dir=base) as tmp:
-        return measure_files(opts.big_size, 1, Path(tmp), opts.chunk_log2, extras=False)
+        big = measure_files(opts.big_size, 1, Path(tmp), opts.chunk_log2, extras=False)
+    print(f"\n-- {human_size(opts.big_size)} on disk, 1 run")
+    rows = [[n, f"{f['mib_s']:,.0f}", f"{f['peak_rss_mib']:.0f}"] for n, f in big.items()]
+    print(table(["tool / path", "MiB/s", "peak RSS MiB"], rows))
+    argon2_mib = BENCH_ARGON2[0] / 1024
+    brss = max((f["peak_rss_mib"] for n, f in big.items() if n.startswith("rwc")), default=0)
+    target = {
+        "target": f"peak RSS beyond Argon2, {human_size(opts.big_size)}",
+        "goal": f"< ~{TARGET_RSS_BEYOND_ARGON2_MIB} MiB",
+        "measured": f"{brss - argon2_mib:.0f} MiB",
+        "verdict": verdict(brss - argon2_mib < TARGET_RSS_BEYOND_ARGON2_MIB),
+    }
+    print("\n-- Target")
+    print(table(["target", "goal", "measured", "verdict"], [list(target.values())]))
+    return {"big": big, "targets": [target]}
 
 
 def _print(
@@ -367,7 +390,6 @@ def _print(
     speed: aead.OpenSSLSpeed,
     sweep: aead.ChunkSweep,
     e2e: dict[int, dict[str, float]],
-    big: dict[str, dict[str, float]],
     opts: Options,
 ) -> None:
     ceiling = speed.ceiling / MIB
@@ -431,16 +453,6 @@ def _print(
             verdict(beyond < TARGET_RSS_BEYOND_ARGON2_MIB),
         ]
     )
-    if big:
-        brss = max((f["peak_rss_mib"] for n, f in big.items() if n.startswith("rwc")), default=0)
-        targets.append(
-            [
-                f"peak RSS beyond Argon2, {human_size(opts.big_size)}",
-                f"< ~{TARGET_RSS_BEYOND_ARGON2_MIB} MiB",
-                f"{brss - argon2_mib:.0f} MiB",
-                verdict(brss - argon2_mib < TARGET_RSS_BEYOND_ARGON2_MIB),
-            ]
-        )
     print("\n-- Targets")
     print(table(["target", "goal", "measured", "verdict"], targets))
     results["targets"] = [
@@ -509,7 +521,3 @@ def _print(
         f"{kdf['default'] * 1000:,.0f} ms; bench m={BENCH_ARGON2[0]} t={BENCH_ARGON2[1]} "
         f"p={BENCH_ARGON2[2]}: {kdf['bench'] * 1000:,.1f} ms (included in the rwc timings)"
     )
-    if big:
-        print(f"\n-- {human_size(opts.big_size)} on disk, 1 run")
-        rows = [[n, f"{f['mib_s']:,.0f}", f"{f['peak_rss_mib']:.0f}"] for n, f in big.items()]
-        print(table(["tool / path", "MiB/s", "peak RSS MiB"], rows))

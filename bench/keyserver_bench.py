@@ -775,6 +775,8 @@ def run(
                     "insert_s": insert_s,
                     "suspend_s": sec,
                     "plain_update_s": plain,
+                    "goal_s": TARGET_SUSPEND_SECONDS,
+                    "verdict": verdict(ok),  # n/a below the target's count (--quick)
                 }
             )
 

@@ -1,8 +1,14 @@
 """Benchmarks for rwc, printed side by side with the reference tools in one run.
 
 Usage: ``.venv/bin/python bench/run.py [--quick | --smoke] [--size 1G] [--big]
-[--only container|commands|keyserver|audit|tlog]``
+[--only container|commands|keyserver|audit|tlog|container_big|commands_big]``
 See bench/README.md for what each figure means and the targets.
+
+The parts run in :data:`PARTS`' order, the 10 GiB ones (``--big``, `make bench`) last: their
+~30-40 GiB of writes are still being written back minutes after they print, and in session
+21 the key-server part measured after them fell with it. Before every part the run syncs
+and waits for the writeback (bench/writeback.py, the wait printed, a timeout said), and it
+ends with one table of every verdict (bench/summary.py).
 
 ``--smoke`` is what tests/bench/test_bench_smoke.py runs: every part and every row it
 prints, at the smallest input that still takes each code path (:data:`SMOKE`); its
@@ -19,14 +25,17 @@ import platform
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
+import summary
+import writeback
 from procs import ChildFailedError
-from stats import MIB, parse_size
+from stats import MIB, human_size, parse_size
 from tools import MissingToolError
 from wrk import Length, Requests
 
@@ -58,7 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         help="--quick at the smallest sizes that still run every row (the test suite's run)",
     )
     ap.add_argument("--size", type=parse_size, default=None, help="container file size (1G)")
-    ap.add_argument("--big", action="store_true", help="also 10 GiB on disk (peak RSS)")
+    ap.add_argument(
+        "--big",
+        action="store_true",
+        help="also the 10 GiB rows (whole commands; the API's peak RSS), last (make bench)",
+    )
     ap.add_argument("--big-size", type=parse_size, default=parse_size("10G"))
     ap.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
     ap.add_argument("--only", choices=list(PARTS), default=None)
@@ -100,6 +113,19 @@ def _parser() -> argparse.ArgumentParser:
         " sync, the disk alone and its halves, the device's busy time), no small-container"
         " or tmpfs rows: for A/B rounds of the disk rows",
     )
+    ap.add_argument(
+        "--writeback-threshold",
+        type=float,
+        default=writeback.THRESHOLD_MIB,
+        help="before each part, wait until dirty + writeback pages are under this many MiB",
+    )
+    ap.add_argument(
+        "--writeback-timeout",
+        type=float,
+        default=None,
+        help=f"... for at most this many seconds ({writeback.TIMEOUT_S:.0f};"
+        f" --quick: {writeback.QUICK_TIMEOUT_S:.0f})",
+    )
     ap.add_argument("--verbose", action="store_true", help="show tracebacks on failure")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     return ap
@@ -122,6 +148,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         for name, value in SMOKE.items():
             if getattr(args, name) is None:
                 setattr(args, name, value)
+    if args.writeback_timeout is None:
+        args.writeback_timeout = writeback.QUICK_TIMEOUT_S if args.quick else writeback.TIMEOUT_S
     return args
 
 
@@ -141,7 +169,6 @@ def _container(args: argparse.Namespace) -> Any:
             size=size,
             runs=args.runs or (1 if args.quick else 3),
             quick=args.quick,
-            big=args.big,
             big_size=args.big_size,
             chunk_log2=args.chunk_log2,
             sweep_bytes=args.sweep_size or (32 if args.quick else 512) * MIB,
@@ -151,20 +178,40 @@ def _container(args: argparse.Namespace) -> Any:
     )
 
 
-def _commands(args: argparse.Namespace) -> Any:
+def _container_big(args: argparse.Namespace) -> Any:
+    import container  # noqa: PLC0415
+
+    return container.run_big(
+        container.Options(
+            size=args.big_size,
+            runs=1,
+            quick=args.quick,
+            big_size=args.big_size,
+            chunk_log2=args.chunk_log2,
+        )
+    )
+
+
+def _commands(args: argparse.Namespace, *, big: bool = False) -> Any:
+    """The whole-command rows: 1 GiB with the small container's, or ``big``: 10 GiB alone."""
     import commands  # noqa: PLC0415
 
+    size = args.size or (32 * MIB if args.quick else 1024 * MIB)
     return commands.run(
         commands.Options(
-            sizes=(args.size or (32 * MIB if args.quick else 1024 * MIB),),
+            sizes=(args.big_size if big else size,),
             runs=args.runs or (1 if args.quick else 3),
             small_runs=args.small_runs or (3 if args.quick else 10),
             startup_runs=args.startup_runs or 5,
-            big_size=args.big_size if args.big else None,
+            small=not big,
             drop_page_cache=not args.keep_page_cache,
             disk_only=args.disk_only,
         )
     )
+
+
+def _commands_big(args: argparse.Namespace) -> Any:
+    return _commands(args, big=True)
 
 
 def _keyserver(args: argparse.Namespace) -> Any:
@@ -201,14 +248,59 @@ def _tlog(args: argparse.Namespace) -> Any:
     )
 
 
-# The parts in the order they run: the key in the JSON and of --only, the name in messages.
-PARTS: dict[str, tuple[str, Callable[[argparse.Namespace], Any]]] = {
-    "container": ("container", _container),
-    "commands": ("command", _commands),
-    "keyserver": ("key-server", _keyserver),
-    "audit": ("audit verify", _audit),
-    "tlog": ("transparency-log", _tlog),
+@dataclass(frozen=True)
+class Part:
+    """One part of the run: its name in messages, what runs it, the --only that names it."""
+
+    what: str
+    run: Callable[[argparse.Namespace], Any]
+    group: str  # `--only GROUP` runs it too (with --big for a big part)
+    big: bool = False  # the 10 GiB rows: with --big only (or --only naming it)
+
+
+# The parts in the order they run: the key in the JSON and of --only. The 10 GiB parts come
+# last, after the key server's, the audit's and the log's: their writeback outlives them
+# (session 21), and the wait before each part (writeback.settle) is bounded by a timeout.
+PARTS: dict[str, Part] = {
+    "container": Part("container", _container, "container"),
+    "commands": Part("command", _commands, "commands"),
+    "keyserver": Part("key-server", _keyserver, "keyserver"),
+    "audit": Part("audit verify", _audit, "audit"),
+    "tlog": Part("transparency-log", _tlog, "tlog"),
+    "container_big": Part("container at --big-size", _container_big, "container", big=True),
+    "commands_big": Part("command at --big-size", _commands_big, "commands", big=True),
 }
+
+
+def schedule(args: argparse.Namespace) -> list[str]:
+    """The keys of the parts this run runs, in order (--only, --big)."""
+    return [
+        key
+        for key, part in PARTS.items()
+        if args.only in (None, key, part.group) and (args.big or not part.big or args.only == key)
+    ]
+
+
+def _label(key: str, args: argparse.Namespace) -> str:
+    """A part's name in messages and in the summary: a big part says its size."""
+    what = PARTS[key].what
+    return what.replace("--big-size", human_size(args.big_size)) if PARTS[key].big else what
+
+
+def _big_room(args: argparse.Namespace, keys: list[str]) -> None:
+    """Say at the start whether the big parts will have room (each checks again as it runs):
+    a run that will skip them says so before it spends its minutes on the others."""
+    size = human_size(args.big_size)
+    if "commands_big" in keys:
+        import commands  # noqa: PLC0415 - --only keyserver must not need the library
+
+        for label, where, why in commands.storages(args.big_size):
+            print(f"  {size} whole commands on {label}: " + (why or f"room in {where}"))
+    if "container_big" in keys:
+        import container  # noqa: PLC0415
+
+        base, why = container.big_room(args.big_size)
+        print(f"  {size} through the API: " + (why or f"room in {base}"))
 
 
 def _incomplete(key: str, figures: Any) -> bool:
@@ -247,13 +339,23 @@ def main(argv: list[str] | None = None) -> int:
             "the figures will be noisy (the tables still compare tools measured side by side)."
         )
     failed = False
-    for key, (what, part) in PARTS.items():
-        if args.only not in (None, key):
-            continue
-        figures, part_failed = run_part(what, lambda part=part: part(args), verbose=args.verbose)
+    keys = schedule(args)
+    print("parts, in order: " + ", ".join(_label(key, args) for key in keys))
+    _big_room(args, keys)
+    results["writeback"] = {}
+    for key in keys:
+        what = _label(key, args)
+        print(f"\nbefore the {what} part: sync, and wait for the writeback ...", flush=True)
+        settled = writeback.settle(args.writeback_threshold, args.writeback_timeout)
+        print(settled.line(), flush=True)
+        results["writeback"][key] = settled.as_dict()
+        figures, part_failed = run_part(
+            what, lambda key=key: PARTS[key].run(args), verbose=args.verbose
+        )
         if not part_failed:
             results[key] = figures
         failed = failed or part_failed or _incomplete(key, figures)
+    summary.show(results, [(key, _label(key, args)) for key in keys])
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return 1 if failed else 0

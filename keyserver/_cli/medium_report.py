@@ -11,15 +11,15 @@ the display zone with their offset. Split from incident.py (modules under 500 li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from keyserver._cli.errors import EXIT_OK
 from keyserver._cli.incident import time_option
 from keyserver._domain import people
-from keyserver._domain.answers import answer_first, as_read, depends_views
+from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.report_words import (
+    READER_MEANT,
     answer_name,
     before_told,
     counted_said,
@@ -54,12 +54,13 @@ SUMMARY_KEYS = (
 )
 
 
-def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str, named: set[str]) -> None:
+def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str) -> None:
     """What the answer is either side of the time told (answers.depends_view).
 
     In the console's report's lines (report_words.depends_said): a line per case, the time
-    told's first, and under each, indented, a line per container it names, who and when
-    in the display zone. ``named``: the readers said so far (who they are is said once).
+    told's first, times in the display zone with their date, and under each, indented, a
+    line per file it names, with its own answer there and to whom by role (the names in
+    its record and tables below).
     """
     if view is None:
         return
@@ -68,10 +69,7 @@ def _say_depends(ctx: Context, view: dict[str, Any] | None, told: str, named: se
     def at(value: Any) -> str:
         return out.time(str(value))
 
-    def join(names: Sequence[str | Message]) -> str:
-        return ", ".join(out.say(n) for n in names)
-
-    for line, events in depends_said(view, told, at, named, join):
+    for line, events in depends_said(view, told, at):
         out.text(line)
         for event in events:
             out.text(event, indent=2)
@@ -186,14 +184,12 @@ def cmd_report(ctx: Context, b: Backend) -> int:
     ctx.out.text(N_("Medium %(medium)s: %(answer)s", medium=medium, answer=answer_name(read)))
     containers = doc.get("containers", [])
     told = told_view(doc)
-    # Said once where first named, on the whole text as on the console's page.
-    named: set[str] = set()
     depends, depends_each = depends_views(doc) if doc.get("told_at") else (None, {})
     # As told: to the minute unless told with seconds (told_view; None when the time told is
     # the time of loss, where no line depends on it).
     seconds = told is None or bool(told["seconds"])
     told_at = ctx.out.time(str(doc["told_at"]), seconds=seconds) if doc.get("told_at") else ""
-    _say_depends(ctx, depends, told_at, named)
+    _say_depends(ctx, depends, told_at)
     _say_times(ctx, doc)
     # spec §report "How many people": the writers' declarations, an upper bound.
     bound = [ctx.out.say(part) for part in people.up_to_said(doc)]
@@ -208,6 +204,8 @@ def cmd_report(ctx: Context, b: Backend) -> int:
         said.add(as_read(c.get("answer"), c.get("answer_from_told_at")))
     for line in meanings(said):
         ctx.out.text(line)
+    if DEPENDS in said:  # the depends lines name files given to "the city's reader"
+        ctx.out.text(READER_MEANT)
     title = N_("medium %(name)s", name=medium)
     # The answer first, as on the console's report (issue 12); --json keeps the id order.
     for container in answer_first(containers):
@@ -227,6 +225,6 @@ def cmd_report(ctx: Context, b: Backend) -> int:
             )
         ctx.out.record(_with_counts(ctx, summary, container, doc), title=title)
         if doc.get("told_at"):
-            _say_depends(ctx, depends_each.get(container["container_id"]), told_at, named)
+            _say_depends(ctx, depends_each.get(container["container_id"]), told_at)
         _say_tables(ctx, container)
     return EXIT_OK

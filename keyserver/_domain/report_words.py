@@ -5,9 +5,10 @@ the newcomers' runs, and ``keyserver report`` kept the old words ("depends on th
 loss (the answer either side of the time told below)", "the city's reader NAME"): two
 texts for one fact, which the press hears from whichever official read which. The
 answers' names, what each means, the time told beside the period covered, and the lines
-of "Depends on the time of loss" (the time told's case first, a line per container under
-each case, who the reader is said once) are decided here, as messages of the one
-catalogue; the console's templates say them with the same ids, the command with these.
+of "Depends on the time of loss" (the time told's case first, with its date, a line per
+file under each case, who by role) and the caution's line are decided here, as messages
+of the one catalogue; the console's templates say them with the same ids, the command
+with these.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from keyserver._domain.answers import DEPENDS, NOT_OPENED, OPENED, POSSIBLY_OPENED
-from keyserver._domain.i18n import N_, Message
+from keyserver._domain.i18n import N_, Message, ngettext
 
 # The answers' names, as the console's report (_macros.html answer_label), its print and
 # the command say them.
@@ -54,11 +55,18 @@ _MEANINGS: Mapping[str, str] = {
     ).msgid,
 }
 
-# Who a key released to read went to (spec §roles: a reader's principal), said where the
-# report first names them: an account of the city, not whoever found the medium (issue 12,
-# twentieth session: "the city's reader NAME" in every line left the newcomers asking
-# whether that was the finder).
-_FIRST_NAMED = N_("%(name)s (a city reader account, not the finder)").msgid
+# Who a key released to read went to (spec §roles: a reader's principal), as the lines of
+# "Depends on the time of loss" mark a file given out: by role, "the city's reader"
+# (issue 12, twenty-second session, the answer box cut to one read: "NAME (a city reader
+# account, not the finder)" was 19 of its 267 Japanese characters, the name and the time
+# of each file's release a line the case's own times said again). The name and the times
+# are in each file's section and tables; what the mark means is said once, in the printed
+# legend (reader_meant) and the command's text, where people who never saw the console
+# read it.
+READER_MEANT = N_(
+    "City reader: a city account allowed to open the files, not the finder; each file's"
+    " table names it."
+)
 
 
 def answer_name(answer: str | None) -> Message:
@@ -141,70 +149,87 @@ def counted_said(n: int, early: int, since: str, told: str) -> Message:
 
 
 def depends_said(
-    view: Mapping[str, Any],
-    told: str,
-    at: Callable[[Any], str],
-    named: set[str],
-    join: Callable[[Sequence[str | Message]], str],
+    view: Mapping[str, Any], told: str, at: Callable[[Any], str]
 ) -> list[tuple[Message, list[Message]]]:
-    """The lines of "Depends on the time of loss" (answers.depends_view), with their events.
+    """The lines of "Depends on the time of loss" (answers.depends_view), with their files.
 
-    Each case a line, with a line per container it names. The time told's case first,
-    named in its line (issue 12, nineteenth session: the first line was read as the
-    answer; the time told is what the official was told, the other case the caution),
-    then the case of a loss before the first release counted. ``told`` and ``at``: the
-    times as the reader shows them; ``named``: the readers already said (updated), so who
-    they are is said once; ``join``: a list of names in the language.
+    Each case a line, with a line per file it names. The time told's case first, named
+    in its line (issue 12, nineteenth session: the first line was read as the answer; the
+    time told is what the official was told, the other case the caution), then the case
+    of a loss before the first release counted. Each case said once (twenty-second
+    session: the files' lines said its times and who again; the box was 267 Japanese
+    characters, 32 s of the official's path): a case that names files says no answer of
+    its own, each file its own (twenty-first session: a file's line under "…: Opened."
+    was read as opened); one that names none says the answer, which is then every file's.
+    ``told``: the time told as the reader shows it, with its date (the box's first time:
+    a report printed after midnight or read days later named no day, twenty-second
+    session); ``at``: the other times as the reader shows them.
     """
     before, after = view["before"], view["from_told"]
+    told_case = (
+        N_("If lost as told (around %(told)s) or after %(at)s:", told=told, at=at(after["at"]))
+        if after["events"]
+        else N_(
+            "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+            told=told,
+            at=at(after["at"]),
+            answer=answer_name(after["answer"]),
+        )
+    )
     cases = [
-        (
-            N_(
-                "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s.",
-                told=told,
-                at=at(after["at"]),
-                answer=answer_name(after["answer"]),
-            ),
-            after["events"],
-        ),
-        (
-            N_(
-                "If lost before %(at)s: %(answer)s.",
-                at=at(before["at"]),
-                answer=answer_name(before["answer"]),
-            ),
-            before["events"],
-        ),
+        (told_case, after["events"]),
+        (N_("If lost before %(at)s:", at=at(before["at"])), before["events"]),
     ]
-    return [(line, [_event(e, at, named, join) for e in events]) for line, events in cases]
+    return [(line, [_file_said(e) for e in events]) for line, events in cases]
 
 
-def _event(
-    event: Mapping[str, Any],
-    at: Callable[[Any], str],
-    named: set[str],
-    join: Callable[[Sequence[str | Message]], str],
-) -> Message:
-    """One container's releases on one side of the time told: its own answer there.
+def _file_said(event: Mapping[str, Any]) -> Message:
+    """One file named under a case: its label, its own answer there, and to whom, by role.
 
-    With who and when (issue 12, nineteenth session: "Opened" over a container whose
-    opening was never confirmed, its own answer Possibly opened), the label and that
-    answer first (twenty-first session: "“tried” Possibly opened: …" under "If lost
-    before …: Opened." was read as the medium's answer, both files opened). The console
-    puts the label in bold (report.html depends_events), the command says it as it is.
+    Its own answer (issue 12, nineteenth session: "Opened" over a file whose opening was
+    never confirmed, its own answer Possibly opened), the label first (twenty-first
+    session: a line under "If lost before …: Opened." was read as the medium's answer).
+    Who by role only (READER_MEANT): every release a depends line counts is a reader's
+    (spec §report ``kind`` release, read mode). The console puts the label in bold
+    (report.html depends_events), the command says it as it is.
     """
-    names: list[str | Message] = []
-    for name in event["who"]:
-        names.append(name if name in named else N_(_FIRST_NAMED, name=name))
-        named.add(name)
-    values = {
-        "label": event["label"],
-        "answer": answer_name(event["answer"]),
-        "who": join(names),
-        "at": at(event["at"]),
-    }
-    if event["opened"]:
-        return N_("%(label)s: %(answer)s — %(who)s opened it at %(at)s", **values)
     return N_(
-        "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed", **values
+        "%(label)s: %(answer)s (city reader)",
+        label=event["label"],
+        answer=answer_name(event["answer"]),
+    )
+
+
+def close_said(
+    events: Sequence[Mapping[str, Any]],
+    answer: str | None,
+    at: Callable[[Any], str],
+    join: Callable[[Sequence[Message]], str],
+) -> Message:
+    """The report's one-line caution on screen: reader key releases just before the loss.
+
+    Each release (_routes_report.close_view's ``differing``, else its ``named``), in time
+    order, by its time and its file, opened or its opening not confirmed, and the medium's
+    ``answer`` had it been lost before them (issue 12, fifteenth and sixteenth sessions).
+    Said here with the report's other words (twenty-second session: it was the template's
+    own). ``at``: a time as the reader shows it; ``join``: a list in the language.
+    """
+    parts = [
+        N_("“%(label)s” opened at %(at)s", label=e["label"], at=at(e["at"]))
+        if e["confirmed"]
+        else N_(
+            "key of “%(label)s” given out at %(at)s, opening not confirmed",
+            label=e["label"],
+            at=at(e["at"]),
+        )
+        for e in events
+    ]
+    return ngettext(
+        "Just before the time of loss: %(releases)s. Lost before then, the answer would be"
+        " %(answer)s.",
+        "Just before the time of loss: %(releases)s. Lost before them, the answer would be"
+        " %(answer)s.",
+        len(events),
+        releases=join(parts),
+        answer=answer_name(answer),
     )

@@ -384,7 +384,7 @@ class ConsoleOps:
                 .where(Container.medium == m.name)
                 .order_by(Container.label, Container.id)
             ).all()
-            name, lost, reported = m.name, m.lost_at, m.loss_reported_at
+            name, lost, reported, told = m.name, m.lost_at, m.loss_reported_at, m.told_at
             live = (Container.medium == name) & (Container.state != State.DESTROYED.value)
             holding = holding_report(session, m, live)
             reporter = loss_reporter(session, m)
@@ -444,6 +444,8 @@ class ConsoleOps:
         return {
             "medium": name,
             "lost_at": fmt_time(lost),
+            # spec §loss: the time told, kept beside lost_at when the count starts earlier.
+            "told_at": fmt_time(told),
             "loss_reported_at": fmt_time(reported),
             "loss": _loss_state(lost, holding, states),
             "loss_reported_by": reporter,

@@ -45,8 +45,8 @@ def _figures(
 ) -> dict[str, Any]:
     """Run ``bench/run.py --smoke --only PART`` as `make bench` does; its figures, from --json.
 
-    The run must exit 0 with no traceback (a failing part prints one line and fails)
-    and print ``prints``.
+    The run must exit 0 with no traceback (a failing part prints one line and fails),
+    print ``prints``, the writeback wait before the part and the summary after it.
     """
     out = tmp_path / "figures.json"
     argv = [sys.executable, str(BENCH / "run.py"), "--smoke", "--only", part, *flags]
@@ -61,6 +61,10 @@ def _figures(
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert prints in proc.stdout
+    # Each part is preceded by the writeback wait, said (bench/writeback.py), and the run
+    # ends with its summary of every verdict (bench/summary.py).
+    assert " s for writeback " in proc.stdout or "WAIT TIMED OUT" in proc.stdout
+    assert "== Summary: every target of this run, with its verdict ==" in proc.stdout
     figures: dict[str, Any] = json.loads(out.read_text())[part]
     return figures
 

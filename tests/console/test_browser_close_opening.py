@@ -238,41 +238,28 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             assert "answer-depends" in str(box.get_attribute("class"))
             lines = [e.text for e in box.find_elements(By.CSS_SELECTOR, "p.depends-line")]
             events = [e.text for e in box.find_elements(By.CSS_SELECTOR, "ul.depends-events li")]
-            # Who the reader is, once, where first named (twentieth session).
-            who = translated(language, "%(name)s (a city reader account, not the finder)") % {
-                "name": "reader"
-            }
-            # Each container with its own answer (issue 12, nineteenth session).
-            opening = translated(
-                language, "%(label)s: %(answer)s — %(who)s opened it at %(at)s"
-            ) % {
-                "label": "late",
-                "answer": translated(language, "Opened"),
-                "who": who,
-                "at": "17:40:15",
-            }
-            release = translated(
-                language,
-                "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed",
-            ) % {
-                "label": "tried",
-                "answer": translated(language, "Possibly opened"),
-                "who": "reader",
-                "at": "17:40:15",
-            }
-            before = translated(language, "If lost before %(at)s: %(answer)s.") % {
-                "at": "17:40:15",
-                "answer": translated(language, "Opened"),
-            }
-            # The answer at the time told first (nineteenth session), then the other case,
-            # each container it names a line of its own (twentieth session).
+            # Each container with its own answer (issue 12, nineteenth session), to whom by
+            # role (twentieth session: not the finder; twenty-second: by name in its
+            # section).
+            opening, release = (
+                translated(language, "%(label)s: %(answer)s (city reader)")
+                % {"label": label, "answer": translated(language, answer)}
+                for label, answer in (("late", "Opened"), ("tried", "Possibly opened"))
+            )
+            # The answer at the time told first (nineteenth session), with its date
+            # (twenty-second session), then the other case, each container it names a
+            # line of its own (twentieth session).
             assert lines == [
                 translated(
                     language,
-                    "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s.",
+                    "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
                 )
-                % {"told": "17:41", "at": "17:40:15", "answer": translated(language, "Not opened")},
-                before,
+                % {
+                    "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
+                    "at": "17:40:15",
+                    "answer": translated(language, "Not opened"),
+                },
+                translated(language, "If lost before %(at)s:") % {"at": "17:40:15"},
             ]
             assert events == [opening, release]
             # The manager's line on top: both containers suspended, nobody can open them.

@@ -3,13 +3,12 @@ twenty-first session).
 
 An official at a terminal, or a script mailing the text, reads the same medium's report as
 the one on the console: the answer's name, the lines of "Depends on the time of loss" (the
-time told's case first, a line per container under each case, who the reader is said
-once), the time told, each container's counts and its tables' headings. The command kept
-the older words ("depends on the time of loss (the answer either side…)", "the city's
-reader NAME"): two texts for one fact. Here both read one report of the review's "Not
-sure" stories (tests/console/test_report_told.py), over a real socket, in Japanese and
-English: the command's lines are the console's, the dates and offsets a terminal writes in
-full aside.
+time told's case first, a line per container under each case, who by role), the time told,
+each container's counts and its tables' headings. The command kept the older words
+("depends on the time of loss (the answer either side…)", "the city's reader NAME"): two
+texts for one fact. Here both read one report of the review's "Not sure" stories
+(tests/console/test_report_told.py), over a real socket, in Japanese and English: the
+command's lines are the console's, the dates and offsets a terminal writes in full aside.
 """
 
 from __future__ import annotations
@@ -22,8 +21,16 @@ import pytest
 
 from keyserver._cli.main import main
 from keyserver._domain.i18n import translate
+from keyserver._domain.report_words import READER_MEANT
 from keyserver._domain.settings import Settings
-from tests.console.test_report_told import LOST, TOLD, _answer_box, _pages, _report_loss
+from tests.console.test_report_told import (
+    LOST,
+    TOLD,
+    TOLD_SAID,
+    _answer_box,
+    _pages,
+    _report_loss,
+)
 from tests.support.loss_form import MEDIUM
 from tests.support.loss_review import facts, text_of
 from tests.support.openings import OPENINGS, box_rows, opened
@@ -51,9 +58,13 @@ def _command(url: str, token: str, language: str) -> list[str]:
     return out.getvalue().splitlines()
 
 
-def _as_on_the_page(line: str) -> str:
+def _as_on_the_page(line: str, language: str | None = None) -> str:
     """A command's line with its times as the page writes a time on the loss's day (the
-    clock alone: every time of these stories is on 3 Dec in Tokyo)."""
+    clock alone: every time of these stories is on 3 Dec in Tokyo); with ``language``, as
+    the answer box writes them: the time told with its date, short (twenty-second
+    session)."""
+    if language is not None:
+        line = line.replace("2026-12-03 17:41 +09:00", TOLD_SAID[language])
     return re.sub(r"2026-12-03 (\d\d:\d\d(?::\d\d)?) \+09:00", r"\1", line)
 
 
@@ -109,7 +120,7 @@ def test_the_command_says_the_console_reports_lines(
         for language in ("ja", "en"):
             page, _ = _pages(console_url, token, language)
             lines = _command(console_url, token, language)
-            shown = [_as_on_the_page(line) for line in lines]
+            shown = [_as_on_the_page(line, language) for line in lines]
             box = _answer_box(page)
             # The headline: the page's answer, by its name ("Depends on the time of loss").
             assert box[1] == translate(language, "Depends on the time of loss", {})
@@ -122,10 +133,10 @@ def test_the_command_says_the_console_reports_lines(
             assert len(depends) >= 3, depends
             said = [(len(line) - len(line.lstrip(" ")), line.strip()) for line in shown]
             assert said[1 : 1 + len(depends)] == depends, (story, language, lines)
-            first = translate(
-                language, "%(name)s (a city reader account, not the finder)", {"name": "reader"}
-            )
-            assert sum(first in line for line in lines) == 1 == page.count(first), lines
+            # Who "the city's reader" of the lines is, said once by each (the page's
+            # printed legend).
+            meant = READER_MEANT.text(language)
+            assert lines.count(meant) == 1 == page.count(meant), lines
             # The time told, as the page's first fact says it, with its date: the page's
             # "around 3 Dec 2026, 17:41 (UTC+09:00) (as told)", the terminal's own way of
             # writing a date and offset (twenty-first session: "00:10" named no day).

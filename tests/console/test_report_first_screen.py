@@ -65,9 +65,13 @@ def test_the_first_screen_says_each_fact_once_and_in_view(
             labels = [e.find_element(By.TAG_NAME, "strong").text for e in events]
             assert labels == ["late", "tried"]
             answers = [translated(language, a) for a in ("Opened", "Possibly opened")]
-            leads = [e.text.split(" — ", 1)[0] for e in events]
-            assert leads == [f"late: {answers[0]}", f"tried: {answers[1]}"], leads
-            assert all("17:40:15" in e.text and "reader" in e.text for e in events)
+            # Then to whom, by role: the city's reader (twenty-second session: the name and
+            # the time in the file's section, the box said each case's times already).
+            mark = translated(language, "%(label)s: %(answer)s (city reader)")
+            assert [e.text for e in events] == [
+                mark % {"label": label, "answer": answer}
+                for label, answer in zip(["late", "tried"], answers, strict=True)
+            ]
             assert driver.find_element(By.ID, "manager-line").text in read
             assert box.find_element(By.CSS_SELECTOR, ".answer-a").text in read
             driver.execute_script("arguments[0].id = 'answer-box'", box)

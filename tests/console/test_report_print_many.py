@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from keyserver._domain import people
+from keyserver._domain import people, report_words
 from keyserver._domain.i18n import ngettext, translate
 from keyserver._domain.settings import Settings
 from tests.support.console import BrowserFactory, pdf_pages, print_to_pdf
@@ -126,40 +126,27 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     ).text(language)
     assert "".join(manager.split()) in first
     assert "".join(translate(language, "Depends on the time of loss", {}).split()) in first
-    # The opener said to be the city's own reader, once, where first named (nineteenth
-    # session, for the press; twentieth: a city account, not the finder).
-    who = translate(
-        language, "%(name)s (a city reader account, not the finder)", {"name": "reader"}
-    )
     # Each container named with its own answer (nineteenth session: "tried", whose opening
-    # was never confirmed, read as Opened under the medium's "Opened").
-    for event in (
-        translate(
+    # was never confirmed, read as Opened under the medium's "Opened"), its reader by role
+    # (the city's reader, for the press; twentieth session: not the finder), said in the
+    # legend (twenty-second session: the name and time in its section, not in the box).
+    for label, answer in (("late", "Opened"), ("tried", "Possibly opened")):
+        event = translate(
             language,
-            "%(label)s: %(answer)s — %(who)s opened it at %(at)s",
-            {
-                "label": "late",
-                "answer": translate(language, "Opened", {}),
-                "who": who,
-                "at": "17:40:15",
-            },
-        ),
-        translate(
-            language,
-            "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed",
-            {
-                "label": "tried",
-                "answer": translate(language, "Possibly opened", {}),
-                "who": "reader",
-                "at": "17:40:15",
-            },
-        ),
-    ):
+            "%(label)s: %(answer)s (city reader)",
+            {"label": label, "answer": translate(language, answer, {})},
+        )
         assert "".join(event.split()) in first, event
+    meant = report_words.READER_MEANT.text(language)
+    assert "".join(meant.split()) in "".join("".join(pages).split())
     after = translate(
         language,
-        "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s.",
-        {"told": "17:41", "at": "17:40:15", "answer": translate(language, "Not opened", {})},
+        "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+        {
+            "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
+            "at": "17:40:15",
+            "answer": translate(language, "Not opened", {}),
+        },
     )
     # The answer at the time told before the other case (nineteenth session).
     assert "".join(after.split()) in first

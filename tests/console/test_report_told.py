@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from keyserver._domain.i18n import translate
+from keyserver._domain.report_words import READER_MEANT
 from keyserver._domain.settings import Settings
+from tests.support.clock import FakeClock
 from tests.support.console import signed_in_session
 from tests.support.loss_form import MEDIUM
 from tests.support.loss_review import facts, text_of
@@ -63,48 +65,42 @@ def _line(language: str, msgid: str, **values: str) -> str:
     return translate(language, msgid, values)
 
 
-def _who(language: str, first: bool = True) -> str:
-    """The world's reader: by name, and where the page first names them, who that is (a
+def _before(language: str) -> str:
+    """The case of a loss before the first release counted before the time told: it names
+    files, each with its own answer, and says none of its own (twenty-second session)."""
+    return _line(language, "If lost before %(at)s:", at="17:40:15")
+
+
+def _file(language: str, label: str, answer: str) -> str:
+    """A file named under a case: its label, its own answer there, and to whom by role (a
     key released to read is a reader's: an account of the city, not the finder)."""
-    if not first:
-        return "reader"
-    return _line(language, "%(name)s (a city reader account, not the finder)", name="reader")
+    said = _line(language, answer)
+    return _line(language, "%(label)s: %(answer)s (city reader)", label=label, answer=said)
 
 
-def _before(language: str, answer: str, at: str = "17:40:15") -> str:
-    """The case of a loss before the first release counted before the time told."""
-    return _line(
-        language, "If lost before %(at)s: %(answer)s.", at=at, answer=_line(language, answer)
-    )
+def _opened(language: str, label: str, answer: str = "Opened") -> str:
+    """An opening as a depends line names its file, with its own answer."""
+    return _file(language, label, answer)
 
 
-# How a depends line names a container's event: its label, its own answer, who and when.
-OPENED_EVENT = "%(label)s: %(answer)s — %(who)s opened it at %(at)s"
-RELEASED_EVENT = "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed"
+def _released(language: str, label: str, answer: str = "Possibly opened") -> str:
+    """A key given out without a confirmed opening, with its file's own answer."""
+    return _file(language, label, answer)
 
 
-def _event(language: str, msgid: str, label: str, at: str, answer: str, first: bool) -> str:
-    who, said = _who(language, first), _line(language, answer)
-    return _line(language, msgid, label=label, answer=said, who=who, at=at)
+# The time told as the box's first time says it: with its date (twenty-second session).
+TOLD_SAID = {"ja": "12月3日 17:41", "en": "3 Dec 17:41"}
 
 
-def _opened(language: str, label: str, at: str, answer: str = "Opened", first: bool = True) -> str:
-    """An opening as a depends line names it, with its container's own answer."""
-    return _event(language, OPENED_EVENT, label, at, answer, first)
-
-
-def _released(
-    language: str, label: str, at: str, answer: str = "Possibly opened", first: bool = True
-) -> str:
-    """A key given out without a confirmed opening, with its container's own answer."""
-    return _event(language, RELEASED_EVENT, label, at, answer, first)
-
-
-def _from_told(language: str, answer: str) -> str:
+def _from_told(language: str, answer: str | None) -> str:
     """The case of the time told, first under the answer (nineteenth session), naming it
-    first (twentieth session: the newcomers asked for the answer at the time told)."""
-    msgid = "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s."
-    return _line(language, msgid, told="17:41", at="17:40:15", answer=_line(language, answer))
+    first (twentieth session: the newcomers asked for the answer at the time told), with
+    its date; its answer when it names no file."""
+    values = {"told": TOLD_SAID[language], "at": "17:40:15"}
+    if answer is None:
+        return _line(language, "If lost as told (around %(told)s) or after %(at)s:", **values)
+    msgid = "If lost as told (around %(told)s) or after %(at)s: %(answer)s."
+    return _line(language, msgid, answer=_line(language, answer), **values)
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -145,8 +141,8 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     # session: the "before" line ran on); no list line saying "late" depends again.
     assert box[2:] == [
         _from_told(language, "Not opened"),
-        _before(language, "Opened"),
-        _opened(language, "late", "17:40:15"),
+        _before(language),
+        _opened(language, "late"),
     ]
     # One container: its section says the answer, not the lines again.
     assert page.count('class="depends-line"') == 2
@@ -171,14 +167,15 @@ def test_the_time_told_is_a_row_and_the_answer_says_where_counting_started(
     possibly = translate(language, "Possibly opened", {})
     assert not legend.startswith(possibly) and f" {possibly}:" not in legend, legend
     assert legend.startswith(translate(language, "Opened", {}) + ":"), legend
-    assert legend.endswith(
-        translate(
-            language,
-            "%(answer)s: the answer differs with the time of loss; the lines under it give it"
-            " for each case.",
-            {"answer": translate(language, "Depends on the time of loss", {})},
-        )
-    ), legend
+    depends = translate(
+        language,
+        "%(answer)s: the answer differs with the time of loss; the lines under it give it"
+        " for each case.",
+        {"answer": translate(language, "Depends on the time of loss", {})},
+    )
+    # Then who "the city's reader" of the lines is (twenty-second session: the lines name
+    # the file's reader by role only), for people who never saw the console.
+    assert legend.endswith(f"{depends} {translate(language, READER_MEANT.msgid, {})}"), legend
     # The JSON's answer is the conservative one (spec §report), the other beside it.
     assert (doc["answer"], doc["answer_from_told_at"]) == ("opened", "not opened")
     assert doc["containers"][0]["answer_from_told_at"] == "not opened"
@@ -243,8 +240,8 @@ def test_a_key_released_before_the_time_told_is_said_as_released(
     assert box[1:] == [
         "Depends on the time of loss",
         _from_told("en", "Not opened"),
-        _before("en", "Possibly opened"),
-        _released("en", "tried", "17:40:15"),
+        _before("en"),
+        _released("en", "tried"),
     ]
 
 
@@ -260,18 +257,17 @@ def test_each_container_whose_answer_depends_says_so_and_the_time_told_side_name
         _report_loss(world, lost_at=LOST, told_at=TOLD)
         page, doc = _pages(console_url, world.tokens["official"], language)
     box = _answer_box(page)
-    # Who the reader is said once, where first named: in the first case's line.
-    assert box[1:6] == [
+    # The time told's case names "kept" (its release after the time told) under its own
+    # answer, the line saying none of its own (twenty-second session: each case once).
+    assert box[1:] == [
         translate(language, "Depends on the time of loss", {}),
-        _from_told(language, "Possibly opened"),
-        _released(language, "kept", "19:00:00"),
-        _before(language, "Opened"),
-        _opened(language, "late", "17:40:15", first=False),
+        _from_told(language, None),
+        _released(language, "kept"),
+        _before(language),
+        _opened(language, "late"),
     ]
-    # Listed under them: "kept" alone, whose answer does not depend ("late" is named above).
-    listed = page.split('<ul class="answer-list">', 1)[1].split("</ul>", 1)[0]
-    assert "<strong>kept</strong>" in listed and "<strong>late</strong>" not in listed
-    assert page.count(_who(language)) == 1
+    # No list under them: both files are named in the lines (each with a key given out).
+    assert 'class="answer-list' not in page.split('<div class="answer ', 1)[1].split("</div>")[0]
     # Its counts, both after the time told or none at all, each in one phrase.
     kept = dict(box_rows(page)["kept"])
     assert kept[translate(language, "Keys given to readers", {})] == translate(
@@ -319,9 +315,9 @@ def test_the_before_line_says_each_containers_own_answer(
     assert _answer_box(page)[1:] == [
         translate(language, "Depends on the time of loss", {}),
         _from_told(language, "Not opened"),
-        _before(language, "Opened"),
-        _opened(language, "late", "17:40:15", "Opened"),
-        _released(language, "tried", "17:40:15", "Possibly opened", first=False),
+        _before(language),
+        _opened(language, "late"),
+        _released(language, "tried"),
     ]
 
 
@@ -340,14 +336,14 @@ def test_each_files_line_leads_with_its_label_and_its_own_answer(
     box = page.split('<div class="answer answer-', 1)[1].split("</div>", 1)[0]
     items = re.findall(r'<li class="answer-(\w+)">(.*?)</li>', box, re.S)
     said, possibly = (translate(language, a, {}) for a in ("Opened", "Possibly opened"))
-    assert [(key, item.split(" — ", 1)[0]) for key, item in items] == [
+    assert [(key, item.split(" (", 1)[0]) for key, item in items] == [
         ("opened", f"<strong>late</strong>: {said}"),
         ("possibly", f"<strong>tried</strong>: {possibly}"),
     ]
     # The case of the time told first, then the other; the unconfirmed key on a line of
     # its own, under its own answer.
     lines = _answer_box(page)
-    assert lines[2:4] == [_from_told(language, "Not opened"), _before(language, "Opened")]
+    assert lines[2:4] == [_from_told(language, "Not opened"), _before(language)]
     (tried,) = [line for line in lines if line.startswith("tried")]
     assert said not in tried.replace(possibly, ""), tried
 
@@ -387,13 +383,35 @@ def test_each_files_line_sits_inside_its_case(
         (line,) = re.findall(r'<p class="depends-line">(.*?)</p>', case, re.S)
         files = re.findall(r"<li\b[^>]*>(.*?)</li>", case, re.S)
         cases.append((text_of(line), [text_of(re.sub(r"</?strong>", "", f)) for f in files]))
-    assert cases == [
-        (_from_told(language, "Not opened"), []),
-        (
-            _before(language, "Opened"),
-            [
-                _opened(language, "late", "17:40:15", "Opened"),
-                _released(language, "tried", "17:40:15", "Possibly opened", first=False),
-            ],
+    files = [_opened(language, "late"), _released(language, "tried")]
+    assert cases == [(_from_told(language, "Not opened"), []), (_before(language), files)]
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_box_says_the_date_of_the_time_told_and_of_a_time_on_another_day(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Issue 12, twenty-second session: the box's first line said "around 00:10" with no
+    day, on a report printed after midnight or read days later. The time told carries its
+    date, always (the paper is read on other days than the screen); the box's other times
+    by the clock alone on that day, with their date on another (the clerk's opening at
+    23:59:50 the day before, not "after 23:59:50" of the day told)."""
+    late = datetime(2026, 12, 7, 14, 59, 50, tzinfo=UTC)  # 7 Dec 23:59:50 in Tokyo
+    with opened(settings, console_url, {"late": late}) as world:
+        clock = settings.clock
+        assert isinstance(clock, FakeClock)
+        clock.t = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)  # the review, 10:00 in Tokyo
+        _report_loss(world, lost_at=late, told_at=datetime(2026, 12, 7, 15, 10, tzinfo=UTC))
+        page, _ = _pages(console_url, world.tokens["official"], language)
+    day_before = "2026/12/07 23:59:50" if language == "ja" else "7 Dec 2026, 23:59:50"
+    told = "12月8日 00:10" if language == "ja" else "8 Dec 00:10"
+    assert _answer_box(page)[2:4] == [
+        _line(
+            language,
+            "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+            told=told,
+            at=day_before,
+            answer=_line(language, "Not opened"),
         ),
+        _line(language, "If lost before %(at)s:", at=day_before),
     ]

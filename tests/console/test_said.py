@@ -9,6 +9,8 @@ that path must keep what the templates' gettext calls kept (_shown).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from markupsafe import Markup
 
 from keyserver._domain import report_words
@@ -18,21 +20,25 @@ from keyserver._http.console._said import said
 
 def test_a_message_is_said_with_its_values_escaped_and_shown() -> None:
     message = N_(
-        "%(label)s: %(answer)s — %(who)s opened it at %(at)s",
+        "%(label)s: %(answer)s (city reader)",
         label="evil\u202etxt.exe<script>",
         answer=report_words.answer_name("opened"),
-        who=N_("%(name)s (a city reader account, not the finder)", name="<b>clerk</b>"),
-        at=Markup("<time>17:40:15</time>"),
     )
-    assert said(message, "en") == (
-        "evil&lt;U+202E&gt;txt.exe&lt;script&gt;: Opened — &lt;b&gt;clerk&lt;/b&gt; (a city"
-        " reader account, not the finder) opened it at <time>17:40:15</time>"
-    )
+    assert said(message, "en") == ("evil&lt;U+202E&gt;txt.exe&lt;script&gt;: Opened (city reader)")
     # The template's markup in place of a value; the language's words for the rest.
     bold = Markup("<strong>late</strong>")
-    japanese = said(message, "ja", label=bold)
-    assert japanese.startswith("<strong>late</strong>: 開かれた"), japanese
-    assert "&lt;b&gt;clerk&lt;/b&gt;" in japanese and "<time>17:40:15</time>" in japanese
+    assert said(message, "ja", label=bold) == "<strong>late</strong>: 開かれた (市の閲覧者)"
+    # A nested message's values escaped too (the caution's list of releases).
+    close = report_words.close_said(
+        [{"label": "<b>late</b>", "at": "t", "confirmed": True}],
+        "opened",
+        lambda at: Markup("<time>17:40:15</time>"),
+        lambda parts: Markup(", ").join(said(p, "en") for p in parts),
+    )
+    assert said(close, "en") == (
+        "Just before the time of loss: “&lt;b&gt;late&lt;/b&gt;” opened at"
+        " <time>17:40:15</time>. Lost before then, the answer would be Opened."
+    )
 
 
 def test_a_count_is_said_as_the_command_says_it() -> None:
@@ -40,3 +46,21 @@ def test_a_count_is_said_as_the_command_says_it() -> None:
     assert said(counted, "en") == counted.text("en")
     assert said(counted, "ja") == counted.text("ja")
     assert "1,024" in said(counted, "en")
+
+
+def test_the_report_page_says_the_reports_words_from_report_words() -> None:
+    """Issue 12, twenty-second session: the caution's line on screen (close-short) and the
+    printed legend were the report page's own copies of words report_words keeps for
+    ``keyserver report`` too; a wording changed in one stayed in the other. The page now
+    says them through report_words (close_said, meanings): none of their texts is its."""
+    template = (
+        Path(report_words.__file__).parents[1] / "_http/console/templates/report.html"
+    ).read_text(encoding="utf-8")
+    assert "close_said(" in template and "meanings(" in template
+    copies = [
+        "Just before the time of loss: %(releases)s.",
+        "“%(label)s” opened at %(at)s",
+        "key of “%(label)s” given out at %(at)s, opening not confirmed",
+        *report_words._MEANINGS.values(),
+    ]
+    assert [text for text in copies if text in template] == []

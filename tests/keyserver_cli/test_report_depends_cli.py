@@ -4,7 +4,7 @@
 A key released to the reader between the time of loss counted from and the time told:
 the JSON's answer stays the conservative "possibly opened", with "not opened" from the
 time told beside it; the text says that the answer depends on the time of loss, and what
-it is either side, who and when, in the display zone, in English and Japanese.
+it is either side, each file and to whom by role, in the display zone, in English and Japanese.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from keyserver._cli.output import local_time
 from keyserver._domain.i18n import translate
+from keyserver._domain.report_words import READER_MEANT
 from tests.support import keyserver_cli as h
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -56,36 +57,30 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
             language, "Medium %(medium)s: %(answer)s", medium="USB-D", answer=depends
         ), lines[0]
         at = local_time(released["at"], TOKYO)
-        # Who the reader is, said where first named: a city account, not the finder.
-        who = _line(language, "%(name)s (a city reader account, not the finder)", name="reader")
-        # The container named with its own answer (issue 12, nineteenth session).
+        # The container named with its own answer (issue 12, nineteenth session), to whom
+        # by role (twenty-second session: the name and time in its record and table).
         event = _line(
             language,
-            "%(label)s: %(answer)s — key given to %(who)s at %(at)s, opening not confirmed",
+            "%(label)s: %(answer)s (city reader)",
             label="export",
             answer=_line(language, "Possibly opened"),
-            who=who,
-            at=at,
         )
         # The answer at the time told first, then the other case, a line each, and under
         # it a line per container, as on the console's report (twentieth session).
         from_told = _line(
             language,
-            "If lost at the time told (around %(told)s) or after %(at)s: %(answer)s.",
+            "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
             told=told_said,
             at=at,
             answer=_line(language, "Not opened"),
         )
         assert lines[1:4] == [
             from_told,
-            _line(
-                language,
-                "If lost before %(at)s: %(answer)s.",
-                at=at,
-                answer=_line(language, "Possibly opened"),
-            ),
+            _line(language, "If lost before %(at)s:", at=at),
             f"  {event}",
         ], text.out
+        # Who the city's reader is, said once (a city account, not the finder).
+        assert lines.count(READER_MEANT.text(language)) == 1, text.out
         # One container: its section says the answer, not the lines again.
         assert text.out.count(from_told) == 1, text.out
     # Without a time told: the answer as before, no such line.

@@ -84,10 +84,27 @@ class Formats:
         The zone's day, not the server's or the browser's: a time alone typed in a form is
         read as today in this zone (Page.local_time), so this is the day it will mean.
         """
-        local = self.now.astimezone(self.zone)
+        return self._day(self.now)
+
+    def _day(self, moment: _Moment) -> str:
+        """``moment``'s date in the configured zone, short, without its year."""
         return format_datetime(
-            local, _DAY_PATTERN[self.language], tzinfo=self.zone, locale=self.language
+            moment.astimezone(self.zone),
+            _DAY_PATTERN[self.language],
+            tzinfo=self.zone,
+            locale=self.language,
         )
+
+    def dated_clock(self, value: _Moment | str, *, seconds: bool = False) -> str:
+        """A time of day with its date, short (``12月3日 17:41``, ``3 Dec 17:41``).
+
+        The first time of a block whose other times are said by the clock alone (the
+        report's answer box: issue 12, twenty-second session, "17:41 頃" named no day on a
+        report printed after midnight or read days later); the year and offset are in
+        the full time of the facts under it.
+        """
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return f"{self._day(moment)} {self.clock(moment, seconds=seconds)}"
 
     def clock(self, value: _Moment | str, *, seconds: bool = False) -> str:
         """A time of day in the configured zone, to the minute, no date (``23:57``).

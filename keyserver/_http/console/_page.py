@@ -162,6 +162,9 @@ def environment(language: str) -> jinja2.Environment:
     env.filters["kind_name"] = lambda kind: (
         text(report_words.KIND_NAMES[kind], language) if kind in report_words.KIND_NAMES else None
     )
+    # The time of loss as told, apart from the period counted (report_words.told_view): the
+    # medium page says it as the report does.
+    env.globals["told_view"] = report_words.told_view
     # The report's words as one text (report_words), the template adding its markup.
     _said.install(env, language)
     return env

@@ -49,21 +49,21 @@ def said(message: object, language: str, **markup: Markup) -> Markup:
 def install(env: jinja2.Environment, language: str) -> None:
     """Give ``env`` the ``said`` filter and the report's words (report_words)."""
 
-    def depends_said(
-        view: dict[str, Any],
-        told: Markup,
+    def close_said(
+        events: Sequence[dict[str, Any]],
+        answer: str | None,
         at: Callable[[Any], Markup],
-        named: set[str],
         join: Callable[[Sequence[Markup]], Markup],
-    ) -> list[tuple[Message, list[Message]]]:
-        # A list of names as the page joins it (Formats.list), each said in the language
-        # first: a reader said for the first time is a message.
-        return report_words.depends_said(
-            view, told, at, named, lambda names: join([said(n, language) for n in names])
+    ) -> Message:
+        # A list of releases as the page joins it (Formats.list), each said in the
+        # language first: each is a message.
+        return report_words.close_said(
+            events, answer, at, lambda parts: join([said(p, language) for p in parts])
         )
 
     env.filters["said"] = lambda message, **markup: said(message, language, **markup)
-    env.globals["depends_said"] = depends_said
+    env.globals["depends_said"] = report_words.depends_said
+    env.globals["close_said"] = close_said
     env.globals["counted_said"] = report_words.counted_said
-    # The readers a page has said who they are (report_words.depends_said's ``named``).
-    env.globals["names_said"] = set
+    env.globals["meanings"] = report_words.meanings
+    env.globals["reader_meant"] = report_words.READER_MEANT
