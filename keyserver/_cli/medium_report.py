@@ -25,6 +25,7 @@ from keyserver._domain.report_words import (
     counted_said,
     depends_said,
     meanings,
+    told_alone,
     told_view,
 )
 
@@ -85,8 +86,9 @@ def _say_times(ctx: Context, doc: dict[str, Any]) -> None:
     """
     out = ctx.out
     told, lost, start = told_view(doc), doc.get("lost_at"), doc.get("window_start")
-    if told is not None:
-        shown = out.time(str(told["at"]), seconds=told["seconds"])
+    around = told or told_alone(doc)  # told as approximate: the one row, "around"
+    if around is not None:
+        shown = out.time(str(around["at"]), seconds=around["seconds"])
         _fact(ctx, N_("Lost at"), N_("around %(at)s (as told)", at=shown))
     elif lost:
         _fact(ctx, N_("Lost at"), out.time(str(lost)))
