@@ -15,9 +15,11 @@ told the stick was lost "around 17:41" (Tokyo, today) and reports it at 17:45.
 
 Steps: (0) read README.md's card for officials (its first "## " section); (1) open the
 console's address, paste the token, Sign in; (2) search "0417" (one match opens the
-medium's page); (3) type "17:41", choose "Lost outside the office", Review; (4) the review
-asks whether the medium was surely in hand: Not sure; (5) Print on the report, then the
-print dialog's Print.
+medium's page); (3) type "17:41" (the box "approximate time" is ticked by default: told
+"around", nothing to change), choose "Lost outside the office", Review; (4) the review
+counts the clerk's key releases as "depends" and says so in one line: its one button,
+"Report lost and suspend 3 containers"; (5) Print on the report, then the print dialog's
+Print.
 
 Reading rule. README's card: its lines as written, markdown marks (``**``, backticks, the
 heading's ``#``) left out; a line, or each part of it between " / " (the bilingual
@@ -119,7 +121,7 @@ SCRIPT: dict[str, tuple[tuple[str, Ops], ...]] = {
         ("click the reason 'Lost outside the office'", "H M P BB"),
         ("click Review; the review loads", "M P BB R"),
     ),
-    "4 the question: Not sure": (("click Not sure; the report loads", "M P BB R"),),
+    "4 Report lost and suspend": (("click Report lost and suspend; the report loads", "M P BB R"),),
     "5 Print": (
         ("click Print", "M P BB"),
         ("click the print dialog's Print", "M P BB"),
@@ -215,9 +217,9 @@ def walk(url: str, token: str, language: str, profile: Path) -> dict[str, str]:
         field.send_keys(TOLD)
         reason.click()
         click_and_wait(driver, button)
-        button = _one(driver, "#confirm-cautious", "the question's Not sure")
+        button = _one(driver, "#confirm-loss", "the review's Report lost and suspend")
         answers = driver.find_elements(By.CSS_SELECTOR, "main .question button")
-        read["4 the question: Not sure"] = read_page(driver, button, choices=answers)
+        read["4 Report lost and suspend"] = read_page(driver, button, choices=answers)
         click_and_wait(driver, button)
         button = _one(driver, "#print", "the report's Print button")
         WebDriverWait(driver, 60).until(lambda _: button.is_displayed())

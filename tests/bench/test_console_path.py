@@ -59,7 +59,7 @@ def test_card_is_read_by_language(path: ModuleType) -> None:
 def test_operators_are_added_as_the_table_says(path: ModuleType) -> None:
     """M P BB 2K: 1.35 + 1.1 + 2 x 0.1 + 2 x 0.28; a step's chunks joined in order."""
     assert path.operator_seconds("M P BB 2K") == pytest.approx(3.21)
-    assert path.operators("4 the question: Not sure", "ja") == "M P BB R"
+    assert path.operators("4 Report lost and suspend", "ja") == "M P BB R"
     # The colon: one key on a JIS keyboard, Shift+; on a US one.
     step = "3 time, reason, Review"
     assert path.operator_seconds(path.operators(step, "en")) - path.operator_seconds(

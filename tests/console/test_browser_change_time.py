@@ -72,7 +72,7 @@ def test_change_the_time_of_loss_keeps_everything_typed(
     assert "17:00" in driver.find_element(By.ID, "lost-at").text
     rule = driver.find_element(By.ID, "deadline-rule").text
     assert rule == translated(language, "%(hours)s hours after you confirm") % {"hours": "48"}
-    assert PUBLIC[language] in driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert PUBLIC[language] in driver.find_element(By.ID, "facts-after").text
     # The details typed are added to the reason chosen (issue 12, fifteenth session), and
     # the review shows the reason so recorded.
     reason = translated(language, "%(reason)s: %(details)s") % {

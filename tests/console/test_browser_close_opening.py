@@ -55,7 +55,7 @@ RELEASED = {"tried": OPENINGS["late"]}
 
 def _review_with_question(driver: WebDriver, url: str, token: str, language: str) -> None:
     """The review for TYPED, its question and answers as the newcomers saw them."""
-    review_loss(driver, url, token, language, TYPED)
+    review_loss(driver, url, token, language, TYPED, sure=True)
     # The question in one short line (issue 12, sixteenth session: 485 and 384 characters
     # read on this page in the newcomers' runs): just before the loss, when (the clerk's
     # opening and, in the same second, the key of the other container: fifteenth
@@ -307,7 +307,7 @@ def test_the_three_answers_are_in_view_on_a_medium_of_eight_containers(
         clock.t = review_at
         driver = browser(language)
         try:
-            review_loss(driver, console_url, world.tokens["official"], language, TYPED)
+            review_loss(driver, console_url, world.tokens["official"], language, TYPED, sure=True)
             for element_id in ANSWERS:
                 assert in_view(driver, element_id), (element_id, language)
             # Every container still listed, under the answers.
@@ -328,7 +328,14 @@ def test_releases_minutes_before_the_time_typed_suggest_no_answer(
     with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
-            review_loss(driver, console_url, world.tokens["official"], language, "2026-12-03 17:46")
+            review_loss(
+                driver,
+                console_url,
+                world.tokens["official"],
+                language,
+                "2026-12-03 17:46",
+                sure=True,
+            )
             question = driver.find_element(By.ID, "close-question").text
             assert city_reader(language) in question, question
             assert not driver.find_elements(By.ID, "unsure-suggested")

@@ -41,7 +41,14 @@ def test_the_review_with_its_question_reads_in_a_few_lines(
     with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
-            review_loss(driver, console_url, world.tokens["official"], language, "2026-12-03 17:41")
+            review_loss(
+                driver,
+                console_url,
+                world.tokens["official"],
+                language,
+                "2026-12-03 17:41",
+                sure=True,
+            )
             shown = above_fold(driver)
             # The whole decision is in view: the question, every answer, what the report
             # says for each, and the list of what is affected begins.

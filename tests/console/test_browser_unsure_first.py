@@ -66,7 +66,14 @@ def test_not_sure_comes_first_and_yes_carries_no_answer_where_it_is_suggested(
     with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
-            review_loss(driver, console_url, world.tokens["official"], language, "2026-12-03 17:41")
+            review_loss(
+                driver,
+                console_url,
+                world.tokens["official"],
+                language,
+                "2026-12-03 17:41",
+                sure=True,
+            )
             # "Not sure" first, "Yes, after" last; the first button in the page's order
             # (the Tab key's) is the focused one, the page's one primary action.
             assert _rows(driver) == ["choice-unsure", "choice-before", "choice-after"]
@@ -108,7 +115,8 @@ def test_not_sure_comes_first_and_yes_carries_no_answer_where_it_is_suggested(
 
 
 def _server_keys_not_the_citys_data(driver: WebDriver, language: str) -> None:
-    facts = driver.find_element(By.CSS_SELECTOR, "dl.facts")
+    # The deadline after the decision's button (console39), with the reason.
+    facts = driver.find_element(By.ID, "facts-after")
     labels = [dt.text for dt in facts.find_elements(By.TAG_NAME, "dt")]
     assert translated(language, "Server keys destroyed") in labels, labels
     kept = translated(language, "(the city's data is not deleted)")
@@ -132,7 +140,14 @@ def test_yes_says_its_answer_in_the_question_order_where_nothing_is_suggested(
     with opened(settings, console_url, OPENED, RELEASED) as world:
         driver = browser(language)
         try:
-            review_loss(driver, console_url, world.tokens["official"], language, "2026-12-03 17:46")
+            review_loss(
+                driver,
+                console_url,
+                world.tokens["official"],
+                language,
+                "2026-12-03 17:46",
+                sure=True,
+            )
             assert _rows(driver) == ["choice-after", "choice-before", "choice-unsure"]
             yes = driver.find_element(By.ID, "confirm-loss").text
             assert yes == translated(

@@ -95,7 +95,9 @@ def _report(url: str, token: str, language: str) -> str:
 def _review(url: str, token: str, language: str) -> str:
     """The review of a loss report typed for the same time (the medium is reported already:
     the review reads the releases before the time typed, as before the first report)."""
-    review = post(signed_in_session(url, token, language), url, "2026-12-03 17:41")
+    review = post(
+        signed_in_session(url, token, language), url, "2026-12-03 17:41", approximate_box="1"
+    )
     assert review.status_code == 200, review.text[:2000]
     return html.unescape(review.text)
 

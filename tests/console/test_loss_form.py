@@ -21,24 +21,24 @@ from tests.support.loss_form import EXAMPLE, FULL_WIDTH, MEDIUM, loss_reasons, t
 from tests.support.loss_form import post as _post
 
 
-def test_time_of_loss_starts_empty_with_its_zone(settings: Settings, console_url: str) -> None:
+def test_time_of_loss_starts_empty_and_approximate(settings: Settings, console_url: str) -> None:
     token = official_with_medium(settings, MEDIUM)
     page = signed_in_session(console_url, token, "en").get(
         console_url + "/console/medium", params={"name": MEDIUM}, timeout=30
     )
     assert value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
-    # The zone in the label, no placeholder (issue 12, seventh newcomer run: label,
-    # placeholder, hint and errors each restated the format).
+    # No placeholder (issue 12, seventh newcomer run: label, placeholder, hint and errors
+    # each restated the format). The label alone (console39: the zone is read back with
+    # its offset on the review), then the box "Approximate time", ticked, where the hint
+    # was: a form showing it says so (approximate_box), for an unticked box is not posted.
     assert "placeholder" not in tag_of(page.text, "lost_at")
-    assert "Time of loss (Asia/Tokyo, UTC+09:00)</label>" in page.text
-    # Under the field, which time to type and nothing else (issue 12, eighteenth session:
-    # the example time "09:00 (today, 4 Dec)" that began it read as a placeholder, and
-    # newcomers checked whether the field was empty). The time they were told first, then
-    # what to type when none was told (fourteenth session: "if unsure, an earlier one"
-    # made every newcomer doubt the "around 05:42" they were given).
-    hint = "The time you were told (if none, the last time it was surely in hand).</p>"
-    assert f'<p class="hint" id="lost_at_hint">{hint}' in page.text
-    assert 'aria-describedby="lost_at_hint"' in tag_of(page.text, "lost_at")
+    assert '<label for="lost_at">Time of loss</label>' in page.text
+    assert "aria-describedby" not in tag_of(page.text, "lost_at")
+    assert 'id="lost_at_hint"' not in page.text
+    box = tag_of(page.text, "approximate")
+    assert box.startswith('<input type="checkbox"') and box.endswith(" checked"), box
+    assert '<input type="hidden" name="approximate_box" value="1">' in page.text
+    assert "> Approximate time (told “around …”)</label>" in html.unescape(page.text)
     # The console says what is missing itself (in the page's language), not the browser.
     assert 'action="/console/medium/report-lost" class="loss-form" novalidate' in page.text
 
@@ -346,10 +346,13 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     # and link-blue there, it startled newcomers); the summary says only what it holds.
     assert (
         '<p class="auto-destroy" id="auto-destroy">確定の 72 時間後に、サーバーの鍵は自動で'
-        '破棄されます <span id="form-data-kept">(市のデータは消えません)</span></p>'
+        "破棄されます (それまでに復元すれば取り消し) "
+        '<span id="form-data-kept">(市のデータは消えません)</span></p>'
     ) in page.text.split('<details id="advanced"', 1)[0]
     assert "<summary>内部メモと待機期間 (任意)</summary>" in page.text
-    assert 'placeholder="例: 電車内で落とした。時刻はおおよそ"' in tag_of(page.text, "reason")
+    # Console39: the details' rule is the box's placeholder and name, no label to read.
+    details = "詳細 (任意・印刷される。人名は書かない)"
+    assert f'aria-label="{details}" placeholder="{details}"' in tag_of(page.text, "reason")
     # Inside, by the period, what the wait is for and what the destruction means.
     assert (
         '<p class="hint" id="waiting_hint">それまでに見つかれば復元できます。'
@@ -370,10 +373,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     # none of "reported by the contractor / in a city office / stolen"); the details
     # optional, with no personal names said at the box (eighteenth session: unmarked, they
     # were typed by every newcomer, unsure whether required; test_loss_form_details.py).
-    assert (
-        '<label for="reason">詳細 <span class="hint" id="reason_rule">'
-        "(任意・印刷される。人名は書かない)</span></label>"
-    ) in page.text
+    assert '<label for="reason">' not in page.text
     assert bad.status_code == 400
     assert '<details id="advanced" open>' in bad.text
     assert "autofocus" in tag_of(bad.text, "waiting_hours")

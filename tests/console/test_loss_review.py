@@ -105,6 +105,8 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
             "reason": "電話 <b>",
             "reason_common": "office",
             "note": '紛失 "駅"',
+            # Sure of the time: the box shown, unticked (console39), so the review asks.
+            "approximate_box": "1",
         }
         review = browser.post(console_url + "/console/medium/report-lost", data=typed, timeout=30)
         assert review.status_code == 200, review.text[:2000]
@@ -114,7 +116,8 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
         hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', edit)
         posted = {name: html.unescape(value) for name, value in hidden}
         # With the time the question was about: the form says the loss came before it.
-        assert posted == {**typed, "before": "2026-12-03T08:40:15.000000Z"}
+        # The box as it was: unticked (an empty "approximate"), the form showing it.
+        assert posted == {**typed, "approximate": "", "before": "2026-12-03T08:40:15.000000Z"}
         back = browser.post(console_url + "/console/medium/report-lost/edit", data=posted)
         # A value not of the server's form is not said at all.
         forged = browser.post(
@@ -140,7 +143,8 @@ def test_after_a_close_opening_the_review_goes_back_to_the_form_with_everything_
         "2026/12/03 17:40:15 (UTC+09:00) より前のいつですか"
         " (分からなければ、確実に手元にあった最後の時刻)。"
     )
-    assert 'aria-describedby="lost_at_hint lost-before"' in back.text
+    assert 'aria-describedby="lost-before"' in back.text
+    assert " checked" not in back.text.split('id="approximate"', 1)[1].split(">", 1)[0]
     assert forged.status_code == 200 and 'id="lost-before"' not in forged.text
     assert refused.status_code == 403
 

@@ -1,7 +1,7 @@
 """The loss form on a narrow screen (issue 12, sixteenth session).
 
 Looked at 768 px (a tablet, a half-screen window) and 390 px wide (a phone): at 768 px the
-form is one column, the errors and the medium's containers above the fields, nothing
+form is one column, the errors above the fields and the medium's containers under them, nothing
 broken; at 390 px the header's links ran off the right edge and the whole page scrolled
 sideways. Every part of the page now stays within the width, in both languages.
 """

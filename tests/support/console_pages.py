@@ -305,11 +305,17 @@ def sign_in_by_cookie(
     driver.add_cookie({"name": _security.session_cookie_name_plain(), "value": cookie})
 
 
-def review_loss(driver: WebDriver, url: str, token: str, language: str, typed: str) -> None:
+def review_loss(
+    driver: WebDriver, url: str, token: str, language: str, typed: str, *, sure: bool = False
+) -> None:
     """Sign in at the laptop's viewport, fill in MEDIUM's loss form (``typed``, "Stolen")
-    and press Review (the caller clears the viewport when it is done)."""
+    and press Review (the caller clears the viewport when it is done). ``sure``: untick
+    the box "Approximate time" (ticked by default), so the review asks about close
+    releases."""
     sign_in_by_cookie(driver, url, token, language, LAPTOP)
     driver.get(f"{url}/console/medium?name={MEDIUM}")
     driver.find_element(By.ID, "lost_at").send_keys(typed)
+    if sure:
+        driver.find_element(By.ID, "approximate").click()
     driver.find_element(By.CSS_SELECTOR, "#reasons input[value='stolen']").click()
     click_and_wait(driver, driver.find_element(By.ID, "review-loss"))

@@ -9,6 +9,7 @@ exactly like the API call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,33 @@ from keyserver._http.console._routes_report import (
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
-# The loss form's fields, given back to the form when it is refused.
+# The loss form's fields, given back to the form when it is refused (the box "approximate"
+# as _typed says it).
 _TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "reason_common", "note")
+
+
+def approximate(form: Mapping[str, str]) -> bool:
+    """Whether the time of loss was told as approximate (the loss form's box, ticked).
+
+    Issue 12, console39: a time told by phone ("around 17:41") is almost always
+    approximate, so the box is ticked by default and the review then counts the reader key
+    releases just before it as "Not sure" did (cautious_fields), asking nothing. A browser
+    omits an unticked box, so the form posts ``approximate_box`` beside it: only a form
+    that showed the box and came back without it says the official is sure of the time.
+    A post without the box (an older page, no form at all) is approximate: the
+    conservative side, which counts those releases rather than report them as before the
+    loss (spec §report).
+    """
+    return form.get("approximate") == "1" or form.get("approximate_box") != "1"
+
+
+def _typed(form: Mapping[str, str]) -> dict[str, str]:
+    """The loss form's fields as typed, to give back to it (refused, or from the review).
+
+    The box as the form posts it, read by ``approximate``.
+    """
+    typed = {k: form.get(k, "") for k in _TYPED_FIELDS}
+    return typed | {"approximate": "1" if approximate(form) else "", "approximate_box": "1"}
 
 
 class _LossFormError(InvalidRequestError):
@@ -186,7 +212,7 @@ def report_lost(page: PostedPage) -> Response:
             return medium_page(
                 page,
                 page.form.get("name", ""),
-                typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
+                typed=_typed(page.form),
                 errors=[(f, m.text(page.language)) for f, m in exc.errors],
                 status=exc.status,
             )
@@ -202,14 +228,18 @@ def report_lost(page: PostedPage) -> Response:
         held = doc["destroy_after"] if doc["loss"] == "current" else None
         last = last_opening(containers)
         close = close_view(doc)
-        suggest = unsure_suggested(close, fields["lost_at"])
+        # Told "around" a time (the default): the close releases are counted as "Not
+        # sure" counts them, and nothing is asked (approximate).
+        told_around = approximate(page.form)
+        asking = None if told_around else close
+        suggest = unsure_suggested(asking, fields["lost_at"])
         sealed_after = [c for c in containers if c["sealed_after_loss"]]
         return page.render(
             "confirm_loss.html",
             doc=doc,
             fields=fields,
             # What was typed, as typed, for "Change the time of loss" (edit_loss below).
-            typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
+            typed=_typed(page.form),
             kept_deadline=held is not None and datetime.fromisoformat(held) <= deadline,
             containers=containers,
             changing=sum(1 for c in containers if c["loss_effect"] != "unchanged"),
@@ -233,8 +263,13 @@ def report_lost(page: PostedPage) -> Response:
             # session), with the answer each gives. The last opening is then said in the
             # question, not above it.
             close=close,
+            asking=asking,
             suggest=suggest,
-            consequences=None if close is None else consequences(close, suggest),
+            consequences=None if asking is None else consequences(asking, suggest),
+            # Told "around" the time, with close releases: the page says in one line what
+            # the report will answer for them ("Not sure"'s answer), and its one button
+            # reports so (the confirm form's ``cautious``).
+            counted=None if close is None or not told_around else unsure_answer(close),
             last_in_question=close is not None
             and last is not None
             and str(last["at"]) >= str(close["first_at"]),
@@ -262,6 +297,16 @@ def unsure_suggested(close: dict[str, Any] | None, lost_at: datetime) -> bool:
     return lost_at - datetime.fromisoformat(str(close["asked"]["last_at"])) < UNSURE_WITHIN
 
 
+def unsure_answer(close: dict[str, Any]) -> str:
+    """The report's answer for "Not sure" (and for a time told as approximate).
+
+    Reported from the first close release with the time told, it says "depends" where the
+    time told answers otherwise than a loss before the releases (spec §report,
+    ``told_at``).
+    """
+    return "depends" if close["as_typed"] != close["before"] else str(close["before"])
+
+
 def consequences(close: dict[str, Any], suggest: bool) -> list[tuple[str, list[str]]]:
     """What the report will answer for each answer to the review's question.
 
@@ -273,7 +318,7 @@ def consequences(close: dict[str, Any], suggest: bool) -> list[tuple[str, list[s
     told: where the time told answers otherwise, its report says "depends" (spec
     §report, ``told_at``).
     """
-    unsure = "depends" if close["as_typed"] != close["before"] else close["before"]
+    unsure = unsure_answer(close)
     said = [("unsure", unsure), ("before", close["before"])]
     if not suggest:
         said = [("after", close["as_typed"]), ("before", close["before"]), ("unsure", unsure)]
@@ -311,7 +356,7 @@ def edit_loss(page: PostedPage) -> Response:
         return medium_page(
             page,
             page.form.get("name", ""),
-            typed={k: page.form.get(k, "") for k in _TYPED_FIELDS},
+            typed=_typed(page.form),
             edit_time=True,
             lost_before=_lost_before(page.form.get("before", "")),
         )

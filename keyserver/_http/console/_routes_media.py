@@ -173,6 +173,8 @@ def medium_page(
             "reason": "",
             "reason_common": "",
             "note": "",
+            # Ticked: a time told by phone is approximate (_routes_loss.approximate).
+            "approximate": "1",
             **(typed or {}),
         },
         report_again_open=typed is not None,
