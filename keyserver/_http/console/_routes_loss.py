@@ -30,6 +30,7 @@ from keyserver._http.console._routes_report import (
     reported_seq,
     with_note,
 )
+from keyserver._service.close_releases import CLOSE_TO_LOSS
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
@@ -400,9 +401,15 @@ def report_lost_confirm(page: PostedPage) -> Response:
         if page.form.get("cautious") == "1":
             fields = cautious_fields(page, fields)
         elif approximate(page.form):
-            # Told "around" a time, no release close before it: the time told is the time
-            # of loss itself (spec §loss told_at), kept so the report says "around" it.
-            fields = {**fields, "told_at": fields["lost_at"]}
+            # Told "around" a time, no release close before it (the review found none in
+            # the CLOSE_TO_LOSS before it): the report covers that margin too, from
+            # CLOSE_TO_LOSS before the time told, which is kept (spec §loss told_at), so
+            # the report says "around" it and the period covered (twenty-second session:
+            # two newcomers asked whether "around" widened the report, and a window
+            # starting at 03:41:00 could not show a key given at 03:38). A release the
+            # review did not see (given since) is counted: the answer then says "depends".
+            told = fields["lost_at"]
+            fields = {**fields, "lost_at": told - CLOSE_TO_LOSS, "told_at": told}
         result = page.service.report_loss(
             page.principal,
             fields["name"],
