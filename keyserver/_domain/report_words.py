@@ -184,11 +184,18 @@ def depends_said(
     session); ``at``: the other times as the reader shows them.
     """
     before, after = view["before"], view["from_told"]
+    # One boundary, the time told named inside it as included (issue 12, console42's
+    # newcomers: "as told (around 03:23) or after 03:22:34" read as two cases, 03:23
+    # being after 03:22:34, and 「…頃か…より後」's か as ambiguous).
     told_case = (
-        N_("If lost as told (around %(told)s) or after %(at)s:", told=told, at=at(after["at"]))
+        N_(
+            "If lost after %(at)s (around %(told)s as told, included):",
+            told=told,
+            at=at(after["at"]),
+        )
         if after["events"]
         else N_(
-            "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+            "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
             told=told,
             at=at(after["at"]),
             answer=answer_name(after["answer"]),

@@ -48,8 +48,8 @@ DEPENDS = "Depends on the time of loss"
 def _counted_line(language: str) -> str:
     """The review's one line for the story: both keys, their second, the report's answer."""
     line = translations(language).ngettext(
-        "The key released at %(at)s counts as “%(answer)s”.",
-        "The %(n)s keys released at %(at)s count as “%(answer)s”.",
+        "The key given to a city reader at %(at)s counts as “%(answer)s”.",
+        "The %(n)s keys given to city readers at %(at)s count as “%(answer)s”.",
         2,
     )
     return str(line % {"n": 2, "at": "17:40:15", "answer": translated(language, DEPENDS)})
@@ -84,7 +84,11 @@ def test_told_around_a_time_the_review_counts_the_close_releases_and_asks_nothin
         # clerk's keys, and the one primary button is the README card's step.
         assert not driver.find_elements(By.ID, "close-opening")
         assert not driver.find_elements(By.ID, "confirm-cautious")
-        assert driver.find_element(By.ID, "counted").text == _counted_line(language)
+        counted = driver.find_element(By.ID, "counted").text
+        assert counted == _counted_line(language)
+        # Whose keys, by role as the report says it (console42: "the 2 keys released"
+        # alarmed a newcomer who could not tell who had received them).
+        assert ("市の閲覧者" if language == "ja" else "city readers") in counted, counted
         primary = driver.find_elements(By.CSS_SELECTOR, "main .button.primary")
         assert [b.get_attribute("id") for b in primary] == ["confirm-loss"]
         button = primary[0]

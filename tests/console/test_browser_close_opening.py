@@ -252,7 +252,7 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             assert lines == [
                 translated(
                     language,
-                    "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+                    "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
                 )
                 % {
                     "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",

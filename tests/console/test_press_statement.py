@@ -111,7 +111,7 @@ def test_the_statement_of_eight_files_is_one_page_with_both_cases_and_no_name_or
     assert _said(language, "Depends on the time of loss") in printed
     after = _said(
         language,
-        "If it was lost around %(told)s as reported, or at any time after %(at)s: %(answer)s.",
+        "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
         told="17:41",
         at="17:40:15",
         answer=translate(language, "Not opened", {}),
@@ -157,7 +157,7 @@ def test_each_file_is_said_under_its_own_answer(
 
     told = translate(
         language,
-        "If it was lost around %(told)s as reported, or at any time after %(at)s — %(answers)s",
+        "If lost after %(at)s (around %(told)s as told, included) — %(answers)s",
         {
             "told": "17:41",
             "at": "17:40:15",

@@ -63,7 +63,8 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
             assert lines[1:] == [
                 translated(language, "Depends on the time of loss"),
                 translated(
-                    language, "If lost as told (around %(told)s) or after %(at)s: %(answer)s."
+                    language,
+                    "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
                 )
                 % {"told": told, "at": "17:40:20", "answer": translated(language, "Not opened")},
                 translated(language, "If lost before %(at)s:") % {"at": "17:40:15"},
@@ -73,6 +74,10 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
                     for label, answer in ((WARD_A, "Opened"), (WARD_B, "Possibly opened"))
                 ),
             ], lines
+            # One boundary, the time told inside it (console42: "as told (around 17:41) or
+            # after 17:40:20" read as two cases; ja 「頃か」 as ambiguous).
+            assert lines[2].index("17:40:20") < lines[2].index(told), lines[2]
+            assert "頃か" not in lines[2] and lines[2].count("after") <= 1, lines[2]
             # On paper every file is on page 1 with its answer: the one no one opened too.
             driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
             printed = driver.find_element(By.CSS_SELECTOR, "main .answer").text.splitlines()

@@ -141,7 +141,7 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
     assert "".join(meant.split()) in "".join("".join(pages).split())
     after = translate(
         language,
-        "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+        "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
         {
             "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
             "at": "17:40:15",

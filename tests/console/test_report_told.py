@@ -98,8 +98,10 @@ def _from_told(language: str, answer: str | None) -> str:
     its date; its answer when it names no file."""
     values = {"told": TOLD_SAID[language], "at": "17:40:15"}
     if answer is None:
-        return _line(language, "If lost as told (around %(told)s) or after %(at)s:", **values)
-    msgid = "If lost as told (around %(told)s) or after %(at)s: %(answer)s."
+        return _line(
+            language, "If lost after %(at)s (around %(told)s as told, included):", **values
+        )
+    msgid = "If lost after %(at)s (around %(told)s as told, included): %(answer)s."
     return _line(language, msgid, answer=_line(language, answer), **values)
 
 
@@ -409,7 +411,7 @@ def test_the_box_says_the_date_of_the_time_told_and_of_a_time_on_another_day(
     assert _answer_box(page)[2:4] == [
         _line(
             language,
-            "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+            "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
             told=told,
             at=day_before,
             answer=_line(language, "Not opened"),

@@ -69,7 +69,7 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
         # it a line per container, as on the console's report (twentieth session).
         from_told = _line(
             language,
-            "If lost as told (around %(told)s) or after %(at)s: %(answer)s.",
+            "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
             told=told_said,
             at=at,
             answer=_line(language, "Not opened"),
