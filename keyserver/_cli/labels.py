@@ -1,9 +1,11 @@
 """Names of the protocol's members and values as the ``keyserver`` command shows them to people.
 
 Tables for people label their fields and columns with these (in the command's language,
-from the one catalogue); the message id is the member's (or value's) own name, so an
-English table reads as before and ``--json`` is untouched. A member missing here is shown
-by its name.
+from the one catalogue); ``--json`` is untouched. The message id is the member's own name,
+except for what officials read after a loss: the medium report's record and tables, and
+the same members wherever they are shown (``status``, ``media show``, ``audit list``), are
+named in the console's words, the message ids of its report page. A member missing here is
+shown by its name.
 """
 
 from __future__ import annotations
@@ -14,55 +16,67 @@ from keyserver._domain.i18n import N_, Message
 from keyserver._domain.report_words import KIND_NAMES
 from keyserver._domain.system_reasons import SYSTEM_REASONS
 
-FIELDS: Mapping[str, Message] = {
+# Issue 12, ops14: ``keyserver report`` in English said ``container_id``, ``suspend_cause``,
+# ``releases_after_loss``... beside the console's "Keys given to readers after the loss",
+# two names for one fact in one report, and the protocol's read as jargon by officials (the
+# Japanese said them in words of its own, not the console's). These are the console's own
+# words (report.html, audit.html, container.html), one message id for the page and the
+# command. "#": the audit log's entry number, as the console's audit table heads it.
+_CONSOLE_WORDS: Mapping[str, str | Message] = {
+    "container_id": N_("Container"),
+    "label": N_("Label"),
+    "people": N_("Personal data"),
+    "issuer": N_("Made by"),
+    "state": N_("State"),
+    "suspend_cause": N_("Cause"),
+    "answer": N_("Was the data opened after the loss?"),
+    "lost_at": N_("Lost at"),
+    "loss_reported_at": N_("Reported at"),
+    "destroyed_at": N_("Keys destroyed"),
+    "destroy_after": N_("Keys will be destroyed after"),
+    "releases_after_loss": N_("Keys given to readers after the loss"),
+    "confirmed_after_loss": N_("Openings confirmed after the loss"),
+    "last_confirmed_open_before_loss": N_("Last confirmed opening before the loss"),
+    # Its tables' columns (report.html's key requests, audit.html's entries).
+    "seq": "#",
+    "at": N_("Time"),
+    "actor": N_("Who"),
+    "action": N_("Action"),
+    "kind": N_("What"),
+    "outcome": N_("Result"),
+    "reason": N_("Reason"),
+    "remote": N_("Address"),
+    "cause": N_("Cause"),
+    "container": N_("Container"),
+    # A container's status (container.html), a medium's (media.html) and a loss report's
+    # (_loss_banner.html: what the report did, read right after a loss).
+    "medium": N_("Medium"),
+    "created_at": N_("Created"),
+    "not_after": N_("Expires"),
+    "suspended_at": N_("Suspended"),
+    "public_reason": N_("Public reason"),
+    "unconfirmed": N_("Unconfirmed attempts"),
+    "password_required": N_("Password required"),
+    "readers": N_("Readers"),
+    "reader_groups": N_("Reader groups"),
+    "container_ids": N_("Containers"),
+    "suspended": N_("Suspended now"),
+    "already_suspended": N_("Already suspended"),
+    "pending_locked": N_("Being written, locked"),
+}
+
+FIELDS: Mapping[str, str | Message] = {
     # Containers (spec §status) and media (spec §media).
-    "container_id": N_("container_id"),
-    "label": N_("label"),
-    "people": N_("people"),
-    "medium": N_("medium"),
     "media": N_("media"),
-    "issuer": N_("issuer"),
-    "state": N_("state"),
     "states": N_("states"),
     "containers": N_("containers"),
-    "suspend_cause": N_("suspend_cause"),
-    "created_at": N_("created_at"),
     "activated_at": N_("activated_at"),
-    "suspended_at": N_("suspended_at"),
-    "destroyed_at": N_("destroyed_at"),
-    "destroy_after": N_("destroy_after"),
-    "not_after": N_("not_after"),
-    "lost_at": N_("lost_at"),
-    "loss_reported_at": N_("loss_reported_at"),
-    "readers": N_("readers"),
-    "reader_groups": N_("reader_groups"),
-    "reason": N_("reason"),
-    "public_reason": N_("public_reason"),
     "changed_by": N_("changed_by"),
-    "unconfirmed": N_("unconfirmed"),
     "attempt_budget": N_("attempt_budget"),
-    "password_required": N_("password_required"),
     # Loss reports and bulk changes (spec §loss).
     "affected": N_("affected"),
-    "container_ids": N_("container_ids"),
-    "suspended": N_("suspended"),
-    "already_suspended": N_("already_suspended"),
-    "pending_locked": N_("pending_locked"),
     "destroyed": N_("destroyed"),
     # The medium report and the audit log (spec §report, §audit).
-    "answer": N_("answer"),
-    "releases_after_loss": N_("releases_after_loss"),
-    "confirmed_after_loss": N_("confirmed_after_loss"),
-    "last_confirmed_open_before_loss": N_("last_confirmed_open_before_loss"),
-    "seq": N_("seq"),
-    "at": N_("at"),
-    "actor": N_("actor"),
-    "action": N_("action"),
-    "outcome": N_("outcome"),
-    "remote": N_("remote"),
-    "cause": N_("cause"),
-    "kind": N_("kind"),
-    "container": N_("container"),
     "told_at": N_("told_at"),
     # The rest of a container's status (issue 12, ops10: shown in English in Japanese).
     "pending_expires_at": N_("pending_expires_at"),
@@ -98,6 +112,7 @@ FIELDS: Mapping[str, Message] = {
     "restore_pending": N_("restore_pending"),
     "backup_head_seq": N_("backup_head_seq"),
     "source": N_("source"),
+    **_CONSOLE_WORDS,
 }
 
 # Values shown in words: container states and suspension causes (spec §lifecycle).

@@ -6,7 +6,9 @@ session: what it says is what the console's report says, in the same words from 
 catalogue (keyserver/_domain/report_words.py): the answers' names, the lines of "Depends on
 the time of loss" (the time told's case first), the time told and the period covered, the
 counts, the legend's meanings, and the headings of each container's tables; the times in
-the display zone with their offset. Split from incident.py (modules under 500 lines).
+the display zone with their offset. Each container's record and tables name their rows and
+columns as the console's report does (cli/labels.py FIELDS: "Made by", not ``issuer``;
+issue 12, ops14). Split from incident.py (modules under 500 lines).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyserver._cli.errors import EXIT_OK
 from keyserver._cli.incident import time_option
+from keyserver._cli.labels import FIELDS
 from keyserver._domain import people
 from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
 from keyserver._domain.i18n import N_, Message
@@ -25,6 +28,7 @@ from keyserver._domain.report_words import (
     counted_said,
     depends_said,
     meanings,
+    told_alone,
     told_view,
 )
 
@@ -85,8 +89,9 @@ def _say_times(ctx: Context, doc: dict[str, Any]) -> None:
     """
     out = ctx.out
     told, lost, start = told_view(doc), doc.get("lost_at"), doc.get("window_start")
-    if told is not None:
-        shown = out.time(str(told["at"]), seconds=told["seconds"])
+    around = told or told_alone(doc)  # told as approximate: the one row, "around"
+    if around is not None:
+        shown = out.time(str(around["at"]), seconds=around["seconds"])
         _fact(ctx, N_("Lost at"), N_("around %(at)s (as told)", at=shown))
     elif lost:
         _fact(ctx, N_("Lost at"), out.time(str(lost)))
@@ -112,11 +117,11 @@ def _with_counts(
     early = before_told(container, doc.get("told_seq")) if told is not None else None
     released = int(container.get("releases_after_loss") or 0)
     confirmed = int(container.get("confirmed_after_loss") or 0)
-    said: list[tuple[Message, str | Message]]
+    said: list[tuple[str | Message, str | Message]]
     if early is None or told is None:
         said = [
-            (N_("Keys given to readers after the loss"), f"{released:,}"),
-            (N_("Openings confirmed after the loss"), f"{confirmed:,}"),
+            (FIELDS["releases_after_loss"], f"{released:,}"),
+            (FIELDS["confirmed_after_loss"], f"{confirmed:,}"),
         ]
     else:
         since = out.time(str(doc["lost_at"]))

@@ -100,6 +100,24 @@ def told_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"at": doc["told_at"], "seconds": told.second != 0}
 
 
+def told_alone(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The time told when it is the time of loss itself, said "around" it, or None.
+
+    Issue 12, twenty-second session: the loss form's box "Approximate time", ticked, with
+    no reader key release close before the time, reports ``told_at`` equal to ``lost_at``
+    (spec §loss). Three newcomers ticked it and found "03:22:00" on paper, to the second,
+    as if exact. Said as the time told is ("around 03:22 (as told)", to the minute unless
+    told with seconds), in the one row of the time of loss: no period apart (told_view's
+    two rows of one time, twentieth session).
+    """
+    if not doc.get("told_at") or not doc.get("lost_at"):
+        return None
+    told = datetime.fromisoformat(str(doc["told_at"]))
+    if told != datetime.fromisoformat(str(doc["lost_at"])):
+        return None
+    return {"at": doc["told_at"], "seconds": told.second != 0}
+
+
 def before_told(container: Mapping[str, Any], told_seq: int | None) -> dict[str, int] | None:
     """How many of a container's counted rows came before the time told (spec §report).
 

@@ -125,13 +125,15 @@ ON_MEDIUM = {
         (
             "en",
             "Reported lost at 4 Dec 2026, 12:00:00 (UTC+09:00) by official.",
-            "Time of loss: 4 Dec 2026, 10:00:00 (UTC+09:00).",
+            # Reported through the loss form, its time approximate by default: "around"
+            # (twenty-second session).
+            "Time of loss: around 4 Dec 2026, 10:00 (UTC+09:00) (as told).",
             "Keys destroyed at 7 Dec 2026, 12:00:00 (UTC+09:00) unless restored.",
         ),
         (
             "ja",
             "2026/12/04 12:00:00 (UTC+09:00) に official が紛失を届け出ました。",
-            "紛失日時: 2026/12/04 10:00:00 (UTC+09:00)",
+            "紛失日時: 2026/12/04 10:00 (UTC+09:00) 頃 (連絡どおり)",
             "復旧しなければ 2026/12/07 12:00:00 (UTC+09:00) に鍵を破棄します。",
         ),
     ],

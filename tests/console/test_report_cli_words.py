@@ -87,7 +87,7 @@ def _depends_lines(page: str) -> list[tuple[int, str]]:
 def _records(lines: list[str], language: str) -> dict[str, dict[str, str]]:
     """Each container's record in the command's text, by its label: its rows, name to
     value (a two-column table: the name, then two blanks or more, then the value)."""
-    label = translate(language, "label", {})
+    label = translate(language, "Label", {})
     found: dict[str, dict[str, str]] = {}
     rows: dict[str, str] = {}
     for line in lines:
@@ -163,7 +163,7 @@ def test_the_command_says_the_console_reports_lines(
                 )
             }
             records = _records(lines, language)
-            answer = translate(language, "answer", {})
+            answer = translate(language, "Was the data opened after the loss?", {})
             assert {k: r[answer] for k, r in records.items()} == headings, (story, lines)
             counts = {translate(language, name, {}) for name in COUNTS}
             for label, rows in box_rows(page).items():

@@ -62,7 +62,7 @@ def test_what_an_official_reads_is_in_their_language(
     report = run("report", "--medium", "USB-JA")
     if language == "en":
         assert "pending_expires_at" in shown and "last_audit_seq" in shown
-        assert "yes" in status.split("password_required")[1].splitlines()[0]
+        assert "yes" in status.split("Password required")[1].splitlines()[0]
         assert "evaluate" in audit and "│ ok " in audit and "audit entries" in audit
         assert "suspend" in report
         return

@@ -45,7 +45,7 @@ def test_report_says_the_declared_people(cli: Any, data_dir: Any, people: Any) -
         lines = [" ".join(line.split()) for line in text.out.splitlines()]
         # Under the answer and the time of loss, as on the console's report.
         assert lines[2] == medium_line, lines[:3]
-        label = translate(language, "people", {})
+        label = translate(language, "Personal data", {})  # the console's row name
         assert f"{label} {per}" in lines, lines
         # Each declared container once, the undeclared one not at all.
         assert sum(line.startswith(f"{label} ") for line in lines) == 2

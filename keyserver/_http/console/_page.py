@@ -165,6 +165,7 @@ def environment(language: str) -> jinja2.Environment:
     # The time of loss as told, apart from the period counted (report_words.told_view): the
     # medium page says it as the report does.
     env.globals["told_view"] = report_words.told_view
+    env.globals["told_alone"] = report_words.told_alone
     # The report's words as one text (report_words), the template adding its markup.
     _said.install(env, language)
     return env

@@ -399,6 +399,10 @@ def report_lost_confirm(page: PostedPage) -> Response:
         fields = _loss_fields(page)
         if page.form.get("cautious") == "1":
             fields = cautious_fields(page, fields)
+        elif approximate(page.form):
+            # Told "around" a time, no release close before it: the time told is the time
+            # of loss itself (spec §loss told_at), kept so the report says "around" it.
+            fields = {**fields, "told_at": fields["lost_at"]}
         result = page.service.report_loss(
             page.principal,
             fields["name"],
