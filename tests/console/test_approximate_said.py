@@ -4,17 +4,20 @@
 The loss form's box "Approximate time" is ticked by default (console39). With no reader
 key release close before the time, nothing is counted earlier, and the report said the
 time to the second ("03:22:00"), as if exact: three newcomers ticked the box and could not
-tell whether it was kept. The review now says the time "around", the report is made with
-the time told (spec §loss ``told_at`` equal to ``lost_at``) and the report, the press
-statement, the medium's page and ``keyserver report`` say "around 18:30 (as told)" in the
-one row of the time of loss. Unticked (sure of the time), the time alone, as before. Over
-a real socket (SQLite, real VOPRF), the clock at 2026-12-04 10:00 in Asia/Tokyo.
+tell whether it was kept, and two asked whether "around" widened the report. The review
+now says the time "around"; the report is made with the time told (spec §loss
+``told_at``) and counts from the margin the review checked before it (CLOSE_TO_LOSS, 15
+minutes); the report, the press statement and the medium's page say "around 18:30 (as
+told)" and the period covered from 18:15. Unticked (sure of the time), the time alone, as
+before. Over a real socket (SQLite, real VOPRF), the clock at 2026-12-04 10:00 in
+Asia/Tokyo.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -26,8 +29,10 @@ from tests.support.loss_form import MEDIUM
 from tests.support.loss_review import facts, review
 from tests.support.openings import OPENINGS, opened
 
-# The time typed (loss_review.TYPED) as each language's console says it.
+# The time typed (loss_review.TYPED) as each language's console says it, and 15 minutes
+# before it (the period covered from), to the second as the report says a period's start.
 SAID = {"ja": "2026/12/03 18:30 (UTC+09:00)", "en": "3 Dec 2026, 18:30 (UTC+09:00)"}
+FROM = {"ja": "2026/12/03 18:15:00 (UTC+09:00)", "en": "3 Dec 2026, 18:15:00 (UTC+09:00)"}
 
 
 def _report(url: str, token: str, language: str, approximate: bool) -> dict[str, str]:
@@ -80,10 +85,13 @@ def test_a_time_told_as_approximate_is_said_around_it(
 ) -> None:
     said = _said(settings, console_url, language, approximate=True)
     assert said["review"] == translate(language, "around %(at)s", {"at": SAID[language]})
-    assert said["told_at"] == said["lost_at"] != "None"  # spec §loss: told_at = lost_at
+    # spec §loss: the time told kept, the count from CLOSE_TO_LOSS before it.
+    times = [datetime.fromisoformat(said[k]) for k in ("lost_at", "told_at")]
+    assert times == [datetime(2026, 12, 3, 9, m, tzinfo=UTC) for m in (15, 30)], said
     around = translate(language, "around %(at)s (as told)", {"at": SAID[language]})
     assert f"{translate(language, 'Lost at', {})} {around}" in said["report"]
-    assert translate(language, "Period covered", {}) not in said["report"]
+    period = f"{translate(language, 'Period covered', {})} "
+    assert period + translate(language, "from %(at)s", {"at": FROM[language]}) in said["report"]
     assert translate(language, "Time of loss: %(lost)s.", {"lost": around}) in said["medium"]
     assert SAID[language] in said["press"] and "18:30:00" not in said["press"]
 

@@ -327,7 +327,8 @@ def test_loss_story(
     below = driver.find_element(By.ID, "signed-report").location["y"]
     assert driver.find_element(By.ID, "print").location["y"] < below
     assert states(console_server, medium) == {"suspended"}
-    assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
+    # 18:30 told, approximate (the form's default): counted from 15 minutes before it.
+    assert lost_time(console_server, medium) == "2026-12-01T09:15:00.000000Z"
 
     # A reader tries after the loss: refused, and listed in the report.
     assert (
@@ -370,7 +371,8 @@ def test_loss_story(
     assert lines and set(lines) == {1}, lines
     # Each attempts table's heading names its container (issue 12, tenth newcomer runs),
     # as requests for its key (twentieth session: "attempts" read as an attack).
-    since = {"ja": "2026/12/01 18:30:00", "en": "1 Dec 2026, 18:30:00"}[language]
+    # From 15 minutes before the time told (approximate, the loss form's default).
+    since = {"ja": "2026/12/01 18:15:00", "en": "1 Dec 2026, 18:15:00"}[language]
     attempts = translated(language, "Key requests for %(label)s since %(at)s")
     assert sorted(
         section.find_element(By.TAG_NAME, "h3").text
@@ -441,9 +443,10 @@ def test_loss_story(
         language, "kept the earlier time of loss %(kept)s (this report said %(asked)s)"
     )
     assert kept.split("%(kept)s")[0].strip() in earlier
-    assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in earlier
-    assert ("2026/12/02 10:00:00" if language == "ja" else "2 Dec 2026, 10:00:00") in earlier
-    assert lost_time(console_server, medium) == "2026-12-01T09:30:00.000000Z"
+    # Each counted from 15 minutes before the time told (approximate, the form's default).
+    assert ("2026/12/01 18:15:00" if language == "ja" else "1 Dec 2026, 18:15:00") in earlier
+    assert ("2026/12/02 09:45:00" if language == "ja" else "2 Dec 2026, 09:45:00") in earlier
+    assert lost_time(console_server, medium) == "2026-12-01T09:15:00.000000Z"
     shot("06b-reported-again")
 
     # 7. The stick was found: restore (the loss report's suspensions only, by default).
@@ -466,7 +469,7 @@ def test_loss_story(
     assert driver.find_element(By.ID, "on-medium").text == all_active(language, len(labels))
     history = driver.find_element(By.ID, "earlier-loss").text
     assert translated(language, "History") in history
-    assert ("2026/12/01 18:30:00" if language == "ja" else "1 Dec 2026, 18:30:00") in history
+    assert ("2026/12/01 18:15:00" if language == "ja" else "1 Dec 2026, 18:15:00") in history
     shot("14-medium-found")
 
 

@@ -125,15 +125,21 @@ ON_MEDIUM = {
         (
             "en",
             "Reported lost at 4 Dec 2026, 12:00:00 (UTC+09:00) by official.",
-            # Reported through the loss form, its time approximate by default: "around"
-            # (twenty-second session).
-            "Time of loss: around 4 Dec 2026, 10:00 (UTC+09:00) (as told).",
+            # Reported through the loss form, its time approximate by default: "around",
+            # counted from 15 minutes before (twenty-second session).
+            (
+                "Time of loss: around 4 Dec 2026, 10:00 (UTC+09:00) (as told)."
+                " Period covered: from 4 Dec 2026, 09:45:00 (UTC+09:00)."
+            ),
             "Keys destroyed at 7 Dec 2026, 12:00:00 (UTC+09:00) unless restored.",
         ),
         (
             "ja",
             "2026/12/04 12:00:00 (UTC+09:00) に official が紛失を届け出ました。",
-            "紛失日時: 2026/12/04 10:00 (UTC+09:00) 頃 (連絡どおり)",
+            (
+                "紛失日時: 2026/12/04 10:00 (UTC+09:00) 頃 (連絡どおり)"
+                " 報告の対象期間: 2026/12/04 09:45:00 (UTC+09:00) 以降"
+            ),
             "復旧しなければ 2026/12/07 12:00:00 (UTC+09:00) に鍵を破棄します。",
         ),
     ],

@@ -21,6 +21,12 @@ from keyserver._domain.i18n import N_, Message
 from keyserver._domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
 from keyserver._domain.validation import REASON_MAX
 from keyserver._http.console import _security
+from keyserver._http.console._loss_question import (
+    approximate,
+    consequences,
+    unsure_answer,
+    unsure_suggested,
+)
 from keyserver._http.console._page import Page, PostedPage, SignedInPage, redirect, time_alone
 from keyserver._http.console._routes_approvals import approvals_page
 from keyserver._http.console._routes_media import COMMON_REASONS, medium_page, medium_url
@@ -30,27 +36,13 @@ from keyserver._http.console._routes_report import (
     reported_seq,
     with_note,
 )
+from keyserver._service.close_releases import CLOSE_TO_LOSS
 
 router = APIRouter(prefix=_security.PREFIX, include_in_schema=False)
 _MAX_HOURS_DIGITS = 6
 # The loss form's fields, given back to the form when it is refused (the box "approximate"
 # as _typed says it).
 _TYPED_FIELDS = ("lost_at", "waiting_hours", "reason", "reason_common", "note")
-
-
-def approximate(form: Mapping[str, str]) -> bool:
-    """Whether the time of loss was told as approximate (the loss form's box, ticked).
-
-    Issue 12, console39: a time told by phone ("around 17:41") is almost always
-    approximate, so the box is ticked by default and the review then counts the reader key
-    releases just before it as "Not sure" did (cautious_fields), asking nothing. A browser
-    omits an unticked box, so the form posts ``approximate_box`` beside it: only a form
-    that showed the box and came back without it says the official is sure of the time.
-    A post without the box (an older page, no form at all) is approximate: the
-    conservative side, which counts those releases rather than report them as before the
-    loss (spec §report).
-    """
-    return form.get("approximate") == "1" or form.get("approximate_box") != "1"
 
 
 def _typed(form: Mapping[str, str]) -> dict[str, str]:
@@ -278,56 +270,6 @@ def report_lost(page: PostedPage) -> Response:
     return page.act(body, medium_url(page.form.get("name", "")))
 
 
-# How close before the time typed the last release the review asks about makes it suggest
-# "Not sure" (issue 12, eighteenth session): within the minute typed or the one before it,
-# a time told as "around 14:22" cannot say whether the medium went missing after a key
-# release at 14:21:00. Minutes, as officials are told times; a release longer before is
-# asked about with no answer suggested.
-UNSURE_WITHIN = timedelta(minutes=2)
-
-
-def unsure_suggested(close: dict[str, Any] | None, lost_at: datetime) -> bool:
-    """Whether the review suggests "Not sure".
-
-    Something is asked (``close``, close_view's for the time typed) and the last release
-    it names is less than UNSURE_WITHIN before the time typed.
-    """
-    if close is None:
-        return False
-    return lost_at - datetime.fromisoformat(str(close["asked"]["last_at"])) < UNSURE_WITHIN
-
-
-def unsure_answer(close: dict[str, Any]) -> str:
-    """The report's answer for "Not sure" (and for a time told as approximate).
-
-    Reported from the first close release with the time told, it says "depends" where the
-    time told answers otherwise than a loss before the releases (spec §report,
-    ``told_at``).
-    """
-    return "depends" if close["as_typed"] != close["before"] else str(close["before"])
-
-
-def consequences(close: dict[str, Any], suggest: bool) -> list[tuple[str, list[str]]]:
-    """What the report will answer for each answer to the review's question.
-
-    In the order the page shows the answers ("after", "before", "unsure"), answers that
-    give the same report together: one line under the buttons (issue 12, twentieth
-    session: a red "Opened" beside "No" was read as the answer to press). Where "Not
-    sure" is suggested, "after" says none (nineteenth session: its green "Not opened"
-    was nearly pressed for). "Not sure" reports from the first release with the time
-    told: where the time told answers otherwise, its report says "depends" (spec
-    §report, ``told_at``).
-    """
-    unsure = unsure_answer(close)
-    said = [("unsure", unsure), ("before", close["before"])]
-    if not suggest:
-        said = [("after", close["as_typed"]), ("before", close["before"]), ("unsure", unsure)]
-    grouped: dict[str, list[str]] = {}
-    for choice, answer in said:
-        grouped.setdefault(str(answer), []).append(choice)
-    return list(grouped.items())
-
-
 def _lost_before(text: str) -> datetime | None:
     """The first close release's time the review posts with its "before" answer, if any.
 
@@ -400,9 +342,15 @@ def report_lost_confirm(page: PostedPage) -> Response:
         if page.form.get("cautious") == "1":
             fields = cautious_fields(page, fields)
         elif approximate(page.form):
-            # Told "around" a time, no release close before it: the time told is the time
-            # of loss itself (spec §loss told_at), kept so the report says "around" it.
-            fields = {**fields, "told_at": fields["lost_at"]}
+            # Told "around" a time, no release close before it (the review found none in
+            # the CLOSE_TO_LOSS before it): the report covers that margin too, from
+            # CLOSE_TO_LOSS before the time told, which is kept (spec §loss told_at), so
+            # the report says "around" it and the period covered (twenty-second session:
+            # two newcomers asked whether "around" widened the report, and a window
+            # starting at 03:41:00 could not show a key given at 03:38). A release the
+            # review did not see (given since) is counted: the answer then says "depends".
+            told = fields["lost_at"]
+            fields = {**fields, "lost_at": told - CLOSE_TO_LOSS, "told_at": told}
         result = page.service.report_loss(
             page.principal,
             fields["name"],

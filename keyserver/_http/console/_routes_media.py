@@ -173,7 +173,7 @@ def medium_page(
             "reason": "",
             "reason_common": "",
             "note": "",
-            # Ticked: a time told by phone is approximate (_routes_loss.approximate).
+            # Ticked: a time told by phone is approximate (_loss_question.approximate).
             "approximate": "1",
             **(typed or {}),
         },

@@ -52,7 +52,10 @@ def test_time_of_loss_is_read_in_the_display_zone(
     done = browser.post(console_url + "/console/medium/report-lost/confirm", data=form, timeout=30)
     assert done.status_code == 200, done.text[:2000]
     doc = medium_doc(settings)
-    assert doc["lost_at"] == "2026-12-04T00:30:00.000000Z"
+    # The time typed, read in the display zone, is the time told; approximate by default,
+    # the report counts from 15 minutes before it (spec §loss told_at).
+    assert doc["told_at"] == "2026-12-04T00:30:00.000000Z"
+    assert doc["lost_at"] == "2026-12-04T00:15:00.000000Z"
     assert doc["loss_reported_at"] == "2026-12-04T01:00:00.000000Z"
 
 
