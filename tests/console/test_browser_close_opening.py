@@ -259,7 +259,7 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
                     "at": "17:40:15",
                     "answer": translated(language, "Not opened"),
                 },
-                translated(language, "If lost before %(at)s:") % {"at": "17:40:15"},
+                translated(language, "If lost at or before %(at)s:") % {"at": "17:40:15"},
             ]
             assert events == [opening, release]
             # The manager's line on top: both containers suspended, nobody can open them.
