@@ -257,10 +257,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    # SIGKILL is not instant for a process in uninterruptible sleep (pip writing under a
-    # loaded disk): wait up to a minute for the group to empty, not 10 s, so that nothing of
-    # the step outlives the removal of its directory.
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60  # SIGKILL waits out uninterruptible sleep (pip, busy disk)
     while time.monotonic() < deadline:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
