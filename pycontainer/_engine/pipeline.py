@@ -12,10 +12,10 @@ Spec anchors: spec/format.md §payload.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import mmap
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
 
 if TYPE_CHECKING:
+    import threading
     from concurrent.futures import Future, ThreadPoolExecutor
 
 
@@ -220,7 +221,7 @@ class _Shared:
     """State shared by the threads of :func:`_run_chunks` (guarded by ``lock``)."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()  # threading.Lock (see _run_chunks)
         self.next = 0
         self.done = 0
         self.error: BaseException | None = None
@@ -243,6 +244,11 @@ def _run_chunks(
     Raises:
         Exception: The first error of any thread (the others stop at their next position).
     """
+    # Imported here: a small `rwc cat` decrypts its one chunk in its own thread and never
+    # comes here, and threading cost it ~2.8 M instructions (issue 15); a seal and an
+    # extraction have it loaded already (writer/_header.py, _engine/openfiles.py).
+    import threading  # noqa: PLC0415
+
     shared = _Shared()
 
     def run(report: Callable[[int], None] | None) -> None:
