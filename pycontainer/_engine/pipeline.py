@@ -27,7 +27,6 @@ from pycontainer.format import primitives as p
 from pycontainer.format.stream import Layout, StreamCipher
 
 if TYPE_CHECKING:
-    import threading
     from concurrent.futures import Future, ThreadPoolExecutor
 
 
@@ -244,10 +243,7 @@ def _run_chunks(
     Raises:
         Exception: The first error of any thread (the others stop at their next position).
     """
-    # Imported here: a small `rwc cat` decrypts its one chunk in its own thread and never
-    # comes here, and threading cost it ~2.8 M instructions (issue 15); a seal and an
-    # extraction have it loaded already (writer/_header.py, _engine/openfiles.py).
-    import threading  # noqa: PLC0415
+    import threading  # noqa: PLC0415 - not for a small cat, which starts no thread (issue 15)
 
     shared = _Shared()
 
