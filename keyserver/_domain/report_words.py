@@ -42,6 +42,13 @@ KIND_NAMES: Mapping[str, Message] = {
     "confirmed": N_("Opening confirmed"),
 }
 
+# A creation row's result, in place of "Succeeded" (issue 12, console45: "Sealed by its
+# writer (creation) — Succeeded" inside the period covered, 15 minutes wider for a time
+# marked approximate, alarmed two newcomer runs). The row itself says that it is not an
+# opening, on screen, on paper and in the command's table; it is listed, never left out
+# (spec §report: every key request in the window, its ``kind`` creation).
+CREATED = N_("Created (not an opening)")
+
 # What each answer means, in the printed report's legend (report.html answer-legend).
 _MEANINGS: Mapping[str, str] = {
     OPENED: N_("%(answer)s: after the loss a key was given out and its opening confirmed.").msgid,
