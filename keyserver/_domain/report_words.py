@@ -199,9 +199,7 @@ def depends_said(
             N_("For the time told, around %(told)s", told=told), after["answer"], after, join
         )
     )
-    before_case = _by_readers(
-        N_("If lost before %(at)s", at=at(before["at"])), before["answer"], before, join
-    )
+    other = _by_readers(before_case(at(before["at"])), before["answer"], before, join)
     return [
         # The files of the time told's case were given keys after it, at times no line
         # says; those of the other, between its time and the time told (answers.
@@ -209,8 +207,41 @@ def depends_said(
         # file's section (twenty-second session: each time said once, the box read in one
         # go).
         (told_case, [_file_said(e, at) for e in after["events"]]),
-        (before_case, [_file_said(e) for e in before["events"]]),
+        (other, [_file_said(e) for e in before["events"]]),
     ]
+
+
+def before_case(at: str) -> Message:
+    """The other case: lost at or before the boundary (answers.depends_view).
+
+    "At or before", the time after which the told case's answer holds (issue 12,
+    console45: "If lost after 04:18:46 … / If lost before 04:18:45 …" left a second
+    unsaid, read as an error): a time shown to the second is the release's cut to the
+    second, so a loss told at that second is at or before it and counts it (the window
+    counts an entry at its start), one told a second later is after it
+    (tests/console/test_report_boundary.py).
+    """
+    return N_("If lost at or before %(at)s", at=at)
+
+
+def press_cases(told: str, at: str, answer: str | None, named: bool) -> tuple[Message, Message]:
+    """The press statement's two cases (press.html), in the lines' words and boundary.
+
+    The statement names each file with its time in the case's ``answers`` (its template's
+    markup, given to ``said``): the answer for the time told first, as the report's box
+    says it (twenty-third session, the lead's decision), its own ``answer`` when it names
+    no file (``named`` false), then the other case, as depends_said, its openers by role.
+    """
+    told_case = (
+        N_("For the time told, around %(told)s — %(answers)s", told=told, answers="")
+        if named
+        else N_(
+            "For the time told, around %(told)s: %(answer)s",
+            told=told,
+            answer=answer_name(answer),
+        )
+    )
+    return told_case, N_("If it was lost at or before %(at)s — %(answers)s", at=at, answers="")
 
 
 def _by_readers(

@@ -78,9 +78,10 @@ def _by(language: str, case: str, answer: str, who: str = "reader") -> str:
 
 
 def _before(language: str, answer: str = "Opened", at: str = "17:40:15") -> str:
-    """The case of a loss before the first release counted before the time told: its
-    answer (the medium's, counted from the time of loss) and the city's reader by name."""
-    return _by(language, _line(language, "If lost before %(at)s", at=at), answer)
+    """The case of a loss at or before the last release counted before the time told
+    (console45: one boundary): its answer (the medium's, counted from the time of loss)
+    and the city's reader by name."""
+    return _by(language, _line(language, "If lost at or before %(at)s", at=at), answer)
 
 
 def _file(language: str, label: str, answer: str, at: str | None = None) -> str:
@@ -108,15 +109,18 @@ def _released(
 TOLD_SAID = {"ja": "12月3日 17:41", "en": "3 Dec 17:41"}
 
 
-def _from_told(language: str, answer: str, *, names_files: bool = False) -> str:
+def _from_told(
+    language: str, answer: str, *, names_files: bool = False, told: str | None = None
+) -> str:
     """The case of the time told, the box's answer (twenty-third session, the lead's
-    decision: "For the time told, around 17:41: Not opened"), with its date; with the
-    city's reader by name when it names files."""
+    decision: "For the time told, around 17:41: Not opened"), with its date (``told``, else
+    TOLD's); with the city's reader by name when it names files."""
+    told = told or TOLD_SAID[language]
     if names_files:
-        case = _line(language, "For the time told, around %(told)s", told=TOLD_SAID[language])
+        case = _line(language, "For the time told, around %(told)s", told=told)
         return _by(language, case, answer)
     msgid = "For the time told, around %(told)s: %(answer)s"
-    return _line(language, msgid, told=TOLD_SAID[language], answer=_line(language, answer))
+    return _line(language, msgid, told=told, answer=_line(language, answer))
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -426,12 +430,7 @@ def test_the_box_says_the_date_of_the_time_told_and_of_a_time_on_another_day(
     day_before = "2026/12/07 23:59:50" if language == "ja" else "7 Dec 2026, 23:59:50"
     told = "12月8日 00:10" if language == "ja" else "8 Dec 00:10"
     assert _answer_box(page)[1:3] == [
-        _line(
-            language,
-            "For the time told, around %(told)s: %(answer)s",
-            told=told,
-            answer=_line(language, "Not opened"),
-        ),
+        _from_told(language, "Not opened", told=told),
         _before(language, at=day_before),
     ]
 

@@ -79,7 +79,7 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
             "%(case)s: %(answer)s, by the city's readers %(who)s",
             1,
         ) % {
-            "case": _line(language, "If lost before %(at)s", at=at),
+            "case": _line(language, "If lost at or before %(at)s", at=at),
             "answer": _line(language, "Possibly opened"),
             "who": released["actor"],
         }
