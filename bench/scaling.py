@@ -53,19 +53,21 @@ def _still_rising(points: list[dict[str, Any]]) -> bool:
     return bool(points[-1]["rps"] > (1 + RATE_RISE) * best)
 
 
-def next_connections(points: list[dict[str, Any]], first: int = SWEEP_FIRST) -> int | None:
+def next_connections(
+    points: list[dict[str, Any]], first: int = SWEEP_FIRST, bound_ms: float = LATENCY_BOUND_MS
+) -> int | None:
     """The next connection count of a sweep measured so far in order, None when done.
 
     The sweep doubles the last count until one of: the last point's p99 passed
-    LATENCY_BOUND_MS; its rate did not rise RATE_RISE above the best before it (it fell,
-    or stayed level within the noise: the peak is behind); the next count would pass
-    SWEEP_MAX (then the peak may be censored, and :func:`peak` says so). An empty sweep
-    starts at ``first``.
+    ``bound_ms`` (LATENCY_BOUND_MS: the bench's); its rate did not rise RATE_RISE above
+    the best before it (it fell, or stayed level within the noise: the peak is behind);
+    the next count would pass SWEEP_MAX (then the peak may be censored, and :func:`peak`
+    says so). An empty sweep starts at ``first``.
     """
     if not points:
         return first
     last = points[-1]
-    if last["p99_ms"] > LATENCY_BOUND_MS or not _still_rising(points):
+    if last["p99_ms"] > bound_ms or not _still_rising(points):
         return None
     nxt = 2 * int(last["connections"])
     return nxt if nxt <= SWEEP_MAX else None
