@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 # pycontainer/client/connection.py.)
 CLIENT_IMPORTS = ("pycontainer.client.keyserver",)
 READER_IMPORTS = ("pycontainer.reader", *CLIENT_IMPORTS)
-WRITER_IMPORTS = ("pycontainer.writer", "pycontainer.cli.expires", *CLIENT_IMPORTS)
+# cli.times: a seal's expiry as said, imported here, not by the parser's module, which
+# every `rwc` run loads (issue 15).
+WRITER_IMPORTS = (
+    "pycontainer.writer",
+    "pycontainer.cli.expires",
+    "pycontainer.cli.times",
+    *CLIENT_IMPORTS,
+)
 
 ENV_SERVER = "RWC_SERVER"
 ENV_CA_BUNDLE = "RWC_CA_BUNDLE"

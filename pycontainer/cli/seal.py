@@ -38,7 +38,6 @@ from pycontainer.cli.common import (
 from pycontainer.cli.exits import SaidUsageError, UsageError
 from pycontainer.cli.strictargs import file_name
 from pycontainer.cli.texts import say
-from pycontainer.cli.times import local_time
 from pycontainer.cli.ui import Ui
 from pycontainer.client.server_url import normalize_server_url
 from pycontainer.client.terminal_text import display_name
@@ -340,6 +339,8 @@ def run_seal(args: argparse.Namespace, ui: Ui, env: Mapping[str, str]) -> None:
     if not_after is not None:
         # The expiry as the writer meant it: in their zone, with the offset (a bare date
         # is the end of that day there, pycontainer/cli/expires.py).
+        from pycontainer.cli.times import local_time  # noqa: PLC0415 - WRITER_IMPORTS
+
         text += "\n" + say("seal_expires", ui.lang, when=local_time(not_after))
     if args.people is not None:
         # What the officials' medium report will say of it (spec §report), to check now.

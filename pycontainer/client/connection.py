@@ -34,7 +34,6 @@ retry rules depend on it (pycontainer.client.keyserver).
 Spec anchors: spec/protocol.md §transport.
 """
 
-import base64
 import contextlib
 import select
 import socket
@@ -175,7 +174,8 @@ def proxy_for(host: str) -> _Proxy | None:
         ConnectFailedError: The proxy setting is not an http:// URL this client can use.
     """
     # Only for a remote server (loaded with its TLS); urllib.request imports urllib.parse
-    # anyway, which a loopback or test server's run need not (issue 15).
+    # and base64 anyway, which a loopback or test server's run need not (issue 15).
+    import base64  # noqa: PLC0415
     import urllib.request  # noqa: PLC0415
     from urllib.parse import unquote, urlsplit  # noqa: PLC0415
 

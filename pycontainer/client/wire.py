@@ -10,7 +10,6 @@ pycontainer.client.records, which a reader's run does not import.
 Spec anchors: spec/protocol.md §encoding, §register, §access, §whoami.
 """
 
-import base64
 import binascii
 import json
 from collections.abc import Mapping
@@ -19,10 +18,16 @@ from typing import Any
 from pycontainer._record import Record
 from pycontainer.errors import KeyServerProtocolError
 
+# base64url through binascii, which the base64 module's functions call after this same
+# translation of "+/" and "-_": the module itself (with its Base85 and Base32 tables) cost
+# every reader's run ~0.6 M instructions (issue 15, bench/profiles/startup.md).
+_TO_URL = bytes.maketrans(b"+/", b"-_")
+_FROM_URL = bytes.maketrans(b"-_", b"+/")
+
 
 def b64url_encode(data: bytes) -> str:
     """Encode bytes as base64url without padding (spec §encoding)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: object, size: int, what: str) -> bytes:
@@ -34,7 +39,8 @@ def b64url_decode(text: object, size: int, what: str) -> bytes:
     if not isinstance(text, str) or "=" in text:
         raise KeyServerProtocolError(f"the key server sent a malformed {what}")
     try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        padded = (text + "=" * (-len(text) % 4)).encode("ascii")
+        raw = binascii.a2b_base64(padded.translate(_FROM_URL), strict_mode=True)
     except (binascii.Error, ValueError):
         raise KeyServerProtocolError(f"the key server sent a malformed {what}") from None
     # spec §encoding: canonical form only (no stray bits in the last character).

@@ -7,22 +7,78 @@ ASCII only, ``scheme "://" host [":" port] path``, no userinfo, query or fragmen
 (pycontainer/client/server_url.py) and the header codec both use it, so one policy decides.
 
 I/O-free; raises :class:`UrlError` with a reason in words.
-"""
 
-import re
+Each piece of the grammar is a small predicate over ASCII text (the URL is checked to be
+ASCII first), its regular expression beside it as the definition; tests/cli/test_server_url.py
+checks every predicate against its expression over all short strings of the characters
+that matter. Not ``re``: compiling the seven expressions cost every ``rwc`` run that reads
+a header or names a server ~3.4 M instructions, sre's compiler being Python (issue 15,
+bench/profiles/startup.md), for checks that ``str`` methods make in C.
+"""
 
 from pycontainer._record import Record
 from pycontainer.format import primitives as p
 
-_SCHEME = re.compile(r"(?i:https?)://")
-# RFC 3986 pchar: unreserved / pct-encoded / sub-delims / ":" / "@".
-_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*")
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
-_DEC_OCTET = re.compile(r"0|[1-9][0-9]{0,2}")
-_IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
-_PORT = re.compile(r"[1-9][0-9]{0,4}")
+_DIGITS = "0123456789"
+_HEX = "0123456789ABCDEFabcdef"
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+# RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
+_PCHAR = _ALNUM + "-._~!$&'()*+,;=:@"
 _DNS_NAME_MAX = 253
+
+
+def _only(text: str, chars: str) -> bool:
+    """True if every character of ``text`` is one of ``chars`` (also for empty ``text``)."""
+    return not text.strip(chars)
+
+
+def _is_port(text: str) -> bool:
+    """Whether ``text`` is ``[1-9][0-9]{0,4}``."""
+    return 1 <= len(text) <= 5 and _only(text, _DIGITS) and text[0] != "0"
+
+
+def _is_dec_octet(text: str) -> bool:
+    """Whether ``text`` is ``0|[1-9][0-9]{0,2}``."""
+    return 1 <= len(text) <= 3 and _only(text, _DIGITS) and (text == "0" or text[0] != "0")
+
+
+def _is_numeric_label(text: str) -> bool:
+    """Whether ``text`` is ``[0-9]+|0[xX][0-9A-Fa-f]*``."""
+    if text[:2] in ("0x", "0X"):
+        return _only(text[2:], _HEX)
+    return text != "" and _only(text, _DIGITS)
+
+
+def _is_label(text: str) -> bool:
+    """Whether ``text`` is ``[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?``."""
+    return 1 <= len(text) <= 63 and _only(text, _ALNUM + "-") and text[0] != "-" and text[-1] != "-"
+
+
+def _is_ipv6_chars(text: str) -> bool:
+    """Whether ``text`` is ``[0-9A-Fa-f:.]+``."""
+    return text != "" and _only(text, _HEX + ":.")
+
+
+def _is_path(text: str) -> bool:
+    """``(?:/(?:[pchar]|%[0-9A-Fa-f]{2})*)*``, pchar as in ``_PCHAR``."""
+    if text and text[0] != "/":
+        return False
+    # Between the percent signs: pchar and "/"; right after each one: two hex digits.
+    first, *escaped = text.split("%")
+    return _only(first, _PCHAR + "/") and all(
+        len(part) >= 2 and _only(part[:2], _HEX) and _only(part[2:], _PCHAR + "/")
+        for part in escaped
+    )
+
+
+def _scheme_end(url: str) -> int | None:
+    """Where ``(?i:https?)://`` ends at the start of an ASCII ``url``; None without it."""
+    start = url[:8].lower()
+    if start.startswith("https://"):
+        return 8
+    if start.startswith("http://"):
+        return 7
+    return None
 
 
 class UrlError(ValueError):
@@ -62,7 +118,7 @@ class ServerUrl(Record):
 def _ipv4_loopback(host: str) -> bool | None:
     """For a dotted-quad IPv4 address: whether it is in 127.0.0.0/8; None for any other host."""
     parts = host.split(".")
-    if len(parts) != 4 or not all(_DEC_OCTET.fullmatch(x) for x in parts):
+    if len(parts) != 4 or not all(_is_dec_octet(x) for x in parts):
         return None
     if any(int(x) > 255 for x in parts):
         return None
@@ -79,7 +135,7 @@ def _host(authority_host: str) -> tuple[str, bool]:
             raise UrlError("an IPv6 literal is not closed with ']'")
         text = authority_host[1:-1]
         # No zone id ("%25eth0") and no IPvFuture: only the RFC 4291 §2.2 text forms.
-        if not _IPV6_CHARS.fullmatch(text):
+        if not _is_ipv6_chars(text):
             raise UrlError("the IPv6 literal has characters outside RFC 4291 text form")
         import ipaddress  # noqa: PLC0415 - IPv6 literals only (see _ipv4_loopback)
 
@@ -96,11 +152,11 @@ def _host(authority_host: str) -> tuple[str, bool]:
         return authority_host, loopback4
     labels = authority_host.split(".")
     # A trailing dot ("localhost.") gives an empty last label: refused, one spelling only.
-    if len(authority_host) > _DNS_NAME_MAX or not all(_LABEL.fullmatch(x) for x in labels):
+    if len(authority_host) > _DNS_NAME_MAX or not all(_is_label(x) for x in labels):
         raise UrlError("the host is not a DNS name, an IPv4 address or a bracketed IPv6 address")
     # "127.1", "0x7f.0.0.1", "1.2.3.256": WHATWG parsers read these as IPv4 numbers and
     # others as names; the spec refuses a name whose last label looks like a number.
-    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+    if _is_numeric_label(labels[-1]):
         raise UrlError("the host looks like a number but is not a dotted-quad IPv4 address")
     host = authority_host.lower()
     return host, host == "localhost"
@@ -121,11 +177,11 @@ def parse_server_url(url: str) -> ServerUrl:
         raise UrlError("the URL is empty or longer than 2048 bytes")
     if any(b < 0x21 or b == 0x7F for b in raw):
         raise UrlError("the URL contains a space or a control character")
-    m = _SCHEME.match(url)
-    if m is None:
+    end = _scheme_end(url)
+    if end is None:
         raise UrlError("the URL does not start with https:// or http://")
-    scheme = url[: m.end() - 3].lower()
-    rest = url[m.end() :]
+    scheme = url[: end - 3].lower()
+    rest = url[end:]
     if "?" in rest or "#" in rest:
         raise UrlError("the URL has a query or a fragment")
     slash = rest.find("/")
@@ -139,11 +195,11 @@ def parse_server_url(url: str) -> ServerUrl:
     if colon >= 0 and "]" not in authority[colon:]:
         host_part, port_text = authority[:colon], authority[colon + 1 :]
         # No empty port, no leading zeros, no port 0: one spelling per port.
-        if not _PORT.fullmatch(port_text) or int(port_text) > 65535:
+        if not _is_port(port_text) or int(port_text) > 65535:
             raise UrlError("the port is not a number from 1 to 65535 without leading zeros")
         port = int(port_text)
     host, loopback = _host(host_part)
-    if not _PATH.fullmatch(path):
+    if not _is_path(path):
         raise UrlError("the path has a character outside RFC 3986 or a bad percent escape")
     # spec [F-URL]: plain http only towards this machine (tests, local demo).
     if scheme == "http" and not loopback:

@@ -1,5 +1,7 @@
+import itertools
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -128,6 +130,27 @@ def test_bad_tokens_refused_without_echo(bad: str) -> None:
         check_token(bad)
     if bad.strip():
         assert bad.strip() not in str(info.value)
+
+
+def test_tokens_accepted_are_rfc6750_b64tokens() -> None:
+    # check_token checks the b64token grammar with str methods, not a regular expression
+    # (issue 15): it accepts exactly what the grammar's expression matches.
+    b64token = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+    def accepted(text: str) -> bool:
+        try:
+            check_token(text)
+        except TokenConfigError:
+            return False
+        return True
+
+    wrong = [
+        text
+        for n in range(5)
+        for text in map("".join, itertools.product("aZ09._~+/-=é%", repeat=n))
+        if accepted(text) != bool(b64token.fullmatch(text))
+    ]
+    assert wrong == []
 
 
 def test_token_is_stripped() -> None:

@@ -1,3 +1,7 @@
+import itertools
+import re
+from collections.abc import Callable
+
 import pytest
 
 from pycontainer.client.server_url import (
@@ -5,6 +9,7 @@ from pycontainer.client.server_url import (
     is_loopback_host,
     normalize_server_url,
 )
+from pycontainer.format import url
 
 
 @pytest.mark.parametrize(
@@ -62,3 +67,52 @@ def test_loopback_hosts() -> None:
     assert is_loopback_host("LOCALHOST")
     assert not is_loopback_host("0.0.0.0")
     assert not is_loopback_host("example.com")
+
+
+# The grammar's regular expressions (spec [F-URL]), which pycontainer/format/url.py checks
+# with str methods (issue 15): each predicate must say what its expression says, for every
+# string up to a length over the characters that decide (and a few that must not pass:
+# non-ASCII digits and letters, which `re` and str.isdigit() would treat as such).
+_GRAMMAR: list[tuple[Callable[[str], bool], str, str, int]] = [
+    (url._is_port, r"[1-9][0-9]{0,4}", "019a٣", 6),
+    (url._is_dec_octet, r"0|[1-9][0-9]{0,2}", "019a٣", 5),
+    (url._is_numeric_label, r"[0-9]+|0[xX][0-9A-Fa-f]*", "09xXaFg-", 4),
+    (url._is_label, r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", "aZ09-._é", 4),
+    (url._is_ipv6_chars, r"[0-9A-Fa-f:.]+", "0fFg:.%[", 4),
+    (
+        url._is_path,
+        r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*",
+        "/%aF0g@~? #\\",
+        5,
+    ),
+]
+
+
+@pytest.mark.parametrize(("check", "pattern", "alphabet", "longest"), _GRAMMAR)
+def test_grammar_predicates_match_their_expressions(
+    check: Callable[[str], bool], pattern: str, alphabet: str, longest: int
+) -> None:
+    expression = re.compile(pattern)
+    wrong = [
+        text
+        for n in range(longest + 1)
+        for text in map("".join, itertools.product(alphabet, repeat=n))
+        if check(text) != bool(expression.fullmatch(text))
+    ]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("length", [61, 62, 63, 64, 65])
+def test_label_length_bounds(length: int) -> None:
+    expression = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+    for text in ("a" * length, "a" + "-" * (length - 2) + "a", "-" + "a" * (length - 1)):
+        assert url._is_label(text) == bool(expression.fullmatch(text)), text
+
+
+def test_scheme_end_matches_its_expression() -> None:
+    expression = re.compile(r"(?i:https?)://")
+    starts = ["http://", "https://", "HtTpS://", "http:/", "https:", "httpss://", "ftp://"]
+    for start in starts:
+        for text in (start, start + "x", "x" + start):
+            found = expression.match(text)
+            assert url._scheme_end(text) == (found.end() if found else None), text
