@@ -48,7 +48,7 @@ import requests
 from bare_voprf import running_bare
 from pg_waits import Waits, sampling
 from procs import group_cpu_seconds, pids_cpu_seconds
-from scaling import SATURATION_CONNECTIONS, point, print_scaling, scaling
+from scaling import next_connections, point, print_scaling, row_points, scaling
 from sqlalchemy import insert
 from stats import table, verdict
 from tang import free_port, running_tang, stop
@@ -610,14 +610,17 @@ def sweep(
     database_url: str = "",
     bases: tuple[str, ...] = (),
     workers: int = 1,
+    start: tuple[dict[str, Any], ...] = (),
 ) -> list[dict[str, Any]]:
-    """The same server at each of SATURATION_CONNECTIONS: one point each (issue 15).
+    """The same server at more connections until its peak is behind it (issue 15).
 
     ``load(connections)`` runs wrk; ``bases``: the rwc servers whose chain head is read
-    (releases per batch: they grow with the connections each worker serves).
+    (releases per batch: they grow with the connections each worker serves); ``start``:
+    the points already measured (the row's own at 16 connections), which the stop rule
+    of scaling.next_connections reads with the sweep's.
     """
-    out = []
-    for connections in SATURATION_CONNECTIONS:
+    out: list[dict[str, Any]] = []
+    while (connections := next_connections([*start, *out])) is not None:
         parts: dict[str, float] = {}
         run = functools.partial(load, connections)
         measure = functools.partial(with_cpu, pgids, run, database_url, parts)
@@ -642,10 +645,13 @@ def run(
 ) -> dict[str, Any]:
     """Run the key-server benchmark, print the tables and return the figures."""
     # Budgets: every figure's releases come from these containers' 1000 each, and each
-    # scaling row runs at 16 connections and at SATURATION_CONNECTIONS on one database:
-    # 10 points of keep-alive load per database at up to ~4,000 releases/s on the fastest
-    # VM yet, hence 500 x 1000 (300 until 128 connections joined the sweep).
-    n_containers = containers or (30 if quick else 500)
+    # scaling row runs at 16 connections and then its sweep on one database (scaling.
+    # next_connections: typically to 128 with one process, 256 with two, where the rate
+    # stops rising): ~16 points of keep-alive load on PostgreSQL's database at ~1,300-
+    # 2,600 releases/s in the quiet runs so far, up to ~4,000 on the fastest VM yet,
+    # hence 700 x 1000 (500 with the sweep fixed at 32 / 64 / 128, 300 before 128). A
+    # quick run's points are 3 s: 50.
+    n_containers = containers or (50 if quick else 700)
     workers_list = (1,) if quick else (1, 2)
 
     results: dict[str, Any] = {
@@ -739,7 +745,11 @@ def run(
                     scale=("bare", workers),
                     parts=parts,
                 )
-                rows[-1]["sweep"] = sweep(functools.partial(bare_load, base, duration), [pgid])
+                rows[-1]["sweep"] = sweep(
+                    functools.partial(bare_load, base, duration),
+                    [pgid],
+                    start=tuple(row_points(rows[-1])),
+                )
         backends: list[tuple[str, Any]] = [("SQLite", sqlite_database)]
         if postgres:
             why = postgres_available()
@@ -817,6 +827,7 @@ def run(
                             url,
                             (base,),
                             workers,
+                            start=tuple(row_points(rows[-1])),
                         )
                         if workers == 1 and quick:
                             # --quick: the bulk suspend on this server, not on one started
@@ -898,6 +909,7 @@ def run(
                             [pgid1, pgid2],
                             url,
                             bases,
+                            start=tuple(row_points(rows[-1])),
                         )
                 if not quick:
                     insert_s = bulk_insert_said(db_name, prep)

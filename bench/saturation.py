@@ -15,10 +15,12 @@ so a pair is taken at the same moment of a machine whose speed drifts. Per point
 releases/s, p50/p99 latency, CPU ms per release of the server and its PostgreSQL backends,
 the CPUs every process of the release (wrk included) kept busy, releases per batch, and
 the load average. Then per configuration the peak (the connection count with the highest
-rate, the median over rounds) and the ratio 2 processes / 1 at the 16 connections the
-bench uses and at each one's own peak.
+rate within the latency bound, the median over rounds) and the ratio 2 processes / 1 at
+the 16 connections the bench uses and at each one's own peak. By default each
+configuration's sweep goes from 16 connections, doubling, until its rate stops rising or
+its p99 passes the bound (bench/scaling.py ``next_connections``), as the bench's does.
 
-    .venv/bin/python bench/saturation.py --rounds 2 --duration 5 --connections 16,32,64,128
+    .venv/bin/python bench/saturation.py --rounds 2 --duration 5
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 
 import keyserver_bench as kb
 from bare_voprf import running_bare
-from scaling import peak
+from scaling import EDGES, LATENCY_BOUND_MS, next_connections, peak
 from stats import table
 from tang import free_port
 from wrk import WrkResult
@@ -81,6 +83,49 @@ def point(target: Target, connections: int, seconds: int) -> dict[str, Any]:
         # holder waiting for a CPU (a loaded machine's cost to every worker).
         **{f"head_{k}_ms": (head or {}).get(k) for k in ("wait", "hold", "runq")},
     }
+
+
+def sweeps(
+    up: list[Target],
+    rounds: int,
+    fixed: list[int] | None,
+    measure: Callable[[Target, int], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Every configuration's sweep, ``rounds`` times; the points in the order measured.
+
+    At each step the configurations still sweeping run one after the other at the same
+    count (1 process right before 2, so a pair is taken at the same moment). Without
+    ``fixed`` counts a configuration's first round doubles from 16 connections until
+    scaling.next_connections ends it (its rate fell, or its p99 passed the latency
+    bound), each configuration on its own; the later rounds repeat each one's counts, so
+    every count of a configuration has as many rounds as the others (the peak is a
+    median per count). ``measure(target, connections)`` returns one point.
+    """
+    points: list[dict[str, Any]] = []
+    counts: list[list[int]] = [[] for _ in up]
+    for rnd in range(rounds):
+        step = 0
+        while True:
+            todo = []
+            for i, target in enumerate(up):
+                if rnd:
+                    c = counts[i][step] if step < len(counts[i]) else None
+                elif fixed is not None:
+                    c = fixed[step] if step < len(fixed) else None
+                else:
+                    mine = [p for p in points if p["target"] == i]
+                    c = next_connections(mine, first=16)
+                if c is not None:
+                    todo.append((i, target, c))
+            if not todo:
+                break
+            for i, target, c in todo:
+                points.append({**measure(target, c), "target": i})
+                if not rnd:
+                    counts[i].append(c)
+                print(json.dumps(points[-1]), flush=True)
+            step += 1
+    return points
 
 
 def _median(points: list[dict[str, Any]], key: str, connections: int) -> float:
@@ -211,9 +256,10 @@ def _print(points: list[dict[str, Any]], scaled: list[dict[str, Any]], at: int) 
     )
 
     def at_peak(s: dict[str, Any]) -> str:
+        edge = f", {EDGES[s['edge']]}" if s.get("edge") else ""
         return (
             f"{s['rps']:,.0f} at {s['connections']} (p50 {s['p50_ms']:.1f} / p99 "
-            f"{s['p99_ms']:.1f} ms, all {s['all_ms']:.3f} ms/rel)"
+            f"{s['p99_ms']:.1f} ms, all {s['all_ms']:.3f} ms/rel{edge})"
         )
 
     print(
@@ -247,7 +293,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=int, default=5, help="wrk seconds per point")
-    ap.add_argument("--connections", default="16,32,64,128", help="the sweep, comma-separated")
+    ap.add_argument(
+        "--connections",
+        default="auto",
+        help="the sweep, comma-separated; auto (the default): from 16, doubling, until each"
+        f" configuration's rate falls or its p99 passes {LATENCY_BOUND_MS:.0f} ms",
+    )
     ap.add_argument("--containers", type=int, default=200, help="per database (budget 1000)")
     ap.add_argument(
         "--series",
@@ -256,16 +307,11 @@ def main() -> None:
     )
     ap.add_argument("--json", help="write the points and ratios to this file")
     args = ap.parse_args()
-    sweep = [int(c) for c in args.connections.split(",")]
-    at = 16 if 16 in sweep else sweep[0]
-    points: list[dict[str, Any]] = []
+    fixed = None if args.connections == "auto" else [int(c) for c in args.connections.split(",")]
+    at = 16 if fixed is None or 16 in fixed else fixed[0]
     with targets(args.series.split(","), args.containers) as up:
         print(f"{len(up)} configurations up; load average {os.getloadavg()}", flush=True)
-        for _ in range(args.rounds):
-            for conns in sweep:
-                for target in up:
-                    points.append(point(target, conns, args.duration))
-                    print(json.dumps(points[-1]), flush=True)
+        points = sweeps(up, args.rounds, fixed, lambda t, c: point(t, c, args.duration))
     scaled = ratios(points, at)
     _print(points, scaled, at)
     if args.json:

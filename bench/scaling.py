@@ -26,13 +26,49 @@ from stats import table, verdict
 # ">= 1.5x Tang" target measured how fast the machine forks tangd; it is retired, the ratio
 # is still printed.)
 TARGET_SCALING = 1.6
-# The connection counts a full run adds to each scaling row's 16 (the row itself): at 32
-# two workers batch what one does at 16, at 128 what one does at 64. 128 since the
-# twenty-second session (bench/profiles/keyserver.md, "Session 22"): with the sweep ending
-# at 64, every 2-process configuration of the twentieth and twenty-first runs peaked at
-# 64, the sweep's last count: its saturation was never reached, and it was judged at the
-# batches (and so the CPU per release) of 1 process at 32.
-SATURATION_CONNECTIONS = (32, 64, 128)
+# The sweep a full run adds to each scaling row's 16 connections (the row itself): from
+# 32, doubling, until the configuration's saturation is behind it (next_connections). A
+# fixed list ended at 64, then at 128, and every 2-process configuration peaked at its last
+# count in the twentieth to twenty-second runs (bench/profiles/keyserver.md, "Session 22"
+# and "Session 23"): a peak at the sweep's last point is not a peak, it is where the
+# sweep stopped looking.
+SWEEP_FIRST = 32
+# p99 latency (ms) past which a rate no longer counts: a clerk opening a container waits for
+# its key release, and a quarter of a second on top of the command's own ~0.2 s is what
+# issue 15's small-open target allows the whole open; past it a higher rate is bought with
+# a wait people notice. A point over the bound ends the sweep and is not a peak.
+LATENCY_BOUND_MS = 250.0
+# The rate has stopped rising when a point is not this much above the best before it: a
+# point's rate moves by a percent or two between rounds on a quiet machine, so a rise
+# within that is noise, and the peak (known to within it) is behind the sweep.
+RATE_RISE = 0.02
+# The most connections a sweep goes to, whatever the above (a run must end; ~1,000
+# releases/s at 1,024 closed connections is a p50 of 1 s, far past the bound anyway).
+SWEEP_MAX = 1024
+
+
+def _still_rising(points: list[dict[str, Any]]) -> bool:
+    """Whether the last point's rate is RATE_RISE above every point's before it."""
+    best = max((p["rps"] for p in points[:-1]), default=0.0)
+    return bool(points[-1]["rps"] > (1 + RATE_RISE) * best)
+
+
+def next_connections(points: list[dict[str, Any]], first: int = SWEEP_FIRST) -> int | None:
+    """The next connection count of a sweep measured so far in order, None when done.
+
+    The sweep doubles the last count until one of: the last point's p99 passed
+    LATENCY_BOUND_MS; its rate did not rise RATE_RISE above the best before it (it fell,
+    or stayed level within the noise: the peak is behind); the next count would pass
+    SWEEP_MAX (then the peak may be censored, and :func:`peak` says so). An empty sweep
+    starts at ``first``.
+    """
+    if not points:
+        return first
+    last = points[-1]
+    if last["p99_ms"] > LATENCY_BOUND_MS or not _still_rising(points):
+        return None
+    nxt = 2 * int(last["connections"])
+    return nxt if nxt <= SWEEP_MAX else None
 
 
 def point(
@@ -69,12 +105,25 @@ def row_points(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [own, *row.get("sweep", [])]
 
 
-def peak(points: list[dict[str, Any]]) -> dict[str, Any]:
+#: What a peak's ``edge`` (:func:`peak`) means, as the tables print it.
+EDGES = {
+    "last point": "NOT A PEAK: the sweep's last point",
+    "over the bound": f"every point's p99 over {LATENCY_BOUND_MS:.0f} ms",
+}
+
+
+def peak(points: list[dict[str, Any]], bound_ms: float = LATENCY_BOUND_MS) -> dict[str, Any]:
     """The connection count whose rate (the median of its points) is highest, its figures.
 
     A configuration's saturation on a closed load: past it more connections only queue
     (the latency grows, the rate does not). Several points at one count (rounds) are
-    taken at their median, so one lucky second does not make the peak.
+    taken at their median, so one lucky second does not make the peak. Only counts whose
+    p99 stays within ``bound_ms`` are candidates (a rate bought with a wait a clerk
+    notices is not the server's capacity); if none does, all are, and ``edge`` says so.
+    ``edge``: None for a peak inside the sweep (a count after it measured lower, or over
+    the bound, or it is the last count and rose less than RATE_RISE: level within the
+    noise); "last point" when nothing was measured after it while the rate was still
+    rising there (censored); "over the bound" when no count kept the bound.
     """
     by_conns: dict[int, list[dict[str, Any]]] = {}
     for p in points:
@@ -89,7 +138,16 @@ def peak(points: list[dict[str, Any]]) -> dict[str, Any]:
         {"connections": conns, **{k: median(rows, k) for k in keys}}
         for conns, rows in sorted(by_conns.items())
     ]
-    return max(summary, key=lambda s: s["rps"] or 0.0)
+    kept = [s for s in summary if (s["p99_ms"] or 0.0) <= bound_ms]
+    best = max(kept or summary, key=lambda s: s["rps"] or 0.0)
+    edge = (
+        "over the bound"
+        if not kept
+        else "last point"
+        if best is summary[-1] and _still_rising(summary)
+        else None
+    )
+    return {**best, "edge": edge}
 
 
 def _one_series(series: str) -> str:
@@ -115,11 +173,15 @@ def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not one or single is None:
             continue
         ratio = r["rps"] / one
-        # Both peaks over the connection counts both were measured at: a row without a
-        # sweep (the host committer's) is compared at 16 connections, as before.
+        # Each peak over its own sweep: the sweeps end where each configuration's rate
+        # falls or its latency passes the bound, so they need not reach the same counts
+        # (cutting one to the other's would censor it again). A row without a sweep (the
+        # host committer's) is compared at the connections it was measured at, as before.
         mine = row_points(r)
-        counts = {p["connections"] for p in mine}
-        theirs = [p for p in row_points(single) if p["connections"] in counts]
+        theirs = row_points(single)
+        if not r.get("sweep"):
+            counts = {p["connections"] for p in mine}
+            theirs = [p for p in theirs if p["connections"] in counts]
         peak_one, peak_two = peak(theirs), peak(mine)
         peak_ratio = peak_two["rps"] / peak_one["rps"]
         # The bare endpoint is the reference (what the machine gives a second process).
@@ -256,15 +318,19 @@ def _print_peaks(scaled: list[dict[str, Any]]) -> None:
     """Where each configuration peaked, at what latency and CPU per release."""
 
     def at(p: dict[str, Any]) -> list[str]:
+        edge = f" ({EDGES[p['edge']]})" if p.get("edge") else ""
         return [
-            f"{p['rps']:,.0f} at {p['connections']}",
+            f"{p['rps']:,.0f} at {p['connections']}{edge}",
             f"{p['p50_ms']:.1f} / {p['p99_ms']:.1f}",
             f"{p['all_ms']:.3f}" if p.get("all_ms") else "n/a",
         ]
 
     print(
         "\n-- Saturation: each configuration's highest rate over wrk's connections (req/s at"
-        " conns), the latency there (p50 / p99 ms) and the CPU ms per release of every process"
+        " conns), the latency there (p50 / p99 ms) and the CPU ms per release of every process;"
+        f" each sweep doubles the connections until the rate stops rising (a point less than"
+        f" {100 * RATE_RISE:.0f}% above the best before it) or p99 passes"
+        f" {LATENCY_BOUND_MS:.0f} ms, and only points within that bound are peaks"
     )
     print(
         table(

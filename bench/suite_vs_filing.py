@@ -257,7 +257,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # SIGKILL waits out uninterruptible sleep (pip, busy disk)
     while time.monotonic() < deadline:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -55,9 +55,9 @@ def depends_view(containers: list[dict[str, Any]], told_seq: int | None) -> dict
 
     None unless it depends on the time of loss (spec §report ``told_at``). Otherwise the
     answer counted from the time of loss, with the releases and openings before the time
-    told that make it (the first of them is the time the medium must have been lost
-    before), and the answer counted from the time told, with those after it: each event
-    a container's, with who and when, as the lines under the headline say them.
+    told that make it, and the answer counted from the time told, with those after it,
+    either side of one boundary (the last of those releases); each event a container's,
+    with who and when, as the lines under the headline say them.
     """
     answer = worst(c["answer"] for c in containers)
     from_told = worst(c.get("answer_from_told_at") for c in containers)
@@ -67,16 +67,23 @@ def depends_view(containers: list[dict[str, Any]], told_seq: int | None) -> dict
     # session: the "before" line said the medium's Opened over a container whose key was
     # released but never confirmed, whose own answer is Possibly opened).
     before = _events(containers, lambda seq: seq < told_seq, "answer")
+    # One boundary for both cases: the last key release counted before the time told
+    # (spec §report). Lost after it, nothing before the time told counts: the answer is
+    # the one counted from the time told (said from that release, not from the time told,
+    # newcomers, eighteenth session: "before 16:34:23" and "16:35 or later" left the
+    # minute between unsaid). Lost at or before it (a window counts an entry at its
+    # start, loss_window: ``at >= lost_at``), that release counts, and the case says every
+    # release before the time told: exact at or before the first of them, conservative
+    # between the first and the last, where fewer count (never an opening hidden). Issue
+    # 12, console45: "If lost after 04:18:46 / If lost before 04:18:45", the first
+    # release's time in the second line, left the second between them unsaid, read by an
+    # English newcomer as an error.
+    boundary = _last_release_at(containers, told_seq)
     return {
-        "before": {"answer": answer, "at": before[0]["at"], "events": before},
+        "before": {"answer": answer, "at": boundary, "events": before},
         "from_told": {
             "answer": from_told,
-            # Lost after the last key release counted before the time told, nothing before
-            # the time told counts either: the answer is the one counted from the time told.
-            # Said from that release, not from the time told, so that no moment between the
-            # two lines is left without an answer (newcomers, eighteenth session: "before
-            # 16:34:23" and "16:35 or later" left the minute between unsaid).
-            "at": _last_release_at(containers, told_seq),
+            "at": boundary,
             "events": _events(containers, lambda seq: seq >= told_seq, "answer_from_told_at"),
         },
     }

@@ -201,11 +201,45 @@ def depends_said(
             answer=answer_name(after["answer"]),
         )
     )
-    cases = [
-        (told_case, after["events"]),
-        (N_("If lost before %(at)s:", at=at(before["at"])), before["events"]),
-    ]
+    cases = [(told_case, after["events"]), (before_case(at(before["at"])), before["events"])]
     return [(line, [_file_said(e) for e in events]) for line, events in cases]
+
+
+def before_case(at: str) -> Message:
+    """The other case's line: lost at or before the boundary (answers.depends_view).
+
+    "At or before", the time the told case says "after" (issue 12, console45: "If lost
+    after 04:18:46 … / If lost before 04:18:45 …" left a second unsaid, read as an error):
+    a time shown to the second is the release's cut to the second, so a loss told at
+    that second is at or before it and counts it (the window counts an entry at its
+    start), one told a second later is after it (tests/console/test_report_boundary.py).
+    """
+    return N_("If lost at or before %(at)s:", at=at)
+
+
+def press_cases(told: str, at: str, answer: str | None, named: bool) -> tuple[Message, Message]:
+    """The press statement's two cases (press.html), in the lines' words and boundary.
+
+    The statement names each file with its time in the case's ``answers`` (its template's
+    markup, given to ``said``): the case of the time told first, its own ``answer`` when it
+    names no file (``named`` false), then the other case, as depends_said.
+    """
+    told_case = (
+        N_(
+            "If lost after %(at)s (around %(told)s as told, included) — %(answers)s",
+            told=told,
+            at=at,
+            answers="",
+        )
+        if named
+        else N_(
+            "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
+            told=told,
+            at=at,
+            answer=answer_name(answer),
+        )
+    )
+    return told_case, N_("If it was lost at or before %(at)s — %(answers)s", at=at, answers="")
 
 
 def _file_said(event: Mapping[str, Any]) -> Message:

@@ -8,6 +8,7 @@ fails it here instead of in the next `make bench`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -257,7 +258,9 @@ def test_disk_timeline_shows_the_device_and_the_milestones() -> None:
     assert "execve(" in proc.stdout and "fsync(" in proc.stdout, proc.stdout
 
 
-def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
+def test_quick_keyserver_bench_produces_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The key-server rows run end to end (a release refused by a server default, such as
     the attempt caps, fails the run's sanity check instead of going unnoticed)."""
     needed = ("wrk", "tangd", "tangd-keygen", "socat", "jose")
@@ -281,11 +284,17 @@ def test_quick_keyserver_bench_produces_figures(tmp_path: Path) -> None:
     assert parts["wrk"] > 0, parts
     assert parts["all"] >= parts["server"] + parts["wrk"], parts
     assert rows["bare FastAPI + 1 VOPRF, 1 worker(s)"]["requests"] > 0
-    # The scaling rows' saturation sweep (issue 15): the same servers at more connections.
+    # The scaling rows' saturation sweep (issue 15): the same servers at more connections,
+    # doubling from 32 until the rate falls or p99 passes the bound (bench/scaling.py),
+    # which the run's last point shows.
+    monkeypatch.syspath_prepend(str(BENCH))
+    scaling = importlib.import_module("scaling")
     for name in ("rwc SQLite, 1 worker(s)", "bare FastAPI + 1 VOPRF, 1 worker(s)"):
         sweep = rows[name]["sweep"]
-        assert [p["connections"] for p in sweep] == [32, 64, 128], sweep
+        counts = [p["connections"] for p in sweep]
+        assert counts == [32 * 2**i for i in range(len(counts))], sweep
         assert all(p["rps"] > 0 and p["p99_ms"] > 0 and p["all_ms"] > 0 for p in sweep), sweep
+        assert scaling.next_connections(scaling.row_points(rows[name])) is None, sweep
     assert all(p["jobs_per_batch"] for p in rows["rwc SQLite, 1 worker(s)"]["sweep"])
     assert any(r["name"].startswith("Tang") for r in figures["rows"])
     (bulk,) = figures["suspend"]

@@ -169,7 +169,7 @@ def test_sigterm_stops_the_step_and_removes_the_temporary_directory(tmp_path: Pa
             time.sleep(0.05)
         [work] = tmp.iterdir()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -202,7 +202,7 @@ def test_before_the_opening_goes_back_to_the_form_and_an_earlier_time_answers_op
             # Before the clerk's opening: nothing to ask, nothing opened before it.
             assert not driver.find_elements(By.ID, "close-question")
             last = driver.find_element(By.ID, "last-opening").text
-            assert last == translated(language, "none before the loss")
+            assert last == translated(language, "never")
             click_and_wait(driver, driver.find_element(By.ID, "confirm-loss"))
             # The clerk's opening now falls after the loss: the report answers Opened.
             assert _answer(driver) == translated(language, "Opened")
@@ -259,7 +259,7 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
                     "at": "17:40:15",
                     "answer": translated(language, "Not opened"),
                 },
-                translated(language, "If lost before %(at)s:") % {"at": "17:40:15"},
+                translated(language, "If lost at or before %(at)s:") % {"at": "17:40:15"},
             ]
             assert events == [opening, release]
             # The manager's line on top: both containers suspended, nobody can open them.

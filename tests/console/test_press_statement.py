@@ -170,7 +170,7 @@ def test_each_file_is_said_under_its_own_answer(
     ]
     before = translate(
         language,
-        "If it was lost before %(at)s — %(answers)s",
+        "If it was lost at or before %(at)s — %(answers)s",
         # Sentence after sentence, as the language writes them (no space after 。).
         {"at": "17:40:15", "answers": ("" if language == "ja" else " ").join(groups)},
     )

@@ -39,8 +39,10 @@ OPENED = {WARD_A: OPENINGS["late"], TAX: OPENINGS["early"]}  # 17:40:15; 17:05, 
 RELEASED = {WARD_B: datetime(2026, 12, 3, 8, 40, 20, tzinfo=UTC)}  # 17:40:20, unconfirmed
 TOLD = datetime(2026, 12, 3, 8, 41, tzinfo=UTC)  # "around 17:41"
 # Japanese characters without white space, English words (bench/console_path.py's rule):
-# 265 and 70 on this story before the session, 147 and 45 after it.
-LIMIT = {"ja": 150, "en": 45}
+# 265 and 70 on this story before the session, 147 and 45 after it; console45: 146 and 47,
+# the other case's line "at or before" the time the told case says "after" (a second was
+# left unsaid between them, read as an error), 以前 in Japanese one character shorter.
+LIMIT = {"ja": 150, "en": 47}
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -67,7 +69,7 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
                     "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
                 )
                 % {"told": told, "at": "17:40:20", "answer": translated(language, "Not opened")},
-                translated(language, "If lost before %(at)s:") % {"at": "17:40:15"},
+                translated(language, "If lost at or before %(at)s:") % {"at": "17:40:20"},
                 *(
                     translated(language, "%(label)s: %(answer)s (city reader)")
                     % {"label": label, "answer": translated(language, answer)}

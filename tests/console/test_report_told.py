@@ -68,7 +68,7 @@ def _line(language: str, msgid: str, **values: str) -> str:
 def _before(language: str) -> str:
     """The case of a loss before the first release counted before the time told: it names
     files, each with its own answer, and says none of its own (twenty-second session)."""
-    return _line(language, "If lost before %(at)s:", at="17:40:15")
+    return _line(language, "If lost at or before %(at)s:", at="17:40:15")
 
 
 def _file(language: str, label: str, answer: str) -> str:
@@ -416,5 +416,5 @@ def test_the_box_says_the_date_of_the_time_told_and_of_a_time_on_another_day(
             at=day_before,
             answer=_line(language, "Not opened"),
         ),
-        _line(language, "If lost before %(at)s:", at=day_before),
+        _line(language, "If lost at or before %(at)s:", at=day_before),
     ]

@@ -76,7 +76,7 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
         )
         assert lines[1:4] == [
             from_told,
-            _line(language, "If lost before %(at)s:", at=at),
+            _line(language, "If lost at or before %(at)s:", at=at),
             f"  {event}",
         ], text.out
         # Who the city's reader is, said once (a city account, not the finder).
