@@ -13,6 +13,12 @@ or ours is a question about the device, so this module measures the device:
   alone (reading IN and writing + fsyncing as many bytes at once, ``O_DIRECT``, the floor
   of a tool that reads IN cold and has OUT on the disk before it returns), and each half
   on its own: the write alone and the read alone (:func:`write_alone`, :func:`read_alone`).
+* **The floor, and the verdict against it** (:class:`Floor`, :func:`judge`): the least a
+  seal or open -C can take with its safety properties kept is the disk alone (its output on
+  the disk before publish) plus rwc's start-up in the same rounds (a 3-byte command: the key
+  release, which comes before any payload byte, and Argon2id). Where 1.5x age asks for less
+  wall than that, the row is MISSED "below the floor", with both figures; otherwise a miss
+  is ours to close ("above the floor").
 * **The verdict's reason** (:func:`reason`): a missed disk row is the disk's when rwc's
   wall is within :data:`SLACK` of the disk alone; the disk's after rwc's start-up when
   within it of the disk alone plus a 3-byte seal or open on the same disk (the rows of
@@ -171,6 +177,69 @@ def shares(busy: list[dict[str, float]], walls: list[float]) -> dict[str, Any]:
         "device_read_mib": median([b["read_bytes"] for b in busy]) / MIB,
         "device_written_mib": median([b["written_bytes"] for b in busy]) / MIB,
     }
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least wall a seal or open -C to this disk can take with its safety kept.
+
+    Both figures come from the same rounds as the row they judge (commands.py): the device
+    no faster, rwc's start-up no shorter than that run's.
+    """
+
+    disk_s: float  # the disk alone: IN read, as many bytes written + fsynced (no CPU work)
+    startup_s: float  # rwc's start-up: a 3-byte command (interpreter, key release, Argon2id)
+
+    @property
+    def seconds(self) -> float:
+        return self.disk_s + self.startup_s
+
+    def as_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds, "disk_s": self.disk_s, "startup_s": self.startup_s}
+
+
+def floor(figures: dict[str, Any], op: str) -> Floor | None:
+    """The floor of the seal or open -C row from a size's figures; None if not measured."""
+    alone = figures.get("disk alone")  # only where dd can use O_DIRECT
+    start = figures.get(STARTUP.get(op, ""))
+    if not alone or not start:
+        return None
+    return Floor(alone["seconds"], start["seconds"])
+
+
+def judge(
+    rwc_s: float, reference_s: float, goal: float, found: Floor | None, reference: str = "age"
+) -> tuple[str, str]:
+    """The verdict of "rwc at least ``goal`` x as fast as the reference", and why it missed.
+
+    Why a miss matters for issue 15: a target rwc cannot meet without giving up a safety
+    property is kept MISSED, and the row says so with the measurements (the fsync before
+    publish and the key release are kept; the floor measures what they cost in this run).
+
+    Args:
+        rwc_s: rwc's median wall.
+        reference_s: The reference's (raw age, or age && sync) median wall.
+        goal: The target ratio (reference / rwc).
+        found: The floor measured in the same run (None: not measured here).
+        reference: The reference's name in the reason.
+
+    Returns:
+        ("MET", "") or ("MISSED", the reason): "below the floor: ..." when the goal asks for
+        less wall than the floor, "above the floor: ..." when it is ours to reach, "" when
+        no floor was measured.
+    """
+    if reference_s / rwc_s >= goal:
+        return "MET", ""
+    if found is None:
+        return "MISSED", ""
+    needs = reference_s / goal
+    said = (
+        f"fsync before publish + key derivation = {found.seconds:.2f} s;"
+        f" {goal:g}x {reference} needs {needs:.2f} s"
+    )
+    if needs < found.seconds:
+        return "MISSED", f"below the floor: {said}"
+    return "MISSED", f"above the floor: {said}; rwc {rwc_s:.2f} s"
 
 
 def reason(rwc: dict[str, Any], figures: dict[str, Any], ok: bool, op: str) -> str:

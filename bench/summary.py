@@ -25,7 +25,9 @@ def _commands(what: str, figures: dict[str, Any]) -> list[list[str]]:
     ]
     for t in figures.get("targets", []):
         if "ratio" in t:
-            rows.append([what, t["target"], f"{t['ratio']:.2f}x", f">= {t['goal']}x", t["verdict"]])
+            rows.append(
+                [what, t["target"], f"{t['ratio']:.2f}x", f">= {t['goal']}x", _with_reason(t)]
+            )
             fair = t.get("vs_age_with_fsync")
             if fair:
                 rows.append(
@@ -34,7 +36,7 @@ def _commands(what: str, figures: dict[str, Any]) -> list[list[str]]:
                         "  the same vs age && sync (same durability)",
                         f"{fair['ratio']:.2f}x",
                         f">= {t['goal']}x",
-                        fair["verdict"],
+                        _with_reason(fair),
                     ]
                 )
         else:
@@ -52,6 +54,13 @@ def _commands(what: str, figures: dict[str, Any]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _with_reason(judged: dict[str, Any]) -> str:
+    """A verdict and, for a disk row that missed, which side of its floor and the figures
+    (commands.py, diskdevice.judge): "MISSED (below the floor: ...)"."""
+    why = judged.get("verdict_reason")
+    return f"{judged['verdict']} ({why})" if why else str(judged["verdict"])
 
 
 def _container(what: str, figures: dict[str, Any]) -> list[list[str]]:

@@ -16,12 +16,16 @@ file descriptor, and ``lseek`` + ``read`` is not atomic across threads.
 
 from __future__ import annotations
 
+# The lock primitive itself (threading.Lock is this function): threading, with its classes
+# and its registry of threads, is for the chunk workers, which a small `rwc cat` never
+# starts; importing it cost every run ~2.8 M instructions (issue 15,
+# bench/profiles/startup.md).
+import _thread
 import os
 import stat
 import sys
-import threading
 
-_SEEK_LOCK = threading.Lock()
+_SEEK_LOCK = _thread.allocate_lock()
 
 
 def flag(name: str) -> int:

@@ -12,10 +12,10 @@ Spec anchors: spec/format.md §payload.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import mmap
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -220,7 +220,7 @@ class _Shared:
     """State shared by the threads of :func:`_run_chunks` (guarded by ``lock``)."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()  # threading.Lock (see _run_chunks)
         self.next = 0
         self.done = 0
         self.error: BaseException | None = None
@@ -243,6 +243,8 @@ def _run_chunks(
     Raises:
         Exception: The first error of any thread (the others stop at their next position).
     """
+    import threading  # noqa: PLC0415 - not for a small cat, which starts no thread (issue 15)
+
     shared = _Shared()
 
     def run(report: Callable[[int], None] | None) -> None:

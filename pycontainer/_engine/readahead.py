@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import threading
 
 # Reading threads of a ReadAhead where the input is read around the page cache: reads
 # queued at the disk while the workers seal or decrypt (bench/profiles/disk.md, "What
@@ -61,6 +64,10 @@ class ReadAhead:
             threads: Reading threads (reads in flight).
             buffers: Input buffers (at least ``threads``).
         """
+        # Imported here, where reading threads start: a small `rwc cat` starts none, and
+        # threading cost it ~2.8 M instructions (issue 15, bench/profiles/startup.md).
+        import threading  # noqa: PLC0415
+
         self._count = count
         self._read = read
         self._cond = threading.Condition()

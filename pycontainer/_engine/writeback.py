@@ -9,18 +9,19 @@ pages without waiting for it, then drops only the pages that are clean; the page
 written are still dirty or under writeback, so they stay in the page cache. Measured on the
 bench VM (1 GiB to /var/tmp, pwrite + fsync): 1.4-2.7 s instead of 2.0-7.2 s.
 
-Hence, for extraction (``drop_behind``), a second advice :data:`DROP_BEHIND` bytes behind
-each write: by then that range has usually been written back, so the same advice drops it,
-and the next chunks reuse its pages instead of taking fresh ones. A fresh page is the dear
-kind on a VM whose free memory goes back to the host (virtio-balloon free page reporting,
-as on the bench VM: ~6 us per 4 KiB page on its first touch, ``_engine/direct.py``): with
-every written page kept, a 10 GiB ``rwc open -C`` took 3.73 CPU s per GiB against 1.37 at 1
-GiB, and at 8 GiB the kernel's copy into fresh page-cache pages took 57% of the CPU samples
-(bench/profiles/disk.md, "Session 22"). A range still under writeback when its turn comes
-stays cached, as before (advice only); the file's last :data:`DROP_BEHIND` bytes stay
-cached, and a file no larger than that entirely. The seal keeps its pages: at 4 and 8 GiB
-it took 0.96-1.11 CPU s per GiB with them kept and 1.01-1.33 with the drop 32 MiB behind
-(five A/B rounds, load 12-16: bench/profiles/disk.md).
+Hence, for extraction and the seal (``drop_behind``), a second advice :data:`DROP_BEHIND`
+bytes behind each write: by then that range has usually been written back, so the same
+advice drops it, and the next chunks reuse its pages instead of taking fresh ones. A fresh
+page is the dear kind on a VM whose free memory goes back to the host (virtio-balloon free
+page reporting, as on the bench VM: ~6 us per 4 KiB page on its first touch,
+``_engine/direct.py``): with every written page kept, a 10 GiB ``rwc open -C`` took 3.73
+CPU s per GiB against 1.37 at 1 GiB, and at 8 GiB the kernel's copy into fresh page-cache
+pages took 57% of the CPU samples (bench/profiles/disk.md, "Session 22"); a 10 GiB ``rwc
+seal`` took 1.99-2.84 CPU s per GiB (32-44 s wall) where the same seal dropping behind took
+0.91-1.01 (19-22 s), and where fresh pages were cheap about the same as with its pages kept
+(0.96-0.99 against 0.87-1.22; "Session 23"). A range still under writeback when its turn
+comes stays cached, as before (advice only); the file's last :data:`DROP_BEHIND` bytes
+stay cached, and a file no larger than that entirely.
 
 On a memory file system (tmpfs, ramfs: /dev/shm, often /tmp) there is nothing to write
 back, and the advice only walks the range's pages: ~0.11 s of system time per GiB in an
@@ -54,14 +55,16 @@ import os
 # had measured them slower.
 WRITE_PIECE = 64 * 1024
 
-# How far behind the newest write an extraction drops a range from the page cache (module
-# docstring). So far that its writeback, started when it was written, has usually finished,
-# also on a slow disk; and an extraction of up to 1 GiB (the common size, and a file a
-# reader may open next) is unchanged. 8 GiB A/B (bench/profiles/disk.md, "Session 22"):
-# where fresh pages were dear, dropping 32 MiB behind took 0.77-1.06 CPU s per GiB against
-# 1.23-1.96 without; where they were cheap, freeing pages and taking them again costs a
-# little (1 GiB behind 0.74-0.92 against 0.67-0.87; 32 MiB behind 0.80-0.97), and at
-# 1 GiB 32 MiB behind cost more (median 1.20 against 1.05) where the dear state is rare.
+# How far behind the newest write an extraction or a seal drops a range from the page cache
+# (module docstring). So far that its writeback, started when it was written, has usually
+# finished, also on a slow disk; and an extraction or seal of up to 1 GiB (the common size,
+# and a file a reader may open next) is unchanged. Extraction, 8 GiB A/B
+# (bench/profiles/disk.md, "Session 22"): where fresh pages were dear, dropping 32 MiB
+# behind took 0.77-1.06 CPU s per GiB against 1.23-1.96 without; where they were cheap,
+# freeing pages and taking them again costs a little (1 GiB behind 0.74-0.92 against
+# 0.67-0.87; 32 MiB behind 0.80-0.97), and at 1 GiB 32 MiB behind cost more (median 1.20
+# against 1.05) where the dear state is rare. The seal at 10 GiB, three rounds: 128 MiB
+# behind 1.03-1.09 CPU s per GiB, 1 GiB behind 0.91-1.01 ("Session 23").
 DROP_BEHIND = 1 << 30
 
 # File systems whose pages have no backing device (nothing to write back).

@@ -9,14 +9,17 @@ SIGKILL cannot be caught: pycontainer/_engine/staging.py covers that case.
 
 from __future__ import annotations
 
+# The module `signal` wraps, with the same calls and the signals as plain numbers: `signal`
+# makes enums of every signal, handler and mask as it is imported, ~3 M instructions of
+# every `rwc` run (issue 15, bench/profiles/startup.md), for two numbers and one call here.
+# It has no type stub (pyproject.toml's mypy overrides).
+import _signal
 import contextlib
-import signal
-import threading
 from collections.abc import Iterator
 from types import FrameType
 
 _SIGNALS = tuple(
-    s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
+    s for s in (getattr(_signal, "SIGTERM", None), getattr(_signal, "SIGHUP", None)) if s
 )
 
 
@@ -30,6 +33,8 @@ class Terminated(KeyboardInterrupt):
     @property
     def name(self) -> str:
         """The signal's name, e.g. ``SIGTERM``."""
+        import signal  # noqa: PLC0415 - its names, once a signal ended the run (see _signal)
+
         return signal.Signals(self.signum).name
 
 
@@ -40,12 +45,18 @@ def _raise(signum: int, _frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def terminate_like_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
+    try:
+        previous = {s: _signal.signal(s, _raise) for s in _SIGNALS}
+    except ValueError:
+        # Not the main thread, where alone handlers can be set (signal.signal says so):
+        # asked by trying, not through threading, which a small `rwc cat` does not import
+        # otherwise (issue 15). The first signal fails, so none was set.
+        previous = None
+    if previous is None:
+        yield  # outside the except block: the run's own errors are not chained to it
         return
-    previous = {s: signal.signal(s, _raise) for s in _SIGNALS}
     try:
         yield
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            _signal.signal(s, handler)

@@ -13,12 +13,21 @@ from typing import Any
 
 from _argon2_cffi_bindings import ffi, lib
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
+from cryptography.hazmat.primitives import hashes
 
 from pycontainer.errors import ContainerError, HeaderAuthError, InputError, WrongPasswordError
 from pycontainer.format import primitives as p
 from pycontainer.format.stream import AESGCM  # cryptography's (see stream.py)
+
+# HKDF and HMAC: cryptography's own classes, taken where its public modules take them from
+# (kdf/hkdf.py: ``HKDF = rust_openssl.kdf.HKDF``, hmac.py: ``HMAC = rust_openssl.hmac.HMAC``;
+# the same objects, tests/cli/test_lazy_imports.py), as format/stream.py takes AESGCM. The
+# public modules only add the classes to their abstract base classes (the ``kdf`` package's
+# KeyDerivationFunction, hashes.HashContext), which no code here asks about: ~1.3 M
+# instructions of every small `rwc cat` (issue 15, bench/profiles/startup.md).
+HKDF = _rust_openssl.kdf.HKDF
+HMAC = _rust_openssl.hmac.HMAC
 
 # libargon2's allocate_cbk and free_cbk (cffi callbacks), or None: see stretch().
 Argon2Memory = tuple[Any, Any] | None
@@ -182,8 +191,8 @@ def receipt_key(receipt_secret: bytes, container_id: bytes) -> bytes:
 # digest (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 
-def _hmac_sha256(key: bytes, data: bytes) -> hmac.HMAC:
-    mac = hmac.HMAC(key, hashes.SHA256())
+def _hmac_sha256(key: bytes, data: bytes) -> HMAC:
+    mac = HMAC(key, hashes.SHA256())
     mac.update(data)
     return mac
 

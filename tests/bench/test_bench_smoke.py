@@ -234,6 +234,14 @@ def test_disk_only_command_bench_measures_the_disk_rows_alone(tmp_path: Path) ->
     for why in whys:
         assert why.startswith(("MET: ", "MISSED: the disk", "MISSED: ours,")), why
         assert "the disk alone" in why and "rwc's start-up" in why, why
+    # Each judged against its floor from the same run (diskdevice.judge): a miss says which
+    # side of it, with the figures.
+    floors = [t for t in figures["targets"] if "floor" in t]
+    assert len(floors) == len(whys), figures["targets"]
+    for t in floors:
+        assert t["floor"]["seconds"] == t["floor"]["disk_s"] + t["floor"]["startup_s"] > 0
+        if t["verdict"] == "MISSED":
+            assert t["verdict_reason"].startswith(("below the floor: ", "above the floor: "))
 
 
 def test_disk_timeline_shows_the_device_and_the_milestones() -> None:

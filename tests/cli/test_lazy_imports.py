@@ -86,6 +86,18 @@ def test_aes_gcm_is_cryptographys_own_class() -> None:
     assert stream.AESGCM is AESGCM  # and the key schedule's (it imports this one)
 
 
+def test_hkdf_and_hmac_are_cryptographys_own_classes() -> None:
+    # pycontainer.format.keyschedule takes HKDF and HMAC where cryptography's public modules
+    # take them from, as stream.py takes AESGCM: the very same classes.
+    from cryptography.hazmat.primitives.hmac import HMAC  # noqa: PLC0415
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: PLC0415
+
+    from pycontainer.format import keyschedule  # noqa: PLC0415
+
+    assert keyschedule.HKDF is HKDF
+    assert keyschedule.HMAC is HMAC
+
+
 def test_a_readers_modules_define_one_named_tuple() -> None:
     # Records (pycontainer/_record.py) where NamedTuples were: each costs ~0.5 M instructions
     # less to define, and a small cat's modules defined 18 (issue 15). Entry stays one: an
@@ -311,6 +323,14 @@ def test_small_cat_imports_only_what_it_uses(server: Any, tmp_path: Path, token:
     # AES-GCM from cryptography's binding (pycontainer/format/stream.py): not through the
     # ciphers package, which loads every block cipher and mode, the deprecated ones too.
     unused += ["cryptography.hazmat.primitives.ciphers", "cryptography.hazmat.decrepit"]
+    # HKDF and HMAC from the binding too (pycontainer/format/keyschedule.py): not through the
+    # kdf package and the hmac module, which only register them with abstract classes.
+    unused += ["cryptography.hazmat.primitives.kdf", "cryptography.hazmat.primitives.hmac"]
+    # A one-chunk entry is decrypted in the main thread, and no other is started: no
+    # threading (the seek lock is _thread's, the end and the signal handlers ask without
+    # it), ~2.8 M instructions; SIGTERM and SIGHUP are handled through _signal, without
+    # the enums `signal` makes as it is imported, ~3 M (bench/profiles/startup.md).
+    unused += ["threading", "signal"]
     assert sorted(m for m in unused if m in loaded) == []
     # ... and it did use what it needs, so the probe saw a real open.
     needed = {"_argon2_cffi_bindings", "cryptography", "httptools", "pycontainer.reader"}

@@ -12,11 +12,12 @@ import mmap
 import os
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from pycontainer import _portable
+from pycontainer import _portable, writer
 from pycontainer._engine import extract
 from pycontainer._engine.direct import _cached
 from pycontainer._engine.writeback import WRITE_PIECE, Writeback
@@ -123,16 +124,36 @@ def test_written_back_ranges_are_dropped_behind_the_writes(disk_tmp_path: Path) 
     assert (disk_tmp_path / "f").read_bytes() == bytes(data) * (BEHIND // CHUNK + 1)
 
 
+def _written_and_dropped(
+    calls: list[tuple[int, int]],
+) -> tuple[list[tuple[int, int]], Counter[tuple[int, int]]]:
+    """A seal's advice split into its writes and its drops behind them.
+
+    The writes tile the payload from its first byte (the lowest range advised: the header
+    is written without advice), each range starting where the one before it ended; the
+    drops are what is left (at offsets a sealed chunk's 16 bytes shift off that tiling).
+    """
+    left = Counter(calls)
+    lengths = dict(calls)
+    written, at = [], min(lengths)
+    while left[at, lengths.get(at, -1)] > 0:
+        written.append((at, lengths[at]))
+        left[at, lengths[at]] -= 1
+        at += lengths[at]
+    return written, +left
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="page cache advice (Linux)")
-def test_extraction_drops_behind_its_writes_and_the_seal_does_not(
+def test_extraction_and_the_seal_drop_behind_their_writes(
     disk_tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The whole path on a disk: extraction advises each range twice, the seal once.
+    """The whole path on a disk: each range is advised as it is written and again later.
 
     Once as it is written (its writeback), once DROP_BEHIND bytes later (to drop it; the
     distance is shortened here so that the file need not be 1 GiB). Which pages the second
     advice drops depends on the disk's pace, so the calls are counted; the advice itself is
-    real.
+    real. The seal drops behind its writes too since a 10 GiB seal, its pages kept, paid
+    for 10 GiB of fresh ones (writeback.py, bench/profiles/disk.md "Session 23").
     """
     calls: list[tuple[int, int]] = []
     real = os.posix_fadvise
@@ -150,13 +171,20 @@ def test_extraction_drops_behind_its_writes_and_the_seal_does_not(
     out = disk_tmp_path / "c.rwc"
     monkeypatch.setattr(os, "posix_fadvise", advise)
     monkeypatch.setattr(extract, "DROP_BEHIND", BEHIND)
+    monkeypatch.setattr(writer, "DROP_BEHIND", BEHIND)
     kit.seal([src], out, chunk_log2=20)  # rwc's default chunk size
     sealed, calls[:] = list(calls), []
     with kit.open(out) as c:
         c.extract(disk_tmp_path / "x")
     assert (disk_tmp_path / "x" / "src" / "data.bin").read_bytes() == data
-    assert sealed
-    assert len(set(sealed)) == len(sealed)  # the seal keeps its pages (writeback.py)
+    # The seal: every write at least BEHIND bytes in is followed by the same length dropped
+    # BEHIND bytes earlier, and nothing else.
+    written, dropped = _written_and_dropped(sealed)
+    assert sum(length for _, length in written) >= len(data)
+    assert written[-1][0] + written[-1][1] == out.stat().st_size
+    behind = Counter((o - BEHIND, n) for o, n in written if o >= BEHIND)
+    assert dropped == behind and len(behind) >= 3
+    # The extraction (page-aligned: the plaintext's chunks).
     assert calls.count((0, CHUNK)) == 2
     assert calls.count((BEHIND, CHUNK)) == 1  # not yet far enough behind the end
     tail = len(data) % CHUNK  # the last chunk's, dropped as far behind as any
