@@ -16,7 +16,8 @@ told the stick was lost "around 17:41" (Tokyo, today) and reports it at 17:45.
 Steps: (0) read README.md's card for officials (its first "## " section); (1) open the
 console's address, paste the token, Sign in; (2) search "0417" (one match opens the
 medium's page); (3) type "17:41" (the box "approximate time" is ticked by default: told
-"around", nothing to change), choose "Lost outside the office", Review; (4) the review
+"around", nothing to change), read the line that says it back, choose "Lost outside the
+office", Review; (4) the review
 counts the clerk's key releases as "depends" and says so in one line: its one button,
 "Report lost and suspend 3 containers"; (5) Print on the report, then the print dialog's
 Print.
@@ -215,6 +216,12 @@ def walk(url: str, token: str, language: str, profile: Path) -> dict[str, str]:
         button = _one(driver, "#review-loss", "the Review button")
         read["3 time, reason, Review"] = read_page(driver, button, [field])
         field.send_keys(TOLD)
+        # The line under the field that says the time back as the server reads it, read
+        # once it is said (issue 12, console43); a checkout without it reads nothing more.
+        echo = driver.find_elements(By.CSS_SELECTOR, "main #lost-at-echo")
+        if echo:
+            WebDriverWait(driver, 60).until(lambda _: echo[0].text.strip())
+            read["3 time, reason, Review"] += "\n" + echo[0].text
         reason.click()
         click_and_wait(driver, button)
         button = _one(driver, "#confirm-loss", "the review's Report lost and suspend")

@@ -104,10 +104,15 @@ def test_keyboard_only(console_server: ConsoleServer, browser: BrowserFactory) -
     advanced = official.find_element(By.CSS_SELECTOR, "#advanced summary").text
     # The button before the folded settings most reports keep (issue 12, fourth newcomer
     # run: it must be above the fold in a 1366x625 viewport).
-    wanted = ["reason_common_outside", "reason", "review-loss", advanced]
+    others = official.find_element(By.CSS_SELECTOR, "#other-actions > summary")
+    wanted = ["reason_common_outside", "reason", "review-loss", advanced, others.text]
     positions = [seen.index(w) for w in wanted]
     assert positions == sorted(positions)
-    assert "Destroy now…" in seen[positions[-1] :]
+    # Destroy now in the closed fold of the other actions, after the form (console43):
+    # not reached until the fold is opened from the keyboard, then the next stop.
+    assert "destroy-now" not in seen
+    others.send_keys(Keys.ENTER)
+    assert tab_through(official, 1) == ["destroy-now"]
     # The folded settings open from the keyboard, and their fields come next.
     official.find_element(By.CSS_SELECTOR, "#advanced summary").send_keys(Keys.ENTER)
     assert official.find_element(By.ID, "waiting_hours").is_displayed()

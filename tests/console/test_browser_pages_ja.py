@@ -61,6 +61,8 @@ def test_pages_in_japanese(
 
     # Destroy now: a mistyped name destroys nothing; the exact name does.
     driver.get(f"{console_server.url}/console/medium?name={medium}")
+    # Under the loss form, in the closed fold of the other actions (console43).
+    driver.find_element(By.CSS_SELECTOR, "#other-actions > summary").click()
     submit_button(driver, "今すぐ破棄…")
     assert states(console_server, medium) == {"active"}
     shoot(driver, screenshot_dir, "11-destroy")

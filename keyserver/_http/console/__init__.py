@@ -21,6 +21,7 @@ from keyserver._domain.errors import NotFoundError
 from keyserver._domain.i18n import N_
 from keyserver._http.console import (
     _i18n,
+    _loss_time,
     _routes_admin,
     _routes_approvals,
     _routes_audit,
@@ -72,6 +73,7 @@ def install(app: FastAPI) -> None:
         _routes_session,
         _routes_media,
         _routes_loss,
+        _loss_time,
         _routes_report,
         _routes_press,
         _routes_audit,

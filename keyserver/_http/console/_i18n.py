@@ -32,6 +32,15 @@ _MINUTE_PATTERN = {"ja": "y/MM/dd HH:mm", "en": "d MMM y, HH:mm"}
 # A day without its year, beside a clock time that is "today" (the loss form's hint: issue
 # 12, twelfth newcomer runs: near midnight "which day is today?" made both type the date).
 _DAY_PATTERN = {"ja": "M月d日", "en": "d MMM"}
+# A time typed, said back as the loss form will read it (its echo: issue 12, console43):
+# the day of the week ("is that today?" at a glance, 木曜 two characters where (木) reads
+# three), the year only when it is not this one (a year mistyped shows).
+_SAID_BACK_PATTERN = {
+    ("ja", False): "M/d E'曜' HH:mm",
+    ("ja", True): "y/M/d E'曜' HH:mm",
+    ("en", False): "EEE d MMM, HH:mm",
+    ("en", True): "EEE d MMM y, HH:mm",
+}
 
 
 def negotiate(accept_language: str | None, chosen: str | None) -> str:
@@ -77,6 +86,22 @@ class Formats:
             locale=self.language,
         )
         return f"{text} (UTC{self.offset(local)})" if offset else text
+
+    def said_back(self, value: _Moment) -> str:
+        """A time typed, as the loss form's echo says it back (``12/3 木曜 17:41``).
+
+        Short, for the line under the field that changes as the official types: no offset
+        (every page's footer says the zone and its offset, and the review shows the time
+        in full with its offset before anything happens), the year only when it is not
+        this year's, the seconds only when there are some.
+        """
+        local = value.astimezone(self.zone)
+        pattern = _SAID_BACK_PATTERN[
+            self.language, local.year != self.now.astimezone(self.zone).year
+        ]
+        if local.second:
+            pattern += ":ss"
+        return format_datetime(local, pattern, tzinfo=self.zone, locale=self.language)
 
     def today(self) -> str:
         """Today's date in the configured zone, short (``12月6日``, ``6 Dec``).

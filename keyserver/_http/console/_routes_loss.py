@@ -27,7 +27,8 @@ from keyserver._http.console._loss_question import (
     unsure_answer,
     unsure_suggested,
 )
-from keyserver._http.console._page import Page, PostedPage, SignedInPage, redirect, time_alone
+from keyserver._http.console._loss_time import loss_time
+from keyserver._http.console._page import Page, PostedPage, SignedInPage, redirect
 from keyserver._http.console._routes_approvals import approvals_page
 from keyserver._http.console._routes_media import COMMON_REASONS, medium_page, medium_url
 from keyserver._http.console._routes_report import (
@@ -75,33 +76,12 @@ def _loss_fields(page: Page) -> dict[str, Any]:
     # In the form's order, so the first thing said is the first field to fix.
     errors: list[tuple[str, Message]] = []
     lost_text = form.get("lost_at", "").strip()
+    # The one reading of a time of loss, the echo beside the field's too (_loss_time).
     try:
-        lost_at = page.local_time(lost_text, N_("Time of loss"))
+        lost_at: datetime | None = loss_time(page, lost_text)
     except InvalidRequestError as exc:
         lost_at = None
         errors.append(("lost_at", exc.message or N_("The time of loss is required.")))
-    else:
-        if lost_at is None:
-            errors.append(("lost_at", N_("The time of loss is required.")))
-        elif lost_at > page.service.now() and time_alone(lost_text):
-            # A time alone is today (issue 12, sixth newcomer run); one later than now is
-            # never taken for yesterday: the official types the date, and sees it. The
-            # form shows no example any more (eighteenth session): the refusal gives one,
-            # the day before with the time typed, in the form the console reads.
-            example = (lost_at - timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
-            errors.append(
-                (
-                    "lost_at",
-                    N_(
-                        "%(time)s today is later than now: for an earlier day, type the date"
-                        " too (e.g. %(example)s).",
-                        time=lost_text,
-                        example=example,
-                    ),
-                )
-            )
-        elif lost_at > page.service.now():
-            errors.append(("lost_at", N_("The time of loss is in the future.")))
     reason = internal_reason(page, form.get("reason_common", ""), form.get("reason", ""))
     note = form.get("note", "").strip()
     if not reason:

@@ -8,8 +8,9 @@ Decisions (each one a defence a security engineer will look for):
   needs no storage and dies with the session); for the sign-in form a double-submit value
   (cookie and field must match), so a foreign page cannot sign a browser in as someone
   else. POSTs with an ``Origin`` header from another origin are refused as well.
-- A strict Content-Security-Policy: only this server's own scripts, styles and images; no
-  inline script, no third-party origin (city networks are often closed), no framing.
+- A strict Content-Security-Policy: only this server's own scripts, styles and images, and
+  requests to this server alone; no inline script, no third-party origin (city networks
+  are often closed), no framing.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ _SESSION_COOKIE = "rwc_console"
 _PRE_COOKIE = "rwc_console_signin"
 _CSRF_LABEL = b"rwc console csrf v1"
 
+# connect-src 'self': the console's own script may ask this server, and only it (the loss
+# form's echo, GET /console/loss-time: issue 12, console43); under default-src 'none' it
+# could ask nothing. Same origin only, as every script, style and image.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 # Set on every /console response by keyserver._http.headers.PathHeaders.
 HEADERS = [

@@ -77,6 +77,8 @@ def test_cookie_flags_and_headers(
     csp = page.headers["content-security-policy"]
     assert "default-src 'none'" in csp
     assert "script-src 'self'" in csp
+    # The console's script asks this server alone (the loss form's echo, console43).
+    assert "connect-src 'self';" in csp
     assert "unsafe-inline" not in csp
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-store"

@@ -35,4 +35,50 @@ document.addEventListener("DOMContentLoaded", function () {
     field.addEventListener("keydown", stay);
     group.addEventListener("keydown", stay);
   });
+  // The time of loss said back as the server will read it, while it is typed (issue 12,
+  // console43): the server's own reading (the echo's data-from, the function the review
+  // uses), never one of the script's. Asked a moment after the last key, an earlier
+  // question dropped; no answer (signed out, offline) leaves the line empty, and the review
+  // still shows the time before anything happens. The box "approximate" is said too.
+  var time = document.getElementById("lost_at");
+  var echo = document.getElementById("lost-at-echo");
+  if (time && echo && window.fetch && window.AbortController) {
+    echo.hidden = false;
+    var box = document.getElementById("approximate");
+    var timer = null;
+    var asked = null;
+    var ask = function () {
+      clearTimeout(timer);
+      if (asked) { asked.abort(); }
+      var typed = time.value.trim();
+      if (!typed) {
+        echo.textContent = "";
+        echo.classList.remove("unread");
+        return;
+      }
+      asked = new AbortController();
+      var query = new URLSearchParams({at: typed, approximate: box && box.checked ? "1" : ""});
+      fetch(echo.dataset.from + "?" + query.toString(), {
+        signal: asked.signal,
+        headers: {Accept: "application/json"},
+        credentials: "same-origin",
+        redirect: "error"
+      }).then(function (answer) {
+        if (!answer.ok) { throw new Error("no answer"); }
+        return answer.json();
+      }).then(function (answer) {
+        echo.textContent = answer.said;
+        echo.classList.toggle("unread", !answer.understood);
+      }).catch(function (error) {
+        if (error.name !== "AbortError") { echo.textContent = ""; }
+      });
+    };
+    time.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(ask, 400);
+    });
+    if (box) { box.addEventListener("change", ask); }
+    // Back from a refusal or the review with a time typed: said at once.
+    if (time.value.trim()) { ask(); }
+  }
 });
