@@ -272,7 +272,17 @@ def cmd_report_loss(ctx: Context, b: Backend) -> int:
         return EXIT_OK
     medium = result.get("medium", a.medium)
     shown = {k: v for k, v in result.items() if k not in _EARLIER_KEYS}
-    ctx.out.record(shown, title=N_("loss report for %(medium)s", medium=medium))
+    # With a time told other than the time of loss (an approximate time: the report counts
+    # from before it, spec §loss told_at), ``lost_at`` is where the report starts counting,
+    # named as the console's report names it; "Lost at" beside "Time of loss as told" gave
+    # two times of loss (twenty-third session).
+    told = result.get("told_at")
+    labels = (
+        {"lost_at": N_("Period covered from")}
+        if told is not None and told != result.get("lost_at")
+        else None
+    )
+    ctx.out.record(shown, title=N_("loss report for %(medium)s", medium=medium), labels=labels)
     _say_earlier(ctx, result)
     return EXIT_OK
 

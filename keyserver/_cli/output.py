@@ -152,11 +152,13 @@ class Output:
         *,
         title: str | Message | None = None,
         words: Words = VALUES,
+        labels: Mapping[str, Message] | None = None,
     ) -> None:
         """Print one object: JSON, or a two-column key/value table.
 
         ``words``: the values said in words (cli/labels.py; an approval request's states
-        are not a container's).
+        are not a container's). ``labels``: a member named otherwise in this record than
+        in cli/labels.py (a loss report's ``lost_at`` beside a time told).
         """
         if self.as_json:
             self.json(value)
@@ -166,7 +168,9 @@ class Output:
         table.add_column("field", style="bold")
         table.add_column("value")
         for key, item in value.items():
-            table.add_row(Text(_safe(self.label(str(key)))), self.cell(key, item, words))
+            said = (labels or {}).get(str(key))
+            name = self.label(str(key)) if said is None else self.say(said)
+            table.add_row(Text(_safe(name)), self.cell(key, item, words))
         self._console.print(table)
 
     def rows(

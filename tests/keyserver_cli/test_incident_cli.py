@@ -216,3 +216,37 @@ def test_report_text_says_the_time_told_beside_the_time_of_loss(
     plain = cli("report", "--medium", "USB-U", "--data-dir", data_dir.path, env=env)
     assert plain.out.splitlines()[1] == "Lost at: 2020-01-01 09:00:00 +09:00", plain.out
     assert "(as told)" not in plain.out and "Period covered" not in plain.out
+
+
+def test_report_loss_names_the_period_covered_beside_a_time_told(
+    cli: Any, data_dir: Any, people: Any
+) -> None:
+    """spec §loss ``told_at`` (twenty-third session): with a time told after the time of
+    loss, ``report-loss``'s record names ``lost_at`` as the console's report does, "Period
+    covered from", not "Lost at" beside "Time of loss as told" (two times of loss); without
+    one it stays "Lost at"."""
+    settings = data_dir.settings()
+    h.make_container(settings, people.writer, medium="USB-T")
+    h.make_container(settings, people.writer, medium="USB-U")
+    lost = ("--lost-at", "2020-01-01T09:00:00+09:00", "--reason", "x")
+    env = {"en": h.clean_env(), "ja": h.clean_env(KEYSERVER_LANG="ja")}
+    told = cli(
+        "report-loss",
+        "--medium",
+        "USB-T",
+        *lost,
+        "--told-at",
+        TOLD,
+        "--data-dir",
+        data_dir.path,
+        env=env["en"],
+    )
+    assert told.code == 0, told
+    names = [line.split("  ")[0].strip() for line in told.out.splitlines()]
+    assert "Period covered from" in names and "Lost at" not in names, told.out
+    assert "Time of loss as told" in names, told.out
+    plain = cli(
+        "report-loss", "--medium", "USB-U", *lost, "--data-dir", data_dir.path, env=env["ja"]
+    )
+    assert plain.code == 0, plain
+    assert "報告の対象期間の開始" not in plain.out and "紛失日時" in plain.out, plain.out
