@@ -17,8 +17,8 @@ or ours is a question about the device, so this module measures the device:
   seal or open -C can take with its safety properties kept is the disk alone (its output on
   the disk before publish) plus rwc's start-up in the same rounds (a 3-byte command: the key
   release, which comes before any payload byte, and Argon2id). Where 1.5x age asks for less
-  wall than that, the row is MISSED "below the floor", with both figures; otherwise a miss
-  is ours to close ("above the floor").
+  wall than that (by more than :data:`SLACK`), the row is MISSED "below the floor", with
+  both figures; "at the floor" within it; otherwise a miss is ours ("above the floor").
 * **The verdict's reason** (:func:`reason`): a missed disk row is the disk's when rwc's
   wall is within :data:`SLACK` of the disk alone; the disk's after rwc's start-up when
   within it of the disk alone plus a 3-byte seal or open on the same disk (the rows of
@@ -225,8 +225,11 @@ def judge(
 
     Returns:
         ("MET", "") or ("MISSED", the reason): "below the floor: ..." when the goal asks for
-        less wall than the floor, "above the floor: ..." when it is ours to reach, "" when
-        no floor was measured.
+        less wall than the floor by more than :data:`SLACK`, "at the floor" within it,
+        "above the floor: ..." beyond it (ours to reach), "" when no floor was measured.
+        Why the margin: the floor's commands run minutes apart from rwc's, beside other
+        I/O on a shared device (a loaded 10 GiB run had `rwc open -C` 10% under the disk
+        alone), so a target within its spread is not called out of reach.
     """
     if reference_s / rwc_s >= goal:
         return "MET", ""
@@ -237,9 +240,10 @@ def judge(
         f"fsync before publish + key derivation = {found.seconds:.2f} s;"
         f" {goal:g}x {reference} needs {needs:.2f} s"
     )
-    if needs < found.seconds:
+    if needs < found.seconds * (1 - SLACK):
         return "MISSED", f"below the floor: {said}"
-    return "MISSED", f"above the floor: {said}; rwc {rwc_s:.2f} s"
+    side = "at" if needs <= found.seconds * (1 + SLACK) else "above"
+    return "MISSED", f"{side} the floor: {said}; rwc {rwc_s:.2f} s"
 
 
 def reason(rwc: dict[str, Any], figures: dict[str, Any], ok: bool, op: str) -> str:

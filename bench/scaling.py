@@ -38,34 +38,42 @@ SWEEP_FIRST = 32
 # issue 15's small-open target allows the whole open; past it a higher rate is bought with
 # a wait people notice. A point over the bound ends the sweep and is not a peak.
 LATENCY_BOUND_MS = 250.0
-# The rate has stopped rising when a point is not this much above the best before it: a
-# point's rate moves by a percent or two between rounds on a quiet machine, so a rise
-# within that is noise, and the peak (known to within it) is behind the sweep.
+# The rate has stopped rising when PATIENCE points in a row are not RATE_RISE above the
+# best before them: a point's rate moves by a percent or two between rounds on a quiet
+# machine, so a rise within that is noise, and one point that falls may be a dip (at load
+# 6-10, measured: a second instance sweep ended at 32 connections on one such dip); two
+# in a row put the peak (known to within RATE_RISE) behind the sweep. Past saturation
+# each doubling also doubles the wait (Little's law), so the latency bound comes soon.
 RATE_RISE = 0.02
+PATIENCE = 2
 # The most connections a sweep goes to, whatever the above (a run must end; ~1,000
 # releases/s at 1,024 closed connections is a p50 of 1 s, far past the bound anyway).
 SWEEP_MAX = 1024
 
 
-def _still_rising(points: list[dict[str, Any]]) -> bool:
-    """Whether the last point's rate is RATE_RISE above every point's before it."""
-    best = max((p["rps"] for p in points[:-1]), default=0.0)
-    return bool(points[-1]["rps"] > (1 + RATE_RISE) * best)
+def _rose(points: list[dict[str, Any]], last: int = 1) -> bool:
+    """Whether one of the ``last`` points rose RATE_RISE above every point before them."""
+    best = max((p["rps"] for p in points[:-last]), default=0.0)
+    return any(p["rps"] > (1 + RATE_RISE) * best for p in points[-last:])
 
 
-def next_connections(points: list[dict[str, Any]], first: int = SWEEP_FIRST) -> int | None:
+def next_connections(
+    points: list[dict[str, Any]], first: int = SWEEP_FIRST, bound_ms: float = LATENCY_BOUND_MS
+) -> int | None:
     """The next connection count of a sweep measured so far in order, None when done.
 
     The sweep doubles the last count until one of: the last point's p99 passed
-    LATENCY_BOUND_MS; its rate did not rise RATE_RISE above the best before it (it fell,
-    or stayed level within the noise: the peak is behind); the next count would pass
-    SWEEP_MAX (then the peak may be censored, and :func:`peak` says so). An empty sweep
-    starts at ``first``.
+    ``bound_ms`` (LATENCY_BOUND_MS: the bench's); the last PATIENCE points did not rise
+    RATE_RISE above the best before them (they fell, or stayed level within the noise:
+    the peak is behind); the next count would pass SWEEP_MAX (then the peak may be
+    censored, and :func:`peak` says so). An empty sweep starts at ``first``.
     """
     if not points:
         return first
     last = points[-1]
-    if last["p99_ms"] > LATENCY_BOUND_MS or not _still_rising(points):
+    if last["p99_ms"] > bound_ms:
+        return None
+    if len(points) > PATIENCE and not _rose(points, PATIENCE):
         return None
     nxt = 2 * int(last["connections"])
     return nxt if nxt <= SWEEP_MAX else None
@@ -144,7 +152,7 @@ def peak(points: list[dict[str, Any]], bound_ms: float = LATENCY_BOUND_MS) -> di
         "over the bound"
         if not kept
         else "last point"
-        if best is summary[-1] and _still_rising(summary)
+        if best is summary[-1] and _rose(summary)
         else None
     )
     return {**best, "edge": edge}
@@ -328,8 +336,8 @@ def _print_peaks(scaled: list[dict[str, Any]]) -> None:
     print(
         "\n-- Saturation: each configuration's highest rate over wrk's connections (req/s at"
         " conns), the latency there (p50 / p99 ms) and the CPU ms per release of every process;"
-        f" each sweep doubles the connections until the rate stops rising (a point less than"
-        f" {100 * RATE_RISE:.0f}% above the best before it) or p99 passes"
+        f" each sweep doubles the connections until the rate stops rising ({PATIENCE} points"
+        f" in a row less than {100 * RATE_RISE:.0f}% above the best before them) or p99 passes"
         f" {LATENCY_BOUND_MS:.0f} ms, and only points within that bound are peaks"
     )
     print(

@@ -20,6 +20,7 @@ from keyserver._cli.config import parse_duration
 from keyserver._cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from keyserver._domain.durations import format_duration
 from keyserver._domain.i18n import N_, Message, ngettext
+from keyserver._domain.report_words import told_alone, told_view
 from keyserver._domain.settings import Settings
 
 if TYPE_CHECKING:
@@ -302,9 +303,21 @@ def _say_earlier(ctx: Context, result: dict[str, Any]) -> None:
     if result.get("replaced_earlier"):
         ctx.out.text(N_("Its time of loss and destroy deadline are replaced by this report's."))
         return
+
+    def said(times: dict[str, Any], key: str) -> str:
+        # A time of loss as the time told, "around" it, where the report has one (issue
+        # 12, console45: "this report said 09:45:00", the start of the period covered,
+        # for "around 10:00"), as the console's banner says it (_macros.html lost_said).
+        told = (told_view(times) or told_alone(times)) if key == "lost_at" else None
+        if told is None:
+            return at(times.get(key))
+        return ctx.out.say(
+            N_("around %(at)s", at=ctx.out.time(str(told["at"]), seconds=told["seconds"]))
+        )
+
     kept = [k for k in result.get("kept_earlier") or [] if k in _KEPT]
     for key in kept:
-        values = {"kept": at(earlier.get(key)), "asked": at(asked.get(key))}
+        values = {"kept": said(earlier, key), "asked": said(asked, key)}
         ctx.out.text(Message(_KEPT[key].msgid, values))
     if kept:
         ctx.out.text(N_("To use this report's times instead, run it again with --replace-earlier."))

@@ -22,6 +22,7 @@ from keyserver._domain import people
 from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.report_words import (
+    CREATED,
     READER_MEANT,
     answer_name,
     before_told,
@@ -159,8 +160,14 @@ def _say_tables(ctx: Context, container: dict[str, Any]) -> None:
         if since
         else N_("Suspensions, restores and destroys")
     )
+    # A creation row's result says it is not an opening, as the console's row does
+    # (report_words.CREATED; issue 12, console45); --json keeps ``ok``.
+    attempts = [
+        {**a, "outcome": out.say(CREATED)} if a.get("kind") == "creation" else a
+        for a in container.get("attempts", [])
+    ]
     tables = (
-        (container.get("attempts", []), REPORT_COLUMNS, requests, N_("No key request.")),
+        (attempts, REPORT_COLUMNS, requests, N_("No key request.")),
         (container.get("state_changes", []), CHANGE_COLUMNS, changes, N_("None.")),
     )
     for items, columns, title, none in tables:

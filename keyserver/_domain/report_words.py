@@ -42,6 +42,13 @@ KIND_NAMES: Mapping[str, Message] = {
     "confirmed": N_("Opening confirmed"),
 }
 
+# A creation row's result, in place of "Succeeded" (issue 12, console45: "Sealed by its
+# writer (creation) — Succeeded" inside the period covered, 15 minutes wider for a time
+# marked approximate, alarmed two newcomer runs). The row itself says that it is not an
+# opening, on screen, on paper and in the command's table; it is listed, never left out
+# (spec §report: every key request in the window, its ``kind`` creation).
+CREATED = N_("Created (not an opening)")
+
 # What each answer means, in the printed report's legend (report.html answer-legend).
 _MEANINGS: Mapping[str, str] = {
     OPENED: N_("%(answer)s: after the loss a key was given out and its opening confirmed.").msgid,
@@ -167,95 +174,118 @@ def counted_said(n: int, early: int, since: str, told: str) -> Message:
 
 
 def depends_said(
-    view: Mapping[str, Any], told: str, at: Callable[[Any], str]
+    view: Mapping[str, Any],
+    told: str,
+    at: Callable[[Any], str],
+    join: Callable[[Sequence[str]], str] = ", ".join,
 ) -> list[tuple[Message, list[Message]]]:
     """The lines of "Depends on the time of loss" (answers.depends_view), with their files.
 
-    Each case a line, with a line per file it names. The time told's case first, named
-    in its line (issue 12, nineteenth session: the first line was read as the answer; the
-    time told is what the official was told, the other case the caution), then the case
-    of a loss before the first release counted. Each case said once (twenty-second
-    session: the files' lines said its times and who again; the box was 267 Japanese
-    characters, 32 s of the official's path): a case that names files says no answer of
-    its own, each file its own (twenty-first session: a file's line under "…: Opened."
-    was read as opened); one that names none says the answer, which is then every file's.
-    ``told``: the time told as the reader shows it, with its date (the box's first time:
-    a report printed after midnight or read days later named no day, twenty-second
-    session); ``at``: the other times as the reader shows them.
+    Each case a line, with a line per file it names. The time told's case first, as the
+    answer itself (issue 12, twenty-third session, the lead's decision: three of four
+    newcomers saw an amber "Depends" and a red "Opened" first and asked for the answer for
+    the time told and who opened): "For the time told, around 17:41: Not opened", with its
+    date (a report printed after midnight or read days later named no day, twenty-second
+    session). Then the other case, a loss before the first release counted, never hidden:
+    its answer and to whom the keys went, by role and by name (the city's reader, not the
+    finder). Under a case that names files, a line per file with its own answer there
+    (twenty-first session: a file's line under "…: Opened." was read as opened), and its
+    time where the case's line does not bound it. ``told``: the time told as the reader
+    shows it, with its date; ``at``: the other times as the reader shows them; ``join``:
+    a list of names in the reader's language.
     """
     before, after = view["before"], view["from_told"]
-    # One boundary, the time told named inside it as included (issue 12, console42's
-    # newcomers: "as told (around 03:23) or after 03:22:34" read as two cases, 03:23
-    # being after 03:22:34, and 「…頃か…より後」's か as ambiguous).
     told_case = (
         N_(
-            "If lost after %(at)s (around %(told)s as told, included):",
+            "For the time told, around %(told)s: %(answer)s",
             told=told,
-            at=at(after["at"]),
-        )
-        if after["events"]
-        else N_(
-            "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
-            told=told,
-            at=at(after["at"]),
             answer=answer_name(after["answer"]),
         )
+        if not after["events"]
+        else _by_readers(
+            N_("For the time told, around %(told)s", told=told), after["answer"], after, join
+        )
     )
-    cases = [(told_case, after["events"]), (before_case(at(before["at"])), before["events"])]
-    return [(line, [_file_said(e) for e in events]) for line, events in cases]
+    other = _by_readers(before_case(at(before["at"])), before["answer"], before, join)
+    return [
+        # The files of the time told's case were given keys after it, at times no line
+        # says; those of the other, between its time and the time told (answers.
+        # depends_view), which its line and the time told bound: their times are in each
+        # file's section (twenty-second session: each time said once, the box read in one
+        # go).
+        (told_case, [_file_said(e, at) for e in after["events"]]),
+        (other, [_file_said(e) for e in before["events"]]),
+    ]
 
 
 def before_case(at: str) -> Message:
-    """The other case's line: lost at or before the boundary (answers.depends_view).
+    """The other case: lost at or before the boundary (answers.depends_view).
 
-    "At or before", the time the told case says "after" (issue 12, console45: "If lost
-    after 04:18:46 … / If lost before 04:18:45 …" left a second unsaid, read as an error):
-    a time shown to the second is the release's cut to the second, so a loss told at
-    that second is at or before it and counts it (the window counts an entry at its
-    start), one told a second later is after it (tests/console/test_report_boundary.py).
+    "At or before", the time after which the told case's answer holds (issue 12,
+    console45: "If lost after 04:18:46 … / If lost before 04:18:45 …" left a second
+    unsaid, read as an error): a time shown to the second is the release's cut to the
+    second, so a loss told at that second is at or before it and counts it (the window
+    counts an entry at its start), one told a second later is after it
+    (tests/console/test_report_boundary.py).
     """
-    return N_("If lost at or before %(at)s:", at=at)
+    return N_("If lost at or before %(at)s", at=at)
 
 
 def press_cases(told: str, at: str, answer: str | None, named: bool) -> tuple[Message, Message]:
     """The press statement's two cases (press.html), in the lines' words and boundary.
 
     The statement names each file with its time in the case's ``answers`` (its template's
-    markup, given to ``said``): the case of the time told first, its own ``answer`` when it
-    names no file (``named`` false), then the other case, as depends_said.
+    markup, given to ``said``): the answer for the time told first, as the report's box
+    says it (twenty-third session, the lead's decision), its own ``answer`` when it names
+    no file (``named`` false), then the other case, as depends_said, its openers by role.
     """
     told_case = (
-        N_(
-            "If lost after %(at)s (around %(told)s as told, included) — %(answers)s",
-            told=told,
-            at=at,
-            answers="",
-        )
+        N_("For the time told, around %(told)s — %(answers)s", told=told, answers="")
         if named
         else N_(
-            "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
+            "For the time told, around %(told)s: %(answer)s",
             told=told,
-            at=at,
             answer=answer_name(answer),
         )
     )
     return told_case, N_("If it was lost at or before %(at)s — %(answers)s", at=at, answers="")
 
 
-def _file_said(event: Mapping[str, Any]) -> Message:
-    """One file named under a case: its label, its own answer there, and to whom, by role.
+def _by_readers(
+    case: Message, answer: str | None, side: Mapping[str, Any], join: Callable[[Sequence[str]], str]
+) -> Message:
+    """A case's line: its answer and to whom its keys went, by role and by name.
+
+    Every release a depends line counts is a reader's (spec §report ``kind`` release, read
+    mode, spec §roles): said "the city's reader" (issue 12, twentieth session: never the
+    finder) with the name (twenty-third session, the lead's decision: who opened, beside
+    the answer), each name once.
+    """
+    names = list(dict.fromkeys(str(who) for e in side["events"] for who in e["who"]))
+    return ngettext(
+        "%(case)s: %(answer)s, by the city's reader %(who)s",
+        "%(case)s: %(answer)s, by the city's readers %(who)s",
+        len(names),
+        case=case,
+        answer=answer_name(answer),
+        who=join(names),
+    )
+
+
+def _file_said(event: Mapping[str, Any], at: Callable[[Any], str] | None = None) -> Message:
+    """One file named under a case: its label, its own answer there, and when if ``at``.
 
     Its own answer (issue 12, nineteenth session: "Opened" over a file whose opening was
     never confirmed, its own answer Possibly opened), the label first (twenty-first
-    session: a line under "If lost before …: Opened." was read as the medium's answer).
-    Who by role only (READER_MEANT): every release a depends line counts is a reader's
-    (spec §report ``kind`` release, read mode). The console puts the label in bold
-    (report.html depends_events), the command says it as it is.
+    session); its time (its first key release) said by ``at``; to whom is the case's
+    line's. The console puts the label in bold (report.html depends_events), the command
+    says it as it is.
     """
+    answer = answer_name(event["answer"])
+    if at is None:
+        return N_("%(label)s: %(answer)s", label=event["label"], answer=answer)
     return N_(
-        "%(label)s: %(answer)s (city reader)",
-        label=event["label"],
-        answer=answer_name(event["answer"]),
+        "%(label)s: %(answer)s (%(at)s)", label=event["label"], answer=answer, at=at(event["at"])
     )
 
 

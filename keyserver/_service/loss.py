@@ -182,7 +182,7 @@ class LossOps:
         seq = head.seq + 1  # the one audit entry appended below
         on_medium = Container.medium == name
         live = Container.state != State.DESTROYED.value
-        requested = LossTimes(lost, now, now if now_flag else now + wait)
+        requested = LossTimes(lost, now, now if now_flag else now + wait, told_at)
         earlier = holding_report(session, m, on_medium & live)
         times, kept = merge_reports(earlier, requested, replace=replace_earlier)
         lost = times.lost_at
@@ -292,14 +292,20 @@ class LossTimes:
     lost_at: datetime
     reported_at: datetime
     destroy_after: datetime
+    # The time told that goes with ``lost_at`` (spec §loss), said where a report's times
+    # are shown (issue 12, console45: a second report's banner said "this report said
+    # 09:45:00", the start of the period covered, for a time told "around 10:00"). It
+    # decides nothing: the medium's told_at goes with its lost_at in effect (report_loss_in).
+    told_at: datetime | None = None
 
     def doc(self) -> dict[str, str | None]:
-        """As the protocol writes them (RFC 3339 UTC)."""
-        return {
+        """As the protocol writes them (RFC 3339 UTC); ``told_at`` only where there is one."""
+        times = {
             "lost_at": fmt_time(self.lost_at),
             "loss_reported_at": fmt_time(self.reported_at),
             "destroy_after": fmt_time(self.destroy_after),
         }
+        return times if self.told_at is None else {**times, "told_at": fmt_time(self.told_at)}
 
 
 def merge_reports(
@@ -342,7 +348,7 @@ def holding_report(
     ).scalar_one_or_none()
     if deadline is None or medium.lost_at is None or medium.loss_reported_at is None:
         return None  # never reported, or restored since (the medium was found)
-    return LossTimes(medium.lost_at, medium.loss_reported_at, deadline)
+    return LossTimes(medium.lost_at, medium.loss_reported_at, deadline, medium.told_at)
 
 
 def loss_reporter(session: Session, medium: Medium) -> str | None:

@@ -230,37 +230,34 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
         try:
             _review_with_question(driver, console_url, world.tokens["official"], language)
             click_and_wait(driver, driver.find_element(By.ID, "confirm-cautious"))
-            # Neither a red Opened (read as the finder's doing) nor a green Not opened: it
-            # depends on the time of loss, in the caution colour, and what it is either
-            # side of the time told, who and when (issue 12, eighteenth session).
-            assert _answer(driver) == translated(language, "Depends on the time of loss")
+            # Not a red Opened (read as the finder's doing): the answer for the time told
+            # first, as the answer and in its colour, with its date (twenty-third session,
+            # the lead's decision), then the other case with who by role and name (issue
+            # 12, eighteenth session), each container it names a line of its own.
+            told = translated(language, "For the time told, around %(told)s: %(answer)s") % {
+                "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
+                "answer": translated(language, "Not opened"),
+            }
+            assert _answer(driver) == told
             box = driver.find_element(By.CSS_SELECTOR, "div.answer")
-            assert "answer-depends" in str(box.get_attribute("class"))
+            assert "answer-not_opened" in str(box.get_attribute("class"))
             lines = [e.text for e in box.find_elements(By.CSS_SELECTOR, "p.depends-line")]
             events = [e.text for e in box.find_elements(By.CSS_SELECTOR, "ul.depends-events li")]
-            # Each container with its own answer (issue 12, nineteenth session), to whom by
-            # role (twentieth session: not the finder; twenty-second: by name in its
-            # section).
             opening, release = (
-                translated(language, "%(label)s: %(answer)s (city reader)")
+                translated(language, "%(label)s: %(answer)s")
                 % {"label": label, "answer": translated(language, answer)}
                 for label, answer in (("late", "Opened"), ("tried", "Possibly opened"))
             )
-            # The answer at the time told first (nineteenth session), with its date
-            # (twenty-second session), then the other case, each container it names a
-            # line of its own (twentieth session).
-            assert lines == [
-                translated(
-                    language,
-                    "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
-                )
-                % {
-                    "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
-                    "at": "17:40:15",
-                    "answer": translated(language, "Not opened"),
-                },
-                translated(language, "If lost at or before %(at)s:") % {"at": "17:40:15"},
-            ]
+            before = translations(language).ngettext(
+                "%(case)s: %(answer)s, by the city's reader %(who)s",
+                "%(case)s: %(answer)s, by the city's readers %(who)s",
+                1,
+            ) % {
+                "case": translated(language, "If lost at or before %(at)s") % {"at": "17:40:15"},
+                "answer": translated(language, "Opened"),
+                "who": "reader",
+            }
+            assert lines == [told, before]
             assert events == [opening, release]
             # The manager's line on top: both containers suspended, nobody can open them.
             manager = driver.find_element(By.ID, "manager-line").text

@@ -443,9 +443,15 @@ def test_loss_story(
         language, "kept the earlier time of loss %(kept)s (this report said %(asked)s)"
     )
     assert kept.split("%(kept)s")[0].strip() in earlier
-    # Each counted from 15 minutes before the time told (approximate, the form's default).
-    assert ("2026/12/01 18:15:00" if language == "ja" else "1 Dec 2026, 18:15:00") in earlier
-    assert ("2026/12/02 09:45:00" if language == "ja" else "2 Dec 2026, 09:45:00") in earlier
+    # Each counted from 15 minutes before the time told (approximate, the form's default),
+    # each said as told, "around" it (console45: "this report said 09:45:00" for "10:00").
+    told_said = {
+        "ja": ("2026/12/01 18:30", "2026/12/02 10:00"),
+        "en": ("1 Dec 2026, 18:30", "2 Dec 2026, 10:00"),
+    }
+    for told in told_said[language]:
+        assert translated(language, "around %(at)s") % {"at": f"{told} (UTC+09:00)"} in earlier
+    assert "18:15" not in earlier and "09:45" not in earlier
     assert lost_time(console_server, medium) == "2026-12-01T09:15:00.000000Z"
     shot("06b-reported-again")
 
@@ -469,7 +475,8 @@ def test_loss_story(
     assert driver.find_element(By.ID, "on-medium").text == all_active(language, len(labels))
     history = driver.find_element(By.ID, "earlier-loss").text
     assert translated(language, "History") in history
-    assert ("2026/12/01 18:15:00" if language == "ja" else "1 Dec 2026, 18:15:00") in history
+    told = "2026/12/01 18:30" if language == "ja" else "1 Dec 2026, 18:30"
+    assert translated(language, "around %(at)s") % {"at": f"{told} (UTC+09:00)"} in history
     shot("14-medium-found")
 
 

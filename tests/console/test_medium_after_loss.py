@@ -126,10 +126,11 @@ ON_MEDIUM = {
             "en",
             "Reported lost at 4 Dec 2026, 12:00:00 (UTC+09:00) by official.",
             # Reported through the loss form, its time approximate by default: "around",
-            # counted from 15 minutes before (twenty-second session).
+            # counted from 15 minutes before (twenty-second session), and why (twenty-third).
             (
                 "Time of loss: around 4 Dec 2026, 10:00 (UTC+09:00) (as told)."
-                " Period covered: from 4 Dec 2026, 09:45:00 (UTC+09:00)."
+                " Period covered: from 4 Dec 2026, 09:45:00 (UTC+09:00)"
+                " (15 minutes before the time told, because the time is approximate)."
             ),
             "Keys destroyed at 7 Dec 2026, 12:00:00 (UTC+09:00) unless restored.",
         ),
@@ -139,6 +140,7 @@ ON_MEDIUM = {
             (
                 "紛失日時: 2026/12/04 10:00 (UTC+09:00) 頃 (連絡どおり)"
                 " 報告の対象期間: 2026/12/04 09:45:00 (UTC+09:00) 以降"
+                " (時刻がおおよそのため、連絡の時刻の 15 分前)"
             ),
             "復旧しなければ 2026/12/07 12:00:00 (UTC+09:00) に鍵を破棄します。",
         ),

@@ -18,7 +18,8 @@ import pytest
 
 from keyserver._domain.i18n import translate
 from keyserver._domain.settings import Settings
-from tests.console.test_report_told import _report_loss
+from keyserver._service.close_releases import CLOSE_TO_LOSS
+from tests.console.test_report_told import _report_loss, margin_said
 from tests.console.test_report_told_date import OPENED, SAID, TOLD
 from tests.support.clock import FakeClock
 from tests.support.console import signed_in_session
@@ -27,6 +28,8 @@ from tests.support.openings import opened
 
 # The period's start in each language's format: the first release counted.
 FROM = {"ja": "2026/12/08 00:09:09 (UTC+09:00)", "en": "8 Dec 2026, 00:09:09 (UTC+09:00)"}
+# The period's start CLOSE_TO_LOSS before the time told (8 Dec 00:10 in Tokyo).
+MARGIN_FROM = {"ja": "2026/12/07 23:55:00 (UTC+09:00)", "en": "7 Dec 2026, 23:55:00 (UTC+09:00)"}
 
 
 def _loss_state(settings: Settings, url: str, language: str, **times: datetime) -> str:
@@ -60,3 +63,17 @@ def test_without_a_time_told_the_time_of_loss_alone(
     said = translate(language, "Time of loss: %(lost)s.", {"lost": FROM[language]})
     assert said in text, text
     assert translate(language, "Period covered: from %(at)s.", {"at": FROM[language]}) not in text
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_medium_page_says_why_the_period_starts_before_the_time_told(
+    settings: Settings, console_url: str, language: str
+) -> None:
+    """Issue 12, twenty-third session: the period covered, from CLOSE_TO_LOSS before the
+    time told (told as approximate, no release close before it), said with why, as the
+    report says it (_report_told.covered_why)."""
+    text = _loss_state(settings, console_url, language, lost_at=TOLD - CLOSE_TO_LOSS, told_at=TOLD)
+    why = margin_said(language)
+    start = MARGIN_FROM[language]
+    said = translate(language, "Period covered: from %(at)s %(why)s.", {"at": start, "why": why})
+    assert said in text, text

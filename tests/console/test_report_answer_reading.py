@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import pytest
 from selenium.webdriver.common.by import By
 
+from keyserver._domain.i18n import translations
 from keyserver._domain.settings import Settings
 from tests.console.test_report_told import _report_loss
 from tests.support.console import BrowserFactory
@@ -39,9 +40,10 @@ OPENED = {WARD_A: OPENINGS["late"], TAX: OPENINGS["early"]}  # 17:40:15; 17:05, 
 RELEASED = {WARD_B: datetime(2026, 12, 3, 8, 40, 20, tzinfo=UTC)}  # 17:40:20, unconfirmed
 TOLD = datetime(2026, 12, 3, 8, 41, tzinfo=UTC)  # "around 17:41"
 # Japanese characters without white space, English words (bench/console_path.py's rule):
-# 265 and 70 on this story before the session, 147 and 45 after it; console45: 146 and 47,
-# the other case's line "at or before" the time the told case says "after" (a second was
-# left unsaid between them, read as an error), 以前 in Japanese one character shorter.
+# 265 and 70 on this story before the twenty-second session, 147 and 45 after it;
+# console45: 146 and 47, the other case's line "at or before" the time the told case says
+# "after" (a second was left unsaid between them, read as an error); the twenty-third
+# session's answer for the time told first, with the reader's name: 142 and 39.
 LIMIT = {"ja": 150, "en": 47}
 
 
@@ -62,24 +64,43 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
             assert reading(shown, language) <= LIMIT[language], (reading(shown, language), shown)
             lines = shown.splitlines()
             told = "12月3日 17:41" if language == "ja" else "3 Dec 17:41"
+            by = translations(language).ngettext(
+                "%(case)s: %(answer)s, by the city's reader %(who)s",
+                "%(case)s: %(answer)s, by the city's readers %(who)s",
+                1,
+            )
+            # The answer for the time told first, as the answer (twenty-third session, the
+            # lead's decision: an amber "Depends on the time of loss" and a red "Opened"
+            # were read first); then the other case, with who by role and name; each file
+            # with its own answer (its time in its section).
             assert lines[1:] == [
-                translated(language, "Depends on the time of loss"),
-                translated(
-                    language,
-                    "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
-                )
-                % {"told": told, "at": "17:40:20", "answer": translated(language, "Not opened")},
-                translated(language, "If lost at or before %(at)s:") % {"at": "17:40:20"},
-                *(
-                    translated(language, "%(label)s: %(answer)s (city reader)")
-                    % {"label": label, "answer": translated(language, answer)}
-                    for label, answer in ((WARD_A, "Opened"), (WARD_B, "Possibly opened"))
-                ),
+                translated(language, "For the time told, around %(told)s: %(answer)s")
+                % {"told": told, "answer": translated(language, "Not opened")},
+                by
+                % {
+                    "case": translated(language, "If lost at or before %(at)s")
+                    % {"at": "17:40:20"},
+                    "answer": translated(language, "Opened"),
+                    "who": "clerk@city.example",
+                },
+                translated(language, "%(label)s: %(answer)s")
+                % {"label": WARD_A, "answer": translated(language, "Opened")},
+                translated(language, "%(label)s: %(answer)s")
+                % {"label": WARD_B, "answer": translated(language, "Possibly opened")},
             ], lines
-            # One boundary, the time told inside it (console42: "as told (around 17:41) or
-            # after 17:40:20" read as two cases; ja 「頃か」 as ambiguous).
-            assert lines[2].index("17:40:20") < lines[2].index(told), lines[2]
-            assert "頃か" not in lines[2] and lines[2].count("after") <= 1, lines[2]
+            # The colour is the first line's (not opened: the box's green, not the caution
+            # colour); the other case is never folded nor smaller than body text, with its
+            # own marker in its answer's colour.
+            assert "answer-not_opened" in str(box.get_attribute("class"))
+            other = box.find_element(By.CSS_SELECTOR, ".depends-other")
+            line = other.find_element(By.CSS_SELECTOR, ".depends-line")
+            body = driver.find_element(By.TAG_NAME, "body")
+            assert line.is_displayed() and "answer-opened" in str(other.get_attribute("class"))
+            size = line.value_of_css_property("font-size")
+            assert float(size[:-2]) >= float(body.value_of_css_property("font-size")[:-2])
+            assert other.value_of_css_property("border-left-color") == box.find_element(
+                By.CSS_SELECTOR, ".depends-other .answer-word"
+            ).value_of_css_property("color")
             # On paper every file is on page 1 with its answer: the one no one opened too.
             driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
             printed = driver.find_element(By.CSS_SELECTOR, "main .answer").text.splitlines()

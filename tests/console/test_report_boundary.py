@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from keyserver._domain.settings import Settings
-from tests.console.test_report_told import TOLD, _answer_box, _line, _pages
+from tests.console.test_report_told import TOLD, _answer_box, _before, _from_told, _pages
 from tests.support.loss_form import MEDIUM
 from tests.support.openings import OPENINGS, opened
 from tests.support.world import World
@@ -56,16 +56,12 @@ def test_the_two_cases_meet_at_the_last_release_as_the_report_counts(
         _report(world, LATE)  # as "Not sure" reports it: from the first release
         for language in ("en", "ja"):
             page, _ = _pages(console_url, token, language)
-            told = "12月3日 17:41" if language == "ja" else "3 Dec 17:41"
-            assert _answer_box(page)[2:4] == [
-                _line(
-                    language,
-                    "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
-                    told=told,
-                    at="17:40:20",
-                    answer=_line(language, "Not opened"),
-                ),
-                _line(language, "If lost at or before %(at)s:", at="17:40:20"),
+            # The answer for the time told first (twenty-third session, the lead's
+            # decision), which is the answer for a loss after the boundary; then the other
+            # case, at or before it, with its reader by name.
+            assert _answer_box(page)[1:3] == [
+                _from_told(language, "Not opened"),
+                _before(language, at="17:40:20"),
             ]
         # What the server answers for a loss at each side of that second.
         _report(world, SECOND, again=True)

@@ -67,9 +67,9 @@ def test_the_first_screen_says_each_fact_once_and_in_view(
             labels = [e.find_element(By.TAG_NAME, "strong").text for e in events]
             assert labels == ["late", "tried"]
             answers = [translated(language, a) for a in ("Opened", "Possibly opened")]
-            # Then to whom, by role: the city's reader (twenty-second session: the name and
-            # the time in the file's section, the box said each case's times already).
-            mark = translated(language, "%(label)s: %(answer)s (city reader)")
+            # To whom is the case's line's, by role and name (twenty-third session, the
+            # lead's decision); the time is the case's own, said once.
+            mark = translated(language, "%(label)s: %(answer)s")
             assert [e.text for e in events] == [
                 mark % {"label": label, "answer": answer}
                 for label, answer in zip(["late", "tried"], answers, strict=True)

@@ -20,14 +20,15 @@ from keyserver._http.console._said import said
 
 def test_a_message_is_said_with_its_values_escaped_and_shown() -> None:
     message = N_(
-        "%(label)s: %(answer)s (city reader)",
+        "%(label)s: %(answer)s (%(at)s)",
         label="evil\u202etxt.exe<script>",
         answer=report_words.answer_name("opened"),
+        at="17:40:15",
     )
-    assert said(message, "en") == ("evil&lt;U+202E&gt;txt.exe&lt;script&gt;: Opened (city reader)")
+    assert said(message, "en") == ("evil&lt;U+202E&gt;txt.exe&lt;script&gt;: Opened (17:40:15)")
     # The template's markup in place of a value; the language's words for the rest.
     bold = Markup("<strong>late</strong>")
-    assert said(message, "ja", label=bold) == "<strong>late</strong>: 開かれた (市の閲覧者)"
+    assert said(message, "ja", label=bold) == "<strong>late</strong>: 開かれた (17:40:15)"
     # A nested message's values escaped too (the caution's list of releases).
     close = report_words.close_said(
         [{"label": "<b>late</b>", "at": "t", "confirmed": True}],

@@ -93,14 +93,19 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     # Each attempt says what it is (spec §report kind): the writer's sealing is not an opening.
     assert "Sealed by its writer (creation)" in text.out
     assert "Key given to a reader" in text.out
+    # Its result too, as the console's row (issue 12, console45: "Succeeded" beside the
+    # creation alarmed newcomers); --json keeps the protocol's outcome.
+    assert "Created (not an opening)" in text.out
     doc = cli("report", "--medium", "USB-Z", "--json", "--data-dir", dd).json()
     assert doc["answer"] == "possibly opened" and doc["lost_at"].endswith("Z")
     (container,) = doc["containers"]
     assert [a["kind"] for a in container["attempts"]] == ["creation", "release"]
+    assert [a["outcome"] for a in container["attempts"]] == ["ok", "ok"]
     ja = h.clean_env(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=ja)
     assert text.out.startswith("媒体 USB-Z: 開かれた可能性あり\n"), text.out
     assert "作成者による封緘" in text.out and "閲覧者へ鍵を渡した" in text.out
+    assert "作成 (開封ではない)" in text.out
     bad = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Mars/Olympus")
     result = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=bad)
     assert result.code == 3 and "Asia/Tokyo" in result.err

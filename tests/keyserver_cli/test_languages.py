@@ -148,6 +148,29 @@ def test_second_loss_report_says_what_it_kept(cli: Any, data_dir: Any, people: A
     assert doc["destroy_after"] > deadline  # now the later deadline, as asked
 
 
+def test_second_loss_report_says_the_times_told(cli: Any, data_dir: Any, people: Any) -> None:
+    """Issue 12, console45: "kept the earlier time of loss 18:15:00 (this report said
+    09:15:00)" for times told around 18:30 and 09:30, each counted from 15 minutes before:
+    said as told, "around" them, as the console's banner says them."""
+    h.make_container(data_dir.settings(), people.writer, medium="USB-T")
+    dd = data_dir.path
+    first = ("--lost-at", "2020-01-01T18:15+09:00", "--told-at", "2020-01-01T18:30+09:00")
+    again = ("--lost-at", "2020-01-02T09:15+09:00", "--told-at", "2020-01-02T09:30+09:00")
+    report = ("report-loss", "--medium", "USB-T", "--reason", "lost", "--waiting-period", "72h")
+    assert cli(*report, *first, "--data-dir", dd, env=_env()).code == 0
+    tokyo = {"KEYSERVER_DISPLAY_TIMEZONE": "Asia/Tokyo"}
+    en = cli(*report, *again, "--data-dir", dd, env=_env(**tokyo))
+    assert en.code == 0, en
+    kept = "kept the earlier time of loss around %s (this report said around %s)"
+    assert kept % ("2020-01-01 18:30 +09:00", "2020-01-02 09:30 +09:00") in en.out, en.out
+    ja = cli(*report, *again, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja", **tokyo))
+    assert ja.code == 0, ja
+    assert "2020-01-01 18:30 +09:00 頃" in ja.out and "2020-01-02 09:30 +09:00 頃" in ja.out
+    for out in (en.out, ja.out):  # the periods' starts are in the record, not said as told
+        (line,) = [t for t in out.splitlines() if "18:30" in t and "09:30" in t]
+        assert "18:15" not in line and "09:15" not in line, line
+
+
 def test_mistyped_container_and_token_ids_get_the_nearest(
     cli: Any, data_dir: Any, people: Any
 ) -> None:
@@ -186,7 +209,7 @@ def test_tables_name_their_fields_in_the_officials_language(
     # States and causes in words too.
     cli("suspend", cid, "--reason", "check", "--data-dir", dd)
     ja = cli("status", cid, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
-    assert "停止中" in ja.out and "担当者の操作" in ja.out and "suspended" not in ja.out
+    assert "停止中" in ja.out and "担当者による停止" in ja.out and "suspended" not in ja.out
     en = cli("status", cid, "--data-dir", dd, env=_env())
     assert "suspended" in en.out and "official" in en.out
 

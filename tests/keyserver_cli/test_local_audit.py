@@ -54,7 +54,7 @@ def test_audit_list_export_verify(
     bad = cli("audit", "verify", "--data-dir", dd)
     assert bad.code == 1
     assert "keyserver: error: the audit chain does not verify" in bad.err
-    assert "first_bad_seq  2" in bad.out
+    assert "First entry that failed  2" in bad.out
 
 
 def test_audit_verify_with_recorded_head_detects_truncation(

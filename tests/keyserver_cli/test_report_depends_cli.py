@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from keyserver._cli.output import local_time
-from keyserver._domain.i18n import translate
+from keyserver._domain.i18n import translate, translations
 from keyserver._domain.report_words import READER_MEANT
 from tests.support import keyserver_cli as h
 
@@ -57,28 +57,33 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
             language, "Medium %(medium)s: %(answer)s", medium="USB-D", answer=depends
         ), lines[0]
         at = local_time(released["at"], TOKYO)
-        # The container named with its own answer (issue 12, nineteenth session), to whom
-        # by role (twenty-second session: the name and time in its record and table).
+        # The container named with its own answer (issue 12, nineteenth session), its time
+        # the case's own (said once).
         event = _line(
             language,
-            "%(label)s: %(answer)s (city reader)",
+            "%(label)s: %(answer)s",
             label="export",
             answer=_line(language, "Possibly opened"),
         )
-        # The answer at the time told first, then the other case, a line each, and under
-        # it a line per container, as on the console's report (twentieth session).
+        # The answer at the time told first, then the other case with its answer and its
+        # reader by role and name (twenty-third session, the lead's decision, as on the
+        # console's report), and under it a line per container.
         from_told = _line(
             language,
-            "If lost after %(at)s (around %(told)s as told, included): %(answer)s.",
+            "For the time told, around %(told)s: %(answer)s",
             told=told_said,
-            at=at,
             answer=_line(language, "Not opened"),
         )
-        assert lines[1:4] == [
-            from_told,
-            _line(language, "If lost at or before %(at)s:", at=at),
-            f"  {event}",
-        ], text.out
+        before = translations(language).ngettext(
+            "%(case)s: %(answer)s, by the city's reader %(who)s",
+            "%(case)s: %(answer)s, by the city's readers %(who)s",
+            1,
+        ) % {
+            "case": _line(language, "If lost at or before %(at)s", at=at),
+            "answer": _line(language, "Possibly opened"),
+            "who": released["actor"],
+        }
+        assert lines[1:4] == [from_told, before, f"  {event}"], text.out
         # Who the city's reader is, said once (a city account, not the finder).
         assert lines.count(READER_MEANT.text(language)) == 1, text.out
         # One container: its section says the answer, not the lines again.

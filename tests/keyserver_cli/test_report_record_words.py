@@ -13,6 +13,7 @@ record name the same members the same way; ``--json`` keeps the protocol's names
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -61,17 +62,24 @@ def _headers(out: str) -> list[list[str]]:
     ]
 
 
-@pytest.mark.parametrize("language", ["en", "ja"])
-def test_the_report_names_its_facts_as_the_console_does(
-    cli: Any, data_dir: DataDir, people: People, language: str
-) -> None:
-    cid, where = _world(cli, data_dir, people)
+def _runner(cli: Any, where: list[str], language: str) -> Callable[..., str]:
+    """The command as an official runs it in ``language`` (zone Asia/Tokyo): its output."""
 
     def run(*argv: str) -> str:
         env = {"KEYSERVER_LANG": language, "KEYSERVER_DISPLAY_TIMEZONE": "Asia/Tokyo"}
         shown = cli(*argv, *where, env=h.clean_env(**env))
         assert shown.code == 0, shown
         return str(shown.out)
+
+    return run
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_report_names_its_facts_as_the_console_does(
+    cli: Any, data_dir: DataDir, people: People, language: str
+) -> None:
+    cid, where = _world(cli, data_dir, people)
+    run = _runner(cli, where, language)
 
     def said(msgids: tuple[str, ...]) -> list[str]:
         return [translate(language, msgid, {}) for msgid in msgids]
@@ -96,6 +104,34 @@ def test_the_report_names_its_facts_as_the_console_does(
     audit = _headers(run("audit", "list", "--container", cid))
     assert audit and all(not _JOINED.search(h) for h in audit[0]), audit
     assert said(("Time", "Who", "Action", "Result"))[:2] == audit[0][1:3], audit
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_media_principals_and_causes_in_words(
+    cli: Any, data_dir: DataDir, people: People, language: str
+) -> None:
+    """Issue 12, console45: ``media list`` headed ``containers`` and ``states``, ``principal
+    list`` ``name`` and ``roles``, and a suspension's cause said ``loss-report`` in English
+    (紛失報告 in Japanese, where the console's report says 紛失届): the console's words now,
+    in both languages."""
+    cid, where = _world(cli, data_dir, people)
+    run = _runner(cli, where, language)
+
+    def said(*msgids: str) -> list[str]:
+        return [translate(language, msgid, {}) for msgid in msgids]
+
+    media = ("Medium", "Containers", "Containers by state", "Lost at", "Reported at", "Created")
+    assert _headers(run("media", "list"))[0] == said(*media)
+    assert said("Containers", "Containers by state") == [
+        n for n in _record_names(run("media", "show", MEDIUM)) if n in said(*media)[1:3]
+    ]
+    principals = _headers(run("principal", "list"))[0]
+    assert principals[:4] == said("Name", "Roles", "Groups", "Organisation"), principals
+    status = run("status", cid)
+    (cause,) = [line for line in status.splitlines() if line.startswith(said("Cause")[0])]
+    assert cause.split()[-1] == said("Loss report")[0].split()[-1], cause
+    report = run("report", "--medium", MEDIUM)
+    assert said("Loss report")[0] in report and "loss-report" not in report, report
 
 
 def test_scripts_read_the_protocols_names(cli: Any, data_dir: DataDir, people: People) -> None:

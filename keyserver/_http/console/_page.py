@@ -29,6 +29,7 @@ from keyserver._domain.lifecycle import Actor
 from keyserver._domain.settings import display_zone
 from keyserver._domain.system_reasons import shown_reason
 from keyserver._http.console import _i18n, _said, _security, _shown
+from keyserver._http.console._report_told import covered_why
 from keyserver._http.deps import get_context, get_service
 from keyserver._service import KeyService, RequestContext
 
@@ -166,6 +167,8 @@ def environment(language: str) -> jinja2.Environment:
     # medium page says it as the report does.
     env.globals["told_view"] = report_words.told_view
     env.globals["told_alone"] = report_words.told_alone
+    # Why the period covered starts before the time told, where either page says it.
+    env.globals["covered_why"] = covered_why
     # The report's words as one text (report_words), the template adding its markup.
     _said.install(env, language)
     return env

@@ -13,22 +13,65 @@ an answer.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from keyserver._domain.answers import as_read
+from keyserver._domain.i18n import N_, Message, ngettext
 from keyserver._domain.lifecycle import State
 
 # The time told's own row and the counts before it: one decision for the console's report,
 # its press statement and ``keyserver report`` (issue 12, twenty-first session), kept
 # importable from here.
 from keyserver._domain.report_words import before_told, told_view
+from keyserver._service.close_releases import CLOSE_TO_LOSS
 
-__all__ = ["before_told", "legend_answers", "manager_view", "read_answer", "told_view"]
+__all__ = [
+    "before_told",
+    "covered_why",
+    "legend_answers",
+    "manager_view",
+    "read_answer",
+    "told_view",
+]
 
 
 def read_answer(report: dict[str, Any]) -> str | None:
     """The answer of a report or of one of its containers, as people read it (as_read)."""
     return as_read(report.get("answer"), report.get("answer_from_told_at"))
+
+
+def covered_why(doc: dict[str, Any]) -> Message | None:
+    """Why the period covered starts before the time told, in a clause, or None.
+
+    Issue 12, twenty-third session: "Period covered: from 04:04" under "around 04:19 (as
+    told)" was explained nowhere, and four newcomers of four asked why. The console starts
+    it at one of two times (_routes_loss report_lost_confirm, spec §loss ``told_at``): told
+    as approximate, CLOSE_TO_LOSS before the time told, the margin its review checks for
+    reader key releases (said from that constant, so that the clause and the margin cannot
+    part); or at the first such release. Any other start (the API's own ``lost_at``) is
+    said as it is, without a reason the report cannot know.
+    """
+    if not doc.get("told_at") or not doc.get("lost_at"):
+        return None
+    lost = datetime.fromisoformat(str(doc["lost_at"]))
+    if datetime.fromisoformat(str(doc["told_at"])) - lost == CLOSE_TO_LOSS:
+        minutes = int(CLOSE_TO_LOSS.total_seconds() // 60)
+        return ngettext(
+            "(%(n)s minute before the time told, because the time is approximate)",
+            "(%(n)s minutes before the time told, because the time is approximate)",
+            minutes,
+            n=minutes,
+        )
+    released = (
+        datetime.fromisoformat(str(a["at"])).replace(microsecond=0)
+        for c in doc.get("containers", [])
+        for a in c.get("attempts", [])
+        if a.get("kind") == "release"
+    )
+    if lost in released:
+        return N_("(the first key given to a city reader just before the time told)")
+    return None
 
 
 def manager_view(containers: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -68,3 +68,4 @@ def install(env: jinja2.Environment, language: str) -> None:
     env.globals["counted_said"] = report_words.counted_said
     env.globals["meanings"] = report_words.meanings
     env.globals["reader_meant"] = report_words.READER_MEANT
+    env.globals["created"] = report_words.CREATED
