@@ -34,16 +34,16 @@ pytestmark = pytest.mark.slow
 # full date is that day; the day of the week, the year only when it is not this one.
 SAID = {
     "ja": [
-        ("04:19", True, "= 12/4 金曜 04:19 頃"),
-        ("2026-12-03 17:41", True, "= 12/3 木曜 17:41 頃"),
-        ("2026-12-03 17:41", False, "= 12/3 木曜 17:41"),
-        ("2025-12-03 17:41", False, "= 2025/12/3 水曜 17:41"),
+        ("04:19", True, "= 12/4 金曜 04:19 (UTC+09:00) 頃"),
+        ("2026-12-03 17:41", True, "= 12/3 木曜 17:41 (UTC+09:00) 頃"),
+        ("2026-12-03 17:41", False, "= 12/3 木曜 17:41 (UTC+09:00)"),
+        ("2025-12-03 17:41", False, "= 2025/12/3 水曜 17:41 (UTC+09:00)"),
     ],
     "en": [
-        ("04:19", True, "= around Fri 4 Dec, 04:19"),
-        ("2026-12-03 17:41", True, "= around Thu 3 Dec, 17:41"),
-        ("2026-12-03 17:41", False, "= Thu 3 Dec, 17:41"),
-        ("2025-12-03 17:41", False, "= Wed 3 Dec 2025, 17:41"),
+        ("04:19", True, "= around Fri 4 Dec, 04:19 (UTC+09:00)"),
+        ("2026-12-03 17:41", True, "= around Thu 3 Dec, 17:41 (UTC+09:00)"),
+        ("2026-12-03 17:41", False, "= Thu 3 Dec, 17:41 (UTC+09:00)"),
+        ("2025-12-03 17:41", False, "= Wed 3 Dec 2025, 17:41 (UTC+09:00)"),
     ],
 }
 # The form's own refusal of a time it cannot read, with its example (yesterday, 18:30).

@@ -90,10 +90,11 @@ class Formats:
     def said_back(self, value: _Moment) -> str:
         """A time typed, as the loss form's echo says it back (``12/3 木曜 17:41``).
 
-        Short, for the line under the field that changes as the official types: no offset
-        (every page's footer says the zone and its offset, and the review shows the time
-        in full with its offset before anything happens), the year only when it is not
-        this year's, the seconds only when there are some.
+        Short, for the line under the field that changes as the official types: the year
+        only when it is not this year's, the seconds only when there are some. With its
+        offset, as every time the console shows (the house's rule; twenty-third session:
+        the line first left it to the footer): a zone's offset changes with its summer
+        time, and a time read back is the one the report will carry.
         """
         local = value.astimezone(self.zone)
         pattern = _SAID_BACK_PATTERN[
@@ -101,7 +102,8 @@ class Formats:
         ]
         if local.second:
             pattern += ":ss"
-        return format_datetime(local, pattern, tzinfo=self.zone, locale=self.language)
+        text = format_datetime(local, pattern, tzinfo=self.zone, locale=self.language)
+        return f"{text} (UTC{self.offset(local)})"
 
     def today(self) -> str:
         """Today's date in the configured zone, short (``12月6日``, ``6 Dec``).
