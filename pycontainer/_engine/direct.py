@@ -38,7 +38,6 @@ import mmap
 import os
 
 from pycontainer import _portable
-from pycontainer._engine.writeback import _memory_fs
 
 ALIGN = 4096
 # Smaller files are read through the cache: they cost little either way, and a small
@@ -142,6 +141,10 @@ def open_direct(fd: int, size: int) -> DirectReads | None:
     flag = _portable.flag("O_DIRECT")
     if not flag or size < MIN_SIZE:
         return None
+    # Here, past the size: a small `rwc cat` has no use for the module (issue 15, ~0.5 M
+    # instructions); an extraction or a seal has loaded it already.
+    from pycontainer._engine.writeback import _memory_fs  # noqa: PLC0415
+
     try:
         st = os.fstat(fd)
         if _memory_fs(st.st_dev) or _cached(fd, size // 2) is not False:

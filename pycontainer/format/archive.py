@@ -12,6 +12,7 @@ Spec anchors: spec/format.md §index, §paths, §payload (trailer).
 # small `rwc cat` (issue 15, bench/profiles/startup.md; tests/cli/test_lazy_imports.py).
 
 import bisect
+import functools
 import re
 import struct
 import unicodedata
@@ -216,13 +217,47 @@ _WINDOWS_CHARS = frozenset('<>:"|?*')
 # spec [F-PATH-WINDOWS-NAME]: device names, whatever the extension and case.
 # A component whose part before the first "." is a device name, trailing spaces removed,
 # compared ASCII-case-insensitively (spec [F-PATH-WINDOWS-NAME]).
-_DEVICE_COMPONENT = re.compile(
+_DEVICE_PATTERN = (
     r"(?:^|/)(?:CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3])"
-    r" *(?:\.[^/]*)?(?=/|$)",
-    re.ASCII | re.IGNORECASE,
+    r" *(?:\.[^/]*)?(?=/|$)"
 )
-_DOT_COMPONENT = re.compile(r"(?:^|/)\.\.?(?=/|$)")
-_TRAILING_DOT_SPACE = re.compile(r"[. ](?=/|$)")
+# Every device name begins with one of these, in some ASCII case, so a path without any of
+# them (lower-cased: which only adds ASCII letters) has no device component, and the
+# expression is compiled for the first path that has one: ~1.3 M instructions of sre's
+# Python compiler that most runs never need (issue 15, bench/profiles/startup.md).
+_DEVICE_STEMS = ("con", "prn", "aux", "nul", "com", "lpt")
+
+
+@functools.cache
+def _device_expression() -> re.Pattern[str]:
+    return re.compile(_DEVICE_PATTERN, re.ASCII | re.IGNORECASE)
+
+
+def _device_component(path: str) -> str | None:
+    """The first component that is a device name (spec [F-PATH-WINDOWS-NAME]), or None."""
+    lowered = path.lower()
+    if not any(stem in lowered for stem in _DEVICE_STEMS):
+        return None
+    found = _device_expression().search(path)
+    return None if found is None else found.group()
+
+
+# The next two rules with str methods, their expressions in the docstrings (tests/container/
+# test_paths.py compares them): each expression compiled at import cost every reader's run
+# ~0.3 M instructions (issue 15).
+def _has_dot_component(path: str) -> bool:
+    r"""Whether a component is "." or ".." (``(?:^|/)\.\.?(?=/|$)``; spec [F-PATH-DOT])."""
+    wrapped = f"/{path}/"  # each component between two slashes
+    return "/./" in wrapped or "/../" in wrapped
+
+
+def _has_trailing_dot_or_space(path: str) -> bool:
+    r"""Whether a component ends with "." or " " (``[. ](?=/|$)``)."""
+    return path.endswith((".", " ")) or "./" in path or " /" in path
+
+
+# An expression still: one scan finds the first control or Windows character, the one the
+# error names (str methods would take a search per character).
 _ASCII_BAD = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
 # spec [F-PATH-FORMAT]: invisible or reordering characters (Cf: U+202E, U+200B, BOM...) and
 # the line and paragraph separators make a name look like another one.
@@ -278,18 +313,18 @@ def check_path(path: str) -> None:
     # 4096-byte path may have 2048 components).
     if "//" in path or path.endswith("/"):  # spec [F-PATH-EMPTY-COMPONENT]
         raise _unsafe(path, "empty path component")
-    if _DOT_COMPONENT.search(path):  # spec [F-PATH-DOT]
+    if _has_dot_component(path):  # spec [F-PATH-DOT]
         raise _unsafe(path, "'.' or '..' component")
     # spec [F-PATH-COMPONENT]: at most 255 bytes of UTF-8 each.
     if len(raw) > p.COMPONENT_MAX and any(len(c) > p.COMPONENT_MAX for c in raw.split(b"/")):
         raise _unsafe(path, "a component is longer than 255 bytes")
     # spec [F-PATH-WINDOWS-NAME]: Windows strips a trailing dot or space (another file
     # would be written) and maps device names to devices.
-    if _TRAILING_DOT_SPACE.search(path):
+    if _has_trailing_dot_or_space(path):
         raise _unsafe(path, "a name ends with a dot or a space (not possible on Windows)")
-    device = _DEVICE_COMPONENT.search(path)
+    device = _device_component(path)
     if device is not None:
-        raise _unsafe(path, f"{device.group().strip('/')!r} is a device name on Windows")
+        raise _unsafe(path, f"{device.strip('/')!r} is a device name on Windows")
 
 
 def fold(path: str) -> str:

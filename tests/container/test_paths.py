@@ -3,6 +3,8 @@ nothing is extracted. Built with the real codec and real keys (Kit.seal_raw)."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import struct
 import unicodedata
 from pathlib import Path
@@ -213,3 +215,38 @@ def test_name_the_file_system_refuses_is_an_unsafe_path(kit: Kit, tmp_path: Path
         opened.extract(tmp_path / "out")
     assert info.value.path.startswith("d" * 254)
     assert sorted(x.name for x in tmp_path.iterdir()) == ["c.rwc"]
+
+
+# Three of the path rules are checked with str methods, not their expressions (issue 15:
+# sre's compiler at import), the device-name expression only where a device name's first
+# letters appear: each must find what its expression finds, over every string of up to
+# four pieces (device names in several cases, a superscript digit, separators, a dot, a
+# space, and non-ASCII letters whose lower case is ASCII).
+_PIECES = ["con", "CoN", "aux", "Nul", "prn", "COM", "lpt", "conIN$", "CONOUT$"]
+_PIECES += ["1", "\u00b9", "0", "x", "/", ".", " ", "\u0130", "\u212a"]
+
+
+def _strings(pieces: list[str], most: int) -> list[str]:
+    return ["".join(t) for n in range(most + 1) for t in itertools.product(pieces, repeat=n)]
+
+
+def test_device_component_is_its_expression() -> None:
+    expression = re.compile(archive._DEVICE_PATTERN, re.ASCII | re.IGNORECASE)
+    wrong = []
+    for text in _strings(_PIECES, 4):
+        found = expression.search(text)
+        if archive._device_component(text) != (found.group() if found else None):
+            wrong.append(text)
+    assert wrong == []
+
+
+def test_dot_and_trailing_rules_are_their_expressions() -> None:
+    dot = re.compile(r"(?:^|/)\.\.?(?=/|$)")
+    trailing = re.compile(r"[. ](?=/|$)")
+    wrong = [
+        text
+        for text in _strings(["a", ".", "/", " ", ".."], 6)
+        if archive._has_dot_component(text) != bool(dot.search(text))
+        or archive._has_trailing_dot_or_space(text) != bool(trailing.search(text))
+    ]
+    assert wrong == []
