@@ -263,8 +263,8 @@ def _by_readers(
     """
     names = list(dict.fromkeys(str(who) for e in side["events"] for who in e["who"]))
     return ngettext(
-        "%(case)s: %(answer)s, by the city's reader %(who)s",
-        "%(case)s: %(answer)s, by the city's readers %(who)s",
+        "%(case)s: %(answer)s, by the city's reader %(who)s (not the finder)",
+        "%(case)s: %(answer)s, by the city's readers %(who)s (not the finder)",
         len(names),
         case=case,
         answer=answer_name(answer),

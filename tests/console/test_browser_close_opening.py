@@ -248,8 +248,8 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
                 for label, answer in (("late", "Opened"), ("tried", "Possibly opened"))
             )
             before = translations(language).ngettext(
-                "%(case)s: %(answer)s, by the city's reader %(who)s",
-                "%(case)s: %(answer)s, by the city's readers %(who)s",
+                "%(case)s: %(answer)s, by the city's reader %(who)s (not the finder)",
+                "%(case)s: %(answer)s, by the city's readers %(who)s (not the finder)",
                 1,
             ) % {
                 "case": translated(language, "If lost at or before %(at)s") % {"at": "17:40:15"},

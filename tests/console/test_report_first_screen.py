@@ -35,8 +35,10 @@ pytestmark = pytest.mark.slow
 
 # What may be read before the facts: before this session 349 characters in Japanese and
 # 127 words in English (the lead's newcomer runs), then 301 and 87; 305 and 96 since each
-# file's line leads with its label and its own answer (twenty-first session).
-BUDGET = {"ja": 320, "en": 100}
+# file's line leads with its label and its own answer (twenty-first session); console46:
+# the answer's sentence under the question, which every modelled newcomer asked for, and
+# "(not the finder)" on the other case's line (the lead's notice): English 103 words.
+BUDGET = {"ja": 320, "en": 105}
 
 
 def _read(language: str, text: str) -> int:

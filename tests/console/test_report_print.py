@@ -54,8 +54,10 @@ ANSWERS = {
 }
 SHOWN_ORDER = ["d-opened", "b-guessed", "a-untouched", "c-untouched"]
 # Refused attempts on the opened container after the loss report: its section is longer
-# than what the summary leaves of page 1, and its table runs on to page 2.
-REFUSED_ROWS = 40
+# than what the summary leaves of page 1, and its table runs on to page 2 (34, not 40,
+# since the answer's sentence and the next steps on page 1, console46: 40 rows then ran
+# on to a third page, the point here being a table that runs on, not its length).
+REFUSED_ROWS = 34
 
 
 @contextmanager

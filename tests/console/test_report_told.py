@@ -72,8 +72,8 @@ def _by(language: str, case: str, answer: str, who: str = "reader") -> str:
     """A case's line that names files: its answer, and to whom the keys went, by role and
     by name (twenty-third session, the lead's decision: who opened, beside the answer)."""
     said = translations(language).ngettext(
-        "%(case)s: %(answer)s, by the city's reader %(who)s",
-        "%(case)s: %(answer)s, by the city's readers %(who)s",
+        "%(case)s: %(answer)s, by the city's reader %(who)s (not the finder)",
+        "%(case)s: %(answer)s, by the city's readers %(who)s (not the finder)",
         1,
     )
     return said % {"case": case, "answer": _line(language, answer), "who": who}

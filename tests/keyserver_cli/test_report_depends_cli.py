@@ -78,8 +78,8 @@ def test_report_text_says_the_answer_depends_on_the_time_of_loss(
             answer=_line(language, "Not opened"),
         )
         before = translations(language).ngettext(
-            "%(case)s: %(answer)s, by the city's reader %(who)s",
-            "%(case)s: %(answer)s, by the city's readers %(who)s",
+            "%(case)s: %(answer)s, by the city's reader %(who)s (not the finder)",
+            "%(case)s: %(answer)s, by the city's readers %(who)s (not the finder)",
             1,
         ) % {
             "case": _line(language, "If lost at or before %(at)s", at=at),

@@ -13,12 +13,13 @@ an answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from keyserver._domain.answers import as_read
 from keyserver._domain.i18n import N_, Message, ngettext
-from keyserver._domain.lifecycle import State
+from keyserver._domain.lifecycle import Op, State
 
 # The time told's own row and the counts before it: one decision for the console's report,
 # its press statement and ``keyserver report`` (issue 12, twenty-first session), kept
@@ -31,6 +32,7 @@ __all__ = [
     "covered_why",
     "legend_answers",
     "manager_view",
+    "next_steps",
     "read_answer",
     "told_view",
 ]
@@ -123,3 +125,60 @@ def legend_answers(
         found.add(close["before"])
         found.update(e["answer"] for e in close["events"])
     return found
+
+
+def next_steps(
+    doc: dict[str, Any],
+    manager: dict[str, Any] | None,
+    headline: dict[str, Any] | None,
+    at: Callable[[Any], str],
+    join: Callable[[Sequence[str]], str],
+) -> list[Message]:
+    """What the official does now, a line each, only what is true for the state shown.
+
+    Issue 12, console46: every modelled newcomer asked, after the answer, what to do next.
+    From what the page already says (manager_view, answers.headline_view), deciding
+    nothing: the press statement once a loss is reported; with containers held, that
+    nothing is needed for their keys to go at the deadline, and how to restore a medium
+    found before it; with keys given out after the time told, to ask the reader named
+    (an account of the city's, perhaps misused); with containers still open, restored or
+    not; with every key destroyed, that nothing is left to do. None without a loss.
+    ``at``: a time as the page shows it (short: the manager's line above says it in full);
+    ``join``: a list of names in its language.
+    """
+    if not doc.get("lost_at") or manager is None:
+        return []
+    steps = [N_("Press: print “%(button)s” in the console.", button=N_("Press statement (1 page)"))]
+    if headline is not None and headline["who"]:
+        steps.append(
+            N_(
+                "Ask %(who)s whether it was their own work; if not, have an administrator"
+                " revoke their access.",
+                who=join(headline["who"]),
+            )
+        )
+    if manager["held"] and manager["deadline"]:
+        steps += [
+            N_(
+                "Not found: nothing to do (keys destroyed after %(at)s).",
+                at=at(manager["deadline"]),
+            ),
+            N_("Found before then: restore it on the medium's page."),
+        ]
+    elif manager["held"]:
+        steps.append(N_("Found: restore it on the medium's page."))
+    if manager["open"]:
+        restored = any(
+            ch["action"] == Op.RESTORE.value for c in doc["containers"] for ch in c["state_changes"]
+        )
+        steps.append(
+            N_("Restored: nothing more to do.")
+            if restored
+            else N_(
+                "Still lost? “%(action)s” again on the medium's page.",
+                action=N_("Report this medium lost"),
+            )
+        )
+    if manager["destroyed"] == len(doc["containers"]):
+        steps.append(N_("Keys destroyed: nothing more to do."))
+    return steps

@@ -39,6 +39,7 @@ from keyserver._http.console._report_told import (
     before_told,
     legend_answers,
     manager_view,
+    next_steps,
     read_answer,
     told_view,
 )
@@ -362,6 +363,9 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
         # fourteenth session): read for the time reported, as the review read it typed.
         close = close_to_loss(page, doc)
         depends, depends_each = depends_views(doc)
+        headline = headline_view(doc)
+        manager = manager_view(doc["containers"])
+        formats = page.formats
         return page.render(
             "report.html",
             doc=doc,
@@ -373,13 +377,14 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             told=told_view(doc),
             read_answer=read_answer,
             depends=depends,
-            headline_v=headline_view(doc),
+            headline_v=headline,
+            next_steps=next_steps(doc, manager, headline, formats.dated_clock, formats.list),
             depends_each=depends_each,
             # A container reads "depends" whenever the medium does (its worst answer's).
             legend_depends=any(read_answer(c) == DEPENDS for c in doc["containers"]),
             legend=legend_answers(doc["containers"], close),
             before_told=before_told,
-            manager=manager_view(doc["containers"]),
+            manager=manager,
             # Each container's own release just before the time of loss, for its box.
             close_release={c["container_id"]: c for c in close["containers"]} if close else {},
             public_reasons=reasons_printed(doc["containers"]),
