@@ -58,6 +58,25 @@ ACTION_NAMES: Mapping[str, Message] = {
     "restore.replay": N_("Destroys replayed onto a restored backup"),
 }
 
+# Why a key request or a confirmation was refused: its problem slug (spec §problems), after
+# "Refused" in the console's report and in the command's report table (cli48: the command
+# showed the slug, in English on a Japanese table). A suspended container is said by its
+# state's name (refusal_name: in lower case, mid-line).
+REFUSAL_NAMES: Mapping[str, Message] = {
+    "suspended": STATE_NAMES["suspended"],
+    "destroyed": N_("keys destroyed"),
+    "expired": N_("expired"),
+    "pending": N_("not committed yet"),
+    "not-allowed": N_("not among its readers"),
+    "forbidden": N_("not a reader"),
+    "unauthenticated": N_("no valid token"),
+    "attempts-exhausted": N_("too many attempts"),
+    "header-mismatch": N_("altered copy of the container"),
+    "row-integrity": N_("record failed its integrity check"),
+    "invalid-receipt": N_("confirmation did not verify"),
+    "restore-pending": N_("restored database awaits replay"),
+}
+
 
 def action_said(action: str) -> Message | None:
     """An audited action in words with the protocol's word after it (:func:`with_word`).
@@ -75,6 +94,16 @@ def with_word(name: Message, word: str) -> Message:
     console's audit log's Action box), it stays beside the words people read.
     """
     return N_("%(name)s (%(action)s)", name=name, action=word)
+
+
+def refusal_name(slug: str | None, language: str) -> str | None:
+    """Why a request was refused, in words, in lower case: it follows "Refused" mid-line.
+
+    Lower case as the console's medium page says a state inside a line (Japanese has no
+    case). None: a slug without words; it is shown as it is.
+    """
+    name = REFUSAL_NAMES.get(slug or "")
+    return None if name is None else name.text(language).lower()
 
 
 def state_count(state: str, n: int, language: str) -> str:

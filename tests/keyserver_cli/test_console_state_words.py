@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from keyserver._domain.errors import KeyServerError
 from keyserver._domain.i18n import translate
 from keyserver._http.console._page import environment
 from tests.support import keyserver_cli as h
@@ -34,7 +35,8 @@ def _console(language: str, macro: str, value: str) -> str:
 
 
 def _world(cli: Any, data_dir: DataDir, people: People) -> tuple[str, list[str]]:
-    """Two containers on MEDIUM, one key given to its reader, the medium reported lost."""
+    """Two containers on MEDIUM, one key given to its reader, the medium reported lost, then
+    that reader's request refused: the container is suspended."""
     settings = data_dir.settings()
     cid = h.make_container(settings, people.writer, medium=MEDIUM)
     h.make_container(settings, people.writer, medium=MEDIUM)
@@ -42,6 +44,8 @@ def _world(cli: Any, data_dir: DataDir, people: People) -> tuple[str, list[str]]
     where = ["--data-dir", str(data_dir.path)]
     lost = cli("report-loss", "--medium", MEDIUM, "--reason", "lost", *where)
     assert lost.code == 0, lost
+    with pytest.raises(KeyServerError):
+        h.reader_evaluates(settings, people.reader, cid)
     return cid, where
 
 
@@ -87,13 +91,21 @@ def test_states_and_outcomes_read_as_on_the_console(
     report = run("report", "--medium", MEDIUM)
     assert row(report, label[0]) == [suspended, suspended], report
     assert row(report, label[1]) == [loss_report, loss_report], report
+    # The refused request's why, as the console's report says it after "Refused".
+    refused = [
+        line
+        for line in report.splitlines()
+        if _console(language, "outcome_label", "refused") in line
+    ]
+    assert refused and f"│ {_console(language, 'refusal_label', 'suspended')} " in refused[0]
     for out in (run("media", "list"), run("media", "show", MEDIUM)):
         assert counted in out, out
     audit = run("audit", "list", "--container", cid)
     assert requested in audit and succeeded in audit, audit
-    # The command's own words are gone: 停止中 / 正常 alone, "ok" and "suspended" as values.
+    # The command's own words are gone: 停止中 alone, 正常, "ok"; no slug in Japanese.
+    old = r"(?<!利用)停止中|正常|suspended|\bok\b" if language == "ja" else r"│ ok "
     for out in (status, report, audit):
-        assert not re.search(r"(?<!利用)停止中|正常|│ ok |│ suspended |  suspended\b", out), out
+        assert not re.search(old, out), out
 
 
 def test_json_keeps_the_protocols_values(cli: Any, data_dir: DataDir, people: People) -> None:
@@ -114,3 +126,5 @@ def test_json_keeps_the_protocols_values(cli: Any, data_dir: DataDir, people: Pe
     assert {(e["action"], e["outcome"]) for e in entries} >= {("evaluate", "ok")}, entries
     report = doc("report", "--medium", MEDIUM)
     assert {c["state"] for c in report["containers"]} == {"suspended"}
+    refused = [a for c in report["containers"] for a in c["attempts"] if a["outcome"] == "refused"]
+    assert [a["reason"] for a in refused] == ["suspended"], refused

@@ -173,6 +173,7 @@ def environment(language: str) -> jinja2.Environment:
     ):
         env.filters[name] = _named(words, language)
     env.filters["action_said"] = lambda action: _maybe(state_words.action_said(action), language)
+    env.filters["refusal_name"] = lambda slug: state_words.refusal_name(slug, language)
     # The time of loss as told, apart from the period counted (report_words.told_view): the
     # medium page says it as the report does.
     env.globals["told_view"] = report_words.told_view
