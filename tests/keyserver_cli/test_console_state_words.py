@@ -128,3 +128,23 @@ def test_json_keeps_the_protocols_values(cli: Any, data_dir: DataDir, people: Pe
     assert {c["state"] for c in report["containers"]} == {"suspended"}
     refused = [a for c in report["containers"] for a in c["attempts"] if a["outcome"] == "refused"]
     assert [a["reason"] for a in refused] == ["suspended"], refused
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_restore_says_what_it_left_by_the_consoles_cause(
+    cli: Any, data_dir: DataDir, people: People, language: str
+) -> None:
+    """``restore --medium`` lifts the loss report's suspensions and says which it left, with
+    their cause as the console's result page names it (it said the slug: 原因 official)."""
+    settings = data_dir.settings()
+    held = h.make_container(settings, people.writer, medium=MEDIUM)
+    h.make_container(settings, people.writer, medium=MEDIUM)
+    where = ["--data-dir", str(data_dir.path)]
+    assert cli("suspend", held, "--reason", "vendor audit", *where).code == 0
+    assert cli("report-loss", "--medium", MEDIUM, "--reason", "lost", *where).code == 0
+    env = h.clean_env(KEYSERVER_LANG=language)
+    restored = cli("restore", "--medium", MEDIUM, "--reason", "found", *where, env=env)
+    assert restored.code == 0, restored
+    left = restored.out.splitlines()[-1]  # after the count and the ids changed
+    cause = _console(language, "cause_label", "official")
+    assert cause in left and "cause official" not in left and "原因 official" not in left, left
