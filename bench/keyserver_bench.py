@@ -5,8 +5,12 @@ worker count (``keyserver serve --workers N``): a fresh database is prepared thr
 keyserver's Python API (init, principals, containers registered, evaluated and committed
 exactly as a writer would), the real server is started on loopback with the installed
 ``keyserver`` command, and ``wrk`` POSTs evaluate requests (reader token, valid blinded
-ristretto255 element) over 16 keep-alive connections; each scaling row also at 32, 64 and 128
-(scaling.py: the target is judged at each configuration's peak).
+ristretto255 element) over 16 keep-alive connections; each scaling row also at more
+connections until its rate stops rising (scaling.py: the target is judged at each
+configuration's peak). The configurations of one series (1 and 2 workers; 2 instances on
+one PostgreSQL) each run on their own fresh database, all up at once, and are swept in
+step (scaling.sweeps): a ratio divides figures taken at the same minutes, on databases
+with the same history (bench/README.md, "Session 24: scaling out in step").
 
 Attempt budget: every evaluation without a receipt counts toward the container's budget
 (the server caps a budget at 1000 and suspends at the limit). We register ``containers``
@@ -48,7 +52,7 @@ import requests
 from bare_voprf import running_bare
 from pg_waits import Waits, sampling
 from procs import group_cpu_seconds, pids_cpu_seconds
-from scaling import next_connections, point, print_scaling, row_points, scaling
+from scaling import point, print_scaling, row_points, scaling, sweeps
 from sqlalchemy import insert
 from stats import table, verdict
 from tang import free_port, running_tang, stop
@@ -604,32 +608,46 @@ def plain_update(prep: Prepared, medium: str, expected: int) -> float:
     return seconds
 
 
-def sweep(
-    load: Callable[[int], WrkResult],
-    pgids: list[int],
-    database_url: str = "",
-    bases: tuple[str, ...] = (),
-    workers: int = 1,
-    start: tuple[dict[str, Any], ...] = (),
-) -> list[dict[str, Any]]:
-    """The same server at more connections until its peak is behind it (issue 15).
+@dataclass(frozen=True)
+class Swept:
+    """One scaling configuration up for its sweep: its row (the point at 16 connections,
+    which the sweep is added to as ``row["sweep"]``) and how to load and read it."""
 
-    ``load(connections)`` runs wrk; ``bases``: the rwc servers whose chain head is read
-    (releases per batch: they grow with the connections each worker serves); ``start``:
-    the points already measured (the row's own at 16 connections), which the stop rule
-    of scaling.next_connections reads with the sweep's.
+    row: dict[str, Any]
+    load: Callable[[int], WrkResult]  # connections -> wrk's result
+    pgids: list[int]
+    database_url: str = ""
+    bases: tuple[str, ...] = ()  # the rwc servers whose chain head is read (bare: none)
+    workers: int = 1  # per server: with_head scrapes each this many times
+
+
+def sweep_point(config: Swept, connections: int) -> dict[str, Any]:
+    """One point of a configuration's sweep: rate, latency, CPU parts, releases per batch."""
+    parts: dict[str, float] = {}
+    run = functools.partial(config.load, connections)
+    measure = functools.partial(with_cpu, config.pgids, run, config.database_url, parts)
+    (result, _, _), head = (
+        with_head(list(config.bases), measure, config.workers)
+        if config.bases
+        else (measure(), None)
+    )
+    jobs = (head or {}).get("jobs_per_batch")
+    return point(connections, result.rps, result.p50_ms, result.p99_ms, parts, jobs)
+
+
+def sweep_in_step(configs: list[Swept]) -> None:
+    """The configurations of one series at more connections, until each one's peak is
+    behind it (issue 15), in step: at each count one after the other (scaling.sweeps).
+
+    Each configuration's sweep starts after its row's own point at 16 connections and
+    ends by scaling.next_connections; a configuration whose sweep ended drops out while
+    the others go on.
     """
-    out: list[dict[str, Any]] = []
-    while (connections := next_connections([*start, *out])) is not None:
-        parts: dict[str, float] = {}
-        run = functools.partial(load, connections)
-        measure = functools.partial(with_cpu, pgids, run, database_url, parts)
-        (result, _, _), head = (
-            with_head(list(bases), measure, workers) if bases else (measure(), None)
-        )
-        jobs = (head or {}).get("jobs_per_batch")
-        out.append(point(connections, result.rps, result.p50_ms, result.p99_ms, parts, jobs))
-    return out
+    points = sweeps(configs, 1, None, sweep_point, start=[row_points(c.row) for c in configs])
+    for i, config in enumerate(configs):
+        config.row["sweep"] = [
+            {k: v for k, v in p.items() if k != "target"} for p in points if p["target"] == i
+        ]
 
 
 # ----------------------------------------------------------------------------- driver
@@ -644,14 +662,14 @@ def run(
     containers: int | None = None,
 ) -> dict[str, Any]:
     """Run the key-server benchmark, print the tables and return the figures."""
-    # Budgets: every figure's releases come from these containers' 1000 each, and each
-    # scaling row runs at 16 connections and then its sweep on one database (scaling.
-    # next_connections: typically to 128 with one process, 256 with two, where the rate
-    # stops rising): ~16 points of keep-alive load on PostgreSQL's database at ~1,300-
-    # 2,600 releases/s in the quiet runs so far, up to ~4,000 on the fastest VM yet,
-    # hence 700 x 1000 (500 with the sweep fixed at 32 / 64 / 128, 300 before 128). A
-    # quick run's points are 3 s: 50.
-    n_containers = containers or (50 if quick else 700)
+    # Budgets: every figure's releases come from these containers' 1000 each. Each scaling
+    # configuration has its own database (scale18), whose releases are its row at 16
+    # connections and its sweep (scaling.next_connections: typically to 256 with one
+    # process, 512 with two: up to 8 points), and the 2-worker one's host-committer row
+    # too: at ~1,300-2,600 releases/s in the quiet runs so far, up to ~4,000 on the
+    # fastest VM yet, 10 s each, at most ~360,000 on one database, hence 500 x 1000 (700
+    # when every row shared one database). A quick run's points are 3 s: 50.
+    n_containers = containers or (50 if quick else 500)
     workers_list = (1,) if quick else (1, 2)
 
     results: dict[str, Any] = {
@@ -732,9 +750,12 @@ def run(
         for keepalive in (True, False):
             add("Tang (tangd via socat)", tang_rate(keepalive), keepalive=keepalive)
         # The issue's second reference: what one VOPRF behind bare FastAPI costs here.
-        for workers in workers_list:
-            print(f"  bare FastAPI + 1 VOPRF, {workers} worker(s) ...", flush=True)
-            with running_bare(free_port(), workers) as (base, pgid):
+        # Both up at once and swept in step, like the rwc series below.
+        with contextlib.ExitStack() as bare_up:
+            swept = []
+            for workers in workers_list:
+                print(f"  bare FastAPI + 1 VOPRF, {workers} worker(s) ...", flush=True)
+                base, pgid = bare_up.enter_context(running_bare(free_port(), workers))
                 paired = paired_tang()
                 parts: dict[str, float] = {}
                 add(
@@ -745,11 +766,11 @@ def run(
                     scale=("bare", workers),
                     parts=parts,
                 )
-                rows[-1]["sweep"] = sweep(
-                    functools.partial(bare_load, base, duration),
-                    [pgid],
-                    start=tuple(row_points(rows[-1])),
+                load = functools.partial(
+                    lambda conns, base: bare_load(base, duration, conns), base=base
                 )
+                swept.append(Swept(rows[-1], load, [pgid]))
+            sweep_in_step(swept)
         backends: list[tuple[str, Any]] = [("SQLite", sqlite_database)]
         if postgres:
             why = postgres_available()
@@ -791,132 +812,126 @@ def run(
             )
 
         for db_name, make_db in backends:
-            with make_db() as url:
-                print(f"  {db_name}: preparing {n_containers} containers ...", flush=True)
-                prep = prepare(url, n_containers)
-                for workers in workers_list:
-                    print(f"  {db_name}: keyserver serve --workers {workers} ...", flush=True)
-                    with running_keyserver(prep, workers) as (base, pgid):
-                        # Tang again right before each keep-alive row: this VM's speed
-                        # drifts by tens of percent within minutes, so the ratio is taken
-                        # against the Tang figure measured next to it.
-                        paired = paired_tang()
-                        parts = {}
+            # The series' scaling configurations: (workers per server, servers). Two
+            # instances (separate `keyserver serve`, one worker each) on one database:
+            # the deployment the city scales out with.
+            configs = [(workers, 1) for workers in workers_list]
+            if db_name == "PostgreSQL" and not quick:
+                configs.append((1, 2))
+            with contextlib.ExitStack() as up:
+                # Each configuration on its own fresh database, all up at once, and their
+                # sweeps in step (bench/README.md, "Session 24"): a row measured last,
+                # minutes after the one it is divided by, on the database the others had
+                # filled, carried the VM's drift and the others' history.
+                started = []
+                for workers, servers in configs:
+                    url = up.enter_context(make_db())
+                    what = "2 instances" if servers > 1 else f"--workers {workers}"
+                    print(
+                        f"  {db_name} ({what}): preparing {n_containers} containers ...",
+                        flush=True,
+                    )
+                    prep = prepare(url, n_containers)
+                    ran = [
+                        up.enter_context(running_keyserver(prep, workers)) for _ in range(servers)
+                    ]
+                    started.append(
+                        (workers, servers, prep, [b for b, _ in ran], [g for _, g in ran])
+                    )
+                swept = []
+                for workers, servers, prep, bases, pgids in started:
+                    if servers > 1:
+                        name = f"rwc {db_name}, 2 instances x 1 worker"
+                        series = f"rwc {db_name} instances"
                         load = functools.partial(
-                            with_cpu,
-                            [pgid],
-                            functools.partial(load_test, prep, base, duration),
-                            url,
-                            parts,
+                            lambda conns, prep, bases: load_test_instances(
+                                prep, bases, duration, conns
+                            ),
+                            prep=prep,
+                            bases=bases,
                         )
-                        measured, head = with_head([base], load, workers)
-                        add(
-                            f"rwc {db_name}, {workers} worker(s)",
-                            measured,
-                            keepalive=True,
-                            tang_paired=paired,
-                            scale=(f"rwc {db_name} workers", workers),
-                            head=head,
-                            parts=parts,
-                        )
-                        rows[-1]["sweep"] = sweep(
-                            lambda conns, base=base, prep=prep: load_test(
+                    else:
+                        name = f"rwc {db_name}, {workers} worker(s)"
+                        series = f"rwc {db_name} workers"
+                        load = functools.partial(
+                            lambda conns, prep, base: load_test(
                                 prep, base, duration, connections=conns
                             ),
+                            prep=prep,
+                            base=bases[0],
+                        )
+                    print(f"  {name} ...", flush=True)
+                    # Tang again right before each keep-alive row: this VM's speed drifts
+                    # by tens of percent within minutes, so the ratio is taken against
+                    # the Tang figure measured next to it.
+                    paired = paired_tang()
+                    parts = {}
+                    measured, head = with_head(
+                        bases,
+                        functools.partial(
+                            with_cpu, pgids, functools.partial(load, 16), prep.database_url, parts
+                        ),
+                        workers,
+                    )
+                    add(
+                        name,
+                        measured,
+                        keepalive=True,
+                        tang_paired=paired,
+                        scale=(series, workers * servers),
+                        head=head,
+                        parts=parts,
+                    )
+                    swept.append(
+                        Swept(rows[-1], load, pgids, prep.database_url, tuple(bases), workers)
+                    )
+                print(f"  {db_name}: the scaling configurations' sweeps, in step ...", flush=True)
+                sweep_in_step(swept)
+                _, _, prep1, bases1, pgids1 = started[0]
+                if quick:
+                    # --quick: the bulk suspend on the 1-worker server, not on one started
+                    # for it (a start-up less); the suspend is one statement either way,
+                    # and the figure is noise at a quick run's sizes anyway.
+                    insert_s = bulk_insert_said(db_name, prep1)
+                    sec = time_suspend(prep1, bases1[0], "bench-bulk", bulk)
+                    suspended(db_name, insert_s, sec, prep1)
+                    continue
+                add(
+                    f"rwc {db_name}, 1 worker(s)",
+                    with_cpu(
+                        pgids1,
+                        functools.partial(load_test, prep1, bases1[0], duration, keepalive=False),
+                        prep1.database_url,
+                    ),
+                    keepalive=False,
+                )
+                # The same 2 workers with one host committer (keyserver/_release/
+                # hostcommit.py; the host_committer setting, off by default until this
+                # row shows it faster than the plain 2-worker row), on their database.
+                print(f"  {db_name}: 2 workers + host committer ...", flush=True)
+                prep2 = started[1][2]
+                committer = {"KEYSERVER_HOST_COMMITTER": "true"}
+                with running_keyserver(prep2, 2, env_extra=committer) as (base, pgid):
+                    paired = paired_tang()
+                    parts = {}
+                    add(
+                        f"rwc {db_name}, 2 workers + host committer",
+                        with_cpu(
                             [pgid],
-                            url,
-                            (base,),
-                            workers,
-                            start=tuple(row_points(rows[-1])),
-                        )
-                        if workers == 1 and quick:
-                            # --quick: the bulk suspend on this server, not on one started
-                            # for it (a start-up less); the suspend is one statement either
-                            # way, and the figure is noise at a quick run's sizes anyway.
-                            insert_s = bulk_insert_said(db_name, prep)
-                            sec = time_suspend(prep, base, "bench-bulk", bulk)
-                            suspended(db_name, insert_s, sec, prep)
-                        if workers == 1 and not quick:
-                            add(
-                                f"rwc {db_name}, {workers} worker(s)",
-                                with_cpu(
-                                    [pgid],
-                                    functools.partial(
-                                        load_test, prep, base, duration, keepalive=False
-                                    ),
-                                    url,
-                                ),
-                                keepalive=False,
-                            )
-                if not quick:
-                    # The same 2 workers with one host committer (keyserver/_release/
-                    # hostcommit.py; the host_committer setting, off by default until
-                    # this row shows it faster than the plain 2-worker row).
-                    print(f"  {db_name}: 2 workers + host committer ...", flush=True)
-                    committer = {"KEYSERVER_HOST_COMMITTER": "true"}
-                    with running_keyserver(prep, 2, env_extra=committer) as (base, pgid):
-                        paired = paired_tang()
-                        parts = {}
-                        add(
-                            f"rwc {db_name}, 2 workers + host committer",
-                            with_cpu(
-                                [pgid],
-                                functools.partial(load_test, prep, base, duration),
-                                url,
-                                parts,
-                            ),
-                            keepalive=True,
-                            tang_paired=paired,
-                            scale=(f"rwc {db_name} committer", 2),
-                            parts=parts,
-                        )
-                if db_name == "PostgreSQL" and not quick:
-                    # Two instances (separate `keyserver serve`, one worker each) on one
-                    # database: the deployment the city scales out with.
-                    print(f"  {db_name}: 2 instances of keyserver serve ...", flush=True)
-                    with (
-                        running_keyserver(prep, 1) as (base1, pgid1),
-                        running_keyserver(prep, 1) as (base2, pgid2),
-                    ):
-                        paired = tang_rate()[0].rps
-                        parts = {}
-                        measured, head = with_head(
-                            [base1, base2],
-                            functools.partial(
-                                with_cpu,
-                                [pgid1, pgid2],
-                                functools.partial(
-                                    load_test_instances, prep, [base1, base2], duration
-                                ),
-                                url,
-                                parts,
-                            ),
-                        )
-                        add(
-                            f"rwc {db_name}, 2 instances x 1 worker",
-                            measured,
-                            keepalive=True,
-                            tang_paired=paired,
-                            scale=(f"rwc {db_name} instances", 2),
-                            head=head,
-                            parts=parts,
-                        )
-                        bases = (base1, base2)
-                        rows[-1]["sweep"] = sweep(
-                            lambda conns, bases=bases, prep=prep: load_test_instances(
-                                prep, list(bases), duration, conns
-                            ),
-                            [pgid1, pgid2],
-                            url,
-                            bases,
-                            start=tuple(row_points(rows[-1])),
-                        )
-                if not quick:
-                    insert_s = bulk_insert_said(db_name, prep)
-                    with running_keyserver(prep, 1) as (base, _pgid):
-                        sec = time_suspend(prep, base, "bench-bulk", bulk)
-                    # The server stopped: the reference UPDATE runs alone.
-                    suspended(db_name, insert_s, sec, prep)
+                            functools.partial(load_test, prep2, base, duration),
+                            prep2.database_url,
+                            parts,
+                        ),
+                        keepalive=True,
+                        tang_paired=paired,
+                        scale=(f"rwc {db_name} committer", 2),
+                        parts=parts,
+                    )
+                insert_s = bulk_insert_said(db_name, prep1)
+                with running_keyserver(prep1, 1) as (base, _pgid):
+                    sec = time_suspend(prep1, base, "bench-bulk", bulk)
+                # The server stopped: the reference UPDATE runs alone.
+                suspended(db_name, insert_s, sec, prep1)
     results["rows"] = rows
     results["scaling"] = scaling(rows)
     _print(rows, results["scaling"], suspends)

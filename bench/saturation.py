@@ -37,7 +37,7 @@ from typing import Any
 
 import keyserver_bench as kb
 from bare_voprf import running_bare
-from scaling import EDGES, LATENCY_BOUND_MS, next_connections, peak
+from scaling import EDGES, LATENCY_BOUND_MS, peak, sweeps
 from stats import table
 from tang import free_port
 from wrk import WrkResult
@@ -83,50 +83,6 @@ def point(target: Target, connections: int, seconds: int) -> dict[str, Any]:
         # holder waiting for a CPU (a loaded machine's cost to every worker).
         **{f"head_{k}_ms": (head or {}).get(k) for k in ("wait", "hold", "runq")},
     }
-
-
-def sweeps(
-    up: list[Target],
-    rounds: int,
-    fixed: list[int] | None,
-    measure: Callable[[Target, int], dict[str, Any]],
-    bound_ms: float = LATENCY_BOUND_MS,
-) -> list[dict[str, Any]]:
-    """Every configuration's sweep, ``rounds`` times; the points in the order measured.
-
-    At each step the configurations still sweeping run one after the other at the same
-    count (1 process right before 2, so a pair is taken at the same moment). Without
-    ``fixed`` counts a configuration's first round doubles from 16 connections until
-    scaling.next_connections ends it (its rate stopped rising, or its p99 passed
-    ``bound_ms``), each configuration on its own; the later rounds repeat each one's counts, so
-    every count of a configuration has as many rounds as the others (the peak is a
-    median per count). ``measure(target, connections)`` returns one point.
-    """
-    points: list[dict[str, Any]] = []
-    counts: list[list[int]] = [[] for _ in up]
-    for rnd in range(rounds):
-        step = 0
-        while True:
-            todo = []
-            for i, target in enumerate(up):
-                if rnd:
-                    c = counts[i][step] if step < len(counts[i]) else None
-                elif fixed is not None:
-                    c = fixed[step] if step < len(fixed) else None
-                else:
-                    mine = [p for p in points if p["target"] == i]
-                    c = next_connections(mine, first=16, bound_ms=bound_ms)
-                if c is not None:
-                    todo.append((i, target, c))
-            if not todo:
-                break
-            for i, target, c in todo:
-                points.append({**measure(target, c), "target": i})
-                if not rnd:
-                    counts[i].append(c)
-                print(json.dumps(points[-1]), flush=True)
-            step += 1
-    return points
 
 
 def _median(points: list[dict[str, Any]], key: str, connections: int) -> float:
@@ -322,9 +278,13 @@ def main() -> None:
     at = 16 if fixed is None or 16 in fixed else fixed[0]
     with targets(args.series.split(","), args.containers) as up:
         print(f"{len(up)} configurations up; load average {os.getloadavg()}", flush=True)
-        points = sweeps(
-            up, args.rounds, fixed, lambda t, c: point(t, c, args.duration), args.latency_bound
-        )
+
+        def said(target: Target, connections: int) -> dict[str, Any]:
+            measured = point(target, connections, args.duration)
+            print(json.dumps(measured), flush=True)
+            return measured
+
+        points = sweeps(up, args.rounds, fixed, said, args.latency_bound)
     scaled = ratios(points, at, args.latency_bound)
     _print(points, scaled, at)
     if args.json:

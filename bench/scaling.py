@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import statistics
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from stats import table, verdict
 
@@ -50,6 +51,8 @@ PATIENCE = 2
 # releases/s at 1,024 closed connections is a p50 of 1 s, far past the bound anyway).
 SWEEP_MAX = 1024
 
+T = TypeVar("T")
+
 
 def _rose(points: list[dict[str, Any]], last: int = 1) -> bool:
     """Whether one of the ``last`` points rose RATE_RISE above every point before them."""
@@ -77,6 +80,55 @@ def next_connections(
         return None
     nxt = 2 * int(last["connections"])
     return nxt if nxt <= SWEEP_MAX else None
+
+
+def sweeps(
+    up: Sequence[T],
+    rounds: int,
+    fixed: list[int] | None,
+    measure: Callable[[T, int], dict[str, Any]],
+    bound_ms: float = LATENCY_BOUND_MS,
+    start: Sequence[list[dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
+    """Every configuration's sweep, in step, ``rounds`` times; the points in the order measured.
+
+    At each step the configurations still sweeping run one after the other at their next
+    count (in ``up``'s order: 1 process right before 2, so the points a ratio divides are
+    taken a minute apart at most, not a whole sweep apart: this VM's speed drifts by tens
+    of percent within minutes, bench/README.md "Session 24"). Without ``fixed`` counts a
+    configuration's first round doubles until next_connections ends it (its rate stopped
+    rising, or its p99 passed ``bound_ms``), each configuration on its own, from its
+    ``start`` points (measured before, e.g. the bench's row at 16 connections: read by the
+    stop rule, not returned) or else from 16 connections; the later rounds repeat each
+    one's counts, so every count of a configuration has as many rounds as the others (the
+    peak is a median per count). ``measure(target, connections)`` returns one point; each
+    returned point also holds ``target``, its configuration's index in ``up``.
+    """
+    points: list[dict[str, Any]] = []
+    counts: list[list[int]] = [[] for _ in up]
+    before = list(start) if start is not None else [[] for _ in up]
+    for rnd in range(rounds):
+        step = 0
+        while True:
+            todo = []
+            for i, target in enumerate(up):
+                if rnd:
+                    c = counts[i][step] if step < len(counts[i]) else None
+                elif fixed is not None:
+                    c = fixed[step] if step < len(fixed) else None
+                else:
+                    mine = [*before[i], *(p for p in points if p["target"] == i)]
+                    c = next_connections(mine, first=16, bound_ms=bound_ms)
+                if c is not None:
+                    todo.append((i, target, c))
+            if not todo:
+                break
+            for i, target, c in todo:
+                points.append({**measure(target, c), "target": i})
+                if not rnd:
+                    counts[i].append(c)
+            step += 1
+    return points
 
 
 def point(

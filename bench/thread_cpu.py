@@ -20,6 +20,9 @@ each wrk run, and prints per release:
 
 CPU time and slices per release move much less with a loaded machine than rates do. One
 server per configuration on its own database; 1 worker right before 2 at each load.
+``--db postgres --configs 1w,2w,2i`` adds 2 instances (two ``serve --workers 1`` on one
+database, one wrk each, as the bench's row; scale18): their roles summed over both, and
+beside every configuration PostgreSQL's shared processes, wrk and their sum ``all``.
 
     .venv/bin/python bench/thread_cpu.py --rounds 2 --duration 5 --connections 32,64,128
 """
@@ -32,6 +35,7 @@ import json
 import os
 import statistics
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import keyserver_bench as kb
@@ -121,27 +125,33 @@ def split(
     return roles
 
 
-def point(
-    prep: kb.Prepared, base: str, pgid: int, workers: int, conns: int, seconds: int
-) -> dict[str, Any]:
+def point(up: Up, conns: int, seconds: int) -> dict[str, Any]:
     load = os.getloadavg()[0]
     parts: dict[str, float] = {}
     marks: dict[str, Any] = {}
+    prep, bases, pgids = up.prep, up.bases, up.pgids
 
     def measured() -> kb.Measured:
         def run() -> kb.WrkResult:
-            marks["before"] = snapshot(pgid)
-            result = kb.load_test(prep, base, seconds, connections=conns)
-            marks["after"] = snapshot(pgid)
+            marks["before"] = [snapshot(g) for g in pgids]
+            if len(bases) == 1:
+                result = kb.load_test(prep, bases[0], seconds, connections=conns)
+            else:
+                result = kb.load_test_instances(prep, bases, seconds, connections=conns)
+            marks["after"] = [snapshot(g) for g in pgids]
             return result
 
-        return kb.with_cpu([pgid], run, prep.database_url, parts)
+        return kb.with_cpu(pgids, run, prep.database_url, parts)
 
-    (result, _, _), head = kb.with_head([base], measured, workers)
+    (result, _, _), head = kb.with_head(bases, measured, up.workers)
     per = 1000 / max(result.requests, 1)
-    roles = split(marks["before"], marks["after"], pgid)
+    roles: dict[str, list[float]] = {r: [0.0, 0.0, 0.0] for r in ROLES}
+    for before, after, pgid in zip(marks["before"], marks["after"], pgids, strict=True):
+        for role, figures in split(before, after, pgid).items():
+            roles[role] = [a + b for a, b in zip(roles[role], figures, strict=True)]
     row: dict[str, Any] = {
-        "workers": workers,
+        "config": up.label,
+        "workers": up.workers * len(bases),
         "connections": conns,
         "load": load,
         "rps": result.rps,
@@ -149,6 +159,9 @@ def point(
         "server_ms": parts["server"],
         "backends_ms": parts["backends"],
         "wrk_ms": parts["wrk"],
+        "pg_shared_ms": parts["pg_shared"],
+        "all_ms": parts["all"],
+        "busy": parts["busy"],
         "jobs_per_batch": (head or {}).get("jobs_per_batch"),
         "head_hold_ms": (head or {}).get("hold"),
         "head_wait_ms": (head or {}).get("wait"),
@@ -160,42 +173,77 @@ def point(
     return row
 
 
+@dataclass(frozen=True)
+class Up:
+    """One configuration, up: ``1w``/``2w`` (one serve, 1 or 2 workers) or ``2i`` (two
+    ``serve --workers 1`` on one database, one wrk each: keyserver_bench's instances)."""
+
+    label: str
+    prep: kb.Prepared
+    bases: list[str]
+    pgids: list[int]
+    workers: int  # per serve (with_head scrapes each serve this many times)
+
+
 @contextlib.contextmanager
 def servers(
-    db: str, containers: int, log: bool = True
-) -> Iterator[list[tuple[kb.Prepared, str, int, int]]]:
+    db: str, containers: int, log: bool = True, configs: tuple[str, ...] = ("1w", "2w")
+) -> Iterator[list[Up]]:
     make = kb.postgres_database if db == "postgres" else kb.sqlite_database
     # Without the transparency log no follower runs: its thread, every 10 s, is most of
     # "threads" otherwise, and falls into a short window 0 or 1 times.
     interval = 10.0 if log else None
     with contextlib.ExitStack() as stack:
         out = []
-        for workers in (1, 2):
+        for label in configs:
+            # Each configuration on its own fresh database.
             prep = kb.prepare(stack.enter_context(make()), containers)
-            base, pgid = stack.enter_context(kb.running_keyserver(prep, workers, interval))
-            out.append((prep, base, pgid, workers))
+            count, workers = (2, 1) if label == "2i" else (1, int(label[0]))
+            up = [
+                stack.enter_context(kb.running_keyserver(prep, workers, interval))
+                for _ in range(count)
+            ]
+            out.append(Up(label, prep, [b for b, _ in up], [g for _, g in up], workers))
         yield out
 
 
 def medians(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for key in dict.fromkeys((p["workers"], p["connections"]) for p in points):
-        mine = [p for p in points if (p["workers"], p["connections"]) == key]
-        row = {k: statistics.median(p[k] for p in mine) for k in mine[0] if mine[0][k] is not None}
+    for key in dict.fromkeys((p["config"], p["connections"]) for p in points):
+        mine = [p for p in points if (p["config"], p["connections"]) == key]
+        row = {
+            k: statistics.median(p[k] for p in mine)
+            for k in mine[0]
+            if mine[0][k] is not None and k != "config"
+        }
+        row["config"] = key[0]
         row["rounds"] = len(mine)
         out.append(row)
     return out
 
 
 def _print(rows: list[dict[str, Any]]) -> None:
-    cols = ["workers", "conns", "load", "rel/s", "jobs/batch", "server", *ROLES, "backends", "wrk"]
+    cols = [
+        "config",
+        "conns",
+        "load",
+        "rel/s",
+        "jobs/batch",
+        "server",
+        *ROLES,
+        "backends",
+        "pg shared",
+        "wrk",
+        "all",
+        "busy",
+    ]
     print("CPU ms per release (medians), by thread")
     print(
         table(
             cols,
             [
                 [
-                    str(int(r["workers"])),
+                    r["config"],
                     str(int(r["connections"])),
                     f"{r['load']:.1f}",
                     f"{r['rps']:,.0f}",
@@ -203,7 +251,10 @@ def _print(rows: list[dict[str, Any]]) -> None:
                     f"{r['server_ms']:.3f}",
                     *(f"{r[f'{role}_ms']:.3f}" for role in ROLES),
                     f"{r['backends_ms']:.3f}",
+                    f"{r['pg_shared_ms']:.3f}",
                     f"{r['wrk_ms']:.3f}",
+                    f"{r['all_ms']:.3f}",
+                    f"{r['busy']:.2f}",
                 ]
                 for r in rows
             ],
@@ -212,10 +263,10 @@ def _print(rows: list[dict[str, Any]]) -> None:
     print("Runnable but waiting for a CPU, ms per release / times put on a CPU per release")
     print(
         table(
-            ["workers", "conns", *(r for r in ROLES if r != "exited")],
+            ["config", "conns", *(r for r in ROLES if r != "exited")],
             [
                 [
-                    str(int(r["workers"])),
+                    r["config"],
                     str(int(r["connections"])),
                     *(
                         f"{r[f'{role}_runq_ms']:.3f} / {r[f'{role}_slices']:.2f}"
@@ -239,15 +290,23 @@ def main() -> None:
     ap.add_argument(
         "--no-log", action="store_true", help="no transparency log (no follower thread)"
     )
+    ap.add_argument(
+        "--configs",
+        default="1w,2w",
+        help="comma-separated: 1w, 2w (one serve), 2i (2 instances on one PostgreSQL)",
+    )
     ap.add_argument("--json", help="write the points and medians to this file")
     args = ap.parse_args()
     sweep = [int(c) for c in args.connections.split(",")]
     points = []
-    with servers(args.db, args.containers, not args.no_log) as up:
+    configs = tuple(args.configs.split(","))
+    with servers(args.db, args.containers, not args.no_log, configs) as up:
+        print(f"uptime load {os.getloadavg()}", flush=True)
         for _ in range(args.rounds):
             for conns in sweep:
-                for prep, base, pgid, workers in up:
-                    points.append(point(prep, base, pgid, workers, conns, args.duration))
+                for one in up:
+                    points.append(point(one, conns, args.duration))
+                    print(json.dumps(points[-1]), flush=True)
     rows = medians(points)
     _print(rows)
     if args.json:

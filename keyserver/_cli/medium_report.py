@@ -19,7 +19,13 @@ from keyserver._cli.errors import EXIT_OK
 from keyserver._cli.incident import time_option
 from keyserver._cli.labels import FIELDS
 from keyserver._domain import people
-from keyserver._domain.answers import DEPENDS, answer_first, as_read, depends_views
+from keyserver._domain.answers import (
+    DEPENDS,
+    answer_first,
+    as_read,
+    depends_views,
+    headline_view,
+)
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.report_words import (
     CREATED,
@@ -28,6 +34,7 @@ from keyserver._domain.report_words import (
     before_told,
     counted_said,
     depends_said,
+    headline_said,
     meanings,
     told_alone,
     told_view,
@@ -198,7 +205,13 @@ def cmd_report(ctx: Context, b: Backend) -> int:
         return EXIT_OK
     medium = str(doc.get("medium", a.medium))
     read = as_read(doc.get("answer"), doc.get("answer_from_told_at"))
-    ctx.out.text(N_("Medium %(medium)s: %(answer)s", medium=medium, answer=answer_name(read)))
+    # The answer in the console's headline sentence first (issue 12, console46: the first
+    # line said "Depends on the time of loss" where the console leads with the answer for
+    # the time told); its name follows in each container's record.
+    headline = headline_said(
+        headline_view(doc), lambda at, seconds: ctx.out.time(str(at), seconds=seconds)
+    )
+    ctx.out.text(N_("Medium %(medium)s: %(answer)s", medium=medium, answer=headline))
     containers = doc.get("containers", [])
     told = told_view(doc)
     depends, depends_each = depends_views(doc) if doc.get("told_at") else (None, {})

@@ -186,3 +186,56 @@ def answer_first(containers: Iterable[_Row]) -> list[_Row]:
         )
 
     return sorted(containers, key=key)
+
+
+def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last confirmed opening before the time of loss, of every container (issue 12).
+
+    Shown in the report's answer box and on the loss report's review page: one just before
+    the time of loss tells the official the time may be too late (an opening by whoever
+    found the medium would then count as before it). Times are RFC 3339 UTC of one form,
+    so the latest is the greatest as text. The container's label goes with it (issue 12,
+    tenth newcomer runs: on a medium of several, the official looked up which one it was).
+    """
+    found = [
+        {**c["last_confirmed_open_before_loss"], "label": c["label"]}
+        for c in containers
+        if c.get("last_confirmed_open_before_loss")
+    ]
+    return max(found, key=lambda o: str(o["at"])) if found else None
+
+
+def headline_view(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """What the report's one-sentence headline says (report_words.headline_said), or None.
+
+    Issue 12, console46: every modelled newcomer asked for the answer in one plain
+    sentence before anything else. It says the answer the box leads with, from the same
+    fields (no second decision): the one for the time told (``answer_from_told_at``)
+    where there is one, else ``answer``; the openers that make it (the counted rows from
+    the time told, else the whole window), by name; and for "not opened", the last
+    opening or key given out before that time (the depends lines' other case, else the
+    facts' last confirmed opening before the loss). None: no loss reported.
+    """
+    containers = doc["containers"]
+    told_seq = doc.get("told_seq")
+    key = "answer" if told_seq is None else "answer_from_told_at"
+    answer = worst(c.get(key) for c in containers)
+    if not doc.get("lost_at") or answer is None:
+        return None
+    after = _events(containers, lambda seq: told_seq is None or seq >= told_seq, key)
+    # The answer's own openers: a confirmed opening's for "opened", every key's otherwise.
+    made = [e for e in after if e["opened"]] if answer == OPENED else after
+    earlier = _events(containers, lambda seq: told_seq is not None and seq < told_seq, "answer")
+    # The last opening, else the last key given out (an opening said over a key given
+    # out: "opened" says more); before the window, the last confirmed opening.
+    last = ([e for e in earlier if e["opened"]] or earlier)[-1:]
+    if not last:
+        opening = last_opening(containers)
+        last = [{"at": opening["at"], "who": [opening["actor"]], "opened": True}] if opening else []
+    return {
+        "answer": answer,
+        "told_at": doc.get("told_at"),
+        "lost_at": doc["lost_at"],
+        "who": list(dict.fromkeys(who for e in made for who in e["who"])),
+        "last": last[0] if last else None,
+    }

@@ -14,7 +14,7 @@ with these.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from keyserver._domain.answers import DEPENDS, NOT_OPENED, OPENED, POSSIBLY_OPENED
@@ -104,7 +104,7 @@ def told_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     told = datetime.fromisoformat(str(doc["told_at"]))
     if doc.get("lost_at") and told == datetime.fromisoformat(str(doc["lost_at"])):
         return None
-    return {"at": doc["told_at"], "seconds": told.second != 0}
+    return {"at": doc["told_at"], "seconds": _has_seconds(doc["told_at"])}
 
 
 def told_alone(doc: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -122,7 +122,7 @@ def told_alone(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     told = datetime.fromisoformat(str(doc["told_at"]))
     if told != datetime.fromisoformat(str(doc["lost_at"])):
         return None
-    return {"at": doc["told_at"], "seconds": told.second != 0}
+    return {"at": doc["told_at"], "seconds": _has_seconds(doc["told_at"])}
 
 
 def before_told(container: Mapping[str, Any], told_seq: int | None) -> dict[str, int] | None:
@@ -322,3 +322,102 @@ def close_said(
         releases=join(parts),
         answer=answer_name(answer),
     )
+
+
+def headline_said(
+    view: Mapping[str, Any] | None,
+    at: Callable[[Any, bool], str],
+    join: Callable[[Sequence[str]], str] = ", ".join,
+) -> Message:
+    """The report's answer in one plain sentence or two (answers.headline_view).
+
+    Issue 12, console46: every modelled newcomer hesitated on the report page and asked
+    for this, on screen, on paper and as ``keyserver report``'s first line: the answer for
+    the time told (else the time of loss), by whom when data was given out after it (a
+    key given out goes to a reader, spec §roles: "the city's reader", never the finder),
+    and when nobody opened anything, who opened last and how long before that time (the
+    clerk's own opening, seconds before, is what the official is asked about). ``at``:
+    a time as the reader shows it, to the second or not; ``join``: a list of names.
+    """
+    if view is None:
+        return N_("No loss has been reported for this medium.")
+    told = view["told_at"]
+    moment = str(told or view["lost_at"])
+    # The time of loss to the second, as every report says it; a time told as told.
+    shown = at(moment, not told or _has_seconds(moment))
+    when = (
+        N_("the time told (around %(at)s)", at=shown)
+        if told
+        else N_("the time of loss (%(at)s)", at=shown)
+    )
+    who, answer = view["who"], view["answer"]
+    if answer == OPENED:
+        return ngettext(
+            "After %(when)s, the city's reader %(who)s opened data on this medium.",
+            "After %(when)s, the city's readers %(who)s opened data on this medium.",
+            len(who),
+            when=when,
+            who=join(who),
+        )
+    if answer == POSSIBLY_OPENED:
+        return ngettext(
+            "After %(when)s, the city's reader %(who)s was given a key to data on this"
+            " medium; that it was opened is not confirmed.",
+            "After %(when)s, the city's readers %(who)s were given keys to data on this"
+            " medium; that it was opened is not confirmed.",
+            len(who),
+            when=when,
+            who=join(who),
+        )
+    nobody = N_("Nobody opened any data on this medium after %(when)s.", when=when)
+    last = view["last"]
+    if last is None:
+        return nobody
+    # Cut to the second, as the times beside it are shown.
+    opened_at = datetime.fromisoformat(str(last["at"])).replace(microsecond=0)
+    gap = _gap(datetime.fromisoformat(moment) - opened_at)
+    names = [str(w) for w in last["who"]]
+    then = (
+        ngettext(
+            "The last opening was by the city's reader %(who)s, %(gap)s before that time.",
+            "The last opening was by the city's readers %(who)s, %(gap)s before that time.",
+            len(names),
+            who=join(names),
+            gap=gap,
+        )
+        if last["opened"]
+        else ngettext(
+            "The last key was given to the city's reader %(who)s, %(gap)s before that"
+            " time; that it was opened is not confirmed.",
+            "The last keys were given to the city's readers %(who)s, %(gap)s before that"
+            " time; that they were opened is not confirmed.",
+            len(names),
+            who=join(names),
+            gap=gap,
+        )
+    )
+    return N_("%(nobody)s %(then)s", nobody=nobody, then=then)
+
+
+def _has_seconds(moment: Any) -> bool:
+    """Whether a time told was told with seconds: said to the minute otherwise."""
+    return datetime.fromisoformat(str(moment)).second != 0
+
+
+def _gap(gap: timedelta) -> Message:
+    """How long before a time, as the sentence says it: seconds, minutes, hours or days.
+
+    Each time cut to the second as shown (never more precise than the times beside it),
+    in the largest unit that keeps two figures at most below the next.
+    """
+    seconds = max(int(gap.total_seconds()), 0)
+    if not seconds:  # the same second as shown: never "0 s before"
+        return N_("under 1 s")
+    if seconds < 120:
+        return N_("%(n)s s", n=seconds)
+    if seconds < 120 * 60:
+        return N_("%(n)s min", n=seconds // 60)
+    if seconds < 48 * 3600:
+        return N_("%(n)s h", n=seconds // 3600)
+    days = seconds // 86400
+    return ngettext("%(n)s day", "%(n)s days", days, n=days)

@@ -182,3 +182,49 @@ def test_a_higher_bound_lets_a_loaded_machine_sweep(monkeypatch: pytest.MonkeyPa
         [{**p, "processes": n} for n in (1, 2) for p in lifted], 16, 2000.0
     )
     assert (scaled["peak_one"]["connections"], scaled["peak_one"]["edge"]) == (64, None)
+
+
+def test_the_bench_sweeps_its_configurations_in_step_from_their_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # scale18: the bench swept each configuration whole before the next, so a 2-process
+    # peak was divided by a 1-process one measured minutes earlier (the VM drifts). Now
+    # every configuration of a series takes its next count in turn, each from its own
+    # row at 16 connections, and ends on its own (scaling.next_connections).
+    monkeypatch.syspath_prepend(str(BENCH))
+    kb = importlib.import_module("keyserver_bench")
+    models = {"one": _model(1000.0, 32), "two": _model(1900.0, 64)}
+    order: list[tuple[str, int]] = []
+
+    def config(name: str) -> Any:
+        row = {"rps": models[name](name, 16)["rps"], "p50_ms": 5.0, "p99_ms": 20.0}
+
+        def load(connections: int) -> Any:
+            order.append((name, connections))
+            return kb.WrkResult(
+                rps=models[name](name, connections)["rps"],
+                p50_ms=5.0,
+                p99_ms=20.0,
+                requests=1000,
+                errors=0,
+                error_kinds="",
+            )
+
+        return kb.Swept(row, load, [])
+
+    # CPU from /proc of no process: the sweep's own figures are what is checked.
+    monkeypatch.setattr(kb, "with_cpu", lambda _g, fn, _u="", parts=None: (fn(), 0.0, None))
+    one, two = config("one"), config("two")
+    kb.sweep_in_step([one, two])
+    assert order == [
+        ("one", 32),
+        ("two", 32),
+        ("one", 64),  # one: its rate fell here ...
+        ("two", 64),
+        ("one", 128),  # ... and again: its sweep ends
+        ("two", 128),
+        ("two", 256),
+    ]
+    assert [p["connections"] for p in one.row["sweep"]] == [32, 64, 128]
+    assert [p["connections"] for p in two.row["sweep"]] == [32, 64, 128, 256]
+    assert all("target" not in p for p in two.row["sweep"])

@@ -122,13 +122,17 @@ def test_the_command_says_the_console_reports_lines(
             lines = _command(console_url, token, language)
             shown = [_as_on_the_page(line, language) for line in lines]
             box = _answer_box(page)
-            # The command's headline: the answer's name ("Depends on the time of loss", spec
-            # §report); the page's is the first of the lines under it, the answer for the
-            # time told (twenty-third session, the lead's decision).
+            # The command's headline: the page's sentence under the question, the answer
+            # for the time told in words (console46: it said "Depends on the time of loss"
+            # where the page leads with the answer for the time told); the page's answer
+            # is the first of the lines under it (twenty-third session, the lead's decision).
             depends = _depends_lines(page)
-            answer = translate(language, "Depends on the time of loss", {})
-            assert lines[0] == translate(
-                language, "Medium %(medium)s: %(answer)s", {"medium": MEDIUM, "answer": answer}
+            sentence = re.search(r'<p class="answer-said" id="headline">(.*?)</p>', page, re.S)
+            assert sentence is not None, page
+            assert shown[0] == translate(
+                language,
+                "Medium %(medium)s: %(answer)s",
+                {"medium": MEDIUM, "answer": text_of(sentence[1])},
             ), lines
             assert box[1] == depends[0][1], (box, depends)
             # Under it the page's lines, in its order (the time told's case first), each

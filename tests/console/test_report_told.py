@@ -55,8 +55,10 @@ def _pages(url: str, token: str, language: str) -> tuple[str, dict[str, Any]]:
 
 def _answer_box(page: str) -> list[str]:
     """The answer box's lines (paragraphs and list items, in order): the question, the
-    answer, what follows."""
+    answer, what follows; not the sentence that says it in words under the question
+    (console46, tests/console/test_report_headline.py)."""
     box = page.split('<div class="answer answer-', 1)[1].split("</div>", 1)[0]
+    box = re.sub(r'<p class="answer-said"[^>]*>.*?</p>', "", box, flags=re.S)
     # A line's bold parts read as part of it ("late: Opened", not "late : Opened").
     lines = re.findall(r"<(p|li)\b[^>]*>(.*?)</\1>", box, re.S)
     return [text_of(re.sub(r"</?strong\b[^>]*>", "", m[1])) for m in lines]

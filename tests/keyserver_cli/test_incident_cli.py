@@ -85,9 +85,14 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     env = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=env)
     assert text.code == 0, text
-    # The answer and the time of loss in the console's report's words (issue 12).
+    # The answer and the time of loss in the console's report's words (issue 12), the
+    # answer in its headline sentence (console46).
     assert text.out.splitlines()[:2] == [
-        "Medium USB-Z: Possibly opened",
+        (
+            "Medium USB-Z: After the time of loss (2020-01-01 09:00:00 +09:00), the city's"
+            " reader reader was given a key to data on this medium; that it was opened is not"
+            " confirmed."
+        ),
         "Lost at: 2020-01-01 09:00:00 +09:00",
     ], text.out
     # Each attempt says what it is (spec §report kind): the writer's sealing is not an opening.
@@ -103,7 +108,10 @@ def test_lost_at_and_the_report_in_the_display_zone(cli: Any, data_dir: Any, peo
     assert [a["outcome"] for a in container["attempts"]] == ["ok", "ok"]
     ja = h.clean_env(KEYSERVER_LANG="ja", KEYSERVER_DISPLAY_TIMEZONE="Asia/Tokyo")
     text = cli("report", "--medium", "USB-Z", "--data-dir", dd, env=ja)
-    assert text.out.startswith("媒体 USB-Z: 開かれた可能性あり\n"), text.out
+    assert text.out.startswith(
+        "媒体 USB-Z: 紛失の時刻(2020-01-01 09:00:00 +09:00)以降に、市の閲覧者 reader へこの媒体の"
+        "データの鍵を渡しました。開いたかは確認されていません。\n"
+    ), text.out
     assert "作成者による封緘" in text.out and "閲覧者へ鍵を渡した" in text.out
     assert "作成 (開封ではない)" in text.out
     bad = h.clean_env(KEYSERVER_DISPLAY_TIMEZONE="Mars/Olympus")
@@ -204,7 +212,10 @@ def test_report_text_says_the_time_told_beside_the_time_of_loss(
     text = cli("report", "--medium", "USB-T", "--data-dir", data_dir.path, env=env)
     assert text.code == 0, text
     assert text.out.splitlines()[:3] == [
-        "Medium USB-T: Not opened",
+        (
+            "Medium USB-T: Nobody opened any data on this medium after the time told (around"
+            " 2020-01-01 09:00:40 +09:00)."
+        ),
         "Lost at: around 2020-01-01 09:00:40 +09:00 (as told)",
         "Period covered: from 2020-01-01 09:00:00 +09:00",
     ], text.out

@@ -100,7 +100,7 @@ def test_typo_confirmation_and_report_in_both_languages(
     assert "Nothing matched what you asked for." in miss and "(not-found)" in miss
     assert "This affects 1 container on medium USB-2022-06-AMA:" in asked
     assert "Type 'yes' to confirm: " in asked and "aborted; nothing was changed" in asked
-    assert "Medium USB-2022-06-AMA: No loss reported" in answer
+    assert "Medium USB-2022-06-AMA: No loss has been reported for this medium." in answer
 
     miss, asked, answer = said["ja"]
     assert "keyserver: hint: もしかして USB-2022-06-AMA ですか?\n" in miss
@@ -109,7 +109,7 @@ def test_typo_confirmation_and_report_in_both_languages(
     assert "媒体 USB-2022-06-AMA の 1 件のコンテナが対象です:" in asked
     assert "確認のため yes と入力してください: " in asked
     assert "中止しました。何も変更されていません" in asked
-    assert "媒体 USB-2022-06-AMA: 紛失届なし" in answer
+    assert "媒体 USB-2022-06-AMA: この媒体の紛失は届け出られていません。" in answer
     for text in said["ja"]:
         for english in ("did you mean", "othing was changed", "This affects", "Type 'yes'"):
             assert english not in text, text

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from keyserver._domain.answers import last_opening
 from keyserver._domain.errors import InvalidRequestError
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.lifecycle import RESTORE_CAUSES, TRANSITIONS, Op, State
@@ -33,7 +34,6 @@ from keyserver._http.console._routes_approvals import approvals_page
 from keyserver._http.console._routes_media import COMMON_REASONS, medium_page, medium_url
 from keyserver._http.console._routes_report import (
     close_view,
-    last_opening,
     reported_seq,
     with_note,
 )

@@ -17,7 +17,14 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from keyserver._domain.answers import DEPENDS, answer_first, depends_views, worst
+from keyserver._domain.answers import (
+    DEPENDS,
+    answer_first,
+    depends_views,
+    headline_view,
+    last_opening,
+    worst,
+)
 from keyserver._domain.i18n import N_
 from keyserver._domain.lifecycle import Cause, Op, State
 from keyserver._http.console import _security
@@ -91,23 +98,6 @@ def print_margin(page: Page, medium: str, generated_at: datetime) -> dict[str, s
         "page-between": between,
         "page-after": after,
     }
-
-
-def last_opening(containers: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The last confirmed opening before the time of loss, of every container (issue 12).
-
-    Shown in the report's answer box and on the loss report's review page: one just before
-    the time of loss tells the official the time may be too late (an opening by whoever
-    found the medium would then count as before it). Times are RFC 3339 UTC of one form,
-    so the latest is the greatest as text. The container's label goes with it (issue 12,
-    tenth newcomer runs: on a medium of several, the official looked up which one it was).
-    """
-    found = [
-        {**c["last_confirmed_open_before_loss"], "label": c["label"]}
-        for c in containers
-        if c.get("last_confirmed_open_before_loss")
-    ]
-    return max(found, key=lambda o: str(o["at"])) if found else None
 
 
 # Between the printed reason and the internal note in the internal reason the console
@@ -383,6 +373,7 @@ def medium_report(page: SignedInPage, name: str = "", reported: str = "") -> Res
             told=told_view(doc),
             read_answer=read_answer,
             depends=depends,
+            headline_v=headline_view(doc),
             depends_each=depends_each,
             # A container reads "depends" whenever the medium does (its worst answer's).
             legend_depends=any(read_answer(c) == DEPENDS for c in doc["containers"]),

@@ -63,6 +63,7 @@ def install(env: jinja2.Environment, language: str) -> None:
 
     env.filters["said"] = lambda message, **markup: said(message, language, **markup)
     env.globals["depends_said"] = report_words.depends_said
+    env.globals["headline_said"] = report_words.headline_said
     env.globals["press_cases"] = report_words.press_cases
     env.globals["close_said"] = close_said
     env.globals["counted_said"] = report_words.counted_said
