@@ -106,7 +106,9 @@ def cmd_approvals(ctx: Context, b: Backend) -> int:
             _show(ctx, request, to_stderr=True)
             ctx.confirm(
                 N_(
-                    "Approve request %(id)s of %(requester)s (%(action)s)? It is carried out now.",
+                    # The action in words with its word after it, in no parentheses of
+                    # its own ("(Key destruction (destroy))": cli48).
+                    "Approve request %(id)s of %(requester)s: %(action)s? It is carried out now.",
                     id=a.id,
                     # The server's text: through cell() (Context.confirm says why).
                     requester=ctx.out.cell("requested_by", request.get("requested_by")).plain,

@@ -22,6 +22,7 @@ from keyserver._domain.durations import format_duration
 from keyserver._domain.i18n import N_, Message, ngettext
 from keyserver._domain.report_words import told_alone, told_view
 from keyserver._domain.settings import Settings
+from keyserver._domain.state_words import CAUSE_NAMES
 
 if TYPE_CHECKING:
     from keyserver._cli.context import Context
@@ -119,13 +120,14 @@ def cmd_act(ctx: Context, b: Backend) -> int:
     for cid in result.get("container_ids", []):
         ctx.out.text(f"  {cid}")
     for left_cause, n in sorted(dict(result.get("left_suspended") or {}).items()):
+        # The cause in the console's words, as its result page lists it (cli48: the slug).
         ctx.out.text(
             ngettext(
                 "left suspended: %(count)s container, cause %(cause)s",
                 "left suspended: %(count)s containers, cause %(cause)s",
                 n,
                 count=n,
-                cause=left_cause,
+                cause=CAUSE_NAMES.get(left_cause, left_cause),
             )
         )
     return EXIT_OK

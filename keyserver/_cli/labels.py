@@ -14,6 +14,14 @@ from collections.abc import Mapping
 
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.report_words import KIND_NAMES
+from keyserver._domain.state_words import (
+    ACTION_NAMES,
+    CAUSE_NAMES,
+    OUTCOME_NAMES,
+    STATE_NAMES,
+    action_said,
+    with_word,
+)
 from keyserver._domain.system_reasons import SYSTEM_REASONS
 
 # Issue 12, ops14: ``keyserver report`` in English said ``container_id``, ``suspend_cause``,
@@ -122,43 +130,22 @@ _COMMAND_WORDS: Mapping[str, str | Message] = {
 
 FIELDS: Mapping[str, str | Message] = {**_COMMAND_WORDS, **_CONSOLE_WORDS}
 
-# Values shown in words: container states and suspension causes (spec §lifecycle).
-_STATES: Mapping[str, Message] = {
-    "pending": N_("pending"),
-    "active": N_("active"),
-    "suspended": N_("suspended"),
-    "destroyed": N_("destroyed"),
-}
-# As the console's report says them (_macros.html cause_label; issue 12, console45: the
-# English said ``loss-report`` and the Japanese 紛失報告 beside the console's 紛失届).
-_CAUSES: Mapping[str, Message] = {
-    "loss-report": N_("Loss report"),
-    "official": N_("Suspended by an official"),
-    "budget": N_("Too many attempts (attempt budget)"),
-}
+# Values shown in words: container states and suspension causes (spec §lifecycle), in the
+# console's words (state_words.py; issue 12, cli48: the command said "suspended" / 停止中
+# beside the console's "Suspended" / 利用停止中).
+_STATES: Mapping[str, Message] = STATE_NAMES
+_CAUSES: Mapping[str, Message] = CAUSE_NAMES
 # What a medium report's attempt row is (spec §report), in the console's words
-# (report_words.KIND_NAMES).
-_KINDS: Mapping[str, Message] = {**KIND_NAMES, "refused": N_("refused")}
-# Audit actions and outcomes (spec §audit). The English text is the protocol's word, the
-# one `audit list --action` takes; the Japanese says what it is, with that word after it.
+# (report_words.KIND_NAMES); a refused one by its outcome's name (cli48: "refused" and
+# "Refused", two ids for 拒否).
+_KINDS: Mapping[str, Message] = {**KIND_NAMES, "refused": OUTCOME_NAMES["refused"]}
+# Audit actions and outcomes (spec §audit), in the console's words (state_words.py): "ok"
+# said "Succeeded" / 成功 as the console says it (cli48: the command said "ok" / 正常). An
+# action keeps the protocol's word after its words, the one `audit list --action` takes.
 _ACTIONS: Mapping[str, Message] = {
-    "register": N_("register"),
-    "commit": N_("commit"),
-    "evaluate": N_("evaluate"),
-    "receipt": N_("receipt"),
-    "suspend": N_("suspend"),
-    "restore": N_("restore"),
-    "destroy": N_("destroy"),
-    "budget.reset": N_("budget.reset"),
-    "approval.request": N_("approval.request"),
-    "approval.approve": N_("approval.approve"),
-    "approval.reject": N_("approval.reject"),
-    "principal.add": N_("principal.add"),
-    "token.issue": N_("token.issue"),
-    "token.revoke": N_("token.revoke"),
-    "restore.replay": N_("restore.replay"),
+    action: said for action in ACTION_NAMES if (said := action_said(action)) is not None
 }
-_OUTCOMES: Mapping[str, Message] = {"ok": N_("ok"), "refused": N_("refused")}
+_OUTCOMES: Mapping[str, Message] = OUTCOME_NAMES
 # What an approval request or a bulk change is about (spec §approvals: its scope).
 _SCOPES: Mapping[str, Message] = {
     "container": N_("container"),
@@ -193,8 +180,11 @@ REQUEST_VALUES: Words = {
         "rejected": N_("rejected"),
         "expired": N_("expired"),
     },
-    "action": {**_ACTIONS, "loss-report": N_("loss-report")},
+    # A loss report with `now` (spec §approvals) by the loss report's name, 紛失届 as the
+    # console's form says it (cli48: the command said 紛失報告).
+    "action": {**_ACTIONS, "loss-report": with_word(CAUSE_NAMES["loss-report"], "loss-report")},
 }
-# Members that count containers per value of another member (``states``: {"active": 3}),
-# shown as "active 3, suspended 1" with the values in words and in the order above.
-COUNTS: Mapping[str, str] = {"states": "state"}
+# Members that count containers per state (``states``: {"active": 3}), shown as the
+# console's medium page counts them, "3 active, 1 suspended" (state_words.state_count), in
+# the order of the states' lifecycle.
+COUNTS: frozenset[str] = frozenset({"states"})

@@ -39,6 +39,7 @@ from keyserver._domain.report_words import (
     told_alone,
     told_view,
 )
+from keyserver._domain.state_words import refusal_name
 
 if TYPE_CHECKING:
     from keyserver._cli.backend import Backend
@@ -168,9 +169,13 @@ def _say_tables(ctx: Context, container: dict[str, Any]) -> None:
         else N_("Suspensions, restores and destroys")
     )
     # A creation row's result says it is not an opening, as the console's row does
-    # (report_words.CREATED; issue 12, console45); --json keeps ``ok``.
+    # (report_words.CREATED; issue 12, console45), and a refusal why, in the console's
+    # words (state_words.refusal_name; cli48: the slug, in English on a Japanese table);
+    # --json keeps ``ok`` and the slug.
     attempts = [
-        {**a, "outcome": out.say(CREATED)} if a.get("kind") == "creation" else a
+        {**a, "outcome": out.say(CREATED)}
+        if a.get("kind") == "creation"
+        else {**a, "reason": refusal_name(a.get("reason"), out.lang) or a.get("reason")}
         for a in container.get("attempts", [])
     ]
     tables = (

@@ -28,6 +28,7 @@ from keyserver._cli.labels import COUNTS, FIELDS, VALUES, Words
 from keyserver._domain.i18n import N_, Message
 from keyserver._domain.i18n import text as localised
 from keyserver._domain.settings import ConfigError, display_zone
+from keyserver._domain.state_words import STATE_NAMES, state_count
 from pycontainer.client.problems import clean_text
 
 PROG = "keyserver"
@@ -229,9 +230,8 @@ class Output:
         word = words.get(key, {}).get(value) if isinstance(value, str) else None
         if word is not None:
             return Text(_safe(self.say(word)))
-        of = COUNTS.get(key)
-        if of is not None and isinstance(value, Mapping):
-            return Text(_safe(self._counts(VALUES[of], value)))
+        if key in COUNTS and isinstance(value, Mapping):
+            return Text(_safe(self._counts(value)))
         if isinstance(value, bool):  # in the command's language (issue 12, ops10)
             return Text(self.say(N_("yes") if value else N_("no")))
         return _cell(value)
@@ -254,12 +254,11 @@ class Output:
             kept.append(indent + _safe(line))
         return "\n".join(kept)
 
-    def _counts(self, words: Mapping[str, Message], counts: Mapping[str, Any]) -> str:
-        """``{"suspended": 1, "active": 3}`` as ``active 3, suspended 1`` (issue 12)."""
-        order = list(words)
+    def _counts(self, counts: Mapping[str, Any]) -> str:
+        """``{"suspended": 1, "active": 3}`` as ``3 active, 1 suspended`` (issue 12, cli48)."""
+        order = list(STATE_NAMES)
         ranked = sorted(counts, key=lambda k: (order.index(k) if k in order else len(order), k))
-        parts = [f"{self.say(words[k]) if k in words else k} {counts[k]}" for k in ranked]
-        return ", ".join(parts) or "-"
+        return ", ".join(state_count(k, int(counts[k]), self.lang) for k in ranked) or "-"
 
     def secret(self, label: str, value: str) -> None:
         """Print a secret shown once (a new token), with a warning for people.

@@ -24,6 +24,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from voprf import ristretto as r
 
 from keyserver._domain.i18n import translations
+from keyserver._domain.state_words import refusal_name
 from keyserver._service import KeyService
 from tests.support.console import (
     MEDIA,
@@ -362,7 +363,8 @@ def test_loss_story(
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "(UTC+09:00)" in body  # times in the configured zone, with the offset
     assert translated(language, "Refused") in body
-    assert f"({translated(language, 'suspended')})" in body  # why, in the page's language
+    # Why, in the page's language: the state's name (state_words.refusal_name, cli48).
+    assert f"({refusal_name('suspended', language)})" in body
     changes = driver.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
     assert len(changes) == len(labels)  # each container's suspension since the loss
     assert all(translated(language, "Loss report") in row.text for row in changes)

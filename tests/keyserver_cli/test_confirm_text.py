@@ -121,7 +121,9 @@ def test_a_requester_name_with_escape_sequences_is_neutralised(
     declined = cli(*approve, env=_as(second), stdin=TtyInput("no\n"))
     assert declined.code == 8, declined
     _asked(declined.err)
-    assert f"Approve request 1 of {NEUTRAL} (destroy)?" in declined.err, declined.err
+    assert f"Approve request 1 of {NEUTRAL}: Key destruction (destroy)?" in declined.err, (
+        declined.err
+    )
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])

@@ -146,10 +146,11 @@ def test_media_list_shows_state_counts_in_words(cli: Any, data_dir: Any, people:
     for argv in (("media", "list"), ("media", "show", "USB-C")):
         result = cli(*argv, "--data-dir", dd)
         assert result.code == 0, result
-        assert "active 2, suspended 1" in result.out, result.out
+        # As the console's medium page counts them (issue 12, cli48).
+        assert "2 active, 1 suspended" in result.out, result.out
         assert "{" not in result.out
         ja = cli(*argv, "--data-dir", dd, env=h.clean_env(KEYSERVER_LANG="ja"))
-        assert "有効 2, 停止中 1" in ja.out, ja.out
+        assert "有効 2 件, 利用停止中 1 件" in ja.out, ja.out
     # --json keeps the protocol's object.
     listing = cli("media", "list", "--json", "--data-dir", dd).json()
     assert listing["media"][0]["states"] == {"active": 2, "suspended": 1}

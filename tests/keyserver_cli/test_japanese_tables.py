@@ -5,8 +5,8 @@ Run as an official would (KEYSERVER_LANG=ja): ``status CONTAINER``, ``report-los
 ``pending_expires_at``, ``last_confirmed_at``, ``public_key``, ``header_digest`` and
 ``last_audit_seq`` as the protocol names them, the loss report ``told_at``, a yes/no as
 ``yes``, the report's and the audit log's actions and outcomes as ``evaluate``, ``suspend``
-and ``ok``, and the titles in English. In English nothing changes: an action is still the
-word ``audit list --action`` takes.
+and ``ok``, and the titles in English. In both languages an action keeps, after its words,
+the word ``audit list --action`` takes (cli48: the console's words, "Succeeded" for ``ok``).
 """
 
 from __future__ import annotations
@@ -66,13 +66,14 @@ def test_what_an_official_reads_is_in_their_language(
     if language == "en":
         assert "Pending until" in shown and "Last change's audit entry" in shown
         assert "yes" in status.split("Password required")[1].splitlines()[0]
-        assert "evaluate" in audit and "│ ok " in audit and "audit entries" in audit
+        assert "Key requested (evaluate)" in audit and "│ Succeeded " in audit
+        assert "audit entries" in audit
         assert "suspend" in report
         assert "told_at" not in said[0] and "Time of loss as told" in said[0]
         return
     assert "told_at" not in said[0] and "連絡された紛失時刻" in said[0]
     assert "はい" in status and " yes " not in status
-    assert "鍵の要求 (evaluate)" in audit and "正常" in audit
+    assert "鍵の要求 (evaluate)" in audit and "成功" in audit
     assert "│ ok " not in audit and "│ evaluate " not in audit
     assert "停止 (suspend)" in report and "監査ログ" in audit and "audit entries" not in audit
     assert "コンテナ" in status.splitlines()[0] and "container" not in status.splitlines()[0]

@@ -209,9 +209,9 @@ def test_tables_name_their_fields_in_the_officials_language(
     # States and causes in words too.
     cli("suspend", cid, "--reason", "check", "--data-dir", dd)
     ja = cli("status", cid, "--data-dir", dd, env=_env(KEYSERVER_LANG="ja"))
-    assert "停止中" in ja.out and "担当者による停止" in ja.out and "suspended" not in ja.out
+    assert "利用停止中" in ja.out and "担当者による停止" in ja.out and "suspended" not in ja.out
     en = cli("status", cid, "--data-dir", dd, env=_env())
-    assert "suspended" in en.out and "official" in en.out
+    assert "Suspended" in en.out and "Suspended by an official" in en.out
 
 
 @pytest.mark.parametrize(

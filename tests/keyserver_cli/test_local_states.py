@@ -150,7 +150,7 @@ def test_status_search_report(cli: Any, h: ModuleType, data_dir: Any, people: An
     assert status.code == 0
     assert status.json()["state"] == "active" and status.json()["unconfirmed"] == 1
     people_view = cli("status", cid, "--data-dir", dd).out
-    assert "State" in people_view and "active" in people_view and cid in people_view
+    assert "State" in people_view and "Active" in people_view and cid in people_view
 
     found = cli("search", "--medium", "REP-1", "--json", "--data-dir", dd).json()
     assert {c["container_id"] for c in found["containers"]} == {cid, pending}

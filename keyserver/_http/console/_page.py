@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -21,7 +21,7 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from keyserver._domain import people, report_words
+from keyserver._domain import people, report_words, state_words
 from keyserver._domain.context import ADMIN, OFFICIAL, OVERSIGHT
 from keyserver._domain.errors import InvalidRequestError, KeyServerError, NotFoundError
 from keyserver._domain.i18n import N_, Message, problem_lead, text
@@ -163,6 +163,17 @@ def environment(language: str) -> jinja2.Environment:
     env.filters["kind_name"] = lambda kind: (
         text(report_words.KIND_NAMES[kind], language) if kind in report_words.KIND_NAMES else None
     )
+    # A state, a cause, an action and an outcome in the words the command says them in too
+    # (state_words; issue 12, cli48); None: a value without words, shown as it is.
+    for name, words in (
+        ("state_name", state_words.STATE_NAMES),
+        ("cause_name", state_words.CAUSE_NAMES),
+        ("action_name", state_words.ACTION_NAMES),
+        ("outcome_name", state_words.OUTCOME_NAMES),
+    ):
+        env.filters[name] = _named(words, language)
+    env.filters["action_said"] = lambda action: _maybe(state_words.action_said(action), language)
+    env.filters["refusal_name"] = lambda slug: state_words.refusal_name(slug, language)
     # The time of loss as told, apart from the period counted (report_words.told_view): the
     # medium page says it as the report does.
     env.globals["told_view"] = report_words.told_view
@@ -172,6 +183,15 @@ def environment(language: str) -> jinja2.Environment:
     # The report's words as one text (report_words), the template adding its markup.
     _said.install(env, language)
     return env
+
+
+def _named(words: Mapping[str, Message], language: str) -> Callable[[object], str | None]:
+    """A filter saying a value by its words in ``words``, None for one without words."""
+    return lambda value: _maybe(words.get(value) if isinstance(value, str) else None, language)
+
+
+def _maybe(message: Message | None, language: str) -> str | None:
+    return None if message is None else message.text(language)
 
 
 def _reason_text(stored: str | None, language: str) -> str | None:
