@@ -133,7 +133,11 @@ def _bare(base: str, connections: int, seconds: int) -> WrkResult:
 
 
 def _rwc_load(prep: kb.Prepared, base: str) -> Callable[[int, int], WrkResult]:
-    return lambda conns, seconds: kb.load_test(prep, base, seconds, connections=conns)
+    # Each point pays its own transparency follower's work (keyserver_bench.caught_up):
+    # the configurations alternate, and would otherwise pay each other's.
+    return kb.caught_up(
+        prep, base, lambda conns, seconds: kb.load_test(prep, base, seconds, connections=conns)
+    )
 
 
 @contextlib.contextmanager
@@ -169,8 +173,12 @@ def targets(series: list[str], containers: int) -> Iterator[list[Target]]:
                         bases,
                         [g for _, g in servers],
                         url,
-                        lambda c, s, prep=prep, bases=bases: kb.load_test_instances(
-                            prep, bases, s, connections=c
+                        kb.caught_up(
+                            prep,
+                            bases[0],
+                            lambda c, s, prep=prep, bases=bases: kb.load_test_instances(
+                                prep, bases, s, connections=c
+                            ),
                         ),
                     )
                 )

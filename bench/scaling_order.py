@@ -5,7 +5,8 @@ Until scale18 it measured them one after the other on one database (A, "sequenti
 1 worker's row and sweep, then its row without keep-alive; 2 workers', then the host
 committer's row; 2 instances' last, minutes after the 1 worker's, on the database the
 others had filled. Since, each configuration has its own fresh database, all are up at
-once, and their sweeps go in step (B, "in step": keyserver_bench.sweep_in_step). This runs
+once, their sweeps go in step, and each point brings its transparency tree up to date
+in its own window (B, "in step": keyserver_bench.sweep_in_step, caught_up). This runs
 both, alternating in rounds (A first in odd rounds, B first in even ones), with the
 bench's own readings and stop rule (every point from 16 connections, doubling until the
 rate stops rising or p99 passes the bound), and prints per flow and round each
@@ -31,7 +32,9 @@ from scaling import LATENCY_BOUND_MS, peak, sweeps
 CONFIGS = (("1 worker", 1, 1), ("2 workers", 2, 1), ("2 instances", 1, 2))
 
 
-def _config(prep: kb.Prepared, servers: list[tuple[str, int]], workers: int, secs: int) -> Any:
+def _config(
+    prep: kb.Prepared, servers: list[tuple[str, int]], workers: int, secs: int, step: bool
+) -> Any:
     bases = [b for b, _ in servers]
     if len(bases) > 1:
         load = functools.partial(
@@ -41,6 +44,8 @@ def _config(prep: kb.Prepared, servers: list[tuple[str, int]], workers: int, sec
         load = functools.partial(
             lambda c, base: kb.load_test(prep, base, secs, connections=c), base=bases[0]
         )
+    if step:  # B: each point's follower work in its own window (keyserver_bench.caught_up)
+        load = kb.caught_up(prep, bases[0], load)
     return kb.Swept({}, load, [g for _, g in servers], prep.database_url, tuple(bases), workers)
 
 
@@ -58,7 +63,7 @@ def sequential(args: argparse.Namespace) -> list[dict[str, Any]]:
                 servers = [
                     up.enter_context(kb.running_keyserver(prep, workers)) for _ in [0] * count
                 ]
-                config = _config(prep, servers, workers, args.duration)
+                config = _config(prep, servers, workers, args.duration, step=False)
                 mine = sweeps([config], 1, None, kb.sweep_point, args.latency_bound)
                 points += [{**p, "target": i} for p in mine]
                 if i == 0:  # the bench's row without keep-alive came next
@@ -77,7 +82,7 @@ def in_step(args: argparse.Namespace) -> list[dict[str, Any]]:
         for _, workers, count in CONFIGS:
             prep = kb.prepare(up.enter_context(kb.postgres_database()), args.containers)
             servers = [up.enter_context(kb.running_keyserver(prep, workers)) for _ in [0] * count]
-            configs.append(_config(prep, servers, workers, args.duration))
+            configs.append(_config(prep, servers, workers, args.duration, step=True))
         return sweeps(configs, 1, None, kb.sweep_point, args.latency_bound)
 
 

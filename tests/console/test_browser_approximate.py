@@ -46,15 +46,16 @@ DEPENDS = "Depends on the time of loss"
 
 
 def _counted_line(language: str) -> str:
-    """The review's one line for the story: both keys, their second, to whom by name, and
-    that the report answers both ways (not the answer's name: twenty-third session)."""
+    """The review's one line for the story: both keys, their second, to whom by name (not
+    the finder), and that the report answers both ways, so nothing is to change (not the
+    answer's name: twenty-third session; console47)."""
     tr = translations(language)
     who = tr.ngettext("the city's reader %(who)s", "the city's readers %(who)s", 1)
     line = tr.ngettext(
-        "At %(at)s, just before the time told, %(who)s was given the key to one container:"
-        " the report answers both ways, lost before then or after.",
-        "At %(at)s, just before the time told, %(who)s was given keys to %(n)s containers:"
-        " the report answers both ways, lost before then or after.",
+        "At %(at)s, %(who)s (not the finder) was given the key to one container."
+        " You need not change the time: the report shows both cases.",
+        "At %(at)s, %(who)s (not the finder) was given keys to %(n)s containers."
+        " You need not change the time: the report shows both cases.",
         2,
     )
     return str(line % {"n": 2, "at": "17:40:15", "who": who % {"who": "reader"}})

@@ -28,11 +28,11 @@ def test_time_of_loss_starts_empty_and_approximate(settings: Settings, console_u
     )
     assert value_of(page.text, "lost_at") == ""  # never a "now" to submit unchanged
     # No placeholder (issue 12, seventh newcomer run: label, placeholder, hint and errors
-    # each restated the format). The label alone (console39: the zone is read back with
-    # its offset on the review), then the box "Approximate time", ticked, where the hint
-    # was: a form showing it says so (approximate_box), for an unticked box is not posted.
+    # each restated the format). The label and its example (console47), then the box
+    # "Approximate time", ticked, where the hint was: a form showing it says so
+    # (approximate_box), for an unticked box is not posted.
     assert "placeholder" not in tag_of(page.text, "lost_at")
-    assert '<label for="lost_at">Time of loss</label>' in page.text
+    assert '<label for="lost_at">Time of loss <span class="hint" id="lost-at-example">' in page.text
     assert "aria-describedby" not in tag_of(page.text, "lost_at")
     assert 'id="lost_at_hint"' not in page.text
     box = tag_of(page.text, "approximate")
@@ -347,7 +347,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     assert (
         '<p class="auto-destroy" id="auto-destroy">確定の 72 時間後に、サーバーの鍵は自動で'
         "破棄されます (それまでに復元すれば取り消し) "
-        '<span id="form-data-kept">(市のデータは消えません)</span></p>'
+        '<span id="form-data-kept">(市のデータは残る)</span></p>'
     ) in page.text.split('<details id="advanced"', 1)[0]
     assert "<summary>内部メモと待機期間 (任意)</summary>" in page.text
     # Console39: the details' rule is the box's placeholder and name, no label to read.
@@ -497,4 +497,4 @@ def test_review_repeats_the_reason_printed_and_the_note_not(
     rule = rule[len('id="deadline-rule">') : rule.index("</span>")]
     # The rule, exact (issue 12, eighth newcomer run: an "about" time differed from the
     # report's): 48 hours (the form's field) after confirming.
-    assert rule == "確定から 48 時間後", rule
+    assert rule == "確定の 48 時間後", rule

@@ -29,6 +29,8 @@ _DATETIME_PATTERN = {"ja": "y/MM/dd HH:mm:ss", "en": "d MMM y, HH:mm:ss"}
 # To the minute: a time that is only known to about a minute (a deadline that will run
 # from a confirmation not yet pressed) is not shown with seconds it does not have.
 _MINUTE_PATTERN = {"ja": "y/MM/dd HH:mm", "en": "d MMM y, HH:mm"}
+# A day alone (the days a medium's containers were sealed, on its page: console47).
+_DATE_PATTERN = {"ja": "y/MM/dd", "en": "d MMM y"}
 # A day without its year, beside a clock time that is "today" (the loss form's hint: issue
 # 12, twelfth newcomer runs: near midnight "which day is today?" made both type the date).
 _DAY_PATTERN = {"ja": "M月d日", "en": "d MMM"}
@@ -86,6 +88,18 @@ class Formats:
             locale=self.language,
         )
         return f"{text} (UTC{self.offset(local)})" if offset else text
+
+    def date(self, value: _Moment | str) -> str:
+        """A day in the configured zone, with its year (``2026/12/03``, ``3 Dec 2026``).
+
+        Only where the day is what matters (when a medium's containers were sealed, to
+        tell one stick from another): the zone decides the day, no offset is shown.
+        """
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        local = moment.astimezone(self.zone)
+        return format_datetime(
+            local, _DATE_PATTERN[self.language], tzinfo=self.zone, locale=self.language
+        )
 
     def said_back(self, value: _Moment) -> str:
         """A time typed, as the loss form's echo says it back (``12/3 木曜 17:41``).

@@ -303,6 +303,15 @@ class Page:
         yesterday = self.service.now().astimezone(self.formats.zone) - timedelta(days=1)
         return yesterday.strftime("%Y-%m-%d 18:30")
 
+    def clock_example(self) -> str:
+        """A time alone to type: this hour's start in the configured zone (``17:00``).
+
+        The loss form's example (console47): a time alone is today, so a fixed one (the
+        refusals' 18:30) would be refused as to come for most of the day when typed as
+        shown; this one is always today and never later than now.
+        """
+        return self.service.now().astimezone(self.formats.zone).strftime("%H:00")
+
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """Render a template with the page context."""
         path, query = self.request.url.path, self.request.url.query

@@ -185,10 +185,32 @@ def medium_page(
         common_reasons={key: m.text(page.language) for key, m in COMMON_REASONS.items()},
         # The service's limit on a reason (spec §conventions), for the form's maxlength.
         reason_max=REASON_MAX,
+        sealed=_sealed(page, doc["containers"]),
+        # The loss form's example (its label), one it reads as today.
+        time_example=page.clock_example(),
         found=found,
         edit_time=edit_time,
         lost_before=lost_before,
     )
+
+
+def _sealed(page: Page, containers: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """When and by whom a medium's containers were sealed, to recognise the stick lost.
+
+    Issue 12, console47: newcomers, told "the June 2022 export, on a USB stick ending
+    0417", looked on the medium's page for the export's date and its writer, which only
+    each container's page gave. The first and last days (the same day: one), in the
+    configured zone, and every writer (the issuer) by name, as the audit log names them.
+    """
+    if not containers:
+        return None
+    times = sorted(datetime.fromisoformat(c["created_at"]) for c in containers)
+    first, last = (page.formats.date(t) for t in (times[0], times[-1]))
+    return {
+        "first": first,
+        "last": last if last != first else None,
+        "writers": sorted({str(c["issuer"]) for c in containers}),
+    }
 
 
 def _by_state(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
