@@ -233,11 +233,13 @@ def test_not_sure_reports_from_the_first_release_and_prints_the_time_told(
             # first, as the answer and in its colour, with its date (twenty-third session,
             # the lead's decision), then the other case with who by role and name (issue
             # 12, eighteenth session), each container it names a line of its own.
-            told = translated(language, "For the time told, around %(told)s: %(answer)s") % {
-                "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
-                "answer": translated(language, "Not opened"),
-            }
+            # Its word, then the sentence saying the time told (console46).
+            told = translated(language, "Not opened")
             assert _answer(driver) == told
+            when = translated(language, "the time told (around %(at)s)") % {
+                "at": "12月3日 17:41" if language == "ja" else "3 Dec 17:41"
+            }
+            assert when in driver.find_element(By.ID, "headline").text
             box = driver.find_element(By.CSS_SELECTOR, "div.answer")
             assert "answer-not_opened" in str(box.get_attribute("class"))
             lines = [e.text for e in box.find_elements(By.CSS_SELECTOR, "p.depends-line")]

@@ -109,14 +109,14 @@ def test_not_sure_comes_first_and_yes_carries_no_answer_where_it_is_suggested(
             WebDriverWait(driver, 30).until(replaced(page))
             WebDriverWait(driver, 30).until(loaded)
             # The report's answer for the time told first (twenty-third session, the lead's
-            # decision), then the other case: the clerk's opening just before it.
+            # decision), its word then the sentence with the time told (console46), then
+            # the other case: the clerk's opening just before it.
             answer = driver.find_element(By.CSS_SELECTOR, ".answer-a").text
-            assert answer == translated(
-                language, "For the time told, around %(told)s: %(answer)s"
-            ) % {
-                "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
-                "answer": translated(language, "Not opened"),
+            assert answer == translated(language, "Not opened")
+            when = translated(language, "the time told (around %(at)s)") % {
+                "at": "12月3日 17:41" if language == "ja" else "3 Dec 17:41"
             }
+            assert when in driver.find_element(By.ID, "headline").text
             assert driver.find_element(By.CSS_SELECTOR, ".answer .depends-other").is_displayed()
         finally:
             driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -92,9 +92,8 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
                 "then": then,
             }
             assert lines[1:] == [
+                translated(language, "Not opened"),
                 headline,
-                translated(language, "For the time told, around %(told)s: %(answer)s")
-                % {"told": told, "answer": translated(language, "Not opened")},
                 by
                 % {
                     "case": translated(language, "If lost at or before %(at)s")

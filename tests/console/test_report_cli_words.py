@@ -139,7 +139,11 @@ def test_the_command_says_the_console_reports_lines(
             # container a line of its own under its case, who the reader is said once.
             assert len(depends) >= 3, depends
             said = [(len(line) - len(line.lstrip(" ")), line.strip()) for line in shown]
-            assert said[1 : 1 + len(depends)] == depends, (story, language, lines)
+            # The page says the time told's case by its answer's word alone, the sentence
+            # above saying the rest (console46); the command by its line, after that
+            # sentence on its first line.
+            assert depends[0] == (0, box[1]), (depends, box)
+            assert said[2 : 1 + len(depends)] == depends[1:], (story, language, lines)
             # Who "the city's reader" of the lines is, said once by each (the page's
             # printed legend).
             meant = READER_MEANT.text(language)

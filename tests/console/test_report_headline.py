@@ -1,4 +1,4 @@
-"""The report says its answer in one plain sentence first, on screen and on paper, and
+"""The report says its answer in one plain sentence under its word, on screen and on paper, and
 ``keyserver report`` leads with it (issue 12, console46).
 
 Every modelled newcomer (a Japanese official whose USB stick was lost on a train; the
@@ -112,9 +112,11 @@ def test_the_report_leads_with_its_answer_in_a_sentence(
                     box.find_element(By.ID, "headline")
                 assert translated(language, "No loss has been reported for this medium.") in lines
                 return
-            # Right under the question, before anything else on the page the official reads.
-            assert lines[:2] == [
+            # Right under the question and the answer's word (console46, the lead's notice:
+            # each fact once, the word then the sentence saying the rest).
+            assert lines[:3] == [
                 translated(language, "Was the data opened after the loss?"),
+                translated(language, story.capitalize()),
                 expected,
             ], lines
             # On paper too, on page 1, above the legend and the facts.

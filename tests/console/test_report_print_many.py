@@ -138,15 +138,16 @@ def test_a_medium_of_many_containers_prints_short_with_no_section_split(
         assert "".join(event.split()) in first, event
     meant = report_words.READER_MEANT.text(language)
     assert "".join(meant.split()) in "".join("".join(pages).split())
-    after = translate(
+    # The answer at the time told, said in the sentence under its word with the time told
+    # (console46), before the other case (nineteenth session).
+    when = translate(
         language,
-        "For the time told, around %(told)s: %(answer)s",
-        {
-            "told": "12月3日 17:41" if language == "ja" else "3 Dec 17:41",
-            "answer": translate(language, "Not opened", {}),
-        },
+        "the time told (around %(at)s)",
+        {"at": "12月3日 17:41" if language == "ja" else "3 Dec 17:41"},
     )
-    # The answer at the time told before the other case (nineteenth session).
+    after = translate(
+        language, "Nobody opened any data on this medium after %(when)s.", {"when": when}
+    )
     assert "".join(after.split()) in first
     assert first.index("".join(after.split())) < first.index("".join(event.split()))
     # The question first, then its answer (nineteenth session: in Japanese pdftotext read

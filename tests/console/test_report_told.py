@@ -111,18 +111,13 @@ def _released(
 TOLD_SAID = {"ja": "12月3日 17:41", "en": "3 Dec 17:41"}
 
 
-def _from_told(
-    language: str, answer: str, *, names_files: bool = False, told: str | None = None
-) -> str:
-    """The case of the time told, the box's answer (twenty-third session, the lead's
-    decision: "For the time told, around 17:41: Not opened"), with its date (``told``, else
-    TOLD's); with the city's reader by name when it names files."""
-    told = told or TOLD_SAID[language]
-    if names_files:
-        case = _line(language, "For the time told, around %(told)s", told=told)
-        return _by(language, case, answer)
-    msgid = "For the time told, around %(told)s: %(answer)s"
-    return _line(language, msgid, told=told, answer=_line(language, answer))
+def _from_told(language: str, answer: str) -> str:
+    """The case of the time told as the box says it: its answer's word alone, the box's
+    answer (twenty-third session, the lead's decision: the answer for the time told
+    first); the sentence under it says the time told with its date, and who (console46,
+    the lead's notice: the box said the time told twice and the answer twice;
+    tests/console/test_report_headline.py)."""
+    return _line(language, answer)
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
@@ -286,7 +281,7 @@ def test_each_container_whose_answer_depends_says_so_and_the_time_told_side_name
     # The time told's case, the answer, names "kept" (its release after the time told)
     # under it with its own answer and time, its reader by name in the case's line.
     assert box[1:] == [
-        _from_told(language, "Possibly opened", names_files=True),
+        _from_told(language, "Possibly opened"),
         _released(language, "kept", at="19:00:00"),
         _before(language),
         _opened(language, "late"),
@@ -432,9 +427,12 @@ def test_the_box_says_the_date_of_the_time_told_and_of_a_time_on_another_day(
     day_before = "2026/12/07 23:59:50" if language == "ja" else "7 Dec 2026, 23:59:50"
     told = "12月8日 00:10" if language == "ja" else "8 Dec 00:10"
     assert _answer_box(page)[1:3] == [
-        _from_told(language, "Not opened", told=told),
+        _from_told(language, "Not opened"),
         _before(language, at=day_before),
     ]
+    # The time told with its date, in the sentence under the answer (console46).
+    when = _line(language, "the time told (around %(at)s)", at=told)
+    assert re.search(r'<p class="answer-said" id="headline">[^<]*' + re.escape(when), page)
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
