@@ -74,7 +74,7 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
     "few_attempts_hint": {
         "en": "type the password carefully; a wrong one is counted until an official restores it",
         "ja": "パスワードは慎重に入力してください。"
-        "誤ったパスワードは、担当者が復元するまで数えられます",
+        "誤ったパスワードは、担当者が復旧するまで数えられます",
     },
     # The English is the library's (pycontainer/format/keyschedule.py, --json): a test
     # compares them.
@@ -119,7 +119,7 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "en": "no attempts left: the key server has locked the container; it cannot be opened "
         "until an official restores it",
         "ja": "試行回数が残っていません。鍵サーバーはコンテナを停止しました。"
-        "担当者が復元するまで開けません",
+        "担当者が復旧するまで開けません",
     },
     "attempts_none_principal": {
         "en": "no attempts left for you for now: the key server refuses your next try for a "
@@ -165,7 +165,7 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "one more would lock the container until an official restores it",
         "ja": "開きました。鍵サーバーが認める最後の試行でしたが、パスワードが正しかったため、"
         "コンテナは引き続き使えます。それまでの誤ったパスワードは数えられたままなので、"
-        "もう一度誤ると、担当者が復元するまでコンテナは停止されます",
+        "もう一度誤ると、担当者が復旧するまでコンテナは停止されます",
     },
     "receipt_failed": {
         "en": "could not confirm the opening to the key server: {error}",
@@ -212,11 +212,11 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
     "refusal_suspended": {
         "en": "this container is suspended on the key server: its key is not released "
         "until it is restored",
-        "ja": "このコンテナは鍵サーバーで停止されています。復元されるまで鍵は発行されません",
+        "ja": "このコンテナは鍵サーバーで停止されています。復旧されるまで鍵は発行されません",
     },
     "refusal_suspended_hint": {
         "en": "ask the city's information security staff to restore it, then open it again",
-        "ja": "市の情報セキュリティ担当者に復元を依頼し、復元されてから開き直してください",
+        "ja": "市の情報セキュリティ担当者に復旧を依頼し、復旧されてから開き直してください",
     },
     # Suspended by its attempt budget (the server's `cause`, spec §problems): what
     # happened, without the server's English reason, and whom to call.
@@ -225,13 +225,13 @@ _PROMPTS_AND_REFUSALS: Mapping[str, Mapping[str, str]] = {
         "were never confirmed (wrong passwords, for example); its key is not released "
         "until it is restored",
         "ja": "このコンテナは、開封の試行(誤ったパスワードなど)が確認されないまま続いたため、"
-        "鍵サーバーによって停止されました。復元されるまで鍵は発行されません",
+        "鍵サーバーによって停止されました。復旧されるまで鍵は発行されません",
     },
     "refusal_suspended_budget_hint": {
         "en": "call the city's information security staff: they check whose attempts they "
         "were and restore the container; do not try again until then",
         "ja": "市の情報セキュリティ担当者に電話で連絡してください。誰の試行だったかを確認した"
-        "うえで、コンテナを復元します。それまでは開き直さないでください",
+        "うえで、コンテナを復旧します。それまでは開き直さないでください",
     },
     "refusal_destroyed": {
         "en": "this container was revoked: its key was destroyed on the key server",

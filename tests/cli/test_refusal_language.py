@@ -145,11 +145,11 @@ def test_suspended(server: Server, tmp_path: Path, lang: str) -> None:
     error, hint = lines(r.err)
     if lang == "ja":
         assert re.fullmatch(
-            "このコンテナは鍵サーバーで停止されています。復元されるまで鍵は発行されません"
+            "このコンテナは鍵サーバーで停止されています。復旧されるまで鍵は発行されません"
             f"\\(理由: USB紛失、連絡先: {CONTACT}\\)",
             error,
         ), error
-        assert hint == "市の情報セキュリティ担当者に復元を依頼し、復元されてから開き直してください"
+        assert hint == "市の情報セキュリティ担当者に復旧を依頼し、復旧されてから開き直してください"
         assert english_words(r.err) <= NOT_A_SENTENCE, r.err
     else:
         assert re.fullmatch(
@@ -305,7 +305,7 @@ def test_the_last_attempt_of_the_budget_says_the_container_is_locked(
     if lang == "ja":
         assert locked == (
             "試行回数が残っていません。鍵サーバーはコンテナを停止しました。"
-            "担当者が復元するまで開けません"
+            "担当者が復旧するまで開けません"
         )
     # It is locked: the right password is refused as suspended now. The server says why
     # in `cause` (spec §problems); the clerk reads what happened and whom to call in
@@ -316,12 +316,12 @@ def test_the_last_attempt_of_the_budget_says_the_container_is_locked(
     if lang == "ja":
         assert error == (
             "このコンテナは、開封の試行(誤ったパスワードなど)が確認されないまま続いたため、"
-            "鍵サーバーによって停止されました。復元されるまで鍵は発行されません"
+            "鍵サーバーによって停止されました。復旧されるまで鍵は発行されません"
             f"(連絡先: {CONTACT})"
         )
         assert hint == (
             "市の情報セキュリティ担当者に電話で連絡してください。誰の試行だったかを確認した"
-            "うえで、コンテナを復元します。それまでは開き直さないでください"
+            "うえで、コンテナを復旧します。それまでは開き直さないでください"
         )
         assert english_words(again.err) <= NOT_A_SENTENCE, again.err
     else:

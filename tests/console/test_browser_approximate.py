@@ -53,9 +53,9 @@ def _counted_line(language: str) -> str:
     who = tr.ngettext("the city's reader %(who)s", "the city's readers %(who)s", 1)
     line = tr.ngettext(
         "At %(at)s, %(who)s (not the finder) was given the key to one container."
-        " You need not change the time: the report shows both cases.",
+        " Lost before or after then, the report gives both answers: keep the time as it is.",
         "At %(at)s, %(who)s (not the finder) was given keys to %(n)s containers."
-        " You need not change the time: the report shows both cases.",
+        " Lost before or after then, the report gives both answers: keep the time as it is.",
         2,
     )
     return str(line % {"n": 2, "at": "17:40:15", "who": who % {"who": "reader"}})

@@ -345,8 +345,8 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     # Twentieth session: said as a plain sentence before the fold, not in its summary (bold
     # and link-blue there, it startled newcomers); the summary says only what it holds.
     assert (
-        '<p class="auto-destroy" id="auto-destroy">確定の 72 時間後に、サーバーの鍵は自動で'
-        "破棄されます (それまでに復元すれば取り消し) "
+        '<p class="auto-destroy" id="auto-destroy">届け出の 72 時間後にサーバーの鍵を自動で'
+        "破棄します。それまでに見つかれば復旧で取り消せます。 "
         '<span id="form-data-kept">(市のデータは残る)</span></p>'
     ) in page.text.split('<details id="advanced"', 1)[0]
     assert "<summary>内部メモと待機期間 (任意)</summary>" in page.text
@@ -355,7 +355,7 @@ def test_advanced_settings_fold_unless_changed_or_refused(
     assert f'aria-label="{details}" placeholder="{details}"' in tag_of(page.text, "reason")
     # Inside, by the period, what the wait is for and what the destruction means.
     assert (
-        '<p class="hint" id="waiting_hint">それまでに見つかれば復元できます。'
+        '<p class="hint" id="waiting_hint">それまでに見つかれば復旧できます。'
         "破棄の後は、誰もこれらのコンテナを開けません。</p>"
     ) in page.text.split('<details id="advanced"', 1)[1]
     assert 'aria-describedby="waiting_hint"' in tag_of(page.text, "waiting_hours")
@@ -497,4 +497,4 @@ def test_review_repeats_the_reason_printed_and_the_note_not(
     rule = rule[len('id="deadline-rule">') : rule.index("</span>")]
     # The rule, exact (issue 12, eighth newcomer run: an "about" time differed from the
     # report's): 48 hours (the form's field) after confirming.
-    assert rule == "確定の 48 時間後", rule
+    assert rule == "届け出の 48 時間後", rule

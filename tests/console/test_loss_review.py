@@ -72,7 +72,7 @@ def test_the_review_shows_the_last_opening_before_the_time_typed(
     assert 'name="reason_common" value="stolen"' in text  # posted as typed
     opening = ("最後に確認された開封", "紛失の 50 分前 (17:40): late (reader)")
     assert opening in facts(ja)
-    assert "確定の 72 時間後" in ja
+    assert "届け出の 72 時間後" in ja
     # The report, under its time of loss: the same opening, to the second.
     assert done.status_code == 200, done.text[:2000]
     said = "3 Dec 2026, 17:40:15 (UTC+09:00): late (reader)"
