@@ -238,4 +238,8 @@ def headline_view(doc: dict[str, Any]) -> dict[str, Any] | None:
         "lost_at": doc["lost_at"],
         "who": list(dict.fromkeys(who for e in made for who in e["who"])),
         "last": last[0] if last else None,
+        # The other case's line under the sentence names them (report.html depends_lines,
+        # the CLI's alike): the sentence then says only when (twenty-fourth session: the
+        # reader's name twice in four lines was the box's longest repeat).
+        "named_below": bool(earlier),
     }

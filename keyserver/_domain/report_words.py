@@ -377,6 +377,17 @@ def headline_said(
     opened_at = datetime.fromisoformat(str(last["at"])).replace(microsecond=0)
     gap = _gap(datetime.fromisoformat(moment) - opened_at)
     names = [str(w) for w in last["who"]]
+    if view.get("named_below"):
+        then = (
+            N_("The last opening was %(gap)s before that time.", gap=gap)
+            if last["opened"]
+            else N_(
+                "The last key was given out %(gap)s before that time; that it was opened is"
+                " not confirmed.",
+                gap=gap,
+            )
+        )
+        return N_("%(nobody)s %(then)s", nobody=nobody, then=then)
     then = (
         ngettext(
             "The last opening was by the city's reader %(who)s, %(gap)s before that time.",

@@ -77,16 +77,15 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
             # were read first); then the other case, with who by role and name; each file
             # with its own answer (its time in its section).
             # The answer in one sentence first (console46): nobody opened anything after
-            # the time told, the last opening the clerk's, 45 s before it.
+            # the time told, the last opening 45 s before it; whose, the other case's line
+            # says under it (twenty-fourth session: the name once, not twice).
             when = translated(language, "the time told (around %(at)s)") % {"at": told}
             nobody = translated(
                 language, "Nobody opened any data on this medium after %(when)s."
             ) % {"when": when}
-            then = translations(language).ngettext(
-                "The last opening was by the city's reader %(who)s, %(gap)s before that time.",
-                "The last opening was by the city's readers %(who)s, %(gap)s before that time.",
-                1,
-            ) % {"who": "clerk@city.example", "gap": translated(language, "%(n)s s") % {"n": 45}}
+            then = translated(language, "The last opening was %(gap)s before that time.") % {
+                "gap": translated(language, "%(n)s s") % {"n": 45}
+            }
             headline = translated(language, "%(nobody)s %(then)s") % {
                 "nobody": nobody,
                 "then": then,
@@ -111,8 +110,9 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
                 % {"answer": translated(language, "Not opened"), "labels": TAX},
             ], lines
             # The colour is the first line's (not opened: the box's green, not the caution
-            # colour); the other case is never folded nor smaller than body text, with its
-            # own marker in its answer's colour.
+            # colour); the other case is never folded nor smaller than body text, and in
+            # the body's colours (twenty-fourth session: four newcomers of four read its red
+            # Opened beside the green answer as an alarm), its files' words too.
             assert "answer-not_opened" in str(box.get_attribute("class"))
             other = box.find_element(By.CSS_SELECTOR, ".depends-other")
             line = other.find_element(By.CSS_SELECTOR, ".depends-line")
@@ -120,9 +120,17 @@ def test_the_answer_box_of_the_story_reads_in_one_go(
             assert line.is_displayed() and "answer-opened" in str(other.get_attribute("class"))
             size = line.value_of_css_property("font-size")
             assert float(size[:-2]) >= float(body.value_of_css_property("font-size")[:-2])
-            assert other.value_of_css_property("border-left-color") == box.find_element(
-                By.CSS_SELECTOR, ".depends-other .answer-word"
-            ).value_of_css_property("color")
+            ink = body.value_of_css_property("color")
+            words = box.find_elements(By.CSS_SELECTOR, ".depends-other .answer-word")
+            words += box.find_elements(By.CSS_SELECTOR, ".depends-other .depends-events strong")
+            assert len(words) == 3, [w.text for w in words]
+            assert {w.value_of_css_property("color") for w in words} == {ink}
+            told_word = box.find_element(By.CSS_SELECTOR, ".answer-a")
+            assert told_word.value_of_css_property("color") != ink
+            assert other.value_of_css_property("border-left-color") not in (
+                told_word.value_of_css_property("color"),
+                "rgba(179, 38, 30, 1)",  # --danger
+            )
             # On paper every file is on page 1 with its answer: the one no one opened too.
             driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
             printed = driver.find_element(By.CSS_SELECTOR, "main .answer").text.splitlines()
